@@ -1,0 +1,73 @@
+/* vm-browser-agent: the entry point.  Only wires subcommands together;
+ * each lives in its module as <name>_main(argc, argv).  Started as PID 1
+ * (init=) or as "init", it runs the agent. */
+#include <getopt.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "fileio.h"
+#include "log.h"
+#include "macro.h"
+#include "netinit/netinit-main.h"
+#include "version.h"
+
+typedef struct Verb {
+        const char *name;
+        int (*main)(int argc, char **argv);
+        const char *help;
+} Verb;
+
+static const Verb verbs[] = {
+        { "netinit", netinit_main, "configure the network from ip= (see --help)" },
+};
+
+static void print_version(void) {
+        _cleanup_(freep) char *build_id = NULL;
+
+        if (read_full_file(BUILD_ID_PATH, 4096, &build_id, NULL) >= 0)
+                build_id[strcspn(build_id, "\n")] = '\0';
+        printf("vm-browser-agent %s\nrevision %s\nbuild-id %s\n", PACKAGE_VERSION,
+               GIT_REVISION, isempty(build_id) ? "none" : build_id);
+}
+
+static void print_help(void) {
+        printf("Usage: vm-browser-agent [--help|--version] COMMAND [ARGS...]\n\n"
+               "The in-guest agent of a browser microVM.\n\nCommands:\n");
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                printf("  %-10s %s\n", verbs[i].name, verbs[i].help);
+        printf("\nRun 'vm-browser-agent COMMAND --help' for a command's options.\n");
+}
+
+static const Verb *verb_find(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (streq(verbs[i].name, name))
+                        return &verbs[i];
+        return NULL;
+}
+
+int main(int argc, char **argv) {
+        const Verb *v;
+
+        if (argc >= 2 && (streq(argv[1], "--help") || streq(argv[1], "-h"))) {
+                print_help();
+                return 0;
+        }
+        if (argc >= 2 && streq(argv[1], "--version")) {
+                print_version();
+                return 0;
+        }
+        /* As PID 1 the kernel passes its unknown arguments to init; run the
+         * agent whatever they are. */
+        if (getpid() == 1 || argc < 2 || argv[1][0] == '-')
+                v = verb_find("run");
+        else
+                v = verb_find(argv[1]);
+        if (!v) {
+                log_error("Unknown command '%s'; see --help.", argc >= 2 ? argv[1] : "run");
+                return 2;
+        }
+        if (getpid() == 1 || argc < 2 || argv[1][0] == '-')
+                return v->main(argc, argv);
+        return v->main(argc - 1, argv + 1);
+}

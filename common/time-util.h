@@ -1,0 +1,27 @@
+/* Microsecond time values and clock helpers. */
+#pragma once
+
+#include <stdint.h>
+#include <time.h>
+
+typedef uint64_t usec_t;
+#define USEC_INFINITY ((usec_t)UINT64_MAX)
+#define USEC_PER_SEC ((usec_t)1000000ULL)
+#define USEC_PER_MSEC ((usec_t)1000ULL)
+#define NSEC_PER_USEC ((uint64_t)1000ULL)
+
+static inline usec_t timespec_to_usec(const struct timespec *ts) {
+        return (usec_t)ts->tv_sec * USEC_PER_SEC + (usec_t)ts->tv_nsec / NSEC_PER_USEC;
+}
+
+/* Current time of clock in µs. CLOCK_BOOTTIME counts from kernel start,
+ * which is what /health's `boot` block reports. */
+static inline usec_t now(clockid_t clock) {
+        struct timespec ts;
+        clock_gettime(clock, &ts);
+        return timespec_to_usec(&ts);
+}
+
+/* CLOCK_BOOTTIME at which this process was exec'd, from /proc/self/stat;
+ * returns 0 when unknown. */
+usec_t process_start_boottime(void);

@@ -1,0 +1,2 @@
+/* placeholder, replaced by the netinit work */
+#include "ipcfg.h"

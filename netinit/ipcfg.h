@@ -1,0 +1,118 @@
+/* The network plan parsed from the kernel command line (`ip=`,
+ * `nfsaddrs=`, `nameserver=`): a pure model, no system calls.  The grammar
+ * is in DESIGN.md and at the top of ipcfg-parse.c; ipcfg-nl.c applies a
+ * plan over netlink; ipcfg-json.c prints it for `netinit --dry-run`. */
+#pragma once
+
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define IPCFG_MAX_IFACES 8
+#define IPCFG_MAX_DNS 8
+#define IPCFG_MAX_NTP 4
+#define IPCFG_HOSTNAME_MAX 64
+#define IPCFG_CMDLINE_MAX 4096 /* COMMAND_LINE_SIZE on x86 is 2048; be generous */
+
+typedef enum IpcfgMethod {
+        IPCFG_METHOD_NONE,
+        IPCFG_METHOD_STATIC,
+        IPCFG_METHOD_DHCP,
+        IPCFG_METHOD_DHCP6,
+        IPCFG_METHOD_AUTO6,
+        _IPCFG_METHOD_MAX,
+        _IPCFG_METHOD_INVALID = -EINVAL,
+} IpcfgMethod;
+
+/* family == AF_UNSPEC: not given (an empty field or 0.0.0.0). */
+typedef struct IpcfgAddr {
+        int family;
+        union {
+                struct in_addr in;
+                struct in6_addr in6;
+        };
+} IpcfgAddr;
+
+typedef struct IpcfgIface {
+        char device[IFNAMSIZ]; /* "": first non-loopback broadcast device */
+        IpcfgMethod method;
+        IpcfgAddr address;
+        int prefix; /* -1: not given and no classful guess possible */
+        IpcfgAddr server;
+        IpcfgAddr gateway;
+        char hostname[IPCFG_HOSTNAME_MAX + 1]; /* first label; "" = not given */
+        char domain[IPCFG_HOSTNAME_MAX + 1]; /* after the first dot; "" = none */
+        IpcfgAddr dns[IPCFG_MAX_DNS];
+        size_t n_dns;
+        IpcfgAddr ntp[IPCFG_MAX_NTP];
+        size_t n_ntp;
+        uint32_t mtu; /* 0: not given */
+        bool has_mac;
+        uint8_t mac[6];
+} IpcfgIface;
+
+typedef struct IpcfgPlan {
+        IpcfgIface ifaces[IPCFG_MAX_IFACES];
+        size_t n_ifaces; /* 0: no ip=, or ip=off/none */
+} IpcfgPlan;
+
+/* Which part of the command line an error is about.  `field` is the
+ * 1-based position in `ip=` (0 when the error is not about an ip= field,
+ * e.g. a `nameserver=` value or too many interfaces). */
+typedef struct IpcfgError {
+        int field;
+        const char *field_name; /* static string: "netmask", "nameserver", ... */
+        char value[128];        /* the offending value, truncated */
+        const char *reason;     /* static string: "not a dotted quad", ... */
+} IpcfgError;
+
+const char *ipcfg_method_to_string(IpcfgMethod m);
+IpcfgMethod ipcfg_method_from_string(const char *s);
+
+/* Parses a whole kernel command line.  On success fills *ret and returns 0;
+ * on invalid input returns -EINVAL and fills *ret_error (if non-NULL);
+ * -E2BIG when the line exceeds IPCFG_CMDLINE_MAX. Pure: no syscalls. */
+int ipcfg_parse_cmdline(const char *cmdline, IpcfgPlan *ret, IpcfgError *ret_error);
+
+/* Formats an error as one line without a trailing newline:
+ *   ip=: field 4 (netmask): invalid value "255.0.255.0": not contiguous */
+void ipcfg_error_format(const IpcfgError *e, char *buf, size_t size);
+
+/* The plan as JSON in DESIGN.md's schema, NUL-terminated, owned by the
+ * caller (free()).  Keys always present, null for anything not given. */
+int ipcfg_plan_to_json(const IpcfgPlan *plan, char **ret);
+
+/* Applier (ipcfg-nl.c).  Paths may be redirected for tests and image
+ * builds; NULL members mean the defaults in ipcfg_apply_options_default(). */
+typedef struct IpcfgApplyOptions {
+        const char *resolv_conf; /* "/etc/resolv.conf" */
+        const char *hosts;       /* "/etc/hosts" */
+        const char *hostname_file; /* "/etc/hostname"; NULL/"" = don't write */
+        bool set_hostname;       /* sethostname()/setdomainname() */
+        uint64_t device_timeout_usec; /* wait for a device to appear */
+} IpcfgApplyOptions;
+
+void ipcfg_apply_options_default(IpcfgApplyOptions *o);
+
+/* What was done, for /health and logs. */
+typedef struct IpcfgApplyResult {
+        char device[IFNAMSIZ]; /* resolved device name of the first iface */
+        int ifindex;
+        bool onlink_gateway;     /* gateway was outside the subnet */
+        bool address_existed;    /* already configured (CONFIG_IP_PNP) */
+} IpcfgApplyResult;
+
+/* Applies the plan: loopback up, wait for devices, MTU/MAC, link up,
+ * address, default route, hostname, resolv.conf, hosts.  Idempotent.
+ * On failure returns -errno and writes a human-readable reason (device
+ * names, addresses; never secrets) into errbuf. */
+int ipcfg_apply(const IpcfgPlan *plan, const IpcfgApplyOptions *opts,
+                IpcfgApplyResult *ret_result, char *errbuf, size_t errbuf_size);
+
+/* Whether it is safe to touch interfaces: PID 1, or a network namespace
+ * other than the initial one (compares /proc/self/ns/net with
+ * /proc/1/ns/net).  Returns 1 safe, 0 not safe, -errno when unknown. */
+int ipcfg_environment_is_safe(void);

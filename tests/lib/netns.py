@@ -1,0 +1,151 @@
+"""Network namespaces for the netns tier.
+
+Every test that runs netinit or the agent does it inside namespaces it makes
+here: never the machine's own network.  `Lan()` makes two namespaces joined
+by a veth pair: `guest` (the VM: its end is `eth0`) and `host` (the host
+bridge side: `veth0`, 10.77.0.1/24 by default).  Nothing is created in the
+initial namespace.  Everything is removed on close().
+"""
+import contextlib
+import ctypes
+import itertools
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+_counter = itertools.count()
+
+
+def require_root():
+    if os.geteuid() != 0:
+        pytest.skip("netns tier needs root")
+    r = subprocess.run(["unshare", "-n", "true"], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip("unshare(CLONE_NEWNET) not permitted here")
+
+
+def _ip(*args, check=True):
+    return subprocess.run(["ip", *args], check=check, capture_output=True, text=True)
+
+
+class Netns:
+    """A named network namespace (`ip netns add`), removed on close()."""
+
+    def __init__(self, prefix="vmba"):
+        require_root()
+        self.name = f"{prefix}-{os.getpid()}-{next(_counter)}"
+        _ip("netns", "add", self.name)
+        self.procs = []
+        self.run("ip", "link", "set", "lo", "up")
+
+    def argv(self, *argv):
+        return ["ip", "netns", "exec", self.name, *argv]
+
+    def run(self, *argv, check=True, timeout=30, **kw):
+        kw.setdefault("capture_output", True)
+        kw.setdefault("text", True)
+        return subprocess.run(self.argv(*argv), check=check, timeout=timeout, **kw)
+
+    def popen(self, argv, **kw):
+        """Starts argv in the namespace in its own process group; it is
+        killed (the whole group) on close()."""
+        kw.setdefault("start_new_session", True)
+        p = subprocess.Popen(self.argv(*argv), **kw)
+        self.procs.append(p)
+        return p
+
+    def ip_json(self, *args):
+        import json
+        out = self.run("ip", "-j", *args).stdout
+        return json.loads(out) if out.strip() else []
+
+    @contextlib.contextmanager
+    def entered(self):
+        """Moves this thread into the namespace for the block: sockets made
+        inside belong to it (pytest runs tests on one thread)."""
+        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        target = os.open(f"/run/netns/{self.name}", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            if _libc.setns(target, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "setns")
+            yield self
+        finally:
+            _libc.setns(own, CLONE_NEWNET)
+            os.close(own)
+            os.close(target)
+
+    def kill_procs(self):
+        for p in self.procs:
+            if p.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGKILL)
+                p.wait(timeout=10)
+        self.procs.clear()
+
+    def close(self):
+        self.kill_procs()
+        # Any stragglers still inside (started by hand) are ours too.
+        pids = _ip("netns", "pids", self.name, check=False).stdout.split()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid), signal.SIGKILL)
+        _ip("netns", "del", self.name, check=False)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Lan:
+    """A guest namespace with `eth0` and a host namespace with `veth0`,
+    joined by a veth pair.  create_device=False leaves the guest without
+    eth0 until add_device() (for tests of netinit waiting for it)."""
+
+    def __init__(self, host_addr="10.77.0.1/24", create_device=True, guest_dev="eth0"):
+        self.host = Netns("vmbah")
+        self.guest = Netns("vmbag")
+        self.host_addr = host_addr
+        self.guest_dev = guest_dev
+        if create_device:
+            self.add_device()
+
+    def add_device(self, mtu=None):
+        self.host.run("ip", "link", "add", "veth0", "type", "veth",
+                      "peer", "name", self.guest_dev, "netns", self.guest.name)
+        if mtu:
+            self.host.run("ip", "link", "set", "veth0", "mtu", str(mtu))
+        if self.host_addr:
+            self.host.run("ip", "addr", "add", self.host_addr, "dev", "veth0")
+        self.host.run("ip", "link", "set", "veth0", "up")
+
+    def close(self):
+        self.guest.close()
+        self.host.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def wait_until(pred, timeout=10.0, what="condition"):
+    """Polls pred() with a deadline: test-side only, for observing a process
+    we do not control.  The agent itself never waits this way."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)

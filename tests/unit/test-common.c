@@ -1,0 +1,70 @@
+/* Unit tests for common/: file helpers and logging levels. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "macro.h"
+
+static void test_read_write_atomic(void **state) {
+        char dir[] = "/tmp/test-common-XXXXXX", path[64];
+        _cleanup_(freep) char *buf = NULL;
+        size_t n;
+        struct stat st;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/f", dir);
+        assert_int_equal(write_file_atomic(path, "hello\n", 6, 0600), 0);
+        assert_int_equal(read_full_file(path, 100, &buf, &n), 0);
+        assert_int_equal(n, 6);
+        assert_string_equal(buf, "hello\n");
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        /* Larger than the limit: refused, not truncated. */
+        free(TAKE_PTR(buf));
+        assert_int_equal(read_full_file(path, 5, &buf, &n), -EFBIG);
+        assert_null(buf);
+        assert_int_equal(read_full_file("/nonexistent/x", 5, &buf, NULL), -ENOENT);
+        unlink(path);
+        rmdir(dir);
+}
+
+static void test_log_level_from_string(void **state) {
+        assert_int_equal(log_level_from_string("debug"), LOG_DEBUG);
+        assert_int_equal(log_level_from_string("err"), LOG_ERR);
+        assert_int_equal(log_level_from_string("error"), LOG_ERR);
+        assert_int_equal(log_level_from_string("3"), 3);
+        assert_int_equal(log_level_from_string("8"), -EINVAL);
+        assert_int_equal(log_level_from_string("loud"), -EINVAL);
+        assert_int_equal(log_level_from_string(NULL), -EINVAL);
+}
+
+static void test_log_returns_negative(void **state) {
+        log_set_max_level(LOG_EMERG); /* keep test output quiet */
+        assert_int_equal(log_error_errno(EIO, "x"), -EIO);
+        assert_int_equal(log_error_errno(-ENOENT, "x"), -ENOENT);
+        log_set_max_level(LOG_INFO);
+}
+
+static void test_startswith(void **state) {
+        assert_string_equal(startswith("vmba.token=x", "vmba."), "token=x");
+        assert_null(startswith("vmb", "vmba."));
+        assert_true(streq_ptr(NULL, NULL));
+        assert_false(streq_ptr("a", NULL));
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_read_write_atomic),
+                cmocka_unit_test(test_log_level_from_string),
+                cmocka_unit_test(test_log_returns_negative),
+                cmocka_unit_test(test_startswith),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
