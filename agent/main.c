@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "build-config.h"
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
