@@ -57,6 +57,7 @@ typedef struct Config {
         char *novnc_web;               /* "/usr/share/novnc" */
         char *firefox;                 /* "firefox-esr" */
         char *firefox_profile;         /* "/var/lib/vm-browser-agent/firefox" */
+        char *services_file;           /* "": the built-in display stack; else a JSON list of services */
         char *bin_path;                /* "/usr/local/bin:/usr/bin:/bin" for service lookup */
 
         /* supervisor */

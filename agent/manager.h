@@ -13,6 +13,7 @@
 typedef struct Supervisor Supervisor;
 typedef struct HttpServer HttpServer;
 typedef struct LoginManager LoginManager;
+typedef struct ChildWatch ChildWatch;
 
 /* Milestones, CLOCK_BOOTTIME µs (kernel start = 0); 0 = not reached. */
 typedef struct BootTimes {
@@ -46,6 +47,7 @@ typedef struct Manager {
         Supervisor *supervisor;
         HttpServer *http;
         LoginManager *logins;     /* NULL until the login work wires it */
+        ChildWatch *children;     /* children.c: pid -> exit handler */
         bool stopping;
 } Manager;
 
