@@ -9,10 +9,12 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef enum ShutdownAction {
         SHUTDOWN_REBOOT,   /* reboot(RB_AUTOBOOT): Firecracker with reboot=k exits */
         SHUTDOWN_POWEROFF, /* reboot(RB_POWER_OFF) */
+        SHUTDOWN_EXIT,     /* exit 0 even as PID 1 (tests in a PID namespace; --no-reboot) */
         _SHUTDOWN_ACTION_MAX,
         _SHUTDOWN_ACTION_INVALID = -22,
 } ShutdownAction;
@@ -44,6 +46,7 @@ typedef struct Config {
         char **allow_from;             /* NULL-terminated; NULL: loopback + ip= gateway */
         char *token_file;              /* "/etc/vm-browser-agent/token" */
         char *token;                   /* secret; from token_file or vmba.token= */
+        bool token_from_cmdline;       /* set by vmba.token=: the caller warns (world-readable) */
 
         /* display stack */
         char *display;                 /* ":1" */
@@ -87,3 +90,15 @@ void config_done(Config *c);   /* frees, wipes the token */
 int config_load_file(Config *c, const char *path, char *errbuf, size_t size); /* -ENOENT: absent, fine */
 int config_apply_cmdline(Config *c, const char *cmdline, char *errbuf, size_t size);
 int config_set(Config *c, const char *key, const char *value, char *errbuf, size_t size);
+
+/* Added by the agent core (config.c). */
+const char *shutdown_action_to_string(ShutdownAction a);
+ShutdownAction shutdown_action_from_string(const char *s);
+/* Reads token_file unless a token was set already.  0 also when the file
+ * is absent (no token).  *ret_insecure: the file is readable or writable
+ * by group/others (the caller warns).  The token never reaches errbuf. */
+int config_load_token(Config *c, bool *ret_insecure, char *errbuf, size_t size);
+/* Same as config_load_file() for JSON text; origin names it in errors. */
+int config_load_json(Config *c, const char *text, const char *origin, char *errbuf, size_t size);
+/* The key table as a markdown table (README's "Configuration keys"). */
+void config_dump_keys_markdown(FILE *f);
