@@ -1,0 +1,270 @@
+"""Boots VM images under qemu for the vm tier, the boot benchmark and the demo.
+
+`Vm` starts qemu-system-x86_64 with a kernel, an initramfs, optionally the
+golden image's ext4 root (read-only to qemu: `snapshot=on`, writes go to a
+throw-away overlay), virtio-net on qemu's user-mode network with the
+guest's 8080/5901/6080 forwarded to free ports on 127.0.0.1 only, the
+serial console in a file and a QMP monitor on a unix socket (for a clean
+SIGTERM-like `system_powerdown` or a hard `quit`).
+
+`accelerator()` decides KVM or TCG once: /dev/kvm exists on these machines
+but a nested KVM guest may hang early in boot, so a tiny probe guest must
+print its marker within a deadline under KVM, else TCG is used.
+
+Readiness is waited for by polling the forwarded port with a deadline
+(`wait_until`), never by sleeping a fixed time.
+"""
+import json
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+TOP = pathlib.Path(__file__).resolve().parents[2]
+MKIMAGE = TOP / "packaging" / "mkimage"
+MKINITRAMFS = TOP / "packaging" / "mkinitramfs"
+QEMU = "qemu-system-x86_64"
+GUEST_IP = "10.0.2.15"
+GATEWAY = "10.0.2.2"
+NETMASK = "255.255.255.0"
+HOSTNAME = "vm1"
+IP_ARG = f"ip={GUEST_IP}::{GATEWAY}:{NETMASK}:{HOSTNAME}:eth0:off"
+FORWARDS = {"http": 8080, "vnc": 5901, "novnc": 6080}
+PROBE_MARKER = "VMBA-PROBE-OK"
+
+_accel = None
+
+
+def kernel_path():
+    """The newest Debian cloud kernel on this machine, or None."""
+    boot = pathlib.Path("/boot")
+    found = sorted(boot.glob("vmlinuz-*-cloud-amd64"))
+    return found[-1] if found else None
+
+
+def have_qemu():
+    return shutil.which(QEMU) is not None
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(pred, timeout, what, proc=None):
+    """Calls pred() until it returns a true value; raises TimeoutError
+    after `timeout` s, or RuntimeError when `proc` (qemu) exits first."""
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while True:
+        v = pred()
+        if v:
+            return v
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"qemu exited ({proc.returncode}) while waiting for {what}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
+def build_image(agent=None, log=None):
+    """Runs packaging/mkimage (a no-op when cached); returns the image dir."""
+    argv = [str(MKIMAGE)]
+    if agent:
+        argv += ["--agent", str(agent)]
+    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=log or subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"mkimage failed: {(r.stderr or '')[-2000:]}")
+    return pathlib.Path(r.stdout.strip().splitlines()[-1])
+
+
+def make_initramfs(init_script, out, kver=None):
+    """Builds an initramfs around `init_script` with packaging/mkinitramfs."""
+    kernel = kernel_path()
+    kver = kver or kernel.name[len("vmlinuz-"):]
+    subprocess.run([str(MKINITRAMFS), "--kver", kver, "--init", str(init_script), str(out)],
+                   check=True, capture_output=True, text=True)
+    return out
+
+
+def _probe(accel, timeout):
+    """Boots the probe guest under `accel`; True when it printed its marker
+    and powered off within `timeout` seconds."""
+    with tempfile.TemporaryDirectory(prefix="vmba-probe-") as d:
+        init = pathlib.Path(d) / "init"
+        init.write_text("#!/bin/sh\necho " + PROBE_MARKER + " >/dev/console\n/bin/poweroff -f\n")
+        initrd = make_initramfs(init, pathlib.Path(d) / "probe.img")
+        console = pathlib.Path(d) / "console.log"
+        argv = [QEMU, "-accel", accel, "-m", "256", "-display", "none", "-no-reboot",
+                "-nodefaults", "-serial", f"file:{console}", "-kernel", str(kernel_path()),
+                "-initrd", str(initrd), "-append", "console=ttyS0 panic=-1 quiet"]
+        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, 9)
+            p.wait()
+            return False
+        return console.exists() and PROBE_MARKER in console.read_text(errors="replace")
+
+
+def accelerator():
+    """'kvm' when a KVM guest really boots here, else 'tcg'.  Decided once;
+    $VMBA_ACCEL=kvm|tcg overrides."""
+    global _accel
+    if _accel is None:
+        forced = os.environ.get("VMBA_ACCEL")
+        if forced:
+            _accel = forced
+        elif os.access("/dev/kvm", os.R_OK | os.W_OK) and _probe("kvm", 10):
+            _accel = "kvm"
+        else:
+            _accel = "tcg"
+    return _accel
+
+
+class Vm:
+    """One qemu guest.  mode: 'pid1' (init=/usr/sbin/vm-browser-agent),
+    'systemd' (init=/lib/systemd/systemd) or 'initramfs' (no disk: the
+    initramfs is the whole guest, as the reference guest)."""
+
+    def __init__(self, image_dir=None, mode="pid1", workdir=None, initrd=None,
+                 kernel=None, memory=1024, cpus=2, extra_cmdline="", ip_arg=IP_ARG):
+        self.image = pathlib.Path(image_dir) if image_dir else None
+        self.mode = mode
+        self.kernel = pathlib.Path(kernel) if kernel else (
+            self.image / "vmlinuz" if self.image else kernel_path())
+        self.initrd = pathlib.Path(initrd) if initrd else self.image / "initrd.img"
+        self.memory = memory
+        self.cpus = cpus
+        self.ip_arg = ip_arg
+        self.extra_cmdline = extra_cmdline
+        self._own_workdir = workdir is None
+        self.workdir = pathlib.Path(workdir or tempfile.mkdtemp(prefix="vmba-vm-"))
+        self.console = self.workdir / "console.log"
+        self.qmp_path = self.workdir / "qmp.sock"
+        self.ports = {}
+        self.proc = None
+        self.started_at = None
+
+    def cmdline(self):
+        args = ["console=ttyS0", "panic=-1", self.ip_arg]
+        if self.mode == "pid1":
+            args += ["root=/dev/vda", "rw", "init=/usr/sbin/vm-browser-agent"]
+        elif self.mode == "systemd":
+            args += ["root=/dev/vda", "rw", "init=/lib/systemd/systemd",
+                     "systemd.show_status=false"]
+        if self.extra_cmdline:
+            args.append(self.extra_cmdline)
+        return " ".join(args)
+
+    def argv(self):
+        fwd = ",".join(f"hostfwd=tcp:127.0.0.1:{self.ports[k]}-:{v}" for k, v in FORWARDS.items())
+        argv = [QEMU, "-accel", accelerator(), "-m", str(self.memory), "-smp", str(self.cpus),
+                "-display", "none", "-nodefaults", "-no-reboot",
+                "-serial", f"file:{self.console}",
+                "-qmp", f"unix:{self.qmp_path},server=on,wait=off",
+                "-kernel", str(self.kernel), "-initrd", str(self.initrd),
+                "-append", self.cmdline(),
+                "-netdev", f"user,id=n0,restrict=on,{fwd}",
+                "-device", "virtio-net-pci,netdev=n0",
+                "-device", "virtio-rng-pci"]
+        if accelerator() == "kvm":
+            argv += ["-cpu", "host"]
+        if self.mode != "initramfs":
+            argv += ["-drive", f"file={self.image / 'rootfs.ext4'},format=raw,if=virtio,snapshot=on"]
+        return argv
+
+    def start(self):
+        self.ports = {k: free_port() for k in FORWARDS}
+        self.qemu_log = open(self.workdir / "qemu.log", "w")
+        self.started_at = time.monotonic()
+        self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=self.qemu_log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        return self
+
+    def url(self, path="/", service="http"):
+        return f"http://127.0.0.1:{self.ports[service]}{path}"
+
+    def http(self, path, method="GET", timeout=5, data=None, headers=None):
+        """(status, body bytes); connection errors raise OSError."""
+        req = urllib.request.Request(self.url(path), method=method, data=data,
+                                     headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def try_http(self, path, timeout=2):
+        try:
+            return self.http(path, timeout=timeout)
+        except (OSError, ValueError):
+            return None
+
+    def wait_http_200(self, path="/health", timeout=120):
+        """Polls the forwarded port until `path` answers 200; returns
+        (seconds since qemu start, body).  qemu's forwarder accepts the TCP
+        connection before the guest listens, so only a 200 counts."""
+        def ok():
+            r = self.try_http(path)
+            return r if r and r[0] == 200 else None
+        _, body = wait_until(ok, timeout, f"{path} 200", self.proc)
+        return time.monotonic() - self.started_at, body
+
+    def health(self):
+        status, body = self.http("/health")
+        return status, json.loads(body)
+
+    def console_text(self):
+        return self.console.read_text(errors="replace") if self.console.exists() else ""
+
+    def qmp(self, command):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(5)
+            s.connect(str(self.qmp_path))
+            f = s.makefile("rw")
+            f.readline()
+            for cmd in ("qmp_capabilities", command):
+                f.write(json.dumps({"execute": cmd}) + "\n")
+                f.flush()
+                f.readline()
+
+    def wait_exit(self, timeout):
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self):
+        """Ends qemu: quit over QMP, then SIGKILL to its process group."""
+        if self.proc and self.proc.poll() is None:
+            try:
+                self.qmp("quit")
+            except OSError:
+                pass
+            if self.wait_exit(5) is None:
+                os.killpg(self.proc.pid, 9)
+                self.proc.wait()
+        if getattr(self, "qemu_log", None):
+            self.qemu_log.close()
+            self.qemu_log = None
+
+    def close(self, keep=False):
+        self.stop()
+        if self._own_workdir and not keep:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
