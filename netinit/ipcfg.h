@@ -63,6 +63,7 @@ typedef struct IpcfgPlan {
  * 1-based position in `ip=` (0 when the error is not about an ip= field,
  * e.g. a `nameserver=` value or too many interfaces). */
 typedef struct IpcfgError {
+        const char *key;        /* static string: "ip", "nfsaddrs", "nameserver" */
         int field;
         const char *field_name; /* static string: "netmask", "nameserver", ... */
         char value[128];        /* the offending value, truncated */
@@ -76,6 +77,10 @@ IpcfgMethod ipcfg_method_from_string(const char *s);
  * on invalid input returns -EINVAL and fills *ret_error (if non-NULL);
  * -E2BIG when the line exceeds IPCFG_CMDLINE_MAX. Pure: no syscalls. */
 int ipcfg_parse_cmdline(const char *cmdline, IpcfgPlan *ret, IpcfgError *ret_error);
+
+/* Writes the address as text ("10.0.0.2", "fd00::2"; "" when not given)
+ * into buf (at least INET6_ADDRSTRLEN bytes) and returns buf. */
+const char *ipcfg_addr_to_string(const IpcfgAddr *a, char *buf, size_t size);
 
 /* Formats an error as one line without a trailing newline:
  *   ip=: field 4 (netmask): invalid value "255.0.255.0": not contiguous */
