@@ -1,2 +1,729 @@
-/* placeholder, replaced by the netinit work */
+/* The netlink applier: turns an IpcfgPlan into kernel state with
+ * libnl-route-3 (loopback up, wait for each device by RTNLGRP_LINK events,
+ * MTU/MAC and link up in one request, address, default route) and then
+ * writes the files the plan implies (hostname, resolv.conf, /etc/hosts).
+ * Every step compares with what the kernel or the file already has, so a
+ * second run (or a kernel that already ran CONFIG_IP_PNP) changes nothing.
+ * This is library code: it never logs above debug; failures come back as
+ * -errno plus one human-readable sentence in the caller's errbuf.  libnl's
+ * NLE_* codes become -errno in exactly one place, nl_errno(). */
+#include <arpa/inet.h>
+#include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <netlink/errno.h>
+#include <netlink/msg.h>
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <netlink/route/route.h>
+#include <netlink/socket.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fileio.h"
 #include "ipcfg.h"
+#include "log.h"
+#include "macro.h"
+#include "time-util.h"
+
+/* A line we add to /etc/hosts ends with this, so a later run replaces
+ * exactly our own line and leaves the administrator's lines alone. */
+#define HOSTS_MARKER "# vm-browser-agent netinit"
+#define FILE_MAX (1024 * 1024)
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_sock *, nl_socket_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_cache *, nl_cache_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_addr *, nl_addr_put);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct rtnl_link *, rtnl_link_put);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct rtnl_addr *, rtnl_addr_put);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct rtnl_route *, rtnl_route_put);
+DEFINE_TRIVIAL_CLEANUP_FUNC(FILE *, fclose);
+
+typedef struct Applier {
+        struct nl_sock *sk;
+        /* errno of the last NLMSG_ERROR the kernel sent (positive), kept
+         * because libnl folds many errnos into NLE_FAILURE. */
+        int kernel_error;
+        const IpcfgApplyOptions *opts;
+        char *errbuf;
+        size_t errbuf_size;
+        IpcfgApplyResult result;
+        bool have_result;
+} Applier;
+
+/* The one translation from libnl results to -errno.  Clears the kernel's
+ * errno so the next call starts clean; every libnl call goes through it. */
+static int nl_errno(Applier *a, int nle) {
+        int k = a->kernel_error;
+
+        a->kernel_error = 0;
+        if (nle >= 0)
+                return nle;
+        if (k > 0)
+                return -k;
+        switch (-nle) {
+        case NLE_INTR: return -EINTR;
+        case NLE_BAD_SOCK: return -EBADF;
+        case NLE_AGAIN: return -EAGAIN;
+        case NLE_NOMEM: return -ENOMEM;
+        case NLE_EXIST: return -EEXIST;
+        case NLE_INVAL: return -EINVAL;
+        case NLE_RANGE: return -ERANGE;
+        case NLE_MSGSIZE: return -EMSGSIZE;
+        case NLE_OPNOTSUPP: return -EOPNOTSUPP;
+        case NLE_AF_NOSUPPORT: return -EAFNOSUPPORT;
+        case NLE_OBJ_NOTFOUND: return -ENOENT;
+        case NLE_NOADDR: return -EADDRNOTAVAIL;
+        case NLE_BUSY: return -EBUSY;
+        case NLE_PROTO_MISMATCH: return -EPROTONOSUPPORT;
+        case NLE_NOACCESS: return -EACCES;
+        case NLE_PERM: return -EPERM;
+        case NLE_NODEV: return -ENODEV;
+        case NLE_DUMP_INTR: return -EAGAIN;
+        case NLE_MSG_TRUNC: case NLE_MSG_OVERFLOW: return -ENOBUFS;
+        default: return -EIO;
+        }
+}
+
+static int on_kernel_error(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg) {
+        Applier *a = arg;
+
+        a->kernel_error = -e->error;
+        return NL_STOP;
+}
+
+_printf_(3, 4) static int fail(Applier *a, int r, const char *fmt, ...) {
+        va_list ap;
+
+        if (a->errbuf && a->errbuf_size > 0) {
+                va_start(ap, fmt);
+                vsnprintf(a->errbuf, a->errbuf_size, fmt, ap);
+                va_end(ap);
+        }
+        return r;
+}
+
+static size_t addr_len(int family) {
+        return family == AF_INET6 ? sizeof(struct in6_addr) : sizeof(struct in_addr);
+}
+
+static const char *addr_str(const IpcfgAddr *x, char buf[static INET6_ADDRSTRLEN]) {
+        if (x->family == AF_UNSPEC || !inet_ntop(x->family, &x->in6, buf, INET6_ADDRSTRLEN))
+                snprintf(buf, INET6_ADDRSTRLEN, "(none)");
+        return buf;
+}
+
+static int addr_to_nl(const IpcfgAddr *x, int prefix, struct nl_addr **ret) {
+        struct nl_addr *n = nl_addr_build(x->family, &x->in6, addr_len(x->family));
+
+        if (!n)
+                return -ENOMEM;
+        if (prefix >= 0)
+                nl_addr_set_prefixlen(n, prefix);
+        *ret = n;
+        return 0;
+}
+
+/* Whether a and b share the first `prefix` bits. */
+static bool addr_same_subnet(const IpcfgAddr *a, const IpcfgAddr *b, int prefix) {
+        const uint8_t *x = (const uint8_t *)&a->in6, *y = (const uint8_t *)&b->in6;
+        int bits = prefix;
+
+        if (a->family != b->family)
+                return false;
+        for (size_t i = 0; bits > 0; i++, bits -= 8) {
+                uint8_t mask = bits >= 8 ? 0xff : (uint8_t)(0xff << (8 - bits));
+                if ((x[i] ^ y[i]) & mask)
+                        return false;
+        }
+        return true;
+}
+
+static int applier_open(Applier *a) {
+        _cleanup_(nl_socket_freep) struct nl_sock *sk = nl_socket_alloc();
+        int r;
+
+        if (!sk)
+                return -ENOMEM;
+        /* libnl opens its sockets with SOCK_CLOEXEC. */
+        r = nl_errno(a, nl_connect(sk, NETLINK_ROUTE));
+        if (r < 0)
+                return r;
+        r = nl_errno(a, nl_socket_modify_err_cb(sk, NL_CB_CUSTOM, on_kernel_error, a));
+        if (r < 0)
+                return r;
+        a->sk = TAKE_PTR(sk);
+        return 0;
+}
+
+/* Sets IFF_UP, and MTU/MAC when they differ, in ONE RTM_NEWLINK: the
+ * kernel's do_setlink() applies IFLA_ADDRESS and IFLA_MTU before the
+ * ifi_flags change, so the link comes up with the new MAC and MTU.  A MAC
+ * change on a link that is already up needs it down first (drivers without
+ * IFF_LIVE_ADDR_CHANGE answer EBUSY). */
+static int link_configure(Applier *a, int ifindex, uint32_t mtu, const uint8_t *mac) {
+        _cleanup_(rtnl_link_putp) struct rtnl_link *cur = NULL, *chg = NULL;
+        _cleanup_(nl_addr_putp) struct nl_addr *lladdr = NULL;
+        bool change = false;
+        int r;
+
+        r = nl_errno(a, rtnl_link_get_kernel(a->sk, ifindex, NULL, &cur));
+        if (r < 0)
+                return r;
+        unsigned flags = rtnl_link_get_flags(cur);
+        if (!(chg = rtnl_link_alloc()))
+                return -ENOMEM;
+        if (mtu > 0 && rtnl_link_get_mtu(cur) != mtu) {
+                rtnl_link_set_mtu(chg, mtu);
+                change = true;
+        }
+        if (mac) {
+                struct nl_addr *now_mac = rtnl_link_get_addr(cur);
+                if (!now_mac || nl_addr_get_len(now_mac) != 6 ||
+                    memcmp(nl_addr_get_binary_addr(now_mac), mac, 6) != 0) {
+                        if (!(lladdr = nl_addr_build(AF_LLC, mac, 6)))
+                                return -ENOMEM;
+                        rtnl_link_set_addr(chg, lladdr);
+                        change = true;
+                        if (flags & IFF_UP) {
+                                _cleanup_(rtnl_link_putp) struct rtnl_link *down = rtnl_link_alloc();
+                                if (!down)
+                                        return -ENOMEM;
+                                rtnl_link_unset_flags(down, IFF_UP);
+                                r = nl_errno(a, rtnl_link_change(a->sk, cur, down, 0));
+                                if (r < 0)
+                                        return r;
+                                flags &= ~IFF_UP;
+                        }
+                }
+        }
+        if (!change && (flags & IFF_UP))
+                return 0;
+        rtnl_link_set_flags(chg, IFF_UP);
+        return nl_errno(a, rtnl_link_change(a->sk, cur, chg, 0));
+}
+
+static int loopback_up(Applier *a) {
+        _cleanup_(rtnl_link_putp) struct rtnl_link *lo = NULL;
+        int r;
+
+        r = nl_errno(a, rtnl_link_get_kernel(a->sk, 0, "lo", &lo));
+        if (r < 0)
+                return fail(a, r, "Failed to look up the loopback device");
+        r = link_configure(a, rtnl_link_get_ifindex(lo), 0, NULL);
+        if (r < 0)
+                return fail(a, r, "Failed to bring the loopback device up");
+        return 0;
+}
+
+/* What we wait for: a device by name, or (name "") the first non-loopback
+ * device that can broadcast, as the kernel's ipconfig picks one. */
+typedef struct LinkWait {
+        const char *device;
+        int ifindex;
+        char name[IFNAMSIZ];
+} LinkWait;
+
+static void link_wait_consider(LinkWait *w, struct rtnl_link *l) {
+        const char *name = rtnl_link_get_name(l);
+        unsigned flags = rtnl_link_get_flags(l);
+        int ifindex = rtnl_link_get_ifindex(l);
+
+        if (!name || ifindex <= 0)
+                return;
+        if (isempty(w->device)) {
+                if ((flags & IFF_LOOPBACK) || !(flags & IFF_BROADCAST))
+                        return;
+                if (w->ifindex > 0 && w->ifindex < ifindex)
+                        return;
+        } else if (!streq(name, w->device))
+                return;
+        w->ifindex = ifindex;
+        snprintf(w->name, sizeof w->name, "%s", name);
+}
+
+static void link_wait_obj(struct nl_object *obj, void *arg) {
+        if (nl_object_get_msgtype(obj) == RTM_NEWLINK)
+                link_wait_consider(arg, (struct rtnl_link *)obj);
+}
+
+static int link_wait_event(struct nl_msg *msg, void *arg) {
+        (void)nl_msg_parse(msg, link_wait_obj, arg);
+        return NL_OK;
+}
+
+static void link_wait_cache_obj(struct nl_object *obj, void *arg) {
+        link_wait_consider(arg, (struct rtnl_link *)obj);
+}
+
+/* One RTM_GETLINK dump; looks for the device in it and, when names is
+ * non-NULL, lists every device for the timeout message. */
+static int link_dump(Applier *a, LinkWait *w, char *names, size_t names_size) {
+        _cleanup_(nl_cache_freep) struct nl_cache *cache = NULL;
+        int r;
+
+        r = nl_errno(a, rtnl_link_alloc_cache(a->sk, AF_UNSPEC, &cache));
+        if (r < 0)
+                return r;
+        nl_cache_foreach(cache, link_wait_cache_obj, w);
+        if (names) {
+                size_t len = 0;
+                names[0] = '\0';
+                for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+                        int n = snprintf(names + len, names_size - len, "%s%s", len ? ", " : "",
+                                         rtnl_link_get_name((struct rtnl_link *)o));
+                        if (n < 0 || (size_t)n >= names_size - len)
+                                break;
+                        len += (size_t)n;
+                }
+        }
+        return 0;
+}
+
+static int link_wait_socket(LinkWait *w, struct nl_sock **ret) {
+        _cleanup_(nl_socket_freep) struct nl_sock *ev = nl_socket_alloc();
+
+        if (!ev)
+                return -ENOMEM;
+        nl_socket_disable_seq_check(ev);
+        if (nl_socket_modify_cb(ev, NL_CB_VALID, NL_CB_CUSTOM, link_wait_event, w) < 0 ||
+            nl_connect(ev, NETLINK_ROUTE) < 0 ||
+            nl_socket_add_membership(ev, RTNLGRP_LINK) < 0 ||
+            nl_socket_set_nonblocking(ev) < 0)
+                return -EIO;
+        *ret = TAKE_PTR(ev);
+        return 0;
+}
+
+/* Waits for the device by RTNLGRP_LINK events.  Subscribes FIRST, then
+ * dumps, so a device that appears between the two is seen either way.
+ * The poll() timeout is the deadline of an event wait, not a poll loop. */
+static int link_wait(Applier *a, const char *device, LinkWait *ret) {
+        _cleanup_(nl_socket_freep) struct nl_sock *ev = NULL;
+        LinkWait w = { .device = device };
+        usec_t deadline = now(CLOCK_MONOTONIC) + a->opts->device_timeout_usec;
+        bool dump = true;
+        int r;
+
+        r = link_wait_socket(&w, &ev);
+        if (r < 0)
+                return fail(a, r, "Failed to subscribe to link events");
+        for (;;) {
+                if (dump && (r = link_dump(a, &w, NULL, 0)) < 0)
+                        return fail(a, r, "Failed to list network devices");
+                dump = false;
+                if (w.ifindex > 0)
+                        break;
+                usec_t t = now(CLOCK_MONOTONIC);
+                if (t >= deadline)
+                        return -ETIMEDOUT;
+                struct pollfd p = { .fd = nl_socket_get_fd(ev), .events = POLLIN };
+                int timeout_ms = (int)MIN((deadline - t + 999) / USEC_PER_MSEC, (usec_t)INT32_MAX);
+                if (poll(&p, 1, timeout_ms) < 0 && errno != EINTR)
+                        return fail(a, negative_errno(), "Failed to wait for link events");
+                r = nl_recvmsgs_default(ev);
+                /* An overflowed event queue (ENOBUFS) loses events: dump again. */
+                if (r < 0 && r != -NLE_AGAIN)
+                        dump = true;
+        }
+        *ret = w;
+        return 0;
+}
+
+static int link_resolve(Applier *a, const IpcfgIface *ifc, LinkWait *ret) {
+        char names[512];
+        int r;
+
+        r = link_wait(a, ifc->device, ret);
+        if (r != -ETIMEDOUT)
+                return r;
+        LinkWait none = { .device = "\x01" }; /* matches no device */
+        if (link_dump(a, &none, names, sizeof names) < 0)
+                snprintf(names, sizeof names, "(unknown)");
+        return fail(a, -ENODEV, "Device %s did not appear within %llu ms; existing devices: %s",
+                    isempty(ifc->device) ? "(first broadcast-capable)" : ifc->device,
+                    (unsigned long long)(a->opts->device_timeout_usec / USEC_PER_MSEC), names);
+}
+
+typedef struct AddrMatch {
+        const IpcfgAddr *want;
+        int ifindex;
+        int prefix;
+        bool identical;
+        struct rtnl_addr *stale; /* same address, other prefix: borrowed from the cache */
+} AddrMatch;
+
+static void addr_match_obj(struct nl_object *obj, void *arg) {
+        struct rtnl_addr *x = (struct rtnl_addr *)obj;
+        AddrMatch *m = arg;
+        struct nl_addr *local = rtnl_addr_get_local(x);
+
+        if (rtnl_addr_get_ifindex(x) != m->ifindex || rtnl_addr_get_family(x) != m->want->family ||
+            !local || nl_addr_get_len(local) != addr_len(m->want->family) ||
+            memcmp(nl_addr_get_binary_addr(local), &m->want->in6, addr_len(m->want->family)) != 0)
+                return;
+        if (rtnl_addr_get_prefixlen(x) == m->prefix)
+                m->identical = true;
+        else if (!m->stale)
+                m->stale = x;
+}
+
+/* Adds the address, or finds it already there (a kernel with CONFIG_IP_PNP,
+ * or our own earlier run): that is success.  The same address with another
+ * prefix is replaced, since the plan says which prefix it has. */
+static int address_apply(Applier *a, int ifindex, const IpcfgIface *ifc, bool *ret_existed) {
+        _cleanup_(nl_cache_freep) struct nl_cache *cache = NULL;
+        _cleanup_(rtnl_addr_putp) struct rtnl_addr *addr = NULL;
+        _cleanup_(nl_addr_putp) struct nl_addr *local = NULL, *bcast = NULL;
+        int prefix = ifc->prefix >= 0 ? ifc->prefix : ifc->address.family == AF_INET6 ? 64 : -1;
+        AddrMatch m = { .want = &ifc->address, .ifindex = ifindex, .prefix = prefix };
+        int r;
+
+        if (prefix < 0)
+                return -EINVAL;
+        r = nl_errno(a, rtnl_addr_alloc_cache(a->sk, &cache));
+        if (r < 0)
+                return r;
+        nl_cache_foreach(cache, addr_match_obj, &m);
+        *ret_existed = m.identical;
+        if (m.identical)
+                return 0;
+        if (m.stale && (r = nl_errno(a, rtnl_addr_delete(a->sk, m.stale, 0))) < 0)
+                return r;
+        if (!(addr = rtnl_addr_alloc()))
+                return -ENOMEM;
+        if ((r = addr_to_nl(&ifc->address, prefix, &local)) < 0)
+                return r;
+        rtnl_addr_set_ifindex(addr, ifindex);
+        rtnl_addr_set_family(addr, ifc->address.family);
+        rtnl_addr_set_local(addr, local);
+        rtnl_addr_set_prefixlen(addr, prefix);
+        if (ifc->address.family == AF_INET && prefix <= 30) {
+                IpcfgAddr b = ifc->address;
+                b.in.s_addr |= htonl(prefix == 0 ? UINT32_MAX : (UINT32_MAX >> prefix));
+                if ((r = addr_to_nl(&b, -1, &bcast)) < 0)
+                        return r;
+                rtnl_addr_set_broadcast(addr, bcast);
+        }
+        /* The host assigned this address; duplicate detection would only
+         * hold it tentative (unusable as a source) for a second or more. */
+        if (ifc->address.family == AF_INET6)
+                rtnl_addr_set_flags(addr, IFA_F_NODAD);
+        return nl_errno(a, rtnl_addr_add(a->sk, addr, NLM_F_REPLACE));
+}
+
+static int route_apply(Applier *a, int ifindex, const IpcfgAddr *gw, bool onlink) {
+        _cleanup_(rtnl_route_putp) struct rtnl_route *route = NULL;
+        _cleanup_(nl_addr_putp) struct nl_addr *dst = NULL, *via = NULL;
+        IpcfgAddr any = { .family = gw->family };
+        struct rtnl_nexthop *nh;
+        int r;
+
+        if (!(route = rtnl_route_alloc()))
+                return -ENOMEM;
+        if ((r = addr_to_nl(&any, 0, &dst)) < 0 || (r = addr_to_nl(gw, -1, &via)) < 0)
+                return r;
+        rtnl_route_set_family(route, gw->family);
+        rtnl_route_set_table(route, RT_TABLE_MAIN);
+        rtnl_route_set_protocol(route, RTPROT_BOOT);
+        rtnl_route_set_scope(route, RT_SCOPE_UNIVERSE);
+        rtnl_route_set_type(route, RTN_UNICAST);
+        if ((r = rtnl_route_set_dst(route, dst)) < 0)
+                return nl_errno(a, r);
+        if (!(nh = rtnl_route_nh_alloc()))
+                return -ENOMEM;
+        rtnl_route_nh_set_ifindex(nh, ifindex);
+        rtnl_route_nh_set_gateway(nh, via);
+        if (onlink) {
+                /* With a single nexthop libnl sends rtm_flags, which is
+                 * where the kernel reads RTNH_F_ONLINK from. */
+                rtnl_route_nh_set_flags(nh, RTNH_F_ONLINK);
+                rtnl_route_set_flags(route, RTNH_F_ONLINK);
+        }
+        rtnl_route_add_nexthop(route, nh); /* the route owns nh now */
+        return nl_errno(a, rtnl_route_add(a->sk, route, NLM_F_REPLACE));
+}
+
+static bool gateway_is_onlink(const IpcfgIface *ifc) {
+        const IpcfgAddr *gw = &ifc->gateway;
+
+        if (gw->family == AF_INET6 && IN6_IS_ADDR_LINKLOCAL(&gw->in6))
+                return false; /* reachable on the link by definition */
+        if (ifc->address.family != gw->family || ifc->prefix < 0)
+                return true;
+        return !addr_same_subnet(&ifc->address, gw, ifc->prefix);
+}
+
+static bool method_needs_client(IpcfgMethod m) {
+        return m == IPCFG_METHOD_DHCP || m == IPCFG_METHOD_DHCP6 || m == IPCFG_METHOD_AUTO6;
+}
+
+static int iface_apply(Applier *a, const IpcfgIface *ifc) {
+        char s1[INET6_ADDRSTRLEN], s2[INET6_ADDRSTRLEN];
+        LinkWait w;
+        bool existed = false;
+        int r;
+
+        r = link_resolve(a, ifc, &w);
+        if (r < 0)
+                return r;
+        r = link_configure(a, w.ifindex, ifc->mtu, ifc->has_mac ? ifc->mac : NULL);
+        if (r < 0)
+                return fail(a, r, "Failed to set MTU/MAC and bring up %s", w.name);
+        if (!a->have_result) {
+                snprintf(a->result.device, sizeof a->result.device, "%s", w.name);
+                a->result.ifindex = w.ifindex;
+                a->have_result = true;
+        }
+        if (method_needs_client(ifc->method))
+                return fail(a, -EOPNOTSUPP,
+                            "%s: method %s needs a DHCP/autoconf client, which netinit does not have; "
+                            "the link is up without an address", w.name, ipcfg_method_to_string(ifc->method));
+        if (ifc->address.family == AF_INET && ifc->prefix < 0)
+                return fail(a, -EINVAL, "%s: no netmask given for %s and no classful default applies",
+                            w.name, addr_str(&ifc->address, s1));
+        if (ifc->address.family != AF_UNSPEC) {
+                r = address_apply(a, w.ifindex, ifc, &existed);
+                if (r < 0)
+                        return fail(a, r, "Failed to add address %s/%d to %s", addr_str(&ifc->address, s1),
+                                    ifc->prefix, w.name);
+                a->result.address_existed |= existed;
+        }
+        if (ifc->gateway.family != AF_UNSPEC) {
+                bool onlink = gateway_is_onlink(ifc);
+                r = route_apply(a, w.ifindex, &ifc->gateway, onlink);
+                if (r < 0)
+                        return fail(a, r, "Failed to add default route via %s%s on %s (address %s)",
+                                    addr_str(&ifc->gateway, s1), onlink ? " (on-link)" : "", w.name,
+                                    addr_str(&ifc->address, s2));
+                a->result.onlink_gateway |= onlink;
+        }
+        return 0;
+}
+
+/* Writes path only when its content differs: a second run leaves the file
+ * (and its mtime) alone. */
+static int file_update(const char *path, const char *content) {
+        _cleanup_(freep) char *old = NULL;
+        size_t len = strlen(content);
+
+        if (read_full_file(path, FILE_MAX, &old, NULL) >= 0 && streq(old, content))
+                return 0;
+        return write_file_atomic(path, content, len, 0644);
+}
+
+/* The first hostname given, with the interface it came from. */
+static const IpcfgIface *plan_hostname_iface(const IpcfgPlan *plan) {
+        for (size_t i = 0; i < plan->n_ifaces; i++)
+                if (!isempty(plan->ifaces[i].hostname))
+                        return &plan->ifaces[i];
+        return NULL;
+}
+
+static const char *plan_domain(const IpcfgPlan *plan) {
+        for (size_t i = 0; i < plan->n_ifaces; i++)
+                if (!isempty(plan->ifaces[i].domain))
+                        return plan->ifaces[i].domain;
+        return NULL;
+}
+
+static bool dns_seen(const IpcfgPlan *plan, size_t iface, size_t idx) {
+        const IpcfgAddr *x = &plan->ifaces[iface].dns[idx];
+
+        for (size_t i = 0; i <= iface; i++)
+                for (size_t j = 0; j < (i == iface ? idx : plan->ifaces[i].n_dns); j++) {
+                        const IpcfgAddr *y = &plan->ifaces[i].dns[j];
+                        if (y->family == x->family && memcmp(&y->in6, &x->in6, addr_len(x->family)) == 0)
+                                return true;
+                }
+        return false;
+}
+
+/* resolv.conf: every nameserver of every interface in order, without
+ * duplicates, and the hostname's domain as `search`.  Left untouched when
+ * the plan names neither. */
+static int resolv_conf_write(Applier *a, const IpcfgPlan *plan) {
+        _cleanup_(freep) char *buf = NULL;
+        const char *domain = plan_domain(plan);
+        char s[INET6_ADDRSTRLEN];
+        size_t size = 0, n = 0;
+        int r;
+
+        if (isempty(a->opts->resolv_conf))
+                return 0;
+        {
+                _cleanup_(fclosep) FILE *f = open_memstream(&buf, &size);
+                if (!f)
+                        return fail(a, -ENOMEM, "Failed to compose %s", a->opts->resolv_conf);
+                fputs("# Written by vm-browser-agent netinit from the kernel command line.\n", f);
+                for (size_t i = 0; i < plan->n_ifaces; i++)
+                        for (size_t j = 0; j < plan->ifaces[i].n_dns; j++)
+                                if (!dns_seen(plan, i, j)) {
+                                        fprintf(f, "nameserver %s\n", addr_str(&plan->ifaces[i].dns[j], s));
+                                        n++;
+                                }
+                if (domain)
+                        fprintf(f, "search %s\n", domain);
+                if (fflush(f) != 0)
+                        return fail(a, -ENOMEM, "Failed to compose %s", a->opts->resolv_conf);
+        }
+        if (n == 0 && !domain)
+                return 0;
+        r = file_update(a->opts->resolv_conf, buf);
+        if (r < 0)
+                return fail(a, r, "Failed to write %s", a->opts->resolv_conf);
+        return 0;
+}
+
+/* Copies the old hosts file without our earlier line, then appends ours:
+ * `<address> <fqdn> <short>`, the form Debian's own hosts line has. */
+static int hosts_compose(const char *old, const char *line, char **ret) {
+        _cleanup_(freep) char *buf = NULL;
+        size_t size = 0;
+
+        {
+                _cleanup_(fclosep) FILE *f = open_memstream(&buf, &size);
+                if (!f)
+                        return -ENOMEM;
+                for (const char *p = old; p && *p;) {
+                        size_t l = strcspn(p, "\n");
+                        bool ours = l >= strlen(HOSTS_MARKER) &&
+                                    memcmp(p + l - strlen(HOSTS_MARKER), HOSTS_MARKER, strlen(HOSTS_MARKER)) == 0;
+                        if (!ours)
+                                fprintf(f, "%.*s\n", (int)l, p);
+                        p += l + (p[l] == '\n');
+                }
+                fputs(line, f);
+                if (fflush(f) != 0)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+static int hosts_write(Applier *a, const IpcfgIface *ifc) {
+        _cleanup_(freep) char *old = NULL, *content = NULL;
+        char s[INET6_ADDRSTRLEN], line[320];
+        int r;
+
+        if (isempty(a->opts->hosts) || !ifc || ifc->address.family == AF_UNSPEC)
+                return 0;
+        if (isempty(ifc->domain))
+                snprintf(line, sizeof line, "%s\t%s %s\n", addr_str(&ifc->address, s), ifc->hostname,
+                         HOSTS_MARKER);
+        else
+                snprintf(line, sizeof line, "%s\t%s.%s %s %s\n", addr_str(&ifc->address, s),
+                         ifc->hostname, ifc->domain, ifc->hostname, HOSTS_MARKER);
+        r = read_full_file(a->opts->hosts, FILE_MAX, &old, NULL);
+        if (r < 0 && r != -ENOENT)
+                return fail(a, r, "Failed to read %s", a->opts->hosts);
+        r = hosts_compose(old, line, &content);
+        if (r >= 0)
+                r = file_update(a->opts->hosts, content);
+        if (r < 0)
+                return fail(a, r, "Failed to update %s", a->opts->hosts);
+        return 0;
+}
+
+static int hostname_apply(Applier *a, const IpcfgIface *ifc) {
+        char line[IPCFG_HOSTNAME_MAX + 2];
+        int r;
+
+        if (!ifc)
+                return 0;
+        if (a->opts->set_hostname) {
+                if (sethostname(ifc->hostname, strlen(ifc->hostname)) < 0)
+                        return fail(a, negative_errno(), "Failed to set the hostname to %s", ifc->hostname);
+                if (!isempty(ifc->domain) && setdomainname(ifc->domain, strlen(ifc->domain)) < 0)
+                        return fail(a, negative_errno(), "Failed to set the domain name to %s", ifc->domain);
+        }
+        if (isempty(a->opts->hostname_file))
+                return 0;
+        snprintf(line, sizeof line, "%s\n", ifc->hostname);
+        r = file_update(a->opts->hostname_file, line);
+        if (r < 0)
+                return fail(a, r, "Failed to write %s", a->opts->hostname_file);
+        return 0;
+}
+
+void ipcfg_apply_options_default(IpcfgApplyOptions *o) {
+        *o = (IpcfgApplyOptions) {
+                .resolv_conf = "/etc/resolv.conf",
+                .hosts = "/etc/hosts",
+                .hostname_file = "/etc/hostname",
+                .set_hostname = true,
+                .device_timeout_usec = 10 * USEC_PER_SEC,
+        };
+}
+
+static int apply_all(Applier *a, const IpcfgPlan *plan) {
+        const IpcfgIface *named = plan_hostname_iface(plan);
+        int r, unsupported = 0;
+
+        r = loopback_up(a);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < plan->n_ifaces; i++) {
+                r = iface_apply(a, &plan->ifaces[i]);
+                /* Keep going: the other interfaces and the files can still
+                 * be right; report the missing client at the end. */
+                if (r == -EOPNOTSUPP && !unsupported) {
+                        unsupported = r;
+                        continue;
+                }
+                if (r < 0)
+                        return r;
+        }
+        char saved[512] = "";
+        if (unsupported && a->errbuf)
+                snprintf(saved, sizeof saved, "%s", a->errbuf);
+        if ((r = hostname_apply(a, named)) < 0 || (r = resolv_conf_write(a, plan)) < 0 ||
+            (r = hosts_write(a, named)) < 0)
+                return r;
+        if (unsupported)
+                return fail(a, unsupported, "%s", saved);
+        return 0;
+}
+
+int ipcfg_apply(const IpcfgPlan *plan, const IpcfgApplyOptions *opts,
+                IpcfgApplyResult *ret_result, char *errbuf, size_t errbuf_size) {
+        IpcfgApplyOptions o;
+        Applier a = { .opts = &o, .errbuf = errbuf, .errbuf_size = errbuf_size };
+        int r;
+
+        ipcfg_apply_options_default(&o);
+        if (opts) {
+                o.resolv_conf = opts->resolv_conf ?: o.resolv_conf;
+                o.hosts = opts->hosts ?: o.hosts;
+                o.hostname_file = opts->hostname_file; /* NULL/"" = don't write */
+                o.set_hostname = opts->set_hostname;
+                o.device_timeout_usec = opts->device_timeout_usec;
+        }
+        if (errbuf && errbuf_size > 0)
+                errbuf[0] = '\0';
+        r = applier_open(&a);
+        if (r < 0)
+                return fail(&a, r, "Failed to open a netlink socket");
+        r = apply_all(&a, plan);
+        nl_socket_free(a.sk);
+        if (r < 0)
+                return r;
+        if (ret_result)
+                *ret_result = a.result;
+        return 0;
+}
+
+int ipcfg_environment_is_safe(void) {
+        struct stat self, init;
+
+        if (getpid() == 1)
+                return 1;
+        if (stat("/proc/self/ns/net", &self) < 0 || stat("/proc/1/ns/net", &init) < 0)
+                return negative_errno();
+        return self.st_dev != init.st_dev || self.st_ino != init.st_ino;
+}

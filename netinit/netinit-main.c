@@ -1,7 +1,234 @@
-/* placeholder, replaced by the netinit work */
+/* `vm-browser-agent netinit`: reads the kernel command line (/proc/cmdline,
+ * a file, or --cmdline), parses its ip= into a plan and either prints the
+ * plan as JSON (--dry-run) or applies it over netlink (--apply).  Every side
+ * effect of the netinit module is started from here; this is also where
+ * errors are logged, once, with context.  --apply refuses to run where it
+ * could reconfigure the machine's own network: it needs PID 1, a network
+ * namespace other than PID 1's, or --force.  Exit codes: 0 done, 1 failed
+ * or refused, 2 bad usage or an invalid command line. */
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+
+#include "fileio.h"
+#include "ipcfg.h"
+#include "log.h"
+#include "macro.h"
 #include "netinit-main.h"
-int netinit_main(int argc, char **argv) {
-        fputs("netinit: not implemented yet\n", stderr);
+#include "time-util.h"
+
+typedef enum Mode {
+        MODE_NONE,
+        MODE_DRY_RUN,
+        MODE_APPLY,
+} Mode;
+
+typedef struct Args {
+        Mode mode;
+        const char *cmdline;
+        const char *cmdline_file;
+        bool force;
+        bool timing;
+        IpcfgApplyOptions opts;
+} Args;
+
+static void help(void) {
+        printf("Usage: vm-browser-agent netinit (--dry-run | --apply) [OPTIONS]\n\n"
+               "Configure the network from ip= on the kernel command line.\n\n"
+               "  --dry-run             print the parsed plan as JSON, change nothing\n"
+               "  --apply               configure the interfaces over netlink\n"
+               "  --cmdline STRING      use STRING instead of the kernel command line\n"
+               "  --cmdline-file PATH   read the command line from PATH (/proc/cmdline)\n"
+               "  --force               apply even in the initial network namespace\n"
+               "  --timeout MS          wait this long for a device to appear (10000)\n"
+               "  --resolv-conf PATH    resolv.conf to write (/etc/resolv.conf)\n"
+               "  --hosts PATH          hosts file to update (/etc/hosts)\n"
+               "  --hostname-file PATH  hostname file to write (/etc/hostname; \"\" = none)\n"
+               "  --no-hostname         do not call sethostname()/setdomainname()\n"
+               "  --timing              log how long the apply took, in microseconds\n"
+               "  --help                show this help\n\n"
+               "Exit status: 0 done, 1 failed or refused, 2 bad usage or invalid ip=.\n");
+}
+
+static int parse_timeout(const char *s, usec_t *ret) {
+        char *end;
+        unsigned long long ms;
+
+        errno = 0;
+        ms = strtoull(s, &end, 10);
+        if (errno != 0 || end == s || *end || s[0] == '-' || ms > UINT32_MAX)
+                return -EINVAL;
+        *ret = (usec_t)ms * USEC_PER_MSEC;
+        return 0;
+}
+
+/* Returns 1 to go on, 0 to exit successfully (--help), -EINVAL on bad usage. */
+static int parse_argv(int argc, char **argv, Args *a) {
+        enum { ARG_CMDLINE = 0x100, ARG_CMDLINE_FILE, ARG_TIMEOUT, ARG_RESOLV, ARG_HOSTS,
+               ARG_HOSTNAME_FILE, ARG_NO_HOSTNAME, ARG_TIMING, ARG_FORCE };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "dry-run", no_argument, NULL, 'n' },
+                { "apply", no_argument, NULL, 'a' },
+                { "cmdline", required_argument, NULL, ARG_CMDLINE },
+                { "cmdline-file", required_argument, NULL, ARG_CMDLINE_FILE },
+                { "force", no_argument, NULL, ARG_FORCE },
+                { "timeout", required_argument, NULL, ARG_TIMEOUT },
+                { "resolv-conf", required_argument, NULL, ARG_RESOLV },
+                { "hosts", required_argument, NULL, ARG_HOSTS },
+                { "hostname-file", required_argument, NULL, ARG_HOSTNAME_FILE },
+                { "no-hostname", no_argument, NULL, ARG_NO_HOSTNAME },
+                { "timing", no_argument, NULL, ARG_TIMING },
+                {}
+        };
+        int c;
+
+        optind = 0; /* reset: main() may have used getopt already */
+        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h': help(); return 0;
+                case 'n': case 'a':
+                        if (a->mode != MODE_NONE && a->mode != (c == 'n' ? MODE_DRY_RUN : MODE_APPLY))
+                                return log_error_errno(-EINVAL, "--dry-run and --apply exclude each other.");
+                        a->mode = c == 'n' ? MODE_DRY_RUN : MODE_APPLY;
+                        break;
+                case ARG_CMDLINE: a->cmdline = optarg; break;
+                case ARG_CMDLINE_FILE: a->cmdline_file = optarg; break;
+                case ARG_FORCE: a->force = true; break;
+                case ARG_TIMEOUT:
+                        if (parse_timeout(optarg, &a->opts.device_timeout_usec) < 0)
+                                return log_error_errno(-EINVAL, "Invalid --timeout '%s': expected milliseconds.",
+                                                       optarg);
+                        break;
+                case ARG_RESOLV: a->opts.resolv_conf = optarg; break;
+                case ARG_HOSTS: a->opts.hosts = optarg; break;
+                case ARG_HOSTNAME_FILE: a->opts.hostname_file = optarg; break;
+                case ARG_NO_HOSTNAME: a->opts.set_hostname = false; break;
+                case ARG_TIMING: a->timing = true; break;
+                default: return -EINVAL; /* getopt printed why */
+                }
+        if (optind < argc)
+                return log_error_errno(-EINVAL, "Unexpected argument '%s'; see --help.", argv[optind]);
+        if (a->mode == MODE_NONE)
+                return log_error_errno(-EINVAL, "Specify --dry-run or --apply; see --help.");
         return 1;
+}
+
+/* Reads and parses the command line.  -EINVAL/-E2BIG: invalid input
+ * (already logged as one line); other errors: could not read it. */
+static int plan_load(const Args *a, IpcfgPlan *ret) {
+        _cleanup_(freep) char *buf = NULL;
+        const char *line = a->cmdline;
+        IpcfgError e = {};
+        int r;
+
+        if (!line) {
+                r = read_full_file(a->cmdline_file, 2 * IPCFG_CMDLINE_MAX, &buf, NULL);
+                if (r == -EFBIG)
+                        r = -E2BIG;
+                else if (r < 0)
+                        return log_error_errno(r, "Failed to read %s: %m", a->cmdline_file);
+                line = buf;
+        }
+        r = line ? ipcfg_parse_cmdline(line, ret, &e) : -E2BIG;
+        if (r == -E2BIG)
+                return log_error_errno(r, "Kernel command line longer than %d bytes.", IPCFG_CMDLINE_MAX);
+        if (r < 0) {
+                char msg[512];
+                ipcfg_error_format(&e, msg, sizeof msg);
+                return log_error_errno(r, "%s", msg);
+        }
+        return 0;
+}
+
+static int dry_run(const IpcfgPlan *plan) {
+        _cleanup_(freep) char *json = NULL;
+        int r;
+
+        r = ipcfg_plan_to_json(plan, &json);
+        if (r < 0)
+                return log_error_errno(r, "Failed to format the plan as JSON: %m");
+        if (printf("%s\n", json) < 0 || fflush(stdout) != 0)
+                return log_error_errno(-EIO, "Failed to write the plan: %m");
+        return 0;
+}
+
+/* The gate that keeps a mistaken --apply off the machine's own network.
+ * It runs before the first netlink socket is opened. */
+static int check_safe(const Args *a) {
+        int r;
+
+        if (a->force)
+                return 0;
+        r = ipcfg_environment_is_safe();
+        if (r < 0)
+                return log_error_errno(r, "Refusing to configure interfaces: cannot tell whether this is the "
+                                       "initial network namespace: %m. Pass --force to override.");
+        if (r == 0)
+                return log_error_errno(-EPERM, "Refusing to configure interfaces: not PID 1 and in the initial "
+                                       "network namespace (this machine's own network). Run inside a network "
+                                       "namespace, as PID 1, or pass --force.");
+        return 0;
+}
+
+static void log_onlink(const IpcfgPlan *plan, const IpcfgApplyResult *res) {
+        char gw[INET6_ADDRSTRLEN] = "?", addr[INET6_ADDRSTRLEN] = "none";
+
+        for (size_t i = 0; i < plan->n_ifaces; i++) {
+                const IpcfgIface *f = &plan->ifaces[i];
+                if (f->gateway.family == AF_UNSPEC)
+                        continue;
+                inet_ntop(f->gateway.family, &f->gateway.in6, gw, sizeof gw);
+                if (f->address.family != AF_UNSPEC)
+                        inet_ntop(f->address.family, &f->address.in6, addr, sizeof addr);
+                log_warning("Gateway %s is outside the subnet of address %s/%d: added the default route "
+                            "as on-link on %s.", gw, addr, f->prefix, res->device);
+                return;
+        }
+}
+
+static int apply(const Args *a, const IpcfgPlan *plan) {
+        IpcfgApplyResult res = {};
+        char err[768];
+        usec_t t0, t1;
+        int r;
+
+        r = check_safe(a);
+        if (r < 0)
+                return r;
+        t0 = now(CLOCK_MONOTONIC);
+        r = ipcfg_apply(plan, &a->opts, &res, err, sizeof err);
+        t1 = now(CLOCK_MONOTONIC);
+        if (a->timing)
+                log_info("apply took %" PRIu64 " us", t1 - t0);
+        if (r < 0)
+                return log_error_errno(r, "%s: %m", err);
+        if (res.onlink_gateway)
+                log_onlink(plan, &res);
+        if (plan->n_ifaces == 0)
+                log_info("No ip= on the kernel command line: brought up the loopback device only.");
+        else
+                log_info("Configured %s (ifindex %d)%s.", res.device, res.ifindex,
+                         res.address_existed ? "; its address was already present" : "");
+        return 0;
+}
+
+int netinit_main(int argc, char **argv) {
+        Args a = { .cmdline_file = "/proc/cmdline" };
+        IpcfgPlan plan;
+        int r;
+
+        ipcfg_apply_options_default(&a.opts);
+        r = parse_argv(argc, argv, &a);
+        if (r <= 0)
+                return r < 0 ? 2 : 0;
+        r = plan_load(&a, &plan);
+        if (r == -EINVAL || r == -E2BIG)
+                return 2;
+        if (r < 0)
+                return 1;
+        r = a.mode == MODE_DRY_RUN ? dry_run(&plan) : apply(&a, &plan);
+        return r < 0 ? 1 : 0;
 }
