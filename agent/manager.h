@@ -49,6 +49,16 @@ typedef struct Manager {
         LoginManager *logins;     /* NULL until the login work wires it */
         ChildWatch *children;     /* children.c: pid -> exit handler */
         bool stopping;
+
+        /* Added by the agent core (manager.c, notify.c, run.c). */
+        bool notified_ready;      /* READY=1 sent */
+        int shutdown_phase;       /* manager.c: services, TERM, KILL, final */
+        sd_event_source *shutdown_timer;
+        int exit_code;            /* what run_main returns when the loop ends */
+
+        /* Added by the http work: /health's activeSessions.  Set by the
+         * login work; NULL = 0 sessions. */
+        unsigned (*active_sessions)(Manager *m);
 } Manager;
 
 /* Starts the orderly shutdown (services in reverse dependency order, then
@@ -57,3 +67,16 @@ void manager_request_shutdown(Manager *m, const char *reason);
 
 /* The status for /health: "ok", "starting", "degraded" or "failed". */
 const char *manager_health_status(Manager *m);
+
+/* Added by the agent core (manager.c).  manager_new() makes the sd-event
+ * loop and the defaults; run.c fills the rest.  manager_free() frees what
+ * the Manager owns (the supervisor, the HTTP server, the child registry,
+ * the config) and accepts NULL. */
+int manager_new(Manager **ret);
+Manager *manager_free(Manager *m);
+/* Adds the signal sources (SIGCHLD reaps; SIGTERM/SIGINT/SIGPWR shut down;
+ * SIGHUP is logged and ignored).  The signals must be blocked already. */
+int manager_add_signals(Manager *m);
+/* Called by the supervisor (or anyone) when a service changes state, so
+ * the Manager can record boot.ready and update STATUS=. */
+void manager_services_changed(Manager *m);

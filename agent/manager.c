@@ -1,0 +1,246 @@
+/* The Manager's lifecycle: creation, the signal sources, the health
+ * summary, and the orderly shutdown.  Shutdown is a chain of events, never
+ * a sleep:
+ *   request → STOPPING=1 → supervisor stops services (reverse dependency
+ *   order, per-service timeouts; bounded here by shutdown_timeout_ms)
+ *   → not PID 1: leave the loop, exit 0
+ *   → PID 1: kill(-1, SIGTERM) → every child reaped or a grace timer
+ *     → kill(-1, SIGKILL) → every child reaped or a second timer
+ *     → sync, reboot(RB_AUTOBOOT / RB_POWER_OFF) (or exit for
+ *       shutdown_action=exit, which tests in a PID namespace use).
+ * kill(-1) is only ever sent as PID 1: in any other process it would hit
+ * everything the user may signal. */
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include "children.h"
+#include "http.h"
+#include "log.h"
+#include "manager.h"
+#include "notify.h"
+#include "pid1.h"
+#include "supervisor.h"
+
+#define KILL_GRACE_USEC (2 * USEC_PER_SEC)
+#define KILL_WAIT_USEC (1 * USEC_PER_SEC)
+
+enum {
+        PHASE_RUNNING,
+        PHASE_SERVICES,
+        PHASE_TERM,
+        PHASE_KILL,
+        PHASE_FINAL,
+};
+
+int manager_new(Manager **ret) {
+        Manager *m = calloc(1, sizeof *m);
+        int r;
+
+        if (!m)
+                return -ENOMEM;
+        config_init(&m->config);
+        m->start_monotonic = now(CLOCK_MONOTONIC);
+        r = sd_event_new(&m->event);
+        if (r < 0) {
+                manager_free(m);
+                return r;
+        }
+        *ret = m;
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        m->shutdown_timer = sd_event_source_disable_unref(m->shutdown_timer);
+        m->http = http_server_free(m->http);
+        m->supervisor = supervisor_free(m->supervisor);
+        children_done(m);
+        config_done(&m->config);
+        m->event = sd_event_unref(m->event);
+        free(m);
+        return NULL;
+}
+
+static bool have_children(void) {
+        siginfo_t si = {};
+        /* WNOWAIT: look, do not reap; the SIGCHLD handler reaps. */
+        return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
+}
+
+static void shutdown_final(Manager *m) {
+        int r;
+
+        m->shutdown_phase = PHASE_FINAL;
+        m->shutdown_timer = sd_event_source_disable_unref(m->shutdown_timer);
+        if (!m->is_pid1 || m->config.shutdown_action == SHUTDOWN_EXIT) {
+                if (m->is_pid1)
+                        sync();
+                log_info("Stopped; exiting.");
+                sd_event_exit(m->event, m->exit_code);
+                return;
+        }
+        log_info("Stopped; %s.", shutdown_action_to_string(m->config.shutdown_action));
+        r = pid1_reboot(m->config.shutdown_action);
+        /* Still here: PID 1 must not exit (the kernel would panic); keep
+         * answering /health so the host sees what happened. */
+        log_error_errno(r, "reboot() failed, staying up: %m");
+}
+
+static int shutdown_timer_cb(sd_event_source *s, uint64_t usec, void *userdata);
+
+static void shutdown_arm(Manager *m, usec_t timeout) {
+        int r;
+
+        m->shutdown_timer = sd_event_source_disable_unref(m->shutdown_timer);
+        r = sd_event_add_time_relative(m->event, &m->shutdown_timer, CLOCK_MONOTONIC, timeout, 0,
+                                       shutdown_timer_cb, m);
+        if (r < 0) {
+                log_error_errno(r, "Failed to arm the shutdown timer, going on at once: %m");
+                shutdown_final(m);
+        }
+}
+
+static void shutdown_kill(Manager *m, int sig) {
+        m->shutdown_phase = sig == SIGTERM ? PHASE_TERM : PHASE_KILL;
+        if (!m->is_pid1 || !have_children()) {
+                shutdown_final(m);
+                return;
+        }
+        log_info("Sending SIG%s to remaining processes.", sigabbrev_np(sig));
+        (void)kill(-1, sig);
+        shutdown_arm(m, sig == SIGTERM ? KILL_GRACE_USEC : KILL_WAIT_USEC);
+}
+
+static void services_stopped(void *userdata) {
+        Manager *m = userdata;
+
+        if (m->shutdown_phase != PHASE_SERVICES)
+                return;
+        log_info("Services stopped.");
+        shutdown_kill(m, SIGTERM);
+}
+
+static int shutdown_timer_cb(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        switch (m->shutdown_phase) {
+        case PHASE_SERVICES:
+                log_warning("Services did not stop within %u ms; going on.", m->config.shutdown_timeout_ms);
+                shutdown_kill(m, SIGTERM);
+                break;
+        case PHASE_TERM:
+                shutdown_kill(m, SIGKILL);
+                break;
+        default:
+                shutdown_final(m);
+        }
+        return 0;
+}
+
+static int shutdown_start_cb(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+        int r;
+
+        m->shutdown_phase = PHASE_SERVICES;
+        if (!m->supervisor) {
+                services_stopped(m);
+                return 0;
+        }
+        shutdown_arm(m, (usec_t)m->config.shutdown_timeout_ms * USEC_PER_MSEC);
+        r = supervisor_stop_all(m->supervisor, services_stopped, m);
+        if (r < 0) {
+                log_error_errno(r, "Failed to stop services: %m");
+                services_stopped(m);
+        }
+        return 0;
+}
+
+void manager_request_shutdown(Manager *m, const char *reason) {
+        int r;
+
+        if (m->stopping)
+                return;
+        m->stopping = true;
+        log_notice("Shutting down: %s.", reason);
+        notify_stopping(m, reason);
+        /* Deferred: callers (signal handlers, an HTTP handler that still
+         * has to send its reply) return to the loop before anything stops. */
+        r = sd_event_add_defer(m->event, NULL, shutdown_start_cb, m);
+        if (r < 0) {
+                log_error_errno(r, "Failed to schedule shutdown, stopping at once: %m");
+                sd_event_exit(m->event, m->exit_code);
+        }
+}
+
+static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+
+        children_reap(m);
+        if ((m->shutdown_phase == PHASE_TERM || m->shutdown_phase == PHASE_KILL) && !have_children())
+                shutdown_final(m);
+        return 0;
+}
+
+static int on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        char reason[32];
+
+        snprintf(reason, sizeof reason, "SIG%s", sigabbrev_np((int)si->ssi_signo) ?: "?");
+        manager_request_shutdown(userdata, reason);
+        return 0;
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        log_info("SIGHUP ignored: the configuration is read at start only.");
+        return 0;
+}
+
+int manager_add_signals(Manager *m) {
+        static const int stop_signals[] = { SIGTERM, SIGINT, SIGPWR };
+        int r;
+
+        r = sd_event_add_signal(m->event, NULL, SIGCHLD, on_sigchld, m);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < ELEMENTSOF(stop_signals); i++) {
+                r = sd_event_add_signal(m->event, NULL, stop_signals[i], on_stop_signal, m);
+                if (r < 0)
+                        return r;
+        }
+        return sd_event_add_signal(m->event, NULL, SIGHUP, on_sighup, m);
+}
+
+void manager_services_changed(Manager *m) {
+        char reason[256];
+
+        if (!m->supervisor || m->boot.ready)
+                return;
+        if (supervisor_chain_ready(m->supervisor, reason, sizeof reason)) {
+                m->boot.ready = now(CLOCK_BOOTTIME);
+                log_info("Display chain ready.");
+                notify_status(m, "Ready: display chain up");
+        } else
+                notify_status(m, "Starting: %s", reason);
+}
+
+/* failed: a service of the chain is over its budget (or missing), so the
+ * VM cannot serve its purpose; degraded: serving, but the config or the
+ * network fell back or failed, or we are stopping; starting: not all
+ * chain services ready yet. */
+const char *manager_health_status(Manager *m) {
+        bool starting = !m->supervisor;
+
+        for (size_t i = 0; m->supervisor && i < supervisor_n_services(m->supervisor); i++) {
+                ServiceStatus st;
+                if (supervisor_get_status(m->supervisor, i, &st) < 0 || st.on_demand)
+                        continue;
+                if (st.state == SERVICE_FAILED)
+                        return "failed";
+                if (st.state != SERVICE_READY)
+                        starting = true;
+        }
+        if (m->stopping || m->config_error[0] || m->net_status == NET_FAILED)
+                return "degraded";
+        return starting ? "starting" : "ok";
+}

@@ -1,0 +1,146 @@
+/* Implementation of pid1.h.  Mount decisions come from
+ * /proc/self/mountinfo, not from stat() device comparisons, so a bind
+ * mount or a container's pre-mounted /dev counts as present and is left
+ * alone.  Mount options follow what systemd's mount-setup uses; /dev/shm
+ * gets half the RAM because Firefox's content processes share memory
+ * there and the kernel's default tmpfs size is already 50%, but saying it
+ * documents the intent. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "macro.h"
+#include "pid1.h"
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+typedef struct MountPoint {
+        const char *what, *where, *type;
+        unsigned long flags;
+        const char *options;
+        mode_t mode;
+} MountPoint;
+
+static const MountPoint mount_table[] = {
+        { "proc", "/proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL, 0555 },
+        { "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL, 0555 },
+        { "devtmpfs", "/dev", "devtmpfs", MS_NOSUID | MS_STRICTATIME, "mode=0755", 0755 },
+        { "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "mode=0620,gid=5,ptmxmode=0666", 0755 },
+        { "tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_STRICTATIME, "mode=1777,size=50%", 01777 },
+        { "tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV | MS_STRICTATIME, "mode=0755,size=20%", 0755 },
+        { "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_STRICTATIME, "mode=1777,size=50%", 01777 },
+};
+
+/* mountinfo line: "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 ..." —
+ * field 5 is the mount point, with spaces etc. octal-escaped; none of the
+ * paths we ask about has any. */
+bool pid1_mountinfo_has(const char *mountinfo, const char *path) {
+        size_t plen = strlen(path);
+
+        for (const char *line = mountinfo; line && *line;) {
+                const char *p = line;
+                for (int field = 1; field < 5 && p; field++) {
+                        p = strchr(p, ' ');
+                        if (p)
+                                p++;
+                }
+                if (p && strncmp(p, path, plen) == 0 && (p[plen] == ' ' || p[plen] == '\n'))
+                        return true;
+                line = strchr(line, '\n');
+                if (line)
+                        line++;
+        }
+        return false;
+}
+
+static bool proc_mounted(void) {
+        struct statfs sfs;
+        return statfs("/proc", &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC;
+}
+
+static int mount_one(const MountPoint *mp) {
+        if (mkdir(mp->where, mp->mode) < 0 && errno != EEXIST)
+                return negative_errno();
+        if (mount(mp->what, mp->where, mp->type, mp->flags, mp->options) < 0)
+                return negative_errno();
+        return 0;
+}
+
+static int mount_missing(void) {
+        _cleanup_(freep) char *mountinfo = NULL;
+        int failed = 0, r;
+
+        if (!proc_mounted()) {
+                r = mount_one(&mount_table[0]);
+                if (r < 0) {
+                        log_warning_errno(r, "Failed to mount /proc: %m");
+                        failed++;
+                }
+        }
+        for (size_t i = 1; i < ELEMENTSOF(mount_table); i++) {
+                const MountPoint *mp = &mount_table[i];
+
+                /* Re-read each time: mounting /dev hides an old /dev/pts entry's meaning. */
+                free(TAKE_PTR(mountinfo));
+                (void)read_full_file("/proc/self/mountinfo", 1024 * 1024, &mountinfo, NULL);
+                if (mountinfo && pid1_mountinfo_has(mountinfo, mp->where))
+                        continue;
+                r = mount_one(mp);
+                if (r < 0) {
+                        log_warning_errno(r, "Failed to mount %s on %s: %m", mp->type, mp->where);
+                        failed++;
+                } else
+                        log_debug("Mounted %s on %s.", mp->type, mp->where);
+        }
+        return failed;
+}
+
+/* The kernel starts init with fds 0-2 on /dev/console when it can open
+ * it; keep them in that case (the same console), else go to the console
+ * or kmsg ourselves.  Make sure 0-2 exist either way so no later open()
+ * lands on them by accident. */
+static void setup_stdio_and_log(void) {
+        bool have_stderr = fcntl(STDERR_FILENO, F_GETFD) >= 0;
+
+        for (int fd = 0; fd <= 2; fd++)
+                if (fcntl(fd, F_GETFD) < 0) {
+                        int n = open("/dev/null", O_RDWR | O_NOCTTY); /* not CLOEXEC: it is a std fd */
+                        if (n >= 0 && n != fd) {
+                                dup2(n, fd);
+                                close(n);
+                        }
+                }
+        if (!have_stderr) {
+                log_set_target(LOG_TARGET_CONSOLE);
+                if (access("/dev/console", W_OK) < 0)
+                        log_set_target(LOG_TARGET_KMSG);
+        }
+}
+
+int pid1_setup(void) {
+        int failed;
+
+        umask(0022);
+        failed = mount_missing();
+        setup_stdio_and_log();
+        if (!getenv("PATH"))
+                setenv("PATH", DEFAULT_PATH, 1);
+        return failed;
+}
+
+int pid1_reboot(ShutdownAction action) {
+        sync();
+        if (reboot(action == SHUTDOWN_POWEROFF ? RB_POWER_OFF : RB_AUTOBOOT) < 0)
+                return negative_errno();
+        return 0; /* not reached for a real PID 1 */
+}

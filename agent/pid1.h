@@ -1,0 +1,22 @@
+/* What the agent does because it is PID 1 (init= in a microVM, or the
+ * init of a PID namespace in tests): mount the API file systems that are
+ * missing, log to the console, set PATH; and at the very end kill what is
+ * left, sync and reboot or power off.  Reaping orphans is done by the
+ * SIGCHLD handler for every mode (children.c). */
+#pragma once
+
+#include "config.h"
+
+/* Mounts /proc, /sys, /dev, /dev/pts, /dev/shm, /run, /tmp where nothing
+ * is mounted yet; sets PATH when unset; routes logging to the console when
+ * stderr is not usable.  Failures are logged and not fatal: PID 1 keeps
+ * going and reports what it can.  Returns how many mounts failed. */
+int pid1_setup(void);
+
+/* Whether the files system at path is a mount point according to
+ * /proc/self/mountinfo text (pure; exposed for tests). */
+bool pid1_mountinfo_has(const char *mountinfo, const char *path);
+
+/* The last step: sync, then reboot(RB_AUTOBOOT) or reboot(RB_POWER_OFF).
+ * Returns only when reboot() failed (-errno); the caller keeps serving. */
+int pid1_reboot(ShutdownAction action);

@@ -1,0 +1,386 @@
+/* `vm-browser-agent run` — also what runs as PID 1 (init=): the agent.
+ * Wires the modules together in boot order on one sd-event loop:
+ *   signals blocked before any fork → PID-1 mounts or child subreaper →
+ *   config (file < kernel command line < flags) → signal sources →
+ *   netinit (PID 1, or netinit=true) → HTTP (socket-activated fd or
+ *   bind) → READY=1 → supervisor starts the services → loop.
+ * Shutdown is manager.c's.  As PID 1 nothing here exits early: a bad
+ * config falls back to defaults and every failure ends up in /health. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+
+#include "build-config.h"
+#include "fileio.h"
+#include "http.h"
+#include "log.h"
+#include "manager.h"
+#include "notify.h"
+#include "pid1.h"
+#include "run.h"
+#include "supervisor.h"
+
+#define MAX_SET_FLAGS 64
+
+typedef struct RunArgs {
+        const char *config_path;
+        const char *set[MAX_SET_FLAGS][2]; /* key, value */
+        size_t n_set;
+        char *owned[MAX_SET_FLAGS];        /* "key=value" copies split in place */
+        bool dump_keys;
+        bool help;
+} RunArgs;
+
+static void run_args_done(RunArgs *a) {
+        for (size_t i = 0; i < a->n_set; i++)
+                if (a->owned[i]) {
+                        explicit_bzero(a->owned[i], strlen(a->owned[i]) + 1);
+                        free(a->owned[i]);
+                }
+}
+
+static int args_add(RunArgs *a, const char *key, const char *value, char *owned) {
+        if (a->n_set >= MAX_SET_FLAGS) {
+                free(owned);
+                return -E2BIG;
+        }
+        a->set[a->n_set][0] = key;
+        a->set[a->n_set][1] = value;
+        a->owned[a->n_set++] = owned;
+        return 0;
+}
+
+static int args_add_assignment(RunArgs *a, const char *kv) {
+        char *copy = strdup(kv), *eq;
+
+        if (!copy)
+                return -ENOMEM;
+        eq = strchr(copy, '=');
+        if (!eq) {
+                free(copy);
+                return -EINVAL;
+        }
+        *eq = '\0';
+        return args_add(a, copy, eq + 1, copy);
+}
+
+static void print_help(void) {
+        printf("Usage: vm-browser-agent run [OPTIONS]\n\n"
+               "Runs the agent (also what happens as PID 1).\n\n"
+               "  --config PATH        JSON config file (default %s/agent.json)\n"
+               "  --set KEY=VALUE      set a config key (repeatable; wins over file and cmdline)\n"
+               "  --http-port PORT     same as --set http_port=PORT\n"
+               "  --log-level LEVEL    same as --set log_level=LEVEL\n"
+               "  --services-file PATH same as --set services_file=PATH\n"
+               "  --netinit / --no-netinit   force netinit on / off\n"
+               "  --no-reboot          same as --set shutdown_action=exit\n"
+               "  --dump-config-keys   print the config keys as a markdown table\n",
+               SYSCONF_DIR);
+}
+
+/* As PID 1 the kernel hands init the boot arguments it did not know:
+ * unknown options are ignored then instead of stopping the boot. */
+static int parse_args(int argc, char **argv, bool lenient, RunArgs *a) {
+        enum { ARG_SET = 0x100, ARG_HTTP_PORT, ARG_LOG_LEVEL, ARG_SERVICES, ARG_NETINIT,
+               ARG_NO_NETINIT, ARG_NO_REBOOT, ARG_DUMP };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "config", required_argument, NULL, 'c' },
+                { "set", required_argument, NULL, ARG_SET },
+                { "http-port", required_argument, NULL, ARG_HTTP_PORT },
+                { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "services-file", required_argument, NULL, ARG_SERVICES },
+                { "netinit", no_argument, NULL, ARG_NETINIT },
+                { "no-netinit", no_argument, NULL, ARG_NO_NETINIT },
+                { "no-reboot", no_argument, NULL, ARG_NO_REBOOT },
+                { "dump-config-keys", no_argument, NULL, ARG_DUMP },
+                {}
+        };
+        int c, r = 0;
+
+        opterr = !lenient;
+        optind = 1;
+        while (r >= 0 && (c = getopt_long(argc, argv, "hc:", options, NULL)) >= 0)
+                switch (c) {
+                case 'h': a->help = true; break;
+                case 'c': a->config_path = optarg; break;
+                case ARG_SET:
+                        r = args_add_assignment(a, optarg);
+                        if (r == -EINVAL)
+                                log_error("--set expects KEY=VALUE, got \"%s\".", optarg);
+                        break;
+                case ARG_HTTP_PORT: r = args_add(a, "http_port", optarg, NULL); break;
+                case ARG_LOG_LEVEL: r = args_add(a, "log_level", optarg, NULL); break;
+                case ARG_SERVICES: r = args_add(a, "services_file", optarg, NULL); break;
+                case ARG_NETINIT: r = args_add(a, "netinit", "true", NULL); break;
+                case ARG_NO_NETINIT: r = args_add(a, "netinit", "false", NULL); break;
+                case ARG_NO_REBOOT: r = args_add(a, "shutdown_action", "exit", NULL); break;
+                case ARG_DUMP: a->dump_keys = true; break;
+                default:
+                        if (!lenient)
+                                return -EINVAL;
+                }
+        if (r >= 0 && optind < argc && !lenient) {
+                log_error("Unexpected argument \"%s\".", argv[optind]);
+                return -EINVAL;
+        }
+        return r;
+}
+
+static int apply_flags(Manager *m, const RunArgs *a, char *err, size_t size) {
+        for (size_t i = 0; i < a->n_set; i++) {
+                int r = config_set(&m->config, a->set[i][0], a->set[i][1], err, size);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* file < kernel command line < flags.  The flags are applied twice: first
+ * so that a redirected cmdline_path (tests, image builds) is honoured when
+ * reading the command line, then again so that they win over it. */
+static int load_config(Manager *m, const RunArgs *a, char *err, size_t size) {
+        _cleanup_(freep) char *cmdline = NULL;
+        const char *path = a->config_path ?: SYSCONF_DIR "/agent.json";
+        int r;
+
+        r = config_load_file(&m->config, path, err, size);
+        if (r == -ENOENT && a->config_path) {
+                snprintf(err, size, "%s: not found", path);
+                return -EINVAL;
+        }
+        if (r < 0 && r != -ENOENT)
+                return r;
+        r = apply_flags(m, a, err, size);
+        if (r < 0)
+                return r;
+        r = read_full_file(m->config.cmdline_path, IPCFG_CMDLINE_MAX, &cmdline, NULL);
+        if (r >= 0) {
+                r = config_apply_cmdline(&m->config, cmdline, err, size);
+                if (r < 0)
+                        return r;
+        } else
+                log_debug_errno(r, "Cannot read %s, no vmba.* keys: %m", m->config.cmdline_path);
+        return apply_flags(m, a, err, size);
+}
+
+static int setup_config(Manager *m, const RunArgs *a) {
+        char err[256] = "";
+        bool insecure = false;
+        int r;
+
+        r = load_config(m, a, err, sizeof err);
+        if (r < 0) {
+                if (!m->is_pid1)
+                        return log_error_errno(r, "Bad configuration: %s", err[0] ? err : strerror(-r));
+                /* PID 1 must come up: defaults (plus whatever flags still
+                 * apply), and the reason goes to /health. */
+                log_error("Bad configuration, using defaults: %s", err);
+                snprintf(m->config_error, sizeof m->config_error, "%s", err);
+                config_done(&m->config);
+                config_init(&m->config);
+                (void)apply_flags(m, a, err, sizeof err);
+        }
+        log_set_max_level(m->config.log_level);
+        if (m->config.token_from_cmdline)
+                log_warning("Token set with vmba.token= on the kernel command line, which every "
+                            "process can read in /proc/cmdline; prefer token_file.");
+        r = config_load_token(&m->config, &insecure, err, sizeof err);
+        if (r < 0)
+                log_warning("Control routes without a token: %s", err);
+        else if (insecure)
+                log_warning("%s is readable by group or others; expected mode 0600.",
+                            m->config.token_file);
+        return 0;
+}
+
+static void read_build_id(Manager *m) {
+        _cleanup_(freep) char *buf = NULL;
+
+        if (read_full_file(m->config.build_id_path, sizeof m->build_id - 1, &buf, NULL) < 0)
+                return;
+        buf[strcspn(buf, "\r\n")] = '\0';
+        snprintf(m->build_id, sizeof m->build_id, "%s", buf);
+}
+
+static int run_netinit(Manager *m) {
+        _cleanup_(freep) char *cmdline = NULL;
+        IpcfgApplyOptions o;
+        IpcfgError e = {};
+        int r;
+
+        r = read_full_file(m->config.cmdline_path, IPCFG_CMDLINE_MAX, &cmdline, NULL);
+        if (r < 0) {
+                snprintf(m->net_error, sizeof m->net_error, "%s: %s", m->config.cmdline_path, strerror(-r));
+                return r;
+        }
+        r = ipcfg_parse_cmdline(cmdline, &m->net_plan, &e);
+        if (r < 0) {
+                if (r == -EINVAL)
+                        ipcfg_error_format(&e, m->net_error, sizeof m->net_error);
+                else
+                        snprintf(m->net_error, sizeof m->net_error, "kernel command line: %s", strerror(-r));
+                return r;
+        }
+        if (m->net_plan.n_ifaces == 0)
+                return 0;
+        if (!m->is_pid1 && ipcfg_environment_is_safe() <= 0) {
+                snprintf(m->net_error, sizeof m->net_error,
+                         "refusing to configure the initial network namespace when not PID 1");
+                return -EPERM;
+        }
+        ipcfg_apply_options_default(&o);
+        o.resolv_conf = m->config.resolv_conf;
+        o.hosts = m->config.hosts_file;
+        o.hostname_file = m->config.hostname_file;
+        o.device_timeout_usec = (uint64_t)m->config.device_timeout_ms * USEC_PER_MSEC;
+        return ipcfg_apply(&m->net_plan, &o, &m->net_result, m->net_error, sizeof m->net_error);
+}
+
+static void setup_network(Manager *m) {
+        int want = m->config.netinit < 0 ? m->is_pid1 : m->config.netinit;
+        int r = 0;
+
+        if (want)
+                r = run_netinit(m);
+        m->boot.network = now(CLOCK_BOOTTIME);
+        if (r < 0) {
+                m->net_status = NET_FAILED;
+                log_error_errno(r, "Network setup failed: %s", m->net_error);
+        } else if (want && m->net_plan.n_ifaces > 0) {
+                m->net_status = NET_APPLIED;
+                log_info("Network configured on %s.", m->net_result.device);
+        } else
+                m->net_status = NET_NOT_CONFIGURED;
+}
+
+static int shutdown_handler(HttpRequest *req, void *userdata) {
+        Manager *m = userdata;
+        int r = http_reply_json(req, 202, json_pack("{s:s}", "status", "stopping"), 0);
+
+        manager_request_shutdown(m, "POST /shutdown");
+        return r;
+}
+
+static const HttpRoute control_routes[] = {
+        { "POST", "/shutdown", HTTP_ROUTE_CONTROL, shutdown_handler },
+};
+
+static int setup_http(Manager *m) {
+        int fd = notify_listen_fd(), r;
+
+        if (fd == -EINVAL)
+                log_warning("Ignoring socket activation: expected one listening stream socket.");
+        r = http_server_new(m, fd >= 0 ? fd : -1, &m->http);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start HTTP on %s:%u: %m", m->config.http_listen,
+                                       m->config.http_port);
+        m->boot.http = now(CLOCK_BOOTTIME);
+        r = http_server_add_routes(m->http, control_routes, ELEMENTSOF(control_routes), m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register control routes: %m");
+        return 0;
+}
+
+static int setup_supervisor(Manager *m) {
+        int r;
+
+        r = supervisor_new(m, &m->supervisor);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up services: %m");
+        r = supervisor_start_all(m->supervisor);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start services: %m");
+        manager_services_changed(m);
+        return 0;
+}
+
+/* Everything PID 1 and the supervised children depend on happens before
+ * the first fork: blocked signals (children restore the mask in spawn.c). */
+static int block_signals(void) {
+        static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGPWR, SIGHUP };
+        sigset_t ss;
+
+        sigemptyset(&ss);
+        for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
+                sigaddset(&ss, sigs[i]);
+        return RET_NERRNO(sigprocmask(SIG_BLOCK, &ss, NULL));
+}
+
+/* Fatal for a service process (exit 1), never for PID 1. */
+static int fatal(Manager *m, int r) {
+        if (!m->is_pid1)
+                return 1;
+        log_error_errno(r, "Continuing as PID 1 despite the error above.");
+        return 0;
+}
+
+static int run_loop(Manager *m) {
+        char status[128];
+        int r;
+
+        r = manager_add_signals(m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch signals: %m"), 1;
+        /* WATCHDOG=1 at half of WATCHDOG_USEC, from the loop itself: a hung
+         * loop stops petting and systemd restarts us. */
+        r = sd_event_set_watchdog(m->event, true);
+        if (r < 0)
+                log_warning_errno(r, "Failed to enable the watchdog: %m");
+        setup_network(m);
+        if (setup_http(m) < 0 && fatal(m, -EADDRINUSE))
+                return 1;
+        snprintf(status, sizeof status, "HTTP on :%u, starting services", m->config.http_port);
+        notify_ready(m, status);
+        if (setup_supervisor(m) < 0 && fatal(m, -EIO))
+                return 1;
+        r = sd_event_loop(m->event);
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m"), 1;
+        return r;
+}
+
+int run_main(int argc, char **argv) {
+        _cleanup_(run_args_done) RunArgs args = {};
+        usec_t exec_time = process_start_boottime();
+        Manager *m = NULL;
+        int r;
+
+        r = block_signals();
+        if (r < 0)
+                return log_error_errno(r, "Failed to block signals: %m"), 1;
+        if (parse_args(argc, argv, getpid() == 1, &args) < 0)
+                return 2;
+        if (args.help) {
+                print_help();
+                return 0;
+        }
+        if (args.dump_keys) {
+                config_dump_keys_markdown(stdout);
+                return 0;
+        }
+        if (getpid() == 1) {
+                r = pid1_setup();
+                if (r > 0)
+                        log_warning("%d mount(s) failed; continuing.", r);
+        } else if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+                log_warning_errno(errno, "Failed to become child subreaper: %m");
+
+        r = manager_new(&m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the event loop: %m"), 1;
+        m->is_pid1 = getpid() == 1;
+        m->under_systemd = !!getenv("NOTIFY_SOCKET");
+        m->boot.exec = exec_time;
+        r = setup_config(m, &args);
+        if (r < 0) {
+                manager_free(m);
+                return 2;
+        }
+        read_build_id(m);
+        log_info("vm-browser-agent %s starting%s.", PACKAGE_VERSION, m->is_pid1 ? " as PID 1" : "");
+        r = run_loop(m);
+        manager_free(m);
+        return r;
+}
