@@ -194,9 +194,9 @@ class Vm:
     def url(self, path="/", service="http"):
         return f"http://127.0.0.1:{self.ports[service]}{path}"
 
-    def http(self, path, method="GET", timeout=5, data=None, headers=None):
+    def http(self, path, method="GET", timeout=5, data=None, headers=None, service="http"):
         """(status, body bytes); connection errors raise OSError."""
-        req = urllib.request.Request(self.url(path), method=method, data=data,
+        req = urllib.request.Request(self.url(path, service), method=method, data=data,
                                      headers=headers or {})
         try:
             with urllib.request.urlopen(req, timeout=timeout) as r:
@@ -204,9 +204,9 @@ class Vm:
         except urllib.error.HTTPError as e:
             return e.code, e.read()
 
-    def try_http(self, path, timeout=2):
+    def try_http(self, path, timeout=2, service="http"):
         try:
-            return self.http(path, timeout=timeout)
+            return self.http(path, timeout=timeout, service=service)
         except (OSError, ValueError):
             return None
 

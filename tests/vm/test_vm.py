@@ -1,0 +1,137 @@
+"""The vm tier: the golden image booted under qemu, probed from the host.
+
+The image is built (or reused from packaging/cache by content hash) by
+packaging/mkimage with the agent under test.  Each boot mode gets one VM
+for the module: `pid1` (init=/usr/sbin/vm-browser-agent) and `systemd`
+(init=/lib/systemd/systemd with the unit enabled).  The kernel command line
+carries an ip= for qemu's user network; the guest's 8080, 5901 and 6080 are
+forwarded to free ports on 127.0.0.1 only.  The last test of each mode
+shuts the VM down through POST /shutdown and expects qemu to exit.
+
+Skipped only when qemu or the Debian cloud kernel is absent.
+"""
+import os
+import re
+import socket
+
+import pytest
+
+import qemu
+
+BOOT_TIMEOUT = 180   # qemu start -> first /health 200 (TCG, 2 shared cores)
+READY_TIMEOUT = 240  # -> /health/ready 200 (Xvfb, openbox, x11vnc, websockify)
+STOP_TIMEOUT = 90    # POST /shutdown -> qemu exited
+
+EXPECTED_NETWORK = {
+    "status": "applied", "device": "eth0", "method": "static",
+    "address": qemu.GUEST_IP, "prefix": 24, "gateway": qemu.GATEWAY,
+    "dns": [], "mtu": None, "error": None,
+}
+BUILD_ID_RE = re.compile(r"^vmba-\S+\+\S+\.\d{8}T\d{6}Z\.pkgs-[0-9a-f]{12}$")
+
+
+def _need_vm_tools():
+    if not qemu.have_qemu():
+        pytest.skip("qemu-system-x86_64 not installed")
+    if not qemu.kernel_path():
+        pytest.skip("no /boot/vmlinuz-*-cloud-amd64 (linux-image-cloud-amd64)")
+    if os.geteuid() != 0:
+        pytest.fail("the vm tier builds the image with debootstrap: run as root")
+
+
+@pytest.fixture(scope="session")
+def image(agent_bin):
+    _need_vm_tools()
+    return qemu.build_image(agent=os.environ.get("VMBA_AGENT"))
+
+
+@pytest.fixture(scope="module", params=["pid1", "systemd"])
+def vm(request, image):
+    if request.param == "systemd" and not (qemu.TOP / "packaging/systemd/vm-browser-agent.service").exists():
+        pytest.fail("packaging/systemd/vm-browser-agent.service missing: no systemd boot mode")
+    v = qemu.Vm(image, mode=request.param)
+    v.start()
+    try:
+        v.first_200_s, _ = v.wait_http_200("/health", BOOT_TIMEOUT)
+    except Exception as e:
+        tail = v.console_text()[-3000:]
+        v.close(keep=True)
+        pytest.fail(f"{request.param}: {e}\n--- console ({v.console}) ---\n{tail}")
+    yield v
+    v.close()
+
+
+def test_build_id_file_format(image):
+    build_id = (image / "build-id").read_text().strip()
+    assert BUILD_ID_RE.match(build_id), build_id
+
+
+def test_missing_virtio_module_is_a_build_error(tmp_path):
+    kver = "0.0.0-empty"
+    moddir = tmp_path / "lib/modules" / kver
+    moddir.mkdir(parents=True)
+    for name in ("modules.dep", "modules.builtin", "modules.order", "modules.alias"):
+        (moddir / name).write_text("")
+    init = tmp_path / "init"
+    init.write_text("#!/bin/sh\n")
+    r = qemu.subprocess.run([str(qemu.MKINITRAMFS), "--kver", kver, "--root", str(tmp_path),
+                             "--init", str(init), str(tmp_path / "out.img")],
+                            capture_output=True, text=True)
+    assert r.returncode == 1
+    assert r.stderr == f"mkinitramfs: kernel {kver} has no module virtio_pci (and it is not built in)\n"
+    assert not (tmp_path / "out.img").exists()
+
+
+def test_health_reports_ip_and_build_id(vm, image):
+    status, body = vm.health()
+    assert status == 200
+    assert body["network"] == EXPECTED_NETWORK
+    assert body["build_id"] == (image / "build-id").read_text().strip()
+    assert body["status"] in ("ok", "starting", "degraded")
+
+
+def test_ready_and_health_ok(vm):
+    def ready():
+        r = vm.try_http("/health/ready")
+        return r if r and r[0] == 200 else None
+    status, body = qemu.wait_until(ready, READY_TIMEOUT, "/health/ready 200", vm.proc)
+    assert qemu.json.loads(body) == {"ready": True}
+    status, health = vm.health()
+    assert health["status"] == "ok"
+
+
+def test_boot_block_in_order(vm):
+    _, body = vm.health()
+    boot = body["boot"]
+    # Milliseconds since kernel start: each phase after the one before.
+    assert 0 < boot["exec_ms"] <= boot["network_ms"] <= boot["http_ms"]
+    assert boot["ready_ms"] is not None and boot["ready_ms"] >= boot["exec_ms"]
+
+
+def test_rfb_banner_on_forwarded_vnc(vm):
+    def banner():
+        with socket.create_connection(("127.0.0.1", vm.ports["vnc"]), timeout=5) as s:
+            data = b""
+            while len(data) < 12:
+                chunk = s.recv(12 - len(data))
+                if not chunk:
+                    return None
+                data += chunk
+            return data
+    assert qemu.wait_until(banner, 30, "RFB banner", vm.proc) == b"RFB 003.008\n"
+
+
+def test_novnc_page_on_forwarded_port(vm):
+    status, body = vm.http("/vnc.html", service="novnc")
+    assert status == 200
+    assert b"<title>noVNC</title>" in body
+
+
+def test_console_shows_agent_log(vm):
+    assert re.search(r"vm-browser-agent(\[\d+\])?: ", vm.console_text()), vm.console_text()[-2000:]
+
+
+def test_shutdown_ends_vm(vm):
+    status, _ = vm.http("/shutdown", method="POST", data=b"")
+    assert status in (200, 202)
+    assert vm.wait_exit(STOP_TIMEOUT) == 0, vm.console_text()[-2000:]
