@@ -1,0 +1,323 @@
+/* See login-json.h.  Shapes are the seed host's (issue 4): keys, types
+ * and status-independent messages must not drift, because the host matches
+ * on them.  Unknown keys in request bodies are ignored (the host sends
+ * "debug" and may grow more); wrong types of known keys are 400. */
+#include <stdio.h>
+#include <time.h>
+
+#include "login-json.h"
+#include "macro.h"
+#include "session-fsm.h"
+
+static json_t *load_object(const char *body, size_t size, const char **ret_error) {
+        json_t *root;
+
+        if (!body || size == 0) {
+                *ret_error = "Request body must be JSON";
+                return NULL;
+        }
+        root = json_loadb(body, size, 0, NULL);
+        if (!json_is_object(root)) {
+                json_decref(root);
+                *ret_error = "Invalid JSON body";
+                return NULL;
+        }
+        return root;
+}
+
+/* An optional string key: absent or null -> NULL; wrong type -> -EINVAL. */
+static int opt_string(json_t *o, const char *key, size_t max, char **ret) {
+        json_t *v = json_object_get(o, key);
+
+        if (!v || json_is_null(v)) {
+                *ret = NULL;
+                return 0;
+        }
+        if (!json_is_string(v) || json_string_length(v) > max ||
+            json_string_length(v) != strlen(json_string_value(v)))
+                return -EINVAL;
+        *ret = strdup(json_string_value(v));
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int session_id(json_t *o, char **ret, const char **ret_error) {
+        char *s = NULL;
+
+        if (opt_string(o, "sessionId", 64, &s) < 0 || !s) {
+                *ret_error = "sessionId is required";
+                return -EINVAL;
+        }
+        if (!session_id_is_valid(s)) {
+                free(s);
+                *ret_error = "sessionId must be a UUID";
+                return -EINVAL;
+        }
+        *ret = s;
+        return 0;
+}
+
+static bool proxy_value_ok(const char *s) {
+        for (; s && *s; s++)
+                if ((unsigned char)*s < 0x20 || *s == 0x7f)
+                        return false;
+        return true;
+}
+
+int login_start_request_parse(const char *body, size_t size, LoginStartRequest *ret, const char **ret_error) {
+        LoginStartRequest q = {};
+        json_t *root = load_object(body, size, ret_error), *proxy, *debug;
+        int r;
+
+        if (!root)
+                return -EINVAL;
+        r = session_id(root, &q.session_id, ret_error);
+        if (r < 0)
+                goto out;
+        proxy = json_object_get(root, "proxy");
+        debug = json_object_get(root, "debug");
+        if ((proxy && !json_is_object(proxy) && !json_is_null(proxy)) ||
+            (debug && !json_is_object(debug) && !json_is_null(debug))) {
+                *ret_error = "proxy and debug must be objects";
+                r = -EINVAL;
+                goto out;
+        }
+        if (json_is_object(proxy) &&
+            (opt_string(proxy, "httpProxy", 2048, &q.http_proxy) < 0 ||
+             opt_string(proxy, "httpsProxy", 2048, &q.https_proxy) < 0 ||
+             opt_string(proxy, "noProxy", 4096, &q.no_proxy) < 0 ||
+             !proxy_value_ok(q.http_proxy) || !proxy_value_ok(q.https_proxy) ||
+             !proxy_value_ok(q.no_proxy))) {
+                *ret_error = "proxy settings must be strings";
+                r = -EINVAL;
+                goto out;
+        }
+        *ret = q;
+        q = (LoginStartRequest) {};
+        r = 0;
+out:
+        login_start_request_done(&q);
+        json_decref(root);
+        return r;
+}
+
+void login_start_request_done(LoginStartRequest *r) {
+        free(r->session_id);
+        free(r->http_proxy);
+        free(r->https_proxy);
+        free(r->no_proxy);
+        *r = (LoginStartRequest) {};
+}
+
+bool login_url_is_valid(const char *url) {
+        const char *h;
+        size_t n;
+
+        if (!url || strlen(url) > LOGIN_URL_MAX)
+                return false;
+        h = startswith(url, "https://") ?: startswith(url, "http://");
+        if (!h)
+                return false;
+        n = strcspn(h, "/?#");
+        if (n == 0 || h[0] == '@' || h[0] == ':')
+                return false;
+        for (const char *c = url; *c; c++)
+                if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f)
+                        return false;
+        return true;
+}
+
+int open_url_request_parse(const char *body, size_t size, OpenUrlRequest *ret, const char **ret_error) {
+        OpenUrlRequest q = {};
+        json_t *root = load_object(body, size, ret_error);
+        int r = -EINVAL;
+
+        if (!root)
+                return -EINVAL;
+        if (opt_string(root, "url", LOGIN_URL_MAX, &q.url) < 0 || !login_url_is_valid(q.url)) {
+                *ret_error = "url must be an absolute http(s) URL";
+                goto out;
+        }
+        if (json_object_get(root, "sessionId") && !json_is_null(json_object_get(root, "sessionId")) &&
+            session_id(root, &q.session_id, ret_error) < 0)
+                goto out;
+        *ret = q;
+        q = (OpenUrlRequest) {};
+        r = 0;
+out:
+        open_url_request_done(&q);
+        json_decref(root);
+        return r;
+}
+
+void open_url_request_done(OpenUrlRequest *r) {
+        free(r->url);
+        free(r->session_id);
+        *r = (OpenUrlRequest) {};
+}
+
+int oauth_start_request_parse(const char *body, size_t size, OAuthStartRequest *ret, const char **ret_error) {
+        OAuthStartRequest q = {};
+        json_t *root = load_object(body, size, ret_error);
+        int r = -EINVAL;
+
+        if (!root)
+                return -EINVAL;
+        if (session_id(root, &q.session_id, ret_error) < 0)
+                goto out;
+        if (opt_string(root, "authorizeUrl", LOGIN_URL_MAX, &q.authorize_url) < 0 ||
+            !login_url_is_valid(q.authorize_url)) {
+                *ret_error = "authorizeUrl must be an absolute http(s) URL";
+                goto out;
+        }
+        if (opt_string(root, "state", 1024, &q.state) < 0) {
+                *ret_error = "state must be a string";
+                goto out;
+        }
+        if (!q.state)
+                q.state = login_query_get(q.authorize_url, "state");
+        if (isempty(q.state)) {
+                *ret_error = "state is required (in the body or in authorizeUrl)";
+                goto out;
+        }
+        *ret = q;
+        q = (OAuthStartRequest) {};
+        r = 0;
+out:
+        oauth_start_request_done(&q);
+        json_decref(root);
+        return r;
+}
+
+void oauth_start_request_done(OAuthStartRequest *r) {
+        free(r->session_id);
+        free(r->authorize_url);
+        if (r->state)
+                explicit_bzero(r->state, strlen(r->state));
+        free(r->state);
+        *r = (OAuthStartRequest) {};
+}
+
+static int unhex(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+static char *url_decode(const char *s, size_t n) {
+        char *o = malloc(n + 1), *p = o;
+
+        if (!o)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                if (s[i] == '%' && i + 2 < n && unhex(s[i + 1]) >= 0 && unhex(s[i + 2]) >= 0) {
+                        *p++ = (char)(unhex(s[i + 1]) * 16 + unhex(s[i + 2]));
+                        i += 2;
+                } else
+                        *p++ = s[i] == '+' ? ' ' : s[i];
+        }
+        *p = '\0';
+        return o;
+}
+
+char *login_query_get(const char *u, const char *key) {
+        const char *q = strchr(u, '?'), *p;
+        size_t kl = strlen(key);
+
+        p = q ? q + 1 : u;
+        while (*p && *p != '#') {
+                size_t n = strcspn(p, "&#");
+                if (n > kl && strncmp(p, key, kl) == 0 && p[kl] == '=')
+                        return url_decode(p + kl + 1, n - kl - 1);
+                if (n == kl && strncmp(p, key, kl) == 0)
+                        return strdup("");
+                p += n;
+                if (*p == '&')
+                        p++;
+        }
+        return NULL;
+}
+
+json_t *login_json_started_url(const char *session_id, const char *oauth_url) {
+        return json_pack("{s:b, s:s, s:s, s:s}", "success", 1, "message", "OAuth URL captured",
+                         "sessionId", session_id, "oauthUrl", oauth_url);
+}
+
+json_t *login_json_started_output(const char *session_id, const char *cli_output, unsigned waited_s) {
+        char msg[128];
+
+        snprintf(msg, sizeof msg, "CLI started; no OAuth URL within %u s", waited_s);
+        return json_pack("{s:b, s:s, s:s, s:s}", "success", 1, "message", msg, "sessionId",
+                         session_id, "cliOutput", cli_output ?: "");
+}
+
+json_t *login_json_url_waiting(uint64_t elapsed_ms) {
+        return json_pack("{s:b, s:s, s:I}", "waiting", 1, "message", "Waiting for OAuth URL",
+                         "elapsedMs", (json_int_t)elapsed_ms);
+}
+
+json_t *login_json_url_ready(const char *oauth_url) {
+        return json_pack("{s:s}", "oauthUrl", oauth_url);
+}
+
+json_t *login_json_status_authenticated(const char *path, usec_t modified, const char *provider) {
+        char ts[32];
+
+        return json_pack("{s:b, s:s, s:s, s:s}", "authenticated", 1, "path", path, "modifiedAt",
+                         login_iso8601(modified, ts, sizeof ts), "provider", provider);
+}
+
+json_t *login_json_status_waiting(uint64_t elapsed_ms) {
+        return json_pack("{s:b, s:b, s:I}", "authenticated", 0, "waiting", 1, "elapsedMs",
+                         (json_int_t)elapsed_ms);
+}
+
+json_t *login_json_status_failed(const char *error) {
+        return json_pack("{s:b, s:b, s:s}", "authenticated", 0, "failed", 1, "error",
+                         error ?: "login failed");
+}
+
+json_t *login_json_credentials(const char *provider, json_t *credentials, const char *cred_path) {
+        return json_pack("{s:b, s:s, s:O, s:s}", "success", 1, "provider", provider, "credentials",
+                         credentials, "credPath", cred_path);
+}
+
+json_t *login_json_open_url(const char *method) {
+        return json_pack("{s:b, s:s}", "success", 1, "method", method);
+}
+
+json_t *login_json_oauth_started(const char *session_id) {
+        return json_pack("{s:b, s:s, s:s}", "success", 1, "message", "Authorize URL opened",
+                         "sessionId", session_id);
+}
+
+char *login_json_handoff_line(const char *delivery_id, const char *session_id, const char *provider,
+                              json_t *credentials, const char *cred_path) {
+        json_t *o = json_pack("{s:s, s:s, s:s, s:O, s:s}", "deliveryId", delivery_id, "sessionId",
+                              session_id, "provider", provider, "credentials", credentials,
+                              "credPath", cred_path);
+        char *s;
+
+        if (!o)
+                return NULL;
+        s = json_dumps(o, JSON_COMPACT); /* escapes newlines: one line */
+        json_decref(o);
+        return s;
+}
+
+const char *login_iso8601(usec_t realtime, char *buf, size_t size) {
+        time_t t = (time_t)(realtime / 1000000);
+        struct tm tm;
+
+        if (!gmtime_r(&t, &tm) ||
+            strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+                snprintf(buf, size, "1970-01-01T00:00:00.000Z");
+                return buf;
+        }
+        snprintf(buf + strlen(buf), size - strlen(buf), ".%03uZ",
+                 (unsigned)((realtime / 1000) % 1000));
+        return buf;
+}

@@ -1,0 +1,444 @@
+/* providers.json → ProviderSet.  Pure: no syscalls, only jansson.  Strict
+ * like the agent's config: unknown keys, wrong types, duplicate ids or
+ * aliases and unsafe credential paths are errors naming the provider and
+ * the key, because a typo here would otherwise surface only as a login that
+ * never completes.  Grammar:
+ *   {"providers": [ {"id": "codex", "aliases": ["codex_cli"],
+ *     "argv": ["codex", "login"], "env": {"K": "V"}, "pty": true,
+ *     "terminal_replies": ["cursor_position", "device_attributes",
+ *                          "device_status", "colors"],
+ *     "prompts": [{"match": "Press Enter", "send": "\r", "repeat": false}],
+ *     "url_patterns": ["https://auth.openai.com/oauth/authorize?"],
+ *     "credential_file": ".codex/auth.json",
+ *     "callback_port": 1455, "callback_path": "/auth/callback"} ] } */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "macro.h"
+#include "provider-def.h"
+
+static void strv_free_(char **v) {
+        if (!v)
+                return;
+        for (char **i = v; *i; i++)
+                free(*i);
+        free(v);
+}
+
+static void provider_def_done(ProviderDef *p) {
+        free(p->id);
+        strv_free_(p->aliases);
+        strv_free_(p->argv);
+        strv_free_(p->env);
+        for (size_t i = 0; i < p->n_prompts; i++) {
+                free(p->prompts[i].match);
+                free(p->prompts[i].send);
+        }
+        free(p->prompts);
+        strv_free_(p->url_patterns);
+        free(p->credential_file);
+        free(p->callback_path);
+}
+
+ProviderSet *provider_set_free(ProviderSet *s) {
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < s->n; i++)
+                provider_def_done(&s->defs[i]);
+        free(s->defs);
+        free(s);
+        return NULL;
+}
+
+static void provider_set_freep(ProviderSet **s) {
+        provider_set_free(*s);
+}
+
+typedef struct Ctx {
+        char *errbuf;
+        size_t errsize;
+        const char *id; /* for messages; may be NULL before "id" is read */
+} Ctx;
+
+_printf_(2, 3) static int fail(Ctx *c, const char *fmt, ...) {
+        char msg[256];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        if (c->errbuf && c->errsize > 0)
+                snprintf(c->errbuf, c->errsize, "provider %s: %s", c->id ?: "?", msg);
+        return -EINVAL;
+}
+
+static bool string_ok(const char *s) {
+        size_t n = strlen(s);
+
+        return n > 0 && n <= PROVIDER_STRING_MAX;
+}
+
+static int parse_string(Ctx *c, json_t *v, const char *key, char **ret) {
+        if (!json_is_string(v) || json_string_length(v) != strlen(json_string_value(v)) ||
+            !string_ok(json_string_value(v)))
+                return fail(c, "\"%s\" must be a non-empty string without NUL (max %d bytes)",
+                            key, PROVIDER_STRING_MAX);
+        *ret = strdup(json_string_value(v));
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int parse_strv(Ctx *c, json_t *v, const char *key, bool need_one, char ***ret) {
+        size_t i, n;
+        json_t *e;
+        char **l;
+
+        if (!json_is_array(v))
+                return fail(c, "\"%s\" must be an array of strings", key);
+        n = json_array_size(v);
+        if (n > PROVIDER_LIST_MAX)
+                return fail(c, "\"%s\" has more than %d entries", key, PROVIDER_LIST_MAX);
+        if (need_one && n == 0)
+                return fail(c, "\"%s\" must not be empty", key);
+        l = calloc(n + 1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        json_array_foreach(v, i, e) {
+                int r = parse_string(c, e, key, &l[i]);
+                if (r < 0) {
+                        strv_free_(l);
+                        return r;
+                }
+        }
+        *ret = l;
+        return 0;
+}
+
+static bool env_name_ok(const char *k) {
+        if (!*k || (*k >= '0' && *k <= '9'))
+                return false;
+        for (; *k; k++)
+                if (!(*k == '_' || (*k >= 'A' && *k <= 'Z') || (*k >= 'a' && *k <= 'z') ||
+                      (*k >= '0' && *k <= '9')))
+                        return false;
+        return true;
+}
+
+static int parse_env(Ctx *c, json_t *v, char ***ret) {
+        const char *k;
+        json_t *e;
+        size_t i = 0;
+        char **l;
+
+        if (!json_is_object(v))
+                return fail(c, "\"env\" must be an object of strings");
+        if (json_object_size(v) > PROVIDER_LIST_MAX)
+                return fail(c, "\"env\" has more than %d entries", PROVIDER_LIST_MAX);
+        l = calloc(json_object_size(v) + 1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        json_object_foreach(v, k, e) {
+                if (!env_name_ok(k) || !json_is_string(e) ||
+                    json_string_length(e) != strlen(json_string_value(e)) ||
+                    asprintf(&l[i], "%s=%s", k, json_string_value(e)) < 0) {
+                        l[i] = NULL;
+                        strv_free_(l);
+                        return fail(c, "\"env\": \"%.64s\" must be a variable name with a string value", k);
+                }
+                i++;
+        }
+        *ret = l;
+        return 0;
+}
+
+static int parse_replies(Ctx *c, json_t *v, unsigned *ret) {
+        static const struct { const char *name; unsigned flag; } table[] = {
+                { "cursor_position", TERM_REPLY_CURSOR_POSITION },
+                { "device_attributes", TERM_REPLY_DEVICE_ATTRIBUTES },
+                { "device_status", TERM_REPLY_DEVICE_STATUS },
+                { "colors", TERM_REPLY_COLORS },
+        };
+        unsigned flags = 0;
+        size_t i, j;
+        json_t *e;
+
+        if (!json_is_array(v))
+                return fail(c, "\"terminal_replies\" must be an array of strings");
+        json_array_foreach(v, i, e) {
+                for (j = 0; j < ELEMENTSOF(table); j++)
+                        if (json_is_string(e) && streq(json_string_value(e), table[j].name))
+                                break;
+                if (j == ELEMENTSOF(table))
+                        return fail(c, "\"terminal_replies\": unknown reply \"%.64s\"",
+                                    json_is_string(e) ? json_string_value(e) : "(not a string)");
+                flags |= table[j].flag;
+        }
+        *ret = flags;
+        return 0;
+}
+
+static int parse_prompt(Ctx *c, json_t *v, ProviderPrompt *p) {
+        const char *k;
+        json_t *e;
+        int r;
+
+        if (!json_is_object(v))
+                return fail(c, "\"prompts\" entries must be objects");
+        json_object_foreach(v, k, e) {
+                if (streq(k, "match"))
+                        r = parse_string(c, e, "prompts.match", &p->match);
+                else if (streq(k, "send"))
+                        r = parse_string(c, e, "prompts.send", &p->send);
+                else if (streq(k, "repeat")) {
+                        if (!json_is_boolean(e))
+                                return fail(c, "\"prompts.repeat\" must be a boolean");
+                        p->repeat = json_is_true(e);
+                        r = 0;
+                } else
+                        return fail(c, "\"prompts\": unknown key \"%.64s\"", k);
+                if (r < 0)
+                        return r;
+        }
+        if (!p->match || !p->send)
+                return fail(c, "\"prompts\" entries need \"match\" and \"send\"");
+        return 0;
+}
+
+static int parse_prompts(Ctx *c, json_t *v, ProviderDef *p) {
+        size_t i;
+        json_t *e;
+
+        if (!json_is_array(v))
+                return fail(c, "\"prompts\" must be an array");
+        if (json_array_size(v) > PROVIDER_LIST_MAX)
+                return fail(c, "\"prompts\" has more than %d entries", PROVIDER_LIST_MAX);
+        p->prompts = calloc(json_array_size(v) + 1, sizeof(ProviderPrompt));
+        if (!p->prompts)
+                return -ENOMEM;
+        json_array_foreach(v, i, e) {
+                p->n_prompts = i + 1; /* so provider_def_done() frees a partial entry */
+                int r = parse_prompt(c, e, &p->prompts[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Relative to HOME, no "..", no empty or "." components: the capture
+ * watches exactly this file and must not be pointed outside HOME. */
+static bool credential_path_ok(const char *s) {
+        const char *p = s;
+
+        if (*s == '/' || !*s)
+                return false;
+        while (*p) {
+                size_t n = strcspn(p, "/");
+                if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+                        return false;
+                p += n;
+                if (*p == '/') {
+                        p++;
+                        if (!*p)
+                                return false;
+                }
+        }
+        return true;
+}
+
+static bool url_pattern_ok(const char *s) {
+        return startswith(s, "https://") || startswith(s, "http://");
+}
+
+static int parse_key(Ctx *c, ProviderDef *p, const char *k, json_t *e) {
+        if (streq(k, "id"))
+                return 0; /* read first, by the caller */
+        if (streq(k, "aliases"))
+                return parse_strv(c, e, k, false, &p->aliases);
+        if (streq(k, "argv"))
+                return parse_strv(c, e, k, true, &p->argv);
+        if (streq(k, "env"))
+                return parse_env(c, e, &p->env);
+        if (streq(k, "pty")) {
+                if (!json_is_boolean(e))
+                        return fail(c, "\"pty\" must be a boolean");
+                p->pty = json_is_true(e);
+                return 0;
+        }
+        if (streq(k, "terminal_replies"))
+                return parse_replies(c, e, &p->term_replies);
+        if (streq(k, "prompts"))
+                return parse_prompts(c, e, p);
+        if (streq(k, "url_patterns")) {
+                int r = parse_strv(c, e, k, true, &p->url_patterns);
+                if (r < 0)
+                        return r;
+                for (char **u = p->url_patterns; *u; u++)
+                        if (!url_pattern_ok(*u))
+                                return fail(c, "\"url_patterns\": \"%.64s\" is not an http(s) URL prefix", *u);
+                return 0;
+        }
+        if (streq(k, "credential_file")) {
+                int r = parse_string(c, e, k, &p->credential_file);
+                if (r < 0)
+                        return r;
+                if (!credential_path_ok(p->credential_file))
+                        return fail(c, "\"credential_file\" must be relative to HOME without \"..\"");
+                return 0;
+        }
+        if (streq(k, "callback_port")) {
+                if (!json_is_integer(e) || json_integer_value(e) < 0 || json_integer_value(e) > 65535)
+                        return fail(c, "\"callback_port\" must be an integer 0..65535");
+                p->callback_port = (uint16_t)json_integer_value(e);
+                return 0;
+        }
+        if (streq(k, "callback_path")) {
+                int r = parse_string(c, e, k, &p->callback_path);
+                if (r < 0)
+                        return r;
+                if (p->callback_path[0] != '/' || strpbrk(p->callback_path, "?#\r\n "))
+                        return fail(c, "\"callback_path\" must be an absolute path without query");
+                return 0;
+        }
+        return fail(c, "unknown key \"%.64s\"", k);
+}
+
+static bool name_ok(const char *s) {
+        if (!*s || strlen(s) > 64)
+                return false;
+        for (; *s; s++)
+                if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
+                        return false;
+        return true;
+}
+
+static int parse_provider(Ctx *c, json_t *v, ProviderDef *p) {
+        const char *k;
+        json_t *e, *id;
+        int r;
+
+        if (!json_is_object(v))
+                return fail(c, "each entry of \"providers\" must be an object");
+        id = json_object_get(v, "id");
+        if (!id)
+                return fail(c, "missing \"id\"");
+        r = parse_string(c, id, "id", &p->id);
+        if (r < 0)
+                return r;
+        c->id = p->id;
+        if (!name_ok(p->id))
+                return fail(c, "\"id\" must be [a-z0-9_-], at most 64 characters");
+        json_object_foreach(v, k, e) {
+                r = parse_key(c, p, k, e);
+                if (r < 0)
+                        return r;
+        }
+        if (!p->argv)
+                return fail(c, "missing \"argv\"");
+        if (!p->url_patterns)
+                return fail(c, "missing \"url_patterns\"");
+        if (!p->credential_file)
+                return fail(c, "missing \"credential_file\"");
+        if (p->aliases)
+                for (char **a = p->aliases; *a; a++)
+                        if (!name_ok(*a))
+                                return fail(c, "\"aliases\": \"%.64s\" must be [a-z0-9_-]", *a);
+        if (!p->aliases && !(p->aliases = calloc(1, sizeof(char *))))
+                return -ENOMEM;
+        if (!p->env && !(p->env = calloc(1, sizeof(char *))))
+                return -ENOMEM;
+        if (!p->callback_path && !(p->callback_path = strdup("/auth/callback")))
+                return -ENOMEM;
+        return 0;
+}
+
+static bool name_taken(const ProviderSet *s, size_t upto, const char *name) {
+        for (size_t i = 0; i < upto; i++) {
+                if (streq(s->defs[i].id, name))
+                        return true;
+                for (char **a = s->defs[i].aliases; a && *a; a++)
+                        if (streq(*a, name))
+                                return true;
+        }
+        return false;
+}
+
+static int check_unique(Ctx *c, const ProviderSet *s, size_t i) {
+        const ProviderDef *p = &s->defs[i];
+
+        if (name_taken(s, i, p->id))
+                return fail(c, "\"id\" is already used by another provider");
+        for (char **a = p->aliases; *a; a++) {
+                if (name_taken(s, i, *a) || streq(*a, p->id))
+                        return fail(c, "\"aliases\": \"%s\" is already used", *a);
+                for (char **b = p->aliases; b < a; b++)
+                        if (streq(*a, *b))
+                                return fail(c, "\"aliases\": \"%s\" is listed twice", *a);
+        }
+        return 0;
+}
+
+int provider_set_parse(const char *text, size_t size, ProviderSet **ret, char *errbuf, size_t errsize) {
+        _cleanup_(provider_set_freep) ProviderSet *s = NULL;
+        json_t *root, *list;
+        json_error_t jerr;
+        Ctx c = { errbuf, errsize, NULL };
+        const char *k;
+        json_t *e;
+        size_t i;
+        int r = 0;
+
+        root = json_loadb(text, size, JSON_REJECT_DUPLICATES, &jerr);
+        if (!root) {
+                if (errbuf && errsize)
+                        snprintf(errbuf, errsize, "providers: line %d: %s", jerr.line, jerr.text);
+                return -EINVAL;
+        }
+        json_object_foreach(root, k, e)
+                if (!streq(k, "providers")) {
+                        r = fail(&c, "unknown top-level key \"%.64s\"", k);
+                        goto out;
+                }
+        list = json_object_get(root, "providers");
+        if (!json_is_array(list) || json_array_size(list) == 0 || json_array_size(list) > PROVIDER_MAX) {
+                r = fail(&c, "\"providers\" must be an array of 1..%d providers", PROVIDER_MAX);
+                goto out;
+        }
+        s = calloc(1, sizeof *s);
+        if (!s || !(s->defs = calloc(json_array_size(list), sizeof(ProviderDef)))) {
+                r = -ENOMEM;
+                goto out;
+        }
+        json_array_foreach(list, i, e) {
+                c.id = NULL;
+                s->n = i + 1;
+                r = parse_provider(&c, e, &s->defs[i]);
+                if (r >= 0)
+                        r = check_unique(&c, s, i);
+                if (r < 0)
+                        goto out;
+        }
+        *ret = TAKE_PTR(s);
+out:
+        json_decref(root);
+        return r;
+}
+
+const ProviderDef *provider_set_find(const ProviderSet *s, const char *name) {
+        if (!s || !name)
+                return NULL;
+        for (size_t i = 0; i < s->n; i++) {
+                if (streq(s->defs[i].id, name))
+                        return &s->defs[i];
+                for (char **a = s->defs[i].aliases; *a; a++)
+                        if (streq(*a, name))
+                                return &s->defs[i];
+        }
+        return NULL;
+}
+
+bool provider_url_matches(const ProviderDef *p, const char *url) {
+        for (char **u = p->url_patterns; u && *u; u++)
+                if (startswith(url, *u))
+                        return true;
+        return false;
+}

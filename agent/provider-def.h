@@ -1,0 +1,57 @@
+/* Provider definitions: what the agent knows about each provider CLI is
+ * data (providers.json), parsed and validated here without any syscall so
+ * unit tests and the fuzzer link it alone.  The file format is documented in
+ * README ("Provider file format").  Everything returned is owned by the
+ * ProviderSet; provider_set_free() releases it all. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROVIDER_MAX 32
+#define PROVIDER_LIST_MAX 32       /* argv, env, aliases, patterns, prompts */
+#define PROVIDER_STRING_MAX 4096
+
+/* Terminal queries the runner answers for CLIs that insist on a terminal. */
+typedef enum TermReplyFlags {
+        TERM_REPLY_CURSOR_POSITION = 1 << 0, /* ESC[6n  -> ESC[<r>;<c>R */
+        TERM_REPLY_DEVICE_ATTRIBUTES = 1 << 1, /* ESC[c  -> ESC[?1;2c */
+        TERM_REPLY_DEVICE_STATUS = 1 << 2,  /* ESC[5n  -> ESC[0n */
+        TERM_REPLY_COLORS = 1 << 3,         /* OSC 10/11 ;? -> rgb:ffff/ffff/ffff, rgb:0000/0000/0000 */
+} TermReplyFlags;
+
+typedef struct ProviderPrompt {
+        char *match;  /* substring of the ANSI-stripped output */
+        char *send;   /* keystrokes, "\r" for Enter */
+        bool repeat;  /* false: answered at most once */
+} ProviderPrompt;
+
+typedef struct ProviderDef {
+        char *id;
+        char **aliases;        /* NULL-terminated, may be empty */
+        char **argv;           /* NULL-terminated, at least argv[0] */
+        char **env;            /* NULL-terminated "KEY=VALUE" */
+        bool pty;
+        unsigned term_replies; /* TermReplyFlags */
+        ProviderPrompt *prompts;
+        size_t n_prompts;
+        char **url_patterns;   /* NULL-terminated URL prefixes, at least one */
+        char *credential_file; /* relative to HOME, no "..", not absolute */
+        uint16_t callback_port;/* the CLI's loopback listener; 0 = none */
+        char *callback_path;   /* "/auth/callback" by default */
+} ProviderDef;
+
+typedef struct ProviderSet {
+        ProviderDef *defs;
+        size_t n;
+} ProviderSet;
+
+/* Parses providers.json text.  0 and the set, or -EINVAL with a one-line
+ * message naming the provider and the key in errbuf. */
+int provider_set_parse(const char *text, size_t size, ProviderSet **ret, char *errbuf, size_t errsize);
+ProviderSet *provider_set_free(ProviderSet *s);
+/* By id or alias; NULL when unknown.  Borrowed. */
+const ProviderDef *provider_set_find(const ProviderSet *s, const char *name);
+/* true when url starts with one of the provider's patterns. */
+bool provider_url_matches(const ProviderDef *p, const char *url);
