@@ -58,7 +58,7 @@ typedef struct Manager {
 
         /* Added by the http work: /health's activeSessions.  Set by the
          * login work; NULL = 0 sessions. */
-        unsigned (*active_sessions)(Manager *m);
+        unsigned (*active_sessions)(struct Manager *m);
 } Manager;
 
 /* Starts the orderly shutdown (services in reverse dependency order, then
