@@ -18,8 +18,8 @@ usec_t process_start_boottime(void) {
         const char *p = strrchr(buf, ')');
         if (!p)
                 return 0;
-        /* After ") " come fields 3..: starttime is field 22, the 20th from here. */
-        for (int field = 3; field < 22; field++) {
+        /* Each step lands on the space before field N; stop before field 22 (starttime). */
+        for (int field = 3; field <= 22; field++) {
                 p = strchr(p + 1, ' ');
                 if (!p)
                         return 0;

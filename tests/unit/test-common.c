@@ -11,6 +11,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
+#include "time-util.h"
 
 static void test_read_write_atomic(void **state) {
         char dir[] = "/tmp/test-common-XXXXXX", path[64];
@@ -59,12 +60,21 @@ static void test_startswith(void **state) {
         assert_false(streq_ptr("a", NULL));
 }
 
+/* starttime is field 22 of /proc/self/stat; field 21 (itrealvalue) is
+ * always 0, which an off-by-one used to return. */
+static void test_process_start_boottime(void **state) {
+        usec_t t = process_start_boottime();
+        assert_true(t > 0);
+        assert_true(t <= now(CLOCK_BOOTTIME));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_read_write_atomic),
                 cmocka_unit_test(test_log_level_from_string),
                 cmocka_unit_test(test_log_returns_negative),
                 cmocka_unit_test(test_startswith),
+                cmocka_unit_test(test_process_start_boottime),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
