@@ -76,3 +76,13 @@ int http_request_suspend(HttpRequest *r, void (*on_abort)(void *userdata), void 
  * -EEXIST/-EBUSY 409, -E2BIG/-EFBIG 413, -ENAMETOOLONG 414, -EUSERS 429,
  * -EAGAIN 503, else 500. */
 unsigned http_status_from_errno(int r);
+
+/* Requests answered, by route and status, for /metrics.  route is the
+ * matched route's path, or "other" for requests no route took (404, 414
+ * before routing).  Borrowed; valid until the next request is answered. */
+typedef struct HttpCounter {
+        const char *route;
+        unsigned status;
+        unsigned long long count;
+} HttpCounter;
+size_t http_server_get_counters(HttpServer *s, const HttpCounter **ret);
