@@ -13,6 +13,7 @@
 
 #include "build-config.h"
 #include "fileio.h"
+#include "health.h"
 #include "http.h"
 #include "log.h"
 #include "manager.h"
@@ -277,6 +278,9 @@ static int setup_http(Manager *m) {
                 return log_error_errno(r, "Failed to start HTTP on %s:%u: %m", m->config.http_listen,
                                        m->config.http_port);
         m->boot.http = now(CLOCK_BOOTTIME);
+        r = health_setup(m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register the health routes: %m");
         r = http_server_add_routes(m->http, control_routes, ELEMENTSOF(control_routes), m);
         if (r < 0)
                 return log_error_errno(r, "Failed to register control routes: %m");
@@ -323,16 +327,17 @@ static int run_loop(Manager *m) {
         r = manager_add_signals(m);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch signals: %m"), 1;
-        /* WATCHDOG=1 at half of WATCHDOG_USEC, from the loop itself: a hung
-         * loop stops petting and systemd restarts us. */
-        r = sd_event_set_watchdog(m->event, true);
-        if (r < 0)
-                log_warning_errno(r, "Failed to enable the watchdog: %m");
         setup_network(m);
         if (setup_http(m) < 0 && fatal(m, -EADDRINUSE))
                 return 1;
         snprintf(status, sizeof status, "HTTP on :%u, starting services", m->config.http_port);
         notify_ready(m, status);
+        /* WATCHDOG=1 at half of WATCHDOG_USEC, from the loop itself: a hung
+         * loop stops petting and systemd restarts us.  Enabled after
+         * READY=1, as enabling sends the first WATCHDOG=1 at once. */
+        r = sd_event_set_watchdog(m->event, true);
+        if (r < 0)
+                log_warning_errno(r, "Failed to enable the watchdog: %m");
         if (setup_supervisor(m) < 0 && fatal(m, -EIO))
                 return 1;
         r = sd_event_loop(m->event);

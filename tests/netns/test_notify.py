@@ -1,0 +1,160 @@
+"""systemd integration, checked against a notify socket made by the test:
+READY=1 only once HTTP listens, STATUS= lines, WATCHDOG=1 when
+WATCHDOG_USEC is set, STOPPING=1 on SIGTERM; and socket activation through
+systemd-socket-activate (LISTEN_FDS).  The agent runs in its own network
+namespace with an empty services file (no display stack) and netinit off.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from netns import Netns, wait_until
+
+
+@pytest.fixture
+def workdir():
+    d = tempfile.mkdtemp(prefix="vmba-notify-", dir="/var/tmp")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def agent_argv(agent_bin, workdir, port):
+    services = os.path.join(workdir, "services.json")
+    with open(services, "w") as f:
+        json.dump({"services": []}, f)
+    cmdline = os.path.join(workdir, "cmdline")
+    with open(cmdline, "w") as f:
+        f.write("console=ttyS0 quiet\n")
+    return [agent_bin, "run", "--config", config_file(workdir),
+            "--services-file", services, "--set", f"cmdline_path={cmdline}",
+            "--set", "token_file=", "--no-netinit", "--http-port", str(port)]
+
+
+def config_file(workdir):
+    path = os.path.join(workdir, "agent.json")
+    with open(path, "w") as f:
+        json.dump({"build_id_path": os.path.join(workdir, "build-id")}, f)
+    return path
+
+
+class NotifySocket:
+    """The test's stand-in for systemd's notify socket: a datagram socket;
+    messages are recorded in arrival order."""
+
+    def __init__(self, workdir):
+        self.path = os.path.join(workdir, "notify.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.05)
+        self.messages = []
+
+    def drain(self):
+        while True:
+            try:
+                self.messages.append(self.sock.recv(4096).decode())
+            except (socket.timeout, BlockingIOError):
+                return self.messages
+
+    def lines(self):
+        return [line for m in self.drain() for line in m.split("\n") if line]
+
+    def wait_for(self, line, timeout=10.0):
+        return wait_until(lambda: line in self.lines(), timeout, f"{line!r} on the notify socket")
+
+    def close(self):
+        self.sock.close()
+
+
+def connect_ok(ns, port):
+    with ns.entered():
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+
+def http_get(ns, port, path="/health"):
+    r = ns.run("curl", "-sS", "-m", "5", f"http://127.0.0.1:{port}{path}")
+    return json.loads(r.stdout)
+
+
+def test_ready_status_watchdog_stopping(agent_bin, workdir):
+    port = 18090
+    with Netns() as ns:
+        ns_sock = NotifySocket(workdir)
+        env = dict(os.environ, NOTIFY_SOCKET=ns_sock.path, WATCHDOG_USEC="200000")
+        env.pop("WATCHDOG_PID", None)
+        agent = ns.popen(agent_argv(agent_bin, workdir, port), env=env)
+        try:
+            # The first message is READY=1: no STATUS or WATCHDOG before it.
+            msg = wait_until(lambda: ns_sock.drain(), 10, "the first notify message")[0]
+            assert msg.split("\n")[0] == "READY=1", msg
+            assert msg.split("\n")[1] == f"STATUS=HTTP on :{port}, starting services"
+            # READY=1 promised a listening socket: it must accept now, without retrying.
+            assert connect_ok(ns, port)
+            assert http_get(ns, port)["status"] in ("ok", "starting")
+            ns_sock.wait_for("STATUS=Ready: display chain up")
+            # sd-event pets the watchdog at half of WATCHDOG_USEC: several within a second.
+            wait_until(lambda: ns_sock.lines().count("WATCHDOG=1") >= 3, 10, "three WATCHDOG=1")
+            assert ns_sock.lines().count("READY=1") == 1
+
+            agent.send_signal(signal.SIGTERM)
+            assert agent.wait(timeout=15) == 0
+            lines = ns_sock.lines()
+            assert "STOPPING=1" in lines
+            assert "STATUS=Stopping: SIGTERM" in lines
+            assert lines.index("STOPPING=1") > lines.index("READY=1")
+        finally:
+            ns_sock.close()
+
+
+def test_no_watchdog_without_watchdog_usec(agent_bin, workdir):
+    port = 18091
+    with Netns() as ns:
+        ns_sock = NotifySocket(workdir)
+        env = dict(os.environ, NOTIFY_SOCKET=ns_sock.path)
+        env.pop("WATCHDOG_USEC", None)
+        agent = ns.popen(agent_argv(agent_bin, workdir, port), env=env)
+        try:
+            ns_sock.wait_for("READY=1")
+            ns_sock.wait_for("STATUS=Ready: display chain up")
+            # Let a watchdog period's worth of loop iterations pass: POST a
+            # shutdown and look at everything sent until the exit.
+            r = ns.run("curl", "-sS", "-m", "5", "-X", "POST", f"http://127.0.0.1:{port}/shutdown")
+            assert json.loads(r.stdout) == {"status": "stopping"}
+            assert agent.wait(timeout=15) == 0
+            lines = ns_sock.lines()
+            assert "WATCHDOG=1" not in lines
+            assert "STATUS=Stopping: POST /shutdown" in lines
+        finally:
+            ns_sock.close()
+
+
+@pytest.mark.skipif(not shutil.which("systemd-socket-activate"), reason="systemd-socket-activate not installed")
+def test_socket_activation(agent_bin, workdir):
+    """systemd-socket-activate listens on 127.0.0.1:18093, starts the agent on
+    the first connection and passes the socket as fd 3 (LISTEN_FDS=1).  The
+    agent's own http_port (18094) stays closed: it served the passed fd."""
+    with Netns() as ns:
+        ns_sock = NotifySocket(workdir)
+        argv = ["systemd-socket-activate", "-l", "127.0.0.1:18093",
+                "-E", f"NOTIFY_SOCKET={ns_sock.path}",
+                *agent_argv(agent_bin, workdir, 18094)]
+        ns.popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_until(lambda: connect_ok(ns, 18093), 10, "systemd-socket-activate listening")
+            health = http_get(ns, 18093)
+            assert health["status"] in ("ok", "starting")
+            ns_sock.wait_for("READY=1")
+            assert not connect_ok(ns, 18094)
+        finally:
+            ns.kill_procs()
+            ns_sock.close()
