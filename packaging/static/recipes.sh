@@ -1,0 +1,74 @@
+# Sourced by packaging/static-build: one function per library Debian ships
+# without a usable static archive.  Each builds ONLY the archive the agent
+# links, with only the features the agent uses, and copies it to OUT:
+#
+#   recipe_<name> SRC BUILD OUT
+#
+# SRC is the unpacked Debian source tree, BUILD a scratch directory (removed
+# before the call), OUT the cache directory that receives lib<name>.a.
+# Bump RECIPE_REV when a recipe changes so cached archives are rebuilt.
+# The headers the agent compiles against stay the installed -dev package's:
+# static-build picks the source version equal to the installed one.
+
+RECIPE_REV=1
+STATIC_CFLAGS="-O2 -g0 -fPIC -ffunction-sections -fdata-sections"
+STATIC_JOBS=${STATIC_JOBS:-2}
+
+# libsystemd: sd_notify, journal and sd-event are all the agent uses.
+# skip-deps turns every optional dependency off (no lz4/zstd/xz/gcrypt to
+# link); the archive target alone, never the rest of systemd.  version.h is
+# generated first: systemd 252's build misses that ordering edge for
+# libsystemd.a alone.
+recipe_systemd() {
+        local src=$1 bld=$2 out=$3
+        meson setup "$bld" "$src" \
+                -Dskip-deps=true -Dstatic-libsystemd=pic -Dtests=false \
+                -Dman=false -Dhtml=false -Dtranslations=false \
+                -Dmode=release -Dbuildtype=release -Db_lto=false \
+                -Dlink-udev-shared=false -Dstandalone-binaries=false
+        ninja -C "$bld" -j"$STATIC_JOBS" version.h
+        ninja -C "$bld" -j"$STATIC_JOBS" libsystemd.a
+        cp "$bld/libsystemd.a" "$out/"
+}
+
+# libxkbcommon: libxdo calls xkb_keysym_to_utf32 only.  No X11/Wayland
+# helpers, no registry (it would need libxml2), no tools, no docs.  The
+# XKB data paths are the Debian ones so the image's xkb-data is found.
+recipe_xkbcommon() {
+        local src=$1 bld=$2 out=$3
+        meson setup "$bld" "$src" \
+                -Ddefault_library=static -Db_staticpic=true -Dbuildtype=release \
+                -Denable-x11=false -Denable-wayland=false -Denable-docs=false \
+                -Denable-tools=false -Denable-xkbregistry=false \
+                -Dxkb-config-root=/usr/share/X11/xkb \
+                -Dx-locale-root=/usr/share/X11/locale \
+                -Dc_args="-ffunction-sections -fdata-sections"
+        ninja -C "$bld" -j"$STATIC_JOBS" libxkbcommon.a
+        cp "$bld/libxkbcommon.a" "$out/"
+}
+
+# libmicrohttpd: Debian's own libmicrohttpd.a is built with GnuTLS, which a
+# static link would drag in with nettle, p11-kit, idn2, tasn1 ...  The agent
+# serves plain HTTP on the VM's private link, so TLS is configured out.
+recipe_microhttpd() {
+        local src=$1 bld=$2 out=$3
+        mkdir -p "$bld"
+        (cd "$bld" && CFLAGS="$STATIC_CFLAGS" "$src/configure" \
+                --disable-shared --enable-static --with-pic \
+                --disable-https --without-gnutls --disable-doc \
+                --disable-examples --disable-curl --disable-nls \
+                --enable-asserts=no)
+        make -C "$bld/src/microhttpd" -j"$STATIC_JOBS" libmicrohttpd.la
+        cp "$bld/src/microhttpd/.libs/libmicrohttpd.a" "$out/"
+}
+
+# libxdo: its Makefile knows only the shared library and a static xdotool
+# binary, so the two library objects are built by its own rules and
+# archived here.  CFLAGS through the environment: the Makefile appends
+# its include flags with +=, which a command-line CFLAGS would discard.
+recipe_xdo() {
+        local src=$1 bld=$2 out=$3
+        cp -a "$src" "$bld"
+        CFLAGS="$STATIC_CFLAGS" make -C "$bld" xdo.o xdo_search.o
+        ar rcs "$out/libxdo.a" "$bld/xdo.o" "$bld/xdo_search.o"
+}
