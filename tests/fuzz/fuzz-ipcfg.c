@@ -1,0 +1,69 @@
+/* libFuzzer target for the ip= parser and the plan's JSON.  Beyond "no
+ * crash", it checks what callers rely on: only 0/-EINVAL/-E2BIG, a plan
+ * within its bounds that prints as valid JSON with one entry per interface,
+ * and an error line that is one line with a field name and a reason. */
+#include <jansson.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netinit/ipcfg.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(x) do { if (!(x)) abort(); } while (0)
+
+static void check_plan(const IpcfgPlan *p) {
+        char *s = NULL;
+        json_t *j, *arr;
+
+        CHECK(p->n_ifaces <= IPCFG_MAX_IFACES);
+        for (size_t k = 0; k < p->n_ifaces; k++) {
+                const IpcfgIface *i = &p->ifaces[k];
+
+                CHECK(ipcfg_method_to_string(i->method));
+                CHECK(strnlen(i->device, IFNAMSIZ) < IFNAMSIZ);
+                CHECK(strnlen(i->hostname, sizeof i->hostname) < sizeof i->hostname);
+                CHECK(i->n_dns <= IPCFG_MAX_DNS && i->n_ntp <= IPCFG_MAX_NTP);
+                CHECK(i->prefix >= -1 && i->prefix <= 128);
+                CHECK(i->mtu == 0 || (i->mtu >= 68 && i->mtu <= 65535));
+                CHECK((i->method == IPCFG_METHOD_STATIC) == (i->address.family != 0));
+        }
+        CHECK(ipcfg_plan_to_json(p, &s) == 0);
+        CHECK(!strchr(s, '\n'));
+        j = json_loads(s, 0, NULL);
+        CHECK(j);
+        arr = json_object_get(j, "interfaces");
+        CHECK(json_is_array(arr) && json_array_size(arr) == p->n_ifaces);
+        json_decref(j);
+        free(s);
+}
+
+static void check_error(const IpcfgError *e) {
+        char line[1024];
+
+        CHECK(e->reason && (e->field == 0 || e->field_name));
+        ipcfg_error_format(e, line, sizeof line);
+        CHECK(!strchr(line, '\n') && !strchr(line, '\r'));
+        CHECK(strlen(line) < sizeof line - 1);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        char *s = malloc(size + 1);
+        IpcfgPlan plan;
+        IpcfgError e = {};
+        int r;
+
+        if (!s)
+                return 0;
+        memcpy(s, data, size);
+        s[size] = 0;
+        r = ipcfg_parse_cmdline(s, &plan, &e);
+        CHECK(r == 0 || r == -EINVAL || r == -E2BIG);
+        if (r == 0)
+                check_plan(&plan);
+        else if (r == -EINVAL)
+                check_error(&e);
+        free(s);
+        return 0;
+}
