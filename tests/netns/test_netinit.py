@@ -1,0 +1,341 @@
+"""netinit against a real kernel: every test runs the real binary inside
+network namespaces it creates (tests/lib/netns.py) and reads the result back
+through netlink (`ip -j`).  Files go to a tmp dir; the hostname is only ever
+set inside a private UTS namespace.  The one test that runs in the initial
+namespace checks that netinit refuses before opening any netlink socket."""
+import json
+import os
+import shutil
+import socket
+import subprocess
+
+import pytest
+
+from netns import Lan, Netns, wait_until
+
+CMDLINE = ("ip=10.77.0.2::10.77.0.1:255.255.255.0:demo-vm.example.test:eth0:off:"
+           "1400:02:00:00:00:00:42 nameserver=10.77.0.1")
+RESOLV = ("# Written by vm-browser-agent netinit from the kernel command line.\n"
+          "nameserver 10.77.0.1\n"
+          "search example.test\n")
+HOSTS_LINE = "10.77.0.2\tdemo-vm.example.test demo-vm # vm-browser-agent netinit\n"
+NET_NS_INIT_INO = 0xEFFFFFF9
+
+
+@pytest.fixture
+def lan():
+    with Lan() as l:
+        yield l
+
+
+@pytest.fixture
+def files(tmp_path):
+    return {"resolv": tmp_path / "resolv.conf", "hosts": tmp_path / "hosts",
+            "hostname": tmp_path / "hostname"}
+
+
+def netinit_argv(agent_bin, files, cmdline, *extra, timeout_ms=3000):
+    return [agent_bin, "netinit", "--apply", "--cmdline", cmdline,
+            "--resolv-conf", str(files["resolv"]), "--hosts", str(files["hosts"]),
+            "--hostname-file", str(files["hostname"]), "--timeout", str(timeout_ms), *extra]
+
+
+def apply(ns, agent_bin, files, cmdline=CMDLINE, *extra, timeout_ms=3000):
+    """Runs `netinit --apply` in ns without touching any hostname."""
+    return ns.run(*netinit_argv(agent_bin, files, cmdline, "--no-hostname", *extra,
+                                timeout_ms=timeout_ms), check=False)
+
+
+def link(ns, dev):
+    return ns.ip_json("link", "show", "dev", dev)[0]
+
+
+def addrs(ns, dev, family="inet"):
+    info = ns.ip_json("addr", "show", "dev", dev)[0]["addr_info"]
+    return [(a["local"], a["prefixlen"]) for a in info if a["family"] == family]
+
+
+def default_routes(ns, *family):
+    return ns.ip_json(*family, "route", "show", "default")
+
+
+def state(ns):
+    """What netinit configures, without what the kernel changes on its own
+    afterwards (carrier and operstate settling, IPv6 link-local DAD)."""
+    links = [(l["ifname"], "UP" in l["flags"], l["mtu"], l["address"]) for l in ns.ip_json("link")]
+    addrs = [(i["ifname"], a["local"], a["prefixlen"], a.get("broadcast"))
+             for i in ns.ip_json("addr") for a in i["addr_info"]
+             if not a["local"].startswith("fe80:")]
+    routes = [(r["dst"], r.get("gateway"), r["dev"], r.get("protocol"), r.get("scope"),
+               sorted(set(r.get("flags", [])) - {"linkdown"}))
+              for r in ns.ip_json("route") + ns.ip_json("-6", "route")
+              if not r["dst"].startswith("fe80:")]
+    return links, addrs, routes
+
+
+def tcp_reaches(lan, addr, port=7777):
+    """A TCP handshake from the guest to addr in the host namespace: real
+    packets over the veth, through the routes and MAC netinit set."""
+    with lan.host.entered():
+        srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    with srv:
+        srv.bind((addr, port))
+        srv.listen(1)
+        with lan.guest.entered():
+            cli = socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        with cli:
+            cli.settimeout(10)
+            cli.connect((addr, port))
+            conn, peer = srv.accept()
+            conn.close()
+            return peer[0]
+
+
+def test_apply_reads_back_from_the_kernel(lan, agent_bin, files):
+    lan.guest.run("ip", "link", "set", "lo", "down")
+    r = apply(lan.guest, agent_bin, files)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ""
+    assert r.stderr == "<6>vm-browser-agent: Configured eth0 (ifindex %d).\n" % link(lan.guest, "eth0")["ifindex"]
+    eth0 = link(lan.guest, "eth0")
+    assert "UP" in eth0["flags"]
+    assert eth0["mtu"] == 1400
+    assert eth0["address"] == "02:00:00:00:00:42"
+    assert addrs(lan.guest, "eth0") == [("10.77.0.2", 24)]
+    info = lan.guest.ip_json("addr", "show", "dev", "eth0")[0]["addr_info"][0]
+    assert info["broadcast"] == "10.77.0.255"
+    routes = default_routes(lan.guest)
+    assert [(x["gateway"], x["dev"], x.get("flags", [])) for x in routes] == [("10.77.0.1", "eth0", [])]
+    assert "UP" in link(lan.guest, "lo")["flags"]
+    assert addrs(lan.guest, "lo") == [("127.0.0.1", 8)]
+    # Real traffic: on the subnet, and through the default route.
+    assert tcp_reaches(lan, "10.77.0.1") == "10.77.0.2"
+    lan.host.run("ip", "addr", "add", "192.0.2.7/32", "dev", "lo")
+    assert tcp_reaches(lan, "192.0.2.7") == "10.77.0.2"
+
+
+def test_apply_twice_changes_nothing(lan, agent_bin, files):
+    files["hosts"].write_text("127.0.0.1\tlocalhost\n")
+    assert apply(lan.guest, agent_bin, files).returncode == 0
+    before = state(lan.guest)
+    stamps = {k: (p.read_text(), p.stat().st_mtime_ns, p.stat().st_ino) for k, p in files.items()}
+    r = apply(lan.guest, agent_bin, files)
+    assert r.returncode == 0, r.stderr
+    assert "its address was already present" in r.stderr
+    assert state(lan.guest) == before
+    assert {k: (p.read_text(), p.stat().st_mtime_ns, p.stat().st_ino) for k, p in files.items()} == stamps
+
+
+def test_waits_for_a_device_created_after_it_started(agent_bin, files):
+    with Lan(create_device=False) as lan:
+        assert [l["ifname"] for l in lan.guest.ip_json("link")] == ["lo"]
+        p = lan.guest.popen(netinit_argv(agent_bin, files, CMDLINE, "--no-hostname", timeout_ms=20000),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+        # netinit is waiting once its socket is subscribed to RTNLGRP_LINK
+        # (group bit 1), as /proc/net/netlink in its namespace shows.
+        def subscribed():
+            rows = lan.guest.run("cat", "/proc/net/netlink").stdout.splitlines()[1:]
+            return any(int(row.split()[3], 16) & 1 for row in rows if row.split()[1] == "0")
+        wait_until(subscribed, timeout=10, what="netinit subscribed to link events")
+        assert p.poll() is None
+        lan.add_device()
+        out, err = p.communicate(timeout=20)
+        assert p.returncode == 0, err
+        assert addrs(lan.guest, "eth0") == [("10.77.0.2", 24)]
+        assert link(lan.guest, "eth0")["mtu"] == 1400
+        assert [x["gateway"] for x in default_routes(lan.guest)] == ["10.77.0.1"]
+
+
+def test_first_broadcast_device_when_none_is_named(lan, agent_bin, files):
+    r = apply(lan.guest, agent_bin, files, "ip=10.77.0.5::10.77.0.1:24:::off")
+    assert r.returncode == 0, r.stderr
+    assert addrs(lan.guest, "eth0") == [("10.77.0.5", 24)]
+
+
+def test_missing_device_times_out_listing_devices(lan, agent_bin, files):
+    r = apply(lan.guest, agent_bin, files, "ip=10.77.0.2::10.77.0.1:24::eth7:off", timeout_ms=300)
+    assert r.returncode == 1
+    assert r.stderr == ("<3>vm-browser-agent: Device eth7 did not appear within 300 ms; "
+                        "existing devices: lo, eth0: No such device\n")
+    assert addrs(lan.guest, "eth0") == []
+    assert not files["resolv"].exists()
+
+
+def test_address_already_present_is_success(lan, agent_bin, files):
+    lan.guest.run("ip", "addr", "add", "10.77.0.2/24", "dev", "eth0")
+    lan.guest.run("ip", "link", "set", "eth0", "up")
+    r = apply(lan.guest, agent_bin, files)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.endswith("Configured eth0 (ifindex %d); its address was already present.\n"
+                             % link(lan.guest, "eth0")["ifindex"])
+    assert addrs(lan.guest, "eth0") == [("10.77.0.2", 24)]
+    assert [x["gateway"] for x in default_routes(lan.guest)] == ["10.77.0.1"]
+
+
+def test_same_address_other_prefix_is_replaced(lan, agent_bin, files):
+    lan.guest.run("ip", "addr", "add", "10.77.0.2/16", "dev", "eth0")
+    r = apply(lan.guest, agent_bin, files)
+    assert r.returncode == 0, r.stderr
+    assert addrs(lan.guest, "eth0") == [("10.77.0.2", 24)]
+
+
+def test_gateway_outside_subnet_is_onlink(lan, agent_bin, files):
+    r = apply(lan.guest, agent_bin, files, "ip=10.77.0.2::10.99.0.1:24::eth0:off")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines()[0] == (
+        "<4>vm-browser-agent: Gateway 10.99.0.1 is outside the subnet of address 10.77.0.2/24: "
+        "added the default route as on-link on eth0.")
+    routes = default_routes(lan.guest)
+    assert [(x["gateway"], x["dev"], x["flags"]) for x in routes] == [("10.99.0.1", "eth0", ["onlink"])]
+    # And again: replacing the identical route is no change.
+    assert apply(lan.guest, agent_bin, files, "ip=10.77.0.2::10.99.0.1:24::eth0:off").returncode == 0
+    assert default_routes(lan.guest) == routes
+
+
+def test_ipv6_address_and_route(lan, agent_bin, files):
+    lan.host.run("ip", "addr", "add", "fd00:77::1/64", "dev", "veth0", "nodad")
+    r = apply(lan.guest, agent_bin, files, "ip=[fd00:77::2]::[fd00:77::1]:64::eth0:off")
+    assert r.returncode == 0, r.stderr
+    assert ("fd00:77::2", 64) in addrs(lan.guest, "eth0", "inet6")
+    assert [(x["gateway"], x["dev"]) for x in default_routes(lan.guest, "-6")] == [("fd00:77::1", "eth0")]
+
+
+def test_dhcp_brings_the_link_up_and_says_it_cannot(lan, agent_bin, files):
+    r = apply(lan.guest, agent_bin, files, "ip=eth0:dhcp")
+    assert r.returncode == 1
+    assert r.stderr == ("<3>vm-browser-agent: eth0: method dhcp needs a DHCP/autoconf client, which "
+                        "netinit does not have; the link is up without an address: Operation not supported\n")
+    assert "UP" in link(lan.guest, "eth0")["flags"]
+    assert addrs(lan.guest, "eth0") == []
+
+
+def test_files_and_hostname_in_private_uts_namespace(lan, agent_bin, files):
+    files["hosts"].write_text("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n"
+                              "10.1.1.1\told # vm-browser-agent netinit\n")
+    own_hostname = socket.gethostname()
+    argv = netinit_argv(agent_bin, files, CMDLINE)
+    # A shell in the test (never in product code) to read the UTS namespace
+    # back before it disappears with the process.
+    script = '"$@" && echo "$(hostname) $(domainname)"'
+    for _ in range(2):
+        r = lan.guest.run("unshare", "--uts", "sh", "-c", script, "sh", *argv, check=False)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "demo-vm example.test\n"
+        assert files["resolv"].read_text() == RESOLV
+        assert files["hostname"].read_text() == "demo-vm\n"
+        assert files["hosts"].read_text() == ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n"
+                                              + HOSTS_LINE)
+    assert socket.gethostname() == own_hostname
+
+
+def test_resolv_conf_untouched_without_dns_or_domain(lan, agent_bin, files):
+    files["resolv"].write_text("nameserver 192.0.2.53\n")
+    r = apply(lan.guest, agent_bin, files, "ip=10.77.0.2::10.77.0.1:24::eth0:off")
+    assert r.returncode == 0, r.stderr
+    assert files["resolv"].read_text() == "nameserver 192.0.2.53\n"
+    assert not files["hostname"].exists()
+
+
+def _in_initial_netns():
+    st = os.stat("/proc/self/ns/net")
+    if st.st_ino == NET_NS_INIT_INO:
+        return True
+    try:
+        init = os.stat("/proc/1/ns/net")
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) == (init.st_dev, init.st_ino)
+
+
+def test_apply_refused_in_the_initial_namespace(agent_bin, tmp_path):
+    """Runs in THIS namespace on purpose, with a harmless plan (a device that
+    does not exist) and redirected files; netinit must refuse before it
+    opens a single netlink socket."""
+    if _in_initial_netns() is not True:
+        pytest.skip("not in the initial network namespace (or cannot tell): nothing to protect here")
+    files = {"resolv": tmp_path / "resolv.conf", "hosts": tmp_path / "hosts",
+             "hostname": tmp_path / "hostname"}
+    argv = netinit_argv(agent_bin, files, "ip=10.254.254.2::10.254.254.1:24:h.test:vmbanone0:off:10.254.254.1",
+                        "--no-hostname", timeout_ms=0)
+    refusal = ("<3>vm-browser-agent: Refusing to configure interfaces: not PID 1 and in the initial "
+               "network namespace (this machine's own network). Run inside a network namespace, as "
+               "PID 1, or pass --force.\n")
+    if shutil.which("strace"):
+        trace = tmp_path / "trace"
+        r = subprocess.run(["strace", "-f", "-qq", "-e", "trace=socket", "-o", str(trace), *argv],
+                           capture_output=True, text=True, timeout=30)
+        assert "AF_NETLINK" not in trace.read_text()
+    else:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1
+    assert r.stderr == refusal
+    assert list(tmp_path.iterdir()) == ([tmp_path / "trace"] if shutil.which("strace") else [])
+
+
+def test_dry_run_invalid_field_exits_2_with_one_line(agent_bin):
+    r = subprocess.run([agent_bin, "netinit", "--dry-run", "--cmdline",
+                        "quiet ip=10.77.0.2::10.77.0.1:255.0.255.0::eth0:off"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2
+    assert r.stdout == ""
+    assert r.stderr == ('<3>vm-browser-agent: ip=: field 4 (netmask): invalid value "255.0.255.0": '
+                        'not contiguous\n')
+
+
+def test_usage_errors_exit_2(agent_bin):
+    for argv in (["netinit"], ["netinit", "--dry-run", "--apply"], ["netinit", "--apply", "--timeout", "x"],
+                 ["netinit", "--dry-run", "extra"]):
+        r = subprocess.run([agent_bin, *argv], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2, argv
+        assert r.stdout == ""
+        assert len(r.stderr.splitlines()) == 1, (argv, r.stderr)
+
+
+def _iface(**kw):
+    base = {"device": None, "method": "static", "address": None, "prefix": None, "server": None,
+            "gateway": None, "hostname": None, "domain": None, "dns": [], "ntp": [], "mtu": None,
+            "mac": None}
+    base.update(kw)
+    return base
+
+
+# DESIGN.md's examples, through the real binary, with exact JSON.
+DESIGN_EXAMPLES = [
+    # The Firecracker form (the demo's ip=).
+    ("ip=10.77.0.2::10.77.0.1:255.255.255.0:demo-vm.example.test:eth0:off:10.77.0.1",
+     [_iface(device="eth0", address="10.77.0.2", prefix=24, gateway="10.77.0.1", hostname="demo-vm",
+             domain="example.test", dns=["10.77.0.1"])]),
+    ("ip=off", []),
+    ("console=ttyS0 reboot=k", []),
+    # dracut/systemd <device>:<autoconf>[:mtu[:mac]]
+    ("ip=eth0:dhcp", [_iface(device="eth0", method="dhcp")]),
+    ("ip=eth0:off:1400:02:00:00:00:00:42", [_iface(device="eth0", method="none", mtu=1400,
+                                                   mac="02:00:00:00:00:42")]),
+    # Empty netmask: the classful guess; empty device: the first broadcast one.
+    ("ip=10.0.0.2::::::off nameserver=1.1.1.1", [_iface(address="10.0.0.2", prefix=8, dns=["1.1.1.1"])]),
+    ("nfsaddrs=10.1.2.3::10.1.2.1:24::eth1:off",
+     [_iface(device="eth1", address="10.1.2.3", prefix=24, gateway="10.1.2.1")]),
+    ("ip=[fd00::2]::[fd00::1]:64::eth0:off",
+     [_iface(device="eth0", address="fd00::2", prefix=64, gateway="fd00::1")]),
+    # A later ip=off turns it all off.
+    ("ip=10.1.2.3::10.1.2.1:24::eth1:off ip=off", []),
+]
+
+
+@pytest.mark.parametrize("cmdline,interfaces", DESIGN_EXAMPLES)
+def test_dry_run_design_examples(agent_bin, cmdline, interfaces):
+    r = subprocess.run([agent_bin, "netinit", "--dry-run", "--cmdline", cmdline],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.endswith("}\n") and r.stdout.count("\n") == 1
+    assert json.loads(r.stdout) == {"interfaces": interfaces}
+
+
+def test_dry_run_reads_cmdline_file(agent_bin, tmp_path):
+    f = tmp_path / "cmdline"
+    f.write_text("BOOT_IMAGE=/vmlinuz ip=10.77.0.2::10.77.0.1:24::eth0:off quiet\n")
+    r = subprocess.run([agent_bin, "netinit", "--dry-run", "--cmdline-file", str(f)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["interfaces"][0]["address"] == "10.77.0.2"
