@@ -67,3 +67,27 @@ int supervisor_start_all(Supervisor *s);
  * timeout (SIGTERM to the group, then SIGKILL); calls done(userdata) once,
  * when all are down (possibly before returning). */
 int supervisor_stop_all(Supervisor *s, void (*done)(void *userdata), void *userdata);
+
+/* ---- Lifecycle, for the core (agent/run.c). ---- */
+typedef struct Manager Manager;
+
+/* Loads the services (Config.services_file, else the built-in display stack
+ * from vnc/display.c) and prepares them; nothing is started.  A bad
+ * services file is logged naming the service and key, and gives -EINVAL. */
+int supervisor_new(Manager *m, Supervisor **ret);
+/* Frees; any process group still running is SIGKILLed (stop_all first for
+ * an orderly stop). */
+Supervisor *supervisor_free(Supervisor *s);
+/* Starts every service that is not on-demand, in dependency order: each
+ * one spawns once all its dependencies are READY. */
+int supervisor_start_all(Supervisor *s);
+/* Stops everything in reverse dependency order: a service gets SIGTERM
+ * (to its process group) once all its dependents are down, and SIGKILL
+ * after its stop timeout.  done(userdata) is called once, from the event
+ * loop, when no service process is left (possibly before this returns
+ * when nothing runs).  Nothing restarts afterwards. */
+int supervisor_stop_all(Supervisor *s, void (*done)(void *userdata), void *userdata);
+/* Progress lines for sd_notify STATUS= ("x11vnc ready (3/4)", "Display
+ * chain ready"); line is only valid during the call. */
+void supervisor_set_status_hook(Supervisor *s, void (*cb)(const char *line, void *userdata),
+                                void *userdata);

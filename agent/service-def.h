@@ -1,0 +1,105 @@
+/* Services are data: what to run, in which order, and how to know it is
+ * ready.  A ServiceDefs list comes either from the services_file JSON
+ * (parsed here, pure: no system calls) or from the built-in display stack
+ * (vnc/display.c); the supervisor only ever sees this model.
+ *
+ * services_file schema (unknown keys are an error naming the key):
+ *   {"services": [ {
+ *      "name": "x11vnc",                    required, [A-Za-z0-9._-]{1,32}, unique
+ *      "argv": ["x11vnc", "-display", ":1"], required, non-empty
+ *      "env": ["DISPLAY=:1"],               added to the agent's environment
+ *      "cwd": "/",
+ *      "depends_on": ["Xvfb"],              names defined in the same file
+ *      "probe": {"type": "none" | "displayfd" | "tcp-banner" | "http",
+ *                "host": "127.0.0.1", "port": 5901, "expect": "RFB ", "path": "/"},
+ *      "restart": "always" | "on-failure" | "never",
+ *      "on_demand": false,                  started only by supervisor_start_service()
+ *      "stop_timeout_ms": 5000, "ready_timeout_ms": 20000,   0 = the config default
+ *      "stale_lock": "/tmp/.X1-lock",       removed before start when its pid is dead
+ *      "create_dirs": ["/var/lib/x"]         created (0700) before start
+ *   } ] }
+ * The top level may also be the bare list. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SERVICES_MAX 32
+#define SERVICE_NAME_MAX 32
+
+typedef enum ProbeType {
+        PROBE_NONE,       /* ready once spawned */
+        PROBE_DISPLAYFD,  /* the child writes "N\n" to fd 3 when ready (Xvfb -displayfd 3) */
+        PROBE_TCP_BANNER, /* connect host:port, read until `expect` (prefix) */
+        PROBE_HTTP,       /* GET path from host:port answers with an HTTP status < 500 */
+        _PROBE_TYPE_MAX,
+        _PROBE_TYPE_INVALID = -22,
+} ProbeType;
+
+typedef struct ProbeSpec {
+        ProbeType type;
+        char *host;     /* tcp-banner, http: default "127.0.0.1" */
+        uint16_t port;  /* tcp-banner, http: required */
+        char *expect;   /* tcp-banner: required prefix */
+        char *path;     /* http: default "/" */
+} ProbeSpec;
+
+typedef enum RestartPolicy {
+        RESTART_ALWAYS,
+        RESTART_ON_FAILURE, /* not after exit 0 */
+        RESTART_NEVER,
+        _RESTART_POLICY_MAX,
+        _RESTART_POLICY_INVALID = -22,
+} RestartPolicy;
+
+typedef struct ServiceDef {
+        char *name;
+        char **argv;        /* NULL-terminated */
+        char **env;         /* "K=V", NULL-terminated; may be NULL */
+        char *cwd;          /* NULL: "/" */
+        char **depends_on;  /* NULL-terminated; may be NULL */
+        ProbeSpec probe;
+        RestartPolicy restart;
+        bool on_demand;
+        uint32_t stop_timeout_ms;  /* 0: Config.stop_timeout_ms */
+        uint32_t ready_timeout_ms; /* 0: Config.ready_timeout_ms */
+        char *stale_lock;   /* NULL: none */
+        char **create_dirs; /* NULL-terminated; may be NULL */
+} ServiceDef;
+
+typedef struct ServiceDefs {
+        ServiceDef *services; /* dependency order after service_defs_finalize() */
+        size_t n;
+} ServiceDefs;
+
+const char *probe_type_to_string(ProbeType t);
+ProbeType probe_type_from_string(const char *s);
+const char *restart_policy_to_string(RestartPolicy p);
+RestartPolicy restart_policy_from_string(const char *s);
+
+void service_def_done(ServiceDef *d);
+void service_defs_done(ServiceDefs *d);
+
+/* Appends *def (ownership moves: *def is zeroed), -E2BIG past SERVICES_MAX. */
+int service_defs_add(ServiceDefs *d, ServiceDef *def);
+
+/* Checks names, argv, probes and dependencies (unknown name, cycle) and
+ * sorts the list so every service comes after its dependencies (stable).
+ * -EINVAL with a message naming the service and the problem. */
+int service_defs_finalize(ServiceDefs *d, char *errbuf, size_t size);
+
+/* Parses and finalizes a services_file.  *ret written only on success. */
+int service_defs_from_json(const char *text, ServiceDefs *ret, char *errbuf, size_t size);
+
+/* Index of name in d, or -ENOENT. */
+int service_defs_find(const ServiceDefs *d, const char *name);
+
+/* NULL-terminated string list helpers (the list owns its strings). */
+char **svdef_strv_free(char **l);
+static inline void svdef_strv_freep(char ***l) {
+        svdef_strv_free(*l);
+}
+size_t svdef_strv_length(char *const *l);
+/* Copies a followed by b (either may be NULL) into a new list; NULL on OOM. */
+char **svdef_strv_concat(char *const *a, char *const *b);

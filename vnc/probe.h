@@ -1,0 +1,32 @@
+/* Readiness probes for supervised services, as non-blocking sd-event
+ * sources: read the display number Xvfb writes to its -displayfd pipe,
+ * connect and read a banner ("RFB "), or send an HTTP GET and read the
+ * status line.  A refused or closed connection is retried on a timer with
+ * a short backoff: the child is still starting and there is no event that
+ * says "now listening".  The supervisor frees the probe when the service
+ * leaves STARTING, so probing never outlives the start. */
+#pragma once
+
+#include <systemd/sd-event.h>
+
+#include "agent/service-def.h"
+
+typedef struct Probe Probe;
+
+/* Called once, when the probe passes.  The probe has closed its sockets;
+ * the callee may free it. */
+typedef void (*ProbeReadyFn)(Probe *p, void *userdata);
+
+/* Starts probing.  fd: for PROBE_DISPLAYFD the read end of the pipe whose
+ * write end is the child's fd 3 (taken over, closed by probe_free), else
+ * -1.  For PROBE_NONE the callback runs from a deferred event source.
+ * The spec is copied. */
+int probe_start(sd_event *e, const ProbeSpec *spec, int fd, ProbeReadyFn cb, void *userdata,
+                Probe **ret);
+Probe *probe_free(Probe *p);
+
+/* Why the last attempt did not pass ("connection refused", "banner
+ * 'SSH-2.0' does not start with 'RFB '"); "" when none failed yet. */
+const char *probe_last_error(Probe *p);
+/* How many connection attempts were made (for debug logs and benchmarks). */
+unsigned probe_attempts(Probe *p);
