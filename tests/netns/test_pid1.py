@@ -1,0 +1,161 @@
+"""The agent as PID 1: run inside `unshare --pid --fork --mount-proc` in a
+test network namespace, so it is the init of a fresh PID namespace with a
+private mount namespace (its /run and /tmp tmpfs mounts stay there; test
+files therefore live under /var/tmp).
+
+- 50 orphaned grandchildren are reparented to it and reaped: no zombie.
+- SIGTERM stops the services in reverse dependency order (each logs its
+  name to a file when it gets SIGTERM) and, with shutdown_action=exit
+  (--no-reboot), the agent exits 0.
+- With the default shutdown_action=reboot, reboot(RB_AUTOBOOT) in a PID
+  namespace makes the kernel kill the namespace's init with SIGHUP: that
+  is what the test sees instead of a machine reboot.
+- A bad config file does not stop PID 1: defaults, and /health says why.
+"""
+import json
+import os
+import shutil
+import signal
+import tempfile
+
+import pytest
+
+from netns import Netns, wait_until
+
+PORT = 18100
+
+
+@pytest.fixture
+def workdir():
+    d = tempfile.mkdtemp(prefix="vmba-pid1-", dir="/var/tmp")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def service(name, script, depends_on=()):
+    return {"name": name, "argv": ["/bin/sh", "-c", script], "depends_on": list(depends_on),
+            "restart": "never", "stop_timeout_ms": 3000}
+
+
+def logs_on_term(name, log):
+    # `wait` returns at once on a trapped signal; the trap logs and exits.
+    return f'trap "echo {name} >> {log}; exit 0" TERM; sleep 1000 & wait'
+
+
+def start_pid1(ns, agent_bin, workdir, services, *extra):
+    services_file = write(os.path.join(workdir, "services.json"), json.dumps({"services": services}))
+    cmdline = write(os.path.join(workdir, "cmdline"), "console=ttyS0 reboot=k quiet\n")
+    argv = ["unshare", "--pid", "--fork", "--mount-proc", agent_bin,
+            "--services-file", services_file, "--http-port", str(PORT),
+            "--set", f"cmdline_path={cmdline}", "--set", "token_file=",
+            "--set", f"resolv_conf={workdir}/resolv.conf", "--set", f"hosts_file={workdir}/hosts",
+            "--set", "hostname_file=", *extra]
+    unshare = ns.popen(argv)
+    children = f"/proc/{unshare.pid}/task/{unshare.pid}/children"
+    agent = int(wait_until(lambda: open(children).read().split(), 10, "the agent forked by unshare")[0])
+    return unshare, agent
+
+
+def process_table():
+    """{pid: (ppid, state, comm)} of every process visible from here."""
+    table = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        table[int(d)] = (int(fields[1]), fields[0], comm)
+    return table
+
+
+def descendants(root):
+    table = process_table()
+    out, todo = {}, [root]
+    while todo:
+        p = todo.pop()
+        for pid, (ppid, state, comm) in table.items():
+            if ppid == p:
+                out[pid] = (ppid, state, comm)
+                todo.append(pid)
+    return out
+
+
+def health(ns):
+    r = ns.run("curl", "-sS", "-m", "5", f"http://127.0.0.1:{PORT}/health", check=False)
+    return json.loads(r.stdout) if r.returncode == 0 and r.stdout else None
+
+
+def test_orphans_reaped_and_reverse_stop(agent_bin, workdir):
+    log = os.path.join(workdir, "stop.log")
+    fifo = os.path.join(workdir, "fifo")
+    os.mkfifo(fifo)
+    # Each orphan is a `cat` blocked opening the FIFO; its parent subshell
+    # exits at once, so the kernel reparents it to PID 1 — the agent.
+    spawner = (f'for i in $(seq 50); do (cat {fifo} >/dev/null &); done; '
+               f'echo done > {workdir}/spawned; exec sleep 1000')
+    services = [
+        service("a", logs_on_term("a", log)),
+        service("b", logs_on_term("b", log), ["a"]),
+        service("c", logs_on_term("c", log), ["b"]),
+        service("orphans", spawner),
+    ]
+    with Netns() as ns:
+        unshare, agent = start_pid1(ns, agent_bin, workdir, services, "--no-reboot")
+        wait_until(lambda: os.path.exists(f"{workdir}/spawned"), 20, "the orphans spawned")
+        orphans = lambda: [p for p, (pp, st, comm) in descendants(agent).items() if comm == "cat"]
+        wait_until(lambda: len(orphans()) == 50, 10, "50 orphans")
+        assert all(process_table()[p][0] == agent for p in orphans())
+
+        # Release them all: they exit; PID 1 must reap every one.
+        with open(fifo, "w"):
+            pass
+        wait_until(lambda: not orphans(), 10, "the orphans to be reaped")
+        assert [p for p, (pp, st, comm) in descendants(agent).items() if st == "Z"] == []
+        wait_until(lambda: (health(ns) or {}).get("status") == "ok", 20, "/health ok")
+
+        os.kill(agent, signal.SIGTERM)
+        assert unshare.wait(timeout=30) == 0
+        with open(log) as f:
+            assert f.read().split() == ["c", "b", "a"]
+
+
+def test_reboot_in_pid_namespace(agent_bin, workdir):
+    with Netns() as ns:
+        unshare, agent = start_pid1(ns, agent_bin, workdir, [])
+        wait_until(lambda: health(ns), 10, "/health")
+        os.kill(agent, signal.SIGTERM)
+        # reboot(RB_AUTOBOOT) from a PID namespace's init: the kernel kills
+        # it with SIGHUP; unshare re-raises its child's death signal.
+        assert unshare.wait(timeout=30) == -signal.SIGHUP
+
+
+def test_bad_config_falls_back(agent_bin, workdir):
+    config = write(os.path.join(workdir, "agent.json"), '{"http_prot": 1}')
+    with Netns() as ns:
+        unshare, agent = start_pid1(ns, agent_bin, workdir, [], "--config", config, "--no-reboot")
+        h = wait_until(lambda: health(ns), 10, "/health")
+        assert h["config_error"] == f'{config}: unknown key "http_prot"'
+        assert h["status"] == "degraded"
+        os.kill(agent, signal.SIGTERM)
+        assert unshare.wait(timeout=30) == 0
+
+
+def test_bad_config_exits_when_not_pid1(agent_bin, workdir):
+    config = write(os.path.join(workdir, "agent.json"), '{"http_port": "x"}')
+    with Netns() as ns:
+        r = ns.run(agent_bin, "run", "--config", config, check=False)
+        assert r.returncode == 2
+        assert r.stderr.strip().splitlines()[-1] == (
+            f'<3>vm-browser-agent: Bad configuration: {config}: key "http_port": '
+            'expected an integer 0-65535, got a string')
