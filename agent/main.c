@@ -10,6 +10,7 @@
 #include "log.h"
 #include "macro.h"
 #include "netinit/netinit-main.h"
+#include "run.h"
 #include "version.h"
 
 typedef struct Verb {
@@ -19,6 +20,7 @@ typedef struct Verb {
 } Verb;
 
 static const Verb verbs[] = {
+        { "run", run_main, "run the agent (the default; what PID 1 runs)" },
         { "netinit", netinit_main, "configure the network from ip= (see --help)" },
 };
 

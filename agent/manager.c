@@ -214,14 +214,10 @@ int manager_add_signals(Manager *m) {
 void manager_services_changed(Manager *m) {
         char reason[256];
 
-        if (!m->supervisor || m->boot.ready)
-                return;
-        if (supervisor_chain_ready(m->supervisor, reason, sizeof reason)) {
+        /* STATUS= lines come from the supervisor's status hook (run.c);
+         * here only the first time the chain is whole is recorded. */
+        if (m->supervisor && !m->boot.ready && supervisor_chain_ready(m->supervisor, reason, sizeof reason))
                 m->boot.ready = now(CLOCK_BOOTTIME);
-                log_info("Display chain ready.");
-                notify_status(m, "Ready: display chain up");
-        } else
-                notify_status(m, "Starting: %s", reason);
 }
 
 /* failed: a service of the chain is over its budget (or missing), so the

@@ -287,12 +287,17 @@ static int setup_http(Manager *m) {
         return 0;
 }
 
+static void status_hook(const char *line, void *userdata) {
+        notify_status(userdata, "%s", line);
+}
+
 static int setup_supervisor(Manager *m) {
         int r;
 
         r = supervisor_new(m, &m->supervisor);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up services: %m");
+        supervisor_set_status_hook(m->supervisor, status_hook, m);
         r = supervisor_start_all(m->supervisor);
         if (r < 0)
                 return log_error_errno(r, "Failed to start services: %m");

@@ -51,23 +51,6 @@ bool supervisor_chain_ready(Supervisor *s, char *reason, size_t size);
 int supervisor_start_service(Supervisor *s, const char *name, char *const *extra_argv);
 int supervisor_stop_service(Supervisor *s, const char *name);
 
-/* Lifecycle, called by the agent core (run.c, manager.c): the names the
- * core codes against (added by the core work; the supervisor work owns
- * them).  On every service state change the supervisor calls
- * manager_services_changed(m) (manager.h), which records boot.ready and
- * sends STATUS=. */
-typedef struct Manager Manager;
-/* Loads config services_file (or the built-in display stack) and makes
- * the supervisor; starts nothing. */
-int supervisor_new(Manager *m, Supervisor **ret);
-Supervisor *supervisor_free(Supervisor *s);
-/* Starts every service that is not on-demand, in dependency order. */
-int supervisor_start_all(Supervisor *s);
-/* Stops every service in reverse dependency order, each with its stop
- * timeout (SIGTERM to the group, then SIGKILL); calls done(userdata) once,
- * when all are down (possibly before returning). */
-int supervisor_stop_all(Supervisor *s, void (*done)(void *userdata), void *userdata);
-
 /* ---- Lifecycle, for the core (agent/run.c). ---- */
 typedef struct Manager Manager;
 

@@ -2,7 +2,7 @@
 READY=1 only once HTTP listens, STATUS= lines, WATCHDOG=1 when
 WATCHDOG_USEC is set, STOPPING=1 on SIGTERM; and socket activation through
 systemd-socket-activate (LISTEN_FDS).  The agent runs in its own network
-namespace with an empty services file (no display stack) and netinit off.
+namespace with a one-service services file (no display stack), netinit off.
 """
 import json
 import os
@@ -28,7 +28,8 @@ def workdir():
 def agent_argv(agent_bin, workdir, port):
     services = os.path.join(workdir, "services.json")
     with open(services, "w") as f:
-        json.dump({"services": []}, f)
+        # One trivial service, so the supervisor reports the chain ready.
+        json.dump({"services": [{"name": "idle", "argv": ["/bin/sleep", "1000"]}]}, f)
     cmdline = os.path.join(workdir, "cmdline")
     with open(cmdline, "w") as f:
         f.write("console=ttyS0 quiet\n")
@@ -101,7 +102,7 @@ def test_ready_status_watchdog_stopping(agent_bin, workdir):
             # READY=1 promised a listening socket: it must accept now, without retrying.
             assert connect_ok(ns, port)
             assert http_get(ns, port)["status"] in ("ok", "starting")
-            ns_sock.wait_for("STATUS=Ready: display chain up")
+            ns_sock.wait_for("STATUS=Display chain ready")
             # sd-event pets the watchdog at half of WATCHDOG_USEC: several within a second.
             wait_until(lambda: ns_sock.lines().count("WATCHDOG=1") >= 3, 10, "three WATCHDOG=1")
             assert ns_sock.lines().count("READY=1") == 1
@@ -125,7 +126,7 @@ def test_no_watchdog_without_watchdog_usec(agent_bin, workdir):
         agent = ns.popen(agent_argv(agent_bin, workdir, port), env=env)
         try:
             ns_sock.wait_for("READY=1")
-            ns_sock.wait_for("STATUS=Ready: display chain up")
+            ns_sock.wait_for("STATUS=Display chain ready")
             # Let a watchdog period's worth of loop iterations pass: POST a
             # shutdown and look at everything sent until the exit.
             r = ns.run("curl", "-sS", "-m", "5", "-X", "POST", f"http://127.0.0.1:{port}/shutdown")
