@@ -68,6 +68,11 @@ int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size) {
 }
 
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode) {
+        return write_file_atomic_flags(path, data, size, mode, 0);
+}
+
+int write_file_atomic_flags(const char *path, const void *data, size_t size, mode_t mode,
+                            WriteFileFlags flags) {
         char tmp[PATH_MAX];
         int r;
 
@@ -79,7 +84,7 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
         r = loop_write(fd, data, size);
         if (r >= 0 && fchmod(fd, mode) < 0)
                 r = negative_errno();
-        if (r >= 0 && fsync(fd) < 0)
+        if (r >= 0 && !(flags & WRITE_FILE_NO_SYNC) && fsync(fd) < 0)
                 r = negative_errno();
         if (r >= 0 && rename(tmp, path) < 0)
                 r = negative_errno();

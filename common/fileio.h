@@ -17,5 +17,16 @@ int read_full_fd(int fd, size_t max, char **ret, size_t *ret_size);
  * half-written one. */
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode);
 
+typedef enum WriteFileFlags {
+        /* Skip the fsync: still atomic for readers, but after a crash the
+         * file may be old or empty.  For files regenerated on every boot
+         * (resolv.conf, hosts), where an fsync per file costs boot time. */
+        WRITE_FILE_NO_SYNC = 1 << 0,
+} WriteFileFlags;
+
+/* write_file_atomic() with flags; write_file_atomic() is flags == 0. */
+int write_file_atomic_flags(const char *path, const void *data, size_t size, mode_t mode,
+                            WriteFileFlags flags);
+
 /* write() all of it, retrying on EINTR and short writes. */
 int loop_write(int fd, const void *data, size_t size);

@@ -508,14 +508,16 @@ static int iface_apply(Applier *a, const IpcfgIface *ifc) {
 }
 
 /* Writes path only when its content differs: a second run leaves the file
- * (and its mtime) alone. */
+ * (and its mtime) alone.  No fsync: every boot regenerates these files from
+ * the command line before anything reads them, and an fsync per file was
+ * most of the apply time (bench/README.md); rename() keeps it atomic. */
 static int file_update(const char *path, const char *content) {
         _cleanup_(freep) char *old = NULL;
         size_t len = strlen(content);
 
         if (read_full_file(path, FILE_MAX, &old, NULL) >= 0 && streq(old, content))
                 return 0;
-        return write_file_atomic(path, content, len, 0644);
+        return write_file_atomic_flags(path, content, len, 0644, WRITE_FILE_NO_SYNC);
 }
 
 /* The first hostname given, with the interface it came from. */
