@@ -148,17 +148,20 @@ static int add_vnc_chain(const Config *c, const char *display, ServiceDefs *d) {
                           "x11vnc", display, &t);
 }
 
-static int add_extras(const Config *c, const char *display, ServiceDefs *d) {
-        ServiceDef t = {};
+/* Configured but not installed: left out, as the issue asks ("when one
+ * is installed"); nothing else depends on it. */
+static int add_window_manager(const Config *c, const char *display, ServiceDefs *d) {
         _cleanup_(freep) char *wm = NULL;
-        int r;
+        ServiceDef t = {};
 
-        if (!isempty(c->window_manager) &&
-            spawn_find_binary(c->window_manager, c->bin_path, &wm) >= 0) {
-                r = add_simple(d, "window-manager", strv_make(c->window_manager, NULL), "Xvfb", display, &t);
-                if (r < 0)
-                        return r;
-        }
+        if (isempty(c->window_manager) || spawn_find_binary(c->window_manager, c->bin_path, &wm) < 0)
+                return 0;
+        return add_simple(d, "window-manager", strv_make(c->window_manager, NULL), "Xvfb", display, &t);
+}
+
+static int add_browser(const Config *c, const char *display, ServiceDefs *d) {
+        ServiceDef t = {};
+
         if (isempty(c->firefox))
                 return 0;
         t.on_demand = true;
@@ -187,9 +190,11 @@ int display_build_services(const Config *c, ServiceDefs *ret, char *errbuf, size
         snprintf(display, sizeof display, ":%d", num);
         r = add_xvfb(c, num, &d);
         if (r >= 0)
+                r = add_window_manager(c, display, &d);
+        if (r >= 0)
                 r = add_vnc_chain(c, display, &d);
         if (r >= 0)
-                r = add_extras(c, display, &d);
+                r = add_browser(c, display, &d);
         if (r >= 0)
                 r = service_defs_finalize(&d, errbuf, size);
         if (r < 0)

@@ -1,0 +1,158 @@
+"""The real agent (`vm-browser-agent run`) in a test network namespace, for
+the supervisor and display tests: unique display number and ports per
+instance, log captured to a file, HTTP probes made from inside the
+namespace.  Nothing touches the machine's network or its X displays other
+than the one this instance owns."""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import tempfile
+
+from netns import Netns, wait_until
+
+# Display numbers and ports: a block per test process, away from the other
+# tiers' ranges (test_pid1 uses 18100, test_notify its own).
+_BASE = 140 + (os.getpid() % 40) * 5
+_next = [0]
+
+
+def free_display():
+    """A display number nobody holds a lock for (tests run in parallel)."""
+    while True:
+        n = _BASE + _next[0]
+        _next[0] += 1
+        if not os.path.exists(f"/tmp/.X{n}-lock") and not os.path.exists(f"/tmp/.X11-unix/X{n}"):
+            return n
+
+
+class Agent:
+    def __init__(self, agent_bin, *sets, services=None, display=None, ns=None):
+        self.ns = ns or Netns("vmbasv")
+        self.own_ns = ns is None
+        self.dir = tempfile.mkdtemp(prefix="vmba-sv-", dir="/var/tmp")
+        self.display = display if display is not None else free_display()
+        self.http_port = 18300 + self.display
+        self.vnc_port = 15900 + self.display
+        self.novnc_port = 16900 + self.display
+        self.log_path = os.path.join(self.dir, "agent.log")
+        argv = [agent_bin, "run", "--no-netinit", "--http-port", str(self.http_port),
+                "--set", "token_file=", "--set", "shutdown_action=exit",
+                "--set", f"display=:{self.display}",
+                "--set", f"vnc_port={self.vnc_port}", "--set", f"novnc_port={self.novnc_port}",
+                "--set", f"firefox_profile={self.dir}/firefox",
+                "--set", f"cmdline_path={self.dir}/cmdline"]
+        with open(f"{self.dir}/cmdline", "w") as f:
+            f.write("quiet\n")
+        if services is not None:
+            path = os.path.join(self.dir, "services.json")
+            with open(path, "w") as f:
+                json.dump({"services": services}, f)
+            argv += ["--services-file", path]
+        for s in sets:
+            argv += ["--set", s]
+        self.log = open(self.log_path, "w")
+        self.proc = self.ns.popen(argv, stdout=self.log, stderr=subprocess_stdout())
+        self.pid = self.proc.pid
+
+    # -- HTTP from inside the namespace --
+    def get(self, path, port=None, timeout=5):
+        with self.ns.entered():
+            c = http.client.HTTPConnection("127.0.0.1", port or self.http_port, timeout=timeout)
+            try:
+                c.request("GET", path)
+                r = c.getresponse()
+                return r.status, r.read()
+            finally:
+                c.close()
+
+    def try_get(self, path, port=None):
+        try:
+            return self.get(path, port)
+        except OSError:
+            return None, b""
+
+    def health(self):
+        status, body = self.get("/health")
+        assert status == 200, (status, body)
+        return json.loads(body)
+
+    def services(self):
+        return self.health()["services"]
+
+    def wait_ready(self, timeout=30):
+        return wait_until(lambda: self.try_get("/health/ready")[0] == 200, timeout,
+                          "GET /health/ready → 200")
+
+    def wait_state(self, name, state, timeout=30):
+        return wait_until(lambda: self.try_services().get(name, {}).get("state") == state,
+                          timeout, f"{name} {state}")
+
+    def try_services(self):
+        status, body = self.try_get("/health")
+        return json.loads(body)["services"] if status == 200 else {}
+
+    def banner(self, port, n=12):
+        with self.ns.entered():
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                data = b""
+                while len(data) < n:
+                    chunk = s.recv(n - len(data))
+                    if not chunk:
+                        break
+                    data += chunk
+                return data
+
+    def log_text(self):
+        self.log.flush()
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def log_lines(self, needle):
+        return [l for l in self.log_text().splitlines() if needle in l]
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self, timeout=20):
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except Exception:
+                pass
+        return self.proc.poll()
+
+    def close(self):
+        self.stop()
+        self.ns.kill_procs()
+        if self.own_ns:
+            self.ns.close()
+        self.log.close()
+        if os.environ.get("VMBA_KEEP_LOGS"):
+            print(f"agent log kept in {self.log_path}")
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is not None:
+            print("---- agent log ----\n" + self.log_text()[-6000:])
+        self.close()
+
+
+def subprocess_stdout():
+    import subprocess
+    return subprocess.STDOUT
+
+
+def proc_cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().split(b"\0")[0].decode()
+    except OSError:
+        return None

@@ -1,0 +1,151 @@
+"""The built-in display stack with the real Xvfb, x11vnc and websockify, the
+agent in a fresh network namespace on its own display number and ports:
+
+- it reaches GET /health/ready 200 by itself (readiness from -displayfd,
+  the RFB banner and an HTTP answer; the agent never sleeps), noVNC is
+  served through websockify and x11vnc speaks RFB;
+- kill -9 of Xvfb brings Xvfb, then x11vnc, then websockify back, each a
+  new process, ready in dependency order;
+- a stale X lock left by a dead server is removed before Xvfb starts;
+- SIGTERM stops the chain in reverse order, each within its timeout;
+- the window manager runs when installed; missing binaries are reported
+  per service while the agent keeps serving.
+"""
+import os
+import shutil
+import signal
+
+import pytest
+
+from netns import wait_until
+from svagent import Agent, free_display, proc_cmdline
+
+CHAIN = ["Xvfb", "x11vnc", "websockify"]
+
+
+def need(*binaries):
+    for b in binaries:
+        if not shutil.which(b):
+            pytest.skip(f"{b} not installed")
+
+
+@pytest.fixture
+def agent(agent_bin):
+    need("Xvfb", "x11vnc", "websockify")
+    with Agent(agent_bin, "window_manager=") as a:
+        yield a
+
+
+def test_chain_reaches_ready(agent):
+    agent.wait_ready()
+    h = agent.health()
+    services = h["services"]
+    assert list(services) == CHAIN + ["firefox"]
+    for name in CHAIN:
+        assert services[name]["state"] == "ready", services
+        assert services[name]["last_error"] is None
+        assert services[name]["restarts"] == 0
+    assert services["firefox"]["state"] == "inactive"
+    assert services["firefox"]["on_demand"] is True
+    assert services["firefox"]["pid"] is None
+    # The pids are the real programs; Xvfb made our display's socket.
+    assert proc_cmdline(services["Xvfb"]["pid"]).endswith("Xvfb")
+    assert proc_cmdline(services["x11vnc"]["pid"]).endswith("x11vnc")
+    assert os.path.exists(f"/tmp/.X11-unix/X{agent.display}")
+    # Each its own process group, led by itself.
+    for name in CHAIN:
+        assert os.getpgid(services[name]["pid"]) == services[name]["pid"]
+    ready = h["boot"]["services_ms"]
+    assert ready["Xvfb"] <= ready["x11vnc"] <= ready["websockify"]
+    assert h["boot"]["ready_ms"] is not None
+    # What the person logging in reaches: RFB from x11vnc, noVNC via websockify.
+    assert agent.banner(agent.vnc_port).startswith(b"RFB 003.")
+    status, body = agent.get("/vnc.html", port=agent.novnc_port)
+    assert status == 200 and b"noVNC" in body
+    # Children's output reaches the log, tagged with the service name.
+    assert agent.log_lines("x11vnc: ")
+
+
+def test_kill_xvfb_restarts_chain_in_order(agent):
+    agent.wait_ready()
+    before = agent.health()
+    old = {n: before["services"][n]["pid"] for n in CHAIN}
+
+    os.kill(old["Xvfb"], signal.SIGKILL)
+    # Not ready any more, then ready again with three new processes.
+    wait_until(lambda: agent.try_get("/health/ready")[0] == 503, 10, "chain not ready")
+    agent.wait_ready()
+    after = agent.health()
+    new = {n: after["services"][n]["pid"] for n in CHAIN}
+    for n in CHAIN:
+        assert new[n] != old[n], (n, old, new)
+        assert after["services"][n]["state"] == "ready"
+    assert after["services"]["Xvfb"]["restarts"] == 1
+    assert after["services"]["Xvfb"]["last_exit"] == "killed by SIGKILL"
+    assert after["services"]["x11vnc"]["restarts"] == 1
+    assert after["services"]["websockify"]["restarts"] == 1
+    # Dependency order: each came back after the one it depends on.
+    ready = after["boot"]["services_ms"]
+    assert before["boot"]["services_ms"]["Xvfb"] < ready["Xvfb"] < ready["x11vnc"] < ready["websockify"]
+    # And in the log: Xvfb started, then x11vnc, then websockify.
+    started = [l.split("Service ")[1].split(" ")[0] for l in agent.log_lines("started (pid")]
+    assert started == CHAIN + CHAIN, started
+    # The old processes are gone (their groups were killed).
+    for n in CHAIN:
+        assert proc_cmdline(old[n]) is None or not os.path.exists(f"/proc/{old[n]}"), n
+    assert agent.banner(agent.vnc_port).startswith(b"RFB ")
+
+
+def test_stale_lock_removed(agent_bin):
+    need("Xvfb", "x11vnc", "websockify")
+    display = free_display()
+    # A lock naming a pid that cannot exist (pid_max ≤ 2^22), as a crashed
+    # server leaves it.
+    with open(f"/tmp/.X{display}-lock", "w") as f:
+        f.write("   9999999\n")
+    try:
+        with Agent(agent_bin, "window_manager=", display=display) as a:
+            a.wait_ready()
+            assert a.log_lines(f"removed stale /tmp/.X{display}-lock")
+            # (-displayfd implies -nolock: the new server writes no lock.)
+            assert not os.path.exists(f"/tmp/.X{display}-lock")
+    finally:
+        if os.path.exists(f"/tmp/.X{display}-lock"):
+            with open(f"/tmp/.X{display}-lock") as f:
+                if f.read().strip() == "9999999":
+                    os.unlink(f"/tmp/.X{display}-lock")
+
+
+def test_sigterm_stops_in_reverse_order(agent):
+    agent.wait_ready()
+    assert agent.stop() == 0
+    stopped = [l.split("Service ")[1].split(" ")[0] for l in agent.log_lines(" stopped (")]
+    assert stopped == ["websockify", "x11vnc", "Xvfb"], stopped
+    assert "All services stopped." in agent.log_text()
+    # Xvfb got SIGTERM, not SIGKILL: it cleaned up its socket.
+    assert not os.path.exists(f"/tmp/.X11-unix/X{agent.display}")
+
+
+def test_window_manager_when_installed(agent_bin):
+    need("Xvfb", "x11vnc", "websockify", "openbox")
+    with Agent(agent_bin, "window_manager=openbox") as a:
+        a.wait_ready()
+        s = a.services()
+        assert list(s) == ["Xvfb", "window-manager", "x11vnc", "websockify", "firefox"]
+        assert s["window-manager"]["state"] == "ready"
+        assert proc_cmdline(s["window-manager"]["pid"]).endswith("openbox")
+
+
+def test_missing_binaries_reported(agent_bin):
+    # An empty bin_path: nothing can be found; the agent keeps serving.
+    with Agent(agent_bin, "window_manager=", f"bin_path=/nonexistent") as a:
+        a.wait_state("Xvfb", "failed")
+        s = a.services()
+        assert s["Xvfb"]["last_error"] == "Xvfb: not found"
+        assert s["x11vnc"]["state"] == "waiting"
+        assert s["websockify"]["state"] == "waiting"
+        status, body = a.get("/health/ready")
+        assert status == 503
+        assert b"Xvfb: failed (Xvfb: not found)" in body
+        assert a.health()["status"] == "failed"
+        assert a.alive()
