@@ -321,3 +321,46 @@ const char *login_iso8601(usec_t realtime, char *buf, size_t size) {
                  (unsigned)((realtime / 1000) % 1000));
         return buf;
 }
+
+json_t *login_query_to_json(const char *q) {
+        json_t *o = json_object();
+        unsigned n = 0;
+
+        if (!o)
+                return NULL;
+        while (q && *q && *q != '#') {
+                size_t l = strcspn(q, "&#"), kl = strcspn(q, "=&#");
+                _cleanup_(freep) char *k = NULL, *v = NULL;
+
+                if (++n > 64) {
+                        json_decref(o);
+                        return NULL;
+                }
+                if (l > 0) {
+                        k = url_decode(q, kl);
+                        v = kl < l ? url_decode(q + kl + 1, l - kl - 1) : strdup("");
+                        if (!k || !v) {
+                                json_decref(o);
+                                return NULL;
+                        }
+                        if (*k && !json_object_get(o, k) &&
+                            json_object_set_new(o, k, json_string(v)) < 0) {
+                                /* not valid UTF-8: keep going without it */
+                        }
+                        explicit_bzero(v, strlen(v));
+                }
+                q += l;
+                if (*q == '&')
+                        q++;
+        }
+        return o;
+}
+
+bool login_streq_ct(const char *a, const char *b) {
+        size_t la = strlen(a), lb = strlen(b);
+        unsigned char d = la != lb;
+
+        for (size_t i = 0; i < lb; i++)
+                d |= (unsigned char)(a[la ? i % la : 0] ^ b[i]);
+        return d == 0;
+}

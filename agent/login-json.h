@@ -41,6 +41,13 @@ bool login_url_is_valid(const char *url);
  * string); owned; NULL if absent or on ENOMEM. */
 char *login_query_get(const char *url_or_query, const char *key);
 
+/* Every parameter of a raw query string, decoded, as a JSON object of
+ * strings (a repeated key: the first wins).  NULL on ENOMEM or more than
+ * 64 parameters. */
+json_t *login_query_to_json(const char *query);
+/* Equal strings, in time independent of where they differ. */
+bool login_streq_ct(const char *a, const char *b);
+
 /* POST /auth/{provider} */
 json_t *login_json_started_url(const char *session_id, const char *oauth_url);
 json_t *login_json_started_output(const char *session_id, const char *cli_output, unsigned waited_s);

@@ -8,6 +8,7 @@
 #include "build-config.h"
 #include "fileio.h"
 #include "log.h"
+#include "login.h"
 #include "macro.h"
 #include "netinit/netinit-main.h"
 #include "run.h"
@@ -22,6 +23,7 @@ typedef struct Verb {
 static const Verb verbs[] = {
         { "run", run_main, "run the agent (the default; what PID 1 runs)" },
         { "netinit", netinit_main, "configure the network from ip= (see --help)" },
+        { "open-url", open_url_main, "hand a URL to the running agent's browser ($BROWSER for CLIs)" },
 };
 
 static void print_version(void) {

@@ -17,6 +17,7 @@
 #include "children.h"
 #include "http.h"
 #include "log.h"
+#include "login.h"
 #include "manager.h"
 #include "notify.h"
 #include "pid1.h"
@@ -54,6 +55,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         m->shutdown_timer = sd_event_source_disable_unref(m->shutdown_timer);
+        m->logins = login_manager_free(m->logins); /* kills CLIs, wipes secrets */
         m->http = http_server_free(m->http);
         m->supervisor = supervisor_free(m->supervisor);
         children_done(m);

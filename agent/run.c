@@ -10,12 +10,14 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 
 #include "build-config.h"
 #include "fileio.h"
 #include "health.h"
 #include "http.h"
 #include "log.h"
+#include "login.h"
 #include "manager.h"
 #include "notify.h"
 #include "pid1.h"
@@ -205,6 +207,37 @@ static void read_build_id(Manager *m) {
         snprintf(m->build_id, sizeof m->build_id, "%s", buf);
 }
 
+/* Namespace-wide settings (interfaces, hostname) belong to the machine's
+ * own init, or to a process in a namespace someone made for it (tests run
+ * the agent as the init of a PID namespace inside their own network and
+ * UTS namespaces).  The initial namespaces carry fixed inode numbers
+ * (include/linux/proc_ns.h); the network one only since Linux 6.18, where
+ * before that a PID-namespace init cannot tell and is trusted. */
+#define PID_NS_INIT_INO UINT32_C(0xEFFFFFFC)
+#define UTS_NS_INIT_INO UINT32_C(0xEFFFFFFE)
+#define NET_NS_INIT_INO UINT32_C(0xEFFFFFF9)
+
+static bool ns_inode_is(const char *path, uint32_t ino) {
+        struct stat st;
+        return stat(path, &st) >= 0 && st.st_ino == ino;
+}
+
+static bool machine_init(Manager *m) {
+        return m->is_pid1 && ns_inode_is("/proc/self/ns/pid", PID_NS_INIT_INO);
+}
+
+static bool network_is_ours(Manager *m) {
+        if (machine_init(m))
+                return true;
+        if (m->is_pid1)
+                return !ns_inode_is("/proc/self/ns/net", NET_NS_INIT_INO);
+        return ipcfg_environment_is_safe() > 0;
+}
+
+static bool hostname_is_ours(Manager *m) {
+        return machine_init(m) || !ns_inode_is("/proc/self/ns/uts", UTS_NS_INIT_INO);
+}
+
 static int run_netinit(Manager *m) {
         _cleanup_(freep) char *cmdline = NULL;
         IpcfgApplyOptions o;
@@ -226,12 +259,13 @@ static int run_netinit(Manager *m) {
         }
         if (m->net_plan.n_ifaces == 0)
                 return 0;
-        if (!m->is_pid1 && ipcfg_environment_is_safe() <= 0) {
+        if (!network_is_ours(m)) {
                 snprintf(m->net_error, sizeof m->net_error,
-                         "refusing to configure the initial network namespace when not PID 1");
+                         "refusing to configure the initial network namespace when not the machine's init");
                 return -EPERM;
         }
         ipcfg_apply_options_default(&o);
+        o.set_hostname = hostname_is_ours(m);
         o.resolv_conf = m->config.resolv_conf;
         o.hosts = m->config.hosts_file;
         o.hostname_file = m->config.hostname_file;
@@ -345,6 +379,11 @@ static int run_loop(Manager *m) {
                 log_warning_errno(r, "Failed to enable the watchdog: %m");
         if (setup_supervisor(m) < 0 && fatal(m, -EIO))
                 return 1;
+        /* Logins are not essential to the display stack: a failure is logged
+         * and the agent keeps serving /health. */
+        r = login_manager_new(m, &m->logins);
+        if (r < 0)
+                log_error_errno(r, "Failed to set up logins: %m");
         r = sd_event_loop(m->event);
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m"), 1;

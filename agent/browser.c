@@ -1,0 +1,152 @@
+/* See browser.h.  Preferences are user.js (read at every start, so a
+ * profile the person changed is put back) rather than policies.json,
+ * which would need write access to the Firefox installation. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "browser.h"
+#include "children.h"
+#include "fileio.h"
+#include "log.h"
+#include "login-json.h"
+#include "macro.h"
+#include "manager.h"
+#include "spawn.h"
+#include "supervisor.h"
+
+static const char user_js[] =
+        "// Written by vm-browser-agent at every login; edits are overwritten.\n"
+        "user_pref(\"browser.aboutwelcome.enabled\", false);\n"
+        "user_pref(\"browser.startup.homepage_override.mstone\", \"ignore\");\n"
+        "user_pref(\"startup.homepage_welcome_url\", \"\");\n"
+        "user_pref(\"startup.homepage_welcome_url.additional\", \"\");\n"
+        "user_pref(\"browser.startup.page\", 0);\n"
+        "user_pref(\"browser.startup.homepage\", \"about:blank\");\n"
+        "user_pref(\"browser.newtabpage.enabled\", false);\n"
+        "user_pref(\"trailhead.firstrun.didSeeAboutWelcome\", true);\n"
+        "user_pref(\"datareporting.policy.dataSubmissionEnabled\", false);\n"
+        "user_pref(\"datareporting.policy.firstRunURL\", \"\");\n"
+        "user_pref(\"datareporting.healthreport.uploadEnabled\", false);\n"
+        "user_pref(\"toolkit.telemetry.enabled\", false);\n"
+        "user_pref(\"toolkit.telemetry.unified\", false);\n"
+        "user_pref(\"toolkit.telemetry.archive.enabled\", false);\n"
+        "user_pref(\"toolkit.telemetry.reportingpolicy.firstRun\", false);\n"
+        "user_pref(\"app.shield.optoutstudies.enabled\", false);\n"
+        "user_pref(\"app.normandy.enabled\", false);\n"
+        "user_pref(\"app.update.auto\", false);\n"
+        "user_pref(\"app.update.enabled\", false);\n"
+        "user_pref(\"app.update.checkInstallTime\", false);\n"
+        "user_pref(\"extensions.update.enabled\", false);\n"
+        "user_pref(\"browser.shell.checkDefaultBrowser\", false);\n"
+        "user_pref(\"browser.sessionstore.resume_from_crash\", false);\n"
+        "user_pref(\"browser.sessionstore.max_resumed_crashes\", 0);\n"
+        "user_pref(\"browser.sessionstore.resume_session_once\", false);\n"
+        "user_pref(\"signon.rememberSignons\", false);\n"
+        "user_pref(\"signon.autofillForms\", false);\n"
+        "user_pref(\"signon.generation.enabled\", false);\n"
+        "user_pref(\"browser.formfill.enable\", false);\n"
+        "user_pref(\"browser.tabs.warnOnClose\", false);\n"
+        "user_pref(\"browser.warnOnQuit\", false);\n"
+        "user_pref(\"browser.link.open_newwindow\", 3);\n"
+        "user_pref(\"browser.discovery.enabled\", false);\n"
+        "user_pref(\"browser.safebrowsing.downloads.remote.enabled\", false);\n"
+        "user_pref(\"network.captive-portal-service.enabled\", false);\n"
+        "user_pref(\"network.connectivity-service.enabled\", false);\n";
+
+const char *browser_user_js(void) {
+        return user_js;
+}
+
+static int mkdir_p(const char *path) {
+        _cleanup_(freep) char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = '\0';
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdir(p, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+int browser_prepare_profile(const char *profile_dir) {
+        _cleanup_(freep) char *path = NULL;
+        int r;
+
+        if (isempty(profile_dir))
+                return -EINVAL;
+        r = mkdir_p(profile_dir);
+        if (r < 0)
+                return r;
+        if (asprintf(&path, "%s/user.js", profile_dir) < 0)
+                return -ENOMEM;
+        return write_file_atomic(path, user_js, strlen(user_js), 0600);
+}
+
+static void on_remote_exit(pid_t pid, int wstatus, void *userdata) {
+        char b[64];
+
+        log_debug("firefox --new-tab (pid %d) %s.", (int)pid, wstatus_to_string(wstatus, b, sizeof b));
+}
+
+/* The short-lived remote client: hands the URL to the running instance of
+ * the same profile and exits. */
+static int navigate(Manager *m, const char *url) {
+        const Config *c = &m->config;
+        _cleanup_(freep) char *display = NULL, *home = NULL, *path = NULL;
+        char *argv[] = { c->firefox, (char *)"--profile", c->firefox_profile,
+                         (char *)"--new-tab", (char *)url, NULL };
+        pid_t pid;
+        int r;
+
+        if (asprintf(&display, "DISPLAY=%s", c->display) < 0 ||
+            asprintf(&home, "HOME=%s", c->login_home) < 0 ||
+            asprintf(&path, "PATH=%s", c->bin_path) < 0)
+                return -ENOMEM;
+        char *envp[] = { display, home, path, NULL };
+        SpawnOptions so = { .argv = argv, .envp = envp, .path = c->bin_path, .stdin_fd = -1,
+                            .stdout_fd = -1, .stderr_fd = -1, .extra_fd = -1 };
+        r = spawn_process(&so, &pid);
+        if (r < 0)
+                return r;
+        return children_watch(m, pid, on_remote_exit, NULL);
+}
+
+int browser_open(Manager *m, const char *url, const char **ret_method) {
+        char *extra[] = { (char *)url, NULL };
+        int r;
+
+        if (!login_url_is_valid(url))
+                return -EINVAL;
+        if (!m->supervisor)
+                return -EAGAIN;
+        r = browser_prepare_profile(m->config.firefox_profile);
+        if (r < 0)
+                log_debug_errno(r, "Failed to write the browser profile prefs in %s: %m",
+                                  m->config.firefox_profile);
+        r = supervisor_start_service(m->supervisor, "firefox", extra);
+        if (r >= 0) {
+                *ret_method = "browser_launch";
+                return 0;
+        }
+        if (r != -EALREADY)
+                return r;
+        r = navigate(m, url);
+        if (r < 0)
+                return r;
+        *ret_method = "navigate";
+        return 0;
+}
+
+int browser_close(Manager *m) {
+        if (!m->supervisor)
+                return 0;
+        return supervisor_stop_service(m->supervisor, "firefox");
+}

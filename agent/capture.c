@@ -1,0 +1,160 @@
+/* See capture.h.  The file is opened O_NOFOLLOW: the path is under a HOME
+ * the CLI controls, and a symlink there must not make us read (and hand
+ * to the host) some other file.  The raw bytes are wiped after parsing;
+ * the parsed object is the only copy. */
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <systemd/sd-event.h>
+
+#include "capture.h"
+#include "fileio.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+
+struct Capture {
+        Manager *m;
+        char *path, *name;
+        sd_event_source *watch;
+        CaptureHandler cb;
+        void *userdata;
+        bool had_old;
+        struct stat old;
+        bool done;
+};
+
+void json_wipe(json_t *j) {
+        const char *k;
+        json_t *v;
+        size_t i;
+
+        if (json_is_string(j))
+                explicit_bzero((char *)json_string_value(j), json_string_length(j));
+        else if (json_is_object(j))
+                json_object_foreach(j, k, v)
+                        json_wipe(v);
+        else if (json_is_array(j))
+                json_array_foreach(j, i, v)
+                        json_wipe(v);
+}
+
+int capture_read(const char *path, json_t **ret, usec_t *ret_modified) {
+        _cleanup_(closep) int fd = -EBADF;
+        char *buf = NULL;
+        size_t n = 0;
+        struct stat st;
+        json_t *j;
+        int r;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        r = read_full_fd(fd, CAPTURE_MAX, &buf, &n);
+        if (r < 0)
+                return r;
+        j = json_loadb(buf, n, JSON_REJECT_DUPLICATES, NULL);
+        explicit_bzero(buf, n);
+        free(buf);
+        if (!json_is_object(j)) {
+                json_decref(j);
+                return -ENODATA;
+        }
+        *ret = j;
+        if (ret_modified)
+                *ret_modified = (usec_t)st.st_mtim.tv_sec * USEC_PER_SEC +
+                                (usec_t)st.st_mtim.tv_nsec / 1000;
+        return 0;
+}
+
+static bool unchanged(Capture *c) {
+        struct stat st;
+
+        if (!c->had_old || stat(c->path, &st) < 0)
+                return false;
+        return st.st_ino == c->old.st_ino && st.st_mtim.tv_sec == c->old.st_mtim.tv_sec &&
+               st.st_mtim.tv_nsec == c->old.st_mtim.tv_nsec && st.st_size == c->old.st_size;
+}
+
+static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
+        Capture *c = userdata;
+        json_t *j = NULL;
+        usec_t mtime = 0;
+        int r;
+
+        if (c->done || ev->len == 0 || !streq(ev->name, c->name) || unchanged(c))
+                return 0;
+        r = capture_read(c->path, &j, &mtime);
+        if (r < 0) {
+                log_debug_errno(r, "Credential file %s not complete yet: %m", c->path);
+                return 0;
+        }
+        c->done = true;
+        (void)chmod(c->path, 0600);
+        c->cb(c, j, mtime, c->userdata); /* may free c */
+        return 0;
+}
+
+static int mkdir_parents(const char *dir) {
+        _cleanup_(freep) char *p = strdup(dir);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = '\0';
+                if (mkdir(p, 0700) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdir(p, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+int capture_start(Manager *m, const char *path, CaptureHandler cb, void *userdata, Capture **ret) {
+        _cleanup_(freep) char *dir = NULL;
+        Capture *c;
+        int r;
+
+        if (!path || path[0] != '/' || !(dir = strdup(path)))
+                return -EINVAL;
+        c = calloc(1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        *c = (Capture) { .m = m, .cb = cb, .userdata = userdata };
+        c->path = strdup(path);
+        c->name = c->path ? strdup(strrchr(path, '/') + 1) : NULL;
+        if (!c->name) {
+                capture_free(c);
+                return -ENOMEM;
+        }
+        c->had_old = stat(path, &c->old) == 0;
+        r = mkdir_parents(dirname(dir));
+        if (r >= 0)
+                r = sd_event_add_inotify(m->event, &c->watch, dir,
+                                         IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR, on_inotify, c);
+        if (r < 0) {
+                capture_free(c);
+                return r;
+        }
+        *ret = c;
+        return 0;
+}
+
+Capture *capture_free(Capture *c) {
+        if (!c)
+                return NULL;
+        sd_event_source_disable_unref(c->watch);
+        free(c->path);
+        free(c->name);
+        free(c);
+        return NULL;
+}

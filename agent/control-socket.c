@@ -1,0 +1,238 @@
+/* The control socket and the `open-url` verb.  Provider CLIs open their
+ * authorize URL with $BROWSER, which is `vm-browser-agent open-url`; that
+ * process connects to the running agent's unix socket, sends the URL as
+ * one line and prints the agent's one-line answer.  The socket is 0600 in
+ * a 0700 directory: only root (the CLIs run as root in the VM) may ask the
+ * agent to open URLs.  Protocol: "URL\n" → "OK <method>\n" | "ERR <why>\n". */
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "login-json.h"
+#include "login.h"
+#include "macro.h"
+#include "manager.h"
+
+#define LINE_MAX_ (LOGIN_URL_MAX + 2)
+#define CLIENTS_MAX 8
+#define CLIENT_TIMEOUT_USEC (5 * USEC_PER_SEC)
+
+typedef struct Client Client;
+
+struct ControlSocket {
+        LoginManager *lm;
+        char *path;
+        int fd;
+        sd_event_source *io;
+        Client *clients[CLIENTS_MAX];
+};
+
+struct Client {
+        ControlSocket *cs;
+        int fd;
+        sd_event_source *io, *timer;
+        char buf[LINE_MAX_ + 1];
+        size_t n;
+};
+
+static void client_free(Client *c) {
+        if (!c)
+                return;
+        for (size_t i = 0; i < CLIENTS_MAX; i++)
+                if (c->cs->clients[i] == c)
+                        c->cs->clients[i] = NULL;
+        sd_event_source_disable_unref(c->io);
+        sd_event_source_disable_unref(c->timer);
+        safe_close(c->fd);
+        free(c);
+}
+
+static void client_answer(Client *c, const char *status, const char *arg) {
+        char line[256];
+
+        snprintf(line, sizeof line, "%s %s\n", status, arg);
+        (void)send(c->fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT);
+        client_free(c);
+}
+
+static void client_line(Client *c) {
+        const char *method = NULL;
+        int r;
+
+        c->buf[strcspn(c->buf, "\r\n")] = '\0';
+        if (!login_url_is_valid(c->buf)) {
+                client_answer(c, "ERR", "not an absolute http(s) URL");
+                return;
+        }
+        r = login_manager_browser_request(c->cs->lm, c->buf, &method);
+        if (r < 0) {
+                log_warning_errno(r, "open-url request failed: %m");
+                client_answer(c, "ERR", strerror(-r));
+                return;
+        }
+        client_answer(c, "OK", method);
+}
+
+static int on_client(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+        Client *c = userdata;
+        ssize_t n = recv(fd, c->buf + c->n, LINE_MAX_ - c->n, MSG_DONTWAIT);
+
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return 0;
+        if (n <= 0) {
+                client_free(c);
+                return 0;
+        }
+        c->n += (size_t)n;
+        c->buf[c->n] = '\0';
+        if (memchr(c->buf, '\n', c->n))
+                client_line(c);
+        else if (c->n >= LINE_MAX_)
+                client_answer(c, "ERR", "line too long");
+        return 0;
+}
+
+static int on_client_timeout(sd_event_source *es, uint64_t usec, void *userdata) {
+        client_free(userdata);
+        return 0;
+}
+
+static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+        ControlSocket *cs = userdata;
+        int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        size_t slot;
+        Client *c;
+
+        if (cfd < 0)
+                return 0;
+        for (slot = 0; slot < CLIENTS_MAX && cs->clients[slot]; slot++)
+                ;
+        c = slot < CLIENTS_MAX ? calloc(1, sizeof *c) : NULL;
+        if (!c) {
+                safe_close(cfd);
+                return 0;
+        }
+        c->cs = cs;
+        c->fd = cfd;
+        cs->clients[slot] = c;
+        if (sd_event_add_io(cs->lm->m->event, &c->io, cfd, EPOLLIN, on_client, c) < 0 ||
+            sd_event_add_time_relative(cs->lm->m->event, &c->timer, CLOCK_MONOTONIC, CLIENT_TIMEOUT_USEC, 0,
+                                       on_client_timeout, c) < 0)
+                client_free(c);
+        return 0;
+}
+
+static int make_parent_dir(const char *path) {
+        _cleanup_(freep) char *d = strdup(path);
+        char *slash;
+
+        if (!d)
+                return -ENOMEM;
+        slash = strrchr(d, '/');
+        if (!slash || slash == d)
+                return 0;
+        *slash = '\0';
+        if (mkdir(d, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+int control_socket_new(LoginManager *lm, const char *path, ControlSocket **ret) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        ControlSocket *cs;
+        int r;
+
+        if (strlen(path) >= sizeof sa.sun_path)
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+        cs = calloc(1, sizeof *cs);
+        if (!cs)
+                return -ENOMEM;
+        cs->lm = lm;
+        cs->path = strdup(path);
+        cs->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        r = cs->path && cs->fd >= 0 ? 0 : cs->path ? -errno : -ENOMEM;
+        if (r >= 0)
+                r = make_parent_dir(path);
+        if (r >= 0) {
+                (void)unlink(path); /* a stale socket from a previous run */
+                mode_t old = umask(0177);
+                r = RET_NERRNO(bind(cs->fd, (struct sockaddr *)&sa, sizeof sa));
+                umask(old);
+        }
+        if (r >= 0)
+                r = RET_NERRNO(listen(cs->fd, CLIENTS_MAX));
+        if (r >= 0)
+                r = sd_event_add_io(lm->m->event, &cs->io, cs->fd, EPOLLIN, on_accept, cs);
+        if (r < 0) {
+                control_socket_free(cs);
+                return r;
+        }
+        *ret = cs;
+        return 0;
+}
+
+ControlSocket *control_socket_free(ControlSocket *cs) {
+        if (!cs)
+                return NULL;
+        for (size_t i = 0; i < CLIENTS_MAX; i++)
+                client_free(cs->clients[i]);
+        sd_event_source_disable_unref(cs->io);
+        if (cs->fd >= 0 && cs->path)
+                (void)unlink(cs->path);
+        safe_close(cs->fd);
+        free(cs->path);
+        free(cs);
+        return NULL;
+}
+
+/* The verb: argv "open-url URL".  The socket path comes from
+ * $VMBA_CONTROL_SOCKET (the agent sets it for the CLIs it runs), else the
+ * default.  Exit 0 when the agent took the URL. */
+int open_url_main(int argc, char **argv) {
+        const char *path = getenv("VMBA_CONTROL_SOCKET");
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_(closep) int fd = -EBADF;
+        _cleanup_(freep) char *line = NULL;
+        char answer[256];
+        ssize_t n;
+
+        if (argc != 2 || streq(argv[1], "--help")) {
+                fprintf(argc == 2 ? stdout : stderr, "Usage: vm-browser-agent open-url URL\n");
+                return argc == 2 ? 0 : 2;
+        }
+        if (!login_url_is_valid(argv[1])) {
+                log_error("open-url: not an absolute http(s) URL.");
+                return 2;
+        }
+        if (isempty(path))
+                path = "/run/vm-browser-agent/control.sock";
+        if (strlen(path) >= sizeof sa.sun_path)
+                return log_error_errno(ENAMETOOLONG, "open-url: socket path too long."), 1;
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+                log_error_errno(errno, "open-url: cannot reach the agent at %s: %m", path);
+                return 1;
+        }
+        if (asprintf(&line, "%s\n", argv[1]) < 0 || loop_write(fd, line, strlen(line)) < 0) {
+                log_error("open-url: failed to send the URL.");
+                return 1;
+        }
+        n = read(fd, answer, sizeof answer - 1);
+        if (n <= 0) {
+                log_error("open-url: no answer from the agent.");
+                return 1;
+        }
+        answer[n] = '\0';
+        answer[strcspn(answer, "\n")] = '\0';
+        if (!startswith(answer, "OK")) {
+                log_error("open-url: %s", answer);
+                return 1;
+        }
+        return 0;
+}
