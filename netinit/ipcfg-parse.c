@@ -515,12 +515,12 @@ static int parse_kernel_rest(State *st, Span v, const Span *g, size_t n, bool mt
 }
 
 static int parse_kernel_form(State *st, Span v, const Span *f, size_t n, Entry *e) {
-        Span g[11] = {}; /* 1-based; absent fields are empty */
+        Span g[11]; /* 1-based; absent fields are empty (not NULL: memcpy) */
         bool mtu_form;
         int r;
 
-        for (size_t i = 0; i < n && i < 10; i++)
-                g[i + 1] = f[i];
+        for (size_t i = 0; i <= 10; i++)
+                g[i] = i >= 1 && i <= n ? f[i - 1] : (Span){ "", 0 };
         /* An empty field 8 followed by a MAC (fields 9-14) is dracut's
          * ":[<mtu>][:<mac>]"; dns1 and ntp0 alone never reach 11 fields. */
         mtu_form = n >= 8 && (all_digits(f[7]) || (f[7].n == 0 && n > 10));
