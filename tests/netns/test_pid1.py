@@ -11,16 +11,18 @@ files therefore live under /var/tmp).
   namespace makes the kernel kill the namespace's init with SIGHUP: that
   is what the test sees instead of a machine reboot.
 - A bad config file does not stop PID 1: defaults, and /health says why.
+- As PID 1 it applies ip= at start (netinit=auto) and /health shows it.
 """
 import json
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 
 import pytest
 
-from netns import Netns, wait_until
+from netns import Lan, Netns, wait_until
 
 PORT = 18100
 
@@ -48,14 +50,15 @@ def logs_on_term(name, log):
     return f'trap "echo {name} >> {log}; exit 0" TERM; sleep 1000 & wait'
 
 
-def start_pid1(ns, agent_bin, workdir, services, *extra):
+def start_pid1(ns, agent_bin, workdir, services, *extra, cmdline="console=ttyS0 reboot=k quiet"):
     services_file = write(os.path.join(workdir, "services.json"), json.dumps({"services": services}))
-    cmdline = write(os.path.join(workdir, "cmdline"), "console=ttyS0 reboot=k quiet\n")
-    argv = ["unshare", "--pid", "--fork", "--mount-proc", agent_bin,
+    cmdline = write(os.path.join(workdir, "cmdline"), cmdline + "\n")
+    # --uts: as PID 1 the agent sets the hostname from ip=; never the machine's.
+    argv = ["unshare", "--pid", "--fork", "--mount-proc", "--uts", agent_bin,
             "--services-file", services_file, "--http-port", str(PORT),
             "--set", f"cmdline_path={cmdline}", "--set", "token_file=",
             "--set", f"resolv_conf={workdir}/resolv.conf", "--set", f"hosts_file={workdir}/hosts",
-            "--set", "hostname_file=", *extra]
+            "--set", f"hostname_file={workdir}/hostname", *extra]
     unshare = ns.popen(argv)
     children = f"/proc/{unshare.pid}/task/{unshare.pid}/children"
     agent = int(wait_until(lambda: open(children).read().split(), 10, "the agent forked by unshare")[0])
@@ -159,3 +162,28 @@ def test_bad_config_exits_when_not_pid1(agent_bin, workdir):
         assert r.stderr.strip().splitlines()[-1] == (
             f'<3>vm-browser-agent: Bad configuration: {config}: key "http_port": '
             'expected an integer 0-65535, got a string')
+
+
+def test_netinit_at_start(agent_bin, workdir):
+    ip = "ip=10.77.0.2::10.77.0.1:255.255.255.0:vm1.example.test:eth0:off:10.77.0.1"
+    with Lan() as lan:
+        unshare, agent = start_pid1(lan.guest, agent_bin, workdir, [], "--no-reboot",
+                                    cmdline=f"console=ttyS0 {ip} quiet")
+        h = wait_until(lambda: health(lan.guest), 20, "/health")
+        assert h["network"]["status"] == "applied"
+        assert h["network"]["device"] == "eth0"
+        assert h["network"]["address"] == "10.77.0.2"
+        assert h["network"]["gateway"] == "10.77.0.1"
+        assert h["boot"]["network_ms"] <= h["boot"]["http_ms"]
+        addrs = lan.guest.ip_json("-4", "addr", "show", "dev", "eth0")
+        assert [(a["local"], a["prefixlen"]) for a in addrs[0]["addr_info"]] == [("10.77.0.2", 24)]
+        # The hostname went to the agent's own UTS namespace and the redirected file.
+        r = subprocess.run(["nsenter", "-t", str(agent), "-u", "hostname"], capture_output=True, text=True)
+        assert r.stdout.strip() == "vm1"
+        with open(f"{workdir}/hostname") as f:
+            assert f.read() == "vm1\n"
+        # The host side reaches the agent over the veth.
+        r = lan.host.run("curl", "-sS", "-m", "5", f"http://10.77.0.2:{PORT}/health")
+        assert json.loads(r.stdout)["network"]["address"] == "10.77.0.2"
+        os.kill(agent, signal.SIGTERM)
+        assert unshare.wait(timeout=30) == 0
