@@ -86,7 +86,8 @@ static int parse_argv(int argc, char **argv, Args *a) {
         int c;
 
         optind = 0; /* reset: main() may have used getopt already */
-        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
+        opterr = 0; /* we report, with a priority prefix like every other line */
+        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0)
                 switch (c) {
                 case 'h': help(); return 0;
                 case 'n': case 'a':
@@ -107,7 +108,11 @@ static int parse_argv(int argc, char **argv, Args *a) {
                 case ARG_HOSTNAME_FILE: a->opts.hostname_file = optarg; break;
                 case ARG_NO_HOSTNAME: a->opts.set_hostname = false; break;
                 case ARG_TIMING: a->timing = true; break;
-                default: return -EINVAL; /* getopt printed why */
+                case ':':
+                        return log_error_errno(-EINVAL, "Option '%s' needs an argument; see --help.",
+                                               argv[optind - 1]);
+                default:
+                        return log_error_errno(-EINVAL, "Unknown option '%s'; see --help.", argv[optind - 1]);
                 }
         if (optind < argc)
                 return log_error_errno(-EINVAL, "Unexpected argument '%s'; see --help.", argv[optind]);

@@ -287,11 +287,13 @@ def test_dry_run_invalid_field_exits_2_with_one_line(agent_bin):
 
 def test_usage_errors_exit_2(agent_bin):
     for argv in (["netinit"], ["netinit", "--dry-run", "--apply"], ["netinit", "--apply", "--timeout", "x"],
-                 ["netinit", "--dry-run", "extra"]):
+                 ["netinit", "--dry-run", "extra"], ["netinit", "--dry-run", "--bogus"],
+                 ["netinit", "--dry-run", "--cmdline"]):
         r = subprocess.run([agent_bin, *argv], capture_output=True, text=True, timeout=30)
         assert r.returncode == 2, argv
         assert r.stdout == ""
         assert len(r.stderr.splitlines()) == 1, (argv, r.stderr)
+        assert r.stderr.startswith("<3>vm-browser-agent: "), (argv, r.stderr)
 
 
 def _iface(**kw):
