@@ -41,6 +41,7 @@ typedef struct Service {
         ServiceState state;
         bool want;
         bool clean_exit;         /* the last exit was "exited 0" */
+        bool not_found;          /* the last spawn found no binary */
         pid_t pid;
         unsigned restarts, spawns, failures;
         usec_t *starts;          /* ring of the last burst spawn times (monotonic) */
@@ -160,9 +161,15 @@ static void on_enter_backoff(Service *s) {
 }
 
 static void on_enter_failed(Service *s) {
-        if (isempty(s->last_error))
-                snprintf(s->last_error, sizeof s->last_error, "%u starts within %u s, giving up",
-                         cfg(s)->restart_burst, cfg(s)->restart_window_s);
+        char cause[sizeof s->last_error];
+
+        /* Over budget: keep the cause of the last failure, say we gave up.
+         * A missing binary is its own reason: no retries were made. */
+        if (!s->not_found) {
+                snprintf(cause, sizeof cause, "%s", s->last_error);
+                snprintf(s->last_error, sizeof s->last_error, "%.200s%sgave up after %u starts in %u s", cause,
+                         cause[0] ? "; " : "", cfg(s)->restart_burst, cfg(s)->restart_window_s);
+        }
         log_error("Service %s failed: %s", s->def->name, s->last_error);
         sv_status(s->sv, "%s failed: %s", s->def->name, s->last_error);
 }
@@ -369,6 +376,7 @@ static int service_spawn(Service *s) {
         service_prepare(s);
 
         r = service_spawn_process(s, &probe_fd);
+        s->not_found = r == -ENOENT;
         if (r == -ENOENT) {
                 snprintf(s->last_error, sizeof s->last_error, "%s: not found", s->def->argv[0]);
                 return r;
@@ -378,6 +386,8 @@ static int service_spawn(Service *s) {
                 return r;
         }
         log_info("Service %s started (pid %d).", s->def->name, (int)s->pid);
+        if (s->def->probe.type == PROBE_NONE)
+                return 0; /* ready now: the caller feeds PROBE_OK */
 
         r = probe_start(s->sv->m->event, &s->def->probe, probe_fd, on_probe_ready, s, &s->probe);
         if (r < 0) {
@@ -430,7 +440,8 @@ static void service_event(Service *s, SvEvent ev) {
                         if (r < 0) {
                                 log_error("Service %s: %s", s->def->name, s->last_error);
                                 ev = r == -ENOENT ? SV_EVENT_NOT_FOUND : SV_EVENT_SPAWN_FAILED;
-                        }
+                        } else if (s->def->probe.type == PROBE_NONE)
+                                ev = SV_EVENT_PROBE_OK; /* ready once spawned, before any exit */
                 }
                 if (t.actions & SV_ACTION_NOTIFY_UP)
                         notify_dependents(s, true);

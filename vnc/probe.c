@@ -133,7 +133,11 @@ static void probe_on_readable(Probe *p) {
         if (m > 0)
                 return probe_pass(p);
         if (m < 0) {
-                snprintf(why, sizeof why, "unexpected answer '%.40s'", p->buf);
+                /* Quote only the printable start: the answer is untrusted. */
+                size_t k = 0;
+                while (k < 40 && k < p->len && p->buf[k] >= 0x20 && p->buf[k] < 0x7f)
+                        k++;
+                snprintf(why, sizeof why, "unexpected answer '%.*s'", (int)k, p->buf);
                 return probe_retry(p, why);
         }
         if (n == 0 || p->len == sizeof p->buf - 1)

@@ -1,0 +1,168 @@
+"""The supervisor with services from a services_file (small shell and
+Python programs), the real agent in a fresh network namespace:
+
+- a service that always exits goes `failed` after its start budget, with
+  its last exit and why, while /health keeps answering and others run;
+- a missing binary is `failed` with "not found", not fatal;
+- when a dependency restarts, its dependents stop and start again only
+  after it is ready again;
+- a service is killed as a process group: what it forked goes with it;
+- a service that ignores SIGTERM is SIGKILLed after its stop timeout;
+- a start that never becomes ready is killed after the ready timeout and
+  counted against the budget; a wrong banner never passes the probe;
+- children's output is logged line by line as "<service>: <line>", rate
+  limited with an exact count of what was suppressed.
+"""
+import os
+import signal
+import sys
+
+import pytest
+
+from netns import wait_until
+from svagent import Agent, proc_cmdline
+
+FAST = ("restart_burst=3", "restart_window_s=60", "backoff_initial_ms=10", "backoff_max_ms=40")
+
+
+def sh(name, script, **kw):
+    return {"name": name, "argv": ["/bin/sh", "-c", script], **kw}
+
+
+def pids_with_arg(arg):
+    """Processes whose command line contains arg (our marker)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    if arg.encode() in f.read():
+                        out.append(int(d))
+            except OSError:
+                pass
+    return out
+
+
+def test_always_exiting_service_fails_after_budget(agent_bin):
+    services = [sh("steady", "exec sleep 1000"), sh("crasher", "echo crashing; exit 3")]
+    with Agent(agent_bin, *FAST, services=services) as a:
+        a.wait_state("crasher", "failed")
+        s = a.services()
+        assert s["crasher"]["restarts"] == 2  # 3 starts = the burst
+        assert s["crasher"]["last_exit"] == "exited 3"
+        assert s["crasher"]["last_error"] == "exited 3; gave up after 3 starts in 60 s"
+        assert s["crasher"]["pid"] is None
+        assert s["steady"]["state"] == "ready"
+        assert a.health()["status"] == "failed"
+        status, body = a.get("/health/ready")
+        assert status == 503 and b"crasher: failed" in body
+        assert a.alive()
+        assert len(a.log_lines("crasher: crashing")) == 3
+        assert len(a.log_lines("Service crasher: restarting in")) == 2
+
+
+def test_missing_binary(agent_bin):
+    services = [sh("steady", "exec sleep 1000"),
+                {"name": "ghost", "argv": ["vmba-no-such-binary", "--flag"]}]
+    with Agent(agent_bin, *FAST, services=services) as a:
+        a.wait_state("ghost", "failed")
+        a.wait_state("steady", "ready")
+        s = a.services()
+        assert s["ghost"]["last_error"] == "vmba-no-such-binary: not found"
+        assert s["ghost"]["restarts"] == 0  # not retried: it cannot appear by itself
+        assert a.alive()
+
+
+def test_dependents_restart_after_dependency_is_ready(agent_bin):
+    services = [sh("base", "exec sleep 1001"),
+                sh("mid", "exec sleep 1002", depends_on=["base"]),
+                sh("top", "exec sleep 1003", depends_on=["mid"])]
+    with Agent(agent_bin, *FAST, services=services) as a:
+        a.wait_ready()
+        old = {n: v["pid"] for n, v in a.services().items()}
+        mark = len(a.log_text().splitlines())
+        os.kill(old["base"], signal.SIGKILL)
+        wait_until(lambda: all(v["state"] == "ready" and v["pid"] != old[n]
+                               for n, v in a.try_services().items()) if a.try_services() else False,
+                   15, "all three restarted")
+        after = a.log_text().splitlines()[mark:]
+        events = [l.split("Service ")[1].rstrip(".") for l in after if "Service " in l]
+        events = [" ".join(e.split()[:2]) for e in events]
+        # The dependents stop, then each starts only once the one below is
+        # ready again.
+        assert "mid stopped" in events and "top stopped" in events
+        order = [e for e in events if e.split()[1] in ("started", "ready")]
+        assert order == ["base started", "base ready", "mid started", "mid ready",
+                         "top started", "top ready"], events
+        s = a.services()
+        assert [s[n]["restarts"] for n in ("base", "mid", "top")] == [1, 1, 1]
+
+
+def test_process_group_killed_with_its_leader(agent_bin):
+    marker = "1004.5"
+    services = [sh("forker", f"sleep {marker} & exit 7", restart="never")]
+    with Agent(agent_bin, *FAST, services=services) as a:
+        a.wait_state("forker", "inactive")
+        assert a.services()["forker"]["last_exit"] == "exited 7"
+        wait_until(lambda: not pids_with_arg(marker), 5, "the forked sleep to be killed")
+
+
+def test_stop_timeout_then_sigkill(agent_bin):
+    marker = "1005.5"
+    # Ignored signals stay ignored across exec: the sleep ignores TERM too.
+    services = [sh("stubborn", f"trap '' TERM; sleep {marker}", stop_timeout_ms=300)]
+    with Agent(agent_bin, *FAST, services=services) as a:
+        a.wait_ready()
+        # Ready means spawned (no probe): wait for the trap to be set.
+        wait_until(lambda: pids_with_arg(marker), 5, "the sleep")
+        assert a.stop() == 0
+        log = a.log_text()
+        assert "Service stubborn did not stop in time, killing its process group." in log
+        assert "Service stubborn stopped (killed by SIGKILL)." in log
+        assert not pids_with_arg(marker)
+
+
+def test_ready_timeout_and_wrong_banner(agent_bin):
+    # Something answers on the port, but not with the expected banner.
+    server = ("import socket; s=socket.socket(); "
+              "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
+              "s.bind(('127.0.0.1', 17999)); s.listen()\n"
+              "while True:\n c, _ = s.accept(); c.sendall(b'SSH-2.0-test\\r\\n'); c.close()")
+    services = [
+        {"name": "imposter", "argv": [sys.executable, "-c", server]},
+        {"name": "vnc", "argv": ["sleep", "1006"], "depends_on": ["imposter"], "ready_timeout_ms": 300,
+         "probe": {"type": "tcp-banner", "port": 17999, "expect": "RFB "}},
+    ]
+    with Agent(agent_bin, *FAST, services=services) as a:
+        a.wait_state("vnc", "failed")
+        s = a.services()
+        assert s["vnc"]["restarts"] == 2
+        assert s["vnc"]["last_error"] == ("not ready after 300 ms: unexpected answer 'SSH-2.0-test'; "
+                                          "gave up after 3 starts in 60 s")
+        assert a.log_lines("Service vnc: not ready after 300 ms: unexpected answer 'SSH-2.0-test'")
+        assert s["imposter"]["state"] == "ready"
+
+
+def test_http_probe(agent_bin):
+    services = [{"name": "web", "argv": [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "17998"],
+                 "cwd": "/", "probe": {"type": "http", "port": 17998, "path": "/"}}]
+    with Agent(agent_bin, *FAST, services=services) as a:
+        a.wait_ready()
+        assert a.services()["web"]["state"] == "ready"
+
+
+def test_output_logged_and_rate_limited(agent_bin):
+    services = [sh("chatty", "echo 'hello world'; printf 'no newline'", restart="never"),
+                sh("spam", "i=0; while [ $i -lt 500 ]; do echo line $i; i=$((i+1)); done",
+                   restart="never")]
+    with Agent(agent_bin, *FAST, services=services) as a:
+        a.wait_state("spam", "inactive")
+        a.wait_state("chatty", "inactive")
+        wait_until(lambda: a.log_lines("spam: 300 lines of output suppressed"), 5, "suppression note")
+        assert a.log_lines("chatty: hello world")
+        assert a.log_lines("chatty: no newline")
+        spam = [l for l in a.log_lines("spam: line ")]
+        assert len(spam) == 200
+        assert spam[0].endswith("spam: line 0") and spam[-1].endswith("spam: line 199")
+        # Priority prefix of the agent, not the child's text, leads the line.
+        assert all(l.startswith("<6>") for l in spam)
