@@ -147,6 +147,31 @@ def test_waits_for_a_device_created_after_it_started(agent_bin, files):
         assert [x["gateway"] for x in default_routes(lan.guest)] == ["10.77.0.1"]
 
 
+def test_two_interfaces_and_merged_nameservers(lan, agent_bin, files):
+    lan.guest.run("ip", "link", "add", "eth1", "type", "veth", "peer", "name", "peer1")
+    cmdline = ("ip=10.77.0.2::10.77.0.1:24:vm.example.test:eth0:off:10.77.0.1 "
+               "ip=10.88.0.2:::24::eth1:off:10.88.0.1:10.77.0.1 nameserver=1.1.1.1 nameserver=10.77.0.1")
+    r = apply(lan.guest, agent_bin, files, cmdline)
+    assert r.returncode == 0, r.stderr
+    assert addrs(lan.guest, "eth0") == [("10.77.0.2", 24)]
+    assert addrs(lan.guest, "eth1") == [("10.88.0.2", 24)]
+    assert "UP" in link(lan.guest, "eth1")["flags"]
+    assert [(x["gateway"], x["dev"]) for x in default_routes(lan.guest)] == [("10.77.0.1", "eth0")]
+    # Every interface's servers in order, each once.
+    assert files["resolv"].read_text() == (
+        "# Written by vm-browser-agent netinit from the kernel command line.\n"
+        "nameserver 10.77.0.1\nnameserver 1.1.1.1\nnameserver 10.88.0.1\nsearch example.test\n")
+
+
+def test_mac_change_on_a_link_that_is_up(lan, agent_bin, files):
+    lan.guest.run("ip", "link", "set", "eth0", "address", "02:00:00:00:00:01", "mtu", "1500")
+    lan.guest.run("ip", "link", "set", "eth0", "up")
+    r = apply(lan.guest, agent_bin, files)
+    assert r.returncode == 0, r.stderr
+    eth0 = link(lan.guest, "eth0")
+    assert (eth0["address"], eth0["mtu"], "UP" in eth0["flags"]) == ("02:00:00:00:00:42", 1400, True)
+
+
 def test_first_broadcast_device_when_none_is_named(lan, agent_bin, files):
     r = apply(lan.guest, agent_bin, files, "ip=10.77.0.5::10.77.0.1:24:::off")
     assert r.returncode == 0, r.stderr
