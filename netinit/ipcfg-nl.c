@@ -666,7 +666,9 @@ void ipcfg_apply_options_default(IpcfgApplyOptions *o) {
 
 static int apply_all(Applier *a, const IpcfgPlan *plan) {
         const IpcfgIface *named = plan_hostname_iface(plan);
-        int r, unsupported = 0;
+        char unsupported[512] = "";
+        bool any_unsupported = false;
+        int r;
 
         r = loopback_up(a);
         if (r < 0)
@@ -674,22 +676,21 @@ static int apply_all(Applier *a, const IpcfgPlan *plan) {
         for (size_t i = 0; i < plan->n_ifaces; i++) {
                 r = iface_apply(a, &plan->ifaces[i]);
                 /* Keep going: the other interfaces and the files can still
-                 * be right; report the missing client at the end. */
-                if (r == -EOPNOTSUPP && !unsupported) {
-                        unsupported = r;
+                 * be right; report the (first) missing client at the end. */
+                if (r == -EOPNOTSUPP) {
+                        if (!any_unsupported && a->errbuf)
+                                snprintf(unsupported, sizeof unsupported, "%s", a->errbuf);
+                        any_unsupported = true;
                         continue;
                 }
                 if (r < 0)
                         return r;
         }
-        char saved[512] = "";
-        if (unsupported && a->errbuf)
-                snprintf(saved, sizeof saved, "%s", a->errbuf);
         if ((r = hostname_apply(a, named)) < 0 || (r = resolv_conf_write(a, plan)) < 0 ||
             (r = hosts_write(a, named)) < 0)
                 return r;
-        if (unsupported)
-                return fail(a, unsupported, "%s", saved);
+        if (any_unsupported)
+                return fail(a, -EOPNOTSUPP, "%s", unsupported);
         return 0;
 }
 

@@ -235,6 +235,20 @@ def test_dhcp_brings_the_link_up_and_says_it_cannot(lan, agent_bin, files):
     assert addrs(lan.guest, "eth0") == []
 
 
+def test_dhcp_beside_static_configures_the_rest(lan, agent_bin, files):
+    """Two interfaces wanting DHCP and one static: the static one and the
+    files are still done; the first missing client is reported."""
+    lan.guest.run("ip", "link", "add", "eth1", "type", "veth", "peer", "name", "eth2")
+    r = apply(lan.guest, agent_bin, files,
+              "ip=eth1:dhcp ip=10.77.0.2::10.77.0.1:24:vm.example.test:eth0:off:10.77.0.1 ip=eth2:dhcp6")
+    assert r.returncode == 1
+    assert r.stderr == ("<3>vm-browser-agent: eth1: method dhcp needs a DHCP/autoconf client, which "
+                        "netinit does not have; the link is up without an address: Operation not supported\n")
+    assert "UP" in link(lan.guest, "eth1")["flags"] and "UP" in link(lan.guest, "eth2")["flags"]
+    assert addrs(lan.guest, "eth0") == [("10.77.0.2", 24)]
+    assert files["resolv"].read_text().splitlines()[1:] == ["nameserver 10.77.0.1", "search example.test"]
+
+
 def test_files_and_hostname_in_private_uts_namespace(lan, agent_bin, files):
     files["hosts"].write_text("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n"
                               "10.1.1.1\told # vm-browser-agent netinit\n")
