@@ -181,8 +181,14 @@ static int setup_config(Manager *m, const RunArgs *a) {
                  * apply), and the reason goes to /health. */
                 log_error("Bad configuration, using defaults: %s", err);
                 snprintf(m->config_error, sizeof m->config_error, "%s", err);
+                /* Keep a token already read: falling back must not open
+                 * the control routes. */
+                char *token = TAKE_PTR(m->config.token);
+                bool from_cmdline = m->config.token_from_cmdline;
                 config_done(&m->config);
                 config_init(&m->config);
+                m->config.token = token;
+                m->config.token_from_cmdline = from_cmdline;
                 (void)apply_flags(m, a, err, sizeof err);
         }
         log_set_max_level(m->config.log_level);
