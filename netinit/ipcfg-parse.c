@@ -3,10 +3,8 @@
  * alone.  Where the kernel, systemd and dracut disagree, DESIGN.md decides;
  * tests/unit/test-ipcfg.c says which behaviour each case follows.
  *
- * Tokens (as the kernel's next_arg()): whitespace separated; a double quote
- * toggles grouping; a quote opening the token or the value is removed with
- * the token's last character when that is a quote; a bare `--` ends the
- * kernel's part of the line.  Keys are matched exactly:
+ * Tokens as the kernel splits them (common/cmdline-util.c); a bare `--`
+ * ends the kernel's part of the line.  Keys are matched exactly:
  *
  *   ip=<client>:<server>:<gateway>:<netmask>:<hostname>:<device>:<autoconf>:<dns0>:<dns1>:<ntp0>
  *   ip=<client>:<server>:<gateway>:<netmask>:<hostname>:<device>:<autoconf>:<mtu>[:<mac>]
@@ -43,6 +41,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "cmdline-util.h"
 #include "ipcfg.h"
 #include "macro.h"
 
@@ -722,63 +721,12 @@ static int entry_finish(State *st, const Entry *e, IpcfgIface *ret) {
         return 0;
 }
 
-static bool is_space(char c) {
-        return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
-}
-
-static char *skip_spaces(char *s) {
-        while (is_space(*s))
-                s++;
-        return s;
-}
-
-/* The kernel's next_arg() (lib/cmdline.c, kernel/params.c), quirks and all:
- * quotes inside a value are kept, only an opening one is removed. */
-static char *next_arg(char *args, char **param, char **val) {
-        size_t i, equals = 0;
-        bool in_quote = false, quoted = false;
-
-        if (*args == '"') {
-                args++;
-                in_quote = quoted = true;
-        }
-        for (i = 0; args[i]; i++) {
-                if (is_space(args[i]) && !in_quote)
-                        break;
-                if (equals == 0 && args[i] == '=')
-                        equals = i;
-                if (args[i] == '"')
-                        in_quote = !in_quote;
-        }
-        *param = args;
-        if (!equals)
-                *val = NULL;
-        else {
-                args[equals] = 0;
-                *val = args + equals + 1;
-                if (**val == '"') {
-                        (*val)++;
-                        if (args[i - 1] == '"')
-                                args[i - 1] = 0;
-                }
-        }
-        if (quoted && i > 0 && args[i - 1] == '"')
-                args[i - 1] = 0;
-        if (args[i]) {
-                args[i] = 0;
-                args += i + 1;
-        } else
-                args += i;
-        return skip_spaces(args);
-}
-
 static int parse_args(State *st, char *args) {
-        args = skip_spaces(args);
         while (*args) {
                 char *param, *val;
                 int r = 0;
 
-                args = next_arg(args, &param, &val);
+                args = cmdline_next_arg(args, &param, &val);
                 if (!val && streq(param, "--"))
                         break;
                 if (!val)

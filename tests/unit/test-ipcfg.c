@@ -12,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "cmdline-util.h"
 #include "netinit/ipcfg.h"
 #include "macro.h"
 
@@ -216,6 +217,11 @@ static const Case cases[] = {
         OK("\tip=dhcp\n", PLAN(AUTO(N, "dhcp"))),
         OK("ip=dhcp    console=ttyS0\r\n", PLAN(AUTO(N, "dhcp"))),
         OK("IP=dhcp ip nfsaddrs xip=dhcp", EMPTY),
+        /* Kernel: an unterminated opening quote groups to the end of the line. */
+        OK("ip=\"dhcp", PLAN(AUTO(N, "dhcp"))),
+        OK("ip=dhcp foo=\"x ip=off", PLAN(AUTO(N, "dhcp"))),
+        /* ...but a stray closing quote stays in the value. */
+        ERR("ip=dhcp\"", "ip=: field 1 (client): invalid value \"dhcp\\\"\": not a dotted quad"),
 
         /* Rejections: garbage is never guessed into an address. */
         ERR("ip=10.0.0.x", "ip=: field 1 (client): invalid value \"10.0.0.x\": not a dotted quad"),
@@ -417,6 +423,31 @@ static void test_addr_to_string(void **state) {
         assert_int_equal(plan.ifaces[0].gateway.family, AF_INET6);
 }
 
+/* The tokeniser alone, with the kernel's quirks: a quote opening the token
+ * or the value is removed with the last character; inner quotes stay. */
+static void test_cmdline_next_arg(void **state) {
+        char line[] = "  a=1 \"b=x y\" c=\"p q\" d=u\"v w\" e -- f=\"\n";
+        const char *expect[][2] = {
+                { "a", "1" }, { "b", "x y" }, { "c", "p q" }, { "d", "u\"v w\"" },
+                /* An unterminated quote takes the rest, newline included. */
+                { "e", NULL }, { "--", NULL }, { "f", "\n" },
+        };
+        char *args = line, *param, *val;
+        size_t n = 0;
+
+        while (*args) {
+                args = cmdline_next_arg(args, &param, &val);
+                assert_true(n < ELEMENTSOF(expect));
+                assert_string_equal(param, expect[n][0]);
+                if (expect[n][1])
+                        assert_string_equal(val, expect[n][1]);
+                else
+                        assert_null(val);
+                n++;
+        }
+        assert_int_equal(n, ELEMENTSOF(expect));
+}
+
 int main(void) {
         const struct CMUnitTest extra[] = {
                 cmocka_unit_test(test_too_long),
@@ -425,6 +456,7 @@ int main(void) {
                 cmocka_unit_test(test_null_args),
                 cmocka_unit_test(test_ret_untouched_on_error),
                 cmocka_unit_test(test_addr_to_string),
+                cmocka_unit_test(test_cmdline_next_arg),
         };
         size_t n = ELEMENTSOF(cases);
         _cleanup_(freep) struct CMUnitTest *t = calloc(n, sizeof *t);
