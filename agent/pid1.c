@@ -131,6 +131,9 @@ int pid1_setup(void) {
         int failed;
 
         umask(0022);
+        /* Ctrl-Alt-Del becomes SIGINT to us (an orderly shutdown) instead
+         * of an immediate reboot.  EINVAL in a PID namespace: harmless. */
+        (void)reboot(RB_DISABLE_CAD);
         failed = mount_missing();
         setup_stdio_and_log();
         if (!getenv("PATH"))

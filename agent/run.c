@@ -405,6 +405,9 @@ int run_main(int argc, char **argv) {
         r = block_signals();
         if (r < 0)
                 return log_error_errno(r, "Failed to block signals: %m"), 1;
+        /* A closed stderr pipe or a peer gone mid-write must be an EPIPE,
+         * not the end of the agent (spawn.c resets it for children). */
+        (void)signal(SIGPIPE, SIG_IGN);
         if (parse_args(argc, argv, getpid() == 1, &args) < 0)
                 return 2;
         if (args.help) {

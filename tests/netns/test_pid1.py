@@ -50,7 +50,7 @@ def logs_on_term(name, log):
     return f'trap "echo {name} >> {log}; exit 0" TERM; sleep 1000 & wait'
 
 
-def start_pid1(ns, agent_bin, workdir, services, *extra, cmdline="console=ttyS0 reboot=k quiet"):
+def start_pid1(ns, agent_bin, workdir, services, *extra, cmdline="console=ttyS0 reboot=k quiet", **popen):
     services_file = write(os.path.join(workdir, "services.json"), json.dumps({"services": services}))
     cmdline = write(os.path.join(workdir, "cmdline"), cmdline + "\n")
     # --uts: as PID 1 the agent sets the hostname from ip=; never the machine's.
@@ -59,7 +59,7 @@ def start_pid1(ns, agent_bin, workdir, services, *extra, cmdline="console=ttyS0 
             "--set", f"cmdline_path={cmdline}", "--set", "token_file=",
             "--set", f"resolv_conf={workdir}/resolv.conf", "--set", f"hosts_file={workdir}/hosts",
             "--set", f"hostname_file={workdir}/hostname", *extra]
-    unshare = ns.popen(argv)
+    unshare = ns.popen(argv, **popen)
     children = f"/proc/{unshare.pid}/task/{unshare.pid}/children"
     agent = int(wait_until(lambda: open(children).read().split(), 10, "the agent forked by unshare")[0])
     return unshare, agent
@@ -186,4 +186,41 @@ def test_netinit_at_start(agent_bin, workdir):
         r = lan.host.run("curl", "-sS", "-m", "5", f"http://10.77.0.2:{PORT}/health")
         assert json.loads(r.stdout)["network"]["address"] == "10.77.0.2"
         os.kill(agent, signal.SIGTERM)
+        assert unshare.wait(timeout=30) == 0
+
+
+def test_stray_process_killed(agent_bin, workdir):
+    """A process outside every service's group that ignores SIGTERM: after
+    the services stop, PID 1 sends SIGTERM to everything left, then SIGKILL
+    once the grace period ends, reaps it, and only then exits."""
+    stray = (f'setsid /bin/sh -c \'trap "" TERM; echo $$ > {workdir}/stray; exec sleep 1000\' & '
+             'exec sleep 1000')
+    with Netns() as ns:
+        unshare, agent = start_pid1(ns, agent_bin, workdir, [service("spawner", stray)], "--no-reboot",
+                                    stderr=subprocess.PIPE, text=True)
+        wait_until(lambda: os.path.exists(f"{workdir}/stray") and open(f"{workdir}/stray").read().strip(),
+                   10, "the stray process")
+        os.kill(agent, signal.SIGTERM)
+        _, err = unshare.communicate(timeout=30)
+        assert unshare.returncode == 0
+        lines = [line.split(": ", 1)[1] for line in err.splitlines() if ": " in line]
+        i = lines.index("Sending SIGTERM to remaining processes.")
+        assert lines[i + 1] == "Sending SIGKILL to remaining processes."
+        assert lines[-1] == "Stopped; exiting."
+
+
+def test_bad_config_keeps_token(agent_bin, workdir):
+    """vmba.token= read before a bad vmba.* word survives the fallback to
+    defaults: the control routes stay closed to callers without it."""
+    with Netns() as ns:
+        unshare, agent = start_pid1(ns, agent_bin, workdir, [], "--no-reboot",
+                                    cmdline="quiet vmba.token=t0k-abc vmba.bogus=1")
+        h = wait_until(lambda: health(ns), 10, "/health")
+        assert h["config_error"] == 'kernel command line: unknown key "vmba.bogus"'
+        assert "t0k-abc" not in json.dumps(h)
+        url = f"http://127.0.0.1:{PORT}/shutdown"
+        r = ns.run("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", url)
+        assert r.stdout == "401"
+        r = ns.run("curl", "-s", "-X", "POST", "-H", "Authorization: Bearer t0k-abc", url)
+        assert json.loads(r.stdout) == {"status": "stopping"}
         assert unshare.wait(timeout=30) == 0
