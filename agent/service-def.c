@@ -123,6 +123,10 @@ _printf_(3, 4) static int fail(char *errbuf, size_t size, const char *fmt, ...) 
         va_start(ap, fmt);
         vsnprintf(errbuf, size, fmt, ap);
         va_end(ap);
+        /* Names and keys come from the file: keep the message one line. */
+        for (char *c = errbuf; size > 0 && *c; c++)
+                if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                        *c = '?';
         return -EINVAL;
 }
 
