@@ -296,12 +296,15 @@ static void setup_network(Manager *m) {
                 m->net_status = NET_NOT_CONFIGURED;
 }
 
-static int shutdown_handler(HttpRequest *req, void *userdata) {
-        Manager *m = userdata;
-        int r = http_reply_json(req, 202, json_pack("{s:s}", "status", "stopping"), 0);
+static void shutdown_after_reply(bool completely_sent, void *userdata) {
+        manager_request_shutdown(userdata, "POST /shutdown");
+}
 
-        manager_request_shutdown(m, "POST /shutdown");
-        return r;
+static int shutdown_handler(HttpRequest *req, void *userdata) {
+        /* Stop once the reply is out (or the client is gone): stopping at
+         * once could close the connection before the 202 is sent. */
+        http_request_on_complete(req, shutdown_after_reply, userdata);
+        return http_reply_json(req, 202, json_pack("{s:s}", "status", "stopping"), 0);
 }
 
 static const HttpRoute control_routes[] = {
