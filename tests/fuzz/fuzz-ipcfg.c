@@ -43,6 +43,7 @@ static void check_error(const IpcfgError *e) {
         char line[1024];
 
         CHECK(e->reason && (e->field == 0 || e->field_name));
+        CHECK(memchr(e->value, 0, sizeof e->value));
         ipcfg_error_format(e, line, sizeof line);
         CHECK(!strchr(line, '\n') && !strchr(line, '\r'));
         CHECK(strlen(line) < sizeof line - 1);

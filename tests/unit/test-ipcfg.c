@@ -71,7 +71,8 @@ static const Case cases[] = {
         OK("ip=dhcp6", PLAN(AUTO(N, "dhcp6"))),
         OK("ip=auto6", PLAN(AUTO(N, "auto6"))),
 
-        /* Empty netmask: the kernel's classful guess (systemd would use /32). */
+        /* Empty netmask: the kernel's classful guess (systemd would use /32).
+         * Kernel: fields may be left off (systemd insists on field 7). */
         OK("ip=10.0.0.2", PLAN(STATIC(N, "10.0.0.2", "8", N))),
         OK("ip=172.16.5.4", PLAN(STATIC(N, "172.16.5.4", "16", N))),
         OK("ip=192.168.1.10", PLAN(STATIC(N, "192.168.1.10", "24", N))),
@@ -101,6 +102,9 @@ static const Case cases[] = {
         /* dns1 equal to dns0 is dropped (DESIGN: duplicates dropped). */
         OK("ip=10.0.0.2:::24::::1.1.1.1:1.1.1.1",
            PLAN(IFACE(N, "static", S("10.0.0.2"), "24", N, N, N, N, S("1.1.1.1"), "", N, N))),
+        /* Kernel: a trailing colon is an empty field (systemd refuses it). */
+        OK("ip=10.0.0.2:::24::eth0:off:", PLAN(STATIC(S("eth0"), "10.0.0.2", "24", N))),
+        OK("ip=eth0:dhcp:", PLAN(AUTO(S("eth0"), "dhcp"))),
         /* No device: the applier picks the first broadcast device. */
         OK("ip=" FC ":::off", PLAN(STATIC(N, "172.16.0.2", "24", S("172.16.0.1")))),
         /* A gateway outside the subnet is the applier's on-link case, not an error. */
@@ -122,7 +126,8 @@ static const Case cases[] = {
         OK("ip=0.0.0.0", PLAN(AUTO(N, "dhcp"))),
         OK("ip=0.0.0.0::10.0.0.1::::dhcp", PLAN(IFACE(N, "dhcp", N, N, N, S("10.0.0.1"), N, N, "", "", N, N))),
 
-        /* dracut/systemd: <device>:<autoconf>[:[<mtu>][:<mac>]]. */
+        /* dracut/systemd: <device>:<autoconf>[:[<mtu>][:<mac>]].  dracut
+         * takes only DHCP keywords there; DESIGN: any autoconf keyword. */
         OK("ip=eth0:dhcp", PLAN(AUTO(S("eth0"), "dhcp"))),
         OK("ip=eth0:dhcp6", PLAN(AUTO(S("eth0"), "dhcp6"))),
         OK("ip=eth0:on", PLAN(AUTO(S("eth0"), "dhcp"))),
@@ -140,7 +145,8 @@ static const Case cases[] = {
            PLAN(IFACE(S("eth0"), "static", S("172.16.0.2"), "24", N, S("172.16.0.1"), N, N, "", "", "9000", N))),
         OK("ip=" FC "::eth0:off:9000:52:54:00:aa:bb:cc",
            PLAN(IFACE(S("eth0"), "static", S("172.16.0.2"), "24", N, S("172.16.0.1"), N, N, "", "", "9000", MAC))),
-        /* dracut: an empty MTU before a MAC (11+ fields cannot be dns/ntp). */
+        /* dracut: an empty MTU before a MAC (11+ fields cannot be dns/ntp).
+         * dracut also takes a lone field 9 as a MAC; we read it as dns1. */
         OK("ip=" FC "::eth0:off::52:54:00:aa:bb:cc",
            PLAN(IFACE(S("eth0"), "static", S("172.16.0.2"), "24", N, S("172.16.0.1"), N, N, "", "", N, MAC))),
 
@@ -306,6 +312,7 @@ static const Case cases[] = {
         /* A /64 from an IPv6 entry cannot stay on an IPv4 address after merging. */
         ERR("ip=[fd00::2]:::64::eth0 ip=10.0.0.2:::::eth0", "ip=: field 4 (netmask): invalid value \"64\": prefix length out of range"),
 
+        /* Kernel: fields after the tenth are ignored; DESIGN: garbage is an error. */
         ERR("ip=10.0.0.2:::24::eth0:off:1.1.1.1:1.0.0.1:10.0.0.1:x",
             "ip=: field 11 (extra): invalid value \"x\": more than 10 fields"),
         ERR("ip=e0:dhcp ip=e1:dhcp ip=e2:dhcp ip=e3:dhcp ip=e4:dhcp ip=e5:dhcp ip=e6:dhcp ip=e7:dhcp ip=e8:dhcp",
