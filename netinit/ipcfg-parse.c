@@ -167,9 +167,9 @@ static const char *parse_ipv4(Span s, struct in_addr *ret) {
                 if (o.n == 0 || !all_digits(o))
                         return "not a dotted quad";
                 why = parse_uint(o, 3, &x);
-                if (why)
+                if (why && streq(why, "leading zero"))
                         return why;
-                if (x > 255)
+                if (why || x > 255)
                         return "octet out of range";
                 v = v << 8 | x;
                 if (octet < 3 && (i >= s.n || s.p[i] != '.'))
@@ -271,9 +271,9 @@ static const char *parse_netmask(Span s, int family, int *ret) {
                 return NULL;
         }
         why = parse_uint(s, 3, &v);
-        if (why)
+        if (why && !streq(why, "out of range"))
                 return why;
-        if (v > (family == AF_INET6 ? 128u : 32u))
+        if (why || v > (family == AF_INET6 ? 128u : 32u))
                 return "prefix length out of range";
         *ret = (int)v;
         return NULL;

@@ -235,7 +235,7 @@ static const Case cases[] = {
         ERR("ip=10.1", "ip=: field 1 (client): invalid value \"10.1\": not a dotted quad"),
         ERR("ip=1.2.3.4.5", "ip=: field 1 (client): invalid value \"1.2.3.4.5\": not a dotted quad"),
         ERR("ip=10.0.0.", "ip=: field 1 (client): invalid value \"10.0.0.\": not a dotted quad"),
-        ERR("ip=1.2.3.1234", "ip=: field 1 (client): invalid value \"1.2.3.1234\": out of range"),
+        ERR("ip=1.2.3.1234", "ip=: field 1 (client): invalid value \"1.2.3.1234\": octet out of range"),
         ERR("ip=+1.2.3.4", "ip=: field 1 (client): invalid value \"+1.2.3.4\": not a dotted quad"),
         /* Kernel in_aton() reads 010 as 10, inet_aton() as 8: refuse both. */
         ERR("ip=010.0.0.1", "ip=: field 1 (client): invalid value \"010.0.0.1\": leading zero"),
@@ -255,6 +255,7 @@ static const Case cases[] = {
         ERR("ip=10.0.0.2::10.0.0.1:255.0.255.0", "ip=: field 4 (netmask): invalid value \"255.0.255.0\": not contiguous"),
         ERR("ip=10.0.0.2:::0.255.255.255", "ip=: field 4 (netmask): invalid value \"0.255.255.255\": not contiguous"),
         ERR("ip=10.0.0.2:::33", "ip=: field 4 (netmask): invalid value \"33\": prefix length out of range"),
+        ERR("ip=10.0.0.2:::1024", "ip=: field 4 (netmask): invalid value \"1024\": prefix length out of range"),
         ERR("ip=10.0.0.2:::024", "ip=: field 4 (netmask): invalid value \"024\": leading zero"),
         ERR("ip=10.0.0.2:::24x", "ip=: field 4 (netmask): invalid value \"24x\": not a number"),
         ERR("ip=10.0.0.2:::255.255.255.0.0", "ip=: field 4 (netmask): invalid value \"255.255.255.0.0\": not a dotted quad"),
