@@ -45,12 +45,15 @@ static int set(json_t *o, const char *key, json_t *v) {
         return v && json_object_set_new(o, key, v) == 0 ? 0 : -ENOMEM;
 }
 
-static json_t *iface_json(const IpcfgIface *i) {
-        json_auto_t *o = json_object();
+static int iface_json(const IpcfgIface *i, json_t **ret) {
+        json_auto_t *o = NULL;
         const char *method = ipcfg_method_to_string(i->method);
 
-        if (!o || !method)
-                return NULL;
+        if (!method)
+                return -EINVAL; /* only from a plan not made by the parser */
+        o = json_object();
+        if (!o)
+                return -ENOMEM;
         if (set(o, "device", str_or_null(i->device)) < 0 ||
             set(o, "method", json_string(method)) < 0 ||
             set(o, "address", addr_json(&i->address)) < 0 ||
@@ -63,8 +66,9 @@ static json_t *iface_json(const IpcfgIface *i) {
             set(o, "ntp", addrs_json(i->ntp, MIN(i->n_ntp, (size_t)IPCFG_MAX_NTP))) < 0 ||
             set(o, "mtu", i->mtu > 0 ? json_integer(i->mtu) : json_null()) < 0 ||
             set(o, "mac", mac_json(i)) < 0)
-                return NULL;
-        return TAKE_PTR(o);
+                return -ENOMEM;
+        *ret = TAKE_PTR(o);
+        return 0;
 }
 
 int ipcfg_plan_to_json(const IpcfgPlan *plan, char **ret) {
@@ -79,10 +83,11 @@ int ipcfg_plan_to_json(const IpcfgPlan *plan, char **ret) {
         if (set(root, "interfaces", arr) < 0)
                 return -ENOMEM;
         for (size_t k = 0; k < MIN(plan->n_ifaces, (size_t)IPCFG_MAX_IFACES); k++) {
-                json_t *o = iface_json(&plan->ifaces[k]);
+                json_t *o;
+                int r = iface_json(&plan->ifaces[k], &o);
 
-                if (!o)
-                        return -ENOMEM; /* or an invalid method: only from a corrupt plan */
+                if (r < 0)
+                        return r;
                 if (json_array_append_new(arr, o) < 0)
                         return -ENOMEM;
         }

@@ -182,6 +182,12 @@ static const Case cases[] = {
            PLAN(IFACE(N, "static", S("10.0.0.2"), "24", N, N, N, N, S("1.1.1.1") "," S("9.9.9.9"), "", N, N))),
         OK("nameserver=fd00::53 nameserver=[fd00::54] nameserver=fd00::53 ip=dhcp",
            PLAN(IFACE(N, "dhcp", N, N, N, N, N, N, S("fd00::53") "," S("fd00::54"), "", N, N))),
+        /* Exactly IPCFG_MAX_DNS (8): two of its own and six nameserver=. */
+        OK("ip=10.0.0.2:::24::::9.9.9.9:9.9.9.8 nameserver=1.0.0.1 nameserver=1.0.0.2 nameserver=1.0.0.3 "
+           "nameserver=1.0.0.4 nameserver=1.0.0.5 nameserver=1.0.0.6",
+           PLAN(IFACE(N, "static", S("10.0.0.2"), "24", N, N, N, N,
+                      S("9.9.9.9") "," S("9.9.9.8") "," S("1.0.0.1") "," S("1.0.0.2") "," S("1.0.0.3") ","
+                      S("1.0.0.4") "," S("1.0.0.5") "," S("1.0.0.6"), "", N, N))),
         OK("nameserver=1.1.1.1", EMPTY),
         OK("ip=dhcp nameserver=0.0.0.0", PLAN(AUTO(N, "dhcp"))),
         OK("ip=eth0:dhcp ip=eth1:dhcp nameserver=1.1.1.1",
@@ -410,6 +416,10 @@ static void test_null_args(void **state) {
         assert_int_equal(ipcfg_parse_cmdline(NULL, &plan, NULL), -EINVAL);
         assert_int_equal(ipcfg_parse_cmdline("ip=dhcp", NULL, NULL), -EINVAL);
         assert_int_equal(ipcfg_plan_to_json(NULL, &json), -EINVAL);
+        assert_null(json);
+        /* A plan the parser never makes: refused, nothing returned. */
+        plan = (IpcfgPlan){ .n_ifaces = 1, .ifaces[0].method = _IPCFG_METHOD_MAX };
+        assert_int_equal(ipcfg_plan_to_json(&plan, &json), -EINVAL);
         assert_null(json);
 }
 
