@@ -260,6 +260,13 @@ static int on_timer(sd_event_source *src, uint64_t usec, void *userdata) {
         return 0;
 }
 
+static void on_output_line(void *userdata) {
+        Service *s = userdata;
+
+        if (s->state == SERVICE_STARTING)
+                probe_kick(s->probe);
+}
+
 static int mkdir_parents(const char *path, mode_t mode) {
         _cleanup_(freep) char *p = strdup(path);
 
@@ -355,7 +362,7 @@ static int service_spawn_process(Service *s, int *ret_probe_fd) {
                 return r;
         }
         s->output = sv_output_free(s->output);
-        r = sv_output_new(s->sv->m->event, TAKE_FD(out_r), s->def->name, &s->output);
+        r = sv_output_new(s->sv->m->event, TAKE_FD(out_r), s->def->name, on_output_line, s, &s->output);
         if (r < 0)
                 log_warning_errno(r, "Service %s: cannot read its output: %m", s->def->name);
         *ret_probe_fd = TAKE_FD(dfd_r);

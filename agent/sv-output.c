@@ -10,6 +10,8 @@
 
 struct SvOutput {
         const char *name;
+        SvOutputLineFn on_line;
+        void *userdata;
         int fd;
         sd_event_source *io;
         char line[SV_OUTPUT_LINE_MAX + 1];
@@ -68,9 +70,12 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                 on_eof(o);
                 return 0;
         }
+        bool lines = false;
+
         for (ssize_t i = 0; i < n; i++) {
                 if (buf[i] == '\n') {
                         emit(o);
+                        lines = true;
                         continue;
                 }
                 if (buf[i] == '\r')
@@ -79,10 +84,13 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                 if (o->len == SV_OUTPUT_LINE_MAX)
                         emit(o);
         }
+        if (lines && o->on_line)
+                o->on_line(o->userdata);
         return 0;
 }
 
-int sv_output_new(sd_event *e, int fd, const char *name, SvOutput **ret) {
+int sv_output_new(sd_event *e, int fd, const char *name, SvOutputLineFn on_line, void *userdata,
+                  SvOutput **ret) {
         SvOutput *o;
         int r;
 
@@ -91,7 +99,7 @@ int sv_output_new(sd_event *e, int fd, const char *name, SvOutput **ret) {
                 safe_close(fd);
                 return -ENOMEM;
         }
-        *o = (SvOutput){ .name = name, .fd = fd };
+        *o = (SvOutput){ .name = name, .fd = fd, .on_line = on_line, .userdata = userdata };
         if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
                 r = -errno;
                 sv_output_free(o);

@@ -19,5 +19,11 @@ typedef struct SvOutput SvOutput;
  * limit restarts with each spawn, which the start budget bounds).  name is
  * borrowed and must outlive the reader.  After EOF the reader closes the
  * fd and sits idle until the owner calls sv_output_free(). */
-int sv_output_new(sd_event *e, int fd, const char *name, SvOutput **ret);
+typedef void (*SvOutputLineFn)(void *userdata);
+
+/* on_line (may be NULL) is called after each batch of complete lines: the
+ * supervisor uses it as a hint to probe readiness at once, since servers
+ * tend to say "listening" just when they are. */
+int sv_output_new(sd_event *e, int fd, const char *name, SvOutputLineFn on_line, void *userdata,
+                  SvOutput **ret);
 SvOutput *sv_output_free(SvOutput *o);

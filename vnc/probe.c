@@ -1,7 +1,7 @@
 /* Implementation of probe.h.  One Probe = one service start.  Each attempt
  * is a non-blocking connect watched by an io source; the response is read
  * as it arrives into a small buffer and matched as soon as enough bytes are
- * in.  Between attempts a one-shot timer waits 5 ms, doubling to 250 ms:
+ * in.  Between attempts a one-shot timer waits 2 ms, doubling to 25 ms:
  * the service's ready timeout, owned by the supervisor, bounds the total. */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -13,8 +13,10 @@
 #include "probe.h"
 #include "time-util.h"
 
-#define RETRY_FIRST_USEC (5 * USEC_PER_MSEC)
-#define RETRY_MAX_USEC (250 * USEC_PER_MSEC)
+/* Capped low: this only runs while a service starts, and every ms waited
+ * after it is up is start-up latency the agent adds. */
+#define RETRY_FIRST_USEC (2 * USEC_PER_MSEC)
+#define RETRY_MAX_USEC (25 * USEC_PER_MSEC)
 
 struct Probe {
         sd_event *event;
@@ -225,6 +227,17 @@ static int probe_attempt(Probe *p) {
         if (r < 0)
                 probe_retry(p, strerror(-r));
         return 0;
+}
+
+void probe_kick(Probe *p) {
+        int enabled = SD_EVENT_OFF;
+
+        if (!p || !p->timer || p->fd >= 0)
+                return; /* not a network probe, or an attempt is under way */
+        if (sd_event_source_get_enabled(p->timer, &enabled) < 0 || enabled == SD_EVENT_OFF)
+                return;
+        (void)sd_event_source_set_enabled(p->timer, SD_EVENT_OFF);
+        (void)probe_attempt(p);
 }
 
 static int on_defer(sd_event_source *s, void *userdata) {

@@ -2,8 +2,8 @@
  * sources: read the display number Xvfb writes to its -displayfd pipe,
  * connect and read a banner ("RFB "), or send an HTTP GET and read the
  * status line.  A refused or closed connection is retried on a timer with
- * a short backoff: the child is still starting and there is no event that
- * says "now listening".  The supervisor frees the probe when the service
+ * a short backoff (and at once on probe_kick(), when the child prints a
+ * line): the child is still starting and no event says "now listening".  The supervisor frees the probe when the service
  * leaves STARTING, so probing never outlives the start. */
 #pragma once
 
@@ -24,6 +24,10 @@ typedef void (*ProbeReadyFn)(Probe *p, void *userdata);
 int probe_start(sd_event *e, const ProbeSpec *spec, int fd, ProbeReadyFn cb, void *userdata,
                 Probe **ret);
 Probe *probe_free(Probe *p);
+
+/* A hint that the service may be ready now (it printed something): when
+ * waiting for the retry timer, attempt at once.  No-op otherwise. */
+void probe_kick(Probe *p);
 
 /* Why the last attempt did not pass ("connection refused", "banner
  * 'SSH-2.0' does not start with 'RFB '"); "" when none failed yet. */
