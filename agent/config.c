@@ -49,6 +49,7 @@ static const ConfigKey keys[] = {
         K(build_id_path, KEY_STRING, "/etc/vm-browser-agent/build-id", "file whose first line /health reports as build_id"),
         K(shutdown_action, KEY_SHUTDOWN, "reboot", "as PID 1 after stopping: reboot (Firecracker reboot=k exits), poweroff, or exit"),
         K(shutdown_timeout_ms, KEY_U32, "10000", "total budget for stopping services at shutdown"),
+        K(system_shutdown, KEY_TRISTATE, "auto", "not PID 1: POST /shutdown asks systemd for reboot.target/poweroff.target (auto: when a systemd system service)"),
         K(netinit, KEY_TRISTATE, "auto", "configure the network from ip= at start: true, false, or auto (when PID 1)"),
         K(cmdline_path, KEY_STRING, "/proc/cmdline", "kernel command line read for ip= and vmba.*"),
         K(device_timeout_ms, KEY_U32, "10000", "how long netinit waits for a network device to appear"),

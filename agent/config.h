@@ -25,6 +25,8 @@ typedef struct Config {
         char *build_id_path;           /* "/etc/vm-browser-agent/build-id" */
         ShutdownAction shutdown_action;/* "shutdown_action": "reboot" */
         uint32_t shutdown_timeout_ms;  /* total budget for stopping services: 10000 */
+        int system_shutdown;           /* "auto" (-1): POST /shutdown under systemd asks systemd
+                                        * for reboot.target/poweroff.target | true | false */
 
         /* netinit */
         int netinit;                   /* "netinit": "auto" (-1: when PID 1) | true | false */

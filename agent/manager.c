@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/wait.h>
+#include <systemd/sd-bus.h>
 
 #include "children.h"
 #include "http.h"
@@ -55,6 +56,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         m->shutdown_timer = sd_event_source_disable_unref(m->shutdown_timer);
+        m->system_bus = sd_bus_flush_close_unref(m->system_bus);
         m->logins = login_manager_free(m->logins); /* kills CLIs, wipes secrets */
         m->http = http_server_free(m->http);
         m->supervisor = supervisor_free(m->supervisor);
@@ -174,6 +176,32 @@ void manager_request_shutdown(Manager *m, const char *reason) {
                 log_error_errno(r, "Failed to schedule shutdown, stopping at once: %m");
                 sd_event_exit(m->event, m->exit_code);
         }
+}
+
+/* auto: a service of systemd's system manager — started by PID 1 with an
+ * invocation id and a notify socket.  Tests that set NOTIFY_SOCKET
+ * themselves never qualify, so they cannot shut the machine down. */
+static bool system_shutdown_wanted(Manager *m) {
+        if (m->is_pid1 || m->config.shutdown_action == SHUTDOWN_EXIT || m->config.system_shutdown == 0)
+                return false;
+        if (m->config.system_shutdown > 0)
+                return true;
+        return m->under_systemd && getenv("INVOCATION_ID") && getppid() == 1;
+}
+
+void manager_request_machine_shutdown(Manager *m, const char *reason) {
+        const char *target = m->config.shutdown_action == SHUTDOWN_POWEROFF ? "poweroff.target" : "reboot.target";
+        int r;
+
+        if (!m->stopping && system_shutdown_wanted(m)) {
+                r = notify_system_shutdown(m, target);
+                if (r >= 0) {
+                        log_notice("%s: asking systemd for %s.", reason, target);
+                        return;
+                }
+                log_warning_errno(r, "Failed to ask systemd for %s, stopping the agent only: %m", target);
+        }
+        manager_request_shutdown(m, reason);
 }
 
 static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {

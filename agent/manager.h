@@ -55,6 +55,7 @@ typedef struct Manager {
         int shutdown_phase;       /* manager.c: services, TERM, KILL, final */
         sd_event_source *shutdown_timer;
         int exit_code;            /* what run_main returns when the loop ends */
+        struct sd_bus *system_bus;/* notify.c: asking systemd to shut the machine down */
 
         /* Added by the http work: /health's activeSessions.  Set by the
          * login work; NULL = 0 sessions. */
@@ -77,6 +78,11 @@ Manager *manager_free(Manager *m);
 /* Adds the signal sources (SIGCHLD reaps; SIGTERM/SIGINT/SIGPWR shut down;
  * SIGHUP is logged and ignored).  The signals must be blocked already. */
 int manager_add_signals(Manager *m);
+/* POST /shutdown: the machine, not only the agent.  As PID 1 the same as
+ * manager_request_shutdown(); as a systemd system service (config
+ * system_shutdown) it asks systemd for reboot.target / poweroff.target,
+ * which then stops the agent with SIGTERM; otherwise it stops the agent. */
+void manager_request_machine_shutdown(Manager *m, const char *reason);
 /* Called by the supervisor (or anyone) when a service changes state, so
  * the Manager can record boot.ready and update STATUS=. */
 void manager_services_changed(Manager *m);

@@ -2,10 +2,13 @@
  * sd_notify(), which reads NOTIFY_SOCKET on each call: the agent keeps the
  * variable so sd-event's watchdog (sd_event_set_watchdog) can use it too.
  * Children inherit it, which is harmless under systemd's default
- * NotifyAccess=main; the supervisor may strip it from service environments. */
+ * NotifyAccess=main; the supervisor may strip it from service environments.
+ * The system bus is opened only for a machine shutdown requested over
+ * HTTP when the agent is a systemd service (see manager.h). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <systemd/sd-bus.h>
 #include <systemd/sd-daemon.h>
 
 #include "log.h"
@@ -65,4 +68,37 @@ int notify_listen_fd(void) {
         if (n != 1 || sd_is_socket(SD_LISTEN_FDS_START, AF_UNSPEC, SOCK_STREAM, 1) <= 0)
                 return -EINVAL;
         return SD_LISTEN_FDS_START;
+}
+
+static int start_unit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Manager *m = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+
+        if (!e) {
+                log_info("systemd accepted the shutdown; waiting for it to stop us.");
+                return 0;
+        }
+        log_error("systemd refused the shutdown (%s: %s); stopping the agent only.", e->name,
+                  e->message ?: "no message");
+        manager_request_shutdown(m, "POST /shutdown");
+        return 0;
+}
+
+int notify_system_shutdown(Manager *m, const char *target) {
+        int r;
+
+        if (!m->system_bus) {
+                r = sd_bus_open_system(&m->system_bus);
+                if (r < 0)
+                        return r;
+                r = sd_bus_attach_event(m->system_bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+                if (r < 0) {
+                        m->system_bus = sd_bus_flush_close_unref(m->system_bus);
+                        return r;
+                }
+        }
+        return sd_bus_call_method_async(m->system_bus, NULL, "org.freedesktop.systemd1",
+                                        "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
+                                        "StartUnit", start_unit_reply, m, "ss", target,
+                                        "replace-irreversibly");
 }

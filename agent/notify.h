@@ -19,3 +19,10 @@ void notify_stopping(Manager *m, const char *reason);
  * passed, or -EINVAL when what was passed is not one listening stream
  * socket.  Unsets LISTEN_* so services do not inherit them. */
 int notify_listen_fd(void);
+
+/* Asks systemd over the system bus to start target ("reboot.target",
+ * "poweroff.target") with mode replace-irreversibly; asynchronous on the
+ * Manager's loop.  If systemd answers with an error, falls back to
+ * manager_request_shutdown() (the agent stops alone).  0 when the call
+ * was sent; -errno when no system bus could be reached. */
+int notify_system_shutdown(Manager *m, const char *target);

@@ -297,7 +297,7 @@ static void setup_network(Manager *m) {
 }
 
 static void shutdown_after_reply(bool completely_sent, void *userdata) {
-        manager_request_shutdown(userdata, "POST /shutdown");
+        manager_request_machine_shutdown(userdata, "POST /shutdown");
 }
 
 static int shutdown_handler(HttpRequest *req, void *userdata) {

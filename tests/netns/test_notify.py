@@ -159,3 +159,94 @@ def test_socket_activation(agent_bin, workdir):
         finally:
             ns.kill_procs()
             ns_sock.close()
+
+
+BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path={path}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+    <allow user="*"/>
+  </policy>
+</busconfig>
+"""
+
+
+@pytest.fixture
+def fake_system_bus(workdir):
+    """A private dbus-daemon standing in for the system bus (no systemd on
+    it), and dbus-monitor recording every call made on it."""
+    if not (shutil.which("dbus-daemon") and shutil.which("dbus-monitor")):
+        pytest.skip("dbus-daemon / dbus-monitor not installed")
+    path = os.path.join(workdir, "system_bus_socket")
+    conf = os.path.join(workdir, "bus.conf")
+    with open(conf, "w") as f:
+        f.write(BUS_CONFIG.format(path=path))
+    daemon = subprocess.Popen(["dbus-daemon", "--config-file", conf, "--nofork", "--nopidfile"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    address = f"unix:path={path}"
+    wait_until(lambda: os.path.exists(path), 10, "dbus-daemon listening")
+    log = open(os.path.join(workdir, "monitor.log"), "w+")
+    monitor = subprocess.Popen(["dbus-monitor", "--address", address], stdout=log, stderr=subprocess.DEVNULL)
+    wait_until(lambda: "BecomeMonitor" in open(log.name).read() or "NameAcquired" in open(log.name).read(),
+               10, "dbus-monitor attached")
+    yield address, log.name
+    monitor.kill()
+    monitor.wait()
+    daemon.kill()
+    daemon.wait()
+    log.close()
+
+
+def start_unit_calls(monitor_log):
+    text = open(monitor_log).read()
+    return [block for block in text.split("\n\n") if "member=StartUnit" in block]
+
+
+def test_post_shutdown_asks_systemd(agent_bin, workdir, fake_system_bus):
+    """system_shutdown=true (what `auto` means for a systemd system service):
+    POST /shutdown asks systemd for reboot.target instead of exiting.  The
+    fake bus has no systemd, so the call fails and the agent stops alone."""
+    address, monitor_log = fake_system_bus
+    port = 18095
+    with Netns() as ns:
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=address)
+        agent = ns.popen(agent_argv(agent_bin, workdir, port) + ["--set", "system_shutdown=true"],
+                         env=env, stderr=subprocess.PIPE, text=True)
+        wait_until(lambda: connect_ok(ns, port), 10, "HTTP listening")
+        r = ns.run("curl", "-sS", "-m", "5", "-X", "POST", f"http://127.0.0.1:{port}/shutdown")
+        assert json.loads(r.stdout) == {"status": "stopping"}
+        _, err = agent.communicate(timeout=15)
+        assert agent.returncode == 0
+        assert "<5>vm-browser-agent: POST /shutdown: asking systemd for reboot.target." in err
+        assert "<3>vm-browser-agent: systemd refused the shutdown (org.freedesktop.DBus.Error.ServiceUnknown" in err
+        calls = wait_until(lambda: start_unit_calls(monitor_log), 10, "StartUnit on the bus")
+        assert len(calls) == 1
+        assert "destination=org.freedesktop.systemd1" in calls[0]
+        assert 'string "reboot.target"' in calls[0]
+        assert 'string "replace-irreversibly"' in calls[0]
+
+
+def test_post_shutdown_auto_outside_systemd(agent_bin, workdir, fake_system_bus):
+    """system_shutdown=auto with NOTIFY_SOCKET and INVOCATION_ID set, but not
+    started by PID 1: not a systemd service, so the machine is left alone."""
+    address, monitor_log = fake_system_bus
+    port = 18096
+    with Netns() as ns:
+        sock = NotifySocket(workdir)
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=address, NOTIFY_SOCKET=sock.path,
+                   INVOCATION_ID="0123456789abcdef0123456789abcdef")
+        agent = ns.popen(agent_argv(agent_bin, workdir, port), env=env)
+        try:
+            sock.wait_for("READY=1")
+            r = ns.run("curl", "-sS", "-m", "5", "-X", "POST", f"http://127.0.0.1:{port}/shutdown")
+            assert json.loads(r.stdout) == {"status": "stopping"}
+            assert agent.wait(timeout=15) == 0
+            assert start_unit_calls(monitor_log) == []
+        finally:
+            sock.close()
