@@ -141,6 +141,11 @@ static int deliver(HttpRequest *r, unsigned status, struct MHD_Response *resp) {
                 r->suspended = false;
                 suspended_unlink(r);
                 MHD_resume_connection(r->conn);
+                /* Resumed outside MHD_run() (a timer, a child, another fd):
+                 * with an external event loop MHD only notices on its next
+                 * run, so make that run happen now. */
+                (void)sd_event_source_set_time(r->server->timer, 1);
+                (void)sd_event_source_set_enabled(r->server->timer, SD_EVENT_ONESHOT);
                 return 0;
         }
         enum MHD_Result ok = MHD_queue_response(r->conn, status, resp);
