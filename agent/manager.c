@@ -178,15 +178,16 @@ void manager_request_shutdown(Manager *m, const char *reason) {
         }
 }
 
-/* auto: a service of systemd's system manager — started by PID 1 with an
- * invocation id and a notify socket.  Tests that set NOTIFY_SOCKET
- * themselves never qualify, so they cannot shut the machine down. */
+/* Started by PID 1 with an invocation id and a notify socket.  Tests that
+ * set NOTIFY_SOCKET themselves never qualify. */
+bool manager_is_system_service(Manager *m) {
+        return !m->is_pid1 && m->under_systemd && getenv("INVOCATION_ID") && getppid() == 1;
+}
+
 static bool system_shutdown_wanted(Manager *m) {
         if (m->is_pid1 || m->config.shutdown_action == SHUTDOWN_EXIT || m->config.system_shutdown == 0)
                 return false;
-        if (m->config.system_shutdown > 0)
-                return true;
-        return m->under_systemd && getenv("INVOCATION_ID") && getppid() == 1;
+        return m->config.system_shutdown > 0 || manager_is_system_service(m);
 }
 
 void manager_request_machine_shutdown(Manager *m, const char *reason) {

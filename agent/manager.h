@@ -83,6 +83,9 @@ int manager_add_signals(Manager *m);
  * system_shutdown) it asks systemd for reboot.target / poweroff.target,
  * which then stops the agent with SIGTERM; otherwise it stops the agent. */
 void manager_request_machine_shutdown(Manager *m, const char *reason);
+/* Whether the agent is a service of systemd's system manager (then, like
+ * the machine's own init, it may configure the machine's network). */
+bool manager_is_system_service(Manager *m);
 /* Called by the supervisor (or anyone) when a service changes state, so
  * the Manager can record boot.ready and update STATUS=. */
 void manager_services_changed(Manager *m);

@@ -214,9 +214,9 @@ static void read_build_id(Manager *m) {
 }
 
 /* Namespace-wide settings (interfaces, hostname) belong to the machine's
- * own init, or to a process in a namespace someone made for it (tests run
- * the agent as the init of a PID namespace inside their own network and
- * UTS namespaces).  The initial namespaces carry fixed inode numbers
+ * own init or to a service of its systemd (images booting systemd set
+ * netinit=true), or to a process in a namespace someone made for it (tests
+ * run the agent inside their own network and UTS namespaces).  The initial namespaces carry fixed inode numbers
  * (include/linux/proc_ns.h); the network one only since Linux 6.18, where
  * before that a PID-namespace init cannot tell and is trusted. */
 #define PID_NS_INIT_INO UINT32_C(0xEFFFFFFC)
@@ -228,12 +228,13 @@ static bool ns_inode_is(const char *path, uint32_t ino) {
         return stat(path, &st) >= 0 && st.st_ino == ino;
 }
 
-static bool machine_init(Manager *m) {
-        return m->is_pid1 && ns_inode_is("/proc/self/ns/pid", PID_NS_INIT_INO);
+static bool machine_owner(Manager *m) {
+        return (m->is_pid1 && ns_inode_is("/proc/self/ns/pid", PID_NS_INIT_INO)) ||
+               manager_is_system_service(m);
 }
 
 static bool network_is_ours(Manager *m) {
-        if (machine_init(m))
+        if (machine_owner(m))
                 return true;
         if (m->is_pid1)
                 return !ns_inode_is("/proc/self/ns/net", NET_NS_INIT_INO);
@@ -241,7 +242,7 @@ static bool network_is_ours(Manager *m) {
 }
 
 static bool hostname_is_ours(Manager *m) {
-        return machine_init(m) || !ns_inode_is("/proc/self/ns/uts", UTS_NS_INIT_INO);
+        return machine_owner(m) || !ns_inode_is("/proc/self/ns/uts", UTS_NS_INIT_INO);
 }
 
 static int run_netinit(Manager *m) {
