@@ -16,18 +16,20 @@
  *
  *   address   := dotted quad, each octet 0..255 without leading zeros,
  *                or "[" IPv6 "]"; empty, 0.0.0.0 or [::] = not given.
- *                nameserver= also takes a bare IPv6 address.
+ *                nameserver= also takes a bare IPv6 address.  A client
+ *                must not be multicast or 255.255.255.255.
  *   netmask   := contiguous dotted quad | prefix length (0..32, 0..128 for
  *                an IPv6 client); empty or 0.0.0.0: classful guess from an
- *                IPv4 client (A /8, B /16, C /24; D/E: error), /128 for IPv6.
+ *                IPv4 client (A /8, B /16, C /24; E: error), /128 for IPv6.
  *   hostname  := RFC 1123 labels joined by dots, <= 64 characters; the
  *                first label is the hostname, the rest the domain.
- *   device    := 1..15 printable bytes, no '/', not "." or "..".
+ *   device    := 0..15 printable bytes, no '/', not "." or ".."; empty =
+ *                the first broadcast device (the applier picks it).
  *   autoconf  := off|none|static | on|any|dhcp|bootp|rarp|both | dhcp6|auto6
  *   mtu       := 68..65535, decimal;  mac := xx:xx:xx:xx:xx:xx (unicast).
  *
  * Field 8 is an MTU (then field 9 on is the MAC, colons and all) when it is
- * all digits, or when it is empty and more than 10 fields follow.  The
+ * all digits, or when it is empty and the value has more than 10 fields.  The
  * device form is chosen when field 2 is an autoconf keyword and field 1 is
  * not an address.  A client address makes the entry static whatever the
  * autoconf keyword; without one, an empty autoconf means DHCP (the kernel's
@@ -85,15 +87,11 @@ static const char *const method_names[_IPCFG_METHOD_MAX] = {
 };
 
 const char *ipcfg_method_to_string(IpcfgMethod m) {
-        if (m < 0 || m >= _IPCFG_METHOD_MAX)
-                return NULL;
-        return method_names[m];
+        return m >= 0 && m < _IPCFG_METHOD_MAX ? method_names[m] : NULL;
 }
 
 IpcfgMethod ipcfg_method_from_string(const char *s) {
-        if (!s)
-                return _IPCFG_METHOD_INVALID;
-        for (IpcfgMethod m = 0; m < _IPCFG_METHOD_MAX; m++)
+        for (IpcfgMethod m = 0; s && m < _IPCFG_METHOD_MAX; m++)
                 if (streq(s, method_names[m]))
                         return m;
         return _IPCFG_METHOD_INVALID;
