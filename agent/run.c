@@ -38,7 +38,10 @@ typedef struct RunArgs {
 static void run_args_done(RunArgs *a) {
         for (size_t i = 0; i < a->n_set; i++)
                 if (a->owned[i]) {
-                        explicit_bzero(a->owned[i], strlen(a->owned[i]) + 1);
+                        /* "key\0value": wipe both halves (the value may be the token). */
+                        size_t n = strlen(a->owned[i]) + 1;
+                        n += strlen(a->owned[i] + n);
+                        explicit_bzero(a->owned[i], n);
                         free(a->owned[i]);
                 }
 }
