@@ -114,7 +114,7 @@ static int parse_args(int argc, char **argv, bool lenient, RunArgs *a) {
                 case ARG_SET:
                         r = args_add_assignment(a, optarg);
                         if (r == -EINVAL)
-                                log_error("--set expects KEY=VALUE, got \"%s\".", optarg);
+                                log_error("--set expects KEY=VALUE."); /* not echoed: may be a token */
                         break;
                 case ARG_HTTP_PORT: r = args_add(a, "http_port", optarg, NULL); break;
                 case ARG_LOG_LEVEL: r = args_add(a, "log_level", optarg, NULL); break;
