@@ -35,7 +35,7 @@ struct CliRunner {
         void *userdata;
         pid_t pid;          /* 0 once exited */
         int master;         /* pty master or pipe read end */
-        sd_event_source *io, *kill_timer;
+        sd_event_source *io, *kill_timer, *stop_timer;
         TermReply term;
         PromptMatcher prompts;
         UrlScan *scan;
@@ -172,6 +172,7 @@ static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
                  wstatus_to_string(wstatus, b, sizeof b));
         r->pid = 0;
         r->kill_timer = sd_event_source_disable_unref(r->kill_timer);
+        r->stop_timer = sd_event_source_disable_unref(r->stop_timer);
         if (r->cb.on_exit)
                 r->cb.on_exit(r, wstatus, r->userdata);
 }
@@ -257,6 +258,19 @@ void cli_runner_stop(CliRunner *r) {
                 (void)kill(-r->pid, SIGKILL);
 }
 
+static int on_stop_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        cli_runner_stop(userdata);
+        return 0;
+}
+
+void cli_runner_stop_after(CliRunner *r, usec_t delay) {
+        if (!r || r->pid <= 0 || r->kill_timer || r->stop_timer)
+                return;
+        if (sd_event_add_time_relative(r->m->event, &r->stop_timer, CLOCK_MONOTONIC, delay, 0,
+                                       on_stop_timer, r) < 0)
+                cli_runner_stop(r);
+}
+
 CliRunner *cli_runner_free(CliRunner *r) {
         if (!r)
                 return NULL;
@@ -268,6 +282,7 @@ CliRunner *cli_runner_free(CliRunner *r) {
         }
         sd_event_source_disable_unref(r->io);
         sd_event_source_disable_unref(r->kill_timer);
+        sd_event_source_disable_unref(r->stop_timer);
         safe_close(r->master);
         url_scan_free(r->scan);
         transcript_free(r->transcript);

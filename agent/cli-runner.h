@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "provider-def.h"
+#include "time-util.h"
 
 typedef struct Manager Manager;
 typedef struct CliRunner CliRunner;
@@ -36,6 +37,10 @@ int cli_runner_start(Manager *m, const CliRunnerOptions *o, const CliRunnerCallb
 CliRunner *cli_runner_free(CliRunner *r);
 /* Sends SIGTERM to the group and SIGKILL after grace; keeps the runner. */
 void cli_runner_stop(CliRunner *r);
+/* The CLI is done (its credentials are captured) but may still be
+ * answering the browser or flushing files: stop it after delay unless it
+ * exits by itself first. */
+void cli_runner_stop_after(CliRunner *r, usec_t delay);
 /* Redacted transcript so far; owned by the caller. */
 char *cli_runner_output(CliRunner *r);
 pid_t cli_runner_pid(CliRunner *r);

@@ -42,6 +42,7 @@ void login_api_answer_pending(LoginSession *s, bool timed_out) {
 
         if (!req)
                 return;
+        log_debug("Login %s: answering the start request (%s).", s->id, timed_out ? "no URL yet" : "URL");
         s->pending = NULL;
         s->pending_timer = sd_event_source_disable_unref(s->pending_timer);
         if (s->oauth_url)
@@ -50,8 +51,11 @@ void login_api_answer_pending(LoginSession *s, bool timed_out) {
                 out = s->runner ? cli_runner_output(s->runner) : NULL;
                 j = login_json_started_output(s->id, out ?: "", s->lm->m->config.url_wait_s);
         }
-        if (j)
-                (void)http_reply_json(req, 200, j, 0);
+        if (j) {
+                int r = http_reply_json(req, 200, j, 0);
+                if (r < 0)
+                        log_debug_errno(r, "Login %s: start reply failed: %m", s->id);
+        }
         else
                 (void)http_reply_error(req, 500, "out of memory");
 }

@@ -281,8 +281,14 @@ json_t *login_json_status_failed(const char *error) {
 }
 
 json_t *login_json_credentials(const char *provider, json_t *credentials, const char *cred_path) {
-        return json_pack("{s:b, s:s, s:O, s:s}", "success", 1, "provider", provider, "credentials",
-                         credentials, "credPath", cred_path);
+        /* A deep copy: the reply is wiped when sent (HTTP_REPLY_SECRET), the
+         * session's copy must survive a response that was cut off. */
+        json_t *copy = json_deep_copy(credentials);
+
+        if (!copy)
+                return NULL;
+        return json_pack("{s:b, s:s, s:o, s:s}", "success", 1, "provider", provider, "credentials",
+                         copy, "credPath", cred_path);
 }
 
 json_t *login_json_open_url(const char *method) {

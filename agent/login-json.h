@@ -58,7 +58,7 @@ json_t *login_json_url_ready(const char *oauth_url);
 json_t *login_json_status_authenticated(const char *path, usec_t modified, const char *provider);
 json_t *login_json_status_waiting(uint64_t elapsed_ms);
 json_t *login_json_status_failed(const char *error);
-/* GET /credentials/get: credentials is borrowed (incref'd). */
+/* GET /credentials/get: credentials is borrowed and deep-copied. */
 json_t *login_json_credentials(const char *provider, json_t *credentials, const char *cred_path);
 /* POST /open-url: method "browser_launch" or "navigate". */
 json_t *login_json_open_url(const char *method);

@@ -18,6 +18,8 @@
 #include "manager.h"
 
 #define PROVIDERS_MAX_SIZE (256 * 1024)
+/* After the capture a CLI still answers the browser and exits by itself. */
+#define CLI_EXIT_GRACE_USEC (5 * USEC_PER_SEC)
 
 static void wipe_string(char **s) {
         if (*s) {
@@ -148,7 +150,7 @@ static void on_enter(LoginSession *s, SessionState st) {
                 login_api_answer_pending(s, false);
                 break;
         case SESSION_AUTHENTICATED:
-                cli_runner_stop(s->runner);
+                cli_runner_stop_after(s->runner, CLI_EXIT_GRACE_USEC);
                 s->capture = capture_free(s->capture);
                 r = browser_close(lm->m);
                 if (r < 0)

@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Fake provider CLIs for the login tests, behaving like the real ones as
+far as the agent can tell.  argv[1] picks the behaviour:
+  codex   PTY: asks the cursor position (ESC[6n) and waits for the answer
+          before printing anything, listens on 127.0.0.1:1455, prints the
+          authorize URL (wrapped in colour codes).
+  claude  PTY: a theme prompt and a login-method prompt that each wait for
+          Enter, then the URL; listens on an ephemeral port.
+  gemini  no PTY needed: calls $BROWSER with the URL (as xdg-open would),
+          listens on an ephemeral port.
+The authorize URL points at the fake provider ($FAKE_PROVIDER); after the
+redirect to our listener we write the credential file under $HOME the way
+the real CLI does (temporary file + rename), answer the browser, exit 0.
+Env FAKE_CLI_FAIL=1: exit 3 right after printing the URL; FAKE_CLI_BIG=1:
+600 KB of padding in the credentials."""
+import http.server
+import json
+import os
+import select
+import shlex
+import socket
+import subprocess
+import sys
+import termios
+import tty
+import urllib.parse
+
+MODE = sys.argv[1]
+PROVIDER = os.environ["FAKE_PROVIDER"]
+CREDS = {
+    "codex": (".codex/auth.json", {"OPENAI_API_KEY": None, "tokens": {"access_token": "SECRET-ACCESS-codex", "refresh_token": "SECRET-REFRESH-codex"}}),
+    "claude": (".claude/.credentials.json", {"claudeAiOauth": {"accessToken": "SECRET-ACCESS-claude", "refreshToken": "SECRET-REFRESH-claude", "expiresAt": 1893456000000}}),
+    "gemini": (".gemini/oauth_creds.json", {"access_token": "SECRET-ACCESS-gemini", "refresh_token": "SECRET-REFRESH-gemini", "token_type": "Bearer"}),
+}
+
+
+def out(s):
+    os.write(1, s.encode())
+
+
+def read_until(pred, timeout=20):
+    buf = b""
+    while not pred(buf):
+        r, _, _ = select.select([0], [], [], timeout)
+        if not r:
+            sys.exit(9)
+        chunk = os.read(0, 256)
+        if not chunk:
+            sys.exit(8)
+        buf += chunk
+    return buf
+
+
+def raw_tty():
+    if os.isatty(0):
+        tty.setraw(0)
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        q = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+        code = q.get("code", [""])[0]
+        if not code.startswith("SECRET-CODE"):
+            self.send_response(400)
+            self.end_headers()
+            return
+        rel, body = CREDS[MODE]
+        if os.environ.get("FAKE_CLI_BIG"):
+            body = dict(body, padding="p" * 600000)
+        path = os.path.join(os.environ["HOME"], rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            # Two writes: a reader between them would see half a file.
+            text = json.dumps(body)
+            f.write(text[: len(text) // 2])
+            f.flush()
+            f.write(text[len(text) // 2:])
+        os.rename(tmp, path)
+        page = b"<p>fake CLI: signed in</p>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(page)))
+        self.end_headers()
+        self.wfile.write(page)
+        self.server.done = True
+
+    def log_message(self, *a):
+        pass
+
+
+def main():
+    port = 1455 if MODE == "codex" else 0
+    srv = http.server.HTTPServer(("127.0.0.1", port), Handler)
+    srv.done = False
+    port = srv.server_address[1]
+    redirect = f"http://localhost:{port}/auth/callback"
+    url = f"{PROVIDER}/{MODE}/authorize?" + urllib.parse.urlencode(
+        {"client_id": "fake", "redirect_uri": redirect, "state": f"STATE-{MODE}", "code_challenge": "xyz"})
+    if MODE == "codex":
+        raw_tty()
+        out("\x1b[6n")
+        reply = read_until(lambda b: b.endswith(b"R"))
+        assert reply.startswith(b"\x1b[") and b";" in reply, reply
+        out(f"Starting local login server on http://localhost:{port}.\r\n"
+            f"If your browser did not open, navigate to this URL to authenticate:\r\n\r\n"
+            f"\x1b[94m{url}\x1b[0m\r\n")
+    elif MODE == "claude":
+        raw_tty()
+        out("\x1b[1mWelcome to Claude Code\x1b[0m\r\n Choose the text style that looks best\r\n > Dark mode\r\n")
+        read_until(lambda b: b"\r" in b)
+        out("\x1b[2J\x1b[HSelect login method:\r\n > 1. Claude account\r\n")
+        read_until(lambda b: b"\r" in b)
+        out(f"Browser didn't open? Use the url below to sign in:\r\n\r\n{url}\r\n")
+    else:
+        out("Waiting for authentication...\n")
+        subprocess.run(shlex.split(os.environ["BROWSER"]) + [url], check=True)
+    if os.environ.get("FAKE_CLI_FAIL"):
+        sys.exit(3)
+    while not srv.done:
+        srv.handle_request()
+    out("Login successful\r\n")
+
+
+main()

@@ -1,0 +1,408 @@
+"""Logins (issue 4) end to end in a test network namespace: the real agent,
+fake provider CLIs (tests/netns/login/fake_cli.py) that behave like Claude
+Code, Codex and Gemini CLI, a fake OAuth provider page on loopback, and the
+host API exactly as the host calls it.  One test drives a real Firefox on
+the agent's Xvfb.  Every test ends by searching everything the run wrote
+(agent log, CLI transcripts in responses) for the secrets."""
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import urllib.parse
+import urllib.request
+import uuid
+
+import pytest
+
+from netns import Lan, Netns, wait_until
+from svagent import Agent
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FAKE_CLI = os.path.join(HERE, "login", "fake_cli.py")
+FAKE_PROVIDER = os.path.join(HERE, "login", "fake_provider.py")
+IDLE = [{"name": "idle", "argv": ["/bin/sleep", "1000"]}]
+SECRETS = ["SECRET-ACCESS", "SECRET-REFRESH", "SECRET-CODE", "STATE-", "host-state-"]
+
+
+class LoginEnv:
+    """A workdir with HOME, providers.json and the fake provider, and the
+    agent configured to use them."""
+
+    def __init__(self, agent_bin, services=IDLE, sets=(), ns=None, provider_env=None):
+        self.dir = tempfile.mkdtemp(prefix="vmba-login-", dir="/var/tmp")
+        self.home = os.path.join(self.dir, "home")
+        os.makedirs(self.home)
+        self.pport = 17000 + os.getpid() % 1000
+        self.provider_url = f"http://127.0.0.1:{self.pport}"
+        env = {"FAKE_PROVIDER": self.provider_url, **(provider_env or {})}
+
+        def prov(pid, mode, cred, **kw):
+            return {"id": pid, "argv": [sys.executable, FAKE_CLI, mode], "env": env,
+                    "url_patterns": [f"{self.provider_url}/{mode}/authorize?"],
+                    "credential_file": cred, **kw}
+        providers = {"providers": [
+            prov("claude_code", "claude", ".claude/.credentials.json", pty=True,
+                 terminal_replies=["cursor_position"],
+                 prompts=[{"match": "Choose the text style", "send": "\r"},
+                          {"match": "Select login method", "send": "\r"}]),
+            prov("codex", "codex", ".codex/auth.json", aliases=["codex_cli"], pty=True,
+                 terminal_replies=["cursor_position", "device_attributes"], callback_port=1455),
+            prov("gemini_cli", "gemini", ".gemini/oauth_creds.json", pty=False),
+        ]}
+        self.providers_file = os.path.join(self.dir, "providers.json")
+        with open(self.providers_file, "w") as f:
+            json.dump(providers, f)
+        self.agent = Agent(agent_bin,
+                           f"providers_file={self.providers_file}", f"login_home={self.home}",
+                           f"control_socket={self.dir}/control.sock", "url_wait_s=5",
+                           f"bin_path={os.path.dirname(sys.executable)}:/usr/bin:/bin",
+                           *sets, services=services, ns=ns)
+        self.ns = self.agent.ns
+        self.ns.popen([sys.executable, FAKE_PROVIDER, str(self.pport)])
+        wait_until(lambda: self.agent.try_get("/health")[0] == 200, 20, "agent /health")
+        wait_until(lambda: self.port_open(self.pport), 10, "fake provider listening")
+
+    def port_open(self, port):
+        with self.ns.entered():
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return True
+            except OSError:
+                return False
+
+    def request(self, method, path, body=None, headers=None, host="127.0.0.1"):
+        with self.ns.entered():
+            c = http.client.HTTPConnection(host, self.agent.http_port, timeout=30)
+            try:
+                data = json.dumps(body) if isinstance(body, (dict, list)) else body
+                c.request(method, path, body=data, headers=headers or {})
+                r = c.getresponse()
+                return r.status, r.read()
+            finally:
+                c.close()
+
+    def json(self, method, path, body=None, headers=None):
+        status, data = self.request(method, path, body, headers)
+        try:
+            return status, json.loads(data)
+        except ValueError:
+            return status, data
+
+    def browse(self, url):
+        """The person's browser, for tests that do not need Firefox: follows
+        the authorize URL and its redirect inside the namespace."""
+        with self.ns.entered():
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+            try:
+                with opener.open(url, timeout=20) as r:
+                    return r.status, r.read()
+            except urllib.error.HTTPError as e:
+                return e.code, e.read()
+
+    def wait_status(self, sid, pred, timeout=30):
+        last = {}
+
+        def check():
+            nonlocal last
+            last = self.json("GET", f"/credentials/status?sessionId={sid}")
+            return pred(*last)
+        try:
+            wait_until(check, timeout, f"status of {sid}")
+        except AssertionError:
+            raise AssertionError(f"last status: {last}")
+        return last[1]
+
+    def assert_no_secrets(self, *texts):
+        everything = [self.agent.log_text()] + [t if isinstance(t, str) else json.dumps(t) for t in texts]
+        for t in everything:
+            for s in SECRETS:
+                assert s not in t, f"{s} leaked into: {t[-2000:]}"
+
+    def close(self):
+        self.agent.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def env(agent_bin):
+    e = LoginEnv(agent_bin)
+    yield e
+    if os.environ.get("VMBA_KEEP_LOGS"):
+        print(e.agent.log_text()[-8000:])
+    e.close()
+
+
+def sid():
+    return str(uuid.uuid4())
+
+
+ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+# -- host-driven flow -------------------------------------------------------
+
+def test_host_driven_state(env):
+    s = sid()
+    authorize = f"{env.provider_url}/host/authorize?client_id=c&state=host-state-1&redirect_uri=x"
+    assert env.json("POST", "/auth/oauth", {"sessionId": s, "authorizeUrl": authorize}) == \
+        (200, {"success": True, "message": "Authorize URL opened", "sessionId": s})
+    assert env.json("POST", "/auth/oauth", {"sessionId": s, "authorizeUrl": authorize})[0] == 409
+    assert env.json("GET", f"/oauth-url?sessionId={s}") == (200, {"oauthUrl": authorize})
+    # Wrong state: refused, nothing captured.
+    status, page = env.request("GET", "/oauth/callback?code=SECRET-CODE-x&state=host-state-2")
+    assert status == 400 and b"Sign-in failed" in page
+    st = env.json("GET", f"/credentials/status?sessionId={s}")
+    assert st[0] == 200 and st[1]["authenticated"] is False and st[1]["waiting"] is True
+    assert env.json("GET", f"/credentials/get?sessionId={s}") == \
+        (400, {"error": "Authentication not completed yet"})
+    # Right state.
+    status, page = env.request("GET", "/oauth/callback?code=SECRET-CODE-h&state=host-state-1&scope=a+b")
+    assert status == 200 and b"Signed in &mdash; you can close this window." in page
+    # Replayed: refused, the session keeps the first capture.
+    status, _ = env.request("GET", "/oauth/callback?code=SECRET-CODE-evil&state=host-state-1")
+    assert status == 400
+    st = env.json("GET", f"/credentials/status?sessionId={s}")[1]
+    assert ISO.match(st.pop("modifiedAt"))
+    assert st == {"authenticated": True, "path": "/oauth/callback", "provider": "oauth"}
+    got = env.json("GET", f"/credentials/get?sessionId={s}")
+    assert got == (200, {"success": True, "provider": "oauth", "credPath": "/oauth/callback",
+                         "credentials": {"code": "SECRET-CODE-h", "state": "host-state-1", "scope": "a b"}})
+    # Delivered: wiped and gone.
+    assert env.json("GET", f"/credentials/get?sessionId={s}") == (404, {"error": "Session not found"})
+    assert env.json("GET", f"/credentials/status?sessionId={s}") == (404, {"error": "Session not found"})
+    env.assert_no_secrets()
+
+
+def test_host_driven_provider_error(env):
+    s = sid()
+    authorize = f"{env.provider_url}/host/authorize?client_id=deny&redirect_uri=x"
+    assert env.json("POST", "/auth/oauth", {"sessionId": s, "authorizeUrl": authorize,
+                                            "state": "host-state-e"})[0] == 200
+    status, _ = env.request("GET", "/oauth/callback?error=access_denied&state=host-state-e")
+    assert status == 400
+    assert env.json("GET", f"/credentials/status?sessionId={s}") == \
+        (200, {"authenticated": False, "failed": True, "error": "access_denied"})
+    assert env.json("GET", f"/credentials/get?sessionId={s}")[0] == 400
+    env.assert_no_secrets()
+
+
+# -- validation ---------------------------------------------------------------
+
+BAD_IDS = ["abc", "../../etc/passwd", "$(touch /tmp/vmba-login-pwn)", "`id`",
+           "123e4567-e89b-12d3-a456-42661417400g", "123e4567-e89b-12d3-a456-426614174000;rm"]
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+def test_bad_session_ids(env, bad):
+    assert env.json("POST", "/auth/codex", {"sessionId": bad}) == (400, {"error": "sessionId must be a UUID"})
+    q = urllib.parse.quote(bad, safe="")
+    for path in ("/oauth-url", "/credentials/status", "/credentials/get"):
+        assert env.json("GET", f"{path}?sessionId={q}") == (400, {"error": "sessionId must be a UUID"})
+    assert not os.path.exists("/tmp/vmba-login-pwn")
+
+
+def test_bad_requests(env):
+    s = sid()
+    assert env.json("POST", "/auth/codex", "{not json") == (400, {"error": "Invalid JSON body"})
+    assert env.json("POST", "/auth/codex", {}) == (400, {"error": "sessionId is required"})
+    assert env.json("POST", "/auth/nope", {"sessionId": s}) == (400, {"error": "Unknown provider"})
+    assert env.json("GET", f"/credentials/status?sessionId={s}") == (404, {"error": "Session not found"})
+    assert env.json("GET", f"/oauth-url?sessionId={s}") == (404, {"error": "Session not found"})
+    assert env.json("GET", "/credentials/status") == (400, {"error": "sessionId is required"})
+    # No login: /auth/callback has nothing to forward to.
+    status, page = env.request("GET", "/auth/callback?code=x")
+    assert status == 404 and b"No login in progress" in page
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/$(touch${IFS}/tmp/vmba-login-pwn1)",
+                                 "http://127.0.0.1:9/`touch${IFS}/tmp/vmba-login-pwn2`",
+                                 "http://127.0.0.1:9/;touch${IFS}/tmp/vmba-login-pwn3"])
+def test_open_url_no_shell(env, url):
+    status, body = env.json("POST", "/open-url", {"url": url})
+    # No browser in this stack: 503; with one it would be 200.  Either way
+    # no shell ever sees the URL.
+    assert (status, body) in [(503, {"error": "Browser not available"}),
+                              (200, {"success": True, "method": "browser_launch"})]
+    for n in (1, 2, 3):
+        assert not os.path.exists(f"/tmp/vmba-login-pwn{n}")
+    assert env.json("POST", "/open-url", {"url": "file:///etc/passwd"}) == \
+        (400, {"error": "url must be an absolute http(s) URL"})
+    assert env.json("POST", "/open-url", {"url": "$(touch /tmp/vmba-login-pwn1)"})[0] == 400
+    assert not os.path.exists("/tmp/vmba-login-pwn1")
+
+
+def test_token_and_allow_from(agent_bin):
+    lan = Lan()
+    try:
+        lan.guest.run("ip", "addr", "add", "10.77.0.2/24", "dev", "eth0")
+        lan.guest.run("ip", "link", "set", "eth0", "up")
+        e = LoginEnv(agent_bin, sets=("token=tok-123",), ns=lan.guest)
+        try:
+            s = sid()
+            path = f"/credentials/status?sessionId={s}"
+            assert e.request("GET", path)[0] == 401
+            assert e.request("GET", path, headers={"Authorization": "Bearer tok-124"})[0] == 401
+            assert e.json("GET", path, headers={"Authorization": "Bearer tok-123"}) == \
+                (404, {"error": "Session not found"})
+            # From the host bridge: not in allow_from, even with the token.
+            with lan.host.entered():
+                c = http.client.HTTPConnection("10.77.0.2", e.agent.http_port, timeout=10)
+                c.request("GET", path, headers={"Authorization": "Bearer tok-123"})
+                assert c.getresponse().status == 403
+                c.close()
+                c = http.client.HTTPConnection("10.77.0.2", e.agent.http_port, timeout=10)
+                c.request("GET", "/oauth/callback?code=x&state=y")
+                assert c.getresponse().status == 403  # loopback only
+                c.close()
+                c = http.client.HTTPConnection("10.77.0.2", e.agent.http_port, timeout=10)
+                c.request("GET", "/health")
+                r = c.getresponse()
+                assert r.status == 200 and b"tok-123" not in r.read()
+                c.close()
+            assert "tok-123" not in e.agent.log_text()
+        finally:
+            e.close()
+    finally:
+        lan.close()
+
+
+# -- provider CLIs --------------------------------------------------------------
+
+@pytest.mark.parametrize("provider,mode,cred", [
+    ("claude_code", "claude", ".claude/.credentials.json"),
+    ("codex_cli", "codex", ".codex/auth.json"),
+    ("gemini_cli", "gemini", ".gemini/oauth_creds.json"),
+])
+def test_cli_login(env, provider, mode, cred):
+    s = sid()
+    status, started = env.json("POST", f"/auth/{provider}", {"sessionId": s,
+                                "proxy": {"httpProxy": "http://10.9.9.9:3128", "noProxy": "127.0.0.1,localhost"}})
+    assert status == 200, started
+    url = started.pop("oauthUrl")
+    assert started == {"success": True, "message": "OAuth URL captured", "sessionId": s}
+    assert url.startswith(f"{env.provider_url}/{mode}/authorize?") and "state=STATE-" in url
+    assert env.json("POST", f"/auth/{provider}", {"sessionId": s})[0] == 409
+    assert env.json("GET", f"/oauth-url?sessionId={s}") == (200, {"oauthUrl": url})
+    # The person signs in: the provider redirects to the CLI's listener.
+    status, page = env.browse(url)
+    assert status == 200 and b"fake CLI: signed in" in page
+    st = env.wait_status(s, lambda code, b: code == 200 and b.get("authenticated"))
+    path = os.path.join(env.home, cred)
+    assert ISO.match(st.pop("modifiedAt"))
+    assert st == {"authenticated": True, "path": path, "provider": provider}
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    with open(path) as f:
+        creds = json.load(f)
+    assert env.json("GET", f"/credentials/get?sessionId={s}") == \
+        (200, {"success": True, "provider": provider, "credentials": creds, "credPath": path})
+    assert env.json("GET", f"/credentials/get?sessionId={s}")[0] == 404
+    env.assert_no_secrets()
+
+
+def test_cli_failure(agent_bin):
+    e = LoginEnv(agent_bin, provider_env={"FAKE_CLI_FAIL": "1"})
+    try:
+        s = sid()
+        status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
+        assert status == 200 and "oauthUrl" in started
+        st = e.wait_status(s, lambda code, b: b.get("failed"))
+        assert st == {"authenticated": False, "failed": True, "error": "CLI exited 3"}
+        # A failed session may be started again.
+        assert e.json("POST", "/auth/gemini_cli", {"sessionId": s})[0] == 200
+        e.assert_no_secrets()
+    finally:
+        e.close()
+
+
+def test_auth_callback_forwarded(env):
+    s = sid()
+    status, started = env.json("POST", "/auth/codex", {"sessionId": s})
+    assert status == 200
+    state = urllib.parse.parse_qs(urllib.parse.urlparse(started["oauthUrl"]).query)["state"][0]
+    status, page = env.request("GET", f"/auth/callback?code=SECRET-CODE-codex&state={state}")
+    assert (status, page) == (200, b"<p>fake CLI: signed in</p>")
+    env.wait_status(s, lambda code, b: b.get("authenticated"))
+    assert env.json("GET", f"/credentials/get?sessionId={s}")[1]["credentials"]["tokens"]["access_token"] == \
+        "SECRET-ACCESS-codex"
+    env.assert_no_secrets()
+
+
+def test_response_cut_off_keeps_credentials(agent_bin):
+    e = LoginEnv(agent_bin, provider_env={"FAKE_CLI_BIG": "1"})
+    try:
+        s = sid()
+        status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
+        assert status == 200
+        assert e.browse(started["oauthUrl"])[0] == 200
+        e.wait_status(s, lambda code, b: b.get("authenticated"))
+        # Small socket buffers in this namespace only, so 600 KB cannot all
+        # sit in the kernel when the client goes away.
+        e.ns.run("sysctl", "-q", "-w", "net.ipv4.tcp_wmem=4096 16384 65536",
+                 "net.ipv4.tcp_rmem=4096 16384 65536")
+        # Clients that read a few bytes of the 600 KB answer and reset the
+        # connection: the response was not completely sent, nothing is wiped.
+        with e.ns.entered():
+            for _ in range(3):
+                c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+                c.settimeout(10)
+                c.connect(("127.0.0.1", e.agent.http_port))
+                c.sendall(f"GET /credentials/get?sessionId={s} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                assert c.recv(100).startswith(b"HTTP/1.1 200")
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                c.close()
+        got = e.json("GET", f"/credentials/get?sessionId={s}")
+        assert got[0] == 200 and got[1]["credentials"]["access_token"] == "SECRET-ACCESS-gemini"
+        assert len(got[1]["credentials"]["padding"]) == 600000
+        assert e.json("GET", f"/credentials/get?sessionId={s}")[0] == 404
+        e.assert_no_secrets()
+    finally:
+        e.close()
+
+
+def test_push_handoff(agent_bin):
+    d = tempfile.mkdtemp(prefix="vmba-handoff-", dir="/var/tmp")
+    path = os.path.join(d, "h.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(4)
+    srv.settimeout(30)
+    e = LoginEnv(agent_bin, sets=("vsock_port=1234", f"vsock_unix_path={path}"))
+    try:
+        s = sid()
+        assert e.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-p",
+                                              "authorizeUrl": f"{e.provider_url}/h/authorize"})[0] == 200
+        assert e.request("GET", "/oauth/callback?code=SECRET-CODE-p&state=host-state-p")[0] == 200
+
+        def read_line(conn):
+            conn.settimeout(30)
+            buf = b""
+            while not buf.endswith(b"\n"):
+                chunk = conn.recv(4096)
+                assert chunk, "connection closed before a line"
+                buf += chunk
+            return json.loads(buf)
+        conn, _ = srv.accept()
+        first = read_line(conn)
+        assert set(first) == {"deliveryId", "sessionId", "provider", "credentials", "credPath"}
+        assert first["sessionId"] == s and first["credentials"]["code"] == "SECRET-CODE-p"
+        # No ACK: the agent reconnects and sends the same delivery again.
+        conn.close()
+        conn, _ = srv.accept()
+        again = read_line(conn)
+        assert again == first
+        conn.sendall(f"ACK {first['deliveryId']}\n".encode())
+        wait_until(lambda: e.json("GET", f"/credentials/status?sessionId={s}")[0] == 404, 10,
+                   "session delivered and wiped")
+        conn.close()
+        e.assert_no_secrets()
+    finally:
+        e.close()
+        srv.close()
+        shutil.rmtree(d, ignore_errors=True)
