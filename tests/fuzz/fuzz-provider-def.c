@@ -1,0 +1,42 @@
+/* libFuzzer target for providers.json parsing.  Beyond "no crash": only 0
+ * or -EINVAL/-ENOMEM; an error has a one-line message; a parsed set has
+ * every invariant the runner relies on (argv and url_patterns non-empty,
+ * credential_file relative without "..", every id and alias findable). */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/provider-def.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(x) do { if (!(x)) abort(); } while (0)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        ProviderSet *s = NULL;
+        char err[256] = "";
+        int r;
+
+        if (size > 256 * 1024)
+                return 0;
+        r = provider_set_parse((const char *)data, size, &s, err, sizeof err);
+        CHECK(r == 0 || r == -EINVAL || r == -ENOMEM);
+        if (r < 0) {
+                CHECK(!s);
+                CHECK(r == -ENOMEM || (err[0] && !strchr(err, '\n')));
+                return 0;
+        }
+        CHECK(s && s->n > 0 && s->n <= PROVIDER_MAX);
+        for (size_t i = 0; i < s->n; i++) {
+                const ProviderDef *p = &s->defs[i];
+                CHECK(p->argv && p->argv[0] && p->url_patterns && p->url_patterns[0]);
+                CHECK(p->credential_file[0] != '/' && !strstr(p->credential_file, ".."));
+                CHECK(provider_set_find(s, p->id) == p);
+                for (char **a = p->aliases; *a; a++)
+                        CHECK(provider_set_find(s, *a) == p);
+                CHECK(p->callback_path && p->callback_path[0] == '/');
+        }
+        provider_set_free(s);
+        return 0;
+}
