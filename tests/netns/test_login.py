@@ -406,3 +406,51 @@ def test_push_handoff(agent_bin):
         e.close()
         srv.close()
         shutil.rmtree(d, ignore_errors=True)
+
+
+# -- the real browser -------------------------------------------------------------
+
+@pytest.mark.skipif(not shutil.which("firefox-esr") or not shutil.which("Xvfb"),
+                    reason="needs firefox-esr and Xvfb")
+def test_codex_login_through_firefox(agent_bin):
+    """The whole round trip with the VM's real browser: the agent starts
+    Firefox on its Xvfb at the authorize URL, Firefox follows the fake
+    provider's redirect to the Codex CLI's listener on :1455, the CLI
+    writes auth.json, the host polls and pulls."""
+    e = LoginEnv(agent_bin, services=None, sets=("window_manager=",))
+    try:
+        e.agent.wait_ready(60)
+        s = sid()
+        status, started = e.json("POST", "/auth/codex", {"sessionId": s})
+        assert status == 200 and "oauthUrl" in started, started
+        wait_until(lambda: e.agent.try_services().get("firefox", {}).get("state") in ("ready", "starting"),
+                   30, "firefox started")
+        st = e.wait_status(s, lambda code, b: b.get("authenticated"), timeout=90)
+        path = os.path.join(e.home, ".codex/auth.json")
+        assert st["path"] == path and st["provider"] == "codex"
+        with open(path) as f:
+            creds = json.load(f)
+        assert e.json("GET", f"/credentials/get?sessionId={s}") == \
+            (200, {"success": True, "provider": "codex", "credentials": creds, "credPath": path})
+        # Firefox (not the test) followed the redirect: it was launched with
+        # the URL and the fake CLI's listener got the code from it.
+        assert e.agent.log_lines("authorize URL opened (browser_launch)")
+        # Captured: the browser is closed.
+        wait_until(lambda: e.agent.try_services().get("firefox", {}).get("state") == "inactive",
+                   30, "firefox stopped after the capture")
+        # /open-url: launches the browser, then navigates the running one
+        # instead of starting a second.
+        target = f"{e.provider_url}/nowhere"
+        assert e.json("POST", "/open-url", {"url": target}) == (200, {"success": True, "method": "browser_launch"})
+        wait_until(lambda: e.agent.try_services().get("firefox", {}).get("state") == "ready", 60, "firefox ready")
+        assert e.json("POST", "/open-url", {"url": target + "2"}) == (200, {"success": True, "method": "navigate"})
+        e.assert_no_secrets()
+        profile = os.path.join(e.agent.dir, "firefox", "user.js")
+        with open(profile) as f:
+            prefs = f.read()
+        for pref in ("browser.shell.checkDefaultBrowser\", false", "signon.rememberSignons\", false",
+                     "app.update.enabled\", false", "toolkit.telemetry.enabled\", false",
+                     "browser.sessionstore.resume_from_crash\", false", "browser.aboutwelcome.enabled\", false"):
+            assert pref in prefs
+    finally:
+        e.close()
