@@ -10,9 +10,27 @@
 # The headers the agent compiles against stay the installed -dev package's:
 # static-build picks the source version equal to the installed one.
 
-RECIPE_REV=1
+RECIPE_REV=2
 STATIC_CFLAGS="-O2 -g0 -fPIC -ffunction-sections -fdata-sections"
 STATIC_JOBS=${STATIC_JOBS:-2}
+
+# archive_privatize ARCHIVE PUBLIC_REGEX: a static archive exports every
+# internal global a shared library would have hidden (libsystemd.a brings
+# log_internal, loop_write, service_state_to_string ..., libxkbcommon.a
+# brings parse, parse_string ...), which collide with ours at link time.
+# Every global defined in ARCHIVE that is not public API is renamed to
+# vmba_<lib>_<name>, in all members at once, so the archive's own
+# references follow and nothing outside can bind to them.
+archive_privatize() {
+        local a=$1 public=$2 map=$1.redefine tag
+        tag=$(basename "$a" .a)
+        tag=${tag#lib}
+        nm -g --defined-only "$a" | awk 'NF == 3 && $2 ~ /[A-TV-Z]/ { print $3 }' |
+                { grep -Ev "$public" || true; } | sort -u |
+                awk -v p="vmba_${tag}_" '{ print $1, p $1 }' >"$map"
+        objcopy --redefine-syms="$map" "$a"
+        rm -f "$map"
+}
 
 # libsystemd: sd_notify, journal and sd-event are all the agent uses.
 # skip-deps turns every optional dependency off (no lz4/zstd/xz/gcrypt to
@@ -29,6 +47,7 @@ recipe_systemd() {
         ninja -C "$bld" -j"$STATIC_JOBS" version.h
         ninja -C "$bld" -j"$STATIC_JOBS" libsystemd.a
         cp "$bld/libsystemd.a" "$out/"
+        archive_privatize "$out/libsystemd.a" '^sd_'
 }
 
 # libxkbcommon: libxdo calls xkb_keysym_to_utf32 only.  No X11/Wayland
@@ -45,6 +64,7 @@ recipe_xkbcommon() {
                 -Dc_args="-ffunction-sections -fdata-sections"
         ninja -C "$bld" -j"$STATIC_JOBS" libxkbcommon.a
         cp "$bld/libxkbcommon.a" "$out/"
+        archive_privatize "$out/libxkbcommon.a" '^xkb_'
 }
 
 # libmicrohttpd: Debian's own libmicrohttpd.a is built with GnuTLS, which a
@@ -60,6 +80,7 @@ recipe_microhttpd() {
                 --enable-asserts=no)
         make -C "$bld/src/microhttpd" -j"$STATIC_JOBS" libmicrohttpd.la
         cp "$bld/src/microhttpd/.libs/libmicrohttpd.a" "$out/"
+        archive_privatize "$out/libmicrohttpd.a" '^MHD_'
 }
 
 # libxdo: its Makefile knows only the shared library and a static xdotool
@@ -71,4 +92,5 @@ recipe_xdo() {
         cp -a "$src" "$bld"
         CFLAGS="$STATIC_CFLAGS" make -C "$bld" xdo.o xdo_search.o
         ar rcs "$out/libxdo.a" "$bld/xdo.o" "$bld/xdo_search.o"
+        archive_privatize "$out/libxdo.a" '^xdo_'
 }
