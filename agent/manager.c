@@ -9,7 +9,9 @@
  *     → sync, reboot(RB_AUTOBOOT / RB_POWER_OFF) (or exit for
  *       shutdown_action=exit, which tests in a PID namespace use).
  * kill(-1) is only ever sent as PID 1: in any other process it would hit
- * everything the user may signal. */
+ * everything the user may signal.  POST /shutdown from a systemd service
+ * asks systemd for the machine's shutdown instead (notify.c), and systemd
+ * then stops us with SIGTERM. */
 #include <signal.h>
 #include <stdio.h>
 #include <sys/wait.h>
