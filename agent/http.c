@@ -354,6 +354,8 @@ static int route_find(HttpServer *s, HttpRequest *r, char *allow, size_t size) {
                                 r->label = rt->path;
                                 return 0;
                         }
+                        if (!path_known)
+                                r->label = rt->path; /* 405s count under the route */
                         if (!path_known || !strstr(allow, rt->method)) {
                                 size_t l = strlen(allow);
                                 snprintf(allow + l, size - l, "%s%s%s", l ? ", " : "", rt->method,

@@ -1,0 +1,397 @@
+"""Hostile HTTP against the real agent (and, for the cases that need test
+routes, against tests/netns/http-driver): over-long URL, huge header block,
+a 10 MB body refused from its Content-Length before any of it is read, 2,000
+idle connections, slow-drip requests, unknown routes, wrong methods, token
+401 and allow_from 403 on a control route — and /health keeps answering
+within 100 ms throughout (the issue's functional SLO), probed from loopback
+inside the guest while the attacker comes from the host side of the veth,
+so the per-IP limit bounds the attacker and not the probe.
+
+Layout: Lan(): guest namespace (agent, eth0 = 10.77.0.2/24, probes from
+127.0.0.1) and host namespace (attacker, 10.77.0.1).
+"""
+import contextlib
+import http.client
+import json
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from netns import Lan, wait_until
+
+PORT = 8080
+GUEST = "10.77.0.2"
+TOKEN = "tok-http-test-0123456789"
+SLO_MS = 100.0
+
+
+def driver_bin(agent_bin):
+    # build/agent/vm-browser-agent -> build/tests/netns/http-driver
+    p = pathlib.Path(agent_bin).resolve().parents[1] / "tests" / "netns" / "http-driver"
+    if not os.access(p, os.X_OK):
+        pytest.fail(f"{p} not built")
+    return str(p)
+
+
+class Server:
+    """The agent (or the driver) running in lan.guest, listening on :8080."""
+
+    def __init__(self, lan, argv):
+        self.lan = lan
+        self.proc = lan.guest.popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_until(self.listening, 10, "the HTTP server to listen")
+
+    def listening(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"server exited {self.proc.returncode}: {self.proc.stderr.read()!r}")
+        with self.lan.guest.entered():
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", PORT), timeout=1):
+                return True
+        return False
+
+    def request(self, method, path, headers=None, body=None, src="guest", timeout=5):
+        """One request on a fresh connection; returns (status, headers, body)."""
+        ns, host = (self.lan.guest, "127.0.0.1") if src == "guest" else (self.lan.host, GUEST)
+        with ns.entered():
+            c = http.client.HTTPConnection(host, PORT, timeout=timeout)
+            try:
+                c.request(method, path, body=body, headers=headers or {})
+                r = c.getresponse()
+                return r.status, dict(r.getheaders()), r.read()
+            finally:
+                c.close()
+
+    def json(self, method, path, **kw):
+        status, headers, body = self.request(method, path, **kw)
+        return status, headers, json.loads(body)
+
+    def probe(self):
+        """GET /health from guest loopback; returns the latency in ms."""
+        t0 = time.monotonic()
+        status, _, body = self.request("GET", "/health", timeout=2)
+        ms = (time.monotonic() - t0) * 1000
+        assert status == 200, body
+        assert json.loads(body)["version"]
+        return ms
+
+    def assert_serving(self, n=5):
+        worst = max(self.probe() for _ in range(n))
+        assert worst < SLO_MS, f"/health took {worst:.1f} ms"
+        assert self.proc.poll() is None
+
+
+@pytest.fixture
+def workdir():
+    d = tempfile.mkdtemp(prefix="vmba-http-", dir="/var/tmp")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def lan():
+    with Lan() as lan:
+        lan.guest.run("ip", "addr", "add", f"{GUEST}/24", "dev", "eth0")
+        lan.guest.run("ip", "link", "set", "eth0", "up")
+        yield lan
+
+
+def agent_argv(agent_bin, workdir, *sets):
+    services = os.path.join(workdir, "services.json")
+    with open(services, "w") as f:
+        json.dump({"services": []}, f)
+    cmdline = os.path.join(workdir, "cmdline")
+    with open(cmdline, "w") as f:
+        f.write("console=ttyS0\n")
+    config = os.path.join(workdir, "agent.json")
+    with open(config, "w") as f:
+        json.dump({"build_id_path": os.path.join(workdir, "build-id")}, f)
+    argv = [agent_bin, "run", "--config", config, "--services-file", services,
+            "--set", f"cmdline_path={cmdline}", "--set", "token_file=", "--no-netinit",
+            "--no-reboot", "--http-port", str(PORT), "--set", "http_timeout_s=2"]
+    for s in sets:
+        argv += ["--set", s]
+    return argv
+
+
+@pytest.fixture
+def agent(agent_bin, lan, workdir):
+    s = Server(lan, agent_argv(agent_bin, workdir, f"token={TOKEN}"))
+    yield s
+    s.lan.guest.kill_procs()
+
+
+@pytest.fixture
+def driver(agent_bin, lan):
+    s = Server(lan, [driver_bin(agent_bin), "--listen", "0.0.0.0", "--port", str(PORT),
+                     "--timeout", "2", "--token", TOKEN])
+    yield s
+    s.lan.guest.kill_procs()
+
+
+def raw(ns, host, data, timeout=5):
+    """Sends data on a fresh connection, returns everything read until the
+    server closes (or timeout)."""
+    with ns.entered():
+        s = socket.create_connection((host, PORT), timeout=timeout)
+    try:
+        # The server may answer and close before reading everything: then
+        # the send fails and the reply may or may not survive the reset.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            s.sendall(data)
+        out = b""
+        with contextlib.suppress(ConnectionResetError, socket.timeout):
+            while chunk := s.recv(65536):
+                out += chunk
+        return out
+    finally:
+        s.close()
+
+
+def status_of(response):
+    return int(response.split(b" ", 2)[1]) if response.startswith(b"HTTP/1.") else None
+
+
+def body_of(response):
+    return response.split(b"\r\n\r\n", 1)[1]
+
+
+# --- routes ------------------------------------------------------------------
+
+def test_health_shape(agent):
+    status, headers, h = agent.json("GET", "/health")
+    assert status == 200
+    assert headers["Content-Type"] == "application/json"
+    assert list(h) == ["status", "version", "build_id", "uptime_s", "timestamp", "activeSessions",
+                       "network", "boot", "services"]
+    assert h["build_id"] is None and h["activeSessions"] == 0 and h["services"] == {}
+    assert h["network"]["status"] == "not_configured"
+    assert h["boot"]["exec_ms"] > 0 and h["boot"]["http_ms"] >= h["boot"]["exec_ms"]
+    # No secret anywhere in it.
+    assert TOKEN not in json.dumps(h)
+
+
+def test_unknown_route_404_and_wrong_method_405(agent):
+    status, headers, body = agent.json("GET", "/nope")
+    assert (status, body) == (404, {"error": "not found"})
+    assert headers["Content-Type"] == "application/json"
+    status, headers, body = agent.json("DELETE", "/health")
+    assert (status, body) == (405, {"error": "method not allowed"})
+    assert headers["Allow"] == "GET, HEAD"
+    status, headers, body = agent.json("GET", "/shutdown")
+    assert (status, body) == (405, {"error": "method not allowed"})
+    assert headers["Allow"] == "POST"
+    # HEAD is served by the GET route, without a body.
+    status, headers, body = agent.request("HEAD", "/health")
+    assert status == 200 and body == b""
+    agent.assert_serving()
+
+
+def test_metrics_counts_requests(agent):
+    for _ in range(3):
+        agent.request("GET", "/nope")
+    agent.request("DELETE", "/health")
+    status, headers, body = agent.request("GET", "/metrics")
+    assert status == 200
+    assert headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    lines = body.decode().splitlines()
+    assert 'vmba_http_requests_total{route="other",status="404"} 3' in lines
+    assert 'vmba_http_requests_total{route="/health",status="405"} 1' in lines
+    assert "# TYPE vmba_uptime_seconds gauge" in lines
+    assert any(line.startswith('vmba_boot_phase_milliseconds{phase="http"} ') for line in lines)
+
+
+# --- access control ------------------------------------------------------------
+
+def test_control_route_token_401_and_allow_from_403(agent):
+    # From the host bridge: outside allow_from (loopback + ip= gateway; no
+    # ip= here), refused even with the right token, before the handler runs.
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    status, _, body = agent.json("POST", "/shutdown", headers=auth, src="host")
+    assert (status, body) == (403, {"error": "forbidden"})
+    # From loopback: the token decides.
+    status, headers, body = agent.json("POST", "/shutdown")
+    assert (status, body) == (401, {"error": "unauthorized"})
+    assert headers["WWW-Authenticate"] == "Bearer"
+    for bad in ("Bearer wrong", f"Bearer {TOKEN}x", f"Bearer {TOKEN[:-1]}", f"Basic {TOKEN}", "Bearer"):
+        status, _, body = agent.json("POST", "/shutdown", headers={"Authorization": bad})
+        assert (status, body) == (401, {"error": "unauthorized"}), bad
+    # /health needs neither.
+    assert agent.request("GET", "/health", src="host")[0] == 200
+    agent.assert_serving()
+    # The right token from loopback reaches the handler.
+    status, _, body = agent.json("POST", "/shutdown", headers=auth)
+    assert (status, body) == (202, {"status": "stopping"})
+    agent.proc.wait(timeout=15)
+
+
+def test_allow_from_configured(agent_bin, lan, workdir):
+    s = Server(lan, agent_argv(agent_bin, workdir, f"token={TOKEN}", "allow_from=10.77.0.0/30"))
+    # Inside allow_from: now the token decides.
+    status, _, body = s.json("POST", "/shutdown", src="host")
+    assert (status, body) == (401, {"error": "unauthorized"})
+    # Loopback is no longer implied once allow_from is set.
+    status, _, body = s.json("POST", "/shutdown", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert (status, body) == (403, {"error": "forbidden"})
+    s.assert_serving()
+
+
+def test_loopback_route_403_from_outside(driver):
+    status, _, body = driver.json("GET", "/test/loopback", src="host")
+    assert (status, body) == (403, {"error": "forbidden"})
+    status, _, body = driver.json("GET", "/test/loopback")
+    assert (status, body) == (200, {"ok": True})
+
+
+# --- limits --------------------------------------------------------------------
+
+def test_long_url_414(agent):
+    status, _, body = agent.json("GET", "/health?x=" + "a" * 10_000, src="host")
+    assert (status, body) == (414, {"error": "URI too long"})
+    # Far beyond the connection memory: MHD answers 414 itself (HTML body).
+    out = raw(agent.lan.host, GUEST, b"GET /" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status_of(out) == 414
+    agent.assert_serving()
+
+
+def test_huge_header_431(agent):
+    req = (b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 100_000 + b"\r\n\r\n")
+    # libmicrohttpd answers a header block over its connection memory with
+    # 431 (its own body) and closes; the unread rest of what the client
+    # sent makes the close a reset, which can overtake the reply: then the
+    # client sees the connection dropped.  Either way, never a 200.
+    out = raw(agent.lan.host, GUEST, req)
+    assert status_of(out) == 431 or out == b""
+    # Many headers, each small, add up the same way.
+    many = b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 100) for i in range(1000))
+    out = raw(agent.lan.host, GUEST, b"GET /health HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n")
+    assert status_of(out) == 431 or out == b""
+    # Just over the limit and sent whole before the reply: always the 431.
+    out = raw(agent.lan.host, GUEST, b"GET /health HTTP/1.1\r\nX-Big: " + b"b" * 26_000 + b"\r\n\r\n")
+    assert status_of(out) == 431
+    agent.assert_serving()
+
+
+def test_big_body_413_before_reading(agent):
+    # Headers only, announcing 10 MB: the answer must come without a single
+    # body byte sent, so the agent decided from Content-Length.
+    head = (b"POST /shutdown HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode() +
+            b"\r\nContent-Type: application/json\r\nContent-Length: 10485760\r\n\r\n")
+    with agent.lan.guest.entered():
+        s = socket.create_connection(("127.0.0.1", PORT), timeout=5)
+    try:
+        s.sendall(head)
+        out = b""
+        while b"\r\n\r\n" not in out or len(body_of(out)) < len(b'{"error":"request body too large"}'):
+            chunk = s.recv(65536)
+            assert chunk, f"closed early: {out!r}"
+            out += chunk
+        assert status_of(out) == 413
+        assert json.loads(body_of(out)) == {"error": "request body too large"}
+        # The server does not read the rest: the connection is closed.
+        closed = False
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            for _ in range(200):
+                s.sendall(b"x" * 65536)   # up to 12.5 MB; the socket buffers fill
+        closed = True
+        assert closed
+    finally:
+        s.close()
+    # The handler never ran: POST /shutdown did not stop the agent.
+    agent.assert_serving()
+
+
+def test_body_within_limit_and_chunked_overflow(driver):
+    status, _, body = driver.json("POST", "/test/echo?q=1", body=b"x" * 1000)
+    assert (status, body) == (200, {"size": 1000, "query": "q=1", "q": "1"})
+    # Chunked, no Content-Length, growing past http_max_body (64 KiB): 413
+    # or the connection dropped, never a buffer without bound.
+    chunk = b"%x\r\n%s\r\n" % (16384, b"y" * 16384)
+    out = raw(driver.lan.host, GUEST,
+              b"POST /test/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk * 8 +
+              b"0\r\n\r\n")
+    assert status_of(out) in (413, None)
+    if out:
+        assert json.loads(body_of(out)) == {"error": "request body too large"}
+    driver.assert_serving()
+
+
+def test_idle_connections(agent):
+    socks = []
+    try:
+        with agent.lan.host.entered():
+            for i in range(2000):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.setblocking(False)
+                with contextlib.suppress(BlockingIOError):
+                    s.connect((GUEST, PORT))
+                socks.append(s)
+                if i % 250 == 0:
+                    agent.assert_serving(1)
+        agent.assert_serving(20)
+        # The attacker got at most http_max_per_ip (64) of them; the rest
+        # were closed by the agent at once.
+        def open_count():
+            alive = 0
+            for s in socks:
+                try:
+                    alive += s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
+                except BlockingIOError:
+                    alive += 1
+                except OSError:
+                    pass
+            return alive
+        assert open_count() <= 64
+        # And the idle ones time out (http_timeout_s=2).
+        wait_until(lambda: open_count() == 0, 10, "idle connections to be dropped")
+    finally:
+        for s in socks:
+            s.close()
+    agent.assert_serving()
+
+
+def test_slow_drip(agent):
+    # 64 connections each dripping a request one byte at a time.  Slower
+    # than the idle timeout: dropped.  Faster: bounded by the per-IP limit;
+    # either way /health answers in time.
+    with agent.lan.host.entered():
+        socks = [socket.create_connection((GUEST, PORT), timeout=5) for _ in range(64)]
+    req = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+    try:
+        for i in range(10):
+            for s in socks:
+                with contextlib.suppress(OSError):
+                    s.send(req[i:i + 1])
+            agent.assert_serving(1)
+            time.sleep(0.2)
+        # Then stall past http_timeout_s: the agent closes them.
+        for s in socks:
+            s.settimeout(10)
+        for s in socks:
+            with contextlib.suppress(ConnectionResetError):
+                assert s.recv(100) == b""
+    finally:
+        for s in socks:
+            s.close()
+    agent.assert_serving()
+
+
+def test_deferred_reply(driver):
+    # A handler that suspends and replies from a timer 50 ms later; /health
+    # is served meanwhile.
+    with driver.lan.guest.entered():
+        c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=5)
+        c.request("GET", "/test/suspend")
+        driver.assert_serving(2)
+        r = c.getresponse()
+        assert (r.status, json.loads(r.read())) == (200, {"deferred": "yes"})
+        c.close()
+    status, _, body = driver.json("GET", "/test/fail")
+    assert (status, body) == (409, {"error": "request failed"})
+    status, _, body = driver.json("GET", "/test/prefix/abc?x=1")
+    assert (status, body) == (200, {"size": 0, "query": "x=1", "q": None})
