@@ -61,6 +61,13 @@ typedef struct Ctx {
         const char *id; /* for messages; may be NULL before "id" is read */
 } Ctx;
 
+/* Keys and values from the file are quoted in messages: keep them one line. */
+static void one_line(char *s) {
+        for (; *s; s++)
+                if ((unsigned char)*s < 0x20 || *s == 0x7f)
+                        *s = '?';
+}
+
 _printf_(2, 3) static int fail(Ctx *c, const char *fmt, ...) {
         char msg[256];
         va_list ap;
@@ -68,8 +75,10 @@ _printf_(2, 3) static int fail(Ctx *c, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
-        if (c->errbuf && c->errsize > 0)
+        if (c->errbuf && c->errsize > 0) {
                 snprintf(c->errbuf, c->errsize, "provider %s: %s", c->id ?: "?", msg);
+                one_line(c->errbuf);
+        }
         return -EINVAL;
 }
 
@@ -389,8 +398,10 @@ int provider_set_parse(const char *text, size_t size, ProviderSet **ret, char *e
 
         root = json_loadb(text, size, JSON_REJECT_DUPLICATES, &jerr);
         if (!root) {
-                if (errbuf && errsize)
+                if (errbuf && errsize) {
                         snprintf(errbuf, errsize, "providers: line %d: %s", jerr.line, jerr.text);
+                        one_line(errbuf);
+                }
                 return -EINVAL;
         }
         json_object_foreach(root, k, e)

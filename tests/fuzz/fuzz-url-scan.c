@@ -19,6 +19,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char *const patterns[] = { (char *)"https://auth.example.com/", (char *)"http://127.0.0.1:", NULL };
 
+static size_t count(const char *s, const char *needle) {
+        size_t n = 0;
+
+        for (; (s = strstr(s, needle)); s++)
+                n++;
+        return n;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static const ProviderPrompt prompts[] = { { (char *)"Press Enter", (char *)"\r", false },
                                                   { (char *)"[y/N]", (char *)"y\r", true } };
@@ -54,11 +62,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         char *text = transcript_text(t);
         CHECK(text && strlen(text) <= 4096);
+        /* A fixed secret after the fuzz input, on its own line, adds no
+         * occurrence of it (the input itself may contain the string). */
+        size_t before = count(text, "FUZZSECRET1");
         free(text);
-        /* A fixed secret after the fuzz input, on its own line. */
         transcript_feed(t, "\nhttp://x/cb?code=FUZZSECRET1&x=1\n", 34);
         text = transcript_text(t);
-        CHECK(text && !strstr(text, "FUZZSECRET1"));
+        CHECK(text && count(text, "FUZZSECRET1") <= before);
         free(text);
         url_scan_free(scan);
         transcript_free(t);
