@@ -47,8 +47,9 @@ typedef struct HealthSnapshot {
         size_t n_http;
 } HealthSnapshot;
 
-/* The /health object.  -ENOMEM on allocation failure. */
-int health_build_json(const HealthSnapshot *s, json_t **ret);
+/* The /health object as compact JSON text, NUL-terminated, owned by the
+ * caller (free()).  -ENOMEM on allocation failure. */
+int health_build_json(const HealthSnapshot *s, char **ret, size_t *ret_size);
 
 /* The /health/ready object: {"ready":true} or {"ready":false,"reason":...}. */
 int health_build_ready_json(bool ready, const char *reason, json_t **ret);

@@ -90,15 +90,16 @@ static int snapshot_take(Manager *m, Snapshot *s) {
 
 static int health_handler(HttpRequest *req, void *userdata) {
         _cleanup_(snapshot_done) Snapshot s = {};
-        json_t *o = NULL;
+        _cleanup_(freep) char *text = NULL;
+        size_t size = 0;
         int r;
 
         r = snapshot_take(userdata, &s);
         if (r >= 0)
-                r = health_build_json(&s.h, &o);
+                r = health_build_json(&s.h, &text, &size);
         if (r < 0)
                 return r;
-        return http_reply_json(req, 200, o, 0);
+        return http_reply(req, 200, "application/json", text, size);
 }
 
 static int ready_handler(HttpRequest *req, void *userdata) {

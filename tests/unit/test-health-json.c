@@ -37,6 +37,25 @@ static char *dump(json_t *o) {
         return s;
 }
 
+/* health_build_json's text, checked to be what jansson would print for the
+ * same object: valid JSON, and byte-identical once re-serialized. */
+static char *build(const HealthSnapshot *s) {
+        char *text = NULL, *again;
+        size_t size = 0;
+        json_error_t e;
+        json_t *o;
+
+        assert_int_equal(health_build_json(s, &text, &size), 0);
+        assert_int_equal(size, strlen(text));
+        o = json_loads(text, 0, &e);
+        if (!o)
+                fail_msg("invalid JSON (%s): %s", e.text, text);
+        again = dump(o);
+        assert_string_equal(again, text);
+        free(again);
+        return text;
+}
+
 static void test_timestamp(void **state) {
         char buf[HEALTH_TIMESTAMP_MAX];
 
@@ -49,13 +68,11 @@ static void test_timestamp(void **state) {
 
 static void test_health_minimal(void **state) {
         HealthSnapshot s;
-        json_t *o = NULL;
         _cleanup_(freep) char *text = NULL;
 
         /* No supervisor, no network, no build id: the agent just started. */
         snapshot_base(&s);
-        assert_int_equal(health_build_json(&s, &o), 0);
-        text = dump(o);
+        text = build(&s);
         assert_string_equal(text,
                 "{\"status\":\"starting\",\"version\":\"0.1.0\",\"build_id\":null,\"uptime_s\":61,"
                 "\"timestamp\":\"2026-11-21T23:59:01.123Z\",\"activeSessions\":0,"
@@ -79,7 +96,6 @@ static void test_health_full(void **state) {
                 { .name = "firefox", .state = SERVICE_INACTIVE, .on_demand = true },
         };
         HealthSnapshot s;
-        json_t *o = NULL;
         _cleanup_(freep) char *text = NULL;
 
         inet_pton(AF_INET, "10.77.0.2", &iface.address.in);
@@ -99,8 +115,7 @@ static void test_health_full(void **state) {
         s.services = sv;
         s.n_services = ELEMENTSOF(sv);
         s.config_error = "agent.json: unknown key \"colour\"";
-        assert_int_equal(health_build_json(&s, &o), 0);
-        text = dump(o);
+        text = build(&s);
         assert_string_equal(text,
                 "{\"status\":\"failed\",\"version\":\"0.1.0\",\"build_id\":\"img-2026.11.21-abc\","
                 "\"uptime_s\":61,\"timestamp\":\"2026-11-21T23:59:01.123Z\",\"activeSessions\":2,"
@@ -122,8 +137,8 @@ static void test_health_full(void **state) {
 static void test_health_network_failed(void **state) {
         IpcfgIface iface = { .device = "eth9", .method = IPCFG_METHOD_DHCP, .prefix = -1 };
         HealthSnapshot s;
-        json_t *o = NULL, *net;
-        _cleanup_(freep) char *text = NULL;
+        json_t *o, *net;
+        _cleanup_(freep) char *full = NULL, *text = NULL;
 
         snapshot_base(&s);
         s.status = "degraded";
@@ -131,7 +146,8 @@ static void test_health_network_failed(void **state) {
         s.net_iface = &iface;
         s.net_device = "";
         s.net_error = "eth9: no such device after 10000 ms";
-        assert_int_equal(health_build_json(&s, &o), 0);
+        full = build(&s);
+        o = json_loads(full, 0, NULL);
         net = json_incref(json_object_get(o, "network"));
         json_decref(o);
         text = dump(net);
@@ -139,6 +155,32 @@ static void test_health_network_failed(void **state) {
                 "{\"status\":\"failed\",\"device\":\"eth9\",\"method\":\"dhcp\",\"address\":null,"
                 "\"prefix\":null,\"gateway\":null,\"dns\":[],\"mtu\":null,"
                 "\"error\":\"eth9: no such device after 10000 ms\"}");
+}
+
+#define FFFD "\xef\xbf\xbd"
+
+static void test_health_escaping(void **state) {
+        ServiceStatus sv[] = {
+                { .name = "a\"b\\c", .state = SERVICE_READY,
+                  .last_error = "tab\there\nnew\x01line\x7f" },
+        };
+        HealthSnapshot s;
+        _cleanup_(freep) char *text = NULL;
+
+        snapshot_base(&s);
+        /* Valid UTF-8 passes through; a stray byte, an overlong form and a
+         * surrogate (a build-id file is arbitrary bytes) become U+FFFD. */
+        s.build_id = "caf\xc3\xa9-\xe2\x82\xac-\xf0\x9f\x98\x80-\xff-\xc0\xaf-\xed\xa0\x80";
+        s.services = sv;
+        s.n_services = 1;
+        text = build(&s);
+        assert_non_null(strstr(text,
+                "\"build_id\":\"caf\xc3\xa9-\xe2\x82\xac-\xf0\x9f\x98\x80-" FFFD "-"
+                FFFD FFFD "-" FFFD FFFD FFFD "\","));
+        assert_non_null(strstr(text,
+                "\"services\":{\"a\\\"b\\\\c\":{\"state\":\"ready\",\"pid\":null,"
+                "\"restarts\":0,\"last_exit\":null,"
+                "\"last_error\":\"tab\\there\\nnew\\u0001line\x7f\",\"on_demand\":false}}"));
 }
 
 static void test_ready(void **state) {
@@ -218,6 +260,7 @@ int main(void) {
                 cmocka_unit_test(test_health_minimal),
                 cmocka_unit_test(test_health_full),
                 cmocka_unit_test(test_health_network_failed),
+                cmocka_unit_test(test_health_escaping),
                 cmocka_unit_test(test_ready),
                 cmocka_unit_test(test_metrics),
         };
