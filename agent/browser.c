@@ -14,6 +14,11 @@
 #include "manager.h"
 #include "spawn.h"
 #include "supervisor.h"
+#include "vnc/xdo-window.h"
+
+/* WM_CLASS of Firefox's windows ("firefox-esr", "firefox"): a regex. */
+#define BROWSER_WM_CLASS "[Ff]irefox"
+#define WINDOW_WAIT_USEC (60 * USEC_PER_SEC)
 
 static const char user_js[] =
         "// Written by vm-browser-agent at every login; edits are overwritten.\n"
@@ -133,6 +138,10 @@ int browser_open(Manager *m, const char *url, const char **ret_method) {
                                   m->config.firefox_profile);
         r = supervisor_start_service(m->supervisor, "firefox", extra);
         if (r >= 0) {
+                /* Arranged once its window is mapped; not fatal if not. */
+                r = xdo_watch_new(m->event, m->config.display, BROWSER_WM_CLASS, WINDOW_WAIT_USEC, NULL);
+                if (r < 0)
+                        log_debug_errno(r, "Cannot watch for the browser window: %m");
                 *ret_method = "browser_launch";
                 return 0;
         }
@@ -141,6 +150,9 @@ int browser_open(Manager *m, const char *url, const char **ret_method) {
         r = navigate(m, url);
         if (r < 0)
                 return r;
+        r = xdo_arrange_windows(m->config.display, BROWSER_WM_CLASS);
+        if (r < 0)
+                log_debug_errno(r, "Cannot arrange the browser window: %m");
         *ret_method = "navigate";
         return 0;
 }

@@ -444,6 +444,12 @@ def test_codex_login_through_firefox(agent_bin):
         assert e.json("POST", "/open-url", {"url": target}) == (200, {"success": True, "method": "browser_launch"})
         wait_until(lambda: e.agent.try_services().get("firefox", {}).get("state") == "ready", 60, "firefox ready")
         assert e.json("POST", "/open-url", {"url": target + "2"}) == (200, {"success": True, "method": "navigate"})
+        if shutil.which("xwininfo"):
+            # The window was found through libxdo and sized to the screen.
+            def firefox_full_screen():
+                tree = e.ns.run("xwininfo", "-display", f":{e.agent.display}", "-root", "-tree", check=False).stdout
+                return [l for l in tree.splitlines() if re.search(r'"[Ff]irefox', l) and "1280x800+0+0" in l]
+            wait_until(firefox_full_screen, 30, "firefox window sized to the 1280x800 screen")
         e.assert_no_secrets()
         profile = os.path.join(e.agent.dir, "firefox", "user.js")
         with open(profile) as f:
