@@ -460,3 +460,34 @@ def test_codex_login_through_firefox(agent_bin):
             assert pref in prefs
     finally:
         e.close()
+
+
+def test_no_url_returns_redacted_output(agent_bin):
+    e = LoginEnv(agent_bin, provider_env={"FAKE_CLI_NOURL": "1"})
+    try:
+        s = sid()
+        status, started = e.json("POST", "/auth/claude_code", {"sessionId": s})
+        assert status == 200
+        out = started.pop("cliOutput")
+        assert started == {"success": True, "message": "CLI started; no OAuth URL within 5 s", "sessionId": s}
+        assert out == ("debug: refresh_token=[REDACTED]\nGET /cb?code=[REDACTED]&state=[REDACTED]\n"
+                       "still working\n")
+        assert e.json("GET", f"/oauth-url?sessionId={s}")[1]["waiting"] is True
+        e.assert_no_secrets(out)
+    finally:
+        e.close()
+
+
+def test_session_expires(agent_bin):
+    e = LoginEnv(agent_bin, sets=("session_ttl_s=1",))
+    try:
+        s = sid()
+        assert e.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-x",
+                                              "authorizeUrl": f"{e.provider_url}/h/authorize"})[0] == 200
+        st = e.wait_status(s, lambda code, b: b.get("failed"), timeout=10)
+        assert st == {"authenticated": False, "failed": True, "error": "Session expired"}
+        # Its state is gone with it.
+        assert e.request("GET", "/oauth/callback?code=SECRET-CODE-late&state=host-state-x")[0] == 400
+        assert e.json("GET", f"/credentials/get?sessionId={s}")[0] == 400
+    finally:
+        e.close()

@@ -12,7 +12,8 @@ The authorize URL points at the fake provider ($FAKE_PROVIDER); after the
 redirect to our listener we write the credential file under $HOME the way
 the real CLI does (temporary file + rename), answer the browser, exit 0.
 Env FAKE_CLI_FAIL=1: exit 3 right after printing the URL; FAKE_CLI_BIG=1:
-600 KB of padding in the credentials."""
+600 KB of padding in the credentials; FAKE_CLI_NOURL=1: print secrets, never
+a URL, hang."""
 import http.server
 import json
 import os
@@ -97,6 +98,12 @@ def main():
     redirect = f"http://localhost:{port}/auth/callback"
     url = f"{PROVIDER}/{MODE}/authorize?" + urllib.parse.urlencode(
         {"client_id": "fake", "redirect_uri": redirect, "state": f"STATE-{MODE}", "code_challenge": "xyz"})
+    if os.environ.get("FAKE_CLI_NOURL"):
+        # Chatty and stuck: secrets in the output, no URL ever.
+        out("debug: refresh_token=SECRET-REFRESH-chatty\r\nGET /cb?code=SECRET-CODE-chatty&state=STATE-chatty\r\n"
+            "\x1b[1mstill working\x1b[0m\r\n")
+        select.select([], [], [], 120)
+        sys.exit(0)
     if MODE == "codex":
         raw_tty()
         out("\x1b[6n")
