@@ -118,11 +118,30 @@ static void test_urls(void **state) {
         free(v);
 }
 
+static void test_query_to_json(void **state) {
+        json_t *j = login_query_to_json("code=a%2Bb&state=s+1&scope&code=dup&=x&e=");
+
+        check(j, "{\"code\":\"a+b\",\"e\":\"\",\"scope\":\"\",\"state\":\"s 1\"}");
+        check(login_query_to_json(""), "{}");
+        /* Not UTF-8: that parameter is left out, the rest kept. */
+        check(login_query_to_json("a=%ff&b=1"), "{\"b\":\"1\"}");
+
+        assert_true(login_streq_ct("abc", "abc"));
+        assert_false(login_streq_ct("abc", "abd"));
+        assert_false(login_streq_ct("abc", "ab"));
+        assert_false(login_streq_ct("ab", "abc"));
+        assert_false(login_streq_ct("", "a"));
+        assert_true(login_streq_ct("", ""));
+        /* A prefix repeated is not equal (the modulo must not fool it). */
+        assert_false(login_streq_ct("ab", "abab"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_responses),
                 cmocka_unit_test(test_start_request),
                 cmocka_unit_test(test_urls),
+                cmocka_unit_test(test_query_to_json),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
