@@ -64,7 +64,17 @@ static void put_string(FILE *f, const char *s) {
 
         fputc('"', f);
         while (*p) {
-                size_t n = utf8_valid(p);
+                size_t n = 0;
+
+                /* The common case, a run of plain ASCII, in one write. */
+                while (p[n] >= 0x20 && p[n] < 0x80 && p[n] != '"' && p[n] != '\\')
+                        n++;
+                if (n > 0) {
+                        fwrite(p, 1, n, f);
+                        p += n;
+                        continue;
+                }
+                n = utf8_valid(p);
 
                 if (n == 0) {
                         fputs("\xef\xbf\xbd", f); /* U+FFFD, raw as jansson prints it */
