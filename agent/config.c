@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cmdline-util.h"
 #include "config.h"
 #include "fileio.h"
 #include "log.h"
@@ -443,39 +444,33 @@ int config_load_file(Config *c, const char *path, char *errbuf, size_t size) {
         return config_load_json(c, text, path, errbuf, size);
 }
 
-/* Splits a kernel command line as the kernel does (next_arg()): words
- * separated by spaces, double quotes group and are dropped, "--" ends the
- * kernel's part.  Calls cb for each word. */
-static int cmdline_foreach(const char *cmdline, int (*cb)(const char *word, void *u), void *u) {
-        char word[CONFIG_VALUE_MAX + 64];
-        const char *p = cmdline;
-        int r;
+/* Splits a kernel command line with the kernel's own tokeniser,
+ * cmdline_next_arg() (next_arg() in lib/cmdline.c), the one ipcfg-parse.c
+ * uses for ip=, so vmba.* and ip= words are split identically: a quote
+ * opening the word or its value is dropped, quotes inside stay, "--" ends
+ * the kernel's part.  Calls cb for each word (val NULL without '=').  The
+ * copy may hold the token: it is wiped before it is freed. */
+static int cmdline_foreach(const char *cmdline, int (*cb)(const char *param, const char *val, void *u),
+                           void *u) {
+        size_t len = strlen(cmdline);
+        _cleanup_(freep) char *buf = strdup(cmdline);
+        char *args = buf;
+        int r = 0;
 
-        for (;;) {
-                size_t n = 0;
-                bool quoted = false;
+        if (!buf)
+                return -ENOMEM;
+        while (*args) {
+                char *param, *val;
 
-                while (*p == ' ' || *p == '\t' || *p == '\n')
-                        p++;
-                if (!*p)
-                        return 0;
-                for (; *p && (quoted || (*p != ' ' && *p != '\t' && *p != '\n')); p++) {
-                        if (*p == '"') {
-                                quoted = !quoted;
-                                continue;
-                        }
-                        if (n + 1 >= sizeof word)
-                                return -E2BIG;
-                        word[n++] = *p;
-                }
-                word[n] = '\0';
-                if (streq(word, "--"))
-                        return 0;
-                r = cb(word, u);
-                explicit_bzero(word, n);
+                args = cmdline_next_arg(args, &param, &val);
+                if (!val && streq(param, "--"))
+                        break;
+                r = cb(param, val, u);
                 if (r < 0)
-                        return r;
+                        break;
         }
+        explicit_bzero(buf, len);
+        return r;
 }
 
 typedef struct CmdlineCtx {
@@ -484,29 +479,23 @@ typedef struct CmdlineCtx {
         size_t size;
 } CmdlineCtx;
 
-static int cmdline_word(const char *word, void *u) {
+static int cmdline_word(const char *param, const char *val, void *u) {
         CmdlineCtx *x = u;
-        const char *rest = startswith(word, "vmba.");
-        char name[128];
+        const char *name = startswith(param, "vmba.");
 
-        if (!rest)
+        if (!name)
                 return 0;
-        size_t len = strcspn(rest, "=");
-        if (len >= sizeof name)
-                len = sizeof name - 1;
-        memcpy(name, rest, len);
-        name[len] = '\0';
         const ConfigKey *k = key_find(name);
         if (!k) {
-                snprintf(x->err, x->size, "kernel command line: unknown key \"vmba.%s\"", name);
+                snprintf(x->err, x->size, "kernel command line: unknown key \"vmba.%.127s\"", name);
                 return -EINVAL;
         }
-        if (rest[strcspn(rest, "=")] != '=') {
+        if (!val) {
                 snprintf(x->err, x->size, "kernel command line: key \"%s\": expected %s, got no value",
                          name, type_expect[k->type]);
                 return -EINVAL;
         }
-        int r = key_set(x->c, k, rest + strcspn(rest, "=") + 1, "kernel command line", x->err, x->size);
+        int r = key_set(x->c, k, val, "kernel command line", x->err, x->size);
         if (r >= 0 && k->type == KEY_SECRET)
                 x->c->token_from_cmdline = true;
         return r;
@@ -514,10 +503,9 @@ static int cmdline_word(const char *word, void *u) {
 
 int config_apply_cmdline(Config *c, const char *cmdline, char *errbuf, size_t size) {
         CmdlineCtx x = { .c = c, .err = errbuf, .size = size };
-        int r = cmdline_foreach(cmdline, cmdline_word, &x);
-        if (r == -E2BIG)
-                snprintf(errbuf, size, "kernel command line: a word is longer than %d bytes", CONFIG_VALUE_MAX);
-        return r == -E2BIG ? -EINVAL : r;
+
+        /* Over-long values are refused by key_set(), naming the key. */
+        return cmdline_foreach(cmdline, cmdline_word, &x);
 }
 
 int config_load_token(Config *c, bool *ret_insecure, char *errbuf, size_t size) {

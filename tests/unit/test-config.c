@@ -150,6 +150,29 @@ static void test_cmdline(void **state) {
         config_done(&c);
 }
 
+/* vmba.* words are split by the kernel's tokeniser, exactly as ip= is
+ * (cmdline_next_arg()): a quoted value keeps its spaces and a "--" inside
+ * it, the quote opening a value is dropped with the word's last quote,
+ * and quotes inside a value stay (the old tokeniser dropped them all). */
+static void test_cmdline_quoted(void **state) {
+        Config c;
+        char err[256] = "";
+
+        config_init(&c);
+        assert_int_equal(config_apply_cmdline(&c,
+                "ip=\"10.0.0.2:::24\" vmba.firefox=\"/opt/my browser -- x/firefox\" "
+                "vmba.window_manager=a\"b c\"d \"vmba.display=:7\" vmba.depth=16", err, sizeof err), 0);
+        assert_string_equal(c.firefox, "/opt/my browser -- x/firefox");
+        assert_string_equal(c.window_manager, "a\"b c\"d");
+        assert_string_equal(c.display, ":7");
+        assert_int_equal(c.depth, 16);
+        /* An unterminated quote runs to the end of the line. */
+        assert_int_equal(config_apply_cmdline(&c, "vmba.geometry=\"800x600 vmba.depth=8", err, sizeof err), 0);
+        assert_string_equal(c.geometry, "800x600 vmba.depth=8");
+        assert_int_equal(c.depth, 16);
+        config_done(&c);
+}
+
 static void test_precedence(void **state) {
         Config c;
         char err[256] = "";
@@ -255,6 +278,7 @@ int main(void) {
                 cmocka_unit_test(test_json_errors),
                 cmocka_unit_test(test_file),
                 cmocka_unit_test(test_cmdline),
+                cmocka_unit_test(test_cmdline_quoted),
                 cmocka_unit_test(test_precedence),
                 cmocka_unit_test(test_token_secret),
                 cmocka_unit_test(test_token_file),
