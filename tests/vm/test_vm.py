@@ -41,8 +41,10 @@ def _need_vm_tools():
 
 @pytest.fixture(scope="session")
 def image(agent_bin):
+    """The image with the binary under test: $VMBA_AGENT (e.g. the static
+    build) when set, else $VMBA_BIN — never a stale build lying around."""
     _need_vm_tools()
-    return qemu.build_image(agent=os.environ.get("VMBA_AGENT"))
+    return qemu.build_image(agent=os.environ.get("VMBA_AGENT") or agent_bin)
 
 
 @pytest.fixture(scope="module", params=["pid1", "systemd"])
