@@ -194,7 +194,8 @@ int service_defs_finalize(ServiceDefs *d, char *errbuf, size_t size) {
                 placed[pick] = true;
                 sorted[k] = d->services[pick];
         }
-        memcpy(d->services, sorted, d->n * sizeof *sorted);
+        if (d->n > 0) /* services is NULL for an empty list: memcpy() needs a pointer */
+                memcpy(d->services, sorted, d->n * sizeof *sorted);
         return 0;
 }
 
