@@ -17,5 +17,5 @@ const char *browser_user_js(void);
 /* url must satisfy login_url_is_valid().  ret_method: "browser_launch" or
  * "navigate" (static).  -EAGAIN when the display stack is not there. */
 int browser_open(Manager *m, const char *url, const char **ret_method);
-/* Stops the firefox service; 0 when it was not running. */
+/* Stops the firefox service; 0 when it was not running or is not defined. */
 int browser_close(Manager *m);
