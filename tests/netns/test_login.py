@@ -491,3 +491,29 @@ def test_session_expires(agent_bin):
         assert e.json("GET", f"/credentials/get?sessionId={s}")[0] == 400
     finally:
         e.close()
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb"), reason="needs Xvfb")
+def test_open_url_argv(agent_bin):
+    """The URL reaches the browser as exactly one argv element, shell
+    metacharacters and all, and nothing runs them."""
+    fake = os.path.join(HERE, "login", "fake_firefox.py")
+    e = LoginEnv(agent_bin, services=None, sets=("window_manager=", f"firefox={fake}"))
+    try:
+        e.agent.wait_ready(60)
+        log = os.path.join(e.agent.dir, "firefox-argv.log")
+        profile = os.path.join(e.agent.dir, "firefox")
+        u1 = "http://127.0.0.1:9/a?x=$(touch${IFS}/tmp/vmba-login-ff1)&y=`touch${IFS}/tmp/vmba-login-ff2`"
+        u2 = "https://example.test/;touch${IFS}/tmp/vmba-login-ff3;|&>x"
+        assert e.json("POST", "/open-url", {"url": u1}) == (200, {"success": True, "method": "browser_launch"})
+        wait_until(lambda: os.path.exists(log), 30, "fake firefox started")
+        wait_until(lambda: e.agent.try_services().get("firefox", {}).get("state") == "ready", 30, "firefox ready")
+        assert e.json("POST", "/open-url", {"url": u2}) == (200, {"success": True, "method": "navigate"})
+        wait_until(lambda: len(open(log).read().splitlines()) == 2, 30, "remote client ran")
+        with open(log) as f:
+            lines = [json.loads(l) for l in f]
+        assert lines == [["--profile", profile, u1], ["--profile", profile, "--new-tab", u2]]
+        for n in (1, 2, 3):
+            assert not os.path.exists(f"/tmp/vmba-login-ff{n}")
+    finally:
+        e.close()
