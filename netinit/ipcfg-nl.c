@@ -381,12 +381,10 @@ static int address_apply(Applier *a, int ifindex, const IpcfgIface *ifc, bool *r
         _cleanup_(nl_cache_freep) struct nl_cache *cache = NULL;
         _cleanup_(rtnl_addr_putp) struct rtnl_addr *addr = NULL;
         _cleanup_(nl_addr_putp) struct nl_addr *local = NULL, *bcast = NULL;
-        int prefix = ifc->prefix >= 0 ? ifc->prefix : ifc->address.family == AF_INET6 ? 64 : -1;
+        int prefix = ifc->prefix; /* >= 0: iface_apply() checked */
         AddrMatch m = { .want = &ifc->address, .ifindex = ifindex, .prefix = prefix };
         int r;
 
-        if (prefix < 0)
-                return -EINVAL;
         r = nl_errno(a, rtnl_addr_alloc_cache(a->sk, &cache));
         if (r < 0)
                 return r;
@@ -485,9 +483,12 @@ static int iface_apply(Applier *a, const IpcfgIface *ifc) {
                 return fail(a, -EOPNOTSUPP,
                             "%s: method %s needs a DHCP/autoconf client, which netinit does not have; "
                             "the link is up without an address", w.name, ipcfg_method_to_string(ifc->method));
-        if (ifc->address.family == AF_INET && ifc->prefix < 0)
-                return fail(a, -EINVAL, "%s: no netmask given for %s and no classful default applies",
-                            w.name, addr_str(&ifc->address, s1));
+        /* The parser always settles the prefix (classful guess, /128 for
+         * IPv6); only a plan made elsewhere can lack one. */
+        if (ifc->address.family != AF_UNSPEC &&
+            (ifc->prefix < 0 || ifc->prefix > (ifc->address.family == AF_INET6 ? 128 : 32)))
+                return fail(a, -EINVAL, "%s: no valid prefix length for %s", w.name,
+                            addr_str(&ifc->address, s1));
         if (ifc->address.family != AF_UNSPEC) {
                 r = address_apply(a, w.ifindex, ifc, &existed);
                 if (r < 0)

@@ -40,7 +40,7 @@ typedef struct IpcfgIface {
         char device[IFNAMSIZ]; /* "": first non-loopback broadcast device */
         IpcfgMethod method;
         IpcfgAddr address;
-        int prefix; /* -1: not given and no classful guess possible */
+        int prefix; /* -1 only without an address: the parser settles it (classful, /128 for IPv6) */
         IpcfgAddr server;
         IpcfgAddr gateway;
         char hostname[IPCFG_HOSTNAME_MAX + 1]; /* first label; "" = not given */

@@ -226,6 +226,24 @@ def test_ipv6_address_and_route(lan, agent_bin, files):
     assert [(x["gateway"], x["dev"]) for x in default_routes(lan.guest, "-6")] == [("fd00:77::1", "eth0")]
 
 
+def test_ipv6_without_prefix_is_a_host_address(lan, agent_bin, files):
+    """An empty IPv6 netmask is /128 in the plan (systemd, dracut) and in
+    the kernel alike; the gateway is then outside the subnet: on-link."""
+    lan.host.run("ip", "addr", "add", "fd00:77::1/64", "dev", "veth0", "nodad")
+    cmdline = "ip=[fd00:77::2]::[fd00:77::1]:::eth0:off"
+    plan = subprocess.run([agent_bin, "netinit", "--dry-run", "--cmdline", cmdline],
+                          capture_output=True, text=True, timeout=30)
+    assert json.loads(plan.stdout)["interfaces"][0]["prefix"] == 128
+    r = apply(lan.guest, agent_bin, files, cmdline)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines()[0] == (
+        "<4>vm-browser-agent: Gateway fd00:77::1 is outside the subnet of address fd00:77::2/128: "
+        "added the default route as on-link on eth0.")
+    assert ("fd00:77::2", 128) in addrs(lan.guest, "eth0", "inet6")
+    assert [(x["gateway"], x["dev"], x.get("flags", [])) for x in default_routes(lan.guest, "-6")] == \
+        [("fd00:77::1", "eth0", ["onlink"])]
+
+
 def test_dhcp_brings_the_link_up_and_says_it_cannot(lan, agent_bin, files):
     r = apply(lan.guest, agent_bin, files, "ip=eth0:dhcp")
     assert r.returncode == 1
