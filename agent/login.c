@@ -367,7 +367,9 @@ int login_manager_new(Manager *m, LoginManager **ret) {
         if (r < 0)
                 log_warning("Provider logins unavailable: %s", lm->providers_error);
         r = 0;
-        if (!isempty(m->config.control_socket))
+        /* The socket only serves the CLIs' $BROWSER: without providers there
+         * are no CLIs, and no reason to touch the file system. */
+        if (lm->providers && !isempty(m->config.control_socket))
                 r = control_socket_new(lm, m->config.control_socket, &lm->control);
         if (r >= 0 && m->config.vsock_port > 0)
                 r = handoff_new(lm, &lm->handoff);
