@@ -197,24 +197,14 @@ void oauth_start_request_done(OAuthStartRequest *r) {
         *r = (OAuthStartRequest) {};
 }
 
-static int unhex(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 static char *url_decode(const char *s, size_t n) {
         char *o = malloc(n + 1), *p = o;
 
         if (!o)
                 return NULL;
         for (size_t i = 0; i < n; i++) {
-                if (s[i] == '%' && i + 2 < n && unhex(s[i + 1]) >= 0 && unhex(s[i + 2]) >= 0) {
-                        *p++ = (char)(unhex(s[i + 1]) * 16 + unhex(s[i + 2]));
+                if (s[i] == '%' && i + 2 < n && unhexchar(s[i + 1]) >= 0 && unhexchar(s[i + 2]) >= 0) {
+                        *p++ = (char)(unhexchar(s[i + 1]) * 16 + unhexchar(s[i + 2]));
                         i += 2;
                 } else
                         *p++ = s[i] == '+' ? ' ' : s[i];

@@ -87,6 +87,17 @@ static inline const char *startswith(const char *s, const char *prefix) {
         return strncmp(s, prefix, l) == 0 ? s + l : NULL;
 }
 
+/* The value of a hexadecimal digit, or -EINVAL. */
+static inline int unhexchar(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -EINVAL;
+}
+
 /* Negative errno from a failed libc call; never returns 0 so callers can
  * propagate it as an error even when errno was (wrongly) left at 0. */
 static inline int negative_errno(void) {

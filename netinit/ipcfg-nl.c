@@ -114,9 +114,7 @@ static size_t addr_len(int family) {
 }
 
 static const char *addr_str(const IpcfgAddr *x, char buf[static INET6_ADDRSTRLEN]) {
-        if (x->family == AF_UNSPEC || !inet_ntop(x->family, &x->in6, buf, INET6_ADDRSTRLEN))
-                snprintf(buf, INET6_ADDRSTRLEN, "(none)");
-        return buf;
+        return *ipcfg_addr_to_string(x, buf, INET6_ADDRSTRLEN) ? buf : "(none)";
 }
 
 static int addr_to_nl(const IpcfgAddr *x, int prefix, struct nl_addr **ret) {
@@ -540,11 +538,9 @@ static bool dns_seen(const IpcfgPlan *plan, size_t iface, size_t idx) {
         const IpcfgAddr *x = &plan->ifaces[iface].dns[idx];
 
         for (size_t i = 0; i <= iface; i++)
-                for (size_t j = 0; j < (i == iface ? idx : plan->ifaces[i].n_dns); j++) {
-                        const IpcfgAddr *y = &plan->ifaces[i].dns[j];
-                        if (y->family == x->family && memcmp(&y->in6, &x->in6, addr_len(x->family)) == 0)
+                for (size_t j = 0; j < (i == iface ? idx : plan->ifaces[i].n_dns); j++)
+                        if (ipcfg_addr_equal(&plan->ifaces[i].dns[j], x))
                                 return true;
-                }
         return false;
 }
 

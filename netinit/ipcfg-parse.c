@@ -224,7 +224,7 @@ static const char *parse_addr(Span s, bool bare_v6, IpcfgAddr *ret) {
         return NULL;
 }
 
-static bool addr_equal(const IpcfgAddr *a, const IpcfgAddr *b) {
+bool ipcfg_addr_equal(const IpcfgAddr *a, const IpcfgAddr *b) {
         if (a->family != b->family)
                 return false;
         if (a->family == AF_INET)
@@ -340,16 +340,6 @@ static const char *parse_mtu(Span s, uint32_t *ret) {
         return NULL;
 }
 
-static int hexval(char c) {
-        if (is_digit(c))
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 /* Exactly six colon-separated hex pairs; a NIC refuses multicast and
  * all-zero addresses, so say so here rather than at apply time. */
 static const char *parse_mac(Span s, uint8_t ret[static 6]) {
@@ -358,7 +348,7 @@ static const char *parse_mac(Span s, uint8_t ret[static 6]) {
         if (s.n != 17)
                 return "not a MAC address";
         for (size_t i = 0; i < 6; i++) {
-                int hi = hexval(s.p[3 * i]), lo = hexval(s.p[3 * i + 1]);
+                int hi = unhexchar(s.p[3 * i]), lo = unhexchar(s.p[3 * i + 1]);
 
                 if (hi < 0 || lo < 0 || (i < 5 && s.p[3 * i + 2] != ':'))
                         return "not a MAC address";
@@ -646,7 +636,7 @@ static int handle_nameserver(State *st, const char *val) {
         if (r < 0 || a.family == AF_UNSPEC)
                 return r;
         for (size_t i = 0; i < st->n_ns; i++)
-                if (addr_equal(&st->ns[i], &a))
+                if (ipcfg_addr_equal(&st->ns[i], &a))
                         return 0;
         if (st->n_ns >= IPCFG_MAX_DNS)
                 return fail(st, 0, "nameserver", v, "more than 8 DNS servers");
@@ -659,7 +649,7 @@ static bool dns_add(IpcfgIface *i, const IpcfgAddr *a) {
         if (a->family == AF_UNSPEC)
                 return true;
         for (size_t k = 0; k < i->n_dns; k++)
-                if (addr_equal(&i->dns[k], a))
+                if (ipcfg_addr_equal(&i->dns[k], a))
                         return true;
         if (i->n_dns >= IPCFG_MAX_DNS)
                 return false;

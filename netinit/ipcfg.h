@@ -82,6 +82,9 @@ int ipcfg_parse_cmdline(const char *cmdline, IpcfgPlan *ret, IpcfgError *ret_err
  * into buf (at least INET6_ADDRSTRLEN bytes) and returns buf. */
 const char *ipcfg_addr_to_string(const IpcfgAddr *a, char *buf, size_t size);
 
+/* Same family and address; two "not given" addresses are equal. */
+bool ipcfg_addr_equal(const IpcfgAddr *a, const IpcfgAddr *b);
+
 /* Formats an error as one line without a trailing newline:
  *   ip=: field 4 (netmask): invalid value "255.0.255.0": not contiguous */
 void ipcfg_error_format(const IpcfgError *e, char *buf, size_t size);

@@ -1,4 +1,5 @@
 /* Unit tests for common/: file helpers and logging levels. */
+#include <ctype.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -62,6 +63,23 @@ static void test_startswith(void **state) {
 
 /* starttime is field 22 of /proc/self/stat; field 21 (itrealvalue) is
  * always 0, which an off-by-one used to return. */
+static void test_unhexchar(void **state) {
+        static const char digits[] = "0123456789abcdef";
+
+        for (int i = 0; i < 16; i++) {
+                assert_int_equal(unhexchar(digits[i]), i);
+                assert_int_equal(unhexchar((char)toupper(digits[i])), i);
+        }
+        assert_int_equal(unhexchar('g'), -EINVAL);
+        assert_int_equal(unhexchar('G'), -EINVAL);
+        assert_int_equal(unhexchar('/'), -EINVAL);
+        assert_int_equal(unhexchar(':'), -EINVAL);
+        assert_int_equal(unhexchar('@'), -EINVAL);
+        assert_int_equal(unhexchar('`'), -EINVAL);
+        assert_int_equal(unhexchar('\0'), -EINVAL);
+        assert_int_equal(unhexchar((char)0xc1), -EINVAL);
+}
+
 static void test_process_start_boottime(void **state) {
         usec_t t = process_start_boottime();
         assert_true(t > 0);
@@ -74,6 +92,7 @@ int main(void) {
                 cmocka_unit_test(test_log_level_from_string),
                 cmocka_unit_test(test_log_returns_negative),
                 cmocka_unit_test(test_startswith),
+                cmocka_unit_test(test_unhexchar),
                 cmocka_unit_test(test_process_start_boottime),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -439,6 +439,10 @@ static void test_addr_to_string(void **state) {
         assert_string_equal(ipcfg_addr_to_string(&plan.ifaces[0].address, buf, sizeof buf), "2001:db8::1");
         assert_string_equal(ipcfg_addr_to_string(&plan.ifaces[0].server, buf, sizeof buf), "");
         assert_int_equal(plan.ifaces[0].gateway.family, AF_INET6);
+        assert_true(ipcfg_addr_equal(&plan.ifaces[0].address, &plan.ifaces[0].address));
+        assert_false(ipcfg_addr_equal(&plan.ifaces[0].address, &plan.ifaces[0].gateway));
+        assert_false(ipcfg_addr_equal(&plan.ifaces[0].address, &plan.ifaces[0].server));
+        assert_true(ipcfg_addr_equal(&plan.ifaces[0].server, &(IpcfgAddr){ .family = AF_UNSPEC }));
 }
 
 /* The tokeniser alone, with the kernel's quirks: a quote opening the token
