@@ -295,6 +295,8 @@ static void setup_network(Manager *m) {
                 log_error_errno(r, "Network setup failed: %s", m->net_error);
         } else if (want && m->net_plan.n_ifaces > 0) {
                 m->net_status = NET_APPLIED;
+                if (m->net_result.warning[0])
+                        log_warning("%s", m->net_result.warning);
                 log_info("Network configured on %s.", m->net_result.device);
         } else
                 m->net_status = NET_NOT_CONFIGURED;

@@ -456,6 +456,20 @@ static bool gateway_is_onlink(const IpcfgIface *ifc) {
         return !addr_same_subnet(&ifc->address, gw, ifc->prefix);
 }
 
+static void onlink_warning(Applier *a, const IpcfgIface *ifc, const char *device) {
+        char gw[INET6_ADDRSTRLEN], addr[INET6_ADDRSTRLEN];
+
+        if (ifc->address.family == AF_UNSPEC)
+                snprintf(a->result.warning, sizeof a->result.warning,
+                         "Gateway %s: %s has no address: added the default route as on-link.",
+                         addr_str(&ifc->gateway, gw), device);
+        else
+                snprintf(a->result.warning, sizeof a->result.warning,
+                         "Gateway %s is outside the subnet of address %s/%d: added the default route as "
+                         "on-link on %s.", addr_str(&ifc->gateway, gw), addr_str(&ifc->address, addr),
+                         ifc->prefix, device);
+}
+
 static bool method_needs_client(IpcfgMethod m) {
         return m == IPCFG_METHOD_DHCP || m == IPCFG_METHOD_DHCP6 || m == IPCFG_METHOD_AUTO6;
 }
@@ -501,6 +515,8 @@ static int iface_apply(Applier *a, const IpcfgIface *ifc) {
                         return fail(a, r, "Failed to add default route via %s%s on %s (address %s)",
                                     addr_str(&ifc->gateway, s1), onlink ? " (on-link)" : "", w.name,
                                     addr_str(&ifc->address, s2));
+                if (onlink && !a->result.onlink_gateway)
+                        onlink_warning(a, ifc, w.name);
                 a->result.onlink_gateway |= onlink;
         }
         return 0;

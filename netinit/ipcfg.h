@@ -111,6 +111,9 @@ typedef struct IpcfgApplyResult {
         int ifindex;
         bool onlink_gateway;     /* gateway was outside the subnet */
         bool address_existed;    /* already configured (CONFIG_IP_PNP) */
+        /* "" or one sentence the caller logs as a warning: the first
+         * gateway added on-link, with its own interface's device. */
+        char warning[256];
 } IpcfgApplyResult;
 
 /* Applies the plan: loopback up, wait for devices, MTU/MAC, link up,

@@ -6,7 +6,6 @@
  * could reconfigure the machine's own network: it needs PID 1, a network
  * namespace other than PID 1's, or --force.  Exit codes: 0 done, 1 failed
  * or refused, 2 bad usage or an invalid command line. */
-#include <arpa/inet.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -189,22 +188,6 @@ static int check_safe(const Args *a) {
         return 0;
 }
 
-static void log_onlink(const IpcfgPlan *plan, const IpcfgApplyResult *res) {
-        char gw[INET6_ADDRSTRLEN] = "?", addr[INET6_ADDRSTRLEN] = "none";
-
-        for (size_t i = 0; i < plan->n_ifaces; i++) {
-                const IpcfgIface *f = &plan->ifaces[i];
-                if (f->gateway.family == AF_UNSPEC)
-                        continue;
-                inet_ntop(f->gateway.family, &f->gateway.in6, gw, sizeof gw);
-                if (f->address.family != AF_UNSPEC)
-                        inet_ntop(f->address.family, &f->address.in6, addr, sizeof addr);
-                log_warning("Gateway %s is outside the subnet of address %s/%d: added the default route "
-                            "as on-link on %s.", gw, addr, f->prefix, res->device);
-                return;
-        }
-}
-
 static int apply(const Args *a, const IpcfgPlan *plan) {
         IpcfgApplyResult res = {};
         char err[768];
@@ -221,8 +204,8 @@ static int apply(const Args *a, const IpcfgPlan *plan) {
                 log_info("apply took %" PRIu64 " us", t1 - t0);
         if (r < 0)
                 return log_error_errno(r, "%s: %m", err);
-        if (res.onlink_gateway)
-                log_onlink(plan, &res);
+        if (res.warning[0])
+                log_warning("%s", res.warning);
         if (plan->n_ifaces == 0)
                 log_info("No ip= on the kernel command line: brought up the loopback device only.");
         else

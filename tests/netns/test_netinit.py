@@ -218,6 +218,30 @@ def test_gateway_outside_subnet_is_onlink(lan, agent_bin, files):
     assert default_routes(lan.guest) == routes
 
 
+def test_onlink_warning_names_the_interface_it_is_on(lan, agent_bin, files):
+    """The warning is about the interface whose gateway is on-link, not
+    the first one configured."""
+    lan.guest.run("ip", "link", "add", "eth1", "type", "veth", "peer", "name", "peer1")
+    r = apply(lan.guest, agent_bin, files, "ip=10.77.0.2:::24::eth0:off ip=10.88.0.2::10.99.0.1:24::eth1:off")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines()[0] == (
+        "<4>vm-browser-agent: Gateway 10.99.0.1 is outside the subnet of address 10.88.0.2/24: "
+        "added the default route as on-link on eth1.")
+    # eth1's peer is down: the kernel adds "linkdown", which is not ours.
+    assert [(x["gateway"], x["dev"], sorted(set(x["flags"]) - {"linkdown"}))
+            for x in default_routes(lan.guest)] == [("10.99.0.1", "eth1", ["onlink"])]
+
+
+def test_gateway_without_an_address_is_onlink(lan, agent_bin, files):
+    r = apply(lan.guest, agent_bin, files, "ip=::10.77.0.1:::eth0:off")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines()[0] == (
+        "<4>vm-browser-agent: Gateway 10.77.0.1: eth0 has no address: added the default route as on-link.")
+    assert addrs(lan.guest, "eth0") == []
+    assert [(x["gateway"], x["dev"], x["flags"]) for x in default_routes(lan.guest)] == \
+        [("10.77.0.1", "eth0", ["onlink"])]
+
+
 def test_ipv6_address_and_route(lan, agent_bin, files):
     lan.host.run("ip", "addr", "add", "fd00:77::1/64", "dev", "veth0", "nodad")
     r = apply(lan.guest, agent_bin, files, "ip=[fd00:77::2]::[fd00:77::1]:64::eth0:off")
