@@ -29,6 +29,54 @@ char *health_format_timestamp(usec_t realtime, char buf[static HEALTH_TIMESTAMP_
         return buf;
 }
 
+/* A growing byte buffer for the /health JSON: stdio's per-call overhead
+ * was most of the cost of the hot route.  On allocation failure it stops
+ * growing and remembers, so writers need no error checks. */
+typedef struct Buf {
+        char *data;
+        size_t size, alloc;
+        bool oom;
+} Buf;
+
+static void buf_done(Buf *b) {
+        free(b->data);
+}
+
+static void buf_put(Buf *b, const void *p, size_t n) {
+        if (b->oom)
+                return;
+        if (b->size + n > b->alloc) {
+                size_t want = MAX(b->alloc * 2, MAX(b->size + n, (size_t)1024));
+                char *d = realloc(b->data, want);
+                if (!d) {
+                        b->oom = true;
+                        return;
+                }
+                b->data = d;
+                b->alloc = want;
+        }
+        memcpy(b->data + b->size, p, n);
+        b->size += n;
+}
+
+static void buf_putc(Buf *b, char c) {
+        buf_put(b, &c, 1);
+}
+
+static void buf_puts(Buf *b, const char *s) {
+        buf_put(b, s, strlen(s));
+}
+
+static void buf_putu(Buf *b, unsigned long long v) {
+        char d[24];
+        size_t i = sizeof d;
+
+        do
+                d[--i] = (char)('0' + v % 10);
+        while ((v /= 10) > 0);
+        buf_put(b, d + i, sizeof d - i);
+}
+
 /* Length of the valid UTF-8 sequence at p, 0 if invalid (overlongs,
  * surrogates and code points past U+10FFFF included). */
 static size_t utf8_valid(const unsigned char *p) {
@@ -59,10 +107,10 @@ static size_t utf8_valid(const unsigned char *p) {
 /* A JSON string as jansson's compact output writes it; bytes that are not
  * valid UTF-8 (a build-id file is arbitrary) become U+FFFD instead of
  * failing the whole reply. */
-static void put_string(FILE *f, const char *s) {
+static void put_string(Buf *f, const char *s) {
         const unsigned char *p = (const unsigned char *)s;
 
-        fputc('"', f);
+        buf_putc(f, '"');
         while (*p) {
                 size_t n = 0;
 
@@ -70,78 +118,82 @@ static void put_string(FILE *f, const char *s) {
                 while (p[n] >= 0x20 && p[n] < 0x80 && p[n] != '"' && p[n] != '\\')
                         n++;
                 if (n > 0) {
-                        fwrite(p, 1, n, f);
+                        buf_put(f, p, n);
                         p += n;
                         continue;
                 }
                 n = utf8_valid(p);
 
                 if (n == 0) {
-                        fputs("\xef\xbf\xbd", f); /* U+FFFD, raw as jansson prints it */
+                        buf_puts(f, "\xef\xbf\xbd"); /* U+FFFD, raw as jansson prints it */
                         p++;
                         continue;
                 }
                 if (n > 1) {
-                        fwrite(p, 1, n, f);
+                        buf_put(f, p, n);
                         p += n;
                         continue;
                 }
                 switch (*p) {
-                case '"': fputs("\\\"", f); break;
-                case '\\': fputs("\\\\", f); break;
-                case '\b': fputs("\\b", f); break;
-                case '\f': fputs("\\f", f); break;
-                case '\n': fputs("\\n", f); break;
-                case '\r': fputs("\\r", f); break;
-                case '\t': fputs("\\t", f); break;
+                case '"': buf_puts(f, "\\\""); break;
+                case '\\': buf_puts(f, "\\\\"); break;
+                case '\b': buf_puts(f, "\\b"); break;
+                case '\f': buf_puts(f, "\\f"); break;
+                case '\n': buf_puts(f, "\\n"); break;
+                case '\r': buf_puts(f, "\\r"); break;
+                case '\t': buf_puts(f, "\\t"); break;
                 default:
                         if (*p < 0x20)
-                                fprintf(f, "\\u%04x", *p);
+                                {
+                                static const char hex[] = "0123456789abcdef";
+                                char u[6] = { '\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15] };
+                                buf_put(f, u, 6);
+                        }
                         else
-                                fputc(*p, f);
+                                buf_putc(f, *p);
                 }
                 p++;
         }
-        fputc('"', f);
+        buf_putc(f, '"');
 }
 
-static void put_key(FILE *f, bool *first, const char *key) {
+static void put_key(Buf *f, bool *first, const char *key) {
         if (!*first)
-                fputc(',', f);
+                buf_putc(f, ',');
         *first = false;
         put_string(f, key);
-        fputc(':', f);
+        buf_putc(f, ':');
 }
 
-static void put_string_or_null(FILE *f, const char *s) {
+static void put_string_or_null(Buf *f, const char *s) {
         if (isempty(s))
-                fputs("null", f);
+                buf_puts(f, "null");
         else
                 put_string(f, s);
 }
 
-static void put_ms_or_null(FILE *f, usec_t t) {
+static void put_ms_or_null(Buf *f, usec_t t) {
         if (t == 0)
-                fputs("null", f);
+                buf_puts(f, "null");
         else
-                fprintf(f, "%llu", (unsigned long long)(t / USEC_PER_MSEC));
+                buf_putu(f, t / USEC_PER_MSEC);
 }
 
-static void put_addr_or_null(FILE *f, const IpcfgAddr *a) {
+static void put_addr_or_null(Buf *f, const IpcfgAddr *a) {
         char buf[INET6_ADDRSTRLEN];
 
         if (!a || a->family == AF_UNSPEC || !inet_ntop(a->family, &a->in6, buf, sizeof buf))
-                fputs("null", f);
+                buf_puts(f, "null");
         else
                 put_string(f, buf);
 }
 
-static void put_network(FILE *f, const HealthSnapshot *s) {
+static void put_network(Buf *f, const HealthSnapshot *s) {
         const IpcfgIface *i = s->net_iface;
         const char *dev = !isempty(s->net_device) ? s->net_device : i && *i->device ? i->device : NULL;
         bool first = true;
 
-        fputc('{', f);
+        buf_putc(f, '{');
         put_key(f, &first, "status");
         put_string(f, s->net_status ? s->net_status : "not_configured");
         put_key(f, &first, "device");
@@ -152,27 +204,27 @@ static void put_network(FILE *f, const HealthSnapshot *s) {
         put_addr_or_null(f, i ? &i->address : NULL);
         put_key(f, &first, "prefix");
         if (i && i->prefix >= 0 && i->address.family != AF_UNSPEC)
-                fprintf(f, "%d", i->prefix);
+                buf_putu(f, (unsigned)i->prefix);
         else
-                fputs("null", f);
+                buf_puts(f, "null");
         put_key(f, &first, "gateway");
         put_addr_or_null(f, i ? &i->gateway : NULL);
         put_key(f, &first, "dns");
-        fputc('[', f);
+        buf_putc(f, '[');
         for (size_t k = 0; i && k < i->n_dns && k < IPCFG_MAX_DNS; k++) {
                 if (k > 0)
-                        fputc(',', f);
+                        buf_putc(f, ',');
                 put_addr_or_null(f, &i->dns[k]);
         }
-        fputc(']', f);
+        buf_putc(f, ']');
         put_key(f, &first, "mtu");
         if (i && i->mtu)
-                fprintf(f, "%u", i->mtu);
+                buf_putu(f, i->mtu);
         else
-                fputs("null", f);
+                buf_puts(f, "null");
         put_key(f, &first, "error");
         put_string_or_null(f, s->net_error);
-        fputc('}', f);
+        buf_putc(f, '}');
 }
 
 static const char *state_name(const HealthSnapshot *s, ServiceState st) {
@@ -181,10 +233,10 @@ static const char *state_name(const HealthSnapshot *s, ServiceState st) {
         return s->state_names[st];
 }
 
-static void put_boot(FILE *f, const HealthSnapshot *s) {
+static void put_boot(Buf *f, const HealthSnapshot *s) {
         bool first = true, first_sv = true;
 
-        fputc('{', f);
+        buf_putc(f, '{');
         put_key(f, &first, "exec_ms");
         put_ms_or_null(f, s->boot_exec);
         put_key(f, &first, "network_ms");
@@ -194,41 +246,41 @@ static void put_boot(FILE *f, const HealthSnapshot *s) {
         put_key(f, &first, "ready_ms");
         put_ms_or_null(f, s->boot_ready);
         put_key(f, &first, "services_ms");
-        fputc('{', f);
+        buf_putc(f, '{');
         for (size_t k = 0; k < s->n_services; k++) {
                 put_key(f, &first_sv, s->services[k].name);
                 put_ms_or_null(f, s->services[k].ready_boottime);
         }
-        fputs("}}", f);
+        buf_puts(f, "}}");
 }
 
-static void put_services(FILE *f, const HealthSnapshot *s) {
+static void put_services(Buf *f, const HealthSnapshot *s) {
         bool first_sv = true;
 
-        fputc('{', f);
+        buf_putc(f, '{');
         for (size_t k = 0; k < s->n_services; k++) {
                 const ServiceStatus *v = &s->services[k];
                 bool first = true;
 
                 put_key(f, &first_sv, v->name);
-                fputc('{', f);
+                buf_putc(f, '{');
                 put_key(f, &first, "state");
                 put_string(f, state_name(s, v->state));
                 put_key(f, &first, "pid");
                 if (v->pid > 0)
-                        fprintf(f, "%d", (int)v->pid);
+                        buf_putu(f, (unsigned)v->pid);
                 else
-                        fputs("null", f);
+                        buf_puts(f, "null");
                 put_key(f, &first, "restarts");
-                fprintf(f, "%u", v->restarts);
+                buf_putu(f, v->restarts);
                 put_key(f, &first, "last_exit");
                 put_string_or_null(f, v->last_exit);
                 put_key(f, &first, "last_error");
                 put_string_or_null(f, v->last_error);
                 put_key(f, &first, "on_demand");
-                fputs(v->on_demand ? "true}" : "false}", f);
+                buf_puts(f, v->on_demand ? "true}" : "false}");
         }
-        fputc('}', f);
+        buf_putc(f, '}');
 }
 
 /* Written directly rather than through jansson: /health is the hot route
@@ -236,18 +288,12 @@ static void put_services(FILE *f, const HealthSnapshot *s) {
  * rest of the request.  The output is byte-identical to jansson's
  * JSON_COMPACT form of the same object (test-health-json checks it). */
 int health_build_json(const HealthSnapshot *s, char **ret, size_t *ret_size) {
-        _cleanup_(freep) char *buf = NULL;
+        _cleanup_(buf_done) Buf buf = {};
+        Buf *f = &buf;
         char ts[HEALTH_TIMESTAMP_MAX];
         bool first = true;
-        size_t size = 0;
-        FILE *f;
 
-        f = open_memstream(&buf, &size);
-        if (!f)
-                return -ENOMEM;
-        /* Private stream: skip stdio's per-character locking. */
-        __fsetlocking(f, FSETLOCKING_BYCALLER);
-        fputc('{', f);
+        buf_putc(f, '{');
         put_key(f, &first, "status");
         put_string(f, s->status);
         put_key(f, &first, "version");
@@ -255,11 +301,11 @@ int health_build_json(const HealthSnapshot *s, char **ret, size_t *ret_size) {
         put_key(f, &first, "build_id");
         put_string_or_null(f, s->build_id);
         put_key(f, &first, "uptime_s");
-        fprintf(f, "%llu", (unsigned long long)(s->uptime / USEC_PER_SEC));
+        buf_putu(f, s->uptime / USEC_PER_SEC);
         put_key(f, &first, "timestamp");
         put_string(f, health_format_timestamp(s->realtime, ts));
         put_key(f, &first, "activeSessions");
-        fprintf(f, "%u", s->active_sessions);
+        buf_putu(f, s->active_sessions);
         put_key(f, &first, "network");
         put_network(f, s);
         put_key(f, &first, "boot");
@@ -270,12 +316,13 @@ int health_build_json(const HealthSnapshot *s, char **ret, size_t *ret_size) {
                 put_key(f, &first, "config_error");
                 put_string(f, s->config_error);
         }
-        fputc('}', f);
-        if (fclose(f) != 0 || !buf)
+        buf_putc(f, '}');
+        buf_putc(f, '\0');
+        if (buf.oom)
                 return -ENOMEM;
-        *ret = TAKE_PTR(buf);
         if (ret_size)
-                *ret_size = size;
+                *ret_size = buf.size - 1;
+        *ret = TAKE_PTR(buf.data);
         return 0;
 }
 

@@ -62,7 +62,7 @@ static int snapshot_http(Manager *m, Snapshot *s) {
         return 0;
 }
 
-static int snapshot_take(Manager *m, Snapshot *s) {
+static int snapshot_take(Manager *m, Snapshot *s, bool with_http) {
         HealthSnapshot *h = &s->h;
         int r;
 
@@ -83,7 +83,7 @@ static int snapshot_take(Manager *m, Snapshot *s) {
         h->boot_http = m->boot.http;
         h->boot_ready = m->boot.ready;
         r = snapshot_services(m, s);
-        if (r >= 0)
+        if (r >= 0 && with_http)
                 r = snapshot_http(m, s);
         return r;
 }
@@ -94,7 +94,7 @@ static int health_handler(HttpRequest *req, void *userdata) {
         size_t size = 0;
         int r;
 
-        r = snapshot_take(userdata, &s);
+        r = snapshot_take(userdata, &s, false);
         if (r >= 0)
                 r = health_build_json(&s.h, &text, &size);
         if (r < 0)
@@ -125,7 +125,7 @@ static int metrics_handler(HttpRequest *req, void *userdata) {
         size_t size = 0;
         int r;
 
-        r = snapshot_take(userdata, &s);
+        r = snapshot_take(userdata, &s, true);
         if (r >= 0)
                 r = health_build_metrics(&s.h, &text, &size);
         if (r < 0)
