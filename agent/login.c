@@ -41,6 +41,12 @@ static void session_wipe(LoginSession *s) {
 static void session_free(LoginSession *s) {
         if (!s)
                 return;
+        /* A start request still waiting must not outlive the session (its
+         * abort callback points here): answer it now. */
+        if (s->pending) {
+                HttpRequest *req = TAKE_PTR(s->pending);
+                (void)http_reply_error(req, 503, "Login ended");
+        }
         session_wipe(s);
         if (s->lm->handoff)
                 handoff_forget(s->lm->handoff, s);

@@ -153,6 +153,7 @@ def test_host_driven_state(env):
     assert env.json("POST", "/auth/oauth", {"sessionId": s, "authorizeUrl": authorize}) == \
         (200, {"success": True, "message": "Authorize URL opened", "sessionId": s})
     assert env.json("POST", "/auth/oauth", {"sessionId": s, "authorizeUrl": authorize})[0] == 409
+    assert env.agent.health()["activeSessions"] == 1
     assert env.json("GET", f"/oauth-url?sessionId={s}") == (200, {"oauthUrl": authorize})
     # Wrong state: refused, nothing captured.
     status, page = env.request("GET", "/oauth/callback?code=SECRET-CODE-x&state=host-state-2")
@@ -176,6 +177,7 @@ def test_host_driven_state(env):
     # Delivered: wiped and gone.
     assert env.json("GET", f"/credentials/get?sessionId={s}") == (404, {"error": "Session not found"})
     assert env.json("GET", f"/credentials/status?sessionId={s}") == (404, {"error": "Session not found"})
+    assert env.agent.health()["activeSessions"] == 0
     env.assert_no_secrets()
 
 
@@ -515,5 +517,43 @@ def test_open_url_argv(agent_bin):
         assert lines == [["--profile", profile, u1], ["--profile", profile, "--new-tab", u2]]
         for n in (1, 2, 3):
             assert not os.path.exists(f"/tmp/vmba-login-ff{n}")
+    finally:
+        e.close()
+
+
+def test_shutdown_with_login_in_progress(agent_bin):
+    """SIGTERM while a start request waits for its URL and the CLI runs:
+    the request is answered or dropped, the CLI's group is killed, the
+    agent exits cleanly (with the ASan build: no use after free)."""
+    import threading
+    e = LoginEnv(agent_bin, provider_env={"FAKE_CLI_NOURL": "1"})
+    try:
+        s = sid()
+        result = {}
+
+        def start():
+            try:
+                result["r"] = e.request("POST", "/auth/claude_code", json.dumps({"sessionId": s}))
+            except Exception as ex:  # dropped connection is fine
+                result["r"] = ex
+        t = threading.Thread(target=start)
+        t.start()
+        e.wait_status(s, lambda code, b: code == 200 and b.get("waiting"))
+        assert e.agent.stop(timeout=30) == 0
+        t.join(30)
+        assert not t.is_alive()
+        r = result["r"]
+        assert isinstance(r, Exception) or r[0] in (200, 503), r
+        log = e.agent.log_text()
+        assert "AddressSanitizer" not in log and "runtime error" not in log
+        # Nothing of the CLI is left in the namespace.
+        left = e.ns.run("ip", "netns", "pids", e.ns.name, check=False).stdout.split()
+        cmdlines = []
+        for p in left:
+            try:
+                cmdlines.append(open(f"/proc/{p}/cmdline", "rb").read())
+            except OSError:
+                pass
+        assert not [c for c in cmdlines if b"fake_cli.py" in c], cmdlines
     finally:
         e.close()
