@@ -30,6 +30,7 @@ struct Probe {
         sd_event_source *io, *timer, *defer;
         char request[512];
         size_t request_len, sent;
+        bool reading;  /* connected (or a pipe): waiting for the answer */
         char buf[256];
         size_t len;
         unsigned attempts;
@@ -44,6 +45,7 @@ static void probe_close(Probe *p) {
         p->fd = safe_close(p->fd);
         p->len = 0;
         p->sent = 0;
+        p->reading = false;
 }
 
 Probe *probe_free(Probe *p) {
@@ -111,6 +113,8 @@ static int probe_match(Probe *p) {
                 return p->len >= l;
         }
         /* HTTP: "HTTP/1.1 200 ..." — any status below 500 means it answers. */
+        if (memcmp(p->buf, "HTTP/", MIN(p->len, 5)) != 0)
+                return -1;
         if (p->len < 12)
                 return 0;
         if (!startswith(p->buf, "HTTP/") || p->buf[8] != ' ')
@@ -170,18 +174,19 @@ static void probe_on_writable(Probe *p) {
                 if (p->sent < p->request_len)
                         return;
         }
+        p->reading = true;
         (void)sd_event_source_set_io_events(p->io, EPOLLIN);
 }
 
 static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Probe *p = userdata;
 
-        if (revents & EPOLLIN)
+        /* A hang-up or error comes without EPOLLIN/EPOLLOUT: read() (EOF or
+         * the error) or SO_ERROR (while connecting) says what happened. */
+        if ((revents & EPOLLIN) || p->reading)
                 probe_on_readable(p);
-        else if (revents & EPOLLOUT)
+        else
                 probe_on_writable(p);
-        else if (revents & (EPOLLERR | EPOLLHUP))
-                probe_retry(p, "connection error");
         return 0;
 }
 
@@ -255,6 +260,7 @@ static int probe_begin(Probe *p, int fd) {
                 if (fd < 0)
                         return -EBADF;
                 p->fd = fd;
+                p->reading = true;
                 if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
                         return -errno;
                 return sd_event_add_io(p->event, &p->io, fd, EPOLLIN, on_io, p);
