@@ -41,7 +41,11 @@ class Netns:
         self.name = f"{prefix}-{os.getpid()}-{next(_counter)}"
         _ip("netns", "add", self.name)
         self.procs = []
-        self.run("ip", "link", "set", "lo", "up")
+        try:
+            self.run("ip", "link", "set", "lo", "up")
+        except BaseException:
+            self.close()  # a failed setup leaves no namespace behind
+            raise
 
     def argv(self, *argv):
         return ["ip", "netns", "exec", self.name, *argv]
@@ -109,12 +113,17 @@ class Lan:
     eth0 until add_device() (for tests of netinit waiting for it)."""
 
     def __init__(self, host_addr="10.77.0.1/24", create_device=True, guest_dev="eth0"):
-        self.host = Netns("vmbah")
-        self.guest = Netns("vmbag")
         self.host_addr = host_addr
         self.guest_dev = guest_dev
-        if create_device:
-            self.add_device()
+        self.host = Netns("vmbah")
+        self.guest = None
+        try:
+            self.guest = Netns("vmbag")
+            if create_device:
+                self.add_device()
+        except BaseException:
+            self.close()  # a failed setup leaves no namespace behind
+            raise
 
     def add_device(self, mtu=None):
         self.host.run("ip", "link", "add", "veth0", "type", "veth",
@@ -126,7 +135,8 @@ class Lan:
         self.host.run("ip", "link", "set", "veth0", "up")
 
     def close(self):
-        self.guest.close()
+        if self.guest:
+            self.guest.close()
         self.host.close()
 
     def __enter__(self):
