@@ -110,7 +110,12 @@ static int add_simple(ServiceDefs *d, const char *name, char **argv, const char 
         s.name = strdup(name);
         s.argv = argv;
         s.depends_on = strv_make(dep, NULL);
-        s.env = strv_make(env, NULL);
+        {
+                char *first[] = { env, NULL };
+                char **more = s.env;
+                s.env = svdef_strv_concat(first, more);
+                svdef_strv_free(more);
+        }
         if (!s.name || !s.argv || !s.depends_on || !s.env)
                 r = -ENOMEM;
         else
@@ -167,6 +172,13 @@ static int add_browser(const Config *c, const char *display, ServiceDefs *d) {
         t.on_demand = true;
         t.restart = RESTART_ON_FAILURE;
         t.create_dirs = strv_make(c->firefox_profile, NULL);
+        if (!isempty(c->login_home)) {
+                /* The same HOME as the login work's remote calls
+                 * (agent/browser.c), so they reach this instance. */
+                char home[512];
+                snprintf(home, sizeof home, "HOME=%s", c->login_home);
+                t.env = strv_make(home, NULL);
+        }
         return add_simple(d, "firefox", strv_make(c->firefox, "--profile", c->firefox_profile, NULL),
                           "Xvfb", display, &t);
 }

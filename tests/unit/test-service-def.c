@@ -159,7 +159,7 @@ static void test_display_stack(void **state) {
         assert_int_equal(d.services[2].probe.port, 6087);
         assert_string_equal(d.services[3].name, "firefox");
         assert_string_equal(join(d.services[3].argv), "firefox-esr --profile /tmp/ffp");
-        assert_string_equal(join(d.services[3].env), "DISPLAY=:7");
+        assert_string_equal(join(d.services[3].env), "DISPLAY=:7 HOME=/root");
         assert_string_equal(join(d.services[3].create_dirs), "/tmp/ffp");
         assert_true(d.services[3].on_demand);
         assert_int_equal(d.services[3].restart, RESTART_ON_FAILURE);
