@@ -2,7 +2,9 @@
 (no ELF interpreter, `file` and `ldd` agree) and that it does its job with
 nothing else on the filesystem, in a chroot holding only the binary: the
 dry-run parser, and netinit applying a plan over netlink inside a network
-namespace this test creates (with /proc mounted, as PID 1 would).  That is the situation of a fresh image or an
+namespace this test creates (with /proc mounted, as PID 1 would).  And
+that the static X stack under libxdo works against a real Xvfb, through
+packaging/static/xdo-smoke.c linked the same way.  That is the situation of a fresh image or an
 initramfs, where no shared library or /etc file can be counted on.
 
 Skipped, saying why, when the static binary was not built:
@@ -12,6 +14,7 @@ import json
 import os
 import pathlib
 import re
+import select
 import shutil
 import socket
 import struct
@@ -19,7 +22,7 @@ import subprocess
 
 import pytest
 
-from netns import Lan
+from netns import Lan, Netns
 
 TOP = pathlib.Path(__file__).resolve().parents[2]
 STATIC_BIN = os.environ.get("VMBA_STATIC_BIN") or str(TOP / "build-static/agent/vm-browser-agent")
@@ -120,3 +123,46 @@ def test_netinit_applies_from_an_empty_root(empty_root):
         # closed port): the plan is live, not only recorded.
         with lan.host.entered(), pytest.raises(ConnectionRefusedError):
             socket.create_connection(("10.77.0.2", 9), timeout=10).close()
+
+
+def read_line(fd, timeout):
+    """Reads up to the newline: Xvfb writes the display number and the
+    newline separately and dies of EPIPE if we close after the first."""
+    buf = b""
+    while not buf.endswith(b"\n"):
+        ready, _, _ = select.select([fd], [], [], timeout)
+        assert ready, f"no complete line on fd {fd} in {timeout} s"
+        chunk = os.read(fd, 64)
+        assert chunk, f"EOF on fd {fd} after {buf!r}"
+        buf += chunk
+    return buf.decode().strip()
+
+
+def test_static_xdo_against_xvfb(static_bin):
+    """libxdo + libX11/xcb/XTest/Xinerama/xkbcommon linked statically:
+    connect over the unix socket, screen size, pointer move read back,
+    typing text that needs a keysym remap (the libxkbcommon path)."""
+    smoke = os.path.join(os.path.dirname(os.path.dirname(static_bin)), "xdo-smoke")
+    if not os.access(smoke, os.X_OK):
+        pytest.skip(f"{smoke} not built: run packaging/static-build")
+    if not shutil.which("Xvfb"):
+        pytest.skip("Xvfb not installed")
+    with Netns() as ns:
+        # Xvfb picks a free display and writes it to -displayfd once it
+        # accepts connections: readiness without polling.  Its own netns
+        # keeps the abstract socket away from the machine's X servers.
+        rfd, wfd = os.pipe()
+        try:
+            ns.popen(["Xvfb", "-displayfd", str(wfd), "-nolisten", "tcp",
+                      "-screen", "0", "1280x800x24"], pass_fds=(wfd,),
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            os.close(wfd)
+            wfd = -1
+            display = ":" + read_line(rfd, 30)
+        finally:
+            os.close(rfd)
+            if wfd >= 0:
+                os.close(wfd)
+        r = ns.run(smoke, display, check=False)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "viewport 1280x800\nmouse 123,45 screen 0\ntext 0\n"
