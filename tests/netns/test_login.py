@@ -304,6 +304,19 @@ def test_cli_login(env, provider, mode, cred):
     assert env.json("GET", f"/credentials/get?sessionId={s}") == \
         (200, {"success": True, "provider": provider, "credentials": creds, "credPath": path})
     assert env.json("GET", f"/credentials/get?sessionId={s}")[0] == 404
+    # What the CLI saw: a fresh environment with the request's proxy, the
+    # agent as its browser, a PTY when the provider needs one.
+    with open(os.path.join(env.home, f".fake-env-{mode}.json")) as f:
+        seen = json.load(f)
+    e = seen["env"]
+    assert seen["tty"] is (mode != "gemini")
+    assert e["HTTP_PROXY"] == e["http_proxy"] == "http://10.9.9.9:3128"
+    assert e["NO_PROXY"] == e["no_proxy"] == "127.0.0.1,localhost"
+    assert "HTTPS_PROXY" not in e and "https_proxy" not in e
+    assert e["HOME"] == env.home and e["TERM"] == "xterm-256color"
+    assert e["BROWSER"].endswith("vm-browser-agent open-url") and os.path.isabs(e["BROWSER"].split()[0])
+    assert e["VMBA_CONTROL_SOCKET"] == os.path.join(env.dir, "control.sock")
+    assert not [k for k in e if k.startswith(("PYTEST", "VMBA_BIN", "NOTIFY_SOCKET"))]
     env.assert_no_secrets()
 
 
