@@ -145,7 +145,7 @@ static void put_string(Buf *f, const char *s) {
                 default:
                         if (*p < 0x20)
                                 {
-                                static const char hex[] = "0123456789abcdef";
+                                static const char hex[] = "0123456789ABCDEF"; /* as jansson */
                                 char u[6] = { '\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15] };
                                 buf_put(f, u, 6);
                         }

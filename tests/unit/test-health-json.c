@@ -162,7 +162,7 @@ static void test_health_network_failed(void **state) {
 static void test_health_escaping(void **state) {
         ServiceStatus sv[] = {
                 { .name = "a\"b\\c", .state = SERVICE_READY,
-                  .last_error = "tab\there\nnew\x01line\x7f" },
+                  .last_error = "tab\there\nnew\x01\x1fline\x7f" },
         };
         HealthSnapshot s;
         _cleanup_(freep) char *text = NULL;
@@ -180,7 +180,7 @@ static void test_health_escaping(void **state) {
         assert_non_null(strstr(text,
                 "\"services\":{\"a\\\"b\\\\c\":{\"state\":\"ready\",\"pid\":null,"
                 "\"restarts\":0,\"last_exit\":null,"
-                "\"last_error\":\"tab\\there\\nnew\\u0001line\x7f\",\"on_demand\":false}}"));
+                "\"last_error\":\"tab\\there\\nnew\\u0001\\u001Fline\x7f\",\"on_demand\":false}}"));
 }
 
 static void test_ready(void **state) {

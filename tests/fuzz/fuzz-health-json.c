@@ -1,0 +1,51 @@
+/* libFuzzer target for agent/health-json.c's hand-written JSON writer:
+ * arbitrary bytes as build_id, config_error, a service name and its last
+ * error must always give valid JSON that jansson re-serializes to the very
+ * same bytes, and the metrics text must stay one sample per line. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/health-json.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(x) do { if (!(x)) abort(); } while (0)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        ServiceStatus sv = { .state = SERVICE_READY, .pid = 7 };
+        HealthSnapshot s = { .status = "ok", .version = "0.1.0", .net_status = "applied" };
+        char *buf, *text = NULL, *again, *metrics = NULL;
+        size_t n = 0;
+        json_t *o;
+
+        if (size > 4096)
+                return 0;
+        buf = malloc(size + 1);
+        if (!buf)
+                return 0;
+        memcpy(buf, data, size);
+        buf[size] = '\0';
+        /* The same bytes in every string field: the NUL-terminated prefix. */
+        s.build_id = s.config_error = s.net_error = buf;
+        sv.name = sv.last_error = sv.last_exit = buf;
+        s.services = &sv;
+        s.n_services = 1;
+        CHECK(health_build_json(&s, &text, &n) == 0);
+        CHECK(strlen(text) == n);
+        o = json_loads(text, 0, NULL);
+        CHECK(o);
+        again = json_dumps(o, JSON_COMPACT);
+        CHECK(again && strcmp(again, text) == 0);
+        CHECK(health_build_metrics(&s, &metrics, NULL) == 0);
+        for (char *line = metrics; *line; line = strchr(line, '\n') + 1) {
+                CHECK(strchr(line, '\n'));
+                CHECK(line[0] == '#' || strncmp(line, "vmba_", 5) == 0);
+        }
+        json_decref(o);
+        free(again);
+        free(text);
+        free(metrics);
+        free(buf);
+        return 0;
+}

@@ -1,0 +1,79 @@
+/* libFuzzer target for agent/http-access.c.  Input: "<cidr>\n<authorization
+ * header>\n<16 address bytes>".  Beyond "no crash": a parsed CIDR has a
+ * prefix within its family's width and always matches its own address; a
+ * bearer token lies inside the header, is non-empty and has no blank at
+ * either end; the token always equals itself and never a one-byte change. */
+#include <arpa/inet.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/http-access.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(x) do { if (!(x)) abort(); } while (0)
+
+static void check_cidr(const char *s, const uint8_t *addr16) {
+        struct sockaddr_in in = { .sin_family = AF_INET };
+        struct sockaddr_in6 in6 = { .sin6_family = AF_INET6 };
+        HttpCidr c;
+
+        if (http_cidr_parse(s, &c) < 0)
+                return;
+        CHECK(c.family == AF_INET ? c.prefix <= 32 : c.family == AF_INET6 && c.prefix <= 128);
+        memcpy(&in.sin_addr, c.addr, 4);
+        memcpy(&in6.sin6_addr, c.addr, 16);
+        if (c.family == AF_INET)
+                CHECK(http_cidr_match(&c, (struct sockaddr *)&in));
+        else if (c.addr[0] != 0) /* ::ffff:a.b.c.d peers count as IPv4 */
+                CHECK(http_cidr_match(&c, (struct sockaddr *)&in6));
+        memcpy(&in6.sin6_addr, addr16, 16);
+        (void)http_cidr_match(&c, (struct sockaddr *)&in6);
+        (void)http_sockaddr_is_loopback((struct sockaddr *)&in6);
+}
+
+static void check_bearer(const char *h) {
+        size_t n = 0;
+        const char *t = http_bearer_token(h, &n);
+        char *copy;
+
+        if (!t)
+                return;
+        CHECK(t >= h && t + n <= h + strlen(h) && n > 0);
+        CHECK(t[0] != ' ' && t[0] != '\t' && t[n - 1] != ' ' && t[n - 1] != '\t');
+        copy = strndup(t, n);
+        CHECK(copy);
+        CHECK(http_token_equal(t, n, copy));
+        copy[n / 2] ^= 1;
+        CHECK(!http_token_equal(t, n, copy) || copy[n / 2] == '\0');
+        free(copy);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        uint8_t addr16[16] = {};
+        char *buf, *nl, *hdr = NULL;
+
+        if (size > 4096)
+                return 0;
+        buf = malloc(size + 1);
+        if (!buf)
+                return 0;
+        memcpy(buf, data, size);
+        buf[size] = '\0';
+        nl = memchr(buf, '\n', size);
+        if (nl) {
+                *nl = '\0';
+                hdr = nl + 1;
+                char *nl2 = strchr(hdr, '\n');
+                if (nl2) {
+                        *nl2 = '\0';
+                        memcpy(addr16, nl2 + 1, (size_t)(buf + size - (nl2 + 1) < 16 ? buf + size - (nl2 + 1) : 16));
+                }
+        }
+        check_cidr(buf, addr16);
+        if (hdr)
+                check_bearer(hdr);
+        free(buf);
+        return 0;
+}
