@@ -525,7 +525,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         request_free(r);
 }
 
-static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+_printf_(2, 0) static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
         char buf[256];
         size_t n;
 
