@@ -74,6 +74,7 @@ static void client_line(Client *c) {
                 client_answer(c, "ERR", strerror(-r));
                 return;
         }
+        log_info("open-url request from a CLI: %s.", method);
         client_answer(c, "OK", method);
 }
 

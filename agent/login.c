@@ -321,6 +321,12 @@ int login_manager_browser_request(LoginManager *lm, const char *url, const char 
 
         for (size_t i = 0; i < LOGIN_SESSIONS_MAX; i++) {
                 LoginSession *s = lm->sessions[i];
+                /* CLIs that print the URL and also call $BROWSER with it
+                 * (Codex): the browser already shows it, no second tab. */
+                if (s && s->oauth_url && session_state_is_live(s->state) && streq(s->oauth_url, url)) {
+                        *ret_method = "session";
+                        return 0;
+                }
                 if (s && s->def && !s->oauth_url && session_state_is_live(s->state) &&
                     s->state != SESSION_AUTHENTICATED && provider_url_matches(s->def, url) &&
                     (!best || s->started > best->started))

@@ -448,8 +448,11 @@ def test_codex_login_through_firefox(agent_bin):
         assert e.json("GET", f"/credentials/get?sessionId={s}") == \
             (200, {"success": True, "provider": "codex", "credentials": creds, "credPath": path})
         # Firefox (not the test) followed the redirect: it was launched with
-        # the URL and the fake CLI's listener got the code from it.
-        assert e.agent.log_lines("authorize URL opened (browser_launch)")
+        # the URL and the fake CLI's listener got the code from it.  The
+        # CLI's own $BROWSER call with the same URL opened no second tab.
+        assert len(e.agent.log_lines("authorize URL opened (browser_launch)")) == 1
+        assert e.agent.log_lines("open-url request from a CLI: session.")
+        assert not e.agent.log_lines("open-url request from a CLI: navigate")
         # Captured: the browser is closed.
         wait_until(lambda: e.agent.try_services().get("firefox", {}).get("state") == "inactive",
                    30, "firefox stopped after the capture")

@@ -114,6 +114,8 @@ def main():
         out(f"Starting local login server on http://localhost:{port}.\r\n"
             f"If your browser did not open, navigate to this URL to authenticate:\r\n\r\n"
             f"\x1b[94m{url}\x1b[0m\r\n")
+        # The real Codex also opens the browser itself.
+        subprocess.run(shlex.split(os.environ["BROWSER"]) + [url], check=True)
     elif MODE == "claude":
         raw_tty()
         out("\x1b[1mWelcome to Claude Code\x1b[0m\r\n Choose the text style that looks best\r\n > Dark mode\r\n")
