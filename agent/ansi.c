@@ -38,6 +38,8 @@ static void seq_start(AnsiParser *p, int state) {
         p->final = 0;
 }
 
+/* One switch over the states, kept whole (longer than 60 lines) so the
+ * transitions read like the VT500 diagram. */
 AnsiResult ansi_parser_feed(AnsiParser *p, char ch) {
         unsigned char c = (unsigned char)ch;
 
