@@ -4,7 +4,9 @@
  *    the number once it accepts connections, which is the readiness event.
  *    -nolisten tcp: nothing but the local socket.
  *  - x11vnc listens on vnc_listen; it is probed (and websockify forwards)
- *    on loopback when that is a wildcard address.
+ *    on loopback when that is a wildcard address.  -quiet: its start-up
+ *    banner is ~60 lines, which on a serial console costs real boot time;
+ *    it still prints "PORT=5901" once listening, which kicks the probe.
  *  - firefox keeps remoting on (no --no-remote), so the login work can
  *    hand a URL to the running instance with the same --profile. */
 #include <fcntl.h>
@@ -140,7 +142,7 @@ static int add_vnc_chain(const Config *c, const char *display, ServiceDefs *d) {
         r = add_simple(d, "x11vnc",
                        strv_make("x11vnc", "-display", display, "-rfbport", port, "-listen",
                                  isempty(c->vnc_listen) ? "0.0.0.0" : c->vnc_listen, "-forever",
-                                 "-shared", pw ? "-rfbauth" : "-nopw", pw ? c->vnc_password_file : NULL,
+                                 "-shared", "-quiet", pw ? "-rfbauth" : "-nopw", pw ? c->vnc_password_file : NULL,
                                  NULL),
                        "Xvfb", display, &t);
         if (r < 0)

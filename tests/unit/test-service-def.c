@@ -145,7 +145,7 @@ static void test_display_stack(void **state) {
         assert_int_equal(d.services[0].probe.type, PROBE_DISPLAYFD);
         assert_string_equal(d.services[1].name, "x11vnc");
         assert_string_equal(join(d.services[1].argv),
-                            "x11vnc -display :7 -rfbport 5907 -listen 0.0.0.0 -forever -shared -nopw");
+                            "x11vnc -display :7 -rfbport 5907 -listen 0.0.0.0 -forever -shared -quiet -nopw");
         assert_string_equal(join(d.services[1].depends_on), "Xvfb");
         assert_int_equal(d.services[1].probe.type, PROBE_TCP_BANNER);
         assert_string_equal(d.services[1].probe.host, "127.0.0.1");
@@ -170,7 +170,7 @@ static void test_display_stack(void **state) {
         free(c.vnc_listen), c.vnc_listen = strdup("10.0.0.2");
         assert_int_equal(display_build_services(&c, &d, err, sizeof err), 0);
         assert_string_equal(join(d.services[1].argv),
-                            "x11vnc -display :7 -rfbport 5907 -listen 10.0.0.2 -forever -shared -rfbauth /etc/vnc.pass");
+                            "x11vnc -display :7 -rfbport 5907 -listen 10.0.0.2 -forever -shared -quiet -rfbauth /etc/vnc.pass");
         assert_string_equal(d.services[1].probe.host, "10.0.0.2");
         assert_string_equal(join(d.services[2].argv),
                             "websockify --web /usr/share/novnc 6087 10.0.0.2:5907");
