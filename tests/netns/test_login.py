@@ -573,3 +573,13 @@ def test_shutdown_with_login_in_progress(agent_bin):
         assert not [c for c in cmdlines if b"fake_cli.py" in c], cmdlines
     finally:
         e.close()
+
+
+def test_open_url_verb_errors(agent_bin, tmp_path):
+    env = dict(os.environ, VMBA_CONTROL_SOCKET=str(tmp_path / "none.sock"))
+    r = subprocess.run([agent_bin, "open-url", "file:///etc/passwd"], env=env, capture_output=True, text=True)
+    assert r.returncode == 2 and "not an absolute http(s) URL" in r.stderr
+    r = subprocess.run([agent_bin, "open-url", "http://127.0.0.1:9/x"], env=env, capture_output=True, text=True)
+    assert r.returncode == 1 and "cannot reach the agent" in r.stderr
+    r = subprocess.run([agent_bin, "open-url"], env=env, capture_output=True, text=True)
+    assert r.returncode == 2 and "Usage: vm-browser-agent open-url URL" in r.stderr
