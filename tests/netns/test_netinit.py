@@ -248,6 +248,12 @@ def test_ipv6_address_and_route(lan, agent_bin, files):
     assert r.returncode == 0, r.stderr
     assert ("fd00:77::2", 64) in addrs(lan.guest, "eth0", "inet6")
     assert [(x["gateway"], x["dev"]) for x in default_routes(lan.guest, "-6")] == [("fd00:77::1", "eth0")]
+    # Twice: the IPv6 address and route are found in place, nothing changes.
+    before = state(lan.guest)
+    r = apply(lan.guest, agent_bin, files, "ip=[fd00:77::2]::[fd00:77::1]:64::eth0:off")
+    assert r.returncode == 0, r.stderr
+    assert "its address was already present" in r.stderr
+    assert state(lan.guest) == before
 
 
 def test_ipv6_without_prefix_is_a_host_address(lan, agent_bin, files):
