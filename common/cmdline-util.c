@@ -8,8 +8,11 @@
 
 #include "cmdline-util.h"
 
+/* The kernel's isspace() (lib/ctype.c): also 0xA0, Latin-1's no-break
+ * space, so a byte 0xA0 separates words on the kernel's command line. */
 static bool is_space(char c) {
-        return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+        return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r' ||
+               (unsigned char)c == 0xa0;
 }
 
 static char *skip_spaces(char *s) {

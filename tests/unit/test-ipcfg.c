@@ -228,6 +228,11 @@ static const Case cases[] = {
         OK("foo=\"a ip=off b\" ip=dhcp", PLAN(AUTO(N, "dhcp"))),
         OK("\tip=dhcp\n", PLAN(AUTO(N, "dhcp"))),
         OK("ip=dhcp    console=ttyS0\r\n", PLAN(AUTO(N, "dhcp"))),
+        /* Kernel isspace() (lib/ctype.c) counts 0xA0, the Latin-1 no-break
+         * space, so it ends a word too (a UTF-8 U+00A0 is C2 A0: C2 stays). */
+        OK("ip=10.0.0.2:::24\xa0ip=off", EMPTY),
+        OK("ip=eth0:dhcp\xa0\xa0nameserver=1.1.1.1\xa0",
+           PLAN(IFACE(S("eth0"), "dhcp", N, N, N, N, N, N, S("1.1.1.1"), "", N, N))),
         OK("IP=dhcp ip nfsaddrs xip=dhcp", EMPTY),
         /* Kernel: an unterminated opening quote groups to the end of the line. */
         OK("ip=\"dhcp", PLAN(AUTO(N, "dhcp"))),
