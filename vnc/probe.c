@@ -242,6 +242,9 @@ void probe_kick(Probe *p) {
         if (sd_event_source_get_enabled(p->timer, &enabled) < 0 || enabled == SD_EVENT_OFF)
                 return;
         (void)sd_event_source_set_enabled(p->timer, SD_EVENT_OFF);
+        /* Servers often print just before they listen: if this attempt is
+         * refused, the next ones follow quickly again. */
+        p->retry_usec = RETRY_FIRST_USEC;
         (void)probe_attempt(p);
 }
 
