@@ -283,28 +283,39 @@ static int mkdir_parents(const char *path, mode_t mode) {
         return 0;
 }
 
+/* What systemd hands the agent itself: a child must not notify or take
+ * over socket activation in our name. */
+static bool env_is_ours(const char *e) {
+        static const char *const keys[] = {
+                "NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID=",
+                "LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (startswith(e, keys[i]))
+                        return true;
+        return false;
+}
+
 /* The environment of a service: its own K=V entries first, then the
  * agent's, minus the keys it overrides (getenv() takes the first match,
- * but not every program uses getenv()). */
+ * but not every program uses getenv()) and minus the agent's own. */
 static char **service_env(Service *s) {
         extern char **environ;
         size_t n = svdef_strv_length(environ), k = 0;
-        char **l;
+        char **l, **all;
 
-        if (!s->def->env)
-                return NULL; /* inherit */
         l = calloc(n + 1, sizeof *l);
         if (!l)
                 return NULL;
         for (size_t i = 0; i < n; i++) {
                 size_t kl = strcspn(environ[i], "=");
-                bool overridden = false;
-                for (char **e = s->def->env; *e && !overridden; e++)
-                        overridden = strncmp(*e, environ[i], kl + 1) == 0;
-                if (!overridden)
+                bool skip = env_is_ours(environ[i]);
+                for (char **e = s->def->env; e && *e && !skip; e++)
+                        skip = strncmp(*e, environ[i], kl + 1) == 0;
+                if (!skip)
                         l[k++] = environ[i];
         }
-        char **all = svdef_strv_concat(s->def->env, l);
+        all = svdef_strv_concat(s->def->env, l);
         free(l);
         return all;
 }
@@ -344,7 +355,7 @@ static int service_spawn_process(Service *s, int *ret_probe_fd) {
         }
         argv = svdef_strv_concat(s->def->argv, s->extra_argv);
         env = service_env(s);
-        if (!argv || (s->def->env && !env))
+        if (!argv || !env)
                 return -ENOMEM;
 
         r = spawn_process(&(SpawnOptions){ .argv = argv, .envp = env, .path = cfg(s)->bin_path,

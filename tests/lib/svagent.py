@@ -29,7 +29,7 @@ def free_display():
 
 
 class Agent:
-    def __init__(self, agent_bin, *sets, services=None, display=None, ns=None):
+    def __init__(self, agent_bin, *sets, services=None, display=None, ns=None, env=None):
         self.ns = ns or Netns("vmbasv")
         self.own_ns = ns is None
         self.dir = tempfile.mkdtemp(prefix="vmba-sv-", dir="/var/tmp")
@@ -54,7 +54,7 @@ class Agent:
         for s in sets:
             argv += ["--set", s]
         self.log = open(self.log_path, "w")
-        self.proc = self.ns.popen(argv, stdout=self.log, stderr=subprocess_stdout())
+        self.proc = self.ns.popen(argv, stdout=self.log, stderr=subprocess_stdout(), env=env)
         self.pid = self.proc.pid
 
     # -- HTTP from inside the namespace --
