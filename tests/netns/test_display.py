@@ -63,7 +63,7 @@ def test_chain_reaches_ready(agent):
     status, body = agent.get("/vnc.html", port=agent.novnc_port)
     assert status == 200 and b"noVNC" in body
     # Children's output reaches the log, tagged with the service name.
-    assert agent.log_lines("x11vnc: ")
+    wait_until(lambda: agent.log_lines("agent: x11vnc: "), 5, "x11vnc's output in the log")
 
 
 def test_kill_xvfb_restarts_chain_in_order(agent):
