@@ -227,16 +227,32 @@ class Vm:
     def console_text(self):
         return self.console.read_text(errors="replace") if self.console.exists() else ""
 
-    def qmp(self, command):
+    def qmp(self, command, **arguments):
+        """Runs one QMP command; returns its reply (events are skipped)."""
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(5)
             s.connect(str(self.qmp_path))
             f = s.makefile("rw")
             f.readline()
-            for cmd in ("qmp_capabilities", command):
-                f.write(json.dumps({"execute": cmd}) + "\n")
+            reply = None
+            for cmd, args in (("qmp_capabilities", {}), (command, arguments)):
+                f.write(json.dumps({"execute": cmd, "arguments": args}) + "\n")
                 f.flush()
-                f.readline()
+                while True:
+                    line = f.readline()
+                    if not line:
+                        return reply
+                    reply = json.loads(line)
+                    if "event" not in reply:
+                        break
+            return reply
+
+    def ctrl_alt_del(self):
+        """Presses Ctrl-Alt-Del on the guest's keyboard: the kernel turns it
+        into SIGINT for PID 1 once init disabled the reboot shortcut (the
+        agent as PID 1 and systemd both do), i.e. a clean stop from the host."""
+        keys = [{"type": "qcode", "data": k} for k in ("ctrl", "alt", "delete")]
+        return self.qmp("send-key", keys=keys)
 
     def wait_exit(self, timeout):
         try:

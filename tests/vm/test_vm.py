@@ -137,3 +137,19 @@ def test_shutdown_ends_vm(vm):
     status, _ = vm.http("/shutdown", method="POST", data=b"")
     assert status in (200, 202)
     assert vm.wait_exit(STOP_TIMEOUT) == 0, vm.console_text()[-2000:]
+
+
+@pytest.mark.parametrize("mode", ["pid1", "systemd"])
+def test_ctrl_alt_del_from_host_stops_vm(image, mode):
+    """The host's clean stop without HTTP: Ctrl-Alt-Del over QMP becomes
+    SIGINT for PID 1 (the agent stops its services; systemd reboots), and
+    qemu (-no-reboot) exits."""
+    with qemu.Vm(image, mode=mode) as v:
+        try:
+            v.wait_http_200("/health", BOOT_TIMEOUT)
+        except Exception as e:
+            pytest.fail(f"{mode}: {e}\n{v.console_text()[-3000:]}")
+        assert v.ctrl_alt_del() == {"return": {}}
+        assert v.wait_exit(STOP_TIMEOUT) == 0, v.console_text()[-2000:]
+        if mode == "pid1":
+            assert "vm-browser-agent: Shutting down: SIGINT." in v.console_text()
