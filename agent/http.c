@@ -615,8 +615,15 @@ static int acl_setup(HttpServer *s) {
         if (!s->manager->config.allow_from)
                 return 0;
         r = http_acl_parse(s->manager->config.allow_from, &s->acl, &s->n_acl, &bad);
-        if (r == -EINVAL)
-                log_debug("allow_from: invalid entry \"%s\"", bad);
+        if (r == -EINVAL) {
+                /* Fail closed but keep serving: /health must stay up (as
+                 * PID 1 a bad config is reported, never fatal), and an
+                 * unreadable allow_from must not open the control routes. */
+                log_warning("allow_from: invalid entry \"%s\"; control routes refused from every address.",
+                            bad);
+                s->n_acl = 0;
+                r = 0;
+        }
         s->acl_configured = r >= 0;
         return r;
 }

@@ -241,6 +241,14 @@ def test_allow_from_configured(agent_bin, lan, workdir):
     s.assert_serving()
 
 
+def test_allow_from_invalid_fails_closed(agent_bin, lan, workdir):
+    # A bad entry must neither stop /health nor open the control routes.
+    s = Server(lan, agent_argv(agent_bin, workdir, f"token={TOKEN}", "allow_from=10.77.0.0/33"))
+    status, _, body = s.json("POST", "/shutdown", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert (status, body) == (403, {"error": "forbidden"})
+    s.assert_serving()
+
+
 def test_loopback_route_403_from_outside(driver):
     status, _, body = driver.json("GET", "/test/loopback", src="host")
     assert (status, body) == (403, {"error": "forbidden"})
