@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by packaging/static-build: fetches Debian SOURCE packages without
 # touching the machine's apt configuration.  The machine's own entries are
 # copied into a private apt directory with their type rewritten to deb-src

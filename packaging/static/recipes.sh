@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by packaging/static-build: one function per library Debian ships
 # without a usable static archive.  Each builds ONLY the archive the agent
 # links, with only the features the agent uses, and copies it to OUT:
@@ -10,6 +11,7 @@
 # The headers the agent compiles against stay the installed -dev package's:
 # static-build picks the source version equal to the installed one.
 
+# shellcheck disable=SC2034  # read by packaging/static-build
 RECIPE_REV=2
 STATIC_CFLAGS="-O2 -g0 -fPIC -ffunction-sections -fdata-sections"
 STATIC_JOBS=${STATIC_JOBS:-2}
