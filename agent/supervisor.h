@@ -47,7 +47,10 @@ int supervisor_get_status(Supervisor *s, size_t i, ServiceStatus *ret);
 bool supervisor_chain_ready(Supervisor *s, char *reason, size_t size);
 
 /* Starts an on-demand service (firefox) with extra_argv appended to its
- * argv (NULL-terminated, copied; may be NULL).  -EALREADY when running. */
+ * argv (NULL-terminated, copied; may be NULL; kept for its automatic
+ * restarts until the next call).  -EALREADY when starting or ready;
+ * -ESHUTDOWN once supervisor_stop_all() ran; -ENOENT: no such service.
+ * A failed service gets a fresh start budget. */
 int supervisor_start_service(Supervisor *s, const char *name, char *const *extra_argv);
 int supervisor_stop_service(Supervisor *s, const char *name);
 
