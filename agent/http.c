@@ -10,7 +10,9 @@
  * header block that does not fit CONNECTION_MEMORY_LIMIT (sized from
  * http_max_url + http_max_header) gets 414 or 431; connections over
  * http_max_connections or http_max_per_ip are accepted and closed at once;
- * idle or slow-drip connections are closed after http_timeout_s.
+ * idle connections are closed after http_timeout_s.  A request must also
+ * arrive whole within http_timeout_s (http-deadline.c), which MHD's idle
+ * timeout alone does not ensure against a slow drip.
  *
  * Ownership: an HttpRequest is created by MHD's URI log callback (so the
  * raw URI length and query are known) and freed in the completion
@@ -26,6 +28,7 @@
 #include <sys/resource.h>
 
 #include "http-access.h"
+#include "http-deadline.h"
 #include "http.h"
 #include "log.h"
 #include "macro.h"
@@ -51,6 +54,7 @@ struct HttpServer {
         HttpCounter *counters;
         size_t n_counters;
         HttpRequest *suspended; /* list, so shutdown can resume them first */
+        HttpDeadlines *deadlines;
 };
 
 struct HttpRequest {
@@ -134,6 +138,7 @@ static int deliver(HttpRequest *r, unsigned status, struct MHD_Response *resp) {
                 return -EALREADY;
         }
         r->replied = true;
+        http_deadlines_disarm(r->server->deadlines, http_conn_of(r->conn));
         counter_add(r->server, r->label ? r->label : ROUTE_OTHER, status);
         if (r->suspended) {
                 r->pending = resp;
@@ -239,6 +244,7 @@ int http_request_suspend(HttpRequest *r, void (*on_abort)(void *), void *userdat
         if (!r->in_handler || r->replied || r->suspended)
                 return -EINVAL;
         MHD_suspend_connection(r->conn);
+        http_deadlines_disarm(r->server->deadlines, http_conn_of(r->conn));
         r->suspended = true;
         r->on_abort = on_abort;
         r->abort_userdata = userdata;
@@ -523,6 +529,21 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                 r->on_complete(r->replied && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK,
                                r->complete_userdata);
         request_free(r);
+        /* Kept alive: the next request's clock starts now. */
+        if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+                http_deadlines_arm(((HttpServer *)cls)->deadlines, http_conn_of(conn));
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe) {
+        HttpServer *s = cls;
+
+        if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+                *socket_context = http_deadlines_conn_started(s->deadlines, conn);
+        else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+                http_deadlines_conn_closed(s->deadlines, *socket_context);
+                *socket_context = NULL;
+        }
 }
 
 _printf_(2, 0) static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -645,6 +666,7 @@ static int daemon_start(HttpServer *s, int fd, bool ipv6) {
                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->http_timeout_s,
                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
                 MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
                 MHD_OPTION_END);
         return s->daemon ? 0 : -EIO;
@@ -662,6 +684,9 @@ int http_server_new(Manager *m, int listen_fd, HttpServer **ret) {
                 return -ENOMEM;
         s->manager = m;
         r = acl_setup(s);
+        if (r >= 0)
+                r = http_deadlines_new(m->event, (usec_t)m->config.http_timeout_s * USEC_PER_SEC,
+                                       &s->deadlines);
         if (r >= 0 && fd < 0)
                 r = listen_socket(m->config.http_listen, m->config.http_port, &fd, &ipv6);
         if (r < 0)
@@ -717,6 +742,7 @@ HttpServer *http_server_free(HttpServer *s) {
         }
         if (s->daemon)
                 MHD_stop_daemon(s->daemon);
+        s->deadlines = http_deadlines_free(s->deadlines);
         free(s->acl);
         free(s->sets);
         free(s->counters);

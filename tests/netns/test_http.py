@@ -364,28 +364,52 @@ def test_idle_connections(agent):
 
 
 def test_slow_drip(agent):
-    # 64 connections each dripping a request one byte at a time.  Slower
-    # than the idle timeout: dropped.  Faster: bounded by the per-IP limit;
-    # either way /health answers in time.
+    # 64 connections (the per-IP limit) each dripping a request one byte
+    # every 0.2 s: every byte comes well within the 2 s idle timeout, but a
+    # request must also arrive whole within http_timeout_s (2 s), so the
+    # agent closes them long before the ~50 s the drip would take.
+    req = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"s" * 200 + b"\r\n\r\n"
     with agent.lan.host.entered():
         socks = [socket.create_connection((GUEST, PORT), timeout=5) for _ in range(64)]
-    req = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+    for s in socks:
+        s.setblocking(False)   # a blocking recv would stall the drip into an idle timeout
+    closed = set()
     try:
-        for i in range(10):
-            for s in socks:
-                with contextlib.suppress(OSError):
+        for i in range(len(req) - 1):
+            for k, s in enumerate(socks):
+                if k in closed:
+                    continue
+                try:
                     s.send(req[i:i + 1])
-            agent.assert_serving(1)
+                    data = s.recv(100, socket.MSG_DONTWAIT)
+                    assert data == b"", f"a dripped request was answered: {data!r}"
+                    closed.add(k)
+                except BlockingIOError:
+                    pass
+                except (BrokenPipeError, ConnectionResetError):
+                    closed.add(k)
+            if len(closed) == len(socks):
+                break
+            if i % 5 == 0:
+                agent.assert_serving(1)
             time.sleep(0.2)
-        # Then stall past http_timeout_s: the agent closes them.
-        for s in socks:
-            s.settimeout(10)
-        for s in socks:
-            with contextlib.suppress(ConnectionResetError):
-                assert s.recv(100) == b""
+        assert len(closed) == len(socks), f"only {len(closed)} of {len(socks)} dropped"
     finally:
         for s in socks:
             s.close()
+    agent.assert_serving()
+
+
+def test_slow_idle_after_request_line(agent):
+    # A request line, then nothing: the idle timeout drops it too.
+    with agent.lan.host.entered():
+        s = socket.create_connection((GUEST, PORT), timeout=10)
+    try:
+        s.sendall(b"GET /health HTTP/1.1\r\n")
+        with contextlib.suppress(ConnectionResetError):
+            assert s.recv(100) == b""
+    finally:
+        s.close()
     agent.assert_serving()
 
 
