@@ -9,7 +9,8 @@
  * Limits MHD enforces itself, with its own (HTML) bodies: a request line or
  * header block that does not fit CONNECTION_MEMORY_LIMIT (sized from
  * http_max_url + http_max_header) gets 414 or 431; connections over
- * http_max_connections or http_max_per_ip are accepted and closed at once;
+ * http_max_per_ip, or over http_max_connections unless from loopback or
+ * allow_from (a reserve kept for them), are accepted and closed at once;
  * idle connections are closed after http_timeout_s.  A request must also
  * arrive whole within http_timeout_s (http-deadline.c), which MHD's idle
  * timeout alone does not ensure against a slow drip.
@@ -35,6 +36,10 @@
 #include "manager.h"
 
 #define ROUTE_OTHER "other"
+/* Connections kept beyond http_max_connections for loopback and
+ * allow_from peers (the host's probes come from the ip= gateway), so
+ * other machines on the bridge cannot exhaust /health by filling slots. */
+#define HTTP_RESERVED_CONNECTIONS 64u
 
 typedef struct RouteSet {
         const HttpRoute *routes;
@@ -55,6 +60,7 @@ struct HttpServer {
         size_t n_counters;
         HttpRequest *suspended; /* list, so shutdown can resume them first */
         HttpDeadlines *deadlines;
+        unsigned n_connections;
 };
 
 struct HttpRequest {
@@ -534,15 +540,32 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                 http_deadlines_arm(((HttpServer *)cls)->deadlines, http_conn_of(conn));
 }
 
+/* Over http_max_connections: only the reserved peers stay.  Ending the
+ * others by shutdown(2) lets MHD close them through its usual path. */
+static void refuse_unprivileged(HttpServer *s, struct MHD_Connection *conn) {
+        const union MHD_ConnectionInfo *peer =
+                MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const union MHD_ConnectionInfo *fd =
+                MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+        if (!fd || (peer && (http_sockaddr_is_loopback(peer->client_addr) ||
+                             peer_allowed(s, peer->client_addr))))
+                return;
+        (void)shutdown(fd->connect_fd, SHUT_RDWR);
+}
+
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe) {
         HttpServer *s = cls;
 
-        if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
                 *socket_context = http_deadlines_conn_started(s->deadlines, conn);
-        else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+                if (++s->n_connections > s->manager->config.http_max_connections)
+                        refuse_unprivileged(s, conn);
+        } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
                 http_deadlines_conn_closed(s->deadlines, *socket_context);
                 *socket_context = NULL;
+                s->n_connections--;
         }
 }
 
@@ -661,7 +684,7 @@ static int daemon_start(HttpServer *s, int fd, bool ipv6) {
                 flags | (ipv6 ? MHD_USE_IPv6 : 0), 0, NULL, NULL, on_access, s,
                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
                 MHD_OPTION_LISTEN_SOCKET, fd,
-                MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->http_max_connections,
+                MHD_OPTION_CONNECTION_LIMIT, c->http_max_connections + HTTP_RESERVED_CONNECTIONS,
                 MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)c->http_max_per_ip,
                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->http_timeout_s,
                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
@@ -691,7 +714,7 @@ int http_server_new(Manager *m, int listen_fd, HttpServer **ret) {
                 r = listen_socket(m->config.http_listen, m->config.http_port, &fd, &ipv6);
         if (r < 0)
                 goto fail;
-        raise_nofile((rlim_t)m->config.http_max_connections + 64);
+        raise_nofile((rlim_t)m->config.http_max_connections + HTTP_RESERVED_CONNECTIONS + 64);
         /* MHD owns the listening socket from here, also on failure paths. */
         r = daemon_start(s, TAKE_FD(fd), ipv6);
         if (r < 0)

@@ -363,6 +363,45 @@ def test_idle_connections(agent):
     agent.assert_serving()
 
 
+def test_connection_limit_keeps_a_reserve(agent_bin, lan, workdir):
+    # Three attacker addresses on the bridge fill http_max_connections
+    # (100) within their per-IP limit (64 each); loopback (and allow_from,
+    # the host's gateway) keeps its reserved slots, so /health answers.
+    s = Server(lan, agent_argv(agent_bin, workdir, "http_max_connections=100"))
+    sources = ["10.77.0.11", "10.77.0.12", "10.77.0.13"]
+    for a in sources:
+        lan.host.run("ip", "addr", "add", f"{a}/24", "dev", "veth0")
+    socks = []
+    try:
+        with lan.host.entered():
+            for a in sources:
+                for _ in range(64):
+                    c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                    c.bind((a, 0))
+                    c.settimeout(5)
+                    c.connect((GUEST, PORT))
+                    c.setblocking(False)
+                    socks.append(c)
+        s.assert_serving(20)
+
+        def held():
+            n = 0
+            for c in socks:
+                try:
+                    n += c.recv(1, socket.MSG_PEEK) != b""
+                except BlockingIOError:
+                    n += 1
+                except OSError:
+                    pass
+            return n
+        wait_until(lambda: held() <= 100, 5, "connections over the limit to be closed")
+        assert held() >= 90   # the limit is a limit, not a refusal of everyone
+    finally:
+        for c in socks:
+            c.close()
+    s.assert_serving()
+
+
 def test_slow_drip(agent):
     # 64 connections (the per-IP limit) each dripping a request one byte
     # every 0.2 s: every byte comes well within the 2 s idle timeout, but a
