@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <cmocka.h>
@@ -51,8 +52,25 @@ static int teardown(void **state) {
         return 0;
 }
 
-/* Test-side wait for the child to have exec'd sleep (we inspect a process
- * we do not control); bounded. */
+/* Whether pid is blocked in (clock_)nanosleep: past the dynamic loader,
+ * which briefly holds ld.so.cache and libc open as fd 4 after exec. */
+static bool in_nanosleep(pid_t pid) {
+        char p[64];
+        long nr = -1;
+        FILE *f;
+
+        snprintf(p, sizeof p, "/proc/%d/syscall", (int)pid);
+        f = fopen(p, "re");
+        if (f) {
+                if (fscanf(f, "%ld", &nr) != 1)
+                        nr = -1;
+                fclose(f);
+        }
+        return nr == SYS_clock_nanosleep || nr == SYS_nanosleep;
+}
+
+/* Test-side wait for the child to have exec'd sleep and be sleeping (we
+ * inspect a process we do not control); bounded. */
 static void wait_exec(pid_t pid, const char *comm) {
         char p[64], buf[64] = "";
 
@@ -64,7 +82,7 @@ static void wait_exec(pid_t pid, const char *comm) {
                                 buf[strcspn(buf, "\n")] = '\0';
                         fclose(f);
                 }
-                if (streq(buf, comm))
+                if (streq(buf, comm) && in_nanosleep(pid))
                         return;
                 nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
         }
