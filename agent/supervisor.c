@@ -48,6 +48,7 @@ typedef struct Service {
         unsigned starts_next;
         usec_t spawn_usec;       /* monotonic, of the current spawn */
         usec_t ready_boottime;
+        usec_t ready_usec;       /* monotonic, of the current READY; 0 = not ready since spawn */
         char last_exit[64];
         char last_error[256];
         char **extra_argv;
@@ -140,9 +141,9 @@ static void on_enter_ready(Service *s) {
         Supervisor *sv = s->sv;
         size_t ready = 0;
 
-        s->failures = 0;
         s->last_error[0] = '\0';
         s->ready_boottime = now(CLOCK_BOOTTIME);
+        s->ready_usec = now(CLOCK_MONOTONIC);
         for (size_t i = 0; i < sv->n; i++)
                 ready += sv->services[i].state == SERVICE_READY;
         log_info("Service %s ready (pid %d) %.1f ms after spawn.", s->def->name, (int)s->pid,
@@ -152,9 +153,16 @@ static void on_enter_ready(Service *s) {
 
 static void on_enter_backoff(Service *s) {
         const Config *c = cfg(s);
-        usec_t d = sv_backoff_usec((usec_t)c->backoff_initial_ms * USEC_PER_MSEC,
-                                   (usec_t)c->backoff_max_ms * USEC_PER_MSEC, s->failures++,
-                                   sv_random(s->sv));
+        usec_t max = (usec_t)c->backoff_max_ms * USEC_PER_MSEC, d;
+
+        /* Back to the first delay only after it ran fine for longer than
+         * the longest delay: a service that dies right after its probe
+         * passes (or that has none) still backs off. */
+        if (s->ready_usec != 0 && now(CLOCK_MONOTONIC) - s->ready_usec >= max)
+                s->failures = 0;
+        s->ready_usec = 0;
+        d = sv_backoff_usec((usec_t)c->backoff_initial_ms * USEC_PER_MSEC, max, s->failures++,
+                            sv_random(s->sv));
 
         log_notice("Service %s: restarting in %.0f ms.", s->def->name, (double)d / USEC_PER_MSEC);
         (void)arm_timer(s, d);
@@ -391,6 +399,7 @@ static int service_spawn(Service *s) {
         if (s->spawns++ > 0)
                 s->restarts++;
         s->spawn_usec = now(CLOCK_MONOTONIC);
+        s->ready_usec = 0;
         service_prepare(s);
 
         r = service_spawn_process(s, &probe_fd);

@@ -188,3 +188,18 @@ def test_service_environment(agent_bin, tmp_path):
             assert lines == ["DISPLAY=:99", "VMBA_TEST=1", "done"], lines
     finally:
         notify.close()
+
+
+def test_backoff_grows_with_jitter(agent_bin):
+    # No probe: "ready" at spawn, then dead at once, over and over.  The
+    # delays double from backoff_initial_ms, each jittered into [d/2, d).
+    services = [sh("flaky", "exit 1")]
+    with Agent(agent_bin, "restart_burst=5", "backoff_initial_ms=100", "backoff_max_ms=400",
+               services=services) as a:
+        a.wait_state("flaky", "failed")
+        delays = [float(l.split("restarting in ")[1].split(" ms")[0])
+                  for l in a.log_lines("Service flaky: restarting in")]
+        assert len(delays) == 4, delays
+        bounds = [(50, 100), (100, 200), (200, 400), (200, 400)]  # capped at 400
+        for d, (lo, hi) in zip(delays, bounds):
+            assert lo <= d <= hi, (delays, bounds)
