@@ -177,8 +177,9 @@ class Vm:
                 "-netdev", f"user,id=n0,restrict=on,{fwd}",
                 "-device", "virtio-net-pci,netdev=n0",
                 "-device", "virtio-rng-pci"]
-        if accelerator() == "kvm":
-            argv += ["-cpu", "host"]
+        # TCG's "max" model: every instruction set extension it emulates
+        # (the default qemu64 lacks SSSE3/SSE4 that browsers' libraries use).
+        argv += ["-cpu", "host" if accelerator() == "kvm" else "max"]
         if self.mode != "initramfs":
             argv += ["-drive", f"file={self.image / 'rootfs.ext4'},format=raw,if=virtio,snapshot=on"]
         return argv
