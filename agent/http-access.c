@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "http-access.h"
+#include "http.h"
 #include "macro.h"
 
 static int parse_prefix(const char *s, unsigned max, unsigned *ret) {
@@ -174,4 +175,23 @@ bool http_token_equal(const char *given, size_t given_len, const char *expected)
                 diff |= g ^ (unsigned char)expected[i];
         }
         return n > 0 && diff == 0;
+}
+
+/* Declared in http.h; here because it is pure and unit tested. */
+unsigned http_status_from_errno(int r) {
+        switch (r) {
+        case -EINVAL: return 400;
+        case -EACCES: return 401;
+        case -EPERM: return 403;
+        case -ENOENT: return 404;
+        case -EOPNOTSUPP: return 405;
+        case -EEXIST:
+        case -EBUSY: return 409;
+        case -E2BIG:
+        case -EFBIG: return 413;
+        case -ENAMETOOLONG: return 414;
+        case -EUSERS: return 429;
+        case -EAGAIN: return 503;
+        default: return 500;
+        }
 }

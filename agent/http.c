@@ -84,24 +84,6 @@ struct HttpRequest {
         HttpRequest *susp_prev, *susp_next;
 };
 
-unsigned http_status_from_errno(int r) {
-        switch (r) {
-        case -EINVAL: return 400;
-        case -EACCES: return 401;
-        case -EPERM: return 403;
-        case -ENOENT: return 404;
-        case -EOPNOTSUPP: return 405;
-        case -EEXIST:
-        case -EBUSY: return 409;
-        case -E2BIG:
-        case -EFBIG: return 413;
-        case -ENAMETOOLONG: return 414;
-        case -EUSERS: return 429;
-        case -EAGAIN: return 503;
-        default: return 500;
-        }
-}
-
 static void counter_add(HttpServer *s, const char *label, unsigned status) {
         HttpCounter *c;
 

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "agent/http-access.h"
+#include "agent/http.h"
 #include "macro.h"
 
 typedef union {
@@ -223,6 +224,21 @@ static void test_token_equal(void **state) {
         assert_false(http_token_equal("", 0, ""));
 }
 
+static void test_status_from_errno(void **state) {
+        static const struct {
+                int r;
+                unsigned status;
+        } t[] = {
+                { -EINVAL, 400 }, { -EACCES, 401 }, { -EPERM, 403 }, { -ENOENT, 404 },
+                { -EOPNOTSUPP, 405 }, { -EEXIST, 409 }, { -EBUSY, 409 }, { -E2BIG, 413 },
+                { -EFBIG, 413 }, { -ENAMETOOLONG, 414 }, { -EUSERS, 429 }, { -EAGAIN, 503 },
+                { -EIO, 500 }, { -ENOMEM, 500 }, { 0, 500 }, { EINVAL, 500 }, /* positive: not an errno */
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(t); i++)
+                assert_int_equal(http_status_from_errno(t[i].r), t[i].status);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_cidr_parse),
@@ -231,6 +247,7 @@ int main(void) {
                 cmocka_unit_test(test_loopback),
                 cmocka_unit_test(test_bearer),
                 cmocka_unit_test(test_token_equal),
+                cmocka_unit_test(test_status_from_errno),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
