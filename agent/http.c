@@ -372,6 +372,21 @@ static uint64_t content_length(HttpRequest *r) {
         return errno || end == v ? UINT64_MAX : n;
 }
 
+static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value) {
+        *(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": ", CRLF */
+        return MHD_YES;
+}
+
+/* The header block as the client sent it, near enough: MHD's memory pool
+ * only bounds request line + headers together, this bounds the headers. */
+static size_t header_size(HttpRequest *r) {
+        size_t n = 0;
+
+        (void)MHD_get_connection_values(r->conn, MHD_HEADER_KIND, add_header_size, &n);
+        return n;
+}
+
 /* The gate: runs on MHD's first call, before any body byte is read. */
 static void request_start(HttpServer *s, HttpRequest *r) {
         const Config *c = &s->manager->config;
@@ -380,6 +395,10 @@ static void request_start(HttpServer *s, HttpRequest *r) {
 
         if (r->uri_len > c->http_max_url) {
                 reply_gate(r, 414, "URI too long", NULL, NULL);
+                return;
+        }
+        if (header_size(r) > c->http_max_header) {
+                reply_gate(r, 431, "request header fields too large", NULL, NULL);
                 return;
         }
         k = route_find(s, r, allow, sizeof allow);
