@@ -3,8 +3,9 @@
 nothing else on the filesystem, in a chroot holding only the binary: the
 dry-run parser, and netinit applying a plan over netlink inside a network
 namespace this test creates (with /proc mounted, as PID 1 would).  And
-that the static X stack under libxdo works against a real Xvfb, through
-packaging/static/xdo-smoke.c linked the same way.  That is the situation of a fresh image or an
+that the static X stack under libxdo works against a real Xvfb, and the
+static sd-bus against a real dbus-daemon, through packaging/static/*-smoke.c
+linked the same way.  That is the situation of a fresh image or an
 initramfs, where no shared library or /etc file can be counted on.
 
 Skipped, saying why, when the static binary was not built:
@@ -15,6 +16,7 @@ import os
 import pathlib
 import re
 import select
+import signal
 import shutil
 import socket
 import struct
@@ -166,3 +168,35 @@ def test_static_xdo_against_xvfb(static_bin):
         r = ns.run(smoke, display, check=False)
         assert r.returncode == 0, r.stderr
         assert r.stdout == "viewport 1280x800\nmouse 123,45 screen 0\ntext 0\n"
+
+
+def test_static_sd_bus_against_dbus_daemon(static_bin, tmp_path):
+    """The archive whose internal symbols static-build renamed still
+    connects, calls a method, and maps an error name to its errno."""
+    smoke = os.path.join(os.path.dirname(os.path.dirname(static_bin)), "sdbus-smoke")
+    if not os.access(smoke, os.X_OK):
+        pytest.skip(f"{smoke} not built: run packaging/static-build")
+    if not shutil.which("dbus-daemon"):
+        pytest.skip("dbus-daemon not installed")
+    address = f"unix:path={tmp_path}/bus"
+    rfd, wfd = os.pipe()
+    daemon = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--nopidfile",
+                               f"--address={address}", f"--print-address={wfd}"],
+                              pass_fds=(wfd,), start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        os.close(wfd)
+        wfd = -1
+        # dbus-daemon prints its address once it listens.
+        assert read_line(rfd, 30).startswith(address)
+        r = subprocess.run([smoke], env={"DBUS_SESSION_BUS_ADDRESS": address},
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == ("GetId: 32 hex digits\n"
+                            "NoSuchMethod: org.freedesktop.DBus.Error.UnknownMethod -> EBADR\n")
+    finally:
+        os.close(rfd)
+        if wfd >= 0:
+            os.close(wfd)
+        os.killpg(daemon.pid, signal.SIGKILL)
+        daemon.wait(timeout=10)
