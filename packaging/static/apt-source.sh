@@ -60,9 +60,9 @@ apt_src_init() {
 
 # apt_src_fetch PKG VERSION DIR: DIR receives the unpacked source tree of
 # PKG=VERSION, Debian patches applied.  When the archive no longer serves
-# the Debian diff (seen on mirrors for old packages) it falls back to the
-# upstream tarball alone and says so: the patches of the four packages we
-# build touch packaging and docs, not the library code we link.
+# the Debian diff (seen for xdotool_3.20160805.1-5.debian.tar.xz, a 404 on
+# this machine's mirror) it falls back to the upstream tarball alone and
+# warns: Debian's patches are then missing from that library.
 apt_src_fetch() {
         local pkg=$1 ver=$2 dir=$3 dl nover orig
         [ -f "$dir/.unpacked" ] && return 0
