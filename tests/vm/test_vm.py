@@ -10,7 +10,9 @@ shuts the VM down through POST /shutdown and expects qemu to exit.
 
 Skipped only when qemu or the Debian cloud kernel is absent.
 """
+import json
 import os
+import pathlib
 import re
 import socket
 
@@ -97,7 +99,7 @@ def test_ready_and_health_ok(vm):
         r = vm.try_http("/health/ready")
         return r if r and r[0] == 200 else None
     status, body = qemu.wait_until(ready, READY_TIMEOUT, "/health/ready 200", vm.proc)
-    assert qemu.json.loads(body) == {"ready": True}
+    assert json.loads(body) == {"ready": True}
     status, health = vm.health()
     assert health["status"] == "ok"
 
@@ -155,3 +157,23 @@ def test_ctrl_alt_del_from_host_stops_vm(image, mode):
         assert v.wait_exit(STOP_TIMEOUT) == 0, v.console_text()[-2000:]
         if mode == "pid1":
             assert "vm-browser-agent: Shutting down: SIGINT." in v.console_text()
+
+
+def _debugfs(image, *requests):
+    r = qemu.subprocess.run(["debugfs", "-R", " ".join(requests), str(image / "rootfs.ext4")],
+                            capture_output=True, text=True, check=True)
+    return r.stdout
+
+
+def test_image_contents(image, agent_bin, tmp_path):
+    """What mkimage put into the ext4 image, read without booting it."""
+    agent = pathlib.Path(os.environ.get("VMBA_AGENT") or agent_bin)
+    dumped = tmp_path / "agent"
+    _debugfs(image, "dump", "/usr/sbin/vm-browser-agent", str(dumped))
+    assert dumped.read_bytes() == agent.read_bytes()
+    assert _debugfs(image, "cat", "/etc/vm-browser-agent/build-id") == (image / "build-id").read_text()
+    assert _debugfs(image, "cat", "/etc/resolv.conf") == ""
+    assert json.loads(_debugfs(image, "cat", "/etc/vm-browser-agent/agent.json")) == {"netinit": True}
+    wants = _debugfs(image, "ls", "-l", "/etc/systemd/system/multi-user.target.wants")
+    assert "vm-browser-agent.service" in wants
+    assert _debugfs(image, "stat", "/etc/systemd/system/serial-getty@ttyS0.service").count("Fast link dest: \"/dev/null\"") == 1
