@@ -248,9 +248,12 @@ static bool hostname_is_ours(Manager *m) {
         return machine_owner(m) || !ns_inode_is("/proc/self/ns/uts", UTS_NS_INIT_INO);
 }
 
-static int run_netinit(Manager *m) {
+/* The plan is parsed whether or not this process applies it: the default
+ * allow_from admits the ip= gateway (the host), and /health reports the
+ * plan.  Under systemd with netinit off, something else configured the
+ * interface from the same ip=. */
+static int parse_network_plan(Manager *m) {
         _cleanup_(freep) char *cmdline = NULL;
-        IpcfgApplyOptions o;
         IpcfgError e = {};
         int r;
 
@@ -265,8 +268,13 @@ static int run_netinit(Manager *m) {
                         ipcfg_error_format(&e, m->net_error, sizeof m->net_error);
                 else
                         snprintf(m->net_error, sizeof m->net_error, "kernel command line: %s", strerror(-r));
-                return r;
         }
+        return r;
+}
+
+static int apply_network_plan(Manager *m) {
+        IpcfgApplyOptions o;
+
         if (m->net_plan.n_ifaces == 0)
                 return 0;
         if (!network_is_ours(m)) {
@@ -285,10 +293,18 @@ static int run_netinit(Manager *m) {
 
 static void setup_network(Manager *m) {
         int want = m->config.netinit < 0 ? m->is_pid1 : m->config.netinit;
-        int r = 0;
+        int r;
 
-        if (want)
-                r = run_netinit(m);
+        r = parse_network_plan(m);
+        if (r < 0 && !want) {
+                /* Not ours to apply: say so, but the agent's own state is fine. */
+                log_warning_errno(r, "Cannot read the network plan: %s", m->net_error);
+                m->net_status = NET_NOT_CONFIGURED;
+                m->boot.network = now(CLOCK_BOOTTIME);
+                return;
+        }
+        if (r >= 0 && want)
+                r = apply_network_plan(m);
         m->boot.network = now(CLOCK_BOOTTIME);
         if (r < 0) {
                 m->net_status = NET_FAILED;

@@ -101,13 +101,13 @@ def lan():
         yield lan
 
 
-def agent_argv(agent_bin, workdir, *sets):
+def agent_argv(agent_bin, workdir, *sets, kernel_cmdline="console=ttyS0"):
     services = os.path.join(workdir, "services.json")
     with open(services, "w") as f:
         json.dump({"services": []}, f)
     cmdline = os.path.join(workdir, "cmdline")
     with open(cmdline, "w") as f:
-        f.write("console=ttyS0\n")
+        f.write(kernel_cmdline + "\n")
     config = os.path.join(workdir, "agent.json")
     with open(config, "w") as f:
         json.dump({"build_id_path": os.path.join(workdir, "build-id")}, f)
@@ -239,6 +239,19 @@ def test_allow_from_configured(agent_bin, lan, workdir):
     status, _, body = s.json("POST", "/shutdown", headers={"Authorization": f"Bearer {TOKEN}"})
     assert (status, body) == (403, {"error": "forbidden"})
     s.assert_serving()
+
+
+def test_allow_from_default_admits_gateway_with_netinit_off(agent_bin, lan, workdir):
+    # Under systemd netinit is off (something else configured eth0 from the
+    # same ip=), yet the default allow_from must still admit the host, the
+    # ip= gateway.  Regression: the plan was parsed only when applied.
+    ip = f"ip={GUEST}::10.77.0.1:255.255.255.0::eth0:off"
+    s = Server(lan, agent_argv(agent_bin, workdir, f"token={TOKEN}", kernel_cmdline=ip))
+    status, _, body = s.json("GET", "/health", src="host")
+    assert status == 200 and body["network"]["status"] == "not_configured", body
+    status, _, body = s.json("POST", "/shutdown", headers={"Authorization": f"Bearer {TOKEN}"}, src="host")
+    assert (status, body) == (202, {"status": "stopping"})
+    s.proc.wait(timeout=15)
 
 
 def test_allow_from_invalid_fails_closed(agent_bin, lan, workdir):
