@@ -16,6 +16,7 @@
 #include "cmdline-util.h"
 #include "config.h"
 #include "fileio.h"
+#include "http-access.h"
 #include "log.h"
 #include "macro.h"
 
@@ -33,6 +34,7 @@ typedef enum KeyType {
         KEY_SHUTDOWN,
         KEY_TRISTATE, /* true | false | "auto" (-1) */
         KEY_STRV,     /* JSON list of strings; comma-separated on the command line */
+        KEY_CIDRS,    /* a KEY_STRV whose entries http_cidr_parse() accepts */
         _KEY_TYPE_MAX,
 } KeyType;
 
@@ -65,7 +67,7 @@ static const ConfigKey keys[] = {
         K(http_max_body, KEY_U32, "65536", "largest request body (413 beyond)"),
         K(http_max_url, KEY_U32, "4096", "longest request URL (414 beyond)"),
         K(http_max_header, KEY_U32, "16384", "largest request header block"),
-        K(allow_from, KEY_STRV, "", "addresses allowed on control routes (\"\" = loopback + the ip= gateway)"),
+        K(allow_from, KEY_CIDRS, "", "addresses allowed on control routes (\"\" = loopback + the ip= gateway)"),
         K(token_file, KEY_STRING, "/etc/vm-browser-agent/token", "bearer token for control routes (mode 0600 expected)"),
         K(token, KEY_SECRET, "", "bearer token itself (prefer token_file: /proc/cmdline is world-readable)"),
         K(display, KEY_STRING, ":1", "X display of Xvfb"),
@@ -107,12 +109,14 @@ static const char *const type_expect[_KEY_TYPE_MAX] = {
         [KEY_SHUTDOWN] = "one of reboot, poweroff, exit",
         [KEY_TRISTATE] = "true, false or \"auto\"",
         [KEY_STRV] = "a list of strings",
+        [KEY_CIDRS] = "a list of addresses or CIDRs",
 };
 
 static const char *const type_name[_KEY_TYPE_MAX] = {
         [KEY_STRING] = "string", [KEY_SECRET] = "string (secret)", [KEY_U16] = "port",
         [KEY_U32] = "integer",   [KEY_LOG_LEVEL] = "log level", [KEY_SHUTDOWN] = "enum",
         [KEY_TRISTATE] = "bool or auto", [KEY_STRV] = "list of strings",
+        [KEY_CIDRS] = "list of CIDRs",
 };
 
 static const char *const shutdown_actions[_SHUTDOWN_ACTION_MAX] = {
@@ -203,7 +207,28 @@ static int strv_split(const char *s, char ***ret) {
         return 0;
 }
 
-/* The one text setter: every source ends here. */
+/* Checked at load time so a typo is a config error naming the key, not a
+ * control API that silently refuses everyone (http.c still fails closed). */
+static int strv_check(const ConfigKey *k, char **l, const char **ret_bad) {
+        HttpCidr cidr;
+
+        if (k->type != KEY_CIDRS)
+                return 0;
+        for (char **p = l; p && *p; p++)
+                if (http_cidr_parse(*p, &cidr) < 0) {
+                        *ret_bad = *p;
+                        return -EINVAL;
+                }
+        return 0;
+}
+
+static void strv_assign(Config *c, const ConfigKey *k, char **l) {
+        strv_free(*(char ***)field(c, k));
+        *(char ***)field(c, k) = l;
+}
+
+/* The one text setter: every source ends here (lists from JSON excepted:
+ * they arrive as lists, and meet the text path again in strv_check). */
 static int key_set(Config *c, const ConfigKey *k, const char *value, const char *origin,
                    char *err, size_t size) {
         void *f = field(c, k);
@@ -256,15 +281,21 @@ static int key_set(Config *c, const ConfigKey *k, const char *value, const char 
                 else
                         return set_error(err, size, origin, k, value);
                 return 0;
-        case KEY_STRV: {
+        case KEY_STRV:
+        case KEY_CIDRS: {
                 char **l = NULL;
+                const char *bad = NULL;
                 r = strv_split(value, &l);
                 if (r == -E2BIG)
                         return set_error(err, size, origin, k, NULL);
                 if (r < 0)
                         return r;
-                strv_free(*(char ***)f);
-                *(char ***)f = l;
+                if (strv_check(k, l, &bad) < 0) {
+                        r = set_error(err, size, origin, k, bad);
+                        strv_free(l);
+                        return r;
+                }
+                strv_assign(c, k, l);
                 return 0;
         }
         default:
@@ -290,7 +321,7 @@ void config_done(Config *c) {
                         free(*(char **)f);
                 else if (keys[i].type == KEY_SECRET)
                         mfree_secret(*(char **)f);
-                else if (keys[i].type == KEY_STRV)
+                else if (keys[i].type == KEY_STRV || keys[i].type == KEY_CIDRS)
                         strv_free(*(char ***)f);
         }
         *c = (Config){};
@@ -346,8 +377,10 @@ static int json_to_text(const ConfigKey *k, json_t *v, char *buf, size_t size) {
         }
 }
 
-static int json_set_strv(Config *c, const ConfigKey *k, json_t *v) {
+static int json_set_strv(Config *c, const ConfigKey *k, json_t *v, const char *origin,
+                         char *err, size_t size) {
         size_t i, n = json_array_size(v);
+        const char *bad = NULL;
         json_t *e;
 
         if (!json_is_array(v) || n > CONFIG_STRV_MAX)
@@ -360,10 +393,16 @@ static int json_set_strv(Config *c, const ConfigKey *k, json_t *v) {
                         strv_free(l);
                         return json_is_string(e) ? -ENOMEM : -EINVAL;
                 }
-        strv_free(*(char ***)field(c, k));
-        *(char ***)field(c, k) = n ? l : NULL;
-        if (!n)
+        if (strv_check(k, l, &bad) < 0) {
+                set_error(err, size, origin, k, bad);
+                strv_free(l);
+                return -EBADMSG; /* err written */
+        }
+        if (!n) {
                 free(l);
+                l = NULL;
+        }
+        strv_assign(c, k, l);
         return 0;
 }
 
@@ -387,7 +426,12 @@ static int json_set_key(Config *c, const ConfigKey *k, json_t *v, const char *or
 
         if (!text)
                 return -ENOMEM;
-        r = k->type == KEY_STRV ? json_set_strv(c, k, v) : json_to_text(k, v, text, CONFIG_VALUE_MAX + 1);
+        if (k->type == KEY_STRV || k->type == KEY_CIDRS) {
+                r = json_set_strv(c, k, v, origin, err, size);
+                if (r == -EBADMSG)
+                        return -EINVAL;
+        } else
+                r = json_to_text(k, v, text, CONFIG_VALUE_MAX + 1);
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
@@ -395,7 +439,7 @@ static int json_set_key(Config *c, const ConfigKey *k, json_t *v, const char *or
                          type_expect[k->type], json_type_name(v));
                 return -EINVAL;
         }
-        if (k->type == KEY_STRV)
+        if (k->type == KEY_STRV || k->type == KEY_CIDRS)
                 return 0;
         r = key_set(c, k, text, origin, err, size);
         explicit_bzero(text, CONFIG_VALUE_MAX + 1);

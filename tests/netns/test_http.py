@@ -254,12 +254,27 @@ def test_allow_from_default_admits_gateway_with_netinit_off(agent_bin, lan, work
     s.proc.wait(timeout=15)
 
 
-def test_allow_from_invalid_fails_closed(agent_bin, lan, workdir):
-    # A bad entry must neither stop /health nor open the control routes.
-    s = Server(lan, agent_argv(agent_bin, workdir, f"token={TOKEN}", "allow_from=10.77.0.0/33"))
-    status, _, body = s.json("POST", "/shutdown", headers={"Authorization": f"Bearer {TOKEN}"})
-    assert (status, body) == (403, {"error": "forbidden"})
-    s.assert_serving()
+def test_allow_from_invalid_is_a_config_error(agent_bin, lan, workdir):
+    # Caught when the config loads (not PID 1: exit 2 naming the key), not
+    # left for the HTTP server to discover.
+    p = lan.guest.popen(agent_argv(agent_bin, workdir, f"token={TOKEN}", "allow_from=10.77.0.0/33"),
+                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, err = p.communicate(timeout=10)
+    assert p.returncode == 2
+    assert b'key "allow_from": expected a list of addresses or CIDRs, got "10.77.0.0/33"' in err, err
+
+
+def test_allow_from_invalid_fails_closed(agent_bin, lan):
+    # The HTTP server's own check (a Config not made by config.c): a bad
+    # entry must neither stop /health nor open the control routes.
+    s = Server(lan, [driver_bin(agent_bin), "--listen", "0.0.0.0", "--port", str(PORT),
+                     "--timeout", "2", "--token", TOKEN, "--allow", "10.77.0.0/33"])
+    try:
+        status, _, body = s.json("POST", "/test/control", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert (status, body) == (403, {"error": "forbidden"})
+        s.assert_serving()
+    finally:
+        s.lan.guest.kill_procs()
 
 
 def test_loopback_route_403_from_outside(driver):

@@ -80,8 +80,17 @@ static void test_json_errors(void **state) {
                 { "{\"http_port\": 1.5}", "agent.json: key \"http_port\": expected an integer 0-65535, got a number" },
                 { "{\"display\": 1}", "agent.json: key \"display\": expected a string, got an integer" },
                 { "{\"netinit\": \"yes\"}", "agent.json: key \"netinit\": expected true, false or \"auto\", got a string" },
-                { "{\"allow_from\": \"10.0.0.1\"}", "agent.json: key \"allow_from\": expected a list of strings, got a string" },
-                { "{\"allow_from\": [1]}", "agent.json: key \"allow_from\": expected a list of strings, got a list" },
+                { "{\"allow_from\": \"10.0.0.1\"}",
+                  "agent.json: key \"allow_from\": expected a list of addresses or CIDRs, got a string" },
+                { "{\"allow_from\": [1]}",
+                  "agent.json: key \"allow_from\": expected a list of addresses or CIDRs, got a list" },
+                /* Caught at load time, not only when http.c parses it. */
+                { "{\"allow_from\": [\"10.0.0.1\", \"10.0.0.300/24\"]}",
+                  "agent.json: key \"allow_from\": expected a list of addresses or CIDRs, got \"10.0.0.300/24\"" },
+                { "{\"allow_from\": [\"gateway\"]}",
+                  "agent.json: key \"allow_from\": expected a list of addresses or CIDRs, got \"gateway\"" },
+                { "{\"allow_from\": [\"10.0.0.0/33\"]}",
+                  "agent.json: key \"allow_from\": expected a list of addresses or CIDRs, got \"10.0.0.0/33\"" },
                 { "{\"shutdown_action\": \"halt\"}",
                   "agent.json: key \"shutdown_action\": expected one of reboot, poweroff, exit, got \"halt\"" },
                 { "{\"log_level\": 9}",
@@ -99,6 +108,25 @@ static void test_json_errors(void **state) {
                 assert_string_equal(err, cases[i].error);
                 config_done(&c);
         }
+}
+
+/* The text path (kernel command line, --set) checks allow_from too, and a
+ * refused value leaves the previous one in place. */
+static void test_allow_from_text(void **state) {
+        Config c;
+        char err[256] = "";
+
+        config_init(&c);
+        assert_int_equal(config_set(&c, "allow_from", "10.0.0.0/8,fd00::/8", err, sizeof err), 0);
+        assert_int_equal(config_set(&c, "allow_from", "10.0.0.1,10.0.0.1/40", err, sizeof err), -EINVAL);
+        assert_string_equal(err, "option: key \"allow_from\": expected a list of addresses or CIDRs, got \"10.0.0.1/40\"");
+        assert_string_equal(c.allow_from[0], "10.0.0.0/8");
+        assert_string_equal(c.allow_from[1], "fd00::/8");
+        assert_null(c.allow_from[2]);
+        assert_int_equal(config_apply_cmdline(&c, "quiet vmba.allow_from=host.lan", err, sizeof err), -EINVAL);
+        assert_string_equal(err, "kernel command line: key \"allow_from\": expected a list of addresses or CIDRs, got \"host.lan\"");
+        assert_string_equal(c.allow_from[0], "10.0.0.0/8");
+        config_done(&c);
 }
 
 static void test_file(void **state) {
@@ -276,6 +304,7 @@ int main(void) {
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_json),
                 cmocka_unit_test(test_json_errors),
+                cmocka_unit_test(test_allow_from_text),
                 cmocka_unit_test(test_file),
                 cmocka_unit_test(test_cmdline),
                 cmocka_unit_test(test_cmdline_quoted),
