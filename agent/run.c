@@ -10,7 +10,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 
 #include "build-config.h"
 #include "fileio.h"
@@ -20,6 +19,7 @@
 #include "login.h"
 #include "manager.h"
 #include "notify.h"
+#include "nsfs-util.h"
 #include "pid1.h"
 #include "run.h"
 #include "supervisor.h"
@@ -220,19 +220,11 @@ static void read_build_id(Manager *m) {
  * own init or to a service of its systemd (images booting systemd set
  * netinit=true), or to a process in a namespace someone made for it (tests
  * run the agent inside their own network and UTS namespaces).  The initial namespaces carry fixed inode numbers
- * (include/linux/proc_ns.h); the network one only since Linux 6.18, where
+ * (common/nsfs-util.h); the network one only since Linux 6.18, where
  * before that a PID-namespace init cannot tell and is trusted. */
-#define PID_NS_INIT_INO UINT32_C(0xEFFFFFFC)
-#define UTS_NS_INIT_INO UINT32_C(0xEFFFFFFE)
-#define NET_NS_INIT_INO UINT32_C(0xEFFFFFF9)
-
-static bool ns_inode_is(const char *path, uint32_t ino) {
-        struct stat st;
-        return stat(path, &st) >= 0 && st.st_ino == ino;
-}
 
 static bool machine_owner(Manager *m) {
-        return (m->is_pid1 && ns_inode_is("/proc/self/ns/pid", PID_NS_INIT_INO)) ||
+        return (m->is_pid1 && nsfs_inode_is("/proc/self/ns/pid", NSFS_PID_INIT_INO)) ||
                manager_is_system_service(m);
 }
 
@@ -240,12 +232,12 @@ static bool network_is_ours(Manager *m) {
         if (machine_owner(m))
                 return true;
         if (m->is_pid1)
-                return !ns_inode_is("/proc/self/ns/net", NET_NS_INIT_INO);
+                return !nsfs_inode_is("/proc/self/ns/net", NSFS_NET_INIT_INO);
         return ipcfg_environment_is_safe() > 0;
 }
 
 static bool hostname_is_ours(Manager *m) {
-        return machine_owner(m) || !ns_inode_is("/proc/self/ns/uts", UTS_NS_INIT_INO);
+        return machine_owner(m) || !nsfs_inode_is("/proc/self/ns/uts", NSFS_UTS_INIT_INO);
 }
 
 /* The plan is parsed whether or not this process applies it: the default

@@ -30,6 +30,7 @@
 #include "ipcfg.h"
 #include "log.h"
 #include "macro.h"
+#include "nsfs-util.h"
 #include "time-util.h"
 
 /* A line we add to /etc/hosts ends with this, so a later run replaces
@@ -735,14 +736,8 @@ int ipcfg_apply(const IpcfgPlan *plan, const IpcfgApplyOptions *opts,
         return 0;
 }
 
-/* The initial network namespace's nsfs inode on kernels that number it
- * statically (include/linux/proc_ns.h, PROC_NET_INIT_INO; present in 6.18,
- * where this was verified).  Dynamically numbered namespaces start at
- * 0xF0000000, so on any kernel no other namespace can carry this number. */
-#define NET_NS_INIT_INO UINT32_C(0xEFFFFFF9)
-
 /* Whether this kernel numbers init_net statically, judged by its version:
- * only a kernel known to do so may treat "not NET_NS_INIT_INO" as proof of
+ * only a kernel known to do so may treat "not NSFS_NET_INIT_INO" as proof of
  * another namespace. Erring low would call the host's namespace safe. */
 static bool kernel_has_fixed_netns_ino(void) {
         struct utsname u;
@@ -760,7 +755,7 @@ int ipcfg_environment_is_safe(void) {
                 return 1;
         if (stat("/proc/self/ns/net", &self) < 0)
                 return negative_errno();
-        if (self.st_ino == NET_NS_INIT_INO)
+        if (self.st_ino == NSFS_NET_INIT_INO)
                 return 0;
         if (stat("/proc/1/ns/net", &init) >= 0)
                 return self.st_dev != init.st_dev || self.st_ino != init.st_ino;

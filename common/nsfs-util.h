@@ -1,0 +1,24 @@
+/* The nsfs inode numbers of the initial namespaces, in one place for the
+ * two callers that must tell "the machine's own namespace" from one a test
+ * or a container made (agent/run.c: whether the network and hostname are
+ * ours to set; netinit/ipcfg-nl.c: whether applying is safe).  The kernel
+ * numbers the initial namespaces statically (include/linux/proc_ns.h,
+ * PROC_*_INIT_INO); the network one only since Linux 6.18, where this was
+ * verified.  Dynamically numbered namespaces start at 0xF0000000, so no
+ * other namespace can carry these numbers on any kernel. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#define NSFS_PID_INIT_INO UINT32_C(0xEFFFFFFC)
+#define NSFS_UTS_INIT_INO UINT32_C(0xEFFFFFFE)
+#define NSFS_NET_INIT_INO UINT32_C(0xEFFFFFF9)
+
+/* Whether path (e.g. "/proc/self/ns/net") is the namespace numbered ino;
+ * false when it cannot be read. */
+static inline bool nsfs_inode_is(const char *path, uint32_t ino) {
+        struct stat st;
+        return stat(path, &st) >= 0 && st.st_ino == ino;
+}
