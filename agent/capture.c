@@ -41,10 +41,38 @@ void json_wipe(json_t *j) {
                         json_wipe(v);
 }
 
+/* The buffer is sized from fstat() once and never grows, so no copy of
+ * the credential bytes is left behind by a realloc(); it is wiped on
+ * every path.  A file that grows while we read is still being written:
+ * not complete. */
+static int read_secret_fd(int fd, size_t size, char **ret) {
+        char *buf = malloc(size + 1);
+        size_t n = 0;
+
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t k = read(fd, buf + n, size + 1 - n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0 || n + (size_t)k > size) {
+                        int r = k < 0 ? -errno : k > 0 ? -ENODATA : 0;
+                        if (r == 0 && n == size) {
+                                buf[n] = '\0';
+                                *ret = buf;
+                                return 0;
+                        }
+                        explicit_bzero(buf, size + 1);
+                        free(buf);
+                        return r ?: -ENODATA; /* shrank while read: rewritten */
+                }
+                n += (size_t)k;
+        }
+}
+
 int capture_read(const char *path, json_t **ret, usec_t *ret_modified) {
         _cleanup_(closep) int fd = -EBADF;
         char *buf = NULL;
-        size_t n = 0;
         struct stat st;
         json_t *j;
         int r;
@@ -56,13 +84,16 @@ int capture_read(const char *path, json_t **ret, usec_t *ret_modified) {
                 return -errno;
         if (!S_ISREG(st.st_mode))
                 return -EBADFD;
-        r = read_full_fd(fd, CAPTURE_MAX, &buf, &n);
+        if (st.st_size > CAPTURE_MAX)
+                return -EFBIG;
+        r = read_secret_fd(fd, (size_t)st.st_size, &buf);
         if (r < 0)
                 return r;
-        j = json_loadb(buf, n, JSON_REJECT_DUPLICATES, NULL);
-        explicit_bzero(buf, n);
+        j = json_loadb(buf, (size_t)st.st_size, JSON_REJECT_DUPLICATES, NULL);
+        explicit_bzero(buf, (size_t)st.st_size);
         free(buf);
         if (!json_is_object(j)) {
+                json_wipe(j);
                 json_decref(j);
                 return -ENODATA;
         }
