@@ -159,15 +159,24 @@ void transcript_feed(Transcript *t, const char *buf, size_t n) {
 
                 if (ansi_parser_feed(&t->ansi, (char)c) != ANSI_TEXT)
                         continue;
-                if (c == '\n')
+                if (c == '\n' && t->skip) {
+                        t->skip = false;
+                        commit(t, "\n", 1);
+                } else if (c == '\n')
                         line_end(t, true);
                 else if (c == '\r' || c == '\0' || (c < 0x20 && c != '\t'))
                         continue;
-                else {
-                        if (t->n_line == TRANSCRIPT_LINE_MAX)
-                                line_end(t, false);
+                else if (t->skip)
+                        t->dropped++;
+                else if (t->n_line == TRANSCRIPT_LINE_MAX) {
+                        /* The rest of an over-long line is dropped, not
+                         * kept as a line of its own: it may be the tail of
+                         * a secret whose name was in the head. */
+                        line_end(t, false);
+                        t->skip = true;
+                        t->dropped++;
+                } else
                         t->line[t->n_line++] = (char)c;
-                }
         }
 }
 

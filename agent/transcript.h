@@ -20,6 +20,7 @@ typedef struct Transcript {
         size_t dropped;   /* bytes not kept because of max */
         char line[TRANSCRIPT_LINE_MAX + 1]; /* the current line, raw */
         size_t n_line;
+        bool skip;        /* the current line overflowed: dropped up to its end */
 } Transcript;
 
 int transcript_new(size_t max, Transcript **ret);

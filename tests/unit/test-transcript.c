@@ -51,10 +51,31 @@ static void test_strip_split_bounded(void **state) {
         transcript_free(t);
 }
 
+/* A line longer than TRANSCRIPT_LINE_MAX: its head is redacted and kept,
+ * the rest dropped up to the newline.  Kept as a line of its own, the
+ * rest would show the tail of the token cut at the limit. */
+static void test_overlong_line(void **state) {
+        Transcript *t = NULL;
+        _cleanup_(freep) char *a = NULL, *expect = NULL;
+        char head[8181];
+
+        memset(head, 'x', 8180);
+        head[8180] = '\0';
+        assert_int_equal(transcript_new(20000, &t), 0);
+        transcript_feed(t, head, 8180);
+        transcript_feed(t, " token=ABCDEFGHIJKLMNOP rest\nnext\n", 35);
+        a = transcript_text(t);
+        assert_int_equal(asprintf(&expect, "%s token=[REDACTED]\nnext\n", head) > 0, 1);
+        assert_string_equal(a, expect);
+        assert_int_equal(t->dropped, 16);
+        transcript_free(t);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_redact),
                 cmocka_unit_test(test_strip_split_bounded),
+                cmocka_unit_test(test_overlong_line),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
