@@ -173,6 +173,10 @@ static void on_enter(LoginSession *s, SessionState st) {
         case SESSION_CLOSED:
                 login_api_answer_pending(s, false);
                 session_wipe(s);
+                /* A queued push holds its own copy of the secret: an
+                 * expired or failed session must not be sent later. */
+                if (lm->handoff)
+                        handoff_forget(lm->handoff, s);
                 cli_runner_stop(s->runner);
                 s->capture = capture_free(s->capture);
                 s->expire = sd_event_source_disable_unref(s->expire);

@@ -423,6 +423,48 @@ def test_push_handoff(agent_bin):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def test_push_forgotten_when_session_expires(agent_bin):
+    """A push the host never acknowledges holds a copy of the secret: when
+    the session expires it is dropped, never sent again."""
+    d = tempfile.mkdtemp(prefix="vmba-handoff-", dir="/var/tmp")
+    path = os.path.join(d, "h.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(16)
+    e = LoginEnv(agent_bin, sets=("vsock_port=1234", f"vsock_unix_path={path}", "session_ttl_s=3"))
+    kept = []
+    try:
+        s = sid()
+        assert e.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-q",
+                                              "authorizeUrl": f"{e.provider_url}/h/authorize"})[0] == 200
+        assert e.request("GET", "/oauth/callback?code=SECRET-CODE-q&state=host-state-q")[0] == 200
+        srv.settimeout(30)
+        conn, _ = srv.accept()  # the first push; never acknowledged
+        kept.append(conn)
+        e.wait_status(s, lambda code, b: b.get("failed"), timeout=20)
+        # Connections made before the expiry was seen may still sit in the
+        # backlog: set them aside.  After it, the agent must not come back
+        # (unacknowledged, it reconnects every 2-4 s while it holds one).
+        srv.setblocking(False)
+        while True:
+            try:
+                kept.append(srv.accept()[0])
+            except BlockingIOError:
+                break
+        srv.settimeout(8)
+        with pytest.raises(socket.timeout):
+            kept.append(srv.accept()[0])
+            kept[-1].settimeout(5)
+            pytest.fail(f"pushed after expiry: {kept[-1].recv(100)!r}")
+        e.assert_no_secrets()
+    finally:
+        for c in kept:
+            c.close()
+        e.close()
+        srv.close()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 # -- the real browser -------------------------------------------------------------
 
 @pytest.mark.skipif(not shutil.which("firefox-esr") or not shutil.which("Xvfb"),
