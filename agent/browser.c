@@ -63,31 +63,13 @@ const char *browser_user_js(void) {
         return user_js;
 }
 
-static int mkdir_p(const char *path) {
-        _cleanup_(freep) char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1; *s; s++) {
-                if (*s != '/')
-                        continue;
-                *s = '\0';
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *s = '/';
-        }
-        if (mkdir(p, 0700) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
-
 int browser_prepare_profile(const char *profile_dir) {
         _cleanup_(freep) char *path = NULL;
         int r;
 
         if (isempty(profile_dir))
                 return -EINVAL;
-        r = mkdir_p(profile_dir);
+        r = mkdir_all(profile_dir, 0755, 0700);
         if (r < 0)
                 return r;
         if (asprintf(&path, "%s/user.js", profile_dir) < 0)

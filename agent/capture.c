@@ -132,24 +132,6 @@ static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *
         return 0;
 }
 
-static int mkdir_parents(const char *dir) {
-        _cleanup_(freep) char *p = strdup(dir);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1; *s; s++) {
-                if (*s != '/')
-                        continue;
-                *s = '\0';
-                if (mkdir(p, 0700) < 0 && errno != EEXIST)
-                        return -errno;
-                *s = '/';
-        }
-        if (mkdir(p, 0700) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
-
 int capture_start(Manager *m, const char *path, CaptureHandler cb, void *userdata, Capture **ret) {
         _cleanup_(freep) char *dir = NULL;
         Capture *c;
@@ -168,7 +150,7 @@ int capture_start(Manager *m, const char *path, CaptureHandler cb, void *userdat
                 return -ENOMEM;
         }
         c->had_old = stat(path, &c->old) == 0;
-        r = mkdir_parents(dirname(dir));
+        r = mkdir_all(dirname(dir), 0700, 0700);
         if (r >= 0)
                 r = sd_event_add_inotify(m->event, &c->watch, dir,
                                          IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR, on_inotify, c);

@@ -92,3 +92,21 @@ int write_file_atomic_flags(const char *path, const void *data, size_t size, mod
                 (void)unlink(tmp);
         return r;
 }
+
+int mkdir_all(const char *path, mode_t parents_mode, mode_t mode) {
+        _cleanup_(freep) char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = '\0';
+                if (mkdir(p, parents_mode) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}

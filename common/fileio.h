@@ -30,3 +30,7 @@ int write_file_atomic_flags(const char *path, const void *data, size_t size, mod
 
 /* write() all of it, retrying on EINTR and short writes. */
 int loop_write(int fd, const void *data, size_t size);
+
+/* mkdir -p: the missing parents of path get parents_mode, path itself
+ * mode; existing directories are left as they are. */
+int mkdir_all(const char *path, mode_t parents_mode, mode_t mode);

@@ -37,6 +37,38 @@ static void test_read_write_atomic(void **state) {
         rmdir(dir);
 }
 
+static void test_mkdir_all(void **state) {
+        char dir[] = "/tmp/test-common-XXXXXX", path[96];
+        struct stat st;
+        mode_t old = umask(0);
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/a/b/c", dir);
+        assert_int_equal(mkdir_all(path, 0755, 0700), 0);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0700);
+        snprintf(path, sizeof path, "%s/a/b", dir);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0755);
+        /* Again: existing directories are fine and keep their modes. */
+        snprintf(path, sizeof path, "%s/a/b/c", dir);
+        assert_int_equal(mkdir_all(path, 0700, 0711), 0);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0700);
+        /* A file in the way. */
+        snprintf(path, sizeof path, "%s/f", dir);
+        assert_int_equal(write_file_atomic(path, "x", 1, 0600), 0);
+        snprintf(path, sizeof path, "%s/f/g", dir);
+        assert_int_equal(mkdir_all(path, 0755, 0700), -ENOTDIR);
+        umask(old);
+        for (size_t i = 0; i < 4; i++) {
+                static const char *const rm[] = { "f", "a/b/c", "a/b", "a" };
+                snprintf(path, sizeof path, "%s/%s", dir, rm[i]);
+                assert_int_equal(i == 0 ? unlink(path) : rmdir(path), 0);
+        }
+        rmdir(dir);
+}
+
 static void test_log_level_from_string(void **state) {
         assert_int_equal(log_level_from_string("debug"), LOG_DEBUG);
         assert_int_equal(log_level_from_string("err"), LOG_ERR);
@@ -89,6 +121,7 @@ static void test_process_start_boottime(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_read_write_atomic),
+                cmocka_unit_test(test_mkdir_all),
                 cmocka_unit_test(test_log_level_from_string),
                 cmocka_unit_test(test_log_returns_negative),
                 cmocka_unit_test(test_startswith),
