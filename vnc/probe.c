@@ -1,8 +1,24 @@
 /* Implementation of probe.h.  One Probe = one service start.  Each attempt
  * is a non-blocking connect watched by an io source; the response is read
  * as it arrives into a small buffer and matched as soon as enough bytes are
- * in.  Between attempts a one-shot timer waits 2 ms, doubling to 25 ms:
- * the service's ready timeout, owned by the supervisor, bounds the total. */
+ * in.
+ *
+ * When to attempt.  Xvfb's readiness is a real event (-displayfd).  For a
+ * TCP listener there is none an unprivileged process can wait for: inotify
+ * does not see sockets, and NETLINK_SOCK_DIAG answers queries but
+ * multicasts only socket destruction — asking it is polling, and costlier
+ * than a connect() to loopback.  What does come as an event is the child's
+ * output: both network services of the display stack print a line once
+ * they listen (x11vnc "PORT=5901", even with -quiet; websockify "proxying
+ * from ..." after its bind, from WebSocketProxy.started()), and the
+ * supervisor turns every such line into probe_kick().  So attempts are
+ * made at the start, on every line, and after a refused attempt on a
+ * sparse fallback timer (4 ms, x4, capped at 1 s) that exists only for
+ * services that listen silently or buffer their output (a services_file
+ * service): without it they would never be found ready.  The fallback
+ * starts short after each kick, for servers that print just before they
+ * listen.  The service's ready timeout, owned by the supervisor, bounds
+ * the total; everything stops when the service leaves STARTING. */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -13,10 +29,11 @@
 #include "probe.h"
 #include "time-util.h"
 
-/* Capped low: this only runs while a service starts, and every ms waited
- * after it is up is start-up latency the agent adds. */
-#define RETRY_FIRST_USEC (2 * USEC_PER_MSEC)
-#define RETRY_MAX_USEC (25 * USEC_PER_MSEC)
+/* Output lines, not this timer, carry the latency of the built-in stack:
+ * the cap keeps a silent service's wait below ~1 s at one wakeup a second. */
+#define RETRY_FIRST_USEC (4 * USEC_PER_MSEC)
+#define RETRY_FACTOR 4
+#define RETRY_MAX_USEC (1000 * USEC_PER_MSEC)
 
 struct Probe {
         sd_event *event;
@@ -95,7 +112,7 @@ static void probe_retry(Probe *p, const char *why) {
                 r = sd_event_source_set_enabled(p->timer, SD_EVENT_ONESHOT);
         if (r < 0)
                 snprintf(p->error, sizeof p->error, "cannot arm retry timer: %s", strerror(-r));
-        p->retry_usec = MIN(p->retry_usec * 2, RETRY_MAX_USEC);
+        p->retry_usec = MIN(p->retry_usec * RETRY_FACTOR, RETRY_MAX_USEC);
 }
 
 /* Looks at what has been read so far: 1 passed, 0 need more, -1 wrong. */

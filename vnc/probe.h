@@ -1,10 +1,11 @@
 /* Readiness probes for supervised services, as non-blocking sd-event
  * sources: read the display number Xvfb writes to its -displayfd pipe,
  * connect and read a banner ("RFB "), or send an HTTP GET and read the
- * status line.  A refused or closed connection is retried on a timer with
- * a short backoff (and at once on probe_kick(), when the child prints a
- * line): the child is still starting and no event says "now listening".  The supervisor frees the probe when the service
- * leaves STARTING, so probing never outlives the start. */
+ * status line.  A refused or closed connection is attempted again at once
+ * on probe_kick() (the child printed a line: the built-in services print
+ * one once they listen), else on a sparse fallback timer (4 ms growing to
+ * 1 s; why one is needed at all: probe.c).  The supervisor frees the probe
+ * when the service leaves STARTING, so probing never outlives the start. */
 #pragma once
 
 #include <systemd/sd-event.h>

@@ -1,5 +1,6 @@
 /* Unit tests for vnc/probe.c on a real sd-event loop with loopback sockets
- * and pipes made here: banner, wrong banner, refused-then-listening, HTTP
+ * and pipes made here: banner, wrong banner, refused-then-listening, a
+ * kick attempting at once, the sparse fallback, HTTP
  * status lines and the exact request sent, -displayfd.  A deadline timer
  * ends each loop so a probe that never passes fails the test instead of
  * hanging it; no assertion is about how long anything took. */
@@ -188,6 +189,70 @@ static void test_refused_then_listening(void **state) {
         ctx_done(c);
 }
 
+/* The server listens and says so (the supervisor kicks on each line the
+ * child prints): the kick attempts there and then, without waiting for the
+ * fallback timer. */
+typedef struct Kick {
+        Server *srv;
+        uint16_t port;
+        Probe *p;
+        unsigned before, after;
+} Kick;
+
+static int on_listen_and_kick(sd_event_source *s, uint64_t usec, void *userdata) {
+        Kick *k = userdata;
+
+        server_start(sd_event_source_get_event(s), k->srv, k->port);
+        k->before = probe_attempts(k->p);
+        probe_kick(k->p);
+        k->after = probe_attempts(k->p);
+        return 0;
+}
+
+static void test_kick_attempts_at_once(void **state) {
+        Ctx *c = ctx_new();
+        Server srv = { .reply = "RFB 003.008\n" }, tmp = { .reply = "" };
+        ProbeSpec spec = { .type = PROBE_TCP_BANNER, .expect = (char *)"RFB " };
+        sd_event_source *later = NULL;
+        Kick k = { .srv = &srv };
+
+        spec.port = k.port = server_start(c->e, &tmp, 0);
+        server_stop(&tmp);
+        assert_int_equal(probe_start(c->e, &spec, -1, on_ready, c, &k.p), 0);
+        assert_int_equal(sd_event_add_time_relative(c->e, &later, CLOCK_MONOTONIC, 30 * USEC_PER_MSEC, 0,
+                                                    on_listen_and_kick, &k), 0);
+        run(c, 5000);
+        assert_true(c->passed);
+        assert_true(k.before >= 1);
+        assert_int_equal(k.after, k.before + 1);
+        assert_int_equal(probe_attempts(k.p), k.after); /* the kicked attempt passed */
+        probe_free(k.p);
+        sd_event_source_disable_unref(later);
+        server_stop(&srv);
+        ctx_done(c);
+}
+
+/* Nothing listens and nothing kicks: the fallback retries, but sparsely
+ * (4, 16, 64, 256 ms apart, then 1 s: five attempts fit in 600 ms; the
+ * old 2 ms doubling to 25 ms made about 25).  Timers never fire early, so
+ * the upper bound holds however loaded the machine is. */
+static void test_fallback_is_sparse(void **state) {
+        Ctx *c = ctx_new();
+        Server tmp = { .reply = "" };
+        ProbeSpec spec = { .type = PROBE_TCP_BANNER, .expect = (char *)"RFB " };
+        Probe *p = NULL;
+
+        spec.port = server_start(c->e, &tmp, 0);
+        server_stop(&tmp);
+        assert_int_equal(probe_start(c->e, &spec, -1, on_ready, c, &p), 0);
+        run(c, 600);
+        assert_false(c->passed);
+        assert_in_range(probe_attempts(p), 2, 5);
+        assert_string_equal(probe_last_error(p), "Connection refused");
+        probe_free(p);
+        ctx_done(c);
+}
+
 static void http_case(const char *reply, bool expect_pass, const char *expect_error) {
         Ctx *c = ctx_new();
         Server srv = { .reply = reply, .read_first = true };
@@ -263,6 +328,8 @@ int main(void) {
                 cmocka_unit_test(test_banner),
                 cmocka_unit_test(test_wrong_banner),
                 cmocka_unit_test(test_refused_then_listening),
+                cmocka_unit_test(test_kick_attempts_at_once),
+                cmocka_unit_test(test_fallback_is_sparse),
                 cmocka_unit_test(test_http),
                 cmocka_unit_test(test_displayfd),
                 cmocka_unit_test(test_none_and_bad_host),
