@@ -26,21 +26,6 @@ struct Capture {
         bool done;
 };
 
-void json_wipe(json_t *j) {
-        const char *k;
-        json_t *v;
-        size_t i;
-
-        if (json_is_string(j))
-                explicit_bzero((char *)json_string_value(j), json_string_length(j));
-        else if (json_is_object(j))
-                json_object_foreach(j, k, v)
-                        json_wipe(v);
-        else if (json_is_array(j))
-                json_array_foreach(j, i, v)
-                        json_wipe(v);
-}
-
 /* The buffer is sized from fstat() once and never grows, so no copy of
  * the credential bytes is left behind by a realloc(); it is wiped on
  * every path.  A file that grows while we read is still being written:

@@ -8,6 +8,8 @@
 
 #include <jansson.h>
 
+#include "login-json.h" /* json_wipe() */
+
 #include "time-util.h"
 
 typedef struct Manager Manager;
@@ -26,5 +28,3 @@ Capture *capture_free(Capture *c);
 /* Reads and parses path now: 0 and the object, -ENODATA when it is not
  * (yet) a complete JSON object, other -errno from the file system. */
 int capture_read(const char *path, json_t **ret, usec_t *ret_modified);
-/* Overwrites every string value in j with zeros (keys are left). */
-void json_wipe(json_t *j);

@@ -283,8 +283,13 @@ static int oauth_callback(HttpRequest *req, void *userdata) {
                 return http_reply(req, 400, "text/html; charset=utf-8", failed_page, strlen(failed_page));
         }
         creds = login_query_to_json(http_request_query_string(req));
-        if (!creds)
-                return -ENOMEM;
+        if (!creds) {
+                /* The state is used up: the session cannot complete. */
+                free(s->error);
+                s->error = strdup("Invalid callback query");
+                (void)login_session_event(s, SESSION_EVENT_ERROR);
+                return http_reply(req, 400, "text/html; charset=utf-8", failed_page, strlen(failed_page));
+        }
         login_session_captured(s, creds, "/oauth/callback", now(CLOCK_REALTIME));
         return http_reply(req, 200, "text/html; charset=utf-8", signed_in_page, strlen(signed_in_page));
 }

@@ -318,6 +318,28 @@ const char *login_iso8601(usec_t realtime, char *buf, size_t size) {
         return buf;
 }
 
+void json_wipe(json_t *j) {
+        const char *k;
+        json_t *v;
+        size_t i;
+
+        if (json_is_string(j))
+                explicit_bzero((char *)json_string_value(j), json_string_length(j));
+        else if (json_is_object(j))
+                json_object_foreach(j, k, v)
+                        json_wipe(v);
+        else if (json_is_array(j))
+                json_array_foreach(j, i, v)
+                        json_wipe(v);
+}
+
+/* The values are the OAuth code and state: wiped on the error paths. */
+static json_t *wipe_decref(json_t *o) {
+        json_wipe(o);
+        json_decref(o);
+        return NULL;
+}
+
 json_t *login_query_to_json(const char *q) {
         json_t *o = json_object();
         unsigned n = 0;
@@ -328,17 +350,13 @@ json_t *login_query_to_json(const char *q) {
                 size_t l = strcspn(q, "&#"), kl = strcspn(q, "=&#");
                 _cleanup_(freep) char *k = NULL, *v = NULL;
 
-                if (++n > 64) {
-                        json_decref(o);
-                        return NULL;
-                }
+                if (++n > 64)
+                        return wipe_decref(o);
                 if (l > 0) {
                         k = url_decode(q, kl);
                         v = kl < l ? url_decode(q + kl + 1, l - kl - 1) : strdup("");
-                        if (!k || !v) {
-                                json_decref(o);
-                                return NULL;
-                        }
+                        if (!k || !v)
+                                return wipe_decref(o);
                         if (*k && !json_object_get(o, k) &&
                             json_object_set_new(o, k, json_string(v)) < 0) {
                                 /* not valid UTF-8: keep going without it */

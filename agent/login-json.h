@@ -43,8 +43,10 @@ char *login_query_get(const char *url_or_query, const char *key);
 
 /* Every parameter of a raw query string, decoded, as a JSON object of
  * strings (a repeated key: the first wins).  NULL on ENOMEM or more than
- * 64 parameters. */
+ * 64 parameters (what was decoded is wiped). */
 json_t *login_query_to_json(const char *query);
+/* Overwrites every string value in j with zeros (keys are left). */
+void json_wipe(json_t *j);
 /* Equal strings, in time independent of where they differ. */
 bool login_streq_ct(const char *a, const char *b);
 

@@ -194,6 +194,22 @@ def test_host_driven_provider_error(env):
     env.assert_no_secrets()
 
 
+def test_host_driven_unparseable_callback(env):
+    """A callback with the right state but a query the agent refuses (over
+    64 parameters) uses the state up: the session fails at once instead of
+    waiting for a callback that can no longer match."""
+    s = sid()
+    authorize = f"{env.provider_url}/host/authorize?client_id=c&redirect_uri=x"
+    assert env.json("POST", "/auth/oauth", {"sessionId": s, "authorizeUrl": authorize,
+                                            "state": "host-state-m"})[0] == 200
+    extra = "&".join(f"p{i}=v" for i in range(70))
+    status, page = env.request("GET", f"/oauth/callback?code=SECRET-CODE-m&state=host-state-m&{extra}")
+    assert status == 400 and b"Sign-in failed" in page
+    assert env.json("GET", f"/credentials/status?sessionId={s}") == \
+        (200, {"authenticated": False, "failed": True, "error": "Invalid callback query"})
+    env.assert_no_secrets()
+
+
 # -- validation ---------------------------------------------------------------
 
 BAD_IDS = ["abc", "../../etc/passwd", "$(touch /tmp/vmba-login-pwn)", "`id`",
