@@ -34,7 +34,7 @@ class LoginEnv:
     """A workdir with HOME, providers.json and the fake provider, and the
     agent configured to use them."""
 
-    def __init__(self, agent_bin, services=IDLE, sets=(), ns=None, provider_env=None):
+    def __init__(self, agent_bin, services=IDLE, sets=(), ns=None, provider_env=None, extra_providers=()):
         self.dir = tempfile.mkdtemp(prefix="vmba-login-", dir="/var/tmp")
         self.home = os.path.join(self.dir, "home")
         os.makedirs(self.home)
@@ -54,7 +54,7 @@ class LoginEnv:
             prov("codex", "codex", ".codex/auth.json", aliases=["codex_cli"], pty=True,
                  terminal_replies=["cursor_position", "device_attributes"], callback_port=1455),
             prov("gemini_cli", "gemini", ".gemini/oauth_creds.json", pty=False),
-        ]}
+        ] + [prov(*p) for p in extra_providers]}
         self.providers_file = os.path.join(self.dir, "providers.json")
         with open(self.providers_file, "w") as f:
             json.dump(providers, f)
@@ -159,7 +159,8 @@ def test_host_driven_state(env):
     status, page = env.request("GET", "/oauth/callback?code=SECRET-CODE-x&state=host-state-2")
     assert status == 400 and b"Sign-in failed" in page
     st = env.json("GET", f"/credentials/status?sessionId={s}")
-    assert st[0] == 200 and st[1]["authenticated"] is False and st[1]["waiting"] is True
+    assert st[0] == 200 and isinstance(st[1].pop("elapsedMs"), int)
+    assert st[1] == {"authenticated": False, "waiting": True}
     assert env.json("GET", f"/credentials/get?sessionId={s}") == \
         (400, {"error": "Authentication not completed yet"})
     # Right state.
@@ -334,6 +335,30 @@ def test_cli_login(env, provider, mode, cred):
     assert e["VMBA_CONTROL_SOCKET"] == os.path.join(env.dir, "control.sock")
     assert not [k for k in e if k.startswith(("PYTEST", "VMBA_BIN", "NOTIFY_SOCKET"))]
     env.assert_no_secrets()
+
+
+def test_new_provider(agent_bin):
+    """Providers are data: one the agent was not built with logs in through
+    the same routes once it is in providers.json."""
+    e = LoginEnv(agent_bin, extra_providers=[("acme_cli", "acme", ".config/acme/token.json")])
+    try:
+        s = sid()
+        status, started = e.json("POST", "/auth/acme_cli", {"sessionId": s})
+        assert status == 200, started
+        url = started.pop("oauthUrl")
+        assert started == {"success": True, "message": "OAuth URL captured", "sessionId": s}
+        assert url.startswith(f"{e.provider_url}/acme/authorize?")
+        assert e.browse(url)[0] == 200
+        st = e.wait_status(s, lambda code, b: b.get("authenticated"))
+        path = os.path.join(e.home, ".config/acme/token.json")
+        assert ISO.match(st.pop("modifiedAt"))
+        assert st == {"authenticated": True, "path": path, "provider": "acme_cli"}
+        assert e.json("GET", f"/credentials/get?sessionId={s}") == \
+            (200, {"success": True, "provider": "acme_cli", "credentials": {"token": "SECRET-ACCESS-acme"},
+                   "credPath": path})
+        e.assert_no_secrets()
+    finally:
+        e.close()
 
 
 def test_cli_failure(agent_bin):
@@ -548,7 +573,9 @@ def test_no_url_returns_redacted_output(agent_bin):
         assert started == {"success": True, "message": "CLI started; no OAuth URL within 5 s", "sessionId": s}
         assert out == ("debug: refresh_token=[REDACTED]\nGET /cb?code=[REDACTED]&state=[REDACTED]\n"
                        "still working\n")
-        assert e.json("GET", f"/oauth-url?sessionId={s}")[1]["waiting"] is True
+        status, waiting = e.json("GET", f"/oauth-url?sessionId={s}")
+        assert status == 202 and isinstance(waiting.pop("elapsedMs"), int)
+        assert waiting == {"waiting": True, "message": "Waiting for OAuth URL"}
         e.assert_no_secrets(out)
     finally:
         e.close()

@@ -8,6 +8,8 @@ far as the agent can tell.  argv[1] picks the behaviour:
           Enter, then the URL; listens on an ephemeral port.
   gemini  no PTY needed: calls $BROWSER with the URL (as xdg-open would),
           listens on an ephemeral port.
+  acme    a provider the agent was not built with (test_new_provider):
+          as gemini, with its own credential file.
 The authorize URL points at the fake provider ($FAKE_PROVIDER); after the
 redirect to our listener we write the credential file under $HOME the way
 the real CLI does (temporary file + rename), answer the browser, exit 0.
@@ -32,6 +34,7 @@ CREDS = {
     "codex": (".codex/auth.json", {"OPENAI_API_KEY": None, "tokens": {"access_token": "SECRET-ACCESS-codex", "refresh_token": "SECRET-REFRESH-codex"}}),
     "claude": (".claude/.credentials.json", {"claudeAiOauth": {"accessToken": "SECRET-ACCESS-claude", "refreshToken": "SECRET-REFRESH-claude", "expiresAt": 1893456000000}}),
     "gemini": (".gemini/oauth_creds.json", {"access_token": "SECRET-ACCESS-gemini", "refresh_token": "SECRET-REFRESH-gemini", "token_type": "Bearer"}),
+    "acme": (".config/acme/token.json", {"token": "SECRET-ACCESS-acme"}),
 }
 
 
