@@ -2,8 +2,9 @@
  * authorize URL with $BROWSER, which is `vm-browser-agent open-url`; that
  * process connects to the running agent's unix socket, sends the URL as
  * one line and prints the agent's one-line answer.  The socket is 0600 in
- * a 0700 directory: only root (the CLIs run as root in the VM) may ask the
- * agent to open URLs.  Protocol: "URL\n" → "OK <method>\n" | "ERR <why>\n". */
+ * a 0700 directory, and the peer's uid (SO_PEERCRED) must be ours even if
+ * someone loosened those modes: a URL sent here can become a waiting
+ * session's authorize URL, so another user must not be able to send one.  Protocol: "URL\n" → "OK <method>\n" | "ERR <why>\n". */
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -102,6 +103,13 @@ static int on_client_timeout(sd_event_source *es, uint64_t usec, void *userdata)
         return 0;
 }
 
+static bool peer_is_us(int fd) {
+        struct ucred cred;
+        socklen_t l = sizeof cred;
+
+        return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) == 0 && cred.uid == geteuid();
+}
+
 static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
         ControlSocket *cs = userdata;
         int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -110,6 +118,12 @@ static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userda
 
         if (cfd < 0)
                 return 0;
+        if (!peer_is_us(cfd)) {
+                log_warning("open-url request from another user refused.");
+                (void)send(cfd, "ERR permission denied\n", 22, MSG_NOSIGNAL | MSG_DONTWAIT);
+                safe_close(cfd);
+                return 0;
+        }
         for (slot = 0; slot < CLIENTS_MAX && cs->clients[slot]; slot++)
                 ;
         c = slot < CLIENTS_MAX ? calloc(1, sizeof *c) : NULL;

@@ -660,6 +660,35 @@ def test_shutdown_with_login_in_progress(agent_bin):
         e.close()
 
 
+def test_open_url_from_another_user_refused(agent_bin):
+    """The control socket serves only the agent's own uid (SO_PEERCRED),
+    even with its modes loosened: another user cannot plant the authorize
+    URL of a waiting login."""
+    e = LoginEnv(agent_bin, provider_env={"FAKE_CLI_NOURL": "1"})
+    try:
+        s = sid()
+        import threading
+        t = threading.Thread(target=e.request, args=("POST", "/auth/claude_code", json.dumps({"sessionId": s})))
+        t.start()
+        e.wait_status(s, lambda code, b: code == 200 and b.get("waiting"))
+        sock = os.path.join(e.dir, "control.sock")
+        os.chmod(e.dir, 0o755)
+        os.chmod(sock, 0o666)
+        evil = f"{e.provider_url}/claude/authorize?client_id=evil"
+        env = {"VMBA_CONTROL_SOCKET": sock, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+        r = e.ns.run("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                     agent_bin, "open-url", evil, env=env, check=False)
+        assert r.returncode == 1 and "permission denied" in r.stderr, (r.returncode, r.stderr)
+        assert e.json("GET", f"/oauth-url?sessionId={s}")[0] == 202
+        # The agent's own uid still may.
+        r = e.ns.run(agent_bin, "open-url", evil, env=env, check=False)
+        assert r.returncode == 0, r.stderr
+        assert e.json("GET", f"/oauth-url?sessionId={s}") == (200, {"oauthUrl": evil})
+        t.join(30)
+    finally:
+        e.close()
+
+
 def test_open_url_verb_errors(agent_bin, tmp_path):
     env = dict(os.environ, VMBA_CONTROL_SOCKET=str(tmp_path / "none.sock"))
     r = subprocess.run([agent_bin, "open-url", "file:///etc/passwd"], env=env, capture_output=True, text=True)
