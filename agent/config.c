@@ -87,7 +87,7 @@ static const ConfigKey keys[] = {
         K(restart_window_s, KEY_U32, "60", "restart budget window"),
         K(backoff_initial_ms, KEY_U32, "100", "first restart delay (doubles, with jitter)"),
         K(backoff_max_ms, KEY_U32, "10000", "longest restart delay"),
-        K(ready_timeout_ms, KEY_U32, "20000", "a start not ready by then counts as a failure"),
+        K(ready_timeout_ms, KEY_U32, "20000", "a start not ready by then counts as a failure (the period repeats, up to 4 in all, while the service keeps the CPU busy)"),
         K(stop_timeout_ms, KEY_U32, "5000", "per service: SIGTERM, then SIGKILL after this"),
         K(providers_file, KEY_STRING, "/etc/vm-browser-agent/providers.json", "provider CLI definitions for logins"),
         K(login_home, KEY_STRING, "/root", "HOME for provider CLIs"),

@@ -70,7 +70,7 @@ typedef struct Config {
         uint32_t restart_window_s;     /* ... per 60 s, then failed */
         uint32_t backoff_initial_ms;   /* 100 */
         uint32_t backoff_max_ms;       /* 10000 */
-        uint32_t ready_timeout_ms;     /* 20000: a start not ready by then is a failure */
+        uint32_t ready_timeout_ms;     /* 20000: not ready by then is a failure (up to 4x while busy: supervisor.c) */
         uint32_t stop_timeout_ms;      /* 5000: per service, then SIGKILL */
 
         /* logins and handoff */

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "macro.h"
 #include "spawn.h"
 
@@ -129,5 +130,26 @@ int spawn_process(const SpawnOptions *o, pid_t *ret_pid) {
         if (!o->controlling_tty)
                 (void)setpgid(pid, pid);
         *ret_pid = pid;
+        return 0;
+}
+
+int spawn_cpu_usec(pid_t pid, uint64_t *ret) {
+        _cleanup_(freep) char *text = NULL;
+        unsigned long long utime, stime;
+        char path[32];
+        const char *p;
+        long tck = sysconf(_SC_CLK_TCK);
+        int r;
+
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+        r = read_full_file(path, 4096, &text, NULL);
+        if (r < 0)
+                return r;
+        /* After the comm field, which may itself hold ") ": field 3 on. */
+        p = strrchr(text, ')');
+        if (!p || tck <= 0 ||
+            sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+                return -EIO;
+        *ret = (utime + stime) * (1000000ULL / (unsigned long long)tck);
         return 0;
 }

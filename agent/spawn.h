@@ -6,6 +6,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 typedef struct SpawnOptions {
@@ -25,3 +26,8 @@ int spawn_find_binary(const char *name, const char *path, char **ret);
 /* Forks and execs. The child is the leader of a new process group
  * (or session when controlling_tty).  Returns 0 and the pid. */
 int spawn_process(const SpawnOptions *o, pid_t *ret_pid);
+
+/* CPU time (user + system, in µs) the process has used so far, all its
+ * threads, from /proc/<pid>/stat: how the supervisor tells a slow start
+ * (a busy child, e.g. under an emulated CPU) from a hung one. */
+int spawn_cpu_usec(pid_t pid, uint64_t *ret);

@@ -33,6 +33,15 @@
 
 #define SERVICES_FILE_MAX (1024 * 1024)
 
+/* The ready timeout counts time without progress.  A start still busy on
+ * the CPU when it expires (an emulated CPU, where the display chain took
+ * ~37 s) gets the same time again, up to this many times; a child that
+ * sits blocked (hung, or waiting for something that will not come) uses
+ * next to no CPU and fails on time.  Busy = at least 1% of the period on
+ * the CPU, and at least one clock tick (/proc counts in ticks). */
+#define READY_EXTENSIONS_MAX 3
+#define READY_BUSY_MIN_USEC (10 * USEC_PER_MSEC)
+
 typedef struct Service {
         Supervisor *sv;
         const ServiceDef *def;
@@ -49,6 +58,8 @@ typedef struct Service {
         usec_t spawn_usec;       /* monotonic, of the current spawn */
         usec_t ready_boottime;
         usec_t ready_usec;       /* monotonic, of the current READY; 0 = not ready since spawn */
+        uint64_t ready_cpu_usec; /* CPU time at the start of the current ready period */
+        unsigned ready_extensions;
         char last_exit[64];
         char last_error[256];
         char **extra_argv;
@@ -182,6 +193,30 @@ static void on_enter_failed(Service *s) {
         sv_status(s->sv, "%s failed: %s", s->def->name, s->last_error);
 }
 
+static uint32_t ready_timeout_ms(Service *s) {
+        return s->def->ready_timeout_ms ?: cfg(s)->ready_timeout_ms;
+}
+
+/* At the ready timeout: 1 if the child kept the CPU busy during the period
+ * that just ended (and may have more time), 0 if not. */
+static int ready_timeout_extend(Service *s) {
+        usec_t period = (usec_t)ready_timeout_ms(s) * USEC_PER_MSEC;
+        uint64_t cpu, used;
+
+        if (s->pid <= 0 || s->ready_extensions >= READY_EXTENSIONS_MAX || spawn_cpu_usec(s->pid, &cpu) < 0)
+                return 0;
+        used = cpu - MIN(cpu, s->ready_cpu_usec);
+        s->ready_cpu_usec = cpu;
+        if (used < MAX(period / 100, READY_BUSY_MIN_USEC))
+                return 0;
+        s->ready_extensions++;
+        log_notice("Service %s: not ready after %llu ms but busy (%.0f ms CPU), waiting %u ms more (%u/%u).",
+                   s->def->name, (unsigned long long)ready_timeout_ms(s) * s->ready_extensions,
+                   (double)used / USEC_PER_MSEC,
+                   ready_timeout_ms(s), s->ready_extensions, READY_EXTENSIONS_MAX);
+        return arm_timer(s, period) >= 0;
+}
+
 static void service_set_state(Service *s, ServiceState new) {
         ServiceState old = s->state;
         uint32_t ms;
@@ -194,7 +229,9 @@ static void service_set_state(Service *s, ServiceState new) {
                   service_state_to_string(new));
         switch (new) {
         case SERVICE_STARTING:
-                ms = s->def->ready_timeout_ms ?: cfg(s)->ready_timeout_ms;
+                s->ready_cpu_usec = 0; /* not spawned yet: counted from 0 */
+                s->ready_extensions = 0;
+                ms = ready_timeout_ms(s);
                 if (ms > 0)
                         (void)arm_timer(s, (usec_t)ms * USEC_PER_MSEC);
                 break;
@@ -248,8 +285,11 @@ static int on_timer(sd_event_source *src, uint64_t usec, void *userdata) {
 
         switch (s->state) {
         case SERVICE_STARTING:
-                snprintf(s->last_error, sizeof s->last_error, "not ready after %u ms%s%s",
-                         s->def->ready_timeout_ms ?: cfg(s)->ready_timeout_ms,
+                if (ready_timeout_extend(s) > 0)
+                        break;
+                snprintf(s->last_error, sizeof s->last_error, "not ready after %llu ms%s%s%s",
+                         (unsigned long long)ready_timeout_ms(s) * (s->ready_extensions + 1),
+                         s->ready_extensions > 0 ? " (extended while busy)" : "",
                          s->probe && *probe_last_error(s->probe) ? ": " : "",
                          s->probe ? probe_last_error(s->probe) : "");
                 log_warning("Service %s: %s", s->def->name, s->last_error);

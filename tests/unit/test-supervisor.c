@@ -3,8 +3,8 @@
  * children.c reaping on SIGCHLD) and small /bin/sh services from a
  * services file.  Covers start in dependency order, a dependency's restart
  * taking its dependents down and up again, the start budget, a missing
- * binary, on-demand start/stop, and stop_all in reverse order with its
- * done callback.  Also what the status accessors report.  The loop runs
+ * binary, on-demand start/stop, stop_all in reverse order with its done
+ * callback, and the ready timeout extended only while a start is busy.  Also what the status accessors report.  The loop runs
  * until a condition holds, with a deadline that fails the test. */
 #include <setjmp.h>
 #include <signal.h>
@@ -237,6 +237,34 @@ static void test_budget_missing_and_on_demand(void **state) {
         manager_drop(m);
 }
 
+/* The ready timeout counts time without progress: a start that keeps the
+ * CPU busy gets the period again (up to 3 times), a blocked one fails at
+ * the first expiry.  Nothing listens on the probed port, so neither is
+ * ever ready. */
+static void test_ready_timeout_extended_while_busy(void **state) {
+        static const char *const sets[] = { "restart_burst", "1", "ready_timeout_ms", "300", NULL };
+        static const char json[] =
+                "[{\"name\": \"busy\", \"argv\": [\"/bin/sh\", \"-c\", \"while :; do :; done\"],"
+                "  \"probe\": {\"type\": \"tcp-banner\", \"port\": 1, \"expect\": \"RFB \"}},"
+                " {\"name\": \"blocked\", \"argv\": [\"sleep\", \"100\"],"
+                "  \"probe\": {\"type\": \"tcp-banner\", \"port\": 1, \"expect\": \"RFB \"}}]";
+        struct { size_t i; ServiceState s; } busy_failed = { 0, SERVICE_FAILED },
+                                               blocked_failed = { 1, SERVICE_FAILED };
+        Manager *m;
+
+        m = manager_make(json, sets);
+        assert_int_equal(supervisor_new(m, &m->supervisor), 0);
+        assert_int_equal(supervisor_start_all(m->supervisor), 0);
+        run_until(m, state_is, &blocked_failed, "blocked failed");
+        assert_string_equal(status(m, 1).last_error,
+                            "not ready after 300 ms: Connection refused; gave up after 1 starts in 60 s");
+        run_until(m, state_is, &busy_failed, "busy failed");
+        assert_string_equal(status(m, 0).last_error,
+                            "not ready after 1200 ms (extended while busy): Connection refused; "
+                            "gave up after 1 starts in 60 s");
+        manager_drop(m);
+}
+
 static void test_bad_services_file(void **state) {
         Manager *m = manager_make("[{\"name\": \"a\", \"argv\": [\"x\"], \"oops\": 1}]", NULL);
         Supervisor *s = NULL;
@@ -265,6 +293,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_order_restart_and_stop_all),
                 cmocka_unit_test(test_budget_missing_and_on_demand),
+                cmocka_unit_test(test_ready_timeout_extended_while_busy),
                 cmocka_unit_test(test_bad_services_file),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
