@@ -14,18 +14,62 @@
 #include "health-json.h"
 #include "macro.h"
 
+/* Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's
+ * civil_from_days): gmtime_r() takes glibc's timezone lock, and it and the
+ * snprintf() after it were ~5 % of a whole /health request. */
+static void civil_from_days(uint64_t z, uint64_t *ret_y, unsigned *ret_m, unsigned *ret_d) {
+        uint64_t era;
+        unsigned doe, yoe, doy, mp;
+
+        z += 719468;
+        era = z / 146097;
+        doe = (unsigned)(z - era * 146097);
+        yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        mp = (5 * doy + 2) / 153;
+        *ret_d = doy - (153 * mp + 2) / 5 + 1;
+        *ret_m = mp < 10 ? mp + 3 : mp - 9;
+        *ret_y = era * 400 + yoe + (*ret_m <= 2);
+}
+
+/* v in decimal, zero-padded to at least width digits; returns the end. */
+static char *put_digits(char *p, uint64_t v, unsigned width) {
+        char d[24];
+        unsigned n = 0;
+
+        do
+                d[n++] = (char)('0' + v % 10);
+        while ((v /= 10) > 0);
+        while (n < width)
+                d[n++] = '0';
+        while (n > 0)
+                *p++ = d[--n];
+        return p;
+}
+
 char *health_format_timestamp(usec_t realtime, char buf[static HEALTH_TIMESTAMP_MAX]) {
-        time_t t = (time_t)(realtime / USEC_PER_SEC);
-        struct tm tm;
+        uint64_t t = realtime / USEC_PER_SEC, y;
+        unsigned sod = (unsigned)(t % 86400), mon, day;
+        char *p = buf;
 
         /* Milliseconds as JavaScript's toISOString() prints them: the seed
          * host parsed the Node agent's timestamps. */
-        if (!gmtime_r(&t, &tm))
-                return strcpy(buf, "1970-01-01T00:00:00.000Z");
-        snprintf(buf, HEALTH_TIMESTAMP_MAX, "%04d-%02u-%02uT%02u:%02u:%02u.%03uZ",
-                 tm.tm_year + 1900, (unsigned char)(tm.tm_mon + 1), (unsigned char)tm.tm_mday,
-                 (unsigned char)tm.tm_hour, (unsigned char)tm.tm_min, (unsigned char)tm.tm_sec,
-                 (unsigned)(realtime % USEC_PER_SEC / USEC_PER_MSEC));
+        civil_from_days(t / 86400, &y, &mon, &day);
+        p = put_digits(p, y, 4);
+        *p++ = '-';
+        p = put_digits(p, mon, 2);
+        *p++ = '-';
+        p = put_digits(p, day, 2);
+        *p++ = 'T';
+        p = put_digits(p, sod / 3600, 2);
+        *p++ = ':';
+        p = put_digits(p, sod / 60 % 60, 2);
+        *p++ = ':';
+        p = put_digits(p, sod % 60, 2);
+        *p++ = '.';
+        p = put_digits(p, realtime % USEC_PER_SEC / USEC_PER_MSEC, 3);
+        *p++ = 'Z';
+        *p = '\0';
         return buf;
 }
 
@@ -165,6 +209,18 @@ static void put_key(Buf *f, bool *first, const char *key) {
         buf_putc(f, ':');
 }
 
+/* A key known at compile time (plain ASCII, nothing to escape), comma
+ * included, in one copy: put_key()'s byte scan was the top JSON cost. */
+#define put_const_key(f, first, key) \
+        put_raw_key(f, first, ",\"" key "\":", sizeof(",\"" key "\":") - 1)
+
+static void put_raw_key(Buf *f, bool *first, const char *comma_key, size_t n) {
+        if (*first)
+                comma_key++, n--;
+        *first = false;
+        buf_put(f, comma_key, n);
+}
+
 static void put_string_or_null(Buf *f, const char *s) {
         if (isempty(s))
                 buf_puts(f, "null");
@@ -194,22 +250,22 @@ static void put_network(Buf *f, const HealthSnapshot *s) {
         bool first = true;
 
         buf_putc(f, '{');
-        put_key(f, &first, "status");
+        put_const_key(f, &first, "status");
         put_string(f, s->net_status ? s->net_status : "not_configured");
-        put_key(f, &first, "device");
+        put_const_key(f, &first, "device");
         put_string_or_null(f, dev);
-        put_key(f, &first, "method");
+        put_const_key(f, &first, "method");
         put_string_or_null(f, i ? ipcfg_method_to_string(i->method) : NULL);
-        put_key(f, &first, "address");
+        put_const_key(f, &first, "address");
         put_addr_or_null(f, i ? &i->address : NULL);
-        put_key(f, &first, "prefix");
+        put_const_key(f, &first, "prefix");
         if (i && i->prefix >= 0 && i->address.family != AF_UNSPEC)
                 buf_putu(f, (unsigned)i->prefix);
         else
                 buf_puts(f, "null");
-        put_key(f, &first, "gateway");
+        put_const_key(f, &first, "gateway");
         put_addr_or_null(f, i ? &i->gateway : NULL);
-        put_key(f, &first, "dns");
+        put_const_key(f, &first, "dns");
         buf_putc(f, '[');
         for (size_t k = 0; i && k < i->n_dns && k < IPCFG_MAX_DNS; k++) {
                 if (k > 0)
@@ -217,12 +273,12 @@ static void put_network(Buf *f, const HealthSnapshot *s) {
                 put_addr_or_null(f, &i->dns[k]);
         }
         buf_putc(f, ']');
-        put_key(f, &first, "mtu");
+        put_const_key(f, &first, "mtu");
         if (i && i->mtu)
                 buf_putu(f, i->mtu);
         else
                 buf_puts(f, "null");
-        put_key(f, &first, "error");
+        put_const_key(f, &first, "error");
         put_string_or_null(f, s->net_error);
         buf_putc(f, '}');
 }
@@ -237,15 +293,15 @@ static void put_boot(Buf *f, const HealthSnapshot *s) {
         bool first = true, first_sv = true;
 
         buf_putc(f, '{');
-        put_key(f, &first, "exec_ms");
+        put_const_key(f, &first, "exec_ms");
         put_ms_or_null(f, s->boot_exec);
-        put_key(f, &first, "network_ms");
+        put_const_key(f, &first, "network_ms");
         put_ms_or_null(f, s->boot_network);
-        put_key(f, &first, "http_ms");
+        put_const_key(f, &first, "http_ms");
         put_ms_or_null(f, s->boot_http);
-        put_key(f, &first, "ready_ms");
+        put_const_key(f, &first, "ready_ms");
         put_ms_or_null(f, s->boot_ready);
-        put_key(f, &first, "services_ms");
+        put_const_key(f, &first, "services_ms");
         buf_putc(f, '{');
         for (size_t k = 0; k < s->n_services; k++) {
                 put_key(f, &first_sv, s->services[k].name);
@@ -264,20 +320,20 @@ static void put_services(Buf *f, const HealthSnapshot *s) {
 
                 put_key(f, &first_sv, v->name);
                 buf_putc(f, '{');
-                put_key(f, &first, "state");
+                put_const_key(f, &first, "state");
                 put_string(f, state_name(s, v->state));
-                put_key(f, &first, "pid");
+                put_const_key(f, &first, "pid");
                 if (v->pid > 0)
                         buf_putu(f, (unsigned)v->pid);
                 else
                         buf_puts(f, "null");
-                put_key(f, &first, "restarts");
+                put_const_key(f, &first, "restarts");
                 buf_putu(f, v->restarts);
-                put_key(f, &first, "last_exit");
+                put_const_key(f, &first, "last_exit");
                 put_string_or_null(f, v->last_exit);
-                put_key(f, &first, "last_error");
+                put_const_key(f, &first, "last_error");
                 put_string_or_null(f, v->last_error);
-                put_key(f, &first, "on_demand");
+                put_const_key(f, &first, "on_demand");
                 buf_puts(f, v->on_demand ? "true}" : "false}");
         }
         buf_putc(f, '}');
@@ -294,26 +350,26 @@ int health_build_json(const HealthSnapshot *s, char **ret, size_t *ret_size) {
         bool first = true;
 
         buf_putc(f, '{');
-        put_key(f, &first, "status");
+        put_const_key(f, &first, "status");
         put_string(f, s->status);
-        put_key(f, &first, "version");
+        put_const_key(f, &first, "version");
         put_string(f, s->version);
-        put_key(f, &first, "build_id");
+        put_const_key(f, &first, "build_id");
         put_string_or_null(f, s->build_id);
-        put_key(f, &first, "uptime_s");
+        put_const_key(f, &first, "uptime_s");
         buf_putu(f, s->uptime / USEC_PER_SEC);
-        put_key(f, &first, "timestamp");
+        put_const_key(f, &first, "timestamp");
         put_string(f, health_format_timestamp(s->realtime, ts));
-        put_key(f, &first, "activeSessions");
+        put_const_key(f, &first, "activeSessions");
         buf_putu(f, s->active_sessions);
-        put_key(f, &first, "network");
+        put_const_key(f, &first, "network");
         put_network(f, s);
-        put_key(f, &first, "boot");
+        put_const_key(f, &first, "boot");
         put_boot(f, s);
-        put_key(f, &first, "services");
+        put_const_key(f, &first, "services");
         put_services(f, s);
         if (!isempty(s->config_error)) {
-                put_key(f, &first, "config_error");
+                put_const_key(f, &first, "config_error");
                 put_string(f, s->config_error);
         }
         buf_putc(f, '}');
