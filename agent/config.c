@@ -19,6 +19,7 @@
 #include "http-access.h"
 #include "log.h"
 #include "macro.h"
+#include "strv.h"
 
 #define CONFIG_FILE_MAX (256 * 1024)
 #define CONFIG_VALUE_MAX 4096
@@ -148,12 +149,6 @@ static char *mfree_secret(char *s) {
                 explicit_bzero(s, strlen(s));
         free(s);
         return NULL;
-}
-
-static void strv_free(char **l) {
-        for (char **p = l; p && *p; p++)
-                free(*p);
-        free(l);
 }
 
 static void *field(Config *c, const ConfigKey *k) {

@@ -9,6 +9,7 @@
 
 #include "macro.h"
 #include "service-def.h"
+#include "strv.h"
 
 static const char *const probe_names[_PROBE_TYPE_MAX] = {
         [PROBE_NONE] = "none", [PROBE_DISPLAYFD] = "displayfd",
@@ -41,49 +42,19 @@ RestartPolicy restart_policy_from_string(const char *s) {
         return _RESTART_POLICY_INVALID;
 }
 
-char **svdef_strv_free(char **l) {
-        for (char **p = l; p && *p; p++)
-                free(*p);
-        free(l);
-        return NULL;
-}
-
-size_t svdef_strv_length(char *const *l) {
-        size_t n = 0;
-
-        while (l && l[n])
-                n++;
-        return n;
-}
-
-char **svdef_strv_concat(char *const *a, char *const *b) {
-        size_t na = svdef_strv_length(a), nb = svdef_strv_length(b), k = 0;
-        char **l = calloc(na + nb + 1, sizeof *l);
-
-        if (!l)
-                return NULL;
-        for (size_t i = 0; i < na + nb; i++) {
-                l[k] = strdup(i < na ? a[i] : b[i - na]);
-                if (!l[k])
-                        return svdef_strv_free(l);
-                k++;
-        }
-        return l;
-}
-
 void service_def_done(ServiceDef *d) {
         if (!d)
                 return;
         free(d->name);
-        svdef_strv_free(d->argv);
-        svdef_strv_free(d->env);
+        strv_free(d->argv);
+        strv_free(d->env);
         free(d->cwd);
-        svdef_strv_free(d->depends_on);
+        strv_free(d->depends_on);
         free(d->probe.host);
         free(d->probe.expect);
         free(d->probe.path);
         free(d->stale_lock);
-        svdef_strv_free(d->create_dirs);
+        strv_free(d->create_dirs);
         *d = (ServiceDef){};
 }
 
@@ -146,7 +117,7 @@ static int check_one(const ServiceDefs *d, size_t i, char *errbuf, size_t size) 
         for (size_t j = 0; j < i; j++)
                 if (streq(d->services[j].name, s->name))
                         return fail(errbuf, size, "service %s: defined twice", s->name);
-        if (svdef_strv_length(s->argv) == 0 || isempty(s->argv[0]))
+        if (strv_length(s->argv) == 0 || isempty(s->argv[0]))
                 return fail(errbuf, size, "service %s: argv is empty", s->name);
         for (char **e = s->env; e && *e; e++)
                 if (!strchr(*e, '=') || **e == '=')
@@ -212,16 +183,16 @@ static int json_strv(json_t *v, const char *svc, const char *key, char ***ret, c
                 return -ENOMEM;
         json_array_foreach(v, i, e) {
                 if (!json_is_string(e)) {
-                        svdef_strv_free(l);
+                        strv_free(l);
                         return fail(errbuf, size, "service %s: %s must be a list of strings", svc, key);
                 }
                 l[i] = strdup(json_string_value(e));
                 if (!l[i]) {
-                        svdef_strv_free(l);
+                        strv_free(l);
                         return -ENOMEM;
                 }
         }
-        svdef_strv_free(*ret);
+        strv_free(*ret);
         *ret = l;
         return 0;
 }

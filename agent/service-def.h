@@ -95,11 +95,3 @@ int service_defs_from_json(const char *text, ServiceDefs *ret, char *errbuf, siz
 /* Index of name in d, or -ENOENT. */
 int service_defs_find(const ServiceDefs *d, const char *name);
 
-/* NULL-terminated string list helpers (the list owns its strings). */
-char **svdef_strv_free(char **l);
-static inline void svdef_strv_freep(char ***l) {
-        svdef_strv_free(*l);
-}
-size_t svdef_strv_length(char *const *l);
-/* Copies a followed by b (either may be NULL) into a new list; NULL on OOM. */
-char **svdef_strv_concat(char *const *a, char *const *b);

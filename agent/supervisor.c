@@ -25,6 +25,7 @@
 #include "manager.h"
 #include "service-def.h"
 #include "spawn.h"
+#include "strv.h"
 #include "supervisor.h"
 #include "sv-fsm.h"
 #include "sv-output.h"
@@ -349,7 +350,7 @@ static bool env_is_ours(const char *e) {
  * but not every program uses getenv()) and minus the agent's own. */
 static char **service_env(Service *s) {
         extern char **environ;
-        size_t n = svdef_strv_length(environ), k = 0;
+        size_t n = strv_length(environ), k = 0;
         char **l, **all;
 
         l = calloc(n + 1, sizeof *l);
@@ -363,7 +364,7 @@ static char **service_env(Service *s) {
                 if (!skip)
                         l[k++] = environ[i];
         }
-        all = svdef_strv_concat(s->def->env, l);
+        all = strv_concat(s->def->env, l);
         free(l);
         return all;
 }
@@ -389,7 +390,7 @@ static void service_prepare(Service *s) {
  * second pipe as the child's fd 3.  -ENOENT: the binary is missing. */
 static int service_spawn_process(Service *s, int *ret_probe_fd) {
         _cleanup_(closep) int out_r = -EBADF, out_w = -EBADF, dfd_r = -EBADF, dfd_w = -EBADF;
-        _cleanup_(svdef_strv_freep) char **argv = NULL, **env = NULL;
+        _cleanup_(strv_freep) char **argv = NULL, **env = NULL;
         int p[2], r;
         pid_t pid;
 
@@ -401,7 +402,7 @@ static int service_spawn_process(Service *s, int *ret_probe_fd) {
                         return -errno;
                 dfd_r = p[0], dfd_w = p[1];
         }
-        argv = svdef_strv_concat(s->def->argv, s->extra_argv);
+        argv = strv_concat(s->def->argv, s->extra_argv);
         env = service_env(s);
         if (!argv || !env)
                 return -ENOMEM;
@@ -642,9 +643,9 @@ int supervisor_start_service(Supervisor *sv, const char *name, char *const *extr
                 return -ESHUTDOWN;
         if (s->state == SERVICE_STARTING || s->state == SERVICE_READY)
                 return -EALREADY;
-        if (extra_argv && !(copy = svdef_strv_concat(extra_argv, NULL)))
+        if (extra_argv && !(copy = strv_concat(extra_argv, NULL)))
                 return -ENOMEM;
-        svdef_strv_free(s->extra_argv);
+        strv_free(s->extra_argv);
         s->extra_argv = copy;
         if (s->state == SERVICE_FAILED) {
                 /* An explicit start is a fresh budget. */
@@ -782,7 +783,7 @@ Supervisor *supervisor_free(Supervisor *sv) {
                 probe_free(s->probe);
                 sv_output_free(s->output);
                 sd_event_source_disable_unref(s->timer);
-                svdef_strv_free(s->extra_argv);
+                strv_free(s->extra_argv);
                 free(s->starts);
         }
         free(sv->services);

@@ -19,6 +19,7 @@
 #include "display.h"
 #include "fileio.h"
 #include "macro.h"
+#include "strv.h"
 
 int display_number(const char *display) {
         const char *p = display ? startswith(display, ":") : NULL;
@@ -69,7 +70,7 @@ static char **strv_make(const char *first, ...) {
                 items[n++] = s;
         va_end(ap);
         items[n] = NULL;
-        return svdef_strv_concat((char *const *)items, NULL);
+        return strv_concat((char *const *)items, NULL);
 }
 
 static const char *loopback_for(const char *listen) {
@@ -115,8 +116,8 @@ static int add_simple(ServiceDefs *d, const char *name, char **argv, const char 
         {
                 char *first[] = { env, NULL };
                 char **more = s.env;
-                s.env = svdef_strv_concat(first, more);
-                svdef_strv_free(more);
+                s.env = strv_concat(first, more);
+                strv_free(more);
         }
         if (!s.name || !s.argv || !s.depends_on || !s.env)
                 r = -ENOMEM;

@@ -12,6 +12,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
+#include "strv.h"
 #include "time-util.h"
 
 static void test_read_write_atomic(void **state) {
@@ -112,6 +113,25 @@ static void test_unhexchar(void **state) {
         assert_int_equal(unhexchar((char)0xc1), -EINVAL);
 }
 
+static void test_strv(void **state) {
+        char *a[] = { (char *)"x", (char *)"y", NULL }, *b[] = { (char *)"z", NULL };
+        char **l = strv_concat(a, b);
+
+        assert_non_null(l);
+        assert_int_equal(strv_length(l), 3);
+        assert_string_equal(l[0], "x");
+        assert_string_equal(l[2], "z");
+        assert_null(l[3]);
+        assert_ptr_not_equal(l[0], a[0]); /* copies */
+        assert_null(strv_free(l));
+        l = strv_concat(NULL, NULL); /* an empty list, not NULL */
+        assert_non_null(l);
+        assert_int_equal(strv_length(l), 0);
+        strv_free(l);
+        assert_int_equal(strv_length(NULL), 0);
+        assert_null(strv_free(NULL));
+}
+
 static void test_process_start_boottime(void **state) {
         usec_t t = process_start_boottime();
         assert_true(t > 0);
@@ -126,6 +146,7 @@ int main(void) {
                 cmocka_unit_test(test_log_returns_negative),
                 cmocka_unit_test(test_startswith),
                 cmocka_unit_test(test_unhexchar),
+                cmocka_unit_test(test_strv),
                 cmocka_unit_test(test_process_start_boottime),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
