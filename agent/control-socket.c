@@ -6,6 +6,7 @@
  * someone loosened those modes: a URL sent here can become a waiting
  * session's authorize URL, so another user must not be able to send one.  Protocol: "URL\n" → "OK <method>\n" | "ERR <why>\n". */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -234,10 +235,13 @@ int open_url_main(int argc, char **argv) {
                 log_error_errno(errno, "open-url: cannot reach the agent at %s: %m", path);
                 return 1;
         }
-        if (asprintf(&line, "%s\n", argv[1]) < 0 || loop_write(fd, line, strlen(line)) < 0) {
-                log_error("open-url: failed to send the URL.");
-                return 1;
-        }
+        if (asprintf(&line, "%s\n", argv[1]) < 0)
+                return log_error("open-url: out of memory."), 1;
+        /* A refused peer is answered and closed at once: the write may
+         * fail (EPIPE, not SIGPIPE) while the answer is there to read. */
+        (void)signal(SIGPIPE, SIG_IGN);
+        if (loop_write(fd, line, strlen(line)) < 0)
+                log_debug("open-url: the agent closed the connection early.");
         n = read(fd, answer, sizeof answer - 1);
         if (n <= 0) {
                 log_error("open-url: no answer from the agent.");
