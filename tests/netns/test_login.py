@@ -130,6 +130,20 @@ class LoginEnv:
 
 
 @pytest.fixture
+def make_env(agent_bin):
+    """LoginEnv(agent_bin, **kw) for tests that need their own settings;
+    closed at teardown."""
+    made = []
+
+    def make(**kw):
+        made.append(LoginEnv(agent_bin, **kw))
+        return made[-1]
+    yield make
+    for e in made:
+        e.close()
+
+
+@pytest.fixture
 def env(agent_bin):
     e = LoginEnv(agent_bin)
     yield e
@@ -337,43 +351,37 @@ def test_cli_login(env, provider, mode, cred):
     env.assert_no_secrets()
 
 
-def test_new_provider(agent_bin):
+def test_new_provider(make_env):
     """Providers are data: one the agent was not built with logs in through
     the same routes once it is in providers.json."""
-    e = LoginEnv(agent_bin, extra_providers=[("acme_cli", "acme", ".config/acme/token.json")])
-    try:
-        s = sid()
-        status, started = e.json("POST", "/auth/acme_cli", {"sessionId": s})
-        assert status == 200, started
-        url = started.pop("oauthUrl")
-        assert started == {"success": True, "message": "OAuth URL captured", "sessionId": s}
-        assert url.startswith(f"{e.provider_url}/acme/authorize?")
-        assert e.browse(url)[0] == 200
-        st = e.wait_status(s, lambda code, b: b.get("authenticated"))
-        path = os.path.join(e.home, ".config/acme/token.json")
-        assert ISO.match(st.pop("modifiedAt"))
-        assert st == {"authenticated": True, "path": path, "provider": "acme_cli"}
-        assert e.json("GET", f"/credentials/get?sessionId={s}") == \
-            (200, {"success": True, "provider": "acme_cli", "credentials": {"token": "SECRET-ACCESS-acme"},
-                   "credPath": path})
-        e.assert_no_secrets()
-    finally:
-        e.close()
+    e = make_env(extra_providers=[("acme_cli", "acme", ".config/acme/token.json")])
+    s = sid()
+    status, started = e.json("POST", "/auth/acme_cli", {"sessionId": s})
+    assert status == 200, started
+    url = started.pop("oauthUrl")
+    assert started == {"success": True, "message": "OAuth URL captured", "sessionId": s}
+    assert url.startswith(f"{e.provider_url}/acme/authorize?")
+    assert e.browse(url)[0] == 200
+    st = e.wait_status(s, lambda code, b: b.get("authenticated"))
+    path = os.path.join(e.home, ".config/acme/token.json")
+    assert ISO.match(st.pop("modifiedAt"))
+    assert st == {"authenticated": True, "path": path, "provider": "acme_cli"}
+    assert e.json("GET", f"/credentials/get?sessionId={s}") == \
+        (200, {"success": True, "provider": "acme_cli", "credentials": {"token": "SECRET-ACCESS-acme"},
+               "credPath": path})
+    e.assert_no_secrets()
 
 
-def test_cli_failure(agent_bin):
-    e = LoginEnv(agent_bin, provider_env={"FAKE_CLI_FAIL": "1"})
-    try:
-        s = sid()
-        status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
-        assert status == 200 and "oauthUrl" in started
-        st = e.wait_status(s, lambda code, b: b.get("failed"))
-        assert st == {"authenticated": False, "failed": True, "error": "CLI exited 3"}
-        # A failed session may be started again.
-        assert e.json("POST", "/auth/gemini_cli", {"sessionId": s})[0] == 200
-        e.assert_no_secrets()
-    finally:
-        e.close()
+def test_cli_failure(make_env):
+    e = make_env(provider_env={"FAKE_CLI_FAIL": "1"})
+    s = sid()
+    status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
+    assert status == 200 and "oauthUrl" in started
+    st = e.wait_status(s, lambda code, b: b.get("failed"))
+    assert st == {"authenticated": False, "failed": True, "error": "CLI exited 3"}
+    # A failed session may be started again.
+    assert e.json("POST", "/auth/gemini_cli", {"sessionId": s})[0] == 200
+    e.assert_no_secrets()
 
 
 def test_auth_callback_forwarded(env):
@@ -389,97 +397,94 @@ def test_auth_callback_forwarded(env):
     env.assert_no_secrets()
 
 
-def test_response_cut_off_keeps_credentials(agent_bin):
-    e = LoginEnv(agent_bin, provider_env={"FAKE_CLI_BIG": "1"})
-    try:
-        s = sid()
-        status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
-        assert status == 200
-        assert e.browse(started["oauthUrl"])[0] == 200
-        e.wait_status(s, lambda code, b: b.get("authenticated"))
-        # Small socket buffers in this namespace only, so 600 KB cannot all
-        # sit in the kernel when the client goes away.
-        e.ns.run("sysctl", "-q", "-w", "net.ipv4.tcp_wmem=4096 16384 65536",
-                 "net.ipv4.tcp_rmem=4096 16384 65536")
-        # Clients that read a few bytes of the 600 KB answer and reset the
-        # connection: the response was not completely sent, nothing is wiped.
-        with e.ns.entered():
-            for _ in range(3):
-                c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
-                c.settimeout(10)
-                c.connect(("127.0.0.1", e.agent.http_port))
-                c.sendall(f"GET /credentials/get?sessionId={s} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-                assert c.recv(100).startswith(b"HTTP/1.1 200")
-                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                c.close()
-        got = e.json("GET", f"/credentials/get?sessionId={s}")
-        assert got[0] == 200 and got[1]["credentials"]["access_token"] == "SECRET-ACCESS-gemini"
-        assert len(got[1]["credentials"]["padding"]) == 600000
-        assert e.json("GET", f"/credentials/get?sessionId={s}")[0] == 404
-        e.assert_no_secrets()
-    finally:
-        e.close()
+def test_response_cut_off_keeps_credentials(make_env):
+    e = make_env(provider_env={"FAKE_CLI_BIG": "1"})
+    s = sid()
+    status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
+    assert status == 200
+    assert e.browse(started["oauthUrl"])[0] == 200
+    e.wait_status(s, lambda code, b: b.get("authenticated"))
+    # Small socket buffers in this namespace only, so 600 KB cannot all
+    # sit in the kernel when the client goes away.
+    e.ns.run("sysctl", "-q", "-w", "net.ipv4.tcp_wmem=4096 16384 65536",
+             "net.ipv4.tcp_rmem=4096 16384 65536")
+    # Clients that read a few bytes of the 600 KB answer and reset the
+    # connection: the response was not completely sent, nothing is wiped.
+    with e.ns.entered():
+        for _ in range(3):
+            c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+            c.settimeout(10)
+            c.connect(("127.0.0.1", e.agent.http_port))
+            c.sendall(f"GET /credentials/get?sessionId={s} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            assert c.recv(100).startswith(b"HTTP/1.1 200")
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.close()
+    got = e.json("GET", f"/credentials/get?sessionId={s}")
+    assert got[0] == 200 and got[1]["credentials"]["access_token"] == "SECRET-ACCESS-gemini"
+    assert len(got[1]["credentials"]["padding"]) == 600000
+    assert e.json("GET", f"/credentials/get?sessionId={s}")[0] == 404
+    e.assert_no_secrets()
 
 
-def test_push_handoff(agent_bin):
-    d = tempfile.mkdtemp(prefix="vmba-handoff-", dir="/var/tmp")
-    path = os.path.join(d, "h.sock")
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(path)
-    srv.listen(4)
-    srv.settimeout(30)
-    e = LoginEnv(agent_bin, sets=("vsock_port=1234", f"vsock_unix_path={path}"))
-    try:
-        s = sid()
-        assert e.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-p",
-                                              "authorizeUrl": f"{e.provider_url}/h/authorize"})[0] == 200
-        assert e.request("GET", "/oauth/callback?code=SECRET-CODE-p&state=host-state-p")[0] == 200
-
-        def read_line(conn):
-            conn.settimeout(30)
-            buf = b""
-            while not buf.endswith(b"\n"):
-                chunk = conn.recv(4096)
-                assert chunk, "connection closed before a line"
-                buf += chunk
-            return json.loads(buf)
-        conn, _ = srv.accept()
-        first = read_line(conn)
-        assert set(first) == {"deliveryId", "sessionId", "provider", "credentials", "credPath"}
-        assert first["sessionId"] == s and first["credentials"]["code"] == "SECRET-CODE-p"
-        # No ACK: the agent reconnects and sends the same delivery again.
-        conn.close()
-        conn, _ = srv.accept()
-        again = read_line(conn)
-        assert again == first
-        conn.sendall(f"ACK {first['deliveryId']}\n".encode())
-        wait_until(lambda: e.json("GET", f"/credentials/status?sessionId={s}")[0] == 404, 10,
-                   "session delivered and wiped")
-        conn.close()
-        e.assert_no_secrets()
-    finally:
-        e.close()
-        srv.close()
-        shutil.rmtree(d, ignore_errors=True)
-
-
-def test_push_forgotten_when_session_expires(agent_bin):
-    """A push the host never acknowledges holds a copy of the secret: when
-    the session expires it is dropped, never sent again."""
+@pytest.fixture
+def host_socket():
+    """The host's end of the push handoff: a listening unix socket standing
+    in for Firecracker's <uds_path>_<port> (never AF_VSOCK)."""
     d = tempfile.mkdtemp(prefix="vmba-handoff-", dir="/var/tmp")
     path = os.path.join(d, "h.sock")
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     srv.bind(path)
     srv.listen(16)
-    e = LoginEnv(agent_bin, sets=("vsock_port=1234", f"vsock_unix_path={path}", "session_ttl_s=3"))
+    srv.settimeout(30)
+    yield path, srv
+    srv.close()
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_push_handoff(make_env, host_socket):
+    path, srv = host_socket
+    e = make_env(sets=("vsock_port=1234", f"vsock_unix_path={path}"))
+    s = sid()
+    assert e.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-p",
+                                          "authorizeUrl": f"{e.provider_url}/h/authorize"})[0] == 200
+    assert e.request("GET", "/oauth/callback?code=SECRET-CODE-p&state=host-state-p")[0] == 200
+
+    def read_line(conn):
+        conn.settimeout(30)
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = conn.recv(4096)
+            assert chunk, "connection closed before a line"
+            buf += chunk
+        return json.loads(buf)
+    conn, _ = srv.accept()
+    first = read_line(conn)
+    assert set(first) == {"deliveryId", "sessionId", "provider", "credentials", "credPath"}
+    assert first["sessionId"] == s and first["credentials"]["code"] == "SECRET-CODE-p"
+    # No ACK: the agent reconnects and sends the same delivery again.
+    conn.close()
+    conn, _ = srv.accept()
+    again = read_line(conn)
+    assert again == first
+    conn.sendall(f"ACK {first['deliveryId']}\n".encode())
+    wait_until(lambda: e.json("GET", f"/credentials/status?sessionId={s}")[0] == 404, 10,
+               "session delivered and wiped")
+    conn.close()
+    e.assert_no_secrets()
+
+
+def test_push_forgotten_when_session_expires(make_env, host_socket):
+    """A push the host never acknowledges holds a copy of the secret: when
+    the session expires it is dropped, never sent again."""
+    path, srv = host_socket
+    e = make_env(sets=("vsock_port=1234", f"vsock_unix_path={path}", "session_ttl_s=3"))
     kept = []
     try:
         s = sid()
         assert e.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-q",
                                               "authorizeUrl": f"{e.provider_url}/h/authorize"})[0] == 200
         assert e.request("GET", "/oauth/callback?code=SECRET-CODE-q&state=host-state-q")[0] == 200
-        srv.settimeout(30)
         conn, _ = srv.accept()  # the first push; never acknowledged
         kept.append(conn)
         e.wait_status(s, lambda code, b: b.get("failed"), timeout=20)
@@ -501,125 +506,110 @@ def test_push_forgotten_when_session_expires(agent_bin):
     finally:
         for c in kept:
             c.close()
-        e.close()
-        srv.close()
-        shutil.rmtree(d, ignore_errors=True)
 
 
 # -- the real browser -------------------------------------------------------------
 
 @pytest.mark.skipif(not shutil.which("firefox-esr") or not shutil.which("Xvfb"),
                     reason="needs firefox-esr and Xvfb")
-def test_codex_login_through_firefox(agent_bin):
+def test_codex_login_through_firefox(make_env):
     """The whole round trip with the VM's real browser: the agent starts
     Firefox on its Xvfb at the authorize URL, Firefox follows the fake
     provider's redirect to the Codex CLI's listener on :1455, the CLI
     writes auth.json, the host polls and pulls."""
-    e = LoginEnv(agent_bin, services=None, sets=("window_manager=",))
-    try:
-        e.agent.wait_ready(60)
-        s = sid()
-        status, started = e.json("POST", "/auth/codex", {"sessionId": s})
-        assert status == 200 and "oauthUrl" in started, started
-        wait_until(lambda: e.agent.try_services().get("firefox", {}).get("state") in ("ready", "starting"),
-                   30, "firefox started")
-        st = e.wait_status(s, lambda code, b: b.get("authenticated"), timeout=90)
-        path = os.path.join(e.home, ".codex/auth.json")
-        assert st["path"] == path and st["provider"] == "codex"
-        with open(path) as f:
-            creds = json.load(f)
-        assert e.json("GET", f"/credentials/get?sessionId={s}") == \
-            (200, {"success": True, "provider": "codex", "credentials": creds, "credPath": path})
-        # Firefox (not the test) followed the redirect: it was launched with
-        # the URL and the fake CLI's listener got the code from it.  The
-        # CLI's own $BROWSER call with the same URL opened no second tab.
-        assert len(e.agent.log_lines("authorize URL opened (browser_launch)")) == 1
-        assert e.agent.log_lines("open-url request from a CLI: session.")
-        assert not e.agent.log_lines("open-url request from a CLI: navigate")
-        # Captured: the browser is closed.
-        wait_until(lambda: e.agent.try_services().get("firefox", {}).get("state") == "inactive",
-                   30, "firefox stopped after the capture")
-        # /open-url: launches the browser, then navigates the running one
-        # instead of starting a second.
-        target = f"{e.provider_url}/nowhere"
-        assert e.json("POST", "/open-url", {"url": target}) == (200, {"success": True, "method": "browser_launch"})
-        wait_until(lambda: e.agent.try_services().get("firefox", {}).get("state") == "ready", 60, "firefox ready")
-        assert e.json("POST", "/open-url", {"url": target + "2"}) == (200, {"success": True, "method": "navigate"})
-        if shutil.which("xwininfo"):
-            # The window was found through libxdo and sized to the screen.
-            def firefox_full_screen():
-                tree = e.ns.run("xwininfo", "-display", f":{e.agent.display}", "-root", "-tree", check=False).stdout
-                return [l for l in tree.splitlines() if re.search(r'"[Ff]irefox', l) and "1280x800+0+0" in l]
-            wait_until(firefox_full_screen, 30, "firefox window sized to the 1280x800 screen")
-        e.assert_no_secrets()
-        profile = os.path.join(e.agent.dir, "firefox", "user.js")
-        with open(profile) as f:
-            prefs = f.read()
-        for pref in ("browser.shell.checkDefaultBrowser\", false", "signon.rememberSignons\", false",
-                     "app.update.enabled\", false", "toolkit.telemetry.enabled\", false",
-                     "browser.sessionstore.resume_from_crash\", false", "browser.aboutwelcome.enabled\", false"):
-            assert pref in prefs
-    finally:
-        e.close()
+    e = make_env(services=None, sets=("window_manager=",))
+    e.agent.wait_ready(60)
+    s = sid()
+    status, started = e.json("POST", "/auth/codex", {"sessionId": s})
+    assert status == 200 and "oauthUrl" in started, started
+    wait_until(lambda: e.agent.try_services().get("firefox", {}).get("state") in ("ready", "starting"),
+               30, "firefox started")
+    st = e.wait_status(s, lambda code, b: b.get("authenticated"), timeout=90)
+    path = os.path.join(e.home, ".codex/auth.json")
+    assert st["path"] == path and st["provider"] == "codex"
+    with open(path) as f:
+        creds = json.load(f)
+    assert e.json("GET", f"/credentials/get?sessionId={s}") == \
+        (200, {"success": True, "provider": "codex", "credentials": creds, "credPath": path})
+    # Firefox (not the test) followed the redirect: it was launched with
+    # the URL and the fake CLI's listener got the code from it.  The
+    # CLI's own $BROWSER call with the same URL opened no second tab.
+    assert len(e.agent.log_lines("authorize URL opened (browser_launch)")) == 1
+    assert e.agent.log_lines("open-url request from a CLI: session.")
+    assert not e.agent.log_lines("open-url request from a CLI: navigate")
+    # Captured: the browser is closed.
+    wait_until(lambda: e.agent.try_services().get("firefox", {}).get("state") == "inactive",
+               30, "firefox stopped after the capture")
+    # /open-url: launches the browser, then navigates the running one
+    # instead of starting a second.
+    target = f"{e.provider_url}/nowhere"
+    assert e.json("POST", "/open-url", {"url": target}) == (200, {"success": True, "method": "browser_launch"})
+    wait_until(lambda: e.agent.try_services().get("firefox", {}).get("state") == "ready", 60, "firefox ready")
+    assert e.json("POST", "/open-url", {"url": target + "2"}) == (200, {"success": True, "method": "navigate"})
+    if shutil.which("xwininfo"):
+        # The window was found through libxdo and sized to the screen.
+        def firefox_full_screen():
+            tree = e.ns.run("xwininfo", "-display", f":{e.agent.display}", "-root", "-tree", check=False).stdout
+            return [l for l in tree.splitlines() if re.search(r'"[Ff]irefox', l) and "1280x800+0+0" in l]
+        wait_until(firefox_full_screen, 30, "firefox window sized to the 1280x800 screen")
+    e.assert_no_secrets()
+    profile = os.path.join(e.agent.dir, "firefox", "user.js")
+    with open(profile) as f:
+        prefs = f.read()
+    for pref in ("browser.shell.checkDefaultBrowser\", false", "signon.rememberSignons\", false",
+                 "app.update.enabled\", false", "toolkit.telemetry.enabled\", false",
+                 "browser.sessionstore.resume_from_crash\", false", "browser.aboutwelcome.enabled\", false"):
+        assert pref in prefs
 
 
-def test_no_url_returns_redacted_output(agent_bin):
-    e = LoginEnv(agent_bin, provider_env={"FAKE_CLI_NOURL": "1"})
-    try:
-        s = sid()
-        status, started = e.json("POST", "/auth/claude_code", {"sessionId": s})
-        assert status == 200
-        out = started.pop("cliOutput")
-        assert started == {"success": True, "message": "CLI started; no OAuth URL within 5 s", "sessionId": s}
-        assert out == ("debug: refresh_token=[REDACTED]\nGET /cb?code=[REDACTED]&state=[REDACTED]\n"
-                       "still working\n")
-        status, waiting = e.json("GET", f"/oauth-url?sessionId={s}")
-        assert status == 202 and isinstance(waiting.pop("elapsedMs"), int)
-        assert waiting == {"waiting": True, "message": "Waiting for OAuth URL"}
-        e.assert_no_secrets(out)
-    finally:
-        e.close()
+def test_no_url_returns_redacted_output(make_env):
+    e = make_env(provider_env={"FAKE_CLI_NOURL": "1"})
+    s = sid()
+    status, started = e.json("POST", "/auth/claude_code", {"sessionId": s})
+    assert status == 200
+    out = started.pop("cliOutput")
+    assert started == {"success": True, "message": "CLI started; no OAuth URL within 5 s", "sessionId": s}
+    assert out == ("debug: refresh_token=[REDACTED]\nGET /cb?code=[REDACTED]&state=[REDACTED]\n"
+                   "still working\n")
+    status, waiting = e.json("GET", f"/oauth-url?sessionId={s}")
+    assert status == 202 and isinstance(waiting.pop("elapsedMs"), int)
+    assert waiting == {"waiting": True, "message": "Waiting for OAuth URL"}
+    e.assert_no_secrets(out)
 
 
-def test_session_expires(agent_bin):
-    e = LoginEnv(agent_bin, sets=("session_ttl_s=1",))
-    try:
-        s = sid()
-        assert e.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-x",
-                                              "authorizeUrl": f"{e.provider_url}/h/authorize"})[0] == 200
-        st = e.wait_status(s, lambda code, b: b.get("failed"), timeout=10)
-        assert st == {"authenticated": False, "failed": True, "error": "Session expired"}
-        # Its state is gone with it.
-        assert e.request("GET", "/oauth/callback?code=SECRET-CODE-late&state=host-state-x")[0] == 400
-        assert e.json("GET", f"/credentials/get?sessionId={s}")[0] == 400
-    finally:
-        e.close()
+def test_session_expires(make_env):
+    e = make_env(sets=("session_ttl_s=1",))
+    s = sid()
+    assert e.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-x",
+                                          "authorizeUrl": f"{e.provider_url}/h/authorize"})[0] == 200
+    st = e.wait_status(s, lambda code, b: b.get("failed"), timeout=10)
+    assert st == {"authenticated": False, "failed": True, "error": "Session expired"}
+    # Its state is gone with it.
+    assert e.request("GET", "/oauth/callback?code=SECRET-CODE-late&state=host-state-x")[0] == 400
+    assert e.json("GET", f"/credentials/get?sessionId={s}")[0] == 400
 
 
 @pytest.mark.skipif(not shutil.which("Xvfb"), reason="needs Xvfb")
-def test_open_url_argv(agent_bin):
+def test_open_url_argv(make_env):
     """The URL reaches the browser as exactly one argv element, shell
     metacharacters and all, and nothing runs them."""
     fake = os.path.join(HERE, "login", "fake_firefox.py")
-    e = LoginEnv(agent_bin, services=None, sets=("window_manager=", f"firefox={fake}"))
-    try:
-        e.agent.wait_ready(60)
-        log = os.path.join(e.agent.dir, "firefox-argv.log")
-        profile = os.path.join(e.agent.dir, "firefox")
-        u1 = "http://127.0.0.1:9/a?x=$(touch${IFS}/tmp/vmba-login-ff1)&y=`touch${IFS}/tmp/vmba-login-ff2`"
-        u2 = "https://example.test/;touch${IFS}/tmp/vmba-login-ff3;|&>x"
-        assert e.json("POST", "/open-url", {"url": u1}) == (200, {"success": True, "method": "browser_launch"})
-        wait_until(lambda: os.path.exists(log), 30, "fake firefox started")
-        wait_until(lambda: e.agent.try_services().get("firefox", {}).get("state") == "ready", 30, "firefox ready")
-        assert e.json("POST", "/open-url", {"url": u2}) == (200, {"success": True, "method": "navigate"})
-        wait_until(lambda: len(open(log).read().splitlines()) == 2, 30, "remote client ran")
-        with open(log) as f:
-            lines = [json.loads(l) for l in f]
-        assert lines == [["--profile", profile, u1], ["--profile", profile, "--new-tab", u2]]
-        for n in (1, 2, 3):
-            assert not os.path.exists(f"/tmp/vmba-login-ff{n}")
-    finally:
-        e.close()
+    e = make_env(services=None, sets=("window_manager=", f"firefox={fake}"))
+    e.agent.wait_ready(60)
+    log = os.path.join(e.agent.dir, "firefox-argv.log")
+    profile = os.path.join(e.agent.dir, "firefox")
+    u1 = "http://127.0.0.1:9/a?x=$(touch${IFS}/tmp/vmba-login-ff1)&y=`touch${IFS}/tmp/vmba-login-ff2`"
+    u2 = "https://example.test/;touch${IFS}/tmp/vmba-login-ff3;|&>x"
+    assert e.json("POST", "/open-url", {"url": u1}) == (200, {"success": True, "method": "browser_launch"})
+    wait_until(lambda: os.path.exists(log), 30, "fake firefox started")
+    wait_until(lambda: e.agent.try_services().get("firefox", {}).get("state") == "ready", 30, "firefox ready")
+    assert e.json("POST", "/open-url", {"url": u2}) == (200, {"success": True, "method": "navigate"})
+    wait_until(lambda: len(open(log).read().splitlines()) == 2, 30, "remote client ran")
+    with open(log) as f:
+        lines = [json.loads(l) for l in f]
+    assert lines == [["--profile", profile, u1], ["--profile", profile, "--new-tab", u2]]
+    for n in (1, 2, 3):
+        assert not os.path.exists(f"/tmp/vmba-login-ff{n}")
 
 
 def test_shutdown_with_login_in_progress(agent_bin):
@@ -660,33 +650,30 @@ def test_shutdown_with_login_in_progress(agent_bin):
         e.close()
 
 
-def test_open_url_from_another_user_refused(agent_bin):
+def test_open_url_from_another_user_refused(make_env, agent_bin):
     """The control socket serves only the agent's own uid (SO_PEERCRED),
     even with its modes loosened: another user cannot plant the authorize
     URL of a waiting login."""
-    e = LoginEnv(agent_bin, provider_env={"FAKE_CLI_NOURL": "1"})
-    try:
-        s = sid()
-        import threading
-        t = threading.Thread(target=e.request, args=("POST", "/auth/claude_code", json.dumps({"sessionId": s})))
-        t.start()
-        e.wait_status(s, lambda code, b: code == 200 and b.get("waiting"))
-        sock = os.path.join(e.dir, "control.sock")
-        os.chmod(e.dir, 0o755)
-        os.chmod(sock, 0o666)
-        evil = f"{e.provider_url}/claude/authorize?client_id=evil"
-        env = {"VMBA_CONTROL_SOCKET": sock, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
-        r = e.ns.run("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                     agent_bin, "open-url", evil, env=env, check=False)
-        assert r.returncode == 1 and "permission denied" in r.stderr, (r.returncode, r.stderr)
-        assert e.json("GET", f"/oauth-url?sessionId={s}")[0] == 202
-        # The agent's own uid still may.
-        r = e.ns.run(agent_bin, "open-url", evil, env=env, check=False)
-        assert r.returncode == 0, r.stderr
-        assert e.json("GET", f"/oauth-url?sessionId={s}") == (200, {"oauthUrl": evil})
-        t.join(30)
-    finally:
-        e.close()
+    e = make_env(provider_env={"FAKE_CLI_NOURL": "1"})
+    s = sid()
+    import threading
+    t = threading.Thread(target=e.request, args=("POST", "/auth/claude_code", json.dumps({"sessionId": s})))
+    t.start()
+    e.wait_status(s, lambda code, b: code == 200 and b.get("waiting"))
+    sock = os.path.join(e.dir, "control.sock")
+    os.chmod(e.dir, 0o755)
+    os.chmod(sock, 0o666)
+    evil = f"{e.provider_url}/claude/authorize?client_id=evil"
+    env = {"VMBA_CONTROL_SOCKET": sock, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    r = e.ns.run("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                 agent_bin, "open-url", evil, env=env, check=False)
+    assert r.returncode == 1 and "permission denied" in r.stderr, (r.returncode, r.stderr)
+    assert e.json("GET", f"/oauth-url?sessionId={s}")[0] == 202
+    # The agent's own uid still may.
+    r = e.ns.run(agent_bin, "open-url", evil, env=env, check=False)
+    assert r.returncode == 0, r.stderr
+    assert e.json("GET", f"/oauth-url?sessionId={s}") == (200, {"oauthUrl": evil})
+    t.join(30)
 
 
 def test_open_url_verb_errors(agent_bin, tmp_path):
