@@ -35,6 +35,19 @@ static LoginSession *query_session(LoginManager *lm, HttpRequest *req, int *ret)
         return s;
 }
 
+/* A new session: NULL and a 409 (live id) or error reply sent otherwise. */
+static LoginSession *session_create(LoginManager *lm, HttpRequest *req, const char *id, const char *provider,
+                                    int *ret) {
+        LoginSession *s;
+        int r = login_session_new(lm, id, provider, &s);
+
+        if (r == -EEXIST)
+                *ret = http_reply_error(req, 409, "Session already in progress");
+        else if (r < 0)
+                *ret = http_reply_error(req, http_status_from_errno(r), "Cannot create session");
+        return r < 0 ? NULL : s;
+}
+
 void login_api_answer_pending(LoginSession *s, bool timed_out) {
         HttpRequest *req = s->pending;
         _cleanup_(freep) char *out = NULL;
@@ -100,11 +113,9 @@ static int auth_start(HttpRequest *req, void *userdata) {
                 return http_reply_error(req, 503, "Provider definitions not loaded");
         if (!provider_set_find(lm->providers, provider))
                 return http_reply_error(req, 400, "Unknown provider");
-        r = login_session_new(lm, q.session_id, provider, &s);
-        if (r == -EEXIST)
-                return http_reply_error(req, 409, "Session already in progress");
-        if (r < 0)
-                return http_reply_error(req, http_status_from_errno(r), "Cannot create session");
+        s = session_create(lm, req, q.session_id, provider, &r);
+        if (!s)
+                return r;
         r = login_session_start_cli(s, q.http_proxy, q.https_proxy, q.no_proxy);
         if (r < 0)
                 return start_error(req, s, r);
@@ -225,11 +236,9 @@ static int oauth_start(HttpRequest *req, void *userdata) {
         body = http_request_body(req, &size);
         if (oauth_start_request_parse(body, size, &q, &err) < 0)
                 return http_reply_error(req, 400, err);
-        r = login_session_new(lm, q.session_id, "oauth", &s);
-        if (r == -EEXIST)
-                return http_reply_error(req, 409, "Session already in progress");
-        if (r < 0)
-                return http_reply_error(req, http_status_from_errno(r), "Cannot create session");
+        s = session_create(lm, req, q.session_id, "oauth", &r);
+        if (!s)
+                return r;
         s->oauth_state = TAKE_PTR(q.state);
         s->oauth_url = strdup(q.authorize_url);
         if (!s->oauth_url)
