@@ -53,11 +53,13 @@ static const Verb *verb_find(const char *name) {
 int main(int argc, char **argv) {
         const Verb *v;
 
-        if (argc >= 2 && (streq(argv[1], "--help") || streq(argv[1], "-h"))) {
+        /* As PID 1 an exit is a kernel panic: these words from the kernel's
+         * command line are ignored like any other (see below). */
+        if (getpid() != 1 && argc >= 2 && (streq(argv[1], "--help") || streq(argv[1], "-h"))) {
                 print_help();
                 return 0;
         }
-        if (argc >= 2 && streq(argv[1], "--version")) {
+        if (getpid() != 1 && argc >= 2 && streq(argv[1], "--version")) {
                 print_version();
                 return 0;
         }

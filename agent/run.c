@@ -86,7 +86,9 @@ static void print_help(void) {
 }
 
 /* As PID 1 the kernel hands init the boot arguments it did not know:
- * unknown options are ignored then instead of stopping the boot. */
+ * unknown or malformed options are ignored then instead of stopping the
+ * boot (PID 1 exiting is a kernel panic), and so are --help and
+ * --dump-config-keys (run_main). */
 static int parse_args(int argc, char **argv, bool lenient, RunArgs *a) {
         enum { ARG_SET = 0x100, ARG_HTTP_PORT, ARG_LOG_LEVEL, ARG_SERVICES, ARG_NETINIT,
                ARG_NO_NETINIT, ARG_NO_REBOOT, ARG_DUMP };
@@ -115,6 +117,8 @@ static int parse_args(int argc, char **argv, bool lenient, RunArgs *a) {
                         r = args_add_assignment(a, optarg);
                         if (r == -EINVAL)
                                 log_error("--set expects KEY=VALUE."); /* not echoed: may be a token */
+                        if (r == -EINVAL && lenient)
+                                r = 0;
                         break;
                 case ARG_HTTP_PORT: r = args_add(a, "http_port", optarg, NULL); break;
                 case ARG_LOG_LEVEL: r = args_add(a, "log_level", optarg, NULL); break;
@@ -425,13 +429,16 @@ int run_main(int argc, char **argv) {
         /* A closed stderr pipe or a peer gone mid-write must be an EPIPE,
          * not the end of the agent (spawn.c resets it for children). */
         (void)signal(SIGPIPE, SIG_IGN);
-        if (parse_args(argc, argv, getpid() == 1, &args) < 0)
+        r = parse_args(argc, argv, getpid() == 1, &args);
+        if (r < 0 && getpid() != 1)
                 return 2;
-        if (args.help) {
+        if (r < 0)
+                log_error_errno(r, "Failed to parse the arguments, continuing with those read: %m");
+        if (args.help && getpid() != 1) {
                 print_help();
                 return 0;
         }
-        if (args.dump_keys) {
+        if (args.dump_keys && getpid() != 1) {
                 config_dump_keys_markdown(stdout);
                 return 0;
         }

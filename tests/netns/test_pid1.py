@@ -50,11 +50,12 @@ def logs_on_term(name, log):
     return f'trap "echo {name} >> {log}; exit 0" TERM; sleep 1000 & wait'
 
 
-def start_pid1(ns, agent_bin, workdir, services, *extra, cmdline="console=ttyS0 reboot=k quiet", **popen):
+def start_pid1(ns, agent_bin, workdir, services, *extra, cmdline="console=ttyS0 reboot=k quiet", first=(),
+               **popen):
     services_file = write(os.path.join(workdir, "services.json"), json.dumps({"services": services}))
     cmdline = write(os.path.join(workdir, "cmdline"), cmdline + "\n")
     # --uts: as PID 1 the agent sets the hostname from ip=; never the machine's.
-    argv = ["unshare", "--pid", "--fork", "--mount-proc", "--uts", agent_bin,
+    argv = ["unshare", "--pid", "--fork", "--mount-proc", "--uts", agent_bin, *first,
             "--services-file", services_file, "--http-port", str(PORT),
             "--set", f"cmdline_path={cmdline}", "--set", "token_file=",
             "--set", f"resolv_conf={workdir}/resolv.conf", "--set", f"hosts_file={workdir}/hosts",
@@ -150,6 +151,24 @@ def test_bad_config_falls_back(agent_bin, workdir):
         h = wait_until(lambda: health(ns), 10, "/health")
         assert h["config_error"] == f'{config}: unknown key "http_prot"'
         assert h["status"] == "degraded"
+        os.kill(agent, signal.SIGTERM)
+        assert unshare.wait(timeout=30) == 0
+
+
+@pytest.mark.parametrize("args", [["-h"], ["--help"], ["--version"], ["--dump-config-keys"],
+                                  ["--set", "no-equals-sign"], ["--set"]])
+def test_pid1_never_exits_on_its_arguments(agent_bin, workdir, args):
+    # The kernel hands init the boot arguments it does not know: none of
+    # them may end PID 1 (exit = kernel panic), neither a verb meant for a
+    # terminal nor a flag it cannot use.
+    with Netns() as ns:
+        # First, as the kernel would pass them (main.c looks at argv[1]).
+        unshare, agent = start_pid1(ns, agent_bin, workdir, [], "--no-reboot", first=args)
+        h = wait_until(lambda: health(ns), 10, "/health")
+        assert unshare.poll() is None
+        # ("--set" alone takes the next word as its value: then the
+        # services file is lost and the built-in stack is "starting".)
+        assert h["status"] in ("ok", "degraded", "starting"), h
         os.kill(agent, signal.SIGTERM)
         assert unshare.wait(timeout=30) == 0
 
