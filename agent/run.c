@@ -196,7 +196,9 @@ static int setup_config(Manager *m, const RunArgs *a) {
                 config_init(&m->config);
                 m->config.token = token;
                 m->config.token_from_cmdline = from_cmdline;
-                (void)apply_flags(m, a, err, sizeof err);
+                /* Each flag on its own: a bad one must not drop the rest. */
+                for (size_t i = 0; i < a->n_set; i++)
+                        (void)config_set(&m->config, a->set[i][0], a->set[i][1], err, sizeof err);
         }
         log_set_max_level(m->config.log_level);
         if (m->config.token_from_cmdline)

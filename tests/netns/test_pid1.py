@@ -173,6 +173,18 @@ def test_pid1_never_exits_on_its_arguments(agent_bin, workdir, args):
         assert unshare.wait(timeout=30) == 0
 
 
+def test_bad_flag_as_pid1_keeps_the_other_flags(agent_bin, workdir):
+    # Defaults plus every flag that is valid: here the services file and
+    # the port given after the bad one.
+    with Netns() as ns:
+        unshare, agent = start_pid1(ns, agent_bin, workdir, [], "--no-reboot", first=["--http-port", "99999"])
+        h = wait_until(lambda: health(ns), 10, "/health")
+        assert h["config_error"] == 'option: key "http_port": expected an integer 0-65535, got "99999"'
+        assert (h["status"], h["services"]) == ("degraded", {})
+        os.kill(agent, signal.SIGTERM)
+        assert unshare.wait(timeout=30) == 0
+
+
 def test_bad_config_exits_when_not_pid1(agent_bin, workdir):
     config = write(os.path.join(workdir, "agent.json"), '{"http_port": "x"}')
     with Netns() as ns:
