@@ -35,8 +35,8 @@
 #define SERVICES_FILE_MAX (1024 * 1024)
 
 /* The ready timeout counts time without progress.  A start still busy on
- * the CPU when it expires (an emulated CPU, where the display chain took
- * ~37 s) gets the same time again, up to this many times; a child that
+ * the CPU when it expires (under TCG the display was ready only ~37 s
+ * after the kernel started: bench/README.md, Boot) gets the same time again, up to this many times; a child that
  * sits blocked (hung, or waiting for something that will not come) uses
  * next to no CPU and fails on time.  Busy = at least 1% of the period on
  * the CPU, and at least one clock tick (/proc counts in ticks). */
