@@ -82,6 +82,9 @@ int capture_read(const char *path, json_t **ret, usec_t *ret_modified) {
                 json_decref(j);
                 return -ENODATA;
         }
+        /* On the fd we read, not the path: a symlink swapped in since
+         * must not get its target's mode changed. */
+        (void)fchmod(fd, 0600);
         *ret = j;
         if (ret_modified)
                 *ret_modified = (usec_t)st.st_mtim.tv_sec * USEC_PER_SEC +
@@ -112,7 +115,6 @@ static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *
                 return 0;
         }
         c->done = true;
-        (void)chmod(c->path, 0600);
         c->cb(c, j, mtime, c->userdata); /* may free c */
         return 0;
 }

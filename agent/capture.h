@@ -25,6 +25,7 @@ typedef void (*CaptureHandler)(Capture *c, json_t *credentials, usec_t modified,
 int capture_start(Manager *m, const char *path, CaptureHandler cb, void *userdata, Capture **ret);
 Capture *capture_free(Capture *c);
 
-/* Reads and parses path now: 0 and the object, -ENODATA when it is not
- * (yet) a complete JSON object, other -errno from the file system. */
+/* Reads and parses path now: 0 and the object (the file is made 0600),
+ * -ENODATA when it is not (yet) a complete JSON object, other -errno from
+ * the file system. */
 int capture_read(const char *path, json_t **ret, usec_t *ret_modified);

@@ -97,6 +97,8 @@ static void test_symlink_and_old_file(void **state) {
         Capture *c = NULL;
         Result res = {};
         json_t *j = NULL;
+        struct stat st;
+        mode_t old = umask(022);
 
         assert_non_null(mkdtemp(dir));
         snprintf(path, sizeof path, "%s/creds.json", dir);
@@ -104,6 +106,17 @@ static void test_symlink_and_old_file(void **state) {
         write_raw(target, "{\"not\": \"yours\"}");
         assert_int_equal(symlink(target, path), 0);
         assert_int_equal(capture_read(path, &j, NULL), -ELOOP);
+        assert_int_equal(stat(target, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0644); /* the target's mode untouched */
+        unlink(path);
+
+        /* Read directly (the CLI's exit came before the inotify event):
+         * made 0600 too. */
+        write_raw(path, "{\"direct\": true}");
+        assert_int_equal(capture_read(path, &j, NULL), 0);
+        json_decref(TAKE_PTR(j));
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
         unlink(path);
 
         /* Left over from before the login: not a capture until rewritten. */
@@ -124,6 +137,7 @@ static void test_symlink_and_old_file(void **state) {
         sd_event_unref(m.event);
         unlink(path);
         rmdir(dir);
+        umask(old);
 }
 
 int main(void) {
