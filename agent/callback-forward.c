@@ -139,6 +139,15 @@ static int forward_connect(Forward *f, uint16_t port) {
         return 0;
 }
 
+/* The raw query goes into our request line: a space, control byte or
+ * non-ASCII byte (MHD lets them through) would make it malformed. */
+static bool query_ok(const char *q) {
+        for (; q && *q; q++)
+                if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f)
+                        return false;
+        return true;
+}
+
 int callback_forward(HttpRequest *req, void *userdata) {
         LoginManager *lm = userdata;
         LoginSession *s = callback_session(lm);
@@ -148,6 +157,8 @@ int callback_forward(HttpRequest *req, void *userdata) {
 
         if (!s)
                 return http_reply(req, 404, "text/html; charset=utf-8", no_login_page, strlen(no_login_page));
+        if (!query_ok(q))
+                return http_reply_error(req, 400, "Invalid callback query");
         f = calloc(1, sizeof *f);
         if (!f)
                 return -ENOMEM;

@@ -402,6 +402,27 @@ def test_auth_callback_forwarded(env):
     env.assert_no_secrets()
 
 
+def test_auth_callback_raw_query_refused(env):
+    """MHD passes spaces and control bytes in the query through; forwarded
+    raw they would break the request line sent to the CLI's listener."""
+    s = sid()
+    assert env.json("POST", "/auth/codex", {"sessionId": s})[0] == 200
+    with env.ns.entered():
+        for q in (b"code=SECRET-CODE-sp ace", b"code=a\tb", b"code=a\x01b", b"code=\xff"):
+            c = socket.create_connection(("127.0.0.1", env.agent.http_port), timeout=10)
+            c.sendall(b"GET /auth/callback?" + q + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = b""
+            while chunk := c.recv(4096):
+                data += chunk
+            c.close()
+            head, _, body = data.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 400 ") and json.loads(body) == {"error": "Invalid callback query"}, data
+    # The login goes on: the CLI's listener saw none of them.
+    st = env.json("GET", f"/credentials/status?sessionId={s}")[1]
+    assert st["authenticated"] is False and st["waiting"] is True
+    env.assert_no_secrets()
+
+
 def test_response_cut_off_keeps_credentials(make_env):
     e = make_env(provider_env={"FAKE_CLI_BIG": "1"})
     s = sid()
