@@ -2,6 +2,7 @@
  * and status-independent messages must not drift, because the host matches
  * on them.  Unknown keys in request bodies are ignored (the host sends
  * "debug" and may grow more); wrong types of known keys are 400. */
+#include <malloc.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -331,6 +332,20 @@ void json_wipe(json_t *j) {
         else if (json_is_array(j))
                 json_array_foreach(j, i, v)
                         json_wipe(v);
+}
+
+/* jansson's own buffers (the parser's token buffer, json_dumps()'s growing
+ * output, string values) hold credential bytes and go back to free()
+ * without our say: every block it frees is wiped first. */
+static void wiping_free(void *p) {
+        if (p) {
+                explicit_bzero(p, malloc_usable_size(p));
+                free(p);
+        }
+}
+
+void json_wipe_on_free(void) {
+        json_set_alloc_funcs(malloc, wiping_free);
 }
 
 /* The values are the OAuth code and state: wiped on the error paths. */

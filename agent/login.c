@@ -13,6 +13,7 @@
 #include "fileio.h"
 #include "http.h"
 #include "log.h"
+#include "login-json.h"
 #include "login.h"
 #include "macro.h"
 #include "manager.h"
@@ -371,6 +372,7 @@ int login_manager_new(Manager *m, LoginManager **ret) {
 
         if (!lm)
                 return -ENOMEM;
+        json_wipe_on_free();
         lm->m = m;
         n = readlink("/proc/self/exe", exe, sizeof exe - 1);
         exe[n > 0 ? n : 0] = '\0';

@@ -24,7 +24,7 @@
 
 #define SECRET "SECRET-WIPE-4c1d"
 
-static int leaks;
+static int leaks, frees;
 
 void __real_free(void *p);
 void *__real_realloc(void *p, size_t n);
@@ -37,6 +37,7 @@ static void check(const void *p) {
 }
 
 void __wrap_free(void *p) {
+        frees++;
         check(p);
         __real_free(p);
 }
@@ -98,12 +99,38 @@ static void test_too_big(void **state) {
         read_case(CAPTURE_MAX + 4096, true, -EFBIG);
 }
 
+/* jansson's own buffers: the parser's and json_dumps()'s grow with the
+ * secret in them.  With json_wipe_on_free() they reach free() through
+ * us (frees counted), zeroed. */
+static void test_jansson_buffers(void **state) {
+        char path[] = "/tmp/test-capture-wipe-XXXXXX";
+        int fd = mkstemp(path);
+        json_t *j = NULL;
+        char *text;
+
+        assert_true(fd >= 0);
+        close(fd);
+        make_file(path, 64 * 1024, true);
+        json_wipe_on_free();
+        leaks = frees = 0;
+        assert_int_equal(capture_read(path, &j, NULL), 0);
+        text = json_dumps(j, JSON_COMPACT);
+        assert_non_null(text);
+        explicit_bzero(text, strlen(text));
+        __real_free(text);
+        json_decref(j); /* values not wiped by json_wipe(): the allocator does it */
+        assert_true(frees > 10);
+        assert_int_equal(leaks, 0);
+        unlink(path);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_small),
                 cmocka_unit_test(test_grows),
                 cmocka_unit_test(test_half_written),
                 cmocka_unit_test(test_too_big),
+                cmocka_unit_test(test_jansson_buffers),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
