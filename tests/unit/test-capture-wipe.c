@@ -2,10 +2,10 @@
  * allocator unwiped: free() and realloc() are wrapped at link time
  * (-Wl,--wrap, see tests/unit/meson.build) and every block our code
  * frees or moves is searched for the secret.  jansson's own frees go
- * through its shared library and are not seen here (its parse buffers are
- * outside our control).  Cases: a small file, one large enough that a
- * growing read buffer would be reallocated, a half-written file, and one
- * over CAPTURE_MAX. */
+ * through its shared library and are seen only once json_wipe_on_free()
+ * routes them through ours (test_jansson_buffers).  Cases: a small file,
+ * one large enough that a growing read buffer would be reallocated, a
+ * half-written file, one over CAPTURE_MAX, jansson's buffers. */
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
