@@ -62,7 +62,8 @@ void login_api_answer_pending(LoginSession *s, bool timed_out) {
                 j = login_json_started_url(s->id, s->oauth_url);
         else {
                 out = s->runner ? cli_runner_output(s->runner) : NULL;
-                j = login_json_started_output(s->id, out ?: "", s->lm->m->config.url_wait_s);
+                j = timed_out ? login_json_started_output(s->id, out ?: "", s->lm->m->config.url_wait_s)
+                              : login_json_started_ended(s->id, out ?: "");
         }
         if (j) {
                 int r = http_reply_json(req, 200, j, 0);

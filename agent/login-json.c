@@ -237,12 +237,20 @@ json_t *login_json_started_url(const char *session_id, const char *oauth_url) {
                          "sessionId", session_id, "oauthUrl", oauth_url);
 }
 
+static json_t *started_output(const char *session_id, const char *cli_output, const char *msg) {
+        return json_pack("{s:b, s:s, s:s, s:s}", "success", 1, "message", msg, "sessionId",
+                         session_id, "cliOutput", cli_output ?: "");
+}
+
 json_t *login_json_started_output(const char *session_id, const char *cli_output, unsigned waited_s) {
         char msg[128];
 
         snprintf(msg, sizeof msg, "CLI started; no OAuth URL within %u s", waited_s);
-        return json_pack("{s:b, s:s, s:s, s:s}", "success", 1, "message", msg, "sessionId",
-                         session_id, "cliOutput", cli_output ?: "");
+        return started_output(session_id, cli_output, msg);
+}
+
+json_t *login_json_started_ended(const char *session_id, const char *cli_output) {
+        return started_output(session_id, cli_output, "Login ended before an OAuth URL was printed");
 }
 
 json_t *login_json_url_waiting(uint64_t elapsed_ms) {

@@ -56,6 +56,9 @@ bool login_streq_ct(const char *a, const char *b);
 /* POST /auth/{provider} */
 json_t *login_json_started_url(const char *session_id, const char *oauth_url);
 json_t *login_json_started_output(const char *session_id, const char *cli_output, unsigned waited_s);
+/* The same shape when the session ended (the CLI exited) before any URL:
+ * the host then reads the reason from /credentials/status. */
+json_t *login_json_started_ended(const char *session_id, const char *cli_output);
 /* GET /oauth-url */
 json_t *login_json_url_waiting(uint64_t elapsed_ms);
 json_t *login_json_url_ready(const char *oauth_url);

@@ -389,6 +389,21 @@ def test_cli_failure(make_env):
     e.assert_no_secrets()
 
 
+def test_cli_fails_before_url(make_env):
+    """The CLI exits before any URL: the start request is answered at once
+    with the output shape (there is no URL to give), and the status says
+    why the login failed."""
+    e = make_env(provider_env={"FAKE_CLI_FAIL_EARLY": "1"})
+    s = sid()
+    assert e.json("POST", "/auth/gemini_cli", {"sessionId": s}) == \
+        (200, {"success": True, "message": "Login ended before an OAuth URL was printed", "sessionId": s,
+               "cliOutput": "Error: cannot reach the auth server (refresh_token=[REDACTED])\n"})
+    assert e.json("GET", f"/credentials/status?sessionId={s}") == \
+        (200, {"authenticated": False, "failed": True, "error": "CLI exited 3"})
+    assert e.json("GET", f"/oauth-url?sessionId={s}") == (410, {"error": "CLI exited 3"})
+    e.assert_no_secrets()
+
+
 def test_auth_callback_forwarded(env):
     s = sid()
     status, started = env.json("POST", "/auth/codex", {"sessionId": s})

@@ -29,6 +29,8 @@ static void test_responses(void **state) {
               "{\"message\":\"OAuth URL captured\",\"oauthUrl\":\"https://a/x\",\"sessionId\":\"" SID "\",\"success\":true}");
         check(login_json_started_output(SID, "out\n", 15),
               "{\"cliOutput\":\"out\\n\",\"message\":\"CLI started; no OAuth URL within 15 s\",\"sessionId\":\"" SID "\",\"success\":true}");
+        check(login_json_started_ended(SID, "Error: no network\n"),
+              "{\"cliOutput\":\"Error: no network\\n\",\"message\":\"Login ended before an OAuth URL was printed\",\"sessionId\":\"" SID "\",\"success\":true}");
         check(login_json_url_waiting(1234), "{\"elapsedMs\":1234,\"message\":\"Waiting for OAuth URL\",\"waiting\":true}");
         check(login_json_url_ready("https://a/x"), "{\"oauthUrl\":\"https://a/x\"}");
         check(login_json_status_authenticated("/root/.codex/auth.json", 1763769149123456ULL, "codex"),

@@ -13,7 +13,8 @@ far as the agent can tell.  argv[1] picks the behaviour:
 The authorize URL points at the fake provider ($FAKE_PROVIDER); after the
 redirect to our listener we write the credential file under $HOME the way
 the real CLI does (temporary file + rename), answer the browser, exit 0.
-Env FAKE_CLI_FAIL=1: exit 3 right after printing the URL; FAKE_CLI_BIG=1:
+Env FAKE_CLI_FAIL=1: exit 3 right after printing the URL; FAKE_CLI_FAIL_EARLY=1:
+print an error and exit 3 before any URL; FAKE_CLI_BIG=1:
 600 KB of padding in the credentials; FAKE_CLI_NOURL=1: print secrets, never
 a URL, hang."""
 import http.server
@@ -103,6 +104,9 @@ def main():
     redirect = f"http://localhost:{port}/auth/callback"
     url = f"{PROVIDER}/{MODE}/authorize?" + urllib.parse.urlencode(
         {"client_id": "fake", "redirect_uri": redirect, "state": f"STATE-{MODE}", "code_challenge": "xyz"})
+    if os.environ.get("FAKE_CLI_FAIL_EARLY"):
+        out("Error: cannot reach the auth server (refresh_token=SECRET-REFRESH-early)\n")
+        sys.exit(3)
     if os.environ.get("FAKE_CLI_NOURL"):
         # Chatty and stuck: secrets in the output, no URL ever.
         out("debug: refresh_token=SECRET-REFRESH-chatty\r\nGET /cb?code=SECRET-CODE-chatty&state=STATE-chatty\r\n"
