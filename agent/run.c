@@ -409,19 +409,37 @@ static int run_loop(Manager *m) {
         if (setup_supervisor(m) < 0 && fatal(m, -EIO))
                 return 1;
         /* Logins are not essential to the display stack: a failure is logged
-         * and the agent keeps serving /health. */
-        r = login_manager_new(m, &m->logins);
-        if (r < 0)
-                log_error_errno(r, "Failed to set up logins: %m");
+         * and the agent keeps serving /health.  Their routes need the HTTP
+         * server, which PID 1 may be running without (see fatal()). */
+        if (!m->http)
+                log_error("HTTP is not serving: logins not set up.");
+        else {
+                r = login_manager_new(m, &m->logins);
+                if (r < 0)
+                        log_error_errno(r, "Failed to set up logins: %m");
+        }
         r = sd_event_loop(m->event);
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m"), 1;
         return r;
 }
 
+/* PID 1 without its event loop can do nothing, and must not exit: the
+ * kernel would panic and, without panic= on its command line, the VM would
+ * hang where the host cannot tell.  Reboot (or power off) as at the end of
+ * a shutdown instead, unless configured to exit (tests). */
+static int pid1_give_up(int code, ShutdownAction action) {
+        if (getpid() != 1 || code == 0 || action == SHUTDOWN_EXIT)
+                return code;
+        log_full(LOG_EMERG, "Cannot run as PID 1; %s.", shutdown_action_to_string(action));
+        (void)pid1_reboot(action);
+        return code; /* reboot() failed too: nothing is left but the panic */
+}
+
 int run_main(int argc, char **argv) {
         _cleanup_(run_args_done) RunArgs args = {};
         usec_t exec_time = process_start_boottime();
+        ShutdownAction action;
         Manager *m = NULL;
         int r;
 
@@ -453,7 +471,8 @@ int run_main(int argc, char **argv) {
 
         r = manager_new(&m);
         if (r < 0)
-                return log_error_errno(r, "Failed to set up the event loop: %m"), 1;
+                return log_error_errno(r, "Failed to set up the event loop: %m"),
+                       pid1_give_up(1, SHUTDOWN_REBOOT);
         m->is_pid1 = getpid() == 1;
         m->under_systemd = !!getenv("NOTIFY_SOCKET");
         m->boot.exec = exec_time;
@@ -465,6 +484,7 @@ int run_main(int argc, char **argv) {
         read_build_id(m);
         log_info("vm-browser-agent %s starting%s.", PACKAGE_VERSION, m->is_pid1 ? " as PID 1" : "");
         r = run_loop(m);
+        action = m->config.shutdown_action;
         manager_free(m);
-        return r;
+        return pid1_give_up(r, action);
 }

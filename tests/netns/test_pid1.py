@@ -12,6 +12,8 @@ files therefore live under /var/tmp).
   is what the test sees instead of a machine reboot.
 - A bad config file does not stop PID 1: defaults, and /health says why.
 - As PID 1 it applies ip= at start (netinit=auto) and /health shows it.
+- It never exits on its arguments; without HTTP it keeps running; without
+  even its event loop it reboots instead of exiting (a kernel panic).
 """
 import json
 import os
@@ -51,11 +53,11 @@ def logs_on_term(name, log):
 
 
 def start_pid1(ns, agent_bin, workdir, services, *extra, cmdline="console=ttyS0 reboot=k quiet", first=(),
-               **popen):
+               wrapper=(), **popen):
     services_file = write(os.path.join(workdir, "services.json"), json.dumps({"services": services}))
     cmdline = write(os.path.join(workdir, "cmdline"), cmdline + "\n")
     # --uts: as PID 1 the agent sets the hostname from ip=; never the machine's.
-    argv = ["unshare", "--pid", "--fork", "--mount-proc", "--uts", agent_bin, *first,
+    argv = [*wrapper, "unshare", "--pid", "--fork", "--mount-proc", "--uts", agent_bin, *first,
             "--services-file", services_file, "--http-port", str(PORT),
             "--set", f"cmdline_path={cmdline}", "--set", "token_file=",
             "--set", f"resolv_conf={workdir}/resolv.conf", "--set", f"hosts_file={workdir}/hosts",
@@ -183,6 +185,37 @@ def test_bad_flag_as_pid1_keeps_the_other_flags(agent_bin, workdir):
         assert (h["status"], h["services"]) == ("degraded", {})
         os.kill(agent, signal.SIGTERM)
         assert unshare.wait(timeout=30) == 0
+
+
+def read_until(stream, text):
+    for line in stream:
+        if text in line:
+            return line
+    raise AssertionError(f"no line with {text!r} before EOF")
+
+
+def test_pid1_without_http_keeps_running(agent_bin, workdir):
+    # Too few fds for the HTTP server: PID 1 goes on without it (and without
+    # the logins, whose routes need it; registering them crashed the agent).
+    with Netns() as ns:
+        unshare, agent = start_pid1(ns, agent_bin, workdir, [], "--no-reboot", wrapper=["prlimit", "--nofile=6"],
+                                    stderr=subprocess.PIPE, text=True)
+        read_until(unshare.stderr, "Failed to start HTTP")
+        read_until(unshare.stderr, "HTTP is not serving: logins not set up.")
+        os.kill(agent, signal.SIGTERM)
+        read_until(unshare.stderr, "Stopped; exiting.")
+        assert unshare.wait(timeout=30) == 0
+
+
+def test_pid1_without_event_loop_reboots(agent_bin, workdir):
+    # Too few fds for even the signal sources: exiting would be a kernel
+    # panic; PID 1 reboots instead (in a PID namespace: SIGHUP, see above).
+    with Netns() as ns:
+        unshare, agent = start_pid1(ns, agent_bin, workdir, [], wrapper=["prlimit", "--nofile=4"],
+                                    stderr=subprocess.PIPE, text=True)
+        read_until(unshare.stderr, "Failed to watch signals")
+        read_until(unshare.stderr, "Cannot run as PID 1; reboot.")
+        assert unshare.wait(timeout=30) == -signal.SIGHUP
 
 
 def test_bad_config_exits_when_not_pid1(agent_bin, workdir):
