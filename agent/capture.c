@@ -101,13 +101,12 @@ static bool unchanged(Capture *c) {
                st.st_mtim.tv_nsec == c->old.st_mtim.tv_nsec && st.st_size == c->old.st_size;
 }
 
-static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
-        Capture *c = userdata;
+int capture_poll(Capture *c) {
         json_t *j = NULL;
         usec_t mtime = 0;
         int r;
 
-        if (c->done || ev->len == 0 || !streq(ev->name, c->name) || unchanged(c))
+        if (c->done || unchanged(c))
                 return 0;
         r = capture_read(c->path, &j, &mtime);
         if (r < 0) {
@@ -116,6 +115,14 @@ static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *
         }
         c->done = true;
         c->cb(c, j, mtime, c->userdata); /* may free c */
+        return 1;
+}
+
+static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
+        Capture *c = userdata;
+
+        if (ev->len > 0 && streq(ev->name, c->name))
+                (void)capture_poll(c);
         return 0;
 }
 

@@ -24,6 +24,10 @@ typedef void (*CaptureHandler)(Capture *c, json_t *credentials, usec_t modified,
 /* path: absolute; its directory is created (0700) when missing. */
 int capture_start(Manager *m, const char *path, CaptureHandler cb, void *userdata, Capture **ret);
 Capture *capture_free(Capture *c);
+/* Checks the file now, as an inotify event would (a file unchanged since
+ * the watch began does not count): 1 when captured (the handler ran and may
+ * have freed c), else 0. */
+int capture_poll(Capture *c);
 
 /* Reads and parses path now: 0 and the object (the file is made 0600),
  * -ENODATA when it is not (yet) a complete JSON object, other -errno from

@@ -241,20 +241,14 @@ static void on_cli_url(CliRunner *r, const char *url, void *userdata) {
 
 static void on_cli_exit(CliRunner *r, int wstatus, void *userdata) {
         LoginSession *s = userdata;
-        _cleanup_(freep) char *path = NULL;
-        json_t *j = NULL;
-        usec_t mtime = 0;
         char b[64], msg[128];
 
         if (session_fsm_next(s->state, SESSION_EVENT_EXITED) < 0)
                 return;
         /* The file may be complete although its inotify event has not been
          * dispatched yet (two event sources, one loop iteration). */
-        if (s->capture && asprintf(&path, "%s/%s", s->lm->m->config.login_home, s->def->credential_file) >= 0 &&
-            capture_read(path, &j, &mtime) >= 0) {
-                login_session_captured(s, j, path, mtime);
+        if (s->capture && capture_poll(s->capture) > 0)
                 return;
-        }
         snprintf(msg, sizeof msg, "CLI %s", wstatus_to_string(wstatus, b, sizeof b));
         free(s->error);
         s->error = strdup(msg);

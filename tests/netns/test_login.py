@@ -404,6 +404,22 @@ def test_cli_fails_before_url(make_env):
     e.assert_no_secrets()
 
 
+def test_old_credential_file_not_captured_on_exit(make_env):
+    """A credential file left from before the login is not this login's,
+    also when the CLI exits without writing one (the exit path reads the
+    file in case its inotify event is still queued)."""
+    e = make_env(provider_env={"FAKE_CLI_FAIL_EARLY": "1"})
+    old = os.path.join(e.home, ".gemini/oauth_creds.json")
+    os.makedirs(os.path.dirname(old))
+    with open(old, "w") as f:
+        json.dump({"access_token": "SECRET-ACCESS-old"}, f)
+    s = sid()
+    assert e.json("POST", "/auth/gemini_cli", {"sessionId": s})[0] == 200
+    assert e.json("GET", f"/credentials/status?sessionId={s}") == \
+        (200, {"authenticated": False, "failed": True, "error": "CLI exited 3"})
+    e.assert_no_secrets()
+
+
 def test_auth_callback_forwarded(env):
     s = sid()
     status, started = env.json("POST", "/auth/codex", {"sessionId": s})
