@@ -15,6 +15,7 @@ import os
 import pathlib
 import re
 import socket
+import subprocess
 
 import pytest
 
@@ -78,9 +79,9 @@ def test_missing_virtio_module_is_a_build_error(tmp_path):
         (moddir / name).write_text("")
     init = tmp_path / "init"
     init.write_text("#!/bin/sh\n")
-    r = qemu.subprocess.run([str(qemu.MKINITRAMFS), "--kver", kver, "--root", str(tmp_path),
-                             "--init", str(init), str(tmp_path / "out.img")],
-                            capture_output=True, text=True)
+    r = subprocess.run([str(qemu.MKINITRAMFS), "--kver", kver, "--root", str(tmp_path),
+                        "--init", str(init), str(tmp_path / "out.img")],
+                       capture_output=True, text=True)
     assert r.returncode == 1
     assert r.stderr == f"mkinitramfs: kernel {kver} has no module virtio_pci (and it is not built in)\n"
     assert not (tmp_path / "out.img").exists()
@@ -160,8 +161,8 @@ def test_ctrl_alt_del_from_host_stops_vm(image, mode):
 
 
 def _debugfs(image, *requests):
-    r = qemu.subprocess.run(["debugfs", "-R", " ".join(requests), str(image / "rootfs.ext4")],
-                            capture_output=True, text=True, check=True)
+    r = subprocess.run(["debugfs", "-R", " ".join(requests), str(image / "rootfs.ext4")],
+                       capture_output=True, text=True, check=True)
     return r.stdout
 
 
