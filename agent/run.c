@@ -438,7 +438,10 @@ static int pid1_give_up(int code, ShutdownAction action) {
 
 int run_main(int argc, char **argv) {
         _cleanup_(run_args_done) RunArgs args = {};
-        usec_t exec_time = process_start_boottime();
+        /* As PID 1, /proc may not be mounted yet, and PID 1's start time is
+         * when the kernel started the initramfs /init, not our exec (which
+         * switch_root did just now): the clock now is the exec time. */
+        usec_t exec_time = getpid() == 1 ? now(CLOCK_BOOTTIME) : process_start_boottime();
         ShutdownAction action;
         Manager *m = NULL;
         int r;
