@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Sums the results of every tier (meson testlog JSON, JUnit XML) and prints
 the closing line `N passed, N failed, N skipped`; exits 1 if anything failed."""
 import json

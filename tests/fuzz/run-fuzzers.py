@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Runs each libFuzzer binary in BUILD/tests/fuzz for a bounded time from its
 seed corpus (tests/fuzz/corpus/<name>), writing one JUnit case per fuzzer.
 Crashes are saved under build-tests/results/fuzz-artifacts/."""

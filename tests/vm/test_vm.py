@@ -1,6 +1,6 @@
 """The vm tier: the golden image booted under qemu, probed from the host.
 
-The image is built (or reused from packaging/cache by content hash) by
+The image is built (or reused from $VMBA_CACHE, default /var/cache/vm-browser-agent, by content hash) by
 packaging/mkimage with the agent under test.  Each boot mode gets one VM
 for the module: `pid1` (init=/usr/sbin/vm-browser-agent) and `systemd`
 (init=/lib/systemd/systemd with the unit enabled).  The kernel command line

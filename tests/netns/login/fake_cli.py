@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Fake provider CLIs for the login tests, behaving like the real ones as
 far as the agent can tell.  argv[1] picks the behaviour:
   codex   PTY: asks the cursor position (ESC[6n) and waits for the answer

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Stands in for firefox-esr in test_open_url_argv: appends its argv (as
 JSON, one line) to $FAKE_FIREFOX_LOG next to its profile, then stays up
 like a browser unless it is the `--new-tab` remote client."""

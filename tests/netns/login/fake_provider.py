@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """The fake OAuth provider page: GET /<cli>/authorize?redirect_uri=&state=
 answers 302 to redirect_uri?code=SECRET-CODE-<cli>&state=<state> (or
 error=access_denied when the client_id is "deny").  Listens on
