@@ -31,6 +31,7 @@
 #include "http-access.h"
 #include "http-deadline.h"
 #include "http.h"
+#include "json-wipe.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -157,26 +158,18 @@ int http_reply(HttpRequest *r, unsigned status, const char *content_type, const 
         return deliver(r, status, resp);
 }
 
+/* Queries and bodies may carry secrets (an OAuth code, a state, proxy
+ * credentials): wiped before they go back to malloc. */
+static void free_wiped(char *p, size_t size) {
+        if (p) {
+                explicit_bzero(p, size);
+                free(p);
+        }
+}
+
 static void free_secret(void *p) {
         explicit_bzero(p, strlen(p));
         free(p);
-}
-
-/* Overwrites every string and key in place before jansson frees them:
- * HTTP_REPLY_SECRET bodies carry credentials. */
-static void json_wipe(json_t *j) {
-        const char *key;
-        json_t *v;
-        size_t i;
-
-        if (json_is_string(j))
-                explicit_bzero((char *)json_string_value(j), json_string_length(j));
-        else if (json_is_array(j))
-                json_array_foreach(j, i, v)
-                        json_wipe(v);
-        else if (json_is_object(j))
-                json_object_foreach(j, key, v)
-                        json_wipe(v);
 }
 
 int http_reply_json(HttpRequest *r, unsigned status, json_t *json, unsigned flags) {
@@ -434,9 +427,12 @@ static enum MHD_Result body_append(HttpRequest *r, const char *data, size_t *siz
         }
         if (r->body_size + *size + 1 > r->body_alloc) {
                 size_t want = MIN(MAX(r->body_alloc * 2, r->body_size + *size + 1), max + 1);
-                char *b = realloc(r->body, want);
+                char *b = malloc(want); /* not realloc: it would leave an unwiped copy */
                 if (!b)
                         return MHD_NO;
+                if (r->body)
+                        memcpy(b, r->body, r->body_size);
+                free_wiped(r->body, r->body_alloc);
                 r->body = b;
                 r->body_alloc = want;
         }
@@ -516,8 +512,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
 static void request_free(HttpRequest *r) {
         if (r->pending)
                 MHD_destroy_response(r->pending);
-        free(r->query);
-        free(r->body);
+        free_wiped(r->query, r->query ? strlen(r->query) : 0);
+        free_wiped(r->body, r->body_alloc);
         free(r);
 }
 

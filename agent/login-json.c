@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "json-wipe.h"
 #include "login-json.h"
 #include "macro.h"
 #include "session-fsm.h"
@@ -325,35 +326,6 @@ const char *login_iso8601(usec_t realtime, char *buf, size_t size) {
         snprintf(buf + strlen(buf), size - strlen(buf), ".%03uZ",
                  (unsigned)((realtime / 1000) % 1000));
         return buf;
-}
-
-void json_wipe(json_t *j) {
-        const char *k;
-        json_t *v;
-        size_t i;
-
-        if (json_is_string(j))
-                explicit_bzero((char *)json_string_value(j), json_string_length(j));
-        else if (json_is_object(j))
-                json_object_foreach(j, k, v)
-                        json_wipe(v);
-        else if (json_is_array(j))
-                json_array_foreach(j, i, v)
-                        json_wipe(v);
-}
-
-/* jansson's own buffers (the parser's token buffer, json_dumps()'s growing
- * output, string values) hold credential bytes and go back to free()
- * without our say: every block it frees is wiped first. */
-static void wiping_free(void *p) {
-        if (p) {
-                explicit_bzero(p, malloc_usable_size(p));
-                free(p);
-        }
-}
-
-void json_wipe_on_free(void) {
-        json_set_alloc_funcs(malloc, wiping_free);
 }
 
 /* The values are the OAuth code and state: wiped on the error paths. */

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <jansson.h>
+
+#include "json-wipe.h" /* json_wipe(), json_wipe_on_free() */
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -45,11 +47,6 @@ char *login_query_get(const char *url_or_query, const char *key);
  * strings (a repeated key: the first wins).  NULL on ENOMEM or more than
  * 64 parameters (what was decoded is wiped). */
 json_t *login_query_to_json(const char *query);
-/* Overwrites every string value in j with zeros (keys are left). */
-void json_wipe(json_t *j);
-/* From now on, every block jansson frees is zeroed first (process-wide;
- * safe at any time: the blocks come from the same malloc). */
-void json_wipe_on_free(void);
 /* Equal strings, in time independent of where they differ. */
 bool login_streq_ct(const char *a, const char *b);
 
