@@ -15,7 +15,6 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "children.h"
@@ -317,22 +316,6 @@ static void on_output_line(void *userdata) {
                 probe_kick(s->probe);
 }
 
-static int mkdir_parents(const char *path, mode_t mode) {
-        _cleanup_(freep) char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *slash = strchr(p + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-                *slash = '\0';
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *slash = '/';
-        }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
-
 /* What systemd hands the agent itself: a child must not notify or take
  * over socket activation in our name. */
 static bool env_is_ours(const char *e) {
@@ -381,7 +364,7 @@ static void service_prepare(Service *s) {
                         log_warning_errno(r, "Service %s: cannot check %s: %m", s->def->name, s->def->stale_lock);
         }
         for (char **d = s->def->create_dirs; d && *d; d++) {
-                r = mkdir_parents(*d, 0700);
+                r = mkdir_all(*d, 0755, 0700);
                 if (r < 0)
                         log_warning_errno(r, "Service %s: cannot create %s: %m", s->def->name, *d);
         }
