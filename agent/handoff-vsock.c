@@ -231,7 +231,6 @@ int handoff_push(Handoff *h, LoginSession *s) {
         explicit_bzero(line, strlen(line));
         free(line);
         h->d[slot] = d;
-        s->pushed = true;
         h->backoff = 0;
         return schedule(h, 0);
 }

@@ -176,7 +176,6 @@ static void on_get_complete(bool completely_sent, void *userdata) {
         LoginSession *s = login_session_find(g->lm, g->id);
 
         if (s && s->state == SESSION_AUTHENTICATED) {
-                s->sending = false;
                 if (completely_sent) {
                         log_info("Login %s: credentials delivered to the host.", s->id);
                         (void)login_session_event(s, SESSION_EVENT_DELIVERED);
@@ -203,7 +202,6 @@ static int credentials_get(HttpRequest *req, void *userdata) {
         g->lm = lm;
         memcpy(g->id, s->id, sizeof g->id);
         http_request_on_complete(req, on_get_complete, g);
-        s->sending = true;
         return http_reply_json(req, 200, login_json_credentials(s->provider, s->credentials, s->cred_path ?: ""),
                                HTTP_REPLY_SECRET);
 }

@@ -40,8 +40,6 @@ typedef struct LoginSession {
         sd_event_source *expire;
         HttpRequest *pending;         /* POST /auth/... waiting for the URL */
         sd_event_source *pending_timer;
-        bool sending;                 /* a /credentials/get response is in flight */
-        bool pushed;                  /* handed to the push handoff */
 } LoginSession;
 
 struct LoginManager {
