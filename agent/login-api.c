@@ -201,9 +201,16 @@ static int credentials_get(HttpRequest *req, void *userdata) {
                 return -ENOMEM;
         g->lm = lm;
         memcpy(g->id, s->id, sizeof g->id);
+        r = http_reply_json(req, 200, login_json_credentials(s->provider, s->credentials, s->cred_path ?: ""),
+                            HTTP_REPLY_SECRET);
+        if (r < 0) {
+                /* Not hooked before: the error reply the server then sends
+                 * is "completely sent" too, and would count as delivered. */
+                free(g);
+                return r;
+        }
         http_request_on_complete(req, on_get_complete, g);
-        return http_reply_json(req, 200, login_json_credentials(s->provider, s->credentials, s->cred_path ?: ""),
-                               HTTP_REPLY_SECRET);
+        return 0;
 }
 
 static int open_url(HttpRequest *req, void *userdata) {
