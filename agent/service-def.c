@@ -132,6 +132,12 @@ static int check_one(const ServiceDefs *d, size_t i, char *errbuf, size_t size) 
                         return fail(errbuf, size, "service %s: depends on unknown service '%s'", s->name, *dep);
                 if ((size_t)k == i)
                         return fail(errbuf, size, "service %s: depends on itself", s->name);
+                /* The supervisor keeps at most SERVICES_MAX dependencies per
+                 * service; distinct known names cannot exceed that.  Bounded:
+                 * past n distinct names the next one is a repeat. */
+                for (char **p = s->depends_on; p < dep; p++)
+                        if (streq(*p, *dep))
+                                return fail(errbuf, size, "service %s: depends on '%s' twice", s->name, *dep);
                 if (d->services[k].on_demand && !s->on_demand)
                         return fail(errbuf, size, "service %s: depends on on-demand service '%s'",
                                     s->name, *dep);

@@ -96,6 +96,9 @@ static void test_parse_errors(void **state) {
                 { "[{\"name\":\"a\",\"argv\":[\"x\"]},{\"name\":\"a\",\"argv\":[\"y\"]}]", "service a: defined twice" },
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"depends_on\":[\"b\"]}]", "service a: depends on unknown service 'b'" },
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"depends_on\":[\"a\"]}]", "service a: depends on itself" },
+                /* A repeat: 33 of them overran the supervisor's deps[SERVICES_MAX]. */
+                { "[{\"name\":\"a\",\"argv\":[\"x\"]},{\"name\":\"b\",\"argv\":[\"x\"],\"depends_on\":[\"a\",\"a\"]}]",
+                  "service b: depends on 'a' twice" },
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"depends_on\":[\"b\"]},{\"name\":\"b\",\"argv\":[\"x\"],\"depends_on\":[\"a\"]}]",
                   "services: dependency cycle" },
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"on_demand\":true},{\"name\":\"b\",\"argv\":[\"x\"],\"depends_on\":[\"a\"]}]",
