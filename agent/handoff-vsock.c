@@ -42,10 +42,7 @@ struct Handoff {
 static void delivery_free(Delivery *d) {
         if (!d)
                 return;
-        if (d->line) {
-                explicit_bzero(d->line, strlen(d->line));
-                free(d->line);
-        }
+        erase_and_free(d->line);
         free(d);
 }
 
@@ -222,14 +219,11 @@ int handoff_push(Handoff *h, LoginSession *s) {
         char *line = login_json_handoff_line(d->id, s->id, s->provider, s->credentials, s->cred_path ?: "");
         if (!line || asprintf(&d->line, "%s\n", line) < 0) {
                 d->line = NULL;
-                if (line)
-                        explicit_bzero(line, strlen(line));
-                free(line);
+                erase_and_free(line);
                 delivery_free(d);
                 return -ENOMEM;
         }
-        explicit_bzero(line, strlen(line));
-        free(line);
+        erase_and_free(line);
         h->d[slot] = d;
         h->backoff = 0;
         return schedule(h, 0);

@@ -168,8 +168,7 @@ static void free_wiped(char *p, size_t size) {
 }
 
 static void free_secret(void *p) {
-        explicit_bzero(p, strlen(p));
-        free(p);
+        erase_and_free(p);
 }
 
 int http_reply_json(HttpRequest *r, unsigned status, json_t *json, unsigned flags) {

@@ -287,9 +287,7 @@ static int oauth_callback(HttpRequest *req, void *userdata) {
                 return http_reply(req, 400, "text/html; charset=utf-8", failed_page, strlen(failed_page));
         }
         /* Used once, whatever the outcome. */
-        explicit_bzero(s->oauth_state, strlen(s->oauth_state));
-        free(s->oauth_state);
-        s->oauth_state = NULL;
+        s->oauth_state = erase_and_free(s->oauth_state);
         if (error) {
                 free(s->error);
                 s->error = strdup(error_code_ok(error) ? error : "provider error");

@@ -193,9 +193,7 @@ out:
 void oauth_start_request_done(OAuthStartRequest *r) {
         free(r->session_id);
         free(r->authorize_url);
-        if (r->state)
-                explicit_bzero(r->state, strlen(r->state));
-        free(r->state);
+        erase_and_free(r->state);
         *r = (OAuthStartRequest) {};
 }
 

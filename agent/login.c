@@ -22,21 +22,13 @@
 /* After the capture a CLI still answers the browser and exits by itself. */
 #define CLI_EXIT_GRACE_USEC (5 * USEC_PER_SEC)
 
-static void wipe_string(char **s) {
-        if (*s) {
-                explicit_bzero(*s, strlen(*s));
-                free(*s);
-                *s = NULL;
-        }
-}
-
 static void session_wipe(LoginSession *s) {
         if (s->credentials) {
                 json_wipe(s->credentials);
                 json_decref(s->credentials);
                 s->credentials = NULL;
         }
-        wipe_string(&s->oauth_state);
+        s->oauth_state = erase_and_free(s->oauth_state);
 }
 
 static void session_free(LoginSession *s) {

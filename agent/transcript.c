@@ -149,8 +149,7 @@ static void line_end(Transcript *t, bool newline) {
         commit(t, r, strlen(r));
         if (newline)
                 commit(t, "\n", 1);
-        explicit_bzero(r, strlen(r));
-        free(r);
+        erase_and_free(r);
 }
 
 void transcript_feed(Transcript *t, const char *buf, size_t n) {
@@ -197,7 +196,6 @@ char *transcript_text(const Transcript *t) {
                 memcpy(o + t->n, r, rl);
                 o[t->n + rl] = '\0';
         }
-        explicit_bzero(r, strlen(r));
-        free(r);
+        erase_and_free(r);
         return o;
 }

@@ -67,6 +67,16 @@ static inline void closep(int *fd) {
         safe_close(*fd);
 }
 
+/* Zeroes a NUL-terminated secret (token, OAuth state, credential line)
+ * before freeing it; accepts NULL; returns NULL: s = erase_and_free(s); */
+static inline char *erase_and_free(char *s) {
+        if (s) {
+                explicit_bzero(s, strlen(s));
+                free(s);
+        }
+        return NULL;
+}
+
 static inline bool streq(const char *a, const char *b) {
         return strcmp(a, b) == 0;
 }
