@@ -359,7 +359,7 @@ static int setup_supervisor(Manager *m) {
 
         r = supervisor_new(m, &m->supervisor);
         if (r < 0)
-                return log_error_errno(r, "Failed to set up services: %m");
+                return r; /* logged by supervisor_new(), with the service and key at fault */
         supervisor_set_status_hook(m->supervisor, status_hook, m);
         r = supervisor_start_all(m->supervisor);
         if (r < 0)

@@ -723,36 +723,43 @@ static int service_init(Supervisor *sv, size_t i) {
         return sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
 }
 
+static int services_init(Supervisor *sv) {
+        sv->services = calloc(MAX(sv->defs.n, (size_t)1), sizeof *sv->services);
+        if (!sv->services)
+                return -ENOMEM;
+        for (; sv->n < sv->defs.n; sv->n++) {
+                int r = service_init(sv, sv->n);
+                if (r < 0) {
+                        sv->n++; /* partly initialised: free it too */
+                        return r;
+                }
+        }
+        return 0;
+}
+
 int supervisor_new(Manager *m, Supervisor **ret) {
         Supervisor *sv;
         int r;
 
         sv = calloc(1, sizeof *sv);
         if (!sv)
-                return -ENOMEM;
+                return log_error_errno(-ENOMEM, "Failed to set up services: %m");
         sv->m = m;
         sv->rnd = now(CLOCK_MONOTONIC) ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)sv;
         if (sv->rnd == 0)
                 sv->rnd = 0x9e3779b97f4a7c15ULL;
-        r = supervisor_load(sv);
-        if (r < 0)
-                goto fail;
-        r = -ENOMEM;
-        sv->services = calloc(MAX(sv->defs.n, (size_t)1), sizeof *sv->services);
-        if (!sv->services)
-                goto fail;
-        for (; sv->n < sv->defs.n; sv->n++) {
-                r = service_init(sv, sv->n);
-                if (r < 0) {
-                        sv->n++; /* partly initialised: free it too */
-                        goto fail;
-                }
+        r = supervisor_load(sv); /* logs what is wrong, naming the service and key */
+        if (r >= 0) {
+                r = services_init(sv);
+                if (r < 0)
+                        log_error_errno(r, "Failed to set up services: %m");
+        }
+        if (r < 0) {
+                supervisor_free(sv);
+                return r;
         }
         *ret = sv;
         return 0;
-fail:
-        supervisor_free(sv);
-        return r;
 }
 
 Supervisor *supervisor_free(Supervisor *sv) {

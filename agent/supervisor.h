@@ -59,7 +59,8 @@ typedef struct Manager Manager;
 
 /* Loads the services (Config.services_file, else the built-in display stack
  * from vnc/display.c) and prepares them; nothing is started.  A bad
- * services file is logged naming the service and key, and gives -EINVAL. */
+ * services file is logged naming the service and key, and gives -EINVAL.
+ * Every failure is logged here, so the caller need not log it again. */
 int supervisor_new(Manager *m, Supervisor **ret);
 /* Frees; any process group still running is SIGKILLed (stop_all first for
  * an orderly stop). */
