@@ -21,8 +21,7 @@
 #include "log.h"
 #include "macro.h"
 #include "pid1.h"
-
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#include "spawn.h"
 
 typedef struct MountPoint {
         const char *what, *where, *type;
@@ -137,7 +136,7 @@ int pid1_setup(void) {
         failed = mount_missing();
         setup_stdio_and_log();
         if (!getenv("PATH"))
-                setenv("PATH", DEFAULT_PATH, 1);
+                setenv("PATH", SPAWN_DEFAULT_PATH, 1);
         return failed;
 }
 

@@ -16,8 +16,6 @@
 #include "macro.h"
 #include "spawn.h"
 
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
 extern char **environ;
 
 int spawn_find_binary(const char *name, const char *path, char **ret) {
@@ -33,7 +31,7 @@ int spawn_find_binary(const char *name, const char *path, char **ret) {
                 return 0;
         }
         if (!path)
-                path = getenv("PATH") ?: DEFAULT_PATH;
+                path = getenv("PATH") ?: SPAWN_DEFAULT_PATH;
 
         for (const char *p = path; *p;) {
                 size_t l = strcspn(p, ":");

@@ -9,6 +9,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* PATH when none is set: for the lookup here, and what PID 1 exports. */
+#define SPAWN_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 typedef struct SpawnOptions {
         char *const *argv;   /* argv[0] is looked up in path when it has no '/' */
         char *const *envp;   /* NULL: inherit the agent's environment */
