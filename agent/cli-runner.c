@@ -43,9 +43,10 @@ struct CliRunner {
         bool url_reported;
 };
 
-static void strv_free_n(char **v) {
+/* The entries may carry proxy credentials (http_proxy=http://user:pass@). */
+static void env_erase(char **v) {
         for (size_t i = 0; v && v[i]; i++)
-                free(v[i]);
+                v[i] = erase_and_free(v[i]);
 }
 
 static int env_add(char **env, size_t *n, const char *key, const char *value) {
@@ -149,17 +150,18 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                 if (n > 0) {
                         on_output(r, buf, (size_t)n);
                         if (!r->io) /* a callback freed or stopped us */
-                                return 0;
+                                break;
                         continue;
                 }
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0 && errno == EAGAIN)
-                        return 0;
+                        break;
                 /* EOF, or EIO: every slave fd closed (the CLI is gone). */
                 output_ended(r);
-                return 0;
+                break;
         }
+        /* The CLI's output may hold a token: wiped on every way out. */
         explicit_bzero(buf, sizeof buf);
         return 0;
 }
@@ -227,7 +229,7 @@ int cli_runner_start(Manager *m, const CliRunnerOptions *o, const CliRunnerCallb
                 k = build_env(o, env);
         if (k >= 0)
                 k = spawn_cli(r, o, env);
-        strv_free_n(env);
+        env_erase(env);
         if (k >= 0)
                 k = sd_event_add_io(m->event, &r->io, r->master, EPOLLIN, on_io, r);
         if (k >= 0)
