@@ -53,7 +53,7 @@ typedef struct Service {
         bool clean_exit;         /* the last exit was "exited 0" */
         bool not_found;          /* the last spawn found no binary */
         pid_t pid;
-        unsigned restarts, spawns, failures;
+        unsigned spawns, failures; /* restarts: every spawn after the first */
         usec_t *starts;          /* ring of the last burst spawn times (monotonic) */
         unsigned starts_next;
         usec_t spawn_usec;       /* monotonic, of the current spawn */
@@ -421,8 +421,7 @@ static int service_spawn(Service *s) {
                 s->starts[s->starts_next] = now(CLOCK_MONOTONIC);
                 s->starts_next = (s->starts_next + 1) % c->restart_burst;
         }
-        if (s->spawns++ > 0)
-                s->restarts++;
+        s->spawns++;
         s->spawn_usec = now(CLOCK_MONOTONIC);
         s->ready_usec = 0;
         service_prepare(s);
@@ -586,7 +585,7 @@ int supervisor_get_status(Supervisor *sv, size_t i, ServiceStatus *ret) {
                 .name = s->def->name,
                 .state = s->state,
                 .pid = s->pid,
-                .restarts = s->restarts,
+                .restarts = s->spawns > 0 ? s->spawns - 1 : 0,
                 .last_exit = s->last_exit[0] ? s->last_exit : NULL,
                 .last_error = s->last_error[0] ? s->last_error : NULL,
                 .ready_boottime = s->ready_boottime,
