@@ -134,7 +134,7 @@ static int probe_match(Probe *p) {
                 return -1;
         if (p->len < 12)
                 return 0;
-        if (!startswith(p->buf, "HTTP/") || p->buf[8] != ' ')
+        if (p->buf[8] != ' ') /* "HTTP/" itself was checked above */
                 return -1;
         return p->buf[9] >= '1' && p->buf[9] <= '4' ? 1 : -1;
 }
