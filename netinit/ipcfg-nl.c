@@ -388,9 +388,10 @@ static int address_apply(Applier *a, int ifindex, const IpcfgIface *ifc, bool *r
         if (r < 0)
                 return r;
         nl_cache_foreach(cache, addr_match_obj, &m);
-        *ret_existed = m.identical;
-        if (m.identical)
+        if (m.identical) {
+                *ret_existed = true;
                 return 0;
+        }
         if (m.stale && (r = nl_errno(a, rtnl_addr_delete(a->sk, m.stale, 0))) < 0)
                 return r;
         if (!(addr = rtnl_addr_alloc()))
@@ -412,7 +413,11 @@ static int address_apply(Applier *a, int ifindex, const IpcfgIface *ifc, bool *r
          * hold it tentative (unusable as a source) for a second or more. */
         if (ifc->address.family == AF_INET6)
                 rtnl_addr_set_flags(addr, IFA_F_NODAD);
-        return nl_errno(a, rtnl_addr_add(a->sk, addr, NLM_F_REPLACE));
+        r = nl_errno(a, rtnl_addr_add(a->sk, addr, NLM_F_REPLACE));
+        if (r < 0)
+                return r;
+        *ret_existed = false;
+        return 0;
 }
 
 static int route_apply(Applier *a, int ifindex, const IpcfgAddr *gw, bool onlink) {
