@@ -285,17 +285,18 @@ static int link_dump(Applier *a, LinkWait *w, char *names, size_t names_size) {
         return 0;
 }
 
-static int link_wait_socket(LinkWait *w, struct nl_sock **ret) {
+static int link_wait_socket(Applier *a, LinkWait *w, struct nl_sock **ret) {
         _cleanup_(nl_socket_freep) struct nl_sock *ev = nl_socket_alloc();
+        int r;
 
         if (!ev)
                 return -ENOMEM;
         nl_socket_disable_seq_check(ev);
-        if (nl_socket_modify_cb(ev, NL_CB_VALID, NL_CB_CUSTOM, link_wait_event, w) < 0 ||
-            nl_connect(ev, NETLINK_ROUTE) < 0 ||
-            nl_socket_add_membership(ev, RTNLGRP_LINK) < 0 ||
-            nl_socket_set_nonblocking(ev) < 0)
-                return -EIO;
+        if ((r = nl_errno(a, nl_socket_modify_cb(ev, NL_CB_VALID, NL_CB_CUSTOM, link_wait_event, w))) < 0 ||
+            (r = nl_errno(a, nl_connect(ev, NETLINK_ROUTE))) < 0 ||
+            (r = nl_errno(a, nl_socket_add_membership(ev, RTNLGRP_LINK))) < 0 ||
+            (r = nl_errno(a, nl_socket_set_nonblocking(ev))) < 0)
+                return r;
         *ret = TAKE_PTR(ev);
         return 0;
 }
@@ -310,7 +311,7 @@ static int link_wait(Applier *a, const char *device, LinkWait *ret) {
         bool dump = true;
         int r;
 
-        r = link_wait_socket(&w, &ev);
+        r = link_wait_socket(a, &w, &ev);
         if (r < 0)
                 return fail(a, r, "Failed to subscribe to link events");
         for (;;) {
