@@ -104,8 +104,9 @@ out:
 
 void login_start_request_done(LoginStartRequest *r) {
         free(r->session_id);
-        free(r->http_proxy);
-        free(r->https_proxy);
+        /* Proxy URLs may carry credentials (http://user:pass@host). */
+        erase_and_free(r->http_proxy);
+        erase_and_free(r->https_proxy);
         free(r->no_proxy);
         *r = (LoginStartRequest) {};
 }
@@ -341,7 +342,8 @@ json_t *login_query_to_json(const char *q) {
                 return NULL;
         while (q && *q && *q != '#') {
                 size_t l = strcspn(q, "&#"), kl = strcspn(q, "=&#");
-                _cleanup_(freep) char *k = NULL, *v = NULL;
+                _cleanup_(freep) char *k = NULL;
+                _cleanup_(erase_and_freep) char *v = NULL;
 
                 if (++n > 64)
                         return wipe_decref(o);
@@ -354,7 +356,6 @@ json_t *login_query_to_json(const char *q) {
                             json_object_set_new(o, k, json_string(v)) < 0) {
                                 /* not valid UTF-8: keep going without it */
                         }
-                        explicit_bzero(v, strlen(v));
                 }
                 q += l;
                 if (*q == '&')

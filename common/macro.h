@@ -76,6 +76,9 @@ static inline char *erase_and_free(char *s) {
         }
         return NULL;
 }
+static inline void erase_and_freep(char **s) {
+        erase_and_free(*s);
+}
 
 static inline bool streq(const char *a, const char *b) {
         return strcmp(a, b) == 0;
