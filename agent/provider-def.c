@@ -17,26 +17,19 @@
 
 #include "macro.h"
 #include "provider-def.h"
-
-static void strv_free_(char **v) {
-        if (!v)
-                return;
-        for (char **i = v; *i; i++)
-                free(*i);
-        free(v);
-}
+#include "strv.h"
 
 static void provider_def_done(ProviderDef *p) {
         free(p->id);
-        strv_free_(p->aliases);
-        strv_free_(p->argv);
-        strv_free_(p->env);
+        strv_free(p->aliases);
+        strv_free(p->argv);
+        strv_free(p->env);
         for (size_t i = 0; i < p->n_prompts; i++) {
                 free(p->prompts[i].match);
                 free(p->prompts[i].send);
         }
         free(p->prompts);
-        strv_free_(p->url_patterns);
+        strv_free(p->url_patterns);
         free(p->credential_file);
         free(p->callback_path);
 }
@@ -115,7 +108,7 @@ static int parse_strv(Ctx *c, json_t *v, const char *key, bool need_one, char **
         json_array_foreach(v, i, e) {
                 int r = parse_string(c, e, key, &l[i]);
                 if (r < 0) {
-                        strv_free_(l);
+                        strv_free(l);
                         return r;
                 }
         }
@@ -151,7 +144,7 @@ static int parse_env(Ctx *c, json_t *v, char ***ret) {
                     json_string_length(e) != strlen(json_string_value(e)) ||
                     asprintf(&l[i], "%s=%s", k, json_string_value(e)) < 0) {
                         l[i] = NULL;
-                        strv_free_(l);
+                        strv_free(l);
                         return fail(c, "\"env\": \"%.64s\" must be a variable name with a string value", k);
                 }
                 i++;
