@@ -381,11 +381,11 @@ static int block_signals(void) {
 }
 
 /* Fatal for a service process (exit 1), never for PID 1. */
-static int fatal(Manager *m, int r) {
+static bool fatal(Manager *m) {
         if (!m->is_pid1)
-                return 1;
-        log_error_errno(r, "Continuing as PID 1 despite the error above.");
-        return 0;
+                return true;
+        log_error("Continuing as PID 1 despite the error above.");
+        return false;
 }
 
 static int run_loop(Manager *m) {
@@ -396,7 +396,7 @@ static int run_loop(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to watch signals: %m"), 1;
         setup_network(m);
-        if (setup_http(m) < 0 && fatal(m, -EADDRINUSE))
+        if (setup_http(m) < 0 && fatal(m))
                 return 1;
         snprintf(status, sizeof status, "HTTP on :%u, starting services", m->config.http_port);
         notify_ready(m, status);
@@ -406,7 +406,7 @@ static int run_loop(Manager *m) {
         r = sd_event_set_watchdog(m->event, true);
         if (r < 0)
                 log_warning_errno(r, "Failed to enable the watchdog: %m");
-        if (setup_supervisor(m) < 0 && fatal(m, -EIO))
+        if (setup_supervisor(m) < 0 && fatal(m))
                 return 1;
         /* Logins are not essential to the display stack: a failure is logged
          * and the agent keeps serving /health.  Their routes need the HTTP
