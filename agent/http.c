@@ -511,7 +511,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
 static void request_free(HttpRequest *r) {
         if (r->pending)
                 MHD_destroy_response(r->pending);
-        free_wiped(r->query, r->query ? strlen(r->query) : 0);
+        erase_and_free(r->query);
         free_wiped(r->body, r->body_alloc);
         free(r);
 }
