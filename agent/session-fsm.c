@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "macro.h"
 #include "session-fsm.h"
 
 #define X -ESTALE
@@ -73,8 +74,7 @@ bool session_id_is_valid(const char *s) {
                 return false;
         for (size_t g = 0; g < 5; g++) {
                 for (int i = 0; i < groups[g]; i++, s++)
-                        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') ||
-                              (*s >= 'A' && *s <= 'F')))
+                        if (unhexchar(*s) < 0)
                                 return false;
                 if (g < 4 && *s++ != '-')
                         return false;
