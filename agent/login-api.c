@@ -50,7 +50,7 @@ static LoginSession *session_create(LoginManager *lm, HttpRequest *req, const ch
 
 void login_api_answer_pending(LoginSession *s, bool timed_out) {
         HttpRequest *req = s->pending;
-        _cleanup_(freep) char *out = NULL;
+        _cleanup_(erase_and_freep) char *out = NULL; /* redacted, still wiped like the transcript */
         json_t *j;
 
         if (!req)
