@@ -216,14 +216,18 @@ int handoff_push(Handoff *h, LoginSession *s) {
         memcpy(d->session_id, s->id, sizeof d->session_id);
         for (size_t i = 0; i < sizeof raw; i++)
                 snprintf(d->id + 2 * i, 3, "%02x", raw[i]);
-        char *line = login_json_handoff_line(d->id, s->id, s->provider, s->credentials, s->cred_path ?: "");
-        if (!line || asprintf(&d->line, "%s\n", line) < 0) {
-                d->line = NULL;
-                erase_and_free(line);
+        _cleanup_(erase_and_freep) char *line =
+                login_json_handoff_line(d->id, s->id, s->provider, s->credentials, s->cred_path ?: "");
+        size_t n = line ? strlen(line) : 0;
+        /* Sized once, not asprintf(): its growing buffer would leave
+         * unwiped copies of the credentials behind. */
+        d->line = line ? malloc(n + 2) : NULL;
+        if (!d->line) {
                 delivery_free(d);
                 return -ENOMEM;
         }
-        erase_and_free(line);
+        memcpy(d->line, line, n);
+        memcpy(d->line + n, "\n", 2);
         h->d[slot] = d;
         h->backoff = 0;
         return schedule(h, 0);
