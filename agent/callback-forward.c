@@ -18,6 +18,7 @@
 
 #define FORWARD_MAX (256 * 1024)
 #define FORWARD_TIMEOUT_USEC (10 * USEC_PER_SEC)
+#define REQUEST_FMT "GET %s%s%s HTTP/1.0\r\nHost: localhost:%u\r\nConnection: close\r\n\r\n"
 
 static const char no_login_page[] =
         "<!doctype html><meta charset=utf-8><title>No login</title><p>No login in progress.</p>\n";
@@ -148,6 +149,22 @@ static bool query_ok(const char *q) {
         return true;
 }
 
+/* The request carries the OAuth code: its buffer is sized first and
+ * written once (asprintf()'s growing buffer would leave unwiped copies). */
+static int request_format(Forward *f, const ProviderDef *def, const char *q) {
+        int n = snprintf(NULL, 0, REQUEST_FMT, def->callback_path, isempty(q) ? "" : "?", q ?: "",
+                         def->callback_port);
+
+        if (n < 0)
+                return -EINVAL;
+        f->out = malloc((size_t)n + 1);
+        if (!f->out)
+                return -ENOMEM;
+        f->n_out = (size_t)snprintf(f->out, (size_t)n + 1, REQUEST_FMT, def->callback_path,
+                                    isempty(q) ? "" : "?", q ?: "", def->callback_port);
+        return 0;
+}
+
 int callback_forward(HttpRequest *req, void *userdata) {
         LoginManager *lm = userdata;
         LoginSession *s = callback_session(lm);
@@ -165,14 +182,9 @@ int callback_forward(HttpRequest *req, void *userdata) {
         f->req = req;
         f->fd = -EBADF;
         f->in = malloc(FORWARD_MAX + 1);
-        r = f->in ? 0 : -ENOMEM;
-        if (r >= 0 && asprintf(&f->out, "GET %s%s%s HTTP/1.0\r\nHost: localhost:%u\r\nConnection: close\r\n\r\n",
-                               s->def->callback_path, isempty(q) ? "" : "?", q ?: "", s->def->callback_port) < 0)
-                r = -ENOMEM, f->out = NULL;
-        if (r >= 0) {
-                f->n_out = strlen(f->out);
+        r = f->in ? request_format(f, s->def, q) : -ENOMEM;
+        if (r >= 0)
                 r = forward_connect(f, s->def->callback_port);
-        }
         if (r >= 0)
                 r = sd_event_add_io(lm->m->event, &f->io, f->fd, EPOLLOUT, on_io, f);
         if (r >= 0)
