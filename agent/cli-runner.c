@@ -49,13 +49,22 @@ static void env_erase(char **v) {
                 v[i] = erase_and_free(v[i]);
 }
 
+/* Sized once, not asprintf(): a proxy value's credentials would be left
+ * in the freed copies of its growing buffer. */
 static int env_add(char **env, size_t *n, const char *key, const char *value) {
+        size_t kl, vl;
+
         if (!value)
                 return 0;
         if (*n >= ENV_MAX - 1)
                 return -E2BIG;
-        if (asprintf(&env[*n], "%s%s", key, value) < 0)
+        kl = strlen(key);
+        vl = strlen(value);
+        env[*n] = malloc(kl + vl + 1);
+        if (!env[*n])
                 return -ENOMEM;
+        memcpy(env[*n], key, kl);
+        memcpy(env[*n] + kl, value, vl + 1);
         (*n)++;
         return 0;
 }
