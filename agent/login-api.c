@@ -247,8 +247,12 @@ static int oauth_start(HttpRequest *req, void *userdata) {
                 return r;
         s->oauth_state = TAKE_PTR(q.state);
         s->oauth_url = strdup(q.authorize_url);
-        if (!s->oauth_url)
+        if (!s->oauth_url) {
+                /* Not left live (409 to a retry until session_ttl_s)
+                 * holding the state: gone, like a session never made. */
+                login_session_drop(s);
                 return -ENOMEM;
+        }
         r = login_manager_open_url(lm, s->oauth_url, &method);
         if (r < 0)
                 log_warning_errno(r, "Login %s: failed to open the authorize URL: %m", s->id);
