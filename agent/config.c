@@ -144,13 +144,6 @@ static const ConfigKey *key_find(const char *name) {
         return NULL;
 }
 
-static char *mfree_secret(char *s) {
-        if (s)
-                explicit_bzero(s, strlen(s));
-        free(s);
-        return NULL;
-}
-
 static void *field(Config *c, const ConfigKey *k) {
         return (char *)c + k->offset;
 }
@@ -306,7 +299,7 @@ void config_init(Config *c) {
                 if (key_set(c, &keys[i], keys[i].def, "default", err, sizeof err) < 0)
                         abort(); /* a broken default is a programming error; test-config catches it */
         /* "" means unset for the token: only token_file or an explicit value set it. */
-        c->token = mfree_secret(c->token);
+        c->token = erase_and_free(c->token);
 }
 
 void config_done(Config *c) {
@@ -315,7 +308,7 @@ void config_done(Config *c) {
                 if (keys[i].type == KEY_STRING)
                         free(*(char **)f);
                 else if (keys[i].type == KEY_SECRET)
-                        mfree_secret(*(char **)f);
+                        erase_and_free(*(char **)f);
                 else if (keys[i].type == KEY_STRV || keys[i].type == KEY_CIDRS)
                         strv_free(*(char ***)f);
         }
