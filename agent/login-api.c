@@ -88,11 +88,13 @@ static void on_pending_abort(void *userdata) {
         s->pending_timer = sd_event_source_disable_unref(s->pending_timer);
 }
 
-static int start_error(HttpRequest *req, LoginSession *s, int r) {
+/* Fails the session (which stops its CLI) and answers 500: no live
+ * session may outlive a start request that was refused. */
+static int start_error(HttpRequest *req, LoginSession *s, int r, const char *what) {
         char msg[160];
 
-        snprintf(msg, sizeof msg, "Failed to start the CLI: %s", strerror(-r));
-        log_error_errno(r, "Login %s: failed to start %s: %m", s->id, s->provider);
+        snprintf(msg, sizeof msg, "Failed to %s: %s", what, strerror(-r));
+        log_error_errno(r, "Login %s (%s): failed to %s: %m", s->id, s->provider, what);
         free(s->error);
         s->error = strdup(msg);
         (void)login_session_event(s, SESSION_EVENT_ERROR);
@@ -119,7 +121,7 @@ static int auth_start(HttpRequest *req, void *userdata) {
                 return r;
         r = login_session_start_cli(s, q.http_proxy, q.https_proxy, q.no_proxy);
         if (r < 0)
-                return start_error(req, s, r);
+                return start_error(req, s, r, "start the CLI");
         if (s->oauth_url) {
                 s->pending = req;
                 login_api_answer_pending(s, false);
@@ -131,7 +133,7 @@ static int auth_start(HttpRequest *req, void *userdata) {
                 r = http_request_suspend(req, on_pending_abort, s);
         if (r < 0) {
                 s->pending_timer = sd_event_source_disable_unref(s->pending_timer);
-                return r;
+                return start_error(req, s, r, "wait for the OAuth URL");
         }
         s->pending = req;
         return 0;
