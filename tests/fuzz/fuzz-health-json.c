@@ -7,10 +7,7 @@
 #include <string.h>
 
 #include "agent/health-json.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x) do { if (!(x)) abort(); } while (0)
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ServiceStatus sv = { .state = SERVICE_READY, .pid = 7 };
@@ -21,11 +18,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         if (size > 4096)
                 return 0;
-        buf = malloc(size + 1);
+        buf = fuzz_text(data, size);
         if (!buf)
                 return 0;
-        memcpy(buf, data, size);
-        buf[size] = '\0';
         /* The same bytes in every string field: the NUL-terminated prefix. */
         s.build_id = s.config_error = s.net_error = buf;
         sv.name = sv.last_error = sv.last_exit = buf;

@@ -9,10 +9,7 @@
 #include <string.h>
 
 #include "agent/http-access.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x) do { if (!(x)) abort(); } while (0)
+#include "fuzz.h"
 
 static void check_cidr(const char *s, const uint8_t *addr16) {
         struct sockaddr_in in = { .sin_family = AF_INET };
@@ -56,11 +53,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         if (size > 4096)
                 return 0;
-        buf = malloc(size + 1);
+        buf = fuzz_text(data, size);
         if (!buf)
                 return 0;
-        memcpy(buf, data, size);
-        buf[size] = '\0';
         nl = memchr(buf, '\n', size);
         if (nl) {
                 *nl = '\0';

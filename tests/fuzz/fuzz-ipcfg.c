@@ -8,10 +8,7 @@
 #include <string.h>
 
 #include "netinit/ipcfg.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x) do { if (!(x)) abort(); } while (0)
+#include "fuzz.h"
 
 static void check_plan(const IpcfgPlan *p) {
         char *s = NULL;
@@ -50,15 +47,13 @@ static void check_error(const IpcfgError *e) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        char *s = malloc(size + 1);
+        char *s = fuzz_text(data, size);
         IpcfgPlan plan;
         IpcfgError e = {};
         int r;
 
         if (!s)
                 return 0;
-        memcpy(s, data, size);
-        s[size] = 0;
         r = ipcfg_parse_cmdline(s, &plan, &e);
         CHECK(r == 0 || r == -EINVAL || r == -E2BIG);
         if (r == 0)

@@ -12,8 +12,7 @@
 
 #include "fileio.h"
 #include "macro.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 #define INPUT_MAX (1024 * 1024)
 

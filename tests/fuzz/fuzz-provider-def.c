@@ -8,10 +8,7 @@
 #include <string.h>
 
 #include "agent/provider-def.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x) do { if (!(x)) abort(); } while (0)
+#include "fuzz.h"
 
 /* A ".." path component ("a..b" is a fine name). */
 static int dotdot(const char *p) {

@@ -8,10 +8,7 @@
 #include <string.h>
 
 #include "agent/service-def.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x) do { if (!(x)) abort(); } while (0)
+#include "fuzz.h"
 
 static void check_defs(const ServiceDefs *d) {
         CHECK(d->n <= SERVICES_MAX);
@@ -34,11 +31,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char err[256] = "", *text;
         int r;
 
-        text = malloc(size + 1);
+        text = fuzz_text(data, size);
         if (!text)
                 return 0;
-        memcpy(text, data, size);
-        text[size] = '\0';
         r = service_defs_from_json(text, &d, err, sizeof err);
         CHECK(r == 0 || r == -EINVAL || r == -ENOMEM);
         if (r == 0)

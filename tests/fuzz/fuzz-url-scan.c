@@ -12,10 +12,7 @@
 #include "agent/term-reply.h"
 #include "agent/transcript.h"
 #include "agent/url-scan.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x) do { if (!(x)) abort(); } while (0)
+#include "fuzz.h"
 
 static char *const patterns[] = { (char *)"https://auth.example.com/", (char *)"http://127.0.0.1:", NULL };
 
