@@ -8,7 +8,7 @@
 #include "build-config.h"
 #include "fileio.h"
 #include "log.h"
-#include "login.h"
+#include "agent/login/control-socket.h"
 #include "macro.h"
 #include "netinit/netinit-main.h"
 #include "run.h"

@@ -1,6 +1,5 @@
-/* The Manager's lifecycle: creation, the signal sources, the health
- * summary, and the orderly shutdown.  Shutdown is a chain of events, never
- * a sleep:
+/* The Manager's lifecycle: creation, the signal sources and the
+ * orderly shutdown.  Shutdown is a chain of events, never a sleep:
  *   request → STOPPING=1 → supervisor stops services (reverse dependency
  *   order, per-service timeouts; bounded here by shutdown_timeout_ms)
  *   → not PID 1: leave the loop, exit 0
@@ -17,14 +16,17 @@
 #include <sys/wait.h>
 #include <systemd/sd-bus.h>
 
-#include "children.h"
-#include "http.h"
+#include "agent/http/http.h"
+#include "agent/login/handoff-vsock.h"
+#include "agent/login/login.h"
+#include "agent/supervise/children.h"
+#include "agent/supervise/supervisor.h"
 #include "log.h"
-#include "login.h"
+#include "login-routes.h"
 #include "manager.h"
-#include "notify.h"
 #include "pid1.h"
-#include "supervisor.h"
+#include "string-table.h"
+#include "vnc/browser.h"
 
 #define KILL_GRACE_USEC (2 * USEC_PER_SEC)
 #define KILL_WAIT_USEC (1 * USEC_PER_SEC)
@@ -37,8 +39,19 @@ enum {
         PHASE_FINAL,
 };
 
+static const char *const net_status_table[_NET_STATUS_MAX] = {
+        [NET_NOT_CONFIGURED] = "not_configured",
+        [NET_APPLIED] = "applied",
+        [NET_FAILED] = "failed",
+};
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(net_status, NetStatus);
+
+static void on_shutdown_refused(void *userdata) {
+        manager_request_shutdown(userdata, "POST /shutdown");
+}
+
 int manager_new(Manager **ret) {
-        Manager *m = calloc(1, sizeof *m);
+        _cleanup_(manager_freep) Manager *m = calloc(1, sizeof *m);
         int r;
 
         if (!m)
@@ -46,11 +59,14 @@ int manager_new(Manager **ret) {
         config_init(&m->config);
         m->start_monotonic = now(CLOCK_MONOTONIC);
         r = sd_event_new(&m->event);
-        if (r < 0) {
-                manager_free(m);
+        if (r < 0)
                 return r;
-        }
-        *ret = m;
+        r = children_new(&m->children);
+        if (r < 0)
+                return r;
+        m->launcher = children_launcher(m->children);
+        notify_init(&m->notifier, m->event, on_shutdown_refused, m);
+        *ret = TAKE_PTR(m);
         return 0;
 }
 
@@ -58,11 +74,17 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         m->shutdown_timer = sd_event_source_disable_unref(m->shutdown_timer);
-        m->system_bus = sd_bus_flush_close_unref(m->system_bus);
+        notify_done(&m->notifier);
+        /* Logins first: their last notifications answer waiting requests
+         * and drop queued pushes, so the routes, the handoff and the HTTP
+         * server are still there for them. */
         m->logins = login_manager_free(m->logins); /* kills CLIs, wipes secrets */
+        m->handoff = handoff_free(m->handoff);
         m->http = http_server_free(m->http);
+        m->login_routes = login_routes_free(m->login_routes);
+        m->browser = browser_free(m->browser);
         m->supervisor = supervisor_free(m->supervisor);
-        children_done(m);
+        m->children = children_free(m->children);
         config_done(&m->config);
         m->event = sd_event_unref(m->event);
         free(m);
@@ -170,7 +192,7 @@ void manager_request_shutdown(Manager *m, const char *reason) {
                 return;
         m->stopping = true;
         log_notice("Shutting down: %s.", reason);
-        notify_stopping(m, reason);
+        notify_stopping(&m->notifier, reason);
         /* Deferred: callers (signal handlers, an HTTP handler that still
          * has to send its reply) return to the loop before anything stops. */
         r = sd_event_add_defer(m->event, NULL, shutdown_start_cb, m);
@@ -183,7 +205,7 @@ void manager_request_shutdown(Manager *m, const char *reason) {
 /* Started by PID 1 with an invocation id and a notify socket.  Tests that
  * set NOTIFY_SOCKET themselves never qualify. */
 bool manager_is_system_service(Manager *m) {
-        return !m->is_pid1 && m->under_systemd && getenv("INVOCATION_ID") && getppid() == 1;
+        return !m->is_pid1 && m->notifier.enabled && getenv("INVOCATION_ID") && getppid() == 1;
 }
 
 static bool system_shutdown_wanted(Manager *m) {
@@ -197,7 +219,7 @@ void manager_request_machine_shutdown(Manager *m, const char *reason) {
         int r;
 
         if (!m->stopping && system_shutdown_wanted(m)) {
-                r = notify_system_shutdown(m, target);
+                r = notify_system_shutdown(&m->notifier, target);
                 if (r >= 0) {
                         log_notice("%s: asking systemd for %s.", reason, target);
                         return;
@@ -210,7 +232,7 @@ void manager_request_machine_shutdown(Manager *m, const char *reason) {
 static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
 
-        children_reap(m);
+        children_reap(m->children);
         if ((m->shutdown_phase == PHASE_TERM || m->shutdown_phase == PHASE_KILL) && !have_children())
                 shutdown_final(m);
         return 0;
@@ -242,34 +264,4 @@ int manager_add_signals(Manager *m) {
                         return r;
         }
         return sd_event_add_signal(m->event, NULL, SIGHUP, on_sighup, m);
-}
-
-void manager_services_changed(Manager *m) {
-        char reason[256];
-
-        /* STATUS= lines come from the supervisor's status hook (run.c);
-         * here only the first time the chain is whole is recorded. */
-        if (m->supervisor && !m->boot.ready && supervisor_chain_ready(m->supervisor, reason, sizeof reason))
-                m->boot.ready = now(CLOCK_BOOTTIME);
-}
-
-/* failed: a service of the chain is over its budget (or missing), so the
- * VM cannot serve its purpose; degraded: serving, but the config or the
- * network fell back or failed, or we are stopping; starting: not all
- * chain services ready yet. */
-const char *manager_health_status(Manager *m) {
-        bool starting = !m->supervisor;
-
-        for (size_t i = 0; m->supervisor && i < supervisor_n_services(m->supervisor); i++) {
-                ServiceStatus st;
-                if (supervisor_get_status(m->supervisor, i, &st) < 0 || st.on_demand)
-                        continue;
-                if (st.state == SERVICE_FAILED)
-                        return "failed";
-                if (st.state != SERVICE_READY)
-                        starting = true;
-        }
-        if (m->stopping || m->config_error[0] || m->net_status == NET_FAILED)
-                return "degraded";
-        return starting ? "starting" : "ok";
 }

@@ -1,19 +1,25 @@
-/* The Manager: everything the running agent owns, passed to every module
- * instead of globals.  main wires it up (agent/run.c); modules keep their
- * own state behind their own pointer here. */
+/* The Manager: everything the running agent owns, in one place, instead of
+ * globals.  run.c builds it in boot order and wires the layers together
+ * through the options and hooks each one takes; no layer below sees the
+ * Manager itself. */
 #pragma once
 
 #include <stdbool.h>
 #include <systemd/sd-event.h>
 
-#include "config.h"
+#include "agent/config/config.h"
+#include "launch.h"
 #include "netinit/ipcfg.h"
+#include "notify.h"
 #include "time-util.h"
 
+typedef struct Children Children;
 typedef struct Supervisor Supervisor;
 typedef struct HttpServer HttpServer;
 typedef struct LoginManager LoginManager;
-typedef struct ChildWatch ChildWatch;
+typedef struct LoginRoutes LoginRoutes;
+typedef struct Handoff Handoff;
+typedef struct Browser Browser;
 
 /* Milestones, CLOCK_BOOTTIME µs (kernel start = 0); 0 = not reached. */
 typedef struct BootTimes {
@@ -27,57 +33,56 @@ typedef enum NetStatus {
         NET_NOT_CONFIGURED, /* netinit off, or no ip= */
         NET_APPLIED,
         NET_FAILED,
+        _NET_STATUS_MAX,
+        _NET_STATUS_INVALID = -22,
 } NetStatus;
+
+const char *net_status_to_string(NetStatus s);
 
 typedef struct Manager {
         sd_event *event;
         Config config;
         char config_error[256];   /* PID 1 fell back to defaults: why ("" = none) */
         bool is_pid1;
-        bool under_systemd;       /* NOTIFY_SOCKET set */
         usec_t start_monotonic;   /* for uptime_s */
         char build_id[256];       /* first line of build_id_path, "" = unknown */
         BootTimes boot;
+        Notifier notifier;
 
         NetStatus net_status;
         IpcfgPlan net_plan;
         IpcfgApplyResult net_result;
         char net_error[256];
 
+        Children *children;       /* every child exit arrives here (SIGCHLD) */
+        Launcher launcher;        /* spawn + children, for the layers above */
         Supervisor *supervisor;
         HttpServer *http;
-        LoginManager *logins;     /* NULL until the login work wires it */
-        ChildWatch *children;     /* children.c: pid -> exit handler */
-        bool stopping;
+        Browser *browser;
+        LoginManager *logins;
+        LoginRoutes *login_routes;
+        Handoff *handoff;
 
-        /* Added by the agent core (manager.c, notify.c, run.c). */
-        bool notified_ready;      /* READY=1 sent */
+        bool stopping;
         int shutdown_phase;       /* manager.c: services, TERM, KILL, final */
         sd_event_source *shutdown_timer;
         int exit_code;            /* what run_main returns when the loop ends */
-        struct sd_bus *system_bus;/* notify.c: asking systemd to shut the machine down */
-
-        /* Added by the http work: /health's activeSessions.  Set by the
-         * login work; NULL = 0 sessions. */
-        unsigned (*active_sessions)(struct Manager *m);
 } Manager;
+
+/* Makes the sd-event loop, the child registry and the defaults; run.c
+ * fills the rest.  manager_free() frees what the Manager owns and accepts
+ * NULL. */
+int manager_new(Manager **ret);
+Manager *manager_free(Manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
+
+/* Adds the signal sources (SIGCHLD reaps; SIGTERM/SIGINT/SIGPWR shut down;
+ * SIGHUP is logged and ignored).  The signals must be blocked already. */
+int manager_add_signals(Manager *m);
 
 /* Starts the orderly shutdown (services in reverse dependency order, then
  * exit or, as PID 1, sync + reboot/poweroff).  Safe to call twice. */
 void manager_request_shutdown(Manager *m, const char *reason);
-
-/* The status for /health: "ok", "starting", "degraded" or "failed". */
-const char *manager_health_status(Manager *m);
-
-/* Added by the agent core (manager.c).  manager_new() makes the sd-event
- * loop and the defaults; run.c fills the rest.  manager_free() frees what
- * the Manager owns (the supervisor, the HTTP server, the child registry,
- * the config) and accepts NULL. */
-int manager_new(Manager **ret);
-Manager *manager_free(Manager *m);
-/* Adds the signal sources (SIGCHLD reaps; SIGTERM/SIGINT/SIGPWR shut down;
- * SIGHUP is logged and ignored).  The signals must be blocked already. */
-int manager_add_signals(Manager *m);
 /* POST /shutdown: the machine, not only the agent.  As PID 1 the same as
  * manager_request_shutdown(); as a systemd system service (config
  * system_shutdown) it asks systemd for reboot.target / poweroff.target,
@@ -86,6 +91,3 @@ void manager_request_machine_shutdown(Manager *m, const char *reason);
 /* Whether the agent is a service of systemd's system manager (then, like
  * the machine's own init, it may configure the machine's network). */
 bool manager_is_system_service(Manager *m);
-/* Called by the supervisor (or anyone) when a service changes state, so
- * the Manager can record boot.ready and update STATUS=. */
-void manager_services_changed(Manager *m);

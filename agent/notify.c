@@ -12,50 +12,58 @@
 #include <systemd/sd-daemon.h>
 
 #include "log.h"
-#include "manager.h"
 #include "notify.h"
 
-static void notify_send(Manager *m, const char *msg) {
+void notify_init(Notifier *n, sd_event *e, void (*on_refused)(void *userdata), void *userdata) {
+        *n = (Notifier){ .enabled = !!getenv("NOTIFY_SOCKET"), .event = e, .on_refused = on_refused,
+                         .userdata = userdata };
+}
+
+void notify_done(Notifier *n) {
+        n->system_bus = sd_bus_flush_close_unref(n->system_bus);
+}
+
+static void notify_send(Notifier *n, const char *msg) {
         int r;
 
-        if (!m->under_systemd)
+        if (!n->enabled)
                 return;
         r = sd_notify(false, msg);
         if (r < 0)
                 log_debug_errno(r, "sd_notify failed: %m");
 }
 
-void notify_ready(Manager *m, const char *status) {
+void notify_ready(Notifier *n, const char *status) {
         char msg[512];
 
-        if (m->notified_ready)
+        if (n->ready_sent)
                 return;
-        m->notified_ready = true;
+        n->ready_sent = true;
         snprintf(msg, sizeof msg, "READY=1\nSTATUS=%s", status);
-        notify_send(m, msg);
+        notify_send(n, msg);
 }
 
-void notify_status(Manager *m, const char *fmt, ...) {
+void notify_status(Notifier *n, const char *fmt, ...) {
         char msg[512];
         va_list ap;
-        int n;
+        int k;
 
-        n = snprintf(msg, sizeof msg, "STATUS=");
+        k = snprintf(msg, sizeof msg, "STATUS=");
         va_start(ap, fmt);
-        vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+        vsnprintf(msg + k, sizeof msg - (size_t)k, fmt, ap);
         va_end(ap);
         /* One message per datagram line: a newline would start a new assignment. */
         for (char *p = msg; *p; p++)
                 if (*p == '\n')
                         *p = ' ';
-        notify_send(m, msg);
+        notify_send(n, msg);
 }
 
-void notify_stopping(Manager *m, const char *reason) {
+void notify_stopping(Notifier *n, const char *reason) {
         char msg[512];
 
         snprintf(msg, sizeof msg, "STOPPING=1\nSTATUS=Stopping: %s", reason);
-        notify_send(m, msg);
+        notify_send(n, msg);
 }
 
 int notify_listen_fd(void) {
@@ -71,7 +79,7 @@ int notify_listen_fd(void) {
 }
 
 static int start_unit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
-        Manager *m = userdata;
+        Notifier *n = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(reply);
 
         if (!e) {
@@ -80,25 +88,26 @@ static int start_unit_reply(sd_bus_message *reply, void *userdata, sd_bus_error 
         }
         log_error("systemd refused the shutdown (%s: %s); stopping the agent only.", e->name,
                   e->message ?: "no message");
-        manager_request_shutdown(m, "POST /shutdown");
+        if (n->on_refused)
+                n->on_refused(n->userdata);
         return 0;
 }
 
-int notify_system_shutdown(Manager *m, const char *target) {
+int notify_system_shutdown(Notifier *n, const char *target) {
         int r;
 
-        if (!m->system_bus) {
-                r = sd_bus_open_system(&m->system_bus);
+        if (!n->system_bus) {
+                r = sd_bus_open_system(&n->system_bus);
                 if (r < 0)
                         return r;
-                r = sd_bus_attach_event(m->system_bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+                r = sd_bus_attach_event(n->system_bus, n->event, SD_EVENT_PRIORITY_NORMAL);
                 if (r < 0) {
-                        m->system_bus = sd_bus_flush_close_unref(m->system_bus);
+                        n->system_bus = sd_bus_flush_close_unref(n->system_bus);
                         return r;
                 }
         }
-        return sd_bus_call_method_async(m->system_bus, NULL, "org.freedesktop.systemd1",
+        return sd_bus_call_method_async(n->system_bus, NULL, "org.freedesktop.systemd1",
                                         "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
-                                        "StartUnit", start_unit_reply, m, "ss", target,
+                                        "StartUnit", start_unit_reply, n, "ss", target,
                                         "replace-irreversibly");
 }

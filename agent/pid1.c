@@ -21,7 +21,7 @@
 #include "log.h"
 #include "macro.h"
 #include "pid1.h"
-#include "spawn.h"
+#include "launch.h"
 
 typedef struct MountPoint {
         const char *what, *where, *type;
@@ -136,7 +136,7 @@ int pid1_setup(void) {
         failed = mount_missing();
         setup_stdio_and_log();
         if (!getenv("PATH"))
-                setenv("PATH", SPAWN_DEFAULT_PATH, 1);
+                setenv("PATH", DEFAULT_PATH, 1);
         return failed;
 }
 

@@ -5,7 +5,7 @@
  * SIGCHLD handler for every mode (children.c). */
 #pragma once
 
-#include "config.h"
+#include "agent/config/config.h"
 
 /* Mounts /proc, /sys, /dev, /dev/pts, /dev/shm, /run, /tmp where nothing
  * is mounted yet; sets PATH when unset; routes logging to the console when

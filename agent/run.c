@@ -11,18 +11,23 @@
 #include <stdio.h>
 #include <sys/prctl.h>
 
+#include "agent/http/http.h"
+#include "agent/login/handoff-vsock.h"
+#include "agent/login/login.h"
+#include "agent/supervise/supervisor.h"
 #include "build-config.h"
 #include "fileio.h"
-#include "health.h"
-#include "http.h"
+#include "health-routes.h"
+#include "in-addr-util.h"
 #include "log.h"
-#include "login.h"
+#include "login-routes.h"
 #include "manager.h"
 #include "notify.h"
 #include "nsfs-util.h"
 #include "pid1.h"
 #include "run.h"
-#include "supervisor.h"
+#include "vnc/browser.h"
+#include "vnc/display.h"
 
 #define MAX_SET_FLAGS 64
 
@@ -331,17 +336,60 @@ static const HttpRoute control_routes[] = {
         { "POST", "/shutdown", HTTP_ROUTE_CONTROL, shutdown_handler },
 };
 
+/* The default allow_from admits the host: the ip= gateways, read at
+ * request time because netinit may finish after the server listens. */
+static bool peer_is_host(const struct sockaddr *sa, void *userdata) {
+        const IpcfgPlan *plan = &((Manager *)userdata)->net_plan;
+
+        for (size_t i = 0; i < plan->n_ifaces && i < IPCFG_MAX_IFACES; i++) {
+                const IpcfgAddr *g = &plan->ifaces[i].gateway;
+                Cidr c = { .family = g->family };
+
+                if (g->family == AF_INET) {
+                        memcpy(c.addr, &g->in, 4);
+                        c.prefix = 32;
+                } else if (g->family == AF_INET6) {
+                        memcpy(c.addr, &g->in6, 16);
+                        c.prefix = 128;
+                } else
+                        continue;
+                if (cidr_match(&c, sa))
+                        return true;
+        }
+        return false;
+}
+
+static const char *control_token(void *userdata) {
+        return ((Manager *)userdata)->config.token;
+}
+
 static int setup_http(Manager *m) {
+        const Config *c = &m->config;
         int fd = notify_listen_fd(), r;
 
         if (fd == -EINVAL)
                 log_warning("Ignoring socket activation: expected one listening stream socket.");
-        r = http_server_new(m, fd >= 0 ? fd : -1, &m->http);
+        HttpServerOptions o = {
+                .event = m->event,
+                .listen_fd = fd >= 0 ? fd : -EBADF,
+                .listen_address = c->http_listen,
+                .port = c->http_port,
+                .max_connections = c->http_max_connections,
+                .max_per_ip = c->http_max_per_ip,
+                .timeout_s = c->http_timeout_s,
+                .max_body = c->http_max_body,
+                .max_url = c->http_max_url,
+                .max_header = c->http_max_header,
+                .allow_from = c->allow_from,
+                .is_host = peer_is_host,
+                .token = control_token,
+                .userdata = m,
+        };
+        r = http_server_new(&o, &m->http);
         if (r < 0)
-                return log_error_errno(r, "Failed to start HTTP on %s:%u: %m", m->config.http_listen,
-                                       m->config.http_port);
+                return log_error_errno(r, "Failed to start HTTP on %s:%u: %m", c->http_listen, c->http_port);
         m->boot.http = now(CLOCK_BOOTTIME);
-        r = health_setup(m);
+        r = health_routes_register(m);
         if (r < 0)
                 return log_error_errno(r, "Failed to register the health routes: %m");
         r = http_server_add_routes(m->http, control_routes, ELEMENTSOF(control_routes), m);
@@ -350,22 +398,139 @@ static int setup_http(Manager *m) {
         return 0;
 }
 
-static void status_hook(const char *line, void *userdata) {
-        notify_status(userdata, "%s", line);
+static void on_services_changed(void *userdata) {
+        Manager *m = userdata;
+        char reason[256];
+
+        /* The first time the chain is whole is the boot's ready milestone. */
+        if (m->supervisor && !m->boot.ready && supervisor_chain_ready(m->supervisor, reason, sizeof reason))
+                m->boot.ready = now(CLOCK_BOOTTIME);
+}
+
+static void on_services_status(const char *line, void *userdata) {
+        notify_status(&((Manager *)userdata)->notifier, "%s", line);
+}
+
+#define SERVICES_FILE_MAX (1024 * 1024)
+
+/* The services: the services_file, else the built-in display stack.
+ * Every failure is logged here, naming the file, service and key. */
+static int load_services(const Config *c, ServiceDefs *ret) {
+        _cleanup_(freep) char *text = NULL;
+        char err[256] = "";
+        int r;
+
+        if (isempty(c->services_file)) {
+                DisplayOptions o = {
+                        .display = c->display,
+                        .geometry = c->geometry,
+                        .depth = c->depth,
+                        .window_manager = c->window_manager,
+                        .vnc_listen = c->vnc_listen,
+                        .vnc_port = c->vnc_port,
+                        .vnc_password_file = c->vnc_password_file,
+                        .novnc_port = c->novnc_port,
+                        .novnc_web = c->novnc_web,
+                        .firefox = c->firefox,
+                        .firefox_profile = c->firefox_profile,
+                        .browser_home = c->login_home,
+                        .bin_path = c->bin_path,
+                };
+                r = display_build_services(&o, ret, err, sizeof err);
+                if (r < 0)
+                        return log_error_errno(r, "Invalid display configuration: %s", err[0] ? err : strerror(-r));
+                return 0;
+        }
+        r = read_full_file(c->services_file, SERVICES_FILE_MAX, &text, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read services file %s: %m", c->services_file);
+        r = service_defs_from_json(text, ret, err, sizeof err);
+        if (r < 0)
+                return log_error_errno(r, "Invalid services file %s: %s", c->services_file, err[0] ? err : strerror(-r));
+        return 0;
 }
 
 static int setup_supervisor(Manager *m) {
+        const Config *c = &m->config;
+        _cleanup_(service_defs_done) ServiceDefs defs = {};
+        SupervisorOptions o = {
+                .event = m->event,
+                .children = m->children,
+                .bin_path = c->bin_path,
+                .restart_burst = c->restart_burst,
+                .restart_window_s = c->restart_window_s,
+                .backoff_initial_ms = c->backoff_initial_ms,
+                .backoff_max_ms = c->backoff_max_ms,
+                .ready_timeout_ms = c->ready_timeout_ms,
+                .stop_timeout_ms = c->stop_timeout_ms,
+        };
+        SupervisorHooks hooks = { .on_change = on_services_changed, .on_status = on_services_status,
+                                  .userdata = m };
         int r;
 
-        r = supervisor_new(m, &m->supervisor);
+        r = load_services(c, &defs);
         if (r < 0)
-                return r; /* logged by supervisor_new(), with the service and key at fault */
-        supervisor_set_status_hook(m->supervisor, status_hook, m);
+                return r;
+        r = supervisor_new(&o, &defs, &hooks, &m->supervisor);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up services: %m");
         r = supervisor_start_all(m->supervisor);
         if (r < 0)
                 return log_error_errno(r, "Failed to start services: %m");
-        manager_services_changed(m);
+        on_services_changed(m);
         return 0;
+}
+
+static int browser_start_service(char *const *extra_argv, void *userdata) {
+        Manager *m = userdata;
+
+        return m->supervisor ? supervisor_start_service(m->supervisor, "firefox", extra_argv) : -EAGAIN;
+}
+
+static int browser_stop_service(void *userdata) {
+        Manager *m = userdata;
+        int r;
+
+        if (!m->supervisor)
+                return 0;
+        r = supervisor_stop_service(m->supervisor, "firefox");
+        return r == -ENOENT ? 0 : r; /* a stack without a browser: nothing to close */
+}
+
+/* The browser, the login manager, its host API routes and, when
+ * configured, the push handoff. */
+static int setup_logins(Manager *m) {
+        const Config *c = &m->config;
+        BrowserOptions bo = {
+                .event = m->event, .launcher = &m->launcher, .firefox = c->firefox,
+                .profile = c->firefox_profile, .display = c->display, .home = c->login_home,
+                .bin_path = c->bin_path,
+        };
+        BrowserHooks bh = { .start = browser_start_service, .stop = browser_stop_service, .userdata = m };
+        int r;
+
+        r = browser_new(&bo, &bh, &m->browser);
+        if (r < 0)
+                return r;
+        LoginOptions lo = {
+                .event = m->event, .launcher = &m->launcher, .browser = m->browser,
+                .providers_file = c->providers_file, .login_home = c->login_home,
+                .control_socket = c->control_socket, .display = c->display, .bin_path = c->bin_path,
+                .session_ttl_s = c->session_ttl_s,
+        };
+        r = login_manager_new(&lo, &m->logins);
+        if (r < 0)
+                return r;
+        LoginRoutesOptions ro = { .event = m->event, .http = m->http, .logins = m->logins,
+                                  .url_wait_s = c->url_wait_s };
+        r = login_routes_new(&ro, &m->login_routes);
+        if (r < 0)
+                return r;
+        if (c->vsock_port == 0)
+                return 0;
+        HandoffOptions ho = { .event = m->event, .cid = c->vsock_cid, .port = c->vsock_port,
+                              .unix_path = c->vsock_unix_path };
+        return handoff_new(&ho, m->logins, &m->handoff);
 }
 
 /* Everything PID 1 and the supervised children depend on happens before
@@ -399,7 +564,7 @@ static int run_loop(Manager *m) {
         if (setup_http(m) < 0 && fatal(m))
                 return 1;
         snprintf(status, sizeof status, "HTTP on :%u, starting services", m->config.http_port);
-        notify_ready(m, status);
+        notify_ready(&m->notifier, status);
         /* WATCHDOG=1 at half of WATCHDOG_USEC, from the loop itself: a hung
          * loop stops petting and systemd restarts us.  Enabled after
          * READY=1, as enabling sends the first WATCHDOG=1 at once. */
@@ -414,7 +579,7 @@ static int run_loop(Manager *m) {
         if (!m->http)
                 log_error("HTTP is not serving: logins not set up.");
         else {
-                r = login_manager_new(m, &m->logins);
+                r = setup_logins(m);
                 if (r < 0)
                         log_error_errno(r, "Failed to set up logins: %m");
         }
@@ -477,7 +642,6 @@ int run_main(int argc, char **argv) {
                 return log_error_errno(r, "Failed to set up the event loop: %m"),
                        pid1_give_up(1, SHUTDOWN_REBOOT);
         m->is_pid1 = getpid() == 1;
-        m->under_systemd = !!getenv("NOTIFY_SOCKET");
         m->boot.exec = exec_time;
         r = setup_config(m, &args);
         if (r < 0) {

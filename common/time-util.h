@@ -22,6 +22,12 @@ static inline usec_t now(clockid_t clock) {
         return timespec_to_usec(&ts);
 }
 
+/* "2026-11-21T23:59:01.123Z": a CLOCK_REALTIME µs value in ISO 8601 UTC
+ * with milliseconds, as JavaScript's toISOString() prints it (the seed host
+ * parsed the Node agent's timestamps).  Pure and lock-free.  Returns buf. */
+#define ISO8601_MAX 32
+char *format_iso8601(usec_t realtime, char buf[static ISO8601_MAX]);
+
 /* CLOCK_BOOTTIME at which this process was exec'd, from /proc/self/stat;
  * returns 0 when unknown. */
 usec_t process_start_boottime(void);

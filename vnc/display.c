@@ -7,17 +7,17 @@
  *    on loopback when that is a wildcard address.  -quiet: its start-up
  *    banner is ~60 lines, which on a serial console costs real boot time;
  *    it still prints "PORT=5901" once listening, which kicks the probe.
- *  - firefox keeps remoting on (no --no-remote), so the login work can
- *    hand a URL to the running instance with the same --profile. */
+ *  - firefox keeps remoting on (no --no-remote), so browser.c can hand
+ *    a URL to the running instance with the same --profile. */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
-#include "agent/spawn.h"
 #include "display.h"
 #include "fileio.h"
+#include "launch.h"
 #include "macro.h"
 #include "strv.h"
 
@@ -33,31 +33,6 @@ int display_number(const char *display) {
                 return -EINVAL;
         v = strtol(p, NULL, 10);
         return v <= 65535 - 6000 ? (int)v : -EINVAL;
-}
-
-int display_remove_stale_lock(const char *lock_path) {
-        _cleanup_(freep) char *text = NULL;
-        const char *base;
-        int r, num;
-        long pid;
-
-        r = read_full_file(lock_path, 64, &text, NULL);
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0)
-                return r;
-        pid = strtol(text, NULL, 10);
-        if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
-                return 0;
-        if (unlink(lock_path) < 0 && errno != ENOENT)
-                return -errno;
-        base = strrchr(lock_path, '/');
-        if (base && sscanf(base, "/.X%d-lock", &num) == 1) {
-                char sock[64];
-                snprintf(sock, sizeof sock, "/tmp/.X11-unix/X%d", num);
-                (void)unlink(sock);
-        }
-        return 1;
 }
 
 static char **strv_make(const char *first, ...) {
@@ -81,7 +56,7 @@ static const char *loopback_for(const char *listen) {
         return listen;
 }
 
-static int add_xvfb(const Config *c, int num, ServiceDefs *d) {
+static int add_xvfb(const DisplayOptions *c, int num, ServiceDefs *d) {
         char display[16], screen[64], lock[64];
         ServiceDef s = {};
         int r;
@@ -127,7 +102,7 @@ static int add_simple(ServiceDefs *d, const char *name, char **argv, const char 
         return r;
 }
 
-static int add_vnc_chain(const Config *c, const char *display, ServiceDefs *d) {
+static int add_vnc_chain(const DisplayOptions *c, const char *display, ServiceDefs *d) {
         char port[8], web_port[8], target[80];
         const char *vnc_host = loopback_for(c->vnc_listen);
         bool pw = !isempty(c->vnc_password_file);
@@ -158,16 +133,16 @@ static int add_vnc_chain(const Config *c, const char *display, ServiceDefs *d) {
 
 /* Configured but not installed: left out, as the issue asks ("when one
  * is installed"); nothing else depends on it. */
-static int add_window_manager(const Config *c, const char *display, ServiceDefs *d) {
+static int add_window_manager(const DisplayOptions *c, const char *display, ServiceDefs *d) {
         _cleanup_(freep) char *wm = NULL;
         ServiceDef t = {};
 
-        if (isempty(c->window_manager) || spawn_find_binary(c->window_manager, c->bin_path, &wm) < 0)
+        if (isempty(c->window_manager) || find_executable(c->window_manager, c->bin_path, &wm) < 0)
                 return 0;
         return add_simple(d, "window-manager", strv_make(c->window_manager, NULL), "Xvfb", display, &t);
 }
 
-static int add_browser(const Config *c, const char *display, ServiceDefs *d) {
+static int add_browser(const DisplayOptions *c, const char *display, ServiceDefs *d) {
         ServiceDef t = {};
 
         if (isempty(c->firefox))
@@ -175,18 +150,18 @@ static int add_browser(const Config *c, const char *display, ServiceDefs *d) {
         t.on_demand = true;
         t.restart = RESTART_ON_FAILURE;
         t.create_dirs = strv_make(c->firefox_profile, NULL);
-        if (!isempty(c->login_home)) {
-                /* The same HOME as the login work's remote calls
-                 * (agent/browser.c), so they reach this instance. */
+        if (!isempty(c->browser_home)) {
+                /* The same HOME as the remote calls (browser.c), so
+                 * they reach this instance. */
                 char home[512];
-                snprintf(home, sizeof home, "HOME=%s", c->login_home);
+                snprintf(home, sizeof home, "HOME=%s", c->browser_home);
                 t.env = strv_make(home, NULL);
         }
         return add_simple(d, "firefox", strv_make(c->firefox, "--profile", c->firefox_profile, NULL),
                           "Xvfb", display, &t);
 }
 
-int display_build_services(const Config *c, ServiceDefs *ret, char *errbuf, size_t size) {
+int display_build_services(const DisplayOptions *c, ServiceDefs *ret, char *errbuf, size_t size) {
         _cleanup_(service_defs_done) ServiceDefs d = {};
         char display[16];
         unsigned w, h;

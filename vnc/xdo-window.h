@@ -2,11 +2,13 @@
  * binary): find the browser's window, size it to the screen, raise and
  * focus it, so the person watching through noVNC sees the sign-in page
  * and nothing else.  A window that is not mapped yet is waited for with X
- * MapNotify events on the root window, on the Manager's loop. */
+ * MapNotify events on the root window, on the given loop. */
 #pragma once
 
 #include <stdint.h>
 #include <systemd/sd-event.h>
+
+#include "macro.h"
 
 typedef struct XdoWatch XdoWatch;
 
@@ -20,3 +22,4 @@ int xdo_arrange_windows(const char *display, const char *wm_class);
 int xdo_watch_new(sd_event *e, const char *display, const char *wm_class, uint64_t timeout_usec,
                   XdoWatch **ret);
 XdoWatch *xdo_watch_free(XdoWatch *w);
+DEFINE_TRIVIAL_CLEANUP_FUNC(XdoWatch *, xdo_watch_free);

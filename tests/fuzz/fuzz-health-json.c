@@ -1,4 +1,4 @@
-/* libFuzzer target for agent/health-json.c's hand-written JSON writer:
+/* libFuzzer target for agent/http/health-json.c's hand-written JSON writer:
  * arbitrary bytes as build_id, config_error, a service name and its last
  * error must always give valid JSON that jansson re-serializes to the very
  * same bytes, and the metrics text must stay one sample per line. */
@@ -6,12 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/health-json.h"
+#include "agent/http/health-json.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        ServiceStatus sv = { .state = SERVICE_READY, .pid = 7 };
-        HealthSnapshot s = { .status = "ok", .version = "0.1.0", .net_status = "applied" };
+        static const char *const states[] = { "ready", "failed" };
+        const char *dns[1];
+        HealthService sv = { .state = 0, .pid = 7 };
+        HealthSnapshot s = { .status = "ok", .version = "0.1.0", .network = { .status = "applied" },
+                             .state_names = states, .n_states = 2 };
         char *buf, *text = NULL, *again, *metrics = NULL;
         size_t n = 0;
         json_t *o;
@@ -22,7 +25,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!buf)
                 return 0;
         /* The same bytes in every string field: the NUL-terminated prefix. */
-        s.build_id = s.config_error = s.net_error = buf;
+        s.build_id = s.config_error = s.network.error = s.network.device = buf;
+        dns[0] = buf;
+        s.network.dns = dns;
+        s.network.n_dns = 1;
         sv.name = sv.last_error = sv.last_exit = buf;
         s.services = &sv;
         s.n_services = 1;

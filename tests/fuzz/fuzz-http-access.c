@@ -1,4 +1,4 @@
-/* libFuzzer target for agent/http-access.c.  Input: "<cidr>\n<authorization
+/* libFuzzer target for agent/http/http-access.c and common/in-addr-util.c.  Input: "<cidr>\n<authorization
  * header>\n<16 address bytes>".  Beyond "no crash": a parsed CIDR has a
  * prefix within its family's width and always matches its own address; a
  * bearer token lies inside the header, is non-empty and has no blank at
@@ -8,26 +8,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/http-access.h"
+#include "agent/http/http-access.h"
+#include "in-addr-util.h"
+#include "secret-util.h"
 #include "fuzz.h"
 
 static void check_cidr(const char *s, const uint8_t *addr16) {
         struct sockaddr_in in = { .sin_family = AF_INET };
         struct sockaddr_in6 in6 = { .sin6_family = AF_INET6 };
-        HttpCidr c;
+        Cidr c;
 
-        if (http_cidr_parse(s, &c) < 0)
+        if (cidr_parse(s, &c) < 0)
                 return;
         CHECK(c.family == AF_INET ? c.prefix <= 32 : c.family == AF_INET6 && c.prefix <= 128);
         memcpy(&in.sin_addr, c.addr, 4);
         memcpy(&in6.sin6_addr, c.addr, 16);
         if (c.family == AF_INET)
-                CHECK(http_cidr_match(&c, (struct sockaddr *)&in));
+                CHECK(cidr_match(&c, (struct sockaddr *)&in));
         else if (c.addr[0] != 0) /* ::ffff:a.b.c.d peers count as IPv4 */
-                CHECK(http_cidr_match(&c, (struct sockaddr *)&in6));
+                CHECK(cidr_match(&c, (struct sockaddr *)&in6));
         memcpy(&in6.sin6_addr, addr16, 16);
-        (void)http_cidr_match(&c, (struct sockaddr *)&in6);
-        (void)http_sockaddr_is_loopback((struct sockaddr *)&in6);
+        (void)cidr_match(&c, (struct sockaddr *)&in6);
+        (void)sockaddr_is_loopback((struct sockaddr *)&in6);
 }
 
 static void check_bearer(const char *h) {
@@ -41,9 +43,9 @@ static void check_bearer(const char *h) {
         CHECK(t[0] != ' ' && t[0] != '\t' && t[n - 1] != ' ' && t[n - 1] != '\t');
         copy = strndup(t, n);
         CHECK(copy);
-        CHECK(http_token_equal(t, n, copy));
+        CHECK(secret_equal(t, n, copy));
         copy[n / 2] ^= 1;
-        CHECK(!http_token_equal(t, n, copy) || copy[n / 2] == '\0');
+        CHECK(!secret_equal(t, n, copy) || copy[n / 2] == '\0');
         free(copy);
 }
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/provider-def.h"
+#include "agent/login/provider-def.h"
 #include "fuzz.h"
 
 /* A ".." path component ("a..b" is a fine name). */

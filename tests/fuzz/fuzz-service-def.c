@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/service-def.h"
+#include "agent/supervise/service-def.h"
 #include "fuzz.h"
 
 static void check_defs(const ServiceDefs *d) {

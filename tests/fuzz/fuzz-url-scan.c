@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/term-reply.h"
-#include "agent/transcript.h"
-#include "agent/url-scan.h"
+#include "agent/login/term-reply.h"
+#include "agent/login/transcript.h"
+#include "agent/login/url-scan.h"
 #include "fuzz.h"
 
 static char *const patterns[] = { (char *)"https://auth.example.com/", (char *)"http://127.0.0.1:", NULL };

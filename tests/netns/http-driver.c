@@ -1,8 +1,8 @@
-/* Test driver for agent/http.c and agent/health.c without the rest of the
- * agent: a Manager with an sd-event loop, no supervisor, the health routes
- * and a few test routes (a control route, a loopback route, a deferred
- * reply through http_request_suspend, a body echo).  Used by
- * tests/netns/test_http.py where the real binary cannot isolate a case.
+/* Test driver for agent/http/http.c without the rest of the agent: an
+ * sd-event loop, the server with its options, a minimal /health and a few
+ * test routes (a control route, a loopback route, a deferred reply through
+ * http_request_suspend, a body echo).  Used by tests/netns/test_http.py
+ * where the real binary cannot isolate a case.
  *
  *   http-driver [--listen ADDR] [--port N] [--timeout S] [--max-per-ip N]
  *               [--max-conn N] [--max-body N] [--token T] [--allow CIDR]...
@@ -13,29 +13,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "agent/health.h"
-#include "agent/http.h"
-#include "agent/manager.h"
-#include "agent/supervisor.h"
+#include "agent/http/http.h"
 #include "log.h"
 #include "macro.h"
+#include "time-util.h"
 
-const char *manager_health_status(Manager *m) {
-        return m->supervisor ? "starting" : "ok";
+typedef struct Driver {
+        sd_event *event;
+        HttpServerOptions o;
+        const char *token;
+        HttpServer *http;
+} Driver;
+
+static int health_handler(HttpRequest *req, void *userdata) {
+        return http_reply_json(req, 200, json_pack("{s:s, s:s}", "status", "ok", "version", "driver"), 0);
 }
 
-size_t supervisor_n_services(Supervisor *s) {
-        return 0;
-}
-
-int supervisor_get_status(Supervisor *s, size_t i, ServiceStatus *ret) {
-        return -ERANGE;
-}
-
-bool supervisor_chain_ready(Supervisor *s, char *reason, size_t size) {
-        snprintf(reason, size, "no services");
-        return false;
-}
 
 static int control_handler(HttpRequest *req, void *userdata) {
         return http_reply_json(req, 200, json_pack("{s:b}", "ok", 1), 0);
@@ -59,13 +52,13 @@ static int deferred_reply(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static int suspend_handler(HttpRequest *req, void *userdata) {
-        Manager *m = userdata;
+        Driver *d = userdata;
         int r = http_request_suspend(req, NULL, NULL);
 
         if (r < 0)
                 return r;
         /* Floating source: freed by sd-event once it fired (or with the loop). */
-        return sd_event_add_time_relative(m->event, NULL, CLOCK_MONOTONIC, 50 * USEC_PER_MSEC, 0,
+        return sd_event_add_time_relative(d->event, NULL, CLOCK_MONOTONIC, 50 * USEC_PER_MSEC, 0,
                                           deferred_reply, req);
 }
 
@@ -74,6 +67,7 @@ static int fail_handler(HttpRequest *req, void *userdata) {
 }
 
 static const HttpRoute test_routes[] = {
+        { "GET", "/health", HTTP_ROUTE_PUBLIC, health_handler },
         { "POST", "/test/control", HTTP_ROUTE_CONTROL, control_handler },
         { "GET", "/test/loopback", HTTP_ROUTE_LOOPBACK, control_handler },
         { "POST", "/test/echo", HTTP_ROUTE_PUBLIC, echo_handler },
@@ -83,7 +77,11 @@ static const HttpRoute test_routes[] = {
         { "GET", "/test/prefix/", HTTP_ROUTE_PUBLIC | HTTP_ROUTE_PREFIX, echo_handler },
 };
 
-static int parse_args(int argc, char **argv, Config *c) {
+static uint32_t number(const char *s) {
+        return (uint32_t)strtoul(s, NULL, 10);
+}
+
+static int parse_args(int argc, char **argv, Driver *d) {
         static const struct option options[] = {
                 { "listen", required_argument, NULL, 'l' },  { "port", required_argument, NULL, 'p' },
                 { "timeout", required_argument, NULL, 't' }, { "max-per-ip", required_argument, NULL, 'i' },
@@ -97,63 +95,66 @@ static int parse_args(int argc, char **argv, Config *c) {
 
         while ((o = getopt_long(argc, argv, "", options, NULL)) >= 0)
                 switch (o) {
-                case 'l': c->http_listen = optarg; break;
-                case 'p': c->http_port = (uint16_t)atoi(optarg); break;
-                case 't': c->http_timeout_s = (uint32_t)atoi(optarg); break;
-                case 'i': c->http_max_per_ip = (uint32_t)atoi(optarg); break;
-                case 'c': c->http_max_connections = (uint32_t)atoi(optarg); break;
-                case 'b': c->http_max_body = (uint32_t)atoi(optarg); break;
-                case 'T': c->token = optarg; break;
+                case 'l': d->o.listen_address = optarg; break;
+                case 'p': d->o.port = (uint16_t)number(optarg); break;
+                case 't': d->o.timeout_s = number(optarg); break;
+                case 'i': d->o.max_per_ip = number(optarg); break;
+                case 'c': d->o.max_connections = number(optarg); break;
+                case 'b': d->o.max_body = number(optarg); break;
+                case 'T': d->token = optarg; break;
                 case 'a':
                         if (n_allow + 1 >= ELEMENTSOF(allow))
                                 return -E2BIG;
                         allow[n_allow++] = optarg;
-                        c->allow_from = allow;
+                        d->o.allow_from = allow;
                         break;
                 default: return -EINVAL;
                 }
         return 0;
 }
 
+static const char *driver_token(void *userdata) {
+        return ((Driver *)userdata)->token;
+}
+
 int main(int argc, char **argv) {
-        Manager m = {
-                .config = {
-                        .http_listen = (char *)"127.0.0.1", .http_port = 8080,
-                        .http_max_connections = 1024, .http_max_per_ip = 64, .http_timeout_s = 10,
-                        .http_max_body = 65536, .http_max_url = 4096, .http_max_header = 16384,
+        Driver d = {
+                .o = {
+                        .listen_fd = -EBADF, .listen_address = "127.0.0.1", .port = 8080,
+                        .max_connections = 1024, .max_per_ip = 64, .timeout_s = 10,
+                        .max_body = 65536, .max_url = 4096, .max_header = 16384,
                 },
         };
         sigset_t ss;
         int r;
 
         log_set_max_level(getenv("HTTP_DRIVER_DEBUG") ? LOG_DEBUG : LOG_INFO);
-        if (parse_args(argc, argv, &m.config) < 0)
+        if (parse_args(argc, argv, &d) < 0)
                 return 2;
         sigemptyset(&ss);
         sigaddset(&ss, SIGTERM);
         sigaddset(&ss, SIGINT);
         sigprocmask(SIG_BLOCK, &ss, NULL);
-        r = sd_event_new(&m.event);
+        r = sd_event_new(&d.event);
         if (r >= 0)
-                r = sd_event_add_signal(m.event, NULL, SIGTERM, NULL, NULL);
+                r = sd_event_add_signal(d.event, NULL, SIGTERM, NULL, NULL);
         if (r >= 0)
-                r = sd_event_add_signal(m.event, NULL, SIGINT, NULL, NULL);
+                r = sd_event_add_signal(d.event, NULL, SIGINT, NULL, NULL);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the event loop: %m"), 1;
-        m.start_monotonic = now(CLOCK_MONOTONIC);
-        m.boot.exec = process_start_boottime();
-        r = http_server_new(&m, -1, &m.http);
+        d.o.event = d.event;
+        d.o.token = driver_token;
+        d.o.userdata = &d;
+        r = http_server_new(&d.o, &d.http);
         if (r < 0)
                 return log_error_errno(r, "Failed to start HTTP: %m"), 1;
-        r = health_setup(&m);
-        if (r >= 0)
-                r = http_server_add_routes(m.http, test_routes, ELEMENTSOF(test_routes), &m);
+        r = http_server_add_routes(d.http, test_routes, ELEMENTSOF(test_routes), &d);
         if (r < 0)
                 return log_error_errno(r, "Failed to add routes: %m"), 1;
         printf("listening\n");
         fflush(stdout);
-        r = sd_event_loop(m.event);
-        m.http = http_server_free(m.http);
-        sd_event_unref(m.event);
+        r = sd_event_loop(d.event);
+        d.http = http_server_free(d.http);
+        sd_event_unref(d.event);
         return r < 0 ? 1 : 0;
 }

@@ -1,4 +1,4 @@
-"""Logins (issue 4) end to end in a test network namespace: the real agent,
+"""Logins end to end in a test network namespace: the real agent,
 fake provider CLIs (tests/netns/login/fake_cli.py) that behave like Claude
 Code, Codex and Gemini CLI, a fake OAuth provider page on loopback, and the
 host API exactly as the host calls it.  One test drives a real Firefox on

@@ -1,0 +1,578 @@
+/* Implementation of config.h: the key table (name, type, default, help)
+ * and the three sources that write through it — the JSON file, `vmba.*`
+ * words of the kernel command line, and `--set key=value` flags.  Every
+ * value, whatever its source, goes through one text setter per type, so a
+ * key behaves the same wherever it is set and the defaults are parsed by
+ * the same code that parses user input.  Error text names the key and the
+ * expected type; the value is quoted except for secrets (the token). */
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cmdline-util.h"
+#include "config.h"
+#include "fileio.h"
+#include "in-addr-util.h"
+#include "log.h"
+#include "macro.h"
+#include "string-table.h"
+#include "strv.h"
+
+#define CONFIG_FILE_MAX (256 * 1024)
+#define CONFIG_VALUE_MAX 4096
+#define CONFIG_STRV_MAX 64
+#define TOKEN_FILE_MAX 4096
+
+typedef enum KeyType {
+        KEY_STRING,
+        KEY_SECRET,   /* a string never echoed in messages */
+        KEY_U16,
+        KEY_U32,
+        KEY_LOG_LEVEL,
+        KEY_SHUTDOWN,
+        KEY_TRISTATE, /* true | false | "auto" (-1) */
+        KEY_STRV,     /* JSON list of strings; comma-separated on the command line */
+        KEY_CIDRS,    /* a KEY_STRV whose entries cidr_parse() accepts */
+        _KEY_TYPE_MAX,
+} KeyType;
+
+typedef struct ConfigKey {
+        const char *name;
+        KeyType type;
+        size_t offset;
+        const char *def; /* in the text syntax of the command line */
+        const char *help;
+} ConfigKey;
+
+#define K(n, t, d, h) { #n, t, offsetof(Config, n), d, h }
+static const ConfigKey keys[] = {
+        K(log_level, KEY_LOG_LEVEL, "info", "log priority threshold: emerg..debug or 0-7"),
+        K(build_id_path, KEY_STRING, "/etc/vm-browser-agent/build-id", "file whose first line /health reports as build_id"),
+        K(shutdown_action, KEY_SHUTDOWN, "reboot", "as PID 1 after stopping: reboot (Firecracker reboot=k exits), poweroff, or exit"),
+        K(shutdown_timeout_ms, KEY_U32, "10000", "total budget for stopping services at shutdown"),
+        K(system_shutdown, KEY_TRISTATE, "auto", "not PID 1: POST /shutdown asks systemd for reboot.target/poweroff.target (auto: when a systemd system service)"),
+        K(netinit, KEY_TRISTATE, "auto", "configure the network from ip= at start: true, false, or auto (when PID 1)"),
+        K(cmdline_path, KEY_STRING, "/proc/cmdline", "kernel command line read for ip= and vmba.*"),
+        K(device_timeout_ms, KEY_U32, "10000", "how long netinit waits for a network device to appear"),
+        K(resolv_conf, KEY_STRING, "/etc/resolv.conf", "resolv.conf written by netinit"),
+        K(hosts_file, KEY_STRING, "/etc/hosts", "hosts file written by netinit"),
+        K(hostname_file, KEY_STRING, "/etc/hostname", "hostname file written by netinit (\"\" = none)"),
+        K(http_listen, KEY_STRING, "0.0.0.0", "HTTP listen address"),
+        K(http_port, KEY_U16, "8080", "HTTP port"),
+        K(http_max_connections, KEY_U32, "1024", "concurrent HTTP connections"),
+        K(http_max_per_ip, KEY_U32, "64", "concurrent HTTP connections per client address"),
+        K(http_timeout_s, KEY_U32, "10", "idle / slow-drip HTTP connection timeout"),
+        K(http_max_body, KEY_U32, "65536", "largest request body (413 beyond)"),
+        K(http_max_url, KEY_U32, "4096", "longest request URL (414 beyond)"),
+        K(http_max_header, KEY_U32, "16384", "largest request header block"),
+        K(allow_from, KEY_CIDRS, "", "addresses allowed on control routes (\"\" = loopback + the ip= gateway)"),
+        K(token_file, KEY_STRING, "/etc/vm-browser-agent/token", "bearer token for control routes (mode 0600 expected)"),
+        K(token, KEY_SECRET, "", "bearer token itself (prefer token_file: /proc/cmdline is world-readable)"),
+        K(display, KEY_STRING, ":1", "X display of Xvfb"),
+        K(geometry, KEY_STRING, "1280x800", "Xvfb screen size"),
+        K(depth, KEY_U32, "24", "Xvfb colour depth"),
+        K(window_manager, KEY_STRING, "openbox", "window manager binary (\"\" = none)"),
+        K(vnc_listen, KEY_STRING, "0.0.0.0", "x11vnc listen address"),
+        K(vnc_port, KEY_U16, "5901", "x11vnc port"),
+        K(vnc_password_file, KEY_STRING, "", "x11vnc password file (\"\" = no password)"),
+        K(novnc_port, KEY_U16, "6080", "websockify / noVNC port"),
+        K(novnc_web, KEY_STRING, "/usr/share/novnc", "noVNC web root"),
+        K(firefox, KEY_STRING, "firefox-esr", "browser binary"),
+        K(firefox_profile, KEY_STRING, "/var/lib/vm-browser-agent/firefox", "browser profile directory"),
+        K(services_file, KEY_STRING, "", "JSON list of services replacing the built-in display stack (\"\" = built-in)"),
+        K(bin_path, KEY_STRING, "/usr/local/bin:/usr/bin:/bin", "PATH used to find service binaries"),
+        K(restart_burst, KEY_U32, "5", "starts allowed per restart window before a service is failed"),
+        K(restart_window_s, KEY_U32, "60", "restart budget window"),
+        K(backoff_initial_ms, KEY_U32, "100", "first restart delay (doubles, with jitter)"),
+        K(backoff_max_ms, KEY_U32, "10000", "longest restart delay"),
+        K(ready_timeout_ms, KEY_U32, "20000", "a start not ready by then counts as a failure (the period repeats, up to 4 in all, while the service keeps the CPU busy)"),
+        K(stop_timeout_ms, KEY_U32, "5000", "per service: SIGTERM, then SIGKILL after this"),
+        K(providers_file, KEY_STRING, "/etc/vm-browser-agent/providers.json", "provider CLI definitions for logins"),
+        K(login_home, KEY_STRING, "/root", "HOME for provider CLIs"),
+        K(control_socket, KEY_STRING, "/run/vm-browser-agent/control.sock", "local control socket"),
+        K(session_ttl_s, KEY_U32, "900", "login session lifetime"),
+        K(url_wait_s, KEY_U32, "15", "how long a login waits for its authorize URL"),
+        K(vsock_cid, KEY_U32, "2", "vsock CID of the host for credential push"),
+        K(vsock_port, KEY_U32, "0", "vsock port for credential push (0 = push off)"),
+        K(vsock_unix_path, KEY_STRING, "", "unix socket standing in for vsock in tests (\"\" = real vsock)"),
+};
+#undef K
+
+static const char *const type_expect[_KEY_TYPE_MAX] = {
+        [KEY_STRING] = "a string",
+        [KEY_SECRET] = "a string",
+        [KEY_U16] = "an integer 0-65535",
+        [KEY_U32] = "an integer 0-4294967295",
+        [KEY_LOG_LEVEL] = "a log level (emerg..debug or 0-7)",
+        [KEY_SHUTDOWN] = "one of reboot, poweroff, exit",
+        [KEY_TRISTATE] = "true, false or \"auto\"",
+        [KEY_STRV] = "a list of strings",
+        [KEY_CIDRS] = "a list of addresses or CIDRs",
+};
+
+static const char *const type_name[_KEY_TYPE_MAX] = {
+        [KEY_STRING] = "string", [KEY_SECRET] = "string (secret)", [KEY_U16] = "port",
+        [KEY_U32] = "integer",   [KEY_LOG_LEVEL] = "log level", [KEY_SHUTDOWN] = "enum",
+        [KEY_TRISTATE] = "bool or auto", [KEY_STRV] = "list of strings",
+        [KEY_CIDRS] = "list of CIDRs",
+};
+
+static const char *const shutdown_action_table[_SHUTDOWN_ACTION_MAX] = {
+        [SHUTDOWN_REBOOT] = "reboot",
+        [SHUTDOWN_POWEROFF] = "poweroff",
+        [SHUTDOWN_EXIT] = "exit",
+};
+DEFINE_STRING_TABLE_LOOKUP(shutdown_action, ShutdownAction);
+
+static const ConfigKey *key_find(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (streq(keys[i].name, name))
+                        return &keys[i];
+        return NULL;
+}
+
+static void *field(Config *c, const ConfigKey *k) {
+        return (char *)c + k->offset;
+}
+
+static int set_error(char *err, size_t size, const char *origin, const ConfigKey *k,
+                     const char *value) {
+        if (k->type == KEY_SECRET || !value)
+                snprintf(err, size, "%s: key \"%s\": expected %s", origin, k->name, type_expect[k->type]);
+        else
+                snprintf(err, size, "%s: key \"%s\": expected %s, got \"%.64s\"", origin, k->name,
+                         type_expect[k->type], value);
+        return -EINVAL;
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *ret) {
+        char *end;
+        if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+                return -EINVAL;
+        errno = 0;
+        unsigned long v = strtoul(s, &end, 10);
+        if (errno != 0 || *end || v > max)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+/* "a,b,c" → NULL-terminated list; "" → NULL (the key's "unset" meaning). */
+static int strv_split(const char *s, char ***ret) {
+        char **l = NULL;
+        size_t n = 0;
+
+        if (*s) {
+                _cleanup_(freep) char *copy = strdup(s);
+                if (!copy)
+                        return -ENOMEM;
+                l = calloc(CONFIG_STRV_MAX + 1, sizeof(char *));
+                if (!l)
+                        return -ENOMEM;
+                char *save = NULL;
+                for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+                        if (n >= CONFIG_STRV_MAX || !(l[n] = strdup(w))) {
+                                strv_free(l);
+                                return n >= CONFIG_STRV_MAX ? -E2BIG : -ENOMEM;
+                        }
+                        n++;
+                }
+        }
+        *ret = l;
+        return 0;
+}
+
+/* Checked at load time so a typo is a config error naming the key, not a
+ * control API that silently refuses everyone (http.c still fails closed). */
+static int strv_check(const ConfigKey *k, char **l, const char **ret_bad) {
+        Cidr cidr;
+
+        if (k->type != KEY_CIDRS)
+                return 0;
+        for (char **p = l; p && *p; p++)
+                if (cidr_parse(*p, &cidr) < 0) {
+                        *ret_bad = *p;
+                        return -EINVAL;
+                }
+        return 0;
+}
+
+static void strv_assign(Config *c, const ConfigKey *k, char **l) {
+        strv_free(*(char ***)field(c, k));
+        *(char ***)field(c, k) = l;
+}
+
+/* The one text setter: every source ends here (lists from JSON excepted:
+ * they arrive as lists, and meet the text path again in strv_check). */
+static int key_set(Config *c, const ConfigKey *k, const char *value, const char *origin,
+                   char *err, size_t size) {
+        void *f = field(c, k);
+        unsigned long u;
+        int r;
+
+        if (strlen(value) > CONFIG_VALUE_MAX)
+                return set_error(err, size, origin, k, NULL);
+        switch (k->type) {
+        case KEY_STRING:
+        case KEY_SECRET: {
+                char *s = strdup(value), **p = f;
+                if (!s)
+                        return -ENOMEM;
+                if (*p && k->type == KEY_SECRET)
+                        explicit_bzero(*p, strlen(*p));
+                free(*p);
+                *p = s;
+                return 0;
+        }
+        case KEY_U16:
+                if (parse_uint(value, UINT16_MAX, &u) < 0)
+                        return set_error(err, size, origin, k, value);
+                *(uint16_t *)f = (uint16_t)u;
+                return 0;
+        case KEY_U32:
+                if (parse_uint(value, UINT32_MAX, &u) < 0)
+                        return set_error(err, size, origin, k, value);
+                *(uint32_t *)f = (uint32_t)u;
+                return 0;
+        case KEY_LOG_LEVEL:
+                r = log_level_from_string(value);
+                if (r < 0)
+                        return set_error(err, size, origin, k, value);
+                *(int *)f = r;
+                return 0;
+        case KEY_SHUTDOWN:
+                r = shutdown_action_from_string(value);
+                if (r < 0)
+                        return set_error(err, size, origin, k, value);
+                *(ShutdownAction *)f = (ShutdownAction)r;
+                return 0;
+        case KEY_TRISTATE:
+                if (streq(value, "auto"))
+                        *(int *)f = -1;
+                else if (streq(value, "true") || streq(value, "1") || streq(value, "yes") || streq(value, "on"))
+                        *(int *)f = 1;
+                else if (streq(value, "false") || streq(value, "0") || streq(value, "no") || streq(value, "off"))
+                        *(int *)f = 0;
+                else
+                        return set_error(err, size, origin, k, value);
+                return 0;
+        case KEY_STRV:
+        case KEY_CIDRS: {
+                char **l = NULL;
+                const char *bad = NULL;
+                r = strv_split(value, &l);
+                if (r == -E2BIG)
+                        return set_error(err, size, origin, k, NULL);
+                if (r < 0)
+                        return r;
+                if (strv_check(k, l, &bad) < 0) {
+                        r = set_error(err, size, origin, k, bad);
+                        strv_free(l);
+                        return r;
+                }
+                strv_assign(c, k, l);
+                return 0;
+        }
+        default:
+                return -EINVAL;
+        }
+}
+
+void config_init(Config *c) {
+        char err[256];
+
+        *c = (Config){};
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (key_set(c, &keys[i], keys[i].def, "default", err, sizeof err) < 0)
+                        abort(); /* a broken default is a programming error; test-config catches it */
+        /* "" means unset for the token: only token_file or an explicit value set it. */
+        c->token = erase_and_free(c->token);
+}
+
+void config_done(Config *c) {
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                void *f = field(c, &keys[i]);
+                if (keys[i].type == KEY_STRING)
+                        free(*(char **)f);
+                else if (keys[i].type == KEY_SECRET)
+                        erase_and_free(*(char **)f);
+                else if (keys[i].type == KEY_STRV || keys[i].type == KEY_CIDRS)
+                        strv_free(*(char ***)f);
+        }
+        *c = (Config){};
+}
+
+int config_set(Config *c, const char *key, const char *value, char *errbuf, size_t size) {
+        const ConfigKey *k = key ? key_find(key) : NULL;
+        if (!k) {
+                snprintf(errbuf, size, "unknown configuration key \"%.64s\"", key ?: "");
+                return -EINVAL;
+        }
+        return key_set(c, k, value ?: "", "option", errbuf, size);
+}
+
+/* JSON value → the text syntax, after checking the JSON type. */
+static int json_to_text(const ConfigKey *k, json_t *v, char *buf, size_t size) {
+        switch (k->type) {
+        case KEY_STRING:
+        case KEY_SECRET:
+                if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+                        return -EINVAL;
+                if (json_string_length(v) >= size)
+                        return -E2BIG;
+                memcpy(buf, json_string_value(v), json_string_length(v) + 1);
+                return 0;
+        case KEY_U16:
+        case KEY_U32:
+                if (!json_is_integer(v) || json_integer_value(v) < 0)
+                        return -EINVAL;
+                snprintf(buf, size, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+                return 0;
+        case KEY_LOG_LEVEL:
+                if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 7) {
+                        snprintf(buf, size, "%d", (int)json_integer_value(v));
+                        return 0;
+                }
+                __attribute__((fallthrough));
+        case KEY_SHUTDOWN:
+                if (!json_is_string(v))
+                        return -EINVAL;
+                snprintf(buf, size, "%s", json_string_value(v));
+                return 0;
+        case KEY_TRISTATE:
+                if (json_is_boolean(v))
+                        snprintf(buf, size, "%s", json_is_true(v) ? "true" : "false");
+                else if (json_is_string(v) && streq(json_string_value(v), "auto"))
+                        snprintf(buf, size, "auto");
+                else
+                        return -EINVAL;
+                return 0;
+        default:
+                return -EINVAL;
+        }
+}
+
+static int json_set_strv(Config *c, const ConfigKey *k, json_t *v, const char *origin,
+                         char *err, size_t size) {
+        size_t i, n = json_array_size(v);
+        const char *bad = NULL;
+        json_t *e;
+
+        if (!json_is_array(v) || n > CONFIG_STRV_MAX)
+                return -EINVAL;
+        char **l = calloc(n + 1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        json_array_foreach(v, i, e)
+                if (!json_is_string(e) || !(l[i] = strdup(json_string_value(e)))) {
+                        strv_free(l);
+                        return json_is_string(e) ? -ENOMEM : -EINVAL;
+                }
+        if (strv_check(k, l, &bad) < 0) {
+                set_error(err, size, origin, k, bad);
+                strv_free(l);
+                return -EBADMSG; /* err written */
+        }
+        if (!n) {
+                free(l);
+                l = NULL;
+        }
+        strv_assign(c, k, l);
+        return 0;
+}
+
+static const char *json_type_name(json_t *v) {
+        switch (json_typeof(v)) {
+        case JSON_OBJECT: return "an object";
+        case JSON_ARRAY: return "a list";
+        case JSON_STRING: return "a string";
+        case JSON_INTEGER: return "an integer";
+        case JSON_REAL: return "a number";
+        case JSON_TRUE:
+        case JSON_FALSE: return "a boolean";
+        default: return "null";
+        }
+}
+
+static int json_set_key(Config *c, const ConfigKey *k, json_t *v, const char *origin,
+                        char *err, size_t size) {
+        _cleanup_(freep) char *text = malloc(CONFIG_VALUE_MAX + 1);
+        int r;
+
+        if (!text)
+                return -ENOMEM;
+        if (k->type == KEY_STRV || k->type == KEY_CIDRS) {
+                r = json_set_strv(c, k, v, origin, err, size);
+                if (r == -EBADMSG)
+                        return -EINVAL;
+        } else
+                r = json_to_text(k, v, text, CONFIG_VALUE_MAX + 1);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                snprintf(err, size, "%s: key \"%s\": expected %s, got %s", origin, k->name,
+                         type_expect[k->type], json_type_name(v));
+                return -EINVAL;
+        }
+        if (k->type == KEY_STRV || k->type == KEY_CIDRS)
+                return 0;
+        r = key_set(c, k, text, origin, err, size);
+        explicit_bzero(text, CONFIG_VALUE_MAX + 1);
+        return r;
+}
+
+int config_load_json(Config *c, const char *text, const char *origin, char *err, size_t size) {
+        json_error_t jerr;
+        const char *name;
+        json_t *v;
+        int r;
+
+        json_auto_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+        if (!root) {
+                snprintf(err, size, "%s:%d:%d: invalid JSON: %s", origin, jerr.line, jerr.column, jerr.text);
+                return -EINVAL;
+        }
+        if (!json_is_object(root)) {
+                snprintf(err, size, "%s: expected a JSON object of keys", origin);
+                return -EINVAL;
+        }
+        json_object_foreach(root, name, v) {
+                const ConfigKey *k = key_find(name);
+                if (!k) {
+                        snprintf(err, size, "%s: unknown key \"%.64s\"", origin, name);
+                        return -EINVAL;
+                }
+                r = json_set_key(c, k, v, origin, err, size);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int config_load_file(Config *c, const char *path, char *errbuf, size_t size) {
+        _cleanup_(freep) char *text = NULL;
+        int r;
+
+        r = read_full_file(path, CONFIG_FILE_MAX, &text, NULL);
+        if (r == -ENOENT)
+                return r;
+        if (r < 0) {
+                snprintf(errbuf, size, "%s: cannot read: %s", path, strerror(-r));
+                return r == -EFBIG ? -EINVAL : r;
+        }
+        return config_load_json(c, text, path, errbuf, size);
+}
+
+/* Splits a kernel command line with the kernel's own tokeniser,
+ * cmdline_next_arg() (next_arg() in lib/cmdline.c), the one ipcfg-parse.c
+ * uses for ip=, so vmba.* and ip= words are split identically: a quote
+ * opening the word or its value is dropped, quotes inside stay, "--" ends
+ * the kernel's part.  Calls cb for each word (val NULL without '=').  The
+ * copy may hold the token: it is wiped before it is freed. */
+static int cmdline_foreach(const char *cmdline, int (*cb)(const char *param, const char *val, void *u),
+                           void *u) {
+        size_t len = strlen(cmdline);
+        _cleanup_(freep) char *buf = strdup(cmdline);
+        char *args = buf;
+        int r = 0;
+
+        if (!buf)
+                return -ENOMEM;
+        while (*args) {
+                char *param, *val;
+
+                args = cmdline_next_arg(args, &param, &val);
+                if (!val && streq(param, "--"))
+                        break;
+                r = cb(param, val, u);
+                if (r < 0)
+                        break;
+        }
+        explicit_bzero(buf, len);
+        return r;
+}
+
+typedef struct CmdlineCtx {
+        Config *c;
+        char *err;
+        size_t size;
+} CmdlineCtx;
+
+static int cmdline_word(const char *param, const char *val, void *u) {
+        CmdlineCtx *x = u;
+        const char *name = startswith(param, "vmba.");
+
+        if (!name)
+                return 0;
+        const ConfigKey *k = key_find(name);
+        if (!k) {
+                snprintf(x->err, x->size, "kernel command line: unknown key \"vmba.%.127s\"", name);
+                return -EINVAL;
+        }
+        if (!val) {
+                snprintf(x->err, x->size, "kernel command line: key \"%s\": expected %s, got no value",
+                         name, type_expect[k->type]);
+                return -EINVAL;
+        }
+        int r = key_set(x->c, k, val, "kernel command line", x->err, x->size);
+        if (r >= 0 && k->type == KEY_SECRET)
+                x->c->token_from_cmdline = true;
+        return r;
+}
+
+int config_apply_cmdline(Config *c, const char *cmdline, char *errbuf, size_t size) {
+        CmdlineCtx x = { .c = c, .err = errbuf, .size = size };
+
+        /* Over-long values are refused by key_set(), naming the key. */
+        return cmdline_foreach(cmdline, cmdline_word, &x);
+}
+
+int config_load_token(Config *c, bool *ret_insecure, char *errbuf, size_t size) {
+        _cleanup_(closep) int fd = -EBADF;
+        _cleanup_(freep) char *buf = NULL;
+        size_t n;
+        struct stat st;
+        int r;
+
+        if (c->token || isempty(c->token_file)) {
+                *ret_insecure = false;
+                return 0;
+        }
+        fd = open(c->token_file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0 && errno == ENOENT) {
+                *ret_insecure = false;
+                return 0;
+        }
+        if (fd < 0 || fstat(fd, &st) < 0) {
+                r = negative_errno();
+                snprintf(errbuf, size, "token_file %s: cannot read: %s", c->token_file, strerror(-r));
+                return r;
+        }
+        r = read_full_fd(fd, TOKEN_FILE_MAX, &buf, &n);
+        if (r < 0) {
+                snprintf(errbuf, size, "token_file %s: cannot read: %s", c->token_file, strerror(-r));
+                return r;
+        }
+        buf[strcspn(buf, "\r\n")] = '\0';
+        if (*buf) {
+                c->token = strdup(buf);
+                explicit_bzero(buf, n);
+                if (!c->token)
+                        return -ENOMEM;
+        }
+        *ret_insecure = (st.st_mode & 0077) != 0;
+        return 0;
+}
+
+void config_dump_keys_markdown(FILE *f) {
+        fputs("| key | type | default | description |\n|---|---|---|---|\n", f);
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                const ConfigKey *k = &keys[i];
+                fprintf(f, "| `%s` | %s | %s%s%s | %s |\n", k->name, type_name[k->type],
+                        *k->def ? "`" : "", *k->def ? k->def : "\"\"", *k->def ? "`" : "", k->help);
+        }
+}

@@ -1,0 +1,106 @@
+/* The agent's configuration: one struct, every key with a default.
+ * Sources, later wins: defaults < /etc/vm-browser-agent/agent.json <
+ * `vmba.<key>=` on the kernel command line < command-line flags.
+ * Unknown keys are an error naming the key.  The key table (name, type,
+ * default, help) lives in config.c and is also what README documents.
+ * Strings are owned by the Config (config_done() frees them); the token is
+ * wiped with explicit_bzero. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum ShutdownAction {
+        SHUTDOWN_REBOOT,   /* reboot(RB_AUTOBOOT): Firecracker with reboot=k exits */
+        SHUTDOWN_POWEROFF, /* reboot(RB_POWER_OFF) */
+        SHUTDOWN_EXIT,     /* exit 0 even as PID 1 (tests in a PID namespace; --no-reboot) */
+        _SHUTDOWN_ACTION_MAX,
+        _SHUTDOWN_ACTION_INVALID = -22,
+} ShutdownAction;
+
+typedef struct Config {
+        /* general */
+        int log_level;                 /* "log_level": "info" */
+        char *build_id_path;           /* "/etc/vm-browser-agent/build-id" */
+        ShutdownAction shutdown_action;/* "shutdown_action": "reboot" */
+        uint32_t shutdown_timeout_ms;  /* total budget for stopping services: 10000 */
+        int system_shutdown;           /* "auto" (-1): POST /shutdown under systemd asks systemd
+                                        * for reboot.target/poweroff.target | true | false */
+
+        /* netinit */
+        int netinit;                   /* "netinit": "auto" (-1: when PID 1) | true | false */
+        char *cmdline_path;            /* "/proc/cmdline" */
+        uint32_t device_timeout_ms;    /* 10000 */
+        char *resolv_conf;             /* "/etc/resolv.conf" */
+        char *hosts_file;              /* "/etc/hosts" */
+        char *hostname_file;           /* "/etc/hostname" */
+
+        /* http */
+        char *http_listen;             /* "0.0.0.0" */
+        uint16_t http_port;            /* 8080 */
+        uint32_t http_max_connections; /* 1024 */
+        uint32_t http_max_per_ip;      /* 64 */
+        uint32_t http_timeout_s;       /* 10: idle/slow-drip connection timeout */
+        uint32_t http_max_body;        /* 65536 */
+        uint32_t http_max_url;         /* 4096 */
+        uint32_t http_max_header;      /* 16384 */
+        char **allow_from;             /* NULL-terminated; NULL: loopback + ip= gateway */
+        char *token_file;              /* "/etc/vm-browser-agent/token" */
+        char *token;                   /* secret; from token_file or vmba.token= */
+        bool token_from_cmdline;       /* set by vmba.token=: the caller warns (world-readable) */
+
+        /* display stack */
+        char *display;                 /* ":1" */
+        char *geometry;                /* "1280x800" */
+        uint32_t depth;                /* 24 */
+        char *window_manager;          /* "openbox"; "" = none */
+        char *vnc_listen;              /* "0.0.0.0" */
+        uint16_t vnc_port;             /* 5901 */
+        char *vnc_password_file;       /* "" = no password */
+        uint16_t novnc_port;           /* 6080 */
+        char *novnc_web;               /* "/usr/share/novnc" */
+        char *firefox;                 /* "firefox-esr" */
+        char *firefox_profile;         /* "/var/lib/vm-browser-agent/firefox" */
+        char *services_file;           /* "": the built-in display stack; else a JSON list of services */
+        char *bin_path;                /* "/usr/local/bin:/usr/bin:/bin" for service lookup */
+
+        /* supervisor */
+        uint32_t restart_burst;        /* 5 starts ... */
+        uint32_t restart_window_s;     /* ... per 60 s, then failed */
+        uint32_t backoff_initial_ms;   /* 100 */
+        uint32_t backoff_max_ms;       /* 10000 */
+        uint32_t ready_timeout_ms;     /* 20000: not ready by then is a failure (up to 4x while busy: supervisor.c) */
+        uint32_t stop_timeout_ms;      /* 5000: per service, then SIGKILL */
+
+        /* logins and handoff */
+        char *providers_file;          /* "/etc/vm-browser-agent/providers.json" */
+        char *login_home;              /* "/root": HOME for provider CLIs */
+        char *control_socket;          /* "/run/vm-browser-agent/control.sock" */
+        uint32_t session_ttl_s;        /* 900 */
+        uint32_t url_wait_s;           /* 15 */
+        uint32_t vsock_cid;            /* 2 */
+        uint32_t vsock_port;           /* 0: push handoff off */
+        char *vsock_unix_path;         /* test stand-in for AF_VSOCK: "" = real vsock */
+} Config;
+
+void config_init(Config *c);   /* defaults */
+void config_done(Config *c);   /* frees, wipes the token */
+
+/* Each returns 0, or -EINVAL with a one-line message naming the key (and
+ * value, except for secrets) in errbuf. */
+int config_load_file(Config *c, const char *path, char *errbuf, size_t size); /* -ENOENT: absent, fine */
+int config_apply_cmdline(Config *c, const char *cmdline, char *errbuf, size_t size);
+int config_set(Config *c, const char *key, const char *value, char *errbuf, size_t size);
+
+/* Shutdown actions by name; the token file; JSON text; the key table. */
+const char *shutdown_action_to_string(ShutdownAction a);
+ShutdownAction shutdown_action_from_string(const char *s);
+/* Reads token_file unless a token was set already.  0 also when the file
+ * is absent (no token).  *ret_insecure: the file is readable or writable
+ * by group/others (the caller warns).  The token never reaches errbuf. */
+int config_load_token(Config *c, bool *ret_insecure, char *errbuf, size_t size);
+/* Same as config_load_file() for JSON text; origin names it in errors. */
+int config_load_json(Config *c, const char *text, const char *origin, char *errbuf, size_t size);
+/* The key table as a markdown table (README's "Configuration keys"). */
+void config_dump_keys_markdown(FILE *f);

@@ -1,0 +1,189 @@
+/* Implementation of health-routes.h.  Works with m->supervisor == NULL (no
+ * services yet, or none configured). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "agent/http/health-json.h"
+#include "agent/http/health-status.h"
+#include "agent/http/http.h"
+#include "agent/login/login.h"
+#include "agent/supervise/supervisor.h"
+#include "build-config.h"
+#include "health-routes.h"
+#include "macro.h"
+#include "manager.h"
+
+/* The text of one address, in the caller's buffer; NULL when not given. */
+typedef char AddrText[INET6_ADDRSTRLEN];
+
+static const char *addr_text(const IpcfgAddr *a, AddrText buf) {
+        if (!a || a->family == AF_UNSPEC || !inet_ntop(a->family, &a->in6, buf, sizeof(AddrText)))
+                return NULL;
+        return buf;
+}
+
+typedef struct Snapshot {
+        HealthSnapshot h;
+        HealthService *services;
+        HealthHttpCount *http;
+        AddrText address, gateway, dns[IPCFG_MAX_DNS];
+        const char *dns_list[IPCFG_MAX_DNS];
+        const char *state_names[_SERVICE_STATE_MAX];
+} Snapshot;
+
+static void snapshot_done(Snapshot *s) {
+        free(s->services);
+        free(s->http);
+}
+
+/* The first configured interface, as text. */
+static void snapshot_network(Manager *m, Snapshot *s) {
+        const IpcfgIface *i = m->net_plan.n_ifaces > 0 ? &m->net_plan.ifaces[0] : NULL;
+        HealthNetwork *n = &s->h.network;
+
+        *n = (HealthNetwork){ .status = net_status_to_string(m->net_status), .prefix = -1,
+                              .error = m->net_error, .dns = s->dns_list };
+        n->device = !isempty(m->net_result.device) ? m->net_result.device : i && *i->device ? i->device : NULL;
+        if (!i)
+                return;
+        n->method = ipcfg_method_to_string(i->method);
+        n->address = addr_text(&i->address, s->address);
+        if (i->prefix >= 0 && i->address.family != AF_UNSPEC)
+                n->prefix = i->prefix;
+        n->gateway = addr_text(&i->gateway, s->gateway);
+        for (size_t k = 0; k < i->n_dns && k < IPCFG_MAX_DNS; k++)
+                s->dns_list[n->n_dns++] = addr_text(&i->dns[k], s->dns[k]);
+        n->mtu = i->mtu;
+}
+
+/* The services, and the facts the status decision needs from them. */
+static int snapshot_services(Manager *m, Snapshot *s, HealthFacts *f) {
+        size_t n = m->supervisor ? supervisor_n_services(m->supervisor) : 0;
+
+        s->services = calloc(n ? n : 1, sizeof *s->services);
+        if (!s->services)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                ServiceStatus st;
+
+                if (supervisor_get_status(m->supervisor, i, &st) < 0)
+                        continue;
+                s->services[s->h.n_services++] = (HealthService){
+                        .name = st.name, .state = st.state, .pid = st.pid, .restarts = st.restarts,
+                        .last_exit = st.last_exit, .last_error = st.last_error,
+                        .ready_boottime = st.ready_boottime, .on_demand = st.on_demand,
+                };
+                if (st.on_demand)
+                        continue;
+                f->chain_failed += st.state == SERVICE_FAILED;
+                f->chain_not_ready += st.state != SERVICE_READY;
+        }
+        s->h.services = s->services;
+        for (int st = 0; st < _SERVICE_STATE_MAX; st++)
+                s->state_names[st] = service_state_to_string(st);
+        s->h.state_names = s->state_names;
+        s->h.n_states = _SERVICE_STATE_MAX;
+        return 0;
+}
+
+static int snapshot_http(Manager *m, Snapshot *s) {
+        const HttpCounter *c = NULL;
+        size_t n = m->http ? http_server_get_counters(m->http, &c) : 0;
+
+        s->http = calloc(n ? n : 1, sizeof *s->http);
+        if (!s->http)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                s->http[i] = (HealthHttpCount) { c[i].route, c[i].status, c[i].count };
+        s->h.http = s->http;
+        s->h.n_http = n;
+        return 0;
+}
+
+static int snapshot_take(Manager *m, Snapshot *s, bool with_http) {
+        HealthSnapshot *h = &s->h;
+        HealthFacts f = {
+                .services_started = !!m->supervisor,
+                .stopping = m->stopping,
+                .config_error = m->config_error[0] != '\0',
+                .network_failed = m->net_status == NET_FAILED,
+        };
+        int r;
+
+        *s = (Snapshot) {};
+        h->version = PACKAGE_VERSION;
+        h->build_id = m->build_id;
+        h->uptime = now(CLOCK_MONOTONIC) - m->start_monotonic;
+        h->realtime = now(CLOCK_REALTIME);
+        h->active_sessions = m->logins ? login_manager_active(m->logins) : 0;
+        h->config_error = m->config_error;
+        snapshot_network(m, s);
+        h->boot_exec = m->boot.exec;
+        h->boot_network = m->boot.network;
+        h->boot_http = m->boot.http;
+        h->boot_ready = m->boot.ready;
+        r = snapshot_services(m, s, &f);
+        h->status = health_status_to_string(health_status_decide(&f));
+        if (r >= 0 && with_http)
+                r = snapshot_http(m, s);
+        return r;
+}
+
+static int health_handler(HttpRequest *req, void *userdata) {
+        _cleanup_(snapshot_done) Snapshot s = {};
+        _cleanup_(freep) char *text = NULL;
+        size_t size = 0;
+        int r;
+
+        r = snapshot_take(userdata, &s, false);
+        if (r >= 0)
+                r = health_build_json(&s.h, &text, &size);
+        if (r < 0)
+                return r;
+        return http_reply(req, 200, "application/json", text, size);
+}
+
+static int ready_handler(HttpRequest *req, void *userdata) {
+        Manager *m = userdata;
+        char reason[256] = "services not started";
+        bool ready = false;
+        json_t *o = NULL;
+        int r;
+
+        if (m->stopping)
+                snprintf(reason, sizeof reason, "shutting down");
+        else if (m->supervisor)
+                ready = supervisor_chain_ready(m->supervisor, reason, sizeof reason);
+        r = health_build_ready_json(ready, reason, &o);
+        if (r < 0)
+                return r;
+        return http_reply_json(req, ready ? 200 : 503, o, 0);
+}
+
+static int metrics_handler(HttpRequest *req, void *userdata) {
+        _cleanup_(snapshot_done) Snapshot s = {};
+        _cleanup_(freep) char *text = NULL;
+        size_t size = 0;
+        int r;
+
+        r = snapshot_take(userdata, &s, true);
+        if (r >= 0)
+                r = health_build_metrics(&s.h, &text, &size);
+        if (r < 0)
+                return r;
+        return http_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, size);
+}
+
+static const HttpRoute health_routes[] = {
+        { "GET", "/health", HTTP_ROUTE_PUBLIC, health_handler },
+        { "GET", "/health/ready", HTTP_ROUTE_PUBLIC, ready_handler },
+        { "GET", "/metrics", HTTP_ROUTE_PUBLIC, metrics_handler },
+};
+
+int health_routes_register(Manager *m) {
+        if (!m->http)
+                return -EINVAL;
+        return http_server_add_routes(m->http, health_routes, ELEMENTSOF(health_routes), m);
+}

@@ -1,0 +1,78 @@
+/* The shapes of GET /health, GET /health/ready and GET /metrics, built from
+ * a plain snapshot so they are unit tested without MHD, a supervisor or a
+ * clock.  The agent (agent/health-routes.c) fills the snapshot; this file
+ * only formats (pure: no syscalls, no MHD headers, no types of the layers
+ * it reports on). */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "time-util.h"
+
+typedef struct HealthHttpCount {
+        const char *route;   /* route path, or "other" for unmatched requests */
+        unsigned status;
+        uint64_t count;
+} HealthHttpCount;
+
+/* One supervised service. */
+typedef struct HealthService {
+        const char *name;
+        int state;                 /* index into HealthSnapshot.state_names */
+        pid_t pid;                 /* 0 when not running */
+        unsigned restarts;
+        const char *last_exit;     /* NULL: null */
+        const char *last_error;    /* NULL: null */
+        usec_t ready_boottime;     /* CLOCK_BOOTTIME µs of the last ready; 0 = never */
+        bool on_demand;
+} HealthService;
+
+/* What netinit did, as text.  NULL or "" strings are null in JSON. */
+typedef struct HealthNetwork {
+        const char *status;        /* "applied", "failed", "not_configured" */
+        const char *device, *method, *address, *gateway, *error;
+        int prefix;                /* < 0: null */
+        const char *const *dns;
+        size_t n_dns;
+        uint32_t mtu;              /* 0: null */
+} HealthNetwork;
+
+typedef struct HealthSnapshot {
+        const char *status;        /* health_status_to_string(health_status_decide(...)) */
+        const char *version;
+        const char *build_id;      /* "" or NULL: null in JSON */
+        usec_t uptime;
+        usec_t realtime;           /* CLOCK_REALTIME µs, for "timestamp" */
+        unsigned active_sessions;
+        const char *config_error;  /* "" or NULL: key omitted */
+
+        HealthNetwork network;
+
+        /* boot milestones, CLOCK_BOOTTIME µs; 0 = not reached */
+        usec_t boot_exec, boot_network, boot_http, boot_ready;
+
+        const HealthService *services;
+        size_t n_services;
+        /* The name of every state a service can be in (/metrics lists
+         * each), indexed by HealthService.state. */
+        const char *const *state_names;
+        size_t n_states;
+
+        const HealthHttpCount *http;
+        size_t n_http;
+} HealthSnapshot;
+
+/* The /health object as compact JSON text, NUL-terminated, owned by the
+ * caller (free()).  -ENOMEM on allocation failure. */
+int health_build_json(const HealthSnapshot *s, char **ret, size_t *ret_size);
+
+/* The /health/ready object: {"ready":true} or {"ready":false,"reason":...}. */
+int health_build_ready_json(bool ready, const char *reason, json_t **ret);
+
+/* Prometheus text exposition format 0.0.4; NUL-terminated, owned by the
+ * caller (free()). */
+int health_build_metrics(const HealthSnapshot *s, char **ret, size_t *ret_size);

@@ -1,0 +1,31 @@
+/* The one word /health leads with, decided from plain facts so every
+ * combination is table tested (tests/unit/agent/http/test-health-status.c).
+ * Pure. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum HealthStatus {
+        HEALTH_OK,       /* every chain service ready, nothing fell back */
+        HEALTH_STARTING, /* a chain service not ready yet (or none started) */
+        HEALTH_DEGRADED, /* serving, but stopping, or the config or network fell back */
+        HEALTH_FAILED,   /* a chain service is over its budget: the VM cannot serve */
+        _HEALTH_STATUS_MAX,
+        _HEALTH_STATUS_INVALID = -22,
+} HealthStatus;
+
+const char *health_status_to_string(HealthStatus s);
+HealthStatus health_status_from_string(const char *s);
+
+typedef struct HealthFacts {
+        bool services_started; /* false: no supervisor (yet) */
+        size_t chain_failed;   /* services that are not on-demand, in FAILED */
+        size_t chain_not_ready;/* services that are not on-demand, not READY (FAILED included) */
+        bool stopping;
+        bool config_error;     /* the configuration fell back */
+        bool network_failed;
+} HealthFacts;
+
+/* failed beats degraded beats starting beats ok. */
+HealthStatus health_status_decide(const HealthFacts *f);

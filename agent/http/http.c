@@ -1,0 +1,745 @@
+/* The HTTP server: libmicrohttpd in external-loop epoll mode, driven by the
+ * agent's sd-event loop as systemd-journal-remote does (MHD's epoll fd is
+ * one io source, MHD_get_timeout() one time source, MHD_run() after each).
+ * Every request goes through one gate before a handler sees it: URL length
+ * (414), route (404, 405 with Allow), access (403 allow_from/loopback, 401
+ * bearer token), declared body size (413, answered before the body is
+ * read); then the body is buffered up to http_max_body and the handler runs.
+ *
+ * Limits MHD enforces itself, with its own (HTML) bodies: a request line or
+ * header block that does not fit CONNECTION_MEMORY_LIMIT (sized from
+ * http_max_url + http_max_header) gets 414 or 431; connections over
+ * http_max_per_ip, or over http_max_connections unless from loopback or
+ * allow_from (a reserve kept for them), are accepted and closed at once;
+ * idle connections are closed after http_timeout_s.  A request must also
+ * arrive whole within http_timeout_s (http-deadline.c), which MHD's idle
+ * timeout alone does not ensure against a slow drip.
+ *
+ * Ownership: an HttpRequest is created by MHD's URI log callback (so the
+ * raw URI length and query are known) and freed in the completion
+ * callback.  Replies are MHD responses queued at once, or, for a suspended
+ * request, kept in req->pending until MHD calls us back after resume. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+
+#include "http-access.h"
+#include "http-deadline.h"
+#include "http.h"
+#include "in-addr-util.h"
+#include "json-wipe.h"
+#include "log.h"
+#include "macro.h"
+#include "secret-util.h"
+
+#define ROUTE_OTHER "other"
+/* Connections kept beyond http_max_connections for loopback and
+ * allow_from peers (the host's probes come from the ip= gateway), so
+ * other machines on the bridge cannot exhaust /health by filling slots. */
+#define HTTP_RESERVED_CONNECTIONS 64u
+
+typedef struct RouteSet {
+        const HttpRoute *routes;
+        size_t n;
+        void *userdata;
+} RouteSet;
+
+struct HttpServer {
+        HttpServerOptions o;
+        struct MHD_Daemon *daemon;
+        sd_event_source *io, *timer;
+        RouteSet *sets;
+        size_t n_sets;
+        Cidr *acl;
+        size_t n_acl;
+        bool acl_configured;
+        HttpCounter *counters;
+        size_t n_counters;
+        HttpRequest *suspended; /* list, so shutdown can resume them first */
+        HttpDeadlines *deadlines;
+        unsigned n_connections;
+};
+
+struct HttpRequest {
+        HttpServer *server;
+        struct MHD_Connection *conn;
+        size_t uri_len;
+        char *query;              /* raw, without '?'; "" if none */
+        const char *method, *path; /* borrowed from MHD */
+        const HttpRoute *route;
+        void *userdata;
+        char *body;
+        size_t body_size, body_alloc;
+        bool started, in_handler, suspended, replied;
+        struct MHD_Response *pending;
+        unsigned pending_status;
+        const char *label;        /* route for /metrics */
+        void (*on_complete)(bool, void *);
+        void *complete_userdata;
+        void (*on_abort)(void *);
+        void *abort_userdata;
+        HttpRequest *susp_prev, *susp_next;
+};
+
+static void counter_add(HttpServer *s, const char *label, unsigned status) {
+        HttpCounter *c;
+
+        for (size_t i = 0; i < s->n_counters; i++)
+                if (s->counters[i].status == status && streq(s->counters[i].route, label)) {
+                        s->counters[i].count++;
+                        return;
+                }
+        /* Labels are route paths or ROUTE_OTHER, so the table stays small
+         * whatever clients send. */
+        c = reallocarray(s->counters, s->n_counters + 1, sizeof *c);
+        if (!c)
+                return;
+        s->counters = c;
+        s->counters[s->n_counters++] = (HttpCounter) { .route = label, .status = status, .count = 1 };
+}
+
+size_t http_server_get_counters(HttpServer *s, const HttpCounter **ret) {
+        *ret = s->counters;
+        return s->n_counters;
+}
+
+static void suspended_unlink(HttpRequest *r) {
+        if (r->susp_prev)
+                r->susp_prev->susp_next = r->susp_next;
+        else if (r->server->suspended == r)
+                r->server->suspended = r->susp_next;
+        if (r->susp_next)
+                r->susp_next->susp_prev = r->susp_prev;
+        r->susp_prev = r->susp_next = NULL;
+}
+
+/* Hands a response to MHD, now or (suspended) on the next access callback.
+ * Takes ownership of resp. */
+static int deliver(HttpRequest *r, unsigned status, struct MHD_Response *resp) {
+        if (!resp)
+                return -ENOMEM;
+        if (r->replied) {
+                MHD_destroy_response(resp);
+                return -EALREADY;
+        }
+        r->replied = true;
+        http_deadlines_disarm(r->server->deadlines, http_conn_of(r->conn));
+        counter_add(r->server, r->label ? r->label : ROUTE_OTHER, status);
+        if (r->suspended) {
+                r->pending = resp;
+                r->pending_status = status;
+                r->suspended = false;
+                suspended_unlink(r);
+                MHD_resume_connection(r->conn);
+                /* Resumed outside MHD_run() (a timer, a child, another fd):
+                 * with an external event loop MHD only notices on its next
+                 * run, so make that run happen now. */
+                (void)sd_event_source_set_time(r->server->timer, 1);
+                (void)sd_event_source_set_enabled(r->server->timer, SD_EVENT_ONESHOT);
+                return 0;
+        }
+        enum MHD_Result ok = MHD_queue_response(r->conn, status, resp);
+        MHD_destroy_response(resp);
+        return ok == MHD_YES ? 0 : -EIO;
+}
+
+int http_reply(HttpRequest *r, unsigned status, const char *content_type, const void *body, size_t size) {
+        struct MHD_Response *resp;
+
+        resp = MHD_create_response_from_buffer(size, (void *)body, MHD_RESPMEM_MUST_COPY);
+        if (!resp)
+                return -ENOMEM;
+        if (content_type)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+        return deliver(r, status, resp);
+}
+
+/* Queries and bodies may carry secrets (an OAuth code, a state, proxy
+ * credentials): wiped before they go back to malloc. */
+static void free_wiped(char *p, size_t size) {
+        if (p) {
+                explicit_bzero(p, size);
+                free(p);
+        }
+}
+
+static void free_secret(void *p) {
+        erase_and_free(p);
+}
+
+int http_reply_json(HttpRequest *r, unsigned status, json_t *json, unsigned flags) {
+        struct MHD_Response *resp;
+        char *text;
+
+        if (!json)
+                return -ENOMEM;
+        text = json_dumps(json, JSON_COMPACT);
+        if (flags & HTTP_REPLY_SECRET)
+                json_wipe(json);
+        json_decref(json);
+        if (!text)
+                return -ENOMEM;
+        resp = MHD_create_response_from_buffer_with_free_callback(
+                strlen(text), text, (flags & HTTP_REPLY_SECRET) ? free_secret : free);
+        if (!resp) {
+                ((flags & HTTP_REPLY_SECRET) ? free_secret : free)(text);
+                return -ENOMEM;
+        }
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        return deliver(r, status, resp);
+}
+
+int http_reply_error(HttpRequest *r, unsigned status, const char *message) {
+        return http_reply_json(r, status, json_pack("{s:s}", "error", message), 0);
+}
+
+/* Error replies from the gate, with the extra header some statuses need. */
+static int reply_gate(HttpRequest *r, unsigned status, const char *message,
+                      const char *header, const char *value) {
+        struct MHD_Response *resp;
+        char body[128];
+        int n;
+
+        n = snprintf(body, sizeof body, "{\"error\":\"%s\"}", message);
+        resp = MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
+        if (!resp)
+                return -ENOMEM;
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        if (header)
+                MHD_add_response_header(resp, header, value);
+        return deliver(r, status, resp);
+}
+
+void http_request_on_complete(HttpRequest *r, void (*cb)(bool, void *), void *userdata) {
+        r->on_complete = cb;
+        r->complete_userdata = userdata;
+}
+
+int http_request_suspend(HttpRequest *r, void (*on_abort)(void *), void *userdata) {
+        if (!r->in_handler || r->replied || r->suspended)
+                return -EINVAL;
+        MHD_suspend_connection(r->conn);
+        http_deadlines_disarm(r->server->deadlines, http_conn_of(r->conn));
+        r->suspended = true;
+        r->on_abort = on_abort;
+        r->abort_userdata = userdata;
+        r->susp_next = r->server->suspended;
+        if (r->susp_next)
+                r->susp_next->susp_prev = r;
+        r->server->suspended = r;
+        return 0;
+}
+
+const char *http_request_method(HttpRequest *r) {
+        return r->method;
+}
+
+const char *http_request_path(HttpRequest *r) {
+        return r->path;
+}
+
+const char *http_request_query_string(HttpRequest *r) {
+        return r->query ? r->query : "";
+}
+
+const char *http_request_query(HttpRequest *r, const char *key) {
+        return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *http_request_header(HttpRequest *r, const char *name) {
+        return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_request_body(HttpRequest *r, size_t *ret_size) {
+        if (ret_size)
+                *ret_size = r->body_size;
+        return r->body ? r->body : "";
+}
+
+const struct sockaddr *http_request_peer(HttpRequest *r) {
+        const union MHD_ConnectionInfo *ci =
+                MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        return ci ? ci->client_addr : NULL;
+}
+
+bool http_request_peer_is_loopback(HttpRequest *r) {
+        return sockaddr_is_loopback(http_request_peer(r));
+}
+
+/* Default allow_from: loopback and the host (the ip= gateways). */
+static bool peer_allowed(HttpServer *s, const struct sockaddr *sa) {
+        if (s->acl_configured)
+                return cidr_list_match(s->acl, s->n_acl, sa);
+        return sockaddr_is_loopback(sa) || (s->o.is_host && s->o.is_host(sa, s->o.userdata));
+}
+
+static int check_access(HttpServer *s, HttpRequest *r) {
+        const char *token = s->o.token ? s->o.token(s->o.userdata) : NULL, *t;
+        const struct sockaddr *sa = http_request_peer(r);
+        size_t n = 0;
+
+        if ((r->route->flags & HTTP_ROUTE_LOOPBACK) && !sockaddr_is_loopback(sa))
+                return -EPERM;
+        if (!(r->route->flags & HTTP_ROUTE_CONTROL))
+                return 0;
+        if (!peer_allowed(s, sa))
+                return -EPERM;
+        if (isempty(token))
+                return 0;
+        t = http_bearer_token(http_request_header(r, MHD_HTTP_HEADER_AUTHORIZATION), &n);
+        if (!t || !secret_equal(t, n, token))
+                return -EACCES;
+        return 0;
+}
+
+static bool route_matches_path(const HttpRoute *rt, const char *path) {
+        return (rt->flags & HTTP_ROUTE_PREFIX) ? !!startswith(path, rt->path) : streq(path, rt->path);
+}
+
+/* Finds the route; -EOPNOTSUPP with the Allow list when only the method
+ * differs.  HEAD is served by GET routes (MHD drops the body). */
+static int route_find(HttpServer *s, HttpRequest *r, char *allow, size_t size) {
+        const char *method = streq(r->method, "HEAD") ? "GET" : r->method;
+        bool path_known = false;
+
+        allow[0] = '\0';
+        for (size_t i = 0; i < s->n_sets; i++)
+                for (size_t k = 0; k < s->sets[i].n; k++) {
+                        const HttpRoute *rt = &s->sets[i].routes[k];
+
+                        if (!route_matches_path(rt, r->path))
+                                continue;
+                        if (streq(rt->method, method)) {
+                                r->route = rt;
+                                r->userdata = s->sets[i].userdata;
+                                r->label = rt->path;
+                                return 0;
+                        }
+                        if (!path_known)
+                                r->label = rt->path; /* 405s count under the route */
+                        if (!path_known || !strstr(allow, rt->method)) {
+                                size_t l = strlen(allow);
+                                snprintf(allow + l, size - l, "%s%s%s", l ? ", " : "", rt->method,
+                                         streq(rt->method, "GET") ? ", HEAD" : "");
+                        }
+                        path_known = true;
+                }
+        return path_known ? -EOPNOTSUPP : -ENOENT;
+}
+
+static uint64_t content_length(HttpRequest *r) {
+        const char *v = http_request_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        char *end;
+        unsigned long long n;
+
+        if (!v)
+                return 0;
+        errno = 0;
+        n = strtoull(v, &end, 10);
+        return errno || end == v ? UINT64_MAX : n;
+}
+
+static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value) {
+        *(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": ", CRLF */
+        return MHD_YES;
+}
+
+/* The header block as the client sent it, near enough: MHD's memory pool
+ * only bounds request line + headers together, this bounds the headers. */
+static size_t header_size(HttpRequest *r) {
+        size_t n = 0;
+
+        (void)MHD_get_connection_values(r->conn, MHD_HEADER_KIND, add_header_size, &n);
+        return n;
+}
+
+/* The gate: runs on MHD's first call, before any body byte is read. */
+static void request_start(HttpServer *s, HttpRequest *r) {
+        const HttpServerOptions *c = &s->o;
+        char allow[128];
+        int k;
+
+        if (r->uri_len > c->max_url) {
+                reply_gate(r, 414, "URI too long", NULL, NULL);
+                return;
+        }
+        if (header_size(r) > c->max_header) {
+                reply_gate(r, 431, "request header fields too large", NULL, NULL);
+                return;
+        }
+        k = route_find(s, r, allow, sizeof allow);
+        if (k == -ENOENT) {
+                reply_gate(r, 404, "not found", NULL, NULL);
+                return;
+        }
+        if (k == -EOPNOTSUPP) {
+                reply_gate(r, 405, "method not allowed", MHD_HTTP_HEADER_ALLOW, allow);
+                return;
+        }
+        k = check_access(s, r);
+        if (k == -EPERM) {
+                reply_gate(r, 403, "forbidden", NULL, NULL);
+                return;
+        }
+        if (k == -EACCES) {
+                reply_gate(r, 401, "unauthorized", MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+                return;
+        }
+        if (content_length(r) > c->max_body)
+                reply_gate(r, 413, "request body too large", NULL, NULL);
+}
+
+static enum MHD_Result body_append(HttpRequest *r, const char *data, size_t *size) {
+        size_t max = r->server->o.max_body;
+
+        if (r->body_size + *size > max) {
+                /* A chunked body with no Content-Length grew too big.  MHD
+                 * may refuse a reply mid-upload: then drop the connection. */
+                *size = 0;
+                return reply_gate(r, 413, "request body too large", NULL, NULL) < 0 ? MHD_NO : MHD_YES;
+        }
+        if (r->body_size + *size + 1 > r->body_alloc) {
+                size_t want = MIN(MAX(r->body_alloc * 2, r->body_size + *size + 1), max + 1);
+                char *b = malloc(want); /* not realloc: it would leave an unwiped copy */
+                if (!b)
+                        return MHD_NO;
+                if (r->body)
+                        memcpy(b, r->body, r->body_size);
+                free_wiped(r->body, r->body_alloc);
+                r->body = b;
+                r->body_alloc = want;
+        }
+        memcpy(r->body + r->body_size, data, *size);
+        r->body_size += *size;
+        r->body[r->body_size] = '\0';
+        *size = 0;
+        return MHD_YES;
+}
+
+static void request_dispatch(HttpRequest *r) {
+        int k;
+
+        r->in_handler = true;
+        k = r->route->handler(r, r->userdata);
+        r->in_handler = false;
+        if (r->replied || (r->suspended && k >= 0))
+                return;
+        if (k >= 0) {
+                log_debug("Handler for %s %s returned without replying", r->method, r->route->path);
+                k = -EIO;
+        }
+        reply_gate(r, http_status_from_errno(k), k == -EIO ? "internal error" : "request failed",
+                   NULL, NULL);
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **req_cls) {
+        HttpServer *s = cls;
+        HttpRequest *r = *req_cls;
+
+        if (!r)
+                return MHD_NO; /* the URI callback could not allocate */
+        if (r->pending) {
+                struct MHD_Response *resp = TAKE_PTR(r->pending);
+                enum MHD_Result ok = MHD_queue_response(conn, r->pending_status, resp);
+                MHD_destroy_response(resp);
+                return ok;
+        }
+        if (!r->started) {
+                r->started = true;
+                r->conn = conn;
+                r->method = method;
+                r->path = url;
+                request_start(s, r);
+                return MHD_YES;
+        }
+        if (r->replied) {
+                *upload_data_size = 0;
+                return MHD_YES;
+        }
+        if (*upload_data_size > 0)
+                return body_append(r, upload_data, upload_data_size);
+        request_dispatch(r);
+        return MHD_YES;
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
+        HttpServer *s = cls;
+        HttpRequest *r;
+        const char *q;
+
+        r = calloc(1, sizeof *r);
+        if (!r)
+                return NULL;
+        r->server = s;
+        r->conn = conn;
+        r->uri_len = strlen(uri);
+        q = strchr(uri, '?');
+        /* Over-long URIs get 414 and need no copy. */
+        if (q && r->uri_len <= s->o.max_url)
+                r->query = strdup(q + 1);
+        return r;
+}
+
+static void request_free(HttpRequest *r) {
+        if (r->pending)
+                MHD_destroy_response(r->pending);
+        erase_and_free(r->query);
+        free_wiped(r->body, r->body_alloc);
+        free(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe) {
+        HttpRequest *r = *req_cls;
+
+        if (!r)
+                return;
+        *req_cls = NULL;
+        if (r->suspended)
+                suspended_unlink(r);
+        if (r->suspended && r->on_abort)
+                r->on_abort(r->abort_userdata);
+        if (r->on_complete)
+                r->on_complete(r->replied && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK,
+                               r->complete_userdata);
+        request_free(r);
+        /* Kept alive: the next request's clock starts now. */
+        if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+                http_deadlines_arm(((HttpServer *)cls)->deadlines, http_conn_of(conn));
+}
+
+/* Over http_max_connections: only the reserved peers stay.  Ending the
+ * others by shutdown(2) lets MHD close them through its usual path. */
+static void refuse_unprivileged(HttpServer *s, struct MHD_Connection *conn) {
+        const union MHD_ConnectionInfo *peer =
+                MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const union MHD_ConnectionInfo *fd =
+                MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+        if (!fd || (peer && (sockaddr_is_loopback(peer->client_addr) ||
+                             peer_allowed(s, peer->client_addr))))
+                return;
+        (void)shutdown(fd->connect_fd, SHUT_RDWR);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe) {
+        HttpServer *s = cls;
+
+        if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+                *socket_context = http_deadlines_conn_started(s->deadlines, conn);
+                if (++s->n_connections > s->o.max_connections)
+                        refuse_unprivileged(s, conn);
+        } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+                http_deadlines_conn_closed(s->deadlines, *socket_context);
+                *socket_context = NULL;
+                s->n_connections--;
+        }
+}
+
+_printf_(2, 0) static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+        char buf[256];
+        size_t n;
+
+        /* Debug only: under attack MHD reports every refused connection. */
+        if (log_get_max_level() < LOG_DEBUG)
+                return;
+        vsnprintf(buf, sizeof buf, fmt, ap);
+        n = strlen(buf);
+        while (n > 0 && buf[n - 1] == '\n')
+                buf[--n] = '\0';
+        log_debug("libmicrohttpd: %s", buf);
+}
+
+static void update_timer(HttpServer *s) {
+        MHD_UNSIGNED_LONG_LONG ms;
+
+        if (MHD_get_timeout(s->daemon, &ms) != MHD_YES) {
+                (void)sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
+                return;
+        }
+        (void)sd_event_source_set_time(s->timer, now(CLOCK_MONOTONIC) + (usec_t)ms * USEC_PER_MSEC);
+        (void)sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
+}
+
+static void server_run(HttpServer *s) {
+        if (MHD_run(s->daemon) != MHD_YES)
+                log_debug("MHD_run() failed");
+        update_timer(s);
+}
+
+static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+        server_run(userdata);
+        return 0;
+}
+
+static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
+        server_run(userdata);
+        return 0;
+}
+
+static int listen_socket(const char *address, uint16_t port, int *ret_fd, bool *ret_ipv6) {
+        union {
+                struct sockaddr sa;
+                struct sockaddr_in in;
+                struct sockaddr_in6 in6;
+        } a = {};
+        _cleanup_(closep) int fd = -EBADF;
+        socklen_t len;
+        int one = 1;
+
+        if (inet_pton(AF_INET, address, &a.in.sin_addr) == 1) {
+                a.in.sin_family = AF_INET;
+                a.in.sin_port = htons(port);
+                len = sizeof a.in;
+        } else if (inet_pton(AF_INET6, address, &a.in6.sin6_addr) == 1) {
+                a.in6.sin6_family = AF_INET6;
+                a.in6.sin6_port = htons(port);
+                len = sizeof a.in6;
+        } else
+                return -EINVAL;
+        fd = socket(a.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, &a.sa, len) < 0 || listen(fd, SOMAXCONN) < 0)
+                return -errno;
+        *ret_fd = TAKE_FD(fd);
+        *ret_ipv6 = a.sa.sa_family == AF_INET6;
+        return 0;
+}
+
+/* Every accepted connection is an fd: make sure the soft limit covers
+ * http_max_connections, within the hard limit. */
+static void raise_nofile(rlim_t want) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+                return;
+        rl.rlim_cur = MIN(want, rl.rlim_max);
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+static int acl_setup(HttpServer *s) {
+        const char *bad = NULL;
+        int r;
+
+        if (!s->o.allow_from)
+                return 0;
+        r = cidr_list_parse(s->o.allow_from, &s->acl, &s->n_acl, &bad);
+        if (r == -EINVAL) {
+                /* Fail closed but keep serving: /health must stay up (as
+                 * PID 1 a bad config is reported, never fatal), and an
+                 * unreadable allow_from must not open the control routes. */
+                log_warning("allow_from: invalid entry \"%s\"; control routes refused from every address.",
+                            bad);
+                s->n_acl = 0;
+                r = 0;
+        }
+        s->acl_configured = r >= 0;
+        return r;
+}
+
+static int daemon_start(HttpServer *s, int fd, bool ipv6) {
+        const HttpServerOptions *c = &s->o;
+        unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+        /* The pool holds the request line and headers plus MHD's read
+         * buffer: leave room so our own 414 (JSON) answers URLs between
+         * http_max_url and this. */
+        size_t pool = (size_t)c->max_url + c->max_header + 4096;
+
+        s->daemon = MHD_start_daemon(
+                flags | (ipv6 ? MHD_USE_IPv6 : 0), 0, NULL, NULL, on_access, s,
+                MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+                MHD_OPTION_LISTEN_SOCKET, fd,
+                MHD_OPTION_CONNECTION_LIMIT, c->max_connections + HTTP_RESERVED_CONNECTIONS,
+                MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)c->max_per_ip,
+                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->timeout_s,
+                MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
+                MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+                MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+                MHD_OPTION_END);
+        return s->daemon ? 0 : -EIO;
+}
+
+int http_server_new(const HttpServerOptions *o, HttpServer **ret) {
+        _cleanup_(http_server_freep) HttpServer *s = NULL;
+        _cleanup_(closep) int fd = o->listen_fd;
+        const union MHD_DaemonInfo *info;
+        bool ipv6 = false;
+        int r;
+
+        s = calloc(1, sizeof *s);
+        if (!s)
+                return -ENOMEM;
+        s->o = *o;
+        s->o.listen_fd = -EBADF;
+        r = acl_setup(s);
+        if (r >= 0)
+                r = http_deadlines_new(o->event, (usec_t)o->timeout_s * USEC_PER_SEC, &s->deadlines);
+        if (r >= 0 && fd < 0)
+                r = listen_socket(o->listen_address, o->port, &fd, &ipv6);
+        if (r < 0)
+                return r;
+        raise_nofile((rlim_t)o->max_connections + HTTP_RESERVED_CONNECTIONS + 64);
+        /* MHD owns the listening socket from here, also on failure paths. */
+        r = daemon_start(s, TAKE_FD(fd), ipv6);
+        if (r < 0)
+                return r;
+        info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+        r = info ? sd_event_add_io(o->event, &s->io, info->epoll_fd, EPOLLIN, on_io, s) : -EIO;
+        if (r >= 0)
+                r = sd_event_add_time(o->event, &s->timer, CLOCK_MONOTONIC, USEC_INFINITY, 1, on_timer, s);
+        if (r < 0)
+                return r;
+        (void)sd_event_source_set_description(s->io, "http-io");
+        (void)sd_event_source_set_description(s->timer, "http-timer");
+        update_timer(s);
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+int http_server_add_routes(HttpServer *s, const HttpRoute *routes, size_t n, void *userdata) {
+        RouteSet *sets = reallocarray(s->sets, s->n_sets + 1, sizeof *sets);
+
+        if (!sets)
+                return -ENOMEM;
+        s->sets = sets;
+        s->sets[s->n_sets++] = (RouteSet) { .routes = routes, .n = n, .userdata = userdata };
+        return 0;
+}
+
+HttpServer *http_server_free(HttpServer *s) {
+        if (!s)
+                return NULL;
+        s->io = sd_event_source_disable_unref(s->io);
+        s->timer = sd_event_source_disable_unref(s->timer);
+        /* MHD refuses to stop with suspended connections: answer them. */
+        while (s->suspended) {
+                HttpRequest *r = s->suspended;
+                void (*abort_cb)(void *) = TAKE_PTR(r->on_abort);
+
+                if (abort_cb)
+                        abort_cb(r->abort_userdata);
+                if (reply_gate(r, 503, "shutting down", NULL, NULL) < 0)
+                        suspended_unlink(r);
+        }
+        if (s->daemon)
+                MHD_stop_daemon(s->daemon);
+        s->deadlines = http_deadlines_free(s->deadlines);
+        free(s->acl);
+        free(s->sets);
+        free(s->counters);
+        free(s);
+        return NULL;
+}

@@ -1,0 +1,107 @@
+/* HTTP on :8080: libmicrohttpd driven from the agent's sd-event loop.
+ *
+ * The contract for the health, control and login routes: modules
+ * register route tables; handlers read the request through the accessors
+ * and answer with exactly one http_reply_*() — now, or later after
+ * http_request_suspend().  Limits (URL, headers, body, connections, per-IP
+ * connections, timeouts) and access control (token, allow_from, loopback)
+ * are enforced here, before any handler runs. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <systemd/sd-event.h>
+
+#include "macro.h"
+
+typedef struct HttpServer HttpServer;
+typedef struct HttpRequest HttpRequest;
+
+typedef enum HttpRouteFlags {
+        HTTP_ROUTE_PUBLIC = 0,        /* /health*, /metrics: no token, any address */
+        HTTP_ROUTE_CONTROL = 1 << 0,  /* bearer token (if configured) + allow_from */
+        HTTP_ROUTE_LOOPBACK = 1 << 1, /* only from 127.0.0.0/8 or ::1 */
+        HTTP_ROUTE_PREFIX = 1 << 2,   /* path matches as a prefix ("/auth/") */
+} HttpRouteFlags;
+
+/* Returns 0 once it has replied or suspended; a negative errno makes the
+ * server answer with http_status_from_errno(). */
+typedef int (*HttpHandler)(HttpRequest *req, void *userdata);
+
+typedef struct HttpRoute {
+        const char *method; /* "GET", "POST" */
+        const char *path;
+        HttpRouteFlags flags;
+        HttpHandler handler;
+} HttpRoute;
+
+typedef struct HttpServerOptions {
+        sd_event *event;
+        int listen_fd;               /* >= 0: a socket passed by socket activation (taken over) */
+        const char *listen_address;  /* otherwise bind this address ... */
+        uint16_t port;               /* ... and port */
+        uint32_t max_connections, max_per_ip, timeout_s, max_body, max_url, max_header;
+        char *const *allow_from;     /* control routes: NULL = loopback + is_host() */
+        /* The host's addresses (the ip= gateways) for the default
+         * allow_from; asked per request, since netinit may finish after
+         * the server listens.  May be NULL. */
+        bool (*is_host)(const struct sockaddr *sa, void *userdata);
+        /* The bearer token control routes require, asked per request;
+         * NULL or "" = none configured. */
+        const char *(*token)(void *userdata);
+        void *userdata;
+} HttpServerOptions;
+
+/* o is copied; its strings and allow_from must outlive the server. */
+int http_server_new(const HttpServerOptions *o, HttpServer **ret);
+HttpServer *http_server_free(HttpServer *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(HttpServer *, http_server_free);
+/* routes must outlive the server (static tables). */
+int http_server_add_routes(HttpServer *s, const HttpRoute *routes, size_t n, void *userdata);
+
+/* Request accessors: borrowed strings, valid until the reply is queued. */
+const char *http_request_method(HttpRequest *r);
+const char *http_request_path(HttpRequest *r);
+const char *http_request_query_string(HttpRequest *r); /* raw, without '?'; "" if none */
+const char *http_request_query(HttpRequest *r, const char *key); /* NULL if absent */
+const char *http_request_header(HttpRequest *r, const char *name);
+const char *http_request_body(HttpRequest *r, size_t *ret_size); /* NUL-terminated */
+const struct sockaddr *http_request_peer(HttpRequest *r);
+bool http_request_peer_is_loopback(HttpRequest *r);
+
+/* Replies.  json is stolen (decref'd).  HTTP_REPLY_SECRET: the serialized
+ * body is wiped (explicit_bzero) when MHD frees it. */
+enum { HTTP_REPLY_SECRET = 1 << 0 };
+int http_reply_json(HttpRequest *r, unsigned status, json_t *json, unsigned flags);
+int http_reply_error(HttpRequest *r, unsigned status, const char *message); /* {"error":message} */
+int http_reply(HttpRequest *r, unsigned status, const char *content_type,
+               const void *body, size_t size); /* body copied */
+
+/* Called exactly once when the request ends: completely_sent is true only
+ * if the whole response reached the socket (MHD_REQUEST_TERMINATED_COMPLETED_OK). */
+void http_request_on_complete(HttpRequest *r, void (*cb)(bool completely_sent, void *userdata),
+                              void *userdata);
+
+/* Defers the reply: the handler returns 0 and replies later (the event
+ * loop keeps running).  on_abort runs if the client goes away first; after
+ * it the request pointer is invalid. */
+int http_request_suspend(HttpRequest *r, void (*on_abort)(void *userdata), void *userdata);
+
+/* The one place a -errno becomes an HTTP status:
+ * -EINVAL 400, -EACCES 401, -EPERM 403, -ENOENT 404, -EOPNOTSUPP 405,
+ * -EEXIST/-EBUSY 409, -E2BIG/-EFBIG 413, -ENAMETOOLONG 414, -EUSERS 429,
+ * -EAGAIN 503, else 500. */
+unsigned http_status_from_errno(int r);
+
+/* Requests answered, by route and status, for /metrics.  route is the
+ * matched route's path, or "other" for requests no route took (404, 414
+ * before routing).  Borrowed; valid until the next request is answered. */
+typedef struct HttpCounter {
+        const char *route;
+        unsigned status;
+        unsigned long long count;
+} HttpCounter;
+size_t http_server_get_counters(HttpServer *s, const HttpCounter **ret);

@@ -1,0 +1,443 @@
+/* See login-routes.h. */
+#include <stdio.h>
+
+#include "agent/login/callback-relay.h"
+#include "agent/login/login-json.h"
+#include "log.h"
+#include "login-routes.h"
+#include "macro.h"
+#include "secret-util.h"
+
+typedef struct Pending {
+        LoginRoutes *routes;
+        char id[37];              /* "" = free slot */
+        HttpRequest *req;
+        sd_event_source *timer;
+} Pending;
+
+struct LoginRoutes {
+        LoginRoutesOptions o;
+        Pending pending[LOGIN_SESSIONS_MAX];
+};
+
+static const char signed_in_page[] =
+        "<!doctype html><meta charset=utf-8><title>Signed in</title>"
+        "<p>Signed in &mdash; you can close this window.</p>\n";
+static const char failed_page[] =
+        "<!doctype html><meta charset=utf-8><title>Sign-in failed</title>"
+        "<p>Sign-in failed. Return to the application and try again.</p>\n";
+static const char no_login_page[] =
+        "<!doctype html><meta charset=utf-8><title>No login</title><p>No login in progress.</p>\n";
+
+/* sessionId from the query: NULL and a 400 sent when it is not a UUID. */
+static LoginSession *query_session(LoginManager *lm, HttpRequest *req, int *ret) {
+        const char *id = http_request_query(req, "sessionId");
+        LoginSession *s;
+
+        if (!session_id_is_valid(id)) {
+                *ret = http_reply_error(req, 400, id ? "sessionId must be a UUID" : "sessionId is required");
+                return NULL;
+        }
+        s = login_session_find(lm, id);
+        if (!s)
+                *ret = http_reply_error(req, 404, "Session not found");
+        return s;
+}
+
+/* A new session: NULL and a 409 (live id) or error reply sent otherwise. */
+static LoginSession *session_create(LoginManager *lm, HttpRequest *req, const char *id, const char *provider,
+                                    int *ret) {
+        LoginSession *s;
+        int r = login_session_new(lm, id, provider, &s);
+
+        if (r == -EEXIST)
+                *ret = http_reply_error(req, 409, "Session already in progress");
+        else if (r < 0)
+                *ret = http_reply_error(req, http_status_from_errno(r), "Cannot create session");
+        return r < 0 ? NULL : s;
+}
+
+static Pending *pending_find(LoginRoutes *lr, const char *id) {
+        for (size_t i = 0; i < ELEMENTSOF(lr->pending); i++)
+                if (lr->pending[i].req && streq(lr->pending[i].id, id))
+                        return &lr->pending[i];
+        return NULL;
+}
+
+/* The request, and the slot emptied. */
+static HttpRequest *pending_take(Pending *p) {
+        HttpRequest *req = TAKE_PTR(p->req);
+
+        p->timer = sd_event_source_disable_unref(p->timer);
+        p->id[0] = '\0';
+        return req;
+}
+
+/* Answers a start request waiting on s, if there is one: with the URL,
+ * with the CLI's output so far (timed out), or as ended. */
+static void answer_pending(LoginRoutes *lr, LoginSession *s, bool timed_out) {
+        Pending *p = pending_find(lr, s->id);
+        _cleanup_(erase_and_freep) char *out = NULL; /* redacted, still wiped like the transcript */
+        HttpRequest *req;
+        json_t *j;
+
+        if (!p)
+                return;
+        log_debug("Login %s: answering the start request (%s).", s->id, timed_out ? "no URL yet" : "URL");
+        req = pending_take(p);
+        if (s->oauth_url)
+                j = login_json_started_url(s->id, s->oauth_url);
+        else {
+                out = s->runner ? cli_runner_output(s->runner) : NULL;
+                j = timed_out ? login_json_started_output(s->id, out ?: "", lr->o.url_wait_s)
+                              : login_json_started_ended(s->id, out ?: "");
+        }
+        if (j) {
+                int r = http_reply_json(req, 200, j, 0);
+                if (r < 0)
+                        log_debug_errno(r, "Login %s: start reply failed: %m", s->id);
+        } else
+                (void)http_reply_error(req, 500, "out of memory");
+}
+
+static void on_login_change(LoginSession *s, LoginChange change, void *userdata) {
+        LoginRoutes *lr = userdata;
+        Pending *p;
+
+        if (change == LOGIN_CHANGE_REMOVED) {
+                /* Not left waiting on a session that is gone. */
+                p = pending_find(lr, s->id);
+                if (p)
+                        (void)http_reply_error(pending_take(p), 503, "Login ended");
+        } else if (s->state == SESSION_URL_READY || session_state_is_final(s->state))
+                answer_pending(lr, s, false);
+}
+
+static int on_url_wait(sd_event_source *es, uint64_t usec, void *userdata) {
+        Pending *p = userdata;
+        LoginSession *s = login_session_find(p->routes->o.logins, p->id);
+
+        if (s)
+                answer_pending(p->routes, s, true);
+        return 0;
+}
+
+static void on_pending_abort(void *userdata) {
+        (void)pending_take(userdata);
+}
+
+/* Fails the session (which stops its CLI) and answers 500: no live
+ * session may outlive a start request that was refused. */
+static int start_error(HttpRequest *req, LoginSession *s, int r, const char *what) {
+        char msg[160];
+
+        snprintf(msg, sizeof msg, "Failed to %s: %s", what, strerror(-r));
+        log_error_errno(r, "Login %s (%s): failed to %s: %m", s->id, s->provider, what);
+        login_session_fail(s, SESSION_EVENT_ERROR, msg);
+        return http_reply_error(req, 500, msg);
+}
+
+/* Suspends req until s has its URL, ends, or url_wait_s passes. */
+static int start_wait(LoginRoutes *lr, HttpRequest *req, LoginSession *s) {
+        Pending *p = NULL;
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(lr->pending) && !p; i++)
+                if (!lr->pending[i].req)
+                        p = &lr->pending[i];
+        if (!p)
+                return -EUSERS; /* as many slots as sessions: not reached */
+        *p = (Pending){ .routes = lr };
+        memcpy(p->id, s->id, sizeof p->id);
+        r = sd_event_add_time_relative(lr->o.event, &p->timer, CLOCK_MONOTONIC,
+                                       (usec_t)lr->o.url_wait_s * USEC_PER_SEC, 0, on_url_wait, p);
+        if (r >= 0)
+                r = http_request_suspend(req, on_pending_abort, p);
+        if (r < 0) {
+                p->timer = sd_event_source_disable_unref(p->timer);
+                p->id[0] = '\0';
+                return r;
+        }
+        p->req = req;
+        return 0;
+}
+
+static int auth_start(HttpRequest *req, void *userdata) {
+        LoginRoutes *lr = userdata;
+        LoginManager *lm = lr->o.logins;
+        const char *provider = http_request_path(req) + strlen("/auth/"), *err = "", *body;
+        _cleanup_(login_start_request_done) LoginStartRequest q = {};
+        const ProviderSet *providers = login_manager_providers(lm);
+        LoginSession *s;
+        size_t size;
+        int r;
+
+        body = http_request_body(req, &size);
+        if (login_start_request_parse(body, size, &q, &err) < 0)
+                return http_reply_error(req, 400, err);
+        if (!providers)
+                return http_reply_error(req, 503, "Provider definitions not loaded");
+        if (!provider_set_find(providers, provider))
+                return http_reply_error(req, 400, "Unknown provider");
+        s = session_create(lm, req, q.session_id, provider, &r);
+        if (!s)
+                return r;
+        r = login_session_start_cli(s, q.http_proxy, q.https_proxy, q.no_proxy);
+        if (r < 0)
+                return start_error(req, s, r, "start the CLI");
+        if (s->oauth_url)
+                return http_reply_json(req, 200, login_json_started_url(s->id, s->oauth_url), 0);
+        r = start_wait(lr, req, s);
+        if (r < 0)
+                return start_error(req, s, r, "wait for the OAuth URL");
+        return 0;
+}
+
+static int oauth_url(HttpRequest *req, void *userdata) {
+        LoginRoutes *lr = userdata;
+        int r = 0;
+        LoginSession *s = query_session(lr->o.logins, req, &r);
+
+        if (!s)
+                return r;
+        if (s->oauth_url && session_state_is_live(s->state))
+                return http_reply_json(req, 200, login_json_url_ready(s->oauth_url), 0);
+        if (!session_state_is_live(s->state))
+                return http_reply_error(req, 410, s->error ?: "Session ended");
+        return http_reply_json(req, 202, login_json_url_waiting(login_session_elapsed_ms(s)), 0);
+}
+
+static int credentials_status(HttpRequest *req, void *userdata) {
+        LoginRoutes *lr = userdata;
+        int r = 0;
+        LoginSession *s = query_session(lr->o.logins, req, &r);
+
+        if (!s)
+                return r;
+        if (s->state == SESSION_AUTHENTICATED)
+                return http_reply_json(req, 200,
+                                       login_json_status_authenticated(s->cred_path, s->modified, s->provider), 0);
+        if (session_state_is_final(s->state))
+                return http_reply_json(req, 200, login_json_status_failed(s->error), 0);
+        return http_reply_json(req, 200, login_json_status_waiting(login_session_elapsed_ms(s)), 0);
+}
+
+/* The session may be gone when the response ends: find it again by id. */
+typedef struct GetCompletion {
+        LoginManager *lm;
+        char id[37];
+} GetCompletion;
+
+/* Runs when the response is over: only a completely sent one delivers. */
+static void on_get_complete(bool completely_sent, void *userdata) {
+        GetCompletion *g = userdata;
+        LoginSession *s = login_session_find(g->lm, g->id);
+
+        if (s && s->state == SESSION_AUTHENTICATED) {
+                if (completely_sent) {
+                        log_info("Login %s: credentials delivered to the host.", s->id);
+                        (void)login_session_event(s, SESSION_EVENT_DELIVERED);
+                        login_session_drop(s);
+                } else
+                        log_warning("Login %s: credentials response cut off; kept for a retry.", s->id);
+        }
+        free(g);
+}
+
+static int credentials_get(HttpRequest *req, void *userdata) {
+        LoginManager *lm = ((LoginRoutes *)userdata)->o.logins;
+        int r = 0;
+        LoginSession *s = query_session(lm, req, &r);
+        GetCompletion *g;
+
+        if (!s)
+                return r;
+        if (s->state != SESSION_AUTHENTICATED || !s->credentials)
+                return http_reply_error(req, 400, "Authentication not completed yet");
+        g = calloc(1, sizeof *g);
+        if (!g)
+                return -ENOMEM;
+        g->lm = lm;
+        memcpy(g->id, s->id, sizeof g->id);
+        r = http_reply_json(req, 200, login_json_credentials(s->provider, s->credentials, s->cred_path ?: ""),
+                            HTTP_REPLY_SECRET);
+        if (r < 0) {
+                /* Not hooked before: the error reply the server then sends
+                 * is "completely sent" too, and would count as delivered. */
+                free(g);
+                return r;
+        }
+        http_request_on_complete(req, on_get_complete, g);
+        return 0;
+}
+
+static int open_url(HttpRequest *req, void *userdata) {
+        LoginManager *lm = ((LoginRoutes *)userdata)->o.logins;
+        _cleanup_(open_url_request_done) OpenUrlRequest q = {};
+        const char *err = "", *body, *method = NULL;
+        size_t size;
+        int r;
+
+        body = http_request_body(req, &size);
+        if (open_url_request_parse(body, size, &q, &err) < 0)
+                return http_reply_error(req, 400, err);
+        r = login_manager_open_url(lm, q.url, &method);
+        if (r == -EAGAIN || r == -ENOENT)
+                return http_reply_error(req, 503, "Browser not available");
+        if (r < 0)
+                return http_reply_error(req, http_status_from_errno(r), "Failed to open the URL");
+        return http_reply_json(req, 200, login_json_open_url(method), 0);
+}
+
+static int oauth_start(HttpRequest *req, void *userdata) {
+        LoginManager *lm = ((LoginRoutes *)userdata)->o.logins;
+        _cleanup_(oauth_start_request_done) OAuthStartRequest q = {};
+        const char *err = "", *body, *method;
+        LoginSession *s;
+        size_t size;
+        int r;
+
+        body = http_request_body(req, &size);
+        if (oauth_start_request_parse(body, size, &q, &err) < 0)
+                return http_reply_error(req, 400, err);
+        s = session_create(lm, req, q.session_id, "oauth", &r);
+        if (!s)
+                return r;
+        s->oauth_state = TAKE_PTR(q.state);
+        s->oauth_url = strdup(q.authorize_url);
+        if (!s->oauth_url) {
+                /* Not left live (409 to a retry until session_ttl_s)
+                 * holding the state: gone, like a session never made. */
+                login_session_drop(s);
+                return -ENOMEM;
+        }
+        r = login_manager_open_url(lm, s->oauth_url, &method);
+        if (r < 0)
+                log_warning_errno(r, "Login %s: failed to open the authorize URL: %m", s->id);
+        (void)login_session_event(s, SESSION_EVENT_URL);
+        return http_reply_json(req, 200, login_json_oauth_started(s->id), 0);
+}
+
+/* The host-driven session whose state matches; every candidate is
+ * compared, so timing does not tell which one (or whether any) matched. */
+static LoginSession *session_by_state(LoginManager *lm, const char *state) {
+        LoginSession *found = NULL;
+
+        for (size_t i = 0; i < LOGIN_SESSIONS_MAX; i++) {
+                LoginSession *s = login_manager_session_at(lm, i);
+                if (s && s->oauth_state && s->state == SESSION_URL_READY &&
+                    secret_equal(state, strlen(state), s->oauth_state) && !found)
+                        found = s;
+        }
+        return found;
+}
+
+static bool error_code_ok(const char *e) {
+        size_t n = strlen(e);
+
+        return n > 0 && n <= 64 && strspn(e, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == n;
+}
+
+static int oauth_callback(HttpRequest *req, void *userdata) {
+        LoginManager *lm = ((LoginRoutes *)userdata)->o.logins;
+        const char *state = http_request_query(req, "state"), *error = http_request_query(req, "error");
+        LoginSession *s = isempty(state) ? NULL : session_by_state(lm, state);
+        json_t *creds;
+
+        if (!s) {
+                log_warning("OAuth callback with an unknown or used state refused.");
+                return http_reply(req, 400, "text/html; charset=utf-8", failed_page, strlen(failed_page));
+        }
+        /* Used once, whatever the outcome. */
+        s->oauth_state = erase_and_free(s->oauth_state);
+        if (error) {
+                log_info("Login %s: the provider answered with an error.", s->id);
+                login_session_fail(s, SESSION_EVENT_ERROR, error_code_ok(error) ? error : "provider error");
+                return http_reply(req, 400, "text/html; charset=utf-8", failed_page, strlen(failed_page));
+        }
+        creds = login_query_to_json(http_request_query_string(req));
+        if (!creds) {
+                /* The state is used up: the session cannot complete. */
+                login_session_fail(s, SESSION_EVENT_ERROR, "Invalid callback query");
+                return http_reply(req, 400, "text/html; charset=utf-8", failed_page, strlen(failed_page));
+        }
+        login_session_captured(s, creds, "/oauth/callback", now(CLOCK_REALTIME));
+        return http_reply(req, 200, "text/html; charset=utf-8", signed_in_page, strlen(signed_in_page));
+}
+
+static void on_relay_done(int r, unsigned status, const char *content_type, const char *body,
+                          size_t size, void *userdata) {
+        HttpRequest *req = userdata;
+
+        if (r == -ETIMEDOUT)
+                (void)http_reply_error(req, 504, "CLI callback listener did not answer");
+        else if (r == -EBADMSG)
+                (void)http_reply_error(req, 502, "Bad response from the CLI's callback listener");
+        else if (r < 0)
+                (void)http_reply_error(req, 502, "CLI callback listener not reachable");
+        else
+                (void)http_reply(req, status, content_type, body, size);
+}
+
+static void on_relay_abort(void *userdata) {
+        callback_relay_free(userdata);
+}
+
+/* GET /auth/callback?... → the live CLI's own loopback listener (the
+ * provider's redirect target), status and body relayed. */
+static int callback_forward(HttpRequest *req, void *userdata) {
+        LoginSession *s = login_manager_callback_session(((LoginRoutes *)userdata)->o.logins);
+        const char *q = http_request_query_string(req);
+        CallbackRelay *relay;
+        int r;
+
+        if (!s)
+                return http_reply(req, 404, "text/html; charset=utf-8", no_login_page, strlen(no_login_page));
+        if (!callback_relay_query_ok(q))
+                return http_reply_error(req, 400, "Invalid callback query");
+        r = callback_relay_start(((LoginRoutes *)userdata)->o.event, s->def->callback_port,
+                                 s->def->callback_path, q, on_relay_done, req, &relay);
+        if (r < 0)
+                return r;
+        r = http_request_suspend(req, on_relay_abort, relay);
+        if (r < 0)
+                callback_relay_free(relay);
+        return r;
+}
+
+static const HttpRoute login_routes[] = {
+        { "POST", "/auth/oauth", HTTP_ROUTE_CONTROL, oauth_start },
+        { "GET", "/auth/callback", HTTP_ROUTE_LOOPBACK, callback_forward },
+        { "POST", "/auth/", HTTP_ROUTE_CONTROL | HTTP_ROUTE_PREFIX, auth_start },
+        { "GET", "/oauth-url", HTTP_ROUTE_CONTROL, oauth_url },
+        { "GET", "/credentials/status", HTTP_ROUTE_CONTROL, credentials_status },
+        { "GET", "/credentials/get", HTTP_ROUTE_CONTROL, credentials_get },
+        { "POST", "/open-url", HTTP_ROUTE_CONTROL, open_url },
+        { "GET", "/oauth/callback", HTTP_ROUTE_LOOPBACK, oauth_callback },
+};
+
+int login_routes_new(const LoginRoutesOptions *o, LoginRoutes **ret) {
+        _cleanup_(login_routes_freep) LoginRoutes *lr = calloc(1, sizeof *lr);
+        int r;
+
+        if (!lr)
+                return -ENOMEM;
+        lr->o = *o;
+        r = login_manager_subscribe(o->logins, on_login_change, lr);
+        if (r >= 0)
+                r = http_server_add_routes(o->http, login_routes, ELEMENTSOF(login_routes), lr);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(lr);
+        return 0;
+}
+
+LoginRoutes *login_routes_free(LoginRoutes *lr) {
+        if (!lr)
+                return NULL;
+        for (size_t i = 0; i < ELEMENTSOF(lr->pending); i++)
+                if (lr->pending[i].req)
+                        (void)http_reply_error(pending_take(&lr->pending[i]), 503, "shutting down");
+        free(lr);
+        return NULL;
+}

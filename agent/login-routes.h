@@ -1,0 +1,30 @@
+/* The host API routes for logins, on the HTTP server's contract: control
+ * routes need the token and allow_from (enforced by the server before
+ * these handlers run), the OAuth redirect targets accept loopback only
+ * (the browser is in the VM).  Shapes come from login/login-json.c; this
+ * module decides status codes, drives sessions, and keeps the one piece of
+ * HTTP state a login has: a start request waiting for its authorize URL,
+ * answered when the login manager says the session has it (or ended). */
+#pragma once
+
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "agent/http/http.h"
+#include "agent/login/login.h"
+#include "macro.h"
+
+typedef struct LoginRoutes LoginRoutes;
+
+typedef struct LoginRoutesOptions {
+        sd_event *event;
+        HttpServer *http;
+        LoginManager *logins;
+        uint32_t url_wait_s;   /* how long POST /auth/{provider} waits for the URL */
+} LoginRoutesOptions;
+
+/* Registers the routes and subscribes to the login manager, which must be
+ * freed before the routes (its last notifications answer waiting requests). */
+int login_routes_new(const LoginRoutesOptions *o, LoginRoutes **ret);
+LoginRoutes *login_routes_free(LoginRoutes *r);
+DEFINE_TRIVIAL_CLEANUP_FUNC(LoginRoutes *, login_routes_free);

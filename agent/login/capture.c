@@ -1,0 +1,163 @@
+/* See capture.h.  The file is opened O_NOFOLLOW: the path is under a HOME
+ * the CLI controls, and a symlink there must not make us read (and hand
+ * to the host) some other file.  The raw bytes are wiped after parsing;
+ * the parsed object is the only copy. */
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <systemd/sd-event.h>
+
+#include "capture.h"
+#include "fileio.h"
+#include "json-wipe.h"
+#include "log.h"
+#include "macro.h"
+
+struct Capture {
+        char *path, *name;
+        sd_event_source *watch;
+        CaptureHandler cb;
+        void *userdata;
+        bool had_old;
+        struct stat old;
+        bool done;
+};
+
+/* The buffer is sized from fstat() once and never grows, so no copy of
+ * the credential bytes is left behind by a realloc(); it is wiped on
+ * every path.  A file that grows while we read is still being written:
+ * not complete. */
+static int read_secret_fd(int fd, size_t size, char **ret) {
+        char *buf = malloc(size + 1);
+        size_t n = 0;
+
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t k = read(fd, buf + n, size + 1 - n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0 || n + (size_t)k > size) {
+                        int r = k < 0 ? -errno : k > 0 ? -ENODATA : 0;
+                        if (r == 0 && n == size) {
+                                buf[n] = '\0';
+                                *ret = buf;
+                                return 0;
+                        }
+                        explicit_bzero(buf, size + 1);
+                        free(buf);
+                        return r ?: -ENODATA; /* shrank while read: rewritten */
+                }
+                n += (size_t)k;
+        }
+}
+
+int capture_read(const char *path, json_t **ret, usec_t *ret_modified) {
+        _cleanup_(closep) int fd = -EBADF;
+        char *buf = NULL;
+        struct stat st;
+        json_t *j;
+        int r;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        if (st.st_size > CAPTURE_MAX)
+                return -EFBIG;
+        r = read_secret_fd(fd, (size_t)st.st_size, &buf);
+        if (r < 0)
+                return r;
+        j = json_loadb(buf, (size_t)st.st_size, JSON_REJECT_DUPLICATES, NULL);
+        explicit_bzero(buf, (size_t)st.st_size);
+        free(buf);
+        if (!json_is_object(j)) {
+                json_wipe(j);
+                json_decref(j);
+                return -ENODATA;
+        }
+        /* On the fd we read, not the path: a symlink swapped in since
+         * must not get its target's mode changed. */
+        (void)fchmod(fd, 0600);
+        *ret = j;
+        if (ret_modified)
+                *ret_modified = (usec_t)st.st_mtim.tv_sec * USEC_PER_SEC +
+                                (usec_t)st.st_mtim.tv_nsec / 1000;
+        return 0;
+}
+
+static bool unchanged(Capture *c) {
+        struct stat st;
+
+        if (!c->had_old || stat(c->path, &st) < 0)
+                return false;
+        return st.st_ino == c->old.st_ino && st.st_mtim.tv_sec == c->old.st_mtim.tv_sec &&
+               st.st_mtim.tv_nsec == c->old.st_mtim.tv_nsec && st.st_size == c->old.st_size;
+}
+
+int capture_poll(Capture *c) {
+        json_t *j = NULL;
+        usec_t mtime = 0;
+        int r;
+
+        if (c->done || unchanged(c))
+                return 0;
+        r = capture_read(c->path, &j, &mtime);
+        if (r < 0) {
+                log_debug_errno(r, "Credential file %s not complete yet: %m", c->path);
+                return 0;
+        }
+        c->done = true;
+        c->cb(c, j, mtime, c->userdata); /* may free c */
+        return 1;
+}
+
+static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
+        Capture *c = userdata;
+
+        if (ev->len > 0 && streq(ev->name, c->name))
+                (void)capture_poll(c);
+        return 0;
+}
+
+int capture_start(sd_event *e, const char *path, CaptureHandler cb, void *userdata, Capture **ret) {
+        _cleanup_(freep) char *dir = NULL;
+        _cleanup_(capture_freep) Capture *c = NULL;
+        int r;
+
+        if (!path || path[0] != '/')
+                return -EINVAL;
+        dir = strdup(path);
+        c = calloc(1, sizeof *c);
+        if (!dir || !c)
+                return -ENOMEM;
+        *c = (Capture) { .cb = cb, .userdata = userdata };
+        c->path = strdup(path);
+        c->name = c->path ? strdup(strrchr(path, '/') + 1) : NULL;
+        if (!c->name)
+                return -ENOMEM;
+        c->had_old = stat(path, &c->old) == 0;
+        r = mkdir_all(dirname(dir), 0700, 0700);
+        if (r < 0)
+                return r;
+        r = sd_event_add_inotify(e, &c->watch, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR, on_inotify, c);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+Capture *capture_free(Capture *c) {
+        if (!c)
+                return NULL;
+        sd_event_source_disable_unref(c->watch);
+        free(c->path);
+        free(c->name);
+        free(c);
+        return NULL;
+}

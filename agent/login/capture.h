@@ -1,0 +1,35 @@
+/* Captures a credential file the moment a CLI finishes writing it:
+ * inotify on its directory (IN_CLOSE_WRITE, IN_MOVED_TO: CLIs write in
+ * place or rename a temporary file over it), then the file must be a
+ * regular file, bounded, and parse as a JSON object; a half-written file
+ * is not a capture and the next event tries again.  A file that already
+ * existed when the watch began counts only once it changes. */
+#pragma once
+
+#include <jansson.h>
+#include <systemd/sd-event.h>
+
+#include "macro.h"
+#include "time-util.h"
+
+typedef struct Capture Capture;
+
+#define CAPTURE_MAX (1024 * 1024)
+
+/* credentials: owned by the callee (json_decref + wipe when done);
+ * modified: the file's mtime, CLOCK_REALTIME µs. */
+typedef void (*CaptureHandler)(Capture *c, json_t *credentials, usec_t modified, void *userdata);
+
+/* path: absolute; its directory is created (0700) when missing. */
+int capture_start(sd_event *e, const char *path, CaptureHandler cb, void *userdata, Capture **ret);
+Capture *capture_free(Capture *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Capture *, capture_free);
+/* Checks the file now, as an inotify event would (a file unchanged since
+ * the watch began does not count): 1 when captured (the handler ran and may
+ * have freed c), else 0. */
+int capture_poll(Capture *c);
+
+/* Reads and parses path now: 0 and the object (the file is made 0600),
+ * -ENODATA when it is not (yet) a complete JSON object, other -errno from
+ * the file system. */
+int capture_read(const char *path, json_t **ret, usec_t *ret_modified);

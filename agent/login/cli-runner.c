@@ -1,0 +1,309 @@
+/* See cli-runner.h.  The PTY is made wide (PTY_COLS) so CLIs print the
+ * authorize URL on one line; the scanner still joins lines wrapped at that
+ * width.  Output and the exit are events on the loop (io source on the
+ * PTY master, the Launcher's exit callback); nothing here blocks.  The
+ * runner outlives the child: the session reads the transcript after the
+ * exit. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cli-runner.h"
+#include "fileio.h"
+#include "log.h"
+#include "macro.h"
+#include "term-reply.h"
+#include "transcript.h"
+#include "url-scan.h"
+
+#define PTY_ROWS 50
+#define PTY_COLS 1000
+#define TRANSCRIPT_MAX (64 * 1024)
+#define KILL_GRACE_USEC (3 * USEC_PER_SEC)
+#define ENV_MAX (PROVIDER_LIST_MAX + 16)
+
+struct CliRunner {
+        sd_event *event;
+        const Launcher *launcher;
+        const ProviderDef *provider;
+        CliRunnerCallbacks cb;
+        void *userdata;
+        pid_t pid;          /* 0 once exited */
+        int master;         /* pty master or pipe read end */
+        sd_event_source *io, *kill_timer, *stop_timer;
+        TermReply term;
+        PromptMatcher prompts;
+        UrlScan *scan;
+        Transcript *transcript;
+        bool url_reported;
+};
+
+/* The entries may carry proxy credentials (http_proxy=http://user:pass@). */
+static void env_erase(char **v) {
+        for (size_t i = 0; v && v[i]; i++)
+                v[i] = erase_and_free(v[i]);
+}
+
+/* Sized once, not asprintf(): a proxy value's credentials would be left
+ * in the freed copies of its growing buffer. */
+static int env_add(char **env, size_t *n, const char *key, const char *value) {
+        size_t kl, vl;
+
+        if (!value)
+                return 0;
+        if (*n >= ENV_MAX - 1)
+                return -E2BIG;
+        kl = strlen(key);
+        vl = strlen(value);
+        env[*n] = malloc(kl + vl + 1);
+        if (!env[*n])
+                return -ENOMEM;
+        memcpy(env[*n], key, kl);
+        memcpy(env[*n] + kl, value, vl + 1);
+        (*n)++;
+        return 0;
+}
+
+/* A fresh environment: nothing of the agent's own leaks into the CLI. */
+static int build_env(const CliRunnerOptions *o, char **env) {
+        size_t n = 0;
+        int r = 0;
+
+        r = r ?: env_add(env, &n, "HOME=", o->home);
+        r = r ?: env_add(env, &n, "PATH=", o->path);
+        r = r ?: env_add(env, &n, "TERM=", "xterm-256color");
+        r = r ?: env_add(env, &n, "LANG=", "C.UTF-8");
+        r = r ?: env_add(env, &n, "BROWSER=", o->browser);
+        r = r ?: env_add(env, &n, "VMBA_CONTROL_SOCKET=", o->control_socket);
+        r = r ?: env_add(env, &n, "DISPLAY=", o->display);
+        r = r ?: env_add(env, &n, "HTTP_PROXY=", o->http_proxy);
+        r = r ?: env_add(env, &n, "http_proxy=", o->http_proxy);
+        r = r ?: env_add(env, &n, "HTTPS_PROXY=", o->https_proxy);
+        r = r ?: env_add(env, &n, "https_proxy=", o->https_proxy);
+        r = r ?: env_add(env, &n, "NO_PROXY=", o->no_proxy);
+        r = r ?: env_add(env, &n, "no_proxy=", o->no_proxy);
+        for (char **e = o->provider->env; !r && e && *e; e++)
+                r = env_add(env, &n, "", *e);
+        env[n] = NULL;
+        return r;
+}
+
+static int open_pty(int *ret_master, int *ret_slave) {
+        struct winsize ws = { .ws_row = PTY_ROWS, .ws_col = PTY_COLS };
+        _cleanup_(closep) int master = -EBADF;
+        char name[128];
+        int slave;
+
+        master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+        if (master < 0)
+                return -errno;
+        if (grantpt(master) < 0 || unlockpt(master) < 0 || ptsname_r(master, name, sizeof name) != 0)
+                return negative_errno();
+        slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (slave < 0)
+                return -errno;
+        (void)ioctl(slave, TIOCSWINSZ, &ws);
+        *ret_master = TAKE_FD(master);
+        *ret_slave = slave;
+        return 0;
+}
+
+static void reply(CliRunner *r, const char *s, size_t n) {
+        /* Short answers to a PTY that is drained by the CLI: a failure here
+         * means the CLI is gone, and the exit handler will tell. */
+        if (n > 0 && loop_write(r->master, s, n) < 0)
+                log_debug("Could not answer the CLI's terminal.");
+}
+
+static void on_output(CliRunner *r, const char *buf, size_t n) {
+        char answers[256];
+        const char *keys;
+        ssize_t k;
+
+        transcript_feed(r->transcript, buf, n);
+        if (r->provider->pty) {
+                k = term_reply_feed(&r->term, buf, n, answers, sizeof answers);
+                if (k > 0)
+                        reply(r, answers, (size_t)k);
+                for (keys = prompt_matcher_feed(&r->prompts, buf, n); keys;
+                     keys = prompt_matcher_feed(&r->prompts, "", 0))
+                        reply(r, keys, strlen(keys));
+        }
+        if (!r->url_reported && url_scan_feed(r->scan, buf, n) == 1) {
+                r->url_reported = true;
+                if (r->cb.on_url)
+                        r->cb.on_url(r, url_scan_url(r->scan), r->userdata);
+        }
+}
+
+static void output_ended(CliRunner *r) {
+        r->io = sd_event_source_disable_unref(r->io);
+        if (!r->url_reported && url_scan_flush(r->scan) == 1) {
+                r->url_reported = true;
+                if (r->cb.on_url)
+                        r->cb.on_url(r, url_scan_url(r->scan), r->userdata);
+        }
+}
+
+static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        CliRunner *r = userdata;
+        char buf[4096];
+
+        for (int i = 0; i < 16; i++) { /* bounded per wakeup: the loop stays fair */
+                ssize_t n = read(fd, buf, sizeof buf);
+                if (n > 0) {
+                        on_output(r, buf, (size_t)n);
+                        if (!r->io) /* a callback freed or stopped us */
+                                break;
+                        continue;
+                }
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN)
+                        break;
+                /* EOF, or EIO: every slave fd closed (the CLI is gone). */
+                output_ended(r);
+                break;
+        }
+        /* The CLI's output may hold a token: wiped on every way out. */
+        explicit_bzero(buf, sizeof buf);
+        return 0;
+}
+
+static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
+        CliRunner *r = userdata;
+        char b[64];
+
+        log_info("Provider CLI %s (pid %d) %s.", r->provider->id, (int)pid,
+                 wstatus_to_string(wstatus, b, sizeof b));
+        r->pid = 0;
+        r->kill_timer = sd_event_source_disable_unref(r->kill_timer);
+        r->stop_timer = sd_event_source_disable_unref(r->stop_timer);
+        if (r->cb.on_exit)
+                r->cb.on_exit(r, wstatus, r->userdata);
+}
+
+static int spawn_cli(CliRunner *r, const CliRunnerOptions *o, char **env) {
+        _cleanup_(closep) int slave = -EBADF;
+        int fds[2], k;
+
+        if (o->provider->pty) {
+                k = open_pty(&r->master, &slave);
+                if (k < 0)
+                        return k;
+        } else {
+                if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
+                        return -errno;
+                r->master = fds[0];
+                slave = fds[1];
+                /* The child gets a blocking end. */
+                (void)fcntl(slave, F_SETFL, 0);
+        }
+        SpawnOptions so = {
+                .argv = o->provider->argv,
+                .envp = env,
+                .path = o->path,
+                .cwd = o->home,
+                .stdin_fd = o->provider->pty ? slave : -1,
+                .stdout_fd = slave,
+                .stderr_fd = slave,
+                .extra_fd = -1,
+                .controlling_tty = o->provider->pty,
+        };
+        return launcher_start(r->launcher, &so, on_child_exit, r, &r->pid);
+}
+
+int cli_runner_start(sd_event *e, const Launcher *launcher, const CliRunnerOptions *o,
+                     const CliRunnerCallbacks *cb, void *userdata, CliRunner **ret) {
+        char *env[ENV_MAX] = {};
+        _cleanup_(cli_runner_freep) CliRunner *r = NULL;
+        int k;
+
+        r = calloc(1, sizeof *r);
+        if (!r)
+                return -ENOMEM;
+        *r = (CliRunner) { .event = e, .launcher = launcher, .provider = o->provider, .cb = *cb, .userdata = userdata,
+                           .master = -EBADF };
+        term_reply_init(&r->term, o->provider->term_replies, PTY_ROWS, PTY_COLS);
+        prompt_matcher_init(&r->prompts, o->provider->prompts, o->provider->n_prompts);
+        k = url_scan_new(o->provider->url_patterns, PTY_COLS, &r->scan);
+        if (k >= 0)
+                k = transcript_new(TRANSCRIPT_MAX, &r->transcript);
+        if (k >= 0)
+                k = build_env(o, env);
+        if (k >= 0)
+                k = spawn_cli(r, o, env);
+        env_erase(env);
+        if (k >= 0)
+                k = sd_event_add_io(e, &r->io, r->master, EPOLLIN, on_io, r);
+        if (k < 0)
+                return k;
+        *ret = TAKE_PTR(r);
+        return 0;
+}
+
+static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        CliRunner *r = userdata;
+
+        if (r->pid > 0)
+                (void)kill(-r->pid, SIGKILL);
+        return 0;
+}
+
+void cli_runner_stop(CliRunner *r) {
+        if (!r || r->pid <= 0 || r->kill_timer)
+                return;
+        (void)kill(-r->pid, SIGTERM);
+        (void)kill(-r->pid, SIGCONT);
+        if (sd_event_add_time_relative(r->event, &r->kill_timer, CLOCK_MONOTONIC, KILL_GRACE_USEC,
+                                       0, on_kill_timer, r) < 0)
+                (void)kill(-r->pid, SIGKILL);
+}
+
+static int on_stop_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        cli_runner_stop(userdata);
+        return 0;
+}
+
+void cli_runner_stop_after(CliRunner *r, usec_t delay) {
+        if (!r || r->pid <= 0 || r->kill_timer || r->stop_timer)
+                return;
+        if (sd_event_add_time_relative(r->event, &r->stop_timer, CLOCK_MONOTONIC, delay, 0,
+                                       on_stop_timer, r) < 0)
+                cli_runner_stop(r);
+}
+
+CliRunner *cli_runner_free(CliRunner *r) {
+        if (!r)
+                return NULL;
+        if (r->pid > 0) {
+                /* Nobody will wait for the grace period: kill now, the reaper
+                 * collects it without us. */
+                (void)kill(-r->pid, SIGKILL);
+                launcher_forget(r->launcher, r->pid);
+        }
+        sd_event_source_disable_unref(r->io);
+        sd_event_source_disable_unref(r->kill_timer);
+        sd_event_source_disable_unref(r->stop_timer);
+        safe_close(r->master);
+        url_scan_free(r->scan);
+        transcript_free(r->transcript);
+        explicit_bzero(r, sizeof *r);
+        free(r);
+        return NULL;
+}
+
+char *cli_runner_output(CliRunner *r) {
+        return transcript_text(r->transcript);
+}
+
+pid_t cli_runner_pid(CliRunner *r) {
+        return r->pid;
+}
+
+bool cli_runner_running(CliRunner *r) {
+        return r && r->pid > 0;
+}

@@ -1,0 +1,52 @@
+/* Runs one provider CLI for a login: in a PTY when the provider needs one
+ * (posix_openpt), through the Launcher (no shell; its own session/process
+ * group), with BROWSER pointing back at the agent, the request's proxy
+ * settings in its environment, and the provider's env.  Its output is
+ * scanned for the authorize URL, terminal queries and prompts are
+ * answered, and a redacted transcript is kept.  Stopping kills the whole
+ * process group (SIGTERM, SIGKILL after a grace period). */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <systemd/sd-event.h>
+
+#include "launch.h"
+#include "macro.h"
+#include "provider-def.h"
+#include "time-util.h"
+
+typedef struct CliRunner CliRunner;
+
+typedef struct CliRunnerCallbacks {
+        void (*on_url)(CliRunner *r, const char *url, void *userdata);  /* first match only */
+        void (*on_exit)(CliRunner *r, int wstatus, void *userdata);
+} CliRunnerCallbacks;
+
+typedef struct CliRunnerOptions {
+        const ProviderDef *provider;  /* borrowed; must outlive the runner */
+        const char *home;
+        const char *browser;          /* the BROWSER value */
+        const char *control_socket;   /* exported as VMBA_CONTROL_SOCKET */
+        const char *display;          /* DISPLAY, may be NULL */
+        const char *path;             /* PATH for lookup and the CLI */
+        const char *http_proxy, *https_proxy, *no_proxy; /* NULL: none */
+} CliRunnerOptions;
+
+/* e and launcher must outlive the runner. */
+int cli_runner_start(sd_event *e, const Launcher *launcher, const CliRunnerOptions *o,
+                     const CliRunnerCallbacks *cb, void *userdata, CliRunner **ret);
+/* Kills the process group (if still running) and frees; NULL-safe. */
+CliRunner *cli_runner_free(CliRunner *r);
+DEFINE_TRIVIAL_CLEANUP_FUNC(CliRunner *, cli_runner_free);
+/* Sends SIGTERM to the group and SIGKILL after grace; keeps the runner. */
+void cli_runner_stop(CliRunner *r);
+/* The CLI is done (its credentials are captured) but may still be
+ * answering the browser or flushing files: stop it after delay unless it
+ * exits by itself first. */
+void cli_runner_stop_after(CliRunner *r, usec_t delay);
+/* Redacted transcript so far; owned by the caller. */
+char *cli_runner_output(CliRunner *r);
+pid_t cli_runner_pid(CliRunner *r);
+bool cli_runner_running(CliRunner *r);

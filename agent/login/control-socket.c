@@ -1,0 +1,264 @@
+/* The control socket and the `open-url` verb.  Provider CLIs open their
+ * authorize URL with $BROWSER, which is `vm-browser-agent open-url`; that
+ * process connects to the running agent's unix socket, sends the URL as
+ * one line and prints the agent's one-line answer.  The socket is 0600 in
+ * a 0700 directory, and the peer's uid (SO_PEERCRED) must be ours even if
+ * someone loosened those modes: a URL sent here can become a waiting
+ * session's authorize URL, so another user must not be able to send one.
+ * Protocol: "URL\n" → "OK <method>\n" | "ERR <why>\n".  What a URL means
+ * is the handler's business (the login manager's). */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "control-socket.h"
+#include "fileio.h"
+#include "log.h"
+#include "macro.h"
+#include "socket-util.h"
+#include "time-util.h"
+#include "url-util.h"
+
+#define LINE_MAX_ (URL_MAX + 2)
+#define CLIENTS_MAX 8
+#define CLIENT_TIMEOUT_USEC (5 * USEC_PER_SEC)
+
+typedef struct Client Client;
+
+struct ControlSocket {
+        sd_event *event;
+        ControlSocketHandler handler;
+        void *userdata;
+        char *path;
+        int fd;
+        sd_event_source *io;
+        Client *clients[CLIENTS_MAX];
+};
+
+struct Client {
+        ControlSocket *cs;
+        int fd;
+        sd_event_source *io, *timer;
+        char buf[LINE_MAX_ + 1];
+        size_t n;
+};
+
+static void client_free(Client *c) {
+        if (!c)
+                return;
+        for (size_t i = 0; i < CLIENTS_MAX; i++)
+                if (c->cs->clients[i] == c)
+                        c->cs->clients[i] = NULL;
+        sd_event_source_disable_unref(c->io);
+        sd_event_source_disable_unref(c->timer);
+        safe_close(c->fd);
+        free(c);
+}
+
+static void client_answer(Client *c, const char *status, const char *arg) {
+        char line[256];
+
+        snprintf(line, sizeof line, "%s %s\n", status, arg);
+        (void)send(c->fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT);
+        client_free(c);
+}
+
+static void client_line(Client *c) {
+        const char *method = NULL;
+        int r;
+
+        c->buf[strcspn(c->buf, "\r\n")] = '\0';
+        if (!http_url_is_valid(c->buf)) {
+                client_answer(c, "ERR", "not an absolute http(s) URL");
+                return;
+        }
+        r = c->cs->handler(c->buf, &method, c->cs->userdata);
+        if (r < 0) {
+                log_warning_errno(r, "open-url request failed: %m");
+                client_answer(c, "ERR", strerror(-r));
+                return;
+        }
+        log_info("open-url request from a CLI: %s.", method);
+        client_answer(c, "OK", method);
+}
+
+static int on_client(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+        Client *c = userdata;
+        ssize_t n = recv(fd, c->buf + c->n, LINE_MAX_ - c->n, MSG_DONTWAIT);
+
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return 0;
+        if (n <= 0) {
+                client_free(c);
+                return 0;
+        }
+        c->n += (size_t)n;
+        c->buf[c->n] = '\0';
+        if (memchr(c->buf, '\n', c->n))
+                client_line(c);
+        else if (c->n >= LINE_MAX_)
+                client_answer(c, "ERR", "line too long");
+        return 0;
+}
+
+static int on_client_timeout(sd_event_source *es, uint64_t usec, void *userdata) {
+        client_free(userdata);
+        return 0;
+}
+
+static bool peer_is_us(int fd) {
+        struct ucred cred;
+        socklen_t l = sizeof cred;
+
+        return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) == 0 && cred.uid == geteuid();
+}
+
+static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+        ControlSocket *cs = userdata;
+        int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        size_t slot;
+        Client *c;
+
+        if (cfd < 0)
+                return 0;
+        if (!peer_is_us(cfd)) {
+                log_warning("open-url request from another user refused.");
+                (void)send(cfd, "ERR permission denied\n", 22, MSG_NOSIGNAL | MSG_DONTWAIT);
+                safe_close(cfd);
+                return 0;
+        }
+        for (slot = 0; slot < CLIENTS_MAX && cs->clients[slot]; slot++)
+                ;
+        c = slot < CLIENTS_MAX ? calloc(1, sizeof *c) : NULL;
+        if (!c) {
+                safe_close(cfd);
+                return 0;
+        }
+        c->cs = cs;
+        c->fd = cfd;
+        cs->clients[slot] = c;
+        if (sd_event_add_io(cs->event, &c->io, cfd, EPOLLIN, on_client, c) < 0 ||
+            sd_event_add_time_relative(cs->event, &c->timer, CLOCK_MONOTONIC, CLIENT_TIMEOUT_USEC, 0,
+                                       on_client_timeout, c) < 0)
+                client_free(c);
+        return 0;
+}
+
+static int make_parent_dir(const char *path) {
+        _cleanup_(freep) char *d = strdup(path);
+        char *slash;
+
+        if (!d)
+                return -ENOMEM;
+        slash = strrchr(d, '/');
+        if (!slash || slash == d)
+                return 0;
+        *slash = '\0';
+        return mkdir_all(d, 0755, 0700);
+}
+
+int control_socket_new(sd_event *e, const char *path, ControlSocketHandler handler, void *userdata,
+                       ControlSocket **ret) {
+        _cleanup_(control_socket_freep) ControlSocket *cs = NULL;
+        struct sockaddr_un sa;
+        int len, r;
+
+        len = sockaddr_un_set(&sa, path);
+        if (len < 0)
+                return len;
+        cs = calloc(1, sizeof *cs);
+        if (!cs)
+                return -ENOMEM;
+        *cs = (ControlSocket){ .event = e, .handler = handler, .userdata = userdata, .fd = -EBADF };
+        cs->path = strdup(path);
+        if (!cs->path)
+                return -ENOMEM;
+        cs->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (cs->fd < 0)
+                return -errno;
+        r = make_parent_dir(path);
+        if (r < 0)
+                return r;
+        (void)unlink(path); /* a stale socket from a previous run */
+        mode_t old = umask(0177);
+        r = RET_NERRNO(bind(cs->fd, (struct sockaddr *)&sa, (socklen_t)len));
+        umask(old);
+        if (r < 0)
+                return r;
+        r = RET_NERRNO(listen(cs->fd, CLIENTS_MAX));
+        if (r < 0)
+                return r;
+        r = sd_event_add_io(e, &cs->io, cs->fd, EPOLLIN, on_accept, cs);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(cs);
+        return 0;
+}
+
+ControlSocket *control_socket_free(ControlSocket *cs) {
+        if (!cs)
+                return NULL;
+        for (size_t i = 0; i < CLIENTS_MAX; i++)
+                client_free(cs->clients[i]);
+        sd_event_source_disable_unref(cs->io);
+        if (cs->fd >= 0 && cs->path)
+                (void)unlink(cs->path);
+        safe_close(cs->fd);
+        free(cs->path);
+        free(cs);
+        return NULL;
+}
+
+/* The verb: argv "open-url URL".  The socket path comes from
+ * $VMBA_CONTROL_SOCKET (the agent sets it for the CLIs it runs), else the
+ * default.  Exit 0 when the agent took the URL. */
+int open_url_main(int argc, char **argv) {
+        const char *path = getenv("VMBA_CONTROL_SOCKET");
+        struct sockaddr_un sa;
+        _cleanup_(closep) int fd = -EBADF;
+        int len;
+        _cleanup_(freep) char *line = NULL;
+        char answer[256];
+        ssize_t n;
+
+        if (argc != 2 || streq(argv[1], "--help")) {
+                fprintf(argc == 2 ? stdout : stderr, "Usage: vm-browser-agent open-url URL\n");
+                return argc == 2 ? 0 : 2;
+        }
+        if (!http_url_is_valid(argv[1])) {
+                log_error("open-url: not an absolute http(s) URL.");
+                return 2;
+        }
+        if (isempty(path))
+                path = "/run/vm-browser-agent/control.sock";
+        len = sockaddr_un_set(&sa, path);
+        if (len < 0)
+                return log_error_errno(len, "open-url: socket path too long."), 1;
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, (socklen_t)len) < 0) {
+                log_error_errno(errno, "open-url: cannot reach the agent at %s: %m", path);
+                return 1;
+        }
+        if (asprintf(&line, "%s\n", argv[1]) < 0)
+                return log_error("open-url: out of memory."), 1;
+        /* A refused peer is answered and closed at once: the write may
+         * fail (EPIPE, not SIGPIPE) while the answer is there to read. */
+        (void)signal(SIGPIPE, SIG_IGN);
+        if (loop_write(fd, line, strlen(line)) < 0)
+                log_debug("open-url: the agent closed the connection early.");
+        n = read(fd, answer, sizeof answer - 1);
+        if (n <= 0) {
+                log_error("open-url: no answer from the agent.");
+                return 1;
+        }
+        answer[n] = '\0';
+        answer[strcspn(answer, "\n")] = '\0';
+        if (!startswith(answer, "OK")) {
+                log_error("open-url: %s", answer);
+                return 1;
+        }
+        return 0;
+}

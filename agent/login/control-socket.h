@@ -1,0 +1,28 @@
+/* The control socket and the `open-url` verb.  Provider CLIs open their
+ * authorize URL with $BROWSER, which is `vm-browser-agent open-url`; that
+ * process connects to the running agent's unix socket, sends the URL as
+ * one line and prints the agent's one-line answer.  The socket is 0600 in
+ * a 0700 directory and only peers with the agent's own uid are served
+ * (SO_PEERCRED). */
+#pragma once
+
+#include <systemd/sd-event.h>
+
+#include "macro.h"
+
+typedef struct ControlSocket ControlSocket;
+
+/* A URL (checked with http_url_is_valid() already) arrived: 0 and what was
+ * done with it (static string, sent back as "OK <method>"), or -errno. */
+typedef int (*ControlSocketHandler)(const char *url, const char **ret_method, void *userdata);
+
+/* Listens on path (its parent directory created 0700; a stale socket
+ * replaced).  e must outlive the socket. */
+int control_socket_new(sd_event *e, const char *path, ControlSocketHandler handler, void *userdata,
+                       ControlSocket **ret);
+ControlSocket *control_socket_free(ControlSocket *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ControlSocket *, control_socket_free);
+
+/* The verb: argv "open-url URL" (the socket from $VMBA_CONTROL_SOCKET, else
+ * the default).  Exit 0 when the agent took the URL. */
+int open_url_main(int argc, char **argv);

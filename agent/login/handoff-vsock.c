@@ -1,0 +1,280 @@
+/* Implementation of handoff-vsock.h.  Tests use a unix socket stand-in
+ * (unix_path) and never touch AF_VSOCK. */
+#include <linux/vm_sockets.h>
+#include <stdio.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "handoff-vsock.h"
+#include "log.h"
+#include "login-json.h"
+#include "macro.h"
+#include "socket-util.h"
+
+#define DELIVERIES_MAX LOGIN_SESSIONS_MAX
+#define BACKOFF_MIN_USEC (200 * USEC_PER_MSEC)
+#define BACKOFF_MAX_USEC (30 * USEC_PER_SEC)
+#define INBUF 512
+
+typedef struct Delivery {
+        char session_id[37];
+        char id[33];
+        char *line; /* secret, newline-terminated */
+        bool sent;  /* on the current connection */
+} Delivery;
+
+struct Handoff {
+        HandoffOptions o;
+        LoginManager *lm;
+        Delivery *d[DELIVERIES_MAX];
+        int fd;
+        bool connected;
+        sd_event_source *io, *timer;
+        usec_t backoff;
+        char in[INBUF + 1];
+        size_t n_in;
+};
+
+static void delivery_free(Delivery *d) {
+        if (!d)
+                return;
+        erase_and_free(d->line);
+        free(d);
+}
+
+static bool pending(Handoff *h) {
+        for (size_t i = 0; i < DELIVERIES_MAX; i++)
+                if (h->d[i])
+                        return true;
+        return false;
+}
+
+static void disconnect(Handoff *h) {
+        h->io = sd_event_source_disable_unref(h->io);
+        h->fd = safe_close(h->fd);
+        h->connected = false;
+        h->n_in = 0;
+        for (size_t i = 0; i < DELIVERIES_MAX; i++)
+                if (h->d[i])
+                        h->d[i]->sent = false;
+}
+
+static int schedule(Handoff *h, usec_t delay);
+
+static void retry_later(Handoff *h) {
+        disconnect(h);
+        h->backoff = h->backoff ? MIN(h->backoff * 2, BACKOFF_MAX_USEC) : BACKOFF_MIN_USEC;
+        if (pending(h) && schedule(h, h->backoff) < 0)
+                log_warning("Push handoff: cannot schedule a retry.");
+}
+
+static void on_ack(Handoff *h, const char *id) {
+        for (size_t i = 0; i < DELIVERIES_MAX; i++) {
+                Delivery *d = h->d[i];
+                if (!d || !streq(d->id, id))
+                        continue;
+                LoginSession *s = login_session_find(h->lm, d->session_id);
+                h->d[i] = NULL;
+                delivery_free(d);
+                h->backoff = 0;
+                if (s && s->state == SESSION_AUTHENTICATED) {
+                        log_info("Login %s: credentials acknowledged by the host (push).", s->id);
+                        (void)login_session_event(s, SESSION_EVENT_DELIVERED);
+                        login_session_drop(s);
+                }
+                return;
+        }
+        log_debug("Push handoff: ACK for an unknown delivery ignored.");
+}
+
+static void read_acks(Handoff *h) {
+        ssize_t n = recv(h->fd, h->in + h->n_in, INBUF - h->n_in, MSG_DONTWAIT);
+        char *nl;
+
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return;
+        if (n <= 0) {
+                retry_later(h);
+                return;
+        }
+        h->n_in += (size_t)n;
+        h->in[h->n_in] = '\0';
+        while ((nl = strchr(h->in, '\n'))) {
+                *nl = '\0';
+                const char *id = startswith(h->in, "ACK ");
+                if (id)
+                        on_ack(h, id);
+                memmove(h->in, nl + 1, h->n_in - (size_t)(nl + 1 - h->in) + 1);
+                h->n_in = strlen(h->in);
+        }
+        if (h->n_in == INBUF)
+                retry_later(h); /* garbage without newlines: start over */
+}
+
+static void send_pending(Handoff *h) {
+        for (size_t i = 0; i < DELIVERIES_MAX; i++) {
+                Delivery *d = h->d[i];
+                if (!d || d->sent)
+                        continue;
+                /* Lines are small (one credential file): a short write on
+                 * a fresh stream socket means the peer is in trouble. */
+                ssize_t n = send(h->fd, d->line, strlen(d->line), MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n != (ssize_t)strlen(d->line)) {
+                        retry_later(h);
+                        return;
+                }
+                d->sent = true;
+        }
+        /* No ACK within the backoff: reconnect and resend. */
+        h->backoff = h->backoff ? MIN(h->backoff * 2, BACKOFF_MAX_USEC) : BACKOFF_MIN_USEC;
+        (void)schedule(h, MAX(h->backoff, 2 * USEC_PER_SEC));
+}
+
+static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+        Handoff *h = userdata;
+
+        if (!h->connected) {
+                int err = 0;
+                socklen_t l = sizeof err;
+                if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0 || err != 0) {
+                        retry_later(h);
+                        return 0;
+                }
+                h->connected = true;
+                (void)sd_event_source_set_io_events(es, EPOLLIN);
+                send_pending(h);
+                return 0;
+        }
+        read_acks(h);
+        return 0;
+}
+
+static int connect_host(Handoff *h) {
+        const HandoffOptions *c = &h->o;
+        int r;
+
+        if (!isempty(c->unix_path)) {
+                struct sockaddr_un sa;
+                int len = sockaddr_un_set(&sa, c->unix_path);
+                if (len < 0)
+                        return len;
+                h->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+                if (h->fd < 0)
+                        return -errno;
+                r = connect(h->fd, (struct sockaddr *)&sa, (socklen_t)len);
+        } else {
+                struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = c->cid,
+                                          .svm_port = c->port };
+                h->fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+                if (h->fd < 0)
+                        return -errno;
+                r = connect(h->fd, (struct sockaddr *)&sa, sizeof sa);
+        }
+        if (r < 0 && errno != EINPROGRESS && errno != EAGAIN)
+                return -errno;
+        return sd_event_add_io(h->o.event, &h->io, h->fd, EPOLLOUT, on_io, h);
+}
+
+static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
+        Handoff *h = userdata;
+        int r;
+
+        disconnect(h);
+        if (!pending(h))
+                return 0;
+        r = connect_host(h);
+        if (r < 0) {
+                log_debug_errno(r, "Push handoff: connect failed: %m");
+                retry_later(h);
+        }
+        return 0;
+}
+
+static int schedule(Handoff *h, usec_t delay) {
+        h->timer = sd_event_source_disable_unref(h->timer);
+        return sd_event_add_time_relative(h->o.event, &h->timer, CLOCK_MONOTONIC, delay, 0, on_timer, h);
+}
+
+static int handoff_push(Handoff *h, LoginSession *s) {
+        uint8_t raw[16];
+        Delivery *d;
+        size_t slot;
+
+        for (slot = 0; slot < DELIVERIES_MAX && h->d[slot]; slot++)
+                ;
+        if (slot == DELIVERIES_MAX)
+                return -EUSERS;
+        if (getrandom(raw, sizeof raw, 0) != sizeof raw)
+                return -EIO;
+        d = calloc(1, sizeof *d);
+        if (!d)
+                return -ENOMEM;
+        memcpy(d->session_id, s->id, sizeof d->session_id);
+        for (size_t i = 0; i < sizeof raw; i++)
+                snprintf(d->id + 2 * i, 3, "%02x", raw[i]);
+        _cleanup_(erase_and_freep) char *line =
+                login_json_handoff_line(d->id, s->id, s->provider, s->credentials, s->cred_path ?: "");
+        size_t n = line ? strlen(line) : 0;
+        /* Sized once, not asprintf(): its growing buffer would leave
+         * unwiped copies of the credentials behind. */
+        d->line = line ? malloc(n + 2) : NULL;
+        if (!d->line) {
+                delivery_free(d);
+                return -ENOMEM;
+        }
+        memcpy(d->line, line, n);
+        memcpy(d->line + n, "\n", 2);
+        h->d[slot] = d;
+        h->backoff = 0;
+        return schedule(h, 0);
+}
+
+static void handoff_forget(Handoff *h, LoginSession *s) {
+        for (size_t i = 0; i < DELIVERIES_MAX; i++)
+                if (h->d[i] && streq(h->d[i]->session_id, s->id)) {
+                        delivery_free(h->d[i]);
+                        h->d[i] = NULL;
+                }
+}
+
+static void on_login_change(LoginSession *s, LoginChange change, void *userdata) {
+        Handoff *h = userdata;
+        int r;
+
+        if (change == LOGIN_CHANGE_STATE && s->state == SESSION_AUTHENTICATED) {
+                r = handoff_push(h, s);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to queue push handoff for %s: %m", s->id);
+        } else if (change == LOGIN_CHANGE_REMOVED || session_state_is_final(s->state))
+                /* A queued push holds its own copy of the secret: an
+                 * expired or failed session must not be sent later. */
+                handoff_forget(h, s);
+}
+
+int handoff_new(const HandoffOptions *o, LoginManager *lm, Handoff **ret) {
+        _cleanup_(handoff_freep) Handoff *h = calloc(1, sizeof *h);
+        int r;
+
+        if (!h)
+                return -ENOMEM;
+        h->o = *o;
+        h->lm = lm;
+        h->fd = -EBADF;
+        r = login_manager_subscribe(lm, on_login_change, h);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(h);
+        return 0;
+}
+
+Handoff *handoff_free(Handoff *h) {
+        if (!h)
+                return NULL;
+        disconnect(h);
+        sd_event_source_disable_unref(h->timer);
+        for (size_t i = 0; i < DELIVERIES_MAX; i++)
+                delivery_free(h->d[i]);
+        free(h);
+        return NULL;
+}

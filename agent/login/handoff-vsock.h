@@ -1,0 +1,29 @@
+/* Push handoff: each captured result goes to the host as one JSON line
+ * with a delivery id over a guest-initiated vsock connection (Firecracker
+ * forwards CID 2:<port> to the host's <uds_path>_<port>), and is resent
+ * (reconnecting, with exponential backoff) until the host answers
+ * "ACK <id>".  Then the session is delivered and wiped.  It subscribes to
+ * the login manager's changes: an authenticated session is queued, a
+ * session that ends otherwise is dropped from the queue. */
+#pragma once
+
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "login.h"
+#include "macro.h"
+
+typedef struct Handoff Handoff;
+
+typedef struct HandoffOptions {
+        sd_event *event;
+        uint32_t cid;           /* the host: 2 */
+        uint32_t port;
+        const char *unix_path;  /* "" = real AF_VSOCK; else a unix socket standing in (tests) */
+} HandoffOptions;
+
+/* Subscribes to lm; the handoff must outlive lm's last notification (free
+ * the login manager first).  o's strings must outlive the handoff. */
+int handoff_new(const HandoffOptions *o, LoginManager *lm, Handoff **ret);
+Handoff *handoff_free(Handoff *h);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Handoff *, handoff_free);

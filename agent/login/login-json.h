@@ -1,0 +1,70 @@
+/* The host API's JSON, exactly as the existing host expects it:
+ * request bodies parsed and validated, responses built.  Pure: jansson
+ * only.  Builders return a new reference (NULL on ENOMEM); parsers return
+ * 0 or -EINVAL with a message for {"error": ...} in *ret_error (static). */
+#pragma once
+
+#include <jansson.h>
+
+#include "json-wipe.h" /* json_wipe(), json_wipe_on_free() */
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "time-util.h"
+#include "url-util.h"
+
+
+typedef struct LoginStartRequest {
+        char *session_id;
+        char *http_proxy, *https_proxy, *no_proxy; /* NULL when absent */
+} LoginStartRequest;
+
+typedef struct OpenUrlRequest {
+        char *url;
+        char *session_id; /* NULL when absent */
+} OpenUrlRequest;
+
+typedef struct OAuthStartRequest {
+        char *session_id;
+        char *authorize_url;
+        char *state; /* NULL: taken from authorize_url's state= */
+} OAuthStartRequest;
+
+int login_start_request_parse(const char *body, size_t size, LoginStartRequest *ret, const char **ret_error);
+void login_start_request_done(LoginStartRequest *r);
+int open_url_request_parse(const char *body, size_t size, OpenUrlRequest *ret, const char **ret_error);
+void open_url_request_done(OpenUrlRequest *r);
+int oauth_start_request_parse(const char *body, size_t size, OAuthStartRequest *ret, const char **ret_error);
+void oauth_start_request_done(OAuthStartRequest *r); /* wipes state */
+
+/* The decoded value of query parameter key in url (or in a bare query
+ * string); owned; NULL if absent or on ENOMEM. */
+char *login_query_get(const char *url_or_query, const char *key);
+
+/* Every parameter of a raw query string, decoded, as a JSON object of
+ * strings (a repeated key: the first wins).  NULL on ENOMEM or more than
+ * 64 parameters (what was decoded is wiped). */
+json_t *login_query_to_json(const char *query);
+
+/* POST /auth/{provider} */
+json_t *login_json_started_url(const char *session_id, const char *oauth_url);
+json_t *login_json_started_output(const char *session_id, const char *cli_output, unsigned waited_s);
+/* The same shape when the session ended (the CLI exited) before any URL:
+ * the host then reads the reason from /credentials/status. */
+json_t *login_json_started_ended(const char *session_id, const char *cli_output);
+/* GET /oauth-url */
+json_t *login_json_url_waiting(uint64_t elapsed_ms);
+json_t *login_json_url_ready(const char *oauth_url);
+/* GET /credentials/status; modified is CLOCK_REALTIME µs. */
+json_t *login_json_status_authenticated(const char *path, usec_t modified, const char *provider);
+json_t *login_json_status_waiting(uint64_t elapsed_ms);
+json_t *login_json_status_failed(const char *error);
+/* GET /credentials/get: credentials is borrowed and deep-copied. */
+json_t *login_json_credentials(const char *provider, json_t *credentials, const char *cred_path);
+/* POST /open-url: method "browser_launch" or "navigate". */
+json_t *login_json_open_url(const char *method);
+/* POST /auth/oauth */
+json_t *login_json_oauth_started(const char *session_id);
+/* Push handoff: one line (no newline inside), owned, NULL on ENOMEM. */
+char *login_json_handoff_line(const char *delivery_id, const char *session_id, const char *provider,
+                              json_t *credentials, const char *cred_path);

@@ -1,0 +1,440 @@
+/* See login.h.  One place applies session events and their effects, so
+ * every path that ends a session (captured, delivered, failed, expired,
+ * closed) stops the CLI, closes the browser and wipes the secret the same
+ * way.  Sessions in a final state stay (without secrets) so the host can
+ * read why they ended, except delivered ones: those are gone (404). */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include "control-socket.h"
+#include "fileio.h"
+#include "json-wipe.h"
+#include "log.h"
+#include "login-json.h"
+#include "login.h"
+#include "macro.h"
+
+typedef struct Listener {
+        LoginListener cb;
+        void *userdata;
+} Listener;
+
+struct LoginManager {
+        LoginOptions o;
+        ProviderSet *providers;
+        LoginSession *sessions[LOGIN_SESSIONS_MAX];
+        Listener listeners[LOGIN_LISTENERS_MAX];
+        char *self_exe;               /* for BROWSER=<self> open-url */
+        ControlSocket *control;
+};
+
+#define PROVIDERS_MAX_SIZE (256 * 1024)
+/* After the capture a CLI still answers the browser and exits by itself. */
+#define CLI_EXIT_GRACE_USEC (5 * USEC_PER_SEC)
+
+static void session_wipe(LoginSession *s) {
+        if (s->credentials) {
+                json_wipe(s->credentials);
+                json_decref(s->credentials);
+                s->credentials = NULL;
+        }
+        s->oauth_state = erase_and_free(s->oauth_state);
+}
+
+static void notify(LoginSession *s, LoginChange change) {
+        for (size_t i = 0; i < LOGIN_LISTENERS_MAX; i++)
+                if (s->lm->listeners[i].cb)
+                        s->lm->listeners[i].cb(s, change, s->lm->listeners[i].userdata);
+}
+
+static void session_free(LoginSession *s) {
+        if (!s)
+                return;
+        session_wipe(s);
+        /* Whoever holds on to it (a start request waiting for its URL, a
+         * queued push) lets go now. */
+        notify(s, LOGIN_CHANGE_REMOVED);
+        cli_runner_free(s->runner);
+        capture_free(s->capture);
+        sd_event_source_disable_unref(s->expire);
+        free(s->oauth_url);
+        free(s->error);
+        free(s->cred_path);
+        free(s);
+}
+
+int login_manager_subscribe(LoginManager *lm, LoginListener cb, void *userdata) {
+        for (size_t i = 0; i < LOGIN_LISTENERS_MAX; i++)
+                if (!lm->listeners[i].cb) {
+                        lm->listeners[i] = (Listener){ .cb = cb, .userdata = userdata };
+                        return 0;
+                }
+        return -E2BIG;
+}
+
+const ProviderSet *login_manager_providers(LoginManager *lm) {
+        return lm->providers;
+}
+
+LoginSession *login_manager_session_at(LoginManager *lm, size_t i) {
+        return i < LOGIN_SESSIONS_MAX ? lm->sessions[i] : NULL;
+}
+
+LoginSession *login_session_find(LoginManager *lm, const char *id) {
+        for (size_t i = 0; i < LOGIN_SESSIONS_MAX; i++)
+                if (lm->sessions[i] && streq(lm->sessions[i]->id, id))
+                        return lm->sessions[i];
+        return NULL;
+}
+
+void login_session_drop(LoginSession *s) {
+        LoginManager *lm;
+
+        if (!s)
+                return;
+        lm = s->lm;
+        for (size_t i = 0; i < LOGIN_SESSIONS_MAX; i++)
+                if (lm->sessions[i] == s)
+                        lm->sessions[i] = NULL;
+        session_free(s);
+}
+
+uint64_t login_session_elapsed_ms(LoginSession *s) {
+        return (now(CLOCK_MONOTONIC) - s->started) / USEC_PER_MSEC;
+}
+
+unsigned login_manager_active(LoginManager *lm) {
+        unsigned n = 0;
+
+        for (size_t i = 0; lm && i < LOGIN_SESSIONS_MAX; i++)
+                if (lm->sessions[i] && session_state_is_live(lm->sessions[i]->state))
+                        n++;
+        return n;
+}
+
+static int on_expire(sd_event_source *es, uint64_t usec, void *userdata) {
+        LoginSession *s = userdata;
+
+        log_info("Login session %s expired.", s->id);
+        login_session_fail(s, SESSION_EVENT_EXPIRE, s->error ?: "Session expired");
+        return 0;
+}
+
+/* A slot: a free one, else the oldest session that is over. */
+static int free_slot(LoginManager *lm) {
+        int best = -1;
+
+        for (int i = 0; i < LOGIN_SESSIONS_MAX; i++) {
+                LoginSession *s = lm->sessions[i];
+                if (!s)
+                        return i;
+                if (session_state_is_final(s->state) && (best < 0 || s->started < lm->sessions[best]->started))
+                        best = i;
+        }
+        if (best >= 0)
+                login_session_drop(lm->sessions[best]);
+        return best;
+}
+
+int login_session_new(LoginManager *lm, const char *id, const char *provider, LoginSession **ret) {
+        LoginSession *s = login_session_find(lm, id);
+        int slot, r;
+
+        if (s && session_state_is_live(s->state))
+                return -EEXIST;
+        login_session_drop(s);
+        slot = free_slot(lm);
+        if (slot < 0)
+                return -EUSERS;
+        s = calloc(1, sizeof *s);
+        if (!s)
+                return -ENOMEM;
+        s->lm = lm;
+        snprintf(s->id, sizeof s->id, "%s", id);
+        snprintf(s->provider, sizeof s->provider, "%s", provider);
+        s->state = SESSION_STARTING;
+        s->started = now(CLOCK_MONOTONIC);
+        r = sd_event_add_time(lm->o.event, &s->expire, CLOCK_MONOTONIC,
+                              s->started + (usec_t)lm->o.session_ttl_s * USEC_PER_SEC, 0,
+                              on_expire, s);
+        if (r < 0) {
+                free(s);
+                return r;
+        }
+        lm->sessions[slot] = s;
+        *ret = s;
+        return 0;
+}
+
+static int browser_close_if_any(LoginManager *lm) {
+        return lm->o.browser ? browser_close(lm->o.browser) : 0;
+}
+
+static void on_enter(LoginSession *s, SessionState st) {
+        LoginManager *lm = s->lm;
+        int r;
+
+        switch (st) {
+        case SESSION_AUTHENTICATED:
+                cli_runner_stop_after(s->runner, CLI_EXIT_GRACE_USEC);
+                s->capture = capture_free(s->capture);
+                r = browser_close_if_any(lm);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to close the browser after login %s: %m", s->id);
+                break;
+        case SESSION_DELIVERED:
+        case SESSION_FAILED:
+        case SESSION_EXPIRED:
+        case SESSION_CLOSED:
+                session_wipe(s);
+                cli_runner_stop(s->runner);
+                s->capture = capture_free(s->capture);
+                s->expire = sd_event_source_disable_unref(s->expire);
+                if (st != SESSION_DELIVERED) {
+                        r = browser_close_if_any(lm);
+                        if (r < 0)
+                                log_debug_errno(r, "Failed to close the browser: %m");
+                }
+                break;
+        default:
+                break;
+        }
+}
+
+int login_session_event(LoginSession *s, SessionEvent e) {
+        int next = session_fsm_next(s->state, e);
+
+        if (next < 0) {
+                log_debug("Login %s: event %s ignored in state %s.", s->id, session_event_to_string(e),
+                          session_state_to_string(s->state));
+                return next;
+        }
+        log_debug("Login %s: %s -> %s (%s).", s->id, session_state_to_string(s->state),
+                  session_state_to_string(next), session_event_to_string(e));
+        s->state = next;
+        notify(s, LOGIN_CHANGE_STATE);
+        on_enter(s, next);
+        return next;
+}
+
+void login_session_fail(LoginSession *s, SessionEvent e, const char *reason) {
+        char *copy;
+
+        if (session_fsm_next(s->state, e) < 0)
+                return;
+        copy = strdup(reason); /* reason may be s->error itself */
+        free(s->error);
+        s->error = copy;
+        (void)login_session_event(s, e);
+}
+
+LoginSession *login_manager_callback_session(LoginManager *lm) {
+        LoginSession *best = NULL;
+
+        for (size_t i = 0; i < LOGIN_SESSIONS_MAX; i++) {
+                LoginSession *s = lm->sessions[i];
+                if (s && s->def && s->def->callback_port > 0 && session_state_is_live(s->state) &&
+                    s->state != SESSION_AUTHENTICATED && (!best || s->started > best->started))
+                        best = s;
+        }
+        return best;
+}
+
+void login_session_captured(LoginSession *s, json_t *credentials, const char *path, usec_t modified) {
+        char *p = strdup(path);
+
+        if (!p || session_fsm_next(s->state, SESSION_EVENT_CAPTURED) < 0) {
+                json_wipe(credentials);
+                json_decref(credentials);
+                free(p);
+                return;
+        }
+        free(s->cred_path);
+        s->cred_path = p;
+        s->credentials = credentials;
+        s->modified = modified;
+        log_info("Login %s (%s): credentials captured.", s->id, s->provider);
+        (void)login_session_event(s, SESSION_EVENT_CAPTURED);
+}
+
+static void on_capture(Capture *c, json_t *credentials, usec_t modified, void *userdata) {
+        LoginSession *s = userdata;
+        _cleanup_(freep) char *path = NULL;
+
+        if (asprintf(&path, "%s/%s", s->lm->o.login_home, s->def->credential_file) < 0)
+                path = NULL;
+        login_session_captured(s, credentials, path ?: "", modified);
+}
+
+/* A session's authorize URL, from the CLI's output or its $BROWSER. */
+static void session_url_found(LoginManager *lm, LoginSession *s, const char *url) {
+        const char *method;
+        int r;
+
+        if (s->oauth_url || session_fsm_next(s->state, SESSION_EVENT_URL) < 0)
+                return;
+        s->oauth_url = strdup(url);
+        if (!s->oauth_url)
+                return;
+        r = login_manager_open_url(lm, url, &method);
+        if (r < 0)
+                log_warning_errno(r, "Login %s: failed to open the authorize URL in the browser: %m", s->id);
+        else
+                log_info("Login %s: authorize URL opened (%s).", s->id, method);
+        (void)login_session_event(s, SESSION_EVENT_URL);
+}
+
+static void on_cli_url(CliRunner *r, const char *url, void *userdata) {
+        LoginSession *s = userdata;
+
+        session_url_found(s->lm, s, url);
+}
+
+static void on_cli_exit(CliRunner *r, int wstatus, void *userdata) {
+        LoginSession *s = userdata;
+        char b[64], msg[128];
+
+        if (session_fsm_next(s->state, SESSION_EVENT_EXITED) < 0)
+                return;
+        /* The file may be complete although its inotify event has not been
+         * dispatched yet (two event sources, one loop iteration). */
+        if (s->capture && capture_poll(s->capture) > 0)
+                return;
+        snprintf(msg, sizeof msg, "CLI %s", wstatus_to_string(wstatus, b, sizeof b));
+        login_session_fail(s, SESSION_EVENT_EXITED, msg);
+}
+
+int login_session_start_cli(LoginSession *s, const char *http_proxy, const char *https_proxy,
+                            const char *no_proxy) {
+        LoginManager *lm = s->lm;
+        const LoginOptions *c = &lm->o;
+        _cleanup_(freep) char *path = NULL, *browser = NULL;
+        int r;
+
+        s->def = lm->providers ? provider_set_find(lm->providers, s->provider) : NULL;
+        if (!s->def)
+                return -ENOENT;
+        if (asprintf(&path, "%s/%s", c->login_home, s->def->credential_file) < 0 ||
+            asprintf(&browser, "%s open-url", lm->self_exe) < 0)
+                return -ENOMEM;
+        r = capture_start(c->event, path, on_capture, s, &s->capture);
+        if (r < 0)
+                return r;
+        CliRunnerOptions o = {
+                .provider = s->def,
+                .home = c->login_home,
+                .browser = browser,
+                .control_socket = c->control_socket,
+                .display = c->display,
+                .path = c->bin_path,
+                .http_proxy = http_proxy,
+                .https_proxy = https_proxy,
+                .no_proxy = no_proxy,
+        };
+        CliRunnerCallbacks cb = { .on_url = on_cli_url, .on_exit = on_cli_exit };
+        r = cli_runner_start(c->event, c->launcher, &o, &cb, s, &s->runner);
+        if (r < 0)
+                return r;
+        log_info("Login %s: started %s (pid %d).", s->id, s->def->argv[0], (int)cli_runner_pid(s->runner));
+        (void)login_session_event(s, SESSION_EVENT_SPAWNED);
+        return 0;
+}
+
+int login_manager_open_url(LoginManager *lm, const char *url, const char **ret_method) {
+        if (!lm->o.browser)
+                return -EAGAIN;
+        return browser_open(lm->o.browser, url, ret_method);
+}
+
+/* The control socket's entry: a URL from a CLI's $BROWSER.  It becomes the
+ * authorize URL of the newest waiting CLI session whose patterns match;
+ * any other http(s) URL is just opened. */
+int login_manager_browser_request(LoginManager *lm, const char *url, const char **ret_method) {
+        LoginSession *best = NULL;
+
+        for (size_t i = 0; i < LOGIN_SESSIONS_MAX; i++) {
+                LoginSession *s = lm->sessions[i];
+                /* CLIs that print the URL and also call $BROWSER with it
+                 * (Codex): the browser already shows it, no second tab. */
+                if (s && s->oauth_url && session_state_is_live(s->state) && streq(s->oauth_url, url)) {
+                        *ret_method = "session";
+                        return 0;
+                }
+                if (s && s->def && !s->oauth_url && session_state_is_live(s->state) &&
+                    s->state != SESSION_AUTHENTICATED && provider_url_matches(s->def, url) &&
+                    (!best || s->started > best->started))
+                        best = s;
+        }
+        if (best) {
+                session_url_found(lm, best, url);
+                *ret_method = "session";
+                return 0;
+        }
+        return login_manager_open_url(lm, url, ret_method);
+}
+
+static int load_providers(LoginManager *lm, char *err, size_t size) {
+        _cleanup_(freep) char *text = NULL;
+        size_t n;
+        int r;
+
+        r = read_full_file(lm->o.providers_file, PROVIDERS_MAX_SIZE, &text, &n);
+        if (r < 0) {
+                snprintf(err, size, "%s: %s", lm->o.providers_file, strerror(-r));
+                return r;
+        }
+        return provider_set_parse(text, n, &lm->providers, err, size);
+}
+
+static int on_browser_request(const char *url, const char **ret_method, void *userdata) {
+        return login_manager_browser_request(userdata, url, ret_method);
+}
+
+static char *self_exe(void) {
+        char exe[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+
+        exe[n > 0 ? n : 0] = '\0';
+        return strdup(n > 0 ? exe : "/usr/sbin/vm-browser-agent");
+}
+
+int login_manager_new(const LoginOptions *o, LoginManager **ret) {
+        _cleanup_(login_manager_freep) LoginManager *lm = NULL;
+        char err[256] = "";
+        int r;
+
+        lm = calloc(1, sizeof *lm);
+        if (!lm)
+                return -ENOMEM;
+        json_wipe_on_free();
+        lm->o = *o;
+        lm->self_exe = self_exe();
+        if (!lm->self_exe)
+                return -ENOMEM;
+        r = load_providers(lm, err, sizeof err);
+        if (r < 0)
+                log_warning("Provider logins unavailable: %s", err);
+        /* The socket only serves the CLIs' $BROWSER: without providers there
+         * are no CLIs, and no reason to touch the file system. */
+        if (lm->providers && !isempty(o->control_socket)) {
+                r = control_socket_new(o->event, o->control_socket, on_browser_request, lm, &lm->control);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(lm);
+        return 0;
+}
+
+LoginManager *login_manager_free(LoginManager *lm) {
+        if (!lm)
+                return NULL;
+        for (size_t i = 0; i < LOGIN_SESSIONS_MAX; i++)
+                login_session_drop(lm->sessions[i]);
+        control_socket_free(lm->control);
+        provider_set_free(lm->providers);
+        free(lm->self_exe);
+        free(lm);
+        return NULL;
+}

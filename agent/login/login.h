@@ -1,0 +1,110 @@
+/* Login sessions: the LoginManager owns every session (CLI-driven or
+ * host-driven) with its CLI runner, credential capture and the control
+ * socket the CLIs' $BROWSER talks to, and drives the browser.  It knows
+ * nothing of HTTP or of how credentials leave the VM: whoever cares (the
+ * host API routes, the push handoff) subscribes to session changes.
+ * Effects of entering a state (stop the CLI, close the browser, wipe the
+ * secret) happen here, in one place, after the subscribers were told. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <systemd/sd-event.h>
+
+#include "capture.h"
+#include "cli-runner.h"
+#include "launch.h"
+#include "macro.h"
+#include "provider-def.h"
+#include "session-fsm.h"
+#include "time-util.h"
+#include "vnc/browser.h"
+
+typedef struct LoginManager LoginManager;
+typedef struct ControlSocket ControlSocket;
+
+#define LOGIN_SESSIONS_MAX 16
+#define LOGIN_LISTENERS_MAX 4
+
+typedef struct LoginSession {
+        LoginManager *lm;
+        char id[37];
+        char provider[65];            /* as the host named it ("codex_cli"); "oauth" for host-driven */
+        const ProviderDef *def;       /* NULL for host-driven */
+        SessionState state;
+        usec_t started;               /* CLOCK_MONOTONIC */
+        char *oauth_url;
+        char *error;
+        char *oauth_state;            /* host-driven: expected state (secret) */
+        json_t *credentials;          /* secret */
+        char *cred_path;
+        usec_t modified;              /* CLOCK_REALTIME µs */
+        CliRunner *runner;
+        Capture *capture;
+        sd_event_source *expire;
+} LoginSession;
+
+typedef enum LoginChange {
+        LOGIN_CHANGE_STATE,   /* s->state is new; secrets still there when it is AUTHENTICATED */
+        LOGIN_CHANGE_REMOVED, /* s is about to be freed (its secrets already wiped) */
+} LoginChange;
+
+/* Subscribers must not free s; they may apply events to it. */
+typedef void (*LoginListener)(LoginSession *s, LoginChange change, void *userdata);
+
+typedef struct LoginOptions {
+        sd_event *event;
+        const Launcher *launcher;     /* starts the CLIs */
+        Browser *browser;             /* NULL: no browser (opening a URL gives -EAGAIN) */
+        const char *providers_file;
+        const char *login_home;       /* HOME of the CLIs */
+        const char *control_socket;   /* "" = none; exported to CLIs as VMBA_CONTROL_SOCKET */
+        const char *display;          /* DISPLAY of the CLIs */
+        const char *bin_path;         /* PATH of the CLIs */
+        uint32_t session_ttl_s;
+} LoginOptions;
+
+/* o's strings, launcher and browser must outlive the manager.  Provider
+ * definitions that fail to load are logged and leave CLI logins off
+ * (login_manager_providers() is NULL); host-driven logins still work. */
+int login_manager_new(const LoginOptions *o, LoginManager **ret);
+LoginManager *login_manager_free(LoginManager *lm);
+DEFINE_TRIVIAL_CLEANUP_FUNC(LoginManager *, login_manager_free);
+
+int login_manager_subscribe(LoginManager *lm, LoginListener cb, void *userdata);
+/* Live sessions, for /health's activeSessions. */
+unsigned login_manager_active(LoginManager *lm);
+/* The provider definitions (borrowed), NULL when they did not load. */
+const ProviderSet *login_manager_providers(LoginManager *lm);
+
+LoginSession *login_session_find(LoginManager *lm, const char *id);
+/* Every slot, for callers that look for a session by something else than
+ * its id (a state, a callback port): i < LOGIN_SESSIONS_MAX; may be NULL. */
+LoginSession *login_manager_session_at(LoginManager *lm, size_t i);
+/* A new session in STARTING; -EEXIST when id is live, -EUSERS when full.
+ * A final session with the same id is replaced. */
+int login_session_new(LoginManager *lm, const char *id, const char *provider, LoginSession **ret);
+/* Applies an event: the subscribers are told, then the effects of the new
+ * state happen.  Returns the new state or -ESTALE. */
+int login_session_event(LoginSession *s, SessionEvent e);
+/* Fails s with reason (copied) unless it is final already. */
+void login_session_fail(LoginSession *s, SessionEvent e, const char *reason);
+/* Wipes secrets and removes the session (404 afterwards).  NULL-safe. */
+void login_session_drop(LoginSession *s);
+uint64_t login_session_elapsed_ms(LoginSession *s);
+
+/* Starts the provider CLI for s (its def is looked up by s->provider);
+ * -ENOENT: unknown provider, or provider definitions not loaded. */
+int login_session_start_cli(LoginSession *s, const char *http_proxy, const char *https_proxy,
+                            const char *no_proxy);
+/* Stores credentials (taken) and moves s to AUTHENTICATED. */
+void login_session_captured(LoginSession *s, json_t *credentials, const char *path, usec_t modified);
+/* The CLI session whose own loopback listener an OAuth redirect is for:
+ * the newest live one with a callback port, not yet authenticated. */
+LoginSession *login_manager_callback_session(LoginManager *lm);
+
+/* Opens url in the browser; ret_method as browser_open(). */
+int login_manager_open_url(LoginManager *lm, const char *url, const char **ret_method);
+/* A URL from a CLI's $BROWSER (the control socket): a waiting session's
+ * authorize URL ("session"), else opened as is. */
+int login_manager_browser_request(LoginManager *lm, const char *url, const char **ret_method);

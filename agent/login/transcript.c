@@ -1,0 +1,200 @@
+/* See transcript.h.  Redaction works on whole lines (a secret split across
+ * two reads is still one line), and the raw current line is wiped when it
+ * is committed, so the unredacted text never outlives one line. */
+#include <ctype.h>
+#include <stdio.h>
+#include <strings.h>
+
+#include "macro.h"
+#include "transcript.h"
+
+#define REDACTED "[REDACTED]"
+
+int transcript_new(size_t max, Transcript **ret) {
+        _cleanup_(transcript_freep) Transcript *t = calloc(1, sizeof *t);
+
+        if (!t)
+                return -ENOMEM;
+        t->max = max;
+        t->text = malloc(max + 1);
+        if (!t->text)
+                return -ENOMEM;
+        t->text[0] = '\0';
+        ansi_parser_init(&t->ansi);
+        *ret = TAKE_PTR(t);
+        return 0;
+}
+
+Transcript *transcript_free(Transcript *t) {
+        if (!t)
+                return NULL;
+        if (t->text)
+                explicit_bzero(t->text, t->max + 1);
+        free(t->text);
+        explicit_bzero(t, sizeof *t);
+        free(t);
+        return NULL;
+}
+
+/* Names whose values are secrets: exact, or ending in one of the suffixes. */
+static bool secret_name(const char *k, size_t l) {
+        static const char *const exact[] = { "code", "state", "token", "secret", "password",
+                                             "passwd", "key", "apikey", "auth", "authorization",
+                                             "nonce", "session", "cookie" };
+        static const char *const suffix[] = { "_token", "token", "_secret", "_key", "_verifier",
+                                              "_challenge", "_code", "password" };
+        char low[64];
+
+        if (l == 0 || l >= sizeof low)
+                return false;
+        for (size_t i = 0; i < l; i++)
+                low[i] = (char)tolower((unsigned char)k[i]);
+        low[l] = '\0';
+        for (size_t i = 0; i < ELEMENTSOF(exact); i++)
+                if (streq(low, exact[i]))
+                        return true;
+        for (size_t i = 0; i < ELEMENTSOF(suffix); i++) {
+                size_t s = strlen(suffix[i]);
+                if (l >= s && streq(low + l - s, suffix[i]))
+                        return true;
+        }
+        return false;
+}
+
+static bool name_char(char c) {
+        return isalnum((unsigned char)c) || c == '_' || c == '-';
+}
+
+/* Appends src[0..n) to the growing output. */
+static void out_add(char **o, size_t *k, const char *src, size_t n) {
+        memcpy(*o + *k, src, n);
+        *k += n;
+}
+
+static size_t value_len(const char *v, bool quoted) {
+        if (quoted)
+                return strcspn(v, "\"");
+        return strcspn(v, "&# \t\r\n\"'<>,;)");
+}
+
+char *redact_secrets(const char *s) {
+        size_t len = strlen(s), k = 0;
+        /* Each secret (>= 1 byte) becomes REDACTED: bounded growth. */
+        char *o = malloc(len * (sizeof REDACTED) + 1);
+        const char *p = s;
+
+        if (!o)
+                return NULL;
+        while (*p) {
+                /* A name: a run of name chars. */
+                if (!name_char(*p) || (p > s && name_char(p[-1]))) {
+                        out_add(&o, &k, p, 1);
+                        p++;
+                        continue;
+                }
+                size_t nl = 0;
+                while (name_char(p[nl]))
+                        nl++;
+                const char *a = p + nl, *v = NULL;
+                bool quoted = false;
+                if (*a == '=')
+                        v = a + 1;
+                else if (*a == '"' && a[1] == ':') { /* "name":"value" (JSON) */
+                        v = a + 2;
+                        while (*v == ' ')
+                                v++;
+                        quoted = *v == '"';
+                        v += quoted;
+                } else if (*a == ' ' && nl == 6 && !strncasecmp(p, "Bearer", 6))
+                        v = a + 1;
+                bool is_json_name = *a == '"' && p > s && p[-1] == '"';
+                if (!v || (*a == '"' && !is_json_name) ||
+                    !(secret_name(p, nl) || (nl == 6 && !strncasecmp(p, "Bearer", 6)))) {
+                        out_add(&o, &k, p, nl);
+                        p += nl;
+                        continue;
+                }
+                size_t vl = value_len(v, quoted);
+                out_add(&o, &k, p, (size_t)(v - p));
+                if (vl > 0)
+                        out_add(&o, &k, REDACTED, strlen(REDACTED));
+                p = v + vl;
+        }
+        o[k] = '\0';
+        return o;
+}
+
+static void commit(Transcript *t, const char *s, size_t n) {
+        size_t room = t->max - t->n;
+        size_t c = MIN(room, n);
+
+        memcpy(t->text + t->n, s, c);
+        t->n += c;
+        t->text[t->n] = '\0';
+        t->dropped += n - c;
+}
+
+static void line_end(Transcript *t, bool newline) {
+        char *r;
+
+        t->line[t->n_line] = '\0';
+        r = redact_secrets(t->line);
+        explicit_bzero(t->line, t->n_line);
+        t->n_line = 0;
+        if (!r) {
+                t->dropped++;
+                return;
+        }
+        commit(t, r, strlen(r));
+        if (newline)
+                commit(t, "\n", 1);
+        erase_and_free(r);
+}
+
+void transcript_feed(Transcript *t, const char *buf, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)buf[i];
+
+                if (ansi_parser_feed(&t->ansi, (char)c) != ANSI_TEXT)
+                        continue;
+                if (c == '\n' && t->skip) {
+                        t->skip = false;
+                        commit(t, "\n", 1);
+                } else if (c == '\n')
+                        line_end(t, true);
+                else if (c == '\r' || c == '\0' || (c < 0x20 && c != '\t'))
+                        continue;
+                else if (t->skip)
+                        t->dropped++;
+                else if (t->n_line == TRANSCRIPT_LINE_MAX) {
+                        /* The rest of an over-long line is dropped, not
+                         * kept as a line of its own: it may be the tail of
+                         * a secret whose name was in the head. */
+                        line_end(t, false);
+                        t->skip = true;
+                        t->dropped++;
+                } else
+                        t->line[t->n_line++] = (char)c;
+        }
+}
+
+char *transcript_text(const Transcript *t) {
+        char line[TRANSCRIPT_LINE_MAX + 1], *r, *o;
+        size_t rl;
+
+        memcpy(line, t->line, t->n_line);
+        line[t->n_line] = '\0';
+        r = redact_secrets(line);
+        explicit_bzero(line, sizeof line);
+        if (!r)
+                return NULL;
+        rl = MIN(strlen(r), t->max - t->n);
+        o = malloc(t->n + rl + 1);
+        if (o) {
+                memcpy(o, t->text, t->n);
+                memcpy(o + t->n, r, rl);
+                o[t->n + rl] = '\0';
+        }
+        erase_and_free(r);
+        return o;
+}

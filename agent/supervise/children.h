@@ -1,0 +1,28 @@
+/* Child processes: one registry for the whole agent.  The owner of SIGCHLD
+ * (the manager) calls children_reap(), which reaps every child
+ * (waitpid(-1, WNOHANG) in a loop, as PID 1 must, orphans included) and
+ * dispatches each exit to whoever registered that pid.  The supervisor
+ * registers its services here; children_launcher() exposes spawn + watch
+ * as the Launcher interface (common/launch.h) for the layers above that
+ * start processes too (login CLIs, the browser's remote client).
+ * SIGCHLD (and the other signals the manager handles) is blocked before
+ * any child exists; spawn_process() restores the mask in the child. */
+#pragma once
+
+#include <sys/types.h>
+
+#include "launch.h"
+
+typedef struct Children Children;
+
+int children_new(Children **ret);
+/* Frees the registry; the processes are not touched.  NULL-safe. */
+Children *children_free(Children *c);
+
+int children_watch(Children *c, pid_t pid, LaunchExitFn cb, void *userdata);
+void children_unwatch(Children *c, pid_t pid);
+/* Reaps everything that has exited; called on SIGCHLD.  Returns how many. */
+int children_reap(Children *c);
+
+/* spawn_process() + children_watch() as a Launcher; c must outlive it. */
+Launcher children_launcher(Children *c);

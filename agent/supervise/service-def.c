@@ -1,0 +1,343 @@
+/* The service model and its JSON form (see service-def.h for the schema).
+ * Pure: jansson in, ServiceDefs out, no system calls, so it is unit tested
+ * and linked by the agent alike.  Validation is strict because a typo in a
+ * services file should stop the agent at start with the key named, not
+ * leave a service silently never started. */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "macro.h"
+#include "service-def.h"
+#include "string-table.h"
+#include "strv.h"
+
+static const char *const probe_type_table[_PROBE_TYPE_MAX] = {
+        [PROBE_NONE] = "none", [PROBE_DISPLAYFD] = "displayfd",
+        [PROBE_TCP_BANNER] = "tcp-banner", [PROBE_HTTP] = "http",
+};
+DEFINE_STRING_TABLE_LOOKUP(probe_type, ProbeType);
+
+static const char *const restart_policy_table[_RESTART_POLICY_MAX] = {
+        [RESTART_ALWAYS] = "always", [RESTART_ON_FAILURE] = "on-failure", [RESTART_NEVER] = "never",
+};
+DEFINE_STRING_TABLE_LOOKUP(restart_policy, RestartPolicy);
+
+void service_def_done(ServiceDef *d) {
+        if (!d)
+                return;
+        free(d->name);
+        strv_free(d->argv);
+        strv_free(d->env);
+        free(d->cwd);
+        strv_free(d->depends_on);
+        free(d->probe.host);
+        free(d->probe.expect);
+        free(d->probe.path);
+        free(d->stale_lock);
+        strv_free(d->create_dirs);
+        *d = (ServiceDef){};
+}
+
+void service_defs_done(ServiceDefs *d) {
+        for (size_t i = 0; d && i < d->n; i++)
+                service_def_done(&d->services[i]);
+        if (d) {
+                free(d->services);
+                *d = (ServiceDefs){};
+        }
+}
+
+int service_defs_add(ServiceDefs *d, ServiceDef *def) {
+        ServiceDef *n;
+
+        if (d->n >= SERVICES_MAX)
+                return -E2BIG;
+        n = realloc(d->services, (d->n + 1) * sizeof *n);
+        if (!n)
+                return -ENOMEM;
+        d->services = n;
+        d->services[d->n++] = *def;
+        *def = (ServiceDef){};
+        return 0;
+}
+
+int service_defs_find(const ServiceDefs *d, const char *name) {
+        for (size_t i = 0; i < d->n; i++)
+                if (streq(d->services[i].name, name))
+                        return (int)i;
+        return -ENOENT;
+}
+
+_printf_(3, 4) static int fail(char *errbuf, size_t size, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(errbuf, size, fmt, ap);
+        va_end(ap);
+        /* Names and keys come from the file: keep the message one line. */
+        for (char *c = errbuf; size > 0 && *c; c++)
+                if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                        *c = '?';
+        return -EINVAL;
+}
+
+static bool name_valid(const char *s) {
+        size_t l = strlen(s);
+
+        if (l == 0 || l > SERVICE_NAME_MAX)
+                return false;
+        return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == l;
+}
+
+static int check_one(const ServiceDefs *d, size_t i, char *errbuf, size_t size) {
+        const ServiceDef *s = &d->services[i];
+
+        if (!s->name || !name_valid(s->name))
+                return fail(errbuf, size, "service %zu: invalid name '%s'", i, s->name ?: "");
+        for (size_t j = 0; j < i; j++)
+                if (streq(d->services[j].name, s->name))
+                        return fail(errbuf, size, "service %s: defined twice", s->name);
+        if (strv_length(s->argv) == 0 || isempty(s->argv[0]))
+                return fail(errbuf, size, "service %s: argv is empty", s->name);
+        for (char **e = s->env; e && *e; e++)
+                if (!strchr(*e, '=') || **e == '=')
+                        return fail(errbuf, size, "service %s: env entry '%s' is not K=V", s->name, *e);
+        if ((s->probe.type == PROBE_TCP_BANNER || s->probe.type == PROBE_HTTP) && s->probe.port == 0)
+                return fail(errbuf, size, "service %s: probe needs a port", s->name);
+        if (s->probe.type == PROBE_TCP_BANNER && isempty(s->probe.expect))
+                return fail(errbuf, size, "service %s: tcp-banner probe needs expect", s->name);
+        for (char **dep = s->depends_on; dep && *dep; dep++) {
+                int k = service_defs_find(d, *dep);
+                if (k < 0)
+                        return fail(errbuf, size, "service %s: depends on unknown service '%s'", s->name, *dep);
+                if ((size_t)k == i)
+                        return fail(errbuf, size, "service %s: depends on itself", s->name);
+                /* The supervisor keeps at most SERVICES_MAX dependencies per
+                 * service; distinct known names cannot exceed that.  Bounded:
+                 * past n distinct names the next one is a repeat. */
+                for (char **p = s->depends_on; p < dep; p++)
+                        if (streq(*p, *dep))
+                                return fail(errbuf, size, "service %s: depends on '%s' twice", s->name, *dep);
+                if (d->services[k].on_demand && !s->on_demand)
+                        return fail(errbuf, size, "service %s: depends on on-demand service '%s'",
+                                    s->name, *dep);
+        }
+        return 0;
+}
+
+/* Kahn's algorithm, taking the first ready service in file order each
+ * round so the result is stable; O(n³) on n ≤ 32 is nothing. */
+int service_defs_finalize(ServiceDefs *d, char *errbuf, size_t size) {
+        ServiceDef sorted[SERVICES_MAX];
+        bool placed[SERVICES_MAX] = {};
+        int r;
+
+        for (size_t i = 0; i < d->n; i++) {
+                r = check_one(d, i, errbuf, size);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t k = 0; k < d->n; k++) {
+                size_t pick = d->n;
+                for (size_t i = 0; i < d->n && pick == d->n; i++) {
+                        bool ok = !placed[i];
+                        for (char **dep = d->services[i].depends_on; ok && dep && *dep; dep++)
+                                ok = placed[service_defs_find(d, *dep)];
+                        if (ok)
+                                pick = i;
+                }
+                if (pick == d->n)
+                        return fail(errbuf, size, "services: dependency cycle");
+                placed[pick] = true;
+                sorted[k] = d->services[pick];
+        }
+        if (d->n > 0) /* services is NULL for an empty list: memcpy() needs a pointer */
+                memcpy(d->services, sorted, d->n * sizeof *sorted);
+        return 0;
+}
+
+static int json_strv(json_t *v, const char *svc, const char *key, char ***ret, char *errbuf, size_t size) {
+        size_t i, n;
+        json_t *e;
+        char **l;
+
+        if (!json_is_array(v))
+                return fail(errbuf, size, "service %s: %s must be a list of strings", svc, key);
+        n = json_array_size(v);
+        l = calloc(n + 1, sizeof *l);
+        if (!l)
+                return -ENOMEM;
+        json_array_foreach(v, i, e) {
+                if (!json_is_string(e)) {
+                        strv_free(l);
+                        return fail(errbuf, size, "service %s: %s must be a list of strings", svc, key);
+                }
+                l[i] = strdup(json_string_value(e));
+                if (!l[i]) {
+                        strv_free(l);
+                        return -ENOMEM;
+                }
+        }
+        strv_free(*ret);
+        *ret = l;
+        return 0;
+}
+
+static int json_str(json_t *v, const char *svc, const char *key, char **ret, char *errbuf, size_t size) {
+        char *c;
+
+        if (!json_is_string(v))
+                return fail(errbuf, size, "service %s: %s must be a string", svc, key);
+        c = strdup(json_string_value(v));
+        if (!c)
+                return -ENOMEM;
+        free(*ret);
+        *ret = c;
+        return 0;
+}
+
+static int json_uint(json_t *v, const char *svc, const char *key, uint32_t max, uint32_t *ret,
+                     char *errbuf, size_t size) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > max)
+                return fail(errbuf, size, "service %s: %s must be an integer 0-%u", svc, key, max);
+        *ret = (uint32_t)json_integer_value(v);
+        return 0;
+}
+
+static int parse_probe(json_t *o, const char *svc, ProbeSpec *p, char *errbuf, size_t size) {
+        const char *key;
+        json_t *v;
+        uint32_t port;
+        int r = 0;
+
+        if (!json_is_object(o))
+                return fail(errbuf, size, "service %s: probe must be an object", svc);
+        json_object_foreach(o, key, v) {
+                if (streq(key, "type")) {
+                        p->type = probe_type_from_string(json_string_value(v));
+                        if (p->type < 0)
+                                return fail(errbuf, size, "service %s: probe.type must be none, displayfd, tcp-banner or http", svc);
+                } else if (streq(key, "host"))
+                        r = json_str(v, svc, "probe.host", &p->host, errbuf, size);
+                else if (streq(key, "expect"))
+                        r = json_str(v, svc, "probe.expect", &p->expect, errbuf, size);
+                else if (streq(key, "path"))
+                        r = json_str(v, svc, "probe.path", &p->path, errbuf, size);
+                else if (streq(key, "port")) {
+                        r = json_uint(v, svc, "probe.port", 65535, &port, errbuf, size);
+                        p->port = (uint16_t)port;
+                } else
+                        return fail(errbuf, size, "service %s: unknown key 'probe.%s'", svc, key);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int parse_key(ServiceDef *d, const char *svc, const char *key, json_t *v, char *errbuf, size_t size) {
+        if (streq(key, "name"))
+                return 0; /* read first, by the caller */
+        if (streq(key, "argv"))
+                return json_strv(v, svc, key, &d->argv, errbuf, size);
+        if (streq(key, "env"))
+                return json_strv(v, svc, key, &d->env, errbuf, size);
+        if (streq(key, "depends_on"))
+                return json_strv(v, svc, key, &d->depends_on, errbuf, size);
+        if (streq(key, "create_dirs"))
+                return json_strv(v, svc, key, &d->create_dirs, errbuf, size);
+        if (streq(key, "cwd"))
+                return json_str(v, svc, key, &d->cwd, errbuf, size);
+        if (streq(key, "stale_lock"))
+                return json_str(v, svc, key, &d->stale_lock, errbuf, size);
+        if (streq(key, "probe"))
+                return parse_probe(v, svc, &d->probe, errbuf, size);
+        if (streq(key, "stop_timeout_ms"))
+                return json_uint(v, svc, key, UINT32_MAX, &d->stop_timeout_ms, errbuf, size);
+        if (streq(key, "ready_timeout_ms"))
+                return json_uint(v, svc, key, UINT32_MAX, &d->ready_timeout_ms, errbuf, size);
+        if (streq(key, "on_demand")) {
+                if (!json_is_boolean(v))
+                        return fail(errbuf, size, "service %s: on_demand must be true or false", svc);
+                d->on_demand = json_is_true(v);
+                return 0;
+        }
+        if (streq(key, "restart")) {
+                d->restart = restart_policy_from_string(json_string_value(v));
+                if (d->restart < 0)
+                        return fail(errbuf, size, "service %s: restart must be always, on-failure or never", svc);
+                return 0;
+        }
+        return fail(errbuf, size, "service %s: unknown key '%s'", svc, key);
+}
+
+static int parse_service(json_t *o, size_t idx, ServiceDef *ret, char *errbuf, size_t size) {
+        _cleanup_(service_def_done) ServiceDef d = {};
+        const char *key;
+        json_t *v, *name;
+        int r;
+
+        if (!json_is_object(o))
+                return fail(errbuf, size, "service %zu: must be an object", idx);
+        name = json_object_get(o, "name");
+        if (!json_is_string(name))
+                return fail(errbuf, size, "service %zu: name is required", idx);
+        d.name = strdup(json_string_value(name));
+        if (!d.name)
+                return -ENOMEM;
+        json_object_foreach(o, key, v) {
+                r = parse_key(&d, d.name, key, v, errbuf, size);
+                if (r < 0)
+                        return r;
+        }
+        *ret = d;
+        d = (ServiceDef){};
+        return 0;
+}
+
+int service_defs_from_json(const char *text, ServiceDefs *ret, char *errbuf, size_t size) {
+        _cleanup_(service_defs_done) ServiceDefs d = {};
+        json_error_t jerr;
+        json_t *root, *list, *e;
+        size_t i;
+        int r = 0;
+
+        root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+        if (!root)
+                return fail(errbuf, size, "services: line %d: %s", jerr.line, jerr.text);
+        list = root;
+        if (json_is_object(root)) {
+                const char *key;
+                json_t *v;
+                json_object_foreach(root, key, v)
+                        if (!streq(key, "services")) {
+                                r = fail(errbuf, size, "services: unknown key '%s'", key);
+                                goto finish;
+                        }
+                list = json_object_get(root, "services");
+        }
+        if (!json_is_array(list)) {
+                r = fail(errbuf, size, "services: expected a list of services");
+                goto finish;
+        }
+        json_array_foreach(list, i, e) {
+                ServiceDef s = {};
+                r = parse_service(e, i, &s, errbuf, size);
+                if (r >= 0) {
+                        r = service_defs_add(&d, &s);
+                        if (r == -E2BIG)
+                                r = fail(errbuf, size, "services: more than %d services", SERVICES_MAX);
+                        service_def_done(&s);
+                }
+                if (r < 0)
+                        goto finish;
+        }
+        r = service_defs_finalize(&d, errbuf, size);
+        if (r >= 0) {
+                *ret = d;
+                d = (ServiceDefs){};
+        }
+finish:
+        json_decref(root);
+        return r;
+}

@@ -1,0 +1,118 @@
+/* Implementation of spawn.h: fork + execve without a shell.  The child
+ * resets every signal disposition and unblocks every signal (the agent
+ * blocks the ones it reads through signalfd, and a blocked mask survives
+ * exec), becomes a process-group (or session) leader so it can be killed
+ * as a group, and gets exactly fds 0-2 (and 3 when asked): everything else
+ * is closed with close_range() even if someone forgot O_CLOEXEC.  As in
+ * tini: 127 when exec fails with ENOENT, 126 otherwise. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "launch.h"
+#include "macro.h"
+#include "spawn.h"
+
+extern char **environ;
+
+/* In the child: moves the source fds out of the way (a source may be one of
+ * 0-3) and then onto their targets.  dup2() clears O_CLOEXEC on the target. */
+static int child_setup_fds(const SpawnOptions *o) {
+        int src[4] = { o->stdin_fd, o->stdout_fd, o->stderr_fd, o->extra_fd };
+        int n = o->extra_fd >= 0 ? 4 : 3;
+        int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+        if (null_fd < 0)
+                return -1;
+        if (src[2] < 0)
+                src[2] = src[1];
+        for (int i = 0; i < 3; i++)
+                if (src[i] < 0)
+                        src[i] = null_fd;
+        for (int i = 0; i < n; i++) {
+                src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 10);
+                if (src[i] < 0)
+                        return -1;
+        }
+        for (int i = 0; i < n; i++)
+                if (dup2(src[i], i) < 0)
+                        return -1;
+        (void)close_range(n, ~0U, 0);
+        return 0;
+}
+
+static _noreturn_ void child_exec(const SpawnOptions *o, const char *binary) {
+        struct sigaction sa = { .sa_handler = SIG_DFL };
+        sigset_t all;
+
+        for (int sig = 1; sig < _NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        (void)sigaction(sig, &sa, NULL);
+        sigemptyset(&all);
+        (void)sigprocmask(SIG_SETMASK, &all, NULL);
+
+        if (o->controlling_tty) {
+                if (setsid() < 0)
+                        _exit(126);
+        } else if (setpgid(0, 0) < 0)
+                _exit(126);
+        if (child_setup_fds(o) < 0)
+                _exit(126);
+        if (o->controlling_tty && ioctl(0, TIOCSCTTY, 0) < 0)
+                _exit(126);
+        if (chdir(o->cwd ?: "/") < 0)
+                _exit(126);
+
+        execve(binary, o->argv, o->envp ?: environ);
+        _exit(errno == ENOENT ? 127 : 126);
+}
+
+int spawn_process(const SpawnOptions *o, pid_t *ret_pid) {
+        _cleanup_(freep) char *binary = NULL;
+        pid_t pid;
+        int r;
+
+        if (!o || !o->argv || !o->argv[0])
+                return -EINVAL;
+        r = find_executable(o->argv[0], o->path, &binary);
+        if (r < 0)
+                return r;
+
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0)
+                child_exec(o, binary);
+
+        /* Also from the parent, so a kill(-pid) right after we return cannot
+         * race the child's own setpgid(). EACCES: it already exec'd. */
+        if (!o->controlling_tty)
+                (void)setpgid(pid, pid);
+        *ret_pid = pid;
+        return 0;
+}
+
+int spawn_cpu_usec(pid_t pid, uint64_t *ret) {
+        _cleanup_(freep) char *text = NULL;
+        unsigned long long utime, stime;
+        char path[32];
+        const char *p;
+        long tck = sysconf(_SC_CLK_TCK);
+        int r;
+
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+        r = read_full_file(path, 4096, &text, NULL);
+        if (r < 0)
+                return r;
+        /* After the comm field, which may itself hold ") ": field 3 on. */
+        p = strrchr(text, ')');
+        if (!p || tck <= 0 ||
+            sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+                return -EIO;
+        *ret = (utime + stime) * (1000000ULL / (unsigned long long)tck);
+        return 0;
+}

@@ -1,0 +1,20 @@
+/* Spawning a child without a shell (the SpawnOptions of common/launch.h):
+ * argv array, its own process group (so it is killed as a group), a reset
+ * signal mask and dispositions, only the fds given (everything else is
+ * O_CLOEXEC), exit 127 when the binary is missing and 126 when it cannot
+ * be executed. */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "launch.h"
+
+/* Forks and execs. The child is the leader of a new process group
+ * (or session when controlling_tty).  Returns 0 and the pid. */
+int spawn_process(const SpawnOptions *o, pid_t *ret_pid);
+
+/* CPU time (user + system, in µs) the process has used so far, all its
+ * threads, from /proc/<pid>/stat: how the supervisor tells a slow start
+ * (a busy child, e.g. under an emulated CPU) from a hung one. */
+int spawn_cpu_usec(pid_t pid, uint64_t *ret);

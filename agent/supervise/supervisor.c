@@ -1,0 +1,774 @@
+/* The supervisor adapter: runs the pure state machine (sv-fsm.c) for each
+ * service on the sd-event loop it is given.  Events come from children.c
+ * (exits, reaped by the owner of SIGCHLD), readiness probes (probe.c), and one timer per service whose meaning is the state's
+ * (ready timeout in STARTING, stop timeout in STOPPING, restart delay in
+ * BACKOFF).  Effects: spawn (spawn.c) into a new process group, signal the
+ * group, arm timers, tell dependents.  Services are kept in dependency
+ * order, so "reverse order" is just walking the array backwards.
+ *
+ * Re-entrancy: handling one service's event may deliver events to its
+ * dependents (recursively, bounded by the dependency graph).  Whole-
+ * supervisor checks (chain ready, stop_all progress) run only when the
+ * outermost event is done. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include "children.h"
+#include "fileio.h"
+#include "log.h"
+#include "macro.h"
+#include "probe.h"
+#include "service-def.h"
+#include "spawn.h"
+#include "strv.h"
+#include "supervisor.h"
+#include "sv-fsm.h"
+#include "sv-output.h"
+
+/* The ready timeout counts time without progress.  A start still busy on
+ * the CPU when it expires (under TCG the display was ready only ~37 s
+ * after the kernel started: bench/README.md, Boot) gets the same time again, up to this many times; a child that
+ * sits blocked (hung, or waiting for something that will not come) uses
+ * next to no CPU and fails on time.  Busy = at least 1% of the period on
+ * the CPU, and at least two clock ticks (/proc counts in 10 ms ticks: an
+ * exec alone may be charged one). */
+#define READY_EXTENSIONS_MAX 3
+#define READY_BUSY_MIN_USEC (20 * USEC_PER_MSEC)
+
+typedef struct Service {
+        Supervisor *sv;
+        const ServiceDef *def;
+        size_t index;
+        size_t deps[SERVICES_MAX], n_deps;
+        ServiceState state;
+        bool want;
+        bool clean_exit;         /* the last exit was "exited 0" */
+        bool not_found;          /* the last spawn found no binary */
+        pid_t pid;
+        unsigned spawns, failures; /* restarts: every spawn after the first */
+        usec_t *starts;          /* ring of the last burst spawn times (monotonic) */
+        unsigned starts_next;
+        usec_t spawn_usec;       /* monotonic, of the current spawn */
+        usec_t ready_boottime;
+        usec_t ready_usec;       /* monotonic, of the current READY; 0 = not ready since spawn */
+        uint64_t ready_cpu_usec; /* CPU time at the start of the current ready period */
+        unsigned ready_extensions;
+        char last_exit[64];
+        char last_error[256];
+        char **extra_argv;
+        sd_event_source *timer;
+        SvOutput *output;
+        Probe *probe;
+} Service;
+
+struct Supervisor {
+        SupervisorOptions o;
+        SupervisorHooks hooks;
+        ServiceDefs defs;
+        Service *services;
+        size_t n;
+        unsigned depth;
+        bool in_check, check_again, chain_ready;
+        bool stopping_all;
+        void (*stop_done)(void *userdata);
+        void *stop_userdata;
+        uint64_t rnd;
+};
+
+static void service_event(Service *s, SvEvent ev);
+
+static uint32_t sv_random(Supervisor *sv) {
+        /* xorshift64: jitter only needs to differ between VMs and restarts. */
+        sv->rnd ^= sv->rnd << 13;
+        sv->rnd ^= sv->rnd >> 7;
+        sv->rnd ^= sv->rnd << 17;
+        return (uint32_t)(sv->rnd >> 32);
+}
+
+static void sv_status(Supervisor *sv, const char *fmt, ...) _printf_(2, 3);
+static void sv_status(Supervisor *sv, const char *fmt, ...) {
+        char line[256];
+        va_list ap;
+
+        if (!sv->hooks.on_status)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(line, sizeof line, fmt, ap);
+        va_end(ap);
+        sv->hooks.on_status(line, sv->hooks.userdata);
+}
+
+static const SupervisorOptions *cfg(Service *s) {
+        return &s->sv->o;
+}
+
+static bool deps_ready(Service *s) {
+        for (size_t i = 0; i < s->n_deps; i++)
+                if (s->sv->services[s->deps[i]].state != SERVICE_READY)
+                        return false;
+        return true;
+}
+
+static SvInput service_input(Service *s) {
+        const SupervisorOptions *c = cfg(s);
+        RestartPolicy p = s->def->restart;
+
+        return (SvInput){
+                .want = s->want,
+                .deps_ready = deps_ready(s),
+                .over_budget = sv_over_budget(s->starts, c->restart_burst, c->restart_burst,
+                                              (usec_t)c->restart_window_s * USEC_PER_SEC,
+                                              now(CLOCK_MONOTONIC)),
+                .restart = p == RESTART_ALWAYS || (p == RESTART_ON_FAILURE && !s->clean_exit),
+        };
+}
+
+static void service_kill(Service *s, int sig) {
+        if (s->pid <= 0)
+                return;
+        if (kill(-s->pid, sig) < 0 && errno == ESRCH)
+                (void)kill(s->pid, sig);
+}
+
+static int arm_timer(Service *s, usec_t usec) {
+        int r = sd_event_source_set_time_relative(s->timer, usec);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
+        if (r < 0)
+                log_error_errno(r, "Failed to arm the %s timer of %s: %m",
+                                service_state_to_string(s->state), s->def->name);
+        return r;
+}
+
+static void on_enter_ready(Service *s) {
+        Supervisor *sv = s->sv;
+        size_t ready = 0;
+
+        s->last_error[0] = '\0';
+        s->ready_boottime = now(CLOCK_BOOTTIME);
+        s->ready_usec = now(CLOCK_MONOTONIC);
+        for (size_t i = 0; i < sv->n; i++)
+                ready += sv->services[i].state == SERVICE_READY;
+        log_info("Service %s ready (pid %d) %.1f ms after spawn.", s->def->name, (int)s->pid,
+                 (double)(now(CLOCK_MONOTONIC) - s->spawn_usec) / USEC_PER_MSEC);
+        sv_status(sv, "%s ready (%zu/%zu)", s->def->name, ready, sv->n);
+}
+
+static void on_enter_backoff(Service *s) {
+        const SupervisorOptions *c = cfg(s);
+        usec_t max = (usec_t)c->backoff_max_ms * USEC_PER_MSEC, d;
+
+        /* Back to the first delay only after it ran fine for longer than
+         * the longest delay: a service that dies right after its probe
+         * passes (or that has none) still backs off. */
+        if (s->ready_usec != 0 && now(CLOCK_MONOTONIC) - s->ready_usec >= max)
+                s->failures = 0;
+        s->ready_usec = 0;
+        d = sv_backoff_usec((usec_t)c->backoff_initial_ms * USEC_PER_MSEC, max, s->failures++,
+                            sv_random(s->sv));
+
+        log_notice("Service %s: restarting in %.0f ms.", s->def->name, (double)d / USEC_PER_MSEC);
+        (void)arm_timer(s, d);
+}
+
+static void on_enter_failed(Service *s) {
+        char cause[sizeof s->last_error];
+
+        /* Over budget: keep the cause of the last failure, say we gave up.
+         * A missing binary is its own reason: no retries were made. */
+        if (!s->not_found) {
+                snprintf(cause, sizeof cause, "%s", s->last_error);
+                snprintf(s->last_error, sizeof s->last_error, "%.200s%sgave up after %u starts in %u s", cause,
+                         cause[0] ? "; " : "", cfg(s)->restart_burst, cfg(s)->restart_window_s);
+        }
+        log_error("Service %s failed: %s", s->def->name, s->last_error);
+        sv_status(s->sv, "%s failed: %s", s->def->name, s->last_error);
+}
+
+static uint32_t ready_timeout_ms(Service *s) {
+        return s->def->ready_timeout_ms ?: cfg(s)->ready_timeout_ms;
+}
+
+/* At the ready timeout: 1 if the child kept the CPU busy during the period
+ * that just ended (and may have more time), 0 if not. */
+static int ready_timeout_extend(Service *s) {
+        usec_t period = (usec_t)ready_timeout_ms(s) * USEC_PER_MSEC;
+        uint64_t cpu, used;
+
+        if (s->pid <= 0 || s->ready_extensions >= READY_EXTENSIONS_MAX || spawn_cpu_usec(s->pid, &cpu) < 0)
+                return 0;
+        used = cpu - MIN(cpu, s->ready_cpu_usec);
+        s->ready_cpu_usec = cpu;
+        if (used < MAX(period / 100, READY_BUSY_MIN_USEC))
+                return 0;
+        s->ready_extensions++;
+        log_notice("Service %s: not ready after %llu ms but busy (%.0f ms CPU), waiting %u ms more (%u/%u).",
+                   s->def->name, (unsigned long long)ready_timeout_ms(s) * s->ready_extensions,
+                   (double)used / USEC_PER_MSEC,
+                   ready_timeout_ms(s), s->ready_extensions, READY_EXTENSIONS_MAX);
+        return arm_timer(s, period) >= 0;
+}
+
+static void service_set_state(Service *s, ServiceState new) {
+        ServiceState old = s->state;
+        uint32_t ms;
+
+        (void)sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
+        if (old == SERVICE_STARTING)
+                s->probe = probe_free(s->probe);
+        s->state = new;
+        log_debug("Service %s: %s → %s", s->def->name, service_state_to_string(old),
+                  service_state_to_string(new));
+        switch (new) {
+        case SERVICE_STARTING:
+                s->ready_cpu_usec = 0; /* not spawned yet: counted from 0 */
+                s->ready_extensions = 0;
+                ms = ready_timeout_ms(s);
+                if (ms > 0)
+                        (void)arm_timer(s, (usec_t)ms * USEC_PER_MSEC);
+                break;
+        case SERVICE_STOPPING:
+                ms = s->def->stop_timeout_ms ?: cfg(s)->stop_timeout_ms;
+                (void)arm_timer(s, (usec_t)ms * USEC_PER_MSEC);
+                break;
+        case SERVICE_READY:
+                on_enter_ready(s);
+                break;
+        case SERVICE_BACKOFF:
+                on_enter_backoff(s);
+                break;
+        case SERVICE_FAILED:
+                on_enter_failed(s);
+                break;
+        default:
+                break;
+        }
+}
+
+static void on_probe_ready(Probe *p, void *userdata) {
+        service_event(userdata, SV_EVENT_PROBE_OK);
+}
+
+static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
+        Service *s = userdata;
+
+        wstatus_to_string(wstatus, s->last_exit, sizeof s->last_exit);
+        s->clean_exit = WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
+        s->pid = 0;
+        /* Whatever the leader left behind in its group goes with it, so a
+         * restart starts from nothing. */
+        (void)kill(-pid, SIGKILL);
+        if (s->state == SERVICE_STOPPING)
+                log_info("Service %s stopped (%s).", s->def->name, s->last_exit);
+        else {
+                if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 127)
+                        snprintf(s->last_error, sizeof s->last_error, "%s: not found", s->def->argv[0]);
+                else if (s->state == SERVICE_STARTING)
+                        snprintf(s->last_error, sizeof s->last_error, "%s before ready", s->last_exit);
+                else
+                        snprintf(s->last_error, sizeof s->last_error, "%s", s->last_exit);
+                log_warning("Service %s (pid %d) %s.", s->def->name, (int)pid, s->last_exit);
+        }
+        service_event(s, SV_EVENT_EXITED);
+}
+
+static int on_timer(sd_event_source *src, uint64_t usec, void *userdata) {
+        Service *s = userdata;
+
+        switch (s->state) {
+        case SERVICE_STARTING:
+                if (ready_timeout_extend(s) > 0)
+                        break;
+                snprintf(s->last_error, sizeof s->last_error, "not ready after %llu ms%s%s%s",
+                         (unsigned long long)ready_timeout_ms(s) * (s->ready_extensions + 1),
+                         s->ready_extensions > 0 ? " (extended while busy)" : "",
+                         s->probe && *probe_last_error(s->probe) ? ": " : "",
+                         s->probe ? probe_last_error(s->probe) : "");
+                log_warning("Service %s: %s", s->def->name, s->last_error);
+                service_event(s, SV_EVENT_READY_TIMEOUT);
+                break;
+        case SERVICE_STOPPING:
+                log_warning("Service %s did not stop in time, killing its process group.", s->def->name);
+                service_event(s, SV_EVENT_STOP_TIMEOUT);
+                break;
+        case SERVICE_BACKOFF:
+                service_event(s, SV_EVENT_BACKOFF_DONE);
+                break;
+        default:
+                break;
+        }
+        return 0;
+}
+
+static void on_output_line(void *userdata) {
+        Service *s = userdata;
+
+        if (s->state == SERVICE_STARTING)
+                probe_kick(s->probe);
+}
+
+/* What systemd hands the agent itself: a child must not notify or take
+ * over socket activation in our name. */
+static bool env_is_ours(const char *e) {
+        static const char *const keys[] = {
+                "NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID=",
+                "LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (startswith(e, keys[i]))
+                        return true;
+        return false;
+}
+
+/* The environment of a service: its own K=V entries first, then the
+ * agent's, minus the keys it overrides (getenv() takes the first match,
+ * but not every program uses getenv()) and minus the agent's own. */
+static char **service_env(Service *s) {
+        extern char **environ;
+        size_t n = strv_length(environ), k = 0;
+        char **l, **all;
+
+        l = calloc(n + 1, sizeof *l);
+        if (!l)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                size_t kl = strcspn(environ[i], "=");
+                bool skip = env_is_ours(environ[i]);
+                for (char **e = s->def->env; e && *e && !skip; e++)
+                        skip = strncmp(*e, environ[i], kl + 1) == 0;
+                if (!skip)
+                        l[k++] = environ[i];
+        }
+        all = strv_concat(s->def->env, l);
+        free(l);
+        return all;
+}
+
+int supervisor_remove_stale_lock(const char *lock_path) {
+        _cleanup_(freep) char *text = NULL;
+        const char *base;
+        int r, num;
+        long pid;
+
+        r = read_full_file(lock_path, 64, &text, NULL);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        pid = strtol(text, NULL, 10);
+        if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+                return 0;
+        if (unlink(lock_path) < 0 && errno != ENOENT)
+                return -errno;
+        base = strrchr(lock_path, '/');
+        if (base && sscanf(base, "/.X%d-lock", &num) == 1) {
+                char sock[64];
+                snprintf(sock, sizeof sock, "/tmp/.X11-unix/X%d", num);
+                (void)unlink(sock);
+        }
+        return 1;
+}
+
+static void service_prepare(Service *s) {
+        int r;
+
+        if (s->def->stale_lock) {
+                r = supervisor_remove_stale_lock(s->def->stale_lock);
+                if (r > 0)
+                        log_notice("Service %s: removed stale %s.", s->def->name, s->def->stale_lock);
+                else if (r < 0)
+                        log_warning_errno(r, "Service %s: cannot check %s: %m", s->def->name, s->def->stale_lock);
+        }
+        for (char **d = s->def->create_dirs; d && *d; d++) {
+                r = mkdir_all(*d, 0755, 0700);
+                if (r < 0)
+                        log_warning_errno(r, "Service %s: cannot create %s: %m", s->def->name, *d);
+        }
+}
+
+/* Spawns with stdout+stderr on a pipe we log, and for a displayfd probe a
+ * second pipe as the child's fd 3.  -ENOENT: the binary is missing. */
+static int service_spawn_process(Service *s, int *ret_probe_fd) {
+        _cleanup_(closep) int out_r = -EBADF, out_w = -EBADF, dfd_r = -EBADF, dfd_w = -EBADF;
+        _cleanup_(strv_freep) char **argv = NULL, **env = NULL;
+        int p[2], r;
+        pid_t pid;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        out_r = p[0], out_w = p[1];
+        if (s->def->probe.type == PROBE_DISPLAYFD) {
+                if (pipe2(p, O_CLOEXEC) < 0)
+                        return -errno;
+                dfd_r = p[0], dfd_w = p[1];
+        }
+        argv = strv_concat(s->def->argv, s->extra_argv);
+        env = service_env(s);
+        if (!argv || !env)
+                return -ENOMEM;
+
+        r = spawn_process(&(SpawnOptions){ .argv = argv, .envp = env, .path = cfg(s)->bin_path,
+                                           .cwd = s->def->cwd, .stdin_fd = -1, .stdout_fd = out_w,
+                                           .stderr_fd = out_w, .extra_fd = dfd_w },
+                          &pid);
+        if (r < 0)
+                return r;
+        s->pid = pid;
+        r = children_watch(s->sv->o.children, pid, on_child_exit, s);
+        if (r < 0) {
+                /* Unwatched, its exit would never reach us: do not let it run. */
+                service_kill(s, SIGKILL);
+                s->pid = 0;
+                return r;
+        }
+        s->output = sv_output_free(s->output);
+        r = sv_output_new(s->sv->o.event, TAKE_FD(out_r), s->def->name, on_output_line, s, &s->output);
+        if (r < 0)
+                log_warning_errno(r, "Service %s: cannot read its output: %m", s->def->name);
+        *ret_probe_fd = TAKE_FD(dfd_r);
+        return 0;
+}
+
+static int service_spawn(Service *s) {
+        const SupervisorOptions *c = cfg(s);
+        int probe_fd = -EBADF, r;
+
+        if (c->restart_burst > 0) {
+                s->starts[s->starts_next] = now(CLOCK_MONOTONIC);
+                s->starts_next = (s->starts_next + 1) % c->restart_burst;
+        }
+        s->spawns++;
+        s->spawn_usec = now(CLOCK_MONOTONIC);
+        s->ready_usec = 0;
+        service_prepare(s);
+
+        r = service_spawn_process(s, &probe_fd);
+        s->not_found = r == -ENOENT;
+        if (r == -ENOENT) {
+                snprintf(s->last_error, sizeof s->last_error, "%s: not found", s->def->argv[0]);
+                return r;
+        }
+        if (r < 0) {
+                snprintf(s->last_error, sizeof s->last_error, "spawn: %s", strerror(-r));
+                return r;
+        }
+        log_info("Service %s started (pid %d).", s->def->name, (int)s->pid);
+        if (s->def->probe.type == PROBE_NONE)
+                return 0; /* ready now: the caller feeds PROBE_OK */
+
+        r = probe_start(s->sv->o.event, &s->def->probe, probe_fd, on_probe_ready, s, &s->probe);
+        if (r < 0) {
+                /* The ready timeout will stop it; say why meanwhile. */
+                snprintf(s->last_error, sizeof s->last_error, "readiness probe: %s", strerror(-r));
+                log_warning("Service %s: %s", s->def->name, s->last_error);
+        }
+        return 0;
+}
+
+static void notify_dependents(Service *s, bool up) {
+        Supervisor *sv = s->sv;
+
+        for (size_t i = s->index + 1; i < sv->n; i++) {
+                Service *d = &sv->services[i];
+                bool depends = false;
+                for (size_t k = 0; k < d->n_deps && !depends; k++)
+                        depends = d->deps[k] == s->index;
+                if (!depends)
+                        continue;
+                if (!up)
+                        service_event(d, SV_EVENT_DEP_LOST);
+                else if (deps_ready(d))
+                        service_event(d, SV_EVENT_DEPS_READY);
+        }
+}
+
+static void supervisor_check(Supervisor *sv);
+
+static void service_event(Service *s, SvEvent ev) {
+        Supervisor *sv = s->sv;
+
+        sv->depth++;
+        while (ev >= 0) {
+                SvInput in = service_input(s);
+                SvTransition t = sv_next(s->state, ev, &in);
+                int r;
+
+                log_debug("Service %s: event %s in %s", s->def->name, sv_event_to_string(ev),
+                          service_state_to_string(s->state));
+                ev = _SV_EVENT_INVALID;
+                if (t.state != s->state)
+                        service_set_state(s, t.state);
+                if (t.actions & SV_ACTION_TERM)
+                        service_kill(s, SIGTERM);
+                if (t.actions & SV_ACTION_KILL)
+                        service_kill(s, SIGKILL);
+                if (t.actions & SV_ACTION_SPAWN) {
+                        r = service_spawn(s);
+                        if (r < 0) {
+                                log_error("Service %s: %s", s->def->name, s->last_error);
+                                ev = r == -ENOENT ? SV_EVENT_NOT_FOUND : SV_EVENT_SPAWN_FAILED;
+                        } else if (s->def->probe.type == PROBE_NONE)
+                                ev = SV_EVENT_PROBE_OK; /* ready once spawned, before any exit */
+                }
+                if (t.actions & SV_ACTION_NOTIFY_UP)
+                        notify_dependents(s, true);
+                if (t.actions & SV_ACTION_NOTIFY_DOWN)
+                        notify_dependents(s, false);
+        }
+        if (--sv->depth == 0)
+                supervisor_check(sv);
+}
+
+/* No process of it runs, and none will unless asked. */
+static bool service_down(const Service *s) {
+        return s->pid == 0 && s->state != SERVICE_STARTING && s->state != SERVICE_READY &&
+               s->state != SERVICE_STOPPING;
+}
+
+/* Reverse dependency order: a service is told to stop once every service
+ * that depends on it is down. */
+static bool stop_all_progress(Supervisor *sv) {
+        bool all_down = true;
+
+        for (size_t i = sv->n; i-- > 0;) {
+                Service *s = &sv->services[i];
+                bool dependents_down = true;
+
+                if (s->state == SERVICE_INACTIVE || s->state == SERVICE_FAILED)
+                        continue;
+                all_down = false;
+                if (s->state == SERVICE_STOPPING)
+                        continue;
+                for (size_t j = i + 1; j < sv->n && dependents_down; j++)
+                        for (size_t k = 0; k < sv->services[j].n_deps; k++)
+                                if (sv->services[j].deps[k] == i && !service_down(&sv->services[j]))
+                                        dependents_down = false;
+                if (dependents_down)
+                        service_event(s, SV_EVENT_STOP);
+        }
+        return all_down;
+}
+
+static void check_chain(Supervisor *sv) {
+        char reason[128];
+        bool ready = supervisor_chain_ready(sv, reason, sizeof reason);
+
+        if (ready == sv->chain_ready)
+                return;
+        sv->chain_ready = ready;
+        if (ready) {
+                log_info("Display chain ready (%.1f ms after boot).",
+                         (double)now(CLOCK_BOOTTIME) / USEC_PER_MSEC);
+                sv_status(sv, "Display chain ready");
+        } else if (!sv->stopping_all) {
+                log_notice("Display chain not ready: %s", reason);
+                sv_status(sv, "Degraded: %s", reason);
+        }
+}
+
+static void supervisor_check(Supervisor *sv) {
+        if (sv->in_check) {
+                sv->check_again = true;
+                return;
+        }
+        sv->in_check = true;
+        do {
+                sv->check_again = false;
+                check_chain(sv);
+                if (sv->hooks.on_change)
+                        sv->hooks.on_change(sv->hooks.userdata);
+                if (sv->stopping_all && stop_all_progress(sv) && sv->stop_done) {
+                        void (*done)(void *) = TAKE_PTR(sv->stop_done);
+                        log_info("All services stopped.");
+                        done(sv->stop_userdata);
+                }
+        } while (sv->check_again);
+        sv->in_check = false;
+}
+
+/* ---- Public API ---- */
+
+size_t supervisor_n_services(Supervisor *sv) {
+        return sv ? sv->n : 0;
+}
+
+int supervisor_get_status(Supervisor *sv, size_t i, ServiceStatus *ret) {
+        const Service *s;
+
+        if (!sv || i >= sv->n)
+                return -ERANGE;
+        s = &sv->services[i];
+        *ret = (ServiceStatus){
+                .name = s->def->name,
+                .state = s->state,
+                .pid = s->pid,
+                .restarts = s->spawns > 0 ? s->spawns - 1 : 0,
+                .last_exit = s->last_exit[0] ? s->last_exit : NULL,
+                .last_error = s->last_error[0] ? s->last_error : NULL,
+                .ready_boottime = s->ready_boottime,
+                .on_demand = s->def->on_demand,
+        };
+        return 0;
+}
+
+bool supervisor_chain_ready(Supervisor *sv, char *reason, size_t size) {
+        for (size_t i = 0; sv && i < sv->n; i++) {
+                const Service *s = &sv->services[i];
+                if (s->def->on_demand || s->state == SERVICE_READY)
+                        continue;
+                if (s->last_error[0] && s->state != SERVICE_STARTING)
+                        snprintf(reason, size, "%s: %s (%s)", s->def->name,
+                                 service_state_to_string(s->state), s->last_error);
+                else
+                        snprintf(reason, size, "%s: %s", s->def->name, service_state_to_string(s->state));
+                return false;
+        }
+        if (size > 0)
+                reason[0] = '\0';
+        return true;
+}
+
+static Service *service_find(Supervisor *sv, const char *name) {
+        int i = service_defs_find(&sv->defs, name);
+        return i < 0 ? NULL : &sv->services[i];
+}
+
+int supervisor_start_service(Supervisor *sv, const char *name, char *const *extra_argv) {
+        Service *s = service_find(sv, name);
+        char **copy = NULL;
+
+        if (!s)
+                return -ENOENT;
+        if (sv->stopping_all)
+                return -ESHUTDOWN;
+        if (s->state == SERVICE_STARTING || s->state == SERVICE_READY)
+                return -EALREADY;
+        if (extra_argv && !(copy = strv_concat(extra_argv, NULL)))
+                return -ENOMEM;
+        strv_free(s->extra_argv);
+        s->extra_argv = copy;
+        if (s->state == SERVICE_FAILED) {
+                /* An explicit start is a fresh budget. */
+                memset(s->starts, 0, sizeof *s->starts * cfg(s)->restart_burst);
+                s->failures = 0;
+                s->last_error[0] = '\0';
+        }
+        s->want = true;
+        service_event(s, SV_EVENT_START);
+        return 0;
+}
+
+int supervisor_stop_service(Supervisor *sv, const char *name) {
+        Service *s = service_find(sv, name);
+
+        if (!s)
+                return -ENOENT;
+        s->want = false;
+        service_event(s, SV_EVENT_STOP);
+        return 0;
+}
+
+int supervisor_start_all(Supervisor *sv) {
+        if (sv->stopping_all)
+                return -ESHUTDOWN;
+        for (size_t i = 0; i < sv->n; i++) {
+                Service *s = &sv->services[i];
+                if (s->def->on_demand)
+                        continue;
+                s->want = true;
+                service_event(s, SV_EVENT_START);
+        }
+        return 0;
+}
+
+int supervisor_stop_all(Supervisor *sv, void (*done)(void *userdata), void *userdata) {
+        if (sv->stopping_all)
+                return -EALREADY;
+        sv->stopping_all = true;
+        sv->stop_done = done;
+        sv->stop_userdata = userdata;
+        for (size_t i = 0; i < sv->n; i++)
+                sv->services[i].want = false;
+        log_info("Stopping %zu services.", sv->n);
+        supervisor_check(sv);
+        return 0;
+}
+
+static int service_init(Supervisor *sv, size_t i) {
+        Service *s = &sv->services[i];
+        const ServiceDef *d = &sv->defs.services[i];
+        int r;
+
+        *s = (Service){ .sv = sv, .def = d, .index = i, .state = SERVICE_INACTIVE };
+        for (char **dep = d->depends_on; dep && *dep; dep++)
+                s->deps[s->n_deps++] = (size_t)service_defs_find(&sv->defs, *dep);
+        s->starts = calloc(MAX(sv->o.restart_burst, 1u), sizeof *s->starts);
+        if (!s->starts)
+                return -ENOMEM;
+        r = sd_event_add_time_relative(sv->o.event, &s->timer, CLOCK_MONOTONIC, USEC_PER_SEC,
+                                       USEC_PER_MSEC, on_timer, s);
+        if (r < 0)
+                return r;
+        return sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
+}
+
+static int services_init(Supervisor *sv) {
+        sv->services = calloc(MAX(sv->defs.n, (size_t)1), sizeof *sv->services);
+        if (!sv->services)
+                return -ENOMEM;
+        for (; sv->n < sv->defs.n; sv->n++) {
+                int r = service_init(sv, sv->n);
+                if (r < 0) {
+                        sv->n++; /* partly initialised: free it too */
+                        return r;
+                }
+        }
+        return 0;
+}
+
+int supervisor_new(const SupervisorOptions *o, ServiceDefs *defs, const SupervisorHooks *hooks,
+                   Supervisor **ret) {
+        _cleanup_(supervisor_freep) Supervisor *sv = NULL;
+        int r;
+
+        sv = calloc(1, sizeof *sv);
+        if (!sv)
+                return -ENOMEM;
+        sv->o = *o;
+        if (hooks)
+                sv->hooks = *hooks;
+        sv->defs = *defs;
+        *defs = (ServiceDefs){};
+        sv->rnd = now(CLOCK_MONOTONIC) ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)sv;
+        if (sv->rnd == 0)
+                sv->rnd = 0x9e3779b97f4a7c15ULL;
+        r = services_init(sv);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(sv);
+        return 0;
+}
+
+Supervisor *supervisor_free(Supervisor *sv) {
+        if (!sv)
+                return NULL;
+        for (size_t i = 0; i < sv->n; i++) {
+                Service *s = &sv->services[i];
+                if (s->pid > 0) {
+                        service_kill(s, SIGKILL);
+                        children_unwatch(sv->o.children, s->pid);
+                }
+                probe_free(s->probe);
+                sv_output_free(s->output);
+                sd_event_source_disable_unref(s->timer);
+                strv_free(s->extra_argv);
+                free(s->starts);
+        }
+        free(sv->services);
+        service_defs_done(&sv->defs);
+        free(sv);
+        return NULL;
+}

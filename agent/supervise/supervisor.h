@@ -1,0 +1,80 @@
+/* The supervisor: services are data (ServiceDef), their lifecycle is the
+ * pure state machine in sv-fsm.c, and this adapter spawns, probes, kills
+ * and reaps on an sd-event loop.  It is given what it uses: the loop, the
+ * child registry, the service list and its timing options; it reports
+ * upward only through the hooks it is handed (a change, a status line). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+#include <sys/types.h>
+
+#include "children.h"
+#include "macro.h"
+#include "service-def.h"
+#include "sv-fsm.h"
+#include "time-util.h"
+
+typedef struct Supervisor Supervisor;
+
+typedef struct SupervisorOptions {
+        sd_event *event;
+        Children *children;           /* registry the service exits arrive through */
+        const char *bin_path;         /* PATH for finding service binaries */
+        uint32_t restart_burst;       /* starts allowed per window before FAILED */
+        uint32_t restart_window_s;
+        uint32_t backoff_initial_ms;  /* first restart delay (doubles, with jitter) */
+        uint32_t backoff_max_ms;
+        uint32_t ready_timeout_ms;    /* default for services that set none */
+        uint32_t stop_timeout_ms;     /* default for services that set none */
+} SupervisorOptions;
+
+typedef struct SupervisorHooks {
+        /* A service changed state (after the whole event is handled). */
+        void (*on_change)(void *userdata);
+        /* A progress line for sd_notify STATUS= ("x11vnc ready (3/4)",
+         * "Display chain ready"); line is only valid during the call. */
+        void (*on_status)(const char *line, void *userdata);
+        void *userdata;
+} SupervisorHooks;
+
+/* Takes over *defs (finalized; *defs is emptied) and prepares the services;
+ * nothing is started.  o and its strings must outlive the supervisor. */
+int supervisor_new(const SupervisorOptions *o, ServiceDefs *defs, const SupervisorHooks *hooks,
+                   Supervisor **ret);
+/* Frees; any process group still running is SIGKILLed (stop_all first for
+ * an orderly stop).  NULL-safe. */
+Supervisor *supervisor_free(Supervisor *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Supervisor *, supervisor_free);
+
+/* Starts every service that is not on-demand, in dependency order: each
+ * one spawns once all its dependencies are READY. */
+int supervisor_start_all(Supervisor *s);
+/* Stops everything in reverse dependency order: a service gets SIGTERM
+ * (to its process group) once all its dependents are down, and SIGKILL
+ * after its stop timeout.  done(userdata) is called once, from the event
+ * loop, when no service process is left (possibly before this returns
+ * when nothing runs).  Nothing restarts afterwards. */
+int supervisor_stop_all(Supervisor *s, void (*done)(void *userdata), void *userdata);
+
+size_t supervisor_n_services(Supervisor *s);
+/* Fills *ret for service i (0-based, dependency order); -ERANGE past the end. */
+int supervisor_get_status(Supervisor *s, size_t i, ServiceStatus *ret);
+/* true when every service that is not on-demand is READY; otherwise false
+ * and a one-line reason ("x11vnc: starting") in reason. */
+bool supervisor_chain_ready(Supervisor *s, char *reason, size_t size);
+
+/* Starts an on-demand service (firefox) with extra_argv appended to its
+ * argv (NULL-terminated, copied; may be NULL; kept for its automatic
+ * restarts until the next call).  -EALREADY when starting or ready;
+ * -ESHUTDOWN once supervisor_stop_all() ran; -ENOENT: no such service.
+ * A failed service gets a fresh start budget. */
+int supervisor_start_service(Supervisor *s, const char *name, char *const *extra_argv);
+int supervisor_stop_service(Supervisor *s, const char *name);
+
+/* An X server's lock file (/tmp/.X1-lock) left by a server that died
+ * without cleaning up stops a new one from starting.  Removes it, and the
+ * matching /tmp/.X11-unix/X<n> socket, when the pid it names is gone.
+ * 1 removed, 0 absent or still owned by a live process, <0 error. */
+int supervisor_remove_stale_lock(const char *lock_path);

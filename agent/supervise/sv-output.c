@@ -1,0 +1,111 @@
+/* Implementation of sv-output.h.  Reads whatever is available on each
+ * EPOLLIN, emits complete lines, keeps a partial line for the next read and
+ * flushes it at EOF.  Control characters are replaced so a child cannot
+ * forge log lines or priorities ("<0>...") or mess with a terminal. */
+#include <fcntl.h>
+
+#include "log.h"
+#include "macro.h"
+#include "sv-output.h"
+
+struct SvOutput {
+        const char *name;
+        SvOutputLineFn on_line;
+        void *userdata;
+        int fd;
+        sd_event_source *io;
+        char line[SV_OUTPUT_LINE_MAX + 1];
+        size_t len;
+        usec_t window_start;
+        unsigned in_window, suppressed;
+};
+
+SvOutput *sv_output_free(SvOutput *o) {
+        if (!o)
+                return NULL;
+        sd_event_source_disable_unref(o->io);
+        safe_close(o->fd);
+        free(o);
+        return NULL;
+}
+
+static void emit(SvOutput *o) {
+        usec_t t = now(CLOCK_MONOTONIC);
+
+        o->line[o->len] = '\0';
+        for (size_t i = 0; i < o->len; i++)
+                if ((unsigned char)o->line[i] < 0x20 || o->line[i] == 0x7f)
+                        o->line[i] = o->line[i] == '\t' ? ' ' : '?';
+        if (o->window_start == 0 || t - o->window_start >= SV_OUTPUT_INTERVAL) {
+                if (o->suppressed > 0)
+                        log_warning("%s: %u lines of output suppressed", o->name, o->suppressed);
+                o->window_start = t;
+                o->in_window = o->suppressed = 0;
+        }
+        if (o->in_window++ < SV_OUTPUT_BURST)
+                log_info("%s: %s", o->name, o->line);
+        else
+                o->suppressed++;
+        o->len = 0;
+}
+
+static void on_eof(SvOutput *o) {
+        if (o->len > 0)
+                emit(o);
+        if (o->suppressed > 0)
+                log_warning("%s: %u lines of output suppressed", o->name, o->suppressed);
+        o->suppressed = 0;
+        o->io = sd_event_source_disable_unref(o->io);
+        o->fd = safe_close(o->fd);
+}
+
+static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        SvOutput *o = userdata;
+        char buf[4096];
+        ssize_t n = read(fd, buf, sizeof buf);
+
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return 0;
+        if (n <= 0) {
+                on_eof(o);
+                return 0;
+        }
+        bool lines = false;
+
+        for (ssize_t i = 0; i < n; i++) {
+                if (buf[i] == '\n') {
+                        emit(o);
+                        lines = true;
+                        continue;
+                }
+                if (buf[i] == '\r')
+                        continue;
+                o->line[o->len++] = buf[i];
+                if (o->len == SV_OUTPUT_LINE_MAX)
+                        emit(o);
+        }
+        if (lines && o->on_line)
+                o->on_line(o->userdata);
+        return 0;
+}
+
+int sv_output_new(sd_event *e, int fd, const char *name, SvOutputLineFn on_line, void *userdata,
+                  SvOutput **ret) {
+        _cleanup_(closep) int owned_fd = fd; /* taken over, also on failure */
+        _cleanup_(sv_output_freep) SvOutput *o = NULL;
+        int r;
+
+        o = calloc(1, sizeof *o);
+        if (!o)
+                return -ENOMEM;
+        *o = (SvOutput){ .name = name, .fd = TAKE_FD(owned_fd), .on_line = on_line, .userdata = userdata };
+        if (fcntl(o->fd, F_SETFL, O_NONBLOCK) < 0)
+                return -errno;
+        r = sd_event_add_io(e, &o->io, o->fd, EPOLLIN, on_io, o);
+        if (r < 0)
+                return r;
+        /* Below the probes and timers: logging can wait a little. */
+        (void)sd_event_source_set_priority(o->io, SD_EVENT_PRIORITY_IDLE);
+        *ret = TAKE_PTR(o);
+        return 0;
+}

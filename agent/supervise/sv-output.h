@@ -1,0 +1,31 @@
+/* A service's stdout/stderr, read from a pipe on the event loop and logged
+ * line by line as "<service>: <line>" at info, rate limited per service so
+ * a child stuck in an error loop cannot flood the console or the journal:
+ * at most SV_OUTPUT_BURST lines per SV_OUTPUT_INTERVAL, then one line
+ * saying how many were suppressed. */
+#pragma once
+
+#include <systemd/sd-event.h>
+
+#include "macro.h"
+#include "time-util.h"
+
+#define SV_OUTPUT_BURST 200
+#define SV_OUTPUT_INTERVAL (10 * USEC_PER_SEC)
+#define SV_OUTPUT_LINE_MAX 1024 /* longer lines are split */
+
+typedef struct SvOutput SvOutput;
+
+/* Takes over fd (the pipe's read end; one reader per spawn, so the rate
+ * limit restarts with each spawn, which the start budget bounds).  name is
+ * borrowed and must outlive the reader.  After EOF the reader closes the
+ * fd and sits idle until the owner calls sv_output_free(). */
+typedef void (*SvOutputLineFn)(void *userdata);
+
+/* on_line (may be NULL) is called after each batch of complete lines: the
+ * supervisor uses it as a hint to probe readiness at once, since servers
+ * tend to say "listening" just when they are. */
+int sv_output_new(sd_event *e, int fd, const char *name, SvOutputLineFn on_line, void *userdata,
+                  SvOutput **ret);
+SvOutput *sv_output_free(SvOutput *o);
+DEFINE_TRIVIAL_CLEANUP_FUNC(SvOutput *, sv_output_free);

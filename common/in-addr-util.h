@@ -1,0 +1,33 @@
+/* Addresses and CIDR lists: parsing "10.0.0.0/8" and "fd00::/8", matching
+ * a peer's sockaddr against them (v4-mapped IPv6 peers count as IPv4), and
+ * loopback detection.  Used by the config (allow_from is checked when it is
+ * read) and by the HTTP gate.  Pure: no system calls. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+typedef struct Cidr {
+        int family;          /* AF_INET or AF_INET6 */
+        uint8_t addr[16];    /* network byte order; 4 bytes used for AF_INET */
+        unsigned prefix;     /* 0..32 or 0..128 */
+} Cidr;
+
+/* "10.0.0.0/8", "10.1.2.3" (= /32), "fd00::/8", "::1" (= /128).  Host bits
+ * set beyond the prefix are accepted and ignored ("10.1.2.3/24" matches
+ * 10.1.2.0/24), as ip(8) and nginx do.  -EINVAL on anything else. */
+int cidr_parse(const char *s, Cidr *ret);
+
+/* Whether sa (AF_INET, or AF_INET6 including v4-mapped ::ffff:a.b.c.d)
+ * lies inside c.  Other families never match. */
+bool cidr_match(const Cidr *c, const struct sockaddr *sa);
+
+/* Parses a NULL-terminated list; *ret is owned by the caller (free()).
+ * On -EINVAL, *ret_bad (if non-NULL) points at the offending entry. */
+int cidr_list_parse(char *const *list, Cidr **ret, size_t *ret_n, const char **ret_bad);
+bool cidr_list_match(const Cidr *list, size_t n, const struct sockaddr *sa);
+
+/* 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104. */
+bool sockaddr_is_loopback(const struct sockaddr *sa);

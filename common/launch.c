@@ -1,0 +1,57 @@
+/* Implementation of launch.h's helpers. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "launch.h"
+#include "macro.h"
+
+int find_executable(const char *name, const char *path, char **ret) {
+        if (isempty(name))
+                return -EINVAL;
+        if (strchr(name, '/')) {
+                if (access(name, X_OK) < 0)
+                        return -errno;
+                char *c = strdup(name);
+                if (!c)
+                        return -ENOMEM;
+                *ret = c;
+                return 0;
+        }
+        if (!path)
+                path = getenv("PATH") ?: DEFAULT_PATH;
+
+        for (const char *p = path; *p;) {
+                size_t l = strcspn(p, ":");
+                struct stat st;
+                char *full;
+
+                if (l > 0 && asprintf(&full, "%.*s/%s", (int)l, p, name) < 0)
+                        return -ENOMEM;
+                if (l > 0) {
+                        if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0) {
+                                *ret = full;
+                                return 0;
+                        }
+                        free(full);
+                }
+                p += l;
+                if (*p == ':')
+                        p++;
+        }
+        return -ENOENT;
+}
+
+const char *wstatus_to_string(int wstatus, char *buf, size_t size) {
+        if (WIFEXITED(wstatus))
+                snprintf(buf, size, "exited %d", WEXITSTATUS(wstatus));
+        else if (WIFSIGNALED(wstatus))
+                snprintf(buf, size, "%s by SIG%s", WCOREDUMP(wstatus) ? "dumped core, killed" : "killed",
+                         sigabbrev_np(WTERMSIG(wstatus)) ?: "?");
+        else
+                snprintf(buf, size, "status 0x%x", (unsigned)wstatus);
+        return buf;
+}

@@ -1,0 +1,60 @@
+/* Starting processes without a shell, described as data, and the interface
+ * through which a layer that does not own the process table starts one.
+ * The supervisor's spawn (agent/supervise/spawn.c) executes a SpawnOptions;
+ * its child registry reaps.  The agent wires both into a Launcher and hands
+ * that down, so the login CLI runner and the browser's remote-open client
+ * start processes and hear of their exit without depending on the
+ * supervisor. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* PATH when none is set: for the lookup, and what PID 1 exports. */
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+typedef struct SpawnOptions {
+        char *const *argv;   /* argv[0] is looked up in path when it has no '/' */
+        char *const *envp;   /* NULL: inherit the agent's environment */
+        const char *path;    /* PATH for lookup; NULL: getenv("PATH") or DEFAULT_PATH */
+        const char *cwd;     /* NULL: "/" */
+        int stdin_fd;        /* -1: /dev/null */
+        int stdout_fd;       /* -1: /dev/null */
+        int stderr_fd;       /* -1: same as stdout */
+        int extra_fd;        /* -1 none; else passed as fd 3 (e.g. Xvfb -displayfd 3) */
+        bool controlling_tty;/* stdin_fd is a pty slave: setsid() + TIOCSCTTY */
+} SpawnOptions;
+
+/* wstatus as from waitpid(). */
+typedef void (*LaunchExitFn)(pid_t pid, int wstatus, void *userdata);
+
+typedef struct Launcher {
+        /* Spawns o (a new process group, or session with controlling_tty)
+         * and calls on_exit once, from the event loop, when it has been
+         * reaped.  0 and the pid, or -errno (-ENOENT: no such binary). */
+        int (*start)(void *ctx, const SpawnOptions *o, LaunchExitFn on_exit, void *userdata,
+                     pid_t *ret_pid);
+        /* on_exit is no longer wanted for pid (its owner killed it and is
+         * going away); the reaper still collects it. */
+        void (*forget)(void *ctx, pid_t pid);
+        void *ctx;
+} Launcher;
+
+static inline int launcher_start(const Launcher *l, const SpawnOptions *o, LaunchExitFn on_exit,
+                                 void *userdata, pid_t *ret_pid) {
+        return l->start(l->ctx, o, on_exit, userdata, ret_pid);
+}
+
+static inline void launcher_forget(const Launcher *l, pid_t pid) {
+        l->forget(l->ctx, pid);
+}
+
+/* Looks name up in path (NULL: $PATH, else DEFAULT_PATH); a name with a
+ * '/' is taken as is when executable.  0 and the full path in ret (owned),
+ * or -ENOENT. */
+int find_executable(const char *name, const char *path, char **ret);
+
+/* "exited 1", "killed by SIGKILL", "dumped core, killed by SIGSEGV" into
+ * buf; returns buf. */
+const char *wstatus_to_string(int wstatus, char *buf, size_t size);

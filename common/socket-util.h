@@ -1,0 +1,20 @@
+/* Small socket helpers shared by the unix-socket users (control socket,
+ * its client, the vsock stand-in). */
+#pragma once
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+/* Fills a sockaddr_un for path (which must fit with its NUL); returns the
+ * length to pass to bind()/connect(), or -ENAMETOOLONG. */
+static inline int sockaddr_un_set(struct sockaddr_un *sa, const char *path) {
+        size_t n = strlen(path);
+
+        if (n >= sizeof sa->sun_path)
+                return -ENAMETOOLONG;
+        *sa = (struct sockaddr_un){ .sun_family = AF_UNIX };
+        memcpy(sa->sun_path, path, n + 1);
+        return (int)sizeof *sa;
+}

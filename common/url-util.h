@@ -1,0 +1,13 @@
+/* URLs handed to the browser: whatever asks to open one (the host's API, a
+ * CLI's $BROWSER, the control socket), the URL becomes one argv element of
+ * a browser process, so it is checked here, once, by one rule.  Pure. */
+#pragma once
+
+#include <stdbool.h>
+
+#define URL_MAX 8192
+
+/* An absolute http(s) URL with a host, printable ASCII only (no spaces or
+ * control bytes), at most URL_MAX bytes.  Nothing else reaches a browser:
+ * no file:, no javascript:, nothing starting with '-'. */
+bool http_url_is_valid(const char *url);

@@ -1,0 +1,362 @@
+/* Tests of agent/supervise/probe.c on a real sd-event loop with loopback sockets
+ * and pipes made here: banner, wrong banner, refused-then-listening, a
+ * kick attempting at once, the sparse fallback, HTTP
+ * status lines and the exact request sent, -displayfd.  Each loop runs
+ * until the probe passes or has failed as the case expects; a deadline
+ * only keeps a broken probe from hanging the test, and no assertion is
+ * about how long anything took. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <cmocka.h>
+
+#include "macro.h"
+#include "time-util.h"
+#include "agent/supervise/probe.h"
+
+typedef struct Server {
+        int listen_fd;
+        const char *reply;   /* written after accept (banner) or after the request (HTTP) */
+        bool read_first;     /* HTTP: read the request before replying */
+        char request[512];
+        sd_event_source *src;
+} Server;
+
+typedef struct Ctx {
+        sd_event *e;
+        bool passed;
+} Ctx;
+
+static void reply_and_close(Server *srv, int c) {
+        assert_int_equal(write(c, srv->reply, strlen(srv->reply)), (ssize_t)strlen(srv->reply));
+        close(c);
+}
+
+/* HTTP: the request arrives later on the same loop (the probe sends it
+ * once connected), in one write. */
+static int on_request(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Server *srv = userdata;
+        ssize_t n = read(fd, srv->request, sizeof srv->request - 1);
+
+        srv->request[n > 0 ? n : 0] = '\0';
+        sd_event_source_disable_unref(s);
+        reply_and_close(srv, fd);
+        return 0;
+}
+
+static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Server *srv = userdata;
+        int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+
+        if (c < 0)
+                return 0;
+        if (srv->read_first)
+                assert_int_equal(sd_event_add_io(sd_event_source_get_event(s), NULL, c, EPOLLIN,
+                                                 on_request, srv), 0);
+        else
+                reply_and_close(srv, c);
+        return 0;
+}
+
+static uint16_t server_start(sd_event *e, Server *srv, uint16_t port) {
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t l = sizeof a;
+        int one = 1;
+
+        srv->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(srv->listen_fd >= 0);
+        setsockopt(srv->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        assert_int_equal(bind(srv->listen_fd, (struct sockaddr *)&a, sizeof a), 0);
+        assert_int_equal(listen(srv->listen_fd, 8), 0);
+        assert_int_equal(getsockname(srv->listen_fd, (struct sockaddr *)&a, &l), 0);
+        assert_int_equal(sd_event_add_io(e, &srv->src, srv->listen_fd, EPOLLIN, on_accept, srv), 0);
+        return ntohs(a.sin_port);
+}
+
+static void server_stop(Server *srv) {
+        sd_event_source_disable_unref(srv->src);
+        close(srv->listen_fd);
+}
+
+static void on_ready(Probe *p, void *userdata) {
+        Ctx *c = userdata;
+
+        c->passed = true;
+}
+
+#define DEADLINE_USEC (60 * USEC_PER_SEC)
+
+/* Runs the loop until the probe passes. */
+static void run(Ctx *c) {
+        usec_t end = now(CLOCK_MONOTONIC) + DEADLINE_USEC;
+
+        while (!c->passed) {
+                assert_true(now(CLOCK_MONOTONIC) < end);
+                assert_true(sd_event_run(c->e, DEADLINE_USEC) >= 0);
+        }
+}
+
+/* Runs the loop until p made `attempts` attempts and has an error (and,
+ * when more than one was asked for, a retry armed: it keeps trying). */
+static void run_failing(Ctx *c, Probe *p, unsigned attempts) {
+        usec_t end = now(CLOCK_MONOTONIC) + DEADLINE_USEC;
+
+        while (probe_attempts(p) < attempts || !*probe_last_error(p) ||
+               (attempts > 1 && probe_retry_armed(p) == 0)) {
+                assert_false(c->passed);
+                assert_true(now(CLOCK_MONOTONIC) < end);
+                assert_true(sd_event_run(c->e, DEADLINE_USEC) >= 0);
+        }
+}
+
+static Ctx *ctx_new(void) {
+        static Ctx c;
+
+        c = (Ctx){};
+        assert_int_equal(sd_event_new(&c.e), 0);
+        return &c;
+}
+
+static void ctx_done(Ctx *c) {
+        c->e = sd_event_unref(c->e);
+}
+
+static void test_banner(void **state) {
+        Ctx *c = ctx_new();
+        Server srv = { .reply = "RFB 003.008\n" };
+        ProbeSpec spec = { .type = PROBE_TCP_BANNER, .expect = (char *)"RFB " };
+        Probe *p = NULL;
+
+        spec.port = server_start(c->e, &srv, 0);
+        assert_int_equal(probe_start(c->e, &spec, -1, on_ready, c, &p), 0);
+        run(c);
+        assert_true(c->passed);
+        assert_int_equal(probe_attempts(p), 1);
+        assert_string_equal(probe_last_error(p), "");
+        probe_free(p);
+        server_stop(&srv);
+        ctx_done(c);
+}
+
+static void test_wrong_banner(void **state) {
+        Ctx *c = ctx_new();
+        Server srv = { .reply = "SSH-2.0-x\r\n" };
+        ProbeSpec spec = { .type = PROBE_TCP_BANNER, .expect = (char *)"RFB " };
+        Probe *p = NULL;
+
+        spec.port = server_start(c->e, &srv, 0);
+        assert_int_equal(probe_start(c->e, &spec, -1, on_ready, c, &p), 0);
+        run_failing(c, p, 2); /* it keeps trying */
+        assert_false(c->passed);
+        assert_string_equal(probe_last_error(p), "unexpected answer 'SSH-2.0-x'");
+        probe_free(p);
+        server_stop(&srv);
+        ctx_done(c);
+}
+
+typedef struct Later {
+        Server *srv;
+        uint16_t port;
+} Later;
+
+static int on_listen_later(sd_event_source *s, uint64_t usec, void *userdata) {
+        Later *l = userdata;
+
+        server_start(sd_event_source_get_event(s), l->srv, l->port);
+        return 0;
+}
+
+static void test_refused_then_listening(void **state) {
+        Ctx *c = ctx_new();
+        Server srv = { .reply = "RFB 003.008\n" }, tmp = { .reply = "" };
+        ProbeSpec spec = { .type = PROBE_TCP_BANNER, .expect = (char *)"RFB " };
+        sd_event_source *later = NULL;
+        Probe *p = NULL;
+
+        /* A port that was free a moment ago: nothing listens on it now. */
+        Later l = { .srv = &srv };
+
+        spec.port = l.port = server_start(c->e, &tmp, 0);
+        server_stop(&tmp);
+        assert_int_equal(probe_start(c->e, &spec, -1, on_ready, c, &p), 0);
+        assert_int_equal(sd_event_add_time_relative(c->e, &later, CLOCK_MONOTONIC, 30 * USEC_PER_MSEC, 0,
+                                                    on_listen_later, &l), 0);
+        run(c);
+        assert_true(c->passed);
+        assert_true(probe_attempts(p) >= 2);
+        assert_string_equal(probe_last_error(p), "Connection refused");
+        probe_free(p);
+        sd_event_source_disable_unref(later);
+        server_stop(&srv);
+        ctx_done(c);
+}
+
+/* The server listens and says so (the supervisor kicks on each line the
+ * child prints): the kick attempts there and then, without waiting for the
+ * fallback timer. */
+typedef struct Kick {
+        Server *srv;
+        uint16_t port;
+        Probe *p;
+        unsigned before, after;
+} Kick;
+
+static int on_listen_and_kick(sd_event_source *s, uint64_t usec, void *userdata) {
+        Kick *k = userdata;
+
+        server_start(sd_event_source_get_event(s), k->srv, k->port);
+        k->before = probe_attempts(k->p);
+        probe_kick(k->p);
+        k->after = probe_attempts(k->p);
+        return 0;
+}
+
+static void test_kick_attempts_at_once(void **state) {
+        Ctx *c = ctx_new();
+        Server srv = { .reply = "RFB 003.008\n" }, tmp = { .reply = "" };
+        ProbeSpec spec = { .type = PROBE_TCP_BANNER, .expect = (char *)"RFB " };
+        sd_event_source *later = NULL;
+        Kick k = { .srv = &srv };
+
+        spec.port = k.port = server_start(c->e, &tmp, 0);
+        server_stop(&tmp);
+        assert_int_equal(probe_start(c->e, &spec, -1, on_ready, c, &k.p), 0);
+        assert_int_equal(sd_event_add_time_relative(c->e, &later, CLOCK_MONOTONIC, 30 * USEC_PER_MSEC, 0,
+                                                    on_listen_and_kick, &k), 0);
+        run(c);
+        assert_true(c->passed);
+        assert_true(k.before >= 1);
+        assert_int_equal(k.after, k.before + 1);
+        assert_int_equal(probe_attempts(k.p), k.after); /* the kicked attempt passed */
+        probe_free(k.p);
+        sd_event_source_disable_unref(later);
+        server_stop(&srv);
+        ctx_done(c);
+}
+
+static bool attempts_reached(Probe *p, unsigned n) {
+        return probe_attempts(p) >= n;
+}
+
+/* Nothing listens and nothing kicks: the fallback retries, but sparsely:
+ * each refused attempt arms 4 ms, 16, 64, 256 ms, then 1 s (the old 2 ms
+ * doubling to 25 ms made about 25 attempts in the first 600 ms).  Checked
+ * on the delays armed, not on a clock. */
+static void test_fallback_is_sparse(void **state) {
+        static const usec_t expect_ms[] = { 4, 16, 64, 256, 1000, 1000 };
+        Ctx *c = ctx_new();
+        Server tmp = { .reply = "" };
+        ProbeSpec spec = { .type = PROBE_TCP_BANNER, .expect = (char *)"RFB " };
+        Probe *p = NULL;
+
+        spec.port = server_start(c->e, &tmp, 0);
+        server_stop(&tmp);
+        assert_int_equal(probe_start(c->e, &spec, -1, on_ready, c, &p), 0);
+        for (unsigned k = 0; k < ELEMENTSOF(expect_ms); k++) {
+                while (!attempts_reached(p, k + 1) || probe_retry_armed(p) == 0)
+                        assert_true(sd_event_run(c->e, UINT64_MAX) >= 0);
+                assert_int_equal(probe_retry_armed(p), expect_ms[k] * USEC_PER_MSEC);
+                assert_int_equal(probe_attempts(p), k + 1);
+        }
+        assert_false(c->passed);
+        assert_string_equal(probe_last_error(p), "Connection refused");
+        probe_free(p);
+        ctx_done(c);
+}
+
+static void http_case(const char *reply, bool expect_pass, const char *expect_error) {
+        Ctx *c = ctx_new();
+        Server srv = { .reply = reply, .read_first = true };
+        ProbeSpec spec = { .type = PROBE_HTTP, .path = (char *)"/vnc.html" };
+        Probe *p = NULL;
+
+        spec.port = server_start(c->e, &srv, 0);
+        assert_int_equal(probe_start(c->e, &spec, -1, on_ready, c, &p), 0);
+        if (expect_pass)
+                run(c);
+        else
+                run_failing(c, p, 1);
+        assert_int_equal(c->passed, expect_pass);
+        assert_string_equal(srv.request,
+                            "GET /vnc.html HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        assert_string_equal(probe_last_error(p), expect_error);
+        probe_free(p);
+        server_stop(&srv);
+        ctx_done(c);
+}
+
+static void test_http(void **state) {
+        http_case("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", true, "");
+        http_case("HTTP/1.0 404 Not Found\r\n\r\n", true, "");          /* it answers: up */
+        http_case("HTTP/1.0 503 Service Unavailable\r\n\r\n", false,
+                  "unexpected answer 'HTTP/1.0 503 Service Unavailable'");
+        http_case("SSH-2.0-x\r\n", false, "unexpected answer 'SSH-2.0-x'");
+        http_case("HTTP/1.0", false, "closed before answering");
+}
+
+static void displayfd_case(const char *written, bool expect_pass, const char *expect_error) {
+        Ctx *c = ctx_new();
+        ProbeSpec spec = { .type = PROBE_DISPLAYFD };
+        Probe *p = NULL;
+        int fds[2];
+
+        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+        assert_int_equal(probe_start(c->e, &spec, fds[0], on_ready, c, &p), 0);
+        assert_int_equal(write(fds[1], written, strlen(written)), (ssize_t)strlen(written));
+        close(fds[1]);
+        if (expect_pass)
+                run(c);
+        else
+                run_failing(c, p, 0); /* a pipe: no connection attempts */
+        assert_int_equal(c->passed, expect_pass);
+        assert_string_equal(probe_last_error(p), expect_error);
+        probe_free(p);
+        ctx_done(c);
+}
+
+static void test_displayfd(void **state) {
+        displayfd_case("71\n", true, "");
+        displayfd_case("x\n", false, "unexpected answer 'x'");
+        displayfd_case("", false, "closed before answering"); /* the server died first */
+        displayfd_case("7", false, "closed before answering");
+}
+
+static void test_none_and_bad_host(void **state) {
+        Ctx *c = ctx_new();
+        ProbeSpec none = { .type = PROBE_NONE };
+        ProbeSpec bad = { .type = PROBE_HTTP, .host = (char *)"localhost.example", .port = 1 };
+        Probe *p = NULL;
+
+        assert_int_equal(probe_start(c->e, &none, -1, on_ready, c, &p), 0);
+        run(c);
+        assert_true(c->passed);
+        p = probe_free(p);
+        ctx_done(c);
+        c = ctx_new();
+        assert_int_equal(probe_start(c->e, &bad, -1, on_ready, c, &p), -EINVAL);
+        assert_null(p);
+        assert_null(probe_free(NULL));
+        probe_kick(NULL);
+        ctx_done(c);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_banner),
+                cmocka_unit_test(test_wrong_banner),
+                cmocka_unit_test(test_refused_then_listening),
+                cmocka_unit_test(test_kick_attempts_at_once),
+                cmocka_unit_test(test_fallback_is_sparse),
+                cmocka_unit_test(test_http),
+                cmocka_unit_test(test_displayfd),
+                cmocka_unit_test(test_none_and_bad_host),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,223 @@
+/* Tests of agent/supervise/spawn.c: what a spawned child gets (exactly fds
+ * 0-3, no blocked or ignored signals, its own process group, cwd, env,
+ * argv), the 127/126 exit codes when exec fails, and PATH lookup.  The
+ * child is inspected from outside through /proc once it has exec'd. */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include "agent/supervise/spawn.h"
+#include "fileio.h"
+#include "macro.h"
+
+static char dir[] = "/tmp/test-spawn-XXXXXX";
+
+static void write_exe(const char *name, const char *text, mode_t mode) {
+        char p[128];
+        FILE *f;
+
+        snprintf(p, sizeof p, "%s/%s", dir, name);
+        assert_non_null(f = fopen(p, "w"));
+        fputs(text, f);
+        fclose(f);
+        assert_int_equal(chmod(p, mode), 0);
+}
+
+static int setup(void **state) {
+        assert_non_null(mkdtemp(dir));
+        write_exe("bad-interp", "#!/nonexistent/interpreter\n", 0755);
+        write_exe("not-a-program", "\x7f" "ELF garbage", 0755);
+        write_exe("no-x", "#!/bin/sh\n", 0644);
+        return 0;
+}
+
+static int teardown(void **state) {
+        char cmd[128];
+        const char *names[] = { "bad-interp", "not-a-program", "no-x" };
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                snprintf(cmd, sizeof cmd, "%s/%s", dir, names[i]);
+                unlink(cmd);
+        }
+        rmdir(dir);
+        return 0;
+}
+
+/* Whether pid is blocked in (clock_)nanosleep: past the dynamic loader,
+ * which briefly holds ld.so.cache and libc open as fd 4 after exec. */
+static bool in_nanosleep(pid_t pid) {
+        char p[64];
+        long nr = -1;
+        FILE *f;
+
+        snprintf(p, sizeof p, "/proc/%d/syscall", (int)pid);
+        f = fopen(p, "re");
+        if (f) {
+                if (fscanf(f, "%ld", &nr) != 1)
+                        nr = -1;
+                fclose(f);
+        }
+        return nr == SYS_clock_nanosleep || nr == SYS_nanosleep;
+}
+
+/* Test-side wait for the child to have exec'd sleep and be sleeping (we
+ * inspect a process we do not control); bounded. */
+static void wait_exec(pid_t pid, const char *comm) {
+        char p[64], buf[64] = "";
+
+        snprintf(p, sizeof p, "/proc/%d/comm", (int)pid);
+        for (int i = 0; i < 2000; i++) {
+                FILE *f = fopen(p, "re");
+                if (f) {
+                        if (fgets(buf, sizeof buf, f))
+                                buf[strcspn(buf, "\n")] = '\0';
+                        fclose(f);
+                }
+                if (streq(buf, comm) && in_nanosleep(pid))
+                        return;
+                nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+        }
+        fail_msg("child %d never became %s (is %s)", (int)pid, comm, buf);
+}
+
+static char *status_field(pid_t pid, const char *field) {
+        static char line[256];
+        char p[64];
+        FILE *f;
+
+        snprintf(p, sizeof p, "/proc/%d/status", (int)pid);
+        assert_non_null(f = fopen(p, "re"));
+        while (fgets(line, sizeof line, f))
+                if (startswith(line, field)) {
+                        fclose(f);
+                        line[strcspn(line, "\n")] = '\0';
+                        return line + strlen(field);
+                }
+        fclose(f);
+        return NULL;
+}
+
+static void test_child_environment(void **state) {
+        char *argv[] = { (char *)"sleep", (char *)"100", NULL };
+        char *envp[] = { (char *)"FOO=bar", NULL };
+        int p[2], leak, r;
+        char path[64], link[256], fds[64] = "";
+        _cleanup_(freep) char *env = NULL;
+        size_t n;
+        pid_t pid;
+        sigset_t ss;
+
+        /* What the agent does before spawning: block and ignore signals,
+         * hold fds without O_CLOEXEC by mistake. */
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGCHLD);
+        sigaddset(&ss, SIGTERM);
+        sigprocmask(SIG_BLOCK, &ss, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        leak = open("/dev/null", O_RDONLY); /* no O_CLOEXEC on purpose */
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+
+        r = spawn_process(&(SpawnOptions){ .argv = argv, .envp = envp, .cwd = dir, .stdin_fd = -1,
+                                           .stdout_fd = p[1], .stderr_fd = -1, .extra_fd = p[1] },
+                          &pid);
+        assert_int_equal(r, 0);
+        wait_exec(pid, "sleep");
+
+        assert_int_equal(getpgid(pid), pid);
+        assert_string_equal(status_field(pid, "SigBlk:\t"), "0000000000000000");
+        assert_string_equal(status_field(pid, "SigIgn:\t"), "0000000000000000");
+        snprintf(path, sizeof path, "/proc/%d/cwd", (int)pid);
+        n = (size_t)readlink(path, link, sizeof link - 1);
+        link[n] = '\0';
+        assert_string_equal(link, dir);
+        snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+        assert_int_equal(read_full_file(path, 4096, &env, &n), 0);
+        assert_int_equal(n, strlen("FOO=bar") + 1);
+        assert_string_equal(env, "FOO=bar");
+        /* Exactly 0-3; 0 is /dev/null; 1, 2 and 3 the pipe. */
+        for (int fd = 0; fd < 64; fd++) {
+                snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)pid, fd);
+                if (access(path, F_OK) == 0)
+                        snprintf(fds + strlen(fds), sizeof fds - strlen(fds), "%d ", fd);
+        }
+        assert_string_equal(fds, "0 1 2 3 ");
+        snprintf(path, sizeof path, "/proc/%d/fd/0", (int)pid);
+        n = (size_t)readlink(path, link, sizeof link - 1);
+        link[n] = '\0';
+        assert_string_equal(link, "/dev/null");
+
+        assert_int_equal(kill(-pid, SIGKILL), 0); /* the group */
+        assert_int_equal(waitpid(pid, &r, 0), pid);
+        assert_true(WIFSIGNALED(r) && WTERMSIG(r) == SIGKILL);
+        close(p[0]);
+        close(p[1]);
+        close(leak);
+        signal(SIGPIPE, SIG_DFL);
+        sigprocmask(SIG_UNBLOCK, &ss, NULL);
+}
+
+static int spawn_exit_code(const char *name) {
+        char exe[128];
+        char *argv[] = { exe, NULL };
+        pid_t pid;
+        int r, ws;
+
+        snprintf(exe, sizeof exe, "%s/%s", dir, name);
+        r = spawn_process(&(SpawnOptions){ .argv = argv, .stdin_fd = -1, .stdout_fd = -1,
+                                           .stderr_fd = -1, .extra_fd = -1 },
+                          &pid);
+        if (r < 0)
+                return r;
+        assert_int_equal(waitpid(pid, &ws, 0), pid);
+        assert_true(WIFEXITED(ws));
+        return WEXITSTATUS(ws);
+}
+
+static void test_exec_failures(void **state) {
+        assert_int_equal(spawn_exit_code("bad-interp"), 127);    /* ENOENT at exec */
+        assert_int_equal(spawn_exit_code("not-a-program"), 126); /* ENOEXEC */
+        assert_int_equal(spawn_exit_code("no-x"), -EACCES);      /* refused before fork */
+        assert_int_equal(spawn_exit_code("missing"), -ENOENT);
+}
+
+static void test_find_binary(void **state) {
+        char *p = NULL, path[160];
+
+        assert_int_equal(find_executable("sh", "/nonexistent::/bin", &p), 0);
+        assert_string_equal(p, "/bin/sh");
+        free(p);
+        assert_int_equal(find_executable("/bin/sh", "/nonexistent", &p), 0);
+        assert_string_equal(p, "/bin/sh");
+        free(p);
+        snprintf(path, sizeof path, "/nonexistent:%s:/bin", dir);
+        assert_int_equal(find_executable("bad-interp", path, &p), 0);
+        assert_true(startswith(p, dir) && streq(p + strlen(dir), "/bad-interp"));
+        free(p);
+        p = NULL;
+        /* Not executable: skipped in PATH. */
+        assert_int_equal(find_executable("no-x", path, &p), -ENOENT);
+        assert_int_equal(find_executable("sh", "", &p), -ENOENT);
+        assert_int_equal(find_executable("vmba-no-such-binary", "/bin:/usr/bin", &p), -ENOENT);
+        /* A directory is not a binary. */
+        assert_int_equal(find_executable("tmp", "/", &p), -ENOENT);
+        assert_int_equal(find_executable("", "/bin", &p), -EINVAL);
+        assert_null(p);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_child_environment),
+                cmocka_unit_test(test_exec_failures),
+                cmocka_unit_test(test_find_binary),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}

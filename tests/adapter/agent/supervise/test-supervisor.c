@@ -1,0 +1,370 @@
+/* Tests of agent/supervise/supervisor.c (the adapter) without root and
+ * without the rest of the agent: a hand-made harness (sd-event loop, the
+ * child registry reaping on SIGCHLD, options) and small /bin/sh services
+ * from a services file.  Covers start in dependency order, a dependency's restart
+ * taking its dependents down and up again, the start budget, a missing
+ * binary, on-demand start/stop, stop_all in reverse order with its done
+ * callback, and the ready timeout extended only while a start is busy.  Also what the status accessors report.  The loop runs
+ * until a condition holds, with a deadline that fails the test. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include "agent/supervise/children.h"
+#include "agent/supervise/supervisor.h"
+#include "fileio.h"
+#include "macro.h"
+
+static char dir[] = "/tmp/test-supervisor-XXXXXX";
+static unsigned changed;
+
+/* What the agent hands the supervisor, made by hand: a loop, the child
+ * registry reaping on SIGCHLD, the options and the hooks. */
+typedef struct Harness {
+        sd_event *event;
+        Children *children;
+        SupervisorOptions o;
+        Supervisor *supervisor;
+} Harness;
+
+static void on_change(void *userdata) {
+        changed++;
+}
+
+static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        children_reap(userdata);
+        return 0;
+}
+
+/* sets: option name, value, ... for the few options the tests change. */
+static void harness_set(Harness *h, const char *key, const char *value) {
+        uint32_t v = (uint32_t)strtoul(value, NULL, 10);
+
+        if (streq(key, "restart_burst"))
+                h->o.restart_burst = v;
+        else if (streq(key, "ready_timeout_ms"))
+                h->o.ready_timeout_ms = v;
+        else
+                fail_msg("unknown option %s", key);
+}
+
+static Harness *harness_make(const char *const *sets) {
+        static Harness h;
+        sigset_t ss;
+
+        h = (Harness){};
+        h.o = (SupervisorOptions){
+                .bin_path = "/usr/local/bin:/usr/bin:/bin", .restart_burst = 5, .restart_window_s = 60,
+                .backoff_initial_ms = 2, .backoff_max_ms = 4, .ready_timeout_ms = 20000,
+                .stop_timeout_ms = 5000,
+        };
+        for (; sets && *sets; sets += 2)
+                harness_set(&h, sets[0], sets[1]);
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &ss, NULL);
+        assert_int_equal(sd_event_new(&h.event), 0);
+        assert_int_equal(children_new(&h.children), 0);
+        assert_int_equal(sd_event_add_signal(h.event, NULL, SIGCHLD, on_sigchld, h.children), 0);
+        h.o.event = h.event;
+        h.o.children = h.children;
+        return &h;
+}
+
+static int harness_start(Harness *h, const char *services_json) {
+        _cleanup_(service_defs_done) ServiceDefs defs = {};
+        SupervisorHooks hooks = { .on_change = on_change };
+        char err[256];
+        int r;
+
+        r = service_defs_from_json(services_json, &defs, err, sizeof err);
+        if (r < 0)
+                return r;
+        return supervisor_new(&h->o, &defs, &hooks, &h->supervisor);
+}
+
+/* Every child reaped, then everything freed. */
+static bool no_children(void) {
+        siginfo_t si = {};
+        return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD;
+}
+
+static void harness_drop(Harness *h) {
+        h->supervisor = supervisor_free(h->supervisor);
+        /* Reap what supervisor_free() killed: SIGCHLD arrives for each. */
+        while (!no_children())
+                assert_true(sd_event_run(h->event, UINT64_MAX) >= 0);
+        h->children = children_free(h->children);
+        h->event = sd_event_unref(h->event);
+}
+
+static ServiceStatus status(Harness *m, size_t i) {
+        ServiceStatus st;
+
+        assert_int_equal(supervisor_get_status(m->supervisor, i, &st), 0);
+        return st;
+}
+
+typedef bool (*Pred)(Harness *m, const void *arg);
+
+/* Runs the loop until pred holds.  Most predicates follow loop events; the
+ * file-based ones (a child's trap wrote its line) are checked every 10 ms.
+ * The bound only keeps a broken build from hanging: it is not a timing
+ * expectation, and generous for a loaded machine. */
+static void run_until(Harness *m, Pred pred, const void *arg, const char *what) {
+        for (int i = 0; i < 6000; i++) { /* ≤ 60 s */
+                if (pred(m, arg))
+                        return;
+                assert_true(sd_event_run(m->event, 10 * 1000) >= 0);
+        }
+        fail_msg("timed out waiting for %s", what);
+}
+
+static bool all_ready(Harness *m, const void *arg) {
+        char reason[128];
+        return supervisor_chain_ready(m->supervisor, reason, sizeof reason);
+}
+
+static bool state_is(Harness *m, const void *arg) {
+        const struct { size_t i; ServiceState s; } *a = arg;
+        return status(m, a->i).state == a->s;
+}
+
+static bool restarted(Harness *m, const void *arg) {
+        return status(m, *(const size_t *)arg).restarts > 0;
+}
+
+static bool flag_set(Harness *m, const void *arg) {
+        return *(const bool *)arg;
+}
+
+static bool lines_in(Harness *m, const void *arg) {
+        _cleanup_(freep) char *text = NULL;
+        size_t n = 0;
+
+        if (read_full_file(arg, 4096, &text, NULL) < 0)
+                return false;
+        for (char *c = text; *c; c++)
+                n += *c == '\n';
+        return n == 3;
+}
+
+static void on_done(void *userdata) {
+        *(bool *)userdata = true;
+}
+
+/* A service that appends its name to dir/log when it gets SIGTERM. */
+static char *logs_on_term(const char *name) {
+        static char buf[8][512];
+        static int k;
+        char *b = buf[k++ % 8];
+
+        snprintf(b, 512,
+                 "{\"name\": \"%s\", \"argv\": [\"/bin/sh\", \"-c\", "
+                 "\"trap 'echo %s >> %s/log; exit 0' TERM; echo %s >> %s/armed; while :; do sleep 1; done\"]",
+                 name, name, dir, name, dir);
+        return b;
+}
+
+static void test_order_restart_and_stop_all(void **state) {
+        char json[2048], path[128], armed[128];
+        _cleanup_(freep) char *log = NULL;
+        Harness *m;
+        ServiceStatus st;
+        bool done = false;
+        char reason[128];
+
+        snprintf(json, sizeof json, "[%s}, %s, \"depends_on\": [\"base\"]}, %s, \"depends_on\": [\"mid\"]}]",
+                 logs_on_term("base"), logs_on_term("mid"), logs_on_term("top"));
+        m = harness_make(NULL);
+        assert_int_equal(harness_start(m, json), 0);
+        assert_int_equal(supervisor_n_services(m->supervisor), 3);
+        assert_false(supervisor_chain_ready(m->supervisor, reason, sizeof reason));
+        assert_string_equal(reason, "base: inactive");
+
+        assert_int_equal(supervisor_start_all(m->supervisor), 0);
+        run_until(m, all_ready, NULL, "all ready");
+        assert_true(changed > 0);
+        st = status(m, 2);
+        assert_string_equal(st.name, "top");
+        assert_int_equal(st.state, SERVICE_READY);
+        assert_true(st.pid > 0 && st.ready_boottime > 0);
+        assert_int_equal(st.restarts, 0);
+        assert_null(st.last_exit);
+        assert_int_equal(supervisor_get_status(m->supervisor, 3, &st), -ERANGE);
+
+        /* base dies: mid and top go down, then all come back, once. */
+        pid_t old_top = status(m, 2).pid;
+        snprintf(armed, sizeof armed, "%s/armed", dir);
+        run_until(m, lines_in, armed, "three traps set");
+        unlink(armed);
+        assert_int_equal(kill(status(m, 0).pid, SIGKILL), 0);
+        /* Not "top is WAITING": when top's shell exits after base and mid
+         * are ready again, it goes from STOPPING straight to STARTING. */
+        run_until(m, restarted, &(size_t){ 2 }, "top restarted");
+        run_until(m, all_ready, NULL, "all ready again");
+        assert_true(status(m, 0).ready_boottime <= status(m, 1).ready_boottime);
+        assert_true(status(m, 1).ready_boottime <= status(m, 2).ready_boottime);
+        assert_string_equal(status(m, 0).last_exit, "killed by SIGKILL");
+        for (size_t i = 0; i < 3; i++)
+                assert_int_equal(status(m, i).restarts, 1);
+        assert_true(status(m, 2).pid != old_top);
+        assert_string_equal(status(m, 2).last_exit, "exited 0"); /* its trap ran */
+
+        /* The new shells' traps are set; the log then only gets stop_all's order. */
+        run_until(m, lines_in, armed, "three traps set again");
+        snprintf(path, sizeof path, "%s/log", dir);
+        unlink(path);
+
+        assert_int_equal(supervisor_stop_all(m->supervisor, on_done, &done), 0);
+        assert_int_equal(supervisor_stop_all(m->supervisor, on_done, &done), -EALREADY);
+        run_until(m, flag_set, &done, "stop_all done");
+        assert_int_equal(read_full_file(path, 4096, &log, NULL), 0);
+        assert_string_equal(log, "top\nmid\nbase\n");
+        for (size_t i = 0; i < 3; i++) {
+                assert_int_equal(status(m, i).state, SERVICE_INACTIVE);
+                assert_int_equal(status(m, i).pid, 0);
+        }
+        assert_int_equal(supervisor_start_all(m->supervisor), -ESHUTDOWN);
+        harness_drop(m);
+        unlink(path);
+        unlink(armed);
+}
+
+static void test_budget_missing_and_on_demand(void **state) {
+        static const char *const sets[] = { "restart_burst", "3", NULL };
+        static const char json[] =
+                "[{\"name\": \"crash\", \"argv\": [\"/bin/sh\", \"-c\", \"exit 4\"]},"
+                " {\"name\": \"ghost\", \"argv\": [\"vmba-no-such-binary\"]},"
+                " {\"name\": \"later\", \"argv\": [\"sleep\"], \"on_demand\": true}]";
+        struct { size_t i; ServiceState s; } crash_failed = { 0, SERVICE_FAILED }, later_ready = { 2, SERVICE_READY },
+                                               later_inactive = { 2, SERVICE_INACTIVE };
+        char *extra[] = { (char *)"1000", NULL };
+        char reason[128];
+        bool done = false;
+        Harness *m;
+
+        m = harness_make(sets);
+        assert_int_equal(harness_start(m, json), 0);
+        assert_int_equal(supervisor_start_all(m->supervisor), 0);
+        /* Not found: failed at once, synchronously, no retry. */
+        assert_int_equal(status(m, 1).state, SERVICE_FAILED);
+        assert_string_equal(status(m, 1).last_error, "vmba-no-such-binary: not found");
+        run_until(m, state_is, &crash_failed, "crash failed");
+        assert_int_equal(status(m, 0).restarts, 2);
+        assert_string_equal(status(m, 0).last_exit, "exited 4");
+        assert_string_equal(status(m, 0).last_error, "exited 4; gave up after 3 starts in 60 s");
+        assert_false(supervisor_chain_ready(m->supervisor, reason, sizeof reason));
+        assert_string_equal(reason, "crash: failed (exited 4; gave up after 3 starts in 60 s)");
+
+        /* On demand: not started by start_all, started with extra argv. */
+        assert_int_equal(status(m, 2).state, SERVICE_INACTIVE);
+        assert_true(status(m, 2).on_demand);
+        assert_int_equal(supervisor_start_service(m->supervisor, "nope", NULL), -ENOENT);
+        assert_int_equal(supervisor_start_service(m->supervisor, "later", extra), 0);
+        run_until(m, state_is, &later_ready, "later ready");
+        assert_int_equal(supervisor_start_service(m->supervisor, "later", extra), -EALREADY);
+        assert_int_equal(supervisor_stop_service(m->supervisor, "later"), 0);
+        run_until(m, state_is, &later_inactive, "later stopped");
+        assert_string_equal(status(m, 2).last_exit, "killed by SIGTERM");
+
+        /* An explicit start of a failed service gets a fresh budget. */
+        assert_int_equal(supervisor_start_service(m->supervisor, "crash", NULL), 0);
+        assert_null(status(m, 0).last_error);
+        run_until(m, state_is, &crash_failed, "crash failed again");
+        assert_int_equal(status(m, 0).restarts, 5);
+
+        assert_int_equal(supervisor_stop_all(m->supervisor, on_done, &done), 0);
+        assert_true(done); /* nothing was running: done at once */
+        assert_int_equal(status(m, 0).state, SERVICE_FAILED); /* keeps its reason */
+        harness_drop(m);
+}
+
+/* The ready timeout counts time without progress: a start that keeps the
+ * CPU busy gets the period again (up to 3 times), a blocked one fails at
+ * the first expiry.  Nothing listens on the probed port, so neither is
+ * ever ready. */
+static void test_ready_timeout_extended_while_busy(void **state) {
+        static const char *const sets[] = { "restart_burst", "1", "ready_timeout_ms", "300", NULL };
+        static const char json[] =
+                "[{\"name\": \"busy\", \"argv\": [\"/bin/sh\", \"-c\", \"while :; do :; done\"],"
+                "  \"probe\": {\"type\": \"tcp-banner\", \"port\": 1, \"expect\": \"RFB \"}},"
+                " {\"name\": \"blocked\", \"argv\": [\"sleep\", \"100\"],"
+                "  \"probe\": {\"type\": \"tcp-banner\", \"port\": 1, \"expect\": \"RFB \"}}]";
+        struct { size_t i; ServiceState s; } busy_failed = { 0, SERVICE_FAILED },
+                                               blocked_failed = { 1, SERVICE_FAILED };
+        Harness *m;
+
+        m = harness_make(sets);
+        assert_int_equal(harness_start(m, json), 0);
+        assert_int_equal(supervisor_start_all(m->supervisor), 0);
+        run_until(m, state_is, &blocked_failed, "blocked failed");
+        assert_string_equal(status(m, 1).last_error,
+                            "not ready after 300 ms: Connection refused; gave up after 1 starts in 60 s");
+        run_until(m, state_is, &busy_failed, "busy failed");
+        /* Extended at least once; three times unless the machine is so
+         * loaded that a period passed with the loop barely on a CPU. */
+        unsigned ms = 0;
+        char rest[160] = "";
+        assert_int_equal(sscanf(status(m, 0).last_error, "not ready after %u ms %159[^\n]", &ms, rest), 2);
+        assert_true(ms == 600 || ms == 900 || ms == 1200);
+        assert_string_equal(rest, "(extended while busy): Connection refused; gave up after 1 starts in 60 s");
+        harness_drop(m);
+}
+
+static void test_bad_services_file(void **state) {
+        Harness *m = harness_make(NULL);
+
+        assert_int_equal(harness_start(m, "[{\"name\": \"a\", \"argv\": [\"x\"], \"oops\": 1}]"), -EINVAL);
+        assert_null(m->supervisor);
+        harness_drop(m);
+        assert_null(supervisor_free(NULL));
+}
+
+static void test_stale_lock(void **state) {
+        char path[64], text[32];
+        FILE *f;
+
+        snprintf(path, sizeof path, "%s/.X4242-lock", dir);
+        assert_int_equal(supervisor_remove_stale_lock(path), 0); /* absent */
+        /* Our own pid is alive: kept. */
+        snprintf(text, sizeof text, "%10d\n", (int)getpid());
+        assert_non_null(f = fopen(path, "w"));
+        fputs(text, f);
+        fclose(f);
+        assert_int_equal(supervisor_remove_stale_lock(path), 0);
+        assert_int_equal(access(path, F_OK), 0);
+        /* pid_max is at most 2^22: this one cannot exist. */
+        assert_non_null(f = fopen(path, "w"));
+        fputs("   9999999\n", f);
+        fclose(f);
+        assert_int_equal(supervisor_remove_stale_lock(path), 1);
+        assert_int_equal(access(path, F_OK), -1);
+
+}
+
+static int setup(void **state) {
+        assert_non_null(mkdtemp(dir));
+        return 0;
+}
+
+static int teardown(void **state) {
+        rmdir(dir);
+        return 0;
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_order_restart_and_stop_all),
+                cmocka_unit_test(test_budget_missing_and_on_demand),
+                cmocka_unit_test(test_ready_timeout_extended_while_busy),
+                cmocka_unit_test(test_bad_services_file),
+                cmocka_unit_test(test_stale_lock),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,317 @@
+/* Unit tests for agent/config.c: defaults, the JSON file, vmba.* on the
+ * kernel command line, --set, precedence, and that the token never shows
+ * up in an error message.  Error texts are compared exactly: they are
+ * what an operator reads when the agent refuses to start. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include "agent/config/config.h"
+#include "fileio.h"
+#include "macro.h"
+
+static void test_defaults(void **state) {
+        Config c;
+
+        config_init(&c);
+        assert_int_equal(c.log_level, 6);
+        assert_int_equal(c.http_port, 8080);
+        assert_string_equal(c.http_listen, "0.0.0.0");
+        assert_int_equal(c.netinit, -1);
+        assert_int_equal(c.shutdown_action, SHUTDOWN_REBOOT);
+        assert_int_equal(c.shutdown_timeout_ms, 10000);
+        assert_string_equal(c.cmdline_path, "/proc/cmdline");
+        assert_string_equal(c.display, ":1");
+        assert_int_equal(c.vnc_port, 5901);
+        assert_int_equal(c.novnc_port, 6080);
+        assert_string_equal(c.services_file, "");
+        assert_string_equal(c.token_file, "/etc/vm-browser-agent/token");
+        assert_null(c.token);        /* "" default means: no token */
+        assert_null(c.allow_from);   /* NULL: loopback + gateway */
+        assert_int_equal(c.stop_timeout_ms, 5000);
+        assert_int_equal(c.vsock_cid, 2);
+        assert_false(c.token_from_cmdline);
+        config_done(&c);
+        config_done(&c); /* idempotent */
+}
+
+static void test_json(void **state) {
+        Config c;
+        char err[256] = "";
+
+        config_init(&c);
+        assert_int_equal(config_load_json(&c,
+                "{\"http_port\": 9090, \"log_level\": \"debug\", \"netinit\": false,"
+                " \"allow_from\": [\"10.0.0.1\", \"::1\"], \"shutdown_action\": \"exit\","
+                " \"geometry\": \"800x600\"}", "agent.json", err, sizeof err), 0);
+        assert_int_equal(c.http_port, 9090);
+        assert_int_equal(c.log_level, 7);
+        assert_int_equal(c.netinit, 0);
+        assert_string_equal(c.allow_from[0], "10.0.0.1");
+        assert_string_equal(c.allow_from[1], "::1");
+        assert_null(c.allow_from[2]);
+        assert_int_equal(c.shutdown_action, SHUTDOWN_EXIT);
+        assert_string_equal(c.geometry, "800x600");
+        /* Untouched keys keep their defaults. */
+        assert_int_equal(c.vnc_port, 5901);
+        assert_int_equal(config_load_json(&c, "{\"log_level\": 3, \"netinit\": \"auto\", \"allow_from\": []}",
+                                          "agent.json", err, sizeof err), 0);
+        assert_int_equal(c.log_level, 3);
+        assert_int_equal(c.netinit, -1);
+        assert_null(c.allow_from);
+        config_done(&c);
+}
+
+static void test_json_errors(void **state) {
+        static const struct {
+                const char *json, *error;
+        } cases[] = {
+                { "{\"http_prot\": 1}", "agent.json: unknown key \"http_prot\"" },
+                { "{\"http_port\": \"8080\"}",
+                  "agent.json: key \"http_port\": expected an integer 0-65535, got a string" },
+                { "{\"http_port\": 65536}",
+                  "agent.json: key \"http_port\": expected an integer 0-65535, got \"65536\"" },
+                { "{\"http_port\": -1}", "agent.json: key \"http_port\": expected an integer 0-65535, got an integer" },
+                { "{\"http_port\": 1.5}", "agent.json: key \"http_port\": expected an integer 0-65535, got a number" },
+                { "{\"display\": 1}", "agent.json: key \"display\": expected a string, got an integer" },
+                { "{\"netinit\": \"yes\"}", "agent.json: key \"netinit\": expected true, false or \"auto\", got a string" },
+                { "{\"allow_from\": \"10.0.0.1\"}",
+                  "agent.json: key \"allow_from\": expected a list of addresses or CIDRs, got a string" },
+                { "{\"allow_from\": [1]}",
+                  "agent.json: key \"allow_from\": expected a list of addresses or CIDRs, got a list" },
+                /* Caught at load time, not only when http.c parses it. */
+                { "{\"allow_from\": [\"10.0.0.1\", \"10.0.0.300/24\"]}",
+                  "agent.json: key \"allow_from\": expected a list of addresses or CIDRs, got \"10.0.0.300/24\"" },
+                { "{\"allow_from\": [\"gateway\"]}",
+                  "agent.json: key \"allow_from\": expected a list of addresses or CIDRs, got \"gateway\"" },
+                { "{\"allow_from\": [\"10.0.0.0/33\"]}",
+                  "agent.json: key \"allow_from\": expected a list of addresses or CIDRs, got \"10.0.0.0/33\"" },
+                { "{\"shutdown_action\": \"halt\"}",
+                  "agent.json: key \"shutdown_action\": expected one of reboot, poweroff, exit, got \"halt\"" },
+                { "{\"log_level\": 9}",
+                  "agent.json: key \"log_level\": expected a log level (emerg..debug or 0-7), got an integer" },
+                { "[1]", "agent.json: expected a JSON object of keys" },
+                { "{\"a\": 1", "agent.json:1:7: invalid JSON: '}' expected near end of file" },
+                { "{\"depth\": 1, \"depth\": 2}", "agent.json:1:20: invalid JSON: duplicate object key near '\"depth\"'" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                Config c;
+                char err[256] = "";
+                config_init(&c);
+                assert_int_equal(config_load_json(&c, cases[i].json, "agent.json", err, sizeof err), -EINVAL);
+                assert_string_equal(err, cases[i].error);
+                config_done(&c);
+        }
+}
+
+/* The text path (kernel command line, --set) checks allow_from too, and a
+ * refused value leaves the previous one in place. */
+static void test_allow_from_text(void **state) {
+        Config c;
+        char err[256] = "";
+
+        config_init(&c);
+        assert_int_equal(config_set(&c, "allow_from", "10.0.0.0/8,fd00::/8", err, sizeof err), 0);
+        assert_int_equal(config_set(&c, "allow_from", "10.0.0.1,10.0.0.1/40", err, sizeof err), -EINVAL);
+        assert_string_equal(err, "option: key \"allow_from\": expected a list of addresses or CIDRs, got \"10.0.0.1/40\"");
+        assert_string_equal(c.allow_from[0], "10.0.0.0/8");
+        assert_string_equal(c.allow_from[1], "fd00::/8");
+        assert_null(c.allow_from[2]);
+        assert_int_equal(config_apply_cmdline(&c, "quiet vmba.allow_from=host.lan", err, sizeof err), -EINVAL);
+        assert_string_equal(err, "kernel command line: key \"allow_from\": expected a list of addresses or CIDRs, got \"host.lan\"");
+        assert_string_equal(c.allow_from[0], "10.0.0.0/8");
+        config_done(&c);
+}
+
+static void test_file(void **state) {
+        char dir[] = "/tmp/test-config-XXXXXX", path[64], err[256] = "";
+        Config c;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/agent.json", dir);
+        config_init(&c);
+        assert_int_equal(config_load_file(&c, path, err, sizeof err), -ENOENT);
+        assert_int_equal(write_file_atomic(path, "{\"depth\": 16}\n", 14, 0644), 0);
+        assert_int_equal(config_load_file(&c, path, err, sizeof err), 0);
+        assert_int_equal(c.depth, 16);
+        assert_int_equal(write_file_atomic(path, "{\"dpeth\": 16}\n", 14, 0644), 0);
+        assert_int_equal(config_load_file(&c, path, err, sizeof err), -EINVAL);
+        char want[128];
+        snprintf(want, sizeof want, "%s: unknown key \"dpeth\"", path);
+        assert_string_equal(err, want);
+        config_done(&c);
+        unlink(path);
+        rmdir(dir);
+}
+
+static void test_cmdline(void **state) {
+        Config c;
+        char err[256] = "";
+
+        config_init(&c);
+        assert_int_equal(config_apply_cmdline(&c,
+                "console=ttyS0 reboot=k ip=10.0.0.2::10.0.0.1:24::eth0:off vmba.http_port=8081 "
+                "\"vmba.geometry=1024x768\" vmba.window_manager= vmba.allow_from=10.0.0.1,10.0.0.9 "
+                "vmba.netinit=on -- vmba.depth=8", err, sizeof err), 0);
+        assert_int_equal(c.http_port, 8081);
+        assert_string_equal(c.geometry, "1024x768");
+        assert_string_equal(c.window_manager, "");
+        assert_string_equal(c.allow_from[0], "10.0.0.1");
+        assert_string_equal(c.allow_from[1], "10.0.0.9");
+        assert_null(c.allow_from[2]);
+        assert_int_equal(c.netinit, 1);
+        assert_int_equal(c.depth, 24); /* after "--": init's arguments, not the kernel's */
+        assert_false(c.token_from_cmdline);
+
+        assert_int_equal(config_apply_cmdline(&c, "quiet vmba.http_prot=1", err, sizeof err), -EINVAL);
+        assert_string_equal(err, "kernel command line: unknown key \"vmba.http_prot\"");
+        assert_int_equal(config_apply_cmdline(&c, "vmba.vnc_port=x1", err, sizeof err), -EINVAL);
+        assert_string_equal(err, "kernel command line: key \"vnc_port\": expected an integer 0-65535, got \"x1\"");
+        assert_int_equal(config_apply_cmdline(&c, "vmba.depth", err, sizeof err), -EINVAL);
+        assert_string_equal(err, "kernel command line: key \"depth\": expected an integer 0-4294967295, got no value");
+        config_done(&c);
+}
+
+/* vmba.* words are split by the kernel's tokeniser, exactly as ip= is
+ * (cmdline_next_arg()): a quoted value keeps its spaces and a "--" inside
+ * it, the quote opening a value is dropped with the word's last quote,
+ * and quotes inside a value stay (the old tokeniser dropped them all). */
+static void test_cmdline_quoted(void **state) {
+        Config c;
+        char err[256] = "";
+
+        config_init(&c);
+        assert_int_equal(config_apply_cmdline(&c,
+                "ip=\"10.0.0.2:::24\" vmba.firefox=\"/opt/my browser -- x/firefox\" "
+                "vmba.window_manager=a\"b c\"d \"vmba.display=:7\" vmba.depth=16", err, sizeof err), 0);
+        assert_string_equal(c.firefox, "/opt/my browser -- x/firefox");
+        assert_string_equal(c.window_manager, "a\"b c\"d");
+        assert_string_equal(c.display, ":7");
+        assert_int_equal(c.depth, 16);
+        /* An unterminated quote runs to the end of the line. */
+        assert_int_equal(config_apply_cmdline(&c, "vmba.geometry=\"800x600 vmba.depth=8", err, sizeof err), 0);
+        assert_string_equal(c.geometry, "800x600 vmba.depth=8");
+        assert_int_equal(c.depth, 16);
+        config_done(&c);
+}
+
+static void test_precedence(void **state) {
+        Config c;
+        char err[256] = "";
+
+        /* defaults < file < kernel command line < flags (--set) */
+        config_init(&c);
+        assert_int_equal(config_load_json(&c, "{\"http_port\": 1, \"vnc_port\": 2, \"novnc_port\": 3}",
+                                          "f", err, sizeof err), 0);
+        assert_int_equal(config_apply_cmdline(&c, "vmba.vnc_port=20 vmba.novnc_port=30", err, sizeof err), 0);
+        assert_int_equal(config_set(&c, "novnc_port", "300", err, sizeof err), 0);
+        assert_int_equal(c.http_port, 1);
+        assert_int_equal(c.vnc_port, 20);
+        assert_int_equal(c.novnc_port, 300);
+        assert_int_equal(c.depth, 24);
+        assert_int_equal(config_set(&c, "nope", "1", err, sizeof err), -EINVAL);
+        assert_string_equal(err, "unknown configuration key \"nope\"");
+        assert_int_equal(config_set(&c, "log_level", "loud", err, sizeof err), -EINVAL);
+        assert_string_equal(err, "option: key \"log_level\": expected a log level (emerg..debug or 0-7), got \"loud\"");
+        config_done(&c);
+}
+
+static void test_token_secret(void **state) {
+        static const char secret[] = "s3cr3t-T0KEN";
+        Config c;
+        char err[256] = "", text[256];
+
+        config_init(&c);
+        /* A token of the wrong type: the message names the key, not the value. */
+        snprintf(text, sizeof text, "{\"token\": [\"%s\"]}", secret);
+        assert_int_equal(config_load_json(&c, text, "agent.json", err, sizeof err), -EINVAL);
+        assert_string_equal(err, "agent.json: key \"token\": expected a string, got a list");
+        assert_null(strstr(err, secret));
+
+        snprintf(text, sizeof text, "vmba.token=%s", secret);
+        assert_int_equal(config_apply_cmdline(&c, text, err, sizeof err), 0);
+        assert_string_equal(c.token, secret);
+        assert_true(c.token_from_cmdline);
+
+        /* An over-long token: refused without echoing it. */
+        char *big = malloc(5000);
+        assert_non_null(big);
+        memset(big, 'k', 4999);
+        big[4999] = '\0';
+        assert_int_equal(config_set(&c, "token", big, err, sizeof err), -EINVAL);
+        assert_string_equal(err, "option: key \"token\": expected a string");
+        free(big);
+        config_done(&c);
+}
+
+static void test_token_file(void **state) {
+        char dir[] = "/tmp/test-config-XXXXXX", path[64], err[256] = "";
+        bool insecure = true;
+        Config c;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/token", dir);
+        config_init(&c);
+        assert_int_equal(config_set(&c, "token_file", path, err, sizeof err), 0);
+        assert_int_equal(config_load_token(&c, &insecure, err, sizeof err), 0); /* absent: no token */
+        assert_null(c.token);
+        assert_false(insecure);
+
+        assert_int_equal(write_file_atomic(path, "abc123\n", 7, 0600), 0);
+        assert_int_equal(config_load_token(&c, &insecure, err, sizeof err), 0);
+        assert_string_equal(c.token, "abc123");
+        assert_false(insecure);
+
+        /* An explicit token wins over the file. */
+        assert_int_equal(config_set(&c, "token", "explicit", err, sizeof err), 0);
+        assert_int_equal(config_load_token(&c, &insecure, err, sizeof err), 0);
+        assert_string_equal(c.token, "explicit");
+        config_done(&c);
+
+        config_init(&c);
+        assert_int_equal(config_set(&c, "token_file", path, err, sizeof err), 0);
+        assert_int_equal(chmod(path, 0644), 0);
+        assert_int_equal(config_load_token(&c, &insecure, err, sizeof err), 0);
+        assert_string_equal(c.token, "abc123");
+        assert_true(insecure);
+        config_done(&c);
+        unlink(path);
+        rmdir(dir);
+}
+
+static void test_dump_keys(void **state) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+
+        assert_non_null(f);
+        config_dump_keys_markdown(f);
+        fclose(f);
+        assert_non_null(strstr(buf, "| key | type | default | description |\n|---|---|---|---|\n"));
+        assert_non_null(strstr(buf, "\n| `http_port` | port | `8080` | HTTP port |\n"));
+        assert_non_null(strstr(buf, "\n| `token` | string (secret) | \"\" |"));
+        free(buf);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_json),
+                cmocka_unit_test(test_json_errors),
+                cmocka_unit_test(test_allow_from_text),
+                cmocka_unit_test(test_file),
+                cmocka_unit_test(test_cmdline),
+                cmocka_unit_test(test_cmdline_quoted),
+                cmocka_unit_test(test_precedence),
+                cmocka_unit_test(test_token_secret),
+                cmocka_unit_test(test_token_file),
+                cmocka_unit_test(test_dump_keys),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,249 @@
+/* Unit tests for agent/http/health-json.c: the exact /health JSON, the
+ * /health/ready JSON and the /metrics text for fixed snapshots (no
+ * supervisor, a full one, a failed network, a config error). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include "agent/http/health-json.h"
+#include "macro.h"
+
+/* 2026-11-21T23:59:01.123Z */
+#define REALTIME ((usec_t)1795305541 * USEC_PER_SEC + 123456)
+
+/* The supervisor's states, as the agent hands them over. */
+enum { INACTIVE, WAITING, STARTING, READY, STOPPING, BACKOFF, FAILED, N_STATES };
+static const char *const names[N_STATES] = {
+        "inactive", "waiting", "starting", "ready", "stopping", "backoff", "failed",
+};
+
+static void snapshot_base(HealthSnapshot *s) {
+        *s = (HealthSnapshot) {
+                .status = "starting",
+                .version = "0.1.0",
+                .uptime = 61 * USEC_PER_SEC + 999999,
+                .realtime = REALTIME,
+                .network = { .status = "not_configured", .prefix = -1 },
+                .state_names = names,
+                .n_states = N_STATES,
+        };
+}
+
+static char *dump(json_t *o) {
+        char *s = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        assert_non_null(s);
+        return s;
+}
+
+/* health_build_json's text, checked to be what jansson would print for the
+ * same object: valid JSON, and byte-identical once re-serialized. */
+static char *build(const HealthSnapshot *s) {
+        char *text = NULL, *again;
+        size_t size = 0;
+        json_error_t e;
+        json_t *o;
+
+        assert_int_equal(health_build_json(s, &text, &size), 0);
+        assert_int_equal(size, strlen(text));
+        o = json_loads(text, 0, &e);
+        if (!o)
+                fail_msg("invalid JSON (%s): %s", e.text, text);
+        again = dump(o);
+        assert_string_equal(again, text);
+        free(again);
+        return text;
+}
+
+static void test_health_minimal(void **state) {
+        HealthSnapshot s;
+        _cleanup_(freep) char *text = NULL;
+
+        /* No supervisor, no network, no build id: the agent just started. */
+        snapshot_base(&s);
+        text = build(&s);
+        assert_string_equal(text,
+                "{\"status\":\"starting\",\"version\":\"0.1.0\",\"build_id\":null,\"uptime_s\":61,"
+                "\"timestamp\":\"2026-11-21T23:59:01.123Z\",\"activeSessions\":0,"
+                "\"network\":{\"status\":\"not_configured\",\"device\":null,\"method\":null,"
+                "\"address\":null,\"prefix\":null,\"gateway\":null,\"dns\":[],\"mtu\":null,\"error\":null},"
+                "\"boot\":{\"exec_ms\":null,\"network_ms\":null,\"http_ms\":null,\"ready_ms\":null,"
+                "\"services_ms\":{}},\"services\":{}}");
+}
+
+static void test_health_full(void **state) {
+        static const char *const dns[] = { "10.77.0.53", "fd00::53" };
+        HealthService sv[] = {
+                { .name = "xvfb", .state = READY, .pid = 42, .restarts = 1,
+                  .last_exit = "killed by SIGKILL", .ready_boottime = 812345 },
+                { .name = "x11vnc", .state = FAILED, .restarts = 5,
+                  .last_exit = "exited 1", .last_error = "x11vnc: not found in PATH" },
+                { .name = "firefox", .state = INACTIVE, .on_demand = true },
+        };
+        HealthSnapshot s;
+        _cleanup_(freep) char *text = NULL;
+
+        snapshot_base(&s);
+        s.status = "failed";
+        s.build_id = "img-2026.11.21-abc";
+        s.active_sessions = 2;
+        s.network = (HealthNetwork){
+                .status = "applied", .device = "eth0", .method = "static", .address = "10.77.0.2",
+                .prefix = 24, .gateway = "10.77.0.1", .dns = dns, .n_dns = 2, .mtu = 1400,
+        };
+        s.boot_exec = 123456;
+        s.boot_network = 130999;
+        s.boot_http = 131000;
+        s.services = sv;
+        s.n_services = ELEMENTSOF(sv);
+        s.config_error = "agent.json: unknown key \"colour\"";
+        text = build(&s);
+        assert_string_equal(text,
+                "{\"status\":\"failed\",\"version\":\"0.1.0\",\"build_id\":\"img-2026.11.21-abc\","
+                "\"uptime_s\":61,\"timestamp\":\"2026-11-21T23:59:01.123Z\",\"activeSessions\":2,"
+                "\"network\":{\"status\":\"applied\",\"device\":\"eth0\",\"method\":\"static\","
+                "\"address\":\"10.77.0.2\",\"prefix\":24,\"gateway\":\"10.77.0.1\","
+                "\"dns\":[\"10.77.0.53\",\"fd00::53\"],\"mtu\":1400,\"error\":null},"
+                "\"boot\":{\"exec_ms\":123,\"network_ms\":130,\"http_ms\":131,\"ready_ms\":null,"
+                "\"services_ms\":{\"xvfb\":812,\"x11vnc\":null,\"firefox\":null}},"
+                "\"services\":{"
+                "\"xvfb\":{\"state\":\"ready\",\"pid\":42,\"restarts\":1,\"last_exit\":\"killed by SIGKILL\","
+                "\"last_error\":null,\"on_demand\":false},"
+                "\"x11vnc\":{\"state\":\"failed\",\"pid\":null,\"restarts\":5,\"last_exit\":\"exited 1\","
+                "\"last_error\":\"x11vnc: not found in PATH\",\"on_demand\":false},"
+                "\"firefox\":{\"state\":\"inactive\",\"pid\":null,\"restarts\":0,\"last_exit\":null,"
+                "\"last_error\":null,\"on_demand\":true}},"
+                "\"config_error\":\"agent.json: unknown key \\\"colour\\\"\"}");
+}
+
+static void test_health_network_failed(void **state) {
+        HealthSnapshot s;
+        json_t *o, *net;
+        _cleanup_(freep) char *full = NULL, *text = NULL;
+
+        snapshot_base(&s);
+        s.status = "degraded";
+        s.network = (HealthNetwork){ .status = "failed", .device = "eth9", .method = "dhcp", .prefix = -1,
+                                     .error = "eth9: no such device after 10000 ms" };
+        full = build(&s);
+        o = json_loads(full, 0, NULL);
+        net = json_incref(json_object_get(o, "network"));
+        json_decref(o);
+        text = dump(net);
+        assert_string_equal(text,
+                "{\"status\":\"failed\",\"device\":\"eth9\",\"method\":\"dhcp\",\"address\":null,"
+                "\"prefix\":null,\"gateway\":null,\"dns\":[],\"mtu\":null,"
+                "\"error\":\"eth9: no such device after 10000 ms\"}");
+}
+
+#define FFFD "\xef\xbf\xbd"
+
+static void test_health_escaping(void **state) {
+        HealthService sv[] = {
+                { .name = "a\"b\\c", .state = READY,
+                  .last_error = "tab\there\nnew\x01\x1fline\x7f" },
+        };
+        HealthSnapshot s;
+        _cleanup_(freep) char *text = NULL;
+
+        snapshot_base(&s);
+        /* Valid UTF-8 passes through; a stray byte, an overlong form and a
+         * surrogate (a build-id file is arbitrary bytes) become U+FFFD. */
+        s.build_id = "caf\xc3\xa9-\xe2\x82\xac-\xf0\x9f\x98\x80-\xff-\xc0\xaf-\xed\xa0\x80";
+        s.services = sv;
+        s.n_services = 1;
+        text = build(&s);
+        assert_non_null(strstr(text,
+                "\"build_id\":\"caf\xc3\xa9-\xe2\x82\xac-\xf0\x9f\x98\x80-" FFFD "-"
+                FFFD FFFD "-" FFFD FFFD FFFD "\","));
+        assert_non_null(strstr(text,
+                "\"services\":{\"a\\\"b\\\\c\":{\"state\":\"ready\",\"pid\":null,"
+                "\"restarts\":0,\"last_exit\":null,"
+                "\"last_error\":\"tab\\there\\nnew\\u0001\\u001Fline\x7f\",\"on_demand\":false}}"));
+}
+
+static void test_ready(void **state) {
+        json_t *o = NULL;
+        char *text;
+
+        assert_int_equal(health_build_ready_json(true, "ignored", &o), 0);
+        text = dump(o);
+        assert_string_equal(text, "{\"ready\":true}");
+        free(text);
+        assert_int_equal(health_build_ready_json(false, "x11vnc: starting", &o), 0);
+        text = dump(o);
+        assert_string_equal(text, "{\"ready\":false,\"reason\":\"x11vnc: starting\"}");
+        free(text);
+}
+
+static void test_metrics(void **state) {
+        HealthService sv[] = {
+                { .name = "xvfb", .state = READY, .restarts = 3, .ready_boottime = 900000 },
+                { .name = "we\"ird\\name\n", .state = BACKOFF },
+        };
+        HealthHttpCount http[] = {
+                { "/health", 200, 17 },
+                { "other", 404, 2 },
+        };
+        HealthSnapshot s;
+        _cleanup_(freep) char *text = NULL;
+        size_t size = 0;
+
+        snapshot_base(&s);
+        s.services = sv;
+        s.n_services = ELEMENTSOF(sv);
+        s.http = http;
+        s.n_http = ELEMENTSOF(http);
+        s.boot_exec = 1500;
+        s.boot_http = 20999;
+        assert_int_equal(health_build_metrics(&s, &text, &size), 0);
+        assert_int_equal(size, strlen(text));
+        assert_string_equal(text,
+                "# HELP vmba_uptime_seconds Seconds since the agent started.\n"
+                "# TYPE vmba_uptime_seconds gauge\n"
+                "vmba_uptime_seconds 61\n"
+                "# HELP vmba_service_state 1 for the state each service is in, else 0.\n"
+                "# TYPE vmba_service_state gauge\n"
+                "vmba_service_state{service=\"xvfb\",state=\"inactive\"} 0\n"
+                "vmba_service_state{service=\"xvfb\",state=\"waiting\"} 0\n"
+                "vmba_service_state{service=\"xvfb\",state=\"starting\"} 0\n"
+                "vmba_service_state{service=\"xvfb\",state=\"ready\"} 1\n"
+                "vmba_service_state{service=\"xvfb\",state=\"stopping\"} 0\n"
+                "vmba_service_state{service=\"xvfb\",state=\"backoff\"} 0\n"
+                "vmba_service_state{service=\"xvfb\",state=\"failed\"} 0\n"
+                "vmba_service_state{service=\"we\\\"ird\\\\name\\n\",state=\"inactive\"} 0\n"
+                "vmba_service_state{service=\"we\\\"ird\\\\name\\n\",state=\"waiting\"} 0\n"
+                "vmba_service_state{service=\"we\\\"ird\\\\name\\n\",state=\"starting\"} 0\n"
+                "vmba_service_state{service=\"we\\\"ird\\\\name\\n\",state=\"ready\"} 0\n"
+                "vmba_service_state{service=\"we\\\"ird\\\\name\\n\",state=\"stopping\"} 0\n"
+                "vmba_service_state{service=\"we\\\"ird\\\\name\\n\",state=\"backoff\"} 1\n"
+                "vmba_service_state{service=\"we\\\"ird\\\\name\\n\",state=\"failed\"} 0\n"
+                "# HELP vmba_service_restarts_total Restarts of each service.\n"
+                "# TYPE vmba_service_restarts_total counter\n"
+                "vmba_service_restarts_total{service=\"xvfb\"} 3\n"
+                "vmba_service_restarts_total{service=\"we\\\"ird\\\\name\\n\"} 0\n"
+                "# HELP vmba_http_requests_total HTTP requests answered, by route and status.\n"
+                "# TYPE vmba_http_requests_total counter\n"
+                "vmba_http_requests_total{route=\"/health\",status=\"200\"} 17\n"
+                "vmba_http_requests_total{route=\"other\",status=\"404\"} 2\n"
+                "# HELP vmba_boot_phase_milliseconds Milliseconds from kernel start to each boot milestone.\n"
+                "# TYPE vmba_boot_phase_milliseconds gauge\n"
+                "vmba_boot_phase_milliseconds{phase=\"exec\"} 1\n"
+                "vmba_boot_phase_milliseconds{phase=\"http\"} 20\n"
+                "vmba_boot_phase_milliseconds{phase=\"service:xvfb\"} 900\n");
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_health_minimal),
+                cmocka_unit_test(test_health_full),
+                cmocka_unit_test(test_health_network_failed),
+                cmocka_unit_test(test_health_escaping),
+                cmocka_unit_test(test_ready),
+                cmocka_unit_test(test_metrics),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,148 @@
+/* Unit tests for agent/login/capture.c: a half-written credential file is not a
+ * capture, the complete one is (once, 0600), a symlink is never followed,
+ * and a file that existed before the watch counts only once it changes.
+ * Runs a private sd-event loop; no root needed. */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include "agent/login/capture.h"
+#include "fileio.h"
+#include "macro.h"
+
+typedef struct Result {
+        int n;
+        char *dump;
+} Result;
+
+static void on_capture(Capture *c, json_t *j, usec_t modified, void *userdata) {
+        Result *r = userdata;
+
+        r->n++;
+        free(r->dump);
+        r->dump = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+        assert_true(modified > 0);
+        json_decref(j);
+}
+
+static void write_raw(const char *path, const char *s) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(loop_write(fd, s, strlen(s)), 0);
+        close(fd);
+}
+
+/* Dispatches what is pending without waiting. */
+static void drain(sd_event *e) {
+        while (sd_event_run(e, 0) > 0)
+                ;
+}
+
+static void test_half_then_complete(void **state) {
+        char dir[] = "/tmp/test-capture-XXXXXX", path[128], link[128];
+        sd_event *e = NULL;
+        Capture *c = NULL;
+        Result res = {};
+        struct stat st;
+        json_t *j = NULL;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/sub/dir/creds.json", dir);
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(capture_start(e, path, on_capture, &res, &c), 0);
+        /* Directories were created for the watch. */
+        snprintf(link, sizeof link, "%s/sub/dir", dir);
+        assert_int_equal(stat(link, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0700);
+
+        write_raw(path, "{\"access_token\": \"abc\", \"refr");
+        drain(e);
+        assert_int_equal(res.n, 0);
+        assert_int_equal(capture_read(path, &j, NULL), -ENODATA);
+
+        write_raw(path, "[1, 2]"); /* JSON, but not an object */
+        drain(e);
+        assert_int_equal(res.n, 0);
+
+        write_raw(path, "{\"access_token\": \"abc\", \"refresh_token\": \"def\"}");
+        drain(e);
+        assert_int_equal(res.n, 1);
+        assert_string_equal(res.dump, "{\"access_token\":\"abc\",\"refresh_token\":\"def\"}");
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        /* Once. */
+        write_raw(path, "{\"x\": 1}");
+        drain(e);
+        assert_int_equal(res.n, 1);
+
+        capture_free(c);
+        free(res.dump);
+        sd_event_unref(e);
+        unlink(path);
+        rmdir(link);
+        snprintf(link, sizeof link, "%s/sub", dir);
+        rmdir(link);
+        rmdir(dir);
+}
+
+static void test_symlink_and_old_file(void **state) {
+        char dir[] = "/tmp/test-capture-XXXXXX", path[128], target[128];
+        sd_event *e = NULL;
+        Capture *c = NULL;
+        Result res = {};
+        json_t *j = NULL;
+        struct stat st;
+        mode_t old = umask(022);
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/creds.json", dir);
+        snprintf(target, sizeof target, "%s/other.json", dir);
+        write_raw(target, "{\"not\": \"yours\"}");
+        assert_int_equal(symlink(target, path), 0);
+        assert_int_equal(capture_read(path, &j, NULL), -ELOOP);
+        assert_int_equal(stat(target, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0644); /* the target's mode untouched */
+        unlink(path);
+
+        /* Read directly (the CLI's exit came before the inotify event):
+         * made 0600 too. */
+        write_raw(path, "{\"direct\": true}");
+        assert_int_equal(capture_read(path, &j, NULL), 0);
+        json_decref(TAKE_PTR(j));
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        unlink(path);
+
+        /* Left over from before the login: not a capture until rewritten. */
+        write_raw(path, "{\"old\": true}");
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(capture_start(e, path, on_capture, &res, &c), 0);
+        drain(e);
+        assert_int_equal(res.n, 0);
+        /* A rename over it (how most CLIs write) is. */
+        write_raw(target, "{\"new\": true}");
+        assert_int_equal(rename(target, path), 0);
+        drain(e);
+        assert_int_equal(res.n, 1);
+        assert_string_equal(res.dump, "{\"new\":true}");
+
+        capture_free(c);
+        free(res.dump);
+        sd_event_unref(e);
+        unlink(path);
+        rmdir(dir);
+        umask(old);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_half_then_complete),
+                cmocka_unit_test(test_symlink_and_old_file),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,132 @@
+/* Unit tests for agent/login-json.c: the host API's exact shapes and the
+ * request validation. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include "agent/login/login-json.h"
+#include "macro.h"
+
+#define SID "123e4567-e89b-12d3-a456-426614174000"
+
+static void check(json_t *j, const char *want) {
+        char *s;
+
+        assert_non_null(j);
+        s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+        assert_string_equal(s, want);
+        free(s);
+        json_decref(j);
+}
+
+static void test_responses(void **state) {
+        json_t *creds = json_pack("{s:{s:s}}", "claudeAiOauth", "accessToken", "t");
+
+        check(login_json_started_url(SID, "https://a/x"),
+              "{\"message\":\"OAuth URL captured\",\"oauthUrl\":\"https://a/x\",\"sessionId\":\"" SID "\",\"success\":true}");
+        check(login_json_started_output(SID, "out\n", 15),
+              "{\"cliOutput\":\"out\\n\",\"message\":\"CLI started; no OAuth URL within 15 s\",\"sessionId\":\"" SID "\",\"success\":true}");
+        check(login_json_started_ended(SID, "Error: no network\n"),
+              "{\"cliOutput\":\"Error: no network\\n\",\"message\":\"Login ended before an OAuth URL was printed\",\"sessionId\":\"" SID "\",\"success\":true}");
+        check(login_json_url_waiting(1234), "{\"elapsedMs\":1234,\"message\":\"Waiting for OAuth URL\",\"waiting\":true}");
+        check(login_json_url_ready("https://a/x"), "{\"oauthUrl\":\"https://a/x\"}");
+        check(login_json_status_authenticated("/root/.codex/auth.json", 1763769149123456ULL, "codex"),
+              "{\"authenticated\":true,\"modifiedAt\":\"2025-11-21T23:52:29.123Z\",\"path\":\"/root/.codex/auth.json\",\"provider\":\"codex\"}");
+        check(login_json_status_waiting(5), "{\"authenticated\":false,\"elapsedMs\":5,\"waiting\":true}");
+        check(login_json_status_failed("access_denied"), "{\"authenticated\":false,\"error\":\"access_denied\",\"failed\":true}");
+        check(login_json_credentials("claude_code", creds, "/root/.claude/.credentials.json"),
+              "{\"credPath\":\"/root/.claude/.credentials.json\",\"credentials\":{\"claudeAiOauth\":{\"accessToken\":\"t\"}},\"provider\":\"claude_code\",\"success\":true}");
+        check(login_json_open_url("navigate"), "{\"method\":\"navigate\",\"success\":true}");
+        char *line = login_json_handoff_line("d1", SID, "codex", creds, "/p");
+        assert_string_equal(line, "{\"deliveryId\":\"d1\",\"sessionId\":\"" SID "\",\"provider\":\"codex\",\"credentials\":{\"claudeAiOauth\":{\"accessToken\":\"t\"}},\"credPath\":\"/p\"}");
+        free(line);
+        json_decref(creds);
+}
+
+static void test_start_request(void **state) {
+        LoginStartRequest q = {};
+        const char *err = NULL;
+        const char *ok = "{\"sessionId\":\"" SID "\",\"proxy\":{\"httpProxy\":\"http://p:3128\",\"noProxy\":\"localhost\"},\"debug\":{}}";
+
+        assert_int_equal(login_start_request_parse(ok, strlen(ok), &q, &err), 0);
+        assert_string_equal(q.session_id, SID);
+        assert_string_equal(q.http_proxy, "http://p:3128");
+        assert_null(q.https_proxy);
+        assert_string_equal(q.no_proxy, "localhost");
+        login_start_request_done(&q);
+
+        static const struct { const char *body, *error; } bad[] = {
+                { "", "Request body must be JSON" },
+                { "{", "Invalid JSON body" },
+                { "[]", "Invalid JSON body" },
+                { "{}", "sessionId is required" },
+                { "{\"sessionId\":5}", "sessionId is required" },
+                { "{\"sessionId\":\"abc\"}", "sessionId must be a UUID" },
+                { "{\"sessionId\":\"$(touch /tmp/x)\"}", "sessionId must be a UUID" },
+                { "{\"sessionId\":\"" SID "\",\"proxy\":\"x\"}", "proxy and debug must be objects" },
+                { "{\"sessionId\":\"" SID "\",\"proxy\":{\"httpProxy\":\"a\\nb\"}}", "proxy settings must be strings" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                err = NULL;
+                assert_int_equal(login_start_request_parse(bad[i].body, strlen(bad[i].body), &q, &err), -EINVAL);
+                assert_string_equal(err, bad[i].error);
+                assert_null(q.session_id);
+        }
+}
+
+static void test_urls(void **state) {
+        OpenUrlRequest o = {};
+        OAuthStartRequest a = {};
+        const char *err = NULL, *b;
+        char *v;
+
+        b = "{\"url\":\"https://a/`touch${IFS}/tmp/x`$(id)\"}";
+        assert_int_equal(open_url_request_parse(b, strlen(b), &o, &err), 0); /* backticks are URL chars; no shell sees them */
+        assert_string_equal(o.url, "https://a/`touch${IFS}/tmp/x`$(id)");
+        open_url_request_done(&o);
+        b = "{\"url\":\"ftp://a/\"}";
+        assert_int_equal(open_url_request_parse(b, strlen(b), &o, &err), -EINVAL);
+        assert_string_equal(err, "url must be an absolute http(s) URL");
+
+        b = "{\"sessionId\":\"" SID "\",\"authorizeUrl\":\"https://p/authorize?client_id=c&state=st%2B1&x=y\"}";
+        assert_int_equal(oauth_start_request_parse(b, strlen(b), &a, &err), 0);
+        assert_string_equal(a.state, "st+1");
+        oauth_start_request_done(&a);
+        b = "{\"sessionId\":\"" SID "\",\"authorizeUrl\":\"https://p/authorize\"}";
+        assert_int_equal(oauth_start_request_parse(b, strlen(b), &a, &err), -EINVAL);
+        assert_string_equal(err, "state is required (in the body or in authorizeUrl)");
+
+        v = login_query_get("code=a%20b+c&state=x", "code");
+        assert_string_equal(v, "a b c");
+        free(v);
+        v = login_query_get("https://h/cb?xcode=1&code=2#code=3", "code");
+        assert_string_equal(v, "2");
+        free(v);
+        assert_null(login_query_get("https://h/cb?x=1#code=3", "code"));
+        v = login_query_get("a=%zz%4", "a");
+        assert_string_equal(v, "%zz%4");
+        free(v);
+}
+
+
+static void test_query_to_json(void **state) {
+        json_t *j = login_query_to_json("code=a%2Bb&state=s+1&scope&code=dup&=x&e=");
+
+        check(j, "{\"code\":\"a+b\",\"e\":\"\",\"scope\":\"\",\"state\":\"s 1\"}");
+        check(login_query_to_json(""), "{}");
+        /* Not UTF-8: that parameter is left out, the rest kept. */
+        check(login_query_to_json("a=%ff&b=1"), "{\"b\":\"1\"}");
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_responses),
+                cmocka_unit_test(test_start_request),
+                cmocka_unit_test(test_urls),
+                cmocka_unit_test(test_query_to_json),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

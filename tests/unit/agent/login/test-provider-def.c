@@ -1,0 +1,130 @@
+/* Unit tests for agent/provider-def.c: the shipped file parses, lookups by
+ * id and alias, and each malformed key is an error naming it. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include "agent/login/provider-def.h"
+#include "fileio.h"
+#include "macro.h"
+
+static void test_shipped_file(void **state) {
+        _cleanup_(freep) char *text = NULL;
+        ProviderSet *s = NULL;
+        const ProviderDef *p;
+        char err[256] = "";
+        size_t n;
+
+        assert_int_equal(read_full_file(SOURCE_ROOT "/packaging/providers.json", 1 << 20, &text, &n), 0);
+        assert_int_equal(provider_set_parse(text, n, &s, err, sizeof err), 0);
+        assert_int_equal(s->n, 3);
+
+        p = provider_set_find(s, "codex_cli");
+        assert_non_null(p);
+        assert_string_equal(p->id, "codex");
+        assert_ptr_equal(provider_set_find(s, "codex"), p);
+        assert_string_equal(p->credential_file, ".codex/auth.json");
+        assert_int_equal(p->callback_port, 1455);
+        assert_string_equal(p->callback_path, "/auth/callback");
+        assert_true(p->term_replies & TERM_REPLY_CURSOR_POSITION);
+        assert_true(provider_url_matches(p, "https://auth.openai.com/oauth/authorize?client_id=x"));
+        assert_false(provider_url_matches(p, "https://auth.openai.com.evil/oauth/authorize?"));
+
+        p = provider_set_find(s, "claude_code");
+        assert_non_null(p);
+        assert_true(p->pty);
+        assert_string_equal(p->credential_file, ".claude/.credentials.json");
+        assert_true(p->n_prompts > 0);
+
+        p = provider_set_find(s, "gemini_cli");
+        assert_non_null(p);
+        assert_string_equal(p->credential_file, ".gemini/oauth_creds.json");
+
+        assert_null(provider_set_find(s, "nope"));
+        assert_null(provider_set_find(s, ""));
+        provider_set_free(s);
+}
+
+static void test_minimal_defaults(void **state) {
+        const char *t = "{\"providers\":[{\"id\":\"x\",\"argv\":[\"x-cli\",\"login\"],"
+                        "\"url_patterns\":[\"http://127.0.0.1:9/authorize\"],"
+                        "\"credential_file\":\".x/creds.json\",\"env\":{\"A_B\":\"1\"}}]}";
+        ProviderSet *s = NULL;
+        char err[256] = "";
+
+        assert_int_equal(provider_set_parse(t, strlen(t), &s, err, sizeof err), 0);
+        assert_false(s->defs[0].pty);
+        assert_int_equal(s->defs[0].term_replies, 0);
+        assert_null(s->defs[0].aliases[0]);
+        assert_string_equal(s->defs[0].env[0], "A_B=1");
+        assert_null(s->defs[0].env[1]);
+        assert_string_equal(s->defs[0].argv[1], "login");
+        assert_null(s->defs[0].argv[2]);
+        assert_string_equal(s->defs[0].callback_path, "/auth/callback");
+        assert_int_equal(s->defs[0].callback_port, 0);
+        provider_set_free(s);
+}
+
+#define BASE "\"argv\":[\"a\"],\"url_patterns\":[\"https://a/\"],\"credential_file\":\"c.json\""
+
+static const struct {
+        const char *text, *error;
+} bad[] = {
+        { "[]", "provider ?: unknown top-level key" /* unused: arrays have no keys */ },
+        { "{\"providers\":[]}", "provider ?: \"providers\" must be an array of 1..32 providers" },
+        { "{\"provider\":[]}", "provider ?: unknown top-level key \"provider\"" },
+        { "{\"providers\":[{" BASE "}]}", "provider ?: missing \"id\"" },
+        { "{\"providers\":[{\"id\":\"A\"," BASE "}]}", "provider A: \"id\" must be [a-z0-9_-], at most 64 characters" },
+        { "{\"providers\":[{\"id\":\"a\",\"url_patterns\":[\"https://a/\"],\"credential_file\":\"c\"}]}", "provider a: missing \"argv\"" },
+        { "{\"providers\":[{\"id\":\"a\",\"argv\":[],\"url_patterns\":[\"https://a/\"],\"credential_file\":\"c\"}]}", "provider a: \"argv\" must not be empty" },
+        { "{\"providers\":[{\"id\":\"a\",\"argv\":[\"a\"],\"url_patterns\":[\"ftp://a/\"],\"credential_file\":\"c\"}]}", "provider a: \"url_patterns\": \"ftp://a/\" is not an http(s) URL prefix" },
+        { "{\"providers\":[{\"id\":\"a\",\"argv\":[\"a\"],\"url_patterns\":[\"https://a/\"],\"credential_file\":\"../etc/shadow\"}]}", "provider a: \"credential_file\" must be relative to HOME without \"..\"" },
+        { "{\"providers\":[{\"id\":\"a\",\"argv\":[\"a\"],\"url_patterns\":[\"https://a/\"],\"credential_file\":\"/etc/shadow\"}]}", "provider a: \"credential_file\" must be relative to HOME without \"..\"" },
+        { "{\"providers\":[{\"id\":\"a\",\"argv\":[\"a\"],\"url_patterns\":[\"https://a/\"],\"credential_file\":\"x/./y\"}]}", "provider a: \"credential_file\" must be relative to HOME without \"..\"" },
+        { "{\"providers\":[{\"id\":\"a\"," BASE ",\"colour\":1}]}", "provider a: unknown key \"colour\"" },
+        { "{\"providers\":[{\"id\":\"a\"," BASE ",\"pty\":\"yes\"}]}", "provider a: \"pty\" must be a boolean" },
+        { "{\"providers\":[{\"id\":\"a\"," BASE ",\"callback_port\":70000}]}", "provider a: \"callback_port\" must be an integer 0..65535" },
+        { "{\"providers\":[{\"id\":\"a\"," BASE ",\"callback_path\":\"x\"}]}", "provider a: \"callback_path\" must be an absolute path without query" },
+        { "{\"providers\":[{\"id\":\"a\"," BASE ",\"terminal_replies\":[\"bell\"]}]}", "provider a: \"terminal_replies\": unknown reply \"bell\"" },
+        { "{\"providers\":[{\"id\":\"a\"," BASE ",\"env\":{\"A=B\":\"1\"}}]}", "provider a: \"env\": \"A=B\" must be a variable name with a string value" },
+        { "{\"providers\":[{\"id\":\"a\"," BASE ",\"prompts\":[{\"match\":\"x\"}]}]}", "provider a: \"prompts\" entries need \"match\" and \"send\"" },
+        { "{\"providers\":[{\"id\":\"a\"," BASE ",\"prompts\":[{\"match\":\"x\",\"send\":\"\\r\",\"when\":1}]}]}", "provider a: \"prompts\": unknown key \"when\"" },
+        { "{\"providers\":[{\"id\":\"a\"," BASE "},{\"id\":\"b\",\"aliases\":[\"a\"]," BASE "}]}", "provider b: \"aliases\": \"a\" is already used" },
+        { "{\"providers\":[{\"id\":\"a\",\"aliases\":[\"b\"]," BASE "},{\"id\":\"b\"," BASE "}]}", "provider b: \"id\" is already used by another provider" },
+        { "{\"providers\":[{\"id\":\"a\",\"argv\":[\"\"],\"url_patterns\":[\"https://a/\"],\"credential_file\":\"c\"}]}", "provider a: \"argv\" must be a non-empty string without NUL (max 4096 bytes)" },
+};
+
+static void test_errors_name_the_key(void **state) {
+        for (size_t i = 1; i < ELEMENTSOF(bad); i++) {
+                ProviderSet *s = NULL;
+                char err[256] = "";
+
+                assert_int_equal(provider_set_parse(bad[i].text, strlen(bad[i].text), &s, err, sizeof err), -EINVAL);
+                assert_null(s);
+                assert_string_equal(err, bad[i].error);
+        }
+}
+
+static void test_json_syntax_error(void **state) {
+        ProviderSet *s = NULL;
+        char err[256] = "";
+
+        assert_int_equal(provider_set_parse("{\"providers\":", 13, &s, err, sizeof err), -EINVAL);
+        assert_non_null(strstr(err, "providers: line 1:"));
+        /* Duplicate keys would let the second one silently win. */
+        assert_int_equal(provider_set_parse("{\"providers\":1,\"providers\":2}", 29, &s, err, sizeof err), -EINVAL);
+        assert_null(s);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_shipped_file),
+                cmocka_unit_test(test_minimal_defaults),
+                cmocka_unit_test(test_errors_name_the_key),
+                cmocka_unit_test(test_json_syntax_error),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

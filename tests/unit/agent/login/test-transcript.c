@@ -1,0 +1,81 @@
+/* Unit tests for agent/transcript.c: ANSI stripped, secrets redacted
+ * (even split across reads), bounded. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include "agent/login/transcript.h"
+#include "macro.h"
+
+static void check_redact(const char *in, const char *want) {
+        _cleanup_(freep) char *o = redact_secrets(in);
+        assert_string_equal(o, want);
+}
+
+static void test_redact(void **state) {
+        check_redact("https://x/cb?code=AbC123&state=s3cr3t&scope=openid",
+                     "https://x/cb?code=[REDACTED]&state=[REDACTED]&scope=openid");
+        check_redact("GET /auth/callback?code_verifier=v&x=1 HTTP/1.1",
+                     "GET /auth/callback?code_verifier=[REDACTED]&x=1 HTTP/1.1");
+        check_redact("{\"access_token\": \"sk-ant-oat01-xyz\", \"expiresAt\": 5}",
+                     "{\"access_token\": \"[REDACTED]\", \"expiresAt\": 5}");
+        check_redact("{\"refreshToken\":\"r1\",\"scopes\":[\"a\"]}",
+                     "{\"refreshToken\":\"[REDACTED]\",\"scopes\":[\"a\"]}");
+        check_redact("Authorization: Bearer abc.def.ghi now", "Authorization: Bearer [REDACTED] now");
+        check_redact("OPENAI_API_KEY=sk-123 done", "OPENAI_API_KEY=[REDACTED] done");
+        /* Names match whole words: "barcode" is not "code". */
+        check_redact("barcode=1 encode=2 scope=3", "barcode=1 encode=2 scope=3");
+        check_redact("no secrets here", "no secrets here");
+        check_redact("code=", "code=");
+}
+
+static void test_strip_split_bounded(void **state) {
+        Transcript *t = NULL;
+        _cleanup_(freep) char *a = NULL, *b = NULL;
+
+        assert_int_equal(transcript_new(64, &t), 0);
+        transcript_feed(t, "\x1b[1mHello\x1b[0m\r\nopen https://x/?co", 33);
+        transcript_feed(t, "de=SECRET", 9);
+        a = transcript_text(t);
+        /* The unfinished line is redacted too. */
+        assert_string_equal(a, "Hello\nopen https://x/?code=[REDACTED]");
+        transcript_feed(t, "&z=1\nline three is long enough to pass the limit of 64\n", 55);
+        b = transcript_text(t);
+        assert_int_equal(strlen(b), 64);
+        assert_string_equal(b, "Hello\nopen https://x/?code=[REDACTED]&z=1\nline three is long eno");
+        assert_int_equal(t->dropped, 28);
+        assert_null(strstr(b, "SECRET"));
+        transcript_free(t);
+}
+
+/* A line longer than TRANSCRIPT_LINE_MAX: its head is redacted and kept,
+ * the rest dropped up to the newline.  Kept as a line of its own, the
+ * rest would show the tail of the token cut at the limit. */
+static void test_overlong_line(void **state) {
+        Transcript *t = NULL;
+        _cleanup_(freep) char *a = NULL, *expect = NULL;
+        char head[8181];
+
+        memset(head, 'x', 8180);
+        head[8180] = '\0';
+        assert_int_equal(transcript_new(20000, &t), 0);
+        transcript_feed(t, head, 8180);
+        transcript_feed(t, " token=ABCDEFGHIJKLMNOP rest\nnext\n", 35);
+        a = transcript_text(t);
+        assert_int_equal(asprintf(&expect, "%s token=[REDACTED]\nnext\n", head) > 0, 1);
+        assert_string_equal(a, expect);
+        assert_int_equal(t->dropped, 16);
+        transcript_free(t);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_redact),
+                cmocka_unit_test(test_strip_split_bounded),
+                cmocka_unit_test(test_overlong_line),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,135 @@
+/* Unit tests for agent/supervise/service-def.c: the services_file grammar,
+ * its checks and the dependency ordering. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include "agent/supervise/service-def.h"
+#include "macro.h"
+
+static char *join(char *const *l) {
+        static char buf[1024];
+        size_t o = 0;
+
+        buf[0] = '\0';
+        for (; l && *l; l++)
+                o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s", o ? " " : "", *l);
+        return buf;
+}
+
+static void test_parse_ok(void **state) {
+        static const char text[] =
+                "{\"services\": ["
+                " {\"name\": \"web\", \"argv\": [\"websockify\", \"6080\"], \"depends_on\": [\"vnc\"],"
+                "  \"probe\": {\"type\": \"http\", \"port\": 6080}},"
+                " {\"name\": \"vnc\", \"argv\": [\"x11vnc\"], \"depends_on\": [\"X\"], \"env\": [\"DISPLAY=:9\"],"
+                "  \"probe\": {\"type\": \"tcp-banner\", \"port\": 5909, \"expect\": \"RFB \", \"host\": \"::1\"},"
+                "  \"restart\": \"on-failure\", \"stop_timeout_ms\": 250},"
+                " {\"name\": \"X\", \"argv\": [\"Xvfb\", \":9\"], \"probe\": {\"type\": \"displayfd\"},"
+                "  \"stale_lock\": \"/tmp/.X9-lock\", \"cwd\": \"/tmp\"},"
+                " {\"name\": \"ff\", \"argv\": [\"firefox\"], \"on_demand\": true, \"depends_on\": [\"X\"],"
+                "  \"create_dirs\": [\"/tmp/p\"], \"restart\": \"never\", \"ready_timeout_ms\": 1}"
+                "]}";
+        ServiceDefs d = {};
+        char err[256] = "";
+
+        assert_int_equal(service_defs_from_json(text, &d, err, sizeof err), 0);
+        assert_int_equal(d.n, 4);
+        /* Dependency order, otherwise file order. */
+        assert_string_equal(d.services[0].name, "X");
+        assert_string_equal(d.services[1].name, "vnc");
+        assert_string_equal(d.services[2].name, "web");
+        assert_string_equal(d.services[3].name, "ff");
+        assert_int_equal(d.services[0].probe.type, PROBE_DISPLAYFD);
+        assert_string_equal(d.services[0].stale_lock, "/tmp/.X9-lock");
+        assert_string_equal(d.services[0].cwd, "/tmp");
+        assert_int_equal(d.services[0].restart, RESTART_ALWAYS);
+        assert_string_equal(join(d.services[1].env), "DISPLAY=:9");
+        assert_int_equal(d.services[1].probe.port, 5909);
+        assert_string_equal(d.services[1].probe.expect, "RFB ");
+        assert_string_equal(d.services[1].probe.host, "::1");
+        assert_int_equal(d.services[1].restart, RESTART_ON_FAILURE);
+        assert_int_equal(d.services[1].stop_timeout_ms, 250);
+        assert_string_equal(join(d.services[2].argv), "websockify 6080");
+        assert_null(d.services[2].probe.path);
+        assert_true(d.services[3].on_demand);
+        assert_int_equal(d.services[3].restart, RESTART_NEVER);
+        assert_int_equal(d.services[3].ready_timeout_ms, 1);
+        assert_string_equal(join(d.services[3].create_dirs), "/tmp/p");
+        assert_int_equal(service_defs_find(&d, "web"), 2);
+        assert_int_equal(service_defs_find(&d, "nope"), -ENOENT);
+        service_defs_done(&d);
+        service_defs_done(&d); /* idempotent */
+}
+
+static void test_parse_bare_list(void **state) {
+        ServiceDefs d = {};
+        char err[256] = "";
+
+        assert_int_equal(service_defs_from_json("[{\"name\":\"a\",\"argv\":[\"true\"]}]", &d, err, sizeof err), 0);
+        assert_int_equal(d.n, 1);
+        assert_int_equal(d.services[0].probe.type, PROBE_NONE);
+        service_defs_done(&d);
+        assert_int_equal(service_defs_from_json("[]", &d, err, sizeof err), 0);
+        assert_int_equal(d.n, 0);
+}
+
+static void test_parse_errors(void **state) {
+        static const struct {
+                const char *text, *error;
+        } cases[] = {
+                { "{", "services: line 1: " },
+                { "{\"servces\": []}", "services: unknown key 'servces'" },
+                { "{\"services\": {}}", "services: expected a list of services" },
+                { "[1]", "service 0: must be an object" },
+                { "[{\"argv\":[\"x\"]}]", "service 0: name is required" },
+                { "[{\"name\":\"a b\",\"argv\":[\"x\"]}]", "service 0: invalid name 'a b'" },
+                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"bogus\":1}]", "service a: unknown key 'bogus'" },
+                { "[{\"name\":\"a\",\"argv\":[]}]", "service a: argv is empty" },
+                { "[{\"name\":\"a\",\"argv\":[\"x\", 3]}]", "service a: argv must be a list of strings" },
+                { "[{\"name\":\"a\",\"argv\":[\"x\"]},{\"name\":\"a\",\"argv\":[\"y\"]}]", "service a: defined twice" },
+                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"depends_on\":[\"b\"]}]", "service a: depends on unknown service 'b'" },
+                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"depends_on\":[\"a\"]}]", "service a: depends on itself" },
+                /* A repeat: 33 of them overran the supervisor's deps[SERVICES_MAX]. */
+                { "[{\"name\":\"a\",\"argv\":[\"x\"]},{\"name\":\"b\",\"argv\":[\"x\"],\"depends_on\":[\"a\",\"a\"]}]",
+                  "service b: depends on 'a' twice" },
+                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"depends_on\":[\"b\"]},{\"name\":\"b\",\"argv\":[\"x\"],\"depends_on\":[\"a\"]}]",
+                  "services: dependency cycle" },
+                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"on_demand\":true},{\"name\":\"b\",\"argv\":[\"x\"],\"depends_on\":[\"a\"]}]",
+                  "service b: depends on on-demand service 'a'" },
+                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"env\":[\"NOEQUALS\"]}]", "service a: env entry 'NOEQUALS' is not K=V" },
+                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"restart\":\"sometimes\"}]", "service a: restart must be always, on-failure or never" },
+                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"on_demand\":1}]", "service a: on_demand must be true or false" },
+                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"stop_timeout_ms\":-1}]", "service a: stop_timeout_ms must be an integer 0-4294967295" },
+                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"smoke\"}}]",
+                  "service a: probe.type must be none, displayfd, tcp-banner or http" },
+                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"http\"}}]", "service a: probe needs a port" },
+                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"tcp-banner\",\"port\":1}}]",
+                  "service a: tcp-banner probe needs expect" },
+                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"port\":70000}}]", "service a: probe.port must be an integer 0-65535" },
+                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"timeout\":1}}]", "service a: unknown key 'probe.timeout'" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                ServiceDefs d = { .n = 12345 };
+                char err[256] = "";
+                int r = service_defs_from_json(cases[i].text, &d, err, sizeof err);
+
+                if (r != -EINVAL || !startswith(err, cases[i].error) ||
+                    (strlen(err) != strlen(cases[i].error) && i != 0))
+                        fail_msg("case %zu: r=%d err='%s', expected '%s'", i, r, err, cases[i].error);
+                assert_int_equal(d.n, 12345); /* untouched on error */
+        }
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_parse_ok),
+                cmocka_unit_test(test_parse_bare_list),
+                cmocka_unit_test(test_parse_errors),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,239 @@
+/* Unit tests for common/: file helpers, logging levels, string lists,
+ * enum tables, ISO 8601 and URLs. */
+#include <ctype.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "macro.h"
+#include "secret-util.h"
+#include "string-table.h"
+#include "strv.h"
+#include "time-util.h"
+#include "url-util.h"
+
+static void test_read_write_atomic(void **state) {
+        char dir[] = "/tmp/test-common-XXXXXX", path[64];
+        _cleanup_(freep) char *buf = NULL;
+        size_t n;
+        struct stat st;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/f", dir);
+        assert_int_equal(write_file_atomic(path, "hello\n", 6, 0600), 0);
+        assert_int_equal(read_full_file(path, 100, &buf, &n), 0);
+        assert_int_equal(n, 6);
+        assert_string_equal(buf, "hello\n");
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        /* Larger than the limit: refused, not truncated. */
+        free(TAKE_PTR(buf));
+        assert_int_equal(read_full_file(path, 5, &buf, &n), -EFBIG);
+        assert_null(buf);
+        assert_int_equal(read_full_file("/nonexistent/x", 5, &buf, NULL), -ENOENT);
+        unlink(path);
+        rmdir(dir);
+}
+
+static void test_mkdir_all(void **state) {
+        char dir[] = "/tmp/test-common-XXXXXX", path[96];
+        struct stat st;
+        mode_t old = umask(0);
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/a/b/c", dir);
+        assert_int_equal(mkdir_all(path, 0755, 0700), 0);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0700);
+        snprintf(path, sizeof path, "%s/a/b", dir);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0755);
+        /* Again: existing directories are fine and keep their modes. */
+        snprintf(path, sizeof path, "%s/a/b/c", dir);
+        assert_int_equal(mkdir_all(path, 0700, 0711), 0);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0700);
+        /* A file in the way. */
+        snprintf(path, sizeof path, "%s/f", dir);
+        assert_int_equal(write_file_atomic(path, "x", 1, 0600), 0);
+        snprintf(path, sizeof path, "%s/f/g", dir);
+        assert_int_equal(mkdir_all(path, 0755, 0700), -ENOTDIR);
+        umask(old);
+        for (size_t i = 0; i < 4; i++) {
+                static const char *const rm[] = { "f", "a/b/c", "a/b", "a" };
+                snprintf(path, sizeof path, "%s/%s", dir, rm[i]);
+                assert_int_equal(i == 0 ? unlink(path) : rmdir(path), 0);
+        }
+        rmdir(dir);
+}
+
+static void test_log_level_from_string(void **state) {
+        assert_int_equal(log_level_from_string("debug"), LOG_DEBUG);
+        assert_int_equal(log_level_from_string("err"), LOG_ERR);
+        assert_int_equal(log_level_from_string("error"), LOG_ERR);
+        assert_int_equal(log_level_from_string("3"), 3);
+        assert_int_equal(log_level_from_string("8"), -EINVAL);
+        assert_int_equal(log_level_from_string("loud"), -EINVAL);
+        assert_int_equal(log_level_from_string(NULL), -EINVAL);
+}
+
+static void test_log_returns_negative(void **state) {
+        log_set_max_level(LOG_EMERG); /* keep test output quiet */
+        assert_int_equal(log_error_errno(EIO, "x"), -EIO);
+        assert_int_equal(log_error_errno(-ENOENT, "x"), -ENOENT);
+        log_set_max_level(LOG_INFO);
+}
+
+static void test_startswith(void **state) {
+        assert_string_equal(startswith("vmba.token=x", "vmba."), "token=x");
+        assert_null(startswith("vmb", "vmba."));
+        assert_true(streq_ptr(NULL, NULL));
+        assert_false(streq_ptr("a", NULL));
+}
+
+/* starttime is field 22 of /proc/self/stat; field 21 (itrealvalue) is
+ * always 0, which an off-by-one used to return. */
+static void test_unhexchar(void **state) {
+        static const char digits[] = "0123456789abcdef";
+
+        for (int i = 0; i < 16; i++) {
+                assert_int_equal(unhexchar(digits[i]), i);
+                assert_int_equal(unhexchar((char)toupper(digits[i])), i);
+        }
+        assert_int_equal(unhexchar('g'), -EINVAL);
+        assert_int_equal(unhexchar('G'), -EINVAL);
+        assert_int_equal(unhexchar('/'), -EINVAL);
+        assert_int_equal(unhexchar(':'), -EINVAL);
+        assert_int_equal(unhexchar('@'), -EINVAL);
+        assert_int_equal(unhexchar('`'), -EINVAL);
+        assert_int_equal(unhexchar('\0'), -EINVAL);
+        assert_int_equal(unhexchar((char)0xc1), -EINVAL);
+}
+
+static void test_strv(void **state) {
+        char *a[] = { (char *)"x", (char *)"y", NULL }, *b[] = { (char *)"z", NULL };
+        char **l = strv_concat(a, b);
+
+        assert_non_null(l);
+        assert_int_equal(strv_length(l), 3);
+        assert_string_equal(l[0], "x");
+        assert_string_equal(l[2], "z");
+        assert_null(l[3]);
+        assert_ptr_not_equal(l[0], a[0]); /* copies */
+        assert_null(strv_free(l));
+        l = strv_concat(NULL, NULL); /* an empty list, not NULL */
+        assert_non_null(l);
+        assert_int_equal(strv_length(l), 0);
+        strv_free(l);
+        assert_int_equal(strv_length(NULL), 0);
+        assert_null(strv_free(NULL));
+}
+
+static void test_process_start_boottime(void **state) {
+        usec_t t = process_start_boottime();
+        assert_true(t > 0);
+        assert_true(t <= now(CLOCK_BOOTTIME));
+}
+
+/* 2026-11-21T23:59:01.123Z */
+#define REALTIME ((usec_t)1795305541 * USEC_PER_SEC + 123456)
+
+static void test_iso8601(void **state) {
+        char buf[ISO8601_MAX];
+
+        assert_string_equal(format_iso8601(REALTIME, buf), "2026-11-21T23:59:01.123Z");
+        assert_string_equal(format_iso8601(0, buf), "1970-01-01T00:00:00.000Z");
+        /* Leap day, last millisecond of the second. */
+        assert_string_equal(format_iso8601((usec_t)1709251199 * USEC_PER_SEC + 999999, buf),
+                            "2024-02-29T23:59:59.999Z");
+        /* Not a leap year (divisible by 100), and a year 2100 date. */
+        assert_string_equal(format_iso8601((usec_t)4107542400 * USEC_PER_SEC, buf), "2100-03-01T00:00:00.000Z");
+}
+
+typedef enum Colour {
+        COLOUR_RED,
+        COLOUR_GREEN,
+        COLOUR_UNNAMED, /* a hole in the table */
+        COLOUR_BLUE,
+        _COLOUR_MAX,
+        _COLOUR_INVALID = -EINVAL,
+} Colour;
+
+static const char *const colour_table[_COLOUR_MAX] = {
+        [COLOUR_RED] = "red", [COLOUR_GREEN] = "green", [COLOUR_BLUE] = "blue",
+};
+static const char *colour_to_string(Colour c);
+static Colour colour_from_string(const char *s);
+DEFINE_STRING_TABLE_LOOKUP(colour, Colour);
+
+static void test_string_table(void **state) {
+        assert_string_equal(colour_to_string(COLOUR_RED), "red");
+        assert_string_equal(colour_to_string(COLOUR_BLUE), "blue");
+        assert_null(colour_to_string(COLOUR_UNNAMED));
+        assert_null(colour_to_string(_COLOUR_MAX));
+        assert_null(colour_to_string(_COLOUR_INVALID));
+        assert_int_equal(colour_from_string("green"), COLOUR_GREEN);
+        assert_int_equal(colour_from_string("blue"), COLOUR_BLUE);
+        assert_int_equal(colour_from_string("Blue"), _COLOUR_INVALID);
+        assert_int_equal(colour_from_string(""), _COLOUR_INVALID);
+        assert_int_equal(colour_from_string(NULL), _COLOUR_INVALID);
+}
+
+static void test_http_url_is_valid(void **state) {
+        assert_true(http_url_is_valid("https://a.example/x?y=1"));
+        assert_true(http_url_is_valid("http://127.0.0.1:8/"));
+        assert_false(http_url_is_valid("https://"));
+        assert_false(http_url_is_valid("https://@x/"));
+        assert_false(http_url_is_valid("file:///etc/passwd"));
+        assert_false(http_url_is_valid("javascript:alert(1)"));
+        assert_false(http_url_is_valid("https://a/$(touch /tmp/x)"));
+        assert_false(http_url_is_valid("https://a/\n"));
+        assert_false(http_url_is_valid("-https://a/"));
+        assert_false(http_url_is_valid("https://a/\xc3\xa9"));
+        assert_false(http_url_is_valid(NULL));
+}
+
+static void test_secret_equal(void **state) {
+        assert_true(secret_equal("s3cret", 6, "s3cret"));
+        /* Only the first given_len bytes count: the parser passes a length. */
+        assert_true(secret_equal("s3cret  ", 6, "s3cret"));
+        assert_false(secret_equal("s3creT", 6, "s3cret"));
+        assert_false(secret_equal("S3cret", 6, "s3cret"));
+        assert_false(secret_equal("s3cre", 5, "s3cret"));
+        assert_false(secret_equal("s3crets", 7, "s3cret"));
+        /* A prefix repeated cyclically must not pass for the whole. */
+        assert_false(secret_equal("ab", 2, "abab"));
+        assert_false(secret_equal("", 0, "s3cret"));
+        /* An empty expected token never matches: "no token" is handled by
+         * the caller, not by accepting anything. */
+        assert_false(secret_equal("", 0, ""));
+        /* An OAuth state compared with its own length. */
+        assert_true(secret_equal("abc", 3, "abc"));
+        assert_false(secret_equal("abd", 3, "abc"));
+        assert_false(secret_equal("ab", 2, "abc"));
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_read_write_atomic),
+                cmocka_unit_test(test_mkdir_all),
+                cmocka_unit_test(test_log_level_from_string),
+                cmocka_unit_test(test_log_returns_negative),
+                cmocka_unit_test(test_startswith),
+                cmocka_unit_test(test_unhexchar),
+                cmocka_unit_test(test_strv),
+                cmocka_unit_test(test_process_start_boottime),
+                cmocka_unit_test(test_iso8601),
+                cmocka_unit_test(test_string_table),
+                cmocka_unit_test(test_http_url_is_valid),
+                cmocka_unit_test(test_secret_equal),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,183 @@
+/* Unit tests for common/in-addr-util.c: CIDR parsing and matching (IPv4,
+ * IPv6, v4-mapped peers), CIDR lists, loopback detection. */
+#include <arpa/inet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "in-addr-util.h"
+#include "macro.h"
+
+typedef union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+} Sa;
+
+static Sa sa_of(const char *addr) {
+        Sa a = {};
+
+        if (inet_pton(AF_INET, addr, &a.in.sin_addr) == 1)
+                a.in.sin_family = AF_INET;
+        else {
+                assert_int_equal(inet_pton(AF_INET6, addr, &a.in6.sin6_addr), 1);
+                a.in6.sin6_family = AF_INET6;
+        }
+        return a;
+}
+
+static void test_cidr_parse(void **state) {
+        static const struct {
+                const char *in;
+                int ret;
+                int family;
+                unsigned prefix;
+        } t[] = {
+                { "10.0.0.0/8", 0, AF_INET, 8 },
+                { "10.77.0.1", 0, AF_INET, 32 },
+                { "0.0.0.0/0", 0, AF_INET, 0 },
+                { "192.168.1.7/32", 0, AF_INET, 32 },
+                { "::1", 0, AF_INET6, 128 },
+                { "fd00::/8", 0, AF_INET6, 8 },
+                { "::/0", 0, AF_INET6, 0 },
+                { "10.0.0.0/33", -EINVAL, 0, 0 },
+                { "fd00::/129", -EINVAL, 0, 0 },
+                { "10.0.0.0/", -EINVAL, 0, 0 },
+                { "10.0.0.0/08", -EINVAL, 0, 0 },   /* leading zero: ambiguous */
+                { "10.0.0.0/-1", -EINVAL, 0, 0 },
+                { "10.0.0.0/8x", -EINVAL, 0, 0 },
+                { "10.0.0/8", -EINVAL, 0, 0 },      /* inet_pton is strict: no short forms */
+                { "010.0.0.1", -EINVAL, 0, 0 },
+                { "", -EINVAL, 0, 0 },
+                { "/8", -EINVAL, 0, 0 },
+                { "localhost", -EINVAL, 0, 0 },
+                { "[::1]", -EINVAL, 0, 0 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                Cidr c = { .family = -1 };
+                int r = cidr_parse(t[i].in, &c);
+
+                print_message("%s\n", t[i].in);
+                assert_int_equal(r, t[i].ret);
+                if (r < 0) {
+                        assert_int_equal(c.family, -1); /* untouched on failure */
+                        continue;
+                }
+                assert_int_equal(c.family, t[i].family);
+                assert_int_equal(c.prefix, t[i].prefix);
+        }
+        assert_int_equal(cidr_parse(NULL, &(Cidr) {}), -EINVAL);
+}
+
+static void test_cidr_match(void **state) {
+        static const struct {
+                const char *cidr, *peer;
+                bool match;
+        } t[] = {
+                { "10.0.0.0/8", "10.255.1.2", true },
+                { "10.0.0.0/8", "11.0.0.1", false },
+                { "10.77.0.1", "10.77.0.1", true },
+                { "10.77.0.1", "10.77.0.2", false },
+                { "10.77.0.0/23", "10.77.1.255", true },
+                { "10.77.0.0/23", "10.77.2.0", false },
+                { "10.77.0.9/24", "10.77.0.200", true }, /* host bits ignored */
+                { "0.0.0.0/0", "203.0.113.5", true },
+                { "10.0.0.0/8", "::ffff:10.1.2.3", true }, /* v4-mapped peer */
+                { "10.0.0.0/8", "::ffff:11.1.2.3", false },
+                { "10.0.0.0/8", "fd00::1", false },        /* other family */
+                { "fd00::/8", "fd12::1", true },
+                { "fd00::/8", "fe80::1", false },
+                { "fd00::/9", "fd7f::1", true },
+                { "fd00::/9", "fd80::1", false },
+                { "::/0", "2001:db8::1", true },
+                { "::/0", "10.0.0.1", false },
+                { "::1", "::1", true },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                Cidr c;
+                Sa a = sa_of(t[i].peer);
+
+                print_message("%s vs %s\n", t[i].cidr, t[i].peer);
+                assert_int_equal(cidr_parse(t[i].cidr, &c), 0);
+                assert_int_equal(cidr_match(&c, &a.sa), t[i].match);
+        }
+        Cidr c;
+        assert_int_equal(cidr_parse("0.0.0.0/0", &c), 0);
+        assert_false(cidr_match(&c, NULL));
+        Sa unix_sa = { .sa.sa_family = AF_UNIX };
+        assert_false(cidr_match(&c, &unix_sa.sa));
+}
+
+static void test_acl(void **state) {
+        char *list[] = { (char *)"127.0.0.0/8", (char *)"10.77.0.1", (char *)"fd00::/8", NULL };
+        char *bad[] = { (char *)"10.0.0.0/8", (char *)"10.0.0.0/99", NULL };
+        char *empty[] = { NULL };
+        Cidr *acl = NULL;
+        const char *which = NULL;
+        size_t n = 99;
+        Sa a;
+
+        assert_int_equal(cidr_list_parse(list, &acl, &n, NULL), 0);
+        assert_int_equal(n, 3);
+        a = sa_of("127.0.0.5");
+        assert_true(cidr_list_match(acl, n, &a.sa));
+        a = sa_of("10.77.0.1");
+        assert_true(cidr_list_match(acl, n, &a.sa));
+        a = sa_of("10.77.0.2");
+        assert_false(cidr_list_match(acl, n, &a.sa));
+        a = sa_of("fdaa::2");
+        assert_true(cidr_list_match(acl, n, &a.sa));
+        free(acl);
+
+        acl = NULL;
+        n = 99;
+        assert_int_equal(cidr_list_parse(bad, &acl, &n, &which), -EINVAL);
+        assert_string_equal(which, "10.0.0.0/99");
+        assert_null(acl);
+        assert_int_equal(n, 99);
+
+        /* An empty list is valid and matches nobody: control routes closed. */
+        assert_int_equal(cidr_list_parse(empty, &acl, &n, NULL), 0);
+        assert_int_equal(n, 0);
+        a = sa_of("127.0.0.1");
+        assert_false(cidr_list_match(acl, n, &a.sa));
+        free(acl);
+}
+
+static void test_loopback(void **state) {
+        static const struct {
+                const char *peer;
+                bool loopback;
+        } t[] = {
+                { "127.0.0.1", true },
+                { "127.255.0.9", true },
+                { "128.0.0.1", false },
+                { "10.0.0.1", false },
+                { "::1", true },
+                { "::2", false },
+                { "::ffff:127.0.0.1", true },
+                { "::ffff:10.0.0.1", false },
+                { "::", false },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                Sa a = sa_of(t[i].peer);
+                print_message("%s\n", t[i].peer);
+                assert_int_equal(sockaddr_is_loopback(&a.sa), t[i].loopback);
+        }
+        assert_false(sockaddr_is_loopback(NULL));
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_cidr_parse),
+                cmocka_unit_test(test_cidr_match),
+                cmocka_unit_test(test_acl),
+                cmocka_unit_test(test_loopback),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
