@@ -49,11 +49,13 @@ def service(name, script, depends_on=()):
 
 def logs_on_term(name, log):
     # `wait` returns at once on a trapped signal; the trap logs and exits.
-    return f'trap "echo {name} >> {log}; exit 0" TERM; sleep 1000 & wait'
+    # <log>.<name> appears once the trap is set: a SIGTERM before that
+    # would end the shell without a line.
+    return f'trap "echo {name} >> {log}; exit 0" TERM; : > {log}.{name}; sleep 1000 & wait'
 
 
 def start_pid1(ns, agent_bin, workdir, services, *extra, cmdline="console=ttyS0 reboot=k quiet", first=(),
-               wrapper=(), **popen):
+               wrapper=(), find_agent=True, **popen):
     services_file = write(os.path.join(workdir, "services.json"), json.dumps({"services": services}))
     cmdline = write(os.path.join(workdir, "cmdline"), cmdline + "\n")
     # --uts: as PID 1 the agent sets the hostname from ip=; never the machine's.
@@ -63,6 +65,8 @@ def start_pid1(ns, agent_bin, workdir, services, *extra, cmdline="console=ttyS0 
             "--set", f"resolv_conf={workdir}/resolv.conf", "--set", f"hosts_file={workdir}/hosts",
             "--set", f"hostname_file={workdir}/hostname", *extra]
     unshare = ns.popen(argv, **popen)
+    if not find_agent:
+        return unshare, None
     children = f"/proc/{unshare.pid}/task/{unshare.pid}/children"
     agent = int(wait_until(lambda: open(children).read().split(), 10, "the agent forked by unshare")[0])
     return unshare, agent
@@ -129,6 +133,7 @@ def test_orphans_reaped_and_reverse_stop(agent_bin, workdir):
         wait_until(lambda: not orphans(), 10, "the orphans to be reaped")
         assert [p for p, (pp, st, comm) in descendants(agent).items() if st == "Z"] == []
         wait_until(lambda: (health(ns) or {}).get("status") == "ok", 20, "/health ok")
+        wait_until(lambda: all(os.path.exists(f"{log}.{n}") for n in "abc"), 10, "the traps set")
 
         os.kill(agent, signal.SIGTERM)
         assert unshare.wait(timeout=30) == 0
@@ -211,8 +216,10 @@ def test_pid1_without_event_loop_reboots(agent_bin, workdir):
     # Too few fds for even the signal sources: exiting would be a kernel
     # panic; PID 1 reboots instead (in a PID namespace: SIGHUP, see above).
     with Netns() as ns:
-        unshare, agent = start_pid1(ns, agent_bin, workdir, [], wrapper=["prlimit", "--nofile=4"],
-                                    stderr=subprocess.PIPE, text=True)
+        # The agent may be gone before anyone could look for its pid: only
+        # its output and unshare's exit are watched.
+        unshare, _ = start_pid1(ns, agent_bin, workdir, [], wrapper=["prlimit", "--nofile=4"],
+                                find_agent=False, stderr=subprocess.PIPE, text=True)
         read_until(unshare.stderr, "Failed to watch signals")
         read_until(unshare.stderr, "Cannot run as PID 1; reboot.")
         assert unshare.wait(timeout=30) == -signal.SIGHUP

@@ -111,14 +111,30 @@ def test_process_group_killed_with_its_leader(agent_bin):
         wait_until(lambda: not pids_with_arg(marker), 5, "the forked sleep to be killed")
 
 
+def sleeping(marker):
+    """Processes that are `sleep <marker>` itself (their comm is sleep), not
+    a shell whose command line merely mentions the marker."""
+    out = []
+    for pid in pids_with_arg(marker):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() == "sleep":
+                    out.append(pid)
+        except OSError:
+            pass
+    return out
+
+
 def test_stop_timeout_then_sigkill(agent_bin):
     marker = "1005.5"
     # Ignored signals stay ignored across exec: the sleep ignores TERM too.
-    services = [sh("stubborn", f"trap '' TERM; sleep {marker}", stop_timeout_ms=300)]
+    # The shell execs the sleep only after the trap is set, so once a
+    # process named sleep carries the marker, SIGTERM is ignored for sure.
+    services = [sh("stubborn", f"trap '' TERM; exec sleep {marker}", stop_timeout_ms=300)]
     with Agent(agent_bin, *FAST, services=services) as a:
         a.wait_ready()
         # Ready means spawned (no probe): wait for the trap to be set.
-        wait_until(lambda: pids_with_arg(marker), 5, "the sleep")
+        wait_until(lambda: sleeping(marker), 5, "the sleep")
         assert a.stop() == 0
         log = a.log_text()
         assert "Service stubborn did not stop in time, killing its process group." in log
