@@ -1,7 +1,7 @@
 /* The `ip=` grammar: turns a kernel command line into an IpcfgPlan.  Pure:
  * no system calls, no allocation, so the unit tests and the fuzzer link it
  * alone.  Where the kernel, systemd and dracut disagree, DESIGN.md decides;
- * tests/unit/test-ipcfg.c says which behaviour each case follows.
+ * tests/unit/netinit/test-ipcfg.c says which behaviour each case follows.
  *
  * Tokens as the kernel splits them (common/cmdline-util.c); a bare `--`
  * ends the kernel's part of the line.  Keys are matched exactly:
