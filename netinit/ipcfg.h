@@ -93,6 +93,26 @@ void ipcfg_error_format(const IpcfgError *e, char *buf, size_t size);
  * caller (free()).  Keys always present, null for anything not given. */
 int ipcfg_plan_to_json(const IpcfgPlan *plan, char **ret);
 
+/* The files a plan implies, as text (ipcfg-files.c, pure; ipcfg-nl.c
+ * reads and writes the files).  Both return 1 and an owned,
+ * NUL-terminated *ret when there is something to write, 0 and *ret = NULL
+ * when the file is to be left as it is, -ENOMEM. */
+
+/* The interface whose hostname the plan sets: the first one naming a
+ * hostname (borrowed from plan), or NULL. */
+const IpcfgIface *ipcfg_plan_hostname_iface(const IpcfgPlan *plan);
+
+/* resolv.conf: a comment line, every interface's DNS servers in order,
+ * each once, and the first domain given as `search`.  Nothing to write
+ * when the plan names neither a server nor a domain. */
+int ipcfg_resolv_conf_text(const IpcfgPlan *plan, char **ret);
+
+/* /etc/hosts: old (NULL: no file) without the line an earlier run added,
+ * then `<address>\t[<fqdn> ]<hostname> # vm-browser-agent netinit` for
+ * named (ipcfg_plan_hostname_iface()).  Nothing to write when named is
+ * NULL or has no address or no hostname. */
+int ipcfg_hosts_text(const char *old, const IpcfgIface *named, char **ret);
+
 /* Applier (ipcfg-nl.c).  Paths may be redirected for tests and image
  * builds; NULL members mean the defaults in ipcfg_apply_options_default(). */
 typedef struct IpcfgApplyOptions {
