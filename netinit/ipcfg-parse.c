@@ -26,10 +26,12 @@
  *   device    := 0..15 printable bytes, no '/', not "." or ".."; empty =
  *                the first broadcast device (the applier picks it).
  *   autoconf  := off|none|static | on|any|dhcp|bootp|rarp|both | dhcp6|auto6
- *   mtu       := 68..65535, decimal;  mac := xx:xx:xx:xx:xx:xx (unicast).
+ *   mtu       := 68..65535, decimal;  mac := xx:xx:xx:xx:xx:xx or
+ *                xx-xx-xx-xx-xx-xx (systemd), unicast.
  *
  * Field 8 is an MTU (then field 9 on is the MAC, colons and all) when it is
- * all digits, or when it is empty and the value has more than 10 fields.  The
+ * all digits, or when it is empty and the value has more than 10 fields or
+ * a field 9 with a dash (a MAC written with dashes) as its last.  The
  * device form is chosen when field 2 is an autoconf keyword and field 1 is
  * not an address.  A client address makes the entry static whatever the
  * autoconf keyword; without one, an empty autoconf means DHCP (the kernel's
@@ -340,18 +342,24 @@ static const char *parse_mtu(Span s, uint32_t *ret) {
         return NULL;
 }
 
-/* Exactly six colon-separated hex pairs; a NIC refuses multicast and
+/* Exactly six hex pairs separated by colons, or by dashes as systemd
+ * also accepts; one separator throughout.  A NIC refuses multicast and
  * all-zero addresses, so say so here rather than at apply time. */
 static const char *parse_mac(Span s, uint8_t ret[static 6]) {
         uint8_t m[6];
+        char sep;
 
-        if (s.n != 17)
+        if (s.n != 17 || (s.p[2] != ':' && s.p[2] != '-'))
                 return "not a MAC address";
+        sep = s.p[2];
         for (size_t i = 0; i < 6; i++) {
                 int hi = unhexchar(s.p[3 * i]), lo = unhexchar(s.p[3 * i + 1]);
+                char c = i < 5 ? s.p[3 * i + 2] : sep;
 
-                if (hi < 0 || lo < 0 || (i < 5 && s.p[3 * i + 2] != ':'))
+                if (hi < 0 || lo < 0 || (c != ':' && c != '-'))
                         return "not a MAC address";
+                if (c != sep)
+                        return "mixed separators";
                 m[i] = (uint8_t)(hi << 4 | lo);
         }
         if (m[0] & 1)
@@ -508,9 +516,12 @@ static int parse_kernel_form(State *st, Span v, const Span *f, size_t n, Entry *
 
         for (size_t i = 0; i <= 10; i++)
                 g[i] = i >= 1 && i <= n ? f[i - 1] : (Span){ "", 0 };
-        /* An empty field 8 followed by a MAC (fields 9-14) is dracut's
-         * ":[<mtu>][:<mac>]"; dns1 and ntp0 alone never reach 11 fields. */
-        mtu_form = n >= 8 && (all_digits(f[7]) || (f[7].n == 0 && n > 10));
+        /* An empty field 8 followed by a MAC is dracut's and systemd's
+         * ":[<mtu>][:<mac>]": with colons the MAC makes 11+ fields, which
+         * dns1 and ntp0 never reach; with dashes it is one field 9, and
+         * no address has a dash. */
+        mtu_form = n >= 8 && (all_digits(f[7]) ||
+                              (f[7].n == 0 && (n > 10 || (n == 9 && memchr(f[8].p, '-', f[8].n)))));
         if (!mtu_form && n > 10)
                 return fail(st, 11, "extra", rest_from(v, f[10]), "more than 10 fields");
         r = parse_kernel_addrs(st, g, e);

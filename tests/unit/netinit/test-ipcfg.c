@@ -149,6 +149,16 @@ static const Case cases[] = {
          * dracut also takes a lone field 9 as a MAC; we read it as dns1. */
         OK("ip=" FC "::eth0:off::52:54:00:aa:bb:cc",
            PLAN(IFACE(S("eth0"), "static", S("172.16.0.2"), "24", N, S("172.16.0.1"), N, N, "", "", N, MAC))),
+        /* systemd: MACs with dashes too (ether_addr_from_string()), in
+         * every place a MAC goes.  A dashed field 9 after an empty field 8
+         * is a MAC, never dns1: no address has a dash. */
+        OK("ip=eth0:dhcp:1500:52-54-00-AA-BB-CC",
+           PLAN(IFACE(S("eth0"), "dhcp", N, N, N, N, N, N, "", "", "1500", MAC))),
+        OK("ip=eth0:dhcp::52-54-00-aa-bb-cc", PLAN(IFACE(S("eth0"), "dhcp", N, N, N, N, N, N, "", "", N, MAC))),
+        OK("ip=" FC "::eth0:off:9000:52-54-00-aa-bb-cc",
+           PLAN(IFACE(S("eth0"), "static", S("172.16.0.2"), "24", N, S("172.16.0.1"), N, N, "", "", "9000", MAC))),
+        OK("ip=" FC "::eth0:off::52-54-00-aa-bb-cc",
+           PLAN(IFACE(S("eth0"), "static", S("172.16.0.2"), "24", N, S("172.16.0.1"), N, N, "", "", N, MAC))),
 
         /* IPv6 in brackets (systemd, dracut); the kernel has no IPv6 here. */
         OK("ip=[fd00::2]::[fd00::1]:64::eth0:none",
@@ -305,7 +315,16 @@ static const Case cases[] = {
         ERR("ip=" FC "::eth0:off:1500:52:54:00:aa:bb",
             "ip=: field 9 (mac): invalid value \"52:54:00:aa:bb\": not a MAC address"),
         ERR("ip=eth0:dhcp:1500:52:54:00:aa:bb:zz", "ip=: field 4 (mac): invalid value \"52:54:00:aa:bb:zz\": not a MAC address"),
-        ERR("ip=eth0:dhcp:1500:52-54-00-aa-bb-cc", "ip=: field 4 (mac): invalid value \"52-54-00-aa-bb-cc\": not a MAC address"),
+        /* systemd refuses a mixture too. */
+        ERR("ip=eth0:dhcp:1500:52-54-00:aa:bb:cc", "ip=: field 4 (mac): invalid value \"52-54-00:aa:bb:cc\": mixed separators"),
+        ERR("ip=eth0:dhcp:1500:52:54:00:aa:bb-cc", "ip=: field 4 (mac): invalid value \"52:54:00:aa:bb-cc\": mixed separators"),
+        ERR("ip=eth0:dhcp:1500:52-54-00-aa-bb", "ip=: field 4 (mac): invalid value \"52-54-00-aa-bb\": not a MAC address"),
+        ERR("ip=eth0:dhcp:1500:52.54.00.aa.bb.cc", "ip=: field 4 (mac): invalid value \"52.54.00.aa.bb.cc\": not a MAC address"),
+        ERR("ip=eth0:dhcp:1500:52-54-00-aa-bb-cc:dd",
+            "ip=: field 4 (mac): invalid value \"52-54-00-aa-bb-cc:dd\": not a MAC address"),
+        ERR("ip=eth0:dhcp::01-00-5e-00-00-01", "ip=: field 4 (mac): invalid value \"01-00-5e-00-00-01\": multicast MAC address"),
+        /* A dash makes field 9 a MAC, so a malformed one says "mac", not "dns1". */
+        ERR("ip=" FC "::eth0:off::52-54-00-aa-bb", "ip=: field 9 (mac): invalid value \"52-54-00-aa-bb\": not a MAC address"),
         ERR("ip=eth0:dhcp:1500:52:54:00:aa:bb:cc:dd",
             "ip=: field 4 (mac): invalid value \"52:54:00:aa:bb:cc:dd\": not a MAC address"),
         ERR("ip=eth0:dhcp::01:00:5e:00:00:01", "ip=: field 4 (mac): invalid value \"01:00:5e:00:00:01\": multicast MAC address"),
