@@ -26,6 +26,10 @@
  *   device    := 0..15 printable bytes, no '/', not "." or ".."; empty =
  *                the first broadcast device (the applier picks it).
  *   autoconf  := off|none|static | on|any|dhcp|bootp|rarp|both | dhcp6|auto6
+ *                | dhcp,<type>,<client-id>   (the kernel's DHCP client
+ *                identifier: type 0..255 decimal, id 1..251 printable
+ *                bytes, commas included; as field 7 it ends at the next
+ *                ':', as the whole value it may hold colons)
  *   mtu       := 68..65535, decimal;  mac := xx:xx:xx:xx:xx:xx or
  *                xx-xx-xx-xx-xx-xx (systemd), unicast.
  *
@@ -67,6 +71,8 @@ typedef struct Entry {
         uint32_t mtu;
         bool has_mac;
         uint8_t mac[6];
+        uint8_t dhcp_client_id_type;
+        char dhcp_client_id[IPCFG_DHCP_CLIENT_ID_MAX + 1];
 } Entry;
 
 typedef struct State {
@@ -122,6 +128,10 @@ static IpcfgMethod autoconf_from_span(Span s) {
                 if (span_eq(s, autoconf_words[i].word))
                         return autoconf_words[i].method;
         return _IPCFG_METHOD_INVALID;
+}
+
+static bool is_dhcp_client_id(Span s) {
+        return s.n >= 5 && memcmp(s.p, "dhcp,", 5) == 0;
 }
 
 static bool is_digit(char c) {
@@ -370,6 +380,45 @@ static const char *parse_mac(Span s, uint8_t ret[static 6]) {
         return NULL;
 }
 
+/* The kernel's DHCP client identifier, "dhcp,<type>,<client-id>"
+ * (ic_proto_name() in net/ipv4/ipconfig.c): a type byte, then the id's
+ * text, everything after the second comma, which the kernel sends as
+ * option 61 as it is.  The kernel ignores a malformed one and runs DHCP
+ * anyway; DESIGN: an error.  Its kstrtou8(, 0) also reads 0x01 and octal
+ * 01; here the type is decimal, as every number in this grammar. */
+static const char *parse_dhcp_client_id(Span s, Entry *e) {
+        Span rest = { s.p + 5, s.n - 5 }, type, id;
+        const char *comma = memchr(rest.p, ',', rest.n);
+        uint32_t t;
+
+        if (!comma)
+                return "expected dhcp,<type>,<client-id>";
+        type = (Span){ rest.p, (size_t)(comma - rest.p) };
+        id = (Span){ comma + 1, (size_t)(rest.p + rest.n - comma - 1) };
+        if (parse_uint(type, 3, &t) || t > 255)
+                return "client identifier type not a decimal 0..255";
+        if (id.n == 0)
+                return "empty client identifier";
+        if (id.n > IPCFG_DHCP_CLIENT_ID_MAX)
+                return "client identifier longer than 251 bytes";
+        for (size_t i = 0; i < id.n; i++)
+                if (id.p[i] <= ' ' || id.p[i] > '~')
+                        return "invalid character in client identifier";
+        e->autoconf = IPCFG_METHOD_DHCP;
+        e->dhcp_client_id_type = (uint8_t)t;
+        memcpy(e->dhcp_client_id, id.p, id.n);
+        e->dhcp_client_id[id.n] = 0;
+        return NULL;
+}
+
+/* Field 7: a keyword, or dhcp with a client identifier. */
+static const char *parse_autoconf(Span s, Entry *e) {
+        if (is_dhcp_client_id(s))
+                return parse_dhcp_client_id(s, e);
+        e->autoconf = autoconf_from_span(s);
+        return e->autoconf < 0 ? "unknown autoconf keyword" : NULL;
+}
+
 static void span_to_value(Span s, char *buf, size_t size) {
         if (s.n < size) {
                 memcpy(buf, s.p, s.n);
@@ -483,11 +532,8 @@ static int parse_kernel_rest(State *st, Span v, const Span *g, size_t n, bool mt
                 r = check(st, parse_hostname(g[5], e), 5, "hostname", g[5]);
         if (r >= 0)
                 r = check(st, parse_device(g[6], e->device), 6, "device", g[6]);
-        if (r >= 0 && g[7].n > 0) {
-                e->autoconf = autoconf_from_span(g[7]);
-                if (e->autoconf < 0)
-                        r = fail(st, 7, "autoconf", g[7], "unknown autoconf keyword");
-        }
+        if (r >= 0 && g[7].n > 0)
+                r = check(st, parse_autoconf(g[7], e), 7, "autoconf", g[7]);
         if (r < 0)
                 return r;
         if (mtu_form) {
@@ -560,21 +606,35 @@ static bool looks_like_address(Span s) {
         return s.n > 0 && (s.p[0] == '[' || !parse_ipv4(s, &a));
 }
 
-static int parse_ip_value(State *st, const char *val, Entry *ret) {
-        Span v = { val, strlen(val) }, f[MAX_FIELDS];
-        Entry e = { .autoconf = _IPCFG_METHOD_INVALID, .prefix = -1 };
+static int parse_fields(State *st, Span v, Entry *e) {
+        Span f[MAX_FIELDS];
         size_t n = 0;
         int r;
 
         r = split_fields(st, v, f, &n);
         if (r < 0)
                 return r;
-        if (n == 1 && autoconf_from_span(f[0]) >= 0)
-                e.autoconf = autoconf_from_span(f[0]);
-        else if (n >= 2 && autoconf_from_span(f[1]) >= 0 && !looks_like_address(f[0]))
-                r = parse_device_form(st, v, f, n, &e);
+        if (n == 1 && autoconf_from_span(f[0]) >= 0) {
+                e->autoconf = autoconf_from_span(f[0]);
+                return 0;
+        }
+        if (n >= 2 && autoconf_from_span(f[1]) >= 0 && !looks_like_address(f[0]))
+                return parse_device_form(st, v, f, n, e);
+        return parse_kernel_form(st, v, f, n, e);
+}
+
+static int parse_ip_value(State *st, const char *val, Entry *ret) {
+        Span v = { val, strlen(val) };
+        Entry e = { .autoconf = _IPCFG_METHOD_INVALID, .prefix = -1 };
+        int r;
+
+        /* The kernel reads the whole value as an autoconf word before it
+         * splits it at ':' (ip_auto_config_setup()): here a client
+         * identifier may hold colons. */
+        if (is_dhcp_client_id(v))
+                r = check(st, parse_dhcp_client_id(v, &e), 1, "autoconf", v);
         else
-                r = parse_kernel_form(st, v, f, n, &e);
+                r = parse_fields(st, v, &e);
         if (r < 0)
                 return r;
         *ret = e;
@@ -608,6 +668,10 @@ static void entry_merge(Entry *into, const Entry *from) {
         if (from->has_mac) {
                 into->has_mac = true;
                 memcpy(into->mac, from->mac, sizeof into->mac);
+        }
+        if (from->dhcp_client_id[0]) {
+                into->dhcp_client_id_type = from->dhcp_client_id_type;
+                memcpy(into->dhcp_client_id, from->dhcp_client_id, sizeof into->dhcp_client_id);
         }
 }
 
@@ -671,9 +735,11 @@ static bool dns_add(IpcfgIface *i, const IpcfgAddr *a) {
 /* Settles the method, the prefix guess and the DNS list. */
 static int entry_finish(State *st, const Entry *e, IpcfgIface *ret) {
         IpcfgIface i = { .address = e->client, .prefix = e->prefix, .server = e->server,
-                         .gateway = e->gateway, .mtu = e->mtu, .has_mac = e->has_mac };
+                         .gateway = e->gateway, .mtu = e->mtu, .has_mac = e->has_mac,
+                         .dhcp_client_id_type = e->dhcp_client_id_type };
 
         memcpy(i.device, e->device, sizeof i.device);
+        memcpy(i.dhcp_client_id, e->dhcp_client_id, sizeof i.dhcp_client_id);
         memcpy(i.hostname, e->hostname, sizeof i.hostname);
         memcpy(i.domain, e->domain, sizeof i.domain);
         memcpy(i.mac, e->mac, sizeof i.mac);

@@ -15,6 +15,7 @@
 #define IPCFG_MAX_DNS 8
 #define IPCFG_MAX_NTP 4
 #define IPCFG_HOSTNAME_MAX 64
+#define IPCFG_DHCP_CLIENT_ID_MAX 251 /* what the kernel copies of it */
 #define IPCFG_CMDLINE_MAX 4096 /* COMMAND_LINE_SIZE on x86 is 2048; be generous */
 
 typedef enum IpcfgMethod {
@@ -52,6 +53,11 @@ typedef struct IpcfgIface {
         uint32_t mtu; /* 0: not given */
         bool has_mac;
         uint8_t mac[6];
+        /* The kernel's DHCP client identifier (`dhcp,<type>,<id>`): the
+         * type byte and the id as text, "" = not given.  Kept for a DHCP
+         * client; the JSON does not report it. */
+        uint8_t dhcp_client_id_type;
+        char dhcp_client_id[IPCFG_DHCP_CLIENT_ID_MAX + 1];
 } IpcfgIface;
 
 typedef struct IpcfgPlan {

@@ -27,6 +27,8 @@ static void check_plan(const IpcfgPlan *p) {
                 CHECK(ipcfg_method_to_string(i->method));
                 CHECK(strnlen(i->device, IFNAMSIZ) < IFNAMSIZ);
                 CHECK(strnlen(i->hostname, sizeof i->hostname) < sizeof i->hostname);
+                CHECK(strnlen(i->dhcp_client_id, sizeof i->dhcp_client_id) < sizeof i->dhcp_client_id);
+                CHECK(i->dhcp_client_id[0] == 0 || !strpbrk(i->dhcp_client_id, " \t\n"));
                 CHECK(i->n_dns <= IPCFG_MAX_DNS && i->n_ntp <= IPCFG_MAX_NTP);
                 CHECK(i->prefix >= -1 && i->prefix <= 128);
                 CHECK(i->mtu == 0 || (i->mtu >= 68 && i->mtu <= 65535));
