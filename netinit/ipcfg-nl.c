@@ -22,8 +22,6 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <sys/stat.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,7 +29,6 @@
 #include "ipcfg.h"
 #include "log.h"
 #include "macro.h"
-#include "nsfs-util.h"
 #include "time-util.h"
 
 #define FILE_MAX (1024 * 1024)
@@ -664,33 +661,4 @@ int ipcfg_apply(const IpcfgPlan *plan, const IpcfgApplyOptions *opts,
         if (ret_result)
                 *ret_result = a.result;
         return 0;
-}
-
-/* Whether this kernel numbers init_net statically, judged by its version:
- * only a kernel known to do so may treat "not NSFS_NET_INIT_INO" as proof of
- * another namespace. Erring low would call the host's namespace safe. */
-static bool kernel_has_fixed_netns_ino(void) {
-        struct utsname u;
-        unsigned major = 0, minor = 0;
-
-        if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
-                return false;
-        return major > 6 || (major == 6 && minor >= 18);
-}
-
-int ipcfg_environment_is_safe(void) {
-        struct stat self, init;
-
-        if (getpid() == 1)
-                return 1;
-        if (stat("/proc/self/ns/net", &self) < 0)
-                return negative_errno();
-        if (self.st_ino == NSFS_NET_INIT_INO)
-                return 0;
-        if (stat("/proc/1/ns/net", &init) >= 0)
-                return self.st_dev != init.st_dev || self.st_ino != init.st_ino;
-        /* /proc/1/ns needs ptrace access to PID 1, which a root without
-         * all of PID 1's capabilities (a sandbox) lacks. */
-        int r = negative_errno();
-        return kernel_has_fixed_netns_ino() ? 1 : r;
 }

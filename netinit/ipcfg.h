@@ -149,7 +149,8 @@ typedef struct IpcfgApplyResult {
 int ipcfg_apply(const IpcfgPlan *plan, const IpcfgApplyOptions *opts,
                 IpcfgApplyResult *ret_result, char *errbuf, size_t errbuf_size);
 
-/* Whether it is safe to touch interfaces: PID 1, or a network namespace
- * other than the initial one (compares /proc/self/ns/net with
- * /proc/1/ns/net).  Returns 1 safe, 0 not safe, -errno when unknown. */
+/* For agent/run.c until it calls netinit_run() (netinit.h), which
+ * supersedes it; implemented in netinit.c.  Whether netinit's policy lets
+ * this process configure the network unforced and not as a systemd
+ * service: 1 yes, 0 no, -errno when it cannot tell. */
 int ipcfg_environment_is_safe(void);
