@@ -1,7 +1,8 @@
 /* "Whose network is it": the one policy both netinit callers apply, as a
- * pure function from facts to a decision.  No system calls; netinit.c
- * gathers the facts, and netinit.h states the rule and the decisions
- * behind it. */
+ * pure function from facts to a decision; and the names of what netinit
+ * reports, which /health shows without linking the netlink adapter.  No
+ * system calls; netinit.c gathers the facts, and netinit.h states the rule
+ * and the decisions behind it. */
 #include "macro.h"
 #include "netinit.h"
 
@@ -52,4 +53,14 @@ NetinitPolicy netinit_policy_decide(const NetinitFacts *f) {
                 p.refusal = NETINIT_REFUSAL_INITIAL_UTSNS;
         p.reason = netinit_refusal_to_string(p.refusal);
         return p;
+}
+
+static const char *const status_names[_NETINIT_STATUS_MAX] = {
+        [NETINIT_NOT_CONFIGURED] = "not_configured",
+        [NETINIT_APPLIED] = "applied",
+        [NETINIT_FAILED] = "failed",
+};
+
+const char *netinit_status_to_string(NetinitStatus s) {
+        return s >= 0 && s < _NETINIT_STATUS_MAX ? status_names[s] : NULL;
 }

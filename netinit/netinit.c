@@ -16,16 +16,6 @@
 #include "nsfs-util.h"
 #include "time-util.h"
 
-static const char *const status_names[_NETINIT_STATUS_MAX] = {
-        [NETINIT_NOT_CONFIGURED] = "not_configured",
-        [NETINIT_APPLIED] = "applied",
-        [NETINIT_FAILED] = "failed",
-};
-
-const char *netinit_status_to_string(NetinitStatus s) {
-        return s >= 0 && s < _NETINIT_STATUS_MAX ? status_names[s] : NULL;
-}
-
 /* Whether this kernel numbers init_net statically, judged by its version:
  * only a kernel known to do so may treat "not NSFS_NET_INIT_INO" as proof
  * of another namespace.  Erring low would call the host's namespace safe. */

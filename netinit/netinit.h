@@ -111,7 +111,8 @@ typedef enum NetinitStatus {
         _NETINIT_STATUS_INVALID = -EINVAL,
 } NetinitStatus;
 
-/* "not_configured", "applied", "failed" (the /health words). */
+/* "not_configured", "applied", "failed" (the /health words).  Pure
+ * (netinit-policy.c): the HTTP core links it without the adapter. */
 const char *netinit_status_to_string(NetinitStatus s);
 
 /* Where netinit_run() stopped. */

@@ -218,11 +218,21 @@ static void test_reasons(void **state) {
                             "cannot tell whether this is the initial network namespace");
 }
 
+/* The words /health shows for netinit's status. */
+static void test_status_names(void **state) {
+        assert_string_equal(netinit_status_to_string(NETINIT_NOT_CONFIGURED), "not_configured");
+        assert_string_equal(netinit_status_to_string(NETINIT_APPLIED), "applied");
+        assert_string_equal(netinit_status_to_string(NETINIT_FAILED), "failed");
+        assert_null(netinit_status_to_string(_NETINIT_STATUS_MAX));
+        assert_null(netinit_status_to_string(_NETINIT_STATUS_INVALID));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_exhaustive),
                 cmocka_unit_test(test_decisions),
                 cmocka_unit_test(test_reasons),
+                cmocka_unit_test(test_status_names),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

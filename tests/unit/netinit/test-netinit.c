@@ -177,14 +177,6 @@ static void test_options_decide_who(void **state) {
                                      "(this machine's own network)");
 }
 
-static void test_status_names(void **state) {
-        assert_string_equal(netinit_status_to_string(NETINIT_NOT_CONFIGURED), "not_configured");
-        assert_string_equal(netinit_status_to_string(NETINIT_APPLIED), "applied");
-        assert_string_equal(netinit_status_to_string(NETINIT_FAILED), "failed");
-        assert_null(netinit_status_to_string(_NETINIT_STATUS_MAX));
-        assert_null(netinit_status_to_string(_NETINIT_STATUS_INVALID));
-}
-
 /* Whatever this machine is, the probe answers within the enum, with an
  * errno exactly when it cannot tell, and claims no systemd or --force. */
 static void test_probe(void **state) {
@@ -207,7 +199,6 @@ int main(void) {
                 cmocka_unit_test(test_refused),
                 cmocka_unit_test(test_refused_unknown),
                 cmocka_unit_test(test_options_decide_who),
-                cmocka_unit_test(test_status_names),
                 cmocka_unit_test(test_probe),
         };
 
