@@ -43,7 +43,10 @@
  * Several ip=: entries with the same device merge field by field (the
  * later non-empty field wins), an off/none clears everything before it, at
  * most IPCFG_MAX_IFACES devices.  nameserver= addresses are appended to
- * every interface's dns after its own dns0/dns1, duplicates dropped. */
+ * every interface's dns after its own dns0/dns1, duplicates dropped.
+ *
+ * Over 800 lines on purpose: one grammar, whose every rule above has its
+ * code below; split, the comment and the code would drift apart. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
