@@ -40,12 +40,12 @@ static void snapshot_done(Snapshot *s) {
 
 /* The first configured interface, as text. */
 static void snapshot_network(Manager *m, Snapshot *s) {
-        const IpcfgIface *i = m->net_plan.n_ifaces > 0 ? &m->net_plan.ifaces[0] : NULL;
+        const IpcfgIface *i = m->net.plan.n_ifaces > 0 ? &m->net.plan.ifaces[0] : NULL;
         HealthNetwork *n = &s->h.network;
 
-        *n = (HealthNetwork){ .status = net_status_to_string(m->net_status), .prefix = -1,
-                              .error = m->net_error, .dns = s->dns_list };
-        n->device = !isempty(m->net_result.device) ? m->net_result.device : i && *i->device ? i->device : NULL;
+        *n = (HealthNetwork){ .status = netinit_status_to_string(m->net.status), .prefix = -1,
+                              .error = m->net.error, .dns = s->dns_list };
+        n->device = !isempty(m->net.result.device) ? m->net.result.device : i && *i->device ? i->device : NULL;
         if (!i)
                 return;
         n->method = ipcfg_method_to_string(i->method);
@@ -108,7 +108,7 @@ static int snapshot_take(Manager *m, Snapshot *s, bool with_http) {
                 .services_started = !!m->supervisor,
                 .stopping = m->stopping,
                 .config_error = m->config_error[0] != '\0',
-                .network_failed = m->net_status == NET_FAILED,
+                .network_failed = m->net.status == NETINIT_FAILED,
         };
         int r;
 

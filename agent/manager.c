@@ -25,7 +25,6 @@
 #include "login-routes.h"
 #include "manager.h"
 #include "pid1.h"
-#include "string-table.h"
 #include "vnc/browser.h"
 
 #define KILL_GRACE_USEC (2 * USEC_PER_SEC)
@@ -38,13 +37,6 @@ enum {
         PHASE_KILL,
         PHASE_FINAL,
 };
-
-static const char *const net_status_table[_NET_STATUS_MAX] = {
-        [NET_NOT_CONFIGURED] = "not_configured",
-        [NET_APPLIED] = "applied",
-        [NET_FAILED] = "failed",
-};
-DEFINE_STRING_TABLE_LOOKUP_TO_STRING(net_status, NetStatus);
 
 static void on_shutdown_refused(void *userdata) {
         manager_request_shutdown(userdata, "POST /shutdown");

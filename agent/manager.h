@@ -9,7 +9,7 @@
 
 #include "agent/config/config.h"
 #include "launch.h"
-#include "netinit/ipcfg.h"
+#include "netinit/netinit.h"
 #include "notify.h"
 #include "time-util.h"
 
@@ -29,16 +29,6 @@ typedef struct BootTimes {
         usec_t ready;    /* whole display chain ready, first time */
 } BootTimes;
 
-typedef enum NetStatus {
-        NET_NOT_CONFIGURED, /* netinit off, or no ip= */
-        NET_APPLIED,
-        NET_FAILED,
-        _NET_STATUS_MAX,
-        _NET_STATUS_INVALID = -22,
-} NetStatus;
-
-const char *net_status_to_string(NetStatus s);
-
 typedef struct Manager {
         sd_event *event;
         Config config;
@@ -49,10 +39,9 @@ typedef struct Manager {
         BootTimes boot;
         Notifier notifier;
 
-        NetStatus net_status;
-        IpcfgPlan net_plan;
-        IpcfgApplyResult net_result;
-        char net_error[256];
+        /* netinit at start (run.c): the plan (parsed even when not
+         * applied), what was applied, and why not. */
+        NetinitOutcome net;
 
         Children *children;       /* every child exit arrives here (SIGCHLD) */
         Launcher launcher;        /* spawn + children, for the layers above */

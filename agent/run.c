@@ -23,7 +23,6 @@
 #include "login-routes.h"
 #include "manager.h"
 #include "notify.h"
-#include "nsfs-util.h"
 #include "pid1.h"
 #include "run.h"
 #include "vnc/browser.h"
@@ -227,98 +226,39 @@ static void read_build_id(Manager *m) {
         snprintf(m->build_id, sizeof m->build_id, "%s", buf);
 }
 
-/* Namespace-wide settings (interfaces, hostname) belong to the machine's
- * own init or to a service of its systemd (images booting systemd set
- * netinit=true), or to a process in a namespace someone made for it (tests
- * run the agent inside their own network and UTS namespaces).  The initial namespaces carry fixed inode numbers
- * (common/nsfs-util.h); the network one only since Linux 6.18, where
- * before that a PID-namespace init cannot tell and is trusted. */
-
-static bool machine_owner(Manager *m) {
-        return (m->is_pid1 && nsfs_inode_is("/proc/self/ns/pid", NSFS_PID_INIT_INO)) ||
-               manager_is_system_service(m);
-}
-
-static bool network_is_ours(Manager *m) {
-        if (machine_owner(m))
-                return true;
-        if (m->is_pid1)
-                return !nsfs_inode_is("/proc/self/ns/net", NSFS_NET_INIT_INO);
-        return ipcfg_environment_is_safe() > 0;
-}
-
-static bool hostname_is_ours(Manager *m) {
-        return machine_owner(m) || !nsfs_inode_is("/proc/self/ns/uts", NSFS_UTS_INIT_INO);
-}
-
-/* The plan is parsed whether or not this process applies it: the default
- * allow_from admits the ip= gateway (the host), and /health reports the
- * plan.  Under systemd with netinit off, something else configured the
- * interface from the same ip=. */
-static int parse_network_plan(Manager *m) {
-        _cleanup_(freep) char *cmdline = NULL;
-        IpcfgError e = {};
-        int r;
-
-        r = read_full_file(m->config.cmdline_path, IPCFG_CMDLINE_MAX, &cmdline, NULL);
-        if (r < 0) {
-                snprintf(m->net_error, sizeof m->net_error, "%s: %s", m->config.cmdline_path, strerror(-r));
-                return r;
-        }
-        r = ipcfg_parse_cmdline(cmdline, &m->net_plan, &e);
-        if (r < 0) {
-                if (r == -EINVAL)
-                        ipcfg_error_format(&e, m->net_error, sizeof m->net_error);
-                else
-                        snprintf(m->net_error, sizeof m->net_error, "kernel command line: %s", strerror(-r));
-        }
-        return r;
-}
-
-static int apply_network_plan(Manager *m) {
-        IpcfgApplyOptions o;
-
-        if (m->net_plan.n_ifaces == 0)
-                return 0;
-        if (!network_is_ours(m)) {
-                snprintf(m->net_error, sizeof m->net_error,
-                         "refusing to configure the initial network namespace when not the machine's init");
-                return -EPERM;
-        }
-        ipcfg_apply_options_default(&o);
-        o.set_hostname = hostname_is_ours(m);
-        o.resolv_conf = m->config.resolv_conf;
-        o.hosts = m->config.hosts_file;
-        o.hostname_file = m->config.hostname_file;
-        o.device_timeout_usec = (uint64_t)m->config.device_timeout_ms * USEC_PER_MSEC;
-        return ipcfg_apply(&m->net_plan, &o, &m->net_result, m->net_error, sizeof m->net_error);
-}
-
+/* netinit_run() (netinit/netinit.h) reads ip= from cmdline_path and parses
+ * it, and applies it when netinit is on (config netinit; auto: as PID 1)
+ * and netinit's one policy lets this process, the rule the `netinit` verb
+ * follows too: the machine's init or a service of its systemd, or a
+ * process in namespaces someone made for it.  The plan is parsed even when
+ * not applied: the default allow_from admits the ip= gateway (the host),
+ * and /health reports it.  Under systemd with netinit off, something else
+ * configured the interface from the same ip=. */
 static void setup_network(Manager *m) {
-        int want = m->config.netinit < 0 ? m->is_pid1 : m->config.netinit;
+        NetinitOptions o = {
+                .cmdline_path = m->config.cmdline_path,
+                .apply = m->config.netinit < 0 ? m->is_pid1 : m->config.netinit > 0,
+                .system_service = manager_is_system_service(m),
+        };
         int r;
 
-        r = parse_network_plan(m);
-        if (r < 0 && !want) {
-                /* Not ours to apply: say so, but the agent's own state is fine. */
-                log_warning_errno(r, "Cannot read the network plan: %s", m->net_error);
-                m->net_status = NET_NOT_CONFIGURED;
-                m->boot.network = now(CLOCK_BOOTTIME);
-                return;
-        }
-        if (r >= 0 && want)
-                r = apply_network_plan(m);
+        ipcfg_apply_options_default(&o.apply_options);
+        o.apply_options.resolv_conf = m->config.resolv_conf;
+        o.apply_options.hosts = m->config.hosts_file;
+        o.apply_options.hostname_file = m->config.hostname_file;
+        o.apply_options.device_timeout_usec = (uint64_t)m->config.device_timeout_ms * USEC_PER_MSEC;
+        r = netinit_run(&o, &m->net);
         m->boot.network = now(CLOCK_BOOTTIME);
-        if (r < 0) {
-                m->net_status = NET_FAILED;
-                log_error_errno(r, "Network setup failed: %s", m->net_error);
-        } else if (want && m->net_plan.n_ifaces > 0) {
-                m->net_status = NET_APPLIED;
-                if (m->net_result.warning[0])
-                        log_warning("%s", m->net_result.warning);
-                log_info("Network configured on %s.", m->net_result.device);
-        } else
-                m->net_status = NET_NOT_CONFIGURED;
+        if (r < 0 && !o.apply)
+                /* Not ours to apply: say so, but the agent's own state is fine. */
+                log_warning_errno(r, "Cannot read the network plan: %s", m->net.error);
+        else if (r < 0)
+                log_error_errno(r, "Network setup failed: %s", m->net.error);
+        else if (m->net.status == NETINIT_APPLIED) {
+                if (m->net.result.warning[0])
+                        log_warning("%s", m->net.result.warning);
+                log_info("Network configured on %s.", m->net.result.device);
+        }
 }
 
 static void shutdown_after_reply(bool completely_sent, void *userdata) {
@@ -339,7 +279,7 @@ static const HttpRoute control_routes[] = {
 /* The default allow_from admits the host: the ip= gateways, read at
  * request time because netinit may finish after the server listens. */
 static bool peer_is_host(const struct sockaddr *sa, void *userdata) {
-        const IpcfgPlan *plan = &((Manager *)userdata)->net_plan;
+        const IpcfgPlan *plan = &((Manager *)userdata)->net.plan;
 
         for (size_t i = 0; i < plan->n_ifaces && i < IPCFG_MAX_IFACES; i++) {
                 const IpcfgAddr *g = &plan->ifaces[i].gateway;

@@ -1,7 +1,8 @@
 /* The netlink applier: turns an IpcfgPlan into kernel state with
  * libnl-route-3 (loopback up, wait for each device by RTNLGRP_LINK events,
  * MTU/MAC and link up in one request, address, default route) and then
- * writes the files the plan implies (hostname, resolv.conf, /etc/hosts).
+ * writes the files the plan implies (hostname, resolv.conf, /etc/hosts),
+ * whose text ipcfg-files.c composes.
  * Every step compares with what the kernel or the file already has, so a
  * second run (or a kernel that already ran CONFIG_IP_PNP) changes nothing.
  * This is library code: it never logs above debug; failures come back as
@@ -21,8 +22,6 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <sys/stat.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,12 +29,8 @@
 #include "ipcfg.h"
 #include "log.h"
 #include "macro.h"
-#include "nsfs-util.h"
 #include "time-util.h"
 
-/* A line we add to /etc/hosts ends with this, so a later run replaces
- * exactly our own line and leaves the administrator's lines alone. */
-#define HOSTS_MARKER "# vm-browser-agent netinit"
 #define FILE_MAX (1024 * 1024)
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_sock *, nl_socket_free);
@@ -44,7 +39,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_addr *, nl_addr_put);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct rtnl_link *, rtnl_link_put);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct rtnl_addr *, rtnl_addr_put);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct rtnl_route *, rtnl_route_put);
-DEFINE_TRIVIAL_CLEANUP_FUNC(FILE *, fclose);
 
 typedef struct Applier {
         struct nl_sock *sk;
@@ -542,111 +536,38 @@ static int file_update(const char *path, const char *content) {
         return write_file_atomic_flags(path, content, len, 0644, WRITE_FILE_NO_SYNC);
 }
 
-/* The first hostname given, with the interface it came from. */
-static const IpcfgIface *plan_hostname_iface(const IpcfgPlan *plan) {
-        for (size_t i = 0; i < plan->n_ifaces; i++)
-                if (!isempty(plan->ifaces[i].hostname))
-                        return &plan->ifaces[i];
-        return NULL;
-}
-
-static const char *plan_domain(const IpcfgPlan *plan) {
-        for (size_t i = 0; i < plan->n_ifaces; i++)
-                if (!isempty(plan->ifaces[i].domain))
-                        return plan->ifaces[i].domain;
-        return NULL;
-}
-
-static bool dns_seen(const IpcfgPlan *plan, size_t iface, size_t idx) {
-        const IpcfgAddr *x = &plan->ifaces[iface].dns[idx];
-
-        for (size_t i = 0; i <= iface; i++)
-                for (size_t j = 0; j < (i == iface ? idx : plan->ifaces[i].n_dns); j++)
-                        if (ipcfg_addr_equal(&plan->ifaces[i].dns[j], x))
-                                return true;
-        return false;
-}
-
-/* resolv.conf: every nameserver of every interface in order, without
- * duplicates, and the hostname's domain as `search`.  Left untouched when
- * the plan names neither. */
+/* resolv.conf as ipcfg_resolv_conf_text() composes it; left untouched
+ * when the plan names neither a server nor a domain. */
 static int resolv_conf_write(Applier *a, const IpcfgPlan *plan) {
-        _cleanup_(freep) char *buf = NULL;
-        const char *domain = plan_domain(plan);
-        char s[INET6_ADDRSTRLEN];
-        size_t size = 0, n = 0;
+        _cleanup_(freep) char *text = NULL;
         int r;
 
         if (isempty(a->opts->resolv_conf))
                 return 0;
-        {
-                _cleanup_(fclosep) FILE *f = open_memstream(&buf, &size);
-                if (!f)
-                        return fail(a, -ENOMEM, "Failed to compose %s", a->opts->resolv_conf);
-                fputs("# Written by vm-browser-agent netinit from the kernel command line.\n", f);
-                for (size_t i = 0; i < plan->n_ifaces; i++)
-                        for (size_t j = 0; j < plan->ifaces[i].n_dns; j++)
-                                if (!dns_seen(plan, i, j)) {
-                                        fprintf(f, "nameserver %s\n", addr_str(&plan->ifaces[i].dns[j], s));
-                                        n++;
-                                }
-                if (domain)
-                        fprintf(f, "search %s\n", domain);
-                if (fflush(f) != 0)
-                        return fail(a, -ENOMEM, "Failed to compose %s", a->opts->resolv_conf);
-        }
-        if (n == 0 && !domain)
+        r = ipcfg_resolv_conf_text(plan, &text);
+        if (r < 0)
+                return fail(a, r, "Failed to compose %s", a->opts->resolv_conf);
+        if (r == 0)
                 return 0;
-        r = file_update(a->opts->resolv_conf, buf);
+        r = file_update(a->opts->resolv_conf, text);
         if (r < 0)
                 return fail(a, r, "Failed to write %s", a->opts->resolv_conf);
         return 0;
 }
 
-/* Copies the old hosts file without our earlier line, then appends ours:
- * `<address> <fqdn> <short>`, the form Debian's own hosts line has. */
-static int hosts_compose(const char *old, const char *line, char **ret) {
-        _cleanup_(freep) char *buf = NULL;
-        size_t size = 0;
-
-        {
-                _cleanup_(fclosep) FILE *f = open_memstream(&buf, &size);
-                if (!f)
-                        return -ENOMEM;
-                for (const char *p = old; p && *p;) {
-                        size_t l = strcspn(p, "\n");
-                        bool ours = l >= strlen(HOSTS_MARKER) &&
-                                    memcmp(p + l - strlen(HOSTS_MARKER), HOSTS_MARKER, strlen(HOSTS_MARKER)) == 0;
-                        if (!ours)
-                                fprintf(f, "%.*s\n", (int)l, p);
-                        p += l + (p[l] == '\n');
-                }
-                fputs(line, f);
-                if (fflush(f) != 0)
-                        return -ENOMEM;
-        }
-        *ret = TAKE_PTR(buf);
-        return 0;
-}
-
+/* The old hosts file with our line replaced (ipcfg_hosts_text()).  Not
+ * even read when there is no line to add. */
 static int hosts_write(Applier *a, const IpcfgIface *ifc) {
         _cleanup_(freep) char *old = NULL, *content = NULL;
-        char s[INET6_ADDRSTRLEN], line[320];
         int r;
 
         if (isempty(a->opts->hosts) || !ifc || ifc->address.family == AF_UNSPEC)
                 return 0;
-        if (isempty(ifc->domain))
-                snprintf(line, sizeof line, "%s\t%s %s\n", addr_str(&ifc->address, s), ifc->hostname,
-                         HOSTS_MARKER);
-        else
-                snprintf(line, sizeof line, "%s\t%s.%s %s %s\n", addr_str(&ifc->address, s),
-                         ifc->hostname, ifc->domain, ifc->hostname, HOSTS_MARKER);
         r = read_full_file(a->opts->hosts, FILE_MAX, &old, NULL);
         if (r < 0 && r != -ENOENT)
                 return fail(a, r, "Failed to read %s", a->opts->hosts);
-        r = hosts_compose(old, line, &content);
-        if (r >= 0)
+        r = ipcfg_hosts_text(old, ifc, &content);
+        if (r > 0)
                 r = file_update(a->opts->hosts, content);
         if (r < 0)
                 return fail(a, r, "Failed to update %s", a->opts->hosts);
@@ -685,7 +606,7 @@ void ipcfg_apply_options_default(IpcfgApplyOptions *o) {
 }
 
 static int apply_all(Applier *a, const IpcfgPlan *plan) {
-        const IpcfgIface *named = plan_hostname_iface(plan);
+        const IpcfgIface *named = ipcfg_plan_hostname_iface(plan);
         char unsupported[512] = "";
         bool any_unsupported = false;
         int r;
@@ -740,33 +661,4 @@ int ipcfg_apply(const IpcfgPlan *plan, const IpcfgApplyOptions *opts,
         if (ret_result)
                 *ret_result = a.result;
         return 0;
-}
-
-/* Whether this kernel numbers init_net statically, judged by its version:
- * only a kernel known to do so may treat "not NSFS_NET_INIT_INO" as proof of
- * another namespace. Erring low would call the host's namespace safe. */
-static bool kernel_has_fixed_netns_ino(void) {
-        struct utsname u;
-        unsigned major = 0, minor = 0;
-
-        if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
-                return false;
-        return major > 6 || (major == 6 && minor >= 18);
-}
-
-int ipcfg_environment_is_safe(void) {
-        struct stat self, init;
-
-        if (getpid() == 1)
-                return 1;
-        if (stat("/proc/self/ns/net", &self) < 0)
-                return negative_errno();
-        if (self.st_ino == NSFS_NET_INIT_INO)
-                return 0;
-        if (stat("/proc/1/ns/net", &init) >= 0)
-                return self.st_dev != init.st_dev || self.st_ino != init.st_ino;
-        /* /proc/1/ns needs ptrace access to PID 1, which a root without
-         * all of PID 1's capabilities (a sandbox) lacks. */
-        int r = negative_errno();
-        return kernel_has_fixed_netns_ino() ? 1 : r;
 }

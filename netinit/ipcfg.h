@@ -15,6 +15,7 @@
 #define IPCFG_MAX_DNS 8
 #define IPCFG_MAX_NTP 4
 #define IPCFG_HOSTNAME_MAX 64
+#define IPCFG_DHCP_CLIENT_ID_MAX 251 /* what the kernel copies of it */
 #define IPCFG_CMDLINE_MAX 4096 /* COMMAND_LINE_SIZE on x86 is 2048; be generous */
 
 typedef enum IpcfgMethod {
@@ -52,6 +53,11 @@ typedef struct IpcfgIface {
         uint32_t mtu; /* 0: not given */
         bool has_mac;
         uint8_t mac[6];
+        /* The kernel's DHCP client identifier (`dhcp,<type>,<id>`): the
+         * type byte and the id as text, "" = not given.  Kept for a DHCP
+         * client; the JSON does not report it. */
+        uint8_t dhcp_client_id_type;
+        char dhcp_client_id[IPCFG_DHCP_CLIENT_ID_MAX + 1];
 } IpcfgIface;
 
 typedef struct IpcfgPlan {
@@ -93,6 +99,26 @@ void ipcfg_error_format(const IpcfgError *e, char *buf, size_t size);
  * caller (free()).  Keys always present, null for anything not given. */
 int ipcfg_plan_to_json(const IpcfgPlan *plan, char **ret);
 
+/* The files a plan implies, as text (ipcfg-files.c, pure; ipcfg-nl.c
+ * reads and writes the files).  Both return 1 and an owned,
+ * NUL-terminated *ret when there is something to write, 0 and *ret = NULL
+ * when the file is to be left as it is, -ENOMEM. */
+
+/* The interface whose hostname the plan sets: the first one naming a
+ * hostname (borrowed from plan), or NULL. */
+const IpcfgIface *ipcfg_plan_hostname_iface(const IpcfgPlan *plan);
+
+/* resolv.conf: a comment line, every interface's DNS servers in order,
+ * each once, and the first domain given as `search`.  Nothing to write
+ * when the plan names neither a server nor a domain. */
+int ipcfg_resolv_conf_text(const IpcfgPlan *plan, char **ret);
+
+/* /etc/hosts: old (NULL: no file) without the line an earlier run added,
+ * then `<address>\t[<fqdn> ]<hostname> # vm-browser-agent netinit` for
+ * named (ipcfg_plan_hostname_iface()).  Nothing to write when named is
+ * NULL or has no address or no hostname. */
+int ipcfg_hosts_text(const char *old, const IpcfgIface *named, char **ret);
+
 /* Applier (ipcfg-nl.c).  Paths may be redirected for tests and image
  * builds; NULL members mean the defaults in ipcfg_apply_options_default(). */
 typedef struct IpcfgApplyOptions {
@@ -122,8 +148,3 @@ typedef struct IpcfgApplyResult {
  * names, addresses; never secrets) into errbuf. */
 int ipcfg_apply(const IpcfgPlan *plan, const IpcfgApplyOptions *opts,
                 IpcfgApplyResult *ret_result, char *errbuf, size_t errbuf_size);
-
-/* Whether it is safe to touch interfaces: PID 1, or a network namespace
- * other than the initial one (compares /proc/self/ns/net with
- * /proc/1/ns/net).  Returns 1 safe, 0 not safe, -errno when unknown. */
-int ipcfg_environment_is_safe(void);

@@ -1,21 +1,21 @@
-/* `vm-browser-agent netinit`: reads the kernel command line (/proc/cmdline,
- * a file, or --cmdline), parses its ip= into a plan and either prints the
- * plan as JSON (--dry-run) or applies it over netlink (--apply).  Every side
- * effect of the netinit module is started from here; this is also where
- * errors are logged, once, with context.  --apply refuses to run where it
- * could reconfigure the machine's own network: it needs PID 1, a network
- * namespace other than PID 1's, or --force.  Exit codes: 0 done, 1 failed
- * or refused, 2 bad usage or an invalid command line. */
+/* `vm-browser-agent netinit`: the command line over netinit_run()
+ * (netinit.h), which reads the kernel command line (/proc/cmdline, a file,
+ * or --cmdline), parses its ip= into a plan and, for --apply, decides with
+ * netinit's one policy and applies it over netlink; --dry-run prints the
+ * plan as JSON.  Here are the flags and the words: every outcome is logged
+ * once, with context.  --apply refuses to run where it could reconfigure
+ * the machine's own network: it needs PID 1, a network namespace other
+ * than PID 1's, or --force (the whole rule is in netinit.h).  Exit codes:
+ * 0 done, 1 failed or refused, 2 bad usage or an invalid command line. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "fileio.h"
-#include "ipcfg.h"
 #include "log.h"
 #include "macro.h"
 #include "netinit-main.h"
+#include "netinit.h"
 #include "time-util.h"
 
 typedef enum Mode {
@@ -120,44 +120,6 @@ static int parse_argv(int argc, char **argv, Args *a) {
         return 1;
 }
 
-/* Parsing takes about a microsecond: µs would round it away. */
-static uint64_t now_nsec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-/* Reads and parses the command line.  -EINVAL/-E2BIG: invalid input
- * (already logged as one line); other errors: could not read it. */
-static int plan_load(const Args *a, IpcfgPlan *ret) {
-        _cleanup_(freep) char *buf = NULL;
-        const char *line = a->cmdline;
-        IpcfgError e = {};
-        int r;
-
-        if (!line) {
-                r = read_full_file(a->cmdline_file, 2 * IPCFG_CMDLINE_MAX, &buf, NULL);
-                if (r == -EFBIG)
-                        r = -E2BIG;
-                else if (r < 0)
-                        return log_error_errno(r, "Failed to read %s: %m", a->cmdline_file);
-                line = buf;
-        }
-        uint64_t t0 = now_nsec();
-        r = line ? ipcfg_parse_cmdline(line, ret, &e) : -E2BIG;
-        if (a->timing)
-                log_info("parse took %" PRIu64 " ns", now_nsec() - t0);
-        if (r == -E2BIG)
-                return log_error_errno(r, "Kernel command line longer than %d bytes.", IPCFG_CMDLINE_MAX);
-        if (r < 0) {
-                char msg[512];
-                ipcfg_error_format(&e, msg, sizeof msg);
-                return log_error_errno(r, "%s", msg);
-        }
-        return 0;
-}
-
 static int dry_run(const IpcfgPlan *plan) {
         _cleanup_(freep) char *json = NULL;
         int r;
@@ -170,64 +132,66 @@ static int dry_run(const IpcfgPlan *plan) {
         return 0;
 }
 
-/* The gate that keeps a mistaken --apply off the machine's own network.
- * It runs before the first netlink socket is opened. */
-static int check_safe(const Args *a) {
-        int r;
-
-        if (a->force)
-                return 0;
-        r = ipcfg_environment_is_safe();
-        if (r < 0)
-                return log_error_errno(r, "Refusing to configure interfaces: cannot tell whether this is the "
-                                       "initial network namespace: %m. Pass --force to override.");
-        if (r == 0)
-                return log_error_errno(-EPERM, "Refusing to configure interfaces: not PID 1 and in the initial "
-                                       "network namespace (this machine's own network). Run inside a network "
-                                       "namespace, as PID 1, or pass --force.");
-        return 0;
+/* One line for a failure; returns the exit code. */
+static int log_failure(const Args *a, const NetinitOutcome *n, int r) {
+        switch (n->stage) {
+        case NETINIT_STAGE_READ:
+                log_error_errno(r, "Failed to read %s: %m", a->cmdline_file);
+                return 1;
+        case NETINIT_STAGE_PARSE:
+                log_error_errno(r, r == -E2BIG ? "%s." : "%s", n->error);
+                return 2;
+        case NETINIT_STAGE_POLICY:
+                log_error_errno(r, "%s. %s", n->error,
+                                n->policy.refusal == NETINIT_REFUSAL_NETNS_UNKNOWN
+                                        ? "Pass --force to override."
+                                        : "Run inside a network namespace, as PID 1, or pass --force.");
+                return 1;
+        default:
+                log_error_errno(r, "%s: %m", n->error);
+                return 1;
+        }
 }
 
-static int apply(const Args *a, const IpcfgPlan *plan) {
-        IpcfgApplyResult res = {};
-        char err[768];
-        usec_t t0, t1;
-        int r;
-
-        r = check_safe(a);
-        if (r < 0)
-                return r;
-        t0 = now(CLOCK_MONOTONIC);
-        r = ipcfg_apply(plan, &a->opts, &res, err, sizeof err);
-        t1 = now(CLOCK_MONOTONIC);
-        if (a->timing)
-                log_info("apply took %" PRIu64 " us", t1 - t0);
-        if (r < 0)
-                return log_error_errno(r, "%s: %m", err);
-        if (res.warning[0])
-                log_warning("%s", res.warning);
-        if (plan->n_ifaces == 0)
+static void log_applied(const Args *a, const NetinitOutcome *n) {
+        if (n->result.warning[0])
+                log_warning("%s", n->result.warning);
+        if (a->opts.set_hostname && !n->policy.may_set_hostname && ipcfg_plan_hostname_iface(&n->plan))
+                log_notice("Left the hostname alone: %s. Run in a private UTS namespace, or pass --force "
+                           "or --no-hostname.", n->policy.reason);
+        if (n->plan.n_ifaces == 0)
                 log_info("No ip= on the kernel command line: brought up the loopback device only.");
         else
-                log_info("Configured %s (ifindex %d)%s.", res.device, res.ifindex,
-                         res.address_existed ? "; its address was already present" : "");
-        return 0;
+                log_info("Configured %s (ifindex %d)%s.", n->result.device, n->result.ifindex,
+                         n->result.address_existed ? "; its address was already present" : "");
 }
 
 int netinit_main(int argc, char **argv) {
         Args a = { .cmdline_file = "/proc/cmdline" };
-        IpcfgPlan plan;
+        NetinitOptions o;
+        NetinitOutcome n;
         int r;
 
         ipcfg_apply_options_default(&a.opts);
         r = parse_argv(argc, argv, &a);
         if (r <= 0)
                 return r < 0 ? 2 : 0;
-        r = plan_load(&a, &plan);
-        if (r == -EINVAL || r == -E2BIG)
-                return 2;
+        o = (NetinitOptions){
+                .cmdline = a.cmdline,
+                .cmdline_path = a.cmdline_file,
+                .apply = a.mode == MODE_APPLY,
+                .force = a.force,
+                .apply_options = a.opts,
+        };
+        r = netinit_run(&o, &n);
+        if (a.timing && n.stage >= NETINIT_STAGE_PARSE)
+                log_info("parse took %" PRIu64 " ns", n.parse_nsec);
+        if (a.timing && o.apply && n.stage >= NETINIT_STAGE_APPLY)
+                log_info("apply took %" PRIu64 " us", n.apply_usec);
         if (r < 0)
-                return 1;
-        r = a.mode == MODE_DRY_RUN ? dry_run(&plan) : apply(&a, &plan);
-        return r < 0 ? 1 : 0;
+                return log_failure(&a, &n, r);
+        if (!o.apply)
+                return dry_run(&n.plan) < 0 ? 1 : 0;
+        log_applied(&a, &n);
+        return 0;
 }

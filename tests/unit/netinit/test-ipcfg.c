@@ -71,6 +71,19 @@ static const Case cases[] = {
         OK("ip=dhcp6", PLAN(AUTO(N, "dhcp6"))),
         OK("ip=auto6", PLAN(AUTO(N, "auto6"))),
 
+        /* Kernel: dhcp with a DHCP client identifier, "dhcp,<type>,<id>"
+         * (ic_proto_name()).  The id is kept in the model, not in the JSON;
+         * test_dhcp_client_id checks what is kept.  The whole value is
+         * read before it is split at ':', so the id may hold colons... */
+        OK("ip=dhcp,1,01:02:03:04:05:06", PLAN(AUTO(N, "dhcp"))),
+        /* ...as field 7 it is one field: it ends at the next ':'. */
+        OK("ip=::::::dhcp,0,vm-1", PLAN(AUTO(N, "dhcp"))),
+        OK("ip=::::::dhcp,0,vm-1:1.1.1.1", PLAN(IFACE(N, "dhcp", N, N, N, N, N, N, S("1.1.1.1"), "", N, N))),
+        /* Kernel: the id is everything after the second comma, commas too. */
+        OK("ip=:::::eth0:dhcp,255,host.example,a,b", PLAN(AUTO(S("eth0"), "dhcp"))),
+        /* Kernel: an address still makes it static; the id stays unused. */
+        OK("ip=10.0.0.2:::24::eth0:dhcp,1,abc", PLAN(STATIC(S("eth0"), "10.0.0.2", "24", N))),
+
         /* Empty netmask: the kernel's classful guess (systemd would use /32).
          * Kernel: fields may be left off (systemd insists on field 7). */
         OK("ip=10.0.0.2", PLAN(STATIC(N, "10.0.0.2", "8", N))),
@@ -148,6 +161,16 @@ static const Case cases[] = {
         /* dracut: an empty MTU before a MAC (11+ fields cannot be dns/ntp).
          * dracut also takes a lone field 9 as a MAC; we read it as dns1. */
         OK("ip=" FC "::eth0:off::52:54:00:aa:bb:cc",
+           PLAN(IFACE(S("eth0"), "static", S("172.16.0.2"), "24", N, S("172.16.0.1"), N, N, "", "", N, MAC))),
+        /* systemd: MACs with dashes too (ether_addr_from_string()), in
+         * every place a MAC goes.  A dashed field 9 after an empty field 8
+         * is a MAC, never dns1: no address has a dash. */
+        OK("ip=eth0:dhcp:1500:52-54-00-AA-BB-CC",
+           PLAN(IFACE(S("eth0"), "dhcp", N, N, N, N, N, N, "", "", "1500", MAC))),
+        OK("ip=eth0:dhcp::52-54-00-aa-bb-cc", PLAN(IFACE(S("eth0"), "dhcp", N, N, N, N, N, N, "", "", N, MAC))),
+        OK("ip=" FC "::eth0:off:9000:52-54-00-aa-bb-cc",
+           PLAN(IFACE(S("eth0"), "static", S("172.16.0.2"), "24", N, S("172.16.0.1"), N, N, "", "", "9000", MAC))),
+        OK("ip=" FC "::eth0:off::52-54-00-aa-bb-cc",
            PLAN(IFACE(S("eth0"), "static", S("172.16.0.2"), "24", N, S("172.16.0.1"), N, N, "", "", N, MAC))),
 
         /* IPv6 in brackets (systemd, dracut); the kernel has no IPv6 here. */
@@ -294,6 +317,29 @@ static const Case cases[] = {
         /* Kernel: an unknown keyword silently means off; DESIGN: an error. */
         ERR("ip=10.0.0.2:::24::eth0:dhcp4", "ip=: field 7 (autoconf): invalid value \"dhcp4\": unknown autoconf keyword"),
         ERR("ip=:::::eth0:DHCP", "ip=: field 7 (autoconf): invalid value \"DHCP\": unknown autoconf keyword"),
+        /* Kernel: anything starting with "dhcp" is DHCP (strncmp), dhcp6
+         * with a client id too, minus the id; DESIGN: exact keywords. */
+        ERR("ip=:::::eth0:dhcp6,1,abc", "ip=: field 7 (autoconf): invalid value \"dhcp6,1,abc\": unknown autoconf keyword"),
+
+        /* DHCP client identifiers.  Kernel: a malformed one is dropped and
+         * DHCP runs without it; DESIGN: an error naming the field. */
+        ERR("ip=dhcp,1", "ip=: field 1 (autoconf): invalid value \"dhcp,1\": expected dhcp,<type>,<client-id>"),
+        ERR("ip=dhcp,", "ip=: field 1 (autoconf): invalid value \"dhcp,\": expected dhcp,<type>,<client-id>"),
+        ERR("ip=dhcp,1,", "ip=: field 1 (autoconf): invalid value \"dhcp,1,\": empty client identifier"),
+        ERR("ip=dhcp,,abc", "ip=: field 1 (autoconf): invalid value \"dhcp,,abc\": client identifier type not a decimal 0..255"),
+        ERR("ip=dhcp,256,abc", "ip=: field 1 (autoconf): invalid value \"dhcp,256,abc\": client identifier type not a decimal 0..255"),
+        /* Kernel kstrtou8(, 0): hex and octal too ("010" is 8); decimal only here. */
+        ERR("ip=dhcp,0x1,abc", "ip=: field 1 (autoconf): invalid value \"dhcp,0x1,abc\": client identifier type not a decimal 0..255"),
+        ERR("ip=dhcp,010,abc", "ip=: field 1 (autoconf): invalid value \"dhcp,010,abc\": client identifier type not a decimal 0..255"),
+        ERR("ip=\"dhcp,1,a b\"", "ip=: field 1 (autoconf): invalid value \"dhcp,1,a b\": invalid character in client identifier"),
+        ERR("ip=:::::eth0:dhcp,1,a\x7f", "ip=: field 7 (autoconf): invalid value \"dhcp,1,a\\x7f\": invalid character in client identifier"),
+        ERR("ip=:::::eth0:dhcp,x,abc:1.1.1.1", "ip=: field 7 (autoconf): invalid value \"dhcp,x,abc\": client identifier type not a decimal 0..255"),
+        /* As field 7 the id ends at ':' (kernel alike), so a MAC-like id
+         * leaves fields 8-12 behind, here an MTU "02": use ip=dhcp,1,<id>. */
+        ERR("ip=::::::dhcp,1,01:02:03:04:05:06", "ip=: field 8 (mtu): invalid value \"02\": leading zero"),
+        /* dracut/systemd's <device>:<autoconf> form has no client id, and
+         * the kernel has no device form: this is the kernel form. */
+        ERR("ip=eth0:dhcp,1,abc", "ip=: field 1 (client): invalid value \"eth0\": not a dotted quad"),
 
         ERR("ip=" FC "::eth0:off:67", "ip=: field 8 (mtu): invalid value \"67\": out of range 68..65535"),
         ERR("ip=" FC "::eth0:off:65536", "ip=: field 8 (mtu): invalid value \"65536\": out of range 68..65535"),
@@ -305,7 +351,16 @@ static const Case cases[] = {
         ERR("ip=" FC "::eth0:off:1500:52:54:00:aa:bb",
             "ip=: field 9 (mac): invalid value \"52:54:00:aa:bb\": not a MAC address"),
         ERR("ip=eth0:dhcp:1500:52:54:00:aa:bb:zz", "ip=: field 4 (mac): invalid value \"52:54:00:aa:bb:zz\": not a MAC address"),
-        ERR("ip=eth0:dhcp:1500:52-54-00-aa-bb-cc", "ip=: field 4 (mac): invalid value \"52-54-00-aa-bb-cc\": not a MAC address"),
+        /* systemd refuses a mixture too. */
+        ERR("ip=eth0:dhcp:1500:52-54-00:aa:bb:cc", "ip=: field 4 (mac): invalid value \"52-54-00:aa:bb:cc\": mixed separators"),
+        ERR("ip=eth0:dhcp:1500:52:54:00:aa:bb-cc", "ip=: field 4 (mac): invalid value \"52:54:00:aa:bb-cc\": mixed separators"),
+        ERR("ip=eth0:dhcp:1500:52-54-00-aa-bb", "ip=: field 4 (mac): invalid value \"52-54-00-aa-bb\": not a MAC address"),
+        ERR("ip=eth0:dhcp:1500:52.54.00.aa.bb.cc", "ip=: field 4 (mac): invalid value \"52.54.00.aa.bb.cc\": not a MAC address"),
+        ERR("ip=eth0:dhcp:1500:52-54-00-aa-bb-cc:dd",
+            "ip=: field 4 (mac): invalid value \"52-54-00-aa-bb-cc:dd\": not a MAC address"),
+        ERR("ip=eth0:dhcp::01-00-5e-00-00-01", "ip=: field 4 (mac): invalid value \"01-00-5e-00-00-01\": multicast MAC address"),
+        /* A dash makes field 9 a MAC, so a malformed one says "mac", not "dns1". */
+        ERR("ip=" FC "::eth0:off::52-54-00-aa-bb", "ip=: field 9 (mac): invalid value \"52-54-00-aa-bb\": not a MAC address"),
         ERR("ip=eth0:dhcp:1500:52:54:00:aa:bb:cc:dd",
             "ip=: field 4 (mac): invalid value \"52:54:00:aa:bb:cc:dd\": not a MAC address"),
         ERR("ip=eth0:dhcp::01:00:5e:00:00:01", "ip=: field 4 (mac): invalid value \"01:00:5e:00:00:01\": multicast MAC address"),
@@ -450,6 +505,46 @@ static void test_addr_to_string(void **state) {
         assert_true(ipcfg_addr_equal(&plan.ifaces[0].server, &(IpcfgAddr){ .family = AF_UNSPEC }));
 }
 
+/* What the model keeps of a DHCP client identifier (the JSON does not
+ * show it): the type byte and the id's text; merged like other fields. */
+static void test_dhcp_client_id(void **state) {
+        static const struct {
+                const char *cmdline;
+                size_t iface;
+                uint8_t type;
+                const char *id;
+        } ids[] = {
+                { "ip=dhcp", 0, 0, "" },
+                { "ip=dhcp,1,01:02:03:04:05:06", 0, 1, "01:02:03:04:05:06" },
+                { "ip=::::::dhcp,0,vm-1:1.1.1.1", 0, 0, "vm-1" },
+                { "ip=:::::eth0:dhcp,255,host.example,a,b", 0, 255, "host.example,a,b" },
+                /* The same device: a later id wins, a later entry without one keeps it. */
+                { "ip=:::::eth0:dhcp,1,first ip=:::::eth0:dhcp,2,second", 0, 2, "second" },
+                { "ip=:::::eth0:dhcp,1,first ip=eth0:dhcp:1500", 0, 1, "first" },
+                { "ip=eth1:dhcp ip=:::::eth0:dhcp,7,\"q\"", 1, 7, "\"q\"" },
+        };
+        char id[IPCFG_DHCP_CLIENT_ID_MAX + 16] = "ip=dhcp,1,";
+        IpcfgPlan plan;
+        IpcfgError e;
+        char line[1024];
+
+        for (size_t i = 0; i < ELEMENTSOF(ids); i++) {
+                assert_int_equal(ipcfg_parse_cmdline(ids[i].cmdline, &plan, NULL), 0);
+                assert_true(ids[i].iface < plan.n_ifaces);
+                assert_int_equal(plan.ifaces[ids[i].iface].dhcp_client_id_type, ids[i].type);
+                assert_string_equal(plan.ifaces[ids[i].iface].dhcp_client_id, ids[i].id);
+        }
+        /* At most 251 bytes, what the kernel copies. */
+        memset(id + 10, 'x', IPCFG_DHCP_CLIENT_ID_MAX);
+        assert_int_equal(ipcfg_parse_cmdline(id, &plan, NULL), 0);
+        assert_int_equal(strlen(plan.ifaces[0].dhcp_client_id), IPCFG_DHCP_CLIENT_ID_MAX);
+        id[10 + IPCFG_DHCP_CLIENT_ID_MAX] = 'x';
+        assert_int_equal(ipcfg_parse_cmdline(id, &plan, &e), -EINVAL);
+        ipcfg_error_format(&e, line, sizeof line);
+        assert_non_null(strstr(line, "field 1 (autoconf)"));
+        assert_non_null(strstr(line, "client identifier longer than 251 bytes"));
+}
+
 /* The tokeniser alone, with the kernel's quirks: a quote opening the token
  * or the value is removed with the last character; inner quotes stay. */
 static void test_cmdline_next_arg(void **state) {
@@ -483,6 +578,7 @@ int main(void) {
                 cmocka_unit_test(test_null_args),
                 cmocka_unit_test(test_ret_untouched_on_error),
                 cmocka_unit_test(test_addr_to_string),
+                cmocka_unit_test(test_dhcp_client_id),
                 cmocka_unit_test(test_cmdline_next_arg),
         };
         size_t n = ELEMENTSOF(cases);

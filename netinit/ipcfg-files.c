@@ -1,0 +1,126 @@
+/* The text of the files a plan implies: resolv.conf and the one line we
+ * own in /etc/hosts.  Pure: text in, text out, no system calls; the
+ * netlink applier (ipcfg-nl.c) reads the old files and writes the new
+ * ones, and tests/unit/netinit/test-ipcfg-files.c holds the exact texts. */
+#include <stdio.h>
+
+#include "ipcfg.h"
+#include "macro.h"
+
+/* A line we add to /etc/hosts ends with this, so a later run replaces
+ * exactly our own line and leaves the administrator's lines alone. */
+#define HOSTS_MARKER "# vm-browser-agent netinit"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(FILE *, fclose);
+
+const IpcfgIface *ipcfg_plan_hostname_iface(const IpcfgPlan *plan) {
+        for (size_t i = 0; i < MIN(plan->n_ifaces, (size_t)IPCFG_MAX_IFACES); i++)
+                if (!isempty(plan->ifaces[i].hostname))
+                        return &plan->ifaces[i];
+        return NULL;
+}
+
+static const char *plan_domain(const IpcfgPlan *plan) {
+        for (size_t i = 0; i < MIN(plan->n_ifaces, (size_t)IPCFG_MAX_IFACES); i++)
+                if (!isempty(plan->ifaces[i].domain))
+                        return plan->ifaces[i].domain;
+        return NULL;
+}
+
+/* Whether dns[idx] of interface iface came earlier in the plan's order. */
+static bool dns_seen(const IpcfgPlan *plan, size_t iface, size_t idx) {
+        const IpcfgAddr *x = &plan->ifaces[iface].dns[idx];
+
+        for (size_t i = 0; i <= iface; i++)
+                for (size_t j = 0; j < (i == iface ? idx : MIN(plan->ifaces[i].n_dns, (size_t)IPCFG_MAX_DNS)); j++)
+                        if (ipcfg_addr_equal(&plan->ifaces[i].dns[j], x))
+                                return true;
+        return false;
+}
+
+static bool dns_any(const IpcfgPlan *plan) {
+        for (size_t i = 0; i < MIN(plan->n_ifaces, (size_t)IPCFG_MAX_IFACES); i++)
+                for (size_t j = 0; j < MIN(plan->ifaces[i].n_dns, (size_t)IPCFG_MAX_DNS); j++)
+                        if (plan->ifaces[i].dns[j].family != AF_UNSPEC)
+                                return true;
+        return false;
+}
+
+int ipcfg_resolv_conf_text(const IpcfgPlan *plan, char **ret) {
+        _cleanup_(freep) char *buf = NULL;
+        const char *domain = plan_domain(plan);
+        char s[INET6_ADDRSTRLEN];
+        size_t size = 0;
+
+        if (!dns_any(plan) && !domain) {
+                *ret = NULL;
+                return 0;
+        }
+        {
+                _cleanup_(fclosep) FILE *f = open_memstream(&buf, &size);
+                if (!f)
+                        return -ENOMEM;
+                fputs("# Written by vm-browser-agent netinit from the kernel command line.\n", f);
+                for (size_t i = 0; i < MIN(plan->n_ifaces, (size_t)IPCFG_MAX_IFACES); i++)
+                        for (size_t j = 0; j < MIN(plan->ifaces[i].n_dns, (size_t)IPCFG_MAX_DNS); j++)
+                                if (plan->ifaces[i].dns[j].family != AF_UNSPEC && !dns_seen(plan, i, j))
+                                        fprintf(f, "nameserver %s\n",
+                                                ipcfg_addr_to_string(&plan->ifaces[i].dns[j], s, sizeof s));
+                if (domain)
+                        fprintf(f, "search %s\n", domain);
+                if (fflush(f) != 0)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(buf);
+        return 1;
+}
+
+static bool line_is_ours(const char *p, size_t l) {
+        size_t m = strlen(HOSTS_MARKER);
+
+        return l >= m && memcmp(p + l - m, HOSTS_MARKER, m) == 0;
+}
+
+/* Our line: `<address> <fqdn> <short>`, the form Debian's own hosts line
+ * has; the short name alone without a domain. */
+static void hosts_line(FILE *f, const IpcfgIface *named) {
+        char s[INET6_ADDRSTRLEN];
+
+        ipcfg_addr_to_string(&named->address, s, sizeof s);
+        if (isempty(named->domain))
+                fprintf(f, "%s\t%s %s\n", s, named->hostname, HOSTS_MARKER);
+        else
+                fprintf(f, "%s\t%s.%s %s %s\n", s, named->hostname, named->domain, named->hostname,
+                        HOSTS_MARKER);
+}
+
+int ipcfg_hosts_text(const char *old, const IpcfgIface *named, char **ret) {
+        _cleanup_(freep) char *buf = NULL;
+        size_t size = 0;
+
+        if (!named || named->address.family == AF_UNSPEC || isempty(named->hostname)) {
+                *ret = NULL;
+                return 0;
+        }
+        {
+                _cleanup_(fclosep) FILE *f = open_memstream(&buf, &size);
+                if (!f)
+                        return -ENOMEM;
+                /* Every old line but ours, each ending in a newline (the
+                 * last one may have had none). */
+                for (const char *p = old; p && *p;) {
+                        size_t l = strcspn(p, "\n");
+
+                        if (!line_is_ours(p, l)) {
+                                fwrite(p, 1, l, f);
+                                fputc('\n', f);
+                        }
+                        p += l + (p[l] == '\n');
+                }
+                hosts_line(f, named);
+                if (fflush(f) != 0)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(buf);
+        return 1;
+}
