@@ -8,17 +8,8 @@
 #include <cmocka.h>
 
 #include "macro.h"
+#include "tests/unit/test-util.h"
 #include "vnc/display.h"
-
-static char *join(char *const *l) {
-        static char buf[1024];
-        size_t o = 0;
-
-        buf[0] = '\0';
-        for (; l && *l; l++)
-                o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s", o ? " " : "", *l);
-        return buf;
-}
 
 static void test_display_stack(void **state) {
         /* The defaults, as run.c hands them over, but for the ports,
@@ -36,28 +27,28 @@ static void test_display_stack(void **state) {
         assert_int_equal(display_build_services(&c, &d, err, sizeof err), 0);
         assert_int_equal(d.n, 4);
         assert_string_equal(d.services[0].name, "Xvfb");
-        assert_string_equal(join(d.services[0].argv),
+        assert_string_equal(test_join(d.services[0].argv),
                             "Xvfb :7 -displayfd 3 -screen 0 1280x800x24 -nolisten tcp");
         assert_string_equal(d.services[0].stale_lock, "/tmp/.X7-lock");
         assert_int_equal(d.services[0].probe.type, PROBE_DISPLAYFD);
         assert_string_equal(d.services[1].name, "x11vnc");
-        assert_string_equal(join(d.services[1].argv),
+        assert_string_equal(test_join(d.services[1].argv),
                             "x11vnc -display :7 -rfbport 5907 -listen 0.0.0.0 -forever -shared -quiet -nopw");
-        assert_string_equal(join(d.services[1].depends_on), "Xvfb");
+        assert_string_equal(test_join(d.services[1].depends_on), "Xvfb");
         assert_int_equal(d.services[1].probe.type, PROBE_TCP_BANNER);
         assert_string_equal(d.services[1].probe.host, "127.0.0.1");
         assert_int_equal(d.services[1].probe.port, 5907);
         assert_string_equal(d.services[1].probe.expect, "RFB ");
         assert_string_equal(d.services[2].name, "websockify");
-        assert_string_equal(join(d.services[2].argv),
+        assert_string_equal(test_join(d.services[2].argv),
                             "websockify --web /usr/share/novnc 6087 127.0.0.1:5907");
-        assert_string_equal(join(d.services[2].depends_on), "x11vnc");
+        assert_string_equal(test_join(d.services[2].depends_on), "x11vnc");
         assert_int_equal(d.services[2].probe.type, PROBE_HTTP);
         assert_int_equal(d.services[2].probe.port, 6087);
         assert_string_equal(d.services[3].name, "firefox");
-        assert_string_equal(join(d.services[3].argv), "firefox-esr --profile /tmp/ffp");
-        assert_string_equal(join(d.services[3].env), "DISPLAY=:7 HOME=/root");
-        assert_string_equal(join(d.services[3].create_dirs), "/tmp/ffp");
+        assert_string_equal(test_join(d.services[3].argv), "firefox-esr --profile /tmp/ffp");
+        assert_string_equal(test_join(d.services[3].env), "DISPLAY=:7 HOME=/root");
+        assert_string_equal(test_join(d.services[3].create_dirs), "/tmp/ffp");
         assert_true(d.services[3].on_demand);
         assert_int_equal(d.services[3].restart, RESTART_ON_FAILURE);
         service_defs_done(&d);
@@ -66,10 +57,10 @@ static void test_display_stack(void **state) {
         c.vnc_password_file = "/etc/vnc.pass";
         c.vnc_listen = "10.0.0.2";
         assert_int_equal(display_build_services(&c, &d, err, sizeof err), 0);
-        assert_string_equal(join(d.services[1].argv),
+        assert_string_equal(test_join(d.services[1].argv),
                             "x11vnc -display :7 -rfbport 5907 -listen 10.0.0.2 -forever -shared -quiet -rfbauth /etc/vnc.pass");
         assert_string_equal(d.services[1].probe.host, "10.0.0.2");
-        assert_string_equal(join(d.services[2].argv),
+        assert_string_equal(test_join(d.services[2].argv),
                             "websockify --web /usr/share/novnc 6087 10.0.0.2:5907");
         service_defs_done(&d);
 

@@ -9,16 +9,7 @@
 
 #include "agent/supervise/service-def.h"
 #include "macro.h"
-
-static char *join(char *const *l) {
-        static char buf[1024];
-        size_t o = 0;
-
-        buf[0] = '\0';
-        for (; l && *l; l++)
-                o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s", o ? " " : "", *l);
-        return buf;
-}
+#include "tests/unit/test-util.h"
 
 static void test_parse_ok(void **state) {
         static const char text[] =
@@ -47,18 +38,18 @@ static void test_parse_ok(void **state) {
         assert_string_equal(d.services[0].stale_lock, "/tmp/.X9-lock");
         assert_string_equal(d.services[0].cwd, "/tmp");
         assert_int_equal(d.services[0].restart, RESTART_ALWAYS);
-        assert_string_equal(join(d.services[1].env), "DISPLAY=:9");
+        assert_string_equal(test_join(d.services[1].env), "DISPLAY=:9");
         assert_int_equal(d.services[1].probe.port, 5909);
         assert_string_equal(d.services[1].probe.expect, "RFB ");
         assert_string_equal(d.services[1].probe.host, "::1");
         assert_int_equal(d.services[1].restart, RESTART_ON_FAILURE);
         assert_int_equal(d.services[1].stop_timeout_ms, 250);
-        assert_string_equal(join(d.services[2].argv), "websockify 6080");
+        assert_string_equal(test_join(d.services[2].argv), "websockify 6080");
         assert_null(d.services[2].probe.path);
         assert_true(d.services[3].on_demand);
         assert_int_equal(d.services[3].restart, RESTART_NEVER);
         assert_int_equal(d.services[3].ready_timeout_ms, 1);
-        assert_string_equal(join(d.services[3].create_dirs), "/tmp/p");
+        assert_string_equal(test_join(d.services[3].create_dirs), "/tmp/p");
         assert_int_equal(service_defs_find(&d, "web"), 2);
         assert_int_equal(service_defs_find(&d, "nope"), -ENOENT);
         service_defs_done(&d);
