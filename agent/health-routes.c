@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "agent/host/host-secrets.h"
 #include "agent/http/health-json.h"
 #include "agent/http/health-status.h"
 #include "agent/http/http.h"
@@ -109,6 +110,10 @@ static int snapshot_take(Manager *m, Snapshot *s, bool with_http) {
                 .stopping = m->stopping,
                 .config_error = m->config_error[0] != '\0',
                 .network_failed = m->net.status == NETINIT_FAILED,
+                .secrets_pending = host_secrets_token_state(m->secrets) == SECRET_PENDING ||
+                                   host_secrets_desktop_state(m->secrets) == SECRET_PENDING,
+                .secrets_missing = host_secrets_token_state(m->secrets) == SECRET_MISSING ||
+                                   host_secrets_desktop_state(m->secrets) == SECRET_MISSING,
         };
         int r;
 
@@ -118,6 +123,8 @@ static int snapshot_take(Manager *m, Snapshot *s, bool with_http) {
         h->uptime = now(CLOCK_MONOTONIC) - m->start_monotonic;
         h->realtime = now(CLOCK_REALTIME);
         h->active_sessions = m->logins ? login_manager_active(m->logins) : 0;
+        h->auth = host_secrets_auth_string(m->secrets);
+        h->desktop = host_secrets_desktop_string(m->secrets);
         h->config_error = m->config_error;
         snapshot_network(m, s);
         h->boot_exec = m->boot.exec;

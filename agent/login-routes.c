@@ -26,6 +26,8 @@ static const char signed_in_page[] =
 static const char failed_page[] =
         "<!doctype html><meta charset=utf-8><title>Sign-in failed</title>"
         "<p>Sign-in failed. Return to the application and try again.</p>\n";
+#define CALLBACK_RELAY_TIMEOUT_USEC (10 * USEC_PER_SEC)
+
 static const char no_login_page[] =
         "<!doctype html><meta charset=utf-8><title>No login</title><p>No login in progress.</p>\n";
 
@@ -365,22 +367,25 @@ static int oauth_callback(HttpRequest *req, void *userdata) {
         return http_reply(req, 200, "text/html; charset=utf-8", signed_in_page, strlen(signed_in_page));
 }
 
-static void on_relay_done(int r, unsigned status, const char *content_type, const char *body,
-                          size_t size, void *userdata) {
+static void on_relay_done(int r, const HttpAnswer *a, void *userdata) {
         HttpRequest *req = userdata;
+        char ctype[128];
 
         if (r == -ETIMEDOUT)
                 (void)http_reply_error(req, 504, "CLI callback listener did not answer");
-        else if (r == -EBADMSG)
+        else if (r == -EBADMSG || r == -EFBIG)
                 (void)http_reply_error(req, 502, "Bad response from the CLI's callback listener");
         else if (r < 0)
                 (void)http_reply_error(req, 502, "CLI callback listener not reachable");
         else
-                (void)http_reply(req, status, content_type, body, size);
+                (void)http_reply(req, a->status,
+                                 http_header_get(a->headers, "Content-Type", ctype, sizeof ctype) ?:
+                                         "text/html; charset=utf-8",
+                                 a->body, a->body_size);
 }
 
 static void on_relay_abort(void *userdata) {
-        callback_relay_free(userdata);
+        http_once_free(userdata);
 }
 
 /* GET /auth/callback?... → the live CLI's own loopback listener (the
@@ -388,7 +393,7 @@ static void on_relay_abort(void *userdata) {
 static int callback_forward(HttpRequest *req, void *userdata) {
         LoginSession *s = login_manager_callback_session(((LoginRoutes *)userdata)->o.logins);
         const char *q = http_request_query_string(req);
-        CallbackRelay *relay;
+        HttpOnce *relay;
         int r;
 
         if (!s)
@@ -396,12 +401,12 @@ static int callback_forward(HttpRequest *req, void *userdata) {
         if (!callback_relay_query_ok(q))
                 return http_reply_error(req, 400, "Invalid callback query");
         r = callback_relay_start(((LoginRoutes *)userdata)->o.event, s->def->callback_port,
-                                 s->def->callback_path, q, on_relay_done, req, &relay);
+                                 s->def->callback_path, q, CALLBACK_RELAY_TIMEOUT_USEC, on_relay_done, req, &relay);
         if (r < 0)
                 return r;
         r = http_request_suspend(req, on_relay_abort, relay);
         if (r < 0)
-                callback_relay_free(relay);
+                http_once_free(relay);
         return r;
 }
 
@@ -411,7 +416,7 @@ static const HttpRoute login_routes[] = {
         { "POST", "/auth/", HTTP_ROUTE_CONTROL | HTTP_ROUTE_PREFIX, auth_start },
         { "GET", "/oauth-url", HTTP_ROUTE_CONTROL, oauth_url },
         { "GET", "/credentials/status", HTTP_ROUTE_CONTROL, credentials_status },
-        { "GET", "/credentials/get", HTTP_ROUTE_CONTROL, credentials_get },
+        { "GET", "/credentials/get", HTTP_ROUTE_CONTROL | HTTP_ROUTE_NO_HEAD, credentials_get },
         { "POST", "/open-url", HTTP_ROUTE_CONTROL, open_url },
         { "GET", "/oauth/callback", HTTP_ROUTE_LOOPBACK, oauth_callback },
 };

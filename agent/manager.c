@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <systemd/sd-bus.h>
 
+#include "agent/host/host-secrets.h"
 #include "agent/http/http.h"
 #include "agent/login/handoff-vsock.h"
 #include "agent/login/login.h"
@@ -77,6 +78,7 @@ Manager *manager_free(Manager *m) {
         m->browser = browser_free(m->browser);
         m->supervisor = supervisor_free(m->supervisor);
         m->children = children_free(m->children);
+        m->secrets = host_secrets_free(m->secrets);
         config_done(&m->config);
         m->event = sd_event_unref(m->event);
         free(m);

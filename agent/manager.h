@@ -20,6 +20,7 @@ typedef struct LoginManager LoginManager;
 typedef struct LoginRoutes LoginRoutes;
 typedef struct Handoff Handoff;
 typedef struct Browser Browser;
+typedef struct HostSecrets HostSecrets;
 
 /* Milestones, CLOCK_BOOTTIME µs (kernel start = 0); 0 = not reached. */
 typedef struct BootTimes {
@@ -43,6 +44,7 @@ typedef struct Manager {
          * applied), what was applied, and why not. */
         NetinitOutcome net;
 
+        HostSecrets *secrets;     /* the control token and the desktop secret */
         Children *children;       /* every child exit arrives here (SIGCHLD) */
         Launcher launcher;        /* spawn + children, for the layers above */
         Supervisor *supervisor;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <sys/prctl.h>
 
+#include "agent/host/host-secrets.h"
 #include "agent/http/http.h"
 #include "agent/login/handoff-vsock.h"
 #include "agent/login/login.h"
@@ -142,78 +143,96 @@ static int parse_args(int argc, char **argv, bool lenient, RunArgs *a) {
         return r;
 }
 
-static int apply_flags(Manager *m, const RunArgs *a, char *err, size_t size) {
+/* A flag's or the file's absence as an error: the first one met is kept
+ * in err.  As PID 1 (keep_going) loading goes on; otherwise it ends. */
+static int source_error(Config *c, const char *e, char *err, size_t size) {
+        if (c->n_errors++ == 0)
+                snprintf(err, size, "%s", e);
+        return c->keep_going ? 0 : -EINVAL;
+}
+
+/* count: false on the second pass, whose errors the first pass reported. */
+static int apply_flags(Manager *m, const RunArgs *a, bool count, char *err, size_t size) {
         for (size_t i = 0; i < a->n_set; i++) {
-                int r = config_set(&m->config, a->set[i][0], a->set[i][1], err, size);
-                if (r < 0)
+                char e[256];
+                int r = config_set(&m->config, a->set[i][0], a->set[i][1], e, sizeof e);
+
+                if (r == -ENOMEM)
                         return r;
+                if (r < 0 && count && source_error(&m->config, e, err, size) < 0)
+                        return -EINVAL;
         }
         return 0;
 }
 
 /* file < kernel command line < flags.  The flags are applied twice: first
  * so that a redirected cmdline_path (tests, image builds) is honoured when
- * reading the command line, then again so that they win over it. */
+ * reading the command line, then again so that they win over it.  Every
+ * loader keeps the first error in err and counts them in n_errors. */
 static int load_config(Manager *m, const RunArgs *a, char *err, size_t size) {
         _cleanup_(freep) char *cmdline = NULL;
         const char *path = a->config_path ?: SYSCONF_DIR "/agent.json";
+        Config *c = &m->config;
+        char e[256];
         int r;
 
-        r = config_load_file(&m->config, path, err, size);
+        r = config_load_file(c, path, err, size);
         if (r == -ENOENT && a->config_path) {
-                snprintf(err, size, "%s: not found", path);
-                return -EINVAL;
+                snprintf(e, sizeof e, "%s: not found", path);
+                r = source_error(c, e, err, size);
         }
-        if (r < 0 && r != -ENOENT)
+        if (r == -ENOMEM || (r < 0 && r != -ENOENT && !c->keep_going))
                 return r;
-        r = apply_flags(m, a, err, size);
+        r = apply_flags(m, a, true, err, size);
         if (r < 0)
                 return r;
-        r = read_full_file(m->config.cmdline_path, IPCFG_CMDLINE_MAX, &cmdline, NULL);
+        r = read_full_file(c->cmdline_path, IPCFG_CMDLINE_MAX, &cmdline, NULL);
         if (r >= 0) {
-                r = config_apply_cmdline(&m->config, cmdline, err, size);
-                if (r < 0)
+                r = config_apply_cmdline(c, cmdline, err, size);
+                if (r == -ENOMEM || (r < 0 && !c->keep_going))
                         return r;
         } else
-                log_debug_errno(r, "Cannot read %s, no vmba.* keys: %m", m->config.cmdline_path);
-        return apply_flags(m, a, err, size);
+                log_debug_errno(r, "Cannot read %s, no vmba.* keys: %m", c->cmdline_path);
+        return apply_flags(m, a, false, err, size);
+}
+
+/* Secrets given where other local processes can read them. */
+static void warn_visible_secrets(Manager *m, const RunArgs *a) {
+        if (m->config.secrets_from_cmdline & CONFIG_TOKEN)
+                log_warning("Token set with vmba.token= on the kernel command line, which every "
+                            "process can read in /proc/cmdline; prefer token_file or MMDS.");
+        if (m->config.secrets_from_cmdline & CONFIG_DESKTOP_SECRET)
+                log_warning("Desktop secret set with vmba.desktop_secret= on the kernel command line, which "
+                            "every process can read in /proc/cmdline; prefer desktop_secret_file or MMDS.");
+        for (size_t i = 0; i < a->n_set; i++)
+                if (streq(a->set[i][0], "token") || streq(a->set[i][0], "desktop_secret"))
+                        log_warning("%s set with --set, which every process can read in /proc/%d/cmdline; "
+                                    "prefer its file.", a->set[i][0], (int)getpid());
 }
 
 static int setup_config(Manager *m, const RunArgs *a) {
         char err[256] = "";
-        bool insecure = false;
         int r;
 
+        /* PID 1 must come up: a bad key is skipped and everything else
+         * applies, so a typo never drops the settings that were right
+         * (token_file, allow_from, the desktop's) to the defaults. */
+        m->config.keep_going = m->is_pid1;
         r = load_config(m, a, err, sizeof err);
-        if (r < 0) {
-                if (!m->is_pid1)
-                        return log_error_errno(r, "Bad configuration: %s", err[0] ? err : strerror(-r));
-                /* PID 1 must come up: defaults (plus whatever flags still
-                 * apply), and the reason goes to /health. */
-                log_error("Bad configuration, using defaults: %s", err);
-                snprintf(m->config_error, sizeof m->config_error, "%s", err);
-                /* Keep a token already read: falling back must not open
-                 * the control routes. */
-                char *token = TAKE_PTR(m->config.token);
-                bool from_cmdline = m->config.token_from_cmdline;
-                config_done(&m->config);
-                config_init(&m->config);
-                m->config.token = token;
-                m->config.token_from_cmdline = from_cmdline;
-                /* Each flag on its own: a bad one must not drop the rest. */
-                for (size_t i = 0; i < a->n_set; i++)
-                        (void)config_set(&m->config, a->set[i][0], a->set[i][1], err, sizeof err);
+        if (r == -ENOMEM)
+                return log_error_errno(r, "Failed to load the configuration: %m");
+        if (r < 0 && !m->is_pid1)
+                return log_error_errno(r, "Bad configuration: %s", err[0] ? err : strerror(-r));
+        if (m->config.n_errors > 0) {
+                if (m->config.n_errors > 1)
+                        snprintf(m->config_error, sizeof m->config_error, "%.220s (and %u more)", err,
+                                 m->config.n_errors - 1);
+                else
+                        snprintf(m->config_error, sizeof m->config_error, "%.250s", err);
+                log_error("Bad configuration, skipped: %s", m->config_error);
         }
         log_set_max_level(m->config.log_level);
-        if (m->config.token_from_cmdline)
-                log_warning("Token set with vmba.token= on the kernel command line, which every "
-                            "process can read in /proc/cmdline; prefer token_file.");
-        r = config_load_token(&m->config, &insecure, err, sizeof err);
-        if (r < 0)
-                log_warning("Control routes without a token: %s", err);
-        else if (insecure)
-                log_warning("%s is readable by group or others; expected mode 0600.",
-                            m->config.token_file);
+        warn_visible_secrets(m, a);
         return 0;
 }
 
@@ -300,7 +319,43 @@ static bool peer_is_host(const struct sockaddr *sa, void *userdata) {
 }
 
 static const char *control_token(void *userdata) {
-        return ((Manager *)userdata)->config.token;
+        return host_secrets_token(((Manager *)userdata)->secrets);
+}
+
+static void on_secrets_changed(void *userdata) {
+        /* The desktop secret arrived from MMDS: the desktop's services
+         * take it when they restart (display.c). */
+        log_debug("Host secrets changed.");
+}
+
+/* The token and the desktop secret: explicit values, the files the host
+ * wrote, or MMDS (auto: when netinit configured an interface, which a
+ * Firecracker guest's boot arguments do).  Missing ones fail closed. */
+static int setup_secrets(Manager *m) {
+        const Config *c = &m->config;
+        HostSecretsOptions o = {
+                .event = m->event,
+                .token = c->token, .token_file = c->token_file,
+                .desktop_secret = c->desktop_secret, .desktop_secret_file = c->desktop_secret_file,
+                .mmds = c->mmds > 0 || (c->mmds < 0 && m->net.status == NETINIT_APPLIED),
+                .mmds_forever = c->mmds > 0,
+                .mmds_address = c->mmds_address, .mmds_port = 80, .mmds_path = c->mmds_path,
+        };
+        HostSecretsHooks hooks = { .on_change = on_secrets_changed, .userdata = m };
+        int r;
+
+        r = host_secrets_new(&o, &hooks, &m->secrets);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the host's secrets: %m");
+        if (host_secrets_token_state(m->secrets) == SECRET_MISSING)
+                log_error("No control token: none in %s nor vmba.token=, MMDS %s; control routes refuse "
+                          "every request until the host provides one.", strempty(c->token_file),
+                          o.mmds ? "gave none" : "not asked");
+        if (host_secrets_desktop_state(m->secrets) == SECRET_MISSING)
+                log_error("No desktop secret: none in %s nor vmba.desktop_secret=, MMDS %s; the desktop is "
+                          "locked with a secret nobody has.", strempty(c->desktop_secret_file),
+                          o.mmds ? "gave none" : "not asked");
+        return 0;
 }
 
 static int setup_http(Manager *m) {
@@ -321,6 +376,7 @@ static int setup_http(Manager *m) {
                 .max_url = c->http_max_url,
                 .max_header = c->http_max_header,
                 .allow_from = c->allow_from,
+                .allowed_hosts = c->http_allowed_hosts,
                 .is_host = peer_is_host,
                 .token = control_token,
                 .userdata = m,
@@ -368,7 +424,7 @@ static int load_services(const Config *c, ServiceDefs *ret) {
                         .window_manager = c->window_manager,
                         .vnc_listen = c->vnc_listen,
                         .vnc_port = c->vnc_port,
-                        .vnc_password_file = c->vnc_password_file,
+                        .vnc_password_file = "",
                         .novnc_port = c->novnc_port,
                         .novnc_web = c->novnc_web,
                         .firefox = c->firefox,
@@ -501,6 +557,8 @@ static int run_loop(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to watch signals: %m"), 1;
         setup_network(m);
+        if (setup_secrets(m) < 0 && fatal(m))
+                return 1;
         if (setup_http(m) < 0 && fatal(m))
                 return 1;
         snprintf(status, sizeof status, "HTTP on :%u, starting services", m->config.http_port);

@@ -94,6 +94,11 @@ static inline bool isempty(const char *s) {
         return !s || !*s;
 }
 
+/* s, or "" for NULL, for printing. */
+static inline const char *strempty(const char *s) {
+        return s ?: "";
+}
+
 /* Returns the rest of s after prefix, or NULL when s does not start with it. */
 static inline const char *startswith(const char *s, const char *prefix) {
         size_t l = strlen(prefix);

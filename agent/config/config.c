@@ -25,7 +25,6 @@
 #define CONFIG_FILE_MAX (256 * 1024)
 #define CONFIG_VALUE_MAX 4096
 #define CONFIG_STRV_MAX 64
-#define TOKEN_FILE_MAX 4096
 
 typedef enum KeyType {
         KEY_STRING,
@@ -70,19 +69,27 @@ static const ConfigKey keys[] = {
         K(http_max_url, KEY_U32, "4096", "longest request URL (414 beyond)"),
         K(http_max_header, KEY_U32, "16384", "largest request header block"),
         K(allow_from, KEY_CIDRS, "", "addresses allowed on control routes (\"\" = loopback + the ip= gateway)"),
-        K(token_file, KEY_STRING, "/etc/vm-browser-agent/token", "bearer token for control routes (mode 0600 expected)"),
-        K(token, KEY_SECRET, "", "bearer token itself (prefer token_file: /proc/cmdline is world-readable)"),
+        K(http_allowed_hosts, KEY_STRV, "", "Host header names control routes accept besides IP literals and localhost"),
+        K(token_file, KEY_STRING, "/etc/vm-browser-agent/token", "bearer token for control routes, written by the host (mode 0600)"),
+        K(token, KEY_SECRET, "", "bearer token itself (prefer token_file or MMDS: /proc/cmdline is world-readable)"),
+        K(desktop_secret_file, KEY_STRING, "/etc/vm-browser-agent/desktop-secret", "the desktop's secret (VNC password, noVNC token), written by the host (mode 0600)"),
+        K(desktop_secret, KEY_SECRET, "", "the desktop's secret itself (prefer desktop_secret_file or MMDS)"),
+        K(mmds, KEY_TRISTATE, "auto", "ask Firecracker MMDS v2 for the token and desktop secret (auto: when no file or command line gave them and netinit configured an interface)"),
+        K(mmds_address, KEY_STRING, "169.254.169.254", "MMDS address"),
+        K(mmds_path, KEY_STRING, "/vm-browser-agent", "MMDS object holding {\"token\", \"desktop_secret\"}"),
         K(display, KEY_STRING, ":1", "X display of Xvfb"),
         K(geometry, KEY_STRING, "1280x800", "Xvfb screen size"),
         K(depth, KEY_U32, "24", "Xvfb colour depth"),
         K(window_manager, KEY_STRING, "openbox", "window manager binary (\"\" = none)"),
         K(vnc_listen, KEY_STRING, "0.0.0.0", "x11vnc listen address"),
         K(vnc_port, KEY_U16, "5901", "x11vnc port"),
-        K(vnc_password_file, KEY_STRING, "", "x11vnc password file (\"\" = no password)"),
+        K(novnc_listen, KEY_STRING, "0.0.0.0", "websockify / noVNC listen address"),
         K(novnc_port, KEY_U16, "6080", "websockify / noVNC port"),
         K(novnc_web, KEY_STRING, "/usr/share/novnc", "noVNC web root"),
         K(firefox, KEY_STRING, "firefox-esr", "browser binary"),
-        K(firefox_profile, KEY_STRING, "/var/lib/vm-browser-agent/firefox", "browser profile directory"),
+        K(firefox_profile, KEY_STRING, "/var/lib/vm-browser-agent/browser/profile", "browser profile directory"),
+        K(browser_user, KEY_STRING, "vmba-browser", "unprivileged user the browser runs as"),
+        K(runtime_dir, KEY_STRING, "/run/vm-browser-agent", "files the agent generates at start (X cookie, desktop secrets)"),
         K(services_file, KEY_STRING, "", "JSON list of services replacing the built-in display stack (\"\" = built-in)"),
         K(bin_path, KEY_STRING, "/usr/local/bin:/usr/bin:/bin", "PATH used to find service binaries"),
         K(restart_burst, KEY_U32, "5", "starts allowed per restart window before a service is failed"),
@@ -92,7 +99,7 @@ static const ConfigKey keys[] = {
         K(ready_timeout_ms, KEY_U32, "20000", "a start not ready by then counts as a failure (the period repeats, up to 4 in all, while the service keeps the CPU busy)"),
         K(stop_timeout_ms, KEY_U32, "5000", "per service: SIGTERM, then SIGKILL after this"),
         K(providers_file, KEY_STRING, "/etc/vm-browser-agent/providers.json", "provider CLI definitions for logins"),
-        K(login_home, KEY_STRING, "/root", "HOME for provider CLIs"),
+        K(login_home, KEY_STRING, "/var/lib/vm-browser-agent/logins", "each login's own HOME is a directory below (removed after delivery or expiry)"),
         K(control_socket, KEY_STRING, "/run/vm-browser-agent/control.sock", "local control socket"),
         K(session_ttl_s, KEY_U32, "900", "login session lifetime"),
         K(url_wait_s, KEY_U32, "15", "how long a login waits for its authorize URL"),
@@ -139,13 +146,39 @@ static void *field(Config *c, const ConfigKey *k) {
         return (char *)c + k->offset;
 }
 
-static int set_error(char *err, size_t size, const char *origin, const ConfigKey *k,
-                     const char *value) {
-        if (k->type == KEY_SECRET || !value)
-                snprintf(err, size, "%s: key \"%s\": expected %s", origin, k->name, type_expect[k->type]);
+/* The message names the key and what it expects, never the value given:
+ * it may be a secret, and it reaches /health (config_error), which anyone
+ * may read. */
+/* An error in a source: the first goes to err; with keep_going the bad
+ * key is skipped and the rest applied (0), else it ends the load (-EINVAL). */
+static int note_error(Config *c, const char *e, char *err, size_t size) {
+        if (c->n_errors++ == 0 || !c->keep_going)
+                snprintf(err, size, "%s", e);
+        return c->keep_going ? 0 : -EINVAL;
+}
+
+static int set_error(char *err, size_t size, const char *origin, const ConfigKey *k) {
+        snprintf(err, size, "%s: key \"%s\": expected %s", origin, k->name, type_expect[k->type]);
+        return -EINVAL;
+}
+
+/* Key names come from the input too: shown only when they look like one
+ * (a name with a newline would forge a second log line). */
+static const char *printable_key(const char *name) {
+        size_t n = strlen(name);
+
+        if (n == 0 || n > 64 || strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n)
+                return NULL;
+        return name;
+}
+
+static int unknown_key_error(char *err, size_t size, const char *origin, const char *prefix, const char *name) {
+        const char *shown = printable_key(name);
+
+        if (shown)
+                snprintf(err, size, "%s: unknown key \"%s%s\"", origin, prefix, shown);
         else
-                snprintf(err, size, "%s: key \"%s\": expected %s, got \"%.64s\"", origin, k->name,
-                         type_expect[k->type], value);
+                snprintf(err, size, "%s: unknown key (not shown: not a key name)", origin);
         return -EINVAL;
 }
 
@@ -188,16 +221,14 @@ static int strv_split(const char *s, char ***ret) {
 
 /* Checked at load time so a typo is a config error naming the key, not a
  * control API that silently refuses everyone (http.c still fails closed). */
-static int strv_check(const ConfigKey *k, char **l, const char **ret_bad) {
+static int strv_check(const ConfigKey *k, char **l) {
         Cidr cidr;
 
         if (k->type != KEY_CIDRS)
                 return 0;
         for (char **p = l; p && *p; p++)
-                if (cidr_parse(*p, &cidr) < 0) {
-                        *ret_bad = *p;
+                if (cidr_parse(*p, &cidr) < 0)
                         return -EINVAL;
-                }
         return 0;
 }
 
@@ -215,7 +246,7 @@ static int key_set(Config *c, const ConfigKey *k, const char *value, const char 
         int r;
 
         if (strlen(value) > CONFIG_VALUE_MAX)
-                return set_error(err, size, origin, k, NULL);
+                return set_error(err, size, origin, k);
         switch (k->type) {
         case KEY_STRING:
         case KEY_SECRET: {
@@ -230,24 +261,24 @@ static int key_set(Config *c, const ConfigKey *k, const char *value, const char 
         }
         case KEY_U16:
                 if (parse_uint(value, UINT16_MAX, &u) < 0)
-                        return set_error(err, size, origin, k, value);
+                        return set_error(err, size, origin, k);
                 *(uint16_t *)f = (uint16_t)u;
                 return 0;
         case KEY_U32:
                 if (parse_uint(value, UINT32_MAX, &u) < 0)
-                        return set_error(err, size, origin, k, value);
+                        return set_error(err, size, origin, k);
                 *(uint32_t *)f = (uint32_t)u;
                 return 0;
         case KEY_LOG_LEVEL:
                 r = log_level_from_string(value);
                 if (r < 0)
-                        return set_error(err, size, origin, k, value);
+                        return set_error(err, size, origin, k);
                 *(int *)f = r;
                 return 0;
         case KEY_SHUTDOWN:
                 r = shutdown_action_from_string(value);
                 if (r < 0)
-                        return set_error(err, size, origin, k, value);
+                        return set_error(err, size, origin, k);
                 *(ShutdownAction *)f = (ShutdownAction)r;
                 return 0;
         case KEY_TRISTATE:
@@ -258,19 +289,18 @@ static int key_set(Config *c, const ConfigKey *k, const char *value, const char 
                 else if (streq(value, "false") || streq(value, "0") || streq(value, "no") || streq(value, "off"))
                         *(int *)f = 0;
                 else
-                        return set_error(err, size, origin, k, value);
+                        return set_error(err, size, origin, k);
                 return 0;
         case KEY_STRV:
         case KEY_CIDRS: {
                 char **l = NULL;
-                const char *bad = NULL;
                 r = strv_split(value, &l);
                 if (r == -E2BIG)
-                        return set_error(err, size, origin, k, NULL);
+                        return set_error(err, size, origin, k);
                 if (r < 0)
                         return r;
-                if (strv_check(k, l, &bad) < 0) {
-                        r = set_error(err, size, origin, k, bad);
+                if (strv_check(k, l) < 0) {
+                        r = set_error(err, size, origin, k);
                         strv_free(l);
                         return r;
                 }
@@ -289,8 +319,10 @@ void config_init(Config *c) {
         for (size_t i = 0; i < ELEMENTSOF(keys); i++)
                 if (key_set(c, &keys[i], keys[i].def, "default", err, sizeof err) < 0)
                         abort(); /* a broken default is a programming error; test-config catches it */
-        /* "" means unset for the token: only token_file or an explicit value set it. */
+        /* "" means unset for the secrets: only their files, MMDS or an
+         * explicit value set them. */
         c->token = erase_and_free(c->token);
+        c->desktop_secret = erase_and_free(c->desktop_secret);
 }
 
 void config_done(Config *c) {
@@ -308,10 +340,9 @@ void config_done(Config *c) {
 
 int config_set(Config *c, const char *key, const char *value, char *errbuf, size_t size) {
         const ConfigKey *k = key ? key_find(key) : NULL;
-        if (!k) {
-                snprintf(errbuf, size, "unknown configuration key \"%.64s\"", key ?: "");
-                return -EINVAL;
-        }
+
+        if (!k)
+                return unknown_key_error(errbuf, size, "option", "", key ?: "");
         return key_set(c, k, value ?: "", "option", errbuf, size);
 }
 
@@ -359,7 +390,6 @@ static int json_to_text(const ConfigKey *k, json_t *v, char *buf, size_t size) {
 static int json_set_strv(Config *c, const ConfigKey *k, json_t *v, const char *origin,
                          char *err, size_t size) {
         size_t i, n = json_array_size(v);
-        const char *bad = NULL;
         json_t *e;
 
         if (!json_is_array(v) || n > CONFIG_STRV_MAX)
@@ -372,8 +402,8 @@ static int json_set_strv(Config *c, const ConfigKey *k, json_t *v, const char *o
                         strv_free(l);
                         return json_is_string(e) ? -ENOMEM : -EINVAL;
                 }
-        if (strv_check(k, l, &bad) < 0) {
-                set_error(err, size, origin, k, bad);
+        if (strv_check(k, l) < 0) {
+                set_error(err, size, origin, k);
                 strv_free(l);
                 return -EBADMSG; /* err written */
         }
@@ -431,26 +461,32 @@ int config_load_json(Config *c, const char *text, const char *origin, char *err,
         json_t *v;
         int r;
 
+        /* Line and column only: jansson's text quotes the input near the
+         * error, which may be a secret. */
         json_auto_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+        unsigned before = c->n_errors;
+        char e[256];
+
         if (!root) {
-                snprintf(err, size, "%s:%d:%d: invalid JSON: %s", origin, jerr.line, jerr.column, jerr.text);
+                snprintf(e, sizeof e, "%s:%d:%d: invalid JSON", origin, jerr.line, jerr.column);
+                (void)note_error(c, e, err, size);
                 return -EINVAL;
         }
         if (!json_is_object(root)) {
-                snprintf(err, size, "%s: expected a JSON object of keys", origin);
+                snprintf(e, sizeof e, "%s: expected a JSON object of keys", origin);
+                (void)note_error(c, e, err, size);
                 return -EINVAL;
         }
         json_object_foreach(root, name, v) {
                 const ConfigKey *k = key_find(name);
-                if (!k) {
-                        snprintf(err, size, "%s: unknown key \"%.64s\"", origin, name);
-                        return -EINVAL;
-                }
-                r = json_set_key(c, k, v, origin, err, size);
-                if (r < 0)
+
+                r = k ? json_set_key(c, k, v, origin, e, sizeof e) : unknown_key_error(e, sizeof e, origin, "", name);
+                if (r == -ENOMEM)
                         return r;
+                if (r < 0 && note_error(c, e, err, size) < 0)
+                        return -EINVAL;
         }
-        return 0;
+        return c->n_errors > before ? -EINVAL : 0;
 }
 
 int config_load_file(Config *c, const char *path, char *errbuf, size_t size) {
@@ -458,11 +494,13 @@ int config_load_file(Config *c, const char *path, char *errbuf, size_t size) {
         int r;
 
         r = read_full_file(path, CONFIG_FILE_MAX, &text, NULL);
-        if (r == -ENOENT)
+        if (r == -ENOENT || r == -ENOMEM)
                 return r;
         if (r < 0) {
-                snprintf(errbuf, size, "%s: cannot read: %s", path, strerror(-r));
-                return r == -EFBIG ? -EINVAL : r;
+                char e[256];
+                snprintf(e, sizeof e, "%s: cannot read: %s", path, strerror(-r));
+                (void)note_error(c, e, errbuf, size);
+                return -EINVAL;
         }
         return config_load_json(c, text, path, errbuf, size);
 }
@@ -509,63 +547,34 @@ static int cmdline_word(const char *param, const char *val, void *u) {
         if (!name)
                 return 0;
         const ConfigKey *k = key_find(name);
-        if (!k) {
-                snprintf(x->err, x->size, "kernel command line: unknown key \"vmba.%.127s\"", name);
-                return -EINVAL;
-        }
-        if (!val) {
-                snprintf(x->err, x->size, "kernel command line: key \"%s\": expected %s, got no value",
-                         name, type_expect[k->type]);
-                return -EINVAL;
-        }
-        int r = key_set(x->c, k, val, "kernel command line", x->err, x->size);
-        if (r >= 0 && k->type == KEY_SECRET)
-                x->c->token_from_cmdline = true;
-        return r;
+        char e[256];
+        int r;
+
+        if (!k)
+                r = unknown_key_error(e, sizeof e, "kernel command line", "vmba.", name);
+        else if (!val) {
+                snprintf(e, sizeof e, "kernel command line: key \"%s\": expected %s, got no value", name,
+                         type_expect[k->type]);
+                r = -EINVAL;
+        } else
+                r = key_set(x->c, k, val, "kernel command line", e, sizeof e);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return note_error(x->c, e, x->err, x->size);
+        if (k->type == KEY_SECRET)
+                x->c->secrets_from_cmdline |= streq(k->name, "token") ? CONFIG_TOKEN : CONFIG_DESKTOP_SECRET;
+        return 0;
 }
 
 int config_apply_cmdline(Config *c, const char *cmdline, char *errbuf, size_t size) {
         CmdlineCtx x = { .c = c, .err = errbuf, .size = size };
-
-        /* Over-long values are refused by key_set(), naming the key. */
-        return cmdline_foreach(cmdline, cmdline_word, &x);
-}
-
-int config_load_token(Config *c, bool *ret_insecure, char *errbuf, size_t size) {
-        _cleanup_(closep) int fd = -EBADF;
-        _cleanup_(freep) char *buf = NULL;
-        size_t n;
-        struct stat st;
+        unsigned before = c->n_errors;
         int r;
 
-        if (c->token || isempty(c->token_file)) {
-                *ret_insecure = false;
-                return 0;
-        }
-        fd = open(c->token_file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0 && errno == ENOENT) {
-                *ret_insecure = false;
-                return 0;
-        }
-        if (fd < 0 || fstat(fd, &st) < 0) {
-                r = negative_errno();
-                snprintf(errbuf, size, "token_file %s: cannot read: %s", c->token_file, strerror(-r));
-                return r;
-        }
-        r = read_full_fd(fd, TOKEN_FILE_MAX, &buf, &n);
-        if (r < 0) {
-                snprintf(errbuf, size, "token_file %s: cannot read: %s", c->token_file, strerror(-r));
-                return r;
-        }
-        buf[strcspn(buf, "\r\n")] = '\0';
-        if (*buf) {
-                c->token = strdup(buf);
-                explicit_bzero(buf, n);
-                if (!c->token)
-                        return -ENOMEM;
-        }
-        *ret_insecure = (st.st_mode & 0077) != 0;
-        return 0;
+        /* Over-long values are refused by key_set(), naming the key. */
+        r = cmdline_foreach(cmdline, cmdline_word, &x);
+        return r < 0 ? r : c->n_errors > before ? -EINVAL : 0;
 }
 
 void config_dump_keys_markdown(FILE *f) {

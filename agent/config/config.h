@@ -46,9 +46,17 @@ typedef struct Config {
         uint32_t http_max_url;         /* 4096 */
         uint32_t http_max_header;      /* 16384 */
         char **allow_from;             /* NULL-terminated; NULL: loopback + ip= gateway */
+        char **http_allowed_hosts;     /* Host names control routes accept besides IP literals, localhost */
+
+        /* what the host hands the VM (agent/host/) */
         char *token_file;              /* "/etc/vm-browser-agent/token" */
-        char *token;                   /* secret; from token_file or vmba.token= */
-        bool token_from_cmdline;       /* set by vmba.token=: the caller warns (world-readable) */
+        char *token;                   /* secret: vmba.token= or --set (warned) */
+        char *desktop_secret_file;     /* "/etc/vm-browser-agent/desktop-secret" */
+        char *desktop_secret;          /* secret: vmba.desktop_secret= or --set (warned) */
+        int mmds;                      /* "auto" (-1): ask Firecracker MMDS when nothing else gave them */
+        char *mmds_address;            /* "169.254.169.254" */
+        char *mmds_path;               /* "/vm-browser-agent" */
+        unsigned secrets_from_cmdline; /* ConfigSecret bits set by vmba.*=: the caller warns */
 
         /* display stack */
         char *display;                 /* ":1" */
@@ -57,11 +65,13 @@ typedef struct Config {
         char *window_manager;          /* "openbox"; "" = none */
         char *vnc_listen;              /* "0.0.0.0" */
         uint16_t vnc_port;             /* 5901 */
-        char *vnc_password_file;       /* "" = no password */
+        char *novnc_listen;            /* "0.0.0.0" */
         uint16_t novnc_port;           /* 6080 */
         char *novnc_web;               /* "/usr/share/novnc" */
         char *firefox;                 /* "firefox-esr" */
-        char *firefox_profile;         /* "/var/lib/vm-browser-agent/firefox" */
+        char *firefox_profile;         /* "/var/lib/vm-browser-agent/browser/profile" */
+        char *browser_user;            /* "vmba-browser": Firefox runs as this user */
+        char *runtime_dir;             /* "/run/vm-browser-agent": generated files (X cookie, VNC secrets) */
         char *services_file;           /* "": the built-in display stack; else a JSON list of services */
         char *bin_path;                /* "/usr/local/bin:/usr/bin:/bin" for service lookup */
 
@@ -75,20 +85,32 @@ typedef struct Config {
 
         /* logins and handoff */
         char *providers_file;          /* "/etc/vm-browser-agent/providers.json" */
-        char *login_home;              /* "/root": HOME for provider CLIs */
+        char *login_home;              /* "/var/lib/vm-browser-agent/logins": each login's HOME is below */
         char *control_socket;          /* "/run/vm-browser-agent/control.sock" */
         uint32_t session_ttl_s;        /* 900 */
         uint32_t url_wait_s;           /* 15 */
         uint32_t vsock_cid;            /* 2 */
         uint32_t vsock_port;           /* 0: push handoff off */
         char *vsock_unix_path;         /* test stand-in for AF_VSOCK: "" = real vsock */
+
+        /* loading */
+        bool keep_going;               /* PID 1: a bad key is skipped, the rest applied */
+        unsigned n_errors;             /* bad keys met (the first is in the loader's errbuf) */
 } Config;
+
+typedef enum ConfigSecret {
+        CONFIG_TOKEN = 1 << 0,
+        CONFIG_DESKTOP_SECRET = 1 << 1,
+} ConfigSecret;
 
 void config_init(Config *c);   /* defaults */
 void config_done(Config *c);   /* frees, wipes the token */
 
-/* Each returns 0, or -EINVAL with a one-line message naming the key (and
- * value, except for secrets) in errbuf. */
+/* Each returns 0, or -EINVAL with a one-line message naming the key in
+ * errbuf (never the value given: it may be a secret, and the message may
+ * reach /health).  With keep_going set, a bad key is skipped and the rest
+ * applied; -EINVAL still says one was met, errbuf holds the first, and
+ * n_errors counts them. */
 int config_load_file(Config *c, const char *path, char *errbuf, size_t size); /* -ENOENT: absent, fine */
 int config_apply_cmdline(Config *c, const char *cmdline, char *errbuf, size_t size);
 int config_set(Config *c, const char *key, const char *value, char *errbuf, size_t size);
@@ -96,10 +118,6 @@ int config_set(Config *c, const char *key, const char *value, char *errbuf, size
 /* Shutdown actions by name; the token file; JSON text; the key table. */
 const char *shutdown_action_to_string(ShutdownAction a);
 ShutdownAction shutdown_action_from_string(const char *s);
-/* Reads token_file unless a token was set already.  0 also when the file
- * is absent (no token).  *ret_insecure: the file is readable or writable
- * by group/others (the caller warns).  The token never reaches errbuf. */
-int config_load_token(Config *c, bool *ret_insecure, char *errbuf, size_t size);
 /* Same as config_load_file() for JSON text; origin names it in errors. */
 int config_load_json(Config *c, const char *text, const char *origin, char *errbuf, size_t size);
 /* The key table as a markdown table (README's "Configuration keys"). */

@@ -291,6 +291,10 @@ int health_build_json(const HealthSnapshot *s, char **ret, size_t *ret_size) {
         put_string(f, format_iso8601(s->realtime, ts));
         put_const_key(f, &first, "activeSessions");
         buf_putu(f, s->active_sessions);
+        put_const_key(f, &first, "auth");
+        put_string(f, s->auth ? s->auth : "no-token");
+        put_const_key(f, &first, "desktop");
+        put_string(f, s->desktop ? s->desktop : "no-secret");
         put_const_key(f, &first, "network");
         put_network(f, &s->network);
         put_const_key(f, &first, "boot");

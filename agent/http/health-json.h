@@ -48,6 +48,8 @@ typedef struct HealthSnapshot {
         usec_t uptime;
         usec_t realtime;           /* CLOCK_REALTIME µs, for "timestamp" */
         unsigned active_sessions;
+        const char *auth;          /* "token", "pending", "no-token" */
+        const char *desktop;       /* "secret", "pending", "no-secret" */
         const char *config_error;  /* "" or NULL: key omitted */
 
         HealthNetwork network;

@@ -9,7 +9,7 @@
 typedef enum HealthStatus {
         HEALTH_OK,       /* every chain service ready, nothing fell back */
         HEALTH_STARTING, /* a chain service not ready yet (or none started) */
-        HEALTH_DEGRADED, /* serving, but stopping, or the config or network fell back */
+        HEALTH_DEGRADED, /* serving, but stopping, the config or network fell back, or a secret is missing */
         HEALTH_FAILED,   /* a chain service is over its budget: the VM cannot serve */
         _HEALTH_STATUS_MAX,
         _HEALTH_STATUS_INVALID = -22,
@@ -25,6 +25,8 @@ typedef struct HealthFacts {
         bool stopping;
         bool config_error;     /* the configuration fell back */
         bool network_failed;
+        bool secrets_pending;  /* the token or desktop secret is being asked for (MMDS) */
+        bool secrets_missing;  /* no token or no desktop secret: the host cannot use this VM */
 } HealthFacts;
 
 /* failed beats degraded beats starting beats ok. */

@@ -133,10 +133,3 @@ void http_deadlines_disarm(HttpDeadlines *d, HttpConn *hc) {
                 return;
         list_remove(d, hc);
 }
-
-HttpConn *http_conn_of(struct MHD_Connection *c) {
-        const union MHD_ConnectionInfo *ci =
-                MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-
-        return ci ? ci->socket_context : NULL;
-}

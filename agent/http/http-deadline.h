@@ -23,9 +23,9 @@ int http_deadlines_new(sd_event *e, usec_t budget, HttpDeadlines **ret);
 HttpDeadlines *http_deadlines_free(HttpDeadlines *d);
 DEFINE_TRIVIAL_CLEANUP_FUNC(HttpDeadlines *, http_deadlines_free);
 
-/* MHD_OPTION_NOTIFY_CONNECTION: STARTED returns the per-connection
- * context (store it in *socket_context; NULL on allocation failure, which
- * only loses the deadline), CLOSED frees it. */
+/* On MHD_OPTION_NOTIFY_CONNECTION: STARTED returns the connection's
+ * deadline (NULL on allocation failure, which only loses the deadline),
+ * CLOSED frees it. */
 HttpConn *http_deadlines_conn_started(HttpDeadlines *d, struct MHD_Connection *c);
 void http_deadlines_conn_closed(HttpDeadlines *d, HttpConn *hc);
 
@@ -33,5 +33,3 @@ void http_deadlines_conn_closed(HttpDeadlines *d, HttpConn *hc);
 void http_deadlines_arm(HttpDeadlines *d, HttpConn *hc);
 void http_deadlines_disarm(HttpDeadlines *d, HttpConn *hc);
 
-/* The context of an MHD connection, or NULL. */
-HttpConn *http_conn_of(struct MHD_Connection *c);

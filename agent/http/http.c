@@ -1,16 +1,17 @@
 /* The HTTP server: libmicrohttpd in external-loop epoll mode, driven by the
  * agent's sd-event loop as systemd-journal-remote does (MHD's epoll fd is
  * one io source, MHD_get_timeout() one time source, MHD_run() after each).
- * Every request goes through one gate before a handler sees it: URL length
- * (414), route (404, 405 with Allow), access (403 allow_from/loopback, 401
- * bearer token), declared body size (413, answered before the body is
- * read); then the body is buffered up to http_max_body and the handler runs.
+ * Every request goes through one gate before a handler sees it, decided
+ * by http-gate.c from what this file gathers (limits, route, peer, token,
+ * the headers a browser sends); then the body is buffered up to
+ * http_max_body and the handler runs.
  *
  * Limits MHD enforces itself, with its own (HTML) bodies: a request line or
  * header block that does not fit CONNECTION_MEMORY_LIMIT (sized from
- * http_max_url + http_max_header) gets 414 or 431; connections over
- * http_max_per_ip, or over http_max_connections unless from loopback or
- * allow_from (a reserve kept for them), are accepted and closed at once;
+ * http_max_url + http_max_header) gets 414 or 431.  Connections over
+ * http_max_per_ip (loopback counting as one client), or over
+ * http_max_connections unless from the host (a reserve kept for it:
+ * http-peers.h), are accepted and closed at once;
  * idle connections are closed after http_timeout_s.  A request must also
  * arrive whole within http_timeout_s (http-deadline.c), which MHD's idle
  * timeout alone does not ensure against a slow drip.
@@ -30,6 +31,7 @@
 
 #include "http-access.h"
 #include "http-deadline.h"
+#include "http-peers.h"
 #include "http.h"
 #include "in-addr-util.h"
 #include "json-wipe.h"
@@ -38,10 +40,6 @@
 #include "secret-util.h"
 
 #define ROUTE_OTHER "other"
-/* Connections kept beyond http_max_connections for loopback and
- * allow_from peers (the host's probes come from the ip= gateway), so
- * other machines on the bridge cannot exhaust /health by filling slots. */
-#define HTTP_RESERVED_CONNECTIONS 64u
 
 typedef struct RouteSet {
         const HttpRoute *routes;
@@ -62,8 +60,22 @@ struct HttpServer {
         size_t n_counters;
         HttpRequest *suspended; /* list, so shutdown can resume them first */
         HttpDeadlines *deadlines;
-        unsigned n_connections;
+        HttpPeers *peers;
 };
+
+/* Per connection (MHD's socket context). */
+typedef struct Conn {
+        HttpConn *deadline;
+        HttpPeerKey key;
+        bool admitted;     /* counted in peers */
+} Conn;
+
+static HttpConn *deadline_of(struct MHD_Connection *conn) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        Conn *c = ci ? ci->socket_context : NULL;
+
+        return c ? c->deadline : NULL;
+}
 
 struct HttpRequest {
         HttpServer *server;
@@ -128,7 +140,7 @@ static int deliver(HttpRequest *r, unsigned status, struct MHD_Response *resp) {
                 return -EALREADY;
         }
         r->replied = true;
-        http_deadlines_disarm(r->server->deadlines, http_conn_of(r->conn));
+        http_deadlines_disarm(r->server->deadlines, deadline_of(r->conn));
         counter_add(r->server, r->label ? r->label : ROUTE_OTHER, status);
         if (r->suspended) {
                 r->pending = resp;
@@ -225,7 +237,7 @@ int http_request_suspend(HttpRequest *r, void (*on_abort)(void *), void *userdat
         if (!r->in_handler || r->replied || r->suspended)
                 return -EINVAL;
         MHD_suspend_connection(r->conn);
-        http_deadlines_disarm(r->server->deadlines, http_conn_of(r->conn));
+        http_deadlines_disarm(r->server->deadlines, deadline_of(r->conn));
         r->suspended = true;
         r->on_abort = on_abort;
         r->abort_userdata = userdata;
@@ -279,23 +291,11 @@ static bool peer_allowed(HttpServer *s, const struct sockaddr *sa) {
         return sockaddr_is_loopback(sa) || (s->o.is_host && s->o.is_host(sa, s->o.userdata));
 }
 
-static int check_access(HttpServer *s, HttpRequest *r) {
-        const char *token = s->o.token ? s->o.token(s->o.userdata) : NULL, *t;
-        const struct sockaddr *sa = http_request_peer(r);
+static bool token_ok(HttpRequest *r, const char *token) {
         size_t n = 0;
+        const char *t = http_bearer_token(http_request_header(r, MHD_HTTP_HEADER_AUTHORIZATION), &n);
 
-        if ((r->route->flags & HTTP_ROUTE_LOOPBACK) && !sockaddr_is_loopback(sa))
-                return -EPERM;
-        if (!(r->route->flags & HTTP_ROUTE_CONTROL))
-                return 0;
-        if (!peer_allowed(s, sa))
-                return -EPERM;
-        if (isempty(token))
-                return 0;
-        t = http_bearer_token(http_request_header(r, MHD_HTTP_HEADER_AUTHORIZATION), &n);
-        if (!t || !secret_equal(t, n, token))
-                return -EACCES;
-        return 0;
+        return t && !isempty(token) && secret_equal(t, n, token);
 }
 
 static bool route_matches_path(const HttpRoute *rt, const char *path) {
@@ -333,18 +333,6 @@ static int route_find(HttpServer *s, HttpRequest *r, char *allow, size_t size) {
         return path_known ? -EOPNOTSUPP : -ENOENT;
 }
 
-static uint64_t content_length(HttpRequest *r) {
-        const char *v = http_request_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        char *end;
-        unsigned long long n;
-
-        if (!v)
-                return 0;
-        errno = 0;
-        n = strtoull(v, &end, 10);
-        return errno || end == v ? UINT64_MAX : n;
-}
-
 static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key,
                                        const char *value) {
         *(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": ", CRLF */
@@ -360,40 +348,42 @@ static size_t header_size(HttpRequest *r) {
         return n;
 }
 
-/* The gate: runs on MHD's first call, before any body byte is read. */
+/* The gate (http-gate.c decides): runs on MHD's first call, before any
+ * body byte is read. */
 static void request_start(HttpServer *s, HttpRequest *r) {
-        const HttpServerOptions *c = &s->o;
+        const char *token = s->o.token ? s->o.token(s->o.userdata) : NULL;
+        const struct sockaddr *sa = http_request_peer(r);
+        HttpGateLimits limits = { .max_url = s->o.max_url, .max_header = s->o.max_header,
+                                  .max_body = s->o.max_body, .allowed_hosts = s->o.allowed_hosts };
+        HttpGateInput in = { .uri_len = r->uri_len, .head = streq(r->method, "HEAD"),
+                             .match = HTTP_MATCH_NO_PATH };
+        HttpGateVerdict v;
         char allow[128];
         int k;
 
-        if (r->uri_len > c->max_url) {
-                reply_gate(r, 414, "URI too long", NULL, NULL);
-                return;
+        if (r->uri_len <= s->o.max_url) {
+                in.header_size = header_size(r);
+                k = route_find(s, r, allow, sizeof allow);
+                in.match = k == -ENOENT ? HTTP_MATCH_NO_PATH : k == -EOPNOTSUPP ? HTTP_MATCH_NO_METHOD
+                                                                                   : HTTP_MATCH_FOUND;
+                in.allow = allow;
         }
-        if (header_size(r) > c->max_header) {
-                reply_gate(r, 431, "request header fields too large", NULL, NULL);
-                return;
+        if (in.match == HTTP_MATCH_FOUND && r->route) {
+                in.flags = r->route->flags;
+                in.peer_loopback = sockaddr_is_loopback(sa);
+                in.peer_allowed = (in.flags & HTTP_ROUTE_CONTROL) && peer_allowed(s, sa);
+                in.token_configured = !isempty(token);
+                in.token_ok = (in.flags & HTTP_ROUTE_CONTROL) && token_ok(r, token);
+                in.host = http_request_header(r, MHD_HTTP_HEADER_HOST);
+                in.origin = http_request_header(r, MHD_HTTP_HEADER_ORIGIN);
+                in.sec_fetch_site = http_request_header(r, "Sec-Fetch-Site");
+                in.content_type = http_request_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+                in.content_length = http_request_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+                in.transfer_encoding = http_request_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
         }
-        k = route_find(s, r, allow, sizeof allow);
-        if (k == -ENOENT) {
-                reply_gate(r, 404, "not found", NULL, NULL);
-                return;
-        }
-        if (k == -EOPNOTSUPP) {
-                reply_gate(r, 405, "method not allowed", MHD_HTTP_HEADER_ALLOW, allow);
-                return;
-        }
-        k = check_access(s, r);
-        if (k == -EPERM) {
-                reply_gate(r, 403, "forbidden", NULL, NULL);
-                return;
-        }
-        if (k == -EACCES) {
-                reply_gate(r, 401, "unauthorized", MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-                return;
-        }
-        if (content_length(r) > c->max_body)
-                reply_gate(r, 413, "request body too large", NULL, NULL);
+        v = http_gate_decide(&in, &limits);
+        if (v.status)
+                reply_gate(r, v.status, v.error, v.header, v.value);
 }
 
 static enum MHD_Result body_append(HttpRequest *r, const char *data, size_t *size) {
@@ -514,35 +504,54 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         request_free(r);
         /* Kept alive: the next request's clock starts now. */
         if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
-                http_deadlines_arm(((HttpServer *)cls)->deadlines, http_conn_of(conn));
+                http_deadlines_arm(((HttpServer *)cls)->deadlines, deadline_of(conn));
 }
 
-/* Over http_max_connections: only the reserved peers stay.  Ending the
- * others by shutdown(2) lets MHD close them through its usual path. */
-static void refuse_unprivileged(HttpServer *s, struct MHD_Connection *conn) {
-        const union MHD_ConnectionInfo *peer =
-                MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        const union MHD_ConnectionInfo *fd =
-                MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+/* Whether peer is the host: admitted by allow_from (or, by default, one of
+ * the ip= gateways) and not loopback, which any local process shares. */
+static bool peer_is_host(HttpServer *s, const struct sockaddr *sa) {
+        return sa && !sockaddr_is_loopback(sa) && peer_allowed(s, sa);
+}
 
-        if (!fd || (peer && (sockaddr_is_loopback(peer->client_addr) ||
-                             peer_allowed(s, peer->client_addr))))
-                return;
-        (void)shutdown(fd->connect_fd, SHUT_RDWR);
+/* Counts the connection against its client (loopback is one), and ends
+ * one over a limit by shutdown(2), which lets MHD close it through its
+ * usual path. */
+static void conn_admit(HttpServer *s, struct MHD_Connection *conn, Conn *c) {
+        const union MHD_ConnectionInfo *peer = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const union MHD_ConnectionInfo *fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const struct sockaddr *sa = peer ? peer->client_addr : NULL;
+        HttpAdmission a = { .max_connections = s->o.max_connections, .max_per_peer = s->o.max_per_ip,
+                            .host = peer_is_host(s, sa) };
+
+        c->key = http_peer_key(sa);
+        c->admitted = http_peers_admit(s->peers, &c->key, &a) >= 0;
+        if (!c->admitted && fd)
+                (void)shutdown(fd->connect_fd, SHUT_RDWR);
 }
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe) {
         HttpServer *s = cls;
+        Conn *c = *socket_context;
 
         if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-                *socket_context = http_deadlines_conn_started(s->deadlines, conn);
-                if (++s->n_connections > s->o.max_connections)
-                        refuse_unprivileged(s, conn);
-        } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-                http_deadlines_conn_closed(s->deadlines, *socket_context);
+                c = calloc(1, sizeof *c);
+                if (!c) {
+                        const union MHD_ConnectionInfo *fd =
+                                MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+                        if (fd)
+                                (void)shutdown(fd->connect_fd, SHUT_RDWR);
+                        return;
+                }
+                c->deadline = http_deadlines_conn_started(s->deadlines, conn);
+                conn_admit(s, conn, c);
+                *socket_context = c;
+        } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && c) {
+                http_deadlines_conn_closed(s->deadlines, c->deadline);
+                if (c->admitted)
+                        http_peers_release(s->peers, &c->key);
+                free(c);
                 *socket_context = NULL;
-                s->n_connections--;
         }
 }
 
@@ -661,8 +670,7 @@ static int daemon_start(HttpServer *s, int fd, bool ipv6) {
                 flags | (ipv6 ? MHD_USE_IPv6 : 0), 0, NULL, NULL, on_access, s,
                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
                 MHD_OPTION_LISTEN_SOCKET, fd,
-                MHD_OPTION_CONNECTION_LIMIT, c->max_connections + HTTP_RESERVED_CONNECTIONS,
-                MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)c->max_per_ip,
+                MHD_OPTION_CONNECTION_LIMIT, c->max_connections + HTTP_HOST_RESERVE,
                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->timeout_s,
                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
@@ -686,12 +694,14 @@ int http_server_new(const HttpServerOptions *o, HttpServer **ret) {
         s->o.listen_fd = -EBADF;
         r = acl_setup(s);
         if (r >= 0)
+                r = http_peers_new(&s->peers);
+        if (r >= 0)
                 r = http_deadlines_new(o->event, (usec_t)o->timeout_s * USEC_PER_SEC, &s->deadlines);
         if (r >= 0 && fd < 0)
                 r = listen_socket(o->listen_address, o->port, &fd, &ipv6);
         if (r < 0)
                 return r;
-        raise_nofile((rlim_t)o->max_connections + HTTP_RESERVED_CONNECTIONS + 64);
+        raise_nofile((rlim_t)o->max_connections + HTTP_HOST_RESERVE + 64);
         /* MHD owns the listening socket from here, also on failure paths. */
         r = daemon_start(s, TAKE_FD(fd), ipv6);
         if (r < 0)
@@ -737,6 +747,7 @@ HttpServer *http_server_free(HttpServer *s) {
         if (s->daemon)
                 MHD_stop_daemon(s->daemon);
         s->deadlines = http_deadlines_free(s->deadlines);
+        s->peers = http_peers_free(s->peers);
         free(s->acl);
         free(s->sets);
         free(s->counters);

@@ -15,17 +15,12 @@
 #include <sys/socket.h>
 #include <systemd/sd-event.h>
 
+#include "http-gate.h"
 #include "macro.h"
 
 typedef struct HttpServer HttpServer;
 typedef struct HttpRequest HttpRequest;
 
-typedef enum HttpRouteFlags {
-        HTTP_ROUTE_PUBLIC = 0,        /* /health*, /metrics: no token, any address */
-        HTTP_ROUTE_CONTROL = 1 << 0,  /* bearer token (if configured) + allow_from */
-        HTTP_ROUTE_LOOPBACK = 1 << 1, /* only from 127.0.0.0/8 or ::1 */
-        HTTP_ROUTE_PREFIX = 1 << 2,   /* path matches as a prefix ("/auth/") */
-} HttpRouteFlags;
 
 /* Returns 0 once it has replied or suspended; a negative errno makes the
  * server answer with http_status_from_errno(). */
@@ -45,12 +40,13 @@ typedef struct HttpServerOptions {
         uint16_t port;               /* ... and port */
         uint32_t max_connections, max_per_ip, timeout_s, max_body, max_url, max_header;
         char *const *allow_from;     /* control routes: NULL = loopback + is_host() */
+        char *const *allowed_hosts;  /* Host names besides IP literals and localhost */
         /* The host's addresses (the ip= gateways) for the default
          * allow_from; asked per request, since netinit may finish after
          * the server listens.  May be NULL. */
         bool (*is_host)(const struct sockaddr *sa, void *userdata);
         /* The bearer token control routes require, asked per request;
-         * NULL or "" = none configured. */
+         * NULL or "" = none configured: control routes are refused. */
         const char *(*token)(void *userdata);
         void *userdata;
 } HttpServerOptions;

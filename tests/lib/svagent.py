@@ -13,6 +13,31 @@ import tempfile
 
 from netns import Netns, wait_until
 
+# The secrets the host would hand the VM, written to files the agent reads
+# (mode 0600), as a host writes them into the rootfs.
+TOKEN = "vmba-test-token-0123456789abcdef"
+DESKTOP_SECRET = "vmba-test-desktop-secret-0123"
+
+
+def write_secret_files(directory):
+    """token and desktop-secret files in directory; returns their paths."""
+    paths = []
+    for name, value in (("token", TOKEN), ("desktop-secret", DESKTOP_SECRET)):
+        path = os.path.join(directory, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(value + "\n")
+        paths.append(path)
+    return paths
+
+
+def auth(headers=None, token=TOKEN):
+    """headers with the bearer token added (unless they carry their own)."""
+    out = {"Authorization": f"Bearer {token}"}
+    out.update(headers or {})
+    return out
+
+
 # Display numbers and ports: a block per test process, away from the other
 # tiers' ranges (test_pid1 uses 18100, test_notify its own).
 _BASE = 140 + (os.getpid() % 40) * 5
@@ -38,8 +63,10 @@ class Agent:
         self.vnc_port = 15900 + self.display
         self.novnc_port = 16900 + self.display
         self.log_path = os.path.join(self.dir, "agent.log")
+        token_file, desktop_file = write_secret_files(self.dir)
         argv = [agent_bin, "run", "--no-netinit", "--http-port", str(self.http_port),
-                "--set", "token_file=", "--set", "shutdown_action=exit",
+                "--set", f"token_file={token_file}", "--set", f"desktop_secret_file={desktop_file}",
+                "--set", "shutdown_action=exit",
                 "--set", f"display=:{self.display}",
                 "--set", f"vnc_port={self.vnc_port}", "--set", f"novnc_port={self.novnc_port}",
                 "--set", f"firefox_profile={self.dir}/firefox",

@@ -21,7 +21,7 @@ import uuid
 import pytest
 
 from netns import Lan, Netns, wait_until
-from svagent import Agent
+from svagent import TOKEN, Agent, auth
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAKE_CLI = os.path.join(HERE, "login", "fake_cli.py")
@@ -77,11 +77,14 @@ class LoginEnv:
                 return False
 
     def request(self, method, path, body=None, headers=None, host="127.0.0.1"):
+        """As the host's API client would: the bearer token, and a JSON body
+        said to be JSON (headers may override either)."""
         with self.ns.entered():
             c = http.client.HTTPConnection(host, self.agent.http_port, timeout=30)
             try:
                 data = json.dumps(body) if isinstance(body, (dict, list)) else body
-                c.request(method, path, body=data, headers=headers or {})
+                base = {"Content-Type": "application/json"} if data else {}
+                c.request(method, path, body=data, headers=auth({**base, **(headers or {})}))
                 r = c.getresponse()
                 return r.status, r.read()
             finally:
@@ -441,7 +444,7 @@ def test_auth_callback_raw_query_refused(env):
     with env.ns.entered():
         for q in (b"code=SECRET-CODE-sp ace", b"code=a\tb", b"code=a\x01b", b"code=\xff"):
             c = socket.create_connection(("127.0.0.1", env.agent.http_port), timeout=10)
-            c.sendall(b"GET /auth/callback?" + q + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            c.sendall(b"GET /auth/callback?" + q + b" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
             data = b""
             while chunk := c.recv(4096):
                 data += chunk
@@ -473,7 +476,8 @@ def test_response_cut_off_keeps_credentials(make_env):
             c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
             c.settimeout(10)
             c.connect(("127.0.0.1", e.agent.http_port))
-            c.sendall(f"GET /credentials/get?sessionId={s} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            c.sendall(f"GET /credentials/get?sessionId={s} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      f"Authorization: Bearer {TOKEN}\r\n\r\n".encode())
             assert c.recv(100).startswith(b"HTTP/1.1 200")
             c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             c.close()

@@ -16,6 +16,7 @@ import time
 import pytest
 
 from netns import Netns, wait_until
+from svagent import TOKEN, write_secret_files
 
 
 @pytest.fixture
@@ -33,9 +34,11 @@ def agent_argv(agent_bin, workdir, port):
     cmdline = os.path.join(workdir, "cmdline")
     with open(cmdline, "w") as f:
         f.write("console=ttyS0 quiet\n")
+    token_file, desktop_file = write_secret_files(workdir)
     return [agent_bin, "run", "--config", config_file(workdir),
             "--services-file", services, "--set", f"cmdline_path={cmdline}",
-            "--set", "token_file=", "--no-netinit", "--http-port", str(port)]
+            "--set", f"token_file={token_file}", "--set", f"desktop_secret_file={desktop_file}",
+            "--no-netinit", "--http-port", str(port)]
 
 
 def config_file(workdir):
@@ -129,7 +132,8 @@ def test_no_watchdog_without_watchdog_usec(agent_bin, workdir):
             ns_sock.wait_for("STATUS=Display chain ready")
             # Let a watchdog period's worth of loop iterations pass: POST a
             # shutdown and look at everything sent until the exit.
-            r = ns.run("curl", "-sS", "-m", "5", "-X", "POST", f"http://127.0.0.1:{port}/shutdown")
+            r = ns.run("curl", "-sS", "-m", "5", "-X", "POST", "-H", f"Authorization: Bearer {TOKEN}",
+                       f"http://127.0.0.1:{port}/shutdown")
             assert json.loads(r.stdout) == {"status": "stopping"}
             assert agent.wait(timeout=15) == 0
             lines = ns_sock.lines()
@@ -219,7 +223,8 @@ def test_post_shutdown_asks_systemd(agent_bin, workdir, fake_system_bus):
         agent = ns.popen(agent_argv(agent_bin, workdir, port) + ["--set", "system_shutdown=true"],
                          env=env, stderr=subprocess.PIPE, text=True)
         wait_until(lambda: connect_ok(ns, port), 10, "HTTP listening")
-        r = ns.run("curl", "-sS", "-m", "5", "-X", "POST", f"http://127.0.0.1:{port}/shutdown")
+        r = ns.run("curl", "-sS", "-m", "5", "-X", "POST", "-H", f"Authorization: Bearer {TOKEN}",
+                       f"http://127.0.0.1:{port}/shutdown")
         assert json.loads(r.stdout) == {"status": "stopping"}
         _, err = agent.communicate(timeout=15)
         assert agent.returncode == 0
@@ -244,7 +249,8 @@ def test_post_shutdown_auto_outside_systemd(agent_bin, workdir, fake_system_bus)
         agent = ns.popen(agent_argv(agent_bin, workdir, port), env=env)
         try:
             sock.wait_for("READY=1")
-            r = ns.run("curl", "-sS", "-m", "5", "-X", "POST", f"http://127.0.0.1:{port}/shutdown")
+            r = ns.run("curl", "-sS", "-m", "5", "-X", "POST", "-H", f"Authorization: Bearer {TOKEN}",
+                       f"http://127.0.0.1:{port}/shutdown")
             assert json.loads(r.stdout) == {"status": "stopping"}
             assert agent.wait(timeout=15) == 0
             assert start_unit_calls(monitor_log) == []

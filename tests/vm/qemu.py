@@ -17,6 +17,7 @@ Readiness is waited for by polling the forwarded port with a deadline
 import json
 import os
 import pathlib
+import secrets
 import shutil
 import socket
 import subprocess
@@ -147,6 +148,11 @@ class Vm:
         self.cpus = cpus
         self.ip_arg = ip_arg
         self.extra_cmdline = extra_cmdline
+        # Per-VM secrets, handed over on the kernel command line (the agent
+        # warns: /proc/cmdline is world-readable; a host writes files into
+        # its copy of the rootfs or uses MMDS instead).
+        self.token = secrets.token_hex(16)
+        self.desktop_secret = secrets.token_hex(16)
         self._own_workdir = workdir is None
         self.workdir = pathlib.Path(workdir or tempfile.mkdtemp(prefix="vmba-vm-"))
         self.console = self.workdir / "console.log"
@@ -156,7 +162,8 @@ class Vm:
         self.started_at = None
 
     def cmdline(self):
-        args = ["console=ttyS0", "panic=-1", self.ip_arg]
+        args = ["console=ttyS0", "panic=-1", self.ip_arg,
+                f"vmba.token={self.token}", f"vmba.desktop_secret={self.desktop_secret}"]
         if self.mode == "pid1":
             args += ["root=/dev/vda", "rw", "init=/usr/sbin/vm-browser-agent"]
         elif self.mode == "systemd":
@@ -198,7 +205,7 @@ class Vm:
     def http(self, path, method="GET", timeout=5, data=None, headers=None, service="http"):
         """(status, body bytes); connection errors raise OSError."""
         req = urllib.request.Request(self.url(path, service), method=method, data=data,
-                                     headers=headers or {})
+                                     headers={"Authorization": f"Bearer {self.token}", **(headers or {})})
         try:
             with urllib.request.urlopen(req, timeout=timeout) as r:
                 return r.status, r.read()

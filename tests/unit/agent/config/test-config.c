@@ -35,7 +35,10 @@ static void test_defaults(void **state) {
         assert_null(c.allow_from);   /* NULL: loopback + gateway */
         assert_int_equal(c.stop_timeout_ms, 5000);
         assert_int_equal(c.vsock_cid, 2);
-        assert_false(c.token_from_cmdline);
+        assert_int_equal(c.secrets_from_cmdline, 0);
+        assert_null(c.desktop_secret);
+        assert_int_equal(c.mmds, -1);
+        assert_string_equal(c.login_home, "/var/lib/vm-browser-agent/logins");
         config_done(&c);
         config_done(&c); /* idempotent */
 }
@@ -75,7 +78,7 @@ static void test_json_errors(void **state) {
                 { "{\"http_port\": \"8080\"}",
                   "agent.json: key \"http_port\": expected an integer 0-65535, got a string" },
                 { "{\"http_port\": 65536}",
-                  "agent.json: key \"http_port\": expected an integer 0-65535, got \"65536\"" },
+                  "agent.json: key \"http_port\": expected an integer 0-65535" },
                 { "{\"http_port\": -1}", "agent.json: key \"http_port\": expected an integer 0-65535, got an integer" },
                 { "{\"http_port\": 1.5}", "agent.json: key \"http_port\": expected an integer 0-65535, got a number" },
                 { "{\"display\": 1}", "agent.json: key \"display\": expected a string, got an integer" },
@@ -86,18 +89,18 @@ static void test_json_errors(void **state) {
                   "agent.json: key \"allow_from\": expected a list of addresses or CIDRs, got a list" },
                 /* Caught at load time, not only when http.c parses it. */
                 { "{\"allow_from\": [\"10.0.0.1\", \"10.0.0.300/24\"]}",
-                  "agent.json: key \"allow_from\": expected a list of addresses or CIDRs, got \"10.0.0.300/24\"" },
+                  "agent.json: key \"allow_from\": expected a list of addresses or CIDRs" },
                 { "{\"allow_from\": [\"gateway\"]}",
-                  "agent.json: key \"allow_from\": expected a list of addresses or CIDRs, got \"gateway\"" },
+                  "agent.json: key \"allow_from\": expected a list of addresses or CIDRs" },
                 { "{\"allow_from\": [\"10.0.0.0/33\"]}",
-                  "agent.json: key \"allow_from\": expected a list of addresses or CIDRs, got \"10.0.0.0/33\"" },
+                  "agent.json: key \"allow_from\": expected a list of addresses or CIDRs" },
                 { "{\"shutdown_action\": \"halt\"}",
-                  "agent.json: key \"shutdown_action\": expected one of reboot, poweroff, exit, got \"halt\"" },
+                  "agent.json: key \"shutdown_action\": expected one of reboot, poweroff, exit" },
                 { "{\"log_level\": 9}",
                   "agent.json: key \"log_level\": expected a log level (emerg..debug or 0-7), got an integer" },
                 { "[1]", "agent.json: expected a JSON object of keys" },
-                { "{\"a\": 1", "agent.json:1:7: invalid JSON: '}' expected near end of file" },
-                { "{\"depth\": 1, \"depth\": 2}", "agent.json:1:20: invalid JSON: duplicate object key near '\"depth\"'" },
+                { "{\"a\": 1", "agent.json:1:7: invalid JSON" },
+                { "{\"depth\": 1, \"depth\": 2}", "agent.json:1:20: invalid JSON" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -119,12 +122,12 @@ static void test_allow_from_text(void **state) {
         config_init(&c);
         assert_int_equal(config_set(&c, "allow_from", "10.0.0.0/8,fd00::/8", err, sizeof err), 0);
         assert_int_equal(config_set(&c, "allow_from", "10.0.0.1,10.0.0.1/40", err, sizeof err), -EINVAL);
-        assert_string_equal(err, "option: key \"allow_from\": expected a list of addresses or CIDRs, got \"10.0.0.1/40\"");
+        assert_string_equal(err, "option: key \"allow_from\": expected a list of addresses or CIDRs");
         assert_string_equal(c.allow_from[0], "10.0.0.0/8");
         assert_string_equal(c.allow_from[1], "fd00::/8");
         assert_null(c.allow_from[2]);
         assert_int_equal(config_apply_cmdline(&c, "quiet vmba.allow_from=host.lan", err, sizeof err), -EINVAL);
-        assert_string_equal(err, "kernel command line: key \"allow_from\": expected a list of addresses or CIDRs, got \"host.lan\"");
+        assert_string_equal(err, "kernel command line: key \"allow_from\": expected a list of addresses or CIDRs");
         assert_string_equal(c.allow_from[0], "10.0.0.0/8");
         config_done(&c);
 }
@@ -167,12 +170,12 @@ static void test_cmdline(void **state) {
         assert_null(c.allow_from[2]);
         assert_int_equal(c.netinit, 1);
         assert_int_equal(c.depth, 24); /* after "--": init's arguments, not the kernel's */
-        assert_false(c.token_from_cmdline);
+        assert_int_equal(c.secrets_from_cmdline, 0);
 
         assert_int_equal(config_apply_cmdline(&c, "quiet vmba.http_prot=1", err, sizeof err), -EINVAL);
         assert_string_equal(err, "kernel command line: unknown key \"vmba.http_prot\"");
         assert_int_equal(config_apply_cmdline(&c, "vmba.vnc_port=x1", err, sizeof err), -EINVAL);
-        assert_string_equal(err, "kernel command line: key \"vnc_port\": expected an integer 0-65535, got \"x1\"");
+        assert_string_equal(err, "kernel command line: key \"vnc_port\": expected an integer 0-65535");
         assert_int_equal(config_apply_cmdline(&c, "vmba.depth", err, sizeof err), -EINVAL);
         assert_string_equal(err, "kernel command line: key \"depth\": expected an integer 0-4294967295, got no value");
         config_done(&c);
@@ -216,9 +219,9 @@ static void test_precedence(void **state) {
         assert_int_equal(c.novnc_port, 300);
         assert_int_equal(c.depth, 24);
         assert_int_equal(config_set(&c, "nope", "1", err, sizeof err), -EINVAL);
-        assert_string_equal(err, "unknown configuration key \"nope\"");
+        assert_string_equal(err, "option: unknown key \"nope\"");
         assert_int_equal(config_set(&c, "log_level", "loud", err, sizeof err), -EINVAL);
-        assert_string_equal(err, "option: key \"log_level\": expected a log level (emerg..debug or 0-7), got \"loud\"");
+        assert_string_equal(err, "option: key \"log_level\": expected a log level (emerg..debug or 0-7)");
         config_done(&c);
 }
 
@@ -237,7 +240,7 @@ static void test_token_secret(void **state) {
         snprintf(text, sizeof text, "vmba.token=%s", secret);
         assert_int_equal(config_apply_cmdline(&c, text, err, sizeof err), 0);
         assert_string_equal(c.token, secret);
-        assert_true(c.token_from_cmdline);
+        assert_int_equal(c.secrets_from_cmdline, CONFIG_TOKEN);
 
         /* An over-long token: refused without echoing it. */
         char *big = malloc(5000);
@@ -250,39 +253,61 @@ static void test_token_secret(void **state) {
         config_done(&c);
 }
 
-static void test_token_file(void **state) {
-        char dir[] = "/tmp/test-config-XXXXXX", path[64], err[256] = "";
-        bool insecure = true;
+/* config_error reaches the public /health: no value may appear in it,
+ * not even near a JSON syntax error, and a key name only when it is one. */
+static void test_errors_echo_nothing(void **state) {
+        static const char *const inputs[] = {
+                "{\"token\": \"s3cr3t\" \"x\"}",           /* jansson would quote near '"x"' */
+                "{\"http_port\": \"s3cr3t\"}",
+                "{\"s3cr3t\\nforged\": 1}",                  /* a key with a newline */
+                "{\"allow_from\": [\"s3cr3t\"]}",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(inputs); i++) {
+                Config c;
+                char err[256] = "";
+
+                config_init(&c);
+                assert_int_equal(config_load_json(&c, inputs[i], "agent.json", err, sizeof err), -EINVAL);
+                print_message("%s\n", err);
+                assert_null(strstr(err, "s3cr3t"));
+                assert_null(strchr(err, '\n'));
+                config_done(&c);
+        }
         Config c;
-
-        assert_non_null(mkdtemp(dir));
-        snprintf(path, sizeof path, "%s/token", dir);
+        char err[256] = "";
         config_init(&c);
-        assert_int_equal(config_set(&c, "token_file", path, err, sizeof err), 0);
-        assert_int_equal(config_load_token(&c, &insecure, err, sizeof err), 0); /* absent: no token */
-        assert_null(c.token);
-        assert_false(insecure);
-
-        assert_int_equal(write_file_atomic(path, "abc123\n", 7, 0600), 0);
-        assert_int_equal(config_load_token(&c, &insecure, err, sizeof err), 0);
-        assert_string_equal(c.token, "abc123");
-        assert_false(insecure);
-
-        /* An explicit token wins over the file. */
-        assert_int_equal(config_set(&c, "token", "explicit", err, sizeof err), 0);
-        assert_int_equal(config_load_token(&c, &insecure, err, sizeof err), 0);
-        assert_string_equal(c.token, "explicit");
+        assert_int_equal(config_apply_cmdline(&c, "vmba.s3cr3t\x01=1", err, sizeof err), -EINVAL);
+        assert_string_equal(err, "kernel command line: unknown key (not shown: not a key name)");
         config_done(&c);
+}
+
+/* keep_going (PID 1): one bad key is skipped, every other key of every
+ * source applies, the first error is kept and all are counted. */
+static void test_keep_going(void **state) {
+        Config c;
+        char err[256] = "";
 
         config_init(&c);
-        assert_int_equal(config_set(&c, "token_file", path, err, sizeof err), 0);
-        assert_int_equal(chmod(path, 0644), 0);
-        assert_int_equal(config_load_token(&c, &insecure, err, sizeof err), 0);
-        assert_string_equal(c.token, "abc123");
-        assert_true(insecure);
+        c.keep_going = true;
+        assert_int_equal(config_load_json(&c,
+                "{\"http_port\": \"x\", \"allow_from\": [\"10.0.0.1\"], \"bogus\": 1,"
+                " \"token_file\": \"/run/t\"}", "agent.json", err, sizeof err), -EINVAL);
+        assert_string_equal(err, "agent.json: key \"http_port\": expected an integer 0-65535, got a string");
+        assert_int_equal(c.n_errors, 2);
+        assert_int_equal(c.http_port, 8080);
+        assert_string_equal(c.allow_from[0], "10.0.0.1");
+        assert_string_equal(c.token_file, "/run/t");
+        assert_int_equal(config_apply_cmdline(&c, "vmba.vnc_port=x vmba.novnc_listen=127.0.0.1", err, sizeof err),
+                         -EINVAL);
+        assert_int_equal(c.n_errors, 3);
+        assert_string_equal(c.novnc_listen, "127.0.0.1");
+        /* The first error is still the one reported. */
+        assert_string_equal(err, "agent.json: key \"http_port\": expected an integer 0-65535, got a string");
+        /* A file that is no JSON at all applies nothing, and says where. */
+        assert_int_equal(config_load_json(&c, "{\"depth\": 8,", "f", err, sizeof err), -EINVAL);
+        assert_int_equal(c.depth, 24);
+        assert_int_equal(c.n_errors, 4);
         config_done(&c);
-        unlink(path);
-        rmdir(dir);
 }
 
 static void test_dump_keys(void **state) {
@@ -310,7 +335,8 @@ int main(void) {
                 cmocka_unit_test(test_cmdline_quoted),
                 cmocka_unit_test(test_precedence),
                 cmocka_unit_test(test_token_secret),
-                cmocka_unit_test(test_token_file),
+                cmocka_unit_test(test_errors_echo_nothing),
+                cmocka_unit_test(test_keep_going),
                 cmocka_unit_test(test_dump_keys),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -67,7 +67,7 @@ static void test_health_minimal(void **state) {
         text = build(&s);
         assert_string_equal(text,
                 "{\"status\":\"starting\",\"version\":\"0.1.0\",\"build_id\":null,\"uptime_s\":61,"
-                "\"timestamp\":\"2026-11-21T23:59:01.123Z\",\"activeSessions\":0,"
+                "\"timestamp\":\"2026-11-21T23:59:01.123Z\",\"activeSessions\":0,\"auth\":\"no-token\",\"desktop\":\"no-secret\","
                 "\"network\":{\"status\":\"not_configured\",\"device\":null,\"method\":null,"
                 "\"address\":null,\"prefix\":null,\"gateway\":null,\"dns\":[],\"mtu\":null,\"error\":null},"
                 "\"boot\":{\"exec_ms\":null,\"network_ms\":null,\"http_ms\":null,\"ready_ms\":null,"
@@ -90,6 +90,8 @@ static void test_health_full(void **state) {
         s.status = "failed";
         s.build_id = "img-2026.11.21-abc";
         s.active_sessions = 2;
+        s.auth = "token";
+        s.desktop = "secret";
         s.network = (HealthNetwork){
                 .status = "applied", .device = "eth0", .method = "static", .address = "10.77.0.2",
                 .prefix = 24, .gateway = "10.77.0.1", .dns = dns, .n_dns = 2, .mtu = 1400,
@@ -103,7 +105,7 @@ static void test_health_full(void **state) {
         text = build(&s);
         assert_string_equal(text,
                 "{\"status\":\"failed\",\"version\":\"0.1.0\",\"build_id\":\"img-2026.11.21-abc\","
-                "\"uptime_s\":61,\"timestamp\":\"2026-11-21T23:59:01.123Z\",\"activeSessions\":2,"
+                "\"uptime_s\":61,\"timestamp\":\"2026-11-21T23:59:01.123Z\",\"activeSessions\":2,\"auth\":\"token\",\"desktop\":\"secret\","
                 "\"network\":{\"status\":\"applied\",\"device\":\"eth0\",\"method\":\"static\","
                 "\"address\":\"10.77.0.2\",\"prefix\":24,\"gateway\":\"10.77.0.1\","
                 "\"dns\":[\"10.77.0.53\",\"fd00::53\"],\"mtu\":1400,\"error\":null},"

@@ -1,8 +1,10 @@
 /* Unit tests for agent/http/health-status.c: the status /health leads
- * with, for every combination of the facts (64 rows, each written out),
- * and the names.  The rule: a failed chain service is "failed" whatever
- * else holds; then stopping, a config fallback or a failed network is
- * "degraded"; then services not started or not all ready is "starting". */
+ * with: written-out rows for the cases that matter, every combination of
+ * the facts against the rule, and the names.  The rule: a failed chain
+ * service is "failed" whatever else holds; then stopping, a config
+ * fallback, a failed network or a missing secret is "degraded"; then
+ * services not started or not all ready, or a secret still being asked
+ * for, is "starting". */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,12 +15,14 @@
 #include "macro.h"
 
 /* Columns: services_started, chain_failed, chain_not_ready (the failed
- * count among them), stopping, config_error, network_failed. */
+ * count among them), stopping, config_error, network_failed, and (rows
+ * at the end) secrets_pending, secrets_missing. */
 typedef struct Row {
         bool started;
         size_t failed, not_ready;
         bool stopping, config_error, network_failed;
         HealthStatus expect;
+        bool pending, missing;
 } Row;
 
 #define OK HEALTH_OK
@@ -58,6 +62,15 @@ static const Row rows[] = {
         { true,  0, 2, true,  true,  true,  DG },
         { true,  1, 1, true,  true,  true,  FL },
         { true,  2, 3, true,  true,  true,  FL },
+        /* The host's secrets: asked for (MMDS) is starting, missing is
+         * degraded (the host cannot use the VM), a failed service still
+         * wins. */
+        { true,  0, 0, false, false, false, ST, true,  false },
+        { true,  0, 0, false, false, false, DG, false, true  },
+        { true,  0, 0, false, false, false, DG, true,  true  },
+        { true,  0, 2, false, false, false, ST, true,  false },
+        { true,  1, 1, false, false, false, FL, false, true  },
+        { true,  0, 0, true,  false, false, DG, true,  false },
 };
 
 static void test_rows(void **state) {
@@ -67,6 +80,7 @@ static void test_rows(void **state) {
                         .services_started = r->started, .chain_failed = r->failed,
                         .chain_not_ready = r->not_ready, .stopping = r->stopping,
                         .config_error = r->config_error, .network_failed = r->network_failed,
+                        .secrets_pending = r->pending, .secrets_missing = r->missing,
                 };
                 HealthStatus got = health_status_decide(&f);
                 if (got != r->expect)
@@ -78,15 +92,16 @@ static void test_rows(void **state) {
 /* Every combination of the boolean facts (failed and not-ready as 0/1),
  * so a fact added without rows above still meets the rule's order. */
 static void test_every_combination(void **state) {
-        for (unsigned bits = 0; bits < 64; bits++) {
+        for (unsigned bits = 0; bits < 256; bits++) {
                 HealthFacts f = {
                         .services_started = bits & 1, .chain_failed = (bits >> 1) & 1,
                         .chain_not_ready = ((bits >> 1) & 1) | ((bits >> 2) & 1), .stopping = (bits >> 3) & 1,
                         .config_error = (bits >> 4) & 1, .network_failed = (bits >> 5) & 1,
+                        .secrets_pending = (bits >> 6) & 1, .secrets_missing = (bits >> 7) & 1,
                 };
                 HealthStatus expect = f.chain_failed ? FL
-                        : f.stopping || f.config_error || f.network_failed ? DG
-                        : !f.services_started || f.chain_not_ready ? ST : OK;
+                        : f.stopping || f.config_error || f.network_failed || f.secrets_missing ? DG
+                        : !f.services_started || f.chain_not_ready || f.secrets_pending ? ST : OK;
                 assert_int_equal(health_status_decide(&f), expect);
         }
 }

@@ -1,0 +1,250 @@
+/* Implementation of host-secrets.h.  MMDS is asked once at start and, on
+ * failure, again with a growing delay (a host may put the metadata a
+ * moment after boot); without mmds_forever it gives up after
+ * MMDS_ATTEMPTS_MAX tries and the secrets stay missing (closed). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "host-secrets.h"
+#include "log.h"
+#include "mmds.h"
+#include "time-util.h"
+
+#define SECRET_FILE_MAX 4096
+#define MMDS_TIMEOUT_USEC (2 * USEC_PER_SEC)
+#define MMDS_RETRY_FIRST_USEC (200 * USEC_PER_MSEC)
+#define MMDS_RETRY_MAX_USEC (10 * USEC_PER_SEC)
+#define MMDS_ATTEMPTS_MAX 8
+
+struct HostSecrets {
+        HostSecretsOptions o;
+        HostSecretsHooks hooks;
+        char *token, *desktop;
+        SecretState token_state, desktop_state;
+        MmdsRequest *mmds;
+        sd_event_source *retry;
+        usec_t retry_usec;
+        unsigned attempts;
+};
+
+static const char *const auth_table[_SECRET_STATE_MAX] = {
+        [SECRET_MISSING] = "no-token", [SECRET_PENDING] = "pending", [SECRET_SET] = "token",
+};
+static const char *const desktop_table[_SECRET_STATE_MAX] = {
+        [SECRET_MISSING] = "no-secret", [SECRET_PENDING] = "pending", [SECRET_SET] = "secret",
+};
+
+/* The first line of path: 0 and it (NULL when the file is absent or the
+ * line empty), or -errno when it exists but cannot be read.  A file others
+ * may read is used, with a warning. */
+static int secret_file_read(const char *path, const char *what, char **ret) {
+        _cleanup_(closep) int fd = -EBADF;
+        _cleanup_(erase_and_freep) char *buf = NULL;
+        struct stat st;
+        int r;
+
+        *ret = NULL;
+        if (isempty(path))
+                return 0;
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+        if (fd < 0 && errno == ENOENT)
+                return 0;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return log_error_errno(negative_errno(), "Cannot read the %s file %s: %m", what, path);
+        r = read_full_fd(fd, SECRET_FILE_MAX, &buf, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read the %s file %s: %m", what, path);
+        if ((st.st_mode & 0077) != 0)
+                log_warning("%s is readable by group or others; expected mode 0600.", path);
+        buf[strcspn(buf, "\r\n")] = '\0';
+        if (*buf)
+                *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+/* A value from the explicit option, else the file: the first that has it. */
+static int secret_load(const char *value, const char *path, const char *what, char **ret, SecretState *state) {
+        int r;
+
+        if (!isempty(value)) {
+                *ret = strdup(value);
+                if (!*ret)
+                        return -ENOMEM;
+                *state = SECRET_SET;
+                return 0;
+        }
+        r = secret_file_read(path, what, ret);
+        *state = *ret ? SECRET_SET : SECRET_MISSING;
+        return r;
+}
+
+/* 32 random bytes as hex: the desktop's lock when the host gave no key. */
+static int random_secret(char **ret) {
+        uint8_t raw[32];
+        char *s = malloc(2 * sizeof raw + 1);
+
+        if (!s)
+                return -ENOMEM;
+        if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
+                free(s);
+                return -EIO;
+        }
+        for (size_t i = 0; i < sizeof raw; i++)
+                snprintf(s + 2 * i, 3, "%02x", raw[i]);
+        explicit_bzero(raw, sizeof raw);
+        *ret = s;
+        return 0;
+}
+
+static int mmds_ask(HostSecrets *s);
+
+static void mmds_give_up(HostSecrets *s, int r) {
+        log_warning_errno(r, "MMDS gave no %s%s%s after %u attempts: %m",
+                          s->token_state == SECRET_PENDING ? "control token" : "",
+                          s->token_state == SECRET_PENDING && s->desktop_state == SECRET_PENDING ? " and no " : "",
+                          s->desktop_state == SECRET_PENDING ? "desktop secret" : "", s->attempts);
+        if (s->token_state == SECRET_PENDING)
+                s->token_state = SECRET_MISSING;
+        if (s->desktop_state == SECRET_PENDING)
+                s->desktop_state = SECRET_MISSING;
+}
+
+static int on_retry(sd_event_source *es, uint64_t usec, void *userdata) {
+        HostSecrets *s = userdata;
+        int r = mmds_ask(s);
+
+        if (r < 0)
+                mmds_give_up(s, r);
+        return 0;
+}
+
+static void mmds_retry(HostSecrets *s, int r) {
+        if (!s->o.mmds_forever && s->attempts >= MMDS_ATTEMPTS_MAX) {
+                mmds_give_up(s, r);
+                return;
+        }
+        log_debug_errno(r, "MMDS attempt %u failed, retrying in %llu ms: %m", s->attempts,
+                        (unsigned long long)(s->retry_usec / USEC_PER_MSEC));
+        s->retry = sd_event_source_disable_unref(s->retry);
+        r = sd_event_add_time_relative(s->o.event, &s->retry, CLOCK_MONOTONIC, s->retry_usec, 0, on_retry, s);
+        s->retry_usec = MIN(s->retry_usec * 2, MMDS_RETRY_MAX_USEC);
+        if (r < 0)
+                mmds_give_up(s, r);
+}
+
+/* Takes what MMDS has for the secrets still pending; true when the
+ * desktop secret changed. */
+static bool mmds_take(HostSecrets *s, char **token, char **desktop) {
+        if (s->token_state == SECRET_PENDING && *token) {
+                s->token = TAKE_PTR(*token);
+                s->token_state = SECRET_SET;
+                log_info("Control token received from MMDS.");
+        }
+        if (s->desktop_state == SECRET_PENDING && *desktop) {
+                s->desktop = erase_and_free(s->desktop); /* the random stand-in */
+                s->desktop = TAKE_PTR(*desktop);
+                s->desktop_state = SECRET_SET;
+                log_info("Desktop secret received from MMDS.");
+                return true;
+        }
+        return false;
+}
+
+static void on_mmds(int r, const char *json, void *userdata) {
+        HostSecrets *s = userdata;
+        _cleanup_(erase_and_freep) char *token = NULL, *desktop = NULL;
+        bool changed;
+
+        s->mmds = NULL; /* freed after this callback */
+        if (r >= 0)
+                r = mmds_parse_secrets(json, &token, &desktop);
+        if (r < 0) {
+                mmds_retry(s, r);
+                return;
+        }
+        changed = mmds_take(s, &token, &desktop);
+        if (s->token_state == SECRET_PENDING || s->desktop_state == SECRET_PENDING)
+                mmds_give_up(s, -ENOENT); /* the object has no such key: asking again will not help */
+        if (changed && s->hooks.on_change)
+                s->hooks.on_change(s->hooks.userdata);
+}
+
+static int mmds_ask(HostSecrets *s) {
+        s->attempts++;
+        return mmds_get(s->o.event, s->o.mmds_address, s->o.mmds_port, s->o.mmds_path, MMDS_TIMEOUT_USEC,
+                        on_mmds, s, &s->mmds);
+}
+
+int host_secrets_new(const HostSecretsOptions *o, const HostSecretsHooks *hooks, HostSecrets **ret) {
+        _cleanup_(host_secrets_freep) HostSecrets *s = calloc(1, sizeof *s);
+        int r;
+
+        if (!s)
+                return -ENOMEM;
+        s->o = *o;
+        if (hooks)
+                s->hooks = *hooks;
+        s->retry_usec = MMDS_RETRY_FIRST_USEC;
+        r = secret_load(o->token, o->token_file, "control token", &s->token, &s->token_state);
+        if (r < 0)
+                return r;
+        r = secret_load(o->desktop_secret, o->desktop_secret_file, "desktop secret", &s->desktop,
+                        &s->desktop_state);
+        if (r < 0)
+                return r;
+        if (o->mmds && s->token_state == SECRET_MISSING)
+                s->token_state = SECRET_PENDING;
+        if (o->mmds && s->desktop_state == SECRET_MISSING)
+                s->desktop_state = SECRET_PENDING;
+        if (!s->desktop && (r = random_secret(&s->desktop)) < 0)
+                return r;
+        if (s->token_state == SECRET_PENDING || s->desktop_state == SECRET_PENDING) {
+                r = mmds_ask(s);
+                if (r < 0)
+                        mmds_give_up(s, r);
+        }
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+HostSecrets *host_secrets_free(HostSecrets *s) {
+        if (!s)
+                return NULL;
+        mmds_request_free(s->mmds);
+        sd_event_source_disable_unref(s->retry);
+        erase_and_free(s->token);
+        erase_and_free(s->desktop);
+        free(s);
+        return NULL;
+}
+
+const char *host_secrets_token(HostSecrets *s) {
+        return s && s->token_state == SECRET_SET ? s->token : NULL;
+}
+
+const char *host_secrets_desktop(HostSecrets *s) {
+        return s ? s->desktop : NULL;
+}
+
+SecretState host_secrets_token_state(HostSecrets *s) {
+        return s ? s->token_state : SECRET_MISSING;
+}
+
+SecretState host_secrets_desktop_state(HostSecrets *s) {
+        return s ? s->desktop_state : SECRET_MISSING;
+}
+
+const char *host_secrets_auth_string(HostSecrets *s) {
+        return auth_table[host_secrets_token_state(s)];
+}
+
+const char *host_secrets_desktop_string(HostSecrets *s) {
+        return desktop_table[host_secrets_desktop_state(s)];
+}

@@ -1,0 +1,65 @@
+/* What the host hands this VM before it can be used: the bearer token of
+ * the control routes and the desktop's secret (the VNC password and the
+ * noVNC token).  Per secret, the first source that has it wins:
+ *   1. an explicit value (vmba.token= / vmba.desktop_secret= on the kernel
+ *      command line, or --set: both readable by any local process, so the
+ *      caller warns);
+ *   2. the file the host wrote into the rootfs before boot (mode 0600);
+ *   3. Firecracker's MMDS v2 (mmds.h), asked on the event loop, with
+ *      retries, when the options say so.
+ * Missing secrets fail closed: no token means the control routes are
+ * refused, no desktop secret means a random one nobody is told. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "macro.h"
+
+typedef struct HostSecrets HostSecrets;
+
+typedef enum SecretState {
+        SECRET_MISSING, /* no source had it: closed */
+        SECRET_PENDING, /* MMDS is being asked */
+        SECRET_SET,
+        _SECRET_STATE_MAX,
+        _SECRET_STATE_INVALID = -22,
+} SecretState;
+
+typedef struct HostSecretsOptions {
+        sd_event *event;
+        const char *token, *desktop_secret;           /* explicit values; NULL or "" = none */
+        const char *token_file, *desktop_secret_file; /* "" = none */
+        bool mmds;                                    /* ask MMDS for what is still missing */
+        bool mmds_forever;                            /* keep asking (mmds=true), else give up */
+        const char *mmds_address;                     /* an IPv4 or IPv6 literal */
+        uint16_t mmds_port;                           /* 80 */
+        const char *mmds_path;
+} HostSecretsOptions;
+
+typedef struct HostSecretsHooks {
+        /* A secret arrived later (from MMDS); the desktop's services must
+         * take the new desktop secret. */
+        void (*on_change)(void *userdata);
+        void *userdata;
+} HostSecretsHooks;
+
+/* Reads the explicit values and files now and starts MMDS when asked.
+ * A file that exists but cannot be read is an error naming it (logged
+ * here, once); it is not a fallback to another source. */
+int host_secrets_new(const HostSecretsOptions *o, const HostSecretsHooks *hooks, HostSecrets **ret);
+HostSecrets *host_secrets_free(HostSecrets *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(HostSecrets *, host_secrets_free);
+
+/* Borrowed, NULL while missing or pending.  The desktop secret is never
+ * NULL after host_secrets_new(): missing, it is a random one. */
+const char *host_secrets_token(HostSecrets *s);
+const char *host_secrets_desktop(HostSecrets *s);
+SecretState host_secrets_token_state(HostSecrets *s);
+SecretState host_secrets_desktop_state(HostSecrets *s);
+
+/* For /health: "token" | "pending" | "no-token", and "secret" | "pending"
+ * | "no-secret". */
+const char *host_secrets_auth_string(HostSecrets *s);
+const char *host_secrets_desktop_string(HostSecrets *s);

@@ -1,0 +1,29 @@
+/* Firecracker's microVM metadata service, version 2: a session token by
+ * PUT /latest/api/token (X-metadata-token-ttl-seconds), then GET of an
+ * object with that token (X-metadata-token) as JSON.  The host puts
+ * {"token": ..., "desktop_secret": ...} at mmds_path before the VM boots
+ * (or before it is asked).  Non-blocking on the event loop. */
+#pragma once
+
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "macro.h"
+#include "time-util.h"
+
+typedef struct MmdsRequest MmdsRequest;
+
+/* r: 0 with the object's JSON text (borrowed, wiped after the call: it
+ * holds secrets), or -errno (connect, timeout, -EBADMSG, -EACCES for a
+ * 401/403, -ENOENT for a 404). */
+typedef void (*MmdsDone)(int r, const char *json, void *userdata);
+
+int mmds_get(sd_event *e, const char *address, uint16_t port, const char *path, usec_t timeout,
+             MmdsDone done, void *userdata, MmdsRequest **ret);
+MmdsRequest *mmds_request_free(MmdsRequest *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(MmdsRequest *, mmds_request_free);
+
+/* Pure: the two secrets from the object's JSON text; each NULL when absent
+ * (owned, wipe before freeing).  -EBADMSG unless a JSON object whose
+ * present keys are non-empty strings. */
+int mmds_parse_secrets(const char *json, char **ret_token, char **ret_desktop_secret);

@@ -1,0 +1,155 @@
+/* Implementation of http-gate.h.  The order of the checks is the order of
+ * the answers a client can get: what is malformed or over a limit first,
+ * then what does not exist, then who may not, then what the request
+ * carries.  Pure: inet_pton only parses. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http-gate.h"
+#include "macro.h"
+
+#define HOST_MAX 255
+
+static HttpGateVerdict verdict(unsigned status, const char *error) {
+        return (HttpGateVerdict){ .status = status, .error = error };
+}
+
+uint64_t http_content_length_parse(const char *v) {
+        uint64_t n = 0;
+
+        if (!v)
+                return 0;
+        if (!*v)
+                return UINT64_MAX;
+        for (; *v; v++) {
+                if (!isdigit((unsigned char)*v) || n > (UINT64_MAX - 9) / 10)
+                        return UINT64_MAX;
+                n = n * 10 + (uint64_t)(*v - '0');
+        }
+        return n;
+}
+
+bool http_content_type_is_json(const char *v) {
+        static const char json[] = "application/json";
+
+        if (!v)
+                return false;
+        v += strspn(v, " \t");
+        if (strncasecmp(v, json, sizeof json - 1) != 0)
+                return false;
+        v += sizeof json - 1;
+        v += strspn(v, " \t");
+        return *v == '\0' || *v == ';';
+}
+
+/* name is host without its :port; -EINVAL when the port is not digits. */
+static int host_name(const char *host, char name[static HOST_MAX + 1]) {
+        const char *end, *port;
+        size_t n;
+
+        if (host[0] == '[') {
+                end = strchr(host, ']');
+                if (!end)
+                        return -EINVAL;
+                port = end + 1;
+                host++;
+        } else {
+                end = strchr(host, ':');
+                if (!end)
+                        end = host + strlen(host);
+                port = end;
+        }
+        n = (size_t)(end - host);
+        if (n == 0 || n > HOST_MAX)
+                return -EINVAL;
+        if (*port && (*port != ':' || !port[1] || strspn(port + 1, "0123456789") != strlen(port + 1)))
+                return -EINVAL;
+        memcpy(name, host, n);
+        name[n] = '\0';
+        return host[-1] == '[' ? AF_INET6 : AF_INET;
+}
+
+bool http_host_allowed(const char *host, char *const *allowed) {
+        char name[HOST_MAX + 1];
+        unsigned char buf[16];
+        int family;
+
+        if (!host)
+                return true;
+        family = host_name(host, name);
+        if (family < 0)
+                return false;
+        if (inet_pton(family, name, buf) == 1)
+                return true;
+        if (family == AF_INET6)
+                return false; /* brackets hold an IPv6 literal, nothing else */
+        if (strcasecmp(name, "localhost") == 0)
+                return true;
+        for (char *const *a = allowed; a && *a; a++)
+                if (strcasecmp(name, *a) == 0)
+                        return true;
+        return false;
+}
+
+/* A request a web page made: browsers send Origin on cross-origin and
+ * form requests and Sec-Fetch-Site on all of them ("none" only when the
+ * person typed the address). */
+static bool from_a_page(const HttpGateInput *in) {
+        return in->origin || (in->sec_fetch_site && !streq(in->sec_fetch_site, "none"));
+}
+
+/* Who may: the route's audience, the Host, a browser, the token. */
+static HttpGateVerdict check_caller(const HttpGateInput *in, const HttpGateLimits *l) {
+        bool control = in->flags & HTTP_ROUTE_CONTROL;
+
+        if ((in->flags & HTTP_ROUTE_LOOPBACK) && !in->peer_loopback)
+                return verdict(403, "forbidden");
+        if (control && !in->peer_allowed)
+                return verdict(403, "forbidden");
+        if (!control && !(in->flags & HTTP_ROUTE_LOOPBACK))
+                return verdict(0, NULL);
+        if (!http_host_allowed(in->host, l->allowed_hosts))
+                return verdict(403, "host not allowed");
+        if (!control)
+                return verdict(0, NULL);
+        if (from_a_page(in))
+                return verdict(403, "browser requests refused");
+        if (!in->token_configured)
+                return verdict(503, "no control token configured");
+        if (!in->token_ok)
+                return (HttpGateVerdict){ .status = 401, .error = "unauthorized",
+                                          .header = "WWW-Authenticate", .value = "Bearer" };
+        return verdict(0, NULL);
+}
+
+HttpGateVerdict http_gate_decide(const HttpGateInput *in, const HttpGateLimits *l) {
+        uint64_t length = http_content_length_parse(in->content_length);
+        bool body = length > 0 || in->transfer_encoding;
+        HttpGateVerdict v;
+
+        if (in->uri_len > l->max_url)
+                return verdict(414, "URI too long");
+        if (in->header_size > l->max_header)
+                return verdict(431, "request header fields too large");
+        if (in->match == HTTP_MATCH_NO_PATH)
+                return verdict(404, "not found");
+        if (in->match == HTTP_MATCH_NO_METHOD)
+                return (HttpGateVerdict){ .status = 405, .error = "method not allowed",
+                                          .header = "Allow", .value = in->allow };
+        if (in->head && (in->flags & HTTP_ROUTE_NO_HEAD))
+                return (HttpGateVerdict){ .status = 405, .error = "method not allowed",
+                                          .header = "Allow", .value = "GET" };
+        v = check_caller(in, l);
+        if (v.status)
+                return v;
+        if (length == UINT64_MAX)
+                return verdict(400, "invalid Content-Length");
+        if (length > l->max_body)
+                return verdict(413, "request body too large");
+        if ((in->flags & HTTP_ROUTE_CONTROL) && body && !http_content_type_is_json(in->content_type))
+                return verdict(415, "Content-Type must be application/json");
+        return verdict(0, NULL);
+}

@@ -1,0 +1,70 @@
+/* The gate every request passes before a handler sees it, as a pure
+ * decision from facts the adapter (http.c) gathers: limits, routing,
+ * where the request comes from, what it carries.  Table tested
+ * (tests/unit/agent/http/test-http-gate.c) and fuzzed with the header
+ * parsers below.  The threat it answers, with nothing configured: a
+ * neighbour VM on the bridge (allow_from), a web page in the VM's own
+ * Firefox (no Origin, no Sec-Fetch-*, a JSON body, an allowed Host, and
+ * the bearer token a page cannot send), and a local process (the token,
+ * which fails closed when none is configured). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum HttpRouteFlags {
+        HTTP_ROUTE_PUBLIC = 0,        /* /health*, /metrics: no token, any address */
+        HTTP_ROUTE_CONTROL = 1 << 0,  /* bearer token + allow_from, never from a browser */
+        HTTP_ROUTE_LOOPBACK = 1 << 1, /* only from 127.0.0.0/8 or ::1 (the VM's own browser) */
+        HTTP_ROUTE_PREFIX = 1 << 2,   /* path matches as a prefix ("/auth/") */
+        HTTP_ROUTE_NO_HEAD = 1 << 3,  /* releases a secret: HEAD would consume it unseen */
+} HttpRouteFlags;
+
+typedef enum HttpRouteMatch {
+        HTTP_MATCH_FOUND,
+        HTTP_MATCH_NO_PATH,    /* no route for the path: 404 */
+        HTTP_MATCH_NO_METHOD,  /* path known, method not: 405 with Allow */
+} HttpRouteMatch;
+
+typedef struct HttpGateLimits {
+        uint32_t max_url, max_header, max_body;
+        /* Host header names accepted besides IP literals and "localhost"
+         * (NULL-terminated; may be NULL). */
+        char *const *allowed_hosts;
+} HttpGateLimits;
+
+typedef struct HttpGateInput {
+        size_t uri_len;
+        size_t header_size;
+        HttpRouteMatch match;
+        const char *allow;       /* 405's Allow value (the route table's methods) */
+        HttpRouteFlags flags;    /* of the route found */
+        bool head;               /* a HEAD request */
+        bool peer_loopback;
+        bool peer_allowed;       /* allow_from admits the peer */
+        bool token_configured;   /* false: control routes are refused, closed */
+        bool token_ok;           /* Authorization: Bearer carries the token */
+        /* Header values, NULL when absent. */
+        const char *host, *origin, *sec_fetch_site, *content_type, *content_length,
+                *transfer_encoding;
+} HttpGateInput;
+
+typedef struct HttpGateVerdict {
+        unsigned status;         /* 0: pass to the handler */
+        const char *error;       /* the JSON body's "error" (static) */
+        const char *header;      /* an extra response header, or NULL ... */
+        const char *value;       /* ... and its value */
+} HttpGateVerdict;
+
+HttpGateVerdict http_gate_decide(const HttpGateInput *in, const HttpGateLimits *limits);
+
+/* Host: an IP literal (IPv6 in brackets), "localhost", or a name in
+ * allowed (case-insensitive), each with an optional :port.  A missing Host
+ * (HTTP/1.0) passes: every browser sends one. */
+bool http_host_allowed(const char *host, char *const *allowed);
+/* Content-Type: application/json, with parameters, any case. */
+bool http_content_type_is_json(const char *value);
+/* Content-Length: decimal digits only; UINT64_MAX when malformed, 0 when
+ * absent. */
+uint64_t http_content_length_parse(const char *value);

@@ -1,0 +1,117 @@
+/* Implementation of http-peers.h: an array of (client, count), searched
+ * linearly: it holds the distinct clients connected now, a handful in
+ * normal use and bounded by the connection limit under attack. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http-peers.h"
+#include "in-addr-util.h"
+
+typedef struct Entry {
+        HttpPeerKey key;
+        unsigned count;
+} Entry;
+
+struct HttpPeers {
+        Entry *entries;
+        size_t n, allocated;
+        size_t total;
+};
+
+int http_peers_new(HttpPeers **ret) {
+        HttpPeers *p = calloc(1, sizeof *p);
+
+        if (!p)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}
+
+HttpPeers *http_peers_free(HttpPeers *p) {
+        if (p) {
+                free(p->entries);
+                free(p);
+        }
+        return NULL;
+}
+
+HttpPeerKey http_peer_key(const struct sockaddr *sa) {
+        static const uint8_t v4mapped[12] = { [10] = 0xff, [11] = 0xff };
+        HttpPeerKey k = {};
+
+        if (!sa)
+                return k;
+        if (sockaddr_is_loopback(sa)) {
+                k.bytes[0] = 1;
+                return k;
+        }
+        if (sa->sa_family == AF_INET) {
+                k.bytes[0] = 4;
+                memcpy(k.bytes + 1, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+        } else if (sa->sa_family == AF_INET6) {
+                const uint8_t *a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+                if (memcmp(a, v4mapped, 12) == 0) {
+                        k.bytes[0] = 4;
+                        memcpy(k.bytes + 1, a + 12, 4);
+                } else {
+                        k.bytes[0] = 6;
+                        memcpy(k.bytes + 1, a, 16);
+                }
+        }
+        return k;
+}
+
+static Entry *find(const HttpPeers *p, const HttpPeerKey *key) {
+        for (size_t i = 0; i < p->n; i++)
+                if (memcmp(&p->entries[i].key, key, sizeof *key) == 0)
+                        return &p->entries[i];
+        return NULL;
+}
+
+static Entry *add(HttpPeers *p, const HttpPeerKey *key) {
+        if (p->n == p->allocated) {
+                size_t want = p->allocated ? p->allocated * 2 : 16;
+                Entry *e = reallocarray(p->entries, want, sizeof *e);
+                if (!e)
+                        return NULL;
+                p->entries = e;
+                p->allocated = want;
+        }
+        p->entries[p->n] = (Entry){ .key = *key };
+        return &p->entries[p->n++];
+}
+
+int http_peers_admit(HttpPeers *p, const HttpPeerKey *key, const HttpAdmission *a) {
+        Entry *e = find(p, key);
+
+        if (e && e->count >= a->max_per_peer)
+                return -EUSERS;
+        if (p->total >= a->max_connections + (a->host ? HTTP_HOST_RESERVE : 0))
+                return -EUSERS;
+        if (!e && !(e = add(p, key)))
+                return -ENOMEM;
+        e->count++;
+        p->total++;
+        return 0;
+}
+
+void http_peers_release(HttpPeers *p, const HttpPeerKey *key) {
+        Entry *e = find(p, key);
+
+        if (!e || e->count == 0)
+                return;
+        p->total--;
+        if (--e->count == 0)
+                *e = p->entries[--p->n]; /* order does not matter */
+}
+
+size_t http_peers_total(const HttpPeers *p) {
+        return p->total;
+}
+
+unsigned http_peers_count(const HttpPeers *p, const HttpPeerKey *key) {
+        const Entry *e = find(p, key);
+        return e ? e->count : 0;
+}

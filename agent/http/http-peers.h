@@ -1,0 +1,46 @@
+/* Connections per client, and who gets a connection when the table is
+ * full.  libmicrohttpd's own per-IP limit counts each of 127.0.0.1,
+ * 127.0.0.2, ... as a client of its own, so a local process could open
+ * 64 connections from each loopback address; here loopback (127/8, ::1,
+ * their v4-mapped forms) is one client.  Beyond max_connections only the
+ * host (the ip= gateway, allow_from — never loopback) is let in, into a
+ * reserve of its own, so neither the bridge nor a local process can lock
+ * the host's probes out.  Pure: a table in memory, no sockets. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "macro.h"
+
+/* Connections kept beyond max_connections for the host alone. */
+#define HTTP_HOST_RESERVE 64u
+
+typedef struct HttpPeerKey {
+        uint8_t bytes[17]; /* family byte + address; all zero but [0] for loopback */
+} HttpPeerKey;
+
+typedef struct HttpPeers HttpPeers;
+
+int http_peers_new(HttpPeers **ret);
+HttpPeers *http_peers_free(HttpPeers *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(HttpPeers *, http_peers_free);
+
+/* The client a peer address counts as. */
+HttpPeerKey http_peer_key(const struct sockaddr *sa);
+
+typedef struct HttpAdmission {
+        uint32_t max_connections, max_per_peer;
+        bool host;  /* the peer is the host (not loopback) */
+} HttpAdmission;
+
+/* A new connection from key: 0 and counted, or -EUSERS (over its client's
+ * limit, or the table is full and it is not the host's), -ENOMEM. */
+int http_peers_admit(HttpPeers *p, const HttpPeerKey *key, const HttpAdmission *a);
+/* An admitted connection closed. */
+void http_peers_release(HttpPeers *p, const HttpPeerKey *key);
+/* Connections counted now, in all and from key. */
+size_t http_peers_total(const HttpPeers *p);
+unsigned http_peers_count(const HttpPeers *p, const HttpPeerKey *key);

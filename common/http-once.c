@@ -1,0 +1,184 @@
+/* Implementation of http-once.h.  The answer buffer is allocated once at
+ * its bound (no realloc: no unwiped copies of what it held), and wiped
+ * with the request when the exchange is freed. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "http-once.h"
+
+struct HttpOnce {
+        HttpOnceDone done;
+        void *userdata;
+        int fd;
+        sd_event_source *io, *timer;
+        char *out;
+        size_t n_out, sent;
+        char *in;
+        size_t n_in, max_in;
+};
+
+HttpOnce *http_once_free(HttpOnce *h) {
+        if (!h)
+                return NULL;
+        sd_event_source_disable_unref(h->io);
+        sd_event_source_disable_unref(h->timer);
+        safe_close(h->fd);
+        if (h->out)
+                explicit_bzero(h->out, h->n_out);
+        if (h->in)
+                explicit_bzero(h->in, h->max_in + 1);
+        free(h->out);
+        free(h->in);
+        free(h);
+        return NULL;
+}
+
+int http_answer_parse(char *text, size_t size, HttpAnswer *ret) {
+        char *hdr_end = strstr(text, "\r\n\r\n"), *line_end;
+        unsigned status;
+        int n = 0;
+
+        if (!hdr_end || strncmp(text, "HTTP/1.", 7) != 0)
+                return -EBADMSG;
+        if (sscanf(text, "HTTP/1.%*1[01] %3u%n", &status, &n) != 1 || n != 12 || status < 100 ||
+            status > 599 || (text[n] != ' ' && text[n] != '\r'))
+                return -EBADMSG;
+        line_end = strstr(text, "\r\n");
+        hdr_end[2] = '\0'; /* the block keeps its last CRLF */
+        *ret = (HttpAnswer){
+                .status = status,
+                .headers = line_end + 2,
+                .body = hdr_end + 4,
+                .body_size = size - (size_t)(hdr_end + 4 - text),
+        };
+        return 0;
+}
+
+const char *http_header_get(const char *headers, const char *name, char *buf, size_t size) {
+        size_t nl = strlen(name);
+
+        for (const char *l = headers; l && *l; l = strstr(l, "\r\n") ? strstr(l, "\r\n") + 2 : NULL) {
+                const char *v;
+                size_t n;
+
+                if (strncasecmp(l, name, nl) != 0 || l[nl] != ':')
+                        continue;
+                v = l + nl + 1;
+                v += strspn(v, " \t");
+                n = strcspn(v, "\r\n");
+                while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+                        n--;
+                if (size == 0)
+                        return NULL;
+                n = MIN(n, size - 1);
+                memcpy(buf, v, n);
+                buf[n] = '\0';
+                return buf;
+        }
+        return NULL;
+}
+
+/* A server that keeps the connection open despite Connection: close is
+ * done once the body its Content-Length announced is in. */
+static bool answer_complete(HttpOnce *h) {
+        char *end, value[32];
+        const char *cl;
+        unsigned long long n;
+
+        h->in[h->n_in] = '\0';
+        end = strstr(h->in, "\r\n\r\n");
+        if (!end)
+                return false;
+        *end = '\0'; /* only for the header lookup */
+        cl = http_header_get(h->in, "Content-Length", value, sizeof value);
+        *end = '\r';
+        if (!cl || !*cl || strspn(cl, "0123456789") != strlen(cl))
+                return false;
+        n = strtoull(cl, NULL, 10);
+        return h->n_in - (size_t)(end + 4 - h->in) >= n;
+}
+
+static void finish(HttpOnce *h, int r) {
+        HttpAnswer a = {};
+
+        if (r >= 0) {
+                h->in[h->n_in] = '\0';
+                r = http_answer_parse(h->in, h->n_in, &a);
+        }
+        h->done(r, r >= 0 ? &a : NULL, h->userdata);
+        http_once_free(h);
+}
+
+static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+        HttpOnce *h = userdata;
+        ssize_t n;
+
+        if (h->sent < h->n_out) {
+                n = send(fd, h->out + h->sent, h->n_out - h->sent, MSG_NOSIGNAL);
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        return 0;
+                if (n < 0) {
+                        finish(h, -errno);
+                        return 0;
+                }
+                h->sent += (size_t)n;
+                if (h->sent == h->n_out)
+                        (void)sd_event_source_set_io_events(es, EPOLLIN);
+                return 0;
+        }
+        n = recv(fd, h->in + h->n_in, h->max_in + 1 - h->n_in, 0);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return 0;
+        if (n < 0) {
+                finish(h, -errno);
+                return 0;
+        }
+        h->n_in += (size_t)n;
+        if (h->n_in > h->max_in)
+                finish(h, -EFBIG);
+        else if (n == 0 || answer_complete(h))
+                finish(h, 0);
+        return 0;
+}
+
+static int on_timeout(sd_event_source *es, uint64_t usec, void *userdata) {
+        finish(userdata, -ETIMEDOUT);
+        return 0;
+}
+
+int http_once_start(sd_event *e, const struct sockaddr *sa, socklen_t salen, char *request,
+                    size_t request_len, size_t max_answer, usec_t timeout, HttpOnceDone done,
+                    void *userdata, HttpOnce **ret) {
+        _cleanup_(http_once_freep) HttpOnce *h = calloc(1, sizeof *h);
+        int r;
+
+        if (!h) {
+                explicit_bzero(request, request_len);
+                free(request);
+                return -ENOMEM;
+        }
+        *h = (HttpOnce){ .done = done, .userdata = userdata, .fd = -EBADF, .out = request,
+                         .n_out = request_len, .max_in = max_answer };
+        h->in = malloc(max_answer + 1);
+        if (!h->in)
+                return -ENOMEM;
+        h->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (h->fd < 0)
+                return -errno;
+        if (connect(h->fd, sa, salen) < 0 && errno != EINPROGRESS)
+                return -errno;
+        r = sd_event_add_io(e, &h->io, h->fd, EPOLLOUT, on_io, h);
+        if (r < 0)
+                return r;
+        r = sd_event_add_time_relative(e, &h->timer, CLOCK_MONOTONIC, timeout, 0, on_timeout, h);
+        if (r < 0)
+                return r;
+        if (ret)
+                *ret = h;
+        TAKE_PTR(h);
+        return 0;
+}

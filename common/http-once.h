@@ -1,0 +1,49 @@
+/* One HTTP/1.x exchange as a client, on an sd-event loop: connect to an
+ * address, send one request the caller wrote (the bytes are wiped when
+ * freed: they may carry an OAuth code or a token), read the answer until
+ * the server closes (the request says HTTP/1.0 or Connection: close),
+ * bounded in size and time, and hand back the status, the header block and
+ * the body.  Used for a provider CLI's own callback listener and for
+ * Firecracker's metadata service.  The answer parsing is pure and tested on
+ * its own (http_answer_parse, http_header_get). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <systemd/sd-event.h>
+
+#include "macro.h"
+#include "time-util.h"
+
+typedef struct HttpOnce HttpOnce;
+
+typedef struct HttpAnswer {
+        unsigned status;
+        const char *headers;  /* "Name: value\r\n"..., NUL-terminated; borrowed */
+        const char *body;     /* borrowed; NUL-terminated (not counted in body_size) */
+        size_t body_size;
+} HttpAnswer;
+
+/* r: 0 with the answer; a connect or send error (-ECONNREFUSED, ...);
+ * -EBADMSG when the answer is not HTTP; -EFBIG over the size bound;
+ * -ETIMEDOUT.  a is valid during the call only; the exchange is freed
+ * after it returns. */
+typedef void (*HttpOnceDone)(int r, const HttpAnswer *a, void *userdata);
+
+/* request: taken over (wiped and freed by the exchange, also on failure).
+ * ret may be NULL; it is only for cancelling with http_once_free(), after
+ * which done is never called. */
+int http_once_start(sd_event *e, const struct sockaddr *sa, socklen_t salen, char *request,
+                    size_t request_len, size_t max_answer, usec_t timeout, HttpOnceDone done,
+                    void *userdata, HttpOnce **ret);
+HttpOnce *http_once_free(HttpOnce *h);
+DEFINE_TRIVIAL_CLEANUP_FUNC(HttpOnce *, http_once_free);
+
+/* Splits a whole answer (NUL-terminated at size) into status, headers and
+ * body, pointing into text (the header block is NUL-terminated in place).
+ * -EBADMSG unless "HTTP/1.x NNN ...\r\n...\r\n\r\n" with 100 <= NNN <= 599. */
+int http_answer_parse(char *text, size_t size, HttpAnswer *ret);
+/* The value of header name (case-insensitive) in a header block, its
+ * blanks trimmed, copied into buf (cut at size - 1); NULL when absent. */
+const char *http_header_get(const char *headers, const char *name, char *buf, size_t size);
