@@ -1,4 +1,5 @@
-/* libFuzzer target for agent/http/http-access.c and common/in-addr-util.c.  Input: "<cidr>\n<authorization
+/* libFuzzer target for agent/http/http-access.c, http-gate.c and
+ * common/in-addr-util.c.  Input: "<cidr>\n<authorization
  * header>\n<16 address bytes>".  Beyond "no crash": a parsed CIDR has a
  * prefix within its family's width and always matches its own address; a
  * bearer token lies inside the header, is non-empty and has no blank at
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "agent/http/http-access.h"
+#include "agent/http/http-gate.h"
 #include "in-addr-util.h"
 #include "secret-util.h"
 #include "fuzz.h"
@@ -49,6 +51,26 @@ static void check_bearer(const char *h) {
         free(copy);
 }
 
+/* The gate's header parsers and its decision, with the header line as
+ * every header value and the first address byte as the route's flags:
+ * the answer is always one the gate may give, with a message. */
+static void check_gate(const char *h, uint8_t bits) {
+        static const HttpGateLimits limits = { .max_url = 4096, .max_header = 16384, .max_body = 65536 };
+        HttpGateInput in = {
+                .uri_len = strlen(h), .header_size = strlen(h), .match = HTTP_MATCH_FOUND, .allow = "GET",
+                .flags = bits & 0xf, .head = bits & 0x10, .peer_loopback = bits & 0x20,
+                .peer_allowed = bits & 0x40, .token_configured = bits & 0x80, .token_ok = bits & 0x80,
+                .host = h, .origin = (bits & 1) ? h : NULL, .content_type = h, .content_length = h,
+        };
+        HttpGateVerdict v = http_gate_decide(&in, &limits);
+        uint64_t n = http_content_length_parse(h);
+
+        CHECK(v.status == 0 || (v.status >= 400 && v.status <= 503 && v.error && *v.error));
+        CHECK(n == UINT64_MAX || strspn(h, "0123456789") == strlen(h));
+        (void)http_host_allowed(h, NULL);
+        (void)http_content_type_is_json(h);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         uint8_t addr16[16] = {};
         char *buf, *nl, *hdr = NULL;
@@ -69,8 +91,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 }
         }
         check_cidr(buf, addr16);
-        if (hdr)
+        if (hdr) {
                 check_bearer(hdr);
+                check_gate(hdr, addr16[0]);
+        }
         free(buf);
         return 0;
 }

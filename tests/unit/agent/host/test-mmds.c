@@ -1,0 +1,58 @@
+/* Unit tests for agent/host/mmds.c's pure part: the secrets out of the
+ * MMDS object (both, one, none; wrong types refused; nothing else read). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "agent/host/mmds.h"
+#include "macro.h"
+
+static void test_parse(void **state) {
+        static const struct {
+                const char *json, *token, *desktop;
+                int r;
+        } t[] = {
+                { "{\"token\":\"t1\",\"desktop_secret\":\"d1\"}", "t1", "d1", 0 },
+                { "{\"token\":\"t1\"}", "t1", NULL, 0 },
+                { "{\"desktop_secret\":\"d1\",\"other\":{\"x\":1}}", NULL, "d1", 0 },
+                { "{}", NULL, NULL, 0 },
+                { "{\"token\":\"\"}", NULL, NULL, -EBADMSG },
+                { "{\"token\":1}", NULL, NULL, -EBADMSG },
+                { "{\"token\":\"a\\u0000b\"}", NULL, NULL, -EBADMSG },
+                { "{\"token\":\"t\",\"token\":\"u\"}", NULL, NULL, -EBADMSG },
+                { "[\"token\"]", NULL, NULL, -EBADMSG },
+                { "token=t1", NULL, NULL, -EBADMSG },
+                { NULL, NULL, NULL, -EBADMSG },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                char *token = (char *)"untouched", *desktop = (char *)"untouched";
+                int r = mmds_parse_secrets(t[i].json, &token, &desktop);
+
+                print_message("%s\n", t[i].json ?: "(null)");
+                assert_int_equal(r, t[i].r);
+                if (r < 0) {
+                        assert_string_equal(token, "untouched");
+                        continue;
+                }
+                if (t[i].token)
+                        assert_string_equal(token, t[i].token);
+                else
+                        assert_null(token);
+                if (t[i].desktop)
+                        assert_string_equal(desktop, t[i].desktop);
+                else
+                        assert_null(desktop);
+                erase_and_free(token);
+                erase_and_free(desktop);
+        }
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_parse),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,194 @@
+/* Unit tests for agent/http/http-gate.c: every answer the gate gives, one
+ * row each, in the order a request meets them; the three attackers
+ * (a neighbour, a page in the VM's browser, a local process) as rows;
+ * and the header parsers it relies on. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include "agent/http/http-gate.h"
+#include "macro.h"
+
+static const HttpGateLimits limits = { .max_url = 100, .max_header = 200, .max_body = 1000 };
+
+/* A control request from the host that passes: every row changes one thing. */
+static HttpGateInput control(void) {
+        return (HttpGateInput){
+                .uri_len = 20, .header_size = 50, .match = HTTP_MATCH_FOUND, .allow = "GET, HEAD",
+                .flags = HTTP_ROUTE_CONTROL, .peer_allowed = true, .token_configured = true,
+                .token_ok = true, .host = "10.0.2.15:8080",
+        };
+}
+
+typedef struct Row {
+        const char *what;
+        HttpGateInput in;
+        unsigned status;
+        const char *error;
+        const char *header, *value;
+} Row;
+
+static void check(const Row *rows, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                HttpGateVerdict v = http_gate_decide(&rows[i].in, &limits);
+                print_message("%s\n", rows[i].what);
+                assert_int_equal(v.status, rows[i].status);
+                if (rows[i].status == 0)
+                        continue;
+                assert_string_equal(v.error, rows[i].error);
+                if (rows[i].header) {
+                        assert_string_equal(v.header, rows[i].header);
+                        assert_string_equal(v.value, rows[i].value);
+                } else
+                        assert_null(v.header);
+        }
+}
+
+#define WITH(field, value) ({ HttpGateInput _i = control(); _i.field = value; _i; })
+
+static void test_order_and_answers(void **state) {
+        const Row rows[] = {
+                { "the host's control request passes", control(), 0, NULL },
+                { "URL over the limit: 414 before anything else",
+                  ({ HttpGateInput i = control(); i.uri_len = 101; i.match = HTTP_MATCH_NO_PATH; i.token_ok = false; i; }),
+                  414, "URI too long" },
+                { "headers over the limit: 431", WITH(header_size, 201), 431, "request header fields too large" },
+                { "no route: 404", WITH(match, HTTP_MATCH_NO_PATH), 404, "not found" },
+                { "method not allowed: 405 with the route's methods", WITH(match, HTTP_MATCH_NO_METHOD), 405,
+                  "method not allowed", "Allow", "GET, HEAD" },
+                { "HEAD of a secret-releasing route: 405",
+                  ({ HttpGateInput i = control(); i.head = true; i.flags |= HTTP_ROUTE_NO_HEAD; i; }), 405,
+                  "method not allowed", "Allow", "GET" },
+                { "HEAD of another control route passes", WITH(head, true), 0, NULL },
+                { "outside allow_from: 403", WITH(peer_allowed, false), 403, "forbidden" },
+                { "Host a rebinding name: 403", WITH(host, "attacker.example"), 403, "host not allowed" },
+                { "no Host (HTTP/1.0): passes", WITH(host, NULL), 0, NULL },
+                { "Origin: 403", WITH(origin, "http://attacker.example"), 403, "browser requests refused" },
+                { "Origin null (a sandboxed page): 403", WITH(origin, "null"), 403, "browser requests refused" },
+                { "Sec-Fetch-Site cross-site: 403", WITH(sec_fetch_site, "cross-site"), 403,
+                  "browser requests refused" },
+                { "Sec-Fetch-Site same-origin: 403", WITH(sec_fetch_site, "same-origin"), 403,
+                  "browser requests refused" },
+                { "Sec-Fetch-Site none (typed by the person): the token decides", WITH(sec_fetch_site, "none"), 0,
+                  NULL },
+                { "no token configured: 503, closed", WITH(token_configured, false), 503,
+                  "no control token configured" },
+                { "wrong or missing token: 401", WITH(token_ok, false), 401, "unauthorized", "WWW-Authenticate",
+                  "Bearer" },
+                { "malformed Content-Length: 400", WITH(content_length, "12x"), 400, "invalid Content-Length" },
+                { "body over the limit: 413", WITH(content_length, "1001"), 413, "request body too large" },
+                { "a body that is not JSON: 415",
+                  ({ HttpGateInput i = control(); i.content_length = "5"; i.content_type = "text/plain"; i; }),
+                  415, "Content-Type must be application/json" },
+                { "a body without Content-Type: 415", WITH(content_length, "5"), 415,
+                  "Content-Type must be application/json" },
+                { "a chunked body that is not JSON: 415", WITH(transfer_encoding, "chunked"), 415,
+                  "Content-Type must be application/json" },
+                { "a JSON body passes",
+                  ({ HttpGateInput i = control(); i.content_length = "5";
+                     i.content_type = "application/json; charset=utf-8"; i; }), 0, NULL },
+                { "an empty body needs no Content-Type", WITH(content_length, "0"), 0, NULL },
+        };
+        check(rows, ELEMENTSOF(rows));
+}
+
+/* The same facts on the other kinds of route. */
+static void test_public_and_loopback_routes(void **state) {
+        const Row rows[] = {
+                { "public: no token, any peer, any Host, any Origin",
+                  { .uri_len = 7, .match = HTTP_MATCH_FOUND, .flags = HTTP_ROUTE_PUBLIC,
+                    .host = "attacker.example", .origin = "http://x", .token_configured = false }, 0, NULL },
+                { "public: a body is not checked for JSON",
+                  { .match = HTTP_MATCH_FOUND, .content_length = "3", .content_type = "text/plain" }, 0, NULL },
+                { "loopback route from the bridge: 403",
+                  { .match = HTTP_MATCH_FOUND, .flags = HTTP_ROUTE_LOOPBACK, .peer_loopback = false },
+                  403, "forbidden" },
+                { "loopback route from the VM's browser: Origin and no token are fine",
+                  { .match = HTTP_MATCH_FOUND, .flags = HTTP_ROUTE_LOOPBACK, .peer_loopback = true,
+                    .host = "127.0.0.1:8080", .origin = "https://provider.example",
+                    .sec_fetch_site = "cross-site" }, 0, NULL },
+                { "loopback route: a rebinding Host is still refused",
+                  { .match = HTTP_MATCH_FOUND, .flags = HTTP_ROUTE_LOOPBACK, .peer_loopback = true,
+                    .host = "attacker.example:8080" }, 403, "host not allowed" },
+        };
+        check(rows, ELEMENTSOF(rows));
+}
+
+/* The threat model, as requests. */
+static void test_attackers(void **state) {
+        const Row rows[] = {
+                { "a neighbour VM on the bridge, even with a stolen token",
+                  WITH(peer_allowed, false), 403, "forbidden" },
+                { "a page's form POST (text/plain) to 127.0.0.1:8080/shutdown",
+                  ({ HttpGateInput i = control(); i.host = "127.0.0.1:8080"; i.origin = "http://page.example";
+                     i.sec_fetch_site = "cross-site"; i.content_type = "text/plain"; i.content_length = "4";
+                     i.token_ok = false; i; }), 403, "browser requests refused" },
+                { "a page through DNS rebinding, same-origin to the agent",
+                  ({ HttpGateInput i = control(); i.host = "rebind.example:8080"; i.sec_fetch_site = "same-origin";
+                     i.token_ok = false; i; }), 403, "host not allowed" },
+                { "a local process without the token",
+                  ({ HttpGateInput i = control(); i.host = "127.0.0.1:8080"; i.token_ok = false; i; }), 401,
+                  "unauthorized", "WWW-Authenticate", "Bearer" },
+                { "anyone, when the host gave no token",
+                  ({ HttpGateInput i = control(); i.token_configured = false; i.token_ok = false; i; }), 503,
+                  "no control token configured" },
+        };
+        check(rows, ELEMENTSOF(rows));
+}
+
+static void test_host_allowed(void **state) {
+        static char *const names[] = { (char *)"vm1.fleet.internal", NULL };
+        static const struct {
+                const char *host;
+                bool ok;
+        } t[] = {
+                { "10.0.2.15", true }, { "10.0.2.15:8080", true }, { "127.0.0.1:8080", true },
+                { "[::1]:8080", true }, { "[fe80::1]", true }, { "localhost", true }, { "LOCALHOST:8080", true },
+                { "vm1.fleet.internal:8080", true }, { "VM1.Fleet.Internal", true },
+                { "attacker.example", false }, { "10.0.2.15.attacker.example", false },
+                { "localhost.attacker.example", false }, { "[::1", false }, { "[attacker.example]", false },
+                { "::1", false },              /* an IPv6 literal must be bracketed */
+                { "10.0.2.15:80x", false }, { "10.0.2.15:", false }, { "", false }, { ":8080", false },
+                { "vm1.fleet.internal.:80", false },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                print_message("'%s'\n", t[i].host);
+                assert_int_equal(http_host_allowed(t[i].host, names), t[i].ok);
+        }
+        assert_true(http_host_allowed(NULL, NULL));
+        assert_false(http_host_allowed("vm1.fleet.internal", NULL));
+}
+
+static void test_content_type_and_length(void **state) {
+        assert_true(http_content_type_is_json("application/json"));
+        assert_true(http_content_type_is_json("Application/JSON;charset=UTF-8"));
+        assert_true(http_content_type_is_json("  application/json ; x=y"));
+        assert_false(http_content_type_is_json("application/jsonp"));
+        assert_false(http_content_type_is_json("text/plain"));
+        assert_false(http_content_type_is_json("application/x-www-form-urlencoded"));
+        assert_false(http_content_type_is_json(""));
+        assert_false(http_content_type_is_json(NULL));
+
+        assert_int_equal(http_content_length_parse(NULL), 0);
+        assert_int_equal(http_content_length_parse("0"), 0);
+        assert_int_equal(http_content_length_parse("1234"), 1234);
+        assert_int_equal(http_content_length_parse(""), UINT64_MAX);
+        assert_int_equal(http_content_length_parse("-1"), UINT64_MAX);
+        assert_int_equal(http_content_length_parse(" 12"), UINT64_MAX);
+        assert_int_equal(http_content_length_parse("99999999999999999999999"), UINT64_MAX);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_order_and_answers),
+                cmocka_unit_test(test_public_and_loopback_routes),
+                cmocka_unit_test(test_attackers),
+                cmocka_unit_test(test_host_allowed),
+                cmocka_unit_test(test_content_type_and_length),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,116 @@
+/* Unit tests for agent/http/http-peers.c: which client an address counts
+ * as (loopback is one), the per-client limit, the host's reserve beyond
+ * the connection limit, and release. */
+#include <arpa/inet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include "agent/http/http-peers.h"
+#include "macro.h"
+
+typedef union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+} Sa;
+
+static HttpPeerKey key_of(const char *addr) {
+        Sa a = {};
+
+        if (inet_pton(AF_INET, addr, &a.in.sin_addr) == 1)
+                a.in.sin_family = AF_INET;
+        else {
+                assert_int_equal(inet_pton(AF_INET6, addr, &a.in6.sin6_addr), 1);
+                a.in6.sin6_family = AF_INET6;
+        }
+        return http_peer_key(&a.sa);
+}
+
+static bool same(const char *a, const char *b) {
+        HttpPeerKey x = key_of(a), y = key_of(b);
+        return memcmp(&x, &y, sizeof x) == 0;
+}
+
+static void test_keys(void **state) {
+        assert_true(same("127.0.0.1", "127.0.0.2"));
+        assert_true(same("127.0.0.1", "127.255.1.9"));
+        assert_true(same("127.0.0.1", "::1"));
+        assert_true(same("127.0.0.1", "::ffff:127.0.0.5"));
+        assert_true(same("10.0.0.1", "::ffff:10.0.0.1"));
+        assert_false(same("10.0.0.1", "10.0.0.2"));
+        assert_false(same("10.0.0.1", "127.0.0.1"));
+        assert_false(same("fd00::1", "fd00::2"));
+}
+
+static void test_limits(void **state) {
+        HttpPeers *p = NULL;
+        HttpPeerKey lo = key_of("127.0.0.3"), a = key_of("10.0.0.11"), b = key_of("10.0.0.12"),
+                    host = key_of("10.0.0.1");
+        HttpAdmission guest = { .max_connections = 5, .max_per_peer = 3 };
+        HttpAdmission from_host = { .max_connections = 5, .max_per_peer = 3, .host = true };
+
+        assert_int_equal(http_peers_new(&p), 0);
+        /* Per client: the fourth from a is refused, loopback is one client. */
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(http_peers_admit(p, &a, &guest), 0);
+        assert_int_equal(http_peers_admit(p, &a, &guest), -EUSERS);
+        assert_int_equal(http_peers_admit(p, &lo, &guest), 0);
+        assert_int_equal(http_peers_admit(p, &lo, &guest), 0);
+        assert_int_equal(http_peers_total(p), 5);
+        /* Full: b is refused, and so is more loopback; the host gets its reserve. */
+        assert_int_equal(http_peers_admit(p, &b, &guest), -EUSERS);
+        HttpPeerKey lo2 = key_of("::1");
+        assert_int_equal(http_peers_admit(p, &lo2, &guest), -EUSERS);
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(http_peers_admit(p, &host, &from_host), 0);
+        assert_int_equal(http_peers_admit(p, &host, &from_host), -EUSERS); /* its own per-client limit */
+        assert_int_equal(http_peers_count(p, &host), 3);
+        assert_int_equal(http_peers_total(p), 8);
+        /* Released: room again for the others. */
+        http_peers_release(p, &a);
+        assert_int_equal(http_peers_count(p, &a), 2);
+        for (int i = 0; i < 3; i++)
+                http_peers_release(p, &host);
+        assert_int_equal(http_peers_count(p, &host), 0);
+        assert_int_equal(http_peers_total(p), 4);
+        assert_int_equal(http_peers_admit(p, &b, &guest), 0);
+        /* Releasing what was never admitted changes nothing. */
+        HttpPeerKey c = key_of("10.9.9.9");
+        http_peers_release(p, &c);
+        assert_int_equal(http_peers_total(p), 5);
+        assert_null(http_peers_free(p));
+}
+
+static void test_many_clients(void **state) {
+        HttpAdmission a = { .max_connections = 1000, .max_per_peer = 1 };
+        HttpPeers *p = NULL;
+        char addr[32];
+
+        assert_int_equal(http_peers_new(&p), 0);
+        for (int i = 0; i < 600; i++) {
+                snprintf(addr, sizeof addr, "10.1.%d.%d", i / 250, i % 250 + 1);
+                HttpPeerKey k = key_of(addr);
+                assert_int_equal(http_peers_admit(p, &k, &a), 0);
+        }
+        assert_int_equal(http_peers_total(p), 600);
+        for (int i = 599; i >= 0; i -= 2) {
+                snprintf(addr, sizeof addr, "10.1.%d.%d", i / 250, i % 250 + 1);
+                HttpPeerKey k = key_of(addr);
+                http_peers_release(p, &k);
+        }
+        assert_int_equal(http_peers_total(p), 300);
+        http_peers_free(p);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_keys),
+                cmocka_unit_test(test_limits),
+                cmocka_unit_test(test_many_clients),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
