@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "agent/host/host-secrets.h"
 #include "agent/http/http.h"
@@ -348,13 +349,13 @@ static int setup_secrets(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the host's secrets: %m");
         if (host_secrets_token_state(m->secrets) == SECRET_MISSING)
-                log_error("No control token: none in %s nor vmba.token=, MMDS %s; control routes refuse "
-                          "every request until the host provides one.", strempty(c->token_file),
-                          o.mmds ? "gave none" : "not asked");
+                log_error("No control token (%s%s, no vmba.token=, MMDS %s): control routes refuse every "
+                          "request until the host provides one.", isempty(c->token_file) ? "no token_file" : "no ",
+                          strempty(c->token_file), o.mmds ? "gave none" : "not asked");
         if (host_secrets_desktop_state(m->secrets) == SECRET_MISSING)
-                log_error("No desktop secret: none in %s nor vmba.desktop_secret=, MMDS %s; the desktop is "
-                          "locked with a secret nobody has.", strempty(c->desktop_secret_file),
-                          o.mmds ? "gave none" : "not asked");
+                log_error("No desktop secret (%s%s, no vmba.desktop_secret=, MMDS %s): the desktop is locked "
+                          "with a secret nobody has.", isempty(c->desktop_secret_file) ? "no desktop_secret_file" : "no ",
+                          strempty(c->desktop_secret_file), o.mmds ? "gave none" : "not asked");
         return 0;
 }
 
@@ -599,6 +600,19 @@ static int pid1_give_up(int code, ShutdownAction action) {
         return code; /* reboot() failed too: nothing is left but the panic */
 }
 
+/* The agent holds the control token, OAuth states and credentials: no core
+ * dump may carry them, and no other process of its uid may read its memory
+ * (/proc/PID/mem, environ) or attach to it.  execve() gives children their
+ * own dumpable flag back; the core limit they inherit. */
+static void harden_process(void) {
+        struct rlimit no_core = {};
+
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                log_warning_errno(errno, "Failed to make the agent non-dumpable: %m");
+        if (setrlimit(RLIMIT_CORE, &no_core) < 0)
+                log_warning_errno(errno, "Failed to disable core dumps: %m");
+}
+
 int run_main(int argc, char **argv) {
         _cleanup_(run_args_done) RunArgs args = {};
         /* As PID 1, /proc may not be mounted yet, and PID 1's start time is
@@ -609,6 +623,7 @@ int run_main(int argc, char **argv) {
         Manager *m = NULL;
         int r;
 
+        harden_process();
         r = block_signals();
         if (r < 0)
                 return log_error_errno(r, "Failed to block signals: %m"), 1;

@@ -1,0 +1,268 @@
+"""What the host hands the VM, through each channel, and what happens
+without it: the token and desktop secret from files (mode 0600), from the
+kernel command line and --set (used, with a warning), from a stand-in for
+Firecracker's MMDS v2 on 169.254.169.254 inside the test's host namespace
+(session token by PUT, object by GET), and none at all (control routes
+refused, /health says so).  Also: the agent is not dumpable, so another
+process of its uid cannot read its memory or environment.
+
+Layout: Lan(): guest namespace (the agent, eth0 10.77.0.2/24, netinit
+applying an ip= with the host 10.77.0.1 as gateway) and host namespace
+(veth0 10.77.0.1/24, plus 169.254.169.254/32 for the MMDS stand-in).
+"""
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+
+import pytest
+
+from netns import Lan, Netns, wait_until
+from svagent import DESKTOP_SECRET, TOKEN, auth, write_secret_files
+
+PORT = 8080
+IP = "ip=10.77.0.2::10.77.0.1:255.255.255.0::eth0:off"
+MMDS_TOKEN = "TOKEN-FROM-MMDS-0123456789"
+MMDS_DESKTOP = "DESKTOP-FROM-MMDS-0123456789"
+
+MMDS_SERVER = r'''
+import http.server, json, sys
+state = {"session": None, "served": int(sys.argv[2]), "log": sys.argv[3]}
+def log(line):
+    with open(state["log"], "a") as f:
+        f.write(line + "\n")
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def answer(self, code, body, ctype="text/plain"):
+        data = body.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def do_PUT(self):
+        log("PUT " + self.path + " ttl=" + str(self.headers.get("X-metadata-token-ttl-seconds")))
+        if state["served"] > 0:
+            state["served"] -= 1
+            return self.answer(503, "not yet")
+        if self.path != "/latest/api/token" or not self.headers.get("X-metadata-token-ttl-seconds"):
+            return self.answer(400, "bad")
+        state["session"] = "mmds-session-42"
+        self.answer(200, state["session"])
+    def do_GET(self):
+        ok = self.headers.get("X-metadata-token") == state["session"]
+        log("GET " + self.path + " token=" + ("ok" if ok else "bad") + " accept=" + str(self.headers.get("Accept")))
+        if not ok:
+            return self.answer(401, "no session")
+        if self.path != "/vm-browser-agent":
+            return self.answer(404, "no such object")
+        self.answer(200, json.dumps({"token": sys.argv[4], "desktop_secret": sys.argv[5]}), "application/json")
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer((sys.argv[1], 80), H).serve_forever()
+'''
+
+
+@pytest.fixture
+def workdir():
+    d = tempfile.mkdtemp(prefix="vmba-secrets-", dir="/var/tmp")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def lan():
+    with Lan() as lan:
+        yield lan
+
+
+def argv(agent_bin, workdir, *sets, cmdline="console=ttyS0 " + IP, netinit=True):
+    services = os.path.join(workdir, "services.json")
+    with open(services, "w") as f:
+        json.dump({"services": []}, f)
+    with open(os.path.join(workdir, "cmdline"), "w") as f:
+        f.write(cmdline + "\n")
+    a = [agent_bin, "run", "--services-file", services, "--http-port", str(PORT), "--no-reboot",
+         "--set", f"cmdline_path={workdir}/cmdline", "--set", f"resolv_conf={workdir}/resolv.conf",
+         "--set", f"hosts_file={workdir}/hosts", "--set", f"hostname_file={workdir}/hostname",
+         "--set", f"build_id_path={workdir}/build-id", "--set", "token_file=", "--set", "desktop_secret_file=",
+         "--netinit" if netinit else "--no-netinit"]
+    for s in sets:
+        a += ["--set", s]
+    return a
+
+
+class Agent:
+    def __init__(self, ns, argv_, log):
+        self.ns = ns
+        self.log_path = log
+        self.log = open(log, "w")
+        self.proc = ns.popen(argv_, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_until(lambda: self.health() is not None, 20, "the agent's /health")
+
+    def request(self, method, path, headers=None):
+        import http.client
+        with self.ns.entered():
+            c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+            try:
+                c.request(method, path, headers=headers or {})
+                r = c.getresponse()
+                return r.status, r.read()
+            finally:
+                c.close()
+
+    def health(self):
+        try:
+            status, body = self.request("GET", "/health")
+        except OSError:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"agent exited {self.proc.returncode}: {self.text()}")
+            return None
+        return json.loads(body) if status == 200 else None
+
+    def text(self):
+        self.log.flush()
+        with open(self.log_path) as f:
+            return f.read()
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+        self.log.close()
+
+
+def mmds_standin(lan, workdir, unavailable=0):
+    lan.host.run("ip", "addr", "add", "169.254.169.254/32", "dev", "veth0")
+    log = os.path.join(workdir, "mmds.log")
+    open(log, "w").close()
+    script = os.path.join(workdir, "mmds.py")
+    with open(script, "w") as f:
+        f.write(MMDS_SERVER)
+    lan.host.popen([sys.executable, script, "169.254.169.254", str(unavailable), log, MMDS_TOKEN, MMDS_DESKTOP])
+    return log
+
+
+def lines(path):
+    with open(path) as f:
+        return f.read().splitlines()
+
+
+def test_mmds_v2_gives_the_secrets(lan, agent_bin, workdir):
+    log = mmds_standin(lan, workdir)
+    a = Agent(lan.guest, argv(agent_bin, workdir), os.path.join(workdir, "agent.log"))
+    try:
+        h = wait_until(lambda: (lambda h: h if h and h["auth"] == "token" else None)(a.health()), 20,
+                       "the token from MMDS")
+        assert h["desktop"] == "secret"
+        assert MMDS_TOKEN not in json.dumps(h) and MMDS_DESKTOP not in json.dumps(h)
+        # The session token first, then the object with it, as JSON.
+        assert lines(log)[:2] == ["PUT /latest/api/token ttl=60",
+                                  "GET /vm-browser-agent token=ok accept=application/json"]
+        path = "/credentials/status?sessionId=00000000-0000-4000-8000-000000000000"
+        assert a.request("GET", path, auth(token=MMDS_TOKEN))[0] == 404   # through the gate
+        assert a.request("GET", path, auth(token="guess"))[0] == 401
+        text = a.text()
+        assert "Control token received from MMDS." in text
+        assert MMDS_TOKEN not in text and MMDS_DESKTOP not in text
+    finally:
+        a.close()
+
+
+def test_mmds_answering_late(lan, agent_bin, workdir):
+    # The host puts the metadata a moment after boot: the first answers
+    # are errors, the agent asks again (with a growing delay) meanwhile
+    # refusing the control routes, and /health says it is waiting.
+    log = mmds_standin(lan, workdir, unavailable=3)
+    a = Agent(lan.guest, argv(agent_bin, workdir), os.path.join(workdir, "agent.log"))
+    try:
+        first = a.health()
+        assert first["auth"] in ("pending", "token")
+        if first["auth"] == "pending":
+            assert first["status"] == "starting"
+            assert a.request("POST", "/shutdown", auth(token=MMDS_TOKEN))[0] == 503
+        wait_until(lambda: a.health()["auth"] == "token", 30, "the token from MMDS")
+        assert [l.split()[0] for l in lines(log)].count("PUT") == 4
+    finally:
+        a.close()
+
+
+def test_no_secrets_fail_closed(lan, agent_bin, workdir):
+    a = Agent(lan.guest, argv(agent_bin, workdir, "mmds=false"), os.path.join(workdir, "agent.log"))
+    try:
+        h = a.health()
+        assert (h["auth"], h["desktop"], h["status"]) == ("no-token", "no-secret", "degraded")
+        for method, path in (("POST", "/shutdown"), ("GET", "/credentials/get?sessionId=x")):
+            status, body = a.request(method, path, auth())
+            assert (status, json.loads(body)) == (503, {"error": "no control token configured"})
+        text = a.text()
+        assert ("No control token (no token_file, no vmba.token=, MMDS not asked): control routes refuse "
+                "every request until the host provides one.") in text
+        assert "No desktop secret" in text
+        assert a.proc.poll() is None
+    finally:
+        a.close()
+
+
+def test_files_and_the_command_line(lan, agent_bin, workdir):
+    token_file, desktop_file = write_secret_files(workdir)
+    os.chmod(token_file, 0o644)
+    a = Agent(lan.guest, argv(agent_bin, workdir, f"token_file={token_file}",
+                              f"desktop_secret_file={desktop_file}", "mmds=false"),
+              os.path.join(workdir, "agent.log"))
+    try:
+        h = a.health()
+        assert (h["auth"], h["desktop"]) == ("token", "secret")
+        assert a.request("POST", "/shutdown", auth(token=TOKEN))[0] == 202
+        a.proc.wait(timeout=30)
+        text = a.text()
+        assert f"{token_file} is readable by group or others; expected mode 0600." in text
+        assert TOKEN not in text and DESKTOP_SECRET not in text
+    finally:
+        a.close()
+    # vmba.*= on the kernel command line and --set win over the files, with a warning each.
+    a = Agent(lan.guest, argv(agent_bin, workdir, f"token_file={token_file}", "desktop_secret=from-set",
+                              "mmds=false", cmdline=f"console=ttyS0 {IP} vmba.token=from-cmdline"),
+              os.path.join(workdir, "agent2.log"))
+    try:
+        assert a.request("POST", "/shutdown", auth(token=TOKEN))[0] == 401
+        assert a.request("POST", "/shutdown", auth(token="from-cmdline"))[0] == 202
+        a.proc.wait(timeout=30)
+        text = a.text()
+        assert "Token set with vmba.token= on the kernel command line" in text
+        assert "desktop_secret set with --set, which every process can read in /proc/" in text
+        assert "from-cmdline" not in text and "from-set" not in text
+    finally:
+        a.close()
+
+
+def test_not_dumpable(agent_bin, workdir):
+    # Run as an unprivileged uid (no netinit, nothing that needs root): a
+    # second process of the same uid cannot read its environment, which
+    # it could for a dumpable process.
+    ns = Netns()
+    try:
+        os.chmod(workdir, 0o755)
+        sleeper = ns.popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sleep", "300"])
+        agent = ns.popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] +
+                         argv(agent_bin, workdir, "mmds=false", f"runtime_dir={workdir}/run",
+                              f"control_socket={workdir}/run/control.sock", netinit=False),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Serving /health: long past the first thing the agent does.
+        wait_until(lambda: ns.run("curl", "-sf", "-o", "/dev/null", f"http://127.0.0.1:{PORT}/health",
+                                  check=False).returncode == 0, 20, "the agent's /health")
+
+        def readable(pid):
+            r = ns.run("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                       "cat", f"/proc/{pid}/environ", check=False)
+            return r.returncode == 0
+        assert readable(sleeper.pid)           # the control: same uid, dumpable
+        assert not readable(agent.pid)
+        assert "Max core file size        0                    0" in open(f"/proc/{agent.pid}/limits").read()
+    finally:
+        ns.kill_procs()
+        ns.close()
