@@ -8,6 +8,7 @@
 #include "agent/host/host-secrets.h"
 #include "agent/http/health-json.h"
 #include "agent/http/health-status.h"
+#include "agent/http/http-wait.h"
 #include "agent/http/http.h"
 #include "agent/login/login.h"
 #include "agent/supervise/supervisor.h"
@@ -100,6 +101,7 @@ static int snapshot_http(Manager *m, Snapshot *s) {
                 s->http[i] = (HealthHttpCount) { c[i].route, c[i].status, c[i].count };
         s->h.http = s->http;
         s->h.n_http = n;
+        s->h.http_waiting = m->http ? http_server_waiting(m->http) : 0;
         return 0;
 }
 
@@ -152,7 +154,8 @@ static int health_handler(HttpRequest *req, void *userdata) {
         return http_reply(req, 200, "application/json", text, size);
 }
 
-static int ready_handler(HttpRequest *req, void *userdata) {
+/* Answers now when ready (or timed_out); else 0: wait on. */
+static int ready_check(HttpRequest *req, bool timed_out, void *userdata) {
         Manager *m = userdata;
         char reason[256] = "services not started";
         bool ready = false;
@@ -163,10 +166,30 @@ static int ready_handler(HttpRequest *req, void *userdata) {
                 snprintf(reason, sizeof reason, "shutting down");
         else if (m->supervisor)
                 ready = supervisor_chain_ready(m->supervisor, reason, sizeof reason);
+        if (!ready && !timed_out && !m->stopping)
+                return 0;
         r = health_build_ready_json(ready, reason, &o);
         if (r < 0)
-                return r;
-        return http_reply_json(req, ready ? 200 : 503, o, 0);
+                return http_reply_error(req, 500, "out of memory"), 1;
+        (void)http_reply_json(req, ready ? 200 : 503, o, 0);
+        return 1;
+}
+
+/* GET /health/ready[?wait=SECONDS]: with a wait, a request made before the
+ * chain is ready is answered the moment it is (or when the wait is over). */
+static int ready_handler(HttpRequest *req, void *userdata) {
+        Manager *m = userdata;
+        unsigned wait = 0;
+
+        if (http_wait_seconds(req, &wait) < 0)
+                return http_reply_error(req, 400, "wait must be a number of seconds up to 300");
+        if (wait == 0 || !m->ready_waiters) {
+                (void)ready_check(req, true, m);
+                return 0;
+        }
+        if (ready_check(req, false, m) > 0)
+                return 0;
+        return http_wait_add(m->ready_waiters, req, (usec_t)wait * USEC_PER_SEC, ready_check, m, NULL);
 }
 
 static int metrics_handler(HttpRequest *req, void *userdata) {
@@ -190,7 +213,17 @@ static const HttpRoute health_routes[] = {
 };
 
 int health_routes_register(Manager *m) {
+        int r;
+
         if (!m->http)
                 return -EINVAL;
+        r = http_wait_list_new(m->event, &m->ready_waiters);
+        if (r < 0)
+                return r;
         return http_server_add_routes(m->http, health_routes, ELEMENTSOF(health_routes), m);
+}
+
+void health_routes_changed(Manager *m) {
+        if (m->ready_waiters)
+                http_wait_kick(m->ready_waiters);
 }

@@ -11,3 +11,6 @@ typedef struct Manager Manager;
  * Manager at request time, so this may run right after the server starts,
  * before netinit or the supervisor are up. */
 int health_routes_register(Manager *m);
+/* The display chain (or the agent's state) changed: answer the
+ * GET /health/ready?wait= requests that can be answered now. */
+void health_routes_changed(Manager *m);

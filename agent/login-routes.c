@@ -1,6 +1,7 @@
 /* See login-routes.h. */
 #include <stdio.h>
 
+#include "agent/http/http-wait.h"
 #include "agent/login/callback-relay.h"
 #include "agent/login/login-json.h"
 #include "log.h"
@@ -18,6 +19,7 @@ typedef struct Pending {
 struct LoginRoutes {
         LoginRoutesOptions o;
         Pending pending[LOGIN_SESSIONS_MAX];
+        HttpWaitList *status_waiters;  /* GET /credentials/status?wait= */
 };
 
 static const char signed_in_page[] =
@@ -106,6 +108,7 @@ static void on_login_change(LoginSession *s, LoginChange change, void *userdata)
         LoginRoutes *lr = userdata;
         Pending *p;
 
+        http_wait_kick(lr->status_waiters);
         if (change == LOGIN_CHANGE_REMOVED) {
                 /* Not left waiting on a session that is gone. */
                 p = pending_find(lr, s->id);
@@ -209,19 +212,58 @@ static int oauth_url(HttpRequest *req, void *userdata) {
         return http_reply_json(req, 202, login_json_url_waiting(login_session_elapsed_ms(s)), 0);
 }
 
-static int credentials_status(HttpRequest *req, void *userdata) {
-        LoginRoutes *lr = userdata;
-        int r = 0;
-        LoginSession *s = query_session(lr->o.logins, req, &r);
-
-        if (!s)
-                return r;
+/* The status of s, as GET /credentials/status answers it. */
+static int status_reply(HttpRequest *req, LoginSession *s) {
         if (s->state == SESSION_AUTHENTICATED)
                 return http_reply_json(req, 200,
                                        login_json_status_authenticated(s->cred_path, s->modified, s->provider), 0);
         if (session_state_is_final(s->state))
                 return http_reply_json(req, 200, login_json_status_failed(s->error), 0);
         return http_reply_json(req, 200, login_json_status_waiting(login_session_elapsed_ms(s)), 0);
+}
+
+typedef struct StatusWait {
+        LoginRoutes *routes;
+        char id[37];
+} StatusWait;
+
+/* A waiting status request: answered once the session is authenticated or
+ * over (or gone), or when the wait ends. */
+static int status_check(HttpRequest *req, bool timed_out, void *userdata) {
+        StatusWait *w = userdata;
+        LoginSession *s = login_session_find(w->routes->o.logins, w->id);
+
+        if (!s) {
+                (void)http_reply_error(req, 404, "Session not found");
+                return 1;
+        }
+        if (!timed_out && session_state_is_live(s->state) && s->state != SESSION_AUTHENTICATED)
+                return 0;
+        (void)status_reply(req, s);
+        return 1;
+}
+
+/* GET /credentials/status?sessionId=[&wait=SECONDS]: with a wait, the
+ * answer comes when the login completes or ends, without polling. */
+static int credentials_status(HttpRequest *req, void *userdata) {
+        LoginRoutes *lr = userdata;
+        unsigned wait = 0;
+        int r = 0;
+        LoginSession *s = query_session(lr->o.logins, req, &r);
+        StatusWait *w;
+
+        if (!s)
+                return r;
+        if (http_wait_seconds(req, &wait) < 0)
+                return http_reply_error(req, 400, "wait must be a number of seconds up to 300");
+        if (wait == 0 || s->state == SESSION_AUTHENTICATED || !session_state_is_live(s->state))
+                return status_reply(req, s);
+        w = calloc(1, sizeof *w);
+        if (!w)
+                return -ENOMEM;
+        w->routes = lr;
+        memcpy(w->id, s->id, sizeof w->id);
+        return http_wait_add(lr->status_waiters, req, (usec_t)wait * USEC_PER_SEC, status_check, w, free);
 }
 
 /* The session may be gone when the response ends: find it again by id. */
@@ -428,7 +470,9 @@ int login_routes_new(const LoginRoutesOptions *o, LoginRoutes **ret) {
         if (!lr)
                 return -ENOMEM;
         lr->o = *o;
-        r = login_manager_subscribe(o->logins, on_login_change, lr);
+        r = http_wait_list_new(o->event, &lr->status_waiters);
+        if (r >= 0)
+                r = login_manager_subscribe(o->logins, on_login_change, lr);
         if (r >= 0)
                 r = http_server_add_routes(o->http, login_routes, ELEMENTSOF(login_routes), lr);
         if (r < 0)
@@ -443,6 +487,7 @@ LoginRoutes *login_routes_free(LoginRoutes *lr) {
         for (size_t i = 0; i < ELEMENTSOF(lr->pending); i++)
                 if (lr->pending[i].req)
                         (void)http_reply_error(pending_take(&lr->pending[i]), 503, "shutting down");
+        http_wait_list_free(lr->status_waiters);
         free(lr);
         return NULL;
 }

@@ -8,6 +8,7 @@
 #include "build-config.h"
 #include "fileio.h"
 #include "log.h"
+#include "agent/ctl/ctl.h"
 #include "agent/login/control-socket.h"
 #include "macro.h"
 #include "netinit/netinit-main.h"
@@ -24,6 +25,7 @@ static const Verb verbs[] = {
         { "run", run_main, "run the agent (the default; what PID 1 runs)" },
         { "netinit", netinit_main, "configure the network from ip= (see --help)" },
         { "open-url", open_url_main, "hand a URL to the running agent's browser ($BROWSER for CLIs)" },
+        { "ctl", ctl_main, "the host's side: health, wait-ready, login, receive pushed credentials" },
 };
 
 static void print_version(void) {

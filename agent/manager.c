@@ -17,6 +17,7 @@
 #include <systemd/sd-bus.h>
 
 #include "agent/host/host-secrets.h"
+#include "agent/http/http-wait.h"
 #include "agent/http/http.h"
 #include "agent/login/handoff-vsock.h"
 #include "agent/login/login.h"
@@ -73,6 +74,7 @@ Manager *manager_free(Manager *m) {
          * server are still there for them. */
         m->logins = login_manager_free(m->logins); /* kills CLIs, wipes secrets */
         m->handoff = handoff_free(m->handoff);
+        m->ready_waiters = http_wait_list_free(m->ready_waiters);
         m->http = http_server_free(m->http);
         m->login_routes = login_routes_free(m->login_routes);
         m->browser = browser_free(m->browser);
@@ -186,6 +188,9 @@ void manager_request_shutdown(Manager *m, const char *reason) {
                 return;
         m->stopping = true;
         log_notice("Shutting down: %s.", reason);
+        /* Whoever waits for /health/ready learns it will not come. */
+        if (m->ready_waiters)
+                http_wait_kick(m->ready_waiters);
         notify_stopping(&m->notifier, reason);
         /* Deferred: callers (signal handlers, an HTTP handler that still
          * has to send its reply) return to the loop before anything stops. */

@@ -21,6 +21,7 @@ typedef struct LoginRoutes LoginRoutes;
 typedef struct Handoff Handoff;
 typedef struct Browser Browser;
 typedef struct HostSecrets HostSecrets;
+typedef struct HttpWaitList HttpWaitList;
 
 /* Milestones, CLOCK_BOOTTIME µs (kernel start = 0); 0 = not reached. */
 typedef struct BootTimes {
@@ -49,6 +50,7 @@ typedef struct Manager {
         Launcher launcher;        /* spawn + children, for the layers above */
         Supervisor *supervisor;
         HttpServer *http;
+        HttpWaitList *ready_waiters; /* GET /health/ready?wait= */
         Browser *browser;
         LoginManager *logins;
         LoginRoutes *login_routes;

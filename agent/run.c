@@ -402,6 +402,7 @@ static void on_services_changed(void *userdata) {
         /* The first time the chain is whole is the boot's ready milestone. */
         if (m->supervisor && !m->boot.ready && supervisor_chain_ready(m->supervisor, reason, sizeof reason))
                 m->boot.ready = now(CLOCK_BOOTTIME);
+        health_routes_changed(m);
 }
 
 static void on_services_status(const char *line, void *userdata) {

@@ -47,7 +47,7 @@ void log_set_target(LogTarget t) {
                 console_fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
         else if (t == LOG_TARGET_KMSG)
                 console_fd = open("/dev/kmsg", O_WRONLY | O_NOCTTY | O_CLOEXEC);
-        if (t != LOG_TARGET_STDERR && console_fd < 0)
+        if ((t == LOG_TARGET_CONSOLE || t == LOG_TARGET_KMSG) && console_fd < 0)
                 target = LOG_TARGET_STDERR;
 }
 
@@ -66,9 +66,10 @@ int log_internalv(int level, int error, const char *file _unused_, int line _unu
                 if (*p == '\n' || *p == '\r')
                         *p = ' ';
 
-        int fd = target == LOG_TARGET_STDERR ? STDERR_FILENO : console_fd;
+        int fd = target == LOG_TARGET_STDERR || target == LOG_TARGET_TERMINAL ? STDERR_FILENO : console_fd;
         int n = snprintf(head, sizeof head, "<%d>%s: ", level & LOG_PRIMASK, ident);
-        if (target == LOG_TARGET_CONSOLE) /* the console shows no priorities */
+        /* The console and a person's terminal show no priorities. */
+        if (target == LOG_TARGET_CONSOLE || target == LOG_TARGET_TERMINAL)
                 n = snprintf(head, sizeof head, "%s: ", ident);
         struct iovec iov[] = {
                 { .iov_base = head, .iov_len = (size_t)MAX(n, 0) },

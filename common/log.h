@@ -14,6 +14,7 @@ typedef enum LogTarget {
         LOG_TARGET_STDERR, /* "<N>" prefix, for journald and tests */
         LOG_TARGET_CONSOLE, /* "<N>" prefix, to /dev/console (PID 1) */
         LOG_TARGET_KMSG, /* /dev/kmsg, PID 1 before /dev/console exists */
+        LOG_TARGET_TERMINAL, /* stderr without a prefix: commands a person runs */
         _LOG_TARGET_MAX,
         _LOG_TARGET_INVALID = -EINVAL,
 } LogTarget;

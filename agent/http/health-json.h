@@ -66,6 +66,7 @@ typedef struct HealthSnapshot {
 
         const HealthHttpCount *http;
         size_t n_http;
+        unsigned http_waiting;     /* requests suspended for their answer */
 } HealthSnapshot;
 
 /* The /health object as compact JSON text, NUL-terminated, owned by the

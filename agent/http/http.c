@@ -120,6 +120,14 @@ size_t http_server_get_counters(HttpServer *s, const HttpCounter **ret) {
         return s->n_counters;
 }
 
+unsigned http_server_waiting(HttpServer *s) {
+        unsigned n = 0;
+
+        for (HttpRequest *r = s->suspended; r; r = r->susp_next)
+                n++;
+        return n;
+}
+
 static void suspended_unlink(HttpRequest *r) {
         if (r->susp_prev)
                 r->susp_prev->susp_next = r->susp_next;

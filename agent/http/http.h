@@ -101,3 +101,6 @@ typedef struct HttpCounter {
         unsigned long long count;
 } HttpCounter;
 size_t http_server_get_counters(HttpServer *s, const HttpCounter **ret);
+/* Requests suspended, waiting for their answer (long polls, a login's
+ * pending URL). */
+unsigned http_server_waiting(HttpServer *s);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "fileio.h"
@@ -89,6 +90,37 @@ static void test_log_returns_negative(void **state) {
         assert_int_equal(log_error_errno(EIO, "x"), -EIO);
         assert_int_equal(log_error_errno(-ENOENT, "x"), -ENOENT);
         log_set_max_level(LOG_INFO);
+}
+
+/* What one log call writes to stderr, captured through a pipe. */
+static void log_captured(LogTarget t, char *buf, size_t size) {
+        int p[2], saved = dup(STDERR_FILENO);
+        ssize_t n;
+
+        assert_int_equal(pipe(p), 0);
+        assert_true(dup2(p[1], STDERR_FILENO) >= 0);
+        log_set_target(t);
+        log_set_ident("tst");
+        log_warning("one\ntwo\rthree %d", 3);
+        log_set_ident("vm-browser-agent");
+        log_set_target(LOG_TARGET_STDERR);
+        assert_true(dup2(saved, STDERR_FILENO) >= 0);
+        close(saved);
+        close(p[1]);
+        n = read(p[0], buf, size - 1);
+        close(p[0]);
+        assert_true(n >= 0);
+        buf[n] = '\0';
+}
+
+static void test_log_format(void **state) {
+        char buf[256];
+
+        /* A message is one line: an embedded newline cannot forge a record. */
+        log_captured(LOG_TARGET_STDERR, buf, sizeof buf);
+        assert_string_equal(buf, "<4>tst: one two three 3\n");
+        log_captured(LOG_TARGET_TERMINAL, buf, sizeof buf);
+        assert_string_equal(buf, "tst: one two three 3\n");
 }
 
 static void test_startswith(void **state) {
@@ -226,6 +258,7 @@ int main(void) {
                 cmocka_unit_test(test_mkdir_all),
                 cmocka_unit_test(test_log_level_from_string),
                 cmocka_unit_test(test_log_returns_negative),
+                cmocka_unit_test(test_log_format),
                 cmocka_unit_test(test_startswith),
                 cmocka_unit_test(test_unhexchar),
                 cmocka_unit_test(test_strv),

@@ -1,0 +1,567 @@
+/* Implementation of ctl.h.  Each request is one HTTP/1.1 exchange with
+ * Connection: close (common/http-once.c) run on a private sd-event loop;
+ * waiting is the agent's long poll (?wait=), never a sleep here, except
+ * for the connection refused while the VM boots, retried with a growing
+ * delay.  Credentials only ever go to the file named, mode 0600. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "fileio.h"
+#include "http-once.h"
+#include "json-wipe.h"
+#include "log.h"
+#include "macro.h"
+#include "socket-util.h"
+#include "time-util.h"
+
+#define ANSWER_MAX (4 * 1024 * 1024)
+#define LINE_MAX_BYTES (8 * 1024 * 1024)
+#define WAIT_STEP_S 10
+
+typedef struct Ctl {
+        union {
+                struct sockaddr sa;
+                struct sockaddr_in in;
+                struct sockaddr_in6 in6;
+        } addr;
+        socklen_t addr_len;
+        char host[80];          /* the Host header: address:port */
+        char *token;            /* secret */
+        char *desktop_secret;   /* secret */
+        const char *novnc;      /* noVNC base URL; NULL: the agent's host, port 6080 */
+        unsigned timeout_s;
+} Ctl;
+
+static void ctl_done(Ctl *c) {
+        c->token = erase_and_free(c->token);
+        c->desktop_secret = erase_and_free(c->desktop_secret);
+}
+
+/* http://ADDRESS[:PORT] with an IP literal ([v6] bracketed) or localhost. */
+static int parse_agent_url(Ctl *c, const char *url) {
+        const char *rest = startswith(url, "http://"), *end;
+        char addr[INET6_ADDRSTRLEN];
+        unsigned long port = 8080;
+        size_t n;
+
+        if (!rest)
+                return -EINVAL;
+        if (*rest == '[') {
+                end = strchr(rest, ']');
+                if (!end)
+                        return -EINVAL;
+                n = (size_t)(end - rest - 1);
+                rest++;
+                end++;
+        } else {
+                n = strcspn(rest, ":/");
+                end = rest + n;
+        }
+        if (n == 0 || n >= sizeof addr)
+                return -EINVAL;
+        memcpy(addr, rest, n);
+        addr[n] = '\0';
+        if (*end == ':') {
+                char *e;
+                port = strtoul(end + 1, &e, 10);
+                if (e == end + 1 || (*e && *e != '/') || port == 0 || port > 65535)
+                        return -EINVAL;
+        } else if (*end && *end != '/')
+                return -EINVAL;
+        if (streq(addr, "localhost"))
+                snprintf(addr, sizeof addr, "127.0.0.1");
+        if (inet_pton(AF_INET, addr, &c->addr.in.sin_addr) == 1) {
+                c->addr.in.sin_family = AF_INET;
+                c->addr.in.sin_port = htons((uint16_t)port);
+                c->addr_len = sizeof c->addr.in;
+                snprintf(c->host, sizeof c->host, "%s:%lu", addr, port);
+        } else if (inet_pton(AF_INET6, addr, &c->addr.in6.sin6_addr) == 1) {
+                c->addr.in6.sin6_family = AF_INET6;
+                c->addr.in6.sin6_port = htons((uint16_t)port);
+                c->addr_len = sizeof c->addr.in6;
+                snprintf(c->host, sizeof c->host, "[%s]:%lu", addr, port);
+        } else
+                return -EINVAL;
+        return 0;
+}
+
+typedef struct Exchange {
+        bool done;
+        int r;
+        unsigned status;
+        char *body;
+} Exchange;
+
+static void on_answer(int r, const HttpAnswer *a, void *userdata) {
+        Exchange *x = userdata;
+
+        x->done = true;
+        x->r = r;
+        if (r >= 0) {
+                x->status = a->status;
+                x->body = strdup(a->body);
+                if (!x->body)
+                        x->r = -ENOMEM;
+        }
+}
+
+/* The request text in a buffer sized for it (it carries the token). */
+static char *request_text(Ctl *c, const char *method, const char *path, const char *body, size_t *ret_len) {
+        static const char fmt[] = "%s %s HTTP/1.1\r\nHost: %s\r\n%s%s%s%s%s"
+                                  "Content-Length: %zu\r\nConnection: close\r\n\r\n%s";
+        const char *ct = body ? "Content-Type: application/json\r\n" : "";
+        size_t blen = body ? strlen(body) : 0;
+        int n;
+        char *req;
+
+#define ARGS method, path, c->host, c->token ? "Authorization: Bearer " : "", c->token ?: "", \
+             c->token ? "\r\n" : "", ct, "", blen, body ?: ""
+        n = snprintf(NULL, 0, fmt, ARGS);
+        if (n < 0 || !(req = malloc((size_t)n + 1)))
+                return NULL;
+        *ret_len = (size_t)snprintf(req, (size_t)n + 1, fmt, ARGS);
+#undef ARGS
+        return req;
+}
+
+/* One request; 0 with the status and the body (owned; may hold secrets). */
+static int request(Ctl *c, const char *method, const char *path, const char *body, unsigned timeout_s,
+                   unsigned *ret_status, char **ret_body) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        Exchange x = {};
+        size_t len = 0;
+        char *req = request_text(c, method, path, body, &len);
+        int r;
+
+        if (!req)
+                return -ENOMEM;
+        r = sd_event_new(&e);
+        if (r < 0) {
+                erase_and_free(req);
+                return r;
+        }
+        r = http_once_start(e, &c->addr.sa, c->addr_len, req, len, ANSWER_MAX, (usec_t)timeout_s * USEC_PER_SEC,
+                            on_answer, &x, NULL);
+        while (r >= 0 && !x.done)
+                r = sd_event_run(e, UINT64_MAX);
+        if (r < 0 || x.r < 0) {
+                erase_and_free(x.body);
+                return r < 0 ? r : x.r;
+        }
+        *ret_status = x.status;
+        *ret_body = x.body;
+        return 0;
+}
+
+static json_t *json_of(const char *body) {
+        return body ? json_loads(body, 0, NULL) : NULL;
+}
+
+static int cmd_health(Ctl *c) {
+        _cleanup_(freep) char *body = NULL;
+        unsigned status = 0;
+        int r = request(c, "GET", "/health", NULL, c->timeout_s, &status, &body);
+
+        if (r < 0)
+                return log_error_errno(r, "Cannot reach the agent at %s: %m", c->host), 1;
+        printf("%s\n", body);
+        json_t *h = json_of(body);
+        const char *st = json_string_value(json_object_get(h, "status"));
+        bool ok = status == 200 && st && streq(st, "ok");
+        json_decref(h);
+        return ok ? 0 : 1;
+}
+
+/* Until /health/ready says 200: the agent answers the long poll the moment
+ * the chain is ready; before it listens, connection refused is retried. */
+static int cmd_wait_ready(Ctl *c) {
+        usec_t end = now(CLOCK_MONOTONIC) + (usec_t)c->timeout_s * USEC_PER_SEC, delay = 50 * USEC_PER_MSEC;
+        char path[64];
+
+        for (;;) {
+                _cleanup_(freep) char *body = NULL;
+                usec_t t = now(CLOCK_MONOTONIC);
+                unsigned status = 0, left = t >= end ? 0 : (unsigned)((end - t) / USEC_PER_SEC);
+                int r;
+
+                snprintf(path, sizeof path, "/health/ready?wait=%u", MIN(left, 300u));
+                r = request(c, "GET", path, NULL, MIN(left, 300u) + 10, &status, &body);
+                if (r >= 0 && status == 200) {
+                        printf("ready\n");
+                        return 0;
+                }
+                if (r >= 0 && status != 503) { /* refused (401, 403…): waiting will not help */
+                        log_error("The agent refused (HTTP %u): %s", status, body);
+                        return 1;
+                }
+                if (now(CLOCK_MONOTONIC) >= end) {
+                        log_error("Not ready after %u s: %s", c->timeout_s, r < 0 ? strerror(-r) : body);
+                        return 1;
+                }
+                if (r < 0) { /* not listening yet */
+                        (void)usleep((useconds_t)delay);
+                        delay = MIN(delay * 2, 2 * USEC_PER_SEC);
+                }
+        }
+}
+
+static int uuid4(char buf[static 37]) {
+        uint8_t b[16];
+
+        if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
+                return -EIO;
+        b[6] = (b[6] & 0x0f) | 0x40;
+        b[8] = (b[8] & 0x3f) | 0x80;
+        snprintf(buf, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                 b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+        return 0;
+}
+
+/* The noVNC URL the person opens: the token in the websocket path, the
+ * VNC password (its first 8 characters count) in the fragment. */
+static void print_novnc(Ctl *c) {
+        char base[128];
+
+        if (!c->desktop_secret) {
+                printf("desktop: (no --desktop-secret-file: the noVNC URL needs the desktop secret)\n");
+                return;
+        }
+        if (c->novnc)
+                snprintf(base, sizeof base, "%s", c->novnc);
+        else /* c->host without its ":port" */
+                snprintf(base, sizeof base, "http://%.*s:6080", (int)(strrchr(c->host, ':') - c->host), c->host);
+        printf("desktop: %s/vnc.html#autoconnect=1&resize=scale&path=websockify%%3Ftoken%%3D%s&password=%.8s\n",
+               base, c->desktop_secret, c->desktop_secret);
+}
+
+static int login_start(Ctl *c, const char *provider, const char *sid) {
+        _cleanup_(freep) char *body = NULL;
+        char path[128], req[192];
+        unsigned status = 0;
+        json_t *j;
+        int r;
+
+        snprintf(path, sizeof path, "/auth/%s", provider);
+        snprintf(req, sizeof req, "{\"sessionId\":\"%s\"}", sid);
+        r = request(c, "POST", path, req, 120, &status, &body);
+        if (r < 0)
+                return log_error_errno(r, "Cannot reach the agent at %s: %m", c->host);
+        j = json_of(body);
+        if (status != 200 || !json_is_true(json_object_get(j, "success"))) {
+                log_error("Login did not start (HTTP %u): %s", status, body);
+                json_decref(j);
+                return -EPROTO;
+        }
+        const char *url = json_string_value(json_object_get(j, "oauthUrl"));
+        printf("session: %s\nauthorize: %s\n", sid, url ?: "(none printed yet)");
+        print_novnc(c);
+        fflush(stdout);
+        json_decref(j);
+        return 0;
+}
+
+/* Waits for the sign-in with a progress line per long poll; 0 when
+ * authenticated. */
+static int login_wait(Ctl *c, const char *sid) {
+        usec_t start = now(CLOCK_MONOTONIC);
+        char path[256];
+
+        snprintf(path, sizeof path, "/credentials/status?sessionId=%s&wait=%d", sid, WAIT_STEP_S);
+        for (;;) {
+                _cleanup_(freep) char *body = NULL;
+                unsigned status = 0;
+                json_t *j;
+                int r = request(c, "GET", path, NULL, WAIT_STEP_S + 30, &status, &body);
+
+                if (r < 0)
+                        return log_error_errno(r, "Lost the agent at %s: %m", c->host);
+                j = json_of(body);
+                if (status == 200 && json_is_true(json_object_get(j, "authenticated"))) {
+                        json_decref(j);
+                        return 0;
+                }
+                if (status != 200 || json_is_true(json_object_get(j, "failed"))) {
+                        log_error("Login failed: %s", json_string_value(json_object_get(j, "error")) ?: body);
+                        json_decref(j);
+                        return -EPROTO;
+                }
+                json_decref(j);
+                unsigned waited = (unsigned)((now(CLOCK_MONOTONIC) - start) / USEC_PER_SEC);
+                if (waited >= c->timeout_s) {
+                        log_error("No sign-in after %u s.", waited);
+                        return -ETIMEDOUT;
+                }
+                fprintf(stderr, "waiting for the sign-in (%u s)\n", waited);
+        }
+}
+
+static int login_fetch(Ctl *c, const char *sid, const char *out) {
+        _cleanup_(erase_and_freep) char *body = NULL, *text = NULL;
+        char path[192];
+        unsigned status = 0;
+        int r;
+
+        snprintf(path, sizeof path, "/credentials/get?sessionId=%s", sid);
+        r = request(c, "GET", path, NULL, 60, &status, &body);
+        if (r < 0)
+                return log_error_errno(r, "Lost the agent at %s: %m", c->host);
+        json_t *j = json_of(body);
+        if (status != 200 || !json_is_object(json_object_get(j, "credentials"))) {
+                log_error("No credentials (HTTP %u).", status);
+                json_wipe(j);
+                json_decref(j);
+                return -EPROTO;
+        }
+        text = json_dumps(json_object_get(j, "credentials"), JSON_INDENT(2));
+        json_wipe(j);
+        json_decref(j);
+        if (!text)
+                return log_error_errno(-ENOMEM, "Out of memory.");
+        r = write_file_atomic(out, text, strlen(text), 0600);
+        if (r < 0)
+                return log_error_errno(r, "Cannot write %s: %m", out);
+        printf("credentials: %s\n", out);
+        return 0;
+}
+
+static int cmd_login(Ctl *c, const char *provider, const char *sid_arg, const char *out_arg) {
+        char sid[130], out[PATH_MAX];
+        int r;
+
+        if (sid_arg)
+                snprintf(sid, sizeof sid, "%s", sid_arg);
+        else if (uuid4(sid) < 0)
+                return log_error("Cannot make a session id."), 1;
+        snprintf(out, sizeof out, "%s", out_arg ?: "credentials.json");
+        r = login_start(c, provider, sid);
+        if (r >= 0)
+                r = login_wait(c, sid);
+        if (r >= 0)
+                r = login_fetch(c, sid, out);
+        return r < 0 ? 1 : 0;
+}
+
+/* The session id names a file on the host: whatever the agent accepts,
+ * only these characters, never a leading dot. */
+static bool file_name_is_safe(const char *s) {
+        size_t n = strlen(s);
+
+        return n > 0 && n <= 128 && s[0] != '.' &&
+               strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") == n;
+}
+
+static int parse_number(const char *s, unsigned max, unsigned *ret) {
+        char *end;
+        unsigned long v;
+
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno || end == s || *end || v > max || s[0] == '-')
+                return -EINVAL;
+        *ret = (unsigned)v;
+        return 0;
+}
+
+/* One delivery line: its credentials go to dir/<sessionId>.json (0600),
+ * then the ACK.  The line is a secret: wiped by the caller. */
+static int receive_line(int fd, const char *line, const char *dir) {
+        char path[PATH_MAX], ack[96];
+        _cleanup_(erase_and_freep) char *text = NULL;
+        json_t *j = json_loads(line, 0, NULL);
+        const char *id = json_string_value(json_object_get(j, "deliveryId"));
+        const char *sid = json_string_value(json_object_get(j, "sessionId"));
+        int r = -EBADMSG;
+
+        if (id && sid && strlen(id) < 64 && file_name_is_safe(sid) &&
+            json_is_object(json_object_get(j, "credentials")) &&
+            (text = json_dumps(json_object_get(j, "credentials"), JSON_INDENT(2)))) {
+                snprintf(path, sizeof path, "%s/%s.json", dir, sid);
+                r = write_file_atomic(path, text, strlen(text), 0600);
+                if (r >= 0) {
+                        snprintf(ack, sizeof ack, "ACK %s\n", id);
+                        r = loop_write(fd, ack, strlen(ack));
+                }
+                if (r >= 0)
+                        printf("received: %s (%s)\n", path,
+                               json_string_value(json_object_get(j, "provider")) ?: "?");
+        }
+        json_wipe(j);
+        json_decref(j);
+        return r;
+}
+
+/* Reads lines from one connection until it closes; returns how many were
+ * delivered. */
+static int receive_connection(int fd, const char *dir) {
+        _cleanup_(freep) char *buf = malloc(LINE_MAX_BYTES + 1);
+        size_t n = 0;
+        int count = 0;
+
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t k = read(fd, buf + n, LINE_MAX_BYTES - n);
+                char *nl;
+
+                if (k <= 0)
+                        break;
+                n += (size_t)k;
+                buf[n] = '\0';
+                while ((nl = memchr(buf, '\n', n))) {
+                        *nl = '\0';
+                        if (receive_line(fd, buf, dir) >= 0)
+                                count++;
+                        size_t used = (size_t)(nl + 1 - buf);
+                        explicit_bzero(buf, used);
+                        memmove(buf, nl + 1, n - used);
+                        n -= used;
+                }
+                if (n == LINE_MAX_BYTES)
+                        break; /* a line that long is not ours */
+        }
+        explicit_bzero(buf, LINE_MAX_BYTES + 1);
+        return count;
+}
+
+static int cmd_receive(const char *uds, const char *dir, unsigned want) {
+        _cleanup_(closep) int fd = -EBADF;
+        struct sockaddr_un sa;
+        int len = sockaddr_un_set(&sa, uds);
+        unsigned got = 0;
+
+        if (len < 0)
+                return log_error_errno(len, "Socket path too long: %s", uds), 1;
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        (void)unlink(uds);
+        mode_t old = umask(0077);
+        int r = fd < 0 || bind(fd, &sa, (socklen_t)len) < 0 || listen(fd, 4) < 0 ? -errno : 0;
+        umask(old);
+        if (r < 0)
+                return log_error_errno(r, "Cannot listen on %s: %m", uds), 1;
+        printf("listening: %s\n", uds);
+        fflush(stdout);
+        while (want == 0 || got < want) {
+                _cleanup_(closep) int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+                if (c < 0)
+                        return log_error_errno(errno, "accept() failed: %m"), 1;
+                r = receive_connection(c, dir);
+                if (r > 0)
+                        got += (unsigned)r;
+                fflush(stdout);
+        }
+        (void)unlink(uds);
+        return 0;
+}
+
+static int read_secret(const char *path, char **ret) {
+        _cleanup_(erase_and_freep) char *buf = NULL;
+        int r = read_full_file(path, 4096, &buf, NULL);
+
+        if (r < 0)
+                return log_error_errno(r, "Cannot read %s: %m", path);
+        buf[strcspn(buf, "\r\n")] = '\0';
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+static void help(void) {
+        printf("Usage: vm-browser-agent ctl [OPTIONS] COMMAND [ARGS]\n\n"
+               "The host's side: talk to an agent, receive pushed credentials.\n\n"
+               "  health                     print /health; exit 0 when its status is ok\n"
+               "  wait-ready                 wait until the display chain is ready\n"
+               "  login PROVIDER             start a login, print its URLs, wait for the sign-in,\n"
+               "                             write the credentials (--out, mode 0600)\n"
+               "  receive --uds PATH_PORT    be the host end of the push handoff (Firecracker's\n"
+               "                             <uds_path>_<port>): write each delivery 0600, ACK it\n\n"
+               "  --agent URL                the agent (http://ADDRESS[:PORT], default http://127.0.0.1:8080)\n"
+               "  --token-file FILE          the control token\n"
+               "  --desktop-secret-file FILE the desktop secret (for the noVNC URL)\n"
+               "  --novnc URL                noVNC's base URL (default: the agent's address, port 6080)\n"
+               "  --timeout SECONDS          how long to wait (default 300)\n"
+               "  --session ID  --out FILE   login: the session id (default: a new UUID), the file\n"
+               "  --out-dir DIR  --count N   receive: where to write, how many deliveries (0 = forever)\n");
+}
+
+int ctl_main(int argc, char **argv) {
+        enum { ARG_AGENT = 0x100, ARG_TOKEN, ARG_DESKTOP, ARG_NOVNC, ARG_TIMEOUT, ARG_SESSION, ARG_OUT,
+               ARG_UDS, ARG_OUT_DIR, ARG_COUNT };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "agent", required_argument, NULL, ARG_AGENT },
+                { "token-file", required_argument, NULL, ARG_TOKEN },
+                { "desktop-secret-file", required_argument, NULL, ARG_DESKTOP },
+                { "novnc", required_argument, NULL, ARG_NOVNC },
+                { "timeout", required_argument, NULL, ARG_TIMEOUT },
+                { "session", required_argument, NULL, ARG_SESSION },
+                { "out", required_argument, NULL, ARG_OUT },
+                { "uds", required_argument, NULL, ARG_UDS },
+                { "out-dir", required_argument, NULL, ARG_OUT_DIR },
+                { "count", required_argument, NULL, ARG_COUNT },
+                {}
+        };
+        _cleanup_(ctl_done) Ctl c = { .timeout_s = 300 };
+        const char *agent = "http://127.0.0.1:8080", *session = NULL, *out = NULL, *uds = NULL, *dir = ".";
+        const char *token_file = NULL, *desktop_file = NULL;
+        unsigned count = 1;
+        int o;
+
+        log_set_target(LOG_TARGET_TERMINAL);
+        log_set_ident("vm-browser-agent ctl");
+        optind = 0;
+        while ((o = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (o) {
+                case 'h': help(); return 0;
+                case ARG_AGENT: agent = optarg; break;
+                case ARG_TOKEN: token_file = optarg; break;
+                case ARG_DESKTOP: desktop_file = optarg; break;
+                case ARG_NOVNC: c.novnc = optarg; break;
+                case ARG_TIMEOUT:
+                        if (parse_number(optarg, 86400, &c.timeout_s) < 0 || c.timeout_s == 0)
+                                return log_error("--timeout wants 1…86400 seconds, not '%s'.", optarg), 2;
+                        break;
+                case ARG_SESSION: session = optarg; break;
+                case ARG_OUT: out = optarg; break;
+                case ARG_UDS: uds = optarg; break;
+                case ARG_OUT_DIR: dir = optarg; break;
+                case ARG_COUNT:
+                        if (parse_number(optarg, 1000000, &count) < 0)
+                                return log_error("--count wants a number (0: forever), not '%s'.", optarg), 2;
+                        break;
+                default: return log_error("Unknown option; see ctl --help."), 2;
+                }
+        if (optind >= argc)
+                return help(), 2;
+        if (streq(argv[optind], "receive")) {
+                if (!uds)
+                        return log_error("receive needs --uds PATH_PORT."), 2;
+                return cmd_receive(uds, dir, count);
+        }
+        if (parse_agent_url(&c, agent) < 0)
+                return log_error("--agent wants http://ADDRESS[:PORT] with an IP address or localhost."), 2;
+        if ((token_file && read_secret(token_file, &c.token) < 0) ||
+            (desktop_file && read_secret(desktop_file, &c.desktop_secret) < 0))
+                return 1;
+        if (streq(argv[optind], "health"))
+                return cmd_health(&c);
+        if (streq(argv[optind], "wait-ready"))
+                return cmd_wait_ready(&c);
+        if (streq(argv[optind], "login") && optind + 1 < argc)
+                return cmd_login(&c, argv[optind + 1], session, out);
+        log_error("Unknown command '%s'; see ctl --help.", argv[optind]);
+        return 2;
+}

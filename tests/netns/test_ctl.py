@@ -1,0 +1,308 @@
+"""The host's side (`vm-browser-agent ctl`) against the real agent in a test
+network namespace, and the long polls it waits with: /health/ready?wait=
+and /credentials/status?wait= answer the moment the state changes, which
+the tests prove by holding the change back until the agent reports the
+request as waiting (vmba_http_waiting_requests in /metrics).  The push
+handoff's host end is `ctl receive` on a unix socket standing in for
+Firecracker's <uds_path>_<port>."""
+import http.client
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+
+import pytest
+
+from netns import Netns, wait_until
+from svagent import DESKTOP_SECRET, TOKEN, Agent, auth, free_display
+from test_login import IDLE, env, make_env, sid  # noqa: F401 (env, make_env: fixtures)
+
+
+def ctl_argv(agent_bin, env_or_agent, *args, token=True):
+    a = getattr(env_or_agent, "agent", env_or_agent)
+    argv = [agent_bin, "ctl", "--agent", f"http://127.0.0.1:{a.http_port}"]
+    if token:
+        argv += ["--token-file", os.path.join(a.dir, "token")]
+    return argv + list(args)
+
+
+def run_ctl(agent_bin, env_or_agent, *args, token=True, timeout=60):
+    a = getattr(env_or_agent, "agent", env_or_agent)
+    return a.ns.run(*ctl_argv(agent_bin, a, *args, token=token), check=False, timeout=timeout)
+
+
+def waiting(agent):
+    """vmba_http_waiting_requests from /metrics."""
+    status, body = agent.get("/metrics")
+    assert status == 200
+    for line in body.decode().splitlines():
+        if line.startswith("vmba_http_waiting_requests "):
+            return int(line.split()[1])
+    raise AssertionError("no vmba_http_waiting_requests in /metrics")
+
+
+class Background:
+    """One request made from inside the namespace on its own thread."""
+
+    def __init__(self, ns, port, path, headers=None):
+        self.result = None
+        self.error = None
+
+        def run():
+            try:
+                with ns.entered():
+                    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                    c.request("GET", path, headers=headers or {})
+                    r = c.getresponse()
+                    self.result = (r.status, json.loads(r.read()))
+                    c.close()
+            except Exception as e:  # reported by join()
+                self.error = e
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+    def join(self):
+        self.thread.join(130)
+        assert not self.thread.is_alive(), "no answer"
+        if self.error:
+            raise self.error
+        return self.result
+
+
+# -- long polls ---------------------------------------------------------------
+
+def released_service(tmp, port):
+    """A service that listens (and greets like a VNC server) only once the
+    test writes to its FIFO, so the test decides when it becomes ready."""
+    fifo = os.path.join(tmp, "release")
+    os.mkfifo(fifo)
+    script = ("import socket,sys\n"
+              f"open({fifo!r}).read()\n"
+              "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+              f"s.bind(('127.0.0.1', {port})); s.listen(4)\n"
+              "while True:\n"
+              "    c, _ = s.accept(); c.sendall(b'RFB 003.008\\n'); c.close()\n")
+    svc = {"name": "gate", "argv": [sys.executable, "-c", script], "ready_timeout_ms": 120000,
+           "probe": {"type": "tcp-banner", "port": port, "expect": "RFB "}}
+    return fifo, svc
+
+
+def test_ready_long_poll(agent_bin, tmp_path):
+    port = 17500 + os.getpid() % 400
+    fifo, svc = released_service(str(tmp_path), port)
+    with Agent(agent_bin, services=[svc]) as a:
+        wait_until(lambda: a.try_services().get("gate", {}).get("state") == "starting", 20, "gate starting")
+        # A short wait runs out: the same answer as without one.
+        status, body = a.get("/health/ready?wait=1")
+        assert status == 503 and json.loads(body) == {"ready": False, "reason": "gate: starting"}
+        w = Background(a.ns, a.http_port, "/health/ready?wait=120")
+        wait_until(lambda: waiting(a) == 1, 20, "the ready request waiting")
+        with open(fifo, "w") as f:
+            f.write("go")
+        assert w.join() == (200, {"ready": True})
+        assert waiting(a) == 0
+        # Ready already: answered at once, whatever the wait.
+        assert a.get("/health/ready?wait=300")[0] == 200
+
+
+@pytest.mark.parametrize("wait", ["301", "-1", "x", "", "1.5", "99999999999999999999"])
+def test_ready_bad_wait(agent_bin, wait):
+    with Agent(agent_bin, services=IDLE) as a:
+        a.wait_ready()
+        status, body = a.get(f"/health/ready?wait={wait}")
+        assert (status, json.loads(body)) == (400, {"error": "wait must be a number of seconds up to 300"})
+        assert a.alive()
+
+
+def test_ready_waiters_answered_at_shutdown(agent_bin, tmp_path):
+    port = 17500 + os.getpid() % 400
+    _, svc = released_service(str(tmp_path), port)
+    with Agent(agent_bin, services=[svc]) as a:
+        wait_until(lambda: a.try_services().get("gate", {}).get("state") == "starting", 20, "gate starting")
+        w = Background(a.ns, a.http_port, "/health/ready?wait=120")
+        wait_until(lambda: waiting(a) == 1, 20, "the ready request waiting")
+        a.stop()
+        assert w.join() == (503, {"ready": False, "reason": "shutting down"})
+        assert a.proc.returncode == 0
+
+
+def test_status_long_poll(env):
+    s = sid()
+    assert env.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-w",
+                                            "authorizeUrl": f"{env.provider_url}/h/authorize"})[0] == 200
+    status, st = env.json("GET", f"/credentials/status?sessionId={s}&wait=1")
+    assert status == 200 and st["waiting"] is True and st["authenticated"] is False
+    w = Background(env.ns, env.agent.http_port, f"/credentials/status?sessionId={s}&wait=120", auth())
+    wait_until(lambda: waiting(env.agent) == 1, 20, "the status request waiting")
+    assert env.request("GET", "/oauth/callback?code=SECRET-CODE-w&state=host-state-w")[0] == 200
+    status, st = w.join()
+    assert status == 200 and st["authenticated"] is True and st["provider"] == "oauth"
+    # Over already: at once.
+    assert env.json("GET", f"/credentials/status?sessionId={s}&wait=300")[1]["authenticated"] is True
+    assert env.json("GET", f"/credentials/status?sessionId={s}&wait=301") == \
+        (400, {"error": "wait must be a number of seconds up to 300"})
+    assert env.json("GET", f"/credentials/status?sessionId={sid()}&wait=5")[0] == 404
+    env.assert_no_secrets()
+
+
+def test_status_long_poll_ends_with_the_session(env):
+    """A waiting status request learns of a failed login, and of a session
+    that is gone, without waiting out its time."""
+    s = sid()
+    assert env.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-f",
+                                            "authorizeUrl": f"{env.provider_url}/h/authorize"})[0] == 200
+    w = Background(env.ns, env.agent.http_port, f"/credentials/status?sessionId={s}&wait=120", auth())
+    wait_until(lambda: waiting(env.agent) == 1, 20, "the status request waiting")
+    assert env.request("GET", "/oauth/callback?error=access_denied&state=host-state-f")[0] == 400
+    assert w.join() == (200, {"authenticated": False, "failed": True, "error": "access_denied"})
+
+
+def test_status_long_poll_needs_the_token(env):
+    s = sid()
+    assert env.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-t",
+                                            "authorizeUrl": f"{env.provider_url}/h/authorize"})[0] == 200
+    with env.ns.entered():
+        c = http.client.HTTPConnection("127.0.0.1", env.agent.http_port, timeout=10)
+        c.request("GET", f"/credentials/status?sessionId={s}&wait=120")
+        assert c.getresponse().status == 401
+        c.close()
+    assert waiting(env.agent) == 0
+
+
+# -- ctl ---------------------------------------------------------------------
+
+def test_ctl_health(agent_bin):
+    with Agent(agent_bin, services=IDLE) as a:
+        a.wait_ready()
+        r = run_ctl(agent_bin, a, "health", token=False)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["status"] == "ok"
+        r = a.ns.run(agent_bin, "ctl", "--agent", "http://127.0.0.1:1", "health", check=False)
+        assert r.returncode == 1 and "Cannot reach the agent at 127.0.0.1:1" in r.stderr
+
+
+def test_ctl_wait_ready_before_the_agent_listens(agent_bin):
+    """What a host does right after booting the VM: wait-ready while
+    nothing listens yet; it returns once the chain is ready."""
+    ns = Netns("vmbactl")
+    try:
+        display = free_display()
+        port = 18300 + display  # the port Agent(display=) listens on
+        waiter = ns.popen([agent_bin, "ctl", "--agent", f"http://127.0.0.1:{port}", "--timeout", "120",
+                           "wait-ready"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        with Agent(agent_bin, services=IDLE, ns=ns, display=display) as a:
+            assert a.http_port == port
+            out, err = waiter.communicate(timeout=130)
+            assert waiter.returncode == 0, err
+            assert out == "ready\n"
+            assert a.get("/health/ready")[0] == 200
+    finally:
+        ns.close()
+
+
+def test_ctl_wait_ready_gives_up(agent_bin, tmp_path):
+    port = 17500 + os.getpid() % 400
+    _, svc = released_service(str(tmp_path), port)
+    with Agent(agent_bin, services=[svc]) as a:
+        r = run_ctl(agent_bin, a, "--timeout", "2", "wait-ready", token=False)
+        assert r.returncode == 1 and "Not ready after 2 s" in r.stderr and "gate: " in r.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--timeout", "0", "health"], "--timeout wants 1…86400 seconds, not '0'."),
+    (["--timeout", "5x", "health"], "--timeout wants 1…86400 seconds, not '5x'."),
+    (["--agent", "https://127.0.0.1", "health"], "--agent wants http://ADDRESS[:PORT]"),
+    (["--agent", "http://example.org", "health"], "--agent wants http://ADDRESS[:PORT]"),
+    (["--agent", "http://127.0.0.1:99999", "health"], "--agent wants http://ADDRESS[:PORT]"),
+    (["receive"], "receive needs --uds PATH_PORT."),
+    (["frobnicate"], "Unknown command 'frobnicate'"),
+    (["--count", "-1", "receive"], "--count wants a number"),
+])
+def test_ctl_usage_errors(agent_bin, args, message):
+    r = subprocess.run([agent_bin, "ctl", *args], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2 and message in r.stderr, r.stderr
+
+
+def test_ctl_login_round_trip(env, agent_bin, tmp_path):
+    """ctl login: starts the login, prints the authorize and noVNC URLs,
+    waits (long poll) for the sign-in, writes the credentials 0600."""
+    s, out = sid(), str(tmp_path / "creds.json")
+    desktop_file = os.path.join(env.agent.dir, "desktop-secret")
+    p = env.ns.popen(ctl_argv(agent_bin, env, "--desktop-secret-file", desktop_file, "--session", s,
+                              "--out", out, "login", "gemini_cli"),
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = {}
+    while "desktop" not in lines:
+        line = p.stdout.readline()
+        assert line, p.stderr.read()
+        key, _, value = line.rstrip("\n").partition(": ")
+        lines[key] = value
+    assert lines["session"] == s
+    assert lines["authorize"].startswith(f"{env.provider_url}/gemini/authorize?")
+    assert lines["desktop"] == (f"http://127.0.0.1:6080/vnc.html#autoconnect=1&resize=scale&path=websockify"
+                                f"%3Ftoken%3D{DESKTOP_SECRET}&password={DESKTOP_SECRET[:8]}")
+    assert env.browse(lines["authorize"])[0] == 200
+    rest, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    assert rest == f"credentials: {out}\n"
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+    with open(out) as f:
+        creds = json.load(f)
+    with open(os.path.join(env.home, ".gemini", "oauth_creds.json")) as f:
+        assert creds == json.load(f)
+    # Delivered once: the session is gone.
+    assert env.json("GET", f"/credentials/status?sessionId={s}")[0] == 404
+    env.assert_no_secrets(err)
+
+
+def test_ctl_login_refused(env, agent_bin, tmp_path):
+    bad = tmp_path / "token"
+    bad.write_text("not-the-token\n")
+    r = env.ns.run(agent_bin, "ctl", "--agent", f"http://127.0.0.1:{env.agent.http_port}",
+                   "--token-file", str(bad), "login", "gemini_cli", check=False, timeout=60)
+    assert r.returncode == 1 and "Login did not start (HTTP 401)" in r.stderr
+    assert TOKEN not in r.stderr + r.stdout
+    r = run_ctl(agent_bin, env, "login", "no_such_cli")
+    assert r.returncode == 1 and "Login did not start (HTTP 400): {\"error\":\"Unknown provider\"}" in r.stderr
+    assert not os.path.exists("credentials.json")
+
+
+def test_ctl_receive(make_env, agent_bin):
+    """ctl receive is the host end of the push handoff: each delivery is
+    written to <out-dir>/<sessionId>.json (0600) and acknowledged, after
+    which the agent forgets the session."""
+    d = tempfile.mkdtemp(prefix="vmba-receive-", dir="/var/tmp")
+    try:
+        sock, out = os.path.join(d, "v.sock_1234"), os.path.join(d, "out")
+        os.mkdir(out, 0o700)
+        rx = subprocess.Popen([agent_bin, "ctl", "receive", "--uds", sock, "--out-dir", out, "--count", "1"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert rx.stdout.readline() == f"listening: {sock}\n"
+            assert stat.S_IMODE(os.stat(sock).st_mode) & 0o077 == 0
+            e = make_env(sets=("vsock_port=1234", f"vsock_unix_path={sock}"))
+            s = sid()
+            assert e.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-r",
+                                                  "authorizeUrl": f"{e.provider_url}/h/authorize"})[0] == 200
+            assert e.request("GET", "/oauth/callback?code=SECRET-CODE-r&state=host-state-r")[0] == 200
+            rest, err = rx.communicate(timeout=60)
+        finally:
+            if rx.poll() is None:
+                rx.kill()
+                rx.wait()
+        assert rx.returncode == 0, err
+        path = os.path.join(out, f"{s}.json")
+        assert rest == f"received: {path} (oauth)\n"
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        with open(path) as f:
+            assert json.load(f) == {"code": "SECRET-CODE-r", "state": "host-state-r"}
+        wait_until(lambda: e.json("GET", f"/credentials/status?sessionId={s}")[0] == 404, 10,
+                   "acknowledged, wiped")
+        assert not os.path.exists(sock)
+        e.assert_no_secrets(err)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
