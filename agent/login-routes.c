@@ -28,7 +28,11 @@ static const char signed_in_page[] =
 static const char failed_page[] =
         "<!doctype html><meta charset=utf-8><title>Sign-in failed</title>"
         "<p>Sign-in failed. Return to the application and try again.</p>\n";
-#define CALLBACK_RELAY_TIMEOUT_USEC (10 * USEC_PER_SEC)
+/* The CLI's listener is gone, and its login went through: a browser
+ * reloading the redirect, or a second hit. */
+static const char complete_page[] =
+        "<!doctype html><meta charset=utf-8><title>Authentication Complete</title>"
+        "<p>Authentication Complete. You can close this window.</p>\n";
 
 static const char no_login_page[] =
         "<!doctype html><meta charset=utf-8><title>No login</title><p>No login in progress.</p>\n";
@@ -409,52 +413,98 @@ static int oauth_callback(HttpRequest *req, void *userdata) {
         return http_reply(req, 200, "text/html; charset=utf-8", signed_in_page, strlen(signed_in_page));
 }
 
-static void on_relay_done(int r, const HttpAnswer *a, void *userdata) {
-        HttpRequest *req = userdata;
-        char ctype[128];
+/* The newest CLI login with a listener of its own that has signed in. */
+static LoginSession *signed_in_cli_session(LoginManager *lm) {
+        LoginSession *best = NULL;
 
-        if (r == -ETIMEDOUT)
+        for (size_t i = 0; i < LOGIN_SESSIONS_MAX; i++) {
+                LoginSession *s = login_manager_session_at(lm, i);
+                if (s && s->def && s->def->callback_port > 0 && s->state == SESSION_AUTHENTICATED &&
+                    (!best || s->started > best->started))
+                        best = s;
+        }
+        return best;
+}
+
+static int reply_page(HttpRequest *req, unsigned status, const char *page) {
+        return http_reply(req, status, "text/html; charset=utf-8", page, strlen(page));
+}
+
+typedef struct Relay {
+        LoginRoutes *routes;
+        HttpRequest *req;
+        HttpOnce *once;
+} Relay;
+
+/* The CLI's answer goes back as it gave it: status, Location (Codex
+ * redirects to its /success page), Content-Type and body. */
+static void on_relay_done(int r, const HttpAnswer *a, void *userdata) {
+        Relay *x = userdata;
+        HttpRequest *req = x->req;
+        char ctype[128], location[2048];
+        LoginManager *lm = x->routes->o.logins;
+
+        free(x);
+        if (r == -ECONNREFUSED && signed_in_cli_session(lm))
+                (void)reply_page(req, 200, complete_page);
+        else if (r == -ETIMEDOUT)
                 (void)http_reply_error(req, 504, "CLI callback listener did not answer");
         else if (r == -EBADMSG || r == -EFBIG)
                 (void)http_reply_error(req, 502, "Bad response from the CLI's callback listener");
         else if (r < 0)
                 (void)http_reply_error(req, 502, "CLI callback listener not reachable");
-        else
-                (void)http_reply(req, a->status,
-                                 http_header_get(a->headers, "Content-Type", ctype, sizeof ctype) ?:
-                                         "text/html; charset=utf-8",
-                                 a->body, a->body_size);
+        else if (http_reply_with_header(req, a->status,
+                                        http_header_get(a->headers, "Content-Type", ctype, sizeof ctype) ?:
+                                                "text/html; charset=utf-8",
+                                        "Location",
+                                        http_header_get(a->headers, "Location", location, sizeof location),
+                                        a->body, a->body_size) == -EINVAL)
+                (void)http_reply_error(req, 502, "Bad response from the CLI's callback listener");
 }
 
 static void on_relay_abort(void *userdata) {
-        http_once_free(userdata);
+        Relay *x = userdata;
+
+        http_once_free(x->once);
+        free(x);
 }
 
 /* GET /auth/callback?... → the live CLI's own loopback listener (the
- * provider's redirect target), status and body relayed. */
+ * provider's redirect target), its answer relayed.  With no listener left
+ * and the login through, the page says so. */
 static int callback_forward(HttpRequest *req, void *userdata) {
-        LoginSession *s = login_manager_callback_session(((LoginRoutes *)userdata)->o.logins);
+        LoginRoutes *lr = userdata;
+        LoginSession *s = login_manager_callback_session(lr->o.logins);
         const char *q = http_request_query_string(req);
-        HttpOnce *relay;
+        Relay *x;
         int r;
 
         if (!s)
-                return http_reply(req, 404, "text/html; charset=utf-8", no_login_page, strlen(no_login_page));
+                return signed_in_cli_session(lr->o.logins) ? reply_page(req, 200, complete_page)
+                                                            : reply_page(req, 404, no_login_page);
         if (!callback_relay_query_ok(q))
                 return http_reply_error(req, 400, "Invalid callback query");
-        r = callback_relay_start(((LoginRoutes *)userdata)->o.event, s->def->callback_port,
-                                 s->def->callback_path, q, CALLBACK_RELAY_TIMEOUT_USEC, on_relay_done, req, &relay);
-        if (r < 0)
+        x = calloc(1, sizeof *x);
+        if (!x)
+                return -ENOMEM;
+        *x = (Relay){ .routes = lr, .req = req };
+        r = callback_relay_start(lr->o.event, s->def->callback_port, s->def->callback_path, q,
+                                 (usec_t)lr->o.relay_s * USEC_PER_SEC, on_relay_done, x, &x->once);
+        if (r < 0) {
+                free(x);
                 return r;
-        r = http_request_suspend(req, on_relay_abort, relay);
-        if (r < 0)
-                http_once_free(relay);
+        }
+        r = http_request_suspend(req, on_relay_abort, x);
+        if (r < 0) {
+                http_once_free(x->once);
+                free(x);
+        }
         return r;
 }
 
 static const HttpRoute login_routes[] = {
         { "POST", "/auth/oauth", HTTP_ROUTE_CONTROL, oauth_start },
-        { "GET", "/auth/callback", HTTP_ROUTE_LOOPBACK, callback_forward },
+        { "GET", "/auth/callback", HTTP_ROUTE_LOOPBACK | HTTP_ROUTE_CONTROL, callback_forward },
         { "POST", "/auth/", HTTP_ROUTE_CONTROL | HTTP_ROUTE_PREFIX, auth_start },
         { "GET", "/oauth-url", HTTP_ROUTE_CONTROL, oauth_url },
         { "GET", "/credentials/status", HTTP_ROUTE_CONTROL, credentials_status },

@@ -1,7 +1,7 @@
 /* The host API routes for logins, on the HTTP server's contract: control
  * routes need the token and allow_from (enforced by the server before
- * these handlers run), the OAuth redirect targets accept loopback only
- * (the browser is in the VM).  Shapes come from login/login-json.c; this
+ * these handlers run), the OAuth redirect targets accept loopback (the
+ * browser in the VM), /auth/callback also the host with its token.  Shapes come from login/login-json.c; this
  * module decides status codes, drives sessions, and keeps the one piece of
  * HTTP state a login has: a start request waiting for its authorize URL,
  * answered when the login manager says the session has it (or ended). */
@@ -21,6 +21,7 @@ typedef struct LoginRoutesOptions {
         HttpServer *http;
         LoginManager *logins;
         uint32_t url_wait_s;   /* how long POST /auth/{provider} waits for the URL */
+        uint32_t relay_s;      /* how long GET /auth/callback waits for the CLI's listener */
 } LoginRoutesOptions;
 
 /* Registers the routes and subscribes to the login manager, which must be

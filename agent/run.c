@@ -520,7 +520,7 @@ static int setup_logins(Manager *m) {
         if (r < 0)
                 return r;
         LoginRoutesOptions ro = { .event = m->event, .http = m->http, .logins = m->logins,
-                                  .url_wait_s = c->url_wait_s };
+                                  .url_wait_s = c->url_wait_s, .relay_s = c->callback_relay_s };
         r = login_routes_new(&ro, &m->login_routes);
         if (r < 0)
                 return r;

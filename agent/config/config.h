@@ -89,6 +89,7 @@ typedef struct Config {
         char *control_socket;          /* "/run/vm-browser-agent/control.sock" */
         uint32_t session_ttl_s;        /* 900 */
         uint32_t url_wait_s;           /* 15 */
+        uint32_t callback_relay_s;     /* 30 */
         uint32_t vsock_cid;            /* 2 */
         uint32_t vsock_port;           /* 0: push handoff off */
         char *vsock_unix_path;         /* test stand-in for AF_VSOCK: "" = real vsock */

@@ -103,13 +103,19 @@ static bool from_a_page(const HttpGateInput *in) {
 
 /* Who may: the route's audience, the Host, a browser, the token. */
 static HttpGateVerdict check_caller(const HttpGateInput *in, const HttpGateLimits *l) {
-        bool control = in->flags & HTTP_ROUTE_CONTROL;
+        HttpRouteFlags f = in->flags;
+        bool control;
 
-        if ((in->flags & HTTP_ROUTE_LOOPBACK) && !in->peer_loopback)
+        /* A redirect target both: the VM's browser follows it on loopback,
+         * the host forwards it with its token. */
+        if ((f & HTTP_ROUTE_LOOPBACK) && (f & HTTP_ROUTE_CONTROL))
+                f &= in->peer_loopback ? ~HTTP_ROUTE_CONTROL : ~HTTP_ROUTE_LOOPBACK;
+        control = f & HTTP_ROUTE_CONTROL;
+        if ((f & HTTP_ROUTE_LOOPBACK) && !in->peer_loopback)
                 return verdict(403, "forbidden");
         if (control && !in->peer_allowed)
                 return verdict(403, "forbidden");
-        if (!control && !(in->flags & HTTP_ROUTE_LOOPBACK))
+        if (!control && !(f & HTTP_ROUTE_LOOPBACK))
                 return verdict(0, NULL);
         if (!http_host_allowed(in->host, l->allowed_hosts))
                 return verdict(403, "host not allowed");
@@ -135,7 +141,7 @@ HttpGateVerdict http_gate_decide(const HttpGateInput *in, const HttpGateLimits *
         if (in->header_size > l->max_header)
                 return verdict(431, "request header fields too large");
         if (in->match == HTTP_MATCH_NO_PATH)
-                return verdict(404, "not found");
+                return verdict(404, "Not Found");
         if (in->match == HTTP_MATCH_NO_METHOD)
                 return (HttpGateVerdict){ .status = 405, .error = "method not allowed",
                                           .header = "Allow", .value = in->allow };

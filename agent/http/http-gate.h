@@ -16,7 +16,8 @@
 typedef enum HttpRouteFlags {
         HTTP_ROUTE_PUBLIC = 0,        /* /health*, /metrics: no token, any address */
         HTTP_ROUTE_CONTROL = 1 << 0,  /* bearer token + allow_from, never from a browser */
-        HTTP_ROUTE_LOOPBACK = 1 << 1, /* only from 127.0.0.0/8 or ::1 (the VM's own browser) */
+        HTTP_ROUTE_LOOPBACK = 1 << 1, /* only from 127.0.0.0/8 or ::1 (the VM's own browser);
+                                       * with CONTROL: loopback as is, or the host with its token */
         HTTP_ROUTE_PREFIX = 1 << 2,   /* path matches as a prefix ("/auth/") */
         HTTP_ROUTE_NO_HEAD = 1 << 3,  /* releases a secret: HEAD would consume it unseen */
 } HttpRouteFlags;

@@ -168,7 +168,8 @@ static int deliver(HttpRequest *r, unsigned status, struct MHD_Response *resp) {
         return ok == MHD_YES ? 0 : -EIO;
 }
 
-int http_reply(HttpRequest *r, unsigned status, const char *content_type, const void *body, size_t size) {
+int http_reply_with_header(HttpRequest *r, unsigned status, const char *content_type, const char *name,
+                           const char *value, const void *body, size_t size) {
         struct MHD_Response *resp;
 
         resp = MHD_create_response_from_buffer(size, (void *)body, MHD_RESPMEM_MUST_COPY);
@@ -176,7 +177,16 @@ int http_reply(HttpRequest *r, unsigned status, const char *content_type, const 
                 return -ENOMEM;
         if (content_type)
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+        /* MHD refuses a value with CR or LF: no header can be smuggled in. */
+        if (name && value && MHD_add_response_header(resp, name, value) != MHD_YES) {
+                MHD_destroy_response(resp);
+                return -EINVAL;
+        }
         return deliver(r, status, resp);
+}
+
+int http_reply(HttpRequest *r, unsigned status, const char *content_type, const void *body, size_t size) {
+        return http_reply_with_header(r, status, content_type, NULL, NULL, body, size);
 }
 
 /* Queries and bodies may carry secrets (an OAuth code, a state, proxy

@@ -75,6 +75,10 @@ int http_reply_json(HttpRequest *r, unsigned status, json_t *json, unsigned flag
 int http_reply_error(HttpRequest *r, unsigned status, const char *message); /* {"error":message} */
 int http_reply(HttpRequest *r, unsigned status, const char *content_type,
                const void *body, size_t size); /* body copied */
+/* The same with one more header (name and value may be NULL); -EINVAL
+ * when the value is not a valid header value. */
+int http_reply_with_header(HttpRequest *r, unsigned status, const char *content_type, const char *name,
+                           const char *value, const void *body, size_t size);
 
 /* Called exactly once when the request ends: completely_sent is true only
  * if the whole response reached the socket (MHD_REQUEST_TERMINATED_COMPLETED_OK). */

@@ -176,7 +176,7 @@ def test_health_shape(agent):
 
 def test_unknown_route_404_and_wrong_method_405(agent):
     status, headers, body = agent.json("GET", "/nope")
-    assert (status, body) == (404, {"error": "not found"})
+    assert (status, body) == (404, {"error": "Not Found"})
     assert headers["Content-Type"] == "application/json"
     status, headers, body = agent.json("DELETE", "/health")
     assert (status, body) == (405, {"error": "method not allowed"})

@@ -429,7 +429,7 @@ def test_auth_callback_forwarded(env):
     assert status == 200
     state = urllib.parse.parse_qs(urllib.parse.urlparse(started["oauthUrl"]).query)["state"][0]
     status, page = env.request("GET", f"/auth/callback?code=SECRET-CODE-codex&state={state}")
-    assert (status, page) == (200, b"<p>fake CLI: signed in</p>")
+    assert (status, page) == (302, b"")
     env.wait_status(s, lambda code, b: b.get("authenticated"))
     assert env.json("GET", f"/credentials/get?sessionId={s}")[1]["credentials"]["tokens"]["access_token"] == \
         "SECRET-ACCESS-codex"

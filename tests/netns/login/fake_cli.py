@@ -16,7 +16,9 @@ the real CLI does (temporary file + rename), answer the browser, exit 0.
 Env FAKE_CLI_FAIL=1: exit 3 right after printing the URL; FAKE_CLI_FAIL_EARLY=1:
 print an error and exit 3 before any URL; FAKE_CLI_BIG=1:
 600 KB of padding in the credentials; FAKE_CLI_NOURL=1: print secrets, never
-a URL, hang."""
+a URL, hang; FAKE_CLI_MUTE_LISTENER=1: the callback listener never answers.
+Codex answers the callback with a 302 to its /success page, as the real one
+does."""
 import http.server
 import json
 import os
@@ -63,8 +65,15 @@ def raw_tty():
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        q = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+        u = urllib.parse.urlparse(self.path)
+        q = urllib.parse.parse_qs(u.query)
         code = q.get("code", [""])[0]
+        if MODE == "codex" and u.path == "/success":
+            self.answer(200, b"<p>fake CLI: signed in</p>")
+            self.server.done = True
+            return
+        if os.environ.get("FAKE_CLI_MUTE_LISTENER"):
+            select.select([], [], [], 120)  # the token exchange never ends
         if not code.startswith("SECRET-CODE"):
             self.send_response(400)
             self.end_headers()
@@ -82,13 +91,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
             f.flush()
             f.write(text[len(text) // 2:])
         os.rename(tmp, path)
-        page = b"<p>fake CLI: signed in</p>"
-        self.send_response(200)
+        if MODE == "codex":
+            # As the real Codex: a redirect to its own success page, which
+            # it serves before it exits.
+            self.answer(302, b"", ("Location", "http://localhost:1455/success?needs_setup=false"))
+            self.server.timeout = 30
+        else:
+            self.answer(200, b"<p>fake CLI: signed in</p>")
+            self.server.done = True
+
+    def answer(self, status, page, *headers):
+        self.send_response(status)
+        for h in headers:
+            self.send_header(*h)
         self.send_header("Content-Type", "text/html")
         self.send_header("Content-Length", str(len(page)))
         self.end_headers()
         self.wfile.write(page)
-        self.server.done = True
 
     def log_message(self, *a):
         pass
@@ -135,6 +154,8 @@ def main():
         subprocess.run(shlex.split(os.environ["BROWSER"]) + [url], check=True)
     if os.environ.get("FAKE_CLI_FAIL"):
         sys.exit(3)
+    # Signed in and nobody came for the success page: done all the same.
+    srv.handle_timeout = lambda: setattr(srv, "done", True)
     while not srv.done:
         srv.handle_request()
     out("Login successful\r\n")

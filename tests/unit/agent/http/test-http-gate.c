@@ -56,7 +56,7 @@ static void test_order_and_answers(void **state) {
                   ({ HttpGateInput i = control(); i.uri_len = 101; i.match = HTTP_MATCH_NO_PATH; i.token_ok = false; i; }),
                   414, "URI too long" },
                 { "headers over the limit: 431", WITH(header_size, 201), 431, "request header fields too large" },
-                { "no route: 404", WITH(match, HTTP_MATCH_NO_PATH), 404, "not found" },
+                { "no route: 404", WITH(match, HTTP_MATCH_NO_PATH), 404, "Not Found" },
                 { "method not allowed: 405 with the route's methods", WITH(match, HTTP_MATCH_NO_METHOD), 405,
                   "method not allowed", "Allow", "GET, HEAD" },
                 { "HEAD of a secret-releasing route: 405",
@@ -113,6 +113,22 @@ static void test_public_and_loopback_routes(void **state) {
                 { "loopback route: a rebinding Host is still refused",
                   { .match = HTTP_MATCH_FOUND, .flags = HTTP_ROUTE_LOOPBACK, .peer_loopback = true,
                     .host = "attacker.example:8080" }, 403, "host not allowed" },
+                { "redirect target from the VM's browser: as a loopback route, no token",
+                  { .match = HTTP_MATCH_FOUND, .flags = HTTP_ROUTE_LOOPBACK | HTTP_ROUTE_CONTROL,
+                    .peer_loopback = true, .peer_allowed = true, .host = "localhost:8080",
+                    .sec_fetch_site = "cross-site", .token_configured = true }, 0, NULL },
+                { "redirect target from the host with its token: as a control route",
+                  ({ HttpGateInput i = control(); i.flags = HTTP_ROUTE_LOOPBACK | HTTP_ROUTE_CONTROL; i; }),
+                  0, NULL },
+                { "redirect target from the host without the token: 401",
+                  ({ HttpGateInput i = control(); i.flags = HTTP_ROUTE_LOOPBACK | HTTP_ROUTE_CONTROL;
+                     i.token_ok = false; i; }), 401, "unauthorized", "WWW-Authenticate", "Bearer" },
+                { "redirect target from a neighbour: 403",
+                  ({ HttpGateInput i = control(); i.flags = HTTP_ROUTE_LOOPBACK | HTTP_ROUTE_CONTROL;
+                     i.peer_allowed = false; i; }), 403, "forbidden" },
+                { "redirect target from the host, made by a page: 403",
+                  ({ HttpGateInput i = control(); i.flags = HTTP_ROUTE_LOOPBACK | HTTP_ROUTE_CONTROL;
+                     i.origin = "http://page.example"; i; }), 403, "browser requests refused" },
         };
         check(rows, ELEMENTSOF(rows));
 }

@@ -1,0 +1,100 @@
+"""GET /auth/callback, the OAuth redirect target that relays to a provider
+CLI's own loopback listener: the CLI's answer comes back as it gave it
+(status, Location, body); the host may send it too, with its token, from
+allow_from; once the CLI's listener is gone after a sign-in, the page says
+the sign-in is complete; a listener that never answers ends in a 504 after
+callback_relay_s."""
+import http.client
+import urllib.parse
+
+from netns import Lan
+from svagent import TOKEN
+from test_login import LoginEnv, env, make_env, sid  # noqa: F401 (env, make_env: fixtures)
+
+
+def get(ns, addr, port, path, headers=None):
+    with ns.entered():
+        c = http.client.HTTPConnection(addr, port, timeout=60)
+        try:
+            c.request("GET", path, headers=headers or {})
+            r = c.getresponse()
+            return r.status, r.getheader("Location"), r.read()
+        finally:
+            c.close()
+
+
+def start_codex(e):
+    s = sid()
+    status, started = e.json("POST", "/auth/codex", {"sessionId": s})
+    assert status == 200, started
+    state = urllib.parse.parse_qs(urllib.parse.urlparse(started["oauthUrl"]).query)["state"][0]
+    return s, state
+
+
+def test_relays_status_location_and_body(env):
+    s, state = start_codex(env)
+    status, location, body = get(env.ns, "127.0.0.1", env.agent.http_port,
+                                 f"/auth/callback?code=SECRET-CODE-codex&state={state}")
+    assert (status, location, body) == (302, "http://localhost:1455/success?needs_setup=false", b"")
+    env.wait_status(s, lambda code, b: b.get("authenticated"))
+    env.assert_no_secrets()
+
+
+def test_complete_page_once_the_listener_is_gone(env):
+    s, state = start_codex(env)
+    assert get(env.ns, "127.0.0.1", env.agent.http_port,
+               f"/auth/callback?code=SECRET-CODE-codex&state={state}")[0] == 302
+    # The browser follows the redirect to the CLI's success page; the CLI
+    # then exits.
+    assert get(env.ns, "127.0.0.1", 1455, "/success?needs_setup=false")[0] == 200
+    env.wait_status(s, lambda code, b: b.get("authenticated"))
+    status, _, body = get(env.ns, "127.0.0.1", env.agent.http_port,
+                          f"/auth/callback?code=SECRET-CODE-codex&state={state}")
+    assert status == 200 and b"Authentication Complete" in body
+    # Delivered: no login any more.
+    assert env.json("GET", f"/credentials/get?sessionId={s}")[0] == 200
+    status, _, body = get(env.ns, "127.0.0.1", env.agent.http_port, "/auth/callback?code=x")
+    assert status == 404 and b"No login in progress" in body
+    env.assert_no_secrets()
+
+
+def test_listener_that_never_answers(make_env):
+    e = make_env(sets=("callback_relay_s=1",), provider_env={"FAKE_CLI_MUTE_LISTENER": "1"})
+    s, state = start_codex(e)
+    assert e.json("GET", f"/auth/callback?code=SECRET-CODE-codex&state={state}") == \
+        (504, {"error": "CLI callback listener did not answer"})
+    assert e.agent.alive()
+    e.assert_no_secrets()
+
+
+def test_from_the_host_with_its_token(agent_bin):
+    lan = Lan()
+    try:
+        lan.guest.run("ip", "addr", "add", "10.77.0.2/24", "dev", "eth0")
+        lan.guest.run("ip", "link", "set", "eth0", "up")
+        e = LoginEnv(agent_bin, sets=("allow_from=127.0.0.1,10.77.0.1",), ns=lan.guest)
+        try:
+            s, state = start_codex(e)
+            path = f"/auth/callback?code=SECRET-CODE-codex&state={state}"
+            port = e.agent.http_port
+            # Without the token, or from a page, the host is refused.
+            assert get(lan.host, "10.77.0.2", port, path)[0] == 401
+            assert get(lan.host, "10.77.0.2", port, path,
+                       {"Authorization": f"Bearer {TOKEN}", "Origin": "http://page.example"})[0] == 403
+            status, location, _ = get(lan.host, "10.77.0.2", port, path, {"Authorization": f"Bearer {TOKEN}"})
+            assert (status, location) == (302, "http://localhost:1455/success?needs_setup=false")
+            e.wait_status(s, lambda code, b: b.get("authenticated"))
+            e.assert_no_secrets()
+        finally:
+            e.close()
+        # Not in allow_from: refused even with the token.
+        e = LoginEnv(agent_bin, sets=("allow_from=127.0.0.1,10.77.0.99",), ns=lan.guest)
+        try:
+            _, state = start_codex(e)
+            assert get(lan.host, "10.77.0.2", e.agent.http_port,
+                       f"/auth/callback?code=SECRET-CODE-codex&state={state}",
+                       {"Authorization": f"Bearer {TOKEN}"})[0] == 403
+        finally:
+            e.close()
+    finally:
+        lan.close()
