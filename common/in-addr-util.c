@@ -137,3 +137,22 @@ bool sockaddr_is_loopback(const struct sockaddr *sa) {
                 return false;
         }
 }
+
+int sockaddr_in_parse(const char *addr, uint16_t port, SockaddrIn *ret, socklen_t *ret_len) {
+        SockaddrIn a = {};
+
+        if (!addr)
+                return -EINVAL;
+        if (inet_pton(AF_INET, addr, &a.in.sin_addr) == 1) {
+                a.in.sin_family = AF_INET;
+                a.in.sin_port = htons(port);
+                *ret_len = sizeof a.in;
+        } else if (inet_pton(AF_INET6, addr, &a.in6.sin6_addr) == 1) {
+                a.in6.sin6_family = AF_INET6;
+                a.in6.sin6_port = htons(port);
+                *ret_len = sizeof a.in6;
+        } else
+                return -EINVAL;
+        *ret = a;
+        return 0;
+}

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 typedef struct Cidr {
@@ -31,3 +32,14 @@ bool cidr_list_match(const Cidr *list, size_t n, const struct sockaddr *sa);
 
 /* 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104. */
 bool sockaddr_is_loopback(const struct sockaddr *sa);
+
+/* Room for an IPv4 or IPv6 socket address. */
+typedef union SockaddrIn {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+} SockaddrIn;
+
+/* An IPv4 or IPv6 literal (no brackets) and a port; the length to pass to
+ * bind()/connect() in *ret_len.  -EINVAL for anything else (no names). */
+int sockaddr_in_parse(const char *addr, uint16_t port, SockaddrIn *ret, socklen_t *ret_len);

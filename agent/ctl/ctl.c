@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "in-addr-util.h"
 #include "fileio.h"
 #include "http-once.h"
 #include "json-wipe.h"
@@ -34,11 +35,7 @@
 #define WAIT_STEP_S 10
 
 typedef struct Ctl {
-        union {
-                struct sockaddr sa;
-                struct sockaddr_in in;
-                struct sockaddr_in6 in6;
-        } addr;
+        SockaddrIn addr;
         socklen_t addr_len;
         char host[80];          /* the Host header: address:port */
         char *token;            /* secret */
@@ -85,18 +82,9 @@ static int parse_agent_url(Ctl *c, const char *url) {
                 return -EINVAL;
         if (streq(addr, "localhost"))
                 snprintf(addr, sizeof addr, "127.0.0.1");
-        if (inet_pton(AF_INET, addr, &c->addr.in.sin_addr) == 1) {
-                c->addr.in.sin_family = AF_INET;
-                c->addr.in.sin_port = htons((uint16_t)port);
-                c->addr_len = sizeof c->addr.in;
-                snprintf(c->host, sizeof c->host, "%s:%lu", addr, port);
-        } else if (inet_pton(AF_INET6, addr, &c->addr.in6.sin6_addr) == 1) {
-                c->addr.in6.sin6_family = AF_INET6;
-                c->addr.in6.sin6_port = htons((uint16_t)port);
-                c->addr_len = sizeof c->addr.in6;
-                snprintf(c->host, sizeof c->host, "[%s]:%lu", addr, port);
-        } else
+        if (sockaddr_in_parse(addr, (uint16_t)port, &c->addr, &c->addr_len) < 0)
                 return -EINVAL;
+        snprintf(c->host, sizeof c->host, c->addr.sa.sa_family == AF_INET6 ? "[%s]:%lu" : "%s:%lu", addr, port);
         return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "http-once.h"
+#include "in-addr-util.h"
 #include "json-wipe.h"
 #include "mmds.h"
 
@@ -18,11 +19,7 @@
 
 struct MmdsRequest {
         sd_event *event;
-        union {
-                struct sockaddr sa;
-                struct sockaddr_in in;
-                struct sockaddr_in6 in6;
-        } addr;
+        SockaddrIn addr;
         socklen_t addr_len;
         char *host;        /* for the Host header */
         char *path;
@@ -113,18 +110,9 @@ static void on_session_token(int r, const HttpAnswer *a, void *userdata) {
 }
 
 static int address_parse(MmdsRequest *m, const char *address, uint16_t port) {
-        if (inet_pton(AF_INET, address, &m->addr.in.sin_addr) == 1) {
-                m->addr.in.sin_family = AF_INET;
-                m->addr.in.sin_port = htons(port);
-                m->addr_len = sizeof m->addr.in;
-                m->host = strdup(address);
-        } else if (inet_pton(AF_INET6, address, &m->addr.in6.sin6_addr) == 1) {
-                m->addr.in6.sin6_family = AF_INET6;
-                m->addr.in6.sin6_port = htons(port);
-                m->addr_len = sizeof m->addr.in6;
-                m->host = format(&(size_t){ 0 }, "[%s]", address);
-        } else
+        if (sockaddr_in_parse(address, port, &m->addr, &m->addr_len) < 0)
                 return -EINVAL;
+        m->host = m->addr.sa.sa_family == AF_INET6 ? format(&(size_t){ 0 }, "[%s]", address) : strdup(address);
         return m->host ? 0 : -ENOMEM;
 }
 

@@ -615,24 +615,12 @@ static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
 }
 
 static int listen_socket(const char *address, uint16_t port, int *ret_fd, bool *ret_ipv6) {
-        union {
-                struct sockaddr sa;
-                struct sockaddr_in in;
-                struct sockaddr_in6 in6;
-        } a = {};
         _cleanup_(closep) int fd = -EBADF;
+        SockaddrIn a;
         socklen_t len;
         int one = 1;
 
-        if (inet_pton(AF_INET, address, &a.in.sin_addr) == 1) {
-                a.in.sin_family = AF_INET;
-                a.in.sin_port = htons(port);
-                len = sizeof a.in;
-        } else if (inet_pton(AF_INET6, address, &a.in6.sin6_addr) == 1) {
-                a.in6.sin6_family = AF_INET6;
-                a.in6.sin6_port = htons(port);
-                len = sizeof a.in6;
-        } else
+        if (sockaddr_in_parse(address, port, &a, &len) < 0)
                 return -EINVAL;
         fd = socket(a.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)

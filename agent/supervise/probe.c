@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "in-addr-util.h"
 #include "macro.h"
 #include "probe.h"
 #include "time-util.h"
@@ -210,19 +211,11 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
 }
 
 static int probe_connect(Probe *p) {
-        union { struct sockaddr sa; struct sockaddr_in in; struct sockaddr_in6 in6; } a = {};
-        socklen_t alen;
         const char *host = streq(p->host, "localhost") ? "127.0.0.1" : p->host;
+        SockaddrIn a;
+        socklen_t alen;
 
-        if (inet_pton(AF_INET, host, &a.in.sin_addr) == 1) {
-                a.in.sin_family = AF_INET;
-                a.in.sin_port = htons(p->port);
-                alen = sizeof a.in;
-        } else if (inet_pton(AF_INET6, host, &a.in6.sin6_addr) == 1) {
-                a.in6.sin6_family = AF_INET6;
-                a.in6.sin6_port = htons(p->port);
-                alen = sizeof a.in6;
-        } else
+        if (sockaddr_in_parse(host, p->port, &a, &alen) < 0)
                 return -EINVAL;
 
         p->fd = socket(a.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

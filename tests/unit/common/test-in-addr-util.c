@@ -10,22 +10,33 @@
 #include "in-addr-util.h"
 #include "macro.h"
 
-typedef union {
-        struct sockaddr sa;
-        struct sockaddr_in in;
-        struct sockaddr_in6 in6;
-} Sa;
+static SockaddrIn sa_of(const char *addr) {
+        SockaddrIn a;
+        socklen_t len;
 
-static Sa sa_of(const char *addr) {
-        Sa a = {};
-
-        if (inet_pton(AF_INET, addr, &a.in.sin_addr) == 1)
-                a.in.sin_family = AF_INET;
-        else {
-                assert_int_equal(inet_pton(AF_INET6, addr, &a.in6.sin6_addr), 1);
-                a.in6.sin6_family = AF_INET6;
-        }
+        assert_int_equal(sockaddr_in_parse(addr, 0, &a, &len), 0);
         return a;
+}
+
+static void test_sockaddr_in_parse(void **state) {
+        SockaddrIn a;
+        socklen_t len = 0;
+
+        assert_int_equal(sockaddr_in_parse("10.1.2.3", 8080, &a, &len), 0);
+        assert_int_equal(a.sa.sa_family, AF_INET);
+        assert_int_equal(len, sizeof(struct sockaddr_in));
+        assert_int_equal(ntohs(a.in.sin_port), 8080);
+        assert_int_equal(ntohl(a.in.sin_addr.s_addr), 0x0a010203);
+        assert_int_equal(sockaddr_in_parse("fe80::1", 1, &a, &len), 0);
+        assert_int_equal(a.sa.sa_family, AF_INET6);
+        assert_int_equal(len, sizeof(struct sockaddr_in6));
+        assert_int_equal(ntohs(a.in6.sin6_port), 1);
+        assert_int_equal(a.in6.sin6_addr.s6_addr[15], 1);
+        for (const char *const *bad = (const char *const[]){ "localhost", "[::1]", "10.1.2", "10.1.2.3:80", "",
+                                                             " 10.1.2.3", NULL };
+             *bad; bad++)
+                assert_int_equal(sockaddr_in_parse(*bad, 1, &a, &len), -EINVAL);
+        assert_int_equal(sockaddr_in_parse(NULL, 1, &a, &len), -EINVAL);
 }
 
 static void test_cidr_parse(void **state) {
@@ -99,7 +110,7 @@ static void test_cidr_match(void **state) {
 
         for (size_t i = 0; i < ELEMENTSOF(t); i++) {
                 Cidr c;
-                Sa a = sa_of(t[i].peer);
+                SockaddrIn a = sa_of(t[i].peer);
 
                 print_message("%s vs %s\n", t[i].cidr, t[i].peer);
                 assert_int_equal(cidr_parse(t[i].cidr, &c), 0);
@@ -108,7 +119,7 @@ static void test_cidr_match(void **state) {
         Cidr c;
         assert_int_equal(cidr_parse("0.0.0.0/0", &c), 0);
         assert_false(cidr_match(&c, NULL));
-        Sa unix_sa = { .sa.sa_family = AF_UNIX };
+        SockaddrIn unix_sa = { .sa.sa_family = AF_UNIX };
         assert_false(cidr_match(&c, &unix_sa.sa));
 }
 
@@ -119,7 +130,7 @@ static void test_acl(void **state) {
         Cidr *acl = NULL;
         const char *which = NULL;
         size_t n = 99;
-        Sa a;
+        SockaddrIn a;
 
         assert_int_equal(cidr_list_parse(list, &acl, &n, NULL), 0);
         assert_int_equal(n, 3);
@@ -165,7 +176,7 @@ static void test_loopback(void **state) {
         };
 
         for (size_t i = 0; i < ELEMENTSOF(t); i++) {
-                Sa a = sa_of(t[i].peer);
+                SockaddrIn a = sa_of(t[i].peer);
                 print_message("%s\n", t[i].peer);
                 assert_int_equal(sockaddr_is_loopback(&a.sa), t[i].loopback);
         }
@@ -174,6 +185,7 @@ static void test_loopback(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_sockaddr_in_parse),
                 cmocka_unit_test(test_cidr_parse),
                 cmocka_unit_test(test_cidr_match),
                 cmocka_unit_test(test_acl),

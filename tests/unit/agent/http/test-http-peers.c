@@ -10,23 +10,14 @@
 #include <cmocka.h>
 
 #include "agent/http/http-peers.h"
+#include "in-addr-util.h"
 #include "macro.h"
 
-typedef union {
-        struct sockaddr sa;
-        struct sockaddr_in in;
-        struct sockaddr_in6 in6;
-} Sa;
-
 static HttpPeerKey key_of(const char *addr) {
-        Sa a = {};
+        SockaddrIn a;
+        socklen_t len;
 
-        if (inet_pton(AF_INET, addr, &a.in.sin_addr) == 1)
-                a.in.sin_family = AF_INET;
-        else {
-                assert_int_equal(inet_pton(AF_INET6, addr, &a.in6.sin6_addr), 1);
-                a.in6.sin6_family = AF_INET6;
-        }
+        assert_int_equal(sockaddr_in_parse(addr, 0, &a, &len), 0);
         return http_peer_key(&a.sa);
 }
 
