@@ -699,6 +699,69 @@ def test_push_handoff_cli_removes_home_on_ack(make_env, host_socket):
     e.assert_no_secrets()
 
 
+def test_push_handoff_large_line(make_env, host_socket):
+    """A 1 MiB credential file makes a line larger than the socket buffer:
+    the agent writes it in pieces as the host reads (slowly, 4 KiB at a
+    time) on the one connection, and the host gets it once and whole."""
+    path, srv = host_socket
+    size = 1024 * 1024
+    e = make_env(sets=("vsock_port=1234", f"vsock_unix_path={path}"),
+                 provider_env={"FAKE_CLI_SIZE": str(size)})
+    s = sid()
+    status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
+    assert status == 200 and "oauthUrl" in started, started
+    assert e.browse(started["oauthUrl"])[0] == 200
+    conn, _ = srv.accept()
+    with conn:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        line = read_line(conn, pause=0.001)
+        assert line["sessionId"] == s
+        assert line["credentials"]["login"] == login_of(started["oauthUrl"])
+        assert os.path.getsize(line["credPath"]) == size
+        conn.sendall(f"ACK {line['deliveryId']}\n".encode())
+        wait_until(lambda: e.json("GET", f"/credentials/status?sessionId={s}")[0] == 404, 10,
+                   "session delivered")
+    # One connection did it: nothing came back to send it again.
+    srv.settimeout(4)
+    with pytest.raises(socket.timeout):
+        srv.accept()[0].close()
+        pytest.fail("the agent connected again after its delivery was acknowledged")
+    e.assert_no_secrets()
+
+
+def test_push_handoff_large_line_after_reset(make_env, host_socket):
+    """The host drops the connection in the middle of a large line: the
+    agent connects again and sends the line whole, from its first byte."""
+    path, srv = host_socket
+    size = 1024 * 1024
+    e = make_env(sets=("vsock_port=1234", f"vsock_unix_path={path}"),
+                 provider_env={"FAKE_CLI_SIZE": str(size)})
+    s = sid()
+    status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
+    assert status == 200 and "oauthUrl" in started, started
+    assert e.browse(started["oauthUrl"])[0] == 200
+    conn, _ = srv.accept()
+    with conn:
+        conn.settimeout(30)
+        got = 0
+        while got < 64 * 1024:
+            chunk = conn.recv(4096)
+            assert chunk
+            got += len(chunk)
+    conn, _ = srv.accept()
+    with conn:
+        line = read_line(conn)
+        assert line["sessionId"] == s and len(line["credentials"]["padding"]) > size - 200
+        conn.sendall(f"ACK {line['deliveryId']}\n".encode())
+        wait_until(lambda: e.json("GET", f"/credentials/status?sessionId={s}")[0] == 404, 10,
+                   "session delivered")
+    srv.settimeout(4)
+    with pytest.raises(socket.timeout):
+        srv.accept()[0].close()
+        pytest.fail("the agent connected again after its delivery was acknowledged")
+    e.assert_no_secrets()
+
+
 # -- the real browser -------------------------------------------------------------
 
 @pytest.mark.skipif(not shutil.which("firefox-esr") or not shutil.which("Xvfb"),

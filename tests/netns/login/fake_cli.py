@@ -18,7 +18,8 @@ and is the credentials' "login" value, so a test can tell whose
 credentials a session got.
 Env FAKE_CLI_FAIL=1: exit 3 right after printing the URL; FAKE_CLI_FAIL_EARLY=1:
 print an error and exit 3 before any URL; FAKE_CLI_BIG=1:
-600 KB of padding in the credentials; FAKE_CLI_NOURL=1: print secrets, never
+600 KB of padding in the credentials; FAKE_CLI_SIZE=N: padded so the
+credential file is exactly N bytes; FAKE_CLI_NOURL=1: print secrets, never
 a URL, hang; FAKE_CLI_LINKS=DIR: first plant symlinks to DIR and to
 DIR/secret in $HOME (a CLI that links out of its HOME)."""
 import http.server
@@ -78,6 +79,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = dict(body, login=LOGIN)
         if os.environ.get("FAKE_CLI_BIG"):
             body = dict(body, padding="p" * 600000)
+        if os.environ.get("FAKE_CLI_SIZE"):
+            size = int(os.environ["FAKE_CLI_SIZE"])
+            body = dict(body, padding="p" * (size - len(json.dumps(dict(body, padding="")))))
         path = os.path.join(os.environ["HOME"], rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         tmp = path + ".tmp"
