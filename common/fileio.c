@@ -1,4 +1,5 @@
 /* Implementation of common/fileio.h. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -109,4 +110,72 @@ int mkdir_all(const char *path, mode_t parents_mode, mode_t mode) {
         if (mkdir(p, mode) < 0 && errno != EEXIST)
                 return -errno;
         return 0;
+}
+
+static int rm_rf_below(int dirfd, const char *name, dev_t dev, unsigned depth);
+
+/* Empties the directory fd (taken) of a tree on dev. */
+static int rm_rf_children(int fd, dev_t dev, unsigned depth) {
+        DIR *d = fdopendir(fd);
+        struct dirent *de;
+        int r = 0, k;
+
+        if (!d) {
+                r = negative_errno();
+                safe_close(fd);
+                return r;
+        }
+        for (errno = 0; (de = readdir(d)); errno = 0) {
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                k = rm_rf_below(dirfd(d), de->d_name, dev, depth);
+                if (k < 0 && r == 0)
+                        r = k;
+        }
+        if (errno != 0 && r == 0)
+                r = -errno;
+        closedir(d);
+        return r;
+}
+
+static int unlink_entry(int dirfd, const char *name, int flags) {
+        return unlinkat(dirfd, name, flags) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+static int rm_rf_below(int dirfd, const char *name, dev_t dev, unsigned depth) {
+        struct stat st;
+        int fd, r, k;
+
+        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (!S_ISDIR(st.st_mode))
+                return unlink_entry(dirfd, name, 0);
+        if (st.st_dev != dev)
+                return -EXDEV;
+        if (depth >= RM_RF_DEPTH_MAX)
+                return -ELOOP;
+        fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0 && (errno == ENOTDIR || errno == ELOOP))
+                return unlink_entry(dirfd, name, 0); /* replaced by a file or a symlink since */
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        /* What was opened, not what was looked at: it may have been swapped. */
+        r = fstat(fd, &st) < 0 ? negative_errno() : st.st_dev != dev ? -EXDEV : 0;
+        if (r < 0) {
+                safe_close(fd);
+                return r;
+        }
+        r = rm_rf_children(fd, dev, depth + 1);
+        k = unlink_entry(dirfd, name, AT_REMOVEDIR);
+        return r < 0 ? r : k;
+}
+
+int rm_rf_at(int dirfd, const char *name) {
+        struct stat st;
+
+        if (isempty(name) || strchr(name, '/') || streq(name, ".") || streq(name, ".."))
+                return -EINVAL;
+        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        return rm_rf_below(dirfd, name, st.st_dev, 0);
 }

@@ -34,3 +34,13 @@ int loop_write(int fd, const void *data, size_t size);
 /* mkdir -p: the missing parents of path get parents_mode, path itself
  * mode; existing directories are left as they are. */
 int mkdir_all(const char *path, mode_t parents_mode, mode_t mode);
+
+/* Removes name (relative to dirfd) and, when it is a directory, everything
+ * below it, never following a symlink: a symlink is removed, not what it
+ * points to, so a tree someone else could write into (a login's HOME)
+ * cannot make us delete anything outside it.  Directories on another file
+ * system are not entered (-EXDEV), nesting deeper than RM_RF_DEPTH_MAX is
+ * left in place (-ELOOP); either way the rest is still removed.  Entries
+ * that are already gone count as removed.  0, or the first -errno. */
+#define RM_RF_DEPTH_MAX 64
+int rm_rf_at(int dirfd, const char *name);

@@ -179,6 +179,12 @@ static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
 
         log_info("Provider CLI %s (pid %d) %s.", r->provider->id, (int)pid,
                  wstatus_to_string(wstatus, b, sizeof b));
+        /* Helpers it left in its group would go on writing into the HOME
+         * that is removed once the login ends.  The group id cannot name
+         * another group yet: it stays taken while any member lives, and
+         * a process that took the number since the reap would have to
+         * have made itself a group leader in between. */
+        (void)kill(-pid, SIGKILL);
         r->pid = 0;
         r->kill_timer = sd_event_source_disable_unref(r->kill_timer);
         r->stop_timer = sd_event_source_disable_unref(r->stop_timer);
@@ -274,6 +280,11 @@ void cli_runner_stop_after(CliRunner *r, usec_t delay) {
         if (sd_event_add_time_relative(r->event, &r->stop_timer, CLOCK_MONOTONIC, delay, 0,
                                        on_stop_timer, r) < 0)
                 cli_runner_stop(r);
+}
+
+void cli_runner_set_callbacks(CliRunner *r, const CliRunnerCallbacks *cb, void *userdata) {
+        r->cb = *cb;
+        r->userdata = userdata;
 }
 
 CliRunner *cli_runner_free(CliRunner *r) {

@@ -4,7 +4,9 @@
  * settings in its environment, and the provider's env.  Its output is
  * scanned for the authorize URL, terminal queries and prompts are
  * answered, and a redacted transcript is kept.  Stopping kills the whole
- * process group (SIGTERM, SIGKILL after a grace period). */
+ * process group (SIGTERM, SIGKILL after a grace period); when the CLI
+ * (the group's leader) has exited, whatever is left of its group is
+ * killed too: the login is over for all of it. */
 #pragma once
 
 #include <stdbool.h>
@@ -21,6 +23,7 @@ typedef struct CliRunner CliRunner;
 
 typedef struct CliRunnerCallbacks {
         void (*on_url)(CliRunner *r, const char *url, void *userdata);  /* first match only */
+        /* Last thing the runner does for this exit: it may free r. */
         void (*on_exit)(CliRunner *r, int wstatus, void *userdata);
 } CliRunnerCallbacks;
 
@@ -37,6 +40,8 @@ typedef struct CliRunnerOptions {
 /* e and launcher must outlive the runner. */
 int cli_runner_start(sd_event *e, const Launcher *launcher, const CliRunnerOptions *o,
                      const CliRunnerCallbacks *cb, void *userdata, CliRunner **ret);
+/* Hands the runner to a new owner: its callbacks from now on. */
+void cli_runner_set_callbacks(CliRunner *r, const CliRunnerCallbacks *cb, void *userdata);
 /* Kills the process group (if still running) and frees; NULL-safe. */
 CliRunner *cli_runner_free(CliRunner *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(CliRunner *, cli_runner_free);

@@ -1,5 +1,10 @@
 /* Implementation of handoff-vsock.h.  Tests use a unix socket stand-in
- * (unix_path) and never touch AF_VSOCK. */
+ * (unix_path) and never touch AF_VSOCK.
+ *
+ * A line (up to a 1 MiB credential file, JSON-escaped) can be larger than
+ * the socket's buffer: it is written as the host reads, resuming on
+ * EPOLLOUT, and one line is finished before the next begins.  A new
+ * connection starts every line over from its first byte. */
 #include <linux/vm_sockets.h>
 #include <stdio.h>
 #include <sys/random.h>
@@ -15,19 +20,23 @@
 #define DELIVERIES_MAX LOGIN_SESSIONS_MAX
 #define BACKOFF_MIN_USEC (200 * USEC_PER_MSEC)
 #define BACKOFF_MAX_USEC (30 * USEC_PER_SEC)
+/* A host that takes no byte of a line for this long is reconnected to. */
+#define WRITE_STALL_USEC (30 * USEC_PER_SEC)
 #define INBUF 512
 
 typedef struct Delivery {
         char session_id[37];
         char id[33];
-        char *line; /* secret, newline-terminated */
-        bool sent;  /* on the current connection */
+        char *line;  /* secret, newline-terminated */
+        size_t size; /* of line */
+        size_t off;  /* written on the current connection; size: all of it */
 } Delivery;
 
 struct Handoff {
         HandoffOptions o;
         LoginManager *lm;
         Delivery *d[DELIVERIES_MAX];
+        Delivery *writing; /* its line is partly written: finished before any other */
         int fd;
         bool connected;
         sd_event_source *io, *timer;
@@ -55,9 +64,10 @@ static void disconnect(Handoff *h) {
         h->fd = safe_close(h->fd);
         h->connected = false;
         h->n_in = 0;
+        h->writing = NULL;
         for (size_t i = 0; i < DELIVERIES_MAX; i++)
                 if (h->d[i])
-                        h->d[i]->sent = false;
+                        h->d[i]->off = 0;
 }
 
 static int schedule(Handoff *h, usec_t delay);
@@ -69,14 +79,27 @@ static void retry_later(Handoff *h) {
                 log_warning("Push handoff: cannot schedule a retry.");
 }
 
+/* Out of the queue.  A line cut off mid-write would run into the next one
+ * on this connection: then start over on a new one. */
+static void delivery_remove(Handoff *h, size_t i) {
+        bool cut = h->writing == h->d[i];
+
+        delivery_free(h->d[i]);
+        h->d[i] = NULL;
+        if (!cut)
+                return;
+        disconnect(h);
+        if (pending(h) && schedule(h, 0) < 0)
+                log_warning("Push handoff: cannot schedule a reconnect.");
+}
+
 static void on_ack(Handoff *h, const char *id) {
         for (size_t i = 0; i < DELIVERIES_MAX; i++) {
                 Delivery *d = h->d[i];
                 if (!d || !streq(d->id, id))
                         continue;
                 LoginSession *s = login_session_find(h->lm, d->session_id);
-                h->d[i] = NULL;
-                delivery_free(d);
+                delivery_remove(h, i);
                 h->backoff = 0;
                 if (s && s->state == SESSION_AUTHENTICATED) {
                         log_info("Login %s: credentials acknowledged by the host (push).", s->id);
@@ -88,9 +111,11 @@ static void on_ack(Handoff *h, const char *id) {
         log_debug("Push handoff: ACK for an unknown delivery ignored.");
 }
 
+/* Each complete line is taken out of the buffer before it is acted on:
+ * an ACK may end the connection (delivery_remove()). */
 static void read_acks(Handoff *h) {
         ssize_t n = recv(h->fd, h->in + h->n_in, INBUF - h->n_in, MSG_DONTWAIT);
-        char *nl;
+        char line[INBUF + 1], *nl;
 
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
                 return;
@@ -100,31 +125,60 @@ static void read_acks(Handoff *h) {
         }
         h->n_in += (size_t)n;
         h->in[h->n_in] = '\0';
-        while ((nl = strchr(h->in, '\n'))) {
-                *nl = '\0';
-                const char *id = startswith(h->in, "ACK ");
+        while (h->connected && (nl = strchr(h->in, '\n'))) {
+                size_t len = (size_t)(nl - h->in);
+                memcpy(line, h->in, len);
+                line[len] = '\0';
+                memmove(h->in, nl + 1, h->n_in - len); /* the rest and its NUL */
+                h->n_in -= len + 1;
+                const char *id = startswith(line, "ACK ");
                 if (id)
                         on_ack(h, id);
-                memmove(h->in, nl + 1, h->n_in - (size_t)(nl + 1 - h->in) + 1);
-                h->n_in = strlen(h->in);
         }
-        if (h->n_in == INBUF)
+        if (h->connected && h->n_in == INBUF)
                 retry_later(h); /* garbage without newlines: start over */
 }
 
-static void send_pending(Handoff *h) {
-        for (size_t i = 0; i < DELIVERIES_MAX; i++) {
-                Delivery *d = h->d[i];
-                if (!d || d->sent)
+static Delivery *next_line(Handoff *h) {
+        if (h->writing)
+                return h->writing;
+        for (size_t i = 0; i < DELIVERIES_MAX; i++)
+                if (h->d[i] && h->d[i]->off < h->d[i]->size)
+                        return h->d[i];
+        return NULL;
+}
+
+/* Writes what the socket takes: 1 when every line is out, 0 when the
+ * socket is full, or -errno. */
+static int write_lines(Handoff *h) {
+        Delivery *d;
+
+        while ((d = next_line(h))) {
+                ssize_t n = send(h->fd, d->line + d->off, d->size - d->off, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n < 0 && errno == EINTR)
                         continue;
-                /* Lines are small (one credential file): a short write on
-                 * a fresh stream socket means the peer is in trouble. */
-                ssize_t n = send(h->fd, d->line, strlen(d->line), MSG_NOSIGNAL | MSG_DONTWAIT);
-                if (n != (ssize_t)strlen(d->line)) {
-                        retry_later(h);
-                        return;
-                }
-                d->sent = true;
+                if (n < 0)
+                        return errno == EAGAIN ? 0 : -errno;
+                d->off += (size_t)n;
+                h->writing = d->off < d->size ? d : NULL;
+        }
+        return 1;
+}
+
+static void send_pending(Handoff *h) {
+        int r = write_lines(h);
+
+        if (r < 0) {
+                log_debug_errno(r, "Push handoff: send failed: %m");
+                retry_later(h);
+                return;
+        }
+        (void)sd_event_source_set_io_events(h->io, r == 0 ? EPOLLIN | EPOLLOUT : EPOLLIN);
+        if (r == 0) {
+                /* Waiting for the host to read: only a host that stops
+                 * reading altogether is given up on. */
+                (void)schedule(h, WRITE_STALL_USEC);
+                return;
         }
         /* No ACK within the backoff: reconnect and resend. */
         h->backoff = h->backoff ? MIN(h->backoff * 2, BACKOFF_MAX_USEC) : BACKOFF_MIN_USEC;
@@ -142,11 +196,13 @@ static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) 
                         return 0;
                 }
                 h->connected = true;
-                (void)sd_event_source_set_io_events(es, EPOLLIN);
                 send_pending(h);
                 return 0;
         }
-        read_acks(h);
+        if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
+                read_acks(h);
+        if (h->connected && (revents & EPOLLOUT))
+                send_pending(h);
         return 0;
 }
 
@@ -225,17 +281,21 @@ static int handoff_push(Handoff *h, LoginSession *s) {
         }
         memcpy(d->line, line, n);
         memcpy(d->line + n, "\n", 2);
+        d->size = n + 1;
         h->d[slot] = d;
         h->backoff = 0;
+        if (h->connected) {
+                /* After the lines already on this connection. */
+                send_pending(h);
+                return 0;
+        }
         return schedule(h, 0);
 }
 
 static void handoff_forget(Handoff *h, LoginSession *s) {
         for (size_t i = 0; i < DELIVERIES_MAX; i++)
-                if (h->d[i] && streq(h->d[i]->session_id, s->id)) {
-                        delivery_free(h->d[i]);
-                        h->d[i] = NULL;
-                }
+                if (h->d[i] && streq(h->d[i]->session_id, s->id))
+                        delivery_remove(h, i);
 }
 
 static void on_login_change(LoginSession *s, LoginChange change, void *userdata) {

@@ -2,10 +2,17 @@
  * every path that ends a session (captured, delivered, failed, expired,
  * closed) stops the CLI, closes the browser and wipes the secret the same
  * way.  Sessions in a final state stay (without secrets) so the host can
- * read why they ended, except delivered ones: those are gone (404). */
+ * read why they ended, except delivered ones: those are gone (404).
+ *
+ * A CLI's HOME (its credential file in it) is removed when the session
+ * ends, but only once the CLI has exited: it may still be writing there.
+ * A session that goes while its CLI is still stopping (delivered, replaced)
+ * leaves the CLI behind as a Leftover that removes the HOME on its exit. */
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "control-socket.h"
@@ -21,11 +28,20 @@ typedef struct Listener {
         void *userdata;
 } Listener;
 
+typedef struct Leftover Leftover;
+struct Leftover {
+        LoginManager *lm;
+        CliRunner *runner;            /* being stopped */
+        char id[37];                  /* its HOME is <login_home>/<id> */
+        Leftover *next;
+};
+
 struct LoginManager {
         LoginOptions o;
         ProviderSet *providers;
         LoginSession *sessions[LOGIN_SESSIONS_MAX];
         Listener listeners[LOGIN_LISTENERS_MAX];
+        Leftover *leftovers;
         char *self_exe;               /* for BROWSER=<self> open-url */
         ControlSocket *control;
 };
@@ -49,6 +65,107 @@ static void notify(LoginSession *s, LoginChange change) {
                         s->lm->listeners[i].cb(s, change, s->lm->listeners[i].userdata);
 }
 
+/* Removes <login_home>/<id> and all below it without following a
+ * symlink the CLI left there. */
+static void home_remove(LoginManager *lm, const char *id) {
+        _cleanup_(closep) int fd = open(lm->o.login_home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int r = fd < 0 ? -errno : rm_rf_at(fd, id);
+
+        if (r < 0)
+                log_warning_errno(r, "Login %s: failed to remove its HOME below %s: %m", id, lm->o.login_home);
+        else
+                log_debug("Login %s: HOME removed.", id);
+}
+
+/* Only once the CLI is gone (not running). */
+static void session_home_remove(LoginSession *s) {
+        if (!s->home)
+                return;
+        home_remove(s->lm, s->id);
+        free(s->home);
+        s->home = NULL;
+}
+
+/* A fresh <login_home>/<id>: whatever an earlier run left under that name
+ * (an agent that stopped before removing it) goes first, so no login
+ * starts next to a credential file that is not its own. */
+static int session_home_create(LoginSession *s) {
+        const char *parent = s->lm->o.login_home;
+        _cleanup_(closep) int fd = -EBADF;
+        _cleanup_(freep) char *home = NULL;
+        int r;
+
+        /* The id is a path component: a UUID has no '/' and is not "..". */
+        if (!session_id_is_valid(s->id) || isempty(parent) || parent[0] != '/')
+                return -EINVAL;
+        if (asprintf(&home, "%s/%s", parent, s->id) < 0)
+                return -ENOMEM;
+        r = mkdir_all(parent, 0700, 0700);
+        if (r < 0)
+                return r;
+        fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        r = rm_rf_at(fd, s->id);
+        if (r < 0)
+                return r;
+        if (mkdirat(fd, s->id, 0700) < 0)
+                return -errno;
+        s->home = TAKE_PTR(home);
+        return 0;
+}
+
+static void leftover_unlink(LoginManager *lm, Leftover *lo) {
+        for (Leftover **p = &lm->leftovers; *p; p = &(*p)->next)
+                if (*p == lo) {
+                        *p = lo->next;
+                        return;
+                }
+}
+
+static void on_leftover_exit(CliRunner *r, int wstatus, void *userdata) {
+        Leftover *lo = userdata;
+
+        leftover_unlink(lo->lm, lo);
+        home_remove(lo->lm, lo->id);
+        cli_runner_free(lo->runner);
+        free(lo);
+}
+
+/* A new login with the id of one whose CLI is still stopping: that CLI
+ * must not write into the new HOME, nor remove it when it exits.  Killed
+ * now; the caller removes the old HOME. */
+static void leftover_take_over(LoginManager *lm, const char *id) {
+        for (Leftover *lo = lm->leftovers, *next; lo; lo = next) {
+                next = lo->next;
+                if (!streq(lo->id, id))
+                        continue;
+                leftover_unlink(lm, lo);
+                cli_runner_free(lo->runner);
+                free(lo);
+        }
+}
+
+/* The session goes: its CLI too, and its HOME once the CLI has exited. */
+static void session_release_cli(LoginSession *s) {
+        LoginManager *lm = s->lm;
+        Leftover *lo;
+
+        if (s->home && cli_runner_running(s->runner) && (lo = calloc(1, sizeof *lo))) {
+                *lo = (Leftover){ .lm = lm, .runner = TAKE_PTR(s->runner), .next = lm->leftovers };
+                memcpy(lo->id, s->id, sizeof lo->id);
+                cli_runner_set_callbacks(lo->runner, &(CliRunnerCallbacks){ .on_exit = on_leftover_exit }, lo);
+                cli_runner_stop(lo->runner);
+                lm->leftovers = lo;
+                free(s->home);
+                s->home = NULL;
+                return;
+        }
+        /* Exited already, or no memory to wait for it: killed now. */
+        s->runner = cli_runner_free(s->runner);
+        session_home_remove(s);
+}
+
 static void session_free(LoginSession *s) {
         if (!s)
                 return;
@@ -56,12 +173,13 @@ static void session_free(LoginSession *s) {
         /* Whoever holds on to it (a start request waiting for its URL, a
          * queued push) lets go now. */
         notify(s, LOGIN_CHANGE_REMOVED);
-        cli_runner_free(s->runner);
+        session_release_cli(s);
         capture_free(s->capture);
         sd_event_source_disable_unref(s->expire);
         free(s->oauth_url);
         free(s->error);
         free(s->cred_path);
+        free(s->home);
         free(s);
 }
 
@@ -190,6 +308,10 @@ static void on_enter(LoginSession *s, SessionState st) {
         case SESSION_CLOSED:
                 session_wipe(s);
                 cli_runner_stop(s->runner);
+                /* Else once it has exited (on_cli_exit) or, when the
+                 * session goes first, as a Leftover. */
+                if (!cli_runner_running(s->runner))
+                        session_home_remove(s);
                 s->capture = capture_free(s->capture);
                 s->expire = sd_event_source_disable_unref(s->expire);
                 if (st != SESSION_DELIVERED) {
@@ -263,7 +385,7 @@ static void on_capture(Capture *c, json_t *credentials, usec_t modified, void *u
         LoginSession *s = userdata;
         _cleanup_(freep) char *path = NULL;
 
-        if (asprintf(&path, "%s/%s", s->lm->o.login_home, s->def->credential_file) < 0)
+        if (asprintf(&path, "%s/%s", s->home, s->def->credential_file) < 0)
                 path = NULL;
         login_session_captured(s, credentials, path ?: "", modified);
 }
@@ -296,6 +418,10 @@ static void on_cli_exit(CliRunner *r, int wstatus, void *userdata) {
         LoginSession *s = userdata;
         char b[64], msg[128];
 
+        if (session_state_is_final(s->state)) {
+                session_home_remove(s);
+                return;
+        }
         if (session_fsm_next(s->state, SESSION_EVENT_EXITED) < 0)
                 return;
         /* The file may be complete although its inotify event has not been
@@ -316,7 +442,11 @@ int login_session_start_cli(LoginSession *s, const char *http_proxy, const char 
         s->def = lm->providers ? provider_set_find(lm->providers, s->provider) : NULL;
         if (!s->def)
                 return -ENOENT;
-        if (asprintf(&path, "%s/%s", c->login_home, s->def->credential_file) < 0 ||
+        leftover_take_over(lm, s->id);
+        r = session_home_create(s);
+        if (r < 0)
+                return r;
+        if (asprintf(&path, "%s/%s", s->home, s->def->credential_file) < 0 ||
             asprintf(&browser, "%s open-url", lm->self_exe) < 0)
                 return -ENOMEM;
         r = capture_start(c->event, path, on_capture, s, &s->capture);
@@ -324,7 +454,7 @@ int login_session_start_cli(LoginSession *s, const char *http_proxy, const char 
                 return r;
         CliRunnerOptions o = {
                 .provider = s->def,
-                .home = c->login_home,
+                .home = s->home,
                 .browser = browser,
                 .control_socket = c->control_socket,
                 .display = c->display,
@@ -432,6 +562,15 @@ LoginManager *login_manager_free(LoginManager *lm) {
                 return NULL;
         for (size_t i = 0; i < LOGIN_SESSIONS_MAX; i++)
                 login_session_drop(lm->sessions[i]);
+        /* Nobody waits for these any more: killed now, their HOMEs removed
+         * without waiting for the exit. */
+        while (lm->leftovers) {
+                Leftover *lo = lm->leftovers;
+                lm->leftovers = lo->next;
+                cli_runner_free(lo->runner);
+                home_remove(lm, lo->id);
+                free(lo);
+        }
         control_socket_free(lm->control);
         provider_set_free(lm->providers);
         free(lm->self_exe);

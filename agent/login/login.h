@@ -4,7 +4,8 @@
  * nothing of HTTP or of how credentials leave the VM: whoever cares (the
  * host API routes, the push handoff) subscribes to session changes.
  * Effects of entering a state (stop the CLI, close the browser, wipe the
- * secret) happen here, in one place, after the subscribers were told. */
+ * secret, remove the CLI's HOME) happen here, in one place, after the
+ * subscribers were told. */
 #pragma once
 
 #include <jansson.h>
@@ -38,6 +39,7 @@ typedef struct LoginSession {
         char *oauth_state;            /* host-driven: expected state (secret) */
         json_t *credentials;          /* secret */
         char *cred_path;
+        char *home;                   /* the CLI's own HOME, <login_home>/<id>; NULL: none (host-driven) or removed */
         usec_t modified;              /* CLOCK_REALTIME µs */
         CliRunner *runner;
         Capture *capture;
@@ -57,7 +59,7 @@ typedef struct LoginOptions {
         const Launcher *launcher;     /* starts the CLIs */
         Browser *browser;             /* NULL: no browser (opening a URL gives -EAGAIN) */
         const char *providers_file;
-        const char *login_home;       /* HOME of the CLIs */
+        const char *login_home;       /* absolute; each CLI login's HOME is <login_home>/<session id> */
         const char *control_socket;   /* "" = none; exported to CLIs as VMBA_CONTROL_SOCKET */
         const char *display;          /* DISPLAY of the CLIs */
         const char *bin_path;         /* PATH of the CLIs */
@@ -93,7 +95,10 @@ void login_session_fail(LoginSession *s, SessionEvent e, const char *reason);
 void login_session_drop(LoginSession *s);
 uint64_t login_session_elapsed_ms(LoginSession *s);
 
-/* Starts the provider CLI for s (its def is looked up by s->provider);
+/* Starts the provider CLI for s (its def is looked up by s->provider) in
+ * a HOME of its own, <login_home>/<id>, made empty and 0700 (login_home's
+ * missing parents 0700 too); the credential file is watched there.  The
+ * HOME is removed when the session ends, once the CLI is gone.
  * -ENOENT: unknown provider, or provider definitions not loaded. */
 int login_session_start_cli(LoginSession *s, const char *http_proxy, const char *https_proxy,
                             const char *no_proxy);

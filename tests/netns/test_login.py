@@ -14,6 +14,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -31,13 +32,14 @@ SECRETS = ["SECRET-ACCESS", "SECRET-REFRESH", "SECRET-CODE", "STATE-", "host-sta
 
 
 class LoginEnv:
-    """A workdir with HOME, providers.json and the fake provider, and the
-    agent configured to use them."""
+    """A workdir with login_home, providers.json and the fake provider, and
+    the agent configured to use them."""
 
     def __init__(self, agent_bin, services=IDLE, sets=(), ns=None, provider_env=None, extra_providers=()):
         self.dir = tempfile.mkdtemp(prefix="vmba-login-", dir="/var/tmp")
-        self.home = os.path.join(self.dir, "home")
-        os.makedirs(self.home)
+        # login_home: not there yet, as on a fresh image; the agent makes
+        # it (and its parent) with the first login.
+        self.home = os.path.join(self.dir, "state", "logins")
         self.pport = 17000 + os.getpid() % 1000
         self.provider_url = f"http://127.0.0.1:{self.pport}"
         env = {"FAKE_PROVIDER": self.provider_url, **(provider_env or {})}
@@ -165,6 +167,12 @@ def sid():
 
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def login_of(url):
+    """The fake CLI run an authorize URL came from (the end of its state),
+    which is also the "login" value of the credentials it writes."""
+    return urllib.parse.parse_qs(urllib.parse.urlparse(url).query)["state"][0].rsplit("-", 1)[1]
 
 
 # -- host-driven flow -------------------------------------------------------
@@ -334,25 +342,31 @@ def test_cli_login(env, provider, mode, cred):
     status, page = env.browse(url)
     assert status == 200 and b"fake CLI: signed in" in page
     st = env.wait_status(s, lambda code, b: code == 200 and b.get("authenticated"))
-    path = os.path.join(env.home, cred)
+    # The login's own HOME below login_home, 0700 like login_home itself.
+    home = os.path.join(env.home, s)
+    path = os.path.join(home, cred)
     assert ISO.match(st.pop("modifiedAt"))
     assert st == {"authenticated": True, "path": path, "provider": provider}
     assert os.stat(path).st_mode & 0o777 == 0o600
+    for d in (home, env.home, os.path.dirname(env.home)):
+        assert os.stat(d).st_mode & 0o777 == 0o700, d
     with open(path) as f:
         creds = json.load(f)
+    # What the CLI saw: a fresh environment with the request's proxy, the
+    # agent as its browser, a PTY when the provider needs one.
+    with open(os.path.join(home, f".fake-env-{mode}.json")) as f:
+        seen = json.load(f)
     assert env.json("GET", f"/credentials/get?sessionId={s}") == \
         (200, {"success": True, "provider": provider, "credentials": creds, "credPath": path})
     assert env.json("GET", f"/credentials/get?sessionId={s}")[0] == 404
-    # What the CLI saw: a fresh environment with the request's proxy, the
-    # agent as its browser, a PTY when the provider needs one.
-    with open(os.path.join(env.home, f".fake-env-{mode}.json")) as f:
-        seen = json.load(f)
+    # Delivered: the credential file and the rest of the HOME are gone.
+    wait_until(lambda: not os.path.lexists(home), 10, "the login's HOME removed after delivery")
     e = seen["env"]
     assert seen["tty"] is (mode != "gemini")
     assert e["HTTP_PROXY"] == e["http_proxy"] == "http://10.9.9.9:3128"
     assert e["NO_PROXY"] == e["no_proxy"] == "127.0.0.1,localhost"
     assert "HTTPS_PROXY" not in e and "https_proxy" not in e
-    assert e["HOME"] == env.home and e["TERM"] == "xterm-256color"
+    assert e["HOME"] == home and e["TERM"] == "xterm-256color"
     assert e["BROWSER"].endswith("vm-browser-agent open-url") and os.path.isabs(e["BROWSER"].split()[0])
     assert e["VMBA_CONTROL_SOCKET"] == os.path.join(env.dir, "control.sock")
     assert not [k for k in e if k.startswith(("PYTEST", "VMBA_BIN", "NOTIFY_SOCKET"))]
@@ -371,12 +385,12 @@ def test_new_provider(make_env):
     assert url.startswith(f"{e.provider_url}/acme/authorize?")
     assert e.browse(url)[0] == 200
     st = e.wait_status(s, lambda code, b: b.get("authenticated"))
-    path = os.path.join(e.home, ".config/acme/token.json")
+    path = os.path.join(e.home, s, ".config/acme/token.json")
     assert ISO.match(st.pop("modifiedAt"))
     assert st == {"authenticated": True, "path": path, "provider": "acme_cli"}
     assert e.json("GET", f"/credentials/get?sessionId={s}") == \
-        (200, {"success": True, "provider": "acme_cli", "credentials": {"token": "SECRET-ACCESS-acme"},
-               "credPath": path})
+        (200, {"success": True, "provider": "acme_cli",
+               "credentials": {"token": "SECRET-ACCESS-acme", "login": login_of(url)}, "credPath": path})
     e.assert_no_secrets()
 
 
@@ -387,6 +401,7 @@ def test_cli_failure(make_env):
     assert status == 200 and "oauthUrl" in started
     st = e.wait_status(s, lambda code, b: b.get("failed"))
     assert st == {"authenticated": False, "failed": True, "error": "CLI exited 3"}
+    wait_until(lambda: not os.path.lexists(os.path.join(e.home, s)), 10, "the failed login's HOME removed")
     # A failed session may be started again.
     assert e.json("POST", "/auth/gemini_cli", {"sessionId": s})[0] == 200
     e.assert_no_secrets()
@@ -408,19 +423,101 @@ def test_cli_fails_before_url(make_env):
 
 
 def test_old_credential_file_not_captured_on_exit(make_env):
-    """A credential file left from before the login is not this login's,
-    also when the CLI exits without writing one (the exit path reads the
-    file in case its inotify event is still queued)."""
+    """A credential file left from before the login (a HOME of the same
+    session id from an agent that did not get to remove it) is not this
+    login's, also when the CLI exits without writing one (the exit path
+    reads the file in case its inotify event is still queued): the login
+    starts in an empty HOME."""
     e = make_env(provider_env={"FAKE_CLI_FAIL_EARLY": "1"})
-    old = os.path.join(e.home, ".gemini/oauth_creds.json")
+    s = sid()
+    old = os.path.join(e.home, s, ".gemini/oauth_creds.json")
     os.makedirs(os.path.dirname(old))
     with open(old, "w") as f:
         json.dump({"access_token": "SECRET-ACCESS-old"}, f)
-    s = sid()
     assert e.json("POST", "/auth/gemini_cli", {"sessionId": s})[0] == 200
     assert e.json("GET", f"/credentials/status?sessionId={s}") == \
         (200, {"authenticated": False, "failed": True, "error": "CLI exited 3"})
+    assert not os.path.lexists(old)
     e.assert_no_secrets()
+
+
+def cli_pids(e):
+    """Fake CLIs still running in the namespace."""
+    found = []
+    for p in e.ns.run("ip", "netns", "pids", e.ns.name, check=False).stdout.split():
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                if b"fake_cli.py" in f.read():
+                    found.append(p)
+        except OSError:
+            pass
+    return found
+
+
+def test_sessions_of_one_provider_apart(env):
+    """Two live logins of one provider at once: each CLI runs in its own
+    HOME below login_home, so one sign-in completes only its own session,
+    and each session delivers what its own CLI wrote, once.  A delivered
+    session's HOME is gone; the other one's is untouched."""
+    a, b = sid(), sid()
+    urls = {}
+    for s in (a, b):
+        status, started = env.json("POST", "/auth/gemini_cli", {"sessionId": s})
+        assert status == 200 and "oauthUrl" in started, started
+        urls[s] = started["oauthUrl"]
+        assert os.stat(os.path.join(env.home, s)).st_mode & 0o777 == 0o700
+    assert login_of(urls[a]) != login_of(urls[b])
+    assert env.browse(urls[a])[0] == 200
+    env.wait_status(a, lambda code, body: body.get("authenticated"))
+    got = {}
+    got[a] = env.json("GET", f"/credentials/get?sessionId={a}")
+    assert env.json("GET", f"/credentials/get?sessionId={a}")[0] == 404
+    wait_until(lambda: not os.path.lexists(os.path.join(env.home, a)), 10, "A's HOME removed")
+    # B's CLI has written nothing yet: B still waits, its HOME is there.
+    st = env.json("GET", f"/credentials/status?sessionId={b}")[1]
+    assert st.get("waiting") is True, st
+    assert os.path.isfile(os.path.join(env.home, b, ".fake-env-gemini.json"))
+    assert env.browse(urls[b])[0] == 200
+    env.wait_status(b, lambda code, body: body.get("authenticated"))
+    got[b] = env.json("GET", f"/credentials/get?sessionId={b}")
+    assert env.json("GET", f"/credentials/get?sessionId={b}")[0] == 404
+    wait_until(lambda: not os.path.lexists(os.path.join(env.home, b)), 10, "B's HOME removed")
+    for s in (a, b):
+        status, body = got[s]
+        assert status == 200 and body["credentials"]["login"] == login_of(urls[s]), (s, body)
+        assert body["credPath"] == os.path.join(env.home, s, ".gemini/oauth_creds.json")
+    assert got[a][1]["credentials"] != got[b][1]["credentials"]
+    env.assert_no_secrets()
+
+
+def test_homes_removed_when_sessions_expire(make_env):
+    """Expiry removes a login's HOME, the credential file of one that was
+    captured but never fetched included, once its CLI is stopped; symlinks
+    the CLI put there are removed, never followed."""
+    outside = tempfile.mkdtemp(prefix="vmba-outside-", dir="/var/tmp")
+    try:
+        with open(os.path.join(outside, "secret"), "w") as f:
+            f.write("not the agent's to remove\n")
+        e = make_env(sets=("session_ttl_s=6",), provider_env={"FAKE_CLI_LINKS": outside})
+        signed_in, waiting = sid(), sid()
+        status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": signed_in})
+        assert status == 200 and "oauthUrl" in started, started
+        assert e.json("POST", "/auth/gemini_cli", {"sessionId": waiting})[0] == 200
+        assert e.browse(started["oauthUrl"])[0] == 200
+        e.wait_status(signed_in, lambda code, body: body.get("authenticated"))
+        cred = os.path.join(e.home, signed_in, ".gemini/oauth_creds.json")
+        assert os.path.isfile(cred)
+        for s in (signed_in, waiting):
+            home = os.path.join(e.home, s)
+            assert os.path.islink(os.path.join(home, "linked-dir"))
+            assert e.wait_status(s, lambda code, body: body.get("failed"), timeout=20) == \
+                {"authenticated": False, "failed": True, "error": "Session expired"}
+            wait_until(lambda: not os.path.lexists(home), 10, f"HOME of {s} removed after expiry")
+        wait_until(lambda: not cli_pids(e), 10, "the CLIs stopped")
+        assert os.listdir(outside) == ["secret"]
+        e.assert_no_secrets()
+    finally:
+        shutil.rmtree(outside, ignore_errors=True)
 
 
 def test_auth_callback_forwarded(env):
@@ -481,10 +578,16 @@ def test_response_cut_off_keeps_credentials(make_env):
             assert c.recv(100).startswith(b"HTTP/1.1 200")
             c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             c.close()
+    # Not delivered: the credential file is still there for the retry.
+    path = os.path.join(e.home, s, ".gemini/oauth_creds.json")
+    assert os.path.exists(path)
     got = e.json("GET", f"/credentials/get?sessionId={s}")
     assert got[0] == 200 and got[1]["credentials"]["access_token"] == "SECRET-ACCESS-gemini"
     assert len(got[1]["credentials"]["padding"]) == 600000
+    assert got[1]["credPath"] == path
     assert e.json("GET", f"/credentials/get?sessionId={s}")[0] == 404
+    wait_until(lambda: not os.path.lexists(os.path.dirname(os.path.dirname(path))), 10,
+               "the HOME removed once the response was sent completely")
     e.assert_no_secrets()
 
 
@@ -503,6 +606,19 @@ def host_socket():
     shutil.rmtree(d, ignore_errors=True)
 
 
+def read_line(conn, pause=0.0):
+    """One JSON line from the agent's push connection, read in 4 KiB
+    chunks (pausing between them: a host that reads slowly)."""
+    conn.settimeout(30)
+    buf = bytearray()
+    while not buf.endswith(b"\n"):
+        chunk = conn.recv(4096)
+        assert chunk, f"connection closed after {len(buf)} bytes, before the end of a line"
+        buf += chunk
+        time.sleep(pause)
+    return json.loads(buf)
+
+
 def test_push_handoff(make_env, host_socket):
     path, srv = host_socket
     e = make_env(sets=("vsock_port=1234", f"vsock_unix_path={path}"))
@@ -510,15 +626,6 @@ def test_push_handoff(make_env, host_socket):
     assert e.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-p",
                                           "authorizeUrl": f"{e.provider_url}/h/authorize"})[0] == 200
     assert e.request("GET", "/oauth/callback?code=SECRET-CODE-p&state=host-state-p")[0] == 200
-
-    def read_line(conn):
-        conn.settimeout(30)
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = conn.recv(4096)
-            assert chunk, "connection closed before a line"
-            buf += chunk
-        return json.loads(buf)
     conn, _ = srv.accept()
     first = read_line(conn)
     assert set(first) == {"deliveryId", "sessionId", "provider", "credentials", "credPath"}
@@ -569,6 +676,92 @@ def test_push_forgotten_when_session_expires(make_env, host_socket):
             c.close()
 
 
+def test_push_handoff_cli_removes_home_on_ack(make_env, host_socket):
+    """A CLI login pushed to the host: credPath is the file in the login's
+    own HOME, which stays until the host acknowledges, and goes then."""
+    path, srv = host_socket
+    e = make_env(sets=("vsock_port=1234", f"vsock_unix_path={path}"))
+    s = sid()
+    status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
+    assert status == 200 and "oauthUrl" in started, started
+    assert e.browse(started["oauthUrl"])[0] == 200
+    conn, _ = srv.accept()
+    with conn:
+        line = read_line(conn)
+        home = os.path.join(e.home, s)
+        assert line["credPath"] == os.path.join(home, ".gemini/oauth_creds.json")
+        assert line["credentials"]["login"] == login_of(started["oauthUrl"])
+        assert os.path.isfile(line["credPath"])
+        conn.sendall(f"ACK {line['deliveryId']}\n".encode())
+        wait_until(lambda: e.json("GET", f"/credentials/status?sessionId={s}")[0] == 404, 10,
+                   "session delivered")
+        wait_until(lambda: not os.path.lexists(home), 10, "the HOME removed after the ACK")
+    e.assert_no_secrets()
+
+
+def test_push_handoff_large_line(make_env, host_socket):
+    """A 1 MiB credential file makes a line larger than the socket buffer:
+    the agent writes it in pieces as the host reads (slowly, 4 KiB at a
+    time) on the one connection, and the host gets it once and whole."""
+    path, srv = host_socket
+    size = 1024 * 1024
+    e = make_env(sets=("vsock_port=1234", f"vsock_unix_path={path}"),
+                 provider_env={"FAKE_CLI_SIZE": str(size)})
+    s = sid()
+    status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
+    assert status == 200 and "oauthUrl" in started, started
+    assert e.browse(started["oauthUrl"])[0] == 200
+    conn, _ = srv.accept()
+    with conn:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        line = read_line(conn, pause=0.001)
+        assert line["sessionId"] == s
+        assert line["credentials"]["login"] == login_of(started["oauthUrl"])
+        assert os.path.getsize(line["credPath"]) == size
+        conn.sendall(f"ACK {line['deliveryId']}\n".encode())
+        wait_until(lambda: e.json("GET", f"/credentials/status?sessionId={s}")[0] == 404, 10,
+                   "session delivered")
+    # One connection did it: nothing came back to send it again.
+    srv.settimeout(4)
+    with pytest.raises(socket.timeout):
+        srv.accept()[0].close()
+        pytest.fail("the agent connected again after its delivery was acknowledged")
+    e.assert_no_secrets()
+
+
+def test_push_handoff_large_line_after_reset(make_env, host_socket):
+    """The host drops the connection in the middle of a large line: the
+    agent connects again and sends the line whole, from its first byte."""
+    path, srv = host_socket
+    size = 1024 * 1024
+    e = make_env(sets=("vsock_port=1234", f"vsock_unix_path={path}"),
+                 provider_env={"FAKE_CLI_SIZE": str(size)})
+    s = sid()
+    status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
+    assert status == 200 and "oauthUrl" in started, started
+    assert e.browse(started["oauthUrl"])[0] == 200
+    conn, _ = srv.accept()
+    with conn:
+        conn.settimeout(30)
+        got = 0
+        while got < 64 * 1024:
+            chunk = conn.recv(4096)
+            assert chunk
+            got += len(chunk)
+    conn, _ = srv.accept()
+    with conn:
+        line = read_line(conn)
+        assert line["sessionId"] == s and len(line["credentials"]["padding"]) > size - 200
+        conn.sendall(f"ACK {line['deliveryId']}\n".encode())
+        wait_until(lambda: e.json("GET", f"/credentials/status?sessionId={s}")[0] == 404, 10,
+                   "session delivered")
+    srv.settimeout(4)
+    with pytest.raises(socket.timeout):
+        srv.accept()[0].close()
+        pytest.fail("the agent connected again after its delivery was acknowledged")
+    e.assert_no_secrets()
+
+
 # -- the real browser -------------------------------------------------------------
 
 @pytest.mark.skipif(not shutil.which("firefox-esr") or not shutil.which("Xvfb"),
@@ -586,7 +779,7 @@ def test_codex_login_through_firefox(make_env):
     wait_until(lambda: e.agent.try_services().get("firefox", {}).get("state") in ("ready", "starting"),
                30, "firefox started")
     st = e.wait_status(s, lambda code, b: b.get("authenticated"), timeout=90)
-    path = os.path.join(e.home, ".codex/auth.json")
+    path = os.path.join(e.home, s, ".codex/auth.json")
     assert st["path"] == path and st["provider"] == "codex"
     with open(path) as f:
         creds = json.load(f)

@@ -13,10 +13,16 @@ far as the agent can tell.  argv[1] picks the behaviour:
 The authorize URL points at the fake provider ($FAKE_PROVIDER); after the
 redirect to our listener we write the credential file under $HOME the way
 the real CLI does (temporary file + rename), answer the browser, exit 0.
+Each run has its own random id: it ends the URL's state (STATE-<mode>-<id>)
+and is the credentials' "login" value, so a test can tell whose
+credentials a session got.
 Env FAKE_CLI_FAIL=1: exit 3 right after printing the URL; FAKE_CLI_FAIL_EARLY=1:
 print an error and exit 3 before any URL; FAKE_CLI_BIG=1:
-600 KB of padding in the credentials; FAKE_CLI_NOURL=1: print secrets, never
-a URL, hang; FAKE_CLI_MUTE_LISTENER=1: the callback listener never answers.
+600 KB of padding in the credentials; FAKE_CLI_SIZE=N: padded so the
+credential file is exactly N bytes; FAKE_CLI_NOURL=1: print secrets, never
+a URL, hang; FAKE_CLI_LINKS=DIR: first plant symlinks to DIR and to
+DIR/secret in $HOME (a CLI that links out of its HOME);
+FAKE_CLI_MUTE_LISTENER=1: the callback listener never answers.
 Codex answers the callback with a 302 to its /success page, as the real one
 does."""
 import http.server
@@ -33,6 +39,7 @@ import urllib.parse
 
 MODE = sys.argv[1]
 PROVIDER = os.environ["FAKE_PROVIDER"]
+LOGIN = os.urandom(6).hex()
 CREDS = {
     "codex": (".codex/auth.json", {"OPENAI_API_KEY": None, "tokens": {"access_token": "SECRET-ACCESS-codex", "refresh_token": "SECRET-REFRESH-codex"}}),
     "claude": (".claude/.credentials.json", {"claudeAiOauth": {"accessToken": "SECRET-ACCESS-claude", "refreshToken": "SECRET-REFRESH-claude", "expiresAt": 1893456000000}}),
@@ -79,8 +86,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             return
         rel, body = CREDS[MODE]
+        body = dict(body, login=LOGIN)
         if os.environ.get("FAKE_CLI_BIG"):
             body = dict(body, padding="p" * 600000)
+        if os.environ.get("FAKE_CLI_SIZE"):
+            size = int(os.environ["FAKE_CLI_SIZE"])
+            body = dict(body, padding="p" * (size - len(json.dumps(dict(body, padding="")))))
         path = os.path.join(os.environ["HOME"], rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         tmp = path + ".tmp"
@@ -114,15 +125,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 def main():
-    with open(os.path.join(os.environ["HOME"], f".fake-env-{MODE}.json"), "w") as f:
+    home = os.environ["HOME"]
+    with open(os.path.join(home, f".fake-env-{MODE}.json"), "w") as f:
         json.dump({"env": dict(os.environ), "tty": os.isatty(0)}, f)
+    if os.environ.get("FAKE_CLI_LINKS"):
+        target = os.environ["FAKE_CLI_LINKS"]
+        os.symlink(target, os.path.join(home, "linked-dir"))
+        os.makedirs(os.path.join(home, ".cache"), exist_ok=True)
+        os.symlink(os.path.join(target, "secret"), os.path.join(home, ".cache", "linked-file"))
     port = 1455 if MODE == "codex" else 0
     srv = http.server.HTTPServer(("127.0.0.1", port), Handler)
     srv.done = False
     port = srv.server_address[1]
     redirect = f"http://localhost:{port}/auth/callback"
     url = f"{PROVIDER}/{MODE}/authorize?" + urllib.parse.urlencode(
-        {"client_id": "fake", "redirect_uri": redirect, "state": f"STATE-{MODE}", "code_challenge": "xyz"})
+        {"client_id": "fake", "redirect_uri": redirect, "state": f"STATE-{MODE}-{LOGIN}",
+         "code_challenge": "xyz"})
     if os.environ.get("FAKE_CLI_FAIL_EARLY"):
         out("Error: cannot reach the auth server (refresh_token=SECRET-REFRESH-early)\n")
         sys.exit(3)

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -73,6 +75,108 @@ static void test_mkdir_all(void **state) {
                 assert_int_equal(i == 0 ? unlink(path) : rmdir(path), 0);
         }
         rmdir(dir);
+}
+
+static void at(char *buf, size_t size, const char *dir, const char *rel) {
+        assert_true(snprintf(buf, size, "%s/%s", dir, rel) < (int)size);
+}
+
+static void put(const char *dir, const char *rel, const char *text) {
+        char path[256];
+
+        at(path, sizeof path, dir, rel);
+        assert_int_equal(write_file_atomic(path, text, strlen(text), 0600), 0);
+}
+
+static void link_to(const char *dir, const char *rel, const char *target) {
+        char path[256];
+
+        at(path, sizeof path, dir, rel);
+        assert_int_equal(symlink(target, path), 0);
+}
+
+static bool exists(const char *dir, const char *rel) {
+        char path[256];
+        struct stat st;
+
+        at(path, sizeof path, dir, rel);
+        return lstat(path, &st) == 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *f) {
+        return remove(path);
+}
+
+/* A HOME a CLI filled with symlinks out of the tree: the links go, what
+ * they point to stays. */
+static void test_rm_rf_at_symlinks(void **state) {
+        char dir[] = "/tmp/test-common-XXXXXX", path[256];
+        _cleanup_(closep) int fd = -EBADF;
+
+        assert_non_null(mkdtemp(dir));
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        at(path, sizeof path, dir, "outside/deep");
+        assert_int_equal(mkdir_all(path, 0700, 0700), 0);
+        put(dir, "outside/secret", "keep");
+        put(dir, "outside/deep/secret", "keep");
+        at(path, sizeof path, dir, "home/.codex/sub");
+        assert_int_equal(mkdir_all(path, 0700, 0700), 0);
+        put(dir, "home/.codex/auth.json", "{}");
+        put(dir, "home/.codex/sub/f", "x");
+        link_to(dir, "home/dir-abs", dir);                       /* the parent, absolute */
+        link_to(dir, "home/dir-rel", "../outside");              /* a sibling, relative */
+        link_to(dir, "home/.codex/file", "../../outside/secret"); /* a file */
+        link_to(dir, "home/dangling", "/nonexistent/x");
+        at(path, sizeof path, dir, "home/fifo");
+        assert_int_equal(mkfifo(path, 0600), 0);
+        assert_int_equal(rm_rf_at(fd, "home"), 0);
+        assert_false(exists(dir, "home"));
+        assert_true(exists(dir, "outside/secret"));
+        assert_true(exists(dir, "outside/deep/secret"));
+        /* The name itself a symlink to a directory: only the link goes. */
+        link_to(dir, "ln", "outside");
+        assert_int_equal(rm_rf_at(fd, "ln"), 0);
+        assert_false(exists(dir, "ln"));
+        assert_true(exists(dir, "outside/deep/secret"));
+        /* Gone already: removed. */
+        assert_int_equal(rm_rf_at(fd, "home"), 0);
+        /* One path component, below dirfd: nothing else. */
+        assert_int_equal(rm_rf_at(fd, ""), -EINVAL);
+        assert_int_equal(rm_rf_at(fd, "."), -EINVAL);
+        assert_int_equal(rm_rf_at(fd, ".."), -EINVAL);
+        assert_int_equal(rm_rf_at(fd, "outside/deep"), -EINVAL);
+        assert_true(exists(dir, "outside/deep/secret"));
+        assert_int_equal(rm_rf_at(fd, "outside"), 0);
+        assert_int_equal(rmdir(dir), 0);
+}
+
+/* Nesting is bounded (one fd per level): deeper than the limit stays,
+ * and the caller hears of it. */
+static void test_rm_rf_at_depth(void **state) {
+        char dir[] = "/tmp/test-common-XXXXXX", rel[4 * (RM_RF_DEPTH_MAX + 2)] = "t", path[512];
+        _cleanup_(closep) int fd = -EBADF;
+
+        assert_non_null(mkdtemp(dir));
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        for (size_t i = 1; i < RM_RF_DEPTH_MAX; i++)
+                memcpy(rel + 1 + 2 * (i - 1), "/d", 3);
+        at(path, sizeof path, dir, rel);
+        assert_int_equal(mkdir_all(path, 0700, 0700), 0);
+        put(dir, "t/f", "x");
+        /* RM_RF_DEPTH_MAX levels: all of it goes. */
+        assert_int_equal(rm_rf_at(fd, "t"), 0);
+        assert_false(exists(dir, "t"));
+        memcpy(rel + 1 + 2 * (RM_RF_DEPTH_MAX - 1), "/d", 3);
+        at(path, sizeof path, dir, rel);
+        assert_int_equal(mkdir_all(path, 0700, 0700), 0);
+        put(dir, "t/f", "x");
+        /* One more: that one stays, the rest beside it still goes. */
+        assert_int_equal(rm_rf_at(fd, "t"), -ELOOP);
+        assert_false(exists(dir, "t/f"));
+        assert_true(exists(dir, rel));
+        assert_int_equal(nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
 }
 
 static void test_log_level_from_string(void **state) {
@@ -256,6 +360,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_read_write_atomic),
                 cmocka_unit_test(test_mkdir_all),
+                cmocka_unit_test(test_rm_rf_at_symlinks),
+                cmocka_unit_test(test_rm_rf_at_depth),
                 cmocka_unit_test(test_log_level_from_string),
                 cmocka_unit_test(test_log_returns_negative),
                 cmocka_unit_test(test_log_format),
