@@ -11,14 +11,17 @@
 
 typedef struct Pending {
         LoginRoutes *routes;
-        char id[37];              /* "" = free slot */
+        char id[SESSION_ID_MAX + 1]; /* "" = free slot */
         HttpRequest *req;
         sd_event_source *timer;
 } Pending;
 
+/* A repeated start joins the first one's wait: room for two per session. */
+#define PENDING_MAX (2 * LOGIN_SESSIONS_MAX)
+
 struct LoginRoutes {
         LoginRoutesOptions o;
-        Pending pending[LOGIN_SESSIONS_MAX];
+        Pending pending[PENDING_MAX];
         HttpWaitList *status_waiters;  /* GET /credentials/status?wait= */
 };
 
@@ -37,13 +40,13 @@ static const char complete_page[] =
 static const char no_login_page[] =
         "<!doctype html><meta charset=utf-8><title>No login</title><p>No login in progress.</p>\n";
 
-/* sessionId from the query: NULL and a 400 sent when it is not a UUID. */
+/* sessionId from the query: NULL and a 400 sent when it is not valid. */
 static LoginSession *query_session(LoginManager *lm, HttpRequest *req, int *ret) {
         const char *id = http_request_query(req, "sessionId");
         LoginSession *s;
 
         if (!session_id_is_valid(id)) {
-                *ret = http_reply_error(req, 400, id ? "sessionId must be a UUID" : "sessionId is required");
+                *ret = http_reply_error(req, 400, id ? SESSION_ID_ERROR : "sessionId is required");
                 return NULL;
         }
         s = login_session_find(lm, id);
@@ -81,16 +84,13 @@ static HttpRequest *pending_take(Pending *p) {
         return req;
 }
 
-/* Answers a start request waiting on s, if there is one: with the URL,
- * with the CLI's output so far (timed out), or as ended. */
-static void answer_pending(LoginRoutes *lr, LoginSession *s, bool timed_out) {
-        Pending *p = pending_find(lr, s->id);
+/* Answers the start request p waiting on s: with the URL, with the CLI's
+ * output so far (timed out), or as ended. */
+static void answer_pending(LoginRoutes *lr, Pending *p, LoginSession *s, bool timed_out) {
         _cleanup_(erase_and_freep) char *out = NULL; /* redacted, still wiped like the transcript */
         HttpRequest *req;
         json_t *j;
 
-        if (!p)
-                return;
         log_debug("Login %s: answering the start request (%s).", s->id, timed_out ? "no URL yet" : "URL");
         req = pending_take(p);
         if (s->oauth_url)
@@ -115,11 +115,11 @@ static void on_login_change(LoginSession *s, LoginChange change, void *userdata)
         http_wait_kick(lr->status_waiters);
         if (change == LOGIN_CHANGE_REMOVED) {
                 /* Not left waiting on a session that is gone. */
-                p = pending_find(lr, s->id);
-                if (p)
+                while ((p = pending_find(lr, s->id)))
                         (void)http_reply_error(pending_take(p), 503, "Login ended");
         } else if (s->state == SESSION_URL_READY || session_state_is_final(s->state))
-                answer_pending(lr, s, false);
+                while ((p = pending_find(lr, s->id)))
+                        answer_pending(lr, p, s, false);
 }
 
 static int on_url_wait(sd_event_source *es, uint64_t usec, void *userdata) {
@@ -127,7 +127,7 @@ static int on_url_wait(sd_event_source *es, uint64_t usec, void *userdata) {
         LoginSession *s = login_session_find(p->routes->o.logins, p->id);
 
         if (s)
-                answer_pending(p->routes, s, true);
+                answer_pending(p->routes, p, s, true);
         return 0;
 }
 
@@ -155,7 +155,7 @@ static int start_wait(LoginRoutes *lr, HttpRequest *req, LoginSession *s) {
                 if (!lr->pending[i].req)
                         p = &lr->pending[i];
         if (!p)
-                return -EUSERS; /* as many slots as sessions: not reached */
+                return -EUSERS;
         *p = (Pending){ .routes = lr };
         memcpy(p->id, s->id, sizeof p->id);
         r = sd_event_add_time_relative(lr->o.event, &p->timer, CLOCK_MONOTONIC,
@@ -169,6 +169,20 @@ static int start_wait(LoginRoutes *lr, HttpRequest *req, LoginSession *s) {
         }
         p->req = req;
         return 0;
+}
+
+/* A start for a live session's id answers as its first start did (the
+ * host retries after a timeout): the same URL, or the same wait.  Only a
+ * different provider is a conflict. */
+static int start_again(LoginRoutes *lr, HttpRequest *req, LoginSession *s, const ProviderDef *def) {
+        int r;
+
+        if (!s->def || s->def != def)
+                return http_reply_error(req, 409, "Session already in progress");
+        if (s->oauth_url)
+                return http_reply_json(req, 200, login_json_started_url(s->id, s->oauth_url), 0);
+        r = start_wait(lr, req, s);
+        return r == -EUSERS ? http_reply_error(req, 429, "Too many waiting requests") : r;
 }
 
 static int auth_start(HttpRequest *req, void *userdata) {
@@ -188,6 +202,9 @@ static int auth_start(HttpRequest *req, void *userdata) {
                 return http_reply_error(req, 503, "Provider definitions not loaded");
         if (!provider_set_find(providers, provider))
                 return http_reply_error(req, 400, "Unknown provider");
+        s = login_session_find(lm, q.session_id);
+        if (s && session_state_is_live(s->state))
+                return start_again(lr, req, s, provider_set_find(providers, provider));
         s = session_create(lm, req, q.session_id, provider, &r);
         if (!s)
                 return r;
@@ -228,7 +245,7 @@ static int status_reply(HttpRequest *req, LoginSession *s) {
 
 typedef struct StatusWait {
         LoginRoutes *routes;
-        char id[37];
+        char id[SESSION_ID_MAX + 1];
 } StatusWait;
 
 /* A waiting status request: answered once the session is authenticated or
@@ -273,7 +290,7 @@ static int credentials_status(HttpRequest *req, void *userdata) {
 /* The session may be gone when the response ends: find it again by id. */
 typedef struct GetCompletion {
         LoginManager *lm;
-        char id[37];
+        char id[SESSION_ID_MAX + 1];
 } GetCompletion;
 
 /* Runs when the response is over: only a completely sent one delivers. */
@@ -348,6 +365,13 @@ static int oauth_start(HttpRequest *req, void *userdata) {
         body = http_request_body(req, &size);
         if (oauth_start_request_parse(body, size, &q, &err) < 0)
                 return http_reply_error(req, 400, err);
+        s = login_session_find(lm, q.session_id);
+        if (s && session_state_is_live(s->state)) {
+                /* As its first start answered, the URL not opened twice. */
+                if (s->def || !s->oauth_url || !streq(s->oauth_url, q.authorize_url))
+                        return http_reply_error(req, 409, "Session already in progress");
+                return http_reply_json(req, 200, login_json_oauth_started(s->id), 0);
+        }
         s = session_create(lm, req, q.session_id, "oauth", &r);
         if (!s)
                 return r;

@@ -25,7 +25,7 @@
 #define INBUF 512
 
 typedef struct Delivery {
-        char session_id[37];
+        char session_id[SESSION_ID_MAX + 1];
         char id[33];
         char *line;  /* secret, newline-terminated */
         size_t size; /* of line */

@@ -43,15 +43,16 @@ static int opt_string(json_t *o, const char *key, size_t max, char **ret) {
 }
 
 static int session_id(json_t *o, char **ret, const char **ret_error) {
+        json_t *v = json_object_get(o, "sessionId");
         char *s = NULL;
 
-        if (opt_string(o, "sessionId", 64, &s) < 0 || !s) {
+        if (!v || json_is_null(v)) {
                 *ret_error = "sessionId is required";
                 return -EINVAL;
         }
-        if (!session_id_is_valid(s)) {
+        if (opt_string(o, "sessionId", SESSION_ID_MAX, &s) < 0 || !session_id_is_valid(s)) {
                 free(s);
-                *ret_error = "sessionId must be a UUID";
+                *ret_error = SESSION_ID_ERROR;
                 return -EINVAL;
         }
         *ret = s;

@@ -23,6 +23,8 @@
 #include "login.h"
 #include "macro.h"
 
+#define HOME_NAME_MAX (sizeof "login-" + SESSION_ID_MAX)
+
 typedef struct Listener {
         LoginListener cb;
         void *userdata;
@@ -32,7 +34,7 @@ typedef struct Leftover Leftover;
 struct Leftover {
         LoginManager *lm;
         CliRunner *runner;            /* being stopped */
-        char id[37];                  /* its HOME is <login_home>/<id> */
+        char id[SESSION_ID_MAX + 1];  /* its HOME is <login_home>/login-<id> */
         Leftover *next;
 };
 
@@ -65,11 +67,21 @@ static void notify(LoginSession *s, LoginChange change) {
                         s->lm->listeners[i].cb(s, change, s->lm->listeners[i].userdata);
 }
 
-/* Removes <login_home>/<id> and all below it without following a
+/* A login's HOME below login_home: "login-" + its id, so no id ("..",
+ * ".") names anything but a directory of its own. */
+static void home_name(const char *id, char buf[static HOME_NAME_MAX]) {
+        snprintf(buf, HOME_NAME_MAX, "login-%s", id);
+}
+
+/* Removes <login_home>/login-<id> and all below it without following a
  * symlink the CLI left there. */
 static void home_remove(LoginManager *lm, const char *id) {
         _cleanup_(closep) int fd = open(lm->o.login_home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        int r = fd < 0 ? -errno : rm_rf_at(fd, id);
+        char name[HOME_NAME_MAX];
+        int r;
+
+        home_name(id, name);
+        r = fd < 0 ? -errno : rm_rf_at(fd, name);
 
         if (r < 0)
                 log_warning_errno(r, "Login %s: failed to remove its HOME below %s: %m", id, lm->o.login_home);
@@ -86,19 +98,21 @@ static void session_home_remove(LoginSession *s) {
         s->home = NULL;
 }
 
-/* A fresh <login_home>/<id>: whatever an earlier run left under that name
+/* A fresh <login_home>/login-<id>: whatever an earlier run left under that name
  * (an agent that stopped before removing it) goes first, so no login
  * starts next to a credential file that is not its own. */
 static int session_home_create(LoginSession *s) {
         const char *parent = s->lm->o.login_home;
         _cleanup_(closep) int fd = -EBADF;
         _cleanup_(freep) char *home = NULL;
+        char name[HOME_NAME_MAX];
         int r;
 
-        /* The id is a path component: a UUID has no '/' and is not "..". */
+        /* Part of a path component: a valid id has no '/'. */
         if (!session_id_is_valid(s->id) || isempty(parent) || parent[0] != '/')
                 return -EINVAL;
-        if (asprintf(&home, "%s/%s", parent, s->id) < 0)
+        home_name(s->id, name);
+        if (asprintf(&home, "%s/%s", parent, name) < 0)
                 return -ENOMEM;
         r = mkdir_all(parent, 0700, 0700);
         if (r < 0)
@@ -106,10 +120,10 @@ static int session_home_create(LoginSession *s) {
         fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        r = rm_rf_at(fd, s->id);
+        r = rm_rf_at(fd, name);
         if (r < 0)
                 return r;
-        if (mkdirat(fd, s->id, 0700) < 0)
+        if (mkdirat(fd, name, 0700) < 0)
                 return -errno;
         s->home = TAKE_PTR(home);
         return 0;

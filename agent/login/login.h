@@ -29,7 +29,7 @@ typedef struct ControlSocket ControlSocket;
 
 typedef struct LoginSession {
         LoginManager *lm;
-        char id[37];
+        char id[SESSION_ID_MAX + 1];
         char provider[65];            /* as the host named it ("codex_cli"); "oauth" for host-driven */
         const ProviderDef *def;       /* NULL for host-driven */
         SessionState state;

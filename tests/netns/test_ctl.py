@@ -255,7 +255,7 @@ def test_ctl_login_round_trip(env, agent_bin, tmp_path):
     assert creds["access_token"] == "SECRET-ACCESS-gemini" and creds["refresh_token"] == "SECRET-REFRESH-gemini"
     # Delivered once: the session is gone, and with it the login's HOME.
     assert env.json("GET", f"/credentials/status?sessionId={s}")[0] == 404
-    wait_until(lambda: not os.path.exists(os.path.join(env.home, s)), 10, "the login's HOME removed")
+    wait_until(lambda: not os.path.exists(env.home_of(s)), 10, "the login's HOME removed")
     env.assert_no_secrets(err)
 
 

@@ -14,6 +14,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -69,6 +70,10 @@ class LoginEnv:
         self.ns.popen([sys.executable, FAKE_PROVIDER, str(self.pport)])
         wait_until(lambda: self.agent.try_get("/health")[0] == 200, 20, "agent /health")
         wait_until(lambda: self.port_open(self.pport), 10, "fake provider listening")
+
+    def home_of(self, session_id):
+        """The HOME the agent gives a CLI login."""
+        return os.path.join(self.home, f"login-{session_id}")
 
     def port_open(self, port):
         with self.ns.entered():
@@ -182,7 +187,12 @@ def test_host_driven_state(env):
     authorize = f"{env.provider_url}/host/authorize?client_id=c&state=host-state-1&redirect_uri=x"
     assert env.json("POST", "/auth/oauth", {"sessionId": s, "authorizeUrl": authorize}) == \
         (200, {"success": True, "message": "Authorize URL opened", "sessionId": s})
-    assert env.json("POST", "/auth/oauth", {"sessionId": s, "authorizeUrl": authorize})[0] == 409
+    # The host retries: answered as the first time, the URL not opened again.
+    assert env.json("POST", "/auth/oauth", {"sessionId": s, "authorizeUrl": authorize}) == \
+        (200, {"success": True, "message": "Authorize URL opened", "sessionId": s})
+    assert env.json("POST", "/auth/oauth", {"sessionId": s, "authorizeUrl": authorize + "&x=1"}) == \
+        (409, {"error": "Session already in progress"})
+    assert env.json("POST", "/auth/codex", {"sessionId": s}) == (409, {"error": "Session already in progress"})
     assert env.agent.health()["activeSessions"] == 1
     assert env.json("GET", f"/oauth-url?sessionId={s}") == (200, {"oauthUrl": authorize})
     # Wrong state: refused, nothing captured.
@@ -243,17 +253,58 @@ def test_host_driven_unparseable_callback(env):
 
 # -- validation ---------------------------------------------------------------
 
-BAD_IDS = ["abc", "../../etc/passwd", "$(touch /tmp/vmba-login-pwn)", "`id`",
-           "123e4567-e89b-12d3-a456-42661417400g", "123e4567-e89b-12d3-a456-426614174000;rm"]
+BAD_IDS = ["../../etc/passwd", "$(touch /tmp/vmba-login-pwn)", "`id`", "a b", "x" * 129,
+           "123e4567-e89b-12d3-a456-426614174000;rm", "caf\u00e9"]
+ID_ERROR = "sessionId must be 1-128 characters of A-Z a-z 0-9 . _ : -"
 
 
 @pytest.mark.parametrize("bad", BAD_IDS)
 def test_bad_session_ids(env, bad):
-    assert env.json("POST", "/auth/codex", {"sessionId": bad}) == (400, {"error": "sessionId must be a UUID"})
+    assert env.json("POST", "/auth/codex", {"sessionId": bad}) == (400, {"error": ID_ERROR})
     q = urllib.parse.quote(bad, safe="")
     for path in ("/oauth-url", "/credentials/status", "/credentials/get"):
-        assert env.json("GET", f"{path}?sessionId={q}") == (400, {"error": "sessionId must be a UUID"})
+        assert env.json("GET", f"{path}?sessionId={q}") == (400, {"error": ID_ERROR})
     assert not os.path.exists("/tmp/vmba-login-pwn")
+
+
+@pytest.mark.parametrize("name", ["network-fix-test-1", "..", ".", "a:b.c_d", "x" * 128])
+def test_host_named_session_ids(env, name):
+    """The host's own session names work end to end; the HOME is
+    login-<id> below login_home whatever the id (".." included)."""
+    before = set(os.listdir(env.dir)) | {"state"}
+    status, started = env.json("POST", "/auth/gemini_cli", {"sessionId": name})
+    assert status == 200 and started["sessionId"] == name, started
+    assert os.path.isdir(env.home_of(name)) and os.listdir(env.home) == [f"login-{name}"]
+    assert env.browse(started["oauthUrl"])[0] == 200
+    q = urllib.parse.quote(name, safe="")
+    env.wait_status(q, lambda code, b: b.get("authenticated"))
+    got = env.json("GET", f"/credentials/get?sessionId={q}")
+    assert got[0] == 200 and got[1]["credPath"] == os.path.join(env.home_of(name), ".gemini/oauth_creds.json")
+    wait_until(lambda: os.listdir(env.home) == [], 10, "the login's HOME removed")
+    assert set(os.listdir(env.dir)) == before and os.listdir(os.path.dirname(env.home)) == ["logins"]
+    env.assert_no_secrets()
+
+
+def test_repeated_start_joins_the_wait(make_env):
+    """A start repeated while the first still waits for the URL waits with
+    it, and both get the same answer."""
+    e = make_env(provider_env={"FAKE_CLI_NOURL": "1"})
+    s = sid()
+    answers = []
+
+    def start():
+        answers.append(e.json("POST", "/auth/claude_code", {"sessionId": s}))
+    first = threading.Thread(target=start)
+    first.start()
+    wait_until(lambda: e.agent.health()["activeSessions"] == 1, 10, "the first start")
+    start()
+    first.join(30)
+    assert len(answers) == 2
+    for status, body in answers:
+        assert status == 200 and body["message"] == "CLI started; no OAuth URL within 5 s", body
+    assert answers[0] == answers[1]
+    assert len([p for p in os.listdir(e.home)]) == 1
+    e.assert_no_secrets(*[a[1] for a in answers])
 
 
 def test_bad_requests(env):
@@ -336,14 +387,18 @@ def test_cli_login(env, provider, mode, cred):
     url = started.pop("oauthUrl")
     assert started == {"success": True, "message": "OAuth URL captured", "sessionId": s}
     assert url.startswith(f"{env.provider_url}/{mode}/authorize?") and "state=STATE-" in url
-    assert env.json("POST", f"/auth/{provider}", {"sessionId": s})[0] == 409
+    # The host retries: the same answer, the same CLI.
+    assert env.json("POST", f"/auth/{provider}", {"sessionId": s}) == \
+        (200, {"success": True, "message": "OAuth URL captured", "sessionId": s, "oauthUrl": url})
+    other = "gemini_cli" if provider != "gemini_cli" else "codex"
+    assert env.json("POST", f"/auth/{other}", {"sessionId": s}) == (409, {"error": "Session already in progress"})
     assert env.json("GET", f"/oauth-url?sessionId={s}") == (200, {"oauthUrl": url})
     # The person signs in: the provider redirects to the CLI's listener.
     status, page = env.browse(url)
     assert status == 200 and b"fake CLI: signed in" in page
     st = env.wait_status(s, lambda code, b: code == 200 and b.get("authenticated"))
     # The login's own HOME below login_home, 0700 like login_home itself.
-    home = os.path.join(env.home, s)
+    home = env.home_of(s)
     path = os.path.join(home, cred)
     assert ISO.match(st.pop("modifiedAt"))
     assert st == {"authenticated": True, "path": path, "provider": provider}
@@ -385,7 +440,7 @@ def test_new_provider(make_env):
     assert url.startswith(f"{e.provider_url}/acme/authorize?")
     assert e.browse(url)[0] == 200
     st = e.wait_status(s, lambda code, b: b.get("authenticated"))
-    path = os.path.join(e.home, s, ".config/acme/token.json")
+    path = os.path.join(e.home_of(s), ".config/acme/token.json")
     assert ISO.match(st.pop("modifiedAt"))
     assert st == {"authenticated": True, "path": path, "provider": "acme_cli"}
     assert e.json("GET", f"/credentials/get?sessionId={s}") == \
@@ -401,7 +456,7 @@ def test_cli_failure(make_env):
     assert status == 200 and "oauthUrl" in started
     st = e.wait_status(s, lambda code, b: b.get("failed"))
     assert st == {"authenticated": False, "failed": True, "error": "CLI exited 3"}
-    wait_until(lambda: not os.path.lexists(os.path.join(e.home, s)), 10, "the failed login's HOME removed")
+    wait_until(lambda: not os.path.lexists(e.home_of(s)), 10, "the failed login's HOME removed")
     # A failed session may be started again.
     assert e.json("POST", "/auth/gemini_cli", {"sessionId": s})[0] == 200
     e.assert_no_secrets()
@@ -430,7 +485,7 @@ def test_old_credential_file_not_captured_on_exit(make_env):
     starts in an empty HOME."""
     e = make_env(provider_env={"FAKE_CLI_FAIL_EARLY": "1"})
     s = sid()
-    old = os.path.join(e.home, s, ".gemini/oauth_creds.json")
+    old = os.path.join(e.home_of(s), ".gemini/oauth_creds.json")
     os.makedirs(os.path.dirname(old))
     with open(old, "w") as f:
         json.dump({"access_token": "SECRET-ACCESS-old"}, f)
@@ -465,27 +520,27 @@ def test_sessions_of_one_provider_apart(env):
         status, started = env.json("POST", "/auth/gemini_cli", {"sessionId": s})
         assert status == 200 and "oauthUrl" in started, started
         urls[s] = started["oauthUrl"]
-        assert os.stat(os.path.join(env.home, s)).st_mode & 0o777 == 0o700
+        assert os.stat(env.home_of(s)).st_mode & 0o777 == 0o700
     assert login_of(urls[a]) != login_of(urls[b])
     assert env.browse(urls[a])[0] == 200
     env.wait_status(a, lambda code, body: body.get("authenticated"))
     got = {}
     got[a] = env.json("GET", f"/credentials/get?sessionId={a}")
     assert env.json("GET", f"/credentials/get?sessionId={a}")[0] == 404
-    wait_until(lambda: not os.path.lexists(os.path.join(env.home, a)), 10, "A's HOME removed")
+    wait_until(lambda: not os.path.lexists(env.home_of(a)), 10, "A's HOME removed")
     # B's CLI has written nothing yet: B still waits, its HOME is there.
     st = env.json("GET", f"/credentials/status?sessionId={b}")[1]
     assert st.get("waiting") is True, st
-    assert os.path.isfile(os.path.join(env.home, b, ".fake-env-gemini.json"))
+    assert os.path.isfile(os.path.join(env.home_of(b), ".fake-env-gemini.json"))
     assert env.browse(urls[b])[0] == 200
     env.wait_status(b, lambda code, body: body.get("authenticated"))
     got[b] = env.json("GET", f"/credentials/get?sessionId={b}")
     assert env.json("GET", f"/credentials/get?sessionId={b}")[0] == 404
-    wait_until(lambda: not os.path.lexists(os.path.join(env.home, b)), 10, "B's HOME removed")
+    wait_until(lambda: not os.path.lexists(env.home_of(b)), 10, "B's HOME removed")
     for s in (a, b):
         status, body = got[s]
         assert status == 200 and body["credentials"]["login"] == login_of(urls[s]), (s, body)
-        assert body["credPath"] == os.path.join(env.home, s, ".gemini/oauth_creds.json")
+        assert body["credPath"] == os.path.join(env.home_of(s), ".gemini/oauth_creds.json")
     assert got[a][1]["credentials"] != got[b][1]["credentials"]
     env.assert_no_secrets()
 
@@ -505,10 +560,10 @@ def test_homes_removed_when_sessions_expire(make_env):
         assert e.json("POST", "/auth/gemini_cli", {"sessionId": waiting})[0] == 200
         assert e.browse(started["oauthUrl"])[0] == 200
         e.wait_status(signed_in, lambda code, body: body.get("authenticated"))
-        cred = os.path.join(e.home, signed_in, ".gemini/oauth_creds.json")
+        cred = os.path.join(e.home_of(signed_in), ".gemini/oauth_creds.json")
         assert os.path.isfile(cred)
         for s in (signed_in, waiting):
-            home = os.path.join(e.home, s)
+            home = e.home_of(s)
             assert os.path.islink(os.path.join(home, "linked-dir"))
             assert e.wait_status(s, lambda code, body: body.get("failed"), timeout=20) == \
                 {"authenticated": False, "failed": True, "error": "Session expired"}
@@ -579,7 +634,7 @@ def test_response_cut_off_keeps_credentials(make_env):
             c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             c.close()
     # Not delivered: the credential file is still there for the retry.
-    path = os.path.join(e.home, s, ".gemini/oauth_creds.json")
+    path = os.path.join(e.home_of(s), ".gemini/oauth_creds.json")
     assert os.path.exists(path)
     got = e.json("GET", f"/credentials/get?sessionId={s}")
     assert got[0] == 200 and got[1]["credentials"]["access_token"] == "SECRET-ACCESS-gemini"
@@ -688,7 +743,7 @@ def test_push_handoff_cli_removes_home_on_ack(make_env, host_socket):
     conn, _ = srv.accept()
     with conn:
         line = read_line(conn)
-        home = os.path.join(e.home, s)
+        home = e.home_of(s)
         assert line["credPath"] == os.path.join(home, ".gemini/oauth_creds.json")
         assert line["credentials"]["login"] == login_of(started["oauthUrl"])
         assert os.path.isfile(line["credPath"])
@@ -779,7 +834,7 @@ def test_codex_login_through_firefox(make_env):
     wait_until(lambda: e.agent.try_services().get("firefox", {}).get("state") in ("ready", "starting"),
                30, "firefox started")
     st = e.wait_status(s, lambda code, b: b.get("authenticated"), timeout=90)
-    path = os.path.join(e.home, s, ".codex/auth.json")
+    path = os.path.join(e.home_of(s), ".codex/auth.json")
     assert st["path"] == path and st["provider"] == "codex"
     with open(path) as f:
         creds = json.load(f)

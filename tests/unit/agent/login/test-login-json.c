@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "agent/login/login-json.h"
+#include "agent/login/session-fsm.h"
 #include "macro.h"
 
 #define SID "123e4567-e89b-12d3-a456-426614174000"
@@ -63,9 +64,11 @@ static void test_start_request(void **state) {
                 { "{", "Invalid JSON body" },
                 { "[]", "Invalid JSON body" },
                 { "{}", "sessionId is required" },
-                { "{\"sessionId\":5}", "sessionId is required" },
-                { "{\"sessionId\":\"abc\"}", "sessionId must be a UUID" },
-                { "{\"sessionId\":\"$(touch /tmp/x)\"}", "sessionId must be a UUID" },
+                { "{\"sessionId\":null}", "sessionId is required" },
+                { "{\"sessionId\":5}", SESSION_ID_ERROR },
+                { "{\"sessionId\":\"\"}", SESSION_ID_ERROR },
+                { "{\"sessionId\":\"a b\"}", SESSION_ID_ERROR },
+                { "{\"sessionId\":\"$(touch /tmp/x)\"}", SESSION_ID_ERROR },
                 { "{\"sessionId\":\"" SID "\",\"proxy\":\"x\"}", "proxy and debug must be objects" },
                 { "{\"sessionId\":\"" SID "\",\"proxy\":{\"httpProxy\":\"a\\nb\"}}", "proxy settings must be strings" },
         };
