@@ -513,6 +513,7 @@ static int setup_logins(Manager *m) {
         LoginOptions lo = {
                 .event = m->event, .launcher = &m->launcher, .browser = m->browser,
                 .providers_file = c->providers_file, .login_home = c->login_home,
+                .environment_file = c->environment_file,
                 .control_socket = c->control_socket, .display = c->display, .bin_path = c->bin_path,
                 .session_ttl_s = c->session_ttl_s,
         };

@@ -100,6 +100,7 @@ static const ConfigKey keys[] = {
         K(stop_timeout_ms, KEY_U32, "5000", "per service: SIGTERM, then SIGKILL after this"),
         K(providers_file, KEY_STRING, "/etc/vm-browser-agent/providers.json", "provider CLI definitions for logins"),
         K(login_home, KEY_STRING, "/var/lib/vm-browser-agent/logins", "parent of the logins' HOMEs: each CLI login runs in its own login_home/SESSION_ID (0700), removed when the login ends"),
+        K(environment_file, KEY_STRING, "/etc/environment", "the host's proxy defaults for CLI logins (HTTP_PROXY, HTTPS_PROXY, NO_PROXY; \"\" = none)"),
         K(control_socket, KEY_STRING, "/run/vm-browser-agent/control.sock", "local control socket"),
         K(session_ttl_s, KEY_U32, "900", "login session lifetime"),
         K(url_wait_s, KEY_U32, "15", "how long a login waits for its authorize URL"),

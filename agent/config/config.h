@@ -86,6 +86,7 @@ typedef struct Config {
         /* logins and handoff */
         char *providers_file;          /* "/etc/vm-browser-agent/providers.json" */
         char *login_home;              /* "/var/lib/vm-browser-agent/logins": each CLI login's HOME is <login_home>/<session id> */
+        char *environment_file;        /* "/etc/environment": proxy defaults */
         char *control_socket;          /* "/run/vm-browser-agent/control.sock" */
         uint32_t session_ttl_s;        /* 900 */
         uint32_t url_wait_s;           /* 15 */

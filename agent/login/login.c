@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 
 #include "control-socket.h"
+#include "env-file.h"
 #include "fileio.h"
 #include "json-wipe.h"
 #include "log.h"
@@ -446,12 +447,61 @@ static void on_cli_exit(CliRunner *r, int wstatus, void *userdata) {
         login_session_fail(s, SESSION_EVENT_EXITED, msg);
 }
 
+typedef struct Proxy {
+        char *http, *https, *no;
+} Proxy;
+
+static void proxy_done(Proxy *p) {
+        p->http = erase_and_free(p->http);
+        p->https = erase_and_free(p->https);
+        p->no = erase_and_free(p->no);
+}
+
+/* One proxy variable from the environment file, upper case first. */
+static char *env_proxy(const char *text, const char *upper, const char *lower) {
+        char *v = NULL;
+
+        if (env_file_get(text, upper, &v) < 0)
+                (void)env_file_get(text, lower, &v);
+        if (v && !*v)
+                v = erase_and_free(v);
+        return v;
+}
+
+/* The proxy the host wrote into the rootfs's environment file (as it did
+ * for the Node agent): the CLIs' default when a login request names none.
+ * A file that is missing or unreadable means no proxy. */
+static void proxy_from_environment(LoginManager *lm, Proxy *ret) {
+        _cleanup_(erase_and_freep) char *text = NULL;
+        int r;
+
+        if (isempty(lm->o.environment_file))
+                return;
+        r = read_full_file(lm->o.environment_file, 64 * 1024, &text, NULL);
+        if (r < 0) {
+                if (r != -ENOENT)
+                        log_warning_errno(r, "Cannot read %s for the proxy defaults: %m", lm->o.environment_file);
+                return;
+        }
+        ret->http = env_proxy(text, "HTTP_PROXY", "http_proxy");
+        ret->https = env_proxy(text, "HTTPS_PROXY", "https_proxy");
+        ret->no = env_proxy(text, "NO_PROXY", "no_proxy");
+}
+
 int login_session_start_cli(LoginSession *s, const char *http_proxy, const char *https_proxy,
                             const char *no_proxy) {
         LoginManager *lm = s->lm;
         const LoginOptions *c = &lm->o;
         _cleanup_(freep) char *path = NULL, *browser = NULL;
+        _cleanup_(proxy_done) Proxy dflt = {};
         int r;
+
+        if (!http_proxy && !https_proxy && !no_proxy) {
+                proxy_from_environment(lm, &dflt);
+                http_proxy = dflt.http;
+                https_proxy = dflt.https;
+                no_proxy = dflt.no;
+        }
 
         s->def = lm->providers ? provider_set_find(lm->providers, s->provider) : NULL;
         if (!s->def)

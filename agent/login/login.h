@@ -59,7 +59,8 @@ typedef struct LoginOptions {
         const Launcher *launcher;     /* starts the CLIs */
         Browser *browser;             /* NULL: no browser (opening a URL gives -EAGAIN) */
         const char *providers_file;
-        const char *login_home;       /* absolute; each CLI login's HOME is <login_home>/<session id> */
+        const char *login_home;       /* absolute; each CLI login's HOME is <login_home>/login-<session id> */
+        const char *environment_file; /* the host's proxy defaults (/etc/environment); "" = none */
         const char *control_socket;   /* "" = none; exported to CLIs as VMBA_CONTROL_SOCKET */
         const char *display;          /* DISPLAY of the CLIs */
         const char *bin_path;         /* PATH of the CLIs */

@@ -3,7 +3,7 @@
  * POST /auth/{provider}, of POST /open-url, of POST /auth/oauth, the query
  * of GET /oauth/callback (as a JSON object), or one query parameter.
  * Beyond "no crash": a parser returns 0 or -EINVAL, an error has a
- * message, what it accepts obeys the grammar (sessionId a UUID, URLs
+ * message, what it accepts obeys the grammar (a valid sessionId, URLs
  * absolute http(s) and printable, a state present), and a callback query
  * gives an object of at most 64 string values. */
 #include <errno.h>

@@ -64,6 +64,8 @@ class LoginEnv:
         self.agent = Agent(agent_bin,
                            f"providers_file={self.providers_file}", f"login_home={self.home}",
                            f"control_socket={self.dir}/control.sock", "url_wait_s=5",
+                           # Not this machine's /etc/environment: the test's own.
+                           f"environment_file={self.dir}/environment",
                            f"bin_path={os.path.dirname(sys.executable)}:/usr/bin:/bin",
                            *sets, services=services, ns=ns)
         self.ns = self.agent.ns
@@ -426,6 +428,31 @@ def test_cli_login(env, provider, mode, cred):
     assert e["VMBA_CONTROL_SOCKET"] == os.path.join(env.dir, "control.sock")
     assert not [k for k in e if k.startswith(("PYTEST", "VMBA_BIN", "NOTIFY_SOCKET"))]
     env.assert_no_secrets()
+
+
+def test_proxy_from_the_host_environment_file(env):
+    """No proxy in the request: the CLI gets the one the host wrote into
+    the rootfs's /etc/environment; a request's proxy replaces it whole."""
+    with open(os.path.join(env.dir, "environment"), "w") as f:
+        f.write('SESSION_ID=network-fix-test-1\nDISPLAY=:1\nHTTP_PROXY=http://10.9.9.8:3128\n'
+                "export https_proxy='http://10.9.9.8:3129'\nNO_PROXY=localhost\n")
+
+    def seen(body):
+        s = sid()
+        status, started = env.json("POST", "/auth/gemini_cli", {"sessionId": s, **body})
+        assert status == 200, started
+        with open(os.path.join(env.home_of(s), ".fake-env-gemini.json")) as f:
+            e = json.load(f)["env"]
+        env.json("GET", f"/credentials/get?sessionId={s}")  # done with it
+        return {k: v for k, v in e.items() if k.lower().endswith("_proxy")}
+    assert seen({}) == {"HTTP_PROXY": "http://10.9.9.8:3128", "http_proxy": "http://10.9.9.8:3128",
+                        "HTTPS_PROXY": "http://10.9.9.8:3129", "https_proxy": "http://10.9.9.8:3129",
+                        "NO_PROXY": "localhost", "no_proxy": "localhost"}
+    assert seen({"proxy": {"httpProxy": "http://10.1.1.1:1"}}) == \
+        {"HTTP_PROXY": "http://10.1.1.1:1", "http_proxy": "http://10.1.1.1:1"}
+    os.unlink(os.path.join(env.dir, "environment"))
+    assert seen({}) == {}
+    assert "10.9.9.8" not in env.agent.log_text()
 
 
 def test_new_provider(make_env):

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "env-file.h"
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
@@ -227,6 +228,45 @@ static void test_log_format(void **state) {
         assert_string_equal(buf, "tst: one two three 3\n");
 }
 
+static void test_env_file(void **state) {
+        static const char text[] =
+                "# written by the host\n"
+                "SESSION_ID=network-fix-test-1\n"
+                "DISPLAY=:1\n"
+                "HTTP_PROXY=http://10.0.0.1:3128\n"
+                "export HTTPS_PROXY=\"http://u:p@proxy:8080\"\n"
+                "  NO_PROXY='localhost,127.0.0.1'  \r\n"
+                "EMPTY=\n"
+                "TWICE=first\n"
+                "TWICE=second\n"
+                "HTTP_PROXY_X=not this\n"
+                "not an assignment\n"
+                "Q=\"unbalanced\n"
+                "LAST=no newline";
+        static const struct { const char *key, *value; } t[] = {
+                { "SESSION_ID", "network-fix-test-1" },
+                { "HTTP_PROXY", "http://10.0.0.1:3128" },
+                { "HTTPS_PROXY", "http://u:p@proxy:8080" },
+                { "NO_PROXY", "localhost,127.0.0.1" },
+                { "EMPTY", "" },
+                { "TWICE", "second" },
+                { "Q", "\"unbalanced" },
+                { "LAST", "no newline" },
+        };
+        char *v = NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                assert_int_equal(env_file_get(text, t[i].key, &v), 0);
+                assert_string_equal(v, t[i].value);
+                free(v);
+        }
+        assert_int_equal(env_file_get(text, "http_proxy", &v), -ENOENT);
+        assert_int_equal(env_file_get(text, "HTTP", &v), -ENOENT);
+        assert_int_equal(env_file_get(text, "not an assignment", &v), -ENOENT);
+        assert_int_equal(env_file_get("", "A", &v), -ENOENT);
+        assert_int_equal(env_file_get(text, "", &v), -EINVAL);
+}
+
 static void test_startswith(void **state) {
         assert_string_equal(startswith("vmba.token=x", "vmba."), "token=x");
         assert_null(startswith("vmb", "vmba."));
@@ -365,6 +405,7 @@ int main(void) {
                 cmocka_unit_test(test_log_level_from_string),
                 cmocka_unit_test(test_log_returns_negative),
                 cmocka_unit_test(test_log_format),
+                cmocka_unit_test(test_env_file),
                 cmocka_unit_test(test_startswith),
                 cmocka_unit_test(test_unhexchar),
                 cmocka_unit_test(test_strv),
