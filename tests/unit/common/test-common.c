@@ -19,6 +19,51 @@
 #include "time-util.h"
 #include "url-util.h"
 
+/* mkdir_owned() and write_file_atomic_owned(): our own uid (no root
+ * needed); a directory another uid owns is refused, never taken over. */
+static void test_owned(void **state) {
+        char dir[] = "/tmp/test-common-XXXXXX", p[96], q[96];
+        uid_t me = getuid(), other = me == 0 ? 65534 : 0;
+        struct stat st;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(p, sizeof p, "%s/a/b", dir);
+        assert_int_equal(mkdir_owned(p, 0700, me, getgid()), 0);
+        assert_int_equal(stat(p, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0700);
+        assert_int_equal(st.st_uid, me);
+        /* Exists and ours: the mode is put back. */
+        assert_int_equal(chmod(p, 0755), 0);
+        assert_int_equal(mkdir_owned(p, 0700, me, getgid()), 0);
+        assert_int_equal(stat(p, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0700);
+        /* Exists and someone else's: refused, untouched. */
+        assert_int_equal(mkdir_owned(p, 0700, other, other), -EPERM);
+        assert_int_equal(stat(p, &st), 0);
+        assert_int_equal(st.st_uid, me);
+        /* A symlink is not followed. */
+        snprintf(q, sizeof q, "%s/link", dir);
+        assert_int_equal(symlink(p, q), 0);
+        assert_true(mkdir_owned(q, 0700, me, getgid()) < 0);
+        assert_int_equal(mkdir_owned("/tmp", 0700, me, getgid()), -EINVAL);
+        assert_int_equal(mkdir_owned("relative/x", 0700, me, getgid()), -EINVAL);
+        assert_int_equal(mkdir_owned("/tmp/x/", 0700, me, getgid()), -EINVAL);
+        /* A file written over a symlink replaces the link, and is ours. */
+        snprintf(q, sizeof q, "%s/file-link", dir);
+        assert_int_equal(symlink("/etc/hostname", q), 0);
+        assert_int_equal(write_file_atomic_owned(q, "x\n", 2, 0600, me, getgid(), 0), 0);
+        assert_int_equal(lstat(q, &st), 0);
+        assert_true(S_ISREG(st.st_mode));
+        assert_int_equal(st.st_mode & 07777, 0600);
+        unlink(q);
+        snprintf(q, sizeof q, "%s/link", dir);
+        unlink(q);
+        rmdir(p);
+        snprintf(p, sizeof p, "%s/a", dir);
+        rmdir(p);
+        rmdir(dir);
+}
+
 static void test_read_write_atomic(void **state) {
         char dir[] = "/tmp/test-common-XXXXXX", path[64];
         _cleanup_(freep) char *buf = NULL;
@@ -223,6 +268,7 @@ static void test_secret_equal(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_read_write_atomic),
+                cmocka_unit_test(test_owned),
                 cmocka_unit_test(test_mkdir_all),
                 cmocka_unit_test(test_log_level_from_string),
                 cmocka_unit_test(test_log_returns_negative),
