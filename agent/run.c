@@ -506,7 +506,9 @@ static int setup_logins(Manager *m) {
         const Config *c = &m->config;
         BrowserOptions bo = {
                 .event = m->event, .firefox = c->firefox, .profile = c->firefox_profile, .display = c->display,
-                .bus_socket = m->browser_found ? m->desktop_paths.bus_socket : NULL, .uid = m->browser_uid,
+                /* Without its user no bus can be its: none is trusted, and a
+                 * start fails in the supervisor with the reason. */
+                .bus_socket = m->desktop_paths.bus_socket, .uid = m->browser_found ? m->browser_uid : (uid_t)-1,
         };
         BrowserHooks bh = { .start = browser_start_service, .stop = browser_stop_service, .userdata = m };
         int r;
