@@ -97,7 +97,7 @@ def listeners(ns):
 def x_windows(ns, display, xauthority):
     """xwininfo -root -tree lines of display that name a window:
     '0x400001 "title": ("res" "class")  WxH+X+Y ...'."""
-    env = {"PATH": "/usr/bin:/bin", "XAUTHORITY": xauthority, "HOME": "/nonexistent"}
+    env = {"PATH": "/usr/bin:/bin", "XAUTHORITY": xauthority, "HOME": "/nonexistent", "LC_ALL": "C.UTF-8"}
     r = ns.run("xwininfo", "-display", f":{display}", "-root", "-tree", env=env, check=False)
     return [l.strip() for l in r.stdout.splitlines() if l.strip().startswith("0x") and '"' in l]
 
