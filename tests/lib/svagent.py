@@ -63,7 +63,8 @@ def free_display():
 
 
 class Agent:
-    def __init__(self, agent_bin, *sets, services=None, display=None, ns=None, env=None, policies=True):
+    def __init__(self, agent_bin, *sets, services=None, display=None, ns=None, env=None, policies=True,
+                 cmdline="quiet"):
         self.ns = ns or Netns("vmbasv")
         self.own_ns = ns is None
         self.dir = tempfile.mkdtemp(prefix="vmba-sv-", dir="/var/tmp")
@@ -89,7 +90,7 @@ class Agent:
                 "--set", f"browser_user={BROWSER_USER}",
                 "--set", f"cmdline_path={self.dir}/cmdline"]
         with open(f"{self.dir}/cmdline", "w") as f:
-            f.write("quiet\n")
+            f.write(cmdline + "\n")
         if services is not None:
             path = os.path.join(self.dir, "services.json")
             with open(path, "w") as f:
