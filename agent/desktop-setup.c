@@ -64,6 +64,9 @@ int desktop_setup(Manager *m) {
                                        "the profile below a directory of its own: %m", c->runtime_dir,
                                        c->firefox_profile);
         browser_user_lookup(m);
+        /* A services file brings its own stack: nothing of ours to write. */
+        if (!isempty(c->services_file))
+                return 0;
         DesktopFilesOptions o = {
                 .paths = &m->desktop_paths, .runtime_dir = c->runtime_dir, .profile = c->firefox_profile,
                 .display = num < 0 ? 0 : (unsigned)num, .browser = m->browser_found,
@@ -86,7 +89,8 @@ int desktop_setup(Manager *m) {
 void desktop_secrets_changed(Manager *m) {
         int r;
 
-        if (!m->desktop_paths.vnc_password || write_secret_files(m) < 0 || !m->supervisor)
+        if (!m->desktop_paths.vnc_password || !isempty(m->config.services_file) || write_secret_files(m) < 0 ||
+            !m->supervisor)
                 return;
         /* x11vnc reads its password file once; websockify, its dependent,
          * goes down and comes back after it. */

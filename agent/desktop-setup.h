@@ -9,7 +9,8 @@
 
 #include "manager.h"
 
-/* Before the supervisor starts anything.  A failure to make the cookie is
+/* Before the supervisor starts anything (the files only for the built-in
+ * stack: a services_file brings its own).  A failure to make the cookie is
  * an error (Xvfb would otherwise run without access control); a missing
  * browser user is logged (the browser's services then fail with the
  * reason in /health). */
