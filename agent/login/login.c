@@ -289,11 +289,9 @@ static void session_url_found(LoginManager *lm, LoginSession *s, const char *url
         if (s->oauth_url || session_fsm_next(s->state, SESSION_EVENT_URL) < 0)
                 return;
         s->oauth_url = strdup(url);
-        id = strdup(s->id);
-        if (!s->oauth_url || !id) {
-                free(id);
+        if (!s->oauth_url)
                 return;
-        }
+        id = strdup(s->id); /* NULL (out of memory): logged without it */
         r = login_manager_open_url(lm, url, on_url_opened, id, NULL);
         if (r < 0)
                 on_url_opened(r, NULL, id);
