@@ -336,30 +336,87 @@ static int credentials_get(HttpRequest *req, void *userdata) {
         return 0;
 }
 
+/* A POST /open-url waiting for the browser's answer. */
+typedef struct OpenWait {
+        HttpRequest *req;
+        BrowserOpen *op;
+} OpenWait;
+
+/* 200 only once the browser took the URL: its instance answered OpenURL,
+ * or its service was started with the URL as its argument. */
+static void on_open_url_done(int r, const char *method, void *userdata) {
+        OpenWait *w = userdata;
+        HttpRequest *req = w->req;
+
+        free(w);
+        if (r >= 0)
+                (void)http_reply_json(req, 200, login_json_open_url(method), 0);
+        else if (r == -EAGAIN || r == -ENOENT || r == -ESRCH || r == -EPERM || r == -ECANCELED ||
+                 r == -ESHUTDOWN)
+                (void)http_reply_error(req, 503, "Browser not available");
+        else {
+                log_warning_errno(r, "The browser did not take a URL: %m");
+                (void)http_reply_error(req, 503, "Browser did not accept the URL");
+        }
+}
+
+static void on_open_url_abort(void *userdata) {
+        OpenWait *w = userdata;
+
+        browser_open_cancel(w->op);
+        free(w);
+}
+
 static int open_url(HttpRequest *req, void *userdata) {
         LoginManager *lm = ((LoginRoutes *)userdata)->o.logins;
         _cleanup_(open_url_request_done) OpenUrlRequest q = {};
-        const char *err = "", *body, *method = NULL;
+        _cleanup_(freep) OpenWait *w = NULL;
+        const char *err = "", *body;
         size_t size;
         int r;
 
         body = http_request_body(req, &size);
         if (open_url_request_parse(body, size, &q, &err) < 0)
                 return http_reply_error(req, 400, err);
-        r = login_manager_open_url(lm, q.url, &method);
+        w = calloc(1, sizeof *w);
+        if (!w)
+                return -ENOMEM;
+        w->req = req;
+        r = login_manager_open_url(lm, q.url, on_open_url_done, w, &w->op);
         if (r == -EAGAIN || r == -ENOENT)
                 return http_reply_error(req, 503, "Browser not available");
         if (r < 0)
                 return http_reply_error(req, http_status_from_errno(r), "Failed to open the URL");
-        return http_reply_json(req, 200, login_json_open_url(method), 0);
+        /* The answer comes from the loop, never before this returns. */
+        r = http_request_suspend(req, on_open_url_abort, w);
+        if (r < 0) {
+                browser_open_cancel(w->op);
+                return r;
+        }
+        TAKE_PTR(w);
+        return 0;
+}
+
+/* A host-driven session's URL: the outcome is logged (userdata: a copy of
+ * the session id). */
+static void on_authorize_url_opened(int r, const char *method, void *userdata) {
+        _cleanup_(freep) char *id = userdata;
+
+        if (r == -ECANCELED)
+                return;
+        if (r < 0)
+                log_warning_errno(r, "Login %s: failed to open the authorize URL: %m", strempty(id));
+        else
+                log_info("Login %s: authorize URL opened (%s).", strempty(id), method);
 }
 
 static int oauth_start(HttpRequest *req, void *userdata) {
         LoginManager *lm = ((LoginRoutes *)userdata)->o.logins;
         _cleanup_(oauth_start_request_done) OAuthStartRequest q = {};
-        const char *err = "", *body, *method;
+        const char *err = "", *body;
         LoginSession *s;
         size_t size;
+        char *id;
         int r;
 
         body = http_request_body(req, &size);
@@ -383,9 +440,13 @@ static int oauth_start(HttpRequest *req, void *userdata) {
                 login_session_drop(s);
                 return -ENOMEM;
         }
-        r = login_manager_open_url(lm, s->oauth_url, &method);
+        id = strdup(s->id);
+        if (!id)
+                r = -ENOMEM;
+        else
+                r = login_manager_open_url(lm, s->oauth_url, on_authorize_url_opened, id, NULL);
         if (r < 0)
-                log_warning_errno(r, "Login %s: failed to open the authorize URL: %m", s->id);
+                on_authorize_url_opened(r, NULL, id);
         (void)login_session_event(s, SESSION_EVENT_URL);
         return http_reply_json(req, 200, login_json_oauth_started(s->id), 0);
 }

@@ -81,6 +81,8 @@ Manager *manager_free(Manager *m) {
         m->supervisor = supervisor_free(m->supervisor);
         m->children = children_free(m->children);
         m->secrets = host_secrets_free(m->secrets);
+        desktop_paths_done(&m->desktop_paths);
+        explicit_bzero(m->log_vnc_password, sizeof m->log_vnc_password);
         config_done(&m->config);
         m->event = sd_event_unref(m->event);
         free(m);

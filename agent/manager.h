@@ -12,6 +12,7 @@
 #include "netinit/netinit.h"
 #include "notify.h"
 #include "time-util.h"
+#include "vnc/desktop-files.h"
 
 typedef struct Children Children;
 typedef struct Supervisor Supervisor;
@@ -46,6 +47,12 @@ typedef struct Manager {
         NetinitOutcome net;
 
         HostSecrets *secrets;     /* the control token and the desktop secret */
+        DesktopPaths desktop_paths; /* the files derived for the display stack (desktop-setup.c) */
+        bool browser_found;       /* browser_user exists (not root): uid, gid */
+        uid_t browser_uid;
+        gid_t browser_gid;
+        const char *log_secrets[4]; /* what service output must not show (desktop_log_secrets) */
+        char log_vnc_password[9];
         Children *children;       /* every child exit arrives here (SIGCHLD) */
         Launcher launcher;        /* spawn + children, for the layers above */
         Supervisor *supervisor;

@@ -18,6 +18,7 @@
 #include "agent/login/login.h"
 #include "agent/supervise/supervisor.h"
 #include "build-config.h"
+#include "desktop-setup.h"
 #include "fileio.h"
 #include "health-routes.h"
 #include "in-addr-util.h"
@@ -324,9 +325,10 @@ static const char *control_token(void *userdata) {
 }
 
 static void on_secrets_changed(void *userdata) {
-        /* The desktop secret arrived from MMDS: the desktop's services
-         * take it when they restart (display.c). */
+        /* The desktop secret arrived from MMDS: its files are rewritten
+         * and x11vnc (then websockify) restarted. */
         log_debug("Host secrets changed.");
+        desktop_secrets_changed(userdata);
 }
 
 /* The token and the desktop secret: explicit values, the files the host
@@ -409,11 +411,15 @@ static void on_services_status(const char *line, void *userdata) {
         notify_status(&((Manager *)userdata)->notifier, "%s", line);
 }
 
+static const char *const *services_log_secrets(void *userdata) {
+        return desktop_log_secrets(userdata);
+}
+
 #define SERVICES_FILE_MAX (1024 * 1024)
 
 /* The services: the services_file, else the built-in display stack.
  * Every failure is logged here, naming the file, service and key. */
-static int load_services(const Config *c, ServiceDefs *ret) {
+static int load_services(const Config *c, const DesktopPaths *paths, ServiceDefs *ret) {
         _cleanup_(freep) char *text = NULL;
         char err[256] = "";
         int r;
@@ -426,12 +432,13 @@ static int load_services(const Config *c, ServiceDefs *ret) {
                         .window_manager = c->window_manager,
                         .vnc_listen = c->vnc_listen,
                         .vnc_port = c->vnc_port,
-                        .vnc_password_file = "",
+                        .novnc_listen = c->novnc_listen,
                         .novnc_port = c->novnc_port,
                         .novnc_web = c->novnc_web,
                         .firefox = c->firefox,
                         .firefox_profile = c->firefox_profile,
-                        .browser_home = c->login_home,
+                        .browser_user = c->browser_user,
+                        .paths = paths,
                         .bin_path = c->bin_path,
                 };
                 r = display_build_services(&o, ret, err, sizeof err);
@@ -463,10 +470,10 @@ static int setup_supervisor(Manager *m) {
                 .stop_timeout_ms = c->stop_timeout_ms,
         };
         SupervisorHooks hooks = { .on_change = on_services_changed, .on_status = on_services_status,
-                                  .userdata = m };
+                                  .secrets = services_log_secrets, .userdata = m };
         int r;
 
-        r = load_services(c, &defs);
+        r = load_services(c, &m->desktop_paths, &defs);
         if (r < 0)
                 return r;
         r = supervisor_new(&o, &defs, &hooks, &m->supervisor);
@@ -500,9 +507,10 @@ static int browser_stop_service(void *userdata) {
 static int setup_logins(Manager *m) {
         const Config *c = &m->config;
         BrowserOptions bo = {
-                .event = m->event, .launcher = &m->launcher, .firefox = c->firefox,
-                .profile = c->firefox_profile, .display = c->display, .home = c->login_home,
-                .bin_path = c->bin_path,
+                .event = m->event, .firefox = c->firefox, .profile = c->firefox_profile, .display = c->display,
+                /* Without its user no bus can be its: none is trusted, and a
+                 * start fails in the supervisor with the reason. */
+                .bus_socket = m->desktop_paths.bus_socket, .uid = m->browser_found ? m->browser_uid : (uid_t)-1,
         };
         BrowserHooks bh = { .start = browser_start_service, .stop = browser_stop_service, .userdata = m };
         int r;
@@ -572,7 +580,11 @@ static int run_loop(Manager *m) {
         r = sd_event_set_watchdog(m->event, true);
         if (r < 0)
                 log_warning_errno(r, "Failed to enable the watchdog: %m");
-        if (setup_supervisor(m) < 0 && fatal(m))
+        /* No cookie, no display: Xvfb -auth without its file admits anyone. */
+        r = desktop_setup(m);
+        if (r < 0 && fatal(m))
+                return 1;
+        if (r >= 0 && setup_supervisor(m) < 0 && fatal(m))
                 return 1;
         /* Logins are not essential to the display stack: a failure is logged
          * and the agent keeps serving /health.  Their routes need the HTTP

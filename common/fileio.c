@@ -74,6 +74,11 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
 
 int write_file_atomic_flags(const char *path, const void *data, size_t size, mode_t mode,
                             WriteFileFlags flags) {
+        return write_file_atomic_owned(path, data, size, mode, (uid_t)-1, (gid_t)-1, flags);
+}
+
+int write_file_atomic_owned(const char *path, const void *data, size_t size, mode_t mode, uid_t uid,
+                            gid_t gid, WriteFileFlags flags) {
         char tmp[PATH_MAX];
         int r;
 
@@ -83,6 +88,10 @@ int write_file_atomic_flags(const char *path, const void *data, size_t size, mod
         if (fd < 0)
                 return negative_errno();
         r = loop_write(fd, data, size);
+        /* On the new file's fd, before it gets its name: a symlink
+         * planted at path is replaced, never followed. */
+        if (r >= 0 && (uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) < 0)
+                r = negative_errno();
         if (r >= 0 && fchmod(fd, mode) < 0)
                 r = negative_errno();
         if (r >= 0 && !(flags & WRITE_FILE_NO_SYNC) && fsync(fd) < 0)
@@ -178,4 +187,35 @@ int rm_rf_at(int dirfd, const char *name) {
         if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return errno == ENOENT ? 0 : -errno;
         return rm_rf_below(dirfd, name, st.st_dev, 0);
+}
+
+int mkdir_owned(const char *path, mode_t mode, uid_t uid, gid_t gid) {
+        _cleanup_(freep) char *parent = strdup(path);
+        _cleanup_(closep) int fd = -EBADF;
+        char *slash = parent ? strrchr(parent, '/') : NULL;
+        bool created;
+        struct stat st;
+        int r;
+
+        if (!parent)
+                return -ENOMEM;
+        if (parent[0] != '/' || slash == parent || !slash[1])
+                return -EINVAL; /* relative, "/x" (a top-level directory) or a trailing slash */
+        *slash = '\0';
+        r = mkdir_all(parent, 0755, 0755);
+        if (r < 0)
+                return r;
+        created = mkdir(path, mode) >= 0;
+        if (!created && errno != EEXIST)
+                return -errno;
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return negative_errno();
+        if (!created && st.st_uid != uid)
+                return -EPERM;
+        if ((st.st_uid != uid || st.st_gid != gid) && fchown(fd, uid, gid) < 0)
+                return negative_errno();
+        if ((st.st_mode & 07777) != mode && fchmod(fd, mode) < 0)
+                return negative_errno();
+        return 0;
 }

@@ -28,6 +28,12 @@ typedef enum WriteFileFlags {
 int write_file_atomic_flags(const char *path, const void *data, size_t size, mode_t mode,
                             WriteFileFlags flags);
 
+/* write_file_atomic_flags() whose file is given to uid:gid ((uid_t)-1,
+ * (gid_t)-1: ours) before it replaces path: for files root writes into a
+ * directory another user owns (a symlink there is replaced, not followed). */
+int write_file_atomic_owned(const char *path, const void *data, size_t size, mode_t mode, uid_t uid,
+                            gid_t gid, WriteFileFlags flags);
+
 /* write() all of it, retrying on EINTR and short writes. */
 int loop_write(int fd, const void *data, size_t size);
 
@@ -44,3 +50,11 @@ int mkdir_all(const char *path, mode_t parents_mode, mode_t mode);
  * that are already gone count as removed.  0, or the first -errno. */
 #define RM_RF_DEPTH_MAX 64
 int rm_rf_at(int dirfd, const char *name);
+
+/* A directory that belongs to uid:gid with exactly mode, for a service
+ * that runs as that user: created (parents 0755) when missing; an existing
+ * one is only fixed up (mode, group) when uid already owns it, else -EPERM,
+ * so a misconfigured path never hands someone else's directory (/tmp, /var)
+ * to the user.  A symlink is refused (-ELOOP or -ENOTDIR), and so are a
+ * relative path and a top-level one (-EINVAL). */
+int mkdir_owned(const char *path, mode_t mode, uid_t uid, gid_t gid);

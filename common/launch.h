@@ -24,6 +24,8 @@ typedef struct SpawnOptions {
         int stderr_fd;       /* -1: same as stdout */
         int extra_fd;        /* -1 none; else passed as fd 3 (e.g. Xvfb -displayfd 3) */
         bool controlling_tty;/* stdin_fd is a pty slave: setsid() + TIOCSCTTY */
+        uid_t uid;           /* 0: the agent's own; else the child drops to uid/gid */
+        gid_t gid;           /* with uid: the primary group; no supplementary groups */
 } SpawnOptions;
 
 /* wstatus as from waitpid(). */

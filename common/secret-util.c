@@ -16,3 +16,38 @@ bool secret_equal(const char *given, size_t given_len, const char *expected) {
         }
         return n > 0 && diff == 0;
 }
+
+size_t secret_redact(const char *in, const char *const *secrets, char *out, size_t size) {
+        size_t o = 0, mark = strlen(REDACTED_MARK);
+
+        if (size == 0)
+                return 0;
+        while (*in && o + 1 < size) {
+                size_t best = 0;
+
+                for (const char *const *s = secrets; s && *s; s++) {
+                        size_t l = strlen(*s);
+                        if (l > best && strncmp(in, *s, l) == 0)
+                                best = l;
+                }
+                if (best == 0) {
+                        out[o++] = *in++;
+                        continue;
+                }
+                /* Truncated rather than cut inside the mark. */
+                if (o + mark >= size)
+                        break;
+                memcpy(out + o, REDACTED_MARK, mark);
+                o += mark;
+                in += best;
+        }
+        out[o] = '\0';
+        return o;
+}
+
+bool desktop_secret_is_valid(const char *s) {
+        size_t n = s ? strlen(s) : 0;
+
+        return n >= DESKTOP_SECRET_MIN && n <= DESKTOP_SECRET_MAX &&
+               strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~-") == n;
+}

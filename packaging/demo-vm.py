@@ -89,8 +89,11 @@ def main():
         return 1
     print(f"\n  health: {vm.url('/health')}   (first 200 after {t:.1f}s)\n"
           f"  ready:  {vm.url('/health/ready')}\n"
-          f"  noVNC:  {vm.url('/vnc.html?autoconnect=1&resize=scale', 'novnc')}\n"
-          f"  VNC:    127.0.0.1:{vm.ports['vnc']}\n\n  Ctrl-C stops the VM.\n", flush=True)
+          # The secrets go in the fragment: noVNC reads it, no server sees it.
+          f"  noVNC:  {vm.url('/vnc.html', 'novnc')}#autoconnect=1&resize=scale"
+          f"&path=websockify%3Ftoken%3D{vm.desktop_secret}&password={vm.desktop_secret[:8]}\n"
+          f"  VNC:    127.0.0.1:{vm.ports['vnc']} (password {vm.desktop_secret[:8]})\n\n"
+          f"  Ctrl-C stops the VM.\n", flush=True)
     # Wait for Ctrl-C, SIGTERM or qemu's exit (SIGCHLD), whichever first.
     sigs = {signal.SIGINT, signal.SIGTERM, signal.SIGCHLD}
     signal.pthread_sigmask(signal.SIG_BLOCK, sigs)

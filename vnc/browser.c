@@ -1,13 +1,30 @@
 /* See browser.h.  Preferences are user.js (read at every start, so a
- * profile the person changed is put back) rather than policies.json,
- * which would need write access to the Firefox installation. */
+ * profile the person changed is put back); what a page must never reach
+ * (file://, about:config) is the image's enterprise policy, which user.js
+ * cannot override.
+ *
+ * Opening a URL, on the event loop:
+ *   1. OpenURL on the instance's bus name.  A method return: accepted.
+ *   2. ServiceUnknown (no instance), or no bus to talk to: start the
+ *      service with the URL as its argument: accepted once started.
+ *   3. The service is already starting (or running, but not yet on the
+ *      bus: Firefox registers its name seconds after exec): wait for the
+ *      name's NameOwnerChanged, then 1 again; a timeout bounds the wait.
+ * The bus is the browser user's; the agent connects as root, to a socket
+ * opened without following symlinks and served by that uid (SO_PEERCRED),
+ * so the browser user cannot point the agent at another socket. */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-bus.h>
 
 #include "browser.h"
 #include "fileio.h"
-#include "launch.h"
+#include "firefox-remote.h"
 #include "log.h"
 #include "macro.h"
 #include "time-util.h"
@@ -17,10 +34,33 @@
 /* WM_CLASS of Firefox's windows ("firefox-esr", "firefox"): a regex. */
 #define BROWSER_WM_CLASS "[Ff]irefox"
 #define WINDOW_WAIT_USEC (60 * USEC_PER_SEC)
+/* OpenURL answers within a second on an idle machine; this only bounds a
+ * hung instance. */
+#define CALL_TIMEOUT_USEC (30 * USEC_PER_SEC)
+/* A starting Firefox registers its name 4-5 s after exec on a loaded
+ * two-core machine (more under an emulated CPU). */
+#define NAME_WAIT_USEC (120 * USEC_PER_SEC)
 
 struct Browser {
         BrowserOptions o;
         BrowserHooks hooks;
+        sd_bus *bus;
+        BrowserOpen *ops;
+};
+
+struct BrowserOpen {
+        Browser *b;
+        BrowserOpen *next, *prev;
+        char *url;
+        char *name;              /* the instance's bus name */
+        BrowserOpenFn cb;
+        void *userdata;
+        BrowserOpen **owner;
+        sd_bus_slot *call, *match;
+        sd_event_source *timer, *done;
+        bool waiting;            /* launched by someone else: wait for the name */
+        int result;
+        const char *method;
 };
 
 static const char user_js[] =
@@ -60,7 +100,10 @@ static const char user_js[] =
         "user_pref(\"browser.discovery.enabled\", false);\n"
         "user_pref(\"browser.safebrowsing.downloads.remote.enabled\", false);\n"
         "user_pref(\"network.captive-portal-service.enabled\", false);\n"
-        "user_pref(\"network.connectivity-service.enabled\", false);\n";
+        "user_pref(\"network.connectivity-service.enabled\", false);\n"
+        /* A profile whose sessions were killed (the supervisor restarts a
+         * crashed browser) must not open the Troubleshoot Mode prompt. */
+        "user_pref(\"toolkit.startup.max_resumed_crashes\", -1);\n";
 
 const char *browser_user_js(void) {
         return user_js;
@@ -68,72 +111,289 @@ const char *browser_user_js(void) {
 
 int browser_prepare_profile(const char *profile_dir) {
         _cleanup_(freep) char *path = NULL;
-        int r;
 
         if (isempty(profile_dir))
                 return -EINVAL;
-        r = mkdir_all(profile_dir, 0755, 0700);
-        if (r < 0)
-                return r;
         if (asprintf(&path, "%s/user.js", profile_dir) < 0)
                 return -ENOMEM;
-        return write_file_atomic(path, user_js, strlen(user_js), 0600);
+        return write_file_atomic(path, user_js, strlen(user_js), 0644);
 }
 
-static void on_remote_exit(pid_t pid, int wstatus, void *userdata) {
-        char b[64];
+static void op_free(BrowserOpen *op) {
+        Browser *b = op->b;
 
-        log_debug("firefox --new-tab (pid %d) %s.", (int)pid, wstatus_to_string(wstatus, b, sizeof b));
+        if (op->prev)
+                op->prev->next = op->next;
+        else if (b->ops == op)
+                b->ops = op->next;
+        if (op->next)
+                op->next->prev = op->prev;
+        if (op->owner)
+                *op->owner = NULL;
+        sd_bus_slot_unref(op->call);
+        sd_bus_slot_unref(op->match);
+        sd_event_source_disable_unref(op->timer);
+        sd_event_source_disable_unref(op->done);
+        free(op->url);
+        free(op->name);
+        free(op);
 }
 
-/* The short-lived remote client: hands the URL to the running instance of
- * the same profile and exits. */
-static int navigate(Browser *b, const char *url) {
-        const BrowserOptions *o = &b->o;
-        _cleanup_(freep) char *display = NULL, *home = NULL, *path = NULL;
-        char *argv[] = { (char *)o->firefox, (char *)"--profile", (char *)o->profile,
-                         (char *)"--new-tab", (char *)url, NULL };
-        pid_t pid;
+void browser_open_cancel(BrowserOpen *op) {
+        if (op)
+                op_free(op);
+}
 
-        if (asprintf(&display, "DISPLAY=%s", o->display) < 0 ||
-            asprintf(&home, "HOME=%s", o->home) < 0 ||
-            asprintf(&path, "PATH=%s", o->bin_path) < 0)
+static int on_done(sd_event_source *s, void *userdata) {
+        BrowserOpen *op = userdata;
+        BrowserOpenFn cb = op->cb;
+        void *data = op->userdata;
+        int r = op->result;
+        const char *method = op->method;
+
+        op_free(op);
+        cb(r, method, data);
+        return 0;
+}
+
+/* The outcome, delivered from the loop (never inside browser_open()). */
+static void op_finish(BrowserOpen *op, int r, const char *method) {
+        op->call = sd_bus_slot_unref(op->call);
+        op->match = sd_bus_slot_unref(op->match);
+        op->timer = sd_event_source_disable_unref(op->timer);
+        op->result = r;
+        op->method = method;
+        if (sd_event_source_set_enabled(op->done, SD_EVENT_ONESHOT) < 0)
+                on_done(op->done, op); /* cannot defer: now, rather than never */
+}
+
+/* Connects to the browser user's bus as root: the socket path must not be
+ * a symlink, and its server must be that user. */
+static int bus_connect_fd(const Browser *b) {
+        _cleanup_(closep) int path_fd = -EBADF, fd = -EBADF;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct ucred cred;
+        socklen_t l = sizeof cred;
+
+        path_fd = open(b->o.bus_socket, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (path_fd < 0)
+                return -errno;
+        snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d", path_fd);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+                return -errno;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) < 0)
+                return -errno;
+        if (cred.uid != b->o.uid)
+                return -EPERM;
+        return TAKE_FD(fd);
+}
+
+static int browser_bus(Browser *b, sd_bus **ret) {
+        _cleanup_(sd_bus_close_unrefp) sd_bus *bus = NULL;
+        int fd, r;
+
+        if (b->bus && sd_bus_is_open(b->bus) > 0) {
+                *ret = b->bus;
+                return 0;
+        }
+        /* Pending calls keep the old connection alive through their slots. */
+        b->bus = sd_bus_unref(b->bus);
+        fd = bus_connect_fd(b);
+        if (fd < 0)
+                return fd;
+        r = sd_bus_new(&bus);
+        if (r < 0) {
+                safe_close(fd);
+                return r;
+        }
+        r = sd_bus_set_fd(bus, fd, fd);
+        if (r < 0) {
+                safe_close(fd);
+                return r;
+        }
+        r = sd_bus_set_bus_client(bus, true);
+        if (r >= 0)
+                r = sd_bus_attach_event(bus, b->o.event, SD_EVENT_PRIORITY_NORMAL);
+        if (r >= 0)
+                r = sd_bus_start(bus);
+        if (r < 0)
+                return r;
+        *ret = b->bus = TAKE_PTR(bus);
+        return 0;
+}
+
+static void op_launch(BrowserOpen *op);
+static int op_wait_name(BrowserOpen *op, sd_bus *bus);
+
+static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        BrowserOpen *op = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+        int r;
+
+        op->call = sd_bus_slot_unref(op->call);
+        if (!e) {
+                r = xdo_arrange_windows(op->b->o.display, BROWSER_WM_CLASS);
+                if (r < 0)
+                        log_debug_errno(r, "Cannot arrange the browser window: %m");
+                op_finish(op, 0, "navigate");
+        } else if (sd_bus_error_has_names(e, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER)) {
+                if (!op->waiting)
+                        op_launch(op); /* no instance yet */
+                /* else: the name's NameOwnerChanged will come, or the timeout */
+        } else {
+                log_debug("Firefox's OpenURL failed: %s: %s", e->name, e->message ?: "");
+                op_finish(op, -sd_bus_error_get_errno(e) ?: -EIO, NULL);
+        }
+        return 0;
+}
+
+static int op_call(BrowserOpen *op, sd_bus *bus) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_(freep) uint8_t *blob = NULL;
+        char *argv[] = { (char *)op->b->o.firefox, (char *)"--new-tab", op->url, NULL };
+        size_t n;
+        int r;
+
+        r = firefox_remote_command_line("/", argv, &blob, &n);
+        if (r >= 0)
+                r = sd_bus_message_new_method_call(bus, &m, op->name, FIREFOX_REMOTE_PATH, FIREFOX_REMOTE_INTERFACE,
+                                                   FIREFOX_REMOTE_METHOD);
+        if (r >= 0)
+                r = sd_bus_message_append_array(m, 'y', blob, n);
+        if (r >= 0)
+                r = sd_bus_call_async(bus, &op->call, m, on_reply, op, CALL_TIMEOUT_USEC);
+        return r;
+}
+
+static void op_launch(BrowserOpen *op) {
+        char *extra[] = { op->url, NULL };
+        sd_bus *bus = NULL;
+        int r;
+
+        r = op->b->hooks.start(extra, op->b->hooks.userdata);
+        if (r >= 0) {
+                /* Arranged once its window is mapped; not fatal if not. */
+                r = xdo_watch_new(op->b->o.event, op->b->o.display, BROWSER_WM_CLASS, WINDOW_WAIT_USEC, NULL);
+                if (r < 0)
+                        log_debug_errno(r, "Cannot watch for the browser window: %m");
+                op_finish(op, 0, "browser_launch");
+                return;
+        }
+        if (r == -EALREADY && browser_bus(op->b, &bus) >= 0 && op_wait_name(op, bus) >= 0)
+                return;
+        op_finish(op, r == -ENOENT || r == -EALREADY ? -EAGAIN : r, NULL);
+}
+
+static int on_name_owner(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        BrowserOpen *op = userdata;
+        const char *name, *old, *new;
+        sd_bus *bus = sd_bus_message_get_bus(m);
+        int r;
+
+        if (sd_bus_message_read(m, "sss", &name, &old, &new) < 0 || !streq(name, op->name) || isempty(new))
+                return 0;
+        op->call = sd_bus_slot_unref(op->call);
+        r = op_call(op, bus);
+        if (r < 0)
+                op_finish(op, r, NULL);
+        return 0;
+}
+
+/* The match is in place: the name may have appeared before it was. */
+static int on_match_added(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        BrowserOpen *op = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+        int r;
+
+        if (e) {
+                op_finish(op, -sd_bus_error_get_errno(e) ?: -EIO, NULL);
+                return 0;
+        }
+        if (op->call)
+                return 0;
+        r = op_call(op, sd_bus_message_get_bus(m));
+        if (r < 0)
+                op_finish(op, r, NULL);
+        return 0;
+}
+
+static int on_name_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        BrowserOpen *op = userdata;
+
+        log_debug("Firefox did not appear on its bus as %s in time.", op->name);
+        op_finish(op, -ETIMEDOUT, NULL);
+        return 0;
+}
+
+static int op_wait_name(BrowserOpen *op, sd_bus *bus) {
+        _cleanup_(freep) char *match = NULL;
+        int r;
+
+        op->waiting = true;
+        if (asprintf(&match, "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+                             "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='%s'", op->name) < 0)
                 return -ENOMEM;
-        char *envp[] = { display, home, path, NULL };
-        SpawnOptions so = { .argv = argv, .envp = envp, .path = o->bin_path, .stdin_fd = -1,
-                            .stdout_fd = -1, .stderr_fd = -1, .extra_fd = -1 };
-        return launcher_start(o->launcher, &so, on_remote_exit, NULL, &pid);
+        r = sd_bus_add_match_async(bus, &op->match, match, on_name_owner, on_match_added, op);
+        if (r >= 0)
+                r = sd_event_add_time_relative(op->b->o.event, &op->timer, CLOCK_MONOTONIC, NAME_WAIT_USEC, 0,
+                                               on_name_timeout, op);
+        return r;
 }
 
-int browser_open(Browser *b, const char *url, const char **ret_method) {
-        char *extra[] = { (char *)url, NULL };
+/* The instance's name from the profile's real path, as Firefox makes it. */
+static int instance_name(const char *profile, char **ret) {
+        char real[PATH_MAX];
+
+        return firefox_remote_bus_name(realpath(profile, real) ? real : profile, ret);
+}
+
+int browser_open(Browser *b, const char *url, BrowserOpenFn cb, void *userdata, BrowserOpen **ret) {
+        _cleanup_(freep) BrowserOpen *op = NULL;
+        sd_bus *bus = NULL;
         int r;
 
         if (!http_url_is_valid(url))
                 return -EINVAL;
+        if (isempty(b->o.bus_socket))
+                return -EAGAIN;
         r = browser_prepare_profile(b->o.profile);
         if (r < 0)
                 log_debug_errno(r, "Failed to write the browser profile prefs in %s: %m", b->o.profile);
-        r = b->hooks.start(extra, b->hooks.userdata);
-        if (r >= 0) {
-                /* Arranged once its window is mapped; not fatal if not. */
-                r = xdo_watch_new(b->o.event, b->o.display, BROWSER_WM_CLASS, WINDOW_WAIT_USEC, NULL);
-                if (r < 0)
-                        log_debug_errno(r, "Cannot watch for the browser window: %m");
-                *ret_method = "browser_launch";
-                return 0;
+        op = calloc(1, sizeof *op);
+        if (!op)
+                return -ENOMEM;
+        *op = (BrowserOpen){ .b = b, .cb = cb, .userdata = userdata, .url = strdup(url) };
+        if (!op->url || instance_name(b->o.profile, &op->name) < 0)
+                return -ENOMEM;
+        r = sd_event_add_defer(b->o.event, &op->done, on_done, op);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(op->done, SD_EVENT_OFF);
+        if (r < 0) {
+                sd_event_source_disable_unref(op->done);
+                free(op->url);
+                free(op->name);
+                return r;
         }
-        if (r == -ENOENT)
-                return -EAGAIN; /* a stack without a browser */
-        if (r != -EALREADY)
-                return r;
-        r = navigate(b, url);
-        if (r < 0)
-                return r;
-        r = xdo_arrange_windows(b->o.display, BROWSER_WM_CLASS);
-        if (r < 0)
-                log_debug_errno(r, "Cannot arrange the browser window: %m");
-        *ret_method = "navigate";
+        op->next = b->ops;
+        if (b->ops)
+                b->ops->prev = op;
+        b->ops = op;
+        if (ret) {
+                *ret = op;
+                op->owner = ret;
+        }
+        /* No bus to ask (not up yet): no instance can be running either. */
+        r = browser_bus(b, &bus);
+        if (r >= 0)
+                r = op_call(op, bus);
+        if (r < 0) {
+                log_debug_errno(r, "Cannot ask Firefox over its bus, starting it: %m");
+                op_launch(op);
+        }
+        TAKE_PTR(op);
         return 0;
 }
 
@@ -153,6 +413,17 @@ int browser_new(const BrowserOptions *o, const BrowserHooks *hooks, Browser **re
 }
 
 Browser *browser_free(Browser *b) {
+        if (!b)
+                return NULL;
+        while (b->ops) {
+                BrowserOpen *op = b->ops;
+                BrowserOpenFn cb = op->cb;
+                void *data = op->userdata;
+
+                op_free(op);
+                cb(-ECANCELED, NULL, data);
+        }
+        sd_bus_flush_close_unref(b->bus);
         free(b);
         return NULL;
 }

@@ -1,56 +1,70 @@
 /* The VM's browser for logins: Firefox from the display stack (the
- * supervisor's on-demand "firefox" service) with a prepared profile.  The
- * URL is always one argv element, never seen by a shell; a running
- * Firefox is navigated (`--new-tab` with the same profile, handled by the
- * running instance through remoting) rather than duplicated.
+ * supervisor's on-demand "firefox" service, run as the browser user) with
+ * a prepared profile.  A URL is handed to the running instance over its
+ * D-Bus remote interface (firefox-remote.h) on the browser user's session
+ * bus, which the agent joins as root; when no instance answers, the
+ * service is started with the URL as its one extra argument.  The URL is
+ * never seen by a shell.
  *
  * The browser starts and stops its service through the hooks it is given
- * (the agent wires them to the supervisor) and starts the short-lived
- * remote client through a Launcher: it depends on neither. */
+ * (the agent wires them to the supervisor): it depends on neither. */
 #pragma once
 
+#include <sys/types.h>
 #include <systemd/sd-event.h>
 
-#include "launch.h"
 #include "macro.h"
 
 typedef struct Browser Browser;
+typedef struct BrowserOpen BrowserOpen;
 
 typedef struct BrowserOptions {
         sd_event *event;
-        const Launcher *launcher;  /* for the remote client; must outlive the browser */
-        const char *firefox;       /* binary */
-        const char *profile;       /* profile directory */
-        const char *display;       /* DISPLAY */
-        const char *home;          /* HOME of the running instance and its remote calls */
-        const char *bin_path;      /* PATH */
+        const char *firefox;       /* argv[0] of the command line handed over */
+        const char *profile;       /* profile directory (its real path names the instance) */
+        const char *display;       /* DISPLAY, for arranging its window */
+        const char *bus_socket;    /* the browser user's session bus; NULL or "" = no browser */
+        uid_t uid;                 /* the browser user: the bus must be served by this uid */
 } BrowserOptions;
 
 typedef struct BrowserHooks {
         /* Starts the browser service with extra_argv appended (the URL):
          * 0, or -EALREADY when it runs already, -ENOENT when there is no
-         * browser service, -ESHUTDOWN when stopping. */
+         * browser service, -ESHUTDOWN when stopping, -ESRCH/-EPERM when
+         * its user is missing/root. */
         int (*start)(char *const *extra_argv, void *userdata);
         /* Stops it: 0 also when it was not running or does not exist. */
         int (*stop)(void *userdata);
         void *userdata;
 } BrowserHooks;
 
+/* The outcome of browser_open(): r = 0 and method "navigate" (the running
+ * instance accepted the URL: a D-Bus method return) or "browser_launch"
+ * (the service was started with the URL as its argument), or r < 0:
+ * -EAGAIN no browser, -ETIMEDOUT a starting instance never registered on
+ * the bus, else what the bus or the start said. */
+typedef void (*BrowserOpenFn)(int r, const char *method, void *userdata);
+
 /* o's strings and hooks must outlive the browser. */
 int browser_new(const BrowserOptions *o, const BrowserHooks *hooks, Browser **ret);
+/* Pending opens are answered with -ECANCELED first.  NULL-safe. */
 Browser *browser_free(Browser *b);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Browser *, browser_free);
 
-/* url must satisfy http_url_is_valid() (-EINVAL otherwise).  ret_method:
- * "browser_launch" or "navigate" (static).  -EAGAIN when the display stack
- * is not there. */
-int browser_open(Browser *b, const char *url, const char **ret_method);
+/* Opens url (it must satisfy http_url_is_valid(): -EINVAL otherwise; no
+ * browser configured: -EAGAIN).  0: cb is called exactly once, from the
+ * event loop (never before this returns), unless browser_open_cancel()
+ * comes first; *ret (may be NULL) is only for cancelling. */
+int browser_open(Browser *b, const char *url, BrowserOpenFn cb, void *userdata, BrowserOpen **ret);
+/* The caller went away: cb will not be called.  NULL-safe. */
+void browser_open_cancel(BrowserOpen *op);
 /* Stops the browser service. */
 int browser_close(Browser *b);
 
-/* Writes user.js into the profile (creating it, 0700): no first-run pages,
- * telemetry, update checks, default-browser prompt, session restore or
- * password saving. */
+/* Writes user.js into the profile (0644, root's, in the browser user's
+ * 0700 directory): no first-run pages, telemetry, update checks,
+ * default-browser prompt, session restore, password saving, or the
+ * Troubleshoot Mode prompt after killed sessions. */
 int browser_prepare_profile(const char *profile_dir);
 /* The user.js text (for tests and the image builder). */
 const char *browser_user_js(void);

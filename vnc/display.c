@@ -2,14 +2,25 @@
  * nowhere else; the supervisor runs them as opaque services.  Choices:
  *  - Xvfb gets -displayfd 3 together with a fixed display: it then writes
  *    the number once it accepts connections, which is the readiness event.
- *    -nolisten tcp: nothing but the local socket.
- *  - x11vnc listens on vnc_listen; it is probed (and websockify forwards)
- *    on loopback when that is a wildcard address.  -quiet: its start-up
- *    banner is ~60 lines, which on a serial console costs real boot time;
- *    it still prints "PORT=5901" once listening, which kicks the probe.
- *  - firefox keeps remoting on (no --no-remote), so browser.c can hand
- *    a URL to the running instance with the same --profile. */
+ *    -auth names the cookie file the agent wrote before (a missing file
+ *    would let every local process in: Xvfb fails open).  -nolisten tcp:
+ *    nothing but the local sockets.
+ *  - x11vnc listens on exactly vnc_listen: this Debian build also listens
+ *    on [::]:PORT (its -6 default, off with -no6 or -noipv4) and on
+ *    LibVNCServer's own [::]:5900 (-rfbportv6 -1), so those are turned off
+ *    explicitly.  -passwdfile: the desktop secret (only security type 2 is
+ *    offered then).  -quiet: its start-up banner is ~60 lines, which on a
+ *    serial console costs real boot time; it still prints "PORT=5901"
+ *    once listening, which kicks the probe.  Probed (and reached by
+ *    websockify) on loopback when the address is a wildcard.
+ *  - websockify serves noVNC on novnc_listen and forwards only a
+ *    connection that brings the token (TokenFile: the desktop secret);
+ *    without it the socket is closed, no 101.
+ *  - the browser's session bus and Firefox run as browser_user; Firefox
+ *    keeps remoting on (no --no-remote): browser.c hands it URLs over
+ *    that bus. */
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,7 +59,13 @@ static char **strv_make(const char *first, ...) {
         return strv_concat((char *const *)items, NULL);
 }
 
-static const char *loopback_for(const char *listen) {
+/* "K=V" into a fixed buffer (the values are paths and addresses). */
+static const char *kv(char *buf, size_t size, const char *k, const char *v) {
+        snprintf(buf, size, "%s=%s", k, v);
+        return buf;
+}
+
+const char *display_connect_host(const char *listen) {
         if (isempty(listen) || streq(listen, "0.0.0.0"))
                 return "127.0.0.1";
         if (streq(listen, "::"))
@@ -65,8 +82,8 @@ static int add_xvfb(const DisplayOptions *c, int num, ServiceDefs *d) {
         snprintf(screen, sizeof screen, "%sx%u", c->geometry, c->depth);
         snprintf(lock, sizeof lock, "/tmp/.X%d-lock", num);
         s.name = strdup("Xvfb");
-        s.argv = strv_make("Xvfb", display, "-displayfd", "3", "-screen", "0", screen,
-                           "-nolisten", "tcp", NULL);
+        s.argv = strv_make("Xvfb", display, "-displayfd", "3", "-auth", c->paths->xauthority, "-screen", "0",
+                           screen, "-nolisten", "tcp", NULL);
         s.stale_lock = strdup(lock);
         s.probe.type = PROBE_DISPLAYFD;
         if (!s.name || !s.argv || !s.stale_lock)
@@ -77,24 +94,21 @@ static int add_xvfb(const DisplayOptions *c, int num, ServiceDefs *d) {
         return r;
 }
 
-static int add_simple(ServiceDefs *d, const char *name, char **argv, const char *dep,
-                      const char *display_env, ServiceDef *tmpl) {
+/* Adds tmpl (taken) as name with argv (taken), one dependency or two, and
+ * env entries (copied) before the template's own. */
+static int add_service(ServiceDefs *d, const char *name, char **argv, const char *dep1, const char *dep2,
+                       char *const *env, ServiceDef *tmpl) {
         ServiceDef s = *tmpl;
-        char env[32];
+        char **more = s.env;
         int r;
 
         *tmpl = (ServiceDef){};
-        snprintf(env, sizeof env, "DISPLAY=%s", display_env);
         s.name = strdup(name);
         s.argv = argv;
-        s.depends_on = strv_make(dep, NULL);
-        {
-                char *first[] = { env, NULL };
-                char **more = s.env;
-                s.env = strv_concat(first, more);
-                strv_free(more);
-        }
-        if (!s.name || !s.argv || !s.depends_on || !s.env)
+        s.depends_on = dep1 ? strv_make(dep1, dep2, NULL) : NULL;
+        s.env = strv_concat(env, more);
+        strv_free(more);
+        if (!s.name || !s.argv || (dep1 && !s.depends_on) || !s.env)
                 r = -ENOMEM;
         else
                 r = service_defs_add(d, &s);
@@ -102,72 +116,111 @@ static int add_simple(ServiceDefs *d, const char *name, char **argv, const char 
         return r;
 }
 
-static int add_vnc_chain(const DisplayOptions *c, const char *display, ServiceDefs *d) {
-        char port[8], web_port[8], target[80];
-        const char *vnc_host = loopback_for(c->vnc_listen);
-        bool pw = !isempty(c->vnc_password_file);
+/* x11vnc's listen flags: exactly the one address (report: -listen alone
+ * still listens on [::]:PORT and [::]:5900). */
+static void vnc_listen_args(const char *listen, const char *args[4]) {
+        bool v6 = listen && strchr(listen, ':');
+
+        args[0] = v6 ? "-listen6" : "-listen";
+        args[1] = isempty(listen) ? "0.0.0.0" : listen;
+        args[2] = v6 ? "-noipv4" : "-no6";
+        args[3] = "-rfbportv6";
+}
+
+static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs *d) {
+        char port[8], e1[64], e2[PATH_MAX];
+        const char *l[4];
         ServiceDef t = {};
-        int r;
 
         snprintf(port, sizeof port, "%u", c->vnc_port);
-        snprintf(web_port, sizeof web_port, "%u", c->novnc_port);
-        snprintf(target, sizeof target, strchr(vnc_host, ':') ? "[%s]:%u" : "%s:%u", vnc_host, c->vnc_port);
-
+        vnc_listen_args(c->vnc_listen, l);
         t.probe = (ProbeSpec){ .type = PROBE_TCP_BANNER, .port = c->vnc_port,
-                               .host = strdup(vnc_host), .expect = strdup("RFB ") };
-        r = add_simple(d, "x11vnc",
-                       strv_make("x11vnc", "-display", display, "-rfbport", port, "-listen",
-                                 isempty(c->vnc_listen) ? "0.0.0.0" : c->vnc_listen, "-forever",
-                                 "-shared", "-quiet", pw ? "-rfbauth" : "-nopw", pw ? c->vnc_password_file : NULL,
-                                 NULL),
-                       "Xvfb", display, &t);
-        if (r < 0)
-                return r;
+                               .host = strdup(display_connect_host(c->vnc_listen)), .expect = strdup("RFB ") };
+        return add_service(d, DISPLAY_SERVICE_X11VNC,
+                           strv_make("x11vnc", "-display", display, "-auth", c->paths->xauthority, "-rfbport", port,
+                                     l[0], l[1], l[2], l[3], "-1", "-forever", "-shared", "-quiet",
+                                     "-passwdfile", c->paths->vnc_password, NULL),
+                           "Xvfb", NULL,
+                           (char *[]){ (char *)kv(e1, sizeof e1, "DISPLAY", display),
+                                       (char *)kv(e2, sizeof e2, "XAUTHORITY", c->paths->xauthority), NULL },
+                           &t);
+}
 
-        t.probe = (ProbeSpec){ .type = PROBE_HTTP, .port = c->novnc_port, .host = strdup("127.0.0.1"),
-                               .path = strdup("/") };
-        return add_simple(d, "websockify",
-                          strv_make("websockify", "--web", c->novnc_web, web_port, target, NULL),
-                          "x11vnc", display, &t);
+static int add_websockify(const DisplayOptions *c, const char *display, ServiceDefs *d) {
+        const char *listen = isempty(c->novnc_listen) ? "0.0.0.0" : c->novnc_listen;
+        char source[96], e1[64];
+        ServiceDef t = {};
+
+        snprintf(source, sizeof source, strchr(listen, ':') ? "[%s]:%u" : "%s:%u", listen, c->novnc_port);
+        t.probe = (ProbeSpec){ .type = PROBE_HTTP, .port = c->novnc_port,
+                               .host = strdup(display_connect_host(c->novnc_listen)), .path = strdup("/") };
+        return add_service(d, DISPLAY_SERVICE_WEBSOCKIFY,
+                           strv_make("websockify", "--web", c->novnc_web, "--token-plugin", "TokenFile",
+                                     "--token-source", c->paths->novnc_tokens, source, NULL),
+                           DISPLAY_SERVICE_X11VNC, NULL,
+                           (char *[]){ (char *)kv(e1, sizeof e1, "DISPLAY", display), NULL }, &t);
 }
 
 /* Configured but not installed: left out, as the issue asks ("when one
  * is installed"); nothing else depends on it. */
 static int add_window_manager(const DisplayOptions *c, const char *display, ServiceDefs *d) {
         _cleanup_(freep) char *wm = NULL;
+        char e1[64], e2[PATH_MAX];
         ServiceDef t = {};
 
         if (isempty(c->window_manager) || find_executable(c->window_manager, c->bin_path, &wm) < 0)
                 return 0;
-        return add_simple(d, "window-manager", strv_make(c->window_manager, NULL), "Xvfb", display, &t);
+        return add_service(d, "window-manager", strv_make(c->window_manager, NULL), "Xvfb", NULL,
+                           (char *[]){ (char *)kv(e1, sizeof e1, "DISPLAY", display),
+                                       (char *)kv(e2, sizeof e2, "XAUTHORITY", c->paths->xauthority), NULL },
+                           &t);
+}
+
+static int add_bus(const DisplayOptions *c, ServiceDefs *d) {
+        _cleanup_(freep) char *config = NULL, *address = NULL;
+        ServiceDef t = { .probe.type = PROBE_FD_LINE };
+        char e1[PATH_MAX];
+
+        if (asprintf(&config, "--config-file=%s", c->paths->bus_config) < 0 ||
+            asprintf(&address, "--address=unix:path=%s", c->paths->bus_socket) < 0)
+                return -ENOMEM;
+        t.user = strdup(c->browser_user);
+        t.create_dirs = strv_make(c->paths->browser_dir, NULL);
+        if (!t.user || !t.create_dirs) {
+                service_def_done(&t);
+                return -ENOMEM;
+        }
+        return add_service(d, DISPLAY_SERVICE_BUS,
+                           strv_make("dbus-daemon", config, "--nofork", "--print-address=3", address, NULL),
+                           NULL, NULL, (char *[]){ (char *)kv(e1, sizeof e1, "HOME", c->paths->browser_dir), NULL },
+                           &t);
 }
 
 static int add_browser(const DisplayOptions *c, const char *display, ServiceDefs *d) {
-        ServiceDef t = {};
+        const DesktopPaths *p = c->paths;
+        char e[6][PATH_MAX + 32];
+        ServiceDef t = { .on_demand = true, .restart = RESTART_ON_FAILURE };
 
-        if (isempty(c->firefox))
-                return 0;
-        t.on_demand = true;
-        t.restart = RESTART_ON_FAILURE;
-        t.create_dirs = strv_make(c->firefox_profile, NULL);
-        if (!isempty(c->browser_home)) {
-                /* The same HOME as the remote calls (browser.c), so
-                 * they reach this instance. */
-                char home[512];
-                snprintf(home, sizeof home, "HOME=%s", c->browser_home);
-                t.env = strv_make(home, NULL);
+        t.user = strdup(c->browser_user);
+        t.create_dirs = strv_make(p->browser_tmp, c->firefox_profile, NULL);
+        if (!t.user || !t.create_dirs) {
+                service_def_done(&t);
+                return -ENOMEM;
         }
-        return add_simple(d, "firefox", strv_make(c->firefox, "--profile", c->firefox_profile, NULL),
-                          "Xvfb", display, &t);
+        snprintf(e[0], sizeof e[0], "DBUS_SESSION_BUS_ADDRESS=unix:path=%s", p->bus_socket);
+        return add_service(d, DISPLAY_SERVICE_BROWSER, strv_make(c->firefox, "--profile", c->firefox_profile, NULL),
+                           "Xvfb", DISPLAY_SERVICE_BUS,
+                           (char *[]){ (char *)kv(e[1], sizeof e[1], "DISPLAY", display),
+                                       (char *)kv(e[2], sizeof e[2], "XAUTHORITY", p->browser_xauthority),
+                                       (char *)kv(e[3], sizeof e[3], "HOME", p->browser_dir),
+                                       (char *)kv(e[4], sizeof e[4], "TMPDIR", p->browser_tmp),
+                                       e[0], (char *)"MOZ_DISABLE_AUTO_SAFE_MODE=1", NULL },
+                           &t);
 }
 
-int display_build_services(const DisplayOptions *c, ServiceDefs *ret, char *errbuf, size_t size) {
-        _cleanup_(service_defs_done) ServiceDefs d = {};
-        char display[16];
+static int check(const DisplayOptions *c, int num, char *errbuf, size_t size) {
         unsigned w, h;
-        int num, r;
 
-        num = display_number(c->display);
         if (num < 0) {
                 snprintf(errbuf, size, "display: '%s' is not of the form :N", c->display ?: "");
                 return -EINVAL;
@@ -177,13 +230,29 @@ int display_build_services(const DisplayOptions *c, ServiceDefs *ret, char *errb
                 snprintf(errbuf, size, "geometry: '%s' is not of the form WIDTHxHEIGHT", c->geometry ?: "");
                 return -EINVAL;
         }
+        return 0;
+}
+
+int display_build_services(const DisplayOptions *c, ServiceDefs *ret, char *errbuf, size_t size) {
+        _cleanup_(service_defs_done) ServiceDefs d = {};
+        bool browser = !isempty(c->firefox) && !isempty(c->browser_user);
+        char display[16];
+        int num = display_number(c->display), r;
+
+        r = check(c, num, errbuf, size);
+        if (r < 0)
+                return r;
         snprintf(display, sizeof display, ":%d", num);
         r = add_xvfb(c, num, &d);
         if (r >= 0)
                 r = add_window_manager(c, display, &d);
         if (r >= 0)
-                r = add_vnc_chain(c, display, &d);
+                r = add_x11vnc(c, display, &d);
         if (r >= 0)
+                r = add_websockify(c, display, &d);
+        if (r >= 0 && browser)
+                r = add_bus(c, &d);
+        if (r >= 0 && browser)
                 r = add_browser(c, display, &d);
         if (r >= 0)
                 r = service_defs_finalize(&d, errbuf, size);

@@ -1,31 +1,41 @@
 /* The built-in display stack, as service definitions built from its
  * options: Xvfb (ready when it writes its display number to -displayfd),
  * the window manager when configured and installed, x11vnc (ready on the
- * RFB banner), websockify serving noVNC (ready when it answers HTTP), and
- * the browser, on demand.  Used when no services file is configured.  The
- * result is the supervisor's pure service model; nothing here runs. */
+ * RFB banner), websockify serving noVNC (ready when it answers HTTP), the
+ * browser user's session bus (ready when it prints its address), and the
+ * browser, on demand, as its user.  Used when no services file is
+ * configured.  The result is the supervisor's pure service model; nothing
+ * here runs.  The files named in the argv are the agent's (desktop-files.h). */
 #pragma once
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "agent/supervise/service-def.h"
+#include "desktop-files.h"
 
 typedef struct DisplayOptions {
         const char *display;           /* ":1" */
         const char *geometry;          /* "1280x800" */
         uint32_t depth;                /* 24 */
         const char *window_manager;    /* "" = none */
-        const char *vnc_listen;        /* x11vnc listen address */
+        const char *vnc_listen;        /* x11vnc listen address: IPv4 or IPv6 ("" = 0.0.0.0) */
         uint16_t vnc_port;
-        const char *vnc_password_file; /* "" = no password */
+        const char *novnc_listen;      /* websockify listen address ("" = 0.0.0.0) */
         uint16_t novnc_port;
         const char *novnc_web;         /* noVNC web root */
-        const char *firefox;           /* "" = no browser service */
+        const char *firefox;           /* "" = no browser */
         const char *firefox_profile;
-        const char *browser_home;      /* HOME of the browser and its remote calls */
+        const char *browser_user;      /* "" = no browser (it never runs as root) */
+        const DesktopPaths *paths;     /* the generated files */
         const char *bin_path;          /* PATH to find the window manager in */
 } DisplayOptions;
+
+/* Names of the services the agent drives. */
+#define DISPLAY_SERVICE_X11VNC "x11vnc"
+#define DISPLAY_SERVICE_WEBSOCKIFY "websockify"
+#define DISPLAY_SERVICE_BUS "browser-bus"
+#define DISPLAY_SERVICE_BROWSER "firefox"
 
 /* Fills *ret (finalized, dependency order).  -EINVAL with a message for a
  * bad display or geometry. */
@@ -33,3 +43,8 @@ int display_build_services(const DisplayOptions *o, ServiceDefs *ret, char *errb
 
 /* ":1" → 1; -EINVAL unless ":<digits>" (a screen suffix ".0" is allowed). */
 int display_number(const char *display);
+
+/* Where to reach a server that listens on listen: loopback for a wildcard
+ * ("", "0.0.0.0" → "127.0.0.1", "::" → "::1"), else listen itself.
+ * Static or borrowed. */
+const char *display_connect_host(const char *listen);

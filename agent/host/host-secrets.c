@@ -15,6 +15,7 @@
 #include "host-secrets.h"
 #include "log.h"
 #include "mmds.h"
+#include "secret-util.h"
 #include "time-util.h"
 
 #define SECRET_FILE_MAX 4096
@@ -105,6 +106,17 @@ static int random_secret(char **ret) {
 
 static int mmds_ask(HostSecrets *s);
 
+/* It goes into a URL, a token file and a password file unescaped
+ * (desktop_secret_is_valid()): anything else is refused, never mangled,
+ * and the desktop stays locked with a random one. */
+static bool desktop_secret_usable(const char *secret) {
+        if (desktop_secret_is_valid(secret))
+                return true;
+        log_error("The desktop secret the host gave is not %d to %d of A-Z a-z 0-9 . _ ~ -: ignored.",
+                  DESKTOP_SECRET_MIN, DESKTOP_SECRET_MAX);
+        return false;
+}
+
 static void mmds_give_up(HostSecrets *s, int r) {
         log_warning_errno(r, "MMDS gave no %s%s%s after %u attempts: %m",
                           s->token_state == SECRET_PENDING ? "control token" : "",
@@ -147,7 +159,7 @@ static bool mmds_take(HostSecrets *s, char **token, char **desktop) {
                 s->token_state = SECRET_SET;
                 log_info("Control token received from MMDS.");
         }
-        if (s->desktop_state == SECRET_PENDING && *desktop) {
+        if (s->desktop_state == SECRET_PENDING && *desktop && desktop_secret_usable(*desktop)) {
                 s->desktop = erase_and_free(s->desktop); /* the random stand-in */
                 s->desktop = TAKE_PTR(*desktop);
                 s->desktop_state = SECRET_SET;
@@ -199,6 +211,10 @@ int host_secrets_new(const HostSecretsOptions *o, const HostSecretsHooks *hooks,
                         &s->desktop_state);
         if (r < 0)
                 return r;
+        if (s->desktop && !desktop_secret_usable(s->desktop)) {
+                s->desktop = erase_and_free(s->desktop);
+                s->desktop_state = SECRET_MISSING;
+        }
         if (o->mmds && s->token_state == SECRET_MISSING)
                 s->token_state = SECRET_PENDING;
         if (o->mmds && s->desktop_state == SECRET_MISSING)

@@ -48,9 +48,10 @@ bool http_content_type_is_json(const char *v) {
 /* name is host without its :port; -EINVAL when the port is not digits. */
 static int host_name(const char *host, char name[static HOST_MAX + 1]) {
         const char *end, *port;
+        bool bracketed = host[0] == '[';
         size_t n;
 
-        if (host[0] == '[') {
+        if (bracketed) {
                 end = strchr(host, ']');
                 if (!end)
                         return -EINVAL;
@@ -69,7 +70,8 @@ static int host_name(const char *host, char name[static HOST_MAX + 1]) {
                 return -EINVAL;
         memcpy(name, host, n);
         name[n] = '\0';
-        return host[-1] == '[' ? AF_INET6 : AF_INET;
+        /* Not host[-1]: for a bare name that is before the string. */
+        return bracketed ? AF_INET6 : AF_INET;
 }
 
 bool http_host_allowed(const char *host, char *const *allowed) {

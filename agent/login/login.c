@@ -405,9 +405,22 @@ static void on_capture(Capture *c, json_t *credentials, usec_t modified, void *u
         login_session_captured(s, credentials, path ?: "", modified);
 }
 
+/* The browser's answer for a session's URL: logged (userdata: a copy of
+ * the session id, or NULL for a URL outside any session). */
+static void on_url_opened(int r, const char *method, void *userdata) {
+        _cleanup_(freep) char *id = userdata;
+
+        if (r == -ECANCELED)
+                return; /* shutting down */
+        if (r < 0)
+                log_warning_errno(r, "Login %s: failed to open the authorize URL in the browser: %m", strempty(id));
+        else
+                log_info("Login %s: authorize URL opened (%s).", strempty(id), method);
+}
+
 /* A session's authorize URL, from the CLI's output or its $BROWSER. */
 static void session_url_found(LoginManager *lm, LoginSession *s, const char *url) {
-        const char *method;
+        char *id;
         int r;
 
         if (s->oauth_url || session_fsm_next(s->state, SESSION_EVENT_URL) < 0)
@@ -415,11 +428,10 @@ static void session_url_found(LoginManager *lm, LoginSession *s, const char *url
         s->oauth_url = strdup(url);
         if (!s->oauth_url)
                 return;
-        r = login_manager_open_url(lm, url, &method);
+        id = strdup(s->id); /* NULL (out of memory): logged without it */
+        r = login_manager_open_url(lm, url, on_url_opened, id, NULL);
         if (r < 0)
-                log_warning_errno(r, "Login %s: failed to open the authorize URL in the browser: %m", s->id);
-        else
-                log_info("Login %s: authorize URL opened (%s).", s->id, method);
+                on_url_opened(r, NULL, id);
         (void)login_session_event(s, SESSION_EVENT_URL);
 }
 
@@ -536,10 +548,11 @@ int login_session_start_cli(LoginSession *s, const char *http_proxy, const char 
         return 0;
 }
 
-int login_manager_open_url(LoginManager *lm, const char *url, const char **ret_method) {
+int login_manager_open_url(LoginManager *lm, const char *url, BrowserOpenFn cb, void *userdata,
+                           BrowserOpen **ret) {
         if (!lm->o.browser)
                 return -EAGAIN;
-        return browser_open(lm->o.browser, url, ret_method);
+        return browser_open(lm->o.browser, url, cb, userdata, ret);
 }
 
 /* The control socket's entry: a URL from a CLI's $BROWSER.  It becomes the
@@ -547,6 +560,7 @@ int login_manager_open_url(LoginManager *lm, const char *url, const char **ret_m
  * any other http(s) URL is just opened. */
 int login_manager_browser_request(LoginManager *lm, const char *url, const char **ret_method) {
         LoginSession *best = NULL;
+        int r;
 
         for (size_t i = 0; i < LOGIN_SESSIONS_MAX; i++) {
                 LoginSession *s = lm->sessions[i];
@@ -566,7 +580,10 @@ int login_manager_browser_request(LoginManager *lm, const char *url, const char 
                 *ret_method = "session";
                 return 0;
         }
-        return login_manager_open_url(lm, url, ret_method);
+        r = login_manager_open_url(lm, url, on_url_opened, NULL, NULL);
+        if (r >= 0)
+                *ret_method = "requested";
+        return r;
 }
 
 static int load_providers(LoginManager *lm, char *err, size_t size) {

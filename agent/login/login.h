@@ -109,8 +109,12 @@ void login_session_captured(LoginSession *s, json_t *credentials, const char *pa
  * the newest live one with a callback port, not yet authenticated. */
 LoginSession *login_manager_callback_session(LoginManager *lm);
 
-/* Opens url in the browser; ret_method as browser_open(). */
-int login_manager_open_url(LoginManager *lm, const char *url, const char **ret_method);
+/* Opens url in the browser: 0 and the outcome comes to cb later, as
+ * browser_open() says (*ret, may be NULL, cancels it); -EAGAIN without a
+ * browser. */
+int login_manager_open_url(LoginManager *lm, const char *url, BrowserOpenFn cb, void *userdata,
+                           BrowserOpen **ret);
 /* A URL from a CLI's $BROWSER (the control socket): a waiting session's
- * authorize URL ("session"), else opened as is. */
+ * authorize URL ("session"), else opened as is ("requested": the outcome
+ * is logged). */
 int login_manager_browser_request(LoginManager *lm, const char *url, const char **ret_method);

@@ -3,7 +3,8 @@
  * as it arrives into a small buffer and matched as soon as enough bytes are
  * in.
  *
- * When to attempt.  Xvfb's readiness is a real event (-displayfd).  For a
+ * When to attempt.  Xvfb's readiness is a real event (-displayfd), and so
+ * is dbus-daemon's (--print-address=3: written after listen()).  For a
  * TCP listener there is none an unprivileged process can wait for: inotify
  * does not see sockets, and NETLINK_SOCK_DIAG answers queries but
  * multicasts only socket destruction — asking it is polling, and costlier
@@ -59,6 +60,10 @@ struct Probe {
 
 static int probe_attempt(Probe *p);
 
+bool probe_is_fd(ProbeType t) {
+        return t == PROBE_DISPLAYFD || t == PROBE_FD_LINE;
+}
+
 static void probe_close(Probe *p) {
         p->io = sd_event_source_disable_unref(p->io);
         p->fd = safe_close(p->fd);
@@ -107,7 +112,7 @@ static void probe_retry(Probe *p, const char *why) {
 
         snprintf(p->error, sizeof p->error, "%s", why);
         probe_close(p);
-        if (p->type == PROBE_DISPLAYFD)
+        if (probe_is_fd(p->type))
                 return; /* nothing to retry: the child's exit will be reported */
         r = sd_event_source_set_time_relative(p->timer, p->retry_usec);
         if (r >= 0)
@@ -120,6 +125,15 @@ static void probe_retry(Probe *p, const char *why) {
 
 /* Looks at what has been read so far: 1 passed, 0 need more, -1 wrong. */
 static int probe_match(Probe *p) {
+        if (p->type == PROBE_FD_LINE) {
+                /* Any line: what it says is the child's (dbus-daemon's
+                 * address); that it says it once it listens is what counts.
+                 * A line longer than the buffer is a line too. */
+                char *nl = memchr(p->buf, '\n', p->len);
+                if (!nl && p->len < sizeof p->buf - 1)
+                        return 0;
+                return p->len > 1 || !nl ? 1 : -1;
+        }
         if (p->type == PROBE_DISPLAYFD) {
                 char *nl = memchr(p->buf, '\n', p->len);
                 if (!nl)
@@ -272,6 +286,7 @@ static int probe_begin(Probe *p) {
         case PROBE_NONE:
                 return sd_event_add_defer(p->event, &p->defer, on_defer, p);
         case PROBE_DISPLAYFD:
+        case PROBE_FD_LINE:
                 if (p->fd < 0)
                         return -EBADF;
                 p->reading = true;
@@ -308,7 +323,7 @@ int probe_start(sd_event *e, const ProbeSpec *spec, int fd, ProbeReadyFn cb, voi
         };
         if (!p->host || !p->path || !p->expect)
                 return -ENOMEM;
-        if (p->type == PROBE_DISPLAYFD)
+        if (probe_is_fd(p->type))
                 p->fd = TAKE_FD(owned_fd); /* probe_free() closes it from here */
         r = probe_begin(p);
         if (r < 0)

@@ -1,5 +1,6 @@
 /* Readiness probes for supervised services, as non-blocking sd-event
- * sources: read the display number Xvfb writes to its -displayfd pipe,
+ * sources: read the display number Xvfb writes to its -displayfd pipe (or
+ * any line a child writes to fd 3, as dbus-daemon --print-address=3 does),
  * connect and read a banner ("RFB "), or send an HTTP GET and read the
  * status line.  A refused or closed connection is attempted again at once
  * on probe_kick() (the child printed a line: the built-in services print
@@ -20,7 +21,11 @@ typedef struct Probe Probe;
  * the callee may free it. */
 typedef void (*ProbeReadyFn)(Probe *p, void *userdata);
 
-/* Starts probing.  fd: for PROBE_DISPLAYFD the read end of the pipe whose
+/* Whether the probe reads the child's fd 3 (PROBE_DISPLAYFD, PROBE_FD_LINE):
+ * the spawner then hands the child a pipe as fd 3. */
+bool probe_is_fd(ProbeType t);
+
+/* Starts probing.  fd: for PROBE_DISPLAYFD and PROBE_FD_LINE the read end of the pipe whose
  * write end is the child's fd 3 (taken over, closed by probe_free), else
  * -1.  For PROBE_NONE the callback runs from a deferred event source.
  * The spec is copied. */

@@ -13,7 +13,7 @@
 #include "strv.h"
 
 static const char *const probe_type_table[_PROBE_TYPE_MAX] = {
-        [PROBE_NONE] = "none", [PROBE_DISPLAYFD] = "displayfd",
+        [PROBE_NONE] = "none", [PROBE_DISPLAYFD] = "displayfd", [PROBE_FD_LINE] = "fd-line",
         [PROBE_TCP_BANNER] = "tcp-banner", [PROBE_HTTP] = "http",
 };
 DEFINE_STRING_TABLE_LOOKUP(probe_type, ProbeType);
@@ -30,6 +30,7 @@ void service_def_done(ServiceDef *d) {
         strv_free(d->argv);
         strv_free(d->env);
         free(d->cwd);
+        free(d->user);
         strv_free(d->depends_on);
         free(d->probe.host);
         free(d->probe.expect);
@@ -98,6 +99,8 @@ static int check_one(const ServiceDefs *d, size_t i, char *errbuf, size_t size) 
         for (size_t j = 0; j < i; j++)
                 if (streq(d->services[j].name, s->name))
                         return fail(errbuf, size, "service %s: defined twice", s->name);
+        if (s->user && (isempty(s->user) || strpbrk(s->user, ":\n")))
+                return fail(errbuf, size, "service %s: user '%s' is not a user name", s->name, s->user);
         if (strv_length(s->argv) == 0 || isempty(s->argv[0]))
                 return fail(errbuf, size, "service %s: argv is empty", s->name);
         for (char **e = s->env; e && *e; e++)
@@ -217,7 +220,7 @@ static int parse_probe(json_t *o, const char *svc, ProbeSpec *p, char *errbuf, s
                 if (streq(key, "type")) {
                         p->type = probe_type_from_string(json_string_value(v));
                         if (p->type < 0)
-                                return fail(errbuf, size, "service %s: probe.type must be none, displayfd, tcp-banner or http", svc);
+                                return fail(errbuf, size, "service %s: probe.type must be none, displayfd, fd-line, tcp-banner or http", svc);
                 } else if (streq(key, "host"))
                         r = json_str(v, svc, "probe.host", &p->host, errbuf, size);
                 else if (streq(key, "expect"))
@@ -248,6 +251,8 @@ static int parse_key(ServiceDef *d, const char *svc, const char *key, json_t *v,
                 return json_strv(v, svc, key, &d->create_dirs, errbuf, size);
         if (streq(key, "cwd"))
                 return json_str(v, svc, key, &d->cwd, errbuf, size);
+        if (streq(key, "user"))
+                return json_str(v, svc, key, &d->user, errbuf, size);
         if (streq(key, "stale_lock"))
                 return json_str(v, svc, key, &d->stale_lock, errbuf, size);
         if (streq(key, "probe"))

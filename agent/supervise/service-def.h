@@ -8,15 +8,21 @@
  *      "name": "x11vnc",                    required, [A-Za-z0-9._-]{1,32}, unique
  *      "argv": ["x11vnc", "-display", ":1"], required, non-empty
  *      "env": ["DISPLAY=:1"],               added to the agent's environment
+ *                                           (with "user": the whole environment,
+ *                                           plus PATH from bin_path)
  *      "cwd": "/",
+ *      "user": "vmba-browser",              run as this user (looked up in /etc/passwd
+ *                                           at each start; root is refused; missing:
+ *                                           the service fails, never runs as root)
  *      "depends_on": ["Xvfb"],              names defined in the same file
- *      "probe": {"type": "none" | "displayfd" | "tcp-banner" | "http",
+ *      "probe": {"type": "none" | "displayfd" | "fd-line" | "tcp-banner" | "http",
  *                "host": "127.0.0.1", "port": 5901, "expect": "RFB ", "path": "/"},
  *      "restart": "always" | "on-failure" | "never",
  *      "on_demand": false,                  started only by supervisor_start_service()
  *      "stop_timeout_ms": 5000, "ready_timeout_ms": 20000,   0 = the config default
  *      "stale_lock": "/tmp/.X1-lock",       removed before start when its pid is dead
- *      "create_dirs": ["/var/lib/x"]         created (0700) before start
+ *      "create_dirs": ["/var/lib/x"]         created (0700) before start; with "user"
+ *                                           owned by it (an existing one must be already)
  *   } ] }
  * The top level may also be the bare list. */
 #pragma once
@@ -31,6 +37,7 @@
 typedef enum ProbeType {
         PROBE_NONE,       /* ready once spawned */
         PROBE_DISPLAYFD,  /* the child writes "N\n" to fd 3 when ready (Xvfb -displayfd 3) */
+        PROBE_FD_LINE,    /* the child writes any line to fd 3 when ready (dbus-daemon --print-address=3) */
         PROBE_TCP_BANNER, /* connect host:port, read until `expect` (prefix) */
         PROBE_HTTP,       /* GET path from host:port answers with an HTTP status < 500 */
         _PROBE_TYPE_MAX,
@@ -58,6 +65,7 @@ typedef struct ServiceDef {
         char **argv;        /* NULL-terminated */
         char **env;         /* "K=V", NULL-terminated; may be NULL */
         char *cwd;          /* NULL: "/" */
+        char *user;         /* NULL: the agent's own (root) */
         char **depends_on;  /* NULL-terminated; may be NULL */
         ProbeSpec probe;
         RestartPolicy restart;

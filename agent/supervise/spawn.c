@@ -3,9 +3,13 @@
  * blocks the ones it reads through signalfd, and a blocked mask survives
  * exec), becomes a process-group (or session) leader so it can be killed
  * as a group, and gets exactly fds 0-2 (and 3 when asked): everything else
- * is closed with close_range() even if someone forgot O_CLOEXEC.  As in
- * tini: 127 when exec fails with ENOENT, 126 otherwise. */
+ * is closed with close_range() even if someone forgot O_CLOEXEC.  With a
+ * uid it drops to that user last, after everything that needs root: no
+ * supplementary groups, then the gid, then the uid (all three ids each),
+ * so nothing of root's is left to regain.  As in tini: 127 when exec
+ * fails with ENOENT, 126 otherwise (and when it cannot drop). */
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
@@ -65,6 +69,9 @@ static _noreturn_ void child_exec(const SpawnOptions *o, const char *binary) {
         if (o->controlling_tty && ioctl(0, TIOCSCTTY, 0) < 0)
                 _exit(126);
         if (chdir(o->cwd ?: "/") < 0)
+                _exit(126);
+        if (o->uid != 0 && (setgroups(0, NULL) < 0 || setresgid(o->gid, o->gid, o->gid) < 0 ||
+                            setresuid(o->uid, o->uid, o->uid) < 0))
                 _exit(126);
 
         execve(binary, o->argv, o->envp ?: environ);

@@ -27,6 +27,7 @@
 #include "supervisor.h"
 #include "sv-fsm.h"
 #include "sv-output.h"
+#include "sv-prepare.h"
 
 /* The ready timeout counts time without progress.  A start still busy on
  * the CPU when it expires (under TCG the display was ready only ~37 s
@@ -46,7 +47,8 @@ typedef struct Service {
         ServiceState state;
         bool want;
         bool clean_exit;         /* the last exit was "exited 0" */
-        bool not_found;          /* the last spawn found no binary */
+        bool not_found;          /* the last spawn found no binary, or no (or a root) user */
+        bool restarting;         /* supervisor_restart_service(): start again once exited */
         pid_t pid;
         unsigned spawns, failures; /* restarts: every spawn after the first */
         usec_t *starts;          /* ring of the last burst spawn times (monotonic) */
@@ -123,6 +125,7 @@ static SvInput service_input(Service *s) {
                                               (usec_t)c->restart_window_s * USEC_PER_SEC,
                                               now(CLOCK_MONOTONIC)),
                 .restart = p == RESTART_ALWAYS || (p == RESTART_ON_FAILURE && !s->clean_exit),
+                .restarting = s->restarting,
         };
 }
 
@@ -310,88 +313,15 @@ static void on_output_line(void *userdata) {
                 probe_kick(s->probe);
 }
 
-/* What systemd hands the agent itself: a child must not notify or take
- * over socket activation in our name. */
-static bool env_is_ours(const char *e) {
-        static const char *const keys[] = {
-                "NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID=",
-                "LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=",
-        };
-        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
-                if (startswith(e, keys[i]))
-                        return true;
-        return false;
-}
-
-/* The environment of a service: its own K=V entries first, then the
- * agent's, minus the keys it overrides (getenv() takes the first match,
- * but not every program uses getenv()) and minus the agent's own. */
-static char **service_env(Service *s) {
-        extern char **environ;
-        size_t n = strv_length(environ), k = 0;
-        char **l, **all;
-
-        l = calloc(n + 1, sizeof *l);
-        if (!l)
-                return NULL;
-        for (size_t i = 0; i < n; i++) {
-                size_t kl = strcspn(environ[i], "=");
-                bool skip = env_is_ours(environ[i]);
-                for (char **e = s->def->env; e && *e && !skip; e++)
-                        skip = strncmp(*e, environ[i], kl + 1) == 0;
-                if (!skip)
-                        l[k++] = environ[i];
-        }
-        all = strv_concat(s->def->env, l);
-        free(l);
-        return all;
-}
-
-int supervisor_remove_stale_lock(const char *lock_path) {
-        _cleanup_(freep) char *text = NULL;
-        const char *base;
-        int r, num;
-        long pid;
-
-        r = read_full_file(lock_path, 64, &text, NULL);
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0)
-                return r;
-        pid = strtol(text, NULL, 10);
-        if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
-                return 0;
-        if (unlink(lock_path) < 0 && errno != ENOENT)
-                return -errno;
-        base = strrchr(lock_path, '/');
-        if (base && sscanf(base, "/.X%d-lock", &num) == 1) {
-                char sock[64];
-                snprintf(sock, sizeof sock, "/tmp/.X11-unix/X%d", num);
-                (void)unlink(sock);
-        }
-        return 1;
-}
-
-static void service_prepare(Service *s) {
-        int r;
-
-        if (s->def->stale_lock) {
-                r = supervisor_remove_stale_lock(s->def->stale_lock);
-                if (r > 0)
-                        log_notice("Service %s: removed stale %s.", s->def->name, s->def->stale_lock);
-                else if (r < 0)
-                        log_warning_errno(r, "Service %s: cannot check %s: %m", s->def->name, s->def->stale_lock);
-        }
-        for (char **d = s->def->create_dirs; d && *d; d++) {
-                r = mkdir_all(*d, 0755, 0700);
-                if (r < 0)
-                        log_warning_errno(r, "Service %s: cannot create %s: %m", s->def->name, *d);
-        }
-}
-
 /* Spawns with stdout+stderr on a pipe we log, and for a displayfd probe a
  * second pipe as the child's fd 3.  -ENOENT: the binary is missing. */
-static int service_spawn_process(Service *s, int *ret_probe_fd) {
+static const char *const *output_secrets(void *userdata) {
+        Supervisor *sv = ((Service *)userdata)->sv;
+
+        return sv->hooks.secrets ? sv->hooks.secrets(sv->hooks.userdata) : NULL;
+}
+
+static int service_spawn_process(Service *s, uid_t uid, gid_t gid, int *ret_probe_fd) {
         _cleanup_(closep) int out_r = -EBADF, out_w = -EBADF, dfd_r = -EBADF, dfd_w = -EBADF;
         _cleanup_(strv_freep) char **argv = NULL, **env = NULL;
         int p[2], r;
@@ -400,19 +330,19 @@ static int service_spawn_process(Service *s, int *ret_probe_fd) {
         if (pipe2(p, O_CLOEXEC) < 0)
                 return -errno;
         out_r = p[0], out_w = p[1];
-        if (s->def->probe.type == PROBE_DISPLAYFD) {
+        if (probe_is_fd(s->def->probe.type)) {
                 if (pipe2(p, O_CLOEXEC) < 0)
                         return -errno;
                 dfd_r = p[0], dfd_w = p[1];
         }
         argv = strv_concat(s->def->argv, s->extra_argv);
-        env = service_env(s);
+        env = sv_service_env(s->def, cfg(s)->bin_path);
         if (!argv || !env)
                 return -ENOMEM;
 
         r = spawn_process(&(SpawnOptions){ .argv = argv, .envp = env, .path = cfg(s)->bin_path,
                                            .cwd = s->def->cwd, .stdin_fd = -1, .stdout_fd = out_w,
-                                           .stderr_fd = out_w, .extra_fd = dfd_w },
+                                           .stderr_fd = out_w, .extra_fd = dfd_w, .uid = uid, .gid = gid },
                           &pid);
         if (r < 0)
                 return r;
@@ -425,16 +355,34 @@ static int service_spawn_process(Service *s, int *ret_probe_fd) {
                 return r;
         }
         s->output = sv_output_free(s->output);
-        r = sv_output_new(s->sv->o.event, TAKE_FD(out_r), s->def->name, on_output_line, s, &s->output);
+        r = sv_output_new(s->sv->o.event, TAKE_FD(out_r), s->def->name, on_output_line, output_secrets, s,
+                          &s->output);
         if (r < 0)
                 log_warning_errno(r, "Service %s: cannot read its output: %m", s->def->name);
         *ret_probe_fd = TAKE_FD(dfd_r);
         return 0;
 }
 
+/* Its user, when it has one: 0 and uid/gid (0/0 without a user), or
+ * -errno with last_error set; not_found for a user that is missing or
+ * root (retrying will not help). */
+static int service_user(Service *s, uid_t *uid, gid_t *gid) {
+        int r;
+
+        *uid = 0;
+        *gid = 0;
+        if (!s->def->user)
+                return 0;
+        r = sv_user_lookup(cfg(s)->passwd_path, s->def->user, uid, gid, s->last_error, sizeof s->last_error);
+        s->not_found = r == -ESRCH || r == -EPERM;
+        return r;
+}
+
 static int service_spawn(Service *s) {
         const SupervisorOptions *c = cfg(s);
         int probe_fd = -EBADF, r;
+        uid_t uid;
+        gid_t gid;
 
         if (c->restart_burst > 0) {
                 s->starts[s->starts_next] = now(CLOCK_MONOTONIC);
@@ -443,9 +391,13 @@ static int service_spawn(Service *s) {
         s->spawns++;
         s->spawn_usec = now(CLOCK_MONOTONIC);
         s->ready_usec = 0;
-        service_prepare(s);
+        s->restarting = false;
+        r = service_user(s, &uid, &gid);
+        if (r < 0)
+                return r;
+        sv_prepare(s->def, uid, gid);
 
-        r = service_spawn_process(s, &probe_fd);
+        r = service_spawn_process(s, uid, gid, &probe_fd);
         s->not_found = r == -ENOENT;
         if (r == -ENOENT) {
                 snprintf(s->last_error, sizeof s->last_error, "%s: not found", s->def->argv[0]);
@@ -478,9 +430,14 @@ static void notify_dependents(Service *s, bool up) {
                         depends = d->deps[k] == s->index;
                 if (!depends)
                         continue;
-                if (!up)
+                if (!up) {
+                        /* Stopped for its dependency, not for its own
+                         * fault: once it exited it starts again as soon as
+                         * the dependency is back, without a backoff. */
+                        if (d->state == SERVICE_STARTING || d->state == SERVICE_READY)
+                                d->restarting = d->want;
                         service_event(d, SV_EVENT_DEP_LOST);
-                else if (deps_ready(d))
+                } else if (deps_ready(d))
                         service_event(d, SV_EVENT_DEPS_READY);
         }
 }
@@ -509,7 +466,7 @@ static void service_event(Service *s, SvEvent ev) {
                         r = service_spawn(s);
                         if (r < 0) {
                                 log_error("Service %s: %s", s->def->name, s->last_error);
-                                ev = r == -ENOENT ? SV_EVENT_NOT_FOUND : SV_EVENT_SPAWN_FAILED;
+                                ev = s->not_found ? SV_EVENT_NOT_FOUND : SV_EVENT_SPAWN_FAILED;
                         } else if (s->def->probe.type == PROBE_NONE)
                                 ev = SV_EVENT_PROBE_OK; /* ready once spawned, before any exit */
                 }
@@ -639,6 +596,9 @@ static Service *service_find(Supervisor *sv, const char *name) {
 int supervisor_start_service(Supervisor *sv, const char *name, char *const *extra_argv) {
         Service *s = service_find(sv, name);
         char **copy = NULL;
+        uid_t uid;
+        gid_t gid;
+        int r;
 
         if (!s)
                 return -ENOENT;
@@ -646,6 +606,15 @@ int supervisor_start_service(Supervisor *sv, const char *name, char *const *extr
                 return -ESHUTDOWN;
         if (s->state == SERVICE_STARTING || s->state == SERVICE_READY)
                 return -EALREADY;
+        /* Now rather than when its dependencies are ready: a service that
+         * cannot run as its user is failed with the reason, not left
+         * waiting, and the caller hears it. */
+        r = service_user(s, &uid, &gid);
+        if (r < 0 && s->not_found) {
+                log_error("Service %s: %s", s->def->name, s->last_error);
+                service_event(s, SV_EVENT_NOT_FOUND);
+                return r;
+        }
         if (extra_argv && !(copy = strv_concat(extra_argv, NULL)))
                 return -ENOMEM;
         strv_free(s->extra_argv);
@@ -658,6 +627,21 @@ int supervisor_start_service(Supervisor *sv, const char *name, char *const *extr
         }
         s->want = true;
         service_event(s, SV_EVENT_START);
+        return 0;
+}
+
+int supervisor_restart_service(Supervisor *sv, const char *name) {
+        Service *s = service_find(sv, name);
+
+        if (!s)
+                return -ENOENT;
+        if (sv->stopping_all)
+                return -ESHUTDOWN;
+        if (s->state != SERVICE_STARTING && s->state != SERVICE_READY)
+                return 0; /* not running: it starts later with what is new */
+        log_info("Restarting service %s.", s->def->name);
+        s->restarting = s->want;
+        service_event(s, SV_EVENT_RESTART);
         return 0;
 }
 

@@ -28,6 +28,7 @@ typedef struct SupervisorOptions {
         uint32_t backoff_max_ms;
         uint32_t ready_timeout_ms;    /* default for services that set none */
         uint32_t stop_timeout_ms;     /* default for services that set none */
+        const char *passwd_path;      /* where services' users are looked up; NULL: /etc/passwd */
 } SupervisorOptions;
 
 typedef struct SupervisorHooks {
@@ -36,6 +37,11 @@ typedef struct SupervisorHooks {
         /* A progress line for sd_notify STATUS= ("x11vnc ready (3/4)",
          * "Display chain ready"); line is only valid during the call. */
         void (*on_status)(const char *line, void *userdata);
+        /* Strings that must never reach the log (the desktop secret, which
+         * websockify prints): a service's output lines have them replaced
+         * by "[REDACTED]".  NULL-terminated, borrowed for the call; asked
+         * for each line, so a secret that changes is followed.  May be NULL. */
+        const char *const *(*secrets)(void *userdata);
         void *userdata;
 } SupervisorHooks;
 
@@ -68,9 +74,18 @@ bool supervisor_chain_ready(Supervisor *s, char *reason, size_t size);
 /* Starts an on-demand service (firefox) with extra_argv appended to its
  * argv (NULL-terminated, copied; may be NULL; kept for its automatic
  * restarts until the next call).  -EALREADY when starting or ready;
- * -ESHUTDOWN once supervisor_stop_all() ran; -ENOENT: no such service.
- * A failed service gets a fresh start budget. */
+ * -ESHUTDOWN once supervisor_stop_all() ran; -ENOENT: no such service;
+ * -ESRCH: its user does not exist, -EPERM: its user is root (then it is
+ * FAILED, last_error says which, and it never spawns).  A failed service
+ * gets a fresh start budget. */
 int supervisor_start_service(Supervisor *s, const char *name, char *const *extra_argv);
+/* Restarts a running (starting or ready) service, e.g. to take a new
+ * secret: SIGTERM to its group and, once it exited, a spawn at once (no
+ * backoff, not a failure); its dependents go down with it and come back
+ * once it is ready, in dependency order.  One that is not running starts
+ * later as it would, with what is new: 0.  -ENOENT: no such service;
+ * -ESHUTDOWN once supervisor_stop_all() ran. */
+int supervisor_restart_service(Supervisor *s, const char *name);
 int supervisor_stop_service(Supervisor *s, const char *name);
 
 /* An X server's lock file (/tmp/.X1-lock) left by a server that died

@@ -7,7 +7,9 @@
  * The restart rule in one place: a process that exits while wanted and
  * restartable goes to BACKOFF, unless it is over its start budget (FAILED);
  * a process that exits because a dependency went away goes to WAITING and
- * starts again once every dependency is READY. */
+ * starts again once every dependency is READY.  A restart is a stop whose
+ * exit starts the service again at once: no backoff, no budget, since it
+ * was asked for (new secrets), not a failure. */
 #include <stddef.h>
 
 #include "macro.h"
@@ -29,7 +31,7 @@ static const char *const sv_event_table[_SV_EVENT_MAX] = {
         [SV_EVENT_PROBE_OK] = "probe-ok", [SV_EVENT_READY_TIMEOUT] = "ready-timeout",
         [SV_EVENT_EXITED] = "exited", [SV_EVENT_STOP_TIMEOUT] = "stop-timeout",
         [SV_EVENT_BACKOFF_DONE] = "backoff-done", [SV_EVENT_SPAWN_FAILED] = "spawn-failed",
-        [SV_EVENT_NOT_FOUND] = "not-found",
+        [SV_EVENT_NOT_FOUND] = "not-found", [SV_EVENT_RESTART] = "restart",
 };
 
 DEFINE_STRING_TABLE_LOOKUP(service_state, ServiceState);
@@ -58,6 +60,9 @@ static SvTransition from_idle(ServiceState s, SvEvent e, const SvInput *in) {
                 return T(SERVICE_INACTIVE, 0);
         case SV_EVENT_DEPS_READY:
                 return s == SERVICE_WAITING && in->want ? T(SERVICE_STARTING, SV_ACTION_SPAWN) : T(s, 0);
+        case SV_EVENT_NOT_FOUND:
+                /* Checked before a start could spawn (its user is missing). */
+                return T(SERVICE_FAILED, 0);
         case SV_EVENT_DEP_LOST:
         case SV_EVENT_PROBE_OK:
         case SV_EVENT_READY_TIMEOUT:
@@ -65,7 +70,7 @@ static SvTransition from_idle(ServiceState s, SvEvent e, const SvInput *in) {
         case SV_EVENT_STOP_TIMEOUT:
         case SV_EVENT_BACKOFF_DONE:
         case SV_EVENT_SPAWN_FAILED:
-        case SV_EVENT_NOT_FOUND:
+        case SV_EVENT_RESTART: /* nothing runs: it starts with what is new */
         case _SV_EVENT_MAX:
         case _SV_EVENT_INVALID:
                 break;
@@ -78,6 +83,7 @@ static SvTransition from_starting(SvEvent e, const SvInput *in) {
         case SV_EVENT_STOP:
         case SV_EVENT_DEP_LOST:
         case SV_EVENT_READY_TIMEOUT:
+        case SV_EVENT_RESTART:
                 return T(SERVICE_STOPPING, SV_ACTION_TERM);
         case SV_EVENT_PROBE_OK:
                 return T(SERVICE_READY, SV_ACTION_NOTIFY_UP);
@@ -106,6 +112,7 @@ static SvTransition from_ready(SvEvent e, const SvInput *in) {
         switch (e) {
         case SV_EVENT_STOP:
         case SV_EVENT_DEP_LOST:
+        case SV_EVENT_RESTART:
                 return T(SERVICE_STOPPING, SV_ACTION_TERM | SV_ACTION_NOTIFY_DOWN);
         case SV_EVENT_EXITED:
                 return failed_start(in, SV_ACTION_NOTIFY_DOWN);
@@ -135,6 +142,8 @@ static SvTransition from_stopping(SvEvent e, const SvInput *in) {
                         return T(SERVICE_INACTIVE, 0);
                 if (!in->deps_ready)
                         return T(SERVICE_WAITING, 0);
+                if (in->restarting)
+                        return T(SERVICE_STARTING, SV_ACTION_SPAWN);
                 return in->over_budget ? T(SERVICE_FAILED, 0) : T(SERVICE_BACKOFF, 0);
         case SV_EVENT_START:
         case SV_EVENT_STOP:
@@ -145,6 +154,7 @@ static SvTransition from_stopping(SvEvent e, const SvInput *in) {
         case SV_EVENT_BACKOFF_DONE:
         case SV_EVENT_SPAWN_FAILED:
         case SV_EVENT_NOT_FOUND:
+        case SV_EVENT_RESTART: /* decided at exit (input restarting) */
         case _SV_EVENT_MAX:
         case _SV_EVENT_INVALID:
                 break;
@@ -168,6 +178,7 @@ static SvTransition from_backoff(SvEvent e, const SvInput *in) {
         case SV_EVENT_STOP_TIMEOUT:
         case SV_EVENT_SPAWN_FAILED:
         case SV_EVENT_NOT_FOUND:
+        case SV_EVENT_RESTART: /* its next start takes what is new */
         case _SV_EVENT_MAX:
         case _SV_EVENT_INVALID:
                 break;

@@ -53,7 +53,8 @@ typedef enum SvEvent {
         SV_EVENT_STOP_TIMEOUT,  /* STOPPING for longer than stop_timeout */
         SV_EVENT_BACKOFF_DONE,  /* the restart delay elapsed */
         SV_EVENT_SPAWN_FAILED,  /* fork/exec setup failed (not "not found") */
-        SV_EVENT_NOT_FOUND,     /* the binary is missing: no point retrying */
+        SV_EVENT_NOT_FOUND,     /* the binary or the user is missing: no point retrying */
+        SV_EVENT_RESTART,       /* restart requested (new secrets): stop, then start at once */
         _SV_EVENT_MAX,
         _SV_EVENT_INVALID = -22,
 } SvEvent;
@@ -71,6 +72,8 @@ typedef struct SvInput {
         bool deps_ready;  /* all dependencies READY */
         bool over_budget; /* starts in the current window reached the burst */
         bool restart;     /* EXITED only: the restart policy restarts this exit */
+        bool restarting;  /* a RESTART, or a stop for a lost dependency, is under way:
+                           * its exit starts it again at once (deps permitting) */
 } SvInput;
 
 typedef struct SvTransition {

@@ -6,11 +6,13 @@
 
 #include "log.h"
 #include "macro.h"
+#include "secret-util.h"
 #include "sv-output.h"
 
 struct SvOutput {
         const char *name;
         SvOutputLineFn on_line;
+        SvOutputSecretsFn secrets;
         void *userdata;
         int fd;
         sd_event_source *io;
@@ -42,9 +44,13 @@ static void emit(SvOutput *o) {
                 o->window_start = t;
                 o->in_window = o->suppressed = 0;
         }
-        if (o->in_window++ < SV_OUTPUT_BURST)
-                log_info("%s: %s", o->name, o->line);
-        else
+        if (o->in_window++ < SV_OUTPUT_BURST) {
+                /* A secret split by SV_OUTPUT_LINE_MAX would escape; the
+                 * lines that carry one (websockify's "Path: ...") are short. */
+                char clean[2 * SV_OUTPUT_LINE_MAX + 1];
+                secret_redact(o->line, o->secrets ? o->secrets(o->userdata) : NULL, clean, sizeof clean);
+                log_info("%s: %s", o->name, clean);
+        } else
                 o->suppressed++;
         o->len = 0;
 }
@@ -89,8 +95,8 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         return 0;
 }
 
-int sv_output_new(sd_event *e, int fd, const char *name, SvOutputLineFn on_line, void *userdata,
-                  SvOutput **ret) {
+int sv_output_new(sd_event *e, int fd, const char *name, SvOutputLineFn on_line, SvOutputSecretsFn secrets,
+                  void *userdata, SvOutput **ret) {
         _cleanup_(closep) int owned_fd = fd; /* taken over, also on failure */
         _cleanup_(sv_output_freep) SvOutput *o = NULL;
         int r;
@@ -98,7 +104,8 @@ int sv_output_new(sd_event *e, int fd, const char *name, SvOutputLineFn on_line,
         o = calloc(1, sizeof *o);
         if (!o)
                 return -ENOMEM;
-        *o = (SvOutput){ .name = name, .fd = TAKE_FD(owned_fd), .on_line = on_line, .userdata = userdata };
+        *o = (SvOutput){ .name = name, .fd = TAKE_FD(owned_fd), .on_line = on_line, .secrets = secrets,
+                         .userdata = userdata };
         if (fcntl(o->fd, F_SETFL, O_NONBLOCK) < 0)
                 return -errno;
         r = sd_event_add_io(e, &o->io, o->fd, EPOLLIN, on_io, o);

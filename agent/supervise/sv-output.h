@@ -1,5 +1,6 @@
 /* A service's stdout/stderr, read from a pipe on the event loop and logged
- * line by line as "<service>: <line>" at info, rate limited per service so
+ * line by line as "<service>: <line>" at info, known secrets replaced by
+ * "[REDACTED]" (websockify prints the noVNC token), rate limited per service so
  * a child stuck in an error loop cannot flood the console or the journal:
  * at most SV_OUTPUT_BURST lines per SV_OUTPUT_INTERVAL, then one line
  * saying how many were suppressed. */
@@ -21,11 +22,15 @@ typedef struct SvOutput SvOutput;
  * borrowed and must outlive the reader.  After EOF the reader closes the
  * fd and sits idle until the owner calls sv_output_free(). */
 typedef void (*SvOutputLineFn)(void *userdata);
+/* The strings to replace by "[REDACTED]" in each line (NULL-terminated,
+ * borrowed for the call; NULL: none). */
+typedef const char *const *(*SvOutputSecretsFn)(void *userdata);
 
 /* on_line (may be NULL) is called after each batch of complete lines: the
  * supervisor uses it as a hint to probe readiness at once, since servers
- * tend to say "listening" just when they are. */
-int sv_output_new(sd_event *e, int fd, const char *name, SvOutputLineFn on_line, void *userdata,
-                  SvOutput **ret);
+ * tend to say "listening" just when they are.  secrets (may be NULL) is
+ * asked before each line is logged. */
+int sv_output_new(sd_event *e, int fd, const char *name, SvOutputLineFn on_line, SvOutputSecretsFn secrets,
+                  void *userdata, SvOutput **ret);
 SvOutput *sv_output_free(SvOutput *o);
 DEFINE_TRIVIAL_CLEANUP_FUNC(SvOutput *, sv_output_free);

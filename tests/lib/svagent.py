@@ -13,10 +13,19 @@ import tempfile
 
 from netns import Netns, wait_until
 
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The image's Firefox policy, the one file mkimage installs.
+POLICIES = os.path.join(os.path.dirname(TESTS), "packaging", "image", "firefox-policies.json")
+
 # The secrets the host would hand the VM, written to files the agent reads
 # (mode 0600), as a host writes them into the rootfs.
 TOKEN = "vmba-test-token-0123456789abcdef"
-DESKTOP_SECRET = "vmba-test-desktop-secret-0123"
+# Its first 8 characters (the VNC password) are a secret of their own:
+# nothing else in a test may start with them.
+DESKTOP_SECRET = "Desk70p-s3cret-for-the-tests-0123"
+# An existing unprivileged user of this machine: tests add no users.
+BROWSER_USER = "nobody"
+BROWSER_UID = 65534
 
 
 def write_secret_files(directory):
@@ -54,10 +63,16 @@ def free_display():
 
 
 class Agent:
-    def __init__(self, agent_bin, *sets, services=None, display=None, ns=None, env=None):
+    def __init__(self, agent_bin, *sets, services=None, display=None, ns=None, env=None, policies=True,
+                 cmdline="quiet"):
         self.ns = ns or Netns("vmbasv")
         self.own_ns = ns is None
         self.dir = tempfile.mkdtemp(prefix="vmba-sv-", dir="/var/tmp")
+        # The browser user may pass through (not list) to its own directory,
+        # browser/, which the agent creates; everything else here is root's.
+        os.chmod(self.dir, 0o711)
+        self.browser_dir = os.path.join(self.dir, "browser")
+        self.runtime_dir = os.path.join(self.dir, "run")
         self.display = display if display is not None else free_display()
         self.http_port = 18300 + self.display
         self.vnc_port = 15900 + self.display
@@ -69,10 +84,13 @@ class Agent:
                 "--set", "shutdown_action=exit",
                 "--set", f"display=:{self.display}",
                 "--set", f"vnc_port={self.vnc_port}", "--set", f"novnc_port={self.novnc_port}",
-                "--set", f"firefox_profile={self.dir}/firefox",
+                "--set", f"firefox_profile={self.browser_dir}/profile",
+                "--set", f"runtime_dir={self.dir}/run",
+                "--set", f"login_home={self.dir}/logins",
+                "--set", f"browser_user={BROWSER_USER}",
                 "--set", f"cmdline_path={self.dir}/cmdline"]
         with open(f"{self.dir}/cmdline", "w") as f:
-            f.write("quiet\n")
+            f.write(cmdline + "\n")
         if services is not None:
             path = os.path.join(self.dir, "services.json")
             with open(path, "w") as f:
@@ -80,9 +98,24 @@ class Agent:
             argv += ["--services-file", path]
         for s in sets:
             argv += ["--set", s]
+        if policies:
+            argv = self.policies_mount() + argv
         self.log = open(self.log_path, "w")
         self.proc = self.ns.popen(argv, stdout=self.log, stderr=subprocess_stdout(), env=env)
         self.pid = self.proc.pid
+
+    def policies_mount(self):
+        """argv prefix: the agent (and the Firefox it starts) in a private
+        mount namespace where /etc is overlaid with the image's
+        /etc/firefox/policies/policies.json.  The machine's /etc is not
+        touched: the overlay exists only in that namespace."""
+        upper = os.path.join(self.dir, "etc-upper")
+        os.makedirs(os.path.join(upper, "firefox", "policies"))
+        os.makedirs(os.path.join(self.dir, "etc-work"))
+        shutil.copy(POLICIES, os.path.join(upper, "firefox", "policies", "policies.json"))
+        return ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$0/etc-upper,workdir=$0/etc-work" /etc '
+                '&& exec "$@"', self.dir]
 
     # -- HTTP from inside the namespace --
     def get(self, path, port=None, timeout=5):
@@ -136,6 +169,9 @@ class Agent:
         self.log.flush()
         with open(self.log_path, errors="replace") as f:
             return f.read()
+
+    def xauthority(self):
+        return os.path.join(self.runtime_dir, "Xauthority")
 
     def log_lines(self, needle):
         return [l for l in self.log_text().splitlines() if needle in l]

@@ -38,6 +38,8 @@ def agent_argv(agent_bin, workdir, port):
     return [agent_bin, "run", "--config", config_file(workdir),
             "--services-file", services, "--set", f"cmdline_path={cmdline}",
             "--set", f"token_file={token_file}", "--set", f"desktop_secret_file={desktop_file}",
+            "--set", f"runtime_dir={workdir}/run", "--set", f"login_home={workdir}/logins",
+            "--set", f"firefox_profile={workdir}/browser/profile",
             "--no-netinit", "--http-port", str(port)]
 
 

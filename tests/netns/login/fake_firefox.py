@@ -1,14 +1,51 @@
 #!/usr/bin/python3
 """Stands in for firefox-esr in test_open_url_argv: appends its argv (as
-JSON, one line) to $FAKE_FIREFOX_LOG next to its profile, then stays up
-like a browser unless it is the `--new-tab` remote client."""
+JSON, one line) to firefox-argv.log next to its profile, then, as Firefox
+153 does, owns org.mozilla.firefox.<Base64(profile)> on its session bus
+($DBUS_SESSION_BUS_ADDRESS) and serves OpenURL(ay) on
+/org/mozilla/firefox/Remote: each call's command line (cwd, argv) is
+appended as ["remote", cwd, argv...].  Needs python3-dbus and python3-gi."""
+import base64
 import json
 import os
-import select
+import re
+import struct
 import sys
 
+import dbus
+import dbus.service
+from dbus.mainloop.glib import DBusGMainLoop
+from gi.repository import GLib
+
 profile = sys.argv[sys.argv.index("--profile") + 1]
-with open(os.path.join(os.path.dirname(profile), "firefox-argv.log"), "a") as f:
-    f.write(json.dumps(sys.argv[1:]) + "\n")
-if "--new-tab" not in sys.argv:
-    select.select([], [], [], 600)
+log = os.path.join(os.path.dirname(profile), "firefox-argv.log")
+
+
+def record(entry):
+    with open(log, "a") as f:
+        f.write(json.dumps(entry) + "\n")
+
+
+def command_line(blob):
+    """Firefox's OpenURL argument: int32 argc, int32 offsets, cwd, argv."""
+    argc = struct.unpack_from("<i", blob)[0]
+    offsets = struct.unpack_from(f"<{argc}i", blob, 4)
+    def cstr(at):
+        return blob[at:blob.index(b"\0", at)].decode()
+    return [cstr(4 + 4 * argc)] + [cstr(o) for o in offsets]
+
+
+class Remote(dbus.service.Object):
+    @dbus.service.method("org.mozilla.firefox", in_signature="ay", out_signature="", byte_arrays=True)
+    def OpenURL(self, blob):
+        record(["remote"] + command_line(bytes(blob)))
+
+
+record(sys.argv[1:])
+DBusGMainLoop(set_as_default=True)
+bus = dbus.bus.BusConnection(os.environ["DBUS_SESSION_BUS_ADDRESS"])
+name = "org.mozilla.firefox." + re.sub(r"[^A-Za-z0-9_]", "_",
+                                       base64.b64encode(os.path.realpath(profile).encode()).decode())
+keep = dbus.service.BusName(name, bus)
+Remote(bus, "/org/mozilla/firefox/Remote")
+GLib.MainLoop().run()

@@ -23,6 +23,51 @@
 #include "time-util.h"
 #include "url-util.h"
 
+/* mkdir_owned() and write_file_atomic_owned(): our own uid (no root
+ * needed); a directory another uid owns is refused, never taken over. */
+static void test_owned(void **state) {
+        char dir[] = "/tmp/test-common-XXXXXX", p[96], q[96];
+        uid_t me = getuid(), other = me == 0 ? 65534 : 0;
+        struct stat st;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(p, sizeof p, "%s/a/b", dir);
+        assert_int_equal(mkdir_owned(p, 0700, me, getgid()), 0);
+        assert_int_equal(stat(p, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0700);
+        assert_int_equal(st.st_uid, me);
+        /* Exists and ours: the mode is put back. */
+        assert_int_equal(chmod(p, 0755), 0);
+        assert_int_equal(mkdir_owned(p, 0700, me, getgid()), 0);
+        assert_int_equal(stat(p, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0700);
+        /* Exists and someone else's: refused, untouched. */
+        assert_int_equal(mkdir_owned(p, 0700, other, other), -EPERM);
+        assert_int_equal(stat(p, &st), 0);
+        assert_int_equal(st.st_uid, me);
+        /* A symlink is not followed. */
+        snprintf(q, sizeof q, "%s/link", dir);
+        assert_int_equal(symlink(p, q), 0);
+        assert_true(mkdir_owned(q, 0700, me, getgid()) < 0);
+        assert_int_equal(mkdir_owned("/tmp", 0700, me, getgid()), -EINVAL);
+        assert_int_equal(mkdir_owned("relative/x", 0700, me, getgid()), -EINVAL);
+        assert_int_equal(mkdir_owned("/tmp/x/", 0700, me, getgid()), -EINVAL);
+        /* A file written over a symlink replaces the link, and is ours. */
+        snprintf(q, sizeof q, "%s/file-link", dir);
+        assert_int_equal(symlink("/etc/hostname", q), 0);
+        assert_int_equal(write_file_atomic_owned(q, "x\n", 2, 0600, me, getgid(), 0), 0);
+        assert_int_equal(lstat(q, &st), 0);
+        assert_true(S_ISREG(st.st_mode));
+        assert_int_equal(st.st_mode & 07777, 0600);
+        unlink(q);
+        snprintf(q, sizeof q, "%s/link", dir);
+        unlink(q);
+        rmdir(p);
+        snprintf(p, sizeof p, "%s/a", dir);
+        rmdir(p);
+        rmdir(dir);
+}
+
 static void test_read_write_atomic(void **state) {
         char dir[] = "/tmp/test-common-XXXXXX", path[64];
         _cleanup_(freep) char *buf = NULL;
@@ -376,6 +421,51 @@ static void test_http_url_is_valid(void **state) {
         assert_false(http_url_is_valid(NULL));
 }
 
+static void test_secret_redact(void **state) {
+        /* What websockify prints for the desktop secret, and the VNC
+         * password (its first 8 characters) listed too. */
+        const char *const secrets[] = { "abcdefgh", "abcdefgh-rest-of-it", NULL, "x" };
+        const char *const none[] = { NULL };
+        const char *const empty[] = { "", NULL };
+        char out[64];
+
+        assert_int_equal(secret_redact("Path: '/websockify?token=abcdefgh-rest-of-it'", secrets, out, sizeof out), 36);
+        assert_string_equal(out, "Path: '/websockify?token=[REDACTED]'");
+        assert_int_equal(secret_redact("pw abcdefgh and abcdefgh-rest-of-itabcdefgh", secrets, out, sizeof out), 38);
+        assert_string_equal(out, "pw [REDACTED] and [REDACTED][REDACTED]");
+        /* A near miss stays; nothing listed after NULL counts. */
+        assert_int_equal(secret_redact("abcdefgX x", secrets, out, sizeof out), 10);
+        assert_string_equal(out, "abcdefgX x");
+        assert_int_equal(secret_redact("plain", none, out, sizeof out), 5);
+        assert_int_equal(secret_redact("plain", empty, out, sizeof out), 5);
+        assert_int_equal(secret_redact("plain", NULL, out, sizeof out), 5);
+        /* Too long for out: cut before a mark that would not fit, never
+         * leaving part of the secret or of the mark. */
+        assert_int_equal(secret_redact("12345abcdefgh", secrets, out, 12), 5);
+        assert_string_equal(out, "12345");
+        assert_int_equal(secret_redact("12345678901234", secrets, out, 12), 11);
+        assert_string_equal(out, "12345678901");
+        assert_int_equal(secret_redact("x", secrets, out, 0), 0);
+}
+
+static void test_desktop_secret_valid(void **state) {
+        assert_true(desktop_secret_is_valid("vmba-test-desktop-secret-0123"));
+        assert_true(desktop_secret_is_valid("Abc.~_-9"));
+        assert_false(desktop_secret_is_valid("short7c"));              /* < 8: VNC's 8 would be padding */
+        assert_false(desktop_secret_is_valid("has: colon-space"));     /* the token file's separator */
+        assert_false(desktop_secret_is_valid("with&amp=query"));       /* would need URL escaping */
+        assert_false(desktop_secret_is_valid("percent%41encoded"));
+        assert_false(desktop_secret_is_valid("two\nlines-of-it"));
+        assert_false(desktop_secret_is_valid(""));
+        assert_false(desktop_secret_is_valid(NULL));
+        char big[DESKTOP_SECRET_MAX + 2];
+        memset(big, 'a', sizeof big - 1);
+        big[sizeof big - 1] = '\0';
+        assert_false(desktop_secret_is_valid(big));
+        big[DESKTOP_SECRET_MAX] = '\0';
+        assert_true(desktop_secret_is_valid(big));
+}
+
 static void test_secret_equal(void **state) {
         assert_true(secret_equal("s3cret", 6, "s3cret"));
         /* Only the first given_len bytes count: the parser passes a length. */
@@ -399,6 +489,9 @@ static void test_secret_equal(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_read_write_atomic),
+                cmocka_unit_test(test_owned),
+                cmocka_unit_test(test_secret_redact),
+                cmocka_unit_test(test_desktop_secret_valid),
                 cmocka_unit_test(test_mkdir_all),
                 cmocka_unit_test(test_rm_rf_at_symlinks),
                 cmocka_unit_test(test_rm_rf_at_depth),

@@ -1,75 +1,216 @@
-/* Unit tests for vnc/display.c: the built-in display stack's exact argv,
- * probes and dependencies, and the display name grammar. */
+/* Unit tests for vnc/display.c and vnc/desktop-files.c: the built-in
+ * display stack's exact argv, environments, users, probes and
+ * dependencies; the names of the files the agent derives and their exact
+ * texts; and the display name grammar. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <cmocka.h>
 
 #include "macro.h"
 #include "tests/unit/test-util.h"
+#include "vnc/desktop-files.h"
 #include "vnc/display.h"
 
-static void test_display_stack(void **state) {
-        /* The defaults, as run.c hands them over, but for the ports,
-         * display and profile. */
-        DisplayOptions c = {
+static DesktopPaths paths;
+
+static int setup(void **state) {
+        return desktop_paths_init(&paths, "/run/vmba", "/var/lib/vmba/browser/profile");
+}
+
+static int teardown(void **state) {
+        desktop_paths_done(&paths);
+        return 0;
+}
+
+/* The defaults, as run.c hands them over, but for the ports, display and
+ * paths. */
+static DisplayOptions defaults(void) {
+        return (DisplayOptions){
                 .display = ":7", .geometry = "1280x800", .depth = 24, .window_manager = "",
-                .vnc_listen = "0.0.0.0", .vnc_port = 5907, .vnc_password_file = "",
-                .novnc_port = 6087, .novnc_web = "/usr/share/novnc", .firefox = "firefox-esr",
-                .firefox_profile = "/tmp/ffp", .browser_home = "/root",
-                .bin_path = "/usr/local/bin:/usr/bin:/bin",
+                .vnc_listen = "0.0.0.0", .vnc_port = 5907, .novnc_listen = "0.0.0.0", .novnc_port = 6087,
+                .novnc_web = "/usr/share/novnc", .firefox = "firefox-esr",
+                .firefox_profile = "/var/lib/vmba/browser/profile", .browser_user = "vmba-browser",
+                .paths = &paths, .bin_path = "/usr/local/bin:/usr/bin:/bin",
         };
+}
+
+static void test_display_stack(void **state) {
+        DisplayOptions c = defaults();
         ServiceDefs d = {};
         char err[256] = "";
 
         assert_int_equal(display_build_services(&c, &d, err, sizeof err), 0);
-        assert_int_equal(d.n, 4);
+        assert_int_equal(d.n, 5);
         assert_string_equal(d.services[0].name, "Xvfb");
         assert_string_equal(test_join(d.services[0].argv),
-                            "Xvfb :7 -displayfd 3 -screen 0 1280x800x24 -nolisten tcp");
+                            "Xvfb :7 -displayfd 3 -auth /run/vmba/Xauthority -screen 0 1280x800x24 -nolisten tcp");
         assert_string_equal(d.services[0].stale_lock, "/tmp/.X7-lock");
         assert_int_equal(d.services[0].probe.type, PROBE_DISPLAYFD);
+        assert_null(d.services[0].user);
+
         assert_string_equal(d.services[1].name, "x11vnc");
         assert_string_equal(test_join(d.services[1].argv),
-                            "x11vnc -display :7 -rfbport 5907 -listen 0.0.0.0 -forever -shared -quiet -nopw");
+                            "x11vnc -display :7 -auth /run/vmba/Xauthority -rfbport 5907 -listen 0.0.0.0 -no6 "
+                            "-rfbportv6 -1 -forever -shared -quiet -passwdfile /run/vmba/vnc-password");
+        assert_string_equal(test_join(d.services[1].env), "DISPLAY=:7 XAUTHORITY=/run/vmba/Xauthority");
         assert_string_equal(test_join(d.services[1].depends_on), "Xvfb");
         assert_int_equal(d.services[1].probe.type, PROBE_TCP_BANNER);
         assert_string_equal(d.services[1].probe.host, "127.0.0.1");
         assert_int_equal(d.services[1].probe.port, 5907);
         assert_string_equal(d.services[1].probe.expect, "RFB ");
+
         assert_string_equal(d.services[2].name, "websockify");
         assert_string_equal(test_join(d.services[2].argv),
-                            "websockify --web /usr/share/novnc 6087 127.0.0.1:5907");
+                            "websockify --web /usr/share/novnc --token-plugin TokenFile "
+                            "--token-source /run/vmba/novnc-tokens 0.0.0.0:6087");
         assert_string_equal(test_join(d.services[2].depends_on), "x11vnc");
         assert_int_equal(d.services[2].probe.type, PROBE_HTTP);
+        assert_string_equal(d.services[2].probe.host, "127.0.0.1");
         assert_int_equal(d.services[2].probe.port, 6087);
-        assert_string_equal(d.services[3].name, "firefox");
-        assert_string_equal(test_join(d.services[3].argv), "firefox-esr --profile /tmp/ffp");
-        assert_string_equal(test_join(d.services[3].env), "DISPLAY=:7 HOME=/root");
-        assert_string_equal(test_join(d.services[3].create_dirs), "/tmp/ffp");
-        assert_true(d.services[3].on_demand);
-        assert_int_equal(d.services[3].restart, RESTART_ON_FAILURE);
-        service_defs_done(&d);
 
-        /* A password file and a specific listen address. */
-        c.vnc_password_file = "/etc/vnc.pass";
+        assert_string_equal(d.services[3].name, "browser-bus");
+        assert_string_equal(test_join(d.services[3].argv),
+                            "dbus-daemon --config-file=/var/lib/vmba/browser/bus.conf --nofork --print-address=3 "
+                            "--address=unix:path=/var/lib/vmba/browser/bus");
+        assert_string_equal(d.services[3].user, "vmba-browser");
+        assert_int_equal(d.services[3].probe.type, PROBE_FD_LINE);
+        assert_null(d.services[3].depends_on);
+        assert_false(d.services[3].on_demand);
+        assert_string_equal(test_join(d.services[3].env), "HOME=/var/lib/vmba/browser");
+        assert_string_equal(test_join(d.services[3].create_dirs), "/var/lib/vmba/browser");
+
+        assert_string_equal(d.services[4].name, "firefox");
+        assert_string_equal(test_join(d.services[4].argv), "firefox-esr --profile /var/lib/vmba/browser/profile");
+        assert_string_equal(d.services[4].user, "vmba-browser");
+        assert_string_equal(test_join(d.services[4].env),
+                            "DISPLAY=:7 XAUTHORITY=/var/lib/vmba/browser/.Xauthority HOME=/var/lib/vmba/browser "
+                            "TMPDIR=/var/lib/vmba/browser/tmp DBUS_SESSION_BUS_ADDRESS=unix:path=/var/lib/vmba/browser/bus "
+                            "MOZ_DISABLE_AUTO_SAFE_MODE=1");
+        assert_string_equal(test_join(d.services[4].create_dirs),
+                            "/var/lib/vmba/browser/tmp /var/lib/vmba/browser/profile");
+        assert_string_equal(test_join(d.services[4].depends_on), "Xvfb browser-bus");
+        assert_true(d.services[4].on_demand);
+        assert_int_equal(d.services[4].restart, RESTART_ON_FAILURE);
+        service_defs_done(&d);
+}
+
+static void test_listen_addresses(void **state) {
+        DisplayOptions c = defaults();
+        ServiceDefs d = {};
+        char err[256] = "";
+
+        /* A specific IPv4 address: probed there, not on loopback. */
         c.vnc_listen = "10.0.0.2";
+        c.novnc_listen = "10.0.0.2";
         assert_int_equal(display_build_services(&c, &d, err, sizeof err), 0);
         assert_string_equal(test_join(d.services[1].argv),
-                            "x11vnc -display :7 -rfbport 5907 -listen 10.0.0.2 -forever -shared -quiet -rfbauth /etc/vnc.pass");
+                            "x11vnc -display :7 -auth /run/vmba/Xauthority -rfbport 5907 -listen 10.0.0.2 -no6 "
+                            "-rfbportv6 -1 -forever -shared -quiet -passwdfile /run/vmba/vnc-password");
         assert_string_equal(d.services[1].probe.host, "10.0.0.2");
-        assert_string_equal(test_join(d.services[2].argv),
-                            "websockify --web /usr/share/novnc 6087 10.0.0.2:5907");
+        assert_string_equal(d.services[2].argv[7], "10.0.0.2:6087");
+        assert_string_equal(d.services[2].probe.host, "10.0.0.2");
         service_defs_done(&d);
 
+        /* IPv6: -listen6 and no IPv4; websockify's address in brackets. */
+        c.vnc_listen = "fd00::2";
+        c.novnc_listen = "::";
+        assert_int_equal(display_build_services(&c, &d, err, sizeof err), 0);
+        assert_string_equal(test_join(d.services[1].argv),
+                            "x11vnc -display :7 -auth /run/vmba/Xauthority -rfbport 5907 -listen6 fd00::2 -noipv4 "
+                            "-rfbportv6 -1 -forever -shared -quiet -passwdfile /run/vmba/vnc-password");
+        assert_string_equal(d.services[1].probe.host, "fd00::2");
+        assert_string_equal(d.services[2].argv[7], "[::]:6087");
+        assert_string_equal(d.services[2].probe.host, "::1");
+        service_defs_done(&d);
+
+        /* "" is the wildcard, as the config's default says. */
+        c.vnc_listen = "";
+        c.novnc_listen = "";
+        assert_int_equal(display_build_services(&c, &d, err, sizeof err), 0);
+        assert_string_equal(d.services[1].argv[8], "0.0.0.0");
+        assert_string_equal(d.services[2].argv[7], "0.0.0.0:6087");
+        service_defs_done(&d);
+
+        assert_string_equal(display_connect_host("0.0.0.0"), "127.0.0.1");
+        assert_string_equal(display_connect_host("::"), "::1");
+        assert_string_equal(display_connect_host(""), "127.0.0.1");
+        assert_string_equal(display_connect_host("fe80::1"), "fe80::1");
+}
+
+static void test_no_browser(void **state) {
+        DisplayOptions c = defaults();
+        ServiceDefs d = {};
+        char err[256] = "";
+
+        /* No browser user: neither the bus nor Firefox (never as root). */
+        c.browser_user = "";
+        assert_int_equal(display_build_services(&c, &d, err, sizeof err), 0);
+        assert_int_equal(d.n, 3);
+        assert_int_equal(service_defs_find(&d, "firefox"), -ENOENT);
+        service_defs_done(&d);
+        c = defaults();
+        c.firefox = "";
+        assert_int_equal(display_build_services(&c, &d, err, sizeof err), 0);
+        assert_int_equal(d.n, 3);
+        service_defs_done(&d);
+
+        c = defaults();
         c.geometry = "1280x";
         assert_int_equal(display_build_services(&c, &d, err, sizeof err), -EINVAL);
         assert_string_equal(err, "geometry: '1280x' is not of the form WIDTHxHEIGHT");
         c.display = "1";
         assert_int_equal(display_build_services(&c, &d, err, sizeof err), -EINVAL);
         assert_string_equal(err, "display: '1' is not of the form :N");
+}
+
+static void test_paths_and_texts(void **state) {
+        DesktopPaths p = {};
+        char *t = NULL;
+
+        assert_string_equal(paths.xauthority, "/run/vmba/Xauthority");
+        assert_string_equal(paths.vnc_password, "/run/vmba/vnc-password");
+        assert_string_equal(paths.novnc_tokens, "/run/vmba/novnc-tokens");
+        assert_string_equal(paths.browser_dir, "/var/lib/vmba/browser");
+        assert_string_equal(paths.browser_tmp, "/var/lib/vmba/browser/tmp");
+        assert_string_equal(paths.browser_xauthority, "/var/lib/vmba/browser/.Xauthority");
+        assert_string_equal(paths.bus_socket, "/var/lib/vmba/browser/bus");
+        assert_string_equal(paths.bus_config, "/var/lib/vmba/browser/bus.conf");
+        /* The browser's directory is handed to its user: never "/", and
+         * only plain absolute paths. */
+        assert_int_equal(desktop_paths_init(&p, "/run/vmba", "/profile"), -EINVAL);
+        assert_int_equal(desktop_paths_init(&p, "/run/vmba", "profile/x"), -EINVAL);
+        assert_int_equal(desktop_paths_init(&p, "/run/vmba", "/var/lib/../x/profile"), -EINVAL);
+        assert_int_equal(desktop_paths_init(&p, "/run/vmba", "/var/lib//x"), -EINVAL);
+        assert_int_equal(desktop_paths_init(&p, "/run/vmba", "/var/lib/x/"), -EINVAL);
+        assert_int_equal(desktop_paths_init(&p, "/", "/var/lib/x/p"), -EINVAL);
+        assert_int_equal(desktop_paths_init(&p, "run", "/var/lib/x/p"), -EINVAL);
+        assert_null(p.browser_dir);
+
+        assert_int_equal(desktop_vnc_password_text("abcdefgh-and-more", &t), 0);
+        assert_string_equal(t, "abcdefgh-and-more\n");
+        free(t);
+        assert_int_equal(desktop_vnc_password_text("short", &t), -EINVAL);
+        assert_int_equal(desktop_novnc_tokens_text("abcdefgh-and-more", "127.0.0.1", 5901, &t), 0);
+        assert_string_equal(t, "abcdefgh-and-more: 127.0.0.1:5901\n");
+        free(t);
+        /* IPv6 bare: websockify splits host and port at the last ':'. */
+        assert_int_equal(desktop_novnc_tokens_text("abcdefgh-and-more", "::1", 5901, &t), 0);
+        assert_string_equal(t, "abcdefgh-and-more: ::1:5901\n");
+        free(t);
+        assert_int_equal(desktop_novnc_tokens_text("abc: defgh", "::1", 5901, &t), -EINVAL);
+        assert_int_equal(desktop_novnc_tokens_text("abcdefgh-and-more", "[::1]", 5901, &t), -EINVAL);
+
+        assert_int_equal(desktop_bus_config_text(998, &t), 0);
+        assert_non_null(strstr(t, "<allow user=\"998\"/>\n    <allow user=\"0\"/>\n"));
+        assert_non_null(strstr(t, "<auth>EXTERNAL</auth>"));
+        assert_null(strstr(t, "servicedir"));   /* no activation: no at-spi */
+        assert_null(strstr(t, "<include"));
+        free(t);
+        assert_int_equal(desktop_bus_config_text(0, &t), -EINVAL);
 }
 
 static void test_display_number(void **state) {
@@ -88,7 +229,10 @@ static void test_display_number(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_display_stack),
+                cmocka_unit_test(test_listen_addresses),
+                cmocka_unit_test(test_no_browser),
+                cmocka_unit_test(test_paths_and_texts),
                 cmocka_unit_test(test_display_number),
         };
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,8 +1,10 @@
 /* Tests of agent/supervise/spawn.c: what a spawned child gets (exactly fds
  * 0-3, no blocked or ignored signals, its own process group, cwd, env,
- * argv), the 127/126 exit codes when exec fails, and PATH lookup.  The
+ * argv), the 127/126 exit codes when exec fails, dropping to a user
+ * (as root; 126 when the drop is refused), and PATH lookup.  The
  * child is inspected from outside through /proc once it has exec'd. */
 #include <fcntl.h>
+#include <grp.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -189,6 +191,38 @@ static void test_exec_failures(void **state) {
         assert_int_equal(spawn_exit_code("missing"), -ENOENT);
 }
 
+/* As root: the child runs as 65534 with its gid and no supplementary
+ * group, every id of the three (real, effective, saved) dropped.  Not
+ * root: the drop is refused and the child exits 126, never running as us. */
+static void test_drop_user(void **state) {
+        char *argv[] = { (char *)"sleep", (char *)"100", NULL };
+        pid_t pid;
+        int ws;
+
+        if (geteuid() != 0) {
+                char *argv_true[] = { (char *)"true", NULL };
+                assert_int_equal(spawn_process(&(SpawnOptions){ .argv = argv_true, .stdin_fd = -1,
+                                                                .stdout_fd = -1, .stderr_fd = -1,
+                                                                .extra_fd = -1, .uid = 65534, .gid = 65534 },
+                                               &pid), 0);
+                assert_int_equal(waitpid(pid, &ws, 0), pid);
+                assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 126);
+                return;
+        }
+        assert_int_equal(setgroups(1, (gid_t[]){ 4 }), 0); /* something to drop */
+        assert_int_equal(spawn_process(&(SpawnOptions){ .argv = argv, .stdin_fd = -1, .stdout_fd = -1,
+                                                        .stderr_fd = -1, .extra_fd = -1,
+                                                        .uid = 65534, .gid = 65533 },
+                                       &pid), 0);
+        wait_exec(pid, "sleep");
+        assert_string_equal(status_field(pid, "Uid:\t"), "65534\t65534\t65534\t65534");
+        assert_string_equal(status_field(pid, "Gid:\t"), "65533\t65533\t65533\t65533");
+        assert_int_equal(strspn(status_field(pid, "Groups:"), " \t"), strlen(status_field(pid, "Groups:")));
+        assert_int_equal(kill(-pid, SIGKILL), 0);
+        assert_int_equal(waitpid(pid, &ws, 0), pid);
+        assert_int_equal(setgroups(0, NULL), 0);
+}
+
 static void test_find_binary(void **state) {
         char *p = NULL, path[160];
 
@@ -217,6 +251,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_child_environment),
                 cmocka_unit_test(test_exec_failures),
+                cmocka_unit_test(test_drop_user),
                 cmocka_unit_test(test_find_binary),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -49,6 +49,8 @@ static void harness_set(Harness *h, const char *key, const char *value) {
                 h->o.restart_burst = v;
         else if (streq(key, "ready_timeout_ms"))
                 h->o.ready_timeout_ms = v;
+        else if (streq(key, "backoff_ms"))
+                h->o.backoff_initial_ms = h->o.backoff_max_ms = v;
         else
                 fail_msg("unknown option %s", key);
 }
@@ -76,9 +78,14 @@ static Harness *harness_make(const char *const *sets) {
         return &h;
 }
 
+static const char *const *test_secrets(void *userdata) {
+        static const char *const secrets[] = { "s3cret-desktop-value", "s3cret-d", NULL };
+        return secrets;
+}
+
 static int harness_start(Harness *h, const char *services_json) {
         _cleanup_(service_defs_done) ServiceDefs defs = {};
-        SupervisorHooks hooks = { .on_change = on_change };
+        SupervisorHooks hooks = { .on_change = on_change, .secrets = test_secrets };
         char err[256];
         int r;
 
@@ -143,15 +150,23 @@ static bool flag_set(Harness *m, const void *arg) {
         return *(const bool *)arg;
 }
 
-static bool lines_in(Harness *m, const void *arg) {
+static size_t count_lines(const char *path) {
         _cleanup_(freep) char *text = NULL;
         size_t n = 0;
 
-        if (read_full_file(arg, 4096, &text, NULL) < 0)
-                return false;
+        if (read_full_file(path, 4096, &text, NULL) < 0)
+                return 0;
         for (char *c = text; *c; c++)
                 n += *c == '\n';
-        return n == 3;
+        return n;
+}
+
+static bool lines_in(Harness *m, const void *arg) {
+        return count_lines(arg) == 3;
+}
+
+static bool two_lines_in(Harness *m, const void *arg) {
+        return count_lines(arg) == 2;
 }
 
 static void on_done(void *userdata) {
@@ -348,6 +363,135 @@ static void test_stale_lock(void **state) {
 
 }
 
+static bool file_has(Harness *m, const void *arg) {
+        const char *const *a = arg; /* path, needle */
+        _cleanup_(freep) char *text = NULL;
+
+        return read_full_file(a[0], 1 << 20, &text, NULL) >= 0 && strstr(text, a[1]);
+}
+
+/* supervisor_restart_service(): a restart takes the service and its
+ * dependent down and up again, in order, at once: with a backoff of ten
+ * minutes, anything that went through BACKOFF would never come back in
+ * time.  Not a failure: no last_error. */
+static void test_restart_service(void **state) {
+        static const char *const sets[] = { "backoff_ms", "600000", NULL };
+        char json[2048], armed[128];
+        Harness *m;
+
+        snprintf(json, sizeof json, "[%s}, %s, \"depends_on\": [\"base\"]}]", logs_on_term("base"),
+                 logs_on_term("dep"));
+        m = harness_make(sets);
+        assert_int_equal(harness_start(m, json), 0);
+        assert_int_equal(supervisor_restart_service(m->supervisor, "base"), 0); /* not running: nothing */
+        assert_int_equal(status(m, 0).state, SERVICE_INACTIVE);
+        assert_int_equal(supervisor_start_all(m->supervisor), 0);
+        run_until(m, all_ready, NULL, "all ready");
+        snprintf(armed, sizeof armed, "%s/armed", dir);
+        run_until(m, two_lines_in, armed, "traps set");
+        pid_t base = status(m, 0).pid, dep = status(m, 1).pid;
+
+        assert_int_equal(supervisor_restart_service(m->supervisor, "nope"), -ENOENT);
+        assert_int_equal(supervisor_restart_service(m->supervisor, "base"), 0);
+        assert_int_equal(status(m, 0).state, SERVICE_STOPPING);
+        assert_int_equal(status(m, 1).state, SERVICE_STOPPING);
+        run_until(m, restarted, &(size_t){ 1 }, "dep restarted");
+        run_until(m, all_ready, NULL, "all ready again");
+        assert_true(status(m, 0).pid != base && status(m, 1).pid != dep);
+        assert_int_equal(status(m, 0).restarts, 1);
+        assert_string_equal(status(m, 0).last_exit, "exited 0"); /* its trap ran: SIGTERM */
+        assert_null(status(m, 0).last_error);
+        assert_true(status(m, 0).ready_boottime <= status(m, 1).ready_boottime);
+        unlink(armed);
+        harness_drop(m);
+        snprintf(armed, sizeof armed, "%s/log", dir);
+        unlink(armed);
+}
+
+/* Services given a user: a missing one, or root, fails the start at once
+ * with the reason (never spawned); as root, an existing one runs with its
+ * uid, a fresh environment, and its directories; a line on fd 3 is its
+ * readiness (fd-line); secrets in its output are redacted in the log. */
+static void test_users_fd_line_and_redaction(void **state) {
+        char passwd[128], json[2048], home[160], logpath[128], environ_path[64], pub[128];
+        _cleanup_(freep) char *env = NULL;
+        struct { size_t i; ServiceState s; } bus_ready = { 0, SERVICE_READY };
+        struct stat st;
+        size_t n;
+        FILE *f;
+        int saved;
+        Harness *m;
+
+        snprintf(passwd, sizeof passwd, "%s/passwd", dir);
+        assert_non_null(f = fopen(passwd, "w"));
+        fputs("rootish:x:0:0::/:/bin/sh\nvmba-test-user:x:65534:65534::/:/bin/sh\n", f);
+        fclose(f);
+        snprintf(pub, sizeof pub, "%s/pub", dir);
+        assert_int_equal(mkdir(pub, 0755), 0);
+        snprintf(home, sizeof home, "%s/pub/home", dir);
+        snprintf(json, sizeof json,
+                 "[{\"name\": \"bus\", \"user\": \"vmba-test-user\", \"env\": [\"FOO=1\"],"
+                 "  \"create_dirs\": [\"%s\"], \"probe\": {\"type\": \"fd-line\"},"
+                 "  \"argv\": [\"/bin/sh\", \"-c\", \"echo token=s3cret-desktop-value pw=s3cret-d; "
+                 "echo unix:path=/x,guid=1 >&3; exec sleep 100\"]},"
+                 " {\"name\": \"ghost\", \"user\": \"vmba-no-such-user\", \"argv\": [\"true\"], \"on_demand\": true},"
+                 " {\"name\": \"rooty\", \"user\": \"rootish\", \"argv\": [\"true\"], \"on_demand\": true}]",
+                 home);
+        m = harness_make(NULL);
+        m->o.passwd_path = passwd;
+        assert_int_equal(harness_start(m, json), 0);
+        assert_int_equal(supervisor_start_service(m->supervisor, "ghost", NULL), -ESRCH);
+        assert_int_equal(status(m, 1).state, SERVICE_FAILED);
+        assert_int_equal(status(m, 1).pid, 0);
+        assert_true(startswith(status(m, 1).last_error, "user 'vmba-no-such-user' not found in "));
+        assert_int_equal(supervisor_start_service(m->supervisor, "rooty", NULL), -EPERM);
+        assert_int_equal(status(m, 2).state, SERVICE_FAILED);
+        assert_string_equal(status(m, 2).last_error, "user 'rootish' is root (uid 0, gid 0): refused");
+
+        if (geteuid() != 0) {
+                harness_drop(m);
+                unlink(passwd);
+                rmdir(pub);
+                skip();
+        }
+        /* The log (stderr) into a file for the redaction check. */
+        snprintf(logpath, sizeof logpath, "%s/stderr", dir);
+        fflush(stderr);
+        saved = dup(2);
+        assert_true(freopen(logpath, "w", stderr) != NULL);
+        setenv("VMBA_TEST_MARKER", "agent-only", 1);
+        assert_int_equal(supervisor_start_all(m->supervisor), 0);
+        run_until(m, state_is, &bus_ready, "bus ready (fd-line)");
+        run_until(m, file_has, (const char *const[]){ logpath, "bus: token=" }, "bus output logged");
+        fflush(stderr);
+        dup2(saved, 2);
+        close(saved);
+        unsetenv("VMBA_TEST_MARKER");
+        _cleanup_(freep) char *log = NULL;
+        assert_int_equal(read_full_file(logpath, 1 << 20, &log, NULL), 0);
+        assert_non_null(strstr(log, "bus: token=[REDACTED] pw=[REDACTED]"));
+        assert_null(strstr(log, "s3cret-d"));
+
+        snprintf(environ_path, sizeof environ_path, "/proc/%d/environ", (int)status(m, 0).pid);
+        assert_int_equal(read_full_file(environ_path, 1 << 16, &env, &n), 0);
+        for (size_t i = 0; i < n; i++)
+                if (env[i] == '\0')
+                        env[i] = '\n';
+        assert_non_null(strstr(env, "FOO=1\n"));
+        assert_non_null(strstr(env, "PATH=/usr/local/bin:/usr/bin:/bin\n"));
+        assert_null(strstr(env, "VMBA_TEST_MARKER"));
+        assert_int_equal(stat(environ_path, &st), 0);
+        assert_int_equal(st.st_uid, 65534);
+        assert_int_equal(stat(home, &st), 0);
+        assert_int_equal(st.st_uid, 65534);
+        assert_int_equal(st.st_mode & 07777, 0700);
+        harness_drop(m);
+        unlink(logpath);
+        unlink(passwd);
+        rmdir(home);
+        rmdir(pub);
+}
+
 static int setup(void **state) {
         assert_non_null(mkdtemp(dir));
         return 0;
@@ -365,6 +509,8 @@ int main(void) {
                 cmocka_unit_test(test_ready_timeout_extended_while_busy),
                 cmocka_unit_test(test_bad_services_file),
                 cmocka_unit_test(test_stale_lock),
+                cmocka_unit_test(test_restart_service),
+                cmocka_unit_test(test_users_fd_line_and_redaction),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -21,19 +21,23 @@ static void test_parse_ok(void **state) {
                 "  \"restart\": \"on-failure\", \"stop_timeout_ms\": 250},"
                 " {\"name\": \"X\", \"argv\": [\"Xvfb\", \":9\"], \"probe\": {\"type\": \"displayfd\"},"
                 "  \"stale_lock\": \"/tmp/.X9-lock\", \"cwd\": \"/tmp\"},"
-                " {\"name\": \"ff\", \"argv\": [\"firefox\"], \"on_demand\": true, \"depends_on\": [\"X\"],"
-                "  \"create_dirs\": [\"/tmp/p\"], \"restart\": \"never\", \"ready_timeout_ms\": 1}"
+                " {\"name\": \"ff\", \"argv\": [\"firefox\"], \"on_demand\": true, \"depends_on\": [\"X\", \"bus\"],"
+                "  \"create_dirs\": [\"/tmp/p\"], \"restart\": \"never\", \"ready_timeout_ms\": 1,"
+                "  \"user\": \"vmba-browser\"},"
+                " {\"name\": \"bus\", \"argv\": [\"dbus-daemon\", \"--print-address=3\"], \"user\": \"nobody\","
+                "  \"probe\": {\"type\": \"fd-line\"}}"
                 "]}";
         ServiceDefs d = {};
         char err[256] = "";
 
         assert_int_equal(service_defs_from_json(text, &d, err, sizeof err), 0);
-        assert_int_equal(d.n, 4);
+        assert_int_equal(d.n, 5);
         /* Dependency order, otherwise file order. */
         assert_string_equal(d.services[0].name, "X");
         assert_string_equal(d.services[1].name, "vnc");
         assert_string_equal(d.services[2].name, "web");
-        assert_string_equal(d.services[3].name, "ff");
+        assert_string_equal(d.services[3].name, "bus");
+        assert_string_equal(d.services[4].name, "ff");
         assert_int_equal(d.services[0].probe.type, PROBE_DISPLAYFD);
         assert_string_equal(d.services[0].stale_lock, "/tmp/.X9-lock");
         assert_string_equal(d.services[0].cwd, "/tmp");
@@ -46,10 +50,15 @@ static void test_parse_ok(void **state) {
         assert_int_equal(d.services[1].stop_timeout_ms, 250);
         assert_string_equal(test_join(d.services[2].argv), "websockify 6080");
         assert_null(d.services[2].probe.path);
-        assert_true(d.services[3].on_demand);
-        assert_int_equal(d.services[3].restart, RESTART_NEVER);
-        assert_int_equal(d.services[3].ready_timeout_ms, 1);
-        assert_string_equal(test_join(d.services[3].create_dirs), "/tmp/p");
+        assert_null(d.services[0].user); /* the agent's own */
+        assert_string_equal(d.services[3].user, "nobody");
+        assert_int_equal(d.services[3].probe.type, PROBE_FD_LINE);
+        assert_true(d.services[4].on_demand);
+        assert_int_equal(d.services[4].restart, RESTART_NEVER);
+        assert_int_equal(d.services[4].ready_timeout_ms, 1);
+        assert_string_equal(test_join(d.services[4].create_dirs), "/tmp/p");
+        assert_string_equal(d.services[4].user, "vmba-browser");
+        assert_string_equal(test_join(d.services[4].depends_on), "X bus");
         assert_int_equal(service_defs_find(&d, "web"), 2);
         assert_int_equal(service_defs_find(&d, "nope"), -ENOENT);
         service_defs_done(&d);
@@ -96,7 +105,11 @@ static void test_parse_errors(void **state) {
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"on_demand\":1}]", "service a: on_demand must be true or false" },
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"stop_timeout_ms\":-1}]", "service a: stop_timeout_ms must be an integer 0-4294967295" },
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"smoke\"}}]",
-                  "service a: probe.type must be none, displayfd, tcp-banner or http" },
+                  "service a: probe.type must be none, displayfd, fd-line, tcp-banner or http" },
+                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"user\":1}]", "service a: user must be a string" },
+                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"user\":\"\"}]", "service a: user '' is not a user name" },
+                /* ':' would reach into the next passwd field. */
+                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"user\":\"root:x\"}]", "service a: user 'root:x' is not a user name" },
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"http\"}}]", "service a: probe needs a port" },
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"tcp-banner\",\"port\":1}}]",
                   "service a: tcp-banner probe needs expect" },

@@ -28,7 +28,7 @@
 #define DOWN SV_ACTION_NOTIFY_DOWN
 
 /* Inputs: "base" = wanted, deps ready, in budget, restartable. */
-enum { BASE, NOWANT, NODEPS, OVER, NORESTART };
+enum { BASE, NOWANT, NODEPS, OVER, NORESTART, RESTARTING, RESTARTING_OVER, RESTARTING_NODEPS };
 
 typedef struct Row {
         ServiceState from;
@@ -50,7 +50,8 @@ static const Row rows[] = {
         { I_, SV_EVENT_STOP_TIMEOUT, BASE, I_, 0 },
         { I_, SV_EVENT_BACKOFF_DONE, BASE, I_, 0 },
         { I_, SV_EVENT_SPAWN_FAILED, BASE, I_, 0 },
-        { I_, SV_EVENT_NOT_FOUND, BASE, I_, 0 },
+        { I_, SV_EVENT_NOT_FOUND, BASE, F_, 0 },      /* a start found no user: never spawned */
+        { I_, SV_EVENT_RESTART, BASE, I_, 0 },        /* nothing runs */
         /* WAITING */
         { W_, SV_EVENT_START, BASE, S_, SPAWN },
         { W_, SV_EVENT_STOP, BASE, I_, 0 },
@@ -62,7 +63,8 @@ static const Row rows[] = {
         { W_, SV_EVENT_STOP_TIMEOUT, BASE, W_, 0 },
         { W_, SV_EVENT_BACKOFF_DONE, BASE, W_, 0 },
         { W_, SV_EVENT_SPAWN_FAILED, BASE, W_, 0 },
-        { W_, SV_EVENT_NOT_FOUND, BASE, W_, 0 },
+        { W_, SV_EVENT_NOT_FOUND, BASE, F_, 0 },
+        { W_, SV_EVENT_RESTART, BASE, W_, 0 },        /* starts later with what is new */
         /* STARTING */
         { S_, SV_EVENT_START, BASE, S_, 0 },
         { S_, SV_EVENT_STOP, BASE, P_, TERM },
@@ -75,6 +77,7 @@ static const Row rows[] = {
         { S_, SV_EVENT_BACKOFF_DONE, BASE, S_, 0 },
         { S_, SV_EVENT_SPAWN_FAILED, BASE, B_, 0 },
         { S_, SV_EVENT_NOT_FOUND, BASE, F_, 0 },
+        { S_, SV_EVENT_RESTART, BASE, P_, TERM },
         /* READY */
         { R_, SV_EVENT_START, BASE, R_, 0 },
         { R_, SV_EVENT_STOP, BASE, P_, TERM | DOWN },
@@ -87,6 +90,7 @@ static const Row rows[] = {
         { R_, SV_EVENT_BACKOFF_DONE, BASE, R_, 0 },
         { R_, SV_EVENT_SPAWN_FAILED, BASE, R_, 0 },
         { R_, SV_EVENT_NOT_FOUND, BASE, R_, 0 },
+        { R_, SV_EVENT_RESTART, BASE, P_, TERM | DOWN },
         /* STOPPING */
         { P_, SV_EVENT_START, BASE, P_, 0 },          /* decided at exit */
         { P_, SV_EVENT_STOP, BASE, P_, 0 },
@@ -99,6 +103,7 @@ static const Row rows[] = {
         { P_, SV_EVENT_BACKOFF_DONE, BASE, P_, 0 },
         { P_, SV_EVENT_SPAWN_FAILED, BASE, P_, 0 },
         { P_, SV_EVENT_NOT_FOUND, BASE, P_, 0 },
+        { P_, SV_EVENT_RESTART, BASE, P_, 0 },        /* decided at exit */
         /* BACKOFF */
         { B_, SV_EVENT_START, BASE, B_, 0 },
         { B_, SV_EVENT_STOP, BASE, I_, 0 },
@@ -111,6 +116,7 @@ static const Row rows[] = {
         { B_, SV_EVENT_BACKOFF_DONE, BASE, S_, SPAWN },
         { B_, SV_EVENT_SPAWN_FAILED, BASE, B_, 0 },
         { B_, SV_EVENT_NOT_FOUND, BASE, B_, 0 },
+        { B_, SV_EVENT_RESTART, BASE, B_, 0 },        /* its next start takes what is new */
         /* FAILED */
         { F_, SV_EVENT_START, BASE, S_, SPAWN },      /* explicit start retries */
         { F_, SV_EVENT_STOP, BASE, F_, 0 },           /* keeps its reason visible */
@@ -123,6 +129,7 @@ static const Row rows[] = {
         { F_, SV_EVENT_BACKOFF_DONE, BASE, F_, 0 },
         { F_, SV_EVENT_SPAWN_FAILED, BASE, F_, 0 },
         { F_, SV_EVENT_NOT_FOUND, BASE, F_, 0 },
+        { F_, SV_EVENT_RESTART, BASE, F_, 0 },        /* only an explicit start */
 
         /* Cells that depend on the inputs. */
         { I_, SV_EVENT_START, NODEPS, W_, 0 },
@@ -141,6 +148,10 @@ static const Row rows[] = {
         { P_, SV_EVENT_EXITED, NODEPS, W_, 0 },       /* stopped for its dependency */
         { P_, SV_EVENT_EXITED, OVER, F_, 0 },
         { P_, SV_EVENT_EXITED, NORESTART, B_, 0 },    /* our stop: policy does not apply */
+        { P_, SV_EVENT_EXITED, RESTARTING, S_, SPAWN }, /* a restart: at once, no backoff */
+        { P_, SV_EVENT_EXITED, RESTARTING_OVER, S_, SPAWN }, /* asked for: not counted */
+        { P_, SV_EVENT_EXITED, RESTARTING_NODEPS, W_, 0 },
+        { I_, SV_EVENT_NOT_FOUND, NODEPS, F_, 0 },
         { B_, SV_EVENT_BACKOFF_DONE, NODEPS, W_, 0 },
         { B_, SV_EVENT_BACKOFF_DONE, NOWANT, I_, 0 },
         { F_, SV_EVENT_START, NODEPS, W_, 0 },
@@ -154,6 +165,9 @@ static SvInput input(int which) {
         case NODEPS: in.deps_ready = false; break;
         case OVER: in.over_budget = true; break;
         case NORESTART: in.restart = false; break;
+        case RESTARTING: in.restarting = true; break;
+        case RESTARTING_OVER: in.restarting = in.over_budget = true; break;
+        case RESTARTING_NODEPS: in.restarting = true; in.deps_ready = false; break;
         }
         return in;
 }

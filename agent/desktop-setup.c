@@ -1,0 +1,116 @@
+/* See desktop-setup.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "agent/host/host-secrets.h"
+#include "agent/supervise/supervisor.h"
+#include "agent/supervise/sv-prepare.h"
+#include "desktop-setup.h"
+#include "fileio.h"
+#include "log.h"
+#include "macro.h"
+#include "vnc/desktop.h"
+#include "vnc/display.h"
+
+static void browser_user_lookup(Manager *m) {
+        const Config *c = &m->config;
+        char err[256];
+        int r;
+
+        m->browser_found = false;
+        if (isempty(c->browser_user) || isempty(c->firefox)) {
+                log_info("No browser_user or firefox configured: no browser.");
+                return;
+        }
+        r = sv_user_lookup(NULL, c->browser_user, &m->browser_uid, &m->browser_gid, err, sizeof err);
+        if (r < 0) {
+                log_error("The browser will not start: %s.", err);
+                return;
+        }
+        m->browser_found = true;
+}
+
+/* Root's directory that the browser user must not read into (the login
+ * homes): created 0700, and made so when root owns it. */
+static void private_dir(const char *path) {
+        struct stat st;
+
+        if (isempty(path) || mkdir_all(path, 0755, 0700) < 0 || lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+                return;
+        if (st.st_uid == 0 && (st.st_mode & 0077) && chmod(path, 0700) >= 0)
+                log_notice("%s was open to other users; made 0700.", path);
+}
+
+static int write_secret_files(Manager *m) {
+        const Config *c = &m->config;
+        const char *secret = host_secrets_desktop(m->secrets);
+        int r;
+
+        r = desktop_write_secret_files(&m->desktop_paths, secret, display_connect_host(c->vnc_listen), c->vnc_port);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write the desktop secret's files in %s: %m", c->runtime_dir);
+        return 0;
+}
+
+int desktop_setup(Manager *m) {
+        const Config *c = &m->config;
+        char err[512] = "";
+        int r, num = display_number(c->display);
+
+        r = desktop_paths_init(&m->desktop_paths, c->runtime_dir, c->firefox_profile);
+        if (r < 0)
+                return log_error_errno(r, "runtime_dir '%s' and firefox_profile '%s' must be plain absolute paths, "
+                                       "the profile below a directory of its own: %m", c->runtime_dir,
+                                       c->firefox_profile);
+        browser_user_lookup(m);
+        /* A services file brings its own stack: nothing of ours to write. */
+        if (!isempty(c->services_file))
+                return 0;
+        DesktopFilesOptions o = {
+                .paths = &m->desktop_paths, .runtime_dir = c->runtime_dir, .profile = c->firefox_profile,
+                .display = num < 0 ? 0 : (unsigned)num, .browser = m->browser_found,
+                .uid = m->browser_uid, .gid = m->browser_gid,
+        };
+        if (o.browser)
+                private_dir(c->login_home);
+        if (o.browser && desktop_write_browser_files(&o, err, sizeof err) < 0) {
+                log_error("The browser will not start: %s.", err);
+                o.browser = false;
+        }
+        r = desktop_write_start_files(&o, err, sizeof err);
+        if (r < 0)
+                return log_error_errno(r, "No X cookie, so no display: %s", err);
+        if (setenv("XAUTHORITY", m->desktop_paths.xauthority, 1) < 0)
+                return log_error_errno(-errno, "Failed to set XAUTHORITY: %m");
+        return write_secret_files(m);
+}
+
+void desktop_secrets_changed(Manager *m) {
+        int r;
+
+        if (!m->desktop_paths.vnc_password || !isempty(m->config.services_file) || write_secret_files(m) < 0 ||
+            !m->supervisor)
+                return;
+        /* x11vnc reads its password file once; websockify, its dependent,
+         * goes down and comes back after it. */
+        r = supervisor_restart_service(m->supervisor, DISPLAY_SERVICE_X11VNC);
+        if (r < 0 && r != -ENOENT)
+                log_warning_errno(r, "Failed to restart x11vnc for the new desktop secret: %m");
+}
+
+const char *const *desktop_log_secrets(Manager *m) {
+        const char *desktop = host_secrets_desktop(m->secrets);
+        size_t n = 0;
+
+        explicit_bzero(m->log_vnc_password, sizeof m->log_vnc_password);
+        if (desktop) {
+                m->log_secrets[n++] = desktop;
+                snprintf(m->log_vnc_password, sizeof m->log_vnc_password, "%.8s", desktop);
+                m->log_secrets[n++] = m->log_vnc_password;
+        }
+        if (host_secrets_token(m->secrets))
+                m->log_secrets[n++] = host_secrets_token(m->secrets);
+        m->log_secrets[n] = NULL;
+        return m->log_secrets;
+}

@@ -1,0 +1,152 @@
+/* Implementation of sv-prepare.h.  The user is looked up in /etc/passwd
+ * with the pure parser (common/passwd-util.c) at each start, as a service
+ * manager does: an image may add the user after the agent started. */
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "launch.h"
+#include "log.h"
+#include "macro.h"
+#include "passwd-util.h"
+#include "strv.h"
+#include "supervisor.h"
+#include "sv-prepare.h"
+
+int sv_user_lookup(const char *passwd_path, const char *user, uid_t *ret_uid, gid_t *ret_gid, char *err,
+                   size_t size) {
+        _cleanup_(freep) char *text = NULL;
+        _cleanup_(passwd_entry_done) PasswdEntry e = {};
+        const char *path = passwd_path ?: SV_PASSWD_PATH;
+        size_t n;
+        int r;
+
+        r = read_full_file(path, SV_PASSWD_MAX, &text, &n);
+        if (r < 0) {
+                snprintf(err, size, "user '%s': cannot read %s: %s", user, path, strerror(-r));
+                return r;
+        }
+        r = passwd_find(text, n, user, &e);
+        if (r == -ENOENT || r == -EINVAL) {
+                snprintf(err, size, "user '%s' not found in %s", user, path);
+                return -ESRCH;
+        }
+        if (r < 0) {
+                snprintf(err, size, "user '%s': %s", user, strerror(-r));
+                return r;
+        }
+        if (e.uid == 0 || e.gid == 0) {
+                snprintf(err, size, "user '%s' is root (uid %u, gid %u): refused", user, (unsigned)e.uid,
+                         (unsigned)e.gid);
+                return -EPERM;
+        }
+        *ret_uid = e.uid;
+        *ret_gid = e.gid;
+        return 0;
+}
+
+int supervisor_remove_stale_lock(const char *lock_path) {
+        _cleanup_(freep) char *text = NULL;
+        const char *base;
+        int r, num;
+        long pid;
+
+        r = read_full_file(lock_path, 64, &text, NULL);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        pid = strtol(text, NULL, 10);
+        if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+                return 0;
+        if (unlink(lock_path) < 0 && errno != ENOENT)
+                return -errno;
+        base = strrchr(lock_path, '/');
+        if (base && sscanf(base, "/.X%d-lock", &num) == 1) {
+                char sock[64];
+                snprintf(sock, sizeof sock, "/tmp/.X11-unix/X%d", num);
+                (void)unlink(sock);
+        }
+        return 1;
+}
+
+void sv_prepare(const ServiceDef *def, uid_t uid, gid_t gid) {
+        int r;
+
+        if (def->stale_lock) {
+                r = supervisor_remove_stale_lock(def->stale_lock);
+                if (r > 0)
+                        log_notice("Service %s: removed stale %s.", def->name, def->stale_lock);
+                else if (r < 0)
+                        log_warning_errno(r, "Service %s: cannot check %s: %m", def->name, def->stale_lock);
+        }
+        for (char **d = def->create_dirs; d && *d; d++) {
+                r = uid != 0 ? mkdir_owned(*d, 0700, uid, gid) : mkdir_all(*d, 0755, 0700);
+                if (r == -EPERM)
+                        log_warning("Service %s: %s is not owned by uid %u; left as it is.", def->name, *d,
+                                    (unsigned)uid);
+                else if (r < 0)
+                        log_warning_errno(r, "Service %s: cannot create %s: %m", def->name, *d);
+        }
+}
+
+/* What systemd hands the agent itself: a child must not notify or take
+ * over socket activation in our name. */
+static bool env_is_ours(const char *e) {
+        static const char *const keys[] = {
+                "NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID=",
+                "LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (startswith(e, keys[i]))
+                        return true;
+        return false;
+}
+
+static bool env_has(char *const *env, const char *key_eq) {
+        for (char *const *e = env; e && *e; e++)
+                if (startswith(*e, key_eq))
+                        return true;
+        return false;
+}
+
+/* Another user's service: its own entries and a PATH, nothing of ours
+ * (XAUTHORITY, HOME and the rest name root's files). */
+static char **user_env(const ServiceDef *def, const char *bin_path) {
+        _cleanup_(freep) char *path = NULL;
+        char *extra[2] = {};
+
+        if (!env_has(def->env, "PATH=")) {
+                if (asprintf(&path, "PATH=%s", bin_path ?: DEFAULT_PATH) < 0)
+                        return NULL;
+                extra[0] = path;
+        }
+        return strv_concat(def->env, extra);
+}
+
+/* Its own K=V entries first, then the agent's, minus the keys it
+ * overrides (getenv() takes the first match, but not every program uses
+ * getenv()) and minus the agent's own. */
+char **sv_service_env(const ServiceDef *def, const char *bin_path) {
+        extern char **environ;
+        size_t n = strv_length(environ), k = 0;
+        char **l, **all;
+
+        if (def->user)
+                return user_env(def, bin_path);
+        l = calloc(n + 1, sizeof *l);
+        if (!l)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                size_t kl = strcspn(environ[i], "=");
+                bool skip = env_is_ours(environ[i]);
+                for (char **e = def->env; e && *e && !skip; e++)
+                        skip = strncmp(*e, environ[i], kl + 1) == 0;
+                if (!skip)
+                        l[k++] = environ[i];
+        }
+        all = strv_concat(def->env, l);
+        free(l);
+        return all;
+}

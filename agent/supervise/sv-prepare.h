@@ -1,0 +1,32 @@
+/* What a service needs just before it is spawned, apart from the spawn
+ * itself: its user looked up, a stale X lock removed, its directories
+ * made (owned by its user), and its environment.  Used by supervisor.c
+ * at each start; errors are returned with a one-line reason for
+ * /health's last_error, and logged by the caller. */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "service-def.h"
+
+#define SV_PASSWD_PATH "/etc/passwd"
+#define SV_PASSWD_MAX (4 * 1024 * 1024)
+
+/* The service's user in passwd_path (NULL: SV_PASSWD_PATH).  0 and
+ * uid/gid; -ESRCH no such user, -EPERM it is root (a service given a user
+ * must never run as root), other -errno when the file cannot be read; the
+ * reason in err. */
+int sv_user_lookup(const char *passwd_path, const char *user, uid_t *ret_uid, gid_t *ret_gid, char *err,
+                   size_t size);
+
+/* The stale lock and the create_dirs (owned by uid:gid when uid != 0, see
+ * mkdir_owned()).  Failures are logged as warnings (the start goes on:
+ * the service says what it misses). */
+void sv_prepare(const ServiceDef *def, uid_t uid, gid_t gid);
+
+/* The environment of a service.  Without a user: its own K=V entries
+ * first, then the agent's, minus the keys it overrides and the agent's
+ * own systemd ones.  With a user: nothing of the agent's, only its own
+ * entries and PATH=bin_path (unless it sets PATH).  NULL on OOM. */
+char **sv_service_env(const ServiceDef *def, const char *bin_path);

@@ -1,0 +1,98 @@
+/* Implementation of passwd-util.h. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "macro.h"
+#include "passwd-util.h"
+
+#define PASSWD_FIELDS 7
+
+void passwd_entry_done(PasswdEntry *e) {
+        if (!e)
+                return;
+        free(e->home);
+        free(e->shell);
+        *e = (PasswdEntry){};
+}
+
+/* A uid or gid: decimal digits, no sign, no leading junk, below
+ * (uint32_t)-1, which means "no id" to the kernel. */
+static int parse_id(const char *s, size_t n, uint32_t *ret) {
+        uint64_t v = 0;
+
+        if (n == 0 || n > 10)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++) {
+                if (s[i] < '0' || s[i] > '9')
+                        return -EINVAL;
+                v = v * 10 + (uint64_t)(s[i] - '0');
+        }
+        if (v >= UINT32_MAX)
+                return -EINVAL;
+        *ret = (uint32_t)v;
+        return 0;
+}
+
+/* Splits line[0..n) at ':' into exactly PASSWD_FIELDS fields. */
+static int split_fields(const char *line, size_t n, const char *f[PASSWD_FIELDS], size_t len[PASSWD_FIELDS]) {
+        size_t k = 0, start = 0;
+
+        for (size_t i = 0; i <= n; i++) {
+                if (i < n && line[i] != ':')
+                        continue;
+                if (k == PASSWD_FIELDS)
+                        return -EINVAL;
+                f[k] = line + start;
+                len[k++] = i - start;
+                start = i + 1;
+        }
+        return k == PASSWD_FIELDS ? 0 : -EINVAL;
+}
+
+static int parse_line(const char *line, size_t n, const char *name, PasswdEntry *ret) {
+        const char *f[PASSWD_FIELDS];
+        size_t len[PASSWD_FIELDS];
+        uint32_t uid, gid;
+        char *home, *shell;
+
+        if (n == 0 || line[0] == '+' || line[0] == '-' || split_fields(line, n, f, len) < 0)
+                return -EINVAL;
+        if (len[0] != strlen(name) || memcmp(f[0], name, len[0]) != 0)
+                return -ENOENT;
+        if (parse_id(f[2], len[2], &uid) < 0 || parse_id(f[3], len[3], &gid) < 0)
+                return -EINVAL;
+        home = strndup(f[5], len[5]);
+        shell = strndup(f[6], len[6]);
+        if (!home || !shell) {
+                free(home);
+                free(shell);
+                return -ENOMEM;
+        }
+        *ret = (PasswdEntry){ .uid = uid, .gid = gid, .home = home, .shell = shell };
+        return 0;
+}
+
+int passwd_find(const char *text, size_t size, const char *name, PasswdEntry *ret) {
+        size_t pos = 0;
+
+        if (isempty(name) || strpbrk(name, ":\n"))
+                return -EINVAL;
+        while (pos < size) {
+                const char *line = text + pos;
+                const char *nl = memchr(line, '\n', size - pos);
+                size_t n = nl ? (size_t)(nl - line) : size - pos;
+                int r;
+
+                pos += n + 1;
+                /* An embedded NUL ends nothing here: such a line just does
+                 * not match (no name holds a NUL). */
+                if (memchr(line, '\0', n))
+                        continue;
+                r = parse_line(line, n, name, ret);
+                if (r == 0 || r == -ENOMEM)
+                        return r;
+        }
+        return -ENOENT;
+}

@@ -1,0 +1,27 @@
+/* Looking a user up in /etc/passwd text without NSS: the static binary
+ * cannot use getpwnam() (glibc's NSS needs dlopen).  Pure: the caller
+ * reads the file; this only parses.
+ *
+ * The grammar is the files backend's (passwd(5)): one entry per line,
+ * seven ':'-separated fields, name:password:uid:gid:gecos:home:shell.
+ * As glibc does, a line that does not parse is skipped (it is not an
+ * error for the other entries), the first entry with the name wins, and
+ * NIS compat lines ("+...", "-...") name nobody. */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct PasswdEntry {
+        uid_t uid;
+        gid_t gid;
+        char *home;  /* owned */
+        char *shell; /* owned */
+} PasswdEntry;
+
+void passwd_entry_done(PasswdEntry *e);
+
+/* Finds name in text[0..size).  0 and *ret (owned by the caller; written
+ * only on success), -ENOENT when no valid entry has that name, -EINVAL
+ * for an empty name or one holding ':' or a newline, -ENOMEM. */
+int passwd_find(const char *text, size_t size, const char *name, PasswdEntry *ret);

@@ -1,0 +1,156 @@
+"""The bridge tier: what each machine on the host's bridge may reach of a
+VM's agent as shipped (secrets from the host, default bindings and
+allow_from), with the real Xvfb, x11vnc, websockify and dbus-daemon.
+
+Three network namespaces, as a host, a VM and a neighbour VM:
+  host  br0 (the bridge; 10.214.0.1/24 and fe80::1: the ip= gateway),
+        with the veth ends of the two VMs enslaved to it
+  vm    eth0 10.214.0.2/24, fe80::2: the agent (--no-netinit; ip= read
+        from its cmdline_path for the default allow_from)
+  nbr   eth0 10.214.0.3/24, fe80::3: the neighbour
+once over IPv4 and once over IPv6 link-local (the agent then listens on
+"::" and its ip= names the host's fe80::1 as gateway; no allow_from is
+set: the gateway rule covers the host's link-local address).
+
+From the neighbour: control routes 403 even with the token; RFB offers
+only VNC authentication (type 2, never None) and refuses a wrong
+password; the noVNC WebSocket upgrade without or with a wrong token gets
+no 101.  From the host: the control routes pass the gate; RFB with the
+password (DES) and the WebSocket with the token reach x11vnc.  In the VM,
+nothing listens beyond the configured sockets.  Only the test's own
+namespaces carry traffic."""
+import http.client
+import shutil
+
+import pytest
+
+from desktop import listeners, rfb, ws_upgrade
+from netns import Netns, wait_until
+from svagent import DESKTOP_SECRET, TOKEN, Agent, auth
+
+NET4 = "10.214.0"
+SESSION = "11111111-2222-3333-4444-555555555555"
+
+pytestmark = pytest.mark.skipif(not all(shutil.which(b) for b in ("Xvfb", "x11vnc", "websockify", "dbus-daemon")),
+                                reason="needs the display stack")
+
+
+class Bridge:
+    """host, vm and nbr namespaces on br0 (in host)."""
+
+    def __init__(self):
+        self.host = self.vm = self.nbr = None
+        try:
+            self.host = Netns("vmbabh")
+            self.vm = Netns("vmbabv")
+            self.nbr = Netns("vmbabn")
+            for ns in (self.host, self.vm, self.nbr):
+                # Only the link-local addresses set below: source address
+                # selection on the bridge is then the one we name.
+                ns.run("sysctl", "-qw", "net.ipv6.conf.default.addr_gen_mode=1")
+            h = self.host
+            h.run("ip", "link", "add", "br0", "type", "bridge")
+            h.run("ip", "addr", "add", f"{NET4}.1/24", "dev", "br0")
+            h.run("ip", "addr", "add", "fe80::1/64", "dev", "br0", "nodad")
+            h.run("ip", "link", "set", "br0", "up")
+            for ns, port, n in ((self.vm, "pv", 2), (self.nbr, "pn", 3)):
+                h.run("ip", "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns.name)
+                h.run("ip", "link", "set", port, "master", "br0")
+                h.run("ip", "link", "set", port, "up")
+                ns.run("ip", "addr", "add", f"{NET4}.{n}/24", "dev", "eth0")
+                ns.run("ip", "addr", "add", f"fe80::{n}/64", "dev", "eth0", "nodad")
+                ns.run("ip", "link", "set", "eth0", "up")
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self):
+        for ns in (self.nbr, self.vm, self.host):
+            if ns:
+                ns.close()
+
+
+@pytest.fixture(params=["ipv4", "ipv6"])
+def setup(request, agent_bin):
+    b = Bridge()
+    try:
+        if request.param == "ipv4":
+            vm_addr, host_scope, nbr_scope = f"{NET4}.2", None, None
+            cmdline = f"ip={NET4}.2::{NET4}.1:255.255.255.0::eth0:off"
+            sets = ()
+        else:
+            vm_addr, host_scope, nbr_scope = "fe80::2", "br0", "eth0"
+            cmdline = "ip=[fe80::2]::[fe80::1]:64::eth0:off"
+            sets = ("http_listen=::", "vnc_listen=::", "novnc_listen=::")
+        agent = Agent(agent_bin, "window_manager=", *sets, ns=b.vm, cmdline=cmdline)
+        yield request.param, b, agent, vm_addr, host_scope, nbr_scope
+        agent.stop()
+        log = agent.log_text()
+        agent.close()
+        assert DESKTOP_SECRET not in log and DESKTOP_SECRET[:8] not in log and TOKEN not in log
+    finally:
+        b.close()
+
+
+def scoped(addr, scope):
+    return f"{addr}%{scope}" if scope else addr
+
+
+def http_status(ns, addr, port, path, token=True):
+    """GET from ns; addr may carry a %scope (not sent in Host)."""
+    bare = addr.split("%")[0]
+    host = f"[{bare}]:{port}" if ":" in bare else f"{bare}:{port}"
+    with ns.entered():
+        c = http.client.HTTPConnection(addr, port, timeout=30)
+        try:
+            headers = {"Host": host}
+            c.request("GET", path, headers=auth(headers) if token else headers)
+            r = c.getresponse()
+            return r.status, r.read()
+        finally:
+            c.close()
+
+
+def test_neighbour_gets_no_desktop(setup):
+    family, b, agent, vm_addr, host_scope, nbr_scope = setup
+    wait_until(lambda: agent.try_get("/health/ready")[0] == 200, 60, "the VM's display chain ready")
+    net = agent.health()["network"]
+    assert net["gateway"] == ("10.214.0.1" if family == "ipv4" else "fe80::1"), net
+    route = f"/oauth-url?sessionId={SESSION}"
+    nbr_vm, host_vm = scoped(vm_addr, nbr_scope), scoped(vm_addr, host_scope)
+
+    # Control routes: the neighbour is refused even with the token; the host passes the gate.
+    assert http_status(b.nbr, nbr_vm, agent.http_port, route)[0] == 403
+    assert http_status(b.host, host_vm, agent.http_port, route) == (404, b'{"error":"Session not found"}')
+    assert http_status(b.host, host_vm, agent.http_port, route, token=False)[0] == 401
+    # /health is open to all, and says nothing secret.
+    status, body = http_status(b.nbr, nbr_vm, agent.http_port, "/health", token=False)
+    assert status == 200 and DESKTOP_SECRET.encode() not in body
+
+    # RFB: only VNC authentication, and only with the password.
+    with b.nbr.entered():
+        banner, types, result = rfb(nbr_vm, agent.vnc_port, "wrong-password")
+        assert banner.startswith(b"RFB 003.") and types == [2] and result == 1, (banner, types, result)
+        assert rfb(nbr_vm, agent.vnc_port)[1] == [2]
+        # noVNC: the upgrade needs the token.
+        assert ws_upgrade(nbr_vm, agent.novnc_port, "/websockify")[0] is None
+        assert ws_upgrade(nbr_vm, agent.novnc_port, "/websockify?token=guess")[0] is None
+    # The static noVNC pages are public (harmless: they hold no secret).
+    assert http_status(b.nbr, nbr_vm, agent.novnc_port, "/vnc.html", token=False)[0] == 200
+    with b.host.entered():
+        assert rfb(host_vm, agent.vnc_port, DESKTOP_SECRET)[1:] == ([2], 0)
+        status, frame = ws_upgrade(host_vm, agent.novnc_port, f"/websockify?token={DESKTOP_SECRET}")
+        assert " 101 " in status and frame.startswith(b"RFB 003."), (status, frame)
+        # What the host builds for the person: the noVNC page is served.
+        h = vm_addr if family == "ipv4" else f"[{vm_addr}]"
+        c = http.client.HTTPConnection(host_vm, agent.novnc_port, timeout=30)
+        c.request("GET", "/vnc.html", headers={"Host": f"{h}:{agent.novnc_port}"})
+        assert c.getresponse().status == 200
+        c.close()
+
+    # Nothing else listens in the VM.
+    if family == "ipv4":
+        want = [f"0.0.0.0:{agent.http_port}", f"0.0.0.0:{agent.vnc_port}", f"0.0.0.0:{agent.novnc_port}"]
+    else:
+        want = [f"*:{agent.http_port}", f"[::]:{agent.vnc_port}", f"*:{agent.novnc_port}"]
+    assert listeners(b.vm) == sorted(want), listeners(b.vm)

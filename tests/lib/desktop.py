@@ -1,0 +1,107 @@
+"""What a client of the VM's desktop does, for the netns and bridge tiers:
+the RFB handshake with VNC authentication (DES, computed here with
+Debian's python3-cryptography: TripleDES with an 8-byte key is single
+DES), the noVNC WebSocket upgrade, the listening sockets of a namespace,
+and the X windows of a display.  Each connects from the namespace it is
+given and never waits by sleeping: a socket timeout only bounds a hang."""
+import base64
+import os
+import socket
+import struct
+import subprocess
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+TIMEOUT = 10 * float(os.environ.get("VMBA_DEADLINE_SCALE", "3"))
+
+
+def vnc_des_response(password, challenge):
+    """RFC 6143 7.2.2: the challenge DES-encrypted with the password (first
+    8 bytes, NUL-padded), each key byte's bits reversed (VNC's quirk)."""
+    key = bytes(int(f"{b:08b}"[::-1], 2) for b in password.encode()[:8].ljust(8, b"\0"))
+    enc = Cipher(algorithms.TripleDES(key), modes.ECB()).encryptor()
+    return enc.update(challenge) + enc.finalize()
+
+
+def _recv_exact(s, n):
+    data = b""
+    while len(data) < n:
+        chunk = s.recv(n - len(data))
+        if not chunk:
+            raise EOFError(f"closed after {data!r}")
+        data += chunk
+    return data
+
+
+def rfb(host, port, password=None, family=None):
+    """Connects, answers RFB 003.008.  Returns (banner, security types
+    offered, SecurityResult or None when no password was tried)."""
+    fam = family or (socket.AF_INET6 if ":" in host else socket.AF_INET)
+    with socket.socket(fam, socket.SOCK_STREAM) as s:
+        s.settimeout(TIMEOUT)
+        s.connect(socket.getaddrinfo(host, port, fam, socket.SOCK_STREAM)[0][4])
+        banner = _recv_exact(s, 12)
+        s.sendall(b"RFB 003.008\n")
+        n = _recv_exact(s, 1)[0]
+        if n == 0:
+            return banner, [], None
+        types = list(_recv_exact(s, n))
+        if password is None or 2 not in types:
+            return banner, types, None
+        s.sendall(bytes([2]))
+        s.sendall(vnc_des_response(password, _recv_exact(s, 16)))
+        return banner, types, struct.unpack(">I", _recv_exact(s, 4))[0]
+
+
+def ws_upgrade(host, port, path):
+    """A WebSocket upgrade as noVNC sends it.  Returns (status line or None
+    when the server closed without answering, first frame's payload)."""
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(fam, socket.SOCK_STREAM) as s:
+        s.settimeout(TIMEOUT)
+        s.connect(socket.getaddrinfo(host, port, fam, socket.SOCK_STREAM)[0][4])
+        key = base64.b64encode(os.urandom(16)).decode()
+        h = host if fam == socket.AF_INET else f"[{host.split('%')[0]}]"
+        s.sendall((f"GET {path} HTTP/1.1\r\nHost: {h}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                   f"Sec-WebSocket-Protocol: binary\r\n\r\n").encode())
+        data = b""
+        try:
+            while b"\r\n\r\n" not in data:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        except ConnectionResetError:
+            pass
+        if b"\r\n\r\n" not in data:
+            return None, b""
+        head, _, rest = data.partition(b"\r\n\r\n")
+        status = head.split(b"\r\n")[0].decode()
+        if " 101 " not in status:
+            return status, b""
+        while len(rest) < 2 or len(rest) < 2 + (rest[1] & 0x7f):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            rest += chunk
+        return status, rest[2:2 + (rest[1] & 0x7f)] if len(rest) >= 2 else b""
+
+
+def listeners(ns):
+    """The TCP listening addresses in ns, as "addr:port" (ss's notation)."""
+    out = ns.run("ss", "-ltnH").stdout
+    return sorted(line.split()[3] for line in out.splitlines() if line.strip())
+
+
+def x_windows(ns, display, xauthority):
+    """xwininfo -root -tree lines of display that name a window:
+    '0x400001 "title": ("res" "class")  WxH+X+Y ...'."""
+    env = {"PATH": "/usr/bin:/bin", "XAUTHORITY": xauthority, "HOME": "/nonexistent", "LC_ALL": "C.UTF-8"}
+    r = ns.run("xwininfo", "-display", f":{display}", "-root", "-tree", env=env, check=False)
+    return [l.strip() for l in r.stdout.splitlines() if l.strip().startswith("0x") and '"' in l]
+
+
+def as_user(uid, *argv):
+    """argv as uid (its own group, no others)."""
+    return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", *argv]

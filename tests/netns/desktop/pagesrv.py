@@ -1,0 +1,55 @@
+#!/usr/bin/python3
+"""pagesrv.py ADDRESS PORT LOG AGENT_PORT: the web pages the real-Firefox
+tests open, on an address of the test's namespace.  Every request's method
+and path is appended to LOG as one line ("GET /url/1"), flushed at once,
+so a test waits for the line (the event) rather than for time.
+
+  /url/<n>   a page titled "url <n>"
+  /attack    a page whose two forms post themselves (enctype text/plain,
+             as a CSRF page would) to the agent's /shutdown and /auth/oauth
+             on 127.0.0.1:AGENT_PORT, each into its own frame"""
+import http.server
+import sys
+
+address, port, log, agent_port = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+
+ATTACK = f"""<!doctype html><meta charset=utf-8><title>attack</title>
+<iframe name=f1></iframe><iframe name=f2></iframe>
+<form id=a method=POST enctype=text/plain target=f1 action="http://127.0.0.1:{agent_port}/shutdown">
+<input name='{{"x":"' value='"}}'></form>
+<form id=b method=POST enctype=text/plain target=f2 action="http://127.0.0.1:{agent_port}/auth/oauth">
+<input name='{{"sessionId":"11111111-2222-3333-4444-555555555555","authorizeUrl":"http://127.0.0.1:9/a","x":"'
+ value='"}}'></form>
+<script>document.getElementById("a").submit(); document.getElementById("b").submit();</script>
+"""
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def record(self):
+        with open(log, "a") as f:
+            f.write(f"{self.command} {self.path}\n")
+
+    def do_GET(self):
+        self.record()
+        if self.path.startswith("/url/"):
+            body = f"<!doctype html><meta charset=utf-8><title>url {self.path[5:]}</title><p>{self.path}".encode()
+        elif self.path == "/attack":
+            body = ATTACK.encode()
+        else:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+class Server(http.server.ThreadingHTTPServer):
+    address_family = __import__("socket").AF_INET6 if ":" in address else __import__("socket").AF_INET
+
+
+Server((address, port), Handler).serve_forever()

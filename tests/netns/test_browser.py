@@ -1,0 +1,198 @@
+"""The real Firefox ESR through the agent, in a test namespace, with the
+image's policy (overlaid on /etc in the agent's mount namespace):
+
+- POST /open-url opens every URL it is handed in the one running
+  instance: a page server sees URL 1, 2 and 3 in order, one Firefox
+  window and no dialog; /open-url answered 200 each time only once the
+  browser took the URL; Firefox SIGKILLed comes back and the next URL
+  opens;
+- Firefox runs as the browser user, with its own HOME, TMPDIR and bus;
+- a page served from another address of the namespace posts forms
+  (enctype text/plain) to /shutdown and /auth/oauth: both refused by the
+  gate (403 in /metrics), the agent up, no session;
+- file:///etc/passwd and about:config show Firefox's "Blocked Page".
+Deadlines only bound hangs; every wait is for an event (a request the page
+server logged, a window title, a counter)."""
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+
+import pytest
+
+from desktop import x_windows
+from netns import wait_until
+from svagent import BROWSER_UID, Agent, auth
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PAGESRV = os.path.join(HERE, "desktop", "pagesrv.py")
+PAGE_ADDR = "10.213.0.2"  # a veth pair inside the agent's namespace: not loopback
+
+pytestmark = pytest.mark.skipif(not all(shutil.which(b) for b in
+                                        ("firefox-esr", "Xvfb", "x11vnc", "websockify", "dbus-daemon", "xwininfo")),
+                                reason="needs firefox-esr, the display stack and x11-utils")
+
+
+class Browser:
+    """The agent with its real Firefox, and a page server on PAGE_ADDR."""
+
+    def __init__(self, agent_bin):
+        self.agent = Agent(agent_bin)
+        ns = self.agent.ns
+        ns.run("ip", "link", "add", "pg0", "type", "veth", "peer", "name", "pg1")
+        ns.run("ip", "addr", "add", f"{PAGE_ADDR}/24", "dev", "pg0")
+        ns.run("ip", "link", "set", "pg0", "up")
+        ns.run("ip", "link", "set", "pg1", "up")
+        self.port = 18900 + self.agent.display
+        self.requests = os.path.join(self.agent.dir, "requests.log")
+        open(self.requests, "w").close()
+        ns.popen([sys.executable, PAGESRV, PAGE_ADDR, str(self.port), self.requests, str(self.agent.http_port)])
+        wait_until(lambda: self.agent.try_get("/health")[0] == 200, 20, "agent /health")
+        self.agent.wait_ready(60)
+
+    def url(self, path):
+        return f"http://{PAGE_ADDR}:{self.port}{path}"
+
+    def seen(self):
+        with open(self.requests) as f:
+            return [l.split()[1] for l in f.read().splitlines()
+                    if l.startswith("GET ") and not l.endswith("/favicon.ico")]
+
+    def open_url(self, url):
+        with self.agent.ns.entered():
+            c = http.client.HTTPConnection("127.0.0.1", self.agent.http_port, timeout=300)
+            try:
+                c.request("POST", "/open-url", body=json.dumps({"url": url}),
+                          headers=auth({"Content-Type": "application/json"}))
+                r = c.getresponse()
+                return r.status, json.loads(r.read())
+            finally:
+                c.close()
+
+    def firefox(self):
+        return self.agent.services()["firefox"]
+
+    def windows(self):
+        return x_windows(self.agent.ns, self.agent.display, self.agent.xauthority())
+
+    def top_windows(self):
+        """Firefox's mapped browser windows (class Navigator, not the 10x10
+        leader) and its dialogs (class "Firefox": "Close Firefox",
+        "Open Firefox in Troubleshoot Mode?")."""
+        wins = self.windows()
+        navigators = [w for w in wins if '("Navigator" "firefox-esr")' in w and " 10x10" not in w]
+        dialogs = [w for w in wins if '("Firefox" "firefox-esr")' in w or "Close Firefox" in w
+                   or "Troubleshoot" in w]
+        return navigators, dialogs
+
+    def title_shown(self, title):
+        return any(f'"{title} — Mozilla Firefox"' in w for w in self.windows())
+
+    def metrics(self):
+        status, body = self.agent.get("/metrics")
+        assert status == 200
+        return body.decode()
+
+    def remote_open(self, url):
+        """What the agent does, done by hand for URLs /open-url refuses
+        (file:, about:): Firefox's OpenURL on the browser's bus, as root."""
+        prof = os.path.realpath(os.path.join(self.agent.browser_dir, "profile"))
+        import base64
+        name = "org.mozilla.firefox." + re.sub(r"[^A-Za-z0-9_]", "_", base64.b64encode(prof.encode()).decode())
+        argv = [b"firefox-esr", b"--new-tab", url.encode()]
+        offs, pos = [], 4 + 4 * len(argv) + 2
+        for a in argv:
+            offs.append(pos)
+            pos += len(a) + 1
+        blob = struct.pack(f"<{1 + len(argv)}i", len(argv), *offs) + b"/\0" + b"".join(a + b"\0" for a in argv)
+        bus = os.path.join(self.agent.browser_dir, "bus")
+        self.agent.ns.run("dbus-send", f"--bus=unix:path={bus}", "--print-reply", "--reply-timeout=30000",
+                          f"--dest={name}", "/org/mozilla/firefox/Remote", "org.mozilla.firefox.OpenURL",
+                          "array:byte:" + ",".join(str(b) for b in blob))
+
+    def close(self):
+        self.agent.close()
+
+
+@pytest.fixture
+def browser(agent_bin):
+    b = Browser(agent_bin)
+    yield b
+    if os.environ.get("VMBA_KEEP_LOGS"):
+        print(b.agent.log_text()[-8000:])
+    b.close()
+
+
+def test_opens_every_url_in_one_instance(browser):
+    b = browser
+    assert b.open_url(b.url("/url/1")) == (200, {"success": True, "method": "browser_launch"})
+    wait_until(lambda: "/url/1" in b.seen(), 120, "URL 1 requested")
+    # As the browser user, with its own environment.
+    ff = b.firefox()
+    with open(f"/proc/{ff['pid']}/status") as f:
+        uid = re.search(r"^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$", f.read(), re.M).groups()
+    assert uid == (str(BROWSER_UID),) * 4
+    env = open(f"/proc/{ff['pid']}/environ", "rb").read().split(b"\0")
+    assert f"HOME={b.agent.browser_dir}".encode() in env
+    assert f"TMPDIR={b.agent.browser_dir}/tmp".encode() in env
+    assert f"XAUTHORITY={b.agent.browser_dir}/.Xauthority".encode() in env
+    assert f"DBUS_SESSION_BUS_ADDRESS=unix:path={b.agent.browser_dir}/bus".encode() in env
+    assert b"MOZ_DISABLE_AUTO_SAFE_MODE=1" in env
+    assert not [e for e in env if e.startswith(b"NOTIFY_SOCKET=") or e.startswith(b"VMBA")]
+
+    for n in (2, 3):
+        assert b.open_url(b.url(f"/url/{n}")) == (200, {"success": True, "method": "navigate"})
+        wait_until(lambda: f"/url/{n}" in b.seen(), 60, f"URL {n} requested")
+    assert b.seen() == ["/url/1", "/url/2", "/url/3"]
+    wait_until(lambda: b.title_shown("url 3"), 60, "URL 3's tab shown")
+    navigators, dialogs = b.top_windows()
+    assert len(navigators) == 1 and not dialogs, b.windows()
+    assert b.firefox()["pid"] == ff["pid"] and b.firefox()["restarts"] == 0
+
+    # Killed (its whole process group): the supervisor brings it back, and
+    # the next URL opens in the new instance.
+    os.killpg(ff["pid"], signal.SIGKILL)
+    wait_until(lambda: b.firefox()["restarts"] == 1 and b.firefox()["state"] == "ready", 60, "firefox back")
+    status, body = b.open_url(b.url("/url/4"))
+    assert status == 200 and body["success"] is True, body
+    wait_until(lambda: "/url/4" in b.seen(), 120, "URL 4 requested")
+    wait_until(lambda: b.title_shown("url 4"), 60, "URL 4's tab shown")
+    navigators, dialogs = b.top_windows()
+    assert len(navigators) == 1 and not dialogs, b.windows()
+    assert b.agent.alive()
+
+
+def test_pages_cannot_reach_the_agent(browser):
+    b = browser
+    assert b.open_url(b.url("/attack")) == (200, {"success": True, "method": "browser_launch"})
+    wait_until(lambda: "/attack" in b.seen(), 120, "the attack page loaded")
+
+    def refused():
+        m = b.metrics()
+        return ('vmba_http_requests_total{route="/shutdown",status="403"} 1' in m and
+                'vmba_http_requests_total{route="/auth/oauth",status="403"} 1' in m)
+    wait_until(refused, 60, "both form posts refused")
+    m = b.metrics()
+    assert 'route="/shutdown",status="200"' not in m and 'route="/auth/oauth",status="200"' not in m
+    assert b.agent.alive()
+    assert b.agent.health()["activeSessions"] == 0
+    assert not b.agent.log_lines("Stopping")
+
+
+def test_policies_block_files_and_about_config(browser):
+    b = browser
+    assert b.open_url(b.url("/url/1")) == (200, {"success": True, "method": "browser_launch"})
+    wait_until(lambda: b.title_shown("url 1"), 120, "URL 1 shown")
+    for blocked, between in (("file:///etc/passwd", "/url/2"), ("about:config", "/url/3")):
+        b.remote_open(blocked)
+        wait_until(lambda: b.title_shown("Blocked Page"), 60, f"{blocked} blocked")
+        assert not any(t in w for w in b.windows() for t in ('"passwd', "root:x:0:0", "Advanced Preferences"))
+        # Back to a page of ours, so the next block is seen anew.
+        assert b.open_url(b.url(between))[0] == 200
+        wait_until(lambda: b.title_shown(f"url {between[-1]}") and not b.title_shown("Blocked Page"), 60,
+                   f"{between} shown")

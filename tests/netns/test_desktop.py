@@ -1,0 +1,180 @@
+"""The desktop as shipped, with the real Xvfb, x11vnc, websockify and
+dbus-daemon, the agent in a fresh network namespace:
+
+- the files derived from the desktop secret and the X cookie, their owners
+  and modes; the browser user cannot read the agent's files;
+- exactly the configured listeners (no [::]:5900, no [::]:PORT);
+- Xvfb refuses a client without the cookie (as root, and as the browser's
+  uid), the browser's copy of the cookie works for the browser's uid;
+- RFB offers only VNC authentication and refuses a wrong password; the
+  noVNC WebSocket needs the token; the secret never reaches the log;
+- the secret arriving later (MMDS) rewrites the files and restarts x11vnc
+  and websockify;
+- a missing browser user: the browser never starts, and /health says why.
+The real-Firefox tests are in test_browser.py."""
+import json
+import os
+import shutil
+import stat
+import sys
+
+import pytest
+
+from desktop import as_user, listeners, rfb, ws_upgrade, x_windows
+from netns import wait_until
+from svagent import BROWSER_UID, DESKTOP_SECRET, TOKEN, Agent, auth
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def need(*binaries):
+    for b in binaries:
+        if not shutil.which(b):
+            pytest.skip(f"{b} not installed")
+
+
+@pytest.fixture
+def agent(agent_bin):
+    need("Xvfb", "x11vnc", "websockify", "dbus-daemon", "xwininfo")
+    with Agent(agent_bin, "window_manager=") as a:
+        a.wait_ready()
+        yield a
+
+
+def mode(path):
+    st = os.lstat(path)
+    return st.st_uid, stat.S_IMODE(st.st_mode)
+
+
+def test_files_owners_and_modes(agent):
+    run = agent.runtime_dir
+    assert mode(run) == (0, 0o700)
+    for name in ("Xauthority", "vnc-password", "novnc-tokens"):
+        assert mode(os.path.join(run, name)) == (0, 0o600), name
+    with open(os.path.join(run, "vnc-password")) as f:
+        assert f.read() == DESKTOP_SECRET + "\n"
+    with open(os.path.join(run, "novnc-tokens")) as f:
+        assert f.read() == f"{DESKTOP_SECRET}: 127.0.0.1:{agent.vnc_port}\n"
+    b = agent.browser_dir
+    for d in (b, os.path.join(b, "tmp"), os.path.join(b, "profile")):
+        assert mode(d) == (BROWSER_UID, 0o700), d
+    assert mode(os.path.join(b, ".Xauthority")) == (BROWSER_UID, 0o600)
+    assert mode(os.path.join(b, "bus.conf")) == (0, 0o644)
+    assert mode(os.path.join(b, "profile", "user.js")) == (0, 0o644)
+    with open(os.path.join(b, "profile", "user.js")) as f:
+        assert 'user_pref("toolkit.startup.max_resumed_crashes", -1);' in f.read()
+    # The X cookie: one FamilyWild MIT-MAGIC-COOKIE-1 entry, as xauth reads it.
+    out = agent.ns.run("xauth", "-f", os.path.join(run, "Xauthority"), "nlist").stdout.split()
+    assert out[:4] == ["ffff", "0000", f"{len(str(agent.display)):04x}",
+                       str(agent.display).encode().hex()] and out[4:6] == ["0012", b"MIT-MAGIC-COOKIE-1".hex()]
+    assert out[6] == "0010" and len(out[7]) == 32
+    # The browser's uid reads none of the agent's files.
+    for cmd, path in (("cat", os.path.join(agent.dir, "token")), ("cat", os.path.join(run, "vnc-password")),
+                      ("ls", run), ("ls", os.path.join(agent.dir, "logins"))):
+        r = agent.ns.run(*as_user(BROWSER_UID, cmd, path), check=False)
+        assert r.returncode != 0 and "Permission denied" in r.stderr, (path, r.stderr)
+    assert mode(os.path.join(agent.dir, "logins")) == (0, 0o700)
+
+
+def test_only_configured_listeners(agent):
+    assert listeners(agent.ns) == sorted([f"0.0.0.0:{agent.http_port}", f"0.0.0.0:{agent.vnc_port}",
+                                          f"0.0.0.0:{agent.novnc_port}"])
+
+
+def test_x_needs_the_cookie(agent):
+    display, run = agent.display, agent.runtime_dir
+    base = ["env", "-i", "PATH=/usr/bin:/bin", "HOME=/nonexistent"]
+    probe = ["xwininfo", "-display", f":{display}", "-root"]
+    # No cookie: refused, for root and for the browser's uid alike.
+    r = agent.ns.run(*base, *probe, check=False)
+    assert r.returncode != 0 and "unable to open display" in r.stderr, r.stderr
+    r = agent.ns.run(*as_user(BROWSER_UID, *base, *probe), check=False)
+    assert r.returncode != 0 and "unable to open display" in r.stderr, r.stderr
+    # Root's file is not the browser's to read.
+    r = agent.ns.run(*as_user(BROWSER_UID, *base, f"XAUTHORITY={run}/Xauthority", *probe), check=False)
+    assert r.returncode != 0
+    # With the cookie: root with its file, the browser's uid with its copy.
+    agent.ns.run(*base, f"XAUTHORITY={run}/Xauthority", *probe)
+    agent.ns.run(*as_user(BROWSER_UID, *base, f"XAUTHORITY={agent.browser_dir}/.Xauthority", *probe))
+    assert x_windows(agent.ns, display, f"{run}/Xauthority") is not None
+
+
+def test_vnc_and_novnc_need_the_secret(agent):
+    with agent.ns.entered():
+        banner, types, result = rfb("127.0.0.1", agent.vnc_port, "wrong-pw")
+        assert banner.startswith(b"RFB 003.") and types == [2], types
+        assert result == 1
+        banner, types, result = rfb("127.0.0.1", agent.vnc_port, DESKTOP_SECRET)
+        assert types == [2] and result == 0
+        # Only the first 8 characters count (VNC): documented, not a hole.
+        assert rfb("127.0.0.1", agent.vnc_port, DESKTOP_SECRET[:8])[2] == 0
+        assert ws_upgrade("127.0.0.1", agent.novnc_port, "/websockify") == (None, b"")
+        assert ws_upgrade("127.0.0.1", agent.novnc_port, "/websockify?token=wrong")[0] is None
+        status, frame = ws_upgrade("127.0.0.1", agent.novnc_port, f"/websockify?token={DESKTOP_SECRET}")
+        assert " 101 " in status and frame.startswith(b"RFB 003."), (status, frame)
+    # websockify prints the path with the token: redacted in our log.
+    wait_until(lambda: agent.log_lines("websockify: ") and "[REDACTED]" in agent.log_text(), 10,
+               "websockify's request line in the log")
+    log = agent.log_text()
+    assert DESKTOP_SECRET not in log and DESKTOP_SECRET[:8] not in log and TOKEN not in log
+
+
+FAKE_MMDS = os.path.join(HERE, "desktop", "fake_mmds.py")
+
+
+def test_secret_from_mmds_later(agent_bin, tmp_path):
+    """No secret at start: the desktop is locked with a random one; when
+    MMDS answers, the files are rewritten and x11vnc and websockify restart
+    (in that order) and take it."""
+    need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
+    release = tmp_path / "release"
+    with Agent(agent_bin, "window_manager=", "mmds=true", "mmds_address=127.0.0.1",
+               f"desktop_secret_file={tmp_path}/absent", "token_file=") as a:
+        a.ns.popen([sys.executable, FAKE_MMDS, "127.0.0.1", "80", str(release), DESKTOP_SECRET, TOKEN])
+        a.wait_ready()
+        with open(os.path.join(a.runtime_dir, "vnc-password")) as f:
+            random_pw = f.read().strip()
+        assert random_pw != DESKTOP_SECRET and len(random_pw) == 64
+        before = a.services()
+        with a.ns.entered():
+            assert rfb("127.0.0.1", a.vnc_port, DESKTOP_SECRET)[2] == 1
+        release.write_text("go\n")
+        wait_until(lambda: a.log_lines("Desktop secret received from MMDS."), 30, "the secret from MMDS")
+        wait_until(lambda: a.services()["websockify"]["pid"] != before["websockify"]["pid"] and
+                   a.try_get("/health/ready")[0] == 200, 30, "x11vnc and websockify restarted")
+        after = a.services()
+        assert after["x11vnc"]["pid"] != before["x11vnc"]["pid"]
+        assert after["x11vnc"]["last_error"] is None and after["x11vnc"]["restarts"] == 1
+        assert after["Xvfb"]["pid"] == before["Xvfb"]["pid"]
+        assert after["x11vnc"]["state"] == after["websockify"]["state"] == "ready"
+        started = [l.split("Service ")[1].split(" ")[0] for l in a.log_lines("started (pid")]
+        assert started[-2:] == ["x11vnc", "websockify"], started
+        with open(os.path.join(a.runtime_dir, "vnc-password")) as f:
+            assert f.read() == DESKTOP_SECRET + "\n"
+        with a.ns.entered():
+            assert rfb("127.0.0.1", a.vnc_port, DESKTOP_SECRET)[2] == 0
+            assert " 101 " in ws_upgrade("127.0.0.1", a.novnc_port, f"/websockify?token={DESKTOP_SECRET}")[0]
+        log = a.log_text()
+        assert DESKTOP_SECRET not in log and random_pw not in log and random_pw[:8] not in log
+
+
+def test_browser_user_missing(agent_bin):
+    """Fail closed: no such user, no browser (never root), and why."""
+    need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
+    with Agent(agent_bin, "window_manager=", "browser_user=vmba-no-such-user") as a:
+        a.wait_state("browser-bus", "failed")
+        why = "user 'vmba-no-such-user' not found in /etc/passwd"
+        assert a.services()["browser-bus"]["last_error"] == why
+        with a.ns.entered():
+            import http.client
+            c = http.client.HTTPConnection("127.0.0.1", a.http_port, timeout=30)
+            c.request("POST", "/open-url", body=json.dumps({"url": "http://127.0.0.1:9/x"}),
+                      headers=auth({"Content-Type": "application/json"}))
+            r = c.getresponse()
+            assert (r.status, json.loads(r.read())) == (503, {"error": "Browser not available"})
+            c.close()
+        s = a.services()
+        assert s["firefox"]["state"] == "failed" and s["firefox"]["last_error"] == why
+        assert s["firefox"]["pid"] is None
+        assert a.log_lines("The browser will not start: user 'vmba-no-such-user' not found")
+        assert not os.path.exists(a.browser_dir)

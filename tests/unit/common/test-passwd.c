@@ -1,0 +1,101 @@
+/* Unit tests for common/passwd-util.c: /etc/passwd text → the entry of
+ * one user, as glibc's files backend reads it (passwd(5)); each case says
+ * whose behaviour it follows. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "macro.h"
+#include "passwd-util.h"
+
+static const char debian[] =
+        "root:x:0:0:root:/root:/bin/bash\n"
+        "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+        "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+        "vmba-browser:x:998:998::/var/lib/vm-browser-agent/browser:/usr/sbin/nologin";
+
+typedef struct Case {
+        const char *what;
+        const char *text;
+        const char *name;
+        int r;
+        uid_t uid;
+        gid_t gid;
+        const char *home, *shell;
+} Case;
+
+static const Case cases[] = {
+        { "Debian's file, a system user", debian, "nobody", 0, 65534, 65534, "/nonexistent", "/usr/sbin/nologin" },
+        { "the last line without a newline", debian, "vmba-browser", 0, 998, 998,
+          "/var/lib/vm-browser-agent/browser", "/usr/sbin/nologin" },
+        { "root is found (refusing it is the caller's policy)", debian, "root", 0, 0, 0, "/root", "/bin/bash" },
+        { "absent", debian, "vmba", -ENOENT },
+        { "a prefix of a name is not the name", debian, "nob", -ENOENT },
+        { "a name longer than an entry's", debian, "nobodyx", -ENOENT },
+        { "empty text", "", "nobody", -ENOENT },
+        { "empty name", debian, "", -EINVAL },
+        { "a name with ':' could match across fields", debian, "nobody:x", -EINVAL },
+        { "a name with a newline", debian, "a\nb", -EINVAL },
+        /* glibc skips lines it cannot parse and keeps reading. */
+        { "six fields: skipped, the next entry wins",
+          "u:x:1:1:gecos:/h\nu:x:2:2::/h2:/bin/sh\n", "u", 0, 2, 2, "/h2", "/bin/sh" },
+        { "eight fields: skipped", "u:x:1:1::/h:/bin/sh:extra\n", "u", -ENOENT },
+        { "a uid that is not a number", "u:x:1a:1::/h:/bin/sh\n", "u", -ENOENT },
+        { "a negative uid", "u:x:-1:1::/h:/bin/sh\n", "u", -ENOENT },
+        { "an empty gid", "u:x:1::::/bin/sh\n", "u", -ENOENT },
+        { "uid 4294967295 is (uid_t)-1, no id", "u:x:4294967295:1::/h:/s\n", "u", -ENOENT },
+        { "uid 4294967294 is the largest", "u:x:4294967294:1::/h:/s\n", "u", 0, 4294967294u, 1, "/h", "/s" },
+        { "an id with more digits than fit", "u:x:99999999999:1::/h:/s\n", "u", -ENOENT },
+        { "leading zeros are decimal, not octal (strtoul base 10)", "u:x:010:010::/h:/s\n", "u", 0, 10, 10, "/h", "/s" },
+        /* The first entry wins, as getpwnam() returns it. */
+        { "duplicates: the first", "u:x:5:5::/a:/s\nu:x:6:6::/b:/s\n", "u", 0, 5, 5, "/a", "/s" },
+        /* NIS compat lines name no local user (nsswitch "compat"). */
+        { "+name lines are NIS", "+u:x:1:1::/h:/s\n", "+u", -ENOENT },
+        { "-name lines are NIS", "-u::::::\nu:x:3:3::/h:/s\n", "u", 0, 3, 3, "/h", "/s" },
+        { "blank lines", "\n\nu:x:3:4::/h:/s\n\n", "u", 0, 3, 4, "/h", "/s" },
+        { "empty home and shell", "u:x:3:4:::\n", "u", 0, 3, 4, "", "" },
+};
+
+static void test_cases(void **state) {
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                const Case *c = &cases[i];
+                PasswdEntry e = {};
+                int r = passwd_find(c->text, strlen(c->text), c->name, &e);
+
+                if (r != c->r)
+                        fail_msg("%s: %d, expected %d", c->what, r, c->r);
+                if (r < 0)
+                        continue;
+                if (e.uid != c->uid || e.gid != c->gid || !streq(e.home, c->home) || !streq(e.shell, c->shell))
+                        fail_msg("%s: %u:%u %s %s", c->what, (unsigned)e.uid, (unsigned)e.gid, e.home, e.shell);
+                passwd_entry_done(&e);
+        }
+}
+
+static void test_size_bounds(void **state) {
+        PasswdEntry e = {};
+        /* Only size bytes are read: the entry cut off is not there. */
+        const char text[] = "a:x:1:1::/h:/s\nb:x:2:2::/h:/s\n";
+
+        assert_int_equal(passwd_find(text, 15, "b", &e), -ENOENT);
+        assert_int_equal(passwd_find(text, 15, "a", &e), 0);
+        assert_int_equal(e.uid, 1);
+        passwd_entry_done(&e);
+        /* A NUL inside a line: that line never matches, the next one does. */
+        assert_int_equal(passwd_find("a:x:1:1::/h\0:/s\na:x:7:7::/h:/s\n", 31, "a", &e), 0);
+        assert_int_equal(e.uid, 7);
+        passwd_entry_done(&e);
+        passwd_entry_done(NULL);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_cases),
+                cmocka_unit_test(test_size_bounds),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,45 @@
+/* The files the agent derives at start for the display stack, named and
+ * composed here (pure; vnc/desktop.c writes them):
+ *   runtime_dir (0700 root):  Xauthority    the X cookie (Xvfb -auth, x11vnc -auth,
+ *                                           the window manager, the agent's libxdo)
+ *                             vnc-password  x11vnc -passwdfile: the desktop secret
+ *                             novnc-tokens  websockify's TokenFile: "SECRET: host:port"
+ *   the browser's directory, the profile's parent (0700, the browser user's):
+ *                             .Xauthority   its own copy of the cookie
+ *                             tmp/          its TMPDIR (Firefox's startup lock lives there)
+ *                             bus, bus.conf its session bus (dbus-daemon as that user)
+ * The profile itself is firefox_profile, below the browser's directory. */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct DesktopPaths {
+        char *xauthority;
+        char *vnc_password;
+        char *novnc_tokens;
+        char *browser_dir;
+        char *browser_tmp;
+        char *browser_xauthority;
+        char *bus_socket;
+        char *bus_config;
+} DesktopPaths;
+
+/* From runtime_dir and the profile directory, both absolute and plain (no
+ * ".", "..", "//" or trailing '/'); the profile's parent is the browser's
+ * directory and may not be "/" (it is given to the browser user).
+ * -EINVAL otherwise, -ENOMEM. */
+int desktop_paths_init(DesktopPaths *p, const char *runtime_dir, const char *profile);
+void desktop_paths_done(DesktopPaths *p);
+
+/* x11vnc's password file: the secret on the first line (VNC uses its
+ * first 8 characters).  The secret must pass desktop_secret_is_valid(). */
+int desktop_vnc_password_text(const char *secret, char **ret);
+/* websockify's token file: "SECRET: HOST:PORT\n", HOST as websockify
+ * splits it (the last ':' ends it, so an IPv6 address goes bare). */
+int desktop_novnc_tokens_text(const char *secret, const char *host, uint16_t port, char **ret);
+/* The browser user's session bus: Debian's session.conf without service
+ * activation (nothing starts on demand, at-spi included), connections from
+ * the browser's uid and from root (the agent calls Firefox's OpenURL).
+ * The listen address is given on dbus-daemon's command line. */
+int desktop_bus_config_text(uid_t browser_uid, char **ret);

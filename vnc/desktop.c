@@ -1,0 +1,114 @@
+/* Implementation of desktop.h.  Files root writes into the browser user's
+ * directory go through write_file_atomic_owned() (a new file renamed over
+ * the name: a symlink planted there is replaced, never followed) and
+ * directories through mkdir_owned() (never chown()s what another uid
+ * owns), since that user controls the directory's entries. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "browser.h"
+#include "desktop.h"
+#include "fileio.h"
+#include "macro.h"
+#include "xauth.h"
+
+static int fail(int r, char *err, size_t size, const char *what, const char *path) {
+        snprintf(err, size, "%s %s: %s", what, path, strerror(-r));
+        return r;
+}
+
+/* The runtime directory is root's alone. */
+static int runtime_dir_make(const char *dir) {
+        struct stat st;
+        int r = mkdir_all(dir, 0755, 0700);
+
+        if (r < 0)
+                return r;
+        if (lstat(dir, &st) < 0)
+                return -errno;
+        if (!S_ISDIR(st.st_mode) || st.st_uid != 0)
+                return -EPERM;
+        if ((st.st_mode & 07777) != 0700 && chmod(dir, 0700) < 0)
+                return -errno;
+        return 0;
+}
+
+static int write_cookie(const DesktopFilesOptions *o, char *err, size_t size) {
+        uint8_t cookie[XAUTH_COOKIE_SIZE], entry[128];
+        ssize_t n;
+        int r;
+
+        if (getrandom(cookie, sizeof cookie, 0) != (ssize_t)sizeof cookie)
+                return fail(-EIO, err, size, "cannot make the X cookie for", o->paths->xauthority);
+        n = xauth_wild_entry(o->display, cookie, entry, sizeof entry);
+        explicit_bzero(cookie, sizeof cookie);
+        if (n < 0)
+                return fail((int)n, err, size, "cannot compose", o->paths->xauthority);
+        r = write_file_atomic(o->paths->xauthority, entry, (size_t)n, 0600);
+        if (r < 0)
+                fail(r, err, size, "cannot write", o->paths->xauthority);
+        else if (o->browser) {
+                r = write_file_atomic_owned(o->paths->browser_xauthority, entry, (size_t)n, 0600, o->uid, o->gid,
+                                            0);
+                if (r < 0)
+                        fail(r, err, size, "cannot write", o->paths->browser_xauthority);
+        }
+        explicit_bzero(entry, sizeof entry);
+        return r;
+}
+
+int desktop_write_browser_files(const DesktopFilesOptions *o, char *err, size_t size) {
+        const char *dirs[] = { o->paths->browser_dir, o->paths->browser_tmp, o->profile };
+        _cleanup_(freep) char *conf = NULL;
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                r = mkdir_owned(dirs[i], 0700, o->uid, o->gid);
+                if (r == -EPERM)
+                        snprintf(err, size, "%s is not the browser user's (uid %u): refused", dirs[i],
+                                 (unsigned)o->uid);
+                if (r < 0)
+                        return r == -EPERM ? r : fail(r, err, size, "cannot create", dirs[i]);
+        }
+        r = desktop_bus_config_text(o->uid, &conf);
+        if (r < 0)
+                return fail(r, err, size, "cannot compose", o->paths->bus_config);
+        r = write_file_atomic_owned(o->paths->bus_config, conf, strlen(conf), 0644, 0, 0, 0);
+        if (r < 0)
+                return fail(r, err, size, "cannot write", o->paths->bus_config);
+        r = browser_prepare_profile(o->profile);
+        if (r < 0)
+                return fail(r, err, size, "cannot write user.js in", o->profile);
+        return 0;
+}
+
+int desktop_write_start_files(const DesktopFilesOptions *o, char *err, size_t size) {
+        int r = runtime_dir_make(o->runtime_dir);
+
+        if (r == -EPERM) {
+                snprintf(err, size, "%s is not a directory of root's: refused", o->runtime_dir);
+                return r;
+        }
+        if (r < 0)
+                return fail(r, err, size, "cannot create", o->runtime_dir);
+        return write_cookie(o, err, size);
+}
+
+int desktop_write_secret_files(const DesktopPaths *p, const char *secret, const char *vnc_host, uint16_t vnc_port) {
+        _cleanup_(erase_and_freep) char *pw = NULL, *tokens = NULL;
+        int r;
+
+        r = desktop_vnc_password_text(secret, &pw);
+        if (r >= 0)
+                r = desktop_novnc_tokens_text(secret, vnc_host, vnc_port, &tokens);
+        if (r < 0)
+                return r;
+        r = write_file_atomic(p->vnc_password, pw, strlen(pw), 0600);
+        if (r < 0)
+                return r;
+        return write_file_atomic(p->novnc_tokens, tokens, strlen(tokens), 0600);
+}

@@ -1,0 +1,37 @@
+/* Writes the desktop's files (desktop-files.h) with the right owners and
+ * modes: at start, before any service runs, and again when the desktop
+ * secret changes.  An adapter: the texts and names are desktop-files.c's. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "desktop-files.h"
+
+typedef struct DesktopFilesOptions {
+        const DesktopPaths *paths;
+        const char *runtime_dir;
+        const char *profile;      /* firefox_profile */
+        unsigned display;         /* X display number, for the cookie entry */
+        bool browser;             /* the browser user exists: prepare its files */
+        uid_t uid;                /* the browser user (not root) */
+        gid_t gid;
+} DesktopFilesOptions;
+
+/* For the browser (o->browser): its directory, tmp and profile (its own,
+ * 0700: an existing directory another uid owns is refused with -EPERM),
+ * the bus config (0644 root) and user.js.  The first error stops it, with
+ * what failed in err. */
+int desktop_write_browser_files(const DesktopFilesOptions *o, char *err, size_t size);
+
+/* runtime_dir (0700 root; an existing one is made so when root owns it,
+ * refused with -EPERM otherwise) and a fresh random cookie in Xauthority
+ * (0600 root) and, when o->browser, in the browser's copy (0600, its own).
+ * Xvfb must not start when this failed: its -auth fails open. */
+int desktop_write_start_files(const DesktopFilesOptions *o, char *err, size_t size);
+
+/* The secret's files: x11vnc's password file and websockify's token file
+ * (0600 root), pointing websockify at x11vnc on vnc_host:vnc_port.
+ * -EINVAL when the secret does not pass desktop_secret_is_valid(). */
+int desktop_write_secret_files(const DesktopPaths *p, const char *secret, const char *vnc_host, uint16_t vnc_port);
