@@ -83,7 +83,7 @@ def test_missing_virtio_module_is_a_build_error(tmp_path):
                         "--init", str(init), str(tmp_path / "out.img")],
                        capture_output=True, text=True)
     assert r.returncode == 1
-    assert r.stderr == f"mkinitramfs: kernel {kver} has no module virtio_pci (and it is not built in)\n"
+    assert r.stderr == f"mkinitramfs: kernel {kver} has no module virtio_ring (and it is not built in)\n"
     assert not (tmp_path / "out.img").exists()
 
 
