@@ -50,6 +50,8 @@ IP_ARG = f"ip={GUEST_IP}::{GATEWAY}:{NETMASK}:{HOSTNAME}:eth0:off"
 MICROVM_IP_ARG = f"ip={GUEST_IP}::{GATEWAY}:{NETMASK}::eth0:off"
 MACHINES = ("q35", "microvm")
 FORWARDS = {"http": 8080, "vnc": 5901, "novnc": 6080}
+# qemu's exit message when a forwarded port was taken after free_port().
+PORT_TAKEN = "Could not set up host forwarding rule"
 PROBE_MARKER = "VMBA-PROBE-OK"
 
 _accel = None
@@ -178,7 +180,7 @@ class Vm:
     docstring); microvm takes its kernel and boot arguments from image_dir."""
 
     def __init__(self, image_dir=None, mode="pid1", workdir=None, initrd=None,
-                 kernel=None, memory=1024, cpus=2, extra_cmdline="", ip_arg=IP_ARG,
+                 kernel=None, memory=1024, cpus=None, extra_cmdline="", ip_arg=IP_ARG,
                  machine="q35"):
         if machine not in MACHINES:
             raise ValueError(f"machine {machine!r} is not one of {MACHINES}")
@@ -191,7 +193,7 @@ class Vm:
             self.image / ("vmlinux" if machine == "microvm" else "vmlinuz") if self.image else kernel_path())
         self.initrd = pathlib.Path(initrd) if initrd else self.image / "initrd.img"
         self.memory = memory
-        self.cpus = cpus
+        self.cpus = cpus or 2
         self.ip_arg = ip_arg
         self.extra_cmdline = extra_cmdline
         # Per-VM secrets.  q35: on the kernel command line (the agent warns:
@@ -290,7 +292,7 @@ class Vm:
         return argv
 
     def start(self):
-        if self.machine == "microvm" and self.mode != "initramfs":
+        if self.machine == "microvm" and self.mode != "initramfs" and self.rootfs is None:
             self._write_rootfs_secrets()
         self.ports = {k: free_port() for k in FORWARDS}
         self.qemu_log = open(self.workdir / "qemu.log", "w")
@@ -318,15 +320,30 @@ class Vm:
         except (OSError, ValueError):
             return None
 
+    def qemu_log_text(self):
+        p = self.workdir / "qemu.log"
+        return p.read_text(errors="replace") if p.exists() else ""
+
     def wait_http_200(self, path="/health", timeout=120):
         """Polls the forwarded port until `path` answers 200; returns
         (seconds since qemu start, body).  qemu's forwarder accepts the TCP
-        connection before the guest listens, so only a 200 counts."""
+        connection before the guest listens, so only a 200 counts.
+        free_port() can only pick ports that are free when asked: when
+        another process took one before qemu bound it, qemu exits at once
+        and is started again on new ports (up to 3 times)."""
         def ok():
             r = self.try_http(path)
             return r if r and r[0] == 200 else None
-        _, body = wait_until(ok, timeout, f"{path} 200", self.proc)
-        return time.monotonic() - self.started_at, body
+        for attempt in range(3):
+            try:
+                _, body = wait_until(ok, timeout, f"{path} 200", self.proc)
+                return time.monotonic() - self.started_at, body
+            except RuntimeError as e:
+                log = self.qemu_log_text()
+                if attempt == 2 or PORT_TAKEN not in log:
+                    raise RuntimeError(f"{e}: {log.strip()[-1000:]}") from None
+                self.stop()
+                self.start()
 
     def health(self):
         status, body = self.http("/health")
