@@ -329,15 +329,18 @@ class Vm:
         p = self.workdir / "qemu.log"
         return p.read_text(errors="replace") if p.exists() else ""
 
-    def wait_http_200(self, path="/health", timeout=120):
+    def wait_http_200(self, path="/health", timeout=120, attempt_timeout=2):
         """Polls the forwarded port until `path` answers 200; returns
         (seconds since qemu start, body).  qemu's forwarder accepts the TCP
-        connection before the guest listens, so only a 200 counts.
+        connection before the guest listens, so only a 200 counts; until
+        the guest's address is up, an attempt hangs for `attempt_timeout`
+        (the forwarded SYN gets no answer), which is the resolution of the
+        time returned.
         free_port() can only pick ports that are free when asked: when
         another process took one before qemu bound it, qemu exits at once
         and is started again on new ports (up to 3 times)."""
         def ok():
-            r = self.try_http(path)
+            r = self.try_http(path, timeout=attempt_timeout)
             return r if r and r[0] == 200 else None
         for attempt in range(3):
             try:
