@@ -223,6 +223,8 @@ def test_vm_secrets_copy_leaves_the_golden_image_alone(tmp_path, small_fs):
 
 @pytest.mark.parametrize("content,message", [
     ("a\nb\n", "more than one line"),
+    ("a\nb", "more than one line"),
+    ("\n", "empty"),
     ("", "empty"),
     ("x" * 4097, "over 4096 bytes"),
     ("tab\there\n", "not printable ASCII"),
