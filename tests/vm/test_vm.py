@@ -1,7 +1,8 @@
 """The vm tier: the golden image booted under qemu, probed from the host.
 
 The image is built (or reused from $VMBA_CACHE, default /var/cache/vm-browser-agent, by content hash) by
-packaging/mkimage with the agent under test.  Each boot mode gets one VM
+packaging/mkimage with the agent under test (the `image` fixture in
+conftest.py, shared with test_microvm.py).  Each boot mode gets one VM
 for the module: `pid1` (init=/usr/sbin/vm-browser-agent) and `systemd`
 (init=/lib/systemd/systemd with the unit enabled).  The kernel command line
 carries an ip= for qemu's user network; the guest's 8080, 5901 and 6080 are
@@ -31,23 +32,6 @@ EXPECTED_NETWORK = {
     "dns": [], "mtu": None, "error": None,
 }
 BUILD_ID_RE = re.compile(r"^vmba-\S+\+\S+\.\d{8}T\d{6}Z\.pkgs-[0-9a-f]{12}$")
-
-
-def _need_vm_tools():
-    if not qemu.have_qemu():
-        pytest.skip("qemu-system-x86_64 not installed")
-    if not qemu.kernel_path():
-        pytest.skip("no /boot/vmlinuz-*-cloud-amd64 (linux-image-cloud-amd64)")
-    if os.geteuid() != 0:
-        pytest.fail("the vm tier builds the image with debootstrap: run as root")
-
-
-@pytest.fixture(scope="session")
-def image(agent_bin):
-    """The image with the binary under test: $VMBA_AGENT (e.g. the static
-    build) when set, else $VMBA_BIN — never a stale build lying around."""
-    _need_vm_tools()
-    return qemu.build_image(agent=os.environ.get("VMBA_AGENT") or agent_bin)
 
 
 @pytest.fixture(scope="module", params=["pid1", "systemd"])
@@ -83,7 +67,7 @@ def test_missing_virtio_module_is_a_build_error(tmp_path):
                         "--init", str(init), str(tmp_path / "out.img")],
                        capture_output=True, text=True)
     assert r.returncode == 1
-    assert r.stderr == f"mkinitramfs: kernel {kver} has no module virtio_pci (and it is not built in)\n"
+    assert r.stderr == f"mkinitramfs: kernel {kver} has no module virtio_ring (and it is not built in)\n"
     assert not (tmp_path / "out.img").exists()
 
 
