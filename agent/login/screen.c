@@ -1,0 +1,566 @@
+/* See screen.h.  libvterm (0.1.4, Debian 12) keeps the cells; we keep the
+ * rows it pushes off the top (sb_pushline) as text until the next look, so
+ * a prompt followed by a screenful of output in the same read is still
+ * seen once.  libvterm 0.1.4 does not say which rows it wrapped (0.2 has
+ * VTermLineInfo.continuation): a row whose last column holds text is taken
+ * as continuing on the next, which also joins a line the CLI itself broke
+ * at the width.
+ *
+ * Quirks of libvterm 0.1.4 worked around here (test-screen shows each):
+ * - it answers no OSC queries;
+ * - an OSC string split across two writes reaches the callback as its
+ *   last piece only, so the OSC left unfinished at the end of a read is
+ *   held back and fed with the rest of it;
+ * - the string before an ST gets the length SIZE_MAX (and libvterm reads
+ *   past the buffer it was given) when anything came between the ESC and
+ *   the backslash: the end of a write (a lone ESC at the end is held
+ *   back), NUL or DEL (dropped: libvterm ignores them anyway) or another
+ *   control (moved before the ESC: it is executed the same);
+ * - REP (CSI n b, repeat the last character) loops forever when no
+ *   character was printed yet: its final byte is replaced by one no
+ *   sequence uses, so the repeats are not drawn (ncurses uses REP, the
+ *   CLIs we run do not).
+ * Not worked around: it does not check its allocations (a failed one
+ * crashes inside libvterm). */
+#include <vterm.h>
+
+#include "macro.h"
+#include "screen.h"
+
+#define CELL_BYTES (VTERM_MAX_CHARS_PER_CELL * 4) /* UTF-8 of one cell, at most */
+#define OSC_HELD_MAX (SCREEN_LINK_MAX + 64)       /* an unfinished OSC held back, at most */
+#define FEED_PIECE 8192                           /* bytes fed to libvterm at a time, at most */
+
+enum {
+        SCAN_GROUND,
+        SCAN_ESC,
+        SCAN_CSI,
+};
+
+typedef struct SbRow {
+        size_t offset, size;
+        uint64_t number;
+        bool continued;
+} SbRow;
+
+struct Screen {
+        VTerm *vt;
+        VTermScreen *screen;
+        unsigned rows, cols;
+        size_t row_max;                  /* bytes of one rendered row, at most */
+        VTermScreenCell *cells;          /* one row, for rendering */
+
+        /* Rows pushed off the top since the last look. */
+        char *sb_text;
+        size_t sb_size, sb_max;
+        SbRow *sb_rows;
+        size_t n_sb;
+        uint64_t pushed;                 /* rows ever pushed off */
+
+        /* The bytes being fed: an OSC string inside them came whole. */
+        const char *feeding;
+        size_t feeding_size;
+        int scan;                        /* SCAN_*: where the bytes fed so far end */
+        char held[OSC_HELD_MAX];         /* an unfinished OSC from its ESC ], or an ESC */
+        size_t n_held;
+        char scratch[OSC_HELD_MAX + FEED_PIECE]; /* what libvterm is fed */
+
+        char replies[SCREEN_REPLIES_MAX];
+        size_t n_replies;
+
+        char *links[SCREEN_LINKS_MAX + 1];      /* since the last look */
+        size_t n_links;
+        char *view_links[SCREEN_LINKS_MAX + 1]; /* handed out by the last look */
+
+        char *text;                      /* the last look */
+        size_t text_size, text_alloc;
+        ScreenRow *view_rows;            /* SCREEN_SCROLLBACK_ROWS + rows */
+};
+
+/* libvterm wants zeroed memory.  Each block carries its size so that it
+ * is wiped when freed: the cells hold what the CLI printed. */
+static void *vt_malloc(size_t size, void *allocdata) {
+        max_align_t *p;
+
+        if (size > SIZE_MAX - sizeof(max_align_t))
+                return NULL;
+        p = calloc(1, sizeof(max_align_t) + size);
+        if (!p)
+                return NULL;
+        *(size_t *)p = size;
+        return p + 1;
+}
+
+static void vt_free(void *ptr, void *allocdata) {
+        max_align_t *p = ptr;
+
+        if (!p)
+                return;
+        p--;
+        explicit_bzero(p, sizeof(max_align_t) + *(size_t *)p);
+        free(p);
+}
+
+static size_t utf8_put(uint32_t c, char *out) {
+        /* Controls cannot be glyphs; libvterm's decoder still yields code
+         * points above U+10FFFF from 5- and 6-byte sequences. */
+        if (c < 0x20 || (c >= 0x7f && c < 0xa0) || (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
+                c = 0xfffd;
+        if (c < 0x80) {
+                out[0] = (char)c;
+                return 1;
+        }
+        if (c < 0x800) {
+                out[0] = (char)(0xc0 | (c >> 6));
+                out[1] = (char)(0x80 | (c & 0x3f));
+                return 2;
+        }
+        if (c < 0x10000) {
+                out[0] = (char)(0xe0 | (c >> 12));
+                out[1] = (char)(0x80 | ((c >> 6) & 0x3f));
+                out[2] = (char)(0x80 | (c & 0x3f));
+                return 3;
+        }
+        out[0] = (char)(0xf0 | (c >> 18));
+        out[1] = (char)(0x80 | ((c >> 12) & 0x3f));
+        out[2] = (char)(0x80 | ((c >> 6) & 0x3f));
+        out[3] = (char)(0x80 | (c & 0x3f));
+        return 4;
+}
+
+/* A cell never written or erased (0), or holding a space: TUIs pad rows
+ * with spaces as often as they skip cells. */
+static bool cell_blank(const VTermScreenCell *c) {
+        return c->chars[0] == 0 || c->chars[0] == ' ';
+}
+
+/* One row of cells as text into out (row_max bytes): blanks between text
+ * as spaces, none at the end, nothing for the right half of a wide
+ * character (chars[0] == -1).  cursor_col: the cursor's column on this
+ * row or -1; *cursor is set where it touches text (see ScreenView). */
+static size_t row_render(const VTermScreenCell *cells, unsigned cols, int cursor_col, char *out, size_t *cursor) {
+        size_t n = 0, blanks = 0;
+        bool after_text = false;
+
+        for (unsigned c = 0; c < cols; c++) {
+                uint32_t ch = cells[c].chars[0];
+
+                if ((int)c == cursor_col) {
+                        if (!cell_blank(&cells[c]))
+                                *cursor = n + blanks;
+                        else if (after_text)
+                                *cursor = n;
+                }
+                if (cell_blank(&cells[c])) {
+                        blanks++;
+                        after_text = false;
+                        continue;
+                }
+                if (ch == (uint32_t)-1)
+                        continue;
+                for (; blanks > 0; blanks--)
+                        out[n++] = ' ';
+                for (size_t i = 0; i < VTERM_MAX_CHARS_PER_CELL && cells[c].chars[i]; i++)
+                        n += utf8_put(cells[c].chars[i], out + n);
+                after_text = true;
+        }
+        return n;
+}
+
+static bool row_continued(const VTermScreenCell *cells, unsigned cols) {
+        return !cell_blank(&cells[cols - 1]);
+}
+
+/* Forgets the k oldest pushed rows. */
+static void sb_drop(Screen *s, size_t k) {
+        size_t cut = k < s->n_sb ? s->sb_rows[k].offset : s->sb_size;
+
+        memmove(s->sb_text, s->sb_text + cut, s->sb_size - cut);
+        s->sb_size -= cut;
+        memmove(s->sb_rows, s->sb_rows + k, (s->n_sb - k) * sizeof *s->sb_rows);
+        s->n_sb -= k;
+        for (size_t i = 0; i < s->n_sb; i++)
+                s->sb_rows[i].offset -= cut;
+}
+
+static int on_pushline(int cols, const VTermScreenCell *cells, void *user) {
+        Screen *s = user;
+        size_t ignored = SIZE_MAX;
+        SbRow *row;
+
+        /* Bounded: a CLI can push rows faster than it writes bytes (DECALN
+         * fills the screen in 3), so the oldest unseen rows go first. */
+        while (s->n_sb == SCREEN_SCROLLBACK_ROWS || s->sb_max - s->sb_size < s->row_max)
+                sb_drop(s, MAX(s->n_sb / 2, (size_t)1));
+        row = &s->sb_rows[s->n_sb++];
+        row->offset = s->sb_size;
+        row->size = row_render(cells, (unsigned)cols, -1, s->sb_text + s->sb_size, &ignored);
+        row->number = s->pushed++;
+        row->continued = row_continued(cells, (unsigned)cols);
+        s->sb_size += row->size;
+        return 1;
+}
+
+static void reply_add(Screen *s, const char *b, size_t n) {
+        /* A CLI asks a handful of questions; past the limit they go
+         * unanswered rather than grow the buffer. */
+        if (n > SCREEN_REPLIES_MAX - s->n_replies)
+                return;
+        memcpy(s->replies + s->n_replies, b, n);
+        s->n_replies += n;
+}
+
+static void on_output(const char *b, size_t n, void *user) {
+        reply_add(user, b, n);
+}
+
+static bool osc_whole(const Screen *s, const char *command, size_t size) {
+        uintptr_t p = (uintptr_t)command, start = (uintptr_t)s->feeding;
+
+        return s->feeding && p >= start && p - start <= s->feeding_size && size <= s->feeding_size - (p - start);
+}
+
+/* OSC 8 ; params ; target */
+static void link_add(Screen *s, const char *command, size_t size) {
+        const char *target = memchr(command + 2, ';', size - 2);
+        size_t n;
+
+        if (!target || s->n_links == SCREEN_LINKS_MAX)
+                return;
+        target++;
+        n = size - (size_t)(target - command);
+        if (n == 0 || n > SCREEN_LINK_MAX || memchr(target, '\0', n))
+                return;
+        s->links[s->n_links] = strndup(target, n);
+        if (s->links[s->n_links])
+                s->n_links++;
+}
+
+static bool osc_is(const char *command, size_t size, const char *s) {
+        return size == strlen(s) && memcmp(command, s, size) == 0;
+}
+
+/* OSCs libvterm did not handle: the colour queries, answered as a dark
+ * terminal would (white on black), and hyperlinks. */
+static int on_osc(const char *command, size_t size, void *user) {
+        static const struct {
+                const char *query, *answer;
+        } colours[] = {
+                { "10;?", "\x1b]10;rgb:ffff/ffff/ffff\x1b\\" },
+                { "11;?", "\x1b]11;rgb:0000/0000/0000\x1b\\" },
+        };
+        Screen *s = user;
+
+        if (!osc_whole(s, command, size))
+                return 1; /* a piece (see the top of this file): not ours to read */
+        for (size_t i = 0; i < ELEMENTSOF(colours); i++)
+                if (osc_is(command, size, colours[i].query)) {
+                        reply_add(s, colours[i].answer, strlen(colours[i].answer));
+                        return 1;
+                }
+        if (size > 2 && memcmp(command, "8;", 2) == 0) {
+                link_add(s, command, size);
+                return 1;
+        }
+        return 0;
+}
+
+static const VTermScreenCallbacks screen_callbacks = {
+        .sb_pushline = on_pushline,
+};
+
+static const VTermParserCallbacks fallbacks = {
+        .osc = on_osc,
+};
+
+/* libvterm takes a non-const pointer but only reads it. */
+static const VTermAllocatorFunctions allocator = {
+        .malloc = vt_malloc,
+        .free = vt_free,
+};
+
+int screen_new(unsigned rows, unsigned cols, unsigned flags, Screen **ret) {
+        _cleanup_(screen_freep) Screen *s = NULL;
+
+        if (rows == 0 || rows > SCREEN_ROWS_MAX || cols == 0 || cols > SCREEN_COLS_MAX)
+                return -EINVAL;
+        s = calloc(1, sizeof *s);
+        if (!s)
+                return -ENOMEM;
+        s->rows = rows;
+        s->cols = cols;
+        s->row_max = (size_t)cols * CELL_BYTES;
+        s->sb_max = MAX((size_t)SCREEN_SCROLLBACK_MAX, 2 * s->row_max);
+        s->sb_text = malloc(s->sb_max);
+        s->sb_rows = calloc(SCREEN_SCROLLBACK_ROWS, sizeof *s->sb_rows);
+        s->view_rows = calloc(SCREEN_SCROLLBACK_ROWS + rows, sizeof *s->view_rows);
+        s->cells = calloc(cols, sizeof *s->cells);
+        if (!s->sb_text || !s->sb_rows || !s->view_rows || !s->cells)
+                return -ENOMEM;
+        s->vt = vterm_new_with_allocator((int)rows, (int)cols, (VTermAllocatorFunctions *)&allocator, NULL);
+        if (!s->vt)
+                return -ENOMEM;
+        vterm_set_utf8(s->vt, 1);
+        vterm_output_set_callback(s->vt, on_output, s);
+        s->screen = vterm_obtain_screen(s->vt);
+        vterm_screen_set_callbacks(s->screen, &screen_callbacks, s);
+        vterm_screen_set_unrecognised_fallbacks(s->screen, &fallbacks, s);
+        vterm_screen_reset(s->screen, 1);
+        if (flags & SCREEN_NEWLINE)
+                vterm_input_write(s->vt, "\x1b[20h", 5); /* LNM */
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+static void links_free(char **l) {
+        for (; *l; l++)
+                *l = erase_and_free(*l);
+}
+
+Screen *screen_free(Screen *s) {
+        if (!s)
+                return NULL;
+        if (s->vt)
+                vterm_free(s->vt);
+        if (s->sb_text)
+                explicit_bzero(s->sb_text, s->sb_max);
+        free(s->sb_text);
+        free(s->sb_rows);
+        free(s->view_rows);
+        if (s->cells)
+                explicit_bzero(s->cells, s->cols * sizeof *s->cells);
+        free(s->cells);
+        if (s->text)
+                explicit_bzero(s->text, s->text_alloc);
+        free(s->text);
+        links_free(s->links);
+        links_free(s->view_links);
+        explicit_bzero(s, sizeof *s);
+        free(s);
+        return NULL;
+}
+
+static void input(Screen *s, const char *buf, size_t n) {
+        s->feeding = buf;
+        s->feeding_size = n;
+        (void)vterm_input_write(s->vt, buf, n);
+        s->feeding = NULL;
+        s->feeding_size = 0;
+}
+
+/* Where the OSC whose text starts at b[from] ends in b[..n): past its BEL
+ * or ST, or where a control cuts it short; SIZE_MAX when it goes on. */
+static size_t osc_end(const char *b, size_t from, size_t n) {
+        for (size_t i = from; i < n; i++) {
+                unsigned char c = (unsigned char)b[i];
+
+                if (c == 0x07)
+                        return i + 1;
+                if (c == 0x1b) {
+                        if (i + 1 == n)
+                                return SIZE_MAX;
+                        return b[i + 1] == '\\' ? i + 2 : i;
+                }
+                if (c < 0x20)
+                        return i;
+        }
+        return SIZE_MAX;
+}
+
+/* Appends b to the scratch buffer without what trips libvterm 0.1.4: NUL
+ * and DEL, which it ignores anyway, and a control right after an ESC,
+ * which is moved before it (it is executed the same either way). */
+static void filter(Screen *s, size_t *size, const char *b, size_t n, bool *esc) {
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)b[i];
+
+                if (c == 0x00 || c == 0x7f)
+                        continue;
+                if (*esc) {
+                        if (c < 0x20 && c != 0x1b && c != 0x18 && c != 0x1a) {
+                                s->scratch[(*size)++] = (char)c;
+                                continue;
+                        }
+                        s->scratch[(*size)++] = 0x1b;
+                        *esc = false;
+                }
+                if (c == 0x1b)
+                        *esc = true;
+                else
+                        s->scratch[(*size)++] = (char)c;
+        }
+}
+
+/* Feeds b[0..at) and keeps b[at..n) for the next feed. */
+static void hold(Screen *s, char *b, size_t at, size_t n) {
+        input(s, b, at);
+        memcpy(s->held, b + at, n - at);
+        s->n_held = n - at;
+        s->scan = SCAN_GROUND; /* the held bytes are scanned again */
+}
+
+/* Feeds b[0..n) to libvterm, tracking ESC, CSI and OSC as its parser does
+ * (an ESC starts a sequence wherever it is; CAN and SUB end one): an OSC
+ * unfinished at the end, or a lone ESC there, is held back for the next
+ * feed, and REP's final byte is replaced (see the top of this file). */
+static void scan_and_feed(Screen *s, char *b, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)b[i];
+
+                if (c == 0x1b) {
+                        if (i + 1 == n) {
+                                hold(s, b, i, n);
+                                return;
+                        }
+                        s->scan = SCAN_ESC;
+                        continue;
+                }
+                if (c == 0x18 || c == 0x1a) {
+                        s->scan = SCAN_GROUND;
+                        continue;
+                }
+                if (s->scan == SCAN_ESC) {
+                        s->scan = c == '[' ? SCAN_CSI : SCAN_GROUND;
+                        if (c == ']' && i > 0) {
+                                size_t e = osc_end(b, i + 1, n);
+
+                                if (e == SIZE_MAX && n - (i - 1) <= OSC_HELD_MAX) {
+                                        hold(s, b, i - 1, n);
+                                        return;
+                                }
+                                /* Its text is no sequence; one too long to
+                                 * hold goes to libvterm as it comes. */
+                                i = e == SIZE_MAX ? n - 1 : e - 1;
+                        }
+                } else if (s->scan == SCAN_CSI && c >= 0x40 && c <= 0x7e) {
+                        s->scan = SCAN_GROUND;
+                        if (c == 'b')
+                                b[i] = '~';
+                }
+        }
+        input(s, b, n);
+}
+
+/* One piece: the held bytes and up to FEED_PIECE new ones, as one write. */
+static void feed_piece(Screen *s, const char *buf, size_t n) {
+        bool esc = s->n_held > 0 && s->held[s->n_held - 1] == 0x1b;
+        size_t size = s->n_held - esc;
+
+        memcpy(s->scratch, s->held, size);
+        s->n_held = 0;
+        filter(s, &size, buf, n, &esc);
+        if (esc)
+                s->scratch[size++] = 0x1b;
+        scan_and_feed(s, s->scratch, size);
+}
+
+void screen_feed(Screen *s, const char *buf, size_t n) {
+        for (size_t k; n > 0; buf += k, n -= k) {
+                k = MIN(n, (size_t)FEED_PIECE);
+                feed_piece(s, buf, k);
+        }
+}
+
+const char *screen_take_replies(Screen *s, size_t *ret_size) {
+        *ret_size = s->n_replies;
+        s->n_replies = 0;
+        return s->replies;
+}
+
+/* Room for n more bytes of text and the NUL.  The old text is wiped, not
+ * left behind by realloc(). */
+static int text_reserve(Screen *s, size_t n) {
+        size_t want = s->text_size + n + 1;
+        char *t;
+
+        if (want <= s->text_alloc)
+                return 0;
+        want = MAX(want, 2 * s->text_alloc);
+        t = malloc(want);
+        if (!t)
+                return -ENOMEM;
+        if (s->text) {
+                memcpy(t, s->text, s->text_size);
+                explicit_bzero(s->text, s->text_alloc);
+                free(s->text);
+        }
+        s->text = t;
+        s->text_alloc = want;
+        return 0;
+}
+
+static void row_end(Screen *s, bool continued) {
+        if (!continued)
+                s->text[s->text_size++] = '\n';
+}
+
+static int look_scrollback(Screen *s, size_t *n_rows) {
+        int r = text_reserve(s, s->sb_size + s->n_sb);
+
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < s->n_sb; i++) {
+                const SbRow *row = &s->sb_rows[i];
+
+                s->view_rows[(*n_rows)++] = (ScreenRow) { .offset = s->text_size, .number = row->number };
+                memcpy(s->text + s->text_size, s->sb_text + row->offset, row->size);
+                s->text_size += row->size;
+                row_end(s, row->continued);
+        }
+        return 0;
+}
+
+static int look_visible(Screen *s, size_t *n_rows, size_t *cursor) {
+        VTermPos cur;
+
+        vterm_state_get_cursorpos(vterm_obtain_state(s->vt), &cur);
+        for (unsigned r = 0; r < s->rows; r++) {
+                size_t at = SIZE_MAX;
+                int k = text_reserve(s, s->row_max + 1);
+
+                if (k < 0)
+                        return k;
+                for (unsigned c = 0; c < s->cols; c++)
+                        vterm_screen_get_cell(s->screen, (VTermPos) { .row = (int)r, .col = (int)c }, &s->cells[c]);
+                s->view_rows[(*n_rows)++] = (ScreenRow) { .offset = s->text_size, .number = s->pushed + r };
+                s->text_size += row_render(s->cells, s->cols, (int)r == cur.row ? cur.col : -1,
+                                           s->text + s->text_size, &at);
+                if (at != SIZE_MAX)
+                        *cursor = s->view_rows[*n_rows - 1].offset + at;
+                row_end(s, r + 1 < s->rows && row_continued(s->cells, s->cols));
+        }
+        return 0;
+}
+
+int screen_look(Screen *s, ScreenView *ret) {
+        size_t n_rows = 0, cursor = SIZE_MAX, keep;
+        int r;
+
+        s->text_size = 0;
+        r = look_scrollback(s, &n_rows);
+        if (r >= 0)
+                r = look_visible(s, &n_rows, &cursor);
+        if (r < 0)
+                return r;
+        s->text[s->text_size] = '\0';
+
+        /* Pushed rows are shown once, but those continuing onto the
+         * visible rows belong to a line that is not finished. */
+        for (keep = s->n_sb; keep > 0 && s->sb_rows[keep - 1].continued; keep--)
+                ;
+        sb_drop(s, keep);
+        links_free(s->view_links);
+        memcpy(s->view_links, s->links, sizeof s->links);
+        memset(s->links, 0, sizeof s->links);
+        s->n_links = 0;
+
+        *ret = (ScreenView) {
+                .text = s->text,
+                .size = s->text_size,
+                .rows = s->view_rows,
+                .n_rows = n_rows,
+                .cursor = cursor,
+                .links = s->view_links,
+        };
+        return 0;
+}
