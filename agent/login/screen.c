@@ -19,7 +19,12 @@
  * - REP (CSI n b, repeat the last character) loops forever when no
  *   character was printed yet: its final byte is replaced by one no
  *   sequence uses, so the repeats are not drawn (ncurses uses REP, the
- *   CLIs we run do not).
+ *   CLIs we run do not);
+ * - a CSI with more than 16 arguments is written past the end of its
+ *   argument array, over the parser's callbacks: separators past the 16th
+ *   argument are dropped and the sequence made unknown (it is not one a
+ *   CLI sends); an argument's digits past CSI_DIGITS_MAX are dropped too
+ *   (libvterm accumulates them in a long that overflows).
  * Not worked around: it does not check its allocations (a failed one
  * crashes inside libvterm). */
 #include <vterm.h>
@@ -29,7 +34,11 @@
 
 #define CELL_BYTES (VTERM_MAX_CHARS_PER_CELL * 4) /* UTF-8 of one cell, at most */
 #define OSC_HELD_MAX (SCREEN_LINK_MAX + 64)       /* an unfinished OSC held back, at most */
-#define FEED_PIECE 8192                           /* bytes fed to libvterm at a time, at most */
+/* Bytes fed to libvterm at a time, at most: it keeps a text run's code
+ * points in an array on the stack as long as the write. */
+#define FEED_PIECE 8192
+#define CSI_SEPS_MAX 15                           /* libvterm 0.1.4 has room for 16 arguments */
+#define CSI_DIGITS_MAX 5                          /* 99999 is past any size or count */
 
 enum {
         SCAN_GROUND,
@@ -60,7 +69,8 @@ struct Screen {
         /* The bytes being fed: an OSC string inside them came whole. */
         const char *feeding;
         size_t feeding_size;
-        int scan;                        /* SCAN_*: where the bytes fed so far end */
+        int scan;                        /* SCAN_*: where the bytes filtered so far end */
+        unsigned csi_seps, csi_digits;   /* in the CSI being filtered, its argument */
         char held[OSC_HELD_MAX];         /* an unfinished OSC from its ESC ], or an ESC */
         size_t n_held;
         char scratch[OSC_HELD_MAX + FEED_PIECE]; /* what libvterm is fed */
@@ -367,12 +377,33 @@ static size_t osc_end(const char *b, size_t from, size_t n) {
         return SIZE_MAX;
 }
 
-/* Appends b to the scratch buffer without what trips libvterm 0.1.4: NUL
- * and DEL, which it ignores anyway, and a control right after an ESC,
- * which is moved before it (it is executed the same either way). */
+/* The CSI byte c as libvterm may be given it: a separator past the
+ * arguments it has room for, or a digit past CSI_DIGITS_MAX in one
+ * argument, is dropped (-1); REP's final byte, and that of a sequence that
+ * lost separators, becomes one no sequence uses (see the top). */
+static int csi_byte(Screen *s, unsigned char c) {
+        if (c == ';' || c == ':') {
+                s->csi_digits = 0;
+                s->csi_seps = MIN(s->csi_seps + 1, CSI_SEPS_MAX + 1u);
+                return s->csi_seps > CSI_SEPS_MAX ? -1 : c;
+        }
+        if (c >= '0' && c <= '9') {
+                s->csi_digits = MIN(s->csi_digits + 1, CSI_DIGITS_MAX + 1u);
+                return s->csi_digits > CSI_DIGITS_MAX ? -1 : c;
+        }
+        if (c < 0x40 || c > 0x7e)
+                return c;
+        s->scan = SCAN_GROUND;
+        return c == 'b' || s->csi_seps > CSI_SEPS_MAX ? '~' : c;
+}
+
+/* Appends b to the scratch buffer as libvterm 0.1.4 can take it (see the
+ * top): without NUL and DEL, which it ignores anyway; with a control right
+ * after an ESC moved before it (it is executed the same either way); with
+ * each CSI cut to what libvterm has room for.  *esc: an ESC is pending. */
 static void filter(Screen *s, size_t *size, const char *b, size_t n, bool *esc) {
         for (size_t i = 0; i < n; i++) {
-                unsigned char c = (unsigned char)b[i];
+                int c = (unsigned char)b[i];
 
                 if (c == 0x00 || c == 0x7f)
                         continue;
@@ -383,62 +414,39 @@ static void filter(Screen *s, size_t *size, const char *b, size_t n, bool *esc) 
                         }
                         s->scratch[(*size)++] = 0x1b;
                         *esc = false;
+                        s->scan = SCAN_ESC;
                 }
-                if (c == 0x1b)
+                if (c == 0x1b) {
                         *esc = true;
-                else
+                        continue;
+                }
+                if (c == 0x18 || c == 0x1a)
+                        s->scan = SCAN_GROUND;
+                else if (s->scan == SCAN_ESC) {
+                        s->scan = c == '[' ? SCAN_CSI : SCAN_GROUND;
+                        s->csi_seps = s->csi_digits = 0;
+                } else if (s->scan == SCAN_CSI)
+                        c = csi_byte(s, (unsigned char)c);
+                if (c >= 0)
                         s->scratch[(*size)++] = (char)c;
         }
 }
 
-/* Feeds b[0..at) and keeps b[at..n) for the next feed. */
-static void hold(Screen *s, char *b, size_t at, size_t n) {
+/* Feeds b[0..n), but holds back an OSC left unfinished at its end, or a
+ * lone ESC there, for the next feed (see the top).  Only the last ESC ]
+ * can begin an unfinished OSC: an ESC ends one. */
+static void feed_held_back(Screen *s, const char *b, size_t n) {
+        size_t at = n > 0 && b[n - 1] == 0x1b ? n - 1 : n;
+
+        for (size_t i = n; i >= 2; i--)
+                if (b[i - 2] == 0x1b && b[i - 1] == ']') {
+                        if (osc_end(b, i, n) == SIZE_MAX && n - (i - 2) <= OSC_HELD_MAX)
+                                at = i - 2;
+                        break;
+                }
         input(s, b, at);
         memcpy(s->held, b + at, n - at);
         s->n_held = n - at;
-        s->scan = SCAN_GROUND; /* the held bytes are scanned again */
-}
-
-/* Feeds b[0..n) to libvterm, tracking ESC, CSI and OSC as its parser does
- * (an ESC starts a sequence wherever it is; CAN and SUB end one): an OSC
- * unfinished at the end, or a lone ESC there, is held back for the next
- * feed, and REP's final byte is replaced (see the top of this file). */
-static void scan_and_feed(Screen *s, char *b, size_t n) {
-        for (size_t i = 0; i < n; i++) {
-                unsigned char c = (unsigned char)b[i];
-
-                if (c == 0x1b) {
-                        if (i + 1 == n) {
-                                hold(s, b, i, n);
-                                return;
-                        }
-                        s->scan = SCAN_ESC;
-                        continue;
-                }
-                if (c == 0x18 || c == 0x1a) {
-                        s->scan = SCAN_GROUND;
-                        continue;
-                }
-                if (s->scan == SCAN_ESC) {
-                        s->scan = c == '[' ? SCAN_CSI : SCAN_GROUND;
-                        if (c == ']' && i > 0) {
-                                size_t e = osc_end(b, i + 1, n);
-
-                                if (e == SIZE_MAX && n - (i - 1) <= OSC_HELD_MAX) {
-                                        hold(s, b, i - 1, n);
-                                        return;
-                                }
-                                /* Its text is no sequence; one too long to
-                                 * hold goes to libvterm as it comes. */
-                                i = e == SIZE_MAX ? n - 1 : e - 1;
-                        }
-                } else if (s->scan == SCAN_CSI && c >= 0x40 && c <= 0x7e) {
-                        s->scan = SCAN_GROUND;
-                        if (c == 'b')
-                                b[i] = '~';
-                }
-        }
-        input(s, b, n);
 }
 
 /* One piece: the held bytes and up to FEED_PIECE new ones, as one write. */
@@ -451,7 +459,7 @@ static void feed_piece(Screen *s, const char *buf, size_t n) {
         filter(s, &size, buf, n, &esc);
         if (esc)
                 s->scratch[size++] = 0x1b;
-        scan_and_feed(s, s->scratch, size);
+        feed_held_back(s, s->scratch, size);
 }
 
 void screen_feed(Screen *s, const char *buf, size_t n) {

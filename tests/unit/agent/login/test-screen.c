@@ -318,6 +318,27 @@ static void test_st_after_controls(void **state) {
         assert_string_equal(v.links[0], "https://a.example/");
 }
 
+static void test_long_csi(void **state) {
+        _cleanup_(screen_freep) Screen *s = new_screen(5, 400, 0);
+        char seps[201], big[64], want[300];
+
+        /* libvterm 0.1.4 writes a CSI's 17th argument past its array,
+         * over its own callbacks: such a sequence is not applied at all;
+         * one of 16 is. */
+        memset(seps, ';', 200);
+        seps[200] = '\0';
+        feed(s, "a\x1b[1");
+        feed(s, seps);
+        feed(s, "m");
+        feed(s, seps);
+        feed(s, "b\x1b[0;1;2;3;4;5;6;7;8;9;10;11;12;13;14;15mc");
+        /* Numbers past any size or count stay in range. */
+        snprintf(big, sizeof big, "\x1b[%s;1Hd\x1b[%sDe", "99999999999999999999", "12345678901234567890");
+        feed(s, big);
+        snprintf(want, sizeof want, "a%sbc\n\n\n\ne\n", seps);
+        assert_string_equal(look(s).text, want);
+}
+
 static void test_scrollback_bounded(void **state) {
         _cleanup_(screen_freep) Screen *s = new_screen(50, 1000, 0);
         ScreenView v;
@@ -366,6 +387,7 @@ int main(void) {
                 cmocka_unit_test(test_links),
                 cmocka_unit_test(test_rep),
                 cmocka_unit_test(test_st_after_controls),
+                cmocka_unit_test(test_long_csi),
                 cmocka_unit_test(test_scrollback_bounded),
                 cmocka_unit_test(test_newline_mode),
         };
