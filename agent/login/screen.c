@@ -41,9 +41,11 @@
 #define CSI_DIGITS_MAX 5                          /* 99999 is past any size or count */
 
 enum {
-        SCAN_GROUND,
+        SCAN_GROUND,      /* text, or an OSC or DCS string */
         SCAN_ESC,
-        SCAN_CSI,
+        SCAN_CSI_LEADER,
+        SCAN_CSI_ARGS,
+        SCAN_CSI_INTERMED,
 };
 
 typedef struct SbRow {
@@ -377,24 +379,53 @@ static size_t osc_end(const char *b, size_t from, size_t n) {
         return SIZE_MAX;
 }
 
-/* The CSI byte c as libvterm may be given it: a separator past the
+/* A CSI argument byte as libvterm may be given it: a separator past the
  * arguments it has room for, or a digit past CSI_DIGITS_MAX in one
- * argument, is dropped (-1); REP's final byte, and that of a sequence that
- * lost separators, becomes one no sequence uses (see the top). */
-static int csi_byte(Screen *s, unsigned char c) {
+ * argument, is dropped (-1). */
+static int csi_arg_byte(Screen *s, unsigned char c) {
         if (c == ';' || c == ':') {
                 s->csi_digits = 0;
                 s->csi_seps = MIN(s->csi_seps + 1, CSI_SEPS_MAX + 1u);
                 return s->csi_seps > CSI_SEPS_MAX ? -1 : c;
         }
-        if (c >= '0' && c <= '9') {
-                s->csi_digits = MIN(s->csi_digits + 1, CSI_DIGITS_MAX + 1u);
-                return s->csi_digits > CSI_DIGITS_MAX ? -1 : c;
-        }
-        if (c < 0x40 || c > 0x7e)
+        s->csi_digits = MIN(s->csi_digits + 1, CSI_DIGITS_MAX + 1u);
+        return s->csi_digits > CSI_DIGITS_MAX ? -1 : c;
+}
+
+/* Follows byte c (not a C0 control) through ESC and CSI as libvterm
+ * 0.1.4's parser does (parser.c), so that it never takes a CSI for ended
+ * while libvterm is still in it; returns the byte to give libvterm, or -1
+ * to drop it.  REP's final byte, and that of a CSI that lost separators,
+ * becomes one no sequence uses (see the top of this file). */
+static int track(Screen *s, unsigned char c) {
+        switch (s->scan) {
+        case SCAN_ESC:
+                if (c == '[') {
+                        s->scan = SCAN_CSI_LEADER;
+                        s->csi_seps = s->csi_digits = 0;
+                } else if (c >= 0x30 && c <= 0x7e)
+                        s->scan = SCAN_GROUND; /* an escape, or an OSC or DCS string */
+                return c; /* intermediates, and bytes it does not handle, leave it in ESC */
+        case SCAN_CSI_LEADER:
+                if (c >= 0x3c && c <= 0x3f)
+                        return c;
+                s->scan = SCAN_CSI_ARGS;
+                __attribute__((fallthrough));
+        case SCAN_CSI_ARGS:
+                if ((c >= '0' && c <= '9') || c == ';' || c == ':')
+                        return csi_arg_byte(s, c);
+                s->scan = SCAN_CSI_INTERMED;
+                __attribute__((fallthrough));
+        case SCAN_CSI_INTERMED:
+                if (c >= 0x20 && c <= 0x2f)
+                        return c;
+                s->scan = SCAN_GROUND; /* ended, or not a CSI after all */
+                if (c >= 0x40 && c <= 0x7e && (c == 'b' || s->csi_seps > CSI_SEPS_MAX))
+                        return '~';
                 return c;
-        s->scan = SCAN_GROUND;
-        return c == 'b' || s->csi_seps > CSI_SEPS_MAX ? '~' : c;
+        default:
+                return c;
+        }
 }
 
 /* Appends b to the scratch buffer as libvterm 0.1.4 can take it (see the
@@ -403,7 +434,8 @@ static int csi_byte(Screen *s, unsigned char c) {
  * each CSI cut to what libvterm has room for.  *esc: an ESC is pending. */
 static void filter(Screen *s, size_t *size, const char *b, size_t n, bool *esc) {
         for (size_t i = 0; i < n; i++) {
-                int c = (unsigned char)b[i];
+                unsigned char c = (unsigned char)b[i];
+                int k = c;
 
                 if (c == 0x00 || c == 0x7f)
                         continue;
@@ -422,13 +454,10 @@ static void filter(Screen *s, size_t *size, const char *b, size_t n, bool *esc) 
                 }
                 if (c == 0x18 || c == 0x1a)
                         s->scan = SCAN_GROUND;
-                else if (s->scan == SCAN_ESC) {
-                        s->scan = c == '[' ? SCAN_CSI : SCAN_GROUND;
-                        s->csi_seps = s->csi_digits = 0;
-                } else if (s->scan == SCAN_CSI)
-                        c = csi_byte(s, (unsigned char)c);
-                if (c >= 0)
-                        s->scratch[(*size)++] = (char)c;
+                else if (c >= 0x20) /* other controls are executed where they are */
+                        k = track(s, c);
+                if (k >= 0)
+                        s->scratch[(*size)++] = (char)k;
         }
 }
 

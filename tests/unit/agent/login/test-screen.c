@@ -296,10 +296,17 @@ static void test_rep(void **state) {
         /* libvterm 0.1.4 loops forever on REP before any character was
          * printed; REP is not drawn at all, split across reads or not. */
         feed(s, "\x1b[b");
+        /* libvterm stays in ESC over bytes it does not handle and over
+         * intermediates: these are REP too. */
+        feed(s, "\x1b\xff\xfe[b\x1b([2b");
         feed(s, "ab\x1b[3b|\x1b[?2");
         feed(s, "bc\x1b");
         feed(s, "[2bd");
         assert_string_equal(look(s).text, "ab|cd\n\n\n");
+        /* Where libvterm drops a CSI at a byte that cannot be in one (and
+         * that byte with it), a "b" after it is text. */
+        feed(s, "\r\n\x1b[1\xff" "b\x1b[1$1b");
+        assert_string_equal(look(s).text, "ab|cd\nbb\n\n");
 }
 
 static void test_st_after_controls(void **state) {
