@@ -13,9 +13,13 @@
  *   held back and fed with the rest of it;
  * - the string before an ST gets the length SIZE_MAX (and libvterm reads
  *   past the buffer it was given) when anything came between the ESC and
- *   the backslash: the end of a write (a lone ESC at the end is held
- *   back), NUL or DEL (dropped: libvterm ignores them anyway) or another
- *   control (moved before the ESC: it is executed the same);
+ *   the backslash: the end of a write (an ESC at the end waits for the
+ *   next read), NUL or DEL (dropped: libvterm ignores them anyway) or
+ *   another control (moved before the ESC: it is executed the same);
+ * - its UTF-8 decoder keeps a sequence cut short by a control or an
+ *   escape sequence and then writes one code point more than the stack
+ *   array it decodes into holds: UTF-8 is checked here (a broken sequence
+ *   becomes U+FFFD, one split across reads waits for its end);
  * - REP (CSI n b, repeat the last character) loops forever when no
  *   character was printed yet: its final byte is replaced by one no
  *   sequence uses, so the repeats are not drawn (ncurses uses REP, the
@@ -73,9 +77,14 @@ struct Screen {
         size_t feeding_size;
         int scan;                        /* SCAN_*: where the bytes filtered so far end */
         unsigned csi_seps, csi_digits;   /* in the CSI being filtered, its argument */
-        char held[OSC_HELD_MAX];         /* an unfinished OSC from its ESC ], or an ESC */
+        bool esc;                        /* an ESC is waiting for the byte after it */
+        unsigned char utf8[4];           /* a UTF-8 sequence waiting for its end */
+        size_t n_utf8, utf8_need;
+        char held[OSC_HELD_MAX];         /* an unfinished OSC, from its ESC ] */
         size_t n_held;
-        char scratch[OSC_HELD_MAX + FEED_PIECE]; /* what libvterm is fed */
+        /* What libvterm is fed: at most 3 bytes (U+FFFD) per byte given,
+         * and what waited from the last read. */
+        char scratch[OSC_HELD_MAX + 3 * FEED_PIECE + 8];
 
         char replies[SCREEN_REPLIES_MAX];
         size_t n_replies;
@@ -428,44 +437,92 @@ static int track(Screen *s, unsigned char c) {
         }
 }
 
+/* Appends byte c to the scratch buffer, following it through ESC and
+ * CSI (track()). */
+static void put(Screen *s, size_t *size, unsigned char c) {
+        int k = c;
+
+        if (c == 0x18 || c == 0x1a) /* CAN, SUB */
+                s->scan = SCAN_GROUND;
+        else if (c == 0x1b)
+                s->scan = SCAN_ESC;
+        else if (c >= 0x20) /* other controls are executed where they are */
+                k = track(s, c);
+        if (k >= 0)
+                s->scratch[(*size)++] = (char)k;
+}
+
+static void put_replacement(Screen *s, size_t *size) {
+        put(s, size, 0xef);
+        put(s, size, 0xbf);
+        put(s, size, 0xbd);
+}
+
+/* Appends byte c if it makes valid UTF-8 with the bytes before it: a
+ * sequence is given whole (it may wait for the next read), a broken one
+ * becomes U+FFFD before the byte that broke it.  Only text is decoded:
+ * inside ESC and CSI the bytes go as they are, the parser takes them. */
+static void put_utf8(Screen *s, size_t *size, unsigned char c) {
+        if (s->n_utf8 == 0 && s->scan != SCAN_GROUND) {
+                put(s, size, c);
+                return;
+        }
+        if (s->n_utf8 > 0) {
+                if ((c & 0xc0) == 0x80) {
+                        s->utf8[s->n_utf8++] = c;
+                        if (s->n_utf8 < s->utf8_need)
+                                return;
+                        for (size_t i = 0; i < s->n_utf8; i++)
+                                put(s, size, s->utf8[i]);
+                        s->n_utf8 = 0;
+                        return;
+                }
+                s->n_utf8 = 0;
+                put_replacement(s, size);
+        }
+        if (c < 0x80) {
+                put(s, size, c);
+                return;
+        }
+        s->utf8_need = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+        if (s->utf8_need == 0) {
+                put_replacement(s, size); /* a lone continuation byte, or no UTF-8 lead */
+                return;
+        }
+        s->utf8[s->n_utf8++] = c;
+}
+
 /* Appends b to the scratch buffer as libvterm 0.1.4 can take it (see the
  * top): without NUL and DEL, which it ignores anyway; with a control right
- * after an ESC moved before it (it is executed the same either way); with
- * each CSI cut to what libvterm has room for.  *esc: an ESC is pending. */
-static void filter(Screen *s, size_t *size, const char *b, size_t n, bool *esc) {
+ * after an ESC moved before it (it is executed the same either way), and
+ * an ESC at the end kept for the next read; in valid UTF-8; with each CSI
+ * cut to what libvterm has room for. */
+static void filter(Screen *s, size_t *size, const char *b, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 unsigned char c = (unsigned char)b[i];
-                int k = c;
 
                 if (c == 0x00 || c == 0x7f)
                         continue;
-                if (*esc) {
+                if (s->esc) {
                         if (c < 0x20 && c != 0x1b && c != 0x18 && c != 0x1a) {
-                                s->scratch[(*size)++] = (char)c;
+                                put_utf8(s, size, c);
                                 continue;
                         }
-                        s->scratch[(*size)++] = 0x1b;
-                        *esc = false;
-                        s->scan = SCAN_ESC;
+                        s->esc = false;
+                        put_utf8(s, size, 0x1b);
                 }
-                if (c == 0x1b) {
-                        *esc = true;
-                        continue;
-                }
-                if (c == 0x18 || c == 0x1a)
-                        s->scan = SCAN_GROUND;
-                else if (c >= 0x20) /* other controls are executed where they are */
-                        k = track(s, c);
-                if (k >= 0)
-                        s->scratch[(*size)++] = (char)k;
+                if (c == 0x1b)
+                        s->esc = true;
+                else
+                        put_utf8(s, size, c);
         }
 }
 
-/* Feeds b[0..n), but holds back an OSC left unfinished at its end, or a
- * lone ESC there, for the next feed (see the top).  Only the last ESC ]
- * can begin an unfinished OSC: an ESC ends one. */
+/* Feeds b[0..n), but holds back an OSC left unfinished at its end for the
+ * next feed (see the top).  Only the last ESC ] can begin an unfinished
+ * OSC: an ESC ends one. */
 static void feed_held_back(Screen *s, const char *b, size_t n) {
-        size_t at = n > 0 && b[n - 1] == 0x1b ? n - 1 : n;
+        size_t at = n;
 
         for (size_t i = n; i >= 2; i--)
                 if (b[i - 2] == 0x1b && b[i - 1] == ']') {
@@ -480,14 +537,11 @@ static void feed_held_back(Screen *s, const char *b, size_t n) {
 
 /* One piece: the held bytes and up to FEED_PIECE new ones, as one write. */
 static void feed_piece(Screen *s, const char *buf, size_t n) {
-        bool esc = s->n_held > 0 && s->held[s->n_held - 1] == 0x1b;
-        size_t size = s->n_held - esc;
+        size_t size = s->n_held;
 
         memcpy(s->scratch, s->held, size);
         s->n_held = 0;
-        filter(s, &size, buf, n, &esc);
-        if (esc)
-                s->scratch[size++] = 0x1b;
+        filter(s, &size, buf, n);
         feed_held_back(s, s->scratch, size);
 }
 

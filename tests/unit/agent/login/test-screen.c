@@ -346,6 +346,19 @@ static void test_long_csi(void **state) {
         assert_string_equal(look(s).text, want);
 }
 
+static void test_broken_utf8(void **state) {
+        _cleanup_(screen_freep) Screen *s = new_screen(3, 20, 0);
+
+        /* A character split across reads is one character; a sequence cut
+         * short by an escape sequence or a control is U+FFFD (libvterm
+         * 0.1.4 would decode one code point past its stack array). */
+        feed(s, "\xe6\x97");
+        feed(s, "\xa5\xe2\x94");
+        feed(s, "\x1b[1ma\xe2\r\nb\x80\xf8");
+        assert_string_equal(look(s).text, "\xe6\x97\xa5\xef\xbf\xbd" "a\xef\xbf\xbd\n"
+                                          "b\xef\xbf\xbd\xef\xbf\xbd\n\n");
+}
+
 static void test_scrollback_bounded(void **state) {
         _cleanup_(screen_freep) Screen *s = new_screen(50, 1000, 0);
         ScreenView v;
@@ -395,6 +408,7 @@ int main(void) {
                 cmocka_unit_test(test_rep),
                 cmocka_unit_test(test_st_after_controls),
                 cmocka_unit_test(test_long_csi),
+                cmocka_unit_test(test_broken_utf8),
                 cmocka_unit_test(test_scrollback_bounded),
                 cmocka_unit_test(test_newline_mode),
         };
