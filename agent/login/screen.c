@@ -9,8 +9,8 @@
  * Quirks of libvterm 0.1.4 worked around here (test-screen shows each):
  * - it answers no OSC queries;
  * - an OSC string split across two writes reaches the callback as its
- *   last piece only, so the OSC left unfinished at the end of a read is
- *   held back and fed with the rest of it;
+ *   last piece only, so an OSC or DCS left unfinished at the end of a
+ *   read is held back and fed with the rest of it;
  * - the string before an ST gets the length SIZE_MAX (and libvterm reads
  *   past the buffer it was given) when anything came between the ESC and
  *   the backslash: the end of a write (an ESC at the end waits for the
@@ -20,6 +20,9 @@
  *   escape sequence and then writes one code point more than the stack
  *   array it decodes into holds: UTF-8 is checked here (a broken sequence
  *   becomes U+FFFD, one split across reads waits for its end);
+ * - DECRQSS (DCS $ q) for a setting it does not know passes an int to
+ *   printf where a string goes: such a request is made one nothing
+ *   answers ("!q");
  * - REP (CSI n b, repeat the last character) loops forever when no
  *   character was printed yet: its final byte is replaced by one no
  *   sequence uses, so the repeats are not drawn (ncurses uses REP, the
@@ -45,8 +48,10 @@
 #define CSI_DIGITS_MAX 5                          /* 99999 is past any size or count */
 
 enum {
-        SCAN_GROUND,      /* text, or an OSC or DCS string */
+        SCAN_GROUND,
         SCAN_ESC,
+        SCAN_OSC,
+        SCAN_DCS,
         SCAN_CSI_LEADER,
         SCAN_CSI_ARGS,
         SCAN_CSI_INTERMED,
@@ -77,10 +82,13 @@ struct Screen {
         size_t feeding_size;
         int scan;                        /* SCAN_*: where the bytes filtered so far end */
         unsigned csi_seps, csi_digits;   /* in the CSI being filtered, its argument */
+        size_t string_at;                /* in scratch: the OSC's "]" or the DCS's "P", or SIZE_MAX */
+        char dcs[4];                     /* the DCS's first bytes (n_dcs 5: more) */
+        size_t n_dcs, dcs_q;             /* dcs_q: in scratch, its first byte, or SIZE_MAX */
         bool esc;                        /* an ESC is waiting for the byte after it */
         unsigned char utf8[4];           /* a UTF-8 sequence waiting for its end */
         size_t n_utf8, utf8_need;
-        char held[OSC_HELD_MAX];         /* an unfinished OSC, from its ESC ] */
+        char held[OSC_HELD_MAX];         /* an unfinished OSC or DCS, from its "]" or "P" */
         size_t n_held;
         /* What libvterm is fed: at most 3 bytes (U+FFFD) per byte given,
          * and what waited from the last read. */
@@ -310,6 +318,7 @@ int screen_new(unsigned rows, unsigned cols, unsigned flags, Screen **ret) {
                 return -ENOMEM;
         s->rows = rows;
         s->cols = cols;
+        s->string_at = s->dcs_q = SIZE_MAX;
         s->row_max = (size_t)cols * CELL_BYTES;
         s->sb_max = MAX((size_t)SCREEN_SCROLLBACK_MAX, 2 * s->row_max);
         s->sb_text = malloc(s->sb_max);
@@ -369,25 +378,6 @@ static void input(Screen *s, const char *buf, size_t n) {
         s->feeding_size = 0;
 }
 
-/* Where the OSC whose text starts at b[from] ends in b[..n): past its BEL
- * or ST, or where a control cuts it short; SIZE_MAX when it goes on. */
-static size_t osc_end(const char *b, size_t from, size_t n) {
-        for (size_t i = from; i < n; i++) {
-                unsigned char c = (unsigned char)b[i];
-
-                if (c == 0x07)
-                        return i + 1;
-                if (c == 0x1b) {
-                        if (i + 1 == n)
-                                return SIZE_MAX;
-                        return b[i + 1] == '\\' ? i + 2 : i;
-                }
-                if (c < 0x20)
-                        return i;
-        }
-        return SIZE_MAX;
-}
-
 /* A CSI argument byte as libvterm may be given it: a separator past the
  * arguments it has room for, or a digit past CSI_DIGITS_MAX in one
  * argument, is dropped (-1). */
@@ -401,20 +391,52 @@ static int csi_arg_byte(Screen *s, unsigned char c) {
         return s->csi_digits > CSI_DIGITS_MAX ? -1 : c;
 }
 
-/* Follows byte c (not a C0 control) through ESC and CSI as libvterm
- * 0.1.4's parser does (parser.c), so that it never takes a CSI for ended
- * while libvterm is still in it; returns the byte to give libvterm, or -1
- * to drop it.  REP's final byte, and that of a CSI that lost separators,
- * becomes one no sequence uses (see the top of this file). */
-static int track(Screen *s, unsigned char c) {
+/* A DCS libvterm 0.1.4 acts on is DECRQSS ($q); for a setting it does
+ * not know, it passes an int to printf where a string goes. */
+static bool decrqss_unknown(const Screen *s) {
+        const char *v = s->dcs + 2;
+        size_t n = s->n_dcs - 2;
+
+        if (s->n_dcs < 2 || s->dcs[0] != '$' || s->dcs[1] != 'q')
+                return false;
+        return !((n == 1 && strchr("mrs", v[0])) || (n == 2 && (memcmp(v, " q", 2) == 0 || memcmp(v, "\"q", 2) == 0)));
+}
+
+/* A DCS ends (or is fed before its end): an unknown DECRQSS becomes
+ * "!q", a string nothing answers. */
+static void dcs_end(Screen *s) {
+        if (s->scan == SCAN_DCS && decrqss_unknown(s) && s->dcs_q != SIZE_MAX)
+                s->scratch[s->dcs_q] = '!';
+        s->dcs_q = SIZE_MAX;
+}
+
+/* Follows byte c (not a C0 control), to be stored at scratch[at], as
+ * libvterm 0.1.4's parser does (parser.c), so that it never takes a
+ * sequence for ended while libvterm is still in it; returns the byte to
+ * give libvterm, or -1 to drop it.  REP's final byte, and that of a CSI
+ * that lost separators, becomes one no sequence uses (see the top). */
+static int track(Screen *s, unsigned char c, size_t at) {
         switch (s->scan) {
         case SCAN_ESC:
                 if (c == '[') {
                         s->scan = SCAN_CSI_LEADER;
                         s->csi_seps = s->csi_digits = 0;
+                } else if (c == ']' || c == 'P') {
+                        /* Held back from here if need be: libvterm waits in
+                         * ESC for the rest, whenever the ESC came. */
+                        s->scan = c == ']' ? SCAN_OSC : SCAN_DCS;
+                        s->string_at = at;
+                        s->n_dcs = 0;
                 } else if (c >= 0x30 && c <= 0x7e)
-                        s->scan = SCAN_GROUND; /* an escape, or an OSC or DCS string */
+                        s->scan = SCAN_GROUND;
                 return c; /* intermediates, and bytes it does not handle, leave it in ESC */
+        case SCAN_DCS:
+                if (s->n_dcs == 0)
+                        s->dcs_q = at;
+                if (s->n_dcs < sizeof s->dcs)
+                        s->dcs[s->n_dcs] = (char)c;
+                s->n_dcs = MIN(s->n_dcs + 1, sizeof s->dcs + 1); /* past 4: long */
+                return c;
         case SCAN_CSI_LEADER:
                 if (c >= 0x3c && c <= 0x3f)
                         return c;
@@ -437,17 +459,21 @@ static int track(Screen *s, unsigned char c) {
         }
 }
 
-/* Appends byte c to the scratch buffer, following it through ESC and
- * CSI (track()). */
+/* Appends byte c to the scratch buffer, following it through the
+ * sequences (track()). */
 static void put(Screen *s, size_t *size, unsigned char c) {
         int k = c;
 
-        if (c == 0x18 || c == 0x1a) /* CAN, SUB */
+        if (c == 0x18 || c == 0x1a) /* CAN, SUB: a string is dropped unread */
                 s->scan = SCAN_GROUND;
-        else if (c == 0x1b)
+        else if (c == 0x1b) {
+                dcs_end(s);
                 s->scan = SCAN_ESC;
-        else if (c >= 0x20) /* other controls are executed where they are */
-                k = track(s, c);
+        } else if (c == 0x07 && (s->scan == SCAN_OSC || s->scan == SCAN_DCS)) {
+                dcs_end(s);
+                s->scan = SCAN_GROUND;
+        } else if (c >= 0x20) /* other controls are executed where they are */
+                k = track(s, c, *size);
         if (k >= 0)
                 s->scratch[(*size)++] = (char)k;
 }
@@ -518,21 +544,21 @@ static void filter(Screen *s, size_t *size, const char *b, size_t n) {
         }
 }
 
-/* Feeds b[0..n), but holds back an OSC left unfinished at its end for the
- * next feed (see the top).  Only the last ESC ] can begin an unfinished
- * OSC: an ESC ends one. */
-static void feed_held_back(Screen *s, const char *b, size_t n) {
+/* Feeds scratch[0..n), but holds back an OSC or DCS string left
+ * unfinished at its end for the next feed (see the top), unless it is too
+ * long to be one of ours. */
+static void feed_held_back(Screen *s, size_t n) {
         size_t at = n;
 
-        for (size_t i = n; i >= 2; i--)
-                if (b[i - 2] == 0x1b && b[i - 1] == ']') {
-                        if (osc_end(b, i, n) == SIZE_MAX && n - (i - 2) <= OSC_HELD_MAX)
-                                at = i - 2;
-                        break;
-                }
-        input(s, b, at);
-        memcpy(s->held, b + at, n - at);
+        if ((s->scan == SCAN_OSC || s->scan == SCAN_DCS) && s->string_at < n && n - s->string_at <= OSC_HELD_MAX)
+                at = s->string_at;
+        else
+                dcs_end(s); /* fed unfinished: its start is gone after this */
+        input(s, s->scratch, at);
+        memcpy(s->held, s->scratch + at, n - at);
         s->n_held = n - at;
+        s->string_at = at < n ? 0 : SIZE_MAX;
+        s->dcs_q = s->dcs_q != SIZE_MAX && s->dcs_q >= at ? s->dcs_q - at : SIZE_MAX;
 }
 
 /* One piece: the held bytes and up to FEED_PIECE new ones, as one write. */
@@ -542,7 +568,7 @@ static void feed_piece(Screen *s, const char *buf, size_t n) {
         memcpy(s->scratch, s->held, size);
         s->n_held = 0;
         filter(s, &size, buf, n);
-        feed_held_back(s, s->scratch, size);
+        feed_held_back(s, size);
 }
 
 void screen_feed(Screen *s, const char *buf, size_t n) {

@@ -359,6 +359,19 @@ static void test_broken_utf8(void **state) {
                                           "b\xef\xbf\xbd\xef\xbf\xbd\n\n");
 }
 
+static void test_decrqss(void **state) {
+        _cleanup_(screen_freep) Screen *s = new_screen(3, 20, 0);
+
+        /* libvterm 0.1.4 answers the settings it knows; for others it
+         * passes an int to printf as a string: those are not answered. */
+        feed(s, "\x1bP$qm\x1b\\");
+        assert_string_equal(replies(s), "\x1bP1$rm\x1b\\");
+        feed(s, "\x1bP$qx\x1b\\\x1bP$q q");
+        feed(s, "xyz\x07\x1b(P$q\x1b\\a");
+        assert_string_equal(replies(s), "");
+        assert_string_equal(look(s).text, "a\n\n\n");
+}
+
 static void test_scrollback_bounded(void **state) {
         _cleanup_(screen_freep) Screen *s = new_screen(50, 1000, 0);
         ScreenView v;
@@ -409,6 +422,7 @@ int main(void) {
                 cmocka_unit_test(test_st_after_controls),
                 cmocka_unit_test(test_long_csi),
                 cmocka_unit_test(test_broken_utf8),
+                cmocka_unit_test(test_decrqss),
                 cmocka_unit_test(test_scrollback_bounded),
                 cmocka_unit_test(test_newline_mode),
         };
