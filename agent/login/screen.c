@@ -18,8 +18,11 @@
  *   another control (moved before the ESC: it is executed the same);
  * - its UTF-8 decoder keeps a sequence cut short by a control or an
  *   escape sequence and then writes one code point more than the stack
- *   array it decodes into holds: UTF-8 is checked here (a broken sequence
- *   becomes U+FFFD, one split across reads waits for its end);
+ *   array it decodes into holds, and it prints a C1 control sent as UTF-8
+ *   (U+0080..U+009F) as a glyph of width -1, which walks the cursor off
+ *   the screen (in insert mode, then, a move reads from a NULL row): UTF-8
+ *   is checked here (a broken sequence and a C1 control become U+FFFD, a
+ *   sequence split across reads waits for its end);
  * - DECRQSS (DCS $ q) for a setting it does not know passes an int to
  *   printf where a string goes: such a request is made one nothing
  *   answers ("!q");
@@ -498,9 +501,13 @@ static void put_utf8(Screen *s, size_t *size, unsigned char c) {
                         s->utf8[s->n_utf8++] = c;
                         if (s->n_utf8 < s->utf8_need)
                                 return;
-                        for (size_t i = 0; i < s->n_utf8; i++)
-                                put(s, size, s->utf8[i]);
                         s->n_utf8 = 0;
+                        if (s->utf8[0] == 0xc2 && s->utf8[1] < 0xa0) {
+                                put_replacement(s, size); /* a C1 control: no glyph */
+                                return;
+                        }
+                        for (size_t i = 0; i < s->utf8_need; i++)
+                                put(s, size, s->utf8[i]);
                         return;
                 }
                 s->n_utf8 = 0;

@@ -355,8 +355,12 @@ static void test_broken_utf8(void **state) {
         feed(s, "\xe6\x97");
         feed(s, "\xa5\xe2\x94");
         feed(s, "\x1b[1ma\xe2\r\nb\x80\xf8");
+        /* A C1 control as UTF-8 is no glyph (libvterm would move the
+         * cursor back by one for it and, in insert mode, crash). */
+        feed(s, "\x1b[4h\r\n\xc2\x90\xc2\x90x");
         assert_string_equal(look(s).text, "\xe6\x97\xa5\xef\xbf\xbd" "a\xef\xbf\xbd\n"
-                                          "b\xef\xbf\xbd\xef\xbf\xbd\n\n");
+                                          "b\xef\xbf\xbd\xef\xbf\xbd\n"
+                                          "\xef\xbf\xbd\xef\xbf\xbd" "x\n");
 }
 
 static void test_decrqss(void **state) {
