@@ -15,31 +15,10 @@ enum {
 
 void ansi_parser_init(AnsiParser *p) {
         p->state = S_GROUND;
-        p->n = 0;
-        p->seq[0] = '\0';
-        p->overflow = false;
-        p->final = 0;
 }
 
-static void seq_add(AnsiParser *p, char c) {
-        if (p->n >= ANSI_SEQ_MAX) {
-                p->overflow = true;
-                return;
-        }
-        p->seq[p->n++] = c;
-        p->seq[p->n] = '\0';
-}
-
-static void seq_start(AnsiParser *p, int state) {
-        p->state = state;
-        p->n = 0;
-        p->seq[0] = '\0';
-        p->overflow = false;
-        p->final = 0;
-}
-
-/* One switch over the states, kept whole (longer than 60 lines) so the
- * transitions read like the VT500 diagram. */
+/* One switch over the states, so the transitions read like the VT500
+ * diagram. */
 AnsiResult ansi_parser_feed(AnsiParser *p, char ch) {
         unsigned char c = (unsigned char)ch;
 
@@ -51,21 +30,20 @@ AnsiResult ansi_parser_feed(AnsiParser *p, char ch) {
         switch (p->state) {
         case S_GROUND:
                 if (c == 0x1b) {
-                        seq_start(p, S_ESC);
+                        p->state = S_ESC;
                         return ANSI_INSIDE;
                 }
                 return ANSI_TEXT;
         case S_ESC:
                 if (c == '[')
-                        seq_start(p, S_CSI);
+                        p->state = S_CSI;
                 else if (c == ']')
-                        seq_start(p, S_OSC);
+                        p->state = S_OSC;
                 else if (c == 0x1b)
-                        seq_start(p, S_ESC);
+                        p->state = S_ESC;
                 else if (c >= 0x20 && c <= 0x2f)
                         p->state = S_ESC_INTER;
                 else {
-                        p->final = (char)c;
                         p->state = S_GROUND;
                         return ANSI_ESC_DONE;
                 }
@@ -78,27 +56,21 @@ AnsiResult ansi_parser_feed(AnsiParser *p, char ch) {
                 return ANSI_INSIDE;
         case S_CSI:
                 if (c == 0x1b) {
-                        seq_start(p, S_ESC);
+                        p->state = S_ESC;
                         return ANSI_INSIDE;
                 }
                 if (c >= 0x40 && c <= 0x7e) {
-                        p->final = (char)c;
                         p->state = S_GROUND;
                         return ANSI_CSI_DONE;
                 }
-                if (c >= 0x20 && c <= 0x3f)
-                        seq_add(p, (char)c);
                 return ANSI_INSIDE;
         case S_OSC:
                 if (c == 0x07) {
                         p->state = S_GROUND;
                         return ANSI_OSC_DONE;
                 }
-                if (c == 0x1b) {
+                if (c == 0x1b)
                         p->state = S_OSC_ESC;
-                        return ANSI_INSIDE;
-                }
-                seq_add(p, (char)c);
                 return ANSI_INSIDE;
         case S_OSC_ESC:
                 if (c == '\\') {
@@ -107,9 +79,9 @@ AnsiResult ansi_parser_feed(AnsiParser *p, char ch) {
                 }
                 /* ESC starting something else: the OSC was cut short. */
                 if (c == '[')
-                        seq_start(p, S_CSI);
+                        p->state = S_CSI;
                 else if (c == ']')
-                        seq_start(p, S_OSC);
+                        p->state = S_OSC;
                 else
                         p->state = S_GROUND;
                 return ANSI_INSIDE;

@@ -1,9 +1,12 @@
-/* See cli-runner.h.  The PTY is made wide (PTY_COLS) so CLIs print the
- * authorize URL on one line; the scanner still joins lines wrapped at that
- * width.  Output and the exit are events on the loop (io source on the
- * PTY master, the Launcher's exit callback); nothing here blocks.  The
- * runner outlives the child: the session reads the transcript after the
- * exit. */
+/* See cli-runner.h.  The CLI's output goes to the transcript and to a
+ * terminal emulator (screen.h) of the PTY's size; after each read the
+ * runner writes back the terminal's answers, then looks at the rendered
+ * screen for prompts and the authorize URL.  The PTY is made wide
+ * (PTY_COLS) so CLIs print the URL on one line; the screen still joins a
+ * URL wrapped at that width.  Output and the exit are events on the loop
+ * (io source on the PTY master, the Launcher's exit callback); nothing
+ * here blocks.  The runner outlives the child: the session reads the
+ * transcript after the exit. */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,7 +18,8 @@
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
-#include "term-reply.h"
+#include "prompt-match.h"
+#include "screen.h"
 #include "transcript.h"
 #include "url-scan.h"
 
@@ -34,9 +38,8 @@ struct CliRunner {
         pid_t pid;          /* 0 once exited */
         int master;         /* pty master or pipe read end */
         sd_event_source *io, *kill_timer, *stop_timer;
-        TermReply term;
+        Screen *screen;
         PromptMatcher prompts;
-        UrlScan *scan;
         Transcript *transcript;
         bool url_reported;
 };
@@ -118,34 +121,48 @@ static void reply(CliRunner *r, const char *s, size_t n) {
                 log_debug("Could not answer the CLI's terminal.");
 }
 
-static void on_output(CliRunner *r, const char *buf, size_t n) {
-        char answers[256];
-        const char *keys;
-        ssize_t k;
+/* final: the output ended, a URL at the cursor is finished. */
+static void look(CliRunner *r, bool final) {
+        _cleanup_(erase_and_freep) char *url = NULL;
+        ScreenView v;
+        int k;
 
-        transcript_feed(r->transcript, buf, n);
-        if (r->provider->pty) {
-                k = term_reply_feed(&r->term, buf, n, answers, sizeof answers);
-                if (k > 0)
-                        reply(r, answers, (size_t)k);
-                for (keys = prompt_matcher_feed(&r->prompts, buf, n); keys;
-                     keys = prompt_matcher_feed(&r->prompts, "", 0))
-                        reply(r, keys, strlen(keys));
+        if (r->url_reported && (!r->provider->pty || r->provider->n_prompts == 0))
+                return;
+        k = screen_look(r->screen, &v);
+        if (k < 0) {
+                log_debug_errno(k, "Could not render the CLI's screen: %m");
+                return;
         }
-        if (!r->url_reported && url_scan_feed(r->scan, buf, n) == 1) {
+        if (r->provider->pty) {
+                const char *keys[PROVIDER_LIST_MAX];
+                size_t n = prompt_matcher_look(&r->prompts, &v, keys);
+
+                for (size_t i = 0; i < n; i++)
+                        reply(r, keys[i], strlen(keys[i]));
+        }
+        if (!r->url_reported && url_scan(r->provider->url_patterns, &v, final, &url) > 0) {
                 r->url_reported = true;
                 if (r->cb.on_url)
-                        r->cb.on_url(r, url_scan_url(r->scan), r->userdata);
+                        r->cb.on_url(r, url, r->userdata);
         }
+}
+
+static void on_output(CliRunner *r, const char *buf, size_t n) {
+        const char *answers;
+        size_t k;
+
+        transcript_feed(r->transcript, buf, n);
+        screen_feed(r->screen, buf, n);
+        answers = screen_take_replies(r->screen, &k);
+        if (r->provider->pty)
+                reply(r, answers, k);
+        look(r, false);
 }
 
 static void output_ended(CliRunner *r) {
         r->io = sd_event_source_disable_unref(r->io);
-        if (!r->url_reported && url_scan_flush(r->scan) == 1) {
-                r->url_reported = true;
-                if (r->cb.on_url)
-                        r->cb.on_url(r, url_scan_url(r->scan), r->userdata);
-        }
+        look(r, true);
 }
 
 static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -233,9 +250,9 @@ int cli_runner_start(sd_event *e, const Launcher *launcher, const CliRunnerOptio
                 return -ENOMEM;
         *r = (CliRunner) { .event = e, .launcher = launcher, .provider = o->provider, .cb = *cb, .userdata = userdata,
                            .master = -EBADF };
-        term_reply_init(&r->term, o->provider->term_replies, PTY_ROWS, PTY_COLS);
         prompt_matcher_init(&r->prompts, o->provider->prompts, o->provider->n_prompts);
-        k = url_scan_new(o->provider->url_patterns, PTY_COLS, &r->scan);
+        /* Without a PTY nothing turns the CLI's "\n" into "\r\n". */
+        k = screen_new(PTY_ROWS, PTY_COLS, o->provider->pty ? 0 : SCREEN_NEWLINE, &r->screen);
         if (k >= 0)
                 k = transcript_new(TRANSCRIPT_MAX, &r->transcript);
         if (k >= 0)
@@ -300,7 +317,7 @@ CliRunner *cli_runner_free(CliRunner *r) {
         sd_event_source_disable_unref(r->kill_timer);
         sd_event_source_disable_unref(r->stop_timer);
         safe_close(r->master);
-        url_scan_free(r->scan);
+        screen_free(r->screen);
         transcript_free(r->transcript);
         explicit_bzero(r, sizeof *r);
         free(r);

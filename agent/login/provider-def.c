@@ -5,8 +5,6 @@
  * never completes.  Grammar:
  *   {"providers": [ {"id": "codex", "aliases": ["codex_cli"],
  *     "argv": ["codex", "login"], "env": {"K": "V"}, "pty": true,
- *     "terminal_replies": ["cursor_position", "device_attributes",
- *                          "device_status", "colors"],
  *     "prompts": [{"match": "Press Enter", "send": "\r", "repeat": false}],
  *     "url_patterns": ["https://auth.openai.com/oauth/authorize?"],
  *     "credential_file": ".codex/auth.json",
@@ -153,32 +151,6 @@ static int parse_env(Ctx *c, json_t *v, char ***ret) {
         return 0;
 }
 
-static int parse_replies(Ctx *c, json_t *v, unsigned *ret) {
-        static const struct { const char *name; unsigned flag; } table[] = {
-                { "cursor_position", TERM_REPLY_CURSOR_POSITION },
-                { "device_attributes", TERM_REPLY_DEVICE_ATTRIBUTES },
-                { "device_status", TERM_REPLY_DEVICE_STATUS },
-                { "colors", TERM_REPLY_COLORS },
-        };
-        unsigned flags = 0;
-        size_t i, j;
-        json_t *e;
-
-        if (!json_is_array(v))
-                return fail(c, "\"terminal_replies\" must be an array of strings");
-        json_array_foreach(v, i, e) {
-                for (j = 0; j < ELEMENTSOF(table); j++)
-                        if (json_is_string(e) && streq(json_string_value(e), table[j].name))
-                                break;
-                if (j == ELEMENTSOF(table))
-                        return fail(c, "\"terminal_replies\": unknown reply \"%.64s\"",
-                                    json_is_string(e) ? json_string_value(e) : "(not a string)");
-                flags |= table[j].flag;
-        }
-        *ret = flags;
-        return 0;
-}
-
 static int parse_prompt(Ctx *c, json_t *v, ProviderPrompt *p) {
         const char *k;
         json_t *e;
@@ -266,8 +238,6 @@ static int parse_key(Ctx *c, ProviderDef *p, const char *k, json_t *e) {
                 p->pty = json_is_true(e);
                 return 0;
         }
-        if (streq(k, "terminal_replies"))
-                return parse_replies(c, e, &p->term_replies);
         if (streq(k, "prompts"))
                 return parse_prompts(c, e, p);
         if (streq(k, "url_patterns")) {

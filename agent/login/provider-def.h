@@ -13,18 +13,10 @@
 #define PROVIDER_LIST_MAX 32       /* argv, env, aliases, patterns, prompts */
 #define PROVIDER_STRING_MAX 4096
 
-/* Terminal queries the runner answers for CLIs that insist on a terminal. */
-typedef enum TermReplyFlags {
-        TERM_REPLY_CURSOR_POSITION = 1 << 0, /* ESC[6n  -> ESC[<r>;<c>R */
-        TERM_REPLY_DEVICE_ATTRIBUTES = 1 << 1, /* ESC[c  -> ESC[?1;2c */
-        TERM_REPLY_DEVICE_STATUS = 1 << 2,  /* ESC[5n  -> ESC[0n */
-        TERM_REPLY_COLORS = 1 << 3,         /* OSC 10/11 ;? -> rgb:ffff/ffff/ffff, rgb:0000/0000/0000 */
-} TermReplyFlags;
-
 typedef struct ProviderPrompt {
-        char *match;  /* substring of the ANSI-stripped output */
+        char *match;  /* text on the CLI's rendered screen (prompt-match.h) */
         char *send;   /* keystrokes, "\r" for Enter */
-        bool repeat;  /* false: answered at most once */
+        bool repeat;  /* false: answered at most once; true: once per place */
 } ProviderPrompt;
 
 typedef struct ProviderDef {
@@ -33,7 +25,6 @@ typedef struct ProviderDef {
         char **argv;           /* NULL-terminated, at least argv[0] */
         char **env;            /* NULL-terminated "KEY=VALUE" */
         bool pty;
-        unsigned term_replies; /* TermReplyFlags */
         ProviderPrompt *prompts;
         size_t n_prompts;
         char **url_patterns;   /* NULL-terminated URL prefixes, at least one */

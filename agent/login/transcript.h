@@ -3,7 +3,10 @@
  * fields named like secrets: code, state, token, *_token, secret, password,
  * key, verifier...; "Bearer x"), the head kept up to a limit and the rest
  * counted.  This is what the host sees as `cliOutput` and what goes to the
- * debug log.  Pure. */
+ * debug log.  It reads the byte stream, not the rendered screen
+ * (screen.h): a record keeps everything printed, in order, also what a TUI
+ * drew over a moment later, and no line may be kept before it is
+ * redacted.  Pure. */
 #pragma once
 
 #include <stdbool.h>

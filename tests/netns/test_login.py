@@ -52,11 +52,9 @@ class LoginEnv:
                     "credential_file": cred, **kw}
         providers = {"providers": [
             prov("claude_code", "claude", ".claude/.credentials.json", pty=True,
-                 terminal_replies=["cursor_position"],
                  prompts=[{"match": "Choose the text style", "send": "\r"},
                           {"match": "Select login method", "send": "\r"}]),
-            prov("codex", "codex", ".codex/auth.json", aliases=["codex_cli"], pty=True,
-                 terminal_replies=["cursor_position", "device_attributes"], callback_port=1455),
+            prov("codex", "codex", ".codex/auth.json", aliases=["codex_cli"], pty=True, callback_port=1455),
             prov("gemini_cli", "gemini", ".gemini/oauth_creds.json", pty=False),
         ] + [prov(*p) for p in extra_providers]}
         self.providers_file = os.path.join(self.dir, "providers.json")

@@ -4,8 +4,13 @@ far as the agent can tell.  argv[1] picks the behaviour:
   codex   PTY: asks the cursor position (ESC[6n) and waits for the answer
           before printing anything, listens on 127.0.0.1:1455, prints the
           authorize URL (wrapped in colour codes).
-  claude  PTY: a theme prompt and a login-method prompt that each wait for
-          Enter, then the URL; listens on an ephemeral port.
+  claude  PTY: draws like Claude Code 2.1: asks the terminal's colours and
+          attributes (and waits for the answer to the latter), then a
+          theme screen whose words are placed with cursor moves (CSI n G,
+          no blank written between them) under a rule as wide as the
+          terminal, and a login-method screen drawn over it with relative
+          moves (CSI n A/B/C); each waits for Enter; then the URL (an OSC 8
+          link); listens on an ephemeral port.
   gemini  no PTY needed: calls $BROWSER with the URL (as xdg-open would),
           listens on an ephemeral port.
   acme    a provider the agent was not built with (test_new_provider):
@@ -28,6 +33,7 @@ does."""
 import http.server
 import json
 import os
+import re
 import select
 import shlex
 import socket
@@ -63,6 +69,17 @@ def read_until(pred, timeout=20):
             sys.exit(8)
         buf += chunk
     return buf
+
+
+def at_columns(col, text):
+    """Each word of text placed at its column (1-based) with CSI n G, as
+    Claude Code's renderer does: the blanks between words are never
+    written, so the bytes hold no "Choose the" but the screen does."""
+    s = ""
+    for w in text.split(" "):
+        s += f"\x1b[{col}G{w}"
+        col += len(w) + 1
+    return s
 
 
 def raw_tty():
@@ -162,11 +179,23 @@ def main():
         subprocess.run(shlex.split(os.environ["BROWSER"]) + [url], check=True)
     elif MODE == "claude":
         raw_tty()
-        out("\x1b[1mWelcome to Claude Code\x1b[0m\r\n Choose the text style that looks best\r\n > Dark mode\r\n")
+        cols = os.get_terminal_size(0).columns
+        out("\x1b]11;?\x07\x1b[c\x1b[>0q\x1b[?u")
+        read_until(lambda b: re.search(rb"\x1b\[\?[0-9;]*c", b))
+        theme = [at_columns(2, "Let's get started."), "",
+                 "\x1b[1m" + at_columns(2, "Choose the text style that looks best with your terminal") + "\x1b[22m",
+                 "\x1b[2G\x1b[38;5;153m\u276f" + at_columns(4, "1. Dark mode") + "\x1b[39m",
+                 at_columns(4, "2. Light mode"), "",
+                 "\x1b[2G\x1b[38;5;239m" + "\u254c" * (cols - 2) + "\x1b[39m"]
+        # One write, as the real one's frame: the 3 KB rule follows the prompt.
+        out("".join(line + "\r\r\n" for line in theme))
         read_until(lambda b: b"\r" in b)
-        out("\x1b[2J\x1b[HSelect login method:\r\n > 1. Claude account\r\n")
+        out("\x1b[2K\x1b[1A" * len(theme) + "\x1b[2K\x1b[G"
+            + "\x1b[1C\x1b[1mSelect\x1b[1Clogin\x1b[1Cmethod:\x1b[22m\r\n\r\n"
+            + "\x1b[1C\u276f 1. Claude account\r\n\x1b[3C2. Anthropic Console account\r\n\x1b[4A")
         read_until(lambda b: b"\r" in b)
-        out(f"Browser didn't open? Use the url below to sign in:\r\n\r\n{url}\r\n")
+        out(f"\x1b[4B\r\n Browser didn't open? Use the url below to sign in (c to copy)\r\n\r\n"
+            f" \x1b]8;;{url}\x07{url}\x1b]8;;\x07\r\n")
     else:
         out("Waiting for authentication...\n")
         subprocess.run(shlex.split(os.environ["BROWSER"]) + [url], check=True)

@@ -29,7 +29,6 @@ static void test_shipped_file(void **state) {
         assert_string_equal(p->credential_file, ".codex/auth.json");
         assert_int_equal(p->callback_port, 1455);
         assert_string_equal(p->callback_path, "/auth/callback");
-        assert_true(p->term_replies & TERM_REPLY_CURSOR_POSITION);
         assert_true(provider_url_matches(p, "https://auth.openai.com/oauth/authorize?client_id=x"));
         assert_false(provider_url_matches(p, "https://auth.openai.com.evil/oauth/authorize?"));
 
@@ -57,7 +56,6 @@ static void test_minimal_defaults(void **state) {
 
         assert_int_equal(provider_set_parse(t, strlen(t), &s, err, sizeof err), 0);
         assert_false(s->defs[0].pty);
-        assert_int_equal(s->defs[0].term_replies, 0);
         assert_null(s->defs[0].aliases[0]);
         assert_string_equal(s->defs[0].env[0], "A_B=1");
         assert_null(s->defs[0].env[1]);
@@ -88,7 +86,8 @@ static const struct {
         { "{\"providers\":[{\"id\":\"a\"," BASE ",\"pty\":\"yes\"}]}", "provider a: \"pty\" must be a boolean" },
         { "{\"providers\":[{\"id\":\"a\"," BASE ",\"callback_port\":70000}]}", "provider a: \"callback_port\" must be an integer 0..65535" },
         { "{\"providers\":[{\"id\":\"a\"," BASE ",\"callback_path\":\"x\"}]}", "provider a: \"callback_path\" must be an absolute path without query" },
-        { "{\"providers\":[{\"id\":\"a\"," BASE ",\"terminal_replies\":[\"bell\"]}]}", "provider a: \"terminal_replies\": unknown reply \"bell\"" },
+        /* Gone: the runner's terminal answers every query a terminal would. */
+        { "{\"providers\":[{\"id\":\"a\"," BASE ",\"terminal_replies\":[\"cursor_position\"]}]}", "provider a: unknown key \"terminal_replies\"" },
         { "{\"providers\":[{\"id\":\"a\"," BASE ",\"env\":{\"A=B\":\"1\"}}]}", "provider a: \"env\": \"A=B\" must be a variable name with a string value" },
         { "{\"providers\":[{\"id\":\"a\"," BASE ",\"prompts\":[{\"match\":\"x\"}]}]}", "provider a: \"prompts\" entries need \"match\" and \"send\"" },
         { "{\"providers\":[{\"id\":\"a\"," BASE ",\"prompts\":[{\"match\":\"x\",\"send\":\"\\r\",\"when\":1}]}]}", "provider a: \"prompts\": unknown key \"when\"" },

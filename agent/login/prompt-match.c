@@ -1,0 +1,137 @@
+/* See prompt-match.h.  A look is at most a screenful plus the rows pushed
+ * off since the last one (screen.h bounds both), so every rule is searched
+ * in the whole view each time; the places answered are what keeps a
+ * prompt from being answered twice. */
+#include "macro.h"
+#include "prompt-match.h"
+
+typedef struct Found {
+        size_t at; /* in the view's text */
+        PromptPlace place;
+} Found;
+
+void prompt_matcher_init(PromptMatcher *m, const ProviderPrompt *prompts, size_t n_prompts) {
+        *m = (PromptMatcher) {
+                .prompts = prompts,
+                .n_prompts = MIN(n_prompts, (size_t)PROVIDER_LIST_MAX),
+        };
+}
+
+/* The length of the match of rule at text + i, or 0: a run of blanks in
+ * the rule matches a run of one or more blanks in the text. */
+static size_t match_at(const char *text, size_t i, const char *rule) {
+        size_t j = i;
+
+        while (*rule) {
+                if (*rule == ' ') {
+                        if (text[j] != ' ')
+                                return 0;
+                        while (text[j] == ' ')
+                                j++;
+                        while (*rule == ' ')
+                                rule++;
+                        continue;
+                }
+                if (text[j] != *rule)
+                        return 0;
+                j++;
+                rule++;
+        }
+        return j - i;
+}
+
+static size_t find(const char *text, size_t from, const char *rule) {
+        for (const char *p = text + from; (p = strchr(p, rule[0])); p++)
+                if (match_at(text, (size_t)(p - text), rule) > 0)
+                        return (size_t)(p - text);
+        return SIZE_MAX;
+}
+
+/* The place of the text at offset at: its row, and the characters (not
+ * bytes: a spinner glyph may change width) before it on that row. */
+static PromptPlace place_of(const ScreenView *v, size_t at, size_t rule) {
+        size_t lo = 0, hi = v->n_rows, column = 0;
+
+        while (hi - lo > 1) { /* the last row starting at or before at */
+                size_t mid = lo + (hi - lo) / 2;
+                if (v->rows[mid].offset <= at)
+                        lo = mid;
+                else
+                        hi = mid;
+        }
+        for (size_t i = v->n_rows > 0 ? v->rows[lo].offset : 0; i < at; i++)
+                if (((unsigned char)v->text[i] & 0xc0) != 0x80)
+                        column++;
+        return (PromptPlace) { .row = v->n_rows > 0 ? v->rows[lo].number : 0, .column = column, .rule = rule };
+}
+
+static bool answered_at(const PromptMatcher *m, const PromptPlace *p) {
+        for (size_t i = 0; i < m->n_places; i++)
+                if (m->places[i].rule == p->rule && m->places[i].row == p->row && m->places[i].column == p->column)
+                        return true;
+        return false;
+}
+
+static void remember(PromptMatcher *m, const PromptPlace *p) {
+        if (m->n_places == PROMPT_PLACES_MAX) {
+                memmove(m->places, m->places + 1, (PROMPT_PLACES_MAX - 1) * sizeof *m->places);
+                m->n_places--;
+        }
+        m->places[m->n_places++] = *p;
+}
+
+/* Rows above the first one of this view were shown for the last time. */
+static void forget_gone(PromptMatcher *m, const ScreenView *v) {
+        size_t k = 0;
+
+        if (v->n_rows == 0)
+                return;
+        for (size_t i = 0; i < m->n_places; i++)
+                if (m->places[i].row >= v->rows[0].number)
+                        m->places[k++] = m->places[i];
+        m->n_places = k;
+}
+
+/* The first place where rule j shows a prompt not answered yet. */
+static size_t first_new(const PromptMatcher *m, const ScreenView *v, size_t j, PromptPlace *ret) {
+        const ProviderPrompt *p = &m->prompts[j];
+
+        if (m->answered[j] && !p->repeat)
+                return SIZE_MAX;
+        for (size_t at = find(v->text, 0, p->match); at != SIZE_MAX; at = find(v->text, at + 1, p->match)) {
+                PromptPlace place = place_of(v, at, j);
+
+                if (!p->repeat || !answered_at(m, &place)) {
+                        *ret = place;
+                        return at;
+                }
+        }
+        return SIZE_MAX;
+}
+
+size_t prompt_matcher_look(PromptMatcher *m, const ScreenView *v, const char *keys[static PROVIDER_LIST_MAX]) {
+        Found found[PROVIDER_LIST_MAX];
+        size_t n = 0;
+
+        forget_gone(m, v);
+        for (size_t j = 0; j < m->n_prompts; j++) {
+                found[n].at = first_new(m, v, j, &found[n].place);
+                if (found[n].at == SIZE_MAX)
+                        continue;
+                /* In screen order: insert, rules in their order on a tie. */
+                for (size_t i = n++; i > 0 && found[i - 1].at > found[i].at; i--) {
+                        Found t = found[i];
+                        found[i] = found[i - 1];
+                        found[i - 1] = t;
+                }
+        }
+        for (size_t i = 0; i < n; i++) {
+                const PromptPlace *p = &found[i].place;
+
+                m->answered[p->rule] = true;
+                if (m->prompts[p->rule].repeat)
+                        remember(m, p);
+                keys[i] = m->prompts[p->rule].send;
+        }
+        return n;
+}
