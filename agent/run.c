@@ -514,7 +514,8 @@ static int setup_logins(Manager *m) {
                 .event = m->event, .launcher = &m->launcher, .browser = m->browser,
                 .providers_file = c->providers_file, .login_home = c->login_home,
                 .environment_file = c->environment_file,
-                .control_socket = c->control_socket, .display = c->display, .bin_path = c->bin_path,
+                .control_socket = c->control_socket, .runtime_dir = c->runtime_dir,
+                .display = c->display, .bin_path = c->bin_path,
                 .session_ttl_s = c->session_ttl_s,
         };
         r = login_manager_new(&lo, &m->logins);

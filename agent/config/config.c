@@ -89,7 +89,7 @@ static const ConfigKey keys[] = {
         K(firefox, KEY_STRING, "firefox-esr", "browser binary"),
         K(firefox_profile, KEY_STRING, "/var/lib/vm-browser-agent/browser/profile", "browser profile directory"),
         K(browser_user, KEY_STRING, "vmba-browser", "unprivileged user the browser runs as"),
-        K(runtime_dir, KEY_STRING, "/run/vm-browser-agent", "files the agent generates at start (X cookie, desktop secrets)"),
+        K(runtime_dir, KEY_STRING, "/run/vm-browser-agent", "files the agent generates at start (X cookie, desktop secrets, the CLIs' browser links in cli-bin/)"),
         K(services_file, KEY_STRING, "", "JSON list of services replacing the built-in display stack (\"\" = built-in)"),
         K(bin_path, KEY_STRING, "/usr/local/bin:/usr/bin:/bin", "PATH used to find service binaries"),
         K(restart_burst, KEY_U32, "5", "starts allowed per restart window before a service is failed"),

@@ -70,6 +70,7 @@ class Agent:
                 "--set", f"display=:{self.display}",
                 "--set", f"vnc_port={self.vnc_port}", "--set", f"novnc_port={self.novnc_port}",
                 "--set", f"firefox_profile={self.dir}/firefox",
+                "--set", f"runtime_dir={self.dir}/run",
                 "--set", f"cmdline_path={self.dir}/cmdline"]
         with open(f"{self.dir}/cmdline", "w") as f:
             f.write("quiet\n")

@@ -61,6 +61,7 @@ class LoginEnv:
         self.providers_file = os.path.join(self.dir, "providers.json")
         with open(self.providers_file, "w") as f:
             json.dump(providers, f)
+        self.agent_bin = agent_bin
         self.agent = Agent(agent_bin,
                            f"providers_file={self.providers_file}", f"login_home={self.home}",
                            f"control_socket={self.dir}/control.sock", "url_wait_s=5",
@@ -424,7 +425,11 @@ def test_cli_login(env, provider, mode, cred):
     assert e["NO_PROXY"] == e["no_proxy"] == "127.0.0.1,localhost"
     assert "HTTPS_PROXY" not in e and "https_proxy" not in e
     assert e["HOME"] == home and e["TERM"] == "xterm-256color"
-    assert e["BROWSER"].endswith("vm-browser-agent open-url") and os.path.isabs(e["BROWSER"].split()[0])
+    links = os.path.join(env.agent.dir, "run", "cli-bin")
+    assert e["BROWSER"] == os.path.join(links, "vmba-open-url")
+    assert e["PATH"].split(":")[0] == links
+    for name in ("vmba-open-url", "xdg-open", "x-www-browser"):
+        assert os.path.realpath(os.path.join(links, name)) == os.path.realpath(env.agent_bin)
     assert e["VMBA_CONTROL_SOCKET"] == os.path.join(env.dir, "control.sock")
     assert not [k for k in e if k.startswith(("PYTEST", "VMBA_BIN", "NOTIFY_SOCKET"))]
     env.assert_no_secrets()
