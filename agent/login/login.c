@@ -397,6 +397,12 @@ void login_session_captured(LoginSession *s, json_t *credentials, const char *pa
         (void)login_session_event(s, SESSION_EVENT_CAPTURED);
 }
 
+static bool capture_complete(const json_t *credentials, void *userdata) {
+        LoginSession *s = userdata;
+
+        return provider_credentials_complete(s->def, credentials);
+}
+
 static void on_capture(Capture *c, json_t *credentials, usec_t modified, void *userdata) {
         LoginSession *s = userdata;
         _cleanup_(freep) char *path = NULL;
@@ -513,7 +519,7 @@ int login_session_start_cli(LoginSession *s, const char *http_proxy, const char 
                 return r;
         if (asprintf(&path, "%s/%s", s->home, s->def->credential_file) < 0)
                 return -ENOMEM;
-        r = capture_start(c->event, path, on_capture, s, &s->capture);
+        r = capture_start(c->event, path, capture_complete, on_capture, s, &s->capture);
         if (r < 0)
                 return r;
         CliRunnerOptions o = {
