@@ -30,19 +30,31 @@ static void test_shipped_file(void **state) {
         assert_string_equal(p->credential_file, ".codex/auth.json");
         assert_int_equal(p->callback_port, 1455);
         assert_string_equal(p->callback_path, "/auth/callback");
-        assert_true(p->term_replies & TERM_REPLY_CURSOR_POSITION);
+        assert_string_equal(p->credential_keys[0], "tokens");
         assert_true(provider_url_matches(p, "https://auth.openai.com/oauth/authorize?client_id=x"));
         assert_false(provider_url_matches(p, "https://auth.openai.com.evil/oauth/authorize?"));
 
+        /* `claude auth login --claudeai`: nothing to answer; the URL it
+         * prints is the paste-a-code link, which is not the login's: the
+         * real one comes through $BROWSER. */
         p = provider_set_find(s, "claude_code");
         assert_non_null(p);
-        assert_true(p->pty);
+        assert_string_equal(p->argv[1], "auth");
+        assert_int_equal(p->n_prompts, 0);
         assert_string_equal(p->credential_file, ".claude/.credentials.json");
-        assert_true(p->n_prompts > 0);
+        assert_string_equal(p->credential_keys[0], "claudeAiOauth");
+        assert_true(provider_url_matches(p, "https://claude.com/cai/oauth/authorize?code=true&client_id=9d"));
+        assert_false(provider_url_matches(p, "https://claude.ai/oauth/authorize?z-0123456789"));
 
+        /* Gemini CLI 0.61: "Sign in with Google", then the consent screen. */
         p = provider_set_find(s, "gemini_cli");
         assert_non_null(p);
+        assert_true(p->pty);
+        assert_int_equal(p->n_prompts, 2);
+        assert_string_equal(p->prompts[0].match, "Sign in with Google");
+        assert_string_equal(p->prompts[1].match, "Do you want to continue?");
         assert_string_equal(p->credential_file, ".gemini/oauth_creds.json");
+        assert_string_equal(p->credential_keys[0], "refresh_token");
 
         assert_null(provider_set_find(s, "nope"));
         assert_null(provider_set_find(s, ""));
