@@ -99,6 +99,8 @@ static const ConfigKey keys[] = {
         K(ready_timeout_ms, KEY_U32, "20000", "a start not ready by then counts as a failure (the period repeats, up to 4 in all, while the service keeps the CPU busy)"),
         K(stop_timeout_ms, KEY_U32, "5000", "per service: SIGTERM, then SIGKILL after this"),
         K(providers_file, KEY_STRING, "/etc/vm-browser-agent/providers.json", "provider CLI definitions for logins"),
+        K(clis_file, KEY_STRING, "/etc/vm-browser-agent/clis.json", "the provider CLIs' pins (package, version), reported in /health (\"\" = none)"),
+        K(clis_dir, KEY_STRING, "/usr/lib/vm-browser-agent/clis", "where the pinned CLIs are installed, one npm prefix per provider (clis_dir/PROVIDER)"),
         K(login_home, KEY_STRING, "/var/lib/vm-browser-agent/logins", "parent of the logins' HOMEs: each CLI login runs in its own login_home/SESSION_ID (0700), removed when the login ends"),
         K(environment_file, KEY_STRING, "/etc/environment", "the host's proxy defaults for CLI logins (HTTP_PROXY, HTTPS_PROXY, NO_PROXY; \"\" = none)"),
         K(control_socket, KEY_STRING, "/run/vm-browser-agent/control.sock", "local control socket"),
