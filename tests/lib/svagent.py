@@ -54,7 +54,9 @@ def free_display():
 
 
 class Agent:
-    def __init__(self, agent_bin, *sets, services=None, display=None, ns=None, env=None):
+    def __init__(self, agent_bin, *sets, services=None, display=None, ns=None, env=None, wrap=()):
+        """wrap: argv the agent's command line is appended to (a program
+        that sets up the agent's mount namespace, then execs it)."""
         self.ns = ns or Netns("vmbasv")
         self.own_ns = ns is None
         self.dir = tempfile.mkdtemp(prefix="vmba-sv-", dir="/var/tmp")
@@ -82,7 +84,7 @@ class Agent:
         for s in sets:
             argv += ["--set", s]
         self.log = open(self.log_path, "w")
-        self.proc = self.ns.popen(argv, stdout=self.log, stderr=subprocess_stdout(), env=env)
+        self.proc = self.ns.popen([*wrap, *argv], stdout=self.log, stderr=subprocess_stdout(), env=env)
         self.pid = self.proc.pid
 
     # -- HTTP from inside the namespace --
