@@ -4,7 +4,7 @@ tests/realcli/standin.py.
 
 The agent runs in a test network namespace and, through private-mounts, a
 mount namespace of its own where /etc/hosts maps the providers' names to
-the stand-in on 127.0.0.1:443 and /usr/share/nodejs holds what the cached
+the stand-in on 127.0.0.1:443 and /usr/share/vmbajs holds what the cached
 Debian node loads from there.  The CLIs are the shipped providers.json's,
 with test-only environment added: the stand-in's throw-away CA (and, for
 Gemini CLI, the image's system settings file).  Each login: POST
