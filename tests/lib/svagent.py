@@ -157,6 +157,9 @@ class Agent:
 
     def close(self):
         self.stop()
+        # With a sanitizer build as VMBA_BIN, a report anywhere in the run
+        # (shutdown included) fails the test.
+        log = self.log_text()
         self.ns.kill_procs()
         if self.own_ns:
             self.ns.close()
@@ -165,6 +168,7 @@ class Agent:
             print(f"agent log kept in {self.log_path}")
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
+        assert "AddressSanitizer" not in log and "runtime error:" not in log, log[-4000:]
 
     def __enter__(self):
         return self

@@ -150,13 +150,10 @@ class LoginEnv:
                 assert s not in t, f"{s} leaked into: {t[-2000:]}"
 
     def close(self):
-        # With a sanitizer build as VMBA_BIN, a report anywhere in the run
-        # (shutdown included) fails the test at teardown.
-        self.agent.stop()
-        log = self.agent.log_text()
-        self.agent.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-        assert "AddressSanitizer" not in log and "runtime error:" not in log, log[-4000:]
+        try:
+            self.agent.close()  # fails on a sanitizer report in the agent's log
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture
