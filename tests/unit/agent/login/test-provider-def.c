@@ -46,13 +46,16 @@ static void test_shipped_file(void **state) {
         assert_true(provider_url_matches(p, "https://claude.com/cai/oauth/authorize?code=true&client_id=9d"));
         assert_false(provider_url_matches(p, "https://claude.ai/oauth/authorize?z-0123456789"));
 
-        /* Gemini CLI 0.61: "Sign in with Google", then the consent screen. */
+        /* Gemini CLI 0.61: "Sign in with Google", then the consent screen,
+         * answered again each time it draws them again: it draws its first
+         * screen before it reads keys, and a key sent then is lost. */
         p = provider_set_find(s, "gemini_cli");
         assert_non_null(p);
         assert_true(p->pty);
         assert_int_equal(p->n_prompts, 2);
         assert_string_equal(p->prompts[0].match, "Sign in with Google");
         assert_string_equal(p->prompts[1].match, "Do you want to continue?");
+        assert_true(p->prompts[0].repeat && p->prompts[1].repeat);
         assert_string_equal(p->credential_file, ".gemini/oauth_creds.json");
         assert_string_equal(p->credential_keys[0], "refresh_token");
 
