@@ -10,6 +10,7 @@
 #include "agent/http/health-status.h"
 #include "agent/http/http-wait.h"
 #include "agent/http/http.h"
+#include "agent/login/cli-installed.h"
 #include "agent/login/login.h"
 #include "agent/supervise/supervisor.h"
 #include "build-config.h"
@@ -29,6 +30,7 @@ static const char *addr_text(const IpcfgAddr *a, AddrText buf) {
 typedef struct Snapshot {
         HealthSnapshot h;
         HealthService *services;
+        HealthCli *clis;
         HealthHttpCount *http;
         AddrText address, gateway, dns[IPCFG_MAX_DNS];
         const char *dns_list[IPCFG_MAX_DNS];
@@ -37,6 +39,7 @@ typedef struct Snapshot {
 
 static void snapshot_done(Snapshot *s) {
         free(s->services);
+        free(s->clis);
         free(s->http);
 }
 
@@ -90,6 +93,22 @@ static int snapshot_services(Manager *m, Snapshot *s, HealthFacts *f) {
         return 0;
 }
 
+static int snapshot_clis(Manager *m, Snapshot *s) {
+        size_t n = m->clis ? m->clis->pins->n : 0;
+
+        s->clis = calloc(n ? n : 1, sizeof *s->clis);
+        if (!s->clis)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                const CliPin *p = &m->clis->pins->pins[i];
+                s->clis[i] = (HealthCli){ .provider = p->provider, .package = p->package, .pinned = p->version,
+                                          .installed = m->clis->installed[i] };
+        }
+        s->h.clis = s->clis;
+        s->h.n_clis = n;
+        return 0;
+}
+
 static int snapshot_http(Manager *m, Snapshot *s) {
         const HttpCounter *c = NULL;
         size_t n = m->http ? http_server_get_counters(m->http, &c) : 0;
@@ -135,6 +154,8 @@ static int snapshot_take(Manager *m, Snapshot *s, bool with_http) {
         h->boot_ready = m->boot.ready;
         r = snapshot_services(m, s, &f);
         h->status = health_status_to_string(health_status_decide(&f));
+        if (r >= 0)
+                r = snapshot_clis(m, s);
         if (r >= 0 && with_http)
                 r = snapshot_http(m, s);
         return r;

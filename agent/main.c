@@ -55,6 +55,10 @@ static const Verb *verb_find(const char *name) {
 int main(int argc, char **argv) {
         const Verb *v;
 
+        /* Run through one of the links given to provider CLIs as their
+         * browser (login.h): open-url, whatever the link is called. */
+        if (getpid() != 1 && argc >= 1 && open_url_is_link_name(argv[0]))
+                return open_url_main(argc, argv);
         /* As PID 1 an exit is a kernel panic: these words from the kernel's
          * command line are ignored like any other (see below). */
         if (getpid() != 1 && argc >= 2 && (streq(argv[1], "--help") || streq(argv[1], "-h"))) {

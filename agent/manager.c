@@ -19,6 +19,7 @@
 #include "agent/host/host-secrets.h"
 #include "agent/http/http-wait.h"
 #include "agent/http/http.h"
+#include "agent/login/cli-installed.h"
 #include "agent/login/handoff-vsock.h"
 #include "agent/login/login.h"
 #include "agent/supervise/children.h"
@@ -83,6 +84,7 @@ Manager *manager_free(Manager *m) {
         m->secrets = host_secrets_free(m->secrets);
         desktop_paths_done(&m->desktop_paths);
         explicit_bzero(m->log_vnc_password, sizeof m->log_vnc_password);
+        m->clis = cli_installed_free(m->clis);
         config_done(&m->config);
         m->event = sd_event_unref(m->event);
         free(m);

@@ -23,6 +23,7 @@ typedef struct Handoff Handoff;
 typedef struct Browser Browser;
 typedef struct HostSecrets HostSecrets;
 typedef struct HttpWaitList HttpWaitList;
+typedef struct CliInstalled CliInstalled;
 
 /* Milestones, CLOCK_BOOTTIME µs (kernel start = 0); 0 = not reached. */
 typedef struct BootTimes {
@@ -39,6 +40,7 @@ typedef struct Manager {
         bool is_pid1;
         usec_t start_monotonic;   /* for uptime_s */
         char build_id[256];       /* first line of build_id_path, "" = unknown */
+        CliInstalled *clis;       /* the pinned CLIs and what is installed (/health); NULL: none */
         BootTimes boot;
         Notifier notifier;
 

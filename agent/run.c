@@ -14,6 +14,7 @@
 
 #include "agent/host/host-secrets.h"
 #include "agent/http/http.h"
+#include "agent/login/cli-installed.h"
 #include "agent/login/handoff-vsock.h"
 #include "agent/login/login.h"
 #include "agent/supervise/supervisor.h"
@@ -245,6 +246,17 @@ static void read_build_id(Manager *m) {
                 return;
         buf[strcspn(buf, "\r\n")] = '\0';
         snprintf(m->build_id, sizeof m->build_id, "%s", buf);
+}
+
+/* The pinned CLIs and what of them is installed, for /health.  A bad pins
+ * file is logged and leaves the report empty: it is not the agent's job. */
+static void read_clis(Manager *m) {
+        char err[256] = "";
+        int r;
+
+        r = cli_installed_load(m->config.clis_file, m->config.clis_dir, &m->clis, err, sizeof err);
+        if (r < 0)
+                log_warning_errno(r, "The CLIs' pins are not reported: %s", err[0] ? err : strerror(-r));
 }
 
 /* netinit_run() (netinit/netinit.h) reads ip= from cmdline_path and parses
@@ -522,7 +534,8 @@ static int setup_logins(Manager *m) {
                 .event = m->event, .launcher = &m->launcher, .browser = m->browser,
                 .providers_file = c->providers_file, .login_home = c->login_home,
                 .environment_file = c->environment_file,
-                .control_socket = c->control_socket, .display = c->display, .bin_path = c->bin_path,
+                .control_socket = c->control_socket, .runtime_dir = c->runtime_dir,
+                .display = c->display, .bin_path = c->bin_path,
                 .session_ttl_s = c->session_ttl_s,
         };
         r = login_manager_new(&lo, &m->logins);
@@ -676,6 +689,7 @@ int run_main(int argc, char **argv) {
                 return 2;
         }
         read_build_id(m);
+        read_clis(m);
         log_info("vm-browser-agent %s starting%s.", PACKAGE_VERSION, m->is_pid1 ? " as PID 1" : "");
         r = run_loop(m);
         action = m->config.shutdown_action;

@@ -85,6 +85,8 @@ typedef struct Config {
 
         /* logins and handoff */
         char *providers_file;          /* "/etc/vm-browser-agent/providers.json" */
+        char *clis_file;               /* "/etc/vm-browser-agent/clis.json": the CLIs' pins */
+        char *clis_dir;                /* "/usr/lib/vm-browser-agent/clis": <clis_dir>/<provider> per CLI */
         char *login_home;              /* "/var/lib/vm-browser-agent/logins": each CLI login's HOME is <login_home>/<session id> */
         char *environment_file;        /* "/etc/environment": proxy defaults */
         char *control_socket;          /* "/run/vm-browser-agent/control.sock" */

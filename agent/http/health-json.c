@@ -268,6 +268,31 @@ static void put_services(Buf *f, const HealthSnapshot *s) {
         buf_putc(f, '}');
 }
 
+/* Each CLI: {"package","pinned","installed","status"}, status "ok" (the
+ * pinned version is installed), "differs" (another one is) or "missing". */
+static void put_clis(Buf *f, const HealthSnapshot *s) {
+        bool first_cli = true;
+
+        buf_putc(f, '{');
+        for (size_t k = 0; k < s->n_clis; k++) {
+                const HealthCli *c = &s->clis[k];
+                bool first = true;
+
+                put_key(f, &first_cli, c->provider);
+                buf_putc(f, '{');
+                put_const_key(f, &first, "package");
+                put_string_or_null(f, c->package);
+                put_const_key(f, &first, "pinned");
+                put_string_or_null(f, c->pinned);
+                put_const_key(f, &first, "installed");
+                put_string_or_null(f, c->installed);
+                put_const_key(f, &first, "status");
+                put_string(f, !c->installed ? "missing" : streq_ptr(c->installed, c->pinned) ? "ok" : "differs");
+                buf_putc(f, '}');
+        }
+        buf_putc(f, '}');
+}
+
 /* Written directly rather than through jansson: /health is the hot route
  * (the host polls it) and building it as json_t objects cost ~10× the
  * rest of the request.  The output is byte-identical to jansson's
@@ -301,6 +326,8 @@ int health_build_json(const HealthSnapshot *s, char **ret, size_t *ret_size) {
         put_boot(f, s);
         put_const_key(f, &first, "services");
         put_services(f, s);
+        put_const_key(f, &first, "clis");
+        put_clis(f, s);
         if (!isempty(s->config_error)) {
                 put_const_key(f, &first, "config_error");
                 put_string(f, s->config_error);

@@ -41,6 +41,14 @@ typedef struct HealthNetwork {
         uint32_t mtu;              /* 0: null */
 } HealthNetwork;
 
+/* One pinned provider CLI: its pin and what is installed. */
+typedef struct HealthCli {
+        const char *provider;
+        const char *package;
+        const char *pinned;        /* the pinned version */
+        const char *installed;     /* the installed version; NULL: missing */
+} HealthCli;
+
 typedef struct HealthSnapshot {
         const char *status;        /* health_status_to_string(health_status_decide(...)) */
         const char *version;
@@ -63,6 +71,9 @@ typedef struct HealthSnapshot {
          * each), indexed by HealthService.state. */
         const char *const *state_names;
         size_t n_states;
+
+        const HealthCli *clis;
+        size_t n_clis;
 
         const HealthHttpCount *http;
         size_t n_http;

@@ -18,6 +18,7 @@
 struct Capture {
         char *path, *name;
         sd_event_source *watch;
+        CaptureCheck check;
         CaptureHandler cb;
         void *userdata;
         bool had_old;
@@ -112,6 +113,12 @@ int capture_poll(Capture *c) {
                 log_debug_errno(r, "Credential file %s not complete yet: %m", c->path);
                 return 0;
         }
+        if (c->check && !c->check(j, c->userdata)) {
+                log_debug("Credential file %s does not hold the credentials yet.", c->path);
+                json_wipe(j);
+                json_decref(j);
+                return 0;
+        }
         c->done = true;
         c->cb(c, j, mtime, c->userdata); /* may free c */
         return 1;
@@ -125,7 +132,8 @@ static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *
         return 0;
 }
 
-int capture_start(sd_event *e, const char *path, CaptureHandler cb, void *userdata, Capture **ret) {
+int capture_start(sd_event *e, const char *path, CaptureCheck check, CaptureHandler cb, void *userdata,
+                  Capture **ret) {
         _cleanup_(freep) char *dir = NULL;
         _cleanup_(capture_freep) Capture *c = NULL;
         int r;
@@ -136,7 +144,7 @@ int capture_start(sd_event *e, const char *path, CaptureHandler cb, void *userda
         c = calloc(1, sizeof *c);
         if (!dir || !c)
                 return -ENOMEM;
-        *c = (Capture) { .cb = cb, .userdata = userdata };
+        *c = (Capture) { .check = check, .cb = cb, .userdata = userdata };
         c->path = strdup(path);
         c->name = c->path ? strdup(strrchr(path, '/') + 1) : NULL;
         if (!c->name)

@@ -1,12 +1,15 @@
 /* Captures a credential file the moment a CLI finishes writing it:
  * inotify on its directory (IN_CLOSE_WRITE, IN_MOVED_TO: CLIs write in
  * place or rename a temporary file over it), then the file must be a
- * regular file, bounded, and parse as a JSON object; a half-written file
- * is not a capture and the next event tries again.  A file that already
+ * regular file, bounded, and parse as a JSON object that the caller's
+ * check accepts; a half-written file, or one the CLI writes before its
+ * real content (an empty object), is not a capture and the next event
+ * tries again.  A file that already
  * existed when the watch began counts only once it changes. */
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <systemd/sd-event.h>
 
 #include "macro.h"
@@ -20,13 +23,18 @@ typedef struct Capture Capture;
  * modified: the file's mtime, CLOCK_REALTIME µs. */
 typedef void (*CaptureHandler)(Capture *c, json_t *credentials, usec_t modified, void *userdata);
 
-/* path: absolute; its directory is created (0700) when missing. */
-int capture_start(sd_event *e, const char *path, CaptureHandler cb, void *userdata, Capture **ret);
+/* Whether a parsed file (a JSON object) is the complete credentials. */
+typedef bool (*CaptureCheck)(const json_t *credentials, void *userdata);
+
+/* path: absolute; its directory is created (0700) when missing.  check
+ * may be NULL: any object is complete. */
+int capture_start(sd_event *e, const char *path, CaptureCheck check, CaptureHandler cb, void *userdata,
+                  Capture **ret);
 Capture *capture_free(Capture *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Capture *, capture_free);
 /* Checks the file now, as an inotify event would (a file unchanged since
- * the watch began does not count): 1 when captured (the handler ran and may
- * have freed c), else 0. */
+ * the watch began, or one the check refuses, does not count): 1 when
+ * captured (the handler ran and may have freed c), else 0. */
 int capture_poll(Capture *c);
 
 /* Reads and parses path now: 0 and the object (the file is made 0600),

@@ -1,7 +1,8 @@
 /* The control socket and the `open-url` verb.  Provider CLIs open their
- * authorize URL with $BROWSER, which is `vm-browser-agent open-url`; that
- * process connects to the running agent's unix socket, sends the URL as
- * one line and prints the agent's one-line answer.  The socket is 0600 in
+ * authorize URL with $BROWSER or an opener on PATH, links to the agent
+ * binary that run `open-url`; that process connects to the running
+ * agent's unix socket, sends the URL as one line and prints the agent's
+ * one-line answer.  The socket is 0600 in
  * a 0700 directory, and the peer's uid (SO_PEERCRED) must be ours even if
  * someone loosened those modes: a URL sent here can become a waiting
  * session's authorize URL, so another user must not be able to send one.
@@ -23,6 +24,14 @@
 #include "url-util.h"
 
 #define LINE_MAX_ (URL_MAX + 2)
+
+/* How provider CLIs open a URL, all of which must reach the agent: the
+ * program $BROWSER names (Claude Code runs the value as one program path,
+ * without splitting it: it must be a path with no arguments; Codex splits
+ * it on blanks), xdg-open looked up on PATH (Gemini CLI, which ignores
+ * $BROWSER; Claude Code without $BROWSER), x-www-browser (Codex without
+ * $BROWSER). */
+static const char *const link_names[] = { OPEN_URL_BROWSER_LINK, "xdg-open", "x-www-browser" };
 #define CLIENTS_MAX 8
 #define CLIENT_TIMEOUT_USEC (5 * USEC_PER_SEC)
 
@@ -210,6 +219,43 @@ ControlSocket *control_socket_free(ControlSocket *cs) {
         free(cs->path);
         free(cs);
         return NULL;
+}
+
+bool open_url_is_link_name(const char *argv0) {
+        const char *base;
+
+        if (!argv0)
+                return false;
+        base = strrchr(argv0, '/');
+        base = base ? base + 1 : argv0;
+        for (size_t i = 0; i < ELEMENTSOF(link_names); i++)
+                if (streq(base, link_names[i]))
+                        return true;
+        return false;
+}
+
+/* Symlinks, not copies or hard links: the directory may be on another
+ * file system (a tmpfs /run), mounted noexec (what counts is the mount of
+ * the target), and a link follows the binary when it is replaced. */
+int open_url_links_create(const char *dir, const char *target) {
+        _cleanup_(closep) int fd = -EBADF;
+        int r;
+
+        if (isempty(target) || target[0] != '/')
+                return -EINVAL;
+        r = mkdir_all(dir, 0755, 0755);
+        if (r < 0)
+                return r;
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        for (size_t i = 0; i < ELEMENTSOF(link_names); i++) {
+                if (unlinkat(fd, link_names[i], 0) < 0 && errno != ENOENT)
+                        return -errno;
+                if (symlinkat(target, fd, link_names[i]) < 0)
+                        return -errno;
+        }
+        return 0;
 }
 
 /* The verb: argv "open-url URL".  The socket path comes from

@@ -1,10 +1,13 @@
 /* The control socket and the `open-url` verb.  Provider CLIs open their
- * authorize URL with $BROWSER, which is `vm-browser-agent open-url`; that
- * process connects to the running agent's unix socket, sends the URL as
- * one line and prints the agent's one-line answer.  The socket is 0600 in
- * a 0700 directory and only peers with the agent's own uid are served
- * (SO_PEERCRED). */
+ * authorize URL with $BROWSER or an opener they find on PATH (xdg-open,
+ * x-www-browser); each of those is a link to the agent binary, which runs
+ * as `open-url` under those names.  That process connects to the running
+ * agent's unix socket, sends the URL as one line and prints the agent's
+ * one-line answer.  The socket is 0600 in a 0700 directory and only peers
+ * with the agent's own uid are served (SO_PEERCRED). */
 #pragma once
+
+#include <stdbool.h>
 
 #include <systemd/sd-event.h>
 
@@ -24,5 +27,17 @@ ControlSocket *control_socket_free(ControlSocket *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ControlSocket *, control_socket_free);
 
 /* The verb: argv "open-url URL" (the socket from $VMBA_CONTROL_SOCKET, else
- * the default).  Exit 0 when the agent took the URL. */
+ * the default), or "<link name> URL" when run through one of the links.
+ * Exit 0 when the agent took the URL. */
 int open_url_main(int argc, char **argv);
+
+/* The name of the link given to CLIs as $BROWSER. */
+#define OPEN_URL_BROWSER_LINK "vmba-open-url"
+
+/* true when argv0's last component is one of the link names: the binary
+ * then runs as open-url. */
+bool open_url_is_link_name(const char *argv0);
+
+/* Makes dir (0755, parents too) hold one symlink to target per link name,
+ * replacing whatever had those names.  0 or -errno. */
+int open_url_links_create(const char *dir, const char *target);

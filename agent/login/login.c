@@ -45,7 +45,8 @@ struct LoginManager {
         LoginSession *sessions[LOGIN_SESSIONS_MAX];
         Listener listeners[LOGIN_LISTENERS_MAX];
         Leftover *leftovers;
-        char *self_exe;               /* for BROWSER=<self> open-url */
+        char *browser;                /* $BROWSER of the CLIs: <runtime_dir>/cli-bin/vmba-open-url */
+        char *cli_path;               /* PATH of the CLIs: <runtime_dir>/cli-bin:<bin_path> */
         ControlSocket *control;
 };
 
@@ -396,6 +397,12 @@ void login_session_captured(LoginSession *s, json_t *credentials, const char *pa
         (void)login_session_event(s, SESSION_EVENT_CAPTURED);
 }
 
+static bool capture_complete(const json_t *credentials, void *userdata) {
+        LoginSession *s = userdata;
+
+        return provider_credentials_complete(s->def, credentials);
+}
+
 static void on_capture(Capture *c, json_t *credentials, usec_t modified, void *userdata) {
         LoginSession *s = userdata;
         _cleanup_(freep) char *path = NULL;
@@ -504,7 +511,7 @@ int login_session_start_cli(LoginSession *s, const char *http_proxy, const char 
                             const char *no_proxy) {
         LoginManager *lm = s->lm;
         const LoginOptions *c = &lm->o;
-        _cleanup_(freep) char *path = NULL, *browser = NULL;
+        _cleanup_(freep) char *path = NULL;
         _cleanup_(proxy_done) Proxy dflt = {};
         int r;
 
@@ -522,19 +529,18 @@ int login_session_start_cli(LoginSession *s, const char *http_proxy, const char 
         r = session_home_create(s);
         if (r < 0)
                 return r;
-        if (asprintf(&path, "%s/%s", s->home, s->def->credential_file) < 0 ||
-            asprintf(&browser, "%s open-url", lm->self_exe) < 0)
+        if (asprintf(&path, "%s/%s", s->home, s->def->credential_file) < 0)
                 return -ENOMEM;
-        r = capture_start(c->event, path, on_capture, s, &s->capture);
+        r = capture_start(c->event, path, capture_complete, on_capture, s, &s->capture);
         if (r < 0)
                 return r;
         CliRunnerOptions o = {
                 .provider = s->def,
                 .home = s->home,
-                .browser = browser,
+                .browser = lm->browser,
                 .control_socket = c->control_socket,
                 .display = c->display,
-                .path = c->bin_path,
+                .path = lm->cli_path,
                 .http_proxy = http_proxy,
                 .https_proxy = https_proxy,
                 .no_proxy = no_proxy,
@@ -611,6 +617,32 @@ static char *self_exe(void) {
         return strdup(n > 0 ? exe : "/usr/sbin/vm-browser-agent");
 }
 
+/* The links the CLIs open URLs with, and their $BROWSER and PATH. */
+static int setup_browser_links(LoginManager *lm) {
+        _cleanup_(freep) char *exe = self_exe(), *dir = NULL;
+        int r;
+
+        if (!exe)
+                return -ENOMEM;
+        if (isempty(lm->o.runtime_dir) || lm->o.runtime_dir[0] != '/')
+                return -EINVAL;
+        if (asprintf(&dir, "%s/cli-bin", lm->o.runtime_dir) < 0)
+                return -ENOMEM;
+        if (asprintf(&lm->browser, "%s/%s", dir, OPEN_URL_BROWSER_LINK) < 0) {
+                lm->browser = NULL;
+                return -ENOMEM;
+        }
+        if (asprintf(&lm->cli_path, "%s%s%s", dir, isempty(lm->o.bin_path) ? "" : ":",
+                     strempty(lm->o.bin_path)) < 0) {
+                lm->cli_path = NULL;
+                return -ENOMEM;
+        }
+        r = open_url_links_create(dir, exe);
+        if (r < 0)
+                log_warning_errno(r, "Failed to make the CLIs' browser links to %s in %s: %m", exe, dir);
+        return 0;
+}
+
 int login_manager_new(const LoginOptions *o, LoginManager **ret) {
         _cleanup_(login_manager_freep) LoginManager *lm = NULL;
         char err[256] = "";
@@ -621,12 +653,14 @@ int login_manager_new(const LoginOptions *o, LoginManager **ret) {
                 return -ENOMEM;
         json_wipe_on_free();
         lm->o = *o;
-        lm->self_exe = self_exe();
-        if (!lm->self_exe)
-                return -ENOMEM;
         r = load_providers(lm, err, sizeof err);
         if (r < 0)
                 log_warning("Provider logins unavailable: %s", err);
+        if (lm->providers) {
+                r = setup_browser_links(lm);
+                if (r < 0)
+                        return r;
+        }
         /* The socket only serves the CLIs' $BROWSER: without providers there
          * are no CLIs, and no reason to touch the file system. */
         if (lm->providers && !isempty(o->control_socket)) {
@@ -654,7 +688,8 @@ LoginManager *login_manager_free(LoginManager *lm) {
         }
         control_socket_free(lm->control);
         provider_set_free(lm->providers);
-        free(lm->self_exe);
+        free(lm->browser);
+        free(lm->cli_path);
         free(lm);
         return NULL;
 }

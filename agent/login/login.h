@@ -62,6 +62,7 @@ typedef struct LoginOptions {
         const char *login_home;       /* absolute; each CLI login's HOME is <login_home>/login-<session id> */
         const char *environment_file; /* the host's proxy defaults (/etc/environment); "" = none */
         const char *control_socket;   /* "" = none; exported to CLIs as VMBA_CONTROL_SOCKET */
+        const char *runtime_dir;      /* absolute; the CLIs' browser links go in <runtime_dir>/cli-bin */
         const char *display;          /* DISPLAY of the CLIs */
         const char *bin_path;         /* PATH of the CLIs */
         uint32_t session_ttl_s;
@@ -69,7 +70,12 @@ typedef struct LoginOptions {
 
 /* o's strings, launcher and browser must outlive the manager.  Provider
  * definitions that fail to load are logged and leave CLI logins off
- * (login_manager_providers() is NULL); host-driven logins still work. */
+ * (login_manager_providers() is NULL); host-driven logins still work.
+ * With providers, <runtime_dir>/cli-bin is made to hold the links the CLIs
+ * open URLs with (control-socket.h): $BROWSER is cli-bin/vmba-open-url, a
+ * program path without arguments, and cli-bin, holding xdg-open and
+ * x-www-browser too, comes first on the CLIs' PATH.  Links that cannot be
+ * made are logged: the CLIs then cannot hand over a URL they do not print. */
 int login_manager_new(const LoginOptions *o, LoginManager **ret);
 LoginManager *login_manager_free(LoginManager *lm);
 DEFINE_TRIVIAL_CLEANUP_FUNC(LoginManager *, login_manager_free);

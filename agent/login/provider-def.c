@@ -7,7 +7,7 @@
  *     "argv": ["codex", "login"], "env": {"K": "V"}, "pty": true,
  *     "prompts": [{"match": "Press Enter", "send": "\r", "repeat": false}],
  *     "url_patterns": ["https://auth.openai.com/oauth/authorize?"],
- *     "credential_file": ".codex/auth.json",
+ *     "credential_file": ".codex/auth.json", "credential_keys": ["tokens"],
  *     "callback_port": 1455, "callback_path": "/auth/callback"} ] } */
 #include <jansson.h>
 #include <stdarg.h>
@@ -29,6 +29,7 @@ static void provider_def_done(ProviderDef *p) {
         free(p->prompts);
         strv_free(p->url_patterns);
         free(p->credential_file);
+        strv_free(p->credential_keys);
         free(p->callback_path);
 }
 
@@ -219,6 +220,21 @@ static bool credential_path_ok(const char *s) {
         return true;
 }
 
+/* Dotted paths of JSON object keys: no empty part, at most
+ * PROVIDER_KEY_DEPTH_MAX parts. */
+static bool credential_key_ok(const char *s) {
+        size_t parts = 0;
+
+        for (const char *p = s;; p++) {
+                size_t n = strcspn(p, ".");
+                if (n == 0 || ++parts > PROVIDER_KEY_DEPTH_MAX)
+                        return false;
+                p += n;
+                if (!*p)
+                        return true;
+        }
+}
+
 static bool url_pattern_ok(const char *s) {
         return startswith(s, "https://") || startswith(s, "http://");
 }
@@ -255,6 +271,15 @@ static int parse_key(Ctx *c, ProviderDef *p, const char *k, json_t *e) {
                         return r;
                 if (!credential_path_ok(p->credential_file))
                         return fail(c, "\"credential_file\" must be relative to HOME without \"..\"");
+                return 0;
+        }
+        if (streq(k, "credential_keys")) {
+                int r = parse_strv(c, e, k, false, &p->credential_keys);
+                if (r < 0)
+                        return r;
+                for (char **u = p->credential_keys; *u; u++)
+                        if (!credential_key_ok(*u))
+                                return fail(c, "\"credential_keys\": \"%.64s\" is not a dotted key path", *u);
                 return 0;
         }
         if (streq(k, "callback_port")) {
@@ -317,6 +342,8 @@ static int parse_provider(Ctx *c, json_t *v, ProviderDef *p) {
         if (!p->aliases && !(p->aliases = calloc(1, sizeof(char *))))
                 return -ENOMEM;
         if (!p->env && !(p->env = calloc(1, sizeof(char *))))
+                return -ENOMEM;
+        if (!p->credential_keys && !(p->credential_keys = calloc(1, sizeof(char *))))
                 return -ENOMEM;
         if (!p->callback_path && !(p->callback_path = strdup("/auth/callback")))
                 return -ENOMEM;
@@ -415,4 +442,48 @@ bool provider_url_matches(const ProviderDef *p, const char *url) {
                 if (startswith(url, *u))
                         return true;
         return false;
+}
+
+static bool value_says_something(const json_t *v) {
+        switch (json_typeof(v)) {
+        case JSON_NULL:
+        case JSON_FALSE:
+                return false;
+        case JSON_STRING:
+                return json_string_length(v) > 0;
+        case JSON_OBJECT:
+                return json_object_size(v) > 0;
+        case JSON_ARRAY:
+                return json_array_size(v) > 0;
+        default:
+                return true;
+        }
+}
+
+/* Follows a dotted path ("a.b") through objects; NULL when a part is
+ * missing or not an object on the way. */
+static const json_t *key_path_get(const json_t *j, const char *path) {
+        char part[PROVIDER_STRING_MAX + 1];
+
+        while (j && *path) {
+                size_t n = strcspn(path, ".");
+                if (!json_is_object(j) || n > PROVIDER_STRING_MAX)
+                        return NULL;
+                memcpy(part, path, n);
+                part[n] = '\0';
+                j = json_object_get(j, part);
+                path += n + (path[n] == '.');
+        }
+        return j;
+}
+
+bool provider_credentials_complete(const ProviderDef *p, const json_t *credentials) {
+        if (!json_is_object(credentials))
+                return false;
+        for (char **k = p->credential_keys; k && *k; k++) {
+                const json_t *v = key_path_get(credentials, *k);
+                if (!v || !value_says_something(v))
+                        return false;
+        }
+        return true;
 }

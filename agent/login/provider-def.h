@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #define PROVIDER_MAX 32
 #define PROVIDER_LIST_MAX 32       /* argv, env, aliases, patterns, prompts */
 #define PROVIDER_STRING_MAX 4096
@@ -29,6 +31,7 @@ typedef struct ProviderDef {
         size_t n_prompts;
         char **url_patterns;   /* NULL-terminated URL prefixes, at least one */
         char *credential_file; /* relative to HOME, no "..", not absolute */
+        char **credential_keys;/* NULL-terminated dotted paths the file must hold, may be empty */
         uint16_t callback_port;/* the CLI's loopback listener; 0 = none */
         char *callback_path;   /* "/auth/callback" by default */
 } ProviderDef;
@@ -46,3 +49,12 @@ ProviderSet *provider_set_free(ProviderSet *s);
 const ProviderDef *provider_set_find(const ProviderSet *s, const char *name);
 /* true when url starts with one of the provider's patterns. */
 bool provider_url_matches(const ProviderDef *p, const char *url);
+
+#define PROVIDER_KEY_DEPTH_MAX 8
+
+/* true when the parsed credential file holds every one of the provider's
+ * credential_keys ("tokens", "a.b": dotted paths through objects) with a
+ * value that says something: not null, false, "", {} or [].  CLIs write
+ * the file more than once (Claude Code writes "{}" before the tokens); only
+ * the complete one is the login's credentials.  No keys: any object. */
+bool provider_credentials_complete(const ProviderDef *p, const json_t *credentials);

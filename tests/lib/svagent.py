@@ -64,7 +64,9 @@ def free_display():
 
 class Agent:
     def __init__(self, agent_bin, *sets, services=None, display=None, ns=None, env=None, policies=True,
-                 cmdline="quiet"):
+                 cmdline="quiet", wrap=()):
+        """wrap: argv the agent's command line is appended to (a program
+        that sets up the agent's mount namespace, then execs it)."""
         self.ns = ns or Netns("vmbasv")
         self.own_ns = ns is None
         self.dir = tempfile.mkdtemp(prefix="vmba-sv-", dir="/var/tmp")
@@ -101,7 +103,7 @@ class Agent:
         if policies:
             argv = self.policies_mount() + argv
         self.log = open(self.log_path, "w")
-        self.proc = self.ns.popen(argv, stdout=self.log, stderr=subprocess_stdout(), env=env)
+        self.proc = self.ns.popen([*wrap, *argv], stdout=self.log, stderr=subprocess_stdout(), env=env)
         self.pid = self.proc.pid
 
     def policies_mount(self):

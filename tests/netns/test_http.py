@@ -165,9 +165,10 @@ def test_health_shape(agent):
     assert status == 200
     assert headers["Content-Type"] == "application/json"
     assert list(h) == ["status", "version", "build_id", "uptime_s", "timestamp", "activeSessions",
-                       "auth", "desktop", "network", "boot", "services"]
+                       "auth", "desktop", "network", "boot", "services", "clis"]
     assert (h["auth"], h["desktop"]) == ("token", "no-secret")
     assert h["build_id"] is None and h["activeSessions"] == 0 and h["services"] == {}
+    assert isinstance(h["clis"], dict)  # test_cli_pins.py has its contents
     assert h["network"]["status"] == "not_configured"
     assert h["boot"]["exec_ms"] > 0 and h["boot"]["http_ms"] >= h["boot"]["exec_ms"]
     # No secret anywhere in it.

@@ -30,6 +30,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FAKE_CLI = os.path.join(HERE, "login", "fake_cli.py")
 FAKE_PROVIDER = os.path.join(HERE, "login", "fake_provider.py")
 IDLE = [{"name": "idle", "argv": ["/bin/sleep", "1000"]}]
+with open(os.path.join(HERE, "..", "..", "packaging", "providers.json")) as _f:
+    SHIPPED = {p["id"]: p for p in json.load(_f)["providers"]}
 SECRETS = ["SECRET-ACCESS", "SECRET-REFRESH", "SECRET-CODE", "STATE-", "host-state-"]
 
 
@@ -50,16 +52,29 @@ class LoginEnv:
             return {"id": pid, "argv": [sys.executable, FAKE_CLI, mode], "env": env,
                     "url_patterns": [f"{self.provider_url}/{mode}/authorize?"],
                     "credential_file": cred, **kw}
+
+        def shipped(pid, mode):
+            """The shipped definition with the fake as its CLI: its PTY,
+            prompts, credential file and keys, callback port as the agent
+            runs the real one."""
+            d = dict(SHIPPED[pid], argv=[sys.executable, FAKE_CLI, mode],
+                     url_patterns=[f"{self.provider_url}/{mode}/authorize?"])
+            d["env"] = {**d.get("env", {}), **env}
+            return d
         providers = {"providers": [
-            prov("claude_code", "claude", ".claude/.credentials.json", pty=True,
+            shipped("claude_code", "claude-auth"),
+            shipped("codex", "codex"),
+            shipped("gemini_cli", "gemini"),
+            # The interactive `claude /login`, for its prompts.
+            prov("claude_tui", "claude", ".claude/.credentials.json", pty=True,
+                 credential_keys=["claudeAiOauth"],
                  prompts=[{"match": "Choose the text style", "send": "\r"},
                           {"match": "Select login method", "send": "\r"}]),
-            prov("codex", "codex", ".codex/auth.json", aliases=["codex_cli"], pty=True, callback_port=1455),
-            prov("gemini_cli", "gemini", ".gemini/oauth_creds.json", pty=False),
         ] + [prov(*p) for p in extra_providers]}
         self.providers_file = os.path.join(self.dir, "providers.json")
         with open(self.providers_file, "w") as f:
             json.dump(providers, f)
+        self.agent_bin = agent_bin
         self.agent = Agent(agent_bin,
                            f"providers_file={self.providers_file}", f"login_home={self.home}",
                            f"control_socket={self.dir}/control.sock", "url_wait_s=5",
@@ -373,7 +388,8 @@ def test_token_and_allow_from(agent_bin):
 # -- provider CLIs --------------------------------------------------------------
 
 @pytest.mark.parametrize("provider,mode,cred", [
-    ("claude_code", "claude", ".claude/.credentials.json"),
+    ("claude_code", "claude-auth", ".claude/.credentials.json"),
+    ("claude_tui", "claude", ".claude/.credentials.json"),
     ("codex_cli", "codex", ".codex/auth.json"),
     ("gemini_cli", "gemini", ".gemini/oauth_creds.json"),
 ])
@@ -405,8 +421,10 @@ def test_cli_login(env, provider, mode, cred):
         assert os.stat(d).st_mode & 0o777 == 0o700, d
     with open(path) as f:
         creds = json.load(f)
+    assert creds["login"] == login_of(url)  # the real content, not the "{}" before it
     # What the CLI saw: a fresh environment with the request's proxy, the
-    # agent as its browser, a PTY when the provider needs one.
+    # agent as its browser (one program path: a link to the agent, in a
+    # directory first on PATH that has xdg-open and x-www-browser too), a PTY.
     with open(os.path.join(home, f".fake-env-{mode}.json")) as f:
         seen = json.load(f)
     assert env.json("GET", f"/credentials/get?sessionId={s}") == \
@@ -415,12 +433,16 @@ def test_cli_login(env, provider, mode, cred):
     # Delivered: the credential file and the rest of the HOME are gone.
     wait_until(lambda: not os.path.lexists(home), 10, "the login's HOME removed after delivery")
     e = seen["env"]
-    assert seen["tty"] is (mode != "gemini")
+    assert seen["tty"] is True
     assert e["HTTP_PROXY"] == e["http_proxy"] == "http://10.9.9.9:3128"
     assert e["NO_PROXY"] == e["no_proxy"] == "127.0.0.1,localhost"
     assert "HTTPS_PROXY" not in e and "https_proxy" not in e
     assert e["HOME"] == home and e["TERM"] == "xterm-256color"
-    assert e["BROWSER"].endswith("vm-browser-agent open-url") and os.path.isabs(e["BROWSER"].split()[0])
+    links = os.path.join(env.agent.dir, "run", "cli-bin")
+    assert e["BROWSER"] == os.path.join(links, "vmba-open-url")
+    assert e["PATH"].split(":")[0] == links
+    for name in ("vmba-open-url", "xdg-open", "x-www-browser"):
+        assert os.path.realpath(os.path.join(links, name)) == os.path.realpath(env.agent_bin)
     assert e["VMBA_CONTROL_SOCKET"] == os.path.join(env.dir, "control.sock")
     assert not [k for k in e if k.startswith(("PYTEST", "VMBA_BIN", "NOTIFY_SOCKET"))]
     env.assert_no_secrets()
@@ -469,6 +491,38 @@ def test_new_provider(make_env):
     assert e.json("GET", f"/credentials/get?sessionId={s}") == \
         (200, {"success": True, "provider": "acme_cli",
                "credentials": {"token": "SECRET-ACCESS-acme", "login": login_of(url)}, "credPath": path})
+    e.assert_no_secrets()
+
+
+@pytest.mark.parametrize("opener", ["browser-path", "browser-split", "xdg-open", "x-www-browser"])
+def test_every_opener_reaches_the_agent(make_env, opener):
+    """However a CLI opens its URL, the agent gets it: $BROWSER run as one
+    program path (Claude Code) or split on blanks (Codex), xdg-open from
+    PATH (Gemini CLI), x-www-browser (Codex without $BROWSER).  The CLI
+    prints no URL here: the opener is the only way."""
+    e = make_env(extra_providers=[("acme_cli", "acme", ".config/acme/token.json")],
+                 provider_env={"FAKE_CLI_OPENER": opener})
+    s = sid()
+    status, started = e.json("POST", "/auth/acme_cli", {"sessionId": s})
+    assert status == 200 and started.get("oauthUrl", "").startswith(f"{e.provider_url}/acme/authorize?"), started
+    assert e.agent.log_lines("open-url request from a CLI: session.")
+    assert e.browse(started["oauthUrl"])[0] == 200
+    e.wait_status(s, lambda code, b: b.get("authenticated"))
+    e.assert_no_secrets()
+
+
+def test_only_the_real_credentials_are_captured(make_env):
+    """A CLI that writes "{}" where its credentials go (Claude Code does,
+    before the tokens) and then exits without the tokens has not signed
+    in: "{}" is not captured, the login fails when the CLI exits."""
+    e = make_env(provider_env={"FAKE_CLI_PARTIAL": "1"})
+    s = sid()
+    status, started = e.json("POST", "/auth/claude_code", {"sessionId": s})
+    assert status == 200 and "oauthUrl" in started, started
+    assert e.browse(started["oauthUrl"])[0] == 200
+    st = e.wait_status(s, lambda code, b: b.get("failed"))
+    assert st == {"authenticated": False, "failed": True, "error": "CLI exited 0"}
+    assert e.json("GET", f"/credentials/get?sessionId={s}") == (400, {"error": "Authentication not completed yet"})
     e.assert_no_secrets()
 
 
@@ -997,7 +1051,7 @@ def test_open_url_from_another_user_refused(make_env, agent_bin):
     sock = os.path.join(e.dir, "control.sock")
     os.chmod(e.dir, 0o755)
     os.chmod(sock, 0o666)
-    evil = f"{e.provider_url}/claude/authorize?client_id=evil"
+    evil = f"{e.provider_url}/claude-auth/authorize?client_id=evil"
     env = {"VMBA_CONTROL_SOCKET": sock, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
     r = e.ns.run("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                  agent_bin, "open-url", evil, env=env, check=False)

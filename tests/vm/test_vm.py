@@ -31,7 +31,7 @@ EXPECTED_NETWORK = {
     "address": qemu.GUEST_IP, "prefix": 24, "gateway": qemu.GATEWAY,
     "dns": [], "mtu": None, "error": None,
 }
-BUILD_ID_RE = re.compile(r"^vmba-\S+\+\S+\.\d{8}T\d{6}Z\.pkgs-[0-9a-f]{12}$")
+BUILD_ID_RE = re.compile(r"^vmba-\S+\+\S+\.\d{8}T\d{6}Z\.pkgs-[0-9a-f]{12}\.clis-[0-9a-f]{12}$")
 
 
 @pytest.fixture(scope="module", params=["pid1", "systemd"])

@@ -1,9 +1,17 @@
 #!/usr/bin/python3
 """Fake provider CLIs for the login tests, behaving like the real ones as
 far as the agent can tell.  argv[1] picks the behaviour:
-  codex   PTY: asks the cursor position (ESC[6n) and waits for the answer
-          before printing anything, listens on 127.0.0.1:1455, prints the
-          authorize URL (wrapped in colour codes).
+  codex   PTY: listens on 127.0.0.1:1455, prints the
+          authorize URL (wrapped in colour codes) and runs $BROWSER split on
+          blanks with it (x-www-browser from PATH without $BROWSER); answers
+          the callback with a 302 to its /success page and exits once that
+          was fetched.
+  claude-auth  as `claude auth login --claudeai`: prints only the compact
+          paste-a-code link (which is not the login's URL), runs $BROWSER
+          with the real URL as ONE program path, without a shell or
+          splitting (xdg-open without $BROWSER when DISPLAY is set); when
+          that fails there is no fallback.  Listens on an ephemeral port;
+          writes its credential file twice, "{}" first.
   claude  PTY: draws like Claude Code 2.1: asks the terminal's colours and
           attributes (and waits for the answer to the latter), then a
           theme screen whose words are placed with cursor moves (CSI n G,
@@ -11,10 +19,18 @@ far as the agent can tell.  argv[1] picks the behaviour:
           terminal, and a login-method screen drawn over it with relative
           moves (CSI n A/B/C); each waits for Enter; then the URL (an OSC 8
           link); listens on an ephemeral port.
-  gemini  no PTY needed: calls $BROWSER with the URL (as xdg-open would),
-          listens on an ephemeral port.
-  acme    a provider the agent was not built with (test_new_provider):
-          as gemini, with its own credential file.
+  gemini  PTY: asks the terminal's background colour and attributes
+          (OSC 11, ESC[c) and waits for the answer to the latter before
+          drawing anything; the trust screen unless GEMINI_CLI_TRUST_WORKSPACE=true
+          (nothing answers it), "Sign in with Google" and "Do you want to
+          continue?" each waiting for Enter, then runs xdg-open from PATH
+          (ignoring $BROWSER) and prints the URL after "Otherwise navigate
+          to:", wrapped at the terminal's width; writes the credential file
+          in place and keeps running after the sign-in.
+  acme    a provider the agent was not built with (test_new_provider): no
+          PTY, prints no URL, opens it with $FAKE_CLI_OPENER: browser-split
+          ($BROWSER split on blanks, the default), browser-path ($BROWSER as
+          one program path), xdg-open or x-www-browser (from PATH).
 The authorize URL points at the fake provider ($FAKE_PROVIDER); after the
 redirect to our listener we write the credential file under $HOME the way
 the real CLI does (temporary file + rename), answer the browser, exit 0.
@@ -27,9 +43,9 @@ print an error and exit 3 before any URL; FAKE_CLI_BIG=1:
 credential file is exactly N bytes; FAKE_CLI_NOURL=1: print secrets, never
 a URL, hang; FAKE_CLI_LINKS=DIR: first plant symlinks to DIR and to
 DIR/secret in $HOME (a CLI that links out of its HOME);
-FAKE_CLI_MUTE_LISTENER=1: the callback listener never answers.
-Codex answers the callback with a 302 to its /success page, as the real one
-does."""
+FAKE_CLI_MUTE_LISTENER=1: the callback listener never answers;
+FAKE_CLI_PARTIAL=1: the credential file gets only "{}", then the CLI
+answers the browser and exits 0 (a login that wrote no credentials)."""
 import http.server
 import json
 import os
@@ -49,6 +65,7 @@ LOGIN = os.urandom(6).hex()
 CREDS = {
     "codex": (".codex/auth.json", {"OPENAI_API_KEY": None, "tokens": {"access_token": "SECRET-ACCESS-codex", "refresh_token": "SECRET-REFRESH-codex"}}),
     "claude": (".claude/.credentials.json", {"claudeAiOauth": {"accessToken": "SECRET-ACCESS-claude", "refreshToken": "SECRET-REFRESH-claude", "expiresAt": 1893456000000}}),
+    "claude-auth": (".claude/.credentials.json", {"claudeAiOauth": {"accessToken": "SECRET-ACCESS-claude", "refreshToken": "SECRET-REFRESH-claude", "expiresAt": 1893456000000, "scopes": ["user:inference"]}}),
     "gemini": (".gemini/oauth_creds.json", {"access_token": "SECRET-ACCESS-gemini", "refresh_token": "SECRET-REFRESH-gemini", "token_type": "Bearer"}),
     "acme": (".config/acme/token.json", {"token": "SECRET-ACCESS-acme"}),
 }
@@ -82,6 +99,41 @@ def at_columns(col, text):
     return s
 
 
+def write_file(path, text, in_place=False):
+    """As the CLIs write: a temporary file renamed over the file, or (Gemini
+    CLI) the file itself; in two writes, so a reader between them would see
+    half a file."""
+    tmp = path if in_place else path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text[: len(text) // 2])
+        f.flush()
+        f.write(text[len(text) // 2:])
+    if not in_place:
+        os.rename(tmp, path)
+
+
+def open_url(how, url):
+    """Opens url the way a CLI does; False when the opener could not run."""
+    if how == "browser-split":
+        argv = shlex.split(os.environ["BROWSER"]) if os.environ.get("BROWSER") else ["x-www-browser"]
+    elif how == "browser-path":
+        argv = [os.environ["BROWSER"]] if os.environ.get("BROWSER") else ["xdg-open"]
+    else:
+        argv = [how]
+    try:
+        return subprocess.run(argv + [url]).returncode == 0
+    except OSError:
+        return False
+
+
+def wrapped(text, indent=2):
+    """text hard-wrapped at the terminal's width, each piece on its own
+    line after indent blanks, coloured, as Gemini CLI prints its URL."""
+    width = (os.get_terminal_size(0).columns or 80) - indent
+    return "".join(" " * indent + f"\x1b[38;5;147m{text[i:i + width]}\x1b[39m\r\n"
+                   for i in range(0, len(text), width))
+
+
 def raw_tty():
     if os.isatty(0):
         tty.setraw(0)
@@ -111,14 +163,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = dict(body, padding="p" * (size - len(json.dumps(dict(body, padding="")))))
         path = os.path.join(os.environ["HOME"], rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            # Two writes: a reader between them would see half a file.
-            text = json.dumps(body)
-            f.write(text[: len(text) // 2])
-            f.flush()
-            f.write(text[len(text) // 2:])
-        os.rename(tmp, path)
+        if MODE.startswith("claude") or os.environ.get("FAKE_CLI_PARTIAL"):
+            # Claude Code writes an empty object first, then the tokens.
+            write_file(path, "{}")
+        if not os.environ.get("FAKE_CLI_PARTIAL"):
+            write_file(path, json.dumps(body), in_place=MODE == "gemini")
         if MODE == "codex":
             # As the real Codex: a redirect to its own success page, which
             # it serves before it exits.
@@ -168,15 +217,11 @@ def main():
         select.select([], [], [], 120)
         sys.exit(0)
     if MODE == "codex":
-        raw_tty()
-        out("\x1b[6n")
-        reply = read_until(lambda b: b.endswith(b"R"))
-        assert reply.startswith(b"\x1b[") and b";" in reply, reply
         out(f"Starting local login server on http://localhost:{port}.\r\n"
             f"If your browser did not open, navigate to this URL to authenticate:\r\n\r\n"
             f"\x1b[94m{url}\x1b[0m\r\n")
         # The real Codex also opens the browser itself.
-        subprocess.run(shlex.split(os.environ["BROWSER"]) + [url], check=True)
+        assert open_url("browser-split", url)
     elif MODE == "claude":
         raw_tty()
         cols = os.get_terminal_size(0).columns
@@ -196,9 +241,34 @@ def main():
         read_until(lambda b: b"\r" in b)
         out(f"\x1b[4B\r\n Browser didn't open? Use the url below to sign in (c to copy)\r\n\r\n"
             f" \x1b]8;;{url}\x07{url}\x1b]8;;\x07\r\n")
+    elif MODE == "claude-auth":
+        compact = f"{PROVIDER}/paste-a-code/authorize?z-{LOGIN}xyz"
+        out(f"Opening browser to sign in\u2026\r\nIf the browser didn't open, visit:\r\n"
+            f"\x1b]8;;{compact}\x07\x1b[94m{compact}\x1b[39m\x1b]8;;\x07\r\nPaste code here if prompted > ")
+        # No fallback when the program does not run: the login then waits
+        # for a code to be pasted, and the agent never sees its URL.
+        open_url("browser-path", url)
+    elif MODE == "gemini":
+        raw_tty()
+        out("\x1b]11;?\x1b\\\x1b[c")
+        read_until(lambda b: re.search(rb"\x1b\[\?[0-9;]*c", b))
+        if os.environ.get("GEMINI_CLI_TRUST_WORKSPACE") != "true":
+            out("Do you trust the files in this folder?\r\n\u25cf 1. Trust folder\r\n  3. Don't trust\r\n")
+            read_until(lambda b: b"\r" in b)
+            sys.exit(7)  # trusting relaunches the real one: not a login
+        out("? Get started\r\n\r\nHow would you like to authenticate for this project?\r\n\r\n"
+            "\x1b[32m\u25cf 1. Sign in with Google\x1b[39m\r\n  2. Use Gemini API Key\r\n  3. Vertex AI\r\n")
+        read_until(lambda b: b"\r" in b)
+        out("\x1b[2J\x1b[HOpening authentication page in your browser. Do you want to continue?\r\n\r\n"
+            "\x1b[32m\u25cf 1. Yes\x1b[39m\r\n  2. No\r\n")
+        read_until(lambda b: b"\r" in b)
+        assert open_url("xdg-open", url)
+        out("\u2139 Attempting to open authentication page in your browser.\r\n"
+            "  \x1b[38;5;229mOtherwise navigate to:\x1b[39m\r\n" + wrapped(url) +
+            "Waiting for authentication... (Press Esc or Ctrl+C to cancel)\r\n")
     else:
         out("Waiting for authentication...\n")
-        subprocess.run(shlex.split(os.environ["BROWSER"]) + [url], check=True)
+        assert open_url(os.environ.get("FAKE_CLI_OPENER", "browser-split"), url)
     if os.environ.get("FAKE_CLI_FAIL"):
         sys.exit(3)
     # Signed in and nobody came for the success page: done all the same.
@@ -206,6 +276,10 @@ def main():
     while not srv.done:
         srv.handle_request()
     out("Login successful\r\n")
+    if MODE == "gemini" and not os.environ.get("FAKE_CLI_PARTIAL"):
+        # Signed in, and still running until someone stops it.
+        out("You've successfully signed in with Google. Gemini CLI needs to be restarted.\r\n")
+        select.select([], [], [], 600)
 
 
 main()

@@ -1,6 +1,7 @@
 /* Unit tests for agent/http/health-json.c: the exact /health JSON, the
  * /health/ready JSON and the /metrics text for fixed snapshots (no
- * supervisor, a full one, a failed network, a config error). */
+ * supervisor, a full one with CLIs installed, differing and missing, a
+ * failed network, a config error). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -71,7 +72,7 @@ static void test_health_minimal(void **state) {
                 "\"network\":{\"status\":\"not_configured\",\"device\":null,\"method\":null,"
                 "\"address\":null,\"prefix\":null,\"gateway\":null,\"dns\":[],\"mtu\":null,\"error\":null},"
                 "\"boot\":{\"exec_ms\":null,\"network_ms\":null,\"http_ms\":null,\"ready_ms\":null,"
-                "\"services_ms\":{}},\"services\":{}}");
+                "\"services_ms\":{}},\"services\":{},\"clis\":{}}");
 }
 
 static void test_health_full(void **state) {
@@ -82,6 +83,13 @@ static void test_health_full(void **state) {
                 { .name = "x11vnc", .state = FAILED, .restarts = 5,
                   .last_exit = "exited 1", .last_error = "x11vnc: not found in PATH" },
                 { .name = "firefox", .state = INACTIVE, .on_demand = true },
+        };
+        /* The pinned version installed, another one, none. */
+        HealthCli clis[] = {
+                { .provider = "claude_code", .package = "@anthropic-ai/claude-code", .pinned = "2.1.332",
+                  .installed = "2.1.332" },
+                { .provider = "codex", .package = "@openai/codex", .pinned = "0.171.0", .installed = "0.170.0" },
+                { .provider = "gemini_cli", .package = "@google/gemini-cli", .pinned = "0.61.0" },
         };
         HealthSnapshot s;
         _cleanup_(freep) char *text = NULL;
@@ -102,6 +110,8 @@ static void test_health_full(void **state) {
         s.services = sv;
         s.n_services = ELEMENTSOF(sv);
         s.config_error = "agent.json: unknown key \"colour\"";
+        s.clis = clis;
+        s.n_clis = ELEMENTSOF(clis);
         text = build(&s);
         assert_string_equal(text,
                 "{\"status\":\"failed\",\"version\":\"0.1.0\",\"build_id\":\"img-2026.11.21-abc\","
@@ -118,6 +128,13 @@ static void test_health_full(void **state) {
                 "\"last_error\":\"x11vnc: not found in PATH\",\"on_demand\":false},"
                 "\"firefox\":{\"state\":\"inactive\",\"pid\":null,\"restarts\":0,\"last_exit\":null,"
                 "\"last_error\":null,\"on_demand\":true}},"
+                "\"clis\":{"
+                "\"claude_code\":{\"package\":\"@anthropic-ai/claude-code\",\"pinned\":\"2.1.332\","
+                "\"installed\":\"2.1.332\",\"status\":\"ok\"},"
+                "\"codex\":{\"package\":\"@openai/codex\",\"pinned\":\"0.171.0\",\"installed\":\"0.170.0\","
+                "\"status\":\"differs\"},"
+                "\"gemini_cli\":{\"package\":\"@google/gemini-cli\",\"pinned\":\"0.61.0\",\"installed\":null,"
+                "\"status\":\"missing\"}},"
                 "\"config_error\":\"agent.json: unknown key \\\"colour\\\"\"}");
 }
 

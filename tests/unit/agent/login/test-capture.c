@@ -1,10 +1,12 @@
 /* Unit tests for agent/login/capture.c: a half-written credential file is not a
  * capture, the complete one is (once, 0600), a symlink is never followed,
- * and a file that existed before the watch counts only once it changes.
+ * a file that existed before the watch counts only once it changes, and a
+ * file the check refuses (written before the real content) is not one.
  * Runs a private sd-event loop; no root needed. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -54,7 +56,7 @@ static void test_half_then_complete(void **state) {
         assert_non_null(mkdtemp(dir));
         snprintf(path, sizeof path, "%s/sub/dir/creds.json", dir);
         assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(capture_start(e, path, on_capture, &res, &c), 0);
+        assert_int_equal(capture_start(e, path, NULL, on_capture, &res, &c), 0);
         /* Directories were created for the watch. */
         snprintf(link, sizeof link, "%s/sub/dir", dir);
         assert_int_equal(stat(link, &st), 0);
@@ -121,7 +123,7 @@ static void test_symlink_and_old_file(void **state) {
         /* Left over from before the login: not a capture until rewritten. */
         write_raw(path, "{\"old\": true}");
         assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(capture_start(e, path, on_capture, &res, &c), 0);
+        assert_int_equal(capture_start(e, path, NULL, on_capture, &res, &c), 0);
         drain(e);
         assert_int_equal(res.n, 0);
         /* A rename over it (how most CLIs write) is. */
@@ -139,10 +141,61 @@ static void test_symlink_and_old_file(void **state) {
         umask(old);
 }
 
+typedef struct CheckedResult {
+        int checks;
+        Result res;
+} CheckedResult;
+
+/* As a provider's credential_keys check: the object must hold "tokens". */
+static bool has_tokens(const json_t *j, void *userdata) {
+        ((CheckedResult *)userdata)->checks++;
+        return json_object_get(j, "tokens") != NULL;
+}
+
+static void on_checked_capture(Capture *c, json_t *j, usec_t modified, void *userdata) {
+        on_capture(c, j, modified, &((CheckedResult *)userdata)->res);
+}
+
+static void test_check_refuses_first_write(void **state) {
+        char dir[] = "/tmp/test-capture-XXXXXX", path[128], tmp[128];
+        sd_event *e = NULL;
+        Capture *c = NULL;
+        CheckedResult cr = {};
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/creds.json", dir);
+        snprintf(tmp, sizeof tmp, "%s/creds.json.tmp", dir);
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(capture_start(e, path, has_tokens, on_checked_capture, &cr, &c), 0);
+
+        /* Claude Code's order: "{}" renamed into place, then the tokens. */
+        write_raw(tmp, "{}");
+        assert_int_equal(rename(tmp, path), 0);
+        drain(e);
+        assert_int_equal(cr.checks, 1);
+        assert_int_equal(cr.res.n, 0);
+        /* Refused on demand too (the CLI's exit reads the file). */
+        assert_int_equal(capture_poll(c), 0);
+        assert_int_equal(cr.checks, 2);
+
+        write_raw(tmp, "{\"tokens\": {\"refresh_token\": \"r\"}}");
+        assert_int_equal(rename(tmp, path), 0);
+        drain(e);
+        assert_int_equal(cr.res.n, 1);
+        assert_string_equal(cr.res.dump, "{\"tokens\":{\"refresh_token\":\"r\"}}");
+
+        capture_free(c);
+        free(cr.res.dump);
+        sd_event_unref(e);
+        unlink(path);
+        rmdir(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_half_then_complete),
                 cmocka_unit_test(test_symlink_and_old_file),
+                cmocka_unit_test(test_check_refuses_first_write),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* Unit tests for agent/provider-def.c: the shipped file parses, lookups by
- * id and alias, and each malformed key is an error naming it. */
+ * id and alias, each malformed key is an error naming it, and which
+ * credential files count as complete. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,18 +30,34 @@ static void test_shipped_file(void **state) {
         assert_string_equal(p->credential_file, ".codex/auth.json");
         assert_int_equal(p->callback_port, 1455);
         assert_string_equal(p->callback_path, "/auth/callback");
+        assert_string_equal(p->credential_keys[0], "tokens");
         assert_true(provider_url_matches(p, "https://auth.openai.com/oauth/authorize?client_id=x"));
         assert_false(provider_url_matches(p, "https://auth.openai.com.evil/oauth/authorize?"));
 
+        /* `claude auth login --claudeai`: nothing to answer; the URL it
+         * prints is the paste-a-code link, which is not the login's: the
+         * real one comes through $BROWSER. */
         p = provider_set_find(s, "claude_code");
         assert_non_null(p);
-        assert_true(p->pty);
+        assert_string_equal(p->argv[1], "auth");
+        assert_int_equal(p->n_prompts, 0);
         assert_string_equal(p->credential_file, ".claude/.credentials.json");
-        assert_true(p->n_prompts > 0);
+        assert_string_equal(p->credential_keys[0], "claudeAiOauth");
+        assert_true(provider_url_matches(p, "https://claude.com/cai/oauth/authorize?code=true&client_id=9d"));
+        assert_false(provider_url_matches(p, "https://claude.ai/oauth/authorize?z-0123456789"));
 
+        /* Gemini CLI 0.61: "Sign in with Google", then the consent screen,
+         * answered again each time it draws them again: it draws its first
+         * screen before it reads keys, and a key sent then is lost. */
         p = provider_set_find(s, "gemini_cli");
         assert_non_null(p);
+        assert_true(p->pty);
+        assert_int_equal(p->n_prompts, 2);
+        assert_string_equal(p->prompts[0].match, "Sign in with Google");
+        assert_string_equal(p->prompts[1].match, "Do you want to continue?");
+        assert_true(p->prompts[0].repeat && p->prompts[1].repeat);
         assert_string_equal(p->credential_file, ".gemini/oauth_creds.json");
+        assert_string_equal(p->credential_keys[0], "refresh_token");
 
         assert_null(provider_set_find(s, "nope"));
         assert_null(provider_set_find(s, ""));
@@ -63,6 +80,7 @@ static void test_minimal_defaults(void **state) {
         assert_null(s->defs[0].argv[2]);
         assert_string_equal(s->defs[0].callback_path, "/auth/callback");
         assert_int_equal(s->defs[0].callback_port, 0);
+        assert_null(s->defs[0].credential_keys[0]);
         provider_set_free(s);
 }
 
@@ -93,6 +111,11 @@ static const struct {
         { "{\"providers\":[{\"id\":\"a\"," BASE ",\"prompts\":[{\"match\":\"x\",\"send\":\"\\r\",\"when\":1}]}]}", "provider a: \"prompts\": unknown key \"when\"" },
         { "{\"providers\":[{\"id\":\"a\"," BASE "},{\"id\":\"b\",\"aliases\":[\"a\"]," BASE "}]}", "provider b: \"aliases\": \"a\" is already used" },
         { "{\"providers\":[{\"id\":\"a\",\"aliases\":[\"b\"]," BASE "},{\"id\":\"b\"," BASE "}]}", "provider b: \"id\" is already used by another provider" },
+        { "{\"providers\":[{\"id\":\"a\"," BASE ",\"credential_keys\":[\"a..b\"]}]}", "provider a: \"credential_keys\": \"a..b\" is not a dotted key path" },
+        { "{\"providers\":[{\"id\":\"a\"," BASE ",\"credential_keys\":[\".a\"]}]}", "provider a: \"credential_keys\": \".a\" is not a dotted key path" },
+        { "{\"providers\":[{\"id\":\"a\"," BASE ",\"credential_keys\":[\"a.\"]}]}", "provider a: \"credential_keys\": \"a.\" is not a dotted key path" },
+        { "{\"providers\":[{\"id\":\"a\"," BASE ",\"credential_keys\":[\"a.b.c.d.e.f.g.h.i\"]}]}", "provider a: \"credential_keys\": \"a.b.c.d.e.f.g.h.i\" is not a dotted key path" },
+        { "{\"providers\":[{\"id\":\"a\"," BASE ",\"credential_keys\":\"tokens\"}]}", "provider a: \"credential_keys\" must be an array of strings" },
         { "{\"providers\":[{\"id\":\"a\",\"argv\":[\"\"],\"url_patterns\":[\"https://a/\"],\"credential_file\":\"c\"}]}", "provider a: \"argv\" must be a non-empty string without NUL (max 4096 bytes)" },
 };
 
@@ -118,12 +141,67 @@ static void test_json_syntax_error(void **state) {
         assert_null(s);
 }
 
+/* Which files a CLI writes count as its credentials. */
+static const struct {
+        const char *keys; /* credential_keys as JSON */
+        const char *file;
+        bool complete;
+} completeness[] = {
+        /* Claude Code writes "{}" first, then the tokens. */
+        { "[\"claudeAiOauth\"]", "{}", false },
+        { "[\"claudeAiOauth\"]", "{\"claudeAiOauth\":{\"accessToken\":\"a\",\"refreshToken\":\"r\"}}", true },
+        { "[\"claudeAiOauth\"]", "{\"claudeAiOauth\":{}}", false },
+        { "[\"claudeAiOauth\"]", "{\"claudeAiOauth\":null}", false },
+        /* Codex: auth.json with its tokens; OPENAI_API_KEY may be null. */
+        { "[\"tokens\"]", "{\"OPENAI_API_KEY\":null,\"tokens\":{\"refresh_token\":\"r\"}}", true },
+        { "[\"tokens\"]", "{\"OPENAI_API_KEY\":\"sk\"}", false },
+        /* Gemini CLI: the token response itself. */
+        { "[\"refresh_token\"]", "{\"access_token\":\"a\",\"refresh_token\":\"r\"}", true },
+        { "[\"refresh_token\"]", "{\"access_token\":\"a\",\"refresh_token\":\"\"}", false },
+        { "[\"refresh_token\"]", "{\"access_token\":\"a\"}", false },
+        /* Dotted paths go through objects only. */
+        { "[\"tokens.refresh_token\"]", "{\"tokens\":{\"refresh_token\":\"r\"}}", true },
+        { "[\"tokens.refresh_token\"]", "{\"tokens\":{\"access_token\":\"a\"}}", false },
+        { "[\"tokens.refresh_token\"]", "{\"tokens\":\"refresh_token\"}", false },
+        { "[\"tokens.refresh_token\"]", "{\"tokens.refresh_token\":\"r\"}", false },
+        /* Every key, not one of them. */
+        { "[\"a\",\"b\"]", "{\"a\":1,\"b\":[0]}", true },
+        { "[\"a\",\"b\"]", "{\"a\":1,\"b\":[]}", false },
+        { "[\"a\",\"b\"]", "{\"a\":false,\"b\":true}", false },
+        /* Numbers say something, zero too. */
+        { "[\"a\"]", "{\"a\":0}", true },
+        /* No keys: any object, also an empty one (as before keys existed). */
+        { "[]", "{}", true },
+        { "[]", "{\"x\":1}", true },
+};
+
+static void test_credentials_complete(void **state) {
+        for (size_t i = 0; i < ELEMENTSOF(completeness); i++) {
+                _cleanup_(freep) char *text = NULL;
+                ProviderSet *s = NULL;
+                char err[256] = "";
+                json_t *j;
+
+                assert_true(asprintf(&text, "{\"providers\":[{\"id\":\"a\"," BASE ",\"credential_keys\":%s}]}",
+                                     completeness[i].keys) > 0);
+                assert_int_equal(provider_set_parse(text, strlen(text), &s, err, sizeof err), 0);
+                j = json_loads(completeness[i].file, 0, NULL);
+                assert_non_null(j);
+                if (provider_credentials_complete(&s->defs[0], j) != completeness[i].complete)
+                        fail_msg("keys %s, file %s: expected %s", completeness[i].keys, completeness[i].file,
+                                 completeness[i].complete ? "complete" : "not complete");
+                json_decref(j);
+                provider_set_free(s);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_shipped_file),
                 cmocka_unit_test(test_minimal_defaults),
                 cmocka_unit_test(test_errors_name_the_key),
                 cmocka_unit_test(test_json_syntax_error),
+                cmocka_unit_test(test_credentials_complete),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,83 @@
+"""The pinned provider CLIs in the image (packaging/image/install-clis, run
+by packaging/mkimage): a VM booted from the image with the agent as PID 1,
+offline (qemu's user network with restrict=on), reports every pin
+installed in /health and starts the CLI's login to a caught authorize URL.
+Nothing answers the CLIs' network requests: this is about the image's
+Node.js, CLIs, links and provider definitions, not the sign-in (the
+realcli tier does that).
+
+One VM per login, as the host runs them.  Deadlines are long because
+qemu emulates the CPU (TCG) where KVM does not work; they are not
+expectations of speed.
+"""
+import json
+import os
+
+import pytest
+
+import qemu
+
+BOOT_TIMEOUT = 300
+URL_TIMEOUT = 900
+PINS = json.loads((qemu.TOP / "packaging" / "clis.json").read_text())
+PREFIXES = {
+    "claude_code": "https://claude.com/cai/oauth/authorize?",
+    "codex": "https://auth.openai.com/oauth/authorize?",
+    "gemini_cli": "https://accounts.google.com/o/oauth2/v2/auth?",
+}
+
+
+@pytest.fixture(scope="module")
+def image(agent_bin):
+    if not qemu.have_qemu():
+        pytest.skip("qemu-system-x86_64 not installed")
+    if not qemu.kernel_path():
+        pytest.skip("no /boot/vmlinuz-*-cloud-amd64 (linux-image-cloud-amd64)")
+    if os.geteuid() != 0:
+        pytest.fail("the vm tier builds the image with debootstrap: run as root")
+    return qemu.build_image(agent=os.environ.get("VMBA_AGENT") or agent_bin)
+
+
+@pytest.fixture
+def vm(image):
+    v = qemu.Vm(image, mode="pid1", memory=2048)
+    v.start()
+    try:
+        v.wait_http_200("/health", BOOT_TIMEOUT)
+    except Exception as e:
+        v.close(keep=True)
+        pytest.fail(f"{e}\n--- console ({v.console}) ---\n{v.console_text()[-3000:]}")
+    yield v
+    v.close()
+
+
+def start(vm, provider, sid):
+    status, body = vm.http(f"/auth/{provider}", method="POST", timeout=120,
+                           data=json.dumps({"sessionId": sid}).encode(),
+                           headers={"Content-Type": "application/json"})
+    assert status == 200, body
+    return json.loads(body)
+
+
+@pytest.mark.parametrize("provider", list(PREFIXES))
+def test_login_starts_to_a_caught_url(vm, provider):
+    status, health = vm.health()
+    assert status == 200
+    assert health["clis"] == {c["provider"]: {"package": c["package"], "pinned": c["version"],
+                                              "installed": c["version"], "status": "ok"}
+                              for c in PINS["clis"]}
+    sid = f"vm-{provider}"
+    start(vm, provider, sid)
+
+    def url():
+        r = vm.try_http(f"/oauth-url?sessionId={sid}", timeout=10)
+        if r and r[0] == 410:
+            pytest.fail(f"{provider}: the login ended without a URL: {r[1]!r}\n{vm.console_text()[-3000:]}")
+        return json.loads(r[1])["oauthUrl"] if r and r[0] == 200 else None
+    try:
+        got = qemu.wait_until(url, URL_TIMEOUT, f"{provider}'s authorize URL", vm.proc)
+    except TimeoutError as e:
+        # A start repeated for the live session answers with the CLI's
+        # output so far (redacted): what it was showing.
+        pytest.fail(f"{e}\n--- CLI output ---\n{start(vm, provider, sid).get('cliOutput')}")
+    assert got.startswith(PREFIXES[provider]), got
