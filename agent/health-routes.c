@@ -121,6 +121,7 @@ static int snapshot_http(Manager *m, Snapshot *s) {
         s->h.http = s->http;
         s->h.n_http = n;
         s->h.http_waiting = m->http ? http_server_waiting(m->http) : 0;
+        s->h.http_connections = m->http ? http_server_connections(m->http) : 0;
         return 0;
 }
 

@@ -420,6 +420,8 @@ int health_build_metrics(const HealthSnapshot *s, char **ret, size_t *ret_size) 
         put_header(f, "vmba_http_waiting_requests", "gauge",
                    "HTTP requests waiting for their answer (long polls, pending logins).");
         fprintf(f, "vmba_http_waiting_requests %u\n", s->http_waiting);
+        put_header(f, "vmba_http_connections", "gauge", "HTTP connections open and counted against the limits.");
+        fprintf(f, "vmba_http_connections %u\n", s->http_connections);
         put_header(f, "vmba_boot_phase_milliseconds", "gauge",
                    "Milliseconds from kernel start to each boot milestone.");
         put_phase(f, "exec", s->boot_exec);

@@ -78,6 +78,7 @@ typedef struct HealthSnapshot {
         const HealthHttpCount *http;
         size_t n_http;
         unsigned http_waiting;     /* requests suspended for their answer */
+        unsigned http_connections; /* connections admitted and not yet closed */
 } HealthSnapshot;
 
 /* The /health object as compact JSON text, NUL-terminated, owned by the

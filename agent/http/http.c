@@ -128,6 +128,10 @@ unsigned http_server_waiting(HttpServer *s) {
         return n;
 }
 
+unsigned http_server_connections(HttpServer *s) {
+        return (unsigned)http_peers_total(s->peers);
+}
+
 static void suspended_unlink(HttpRequest *r) {
         if (r->susp_prev)
                 r->susp_prev->susp_next = r->susp_next;

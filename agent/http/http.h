@@ -108,3 +108,5 @@ size_t http_server_get_counters(HttpServer *s, const HttpCounter **ret);
 /* Requests suspended, waiting for their answer (long polls, a login's
  * pending URL). */
 unsigned http_server_waiting(HttpServer *s);
+/* Connections admitted (within the limits) and not yet closed. */
+unsigned http_server_connections(HttpServer *s);

@@ -219,6 +219,7 @@ static void test_metrics(void **state) {
         s.boot_exec = 1500;
         s.boot_http = 20999;
         s.http_waiting = 2;
+        s.http_connections = 5;
         assert_int_equal(health_build_metrics(&s, &text, &size), 0);
         assert_int_equal(size, strlen(text));
         assert_string_equal(text,
@@ -252,6 +253,9 @@ static void test_metrics(void **state) {
                 "# HELP vmba_http_waiting_requests HTTP requests waiting for their answer (long polls, pending logins).\n"
                 "# TYPE vmba_http_waiting_requests gauge\n"
                 "vmba_http_waiting_requests 2\n"
+                "# HELP vmba_http_connections HTTP connections open and counted against the limits.\n"
+                "# TYPE vmba_http_connections gauge\n"
+                "vmba_http_connections 5\n"
                 "# HELP vmba_boot_phase_milliseconds Milliseconds from kernel start to each boot milestone.\n"
                 "# TYPE vmba_boot_phase_milliseconds gauge\n"
                 "vmba_boot_phase_milliseconds{phase=\"exec\"} 1\n"
