@@ -100,10 +100,14 @@ class Agent:
             argv += ["--services-file", path]
         for s in sets:
             argv += ["--set", s]
+        argv = [*wrap, *argv]
         if policies:
+            # Outermost: an overlay of /etc shows the /etc below it, not
+            # what is mounted over its files, so wrap's mounts (a private
+            # /etc/hosts) go on top of it, not under.
             argv = self.policies_mount() + argv
         self.log = open(self.log_path, "w")
-        self.proc = self.ns.popen([*wrap, *argv], stdout=self.log, stderr=subprocess_stdout(), env=env)
+        self.proc = self.ns.popen(argv, stdout=self.log, stderr=subprocess_stdout(), env=env)
         self.pid = self.proc.pid
 
     def policies_mount(self):
