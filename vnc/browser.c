@@ -238,7 +238,7 @@ static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) 
                 r = xdo_arrange_windows(op->b->o.display, BROWSER_WM_CLASS);
                 if (r < 0)
                         log_debug_errno(r, "Cannot arrange the browser window: %m");
-                op_finish(op, 0, "navigate");
+                op_finish(op, 0, "keyboard_navigation");
         } else if (sd_bus_error_has_names(e, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER)) {
                 if (!op->waiting)
                         op_launch(op); /* no instance yet */

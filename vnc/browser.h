@@ -38,8 +38,10 @@ typedef struct BrowserHooks {
         void *userdata;
 } BrowserHooks;
 
-/* The outcome of browser_open(): r = 0 and method "navigate" (the running
- * instance accepted the URL: a D-Bus method return) or "browser_launch"
+/* The outcome of browser_open(): r = 0 and method "keyboard_navigation"
+ * (the running instance accepted the URL: a D-Bus method return; the name
+ * is the one hosts know for "shown by the browser already running") or
+ * "browser_launch"
  * (the service was started with the URL as its argument), or r < 0:
  * -EAGAIN no browser, -ETIMEDOUT a starting instance never registered on
  * the bus, else what the bus or the start said. */

@@ -61,7 +61,7 @@ json_t *login_json_status_waiting(uint64_t elapsed_ms);
 json_t *login_json_status_failed(const char *error);
 /* GET /credentials/get: credentials is borrowed and deep-copied. */
 json_t *login_json_credentials(const char *provider, json_t *credentials, const char *cred_path);
-/* POST /open-url: method "browser_launch" or "navigate". */
+/* POST /open-url: method "browser_launch" or "keyboard_navigation". */
 json_t *login_json_open_url(const char *method);
 /* POST /auth/oauth */
 json_t *login_json_oauth_started(const char *session_id);

@@ -146,7 +146,7 @@ def test_opens_every_url_in_one_instance(browser):
     assert not [e for e in env if e.startswith(b"NOTIFY_SOCKET=") or e.startswith(b"VMBA")]
 
     for n in (2, 3):
-        assert b.open_url(b.url(f"/url/{n}")) == (200, {"success": True, "method": "navigate"})
+        assert b.open_url(b.url(f"/url/{n}")) == (200, {"success": True, "method": "keyboard_navigation"})
         wait_until(lambda: f"/url/{n}" in b.seen(), 60, f"URL {n} requested")
     assert b.seen() == ["/url/1", "/url/2", "/url/3"]
     wait_until(lambda: b.title_shown("url 3"), 60, "URL 3's tab shown")

@@ -922,7 +922,7 @@ def test_codex_login_through_firefox(make_env):
     # CLI's own $BROWSER call with the same URL opened no second tab.
     assert len(e.agent.log_lines("authorize URL opened (browser_launch)")) == 1
     assert e.agent.log_lines("open-url request from a CLI: session.")
-    assert not e.agent.log_lines("open-url request from a CLI: navigate")
+    assert not e.agent.log_lines("open-url request from a CLI: keyboard_navigation")
     # Captured: the browser is closed.
     wait_until(lambda: e.agent.try_services().get("firefox", {}).get("state") == "inactive",
                30, "firefox stopped after the capture")
@@ -931,7 +931,7 @@ def test_codex_login_through_firefox(make_env):
     target = f"{e.provider_url}/nowhere"
     assert e.json("POST", "/open-url", {"url": target}) == (200, {"success": True, "method": "browser_launch"})
     wait_until(lambda: e.agent.try_services().get("firefox", {}).get("state") == "ready", 60, "firefox ready")
-    assert e.json("POST", "/open-url", {"url": target + "2"}) == (200, {"success": True, "method": "navigate"})
+    assert e.json("POST", "/open-url", {"url": target + "2"}) == (200, {"success": True, "method": "keyboard_navigation"})
     if shutil.which("xwininfo"):
         # The window was found through libxdo and sized to the screen.
         def firefox_full_screen():
@@ -992,7 +992,7 @@ def test_open_url_argv(make_env):
     wait_until(lambda: e.agent.try_services().get("firefox", {}).get("state") == "ready", 30, "firefox ready")
     # Handed over on the bus (the fake registers its name a moment after
     # exec, as Firefox does: the agent waits for it), never spawned.
-    assert e.json("POST", "/open-url", {"url": u2}) == (200, {"success": True, "method": "navigate"})
+    assert e.json("POST", "/open-url", {"url": u2}) == (200, {"success": True, "method": "keyboard_navigation"})
     with open(log) as f:
         lines = [json.loads(l) for l in f]
     assert lines == [["--profile", profile, u1], ["remote", "/", fake, "--new-tab", u2]]

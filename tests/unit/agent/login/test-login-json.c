@@ -40,7 +40,7 @@ static void test_responses(void **state) {
         check(login_json_status_failed("access_denied"), "{\"authenticated\":false,\"error\":\"access_denied\",\"failed\":true}");
         check(login_json_credentials("claude_code", creds, "/root/.claude/.credentials.json"),
               "{\"credPath\":\"/root/.claude/.credentials.json\",\"credentials\":{\"claudeAiOauth\":{\"accessToken\":\"t\"}},\"provider\":\"claude_code\",\"success\":true}");
-        check(login_json_open_url("navigate"), "{\"method\":\"navigate\",\"success\":true}");
+        check(login_json_open_url("keyboard_navigation"), "{\"method\":\"keyboard_navigation\",\"success\":true}");
         char *line = login_json_handoff_line("d1", SID, "codex", creds, "/p");
         assert_string_equal(line, "{\"deliveryId\":\"d1\",\"sessionId\":\"" SID "\",\"provider\":\"codex\",\"credentials\":{\"claudeAiOauth\":{\"accessToken\":\"t\"}},\"credPath\":\"/p\"}");
         free(line);
