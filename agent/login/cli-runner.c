@@ -42,6 +42,7 @@ struct CliRunner {
         PromptMatcher prompts;
         Transcript *transcript;
         bool url_reported;
+        bool failure_reported;
 };
 
 /* The entries may carry proxy credentials (http_proxy=http://user:pass@). */
@@ -127,7 +128,9 @@ static void look(CliRunner *r, bool final) {
         ScreenView v;
         int k;
 
-        if (r->url_reported && (!r->provider->pty || r->provider->n_prompts == 0))
+        bool watch_failures = r->provider->failures && r->provider->failures[0] && !r->failure_reported;
+
+        if (r->url_reported && (!r->provider->pty || r->provider->n_prompts == 0) && !watch_failures)
                 return;
         k = screen_look(r->screen, &v);
         if (k < 0) {
@@ -145,6 +148,18 @@ static void look(CliRunner *r, bool final) {
                 r->url_reported = true;
                 if (r->cb.on_url)
                         r->cb.on_url(r, url, r->userdata);
+                return; /* the callback may have freed r */
+        }
+        /* Only once the sign-in is under way: a failure shown before the
+         * URL (a start-up race of the CLI) is not the login's outcome. */
+        if (r->url_reported && watch_failures) {
+                char line[256];
+
+                if (prompt_failure_find(r->provider->failures, &v, line, sizeof line)) {
+                        r->failure_reported = true;
+                        if (r->cb.on_failure)
+                                r->cb.on_failure(r, line, r->userdata);
+                }
         }
 }
 

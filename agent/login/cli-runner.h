@@ -23,6 +23,9 @@ typedef struct CliRunner CliRunner;
 
 typedef struct CliRunnerCallbacks {
         void (*on_url)(CliRunner *r, const char *url, void *userdata);  /* first match only */
+        /* After the URL, the first of the provider's failures shown: the
+         * text from it to the end of its row.  It may free r. */
+        void (*on_failure)(CliRunner *r, const char *line, void *userdata);
         /* Last thing the runner does for this exit: it may free r. */
         void (*on_exit)(CliRunner *r, int wstatus, void *userdata);
 } CliRunnerCallbacks;

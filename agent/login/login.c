@@ -23,6 +23,7 @@
 #include "login-json.h"
 #include "login.h"
 #include "macro.h"
+#include "transcript.h"
 
 #define HOME_NAME_MAX (sizeof "login-" + SESSION_ID_MAX)
 
@@ -448,6 +449,21 @@ static void on_cli_url(CliRunner *r, const char *url, void *userdata) {
         session_url_found(s->lm, s, url);
 }
 
+/* A CLI that stays up after a failed sign-in (it shows the failure and
+ * waits for another try) would otherwise keep the session waiting until
+ * it expires. */
+static void on_cli_failure(CliRunner *r, const char *line, void *userdata) {
+        LoginSession *s = userdata;
+        _cleanup_(erase_and_freep) char *redacted = redact_secrets(line);
+        char msg[300];
+
+        if (session_state_is_final(s->state) || session_fsm_next(s->state, SESSION_EVENT_ERROR) < 0)
+                return;
+        snprintf(msg, sizeof msg, "CLI %s: %s", s->provider, redacted ?: "sign-in failed");
+        log_info("Login %s: the CLI reported a failed sign-in.", s->id);
+        login_session_fail(s, SESSION_EVENT_ERROR, msg);
+}
+
 static void on_cli_exit(CliRunner *r, int wstatus, void *userdata) {
         LoginSession *s = userdata;
         char b[64], msg[128];
@@ -545,7 +561,7 @@ int login_session_start_cli(LoginSession *s, const char *http_proxy, const char 
                 .https_proxy = https_proxy,
                 .no_proxy = no_proxy,
         };
-        CliRunnerCallbacks cb = { .on_url = on_cli_url, .on_exit = on_cli_exit };
+        CliRunnerCallbacks cb = { .on_url = on_cli_url, .on_failure = on_cli_failure, .on_exit = on_cli_exit };
         r = cli_runner_start(c->event, c->launcher, &o, &cb, s, &s->runner);
         if (r < 0)
                 return r;

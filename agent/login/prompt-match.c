@@ -135,3 +135,24 @@ size_t prompt_matcher_look(PromptMatcher *m, const ScreenView *v, const char *ke
         }
         return n;
 }
+
+bool prompt_failure_find(char *const *failures, const ScreenView *v, char *buf, size_t size) {
+        size_t best = SIZE_MAX, end;
+
+        for (char *const *f = failures; f && *f; f++)
+                if (**f)
+                        best = MIN(best, find(v->text, 0, *f));
+        if (best == SIZE_MAX || size == 0)
+                return false;
+        end = best + strcspn(v->text + best, "\n");
+        if (end - best > size - 1) {
+                end = best + size - 1;
+                while (end > best && ((unsigned char)v->text[end] & 0xc0) == 0x80)
+                        end--; /* not inside a character */
+        }
+        while (end > best && v->text[end - 1] == ' ')
+                end--;
+        memcpy(buf, v->text + best, end - best);
+        buf[end - best] = '\0';
+        return true;
+}

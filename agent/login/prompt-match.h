@@ -51,3 +51,10 @@ void prompt_matcher_init(PromptMatcher *m, const ProviderPrompt *prompts, size_t
  * the prompts on the screen not answered yet, in screen order; returns
  * how many (0..PROVIDER_LIST_MAX). */
 size_t prompt_matcher_look(PromptMatcher *m, const ScreenView *v, const char *keys[static PROVIDER_LIST_MAX]);
+
+/* The first of failures (NULL-terminated texts, matched as prompts are)
+ * on the screen, earliest on the screen first: true, with the text from
+ * the match to the end of its row in buf (NUL-terminated, cut at size - 1
+ * bytes on a character boundary, trailing blanks dropped); false when
+ * none shows. */
+bool prompt_failure_find(char *const *failures, const ScreenView *v, char *buf, size_t size);

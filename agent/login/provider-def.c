@@ -6,6 +6,7 @@
  *   {"providers": [ {"id": "codex", "aliases": ["codex_cli"],
  *     "argv": ["codex", "login"], "env": {"K": "V"}, "pty": true,
  *     "prompts": [{"match": "Press Enter", "send": "\r", "repeat": false}],
+ *     "failures": ["Failed to sign in"],
  *     "url_patterns": ["https://auth.openai.com/oauth/authorize?"],
  *     "credential_file": ".codex/auth.json", "credential_keys": ["tokens"],
  *     "callback_port": 1455, "callback_path": "/auth/callback"} ] } */
@@ -30,6 +31,7 @@ static void provider_def_done(ProviderDef *p) {
         strv_free(p->url_patterns);
         free(p->credential_file);
         strv_free(p->credential_keys);
+        strv_free(p->failures);
         free(p->callback_path);
 }
 
@@ -273,6 +275,15 @@ static int parse_key(Ctx *c, ProviderDef *p, const char *k, json_t *e) {
                         return fail(c, "\"credential_file\" must be relative to HOME without \"..\"");
                 return 0;
         }
+        if (streq(k, "failures")) {
+                int r = parse_strv(c, e, k, false, &p->failures);
+                if (r < 0)
+                        return r;
+                for (char **u = p->failures; *u; u++)
+                        if (!**u || **u == ' ' || strchr(*u, '\n'))
+                                return fail(c, "\"failures\": entries must be text on one row, not starting with a blank");
+                return 0;
+        }
         if (streq(k, "credential_keys")) {
                 int r = parse_strv(c, e, k, false, &p->credential_keys);
                 if (r < 0)
@@ -344,6 +355,8 @@ static int parse_provider(Ctx *c, json_t *v, ProviderDef *p) {
         if (!p->env && !(p->env = calloc(1, sizeof(char *))))
                 return -ENOMEM;
         if (!p->credential_keys && !(p->credential_keys = calloc(1, sizeof(char *))))
+                return -ENOMEM;
+        if (!p->failures && !(p->failures = calloc(1, sizeof(char *))))
                 return -ENOMEM;
         if (!p->callback_path && !(p->callback_path = strdup("/auth/callback")))
                 return -ENOMEM;

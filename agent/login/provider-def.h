@@ -30,6 +30,9 @@ typedef struct ProviderDef {
         ProviderPrompt *prompts;
         size_t n_prompts;
         char **url_patterns;   /* NULL-terminated URL prefixes, at least one */
+        char **failures;       /* NULL-terminated texts on the CLI's screen that
+                                * mean the sign-in failed (a CLI that goes on
+                                * running after a failed token exchange) */
         char *credential_file; /* relative to HOME, no "..", not absolute */
         char **credential_keys;/* NULL-terminated dotted paths the file must hold, may be empty */
         uint16_t callback_port;/* the CLI's loopback listener; 0 = none */

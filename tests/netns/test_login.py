@@ -539,6 +539,26 @@ def test_cli_failure(make_env):
     e.assert_no_secrets()
 
 
+def test_cli_that_stays_up_after_a_failed_sign_in(make_env):
+    """Gemini CLI goes back to its dialog after a failed token exchange and
+    waits: the session fails with what its screen says (redacted), at
+    once rather than at expiry, and the CLI is stopped."""
+    e = make_env(provider_env={"FAKE_CLI_EXCHANGE_FAIL": "1"})
+    s = sid()
+    status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
+    assert status == 200 and "oauthUrl" in started, started
+    # The failure page it redirects to is Google's: not reachable here.
+    with pytest.raises(OSError):
+        e.browse(started["oauthUrl"])
+    st = e.wait_status(s, lambda code, b: b.get("failed"))
+    assert st == {"authenticated": False, "failed": True,
+                  "error": "CLI gemini_cli: Failed to sign in. Message: Failed to exchange authorization code "
+                           "for tokens: invalid_grant (code=[REDACTED])"}
+    wait_until(lambda: not os.path.lexists(e.home_of(s)), 10, "the failed login's HOME removed")
+    assert e.json("GET", f"/credentials/get?sessionId={s}")[0] == 400
+    e.assert_no_secrets()
+
+
 def test_cli_fails_before_url(make_env):
     """The CLI exits before any URL: the start request is answered at once
     with the output shape (there is no URL to give), and the status says

@@ -14,6 +14,8 @@ the CLIs trust its throw-away CA by test-only environment.
   body, status.  Unknown routes answer 404 JSON (every CLI tolerates that
   for what it does not need).
 * --status HOST/PATH=CODE forces a route's status (failure tests).
+* An authorization code containing "refuse" gets 400 invalid_grant from
+  every token endpoint (a failed exchange, per request).
 
 What the CLIs need (measured against the pinned versions):
   codex   POST auth.openai.com/oauth/token: the authorization code grant
@@ -191,6 +193,11 @@ class Handler(BaseHTTPRequestHandler):
             if rh == host and rm == self.command and u.path.startswith(rp):
                 status, resp = fn(req)
                 break
+        # An authorization code with "refuse" in it is refused by every
+        # token endpoint, as a provider refuses a used or forged one.
+        grant = (form or {}).get("code") or (js.get("code") if isinstance(js, dict) else None) or ""
+        if "refuse" in grant:
+            status, resp = 400, {"error": "invalid_grant", "error_description": "standin: code refused"}
         for key, code in A.status:
             if key == host + u.path:
                 status, resp = code, {"error": "standin forced %d" % code}

@@ -172,13 +172,13 @@ def test_health_shows_the_pinned_clis_installed(rc):
                        "status": "ok"} for p, pin in rc.pins.items()}
 
 
-def callback(rc, provider, url):
+def callback(rc, provider, url, code=None):
     """What the sign-in page would redirect the VM's browser to: the CLI's
     own redirect_uri with a code and the URL's own state.  Codex's goes
     through the agent's relay, as a host forwarding the redirect does; its
     success page is then fetched, as a browser follows the 302."""
     q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
-    code = f"standin-code-{provider}"
+    code = code or f"standin-code-{provider}"
     target = urllib.parse.urlsplit(q["redirect_uri"])
     query = urllib.parse.urlencode({"code": code, "state": q["state"]})
     if provider == "codex":
@@ -224,3 +224,18 @@ def test_real_cli_login(rc, provider):
     # Telemetry stays off with the shipped settings.
     seen = [(r["host"], r["path"]) for r in rc.standin_requests()]
     assert not [s for s in seen if s[0] == "play.googleapis.com" or s[1].startswith("/api/event_logging")], seen
+
+
+def test_real_gemini_failed_exchange(rc):
+    """Gemini CLI stays up after a failed token exchange (back to its
+    dialog with "Failed to sign in"): the session fails at once with what
+    it said, not at expiry, and nothing is delivered."""
+    sid = "realcli-gemini-refused"
+    status, started = rc.api("POST", "/auth/gemini_cli", {"sessionId": sid})
+    assert status == 200 and "oauthUrl" in started, started
+    callback(rc, "gemini_cli", started["oauthUrl"], code="standin-refuse-gemini")
+    wait_until(lambda: rc.api("GET", f"/credentials/status?sessionId={sid}")[1].get("failed"),
+               60, "gemini_cli failed")
+    st = rc.api("GET", f"/credentials/status?sessionId={sid}")[1]
+    assert st["error"].startswith("CLI gemini_cli: Failed to sign in. Message:"), st
+    assert rc.api("GET", f"/credentials/get?sessionId={sid}")[0] == 400

@@ -44,6 +44,9 @@ credential file is exactly N bytes; FAKE_CLI_NOURL=1: print secrets, never
 a URL, hang; FAKE_CLI_LINKS=DIR: first plant symlinks to DIR and to
 DIR/secret in $HOME (a CLI that links out of its HOME);
 FAKE_CLI_MUTE_LISTENER=1: the callback listener never answers;
+FAKE_CLI_EXCHANGE_FAIL=1 (gemini): the token exchange fails; the browser
+is sent to the failure page and the CLI shows "Failed to sign in.
+Message: …" in its dialog and keeps running, as the real one does;
 FAKE_CLI_PARTIAL=1: the credential file gets only "{}", then the CLI
 answers the browser and exits 0 (a login that wrote no credentials)."""
 import http.server
@@ -153,6 +156,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not code.startswith("SECRET-CODE"):
             self.send_response(400)
             self.end_headers()
+            return
+        if MODE == "gemini" and os.environ.get("FAKE_CLI_EXCHANGE_FAIL"):
+            # As the real one when its token exchange fails: the browser
+            # goes to Google's failure page, the CLI stays up.
+            self.answer(301, b"", ("Location", "https://developers.google.com/gemini-code-assist/auth_failure_gemini"))
+            self.server.done = self.server.failed = True
             return
         rel, body = CREDS[MODE]
         body = dict(body, login=LOGIN)
@@ -273,8 +282,15 @@ def main():
         sys.exit(3)
     # Signed in and nobody came for the success page: done all the same.
     srv.handle_timeout = lambda: setattr(srv, "done", True)
+    srv.failed = False
     while not srv.done:
         srv.handle_request()
+    if srv.failed:
+        # Back to its auth dialog, drawn with cursor moves, and waiting.
+        out("\x1b[2J\x1b[H\x1b[2GFailed\x1b[9Gto\x1b[12Gsign\x1b[17Gin.\x1b[21GMessage:\x1b[30G"
+            "Failed to exchange authorization code for tokens: invalid_grant (code=SECRET-CODE-x)\r\n\r\n"
+            "\x1b[32m\u25cf 1. Sign in with Google\x1b[39m\r\n  2. Use Gemini API Key\r\n")
+        select.select([], [], [], 600)
     out("Login successful\r\n")
     if MODE == "gemini" and not os.environ.get("FAKE_CLI_PARTIAL"):
         # Signed in, and still running until someone stops it.

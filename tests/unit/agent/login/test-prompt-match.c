@@ -261,6 +261,42 @@ static void test_rules_bounded(void **state) {
         tty_done(&t);
 }
 
+/* What failures each look finds: Gemini CLI's dialog after a failed token
+ * exchange, the rest of the row only, cut on a character boundary. */
+static void test_failure_find(void **state) {
+        char *const failures[] = { (char *)"Failed to sign in. Message:", (char *)"Error logging in", NULL };
+        Screen *s = NULL;
+        ScreenView v;
+        char buf[128], tiny[12];
+
+        assert_int_equal(screen_new(ROWS, 80, 0, &s), 0);
+        screen_feed(s, "Waiting for authentication...\r\n", 32);
+        assert_int_equal(screen_look(s, &v), 0);
+        assert_false(prompt_failure_find(failures, &v, buf, sizeof buf));
+        assert_false(prompt_failure_find(NULL, &v, buf, sizeof buf));
+
+        /* Drawn with cursor moves between words, then a border below. */
+        const char *dialog = "\x1b[2J\x1b[H\x1b[2GFailed\x1b[9Gto\x1b[12Gsign\x1b[17Gin.\x1b[21GMessage:"
+                             "\x1b[30GFailed to exchange authorization code \xe2\x80\x94 invalid_grant   \r\n"
+                             "\xe2\x95\xad\xe2\x94\x80\xe2\x94\x80\r\n";
+        screen_feed(s, dialog, strlen(dialog));
+        assert_int_equal(screen_look(s, &v), 0);
+        assert_true(prompt_failure_find(failures, &v, buf, sizeof buf));
+        assert_string_equal(buf, "Failed to sign in. Message: Failed to exchange authorization code \xe2\x80\x94 invalid_grant");
+        /* Cut at 11 bytes, not inside a character. */
+        assert_true(prompt_failure_find(failures, &v, tiny, sizeof tiny));
+        assert_string_equal(tiny, "Failed to s");
+        s = screen_free(s);
+
+        /* The earliest on the screen wins, whichever rule it is. */
+        assert_int_equal(screen_new(ROWS, 80, 0, &s), 0);
+        screen_feed(s, "Error logging in: boom\r\nFailed to sign in. Message: later\r\n", 61);
+        assert_int_equal(screen_look(s, &v), 0);
+        assert_true(prompt_failure_find(failures, &v, buf, sizeof buf));
+        assert_string_equal(buf, "Error logging in: boom");
+        s = screen_free(s);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_claude_theme_cursor_moves),
@@ -271,6 +307,7 @@ int main(void) {
                 cmocka_unit_test(test_redraw_of_answered_prompt),
                 cmocka_unit_test(test_screen_order_and_blanks),
                 cmocka_unit_test(test_rules_bounded),
+                cmocka_unit_test(test_failure_find),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,6 +58,9 @@ static void test_shipped_file(void **state) {
         assert_true(p->prompts[0].repeat && p->prompts[1].repeat);
         assert_string_equal(p->credential_file, ".gemini/oauth_creds.json");
         assert_string_equal(p->credential_keys[0], "refresh_token");
+        /* It goes on running after a failed token exchange: its screen says so. */
+        assert_string_equal(p->failures[0], "Failed to sign in. Message:");
+        assert_null(p->failures[1]);
 
         assert_null(provider_set_find(s, "nope"));
         assert_null(provider_set_find(s, ""));
@@ -81,6 +84,7 @@ static void test_minimal_defaults(void **state) {
         assert_string_equal(s->defs[0].callback_path, "/auth/callback");
         assert_int_equal(s->defs[0].callback_port, 0);
         assert_null(s->defs[0].credential_keys[0]);
+        assert_null(s->defs[0].failures[0]);
         provider_set_free(s);
 }
 
@@ -111,6 +115,10 @@ static const struct {
         { "{\"providers\":[{\"id\":\"a\"," BASE ",\"prompts\":[{\"match\":\"x\",\"send\":\"\\r\",\"when\":1}]}]}", "provider a: \"prompts\": unknown key \"when\"" },
         { "{\"providers\":[{\"id\":\"a\"," BASE "},{\"id\":\"b\",\"aliases\":[\"a\"]," BASE "}]}", "provider b: \"aliases\": \"a\" is already used" },
         { "{\"providers\":[{\"id\":\"a\",\"aliases\":[\"b\"]," BASE "},{\"id\":\"b\"," BASE "}]}", "provider b: \"id\" is already used by another provider" },
+        { "{\"providers\":[{\"id\":\"a\"," BASE ",\"failures\":[\"\"]}]}", "provider a: \"failures\" must be a non-empty string without NUL (max 4096 bytes)" },
+        { "{\"providers\":[{\"id\":\"a\"," BASE ",\"failures\":[\" x\"]}]}", "provider a: \"failures\": entries must be text on one row, not starting with a blank" },
+        { "{\"providers\":[{\"id\":\"a\"," BASE ",\"failures\":[\"a\\nb\"]}]}", "provider a: \"failures\": entries must be text on one row, not starting with a blank" },
+        { "{\"providers\":[{\"id\":\"a\"," BASE ",\"failures\":\"x\"}]}", "provider a: \"failures\" must be an array of strings" },
         { "{\"providers\":[{\"id\":\"a\"," BASE ",\"credential_keys\":[\"a..b\"]}]}", "provider a: \"credential_keys\": \"a..b\" is not a dotted key path" },
         { "{\"providers\":[{\"id\":\"a\"," BASE ",\"credential_keys\":[\".a\"]}]}", "provider a: \"credential_keys\": \".a\" is not a dotted key path" },
         { "{\"providers\":[{\"id\":\"a\"," BASE ",\"credential_keys\":[\"a.\"]}]}", "provider a: \"credential_keys\": \"a.\" is not a dotted key path" },
