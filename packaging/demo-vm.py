@@ -5,11 +5,22 @@ Builds the agent if no binary exists, builds (or reuses from
 $VMBA_CACHE) the image with packaging/mkimage, boots it with the agent
 as PID 1 (or under systemd with --systemd) and an ip= for qemu's user
 network, waits for /health, and prints the health URL and the noVNC URL on
-127.0.0.1 (nothing listens on other addresses).  Ctrl-C asks the agent to
-shut the VM down (POST /shutdown) and waits for qemu to exit; if the guest
-does not stop in time qemu is told to quit.
+127.0.0.1 (nothing listens on other addresses).
 
-    packaging/demo-vm [--systemd] [--memory MiB]      (as root)
+Then a login round trip through the host's tool, `vm-browser-agent ctl`
+(the binary the image carries): `wait-ready`, then `login demo` with a
+fake provider CLI that exists in this VM only (tests/vm/demo.py: it is
+written into the VM's own copy of the rootfs, never into the image).  The
+agent runs the CLI, opens its sign-in page in the VM's Firefox (watch it
+through the noVNC URL; the browser closes once the agent has the
+credentials), and ctl writes the credentials, 0600, into the demo's
+working directory.  --no-login skips it; a failed login is reported and
+the VM stays up for a look.
+
+Ctrl-C asks the agent to shut the VM down (POST /shutdown) and waits for
+qemu to exit; if the guest does not stop in time qemu is told to quit.
+
+    packaging/demo-vm [--systemd] [--memory MiB] [--no-login]   (as root)
 """
 import argparse
 import os
@@ -20,9 +31,11 @@ import sys
 
 TOP = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TOP / "tests" / "vm"))
+import demo  # noqa: E402
 import qemu  # noqa: E402
 
 STOP_TIMEOUT = 60
+LOGIN_TIMEOUT = 600   # ctl's --timeout: Firefox's first start under TCG is slow
 
 
 def say(msg):
@@ -30,18 +43,41 @@ def say(msg):
 
 
 def ensure_agent():
-    """The binary mkimage will take (the static build when present), else
-    the test command's build, built now."""
-    for c in (TOP / "build-static/agent/vm-browser-agent", os.environ.get("VMBA_BIN"),
-              TOP / "build-tests/plain/agent/vm-browser-agent"):
-        if c and os.access(c, os.X_OK):
-            return
+    """The binary mkimage takes (the static build when present), else the
+    test command's build, built now; the image and the host's ctl use it."""
+    found = demo.agent_binary()
+    if found:
+        return found
     build = TOP / "build-tests/plain"
     say(f"building the agent in {build}")
     if not (build / "build.ninja").exists():
         subprocess.run(["meson", "setup", str(build), "-Dwerror_project=true"], cwd=TOP,
                        check=True, stdout=subprocess.DEVNULL)
     subprocess.run(["ninja", "-C", str(build)], check=True, stdout=subprocess.DEVNULL)
+    return demo.agent_binary()
+
+
+def demo_login(agent, vm):
+    """ctl wait-ready, then ctl login demo; True when the credentials were
+    written.  ctl's own lines are shown as they come; never the
+    credentials, only where they went."""
+    out = vm.workdir / "demo-credentials.json"
+    say("waiting for the display chain: vm-browser-agent ctl wait-ready")
+    rc, text = demo.wait_ready(agent, vm, timeout=LOGIN_TIMEOUT, echo=sys.stdout)
+    if rc == 0:
+        say("login round trip: vm-browser-agent ctl login demo (the VM's Firefox shows the sign-in)")
+        rc, text = demo.login(agent, vm, out, timeout=LOGIN_TIMEOUT, echo=sys.stdout)
+    demo.remove_secret_files(vm)
+    if rc != 0:
+        reason = text.strip().splitlines()[-1] if text.strip() else f"exit status {rc}"
+        print(f"\n  login: FAILED: {reason}\n  The VM stays up for a look (noVNC above; console: {vm.console}).\n",
+              flush=True)
+        return False
+    print(f"\n  login: signed in; the credentials are in {out} (mode 0600; not shown here).\n"
+          f"  On noVNC, the VM's Firefox opened the demo provider's page, which signed in on its\n"
+          f"  own; the agent closed the browser once it had captured the credentials, and\n"
+          f"  handed them to ctl once (a second /credentials/get is 404).\n", flush=True)
+    return True
 
 
 def stop(vm):
@@ -64,21 +100,27 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--systemd", action="store_true", help="boot under systemd instead of the agent as PID 1")
     ap.add_argument("--memory", type=int, default=1536)
+    ap.add_argument("--no-login", action="store_true", help="skip the login round trip with the demo provider")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("demo-vm: run as root (debootstrap builds the image)")
     subprocess.run([str(TOP / "tests/install-deps")], check=True)
     if not qemu.kernel_path():
         sys.exit("demo-vm: no /boot/vmlinuz-*-cloud-amd64 (apt-get install linux-image-cloud-amd64)")
-    ensure_agent()
+    agent = ensure_agent()
     say("building or reusing the image (the first build takes minutes)")
-    image = qemu.build_image(log=sys.stderr)
+    image = qemu.build_image(agent=agent, log=sys.stderr)
     say(f"image {image}, build id {(image / 'build-id').read_text().strip()}")
     say(f"accelerator: {qemu.accelerator()}")
 
-    vm = qemu.Vm(image, mode="systemd" if args.systemd else "pid1", memory=args.memory,
-                 workdir=pathlib.Path(os.environ.get("TMPDIR", "/tmp")) / f"vmba-demo-{os.getpid()}")
-    vm.workdir.mkdir(parents=True, exist_ok=True)
+    workdir = pathlib.Path(os.environ.get("TMPDIR", "/tmp")) / f"vmba-demo-{os.getpid()}"
+    workdir.mkdir(mode=0o700, parents=True, exist_ok=True)   # the credentials land here
+    mode = "systemd" if args.systemd else "pid1"
+    if args.no_login:
+        vm = qemu.Vm(image, mode=mode, memory=args.memory, workdir=workdir)
+    else:
+        say("copying the image's rootfs for this VM, with the demo provider in it")
+        vm = demo.new_vm(image, workdir, mode=mode, memory=args.memory)
     vm.start()
     say(f"booting ({vm.cmdline()}); console: {vm.console}")
     try:
@@ -94,6 +136,13 @@ def main():
           f"&path=websockify%3Ftoken%3D{vm.desktop_secret}&password={vm.desktop_secret[:8]}\n"
           f"  VNC:    127.0.0.1:{vm.ports['vnc']} (password {vm.desktop_secret[:8]})\n\n"
           f"  Ctrl-C stops the VM.\n", flush=True)
+    if not args.no_login:
+        try:
+            demo_login(agent, vm)
+        except KeyboardInterrupt:
+            demo.remove_secret_files(vm)
+            stop(vm)
+            return 0
     # Wait for Ctrl-C, SIGTERM or qemu's exit (SIGCHLD), whichever first.
     sigs = {signal.SIGINT, signal.SIGTERM, signal.SIGCHLD}
     signal.pthread_sigmask(signal.SIG_BLOCK, sigs)

@@ -17,6 +17,10 @@ or a hard `quit`).  Two machines:
   files written into the VM's own sparse copy of rootfs.ext4
   (packaging/vm-secrets).
 
+`files` (either machine) adds files to the VM's own copy of the rootfs
+(vm-secrets --add-file): the demo's fake provider.  On q35 such a VM then
+boots its copy instead of the golden image under `snapshot=on`.
+
 `accelerator()` decides KVM or TCG once: /dev/kvm exists on these machines
 but a nested KVM guest may hang early in boot, so a tiny probe guest must
 print its marker within a deadline under KVM, else TCG is used.
@@ -181,7 +185,7 @@ class Vm:
 
     def __init__(self, image_dir=None, mode="pid1", workdir=None, initrd=None,
                  kernel=None, memory=1024, cpus=None, extra_cmdline="", ip_arg=IP_ARG,
-                 machine="q35"):
+                 machine="q35", files=()):
         if machine not in MACHINES:
             raise ValueError(f"machine {machine!r} is not one of {MACHINES}")
         self.image = pathlib.Path(image_dir) if image_dir else None
@@ -207,6 +211,8 @@ class Vm:
         self.token = secrets.token_hex(16)
         self.desktop_secret = secrets.token_hex(16)
         self.rootfs = None
+        # (host path, guest path, octal mode) for this VM's rootfs copy.
+        self.files = list(files)
         self._own_workdir = workdir is None
         self.workdir = pathlib.Path(workdir or tempfile.mkdtemp(prefix="vmba-vm-"))
         self.console = self.workdir / "console.log"
@@ -260,7 +266,7 @@ class Vm:
 
     def _write_rootfs_secrets(self):
         """This VM's rootfs: a sparse copy of the image's with the token and
-        the desktop secret as files, as a host writes them."""
+        the desktop secret as files, as a host writes them, and `files`."""
         self.rootfs = self.workdir / "rootfs.ext4"
         files = {"token": self.token, "desktop-secret": self.desktop_secret}
         for name, value in files.items():
@@ -270,6 +276,7 @@ class Vm:
         r = subprocess.run([str(VM_SECRETS), "--copy-from", str(self.image / "rootfs.ext4"),
                             "--token-file", str(self.workdir / "token.host"),
                             "--desktop-secret-file", str(self.workdir / "desktop-secret.host"),
+                            *[a for src, dest, mode in self.files for a in ("--add-file", f"{src}:{dest}:{mode}")],
                             str(self.rootfs)], capture_output=True, text=True)
         for name in files:
             os.unlink(self.workdir / f"{name}.host")
@@ -292,12 +299,15 @@ class Vm:
         # TCG's "max" model: every instruction set extension it emulates
         # (the default qemu64 lacks SSSE3/SSE4 that browsers' libraries use).
         argv += ["-cpu", "host" if accelerator() == "kvm" else "max"]
-        if self.mode != "initramfs":
+        if self.mode != "initramfs" and self.rootfs:
+            argv += ["-drive", f"file={self.rootfs},format=raw,if=virtio"]
+        elif self.mode != "initramfs":
             argv += ["-drive", f"file={self.image / 'rootfs.ext4'},format=raw,if=virtio,snapshot=on"]
         return argv
 
     def start(self):
-        if self.machine == "microvm" and self.mode != "initramfs" and self.rootfs is None:
+        if ((self.machine == "microvm" or self.files) and self.mode != "initramfs"
+                and self.rootfs is None):
             self._write_rootfs_secrets()
         self.ports = {k: free_port() for k in FORWARDS}
         self.qemu_log = open(self.workdir / "qemu.log", "w")

@@ -245,6 +245,45 @@ def test_vm_secrets_usage_and_foreign_images(tmp_path, small_fs):
     assert (r.returncode, r.stderr) == (1, f"vm-secrets: {empty}: no /etc/vm-browser-agent (not a vm-browser-agent image?)\n")
 
 
+
+def test_vm_secrets_add_file_makes_parents_and_replaces(tmp_path, small_fs):
+    cli = tmp_path / "cli"
+    cli.write_text("#!/usr/bin/python3\n")
+    prov = tmp_path / "p:1.json"  # a colon in SRC is fine: DEST and MODE end the spec
+    prov.write_text('{"providers": []}\n')
+    r = _secrets("--add-file", f"{cli}:/usr/local/lib/demo/cli:755",
+                 "--add-file", f"{prov}:/etc/vm-browser-agent/providers.json:0644", small_fs)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+    assert _debugfs(small_fs, "cat /usr/local/lib/demo/cli") == "#!/usr/bin/python3\n"
+    assert _stat_line(small_fs, "/usr/local/lib/demo/cli") == (("regular", "0755"), ("0", "0"))
+    assert _stat_line(small_fs, "/usr/local/lib/demo") == (("directory", "0755"), ("0", "0"))
+    assert _stat_line(small_fs, "/etc/vm-browser-agent/providers.json") == (("regular", "0644"), ("0", "0"))
+    # Nothing lands in the directory debugfs was in before (it once made
+    # /etc/vm-browser-agent/usr).
+    assert "usr" not in _debugfs(small_fs, "ls /etc/vm-browser-agent").split()
+    prov.write_text('{"providers": [1]}\n')
+    r = _secrets("--add-file", f"{prov}:/etc/vm-browser-agent/providers.json:0600", small_fs)
+    assert r.returncode == 0, r.stderr
+    assert _debugfs(small_fs, "cat /etc/vm-browser-agent/providers.json") == '{"providers": [1]}\n'
+    assert _stat_line(small_fs, "/etc/vm-browser-agent/providers.json") == (("regular", "0600"), ("0", "0"))
+
+
+@pytest.mark.parametrize("spec,message", [
+    ("SRC", "want SRC:DEST:MODE"),
+    ("SRC:/x", "want SRC:DEST:MODE"),
+    ("SRC:/x:0999", "MODE must be octal like 0644"),
+    ("SRC:relative/x:0644", "DEST must be an absolute path of plain names"),
+    ("SRC:/usr/../etc/x:0644", "DEST must be an absolute path of plain names"),
+    ("SRC:/a b:0644", "DEST must be an absolute path of plain names"),
+    ("SRC:/x/:0644", "DEST must be an absolute path of plain names"),
+])
+def test_vm_secrets_add_file_refuses_bad_specs(tmp_path, small_fs, spec, message):
+    src = tmp_path / "f"
+    src.write_text("x")
+    spec = spec.replace("SRC", str(src))
+    r = _secrets("--add-file", spec, small_fs)
+    assert (r.returncode, r.stderr) == (1, f"vm-secrets: --add-file {spec}: {message}\n")
+
 # ---- booted: one VM per mode, started together --------------------------------
 
 def _boot_pair(image):
