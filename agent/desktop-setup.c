@@ -86,6 +86,12 @@ int desktop_setup(Manager *m) {
         return write_secret_files(m);
 }
 
+int desktop_secret_files_update(Manager *m) {
+        if (!m->desktop_paths.vnc_password || !isempty(m->config.services_file))
+                return 0;
+        return write_secret_files(m);
+}
+
 void desktop_secrets_changed(Manager *m) {
         int r;
 

@@ -15,6 +15,9 @@
  * browser user is logged (the browser's services then fail with the
  * reason in /health). */
 int desktop_setup(Manager *m);
+/* Rewrites the desktop secret's files (nothing for a services_file's
+ * own stack); the caller restarts x11vnc.  Logged here. */
+int desktop_secret_files_update(Manager *m);
 /* The host's secrets changed (HostSecretsHooks.on_change). */
 void desktop_secrets_changed(Manager *m);
 /* For SupervisorHooks.secrets: the desktop secret, its first 8 characters

@@ -17,6 +17,7 @@
 #include "health-routes.h"
 #include "macro.h"
 #include "manager.h"
+#include "restore.h"
 
 /* The text of one address, in the caller's buffer; NULL when not given. */
 typedef char AddrText[INET6_ADDRSTRLEN];
@@ -153,6 +154,7 @@ static int snapshot_take(Manager *m, Snapshot *s, bool with_http) {
         h->boot_network = m->boot.network;
         h->boot_http = m->boot.http;
         h->boot_ready = m->boot.ready;
+        restore_report(m, &h->restore);
         r = snapshot_services(m, s, &f);
         h->status = health_status_to_string(health_status_decide(&f));
         if (r >= 0)

@@ -24,6 +24,7 @@ typedef struct Browser Browser;
 typedef struct HostSecrets HostSecrets;
 typedef struct HttpWaitList HttpWaitList;
 typedef struct CliInstalled CliInstalled;
+typedef struct Restore Restore;
 
 /* Milestones, CLOCK_BOOTTIME µs (kernel start = 0); 0 = not reached. */
 typedef struct BootTimes {
@@ -64,6 +65,7 @@ typedef struct Manager {
         LoginManager *logins;
         LoginRoutes *login_routes;
         Handoff *handoff;
+        Restore *restore;         /* snapshot restores (restore.c); NULL: off */
 
         bool stopping;
         int shutdown_phase;       /* manager.c: services, TERM, KILL, final */

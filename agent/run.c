@@ -28,6 +28,7 @@
 #include "manager.h"
 #include "notify.h"
 #include "pid1.h"
+#include "restore.h"
 #include "run.h"
 #include "vnc/browser.h"
 #include "vnc/display.h"
@@ -332,6 +333,10 @@ static bool peer_is_host(const struct sockaddr *sa, void *userdata) {
         return false;
 }
 
+static bool http_restoring(void *userdata) {
+        return restore_in_progress(userdata);
+}
+
 static const char *control_token(void *userdata) {
         return host_secrets_token(((Manager *)userdata)->secrets);
 }
@@ -373,6 +378,16 @@ static int setup_secrets(Manager *m) {
         return 0;
 }
 
+/* auto: whenever MMDS is where the host's secrets come from, since the
+ * handover comes the same way. */
+static bool restore_wanted(Manager *m) {
+        const Config *c = &m->config;
+
+        if (c->restore >= 0)
+                return c->restore > 0;
+        return c->mmds > 0 || (c->mmds < 0 && m->net.status == NETINIT_APPLIED);
+}
+
 static int setup_http(Manager *m) {
         const Config *c = &m->config;
         int fd = notify_listen_fd(), r;
@@ -394,6 +409,7 @@ static int setup_http(Manager *m) {
                 .allowed_hosts = c->http_allowed_hosts,
                 .is_host = peer_is_host,
                 .token = control_token,
+                .restoring = http_restoring,
                 .userdata = m,
         };
         r = http_server_new(&o, &m->http);
@@ -609,6 +625,8 @@ static int run_loop(Manager *m) {
                 if (r < 0)
                         log_error_errno(r, "Failed to set up logins: %m");
         }
+        if (restore_wanted(m) && (r = restore_setup(m)) < 0)
+                log_error_errno(r, "Failed to set up snapshot restores: %m");
         r = sd_event_loop(m->event);
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m"), 1;

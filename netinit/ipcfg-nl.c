@@ -415,6 +415,36 @@ static int address_apply(Applier *a, int ifindex, const IpcfgIface *ifc, bool *r
         return 0;
 }
 
+static bool addr_equal(const IpcfgAddr *x, const IpcfgAddr *y) {
+        return x->family == y->family && memcmp(&x->in6, &y->in6, addr_len(x->family)) == 0;
+}
+
+/* A restored snapshot's address on the same device, which the new plan
+ * replaces: removed (with any prefix), absent is fine.  The kernel drops
+ * the routes that went through it with it. */
+static int previous_remove(Applier *a, int ifindex, const IpcfgIface *ifc) {
+        const IpcfgPlan *prev = a->opts->previous;
+        int r;
+
+        for (size_t i = 0; prev && i < prev->n_ifaces && i < IPCFG_MAX_IFACES; i++) {
+                const IpcfgIface *old = &prev->ifaces[i];
+                _cleanup_(nl_cache_freep) struct nl_cache *cache = NULL;
+                /* No prefix is -1: whatever prefix it has now comes back as stale. */
+                AddrMatch m = { .want = &old->address, .ifindex = ifindex, .prefix = -1 };
+
+                if (!streq(old->device, ifc->device) || old->address.family == AF_UNSPEC ||
+                    (addr_equal(&old->address, &ifc->address) && old->prefix == ifc->prefix))
+                        continue;
+                r = nl_errno(a, rtnl_addr_alloc_cache(a->sk, &cache));
+                if (r < 0)
+                        return r;
+                nl_cache_foreach(cache, addr_match_obj, &m);
+                if (m.stale && (r = nl_errno(a, rtnl_addr_delete(a->sk, m.stale, 0))) < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int route_apply(Applier *a, int ifindex, const IpcfgAddr *gw, bool onlink) {
         _cleanup_(rtnl_route_putp) struct rtnl_route *route = NULL;
         _cleanup_(nl_addr_putp) struct nl_addr *dst = NULL, *via = NULL;
@@ -502,6 +532,9 @@ static int iface_apply(Applier *a, const IpcfgIface *ifc) {
             (ifc->prefix < 0 || ifc->prefix > (ifc->address.family == AF_INET6 ? 128 : 32)))
                 return fail(a, -EINVAL, "%s: no valid prefix length for %s", w.name,
                             addr_str(&ifc->address, s1));
+        r = previous_remove(a, w.ifindex, ifc);
+        if (r < 0)
+                return fail(a, r, "Failed to remove the previous address from %s", w.name);
         if (ifc->address.family != AF_UNSPEC) {
                 r = address_apply(a, w.ifindex, ifc, &existed);
                 if (r < 0)
@@ -648,6 +681,7 @@ int ipcfg_apply(const IpcfgPlan *plan, const IpcfgApplyOptions *opts,
                 o.hostname_file = opts->hostname_file; /* NULL/"" = don't write */
                 o.set_hostname = opts->set_hostname;
                 o.device_timeout_usec = opts->device_timeout_usec;
+                o.previous = opts->previous;
         }
         if (errbuf && errbuf_size > 0)
                 errbuf[0] = '\0';

@@ -127,6 +127,10 @@ typedef struct IpcfgApplyOptions {
         const char *hostname_file; /* "/etc/hostname"; NULL/"" = don't write */
         bool set_hostname;       /* sethostname()/setdomainname() */
         uint64_t device_timeout_usec; /* wait for a device to appear */
+        /* The plan applied before (a restored snapshot's): its static
+         * addresses that the new plan does not have are removed from the
+         * same device first.  NULL: none. */
+        const IpcfgPlan *previous;
 } IpcfgApplyOptions;
 
 void ipcfg_apply_options_default(IpcfgApplyOptions *o);

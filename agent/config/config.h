@@ -57,6 +57,9 @@ typedef struct Config {
         char *mmds_address;            /* "169.254.169.254" */
         char *mmds_path;               /* "/vm-browser-agent" */
         unsigned secrets_from_cmdline; /* ConfigSecret bits set by vmba.*=: the caller warns */
+        int restore;                   /* "auto" (-1): notice snapshot restores when MMDS is asked */
+        int restore_clock;             /* "auto" (-1): step the clock only as the machine's init or system service */
+        uint32_t restore_check_interval_ms; /* 1000: POST /restore-check at most this often */
 
         /* display stack */
         char *display;                 /* ":1" */

@@ -230,6 +230,28 @@ int host_secrets_new(const HostSecretsOptions *o, const HostSecretsHooks *hooks,
         return 0;
 }
 
+int host_secrets_replace(HostSecrets *s, const char *token, const char *desktop) {
+        char *t, *d;
+
+        if (isempty(token) || !desktop_secret_is_valid(desktop))
+                return -EINVAL;
+        t = strdup(token);
+        d = strdup(desktop);
+        if (!t || !d) {
+                erase_and_free(t);
+                erase_and_free(d);
+                return -ENOMEM;
+        }
+        s->mmds = mmds_request_free(s->mmds);
+        s->retry = sd_event_source_disable_unref(s->retry);
+        erase_and_free(s->token);
+        erase_and_free(s->desktop);
+        s->token = t;
+        s->desktop = d;
+        s->token_state = s->desktop_state = SECRET_SET;
+        return 0;
+}
+
 HostSecrets *host_secrets_free(HostSecrets *s) {
         if (!s)
                 return NULL;

@@ -52,6 +52,12 @@ int host_secrets_new(const HostSecretsOptions *o, const HostSecretsHooks *hooks,
 HostSecrets *host_secrets_free(HostSecrets *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(HostSecrets *, host_secrets_free);
 
+/* A restored clone's new secrets (both non-empty; desktop must pass
+ * desktop_secret_is_valid(), else -EINVAL and nothing changes).  The old
+ * ones are wiped; a pending MMDS request for boot secrets is dropped.
+ * The caller rewrites the desktop's files. */
+int host_secrets_replace(HostSecrets *s, const char *token, const char *desktop);
+
 /* Borrowed, NULL while missing or pending.  The desktop secret is never
  * NULL after host_secrets_new(): missing, it is a random one. */
 const char *host_secrets_token(HostSecrets *s);

@@ -297,6 +297,24 @@ static void put_clis(Buf *f, const HealthSnapshot *s) {
  * (the host polls it) and building it as json_t objects cost ~10× the
  * rest of the request.  The output is byte-identical to jansson's
  * JSON_COMPACT form of the same object (test-health-json checks it). */
+static void put_restore(Buf *f, const HealthRestore *r) {
+        bool first = true;
+
+        buf_putc(f, '{');
+        put_const_key(f, &first, "generation");
+        put_string_or_null(f, r->generation);
+        put_const_key(f, &first, "restores");
+        buf_putu(f, r->restores);
+        put_const_key(f, &first, "last_restore_ms");
+        if (r->last_restore_ms < 0)
+                buf_puts(f, "null");
+        else
+                buf_putu(f, (uint64_t)r->last_restore_ms);
+        put_const_key(f, &first, "restoring");
+        buf_puts(f, r->restoring ? "true" : "false");
+        buf_putc(f, '}');
+}
+
 int health_build_json(const HealthSnapshot *s, char **ret, size_t *ret_size) {
         _cleanup_(buf_done) Buf buf = {};
         Buf *f = &buf;
@@ -328,6 +346,10 @@ int health_build_json(const HealthSnapshot *s, char **ret, size_t *ret_size) {
         put_services(f, s);
         put_const_key(f, &first, "clis");
         put_clis(f, s);
+        if (s->restore.enabled) {
+                put_const_key(f, &first, "restore");
+                put_restore(f, &s->restore);
+        }
         if (!isempty(s->config_error)) {
                 put_const_key(f, &first, "config_error");
                 put_string(f, s->config_error);
@@ -422,6 +444,14 @@ int health_build_metrics(const HealthSnapshot *s, char **ret, size_t *ret_size) 
         fprintf(f, "vmba_http_waiting_requests %u\n", s->http_waiting);
         put_header(f, "vmba_http_connections", "gauge", "HTTP connections open and counted against the limits.");
         fprintf(f, "vmba_http_connections %u\n", s->http_connections);
+        if (s->restore.enabled) {
+                put_header(f, "vmba_restores_total", "counter", "Snapshot restores redone.");
+                fprintf(f, "vmba_restores_total %u\n", s->restore.restores);
+                put_header(f, "vmba_restore_milliseconds", "gauge",
+                           "Milliseconds from noticing the last restore to control routes answering again.");
+                if (s->restore.last_restore_ms >= 0)
+                        fprintf(f, "vmba_restore_milliseconds %lld\n", (long long)s->restore.last_restore_ms);
+        }
         put_header(f, "vmba_boot_phase_milliseconds", "gauge",
                    "Milliseconds from kernel start to each boot milestone.");
         put_phase(f, "exec", s->boot_exec);

@@ -49,6 +49,15 @@ typedef struct HealthCli {
         const char *installed;     /* the installed version; NULL: missing */
 } HealthCli;
 
+/* Snapshot restores (agent/restore.c); reported only when enabled. */
+typedef struct HealthRestore {
+        bool enabled;
+        bool restoring;            /* redoing one now, or refused and waiting */
+        const char *generation;    /* NULL: none known yet (null) */
+        unsigned restores;
+        int64_t last_restore_ms;   /* < 0: none yet (null) */
+} HealthRestore;
+
 typedef struct HealthSnapshot {
         const char *status;        /* health_status_to_string(health_status_decide(...)) */
         const char *version;
@@ -79,6 +88,8 @@ typedef struct HealthSnapshot {
         size_t n_http;
         unsigned http_waiting;     /* requests suspended for their answer */
         unsigned http_connections; /* connections admitted and not yet closed */
+
+        HealthRestore restore;
 } HealthSnapshot;
 
 /* The /health object as compact JSON text, NUL-terminated, owned by the

@@ -125,6 +125,11 @@ static HttpGateVerdict check_caller(const HttpGateInput *in, const HttpGateLimit
                 return verdict(0, NULL);
         if (from_a_page(in))
                 return verdict(403, "browser requests refused");
+        /* Before the token: while a restored clone takes its new identity
+         * the token is being replaced, and neither the old nor the new one
+         * may act yet. */
+        if (in->restoring)
+                return verdict(503, "Restoring");
         if (!in->token_configured)
                 return verdict(503, "no control token configured");
         if (!in->token_ok)

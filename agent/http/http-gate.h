@@ -46,6 +46,7 @@ typedef struct HttpGateInput {
         bool peer_allowed;       /* allow_from admits the peer */
         bool token_configured;   /* false: control routes are refused, closed */
         bool token_ok;           /* Authorization: Bearer carries the token */
+        bool restoring;          /* a snapshot restore is being redone: control routes wait */
         /* Header values, NULL when absent. */
         const char *host, *origin, *sec_fetch_site, *content_type, *content_length,
                 *transfer_encoding;

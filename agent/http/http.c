@@ -396,6 +396,7 @@ static void request_start(HttpServer *s, HttpRequest *r) {
                 in.peer_allowed = (in.flags & HTTP_ROUTE_CONTROL) && peer_allowed(s, sa);
                 in.token_configured = !isempty(token);
                 in.token_ok = (in.flags & HTTP_ROUTE_CONTROL) && token_ok(r, token);
+                in.restoring = (in.flags & HTTP_ROUTE_CONTROL) && s->o.restoring && s->o.restoring(s->o.userdata);
                 in.host = http_request_header(r, MHD_HTTP_HEADER_HOST);
                 in.origin = http_request_header(r, MHD_HTTP_HEADER_ORIGIN);
                 in.sec_fetch_site = http_request_header(r, "Sec-Fetch-Site");

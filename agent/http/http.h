@@ -48,6 +48,9 @@ typedef struct HttpServerOptions {
         /* The bearer token control routes require, asked per request;
          * NULL or "" = none configured: control routes are refused. */
         const char *(*token)(void *userdata);
+        /* True while a snapshot restore is redone: control routes answer
+         * 503 {"error":"Restoring"}.  May be NULL. */
+        bool (*restoring)(void *userdata);
         void *userdata;
 } HttpServerOptions;
 

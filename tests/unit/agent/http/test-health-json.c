@@ -75,6 +75,31 @@ static void test_health_minimal(void **state) {
                 "\"services_ms\":{}},\"services\":{},\"clis\":{}}");
 }
 
+static void test_health_restore(void **state) {
+        HealthSnapshot s;
+        _cleanup_(freep) char *text = NULL, *metrics = NULL;
+
+        snapshot_base(&s);
+        s.restore = (HealthRestore){ .enabled = true, .generation = "g\"2", .restores = 2, .last_restore_ms = 412 };
+        text = build(&s);
+        assert_non_null(strstr(text, ",\"clis\":{},\"restore\":{\"generation\":\"g\\\"2\",\"restores\":2,"
+                                     "\"last_restore_ms\":412,\"restoring\":false}}"));
+        assert_int_equal(health_build_metrics(&s, &metrics, NULL), 0);
+        assert_non_null(strstr(metrics, "# TYPE vmba_restores_total counter\nvmba_restores_total 2\n"));
+        assert_non_null(strstr(metrics, "# TYPE vmba_restore_milliseconds gauge\nvmba_restore_milliseconds 412\n"));
+        free(text);
+        free(metrics);
+
+        /* None yet: nulls, and no sample for the time (absent, not 0). */
+        s.restore = (HealthRestore){ .enabled = true, .restoring = true, .last_restore_ms = -1 };
+        text = build(&s);
+        assert_non_null(strstr(text, "\"restore\":{\"generation\":null,\"restores\":0,\"last_restore_ms\":null,"
+                                     "\"restoring\":true}}"));
+        assert_int_equal(health_build_metrics(&s, &metrics, NULL), 0);
+        assert_non_null(strstr(metrics, "vmba_restores_total 0\n"));
+        assert_null(strstr(metrics, "\nvmba_restore_milliseconds "));
+}
+
 static void test_health_full(void **state) {
         static const char *const dns[] = { "10.77.0.53", "fd00::53" };
         HealthService sv[] = {
@@ -267,6 +292,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_health_minimal),
                 cmocka_unit_test(test_health_full),
+                cmocka_unit_test(test_health_restore),
                 cmocka_unit_test(test_health_network_failed),
                 cmocka_unit_test(test_health_escaping),
                 cmocka_unit_test(test_ready),

@@ -1,0 +1,179 @@
+/* Implementation of restore-plan.h: the handover's JSON read with jansson
+ * (wiped after: it holds the secrets), and the decision as a short chain
+ * of rules, the first that holds wins. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json-wipe.h"
+#include "macro.h"
+#include "restore-plan.h"
+#include "secret-util.h"
+#include "string-table.h"
+
+/* A present key must be a non-empty string without NUL bytes. */
+static int string_get(json_t *o, const char *key, size_t max, char **ret) {
+        json_t *v = json_object_get(o, key);
+
+        *ret = NULL;
+        if (!v)
+                return 0;
+        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max ||
+            strlen(json_string_value(v)) != json_string_length(v))
+                return -EBADMSG;
+        *ret = strdup(json_string_value(v));
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* A string, or a non-negative integer kept as its decimal text (hosts
+ * count generations as often as they name them). */
+static int generation_get(json_t *o, char **ret) {
+        json_t *v = json_object_get(o, "generation");
+        char buf[32];
+
+        if (!json_is_integer(v))
+                return string_get(o, "generation", RESTORE_GENERATION_MAX, ret);
+        if (json_integer_value(v) < 0)
+                return -EBADMSG;
+        snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        *ret = strdup(buf);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* The ip= value goes back into a command line netinit tokenises: a blank
+ * or a quote would start another word there (another ip=, a vmba.* key),
+ * so only printable ASCII without them. */
+static int network_get(json_t *o, char **ret) {
+        int r = string_get(o, "network", RESTORE_NETWORK_MAX, ret);
+
+        if (r < 0 || !*ret)
+                return r;
+        if (startswith(*ret, "ip="))
+                memmove(*ret, *ret + 3, strlen(*ret + 3) + 1);
+        for (const char *p = *ret; *p; p++)
+                if (*p <= ' ' || *p >= 0x7f || *p == '"' || *p == '\'' || *p == '\\') {
+                        free(*ret);
+                        *ret = NULL;
+                        return -EBADMSG;
+                }
+        if (!**ret) {
+                free(*ret);
+                *ret = NULL;
+                return -EBADMSG;
+        }
+        return 0;
+}
+
+static int time_get(json_t *o, int64_t *ret) {
+        json_t *v = json_object_get(o, "time");
+
+        *ret = -1;
+        if (!v)
+                return 0;
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+                return -EBADMSG;
+        *ret = json_integer_value(v);
+        return 0;
+}
+
+int restore_handover_parse(const char *json, RestoreHandover *ret) {
+        _cleanup_(restore_handover_done) RestoreHandover h = { .time_ms = -1 };
+        json_t *o = json ? json_loads(json, JSON_REJECT_DUPLICATES, NULL) : NULL;
+        int r = json_is_object(o) ? 0 : -EBADMSG;
+
+        if (r >= 0)
+                r = generation_get(o, &h.generation);
+        if (r >= 0)
+                r = network_get(o, &h.network);
+        if (r >= 0)
+                r = time_get(o, &h.time_ms);
+        if (r >= 0)
+                r = string_get(o, "token", 4096, &h.token);
+        if (r >= 0)
+                r = string_get(o, "desktop_secret", 4096, &h.desktop_secret);
+        json_wipe(o);
+        json_decref(o);
+        if (r < 0)
+                return r;
+        *ret = h;
+        h = (RestoreHandover){};
+        return 0;
+}
+
+void restore_handover_done(RestoreHandover *h) {
+        free(h->generation);
+        free(h->network);
+        h->generation = h->network = NULL;
+        h->token = erase_and_free(h->token);
+        h->desktop_secret = erase_and_free(h->desktop_secret);
+        h->time_ms = -1;
+}
+
+static bool same_secret(const char *given, const char *now) {
+        return given && now && secret_equal(given, strlen(given), now);
+}
+
+static RestoreVerdict verdict_of(const RestoreIdentity *now, const RestoreHandover *h) {
+        if (!h->generation)
+                return RESTORE_NO_GENERATION;
+        if (!now->generation)
+                return RESTORE_FIRST;
+        if (streq(now->generation, h->generation))
+                return RESTORE_SAME;
+        if (!h->token)
+                return RESTORE_TOKEN_MISSING;
+        if (same_secret(h->token, now->token))
+                return RESTORE_TOKEN_REUSED;
+        if (!h->desktop_secret)
+                return RESTORE_DESKTOP_MISSING;
+        if (same_secret(h->desktop_secret, now->desktop_secret))
+                return RESTORE_DESKTOP_REUSED;
+        if (!desktop_secret_is_valid(h->desktop_secret))
+                return RESTORE_DESKTOP_INVALID;
+        return RESTORE_REDO;
+}
+
+RestorePlan restore_plan_decide(const RestoreIdentity *now, const RestoreHandover *h) {
+        RestorePlan p = { .verdict = verdict_of(now, h) };
+
+        if (p.verdict != RESTORE_REDO)
+                return p;
+        /* Secrets, logins and the desktop always: every one of them is
+         * tied to the identity the clone must not share. */
+        p.steps = RESTORE_STEP_SECRETS | RESTORE_STEP_LOGINS | RESTORE_STEP_DESKTOP;
+        if (h->network)
+                p.steps |= RESTORE_STEP_NETWORK;
+        if (h->time_ms >= 0)
+                p.steps |= RESTORE_STEP_CLOCK;
+        return p;
+}
+
+bool restore_verdict_is_refusal(RestoreVerdict v) {
+        return v >= RESTORE_TOKEN_MISSING && v < _RESTORE_VERDICT_MAX;
+}
+
+static const char *const restore_verdict_table[_RESTORE_VERDICT_MAX] = {
+        [RESTORE_REDO] = "a new generation",
+        [RESTORE_FIRST] = "the first generation known",
+        [RESTORE_SAME] = "the generation is unchanged",
+        [RESTORE_NO_GENERATION] = "the handover has no generation",
+        [RESTORE_TOKEN_MISSING] = "the handover has no new control token",
+        [RESTORE_TOKEN_REUSED] = "the handover reuses the old control token",
+        [RESTORE_DESKTOP_MISSING] = "the handover has no new desktop secret",
+        [RESTORE_DESKTOP_REUSED] = "the handover reuses the old desktop secret",
+        [RESTORE_DESKTOP_INVALID] = "the handover's desktop secret is not 8 to 256 of A-Z a-z 0-9 . _ ~ -",
+};
+
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(restore_verdict, RestoreVerdict);
+
+const char *restore_step_to_string(RestoreStep s) {
+        switch (s) {
+        case RESTORE_STEP_NETWORK: return "network";
+        case RESTORE_STEP_CLOCK: return "clock";
+        case RESTORE_STEP_SECRETS: return "secrets";
+        case RESTORE_STEP_LOGINS: return "logins";
+        case RESTORE_STEP_DESKTOP: return "desktop";
+        }
+        return NULL;
+}

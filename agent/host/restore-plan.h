@@ -1,0 +1,85 @@
+/* Snapshot restore, the pure decision.  A guest restored from a memory
+ * snapshot is a clone: it still has the snapshot's address, clock, control
+ * token and desktop secret.  When something hints at a restore (the host's
+ * POST /restore-check, a wall-clock step), the agent asks MMDS for the
+ * host's handover, an object at mmds_path that holds, besides the boot
+ * keys "token" and "desktop_secret":
+ *
+ *   "generation": a non-empty string (at most 128 bytes) or a non-negative
+ *                 integer; the host changes it for every clone it starts
+ *   "network":    the new ip= value ("10.0.0.7::10.0.0.1:24::eth0:off"),
+ *                 with or without the leading "ip=" (optional)
+ *   "time":       the host's wall clock, unix milliseconds (optional)
+ *
+ * restore_plan_decide() compares it with what the agent has now and says
+ * what to redo, or why it refuses.  An unchanged generation is not a
+ * restore (anyone may poke; the VM just keeps going).  A new generation
+ * whose token or desktop secret is missing or equal to the current one is
+ * refused: the clone would share them with the original. */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define RESTORE_GENERATION_MAX 128
+#define RESTORE_NETWORK_MAX 1024
+
+typedef struct RestoreHandover {
+        char *generation;     /* owned; NULL: absent */
+        char *network;        /* owned, the ip= value without "ip="; NULL: absent */
+        int64_t time_ms;      /* -1: absent */
+        char *token;          /* owned, secret; NULL: absent */
+        char *desktop_secret; /* owned, secret; NULL: absent */
+} RestoreHandover;
+
+/* What the agent holds now (borrowed strings; NULL: none). */
+typedef struct RestoreIdentity {
+        const char *generation;
+        const char *token;
+        const char *desktop_secret;
+} RestoreIdentity;
+
+typedef enum RestoreVerdict {
+        RESTORE_REDO,             /* a new generation: redo what the plan says */
+        RESTORE_FIRST,            /* no generation known yet: adopt it, redo nothing */
+        RESTORE_SAME,             /* unchanged generation: not a restore */
+        RESTORE_NO_GENERATION,    /* the handover has none: nothing can be told */
+        RESTORE_TOKEN_MISSING,    /* refused: the clone would keep the old token */
+        RESTORE_TOKEN_REUSED,     /* refused */
+        RESTORE_DESKTOP_MISSING,  /* refused: the clone would keep the old desktop secret */
+        RESTORE_DESKTOP_REUSED,   /* refused */
+        RESTORE_DESKTOP_INVALID,  /* refused: not desktop_secret_is_valid() */
+        _RESTORE_VERDICT_MAX,
+        _RESTORE_VERDICT_INVALID = -EINVAL,
+} RestoreVerdict;
+
+typedef enum RestoreStep {
+        RESTORE_STEP_NETWORK = 1 << 0,  /* re-apply ip= from the handover */
+        RESTORE_STEP_CLOCK = 1 << 1,    /* step CLOCK_REALTIME to the host's time */
+        RESTORE_STEP_SECRETS = 1 << 2,  /* install the new token and desktop secret */
+        RESTORE_STEP_LOGINS = 1 << 3,   /* fail live logins with reason "restored" */
+        RESTORE_STEP_DESKTOP = 1 << 4,  /* restart x11vnc and websockify */
+} RestoreStep;
+
+typedef struct RestorePlan {
+        RestoreVerdict verdict;
+        unsigned steps;           /* RestoreStep bits; 0 unless RESTORE_REDO */
+} RestorePlan;
+
+/* Pure.  0 and *ret filled, or -EBADMSG unless a JSON object whose
+ * present keys have the types above (other keys are ignored), -ENOMEM.
+ * On error *ret is untouched. */
+int restore_handover_parse(const char *json, RestoreHandover *ret);
+/* Frees and wipes the members; the struct itself is the caller's. */
+void restore_handover_done(RestoreHandover *h);
+
+/* Pure. */
+RestorePlan restore_plan_decide(const RestoreIdentity *now, const RestoreHandover *h);
+/* True for the verdicts that keep the agent restoring (refusals). */
+bool restore_verdict_is_refusal(RestoreVerdict v);
+/* One phrase for the log, e.g. "the handover reuses the old control
+ * token"; NULL out of range. */
+const char *restore_verdict_to_string(RestoreVerdict v);
+/* "network", "clock", "secrets", "logins", "desktop"; NULL unless one bit. */
+const char *restore_step_to_string(RestoreStep s);

@@ -1,0 +1,362 @@
+/* See restore.h.  One MMDS question at a time: a trigger while one is out
+ * is remembered and asked after it.  The restoring state starts only when
+ * MMDS names a new generation, so a poke (which anyone may send) costs at
+ * most one MMDS question per restore_check_interval_ms and never a 503.
+ * A refused handover keeps the agent restoring until a later check brings
+ * an acceptable one; a failed MMDS question while restoring is asked
+ * again with a growing delay, and so is the first one (the boot's
+ * generation), RESTORE_FIRST_ATTEMPTS_MAX times. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "agent/host/host-secrets.h"
+#include "agent/host/mmds.h"
+#include "agent/host/restore-plan.h"
+#include "agent/http/http.h"
+#include "agent/login/login.h"
+#include "agent/supervise/supervisor.h"
+#include "clock-watch.h"
+#include "desktop-setup.h"
+#include "fileio.h"
+#include "log.h"
+#include "restore.h"
+#include "vnc/display.h"
+
+#define RESTORE_MMDS_TIMEOUT_USEC (2 * USEC_PER_SEC)
+#define RESTORE_RETRY_FIRST_USEC (200 * USEC_PER_MSEC)
+#define RESTORE_RETRY_MAX_USEC (10 * USEC_PER_SEC)
+#define RESTORE_FIRST_ATTEMPTS_MAX 8
+
+struct Restore {
+        Manager *m;
+        char *generation;          /* the one this VM has; NULL: not known yet */
+        bool restoring;
+        bool again;                /* a trigger came while MMDS was being asked */
+        unsigned restores;
+        int64_t last_ms;           /* -1: none yet */
+        usec_t started;            /* CLOCK_MONOTONIC: the trigger of the restore under way */
+        usec_t asked;              /* CLOCK_MONOTONIC: the current question */
+        usec_t last_poke;          /* CLOCK_MONOTONIC: the last accepted POST /restore-check */
+        usec_t retry_usec;
+        unsigned attempts;         /* failed questions for the boot's generation */
+        MmdsRequest *mmds;
+        sd_event_source *retry;
+        sd_event_source *clock_src;
+        int clock_fd;
+};
+
+static void check(Restore *x, const char *why);
+static int on_retry(sd_event_source *es, uint64_t usec, void *userdata);
+
+static void retry_later(Restore *x) {
+        int r;
+
+        x->retry = sd_event_source_disable_unref(x->retry);
+        r = sd_event_add_time_relative(x->m->event, &x->retry, CLOCK_MONOTONIC, x->retry_usec, 0,
+                                       on_retry, x);
+        x->retry_usec = MIN(x->retry_usec * 2, RESTORE_RETRY_MAX_USEC);
+        if (r < 0)
+                log_error_errno(r, "Failed to schedule another MMDS question: %m");
+}
+
+static int step_network(Restore *x, const RestoreHandover *h) {
+        Manager *m = x->m;
+        _cleanup_(freep) char *cmdline = NULL;
+        NetinitOutcome out = {};
+        IpcfgPlan previous = m->net.plan;
+        NetinitOptions o = {
+                .apply = m->config.netinit < 0 ? m->is_pid1 : m->config.netinit > 0,
+                .system_service = manager_is_system_service(m),
+        };
+        int r;
+
+        if (asprintf(&cmdline, "ip=%s", h->network) < 0)
+                return log_error_errno(-ENOMEM, "Restore: %m");
+        o.cmdline = cmdline;
+        ipcfg_apply_options_default(&o.apply_options);
+        o.apply_options.resolv_conf = m->config.resolv_conf;
+        o.apply_options.hosts = m->config.hosts_file;
+        o.apply_options.hostname_file = m->config.hostname_file;
+        o.apply_options.device_timeout_usec = (uint64_t)m->config.device_timeout_ms * USEC_PER_MSEC;
+        o.apply_options.previous = &previous;
+        r = netinit_run(&o, &out);
+        if (r < 0)
+                return log_error_errno(r, "Restore: network from the handover failed: %s", out.error);
+        m->net = out; /* the new gateway is the host allow_from admits */
+        log_info("Restore: network %s on %s.", o.apply ? "re-applied" : "plan taken (not ours to apply)",
+                 out.result.device[0] ? out.result.device : "(no device)");
+        return 0;
+}
+
+/* Only the machine's owner steps the machine's clock: PID 1 of the
+ * initial PID namespace or its systemd's service (auto), or when told. */
+static bool clock_allowed(Manager *m) {
+        NetinitFacts f;
+
+        if (m->config.restore_clock >= 0)
+                return m->config.restore_clock > 0;
+        if (manager_is_system_service(m))
+                return true;
+        netinit_facts_probe(&f);
+        return m->is_pid1 && f.pid_ns_is_initial;
+}
+
+static int step_clock(Restore *x, const RestoreHandover *h) {
+        struct timespec ts = { .tv_sec = h->time_ms / 1000, .tv_nsec = (h->time_ms % 1000) * 1000000 };
+
+        if (!clock_allowed(x->m)) {
+                log_info("Restore: clock left alone (restore_clock: not this machine's init).");
+                return 0;
+        }
+        if (clock_settime(CLOCK_REALTIME, &ts) < 0)
+                return log_error_errno(errno, "Restore: failed to set the clock from the host's time: %m");
+        log_info("Restore: clock set from the host's time.");
+        return 0;
+}
+
+static int step_secrets(Restore *x, const RestoreHandover *h) {
+        int r = host_secrets_replace(x->m->secrets, h->token, h->desktop_secret);
+
+        if (r < 0)
+                return log_error_errno(r, "Restore: failed to install the new secrets: %m");
+        r = desktop_secret_files_update(x->m);
+        if (r < 0)
+                return r;
+        log_info("Restore: new control token and desktop secret installed; the old ones are refused.");
+        return 0;
+}
+
+static int step_logins(Restore *x) {
+        unsigned n = 0;
+
+        for (size_t i = 0; x->m->logins && i < LOGIN_SESSIONS_MAX; i++) {
+                LoginSession *s = login_manager_session_at(x->m->logins, i);
+                SessionState before;
+
+                if (!s)
+                        continue;
+                before = s->state;
+                login_session_fail(s, SESSION_EVENT_ERROR, "restored");
+                /* s may be gone now; only its old state is looked at. */
+                n += session_fsm_next(before, SESSION_EVENT_ERROR) >= 0;
+        }
+        log_info("Restore: %u login(s) in flight failed (reason \"restored\").", n);
+        return 0;
+}
+
+static int step_desktop(Restore *x) {
+        int r = x->m->supervisor ? supervisor_restart_service(x->m->supervisor, DISPLAY_SERVICE_X11VNC) : -ENOENT;
+
+        if (r == -ENOENT) {
+                log_info("Restore: no x11vnc to restart.");
+                return 0;
+        }
+        if (r < 0)
+                return log_error_errno(r, "Restore: failed to restart x11vnc: %m");
+        log_info("Restore: x11vnc restarting, websockify after it (their clients are gone); Xvfb and the browser kept.");
+        return 0;
+}
+
+static int redo(Restore *x, const RestorePlan *p, const RestoreHandover *h) {
+        int r = 0;
+
+        if ((p->steps & RESTORE_STEP_NETWORK) && (r = step_network(x, h)) < 0)
+                return r;
+        if ((p->steps & RESTORE_STEP_CLOCK) && (r = step_clock(x, h)) < 0)
+                return r;
+        if ((p->steps & RESTORE_STEP_SECRETS) && (r = step_secrets(x, h)) < 0)
+                return r;
+        if ((p->steps & RESTORE_STEP_LOGINS) && (r = step_logins(x)) < 0)
+                return r;
+        if ((p->steps & RESTORE_STEP_DESKTOP) && (r = step_desktop(x)) < 0)
+                return r;
+        return 0;
+}
+
+static void restoring_begin(Restore *x, const char *generation) {
+        if (x->restoring)
+                return;
+        x->restoring = true;
+        x->started = x->asked;
+        log_notice("Restored from a snapshot (generation %s): control routes wait until the clone is distinct.",
+                   generation);
+}
+
+static void adopt(Restore *x, const RestoreHandover *h) {
+        char *g = strdup(h->generation);
+
+        if (!g)
+                return (void)log_error_errno(-ENOMEM, "Restore: cannot keep the generation: %m");
+        free(x->generation);
+        x->generation = g;
+}
+
+static void decide(Restore *x, const RestoreHandover *h) {
+        RestoreIdentity id = { x->generation, host_secrets_token(x->m->secrets), host_secrets_desktop(x->m->secrets) };
+        RestorePlan p = restore_plan_decide(&id, h);
+        int r;
+
+        switch (p.verdict) {
+        case RESTORE_FIRST:
+                adopt(x, h);
+                log_info("Generation %s.", x->generation);
+                return;
+        case RESTORE_SAME:
+                log_debug("Restore check: the generation is unchanged.");
+                return;
+        case RESTORE_NO_GENERATION:
+                log_debug("Restore check: the MMDS object has no generation.");
+                return;
+        default:
+                break;
+        }
+        restoring_begin(x, h->generation);
+        if (restore_verdict_is_refusal(p.verdict)) {
+                log_error("Restore refused: %s (generation %s); control routes answer 503 until the host "
+                          "hands over new secrets and pokes again.", restore_verdict_to_string(p.verdict),
+                          h->generation);
+                return;
+        }
+        r = redo(x, &p, h);
+        if (r < 0) {
+                log_error("Restore incomplete (generation %s): control routes keep answering 503.", h->generation);
+                return;
+        }
+        adopt(x, h);
+        x->restoring = false;
+        x->restores++;
+        x->last_ms = (int64_t)((now(CLOCK_MONOTONIC) - x->started) / USEC_PER_MSEC);
+        x->retry_usec = RESTORE_RETRY_FIRST_USEC;
+        log_notice("Restore done: generation %s in %lld ms; control routes answer again.", x->generation,
+                   (long long)x->last_ms);
+}
+
+static void on_mmds(int r, const char *json, void *userdata) {
+        Restore *x = userdata;
+        RestoreHandover h = { .time_ms = -1 };
+
+        x->mmds = NULL; /* freed after this callback */
+        if (r >= 0)
+                r = restore_handover_parse(json, &h);
+        if (r < 0) {
+                log_warning_errno(r, "Restore check: MMDS gave no usable handover: %m");
+                /* While restoring, until it is done; for the boot's
+                 * generation, a few times (MMDS may come up late). */
+                if (x->restoring || (!x->generation && ++x->attempts < RESTORE_FIRST_ATTEMPTS_MAX))
+                        retry_later(x);
+        } else {
+                decide(x, &h);
+                restore_handover_done(&h);
+        }
+        if (x->again) {
+                x->again = false;
+                check(x, "a trigger while asking");
+        }
+}
+
+static void check(Restore *x, const char *why) {
+        const Config *c = &x->m->config;
+        int r;
+
+        if (x->mmds) {
+                x->again = true;
+                return;
+        }
+        log_debug("Restore check (%s): asking MMDS.", why);
+        x->asked = now(CLOCK_MONOTONIC);
+        r = mmds_get(x->m->event, c->mmds_address, 80, c->mmds_path, RESTORE_MMDS_TIMEOUT_USEC, on_mmds, x,
+                     &x->mmds);
+        if (r < 0)
+                log_warning_errno(r, "Restore check: cannot ask MMDS: %m");
+}
+
+static int on_retry(sd_event_source *es, uint64_t usec, void *userdata) {
+        check(userdata, "retry");
+        return 0;
+}
+
+static int on_clock(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+        Restore *x = userdata;
+        int r = clock_watch_read(fd);
+
+        if (r < 0) {
+                log_warning_errno(r, "The clock watch failed, disabled: %m");
+                x->clock_src = sd_event_source_disable_unref(x->clock_src);
+        } else if (r > 0)
+                check(x, "the wall clock was set");
+        return 0;
+}
+
+/* Public and data-less: it only makes the agent ask MMDS, the host's
+ * channel, which only the host writes; so a neighbour gains at most one
+ * MMDS question per interval. */
+static int restore_check_handler(HttpRequest *req, void *userdata) {
+        Restore *x = ((Manager *)userdata)->restore;
+        usec_t t = now(CLOCK_MONOTONIC), interval = (usec_t)x->m->config.restore_check_interval_ms * USEC_PER_MSEC;
+        size_t size = 0;
+
+        (void)http_request_body(req, &size);
+        if (size > 0)
+                return http_reply_error(req, 400, "restore-check takes no body");
+        if (x->last_poke && t - x->last_poke < interval)
+                return http_reply_error(req, 429, "restore check already asked");
+        x->last_poke = t;
+        check(x, "POST /restore-check");
+        return http_reply_json(req, 202, json_pack("{s:s}", "status", "checking"), 0);
+}
+
+static const HttpRoute restore_routes[] = {
+        { "POST", "/restore-check", HTTP_ROUTE_PUBLIC, restore_check_handler },
+};
+
+void restore_free(Manager *m) {
+        Restore *x = m->restore;
+
+        if (!x)
+                return;
+        mmds_request_free(x->mmds);
+        sd_event_source_disable_unref(x->retry);
+        sd_event_source_disable_unref(x->clock_src);
+        safe_close(x->clock_fd);
+        free(x->generation);
+        free(x);
+        m->restore = NULL;
+}
+
+int restore_setup(Manager *m) {
+        Restore *x;
+        int r;
+
+        if (!m->http)
+                return -ENOTCONN;
+        x = calloc(1, sizeof *x);
+        if (!x)
+                return -ENOMEM;
+        *x = (Restore){ .m = m, .last_ms = -1, .retry_usec = RESTORE_RETRY_FIRST_USEC, .clock_fd = -EBADF };
+        m->restore = x;
+        r = http_server_add_routes(m->http, restore_routes, ELEMENTSOF(restore_routes), m);
+        if (r < 0)
+                return r;
+        x->clock_fd = clock_watch_open();
+        if (x->clock_fd < 0)
+                log_warning_errno(x->clock_fd, "No clock watch (a restore is noticed by POST /restore-check only): %m");
+        else if ((r = sd_event_add_io(m->event, &x->clock_src, x->clock_fd, EPOLLIN, on_clock, x)) < 0)
+                log_warning_errno(r, "No clock watch: %m");
+        check(x, "start");
+        return 0;
+}
+
+bool restore_in_progress(Manager *m) {
+        return m->restore && m->restore->restoring;
+}
+
+void restore_report(Manager *m, HealthRestore *ret) {
+        Restore *x = m->restore;
+
+        *ret = (HealthRestore){ .last_restore_ms = -1 };
+        if (!x)
+                return;
+        *ret = (HealthRestore){ .enabled = true, .restoring = x->restoring, .generation = x->generation,
+                                .restores = x->restores, .last_restore_ms = x->last_ms };
+}

@@ -1,0 +1,25 @@
+/* Snapshot restore, the adapter: the triggers (POST /restore-check from
+ * the host, a wall-clock step seen by common/clock-watch.h), the MMDS
+ * handover, agent/host/restore-plan.h's decision, and the steps redone in
+ * order while control routes answer 503 {"error":"Restoring"}:
+ *   network (netinit again, from the handover's ip=, removing the old
+ *   address) → clock (clock_settime from the host's time) → secrets (new
+ *   token and desktop secret, their files) → logins (failed, "restored")
+ *   → desktop (x11vnc restarted; websockify follows as its dependent).
+ * One log line per step.  Xvfb and the browser are left alone. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "agent/http/health-json.h"
+#include "manager.h"
+
+/* When config restore says so: the clock watch, the route, and a first
+ * MMDS question that learns the generation the VM booted with.  Needs the
+ * HTTP server and the secrets. */
+int restore_setup(Manager *m);
+void restore_free(Manager *m);
+/* For the HTTP gate. */
+bool restore_in_progress(Manager *m);
+/* For /health and /metrics (strings borrowed until the next event). */
+void restore_report(Manager *m, HealthRestore *ret);

@@ -1,0 +1,171 @@
+"""Snapshot restore, simulated in a network namespace: the agent boots with
+ip= on eth0 and its token and desktop secret from files; an MMDS stand-in on
+the guest's loopback holds the host's handover.  A restore is a POST
+/restore-check after the handover changed (a real restore under qemu is the
+vm tier's).  The clock step is off here (restore_clock=false): CLOCK_REALTIME
+has no namespace, and this machine's clock is never set by a test.  The
+clock-watch trigger has its own unit test (tests/unit/common)."""
+import http.client
+import json
+import os
+import sys
+
+import pytest
+
+from netns import Lan, require_root, wait_until
+from svagent import DESKTOP_SECRET, TOKEN, Agent, auth
+
+pytestmark = pytest.mark.usefixtures("root")
+
+NEW_TOKEN = "vmba-restored-token-fedcba9876543210"
+NEW_DESKTOP = "Restored-desktop-secret-0123456789"
+
+MMDS = r'''
+import http.server, sys
+address, port, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+class H(http.server.BaseHTTPRequestHandler):
+    def answer(self, status, body=b""):
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_PUT(self):
+        self.answer(200, b"session-token")
+    def do_GET(self):
+        if self.headers.get("X-metadata-token") != "session-token":
+            self.answer(401)
+            return
+        with open(path, "rb") as f:
+            self.answer(200, f.read())
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer((address, port), H).serve_forever()
+'''
+
+
+@pytest.fixture
+def root():
+    require_root()
+
+
+def have(*names):
+    for n in names:
+        if not any(os.access(os.path.join(d, n), os.X_OK) for d in os.environ.get("PATH", "").split(":")):
+            pytest.skip(f"{n} not installed")
+
+
+def post(agent, path, token=None, body=None):
+    with agent.ns.entered():
+        c = http.client.HTTPConnection("127.0.0.1", agent.http_port, timeout=10)
+        try:
+            headers = auth(token=token) if token else {}
+            if body is not None:
+                headers["Content-Type"] = "application/json"
+            c.request("POST", path, body=body, headers=headers)
+            r = c.getresponse()
+            return r.status, json.loads(r.read() or b"null")
+        finally:
+            c.close()
+
+
+def addresses(ns):
+    return {a["local"] + "/" + str(a["prefixlen"])
+            for link in ns.ip_json("-4", "addr", "show", "dev", "eth0") for a in link.get("addr_info", [])}
+
+
+@pytest.fixture
+def restored(agent_bin, tmp_path):
+    have("Xvfb", "x11vnc", "websockify", "dbus-daemon")
+    handover = tmp_path / "handover.json"
+    handover.write_text(json.dumps({"generation": "g1"}))
+    script = tmp_path / "mmds.py"
+    script.write_text(MMDS)
+    with Lan() as lan:
+        mmds = lan.guest.popen([sys.executable, str(script), "127.0.0.1", "80", str(handover)])
+        a = Agent(agent_bin, "window_manager=", "netinit=true", "mmds=false", "restore=true",
+                  "restore_clock=false", "mmds_address=127.0.0.1", "restore_check_interval_ms=300",
+                  f"resolv_conf={tmp_path}/resolv.conf", f"hosts_file={tmp_path}/hosts", "hostname_file=",
+                  ns=lan.guest, cmdline="ip=10.77.0.2::10.77.0.1:24::eth0:off")
+        try:
+            a.wait_ready()
+            wait_until(lambda: a.health()["restore"]["generation"] == "g1", 20, "generation g1 learned")
+            yield a, handover
+        finally:
+            a.close()
+            mmds.kill()
+            mmds.wait()
+
+
+def test_restore_makes_the_clone_distinct(restored):
+    a, handover = restored
+    assert addresses(a.ns) == {"10.77.0.2/24"}
+    assert post(a, "/shutdown", token="wrong")[0] == 401
+    before = a.services()
+    h = a.health()["restore"]
+    assert h == {"generation": "g1", "restores": 0, "last_restore_ms": None, "restoring": False}
+    # A poke with nothing new: nothing redone, no 503.
+    assert post(a, "/restore-check") == (202, {"status": "checking"})
+    assert a.health()["restore"]["restores"] == 0
+
+    handover.write_text(json.dumps({"generation": "g2", "network": "ip=10.77.0.9::10.77.0.1:24::eth0:off",
+                                    "time": 1700000000000, "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP}))
+    wait_until(lambda: post(a, "/restore-check")[0] == 202, 5, "the poke accepted (rate limit)")
+    wait_until(lambda: a.health()["restore"]["restores"] == 1, 20, "the restore redone")
+    h = a.health()
+    assert h["restore"]["generation"] == "g2" and h["restore"]["restoring"] is False
+    assert isinstance(h["restore"]["last_restore_ms"], int)
+    assert h["network"]["address"] == "10.77.0.9"
+    assert addresses(a.ns) == {"10.77.0.9/24"}
+    # The old token is refused, the new one accepted (GET through the gate: 404 past it).
+    assert post(a, "/restore-check", token=None)[0] in (202, 429)
+    with a.ns.entered():
+        for token, want in ((TOKEN, 401), (NEW_TOKEN, 400)):
+            c = http.client.HTTPConnection("127.0.0.1", a.http_port, timeout=10)
+            c.request("GET", "/credentials/status", headers=auth(token=token))
+            assert c.getresponse().status == want, token
+            c.close()
+    # x11vnc and websockify restarted, Xvfb not.
+    wait_until(lambda: a.services()["websockify"]["pid"] not in (0, before["websockify"]["pid"]) and
+               a.try_get("/health/ready")[0] == 200, 30, "x11vnc and websockify back")
+    after = a.services()
+    assert after["x11vnc"]["pid"] != before["x11vnc"]["pid"]
+    assert after["Xvfb"]["pid"] == before["Xvfb"]["pid"]
+    with open(os.path.join(a.runtime_dir, "vnc-password")) as f:
+        assert f.read() == NEW_DESKTOP + "\n"
+    status, metrics = a.get("/metrics")
+    assert b"\nvmba_restores_total 1\n" in metrics and b"\nvmba_restore_milliseconds " in metrics
+    log = a.log_text()
+    for step in ("Restore: network re-applied on eth0.", "Restore: clock left alone",
+                 "Restore: new control token and desktop secret installed",
+                 "Restore: 0 login(s) in flight failed", "Restore: x11vnc restarting",
+                 "Restore done: generation g2"):
+        assert step in log, step
+    for secret in (TOKEN, NEW_TOKEN, DESKTOP_SECRET, NEW_DESKTOP):
+        assert secret not in log
+
+
+def test_restore_reusing_the_token_is_refused(restored):
+    a, handover = restored
+    handover.write_text(json.dumps({"generation": "g2", "token": TOKEN, "desktop_secret": NEW_DESKTOP}))
+    wait_until(lambda: post(a, "/restore-check")[0] == 202, 5, "the poke accepted")
+    wait_until(lambda: a.health()["restore"]["restoring"], 20, "restoring")
+    wait_until(lambda: a.log_lines("Restore refused: the handover reuses the old control token (generation g2)"),
+               10, "the refusal logged")
+    # Control routes wait, with the old token or any other.
+    assert post(a, "/shutdown", token=TOKEN) == (503, {"error": "Restoring"})
+    assert post(a, "/shutdown", token=NEW_TOKEN) == (503, {"error": "Restoring"})
+    h = a.health()
+    assert h["restore"]["generation"] == "g1" and h["restore"]["restores"] == 0
+    # The host fixes the handover and pokes again: done.
+    handover.write_text(json.dumps({"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP}))
+    wait_until(lambda: post(a, "/restore-check")[0] == 202, 5, "the poke accepted")
+    wait_until(lambda: a.health()["restore"]["restores"] == 1, 20, "the restore redone")
+    assert post(a, "/shutdown", token=TOKEN)[0] == 401
+    assert addresses(a.ns) == {"10.77.0.2/24"}  # no network in the handover: kept
+
+
+def test_restore_check_is_data_less_and_rate_limited(restored):
+    a, _ = restored
+    assert post(a, "/restore-check", body="{}") == (400, {"error": "restore-check takes no body"})
+    wait_until(lambda: post(a, "/restore-check")[0] == 202, 5, "the poke accepted")
+    assert post(a, "/restore-check") == (429, {"error": "restore check already asked"})

@@ -1,0 +1,157 @@
+/* Unit tests for agent/host/restore-plan.c: the handover's JSON (every key
+ * present, absent, of the wrong type) and the decision for every verdict,
+ * with the steps each one asks for. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "agent/host/restore-plan.h"
+#include "macro.h"
+
+#define D1 "desktop-secret-one"
+#define D2 "desktop-secret-two"
+
+static void test_parse(void **state) {
+        static const struct {
+                const char *json;
+                int r;
+                const char *generation, *network, *token, *desktop;
+                int64_t time_ms;
+        } t[] = {
+                { "{\"generation\":\"g2\",\"network\":\"ip=10.0.0.7::10.0.0.1:24::eth0:off\",\"time\":1700000000123,"
+                  "\"token\":\"t2\",\"desktop_secret\":\"" D2 "\"}",
+                  0, "g2", "10.0.0.7::10.0.0.1:24::eth0:off", "t2", D2, 1700000000123 },
+                /* "ip=" is optional: the value alone is the same. */
+                { "{\"network\":\"10.0.0.7::10.0.0.1:24::eth0:off\"}", 0, NULL, "10.0.0.7::10.0.0.1:24::eth0:off",
+                  NULL, NULL, -1 },
+                /* Integers count generations; kept as their decimal text. */
+                { "{\"generation\":42}", 0, "42", NULL, NULL, NULL, -1 },
+                { "{\"generation\":0,\"time\":0}", 0, "0", NULL, NULL, NULL, 0 },
+                { "{}", 0, NULL, NULL, NULL, NULL, -1 },
+                /* Other keys (the host's own) are not ours to judge. */
+                { "{\"generation\":\"g\",\"extra\":[1,2]}", 0, "g", NULL, NULL, NULL, -1 },
+                { "{\"generation\":-1}", -EBADMSG },
+                { "{\"generation\":\"\"}", -EBADMSG },
+                { "{\"generation\":1.5}", -EBADMSG },
+                { "{\"generation\":true}", -EBADMSG },
+                { "{\"generation\":\"a\\u0000b\"}", -EBADMSG },
+                { "{\"generation\":\"" "0123456789012345678901234567890123456789012345678901234567890123"
+                  "0123456789012345678901234567890123456789012345678901234567890123" "X\"}", -EBADMSG },
+                { "{\"time\":-5}", -EBADMSG },
+                { "{\"time\":\"1700000000000\"}", -EBADMSG },
+                { "{\"time\":1.5}", -EBADMSG },
+                { "{\"network\":\"ip=\"}", -EBADMSG },
+                { "{\"network\":\"\"}", -EBADMSG },
+                /* A blank or a quote would start another command-line word
+                 * (a second ip=, a vmba.* key) when netinit tokenises it. */
+                { "{\"network\":\"10.0.0.7::::: vmba.token=x\"}", -EBADMSG },
+                { "{\"network\":\"10.0.0.7\\\"\"}", -EBADMSG },
+                { "{\"network\":\"10.0.0.7\\n\"}", -EBADMSG },
+                { "{\"network\":7}", -EBADMSG },
+                { "{\"token\":\"\"}", -EBADMSG },
+                { "{\"token\":1}", -EBADMSG },
+                { "{\"desktop_secret\":null}", -EBADMSG },
+                { "{\"generation\":\"a\",\"generation\":\"b\"}", -EBADMSG },
+                { "[]", -EBADMSG },
+                { "generation=2", -EBADMSG },
+                { NULL, -EBADMSG },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                RestoreHandover h = { .generation = (char *)"untouched" };
+                int r = restore_handover_parse(t[i].json, &h);
+
+                print_message("%s\n", t[i].json ?: "(null)");
+                assert_int_equal(r, t[i].r);
+                if (r < 0) {
+                        assert_string_equal(h.generation, "untouched");
+                        continue;
+                }
+#define CHECK_STR(got, want) do { if (want) assert_string_equal(got, want); else assert_null(got); } while (0)
+                CHECK_STR(h.generation, t[i].generation);
+                CHECK_STR(h.network, t[i].network);
+                CHECK_STR(h.token, t[i].token);
+                CHECK_STR(h.desktop_secret, t[i].desktop);
+                assert_int_equal(h.time_ms, t[i].time_ms);
+                restore_handover_done(&h);
+                assert_null(h.generation);
+                assert_null(h.token);
+        }
+}
+
+#define ALWAYS (RESTORE_STEP_SECRETS | RESTORE_STEP_LOGINS | RESTORE_STEP_DESKTOP)
+
+static void test_decide(void **state) {
+        static const struct {
+                const char *why;
+                RestoreIdentity now;
+                RestoreHandover h;
+                RestoreVerdict verdict;
+                unsigned steps;
+        } t[] = {
+                { "new generation, everything handed over",
+                  { "g1", "t1", D1 }, { (char *)"g2", (char *)"10.0.0.7::10.0.0.1:24::eth0:off", 1700000000000, (char *)"t2", (char *)D2 },
+                  RESTORE_REDO, ALWAYS | RESTORE_STEP_NETWORK | RESTORE_STEP_CLOCK },
+                { "no network: the address is kept (the host routes the clone there)",
+                  { "g1", "t1", D1 }, { (char *)"g2", NULL, 1700000000000, (char *)"t2", (char *)D2 },
+                  RESTORE_REDO, ALWAYS | RESTORE_STEP_CLOCK },
+                { "no time: the clock is left alone",
+                  { "g1", "t1", D1 }, { (char *)"g2", (char *)"10.0.0.7", -1, (char *)"t2", (char *)D2 },
+                  RESTORE_REDO, ALWAYS | RESTORE_STEP_NETWORK },
+                { "time 0 is a time (the epoch), not absent",
+                  { "g1", "t1", D1 }, { (char *)"g2", NULL, 0, (char *)"t2", (char *)D2 }, RESTORE_REDO, ALWAYS | RESTORE_STEP_CLOCK },
+                { "no token before (none was configured): any new one is new",
+                  { "g1", NULL, D1 }, { (char *)"g2", NULL, -1, (char *)"t2", (char *)D2 }, RESTORE_REDO, ALWAYS },
+                { "unchanged generation: not a restore, even with new secrets (a neighbour's poke)",
+                  { "g1", "t1", D1 }, { (char *)"g1", NULL, -1, (char *)"t2", (char *)D2 }, RESTORE_SAME, 0 },
+                { "nothing known yet: the generation is adopted",
+                  { NULL, "t1", D1 }, { (char *)"g1", NULL, -1, (char *)"t1", (char *)D1 }, RESTORE_FIRST, 0 },
+                { "no generation in the handover: cannot tell",
+                  { "g1", "t1", D1 }, { NULL, NULL, -1, (char *)"t2", (char *)D2 }, RESTORE_NO_GENERATION, 0 },
+                { "no generation on either side", { NULL, NULL, NULL }, { NULL, NULL, -1, NULL, NULL }, RESTORE_NO_GENERATION, 0 },
+                { "the old token again", { "g1", "t1", D1 }, { (char *)"g2", NULL, -1, (char *)"t1", (char *)D2 }, RESTORE_TOKEN_REUSED, 0 },
+                { "no token", { "g1", "t1", D1 }, { (char *)"g2", NULL, -1, NULL, (char *)D2 }, RESTORE_TOKEN_MISSING, 0 },
+                { "the old desktop secret again",
+                  { "g1", "t1", D1 }, { (char *)"g2", NULL, -1, (char *)"t2", (char *)D1 }, RESTORE_DESKTOP_REUSED, 0 },
+                { "no desktop secret", { "g1", "t1", D1 }, { (char *)"g2", NULL, -1, (char *)"t2", NULL }, RESTORE_DESKTOP_MISSING, 0 },
+                { "a desktop secret that cannot go into a URL",
+                  { "g1", "t1", D1 }, { (char *)"g2", NULL, -1, (char *)"t2", (char *)"short" }, RESTORE_DESKTOP_INVALID, 0 },
+                { "token checked before the desktop secret: the first reason is reported",
+                  { "g1", "t1", D1 }, { (char *)"g2", NULL, -1, (char *)"t1", (char *)D1 }, RESTORE_TOKEN_REUSED, 0 },
+                { "a prefix of the old token is a different token",
+                  { "g1", "t1x", D1 }, { (char *)"g2", NULL, -1, (char *)"t1", (char *)D2 }, RESTORE_REDO, ALWAYS },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                RestorePlan p = restore_plan_decide(&t[i].now, &t[i].h);
+
+                print_message("%s\n", t[i].why);
+                assert_int_equal(p.verdict, t[i].verdict);
+                assert_int_equal(p.steps, t[i].steps);
+        }
+}
+
+static void test_strings(void **state) {
+        for (int v = 0; v < _RESTORE_VERDICT_MAX; v++) {
+                assert_non_null(restore_verdict_to_string(v));
+                assert_int_equal(restore_verdict_is_refusal(v), v >= RESTORE_TOKEN_MISSING);
+        }
+        assert_null(restore_verdict_to_string(_RESTORE_VERDICT_MAX));
+        assert_null(restore_verdict_to_string(_RESTORE_VERDICT_INVALID));
+        assert_false(restore_verdict_is_refusal(_RESTORE_VERDICT_INVALID));
+        assert_string_equal(restore_step_to_string(RESTORE_STEP_NETWORK), "network");
+        assert_string_equal(restore_step_to_string(RESTORE_STEP_DESKTOP), "desktop");
+        assert_null(restore_step_to_string(RESTORE_STEP_NETWORK | RESTORE_STEP_CLOCK));
+        assert_null(restore_step_to_string(0));
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_parse),
+                cmocka_unit_test(test_decide),
+                cmocka_unit_test(test_strings),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
