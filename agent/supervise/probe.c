@@ -24,8 +24,11 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
+#include "fileio.h"
 #include "in-addr-util.h"
 #include "macro.h"
 #include "probe.h"
@@ -274,6 +277,91 @@ void probe_kick(Probe *p) {
         (void)probe_attempt(p);
 }
 
+/* PROBE_FILE.  The file lives in a directory its service's user owns, so
+ * it is opened without following a symlink and read only when it is a
+ * regular file (a FIFO would block the agent). */
+#define PROBE_FILE_MAX (64 * 1024)
+
+static int probe_file_check(Probe *p) {
+        _cleanup_(closep) int fd = -EBADF;
+        _cleanup_(freep) char *text = NULL;
+        struct stat st;
+        int r;
+
+        fd = open(p->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        r = read_full_fd(fd, PROBE_FILE_MAX, &text, NULL);
+        if (r < 0)
+                return r;
+        return strstr(text, p->expect) ? 1 : 0;
+}
+
+static void probe_file_look(Probe *p) {
+        int r = probe_file_check(p);
+
+        if (r > 0)
+                return probe_pass(p);
+        if (r < 0)
+                snprintf(p->error, sizeof p->error, "%s: %s", p->path, strerror(-r));
+        else
+                snprintf(p->error, sizeof p->error, "%s does not say '%.40s' yet", p->path, p->expect);
+}
+
+static int on_file_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Probe *p = userdata;
+        const char *base = strrchr(p->path, '/') + 1;
+        bool ours = false;
+        _Alignas(struct inotify_event) char buf[4096];
+        ssize_t n;
+
+        while ((n = read(fd, buf, sizeof buf)) > 0)
+                for (char *e = buf; e < buf + n; e += sizeof(struct inotify_event) + ((struct inotify_event *)e)->len) {
+                        const struct inotify_event *ev = (const struct inotify_event *)e;
+                        ours |= ev->len > 0 && streq(ev->name, base);
+                        ours |= (ev->mask & IN_Q_OVERFLOW) != 0;
+                }
+        if (ours)
+                probe_file_look(p); /* may free p */
+        return 0;
+}
+
+static int on_file_defer(sd_event_source *s, void *userdata) {
+        Probe *p = userdata;
+
+        p->defer = sd_event_source_disable_unref(p->defer);
+        probe_file_look(p); /* may free p */
+        return 0;
+}
+
+static int probe_file_begin(Probe *p) {
+        _cleanup_(freep) char *dir = strdup(p->path);
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+        int r;
+
+        if (!dir)
+                return -ENOMEM;
+        if (!slash)
+                return -EINVAL;
+        slash[slash == dir] = '\0'; /* "/x" watches "/" */
+        p->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (p->fd < 0)
+                return -errno;
+        /* A write in place ends with a close, a replacement with a rename. */
+        if (inotify_add_watch(p->fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR) < 0)
+                return -errno;
+        r = sd_event_add_io(p->event, &p->io, p->fd, EPOLLIN, on_file_io, p);
+        if (r < 0)
+                return r;
+        /* Written before the watch was set up: seen now. */
+        r = sd_event_add_defer(p->event, &p->defer, on_file_defer, p);
+        return r;
+}
+
 static int on_defer(sd_event_source *s, void *userdata) {
         probe_pass(userdata);
         return 0;
@@ -293,6 +381,8 @@ static int probe_begin(Probe *p) {
                 if (fcntl(p->fd, F_SETFL, O_NONBLOCK) < 0)
                         return -errno;
                 return sd_event_add_io(p->event, &p->io, p->fd, EPOLLIN, on_io, p);
+        case PROBE_FILE:
+                return probe_file_begin(p);
         case PROBE_TCP_BANNER:
         case PROBE_HTTP:
                 r = sd_event_add_time_relative(p->event, &p->timer, CLOCK_MONOTONIC, RETRY_FIRST_USEC,

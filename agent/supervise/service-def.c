@@ -14,7 +14,7 @@
 
 static const char *const probe_type_table[_PROBE_TYPE_MAX] = {
         [PROBE_NONE] = "none", [PROBE_DISPLAYFD] = "displayfd", [PROBE_FD_LINE] = "fd-line",
-        [PROBE_TCP_BANNER] = "tcp-banner", [PROBE_HTTP] = "http",
+        [PROBE_TCP_BANNER] = "tcp-banner", [PROBE_HTTP] = "http", [PROBE_FILE] = "file",
 };
 DEFINE_STRING_TABLE_LOOKUP(probe_type, ProbeType);
 
@@ -110,6 +110,10 @@ static int check_one(const ServiceDefs *d, size_t i, char *errbuf, size_t size) 
                 return fail(errbuf, size, "service %s: probe needs a port", s->name);
         if (s->probe.type == PROBE_TCP_BANNER && isempty(s->probe.expect))
                 return fail(errbuf, size, "service %s: tcp-banner probe needs expect", s->name);
+        if (s->probe.type == PROBE_FILE &&
+            (isempty(s->probe.expect) || !s->probe.path || s->probe.path[0] != '/' ||
+             s->probe.path[strlen(s->probe.path) - 1] == '/'))
+                return fail(errbuf, size, "service %s: file probe needs an absolute path to a file and expect", s->name);
         for (char **dep = s->depends_on; dep && *dep; dep++) {
                 int k = service_defs_find(d, *dep);
                 if (k < 0)
@@ -220,7 +224,7 @@ static int parse_probe(json_t *o, const char *svc, ProbeSpec *p, char *errbuf, s
                 if (streq(key, "type")) {
                         p->type = probe_type_from_string(json_string_value(v));
                         if (p->type < 0)
-                                return fail(errbuf, size, "service %s: probe.type must be none, displayfd, fd-line, tcp-banner or http", svc);
+                                return fail(errbuf, size, "service %s: probe.type must be none, displayfd, fd-line, tcp-banner, http or file", svc);
                 } else if (streq(key, "host"))
                         r = json_str(v, svc, "probe.host", &p->host, errbuf, size);
                 else if (streq(key, "expect"))

@@ -40,6 +40,8 @@ typedef enum ProbeType {
         PROBE_FD_LINE,    /* the child writes any line to fd 3 when ready (dbus-daemon --print-address=3) */
         PROBE_TCP_BANNER, /* connect host:port, read until `expect` (prefix) */
         PROBE_HTTP,       /* GET path from host:port answers with an HTTP status < 500 */
+        PROBE_FILE,       /* the file at path, written since the start, contains expect
+                           * (removed before each start; watched with inotify) */
         _PROBE_TYPE_MAX,
         _PROBE_TYPE_INVALID = -22,
 } ProbeType;
@@ -48,8 +50,8 @@ typedef struct ProbeSpec {
         ProbeType type;
         char *host;     /* tcp-banner, http: default "127.0.0.1" */
         uint16_t port;  /* tcp-banner, http: required */
-        char *expect;   /* tcp-banner: required prefix */
-        char *path;     /* http: default "/" */
+        char *expect;   /* tcp-banner: required prefix; file: required text */
+        char *path;     /* http: default "/"; file: required, absolute */
 } ProbeSpec;
 
 typedef enum RestartPolicy {

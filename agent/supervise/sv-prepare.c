@@ -1,6 +1,7 @@
 /* Implementation of sv-prepare.h.  The user is looked up in /etc/passwd
  * with the pure parser (common/passwd-util.c) at each start, as a service
  * manager does: an image may add the user after the agent started. */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -71,6 +72,24 @@ int supervisor_remove_stale_lock(const char *lock_path) {
         return 1;
 }
 
+/* Removes path's last component, without following a symlink in its place
+ * or as its directory: the directory may belong to the service's user. */
+static int unlink_below_dir(const char *path) {
+        _cleanup_(freep) char *dir = strdup(path);
+        _cleanup_(closep) int fd = -EBADF;
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+
+        if (!dir)
+                return -ENOMEM;
+        if (!slash || slash == dir || !slash[1])
+                return -EINVAL;
+        *slash = '\0';
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        return unlinkat(fd, slash + 1, 0) < 0 ? -errno : 0;
+}
+
 void sv_prepare(const ServiceDef *def, uid_t uid, gid_t gid) {
         int r;
 
@@ -80,6 +99,13 @@ void sv_prepare(const ServiceDef *def, uid_t uid, gid_t gid) {
                         log_notice("Service %s: removed stale %s.", def->name, def->stale_lock);
                 else if (r < 0)
                         log_warning_errno(r, "Service %s: cannot check %s: %m", def->name, def->stale_lock);
+        }
+        /* A file probe waits for what this start writes: the last start's
+         * file must not pass it. */
+        if (def->probe.type == PROBE_FILE && def->probe.path) {
+                r = unlink_below_dir(def->probe.path);
+                if (r < 0 && r != -ENOENT)
+                        log_warning_errno(r, "Service %s: cannot remove %s: %m", def->name, def->probe.path);
         }
         for (char **d = def->create_dirs; d && *d; d++) {
                 r = uid != 0 ? mkdir_owned(*d, 0700, uid, gid) : mkdir_all(*d, 0755, 0700);

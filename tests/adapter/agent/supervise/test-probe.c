@@ -7,6 +7,7 @@
  * about how long anything took. */
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "macro.h"
@@ -347,6 +349,93 @@ static void test_none_and_bad_host(void **state) {
         ctx_done(c);
 }
 
+static void put(const char *dir, const char *name, const char *text) {
+        char path[PATH_MAX];
+        FILE *f;
+
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(text, f);
+        assert_int_equal(fclose(f), 0);
+}
+
+/* One dispatch: the probe looks at what the last change made. */
+static void step(Ctx *c) {
+        assert_true(sd_event_run(c->e, DEADLINE_USEC) > 0);
+}
+
+/* Firefox's sessionCheckpoints.json: absent, then written in place
+ * without the milestone, another file changing, and finally a rename of a
+ * file with it. */
+static void test_file(void **state) {
+        char dir[] = "/tmp/vmba-probe-XXXXXX", path[PATH_MAX], tmp[PATH_MAX], secret[PATH_MAX];
+        Ctx *c = ctx_new();
+        ProbeSpec spec = { .type = PROBE_FILE, .path = path,
+                           .expect = (char *)"\"sessionstore-windows-restored\":true" };
+        Probe *p = NULL;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/sessionCheckpoints.json", dir);
+        snprintf(tmp, sizeof tmp, "%s/new.tmp", dir);
+        snprintf(secret, sizeof secret, "%s/secret", dir);
+        assert_int_equal(probe_start(c->e, &spec, -1, on_ready, c, &p), 0);
+        step(c);
+        assert_false(c->passed);
+        assert_non_null(strstr(probe_last_error(p), "does not say"));
+
+        put(dir, "sessionCheckpoints.json", "{\"profile-after-change\":true,\"final-ui-startup\":true}");
+        step(c);
+        assert_false(c->passed);
+
+        /* Another name says it: not this file. */
+        put(dir, "secret", "{\"sessionstore-windows-restored\":true}");
+        step(c);
+        assert_false(c->passed);
+
+        put(dir, "new.tmp", "{\"profile-after-change\":true,\"sessionstore-windows-restored\":true}");
+        assert_false(c->passed);
+        assert_int_equal(rename(tmp, path), 0);
+        run(c);
+        assert_true(c->passed);
+        probe_free(p);
+        ctx_done(c);
+
+        /* Written before the probe started: seen at once. */
+        c = ctx_new();
+        assert_int_equal(probe_start(c->e, &spec, -1, on_ready, c, &p), 0);
+        run(c);
+        assert_true(c->passed);
+        probe_free(p);
+        ctx_done(c);
+
+        /* A symlink in its place, to a file that says it: not followed. */
+        c = ctx_new();
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(symlink(secret, path), 0);
+        assert_int_equal(probe_start(c->e, &spec, -1, on_ready, c, &p), 0);
+        step(c);
+        assert_false(c->passed);
+        assert_non_null(strstr(probe_last_error(p), "sessionCheckpoints.json: "));
+        probe_free(p);
+        ctx_done(c);
+
+        /* A FIFO in its place: not opened for a blocking read. */
+        c = ctx_new();
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(mkfifo(path, 0600), 0);
+        assert_int_equal(probe_start(c->e, &spec, -1, on_ready, c, &p), 0);
+        step(c);
+        assert_false(c->passed);
+        assert_non_null(strstr(probe_last_error(p), "sessionCheckpoints.json: "));
+        probe_free(p);
+        ctx_done(c);
+
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(unlink(secret), 0);
+        assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_banner),
@@ -357,6 +446,7 @@ int main(void) {
                 cmocka_unit_test(test_http),
                 cmocka_unit_test(test_displayfd),
                 cmocka_unit_test(test_none_and_bad_host),
+                cmocka_unit_test(test_file),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

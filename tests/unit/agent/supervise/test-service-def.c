@@ -105,7 +105,7 @@ static void test_parse_errors(void **state) {
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"on_demand\":1}]", "service a: on_demand must be true or false" },
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"stop_timeout_ms\":-1}]", "service a: stop_timeout_ms must be an integer 0-4294967295" },
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"smoke\"}}]",
-                  "service a: probe.type must be none, displayfd, fd-line, tcp-banner or http" },
+                  "service a: probe.type must be none, displayfd, fd-line, tcp-banner, http or file" },
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"user\":1}]", "service a: user must be a string" },
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"user\":\"\"}]", "service a: user '' is not a user name" },
                 /* ':' would reach into the next passwd field. */
@@ -113,6 +113,14 @@ static void test_parse_errors(void **state) {
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"http\"}}]", "service a: probe needs a port" },
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"tcp-banner\",\"port\":1}}]",
                   "service a: tcp-banner probe needs expect" },
+                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"file\",\"path\":\"/run/a\"}}]",
+                  "service a: file probe needs an absolute path to a file and expect" },
+                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"file\",\"path\":\"run/a\",\"expect\":\"x\"}}]",
+                  "service a: file probe needs an absolute path to a file and expect" },
+                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"file\",\"path\":\"/run/\",\"expect\":\"x\"}}]",
+                  "service a: file probe needs an absolute path to a file and expect" },
+                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"file\",\"expect\":\"x\"}}]",
+                  "service a: file probe needs an absolute path to a file and expect" },
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"port\":70000}}]", "service a: probe.port must be an integer 0-65535" },
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"timeout\":1}}]", "service a: unknown key 'probe.timeout'" },
         };
