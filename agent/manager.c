@@ -28,7 +28,6 @@
 #include "login-routes.h"
 #include "manager.h"
 #include "pid1.h"
-#include "restore.h"
 #include "vnc/browser.h"
 
 #define KILL_GRACE_USEC (2 * USEC_PER_SEC)
@@ -76,7 +75,6 @@ Manager *manager_free(Manager *m) {
          * server are still there for them. */
         m->logins = login_manager_free(m->logins); /* kills CLIs, wipes secrets */
         m->handoff = handoff_free(m->handoff);
-        restore_free(m);
         m->ready_waiters = http_wait_list_free(m->ready_waiters);
         m->http = http_server_free(m->http);
         m->login_routes = login_routes_free(m->login_routes);
