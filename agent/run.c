@@ -432,6 +432,8 @@ static void on_services_changed(void *userdata) {
         /* The first time the chain is whole is the boot's ready milestone. */
         if (m->supervisor && !m->boot.ready && supervisor_chain_ready(m->supervisor, reason, sizeof reason))
                 m->boot.ready = now(CLOCK_BOOTTIME);
+        if (m->browser)
+                browser_service_changed(m->browser);
         health_routes_changed(m);
 }
 
@@ -466,6 +468,7 @@ static int load_services(const Config *c, const DesktopPaths *paths, ServiceDefs
                         .firefox = c->firefox,
                         .firefox_profile = c->firefox_profile,
                         .browser_user = c->browser_user,
+                        .browser_prestart = c->browser_prestart > 0,
                         .paths = paths,
                         .bin_path = c->bin_path,
                 };
@@ -520,6 +523,18 @@ static int browser_start_service(char *const *extra_argv, void *userdata) {
         return m->supervisor ? supervisor_start_service(m->supervisor, "firefox", extra_argv) : -EAGAIN;
 }
 
+static bool browser_service_starting(void *userdata) {
+        Manager *m = userdata;
+        ServiceStatus st;
+
+        if (!m->supervisor)
+                return false;
+        for (size_t i = 0; supervisor_get_status(m->supervisor, i, &st) >= 0; i++)
+                if (streq(st.name, "firefox"))
+                        return st.state == SERVICE_STARTING;
+        return false;
+}
+
 static int browser_stop_service(void *userdata) {
         Manager *m = userdata;
         int r;
@@ -540,7 +555,8 @@ static int setup_logins(Manager *m) {
                  * start fails in the supervisor with the reason. */
                 .bus_socket = m->desktop_paths.bus_socket, .uid = m->browser_found ? m->browser_uid : (uid_t)-1,
         };
-        BrowserHooks bh = { .start = browser_start_service, .stop = browser_stop_service, .userdata = m };
+        BrowserHooks bh = { .start = browser_start_service, .stop = browser_stop_service,
+                            .starting = browser_service_starting, .userdata = m };
         int r;
 
         r = browser_new(&bo, &bh, &m->browser);
@@ -711,6 +727,9 @@ int run_main(int argc, char **argv) {
         log_info("vm-browser-agent %s starting%s.", PACKAGE_VERSION, m->is_pid1 ? " as PID 1" : "");
         r = run_loop(m);
         action = m->config.shutdown_action;
+        /* The restore adapter is built here on the manager, so it goes
+         * here too, before what it uses. */
+        restore_free(m);
         manager_free(m);
         return pid1_give_up(r, action);
 }

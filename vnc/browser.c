@@ -59,6 +59,7 @@ struct BrowserOpen {
         sd_bus_slot *call, *match;
         sd_event_source *timer, *done;
         bool waiting;            /* launched by someone else: wait for the name */
+        bool held;               /* the instance is still starting: sent once it is ready */
         int result;
         const char *method;
 };
@@ -250,6 +251,10 @@ static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) 
         return 0;
 }
 
+static bool service_starting(const Browser *b) {
+        return b->hooks.starting && b->hooks.starting(b->hooks.userdata);
+}
+
 static int op_call(BrowserOpen *op, sd_bus *bus) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_(freep) uint8_t *blob = NULL;
@@ -257,6 +262,11 @@ static int op_call(BrowserOpen *op, sd_bus *bus) {
         size_t n;
         int r;
 
+        if (service_starting(op->b)) {
+                op->held = true;
+                return 0;
+        }
+        op->held = false;
         r = firefox_remote_command_line("/", argv, &blob, &n);
         if (r >= 0)
                 r = sd_bus_message_new_method_call(bus, &m, op->name, FIREFOX_REMOTE_PATH, FIREFOX_REMOTE_INTERFACE,
@@ -323,6 +333,8 @@ static int on_match_added(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
 static int on_name_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         BrowserOpen *op = userdata;
 
+        if (op->held)
+                return 0; /* it did appear; its start is the supervisor's to time out */
         log_debug("Firefox did not appear on its bus as %s in time.", op->name);
         op_finish(op, -ETIMEDOUT, NULL);
         return 0;
@@ -395,6 +407,31 @@ int browser_open(Browser *b, const char *url, BrowserOpenFn cb, void *userdata, 
         }
         TAKE_PTR(op);
         return 0;
+}
+
+void browser_service_changed(Browser *b) {
+        sd_bus *bus = NULL;
+
+        if (service_starting(b))
+                return;
+        for (BrowserOpen *op = b->ops, *next; op; op = next) {
+                int r;
+
+                next = op->next;
+                if (!op->held)
+                        continue;
+                op->held = false;
+                /* Not waiting for a name any more: an instance that failed
+                 * meanwhile is started again with the URL. */
+                op->waiting = false;
+                op->match = sd_bus_slot_unref(op->match);
+                op->timer = sd_event_source_disable_unref(op->timer);
+                r = browser_bus(b, &bus);
+                if (r >= 0)
+                        r = op_call(op, bus);
+                if (r < 0)
+                        op_launch(op);
+        }
 }
 
 int browser_close(Browser *b) {

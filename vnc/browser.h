@@ -10,6 +10,7 @@
  * (the agent wires them to the supervisor): it depends on neither. */
 #pragma once
 
+#include <stdbool.h>
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
@@ -35,6 +36,10 @@ typedef struct BrowserHooks {
         int (*start)(char *const *extra_argv, void *userdata);
         /* Stops it: 0 also when it was not running or does not exist. */
         int (*stop)(void *userdata);
+        /* true while the service is started but not ready: Firefox owns its
+         * bus name before its first window is restored, and a URL handed
+         * over then is requested but never shown.  May be NULL. */
+        bool (*starting)(void *userdata);
         void *userdata;
 } BrowserHooks;
 
@@ -46,6 +51,10 @@ typedef struct BrowserHooks {
  * -EAGAIN no browser, -ETIMEDOUT a starting instance never registered on
  * the bus, else what the bus or the start said. */
 typedef void (*BrowserOpenFn)(int r, const char *method, void *userdata);
+
+/* The browser service's state changed: URLs held while it was starting
+ * go to it now (or start it again, if it failed). */
+void browser_service_changed(Browser *b);
 
 /* o's strings and hooks must outlive the browser. */
 int browser_new(const BrowserOptions *o, const BrowserHooks *hooks, Browser **ret);

@@ -199,11 +199,20 @@ static int add_bus(const DisplayOptions *c, ServiceDefs *d) {
 static int add_browser(const DisplayOptions *c, const char *display, ServiceDefs *d) {
         const DesktopPaths *p = c->paths;
         char e[6][PATH_MAX + 32];
-        ServiceDef t = { .on_demand = true, .restart = RESTART_ON_FAILURE };
+        /* Prestarted it opens the profile's blank home page; the first URL
+         * then goes to it over D-Bus. */
+        ServiceDef t = { .on_demand = !c->browser_prestart, .restart = RESTART_ON_FAILURE };
 
+        /* Ready once its first window is restored: Firefox records its
+         * start-up milestones in the profile, and a URL handed to it before
+         * this one is requested but never shown. */
+        t.probe.type = PROBE_FILE;
+        if (asprintf(&t.probe.path, "%s/" BROWSER_CHECKPOINTS_FILE, c->firefox_profile) < 0)
+                t.probe.path = NULL;
+        t.probe.expect = strdup(BROWSER_CHECKPOINT_READY);
         t.user = strdup(c->browser_user);
         t.create_dirs = strv_make(p->browser_tmp, c->firefox_profile, NULL);
-        if (!t.user || !t.create_dirs) {
+        if (!t.user || !t.create_dirs || !t.probe.path || !t.probe.expect) {
                 service_def_done(&t);
                 return -ENOMEM;
         }

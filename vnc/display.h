@@ -27,6 +27,7 @@ typedef struct DisplayOptions {
         const char *firefox;           /* "" = no browser */
         const char *firefox_profile;
         const char *browser_user;      /* "" = no browser (it never runs as root) */
+        bool browser_prestart;         /* started with the stack, not at the first URL */
         const DesktopPaths *paths;     /* the generated files */
         const char *bin_path;          /* PATH to find the window manager in */
 } DisplayOptions;
@@ -36,6 +37,11 @@ typedef struct DisplayOptions {
 #define DISPLAY_SERVICE_WEBSOCKIFY "websockify"
 #define DISPLAY_SERVICE_BUS "browser-bus"
 #define DISPLAY_SERVICE_BROWSER "firefox"
+
+/* Firefox's start-up milestones in its profile, rewritten at every start;
+ * the last one of a start is its first window restored. */
+#define BROWSER_CHECKPOINTS_FILE "sessionCheckpoints.json"
+#define BROWSER_CHECKPOINT_READY "\"sessionstore-windows-restored\":true"
 
 /* Fills *ret (finalized, dependency order).  -EINVAL with a message for a
  * bad display or geometry. */

@@ -34,6 +34,7 @@ typedef enum KeyType {
         KEY_LOG_LEVEL,
         KEY_SHUTDOWN,
         KEY_TRISTATE, /* true | false | "auto" (-1) */
+        KEY_BOOL,     /* true | false */
         KEY_STRV,     /* JSON list of strings; comma-separated on the command line */
         KEY_CIDRS,    /* a KEY_STRV whose entries cidr_parse() accepts */
         _KEY_TYPE_MAX,
@@ -90,6 +91,7 @@ static const ConfigKey keys[] = {
         K(novnc_port, KEY_U16, "6080", "websockify / noVNC port"),
         K(novnc_web, KEY_STRING, "/usr/share/novnc", "noVNC web root"),
         K(firefox, KEY_STRING, "firefox-esr", "browser binary"),
+        K(browser_prestart, KEY_BOOL, "false", "start the browser with the display stack (on a blank page) instead of at the first URL: a login's page shows sooner, at the browser's memory from boot on"),
         K(firefox_profile, KEY_STRING, "/var/lib/vm-browser-agent/browser/profile", "browser profile directory"),
         K(browser_user, KEY_STRING, "vmba-browser", "unprivileged user the browser runs as"),
         K(runtime_dir, KEY_STRING, "/run/vm-browser-agent", "files the agent generates at start (X cookie, desktop secrets, the CLIs' browser links in cli-bin/)"),
@@ -124,6 +126,7 @@ static const char *const type_expect[_KEY_TYPE_MAX] = {
         [KEY_LOG_LEVEL] = "a log level (emerg..debug or 0-7)",
         [KEY_SHUTDOWN] = "one of reboot, poweroff, exit",
         [KEY_TRISTATE] = "true, false or \"auto\"",
+        [KEY_BOOL] = "true or false",
         [KEY_STRV] = "a list of strings",
         [KEY_CIDRS] = "a list of addresses or CIDRs",
 };
@@ -131,7 +134,7 @@ static const char *const type_expect[_KEY_TYPE_MAX] = {
 static const char *const type_name[_KEY_TYPE_MAX] = {
         [KEY_STRING] = "string", [KEY_SECRET] = "string (secret)", [KEY_U16] = "port",
         [KEY_U32] = "integer",   [KEY_LOG_LEVEL] = "log level", [KEY_SHUTDOWN] = "enum",
-        [KEY_TRISTATE] = "bool or auto", [KEY_STRV] = "list of strings",
+        [KEY_TRISTATE] = "bool or auto", [KEY_BOOL] = "bool", [KEY_STRV] = "list of strings",
         [KEY_CIDRS] = "list of CIDRs",
 };
 
@@ -289,7 +292,8 @@ static int key_set(Config *c, const ConfigKey *k, const char *value, const char 
                 *(ShutdownAction *)f = (ShutdownAction)r;
                 return 0;
         case KEY_TRISTATE:
-                if (streq(value, "auto"))
+        case KEY_BOOL:
+                if (streq(value, "auto") && k->type == KEY_TRISTATE)
                         *(int *)f = -1;
                 else if (streq(value, "true") || streq(value, "1") || streq(value, "yes") || streq(value, "on"))
                         *(int *)f = 1;
@@ -382,9 +386,10 @@ static int json_to_text(const ConfigKey *k, json_t *v, char *buf, size_t size) {
                 snprintf(buf, size, "%s", json_string_value(v));
                 return 0;
         case KEY_TRISTATE:
+        case KEY_BOOL:
                 if (json_is_boolean(v))
                         snprintf(buf, size, "%s", json_is_true(v) ? "true" : "false");
-                else if (json_is_string(v) && streq(json_string_value(v), "auto"))
+                else if (k->type == KEY_TRISTATE && json_is_string(v) && streq(json_string_value(v), "auto"))
                         snprintf(buf, size, "auto");
                 else
                         return -EINVAL;

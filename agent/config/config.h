@@ -73,6 +73,7 @@ typedef struct Config {
         char *novnc_web;               /* "/usr/share/novnc" */
         char *firefox;                 /* "firefox-esr" */
         char *firefox_profile;         /* "/var/lib/vm-browser-agent/browser/profile" */
+        int browser_prestart;          /* false: started at the first URL; true: with the display stack */
         char *browser_user;            /* "vmba-browser": Firefox runs as this user */
         char *runtime_dir;             /* "/run/vm-browser-agent": generated files (X cookie, VNC secrets) */
         char *services_file;           /* "": the built-in display stack; else a JSON list of services */

@@ -41,8 +41,8 @@ pytestmark = pytest.mark.skipif(not all(shutil.which(b) for b in
 class Browser:
     """The agent with its real Firefox, and a page server on PAGE_ADDR."""
 
-    def __init__(self, agent_bin):
-        self.agent = Agent(agent_bin)
+    def __init__(self, agent_bin, *sets):
+        self.agent = Agent(agent_bin, *sets)
         ns = self.agent.ns
         ns.run("ip", "link", "add", "pg0", "type", "veth", "peer", "name", "pg1")
         ns.run("ip", "addr", "add", f"{PAGE_ADDR}/24", "dev", "pg0")
@@ -165,6 +165,42 @@ def test_opens_every_url_in_one_instance(browser):
     navigators, dialogs = b.top_windows()
     assert len(navigators) == 1 and not dialogs, b.windows()
     assert b.agent.alive()
+
+
+def test_prestarted_browser_takes_the_first_url(agent_bin):
+    """browser_prestart: Firefox comes up with the display stack, before
+    any URL, and the first URL goes to that instance over D-Bus."""
+    b = Browser(agent_bin, "browser_prestart=true")
+    try:
+        # Ready (the agent waited for it: /health/ready) means its first
+        # window is restored: a URL handed over sooner was requested but
+        # never shown.  So no waiting here before the URL.
+        ff = b.firefox()
+        assert ff["state"] == "ready" and ff["pid"], ff
+        assert b.seen() == []
+        assert b.open_url(b.url("/url/1")) == (200, {"success": True, "method": "keyboard_navigation"})
+        wait_until(lambda: "/url/1" in b.seen(), 60, "URL 1 requested")
+        wait_until(lambda: b.title_shown("url 1"), 60, "URL 1's tab shown")
+        navigators, dialogs = b.top_windows()
+        assert len(navigators) == 1 and not dialogs, b.windows()
+        assert b.firefox()["pid"] == ff["pid"] and b.firefox()["restarts"] == 0
+    finally:
+        b.close()
+
+
+def test_url_while_firefox_starts_is_shown(browser):
+    """A second URL while the Firefox started for the first is still
+    starting waits for it to be ready, and is shown, not only requested."""
+    b = browser
+    assert b.open_url(b.url("/url/1")) == (200, {"success": True, "method": "browser_launch"})
+    assert b.firefox()["state"] == "starting"
+    assert b.open_url(b.url("/url/2")) == (200, {"success": True, "method": "keyboard_navigation"})
+    # Both, in either order: Firefox loads the URL on its command line
+    # after its window is restored, which is when the second goes to it.
+    wait_until(lambda: sorted(b.seen()) == ["/url/1", "/url/2"], 60, "URLs 1 and 2 requested")
+    wait_until(lambda: b.title_shown("url 2"), 60, "URL 2's tab shown")
+    navigators, dialogs = b.top_windows()
+    assert len(navigators) == 1 and not dialogs, b.windows()
 
 
 def test_pages_cannot_reach_the_agent(browser):

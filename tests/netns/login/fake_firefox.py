@@ -4,7 +4,10 @@ JSON, one line) to firefox-argv.log next to its profile, then, as Firefox
 153 does, owns org.mozilla.firefox.<Base64(profile)> on its session bus
 ($DBUS_SESSION_BUS_ADDRESS) and serves OpenURL(ay) on
 /org/mozilla/firefox/Remote: each call's command line (cwd, argv) is
-appended as ["remote", cwd, argv...].  Needs python3-dbus and python3-gi."""
+appended as ["remote", cwd, argv...].  Like Firefox, it writes its
+start-up milestones to the profile's sessionCheckpoints.json, the last
+("sessionstore-windows-restored", the agent's readiness signal) after its
+bus name is owned.  Needs python3-dbus and python3-gi."""
 import base64
 import json
 import os
@@ -46,6 +49,17 @@ DBusGMainLoop(set_as_default=True)
 bus = dbus.bus.BusConnection(os.environ["DBUS_SESSION_BUS_ADDRESS"])
 name = "org.mozilla.firefox." + re.sub(r"[^A-Za-z0-9_]", "_",
                                        base64.b64encode(os.path.realpath(profile).encode()).decode())
+checkpoints = os.path.join(profile, "sessionCheckpoints.json")
+
+
+def milestones(**m):
+    with open(checkpoints + ".tmp", "w") as f:
+        json.dump(m, f, separators=(",", ":"))  # compact, as Firefox writes it
+    os.rename(checkpoints + ".tmp", checkpoints)
+
+
+milestones(**{"profile-after-change": True, "final-ui-startup": True})
 keep = dbus.service.BusName(name, bus)
 Remote(bus, "/org/mozilla/firefox/Remote")
+milestones(**{"profile-after-change": True, "final-ui-startup": True, "sessionstore-windows-restored": True})
 GLib.MainLoop().run()

@@ -95,6 +95,27 @@ static void test_display_stack(void **state) {
         assert_string_equal(test_join(d.services[4].depends_on), "Xvfb browser-bus");
         assert_true(d.services[4].on_demand);
         assert_int_equal(d.services[4].restart, RESTART_ON_FAILURE);
+        /* Ready once its first window is restored, not at exec. */
+        assert_int_equal(d.services[4].probe.type, PROBE_FILE);
+        assert_string_equal(d.services[4].probe.path, "/var/lib/vmba/browser/profile/sessionCheckpoints.json");
+        assert_string_equal(d.services[4].probe.expect, "\"sessionstore-windows-restored\":true");
+        service_defs_done(&d);
+}
+
+/* browser_prestart: the same service, started with the stack. */
+static void test_browser_prestart(void **state) {
+        DisplayOptions c = defaults();
+        ServiceDefs d = {};
+        char err[256] = "";
+        int i;
+
+        c.browser_prestart = true;
+        assert_int_equal(display_build_services(&c, &d, err, sizeof err), 0);
+        i = service_defs_find(&d, "firefox");
+        assert_true(i >= 0);
+        assert_false(d.services[i].on_demand);
+        assert_string_equal(test_join(d.services[i].argv), "firefox-esr --profile /var/lib/vmba/browser/profile");
+        assert_string_equal(test_join(d.services[i].depends_on), "Xvfb browser-bus");
         service_defs_done(&d);
 }
 
@@ -229,6 +250,7 @@ static void test_display_number(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_display_stack),
+                cmocka_unit_test(test_browser_prestart),
                 cmocka_unit_test(test_listen_addresses),
                 cmocka_unit_test(test_no_browser),
                 cmocka_unit_test(test_paths_and_texts),

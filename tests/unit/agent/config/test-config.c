@@ -23,6 +23,7 @@ static void test_defaults(void **state) {
         assert_int_equal(c.http_port, 8080);
         assert_string_equal(c.http_listen, "0.0.0.0");
         assert_int_equal(c.netinit, -1);
+        assert_int_equal(c.browser_prestart, 0);
         assert_int_equal(c.shutdown_action, SHUTDOWN_REBOOT);
         assert_int_equal(c.shutdown_timeout_ms, 10000);
         assert_string_equal(c.cmdline_path, "/proc/cmdline");
@@ -83,6 +84,9 @@ static void test_json_errors(void **state) {
                 { "{\"http_port\": 1.5}", "agent.json: key \"http_port\": expected an integer 0-65535, got a number" },
                 { "{\"display\": 1}", "agent.json: key \"display\": expected a string, got an integer" },
                 { "{\"netinit\": \"yes\"}", "agent.json: key \"netinit\": expected true, false or \"auto\", got a string" },
+                /* A bool has no "auto". */
+                { "{\"browser_prestart\": \"auto\"}", "agent.json: key \"browser_prestart\": expected true or false, got a string" },
+                { "{\"browser_prestart\": 1}", "agent.json: key \"browser_prestart\": expected true or false, got an integer" },
                 { "{\"allow_from\": \"10.0.0.1\"}",
                   "agent.json: key \"allow_from\": expected a list of addresses or CIDRs, got a string" },
                 { "{\"allow_from\": [1]}",
@@ -161,7 +165,7 @@ static void test_cmdline(void **state) {
         assert_int_equal(config_apply_cmdline(&c,
                 "console=ttyS0 reboot=k ip=10.0.0.2::10.0.0.1:24::eth0:off vmba.http_port=8081 "
                 "\"vmba.geometry=1024x768\" vmba.window_manager= vmba.allow_from=10.0.0.1,10.0.0.9 "
-                "vmba.netinit=on -- vmba.depth=8", err, sizeof err), 0);
+                "vmba.netinit=on vmba.browser_prestart=yes -- vmba.depth=8", err, sizeof err), 0);
         assert_int_equal(c.http_port, 8081);
         assert_string_equal(c.geometry, "1024x768");
         assert_string_equal(c.window_manager, "");
@@ -169,6 +173,7 @@ static void test_cmdline(void **state) {
         assert_string_equal(c.allow_from[1], "10.0.0.9");
         assert_null(c.allow_from[2]);
         assert_int_equal(c.netinit, 1);
+        assert_int_equal(c.browser_prestart, 1);
         assert_int_equal(c.depth, 24); /* after "--": init's arguments, not the kernel's */
         assert_int_equal(c.secrets_from_cmdline, 0);
 
