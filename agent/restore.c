@@ -343,8 +343,33 @@ int restore_setup(Manager *m) {
                 log_warning_errno(x->clock_fd, "No clock watch (a restore is noticed by POST /restore-check only): %m");
         else if ((r = sd_event_add_io(m->event, &x->clock_src, x->clock_fd, EPOLLIN, on_clock, x)) < 0)
                 log_warning_errno(r, "No clock watch: %m");
-        check(x, "start");
+        /* The secrets' MMDS answer carries the generation too: it is
+         * learnt from that (restore_mmds_object()), not asked for twice. */
+        if (host_secrets_mmds_pending(m->secrets))
+                log_debug("Restore: the boot's generation comes with the secrets' MMDS answer.");
+        else
+                check(x, "start");
         return 0;
+}
+
+void restore_mmds_object(Manager *m, const char *json) {
+        Restore *x = m->restore;
+        RestoreHandover h = { .time_ms = -1 };
+
+        if (!x || x->generation)
+                return;
+        if (!json) {
+                check(x, "MMDS gave the secrets nothing"); /* asks, with the first question's retries */
+                return;
+        }
+        if (restore_handover_parse(json, &h) < 0) {
+                log_warning("Restore: the boot's MMDS object is not a handover; asking MMDS again.");
+                check(x, "start");
+                return;
+        }
+        x->asked = now(CLOCK_MONOTONIC);
+        decide(x, &h);
+        restore_handover_done(&h);
 }
 
 bool restore_in_progress(Manager *m) {
