@@ -37,6 +37,7 @@ struct Restore {
         int64_t last_ms;           /* -1: none yet */
         usec_t started;            /* CLOCK_MONOTONIC: the trigger of the restore under way */
         usec_t asked;              /* CLOCK_MONOTONIC: the current question */
+        const char *why;           /* static: the trigger of the current question */
         usec_t last_poke;          /* CLOCK_MONOTONIC: the last accepted POST /restore-check */
         usec_t retry_usec;
         unsigned attempts;         /* failed questions for the boot's generation */
@@ -179,8 +180,8 @@ static void restoring_begin(Restore *x, const char *generation) {
                 return;
         x->restoring = true;
         x->started = x->asked;
-        log_notice("Restored from a snapshot (generation %s): control routes wait until the clone is distinct.",
-                   generation);
+        log_notice("Restored from a snapshot (generation %s, noticed after %s): control routes wait until the "
+                   "clone is distinct.", generation, x->why ?: "a check");
 }
 
 static void adopt(Restore *x, const RestoreHandover *h) {
@@ -265,6 +266,7 @@ static void check(Restore *x, const char *why) {
         }
         log_debug("Restore check (%s): asking MMDS.", why);
         x->asked = now(CLOCK_MONOTONIC);
+        x->why = why;
         r = mmds_get(x->m->event, c->mmds_address, 80, c->mmds_path, RESTORE_MMDS_TIMEOUT_USEC, on_mmds, x,
                      &x->mmds);
         if (r < 0)
@@ -368,6 +370,7 @@ void restore_mmds_object(Manager *m, const char *json) {
                 return;
         }
         x->asked = now(CLOCK_MONOTONIC);
+        x->why = "the boot's MMDS answer";
         decide(x, &h);
         restore_handover_done(&h);
 }

@@ -137,7 +137,8 @@ def test_restore_makes_the_clone_distinct(restored):
     status, metrics = a.get("/metrics")
     assert b"\nvmba_restores_total 1\n" in metrics and b"\nvmba_restore_milliseconds " in metrics
     log = a.log_text()
-    for step in ("Restore: network re-applied on eth0.", "Restore: clock left alone",
+    for step in ("Restored from a snapshot (generation g2, noticed after POST /restore-check)",
+                 "Restore: network re-applied on eth0.", "Restore: clock left alone",
                  "Restore: new control token and desktop secret installed",
                  "Restore: 0 login(s) in flight failed", "Restore: x11vnc restarting",
                  "Restore done: generation g2"):
