@@ -285,8 +285,11 @@ static int on_clock(sd_event_source *es, int fd, uint32_t revents, void *userdat
         if (r < 0) {
                 log_warning_errno(r, "The clock watch failed, disabled: %m");
                 x->clock_src = sd_event_source_disable_unref(x->clock_src);
-        } else if (r > 0)
+        } else if (r > 0) {
+                /* Rare (a restore, an NTP step, our own step_clock()): worth a line. */
+                log_info("The wall clock was set: asking MMDS whether this is a restored clone.");
                 check(x, "the wall clock was set");
+        }
         return 0;
 }
 
