@@ -8,8 +8,15 @@ what the issue asks: the agent noticed, /health shows the new address and
 generation, the old token is refused and the new one accepted, x11vnc and
 websockify were restarted and Xvfb was not, and the clone's wall clock
 (the snapshot's, behind the host's) was stepped to the host's, which the
-agent's clock watch (TFD_TIMER_CANCEL_ON_SET) then saw.  Logins in flight
-failing with reason "restored" are tests/netns/test_restore.py's.
+agent's clock watch (TFD_TIMER_CANCEL_ON_SET) then saw; a login started
+before the snapshot is failed with reason "restored" and a login started
+after it signs in.
+
+Logins: the VM boots a copy of the image's rootfs (packaging/vm-secrets
+--add-file) under its qcow2 overlay, holding the demo's fake provider
+(tests/vm/demo.py: signs in by itself in the VM's Firefox) and `held`, a
+CLI that prints its authorize URL (to a closed port) and waits: the login
+in flight at the snapshot.
 
 The MMDS stand-in (mmds_standin.py) answers at 10.0.2.100 inside qemu's
 user network, not 169.254.169.254 (slirp refuses a guestfwd outside its
@@ -37,6 +44,7 @@ import uuid
 
 import pytest
 
+import demo
 import mmds_standin
 import qemu
 from mmds_standin import Mmds
@@ -53,6 +61,17 @@ CLOCK_GAP_S = 15
 # resolution and the request takes a moment under TCG.
 CLOCK_SLACK_S = 3
 STATUS_PATH = "/credentials/status?sessionId=00000000-0000-4000-8000-000000000000"
+LOGIN_TIMEOUT = 600   # the demo's sign-in through Firefox, emulated
+MEMORY = 1536         # Firefox, as the demo VM
+HELD_CLI = "/usr/local/lib/vm-browser-agent-test/held-cli"
+HELD_SCRIPT = """#!/usr/bin/python3
+# A provider CLI whose sign-in never comes: prints its URL and waits.
+import time
+print("Open http://127.0.0.1:9/held/authorize?state=held-state to sign in.", flush=True)
+time.sleep(900)
+"""
+HELD = {"id": "held", "argv": [HELD_CLI], "url_patterns": ["http://127.0.0.1:9/held/"],
+        "credential_file": ".held/credentials.json"}
 
 def request(port, path, method="GET", token=None, timeout=5):
     """(status, body, headers) from the guest's 8080 through `port`."""
@@ -64,6 +83,22 @@ def request(port, path, method="GET", token=None, timeout=5):
             return r.status, r.read(), r.headers
     except urllib.error.HTTPError as e:
         return e.code, e.read(), e.headers
+
+
+def request_json(port, path, body=None, token=None):
+    """(status, parsed body): POST with a JSON body, else GET."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, headers=headers,
+                                 method="POST" if body is not None else "GET")
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
 
 
 def try_request(port, path, **kw):
@@ -91,10 +126,27 @@ def workdir():
         shutil.rmtree(d, ignore_errors=True)
 
 
+def make_rootfs(image, workdir):
+    """rootfs.ext4 with the demo provider and `held` (and providers.json
+    naming both), the qcow2 overlay's backing file."""
+    held = workdir / "held-cli"
+    held.write_text(HELD_SCRIPT)
+    providers = workdir / "providers-with-held.json"  # demo.rootfs_files() writes providers.json
+    with_demo = demo.providers_with_demo()
+    providers.write_text(json.dumps({**with_demo, "providers": with_demo["providers"] + [HELD]}))
+    rootfs = workdir / "rootfs.ext4"
+    files = [*demo.rootfs_files(workdir)[:1], (providers, demo.GUEST_PROVIDERS, "0644"), (held, HELD_CLI, "0755")]
+    subprocess.run([str(qemu.VM_SECRETS), "--copy-from", str(image / "rootfs.ext4"),
+                    *[a for src, dest, mode in files for a in ("--add-file", f"{src}:{dest}:{mode}")],
+                    str(rootfs)], check=True, capture_output=True, text=True)
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(rootfs), "-F", "raw",
+                    str(workdir / "overlay.qcow2")], check=True)
+
+
 def make_vm(image, workdir, name, mmds, extra_netdev=(), extra_args=()):
     vm_dir = workdir / name
     vm_dir.mkdir()
-    return qemu.Vm(image, mode="pid1", workdir=vm_dir, overlay=workdir / "overlay.qcow2",
+    return qemu.Vm(image, mode="pid1", workdir=vm_dir, overlay=workdir / "overlay.qcow2", memory=MEMORY,
                    cmdline_secrets=False, netdev_extra=[mmds.guestfwd(), *extra_netdev],
                    extra_args=list(extra_args),
                    extra_cmdline=mmds_standin.CMDLINE)
@@ -106,8 +158,7 @@ def fail_with_console(vm, e):
 
 
 def test_restore_from_a_qemu_snapshot(image, workdir):
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(image / "rootfs.ext4"), "-F", "raw",
-                    str(workdir / "overlay.qcow2")], check=True)
+    make_rootfs(image, workdir)
     mmds = Mmds(workdir)
     first = make_vm(image, workdir, "first", mmds, extra_args=["-device", f"vmgenid,guid={uuid.uuid4()}"])
     mmds.put({"generation": "gen-1", "token": first.token, "desktop_secret": first.desktop_secret})
@@ -127,6 +178,8 @@ def test_restore_from_a_qemu_snapshot(image, workdir):
         assert request(port, STATUS_PATH, token=first.token)[0] == 404  # through the gate
         # MMDS asked once at boot: the secrets' answer carries the generation.
         assert mmds.log.read_text().splitlines() == ["PUT /latest/api/token 200", "GET /vm-browser-agent 200"]
+        status, started = request_json(port, "/auth/held", {"sessionId": "held-1"}, first.token)
+        assert status == 200 and started["message"] == "OAuth URL captured", started
         before = services(port)
         assert abs(guest_clock_lag(port)) < CLOCK_SLACK_S
         assert first.hmp("savevm snap1", timeout=SAVEVM_TIMEOUT) == ""
@@ -179,12 +232,23 @@ def test_restore_from_a_qemu_snapshot(image, workdir):
         after = services(new_port)
         assert after["x11vnc"]["pid"] not in (0, before["x11vnc"]["pid"])
         assert after["Xvfb"]["pid"] == before["Xvfb"]["pid"]
+        # The login in flight at the snapshot: failed.  One after it: signed in.
+        assert request_json(new_port, "/credentials/status?sessionId=held-1", token=new_token) == \
+            (200, {"authenticated": False, "failed": True, "error": "restored"})
+        status, started = request_json(new_port, "/auth/demo", {"sessionId": "demo-1"}, new_token)
+        assert status == 200 and started["message"] == "OAuth URL captured", started
+        qemu.wait_until(lambda: request_json(new_port, "/credentials/status?sessionId=demo-1", token=new_token)[1]
+                        .get("authenticated"), LOGIN_TIMEOUT, "the demo login after the restore", clone.proc)
+        status, got = request_json(new_port, "/credentials/get?sessionId=demo-1", token=new_token)
+        assert status == 200 and got["provider"] == "demo", got
+        assert got["credentials"]["access_token"].startswith("demo-")
         metrics = request(new_port, "/metrics")[1]
         assert b"\nvmba_restores_total 1\n" in metrics
         console = clone.console_text()
         for line in ("Restored from a snapshot (generation gen-2, noticed after POST /restore-check)",
                      "Restore: network re-applied on eth0.", "Restore: clock set from the host's time.",
                      "Restore: new control token and desktop secret installed",
+                     "Restore: 1 login(s) in flight failed (reason \"restored\").",
                      "Restore: x11vnc restarting", "Restore done: generation gen-2",
                      # The agent's own step, seen by its clock watch (TFD_TIMER_CANCEL_ON_SET).
                      "The wall clock was set: asking MMDS whether this is a restored clone."):
