@@ -158,6 +158,8 @@ def fail_with_console(vm, e):
 
 
 def test_restore_from_a_qemu_snapshot(image, workdir):
+    if not shutil.which("qemu-img"):
+        pytest.skip("qemu-img not installed (qemu-utils)")
     make_rootfs(image, workdir)
     mmds = Mmds(workdir)
     first = make_vm(image, workdir, "first", mmds, extra_args=["-device", f"vmgenid,guid={uuid.uuid4()}"])
