@@ -37,6 +37,7 @@ struct Restore {
         int64_t last_ms;           /* -1: none yet */
         usec_t started;            /* CLOCK_MONOTONIC: the trigger of the restore under way */
         usec_t asked;              /* CLOCK_MONOTONIC: the current question */
+        const char *why;           /* static: the trigger of the current question */
         usec_t last_poke;          /* CLOCK_MONOTONIC: the last accepted POST /restore-check */
         usec_t retry_usec;
         unsigned attempts;         /* failed questions for the boot's generation */
@@ -179,8 +180,8 @@ static void restoring_begin(Restore *x, const char *generation) {
                 return;
         x->restoring = true;
         x->started = x->asked;
-        log_notice("Restored from a snapshot (generation %s): control routes wait until the clone is distinct.",
-                   generation);
+        log_notice("Restored from a snapshot (generation %s, noticed after %s): control routes wait until the "
+                   "clone is distinct.", generation, x->why ?: "a check");
 }
 
 static void adopt(Restore *x, const RestoreHandover *h) {
@@ -265,6 +266,7 @@ static void check(Restore *x, const char *why) {
         }
         log_debug("Restore check (%s): asking MMDS.", why);
         x->asked = now(CLOCK_MONOTONIC);
+        x->why = why;
         r = mmds_get(x->m->event, c->mmds_address, 80, c->mmds_path, RESTORE_MMDS_TIMEOUT_USEC, on_mmds, x,
                      &x->mmds);
         if (r < 0)
@@ -283,8 +285,11 @@ static int on_clock(sd_event_source *es, int fd, uint32_t revents, void *userdat
         if (r < 0) {
                 log_warning_errno(r, "The clock watch failed, disabled: %m");
                 x->clock_src = sd_event_source_disable_unref(x->clock_src);
-        } else if (r > 0)
+        } else if (r > 0) {
+                /* Rare (a restore, an NTP step, our own step_clock()): worth a line. */
+                log_info("The wall clock was set: asking MMDS whether this is a restored clone.");
                 check(x, "the wall clock was set");
+        }
         return 0;
 }
 
@@ -343,8 +348,34 @@ int restore_setup(Manager *m) {
                 log_warning_errno(x->clock_fd, "No clock watch (a restore is noticed by POST /restore-check only): %m");
         else if ((r = sd_event_add_io(m->event, &x->clock_src, x->clock_fd, EPOLLIN, on_clock, x)) < 0)
                 log_warning_errno(r, "No clock watch: %m");
-        check(x, "start");
+        /* The secrets' MMDS answer carries the generation too: it is
+         * learnt from that (restore_mmds_object()), not asked for twice. */
+        if (host_secrets_mmds_pending(m->secrets))
+                log_debug("Restore: the boot's generation comes with the secrets' MMDS answer.");
+        else
+                check(x, "start");
         return 0;
+}
+
+void restore_mmds_object(Manager *m, const char *json) {
+        Restore *x = m->restore;
+        RestoreHandover h = { .time_ms = -1 };
+
+        if (!x || x->generation)
+                return;
+        if (!json) {
+                check(x, "MMDS gave the secrets nothing"); /* asks, with the first question's retries */
+                return;
+        }
+        if (restore_handover_parse(json, &h) < 0) {
+                log_warning("Restore: the boot's MMDS object is not a handover; asking MMDS again.");
+                check(x, "start");
+                return;
+        }
+        x->asked = now(CLOCK_MONOTONIC);
+        x->why = "the boot's MMDS answer";
+        decide(x, &h);
+        restore_handover_done(&h);
 }
 
 bool restore_in_progress(Manager *m) {

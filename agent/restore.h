@@ -14,10 +14,15 @@
 #include "agent/http/health-json.h"
 #include "manager.h"
 
-/* When config restore says so: the clock watch, the route, and a first
- * MMDS question that learns the generation the VM booted with.  Needs the
- * HTTP server and the secrets. */
+/* When config restore says so: the clock watch, the route, and the
+ * generation the VM booted with: from the secrets' MMDS answer when they
+ * are being asked for (restore_mmds_object()), else by a first MMDS
+ * question of its own.  Needs the HTTP server and the secrets. */
 int restore_setup(Manager *m);
+/* HostSecretsHooks.on_mmds_object: the boot's MMDS object (NULL: MMDS was
+ * given up on for the secrets, then the restore asks itself).  Used only
+ * while the boot's generation is not known; nothing before restore_setup(). */
+void restore_mmds_object(Manager *m, const char *json);
 void restore_free(Manager *m);
 /* For the HTTP gate. */
 bool restore_in_progress(Manager *m);

@@ -348,6 +348,10 @@ static void on_secrets_changed(void *userdata) {
         desktop_secrets_changed(userdata);
 }
 
+static void on_mmds_object(const char *json, void *userdata) {
+        restore_mmds_object(userdata, json);
+}
+
 /* The token and the desktop secret: explicit values, the files the host
  * wrote, or MMDS (auto: when netinit configured an interface, which a
  * Firecracker guest's boot arguments do).  Missing ones fail closed. */
@@ -361,7 +365,8 @@ static int setup_secrets(Manager *m) {
                 .mmds_forever = c->mmds > 0,
                 .mmds_address = c->mmds_address, .mmds_port = 80, .mmds_path = c->mmds_path,
         };
-        HostSecretsHooks hooks = { .on_change = on_secrets_changed, .userdata = m };
+        HostSecretsHooks hooks = { .on_change = on_secrets_changed, .on_mmds_object = on_mmds_object,
+                                   .userdata = m };
         int r;
 
         r = host_secrets_new(&o, &hooks, &m->secrets);

@@ -128,18 +128,25 @@ static void mmds_give_up(HostSecrets *s, int r) {
                 s->desktop_state = SECRET_MISSING;
 }
 
+/* MMDS did not answer: given up on for good. */
+static void mmds_abandon(HostSecrets *s, int r) {
+        mmds_give_up(s, r);
+        if (s->hooks.on_mmds_object)
+                s->hooks.on_mmds_object(NULL, s->hooks.userdata);
+}
+
 static int on_retry(sd_event_source *es, uint64_t usec, void *userdata) {
         HostSecrets *s = userdata;
         int r = mmds_ask(s);
 
         if (r < 0)
-                mmds_give_up(s, r);
+                mmds_abandon(s, r);
         return 0;
 }
 
 static void mmds_retry(HostSecrets *s, int r) {
         if (!s->o.mmds_forever && s->attempts >= MMDS_ATTEMPTS_MAX) {
-                mmds_give_up(s, r);
+                mmds_abandon(s, r);
                 return;
         }
         log_debug_errno(r, "MMDS attempt %u failed, retrying in %llu ms: %m", s->attempts,
@@ -148,7 +155,7 @@ static void mmds_retry(HostSecrets *s, int r) {
         r = sd_event_add_time_relative(s->o.event, &s->retry, CLOCK_MONOTONIC, s->retry_usec, 0, on_retry, s);
         s->retry_usec = MIN(s->retry_usec * 2, MMDS_RETRY_MAX_USEC);
         if (r < 0)
-                mmds_give_up(s, r);
+                mmds_abandon(s, r);
 }
 
 /* Takes what MMDS has for the secrets still pending; true when the
@@ -186,6 +193,8 @@ static void on_mmds(int r, const char *json, void *userdata) {
                 mmds_give_up(s, -ENOENT); /* the object has no such key: asking again will not help */
         if (changed && s->hooks.on_change)
                 s->hooks.on_change(s->hooks.userdata);
+        if (s->hooks.on_mmds_object)
+                s->hooks.on_mmds_object(json, s->hooks.userdata);
 }
 
 static int mmds_ask(HostSecrets *s) {
@@ -224,10 +233,14 @@ int host_secrets_new(const HostSecretsOptions *o, const HostSecretsHooks *hooks,
         if (s->token_state == SECRET_PENDING || s->desktop_state == SECRET_PENDING) {
                 r = mmds_ask(s);
                 if (r < 0)
-                        mmds_give_up(s, r);
+                        mmds_abandon(s, r);
         }
         *ret = TAKE_PTR(s);
         return 0;
+}
+
+bool host_secrets_mmds_pending(HostSecrets *s) {
+        return s && (s->token_state == SECRET_PENDING || s->desktop_state == SECRET_PENDING);
 }
 
 int host_secrets_replace(HostSecrets *s, const char *token, const char *desktop) {

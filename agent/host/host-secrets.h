@@ -42,6 +42,11 @@ typedef struct HostSecretsHooks {
         /* A secret arrived later (from MMDS); the desktop's services must
          * take the new desktop secret. */
         void (*on_change)(void *userdata);
+        /* Every object MMDS answered with (borrowed for the call; it holds
+         * the secrets), so that the restore learns the boot's generation
+         * from the same answer instead of asking again; NULL once MMDS was
+         * given up on.  Optional. */
+        void (*on_mmds_object)(const char *json, void *userdata);
         void *userdata;
 } HostSecretsHooks;
 
@@ -57,6 +62,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(HostSecrets *, host_secrets_free);
  * ones are wiped; a pending MMDS request for boot secrets is dropped.
  * The caller rewrites the desktop's files. */
 int host_secrets_replace(HostSecrets *s, const char *token, const char *desktop);
+
+/* True while MMDS is being asked (or will be, after a failed try): its
+ * answer will reach on_mmds_object. */
+bool host_secrets_mmds_pending(HostSecrets *s);
 
 /* Borrowed, NULL while missing or pending.  The desktop secret is never
  * NULL after host_secrets_new(): missing, it is a random one. */

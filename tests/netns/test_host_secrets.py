@@ -60,7 +60,7 @@ class H(http.server.BaseHTTPRequestHandler):
             return self.answer(401, "no session")
         if self.path != "/vm-browser-agent":
             return self.answer(404, "no such object")
-        self.answer(200, json.dumps({"token": sys.argv[4], "desktop_secret": sys.argv[5]}), "application/json")
+        self.answer(200, json.dumps({"token": sys.argv[4], "desktop_secret": sys.argv[5], "generation": "boot-1"}), "application/json")
     def log_message(self, *a):
         pass
 http.server.ThreadingHTTPServer((sys.argv[1], 80), H).serve_forever()
@@ -154,18 +154,18 @@ def lines(path):
 
 def test_mmds_v2_gives_the_secrets(lan, agent_bin, workdir):
     log = mmds_standin(lan, workdir)
-    # restore=false: with restores on (auto, as MMDS is asked) the agent also
-    # asks MMDS for the boot's generation at once, and the two exchanges
-    # interleave in the log this test reads in order.
-    a = Agent(lan.guest, argv(agent_bin, workdir, "restore=false"), os.path.join(workdir, "agent.log"))
+    # Restores are on (auto, as MMDS is asked): the boot's generation comes
+    # from the same answer, so MMDS is asked once.
+    a = Agent(lan.guest, argv(agent_bin, workdir), os.path.join(workdir, "agent.log"))
     try:
         h = wait_until(lambda: (lambda h: h if h and h["auth"] == "token" else None)(a.health()), 20,
                        "the token from MMDS")
         assert h["desktop"] == "secret"
         assert MMDS_TOKEN not in json.dumps(h) and MMDS_DESKTOP not in json.dumps(h)
-        # The session token first, then the object with it, as JSON.
-        assert lines(log)[:2] == ["PUT /latest/api/token ttl=60",
-                                  "GET /vm-browser-agent token=ok accept=application/json"]
+        # The session token first, then the object with it, as JSON; once.
+        assert h["restore"] == {"generation": "boot-1", "restores": 0, "last_restore_ms": None, "restoring": False}
+        assert lines(log) == ["PUT /latest/api/token ttl=60",
+                              "GET /vm-browser-agent token=ok accept=application/json"]
         path = "/credentials/status?sessionId=00000000-0000-4000-8000-000000000000"
         assert a.request("GET", path, auth(token=MMDS_TOKEN))[0] == 404   # through the gate
         assert a.request("GET", path, auth(token="guess"))[0] == 401
@@ -181,8 +181,9 @@ def test_mmds_answering_late(lan, agent_bin, workdir):
     # are errors, the agent asks again (with a growing delay) meanwhile
     # refusing the control routes, and /health says it is waiting.
     log = mmds_standin(lan, workdir, unavailable=3)
-    # restore=false: the restore's own MMDS questions would count here too.
-    a = Agent(lan.guest, argv(agent_bin, workdir, "restore=false"), os.path.join(workdir, "agent.log"))
+    # Restores on: they learn the generation from the secrets' answer, so
+    # every question here is the secrets'.
+    a = Agent(lan.guest, argv(agent_bin, workdir), os.path.join(workdir, "agent.log"))
     try:
         first = a.health()
         assert first["auth"] in ("pending", "token")

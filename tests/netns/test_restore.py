@@ -9,11 +9,13 @@ import http.client
 import json
 import os
 import sys
+import uuid
 
 import pytest
 
-from netns import Lan, require_root, wait_until
+from netns import Lan, Netns, require_root, wait_until
 from svagent import DESKTOP_SECRET, TOKEN, Agent, auth
+from test_login import LoginEnv
 
 pytestmark = pytest.mark.usefixtures("root")
 
@@ -135,7 +137,8 @@ def test_restore_makes_the_clone_distinct(restored):
     status, metrics = a.get("/metrics")
     assert b"\nvmba_restores_total 1\n" in metrics and b"\nvmba_restore_milliseconds " in metrics
     log = a.log_text()
-    for step in ("Restore: network re-applied on eth0.", "Restore: clock left alone",
+    for step in ("Restored from a snapshot (generation g2, noticed after POST /restore-check)",
+                 "Restore: network re-applied on eth0.", "Restore: clock left alone",
                  "Restore: new control token and desktop secret installed",
                  "Restore: 0 login(s) in flight failed", "Restore: x11vnc restarting",
                  "Restore done: generation g2"):
@@ -169,3 +172,52 @@ def test_restore_check_is_data_less_and_rate_limited(restored):
     assert post(a, "/restore-check", body="{}") == (400, {"error": "restore-check takes no body"})
     wait_until(lambda: post(a, "/restore-check")[0] == 202, 5, "the poke accepted")
     assert post(a, "/restore-check") == (429, {"error": "restore check already asked"})
+
+
+def test_restore_fails_logins_in_flight(agent_bin, tmp_path):
+    """A login started before the restore belongs to the snapshot's owner:
+    it is failed with reason "restored".  A login started after it works,
+    with the new token."""
+    handover = tmp_path / "handover.json"
+    handover.write_text(json.dumps({"generation": "g1"}))
+    script = tmp_path / "mmds.py"
+    script.write_text(MMDS)
+    ns = Netns("vmbarl")
+    e = None
+    try:
+        ns.popen([sys.executable, str(script), "127.0.0.1", "80", str(handover)])
+        e = LoginEnv(agent_bin, ns=ns, sets=("mmds=false", "restore=true", "restore_clock=false",
+                                             "mmds_address=127.0.0.1", "restore_check_interval_ms=300"))
+        wait_until(lambda: e.agent.health()["restore"]["generation"] == "g1", 20, "generation g1 learned")
+        old = str(uuid.uuid4())
+        status, started = e.json("POST", "/auth/codex", {"sessionId": old})
+        assert status == 200 and started["message"] == "OAuth URL captured", started
+        assert e.agent.health()["activeSessions"] == 1
+
+        handover.write_text(json.dumps({"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP}))
+        wait_until(lambda: post(e.agent, "/restore-check")[0] == 202, 5, "the poke accepted")
+        wait_until(lambda: e.agent.health()["restore"]["restores"] == 1, 20, "the restore redone")
+        new = {"Authorization": f"Bearer {NEW_TOKEN}"}
+        assert e.json("GET", f"/credentials/status?sessionId={old}")[0] == 401  # the old token
+        assert e.json("GET", f"/credentials/status?sessionId={old}", headers=new) == \
+            (200, {"authenticated": False, "failed": True, "error": "restored"})
+        assert e.json("GET", f"/credentials/get?sessionId={old}", headers=new)[0] == 400
+        assert "Restore: 1 login(s) in flight failed (reason \"restored\")." in e.agent.log_text()
+
+        s = str(uuid.uuid4())
+        assert e.json("POST", "/auth/gemini_cli", {"sessionId": s})[0] == 401
+        status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s}, headers=new)
+        assert status == 200 and started["message"] == "OAuth URL captured", started
+        assert e.browse(started["oauthUrl"])[0] == 200
+        wait_until(lambda: e.json("GET", f"/credentials/status?sessionId={s}", headers=new)[1]
+                   .get("authenticated"), 30, "the new login authenticated")
+        status, got = e.json("GET", f"/credentials/get?sessionId={s}", headers=new)
+        assert status == 200 and got["provider"] == "gemini_cli" and got["credentials"]["login"]
+        e.assert_no_secrets()
+        for secret in (TOKEN, NEW_TOKEN, NEW_DESKTOP):
+            assert secret not in e.agent.log_text()
+    finally:
+        if e:
+            e.close()
+        ns.kill_procs()
+        ns.close()

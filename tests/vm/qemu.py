@@ -17,6 +17,13 @@ or a hard `quit`).  Two machines:
   files written into the VM's own sparse copy of rootfs.ext4
   (packaging/vm-secrets).
 
+`overlay` (q35) boots a qcow2 overlay of the image's rootfs instead of
+`snapshot=on`, which `savevm`/`loadvm` need (their state lives in the
+qcow2 file); `cmdline_secrets=False` leaves the secrets off the command
+line (the guest takes them from MMDS); `netdev_extra` adds options to the
+user network (guestfwd=, hostfwd=) and `extra_args` to qemu's (a device,
+-loadvm).
+
 `files` (either machine) adds files to the VM's own copy of the rootfs
 (vm-secrets --add-file): the demo's fake provider.  On q35 such a VM then
 boots its copy instead of the golden image under `snapshot=on`.
@@ -185,7 +192,8 @@ class Vm:
 
     def __init__(self, image_dir=None, mode="pid1", workdir=None, initrd=None,
                  kernel=None, memory=1024, cpus=None, extra_cmdline="", ip_arg=IP_ARG,
-                 machine="q35", files=()):
+                 machine="q35", files=(), overlay=None, cmdline_secrets=True, netdev_extra=(),
+                 extra_args=()):
         if machine not in MACHINES:
             raise ValueError(f"machine {machine!r} is not one of {MACHINES}")
         self.image = pathlib.Path(image_dir) if image_dir else None
@@ -211,6 +219,10 @@ class Vm:
         self.token = secrets.token_hex(16)
         self.desktop_secret = secrets.token_hex(16)
         self.rootfs = None
+        self.overlay = pathlib.Path(overlay) if overlay else None
+        self.cmdline_secrets = cmdline_secrets
+        self.netdev_extra = list(netdev_extra)
+        self.extra_args = list(extra_args)
         # (host path, guest path, octal mode) for this VM's rootfs copy.
         self.files = list(files)
         self._own_workdir = workdir is None
@@ -224,8 +236,9 @@ class Vm:
     def cmdline(self):
         if self.machine == "microvm":
             return self._microvm_cmdline()
-        args = ["console=ttyS0", "panic=-1", self.ip_arg,
-                f"vmba.token={self.token}", f"vmba.desktop_secret={self.desktop_secret}"]
+        args = ["console=ttyS0", "panic=-1", self.ip_arg]
+        if self.cmdline_secrets:
+            args += [f"vmba.token={self.token}", f"vmba.desktop_secret={self.desktop_secret}"]
         if self.mode == "pid1":
             args += ["root=/dev/vda", "rw", "init=/usr/sbin/vm-browser-agent"]
         elif self.mode == "systemd":
@@ -284,7 +297,8 @@ class Vm:
             raise RuntimeError(f"vm-secrets failed: {r.stderr.strip()}")
 
     def argv(self):
-        fwd = ",".join(f"hostfwd=tcp:127.0.0.1:{self.ports[k]}-:{v}" for k, v in FORWARDS.items())
+        fwd = ",".join([f"hostfwd=tcp:127.0.0.1:{self.ports[k]}-:{v}" for k, v in FORWARDS.items()] +
+                       self.netdev_extra)
         if self.machine == "microvm":
             return self._microvm_argv(fwd)
         argv = [QEMU, "-accel", accelerator(), "-m", str(self.memory), "-smp", str(self.cpus),
@@ -299,11 +313,13 @@ class Vm:
         # TCG's "max" model: every instruction set extension it emulates
         # (the default qemu64 lacks SSSE3/SSE4 that browsers' libraries use).
         argv += ["-cpu", "host" if accelerator() == "kvm" else "max"]
-        if self.mode != "initramfs" and self.rootfs:
+        if self.mode != "initramfs" and self.overlay:
+            argv += ["-drive", f"file={self.overlay},format=qcow2,if=virtio"]
+        elif self.mode != "initramfs" and self.rootfs:
             argv += ["-drive", f"file={self.rootfs},format=raw,if=virtio"]
         elif self.mode != "initramfs":
             argv += ["-drive", f"file={self.image / 'rootfs.ext4'},format=raw,if=virtio,snapshot=on"]
-        return argv
+        return argv + self.extra_args
 
     def start(self):
         if ((self.machine == "microvm" or self.files) and self.mode != "initramfs"
@@ -370,10 +386,10 @@ class Vm:
     def console_text(self):
         return self.console.read_text(errors="replace") if self.console.exists() else ""
 
-    def qmp(self, command, **arguments):
+    def qmp(self, command, qmp_timeout=5, **arguments):
         """Runs one QMP command; returns its reply (events are skipped)."""
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(5)
+            s.settimeout(qmp_timeout)
             s.connect(str(self.qmp_path))
             f = s.makefile("rw")
             f.readline()
@@ -389,6 +405,14 @@ class Vm:
                     if "event" not in reply:
                         break
             return reply
+
+    def hmp(self, command_line, timeout=5):
+        """Runs one human-monitor command (savevm, loadvm, info ...) over
+        QMP; returns its text output, which is where HMP reports errors."""
+        reply = self.qmp("human-monitor-command", qmp_timeout=timeout, **{"command-line": command_line})
+        if not reply or "return" not in reply:
+            raise RuntimeError(f"{command_line}: {reply}")
+        return reply["return"]
 
     def ctrl_alt_del(self):
         """Presses Ctrl-Alt-Del on the guest's keyboard: the kernel turns it

@@ -1,0 +1,265 @@
+"""Snapshot restore under qemu (q35, TCG is enough): the golden image boots
+with the agent as PID 1 taking its secrets from an MMDS stand-in, is saved
+with `savevm`, and a second qemu resumes it with `-loadvm` and a new VM
+generation ID while the stand-in holds the host's handover for the clone:
+a new generation, token, desktop secret, address and the host's time.
+The host then pokes the clone (POST /restore-check) and the test checks
+what the issue asks: the agent noticed, /health shows the new address and
+generation, the old token is refused and the new one accepted, x11vnc and
+websockify were restarted and Xvfb was not, and the clone's wall clock
+(the snapshot's, behind the host's) was stepped to the host's, which the
+agent's clock watch (TFD_TIMER_CANCEL_ON_SET) then saw; a login started
+before the snapshot is failed with reason "restored" and a login started
+after it signs in.
+
+Logins: the VM boots a copy of the image's rootfs (packaging/vm-secrets
+--add-file) under its qcow2 overlay, holding the demo's fake provider
+(tests/vm/demo.py: signs in by itself in the VM's Firefox) and `held`, a
+CLI that prints its authorize URL (to a closed port) and waits: the login
+in flight at the snapshot.
+
+The MMDS stand-in (mmds_standin.py) answers at 10.0.2.100 inside qemu's
+user network, not 169.254.169.254 (slirp refuses a guestfwd outside its
+own network), and the agent is told so (vmba.mmds_address=).
+
+Addresses: the snapshot's guest is 10.0.2.15 (the forward qemu gives by
+default); the clone's handover says 10.0.2.16.  The second qemu forwards
+one port to each: the poke goes to the old address (the clone still has
+it), everything after it to the new one, which proves the address moved.
+
+qemu's -device vmgenid is given (a new GUID for the clone) although the
+image's 6.1 kernel has no vmgenid driver and userspace is told nothing of
+it (README, Snapshot restore): the poke and the clock are the triggers.
+"""
+import email.utils
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.request
+import uuid
+
+import pytest
+
+import demo
+import mmds_standin
+import qemu
+from mmds_standin import Mmds
+
+BOOT_TIMEOUT = 180
+READY_TIMEOUT = 240
+SAVEVM_TIMEOUT = 300
+RESTORE_TIMEOUT = 120
+NEW_IP = "10.0.2.16"
+# How far behind the host the clone's clock is made to be at least: the
+# time between savevm and the clone running, so that a step is visible.
+CLOCK_GAP_S = 15
+# The clone's clock after the step, against the host's: Date has 1 s
+# resolution and the request takes a moment under TCG.
+CLOCK_SLACK_S = 3
+STATUS_PATH = "/credentials/status?sessionId=00000000-0000-4000-8000-000000000000"
+LOGIN_TIMEOUT = 600   # the demo's sign-in through Firefox, emulated
+MEMORY = 1536         # Firefox, as the demo VM
+HELD_CLI = "/usr/local/lib/vm-browser-agent-test/held-cli"
+HELD_SCRIPT = """#!/usr/bin/python3
+# A provider CLI whose sign-in never comes: prints its URL and waits.
+import time
+print("Open http://127.0.0.1:9/held/authorize?state=held-state to sign in.", flush=True)
+time.sleep(900)
+"""
+HELD = {"id": "held", "argv": [HELD_CLI], "url_patterns": ["http://127.0.0.1:9/held/"],
+        "credential_file": ".held/credentials.json"}
+
+def request(port, path, method="GET", token=None, timeout=5):
+    """(status, body, headers) from the guest's 8080 through `port`."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+                                 data=b"" if method == "POST" else None, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read(), r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), e.headers
+
+
+def request_json(port, path, body=None, token=None):
+    """(status, parsed body): POST with a JSON body, else GET."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, headers=headers,
+                                 method="POST" if body is not None else "GET")
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def try_request(port, path, **kw):
+    try:
+        return request(port, path, **kw)
+    except (OSError, ValueError):
+        return None
+
+
+def guest_clock_lag(port):
+    """Host time minus the guest's (its HTTP Date header), in seconds."""
+    r = request(port, "/health")
+    return time.time() - email.utils.parsedate_to_datetime(r[2]["Date"]).timestamp()
+
+
+def services(port):
+    return json.loads(request(port, "/health")[1])["services"]
+
+
+@pytest.fixture
+def workdir():
+    d = pathlib.Path(tempfile.mkdtemp(prefix="vmba-restore-vm-", dir="/var/tmp"))
+    yield d
+    if not os.environ.get("VMBA_KEEP_LOGS"):
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def make_rootfs(image, workdir):
+    """rootfs.ext4 with the demo provider and `held` (and providers.json
+    naming both), the qcow2 overlay's backing file."""
+    held = workdir / "held-cli"
+    held.write_text(HELD_SCRIPT)
+    providers = workdir / "providers-with-held.json"  # demo.rootfs_files() writes providers.json
+    with_demo = demo.providers_with_demo()
+    providers.write_text(json.dumps({**with_demo, "providers": with_demo["providers"] + [HELD]}))
+    rootfs = workdir / "rootfs.ext4"
+    files = [*demo.rootfs_files(workdir)[:1], (providers, demo.GUEST_PROVIDERS, "0644"), (held, HELD_CLI, "0755")]
+    subprocess.run([str(qemu.VM_SECRETS), "--copy-from", str(image / "rootfs.ext4"),
+                    *[a for src, dest, mode in files for a in ("--add-file", f"{src}:{dest}:{mode}")],
+                    str(rootfs)], check=True, capture_output=True, text=True)
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(rootfs), "-F", "raw",
+                    str(workdir / "overlay.qcow2")], check=True)
+
+
+def make_vm(image, workdir, name, mmds, extra_netdev=(), extra_args=()):
+    vm_dir = workdir / name
+    vm_dir.mkdir()
+    return qemu.Vm(image, mode="pid1", workdir=vm_dir, overlay=workdir / "overlay.qcow2", memory=MEMORY,
+                   cmdline_secrets=False, netdev_extra=[mmds.guestfwd(), *extra_netdev],
+                   extra_args=list(extra_args),
+                   extra_cmdline=mmds_standin.CMDLINE)
+
+
+def fail_with_console(vm, e):
+    pytest.fail(f"{e}\n--- console ({vm.console}) ---\n{vm.console_text()[-4000:]}\n"
+                f"--- qemu ---\n{vm.qemu_log_text()[-1000:]}")
+
+
+def test_restore_from_a_qemu_snapshot(image, workdir):
+    if not shutil.which("qemu-img"):
+        pytest.skip("qemu-img not installed (qemu-utils)")
+    make_rootfs(image, workdir)
+    mmds = Mmds(workdir)
+    first = make_vm(image, workdir, "first", mmds, extra_args=["-device", f"vmgenid,guid={uuid.uuid4()}"])
+    mmds.put({"generation": "gen-1", "token": first.token, "desktop_secret": first.desktop_secret})
+    try:
+        first.start()
+        first.wait_http_200("/health", BOOT_TIMEOUT)
+        qemu.wait_until(lambda: (first.try_http("/health/ready") or [0])[0] == 200, READY_TIMEOUT,
+                        "/health/ready 200", first.proc)
+    except Exception as e:
+        first.close(keep=True)
+        fail_with_console(first, e)
+    try:
+        port = first.ports["http"]
+        h = json.loads(request(port, "/health")[1])
+        assert (h["auth"], h["desktop"]) == ("token", "secret")
+        assert h["restore"] == {"generation": "gen-1", "restores": 0, "last_restore_ms": None, "restoring": False}
+        assert request(port, STATUS_PATH, token=first.token)[0] == 404  # through the gate
+        # MMDS asked once at boot: the secrets' answer carries the generation.
+        assert mmds.log.read_text().splitlines() == ["PUT /latest/api/token 200", "GET /vm-browser-agent 200"]
+        status, started = request_json(port, "/auth/held", {"sessionId": "held-1"}, first.token)
+        assert status == 200 and started["message"] == "OAuth URL captured", started
+        before = services(port)
+        assert abs(guest_clock_lag(port)) < CLOCK_SLACK_S
+        assert first.hmp("savevm snap1", timeout=SAVEVM_TIMEOUT) == ""
+        saved_at = time.time()
+    except Exception:
+        first.close(keep=True)
+        raise
+    first.stop()
+    assert "snap1" in subprocess.run(["qemu-img", "snapshot", "-l", str(workdir / "overlay.qcow2")],
+                                     capture_output=True, text=True, check=True).stdout
+
+    # The host's handover for the clone, then the clone.
+    new_token, new_desktop = uuid.uuid4().hex, uuid.uuid4().hex
+    mmds.put({"generation": "gen-2", "network": f"ip={NEW_IP}::{qemu.GATEWAY}:{qemu.NETMASK}::eth0:off",
+              "time": 0, "token": new_token, "desktop_secret": new_desktop})
+    new_port = qemu.free_port()
+    # The clone's clock stays at savevm time until it runs: let the host's
+    # move on enough for the step to be unmistakable.
+    time.sleep(max(0.0, saved_at + CLOCK_GAP_S - time.time()))
+    clone = make_vm(image, workdir, "clone", mmds,
+                    extra_netdev=[f"hostfwd=tcp:127.0.0.1:{new_port}-{NEW_IP}:8080"],
+                    extra_args=["-device", f"vmgenid,guid={uuid.uuid4()}", "-loadvm", "snap1"])
+    clone.token = new_token
+    try:
+        clone.start()
+        old_port = clone.ports["http"]
+        loaded = qemu.wait_until(lambda: try_request(old_port, "/health", timeout=2), BOOT_TIMEOUT,
+                                 "the clone's /health at the old address", clone.proc)
+        first_200_s = time.monotonic() - clone.started_at
+        assert loaded[0] == 200
+        lag = guest_clock_lag(old_port)
+        assert lag >= CLOCK_GAP_S - CLOCK_SLACK_S, f"the clone's clock is only {lag:.1f} s behind"
+        # The clone still is the snapshot: the old token works until the poke.
+        assert request(old_port, STATUS_PATH, token=first.token)[0] == 404
+        assert request(old_port, "/restore-check", method="POST")[:2] == (202, b'{"status":"checking"}')
+        done = qemu.wait_until(lambda: (lambda r: r if r and r[0] == 200 and
+                                        json.loads(r[1])["restore"]["restores"] == 1 else None)(
+                                            try_request(new_port, "/health", timeout=2)),
+                               RESTORE_TIMEOUT, "/health at the new address after the restore", clone.proc)
+        h = json.loads(done[1])
+        assert h["restore"]["generation"] == "gen-2" and h["restore"]["restoring"] is False
+        assert isinstance(h["restore"]["last_restore_ms"], int)
+        assert h["network"]["address"] == NEW_IP
+        assert request(new_port, STATUS_PATH, token=first.token)[0] == 401
+        assert request(new_port, STATUS_PATH, token=new_token)[0] == 404
+        assert abs(guest_clock_lag(new_port)) < CLOCK_SLACK_S
+        qemu.wait_until(lambda: (lambda s: s["websockify"]["pid"] not in (0, before["websockify"]["pid"]))(
+                            services(new_port)) and try_request(new_port, "/health/ready")[0] == 200,
+                        READY_TIMEOUT, "x11vnc and websockify back", clone.proc)
+        after = services(new_port)
+        assert after["x11vnc"]["pid"] not in (0, before["x11vnc"]["pid"])
+        assert after["Xvfb"]["pid"] == before["Xvfb"]["pid"]
+        # The login in flight at the snapshot: failed.  One after it: signed in.
+        assert request_json(new_port, "/credentials/status?sessionId=held-1", token=new_token) == \
+            (200, {"authenticated": False, "failed": True, "error": "restored"})
+        status, started = request_json(new_port, "/auth/demo", {"sessionId": "demo-1"}, new_token)
+        assert status == 200 and started["message"] == "OAuth URL captured", started
+        qemu.wait_until(lambda: request_json(new_port, "/credentials/status?sessionId=demo-1", token=new_token)[1]
+                        .get("authenticated"), LOGIN_TIMEOUT, "the demo login after the restore", clone.proc)
+        status, got = request_json(new_port, "/credentials/get?sessionId=demo-1", token=new_token)
+        assert status == 200 and got["provider"] == "demo", got
+        assert got["credentials"]["access_token"].startswith("demo-")
+        metrics = request(new_port, "/metrics")[1]
+        assert b"\nvmba_restores_total 1\n" in metrics
+        console = clone.console_text()
+        for line in ("Restored from a snapshot (generation gen-2, noticed after POST /restore-check)",
+                     "Restore: network re-applied on eth0.", "Restore: clock set from the host's time.",
+                     "Restore: new control token and desktop secret installed",
+                     "Restore: 1 login(s) in flight failed (reason \"restored\").",
+                     "Restore: x11vnc restarting", "Restore done: generation gen-2",
+                     # The agent's own step, seen by its clock watch (TFD_TIMER_CANCEL_ON_SET).
+                     "The wall clock was set: asking MMDS whether this is a restored clone."):
+            assert line in console, line
+        for secret in (first.token, first.desktop_secret, new_token, new_desktop):
+            assert secret not in console
+        print(f"restore: first /health {first_200_s:.1f} s after qemu start (loadvm), "
+              f"restore {h['restore']['last_restore_ms']} ms, clock lag before {lag:.1f} s")
+    except Exception as e:
+        clone.close(keep=True)
+        fail_with_console(clone, e)
+    clone.close()
