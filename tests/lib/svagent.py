@@ -16,6 +16,8 @@ from netns import Netns, wait_until
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The image's Firefox policy, the one file mkimage installs.
 POLICIES = os.path.join(os.path.dirname(TESTS), "packaging", "image", "firefox-policies.json")
+# Firecracker's MMDS v2, stood in for on an address of a test namespace.
+MMDS_SERVER = os.path.join(TESTS, "lib", "mmds_server.py")
 
 # The secrets the host would hand the VM, written to files the agent reads
 # (mode 0600), as a host writes them into the rootfs.

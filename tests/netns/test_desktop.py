@@ -22,7 +22,7 @@ import pytest
 
 from desktop import as_user, listeners, rfb, ws_upgrade, x_windows
 from netns import wait_until
-from svagent import BROWSER_UID, DESKTOP_SECRET, TOKEN, Agent, auth
+from svagent import BROWSER_UID, DESKTOP_SECRET, MMDS_SERVER, TOKEN, Agent, auth
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -119,7 +119,6 @@ def test_vnc_and_novnc_need_the_secret(agent):
     assert DESKTOP_SECRET not in log and DESKTOP_SECRET[:8] not in log and TOKEN not in log
 
 
-FAKE_MMDS = os.path.join(HERE, "desktop", "fake_mmds.py")
 
 
 def test_secret_from_mmds_later(agent_bin, tmp_path):
@@ -127,10 +126,10 @@ def test_secret_from_mmds_later(agent_bin, tmp_path):
     MMDS answers, the files are rewritten and x11vnc and websockify restart
     (in that order) and take it."""
     need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
-    release = tmp_path / "release"
+    release = tmp_path / "object.json"
     with Agent(agent_bin, "window_manager=", "mmds=true", "mmds_address=127.0.0.1",
                f"desktop_secret_file={tmp_path}/absent", "token_file=") as a:
-        a.ns.popen([sys.executable, FAKE_MMDS, "127.0.0.1", "80", str(release), DESKTOP_SECRET, TOKEN])
+        a.ns.popen([sys.executable, MMDS_SERVER, "127.0.0.1", str(release), str(tmp_path / "mmds.log")])
         a.wait_ready()
         with open(os.path.join(a.runtime_dir, "vnc-password")) as f:
             random_pw = f.read().strip()
@@ -138,7 +137,9 @@ def test_secret_from_mmds_later(agent_bin, tmp_path):
         before = a.services()
         with a.ns.entered():
             assert rfb("127.0.0.1", a.vnc_port, DESKTOP_SECRET)[2] == 1
-        release.write_text("go\n")
+        # The host puts the metadata (whole, by a rename).
+        (tmp_path / "object.tmp").write_text(json.dumps({"token": TOKEN, "desktop_secret": DESKTOP_SECRET}))
+        os.rename(tmp_path / "object.tmp", release)
         wait_until(lambda: a.log_lines("Desktop secret received from MMDS."), 30, "the secret from MMDS")
         wait_until(lambda: a.services()["websockify"]["pid"] != before["websockify"]["pid"] and
                    a.try_get("/health/ready")[0] == 200, 30, "x11vnc and websockify restarted")

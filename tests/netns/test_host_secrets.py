@@ -10,61 +10,23 @@ Layout: Lan(): guest namespace (the agent, eth0 10.77.0.2/24, netinit
 applying an ip= with the host 10.77.0.1 as gateway) and host namespace
 (veth0 10.77.0.1/24, plus 169.254.169.254/32 for the MMDS stand-in).
 """
-import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 
 import pytest
 
 from netns import Lan, Netns, wait_until
-from svagent import DESKTOP_SECRET, TOKEN, auth, write_secret_files
+from svagent import DESKTOP_SECRET, MMDS_SERVER, TOKEN, auth, write_secret_files
 
 PORT = 8080
 IP = "ip=10.77.0.2::10.77.0.1:255.255.255.0::eth0:off"
 MMDS_TOKEN = "TOKEN-FROM-MMDS-0123456789"
 MMDS_DESKTOP = "DESKTOP-FROM-MMDS-0123456789"
 
-MMDS_SERVER = r'''
-import http.server, json, sys
-state = {"session": None, "served": int(sys.argv[2]), "log": sys.argv[3]}
-def log(line):
-    with open(state["log"], "a") as f:
-        f.write(line + "\n")
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def answer(self, code, body, ctype="text/plain"):
-        data = body.encode()
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-    def do_PUT(self):
-        log("PUT " + self.path + " ttl=" + str(self.headers.get("X-metadata-token-ttl-seconds")))
-        if state["served"] > 0:
-            state["served"] -= 1
-            return self.answer(503, "not yet")
-        if self.path != "/latest/api/token" or not self.headers.get("X-metadata-token-ttl-seconds"):
-            return self.answer(400, "bad")
-        state["session"] = "mmds-session-42"
-        self.answer(200, state["session"])
-    def do_GET(self):
-        ok = self.headers.get("X-metadata-token") == state["session"]
-        log("GET " + self.path + " token=" + ("ok" if ok else "bad") + " accept=" + str(self.headers.get("Accept")))
-        if not ok:
-            return self.answer(401, "no session")
-        if self.path != "/vm-browser-agent":
-            return self.answer(404, "no such object")
-        self.answer(200, json.dumps({"token": sys.argv[4], "desktop_secret": sys.argv[5], "generation": "boot-1"}), "application/json")
-    def log_message(self, *a):
-        pass
-http.server.ThreadingHTTPServer((sys.argv[1], 80), H).serve_forever()
-'''
 
 
 @pytest.fixture
@@ -140,10 +102,10 @@ def mmds_standin(lan, workdir, unavailable=0):
     lan.host.run("ip", "addr", "add", "169.254.169.254/32", "dev", "veth0")
     log = os.path.join(workdir, "mmds.log")
     open(log, "w").close()
-    script = os.path.join(workdir, "mmds.py")
-    with open(script, "w") as f:
-        f.write(MMDS_SERVER)
-    lan.host.popen([sys.executable, script, "169.254.169.254", str(unavailable), log, MMDS_TOKEN, MMDS_DESKTOP])
+    obj = os.path.join(workdir, "mmds-object.json")
+    with open(obj, "w") as f:
+        json.dump({"token": MMDS_TOKEN, "desktop_secret": MMDS_DESKTOP, "generation": "boot-1"}, f)
+    lan.host.popen([sys.executable, MMDS_SERVER, "169.254.169.254", obj, log, str(unavailable)])
     return log
 
 

@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 from netns import Lan, Netns, require_root, wait_until
-from svagent import DESKTOP_SECRET, TOKEN, Agent, auth
+from svagent import DESKTOP_SECRET, MMDS_SERVER, TOKEN, Agent, auth
 from test_login import LoginEnv
 
 pytestmark = pytest.mark.usefixtures("root")
@@ -22,27 +22,6 @@ pytestmark = pytest.mark.usefixtures("root")
 NEW_TOKEN = "vmba-restored-token-fedcba9876543210"
 NEW_DESKTOP = "Restored-desktop-secret-0123456789"
 
-MMDS = r'''
-import http.server, sys
-address, port, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-class H(http.server.BaseHTTPRequestHandler):
-    def answer(self, status, body=b""):
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def do_PUT(self):
-        self.answer(200, b"session-token")
-    def do_GET(self):
-        if self.headers.get("X-metadata-token") != "session-token":
-            self.answer(401)
-            return
-        with open(path, "rb") as f:
-            self.answer(200, f.read())
-    def log_message(self, *args):
-        pass
-http.server.HTTPServer((address, port), H).serve_forever()
-'''
 
 
 @pytest.fixture
@@ -80,10 +59,8 @@ def restored(agent_bin, tmp_path):
     have("Xvfb", "x11vnc", "websockify", "dbus-daemon")
     handover = tmp_path / "handover.json"
     handover.write_text(json.dumps({"generation": "g1"}))
-    script = tmp_path / "mmds.py"
-    script.write_text(MMDS)
     with Lan() as lan:
-        mmds = lan.guest.popen([sys.executable, str(script), "127.0.0.1", "80", str(handover)])
+        mmds = lan.guest.popen([sys.executable, MMDS_SERVER, "127.0.0.1", str(handover), str(tmp_path / "mmds.log")])
         a = Agent(agent_bin, "window_manager=", "netinit=true", "mmds=false", "restore=true",
                   "restore_clock=false", "mmds_address=127.0.0.1", "restore_check_interval_ms=300",
                   f"resolv_conf={tmp_path}/resolv.conf", f"hosts_file={tmp_path}/hosts", "hostname_file=",
@@ -180,12 +157,10 @@ def test_restore_fails_logins_in_flight(agent_bin, tmp_path):
     with the new token."""
     handover = tmp_path / "handover.json"
     handover.write_text(json.dumps({"generation": "g1"}))
-    script = tmp_path / "mmds.py"
-    script.write_text(MMDS)
     ns = Netns("vmbarl")
     e = None
     try:
-        ns.popen([sys.executable, str(script), "127.0.0.1", "80", str(handover)])
+        ns.popen([sys.executable, MMDS_SERVER, "127.0.0.1", str(handover), str(tmp_path / "mmds.log")])
         e = LoginEnv(agent_bin, ns=ns, sets=("mmds=false", "restore=true", "restore_clock=false",
                                              "mmds_address=127.0.0.1", "restore_check_interval_ms=300"))
         wait_until(lambda: e.agent.health()["restore"]["generation"] == "g1", 20, "generation g1 learned")

@@ -1,0 +1,66 @@
+#!/usr/bin/python3
+"""mmds_server.py ADDRESS OBJECT_FILE LOG_FILE [UNAVAILABLE]: a stand-in for
+Firecracker's MMDS v2 on ADDRESS:80, for the netns tests (the vm tier's is
+tests/vm/mmds_standin.py, served through qemu's guestfwd).
+
+- PUT /latest/api/token with X-metadata-token-ttl-seconds: the session
+  token; the first UNAVAILABLE (default 0) PUTs get 503, as an MMDS that
+  is not up yet.
+- GET /vm-browser-agent with that token (X-metadata-token): the contents
+  of OBJECT_FILE, read at each request so the test can change it; 503
+  while the file does not exist (a host that has not put the metadata
+  yet: the agent asks again); 401 without the token, 404 for another path.
+
+Each request is appended to LOG_FILE as one line ("PUT /path ttl=…",
+"GET /path token=ok|bad accept=…")."""
+import http.server
+import os
+import sys
+
+ADDRESS, OBJECT_FILE, LOG_FILE = sys.argv[1], sys.argv[2], sys.argv[3]
+state = {"session": None, "unavailable": int(sys.argv[4]) if len(sys.argv) > 4 else 0}
+SESSION = "mmds-session-42"
+
+
+def log(line):
+    with open(LOG_FILE, "a") as f:
+        f.write(line + "\n")
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def answer(self, code, body=b"", ctype="text/plain"):
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_PUT(self):
+        log(f"PUT {self.path} ttl={self.headers.get('X-metadata-token-ttl-seconds')}")
+        if state["unavailable"] > 0:
+            state["unavailable"] -= 1
+            return self.answer(503, b"not yet")
+        if self.path != "/latest/api/token" or not self.headers.get("X-metadata-token-ttl-seconds"):
+            return self.answer(400, b"bad")
+        state["session"] = SESSION
+        self.answer(200, SESSION.encode())
+
+    def do_GET(self):
+        ok = state["session"] is not None and self.headers.get("X-metadata-token") == state["session"]
+        log(f"GET {self.path} token={'ok' if ok else 'bad'} accept={self.headers.get('Accept')}")
+        if not ok:
+            return self.answer(401, b"no session")
+        if self.path != "/vm-browser-agent":
+            return self.answer(404, b"no such object")
+        if not os.path.exists(OBJECT_FILE):
+            return self.answer(503, b"no metadata yet")
+        with open(OBJECT_FILE, "rb") as f:
+            self.answer(200, f.read(), "application/json")
+
+    def log_message(self, *args):
+        pass
+
+
+http.server.ThreadingHTTPServer((ADDRESS, 80), Handler).serve_forever()
