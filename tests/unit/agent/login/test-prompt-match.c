@@ -270,7 +270,8 @@ static void test_failure_find(void **state) {
         char buf[128], tiny[12];
 
         assert_int_equal(screen_new(ROWS, 80, 0, &s), 0);
-        screen_feed(s, "Waiting for authentication...\r\n", 32);
+        const char *waiting = "Waiting for authentication...\r\n";
+        screen_feed(s, waiting, strlen(waiting));
         assert_int_equal(screen_look(s, &v), 0);
         assert_false(prompt_failure_find(failures, &v, buf, sizeof buf));
         assert_false(prompt_failure_find(NULL, &v, buf, sizeof buf));
@@ -290,7 +291,8 @@ static void test_failure_find(void **state) {
 
         /* The earliest on the screen wins, whichever rule it is. */
         assert_int_equal(screen_new(ROWS, 80, 0, &s), 0);
-        screen_feed(s, "Error logging in: boom\r\nFailed to sign in. Message: later\r\n", 61);
+        const char *both = "Error logging in: boom\r\nFailed to sign in. Message: later\r\n";
+        screen_feed(s, both, strlen(both));
         assert_int_equal(screen_look(s, &v), 0);
         assert_true(prompt_failure_find(failures, &v, buf, sizeof buf));
         assert_string_equal(buf, "Error logging in: boom");
