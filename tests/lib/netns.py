@@ -10,6 +10,7 @@ import contextlib
 import ctypes
 import itertools
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -27,6 +28,13 @@ def require_root():
     r = subprocess.run(["unshare", "-n", "true"], capture_output=True)
     if r.returncode != 0:
         pytest.skip("unshare(CLONE_NEWNET) not permitted here")
+
+
+def need(*binaries):
+    """Skips the test unless every program is on PATH."""
+    for b in binaries:
+        if not shutil.which(b):
+            pytest.skip(f"{b} not installed")
 
 
 def _ip(*args, check=True):

@@ -14,23 +14,16 @@ dbus-daemon, the agent in a fresh network namespace:
 The real-Firefox tests are in test_browser.py."""
 import json
 import os
-import shutil
 import stat
 import sys
 
 import pytest
 
 from desktop import as_user, listeners, rfb, ws_upgrade, x_windows
-from netns import wait_until
+from netns import need, wait_until
 from svagent import BROWSER_UID, DESKTOP_SECRET, MMDS_SERVER, TOKEN, Agent, auth
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def need(*binaries):
-    for b in binaries:
-        if not shutil.which(b):
-            pytest.skip(f"{b} not installed")
 
 
 @pytest.fixture

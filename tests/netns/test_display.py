@@ -12,23 +12,16 @@ agent in a fresh network namespace on its own display number and ports:
   per service while the agent keeps serving.
 """
 import os
-import shutil
 import signal
 
 import pytest
 
-from netns import wait_until
+from netns import need, wait_until
 from svagent import Agent, free_display, proc_cmdline
 
 CHAIN = ["Xvfb", "x11vnc", "websockify"]
 # Not on the display chain: the browser user's session bus (no dependency).
 BUS = "browser-bus"
-
-
-def need(*binaries):
-    for b in binaries:
-        if not shutil.which(b):
-            pytest.skip(f"{b} not installed")
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from netns import Lan, Netns, require_root, wait_until
+from netns import Lan, Netns, need, require_root, wait_until
 from svagent import DESKTOP_SECRET, MMDS_SERVER, TOKEN, Agent, auth
 from test_login import LoginEnv
 
@@ -27,12 +27,6 @@ NEW_DESKTOP = "Restored-desktop-secret-0123456789"
 @pytest.fixture
 def root():
     require_root()
-
-
-def have(*names):
-    for n in names:
-        if not any(os.access(os.path.join(d, n), os.X_OK) for d in os.environ.get("PATH", "").split(":")):
-            pytest.skip(f"{n} not installed")
 
 
 def post(agent, path, token=None, body=None):
@@ -56,7 +50,7 @@ def addresses(ns):
 
 @pytest.fixture
 def restored(agent_bin, tmp_path):
-    have("Xvfb", "x11vnc", "websockify", "dbus-daemon")
+    need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
     handover = tmp_path / "handover.json"
     handover.write_text(json.dumps({"generation": "g1"}))
     with Lan() as lan:

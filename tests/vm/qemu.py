@@ -355,6 +355,18 @@ class Vm:
         p = self.workdir / "qemu.log"
         return p.read_text(errors="replace") if p.exists() else ""
 
+    def boot(self, timeout):
+        """Starts the VM and waits for /health 200.  On failure the VM is
+        closed with its files kept and the error carries the console's
+        tail, for a fixture's report."""
+        self.start()
+        try:
+            self.wait_http_200("/health", timeout)
+        except Exception as e:
+            self.close(keep=True)
+            raise RuntimeError(f"{e}\n--- console ({self.console}) ---\n{self.console_text()[-3000:]}") from None
+        return self
+
     def wait_http_200(self, path="/health", timeout=120, attempt_timeout=2):
         """Polls the forwarded port until `path` answers 200; returns
         (seconds since qemu start, body).  qemu's forwarder accepts the TCP

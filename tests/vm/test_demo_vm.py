@@ -27,13 +27,7 @@ SESSION = "demo-vm-test-1"
 
 @pytest.fixture(scope="module")
 def demo_vm(image, tmp_path_factory):
-    v = demo.new_vm(image, tmp_path_factory.mktemp("demo-vm"))
-    v.start()
-    try:
-        v.wait_http_200("/health", BOOT_TIMEOUT)
-    except Exception as e:
-        v.close(keep=True)
-        pytest.fail(f"{e}\n--- console ({v.console}) ---\n{v.console_text()[-3000:]}")
+    v = demo.new_vm(image, tmp_path_factory.mktemp("demo-vm")).boot(BOOT_TIMEOUT)
     yield v
     v.close()
 

@@ -11,7 +11,6 @@ qemu emulates the CPU (TCG) where KVM does not work; they are not
 expectations of speed.
 """
 import json
-import os
 
 import pytest
 
@@ -27,26 +26,9 @@ PREFIXES = {
 }
 
 
-@pytest.fixture(scope="module")
-def image(agent_bin):
-    if not qemu.have_qemu():
-        pytest.skip("qemu-system-x86_64 not installed")
-    if not qemu.kernel_path():
-        pytest.skip("no /boot/vmlinuz-*-cloud-amd64 (linux-image-cloud-amd64)")
-    if os.geteuid() != 0:
-        pytest.fail("the vm tier builds the image with debootstrap: run as root")
-    return qemu.build_image(agent=os.environ.get("VMBA_AGENT") or agent_bin)
-
-
 @pytest.fixture
 def vm(image):
-    v = qemu.Vm(image, mode="pid1", memory=2048)
-    v.start()
-    try:
-        v.wait_http_200("/health", BOOT_TIMEOUT)
-    except Exception as e:
-        v.close(keep=True)
-        pytest.fail(f"{e}\n--- console ({v.console}) ---\n{v.console_text()[-3000:]}")
+    v = qemu.Vm(image, mode="pid1", memory=2048).boot(BOOT_TIMEOUT)
     yield v
     v.close()
 
