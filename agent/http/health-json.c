@@ -293,10 +293,6 @@ static void put_clis(Buf *f, const HealthSnapshot *s) {
         buf_putc(f, '}');
 }
 
-/* Written directly rather than through jansson: /health is the hot route
- * (the host polls it) and building it as json_t objects cost ~10× the
- * rest of the request.  The output is byte-identical to jansson's
- * JSON_COMPACT form of the same object (test-health-json checks it). */
 static void put_restore(Buf *f, const HealthRestore *r) {
         bool first = true;
 
@@ -315,6 +311,10 @@ static void put_restore(Buf *f, const HealthRestore *r) {
         buf_putc(f, '}');
 }
 
+/* Written directly rather than through jansson: /health is the hot route
+ * (the host polls it) and building it as json_t objects cost ~10× the
+ * rest of the request.  The output is byte-identical to jansson's
+ * JSON_COMPACT form of the same object (test-health-json checks it). */
 int health_build_json(const HealthSnapshot *s, char **ret, size_t *ret_size) {
         _cleanup_(buf_done) Buf buf = {};
         Buf *f = &buf;
