@@ -25,6 +25,22 @@ int loop_write(int fd, const void *data, size_t size) {
         return 0;
 }
 
+int open_regular_nofollow(const char *path, struct stat *ret_st) {
+        _cleanup_(closep) int fd = -EBADF;
+        struct stat st;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        if (ret_st)
+                *ret_st = st;
+        return TAKE_FD(fd);
+}
+
 int read_full_fd(int fd, size_t max, char **ret, size_t *ret_size) {
         _cleanup_(freep) char *buf = NULL;
         size_t len = 0, cap = 0;

@@ -12,6 +12,14 @@ int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size);
 /* Reads at most max bytes from fd until EOF; same contract as above. */
 int read_full_fd(int fd, size_t max, char **ret, size_t *ret_size);
 
+struct stat;
+/* Opens path for reading when it is a regular file, for files in a
+ * directory someone else may write (a CLI's HOME, the browser's profile):
+ * never through a symlink in its place (-ELOOP), never blocking on a FIFO
+ * or a device (-EBADFD).  The fd (O_CLOEXEC, O_NONBLOCK), its stat in
+ * *ret_st when not NULL, or -errno. */
+int open_regular_nofollow(const char *path, struct stat *ret_st);
+
 /* Writes data to path atomically: a temporary file in the same directory,
  * fsync, rename over path.  Readers see the old or the new file, never a
  * half-written one. */

@@ -62,13 +62,9 @@ int capture_read(const char *path, json_t **ret, usec_t *ret_modified) {
         json_t *j;
         int r;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        fd = open_regular_nofollow(path, &st);
         if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
-                return -EBADFD;
+                return fd;
         if (st.st_size > CAPTURE_MAX)
                 return -EFBIG;
         r = read_secret_fd(fd, (size_t)st.st_size, &buf);

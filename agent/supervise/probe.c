@@ -285,16 +285,13 @@ void probe_kick(Probe *p) {
 static int probe_file_check(Probe *p) {
         _cleanup_(closep) int fd = -EBADF;
         _cleanup_(freep) char *text = NULL;
-        struct stat st;
         int r;
 
-        fd = open(p->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        fd = open_regular_nofollow(p->path, NULL);
+        if (fd == -ENOENT)
+                return 0;
         if (fd < 0)
-                return errno == ENOENT ? 0 : -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
-                return -EBADFD;
+                return fd;
         r = read_full_fd(fd, PROBE_FILE_MAX, &text, NULL);
         if (r < 0)
                 return r;
