@@ -15,7 +15,8 @@
  *    websockify) on loopback when the address is a wildcard.
  *  - websockify serves noVNC on novnc_listen and forwards only a
  *    connection that brings the token (TokenFile: the desktop secret);
- *    without it the socket is closed, no 101.
+ *    without it the socket is closed, no 101.  It is started through
+ *    python3 -c (WEBSOCKIFY_MAIN), not its script.
  *  - the browser's session bus and Firefox run as browser_user; Firefox
  *    keeps remoting on (no --no-remote): browser.c hands it URLs over
  *    that bus. */
@@ -146,6 +147,17 @@ static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs 
                            &t);
 }
 
+/* websockify's own entry point, without its two slow imports: Debian's
+ * /usr/bin/websockify finds it through importlib.metadata, and websockify
+ * imports numpy only to unmask client frames faster (ours are keystrokes
+ * and pointer events) and warns when it is missing.  Together they are
+ * half of its start-up (about 95 of 190 ms on the host, seconds under
+ * emulation), which a restore and a crashed Xvfb pay again. */
+#define WEBSOCKIFY_MAIN                                                                                      \
+        "import sys, warnings; sys.modules['numpy'] = None; "                                                \
+        "warnings.filterwarnings('ignore', \"no 'numpy' module\"); sys.argv[0] = 'websockify'; "           \
+        "from websockify.websocketproxy import websockify_init; websockify_init()"
+
 static int add_websockify(const DisplayOptions *c, const char *display, ServiceDefs *d) {
         const char *listen = isempty(c->novnc_listen) ? "0.0.0.0" : c->novnc_listen;
         char source[96], e1[64];
@@ -155,8 +167,8 @@ static int add_websockify(const DisplayOptions *c, const char *display, ServiceD
         t.probe = (ProbeSpec){ .type = PROBE_HTTP, .port = c->novnc_port,
                                .host = strdup(display_connect_host(c->novnc_listen)), .path = strdup("/") };
         return add_service(d, DISPLAY_SERVICE_WEBSOCKIFY,
-                           strv_make("websockify", "--web", c->novnc_web, "--token-plugin", "TokenFile",
-                                     "--token-source", c->paths->novnc_tokens, source, NULL),
+                           strv_make("python3", "-c", WEBSOCKIFY_MAIN, "--web", c->novnc_web, "--token-plugin",
+                                     "TokenFile", "--token-source", c->paths->novnc_tokens, source, NULL),
                            DISPLAY_SERVICE_X11VNC, NULL,
                            (char *[]){ (char *)kv(e1, sizeof e1, "DISPLAY", display), NULL }, &t);
 }

@@ -65,7 +65,10 @@ static void test_display_stack(void **state) {
 
         assert_string_equal(d.services[2].name, "websockify");
         assert_string_equal(test_join(d.services[2].argv),
-                            "websockify --web /usr/share/novnc --token-plugin TokenFile "
+                            "python3 -c import sys, warnings; sys.modules['numpy'] = None; "
+                            "warnings.filterwarnings('ignore', \"no 'numpy' module\"); sys.argv[0] = 'websockify'; "
+                            "from websockify.websocketproxy import websockify_init; websockify_init() "
+                            "--web /usr/share/novnc --token-plugin TokenFile "
                             "--token-source /run/vmba/novnc-tokens 0.0.0.0:6087");
         assert_string_equal(test_join(d.services[2].depends_on), "x11vnc");
         assert_int_equal(d.services[2].probe.type, PROBE_HTTP);
@@ -132,7 +135,7 @@ static void test_listen_addresses(void **state) {
                             "x11vnc -display :7 -auth /run/vmba/Xauthority -rfbport 5907 -listen 10.0.0.2 -no6 "
                             "-rfbportv6 -1 -forever -shared -quiet -passwdfile /run/vmba/vnc-password");
         assert_string_equal(d.services[1].probe.host, "10.0.0.2");
-        assert_string_equal(d.services[2].argv[7], "10.0.0.2:6087");
+        assert_string_equal(d.services[2].argv[9], "10.0.0.2:6087");
         assert_string_equal(d.services[2].probe.host, "10.0.0.2");
         service_defs_done(&d);
 
@@ -144,7 +147,7 @@ static void test_listen_addresses(void **state) {
                             "x11vnc -display :7 -auth /run/vmba/Xauthority -rfbport 5907 -listen6 fd00::2 -noipv4 "
                             "-rfbportv6 -1 -forever -shared -quiet -passwdfile /run/vmba/vnc-password");
         assert_string_equal(d.services[1].probe.host, "fd00::2");
-        assert_string_equal(d.services[2].argv[7], "[::]:6087");
+        assert_string_equal(d.services[2].argv[9], "[::]:6087");
         assert_string_equal(d.services[2].probe.host, "::1");
         service_defs_done(&d);
 
@@ -153,7 +156,7 @@ static void test_listen_addresses(void **state) {
         c.novnc_listen = "";
         assert_int_equal(display_build_services(&c, &d, err, sizeof err), 0);
         assert_string_equal(d.services[1].argv[8], "0.0.0.0");
-        assert_string_equal(d.services[2].argv[7], "0.0.0.0:6087");
+        assert_string_equal(d.services[2].argv[9], "0.0.0.0:6087");
         service_defs_done(&d);
 
         assert_string_equal(display_connect_host("0.0.0.0"), "127.0.0.1");
