@@ -88,6 +88,15 @@ class RealCli:
         with open(self.hosts, "w") as f:
             f.write("127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n")
             f.writelines(f"127.0.0.1 {n}\n" for n in NAMES)
+        # Gemini CLI ignores system settings when the file or a directory
+        # above it is writable by group or others, or not root's: a copy
+        # under /run (root's, 0755 all the way up), as the image has it in
+        # /etc/gemini-cli, whether the checkout is under /tmp or not.
+        self.settings_dir = tempfile.mkdtemp(prefix="vmba-realcli-", dir="/run")
+        os.chmod(self.settings_dir, 0o755)
+        settings = os.path.join(self.settings_dir, "settings.json")
+        shutil.copyfile(GEMINI_SETTINGS, settings)
+        os.chmod(settings, 0o644)
         self.providers = os.path.join(self.dir, "providers.json")
         with open(os.path.join(TOP, "packaging", "providers.json")) as f:
             shipped = json.load(f)
@@ -95,7 +104,7 @@ class RealCli:
             env = p.setdefault("env", {})
             env[CASES[p["id"]][2]] = os.path.join(self.ca, "ca.pem")
             if p["id"] == "gemini_cli":
-                env["GEMINI_CLI_SYSTEM_SETTINGS_PATH"] = GEMINI_SETTINGS
+                env["GEMINI_CLI_SYSTEM_SETTINGS_PATH"] = settings
         with open(self.providers, "w") as f:
             json.dump(shipped, f)
         self.log = os.path.join(self.dir, "standin.log")
@@ -113,6 +122,7 @@ class RealCli:
             wait_until(lambda: self.agent.try_get("/health")[0] == 200, 30, "agent /health")
         except BaseException:
             self.ns.close()
+            shutil.rmtree(self.settings_dir, ignore_errors=True)
             raise
 
     def standin_up(self):
@@ -155,6 +165,7 @@ class RealCli:
             print(f"realcli files kept in {self.dir}\n---- agent log ----\n{log[-8000:]}")
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
+        shutil.rmtree(self.settings_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
