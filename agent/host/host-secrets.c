@@ -43,8 +43,9 @@ static const char *const desktop_table[_SECRET_STATE_MAX] = {
 };
 
 /* The first line of path: 0 and it (NULL when the file is absent or the
- * line empty), or -errno when it exists but cannot be read.  A file others
- * may read is used, with a warning. */
+ * line empty), or -errno when it exists but cannot be read or is not a
+ * regular file (a symlink included).  A file others may read is used,
+ * with a warning. */
 static int secret_file_read(const char *path, const char *what, char **ret) {
         _cleanup_(closep) int fd = -EBADF;
         _cleanup_(erase_and_freep) char *buf = NULL;
@@ -54,11 +55,15 @@ static int secret_file_read(const char *path, const char *what, char **ret) {
         *ret = NULL;
         if (isempty(path))
                 return 0;
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-        if (fd < 0 && errno == ENOENT)
+        /* Not open(): a FIFO put there would block the start until
+         * someone writes to it. */
+        fd = open_regular_nofollow(path, &st);
+        if (fd == -ENOENT)
                 return 0;
-        if (fd < 0 || fstat(fd, &st) < 0)
-                return log_error_errno(negative_errno(), "Cannot read the %s file %s: %m", what, path);
+        if (fd == -EBADFD)
+                return log_error_errno(fd, "The %s file %s is not a regular file.", what, path);
+        if (fd < 0)
+                return log_error_errno(fd, "Cannot read the %s file %s: %m", what, path);
         r = read_full_fd(fd, SECRET_FILE_MAX, &buf, NULL);
         if (r < 0)
                 return log_error_errno(r, "Cannot read the %s file %s: %m", what, path);

@@ -3,8 +3,10 @@ without it: the token and desktop secret from files (mode 0600), from the
 kernel command line and --set (used, with a warning), from a stand-in for
 Firecracker's MMDS v2 on 169.254.169.254 inside the test's host namespace
 (session token by PUT, object by GET), and none at all (control routes
-refused, /health says so).  Also: the agent is not dumpable, so another
-process of its uid cannot read its memory or environment.
+refused, /health says so); a secret file that is a FIFO, a directory or a
+symlink (the agent exits naming it, without blocking on the FIFO).  Also:
+the agent is not dumpable, so another process of its uid cannot read its
+memory or environment.
 
 Layout: Lan(): guest namespace (the agent, eth0 10.77.0.2/24, netinit
 applying an ip= with the host 10.77.0.1 as gateway) and host namespace
@@ -173,6 +175,26 @@ def test_no_secrets_fail_closed(lan, agent_bin, workdir):
         assert a.proc.poll() is None
     finally:
         a.close()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "symlink"])
+def test_a_token_file_that_is_not_a_regular_file(lan, agent_bin, workdir, kind):
+    # Fatal for a service process, as any unreadable secret file: it exits
+    # naming the file.  A FIFO is not opened at all, which would block the
+    # start until someone wrote to it; a directory or a symlink is no
+    # secret file either.
+    token_file, _ = write_secret_files(workdir)
+    path = os.path.join(workdir, kind)
+    {"fifo": lambda: os.mkfifo(path, 0o600), "directory": lambda: os.mkdir(path, 0o700),
+     "symlink": lambda: os.symlink(token_file, path)}[kind]()
+    r = lan.guest.run(*argv(agent_bin, workdir, f"token_file={path}", "mmds=false"), check=False, timeout=30)
+    assert r.returncode == 1
+    if kind == "symlink":
+        assert f"Cannot read the control token file {path}: Too many levels of symbolic links" in r.stderr
+    else:
+        assert f"The control token file {path} is not a regular file." in r.stderr
+    assert "Failed to set up the host's secrets" in r.stderr
+    assert TOKEN not in r.stderr
 
 
 def test_files_and_the_command_line(lan, agent_bin, workdir):
