@@ -152,11 +152,16 @@ static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs 
  * imports numpy only to unmask client frames faster (ours are keystrokes
  * and pointer events) and warns when it is missing.  Together they are
  * half of its start-up (about 95 of 190 ms on the host, seconds under
- * emulation), which a restore and a crashed Xvfb pay again. */
-#define WEBSOCKIFY_MAIN                                                                                      \
-        "import sys, warnings; sys.modules['numpy'] = None; "                                                \
-        "warnings.filterwarnings('ignore', \"no 'numpy' module\"); sys.argv[0] = 'websockify'; "           \
-        "from websockify.websocketproxy import websockify_init; websockify_init()"
+ * emulation), which a restore and a crashed Xvfb pay again.  Without the
+ * module it says so, as a missing program would be named. */
+#define WEBSOCKIFY_MAIN                                                          \
+        "import sys, warnings\n"                                                 \
+        "sys.modules['numpy'] = None\n"                                          \
+        "warnings.filterwarnings('ignore', \"no 'numpy' module\")\n"             \
+        "sys.argv[0] = 'websockify'\n"                                           \
+        "try: from websockify.websocketproxy import websockify_init\n"           \
+        "except ImportError as e: sys.exit(f'cannot import websockify: {e}')\n"  \
+        "websockify_init()"
 
 static int add_websockify(const DisplayOptions *c, const char *display, ServiceDefs *d) {
         const char *listen = isempty(c->novnc_listen) ? "0.0.0.0" : c->novnc_listen;

@@ -8,8 +8,9 @@ agent in a fresh network namespace on its own display number and ports:
   new process, ready in dependency order;
 - a stale X lock left by a dead server is removed before Xvfb starts;
 - SIGTERM stops the chain in reverse order, each within its timeout;
-- the window manager runs when installed; missing binaries are reported
-  per service while the agent keeps serving.
+- the window manager runs when installed; missing binaries, and a python3
+  without websockify, are reported per service while the agent keeps
+  serving.
 """
 import os
 import signal
@@ -145,4 +146,21 @@ def test_missing_binaries_reported(agent_bin):
         assert status == 503
         assert b"Xvfb: failed (Xvfb: not found)" in body
         assert a.health()["status"] == "failed"
+        assert a.alive()
+
+
+def test_websockify_module_missing_is_named(agent_bin, tmp_path):
+    # websockify runs as python3 -c: a python3 without the module (here the
+    # real one without its site directories) names the import that failed,
+    # as a missing program is named, and the rest of the chain is ready.
+    need("Xvfb", "x11vnc")
+    python3 = tmp_path / "python3"
+    python3.write_text('#!/bin/sh\nexec /usr/bin/python3 -S "$@"\n')
+    python3.chmod(0o755)
+    with Agent(agent_bin, "window_manager=", f"bin_path={tmp_path}:/usr/bin:/bin") as a:
+        a.wait_state("x11vnc", "ready")
+        wait_until(lambda: a.log_lines("websockify: cannot import websockify: No module named 'websockify'"),
+                   30, "websockify's import error in the log")
+        assert a.services()["websockify"]["state"] != "ready"
+        assert a.services()["Xvfb"]["restarts"] == 0
         assert a.alive()

@@ -65,9 +65,13 @@ static void test_display_stack(void **state) {
 
         assert_string_equal(d.services[2].name, "websockify");
         assert_string_equal(test_join(d.services[2].argv),
-                            "python3 -c import sys, warnings; sys.modules['numpy'] = None; "
-                            "warnings.filterwarnings('ignore', \"no 'numpy' module\"); sys.argv[0] = 'websockify'; "
-                            "from websockify.websocketproxy import websockify_init; websockify_init() "
+                            "python3 -c import sys, warnings\n"
+                            "sys.modules['numpy'] = None\n"
+                            "warnings.filterwarnings('ignore', \"no 'numpy' module\")\n"
+                            "sys.argv[0] = 'websockify'\n"
+                            "try: from websockify.websocketproxy import websockify_init\n"
+                            "except ImportError as e: sys.exit(f'cannot import websockify: {e}')\n"
+                            "websockify_init() "
                             "--web /usr/share/novnc --token-plugin TokenFile "
                             "--token-source /run/vmba/novnc-tokens 0.0.0.0:6087");
         assert_string_equal(test_join(d.services[2].depends_on), "x11vnc");
