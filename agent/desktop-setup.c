@@ -13,6 +13,18 @@
 #include "vnc/desktop.h"
 #include "vnc/display.h"
 
+/* x11vnc and websockify never run as root: without their user, no
+ * desktop (the supervisor fails them with the same reason). */
+static void vnc_user_lookup(Manager *m) {
+        char err[256];
+        int r;
+
+        r = sv_user_lookup(NULL, m->config.vnc_user, &m->vnc_uid, &m->vnc_gid, err, sizeof err);
+        m->vnc_found = r >= 0;
+        if (r < 0)
+                log_error("The desktop will not be served: %s.", err);
+}
+
 static void browser_user_lookup(Manager *m) {
         const Config *c = &m->config;
         char err[256];
@@ -47,7 +59,10 @@ static int write_secret_files(Manager *m) {
         const char *secret = host_secrets_desktop(m->secrets);
         int r;
 
-        r = desktop_write_secret_files(&m->desktop_paths, secret, display_connect_host(c->vnc_listen), c->vnc_port);
+        if (!m->vnc_found)
+                return 0;
+        r = desktop_write_secret_files(&m->desktop_paths, secret, display_connect_host(c->vnc_listen), c->vnc_port,
+                                       m->vnc_uid, m->vnc_gid);
         if (r < 0)
                 return log_error_errno(r, "Failed to write the desktop secret's files in %s: %m", c->runtime_dir);
         return 0;
@@ -67,10 +82,12 @@ int desktop_setup(Manager *m) {
         /* A services file brings its own stack: nothing of ours to write. */
         if (!isempty(c->services_file))
                 return 0;
+        vnc_user_lookup(m);
         DesktopFilesOptions o = {
                 .paths = &m->desktop_paths, .runtime_dir = c->runtime_dir, .profile = c->firefox_profile,
                 .display = num < 0 ? 0 : (unsigned)num, .browser = m->browser_found,
                 .uid = m->browser_uid, .gid = m->browser_gid,
+                .vnc = m->vnc_found, .vnc_uid = m->vnc_uid, .vnc_gid = m->vnc_gid,
         };
         if (o.browser)
                 private_dir(c->login_home);

@@ -54,6 +54,9 @@ typedef struct Manager {
         bool browser_found;       /* browser_user exists (not root): uid, gid */
         uid_t browser_uid;
         gid_t browser_gid;
+        bool vnc_found;           /* vnc_user exists (not root): uid, gid */
+        uid_t vnc_uid;
+        gid_t vnc_gid;
         const char *log_secrets[4]; /* what service output must not show (desktop_log_secrets) */
         char log_vnc_password[9];
         Children *children;       /* every child exit arrives here (SIGCHLD) */

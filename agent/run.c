@@ -470,6 +470,7 @@ static int load_services(const Config *c, const DesktopPaths *paths, ServiceDefs
                         .novnc_listen = c->novnc_listen,
                         .novnc_port = c->novnc_port,
                         .novnc_web = c->novnc_web,
+                        .vnc_user = c->vnc_user,
                         .firefox = c->firefox,
                         .firefox_profile = c->firefox_profile,
                         .browser_user = c->browser_user,

@@ -22,6 +22,8 @@ void desktop_paths_done(DesktopPaths *p) {
         if (!p)
                 return;
         free(p->xauthority);
+        free(p->vnc_dir);
+        free(p->vnc_xauthority);
         free(p->vnc_password);
         free(p->novnc_tokens);
         free(p->browser_dir);
@@ -44,8 +46,10 @@ int desktop_paths_init(DesktopPaths *p, const char *runtime_dir, const char *pro
         d.browser_dir = strndup(profile, (size_t)(slash - profile));
         if (!d.browser_dir ||
             asprintf(&d.xauthority, "%s/Xauthority", runtime_dir) < 0 ||
-            asprintf(&d.vnc_password, "%s/vnc-password", runtime_dir) < 0 ||
-            asprintf(&d.novnc_tokens, "%s/novnc-tokens", runtime_dir) < 0 ||
+            asprintf(&d.vnc_dir, "%s-vnc", runtime_dir) < 0 ||
+            asprintf(&d.vnc_xauthority, "%s/Xauthority", d.vnc_dir) < 0 ||
+            asprintf(&d.vnc_password, "%s/vnc-password", d.vnc_dir) < 0 ||
+            asprintf(&d.novnc_tokens, "%s/novnc-tokens", d.vnc_dir) < 0 ||
             asprintf(&d.browser_tmp, "%s/tmp", d.browser_dir) < 0 ||
             asprintf(&d.browser_xauthority, "%s/.Xauthority", d.browser_dir) < 0 ||
             asprintf(&d.bus_socket, "%s/bus", d.browser_dir) < 0 ||

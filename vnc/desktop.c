@@ -1,8 +1,8 @@
 /* Implementation of desktop.h.  Files root writes into the browser user's
- * directory go through write_file_atomic_owned() (a new file renamed over
- * the name: a symlink planted there is replaced, never followed) and
- * directories through mkdir_owned() (never chown()s what another uid
- * owns), since that user controls the directory's entries. */
+ * or the VNC user's directory go through write_file_atomic_owned() (a new
+ * file renamed over the name: a symlink planted there is replaced, never
+ * followed) and directories through mkdir_owned() (never chown()s what
+ * another uid owns), since that user controls the directory's entries. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,13 +51,31 @@ static int write_cookie(const DesktopFilesOptions *o, char *err, size_t size) {
         r = write_file_atomic(o->paths->xauthority, entry, (size_t)n, 0600);
         if (r < 0)
                 fail(r, err, size, "cannot write", o->paths->xauthority);
-        else if (o->browser) {
+        if (r >= 0 && o->browser) {
                 r = write_file_atomic_owned(o->paths->browser_xauthority, entry, (size_t)n, 0600, o->uid, o->gid,
                                             0);
                 if (r < 0)
                         fail(r, err, size, "cannot write", o->paths->browser_xauthority);
         }
+        if (r >= 0 && o->vnc) {
+                r = write_file_atomic_owned(o->paths->vnc_xauthority, entry, (size_t)n, 0600, o->vnc_uid,
+                                            o->vnc_gid, 0);
+                if (r < 0)
+                        fail(r, err, size, "cannot write", o->paths->vnc_xauthority);
+        }
         explicit_bzero(entry, sizeof entry);
+        return r;
+}
+
+/* x11vnc's and websockify's: made before the cookie is copied into it. */
+static int vnc_dir_make(const DesktopFilesOptions *o, char *err, size_t size) {
+        int r = mkdir_owned(o->paths->vnc_dir, 0700, o->vnc_uid, o->vnc_gid);
+
+        if (r == -EPERM)
+                snprintf(err, size, "%s is not the VNC user's (uid %u): refused", o->paths->vnc_dir,
+                         (unsigned)o->vnc_uid);
+        else if (r < 0)
+                fail(r, err, size, "cannot create", o->paths->vnc_dir);
         return r;
 }
 
@@ -95,10 +113,13 @@ int desktop_write_start_files(const DesktopFilesOptions *o, char *err, size_t si
         }
         if (r < 0)
                 return fail(r, err, size, "cannot create", o->runtime_dir);
+        if (o->vnc && (r = vnc_dir_make(o, err, size)) < 0)
+                return r;
         return write_cookie(o, err, size);
 }
 
-int desktop_write_secret_files(const DesktopPaths *p, const char *secret, const char *vnc_host, uint16_t vnc_port) {
+int desktop_write_secret_files(const DesktopPaths *p, const char *secret, const char *vnc_host, uint16_t vnc_port,
+                               uid_t uid, gid_t gid) {
         _cleanup_(erase_and_freep) char *pw = NULL, *tokens = NULL;
         int r;
 
@@ -107,8 +128,8 @@ int desktop_write_secret_files(const DesktopPaths *p, const char *secret, const 
                 r = desktop_novnc_tokens_text(secret, vnc_host, vnc_port, &tokens);
         if (r < 0)
                 return r;
-        r = write_file_atomic(p->vnc_password, pw, strlen(pw), 0600);
+        r = write_file_atomic_owned(p->vnc_password, pw, strlen(pw), 0600, uid, gid, 0);
         if (r < 0)
                 return r;
-        return write_file_atomic(p->novnc_tokens, tokens, strlen(tokens), 0600);
+        return write_file_atomic_owned(p->novnc_tokens, tokens, strlen(tokens), 0600, uid, gid, 0);
 }

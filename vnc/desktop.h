@@ -17,6 +17,9 @@ typedef struct DesktopFilesOptions {
         bool browser;             /* the browser user exists: prepare its files */
         uid_t uid;                /* the browser user (not root) */
         gid_t gid;
+        bool vnc;                 /* the VNC user exists: prepare its directory */
+        uid_t vnc_uid;            /* the VNC user (not root) */
+        gid_t vnc_gid;
 } DesktopFilesOptions;
 
 /* For the browser (o->browser): its directory, tmp and profile (its own,
@@ -28,10 +31,14 @@ int desktop_write_browser_files(const DesktopFilesOptions *o, char *err, size_t 
 /* runtime_dir (0700 root; an existing one is made so when root owns it,
  * refused with -EPERM otherwise) and a fresh random cookie in Xauthority
  * (0600 root) and, when o->browser, in the browser's copy (0600, its own).
+ * When o->vnc, the VNC user's directory (0700, its own; one another uid
+ * owns is refused with -EPERM) and its copy of the cookie (0600, its own).
  * Xvfb must not start when this failed: its -auth fails open. */
 int desktop_write_start_files(const DesktopFilesOptions *o, char *err, size_t size);
 
-/* The secret's files: x11vnc's password file and websockify's token file
- * (0600 root), pointing websockify at x11vnc on vnc_host:vnc_port.
- * -EINVAL when the secret does not pass desktop_secret_is_valid(). */
-int desktop_write_secret_files(const DesktopPaths *p, const char *secret, const char *vnc_host, uint16_t vnc_port);
+/* The secret's files in the VNC user's directory: x11vnc's password file
+ * and websockify's token file (0600, uid:gid's), pointing websockify at
+ * x11vnc on vnc_host:vnc_port.  -EINVAL when the secret does not pass
+ * desktop_secret_is_valid(). */
+int desktop_write_secret_files(const DesktopPaths *p, const char *secret, const char *vnc_host, uint16_t vnc_port,
+                               uid_t uid, gid_t gid);

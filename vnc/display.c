@@ -17,6 +17,9 @@
  *    connection that brings the token (TokenFile: the desktop secret);
  *    without it the socket is closed, no 101.  It is started through
  *    python3 -c (WEBSOCKIFY_MAIN), not its script.
+ *  - x11vnc and websockify run as vnc_user, reading their copies of the
+ *    cookie, password and tokens in its directory: the two face the
+ *    network, and a hole in either must not give root.
  *  - the browser's session bus and Firefox run as browser_user; Firefox
  *    keeps remoting on (no --no-remote): browser.c hands it URLs over
  *    that bus. */
@@ -137,13 +140,18 @@ static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs 
         vnc_listen_args(c->vnc_listen, l);
         t.probe = (ProbeSpec){ .type = PROBE_TCP_BANNER, .port = c->vnc_port,
                                .host = strdup(display_connect_host(c->vnc_listen)), .expect = strdup("RFB ") };
+        t.user = strdup(c->vnc_user);
+        if (!t.user) { /* never as root for want of memory */
+                service_def_done(&t);
+                return -ENOMEM;
+        }
         return add_service(d, DISPLAY_SERVICE_X11VNC,
-                           strv_make("x11vnc", "-display", display, "-auth", c->paths->xauthority, "-rfbport", port,
+                           strv_make("x11vnc", "-display", display, "-auth", c->paths->vnc_xauthority, "-rfbport", port,
                                      l[0], l[1], l[2], l[3], "-1", "-forever", "-shared", "-quiet",
                                      "-passwdfile", c->paths->vnc_password, NULL),
                            "Xvfb", NULL,
                            (char *[]){ (char *)kv(e1, sizeof e1, "DISPLAY", display),
-                                       (char *)kv(e2, sizeof e2, "XAUTHORITY", c->paths->xauthority), NULL },
+                                       (char *)kv(e2, sizeof e2, "XAUTHORITY", c->paths->vnc_xauthority), NULL },
                            &t);
 }
 
@@ -171,6 +179,11 @@ static int add_websockify(const DisplayOptions *c, const char *display, ServiceD
         snprintf(source, sizeof source, strchr(listen, ':') ? "[%s]:%u" : "%s:%u", listen, c->novnc_port);
         t.probe = (ProbeSpec){ .type = PROBE_HTTP, .port = c->novnc_port,
                                .host = strdup(display_connect_host(c->novnc_listen)), .path = strdup("/") };
+        t.user = strdup(c->vnc_user);
+        if (!t.user) { /* never as root for want of memory */
+                service_def_done(&t);
+                return -ENOMEM;
+        }
         return add_service(d, DISPLAY_SERVICE_WEBSOCKIFY,
                            strv_make("python3", "-c", WEBSOCKIFY_MAIN, "--web", c->novnc_web, "--token-plugin",
                                      "TokenFile", "--token-source", c->paths->novnc_tokens, source, NULL),
@@ -254,6 +267,10 @@ static int check(const DisplayOptions *c, int num, char *errbuf, size_t size) {
         if (!c->geometry || sscanf(c->geometry, "%ux%u", &w, &h) != 2 || w == 0 || h == 0 ||
             strspn(c->geometry, "0123456789x") != strlen(c->geometry)) {
                 snprintf(errbuf, size, "geometry: '%s' is not of the form WIDTHxHEIGHT", c->geometry ?: "");
+                return -EINVAL;
+        }
+        if (isempty(c->vnc_user)) {
+                snprintf(errbuf, size, "vnc_user: empty, and x11vnc and websockify never run as root");
                 return -EINVAL;
         }
         return 0;

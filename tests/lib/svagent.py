@@ -28,6 +28,9 @@ DESKTOP_SECRET = "Desk70p-s3cret-for-the-tests-0123"
 # An existing unprivileged user of this machine: tests add no users.
 BROWSER_USER = "nobody"
 BROWSER_UID = 65534
+# x11vnc's and websockify's: another uid than the browser's, as in the image.
+VNC_USER = "daemon"
+VNC_UID = 1
 
 
 def write_secret_files(directory):
@@ -72,11 +75,13 @@ class Agent:
         self.ns = ns or Netns("vmbasv")
         self.own_ns = ns is None
         self.dir = tempfile.mkdtemp(prefix="vmba-sv-", dir="/var/tmp")
-        # The browser user may pass through (not list) to its own directory,
-        # browser/, which the agent creates; everything else here is root's.
+        # The browser user and the VNC user may pass through (not list) to
+        # their own directories, browser/ and run-vnc/, which the agent
+        # creates; everything else here is root's.
         os.chmod(self.dir, 0o711)
         self.browser_dir = os.path.join(self.dir, "browser")
         self.runtime_dir = os.path.join(self.dir, "run")
+        self.vnc_dir = self.runtime_dir + "-vnc"
         self.display = display if display is not None else free_display()
         self.http_port = 18300 + self.display
         self.vnc_port = 15900 + self.display
@@ -92,6 +97,7 @@ class Agent:
                 "--set", f"runtime_dir={self.dir}/run",
                 "--set", f"login_home={self.dir}/logins",
                 "--set", f"browser_user={BROWSER_USER}",
+                "--set", f"vnc_user={VNC_USER}",
                 "--set", f"cmdline_path={self.dir}/cmdline"]
         with open(f"{self.dir}/cmdline", "w") as f:
             f.write(cmdline + "\n")

@@ -2,7 +2,9 @@
 dbus-daemon, the agent in a fresh network namespace:
 
 - the files derived from the desktop secret and the X cookie, their owners
-  and modes; the browser user cannot read the agent's files;
+  and modes; x11vnc and websockify run as the VNC user, with their own
+  copies; neither the browser user nor the VNC user can read the agent's
+  files, nor the browser user the VNC user's;
 - exactly the configured listeners (no [::]:5900, no [::]:PORT);
 - Xvfb refuses a client without the cookie (as root, and as the browser's
   uid), the browser's copy of the cookie works for the browser's uid;
@@ -10,7 +12,8 @@ dbus-daemon, the agent in a fresh network namespace:
   noVNC WebSocket needs the token; the secret never reaches the log;
 - the secret arriving later (MMDS) rewrites the files and restarts x11vnc
   and websockify;
-- a missing browser user: the browser never starts, and /health says why.
+- a missing browser user: the browser never starts, and /health says why;
+  a missing VNC user: no x11vnc or websockify (never as root), and why.
 The real-Firefox tests are in test_browser.py."""
 import json
 import os
@@ -21,7 +24,7 @@ import pytest
 
 from desktop import as_user, listeners, rfb, ws_upgrade, x_windows
 from netns import need, wait_until
-from svagent import BROWSER_UID, DESKTOP_SECRET, MMDS_SERVER, TOKEN, Agent, auth
+from svagent import BROWSER_UID, DESKTOP_SECRET, MMDS_SERVER, TOKEN, VNC_UID, Agent, auth
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -34,20 +37,36 @@ def agent(agent_bin):
         yield a
 
 
+def proc_uids(pid):
+    """The real, effective, saved and filesystem uid of pid."""
+    with open(f"/proc/{pid}/status") as f:
+        return [int(u) for l in f if l.startswith("Uid:") for u in l.split()[1:]]
+
+
 def mode(path):
     st = os.lstat(path)
     return st.st_uid, stat.S_IMODE(st.st_mode)
 
 
 def test_files_owners_and_modes(agent):
-    run = agent.runtime_dir
+    run, vnc = agent.runtime_dir, agent.vnc_dir
     assert mode(run) == (0, 0o700)
-    for name in ("Xauthority", "vnc-password", "novnc-tokens"):
-        assert mode(os.path.join(run, name)) == (0, 0o600), name
-    with open(os.path.join(run, "vnc-password")) as f:
+    assert os.listdir(run) == ["Xauthority"]
+    assert mode(os.path.join(run, "Xauthority")) == (0, 0o600)
+    # x11vnc's and websockify's own directory and copies.
+    assert mode(vnc) == (VNC_UID, 0o700)
+    assert sorted(os.listdir(vnc)) == ["Xauthority", "novnc-tokens", "vnc-password"]
+    for name in os.listdir(vnc):
+        assert mode(os.path.join(vnc, name)) == (VNC_UID, 0o600), name
+    with open(os.path.join(run, "Xauthority"), "rb") as f, open(os.path.join(vnc, "Xauthority"), "rb") as g:
+        assert f.read() == g.read()
+    with open(os.path.join(vnc, "vnc-password")) as f:
         assert f.read() == DESKTOP_SECRET + "\n"
-    with open(os.path.join(run, "novnc-tokens")) as f:
+    with open(os.path.join(vnc, "novnc-tokens")) as f:
         assert f.read() == f"{DESKTOP_SECRET}: 127.0.0.1:{agent.vnc_port}\n"
+    # They run as that user, not root.
+    for name in ("x11vnc", "websockify"):
+        assert proc_uids(agent.services()[name]["pid"]) == [VNC_UID] * 4, name
     b = agent.browser_dir
     for d in (b, os.path.join(b, "tmp"), os.path.join(b, "profile")):
         assert mode(d) == (BROWSER_UID, 0o700), d
@@ -61,11 +80,17 @@ def test_files_owners_and_modes(agent):
     assert out[:4] == ["ffff", "0000", f"{len(str(agent.display)):04x}",
                        str(agent.display).encode().hex()] and out[4:6] == ["0012", b"MIT-MAGIC-COOKIE-1".hex()]
     assert out[6] == "0010" and len(out[7]) == 32
-    # The browser's uid reads none of the agent's files.
-    for cmd, path in (("cat", os.path.join(agent.dir, "token")), ("cat", os.path.join(run, "vnc-password")),
-                      ("ls", run), ("ls", os.path.join(agent.dir, "logins"))):
-        r = agent.ns.run(*as_user(BROWSER_UID, cmd, path), check=False)
-        assert r.returncode != 0 and "Permission denied" in r.stderr, (path, r.stderr)
+    # The browser's uid reads none of the agent's files, nor the VNC
+    # user's; the VNC user none of the agent's.
+    for uid, cmd, path in ((BROWSER_UID, "cat", os.path.join(agent.dir, "token")),
+                           (BROWSER_UID, "cat", os.path.join(vnc, "vnc-password")),
+                           (BROWSER_UID, "ls", vnc), (BROWSER_UID, "ls", run),
+                           (BROWSER_UID, "ls", os.path.join(agent.dir, "logins")),
+                           (VNC_UID, "cat", os.path.join(agent.dir, "token")),
+                           (VNC_UID, "cat", os.path.join(run, "Xauthority")), (VNC_UID, "ls", run),
+                           (VNC_UID, "ls", agent.browser_dir), (VNC_UID, "ls", os.path.join(agent.dir, "logins"))):
+        r = agent.ns.run(*as_user(uid, cmd, path), check=False)
+        assert r.returncode != 0 and "Permission denied" in r.stderr, (uid, path, r.stderr)
     assert mode(os.path.join(agent.dir, "logins")) == (0, 0o700)
 
 
@@ -124,7 +149,7 @@ def test_secret_from_mmds_later(agent_bin, tmp_path):
                f"desktop_secret_file={tmp_path}/absent", "token_file=") as a:
         a.ns.popen([sys.executable, MMDS_SERVER, "127.0.0.1", str(release), str(tmp_path / "mmds.log")])
         a.wait_ready()
-        with open(os.path.join(a.runtime_dir, "vnc-password")) as f:
+        with open(os.path.join(a.vnc_dir, "vnc-password")) as f:
             random_pw = f.read().strip()
         assert random_pw != DESKTOP_SECRET and len(random_pw) == 64
         before = a.services()
@@ -143,7 +168,7 @@ def test_secret_from_mmds_later(agent_bin, tmp_path):
         assert after["x11vnc"]["state"] == after["websockify"]["state"] == "ready"
         started = [l.split("Service ")[1].split(" ")[0] for l in a.log_lines("started (pid")]
         assert started[-2:] == ["x11vnc", "websockify"], started
-        with open(os.path.join(a.runtime_dir, "vnc-password")) as f:
+        with open(os.path.join(a.vnc_dir, "vnc-password")) as f:
             assert f.read() == DESKTOP_SECRET + "\n"
         with a.ns.entered():
             assert rfb("127.0.0.1", a.vnc_port, DESKTOP_SECRET)[2] == 0
@@ -172,3 +197,22 @@ def test_browser_user_missing(agent_bin):
         assert s["firefox"]["pid"] is None
         assert a.log_lines("The browser will not start: user 'vmba-no-such-user' not found")
         assert not os.path.exists(a.browser_dir)
+
+
+def test_vnc_user_missing(agent_bin):
+    """Fail closed: no such user, no desktop (x11vnc and websockify never
+    run as root), and why; the display and the browser are unaffected."""
+    need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
+    with Agent(agent_bin, "window_manager=", "vnc_user=vmba-no-such-user") as a:
+        a.wait_state("x11vnc", "failed")
+        why = "user 'vmba-no-such-user' not found in /etc/passwd"
+        s = a.services()
+        assert s["x11vnc"]["last_error"] == why and s["x11vnc"]["pid"] is None
+        assert s["websockify"]["state"] == "waiting" and s["websockify"]["pid"] is None
+        assert s["Xvfb"]["state"] == s["browser-bus"]["state"] == "ready"
+        assert a.log_lines("The desktop will not be served: user 'vmba-no-such-user' not found")
+        status, body = a.get("/health/ready")
+        assert status == 503 and f"x11vnc: failed ({why})".encode() in body
+        assert not os.path.exists(a.vnc_dir)
+        assert listeners(a.ns) == [f"0.0.0.0:{a.http_port}"]
+        assert a.alive()

@@ -13,7 +13,9 @@ agent in a fresh network namespace on its own display number and ports:
   serving.
 """
 import os
+import shutil
 import signal
+import tempfile
 
 import pytest
 
@@ -149,15 +151,25 @@ def test_missing_binaries_reported(agent_bin):
         assert a.alive()
 
 
-def test_websockify_module_missing_is_named(agent_bin, tmp_path):
+def test_websockify_module_missing_is_named(agent_bin):
     # websockify runs as python3 -c: a python3 without the module (here the
     # real one without its site directories) names the import that failed,
     # as a missing program is named, and the rest of the chain is ready.
     need("Xvfb", "x11vnc")
-    python3 = tmp_path / "python3"
-    python3.write_text('#!/bin/sh\nexec /usr/bin/python3 -S "$@"\n')
-    python3.chmod(0o755)
-    with Agent(agent_bin, "window_manager=", f"bin_path={tmp_path}:/usr/bin:/bin") as a:
+    bin_dir = tempfile.mkdtemp(prefix="vmba-bin-", dir="/var/tmp")
+    try:
+        os.chmod(bin_dir, 0o755)  # websockify's user runs it
+        python3 = os.path.join(bin_dir, "python3")
+        with open(python3, "w") as f:
+            f.write('#!/bin/sh\nexec /usr/bin/python3 -S "$@"\n')
+        os.chmod(python3, 0o755)
+        websockify_without_module(agent_bin, bin_dir)
+    finally:
+        shutil.rmtree(bin_dir)
+
+
+def websockify_without_module(agent_bin, bin_dir):
+    with Agent(agent_bin, "window_manager=", f"bin_path={bin_dir}:/usr/bin:/bin") as a:
         a.wait_state("x11vnc", "ready")
         wait_until(lambda: a.log_lines("websockify: cannot import websockify: No module named 'websockify'"),
                    30, "websockify's import error in the log")

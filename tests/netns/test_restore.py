@@ -103,7 +103,7 @@ def test_restore_makes_the_clone_distinct(restored):
     after = a.services()
     assert after["x11vnc"]["pid"] != before["x11vnc"]["pid"]
     assert after["Xvfb"]["pid"] == before["Xvfb"]["pid"]
-    with open(os.path.join(a.runtime_dir, "vnc-password")) as f:
+    with open(os.path.join(a.vnc_dir, "vnc-password")) as f:
         assert f.read() == NEW_DESKTOP + "\n"
     status, metrics = a.get("/metrics")
     assert b"\nvmba_restores_total 1\n" in metrics and b"\nvmba_restore_milliseconds " in metrics

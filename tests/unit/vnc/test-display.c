@@ -34,7 +34,7 @@ static DisplayOptions defaults(void) {
                 .vnc_listen = "0.0.0.0", .vnc_port = 5907, .novnc_listen = "0.0.0.0", .novnc_port = 6087,
                 .novnc_web = "/usr/share/novnc", .firefox = "firefox-esr",
                 .firefox_profile = "/var/lib/vmba/browser/profile", .browser_user = "vmba-browser",
-                .paths = &paths, .bin_path = "/usr/local/bin:/usr/bin:/bin",
+                .vnc_user = "vmba-vnc", .paths = &paths, .bin_path = "/usr/local/bin:/usr/bin:/bin",
         };
 }
 
@@ -54,9 +54,11 @@ static void test_display_stack(void **state) {
 
         assert_string_equal(d.services[1].name, "x11vnc");
         assert_string_equal(test_join(d.services[1].argv),
-                            "x11vnc -display :7 -auth /run/vmba/Xauthority -rfbport 5907 -listen 0.0.0.0 -no6 "
-                            "-rfbportv6 -1 -forever -shared -quiet -passwdfile /run/vmba/vnc-password");
-        assert_string_equal(test_join(d.services[1].env), "DISPLAY=:7 XAUTHORITY=/run/vmba/Xauthority");
+                            "x11vnc -display :7 -auth /run/vmba-vnc/Xauthority -rfbport 5907 -listen 0.0.0.0 -no6 "
+                            "-rfbportv6 -1 -forever -shared -quiet -passwdfile /run/vmba-vnc/vnc-password");
+        assert_string_equal(test_join(d.services[1].env), "DISPLAY=:7 XAUTHORITY=/run/vmba-vnc/Xauthority");
+        /* Facing the network: never root. */
+        assert_string_equal(d.services[1].user, "vmba-vnc");
         assert_string_equal(test_join(d.services[1].depends_on), "Xvfb");
         assert_int_equal(d.services[1].probe.type, PROBE_TCP_BANNER);
         assert_string_equal(d.services[1].probe.host, "127.0.0.1");
@@ -73,7 +75,8 @@ static void test_display_stack(void **state) {
                             "except ImportError as e: sys.exit(f'cannot import websockify: {e}')\n"
                             "websockify_init() "
                             "--web /usr/share/novnc --token-plugin TokenFile "
-                            "--token-source /run/vmba/novnc-tokens 0.0.0.0:6087");
+                            "--token-source /run/vmba-vnc/novnc-tokens 0.0.0.0:6087");
+        assert_string_equal(d.services[2].user, "vmba-vnc");
         assert_string_equal(test_join(d.services[2].depends_on), "x11vnc");
         assert_int_equal(d.services[2].probe.type, PROBE_HTTP);
         assert_string_equal(d.services[2].probe.host, "127.0.0.1");
@@ -136,8 +139,8 @@ static void test_listen_addresses(void **state) {
         c.novnc_listen = "10.0.0.2";
         assert_int_equal(display_build_services(&c, &d, err, sizeof err), 0);
         assert_string_equal(test_join(d.services[1].argv),
-                            "x11vnc -display :7 -auth /run/vmba/Xauthority -rfbport 5907 -listen 10.0.0.2 -no6 "
-                            "-rfbportv6 -1 -forever -shared -quiet -passwdfile /run/vmba/vnc-password");
+                            "x11vnc -display :7 -auth /run/vmba-vnc/Xauthority -rfbport 5907 -listen 10.0.0.2 -no6 "
+                            "-rfbportv6 -1 -forever -shared -quiet -passwdfile /run/vmba-vnc/vnc-password");
         assert_string_equal(d.services[1].probe.host, "10.0.0.2");
         assert_string_equal(d.services[2].argv[9], "10.0.0.2:6087");
         assert_string_equal(d.services[2].probe.host, "10.0.0.2");
@@ -148,8 +151,8 @@ static void test_listen_addresses(void **state) {
         c.novnc_listen = "::";
         assert_int_equal(display_build_services(&c, &d, err, sizeof err), 0);
         assert_string_equal(test_join(d.services[1].argv),
-                            "x11vnc -display :7 -auth /run/vmba/Xauthority -rfbport 5907 -listen6 fd00::2 -noipv4 "
-                            "-rfbportv6 -1 -forever -shared -quiet -passwdfile /run/vmba/vnc-password");
+                            "x11vnc -display :7 -auth /run/vmba-vnc/Xauthority -rfbport 5907 -listen6 fd00::2 -noipv4 "
+                            "-rfbportv6 -1 -forever -shared -quiet -passwdfile /run/vmba-vnc/vnc-password");
         assert_string_equal(d.services[1].probe.host, "fd00::2");
         assert_string_equal(d.services[2].argv[9], "[::]:6087");
         assert_string_equal(d.services[2].probe.host, "::1");
@@ -193,6 +196,11 @@ static void test_no_browser(void **state) {
         c.display = "1";
         assert_int_equal(display_build_services(&c, &d, err, sizeof err), -EINVAL);
         assert_string_equal(err, "display: '1' is not of the form :N");
+
+        c = defaults();
+        c.vnc_user = "";
+        assert_int_equal(display_build_services(&c, &d, err, sizeof err), -EINVAL);
+        assert_string_equal(err, "vnc_user: empty, and x11vnc and websockify never run as root");
 }
 
 static void test_paths_and_texts(void **state) {
@@ -200,8 +208,10 @@ static void test_paths_and_texts(void **state) {
         char *t = NULL;
 
         assert_string_equal(paths.xauthority, "/run/vmba/Xauthority");
-        assert_string_equal(paths.vnc_password, "/run/vmba/vnc-password");
-        assert_string_equal(paths.novnc_tokens, "/run/vmba/novnc-tokens");
+        assert_string_equal(paths.vnc_dir, "/run/vmba-vnc");
+        assert_string_equal(paths.vnc_xauthority, "/run/vmba-vnc/Xauthority");
+        assert_string_equal(paths.vnc_password, "/run/vmba-vnc/vnc-password");
+        assert_string_equal(paths.novnc_tokens, "/run/vmba-vnc/novnc-tokens");
         assert_string_equal(paths.browser_dir, "/var/lib/vmba/browser");
         assert_string_equal(paths.browser_tmp, "/var/lib/vmba/browser/tmp");
         assert_string_equal(paths.browser_xauthority, "/var/lib/vmba/browser/.Xauthority");
