@@ -407,7 +407,10 @@ static int service_spawn(Service *s) {
                 snprintf(s->last_error, sizeof s->last_error, "spawn: %s", strerror(-r));
                 return r;
         }
-        log_info("Service %s started (pid %d).", s->def->name, (int)s->pid);
+        if (s->def->user)
+                log_info("Service %s started (pid %d, as %s).", s->def->name, (int)s->pid, s->def->user);
+        else
+                log_info("Service %s started (pid %d).", s->def->name, (int)s->pid);
         if (s->def->probe.type == PROBE_NONE)
                 return 0; /* ready now: the caller feeds PROBE_OK */
 

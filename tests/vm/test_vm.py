@@ -122,6 +122,16 @@ def test_console_shows_agent_log(vm):
     assert re.search(r"vm-browser-agent(\[\d+\])?: ", vm.console_text()), vm.console_text()[-2000:]
 
 
+def test_network_facing_servers_not_root(vm):
+    # The image's users: x11vnc and websockify as vmba-vnc (they reached
+    # ready, so they read its copies of the cookie and the secret), the
+    # browser's bus as vmba-browser; Xvfb stays root's.
+    text = vm.console_text()
+    for name, user in (("x11vnc", "vmba-vnc"), ("websockify", "vmba-vnc"), ("browser-bus", "vmba-browser")):
+        assert re.search(rf"Service {name} started \(pid \d+, as {user}\)\.", text), (name, text[-3000:])
+    assert re.search(r"Service Xvfb started \(pid \d+\)\.", text), text[-3000:]
+
+
 def test_shutdown_ends_vm(vm):
     status, _ = vm.http("/shutdown", method="POST", data=b"")
     assert status in (200, 202)
