@@ -7,11 +7,14 @@
  * uid it drops to that user last, after everything that needs root: no
  * supplementary groups, then the gid, then the uid (all three ids each),
  * so nothing of root's is left to regain.  As in tini: 127 when exec
- * fails with ENOENT, 126 otherwise (and when it cannot drop). */
+ * fails with ENOENT, 126 otherwise (and when it cannot drop); from the
+ * chdir on, the child also says on its stderr (the service's log) what
+ * failed and why, which the exit code cannot. */
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -49,6 +52,18 @@ static int child_setup_fds(const SpawnOptions *o) {
         return 0;
 }
 
+/* In the child, once fd 2 is the service's: one line, then the exit.  The
+ * agent is single-threaded, so stdio and strerror() are safe after fork. */
+static _noreturn_ void child_fail(const SpawnOptions *o, const char *what, const char *path, int code) {
+        int e = errno;
+
+        if (o->uid != 0)
+                dprintf(STDERR_FILENO, "cannot %s %s as uid %u: %s\n", what, path, (unsigned)o->uid, strerror(e));
+        else
+                dprintf(STDERR_FILENO, "cannot %s %s: %s\n", what, path, strerror(e));
+        _exit(code);
+}
+
 static _noreturn_ void child_exec(const SpawnOptions *o, const char *binary) {
         struct sigaction sa = { .sa_handler = SIG_DFL };
         sigset_t all;
@@ -69,13 +84,13 @@ static _noreturn_ void child_exec(const SpawnOptions *o, const char *binary) {
         if (o->controlling_tty && ioctl(0, TIOCSCTTY, 0) < 0)
                 _exit(126);
         if (chdir(o->cwd ?: "/") < 0)
-                _exit(126);
+                child_fail(o, "enter", o->cwd ?: "/", 126);
         if (o->uid != 0 && (setgroups(0, NULL) < 0 || setresgid(o->gid, o->gid, o->gid) < 0 ||
                             setresuid(o->uid, o->uid, o->uid) < 0))
-                _exit(126);
+                child_fail(o, "drop privileges to run", binary, 126);
 
         execve(binary, o->argv, o->envp ?: environ);
-        _exit(errno == ENOENT ? 127 : 126);
+        child_fail(o, "execute", binary, errno == ENOENT ? 127 : 126);
 }
 
 int spawn_process(const SpawnOptions *o, pid_t *ret_pid) {

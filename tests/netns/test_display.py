@@ -20,7 +20,7 @@ import tempfile
 import pytest
 
 from netns import need, wait_until
-from svagent import Agent, free_display, proc_cmdline
+from svagent import VNC_UID, Agent, free_display, proc_cmdline
 
 CHAIN = ["Xvfb", "x11vnc", "websockify"]
 # Not on the display chain: the browser user's session bus (no dependency).
@@ -164,6 +164,24 @@ def test_websockify_module_missing_is_named(agent_bin):
             f.write('#!/bin/sh\nexec /usr/bin/python3 -S "$@"\n')
         os.chmod(python3, 0o755)
         websockify_without_module(agent_bin, bin_dir)
+    finally:
+        shutil.rmtree(bin_dir)
+
+
+def test_websockify_that_its_user_cannot_run(agent_bin):
+    # The agent (root) finds python3 in a directory its user cannot enter:
+    # the child says why its exec failed, which exit code 126 alone cannot.
+    need("Xvfb", "x11vnc")
+    bin_dir = tempfile.mkdtemp(prefix="vmba-bin-", dir="/var/tmp")
+    try:
+        python3 = os.path.join(bin_dir, "python3")
+        os.symlink("/usr/bin/python3", python3)
+        with Agent(agent_bin, "window_manager=", f"bin_path={bin_dir}:/usr/bin:/bin") as a:
+            a.wait_state("x11vnc", "ready")
+            wait_until(lambda: a.log_lines(f"websockify: cannot execute {python3} as uid {VNC_UID}: "
+                                           "Permission denied"), 30, "websockify's exec error in the log")
+            assert a.services()["websockify"]["state"] != "ready"
+            assert a.alive()
     finally:
         shutil.rmtree(bin_dir)
 

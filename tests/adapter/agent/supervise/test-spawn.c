@@ -1,8 +1,9 @@
 /* Tests of agent/supervise/spawn.c: what a spawned child gets (exactly fds
  * 0-3, no blocked or ignored signals, its own process group, cwd, env,
- * argv), the 127/126 exit codes when exec fails, dropping to a user
- * (as root; 126 when the drop is refused), and PATH lookup.  The
- * child is inspected from outside through /proc once it has exec'd. */
+ * argv), the 127/126 exit codes and the line on its stderr when exec
+ * fails, dropping to a user (as root; 126 and why when the drop is
+ * refused), and PATH lookup.  The child is inspected from outside through
+ * /proc once it has exec'd. */
 #include <fcntl.h>
 #include <grp.h>
 #include <setjmp.h>
@@ -11,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -167,16 +169,23 @@ static void test_child_environment(void **state) {
         sigprocmask(SIG_UNBLOCK, &ss, NULL);
 }
 
-static int spawn_exit_code(const char *name) {
+/* The exit code, and in said what the child wrote to its stderr. */
+static int spawn_exit_code(const char *name, char *said, size_t size) {
         char exe[128];
         char *argv[] = { exe, NULL };
+        int p[2], r, ws;
+        ssize_t n;
         pid_t pid;
-        int r, ws;
 
         snprintf(exe, sizeof exe, "%s/%s", dir, name);
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
         r = spawn_process(&(SpawnOptions){ .argv = argv, .stdin_fd = -1, .stdout_fd = -1,
-                                           .stderr_fd = -1, .extra_fd = -1 },
+                                           .stderr_fd = p[1], .extra_fd = -1 },
                           &pid);
+        close(p[1]);
+        n = r < 0 ? 0 : read(p[0], said, size - 1);
+        close(p[0]);
+        said[n > 0 ? n : 0] = '\0';
         if (r < 0)
                 return r;
         assert_int_equal(waitpid(pid, &ws, 0), pid);
@@ -185,10 +194,17 @@ static int spawn_exit_code(const char *name) {
 }
 
 static void test_exec_failures(void **state) {
-        assert_int_equal(spawn_exit_code("bad-interp"), 127);    /* ENOENT at exec */
-        assert_int_equal(spawn_exit_code("not-a-program"), 126); /* ENOEXEC */
-        assert_int_equal(spawn_exit_code("no-x"), -EACCES);      /* refused before fork */
-        assert_int_equal(spawn_exit_code("missing"), -ENOENT);
+        char said[512], want[512];
+
+        assert_int_equal(spawn_exit_code("bad-interp", said, sizeof said), 127); /* ENOENT at exec */
+        snprintf(want, sizeof want, "cannot execute %s/bad-interp: %s\n", dir, strerror(ENOENT));
+        assert_string_equal(said, want);
+        assert_int_equal(spawn_exit_code("not-a-program", said, sizeof said), 126); /* ENOEXEC */
+        snprintf(want, sizeof want, "cannot execute %s/not-a-program: %s\n", dir, strerror(ENOEXEC));
+        assert_string_equal(said, want);
+        assert_int_equal(spawn_exit_code("no-x", said, sizeof said), -EACCES); /* refused before fork */
+        assert_string_equal(said, "");
+        assert_int_equal(spawn_exit_code("missing", said, sizeof said), -ENOENT);
 }
 
 /* As root: the child runs as 65534 with its gid and no supplementary
@@ -201,10 +217,21 @@ static void test_drop_user(void **state) {
 
         if (geteuid() != 0) {
                 char *argv_true[] = { (char *)"true", NULL };
+                char said[512] = "";
+                int p[2];
+                ssize_t n;
+
+                assert_int_equal(pipe2(p, O_CLOEXEC), 0);
                 assert_int_equal(spawn_process(&(SpawnOptions){ .argv = argv_true, .stdin_fd = -1,
-                                                                .stdout_fd = -1, .stderr_fd = -1,
+                                                                .stdout_fd = -1, .stderr_fd = p[1],
                                                                 .extra_fd = -1, .uid = 65534, .gid = 65534 },
                                                &pid), 0);
+                close(p[1]);
+                n = read(p[0], said, sizeof said - 1);
+                close(p[0]);
+                assert_true(n > 0);
+                assert_true(startswith(said, "cannot drop privileges to run ") &&
+                            strstr(said, "/true as uid 65534: Operation not permitted\n"));
                 assert_int_equal(waitpid(pid, &ws, 0), pid);
                 assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 126);
                 return;
