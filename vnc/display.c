@@ -192,17 +192,25 @@ static int add_websockify(const DisplayOptions *c, const char *display, ServiceD
 }
 
 /* Configured but not installed: left out, as the issue asks ("when one
- * is installed"); nothing else depends on it. */
+ * is installed"); nothing else depends on it.  It manages the browser's
+ * windows and runs as the browser's user, with its cookie and HOME: the
+ * desktop is anyone's who has the desktop secret, and whatever a window
+ * manager can be made to start must not be root's.  No browser, no
+ * windows to manage: left out too. */
 static int add_window_manager(const DisplayOptions *c, const char *display, ServiceDefs *d) {
         _cleanup_(freep) char *wm = NULL;
-        char e1[64], e2[PATH_MAX];
+        char e1[64], e2[PATH_MAX], e3[PATH_MAX];
         ServiceDef t = {};
 
         if (isempty(c->window_manager) || find_executable(c->window_manager, c->bin_path, &wm) < 0)
                 return 0;
+        t.user = strdup(c->browser_user);
+        if (!t.user)
+                return -ENOMEM;
         return add_service(d, "window-manager", strv_make(c->window_manager, NULL), "Xvfb", NULL,
                            (char *[]){ (char *)kv(e1, sizeof e1, "DISPLAY", display),
-                                       (char *)kv(e2, sizeof e2, "XAUTHORITY", c->paths->xauthority), NULL },
+                                       (char *)kv(e2, sizeof e2, "XAUTHORITY", c->paths->browser_xauthority),
+                                       (char *)kv(e3, sizeof e3, "HOME", c->paths->browser_dir), NULL },
                            &t);
 }
 
@@ -287,7 +295,7 @@ int display_build_services(const DisplayOptions *c, ServiceDefs *ret, char *errb
                 return r;
         snprintf(display, sizeof display, ":%d", num);
         r = add_xvfb(c, num, &d);
-        if (r >= 0)
+        if (r >= 0 && browser)
                 r = add_window_manager(c, display, &d);
         if (r >= 0)
                 r = add_x11vnc(c, display, &d);

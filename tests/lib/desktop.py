@@ -1,7 +1,7 @@
 """What a client of the VM's desktop does, for the netns and bridge tiers:
 the RFB handshake with VNC authentication (DES, computed here with
 Debian's python3-cryptography: TripleDES with an 8-byte key is single
-DES), the noVNC WebSocket upgrade, the listening sockets of a namespace,
+DES), a viewer's click, the noVNC WebSocket upgrade, the listening sockets of a namespace,
 and the X windows of a display.  Each connects from the namespace it is
 given and never waits by sleeping: a socket timeout only bounds a hang."""
 import base64
@@ -51,6 +51,77 @@ def rfb(host, port, password=None, family=None):
         s.sendall(bytes([2]))
         s.sendall(vnc_des_response(password, _recv_exact(s, 16)))
         return banner, types, struct.unpack(">I", _recv_exact(s, 4))[0]
+
+
+def rfb_click(host, port, password, x, y, button):
+    """A VNC viewer's click: authenticates, moves to (x, y), presses and
+    releases button (1 left, 3 right).  Returns once x11vnc has answered a
+    FramebufferUpdateRequest sent after the click: it handles a client's
+    messages in order, so the click has reached the X server by then."""
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(fam, socket.SOCK_STREAM) as s:
+        s.settimeout(TIMEOUT)
+        s.connect(socket.getaddrinfo(host, port, fam, socket.SOCK_STREAM)[0][4])
+        _recv_exact(s, 12)
+        s.sendall(b"RFB 003.008\n")
+        assert 2 in _recv_exact(s, _recv_exact(s, 1)[0])
+        s.sendall(bytes([2]))
+        s.sendall(vnc_des_response(password, _recv_exact(s, 16)))
+        assert struct.unpack(">I", _recv_exact(s, 4))[0] == 0, "VNC authentication failed"
+        s.sendall(b"\x01")  # ClientInit: shared
+        _w, _h = struct.unpack(">HH", _recv_exact(s, 4))
+        bpp = _recv_exact(s, 16)[0]
+        _recv_exact(s, struct.unpack(">I", _recv_exact(s, 4))[0])  # the desktop's name
+        s.sendall(struct.pack(">BxHi", 2, 1, 0))  # SetEncodings: Raw only
+        mask = 1 << (button - 1)
+        for m in (0, mask, 0):
+            s.sendall(struct.pack(">BBHH", 5, m, x, y))  # PointerEvent
+        s.sendall(struct.pack(">BBHHHH", 3, 0, 0, 0, 1, 1))  # FramebufferUpdateRequest, 1x1
+        while True:
+            kind = _recv_exact(s, 1)[0]
+            if kind == 0:  # FramebufferUpdate: the answer
+                for _ in range(struct.unpack(">xH", _recv_exact(s, 3))[0]):
+                    _x, _y, w, h, enc = struct.unpack(">HHHHi", _recv_exact(s, 12))
+                    assert enc == 0, enc
+                    _recv_exact(s, w * h * bpp // 8)
+                return
+            if kind == 2:  # Bell
+                continue
+            if kind == 3:  # ServerCutText
+                _recv_exact(s, struct.unpack(">xxxI", _recv_exact(s, 7))[0])
+                continue
+            raise AssertionError(f"unexpected RFB message {kind}")
+
+
+def wm_round_trip(ns, display, xauthority):
+    """Returns once the window manager has handled every X event sent
+    before this call: asks it (a _NET_NUMBER_OF_DESKTOPS client message,
+    through libxdo) for one desktop more and waits until it has set it."""
+    code = ("import ctypes, sys, time\n"
+            "x = ctypes.CDLL('libxdo.so.3')\n"
+            "x.xdo_new.restype = ctypes.c_void_p\n"
+            "xdo = ctypes.c_void_p(x.xdo_new(sys.argv[1].encode()))\n"
+            "n = ctypes.c_long()\n"
+            "assert x.xdo_get_number_of_desktops(xdo, ctypes.byref(n)) == 0\n"
+            "want = n.value + 1\n"
+            "assert x.xdo_set_number_of_desktops(xdo, ctypes.c_long(want)) == 0\n"
+            "while x.xdo_get_number_of_desktops(xdo, ctypes.byref(n)) == 0 and n.value != want:\n"
+            "    time.sleep(0.01)\n"
+            "print(n.value)\n")
+    env = {"PATH": "/usr/bin:/bin", "XAUTHORITY": xauthority, "HOME": "/nonexistent"}
+    r = ns.run("python3", "-c", code, f":{display}", env=env, timeout=TIMEOUT)
+    return int(r.stdout)
+
+
+def viewable_windows(ns, display, xauthority):
+    """The ids of the root window's children that are mapped and viewable
+    (a menu the window manager shows is one)."""
+    env = {"PATH": "/usr/bin:/bin", "XAUTHORITY": xauthority, "HOME": "/nonexistent", "LC_ALL": "C.UTF-8"}
+    out = ns.run("xwininfo", "-display", f":{display}", "-root", "-children", env=env).stdout
+    ids = [l.split()[0] for l in out.splitlines() if l.strip().startswith("0x")]
+    return sorted(i for i in ids
+                  if "IsViewable" in ns.run("xwininfo", "-display", f":{display}", "-id", i, env=env,
+                                            check=False).stdout)
 
 
 def ws_upgrade(host, port, path):

@@ -16,6 +16,8 @@ from netns import Netns, wait_until
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The image's Firefox policy, the one file mkimage installs.
 POLICIES = os.path.join(os.path.dirname(TESTS), "packaging", "image", "firefox-policies.json")
+# The image's window manager configuration, over Debian's.
+OPENBOX_CONFIG = os.path.join(os.path.dirname(TESTS), "packaging", "image", "openbox")
 # Firecracker's MMDS v2, stood in for on an address of a test namespace.
 MMDS_SERVER = os.path.join(TESTS, "lib", "mmds_server.py")
 
@@ -69,8 +71,10 @@ def free_display():
 
 class Agent:
     def __init__(self, agent_bin, *sets, services=None, display=None, ns=None, env=None, policies=True,
-                 cmdline="quiet", wrap=()):
-        """wrap: argv the agent's command line is appended to (a program
+                 openbox_config=True, cmdline="quiet", wrap=()):
+        """policies: /etc as the image has it for Firefox and, with
+        openbox_config, for the window manager (else Debian's default).
+        wrap: argv the agent's command line is appended to (a program
         that sets up the agent's mount namespace, then execs it)."""
         self.ns = ns or Netns("vmbasv")
         self.own_ns = ns is None
@@ -113,20 +117,25 @@ class Agent:
             # Outermost: an overlay of /etc shows the /etc below it, not
             # what is mounted over its files, so wrap's mounts (a private
             # /etc/hosts) go on top of it, not under.
-            argv = self.policies_mount() + argv
+            argv = self.policies_mount(openbox_config) + argv
         self.log = open(self.log_path, "w")
         self.proc = self.ns.popen(argv, stdout=self.log, stderr=subprocess_stdout(), env=env)
         self.pid = self.proc.pid
 
-    def policies_mount(self):
+    def policies_mount(self, openbox_config):
         """argv prefix: the agent (and the Firefox it starts) in a private
         mount namespace where /etc is overlaid with the image's
-        /etc/firefox/policies/policies.json.  The machine's /etc is not
-        touched: the overlay exists only in that namespace."""
+        /etc/firefox/policies/policies.json and, with openbox_config, its
+        /etc/xdg/openbox/{rc,menu}.xml.  The machine's /etc is not touched:
+        the overlay exists only in that namespace."""
         upper = os.path.join(self.dir, "etc-upper")
         os.makedirs(os.path.join(upper, "firefox", "policies"))
         os.makedirs(os.path.join(self.dir, "etc-work"))
         shutil.copy(POLICIES, os.path.join(upper, "firefox", "policies", "policies.json"))
+        if openbox_config:
+            os.makedirs(os.path.join(upper, "xdg", "openbox"))
+            for name in ("rc.xml", "menu.xml"):
+                shutil.copy(os.path.join(OPENBOX_CONFIG, name), os.path.join(upper, "xdg", "openbox", name))
         return ["unshare", "-m", "--propagation", "private", "sh", "-c",
                 'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$0/etc-upper,workdir=$0/etc-work" /etc '
                 '&& exec "$@"', self.dir]

@@ -8,7 +8,9 @@ agent in a fresh network namespace on its own display number and ports:
   new process, ready in dependency order;
 - a stale X lock left by a dead server is removed before Xvfb starts;
 - SIGTERM stops the chain in reverse order, each within its timeout;
-- the window manager runs when installed; missing binaries, and a python3
+- the window manager runs when installed, as the browser's user, and a
+  viewer's right-click on the desktop starts nothing (Debian's menu is the
+  control); missing binaries, and a python3
   without websockify, are reported per service while the agent keeps
   serving.
 """
@@ -20,7 +22,8 @@ import tempfile
 import pytest
 
 from netns import need, wait_until
-from svagent import VNC_UID, Agent, free_display, proc_cmdline
+from desktop import rfb_click, viewable_windows, wm_round_trip
+from svagent import BROWSER_UID, DESKTOP_SECRET, VNC_UID, Agent, free_display, proc_cmdline
 
 CHAIN = ["Xvfb", "x11vnc", "websockify"]
 # Not on the display chain: the browser user's session bus (no dependency).
@@ -134,6 +137,29 @@ def test_window_manager_when_installed(agent_bin):
         assert list(s) == ["Xvfb", "window-manager", "x11vnc", "websockify", "browser-bus", "firefox"]
         assert s["window-manager"]["state"] == "ready"
         assert proc_cmdline(s["window-manager"]["pid"]).endswith("openbox")
+        # The browser's user, with its own cookie: never root.
+        with open(f"/proc/{s['window-manager']['pid']}/status") as f:
+            assert [l.split()[1:] for l in f if l.startswith("Uid:")] == [[str(BROWSER_UID)] * 4]
+
+
+@pytest.mark.parametrize("config", ["image", "debian"])
+def test_desktop_right_click_starts_nothing(agent_bin, config):
+    """A VNC viewer right-clicks the bare desktop.  With Debian's openbox
+    configuration (the control) a menu with a terminal and a browser
+    appears; with the image's, nothing does, by the time openbox has
+    handled a request sent after the click."""
+    need("Xvfb", "x11vnc", "websockify", "openbox", "xwininfo")
+    with Agent(agent_bin, "window_manager=openbox", openbox_config=config == "image") as a:
+        a.wait_ready()
+        before = viewable_windows(a.ns, a.display, a.xauthority())
+        with a.ns.entered():
+            rfb_click("127.0.0.1", a.vnc_port, DESKTOP_SECRET, 400, 300, 3)
+        if config == "debian":
+            wait_until(lambda: len(viewable_windows(a.ns, a.display, a.xauthority())) > len(before), 30,
+                       "Debian's root menu")
+            return
+        assert wm_round_trip(a.ns, a.display, a.xauthority()) == 2
+        assert viewable_windows(a.ns, a.display, a.xauthority()) == before
 
 
 def test_missing_binaries_reported(agent_bin):

@@ -129,6 +129,38 @@ static void test_browser_prestart(void **state) {
         service_defs_done(&d);
 }
 
+/* The window manager (here sh, found on bin_path like openbox would be)
+ * runs as the browser's user with its cookie and HOME; without a browser,
+ * or not installed, it is left out. */
+static void test_window_manager(void **state) {
+        DisplayOptions c = defaults();
+        ServiceDefs d = {};
+        char err[256] = "";
+
+        c.window_manager = "sh";
+        c.bin_path = "/bin";
+        assert_int_equal(display_build_services(&c, &d, err, sizeof err), 0);
+        assert_int_equal(d.n, 6);
+        assert_string_equal(d.services[1].name, "window-manager");
+        assert_string_equal(test_join(d.services[1].argv), "sh");
+        assert_string_equal(d.services[1].user, "vmba-browser");
+        assert_string_equal(test_join(d.services[1].env),
+                            "DISPLAY=:7 XAUTHORITY=/var/lib/vmba/browser/.Xauthority HOME=/var/lib/vmba/browser");
+        assert_string_equal(test_join(d.services[1].depends_on), "Xvfb");
+        service_defs_done(&d);
+
+        c.browser_user = "";
+        assert_int_equal(display_build_services(&c, &d, err, sizeof err), 0);
+        assert_int_equal(service_defs_find(&d, "window-manager"), -ENOENT);
+        service_defs_done(&d);
+
+        c = defaults();
+        c.window_manager = "vmba-no-such-window-manager";
+        assert_int_equal(display_build_services(&c, &d, err, sizeof err), 0);
+        assert_int_equal(service_defs_find(&d, "window-manager"), -ENOENT);
+        service_defs_done(&d);
+}
+
 static void test_listen_addresses(void **state) {
         DisplayOptions c = defaults();
         ServiceDefs d = {};
@@ -268,6 +300,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_display_stack),
                 cmocka_unit_test(test_browser_prestart),
+                cmocka_unit_test(test_window_manager),
                 cmocka_unit_test(test_listen_addresses),
                 cmocka_unit_test(test_no_browser),
                 cmocka_unit_test(test_paths_and_texts),
