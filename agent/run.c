@@ -6,6 +6,7 @@
  *   bind) → READY=1 → supervisor starts the services → loop.
  * Shutdown is manager.c's.  As PID 1 nothing here exits early: a bad
  * config falls back to defaults and every failure ends up in /health. */
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #include "log.h"
 #include "login-routes.h"
 #include "manager.h"
+#include "netinit/ipcfg.h"
 #include "notify.h"
 #include "pid1.h"
 #include "restore.h"
@@ -352,6 +354,30 @@ static void on_mmds_object(const char *json, void *userdata) {
         restore_mmds_object(userdata, json);
 }
 
+/* MMDS answers anyone in the guest who asks, and it carries the control
+ * token: only root's sockets may reach it.  Without the rule the secrets
+ * are still taken (the host's handover needs them), with an error that
+ * says who else can read them. */
+static void mmds_guard(const char *address) {
+        IpcfgAddr a = {};
+        char err[256];
+        int r;
+
+        if (inet_pton(AF_INET, address, &a.in) == 1)
+                a.family = AF_INET;
+        else if (inet_pton(AF_INET6, address, &a.in6) == 1)
+                a.family = AF_INET6;
+        else {
+                log_error("mmds_address '%s' is not an IP address: MMDS is not guarded.", address);
+                return;
+        }
+        r = ipcfg_guard_root_only(&a, err, sizeof err);
+        if (r < 0)
+                log_error("%s: every local user can read the secrets MMDS hands out.", err);
+        else
+                log_debug("Only root reaches MMDS at %s.", address);
+}
+
 /* The token and the desktop secret: explicit values, the files the host
  * wrote, or MMDS (auto: when netinit configured an interface, which a
  * Firecracker guest's boot arguments do).  Missing ones fail closed. */
@@ -369,6 +395,8 @@ static int setup_secrets(Manager *m) {
                                    .userdata = m };
         int r;
 
+        if (o.mmds)
+                mmds_guard(c->mmds_address);
         r = host_secrets_new(&o, &hooks, &m->secrets);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the host's secrets: %m");

@@ -9,6 +9,7 @@
  * -errno plus one human-readable sentence in the caller's errbuf.  libnl's
  * NLE_* codes become -errno in exactly one place, nl_errno(). */
 #include <arpa/inet.h>
+#include <linux/fib_rules.h>
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -22,6 +23,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -694,5 +696,41 @@ int ipcfg_apply(const IpcfgPlan *plan, const IpcfgApplyOptions *opts,
                 return r;
         if (ret_result)
                 *ret_result = a.result;
+        return 0;
+}
+
+int ipcfg_guard_root_only(const IpcfgAddr *dst, char *errbuf, size_t errbuf_size) {
+        Applier a = { .errbuf = errbuf, .errbuf_size = errbuf_size };
+        struct fib_rule_hdr h = { .family = (uint8_t)dst->family, .dst_len = (uint8_t)(addr_len(dst->family) * 8),
+                                  .action = FR_ACT_PROHIBIT };
+        struct fib_rule_uid_range uids = { .start = 1, .end = UINT32_MAX - 1 };
+        char buf[INET6_ADDRSTRLEN];
+        struct nl_msg *msg;
+        int r;
+
+        if (errbuf && errbuf_size > 0)
+                errbuf[0] = '\0';
+        if (dst->family != AF_INET && dst->family != AF_INET6)
+                return fail(&a, -EAFNOSUPPORT, "Not an IP address");
+        r = applier_open(&a);
+        if (r < 0)
+                return fail(&a, r, "Failed to open a netlink socket");
+        msg = nlmsg_alloc_simple(RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL);
+        if (!msg || nlmsg_append(msg, &h, sizeof h, NLMSG_ALIGNTO) < 0 ||
+            nla_put(msg, FRA_DST, (int)addr_len(dst->family), &dst->in) < 0 ||
+            nla_put_u32(msg, FRA_PRIORITY, IPCFG_GUARD_PRIORITY) < 0 ||
+            nla_put(msg, FRA_UID_RANGE, sizeof uids, &uids) < 0) {
+                nlmsg_free(msg);
+                nl_socket_free(a.sk);
+                return fail(&a, -ENOMEM, "Out of memory");
+        }
+        /* Sends, waits for the kernel's answer and frees msg. */
+        r = nl_errno(&a, nl_send_sync(a.sk, msg));
+        nl_socket_free(a.sk);
+        if (r == -EEXIST)
+                return 0;
+        if (r < 0)
+                return fail(&a, r, "Cannot add the rule that keeps non-root users from %s: %s",
+                            addr_str(dst, buf), strerror(-r));
         return 0;
 }

@@ -146,6 +146,17 @@ typedef struct IpcfgApplyResult {
         char warning[256];
 } IpcfgApplyResult;
 
+/* The policy rule's priority (before "main" at 32766). */
+#define IPCFG_GUARD_PRIORITY 1000
+
+/* Adds a policy rule that prohibits routing to dst (that one address) for
+ * every socket a non-root uid opened: connect() fails with EACCES.  For
+ * the host's metadata service, which hands out the agent's secrets to
+ * anyone who asks.  Addresses the local table answers (the VM's own,
+ * loopback) come before any rule and stay reachable.  Idempotent (the
+ * same rule again is 0).  -errno with the reason in errbuf. */
+int ipcfg_guard_root_only(const IpcfgAddr *dst, char *errbuf, size_t errbuf_size);
+
 /* Applies the plan: loopback up, wait for devices, MTU/MAC, link up,
  * address, default route, hostname, resolv.conf, hosts.  Idempotent.
  * On failure returns -errno and writes a human-readable reason (device

@@ -140,6 +140,53 @@ def test_mmds_v2_gives_the_secrets(lan, agent_bin, workdir):
         a.close()
 
 
+def connect_as(ns, uid, host, port):
+    """connect() to host:port from ns as uid: "ok" or the errno's name."""
+    code = ("import errno, socket, sys\n"
+            "s = socket.socket()\n"
+            "s.settimeout(10)\n"
+            "try:\n"
+            "    s.connect((sys.argv[1], int(sys.argv[2])))\n"
+            "    print('ok')\n"
+            "except OSError as e:\n"
+            "    print(errno.errorcode.get(e.errno, e))\n")
+    return ns.run("setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                  sys.executable, "-c", code, host, str(port)).stdout.strip()
+
+
+def test_only_root_reaches_mmds(lan, agent_bin, workdir):
+    # MMDS answers anyone who asks: once the agent uses it, a policy rule
+    # keeps every other uid's sockets away from its address (EACCES), so
+    # the browser or a VNC server cannot take the token.  Everything else
+    # stays reachable for everyone.
+    mmds_standin(lan, workdir)
+    a = Agent(lan.guest, argv(agent_bin, workdir), os.path.join(workdir, "agent.log"))
+    try:
+        wait_until(lambda: a.health()["auth"] == "token", 20, "the token from MMDS")
+        for uid in (65534, 1):
+            assert connect_as(lan.guest, uid, "169.254.169.254", 80) == "EACCES"
+            assert connect_as(lan.guest, uid, "10.77.0.1", 9) == "ECONNREFUSED"  # the gateway: routed
+        assert connect_as(lan.guest, 0, "169.254.169.254", 80) == "ok"
+        rules = json.loads(lan.guest.run("ip", "-j", "rule", "show").stdout)
+        assert [(x["priority"], x.get("uid_start"), x.get("uid_end"), x["action"]) for x in rules
+                if x.get("dst") == "169.254.169.254"] == [(1000, 1, 4294967294, "prohibit")]
+        assert "every local user can read" not in a.text()
+    finally:
+        a.close()
+    # Idempotent: a second agent (as after a restart) adds nothing.
+    a = Agent(lan.guest, argv(agent_bin, workdir), os.path.join(workdir, "agent2.log"))
+    try:
+        wait_until(lambda: a.health()["auth"] == "token", 20, "the token from MMDS")
+        rules = json.loads(lan.guest.run("ip", "-j", "rule", "show").stdout)
+        assert len([x for x in rules if x.get("dst") == "169.254.169.254"]) == 1
+        assert "every local user can read" not in a.text()
+    finally:
+        a.close()
+    # The control: without the rule, the same uid reaches it.
+    lan.guest.run("ip", "rule", "del", "priority", "1000")
+    assert connect_as(lan.guest, 65534, "169.254.169.254", 80) == "ok"
+
+
 def test_mmds_answering_late(lan, agent_bin, workdir):
     # The host puts the metadata a moment after boot: the first answers
     # are errors, the agent asks again (with a growing delay) meanwhile

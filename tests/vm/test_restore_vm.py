@@ -180,6 +180,10 @@ def test_restore_from_a_qemu_snapshot(image, workdir):
         assert request(port, STATUS_PATH, token=first.token)[0] == 404  # through the gate
         # MMDS asked once at boot: the secrets' answer carries the generation.
         assert mmds.log.read_text().splitlines() == ["PUT /latest/api/token 200", "GET /vm-browser-agent 200"]
+        # The real kernel took the rule that keeps MMDS root's (before it asked).
+        boot_console = first.console_text()
+        assert "Control token received from MMDS." in boot_console
+        assert "every local user can read" not in boot_console
         status, started = request_json(port, "/auth/held", {"sessionId": "held-1"}, first.token)
         assert status == 200 and started["message"] == "OAuth URL captured", started
         before = services(port)
@@ -257,6 +261,7 @@ def test_restore_from_a_qemu_snapshot(image, workdir):
             assert line in console, line
         for secret in (first.token, first.desktop_secret, new_token, new_desktop):
             assert secret not in console
+
         print(f"restore: first /health {first_200_s:.1f} s after qemu start (loadvm), "
               f"restore {h['restore']['last_restore_ms']} ms, clock lag before {lag:.1f} s")
     except Exception as e:
