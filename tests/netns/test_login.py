@@ -23,7 +23,7 @@ import uuid
 import pytest
 
 from desktop import x_windows
-from netns import Lan, Netns, wait_until
+from netns import DEADLINE_SCALE, Lan, Netns, wait_until
 from svagent import TOKEN, Agent, auth
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -671,19 +671,23 @@ def test_homes_removed_when_sessions_expire(make_env):
     try:
         with open(os.path.join(outside, "secret"), "w") as f:
             f.write("not the agent's to remove\n")
-        e = make_env(sets=("session_ttl_s=6",), provider_env={"FAKE_CLI_LINKS": outside})
+        # Long enough for a sign-in on a loaded machine, short for a test.
+        ttl = int(6 * DEADLINE_SCALE)
+        e = make_env(sets=(f"session_ttl_s={ttl}",), provider_env={"FAKE_CLI_LINKS": outside})
         signed_in, waiting = sid(), sid()
         status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": signed_in})
         assert status == 200 and "oauthUrl" in started, started
         assert e.json("POST", "/auth/gemini_cli", {"sessionId": waiting})[0] == 200
+        # Each CLI planted its links before it printed the URL /auth waits for.
+        homes = {s: e.home_of(s) for s in (signed_in, waiting)}
+        for home in homes.values():
+            assert os.path.islink(os.path.join(home, "linked-dir"))
         assert e.browse(started["oauthUrl"])[0] == 200
         e.wait_status(signed_in, lambda code, body: body.get("authenticated"))
-        cred = os.path.join(e.home_of(signed_in), ".gemini/oauth_creds.json")
+        cred = os.path.join(homes[signed_in], ".gemini/oauth_creds.json")
         assert os.path.isfile(cred)
-        for s in (signed_in, waiting):
-            home = e.home_of(s)
-            assert os.path.islink(os.path.join(home, "linked-dir"))
-            assert e.wait_status(s, lambda code, body: body.get("failed"), timeout=20) == \
+        for s, home in homes.items():
+            assert e.wait_status(s, lambda code, body: body.get("failed"), timeout=ttl + 20) == \
                 {"authenticated": False, "failed": True, "error": "Session expired"}
             wait_until(lambda: not os.path.lexists(home), 10, f"HOME of {s} removed after expiry")
         wait_until(lambda: not cli_pids(e), 10, "the CLIs stopped")
