@@ -99,6 +99,10 @@ class Agent:
                 "--set", f"vnc_port={self.vnc_port}", "--set", f"novnc_port={self.novnc_port}",
                 "--set", f"firefox_profile={self.browser_dir}/profile",
                 "--set", f"runtime_dir={self.dir}/run",
+                # Nothing of this machine's own /etc or /run: no providers
+                # unless a test gives them, the control socket here.
+                "--set", f"providers_file={self.dir}/no-providers.json",
+                "--set", f"control_socket={self.dir}/control.sock",
                 "--set", f"login_home={self.dir}/logins",
                 "--set", f"browser_user={BROWSER_USER}",
                 "--set", f"vnc_user={VNC_USER}",

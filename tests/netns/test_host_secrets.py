@@ -189,20 +189,27 @@ def test_only_root_reaches_mmds(lan, agent_bin, workdir):
 
 def test_mmds_answering_late(lan, agent_bin, workdir):
     # The host puts the metadata a moment after boot: the first answers
-    # are errors, the agent asks again (with a growing delay) meanwhile
-    # refusing the control routes, and /health says it is waiting.
+    # are errors (three 503s to the session PUT, then 503 for the object
+    # until the test puts it), the agent asks again (with a growing delay)
+    # meanwhile refusing the control routes, and /health says it is
+    # waiting.
     log = mmds_standin(lan, workdir, unavailable=3)
+    obj = os.path.join(workdir, "mmds-object.json")
+    held = obj + ".held"
+    os.rename(obj, held)
     # Restores on: they learn the generation from the secrets' answer, so
     # every question here is the secrets'.
     a = Agent(lan.guest, argv(agent_bin, workdir), os.path.join(workdir, "agent.log"))
     try:
-        first = a.health()
-        assert first["auth"] in ("pending", "token")
-        if first["auth"] == "pending":
-            assert first["status"] == "starting"
-            assert a.request("POST", "/shutdown", auth(token=MMDS_TOKEN))[0] == 503
+        wait_until(lambda: [l.split()[0] for l in lines(log)].count("PUT") >= 4, 30,
+                   "the session PUT answered after three 503s")
+        h = a.health()
+        assert (h["auth"], h["status"]) == ("pending", "starting")
+        assert a.request("POST", "/shutdown", auth(token=MMDS_TOKEN))[0] == 503
+        os.rename(held, obj)
         wait_until(lambda: a.health()["auth"] == "token", 30, "the token from MMDS")
-        assert [l.split()[0] for l in lines(log)].count("PUT") == 4
+        puts = [l for l in lines(log) if l.startswith("PUT")]
+        assert len(puts) >= 5  # three refused, one without the object yet, one with it
     finally:
         a.close()
 

@@ -44,7 +44,9 @@ class LoginEnv:
         # login_home: not there yet, as on a fresh image; the agent makes
         # it (and its parent) with the first login.
         self.home = os.path.join(self.dir, "state", "logins")
-        self.pport = 17000 + os.getpid() % 1000
+        # Away from the agent's ports (svagent: 15900, 16900, 18300 and
+        # 18900 plus a display number of a few hundred).
+        self.pport = 20000 + os.getpid() % 1000
         self.provider_url = f"http://127.0.0.1:{self.pport}"
         env = {"FAKE_PROVIDER": self.provider_url, **(provider_env or {})}
 

@@ -101,7 +101,7 @@ def test_restore_makes_the_clone_distinct(restored):
             assert c.getresponse().status == want, token
             c.close()
     # x11vnc and websockify restarted, Xvfb not.
-    wait_until(lambda: a.services()["websockify"]["pid"] not in (0, before["websockify"]["pid"]) and
+    wait_until(lambda: a.services()["websockify"]["pid"] not in (None, before["websockify"]["pid"]) and
                a.try_get("/health/ready")[0] == 200, 30, "x11vnc and websockify back")
     after = a.services()
     assert after["x11vnc"]["pid"] != before["x11vnc"]["pid"]

@@ -149,7 +149,9 @@ def test_ready_timeout_and_wrong_banner(agent_bin):
               "s.bind(('127.0.0.1', 17999)); s.listen()\n"
               "while True:\n c, _ = s.accept(); c.sendall(b'SSH-2.0-test\\r\\n'); c.close()")
     services = [
-        {"name": "imposter", "argv": [sys.executable, "-c", server]},
+        # Ready once it answers, so every probe of vnc gets its banner.
+        {"name": "imposter", "argv": [sys.executable, "-c", server],
+         "probe": {"type": "tcp-banner", "port": 17999, "expect": "SSH-"}},
         {"name": "vnc", "argv": ["sleep", "1006"], "depends_on": ["imposter"], "ready_timeout_ms": 300,
          "probe": {"type": "tcp-banner", "port": 17999, "expect": "RFB "}},
     ]

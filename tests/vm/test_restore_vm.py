@@ -210,10 +210,10 @@ def test_restore_from_a_qemu_snapshot(image, workdir):
     new_token, new_desktop = uuid.uuid4().hex, uuid.uuid4().hex
     mmds.put({"generation": "gen-2", "network": f"ip={NEW_IP}::{qemu.GATEWAY}:{qemu.NETMASK}::eth0:off",
               "time": 0, "token": new_token, "desktop_secret": new_desktop})
-    new_port = qemu.free_port()
     # The clone's clock stays at savevm time until it runs: let the host's
     # move on enough for the step to be unmistakable.
     time.sleep(max(0.0, saved_at + CLOCK_GAP_S - time.time()))
+    new_port = qemu.free_port()  # after the wait: nothing else takes it meanwhile
     clone_started = time.time()
     clone = make_vm(image, workdir, "clone", mmds,
                     extra_netdev=[f"hostfwd=tcp:127.0.0.1:{new_port}-{NEW_IP}:8080"],

@@ -66,20 +66,29 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
         return 0;
 }
 
-static uint16_t server_start(sd_event *e, Server *srv, uint16_t port) {
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
-                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+/* A loopback port of the server's own, bound but not listening: a connect
+ * is refused, and no one else can take the port meanwhile. */
+static uint16_t server_bind(Server *srv) {
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         socklen_t l = sizeof a;
-        int one = 1;
 
         srv->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         assert_true(srv->listen_fd >= 0);
-        setsockopt(srv->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         assert_int_equal(bind(srv->listen_fd, (struct sockaddr *)&a, sizeof a), 0);
-        assert_int_equal(listen(srv->listen_fd, 8), 0);
         assert_int_equal(getsockname(srv->listen_fd, (struct sockaddr *)&a, &l), 0);
-        assert_int_equal(sd_event_add_io(e, &srv->src, srv->listen_fd, EPOLLIN, on_accept, srv), 0);
         return ntohs(a.sin_port);
+}
+
+static void server_listen(sd_event *e, Server *srv) {
+        assert_int_equal(listen(srv->listen_fd, 8), 0);
+        assert_int_equal(sd_event_add_io(e, &srv->src, srv->listen_fd, EPOLLIN, on_accept, srv), 0);
+}
+
+static uint16_t server_start(sd_event *e, Server *srv) {
+        uint16_t port = server_bind(srv);
+
+        server_listen(e, srv);
+        return port;
 }
 
 static void server_stop(Server *srv) {
@@ -136,7 +145,7 @@ static void test_banner(void **state) {
         ProbeSpec spec = { .type = PROBE_TCP_BANNER, .expect = (char *)"RFB " };
         Probe *p = NULL;
 
-        spec.port = server_start(c->e, &srv, 0);
+        spec.port = server_start(c->e, &srv);
         assert_int_equal(probe_start(c->e, &spec, -1, on_ready, c, &p), 0);
         run(c);
         assert_true(c->passed);
@@ -153,7 +162,7 @@ static void test_wrong_banner(void **state) {
         ProbeSpec spec = { .type = PROBE_TCP_BANNER, .expect = (char *)"RFB " };
         Probe *p = NULL;
 
-        spec.port = server_start(c->e, &srv, 0);
+        spec.port = server_start(c->e, &srv);
         assert_int_equal(probe_start(c->e, &spec, -1, on_ready, c, &p), 0);
         run_failing(c, p, 2); /* it keeps trying */
         assert_false(c->passed);
@@ -165,28 +174,26 @@ static void test_wrong_banner(void **state) {
 
 typedef struct Later {
         Server *srv;
-        uint16_t port;
 } Later;
 
 static int on_listen_later(sd_event_source *s, uint64_t usec, void *userdata) {
         Later *l = userdata;
 
-        server_start(sd_event_source_get_event(s), l->srv, l->port);
+        server_listen(sd_event_source_get_event(s), l->srv);
         return 0;
 }
 
 static void test_refused_then_listening(void **state) {
         Ctx *c = ctx_new();
-        Server srv = { .reply = "RFB 003.008\n" }, tmp = { .reply = "" };
+        Server srv = { .reply = "RFB 003.008\n" };
         ProbeSpec spec = { .type = PROBE_TCP_BANNER, .expect = (char *)"RFB " };
         sd_event_source *later = NULL;
         Probe *p = NULL;
 
-        /* A port that was free a moment ago: nothing listens on it now. */
+        /* The server's port, bound: nothing listens on it until later. */
         Later l = { .srv = &srv };
 
-        spec.port = l.port = server_start(c->e, &tmp, 0);
-        server_stop(&tmp);
+        spec.port = server_bind(&srv);
         assert_int_equal(probe_start(c->e, &spec, -1, on_ready, c, &p), 0);
         assert_int_equal(sd_event_add_time_relative(c->e, &later, CLOCK_MONOTONIC, 30 * USEC_PER_MSEC, 0,
                                                     on_listen_later, &l), 0);
@@ -205,7 +212,6 @@ static void test_refused_then_listening(void **state) {
  * fallback timer. */
 typedef struct Kick {
         Server *srv;
-        uint16_t port;
         Probe *p;
         unsigned before, after;
 } Kick;
@@ -213,7 +219,7 @@ typedef struct Kick {
 static int on_listen_and_kick(sd_event_source *s, uint64_t usec, void *userdata) {
         Kick *k = userdata;
 
-        server_start(sd_event_source_get_event(s), k->srv, k->port);
+        server_listen(sd_event_source_get_event(s), k->srv);
         k->before = probe_attempts(k->p);
         probe_kick(k->p);
         k->after = probe_attempts(k->p);
@@ -222,13 +228,12 @@ static int on_listen_and_kick(sd_event_source *s, uint64_t usec, void *userdata)
 
 static void test_kick_attempts_at_once(void **state) {
         Ctx *c = ctx_new();
-        Server srv = { .reply = "RFB 003.008\n" }, tmp = { .reply = "" };
+        Server srv = { .reply = "RFB 003.008\n" };
         ProbeSpec spec = { .type = PROBE_TCP_BANNER, .expect = (char *)"RFB " };
         sd_event_source *later = NULL;
         Kick k = { .srv = &srv };
 
-        spec.port = k.port = server_start(c->e, &tmp, 0);
-        server_stop(&tmp);
+        spec.port = server_bind(&srv);
         assert_int_equal(probe_start(c->e, &spec, -1, on_ready, c, &k.p), 0);
         assert_int_equal(sd_event_add_time_relative(c->e, &later, CLOCK_MONOTONIC, 30 * USEC_PER_MSEC, 0,
                                                     on_listen_and_kick, &k), 0);
@@ -258,8 +263,7 @@ static void test_fallback_is_sparse(void **state) {
         ProbeSpec spec = { .type = PROBE_TCP_BANNER, .expect = (char *)"RFB " };
         Probe *p = NULL;
 
-        spec.port = server_start(c->e, &tmp, 0);
-        server_stop(&tmp);
+        spec.port = server_bind(&tmp); /* never listening */
         assert_int_equal(probe_start(c->e, &spec, -1, on_ready, c, &p), 0);
         for (unsigned k = 0; k < ELEMENTSOF(expect_ms); k++) {
                 while (!attempts_reached(p, k + 1) || probe_retry_armed(p) == 0)
@@ -270,6 +274,7 @@ static void test_fallback_is_sparse(void **state) {
         assert_false(c->passed);
         assert_string_equal(probe_last_error(p), "Connection refused");
         probe_free(p);
+        server_stop(&tmp);
         ctx_done(c);
 }
 
@@ -279,7 +284,7 @@ static void http_case(const char *reply, bool expect_pass, const char *expect_er
         ProbeSpec spec = { .type = PROBE_HTTP, .path = (char *)"/vnc.html" };
         Probe *p = NULL;
 
-        spec.port = server_start(c->e, &srv, 0);
+        spec.port = server_start(c->e, &srv);
         assert_int_equal(probe_start(c->e, &spec, -1, on_ready, c, &p), 0);
         if (expect_pass)
                 run(c);
