@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "agent/host/host-secrets.h"
+#include "agent/supervise/children.h"
 #include "agent/supervise/supervisor.h"
 #include "agent/supervise/sv-prepare.h"
 #include "desktop-setup.h"
@@ -103,16 +104,40 @@ int desktop_setup(Manager *m) {
         return write_secret_files(m);
 }
 
+/* Before the VNC user's files get a new secret: nothing of that user may
+ * be left to read it but the servers started for it.  x11vnc and
+ * websockify go too; the caller restarts them (their exits come as the
+ * restart's stops). */
+static void vnc_sweep(Manager *m) {
+        int r;
+
+        if (!m->vnc_found)
+                return;
+        r = children_kill_uid(m->vnc_uid);
+        if (r < 0)
+                log_warning_errno(r, "Cannot look for %s's processes before the new desktop secret: %m",
+                                  m->config.vnc_user);
+        else
+                log_info("Stopped %d process(es) of %s before writing the new desktop secret.", r,
+                         m->config.vnc_user);
+}
+
+/* Rewrites the secret's files, after the VNC user's processes are gone. */
+static int secret_files_renew(Manager *m) {
+        vnc_sweep(m);
+        return write_secret_files(m);
+}
+
 int desktop_secret_files_update(Manager *m) {
         if (!m->desktop_paths.vnc_password || !isempty(m->config.services_file))
                 return 0;
-        return write_secret_files(m);
+        return secret_files_renew(m);
 }
 
 void desktop_secrets_changed(Manager *m) {
         int r;
 
-        if (!m->desktop_paths.vnc_password || !isempty(m->config.services_file) || write_secret_files(m) < 0 ||
+        if (!m->desktop_paths.vnc_password || !isempty(m->config.services_file) || secret_files_renew(m) < 0 ||
             !m->supervisor)
                 return;
         /* x11vnc reads its password file once; websockify, its dependent,

@@ -1,13 +1,18 @@
 /* Implementation of children.h: the pid -> handler registry and the reaper.
  * A linked list: the agent has a handful of children at a time. */
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "children.h"
+#include "fileio.h"
 #include "log.h"
 #include "macro.h"
+#include "proc-util.h"
 #include "spawn.h"
 
 typedef struct ChildWatch ChildWatch;
@@ -107,4 +112,103 @@ static void launch_forget(void *ctx, pid_t pid) {
 
 Launcher children_launcher(Children *c) {
         return (Launcher){ .start = launch_start, .forget = launch_forget, .ctx = c };
+}
+
+#define KILL_UID_PASSES 32
+
+typedef struct ProcEntry {
+        pid_t pid;
+        ProcStatus st;
+} ProcEntry;
+
+/* Every process /proc lists (those gone while it is read are skipped). */
+static int proc_snapshot(ProcEntry **ret, size_t *ret_n) {
+        _cleanup_(freep) ProcEntry *v = NULL;
+        size_t n = 0, cap = 0;
+        struct dirent *de;
+        DIR *d = opendir("/proc");
+
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                _cleanup_(freep) char *text = NULL;
+                char path[64], *end;
+                long pid = strtol(de->d_name, &end, 10);
+                ProcStatus st;
+
+                if (*end || pid <= 0)
+                        continue;
+                snprintf(path, sizeof path, "/proc/%ld/status", pid);
+                if (read_full_file(path, 16384, &text, NULL) < 0 || proc_status_parse(text, &st) < 0)
+                        continue;
+                if (n == cap) {
+                        ProcEntry *nv = realloc(v, (cap = cap ? cap * 2 : 256) * sizeof *v);
+                        if (!nv) {
+                                closedir(d);
+                                return -ENOMEM;
+                        }
+                        v = nv;
+                }
+                v[n++] = (ProcEntry){ .pid = (pid_t)pid, .st = st };
+        }
+        closedir(d);
+        *ret = TAKE_PTR(v);
+        *ret_n = n;
+        return 0;
+}
+
+static bool descends_from(const ProcEntry *v, size_t n, pid_t pid, pid_t ancestor) {
+        /* At most n steps: a ppid loop (a pid reused while /proc was read)
+         * cannot keep us here. */
+        for (size_t steps = 0; steps <= n && pid > 1; steps++) {
+                size_t i;
+
+                for (i = 0; i < n && v[i].pid != pid; i++)
+                        ;
+                if (i == n)
+                        return false;
+                pid = v[i].st.ppid;
+                if (pid == ancestor)
+                        return true;
+        }
+        return false;
+}
+
+int children_kill_uid(uid_t uid) {
+        _cleanup_(freep) pid_t *done = NULL;
+        size_t n_done = 0;
+        pid_t self = getpid();
+
+        if (uid == 0)
+                return -EPERM;
+        for (unsigned pass = 0; pass < KILL_UID_PASSES; pass++) {
+                _cleanup_(freep) ProcEntry *v = NULL;
+                size_t n = 0;
+                bool found = false;
+                int r = proc_snapshot(&v, &n);
+
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < n; i++) {
+                        bool seen = false;
+
+                        if (v[i].st.uid != uid || v[i].st.state == 'Z' || v[i].pid == self ||
+                            !descends_from(v, n, v[i].pid, self))
+                                continue;
+                        for (size_t k = 0; k < n_done && !seen; k++)
+                                seen = done[k] == v[i].pid;
+                        if (seen)
+                                continue;
+                        pid_t *nd = realloc(done, (n_done + 1) * sizeof *done);
+                        if (!nd)
+                                return -ENOMEM;
+                        done = nd;
+                        done[n_done++] = v[i].pid;
+                        (void)kill(v[i].pid, SIGKILL);
+                        found = true;
+                }
+                if (!found)
+                        break;
+        }
+        return (int)n_done;
 }

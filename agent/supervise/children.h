@@ -24,5 +24,15 @@ void children_unwatch(Children *c, pid_t pid);
 /* Reaps everything that has exited; called on SIGCHLD.  Returns how many. */
 int children_reap(Children *c);
 
+/* SIGKILLs every live process that descends from this one and runs as uid
+ * (its real uid), one that left its process group with setsid() included
+ * (orphans reparent to the agent: PID 1 or a subreaper), and looks again
+ * until a pass finds no new one (a child forked meanwhile).  For a user
+ * whose servers face the network, before the secrets they serve change:
+ * whatever a hole in them left running is gone first.  Never for root
+ * (-EPERM).  The number signalled, or -errno when /proc cannot be read.
+ * The exits are reaped as usual (children_reap()). */
+int children_kill_uid(uid_t uid);
+
 /* spawn_process() + children_watch() as a Launcher; c must outlive it. */
 Launcher children_launcher(Children *c);

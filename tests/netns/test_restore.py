@@ -5,16 +5,20 @@ the guest's loopback holds the host's handover.  A restore is a POST
 vm tier's).  The clock step is off here (restore_clock=false): CLOCK_REALTIME
 has no namespace, and this machine's clock is never set by a test.  The
 clock-watch trigger has its own tests (tests/unit/common, tests/adapter/common)."""
+import contextlib
 import http.client
 import json
 import os
+import pathlib
+import shutil
 import sys
+import tempfile
 import uuid
 
 import pytest
 
 from netns import Lan, Netns, need, require_root, wait_until
-from svagent import DESKTOP_SECRET, MMDS_SERVER, TOKEN, Agent, auth
+from svagent import DESKTOP_SECRET, MMDS_SERVER, TOKEN, VNC_UID, Agent, auth
 from test_login import LoginEnv
 
 pytestmark = pytest.mark.usefixtures("root")
@@ -48,19 +52,18 @@ def addresses(ns):
             for link in ns.ip_json("-4", "addr", "show", "dev", "eth0") for a in link.get("addr_info", [])}
 
 
-@pytest.fixture
-def restored(agent_bin, tmp_path, request):
-    """The agent and the handover file; request.param (indirect): the
-    restore_check_interval_ms, 300 unless given."""
+@contextlib.contextmanager
+def restorable(agent_bin, tmp_path, interval_ms=300, sets=()):
+    """The agent with restores on (clock step off) and an MMDS stand-in on
+    its loopback; yields it and the handover file, generation g1 learned."""
     need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
-    interval_ms = getattr(request, "param", 300)
     handover = tmp_path / "handover.json"
     handover.write_text(json.dumps({"generation": "g1"}))
     with Lan() as lan:
         mmds = lan.guest.popen([sys.executable, MMDS_SERVER, "127.0.0.1", str(handover), str(tmp_path / "mmds.log")])
         a = Agent(agent_bin, "window_manager=", "netinit=true", "mmds=false", "restore=true",
                   "restore_clock=false", "mmds_address=127.0.0.1", f"restore_check_interval_ms={interval_ms}",
-                  f"resolv_conf={tmp_path}/resolv.conf", f"hosts_file={tmp_path}/hosts", "hostname_file=",
+                  f"resolv_conf={tmp_path}/resolv.conf", f"hosts_file={tmp_path}/hosts", "hostname_file=", *sets,
                   ns=lan.guest, cmdline="ip=10.77.0.2::10.77.0.1:24::eth0:off")
         try:
             a.wait_ready()
@@ -70,6 +73,13 @@ def restored(agent_bin, tmp_path, request):
             a.close()
             mmds.kill()
             mmds.wait()
+
+
+@pytest.fixture
+def restored(agent_bin, tmp_path, request):
+    """restorable(); request.param (indirect): its interval_ms."""
+    with restorable(agent_bin, tmp_path, getattr(request, "param", 300)) as r:
+        yield r
 
 
 def test_restore_makes_the_clone_distinct(restored):
@@ -169,6 +179,70 @@ def test_a_poke_before_the_handover(restored):
     wait_until(lambda: a.health()["restore"]["restores"] == 1, 30, "the restore without a second poke")
     assert a.health()["restore"]["generation"] == "g2"
     assert a.log_lines("Restored from a snapshot (generation g2, noticed after retry)")
+
+
+def test_restore_stops_what_the_vnc_user_left(agent_bin, tmp_path):
+    """A hole in x11vnc leaves a process of the VNC user behind that left
+    x11vnc's process group (setsid), so restarting x11vnc does not reach
+    it: the restore kills it before the new desktop secret is written, so
+    it never reads it."""
+    # Where the VNC user can run it from (not below pytest's 0700 tmp).
+    bin_dir = pathlib.Path(tempfile.mkdtemp(prefix="vmba-bin-", dir="/var/tmp"))
+    os.chmod(bin_dir, 0o755)
+    try:
+        vnc_user_left(agent_bin, tmp_path, bin_dir)
+    finally:
+        shutil.rmtree(bin_dir)
+
+
+def vnc_user_left(agent_bin, tmp_path, bin_dir):
+    wrapper = bin_dir / "x11vnc"
+    # The stand-in for the hole: its own session, a marker in its argv.
+    wrapper.write_text("#!/bin/sh\nsetsid sleep 1000.4242 </dev/null >/dev/null 2>&1 &\n"
+                       'exec /usr/bin/x11vnc "$@"\n')
+    wrapper.chmod(0o755)
+
+    def escaped():
+        return [p for p in pids_with_args("sleep", "1000.4242") if proc_state(p) != "Z"]
+    with restorable(agent_bin, tmp_path, sets=(f"bin_path={bin_dir}:/usr/bin:/bin",)) as (a, handover):
+        wait_until(escaped, 10, "the process x11vnc's wrapper left")
+        old = escaped()
+        assert len(old) == 1 and proc_uid(old[0]) == VNC_UID
+        assert os.getsid(old[0]) == old[0]  # a session, and a group, of its own
+        handover.write_text(json.dumps({"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP}))
+        wait_until(lambda: post(a, "/restore-check")[0] == 202, 5, "the poke accepted")
+        wait_until(lambda: a.health()["restore"]["restores"] == 1, 20, "the restore redone")
+        assert old[0] not in escaped()
+        assert a.log_lines(f"Stopped ") and "before writing the new desktop secret." in a.log_text()
+        # The new x11vnc (through the same wrapper) is the only one left.
+        wait_until(lambda: a.try_get("/health/ready")[0] == 200, 30, "the chain back")
+        assert len(escaped()) == 1
+
+
+def pids_with_args(*argv):
+    out = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if f.read().split(b"\0")[:len(argv)] == [x.encode() for x in argv]:
+                        out.append(int(pid))
+            except OSError:
+                pass
+    return out
+
+
+def proc_state(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return next(l.split()[1] for l in f if l.startswith("State:"))
+    except (OSError, StopIteration):
+        return "gone"
+
+
+def proc_uid(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(l.split()[1] for l in f if l.startswith("Uid:")))
 
 
 def test_restore_fails_logins_in_flight(agent_bin, tmp_path):
