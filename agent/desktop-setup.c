@@ -122,10 +122,19 @@ static void vnc_sweep(Manager *m) {
                          m->config.vnc_user);
 }
 
-/* Rewrites the secret's files, after the VNC user's processes are gone. */
+/* Rewrites the secret's files, after the VNC user's processes are gone.
+ * If they cannot be written, x11vnc (and websockify with it) stays down:
+ * a restart would serve the old secret from the old files. */
 static int secret_files_renew(Manager *m) {
+        int r;
+
         vnc_sweep(m);
-        return write_secret_files(m);
+        r = write_secret_files(m);
+        if (r < 0 && m->supervisor) {
+                log_error("The desktop stays down until the desktop secret's files can be written.");
+                (void)supervisor_stop_service(m->supervisor, DISPLAY_SERVICE_X11VNC);
+        }
+        return r;
 }
 
 int desktop_secret_files_update(Manager *m) {

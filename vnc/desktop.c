@@ -4,6 +4,7 @@
  * followed) and directories through mkdir_owned() (never chown()s what
  * another uid owns), since that user controls the directory's entries. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -15,6 +16,30 @@
 #include "fileio.h"
 #include "macro.h"
 #include "xauth.h"
+
+/* write_file_atomic_owned() into a directory its user controls: what the
+ * user may have put at path instead of a file (a directory makes the
+ * rename fail) is removed, never followed, and the write tried again. */
+static int write_user_file(const char *path, const void *data, size_t n, uid_t uid, gid_t gid) {
+        int r = write_file_atomic_owned(path, data, n, 0600, uid, gid, 0);
+
+        _cleanup_(freep) char *dir = NULL;
+        _cleanup_(closep) int dfd = -EBADF;
+        const char *slash = strrchr(path, '/');
+
+        if ((r != -EISDIR && r != -ENOTEMPTY && r != -EEXIST) || !slash || slash == path)
+                return r;
+        dir = strndup(path, (size_t)(slash - path));
+        if (!dir)
+                return -ENOMEM;
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        r = rm_rf_at(dfd, slash + 1);
+        if (r < 0)
+                return r;
+        return write_file_atomic_owned(path, data, n, 0600, uid, gid, 0);
+}
 
 static int fail(int r, char *err, size_t size, const char *what, const char *path) {
         snprintf(err, size, "%s %s: %s", what, path, strerror(-r));
@@ -52,14 +77,12 @@ static int write_cookie(const DesktopFilesOptions *o, char *err, size_t size) {
         if (r < 0)
                 fail(r, err, size, "cannot write", o->paths->xauthority);
         if (r >= 0 && o->browser) {
-                r = write_file_atomic_owned(o->paths->browser_xauthority, entry, (size_t)n, 0600, o->uid, o->gid,
-                                            0);
+                r = write_user_file(o->paths->browser_xauthority, entry, (size_t)n, o->uid, o->gid);
                 if (r < 0)
                         fail(r, err, size, "cannot write", o->paths->browser_xauthority);
         }
         if (r >= 0 && o->vnc) {
-                r = write_file_atomic_owned(o->paths->vnc_xauthority, entry, (size_t)n, 0600, o->vnc_uid,
-                                            o->vnc_gid, 0);
+                r = write_user_file(o->paths->vnc_xauthority, entry, (size_t)n, o->vnc_uid, o->vnc_gid);
                 if (r < 0)
                         fail(r, err, size, "cannot write", o->paths->vnc_xauthority);
         }
@@ -128,8 +151,8 @@ int desktop_write_secret_files(const DesktopPaths *p, const char *secret, const 
                 r = desktop_novnc_tokens_text(secret, vnc_host, vnc_port, &tokens);
         if (r < 0)
                 return r;
-        r = write_file_atomic_owned(p->vnc_password, pw, strlen(pw), 0600, uid, gid, 0);
+        r = write_user_file(p->vnc_password, pw, strlen(pw), uid, gid);
         if (r < 0)
                 return r;
-        return write_file_atomic_owned(p->novnc_tokens, tokens, strlen(tokens), 0600, uid, gid, 0);
+        return write_user_file(p->novnc_tokens, tokens, strlen(tokens), uid, gid);
 }

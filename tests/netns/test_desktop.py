@@ -10,8 +10,8 @@ dbus-daemon, the agent in a fresh network namespace:
   uid), the browser's copy of the cookie works for the browser's uid;
 - RFB offers only VNC authentication and refuses a wrong password; the
   noVNC WebSocket needs the token; the secret never reaches the log;
-- the secret arriving later (MMDS) rewrites the files and restarts x11vnc
-  and websockify;
+- the secret arriving later (MMDS) rewrites the files (a directory the VNC
+  user put in place of one included) and restarts x11vnc and websockify;
 - a missing browser user: the browser never starts, and /health says why;
   a missing VNC user: no x11vnc or websockify (never as root), and why.
 The real-Firefox tests are in test_browser.py."""
@@ -154,6 +154,13 @@ def test_secret_from_mmds_later(agent_bin, tmp_path):
         before = a.services()
         with a.ns.entered():
             assert rfb("127.0.0.1", a.vnc_port, DESKTOP_SECRET)[2] == 1
+        # What a hole in x11vnc could do to its own directory: a directory
+        # where the password file goes (a rename cannot replace it).
+        pw = os.path.join(a.vnc_dir, "vnc-password")
+        os.unlink(pw)
+        os.makedirs(os.path.join(pw, "inside"))
+        for d in (pw, os.path.join(pw, "inside")):
+            os.chown(d, VNC_UID, VNC_UID)
         # The host puts the metadata (whole, by a rename).
         (tmp_path / "object.tmp").write_text(json.dumps({"token": TOKEN, "desktop_secret": DESKTOP_SECRET}))
         os.rename(tmp_path / "object.tmp", release)
