@@ -281,6 +281,11 @@ static int check(const DisplayOptions *c, int num, char *errbuf, size_t size) {
                 snprintf(errbuf, size, "vnc_user: empty, and x11vnc and websockify never run as root");
                 return -EINVAL;
         }
+        if (!isempty(c->browser_user) && streq(c->vnc_user, c->browser_user)) {
+                snprintf(errbuf, size, "vnc_user: '%s' is also browser_user; the servers facing the network "
+                         "would reach the browser's profile", c->vnc_user);
+                return -EINVAL;
+        }
         return 0;
 }
 

@@ -233,6 +233,13 @@ static void test_no_browser(void **state) {
         c.vnc_user = "";
         assert_int_equal(display_build_services(&c, &d, err, sizeof err), -EINVAL);
         assert_string_equal(err, "vnc_user: empty, and x11vnc and websockify never run as root");
+        c.vnc_user = "vmba-browser";
+        assert_int_equal(display_build_services(&c, &d, err, sizeof err), -EINVAL);
+        assert_string_equal(err, "vnc_user: 'vmba-browser' is also browser_user; the servers facing the network "
+                                 "would reach the browser's profile");
+        c.browser_user = "";
+        assert_int_equal(display_build_services(&c, &d, err, sizeof err), 0);
+        service_defs_done(&d);
 }
 
 static void test_paths_and_texts(void **state) {
