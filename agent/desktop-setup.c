@@ -98,7 +98,7 @@ int desktop_setup(Manager *m) {
         }
         r = desktop_write_start_files(&o, err, sizeof err);
         if (r < 0)
-                return log_error_errno(r, "No X cookie, so no display: %s", err);
+                return log_error_errno(r, "No display (its files): %s", err);
         if (setenv("XAUTHORITY", m->desktop_paths.xauthority, 1) < 0)
                 return log_error_errno(-errno, "Failed to set XAUTHORITY: %m");
         return write_secret_files(m);

@@ -90,10 +90,25 @@ static int write_cookie(const DesktopFilesOptions *o, char *err, size_t size) {
         return r;
 }
 
-/* x11vnc's and websockify's: made before the cookie is copied into it. */
+/* x11vnc's and websockify's: made before the cookie is copied into it.
+ * Root writes into it by path, so its parent must be one the VNC user
+ * cannot rename entries in (a sticky /tmp would let it swap its own
+ * directory for a symlink between two writes). */
 static int vnc_dir_make(const DesktopFilesOptions *o, char *err, size_t size) {
-        int r = mkdir_owned(o->paths->vnc_dir, 0700, o->vnc_uid, o->vnc_gid);
+        _cleanup_(freep) char *parent = strdup(o->paths->vnc_dir);
+        char *slash = parent ? strrchr(parent, '/') : NULL;
+        struct stat st;
+        int r;
 
+        if (!slash)
+                return fail(-ENOMEM, err, size, "cannot create", o->paths->vnc_dir);
+        *slash = '\0';
+        if (stat(*parent ? parent : "/", &st) >= 0 && (st.st_uid != 0 || (st.st_mode & 0022))) {
+                snprintf(err, size, "%s is in %s, which another user owns or may write: refused",
+                         o->paths->vnc_dir, *parent ? parent : "/");
+                return -EPERM;
+        }
+        r = mkdir_owned(o->paths->vnc_dir, 0700, o->vnc_uid, o->vnc_gid);
         if (r == -EPERM)
                 snprintf(err, size, "%s is not the VNC user's (uid %u): refused", o->paths->vnc_dir,
                          (unsigned)o->vnc_uid);

@@ -17,8 +17,10 @@ dbus-daemon, the agent in a fresh network namespace:
 The real-Firefox tests are in test_browser.py."""
 import json
 import os
+import shutil
 import stat
 import sys
+import tempfile
 
 import pytest
 
@@ -223,3 +225,22 @@ def test_vnc_user_missing(agent_bin):
         assert not os.path.exists(a.vnc_dir)
         assert listeners(a.ns) == [f"0.0.0.0:{a.http_port}"]
         assert a.alive()
+
+
+def test_runtime_dir_where_others_may_write(agent_bin):
+    """The VNC user's directory goes beside runtime_dir: in a parent others
+    may write (a sticky /tmp-like one) it could be swapped for a symlink
+    between the agent's writes, so no display is set up there, and why
+    (fatal for a service process, as any failure to make the display's
+    files; PID 1 goes on without a display)."""
+    need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
+    open_dir = tempfile.mkdtemp(prefix="vmba-open-", dir="/var/tmp")
+    try:
+        os.chmod(open_dir, 0o1777)
+        with Agent(agent_bin, "window_manager=", f"runtime_dir={open_dir}/run") as a:
+            assert a.proc.wait(timeout=30) == 1
+            assert a.log_lines(f"No display (its files): {open_dir}/run-vnc is in {open_dir}, which another "
+                               "user owns or may write: refused")
+            assert not os.path.exists(f"{open_dir}/run-vnc")
+    finally:
+        shutil.rmtree(open_dir)

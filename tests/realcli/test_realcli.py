@@ -233,8 +233,14 @@ def test_real_cli_login(rc, provider):
                  if (r["host"], r["method"], r["path"]) == (token_host, "POST", token_path) and code in r["body"]]
     assert len(exchanges) == 1, [(r["host"], r["path"]) for r in rc.standin_requests()]
     # Telemetry stays off with the shipped settings.
+    assert not telemetry(rc), telemetry(rc)
+
+
+def telemetry(rc):
+    """The requests the stand-in saw that were telemetry (Gemini CLI's
+    Clearcut, Claude Code's event logging)."""
     seen = [(r["host"], r["path"]) for r in rc.standin_requests()]
-    assert not [s for s in seen if s[0] == "play.googleapis.com" or s[1].startswith("/api/event_logging")], seen
+    return [s for s in seen if s[0] == "play.googleapis.com" or s[1].startswith("/api/event_logging")]
 
 
 def test_real_gemini_failed_exchange(rc):
@@ -250,3 +256,11 @@ def test_real_gemini_failed_exchange(rc):
     st = rc.api("GET", f"/credentials/status?sessionId={sid}")[1]
     assert st["error"].startswith("CLI gemini_cli: Failed to sign in. Message:"), st
     assert rc.api("GET", f"/credentials/get?sessionId={sid}")[0] == 400
+
+
+def test_no_telemetry_when_the_clis_stop(rc):
+    """Last in this module: a CLI may send telemetry as it exits.  After
+    every login above, the agent stops (stopping any CLI still running,
+    as at shutdown), and the stand-in has still seen none."""
+    assert rc.agent.stop() == 0
+    assert not telemetry(rc), telemetry(rc)
