@@ -124,15 +124,23 @@ static void vnc_sweep(Manager *m) {
 
 /* Rewrites the secret's files, after the VNC user's processes are gone.
  * If they cannot be written, x11vnc (and websockify with it) stays down:
- * a restart would serve the old secret from the old files. */
+ * a restart would serve the old secret from the old files; the next
+ * renewal that writes them brings it back. */
 static int secret_files_renew(Manager *m) {
         int r;
 
         vnc_sweep(m);
         r = write_secret_files(m);
-        if (r < 0 && m->supervisor) {
+        if (!m->supervisor)
+                return r;
+        if (r < 0) {
                 log_error("The desktop stays down until the desktop secret's files can be written.");
+                m->vnc_held = true;
                 (void)supervisor_stop_service(m->supervisor, DISPLAY_SERVICE_X11VNC);
+        } else if (m->vnc_held) {
+                m->vnc_held = false;
+                log_info("The desktop secret's files are written: x11vnc starts again.");
+                (void)supervisor_start_service(m->supervisor, DISPLAY_SERVICE_X11VNC, NULL);
         }
         return r;
 }

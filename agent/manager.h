@@ -54,6 +54,7 @@ typedef struct Manager {
         bool browser_found;       /* browser_user exists (not root): uid, gid */
         uid_t browser_uid;
         gid_t browser_gid;
+        bool vnc_held;            /* x11vnc stopped: the secret's files could not be written */
         bool vnc_found;           /* vnc_user exists (not root): uid, gid */
         uid_t vnc_uid;
         gid_t vnc_gid;

@@ -11,6 +11,7 @@ import json
 import os
 import pathlib
 import shutil
+import subprocess
 import sys
 import tempfile
 import uuid
@@ -217,6 +218,39 @@ def vnc_user_left(agent_bin, tmp_path, bin_dir):
         # The new x11vnc (through the same wrapper) is the only one left.
         wait_until(lambda: a.try_get("/health/ready")[0] == 200, 30, "the chain back")
         assert len(escaped()) == 1
+
+
+def test_desktop_stays_down_without_its_files(restored):
+    """The new secret's files cannot be written (the VNC user's directory
+    made immutable): x11vnc and websockify stay down rather than serve the
+    old secret, the restore is incomplete (control routes wait); the next
+    handover, once the files can be written, brings them back."""
+    a, handover = restored
+    subprocess.run(["chattr", "+i", a.vnc_dir], check=True)
+    try:
+        handover.write_text(json.dumps({"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP}))
+        wait_until(lambda: post(a, "/restore-check")[0] == 202, 5, "the poke accepted")
+        wait_until(lambda: a.log_lines("The desktop stays down until the desktop secret's files can be written."),
+                   20, "the desktop held")
+        wait_until(lambda: a.services()["x11vnc"]["pid"] is None and a.services()["websockify"]["pid"] is None,
+                   30, "x11vnc and websockify down")
+        assert a.health()["restore"]["restoring"] is True
+        assert post(a, "/shutdown", token=NEW_TOKEN) == (503, {"error": "Restoring"})
+        with open(os.path.join(a.vnc_dir, "vnc-password")) as f:
+            assert f.read() == DESKTOP_SECRET + "\n"  # the old one, served by nobody
+    finally:
+        subprocess.run(["chattr", "-i", a.vnc_dir], check=True)
+    # A new handover (the host gives new secrets again: the first ones were
+    # taken before the files failed).
+    third = "Third-desktop-secret-0123456789"
+    handover.write_text(json.dumps({"generation": "g3", "token": "vmba-third-token-0123456789abcdef",
+                                    "desktop_secret": third}))
+    wait_until(lambda: post(a, "/restore-check")[0] == 202, 5, "the poke accepted")
+    wait_until(lambda: a.health()["restore"]["restores"] == 1, 30, "the restore done")
+    wait_until(lambda: a.try_get("/health/ready")[0] == 200, 30, "x11vnc and websockify back")
+    with open(os.path.join(a.vnc_dir, "vnc-password")) as f:
+        assert f.read() == third + "\n"
+    assert a.log_lines("The desktop secret's files are written: x11vnc starts again.")
 
 
 def pids_with_args(*argv):
