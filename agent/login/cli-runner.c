@@ -163,6 +163,11 @@ static void look(CliRunner *r, bool final) {
         }
 }
 
+void cli_runner_url_known(CliRunner *r) {
+        if (r)
+                r->url_reported = true;
+}
+
 static void on_output(CliRunner *r, const char *buf, size_t n) {
         const char *answers;
         size_t k;

@@ -54,6 +54,12 @@ void cli_runner_stop(CliRunner *r);
  * answering the browser or flushing files: stop it after delay unless it
  * exits by itself first. */
 void cli_runner_stop_after(CliRunner *r, usec_t delay);
+/* The login's URL came another way (the CLI handed it to the browser
+ * link before printing it): from now on the screen is watched for a
+ * failed sign-in, and no URL is looked for there.  Without this, a
+ * failure drawn over the URL before the agent read either (both in one
+ * read of the terminal) would never count.  NULL-safe. */
+void cli_runner_url_known(CliRunner *r);
 /* Redacted transcript so far; owned by the caller. */
 char *cli_runner_output(CliRunner *r);
 pid_t cli_runner_pid(CliRunner *r);

@@ -433,6 +433,7 @@ static void session_url_found(LoginManager *lm, LoginSession *s, const char *url
 
         if (s->oauth_url || session_fsm_next(s->state, SESSION_EVENT_URL) < 0)
                 return;
+        cli_runner_url_known(s->runner);
         s->oauth_url = strdup(url);
         if (!s->oauth_url)
                 return;

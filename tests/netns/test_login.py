@@ -562,11 +562,18 @@ def test_cli_failure(make_env):
     e.assert_no_secrets()
 
 
-def test_cli_that_stays_up_after_a_failed_sign_in(make_env):
+@pytest.mark.parametrize("url_text", ["before", "with-the-failure"])
+def test_cli_that_stays_up_after_a_failed_sign_in(make_env, url_text):
     """Gemini CLI goes back to its dialog after a failed token exchange and
     waits: the session fails with what its screen says (redacted), at
-    once rather than at expiry, and the CLI is stopped."""
-    e = make_env(provider_env={"FAKE_CLI_EXCHANGE_FAIL": "1"})
+    once rather than at expiry, and the CLI is stopped.  Also when the
+    agent reads the URL's text and the failure drawn over it at once (a
+    loaded machine; the URL came by the browser link): the screen then
+    never showed the URL, and the failure still counts."""
+    env = {"FAKE_CLI_EXCHANGE_FAIL": "1"}
+    if url_text == "with-the-failure":
+        env["FAKE_CLI_URL_WITH_FAILURE"] = "1"
+    e = make_env(provider_env=env)
     s = sid()
     status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
     assert status == 200 and "oauthUrl" in started, started

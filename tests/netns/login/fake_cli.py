@@ -47,6 +47,9 @@ FAKE_CLI_MUTE_LISTENER=1: the callback listener never answers;
 FAKE_CLI_EXCHANGE_FAIL=1 (gemini): the token exchange fails; the browser
 is sent to the failure page and the CLI shows "Failed to sign in.
 Message: …" in its dialog and keeps running, as the real one does;
+FAKE_CLI_URL_WITH_FAILURE=1 (gemini): the URL's text is written only
+with the failure, in one write, so the agent reads both at once (the
+screen then shows only the failure; the URL came by the browser link);
 FAKE_CLI_PARTIAL=1: the credential file gets only "{}", then the CLI
 answers the browser and exits 0 (a login that wrote no credentials)."""
 import http.server
@@ -211,6 +214,7 @@ def main():
     port = 1455 if MODE == "codex" else 0
     srv = http.server.HTTPServer(("127.0.0.1", port), Handler)
     srv.done = False
+    late = ""  # output held until after the callback
     port = srv.server_address[1]
     redirect = f"http://localhost:{port}/auth/callback"
     url = f"{PROVIDER}/{MODE}/authorize?" + urllib.parse.urlencode(
@@ -272,9 +276,13 @@ def main():
             "\x1b[32m\u25cf 1. Yes\x1b[39m\r\n  2. No\r\n")
         read_until(lambda b: b"\r" in b)
         assert open_url("xdg-open", url)
-        out("\u2139 Attempting to open authentication page in your browser.\r\n"
-            "  \x1b[38;5;229mOtherwise navigate to:\x1b[39m\r\n" + wrapped(url) +
-            "Waiting for authentication... (Press Esc or Ctrl+C to cancel)\r\n")
+        shown = ("\u2139 Attempting to open authentication page in your browser.\r\n"
+                 "  \x1b[38;5;229mOtherwise navigate to:\x1b[39m\r\n" + wrapped(url) +
+                 "Waiting for authentication... (Press Esc or Ctrl+C to cancel)\r\n")
+        if os.environ.get("FAKE_CLI_URL_WITH_FAILURE"):
+            late = shown  # written together with what follows the callback
+        else:
+            out(shown)
     else:
         out("Waiting for authentication...\n")
         assert open_url(os.environ.get("FAKE_CLI_OPENER", "browser-split"), url)
@@ -287,7 +295,7 @@ def main():
         srv.handle_request()
     if srv.failed:
         # Back to its auth dialog, drawn with cursor moves, and waiting.
-        out("\x1b[2J\x1b[H\x1b[2GFailed\x1b[9Gto\x1b[12Gsign\x1b[17Gin.\x1b[21GMessage:\x1b[30G"
+        out(late + "\x1b[2J\x1b[H\x1b[2GFailed\x1b[9Gto\x1b[12Gsign\x1b[17Gin.\x1b[21GMessage:\x1b[30G"
             "Failed to exchange authorization code for tokens: invalid_grant (code=SECRET-CODE-x)\r\n\r\n"
             "\x1b[32m\u25cf 1. Sign in with Google\x1b[39m\r\n  2. Use Gemini API Key\r\n")
         select.select([], [], [], 600)
