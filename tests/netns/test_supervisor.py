@@ -32,6 +32,12 @@ def sh(name, script, **kw):
     return {"name": name, "argv": ["/bin/sh", "-c", script], **kw}
 
 
+# Markers in the sleeps' arguments, unique to this test process: another
+# run of these tests on the same machine (a second clone) sees the same
+# /proc, and its sleeps must not pass for ours.
+RUN = os.getpid()
+
+
 def pids_with_arg(arg):
     """Processes whose command line contains arg (our marker)."""
     out = []
@@ -103,7 +109,7 @@ def test_dependents_restart_after_dependency_is_ready(agent_bin):
 
 
 def test_process_group_killed_with_its_leader(agent_bin):
-    marker = "1004.5"
+    marker = f"1004.{RUN}"
     services = [sh("forker", f"sleep {marker} & exit 7", restart="never")]
     with Agent(agent_bin, *FAST, services=services) as a:
         a.wait_state("forker", "inactive")
@@ -126,15 +132,16 @@ def sleeping(marker):
 
 
 def test_stop_timeout_then_sigkill(agent_bin):
-    marker = "1005.5"
+    marker = f"1005.{RUN}"
     # Ignored signals stay ignored across exec: the sleep ignores TERM too.
-    # The shell execs the sleep only after the trap is set, so once a
-    # process named sleep carries the marker, SIGTERM is ignored for sure.
+    # The shell execs the sleep only after the trap is set, so once the
+    # service's own process is the sleep, SIGTERM is ignored for sure.
     services = [sh("stubborn", f"trap '' TERM; exec sleep {marker}", stop_timeout_ms=300)]
     with Agent(agent_bin, *FAST, services=services) as a:
         a.wait_ready()
         # Ready means spawned (no probe): wait for the trap to be set.
-        wait_until(lambda: sleeping(marker), 5, "the sleep")
+        pid = a.services()["stubborn"]["pid"]
+        wait_until(lambda: pid in sleeping(marker), 5, "the sleep")
         assert a.stop() == 0
         log = a.log_text()
         assert "Service stubborn did not stop in time, killing its process group." in log
