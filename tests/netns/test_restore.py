@@ -70,6 +70,11 @@ def restorable(agent_bin, tmp_path, interval_ms=300, sets=()):
             a.wait_ready()
             wait_until(lambda: a.health()["restore"]["generation"] == "g1", 20, "generation g1 learned")
             yield a, handover
+        except BaseException:
+            # What the agent did, without the services' own chatter.
+            print("---- agent log ----\n" + "\n".join(
+                l for l in a.log_text().splitlines() if ": x11vnc: " not in l and ": websockify: " not in l))
+            raise
         finally:
             a.close()
             mmds.kill()
