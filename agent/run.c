@@ -11,6 +11,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/prctl.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <sys/resource.h>
 
 #include "agent/host/host-secrets.h"
@@ -708,6 +710,36 @@ static void harden_process(void) {
                 log_warning_errno(errno, "Failed to disable core dumps: %m");
 }
 
+/* x11vnc keeps its framebuffer tiles in SysV shared memory (about 7 MiB
+ * in some 40 segments) and removes them only when it exits cleanly: each
+ * x11vnc killed (a crash, the OOM killer, a stop that had to SIGKILL, the
+ * sweep of the VNC user before a new desktop secret) left them behind,
+ * holding screen contents, until the machine's segment limit ran out and no
+ * x11vnc could start.  In an IPC namespace of their own with
+ * shm_rmid_forced set, the kernel destroys a segment when its last process
+ * detaches or exits.  As PID 1 the namespace is the VM's own if a private
+ * one cannot be made; elsewhere the machine's setting is not ours to
+ * change. */
+static void private_sysv_ipc(bool is_pid1) {
+        const char *path = "/proc/sys/kernel/shm_rmid_forced";
+        _cleanup_(closep) int fd = -EBADF;
+        int r;
+
+        if (unshare(CLONE_NEWIPC) < 0) {
+                if (!is_pid1) {
+                        log_warning_errno(errno, "Failed to create an IPC namespace, shared memory that a killed "
+                                                 "service leaves is not reclaimed: %m");
+                        return;
+                }
+                log_warning_errno(errno, "Failed to create an IPC namespace, using the VM's own: %m");
+        }
+        fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        r = fd < 0 ? -errno : loop_write(fd, "1\n", 2);
+        if (r < 0)
+                log_warning_errno(r, "Failed to set %s, shared memory that a killed service leaves is not "
+                                         "reclaimed: %m", path);
+}
+
 int run_main(int argc, char **argv) {
         _cleanup_(run_args_done) RunArgs args = {};
         /* As PID 1, /proc may not be mounted yet, and PID 1's start time is
@@ -744,6 +776,9 @@ int run_main(int argc, char **argv) {
                         log_warning("%d mount(s) failed; continuing.", r);
         } else if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
                 log_warning_errno(errno, "Failed to become child subreaper: %m");
+        /* Before anything that starts threads: unshare() moves only the
+         * calling thread. */
+        private_sysv_ipc(getpid() == 1);
 
         r = manager_new(&m);
         if (r < 0)

@@ -6,6 +6,8 @@ agent in a fresh network namespace on its own display number and ports:
   served through websockify and x11vnc speaks RFB;
 - kill -9 of Xvfb brings Xvfb, then x11vnc, then websockify back, each a
   new process, ready in dependency order;
+- the shared memory of an x11vnc killed with SIGKILL is destroyed (the
+  services' own IPC namespace, shm_rmid_forced);
 - a stale X lock left by a dead server is removed before Xvfb starts;
 - SIGTERM stops the chain in reverse order, each within its timeout;
 - the window manager runs when installed, as the browser's user, and a
@@ -17,6 +19,7 @@ agent in a fresh network namespace on its own display number and ports:
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 
 import pytest
@@ -95,6 +98,39 @@ def test_kill_xvfb_restarts_chain_in_order(agent):
     # The old processes are gone (their groups were killed).
     for n in CHAIN:
         assert proc_cmdline(old[n]) is None or not os.path.exists(f"/proc/{old[n]}"), n
+    assert agent.banner(agent.vnc_port).startswith(b"RFB ")
+
+
+def shm_segments(pid):
+    """(shmid, creator pid) of the SysV shared memory segments in pid's IPC
+    namespace (/proc/sysvipc/shm shows the reader's)."""
+    out = subprocess.run(["nsenter", f"--target={pid}", "--ipc", "cat", "/proc/sysvipc/shm"],
+                         check=True, capture_output=True, text=True).stdout
+    rows = [line.split() for line in out.splitlines()[1:] if line.strip()]
+    # Columns: key shmid perms size cpid lpid nattch uid ...
+    return [(int(r[1]), int(r[4])) for r in rows]
+
+
+def test_killed_x11vnc_leaves_no_shared_memory(agent):
+    """x11vnc removes its framebuffer segments only on a clean exit; the
+    agent's services have an IPC namespace of their own where the kernel
+    destroys what a killed one leaves (on the machine's, they piled up
+    until no x11vnc could start)."""
+    agent.wait_ready()
+    assert os.readlink(f"/proc/{agent.pid}/ns/ipc") != os.readlink("/proc/self/ns/ipc")
+    old = agent.health()["services"]["x11vnc"]["pid"]
+    assert any(cpid == old for _, cpid in shm_segments(agent.pid)), "x11vnc made no segment to lose"
+    # None of the agent's segments is visible outside its namespace.
+    ours = {shmid for shmid, _ in shm_segments(os.getpid())}
+    assert not ours & {shmid for shmid, _ in shm_segments(agent.pid)}
+
+    os.kill(old, signal.SIGKILL)
+    wait_until(lambda: agent.health()["services"]["x11vnc"]["pid"] not in (None, old), 30, "a new x11vnc")
+    agent.wait_ready()
+    wait_until(lambda: not any(cpid == old for _, cpid in shm_segments(agent.pid)), 10,
+               "the killed x11vnc's segments destroyed")
+    new = agent.health()["services"]["x11vnc"]["pid"]
+    assert any(cpid == new for _, cpid in shm_segments(agent.pid))
     assert agent.banner(agent.vnc_port).startswith(b"RFB ")
 
 
