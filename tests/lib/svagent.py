@@ -244,9 +244,28 @@ def subprocess_stdout():
     return subprocess.STDOUT
 
 
-def proc_cmdline(pid):
+def proc_argv(pid):
+    """pid's command line as a list of str; None when it is gone."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().split(b"\0")[0].decode()
+            data = f.read()
     except OSError:
         return None
+    data = data[:-1] if data.endswith(b"\0") else data
+    return [a.decode(errors="replace") for a in data.split(b"\0")] if data else []
+
+
+def proc_cmdline(pid):
+    argv = proc_argv(pid)
+    return None if argv is None else (argv[0] if argv else "")
+
+
+def pids_with_argv(pred):
+    """The pids whose command line (a list of str) satisfies pred."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            argv = proc_argv(d)
+            if argv is not None and pred(argv):
+                out.append(int(d))
+    return out

@@ -19,7 +19,7 @@ import uuid
 import pytest
 
 from netns import Lan, Netns, need, require_root, wait_until
-from svagent import DESKTOP_SECRET, MMDS_SERVER, TOKEN, VNC_UID, Agent, auth
+from svagent import DESKTOP_SECRET, MMDS_SERVER, TOKEN, VNC_UID, Agent, auth, pids_with_argv
 from test_login import LoginEnv
 
 pytestmark = pytest.mark.usefixtures("root")
@@ -212,7 +212,7 @@ def vnc_user_left(agent_bin, tmp_path, bin_dir):
 
     def escaped():
         """The live ones this agent's x11vnc left (it adopts orphans)."""
-        return sorted(p for p in pids_with_args("sleep", marker)
+        return sorted(p for p in pids_with_argv(lambda argv: argv[:2] == ["sleep", marker])
                       if proc_state(p) != "Z" and descends_from(p, a.pid))
     with restorable(agent_bin, tmp_path, sets=(f"bin_path={bin_dir}:/usr/bin:/bin",)) as (a, handover):
         wait_until(escaped, 10, "the process x11vnc's wrapper left")
@@ -261,19 +261,6 @@ def test_desktop_stays_down_without_its_files(restored):
     with open(os.path.join(a.vnc_dir, "vnc-password")) as f:
         assert f.read() == third + "\n"
     assert a.log_lines("The desktop secret's files are written: x11vnc starts again.")
-
-
-def pids_with_args(*argv):
-    out = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    if f.read().split(b"\0")[:len(argv)] == [x.encode() for x in argv]:
-                        out.append(int(pid))
-            except OSError:
-                pass
-    return out
 
 
 def descends_from(pid, ancestor):

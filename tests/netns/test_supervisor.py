@@ -23,7 +23,7 @@ import sys
 import pytest
 
 from netns import wait_until
-from svagent import Agent, proc_cmdline
+from svagent import Agent, pids_with_argv, proc_cmdline
 
 FAST = ("restart_burst=3", "restart_window_s=60", "backoff_initial_ms=10", "backoff_max_ms=40")
 
@@ -40,16 +40,7 @@ RUN = os.getpid()
 
 def pids_with_arg(arg):
     """Processes whose command line contains arg (our marker)."""
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/cmdline", "rb") as f:
-                    if arg.encode() in f.read():
-                        out.append(int(d))
-            except OSError:
-                pass
-    return out
+    return pids_with_argv(lambda argv: any(arg in a for a in argv))
 
 
 def test_always_exiting_service_fails_after_budget(agent_bin):

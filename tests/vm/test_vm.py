@@ -132,6 +132,15 @@ def test_network_facing_servers_not_root(vm):
     assert re.search(r"Service Xvfb started \(pid \d+\)\.", text), text[-3000:]
 
 
+def test_services_have_their_own_ipc_namespace(vm):
+    # The guest kernel makes the agent an IPC namespace with
+    # shm_rmid_forced (on failure it says so, naming which).
+    qemu.wait_until(lambda: "Service x11vnc ready" in vm.console_text(), 60, "x11vnc ready", vm.proc)
+    text = vm.console_text()
+    assert "Failed to create an IPC namespace" not in text, text[-3000:]
+    assert "shm_rmid_forced" not in text, text[-3000:]
+
+
 def test_shutdown_ends_vm(vm):
     status, _ = vm.http("/shutdown", method="POST", data=b"")
     assert status in (200, 202)
