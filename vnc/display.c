@@ -98,21 +98,24 @@ static int add_xvfb(const DisplayOptions *c, int num, ServiceDefs *d) {
         return r;
 }
 
-/* Adds tmpl (taken) as name with argv (taken), one dependency or two, and
- * env entries (copied) before the template's own. */
-static int add_service(ServiceDefs *d, const char *name, char **argv, const char *dep1, const char *dep2,
-                       char *const *env, ServiceDef *tmpl) {
+/* Adds tmpl (taken) as name, run as user, with argv (taken), one
+ * dependency or two, and env entries (copied) before the template's own.
+ * A user that cannot be copied fails the service: never root for want of
+ * memory. */
+static int add_service(ServiceDefs *d, const char *name, const char *user, char **argv, const char *dep1,
+                       const char *dep2, char *const *env, ServiceDef *tmpl) {
         ServiceDef s = *tmpl;
         char **more = s.env;
         int r;
 
         *tmpl = (ServiceDef){};
         s.name = strdup(name);
+        s.user = strdup(user);
         s.argv = argv;
         s.depends_on = dep1 ? strv_make(dep1, dep2, NULL) : NULL;
         s.env = strv_concat(env, more);
         strv_free(more);
-        if (!s.name || !s.argv || (dep1 && !s.depends_on) || !s.env)
+        if (!s.name || !s.user || !s.argv || (dep1 && !s.depends_on) || !s.env)
                 r = -ENOMEM;
         else
                 r = service_defs_add(d, &s);
@@ -140,12 +143,7 @@ static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs 
         vnc_listen_args(c->vnc_listen, l);
         t.probe = (ProbeSpec){ .type = PROBE_TCP_BANNER, .port = c->vnc_port,
                                .host = strdup(display_connect_host(c->vnc_listen)), .expect = strdup("RFB ") };
-        t.user = strdup(c->vnc_user);
-        if (!t.user) { /* never as root for want of memory */
-                service_def_done(&t);
-                return -ENOMEM;
-        }
-        return add_service(d, DISPLAY_SERVICE_X11VNC,
+        return add_service(d, DISPLAY_SERVICE_X11VNC, c->vnc_user,
                            strv_make("x11vnc", "-display", display, "-auth", c->paths->vnc_xauthority, "-rfbport", port,
                                      l[0], l[1], l[2], l[3], "-1", "-forever", "-shared", "-quiet",
                                      "-passwdfile", c->paths->vnc_password, NULL),
@@ -179,12 +177,7 @@ static int add_websockify(const DisplayOptions *c, const char *display, ServiceD
         snprintf(source, sizeof source, strchr(listen, ':') ? "[%s]:%u" : "%s:%u", listen, c->novnc_port);
         t.probe = (ProbeSpec){ .type = PROBE_HTTP, .port = c->novnc_port,
                                .host = strdup(display_connect_host(c->novnc_listen)), .path = strdup("/") };
-        t.user = strdup(c->vnc_user);
-        if (!t.user) { /* never as root for want of memory */
-                service_def_done(&t);
-                return -ENOMEM;
-        }
-        return add_service(d, DISPLAY_SERVICE_WEBSOCKIFY,
+        return add_service(d, DISPLAY_SERVICE_WEBSOCKIFY, c->vnc_user,
                            strv_make("python3", "-c", WEBSOCKIFY_MAIN, "--web", c->novnc_web, "--token-plugin",
                                      "TokenFile", "--token-source", c->paths->novnc_tokens, source, NULL),
                            DISPLAY_SERVICE_X11VNC, NULL,
@@ -204,10 +197,7 @@ static int add_window_manager(const DisplayOptions *c, const char *display, Serv
 
         if (isempty(c->window_manager) || find_executable(c->window_manager, c->bin_path, &wm) < 0)
                 return 0;
-        t.user = strdup(c->browser_user);
-        if (!t.user)
-                return -ENOMEM;
-        return add_service(d, "window-manager", strv_make(c->window_manager, NULL), "Xvfb", NULL,
+        return add_service(d, "window-manager", c->browser_user, strv_make(c->window_manager, NULL), "Xvfb", NULL,
                            (char *[]){ (char *)kv(e1, sizeof e1, "DISPLAY", display),
                                        (char *)kv(e2, sizeof e2, "XAUTHORITY", c->paths->browser_xauthority),
                                        (char *)kv(e3, sizeof e3, "HOME", c->paths->browser_dir), NULL },
@@ -222,13 +212,10 @@ static int add_bus(const DisplayOptions *c, ServiceDefs *d) {
         if (asprintf(&config, "--config-file=%s", c->paths->bus_config) < 0 ||
             asprintf(&address, "--address=unix:path=%s", c->paths->bus_socket) < 0)
                 return -ENOMEM;
-        t.user = strdup(c->browser_user);
         t.create_dirs = strv_make(c->paths->browser_dir, NULL);
-        if (!t.user || !t.create_dirs) {
-                service_def_done(&t);
+        if (!t.create_dirs)
                 return -ENOMEM;
-        }
-        return add_service(d, DISPLAY_SERVICE_BUS,
+        return add_service(d, DISPLAY_SERVICE_BUS, c->browser_user,
                            strv_make("dbus-daemon", config, "--nofork", "--print-address=3", address, NULL),
                            NULL, NULL, (char *[]){ (char *)kv(e1, sizeof e1, "HOME", c->paths->browser_dir), NULL },
                            &t);
@@ -248,14 +235,14 @@ static int add_browser(const DisplayOptions *c, const char *display, ServiceDefs
         if (asprintf(&t.probe.path, "%s/" BROWSER_CHECKPOINTS_FILE, c->firefox_profile) < 0)
                 t.probe.path = NULL;
         t.probe.expect = strdup(BROWSER_CHECKPOINT_READY);
-        t.user = strdup(c->browser_user);
         t.create_dirs = strv_make(p->browser_tmp, c->firefox_profile, NULL);
-        if (!t.user || !t.create_dirs || !t.probe.path || !t.probe.expect) {
+        if (!t.create_dirs || !t.probe.path || !t.probe.expect) {
                 service_def_done(&t);
                 return -ENOMEM;
         }
         snprintf(e[0], sizeof e[0], "DBUS_SESSION_BUS_ADDRESS=unix:path=%s", p->bus_socket);
-        return add_service(d, DISPLAY_SERVICE_BROWSER, strv_make(c->firefox, "--profile", c->firefox_profile, NULL),
+        return add_service(d, DISPLAY_SERVICE_BROWSER, c->browser_user,
+                           strv_make(c->firefox, "--profile", c->firefox_profile, NULL),
                            "Xvfb", DISPLAY_SERVICE_BUS,
                            (char *[]){ (char *)kv(e[1], sizeof e[1], "DISPLAY", display),
                                        (char *)kv(e[2], sizeof e[2], "XAUTHORITY", p->browser_xauthority),
