@@ -14,16 +14,16 @@
 #include "vnc/desktop.h"
 #include "vnc/display.h"
 
-/* x11vnc and websockify never run as root: without their user, no
+/* Xvfb, x11vnc and websockify never run as root: without their user, no
  * desktop (the supervisor fails them with the same reason). */
-static void vnc_user_lookup(Manager *m) {
+static bool display_user_lookup(const char *user, uid_t *ret_uid, gid_t *ret_gid) {
         char err[256];
         int r;
 
-        r = sv_user_lookup(NULL, m->config.vnc_user, &m->vnc_uid, &m->vnc_gid, err, sizeof err);
-        m->vnc_found = r >= 0;
+        r = sv_user_lookup(NULL, user, ret_uid, ret_gid, err, sizeof err);
         if (r < 0)
                 log_error("The desktop will not be served: %s.", err);
+        return r >= 0;
 }
 
 static void browser_user_lookup(Manager *m) {
@@ -83,11 +83,13 @@ int desktop_setup(Manager *m) {
         /* A services file brings its own stack: nothing of ours to write. */
         if (!isempty(c->services_file))
                 return 0;
-        vnc_user_lookup(m);
+        m->x_found = display_user_lookup(c->x_user, &m->x_uid, &m->x_gid);
+        m->vnc_found = display_user_lookup(c->vnc_user, &m->vnc_uid, &m->vnc_gid);
         DesktopFilesOptions o = {
                 .paths = &m->desktop_paths, .runtime_dir = c->runtime_dir, .profile = c->firefox_profile,
                 .display = num < 0 ? 0 : (unsigned)num, .browser = m->browser_found,
                 .uid = m->browser_uid, .gid = m->browser_gid,
+                .x = m->x_found, .x_uid = m->x_uid, .x_gid = m->x_gid,
                 .vnc = m->vnc_found, .vnc_uid = m->vnc_uid, .vnc_gid = m->vnc_gid,
         };
         if (o.browser)

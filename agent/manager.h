@@ -55,6 +55,9 @@ typedef struct Manager {
         uid_t browser_uid;
         gid_t browser_gid;
         bool vnc_held;            /* x11vnc stopped: the secret's files could not be written */
+        bool x_found;             /* x_user exists (not root): uid, gid */
+        uid_t x_uid;
+        gid_t x_gid;
         bool vnc_found;           /* vnc_user exists (not root): uid, gid */
         uid_t vnc_uid;
         gid_t vnc_gid;

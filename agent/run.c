@@ -500,6 +500,7 @@ static int load_services(const Config *c, const DesktopPaths *paths, ServiceDefs
                         .novnc_listen = c->novnc_listen,
                         .novnc_port = c->novnc_port,
                         .novnc_web = c->novnc_web,
+                        .x_user = c->x_user,
                         .vnc_user = c->vnc_user,
                         .firefox = c->firefox,
                         .firefox_profile = c->firefox_profile,
@@ -710,14 +711,14 @@ static void harden_process(void) {
                 log_warning_errno(errno, "Failed to disable core dumps: %m");
 }
 
-/* x11vnc keeps its framebuffer tiles in SysV shared memory (about 7 MiB
- * in some 40 segments) and removes them only when it exits cleanly: each
- * x11vnc killed (a crash, the OOM killer, a stop that had to SIGKILL, the
- * sweep of the VNC user before a new desktop secret) left them behind,
- * holding screen contents, until the machine's segment limit ran out and no
- * x11vnc could start.  In an IPC namespace of their own with
- * shm_rmid_forced set, the kernel destroys a segment when its last process
- * detaches or exits.  As PID 1 the namespace is the VM's own if a private
+/* Services keep SysV shared memory that only their clean exit removes
+ * (x11vnc with MIT-SHM: some 40 segments, 7 MiB of screen tiles; Firefox's
+ * drawing; a services file's programs): each one killed (a crash, the OOM
+ * killer, a stop that had to SIGKILL, the sweep of the VNC user before a
+ * new desktop secret) left them behind, holding screen contents, until
+ * the machine's segment limit ran out and x11vnc could not start.  In an
+ * IPC namespace of their own with shm_rmid_forced set, the kernel destroys
+ * a segment when its last process detaches or exits.  As PID 1 the namespace is the VM's own if a private
  * one cannot be made; elsewhere the machine's setting is not ours to
  * change. */
 static void private_sysv_ipc(bool is_pid1) {

@@ -22,6 +22,8 @@ void desktop_paths_done(DesktopPaths *p) {
         if (!p)
                 return;
         free(p->xauthority);
+        free(p->x_dir);
+        free(p->x_xauthority);
         free(p->vnc_dir);
         free(p->vnc_xauthority);
         free(p->vnc_password);
@@ -46,6 +48,8 @@ int desktop_paths_init(DesktopPaths *p, const char *runtime_dir, const char *pro
         d.browser_dir = strndup(profile, (size_t)(slash - profile));
         if (!d.browser_dir ||
             asprintf(&d.xauthority, "%s/Xauthority", runtime_dir) < 0 ||
+            asprintf(&d.x_dir, "%s-x", runtime_dir) < 0 ||
+            asprintf(&d.x_xauthority, "%s/Xauthority", d.x_dir) < 0 ||
             asprintf(&d.vnc_dir, "%s-vnc", runtime_dir) < 0 ||
             asprintf(&d.vnc_xauthority, "%s/Xauthority", d.vnc_dir) < 0 ||
             asprintf(&d.vnc_password, "%s/vnc-password", d.vnc_dir) < 0 ||

@@ -1,7 +1,8 @@
 /* The files the agent derives at start for the display stack, named and
  * composed here (pure; vnc/desktop.c writes them):
- *   runtime_dir (0700 root):  Xauthority    the X cookie (Xvfb -auth, the window
- *                                           manager, the agent's libxdo)
+ *   runtime_dir (0700 root):  Xauthority    the X cookie (the agent's libxdo)
+ *   runtime_dir-x, beside it (0700, x_user's: Xvfb never runs as root):
+ *                             Xauthority    Xvfb's copy of the cookie (-auth)
  *   runtime_dir-vnc, beside it (0700, vnc_user's: x11vnc and websockify face
  *   the network and never run as root):
  *                             Xauthority    x11vnc's copy of the cookie (-auth)
@@ -19,6 +20,8 @@
 
 typedef struct DesktopPaths {
         char *xauthority;
+        char *x_dir;
+        char *x_xauthority;
         char *vnc_dir;
         char *vnc_xauthority;
         char *vnc_password;
@@ -33,7 +36,8 @@ typedef struct DesktopPaths {
 /* From runtime_dir and the profile directory, both absolute and plain (no
  * ".", "..", "//" or trailing '/'); the profile's parent is the browser's
  * directory and may not be "/" (it is given to the browser user), and
- * runtime_dir's sibling runtime_dir-vnc is the VNC user's.
+ * runtime_dir's siblings runtime_dir-x and runtime_dir-vnc are the X and
+ * the VNC user's.
  * -EINVAL otherwise, -ENOMEM. */
 int desktop_paths_init(DesktopPaths *p, const char *runtime_dir, const char *profile);
 void desktop_paths_done(DesktopPaths *p);

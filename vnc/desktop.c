@@ -1,8 +1,9 @@
-/* Implementation of desktop.h.  Files root writes into the browser user's
- * or the VNC user's directory go through write_file_atomic_owned() (a new
- * file renamed over the name: a symlink planted there is replaced, never
- * followed) and directories through mkdir_owned() (never chown()s what
- * another uid owns), since that user controls the directory's entries. */
+/* Implementation of desktop.h.  Files root writes into the browser user's,
+ * the X or the VNC user's directory go through write_file_atomic_owned()
+ * (a new file renamed over the name: a symlink planted there is replaced,
+ * never followed) and directories through mkdir_owned() (never chown()s
+ * what another uid owns), since that user controls the directory's
+ * entries. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -81,6 +82,11 @@ static int write_cookie(const DesktopFilesOptions *o, char *err, size_t size) {
                 if (r < 0)
                         fail(r, err, size, "cannot write", o->paths->browser_xauthority);
         }
+        if (r >= 0 && o->x) {
+                r = write_user_file(o->paths->x_xauthority, entry, (size_t)n, o->x_uid, o->x_gid);
+                if (r < 0)
+                        fail(r, err, size, "cannot write", o->paths->x_xauthority);
+        }
         if (r >= 0 && o->vnc) {
                 r = write_user_file(o->paths->vnc_xauthority, entry, (size_t)n, o->vnc_uid, o->vnc_gid);
                 if (r < 0)
@@ -90,31 +96,51 @@ static int write_cookie(const DesktopFilesOptions *o, char *err, size_t size) {
         return r;
 }
 
-/* x11vnc's and websockify's: made before the cookie is copied into it.
- * Root writes into it by path, so its parent must be one the VNC user
- * cannot rename entries in (a sticky /tmp would let it swap its own
- * directory for a symlink between two writes). */
-static int vnc_dir_make(const DesktopFilesOptions *o, char *err, size_t size) {
-        _cleanup_(freep) char *parent = strdup(o->paths->vnc_dir);
+/* A service user's directory beside runtime_dir (Xvfb's, x11vnc's and
+ * websockify's), made before the cookie is copied into it.  Root writes
+ * into it by path, so its parent must be one that user cannot rename
+ * entries in (a sticky /tmp would let it swap its own directory for a
+ * symlink between two writes). */
+static int user_dir_make(const char *dir, uid_t uid, gid_t gid, const char *who, char *err, size_t size) {
+        _cleanup_(freep) char *parent = strdup(dir);
         char *slash = parent ? strrchr(parent, '/') : NULL;
         struct stat st;
         int r;
 
         if (!slash)
-                return fail(-ENOMEM, err, size, "cannot create", o->paths->vnc_dir);
+                return fail(-ENOMEM, err, size, "cannot create", dir);
         *slash = '\0';
         if (stat(*parent ? parent : "/", &st) >= 0 && (st.st_uid != 0 || (st.st_mode & 0022))) {
-                snprintf(err, size, "%s is in %s, which another user owns or may write: refused",
-                         o->paths->vnc_dir, *parent ? parent : "/");
+                snprintf(err, size, "%s is in %s, which another user owns or may write: refused", dir,
+                         *parent ? parent : "/");
                 return -EPERM;
         }
-        r = mkdir_owned(o->paths->vnc_dir, 0700, o->vnc_uid, o->vnc_gid);
+        r = mkdir_owned(dir, 0700, uid, gid);
         if (r == -EPERM)
-                snprintf(err, size, "%s is not the VNC user's (uid %u): refused", o->paths->vnc_dir,
-                         (unsigned)o->vnc_uid);
+                snprintf(err, size, "%s is not the %s user's (uid %u): refused", dir, who, (unsigned)uid);
         else if (r < 0)
-                fail(r, err, size, "cannot create", o->paths->vnc_dir);
+                fail(r, err, size, "cannot create", dir);
         return r;
+}
+
+/* Where Xvfb makes its socket.  It runs as the X user, so the directory
+ * must already be root's with the sticky bit: then no other user can put
+ * a socket of its own in the display's place. */
+static int x11_unix_dir_make(char *err, size_t size) {
+        static const char dir[] = "/tmp/.X11-unix";
+        struct stat st;
+
+        if (mkdir(dir, 01777) < 0 && errno != EEXIST)
+                return fail(-errno, err, size, "cannot create", dir);
+        if (lstat(dir, &st) < 0)
+                return fail(-errno, err, size, "cannot read", dir);
+        if (!S_ISDIR(st.st_mode) || st.st_uid != 0) {
+                snprintf(err, size, "%s is not a directory of root's: refused", dir);
+                return -EPERM;
+        }
+        if ((st.st_mode & 07777) != 01777 && chmod(dir, 01777) < 0)
+                return fail(-errno, err, size, "cannot make sticky", dir);
+        return 0;
 }
 
 int desktop_write_browser_files(const DesktopFilesOptions *o, char *err, size_t size) {
@@ -151,7 +177,12 @@ int desktop_write_start_files(const DesktopFilesOptions *o, char *err, size_t si
         }
         if (r < 0)
                 return fail(r, err, size, "cannot create", o->runtime_dir);
-        if (o->vnc && (r = vnc_dir_make(o, err, size)) < 0)
+        r = x11_unix_dir_make(err, size);
+        if (r < 0)
+                return r;
+        if (o->x && (r = user_dir_make(o->paths->x_dir, o->x_uid, o->x_gid, "X", err, size)) < 0)
+                return r;
+        if (o->vnc && (r = user_dir_make(o->paths->vnc_dir, o->vnc_uid, o->vnc_gid, "VNC", err, size)) < 0)
                 return r;
         return write_cookie(o, err, size);
 }

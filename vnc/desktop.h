@@ -17,6 +17,9 @@ typedef struct DesktopFilesOptions {
         bool browser;             /* the browser user exists: prepare its files */
         uid_t uid;                /* the browser user (not root) */
         gid_t gid;
+        bool x;                   /* the X user exists: prepare its directory */
+        uid_t x_uid;              /* the X user (not root) */
+        gid_t x_gid;
         bool vnc;                 /* the VNC user exists: prepare its directory */
         uid_t vnc_uid;            /* the VNC user (not root) */
         gid_t vnc_gid;
@@ -31,9 +34,12 @@ int desktop_write_browser_files(const DesktopFilesOptions *o, char *err, size_t 
 /* runtime_dir (0700 root; an existing one is made so when root owns it,
  * refused with -EPERM otherwise) and a fresh random cookie in Xauthority
  * (0600 root) and, when o->browser, in the browser's copy (0600, its own).
- * When o->vnc, the VNC user's directory (0700, its own; one another uid
- * owns is refused with -EPERM) and its copy of the cookie (0600, its own).
- * Xvfb must not start when this failed: its -auth fails open. */
+ * /tmp/.X11-unix (root's, 1777: made when missing, refused when another
+ * user owns it, since Xvfb does not run as root to make it).  When o->x
+ * and o->vnc, the X and the VNC user's directories (0700, their own; one
+ * another uid owns is refused with -EPERM, and so is a parent others may
+ * write) and their copies of the cookie (0600, their own).  Xvfb must not
+ * start when this failed: its -auth fails open. */
 int desktop_write_start_files(const DesktopFilesOptions *o, char *err, size_t size);
 
 /* The secret's files in the VNC user's directory: x11vnc's password file

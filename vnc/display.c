@@ -12,11 +12,20 @@
  *    offered then).  -quiet: its start-up banner is ~60 lines, which on a
  *    serial console costs real boot time; it still prints "PORT=5901"
  *    once listening, which kicks the probe.  Probed (and reached by
- *    websockify) on loopback when the address is a wildcard.
+ *    websockify) on loopback when the address is a wildcard.  -noshm:
+ *    it reads the screen with XGetImage, not MIT-SHM, whose segments it
+ *    makes 0600 for its own uid, which Xvfb (another user) cannot attach
+ *    (x11vnc exits at its first poll).  For a login page that costs
+ *    nothing measurable: a clock redrawn each second, viewed, took ~1 %
+ *    CPU of x11vnc and of Xvfb either way.
  *  - websockify serves noVNC on novnc_listen and forwards only a
  *    connection that brings the token (TokenFile: the desktop secret);
  *    without it the socket is closed, no 101.  It is started through
  *    python3 -c (WEBSOCKIFY_MAIN), not its script.
+ *  - Xvfb runs as x_user, with its copy of the cookie: every X client
+ *    (x11vnc, the browser, the window manager) talks to it, and a hole in
+ *    it must not give root; nor the VNC user's files, whose processes are
+ *    killed before each new desktop secret (so Xvfb cannot share its uid).
  *  - x11vnc and websockify run as vnc_user, reading their copies of the
  *    cookie, password and tokens in its directory: the two face the
  *    network, and a hole in either must not give root.
@@ -77,27 +86,6 @@ const char *display_connect_host(const char *listen) {
         return listen;
 }
 
-static int add_xvfb(const DisplayOptions *c, int num, ServiceDefs *d) {
-        char display[16], screen[64], lock[64];
-        ServiceDef s = {};
-        int r;
-
-        snprintf(display, sizeof display, ":%d", num);
-        snprintf(screen, sizeof screen, "%sx%u", c->geometry, c->depth);
-        snprintf(lock, sizeof lock, "/tmp/.X%d-lock", num);
-        s.name = strdup("Xvfb");
-        s.argv = strv_make("Xvfb", display, "-displayfd", "3", "-auth", c->paths->xauthority, "-screen", "0",
-                           screen, "-nolisten", "tcp", NULL);
-        s.stale_lock = strdup(lock);
-        s.probe.type = PROBE_DISPLAYFD;
-        if (!s.name || !s.argv || !s.stale_lock)
-                r = -ENOMEM;
-        else
-                r = service_defs_add(d, &s);
-        service_def_done(&s);
-        return r;
-}
-
 /* Adds tmpl (taken) as name, run as user, with argv (taken), one
  * dependency or two, and env entries (copied) before the template's own.
  * A user that cannot be copied fails the service: never root for want of
@@ -123,6 +111,22 @@ static int add_service(ServiceDefs *d, const char *name, const char *user, char 
         return r;
 }
 
+static int add_xvfb(const DisplayOptions *c, int num, ServiceDefs *d) {
+        char display[16], screen[64], lock[64];
+        ServiceDef t = { .probe.type = PROBE_DISPLAYFD };
+
+        snprintf(display, sizeof display, ":%d", num);
+        snprintf(screen, sizeof screen, "%sx%u", c->geometry, c->depth);
+        snprintf(lock, sizeof lock, "/tmp/.X%d-lock", num);
+        t.stale_lock = strdup(lock);
+        if (!t.stale_lock)
+                return -ENOMEM;
+        return add_service(d, "Xvfb", c->x_user,
+                           strv_make("Xvfb", display, "-displayfd", "3", "-auth", c->paths->x_xauthority, "-screen",
+                                     "0", screen, "-nolisten", "tcp", NULL),
+                           NULL, NULL, (char *[]){ NULL }, &t);
+}
+
 /* x11vnc's listen flags: exactly the one address (report: -listen alone
  * still listens on [::]:PORT and [::]:5900). */
 static void vnc_listen_args(const char *listen, const char *args[4]) {
@@ -145,7 +149,7 @@ static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs 
                                .host = strdup(display_connect_host(c->vnc_listen)), .expect = strdup("RFB ") };
         return add_service(d, DISPLAY_SERVICE_X11VNC, c->vnc_user,
                            strv_make("x11vnc", "-display", display, "-auth", c->paths->vnc_xauthority, "-rfbport", port,
-                                     l[0], l[1], l[2], l[3], "-1", "-forever", "-shared", "-quiet",
+                                     l[0], l[1], l[2], l[3], "-1", "-forever", "-shared", "-quiet", "-noshm",
                                      "-passwdfile", c->paths->vnc_password, NULL),
                            "Xvfb", NULL,
                            (char *[]){ (char *)kv(e1, sizeof e1, "DISPLAY", display),
@@ -262,6 +266,15 @@ static int check(const DisplayOptions *c, int num, char *errbuf, size_t size) {
         if (!c->geometry || sscanf(c->geometry, "%ux%u", &w, &h) != 2 || w == 0 || h == 0 ||
             strspn(c->geometry, "0123456789x") != strlen(c->geometry)) {
                 snprintf(errbuf, size, "geometry: '%s' is not of the form WIDTHxHEIGHT", c->geometry ?: "");
+                return -EINVAL;
+        }
+        if (isempty(c->x_user)) {
+                snprintf(errbuf, size, "x_user: empty, and Xvfb never runs as root");
+                return -EINVAL;
+        }
+        if (streq(c->x_user, c->vnc_user) || (!isempty(c->browser_user) && streq(c->x_user, c->browser_user))) {
+                snprintf(errbuf, size, "x_user: '%s' is also vnc_user or browser_user; Xvfb needs a user of its own",
+                         c->x_user);
                 return -EINVAL;
         }
         if (isempty(c->vnc_user)) {

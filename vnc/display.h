@@ -24,6 +24,7 @@ typedef struct DisplayOptions {
         const char *novnc_listen;      /* websockify listen address ("" = 0.0.0.0) */
         uint16_t novnc_port;
         const char *novnc_web;         /* noVNC web root */
+        const char *x_user;            /* Xvfb runs as it (never root) */
         const char *vnc_user;          /* x11vnc and websockify run as it (never root) */
         const char *firefox;           /* "" = no browser */
         const char *firefox_profile;

@@ -71,6 +71,7 @@ typedef struct Config {
         char *novnc_listen;            /* "0.0.0.0" */
         uint16_t novnc_port;           /* 6080 */
         char *novnc_web;               /* "/usr/share/novnc" */
+        char *x_user;                  /* "vmba-x" */
         char *vnc_user;                /* "vmba-vnc" */
         char *firefox;                 /* "firefox-esr" */
         char *firefox_profile;         /* "/var/lib/vm-browser-agent/browser/profile" */

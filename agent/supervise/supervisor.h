@@ -88,8 +88,15 @@ int supervisor_start_service(Supervisor *s, const char *name, char *const *extra
 int supervisor_restart_service(Supervisor *s, const char *name);
 int supervisor_stop_service(Supervisor *s, const char *name);
 
-/* An X server's lock file (/tmp/.X1-lock) left by a server that died
- * without cleaning up stops a new one from starting.  Removes it, and the
- * matching /tmp/.X11-unix/X<n> socket, when the pid it names is gone.
- * 1 removed, 0 absent or still owned by a live process, <0 error. */
-int supervisor_remove_stale_lock(const char *lock_path);
+/* An X server's lock file (/tmp/.X1-lock) or socket (socket_dir/X1) left
+ * by a server that died without cleaning up stops a new one from
+ * starting; an X server that is not root cannot remove another user's
+ * socket in the sticky socket_dir itself, so a socket any local user put
+ * there would keep it down.  Removes the lock when the pid it names is
+ * gone, and then (or without a lock: -displayfd writes none) the socket,
+ * unless a server accepts connections on it; sock (size bytes) gets the
+ * socket's path.  Returns what was removed (STALE_*_REMOVED), 0 for
+ * nothing (absent, or held by a live process), <0 error. */
+#define STALE_LOCK_REMOVED 1
+#define STALE_SOCKET_REMOVED 2
+int supervisor_remove_stale_lock(const char *lock_path, const char *socket_dir, char *sock, size_t size);

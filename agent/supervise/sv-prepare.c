@@ -2,7 +2,9 @@
  * with the pure parser (common/passwd-util.c) at each start, as a service
  * manager does: an image may add the user after the agent started. */
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -11,6 +13,7 @@
 #include "log.h"
 #include "macro.h"
 #include "passwd-util.h"
+#include "socket-util.h"
 #include "strv.h"
 #include "supervisor.h"
 #include "sv-prepare.h"
@@ -47,29 +50,47 @@ int sv_user_lookup(const char *passwd_path, const char *user, uid_t *ret_uid, gi
         return 0;
 }
 
-int supervisor_remove_stale_lock(const char *lock_path) {
+/* Whether a server accepts connections on the unix socket at path: then it
+ * is someone's live display, not ours to take. */
+static bool socket_is_live(const char *path) {
+        _cleanup_(closep) int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        struct sockaddr_un sa;
+        int len = sockaddr_un_set(&sa, path);
+
+        if (fd < 0 || len < 0)
+                return false;
+        return connect(fd, (struct sockaddr *)&sa, (socklen_t)len) == 0 || errno == EAGAIN;
+}
+
+int supervisor_remove_stale_lock(const char *lock_path, const char *socket_dir, char *sock, size_t size) {
         _cleanup_(freep) char *text = NULL;
-        const char *base;
-        int r, num;
+        const char *base = strrchr(lock_path, '/');
+        int r, num, removed = 0;
+        struct stat st;
         long pid;
 
         r = read_full_file(lock_path, 64, &text, NULL);
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0)
+        if (r < 0 && r != -ENOENT)
                 return r;
-        pid = strtol(text, NULL, 10);
-        if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
-                return 0;
-        if (unlink(lock_path) < 0 && errno != ENOENT)
-                return -errno;
-        base = strrchr(lock_path, '/');
-        if (base && sscanf(base, "/.X%d-lock", &num) == 1) {
-                char sock[64];
-                snprintf(sock, sizeof sock, "/tmp/.X11-unix/X%d", num);
-                (void)unlink(sock);
+        if (r >= 0) {
+                pid = strtol(text, NULL, 10);
+                if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+                        return 0;
+                if (unlink(lock_path) < 0 && errno != ENOENT)
+                        return -errno;
+                removed |= STALE_LOCK_REMOVED;
         }
-        return 1;
+        if (!base || sscanf(base, "/.X%d-lock", &num) != 1)
+                return removed;
+        if ((size_t)snprintf(sock, size, "%s/X%d", socket_dir, num) >= size)
+                return -ENAMETOOLONG;
+        if (lstat(sock, &st) < 0)
+                return errno == ENOENT ? removed : -errno;
+        if (S_ISSOCK(st.st_mode) && socket_is_live(sock))
+                return removed;
+        if (unlink(sock) < 0 && errno != ENOENT)
+                return -errno;
+        return removed | STALE_SOCKET_REMOVED;
 }
 
 /* Removes path's last component, without following a symlink in its place
@@ -94,11 +115,16 @@ void sv_prepare(const ServiceDef *def, uid_t uid, gid_t gid) {
         int r;
 
         if (def->stale_lock) {
-                r = supervisor_remove_stale_lock(def->stale_lock);
-                if (r > 0)
-                        log_notice("Service %s: removed stale %s.", def->name, def->stale_lock);
-                else if (r < 0)
+                char sock[PATH_MAX];
+
+                r = supervisor_remove_stale_lock(def->stale_lock, SV_X11_SOCKET_DIR, sock, sizeof sock);
+                if (r < 0)
                         log_warning_errno(r, "Service %s: cannot check %s: %m", def->name, def->stale_lock);
+                if (r > 0 && (r & STALE_LOCK_REMOVED))
+                        log_notice("Service %s: removed stale %s.", def->name, def->stale_lock);
+                if (r > 0 && (r & STALE_SOCKET_REMOVED))
+                        log_notice("Service %s: removed %s, which no server accepted connections on.", def->name,
+                                   sock);
         }
         /* A file probe waits for what this start writes: the last start's
          * file must not pass it. */

@@ -30,9 +30,12 @@ DESKTOP_SECRET = "Desk70p-s3cret-for-the-tests-0123"
 # An existing unprivileged user of this machine: tests add no users.
 BROWSER_USER = "nobody"
 BROWSER_UID = 65534
-# x11vnc's and websockify's: another uid than the browser's, as in the image.
+# x11vnc's and websockify's, and Xvfb's: each another uid than the
+# browser's, as in the image.
 VNC_USER = "daemon"
 VNC_UID = 1
+X_USER = "sys"
+X_UID = 3
 
 
 def write_secret_files(directory):
@@ -79,13 +82,14 @@ class Agent:
         self.ns = ns or Netns("vmbasv")
         self.own_ns = ns is None
         self.dir = tempfile.mkdtemp(prefix="vmba-sv-", dir="/var/tmp")
-        # The browser user and the VNC user may pass through (not list) to
-        # their own directories, browser/ and run-vnc/, which the agent
+        # The browser, VNC and X users may pass through (not list) to their
+        # own directories, browser/, run-vnc/ and run-x/, which the agent
         # creates; everything else here is root's.
         os.chmod(self.dir, 0o711)
         self.browser_dir = os.path.join(self.dir, "browser")
         self.runtime_dir = os.path.join(self.dir, "run")
         self.vnc_dir = self.runtime_dir + "-vnc"
+        self.x_dir = self.runtime_dir + "-x"
         self.display = display if display is not None else free_display()
         self.http_port = 18300 + self.display
         self.vnc_port = 15900 + self.display
@@ -106,6 +110,7 @@ class Agent:
                 "--set", f"login_home={self.dir}/logins",
                 "--set", f"browser_user={BROWSER_USER}",
                 "--set", f"vnc_user={VNC_USER}",
+                "--set", f"x_user={X_USER}",
                 "--set", f"cmdline_path={self.dir}/cmdline"]
         with open(f"{self.dir}/cmdline", "w") as f:
             f.write(cmdline + "\n")

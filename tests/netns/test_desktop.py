@@ -26,7 +26,7 @@ import pytest
 
 from desktop import as_user, listeners, rfb, ws_upgrade
 from netns import need, wait_until
-from svagent import BROWSER_UID, DESKTOP_SECRET, MMDS_SERVER, TOKEN, VNC_UID, Agent, auth
+from svagent import BROWSER_UID, DESKTOP_SECRET, MMDS_SERVER, TOKEN, VNC_UID, X_UID, Agent, auth
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -55,13 +55,22 @@ def test_files_owners_and_modes(agent):
     assert mode(run) == (0, 0o700)
     assert os.listdir(run) == ["Xauthority"]
     assert mode(os.path.join(run, "Xauthority")) == (0, 0o600)
+    # Xvfb's own directory and copy of the cookie, and where its socket goes.
+    assert mode(agent.x_dir) == (X_UID, 0o700)
+    assert os.listdir(agent.x_dir) == ["Xauthority"]
+    assert mode(os.path.join(agent.x_dir, "Xauthority")) == (X_UID, 0o600)
+    assert mode("/tmp/.X11-unix") == (0, 0o1777)
+    assert proc_uids(agent.services()["Xvfb"]["pid"]) == [X_UID] * 4
     # x11vnc's and websockify's own directory and copies.
     assert mode(vnc) == (VNC_UID, 0o700)
     assert sorted(os.listdir(vnc)) == ["Xauthority", "novnc-tokens", "vnc-password"]
     for name in os.listdir(vnc):
         assert mode(os.path.join(vnc, name)) == (VNC_UID, 0o600), name
-    with open(os.path.join(run, "Xauthority"), "rb") as f, open(os.path.join(vnc, "Xauthority"), "rb") as g:
-        assert f.read() == g.read()
+    with open(os.path.join(run, "Xauthority"), "rb") as f:
+        cookie = f.read()
+    for copy in (os.path.join(vnc, "Xauthority"), os.path.join(agent.x_dir, "Xauthority")):
+        with open(copy, "rb") as f:
+            assert f.read() == cookie, copy
     with open(os.path.join(vnc, "vnc-password")) as f:
         assert f.read() == DESKTOP_SECRET + "\n"
     with open(os.path.join(vnc, "novnc-tokens")) as f:
@@ -90,7 +99,9 @@ def test_files_owners_and_modes(agent):
                            (BROWSER_UID, "ls", os.path.join(agent.dir, "logins")),
                            (VNC_UID, "cat", os.path.join(agent.dir, "token")),
                            (VNC_UID, "cat", os.path.join(run, "Xauthority")), (VNC_UID, "ls", run),
-                           (VNC_UID, "ls", agent.browser_dir), (VNC_UID, "ls", os.path.join(agent.dir, "logins"))):
+                           (VNC_UID, "ls", agent.browser_dir), (VNC_UID, "ls", os.path.join(agent.dir, "logins")),
+                           (VNC_UID, "ls", agent.x_dir), (X_UID, "ls", vnc), (X_UID, "ls", run),
+                           (X_UID, "cat", os.path.join(agent.dir, "token")), (BROWSER_UID, "ls", agent.x_dir)):
         r = agent.ns.run(*as_user(uid, cmd, path), check=False)
         assert r.returncode != 0 and "Permission denied" in r.stderr, (uid, path, r.stderr)
     assert mode(os.path.join(agent.dir, "logins")) == (0, 0o700)
@@ -228,8 +239,8 @@ def test_vnc_user_missing(agent_bin):
 
 
 def test_runtime_dir_where_others_may_write(agent_bin):
-    """The VNC user's directory goes beside runtime_dir: in a parent others
-    may write (a sticky /tmp-like one) it could be swapped for a symlink
+    """The X and the VNC user's directories go beside runtime_dir: in a
+    parent others may write (a sticky /tmp-like one) it could be swapped for a symlink
     between the agent's writes, so no display is set up there, and why
     (fatal for a service process, as any failure to make the display's
     files; PID 1 goes on without a display)."""
@@ -239,8 +250,26 @@ def test_runtime_dir_where_others_may_write(agent_bin):
         os.chmod(open_dir, 0o1777)
         with Agent(agent_bin, "window_manager=", f"runtime_dir={open_dir}/run") as a:
             assert a.proc.wait(timeout=30) == 1
-            assert a.log_lines(f"No display (its files): {open_dir}/run-vnc is in {open_dir}, which another "
+            assert a.log_lines(f"No display (its files): {open_dir}/run-x is in {open_dir}, which another "
                                "user owns or may write: refused")
+            assert not os.path.exists(f"{open_dir}/run-x")
             assert not os.path.exists(f"{open_dir}/run-vnc")
     finally:
         shutil.rmtree(open_dir)
+
+
+def test_x_user_missing(agent_bin):
+    """Fail closed: no such user, no X server (never as root), nothing that
+    depends on it, and why."""
+    need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
+    with Agent(agent_bin, "window_manager=", "x_user=vmba-no-such-user") as a:
+        a.wait_state("Xvfb", "failed")
+        why = "user 'vmba-no-such-user' not found in /etc/passwd"
+        s = a.services()
+        assert s["Xvfb"]["last_error"] == why and s["Xvfb"]["pid"] is None
+        assert s["x11vnc"]["state"] == s["websockify"]["state"] == "waiting"
+        assert a.log_lines("The desktop will not be served: user 'vmba-no-such-user' not found")
+        assert not os.path.exists(a.x_dir)
+        assert not os.path.exists(f"/tmp/.X11-unix/X{a.display}")
+        assert a.alive()
+

@@ -6,9 +6,8 @@ agent in a fresh network namespace on its own display number and ports:
   served through websockify and x11vnc speaks RFB;
 - kill -9 of Xvfb brings Xvfb, then x11vnc, then websockify back, each a
   new process, ready in dependency order;
-- the shared memory of an x11vnc killed with SIGKILL is destroyed (the
-  services' own IPC namespace, shm_rmid_forced);
-- a stale X lock left by a dead server is removed before Xvfb starts;
+- a stale X lock left by a dead server is removed before Xvfb starts, and
+  so is a file another user put in place of its socket;
 - SIGTERM stops the chain in reverse order, each within its timeout;
 - the window manager runs when installed, as the browser's user, and a
   viewer's right-click on the desktop starts nothing (Debian's menu is the
@@ -19,14 +18,14 @@ agent in a fresh network namespace on its own display number and ports:
 import os
 import shutil
 import signal
-import subprocess
+import stat
 import tempfile
 
 import pytest
 
 from netns import need, wait_until
 from desktop import rfb_click, viewable_windows, wm_round_trip
-from svagent import BROWSER_UID, DESKTOP_SECRET, VNC_UID, Agent, free_display, proc_cmdline
+from svagent import BROWSER_UID, DESKTOP_SECRET, VNC_UID, X_UID, Agent, free_display, proc_cmdline
 
 CHAIN = ["Xvfb", "x11vnc", "websockify"]
 # Not on the display chain: the browser user's session bus (no dependency).
@@ -101,39 +100,6 @@ def test_kill_xvfb_restarts_chain_in_order(agent):
     assert agent.banner(agent.vnc_port).startswith(b"RFB ")
 
 
-def shm_segments(pid):
-    """(shmid, creator pid) of the SysV shared memory segments in pid's IPC
-    namespace (/proc/sysvipc/shm shows the reader's)."""
-    out = subprocess.run(["nsenter", f"--target={pid}", "--ipc", "cat", "/proc/sysvipc/shm"],
-                         check=True, capture_output=True, text=True).stdout
-    rows = [line.split() for line in out.splitlines()[1:] if line.strip()]
-    # Columns: key shmid perms size cpid lpid nattch uid ...
-    return [(int(r[1]), int(r[4])) for r in rows]
-
-
-def test_killed_x11vnc_leaves_no_shared_memory(agent):
-    """x11vnc removes its framebuffer segments only on a clean exit; the
-    agent's services have an IPC namespace of their own where the kernel
-    destroys what a killed one leaves (on the machine's, they piled up
-    until no x11vnc could start)."""
-    agent.wait_ready()
-    assert os.readlink(f"/proc/{agent.pid}/ns/ipc") != os.readlink("/proc/self/ns/ipc")
-    old = agent.health()["services"]["x11vnc"]["pid"]
-    assert any(cpid == old for _, cpid in shm_segments(agent.pid)), "x11vnc made no segment to lose"
-    # None of the agent's segments is visible outside its namespace.
-    ours = {shmid for shmid, _ in shm_segments(os.getpid())}
-    assert not ours & {shmid for shmid, _ in shm_segments(agent.pid)}
-
-    os.kill(old, signal.SIGKILL)
-    wait_until(lambda: agent.health()["services"]["x11vnc"]["pid"] not in (None, old), 30, "a new x11vnc")
-    agent.wait_ready()
-    wait_until(lambda: not any(cpid == old for _, cpid in shm_segments(agent.pid)), 10,
-               "the killed x11vnc's segments destroyed")
-    new = agent.health()["services"]["x11vnc"]["pid"]
-    assert any(cpid == new for _, cpid in shm_segments(agent.pid))
-    assert agent.banner(agent.vnc_port).startswith(b"RFB ")
-
-
 def test_stale_lock_removed(agent_bin):
     need("Xvfb", "x11vnc", "websockify")
     display = free_display()
@@ -152,6 +118,27 @@ def test_stale_lock_removed(agent_bin):
             with open(f"/tmp/.X{display}-lock") as f:
                 if f.read().strip() == "9999999":
                     os.unlink(f"/tmp/.X{display}-lock")
+
+
+def test_socket_another_user_put_in_place_removed(agent_bin):
+    """Xvfb is not root: another user's file in the sticky /tmp/.X11-unix
+    where its socket goes would keep it from starting; the agent removes
+    what no server accepts connections on."""
+    need("Xvfb", "x11vnc", "websockify")
+    display = free_display()
+    squat = f"/tmp/.X11-unix/X{display}"
+    with open(squat, "w"):
+        pass
+    os.chown(squat, BROWSER_UID, BROWSER_UID)
+    try:
+        with Agent(agent_bin, "window_manager=", display=display) as a:
+            a.wait_ready()
+            assert a.log_lines(f"Service Xvfb: removed {squat}, which no server accepted connections on.")
+            st = os.stat(squat)
+            assert stat.S_ISSOCK(st.st_mode) and st.st_uid == X_UID
+    finally:
+        if os.path.exists(squat) and os.stat(squat).st_uid == BROWSER_UID:
+            os.unlink(squat)
 
 
 def test_sigterm_stops_in_reverse_order(agent):

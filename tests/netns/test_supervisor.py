@@ -13,11 +13,14 @@ Python programs), the real agent in a fresh network namespace:
 - children's output is logged line by line as "<service>: <line>", rate
   limited with an exact count of what was suppressed;
 - a service's env overrides the agent's, and systemd's variables meant
-  for the agent (NOTIFY_SOCKET, WATCHDOG_*, LISTEN_*) are not passed on.
+  for the agent (NOTIFY_SOCKET, WATCHDOG_*, LISTEN_*) are not passed on;
+- the services have an IPC namespace of their own where the SysV shared
+  memory of a service killed with SIGKILL is destroyed with it.
 """
 import os
 import signal
 import socket
+import subprocess
 import sys
 
 import pytest
@@ -219,3 +222,47 @@ def test_backoff_grows_with_jitter(agent_bin):
         bounds = [(50, 100), (100, 200), (200, 400), (200, 400)]  # capped at 400
         for d, (lo, hi) in zip(delays, bounds):
             assert lo <= d <= hi, (delays, bounds)
+
+
+def shm_segments(pid):
+    """(shmid, creator pid) of the SysV shared memory segments in pid's IPC
+    namespace (/proc/sysvipc/shm shows the reader's)."""
+    out = subprocess.run(["nsenter", f"--target={pid}", "--ipc", "cat", "/proc/sysvipc/shm"],
+                         check=True, capture_output=True, text=True).stdout
+    rows = [line.split() for line in out.splitlines()[1:] if line.strip()]
+    # Columns: key shmid perms size cpid lpid nattch uid ...
+    return [(int(r[1]), int(r[4])) for r in rows]
+
+
+# A segment made and attached as x11vnc makes its own (IPC_PRIVATE,
+# IPC_CREAT | 0600), never removed: only a clean exit of x11vnc removes its.
+SHM_HOLDER = ("import ctypes, sys, time\n"
+              "libc = ctypes.CDLL(None, use_errno=True)\n"
+              "libc.shmat.restype = ctypes.c_void_p\n"
+              "i = libc.shmget(0, 1 << 20, 0o1600)\n"
+              "assert i >= 0 and libc.shmat(i, None, 0) != ctypes.c_void_p(-1).value, ctypes.get_errno()\n"
+              "print('attached', i, flush=True)\n"
+              "time.sleep(1000)\n")
+
+
+def test_killed_service_leaves_no_shared_memory(agent_bin):
+    """x11vnc (with MIT-SHM), the browser and others keep SysV shared
+    memory that only their clean exit removes; on the machine's own IPC
+    namespace what a killed one left piled up until the segment limit ran
+    out and no x11vnc could start."""
+    services = [{"name": "holder", "argv": [sys.executable, "-c", SHM_HOLDER]}]
+    with Agent(agent_bin, *FAST, services=services) as a:
+        wait_until(lambda: a.log_lines("holder: attached"), 10, "the segment attached")
+        assert os.readlink(f"/proc/{a.pid}/ns/ipc") != os.readlink("/proc/self/ns/ipc")
+        old = a.services()["holder"]["pid"]
+        made = [shmid for shmid, cpid in shm_segments(a.pid) if cpid == old]
+        assert len(made) == 1, shm_segments(a.pid)
+        # Not on this machine's own: the namespace is the agent's.
+        assert (made[0], old) not in shm_segments(os.getpid())
+
+        os.kill(old, signal.SIGKILL)
+        wait_until(lambda: a.services()["holder"]["pid"] not in (None, old), 10, "a new holder")
+        assert not [s for s in shm_segments(a.pid) if s[1] == old], shm_segments(a.pid)
+        wait_until(lambda: len(a.log_lines("holder: attached")) == 2, 10, "the new holder's segment")
+        new = a.services()["holder"]["pid"]
+        assert [cpid for _, cpid in shm_segments(a.pid)] == [new]

@@ -34,7 +34,7 @@ static DisplayOptions defaults(void) {
                 .vnc_listen = "0.0.0.0", .vnc_port = 5907, .novnc_listen = "0.0.0.0", .novnc_port = 6087,
                 .novnc_web = "/usr/share/novnc", .firefox = "firefox-esr",
                 .firefox_profile = "/var/lib/vmba/browser/profile", .browser_user = "vmba-browser",
-                .vnc_user = "vmba-vnc", .paths = &paths, .bin_path = "/usr/local/bin:/usr/bin:/bin",
+                .x_user = "vmba-x", .vnc_user = "vmba-vnc", .paths = &paths, .bin_path = "/usr/local/bin:/usr/bin:/bin",
         };
 }
 
@@ -47,15 +47,15 @@ static void test_display_stack(void **state) {
         assert_int_equal(d.n, 5);
         assert_string_equal(d.services[0].name, "Xvfb");
         assert_string_equal(test_join(d.services[0].argv),
-                            "Xvfb :7 -displayfd 3 -auth /run/vmba/Xauthority -screen 0 1280x800x24 -nolisten tcp");
+                            "Xvfb :7 -displayfd 3 -auth /run/vmba-x/Xauthority -screen 0 1280x800x24 -nolisten tcp");
         assert_string_equal(d.services[0].stale_lock, "/tmp/.X7-lock");
         assert_int_equal(d.services[0].probe.type, PROBE_DISPLAYFD);
-        assert_null(d.services[0].user);
+        assert_string_equal(d.services[0].user, "vmba-x");
 
         assert_string_equal(d.services[1].name, "x11vnc");
         assert_string_equal(test_join(d.services[1].argv),
                             "x11vnc -display :7 -auth /run/vmba-vnc/Xauthority -rfbport 5907 -listen 0.0.0.0 -no6 "
-                            "-rfbportv6 -1 -forever -shared -quiet -passwdfile /run/vmba-vnc/vnc-password");
+                            "-rfbportv6 -1 -forever -shared -quiet -noshm -passwdfile /run/vmba-vnc/vnc-password");
         assert_string_equal(test_join(d.services[1].env), "DISPLAY=:7 XAUTHORITY=/run/vmba-vnc/Xauthority");
         /* Facing the network: never root. */
         assert_string_equal(d.services[1].user, "vmba-vnc");
@@ -172,7 +172,7 @@ static void test_listen_addresses(void **state) {
         assert_int_equal(display_build_services(&c, &d, err, sizeof err), 0);
         assert_string_equal(test_join(d.services[1].argv),
                             "x11vnc -display :7 -auth /run/vmba-vnc/Xauthority -rfbport 5907 -listen 10.0.0.2 -no6 "
-                            "-rfbportv6 -1 -forever -shared -quiet -passwdfile /run/vmba-vnc/vnc-password");
+                            "-rfbportv6 -1 -forever -shared -quiet -noshm -passwdfile /run/vmba-vnc/vnc-password");
         assert_string_equal(d.services[1].probe.host, "10.0.0.2");
         assert_string_equal(d.services[2].argv[9], "10.0.0.2:6087");
         assert_string_equal(d.services[2].probe.host, "10.0.0.2");
@@ -184,7 +184,7 @@ static void test_listen_addresses(void **state) {
         assert_int_equal(display_build_services(&c, &d, err, sizeof err), 0);
         assert_string_equal(test_join(d.services[1].argv),
                             "x11vnc -display :7 -auth /run/vmba-vnc/Xauthority -rfbport 5907 -listen6 fd00::2 -noipv4 "
-                            "-rfbportv6 -1 -forever -shared -quiet -passwdfile /run/vmba-vnc/vnc-password");
+                            "-rfbportv6 -1 -forever -shared -quiet -noshm -passwdfile /run/vmba-vnc/vnc-password");
         assert_string_equal(d.services[1].probe.host, "fd00::2");
         assert_string_equal(d.services[2].argv[9], "[::]:6087");
         assert_string_equal(d.services[2].probe.host, "::1");
@@ -230,6 +230,16 @@ static void test_no_browser(void **state) {
         assert_string_equal(err, "display: '1' is not of the form :N");
 
         c = defaults();
+        c.x_user = "";
+        assert_int_equal(display_build_services(&c, &d, err, sizeof err), -EINVAL);
+        assert_string_equal(err, "x_user: empty, and Xvfb never runs as root");
+        c.x_user = "vmba-vnc";
+        assert_int_equal(display_build_services(&c, &d, err, sizeof err), -EINVAL);
+        assert_string_equal(err, "x_user: 'vmba-vnc' is also vnc_user or browser_user; Xvfb needs a user of its own");
+        c.x_user = "vmba-browser";
+        assert_int_equal(display_build_services(&c, &d, err, sizeof err), -EINVAL);
+
+        c = defaults();
         c.vnc_user = "";
         assert_int_equal(display_build_services(&c, &d, err, sizeof err), -EINVAL);
         assert_string_equal(err, "vnc_user: empty, and x11vnc and websockify never run as root");
@@ -247,6 +257,8 @@ static void test_paths_and_texts(void **state) {
         char *t = NULL;
 
         assert_string_equal(paths.xauthority, "/run/vmba/Xauthority");
+        assert_string_equal(paths.x_dir, "/run/vmba-x");
+        assert_string_equal(paths.x_xauthority, "/run/vmba-x/Xauthority");
         assert_string_equal(paths.vnc_dir, "/run/vmba-vnc");
         assert_string_equal(paths.vnc_xauthority, "/run/vmba-vnc/Xauthority");
         assert_string_equal(paths.vnc_password, "/run/vmba-vnc/vnc-password");

@@ -19,6 +19,7 @@
 #include "agent/supervise/supervisor.h"
 #include "fileio.h"
 #include "macro.h"
+#include "socket-util.h"
 
 static char dir[] = "/tmp/test-supervisor-XXXXXX";
 static unsigned changed;
@@ -341,26 +342,78 @@ static void test_bad_services_file(void **state) {
         assert_null(supervisor_free(NULL));
 }
 
+static void write_text(const char *path, const char *text) {
+        FILE *f = fopen(path, "w");
+
+        assert_non_null(f);
+        fputs(text, f);
+        assert_int_equal(fclose(f), 0);
+}
+
+/* A unix socket bound at path, listening or not (a dead server's). */
+static int bound_socket(const char *path, bool listening) {
+        struct sockaddr_un sa;
+        int len = sockaddr_un_set(&sa, path);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        assert_true(fd >= 0 && len > 0);
+        assert_int_equal(bind(fd, (struct sockaddr *)&sa, (socklen_t)len), 0);
+        if (listening)
+                assert_int_equal(listen(fd, 1), 0);
+        return fd;
+}
+
 static void test_stale_lock(void **state) {
-        char path[64], text[32];
-        FILE *f;
+        char path[64], sock[64], got[64] = "", text[32];
+        int fd;
 
         snprintf(path, sizeof path, "%s/.X4242-lock", dir);
-        assert_int_equal(supervisor_remove_stale_lock(path), 0); /* absent */
-        /* Our own pid is alive: kept. */
-        snprintf(text, sizeof text, "%10d\n", (int)getpid());
-        assert_non_null(f = fopen(path, "w"));
-        fputs(text, f);
-        fclose(f);
-        assert_int_equal(supervisor_remove_stale_lock(path), 0);
-        assert_int_equal(access(path, F_OK), 0);
-        /* pid_max is at most 2^22: this one cannot exist. */
-        assert_non_null(f = fopen(path, "w"));
-        fputs("   9999999\n", f);
-        fclose(f);
-        assert_int_equal(supervisor_remove_stale_lock(path), 1);
-        assert_int_equal(access(path, F_OK), -1);
+        snprintf(sock, sizeof sock, "%s/X4242", dir);
+        assert_int_equal(supervisor_remove_stale_lock(path, dir, got, sizeof got), 0); /* absent */
 
+        /* Our own pid is alive: kept, and its socket with it. */
+        snprintf(text, sizeof text, "%10d\n", (int)getpid());
+        write_text(path, text);
+        write_text(sock, "");
+        assert_int_equal(supervisor_remove_stale_lock(path, dir, got, sizeof got), 0);
+        assert_int_equal(access(path, F_OK), 0);
+        assert_int_equal(access(sock, F_OK), 0);
+
+        /* pid_max is at most 2^22: this one cannot exist.  Both go. */
+        write_text(path, "   9999999\n");
+        assert_int_equal(supervisor_remove_stale_lock(path, dir, got, sizeof got),
+                         STALE_LOCK_REMOVED | STALE_SOCKET_REMOVED);
+        assert_int_equal(access(path, F_OK), -1);
+        assert_int_equal(access(sock, F_OK), -1);
+        assert_string_equal(got, sock);
+
+        /* A stale lock alone. */
+        write_text(path, "   9999999\n");
+        assert_int_equal(supervisor_remove_stale_lock(path, dir, got, sizeof got), STALE_LOCK_REMOVED);
+
+        /* No lock (-displayfd writes none): what is in the socket's place
+         * goes unless a server accepts connections on it. */
+        write_text(sock, "a file another user put there");
+        got[0] = '\0';
+        assert_int_equal(supervisor_remove_stale_lock(path, dir, got, sizeof got), STALE_SOCKET_REMOVED);
+        assert_int_equal(access(sock, F_OK), -1);
+        assert_string_equal(got, sock);
+
+        fd = bound_socket(sock, false);
+        assert_int_equal(supervisor_remove_stale_lock(path, dir, got, sizeof got), STALE_SOCKET_REMOVED);
+        assert_int_equal(access(sock, F_OK), -1);
+        safe_close(fd);
+
+        fd = bound_socket(sock, true);
+        assert_int_equal(supervisor_remove_stale_lock(path, dir, got, sizeof got), 0);
+        assert_int_equal(access(sock, F_OK), 0);
+        safe_close(fd);
+        assert_int_equal(unlink(sock), 0);
+
+        /* Not an X lock's name: the lock only. */
+        snprintf(path, sizeof path, "%s/lock", dir);
+        write_text(path, "   9999999\n");
+        assert_int_equal(supervisor_remove_stale_lock(path, dir, got, sizeof got), STALE_LOCK_REMOVED);
 }
 
 static bool file_has(Harness *m, const void *arg) {
