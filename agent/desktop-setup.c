@@ -85,6 +85,17 @@ int desktop_setup(Manager *m) {
                 return 0;
         m->x_found = display_user_lookup(c->x_user, &m->x_uid, &m->x_gid);
         m->vnc_found = display_user_lookup(c->vnc_user, &m->vnc_uid, &m->vnc_gid);
+        /* The names differ (checked with the config); two names for one
+         * uid would let the sweep before a new secret kill Xvfb, or the
+         * browser's user drive the X server.  Without its cookie copy Xvfb
+         * does not start (its owned_files). */
+        if (m->x_found && ((m->vnc_found && m->x_uid == m->vnc_uid) ||
+                           (m->browser_found && m->x_uid == m->browser_uid))) {
+                log_error("The desktop will not be served: x_user '%s' has the uid of vnc_user or browser_user "
+                          "(%u); Xvfb needs a user of its own.",
+                          c->x_user, (unsigned)m->x_uid);
+                m->x_found = false;
+        }
         DesktopFilesOptions o = {
                 .paths = &m->desktop_paths, .runtime_dir = c->runtime_dir, .profile = c->firefox_profile,
                 .display = num < 0 ? 0 : (unsigned)num, .browser = m->browser_found,

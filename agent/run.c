@@ -7,12 +7,12 @@
  * Shutdown is manager.c's.  As PID 1 nothing here exits early: a bad
  * config falls back to defaults and every failure ends up in /health. */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/prctl.h>
-#include <fcntl.h>
-#include <sched.h>
 #include <sys/resource.h>
 
 #include "agent/host/host-secrets.h"
@@ -718,15 +718,17 @@ static void harden_process(void) {
  * new desktop secret) left them behind, holding screen contents, until
  * the machine's segment limit ran out and x11vnc could not start.  In an
  * IPC namespace of their own with shm_rmid_forced set, the kernel destroys
- * a segment when its last process detaches or exits.  As PID 1 the namespace is the VM's own if a private
- * one cannot be made; elsewhere the machine's setting is not ours to
- * change. */
+ * a segment when its last process detaches or exits.  As PID 1 the
+ * namespace is the VM's own if a private one cannot be made; elsewhere the
+ * machine's setting is not ours to change. */
 static void private_sysv_ipc(bool is_pid1) {
         const char *path = "/proc/sys/kernel/shm_rmid_forced";
         _cleanup_(closep) int fd = -EBADF;
+        bool own = true;
         int r;
 
         if (unshare(CLONE_NEWIPC) < 0) {
+                own = false;
                 if (!is_pid1) {
                         log_warning_errno(errno, "Failed to create an IPC namespace, shared memory that a killed "
                                                  "service leaves is not reclaimed: %m");
@@ -738,7 +740,11 @@ static void private_sysv_ipc(bool is_pid1) {
         r = fd < 0 ? -errno : loop_write(fd, "1\n", 2);
         if (r < 0)
                 log_warning_errno(r, "Failed to set %s, shared memory that a killed service leaves is not "
-                                         "reclaimed: %m", path);
+                                     "reclaimed: %m",
+                                  path);
+        else
+                log_info("Shared memory goes with the services that leave it (%s IPC namespace, "
+                         "shm_rmid_forced).", own ? "their own" : "the VM's");
 }
 
 int run_main(int argc, char **argv) {

@@ -119,8 +119,13 @@ static int add_xvfb(const DisplayOptions *c, int num, ServiceDefs *d) {
         snprintf(screen, sizeof screen, "%sx%u", c->geometry, c->depth);
         snprintf(lock, sizeof lock, "/tmp/.X%d-lock", num);
         t.stale_lock = strdup(lock);
-        if (!t.stale_lock)
+        /* Without its cookie copy (its user was added after the agent
+         * started, or took another uid) Xvfb would admit every client. */
+        t.owned_files = strv_make(c->paths->x_xauthority, NULL);
+        if (!t.stale_lock || !t.owned_files) {
+                service_def_done(&t);
                 return -ENOMEM;
+        }
         return add_service(d, "Xvfb", c->x_user,
                            strv_make("Xvfb", display, "-displayfd", "3", "-auth", c->paths->x_xauthority, "-screen",
                                      "0", screen, "-nolisten", "tcp", NULL),

@@ -37,6 +37,7 @@ void service_def_done(ServiceDef *d) {
         free(d->probe.path);
         free(d->stale_lock);
         strv_free(d->create_dirs);
+        strv_free(d->owned_files);
         *d = (ServiceDef){};
 }
 
@@ -253,6 +254,8 @@ static int parse_key(ServiceDef *d, const char *svc, const char *key, json_t *v,
                 return json_strv(v, svc, key, &d->depends_on, errbuf, size);
         if (streq(key, "create_dirs"))
                 return json_strv(v, svc, key, &d->create_dirs, errbuf, size);
+        if (streq(key, "owned_files"))
+                return json_strv(v, svc, key, &d->owned_files, errbuf, size);
         if (streq(key, "cwd"))
                 return json_str(v, svc, key, &d->cwd, errbuf, size);
         if (streq(key, "user"))

@@ -20,9 +20,15 @@
  *      "restart": "always" | "on-failure" | "never",
  *      "on_demand": false,                  started only by supervisor_start_service()
  *      "stop_timeout_ms": 5000, "ready_timeout_ms": 20000,   0 = the config default
- *      "stale_lock": "/tmp/.X1-lock",       removed before start when its pid is dead
- *      "create_dirs": ["/var/lib/x"]         created (0700) before start; with "user"
+ *      "stale_lock": "/tmp/.X1-lock",       removed before start when its pid is dead,
+ *                                           and so is what is in place of the display's
+ *                                           socket (/tmp/.X11-unix/X1) unless a server of
+ *                                           root's or the user's accepts connections on it
+ *      "create_dirs": ["/var/lib/x"],        created (0700) before start; with "user"
  *                                           owned by it (an existing one must be already)
+ *      "owned_files": ["/run/x/Xauthority"]  regular files the service's uid must own for
+ *                                           it to start (an X server's -auth: a missing
+ *                                           one admits every client); else it fails
  *   } ] }
  * The top level may also be the bare list. */
 #pragma once
@@ -76,6 +82,7 @@ typedef struct ServiceDef {
         uint32_t ready_timeout_ms; /* 0: Config.ready_timeout_ms */
         char *stale_lock;   /* NULL: none */
         char **create_dirs; /* NULL-terminated; may be NULL */
+        char **owned_files; /* NULL-terminated; may be NULL */
 } ServiceDef;
 
 typedef struct ServiceDefs {

@@ -47,7 +47,7 @@ typedef struct Service {
         ServiceState state;
         bool want;
         bool clean_exit;         /* the last exit was "exited 0" */
-        bool not_found;          /* the last spawn found no binary, or no (or a root) user */
+        bool not_found;          /* the last spawn found no binary, no (or a root) user, or not its owned_files */
         bool restarting;         /* supervisor_restart_service(): start again once exited */
         pid_t pid;
         unsigned spawns, failures; /* restarts: every spawn after the first */
@@ -393,6 +393,12 @@ static int service_spawn(Service *s) {
         s->ready_usec = 0;
         s->restarting = false;
         r = service_user(s, &uid, &gid);
+        if (r < 0)
+                return r;
+        /* Written once, at the agent's start, for the uid then: starting
+         * again will not bring them. */
+        r = sv_check_owned_files(s->def, uid, s->last_error, sizeof s->last_error);
+        s->not_found = r < 0;
         if (r < 0)
                 return r;
         sv_prepare(s->def, uid, gid);

@@ -62,7 +62,8 @@ static bool socket_is_live(const char *path) {
         return connect(fd, (struct sockaddr *)&sa, (socklen_t)len) == 0 || errno == EAGAIN;
 }
 
-int supervisor_remove_stale_lock(const char *lock_path, const char *socket_dir, char *sock, size_t size) {
+int supervisor_remove_stale_lock(const char *lock_path, const char *socket_dir, uid_t uid, char *sock,
+                                 size_t size) {
         _cleanup_(freep) char *text = NULL;
         const char *base = strrchr(lock_path, '/');
         int r, num, removed = 0;
@@ -86,7 +87,7 @@ int supervisor_remove_stale_lock(const char *lock_path, const char *socket_dir, 
                 return -ENAMETOOLONG;
         if (lstat(sock, &st) < 0)
                 return errno == ENOENT ? removed : -errno;
-        if (S_ISSOCK(st.st_mode) && socket_is_live(sock))
+        if (S_ISSOCK(st.st_mode) && (st.st_uid == 0 || st.st_uid == uid) && socket_is_live(sock))
                 return removed;
         if (unlink(sock) < 0 && errno != ENOENT)
                 return -errno;
@@ -111,20 +112,39 @@ static int unlink_below_dir(const char *path) {
         return unlinkat(fd, slash + 1, 0) < 0 ? -errno : 0;
 }
 
+int sv_check_owned_files(const ServiceDef *def, uid_t uid, char *err, size_t size) {
+        for (char **f = def->owned_files; f && *f; f++) {
+                _cleanup_(closep) int fd = -EBADF;
+                struct stat st;
+
+                fd = open_regular_nofollow(*f, &st);
+                if (fd < 0) {
+                        snprintf(err, size, "%s: %s: refused", *f, strerror(-fd));
+                        return fd;
+                }
+                if (st.st_uid != uid) {
+                        snprintf(err, size, "%s is not uid %u's: refused", *f, (unsigned)uid);
+                        return -EPERM;
+                }
+        }
+        return 0;
+}
+
 void sv_prepare(const ServiceDef *def, uid_t uid, gid_t gid) {
         int r;
 
         if (def->stale_lock) {
                 char sock[PATH_MAX];
 
-                r = supervisor_remove_stale_lock(def->stale_lock, SV_X11_SOCKET_DIR, sock, sizeof sock);
+                r = supervisor_remove_stale_lock(def->stale_lock, SV_X11_SOCKET_DIR, uid, sock, sizeof sock);
                 if (r < 0)
                         log_warning_errno(r, "Service %s: cannot check %s: %m", def->name, def->stale_lock);
                 if (r > 0 && (r & STALE_LOCK_REMOVED))
                         log_notice("Service %s: removed stale %s.", def->name, def->stale_lock);
                 if (r > 0 && (r & STALE_SOCKET_REMOVED))
-                        log_notice("Service %s: removed %s, which no server accepted connections on.", def->name,
-                                   sock);
+                        log_notice("Service %s: removed %s, which no server of root's or uid %u accepted "
+                                   "connections on.",
+                                   def->name, sock, (unsigned)uid);
         }
         /* A file probe waits for what this start writes: the last start's
          * file must not pass it. */

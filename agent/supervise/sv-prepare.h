@@ -22,6 +22,10 @@
 int sv_user_lookup(const char *passwd_path, const char *user, uid_t *ret_uid, gid_t *ret_gid, char *err,
                    size_t size);
 
+/* Each of def's owned_files is a regular file (not through a symlink)
+ * that uid owns: 0, or -errno with the reason in err ("… : refused"). */
+int sv_check_owned_files(const ServiceDef *def, uid_t uid, char *err, size_t size);
+
 /* The stale lock and the create_dirs (owned by uid:gid when uid != 0, see
  * mkdir_owned()).  Failures are logged as warnings (the start goes on:
  * the service says what it misses). */

@@ -273,3 +273,22 @@ def test_x_user_missing(agent_bin):
         assert not os.path.exists(f"/tmp/.X11-unix/X{a.display}")
         assert a.alive()
 
+
+
+def test_xvfb_without_its_cookie_does_not_start(agent_bin):
+    """Xvfb's cookie copy is written once, at start, for x_user's uid then;
+    a missing -auth file would admit every client, so without it (or with
+    one that is not x_user's) Xvfb is failed, not started."""
+    need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
+    with Agent(agent_bin, "window_manager=") as a:
+        a.wait_ready()
+        old = a.services()["Xvfb"]["pid"]
+        cookie = os.path.join(a.x_dir, "Xauthority")
+        os.unlink(cookie)
+        os.kill(old, 9)
+        a.wait_state("Xvfb", "failed")
+        s = a.services()["Xvfb"]
+        assert s["last_error"] == f"{cookie}: No such file or directory: refused", s
+        assert s["pid"] is None and s["restarts"] == 1
+        assert a.log_lines(f"Service Xvfb failed: {cookie}: No such file or directory: refused")
+        assert a.alive()

@@ -254,6 +254,7 @@ def test_killed_service_leaves_no_shared_memory(agent_bin):
     with Agent(agent_bin, *FAST, services=services) as a:
         wait_until(lambda: a.log_lines("holder: attached"), 10, "the segment attached")
         assert os.readlink(f"/proc/{a.pid}/ns/ipc") != os.readlink("/proc/self/ns/ipc")
+        assert a.log_lines("Shared memory goes with the services that leave it (their own IPC namespace")
         old = a.services()["holder"]["pid"]
         made = [shmid for shmid, cpid in shm_segments(a.pid) if cpid == old]
         assert len(made) == 1, shm_segments(a.pid)

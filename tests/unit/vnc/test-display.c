@@ -51,6 +51,7 @@ static void test_display_stack(void **state) {
         assert_string_equal(d.services[0].stale_lock, "/tmp/.X7-lock");
         assert_int_equal(d.services[0].probe.type, PROBE_DISPLAYFD);
         assert_string_equal(d.services[0].user, "vmba-x");
+        assert_string_equal(test_join(d.services[0].owned_files), "/run/vmba-x/Xauthority");
 
         assert_string_equal(d.services[1].name, "x11vnc");
         assert_string_equal(test_join(d.services[1].argv),

@@ -369,19 +369,19 @@ static void test_stale_lock(void **state) {
 
         snprintf(path, sizeof path, "%s/.X4242-lock", dir);
         snprintf(sock, sizeof sock, "%s/X4242", dir);
-        assert_int_equal(supervisor_remove_stale_lock(path, dir, got, sizeof got), 0); /* absent */
+        assert_int_equal(supervisor_remove_stale_lock(path, dir, getuid(), got, sizeof got), 0); /* absent */
 
         /* Our own pid is alive: kept, and its socket with it. */
         snprintf(text, sizeof text, "%10d\n", (int)getpid());
         write_text(path, text);
         write_text(sock, "");
-        assert_int_equal(supervisor_remove_stale_lock(path, dir, got, sizeof got), 0);
+        assert_int_equal(supervisor_remove_stale_lock(path, dir, getuid(), got, sizeof got), 0);
         assert_int_equal(access(path, F_OK), 0);
         assert_int_equal(access(sock, F_OK), 0);
 
         /* pid_max is at most 2^22: this one cannot exist.  Both go. */
         write_text(path, "   9999999\n");
-        assert_int_equal(supervisor_remove_stale_lock(path, dir, got, sizeof got),
+        assert_int_equal(supervisor_remove_stale_lock(path, dir, getuid(), got, sizeof got),
                          STALE_LOCK_REMOVED | STALE_SOCKET_REMOVED);
         assert_int_equal(access(path, F_OK), -1);
         assert_int_equal(access(sock, F_OK), -1);
@@ -389,31 +389,39 @@ static void test_stale_lock(void **state) {
 
         /* A stale lock alone. */
         write_text(path, "   9999999\n");
-        assert_int_equal(supervisor_remove_stale_lock(path, dir, got, sizeof got), STALE_LOCK_REMOVED);
+        assert_int_equal(supervisor_remove_stale_lock(path, dir, getuid(), got, sizeof got), STALE_LOCK_REMOVED);
 
         /* No lock (-displayfd writes none): what is in the socket's place
          * goes unless a server accepts connections on it. */
         write_text(sock, "a file another user put there");
         got[0] = '\0';
-        assert_int_equal(supervisor_remove_stale_lock(path, dir, got, sizeof got), STALE_SOCKET_REMOVED);
+        assert_int_equal(supervisor_remove_stale_lock(path, dir, getuid(), got, sizeof got), STALE_SOCKET_REMOVED);
         assert_int_equal(access(sock, F_OK), -1);
         assert_string_equal(got, sock);
 
         fd = bound_socket(sock, false);
-        assert_int_equal(supervisor_remove_stale_lock(path, dir, got, sizeof got), STALE_SOCKET_REMOVED);
+        assert_int_equal(supervisor_remove_stale_lock(path, dir, getuid(), got, sizeof got), STALE_SOCKET_REMOVED);
         assert_int_equal(access(sock, F_OK), -1);
         safe_close(fd);
 
+        /* A live server: kept when it is root's or the X server's own
+         * (ours, root: both), another user's goes (a non-root X server
+         * could not bind over it, and clients must not reach it). */
         fd = bound_socket(sock, true);
-        assert_int_equal(supervisor_remove_stale_lock(path, dir, got, sizeof got), 0);
+        assert_int_equal(supervisor_remove_stale_lock(path, dir, getuid(), got, sizeof got), 0);
         assert_int_equal(access(sock, F_OK), 0);
+        if (getuid() == 0) { /* only root can give it away */
+                assert_int_equal(chown(sock, 65534, 65534), 0);
+                assert_int_equal(supervisor_remove_stale_lock(path, dir, 3, got, sizeof got), STALE_SOCKET_REMOVED);
+                assert_int_equal(access(sock, F_OK), -1);
+        } else
+                assert_int_equal(unlink(sock), 0);
         safe_close(fd);
-        assert_int_equal(unlink(sock), 0);
 
         /* Not an X lock's name: the lock only. */
         snprintf(path, sizeof path, "%s/lock", dir);
         write_text(path, "   9999999\n");
-        assert_int_equal(supervisor_remove_stale_lock(path, dir, got, sizeof got), STALE_LOCK_REMOVED);
+        assert_int_equal(supervisor_remove_stale_lock(path, dir, getuid(), got, sizeof got), STALE_LOCK_REMOVED);
 }
 
 static bool file_has(Harness *m, const void *arg) {

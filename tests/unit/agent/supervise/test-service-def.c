@@ -20,7 +20,7 @@ static void test_parse_ok(void **state) {
                 "  \"probe\": {\"type\": \"tcp-banner\", \"port\": 5909, \"expect\": \"RFB \", \"host\": \"::1\"},"
                 "  \"restart\": \"on-failure\", \"stop_timeout_ms\": 250},"
                 " {\"name\": \"X\", \"argv\": [\"Xvfb\", \":9\"], \"probe\": {\"type\": \"displayfd\"},"
-                "  \"stale_lock\": \"/tmp/.X9-lock\", \"cwd\": \"/tmp\"},"
+                "  \"stale_lock\": \"/tmp/.X9-lock\", \"cwd\": \"/tmp\", \"owned_files\": [\"/run/x/a\", \"/run/x/b\"]},"
                 " {\"name\": \"ff\", \"argv\": [\"firefox\"], \"on_demand\": true, \"depends_on\": [\"X\", \"bus\"],"
                 "  \"create_dirs\": [\"/tmp/p\"], \"restart\": \"never\", \"ready_timeout_ms\": 1,"
                 "  \"user\": \"vmba-browser\"},"
@@ -41,6 +41,8 @@ static void test_parse_ok(void **state) {
         assert_int_equal(d.services[0].probe.type, PROBE_DISPLAYFD);
         assert_string_equal(d.services[0].stale_lock, "/tmp/.X9-lock");
         assert_string_equal(d.services[0].cwd, "/tmp");
+        assert_string_equal(test_join(d.services[0].owned_files), "/run/x/a /run/x/b");
+        assert_null(d.services[1].owned_files);
         assert_int_equal(d.services[0].restart, RESTART_ALWAYS);
         assert_string_equal(test_join(d.services[1].env), "DISPLAY=:9");
         assert_int_equal(d.services[1].probe.port, 5909);
