@@ -494,7 +494,7 @@ static void test_users_fd_line_and_redaction(void **state) {
                  "[{\"name\": \"bus\", \"user\": \"vmba-test-user\", \"env\": [\"FOO=1\"],"
                  "  \"create_dirs\": [\"%s\"], \"probe\": {\"type\": \"fd-line\"},"
                  "  \"argv\": [\"/bin/sh\", \"-c\", \"echo token=s3cret-desktop-value pw=s3cret-d; "
-                 "echo unix:path=/x,guid=1 >&3; exec sleep 100\"]},"
+                 "echo unix:path=/x,guid=1 >&3; sleep 100\"]},"
                  " {\"name\": \"ghost\", \"user\": \"vmba-no-such-user\", \"argv\": [\"true\"], \"on_demand\": true},"
                  " {\"name\": \"rooty\", \"user\": \"rootish\", \"argv\": [\"true\"], \"on_demand\": true}]",
                  home);
@@ -533,6 +533,9 @@ static void test_users_fd_line_and_redaction(void **state) {
         assert_non_null(strstr(log, "bus: token=[REDACTED] pw=[REDACTED]"));
         assert_null(strstr(log, "s3cret-d"));
 
+        /* The shell's own environment, set at its exec, long before it
+         * wrote: it forks the sleep rather than exec it, since a process
+         * in the middle of execve() shows an empty environ. */
         snprintf(environ_path, sizeof environ_path, "/proc/%d/environ", (int)status(m, 0).pid);
         assert_int_equal(read_full_file(environ_path, 1 << 16, &env, &n), 0);
         for (size_t i = 0; i < n; i++)
