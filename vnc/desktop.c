@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/supervise/service-def.h"
 #include "browser.h"
 #include "desktop.h"
 #include "fileio.h"
@@ -124,10 +125,11 @@ static int user_dir_make(const char *dir, uid_t uid, gid_t gid, const char *who,
 }
 
 /* Where Xvfb makes its socket.  It runs as the X user, so the directory
- * must already be root's with the sticky bit: then no other user can put
- * a socket of its own in the display's place. */
+ * must already be there, root's and sticky: then no other user can remove
+ * or replace Xvfb's socket (one may still make an entry in its place
+ * before it starts; the supervisor clears that, see stale_lock). */
 static int x11_unix_dir_make(char *err, size_t size) {
-        static const char dir[] = "/tmp/.X11-unix";
+        const char *dir = X11_SOCKET_DIR;
         struct stat st;
 
         if (mkdir(dir, 01777) < 0 && errno != EEXIST)

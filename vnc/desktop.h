@@ -35,10 +35,10 @@ int desktop_write_browser_files(const DesktopFilesOptions *o, char *err, size_t 
  * refused with -EPERM otherwise) and a fresh random cookie in Xauthority
  * (0600 root) and, when o->browser, in the browser's copy (0600, its own).
  * /tmp/.X11-unix (root's, 1777: made when missing, refused when another
- * user owns it, since Xvfb does not run as root to make it).  When o->x
- * and o->vnc, the X and the VNC user's directories (0700, their own; one
- * another uid owns is refused with -EPERM, and so is a parent others may
- * write) and their copies of the cookie (0600, their own).  Xvfb must not
+ * user owns it, since Xvfb does not run as root to make it).  When o->x,
+ * the X user's directory, and when o->vnc, the VNC user's (0700, their
+ * own; one another uid owns is refused with -EPERM, and so is a parent
+ * others may write), each with its copy of the cookie (0600, its own).  Xvfb must not
  * start when this failed: its -auth fails open. */
 int desktop_write_start_files(const DesktopFilesOptions *o, char *err, size_t size);
 

@@ -39,6 +39,9 @@
 
 #define SERVICES_MAX 32
 #define SERVICE_NAME_MAX 32
+/* Where X servers make their sockets: stale_lock's display socket, and
+ * the directory the display stack makes for its X server. */
+#define X11_SOCKET_DIR "/tmp/.X11-unix"
 
 typedef enum ProbeType {
         PROBE_NONE,       /* ready once spawned */

@@ -95,8 +95,9 @@ int supervisor_stop_service(Supervisor *s, const char *name);
  * there would keep it down.  Removes the lock when the pid it names is
  * gone, and then (or without a lock: -displayfd writes none) the socket,
  * unless a server of root's or of uid (the X server's) accepts connections
- * on it; sock (size bytes) gets the socket's path.  Returns what was removed (STALE_*_REMOVED), 0 for
- * nothing (absent, or held by a live process), <0 error. */
+ * on it; sock (size bytes) gets the socket's path.  Returns what was
+ * removed (STALE_*_REMOVED), 0 for nothing (absent, or held by a live
+ * process), <0 error. */
 #define STALE_LOCK_REMOVED 1
 #define STALE_SOCKET_REMOVED 2
 int supervisor_remove_stale_lock(const char *lock_path, const char *socket_dir, uid_t uid, char *sock,

@@ -136,7 +136,7 @@ void sv_prepare(const ServiceDef *def, uid_t uid, gid_t gid) {
         if (def->stale_lock) {
                 char sock[PATH_MAX];
 
-                r = supervisor_remove_stale_lock(def->stale_lock, SV_X11_SOCKET_DIR, uid, sock, sizeof sock);
+                r = supervisor_remove_stale_lock(def->stale_lock, X11_SOCKET_DIR, uid, sock, sizeof sock);
                 if (r < 0)
                         log_warning_errno(r, "Service %s: cannot check %s: %m", def->name, def->stale_lock);
                 if (r > 0 && (r & STALE_LOCK_REMOVED))

@@ -11,8 +11,6 @@
 #include "service-def.h"
 
 #define SV_PASSWD_PATH "/etc/passwd"
-/* Where X servers make their sockets (stale_lock's display). */
-#define SV_X11_SOCKET_DIR "/tmp/.X11-unix"
 #define SV_PASSWD_MAX (4 * 1024 * 1024)
 
 /* The service's user in passwd_path (NULL: SV_PASSWD_PATH).  0 and
