@@ -275,6 +275,38 @@ def test_x_user_missing(agent_bin):
 
 
 
+@pytest.mark.parametrize("shared", ["vnc_user", "browser_user"])
+def test_x_user_sharing_a_uid_is_refused(agent_bin, shared):
+    """x_user under another name for vnc_user's uid (swept before each new
+    desktop secret: the sweep would kill Xvfb) or browser_user's (the
+    browser's user would own the X server): refused, Xvfb never starts and
+    nothing that depends on it, and the log says why.  The alias exists
+    only in the agent's mount namespace (a private /etc/passwd)."""
+    need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
+    uid = {"vnc_user": VNC_UID, "browser_user": BROWSER_UID}[shared]
+    passwd = tempfile.NamedTemporaryFile("w", prefix="vmba-passwd-", dir="/var/tmp", delete=False)
+    try:
+        with open("/etc/passwd") as f:
+            passwd.write(f.read() + f"vmba-alias:x:{uid}:{uid}::/nonexistent:/usr/sbin/nologin\n")
+        passwd.close()
+        os.chmod(passwd.name, 0o644)
+        wrap = ("sh", "-c", 'mount --bind "$0" /etc/passwd && exec "$@"', passwd.name)
+        with Agent(agent_bin, "window_manager=", "x_user=vmba-alias", wrap=wrap) as a:
+            a.wait_state("Xvfb", "failed")
+            s = a.services()
+            cookie = os.path.join(a.x_dir, "Xauthority")
+            assert s["Xvfb"]["last_error"] == f"{cookie}: No such file or directory: refused", s["Xvfb"]
+            assert s["Xvfb"]["pid"] is None
+            assert s["x11vnc"]["state"] == s["websockify"]["state"] == "waiting"
+            assert a.log_lines(f"The desktop will not be served: x_user 'vmba-alias' has the uid of vnc_user "
+                               f"or browser_user ({uid}); Xvfb needs a user of its own.")
+            assert not os.path.exists(a.x_dir)
+            assert not os.path.exists(f"/tmp/.X11-unix/X{a.display}")
+            assert a.alive()
+    finally:
+        os.unlink(passwd.name)
+
+
 def test_xvfb_without_its_cookie_does_not_start(agent_bin):
     """Xvfb's cookie copy is written once, at start, for x_user's uid then;
     a missing -auth file would admit every client, so without it (or with
