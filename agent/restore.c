@@ -7,7 +7,10 @@
  * again with a growing delay, and so is the first one (the boot's
  * generation), RESTORE_FIRST_ATTEMPTS_MAX times, and one a trigger asked
  * (a host may poke before its MMDS has the handover),
- * RESTORE_TRIGGER_ATTEMPTS_MAX times. */
+ * RESTORE_TRIGGER_ATTEMPTS_MAX times.  A redo that fails part way is asked
+ * again the same way, until it is done: the same handover then redoes what
+ * is left (compared with the secrets from before it, the clock not stepped
+ * back). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -34,7 +37,14 @@
 struct Restore {
         Manager *m;
         char *generation;          /* the one this VM has; NULL: not known yet */
+        bool answered;             /* MMDS gave a handover before */
         bool restoring;
+        /* A redo that failed part way, tried again: its generation, the
+         * steps it did, and the secrets from before it (secret; wiped). */
+        char *pending;
+        unsigned done;
+        char *before_token;
+        char *before_desktop;
         bool again;                /* a trigger came while MMDS was being asked */
         unsigned restores;
         int64_t last_ms;           /* -1: none yet */
@@ -163,19 +173,59 @@ static int step_desktop(Restore *x) {
         return 0;
 }
 
+/* The steps in order; each one done is added to x->done. */
 static int redo(Restore *x, const RestorePlan *p, const RestoreHandover *h) {
         int r = 0;
 
         if ((p->steps & RESTORE_STEP_NETWORK) && (r = step_network(x, h)) < 0)
                 return r;
+        x->done |= p->steps & RESTORE_STEP_NETWORK;
         if ((p->steps & RESTORE_STEP_CLOCK) && (r = step_clock(x, h)) < 0)
                 return r;
+        x->done |= p->steps & RESTORE_STEP_CLOCK;
         if ((p->steps & RESTORE_STEP_SECRETS) && (r = step_secrets(x, h)) < 0)
                 return r;
+        x->done |= p->steps & RESTORE_STEP_SECRETS;
         if ((p->steps & RESTORE_STEP_LOGINS) && (r = step_logins(x)) < 0)
                 return r;
+        x->done |= p->steps & RESTORE_STEP_LOGINS;
         if ((p->steps & RESTORE_STEP_DESKTOP) && (r = step_desktop(x)) < 0)
                 return r;
+        x->done |= p->steps & RESTORE_STEP_DESKTOP;
+        return 0;
+}
+
+static void pending_clear(Restore *x) {
+        free(x->pending);
+        x->pending = NULL;
+        x->before_token = erase_and_free(x->before_token);
+        x->before_desktop = erase_and_free(x->before_desktop);
+        x->done = 0;
+}
+
+/* Before a redo: what to compare the same handover with if it fails part
+ * way (the secrets step installs the new ones first).  A new generation
+ * while one is pending starts from scratch, against the same secrets. */
+static int pending_begin(Restore *x, const char *generation) {
+        char *g;
+
+        if (x->pending && streq(x->pending, generation))
+                return 0;
+        g = strdup(generation);
+        if (!g)
+                return -ENOMEM;
+        if (!x->pending) {
+                const char *t = host_secrets_token(x->m->secrets), *d = host_secrets_desktop(x->m->secrets);
+
+                if ((t && !(x->before_token = strdup(t))) || (d && !(x->before_desktop = strdup(d)))) {
+                        free(g);
+                        pending_clear(x);
+                        return -ENOMEM;
+                }
+        }
+        free(x->pending);
+        x->pending = g;
+        x->done = 0;
         return 0;
 }
 
@@ -198,10 +248,15 @@ static void adopt(Restore *x, const RestoreHandover *h) {
 }
 
 static void decide(Restore *x, const RestoreHandover *h) {
-        RestoreIdentity id = { x->generation, host_secrets_token(x->m->secrets), host_secrets_desktop(x->m->secrets) };
+        RestoreIdentity id = {
+                .generation = x->generation, .answered = x->answered, .pending = x->pending, .done = x->done,
+                .token = x->pending ? x->before_token : host_secrets_token(x->m->secrets),
+                .desktop_secret = x->pending ? x->before_desktop : host_secrets_desktop(x->m->secrets),
+        };
         RestorePlan p = restore_plan_decide(&id, h);
         int r;
 
+        x->answered = true;
         switch (p.verdict) {
         case RESTORE_FIRST:
                 adopt(x, h);
@@ -223,11 +278,18 @@ static void decide(Restore *x, const RestoreHandover *h) {
                           h->generation);
                 return;
         }
-        r = redo(x, &p, h);
+        r = pending_begin(x, h->generation);
+        if (r >= 0)
+                r = redo(x, &p, h);
         if (r < 0) {
-                log_error("Restore incomplete (generation %s): control routes keep answering 503.", h->generation);
+                /* Asked again without a trigger: the same handover redoes
+                 * what is left (pending_begin()). */
+                log_error("Restore incomplete (generation %s): control routes keep answering 503; asking MMDS "
+                          "again.", h->generation);
+                retry_later(x);
                 return;
         }
+        pending_clear(x);
         adopt(x, h);
         x->restoring = false;
         x->restores++;
@@ -235,6 +297,18 @@ static void decide(Restore *x, const RestoreHandover *h) {
         x->retry_usec = RESTORE_RETRY_FIRST_USEC;
         log_notice("Restore done: generation %s in %lld ms; control routes answer again.", x->generation,
                    (long long)x->last_ms);
+}
+
+/* A question that could not be asked or got no usable answer. */
+static void question_failed(Restore *x) {
+        /* While restoring, until it is done; for the boot's generation, a
+         * few times (MMDS may come up late). */
+        if (x->restoring || (!x->generation && ++x->attempts < RESTORE_FIRST_ATTEMPTS_MAX) ||
+            (x->generation && ++x->trigger_attempts < RESTORE_TRIGGER_ATTEMPTS_MAX))
+                retry_later(x);
+        else if (x->generation)
+                log_warning("Restore check: MMDS gave no answer %u times since the last trigger; "
+                            "waiting for the next one.", x->trigger_attempts);
 }
 
 static void on_mmds(int r, const char *json, void *userdata) {
@@ -246,19 +320,14 @@ static void on_mmds(int r, const char *json, void *userdata) {
                 r = restore_handover_parse(json, &h);
         if (r < 0) {
                 log_warning_errno(r, "Restore check: MMDS gave no usable handover: %m");
-                /* While restoring, until it is done; for the boot's
-                 * generation, a few times (MMDS may come up late). */
-                if (x->restoring || (!x->generation && ++x->attempts < RESTORE_FIRST_ATTEMPTS_MAX) ||
-                    (x->generation && ++x->trigger_attempts < RESTORE_TRIGGER_ATTEMPTS_MAX))
-                        retry_later(x);
-                else if (x->generation)
-                        log_warning("Restore check: MMDS gave no answer %u times since the last trigger; "
-                                    "waiting for the next one.", x->trigger_attempts);
+                question_failed(x);
         } else {
                 x->trigger_attempts = 0;
-                x->retry_usec = RESTORE_RETRY_FIRST_USEC;
                 decide(x, &h);
                 restore_handover_done(&h);
+                /* A redo that failed asks again with a growing delay. */
+                if (!x->pending)
+                        x->retry_usec = RESTORE_RETRY_FIRST_USEC;
         }
         if (x->again) {
                 x->again = false;
@@ -279,8 +348,10 @@ static void check(Restore *x, const char *why) {
         x->why = why;
         r = mmds_get(x->m->event, c->mmds_address, 80, c->mmds_path, RESTORE_MMDS_TIMEOUT_USEC, on_mmds, x,
                      &x->mmds);
-        if (r < 0)
+        if (r < 0) {
                 log_warning_errno(r, "Restore check: cannot ask MMDS: %m");
+                question_failed(x);
+        }
 }
 
 static int on_retry(sd_event_source *es, uint64_t usec, void *userdata) {
@@ -337,6 +408,7 @@ void restore_free(Manager *m) {
         sd_event_source_disable_unref(x->clock_src);
         safe_close(x->clock_fd);
         free(x->generation);
+        pending_clear(x);
         free(x);
         m->restore = NULL;
 }

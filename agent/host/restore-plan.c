@@ -117,9 +117,14 @@ static bool same_secret(const char *given, const char *now) {
 static RestoreVerdict verdict_of(const RestoreIdentity *now, const RestoreHandover *h) {
         if (!h->generation)
                 return RESTORE_NO_GENERATION;
-        if (!now->generation)
+        /* The boot's generation comes with MMDS's first answer, which holds
+         * no token or the one the agent took from it.  A later first
+         * generation, or one handing over another token, is a clone's
+         * (its template never learnt one): adopting it would keep the
+         * template's secrets. */
+        if (!now->generation && !now->answered && (!h->token || same_secret(h->token, now->token)))
                 return RESTORE_FIRST;
-        if (streq(now->generation, h->generation))
+        if (now->generation && streq(now->generation, h->generation))
                 return RESTORE_SAME;
         if (!h->token)
                 return RESTORE_TOKEN_MISSING;
@@ -146,6 +151,10 @@ RestorePlan restore_plan_decide(const RestoreIdentity *now, const RestoreHandove
                 p.steps |= RESTORE_STEP_NETWORK;
         if (h->time_ms >= 0)
                 p.steps |= RESTORE_STEP_CLOCK;
+        /* Again after a failure part way: the other steps are idempotent,
+         * but the clock would go back to the handover's time, older now. */
+        if (now->pending && streq(now->pending, h->generation))
+                p.steps &= ~(now->done & RESTORE_STEP_CLOCK);
         return p;
 }
 

@@ -36,13 +36,22 @@ typedef struct RestoreHandover {
 /* What the agent holds now (borrowed strings; NULL: none). */
 typedef struct RestoreIdentity {
         const char *generation;
+        /* While a redo that failed part way is pending, the token and the
+         * desktop secret from before it (it may have installed the new
+         * ones already): the same handover is then a new generation
+         * still, not one that reuses them. */
         const char *token;
         const char *desktop_secret;
+        /* MMDS answered before (the boot's object had no generation): a
+         * generation now is a clone's, not the boot's to adopt. */
+        bool answered;
+        const char *pending; /* the generation of that pending redo; NULL: none */
+        unsigned done;       /* RestoreStep bits it did */
 } RestoreIdentity;
 
 typedef enum RestoreVerdict {
         RESTORE_REDO,             /* a new generation: redo what the plan says */
-        RESTORE_FIRST,            /* no generation known yet: adopt it, redo nothing */
+        RESTORE_FIRST,            /* the boot's: MMDS's first answer, with no secrets or the agent's: adopt it */
         RESTORE_SAME,             /* unchanged generation: not a restore */
         RESTORE_NO_GENERATION,    /* the handover has none: nothing can be told */
         RESTORE_TOKEN_MISSING,    /* refused: the clone would keep the old token */
