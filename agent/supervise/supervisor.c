@@ -49,6 +49,7 @@ typedef struct Service {
         bool clean_exit;         /* the last exit was "exited 0" */
         bool not_found;          /* the last spawn found no binary, no (or a root) user, or not its owned_files */
         bool restarting;         /* supervisor_restart_service(): start again once exited */
+        bool asked;              /* supervisor_start_service(): the next spawn is asked for, not a restart */
         pid_t pid;
         unsigned spawns, failures; /* restarts: every spawn after the first */
         usec_t *starts;          /* ring of the last burst spawn times (monotonic) */
@@ -384,7 +385,9 @@ static int service_spawn(Service *s) {
         uid_t uid;
         gid_t gid;
 
-        if (c->restart_burst > 0) {
+        /* The budget is for restarts after failures: a start asked for
+         * (a browser opened per login) does not use it up. */
+        if (c->restart_burst > 0 && !s->asked) {
                 s->starts[s->starts_next] = now(CLOCK_MONOTONIC);
                 s->starts_next = (s->starts_next + 1) % c->restart_burst;
         }
@@ -392,6 +395,7 @@ static int service_spawn(Service *s) {
         s->spawn_usec = now(CLOCK_MONOTONIC);
         s->ready_usec = 0;
         s->restarting = false;
+        s->asked = false;
         r = service_user(s, &uid, &gid);
         if (r < 0)
                 return r;
@@ -635,6 +639,12 @@ int supervisor_start_service(Supervisor *sv, const char *name, char *const *extr
                 s->last_error[0] = '\0';
         }
         s->want = true;
+        s->asked = true;
+        /* Still stopping (a browser closed after a login, opened again for
+         * the next): it starts again once it exited, as a restart does,
+         * not after a backoff as if its exit were a failure. */
+        if (s->state == SERVICE_STOPPING)
+                s->restarting = true;
         service_event(s, SV_EVENT_START);
         return 0;
 }

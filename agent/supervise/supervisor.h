@@ -77,7 +77,9 @@ bool supervisor_chain_ready(Supervisor *s, char *reason, size_t size);
  * -ESHUTDOWN once supervisor_stop_all() ran; -ENOENT: no such service;
  * -ESRCH: its user does not exist, -EPERM: its user is root (then it is
  * FAILED, last_error says which, and it never spawns).  A failed service
- * gets a fresh start budget. */
+ * gets a fresh start budget; a start asked for does not count in the
+ * budget, and one that is still stopping starts again once it exited (no
+ * backoff). */
 int supervisor_start_service(Supervisor *s, const char *name, char *const *extra_argv);
 /* Restarts a running (starting or ready) service, e.g. to take a new
  * secret: SIGTERM to its group and, once it exited, a spawn at once (no
