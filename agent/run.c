@@ -380,6 +380,8 @@ static void mmds_guard(const char *address) {
                 log_debug("Only root reaches MMDS at %s.", address);
 }
 
+static bool restore_wanted(Manager *m);
+
 /* The token and the desktop secret: explicit values, the files the host
  * wrote, or MMDS (auto: when netinit configured an interface, which a
  * Firecracker guest's boot arguments do).  Missing ones fail closed. */
@@ -397,7 +399,9 @@ static int setup_secrets(Manager *m) {
                                    .userdata = m };
         int r;
 
-        if (o.mmds)
+        /* A restore's handover carries the new secrets too, whichever
+         * channel gave the boot's. */
+        if (o.mmds || restore_wanted(m))
                 mmds_guard(c->mmds_address);
         r = host_secrets_new(&o, &hooks, &m->secrets);
         if (r < 0)

@@ -140,6 +140,18 @@ def test_restore_makes_the_clone_distinct(restored):
         assert secret not in log
 
 
+def test_mmds_guarded_for_restores(restored):
+    """Secrets from files, restores on: MMDS is still asked (for the
+    handover, which holds the next token), so the rule that leaves it to
+    root is there.  (For this loopback stand-in the local table comes
+    first; test_host_secrets shows the rule refusing other uids.)"""
+    a, _ = restored
+    rules = json.loads(a.ns.run("ip", "-j", "rule", "show").stdout)
+    assert [(x["priority"], x.get("uid_start"), x.get("uid_end"), x["action"]) for x in rules
+            if x.get("dst") == "127.0.0.1"] == [(1000, 1, 4294967294, "prohibit")]
+    assert not a.log_lines("every local user can read")
+
+
 def test_restore_reusing_the_token_is_refused(restored):
     a, handover = restored
     handover.write_text(json.dumps({"generation": "g2", "token": TOKEN, "desktop_secret": NEW_DESKTOP}))
