@@ -70,13 +70,21 @@ int supervisor_remove_stale_lock(const char *lock_path, const char *socket_dir, 
         struct stat st;
         long pid;
 
-        r = read_full_file(lock_path, 64, &text, NULL);
+        r = lstat(lock_path, &st) < 0 ? -errno : 0;
         if (r < 0 && r != -ENOENT)
                 return r;
         if (r >= 0) {
-                pid = strtol(text, NULL, 10);
-                if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
-                        return 0;
+                /* A lock is believed only when root's or the X server's
+                 * user's: in the sticky /tmp any user may write one naming
+                 * a live pid (PID 1) while the server is down, and keep it
+                 * down.  The sticky bit keeps others from swapping a
+                 * trusted one between the lstat() and the read. */
+                if (S_ISREG(st.st_mode) && (st.st_uid == 0 || st.st_uid == uid) &&
+                    read_full_file(lock_path, 64, &text, NULL) >= 0) {
+                        pid = strtol(text, NULL, 10);
+                        if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+                                return 0;
+                }
                 if (unlink(lock_path) < 0 && errno != ENOENT)
                         return -errno;
                 removed |= STALE_LOCK_REMOVED;

@@ -381,6 +381,32 @@ static void test_stale_lock(void **state) {
         assert_int_equal(access(path, F_OK), 0);
         assert_int_equal(access(sock, F_OK), 0);
 
+        /* A live pid in a lock of another user's (any user may write one in
+         * the sticky /tmp while the server is down), or behind a symlink:
+         * not believed, the lock goes (the live socket beside it is ours). */
+        if (getuid() == 0) { /* only root can give it away */
+                assert_int_equal(chown(path, 65534, 65534), 0);
+                assert_int_equal(supervisor_remove_stale_lock(path, dir, 3, got, sizeof got),
+                                 STALE_LOCK_REMOVED | STALE_SOCKET_REMOVED);
+                assert_int_equal(access(path, F_OK), -1);
+                write_text(path, text);
+                write_text(sock, "");
+        }
+        {
+                char target[80];
+
+                snprintf(target, sizeof target, "%s/lock-target", dir);
+                write_text(target, text);
+                assert_int_equal(unlink(path), 0);
+                assert_int_equal(symlink(target, path), 0);
+                assert_int_equal(supervisor_remove_stale_lock(path, dir, getuid(), got, sizeof got),
+                                 STALE_LOCK_REMOVED | STALE_SOCKET_REMOVED);
+                assert_int_equal(access(target, F_OK), 0); /* the link went, not what it names */
+                assert_int_equal(unlink(target), 0);
+                write_text(path, text);
+                write_text(sock, "");
+        }
+
         /* pid_max is at most 2^22: this one cannot exist.  Both go. */
         write_text(path, "   9999999\n");
         assert_int_equal(supervisor_remove_stale_lock(path, dir, getuid(), got, sizeof got),
