@@ -298,6 +298,8 @@ static void on_get_complete(bool completely_sent, void *userdata) {
         GetCompletion *g = userdata;
         LoginSession *s = login_session_find(g->lm, g->id);
 
+        if (s)
+                s->delivering = false;
         if (s && s->state == SESSION_AUTHENTICATED) {
                 if (completely_sent) {
                         log_info("Login %s: credentials delivered to the host.", s->id);
@@ -319,6 +321,11 @@ static int credentials_get(HttpRequest *req, void *userdata) {
                 return r;
         if (s->state != SESSION_AUTHENTICATED || !s->credentials)
                 return http_reply_error(req, 400, "Authentication not completed yet");
+        /* Once: a second caller while the first response is on its way
+         * would get them too.  A response cut off makes them available
+         * again (on_get_complete()). */
+        if (s->delivering)
+                return http_reply_error(req, 409, "Credentials are being delivered");
         g = calloc(1, sizeof *g);
         if (!g)
                 return -ENOMEM;
@@ -333,6 +340,7 @@ static int credentials_get(HttpRequest *req, void *userdata) {
                 return r;
         }
         http_request_on_complete(req, on_get_complete, g);
+        s->delivering = true;
         return 0;
 }
 

@@ -39,6 +39,7 @@ typedef struct LoginSession {
         char *oauth_state;            /* host-driven: expected state (secret) */
         json_t *credentials;          /* secret */
         char *cred_path;
+        bool delivering;              /* a pull's response (GET /credentials/get) is being sent */
         char *home;                   /* the CLI's own HOME, <login_home>/<id>; NULL: none (host-driven) or removed */
         usec_t modified;              /* CLOCK_REALTIME µs */
         CliRunner *runner;

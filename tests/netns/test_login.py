@@ -777,6 +777,39 @@ def test_response_cut_off_keeps_credentials(make_env):
     e.assert_no_secrets()
 
 
+def test_credentials_once_while_a_response_is_on_its_way(make_env):
+    """A second GET /credentials/get while the first one's 600 KB answer is
+    still being sent gets 409, not the credentials too; the first cut off,
+    they are there for the retry, once."""
+    e = make_env(provider_env={"FAKE_CLI_BIG": "1"})
+    s = sid()
+    status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
+    assert status == 200
+    assert e.browse(started["oauthUrl"])[0] == 200
+    e.wait_status(s, lambda code, b: b.get("authenticated"))
+    e.ns.run("sysctl", "-q", "-w", "net.ipv4.tcp_wmem=4096 16384 65536",
+             "net.ipv4.tcp_rmem=4096 16384 65536")
+    with e.ns.entered():
+        c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+        c.settimeout(10)
+        c.connect(("127.0.0.1", e.agent.http_port))
+        c.sendall(f"GET /credentials/get?sessionId={s} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  f"Authorization: Bearer {TOKEN}\r\n\r\n".encode())
+        assert c.recv(100).startswith(b"HTTP/1.1 200")
+    try:
+        assert e.json("GET", f"/credentials/get?sessionId={s}") == \
+            (409, {"error": "Credentials are being delivered"})
+    finally:
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()
+    got = wait_until(lambda: (lambda r: r if r[0] == 200 else None)(e.json("GET", f"/credentials/get?sessionId={s}")),
+                     10, "the credentials again once the first answer was cut off")
+    assert got[1]["credentials"]["access_token"] == "SECRET-ACCESS-gemini"
+    assert e.json("GET", f"/credentials/get?sessionId={s}")[0] == 404
+    e.assert_no_secrets()
+
+
 @pytest.fixture
 def host_socket():
     """The host's end of the push handoff: a listening unix socket standing
