@@ -96,6 +96,16 @@ int desktop_setup(Manager *m) {
                           c->x_user, (unsigned)m->x_uid);
                 m->x_found = false;
         }
+        /* Two names for one uid again: the sweep before each new desktop
+         * secret kills every process of vnc_user's uid, the browser too,
+         * and the network-facing servers would own its profile.  Without
+         * its files x11vnc does not start (its owned_files). */
+        if (m->vnc_found && m->browser_found && m->vnc_uid == m->browser_uid) {
+                log_error("The desktop will not be served: vnc_user '%s' has the uid of browser_user (%u); x11vnc "
+                          "and websockify need a user of their own.",
+                          c->vnc_user, (unsigned)m->vnc_uid);
+                m->vnc_found = false;
+        }
         DesktopFilesOptions o = {
                 .paths = &m->desktop_paths, .runtime_dir = c->runtime_dir, .profile = c->firefox_profile,
                 .display = num < 0 ? 0 : (unsigned)num, .browser = m->browser_found,

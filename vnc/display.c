@@ -152,6 +152,14 @@ static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs 
         vnc_listen_args(c->vnc_listen, l);
         t.probe = (ProbeSpec){ .type = PROBE_TCP_BANNER, .port = c->vnc_port,
                                .host = strdup(display_connect_host(c->vnc_listen)), .expect = strdup("RFB ") };
+        /* Its copies, written for vnc_user's uid when the secret came; a
+         * user changed since (or refused: sharing the browser's uid) has
+         * none, and x11vnc is failed naming the file. */
+        t.owned_files = strv_make(c->paths->vnc_password, c->paths->vnc_xauthority, NULL);
+        if (!t.owned_files) {
+                service_def_done(&t);
+                return -ENOMEM;
+        }
         return add_service(d, DISPLAY_SERVICE_X11VNC, c->vnc_user,
                            strv_make("x11vnc", "-display", display, "-auth", c->paths->vnc_xauthority, "-rfbport", port,
                                      l[0], l[1], l[2], l[3], "-1", "-forever", "-shared", "-quiet", "-noshm",

@@ -15,6 +15,7 @@ dbus-daemon, the agent in a fresh network namespace:
 - a missing browser user: the browser never starts, and /health says why;
   a missing VNC user: no x11vnc or websockify (never as root), and why.
 The real-Firefox tests are in test_browser.py."""
+import contextlib
 import json
 import os
 import shutil
@@ -275,15 +276,10 @@ def test_x_user_missing(agent_bin):
 
 
 
-@pytest.mark.parametrize("shared", ["vnc_user", "browser_user"])
-def test_x_user_sharing_a_uid_is_refused(agent_bin, shared):
-    """x_user under another name for vnc_user's uid (swept before each new
-    desktop secret: the sweep would kill Xvfb) or browser_user's (the
-    browser's user would own the X server): refused, Xvfb never starts and
-    nothing that depends on it, and the log says why.  The alias exists
+@contextlib.contextmanager
+def aliased(agent_bin, key, uid):
+    """The agent with `key`=vmba-alias, a second name for uid that exists
     only in the agent's mount namespace (a private /etc/passwd)."""
-    need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
-    uid = {"vnc_user": VNC_UID, "browser_user": BROWSER_UID}[shared]
     passwd = tempfile.NamedTemporaryFile("w", prefix="vmba-passwd-", dir="/var/tmp", delete=False)
     try:
         with open("/etc/passwd") as f:
@@ -291,20 +287,54 @@ def test_x_user_sharing_a_uid_is_refused(agent_bin, shared):
         passwd.close()
         os.chmod(passwd.name, 0o644)
         wrap = ("sh", "-c", 'mount --bind "$0" /etc/passwd && exec "$@"', passwd.name)
-        with Agent(agent_bin, "window_manager=", "x_user=vmba-alias", wrap=wrap) as a:
-            a.wait_state("Xvfb", "failed")
-            s = a.services()
-            cookie = os.path.join(a.x_dir, "Xauthority")
-            assert s["Xvfb"]["last_error"] == f"{cookie}: No such file or directory: refused", s["Xvfb"]
-            assert s["Xvfb"]["pid"] is None
-            assert s["x11vnc"]["state"] == s["websockify"]["state"] == "waiting"
-            assert a.log_lines(f"The desktop will not be served: x_user 'vmba-alias' has the uid of vnc_user "
-                               f"or browser_user ({uid}); Xvfb needs a user of its own.")
-            assert not os.path.exists(a.x_dir)
-            assert not os.path.exists(f"/tmp/.X11-unix/X{a.display}")
-            assert a.alive()
+        with Agent(agent_bin, "window_manager=", f"{key}=vmba-alias", wrap=wrap) as a:
+            yield a
     finally:
         os.unlink(passwd.name)
+
+
+@pytest.mark.parametrize("shared", ["vnc_user", "browser_user"])
+def test_x_user_sharing_a_uid_is_refused(agent_bin, shared):
+    """x_user under another name for vnc_user's uid (swept before each new
+    desktop secret: the sweep would kill Xvfb) or browser_user's (the
+    browser's user would own the X server): refused, Xvfb never starts and
+    nothing that depends on it, and the log says why."""
+    need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
+    uid = {"vnc_user": VNC_UID, "browser_user": BROWSER_UID}[shared]
+    with aliased(agent_bin, "x_user", uid) as a:
+        a.wait_state("Xvfb", "failed")
+        s = a.services()
+        cookie = os.path.join(a.x_dir, "Xauthority")
+        assert s["Xvfb"]["last_error"] == f"{cookie}: No such file or directory: refused", s["Xvfb"]
+        assert s["Xvfb"]["pid"] is None
+        assert s["x11vnc"]["state"] == s["websockify"]["state"] == "waiting"
+        assert a.log_lines(f"The desktop will not be served: x_user 'vmba-alias' has the uid of vnc_user "
+                           f"or browser_user ({uid}); Xvfb needs a user of its own.")
+        assert not os.path.exists(a.x_dir)
+        assert not os.path.exists(f"/tmp/.X11-unix/X{a.display}")
+        assert a.alive()
+
+
+def test_vnc_user_sharing_the_browsers_uid_is_refused(agent_bin):
+    """vnc_user under another name for browser_user's uid: the sweep before
+    each new desktop secret would kill the browser, and the servers facing
+    the network would own its profile.  Refused: no VNC files, x11vnc
+    failed naming its missing copy (never spawned), websockify waits, the
+    display and the browser's bus are unaffected."""
+    need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
+    with aliased(agent_bin, "vnc_user", BROWSER_UID) as a:
+        a.wait_state("x11vnc", "failed")
+        s = a.services()
+        password = os.path.join(a.vnc_dir, "vnc-password")
+        assert s["x11vnc"]["last_error"] == f"{password}: No such file or directory: refused", s["x11vnc"]
+        assert s["x11vnc"]["pid"] is None and s["x11vnc"]["restarts"] == 0
+        assert s["websockify"]["state"] == "waiting" and s["websockify"]["pid"] is None
+        assert s["Xvfb"]["state"] == "ready"
+        a.wait_state("browser-bus", "ready")
+        assert a.log_lines(f"The desktop will not be served: vnc_user 'vmba-alias' has the uid of browser_user "
+                           f"({BROWSER_UID}); x11vnc and websockify need a user of their own.")
+        assert not os.path.exists(a.vnc_dir)
+        assert a.alive()
 
 
 def test_xvfb_without_its_cookie_does_not_start(agent_bin):
