@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* PATH when none is set: for the lookup, and what PID 1 exports. */
@@ -26,6 +27,7 @@ typedef struct SpawnOptions {
         bool controlling_tty;/* stdin_fd is a pty slave: setsid() + TIOCSCTTY */
         uid_t uid;           /* 0: the agent's own; else the child drops to uid/gid */
         gid_t gid;           /* with uid: the primary group; no supplementary groups */
+        uint64_t ambient_caps; /* with uid: capabilities it keeps (bits 1 << CAP_*), as ambient ones */
 } SpawnOptions;
 
 /* wstatus as from waitpid(). */

@@ -12,12 +12,9 @@
  *    offered then).  -quiet: its start-up banner is ~60 lines, which on a
  *    serial console costs real boot time; it still prints "PORT=5901"
  *    once listening, which kicks the probe.  Probed (and reached by
- *    websockify) on loopback when the address is a wildcard.  -noshm:
- *    it reads the screen with XGetImage, not MIT-SHM, whose segments it
- *    makes 0600 for its own uid, which Xvfb (another user) cannot attach
- *    (x11vnc exits at its first poll).  For a login page that costs
- *    nothing measurable: a clock redrawn each second, viewed, took ~1 %
- *    CPU of x11vnc and of Xvfb either way.
+ *    websockify) on loopback when the address is a wildcard.  It reads
+ *    the screen through MIT-SHM, in 0600 segments of its own uid, which
+ *    Xvfb (another user) attaches with CAP_IPC_OWNER (add_xvfb()).
  *  - websockify serves noVNC on novnc_listen and forwards only a
  *    connection that brings the token (TokenFile: the desktop secret);
  *    without it the socket is closed, no 101.  It is started through
@@ -38,6 +35,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <linux/capability.h>
 
 #include "display.h"
 #include "fileio.h"
@@ -122,6 +120,14 @@ static int add_xvfb(const DisplayOptions *c, int num, ServiceDefs *d) {
         /* Without its cookie copy (its user was added after the agent
          * started, or took another uid) Xvfb would admit every client. */
         t.owned_files = strv_make(c->paths->x_xauthority, NULL);
+        /* MIT-SHM: the X server attaches its clients' SysV segments
+         * (x11vnc's framebuffer tiles, Firefox's images), which are 0600
+         * and theirs; only CAP_IPC_OWNER lets a server of another uid do
+         * so.  It reaches the segments of the agent's own IPC namespace
+         * alone, which hold what its clients hand it anyway.  Without it
+         * x11vnc reads the screen through the X socket: about five times
+         * its CPU and half the update rate for full-screen redraws. */
+        t.ambient_caps = UINT64_C(1) << CAP_IPC_OWNER;
         if (!t.stale_lock || !t.owned_files) {
                 service_def_done(&t);
                 return -ENOMEM;
@@ -162,7 +168,7 @@ static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs 
         }
         return add_service(d, DISPLAY_SERVICE_X11VNC, c->vnc_user,
                            strv_make("x11vnc", "-display", display, "-auth", c->paths->vnc_xauthority, "-rfbport", port,
-                                     l[0], l[1], l[2], l[3], "-1", "-forever", "-shared", "-quiet", "-noshm",
+                                     l[0], l[1], l[2], l[3], "-1", "-forever", "-shared", "-quiet",
                                      "-passwdfile", c->paths->vnc_password, NULL),
                            "Xvfb", NULL,
                            (char *[]){ (char *)kv(e1, sizeof e1, "DISPLAY", display),

@@ -86,6 +86,7 @@ typedef struct ServiceDef {
         char *stale_lock;   /* NULL: none */
         char **create_dirs; /* NULL-terminated; may be NULL */
         char **owned_files; /* NULL-terminated; may be NULL */
+        uint64_t ambient_caps; /* kept across the drop to user (1 << CAP_*); built in only, not a services-file key */
 } ServiceDef;
 
 typedef struct ServiceDefs {

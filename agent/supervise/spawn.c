@@ -6,7 +6,10 @@
  * is closed with close_range() even if someone forgot O_CLOEXEC.  With a
  * uid it drops to that user last, after everything that needs root: no
  * supplementary groups, then the gid, then the uid (all three ids each),
- * so nothing of root's is left to regain.  As in tini: 127 when exec
+ * so nothing of root's is left to regain, but for the capabilities asked
+ * for (ambient_caps): kept across the uid change, then made the only
+ * permitted, effective, inheritable and ambient ones, which is what exec
+ * leaves a non-root program.  As in tini: 127 when exec
  * fails with ENOENT, 126 otherwise (and when it cannot drop); from the
  * chdir on, the child also says on its stderr (the service's log) what
  * failed and why, which the exit code cannot. */
@@ -16,8 +19,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/capability.h>
 
 #include "fileio.h"
 #include "launch.h"
@@ -64,6 +70,23 @@ static _noreturn_ void child_fail(const SpawnOptions *o, const char *what, const
         _exit(code);
 }
 
+/* In the child, after setresuid() with PR_SET_KEEPCAPS: only caps are left
+ * (permitted, effective, inheritable), and raised as ambient ones so that
+ * they survive the exec of a program without file capabilities. */
+static int child_keep_caps(uint64_t caps) {
+        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct d[2] = {};
+
+        for (int i = 0; i < 2; i++)
+                d[i].effective = d[i].permitted = d[i].inheritable = (uint32_t)(caps >> (32 * i));
+        if (syscall(SYS_capset, &h, d) < 0)
+                return -1;
+        for (int cap = 0; cap < 64; cap++)
+                if ((caps & (UINT64_C(1) << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+                        return -1;
+        return 0;
+}
+
 static _noreturn_ void child_exec(const SpawnOptions *o, const char *binary) {
         struct sigaction sa = { .sa_handler = SIG_DFL };
         sigset_t all;
@@ -85,8 +108,10 @@ static _noreturn_ void child_exec(const SpawnOptions *o, const char *binary) {
                 _exit(126);
         if (chdir(o->cwd ?: "/") < 0)
                 child_fail(o, "enter", o->cwd ?: "/", 126);
-        if (o->uid != 0 && (setgroups(0, NULL) < 0 || setresgid(o->gid, o->gid, o->gid) < 0 ||
-                            setresuid(o->uid, o->uid, o->uid) < 0))
+        if (o->uid != 0 && ((o->ambient_caps && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) ||
+                            setgroups(0, NULL) < 0 || setresgid(o->gid, o->gid, o->gid) < 0 ||
+                            setresuid(o->uid, o->uid, o->uid) < 0 ||
+                            (o->ambient_caps && child_keep_caps(o->ambient_caps) < 0)))
                 child_fail(o, "drop privileges to run", binary, 126);
 
         execve(binary, o->argv, o->envp ?: environ);

@@ -343,7 +343,8 @@ static int service_spawn_process(Service *s, uid_t uid, gid_t gid, int *ret_prob
 
         r = spawn_process(&(SpawnOptions){ .argv = argv, .envp = env, .path = cfg(s)->bin_path,
                                            .cwd = s->def->cwd, .stdin_fd = -1, .stdout_fd = out_w,
-                                           .stderr_fd = out_w, .extra_fd = dfd_w, .uid = uid, .gid = gid },
+                                           .stderr_fd = out_w, .extra_fd = dfd_w, .uid = uid, .gid = gid,
+                                           .ambient_caps = s->def->ambient_caps },
                           &pid);
         if (r < 0)
                 return r;

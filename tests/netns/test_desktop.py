@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import stat
+import subprocess
 import sys
 import tempfile
 
@@ -44,6 +45,40 @@ def proc_uids(pid):
     """The real, effective, saved and filesystem uid of pid."""
     with open(f"/proc/{pid}/status") as f:
         return [int(u) for l in f if l.startswith("Uid:") for u in l.split()[1:]]
+
+
+def proc_caps(pid):
+    """{"CapInh": int, "CapPrm": ..., "CapEff": ..., "CapBnd": ..., "CapAmb": ...} of pid."""
+    with open(f"/proc/{pid}/status") as f:
+        return {l.split(":")[0]: int(l.split()[1], 16) for l in f if l.startswith("Cap")}
+
+
+CAP_IPC_OWNER = 1 << 15
+
+
+def test_shared_memory_between_x11vnc_and_xvfb(agent):
+    """x11vnc reads the screen through MIT-SHM: its framebuffer segments
+    (0600, the VNC user's) are attached by Xvfb too (another uid), which
+    CAP_IPC_OWNER allows, its only capability; x11vnc has none.  The
+    segments are in the agent's IPC namespace, not this machine's."""
+    s = agent.services()
+    xvfb, vnc = s["Xvfb"]["pid"], s["x11vnc"]["pid"]
+    caps = proc_caps(xvfb)
+    assert (caps["CapPrm"], caps["CapEff"], caps["CapInh"], caps["CapAmb"]) == (CAP_IPC_OWNER,) * 4, caps
+    caps = proc_caps(vnc)
+    assert (caps["CapPrm"], caps["CapEff"], caps["CapAmb"]) == (0, 0, 0), caps
+    assert os.readlink(f"/proc/{vnc}/ns/ipc") != os.readlink("/proc/self/ns/ipc")
+
+    def segments():
+        out = subprocess.run(["nsenter", f"--target={vnc}", "--ipc", "cat", "/proc/sysvipc/shm"],
+                             check=True, capture_output=True, text=True).stdout.splitlines()
+        head = out[0].split()
+        return [dict(zip(head, l.split())) for l in out[1:]]
+    # x11vnc makes its tiles at start; Xvfb attaches each (nattch 2).
+    segs = wait_until(lambda: [x for x in segments() if int(x["uid"]) == VNC_UID and int(x["nattch"]) >= 2], 30,
+                      "x11vnc's segments attached by Xvfb")
+    assert all(int(x["perms"], 8) & 0o077 == 0 for x in segs), segs
+    assert not [x for x in segments() if int(x["uid"]) == VNC_UID and int(x["nattch"]) < 2]
 
 
 def mode(path):
