@@ -18,7 +18,12 @@ struct HttpPeers {
         Entry *entries;
         size_t n, allocated;
         size_t total;
+        size_t pooled; /* all but loopback's: what max_connections bounds */
 };
+
+static bool is_loopback(const HttpPeerKey *key) {
+        return key->bytes[0] == 1;
+}
 
 int http_peers_new(HttpPeers **ret) {
         HttpPeers *p = calloc(1, sizeof *p);
@@ -88,12 +93,13 @@ int http_peers_admit(HttpPeers *p, const HttpPeerKey *key, const HttpAdmission *
 
         if (e && e->count >= a->max_per_peer)
                 return -EUSERS;
-        if (p->total >= a->max_connections + (a->host ? HTTP_HOST_RESERVE : 0))
+        if (!is_loopback(key) && p->pooled >= a->max_connections + (a->host ? HTTP_HOST_RESERVE : 0))
                 return -EUSERS;
         if (!e && !(e = add(p, key)))
                 return -ENOMEM;
         e->count++;
         p->total++;
+        p->pooled += !is_loopback(key);
         return 0;
 }
 
@@ -103,6 +109,7 @@ void http_peers_release(HttpPeers *p, const HttpPeerKey *key) {
         if (!e || e->count == 0)
                 return;
         p->total--;
+        p->pooled -= !is_loopback(key);
         if (--e->count == 0)
                 *e = p->entries[--p->n]; /* order does not matter */
 }

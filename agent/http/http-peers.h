@@ -5,7 +5,11 @@
  * their v4-mapped forms) is one client.  Beyond max_connections only the
  * host (the ip= gateway, allow_from — never loopback) is let in, into a
  * reserve of its own, so neither the bridge nor a local process can lock
- * the host's probes out.  Pure: a table in memory, no sockets. */
+ * the host's probes out.  Loopback is outside that pool, bounded by its
+ * per-client limit alone: the VM's own browser brings the OAuth redirects
+ * there, which clients on the bridge filling the table (long polls of the
+ * public /health/ready) must not lock out, and a local process cannot
+ * take the others' room.  Pure: a table in memory, no sockets. */
 #pragma once
 
 #include <stdbool.h>
@@ -37,10 +41,11 @@ typedef struct HttpAdmission {
 } HttpAdmission;
 
 /* A new connection from key: 0 and counted, or -EUSERS (over its client's
- * limit, or the table is full and it is not the host's), -ENOMEM. */
+ * limit, or the table is full and it is neither the host's nor loopback's),
+ * -ENOMEM. */
 int http_peers_admit(HttpPeers *p, const HttpPeerKey *key, const HttpAdmission *a);
 /* An admitted connection closed. */
 void http_peers_release(HttpPeers *p, const HttpPeerKey *key);
-/* Connections counted now, in all and from key. */
+/* Connections counted now, in all (loopback's too) and from key. */
 size_t http_peers_total(const HttpPeers *p);
 unsigned http_peers_count(const HttpPeers *p, const HttpPeerKey *key);

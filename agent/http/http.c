@@ -681,7 +681,7 @@ static int daemon_start(HttpServer *s, int fd, bool ipv6) {
                 flags | (ipv6 ? MHD_USE_IPv6 : 0), 0, NULL, NULL, on_access, s,
                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
                 MHD_OPTION_LISTEN_SOCKET, fd,
-                MHD_OPTION_CONNECTION_LIMIT, c->max_connections + HTTP_HOST_RESERVE,
+                MHD_OPTION_CONNECTION_LIMIT, c->max_connections + HTTP_HOST_RESERVE + c->max_per_ip,
                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->timeout_s,
                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
@@ -712,7 +712,7 @@ int http_server_new(const HttpServerOptions *o, HttpServer **ret) {
                 r = listen_socket(o->listen_address, o->port, &fd, &ipv6);
         if (r < 0)
                 return r;
-        raise_nofile((rlim_t)o->max_connections + HTTP_HOST_RESERVE + 64);
+        raise_nofile((rlim_t)o->max_connections + HTTP_HOST_RESERVE + o->max_per_ip + 64);
         /* MHD owns the listening socket from here, also on failure paths. */
         r = daemon_start(s, TAKE_FD(fd), ipv6);
         if (r < 0)

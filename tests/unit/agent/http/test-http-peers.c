@@ -52,27 +52,39 @@ static void test_limits(void **state) {
         assert_int_equal(http_peers_admit(p, &lo, &guest), 0);
         assert_int_equal(http_peers_admit(p, &lo, &guest), 0);
         assert_int_equal(http_peers_total(p), 5);
-        /* Full: b is refused, and so is more loopback; the host gets its reserve. */
+        /* Loopback is outside the pool (3 of 5 taken): b fits twice. */
+        assert_int_equal(http_peers_admit(p, &b, &guest), 0);
+        assert_int_equal(http_peers_admit(p, &b, &guest), 0);
+        assert_int_equal(http_peers_total(p), 7);
+        /* Full: b is refused; loopback still has its own client's room (one
+         * more, ::1 is the same client) and no more; the host gets its
+         * reserve. */
         assert_int_equal(http_peers_admit(p, &b, &guest), -EUSERS);
         HttpPeerKey lo2 = key_of("::1");
+        assert_int_equal(http_peers_admit(p, &lo2, &guest), 0);
         assert_int_equal(http_peers_admit(p, &lo2, &guest), -EUSERS);
         for (int i = 0; i < 3; i++)
                 assert_int_equal(http_peers_admit(p, &host, &from_host), 0);
         assert_int_equal(http_peers_admit(p, &host, &from_host), -EUSERS); /* its own per-client limit */
         assert_int_equal(http_peers_count(p, &host), 3);
-        assert_int_equal(http_peers_total(p), 8);
+        assert_int_equal(http_peers_total(p), 11);
         /* Released: room again for the others. */
         http_peers_release(p, &a);
         assert_int_equal(http_peers_count(p, &a), 2);
         for (int i = 0; i < 3; i++)
                 http_peers_release(p, &host);
         assert_int_equal(http_peers_count(p, &host), 0);
-        assert_int_equal(http_peers_total(p), 4);
-        assert_int_equal(http_peers_admit(p, &b, &guest), 0);
-        /* Releasing what was never admitted changes nothing. */
+        assert_int_equal(http_peers_total(p), 7); /* a 2, b 2, loopback 3 */
         HttpPeerKey c = key_of("10.9.9.9");
-        http_peers_release(p, &c);
-        assert_int_equal(http_peers_total(p), 5);
+        assert_int_equal(http_peers_admit(p, &c, &guest), 0);
+        assert_int_equal(http_peers_admit(p, &c, &guest), -EUSERS); /* the pool is full again */
+        /* Loopback's release makes no room in the pool. */
+        http_peers_release(p, &lo);
+        assert_int_equal(http_peers_admit(p, &c, &guest), -EUSERS);
+        /* Releasing what was never admitted changes nothing. */
+        HttpPeerKey d = key_of("10.9.9.8");
+        http_peers_release(p, &d);
+        assert_int_equal(http_peers_total(p), 7);
         assert_null(http_peers_free(p));
 }
 
