@@ -740,30 +740,46 @@ def test_auth_callback_raw_query_refused(env):
     env.assert_no_secrets()
 
 
-def test_response_cut_off_keeps_credentials(make_env):
+def big_login(make_env):
+    """An env whose gemini login is authenticated with 600 KB credentials,
+    and small socket buffers in its namespace only, so they cannot all sit
+    in the kernel: (env, session id)."""
     e = make_env(provider_env={"FAKE_CLI_BIG": "1"})
     s = sid()
     status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
     assert status == 200
     assert e.browse(started["oauthUrl"])[0] == 200
     e.wait_status(s, lambda code, b: b.get("authenticated"))
-    # Small socket buffers in this namespace only, so 600 KB cannot all
-    # sit in the kernel when the client goes away.
     e.ns.run("sysctl", "-q", "-w", "net.ipv4.tcp_wmem=4096 16384 65536",
              "net.ipv4.tcp_rmem=4096 16384 65536")
+    return e, s
+
+
+def slow_get(e, s):
+    """A GET /credentials/get whose client has read the status line only:
+    the rest of the answer is still on its way."""
+    with e.ns.entered():
+        c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+        c.settimeout(10)
+        c.connect(("127.0.0.1", e.agent.http_port))
+        c.sendall(f"GET /credentials/get?sessionId={s} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  f"Authorization: Bearer {TOKEN}\r\n\r\n".encode())
+        assert c.recv(100).startswith(b"HTTP/1.1 200")
+    return c
+
+
+def reset(c):
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close()
+
+
+def test_response_cut_off_keeps_credentials(make_env):
+    e, s = big_login(make_env)
     # Clients that read a few bytes of the 600 KB answer and reset the
     # connection: the response was not completely sent, nothing is wiped.
-    with e.ns.entered():
-        for _ in range(3):
-            c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
-            c.settimeout(10)
-            c.connect(("127.0.0.1", e.agent.http_port))
-            c.sendall(f"GET /credentials/get?sessionId={s} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                      f"Authorization: Bearer {TOKEN}\r\n\r\n".encode())
-            assert c.recv(100).startswith(b"HTTP/1.1 200")
-            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            c.close()
+    for _ in range(3):
+        reset(slow_get(e, s))
     # Not delivered: the credential file is still there for the retry.
     path = os.path.join(e.home_of(s), ".gemini/oauth_creds.json")
     assert os.path.exists(path)
@@ -781,28 +797,13 @@ def test_credentials_once_while_a_response_is_on_its_way(make_env):
     """A second GET /credentials/get while the first one's 600 KB answer is
     still being sent gets 409, not the credentials too; the first cut off,
     they are there for the retry, once."""
-    e = make_env(provider_env={"FAKE_CLI_BIG": "1"})
-    s = sid()
-    status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
-    assert status == 200
-    assert e.browse(started["oauthUrl"])[0] == 200
-    e.wait_status(s, lambda code, b: b.get("authenticated"))
-    e.ns.run("sysctl", "-q", "-w", "net.ipv4.tcp_wmem=4096 16384 65536",
-             "net.ipv4.tcp_rmem=4096 16384 65536")
-    with e.ns.entered():
-        c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
-        c.settimeout(10)
-        c.connect(("127.0.0.1", e.agent.http_port))
-        c.sendall(f"GET /credentials/get?sessionId={s} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                  f"Authorization: Bearer {TOKEN}\r\n\r\n".encode())
-        assert c.recv(100).startswith(b"HTTP/1.1 200")
+    e, s = big_login(make_env)
+    c = slow_get(e, s)
     try:
         assert e.json("GET", f"/credentials/get?sessionId={s}") == \
             (409, {"error": "Credentials are being delivered"})
     finally:
-        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        c.close()
+        reset(c)
     got = wait_until(lambda: (lambda r: r if r[0] == 200 else None)(e.json("GET", f"/credentials/get?sessionId={s}")),
                      10, "the credentials again once the first answer was cut off")
     assert got[1]["credentials"]["access_token"] == "SECRET-ACCESS-gemini"
