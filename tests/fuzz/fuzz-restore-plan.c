@@ -2,7 +2,8 @@
  * host (or anyone who controls the answer) wrote it.  Beyond "no crash": a
  * parsed network never holds a blank or a quote, the generation is within
  * its bound, and the decision on what was parsed is a known verdict with
- * steps only when it is REDO. */
+ * steps only when it is REDO, the generation adopted only from a first
+ * answer, and the clock not stepped again for a pending redo. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,6 +15,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static const RestoreIdentity ids[] = {
                 { "g1", "t1", "desktop-secret-one" }, { NULL, NULL, NULL }, { "1", NULL, "desktop-secret-one" },
+                { NULL, "t1", "desktop-secret-one", .answered = true },
+                { "g1", "t1", "desktop-secret-one", .pending = "2", .done = RESTORE_STEP_NETWORK | RESTORE_STEP_CLOCK },
         };
         RestoreHandover h = {};
         char *text = fuzz_text(data, size);
@@ -32,6 +35,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
                         CHECK(restore_verdict_to_string(p.verdict));
                         CHECK((p.steps != 0) == (p.verdict == RESTORE_REDO));
+                        /* Adopted only from a first answer; a pending redo
+                         * of this generation never steps the clock again. */
+                        CHECK(p.verdict != RESTORE_FIRST || (!ids[i].generation && !ids[i].answered));
+                        CHECK(!(ids[i].pending && h.generation && !strcmp(ids[i].pending, h.generation)) ||
+                              !(p.steps & RESTORE_STEP_CLOCK));
                 }
                 restore_handover_done(&h);
         }
