@@ -14,12 +14,14 @@
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <linux/capability.h>
 
 #include "agent/host/host-secrets.h"
 #include "agent/http/http.h"
 #include "agent/login/cli-installed.h"
 #include "agent/login/handoff-vsock.h"
 #include "agent/login/login.h"
+#include "agent/supervise/spawn.h"
 #include "agent/supervise/supervisor.h"
 #include "build-config.h"
 #include "desktop-setup.h"
@@ -488,13 +490,31 @@ static const char *const *services_log_secrets(void *userdata) {
 
 /* The services: the services_file, else the built-in display stack.
  * Every failure is logged here, naming the file, service and key. */
-static int load_services(const Config *c, const DesktopPaths *paths, ServiceDefs *ret) {
+/* Xvfb may keep CAP_IPC_OWNER (MIT-SHM with its clients) only where it
+ * reaches nothing but the services' own segments, and only where the
+ * agent can hand it on (a bounding set without it, as in a container or
+ * under CapabilityBoundingSet=, would fail every start of Xvfb). */
+static bool xvfb_shm(Manager *m) {
+        const char *why = !m->own_ipc_ns ? "the services have no IPC namespace of their own"
+                          : !spawn_can_keep_caps(UINT64_C(1) << CAP_IPC_OWNER) ? "CAP_IPC_OWNER is not the agent's to give"
+                                                                             : NULL;
+
+        if (why)
+                log_warning("Xvfb gets no shared memory from its clients (%s): x11vnc reads the screen over the X "
+                            "socket (-noshm), at several times the CPU for large redraws.", why);
+        return !why;
+}
+
+static int load_services(Manager *m, ServiceDefs *ret) {
+        const Config *c = &m->config;
+        const DesktopPaths *paths = &m->desktop_paths;
         _cleanup_(freep) char *text = NULL;
         char err[256] = "";
         int r;
 
         if (isempty(c->services_file)) {
                 DisplayOptions o = {
+                        .x_shm = xvfb_shm(m),
                         .display = c->display,
                         .geometry = c->geometry,
                         .depth = c->depth,
@@ -545,7 +565,7 @@ static int setup_supervisor(Manager *m) {
                                   .secrets = services_log_secrets, .userdata = m };
         int r;
 
-        r = load_services(c, &m->desktop_paths, &defs);
+        r = load_services(m, &defs);
         if (r < 0)
                 return r;
         r = supervisor_new(&o, &defs, &hooks, &m->supervisor);
@@ -725,7 +745,7 @@ static void harden_process(void) {
  * a segment when its last process detaches or exits.  As PID 1 the
  * namespace is the VM's own if a private one cannot be made; elsewhere the
  * machine's setting is not ours to change. */
-static void private_sysv_ipc(bool is_pid1) {
+static bool private_sysv_ipc(bool is_pid1) {
         const char *path = "/proc/sys/kernel/shm_rmid_forced";
         _cleanup_(closep) int fd = -EBADF;
         bool own = true;
@@ -736,7 +756,7 @@ static void private_sysv_ipc(bool is_pid1) {
                 if (!is_pid1) {
                         log_warning_errno(errno, "Failed to create an IPC namespace, shared memory that a killed "
                                                  "service leaves is not reclaimed: %m");
-                        return;
+                        return false;
                 }
                 log_warning_errno(errno, "Failed to create an IPC namespace, using the VM's own: %m");
         }
@@ -749,6 +769,7 @@ static void private_sysv_ipc(bool is_pid1) {
         else
                 log_info("Shared memory goes with the services that leave it (%s IPC namespace, "
                          "shm_rmid_forced).", own ? "their own" : "the VM's");
+        return own;
 }
 
 int run_main(int argc, char **argv) {
@@ -789,13 +810,14 @@ int run_main(int argc, char **argv) {
                 log_warning_errno(errno, "Failed to become child subreaper: %m");
         /* Before anything that starts threads: unshare() moves only the
          * calling thread. */
-        private_sysv_ipc(getpid() == 1);
+        bool own_ipc = private_sysv_ipc(getpid() == 1);
 
         r = manager_new(&m);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the event loop: %m"),
                        pid1_give_up(1, SHUTDOWN_REBOOT);
         m->is_pid1 = getpid() == 1;
+        m->own_ipc_ns = own_ipc;
         m->boot.exec = exec_time;
         r = setup_config(m, &args);
         if (r < 0) {

@@ -27,7 +27,8 @@ typedef struct SpawnOptions {
         bool controlling_tty;/* stdin_fd is a pty slave: setsid() + TIOCSCTTY */
         uid_t uid;           /* 0: the agent's own; else the child drops to uid/gid */
         gid_t gid;           /* with uid: the primary group; no supplementary groups */
-        uint64_t ambient_caps; /* with uid: capabilities it keeps (bits 1 << CAP_*), as ambient ones */
+        uint64_t ambient_caps; /* with uid: capabilities it keeps (bits 1 << CAP_*), as ambient ones;
+                                * nothing else in its bounding set, no_new_privs */
 } SpawnOptions;
 
 /* wstatus as from waitpid(). */

@@ -14,7 +14,8 @@
  *    once listening, which kicks the probe.  Probed (and reached by
  *    websockify) on loopback when the address is a wildcard.  It reads
  *    the screen through MIT-SHM, in 0600 segments of its own uid, which
- *    Xvfb (another user) attaches with CAP_IPC_OWNER (add_xvfb()).
+ *    Xvfb (another user) attaches with CAP_IPC_OWNER (add_xvfb()); where
+ *    Xvfb cannot have it (x_shm false) with -noshm, over the X socket.
  *  - websockify serves noVNC on novnc_listen and forwards only a
  *    connection that brings the token (TokenFile: the desktop secret);
  *    without it the socket is closed, no 101.  It is started through
@@ -127,7 +128,7 @@ static int add_xvfb(const DisplayOptions *c, int num, ServiceDefs *d) {
          * alone, which hold what its clients hand it anyway.  Without it
          * x11vnc reads the screen through the X socket: about five times
          * its CPU and half the update rate for full-screen redraws. */
-        t.ambient_caps = UINT64_C(1) << CAP_IPC_OWNER;
+        t.ambient_caps = c->x_shm ? UINT64_C(1) << CAP_IPC_OWNER : 0;
         if (!t.stale_lock || !t.owned_files) {
                 service_def_done(&t);
                 return -ENOMEM;
@@ -169,7 +170,9 @@ static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs 
         return add_service(d, DISPLAY_SERVICE_X11VNC, c->vnc_user,
                            strv_make("x11vnc", "-display", display, "-auth", c->paths->vnc_xauthority, "-rfbport", port,
                                      l[0], l[1], l[2], l[3], "-1", "-forever", "-shared", "-quiet",
-                                     "-passwdfile", c->paths->vnc_password, NULL),
+                                     "-passwdfile", c->paths->vnc_password,
+                                     c->x_shm ? NULL : "-noshm", /* last: NULL ends the list */
+                                     NULL),
                            "Xvfb", NULL,
                            (char *[]){ (char *)kv(e1, sizeof e1, "DISPLAY", display),
                                        (char *)kv(e2, sizeof e2, "XAUTHORITY", c->paths->vnc_xauthority), NULL },

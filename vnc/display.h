@@ -25,6 +25,7 @@ typedef struct DisplayOptions {
         uint16_t novnc_port;
         const char *novnc_web;         /* noVNC web root */
         const char *x_user;            /* Xvfb runs as it (never root) */
+        bool x_shm;                    /* Xvfb keeps CAP_IPC_OWNER: MIT-SHM with x11vnc (else x11vnc -noshm) */
         const char *vnc_user;          /* x11vnc and websockify run as it (never root) */
         const char *firefox;           /* "" = no browser */
         const char *firefox_profile;

@@ -9,7 +9,8 @@
  * so nothing of root's is left to regain, but for the capabilities asked
  * for (ambient_caps): kept across the uid change, then made the only
  * permitted, effective, inheritable and ambient ones, which is what exec
- * leaves a non-root program.  As in tini: 127 when exec
+ * leaves a non-root program; its bounding set is cut to them and it gets
+ * no_new_privs.  As in tini: 127 when exec
  * fails with ENOENT, 126 otherwise (and when it cannot drop); from the
  * chdir on, the child also says on its stderr (the service's log) what
  * failed and why, which the exit code cannot. */
@@ -24,6 +25,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include <linux/securebits.h>
 
 #include "fileio.h"
 #include "launch.h"
@@ -87,6 +89,20 @@ static int child_keep_caps(uint64_t caps) {
         return 0;
 }
 
+/* In the child, still root: a program that keeps capabilities keeps no
+ * others in its bounding set and cannot gain any through exec (setuid or
+ * file capabilities), for itself or what it runs (Xvfb runs xkbcomp
+ * through sh, which inherits the ambient ones). */
+static int child_limit_caps(uint64_t caps) {
+        for (int cap = 0; cap < 64; cap++) {
+                if (caps & (UINT64_C(1) << cap))
+                        continue;
+                if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+                        return errno == EINVAL ? 0 : -1; /* past the kernel's last capability */
+        }
+        return 0;
+}
+
 static _noreturn_ void child_exec(const SpawnOptions *o, const char *binary) {
         struct sigaction sa = { .sa_handler = SIG_DFL };
         sigset_t all;
@@ -108,6 +124,9 @@ static _noreturn_ void child_exec(const SpawnOptions *o, const char *binary) {
                 _exit(126);
         if (chdir(o->cwd ?: "/") < 0)
                 child_fail(o, "enter", o->cwd ?: "/", 126);
+        if (o->uid != 0 && o->ambient_caps &&
+            (child_limit_caps(o->ambient_caps) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0))
+                child_fail(o, "limit the capabilities to run", binary, 126);
         if (o->uid != 0 && ((o->ambient_caps && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) ||
                             setgroups(0, NULL) < 0 || setresgid(o->gid, o->gid, o->gid) < 0 ||
                             setresuid(o->uid, o->uid, o->uid) < 0 ||
@@ -116,6 +135,22 @@ static _noreturn_ void child_exec(const SpawnOptions *o, const char *binary) {
 
         execve(binary, o->argv, o->envp ?: environ);
         child_fail(o, "execute", binary, errno == ENOENT ? 127 : 126);
+}
+
+bool spawn_can_keep_caps(uint64_t caps) {
+        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct d[2] = {};
+        uint64_t permitted;
+        int bits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+
+        if (bits < 0 || (bits & (1 << SECURE_NO_CAP_AMBIENT_RAISE)) || syscall(SYS_capget, &h, d) < 0)
+                return false;
+        permitted = (uint64_t)d[1].permitted << 32 | d[0].permitted;
+        for (int cap = 0; cap < 64; cap++)
+                if ((caps & (UINT64_C(1) << cap)) &&
+                    (!(permitted & (UINT64_C(1) << cap)) || prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1))
+                        return false;
+        return true;
 }
 
 int spawn_process(const SpawnOptions *o, pid_t *ret_pid) {

@@ -5,6 +5,7 @@
  * be executed. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -13,6 +14,11 @@
 /* Forks and execs. The child is the leader of a new process group
  * (or session when controlling_tty).  Returns 0 and the pid. */
 int spawn_process(const SpawnOptions *o, pid_t *ret_pid);
+
+/* Whether a child can keep caps (SpawnOptions.ambient_caps): each is in
+ * this process's bounding and permitted sets, and ambient capabilities
+ * may be raised (no SECBIT_NO_CAP_AMBIENT_RAISE). */
+bool spawn_can_keep_caps(uint64_t caps);
 
 /* CPU time (user + system, in µs) the process has used so far, all its
  * threads, from /proc/<pid>/stat: how the supervisor tells a slow start

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <cmocka.h>
+#include <linux/capability.h>
 
 #include "macro.h"
 #include "tests/unit/test-util.h"
@@ -34,8 +35,28 @@ static DisplayOptions defaults(void) {
                 .vnc_listen = "0.0.0.0", .vnc_port = 5907, .novnc_listen = "0.0.0.0", .novnc_port = 6087,
                 .novnc_web = "/usr/share/novnc", .firefox = "firefox-esr",
                 .firefox_profile = "/var/lib/vmba/browser/profile", .browser_user = "vmba-browser",
-                .x_user = "vmba-x", .vnc_user = "vmba-vnc", .paths = &paths, .bin_path = "/usr/local/bin:/usr/bin:/bin",
+                .x_user = "vmba-x", .x_shm = true, .vnc_user = "vmba-vnc", .paths = &paths,
+                .bin_path = "/usr/local/bin:/usr/bin:/bin",
         };
+}
+
+/* Where Xvfb cannot keep CAP_IPC_OWNER: none asked for, x11vnc -noshm. */
+static void test_no_shared_memory(void **state) {
+        DisplayOptions c = defaults();
+        ServiceDefs d = {};
+        char err[256] = "";
+
+        c.x_shm = false;
+        assert_int_equal(display_build_services(&c, &d, err, sizeof err), 0);
+        assert_string_equal(d.services[0].name, "Xvfb");
+        assert_true(d.services[0].ambient_caps == 0);
+        assert_string_equal(d.services[1].name, "x11vnc");
+        assert_string_equal(test_join(d.services[1].argv),
+                            "x11vnc -display :7 -auth /run/vmba-vnc/Xauthority -rfbport 5907 -listen 0.0.0.0 -no6 "
+                            "-rfbportv6 -1 -forever -shared -quiet -passwdfile /run/vmba-vnc/vnc-password -noshm");
+        for (size_t i = 1; i < d.n; i++)
+                assert_true(d.services[i].ambient_caps == 0);
+        service_defs_done(&d);
 }
 
 static void test_display_stack(void **state) {
@@ -52,6 +73,7 @@ static void test_display_stack(void **state) {
         assert_int_equal(d.services[0].probe.type, PROBE_DISPLAYFD);
         assert_string_equal(d.services[0].user, "vmba-x");
         assert_string_equal(test_join(d.services[0].owned_files), "/run/vmba-x/Xauthority");
+        assert_true(d.services[0].ambient_caps == UINT64_C(1) << CAP_IPC_OWNER);
 
         assert_string_equal(d.services[1].name, "x11vnc");
         assert_string_equal(test_join(d.services[1].argv),
@@ -319,6 +341,7 @@ static void test_display_number(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_display_stack),
+                cmocka_unit_test(test_no_shared_memory),
                 cmocka_unit_test(test_browser_prestart),
                 cmocka_unit_test(test_window_manager),
                 cmocka_unit_test(test_listen_addresses),

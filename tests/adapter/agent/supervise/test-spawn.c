@@ -2,7 +2,8 @@
  * 0-3, no blocked or ignored signals, its own process group, cwd, env,
  * argv), the 127/126 exit codes and the line on its stderr when exec
  * fails, dropping to a user (as root), 126 and why when the drop is
- * refused (from a helper that is not root), and PATH lookup.  The child
+ * refused (from a helper that is not root), keeping a capability across
+ * the drop, and PATH lookup.  The child
  * is inspected from outside through /proc once it has exec'd. */
 #include <fcntl.h>
 #include <grp.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -296,6 +298,64 @@ static void test_drop_user(void **state) {
         assert_int_equal(setgroups(0, NULL), 0);
 }
 
+/* As root: a child that keeps CAP_IPC_OWNER has it as its only
+ * permitted, effective, inheritable, ambient and bounding capability, with
+ * no_new_privs, as its user.  Where the agent's bounding set lacks it (a
+ * container), spawn_can_keep_caps() says so (and a child asked to keep it
+ * anyway exits 126, never running with less than asked or more). */
+static void test_keep_caps(void **state) {
+        char *argv[] = { (char *)"sleep", (char *)"100", NULL };
+        const uint64_t ipc_owner = UINT64_C(1) << 15; /* CAP_IPC_OWNER */
+        pid_t pid;
+        int ws;
+
+        if (geteuid() != 0)
+                skip();
+        assert_true(spawn_can_keep_caps(ipc_owner));
+        assert_int_equal(spawn_process(&(SpawnOptions){ .argv = argv, .stdin_fd = -1, .stdout_fd = -1,
+                                                        .stderr_fd = -1, .extra_fd = -1, .uid = 65534,
+                                                        .gid = 65534, .ambient_caps = ipc_owner },
+                                       &pid), 0);
+        wait_exec(pid, "sleep");
+        assert_string_equal(status_field(pid, "Uid:\t"), "65534\t65534\t65534\t65534");
+        for (size_t i = 0; i < 5; i++) {
+                static const char *const fields[] = { "CapInh:\t", "CapPrm:\t", "CapEff:\t", "CapBnd:\t", "CapAmb:\t" };
+                assert_string_equal(status_field(pid, fields[i]), "0000000000008000");
+        }
+        assert_string_equal(status_field(pid, "NoNewPrivs:\t"), "1");
+        assert_int_equal(kill(-pid, SIGKILL), 0);
+        assert_int_equal(waitpid(pid, &ws, 0), pid);
+
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                char said[512] = "", *argv_true[] = { (char *)"true", NULL };
+                int p[2];
+                pid_t c;
+
+                if (prctl(PR_CAPBSET_DROP, 15, 0, 0, 0) < 0)
+                        _exit(10);
+                if (spawn_can_keep_caps(ipc_owner))
+                        _exit(11);
+                if (pipe2(p, O_CLOEXEC) < 0 ||
+                    spawn_process(&(SpawnOptions){ .argv = argv_true, .stdin_fd = -1, .stdout_fd = -1,
+                                                   .stderr_fd = p[1], .extra_fd = -1, .uid = 65534, .gid = 65534,
+                                                   .ambient_caps = ipc_owner },
+                                  &c) < 0)
+                        _exit(12);
+                close(p[1]);
+                if (read(p[0], said, sizeof said - 1) <= 0 || !strstr(said, "as uid 65534: Operation not permitted"))
+                        _exit(13);
+                if (waitpid(c, &ws, 0) != c || !WIFEXITED(ws) || WEXITSTATUS(ws) != 126)
+                        _exit(14);
+                _exit(0);
+        }
+        assert_int_equal(waitpid(pid, &ws, 0), pid);
+        assert_true(WIFEXITED(ws));
+        if (WEXITSTATUS(ws) != 0)
+                fail_msg("the check without the capability failed at step %d", WEXITSTATUS(ws));
+}
+
 static void test_find_binary(void **state) {
         char *p = NULL, path[160];
 
@@ -326,6 +386,7 @@ int main(void) {
                 cmocka_unit_test(test_exec_failures),
                 cmocka_unit_test(test_drop_user),
                 cmocka_unit_test(test_drop_refused),
+                cmocka_unit_test(test_keep_caps),
                 cmocka_unit_test(test_find_binary),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
