@@ -42,6 +42,7 @@ struct Restore {
         /* A redo that failed part way, tried again: its generation, the
          * steps it did, and the secrets from before it (secret; wiped). */
         char *pending;
+        usec_t pending_since;      /* CLOCK_MONOTONIC: its handover first read */
         unsigned done;
         char *before_token;
         char *before_desktop;
@@ -117,8 +118,11 @@ static bool clock_allowed(Manager *m) {
         return m->is_pid1 && f.pid_ns_is_initial;
 }
 
+/* The host's time when its handover was first read, plus what passed
+ * since: a retry does not set the clock back by the time it took. */
 static int step_clock(Restore *x, const RestoreHandover *h) {
-        struct timespec ts = { .tv_sec = h->time_ms / 1000, .tv_nsec = (h->time_ms % 1000) * 1000000 };
+        int64_t ms = h->time_ms + (int64_t)((now(CLOCK_MONOTONIC) - x->pending_since) / USEC_PER_MSEC);
+        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
 
         if (!clock_allowed(x->m)) {
                 log_info("Restore: clock left alone (restore_clock: not this machine's init).");
@@ -225,6 +229,7 @@ static int pending_begin(Restore *x, const char *generation) {
         }
         free(x->pending);
         x->pending = g;
+        x->pending_since = now(CLOCK_MONOTONIC);
         x->done = 0;
         return 0;
 }
@@ -341,6 +346,13 @@ static void check(Restore *x, const char *why) {
 
         if (x->mmds) {
                 x->again = true;
+                return;
+        }
+        /* The boot's object is on its way for the secrets, and comes here
+         * too (restore_mmds_object()); an answer before it would be
+         * compared with no token yet and taken for a clone's. */
+        if (!x->generation && !x->answered && host_secrets_mmds_pending(x->m->secrets)) {
+                log_debug("Restore check (%s): the boot's MMDS answer is still awaited.", why);
                 return;
         }
         log_debug("Restore check (%s): asking MMDS.", why);
