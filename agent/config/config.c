@@ -99,7 +99,7 @@ static const ConfigKey keys[] = {
         K(runtime_dir, KEY_STRING, "/run/vm-browser-agent", "files the agent generates at start (X cookie, the CLIs' browser links in cli-bin/; Xvfb's cookie copy in its sibling runtime_dir-x, x_user's; the desktop secret's files in runtime_dir-vnc, vnc_user's)"),
         K(services_file, KEY_STRING, "", "JSON list of services replacing the built-in display stack (\"\" = built-in)"),
         K(bin_path, KEY_STRING, "/usr/local/bin:/usr/bin:/bin", "PATH used to find service binaries"),
-        K(restart_burst, KEY_U32, "5", "starts after exits allowed per restart window before a service is failed"),
+        K(restart_burst, KEY_U32, "5", "starts allowed per restart window before a service is failed (starts asked for, e.g. the browser's per login, not counted)"),
         K(restart_window_s, KEY_U32, "60", "restart budget window"),
         K(backoff_initial_ms, KEY_U32, "100", "first restart delay (doubles, with jitter)"),
         K(backoff_max_ms, KEY_U32, "10000", "longest restart delay"),

@@ -10,8 +10,9 @@
  * header block that does not fit CONNECTION_MEMORY_LIMIT (sized from
  * http_max_url + http_max_header) gets 414 or 431.  Connections over
  * http_max_per_ip (loopback counting as one client), or over
- * http_max_connections unless from the host (a reserve kept for it:
- * http-peers.h), are accepted and closed at once;
+ * http_max_connections unless from the host (a reserve kept for it) or
+ * loopback (outside that pool: http-peers.h), are accepted and closed at
+ * once;
  * idle connections are closed after http_timeout_s.  A request must also
  * arrive whole within http_timeout_s (http-deadline.c), which MHD's idle
  * timeout alone does not ensure against a slow drip.

@@ -640,7 +640,8 @@ int supervisor_start_service(Supervisor *sv, const char *name, char *const *extr
                 s->last_error[0] = '\0';
         }
         s->want = true;
-        s->asked = true;
+        /* In a backoff the next spawn is the restart after its exit. */
+        s->asked = s->state != SERVICE_BACKOFF;
         /* Still stopping (a browser closed after a login, opened again for
          * the next): it starts again once it exited, as a restart does,
          * not after a backoff as if its exit were a failure. */

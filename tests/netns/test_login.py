@@ -769,9 +769,13 @@ def slow_get(e, s):
     return c
 
 
-def reset(c):
+def reset(e, c):
+    """Resets c, and waits until the agent saw the answer cut off (until
+    then the credentials are still on their way: 409)."""
+    n = len(e.agent.log_lines("credentials response cut off"))
     c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     c.close()
+    wait_until(lambda: len(e.agent.log_lines("credentials response cut off")) > n, 10, "the answer seen cut off")
 
 
 def test_response_cut_off_keeps_credentials(make_env):
@@ -779,7 +783,7 @@ def test_response_cut_off_keeps_credentials(make_env):
     # Clients that read a few bytes of the 600 KB answer and reset the
     # connection: the response was not completely sent, nothing is wiped.
     for _ in range(3):
-        reset(slow_get(e, s))
+        reset(e, slow_get(e, s))
     # Not delivered: the credential file is still there for the retry.
     path = os.path.join(e.home_of(s), ".gemini/oauth_creds.json")
     assert os.path.exists(path)
@@ -803,9 +807,9 @@ def test_credentials_once_while_a_response_is_on_its_way(make_env):
         assert e.json("GET", f"/credentials/get?sessionId={s}") == \
             (409, {"error": "Credentials are being delivered"})
     finally:
-        reset(c)
-    got = wait_until(lambda: (lambda r: r if r[0] == 200 else None)(e.json("GET", f"/credentials/get?sessionId={s}")),
-                     10, "the credentials again once the first answer was cut off")
+        reset(e, c)
+    got = e.json("GET", f"/credentials/get?sessionId={s}")
+    assert got[0] == 200
     assert got[1]["credentials"]["access_token"] == "SECRET-ACCESS-gemini"
     assert e.json("GET", f"/credentials/get?sessionId={s}")[0] == 404
     e.assert_no_secrets()
