@@ -146,6 +146,9 @@ bool spawn_can_keep_caps(uint64_t caps) {
         if (bits < 0 || (bits & (1 << SECURE_NO_CAP_AMBIENT_RAISE)) || syscall(SYS_capget, &h, d) < 0)
                 return false;
         permitted = (uint64_t)d[1].permitted << 32 | d[0].permitted;
+        /* The child cuts its bounding set to caps first. */
+        if (!(d[0].effective & (UINT32_C(1) << CAP_SETPCAP)))
+                return false;
         for (int cap = 0; cap < 64; cap++)
                 if ((caps & (UINT64_C(1) << cap)) &&
                     (!(permitted & (UINT64_C(1) << cap)) || prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1))

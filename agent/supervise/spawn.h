@@ -16,8 +16,9 @@
 int spawn_process(const SpawnOptions *o, pid_t *ret_pid);
 
 /* Whether a child can keep caps (SpawnOptions.ambient_caps): each is in
- * this process's bounding and permitted sets, and ambient capabilities
- * may be raised (no SECBIT_NO_CAP_AMBIENT_RAISE). */
+ * this process's bounding and permitted sets, ambient capabilities may be
+ * raised (no SECBIT_NO_CAP_AMBIENT_RAISE), and CAP_SETPCAP is effective
+ * (to cut the child's bounding set). */
 bool spawn_can_keep_caps(uint64_t caps);
 
 /* CPU time (user + system, in µs) the process has used so far, all its

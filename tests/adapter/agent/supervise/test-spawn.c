@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <cmocka.h>
+#include <linux/capability.h>
 
 #include "agent/supervise/spawn.h"
 #include "fileio.h"
@@ -354,6 +355,26 @@ static void test_keep_caps(void **state) {
         assert_true(WIFEXITED(ws));
         if (WEXITSTATUS(ws) != 0)
                 fail_msg("the check without the capability failed at step %d", WEXITSTATUS(ws));
+
+        /* Without CAP_SETPCAP effective the child could not cut its
+         * bounding set: not possible either. */
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+                struct __user_cap_data_struct d[2] = {};
+
+                if (syscall(SYS_capget, &h, d) < 0)
+                        _exit(20);
+                d[0].effective &= ~(UINT32_C(1) << CAP_SETPCAP);
+                if (syscall(SYS_capset, &h, d) < 0)
+                        _exit(21);
+                _exit(spawn_can_keep_caps(ipc_owner) ? 22 : 0);
+        }
+        assert_int_equal(waitpid(pid, &ws, 0), pid);
+        assert_true(WIFEXITED(ws));
+        if (WEXITSTATUS(ws) != 0)
+                fail_msg("the check without CAP_SETPCAP failed at step %d", WEXITSTATUS(ws));
 }
 
 static void test_find_binary(void **state) {
