@@ -488,23 +488,25 @@ static const char *const *services_log_secrets(void *userdata) {
 
 #define SERVICES_FILE_MAX (1024 * 1024)
 
-/* The services: the services_file, else the built-in display stack.
- * Every failure is logged here, naming the file, service and key. */
 /* Xvfb may keep CAP_IPC_OWNER (MIT-SHM with its clients) only where it
  * reaches nothing but the services' own segments, and only where the
  * agent can hand it on (a bounding set without it, as in a container or
  * under CapabilityBoundingSet=, would fail every start of Xvfb). */
 static bool xvfb_shm(Manager *m) {
-        const char *why = !m->own_ipc_ns ? "the services have no IPC namespace of their own"
-                          : !spawn_can_keep_caps(UINT64_C(1) << CAP_IPC_OWNER) ? "CAP_IPC_OWNER is not the agent's to give"
-                                                                             : NULL;
+        const char *why = NULL;
 
+        if (!m->own_ipc_ns)
+                why = "the services have no IPC namespace of their own";
+        else if (!spawn_can_keep_caps(UINT64_C(1) << CAP_IPC_OWNER))
+                why = "CAP_IPC_OWNER is not the agent's to give";
         if (why)
                 log_warning("Xvfb gets no shared memory from its clients (%s): x11vnc reads the screen over the X "
                             "socket (-noshm), at several times the CPU for large redraws.", why);
         return !why;
 }
 
+/* The services: the services_file, else the built-in display stack.
+ * Every failure is logged here, naming the file, service and key. */
 static int load_services(Manager *m, ServiceDefs *ret) {
         const Config *c = &m->config;
         const DesktopPaths *paths = &m->desktop_paths;
