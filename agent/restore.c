@@ -146,7 +146,7 @@ static int step_secrets(Restore *x, const RestoreHandover *h) {
         return 0;
 }
 
-static int step_logins(Restore *x) {
+static int step_logins(Restore *x, const RestoreHandover *h) {
         unsigned n = 0;
 
         for (size_t i = 0; x->m->logins && i < LOGIN_SESSIONS_MAX; i++) {
@@ -164,7 +164,7 @@ static int step_logins(Restore *x) {
         return 0;
 }
 
-static int step_desktop(Restore *x) {
+static int step_desktop(Restore *x, const RestoreHandover *h) {
         int r = x->m->supervisor ? supervisor_restart_service(x->m->supervisor, DISPLAY_SERVICE_X11VNC) : -ENOENT;
 
         if (r == -ENOENT) {
@@ -177,25 +177,27 @@ static int step_desktop(Restore *x) {
         return 0;
 }
 
-/* The steps in order; each one done is added to x->done. */
+/* The plan's steps in this order; each one done is added to x->done. */
 static int redo(Restore *x, const RestorePlan *p, const RestoreHandover *h) {
-        int r = 0;
+        static const struct {
+                RestoreStep step;
+                int (*run)(Restore *x, const RestoreHandover *h);
+        } steps[] = {
+                { RESTORE_STEP_NETWORK, step_network }, { RESTORE_STEP_CLOCK, step_clock },
+                { RESTORE_STEP_SECRETS, step_secrets }, { RESTORE_STEP_LOGINS, step_logins },
+                { RESTORE_STEP_DESKTOP, step_desktop },
+        };
 
-        if ((p->steps & RESTORE_STEP_NETWORK) && (r = step_network(x, h)) < 0)
-                return r;
-        x->done |= p->steps & RESTORE_STEP_NETWORK;
-        if ((p->steps & RESTORE_STEP_CLOCK) && (r = step_clock(x, h)) < 0)
-                return r;
-        x->done |= p->steps & RESTORE_STEP_CLOCK;
-        if ((p->steps & RESTORE_STEP_SECRETS) && (r = step_secrets(x, h)) < 0)
-                return r;
-        x->done |= p->steps & RESTORE_STEP_SECRETS;
-        if ((p->steps & RESTORE_STEP_LOGINS) && (r = step_logins(x)) < 0)
-                return r;
-        x->done |= p->steps & RESTORE_STEP_LOGINS;
-        if ((p->steps & RESTORE_STEP_DESKTOP) && (r = step_desktop(x)) < 0)
-                return r;
-        x->done |= p->steps & RESTORE_STEP_DESKTOP;
+        for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
+                int r;
+
+                if (!(p->steps & steps[i].step))
+                        continue;
+                r = steps[i].run(x, h);
+                if (r < 0)
+                        return r;
+                x->done |= steps[i].step;
+        }
         return 0;
 }
 
