@@ -10,10 +10,10 @@
  * for (ambient_caps): kept across the uid change, then made the only
  * permitted, effective, inheritable and ambient ones, which is what exec
  * leaves a non-root program; its bounding set is cut to them and it gets
- * no_new_privs.  As in tini: 127 when exec
- * fails with ENOENT, 126 otherwise (and when it cannot drop); from the
- * chdir on, the child also says on its stderr (the service's log) what
- * failed and why, which the exit code cannot. */
+ * no_new_privs.  As in tini: 127 when exec fails with ENOENT, 126
+ * otherwise (and when it cannot drop); from the chdir on, the child also
+ * says on its stderr (the service's log) what failed and why, which the
+ * exit code cannot. */
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>

@@ -95,11 +95,12 @@ int supervisor_stop_service(Supervisor *s, const char *name);
  * starting; an X server that is not root cannot remove another user's
  * socket in the sticky socket_dir itself, so a socket any local user put
  * there would keep it down.  Removes the lock when the pid it names is
- * gone or it is not a regular file of root's or uid's, and then (or without a lock: -displayfd writes none) the socket,
- * unless a server of root's or of uid (the X server's) accepts connections
- * on it; sock (size bytes) gets the socket's path.  Returns what was
- * removed (STALE_*_REMOVED), 0 for nothing (absent, or held by a live
- * process), <0 error. */
+ * gone or it is not a regular file of root's or uid's, and then (or
+ * without a lock: -displayfd writes none) the socket, unless a server of
+ * root's or of uid (the X server's) accepts connections on it; sock (size
+ * bytes) gets the socket's path.  Returns what was removed
+ * (STALE_*_REMOVED), 0 for nothing (absent, or held by a live process),
+ * <0 error. */
 #define STALE_LOCK_REMOVED 1
 #define STALE_SOCKET_REMOVED 2
 int supervisor_remove_stale_lock(const char *lock_path, const char *socket_dir, uid_t uid, char *sock,
