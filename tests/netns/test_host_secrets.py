@@ -192,7 +192,7 @@ def test_mmds_answering_late(lan, agent_bin, workdir):
     # are errors (three 503s to the session PUT, then 503 for the object
     # until the test puts it), the agent asks again (with a growing delay)
     # meanwhile refusing the control routes, and /health says it is
-    # waiting.
+    # waiting; a restore poke then is not a restore.
     log = mmds_standin(lan, workdir, unavailable=3)
     obj = os.path.join(workdir, "mmds-object.json")
     held = obj + ".held"
@@ -206,10 +206,18 @@ def test_mmds_answering_late(lan, agent_bin, workdir):
         h = a.health()
         assert (h["auth"], h["status"]) == ("pending", "starting")
         assert a.request("POST", "/shutdown", auth(token=MMDS_TOKEN))[0] == 503
+        # A restore poke meanwhile (anyone on the bridge can send one) asks
+        # nothing of its own: an answer to it before the secrets' would
+        # have been taken for a clone's handover (nothing to compare with).
+        assert a.request("POST", "/restore-check")[0] == 202
         os.rename(held, obj)
         wait_until(lambda: a.health()["auth"] == "token", 30, "the token from MMDS")
         puts = [l for l in lines(log) if l.startswith("PUT")]
         assert len(puts) >= 5  # three refused, one without the object yet, one with it
+        h = a.health()
+        assert h["restore"] == {"generation": "boot-1", "restores": 0, "last_restore_ms": None,
+                                "restoring": False}, h["restore"]
+        assert "Restored from a snapshot" not in a.text()
     finally:
         a.close()
 
