@@ -20,8 +20,9 @@
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
-#include "pid1.h"
 #include "launch.h"
+#include "pid1.h"
+#include "proc-util.h"
 
 typedef struct MountPoint {
         const char *what, *where, *type;
@@ -31,7 +32,9 @@ typedef struct MountPoint {
 } MountPoint;
 
 static const MountPoint mount_table[] = {
-        { "proc", "/proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL, 0555 },
+        /* Each user sees only their own processes: Firefox's command line
+         * carries the URL it was started for (an OAuth authorize URL). */
+        { "proc", "/proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, "hidepid=invisible", 0555 },
         { "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL, 0555 },
         { "devtmpfs", "/dev", "devtmpfs", MS_NOSUID | MS_STRICTATIME, "mode=0755", 0755 },
         { "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "mode=0620,gid=5,ptmxmode=0666", 0755 },
@@ -39,28 +42,6 @@ static const MountPoint mount_table[] = {
         { "tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV | MS_STRICTATIME, "mode=0755,size=20%", 0755 },
         { "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_STRICTATIME, "mode=1777,size=50%", 01777 },
 };
-
-/* mountinfo line: "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 ..." —
- * field 5 is the mount point, with spaces etc. octal-escaped; none of the
- * paths we ask about has any. */
-bool pid1_mountinfo_has(const char *mountinfo, const char *path) {
-        size_t plen = strlen(path);
-
-        for (const char *line = mountinfo; line && *line;) {
-                const char *p = line;
-                for (int field = 1; field < 5 && p; field++) {
-                        p = strchr(p, ' ');
-                        if (p)
-                                p++;
-                }
-                if (p && strncmp(p, path, plen) == 0 && (p[plen] == ' ' || p[plen] == '\n'))
-                        return true;
-                line = strchr(line, '\n');
-                if (line)
-                        line++;
-        }
-        return false;
-}
 
 static bool proc_mounted(void) {
         struct statfs sfs;
@@ -81,6 +62,13 @@ static int mount_missing(void) {
 
         if (!proc_mounted()) {
                 r = mount_one(&mount_table[0]);
+                if (r == -EINVAL) {
+                        /* A kernel before 5.8 knows no "invisible": a /proc
+                         * that shows too much beats none (run.c says so). */
+                        MountPoint plain = mount_table[0];
+                        plain.options = NULL;
+                        r = mount_one(&plain);
+                }
                 if (r < 0) {
                         log_warning_errno(r, "Failed to mount /proc: %m");
                         failed++;
@@ -92,7 +80,7 @@ static int mount_missing(void) {
                 /* Re-read each time: mounting /dev hides an old /dev/pts entry's meaning. */
                 free(TAKE_PTR(mountinfo));
                 (void)read_full_file("/proc/self/mountinfo", 1024 * 1024, &mountinfo, NULL);
-                if (mountinfo && pid1_mountinfo_has(mountinfo, mp->where))
+                if (mountinfo && proc_mountinfo_find(mountinfo, mp->where, NULL) != -ENOENT)
                         continue;
                 r = mount_one(mp);
                 if (r < 0) {

@@ -7,15 +7,11 @@
 
 #include "agent/config/config.h"
 
-/* Mounts /proc, /sys, /dev, /dev/pts, /dev/shm, /run, /tmp where nothing
- * is mounted yet; sets PATH when unset; routes logging to the console when
- * stderr is not usable.  Failures are logged and not fatal: PID 1 keeps
+/* Mounts /proc (hidepid=invisible), /sys, /dev, /dev/pts, /dev/shm, /run,
+ * /tmp where nothing is mounted yet; sets PATH when unset; routes logging
+ * to the console when stderr is not usable.  Failures are logged and not fatal: PID 1 keeps
  * going and reports what it can.  Returns how many mounts failed. */
 int pid1_setup(void);
-
-/* Whether the files system at path is a mount point according to
- * /proc/self/mountinfo text (pure; exposed for tests). */
-bool pid1_mountinfo_has(const char *mountinfo, const char *path);
 
 /* The last step: sync, then reboot(RB_AUTOBOOT) or reboot(RB_POWER_OFF).
  * Returns only when reboot() failed (-errno); the caller keeps serving. */

@@ -34,6 +34,7 @@
 #include "netinit/ipcfg.h"
 #include "notify.h"
 #include "pid1.h"
+#include "proc-util.h"
 #include "restore.h"
 #include "run.h"
 #include "vnc/browser.h"
@@ -774,6 +775,27 @@ static bool private_sysv_ipc(bool is_pid1) {
         return own;
 }
 
+/* What a process can read of another user's: with /proc mounted without
+ * hidepid=, every command line, Firefox's included (the OAuth authorize
+ * URL it was started for, with its state).  PID 1 mounts it hidden; the
+ * systemd unit asks for ProtectProc=invisible; elsewhere it is the
+ * machine's, so this only says which it is. */
+static void log_proc_visibility(void) {
+        _cleanup_(freep) char *mountinfo = NULL, *options = NULL;
+        int r;
+
+        r = read_full_file("/proc/self/mountinfo", 1024 * 1024, &mountinfo, NULL);
+        if (r >= 0)
+                r = proc_mountinfo_find(mountinfo, "/proc", &options);
+        if (r < 0)
+                log_warning_errno(r, "Cannot tell how /proc is mounted: %m");
+        else if (proc_options_hide_pids(options))
+                log_info("Users see only their own processes in /proc (%s).", options);
+        else
+                log_warning("/proc shows every process and its command line to every user (%s): mount it with "
+                            "hidepid=invisible (systemd: ProtectProc=invisible).", options);
+}
+
 int run_main(int argc, char **argv) {
         _cleanup_(run_args_done) RunArgs args = {};
         /* As PID 1, /proc may not be mounted yet, and PID 1's start time is
@@ -810,6 +832,7 @@ int run_main(int argc, char **argv) {
                         log_warning("%d mount(s) failed; continuing.", r);
         } else if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
                 log_warning_errno(errno, "Failed to become child subreaper: %m");
+        log_proc_visibility();
         /* Before anything that starts threads: unshare() moves only the
          * calling thread. */
         bool own_ipc = private_sysv_ipc(getpid() == 1);

@@ -36,3 +36,51 @@ int proc_status_parse(const char *text, ProcStatus *ret) {
         *ret = (ProcStatus){ .state = *state, .ppid = (pid_t)p, .uid = (uid_t)u };
         return 0;
 }
+
+/* The n-th space-separated field (1-based) of the line at l, or NULL when
+ * the line ends first. */
+static const char *line_field(const char *l, int n) {
+        for (int i = 1; i < n; i++) {
+                l += strcspn(l, " \n");
+                if (*l != ' ')
+                        return NULL;
+                l++;
+        }
+        return l;
+}
+
+int proc_mountinfo_find(const char *mountinfo, const char *path, char **ret_options) {
+        size_t plen = strlen(path);
+        const char *found = NULL, *sep, *opts;
+        size_t len;
+
+        for (const char *l = mountinfo; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+                /* Mount points are octal-escaped: one never holds a space. */
+                const char *where = line_field(l, 5);
+                if (where && strncmp(where, path, plen) == 0 && where[plen] == ' ')
+                        found = where + plen;
+        }
+        if (!found)
+                return -ENOENT;
+        len = strcspn(found, "\n");
+        sep = strstr(found, " - ");
+        if (!sep || sep >= found + len)
+                return -EINVAL;
+        opts = line_field(sep + 3, 3); /* past the type and the source */
+        if (!opts)
+                return -EINVAL;
+        if (ret_options && !(*ret_options = strndup(opts, strcspn(opts, "\n"))))
+                return -ENOMEM;
+        return 0;
+}
+
+bool proc_options_hide_pids(const char *options) {
+        for (const char *o = options; o && *o; o += strcspn(o, ","), o += *o == ',') {
+                size_t n = strcspn(o, ",");
+
+                if (n > 8 && strncmp(o, "hidepid=", 8) == 0)
+                        /* The kernel shows a name (5.8+) or a number. */
+                        return !(n == 11 && strncmp(o + 8, "off", 3) == 0) && !(n == 9 && o[8] == '0');
+        }
+        return false;
+}

@@ -1,8 +1,9 @@
-/* Reading what /proc says about a process: pure parsing of the text of
- * /proc/PID/status, which (unlike the owner of /proc/PID) gives the real
- * uid of a process that made itself non-dumpable. */
+/* Reading what /proc says: pure parsing of the text of /proc/PID/status,
+ * which (unlike the owner of /proc/PID) gives the real uid of a process
+ * that made itself non-dumpable, and of /proc/self/mountinfo. */
 #pragma once
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 typedef struct ProcStatus {
@@ -14,3 +15,15 @@ typedef struct ProcStatus {
 /* 0 and *ret from the State:, PPid: and Uid: lines of text; -EINVAL when
  * one is missing or malformed. */
 int proc_status_parse(const char *text, ProcStatus *ret);
+
+/* The mount on path in /proc/self/mountinfo text ("36 35 98:0 /mnt1 /mnt2
+ * rw,noatime master:1 - ext3 /dev/root rw,errors=continue"): the last
+ * line for it, the one a path lookup sees.  0, with its super options
+ * (after the file system type and source) copied to *ret_options when that
+ * is not NULL; -ENOENT when nothing is mounted there; -EINVAL when that
+ * line has no " - " separator; -ENOMEM. */
+int proc_mountinfo_find(const char *mountinfo, const char *path, char **ret_options);
+
+/* Whether proc's super options hide processes (and their command lines)
+ * from other users: hidepid= other than off (0). */
+bool proc_options_hide_pids(const char *options);

@@ -56,12 +56,16 @@ def logs_on_term(name, log):
 
 
 def start_pid1(ns, agent_bin, workdir, services, *extra, cmdline="console=ttyS0 reboot=k quiet", first=(),
-               wrapper=(), find_agent=True, **popen):
+               wrapper=(), find_agent=True, mount_proc=True, **popen):
     services_file = write(os.path.join(workdir, "services.json"), json.dumps({"services": services}))
     cmdline = write(os.path.join(workdir, "cmdline"), cmdline + "\n")
     token_file, desktop_file = write_secret_files(workdir)
     # --uts: as PID 1 the agent sets the hostname from ip=; never the machine's.
-    argv = [*wrapper, "unshare", "--pid", "--fork", "--mount-proc", "--uts", agent_bin, *first,
+    # mount_proc=False: no /proc at all (as in the VM after the initramfs),
+    # the agent mounts its own.
+    unshare = ["unshare", "--pid", "--fork", "--mount-proc", "--uts"] if mount_proc else \
+        ["unshare", "--pid", "--fork", "--mount", "--uts", "sh", "-c", 'umount -R -l /proc && exec "$0" "$@"']
+    argv = [*wrapper, *unshare, agent_bin, *first,
             "--services-file", services_file, "--http-port", str(PORT),
             "--set", f"cmdline_path={cmdline}", "--set", f"token_file={token_file}",
             "--set", f"desktop_secret_file={desktop_file}",
@@ -199,10 +203,17 @@ def test_bad_flag_as_pid1_keeps_the_other_flags(agent_bin, workdir):
 
 
 def read_until(stream, text):
+    """The first line with text in it (or one of a tuple of texts)."""
+    texts = (text,) if isinstance(text, str) else text
     for line in stream:
-        if text in line:
+        if any(t in line for t in texts):
             return line
     raise AssertionError(f"no line with {text!r} before EOF")
+
+
+# The agent says how /proc shows processes, one way or the other, before
+# it says it is starting (a line that ends the search either way).
+PROC_LINES = ("Users see only their own processes in /proc (", "/proc shows every process", " starting as PID 1.")
 
 
 def test_pid1_without_http_keeps_running(agent_bin, workdir):
@@ -229,6 +240,50 @@ def test_pid1_without_event_loop_reboots(agent_bin, workdir):
         read_until(unshare.stderr, "Failed to watch signals")
         read_until(unshare.stderr, "Cannot run as PID 1; reboot.")
         assert unshare.wait(timeout=30) == -signal.SIGHUP
+
+
+def test_pid1_mounts_proc_hiding_other_users(agent_bin, workdir):
+    """Without a /proc, PID 1 mounts one with hidepid=invisible: a service
+    of another user sees neither PID 1 nor root's service, nor their
+    command lines, only its own processes; the agent (root) still reaps
+    and stops them all.  With /proc already mounted by someone else (every
+    other test here), the agent says that everyone sees everything."""
+    seen = os.path.join(workdir, "seen")
+    root_marker = os.path.join(workdir, "root-service")
+    peek = (f'echo $$ > {seen}.pid; ls /proc | grep -x "[0-9]*" > {seen}.tmp; '
+            f'cat /proc/1/cmdline > {seen}.cmdline 2>/dev/null; echo $? > {seen}.cat; '
+            f'mv {seen}.tmp {seen}; exec sleep 1000')
+    services = [service("root-sleeper", f'echo $$ > {root_marker}; exec sleep 1000'),
+                {**service("peek", peek, ["root-sleeper"]), "user": "nobody"}]
+    os.chmod(workdir, 0o777)  # nobody writes its findings here
+    with Netns() as ns:
+        unshare, agent = start_pid1(ns, agent_bin, workdir, services, "--no-reboot", mount_proc=False,
+                                    stderr=subprocess.PIPE, text=True)
+        line = read_until(unshare.stderr, PROC_LINES)
+        assert "Users see only their own processes in /proc (" in line and "hidepid=invisible" in line, line
+        wait_until(lambda: os.path.exists(seen), 20, "the peek service's findings")
+        with open(f"{seen}.pid") as f:
+            own = f.read().strip()
+        with open(seen) as f:
+            pids = f.read().split()
+        with open(f"{seen}.cat") as f:
+            assert f.read().strip() != "0"
+        with open(root_marker) as f:
+            root_pid = f.read().strip()
+        # Inside its PID namespace: the shell itself and its ls are nobody's.
+        assert own in pids and "1" not in pids and root_pid not in pids, (own, root_pid, pids)
+        assert os.path.getsize(f"{seen}.cmdline") == 0
+        os.kill(agent, signal.SIGTERM)
+        read_until(unshare.stderr, "Stopped; exiting.")
+        assert unshare.wait(timeout=30) == 0
+
+    with Netns() as ns:
+        unshare, agent = start_pid1(ns, agent_bin, workdir, [], "--no-reboot", stderr=subprocess.PIPE, text=True)
+        line = read_until(unshare.stderr, PROC_LINES)
+        assert "/proc shows every process and its command line to every user (" in line, line
+        os.kill(agent, signal.SIGTERM)
+        read_until(unshare.stderr, "Stopped; exiting.")
+        assert unshare.wait(timeout=30) == 0
 
 
 def test_bad_config_exits_when_not_pid1(agent_bin, workdir):

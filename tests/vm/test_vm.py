@@ -141,6 +141,16 @@ def test_services_have_their_own_ipc_namespace(vm):
     assert "Failed to create an IPC namespace" not in text, text[-3000:]
 
 
+def test_proc_hides_other_users_processes(vm):
+    # As PID 1 the agent mounts /proc with hidepid=invisible; under systemd
+    # the unit's ProtectProc=invisible gives the service such a /proc: no
+    # service sees another user's processes or command lines (Firefox's
+    # carries the OAuth URL).  Everything above ran with it.
+    text = vm.console_text()
+    assert re.search(r"Users see only their own processes in /proc \([^)]*hidepid=invisible", text), text[-3000:]
+    assert "/proc shows every process" not in text, text[-3000:]
+
+
 def test_shutdown_ends_vm(vm):
     status, _ = vm.http("/shutdown", method="POST", data=b"")
     assert status in (200, 202)

@@ -1,11 +1,14 @@
 /* Unit tests for common/proc-util.c: /proc/PID/status as the kernel
- * writes it, and what is refused. */
+ * writes it, and what is refused; mountinfo (a wrong "mounted" skips a
+ * mount PID 1 needs, a wrong "missing" mounts over a container's /dev)
+ * and whether proc's options hide other users' processes. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdlib.h>
 
 #include "proc-util.h"
 
@@ -44,10 +47,70 @@ static void test_refused(void **state) {
                 assert_int_equal(proc_status_parse(bad[i], &s), -EINVAL);
 }
 
+static const char mountinfo[] =
+        "22 1 259:1 / / rw,relatime shared:1 - ext4 /dev/vda rw\n"
+        "23 22 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw\n"
+        "24 22 0:5 / /dev rw,nosuid shared:2 - devtmpfs devtmpfs rw,size=4096k\n"
+        "25 24 0:22 / /dev/pts rw,nosuid,noexec,relatime shared:3 - devpts devpts rw,gid=5\n"
+        "26 22 0:23 / /run/user/0 rw,nosuid,nodev shared:4 - tmpfs tmpfs rw\n"
+        "28 23 0:31 / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw,hidepid=invisible\n"
+        "27 22 0:24 / /tmpdata rw shared:5 - tmpfs tmpfs rw";  /* no final newline */
+
+static void assert_options(const char *text, const char *path, const char *want) {
+        char *opts = NULL;
+
+        assert_int_equal(proc_mountinfo_find(text, path, &opts), 0);
+        assert_string_equal(opts, want);
+        free(opts);
+}
+
+static void test_mountinfo_find(void **state) {
+        assert_options(mountinfo, "/", "rw");
+        assert_options(mountinfo, "/dev", "rw,size=4096k");
+        assert_options(mountinfo, "/dev/pts", "rw,gid=5");
+        assert_options(mountinfo, "/tmpdata", "rw");
+        /* Two mounts on /proc: the later one is what a lookup sees. */
+        assert_options(mountinfo, "/proc", "rw,hidepid=invisible");
+        assert_int_equal(proc_mountinfo_find(mountinfo, "/proc", NULL), 0);
+        /* Prefixes of mount points are not mount points. */
+        assert_int_equal(proc_mountinfo_find(mountinfo, "/run", NULL), -ENOENT);
+        assert_int_equal(proc_mountinfo_find(mountinfo, "/tmp", NULL), -ENOENT);
+        assert_int_equal(proc_mountinfo_find(mountinfo, "/dev/shm", NULL), -ENOENT);
+        assert_int_equal(proc_mountinfo_find(mountinfo, "/sys", NULL), -ENOENT);
+        assert_int_equal(proc_mountinfo_find("", "/proc", NULL), -ENOENT);
+        /* The root (field 4) is not the mount point. */
+        assert_int_equal(proc_mountinfo_find("30 1 0:1 /sys /x rw - sysfs sysfs rw\n", "/sys", NULL), -ENOENT);
+        /* Optional fields (none, several) before the separator. */
+        assert_options("30 1 0:1 / /x rw shared:1 master:2 - tmpfs none rw,mode=755\n", "/x", "rw,mode=755");
+        /* A line with no separator, or one cut short after it. */
+        assert_int_equal(proc_mountinfo_find("30 1 0:1 / /x rw shared:1 tmpfs none rw\n", "/x", NULL), -EINVAL);
+        assert_int_equal(proc_mountinfo_find("30 1 0:1 / /x rw - tmpfs\n31 1 0:1 / /y rw - a b c\n", "/x", NULL),
+                         -EINVAL);
+        assert_int_equal(proc_mountinfo_find("30 1 0:1 / /x rw\n31 1 0:2 / /y rw - a b c\n", "/x", NULL), -EINVAL);
+}
+
+static void test_hide_pids(void **state) {
+        static const char *const hide[] = {
+                "rw,hidepid=invisible", "rw,hidepid=2", "hidepid=noaccess", "rw,hidepid=ptraceable,subset=pid",
+                "hidepid=1,gid=4",
+        };
+        static const char *const show[] = {
+                "rw", "", "rw,hidepid=off", "rw,hidepid=0", "rw,xhidepid=2", "rw,hidepid=", "rw,gid=4",
+        };
+
+        for (size_t i = 0; i < sizeof hide / sizeof hide[0]; i++)
+                assert_true(proc_options_hide_pids(hide[i]));
+        for (size_t i = 0; i < sizeof show / sizeof show[0]; i++)
+                assert_false(proc_options_hide_pids(show[i]));
+        assert_false(proc_options_hide_pids(NULL));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse),
                 cmocka_unit_test(test_refused),
+                cmocka_unit_test(test_mountinfo_find),
+                cmocka_unit_test(test_hide_pids),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
