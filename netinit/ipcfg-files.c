@@ -52,7 +52,10 @@ int ipcfg_resolv_conf_text(const IpcfgPlan *plan, char **ret) {
         char s[INET6_ADDRSTRLEN];
         size_t size = 0;
 
-        if (!dns_any(plan) && !domain) {
+        /* A domain alone (from an FQDN in the hostname field) is no
+         * resolver setting the kernel knows of: it would replace the
+         * servers the image has with none. */
+        if (!dns_any(plan)) {
                 *ret = NULL;
                 return 0;
         }
@@ -94,11 +97,23 @@ static void hosts_line(FILE *f, const IpcfgIface *named) {
                         HOSTS_MARKER);
 }
 
+static bool has_our_line(const char *text) {
+        for (const char *p = text; p && *p;) {
+                size_t l = strcspn(p, "\n");
+
+                if (line_is_ours(p, l))
+                        return true;
+                p += l + (p[l] == '\n');
+        }
+        return false;
+}
+
 int ipcfg_hosts_text(const char *old, const IpcfgIface *named, char **ret) {
         _cleanup_(freep) char *buf = NULL;
         size_t size = 0;
+        bool add = named && named->address.family != AF_UNSPEC && !isempty(named->hostname);
 
-        if (!named || named->address.family == AF_UNSPEC || isempty(named->hostname)) {
+        if (!add && !has_our_line(old)) {
                 *ret = NULL;
                 return 0;
         }
@@ -117,7 +132,8 @@ int ipcfg_hosts_text(const char *old, const IpcfgIface *named, char **ret) {
                         }
                         p += l + (p[l] == '\n');
                 }
-                hosts_line(f, named);
+                if (add)
+                        hosts_line(f, named);
                 if (fflush(f) != 0)
                         return -ENOMEM;
         }

@@ -421,7 +421,7 @@ static bool addr_equal(const IpcfgAddr *x, const IpcfgAddr *y) {
         return x->family == y->family && memcmp(&x->in6, &y->in6, addr_len(x->family)) == 0;
 }
 
-/* A restored snapshot's address on the same device, which the new plan
+/* A restored snapshot's address on this device, which the new plan
  * replaces: removed (with any prefix), absent is fine.  The kernel drops
  * the routes that went through it with it. */
 static int previous_remove(Applier *a, int ifindex, const IpcfgIface *ifc) {
@@ -434,7 +434,9 @@ static int previous_remove(Applier *a, int ifindex, const IpcfgIface *ifc) {
                 /* No prefix is -1: whatever prefix it has now comes back as stale. */
                 AddrMatch m = { .want = &old->address, .ifindex = ifindex, .prefix = -1 };
 
-                if (!streq(old->device, ifc->device) || old->address.family == AF_UNSPEC ||
+                /* Looked for on this device whatever the plans call it
+                 * (a name, or empty for the first broadcast-capable one). */
+                if (old->address.family == AF_UNSPEC ||
                     (addr_equal(&old->address, &ifc->address) && old->prefix == ifc->prefix))
                         continue;
                 r = nl_errno(a, rtnl_addr_alloc_cache(a->sk, &cache));
@@ -590,13 +592,13 @@ static int resolv_conf_write(Applier *a, const IpcfgPlan *plan) {
         return 0;
 }
 
-/* The old hosts file with our line replaced (ipcfg_hosts_text()).  Not
- * even read when there is no line to add. */
+/* The old hosts file with our line replaced or dropped
+ * (ipcfg_hosts_text()). */
 static int hosts_write(Applier *a, const IpcfgIface *ifc) {
         _cleanup_(freep) char *old = NULL, *content = NULL;
         int r;
 
-        if (isempty(a->opts->hosts) || !ifc || ifc->address.family == AF_UNSPEC)
+        if (isempty(a->opts->hosts))
                 return 0;
         r = read_full_file(a->opts->hosts, FILE_MAX, &old, NULL);
         if (r < 0 && r != -ENOENT)

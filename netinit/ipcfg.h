@@ -110,13 +110,15 @@ const IpcfgIface *ipcfg_plan_hostname_iface(const IpcfgPlan *plan);
 
 /* resolv.conf: a comment line, every interface's DNS servers in order,
  * each once, and the first domain given as `search`.  Nothing to write
- * when the plan names neither a server nor a domain. */
+ * when the plan names no server (a domain alone keeps the file). */
 int ipcfg_resolv_conf_text(const IpcfgPlan *plan, char **ret);
 
 /* /etc/hosts: old (NULL: no file) without the line an earlier run added,
  * then `<address>\t[<fqdn> ]<hostname> # vm-browser-agent netinit` for
- * named (ipcfg_plan_hostname_iface()).  Nothing to write when named is
- * NULL or has no address or no hostname. */
+ * named (ipcfg_plan_hostname_iface()) when it has an address and a
+ * hostname.  Nothing to write when there is neither a line to add nor
+ * one of ours to drop (a re-apply without a hostname drops it: it named
+ * the address being replaced). */
 int ipcfg_hosts_text(const char *old, const IpcfgIface *named, char **ret);
 
 /* Applier (ipcfg-nl.c).  Paths may be redirected for tests and image

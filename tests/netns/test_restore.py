@@ -54,7 +54,7 @@ def addresses(ns):
 
 
 @contextlib.contextmanager
-def restorable(agent_bin, tmp_path, interval_ms=300, sets=()):
+def restorable(agent_bin, tmp_path, interval_ms=300, sets=(), ip="ip=10.77.0.2::10.77.0.1:24::eth0:off"):
     """The agent with restores on (clock step off) and an MMDS stand-in on
     its loopback; yields it and the handover file, generation g1 learned."""
     need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
@@ -65,7 +65,7 @@ def restorable(agent_bin, tmp_path, interval_ms=300, sets=()):
         a = Agent(agent_bin, "window_manager=", "netinit=true", "mmds=false", "restore=true",
                   "restore_clock=false", "mmds_address=127.0.0.1", f"restore_check_interval_ms={interval_ms}",
                   f"resolv_conf={tmp_path}/resolv.conf", f"hosts_file={tmp_path}/hosts", "hostname_file=", *sets,
-                  ns=lan.guest, cmdline="ip=10.77.0.2::10.77.0.1:24::eth0:off")
+                  ns=lan.guest, cmdline=ip)
         try:
             a.wait_ready()
             wait_until(lambda: a.health()["restore"]["generation"] == "g1", 20, "generation g1 learned")
@@ -138,6 +138,24 @@ def test_restore_makes_the_clone_distinct(restored):
         assert step in log, step
     for secret in (TOKEN, NEW_TOKEN, DESKTOP_SECRET, NEW_DESKTOP):
         assert secret not in log
+
+
+def test_restore_with_the_device_named_differently(agent_bin, tmp_path):
+    """The boot's ip= leaves the device to the kernel's rule (the first that
+    can broadcast), the handover names it: the template's address still
+    goes (it stayed primary, so the clone's traffic left from it), and so
+    does the hosts line naming the template's hostname at that address."""
+    with restorable(agent_bin, tmp_path, ip="ip=10.77.0.2::10.77.0.1:24:tmpl::off") as (a, handover):
+        hosts = tmp_path / "hosts"
+        assert addresses(a.ns) == {"10.77.0.2/24"}
+        assert "10.77.0.2\ttmpl # vm-browser-agent netinit\n" in hosts.read_text()
+        handover.write_text(json.dumps({"generation": "g2", "network": "ip=10.77.0.9::10.77.0.1:24::eth0:off",
+                                        "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP}))
+        wait_until(lambda: post(a, "/restore-check")[0] == 202, 5, "the poke accepted (rate limit)")
+        wait_until(lambda: a.health()["restore"]["restores"] == 1, 20, "the restore redone")
+        assert addresses(a.ns) == {"10.77.0.9/24"}
+        assert a.health()["network"]["address"] == "10.77.0.9"
+        assert "tmpl" not in hosts.read_text() and "10.77.0.2" not in hosts.read_text()
 
 
 def test_mmds_guarded_for_restores(restored):
