@@ -7,7 +7,9 @@
 
 #define URL_MAX 8192
 
-/* An absolute http(s) URL with a host, printable ASCII only (no spaces or
- * control bytes), at most URL_MAX bytes.  Nothing else reaches a browser:
- * no file:, no javascript:, nothing starting with '-'. */
+/* An absolute http(s) URL with a host and no userinfo (what is before an
+ * '@' is not the host), a port of digits if any, printable ASCII only (no
+ * spaces, control bytes or backslashes), at most URL_MAX bytes.  Nothing
+ * else reaches a browser: no file:, no javascript:, nothing starting
+ * with '-'. */
 bool http_url_is_valid(const char *url);

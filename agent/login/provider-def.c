@@ -17,6 +17,7 @@
 #include "macro.h"
 #include "provider-def.h"
 #include "strv.h"
+#include "url-util.h"
 
 static void provider_def_done(ProviderDef *p) {
         free(p->id);
@@ -237,8 +238,23 @@ static bool credential_key_ok(const char *s) {
         }
 }
 
+/* A prefix that holds the whole host: "https://claude.com" would also
+ * match https://claude.com.evil.example/.  Its authority ends with '/',
+ * '?' or '#' (then the prefix is itself a valid URL), or with ':' before
+ * a port (then it is one with a port appended). */
 static bool url_pattern_ok(const char *s) {
-        return startswith(s, "https://") || startswith(s, "http://");
+        const char *h = startswith(s, "https://") ?: startswith(s, "http://");
+        _cleanup_(freep) char *with_port = NULL;
+        size_t n;
+
+        if (!h)
+                return false;
+        n = strcspn(h, "/?#");
+        if (h[n])
+                return http_url_is_valid(s);
+        if (n == 0 || h[n - 1] != ':' || asprintf(&with_port, "%s1", s) < 0)
+                return false;
+        return http_url_is_valid(with_port);
 }
 
 static int parse_key(Ctx *c, ProviderDef *p, const char *k, json_t *e) {
@@ -264,7 +280,8 @@ static int parse_key(Ctx *c, ProviderDef *p, const char *k, json_t *e) {
                         return r;
                 for (char **u = p->url_patterns; *u; u++)
                         if (!url_pattern_ok(*u))
-                                return fail(c, "\"url_patterns\": \"%.64s\" is not an http(s) URL prefix", *u);
+                                return fail(c, "\"url_patterns\": \"%.64s\" is not an http(s) URL prefix that ends "
+                                               "its host with /, ? or # (or : before a port)", *u);
                 return 0;
         }
         if (streq(k, "credential_file")) {

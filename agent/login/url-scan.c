@@ -1,9 +1,11 @@
 /* See url-scan.h.  A word is a run of URL characters on one line of the
  * view: a blank, a line break or any other character ends it (rows the
  * screen joined are one line).  Trailing punctuation that ends a sentence
- * ("...&scope=x.") is not part of the URL. */
+ * ("...&scope=x.") or a bracket around it ("[https://...]") is not part of
+ * the URL. */
 #include "macro.h"
 #include "url-scan.h"
+#include "url-util.h"
 
 bool url_char(unsigned char c) {
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
@@ -16,6 +18,16 @@ static bool matches(char *const *patterns, const char *u) {
                 if (startswith(u, *p))
                         return true;
         return false;
+}
+
+/* Whether u[0..n) has a '[' that no ']' closed: a trailing ']' closes
+ * it, else it is the text's bracket around the URL ("[https://...]"). */
+static bool bracket_open(const char *u, size_t n) {
+        int depth = 0;
+
+        for (size_t i = 0; i < n; i++)
+                depth += u[i] == '[' ? 1 : u[i] == ']' && depth > 0 ? -1 : 0;
+        return depth > 0;
 }
 
 /* Looks for a matching URL in the word w[0..n) (no NUL inside). */
@@ -31,9 +43,11 @@ static int consider(char *const *patterns, const char *w, size_t n, char **ret) 
                 if (!startswith(h, "http://") && !startswith(h, "https://"))
                         continue;
                 size_t l = strlen(h);
-                while (l > 0 && strchr(".,;:!?", h[l - 1]))
+                while (l > 0 && (strchr(".,;:!?", h[l - 1]) || (h[l - 1] == ']' && !bracket_open(h, l - 1))))
                         h[--l] = '\0';
-                if (!matches(patterns, h))
+                /* Matching a prefix holds only for a URL whose host is the
+                 * prefix's: none with userinfo (http_url_is_valid()). */
+                if (!http_url_is_valid(h) || !matches(patterns, h))
                         continue;
                 *ret = strdup(h);
                 return *ret ? 1 : -ENOMEM;

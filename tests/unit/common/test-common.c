@@ -419,6 +419,29 @@ static void test_http_url_is_valid(void **state) {
         assert_false(http_url_is_valid("-https://a/"));
         assert_false(http_url_is_valid("https://a/\xc3\xa9"));
         assert_false(http_url_is_valid(NULL));
+        /* The authority: hosts, IPv6 literals and ports as browsers take
+         * them; userinfo never (what follows the '@' is the real host). */
+        assert_true(http_url_is_valid("https://a.example"));
+        assert_true(http_url_is_valid("https://a.example?x=@y"));
+        assert_true(http_url_is_valid("https://a.example/p@q#r@s"));
+        assert_true(http_url_is_valid("http://[::1]:8080/"));
+        assert_true(http_url_is_valid("http://[fd00::2]/"));
+        assert_true(http_url_is_valid("http://127.0.0.1:65535/"));
+        assert_false(http_url_is_valid("http://127.0.0.1:80@evil.example/x"));
+        assert_false(http_url_is_valid("https://claude.com@evil.example/"));
+        assert_false(http_url_is_valid("https://user:pw@a.example/"));
+        assert_false(http_url_is_valid("http://127.0.0.1:80.evil.example/"));
+        assert_false(http_url_is_valid("http://127.0.0.1:/"));
+        assert_false(http_url_is_valid("http://127.0.0.1:123456/"));
+        assert_false(http_url_is_valid("http://a:b:80/"));
+        assert_false(http_url_is_valid("http://:80/"));
+        assert_false(http_url_is_valid("http://[]/"));
+        assert_false(http_url_is_valid("http://[::1/"));
+        assert_false(http_url_is_valid("http://[::1]x/"));
+        assert_false(http_url_is_valid("http://[::1]:/"));
+        /* A browser reads a backslash as '/': the host would be evil.example. */
+        assert_false(http_url_is_valid("https://evil.example\\claude.com/"));
+        assert_false(http_url_is_valid("https://a.example/\\x"));
 }
 
 static void test_secret_redact(void **state) {

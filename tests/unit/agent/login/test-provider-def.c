@@ -67,6 +67,25 @@ static void test_shipped_file(void **state) {
         provider_set_free(s);
 }
 
+/* Prefixes that end the host: with a path, a query, or a port to come. */
+static void test_url_patterns_accepted(void **state) {
+        static const char *const ok[] = {
+                "https://claude.com/cai/oauth/authorize?", "https://auth.openai.com/oauth/authorize?",
+                "http://127.0.0.1:", "http://127.0.0.1:9/held/", "https://a.example?", "http://[::1]:",
+                "https://a.example#",
+        };
+
+        for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+                char t[512], err[256] = "";
+                ProviderSet *s = NULL;
+
+                snprintf(t, sizeof t, "{\"providers\":[{\"id\":\"x\",\"argv\":[\"x\"],\"url_patterns\":[\"%s\"],"
+                         "\"credential_file\":\"c.json\"}]}", ok[i]);
+                assert_int_equal(provider_set_parse(t, strlen(t), &s, err, sizeof err), 0);
+                provider_set_free(s);
+        }
+}
+
 static void test_minimal_defaults(void **state) {
         const char *t = "{\"providers\":[{\"id\":\"x\",\"argv\":[\"x-cli\",\"login\"],"
                         "\"url_patterns\":[\"http://127.0.0.1:9/authorize\"],"
@@ -100,7 +119,15 @@ static const struct {
         { "{\"providers\":[{\"id\":\"A\"," BASE "}]}", "provider A: \"id\" must be [a-z0-9_-], at most 64 characters" },
         { "{\"providers\":[{\"id\":\"a\",\"url_patterns\":[\"https://a/\"],\"credential_file\":\"c\"}]}", "provider a: missing \"argv\"" },
         { "{\"providers\":[{\"id\":\"a\",\"argv\":[],\"url_patterns\":[\"https://a/\"],\"credential_file\":\"c\"}]}", "provider a: \"argv\" must not be empty" },
-        { "{\"providers\":[{\"id\":\"a\",\"argv\":[\"a\"],\"url_patterns\":[\"ftp://a/\"],\"credential_file\":\"c\"}]}", "provider a: \"url_patterns\": \"ftp://a/\" is not an http(s) URL prefix" },
+        { "{\"providers\":[{\"id\":\"a\",\"argv\":[\"a\"],\"url_patterns\":[\"ftp://a/\"],\"credential_file\":\"c\"}]}", "provider a: \"url_patterns\": \"ftp://a/\" is not an http(s) URL prefix that ends its host with /, ? or # (or : before a port)" },
+        /* The host must be whole ("https://claude.com" also matches
+         * https://claude.com.evil.example/), without userinfo. */
+        { "{\"providers\":[{\"id\":\"a\",\"argv\":[\"a\"],\"url_patterns\":[\"https://claude.com\"],\"credential_file\":\"c\"}]}", "provider a: \"url_patterns\": \"https://claude.com\" is not an http(s) URL prefix that ends its host with /, ? or # (or : before a port)" },
+        { "{\"providers\":[{\"id\":\"a\",\"argv\":[\"a\"],\"url_patterns\":[\"http://127.0.0.1:80@evil/\"],\"credential_file\":\"c\"}]}", "provider a: \"url_patterns\": \"http://127.0.0.1:80@evil/\" is not an http(s) URL prefix that ends its host with /, ? or # (or : before a port)" },
+        { "{\"providers\":[{\"id\":\"a\",\"argv\":[\"a\"],\"url_patterns\":[\"https://u@claude.com/\"],\"credential_file\":\"c\"}]}", "provider a: \"url_patterns\": \"https://u@claude.com/\" is not an http(s) URL prefix that ends its host with /, ? or # (or : before a port)" },
+        { "{\"providers\":[{\"id\":\"a\",\"argv\":[\"a\"],\"url_patterns\":[\"http://127.0.0.1:x\"],\"credential_file\":\"c\"}]}", "provider a: \"url_patterns\": \"http://127.0.0.1:x\" is not an http(s) URL prefix that ends its host with /, ? or # (or : before a port)" },
+        { "{\"providers\":[{\"id\":\"a\",\"argv\":[\"a\"],\"url_patterns\":[\"https://\"],\"credential_file\":\"c\"}]}", "provider a: \"url_patterns\": \"https://\" is not an http(s) URL prefix that ends its host with /, ? or # (or : before a port)" },
+        { "{\"providers\":[{\"id\":\"a\",\"argv\":[\"a\"],\"url_patterns\":[\"https:///x\"],\"credential_file\":\"c\"}]}", "provider a: \"url_patterns\": \"https:///x\" is not an http(s) URL prefix that ends its host with /, ? or # (or : before a port)" },
         { "{\"providers\":[{\"id\":\"a\",\"argv\":[\"a\"],\"url_patterns\":[\"https://a/\"],\"credential_file\":\"../etc/shadow\"}]}", "provider a: \"credential_file\" must be relative to HOME without \"..\"" },
         { "{\"providers\":[{\"id\":\"a\",\"argv\":[\"a\"],\"url_patterns\":[\"https://a/\"],\"credential_file\":\"/etc/shadow\"}]}", "provider a: \"credential_file\" must be relative to HOME without \"..\"" },
         { "{\"providers\":[{\"id\":\"a\",\"argv\":[\"a\"],\"url_patterns\":[\"https://a/\"],\"credential_file\":\"x/./y\"}]}", "provider a: \"credential_file\" must be relative to HOME without \"..\"" },
@@ -206,6 +233,7 @@ static void test_credentials_complete(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_shipped_file),
+                cmocka_unit_test(test_url_patterns_accepted),
                 cmocka_unit_test(test_minimal_defaults),
                 cmocka_unit_test(test_errors_name_the_key),
                 cmocka_unit_test(test_json_syntax_error),

@@ -82,6 +82,8 @@ static void test_gemini(void **state) {
 }
 
 static void test_plain_and_coloured(void **state) {
+        static char *const local[] = { (char *)"http://127.0.0.1:", NULL };
+
         assert_string_equal(scan(1000, CHUNKS("Open this:\r\n" URL "\r\n"), false), URL);
         /* SGR inside the URL (a TUI underlining part of it) is transparent. */
         assert_string_equal(scan(1000, CHUNKS("\x1b[4mhttps://auth.example.com/oauth/\x1b[1;34mauthorize?client_id=abc\x1b[0m\r\n"), false),
@@ -91,6 +93,16 @@ static void test_plain_and_coloured(void **state) {
         /* Other URLs first (the CLI's own listener) do not match. */
         assert_string_equal(scan(1000, CHUNKS("Listening on http://localhost:1455\r\n", URL "\r\n"), false), URL);
         assert_string_equal(scan(1000, CHUNKS("https://evil.example.com/oauth/authorize?x=1\r\n"), true), "(none)");
+        /* A bracket around it is not part of it; one it opened is. */
+        assert_string_equal(scan(1000, CHUNKS("[" URL "]\r\n"), false), URL);
+        assert_string_equal(scan(1000, CHUNKS("(" URL "])\r\n"), false), URL);
+        assert_string_equal(scan(1000, CHUNKS("https://auth.example.com/oauth/authorize?a[0]=1]\r\n"), false),
+                            "https://auth.example.com/oauth/authorize?a[0]=1");
+        /* The prefix's host with userinfo is another host: no match. */
+        assert_string_equal(scan_with(local, 50, 1000, CHUNKS("http://127.0.0.1:80@evil.example/x\r\n"), true), "(none)");
+        assert_string_equal(scan_with(local, 50, 1000, CHUNKS("http://127.0.0.1:80.evil.example/x\r\n"), true), "(none)");
+        assert_string_equal(scan_with(local, 50, 1000, CHUNKS("http://127.0.0.1:8123/x?y=@z\r\n"), true),
+                            "http://127.0.0.1:8123/x?y=@z");
         /* Words placed with cursor moves end at the gap. */
         assert_string_equal(scan(1000, CHUNKS(URL "\x1b[3CNext\r\n"), false), URL);
 }
