@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli-runner.h"
+#include "control-socket.h"
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
@@ -82,6 +83,7 @@ static int build_env(const CliRunnerOptions *o, char **env) {
         r = r ?: env_add(env, &n, "LANG=", "C.UTF-8");
         r = r ?: env_add(env, &n, "BROWSER=", o->browser);
         r = r ?: env_add(env, &n, "VMBA_CONTROL_SOCKET=", o->control_socket);
+        r = r ?: env_add(env, &n, OPEN_URL_SESSION_ENV "=", o->login_id);
         r = r ?: env_add(env, &n, "DISPLAY=", o->display);
         r = r ?: env_add(env, &n, "HTTP_PROXY=", o->http_proxy);
         r = r ?: env_add(env, &n, "http_proxy=", o->http_proxy);

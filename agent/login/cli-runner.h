@@ -35,6 +35,7 @@ typedef struct CliRunnerOptions {
         const char *home;
         const char *browser;          /* the BROWSER value */
         const char *control_socket;   /* exported as VMBA_CONTROL_SOCKET */
+        const char *login_id;         /* exported as VMBA_LOGIN_SESSION: whose $BROWSER it is */
         const char *display;          /* DISPLAY, may be NULL */
         const char *path;             /* PATH for lookup and the CLI */
         const char *http_proxy, *https_proxy, *no_proxy; /* NULL: none */

@@ -6,8 +6,10 @@
  * a 0700 directory, and the peer's uid (SO_PEERCRED) must be ours even if
  * someone loosened those modes: a URL sent here can become a waiting
  * session's authorize URL, so another user must not be able to send one.
- * Protocol: "URL\n" → "OK <method>\n" | "ERR <why>\n".  What a URL means
- * is the handler's business (the login manager's). */
+ * Protocol: "URL[ LOGIN]\n" → "OK <method>\n" | "ERR <why>\n" (a URL has
+ * no blank; LOGIN is the opener's $VMBA_LOGIN_SESSION, the login its CLI
+ * runs for).  What a URL means is the handler's business (the login
+ * manager's). */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -76,15 +78,25 @@ static void client_answer(Client *c, const char *status, const char *arg) {
 }
 
 static void client_line(Client *c) {
-        const char *method = NULL;
+        const char *method = NULL, *login_id = NULL;
+        char *blank;
         int r;
 
         c->buf[strcspn(c->buf, "\r\n")] = '\0';
+        blank = strchr(c->buf, ' ');
+        if (blank) {
+                *blank = '\0';
+                login_id = blank + 1;
+        }
         if (!http_url_is_valid(c->buf)) {
                 client_answer(c, "ERR", "not an absolute http(s) URL");
                 return;
         }
-        r = c->cs->handler(c->buf, &method, c->cs->userdata);
+        if (login_id && (isempty(login_id) || strchr(login_id, ' '))) {
+                client_answer(c, "ERR", "bad login id");
+                return;
+        }
+        r = c->cs->handler(c->buf, login_id, &method, c->cs->userdata);
         if (r < 0) {
                 log_warning_errno(r, "open-url request failed: %m");
                 client_answer(c, "ERR", strerror(-r));
@@ -262,7 +274,7 @@ int open_url_links_create(const char *dir, const char *target) {
  * $VMBA_CONTROL_SOCKET (the agent sets it for the CLIs it runs), else the
  * default.  Exit 0 when the agent took the URL. */
 int open_url_main(int argc, char **argv) {
-        const char *path = getenv("VMBA_CONTROL_SOCKET");
+        const char *path = getenv("VMBA_CONTROL_SOCKET"), *login_id = getenv(OPEN_URL_SESSION_ENV);
         struct sockaddr_un sa;
         _cleanup_(closep) int fd = -EBADF;
         int len;
@@ -288,7 +300,11 @@ int open_url_main(int argc, char **argv) {
                 log_error_errno(errno, "open-url: cannot reach the agent at %s: %m", path);
                 return 1;
         }
-        if (asprintf(&line, "%s\n", argv[1]) < 0)
+        /* A login id the agent set has no blank or line break; anything
+         * else in the variable is not one, and is left out. */
+        if (login_id && (isempty(login_id) || login_id[strcspn(login_id, " \t\r\n")]))
+                login_id = NULL;
+        if (asprintf(&line, "%s%s%s\n", argv[1], login_id ? " " : "", login_id ?: "") < 0)
                 return log_error("open-url: out of memory."), 1;
         /* A refused peer is answered and closed at once: the write may
          * fail (EPIPE, not SIGPIPE) while the answer is there to read. */

@@ -2,8 +2,9 @@
  * authorize URL with $BROWSER or an opener they find on PATH (xdg-open,
  * x-www-browser); each of those is a link to the agent binary, which runs
  * as `open-url` under those names.  That process connects to the running
- * agent's unix socket, sends the URL as one line and prints the agent's
- * one-line answer.  The socket is 0600 in a 0700 directory and only peers
+ * agent's unix socket, sends the URL (and the login its CLI runs for,
+ * from $VMBA_LOGIN_SESSION) as one line and prints the agent's one-line
+ * answer.  The socket is 0600 in a 0700 directory and only peers
  * with the agent's own uid are served (SO_PEERCRED). */
 #pragma once
 
@@ -15,9 +16,11 @@
 
 typedef struct ControlSocket ControlSocket;
 
-/* A URL (checked with http_url_is_valid() already) arrived: 0 and what was
+/* A URL (checked with http_url_is_valid() already) arrived, with the
+ * login the sender says it opens it for (NULL: none said): 0 and what was
  * done with it (static string, sent back as "OK <method>"), or -errno. */
-typedef int (*ControlSocketHandler)(const char *url, const char **ret_method, void *userdata);
+typedef int (*ControlSocketHandler)(const char *url, const char *login_id, const char **ret_method,
+                                    void *userdata);
 
 /* Listens on path (its parent directory created 0700; a stale socket
  * replaced).  e must outlive the socket. */
@@ -30,6 +33,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(ControlSocket *, control_socket_free);
  * the default), or "<link name> URL" when run through one of the links.
  * Exit 0 when the agent took the URL. */
 int open_url_main(int argc, char **argv);
+
+/* The login a CLI runs for, in its environment: the opener sends it
+ * along, so the URL goes to that login and no other. */
+#define OPEN_URL_SESSION_ENV "VMBA_LOGIN_SESSION"
 
 /* The name of the link given to CLIs as $BROWSER. */
 #define OPEN_URL_BROWSER_LINK "vmba-open-url"

@@ -556,6 +556,7 @@ int login_session_start_cli(LoginSession *s, const char *http_proxy, const char 
                 .home = s->home,
                 .browser = lm->browser,
                 .control_socket = c->control_socket,
+                .login_id = s->id,
                 .display = c->display,
                 .path = lm->cli_path,
                 .http_proxy = http_proxy,
@@ -578,28 +579,48 @@ int login_manager_open_url(LoginManager *lm, const char *url, BrowserOpenFn cb, 
         return browser_open(lm->o.browser, url, cb, userdata, ret);
 }
 
-/* The control socket's entry: a URL from a CLI's $BROWSER.  It becomes the
- * authorize URL of the newest waiting CLI session whose patterns match;
- * any other http(s) URL is just opened. */
-int login_manager_browser_request(LoginManager *lm, const char *url, const char **ret_method) {
-        LoginSession *best = NULL;
+/* Whether url can become s's authorize URL: a live CLI session still
+ * without one, whose patterns match. */
+static bool session_takes_url(const LoginSession *s, const char *url) {
+        return s->def && !s->oauth_url && session_state_is_live(s->state) && s->state != SESSION_AUTHENTICATED &&
+               provider_url_matches(s->def, url);
+}
+
+/* The control socket's entry: a URL from a CLI's $BROWSER, with the login
+ * its CLI runs for (VMBA_LOGIN_SESSION) when the opener kept the CLI's
+ * environment.  It becomes that session's authorize URL; without a login
+ * named, the one waiting session it can be, and never a guess among
+ * several (another caller's login would get it).  Any other http(s) URL
+ * is just opened. */
+int login_manager_browser_request(LoginManager *lm, const char *url, const char *login_id,
+                                  const char **ret_method) {
+        LoginSession *to = NULL;
+        size_t candidates = 0;
         int r;
 
         for (size_t i = 0; i < LOGIN_SESSIONS_MAX; i++) {
                 LoginSession *s = lm->sessions[i];
+
+                if (!s || (login_id && !streq(s->id, login_id)))
+                        continue;
                 /* CLIs that print the URL and also call $BROWSER with it
                  * (Codex): the browser already shows it, no second tab. */
-                if (s && s->oauth_url && session_state_is_live(s->state) && streq(s->oauth_url, url)) {
+                if (s->oauth_url && session_state_is_live(s->state) && streq(s->oauth_url, url)) {
                         *ret_method = "session";
                         return 0;
                 }
-                if (s && s->def && !s->oauth_url && session_state_is_live(s->state) &&
-                    s->state != SESSION_AUTHENTICATED && provider_url_matches(s->def, url) &&
-                    (!best || s->started > best->started))
-                        best = s;
+                if (session_takes_url(s, url)) {
+                        to = s;
+                        candidates++;
+                }
         }
-        if (best) {
-                session_url_found(lm, best, url);
+        if (candidates > 1) {
+                log_warning("A CLI's $BROWSER URL fits %zu waiting logins and names none: opened as is, "
+                            "given to none.", candidates);
+                to = NULL;
+        }
+        if (to) {
+                session_url_found(lm, to, url);
                 *ret_method = "session";
                 return 0;
         }
@@ -622,8 +643,8 @@ static int load_providers(LoginManager *lm, char *err, size_t size) {
         return provider_set_parse(text, n, &lm->providers, err, size);
 }
 
-static int on_browser_request(const char *url, const char **ret_method, void *userdata) {
-        return login_manager_browser_request(userdata, url, ret_method);
+static int on_browser_request(const char *url, const char *login_id, const char **ret_method, void *userdata) {
+        return login_manager_browser_request(userdata, url, login_id, ret_method);
 }
 
 static char *self_exe(void) {

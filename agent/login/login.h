@@ -121,7 +121,9 @@ LoginSession *login_manager_callback_session(LoginManager *lm);
  * browser. */
 int login_manager_open_url(LoginManager *lm, const char *url, BrowserOpenFn cb, void *userdata,
                            BrowserOpen **ret);
-/* A URL from a CLI's $BROWSER (the control socket): a waiting session's
- * authorize URL ("session"), else opened as is ("requested": the outcome
- * is logged). */
-int login_manager_browser_request(LoginManager *lm, const char *url, const char **ret_method);
+/* A URL from a CLI's $BROWSER (the control socket), with the login its
+ * CLI runs for (NULL: not known): that waiting session's authorize URL
+ * ("session"; without login_id, only when one session can take it), else
+ * opened as is ("requested": the outcome is logged). */
+int login_manager_browser_request(LoginManager *lm, const char *url, const char *login_id,
+                                  const char **ret_method);

@@ -672,6 +672,65 @@ def test_sessions_of_one_provider_apart(env):
     env.assert_no_secrets()
 
 
+def open_gate(e, s):
+    """Lets session s's fake CLI run its opener (FAKE_CLI_OPEN_GATE)."""
+    gate = os.path.join(e.home_of(s), ".open-gate")
+    wait_until(lambda: os.path.exists(gate), 20, "the CLI at its opener")
+    with open(gate, "w"):
+        pass
+
+
+def oauth_url(e, s):
+    status, body = e.json("GET", f"/oauth-url?sessionId={s}")
+    return body.get("oauthUrl") if status == 200 else None
+
+
+def test_browser_url_goes_to_its_own_login(make_env):
+    """Two logins of one provider waiting for their URLs, which only their
+    CLIs' $BROWSER gives (claude_code): the first CLI's opener runs after
+    the second login started.  Its URL is the first login's (the opener
+    says whose, from the CLI's environment), not the newest one's: that
+    caller would have signed in to the other caller's login."""
+    e = make_env(provider_env={"FAKE_CLI_OPEN_GATE": "1"})
+    a, b = sid(), sid()
+    for s in (a, b):
+        status, started = e.json("POST", "/auth/claude_code", {"sessionId": s})
+        assert status == 200 and "oauthUrl" not in started, started
+    open_gate(e, a)
+    wait_until(lambda: oauth_url(e, a), 20, "A's URL")
+    assert oauth_url(e, b) is None
+    open_gate(e, b)
+    wait_until(lambda: oauth_url(e, b), 20, "B's URL")
+    urls = {s: oauth_url(e, s) for s in (a, b)}
+    assert login_of(urls[a]) != login_of(urls[b])
+    for s in (a, b):
+        with open(os.path.join(e.home_of(s), ".fake-env-claude-auth.json")) as f:
+            assert json.load(f)["env"]["VMBA_LOGIN_SESSION"] == s
+    # Each sign-in completes its own login.
+    assert e.browse(urls[a])[0] == 200
+    e.wait_status(a, lambda code, body: body.get("authenticated"))
+    got = e.json("GET", f"/credentials/get?sessionId={a}")
+    assert got[0] == 200 and got[1]["credentials"]["login"] == login_of(urls[a]), got
+    e.assert_no_secrets()
+
+
+def test_browser_url_without_its_login_is_never_a_guess(make_env):
+    """An opener that lost the CLI's environment does not say whose URL it
+    is: with one login waiting, the URL is that login's; with two, it is
+    opened but given to neither (either could be the wrong caller's)."""
+    e = make_env(provider_env={"FAKE_CLI_OPEN_GATE": "1", "FAKE_CLI_OPENER_NO_LOGIN": "1"})
+    a, b, c = sid(), sid(), sid()
+    assert e.json("POST", "/auth/claude_code", {"sessionId": a})[0] == 200
+    open_gate(e, a)
+    wait_until(lambda: oauth_url(e, a), 20, "A's URL, the only login waiting")
+    for s in (b, c):
+        assert e.json("POST", "/auth/claude_code", {"sessionId": s})[0] == 200
+    open_gate(e, b)
+    wait_until(lambda: e.agent.log_lines("fits 2 waiting logins and names none"), 20, "the URL given to neither")
+    assert oauth_url(e, b) is None and oauth_url(e, c) is None
+    e.assert_no_secrets()
+
+
 def test_homes_removed_when_sessions_expire(make_env):
     """Expiry removes a login's HOME, the credential file of one that was
     captured but never fetched included, once its CLI is stopped; symlinks

@@ -51,7 +51,11 @@ FAKE_CLI_URL_WITH_FAILURE=1 (gemini): the URL's text is written only
 with the failure, in one write, so the agent reads both at once (the
 screen then shows only the failure; the URL came by the browser link);
 FAKE_CLI_PARTIAL=1: the credential file gets only "{}", then the CLI
-answers the browser and exits 0 (a login that wrote no credentials)."""
+answers the browser and exits 0 (a login that wrote no credentials);
+FAKE_CLI_OPEN_GATE=1: the opener runs only once the test opens the FIFO
+$HOME/.open-gate for writing (so a test orders two logins' openers);
+FAKE_CLI_OPENER_NO_LOGIN=1: the opener runs without $VMBA_LOGIN_SESSION
+(a CLI that gives its opener an environment of its own)."""
 import http.server
 import json
 import os
@@ -120,6 +124,14 @@ def write_file(path, text, in_place=False):
 
 def open_url(how, url):
     """Opens url the way a CLI does; False when the opener could not run."""
+    if os.environ.get("FAKE_CLI_OPEN_GATE"):
+        gate = os.path.join(os.environ["HOME"], ".open-gate")
+        os.mkfifo(gate)
+        with open(gate):  # returns once the test opened it for writing
+            pass
+    env = dict(os.environ)
+    if os.environ.get("FAKE_CLI_OPENER_NO_LOGIN"):
+        env.pop("VMBA_LOGIN_SESSION", None)
     if how == "browser-split":
         argv = shlex.split(os.environ["BROWSER"]) if os.environ.get("BROWSER") else ["x-www-browser"]
     elif how == "browser-path":
@@ -127,7 +139,7 @@ def open_url(how, url):
     else:
         argv = [how]
     try:
-        return subprocess.run(argv + [url]).returncode == 0
+        return subprocess.run(argv + [url], env=env).returncode == 0
     except OSError:
         return False
 
