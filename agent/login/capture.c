@@ -1,6 +1,7 @@
-/* See capture.h.  The file is opened O_NOFOLLOW: the path is under a HOME
- * the CLI controls, and a symlink there must not make us read (and hand
- * to the host) some other file.  The raw bytes are wiped after parsing;
+/* See capture.h.  Every component below the HOME is opened O_NOFOLLOW:
+ * the HOME is the CLI's to fill, and a symlink there (to the file or to a
+ * directory on its path) or a hard link must not make us read, hand to
+ * the host and chmod some other file.  The raw bytes are wiped after parsing;
  * the parsed object is the only copy. */
 #include <fcntl.h>
 #include <libgen.h>
@@ -16,7 +17,8 @@
 #include "macro.h"
 
 struct Capture {
-        char *path, *name;
+        char *root, *rel;  /* the file: rel below root */
+        char *path, *name; /* root/rel, for the log and the watch; its last component */
         sd_event_source *watch;
         CaptureCheck check;
         CaptureHandler cb;
@@ -55,14 +57,45 @@ static int read_secret_fd(int fd, size_t size, char **ret) {
         }
 }
 
-int capture_read(const char *path, json_t **ret, usec_t *ret_modified) {
+/* rel below root, no component a symlink (ENOTDIR for a directory's
+ * place, ELOOP for the file's); a regular file with one link (EMLINK). */
+static int open_below(const char *root, const char *rel, struct stat *ret_st) {
+        _cleanup_(closep) int dir = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd = -EBADF;
+        _cleanup_(freep) char *copy = strdup(rel);
+        char *name, *slash;
+
+        if (dir < 0)
+                return -errno;
+        if (!copy)
+                return -ENOMEM;
+        for (name = copy; (slash = strchr(name, '/')); name = slash + 1) {
+                int next;
+
+                *slash = '\0';
+                next = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (next < 0)
+                        return -errno;
+                close(dir);
+                dir = next;
+        }
+        fd = openat(dir, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+        if (fd < 0 || fstat(fd, ret_st) < 0)
+                return -errno;
+        if (!S_ISREG(ret_st->st_mode))
+                return -EBADFD;
+        if (ret_st->st_nlink != 1)
+                return -EMLINK;
+        return TAKE_FD(fd);
+}
+
+int capture_read(const char *root, const char *rel, json_t **ret, usec_t *ret_modified) {
         _cleanup_(closep) int fd = -EBADF;
         char *buf = NULL;
         struct stat st;
         json_t *j;
         int r;
 
-        fd = open_regular_nofollow(path, &st);
+        fd = open_below(root, rel, &st);
         if (fd < 0)
                 return fd;
         if (st.st_size > CAPTURE_MAX)
@@ -104,7 +137,7 @@ int capture_poll(Capture *c) {
 
         if (c->done || unchanged(c))
                 return 0;
-        r = capture_read(c->path, &j, &mtime);
+        r = capture_read(c->root, c->rel, &j, &mtime);
         if (r < 0) {
                 log_debug_errno(r, "Credential file %s not complete yet: %m", c->path);
                 return 0;
@@ -128,24 +161,24 @@ static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *
         return 0;
 }
 
-int capture_start(sd_event *e, const char *path, CaptureCheck check, CaptureHandler cb, void *userdata,
-                  Capture **ret) {
+int capture_start(sd_event *e, const char *root, const char *rel, CaptureCheck check, CaptureHandler cb,
+                  void *userdata, Capture **ret) {
         _cleanup_(freep) char *dir = NULL;
         _cleanup_(capture_freep) Capture *c = NULL;
         int r;
 
-        if (!path || path[0] != '/')
+        if (!root || root[0] != '/' || isempty(rel) || rel[0] == '/')
                 return -EINVAL;
-        dir = strdup(path);
         c = calloc(1, sizeof *c);
-        if (!dir || !c)
+        if (!c)
                 return -ENOMEM;
         *c = (Capture) { .check = check, .cb = cb, .userdata = userdata };
-        c->path = strdup(path);
-        c->name = c->path ? strdup(strrchr(path, '/') + 1) : NULL;
-        if (!c->name)
+        c->root = strdup(root);
+        c->rel = strdup(rel);
+        if (!c->root || !c->rel || asprintf(&c->path, "%s/%s", root, rel) < 0 || !(dir = strdup(c->path)) ||
+            !(c->name = strdup(strrchr(c->path, '/') + 1)))
                 return -ENOMEM;
-        c->had_old = stat(path, &c->old) == 0;
+        c->had_old = stat(c->path, &c->old) == 0;
         r = mkdir_all(dirname(dir), 0700, 0700);
         if (r < 0)
                 return r;
@@ -160,6 +193,8 @@ Capture *capture_free(Capture *c) {
         if (!c)
                 return NULL;
         sd_event_source_disable_unref(c->watch);
+        free(c->root);
+        free(c->rel);
         free(c->path);
         free(c->name);
         free(c);

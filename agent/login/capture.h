@@ -26,10 +26,11 @@ typedef void (*CaptureHandler)(Capture *c, json_t *credentials, usec_t modified,
 /* Whether a parsed file (a JSON object) is the complete credentials. */
 typedef bool (*CaptureCheck)(const json_t *credentials, void *userdata);
 
-/* path: absolute; its directory is created (0700) when missing.  check
- * may be NULL: any object is complete. */
-int capture_start(sd_event *e, const char *path, CaptureCheck check, CaptureHandler cb, void *userdata,
-                  Capture **ret);
+/* The file rel (relative, no "..") below the directory root (absolute;
+ * the agent's, trusted: a CLI's HOME); rel's directories are created
+ * (0700) when missing.  check may be NULL: any object is complete. */
+int capture_start(sd_event *e, const char *root, const char *rel, CaptureCheck check, CaptureHandler cb,
+                  void *userdata, Capture **ret);
 Capture *capture_free(Capture *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Capture *, capture_free);
 /* Checks the file now, as an inotify event would (a file unchanged since
@@ -37,7 +38,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Capture *, capture_free);
  * captured (the handler ran and may have freed c), else 0. */
 int capture_poll(Capture *c);
 
-/* Reads and parses path now: 0 and the object (the file is made 0600),
- * -ENODATA when it is not (yet) a complete JSON object, other -errno from
- * the file system. */
-int capture_read(const char *path, json_t **ret, usec_t *ret_modified);
+/* Reads and parses rel below root now, following no symlink on the way
+ * (ENOTDIR, ELOOP) and only a regular file with one link (EBADFD,
+ * EMLINK): 0 and the object (the file is made 0600), -ENODATA when it is
+ * not (yet) a complete JSON object, other -errno from the file system. */
+int capture_read(const char *root, const char *rel, json_t **ret, usec_t *ret_modified);

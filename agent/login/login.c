@@ -528,7 +528,6 @@ int login_session_start_cli(LoginSession *s, const char *http_proxy, const char 
                             const char *no_proxy) {
         LoginManager *lm = s->lm;
         const LoginOptions *c = &lm->o;
-        _cleanup_(freep) char *path = NULL;
         _cleanup_(proxy_done) Proxy dflt = {};
         int r;
 
@@ -546,9 +545,8 @@ int login_session_start_cli(LoginSession *s, const char *http_proxy, const char 
         r = session_home_create(s);
         if (r < 0)
                 return r;
-        if (asprintf(&path, "%s/%s", s->home, s->def->credential_file) < 0)
-                return -ENOMEM;
-        r = capture_start(c->event, path, capture_complete, on_capture, s, &s->capture);
+        r = capture_start(c->event, s->home, s->def->credential_file, capture_complete, on_capture, s,
+                          &s->capture);
         if (r < 0)
                 return r;
         CliRunnerOptions o = {

@@ -1,5 +1,6 @@
 /* Unit tests for agent/login/capture.c: a half-written credential file is not a
- * capture, the complete one is (once, 0600), a symlink is never followed,
+ * capture, the complete one is (once, 0600), a symlink is never followed
+ * (the file's or a directory's on the way), a hard link is refused,
  * a file that existed before the watch counts only once it changes, and a
  * file the check refuses (written before the real content) is not one.
  * Runs a private sd-event loop; no root needed. */
@@ -56,7 +57,7 @@ static void test_half_then_complete(void **state) {
         assert_non_null(mkdtemp(dir));
         snprintf(path, sizeof path, "%s/sub/dir/creds.json", dir);
         assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(capture_start(e, path, NULL, on_capture, &res, &c), 0);
+        assert_int_equal(capture_start(e, dir, "sub/dir/creds.json", NULL, on_capture, &res, &c), 0);
         /* Directories were created for the watch. */
         snprintf(link, sizeof link, "%s/sub/dir", dir);
         assert_int_equal(stat(link, &st), 0);
@@ -65,7 +66,7 @@ static void test_half_then_complete(void **state) {
         write_raw(path, "{\"access_token\": \"abc\", \"refr");
         drain(e);
         assert_int_equal(res.n, 0);
-        assert_int_equal(capture_read(path, &j, NULL), -ENODATA);
+        assert_int_equal(capture_read(dir, "sub/dir/creds.json", &j, NULL), -ENODATA);
 
         write_raw(path, "[1, 2]"); /* JSON, but not an object */
         drain(e);
@@ -106,7 +107,7 @@ static void test_symlink_and_old_file(void **state) {
         snprintf(target, sizeof target, "%s/other.json", dir);
         write_raw(target, "{\"not\": \"yours\"}");
         assert_int_equal(symlink(target, path), 0);
-        assert_int_equal(capture_read(path, &j, NULL), -ELOOP);
+        assert_int_equal(capture_read(dir, "creds.json", &j, NULL), -ELOOP);
         assert_int_equal(stat(target, &st), 0);
         assert_int_equal(st.st_mode & 0777, 0644); /* the target's mode untouched */
         unlink(path);
@@ -114,7 +115,7 @@ static void test_symlink_and_old_file(void **state) {
         /* Read directly (the CLI's exit came before the inotify event):
          * made 0600 too. */
         write_raw(path, "{\"direct\": true}");
-        assert_int_equal(capture_read(path, &j, NULL), 0);
+        assert_int_equal(capture_read(dir, "creds.json", &j, NULL), 0);
         json_decref(TAKE_PTR(j));
         assert_int_equal(stat(path, &st), 0);
         assert_int_equal(st.st_mode & 0777, 0600);
@@ -123,7 +124,7 @@ static void test_symlink_and_old_file(void **state) {
         /* Left over from before the login: not a capture until rewritten. */
         write_raw(path, "{\"old\": true}");
         assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(capture_start(e, path, NULL, on_capture, &res, &c), 0);
+        assert_int_equal(capture_start(e, dir, "creds.json", NULL, on_capture, &res, &c), 0);
         drain(e);
         assert_int_equal(res.n, 0);
         /* A rename over it (how most CLIs write) is. */
@@ -166,7 +167,7 @@ static void test_check_refuses_first_write(void **state) {
         snprintf(path, sizeof path, "%s/creds.json", dir);
         snprintf(tmp, sizeof tmp, "%s/creds.json.tmp", dir);
         assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(capture_start(e, path, has_tokens, on_checked_capture, &cr, &c), 0);
+        assert_int_equal(capture_start(e, dir, "creds.json", has_tokens, on_checked_capture, &cr, &c), 0);
 
         /* Claude Code's order: "{}" renamed into place, then the tokens. */
         write_raw(tmp, "{}");
@@ -191,11 +192,62 @@ static void test_check_refuses_first_write(void **state) {
         rmdir(dir);
 }
 
+/* The CLI swaps a directory on the file's path for a symlink to another
+ * one, or links another file in by a hard link: neither is read, nor has
+ * its mode changed. */
+static void test_links_on_the_way(void **state) {
+        char dir[] = "/tmp/test-capture-XXXXXX", p[160], q[160];
+        json_t *j = NULL;
+        struct stat st;
+        mode_t old = umask(022);
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(p, sizeof p, "%s/other", dir);
+        assert_int_equal(mkdir(p, 0755), 0);
+        snprintf(p, sizeof p, "%s/other/creds.json", dir);
+        write_raw(p, "{\"not\": \"yours\"}");
+        snprintf(q, sizeof q, "%s/.cli", dir);
+        assert_int_equal(symlink("other", q), 0);
+        assert_int_equal(capture_read(dir, ".cli/creds.json", &j, NULL), -ENOTDIR);
+        assert_null(j);
+        assert_int_equal(stat(p, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0644);
+        /* The same file through the real directory is read. */
+        assert_int_equal(capture_read(dir, "other/creds.json", &j, NULL), 0);
+        json_decref(TAKE_PTR(j));
+        assert_int_equal(chmod(p, 0644), 0);
+
+        /* A hard link to it, where the credentials go. */
+        unlink(q);
+        assert_int_equal(mkdir(q, 0700), 0);
+        snprintf(q, sizeof q, "%s/.cli/creds.json", dir);
+        assert_int_equal(link(p, q), 0);
+        assert_int_equal(capture_read(dir, ".cli/creds.json", &j, NULL), -EMLINK);
+        assert_null(j);
+        assert_int_equal(stat(p, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0644);
+
+        /* Not a regular file. */
+        unlink(q);
+        assert_int_equal(mkfifo(q, 0600), 0);
+        assert_int_equal(capture_read(dir, ".cli/creds.json", &j, NULL), -EBADFD);
+
+        unlink(q);
+        unlink(p);
+        snprintf(q, sizeof q, "%s/.cli", dir);
+        rmdir(q);
+        snprintf(p, sizeof p, "%s/other", dir);
+        rmdir(p);
+        rmdir(dir);
+        umask(old);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_half_then_complete),
                 cmocka_unit_test(test_symlink_and_old_file),
                 cmocka_unit_test(test_check_refuses_first_write),
+                cmocka_unit_test(test_links_on_the_way),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
