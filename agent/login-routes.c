@@ -326,6 +326,10 @@ static int credentials_get(HttpRequest *req, void *userdata) {
          * again (on_get_complete()). */
         if (s->delivering)
                 return http_reply_error(req, 409, "Credentials are being delivered");
+        /* The push resends until the host's ACK: a pull meanwhile would be
+         * a second delivery the host cannot tell from the first. */
+        if (s->pushed)
+                return http_reply_error(req, 409, "Credentials are pushed to the host over vsock");
         g = calloc(1, sizeof *g);
         if (!g)
                 return -ENOMEM;

@@ -283,6 +283,7 @@ static int handoff_push(Handoff *h, LoginSession *s) {
         memcpy(d->line + n, "\n", 2);
         d->size = n + 1;
         h->d[slot] = d;
+        s->pushed = true;
         h->backoff = 0;
         if (h->connected) {
                 /* After the lines already on this connection. */

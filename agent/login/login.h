@@ -40,6 +40,7 @@ typedef struct LoginSession {
         json_t *credentials;          /* secret */
         char *cred_path;
         bool delivering;              /* a pull's response (GET /credentials/get) is being sent */
+        bool pushed;                  /* queued for the push handoff: delivered that way, never pulled */
         char *home;                   /* the CLI's own HOME, <login_home>/<id>; NULL: none (host-driven) or removed */
         usec_t modified;              /* CLOCK_REALTIME µs */
         CliRunner *runner;

@@ -913,6 +913,9 @@ def test_push_handoff(make_env, host_socket):
     first = read_line(conn)
     assert set(first) == {"deliveryId", "sessionId", "provider", "credentials", "credPath"}
     assert first["sessionId"] == s and first["credentials"]["code"] == "SECRET-CODE-p"
+    # Pushed, so never pulled as well: the host would get it twice.
+    assert e.json("GET", f"/credentials/get?sessionId={s}") == \
+        (409, {"error": "Credentials are pushed to the host over vsock"})
     # No ACK: the agent reconnects and sends the same delivery again.
     conn.close()
     conn, _ = srv.accept()
