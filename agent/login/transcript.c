@@ -36,7 +36,8 @@ Transcript *transcript_free(Transcript *t) {
         return NULL;
 }
 
-/* Names whose values are secrets: exact, or ending in one of the suffixes. */
+/* Names whose values are secrets: exact, or ending in one of the suffixes
+ * ('-' counts as '_': x-api-key is an api key). */
 static bool secret_name(const char *k, size_t l) {
         static const char *const exact[] = { "code", "state", "token", "secret", "password",
                                              "passwd", "key", "apikey", "auth", "authorization",
@@ -48,7 +49,7 @@ static bool secret_name(const char *k, size_t l) {
         if (l == 0 || l >= sizeof low)
                 return false;
         for (size_t i = 0; i < l; i++)
-                low[i] = (char)tolower((unsigned char)k[i]);
+                low[i] = k[i] == '-' ? '_' : (char)tolower((unsigned char)k[i]);
         low[l] = '\0';
         for (size_t i = 0; i < ELEMENTSOF(exact); i++)
                 if (streq(low, exact[i]))
@@ -71,10 +72,44 @@ static void out_add(char **o, size_t *k, const char *src, size_t n) {
         *k += n;
 }
 
-static size_t value_len(const char *v, bool quoted) {
-        if (quoted)
-                return strcspn(v, "\"");
-        return strcspn(v, "&# \t\r\n\"'<>,;)");
+static const char *skip_blanks(const char *x) {
+        while (*x == ' ' || *x == '\t')
+                x++;
+        return x;
+}
+
+static bool is_scheme(const char *v, const char *scheme) {
+        size_t n = strlen(scheme);
+        return !strncasecmp(v, scheme, n) && v[n] == ' ';
+}
+
+/* Where the secret after the name p[0..nl) starts, and its closing quote
+ * (0: none), or NULL when it names none: name=value, name: value,
+ * "name": "value", 'name': 'value' (blanks around the separator, quoted
+ * values), and "Bearer value" also alone. */
+static const char *value_start(const char *line, const char *p, size_t nl, char *ret_quote) {
+        char nq = p > line && (p[-1] == '"' || p[-1] == '\'') ? p[-1] : 0;
+        const char *v = p + nl;
+
+        *ret_quote = 0;
+        if (is_scheme(p, "Bearer"))
+                return v + 1;
+        if (!secret_name(p, nl))
+                return NULL;
+        if (nq && *v++ != nq)
+                return NULL; /* a quoted word, not a quoted name */
+        v = skip_blanks(v);
+        if (*v != '=' && *v != ':')
+                return NULL;
+        v = skip_blanks(v + 1);
+        if (*v == '"' || *v == '\'') {
+                *ret_quote = *v;
+                return v + 1;
+        }
+        /* An HTTP header's value: what follows the scheme. */
+        if (is_scheme(v, "Bearer") || is_scheme(v, "Basic"))
+                v = strchr(v, ' ') + 1;
+        return v;
 }
 
 char *redact_secrets(const char *s) {
@@ -86,35 +121,25 @@ char *redact_secrets(const char *s) {
         if (!o)
                 return NULL;
         while (*p) {
+                const char *v;
+                size_t nl = 0, vl;
+                char quote;
+
                 /* A name: a run of name chars. */
                 if (!name_char(*p) || (p > s && name_char(p[-1]))) {
                         out_add(&o, &k, p, 1);
                         p++;
                         continue;
                 }
-                size_t nl = 0;
                 while (name_char(p[nl]))
                         nl++;
-                const char *a = p + nl, *v = NULL;
-                bool quoted = false;
-                if (*a == '=')
-                        v = a + 1;
-                else if (*a == '"' && a[1] == ':') { /* "name":"value" (JSON) */
-                        v = a + 2;
-                        while (*v == ' ')
-                                v++;
-                        quoted = *v == '"';
-                        v += quoted;
-                } else if (*a == ' ' && nl == 6 && !strncasecmp(p, "Bearer", 6))
-                        v = a + 1;
-                bool is_json_name = *a == '"' && p > s && p[-1] == '"';
-                if (!v || (*a == '"' && !is_json_name) ||
-                    !(secret_name(p, nl) || (nl == 6 && !strncasecmp(p, "Bearer", 6)))) {
+                v = value_start(s, p, nl, &quote);
+                if (!v) {
                         out_add(&o, &k, p, nl);
                         p += nl;
                         continue;
                 }
-                size_t vl = value_len(v, quoted);
+                vl = quote ? strcspn(v, (char[]){ quote, '\0' }) : strcspn(v, "&# \t\r\n\"'<>,;)");
                 out_add(&o, &k, p, (size_t)(v - p));
                 if (vl > 0)
                         out_add(&o, &k, REDACTED, strlen(REDACTED));

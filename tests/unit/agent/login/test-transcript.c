@@ -30,6 +30,20 @@ static void test_redact(void **state) {
         check_redact("barcode=1 encode=2 scope=3", "barcode=1 encode=2 scope=3");
         check_redact("no secrets here", "no secrets here");
         check_redact("code=", "code=");
+        /* Quoted values, blanks around the separator, single quotes, YAML
+         * and header style; '-' in a name as '_'. */
+        check_redact("API_KEY=\"sk-1 2\" next", "API_KEY=\"[REDACTED]\" next");
+        check_redact("token='a b' next", "token='[REDACTED]' next");
+        check_redact("{\"access_token\" : \"x y\"}", "{\"access_token\" : \"[REDACTED]\"}");
+        check_redact("{'refresh_token': 'r1', 'scope': 'a'}", "{'refresh_token': '[REDACTED]', 'scope': 'a'}");
+        check_redact("access_token: abc123", "access_token: [REDACTED]");
+        check_redact("x-api-key: k1 rest", "x-api-key: [REDACTED] rest");
+        check_redact("Authorization: Basic dXNlcjpwdw==", "Authorization: Basic [REDACTED]");
+        check_redact("authorization=Bearer abc", "authorization=Bearer [REDACTED]");
+        /* A quoted word that is not a name, a name without a separator. */
+        check_redact("\"token is missing\"", "\"token is missing\"");
+        check_redact("the token expired", "the token expired");
+        check_redact("https://a.example/x", "https://a.example/x");
 }
 
 static void test_strip_split_bounded(void **state) {
