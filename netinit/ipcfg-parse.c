@@ -69,6 +69,7 @@ typedef struct Entry {
         IpcfgMethod autoconf; /* keyword's meaning; _INVALID: not given */
         IpcfgAddr client, server, gateway, dns0, dns1, ntp0;
         int prefix; /* -1: not given */
+        int prefix_family; /* the address family field 4 was read for */
         bool has_hostname;
         char hostname[IPCFG_HOSTNAME_MAX + 1];
         char domain[IPCFG_HOSTNAME_MAX + 1];
@@ -494,10 +495,17 @@ static int check(State *st, const char *why, int field, const char *name, Span s
         return why ? fail(st, field, name, s, why) : 0;
 }
 
-static bool is_unicast4(const IpcfgAddr *a) {
+/* Why a client address cannot be this machine's, or NULL. */
+static const char *client_refusal(const IpcfgAddr *a) {
         uint32_t v = ntohl(a->in.s_addr);
 
-        return a->family != AF_INET || (!IN_MULTICAST(v) && v != INADDR_BROADCAST);
+        if (a->family == AF_INET6)
+                return IN6_IS_ADDR_MULTICAST(&a->in6) ? "not a unicast address" :
+                       IN6_IS_ADDR_LOOPBACK(&a->in6) ? "a loopback address" : NULL;
+        if (a->family != AF_INET)
+                return NULL;
+        return IN_MULTICAST(v) || v == INADDR_BROADCAST ? "not a unicast address" :
+               (v >> IN_CLASSA_NSHIFT) == IN_LOOPBACKNET ? "a loopback address" : NULL;
 }
 
 /* Fields 1-4: client, server, gateway, netmask. */
@@ -507,8 +515,8 @@ static int parse_kernel_addrs(State *st, const Span *g, Entry *e) {
         r = check(st, parse_addr(g[1], false, &e->client), 1, "client", g[1]);
         if (r < 0)
                 return r;
-        if (!is_unicast4(&e->client))
-                return fail(st, 1, "client", g[1], "not a unicast address");
+        if (client_refusal(&e->client))
+                return fail(st, 1, "client", g[1], client_refusal(&e->client));
         r = check(st, parse_addr(g[2], false, &e->server), 2, "server", g[2]);
         if (r < 0)
                 return r;
@@ -516,6 +524,7 @@ static int parse_kernel_addrs(State *st, const Span *g, Entry *e) {
         if (r < 0)
                 return r;
         family = e->client.family ?: e->gateway.family ?: AF_INET;
+        e->prefix_family = family;
         return check(st, parse_netmask(g[4], family, &e->prefix), 4, "netmask", g[4]);
 }
 
@@ -651,8 +660,10 @@ static void entry_merge(Entry *into, const Entry *from) {
         merge_addr(&into->dns0, &from->dns0);
         merge_addr(&into->dns1, &from->dns1);
         merge_addr(&into->ntp0, &from->ntp0);
-        if (from->prefix >= 0)
+        if (from->prefix >= 0) {
                 into->prefix = from->prefix;
+                into->prefix_family = from->prefix_family;
+        }
         if (from->has_hostname) {
                 into->has_hostname = true;
                 memcpy(into->hostname, from->hostname, sizeof into->hostname);
@@ -745,6 +756,15 @@ static int entry_finish(State *st, const Entry *e, IpcfgIface *ret) {
         else
                 i.method = e->autoconf == IPCFG_METHOD_STATIC ? IPCFG_METHOD_NONE : e->autoconf;
 
+        /* Merged entries: a netmask read for one family does not carry
+         * over to a later client of the other. */
+        if (i.prefix >= 0 && e->client.family != AF_UNSPEC && e->prefix_family != e->client.family) {
+                char buf[16];
+
+                snprintf(buf, sizeof buf, "%d", i.prefix);
+                return fail(st, 4, "netmask", (Span){ buf, strlen(buf) },
+                            "given for an address of the other family");
+        }
         if (e->client.family == AF_INET && i.prefix < 0) {
                 uint32_t v = ntohl(e->client.in.s_addr);
 

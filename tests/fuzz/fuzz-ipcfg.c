@@ -55,6 +55,7 @@ static void check_resolv_conf(const IpcfgPlan *p) {
         CHECK(t[strlen(t) - 1] == '\n');
         for (const char *l = strchr(t, '\n') + 1; *l; l = strchr(l, '\n') + 1)
                 CHECK(startswith(l, "nameserver ") || startswith(l, "search "));
+        CHECK(strstr(t, "\nnameserver ")); /* never a file without a server */
         free(t);
 }
 
@@ -76,10 +77,18 @@ static void check_hosts(const IpcfgPlan *p, const char *old) {
         char *t = NULL, *again = NULL;
         int r = ipcfg_hosts_text(old, named, &t);
 
+        bool add = named && named->address.family != 0 && named->hostname[0];
+
         CHECK((r == 0 && !t) || (r == 1 && t));
         if (!t)
                 return;
-        CHECK(named && named->address.family != 0);
+        if (!add) {
+                /* Only our old line dropped: nothing of ours, and nothing more to do. */
+                CHECK(count_ours(t) == 0);
+                CHECK(ipcfg_hosts_text(t, named, &again) == 0 && !again);
+                free(t);
+                return;
+        }
         CHECK(count_ours(t) == 1);
         CHECK(strlen(t) > strlen(MARKER) + 1 && streq(t + strlen(t) - strlen(MARKER) - 1, MARKER "\n"));
         CHECK(ipcfg_hosts_text(t, named, &again) == 1 && streq(again, t));

@@ -89,7 +89,7 @@ static const Case cases[] = {
         OK("ip=10.0.0.2", PLAN(STATIC(N, "10.0.0.2", "8", N))),
         OK("ip=172.16.5.4", PLAN(STATIC(N, "172.16.5.4", "16", N))),
         OK("ip=192.168.1.10", PLAN(STATIC(N, "192.168.1.10", "24", N))),
-        OK("ip=127.0.0.2", PLAN(STATIC(N, "127.0.0.2", "8", N))),
+        OK("ip=100.64.0.2", PLAN(STATIC(N, "100.64.0.2", "8", N))),
         /* Kernel: a 0.0.0.0 netmask is "not given", so it is guessed too. */
         OK("ip=10.0.0.2:::0.0.0.0", PLAN(STATIC(N, "10.0.0.2", "8", N))),
         /* Netmask as dotted quad or as prefix length (systemd, dracut). */
@@ -275,6 +275,9 @@ static const Case cases[] = {
         ERR("ip=010.0.0.1", "ip=: field 1 (client): invalid value \"010.0.0.1\": leading zero"),
         ERR("ip=224.0.0.1", "ip=: field 1 (client): invalid value \"224.0.0.1\": not a unicast address"),
         ERR("ip=255.255.255.255", "ip=: field 1 (client): invalid value \"255.255.255.255\": not a unicast address"),
+        ERR("ip=127.0.0.2", "ip=: field 1 (client): invalid value \"127.0.0.2\": a loopback address"),
+        ERR("ip=[ff02::1]:::64::eth0:off", "ip=: field 1 (client): invalid value \"[ff02::1]\": not a unicast address"),
+        ERR("ip=[::1]:::64::eth0:off", "ip=: field 1 (client): invalid value \"[::1]\": a loopback address"),
         /* Kernel ic_defaults(): no guess for class E, so no address. */
         ERR("ip=240.0.0.1", "ip=: field 1 (client): invalid value \"240.0.0.1\": no classful netmask for a class E address"),
         /* Not a keyword in field 2, so the kernel form: "dhcp" is a server. */
@@ -377,7 +380,11 @@ static const Case cases[] = {
             "ip=: field 4 (netmask): invalid value \"255.255.255.0\": dotted netmask with an IPv6 address"),
         ERR("ip=[fd00::2]::10.0.0.1", "ip=: field 3 (gateway): invalid value \"10.0.0.1\": address family differs from the client's"),
         /* A /64 from an IPv6 entry cannot stay on an IPv4 address after merging. */
-        ERR("ip=[fd00::2]:::64::eth0 ip=10.0.0.2:::::eth0", "ip=: field 4 (netmask): invalid value \"64\": prefix length out of range"),
+        ERR("ip=[fd00::2]:::64::eth0 ip=10.0.0.2:::::eth0", "ip=: field 4 (netmask): invalid value \"64\": given for an address of the other family"),
+        ERR("ip=10.0.0.2:::24::eth0 ip=[fd00::2]:::::eth0", "ip=: field 4 (netmask): invalid value \"24\": given for an address of the other family"),
+        /* The same family again: the netmask carries over. */
+        ERR("ip=10.0.0.2:::24::eth0 ip=[fd00::2]:::::eth0 ip=10.0.0.3:::::eth0 ip=[ff02::1]:::::eth0",
+            "ip=: field 1 (client): invalid value \"[ff02::1]\": not a unicast address"),
 
         /* Kernel: fields after the tenth are ignored; DESIGN: garbage is an error. */
         ERR("ip=10.0.0.2:::24::eth0:off:1.1.1.1:1.0.0.1:10.0.0.1:x",
