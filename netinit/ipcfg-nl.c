@@ -9,6 +9,7 @@
  * -errno plus one human-readable sentence in the caller's errbuf.  libnl's
  * NLE_* codes become -errno in exactly one place, nl_errno(). */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <linux/fib_rules.h>
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
@@ -560,6 +561,17 @@ static int iface_apply(Applier *a, const IpcfgIface *ifc) {
         return 0;
 }
 
+/* A file that is a mount point (a container's bind-mounted resolv.conf,
+ * hosts and hostname) cannot be renamed over (EBUSY): it is rewritten in
+ * place, through no symlink. */
+static int file_rewrite(const char *path, const char *content, size_t len) {
+        _cleanup_(closep) int fd = open(path, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+
+        if (fd < 0)
+                return -errno;
+        return loop_write(fd, content, len);
+}
+
 /* Writes path only when its content differs: a second run leaves the file
  * (and its mtime) alone.  No fsync: every boot regenerates these files from
  * the command line before anything reads them, and an fsync per file was
@@ -567,10 +579,12 @@ static int iface_apply(Applier *a, const IpcfgIface *ifc) {
 static int file_update(const char *path, const char *content) {
         _cleanup_(freep) char *old = NULL;
         size_t len = strlen(content);
+        int r;
 
         if (read_full_file(path, FILE_MAX, &old, NULL) >= 0 && streq(old, content))
                 return 0;
-        return write_file_atomic_flags(path, content, len, 0644, WRITE_FILE_NO_SYNC);
+        r = write_file_atomic_flags(path, content, len, 0644, WRITE_FILE_NO_SYNC);
+        return r == -EBUSY ? file_rewrite(path, content, len) : r;
 }
 
 /* resolv.conf as ipcfg_resolv_conf_text() composes it; left untouched

@@ -283,6 +283,26 @@ def test_dhcp_brings_the_link_up_and_says_it_cannot(lan, agent_bin, files):
     assert addrs(lan.guest, "eth0") == []
 
 
+def test_bind_mounted_files_rewritten_in_place(lan, agent_bin, files, tmp_path):
+    """A container's resolv.conf, hosts and hostname are bind mounts, which
+    rename() cannot replace (EBUSY): they are rewritten in place, and what
+    the bind came from shows the new text."""
+    sources = {}
+    for name, path in files.items():
+        path.write_text("# the image's\n")
+        sources[name] = tmp_path / f"{name}.source"
+        sources[name].write_text("# the container runtime's\n")
+    binds = " && ".join(f"mount --bind {sources[n]} {files[n]}" for n in files)
+    r = lan.guest.run("unshare", "--mount", "--propagation", "private", "sh", "-c", binds + ' && exec "$@"', "sh",
+                      *netinit_argv(agent_bin, files, CMDLINE, "--no-hostname", timeout_ms=3000), check=False)
+    assert r.returncode == 0, r.stderr
+    assert sources["resolv"].read_text() == RESOLV
+    assert sources["hosts"].read_text() == "# the container runtime's\n" + HOSTS_LINE
+    assert sources["hostname"].read_text() == "demo-vm\n"
+    # The files under the binds were never touched.
+    assert files["resolv"].read_text() == "# the image's\n"
+
+
 def test_dhcp_beside_static_configures_the_rest(lan, agent_bin, files):
     """Two interfaces wanting DHCP and one static: the static one and the
     files are still done; the first missing client is reported."""
