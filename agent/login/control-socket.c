@@ -19,13 +19,15 @@
 
 #include "control-socket.h"
 #include "fileio.h"
+#include "session-fsm.h"
 #include "log.h"
 #include "macro.h"
 #include "socket-util.h"
 #include "time-util.h"
 #include "url-util.h"
 
-#define LINE_MAX_ (URL_MAX + 2)
+/* "URL LOGIN\r\n" */
+#define LINE_MAX_ (URL_MAX + 1 + SESSION_ID_MAX + 2)
 
 /* How provider CLIs open a URL, all of which must reach the agent: the
  * program $BROWSER names (Claude Code runs the value as one program path,
@@ -92,7 +94,7 @@ static void client_line(Client *c) {
                 client_answer(c, "ERR", "not an absolute http(s) URL");
                 return;
         }
-        if (login_id && (isempty(login_id) || strchr(login_id, ' '))) {
+        if (login_id && (isempty(login_id) || strlen(login_id) > SESSION_ID_MAX || strchr(login_id, ' '))) {
                 client_answer(c, "ERR", "bad login id");
                 return;
         }
@@ -302,7 +304,7 @@ int open_url_main(int argc, char **argv) {
         }
         /* A login id the agent set has no blank or line break; anything
          * else in the variable is not one, and is left out. */
-        if (login_id && (isempty(login_id) || login_id[strcspn(login_id, " \t\r\n")]))
+        if (login_id && (isempty(login_id) || strlen(login_id) > SESSION_ID_MAX || login_id[strcspn(login_id, " \t\r\n")]))
                 login_id = NULL;
         if (asprintf(&line, "%s%s%s\n", argv[1], login_id ? " " : "", login_id ?: "") < 0)
                 return log_error("open-url: out of memory."), 1;

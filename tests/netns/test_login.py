@@ -714,6 +714,20 @@ def test_browser_url_goes_to_its_own_login(make_env):
     e.assert_no_secrets()
 
 
+def test_longest_url_with_its_login(env):
+    """The longest URL the agent takes (8192 bytes) fits the control
+    socket's line with the longest login id after it, as without one."""
+    url = env.provider_url + "/acme/authorize?x=" + "a" * (8192 - len(env.provider_url) - 18)
+    assert len(url) == 8192
+    results = []
+    for login in (None, "L" * 128):
+        extra = {"VMBA_LOGIN_SESSION": login} if login else {}
+        r = env.ns.run("env", f"VMBA_CONTROL_SOCKET={env.dir}/control.sock",
+                       *[f"{k}={v}" for k, v in extra.items()], env.agent_bin, "open-url", url, check=False)
+        results.append((r.returncode, "line too long" in r.stderr))
+    assert results[0] == results[1] == (0, False), results
+
+
 def test_browser_url_without_its_login_is_never_a_guess(make_env):
     """An opener that lost the CLI's environment does not say whose URL it
     is: with one login waiting, the URL is that login's; with two, it is
