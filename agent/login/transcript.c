@@ -43,7 +43,8 @@ static bool secret_name(const char *k, size_t l) {
                                              "passwd", "key", "apikey", "auth", "authorization",
                                              "nonce", "session", "cookie" };
         static const char *const suffix[] = { "_token", "token", "_secret", "_key", "_verifier",
-                                              "_challenge", "_code", "password" };
+                                              "_challenge", "_code", "password", "_auth", "_authorization",
+                                              "_state", "_session", "_nonce", "_apikey", "_cookie" };
         char low[64];
 
         if (l == 0 || l >= sizeof low)
@@ -64,6 +65,13 @@ static bool secret_name(const char *k, size_t l) {
 
 static bool name_char(char c) {
         return isalnum((unsigned char)c) || c == '_' || c == '-';
+}
+
+/* Where a name may start: not inside a word, not at a '-' (--state= is
+ * the name state). */
+static bool name_start(const char *line, const char *p) {
+        return (isalnum((unsigned char)*p) || *p == '_') &&
+               (p == line || !(isalnum((unsigned char)p[-1]) || p[-1] == '_'));
 }
 
 /* Appends src[0..n) to the growing output. */
@@ -93,11 +101,11 @@ static const char *value_start(const char *line, const char *p, size_t nl, char 
 
         *ret_quote = 0;
         if (is_scheme(p, "Bearer"))
-                return v + 1;
+                return skip_blanks(v);
         if (!secret_name(p, nl))
                 return NULL;
-        if (nq && *v++ != nq)
-                return NULL; /* a quoted word, not a quoted name */
+        if (nq && *v == nq)
+                v++; /* a quoted name; else the quote opened a value such as 'code=…' */
         v = skip_blanks(v);
         if (*v != '=' && *v != ':')
                 return NULL;
@@ -108,8 +116,17 @@ static const char *value_start(const char *line, const char *p, size_t nl, char 
         }
         /* An HTTP header's value: what follows the scheme. */
         if (is_scheme(v, "Bearer") || is_scheme(v, "Basic"))
-                v = strchr(v, ' ') + 1;
+                v = skip_blanks(strchr(v, ' '));
         return v;
+}
+
+/* Up to the closing quote; a backslash escapes the next character. */
+static size_t quoted_len(const char *v, char quote) {
+        size_t n = 0;
+
+        while (v[n] && v[n] != quote)
+                n += v[n] == '\\' && v[n + 1] ? 2 : 1;
+        return n;
 }
 
 char *redact_secrets(const char *s) {
@@ -126,7 +143,7 @@ char *redact_secrets(const char *s) {
                 char quote;
 
                 /* A name: a run of name chars. */
-                if (!name_char(*p) || (p > s && name_char(p[-1]))) {
+                if (!name_start(s, p)) {
                         out_add(&o, &k, p, 1);
                         p++;
                         continue;
@@ -139,7 +156,7 @@ char *redact_secrets(const char *s) {
                         p += nl;
                         continue;
                 }
-                vl = quote ? strcspn(v, (char[]){ quote, '\0' }) : strcspn(v, "&# \t\r\n\"'<>,;)");
+                vl = quote ? quoted_len(v, quote) : strcspn(v, "&# \t\r\n\"'<>,;)");
                 out_add(&o, &k, p, (size_t)(v - p));
                 if (vl > 0)
                         out_add(&o, &k, REDACTED, strlen(REDACTED));

@@ -40,6 +40,15 @@ static void test_redact(void **state) {
         check_redact("x-api-key: k1 rest", "x-api-key: [REDACTED] rest");
         check_redact("Authorization: Basic dXNlcjpwdw==", "Authorization: Basic [REDACTED]");
         check_redact("authorization=Bearer abc", "authorization=Bearer [REDACTED]");
+        /* A quote that opens a value, not a name; escaped quotes; options,
+         * dashed names, blanks after the scheme. */
+        check_redact("body 'code=SECRET' and \"state=S2&x=1\"", "body 'code=[REDACTED]' and \"state=[REDACTED]&x=1\"");
+        check_redact("{\"password\": \"ab\\\"SECRET\"} x", "{\"password\": \"[REDACTED]\"} x");
+        check_redact("--state=S1 --apikey=K1 --nonce=N1", "--state=[REDACTED] --apikey=[REDACTED] --nonce=[REDACTED]");
+        check_redact("x-auth: A1 oauth-state=S3 user-session=U1",
+                     "x-auth: [REDACTED] oauth-state=[REDACTED] user-session=[REDACTED]");
+        check_redact("Proxy-Authorization: Basic X1", "Proxy-Authorization: Basic [REDACTED]");
+        check_redact("Authorization: Bearer  X2 end", "Authorization: Bearer  [REDACTED] end");
         /* A quoted word that is not a name, a name without a separator. */
         check_redact("\"token is missing\"", "\"token is missing\"");
         check_redact("the token expired", "the token expired");
