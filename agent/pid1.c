@@ -33,8 +33,9 @@ typedef struct MountPoint {
 
 static const MountPoint mount_table[] = {
         /* Each user sees only their own processes: Firefox's command line
-         * carries the URL it was started for (an OAuth authorize URL). */
-        { "proc", "/proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, "hidepid=invisible", 0555 },
+         * carries the URL it was started for (an OAuth authorize URL).
+         * "2" is "invisible" to 5.8+ and known to every kernel since 3.3. */
+        { "proc", "/proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, "hidepid=2", 0555 },
         { "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL, 0555 },
         { "devtmpfs", "/dev", "devtmpfs", MS_NOSUID | MS_STRICTATIME, "mode=0755", 0755 },
         { "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "mode=0620,gid=5,ptmxmode=0666", 0755 },
@@ -63,8 +64,8 @@ static int mount_missing(void) {
         if (!proc_mounted()) {
                 r = mount_one(&mount_table[0]);
                 if (r == -EINVAL) {
-                        /* A kernel before 5.8 knows no "invisible": a /proc
-                         * that shows too much beats none (run.c says so). */
+                        /* A kernel that refuses it: a /proc that shows too
+                         * much beats none (run.c says so). */
                         MountPoint plain = mount_table[0];
                         plain.options = NULL;
                         r = mount_one(&plain);

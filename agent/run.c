@@ -777,9 +777,10 @@ static bool private_sysv_ipc(bool is_pid1) {
 
 /* What a process can read of another user's: with /proc mounted without
  * hidepid=, every command line, Firefox's included (the OAuth authorize
- * URL it was started for, with its state).  PID 1 mounts it hidden; the
- * systemd unit asks for ProtectProc=invisible; elsewhere it is the
- * machine's, so this only says which it is. */
+ * URL it was started for, with its state).  PID 1 mounts it hidden (for
+ * the whole VM); the systemd unit asks for ProtectProc=invisible (for the
+ * unit: other units see the machine's /proc); elsewhere it is the
+ * machine's.  This says which /proc the services inherit. */
 static void log_proc_visibility(void) {
         _cleanup_(freep) char *mountinfo = NULL, *options = NULL;
         int r;
@@ -790,7 +791,7 @@ static void log_proc_visibility(void) {
         if (r < 0)
                 log_warning_errno(r, "Cannot tell how /proc is mounted: %m");
         else if (proc_options_hide_pids(options))
-                log_info("Users see only their own processes in /proc (%s).", options);
+                log_info("The services see only their own user's processes in /proc (%s).", options);
         else
                 log_warning("/proc shows every process and its command line to every user (%s): mount it with "
                             "hidepid=invisible (systemd: ProtectProc=invisible).", options);

@@ -213,7 +213,7 @@ def read_until(stream, text):
 
 # The agent says how /proc shows processes, one way or the other, before
 # it says it is starting (a line that ends the search either way).
-PROC_LINES = ("Users see only their own processes in /proc (", "/proc shows every process", " starting as PID 1.")
+PROC_LINES = ("The services see only their own user's processes in /proc (", "/proc shows every process", " starting as PID 1.")
 
 
 def test_pid1_without_http_keeps_running(agent_bin, workdir):
@@ -260,7 +260,7 @@ def test_pid1_mounts_proc_hiding_other_users(agent_bin, workdir):
         unshare, agent = start_pid1(ns, agent_bin, workdir, services, "--no-reboot", mount_proc=False,
                                     stderr=subprocess.PIPE, text=True)
         line = read_until(unshare.stderr, PROC_LINES)
-        assert "Users see only their own processes in /proc (" in line and "hidepid=invisible" in line, line
+        assert "The services see only their own user's processes in /proc (" in line and "hidepid=invisible" in line, line
         wait_until(lambda: os.path.exists(seen), 20, "the peek service's findings")
         with open(f"{seen}.pid") as f:
             own = f.read().strip()

@@ -142,12 +142,14 @@ def test_services_have_their_own_ipc_namespace(vm):
 
 
 def test_proc_hides_other_users_processes(vm):
-    # As PID 1 the agent mounts /proc with hidepid=invisible; under systemd
-    # the unit's ProtectProc=invisible gives the service such a /proc: no
-    # service sees another user's processes or command lines (Firefox's
-    # carries the OAuth URL).  Everything above ran with it.
+    # As PID 1 the agent mounts /proc with hidepid=invisible (every process
+    # of the VM is its descendant); under systemd the unit's
+    # ProtectProc=invisible gives the unit such a /proc: no service sees
+    # another user's processes or command lines (Firefox's carries the
+    # OAuth URL).  Everything above ran with it.
     text = vm.console_text()
-    assert re.search(r"Users see only their own processes in /proc \([^)]*hidepid=invisible", text), text[-3000:]
+    assert re.search(r"The services see only their own user's processes in /proc \([^)]*hidepid=invisible", text), \
+        text[-3000:]
     assert "/proc shows every process" not in text, text[-3000:]
 
 
