@@ -97,23 +97,55 @@ static void hosts_line(FILE *f, const IpcfgIface *named) {
                         HOSTS_MARKER);
 }
 
-static bool has_our_line(const char *text) {
+/* Our line in text and its length, or NULL. */
+static const char *our_line(const char *text, size_t *ret_len) {
         for (const char *p = text; p && *p;) {
                 size_t l = strcspn(p, "\n");
 
-                if (line_is_ours(p, l))
-                        return true;
+                if (line_is_ours(p, l)) {
+                        *ret_len = l;
+                        return p;
+                }
                 p += l + (p[l] == '\n');
         }
-        return false;
+        return NULL;
 }
 
-int ipcfg_hosts_text(const char *old, const IpcfgIface *named, char **ret) {
-        _cleanup_(freep) char *buf = NULL;
-        size_t size = 0;
-        bool add = named && named->address.family != AF_UNSPEC && !isempty(named->hostname);
+/* The first address the plan gives an interface, or NULL. */
+static const IpcfgAddr *plan_address(const IpcfgPlan *plan) {
+        for (size_t i = 0; i < MIN(plan->n_ifaces, (size_t)IPCFG_MAX_IFACES); i++)
+                if (plan->ifaces[i].address.family != AF_UNSPEC)
+                        return &plan->ifaces[i].address;
+        return NULL;
+}
 
-        if (!add && !has_our_line(old)) {
+/* Our old line's names (between the address and the marker) at address:
+ * a plan without a hostname keeps the machine's, which must resolve to
+ * where it is now (a restored clone's new address). */
+static void hosts_line_moved(FILE *f, const char *line, size_t len, const IpcfgAddr *address) {
+        size_t end = len - strlen(HOSTS_MARKER), start = 0;
+        char s[INET6_ADDRSTRLEN];
+
+        while (start < end && line[start] != ' ' && line[start] != '\t')
+                start++; /* the old address */
+        while (start < end && (line[start] == ' ' || line[start] == '\t'))
+                start++;
+        while (end > start && (line[end - 1] == ' ' || line[end - 1] == '\t'))
+                end--;
+        if (end > start)
+                fprintf(f, "%s\t%.*s %s\n", ipcfg_addr_to_string(address, s, sizeof s), (int)(end - start),
+                        line + start, HOSTS_MARKER);
+}
+
+int ipcfg_hosts_text(const char *old, const IpcfgPlan *plan, char **ret) {
+        _cleanup_(freep) char *buf = NULL;
+        const IpcfgIface *named = ipcfg_plan_hostname_iface(plan);
+        const IpcfgAddr *address = plan_address(plan);
+        size_t size = 0, ours_len = 0;
+        bool add = named && named->address.family != AF_UNSPEC;
+        const char *ours = our_line(old, &ours_len);
+
+        if (!add && !ours) {
                 *ret = NULL;
                 return 0;
         }
@@ -134,6 +166,8 @@ int ipcfg_hosts_text(const char *old, const IpcfgIface *named, char **ret) {
                 }
                 if (add)
                         hosts_line(f, named);
+                else if (address)
+                        hosts_line_moved(f, ours, ours_len, address);
                 if (fflush(f) != 0)
                         return -ENOMEM;
         }

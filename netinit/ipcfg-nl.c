@@ -588,7 +588,7 @@ static int file_update(const char *path, const char *content) {
 }
 
 /* resolv.conf as ipcfg_resolv_conf_text() composes it; left untouched
- * when the plan names neither a server nor a domain. */
+ * when the plan names no server. */
 static int resolv_conf_write(Applier *a, const IpcfgPlan *plan) {
         _cleanup_(freep) char *text = NULL;
         int r;
@@ -606,18 +606,21 @@ static int resolv_conf_write(Applier *a, const IpcfgPlan *plan) {
         return 0;
 }
 
-/* The old hosts file with our line replaced or dropped
- * (ipcfg_hosts_text()). */
-static int hosts_write(Applier *a, const IpcfgIface *ifc) {
+/* The old hosts file with our line replaced, moved or dropped
+ * (ipcfg_hosts_text()).  One too big to read is an error only when there
+ * is a hostname to add: without one, it is left as it is. */
+static int hosts_write(Applier *a, const IpcfgPlan *plan) {
         _cleanup_(freep) char *old = NULL, *content = NULL;
         int r;
 
         if (isempty(a->opts->hosts))
                 return 0;
         r = read_full_file(a->opts->hosts, FILE_MAX, &old, NULL);
+        if (r == -EFBIG && !ipcfg_plan_hostname_iface(plan))
+                return 0;
         if (r < 0 && r != -ENOENT)
                 return fail(a, r, "Failed to read %s", a->opts->hosts);
-        r = ipcfg_hosts_text(old, ifc, &content);
+        r = ipcfg_hosts_text(old, plan, &content);
         if (r > 0)
                 r = file_update(a->opts->hosts, content);
         if (r < 0)
@@ -679,7 +682,7 @@ static int apply_all(Applier *a, const IpcfgPlan *plan) {
                         return r;
         }
         if ((r = hostname_apply(a, named)) < 0 || (r = resolv_conf_write(a, plan)) < 0 ||
-            (r = hosts_write(a, named)) < 0)
+            (r = hosts_write(a, plan)) < 0)
                 return r;
         if (any_unsupported)
                 return fail(a, -EOPNOTSUPP, "%s", unsupported);

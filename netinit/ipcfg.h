@@ -115,11 +115,12 @@ int ipcfg_resolv_conf_text(const IpcfgPlan *plan, char **ret);
 
 /* /etc/hosts: old (NULL: no file) without the line an earlier run added,
  * then `<address>\t[<fqdn> ]<hostname> # vm-browser-agent netinit` for
- * named (ipcfg_plan_hostname_iface()) when it has an address and a
- * hostname.  Nothing to write when there is neither a line to add nor
- * one of ours to drop (a re-apply without a hostname drops it: it named
- * the address being replaced). */
-int ipcfg_hosts_text(const char *old, const IpcfgIface *named, char **ret);
+ * the plan's hostname interface (ipcfg_plan_hostname_iface()) when it has
+ * an address.  A plan without a hostname keeps the names of our earlier
+ * line at its first address (a restored clone keeps its hostname, at its
+ * new address), or drops the line when it has no address.  Nothing to
+ * write when there is neither a line to add nor one of ours. */
+int ipcfg_hosts_text(const char *old, const IpcfgPlan *plan, char **ret);
 
 /* Applier (ipcfg-nl.c).  Paths may be redirected for tests and image
  * builds; NULL members mean the defaults in ipcfg_apply_options_default(). */

@@ -75,23 +75,21 @@ static size_t count_ours(const char *t) {
 static void check_hosts(const IpcfgPlan *p, const char *old) {
         const IpcfgIface *named = ipcfg_plan_hostname_iface(p);
         char *t = NULL, *again = NULL;
-        int r = ipcfg_hosts_text(old, named, &t);
-
-        bool add = named && named->address.family != 0 && named->hostname[0];
+        int r = ipcfg_hosts_text(old, p, &t);
+        size_t ours;
 
         CHECK((r == 0 && !t) || (r == 1 && t));
         if (!t)
                 return;
-        if (!add) {
-                /* Only our old line dropped: nothing of ours, and nothing more to do. */
-                CHECK(count_ours(t) == 0);
-                CHECK(ipcfg_hosts_text(t, named, &again) == 0 && !again);
-                free(t);
-                return;
+        ours = count_ours(t);
+        /* A hostname with an address: its line; else ours moved or dropped. */
+        CHECK(ours <= 1 && (!named || named->address.family == 0 || ours == 1));
+        if (ours == 0)
+                CHECK(ipcfg_hosts_text(t, p, &again) == 0 && !again);
+        else {
+                CHECK(strlen(t) > strlen(MARKER) + 1 && streq(t + strlen(t) - strlen(MARKER) - 1, MARKER "\n"));
+                CHECK(ipcfg_hosts_text(t, p, &again) == 1 && streq(again, t));
         }
-        CHECK(count_ours(t) == 1);
-        CHECK(strlen(t) > strlen(MARKER) + 1 && streq(t + strlen(t) - strlen(MARKER) - 1, MARKER "\n"));
-        CHECK(ipcfg_hosts_text(t, named, &again) == 1 && streq(again, t));
         free(again);
         free(t);
 }

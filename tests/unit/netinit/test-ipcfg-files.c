@@ -92,11 +92,16 @@ static const HostsCase hosts_cases[] = {
         { "ip=::::vm:eth0:dhcp ip=10.0.0.3:::24:vm2:eth1:off", LOCAL, NULL },
         { "", LOCAL, NULL },
         /* A re-apply without a hostname (a restored clone's new address):
-         * our line named the old address and goes; the others stay. */
-        { "ip=10.0.0.9:::24::eth0:off", LOCAL FC_LINE, LOCAL },
+         * the machine keeps its hostname, so our line keeps its names at
+         * the new address; without an address it goes.  The others stay. */
+        { "ip=10.0.0.9:::24::eth0:off", LOCAL FC_LINE, LOCAL "10.0.0.9\tdemo-vm.example.test demo-vm" MARK },
         { "ip=10.0.0.9:::24::eth0:off", "127.0.0.1\tlocalhost\n" FC_LINE "::1\tlocalhost ip6-localhost",
-          LOCAL },
+          LOCAL "10.0.0.9\tdemo-vm.example.test demo-vm" MARK },
+        { "ip=[fd00::9]:::64::eth0:off", "10.1.1.1   vm1  \t # vm-browser-agent netinit", "fd00::9\tvm1" MARK },
         { "", FC_LINE, "" },
+        { "ip=eth0:dhcp", LOCAL FC_LINE, LOCAL },
+        /* Our line with no names is not moved. */
+        { "ip=10.0.0.9:::24::eth0:off", LOCAL "10.1.1.1 # vm-browser-agent netinit\n", LOCAL },
 };
 
 static void parse(const char *cmdline, IpcfgPlan *plan) {
@@ -134,7 +139,7 @@ static void test_hosts(void **state) {
         int r;
 
         parse(c->cmdline, &plan);
-        r = ipcfg_hosts_text(c->old, ipcfg_plan_hostname_iface(&plan), &text);
+        r = ipcfg_hosts_text(c->old, &plan, &text);
         if (!c->text) {
                 assert_int_equal(r, 0);
                 assert_null(text);
@@ -143,7 +148,7 @@ static void test_hosts(void **state) {
         assert_int_equal(r, 1);
         assert_string_equal(text, c->text);
         /* A second run over its own result changes nothing. */
-        r = ipcfg_hosts_text(text, ipcfg_plan_hostname_iface(&plan), &again);
+        r = ipcfg_hosts_text(text, &plan, &again);
         if (strstr(c->text, MARK)) {
                 assert_int_equal(r, 1);
                 assert_string_equal(again, text);
@@ -160,7 +165,7 @@ static void test_hostname_iface(void **state) {
         assert_ptr_equal(ipcfg_plan_hostname_iface(&plan), &plan.ifaces[1]);
         parse("ip=eth0:dhcp", &plan);
         assert_null(ipcfg_plan_hostname_iface(&plan));
-        assert_int_equal(ipcfg_hosts_text("x\n", NULL, &(char *){ NULL }), 0);
+        assert_int_equal(ipcfg_hosts_text("x\n", &plan, &(char *){ NULL }), 0);
 }
 
 int main(void) {
