@@ -5,12 +5,16 @@
 #include "url-util.h"
 
 static bool port_ok(const char *p, const char *end) {
+        unsigned long port = 0;
+
         if (end - p < 1 || end - p > 5)
                 return false;
-        for (; p < end; p++)
+        for (; p < end; p++) {
                 if (*p < '0' || *p > '9')
                         return false;
-        return true;
+                port = port * 10 + (unsigned long)(*p - '0');
+        }
+        return port <= 65535;
 }
 
 /* host[:port] of n bytes: no userinfo ("https://expected.example@evil/"
@@ -29,8 +33,8 @@ static bool authority_ok(const char *a, size_t n) {
                         return false;
         } else {
                 colon = memchr(a, ':', n);
-                if (colon == a)
-                        return false; /* no host */
+                if (colon == a || memchr(a, '[', n) || memchr(a, ']', n))
+                        return false; /* no host, or brackets not around one */
         }
         return !colon || port_ok(colon + 1, end);
 }

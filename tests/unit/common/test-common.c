@@ -433,6 +433,9 @@ static void test_http_url_is_valid(void **state) {
         assert_false(http_url_is_valid("http://127.0.0.1:80.evil.example/"));
         assert_false(http_url_is_valid("http://127.0.0.1:/"));
         assert_false(http_url_is_valid("http://127.0.0.1:123456/"));
+        assert_false(http_url_is_valid("http://127.0.0.1:65536/"));
+        assert_false(http_url_is_valid("http://a[b/"));
+        assert_false(http_url_is_valid("http://a]:80/"));
         assert_false(http_url_is_valid("http://a:b:80/"));
         assert_false(http_url_is_valid("http://:80/"));
         assert_false(http_url_is_valid("http://[]/"));
