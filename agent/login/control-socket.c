@@ -19,9 +19,9 @@
 
 #include "control-socket.h"
 #include "fileio.h"
-#include "session-fsm.h"
 #include "log.h"
 #include "macro.h"
+#include "session-fsm.h"
 #include "socket-util.h"
 #include "time-util.h"
 #include "url-util.h"
@@ -304,7 +304,8 @@ int open_url_main(int argc, char **argv) {
         }
         /* A login id the agent set has no blank or line break; anything
          * else in the variable is not one, and is left out. */
-        if (login_id && (isempty(login_id) || strlen(login_id) > SESSION_ID_MAX || login_id[strcspn(login_id, " \t\r\n")]))
+        if (login_id && (isempty(login_id) || strlen(login_id) > SESSION_ID_MAX ||
+                         login_id[strcspn(login_id, " \t\r\n")]))
                 login_id = NULL;
         if (asprintf(&line, "%s%s%s\n", argv[1], login_id ? " " : "", login_id ?: "") < 0)
                 return log_error("open-url: out of memory."), 1;
