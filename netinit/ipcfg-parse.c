@@ -70,6 +70,7 @@ typedef struct Entry {
         IpcfgAddr client, server, gateway, dns0, dns1, ntp0;
         int prefix; /* -1: not given */
         int prefix_family; /* the address family field 4 was read for */
+        const char *key;   /* "ip" or "nfsaddrs", whichever gave it last: its errors name it */
         bool has_hostname;
         char hostname[IPCFG_HOSTNAME_MAX + 1];
         char domain[IPCFG_HOSTNAME_MAX + 1];
@@ -694,9 +695,11 @@ static int handle_ip(State *st, const char *key, const char *val) {
         r = parse_ip_value(st, val, &e);
         if (r < 0)
                 return r;
+        e.key = key;
         for (size_t i = 0; i < st->n_entries; i++)
                 if (streq(st->entries[i].device, e.device)) {
                         entry_merge(&st->entries[i], &e);
+                        st->entries[i].key = key;
                         return 0;
                 }
         if (st->n_entries >= IPCFG_MAX_IFACES)
@@ -837,8 +840,8 @@ int ipcfg_parse_cmdline(const char *cmdline, IpcfgPlan *ret, IpcfgError *ret_err
         r = parse_args(&st, buf);
         if (r < 0)
                 return r;
-        st.key = "ip";
         for (size_t k = 0; k < st.n_entries; k++) {
+                st.key = st.entries[k].key ?: "ip";
                 r = entry_finish(&st, &st.entries[k], &plan.ifaces[k]);
                 if (r < 0)
                         return r;

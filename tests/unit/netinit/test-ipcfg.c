@@ -392,6 +392,8 @@ static const Case cases[] = {
         ERR("ip=e0:dhcp ip=e1:dhcp ip=e2:dhcp ip=e3:dhcp ip=e4:dhcp ip=e5:dhcp ip=e6:dhcp ip=e7:dhcp ip=e8:dhcp",
             "ip=: invalid value \"e8:dhcp\": more than 8 interfaces"),
         ERR("nfsaddrs=10.0.0.2:::255.0.0.255", "nfsaddrs=: field 4 (netmask): invalid value \"255.0.0.255\": not contiguous"),
+        /* Errors found once every entry is in name the key that gave it. */
+        ERR("nfsaddrs=240.0.0.1", "nfsaddrs=: field 1 (client): invalid value \"240.0.0.1\": no classful netmask for a class E address"),
 
         ERR("ip=dhcp nameserver=1.2.3", "nameserver=: invalid value \"1.2.3\": not a dotted quad"),
         ERR("nameserver=", "nameserver=: invalid value \"\": not an address"),
