@@ -104,7 +104,7 @@ static void client_line(Client *c) {
                 client_answer(c, "ERR", strerror(-r));
                 return;
         }
-        log_info("open-url request from a CLI: %s.", method);
+        log_info("open-url request from a CLI (%s): %s.", login_id ? "its login named" : "no login named", method);
         client_answer(c, "OK", method);
 }
 

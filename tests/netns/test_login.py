@@ -528,7 +528,7 @@ def test_every_opener_reaches_the_agent(make_env, opener):
     s = sid()
     status, started = e.json("POST", "/auth/acme_cli", {"sessionId": s})
     assert status == 200 and started.get("oauthUrl", "").startswith(f"{e.provider_url}/acme/authorize?"), started
-    assert e.agent.log_lines("open-url request from a CLI: session.")
+    assert e.agent.log_lines("open-url request from a CLI (its login named): session.")
     assert e.browse(started["oauthUrl"])[0] == 200
     e.wait_status(s, lambda code, b: b.get("authenticated"))
     e.assert_no_secrets()
@@ -1089,8 +1089,8 @@ def test_codex_login_through_firefox(make_env):
     # the URL and the fake CLI's listener got the code from it.  The
     # CLI's own $BROWSER call with the same URL opened no second tab.
     assert len(e.agent.log_lines("authorize URL opened (browser_launch)")) == 1
-    assert e.agent.log_lines("open-url request from a CLI: session.")
-    assert not e.agent.log_lines("open-url request from a CLI: keyboard_navigation")
+    assert e.agent.log_lines("open-url request from a CLI (its login named): session.")
+    assert not e.agent.log_lines("keyboard_navigation")
     # Captured: the browser is closed.
     wait_until(lambda: e.agent.try_services().get("firefox", {}).get("state") == "inactive",
                30, "firefox stopped after the capture")

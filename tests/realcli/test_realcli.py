@@ -210,6 +210,8 @@ def callback(rc, provider, url, code=None):
 def test_real_cli_login(rc, provider):
     prefix, key, _, (token_host, token_path) = CASES[provider]
     sid = f"realcli-{provider}"
+    named = "open-url request from a CLI (its login named): session."
+    before = len(rc.agent.log_lines(named))
     status, started = rc.api("POST", f"/auth/{provider}", {"sessionId": sid})
     assert status == 200 and "oauthUrl" in started, started
     url = started["oauthUrl"]
@@ -218,6 +220,9 @@ def test_real_cli_login(rc, provider):
         # The URL the CLI printed is its paste-a-code link; this one came
         # through $BROWSER and redirects to its own listener.
         assert "redirect_uri=http%3A%2F%2Flocalhost%3A" in url
+    # The real CLI's opener ($BROWSER, or xdg-open for Gemini CLI) kept
+    # the CLI's environment: the URL came with the login it is for.
+    wait_until(lambda: len(rc.agent.log_lines(named)) > before, 20, f"{provider}'s opener naming its login")
     code = callback(rc, provider, url)
     wait_until(lambda: rc.api("GET", f"/credentials/status?sessionId={sid}")[1].get("authenticated"),
                60, f"{provider} authenticated")
