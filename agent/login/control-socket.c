@@ -94,7 +94,7 @@ static void client_line(Client *c) {
                 client_answer(c, "ERR", "not an absolute http(s) URL");
                 return;
         }
-        if (login_id && (isempty(login_id) || strlen(login_id) > SESSION_ID_MAX || strchr(login_id, ' '))) {
+        if (login_id && !session_id_is_valid(login_id)) {
                 client_answer(c, "ERR", "bad login id");
                 return;
         }
@@ -302,10 +302,9 @@ int open_url_main(int argc, char **argv) {
                 log_error_errno(errno, "open-url: cannot reach the agent at %s: %m", path);
                 return 1;
         }
-        /* A login id the agent set has no blank or line break; anything
-         * else in the variable is not one, and is left out. */
-        if (login_id && (isempty(login_id) || strlen(login_id) > SESSION_ID_MAX ||
-                         login_id[strcspn(login_id, " \t\r\n")]))
+        /* The agent sets a session id there; anything else in the variable
+         * is not one, and is left out. */
+        if (login_id && !session_id_is_valid(login_id))
                 login_id = NULL;
         if (asprintf(&line, "%s%s%s\n", argv[1], login_id ? " " : "", login_id ?: "") < 0)
                 return log_error("open-url: out of memory."), 1;
