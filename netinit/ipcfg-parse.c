@@ -447,6 +447,14 @@ static int fail_addr(State *st, int field, const char *name, const IpcfgAddr *a,
         return fail(st, field, name, (Span){ buf, strlen(buf) }, reason);
 }
 
+/* A prefix length the netmask field settled on, refused (field 4). */
+static int fail_prefix(State *st, int prefix, const char *reason) {
+        char buf[16];
+
+        snprintf(buf, sizeof buf, "%d", prefix);
+        return fail(st, 4, "netmask", (Span){ buf, strlen(buf) }, reason);
+}
+
 static const char *const kernel_names[] = {
         NULL, "client", "server", "gateway", "netmask", "hostname",
         "device", "autoconf", "dns0", "dns1", "ntp0",
@@ -516,8 +524,9 @@ static int parse_kernel_addrs(State *st, const Span *g, Entry *e) {
         r = check(st, parse_addr(g[1], false, &e->client), 1, "client", g[1]);
         if (r < 0)
                 return r;
-        if (client_refusal(&e->client))
-                return fail(st, 1, "client", g[1], client_refusal(&e->client));
+        r = check(st, client_refusal(&e->client), 1, "client", g[1]);
+        if (r < 0)
+                return r;
         r = check(st, parse_addr(g[2], false, &e->server), 2, "server", g[2]);
         if (r < 0)
                 return r;
@@ -761,13 +770,8 @@ static int entry_finish(State *st, const Entry *e, IpcfgIface *ret) {
 
         /* Merged entries: a netmask read for one family does not carry
          * over to a later client of the other. */
-        if (i.prefix >= 0 && e->client.family != AF_UNSPEC && e->prefix_family != e->client.family) {
-                char buf[16];
-
-                snprintf(buf, sizeof buf, "%d", i.prefix);
-                return fail(st, 4, "netmask", (Span){ buf, strlen(buf) },
-                            "given for an address of the other family");
-        }
+        if (i.prefix >= 0 && e->client.family != AF_UNSPEC && e->prefix_family != e->client.family)
+                return fail_prefix(st, i.prefix, "given for an address of the other family");
         if (e->client.family == AF_INET && i.prefix < 0) {
                 uint32_t v = ntohl(e->client.in.s_addr);
 
@@ -783,12 +787,8 @@ static int entry_finish(State *st, const Entry *e, IpcfgIface *ret) {
                                          "no classful netmask for a class E address");
         } else if (e->client.family == AF_INET6 && i.prefix < 0)
                 i.prefix = 128; /* systemd and dracut: a host address */
-        if (e->client.family == AF_INET && i.prefix > 32) {
-                char buf[16];
-
-                snprintf(buf, sizeof buf, "%d", i.prefix);
-                return fail(st, 4, "netmask", (Span){ buf, strlen(buf) }, "prefix length out of range");
-        }
+        if (e->client.family == AF_INET && i.prefix > 32)
+                return fail_prefix(st, i.prefix, "prefix length out of range");
         if (e->client.family != AF_UNSPEC && e->gateway.family != AF_UNSPEC &&
             e->client.family != e->gateway.family)
                 return fail_addr(st, 3, "gateway", &e->gateway, "address family differs from the client's");
