@@ -1,9 +1,11 @@
 /* Reading what /proc says: pure parsing of the text of /proc/PID/status,
  * which (unlike the owner of /proc/PID) gives the real uid of a process
- * that made itself non-dumpable, and of /proc/self/mountinfo. */
+ * that made itself non-dumpable, of /proc/self/mountinfo, and a search of
+ * /proc/PID/environ. */
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 typedef struct ProcStatus {
@@ -27,3 +29,10 @@ int proc_mountinfo_find(const char *mountinfo, const char *path, char **ret_opti
 /* Whether proc's super options hide processes (and their command lines)
  * from other users: hidepid= other than off (0). */
 bool proc_options_hide_pids(const char *options);
+
+/* Streaming search of /proc/PID/environ (the environment the process was
+ * exec'd with: NUL-terminated "KEY=value" entries) for one whole entry:
+ * feed the file's bytes in pieces of any size, *state 0 before the first;
+ * true once an entry equal to entry has ended (its NUL read), and from
+ * then on.  Never true for an empty entry. */
+bool proc_environ_feed(const char *entry, size_t *state, const char *buf, size_t n);

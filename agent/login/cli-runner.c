@@ -37,6 +37,7 @@ struct CliRunner {
         CliRunnerCallbacks cb;
         void *userdata;
         pid_t pid;          /* 0 once exited */
+        char *marker;       /* its login's entry in its environment, or NULL */
         int master;         /* pty master or pipe read end */
         sd_event_source *io, *kill_timer, *stop_timer;
         Screen *screen;
@@ -212,6 +213,23 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         return 0;
 }
 
+/* What the CLI started in a session of its own (setsid(), Node's detached
+ * spawn) is not in its process group, and would go on after the login;
+ * it is found by the login's entry in its environment. */
+static void signal_left_behind(CliRunner *r, pid_t group, int sig) {
+        int n;
+
+        if (!r->marker)
+                return;
+        n = launcher_signal_marked(r->launcher, r->marker, group, sig);
+        if (n < 0)
+                log_warning_errno(n, "Provider CLI %s: could not look for processes it left outside its process group: %m",
+                                  r->provider->id);
+        else if (n > 0)
+                log_info("Provider CLI %s: sent %s to %d process(es) it left outside its process group.",
+                         r->provider->id, sig == SIGKILL ? "SIGKILL" : "SIGTERM", n);
+}
+
 static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
         CliRunner *r = userdata;
         char b[64];
@@ -224,6 +242,7 @@ static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
          * a process that took the number since the reap would have to
          * have made itself a group leader in between. */
         (void)kill(-pid, SIGKILL);
+        signal_left_behind(r, pid, SIGKILL);
         r->pid = 0;
         r->kill_timer = sd_event_source_disable_unref(r->kill_timer);
         r->stop_timer = sd_event_source_disable_unref(r->stop_timer);
@@ -272,6 +291,10 @@ int cli_runner_start(sd_event *e, const Launcher *launcher, const CliRunnerOptio
                 return -ENOMEM;
         *r = (CliRunner) { .event = e, .launcher = launcher, .provider = o->provider, .cb = *cb, .userdata = userdata,
                            .master = -EBADF };
+        if (o->login_id && asprintf(&r->marker, "%s=%s", OPEN_URL_SESSION_ENV, o->login_id) < 0) {
+                r->marker = NULL;
+                return -ENOMEM;
+        }
         prompt_matcher_init(&r->prompts, o->provider->prompts, o->provider->n_prompts);
         /* Without a PTY nothing turns the CLI's "\n" into "\r\n". */
         k = screen_new(PTY_ROWS, PTY_COLS, o->provider->pty ? 0 : SCREEN_NEWLINE, &r->screen);
@@ -303,6 +326,7 @@ void cli_runner_stop(CliRunner *r) {
                 return;
         (void)kill(-r->pid, SIGTERM);
         (void)kill(-r->pid, SIGCONT);
+        signal_left_behind(r, r->pid, SIGTERM);
         if (sd_event_add_time_relative(r->event, &r->kill_timer, CLOCK_MONOTONIC, KILL_GRACE_USEC,
                                        0, on_kill_timer, r) < 0)
                 (void)kill(-r->pid, SIGKILL);
@@ -333,6 +357,7 @@ CliRunner *cli_runner_free(CliRunner *r) {
                 /* Nobody will wait for the grace period: kill now, the reaper
                  * collects it without us. */
                 (void)kill(-r->pid, SIGKILL);
+                signal_left_behind(r, r->pid, SIGKILL);
                 launcher_forget(r->launcher, r->pid);
         }
         sd_event_source_disable_unref(r->io);
@@ -341,6 +366,7 @@ CliRunner *cli_runner_free(CliRunner *r) {
         safe_close(r->master);
         screen_free(r->screen);
         transcript_free(r->transcript);
+        free(r->marker);
         explicit_bzero(r, sizeof *r);
         free(r);
         return NULL;

@@ -6,7 +6,10 @@
  * answered, and a redacted transcript is kept.  Stopping kills the whole
  * process group (SIGTERM, SIGKILL after a grace period); when the CLI
  * (the group's leader) has exited, whatever is left of its group is
- * killed too: the login is over for all of it. */
+ * killed too: the login is over for all of it.  So is what it started in
+ * a session of its own, found by the login's entry in its environment
+ * (Launcher.signal_marked): SIGTERM with the group, SIGKILL once the CLI
+ * has exited or the runner goes. */
 #pragma once
 
 #include <stdbool.h>

@@ -1,10 +1,12 @@
 /* Implementation of children.h: the pid -> handler registry and the reaper.
  * A linked list: the agent has a handful of children at a time. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -110,11 +112,16 @@ static void launch_forget(void *ctx, pid_t pid) {
         children_unwatch(ctx, pid);
 }
 
-Launcher children_launcher(Children *c) {
-        return (Launcher){ .start = launch_start, .forget = launch_forget, .ctx = c };
+static int launch_signal_marked(void *ctx, const char *env_entry, pid_t skip_pgid, int sig) {
+        return children_signal_marked(env_entry, skip_pgid, sig);
 }
 
-#define KILL_UID_PASSES 32
+Launcher children_launcher(Children *c) {
+        return (Launcher){ .start = launch_start, .forget = launch_forget, .signal_marked = launch_signal_marked,
+                           .ctx = c };
+}
+
+#define KILL_PASSES 32
 
 typedef struct ProcEntry {
         pid_t pid;
@@ -174,14 +181,33 @@ static bool descends_from(const ProcEntry *v, size_t n, pid_t pid, pid_t ancesto
         return false;
 }
 
-int children_kill_uid(uid_t uid) {
+/* Whether the process behind dir (its /proc directory) still is the one
+ * the snapshot saw (same parent and uid; not a pid reused since) and is
+ * one the caller wants. */
+typedef bool (*ProcMatchFn)(int dir, pid_t pid, const ProcStatus *st, const void *userdata);
+
+static bool still_the_one(int dir, const ProcEntry *e, ProcMatchFn match, const void *userdata) {
+        _cleanup_(freep) char *text = NULL;
+        _cleanup_(closep) int fd = openat(dir, "status", O_RDONLY | O_CLOEXEC);
+        ProcStatus st;
+
+        if (fd < 0 || read_full_fd(fd, 16384, &text, NULL) < 0 || proc_status_parse(text, &st) < 0)
+                return false;
+        return st.ppid == e->st.ppid && st.uid == e->st.uid && st.state != 'Z' && match(dir, e->pid, &st, userdata);
+}
+
+/* Signals each live descendant of this process that match() accepts, and
+ * looks again until a pass finds no new one (a child forked meanwhile).
+ * The signal goes through a pidfd taken before the checks read the
+ * process's /proc directory: a read that succeeds after the pidfd was
+ * taken proves the pidfd names that process, never one that took its pid
+ * since.  The number signalled, or -errno. */
+static int signal_descendants(ProcMatchFn match, const void *userdata, int sig) {
         _cleanup_(freep) pid_t *done = NULL;
         size_t n_done = 0;
         pid_t self = getpid();
 
-        if (uid == 0)
-                return -EPERM;
-        for (unsigned pass = 0; pass < KILL_UID_PASSES; pass++) {
+        for (unsigned pass = 0; pass < KILL_PASSES; pass++) {
                 _cleanup_(freep) ProcEntry *v = NULL;
                 size_t n = 0;
                 bool found = false;
@@ -190,25 +216,75 @@ int children_kill_uid(uid_t uid) {
                 if (r < 0)
                         return r;
                 for (size_t i = 0; i < n; i++) {
+                        _cleanup_(closep) int dir = -EBADF, pidfd = -EBADF;
+                        char path[64];
                         bool seen = false;
 
-                        if (v[i].st.uid != uid || v[i].st.state == 'Z' || v[i].pid == self ||
-                            !descends_from(v, n, v[i].pid, self))
+                        if (v[i].st.state == 'Z' || v[i].pid == self || !descends_from(v, n, v[i].pid, self))
                                 continue;
                         for (size_t k = 0; k < n_done && !seen; k++)
                                 seen = done[k] == v[i].pid;
                         if (seen)
+                                continue;
+                        snprintf(path, sizeof path, "/proc/%d", (int)v[i].pid);
+                        dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        if (dir < 0)
+                                continue;
+                        pidfd = pidfd_open(v[i].pid, 0);
+                        if (pidfd < 0 || !still_the_one(dir, &v[i], match, userdata))
                                 continue;
                         pid_t *nd = realloc(done, (n_done + 1) * sizeof *done);
                         if (!nd)
                                 return -ENOMEM;
                         done = nd;
                         done[n_done++] = v[i].pid;
-                        (void)kill(v[i].pid, SIGKILL);
+                        (void)pidfd_send_signal(pidfd, sig, NULL, 0);
                         found = true;
                 }
                 if (!found)
                         break;
         }
         return (int)n_done;
+}
+
+static bool uid_is(int dir, pid_t pid, const ProcStatus *st, const void *userdata) {
+        return st->uid == *(const uid_t *)userdata;
+}
+
+int children_kill_uid(uid_t uid) {
+        if (uid == 0)
+                return -EPERM;
+        return signal_descendants(uid_is, &uid, SIGKILL);
+}
+
+typedef struct Marked {
+        const char *entry;
+        pid_t skip_pgid;
+} Marked;
+
+/* Not in the group left out, and the environment it was exec'd with holds
+ * the entry.  Read in pieces: its size has no limit worth allocating for. */
+static bool environ_has(int dir, pid_t pid, const ProcStatus *st, const void *userdata) {
+        const Marked *m = userdata;
+        _cleanup_(closep) int fd = -EBADF;
+        char buf[4096];
+        size_t state = 0;
+        bool found = false;
+        ssize_t n;
+
+        if (m->skip_pgid > 0 && getpgid(pid) == m->skip_pgid)
+                return false;
+        fd = openat(dir, "environ", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        while (!found && (n = read(fd, buf, sizeof buf)) > 0)
+                found = proc_environ_feed(m->entry, &state, buf, (size_t)n);
+        explicit_bzero(buf, sizeof buf);
+        return found;
+}
+
+int children_signal_marked(const char *env_entry, pid_t skip_pgid, int sig) {
+        if (!env_entry || !strchr(env_entry, '='))
+                return -EINVAL;
+        return signal_descendants(environ_has, &(Marked){ .entry = env_entry, .skip_pgid = skip_pgid }, sig);
 }

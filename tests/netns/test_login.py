@@ -8,6 +8,7 @@ import http.client
 import json
 import os
 import re
+import select
 import shutil
 import socket
 import struct
@@ -777,6 +778,52 @@ def test_homes_removed_when_sessions_expire(make_env):
         e.assert_no_secrets()
     finally:
         shutil.rmtree(outside, ignore_errors=True)
+
+
+@pytest.mark.parametrize("end", ["cli-exits", "session-expires"])
+def test_what_a_cli_left_outside_its_group_goes_with_the_login(make_env, end):
+    """A helper the CLI started in a session of its own (setsid(), Node's
+    detached spawn), ignoring SIGTERM, is not in the CLI's process group:
+    it is found by its login's entry in its environment and killed once
+    the CLI exits, by itself after the sign-in or stopped at expiry.  A
+    process that is not the agent's with the same entry (another agent's
+    login of that name on this machine) is left alone."""
+    helpers = tempfile.mkdtemp(prefix="vmba-helpers-", dir="/var/tmp")
+    ttl = int(6 * DEADLINE_SCALE)
+    e = make_env(sets=(f"session_ttl_s={ttl}",), provider_env={"FAKE_CLI_HELPER": helpers})
+    s = sid()
+    bystander = subprocess.Popen(["/bin/sleep", "1000"], env={"VMBA_LOGIN_SESSION": s})
+    try:
+        provider = "codex" if end == "cli-exits" else "gemini_cli"
+        status, started = e.json("POST", f"/auth/{provider}", {"sessionId": s})
+        assert status == 200 and "oauthUrl" in started, started
+        path = os.path.join(helpers, f"helper-{s}")
+        wait_until(lambda: os.path.exists(path), 20, "the CLI's helper started")
+        with open(path) as f:
+            helper = int(f.read())
+        pidfd = os.pidfd_open(helper)
+        try:
+            with open(f"/proc/{helper}/environ", "rb") as f:
+                assert f"VMBA_LOGIN_SESSION={s}".encode() in f.read().split(b"\0")
+            assert os.getsid(helper) == helper  # out of the CLI's group and session
+            if end == "cli-exits":
+                assert e.browse(started["oauthUrl"])[0] == 200
+                e.wait_status(s, lambda code, b: b.get("authenticated"))
+            else:
+                assert e.wait_status(s, lambda code, b: b.get("failed"), timeout=ttl + 20) == \
+                    {"authenticated": False, "failed": True, "error": "Session expired"}
+            wait_until(lambda: not cli_pids(e), 20, "the CLI gone")
+            assert select.select([pidfd], [], [], 20 * DEADLINE_SCALE)[0], "the helper is still running"
+        finally:
+            os.close(pidfd)
+        assert bystander.poll() is None
+        assert re.search(r"Provider CLI \S+: sent SIGKILL to 1 process\(es\) it left outside its process group",
+                         e.agent.log_text())
+        e.assert_no_secrets()
+    finally:
+        bystander.kill()
+        bystander.wait()
+        shutil.rmtree(helpers, ignore_errors=True)
 
 
 def test_auth_callback_forwarded(env):

@@ -233,12 +233,30 @@ def test_real_cli_login(rc, provider):
     assert rc.api("GET", f"/credentials/get?sessionId={sid}")[0] == 404
     # Delivered once; the file goes with the login's HOME.
     wait_until(lambda: not os.path.lexists(got["credPath"]), 30, "the credential file removed")
+    # And every process of the login: the CLI's group and whatever it
+    # started outside it (found, as the agent finds them, by the login's
+    # entry in their environment).
+    wait_until(lambda: not marked(sid), 30, f"every process of the {provider} login gone")
     # The CLI exchanged exactly our code with the stand-in.
     exchanges = [r for r in rc.standin_requests()
                  if (r["host"], r["method"], r["path"]) == (token_host, "POST", token_path) and code in r["body"]]
     assert len(exchanges) == 1, [(r["host"], r["path"]) for r in rc.standin_requests()]
     # Telemetry stays off with the shipped settings.
     assert not telemetry(rc), telemetry(rc)
+
+
+def marked(sid):
+    """The processes on this machine whose environment names login sid."""
+    entry = f"VMBA_LOGIN_SESSION={sid}".encode()
+    found = []
+    for p in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{p}/environ", "rb") as f:
+                if entry in f.read().split(b"\0"):
+                    found.append(int(p))
+        except OSError:
+            pass
+    return found
 
 
 def telemetry(rc):

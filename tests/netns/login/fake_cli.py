@@ -55,7 +55,11 @@ answers the browser and exits 0 (a login that wrote no credentials);
 FAKE_CLI_OPEN_GATE=1: the opener runs only once the test opens the FIFO
 $HOME/.open-gate for writing (so a test orders two logins' openers);
 FAKE_CLI_OPENER_NO_LOGIN=1: the opener runs without $VMBA_LOGIN_SESSION
-(a CLI that gives its opener an environment of its own)."""
+(a CLI that gives its opener an environment of its own);
+FAKE_CLI_HELPER=DIR: first start a helper in a session of its own (as
+Node's spawn({detached: true})) with the CLI's environment, that ignores
+SIGTERM and writes its pid to DIR/helper-$VMBA_LOGIN_SESSION once it
+does."""
 import http.server
 import json
 import os
@@ -214,8 +218,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+HELPER = """import os, signal, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(str(os.getpid()))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+time.sleep(1000)
+"""
+
+
+def start_helper(d):
+    name = "helper-" + os.environ.get("VMBA_LOGIN_SESSION", "unnamed")
+    subprocess.Popen([sys.executable, "-c", HELPER, os.path.join(d, name)], start_new_session=True,
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def main():
     home = os.environ["HOME"]
+    if os.environ.get("FAKE_CLI_HELPER"):
+        start_helper(os.environ["FAKE_CLI_HELPER"])
     with open(os.path.join(home, f".fake-env-{MODE}.json"), "w") as f:
         json.dump({"env": dict(os.environ), "tty": os.isatty(0)}, f)
     if os.environ.get("FAKE_CLI_LINKS"):
