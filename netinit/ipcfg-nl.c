@@ -450,7 +450,9 @@ static int previous_remove(Applier *a, int ifindex, const IpcfgIface *ifc) {
         return 0;
 }
 
-static int route_apply(Applier *a, int ifindex, const IpcfgAddr *gw, bool onlink) {
+/* The default route via gw on ifindex, as we add it (table main, protocol
+ * boot: also what the kernel's own ip= adds). */
+static int route_build(Applier *a, int ifindex, const IpcfgAddr *gw, bool onlink, struct rtnl_route **ret) {
         _cleanup_(rtnl_route_putp) struct rtnl_route *route = NULL;
         _cleanup_(nl_addr_putp) struct nl_addr *dst = NULL, *via = NULL;
         IpcfgAddr any = { .family = gw->family };
@@ -479,7 +481,39 @@ static int route_apply(Applier *a, int ifindex, const IpcfgAddr *gw, bool onlink
                 rtnl_route_set_flags(route, RTNH_F_ONLINK);
         }
         rtnl_route_add_nexthop(route, nh); /* the route owns nh now */
-        return nl_errno(a, rtnl_route_add(a->sk, route, NLM_F_REPLACE));
+        *ret = TAKE_PTR(route);
+        return 0;
+}
+
+static int route_apply(Applier *a, int ifindex, const IpcfgAddr *gw, bool onlink) {
+        _cleanup_(rtnl_route_putp) struct rtnl_route *route = NULL;
+        int r = route_build(a, ifindex, gw, onlink, &route);
+
+        return r < 0 ? r : nl_errno(a, rtnl_route_add(a->sk, route, NLM_F_REPLACE));
+}
+
+/* The default route a restored snapshot's plan added on this device, when
+ * the new plan has no gateway of its family here: removed, absent is
+ * fine.  A gateway of the same family replaces it (route_apply()); none
+ * would leave it: an IPv4 one goes with its address only when that
+ * changes, an IPv6 one never does. */
+static int previous_route_remove(Applier *a, int ifindex, const IpcfgIface *ifc) {
+        const IpcfgPlan *prev = a->opts->previous;
+
+        for (size_t i = 0; prev && i < prev->n_ifaces && i < IPCFG_MAX_IFACES; i++) {
+                const IpcfgAddr *gw = &prev->ifaces[i].gateway;
+                _cleanup_(rtnl_route_putp) struct rtnl_route *route = NULL;
+                int r;
+
+                if (gw->family == AF_UNSPEC || gw->family == ifc->gateway.family)
+                        continue;
+                r = route_build(a, ifindex, gw, false, &route);
+                if (r >= 0)
+                        r = nl_errno(a, rtnl_route_delete(a->sk, route, 0));
+                if (r < 0 && r != -ESRCH && r != -ENOENT)
+                        return r;
+        }
+        return 0;
 }
 
 static bool gateway_is_onlink(const IpcfgIface *ifc) {
@@ -540,6 +574,9 @@ static int iface_apply(Applier *a, const IpcfgIface *ifc) {
         r = previous_remove(a, w.ifindex, ifc);
         if (r < 0)
                 return fail(a, r, "Failed to remove the previous address from %s", w.name);
+        r = previous_route_remove(a, w.ifindex, ifc);
+        if (r < 0)
+                return fail(a, r, "Failed to remove the previous default route from %s", w.name);
         if (ifc->address.family != AF_UNSPEC) {
                 r = address_apply(a, w.ifindex, ifc, &existed);
                 if (r < 0)

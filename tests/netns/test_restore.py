@@ -159,6 +159,35 @@ def test_restore_with_the_device_named_differently(agent_bin, tmp_path):
         assert "10.77.0.2" not in hosts.read_text()
 
 
+@pytest.mark.parametrize("boot,gateway,handover_ip,family,address", [
+    # The same address: nothing else would take the route away.
+    ("ip=10.77.0.2::10.77.0.1:24::eth0:off", "10.77.0.1", "ip=10.77.0.2:::24::eth0:off", "-4", "10.77.0.2/24"),
+    # IPv6 keeps a default route when its address goes.
+    ("ip=[fd00:77::2]::[fd00:77::1]:64::eth0:off", "fd00:77::1", "ip=[fd00:77::9]:::64::eth0:off", "-6",
+     "fd00:77::9/64"),
+])
+def test_restore_without_a_gateway_drops_the_templates_route(agent_bin, tmp_path, boot, gateway, handover_ip,
+                                                             family, address):
+    """The handover names no gateway: the template's default route goes
+    (the clone's traffic would leave for a gateway its network no longer
+    has), whether or not the address changed."""
+    def default_routes():
+        return [r.get("gateway") for r in a.ns.ip_json(family, "route", "show", "default")]
+
+    def global_addresses():
+        return {x["local"] + "/" + str(x["prefixlen"]) for link in a.ns.ip_json(family, "addr", "show", "dev", "eth0")
+                for x in link.get("addr_info", []) if x.get("scope") == "global"}
+
+    with restorable(agent_bin, tmp_path, ip=boot) as (a, handover):
+        assert default_routes() == [gateway]
+        handover.write_text(json.dumps({"generation": "g2", "network": handover_ip,
+                                        "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP}))
+        wait_until(lambda: post(a, "/restore-check")[0] == 202, 5, "the poke accepted (rate limit)")
+        wait_until(lambda: a.health()["restore"]["restores"] == 1, 20, "the restore redone")
+        assert global_addresses() == {address}
+        assert default_routes() == []
+
+
 def test_mmds_guarded_for_restores(restored):
     """Secrets from files, restores on: MMDS is still asked (for the
     handover, which holds the next token), so the rule that leaves it to
