@@ -409,26 +409,12 @@ static int open_url(HttpRequest *req, void *userdata) {
         return 0;
 }
 
-/* A host-driven session's URL: the outcome is logged (userdata: a copy of
- * the session id). */
-static void on_authorize_url_opened(int r, const char *method, void *userdata) {
-        _cleanup_(freep) char *id = userdata;
-
-        if (r == -ECANCELED)
-                return;
-        if (r < 0)
-                log_warning_errno(r, "Login %s: failed to open the authorize URL: %m", strempty(id));
-        else
-                log_info("Login %s: authorize URL opened (%s).", strempty(id), method);
-}
-
 static int oauth_start(HttpRequest *req, void *userdata) {
         LoginManager *lm = ((LoginRoutes *)userdata)->o.logins;
         _cleanup_(oauth_start_request_done) OAuthStartRequest q = {};
         const char *err = "", *body;
         LoginSession *s;
         size_t size;
-        char *id;
         int r;
 
         body = http_request_body(req, &size);
@@ -452,13 +438,7 @@ static int oauth_start(HttpRequest *req, void *userdata) {
                 login_session_drop(s);
                 return -ENOMEM;
         }
-        id = strdup(s->id);
-        if (!id)
-                r = -ENOMEM;
-        else
-                r = login_manager_open_url(lm, s->oauth_url, on_authorize_url_opened, id, NULL);
-        if (r < 0)
-                on_authorize_url_opened(r, NULL, id);
+        login_session_open_url(s);
         (void)login_session_event(s, SESSION_EVENT_URL);
         return http_reply_json(req, 200, login_json_oauth_started(s->id), 0);
 }

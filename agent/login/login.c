@@ -190,6 +190,7 @@ static void session_free(LoginSession *s) {
         /* Whoever holds on to it (a start request waiting for its URL, a
          * queued push) lets go now. */
         notify(s, LOGIN_CHANGE_REMOVED);
+        browser_open_cancel(s->browser_op);
         session_release_cli(s);
         capture_free(s->capture);
         sd_event_source_disable_unref(s->expire);
@@ -413,34 +414,54 @@ static void on_capture(Capture *c, json_t *credentials, usec_t modified, void *u
         login_session_captured(s, credentials, path ?: "", modified);
 }
 
-/* The browser's answer for a session's URL: logged (userdata: a copy of
- * the session id, or NULL for a URL outside any session). */
+/* A URL outside any session: the browser's answer is only logged. */
 static void on_url_opened(int r, const char *method, void *userdata) {
-        _cleanup_(freep) char *id = userdata;
-
         if (r == -ECANCELED)
                 return; /* shutting down */
         if (r < 0)
-                log_warning_errno(r, "Login %s: failed to open the authorize URL in the browser: %m", strempty(id));
+                log_warning_errno(r, "Failed to open a URL in the browser: %m");
         else
-                log_info("Login %s: authorize URL opened (%s).", strempty(id), method);
+                log_info("URL opened (%s).", method);
+}
+
+static void on_session_url_opened(int r, const char *method, void *userdata) {
+        LoginSession *s = userdata;
+        char msg[160];
+
+        s->browser_op = NULL;
+        if (r == -ECANCELED)
+                return; /* shutting down */
+        if (r >= 0) {
+                log_info("Login %s: authorize URL opened (%s).", s->id, method);
+                return;
+        }
+        log_warning_errno(r, "Login %s: failed to open the authorize URL in the browser: %m", s->id);
+        if (r == -EAGAIN || s->state == SESSION_AUTHENTICATED || session_fsm_next(s->state, SESSION_EVENT_ERROR) < 0)
+                return;
+        snprintf(msg, sizeof msg, "The browser could not open the authorize URL: %s", strerror(-r));
+        login_session_fail(s, SESSION_EVENT_ERROR, msg);
+}
+
+void login_session_open_url(LoginSession *s) {
+        int r;
+
+        browser_open_cancel(s->browser_op);
+        s->browser_op = NULL;
+        r = login_manager_open_url(s->lm, s->oauth_url, on_session_url_opened, s, &s->browser_op);
+        if (r < 0)
+                /* Before the caller applied its URL event: logged only. */
+                log_warning_errno(r, "Login %s: failed to open the authorize URL in the browser: %m", s->id);
 }
 
 /* A session's authorize URL, from the CLI's output or its $BROWSER. */
 static void session_url_found(LoginManager *lm, LoginSession *s, const char *url) {
-        char *id;
-        int r;
-
         if (s->oauth_url || session_fsm_next(s->state, SESSION_EVENT_URL) < 0)
                 return;
         cli_runner_url_known(s->runner);
         s->oauth_url = strdup(url);
         if (!s->oauth_url)
                 return;
-        id = strdup(s->id); /* NULL (out of memory): logged without it */
-        r = login_manager_open_url(lm, url, on_url_opened, id, NULL);
-        if (r < 0)
-                on_url_opened(r, NULL, id);
+        login_session_open_url(s);
         (void)login_session_event(s, SESSION_EVENT_URL);
 }
 

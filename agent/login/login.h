@@ -46,6 +46,7 @@ typedef struct LoginSession {
         CliRunner *runner;
         Capture *capture;
         sd_event_source *expire;
+        BrowserOpen *browser_op;      /* its authorize URL on its way to the browser */
 } LoginSession;
 
 typedef enum LoginChange {
@@ -117,6 +118,12 @@ void login_session_captured(LoginSession *s, json_t *credentials, const char *pa
  * the newest live one with a callback port, not yet authenticated. */
 LoginSession *login_manager_callback_session(LoginManager *lm);
 
+/* Opens s->oauth_url in the browser.  A browser that cannot show it (a
+ * starting instance never on its bus, a D-Bus error, a URL it refuses)
+ * fails s at once, naming the cause: the person would never see the page
+ * and the login would wait out its TTL.  No browser at all (-EAGAIN) is
+ * logged only: the URL is the host's to show. */
+void login_session_open_url(LoginSession *s);
 /* Opens url in the browser: 0 and the outcome comes to cb later, as
  * browser_open() says (*ret, may be NULL, cancels it); -EAGAIN without a
  * browser. */

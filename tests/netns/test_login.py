@@ -1215,6 +1215,34 @@ def test_open_url_argv(make_env):
         assert not os.path.exists(f"/tmp/vmba-login-ff{n}")
 
 
+@pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
+@pytest.mark.parametrize("flow", ["cli", "host-driven"])
+def test_a_browser_that_cannot_show_the_url_fails_the_login(make_env, flow):
+    """The running browser refuses the login's URL (its OpenURL answers a
+    D-Bus error): the login fails at once, naming the browser and why,
+    rather than waiting out its TTL with no page to sign in on; a CLI's
+    is stopped."""
+    fake = os.path.join(HERE, "login", "fake_firefox.py")
+    e = make_env(services=None, sets=("window_manager=", f"firefox={fake}", "browser_prestart=true"))
+    e.agent.wait_ready(60)
+    assert e.agent.try_services()["firefox"]["state"] == "ready"
+    open(os.path.join(e.agent.browser_dir, "refuse-open-url"), "w").close()
+    s = sid()
+    if flow == "cli":
+        status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
+        assert status == 200 and "oauthUrl" in started, started
+    else:
+        authorize = f"{e.provider_url}/host/authorize?client_id=c&state=host-state-1&redirect_uri=x"
+        assert e.json("POST", "/auth/oauth", {"sessionId": s, "authorizeUrl": authorize}) == \
+            (200, {"success": True, "message": "Authorize URL opened", "sessionId": s})
+    assert e.wait_status(s, lambda code, b: b.get("failed")) == \
+        {"authenticated": False, "failed": True,
+         "error": "The browser could not open the authorize URL: Permission denied"}
+    wait_until(lambda: not cli_pids(e), 20, "the CLI stopped")
+    assert e.agent.log_lines("failed to open the authorize URL in the browser: Permission denied")
+    e.assert_no_secrets()
+
+
 def test_shutdown_with_login_in_progress(agent_bin):
     """SIGTERM while a start request waits for its URL and the CLI runs:
     the request is answered or dropped, the CLI's group is killed, the

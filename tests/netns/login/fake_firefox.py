@@ -7,7 +7,9 @@ JSON, one line) to firefox-argv.log next to its profile, then, as Firefox
 appended as ["remote", cwd, argv...].  Like Firefox, it writes its
 start-up milestones to the profile's sessionCheckpoints.json, the last
 ("sessionstore-windows-restored", the agent's readiness signal) after its
-bus name is owned.  Needs python3-dbus and python3-gi."""
+bus name is owned.  With a file refuse-open-url next to its profile, OpenURL
+fails with org.freedesktop.DBus.Error.AccessDenied (a browser that cannot
+show the URL).  Needs python3-dbus and python3-gi."""
 import base64
 import json
 import os
@@ -38,10 +40,16 @@ def command_line(blob):
     return [cstr(4 + 4 * argc)] + [cstr(o) for o in offsets]
 
 
+class Refused(dbus.DBusException):
+    _dbus_error_name = "org.freedesktop.DBus.Error.AccessDenied"
+
+
 class Remote(dbus.service.Object):
     @dbus.service.method("org.mozilla.firefox", in_signature="ay", out_signature="", byte_arrays=True)
     def OpenURL(self, blob):
         record(["remote"] + command_line(bytes(blob)))
+        if os.path.exists(os.path.join(os.path.dirname(profile), "refuse-open-url")):
+            raise Refused("the test refuses this URL")
 
 
 record(sys.argv[1:])
