@@ -100,6 +100,8 @@ static int step_network(Restore *x, const RestoreHandover *h) {
         if (r < 0)
                 return log_error_errno(r, "Restore: network from the handover failed: %s", out.error);
         m->net = out; /* the new gateway is the host allow_from admits */
+        if (out.result.warning[0])
+                log_warning("Restore: %s", out.result.warning);
         log_info("Restore: network %s on %s.", o.apply ? "re-applied" : "plan taken (not ours to apply)",
                  out.result.device[0] ? out.result.device : "(no device)");
         return 0;

@@ -43,12 +43,13 @@ typedef struct Launcher {
         /* on_exit is no longer wanted for pid (its owner killed it and is
          * going away); the reaper still collects it. */
         void (*forget)(void *ctx, pid_t pid);
-        /* Sends sig to each process below the agent, outside process
-         * group skip_pgid (0: none), whose environment, as exec'd, holds
+        /* Sends sig to each process below the agent that runs as the
+         * agent's uid, outside process group skip_pgid (0: none), whose
+         * environment, as exec'd, holds
          * env_entry ("KEY=value"): what a started process left behind
          * outside its own group (a helper it started in a session of its
          * own), found by the entry it was given.  The number signalled,
-         * or -errno. */
+         * or -errno.  NULL: the launcher cannot (0). */
         int (*signal_marked)(void *ctx, const char *env_entry, pid_t skip_pgid, int sig);
         void *ctx;
 } Launcher;
@@ -63,7 +64,7 @@ static inline void launcher_forget(const Launcher *l, pid_t pid) {
 }
 
 static inline int launcher_signal_marked(const Launcher *l, const char *env_entry, pid_t skip_pgid, int sig) {
-        return l->signal_marked(l->ctx, env_entry, skip_pgid, sig);
+        return l->signal_marked ? l->signal_marked(l->ctx, env_entry, skip_pgid, sig) : 0;
 }
 
 /* Looks name up in path (NULL: $PATH, else DEFAULT_PATH); a name with a

@@ -492,28 +492,70 @@ static int route_apply(Applier *a, int ifindex, const IpcfgAddr *gw, bool onlink
         return r < 0 ? r : nl_errno(a, rtnl_route_add(a->sk, route, NLM_F_REPLACE));
 }
 
+/* The metric our default routes get: none is set, so the kernel's default
+ * (IPv4 0, IPv6 IP6_RT_PRIO_USER).  The kernel's own ip= adds IPv4 ones
+ * with 0 too. */
+static uint32_t route_metric(int family) {
+        return family == AF_INET6 ? 1024 : 0;
+}
+
+typedef struct RouteMatch {
+        const IpcfgAddr *gw;
+        int ifindex;
+        struct rtnl_route *found; /* borrowed from the cache */
+} RouteMatch;
+
+/* Exactly a default route as route_apply() adds it: via gw on ifindex,
+ * main table, protocol boot, our metric; one an operator added with
+ * another metric or protocol is not ours. */
+static void route_match_obj(struct nl_object *obj, void *arg) {
+        struct rtnl_route *x = (struct rtnl_route *)obj;
+        RouteMatch *m = arg;
+        struct nl_addr *dst = rtnl_route_get_dst(x), *via;
+        struct rtnl_nexthop *nh;
+
+        if (m->found || rtnl_route_get_family(x) != m->gw->family || rtnl_route_get_table(x) != RT_TABLE_MAIN ||
+            rtnl_route_get_protocol(x) != RTPROT_BOOT || rtnl_route_get_priority(x) != route_metric(m->gw->family) ||
+            (dst && nl_addr_get_prefixlen(dst) != 0) || rtnl_route_get_nnexthops(x) != 1)
+                return;
+        nh = rtnl_route_nexthop_n(x, 0);
+        via = nh ? rtnl_route_nh_get_gateway(nh) : NULL;
+        if (!nh || rtnl_route_nh_get_ifindex(nh) != m->ifindex || !via ||
+            nl_addr_get_len(via) != addr_len(m->gw->family) ||
+            memcmp(nl_addr_get_binary_addr(via), &m->gw->in6, addr_len(m->gw->family)) != 0)
+                return;
+        m->found = x;
+}
+
 /* The default route a restored snapshot's plan added on this device, when
- * the new plan has no gateway of its family here: removed, absent is
- * fine.  A gateway of the same family replaces it (route_apply()); none
- * would leave it: an IPv4 one goes with its address only when that
- * changes, an IPv6 one never does. */
-static int previous_route_remove(Applier *a, int ifindex, const IpcfgIface *ifc) {
+ * the new plan has no gateway of its family here: removed.  A gateway of
+ * the same family replaces it (route_apply()); none would leave it: an
+ * IPv4 one goes with its address only when that changes, an IPv6 one
+ * never does.  Best effort: what fails is a warning, the new plan is
+ * applied all the same. */
+static void previous_route_remove(Applier *a, int ifindex, const IpcfgIface *ifc, const char *device) {
         const IpcfgPlan *prev = a->opts->previous;
 
         for (size_t i = 0; prev && i < prev->n_ifaces && i < IPCFG_MAX_IFACES; i++) {
                 const IpcfgAddr *gw = &prev->ifaces[i].gateway;
-                _cleanup_(rtnl_route_putp) struct rtnl_route *route = NULL;
+                _cleanup_(nl_cache_freep) struct nl_cache *cache = NULL;
+                RouteMatch m = { .gw = gw, .ifindex = ifindex };
+                char b[INET6_ADDRSTRLEN];
                 int r;
 
                 if (gw->family == AF_UNSPEC || gw->family == ifc->gateway.family)
                         continue;
-                r = route_build(a, ifindex, gw, false, &route);
-                if (r >= 0)
-                        r = nl_errno(a, rtnl_route_delete(a->sk, route, 0));
-                if (r < 0 && r != -ESRCH && r != -ENOENT)
-                        return r;
+                r = nl_errno(a, rtnl_route_alloc_cache(a->sk, gw->family, 0, &cache));
+                if (r >= 0) {
+                        nl_cache_foreach(cache, route_match_obj, &m);
+                        if (m.found)
+                                r = nl_errno(a, rtnl_route_delete(a->sk, m.found, 0));
+                }
+                if (r < 0 && r != -ESRCH && !a->result.warning[0])
+                        snprintf(a->result.warning, sizeof a->result.warning,
+                                 "Could not remove the previous default route via %s from %s: %s",
+                                 addr_str(gw, b), device, strerror(-r));
         }
-        return 0;
 }
 
 static bool gateway_is_onlink(const IpcfgIface *ifc) {
@@ -574,9 +616,7 @@ static int iface_apply(Applier *a, const IpcfgIface *ifc) {
         r = previous_remove(a, w.ifindex, ifc);
         if (r < 0)
                 return fail(a, r, "Failed to remove the previous address from %s", w.name);
-        r = previous_route_remove(a, w.ifindex, ifc);
-        if (r < 0)
-                return fail(a, r, "Failed to remove the previous default route from %s", w.name);
+        previous_route_remove(a, w.ifindex, ifc, w.name);
         if (ifc->address.family != AF_UNSPEC) {
                 r = address_apply(a, w.ifindex, ifc, &existed);
                 if (r < 0)

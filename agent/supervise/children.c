@@ -181,36 +181,46 @@ static bool descends_from(const ProcEntry *v, size_t n, pid_t pid, pid_t ancesto
         return false;
 }
 
-/* Whether the process behind dir (its /proc directory) still is the one
- * the snapshot saw (same parent and uid; not a pid reused since) and is
- * one the caller wants. */
+/* Whether the process is one the caller wants (st: its status read just
+ * now; dir: its /proc directory). */
 typedef bool (*ProcMatchFn)(int dir, pid_t pid, const ProcStatus *st, const void *userdata);
 
-static bool still_the_one(int dir, const ProcEntry *e, ProcMatchFn match, const void *userdata) {
+typedef enum Checked {
+        CHECKED_NO,
+        CHECKED_YES,
+        CHECKED_CHANGED, /* not as the snapshot saw it: a new parent (reparented, or a pid reused), a new uid */
+} Checked;
+
+static Checked check(int dir, const ProcEntry *e, ProcMatchFn match, const void *userdata) {
         _cleanup_(freep) char *text = NULL;
         _cleanup_(closep) int fd = openat(dir, "status", O_RDONLY | O_CLOEXEC);
         ProcStatus st;
 
-        if (fd < 0 || read_full_fd(fd, 16384, &text, NULL) < 0 || proc_status_parse(text, &st) < 0)
-                return false;
-        return st.ppid == e->st.ppid && st.uid == e->st.uid && st.state != 'Z' && match(dir, e->pid, &st, userdata);
+        if (fd < 0 || read_full_fd(fd, 16384, &text, NULL) < 0 || proc_status_parse(text, &st) < 0 ||
+            st.state == 'Z')
+                return CHECKED_NO; /* gone */
+        if (st.ppid != e->st.ppid || st.uid != e->st.uid)
+                return CHECKED_CHANGED;
+        return match(dir, e->pid, &st, userdata) ? CHECKED_YES : CHECKED_NO;
 }
 
 /* Signals each live descendant of this process that match() accepts, and
- * looks again until a pass finds no new one (a child forked meanwhile).
- * The signal goes through a pidfd taken before the checks read the
- * process's /proc directory: a read that succeeds after the pidfd was
- * taken proves the pidfd names that process, never one that took its pid
- * since.  The number signalled, or -errno. */
+ * looks again until a pass finds nothing new: a child forked meanwhile, or
+ * one whose parent exited while /proc was read (reparented to us, it is
+ * still ours).  The signal goes through a pidfd taken before the checks
+ * read the process's /proc directory: a read that succeeds after the
+ * pidfd was taken proves the pidfd names that process, never one that
+ * took its pid since (kill() on a kernel without pidfds).  The number
+ * signalled, or -errno. */
 static int signal_descendants(ProcMatchFn match, const void *userdata, int sig) {
         _cleanup_(freep) pid_t *done = NULL;
-        size_t n_done = 0;
+        size_t n_done = 0, n_signalled = 0;
         pid_t self = getpid();
 
         for (unsigned pass = 0; pass < KILL_PASSES; pass++) {
                 _cleanup_(freep) ProcEntry *v = NULL;
                 size_t n = 0;
-                bool found = false;
+                bool again = false;
                 int r = proc_snapshot(&v, &n);
 
                 if (r < 0)
@@ -219,6 +229,7 @@ static int signal_descendants(ProcMatchFn match, const void *userdata, int sig) 
                         _cleanup_(closep) int dir = -EBADF, pidfd = -EBADF;
                         char path[64];
                         bool seen = false;
+                        Checked c;
 
                         if (v[i].st.state == 'Z' || v[i].pid == self || !descends_from(v, n, v[i].pid, self))
                                 continue;
@@ -231,20 +242,25 @@ static int signal_descendants(ProcMatchFn match, const void *userdata, int sig) 
                         if (dir < 0)
                                 continue;
                         pidfd = pidfd_open(v[i].pid, 0);
-                        if (pidfd < 0 || !still_the_one(dir, &v[i], match, userdata))
+                        if (pidfd < 0 && errno != ENOSYS)
+                                continue;
+                        c = check(dir, &v[i], match, userdata);
+                        again |= c == CHECKED_CHANGED;
+                        if (c != CHECKED_YES)
                                 continue;
                         pid_t *nd = realloc(done, (n_done + 1) * sizeof *done);
                         if (!nd)
                                 return -ENOMEM;
                         done = nd;
                         done[n_done++] = v[i].pid;
-                        (void)pidfd_send_signal(pidfd, sig, NULL, 0);
-                        found = true;
+                        again = true;
+                        if ((pidfd >= 0 ? pidfd_send_signal(pidfd, sig, NULL, 0) : kill(v[i].pid, sig)) >= 0)
+                                n_signalled++;
                 }
-                if (!found)
+                if (!again)
                         break;
         }
-        return (int)n_done;
+        return (int)n_signalled;
 }
 
 static bool uid_is(int dir, pid_t pid, const ProcStatus *st, const void *userdata) {
@@ -262,8 +278,11 @@ typedef struct Marked {
         pid_t skip_pgid;
 } Marked;
 
-/* Not in the group left out, and the environment it was exec'd with holds
- * the entry.  Read in pieces: its size has no limit worth allocating for. */
+/* Runs as our own uid (the marked processes are what we started: no other
+ * user's process has its memory read for its environment, which one that
+ * stalls the read could use to hold the agent), is not in the group left
+ * out, and the environment it was exec'd with holds the entry.  Read in
+ * pieces: its size has no limit worth allocating for. */
 static bool environ_has(int dir, pid_t pid, const ProcStatus *st, const void *userdata) {
         const Marked *m = userdata;
         _cleanup_(closep) int fd = -EBADF;
@@ -272,7 +291,7 @@ static bool environ_has(int dir, pid_t pid, const ProcStatus *st, const void *us
         bool found = false;
         ssize_t n;
 
-        if (m->skip_pgid > 0 && getpgid(pid) == m->skip_pgid)
+        if (st->uid != getuid() || (m->skip_pgid > 0 && getpgid(pid) == m->skip_pgid))
                 return false;
         fd = openat(dir, "environ", O_RDONLY | O_CLOEXEC);
         if (fd < 0)

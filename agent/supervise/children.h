@@ -36,8 +36,9 @@ int children_kill_uid(uid_t uid);
 
 /* Sends sig to every live process that descends from this one (as
  * children_kill_uid(): those that left their process group included),
- * is not in process group skip_pgid (one the caller signals as a whole;
- * 0: none) and whose environment, as exec'd, holds the entry env_entry
+ * runs as this one's uid, is not in process group skip_pgid (one the
+ * caller signals as a whole; 0: none) and whose environment, as exec'd,
+ * holds the entry env_entry
  * ("KEY=value"), looking again until a pass finds no new one.  Only
  * descendants: another agent's processes on the same machine may carry
  * the same entry.  The number signalled, or -errno (-EINVAL: not an

@@ -170,22 +170,29 @@ def test_restore_without_a_gateway_drops_the_templates_route(agent_bin, tmp_path
                                                              family, address):
     """The handover names no gateway: the template's default route goes
     (the clone's traffic would leave for a gateway its network no longer
-    has), whether or not the address changed."""
+    has), whether or not the address changed.  Only that route: one the
+    operator added through the same gateway with another metric stays
+    (for IPv6 it comes first, so a delete that matched any metric would
+    take it instead)."""
     def default_routes():
-        return [r.get("gateway") for r in a.ns.ip_json(family, "route", "show", "default")]
+        return [(r.get("gateway"), r.get("metric", 0)) for r in a.ns.ip_json(family, "route", "show", "default")]
 
     def global_addresses():
         return {x["local"] + "/" + str(x["prefixlen"]) for link in a.ns.ip_json(family, "addr", "show", "dev", "eth0")
                 for x in link.get("addr_info", []) if x.get("scope") == "global"}
 
     with restorable(agent_bin, tmp_path, ip=boot) as (a, handover):
-        assert default_routes() == [gateway]
+        ours = 1024 if family == "-6" else 0
+        assert default_routes() == [(gateway, ours)]
+        a.ns.run("ip", family, "route", "add", "default", "via", gateway, "dev", "eth0", "metric", "200",
+                 "proto", "boot")
         handover.write_text(json.dumps({"generation": "g2", "network": handover_ip,
                                         "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP}))
         wait_until(lambda: post(a, "/restore-check")[0] == 202, 5, "the poke accepted (rate limit)")
         wait_until(lambda: a.health()["restore"]["restores"] == 1, 20, "the restore redone")
         assert global_addresses() == {address}
-        assert default_routes() == []
+        assert default_routes() == [(gateway, 200)]
+        assert "Could not remove the previous default route" not in a.log_text()
 
 
 def test_mmds_guarded_for_restores(restored):
