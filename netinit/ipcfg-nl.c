@@ -234,7 +234,7 @@ static void link_wait_consider(LinkWait *w, struct rtnl_link *l) {
         if (!name || ifindex <= 0)
                 return;
         if (isempty(w->device)) {
-                if ((flags & IFF_LOOPBACK) || !(flags & IFF_BROADCAST))
+                if (!ipcfg_link_is_candidate(name, flags))
                         return;
                 if (w->ifindex > 0 && w->ifindex < ifindex)
                         return;
@@ -344,7 +344,7 @@ static int link_resolve(Applier *a, const IpcfgIface *ifc, LinkWait *ret) {
         if (link_dump(a, &none, names, sizeof names) < 0)
                 snprintf(names, sizeof names, "(unknown)");
         return fail(a, -ENODEV, "Device %s did not appear within %llu ms; existing devices: %s",
-                    isempty(ifc->device) ? "(first broadcast-capable)" : ifc->device,
+                    isempty(ifc->device) ? "(any: broadcast or point-to-point, not dummy*)" : ifc->device,
                     (unsigned long long)(a->opts->device_timeout_usec / USEC_PER_MSEC), names);
 }
 
@@ -418,10 +418,6 @@ static int address_apply(Applier *a, int ifindex, const IpcfgIface *ifc, bool *r
         return 0;
 }
 
-static bool addr_equal(const IpcfgAddr *x, const IpcfgAddr *y) {
-        return x->family == y->family && memcmp(&x->in6, &y->in6, addr_len(x->family)) == 0;
-}
-
 /* A restored snapshot's address on this device, which the new plan
  * replaces: removed (with any prefix), absent is fine.  The kernel drops
  * the routes that went through it with it. */
@@ -438,7 +434,7 @@ static int previous_remove(Applier *a, int ifindex, const IpcfgIface *ifc) {
                 /* Looked for on this device whatever the plans call it
                  * (a name, or empty for the first broadcast-capable one). */
                 if (old->address.family == AF_UNSPEC ||
-                    (addr_equal(&old->address, &ifc->address) && old->prefix == ifc->prefix))
+                    (ipcfg_addr_equal(&old->address, &ifc->address) && old->prefix == ifc->prefix))
                         continue;
                 r = nl_errno(a, rtnl_addr_alloc_cache(a->sk, &cache));
                 if (r < 0)

@@ -24,7 +24,8 @@
  *   hostname  := RFC 1123 labels joined by dots, <= 64 characters; the
  *                first label is the hostname, the rest the domain.
  *   device    := 0..15 printable bytes, no '/', not "." or ".."; empty =
- *                the first broadcast device (the applier picks it).
+ *                as the kernel picks one (ipcfg_link_is_candidate(), the
+ *                lowest ifindex; the applier waits for it).
  *   autoconf  := off|none|static | on|any|dhcp|bootp|rarp|both | dhcp6|auto6
  *                | dhcp,<type>,<client-id>   (the kernel's DHCP client
  *                identifier: type 0..255 decimal, id 1..251 printable
@@ -48,6 +49,7 @@
  * Over 800 lines on purpose: one grammar, whose every rule above has its
  * code below; split, the comment and the code would drift apart. */
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -231,6 +233,11 @@ static const char *parse_addr(Span s, bool bare_v6, IpcfgAddr *ret) {
                 a.family = AF_UNSPEC;
         *ret = a;
         return NULL;
+}
+
+bool ipcfg_link_is_candidate(const char *name, unsigned flags) {
+        return name && !(flags & IFF_LOOPBACK) && (flags & (IFF_BROADCAST | IFF_POINTOPOINT)) &&
+               strncmp(name, "dummy", 5) != 0;
 }
 
 bool ipcfg_addr_equal(const IpcfgAddr *a, const IpcfgAddr *b) {

@@ -91,6 +91,12 @@ const char *ipcfg_addr_to_string(const IpcfgAddr *a, char *buf, size_t size);
 /* Same family and address; two "not given" addresses are equal. */
 bool ipcfg_addr_equal(const IpcfgAddr *a, const IpcfgAddr *b);
 
+/* Whether an entry that names no device may mean this one (name, IFF_*
+ * flags): the kernel's rule for ip= (ic_is_init_dev() in
+ * net/ipv4/ipconfig.c): not loopback, broadcast or point-to-point, and
+ * not a dummy* device.  Among several, the lowest ifindex is taken. */
+bool ipcfg_link_is_candidate(const char *name, unsigned flags);
+
 /* Formats an error as one line without a trailing newline:
  *   ip=: field 4 (netmask): invalid value "255.0.255.0": not contiguous */
 void ipcfg_error_format(const IpcfgError *e, char *buf, size_t size);

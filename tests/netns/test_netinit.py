@@ -178,6 +178,30 @@ def test_first_broadcast_device_when_none_is_named(lan, agent_bin, files):
     assert addrs(lan.guest, "eth0") == [("10.77.0.5", 24)]
 
 
+def test_no_device_named_follows_the_kernels_rule(agent_bin, files):
+    """As the kernel's ip= picks a device: never one named dummy* (the rule
+    is by name: here a veth pair, as this machine's kernel may have no
+    dummy driver, created first so it has the lower ifindex), and a
+    point-to-point one (a tun) is as good as one that broadcasts."""
+    def dummies(ns):
+        ns.run("ip", "link", "add", "dummy0", "type", "veth", "peer", "name", "dummy1")
+
+    with Lan(create_device=False) as lan:
+        dummies(lan.guest)
+        lan.add_device()
+        r = apply(lan.guest, agent_bin, files, "ip=10.77.0.5::10.77.0.1:24:::off")
+        assert r.returncode == 0, r.stderr
+        assert addrs(lan.guest, "eth0") == [("10.77.0.5", 24)]
+        assert addrs(lan.guest, "dummy0") == []
+    with Lan(create_device=False) as lan:
+        dummies(lan.guest)
+        lan.guest.run("ip", "tuntap", "add", "dev", "tun0", "mode", "tun")
+        r = apply(lan.guest, agent_bin, files, "ip=10.77.0.5:::24:::off", timeout_ms=2000)
+        assert r.returncode == 0, r.stderr
+        assert addrs(lan.guest, "tun0") == [("10.77.0.5", 24)]
+        assert addrs(lan.guest, "dummy0") == []
+
+
 def test_missing_device_times_out_listing_devices(lan, agent_bin, files):
     r = apply(lan.guest, agent_bin, files, "ip=10.77.0.2::10.77.0.1:24::eth7:off", timeout_ms=300)
     assert r.returncode == 1

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <net/if.h>
 
 #include "cmdline-util.h"
 #include "netinit/ipcfg.h"
@@ -579,6 +580,20 @@ static void test_cmdline_next_arg(void **state) {
         assert_int_equal(n, ELEMENTSOF(expect));
 }
 
+/* The kernel's rule for a device ip= does not name. */
+static void test_link_candidates(void **state) {
+        assert_true(ipcfg_link_is_candidate("eth0", IFF_BROADCAST | IFF_MULTICAST | IFF_UP));
+        assert_true(ipcfg_link_is_candidate("eth0", IFF_BROADCAST)); /* down: netinit brings it up */
+        assert_true(ipcfg_link_is_candidate("tun0", IFF_POINTOPOINT | IFF_NOARP | IFF_MULTICAST));
+        assert_true(ipcfg_link_is_candidate("dumm", IFF_BROADCAST));
+        assert_false(ipcfg_link_is_candidate("lo", IFF_LOOPBACK | IFF_UP));
+        assert_false(ipcfg_link_is_candidate("lo1", IFF_LOOPBACK | IFF_BROADCAST));
+        assert_false(ipcfg_link_is_candidate("dummy0", IFF_BROADCAST | IFF_NOARP));
+        assert_false(ipcfg_link_is_candidate("dummy", IFF_BROADCAST));
+        assert_false(ipcfg_link_is_candidate("ipip0", IFF_NOARP)); /* neither broadcast nor point-to-point */
+        assert_false(ipcfg_link_is_candidate(NULL, IFF_BROADCAST));
+}
+
 int main(void) {
         const struct CMUnitTest extra[] = {
                 cmocka_unit_test(test_too_long),
@@ -589,6 +604,7 @@ int main(void) {
                 cmocka_unit_test(test_addr_to_string),
                 cmocka_unit_test(test_dhcp_client_id),
                 cmocka_unit_test(test_cmdline_next_arg),
+                cmocka_unit_test(test_link_candidates),
         };
         size_t n = ELEMENTSOF(cases);
         _cleanup_(freep) struct CMUnitTest *t = calloc(n, sizeof *t);
