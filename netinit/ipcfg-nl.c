@@ -127,6 +127,12 @@ static int addr_to_nl(const IpcfgAddr *x, int prefix, struct nl_addr **ret) {
 }
 
 /* Whether a and b share the first `prefix` bits. */
+/* A kernel object's address (NULL: none) is x's. */
+static bool nl_addr_is(struct nl_addr *k, const IpcfgAddr *x) {
+        return k && nl_addr_get_len(k) == addr_len(x->family) &&
+               memcmp(nl_addr_get_binary_addr(k), &x->in6, addr_len(x->family)) == 0;
+}
+
 static bool addr_same_subnet(const IpcfgAddr *a, const IpcfgAddr *b, int prefix) {
         const uint8_t *x = (const uint8_t *)&a->in6, *y = (const uint8_t *)&b->in6;
         int bits = prefix;
@@ -362,8 +368,7 @@ static void addr_match_obj(struct nl_object *obj, void *arg) {
         struct nl_addr *local = rtnl_addr_get_local(x);
 
         if (rtnl_addr_get_ifindex(x) != m->ifindex || rtnl_addr_get_family(x) != m->want->family ||
-            !local || nl_addr_get_len(local) != addr_len(m->want->family) ||
-            memcmp(nl_addr_get_binary_addr(local), &m->want->in6, addr_len(m->want->family)) != 0)
+            !nl_addr_is(local, m->want))
                 return;
         if (rtnl_addr_get_prefixlen(x) == m->prefix)
                 m->identical = true;
@@ -432,7 +437,7 @@ static int previous_remove(Applier *a, int ifindex, const IpcfgIface *ifc) {
                 AddrMatch m = { .want = &old->address, .ifindex = ifindex, .prefix = -1 };
 
                 /* Looked for on this device whatever the plans call it
-                 * (a name, or empty for the first broadcast-capable one). */
+                 * (a name, or empty for the kernel's pick). */
                 if (old->address.family == AF_UNSPEC ||
                     (ipcfg_addr_equal(&old->address, &ifc->address) && old->prefix == ifc->prefix))
                         continue;
@@ -446,9 +451,7 @@ static int previous_remove(Applier *a, int ifindex, const IpcfgIface *ifc) {
         return 0;
 }
 
-/* The default route via gw on ifindex, as we add it (table main, protocol
- * boot: also what the kernel's own ip= adds). */
-static int route_build(Applier *a, int ifindex, const IpcfgAddr *gw, bool onlink, struct rtnl_route **ret) {
+static int route_apply(Applier *a, int ifindex, const IpcfgAddr *gw, bool onlink) {
         _cleanup_(rtnl_route_putp) struct rtnl_route *route = NULL;
         _cleanup_(nl_addr_putp) struct nl_addr *dst = NULL, *via = NULL;
         IpcfgAddr any = { .family = gw->family };
@@ -477,15 +480,7 @@ static int route_build(Applier *a, int ifindex, const IpcfgAddr *gw, bool onlink
                 rtnl_route_set_flags(route, RTNH_F_ONLINK);
         }
         rtnl_route_add_nexthop(route, nh); /* the route owns nh now */
-        *ret = TAKE_PTR(route);
-        return 0;
-}
-
-static int route_apply(Applier *a, int ifindex, const IpcfgAddr *gw, bool onlink) {
-        _cleanup_(rtnl_route_putp) struct rtnl_route *route = NULL;
-        int r = route_build(a, ifindex, gw, onlink, &route);
-
-        return r < 0 ? r : nl_errno(a, rtnl_route_add(a->sk, route, NLM_F_REPLACE));
+        return nl_errno(a, rtnl_route_add(a->sk, route, NLM_F_REPLACE));
 }
 
 /* The metric our default routes get: none is set, so the kernel's default
@@ -516,9 +511,7 @@ static void route_match_obj(struct nl_object *obj, void *arg) {
                 return;
         nh = rtnl_route_nexthop_n(x, 0);
         via = nh ? rtnl_route_nh_get_gateway(nh) : NULL;
-        if (!nh || rtnl_route_nh_get_ifindex(nh) != m->ifindex || !via ||
-            nl_addr_get_len(via) != addr_len(m->gw->family) ||
-            memcmp(nl_addr_get_binary_addr(via), &m->gw->in6, addr_len(m->gw->family)) != 0)
+        if (!nh || rtnl_route_nh_get_ifindex(nh) != m->ifindex || !nl_addr_is(via, m->gw))
                 return;
         m->found = x;
 }

@@ -182,7 +182,7 @@ static bool descends_from(const ProcEntry *v, size_t n, pid_t pid, pid_t ancesto
 }
 
 /* Whether the process is one the caller wants (st: its status read just
- * now; dir: its /proc directory). */
+ * now; dir: its /proc directory).  NULL: every one of the uid. */
 typedef bool (*ProcMatchFn)(int dir, pid_t pid, const ProcStatus *st, const void *userdata);
 
 typedef enum Checked {
@@ -201,18 +201,18 @@ static Checked check(int dir, const ProcEntry *e, ProcMatchFn match, const void 
                 return CHECKED_NO; /* gone */
         if (st.ppid != e->st.ppid || st.uid != e->st.uid)
                 return CHECKED_CHANGED;
-        return match(dir, e->pid, &st, userdata) ? CHECKED_YES : CHECKED_NO;
+        return !match || match(dir, e->pid, &st, userdata) ? CHECKED_YES : CHECKED_NO;
 }
 
-/* Signals each live descendant of this process that match() accepts, and
- * looks again until a pass finds nothing new: a child forked meanwhile, or
- * one whose parent exited while /proc was read (reparented to us, it is
- * still ours).  The signal goes through a pidfd taken before the checks
+/* Signals each live descendant of this process that runs as uid and that
+ * match() accepts, and looks again until a pass finds nothing new: a
+ * child forked meanwhile, or one whose parent exited while /proc was read
+ * (reparented to us, it is still ours).  The signal goes through a pidfd taken before the checks
  * read the process's /proc directory: a read that succeeds after the
  * pidfd was taken proves the pidfd names that process, never one that
  * took its pid since (kill() on a kernel without pidfds).  The number
  * signalled, or -errno. */
-static int signal_descendants(ProcMatchFn match, const void *userdata, int sig) {
+static int signal_descendants(uid_t uid, ProcMatchFn match, const void *userdata, int sig) {
         _cleanup_(freep) pid_t *done = NULL;
         size_t n_done = 0, n_signalled = 0;
         pid_t self = getpid();
@@ -231,7 +231,8 @@ static int signal_descendants(ProcMatchFn match, const void *userdata, int sig) 
                         bool seen = false;
                         Checked c;
 
-                        if (v[i].st.state == 'Z' || v[i].pid == self || !descends_from(v, n, v[i].pid, self))
+                        if (v[i].st.uid != uid || v[i].st.state == 'Z' || v[i].pid == self ||
+                            !descends_from(v, n, v[i].pid, self))
                                 continue;
                         for (size_t k = 0; k < n_done && !seen; k++)
                                 seen = done[k] == v[i].pid;
@@ -263,14 +264,10 @@ static int signal_descendants(ProcMatchFn match, const void *userdata, int sig) 
         return (int)n_signalled;
 }
 
-static bool uid_is(int dir, pid_t pid, const ProcStatus *st, const void *userdata) {
-        return st->uid == *(const uid_t *)userdata;
-}
-
 int children_kill_uid(uid_t uid) {
         if (uid == 0)
                 return -EPERM;
-        return signal_descendants(uid_is, &uid, SIGKILL);
+        return signal_descendants(uid, NULL, NULL, SIGKILL);
 }
 
 typedef struct Marked {
@@ -278,11 +275,8 @@ typedef struct Marked {
         pid_t skip_pgid;
 } Marked;
 
-/* Runs as our own uid (the marked processes are what we started: no other
- * user's process has its memory read for its environment, which one that
- * stalls the read could use to hold the agent), is not in the group left
- * out, and the environment it was exec'd with holds the entry.  Read in
- * pieces: its size has no limit worth allocating for. */
+/* Not in the group left out, and the environment it was exec'd with holds
+ * the entry.  Read in pieces: its size has no limit worth allocating for. */
 static bool environ_has(int dir, pid_t pid, const ProcStatus *st, const void *userdata) {
         const Marked *m = userdata;
         _cleanup_(closep) int fd = -EBADF;
@@ -291,7 +285,7 @@ static bool environ_has(int dir, pid_t pid, const ProcStatus *st, const void *us
         bool found = false;
         ssize_t n;
 
-        if (st->uid != getuid() || (m->skip_pgid > 0 && getpgid(pid) == m->skip_pgid))
+        if (m->skip_pgid > 0 && getpgid(pid) == m->skip_pgid)
                 return false;
         fd = openat(dir, "environ", O_RDONLY | O_CLOEXEC);
         if (fd < 0)
@@ -305,5 +299,9 @@ static bool environ_has(int dir, pid_t pid, const ProcStatus *st, const void *us
 int children_signal_marked(const char *env_entry, pid_t skip_pgid, int sig) {
         if (!env_entry || !strchr(env_entry, '='))
                 return -EINVAL;
-        return signal_descendants(environ_has, &(Marked){ .entry = env_entry, .skip_pgid = skip_pgid }, sig);
+        /* Our own uid only: the marked processes are what we started, and
+         * no other user's process has its memory read for its
+         * environment (one that stalls the read would hold the agent). */
+        return signal_descendants(getuid(), environ_has, &(Marked){ .entry = env_entry, .skip_pgid = skip_pgid },
+                                  sig);
 }
