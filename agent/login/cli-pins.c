@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "cli-pins.h"
+#include "errbuf.h"
 
 #define CLI_STRING_MAX 256
 
@@ -38,19 +39,13 @@ typedef struct Ctx {
 } Ctx;
 
 _printf_(2, 3) static int fail(Ctx *c, const char *fmt, ...) {
-        char msg[200];
         va_list ap;
+        int r;
 
         va_start(ap, fmt);
-        vsnprintf(msg, sizeof msg, fmt, ap);
+        r = errbuf_vfail(c->errbuf, c->errsize, "clis", c->where, fmt, ap);
         va_end(ap);
-        if (c->errbuf && c->errsize > 0) {
-                snprintf(c->errbuf, c->errsize, "clis %s: %s", c->where ?: "?", msg);
-                for (char *s = c->errbuf; *s; s++)
-                        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-                                *s = '?';
-        }
-        return -EINVAL;
+        return r;
 }
 
 static bool chars_ok(const char *s, const char *extra) {

@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "errbuf.h"
 #include "macro.h"
 #include "provider-def.h"
 #include "strv.h"
@@ -56,25 +57,16 @@ typedef struct Ctx {
         const char *id; /* for messages; may be NULL before "id" is read */
 } Ctx;
 
-/* Keys and values from the file are quoted in messages: keep them one line. */
-static void one_line(char *s) {
-        for (; *s; s++)
-                if ((unsigned char)*s < 0x20 || *s == 0x7f)
-                        *s = '?';
-}
-
+/* Keys and values from the file are quoted in messages: errbuf keeps
+ * them one line. */
 _printf_(2, 3) static int fail(Ctx *c, const char *fmt, ...) {
-        char msg[256];
         va_list ap;
+        int r;
 
         va_start(ap, fmt);
-        vsnprintf(msg, sizeof msg, fmt, ap);
+        r = errbuf_vfail(c->errbuf, c->errsize, "provider", c->id, fmt, ap);
         va_end(ap);
-        if (c->errbuf && c->errsize > 0) {
-                snprintf(c->errbuf, c->errsize, "provider %s: %s", c->id ?: "?", msg);
-                one_line(c->errbuf);
-        }
-        return -EINVAL;
+        return r;
 }
 
 static bool string_ok(const char *s) {
@@ -418,11 +410,7 @@ int provider_set_parse(const char *text, size_t size, ProviderSet **ret, char *e
 
         root = json_loadb(text, size, JSON_REJECT_DUPLICATES, &jerr);
         if (!root) {
-                if (errbuf && errsize) {
-                        snprintf(errbuf, errsize, "providers: line %d: %s", jerr.line, jerr.text);
-                        one_line(errbuf);
-                }
-                return -EINVAL;
+                return errbuf_fail(errbuf, errsize, NULL, NULL, "providers: line %d: %s", jerr.line, jerr.text);
         }
         json_object_foreach(root, k, e)
                 if (!streq(k, "providers")) {

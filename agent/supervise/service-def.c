@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "errbuf.h"
 #include "macro.h"
 #include "service-def.h"
 #include "string-table.h"
@@ -71,17 +72,15 @@ int service_defs_find(const ServiceDefs *d, const char *name) {
         return -ENOENT;
 }
 
+/* Names and keys come from the file: errbuf keeps the message one line. */
 _printf_(3, 4) static int fail(char *errbuf, size_t size, const char *fmt, ...) {
         va_list ap;
+        int r;
 
         va_start(ap, fmt);
-        vsnprintf(errbuf, size, fmt, ap);
+        r = errbuf_vfail(errbuf, size, NULL, NULL, fmt, ap);
         va_end(ap);
-        /* Names and keys come from the file: keep the message one line. */
-        for (char *c = errbuf; size > 0 && *c; c++)
-                if ((unsigned char)*c < 0x20 || *c == 0x7f)
-                        *c = '?';
-        return -EINVAL;
+        return r;
 }
 
 static bool name_valid(const char *s) {

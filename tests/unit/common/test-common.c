@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "env-file.h"
+#include "errbuf.h"
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
@@ -512,6 +513,31 @@ static void test_secret_equal(void **state) {
         assert_false(secret_equal("ab", 2, "abc"));
 }
 
+/* The parsers' message convention: prefix, one line, truncated, -EINVAL. */
+static void test_errbuf_fail(void **state) {
+        char buf[32];
+
+        assert_int_equal(errbuf_fail(buf, sizeof buf, "provider", "x\ny", "key \"%s\"", "a\tb\x7f"), -EINVAL);
+        assert_string_equal(buf, "provider x?y: key \"a?b?\"");
+        assert_int_equal(errbuf_fail(buf, sizeof buf, "clis", NULL, "bad"), -EINVAL);
+        assert_string_equal(buf, "clis ?: bad");
+        assert_int_equal(errbuf_fail(buf, sizeof buf, NULL, NULL, "line %d:\r\n%s", 3, "end"), -EINVAL);
+        assert_string_equal(buf, "line 3:??end");
+        /* Truncated to the buffer, still terminated. */
+        assert_int_equal(errbuf_fail(buf, 8, NULL, NULL, "%s", "0123456789"), -EINVAL);
+        assert_string_equal(buf, "0123456");
+        /* No buffer: nothing written, the error all the same. */
+        assert_int_equal(errbuf_fail(NULL, 0, "what", "n", "x"), -EINVAL);
+        buf[0] = 'k';
+        assert_int_equal(errbuf_fail(buf, 0, NULL, NULL, "x"), -EINVAL);
+        assert_int_equal(buf[0], 'k');
+        /* UTF-8 and printable bytes stay. */
+        char s[] = "caf\xc3\xa9 ~";
+        string_one_line(s);
+        assert_string_equal(s, "caf\xc3\xa9 ~");
+        string_one_line(NULL);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_read_write_atomic),
@@ -533,6 +559,7 @@ int main(void) {
                 cmocka_unit_test(test_string_table),
                 cmocka_unit_test(test_http_url_is_valid),
                 cmocka_unit_test(test_secret_equal),
+                cmocka_unit_test(test_errbuf_fail),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,35 @@
+/* See errbuf.h. */
+#include <errno.h>
+#include <stdio.h>
+
+#include "errbuf.h"
+
+void string_one_line(char *s) {
+        for (; s && *s; s++)
+                if ((unsigned char)*s < 0x20 || *s == 0x7f)
+                        *s = '?';
+}
+
+int errbuf_vfail(char *buf, size_t size, const char *what, const char *name, const char *fmt, va_list ap) {
+        char msg[256];
+
+        if (!buf || size == 0)
+                return -EINVAL;
+        if (what) {
+                vsnprintf(msg, sizeof msg, fmt, ap);
+                snprintf(buf, size, "%s %s: %s", what, name ?: "?", msg);
+        } else
+                vsnprintf(buf, size, fmt, ap);
+        string_one_line(buf);
+        return -EINVAL;
+}
+
+int errbuf_fail(char *buf, size_t size, const char *what, const char *name, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = errbuf_vfail(buf, size, what, name, fmt, ap);
+        va_end(ap);
+        return r;
+}

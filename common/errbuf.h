@@ -1,0 +1,21 @@
+/* Error messages into a caller's buffer: the convention of the parsers of
+ * files an operator writes (services, providers, CLI pins).  What comes
+ * from the file may hold control bytes, and the message ends up in one
+ * log line or one line of an HTTP answer: each such byte becomes '?'. */
+#pragma once
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "macro.h"
+
+/* Replaces every control byte (below 0x20, and 0x7f) in s with '?'. */
+void string_one_line(char *s);
+
+/* Writes "WHAT NAME: message" (NAME NULL: "?"; WHAT NULL: the message
+ * alone) into buf, truncated to size and made one line; buf may be NULL
+ * or size 0 (nothing written).  Returns -EINVAL, so a parser can
+ * `return errbuf_fail(...)`. */
+int errbuf_vfail(char *buf, size_t size, const char *what, const char *name, const char *fmt, va_list ap)
+        _printf_(5, 0);
+int errbuf_fail(char *buf, size_t size, const char *what, const char *name, const char *fmt, ...) _printf_(5, 6);
