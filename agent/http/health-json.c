@@ -175,25 +175,38 @@ static void put_ms_or_null(Buf *f, usec_t t) {
                 buf_putu(f, t / USEC_PER_MSEC);
 }
 
+static void put_uint_or_null(Buf *f, bool have, unsigned long long v) {
+        if (have)
+                buf_putu(f, v);
+        else
+                buf_puts(f, "null");
+}
+
+/* A member, key and value in one line of the writers below; key a string
+ * literal (put_const_key()). */
+#define field_string(f, first, key, v) \
+        do { put_const_key(f, first, key); put_string(f, v); } while (0)
+#define field_string_or_null(f, first, key, v) \
+        do { put_const_key(f, first, key); put_string_or_null(f, v); } while (0)
+#define field_ms(f, first, key, t) \
+        do { put_const_key(f, first, key); put_ms_or_null(f, t); } while (0)
+#define field_uint(f, first, key, v) \
+        do { put_const_key(f, first, key); buf_putu(f, v); } while (0)
+#define field_uint_or_null(f, first, key, have, v) \
+        do { put_const_key(f, first, key); put_uint_or_null(f, have, v); } while (0)
+#define field_bool(f, first, key, v) \
+        do { put_const_key(f, first, key); buf_puts(f, (v) ? "true" : "false"); } while (0)
+
 static void put_network(Buf *f, const HealthNetwork *n) {
         bool first = true;
 
         buf_putc(f, '{');
-        put_const_key(f, &first, "status");
-        put_string(f, n->status ? n->status : "not_configured");
-        put_const_key(f, &first, "device");
-        put_string_or_null(f, n->device);
-        put_const_key(f, &first, "method");
-        put_string_or_null(f, n->method);
-        put_const_key(f, &first, "address");
-        put_string_or_null(f, n->address);
-        put_const_key(f, &first, "prefix");
-        if (n->prefix >= 0)
-                buf_putu(f, (unsigned)n->prefix);
-        else
-                buf_puts(f, "null");
-        put_const_key(f, &first, "gateway");
-        put_string_or_null(f, n->gateway);
+        field_string(f, &first, "status", n->status ? n->status : "not_configured");
+        field_string_or_null(f, &first, "device", n->device);
+        field_string_or_null(f, &first, "method", n->method);
+        field_string_or_null(f, &first, "address", n->address);
+        field_uint_or_null(f, &first, "prefix", n->prefix >= 0, (unsigned)n->prefix);
+        field_string_or_null(f, &first, "gateway", n->gateway);
         put_const_key(f, &first, "dns");
         buf_putc(f, '[');
         for (size_t k = 0; k < n->n_dns; k++) {
@@ -202,13 +215,8 @@ static void put_network(Buf *f, const HealthNetwork *n) {
                 put_string_or_null(f, n->dns[k]);
         }
         buf_putc(f, ']');
-        put_const_key(f, &first, "mtu");
-        if (n->mtu)
-                buf_putu(f, n->mtu);
-        else
-                buf_puts(f, "null");
-        put_const_key(f, &first, "error");
-        put_string_or_null(f, n->error);
+        field_uint_or_null(f, &first, "mtu", n->mtu != 0, n->mtu);
+        field_string_or_null(f, &first, "error", n->error);
         buf_putc(f, '}');
 }
 
@@ -222,14 +230,10 @@ static void put_boot(Buf *f, const HealthSnapshot *s) {
         bool first = true, first_sv = true;
 
         buf_putc(f, '{');
-        put_const_key(f, &first, "exec_ms");
-        put_ms_or_null(f, s->boot_exec);
-        put_const_key(f, &first, "network_ms");
-        put_ms_or_null(f, s->boot_network);
-        put_const_key(f, &first, "http_ms");
-        put_ms_or_null(f, s->boot_http);
-        put_const_key(f, &first, "ready_ms");
-        put_ms_or_null(f, s->boot_ready);
+        field_ms(f, &first, "exec_ms", s->boot_exec);
+        field_ms(f, &first, "network_ms", s->boot_network);
+        field_ms(f, &first, "http_ms", s->boot_http);
+        field_ms(f, &first, "ready_ms", s->boot_ready);
         put_const_key(f, &first, "services_ms");
         buf_putc(f, '{');
         for (size_t k = 0; k < s->n_services; k++) {
@@ -249,21 +253,13 @@ static void put_services(Buf *f, const HealthSnapshot *s) {
 
                 put_key(f, &first_sv, v->name);
                 buf_putc(f, '{');
-                put_const_key(f, &first, "state");
-                put_string(f, state_name(s, v->state));
-                put_const_key(f, &first, "pid");
-                if (v->pid > 0)
-                        buf_putu(f, (unsigned)v->pid);
-                else
-                        buf_puts(f, "null");
-                put_const_key(f, &first, "restarts");
-                buf_putu(f, v->restarts);
-                put_const_key(f, &first, "last_exit");
-                put_string_or_null(f, v->last_exit);
-                put_const_key(f, &first, "last_error");
-                put_string_or_null(f, v->last_error);
-                put_const_key(f, &first, "on_demand");
-                buf_puts(f, v->on_demand ? "true}" : "false}");
+                field_string(f, &first, "state", state_name(s, v->state));
+                field_uint_or_null(f, &first, "pid", v->pid > 0, (unsigned)v->pid);
+                field_uint(f, &first, "restarts", v->restarts);
+                field_string_or_null(f, &first, "last_exit", v->last_exit);
+                field_string_or_null(f, &first, "last_error", v->last_error);
+                field_bool(f, &first, "on_demand", v->on_demand);
+                buf_putc(f, '}');
         }
         buf_putc(f, '}');
 }
@@ -280,14 +276,11 @@ static void put_clis(Buf *f, const HealthSnapshot *s) {
 
                 put_key(f, &first_cli, c->provider);
                 buf_putc(f, '{');
-                put_const_key(f, &first, "package");
-                put_string_or_null(f, c->package);
-                put_const_key(f, &first, "pinned");
-                put_string_or_null(f, c->pinned);
-                put_const_key(f, &first, "installed");
-                put_string_or_null(f, c->installed);
-                put_const_key(f, &first, "status");
-                put_string(f, !c->installed ? "missing" : streq_ptr(c->installed, c->pinned) ? "ok" : "differs");
+                field_string_or_null(f, &first, "package", c->package);
+                field_string_or_null(f, &first, "pinned", c->pinned);
+                field_string_or_null(f, &first, "installed", c->installed);
+                field_string(f, &first, "status",
+                             !c->installed ? "missing" : streq_ptr(c->installed, c->pinned) ? "ok" : "differs");
                 buf_putc(f, '}');
         }
         buf_putc(f, '}');
@@ -297,17 +290,10 @@ static void put_restore(Buf *f, const HealthRestore *r) {
         bool first = true;
 
         buf_putc(f, '{');
-        put_const_key(f, &first, "generation");
-        put_string_or_null(f, r->generation);
-        put_const_key(f, &first, "restores");
-        buf_putu(f, r->restores);
-        put_const_key(f, &first, "last_restore_ms");
-        if (r->last_restore_ms < 0)
-                buf_puts(f, "null");
-        else
-                buf_putu(f, (uint64_t)r->last_restore_ms);
-        put_const_key(f, &first, "restoring");
-        buf_puts(f, r->restoring ? "true" : "false");
+        field_string_or_null(f, &first, "generation", r->generation);
+        field_uint(f, &first, "restores", r->restores);
+        field_uint_or_null(f, &first, "last_restore_ms", r->last_restore_ms >= 0, (uint64_t)r->last_restore_ms);
+        field_bool(f, &first, "restoring", r->restoring);
         buf_putc(f, '}');
 }
 
@@ -322,22 +308,14 @@ int health_build_json(const HealthSnapshot *s, char **ret, size_t *ret_size) {
         bool first = true;
 
         buf_putc(f, '{');
-        put_const_key(f, &first, "status");
-        put_string(f, s->status);
-        put_const_key(f, &first, "version");
-        put_string(f, s->version);
-        put_const_key(f, &first, "build_id");
-        put_string_or_null(f, s->build_id);
-        put_const_key(f, &first, "uptime_s");
-        buf_putu(f, s->uptime / USEC_PER_SEC);
-        put_const_key(f, &first, "timestamp");
-        put_string(f, format_iso8601(s->realtime, ts));
-        put_const_key(f, &first, "activeSessions");
-        buf_putu(f, s->active_sessions);
-        put_const_key(f, &first, "auth");
-        put_string(f, s->auth ? s->auth : "no-token");
-        put_const_key(f, &first, "desktop");
-        put_string(f, s->desktop ? s->desktop : "no-secret");
+        field_string(f, &first, "status", s->status);
+        field_string(f, &first, "version", s->version);
+        field_string_or_null(f, &first, "build_id", s->build_id);
+        field_uint(f, &first, "uptime_s", s->uptime / USEC_PER_SEC);
+        field_string(f, &first, "timestamp", format_iso8601(s->realtime, ts));
+        field_uint(f, &first, "activeSessions", s->active_sessions);
+        field_string(f, &first, "auth", s->auth ? s->auth : "no-token");
+        field_string(f, &first, "desktop", s->desktop ? s->desktop : "no-secret");
         put_const_key(f, &first, "network");
         put_network(f, &s->network);
         put_const_key(f, &first, "boot");
@@ -351,8 +329,7 @@ int health_build_json(const HealthSnapshot *s, char **ret, size_t *ret_size) {
                 put_restore(f, &s->restore);
         }
         if (!isempty(s->config_error)) {
-                put_const_key(f, &first, "config_error");
-                put_string(f, s->config_error);
+                field_string(f, &first, "config_error", s->config_error);
         }
         buf_putc(f, '}');
         buf_putc(f, '\0');
