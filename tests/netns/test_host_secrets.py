@@ -311,7 +311,10 @@ def test_not_dumpable(agent_bin, workdir):
             r = ns.run("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                        "cat", f"/proc/{pid}/environ", check=False)
             return r.returncode == 0
-        assert readable(sleeper.pid)           # the control: same uid, dumpable
+        # The control: same uid, dumpable, once setpriv has dropped to that
+        # uid and exec'd sleep (before, the pid is root's `ip netns exec`).
+        wait_until(lambda: os.readlink(f"/proc/{sleeper.pid}/exe").endswith("/sleep"), 20, "the sleeper exec'd")
+        assert readable(sleeper.pid)
         assert not readable(agent.pid)
         assert "Max core file size        0                    0" in open(f"/proc/{agent.pid}/limits").read()
     finally:
