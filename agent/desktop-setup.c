@@ -45,14 +45,15 @@ static void browser_user_lookup(Manager *m) {
 }
 
 /* Root's directory that the browser user must not read into (the login
- * homes): created 0700, and made so when root owns it. */
+ * homes): created 0700, and closed to other users when root owns it.  Its
+ * group is the login manager's to set (the CLI user's, login.h). */
 static void private_dir(const char *path) {
         struct stat st;
 
         if (isempty(path) || mkdir_all(path, 0755, 0700) < 0 || lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
                 return;
-        if (st.st_uid == 0 && (st.st_mode & 0077) && chmod(path, 0700) >= 0)
-                log_notice("%s was open to other users; made 0700.", path);
+        if (st.st_uid == 0 && (st.st_mode & 0007) && chmod(path, st.st_mode & 0770) >= 0)
+                log_notice("%s was open to other users; closed to them.", path);
 }
 
 static int write_secret_files(Manager *m) {

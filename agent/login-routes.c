@@ -202,6 +202,12 @@ static int auth_start(HttpRequest *req, void *userdata) {
                 return http_reply_error(req, 503, "Provider definitions not loaded");
         if (!provider_set_find(providers, provider))
                 return http_reply_error(req, 400, "Unknown provider");
+        if (login_manager_cli_unavailable(lm)) {
+                char msg[320];
+
+                snprintf(msg, sizeof msg, "Provider CLIs cannot run: %s", login_manager_cli_unavailable(lm));
+                return http_reply_error(req, 503, msg);
+        }
         s = login_session_find(lm, q.session_id);
         if (s && session_state_is_live(s->state))
                 return start_again(lr, req, s, provider_set_find(providers, provider));

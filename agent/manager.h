@@ -62,6 +62,9 @@ typedef struct Manager {
         bool vnc_found;           /* vnc_user exists (not root): uid, gid */
         uid_t vnc_uid;
         gid_t vnc_gid;
+        uid_t cli_uid;            /* cli_user's (not root, no display user's), when cli_error is "" */
+        gid_t cli_gid;
+        char cli_error[256];      /* why the provider CLIs cannot run */
         const char *log_secrets[4]; /* what service output must not show (desktop_log_secrets) */
         char log_vnc_password[9];
         Children *children;       /* every child exit arrives here (SIGCHLD) */

@@ -22,6 +22,7 @@
 #include "agent/login/handoff-vsock.h"
 #include "agent/login/login.h"
 #include "agent/supervise/spawn.h"
+#include "agent/supervise/sv-prepare.h"
 #include "agent/supervise/supervisor.h"
 #include "build-config.h"
 #include "desktop-setup.h"
@@ -609,6 +610,36 @@ static int browser_stop_service(void *userdata) {
         return r == -ENOENT ? 0 : r; /* a stack without a browser: nothing to close */
 }
 
+/* The provider CLIs' user: not root (sv_user_lookup() refuses it), and
+ * sharing neither uid nor group with the display's users, whose files and
+ * processes third-party code must not reach (nor they its HOME). */
+static void cli_user_lookup(Manager *m) {
+        const Config *c = &m->config;
+        char err[192];
+        uid_t uid;
+        gid_t gid;
+
+        if (isempty(c->cli_user)) {
+                snprintf(m->cli_error, sizeof m->cli_error, "cli_user is empty, and the provider CLIs never run as root");
+                return;
+        }
+        if (sv_user_lookup(NULL, c->cli_user, &uid, &gid, err, sizeof err) < 0) {
+                snprintf(m->cli_error, sizeof m->cli_error, "cli_user: %s", err);
+                return;
+        }
+        if ((m->browser_found && (uid == m->browser_uid || gid == m->browser_gid)) ||
+            (m->vnc_found && (uid == m->vnc_uid || gid == m->vnc_gid)) ||
+            (m->x_found && (uid == m->x_uid || gid == m->x_gid))) {
+                snprintf(m->cli_error, sizeof m->cli_error,
+                         "cli_user '%s' (uid %u, gid %u) shares its uid or group with browser_user, vnc_user or "
+                         "x_user; the provider CLIs need a user of their own", c->cli_user, (unsigned)uid, (unsigned)gid);
+                return;
+        }
+        m->cli_uid = uid;
+        m->cli_gid = gid;
+        m->cli_error[0] = '\0';
+}
+
 /* The browser, the login manager, its host API routes and, when
  * configured, the push handoff. */
 static int setup_logins(Manager *m) {
@@ -626,11 +657,13 @@ static int setup_logins(Manager *m) {
         r = browser_new(&bo, &bh, &m->browser);
         if (r < 0)
                 return r;
+        cli_user_lookup(m);
         LoginOptions lo = {
                 .event = m->event, .launcher = &m->launcher, .browser = m->browser,
                 .providers_file = c->providers_file, .login_home = c->login_home,
                 .environment_file = c->environment_file,
                 .control_socket = c->control_socket, .runtime_dir = c->runtime_dir,
+                .cli_uid = m->cli_uid, .cli_gid = m->cli_gid, .cli_error = m->cli_error,
                 .display = c->display, .bin_path = c->bin_path,
                 .session_ttl_s = c->session_ttl_s,
         };

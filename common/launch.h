@@ -43,14 +43,11 @@ typedef struct Launcher {
         /* on_exit is no longer wanted for pid (its owner killed it and is
          * going away); the reaper still collects it. */
         void (*forget)(void *ctx, pid_t pid);
-        /* Sends sig to each process below the agent that runs as the
-         * agent's uid, outside process group skip_pgid (0: none), whose
-         * environment, as exec'd, holds
-         * env_entry ("KEY=value"): what a started process left behind
-         * outside its own group (a helper it started in a session of its
-         * own), found by the entry it was given.  The number signalled,
-         * or -errno.  NULL: the launcher cannot (0). */
-        int (*signal_marked)(void *ctx, const char *env_entry, pid_t skip_pgid, int sig);
+        /* SIGKILLs each process below the agent that runs as uid (never 0:
+         * -EPERM), whatever its group or session: what processes of that
+         * user left behind.  The number signalled, or -errno.  NULL: the
+         * launcher cannot (0). */
+        int (*kill_uid)(void *ctx, uid_t uid);
         void *ctx;
 } Launcher;
 
@@ -63,8 +60,8 @@ static inline void launcher_forget(const Launcher *l, pid_t pid) {
         l->forget(l->ctx, pid);
 }
 
-static inline int launcher_signal_marked(const Launcher *l, const char *env_entry, pid_t skip_pgid, int sig) {
-        return l->signal_marked ? l->signal_marked(l->ctx, env_entry, skip_pgid, sig) : 0;
+static inline int launcher_kill_uid(const Launcher *l, uid_t uid) {
+        return l->kill_uid ? l->kill_uid(l->ctx, uid) : 0;
 }
 
 /* Looks name up in path (NULL: $PATH, else DEFAULT_PATH); a name with a

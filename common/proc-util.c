@@ -85,24 +85,3 @@ bool proc_options_hide_pids(const char *options) {
         }
         return false;
 }
-
-/* *state: how much of entry the current entry has matched so far, or one
- * of these two. */
-#define ENVIRON_SKIP SIZE_MAX         /* the current entry is another */
-#define ENVIRON_FOUND (SIZE_MAX - 1)
-
-bool proc_environ_feed(const char *entry, size_t *state, const char *buf, size_t n) {
-        size_t len = strlen(entry);
-
-        if (len == 0)
-                return false;
-        for (size_t i = 0; i < n && *state != ENVIRON_FOUND; i++) {
-                if (buf[i] == '\0')
-                        *state = *state == len ? ENVIRON_FOUND : 0;
-                else if (*state < len && buf[i] == entry[*state])
-                        (*state)++;
-                else
-                        *state = ENVIRON_SKIP;
-        }
-        return *state == ENVIRON_FOUND;
-}

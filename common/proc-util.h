@@ -29,10 +29,3 @@ int proc_mountinfo_find(const char *mountinfo, const char *path, char **ret_opti
 /* Whether proc's super options hide processes (and their command lines)
  * from other users: hidepid= other than off (0). */
 bool proc_options_hide_pids(const char *options);
-
-/* Streaming search of /proc/PID/environ (the environment the process was
- * exec'd with: NUL-terminated "KEY=value" entries) for one whole entry:
- * feed the file's bytes in pieces of any size, *state 0 before the first;
- * true once an entry equal to entry has ended (its NUL read), and from
- * then on.  Never true for an empty entry. */
-bool proc_environ_feed(const char *entry, size_t *state, const char *buf, size_t n);

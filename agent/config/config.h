@@ -93,9 +93,10 @@ typedef struct Config {
         char *providers_file;          /* "/etc/vm-browser-agent/providers.json" */
         char *clis_file;               /* "/etc/vm-browser-agent/clis.json": the CLIs' pins */
         char *clis_dir;                /* "/usr/lib/vm-browser-agent/clis": <clis_dir>/<provider> per CLI */
+        char *cli_user;                /* "vmba-cli": the provider CLIs run as this user */
         char *login_home;              /* "/var/lib/vm-browser-agent/logins": each CLI login's HOME is <login_home>/<session id> */
         char *environment_file;        /* "/etc/environment": proxy defaults */
-        char *control_socket;          /* "/run/vm-browser-agent/control.sock" */
+        char *control_socket;          /* "/run/vm-browser-agent-cli/control.sock" */
         uint32_t session_ttl_s;        /* 900 */
         uint32_t url_wait_s;           /* 15 */
         uint32_t callback_relay_s;     /* 30 */

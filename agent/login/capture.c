@@ -161,8 +161,37 @@ static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *
         return 0;
 }
 
-int capture_start(sd_event *e, const char *root, const char *rel, CaptureCheck check, CaptureHandler cb,
-                  void *userdata, Capture **ret) {
+/* rel's directories below root, made 0700 and uid:gid's when missing; no
+ * component followed if it is a symlink. */
+static int make_dirs_below(const char *root, const char *rel, uid_t uid, gid_t gid) {
+        _cleanup_(closep) int dir = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_(freep) char *copy = strdup(rel);
+        char *name, *slash;
+
+        if (dir < 0)
+                return -errno;
+        if (!copy)
+                return -ENOMEM;
+        for (name = copy; (slash = strchr(name, '/')); name = slash + 1) {
+                int next;
+
+                *slash = '\0';
+                if (mkdirat(dir, name, 0700) >= 0) {
+                        if (fchownat(dir, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+                                return -errno;
+                } else if (errno != EEXIST)
+                        return -errno;
+                next = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (next < 0)
+                        return -errno;
+                close(dir);
+                dir = next;
+        }
+        return 0;
+}
+
+int capture_start(sd_event *e, const char *root, const char *rel, uid_t uid, gid_t gid, CaptureCheck check,
+                  CaptureHandler cb, void *userdata, Capture **ret) {
         _cleanup_(freep) char *dir = NULL;
         _cleanup_(capture_freep) Capture *c = NULL;
         int r;
@@ -179,10 +208,10 @@ int capture_start(sd_event *e, const char *root, const char *rel, CaptureCheck c
             !(c->name = strdup(strrchr(c->path, '/') + 1)))
                 return -ENOMEM;
         c->had_old = stat(c->path, &c->old) == 0;
-        r = mkdir_all(dirname(dir), 0700, 0700);
+        r = make_dirs_below(root, rel, uid, gid);
         if (r < 0)
                 return r;
-        r = sd_event_add_inotify(e, &c->watch, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR, on_inotify, c);
+        r = sd_event_add_inotify(e, &c->watch, dirname(dir), IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR, on_inotify, c);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(c);

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <sys/types.h>
 #include <systemd/sd-event.h>
 
 #include "macro.h"
@@ -28,9 +29,10 @@ typedef bool (*CaptureCheck)(const json_t *credentials, void *userdata);
 
 /* The file rel (relative, no "..") below the directory root (absolute;
  * the agent's, trusted: a CLI's HOME); rel's directories are created
- * (0700) when missing.  check may be NULL: any object is complete. */
-int capture_start(sd_event *e, const char *root, const char *rel, CaptureCheck check, CaptureHandler cb,
-                  void *userdata, Capture **ret);
+ * (0700, uid:gid's: the CLI writes there) when missing, through no
+ * symlink.  check may be NULL: any object is complete. */
+int capture_start(sd_event *e, const char *root, const char *rel, uid_t uid, gid_t gid, CaptureCheck check,
+                  CaptureHandler cb, void *userdata, Capture **ret);
 Capture *capture_free(Capture *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Capture *, capture_free);
 /* Checks the file now, as an inotify event would (a file unchanged since

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -37,7 +38,6 @@ struct CliRunner {
         CliRunnerCallbacks cb;
         void *userdata;
         pid_t pid;          /* 0 once exited */
-        char *marker;       /* its login's entry in its environment, or NULL */
         int master;         /* pty master or pipe read end */
         sd_event_source *io, *kill_timer, *stop_timer;
         Screen *screen;
@@ -98,7 +98,9 @@ static int build_env(const CliRunnerOptions *o, char **env) {
         return r;
 }
 
-static int open_pty(int *ret_master, int *ret_slave) {
+/* The CLI's terminal is its user's, as login(1) makes a session's: a CLI
+ * that reopens it by name (ttyname()) must be able to. */
+static int open_pty(uid_t uid, gid_t gid, int *ret_master, int *ret_slave) {
         struct winsize ws = { .ws_row = PTY_ROWS, .ws_col = PTY_COLS };
         _cleanup_(closep) int master = -EBADF;
         char name[128];
@@ -113,6 +115,11 @@ static int open_pty(int *ret_master, int *ret_slave) {
         if (slave < 0)
                 return -errno;
         (void)ioctl(slave, TIOCSWINSZ, &ws);
+        if (fchown(slave, uid, gid) < 0 || fchmod(slave, 0600) < 0) {
+                int r = -errno;
+                close(slave);
+                return r;
+        }
         *ret_master = TAKE_FD(master);
         *ret_slave = slave;
         return 0;
@@ -213,23 +220,6 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         return 0;
 }
 
-/* What the CLI started in a session of its own (setsid(), Node's detached
- * spawn) is not in its process group, and would go on after the login;
- * it is found by the login's entry in its environment. */
-static void signal_left_behind(CliRunner *r, pid_t group, int sig) {
-        int n;
-
-        if (!r->marker)
-                return;
-        n = launcher_signal_marked(r->launcher, r->marker, group, sig);
-        if (n < 0)
-                log_warning_errno(n, "Provider CLI %s: could not look for processes it left outside its process group: %m",
-                                  r->provider->id);
-        else if (n > 0)
-                log_info("Provider CLI %s: sent %s to %d process(es) it left outside its process group.",
-                         r->provider->id, sig == SIGKILL ? "SIGKILL" : "SIGTERM", n);
-}
-
 static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
         CliRunner *r = userdata;
         char b[64];
@@ -242,7 +232,6 @@ static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
          * a process that took the number since the reap would have to
          * have made itself a group leader in between. */
         (void)kill(-pid, SIGKILL);
-        signal_left_behind(r, pid, SIGKILL);
         r->pid = 0;
         r->kill_timer = sd_event_source_disable_unref(r->kill_timer);
         r->stop_timer = sd_event_source_disable_unref(r->stop_timer);
@@ -255,7 +244,7 @@ static int spawn_cli(CliRunner *r, const CliRunnerOptions *o, char **env) {
         int fds[2], k;
 
         if (o->provider->pty) {
-                k = open_pty(&r->master, &slave);
+                k = open_pty(o->uid, o->gid, &r->master, &slave);
                 if (k < 0)
                         return k;
         } else {
@@ -276,6 +265,8 @@ static int spawn_cli(CliRunner *r, const CliRunnerOptions *o, char **env) {
                 .stderr_fd = slave,
                 .extra_fd = -1,
                 .controlling_tty = o->provider->pty,
+                .uid = o->uid,
+                .gid = o->gid,
         };
         return launcher_start(r->launcher, &so, on_child_exit, r, &r->pid);
 }
@@ -286,15 +277,13 @@ int cli_runner_start(sd_event *e, const Launcher *launcher, const CliRunnerOptio
         _cleanup_(cli_runner_freep) CliRunner *r = NULL;
         int k;
 
+        if (o->uid == 0)
+                return -EPERM; /* third-party code: never as root */
         r = calloc(1, sizeof *r);
         if (!r)
                 return -ENOMEM;
         *r = (CliRunner) { .event = e, .launcher = launcher, .provider = o->provider, .cb = *cb, .userdata = userdata,
                            .master = -EBADF };
-        if (o->login_id && asprintf(&r->marker, "%s=%s", OPEN_URL_SESSION_ENV, o->login_id) < 0) {
-                r->marker = NULL;
-                return -ENOMEM;
-        }
         prompt_matcher_init(&r->prompts, o->provider->prompts, o->provider->n_prompts);
         /* Without a PTY nothing turns the CLI's "\n" into "\r\n". */
         k = screen_new(PTY_ROWS, PTY_COLS, o->provider->pty ? 0 : SCREEN_NEWLINE, &r->screen);
@@ -326,7 +315,6 @@ void cli_runner_stop(CliRunner *r) {
                 return;
         (void)kill(-r->pid, SIGTERM);
         (void)kill(-r->pid, SIGCONT);
-        signal_left_behind(r, r->pid, SIGTERM);
         if (sd_event_add_time_relative(r->event, &r->kill_timer, CLOCK_MONOTONIC, KILL_GRACE_USEC,
                                        0, on_kill_timer, r) < 0)
                 (void)kill(-r->pid, SIGKILL);
@@ -357,7 +345,6 @@ CliRunner *cli_runner_free(CliRunner *r) {
                 /* Nobody will wait for the grace period: kill now, the reaper
                  * collects it without us. */
                 (void)kill(-r->pid, SIGKILL);
-                signal_left_behind(r, r->pid, SIGKILL);
                 launcher_forget(r->launcher, r->pid);
         }
         sd_event_source_disable_unref(r->io);
@@ -366,7 +353,6 @@ CliRunner *cli_runner_free(CliRunner *r) {
         safe_close(r->master);
         screen_free(r->screen);
         transcript_free(r->transcript);
-        free(r->marker);
         explicit_bzero(r, sizeof *r);
         free(r);
         return NULL;

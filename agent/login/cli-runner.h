@@ -6,10 +6,9 @@
  * answered, and a redacted transcript is kept.  Stopping kills the whole
  * process group (SIGTERM, SIGKILL after a grace period); when the CLI
  * (the group's leader) has exited, whatever is left of its group is
- * killed too: the login is over for all of it.  So is what it started in
- * a session of its own, found by the login's entry in its environment
- * (Launcher.signal_marked): SIGTERM with the group, SIGKILL once the CLI
- * has exited or the runner goes. */
+ * killed too: the login is over for all of it.  What it started in a
+ * session of its own is its user's to sweep (login.c, once no CLI runs).
+ * It runs as an unprivileged user of its own, its terminal that user's. */
 #pragma once
 
 #include <stdbool.h>
@@ -39,6 +38,8 @@ typedef struct CliRunnerOptions {
         const char *browser;          /* the BROWSER value */
         const char *control_socket;   /* exported as VMBA_CONTROL_SOCKET */
         const char *login_id;         /* exported as VMBA_LOGIN_SESSION: whose $BROWSER it is */
+        uid_t uid;                    /* the CLI runs as uid:gid (never 0: refused) */
+        gid_t gid;
         const char *display;          /* DISPLAY, may be NULL */
         const char *path;             /* PATH for lookup and the CLI */
         const char *http_proxy, *https_proxy, *no_proxy; /* NULL: none */

@@ -2,10 +2,11 @@
  * authorize URL with $BROWSER or an opener on PATH, links to the agent
  * binary that run `open-url`; that process connects to the running
  * agent's unix socket, sends the URL as one line and prints the agent's
- * one-line answer.  The socket is 0600 in
- * a 0700 directory, and the peer's uid (SO_PEERCRED) must be ours even if
- * someone loosened those modes: a URL sent here can become a waiting
- * session's authorize URL, so another user must not be able to send one.
+ * one-line answer.  The socket is 0660, root's with the CLI user's group,
+ * and the peer's uid (SO_PEERCRED) must be ours or the CLI user's even if
+ * someone loosened that mode: a URL sent here can become a waiting
+ * session's authorize URL, so another user (the browser's) must not be
+ * able to send one.
  * Protocol: "URL[ LOGIN]\n" → "OK <method>\n" | "ERR <why>\n" (a URL has
  * no blank; LOGIN is the opener's $VMBA_LOGIN_SESSION, the login its CLI
  * runs for).  What a URL means is the handler's business (the login
@@ -16,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "control-socket.h"
 #include "fileio.h"
@@ -47,6 +49,7 @@ struct ControlSocket {
         void *userdata;
         char *path;
         int fd;
+        uid_t peer_uid;     /* served besides our own uid: the CLIs' user */
         sd_event_source *io;
         Client *clients[CLIENTS_MAX];
 };
@@ -132,11 +135,12 @@ static int on_client_timeout(sd_event_source *es, uint64_t usec, void *userdata)
         return 0;
 }
 
-static bool peer_is_us(int fd) {
+static bool peer_allowed(const ControlSocket *cs, int fd) {
         struct ucred cred;
         socklen_t l = sizeof cred;
 
-        return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) == 0 && cred.uid == geteuid();
+        return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) == 0 &&
+               (cred.uid == geteuid() || cred.uid == cs->peer_uid);
 }
 
 static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
@@ -147,7 +151,7 @@ static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userda
 
         if (cfd < 0)
                 return 0;
-        if (!peer_is_us(cfd)) {
+        if (!peer_allowed(cs, cfd)) {
                 log_warning("open-url request from another user refused.");
                 (void)send(cfd, "ERR permission denied\n", 22, MSG_NOSIGNAL | MSG_DONTWAIT);
                 safe_close(cfd);
@@ -170,9 +174,12 @@ static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userda
         return 0;
 }
 
-static int make_parent_dir(const char *path) {
+/* A missing directory is made root's, 0710, with the peers' group; an
+ * existing one is the operator's and left as it is. */
+static int make_parent_dir(const char *path, gid_t gid) {
         _cleanup_(freep) char *d = strdup(path);
         char *slash;
+        struct stat st;
 
         if (!d)
                 return -ENOMEM;
@@ -180,11 +187,31 @@ static int make_parent_dir(const char *path) {
         if (!slash || slash == d)
                 return 0;
         *slash = '\0';
-        return mkdir_all(d, 0755, 0700);
+        if (stat(d, &st) >= 0)
+                return 0;
+        return mkdir_owned(d, 0710, 0, gid);
 }
 
-int control_socket_new(sd_event *e, const char *path, ControlSocketHandler handler, void *userdata,
-                       ControlSocket **ret) {
+/* The socket file is made by bind() itself with the peers' group and 0660
+ * (the effective gid and umask of the call): no chown or chmod by path
+ * afterwards, which an entry swapped in meanwhile could redirect. */
+static int bind_as_group(int fd, const struct sockaddr_un *sa, int len, gid_t gid) {
+        gid_t egid = getegid();
+        mode_t old = umask(0117);
+        int r;
+
+        r = RET_NERRNO(setegid(gid));
+        if (r >= 0) {
+                r = RET_NERRNO(bind(fd, (const struct sockaddr *)sa, (socklen_t)len));
+                if (setegid(egid) < 0 && r >= 0)
+                        r = -errno;
+        }
+        umask(old);
+        return r;
+}
+
+int control_socket_new(sd_event *e, const char *path, uid_t peer_uid, gid_t peer_gid, ControlSocketHandler handler,
+                       void *userdata, ControlSocket **ret) {
         _cleanup_(control_socket_freep) ControlSocket *cs = NULL;
         struct sockaddr_un sa;
         int len, r;
@@ -195,20 +222,21 @@ int control_socket_new(sd_event *e, const char *path, ControlSocketHandler handl
         cs = calloc(1, sizeof *cs);
         if (!cs)
                 return -ENOMEM;
-        *cs = (ControlSocket){ .event = e, .handler = handler, .userdata = userdata, .fd = -EBADF };
+        if (peer_uid == 0)
+                return -EINVAL;
+        *cs = (ControlSocket){ .event = e, .handler = handler, .userdata = userdata, .fd = -EBADF,
+                               .peer_uid = peer_uid };
         cs->path = strdup(path);
         if (!cs->path)
                 return -ENOMEM;
         cs->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (cs->fd < 0)
                 return -errno;
-        r = make_parent_dir(path);
+        r = make_parent_dir(path, peer_gid);
         if (r < 0)
                 return r;
         (void)unlink(path); /* a stale socket from a previous run */
-        mode_t old = umask(0177);
-        r = RET_NERRNO(bind(cs->fd, (struct sockaddr *)&sa, (socklen_t)len));
-        umask(old);
+        r = bind_as_group(cs->fd, &sa, len, peer_gid);
         if (r < 0)
                 return r;
         r = RET_NERRNO(listen(cs->fd, CLIENTS_MAX));
@@ -293,7 +321,7 @@ int open_url_main(int argc, char **argv) {
                 return 2;
         }
         if (isempty(path))
-                path = "/run/vm-browser-agent/control.sock";
+                path = "/run/vm-browser-agent-cli/control.sock";
         len = sockaddr_un_set(&sa, path);
         if (len < 0)
                 return log_error_errno(len, "open-url: socket path too long."), 1;

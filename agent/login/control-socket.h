@@ -4,11 +4,13 @@
  * as `open-url` under those names.  That process connects to the running
  * agent's unix socket, sends the URL (and the login its CLI runs for,
  * from $VMBA_LOGIN_SESSION) as one line and prints the agent's one-line
- * answer.  The socket is 0600 in a 0700 directory and only peers
- * with the agent's own uid are served (SO_PEERCRED). */
+ * answer.  The socket is root's, 0660, with the CLI user's group, and
+ * only peers with the agent's own uid or the CLI user's are served
+ * (SO_PEERCRED). */
 #pragma once
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include <systemd/sd-event.h>
 
@@ -22,10 +24,12 @@ typedef struct ControlSocket ControlSocket;
 typedef int (*ControlSocketHandler)(const char *url, const char *login_id, const char **ret_method,
                                     void *userdata);
 
-/* Listens on path (its parent directory created 0700; a stale socket
- * replaced).  e must outlive the socket. */
-int control_socket_new(sd_event *e, const char *path, ControlSocketHandler handler, void *userdata,
-                       ControlSocket **ret);
+/* Listens on path for our uid and peer_uid (not 0: -EINVAL); the socket
+ * root's with group peer_gid, 0660; its parent directory, when missing,
+ * made root's, 0710, with group peer_gid; a stale socket replaced.  e
+ * must outlive the socket. */
+int control_socket_new(sd_event *e, const char *path, uid_t peer_uid, gid_t peer_gid, ControlSocketHandler handler,
+                       void *userdata, ControlSocket **ret);
 ControlSocket *control_socket_free(ControlSocket *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ControlSocket *, control_socket_free);
 

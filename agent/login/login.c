@@ -46,8 +46,8 @@ struct LoginManager {
         LoginSession *sessions[LOGIN_SESSIONS_MAX];
         Listener listeners[LOGIN_LISTENERS_MAX];
         Leftover *leftovers;
-        char *browser;                /* $BROWSER of the CLIs: <runtime_dir>/cli-bin/vmba-open-url */
-        char *cli_path;               /* PATH of the CLIs: <runtime_dir>/cli-bin:<bin_path> */
+        char *browser;                /* $BROWSER of the CLIs: <runtime_dir>-cli/bin/vmba-open-url */
+        char *cli_path;               /* PATH of the CLIs: <runtime_dir>-cli/bin:<bin_path> */
         ControlSocket *control;
 };
 
@@ -101,6 +101,14 @@ static void session_home_remove(LoginSession *s) {
         s->home = NULL;
 }
 
+/* The CLI user passes through to its HOME, no other may: an existing
+ * login_home of root's is fixed up, another's refused (-EPERM). */
+static int login_home_prepare(LoginManager *lm) {
+        if (isempty(lm->o.login_home) || lm->o.login_home[0] != '/')
+                return -EINVAL;
+        return mkdir_owned(lm->o.login_home, 0710, 0, lm->o.cli_gid);
+}
+
 /* A fresh <login_home>/login-<id>: whatever an earlier run left under that name
  * (an agent that stopped before removing it) goes first, so no login
  * starts next to a credential file that is not its own. */
@@ -117,7 +125,7 @@ static int session_home_create(LoginSession *s) {
         home_name(s->id, name);
         if (asprintf(&home, "%s/%s", parent, name) < 0)
                 return -ENOMEM;
-        r = mkdir_all(parent, 0700, 0700);
+        r = login_home_prepare(s->lm);
         if (r < 0)
                 return r;
         fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -128,8 +136,40 @@ static int session_home_create(LoginSession *s) {
                 return r;
         if (mkdirat(fd, name, 0700) < 0)
                 return -errno;
+        /* Made just now in a directory only root writes to: no one can have
+         * swapped it for a link. */
+        if (fchownat(fd, name, s->lm->o.cli_uid, s->lm->o.cli_gid, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
         s->home = TAKE_PTR(home);
         return 0;
+}
+
+static bool cli_running(LoginManager *lm) {
+        for (size_t i = 0; i < LOGIN_SESSIONS_MAX; i++)
+                if (lm->sessions[i] && cli_runner_running(lm->sessions[i]->runner))
+                        return true;
+        for (Leftover *lo = lm->leftovers; lo; lo = lo->next)
+                if (cli_runner_running(lo->runner))
+                        return true;
+        return false;
+}
+
+/* What the CLIs started in sessions of their own (setsid(), Node's
+ * detached spawn) is out of reach of their group kills: once no CLI runs,
+ * every process of their user goes.  While another login's CLI runs, they
+ * wait for it: the user's processes are not told apart, since reading
+ * which login one belongs to (its environment) would read its memory,
+ * which it could stall. */
+static void cli_sweep(LoginManager *lm) {
+        int n;
+
+        if (login_manager_cli_unavailable(lm) || lm->o.cli_uid == 0 || cli_running(lm))
+                return;
+        n = launcher_kill_uid(lm->o.launcher, lm->o.cli_uid);
+        if (n < 0)
+                log_warning_errno(n, "Could not look for what the provider CLIs left running: %m");
+        else if (n > 0)
+                log_info("Sent SIGKILL to %d process(es) of the provider CLIs' user left running after them.", n);
 }
 
 static void leftover_unlink(LoginManager *lm, Leftover *lo) {
@@ -143,10 +183,13 @@ static void leftover_unlink(LoginManager *lm, Leftover *lo) {
 static void on_leftover_exit(CliRunner *r, int wstatus, void *userdata) {
         Leftover *lo = userdata;
 
-        leftover_unlink(lo->lm, lo);
-        home_remove(lo->lm, lo->id);
+        LoginManager *lm = lo->lm;
+
+        leftover_unlink(lm, lo);
+        home_remove(lm, lo->id);
         cli_runner_free(lo->runner);
         free(lo);
+        cli_sweep(lm);
 }
 
 /* A new login with the id of one whose CLI is still stopping: that CLI
@@ -179,7 +222,10 @@ static void session_release_cli(LoginSession *s) {
                 return;
         }
         /* Exited already, or no memory to wait for it: killed now. */
-        s->runner = cli_runner_free(s->runner);
+        if (s->runner) {
+                s->runner = cli_runner_free(s->runner);
+                cli_sweep(lm);
+        }
         session_home_remove(s);
 }
 
@@ -212,6 +258,10 @@ int login_manager_subscribe(LoginManager *lm, LoginListener cb, void *userdata) 
 
 const ProviderSet *login_manager_providers(LoginManager *lm) {
         return lm->providers;
+}
+
+const char *login_manager_cli_unavailable(LoginManager *lm) {
+        return isempty(lm->o.cli_error) ? NULL : lm->o.cli_error;
 }
 
 LoginSession *login_manager_session_at(LoginManager *lm, size_t i) {
@@ -490,6 +540,7 @@ static void on_cli_exit(CliRunner *r, int wstatus, void *userdata) {
         LoginSession *s = userdata;
         char b[64], msg[128];
 
+        cli_sweep(s->lm);
         if (session_state_is_final(s->state)) {
                 session_home_remove(s);
                 return;
@@ -562,12 +613,14 @@ int login_session_start_cli(LoginSession *s, const char *http_proxy, const char 
         s->def = lm->providers ? provider_set_find(lm->providers, s->provider) : NULL;
         if (!s->def)
                 return -ENOENT;
+        if (login_manager_cli_unavailable(lm))
+                return -EPERM;
         leftover_take_over(lm, s->id);
         r = session_home_create(s);
         if (r < 0)
                 return r;
-        r = capture_start(c->event, s->home, s->def->credential_file, capture_complete, on_capture, s,
-                          &s->capture);
+        r = capture_start(c->event, s->home, s->def->credential_file, c->cli_uid, c->cli_gid, capture_complete,
+                          on_capture, s, &s->capture);
         if (r < 0)
                 return r;
         CliRunnerOptions o = {
@@ -576,6 +629,8 @@ int login_session_start_cli(LoginSession *s, const char *http_proxy, const char 
                 .browser = lm->browser,
                 .control_socket = c->control_socket,
                 .login_id = s->id,
+                .uid = c->cli_uid,
+                .gid = c->cli_gid,
                 .display = c->display,
                 .path = lm->cli_path,
                 .http_proxy = http_proxy,
@@ -674,16 +729,19 @@ static char *self_exe(void) {
         return strdup(n > 0 ? exe : "/usr/sbin/vm-browser-agent");
 }
 
-/* The links the CLIs open URLs with, and their $BROWSER and PATH. */
+/* The links the CLIs open URLs with, and their $BROWSER and PATH: in
+ * <runtime_dir>-cli/bin, since runtime_dir is root's alone. */
 static int setup_browser_links(LoginManager *lm) {
-        _cleanup_(freep) char *exe = self_exe(), *dir = NULL;
+        _cleanup_(freep) char *exe = self_exe(), *top = NULL, *dir = NULL;
         int r;
 
         if (!exe)
                 return -ENOMEM;
         if (isempty(lm->o.runtime_dir) || lm->o.runtime_dir[0] != '/')
                 return -EINVAL;
-        if (asprintf(&dir, "%s/cli-bin", lm->o.runtime_dir) < 0)
+        if (asprintf(&top, "%s-cli", lm->o.runtime_dir) < 0)
+                return -ENOMEM;
+        if (asprintf(&dir, "%s/bin", top) < 0)
                 return -ENOMEM;
         if (asprintf(&lm->browser, "%s/%s", dir, OPEN_URL_BROWSER_LINK) < 0) {
                 lm->browser = NULL;
@@ -694,7 +752,9 @@ static int setup_browser_links(LoginManager *lm) {
                 lm->cli_path = NULL;
                 return -ENOMEM;
         }
-        r = open_url_links_create(dir, exe);
+        r = mkdir_owned(top, 0710, 0, lm->o.cli_gid);
+        if (r >= 0)
+                r = open_url_links_create(dir, exe);
         if (r < 0)
                 log_warning_errno(r, "Failed to make the CLIs' browser links to %s in %s: %m", exe, dir);
         return 0;
@@ -713,15 +773,25 @@ int login_manager_new(const LoginOptions *o, LoginManager **ret) {
         r = load_providers(lm, err, sizeof err);
         if (r < 0)
                 log_warning("Provider logins unavailable: %s", err);
-        if (lm->providers) {
-                r = setup_browser_links(lm);
-                if (r < 0)
-                        return r;
+        if (lm->providers && login_manager_cli_unavailable(lm))
+                log_error("Provider CLI logins unavailable: %s.", login_manager_cli_unavailable(lm));
+        /* The links and the socket only serve the CLIs' $BROWSER: without
+         * providers or their user there are no CLIs, and no reason to touch
+         * the file system. */
+        if (!lm->providers || login_manager_cli_unavailable(lm)) {
+                *ret = TAKE_PTR(lm);
+                return 0;
         }
-        /* The socket only serves the CLIs' $BROWSER: without providers there
-         * are no CLIs, and no reason to touch the file system. */
-        if (lm->providers && !isempty(o->control_socket)) {
-                r = control_socket_new(o->event, o->control_socket, on_browser_request, lm, &lm->control);
+        r = setup_browser_links(lm);
+        if (r < 0)
+                return r;
+        r = login_home_prepare(lm);
+        if (r < 0)
+                log_warning_errno(r, "Cannot make login_home %s root's, 0710, with cli_user's group: %m",
+                                  o->login_home);
+        if (!isempty(o->control_socket)) {
+                r = control_socket_new(o->event, o->control_socket, o->cli_uid, o->cli_gid, on_browser_request, lm,
+                                       &lm->control);
                 if (r < 0)
                         return r;
         }
@@ -743,6 +813,7 @@ LoginManager *login_manager_free(LoginManager *lm) {
                 home_remove(lm, lo->id);
                 free(lo);
         }
+        cli_sweep(lm);
         control_socket_free(lm->control);
         provider_set_free(lm->providers);
         free(lm->browser);

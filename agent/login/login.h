@@ -65,7 +65,12 @@ typedef struct LoginOptions {
         const char *login_home;       /* absolute; each CLI login's HOME is <login_home>/login-<session id> */
         const char *environment_file; /* the host's proxy defaults (/etc/environment); "" = none */
         const char *control_socket;   /* "" = none; exported to CLIs as VMBA_CONTROL_SOCKET */
-        const char *runtime_dir;      /* absolute; the CLIs' browser links go in <runtime_dir>/cli-bin */
+        const char *runtime_dir;      /* absolute; the CLIs' browser links go in <runtime_dir>-cli/bin */
+        /* The CLIs' user (never root): cli_error NULL or "" when it was
+         * found; else why not, and no CLI runs. */
+        uid_t cli_uid;
+        gid_t cli_gid;
+        const char *cli_error;
         const char *display;          /* DISPLAY of the CLIs */
         const char *bin_path;         /* PATH of the CLIs */
         uint32_t session_ttl_s;
@@ -74,11 +79,14 @@ typedef struct LoginOptions {
 /* o's strings, launcher and browser must outlive the manager.  Provider
  * definitions that fail to load are logged and leave CLI logins off
  * (login_manager_providers() is NULL); host-driven logins still work.
- * With providers, <runtime_dir>/cli-bin is made to hold the links the CLIs
- * open URLs with (control-socket.h): $BROWSER is cli-bin/vmba-open-url, a
- * program path without arguments, and cli-bin, holding xdg-open and
- * x-www-browser too, comes first on the CLIs' PATH.  Links that cannot be
- * made are logged: the CLIs then cannot hand over a URL they do not print. */
+ * With providers and the CLIs' user, <runtime_dir>-cli (root's, 0710,
+ * the CLI user's group) gets bin/, holding the links the CLIs open URLs
+ * with (control-socket.h): $BROWSER is bin/vmba-open-url, a program path
+ * without arguments, and bin, holding xdg-open and x-www-browser too,
+ * comes first on the CLIs' PATH.  Links that cannot be made are logged:
+ * the CLIs then cannot hand over a URL they do not print.  login_home is
+ * made root's, 0710, with the CLI user's group: that user passes through
+ * to the HOMEs, no other (the browser's) may. */
 int login_manager_new(const LoginOptions *o, LoginManager **ret);
 LoginManager *login_manager_free(LoginManager *lm);
 DEFINE_TRIVIAL_CLEANUP_FUNC(LoginManager *, login_manager_free);
@@ -88,6 +96,8 @@ int login_manager_subscribe(LoginManager *lm, LoginListener cb, void *userdata);
 unsigned login_manager_active(LoginManager *lm);
 /* The provider definitions (borrowed), NULL when they did not load. */
 const ProviderSet *login_manager_providers(LoginManager *lm);
+/* Why no provider CLI can run (static or the manager's), NULL when they can. */
+const char *login_manager_cli_unavailable(LoginManager *lm);
 
 LoginSession *login_session_find(LoginManager *lm, const char *id);
 /* Every slot, for callers that look for a session by something else than
@@ -105,11 +115,12 @@ void login_session_fail(LoginSession *s, SessionEvent e, const char *reason);
 void login_session_drop(LoginSession *s);
 uint64_t login_session_elapsed_ms(LoginSession *s);
 
-/* Starts the provider CLI for s (its def is looked up by s->provider) in
- * a HOME of its own, <login_home>/<id>, made empty and 0700 (login_home's
- * missing parents 0700 too); the credential file is watched there.  The
- * HOME is removed when the session ends, once the CLI is gone.
- * -ENOENT: unknown provider, or provider definitions not loaded. */
+/* Starts the provider CLI for s (its def is looked up by s->provider) as
+ * the CLI user, in a HOME of its own, <login_home>/login-<id>, made empty,
+ * 0700 and that user's; the credential file is watched there.  The HOME is
+ * removed when the session ends, once the CLI is gone.
+ * -ENOENT: unknown provider, or provider definitions not loaded;
+ * -EPERM: no CLI user (login_manager_cli_unavailable()). */
 int login_session_start_cli(LoginSession *s, const char *http_proxy, const char *https_proxy,
                             const char *no_proxy);
 /* Stores credentials (taken) and moves s to AUTHENTICATED. */

@@ -112,13 +112,12 @@ static void launch_forget(void *ctx, pid_t pid) {
         children_unwatch(ctx, pid);
 }
 
-static int launch_signal_marked(void *ctx, const char *env_entry, pid_t skip_pgid, int sig) {
-        return children_signal_marked(env_entry, skip_pgid, sig);
+static int launch_kill_uid(void *ctx, uid_t uid) {
+        return children_kill_uid(uid);
 }
 
 Launcher children_launcher(Children *c) {
-        return (Launcher){ .start = launch_start, .forget = launch_forget, .signal_marked = launch_signal_marked,
-                           .ctx = c };
+        return (Launcher){ .start = launch_start, .forget = launch_forget, .kill_uid = launch_kill_uid, .ctx = c };
 }
 
 #define KILL_PASSES 32
@@ -181,17 +180,16 @@ static bool descends_from(const ProcEntry *v, size_t n, pid_t pid, pid_t ancesto
         return false;
 }
 
-/* Whether the process is one the caller wants (st: its status read just
- * now; dir: its /proc directory).  NULL: every one of the uid. */
-typedef bool (*ProcMatchFn)(int dir, pid_t pid, const ProcStatus *st, const void *userdata);
-
 typedef enum Checked {
         CHECKED_NO,
         CHECKED_YES,
         CHECKED_CHANGED, /* not as the snapshot saw it: a new parent (reparented, or a pid reused), a new uid */
 } Checked;
 
-static Checked check(int dir, const ProcEntry *e, ProcMatchFn match, const void *userdata) {
+/* Whether the process in dir (its /proc directory) is still as the
+ * snapshot saw it.  Nothing of it but its status is read: another user's
+ * memory (its environment, its command line) could stall the read. */
+static Checked check(int dir, const ProcEntry *e) {
         _cleanup_(freep) char *text = NULL;
         _cleanup_(closep) int fd = openat(dir, "status", O_RDONLY | O_CLOEXEC);
         ProcStatus st;
@@ -201,18 +199,17 @@ static Checked check(int dir, const ProcEntry *e, ProcMatchFn match, const void 
                 return CHECKED_NO; /* gone */
         if (st.ppid != e->st.ppid || st.uid != e->st.uid)
                 return CHECKED_CHANGED;
-        return !match || match(dir, e->pid, &st, userdata) ? CHECKED_YES : CHECKED_NO;
+        return CHECKED_YES;
 }
 
-/* Signals each live descendant of this process that runs as uid and that
- * match() accepts, and looks again until a pass finds nothing new: a
+/* Signals each live descendant of this process that runs as uid, and looks again until a pass finds nothing new: a
  * child forked meanwhile, or one whose parent exited while /proc was read
  * (reparented to us, it is still ours).  The signal goes through a pidfd taken before the checks
  * read the process's /proc directory: a read that succeeds after the
  * pidfd was taken proves the pidfd names that process, never one that
  * took its pid since (kill() on a kernel without pidfds).  The number
  * signalled, or -errno. */
-static int signal_descendants(uid_t uid, ProcMatchFn match, const void *userdata, int sig) {
+static int signal_descendants(uid_t uid, int sig) {
         _cleanup_(freep) pid_t *done = NULL;
         size_t n_done = 0, n_signalled = 0;
         pid_t self = getpid();
@@ -245,7 +242,7 @@ static int signal_descendants(uid_t uid, ProcMatchFn match, const void *userdata
                         pidfd = pidfd_open(v[i].pid, 0);
                         if (pidfd < 0 && errno != ENOSYS)
                                 continue;
-                        c = check(dir, &v[i], match, userdata);
+                        c = check(dir, &v[i]);
                         again |= c == CHECKED_CHANGED;
                         if (c != CHECKED_YES)
                                 continue;
@@ -267,41 +264,5 @@ static int signal_descendants(uid_t uid, ProcMatchFn match, const void *userdata
 int children_kill_uid(uid_t uid) {
         if (uid == 0)
                 return -EPERM;
-        return signal_descendants(uid, NULL, NULL, SIGKILL);
-}
-
-typedef struct Marked {
-        const char *entry;
-        pid_t skip_pgid;
-} Marked;
-
-/* Not in the group left out, and the environment it was exec'd with holds
- * the entry.  Read in pieces: its size has no limit worth allocating for. */
-static bool environ_has(int dir, pid_t pid, const ProcStatus *st, const void *userdata) {
-        const Marked *m = userdata;
-        _cleanup_(closep) int fd = -EBADF;
-        char buf[4096];
-        size_t state = 0;
-        bool found = false;
-        ssize_t n;
-
-        if (m->skip_pgid > 0 && getpgid(pid) == m->skip_pgid)
-                return false;
-        fd = openat(dir, "environ", O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return false;
-        while (!found && (n = read(fd, buf, sizeof buf)) > 0)
-                found = proc_environ_feed(m->entry, &state, buf, (size_t)n);
-        explicit_bzero(buf, sizeof buf);
-        return found;
-}
-
-int children_signal_marked(const char *env_entry, pid_t skip_pgid, int sig) {
-        if (!env_entry || !strchr(env_entry, '='))
-                return -EINVAL;
-        /* Our own uid only: the marked processes are what we started, and
-         * no other user's process has its memory read for its
-         * environment (one that stalls the read would hold the agent). */
-        return signal_descendants(getuid(), environ_has, &(Marked){ .entry = env_entry, .skip_pgid = skip_pgid },
-                                  sig);
+        return signal_descendants(uid, SIGKILL);
 }

@@ -29,21 +29,13 @@ int children_reap(Children *c);
  * (orphans reparent to the agent: PID 1 or a subreaper), and looks again
  * until a pass finds no new one (a child forked meanwhile).  For a user
  * whose servers face the network, before the secrets they serve change:
- * whatever a hole in them left running is gone first.  Never for root
+ * whatever a hole in them left running is gone first; for the provider
+ * CLIs' user once no CLI runs: what they started in sessions of their own
+ * goes with them.  Nothing but each process's status is read (another
+ * user's memory could stall the read).  Never for root
  * (-EPERM).  The number signalled, or -errno when /proc cannot be read.
  * The exits are reaped as usual (children_reap()). */
 int children_kill_uid(uid_t uid);
-
-/* Sends sig to every live process that descends from this one (as
- * children_kill_uid(): those that left their process group included),
- * runs as this one's uid, is not in process group skip_pgid (one the
- * caller signals as a whole; 0: none) and whose environment, as exec'd,
- * holds the entry env_entry
- * ("KEY=value"), looking again until a pass finds no new one.  Only
- * descendants: another agent's processes on the same machine may carry
- * the same entry.  The number signalled, or -errno (-EINVAL: not an
- * entry). */
-int children_signal_marked(const char *env_entry, pid_t skip_pgid, int sig);
 
 /* spawn_process() + children_watch() as a Launcher; c must outlive it. */
 Launcher children_launcher(Children *c);

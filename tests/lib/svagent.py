@@ -36,6 +36,10 @@ VNC_USER = "daemon"
 VNC_UID = 1
 X_USER = "sys"
 X_UID = 3
+# The provider CLIs': a uid and a group of their own, as in the image.
+CLI_USER = "games"
+CLI_UID = 5
+CLI_GID = 60
 
 
 def write_secret_files(directory):
@@ -82,9 +86,10 @@ class Agent:
         self.ns = ns or Netns("vmbasv")
         self.own_ns = ns is None
         self.dir = tempfile.mkdtemp(prefix="vmba-sv-", dir="/var/tmp")
-        # The browser, VNC and X users may pass through (not list) to their
-        # own directories, browser/, run-vnc/ and run-x/, which the agent
-        # creates; everything else here is root's.
+        # The browser, VNC, X and CLI users may pass through (not list) to
+        # their own directories, browser/, run-vnc/, run-x/ and run-cli/,
+        # which the agent creates (and the CLIs to control.sock and the
+        # logins' HOMEs); everything else here is root's.
         os.chmod(self.dir, 0o711)
         self.browser_dir = os.path.join(self.dir, "browser")
         self.runtime_dir = os.path.join(self.dir, "run")
@@ -111,6 +116,7 @@ class Agent:
                 "--set", f"browser_user={BROWSER_USER}",
                 "--set", f"vnc_user={VNC_USER}",
                 "--set", f"x_user={X_USER}",
+                "--set", f"cli_user={CLI_USER}",
                 "--set", f"cmdline_path={self.dir}/cmdline"]
         with open(f"{self.dir}/cmdline", "w") as f:
             f.write(cmdline + "\n")

@@ -11,6 +11,7 @@ import re
 import select
 import shutil
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -25,7 +26,7 @@ import pytest
 
 from desktop import x_windows
 from netns import DEADLINE_SCALE, Lan, Netns, wait_until
-from svagent import TOKEN, Agent, auth
+from svagent import CLI_GID, CLI_UID, TOKEN, Agent, auth
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAKE_CLI = os.path.join(HERE, "login", "fake_cli.py")
@@ -42,6 +43,9 @@ class LoginEnv:
 
     def __init__(self, agent_bin, services=IDLE, sets=(), ns=None, provider_env=None, extra_providers=()):
         self.dir = tempfile.mkdtemp(prefix="vmba-login-", dir="/var/tmp")
+        # The CLIs' user passes through to control.sock and the logins'
+        # HOMEs; nothing here is listed or read by it.
+        os.chmod(self.dir, 0o711)
         # login_home: not there yet, as on a fresh image; the agent makes
         # it (and its parent) with the first login.
         self.home = os.path.join(self.dir, "state", "logins")
@@ -435,14 +439,20 @@ def test_cli_login(env, provider, mode, cred):
     status, page = env.browse(url)
     assert status == 200 and b"fake CLI: signed in" in page
     st = env.wait_status(s, lambda code, b: code == 200 and b.get("authenticated"))
-    # The login's own HOME below login_home, 0700 like login_home itself.
+    # The login's own HOME below login_home, 0700 and the CLI user's (the
+    # credential file's directory too); login_home root's, which only that
+    # user's group may pass through.
     home = env.home_of(s)
     path = os.path.join(home, cred)
     assert ISO.match(st.pop("modifiedAt"))
     assert st == {"authenticated": True, "path": path, "provider": provider}
     assert os.stat(path).st_mode & 0o777 == 0o600
-    for d in (home, env.home, os.path.dirname(env.home)):
-        assert os.stat(d).st_mode & 0o777 == 0o700, d
+    for d in (home, os.path.dirname(path)):
+        m = os.stat(d)
+        assert (m.st_mode & 0o777, m.st_uid, m.st_gid) == (0o700, CLI_UID, CLI_GID), d
+    m = os.stat(env.home)
+    assert (m.st_mode & 0o777, m.st_uid, m.st_gid) == (0o710, 0, CLI_GID)
+    assert os.stat(os.path.dirname(env.home)).st_mode & 0o022 == 0
     with open(path) as f:
         creds = json.load(f)
     assert creds["login"] == login_of(url)  # the real content, not the "{}" before it
@@ -458,11 +468,13 @@ def test_cli_login(env, provider, mode, cred):
     wait_until(lambda: not os.path.lexists(home), 10, "the login's HOME removed after delivery")
     e = seen["env"]
     assert seen["tty"] is True
+    # Its own user, no supplementary group, its terminal its own.
+    assert (seen["uid"], seen["gid"], seen["groups"], seen["tty_owner"]) == (CLI_UID, CLI_GID, [], CLI_UID)
     assert e["HTTP_PROXY"] == e["http_proxy"] == "http://10.9.9.9:3128"
     assert e["NO_PROXY"] == e["no_proxy"] == "127.0.0.1,localhost"
     assert "HTTPS_PROXY" not in e and "https_proxy" not in e
     assert e["HOME"] == home and e["TERM"] == "xterm-256color"
-    links = os.path.join(env.agent.dir, "run", "cli-bin")
+    links = os.path.join(env.agent.dir, "run-cli", "bin")
     assert e["BROWSER"] == os.path.join(links, "vmba-open-url")
     assert e["PATH"].split(":")[0] == links
     for name in ("vmba-open-url", "xdg-open", "x-www-browser"):
@@ -780,34 +792,59 @@ def test_homes_removed_when_sessions_expire(make_env):
         shutil.rmtree(outside, ignore_errors=True)
 
 
+def helper_dir():
+    """Where the fake CLIs' helpers write their pids: the CLI user's."""
+    d = tempfile.mkdtemp(prefix="vmba-helpers-", dir="/var/tmp")
+    os.chown(d, CLI_UID, CLI_GID)
+    return d
+
+
+def helper_of(helpers, s):
+    """The pid the helper of login s wrote, once it has, as a pidfd."""
+    path = os.path.join(helpers, f"helper-{s}")
+    wait_until(lambda: os.path.exists(path), 20, f"the helper of {s} started")
+    with open(path) as f:
+        helper = int(f.read())
+    pidfd = os.pidfd_open(helper)
+    assert os.getsid(helper) == helper  # out of the CLI's group and session
+    assert os.stat(f"/proc/{helper}").st_uid == CLI_UID
+    return pidfd
+
+
+def as_cli_user():
+    os.setgroups([])
+    os.setresgid(CLI_GID, CLI_GID, CLI_GID)
+    os.setresuid(CLI_UID, CLI_UID, CLI_UID)
+
+
+def exited(pidfd, timeout=20):
+    return bool(select.select([pidfd], [], [], timeout * DEADLINE_SCALE)[0])
+
+
+LEFT_RUNNING = r"Sent SIGKILL to 1 process\(es\) of the provider CLIs' user left running after them"
+
+
 @pytest.mark.parametrize("end", ["cli-exits", "session-expires"])
 def test_what_a_cli_left_outside_its_group_goes_with_the_login(make_env, end):
     """A helper the CLI started in a session of its own (setsid(), Node's
     detached spawn), ignoring SIGTERM, is not in the CLI's process group:
-    it is found by its login's entry in its environment and killed once
-    the CLI exits, by itself after the sign-in or stopped at expiry.  A
-    process that is not the agent's with the same entry (another agent's
-    login of that name on this machine) is left alone."""
-    helpers = tempfile.mkdtemp(prefix="vmba-helpers-", dir="/var/tmp")
+    it runs as the CLI user, and once no CLI runs every process of that
+    user below the agent is killed: after the CLI exits by itself after
+    the sign-in, or is stopped at expiry.  A process of that user that is
+    not the agent's (another agent's on this machine) is left alone."""
+    helpers = helper_dir()
     # Short only where the login is to expire: the other signs in first.
     ttl = int(6 * DEADLINE_SCALE)
     sets = (f"session_ttl_s={ttl}",) if end == "session-expires" else ()
     e = make_env(sets=sets, provider_env={"FAKE_CLI_HELPER": helpers})
     s = sid()
-    bystander = subprocess.Popen(["/bin/sleep", "1000"], env={"VMBA_LOGIN_SESSION": s})
+    bystander = subprocess.Popen(["/bin/sleep", "1000"], preexec_fn=as_cli_user)
     try:
         provider = "codex" if end == "cli-exits" else "gemini_cli"
         status, started = e.json("POST", f"/auth/{provider}", {"sessionId": s})
         assert status == 200 and "oauthUrl" in started, started
-        path = os.path.join(helpers, f"helper-{s}")
-        wait_until(lambda: os.path.exists(path), 20, "the CLI's helper started")
-        with open(path) as f:
-            helper = int(f.read())
-        pidfd = os.pidfd_open(helper)
+        pidfd = helper_of(helpers, s)
         try:
-            with open(f"/proc/{helper}/environ", "rb") as f:
-                assert f"VMBA_LOGIN_SESSION={s}".encode() in f.read().split(b"\0")
-            assert os.getsid(helper) == helper  # out of the CLI's group and session
             if end == "cli-exits":
                 assert e.browse(started["oauthUrl"])[0] == 200
                 e.wait_status(s, lambda code, b: b.get("authenticated"))
@@ -815,16 +852,47 @@ def test_what_a_cli_left_outside_its_group_goes_with_the_login(make_env, end):
                 assert e.wait_status(s, lambda code, b: b.get("failed"), timeout=ttl + 20) == \
                     {"authenticated": False, "failed": True, "error": "Session expired"}
             wait_until(lambda: not cli_pids(e), 20, "the CLI gone")
-            assert select.select([pidfd], [], [], 20 * DEADLINE_SCALE)[0], "the helper is still running"
+            assert exited(pidfd), "the helper is still running"
         finally:
             os.close(pidfd)
         assert bystander.poll() is None
-        assert re.search(r"Provider CLI \S+: sent SIGKILL to 1 process\(es\) it left outside its process group",
-                         e.agent.log_text())
+        assert re.search(LEFT_RUNNING, e.agent.log_text())
         e.assert_no_secrets()
     finally:
         bystander.kill()
         bystander.wait()
+        shutil.rmtree(helpers, ignore_errors=True)
+
+
+def test_what_clis_left_waits_for_the_last_cli(make_env):
+    """The CLI user's processes are not told apart by login (that would
+    mean reading their memory): a helper left by a login whose CLI has
+    exited lives on while another login's CLI runs, and goes with it."""
+    helpers = helper_dir()
+    e = make_env(provider_env={"FAKE_CLI_HELPER": helpers})
+    first, second = sid(), sid()
+    try:
+        status, started = e.json("POST", "/auth/codex", {"sessionId": first})
+        assert status == 200, started
+        pidfd_first = helper_of(helpers, first)
+        status, other = e.json("POST", "/auth/gemini_cli", {"sessionId": second})
+        assert status == 200, other
+        pidfd_second = helper_of(helpers, second)
+        try:
+            assert e.browse(started["oauthUrl"])[0] == 200
+            e.wait_status(first, lambda code, b: b.get("authenticated"))
+            wait_until(lambda: len(cli_pids(e)) == 1, 20, "the first CLI gone")
+            # Still there: the second login's CLI runs.
+            assert not exited(pidfd_first, 0) and not exited(pidfd_second, 0)
+            assert e.browse(other["oauthUrl"])[0] == 200
+            e.wait_status(second, lambda code, b: b.get("authenticated"))
+            assert exited(pidfd_first) and exited(pidfd_second)
+        finally:
+            os.close(pidfd_first)
+            os.close(pidfd_second)
+        assert re.search(r"Sent SIGKILL to 2 process\(es\) of the provider CLIs' user", e.agent.log_text())
+        e.assert_no_secrets()
+    finally:
         shutil.rmtree(helpers, ignore_errors=True)
 
 
@@ -1284,9 +1352,10 @@ def test_shutdown_with_login_in_progress(agent_bin):
 
 
 def test_open_url_from_another_user_refused(make_env, agent_bin):
-    """The control socket serves only the agent's own uid (SO_PEERCRED),
-    even with its modes loosened: another user cannot plant the authorize
-    URL of a waiting login."""
+    """The control socket is root's with the CLI user's group, 0660, and
+    serves only the agent's own uid and the CLI user's (SO_PEERCRED), even
+    with its modes loosened: another user (the browser's) cannot plant the
+    authorize URL of a waiting login."""
     e = make_env(provider_env={"FAKE_CLI_NOURL": "1"})
     s = sid()
     import threading
@@ -1294,6 +1363,8 @@ def test_open_url_from_another_user_refused(make_env, agent_bin):
     t.start()
     e.wait_status(s, lambda code, b: code == 200 and b.get("waiting"))
     sock = os.path.join(e.dir, "control.sock")
+    m = os.stat(sock)
+    assert (stat.S_ISSOCK(m.st_mode), m.st_mode & 0o777, m.st_uid, m.st_gid) == (True, 0o660, 0, CLI_GID)
     os.chmod(e.dir, 0o755)
     os.chmod(sock, 0o666)
     evil = f"{e.provider_url}/claude-auth/authorize?client_id=evil"
@@ -1302,11 +1373,33 @@ def test_open_url_from_another_user_refused(make_env, agent_bin):
                  agent_bin, "open-url", evil, env=env, check=False)
     assert r.returncode == 1 and "permission denied" in r.stderr, (r.returncode, r.stderr)
     assert e.json("GET", f"/oauth-url?sessionId={s}")[0] == 202
-    # The agent's own uid still may.
-    r = e.ns.run(agent_bin, "open-url", evil, env=env, check=False)
+    # The CLI user may, as its CLIs do.
+    r = e.ns.run("setpriv", f"--reuid={CLI_UID}", f"--regid={CLI_GID}", "--clear-groups",
+                 agent_bin, "open-url", evil, env=env, check=False)
     assert r.returncode == 0, r.stderr
     assert e.json("GET", f"/oauth-url?sessionId={s}") == (200, {"oauthUrl": evil})
     t.join(30)
+
+
+@pytest.mark.parametrize("user,why", [
+    ("vmba-no-such-user", "cli_user: user 'vmba-no-such-user' not found in /etc/passwd"),
+    ("root", "cli_user: user 'root' is root (uid 0, gid 0): refused"),
+    ("", "cli_user is empty, and the provider CLIs never run as root"),
+    ("nobody", "cli_user 'nobody' (uid 65534, gid 65534) shares its uid or group with browser_user, vnc_user or "
+               "x_user; the provider CLIs need a user of their own"),
+])
+def test_no_cli_user_no_cli(make_env, user, why):
+    """Without a user of their own the provider CLIs never run (fail
+    closed): a login is refused with 503 and the reason, which the log
+    says at start; nothing is made for them (links, socket, HOMEs)."""
+    e = make_env(sets=(f"cli_user={user}",))
+    status, body = e.json("POST", "/auth/codex", {"sessionId": sid()})
+    assert (status, body) == (503, {"error": f"Provider CLIs cannot run: {why}"})
+    assert f"Provider CLI logins unavailable: {why}." in e.agent.log_text()
+    assert not os.path.exists(os.path.join(e.dir, "control.sock"))
+    assert not os.path.exists(e.home)
+    assert not os.path.exists(os.path.join(e.agent.dir, "run-cli"))
+    assert not cli_pids(e)
 
 
 def test_open_url_verb_errors(agent_bin, tmp_path):

@@ -26,7 +26,7 @@ import urllib.parse
 import pytest
 
 from netns import Netns, require_root, wait_until
-from svagent import Agent, auth
+from svagent import CLI_UID, Agent, auth
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -223,6 +223,9 @@ def test_real_cli_login(rc, provider):
     # The real CLI's opener ($BROWSER, or xdg-open for Gemini CLI) kept
     # the CLI's environment: the URL came with the login it is for.
     wait_until(lambda: len(rc.agent.log_lines(named)) > before, 20, f"{provider}'s opener naming its login")
+    # The real CLI runs as the CLIs' user, every process of its login.
+    procs = marked(sid)
+    assert procs and {os.stat(f"/proc/{p}").st_uid for p in procs} == {CLI_UID}, procs
     code = callback(rc, provider, url)
     wait_until(lambda: rc.api("GET", f"/credentials/status?sessionId={sid}")[1].get("authenticated"),
                60, f"{provider} authenticated")
@@ -234,8 +237,8 @@ def test_real_cli_login(rc, provider):
     # Delivered once; the file goes with the login's HOME.
     wait_until(lambda: not os.path.lexists(got["credPath"]), 30, "the credential file removed")
     # And every process of the login: the CLI's group and whatever it
-    # started outside it (found, as the agent finds them, by the login's
-    # entry in their environment).
+    # started outside it (found here by the login's entry in their
+    # environment; the agent kills the CLI user's once no CLI runs).
     wait_until(lambda: not marked(sid), 30, f"every process of the {provider} login gone")
     # The CLI exchanged exactly our code with the stand-in.
     exchanges = [r for r in rc.standin_requests()

@@ -238,7 +238,9 @@ def main():
     if os.environ.get("FAKE_CLI_HELPER"):
         start_helper(os.environ["FAKE_CLI_HELPER"])
     with open(os.path.join(home, f".fake-env-{MODE}.json"), "w") as f:
-        json.dump({"env": dict(os.environ), "tty": os.isatty(0)}, f)
+        tty = os.isatty(0)
+        json.dump({"env": dict(os.environ), "tty": tty, "uid": os.getuid(), "gid": os.getgid(),
+                   "groups": os.getgroups(), "tty_owner": os.stat(os.ttyname(0)).st_uid if tty else None}, f)
     if os.environ.get("FAKE_CLI_LINKS"):
         target = os.environ["FAKE_CLI_LINKS"]
         os.symlink(target, os.path.join(home, "linked-dir"))

@@ -108,57 +108,12 @@ static void test_hide_pids(void **state) {
         assert_false(proc_options_hide_pids(NULL));
 }
 
-static bool environ_has(const char *entry, const char *text, size_t n, size_t piece) {
-        size_t state = 0;
-        bool found = false;
-
-        for (size_t i = 0; i < n; i += piece)
-                found = proc_environ_feed(entry, &state, text + i, n - i < piece ? n - i : piece);
-        return found;
-}
-
-#define ENVIRON(s) s, sizeof s - 1
-
-static void test_environ(void **state) {
-        static const struct {
-                const char *text;
-                size_t n;
-                bool found;
-        } cases[] = {
-                { ENVIRON("HOME=/x\0VMBA_LOGIN_SESSION=abc\0PATH=/bin\0"), true },
-                { ENVIRON("VMBA_LOGIN_SESSION=abc\0"), true },                /* first and last */
-                { ENVIRON("VMBA_LOGIN_SESSION=abcd\0"), false },              /* a longer value */
-                { ENVIRON("VMBA_LOGIN_SESSION=ab\0c\0"), false },            /* a shorter one */
-                { ENVIRON("XVMBA_LOGIN_SESSION=abc\0"), false },              /* not at the entry's start */
-                { ENVIRON("A=VMBA_LOGIN_SESSION=abc\0"), false },             /* inside a value */
-                { ENVIRON("VMBA_LOGIN_SESSION=abc"), false },                  /* not ended (cut short) */
-                { ENVIRON("VMBA_LOGIN_SESSION=ab\0VMBA_LOGIN_SESSION=abc\0"), true },
-                { ENVIRON("VMBA_LOGIN_SESSION=abX\0VMBA_LOGIN_SESSION=abc\0"), true },
-                { ENVIRON("\0\0VMBA_LOGIN_SESSION=abc\0"), true },          /* empty entries before */
-                { ENVIRON(""), false },
-                { ENVIRON("vmba_login_session=abc\0"), false },
-        };
-
-        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-                for (size_t piece = 1; piece <= cases[i].n + 1; piece++)
-                        assert_int_equal(environ_has("VMBA_LOGIN_SESSION=abc", cases[i].text, cases[i].n, piece),
-                                         cases[i].found);
-        /* Found stays found, whatever follows. */
-        size_t st = 0;
-        assert_true(proc_environ_feed("A=1", &st, "A=1\0", 4));
-        assert_true(proc_environ_feed("A=1", &st, "B=2\0", 4));
-        /* An empty entry never matches, not even an empty one. */
-        st = 0;
-        assert_false(proc_environ_feed("", &st, "\0\0", 2));
-}
-
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse),
                 cmocka_unit_test(test_refused),
                 cmocka_unit_test(test_mountinfo_find),
                 cmocka_unit_test(test_hide_pids),
-                cmocka_unit_test(test_environ),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,11 +1,10 @@
-/* Tests of agent/supervise/children.c's search of the process tree for
- * processes marked by an entry in their environment (what a login's CLI
- * left outside its process group): a descendant in a session of its own
- * with the entry is signalled, once (a zombie is not counted again); one
- * in the group the caller leaves out, one without the entry, one whose
- * value only starts like it, and one that has the entry but is not a
- * descendant (reparented away, as another agent's process) are not.
- * Real processes (sleep), each looked at only once it has exec'd. */
+/* Tests of agent/supervise/children.c's sweep of a user's processes
+ * (children_kill_uid(): what the provider CLIs or a network-facing server
+ * left running): a descendant of that uid in a session or a group of its
+ * own is killed, once (a zombie is not counted again); one of another uid,
+ * and one of that uid that is not a descendant (reparented away, as
+ * another agent's process) are not; root never.  Real processes (sleep),
+ * each looked at only once it has exec'd; as root (they change uid). */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -22,7 +21,9 @@
 
 #include "agent/supervise/children.h"
 
-#define ENTRY "VMBA_LOGIN_SESSION=abc"
+/* nobody and daemon on Debian: any two users but root. */
+#define UID_A 65534
+#define UID_B 1
 
 enum { OWN_SESSION, OWN_GROUP, ORPHAN };
 
@@ -40,23 +41,25 @@ static void wait_exec(int fd) {
 static pid_t started[16];
 static size_t n_started;
 
-static void exec_sleep(const char *entry) {
+static void exec_sleep(uid_t uid) {
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
         /* Not the test's output: a sleep left by a failed assertion would
          * keep a reader of it waiting. */
         for (int fd = 0; fd <= 2; fd++)
                 (void)dup2(null, fd);
+        if (setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
+                _exit(126);
         char *const argv[] = { (char *)"sleep", (char *)"1000", NULL };
-        char *const envp[] = { (char *)"A=1", (char *)entry, (char *)"Z=2", NULL };
+        char *const envp[] = { NULL };
 
         execve("/bin/sleep", argv, envp);
         _exit(127);
 }
 
-/* A sleep with entry in its environment: a child in a session or a group
- * of its own, or an orphan (its parent exited: no longer a descendant). */
-static pid_t start(const char *entry, int how) {
+/* A sleep running as uid: a child in a session or a group of its own, or
+ * an orphan (its parent exited: no longer a descendant). */
+static pid_t start(uid_t uid, int how) {
         int fds[2], pids[2];
         pid_t pid, orphan = 0;
 
@@ -79,7 +82,7 @@ static pid_t start(const char *entry, int how) {
                         (void)setpgid(0, 0);
                 else
                         (void)setsid();
-                exec_sleep(entry);
+                exec_sleep(uid);
         }
         close(fds[1]);
         close(pids[1]);
@@ -102,42 +105,41 @@ static bool running(pid_t child) {
         return waitpid(child, NULL, WNOHANG) == 0;
 }
 
-static void test_marked_descendants(void **state) {
-        pid_t helper = start(ENTRY, OWN_SESSION);
-        pid_t grouped = start(ENTRY, OWN_GROUP);
-        pid_t other = start("VMBA_LOGIN_SESSION=other", OWN_SESSION);
-        pid_t longer = start(ENTRY "d", OWN_SESSION);
-        pid_t orphan = start(ENTRY, ORPHAN);
+static bool killed(pid_t child) {
         int st;
 
-        assert_int_equal(children_signal_marked(ENTRY, grouped, SIGKILL), 1);
-        assert_int_equal(waitpid(helper, &st, 0), helper);
-        assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-        assert_true(running(grouped));
-        assert_true(running(other));
-        assert_true(running(longer));
-        assert_int_equal(kill(orphan, 0), 0);
-        /* Without the group left out, that one too. */
-        assert_int_equal(children_signal_marked(ENTRY, 0, SIGTERM), 1);
-        assert_int_equal(waitpid(grouped, &st, 0), grouped);
-        assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
-        assert_int_equal(kill(orphan, 0), 0);
+        return waitpid(child, &st, 0) == child && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
+}
 
+static void test_kill_uid_descendants(void **state) {
+        if (getuid() != 0)
+                skip();
+        pid_t helper = start(UID_A, OWN_SESSION);
+        pid_t grouped = start(UID_A, OWN_GROUP);
+        pid_t other = start(UID_B, OWN_SESSION);
+        pid_t orphan = start(UID_A, ORPHAN);
+
+        assert_int_equal(children_kill_uid(UID_A), 2);
+        assert_true(killed(helper));
+        assert_true(killed(grouped));
+        assert_true(running(other));
+        assert_int_equal(kill(orphan, 0), 0);
 }
 
 static void test_zombie_not_counted(void **state) {
-        pid_t helper = start(ENTRY, OWN_SESSION);
+        if (getuid() != 0)
+                skip();
+        pid_t helper = start(UID_A, OWN_SESSION);
         siginfo_t si;
 
-        assert_int_equal(children_signal_marked(ENTRY, 0, SIGKILL), 1);
+        assert_int_equal(children_kill_uid(UID_A), 1);
         /* Dead, not reaped yet. */
         assert_int_equal(waitid(P_PID, helper, &si, WEXITED | WNOWAIT), 0);
-        assert_int_equal(children_signal_marked(ENTRY, 0, SIGKILL), 0);
+        assert_int_equal(children_kill_uid(UID_A), 0);
 }
 
-static void test_not_an_entry(void **state) {
-        assert_int_equal(children_signal_marked("VMBA_LOGIN_SESSION", 0, SIGKILL), -EINVAL);
-        assert_int_equal(children_signal_marked(NULL, 0, SIGKILL), -EINVAL);
+static void test_never_root(void **state) {
+        assert_int_equal(children_kill_uid(0), -EPERM);
 }
 
 static int kill_started(void **state) {
@@ -151,9 +153,9 @@ static int kill_started(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_teardown(test_marked_descendants, kill_started),
+                cmocka_unit_test_teardown(test_kill_uid_descendants, kill_started),
                 cmocka_unit_test_teardown(test_zombie_not_counted, kill_started),
-                cmocka_unit_test(test_not_an_entry),
+                cmocka_unit_test(test_never_root),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -57,7 +57,7 @@ static void test_half_then_complete(void **state) {
         assert_non_null(mkdtemp(dir));
         snprintf(path, sizeof path, "%s/sub/dir/creds.json", dir);
         assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(capture_start(e, dir, "sub/dir/creds.json", NULL, on_capture, &res, &c), 0);
+        assert_int_equal(capture_start(e, dir, "sub/dir/creds.json", getuid(), getgid(), NULL, on_capture, &res, &c), 0);
         /* Directories were created for the watch. */
         snprintf(link, sizeof link, "%s/sub/dir", dir);
         assert_int_equal(stat(link, &st), 0);
@@ -124,7 +124,7 @@ static void test_symlink_and_old_file(void **state) {
         /* Left over from before the login: not a capture until rewritten. */
         write_raw(path, "{\"old\": true}");
         assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(capture_start(e, dir, "creds.json", NULL, on_capture, &res, &c), 0);
+        assert_int_equal(capture_start(e, dir, "creds.json", getuid(), getgid(), NULL, on_capture, &res, &c), 0);
         drain(e);
         assert_int_equal(res.n, 0);
         /* A rename over it (how most CLIs write) is. */
@@ -167,7 +167,7 @@ static void test_check_refuses_first_write(void **state) {
         snprintf(path, sizeof path, "%s/creds.json", dir);
         snprintf(tmp, sizeof tmp, "%s/creds.json.tmp", dir);
         assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(capture_start(e, dir, "creds.json", has_tokens, on_checked_capture, &cr, &c), 0);
+        assert_int_equal(capture_start(e, dir, "creds.json", getuid(), getgid(), has_tokens, on_checked_capture, &cr, &c), 0);
 
         /* Claude Code's order: "{}" renamed into place, then the tokens. */
         write_raw(tmp, "{}");
@@ -242,12 +242,54 @@ static void test_links_on_the_way(void **state) {
         umask(old);
 }
 
+/* The directories made for the watch are the CLI's (uid:gid; as root,
+ * another user's), and none is made through a symlink the HOME holds. */
+static void test_dirs_made_for_the_cli(void **state) {
+        char dir[] = "/tmp/test-capture-XXXXXX", p[160], q[160];
+        uid_t uid = getuid() == 0 ? 65534 : getuid();
+        gid_t gid = getuid() == 0 ? 65534 : getgid();
+        sd_event *e = NULL;
+        Capture *c = NULL;
+        Result res = {};
+        struct stat st;
+
+        assert_non_null(mkdtemp(dir));
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(capture_start(e, dir, "a/b/creds.json", uid, gid, NULL, on_capture, &res, &c), 0);
+        c = capture_free(c);
+        snprintf(p, sizeof p, "%s/a", dir);
+        snprintf(q, sizeof q, "%s/a/b", dir);
+        assert_int_equal(stat(p, &st), 0);
+        assert_true(st.st_uid == uid && st.st_gid == gid && (st.st_mode & 0777) == 0700);
+        assert_int_equal(stat(q, &st), 0);
+        assert_true(st.st_uid == uid && st.st_gid == gid && (st.st_mode & 0777) == 0700);
+        rmdir(q);
+
+        /* a/b a symlink to a directory elsewhere: refused, nothing made there. */
+        snprintf(p, sizeof p, "%s/elsewhere", dir);
+        assert_int_equal(mkdir(p, 0755), 0);
+        assert_int_equal(symlink(p, q), 0);
+        assert_int_equal(capture_start(e, dir, "a/b/c/creds.json", uid, gid, NULL, on_capture, &res, &c), -ENOTDIR);
+        assert_null(c);
+        snprintf(p, sizeof p, "%s/elsewhere/c", dir);
+        assert_int_equal(access(p, F_OK), -1);
+
+        unlink(q);
+        snprintf(p, sizeof p, "%s/elsewhere", dir);
+        rmdir(p);
+        snprintf(p, sizeof p, "%s/a", dir);
+        rmdir(p);
+        rmdir(dir);
+        sd_event_unref(e);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_half_then_complete),
                 cmocka_unit_test(test_symlink_and_old_file),
                 cmocka_unit_test(test_check_refuses_first_write),
                 cmocka_unit_test(test_links_on_the_way),
+                cmocka_unit_test(test_dirs_made_for_the_cli),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
