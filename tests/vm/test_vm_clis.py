@@ -49,12 +49,16 @@ def test_login_starts_to_a_caught_url(vm, provider):
                                               "installed": c["version"], "status": "ok"}
                               for c in PINS["clis"]}
     sid = f"vm-{provider}"
-    start(vm, provider, sid)
+    started = start(vm, provider, sid)
 
     def url():
         r = vm.try_http(f"/oauth-url?sessionId={sid}", timeout=10)
         if r and r[0] == 410:
-            pytest.fail(f"{provider}: the login ended without a URL: {r[1]!r}\n{vm.console_text()[-3000:]}")
+            # The start's answer holds the CLI's output (redacted) when it
+            # ended, or was still running without a URL, by then.
+            pytest.fail(f"{provider}: the login ended without a URL: {r[1]!r}\n"
+                        f"--- CLI output at the start's answer ---\n{started.get('cliOutput')}\n"
+                        f"{vm.console_text()[-3000:]}")
         return json.loads(r[1])["oauthUrl"] if r and r[0] == 200 else None
     try:
         got = qemu.wait_until(url, URL_TIMEOUT, f"{provider}'s authorize URL", vm.proc)
