@@ -57,27 +57,47 @@ static int read_secret_fd(int fd, size_t size, char **ret) {
         }
 }
 
-/* rel below root, no component a symlink (ENOTDIR for a directory's
- * place, ELOOP for the file's); a regular file with one link (EMLINK). */
-static int open_below(const char *root, const char *rel, struct stat *ret_st) {
-        _cleanup_(closep) int dir = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd = -EBADF;
-        _cleanup_(freep) char *copy = strdup(rel);
+/* The directory that holds rel's last component (*ret_name, in copy, a
+ * writable copy of rel), reached from root through rel's directories
+ * without following a symlink (ENOTDIR); with create, a missing one is
+ * made 0700 and uid:gid's. */
+static int open_parent_below(const char *root, char *copy, bool create, uid_t uid, gid_t gid, char **ret_name) {
+        _cleanup_(closep) int dir = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         char *name, *slash;
 
         if (dir < 0)
                 return -errno;
-        if (!copy)
-                return -ENOMEM;
         for (name = copy; (slash = strchr(name, '/')); name = slash + 1) {
                 int next;
 
                 *slash = '\0';
+                if (create && mkdirat(dir, name, 0700) >= 0) {
+                        if (fchownat(dir, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+                                return -errno;
+                } else if (create && errno != EEXIST)
+                        return -errno;
                 next = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (next < 0)
                         return -errno;
                 close(dir);
                 dir = next;
         }
+        *ret_name = name;
+        return TAKE_FD(dir);
+}
+
+/* rel below root, no component a symlink (ENOTDIR for a directory's
+ * place, ELOOP for the file's); a regular file with one link (EMLINK). */
+static int open_below(const char *root, const char *rel, struct stat *ret_st) {
+        _cleanup_(freep) char *copy = strdup(rel);
+        _cleanup_(closep) int dir = -EBADF, fd = -EBADF;
+        char *name;
+
+        if (!copy)
+                return -ENOMEM;
+        dir = open_parent_below(root, copy, false, 0, 0, &name);
+        if (dir < 0)
+                return dir;
         fd = openat(dir, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
         if (fd < 0 || fstat(fd, ret_st) < 0)
                 return -errno;
@@ -164,29 +184,16 @@ static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *
 /* rel's directories below root, made 0700 and uid:gid's when missing; no
  * component followed if it is a symlink. */
 static int make_dirs_below(const char *root, const char *rel, uid_t uid, gid_t gid) {
-        _cleanup_(closep) int dir = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         _cleanup_(freep) char *copy = strdup(rel);
-        char *name, *slash;
+        char *name;
+        int dir;
 
-        if (dir < 0)
-                return -errno;
         if (!copy)
                 return -ENOMEM;
-        for (name = copy; (slash = strchr(name, '/')); name = slash + 1) {
-                int next;
-
-                *slash = '\0';
-                if (mkdirat(dir, name, 0700) >= 0) {
-                        if (fchownat(dir, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-                                return -errno;
-                } else if (errno != EEXIST)
-                        return -errno;
-                next = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (next < 0)
-                        return -errno;
-                close(dir);
-                dir = next;
-        }
+        dir = open_parent_below(root, copy, true, uid, gid, &name);
+        if (dir < 0)
+                return dir;
+        close(dir);
         return 0;
 }
 

@@ -73,15 +73,7 @@ int service_defs_find(const ServiceDefs *d, const char *name) {
 }
 
 /* Names and keys come from the file: errbuf keeps the message one line. */
-_printf_(3, 4) static int fail(char *errbuf, size_t size, const char *fmt, ...) {
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = errbuf_vfail(errbuf, size, NULL, NULL, fmt, ap);
-        va_end(ap);
-        return r;
-}
+#define fail(errbuf, size, ...) errbuf_fail(errbuf, size, NULL, NULL, __VA_ARGS__)
 
 static bool name_valid(const char *s) {
         size_t l = strlen(s);
