@@ -610,9 +610,19 @@ static int browser_stop_service(void *userdata) {
         return r == -ENOENT ? 0 : r; /* a stack without a browser: nothing to close */
 }
 
+/* Whether user (a name; "" none) exists with uid or gid. */
+static bool user_shares_ids(const char *user, uid_t uid, gid_t gid) {
+        char err[160];
+        uid_t u;
+        gid_t g;
+
+        return !isempty(user) && sv_user_lookup(NULL, user, &u, &g, err, sizeof err) >= 0 && (u == uid || g == gid);
+}
+
 /* The provider CLIs' user: not root (sv_user_lookup() refuses it), and
- * sharing neither uid nor group with the display's users, whose files and
- * processes third-party code must not reach (nor they its HOME). */
+ * sharing neither uid nor group with the display's users (by their names,
+ * whatever stack runs), whose files and processes third-party code must
+ * not reach (nor they its HOME). */
 static void cli_user_lookup(Manager *m) {
         const Config *c = &m->config;
         char err[192];
@@ -627,9 +637,8 @@ static void cli_user_lookup(Manager *m) {
                 snprintf(m->cli_error, sizeof m->cli_error, "cli_user: %s", err);
                 return;
         }
-        if ((m->browser_found && (uid == m->browser_uid || gid == m->browser_gid)) ||
-            (m->vnc_found && (uid == m->vnc_uid || gid == m->vnc_gid)) ||
-            (m->x_found && (uid == m->x_uid || gid == m->x_gid))) {
+        if (user_shares_ids(c->browser_user, uid, gid) || user_shares_ids(c->vnc_user, uid, gid) ||
+            user_shares_ids(c->x_user, uid, gid)) {
                 snprintf(m->cli_error, sizeof m->cli_error,
                          "cli_user '%s' (uid %u, gid %u) shares its uid or group with browser_user, vnc_user or "
                          "x_user; the provider CLIs need a user of their own", c->cli_user, (unsigned)uid, (unsigned)gid);

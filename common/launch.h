@@ -29,6 +29,7 @@ typedef struct SpawnOptions {
         gid_t gid;           /* with uid: the primary group; no supplementary groups */
         uint64_t ambient_caps; /* with uid: capabilities it keeps (bits 1 << CAP_*), as ambient ones;
                                 * nothing else in its bounding set, no_new_privs */
+        bool no_new_privs;   /* nothing it execs gains privileges (a setuid binary runs as the caller) */
 } SpawnOptions;
 
 /* wstatus as from waitpid(). */

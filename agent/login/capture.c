@@ -4,7 +4,6 @@
  * the host and chmod some other file.  The raw bytes are wiped after parsing;
  * the parsed object is the only copy. */
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -60,7 +59,10 @@ static int read_secret_fd(int fd, size_t size, char **ret) {
 /* The directory that holds rel's last component (*ret_name, in copy, a
  * writable copy of rel), reached from root through rel's directories
  * without following a symlink (ENOTDIR); with create, a missing one is
- * made 0700 and uid:gid's. */
+ * made 0700 and uid:gid's.  The HOME is the CLI user's: what is under a
+ * name may change between two calls, so a directory made here is given
+ * away through the descriptor it was opened with, once that is seen to
+ * be ours (a hard link put in its place is never chowned). */
 static int open_parent_below(const char *root, char *copy, bool create, uid_t uid, gid_t gid, char **ret_name) {
         _cleanup_(closep) int dir = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         char *name, *slash;
@@ -68,19 +70,28 @@ static int open_parent_below(const char *root, char *copy, bool create, uid_t ui
         if (dir < 0)
                 return -errno;
         for (name = copy; (slash = strchr(name, '/')); name = slash + 1) {
+                bool made = false;
+                struct stat st;
                 int next;
 
                 *slash = '\0';
-                if (create && mkdirat(dir, name, 0700) >= 0) {
-                        if (fchownat(dir, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-                                return -errno;
-                } else if (create && errno != EEXIST)
+                if (create && mkdirat(dir, name, 0700) >= 0)
+                        made = true;
+                else if (create && errno != EEXIST)
                         return -errno;
                 next = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (next < 0)
                         return -errno;
                 close(dir);
                 dir = next;
+                if (!made)
+                        continue;
+                if (fstat(dir, &st) < 0)
+                        return -errno;
+                if (st.st_uid != geteuid())
+                        return -EPERM; /* not the one made here */
+                if (fchown(dir, uid, gid) < 0)
+                        return -errno;
         }
         *ret_name = name;
         return TAKE_FD(dir);
@@ -182,25 +193,20 @@ static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *
 }
 
 /* rel's directories below root, made 0700 and uid:gid's when missing; no
- * component followed if it is a symlink. */
+ * component followed if it is a symlink: the last one, opened. */
 static int make_dirs_below(const char *root, const char *rel, uid_t uid, gid_t gid) {
         _cleanup_(freep) char *copy = strdup(rel);
         char *name;
-        int dir;
 
         if (!copy)
                 return -ENOMEM;
-        dir = open_parent_below(root, copy, true, uid, gid, &name);
-        if (dir < 0)
-                return dir;
-        close(dir);
-        return 0;
+        return open_parent_below(root, copy, true, uid, gid, &name);
 }
 
 int capture_start(sd_event *e, const char *root, const char *rel, uid_t uid, gid_t gid, CaptureCheck check,
                   CaptureHandler cb, void *userdata, Capture **ret) {
-        _cleanup_(freep) char *dir = NULL;
         _cleanup_(capture_freep) Capture *c = NULL;
+        _cleanup_(closep) int dir = -EBADF;
         int r;
 
         if (!root || root[0] != '/' || isempty(rel) || rel[0] == '/')
@@ -211,14 +217,15 @@ int capture_start(sd_event *e, const char *root, const char *rel, uid_t uid, gid
         *c = (Capture) { .check = check, .cb = cb, .userdata = userdata };
         c->root = strdup(root);
         c->rel = strdup(rel);
-        if (!c->root || !c->rel || asprintf(&c->path, "%s/%s", root, rel) < 0 || !(dir = strdup(c->path)) ||
+        if (!c->root || !c->rel || asprintf(&c->path, "%s/%s", root, rel) < 0 ||
             !(c->name = strdup(strrchr(c->path, '/') + 1)))
                 return -ENOMEM;
         c->had_old = stat(c->path, &c->old) == 0;
-        r = make_dirs_below(root, rel, uid, gid);
-        if (r < 0)
-                return r;
-        r = sd_event_add_inotify(e, &c->watch, dirname(dir), IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR, on_inotify, c);
+        dir = make_dirs_below(root, rel, uid, gid);
+        if (dir < 0)
+                return dir;
+        /* The directory just walked to, not a path a symlink could divert. */
+        r = sd_event_add_inotify_fd(e, &c->watch, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR, on_inotify, c);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(c);

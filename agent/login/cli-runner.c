@@ -267,6 +267,9 @@ static int spawn_cli(CliRunner *r, const CliRunnerOptions *o, char **env) {
                 .controlling_tty = o->provider->pty,
                 .uid = o->uid,
                 .gid = o->gid,
+                /* Third-party code: no setuid binary of the image (su,
+                 * mount, passwd) runs as anyone but its user. */
+                .no_new_privs = true,
         };
         return launcher_start(r->launcher, &so, on_child_exit, r, &r->pid);
 }

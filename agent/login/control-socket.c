@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -203,8 +204,10 @@ static int bind_as_group(int fd, const struct sockaddr_un *sa, int len, gid_t gi
         r = RET_NERRNO(setegid(gid));
         if (r >= 0) {
                 r = RET_NERRNO(bind(fd, (const struct sockaddr *)sa, (socklen_t)len));
-                if (setegid(egid) < 0 && r >= 0)
-                        r = -errno;
+                /* Root can always go back; if it could not, every file the
+                 * agent makes from now on would be that group's. */
+                if (setegid(egid) < 0)
+                        abort();
         }
         umask(old);
         return r;
@@ -216,14 +219,14 @@ int control_socket_new(sd_event *e, const char *path, uid_t peer_uid, gid_t peer
         struct sockaddr_un sa;
         int len, r;
 
+        if (peer_uid == 0)
+                return -EINVAL;
         len = sockaddr_un_set(&sa, path);
         if (len < 0)
                 return len;
         cs = calloc(1, sizeof *cs);
         if (!cs)
                 return -ENOMEM;
-        if (peer_uid == 0)
-                return -EINVAL;
         *cs = (ControlSocket){ .event = e, .handler = handler, .userdata = userdata, .fd = -EBADF,
                                .peer_uid = peer_uid };
         cs->path = strdup(path);

@@ -8,6 +8,7 @@
  * ends, but only once the CLI has exited: it may still be writing there.
  * A session that goes while its CLI is still stopping (delivered, replaced)
  * leaves the CLI behind as a Leftover that removes the HOME on its exit. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -154,12 +155,42 @@ static bool cli_running(LoginManager *lm) {
         return false;
 }
 
+static bool has_leftover(LoginManager *lm, const char *id) {
+        for (Leftover *lo = lm->leftovers; lo; lo = lo->next)
+                if (streq(lo->id, id))
+                        return true;
+        return false;
+}
+
+/* HOMEs below login_home that no session or stopping CLI has: one whose
+ * removal failed while something of the CLI user still wrote into it, or
+ * one an agent that stopped before removing it left.  Removed. */
+static void homes_collect(LoginManager *lm) {
+        DIR *d = opendir(lm->o.login_home);
+        struct dirent *de;
+
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                const char *id = startswith(de->d_name, "login-");
+                LoginSession *s;
+
+                if (!id || !session_id_is_valid(id) || has_leftover(lm, id))
+                        continue;
+                s = login_session_find(lm, id);
+                if (s && s->home)
+                        continue;
+                home_remove(lm, id);
+        }
+        closedir(d);
+}
+
 /* What the CLIs started in sessions of their own (setsid(), Node's
  * detached spawn) is out of reach of their group kills: once no CLI runs,
- * every process of their user goes.  While another login's CLI runs, they
- * wait for it: the user's processes are not told apart, since reading
- * which login one belongs to (its environment) would read its memory,
- * which it could stall. */
+ * every process of their user goes, and then the HOMEs nobody has.  While
+ * another login's CLI runs, they wait for it: the user's processes are not
+ * told apart, since reading which login one belongs to (its environment)
+ * would read its memory, which it could stall. */
 static void cli_sweep(LoginManager *lm) {
         int n;
 
@@ -170,6 +201,7 @@ static void cli_sweep(LoginManager *lm) {
                 log_warning_errno(n, "Could not look for what the provider CLIs left running: %m");
         else if (n > 0)
                 log_info("Sent SIGKILL to %d process(es) of the provider CLIs' user left running after them.", n);
+        homes_collect(lm);
 }
 
 static void leftover_unlink(LoginManager *lm, Leftover *lo) {
@@ -189,6 +221,8 @@ static void on_leftover_exit(CliRunner *r, int wstatus, void *userdata) {
         home_remove(lm, lo->id);
         cli_runner_free(lo->runner);
         free(lo);
+        /* What the CLI left running (now, unless another CLI runs), and
+         * its HOME again if that was still being written. */
         cli_sweep(lm);
 }
 
@@ -616,6 +650,9 @@ int login_session_start_cli(LoginSession *s, const char *http_proxy, const char 
         if (login_manager_cli_unavailable(lm))
                 return -EPERM;
         leftover_take_over(lm, s->id);
+        /* What an earlier CLI left running would write into the new HOME
+         * (it has the same path): gone first, unless another CLI runs. */
+        cli_sweep(lm);
         r = session_home_create(s);
         if (r < 0)
                 return r;
@@ -789,6 +826,8 @@ int login_manager_new(const LoginOptions *o, LoginManager **ret) {
         if (r < 0)
                 log_warning_errno(r, "Cannot make login_home %s root's, 0710, with cli_user's group: %m",
                                   o->login_home);
+        /* HOMEs an earlier run left (credential files with them) go now. */
+        homes_collect(lm);
         if (!isempty(o->control_socket)) {
                 r = control_socket_new(o->event, o->control_socket, o->cli_uid, o->cli_gid, on_browser_request, lm,
                                        &lm->control);
@@ -810,9 +849,9 @@ LoginManager *login_manager_free(LoginManager *lm) {
                 Leftover *lo = lm->leftovers;
                 lm->leftovers = lo->next;
                 cli_runner_free(lo->runner);
-                home_remove(lm, lo->id);
                 free(lo);
         }
+        /* Every process of the CLI user first, then their HOMEs. */
         cli_sweep(lm);
         control_socket_free(lm->control);
         provider_set_free(lm->providers);

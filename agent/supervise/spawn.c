@@ -127,6 +127,8 @@ static _noreturn_ void child_exec(const SpawnOptions *o, const char *binary) {
         if (o->uid != 0 && o->ambient_caps &&
             (child_limit_caps(o->ambient_caps) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0))
                 child_fail(o, "limit the capabilities to run", binary, 126);
+        if (o->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                child_fail(o, "set no_new_privs to run", binary, 126);
         if (o->uid != 0 && ((o->ambient_caps && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) ||
                             setgroups(0, NULL) < 0 || setresgid(o->gid, o->gid, o->gid) < 0 ||
                             setresuid(o->uid, o->uid, o->uid) < 0 ||

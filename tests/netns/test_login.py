@@ -468,8 +468,10 @@ def test_cli_login(env, provider, mode, cred):
     wait_until(lambda: not os.path.lexists(home), 10, "the login's HOME removed after delivery")
     e = seen["env"]
     assert seen["tty"] is True
-    # Its own user, no supplementary group, its terminal its own.
+    # Its own user, no supplementary group, its terminal its own, and
+    # nothing it execs gains privileges.
     assert (seen["uid"], seen["gid"], seen["groups"], seen["tty_owner"]) == (CLI_UID, CLI_GID, [], CLI_UID)
+    assert seen["no_new_privs"] == ["1"]
     assert e["HTTP_PROXY"] == e["http_proxy"] == "http://10.9.9.9:3128"
     assert e["NO_PROXY"] == e["no_proxy"] == "127.0.0.1,localhost"
     assert "HTTPS_PROXY" not in e and "https_proxy" not in e
@@ -894,6 +896,30 @@ def test_what_clis_left_waits_for_the_last_cli(make_env):
         e.assert_no_secrets()
     finally:
         shutil.rmtree(helpers, ignore_errors=True)
+
+
+def test_homes_nobody_has_are_removed(env):
+    """A HOME below login_home that no login has (one an earlier run of
+    the agent left, a credential file in it) is removed once no CLI runs:
+    here when the next login starts.  A signed-in login's HOME, waiting
+    for delivery, is kept through the sweep after its CLI exits."""
+    stale = os.path.join(env.home, "login-stale")
+    os.makedirs(os.path.join(stale, ".codex"))
+    with open(os.path.join(stale, ".codex", "auth.json"), "w") as f:
+        f.write('{"tokens": {"access_token": "OLD"}}')
+    s = sid()
+    status, started = env.json("POST", "/auth/codex", {"sessionId": s})
+    assert status == 200, started
+    assert not os.path.lexists(stale)
+    assert env.browse(started["oauthUrl"])[0] == 200
+    env.wait_status(s, lambda code, b: b.get("authenticated"))
+    wait_until(lambda: not cli_pids(env), 20, "the CLI gone")
+    home = env.home_of(s)
+    assert os.path.isfile(os.path.join(home, ".codex", "auth.json"))
+    status, got = env.json("GET", f"/credentials/get?sessionId={s}")
+    assert status == 200 and got["credentials"]["tokens"]["access_token"] == "SECRET-ACCESS-codex", got
+    wait_until(lambda: not os.path.lexists(home), 10, "the HOME removed after delivery")
+    env.assert_no_secrets()
 
 
 def test_auth_callback_forwarded(env):

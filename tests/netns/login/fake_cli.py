@@ -239,7 +239,9 @@ def main():
         start_helper(os.environ["FAKE_CLI_HELPER"])
     with open(os.path.join(home, f".fake-env-{MODE}.json"), "w") as f:
         tty = os.isatty(0)
-        json.dump({"env": dict(os.environ), "tty": tty, "uid": os.getuid(), "gid": os.getgid(),
+        with open("/proc/self/status") as st:
+            nnp = [line.split()[1] for line in st if line.startswith("NoNewPrivs:")]
+        json.dump({"env": dict(os.environ), "tty": tty, "uid": os.getuid(), "gid": os.getgid(), "no_new_privs": nnp,
                    "groups": os.getgroups(), "tty_owner": os.stat(os.ttyname(0)).st_uid if tty else None}, f)
     if os.environ.get("FAKE_CLI_LINKS"):
         target = os.environ["FAKE_CLI_LINKS"]
