@@ -235,3 +235,31 @@ int mkdir_owned(const char *path, mode_t mode, uid_t uid, gid_t gid) {
                 return negative_errno();
         return 0;
 }
+
+int path_passable(const char *path, uid_t uid, gid_t gid, char *blocked, size_t size) {
+        _cleanup_(freep) char *p = strdup(path ?: "");
+        char *slash;
+
+        if (!p)
+                return -ENOMEM;
+        if (p[0] != '/')
+                return -EINVAL;
+        /* Each directory in turn: "/", then up to each following '/'. */
+        for (slash = p; slash; slash = strchr(slash + 1, '/')) {
+                char keep = slash[1];
+                struct stat st;
+                mode_t bit;
+
+                slash[1] = '\0';
+                if (stat(p, &st) < 0)
+                        return -errno;
+                bit = st.st_uid == uid ? S_IXUSR : st.st_gid == gid ? S_IXGRP : S_IXOTH;
+                if (!S_ISDIR(st.st_mode) || !(st.st_mode & bit)) {
+                        if (size > 0)
+                                snprintf(blocked, size, "%s", p);
+                        return -EACCES;
+                }
+                slash[1] = keep;
+        }
+        return 0;
+}

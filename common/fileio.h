@@ -66,3 +66,11 @@ int rm_rf_at(int dirfd, const char *name);
  * to the user.  A symlink is refused (-ELOOP or -ENOTDIR), and so are a
  * relative path and a top-level one (-EINVAL). */
 int mkdir_owned(const char *path, mode_t mode, uid_t uid, gid_t gid);
+
+/* Whether uid with gid (and no other group) may pass through every
+ * directory on the way to path's last component, by their mode bits
+ * (ACLs are not read): 0; -EACCES with the first directory it may not
+ * pass copied into blocked (size bytes, may be 0); -errno when one cannot
+ * be looked at; -EINVAL for a relative path.  A check for a clear
+ * warning, not a guard: a directory may change after. */
+int path_passable(const char *path, uid_t uid, gid_t gid, char *blocked, size_t size);

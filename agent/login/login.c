@@ -797,8 +797,20 @@ static int setup_browser_links(LoginManager *lm) {
         return 0;
 }
 
+/* A path the CLIs must reach that cli_user cannot pass through (an
+ * operator's control_socket in a root-only directory, say) is said at
+ * start, not found out by the first login. */
+static void warn_unreachable(LoginManager *lm, const char *key, const char *value, const char *path) {
+        char blocked[PATH_MAX];
+
+        if (path_passable(path, lm->o.cli_uid, lm->o.cli_gid, blocked, sizeof blocked) == -EACCES)
+                log_warning("cli_user cannot pass through %s to %s %s: the provider CLIs will fail there.", blocked,
+                            key, value);
+}
+
 int login_manager_new(const LoginOptions *o, LoginManager **ret) {
         _cleanup_(login_manager_freep) LoginManager *lm = NULL;
+        _cleanup_(freep) char *home = NULL;
         char err[256] = "";
         int r;
 
@@ -833,7 +845,13 @@ int login_manager_new(const LoginOptions *o, LoginManager **ret) {
                                        &lm->control);
                 if (r < 0)
                         return r;
+                warn_unreachable(lm, "control_socket", o->control_socket, o->control_socket);
         }
+        warn_unreachable(lm, "the browser links in runtime_dir", o->runtime_dir, lm->browser);
+        if (asprintf(&home, "%s/login-", o->login_home) < 0)
+                home = NULL;
+        else
+                warn_unreachable(lm, "login_home", o->login_home, home);
         *ret = TAKE_PTR(lm);
         return 0;
 }

@@ -1428,6 +1428,20 @@ def test_no_cli_user_no_cli(make_env, user, why):
     assert not cli_pids(e)
 
 
+def test_control_socket_the_cli_user_cannot_reach(make_env):
+    """An operator's control_socket in a directory only root may pass
+    through (as runtime_dir is): said at start, naming the directory,
+    rather than found out by the first login."""
+    private = tempfile.mkdtemp(prefix="vmba-private-", dir="/var/tmp")
+    try:
+        e = make_env(sets=(f"control_socket={private}/control.sock",))
+        assert (f"cli_user cannot pass through {private}/ to control_socket {private}/control.sock: "
+                "the provider CLIs will fail there.") in e.agent.log_text()
+        assert "to login_home" not in e.agent.log_text()
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
 def test_open_url_verb_errors(agent_bin, tmp_path):
     env = dict(os.environ, VMBA_CONTROL_SOCKET=str(tmp_path / "none.sock"))
     r = subprocess.run([agent_bin, "open-url", "file:///etc/passwd"], env=env, capture_output=True, text=True)

@@ -538,6 +538,38 @@ static void test_errbuf_fail(void **state) {
         string_one_line(NULL);
 }
 
+/* Passing through by the mode bits: owner, then group, then others. */
+static void test_path_passable(void **state) {
+        char dir[] = "/tmp/test-passable-XXXXXX", sub[64], sock[96], blocked[96];
+        uid_t me = getuid(), other = getuid() == 65534 ? 65533 : 65534;
+        gid_t mine = getgid();
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(sub, sizeof sub, "%s/sub", dir);
+        snprintf(sock, sizeof sock, "%s/control.sock", sub);
+        assert_int_equal(mkdir(sub, 0700), 0);
+        assert_int_equal(path_passable(sock, me, mine, blocked, sizeof blocked), 0);
+        /* Another uid outside the group: not through sub/. */
+        assert_int_equal(chmod(dir, 0711), 0);
+        assert_int_equal(path_passable(sock, other, (gid_t)-2, blocked, sizeof blocked), -EACCES);
+        assert_true(startswith(blocked, sub));
+        /* In the group, with group x: through. */
+        assert_int_equal(chmod(sub, 0710), 0);
+        assert_int_equal(path_passable(sock, other, mine, blocked, sizeof blocked), 0);
+        assert_int_equal(path_passable(sock, other, (gid_t)-2, NULL, 0), -EACCES);
+        /* Others x: anyone. */
+        assert_int_equal(chmod(sub, 0701), 0);
+        assert_int_equal(path_passable(sock, other, (gid_t)-2, blocked, sizeof blocked), 0);
+        /* The owner's bits are the owner's, even with others' x. */
+        assert_int_equal(chmod(sub, 0071), 0);
+        assert_int_equal(path_passable(sock, me, mine, blocked, sizeof blocked), -EACCES);
+        assert_int_equal(path_passable("relative/x", me, mine, NULL, 0), -EINVAL);
+        assert_int_equal(path_passable("/nonexistent-dir-vmba/x/y", me, mine, NULL, 0), -ENOENT);
+        assert_int_equal(chmod(sub, 0700), 0);
+        rmdir(sub);
+        rmdir(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_read_write_atomic),
@@ -560,6 +592,7 @@ int main(void) {
                 cmocka_unit_test(test_http_url_is_valid),
                 cmocka_unit_test(test_secret_equal),
                 cmocka_unit_test(test_errbuf_fail),
+                cmocka_unit_test(test_path_passable),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
