@@ -214,7 +214,6 @@ static void leftover_unlink(LoginManager *lm, Leftover *lo) {
 
 static void on_leftover_exit(CliRunner *r, int wstatus, void *userdata) {
         Leftover *lo = userdata;
-
         LoginManager *lm = lo->lm;
 
         leftover_unlink(lm, lo);
