@@ -56,19 +56,23 @@ static int read_secret_fd(int fd, size_t size, char **ret) {
         }
 }
 
-/* The directory that holds rel's last component (*ret_name, in copy, a
- * writable copy of rel), reached from root through rel's directories
+/* The directory that holds rel's last component (*ret_name, pointing into
+ * rel), reached from root through rel's directories
  * without following a symlink (ENOTDIR); with create, a missing one is
  * made 0700 and uid:gid's.  The HOME is the CLI user's: what is under a
  * name may change between two calls, so a directory made here is given
  * away through the descriptor it was opened with, once that is seen to
  * be ours (a hard link put in its place is never chowned). */
-static int open_parent_below(const char *root, char *copy, bool create, uid_t uid, gid_t gid, char **ret_name) {
+static int open_parent_below(const char *root, const char *rel, bool create, uid_t uid, gid_t gid,
+                             const char **ret_name) {
         _cleanup_(closep) int dir = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_(freep) char *copy = strdup(rel);
         char *name, *slash;
 
         if (dir < 0)
                 return -errno;
+        if (!copy)
+                return -ENOMEM;
         for (name = copy; (slash = strchr(name, '/')); name = slash + 1) {
                 bool made = false;
                 struct stat st;
@@ -93,20 +97,17 @@ static int open_parent_below(const char *root, char *copy, bool create, uid_t ui
                 if (fchown(dir, uid, gid) < 0)
                         return -errno;
         }
-        *ret_name = name;
+        *ret_name = rel + (name - copy);
         return TAKE_FD(dir);
 }
 
 /* rel below root, no component a symlink (ENOTDIR for a directory's
  * place, ELOOP for the file's); a regular file with one link (EMLINK). */
 static int open_below(const char *root, const char *rel, struct stat *ret_st) {
-        _cleanup_(freep) char *copy = strdup(rel);
         _cleanup_(closep) int dir = -EBADF, fd = -EBADF;
-        char *name;
+        const char *name;
 
-        if (!copy)
-                return -ENOMEM;
-        dir = open_parent_below(root, copy, false, 0, 0, &name);
+        dir = open_parent_below(root, rel, false, 0, 0, &name);
         if (dir < 0)
                 return dir;
         fd = openat(dir, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
@@ -192,21 +193,11 @@ static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *
         return 0;
 }
 
-/* rel's directories below root, made 0700 and uid:gid's when missing; no
- * component followed if it is a symlink: the last one, opened. */
-static int make_dirs_below(const char *root, const char *rel, uid_t uid, gid_t gid) {
-        _cleanup_(freep) char *copy = strdup(rel);
-        char *name;
-
-        if (!copy)
-                return -ENOMEM;
-        return open_parent_below(root, copy, true, uid, gid, &name);
-}
-
 int capture_start(sd_event *e, const char *root, const char *rel, uid_t uid, gid_t gid, CaptureCheck check,
                   CaptureHandler cb, void *userdata, Capture **ret) {
         _cleanup_(capture_freep) Capture *c = NULL;
         _cleanup_(closep) int dir = -EBADF;
+        const char *name;
         int r;
 
         if (!root || root[0] != '/' || isempty(rel) || rel[0] == '/')
@@ -221,7 +212,7 @@ int capture_start(sd_event *e, const char *root, const char *rel, uid_t uid, gid
             !(c->name = strdup(strrchr(c->path, '/') + 1)))
                 return -ENOMEM;
         c->had_old = stat(c->path, &c->old) == 0;
-        dir = make_dirs_below(root, rel, uid, gid);
+        dir = open_parent_below(root, rel, true, uid, gid, &name);
         if (dir < 0)
                 return dir;
         /* The directory just walked to, not a path a symlink could divert. */

@@ -254,11 +254,13 @@ static void session_release_cli(LoginSession *s) {
                 s->home = NULL;
                 return;
         }
-        /* Exited already, or no memory to wait for it: killed now. */
-        if (s->runner) {
+        /* Exited already (its exit swept), or no memory to wait for it:
+         * killed now, and what it left with it. */
+        if (cli_runner_running(s->runner)) {
                 s->runner = cli_runner_free(s->runner);
                 cli_sweep(lm);
         }
+        s->runner = cli_runner_free(s->runner);
         session_home_remove(s);
 }
 

@@ -202,14 +202,15 @@ static Checked check(int dir, const ProcEntry *e) {
         return CHECKED_YES;
 }
 
-/* Signals each live descendant of this process that runs as uid, and looks again until a pass finds nothing new: a
- * child forked meanwhile, or one whose parent exited while /proc was read
- * (reparented to us, it is still ours).  The signal goes through a pidfd taken before the checks
- * read the process's /proc directory: a read that succeeds after the
- * pidfd was taken proves the pidfd names that process, never one that
+/* SIGKILLs each live descendant of this process that runs as uid, and
+ * looks again until a pass finds nothing new: a child forked meanwhile,
+ * or one whose parent exited while /proc was read (reparented to us, it
+ * is still ours).  The signal goes through a pidfd taken before the
+ * checks read the process's /proc directory: a read that succeeds after
+ * the pidfd was taken proves the pidfd names that process, never one that
  * took its pid since (kill() on a kernel without pidfds).  The number
  * signalled, or -errno. */
-static int signal_descendants(uid_t uid, int sig) {
+static int kill_descendants(uid_t uid) {
         _cleanup_(freep) pid_t *done = NULL;
         size_t n_done = 0, n_signalled = 0;
         pid_t self = getpid();
@@ -252,7 +253,7 @@ static int signal_descendants(uid_t uid, int sig) {
                         done = nd;
                         done[n_done++] = v[i].pid;
                         again = true;
-                        if ((pidfd >= 0 ? pidfd_send_signal(pidfd, sig, NULL, 0) : kill(v[i].pid, sig)) >= 0)
+                        if ((pidfd >= 0 ? pidfd_send_signal(pidfd, SIGKILL, NULL, 0) : kill(v[i].pid, SIGKILL)) >= 0)
                                 n_signalled++;
                 }
                 if (!again)
@@ -264,5 +265,5 @@ static int signal_descendants(uid_t uid, int sig) {
 int children_kill_uid(uid_t uid) {
         if (uid == 0)
                 return -EPERM;
-        return signal_descendants(uid, SIGKILL);
+        return kill_descendants(uid);
 }
