@@ -858,7 +858,9 @@ def test_what_a_cli_left_outside_its_group_goes_with_the_login(make_env, end):
         finally:
             os.close(pidfd)
         assert bystander.poll() is None
-        assert re.search(LEFT_RUNNING, e.agent.log_text())
+        # The agent logs the count once its sweep is over, which may be
+        # after the helper's exit was seen here.
+        wait_until(lambda: re.search(LEFT_RUNNING, e.agent.log_text()), 10, "the sweep logged")
         e.assert_no_secrets()
     finally:
         bystander.kill()
@@ -892,7 +894,8 @@ def test_what_clis_left_waits_for_the_last_cli(make_env):
         finally:
             os.close(pidfd_first)
             os.close(pidfd_second)
-        assert re.search(r"Sent SIGKILL to 2 process\(es\) of the provider CLIs' user", e.agent.log_text())
+        wait_until(lambda: re.search(r"Sent SIGKILL to 2 process\(es\) of the provider CLIs' user", e.agent.log_text()),
+                   10, "the sweep logged")
         e.assert_no_secrets()
     finally:
         shutil.rmtree(helpers, ignore_errors=True)
