@@ -49,6 +49,7 @@ typedef struct Applier {
          * because libnl folds many errnos into NLE_FAILURE. */
         int kernel_error;
         const IpcfgApplyOptions *opts;
+        const IpcfgPlan *plan; /* the one being applied */
         char *errbuf;
         size_t errbuf_size;
         IpcfgApplyResult result;
@@ -357,6 +358,7 @@ static int link_resolve(Applier *a, const IpcfgIface *ifc, LinkWait *ret) {
 typedef struct AddrMatch {
         const IpcfgAddr *want;
         int ifindex;
+        bool other_devices; /* match on every device but ifindex (0: on every one) */
         int prefix;
         bool identical;
         struct rtnl_addr *stale; /* same address, other prefix: borrowed from the cache */
@@ -367,8 +369,8 @@ static void addr_match_obj(struct nl_object *obj, void *arg) {
         AddrMatch *m = arg;
         struct nl_addr *local = rtnl_addr_get_local(x);
 
-        if (rtnl_addr_get_ifindex(x) != m->ifindex || rtnl_addr_get_family(x) != m->want->family ||
-            !nl_addr_is(local, m->want))
+        if ((rtnl_addr_get_ifindex(x) == m->ifindex) == m->other_devices ||
+            rtnl_addr_get_family(x) != m->want->family || !nl_addr_is(local, m->want))
                 return;
         if (rtnl_addr_get_prefixlen(x) == m->prefix)
                 m->identical = true;
@@ -423,30 +425,50 @@ static int address_apply(Applier *a, int ifindex, const IpcfgIface *ifc, bool *r
         return 0;
 }
 
-/* A restored snapshot's address on this device, which the new plan
- * replaces: removed (with any prefix), absent is fine.  The kernel drops
- * the routes that went through it with it. */
+/* Whether the plan gives addr to one of its interfaces other than ifc. */
+static bool plan_has_elsewhere(const IpcfgPlan *p, const IpcfgIface *ifc, const IpcfgAddr *addr) {
+        for (size_t i = 0; p && i < p->n_ifaces; i++)
+                if (&p->ifaces[i] != ifc && ipcfg_addr_equal(&p->ifaces[i].address, addr))
+                        return true;
+        return false;
+}
+
+/* Enough for one address on every device a microVM has. */
+#define PREVIOUS_COPIES_MAX 16
+
+/* A restored snapshot's addresses, where the new plan does not keep them:
+ * one ifc takes is removed from every other device (it moved; another
+ * prefix on this device is address_apply()'s), one the new plan has
+ * nowhere from every device, this one too (left on the template's device,
+ * the clone would answer for the template's address on the bridge); one
+ * another interface of the plan takes is left to that one.  Absent is
+ * fine.  The kernel drops the routes that went through it with it. */
 static int previous_remove(Applier *a, int ifindex, const IpcfgIface *ifc) {
         const IpcfgPlan *prev = a->opts->previous;
-        int r;
 
         for (size_t i = 0; prev && i < prev->n_ifaces && i < IPCFG_MAX_IFACES; i++) {
-                const IpcfgIface *old = &prev->ifaces[i];
-                _cleanup_(nl_cache_freep) struct nl_cache *cache = NULL;
-                /* No prefix is -1: whatever prefix it has now comes back as stale. */
-                AddrMatch m = { .want = &old->address, .ifindex = ifindex, .prefix = -1 };
+                const IpcfgAddr *old = &prev->ifaces[i].address;
+                bool taken = ipcfg_addr_equal(old, &ifc->address);
 
-                /* Looked for on this device whatever the plans call it
-                 * (a name, or empty for the kernel's pick). */
-                if (old->address.family == AF_UNSPEC ||
-                    (ipcfg_addr_equal(&old->address, &ifc->address) && old->prefix == ifc->prefix))
+                if (old->family == AF_UNSPEC || (!taken && plan_has_elsewhere(a->plan, ifc, old)))
                         continue;
-                r = nl_errno(a, rtnl_addr_alloc_cache(a->sk, &cache));
-                if (r < 0)
-                        return r;
-                nl_cache_foreach(cache, addr_match_obj, &m);
-                if (m.stale && (r = nl_errno(a, rtnl_addr_delete(a->sk, m.stale, 0))) < 0)
-                        return r;
+                /* One copy per pass, as long as there are copies. */
+                for (unsigned n = 0; n < PREVIOUS_COPIES_MAX; n++) {
+                        _cleanup_(nl_cache_freep) struct nl_cache *cache = NULL;
+                        /* No prefix is -1: every copy comes back as stale. */
+                        AddrMatch m = { .want = old, .ifindex = taken ? ifindex : 0, .other_devices = true,
+                                        .prefix = -1 };
+                        int r = nl_errno(a, rtnl_addr_alloc_cache(a->sk, &cache));
+
+                        if (r < 0)
+                                return r;
+                        nl_cache_foreach(cache, addr_match_obj, &m);
+                        if (!m.stale)
+                                break;
+                        r = nl_errno(a, rtnl_addr_delete(a->sk, m.stale, 0));
+                        if (r < 0)
+                                return r;
+                }
         }
         return 0;
 }
@@ -758,7 +780,7 @@ static int apply_all(Applier *a, const IpcfgPlan *plan) {
 int ipcfg_apply(const IpcfgPlan *plan, const IpcfgApplyOptions *opts,
                 IpcfgApplyResult *ret_result, char *errbuf, size_t errbuf_size) {
         IpcfgApplyOptions o;
-        Applier a = { .opts = &o, .errbuf = errbuf, .errbuf_size = errbuf_size };
+        Applier a = { .opts = &o, .plan = plan, .errbuf = errbuf, .errbuf_size = errbuf_size };
         int r;
 
         ipcfg_apply_options_default(&o);

@@ -137,8 +137,9 @@ typedef struct IpcfgApplyOptions {
         bool set_hostname;       /* sethostname()/setdomainname() */
         uint64_t device_timeout_usec; /* wait for a device to appear */
         /* The plan applied before (a restored snapshot's): its static
-         * addresses that the new plan does not have are removed from the
-         * same device first.  NULL: none. */
+         * addresses that the new plan does not have are removed from every
+         * device, and one it gives another device from where it was.
+         * NULL: none. */
         const IpcfgPlan *previous;
 } IpcfgApplyOptions;
 

@@ -159,6 +159,32 @@ def test_restore_with_the_device_named_differently(agent_bin, tmp_path):
         assert "10.77.0.2" not in hosts.read_text()
 
 
+def addresses_by_device(ns):
+    found = {"eth0": set(), "eth1": set()}  # -4 leaves out a link without IPv4 addresses
+    for link in ns.ip_json("-4", "addr", "show"):
+        if link["ifname"] in found:
+            found[link["ifname"]] |= {a["local"] + "/" + str(a["prefixlen"]) for a in link.get("addr_info", [])}
+    return found
+
+
+@pytest.mark.parametrize("new_address", ["10.77.0.9", "10.77.0.2"])
+def test_restore_onto_another_device(agent_bin, tmp_path, new_address):
+    """The handover puts the clone on another device: the template's address
+    leaves the device it was on (left there, the clone would answer for the
+    template on the bridge), also when the clone keeps that address, which
+    then moves."""
+    with restorable(agent_bin, tmp_path) as (a, handover):
+        a.ns.run("ip", "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p")
+        assert addresses_by_device(a.ns) == {"eth0": {"10.77.0.2/24"}, "eth1": set()}
+        handover.write_text(json.dumps({"generation": "g2", "network": f"ip={new_address}:::24::eth1:off",
+                                        "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP}))
+        wait_until(lambda: post(a, "/restore-check")[0] == 202, 5, "the poke accepted (rate limit)")
+        wait_until(lambda: a.health()["restore"]["restores"] == 1, 20, "the restore redone")
+        assert addresses_by_device(a.ns) == {"eth0": set(), "eth1": {new_address + "/24"}}
+        assert a.health()["network"]["address"] == new_address
+        assert "Restore: network re-applied on eth1." in a.log_text()
+
+
 @pytest.mark.parametrize("boot,gateway,handover_ip,family,address", [
     # The same address: nothing else would take the route away.
     ("ip=10.77.0.2::10.77.0.1:24::eth0:off", "10.77.0.1", "ip=10.77.0.2:::24::eth0:off", "-4", "10.77.0.2/24"),
