@@ -371,16 +371,14 @@ static size_t header_size(HttpRequest *r) {
         return n;
 }
 
-/* The gate (http-gate.c decides): runs on MHD's first call, before any
- * body byte is read. */
-static void request_start(HttpServer *s, HttpRequest *r) {
+/* The gate's verdict (http-gate.c decides) on what the request is now. */
+static HttpGateVerdict gate(HttpServer *s, HttpRequest *r) {
         const char *token = s->o.token ? s->o.token(s->o.userdata) : NULL;
         const struct sockaddr *sa = http_request_peer(r);
         HttpGateLimits limits = { .max_url = s->o.max_url, .max_header = s->o.max_header,
                                   .max_body = s->o.max_body, .allowed_hosts = s->o.allowed_hosts };
         HttpGateInput in = { .uri_len = r->uri_len, .head = streq(r->method, "HEAD"),
                              .match = HTTP_MATCH_NO_PATH };
-        HttpGateVerdict v;
         char allow[128];
         int k;
 
@@ -405,7 +403,13 @@ static void request_start(HttpServer *s, HttpRequest *r) {
                 in.content_length = http_request_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
                 in.transfer_encoding = http_request_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
         }
-        v = http_gate_decide(&in, &limits);
+        return http_gate_decide(&in, &limits);
+}
+
+/* The gate runs on MHD's first call, before any body byte is read. */
+static void request_start(HttpServer *s, HttpRequest *r) {
+        HttpGateVerdict v = gate(s, r);
+
         if (v.status)
                 reply_gate(r, v.status, v.error, v.header, v.value);
 }
@@ -438,8 +442,17 @@ static enum MHD_Result body_append(HttpRequest *r, const char *data, size_t *siz
 }
 
 static void request_dispatch(HttpRequest *r) {
+        HttpGateVerdict v;
         int k;
 
+        /* Asked again once the body is in: a restore may have begun, or
+         * replaced the token, while it came (a handler must never run for
+         * a token the restore refused). */
+        v = gate(r->server, r);
+        if (v.status) {
+                reply_gate(r, v.status, v.error, v.header, v.value);
+                return;
+        }
         r->in_handler = true;
         k = r->route->handler(r, r->userdata);
         r->in_handler = false;
