@@ -175,6 +175,22 @@ int desktop_secret_files_update(Manager *m) {
         return secret_files_renew(m);
 }
 
+void desktop_restore_hold(Manager *m) {
+        if (m->supervisor && supervisor_stop_service(m->supervisor, DISPLAY_SERVICE_X11VNC) >= 0)
+                log_info("Restore: x11vnc and websockify stopped until the clone has its own desktop secret.");
+}
+
+int desktop_restore_resume(Manager *m) {
+        int r;
+
+        if (!m->supervisor)
+                return -ENOENT;
+        if (m->vnc_held)
+                return 0;
+        r = supervisor_start_service(m->supervisor, DISPLAY_SERVICE_X11VNC, NULL);
+        return r == -EALREADY ? supervisor_restart_service(m->supervisor, DISPLAY_SERVICE_X11VNC) : r;
+}
+
 void desktop_secrets_changed(Manager *m) {
         int r;
 

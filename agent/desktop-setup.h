@@ -18,6 +18,14 @@ int desktop_setup(Manager *m);
 /* Rewrites the desktop secret's files (nothing for a services_file's
  * own stack); the caller restarts x11vnc.  Logged here. */
 int desktop_secret_files_update(Manager *m);
+/* A restore under way: x11vnc (websockify with it) goes down, so the
+ * template's desktop secret opens nothing on the clone, refused or
+ * incomplete as the restore may stay.  desktop_restore_resume(), once the
+ * clone has its own secret, starts it again (or restarts it, when it was
+ * up: a services_file's stack); not while its files could not be
+ * written (it comes back with them).  -ENOENT: no x11vnc. */
+void desktop_restore_hold(Manager *m);
+int desktop_restore_resume(Manager *m);
 /* The host's secrets changed (HostSecretsHooks.on_change). */
 void desktop_secrets_changed(Manager *m);
 /* For SupervisorHooks.secrets: the desktop secret, its first 8 characters

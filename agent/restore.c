@@ -94,7 +94,9 @@ static int step_network(Restore *x, const RestoreHandover *h) {
         o.apply_options.resolv_conf = m->config.resolv_conf;
         o.apply_options.hosts = m->config.hosts_file;
         o.apply_options.hostname_file = m->config.hostname_file;
-        o.apply_options.device_timeout_usec = (uint64_t)m->config.device_timeout_ms * USEC_PER_MSEC;
+        /* A clone has the snapshot's devices: none is waited for (the
+         * wait would hold the agent's loop, a missing one fails at once). */
+        o.apply_options.device_timeout_usec = 0;
         o.apply_options.previous = &previous;
         r = netinit_run(&o, &out);
         if (r < 0)
@@ -167,15 +169,16 @@ static int step_logins(Restore *x, const RestoreHandover *h) {
 }
 
 static int step_desktop(Restore *x, const RestoreHandover *h) {
-        int r = x->m->supervisor ? supervisor_restart_service(x->m->supervisor, DISPLAY_SERVICE_X11VNC) : -ENOENT;
+        int r = desktop_restore_resume(x->m);
 
         if (r == -ENOENT) {
-                log_info("Restore: no x11vnc to restart.");
+                log_info("Restore: no x11vnc to start again.");
                 return 0;
         }
         if (r < 0)
-                return log_error_errno(r, "Restore: failed to restart x11vnc: %m");
-        log_info("Restore: x11vnc restarting, websockify after it (their clients are gone); Xvfb and the browser kept.");
+                return log_error_errno(r, "Restore: failed to start x11vnc again: %m");
+        log_info("Restore: x11vnc starting again, websockify after it (their clients are gone); Xvfb and the "
+                 "browser kept.");
         return 0;
 }
 
@@ -243,6 +246,7 @@ static void restoring_begin(Restore *x, const char *generation) {
                 return;
         x->restoring = true;
         x->started = x->asked;
+        desktop_restore_hold(x->m);
         log_notice("Restored from a snapshot (generation %s, noticed after %s): control routes wait until the "
                    "clone is distinct.", generation, x->why ?: "a check");
 }

@@ -134,7 +134,7 @@ def test_restore_makes_the_clone_distinct(restored):
             "Restored from a snapshot (generation g2, noticed after a trigger while asking)" in log)
     for step in ("Restore: network re-applied on eth0.", "Restore: clock left alone",
                  "Restore: new control token and desktop secret installed",
-                 "Restore: 0 login(s) in flight failed", "Restore: x11vnc restarting",
+                 "Restore: 0 login(s) in flight failed", "Restore: x11vnc starting again",
                  "Restore done: generation g2"):
         assert step in log, step
     for secret in (TOKEN, NEW_TOKEN, DESKTOP_SECRET, NEW_DESKTOP):
@@ -274,12 +274,35 @@ def test_restore_reusing_the_token_is_refused(restored):
     assert post(a, "/shutdown", token=NEW_TOKEN) == (503, {"error": "Restoring"})
     h = a.health()
     assert h["restore"]["generation"] == "g1" and h["restore"]["restores"] == 0
+    # Nor does the desktop serve the template's secret meanwhile.
+    wait_until(lambda: a.services()["x11vnc"]["pid"] is None and a.services()["websockify"]["pid"] is None, 20,
+               "x11vnc and websockify stopped")
+    assert a.services()["Xvfb"]["state"] == "ready"
     # The host fixes the handover and pokes again: done.
     handover.write_text(json.dumps({"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP}))
     wait_until(lambda: post(a, "/restore-check")[0] == 202, 5, "the poke accepted")
     wait_until(lambda: a.health()["restore"]["restores"] == 1, 20, "the restore redone")
     assert post(a, "/shutdown", token=TOKEN)[0] == 401
     assert addresses(a.ns) == {"10.77.0.2/24"}  # no network in the handover: kept
+    wait_until(lambda: a.try_get("/health/ready")[0] == 200, 30, "the desktop back")
+
+
+def test_restore_onto_a_missing_device(agent_bin, tmp_path):
+    """The handover names a device the clone does not have: the redo fails
+    at once, naming it (a clone has its snapshot's devices: nothing to wait
+    for, and a wait would hold the agent's loop for device_timeout_ms);
+    the clone stays restoring, its desktop down, and still answers."""
+    with restorable(agent_bin, tmp_path, sets=("device_timeout_ms=600000",)) as (a, handover):
+        handover.write_text(json.dumps({"generation": "g2", "network": "ip=10.77.0.9:::24::eth9:off",
+                                        "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP}))
+        wait_until(lambda: post(a, "/restore-check")[0] == 202, 5, "the poke accepted (rate limit)")
+        wait_until(lambda: a.log_lines("Restore incomplete (generation g2)"), 20, "the redo failed")
+        assert a.log_lines("Restore: network from the handover failed:") and "eth9" in a.log_text()
+        h = a.health()
+        assert h["restore"]["restoring"] is True and h["restore"]["restores"] == 0
+        assert post(a, "/shutdown", token=NEW_TOKEN) == (503, {"error": "Restoring"})
+        wait_until(lambda: a.services()["x11vnc"]["pid"] is None and a.services()["websockify"]["pid"] is None,
+                   20, "x11vnc and websockify stopped")
 
 
 @pytest.mark.parametrize("restored", [600000], indirect=True)
