@@ -205,17 +205,23 @@ void desktop_secrets_changed(Manager *m) {
 }
 
 const char *const *desktop_log_secrets(Manager *m) {
-        const char *desktop = host_secrets_desktop(m->secrets);
+        /* Now's, then the ones a restore replaced (output the old servers
+         * wrote may still come; the template still takes them). */
+        const char *desktops[2] = { host_secrets_desktop(m->secrets), host_secrets_replaced_desktop(m->secrets) };
+        const char *tokens[2] = { host_secrets_token(m->secrets), host_secrets_replaced_token(m->secrets) };
         size_t n = 0;
 
         explicit_bzero(m->log_vnc_password, sizeof m->log_vnc_password);
-        if (desktop) {
-                m->log_secrets[n++] = desktop;
-                snprintf(m->log_vnc_password, sizeof m->log_vnc_password, "%.8s", desktop);
-                m->log_secrets[n++] = m->log_vnc_password;
+        for (size_t i = 0; i < ELEMENTSOF(desktops); i++) {
+                if (!desktops[i])
+                        continue;
+                m->log_secrets[n++] = desktops[i];
+                snprintf(m->log_vnc_password[i], sizeof m->log_vnc_password[i], "%.8s", desktops[i]);
+                m->log_secrets[n++] = m->log_vnc_password[i];
         }
-        if (host_secrets_token(m->secrets))
-                m->log_secrets[n++] = host_secrets_token(m->secrets);
+        for (size_t i = 0; i < ELEMENTSOF(tokens); i++)
+                if (tokens[i])
+                        m->log_secrets[n++] = tokens[i];
         m->log_secrets[n] = NULL;
         return m->log_secrets;
 }

@@ -65,8 +65,8 @@ typedef struct Manager {
         uid_t cli_uid;            /* cli_user's (not root, no display user's), when cli_error is "" */
         gid_t cli_gid;
         char cli_error[256];      /* why the provider CLIs cannot run */
-        const char *log_secrets[4]; /* what service output must not show (desktop_log_secrets) */
-        char log_vnc_password[9];
+        const char *log_secrets[7]; /* what service output must not show (desktop_log_secrets) */
+        char log_vnc_password[2][9];
         Children *children;       /* every child exit arrives here (SIGCHLD) */
         Launcher launcher;        /* spawn + children, for the layers above */
         Supervisor *supervisor;

@@ -28,6 +28,7 @@ struct HostSecrets {
         HostSecretsOptions o;
         HostSecretsHooks hooks;
         char *token, *desktop;
+        char *replaced_token, *replaced_desktop; /* the ones before host_secrets_replace() */
         SecretState token_state, desktop_state;
         MmdsRequest *mmds;
         sd_event_source *retry;
@@ -262,8 +263,10 @@ int host_secrets_replace(HostSecrets *s, const char *token, const char *desktop)
         }
         s->mmds = mmds_request_free(s->mmds);
         s->retry = sd_event_source_disable_unref(s->retry);
-        erase_and_free(s->token);
-        erase_and_free(s->desktop);
+        erase_and_free(s->replaced_token);
+        erase_and_free(s->replaced_desktop);
+        s->replaced_token = s->token_state == SECRET_SET ? s->token : erase_and_free(s->token);
+        s->replaced_desktop = s->desktop;
         s->token = t;
         s->desktop = d;
         s->token_state = s->desktop_state = SECRET_SET;
@@ -277,6 +280,8 @@ HostSecrets *host_secrets_free(HostSecrets *s) {
         sd_event_source_disable_unref(s->retry);
         erase_and_free(s->token);
         erase_and_free(s->desktop);
+        erase_and_free(s->replaced_token);
+        erase_and_free(s->replaced_desktop);
         free(s);
         return NULL;
 }
@@ -287,6 +292,14 @@ const char *host_secrets_token(HostSecrets *s) {
 
 const char *host_secrets_desktop(HostSecrets *s) {
         return s ? s->desktop : NULL;
+}
+
+const char *host_secrets_replaced_token(HostSecrets *s) {
+        return s ? s->replaced_token : NULL;
+}
+
+const char *host_secrets_replaced_desktop(HostSecrets *s) {
+        return s ? s->replaced_desktop : NULL;
 }
 
 SecretState host_secrets_token_state(HostSecrets *s) {

@@ -59,8 +59,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(HostSecrets *, host_secrets_free);
 
 /* A restored clone's new secrets (both non-empty; desktop must pass
  * desktop_secret_is_valid(), else -EINVAL and nothing changes).  The old
- * ones are wiped; a pending MMDS request for boot secrets is dropped.
- * The caller rewrites the desktop's files. */
+ * ones are kept until the next replace, for the log's redaction only
+ * (host_secrets_replaced_*(): output the old servers wrote may still be
+ * read, and those secrets still open the template); a pending MMDS
+ * request for boot secrets is dropped.  The caller rewrites the
+ * desktop's files. */
 int host_secrets_replace(HostSecrets *s, const char *token, const char *desktop);
 
 /* True while MMDS is being asked (or will be, after a failed try): its
@@ -71,6 +74,9 @@ bool host_secrets_mmds_pending(HostSecrets *s);
  * NULL after host_secrets_new(): missing, it is a random one. */
 const char *host_secrets_token(HostSecrets *s);
 const char *host_secrets_desktop(HostSecrets *s);
+/* The ones the last host_secrets_replace() replaced; NULL: none. */
+const char *host_secrets_replaced_token(HostSecrets *s);
+const char *host_secrets_replaced_desktop(HostSecrets *s);
 SecretState host_secrets_token_state(HostSecrets *s);
 SecretState host_secrets_desktop_state(HostSecrets *s);
 

@@ -27,6 +27,7 @@ SvOutput *sv_output_free(SvOutput *o) {
                 return NULL;
         sd_event_source_disable_unref(o->io);
         safe_close(o->fd);
+        explicit_bzero(o->line, sizeof o->line); /* may hold a secret not yet redacted */
         free(o);
         return NULL;
 }
@@ -50,6 +51,7 @@ static void emit(SvOutput *o) {
                 char clean[2 * SV_OUTPUT_LINE_MAX + 1];
                 secret_redact(o->line, o->secrets ? o->secrets(o->userdata) : NULL, clean, sizeof clean);
                 log_info("%s: %s", o->name, clean);
+                explicit_bzero(clean, sizeof clean);
         } else
                 o->suppressed++;
         o->len = 0;

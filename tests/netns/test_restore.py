@@ -55,7 +55,8 @@ def addresses(ns):
 
 
 @contextlib.contextmanager
-def restorable(agent_bin, tmp_path, interval_ms=300, sets=(), ip="ip=10.77.0.2::10.77.0.1:24::eth0:off"):
+def restorable(agent_bin, tmp_path, interval_ms=300, sets=(), ip="ip=10.77.0.2::10.77.0.1:24::eth0:off",
+               services=None):
     """The agent with restores on (clock step off) and an MMDS stand-in on
     its loopback; yields it and the handover file, generation g1 learned."""
     need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
@@ -66,7 +67,7 @@ def restorable(agent_bin, tmp_path, interval_ms=300, sets=(), ip="ip=10.77.0.2::
         a = Agent(agent_bin, "window_manager=", "netinit=true", "mmds=false", "restore=true",
                   "restore_clock=false", "mmds_address=127.0.0.1", f"restore_check_interval_ms={interval_ms}",
                   f"resolv_conf={tmp_path}/resolv.conf", f"hosts_file={tmp_path}/hosts", "hostname_file=", *sets,
-                  ns=lan.guest, cmdline=ip)
+                  ns=lan.guest, cmdline=ip, services=services)
         try:
             a.wait_ready()
             wait_until(lambda: a.health()["restore"]["generation"] == "g1", 20, "generation g1 learned")
@@ -248,6 +249,27 @@ def test_a_request_under_way_is_checked_again(restored, handover_token, want):
         s.sendall(body)
         status = s.recv(4096).split(b"\r\n", 1)[0]
         assert status.split()[1] == str(want).encode(), status
+
+
+def test_the_replaced_secrets_stay_out_of_the_log(agent_bin, tmp_path):
+    """Service output read after a restore replaced the secrets (the old
+    servers' last lines, still in their pipes) is redacted against the
+    replaced ones too: they still open the template and its other clones."""
+    lines = tmp_path / "lines"
+    lines.write_text("")
+    os.chmod(tmp_path, 0o755)
+    os.chmod(lines, 0o644)
+    services = [{"name": "echoer", "argv": ["/usr/bin/tail", "-n", "+1", "-f", str(lines)]}]
+    with restorable(agent_bin, tmp_path, services=services) as (a, handover):
+        handover.write_text(json.dumps({"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP}))
+        wait_until(lambda: post(a, "/restore-check")[0] == 202, 5, "the poke accepted (rate limit)")
+        wait_until(lambda: a.health()["restore"]["restores"] == 1, 20, "the restore redone")
+        with open(lines, "a") as f:
+            f.write(f"old desktop {DESKTOP_SECRET} password {DESKTOP_SECRET[:8]}x token {TOKEN} end\n")
+        wait_until(lambda: a.log_lines("echoer: old desktop"), 20, "the line logged")
+        log = a.log_text()
+        for secret in (TOKEN, NEW_TOKEN, DESKTOP_SECRET, DESKTOP_SECRET[:8], NEW_DESKTOP):
+            assert secret not in log
 
 
 def test_mmds_guarded_for_restores(restored):
