@@ -514,7 +514,7 @@ static uint32_t route_metric(int family) {
 
 typedef struct RouteMatch {
         const IpcfgAddr *gw;
-        int ifindex;
+        int ifindex; /* 0: any */
         struct rtnl_route *found; /* borrowed from the cache */
 } RouteMatch;
 
@@ -533,28 +533,35 @@ static void route_match_obj(struct nl_object *obj, void *arg) {
                 return;
         nh = rtnl_route_nexthop_n(x, 0);
         via = nh ? rtnl_route_nh_get_gateway(nh) : NULL;
-        if (!nh || rtnl_route_nh_get_ifindex(nh) != m->ifindex || !nl_addr_is(via, m->gw))
+        if (!nh || (m->ifindex && rtnl_route_nh_get_ifindex(nh) != m->ifindex) || !nl_addr_is(via, m->gw))
                 return;
         m->found = x;
 }
 
-/* The default route a restored snapshot's plan added on this device, when
- * the new plan has no gateway of its family here: removed.  A gateway of
+static bool plan_has_gateway(const IpcfgPlan *p, int family) {
+        for (size_t i = 0; p && i < p->n_ifaces; i++)
+                if (p->ifaces[i].gateway.family == family)
+                        return true;
+        return false;
+}
+
+/* The default route a restored snapshot's plan added, on whichever device,
+ * when the new plan has no gateway of its family: removed.  A gateway of
  * the same family replaces it (route_apply()); none would leave it: an
  * IPv4 one goes with its address only when that changes, an IPv6 one
  * never does.  Best effort: what fails is a warning, the new plan is
  * applied all the same. */
-static void previous_route_remove(Applier *a, int ifindex, const IpcfgIface *ifc, const char *device) {
+static void previous_route_remove(Applier *a) {
         const IpcfgPlan *prev = a->opts->previous;
 
         for (size_t i = 0; prev && i < prev->n_ifaces && i < IPCFG_MAX_IFACES; i++) {
                 const IpcfgAddr *gw = &prev->ifaces[i].gateway;
                 _cleanup_(nl_cache_freep) struct nl_cache *cache = NULL;
-                RouteMatch m = { .gw = gw, .ifindex = ifindex };
+                RouteMatch m = { .gw = gw };
                 char b[INET6_ADDRSTRLEN];
                 int r;
 
-                if (gw->family == AF_UNSPEC || gw->family == ifc->gateway.family)
+                if (gw->family == AF_UNSPEC || plan_has_gateway(a->plan, gw->family))
                         continue;
                 r = nl_errno(a, rtnl_route_alloc_cache(a->sk, gw->family, 0, &cache));
                 if (r >= 0) {
@@ -564,8 +571,8 @@ static void previous_route_remove(Applier *a, int ifindex, const IpcfgIface *ifc
                 }
                 if (r < 0 && r != -ESRCH && !a->result.warning[0])
                         snprintf(a->result.warning, sizeof a->result.warning,
-                                 "Could not remove the previous default route via %s from %s: %s",
-                                 addr_str(gw, b), device, strerror(-r));
+                                 "Could not remove the previous default route via %s: %s", addr_str(gw, b),
+                                 strerror(-r));
         }
 }
 
@@ -627,7 +634,7 @@ static int iface_apply(Applier *a, const IpcfgIface *ifc) {
         r = previous_remove(a, w.ifindex, ifc);
         if (r < 0)
                 return fail(a, r, "Failed to remove the previous address from %s", w.name);
-        previous_route_remove(a, w.ifindex, ifc, w.name);
+        previous_route_remove(a);
         if (ifc->address.family != AF_UNSPEC) {
                 r = address_apply(a, w.ifindex, ifc, &existed);
                 if (r < 0)

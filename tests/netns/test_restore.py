@@ -187,6 +187,24 @@ def test_restore_onto_another_device(agent_bin, tmp_path, new_address):
         assert "Restore: network re-applied on eth1." in a.log_text()
 
 
+def test_restore_onto_another_device_drops_the_templates_ipv6_route(agent_bin, tmp_path):
+    """The template had an IPv6 address and gateway on eth0, the clone only
+    IPv4 on eth1: nothing of the template's stays on eth0, its default
+    route included (IPv6 keeps a route when its address goes)."""
+    with restorable(agent_bin, tmp_path, ip="ip=[fd00:77::2]::[fd00:77::1]:64::eth0:off") as (a, handover):
+        a.ns.run("ip", "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p")
+        assert [r.get("gateway") for r in a.ns.ip_json("-6", "route", "show", "default")] == ["fd00:77::1"]
+        handover.write_text(json.dumps({"generation": "g2", "network": "ip=10.77.0.9:::24::eth1:off",
+                                        "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP}))
+        wait_until(lambda: post(a, "/restore-check")[0] == 202, 5, "the poke accepted (rate limit)")
+        wait_until(lambda: a.health()["restore"]["restores"] == 1, 20, "the restore redone")
+        assert a.ns.ip_json("-6", "route", "show", "default") == []
+        assert not [x for link in a.ns.ip_json("-6", "addr", "show", "dev", "eth0")
+                    for x in link.get("addr_info", []) if x.get("scope") == "global"]
+        assert addresses_by_device(a.ns) == {"eth0": set(), "eth1": {"10.77.0.9/24"}}
+        assert "Could not remove the previous default route" not in a.log_text()
+
+
 @pytest.mark.parametrize("boot,gateway,handover_ip,family,address", [
     # The same address: nothing else would take the route away.
     ("ip=10.77.0.2::10.77.0.1:24::eth0:off", "10.77.0.1", "ip=10.77.0.2:::24::eth0:off", "-4", "10.77.0.2/24"),
