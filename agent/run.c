@@ -621,8 +621,9 @@ static bool user_shares_ids(const char *user, uid_t uid, gid_t gid) {
 
 /* The provider CLIs' user: not root (sv_user_lookup() refuses it), and
  * sharing neither uid nor group with the display's users (by their names,
- * whatever stack runs), whose files and processes third-party code must
- * not reach (nor they its HOME). */
+ * whatever stack runs) or a supervised service's, whose files and
+ * processes third-party code must not reach (nor they its HOME), and
+ * which the sweeps of that user would kill. */
 static void cli_user_lookup(Manager *m) {
         const Config *c = &m->config;
         char err[192];
@@ -642,6 +643,17 @@ static void cli_user_lookup(Manager *m) {
                 snprintf(m->cli_error, sizeof m->cli_error,
                          "cli_user '%s' (uid %u, gid %u) shares its uid or group with browser_user, vnc_user or "
                          "x_user; the provider CLIs need a user of their own", c->cli_user, (unsigned)uid, (unsigned)gid);
+                return;
+        }
+        for (size_t i = 0; i < supervisor_n_services(m->supervisor); i++) {
+                ServiceStatus st;
+
+                if (supervisor_get_status(m->supervisor, i, &st) < 0 || !user_shares_ids(st.user, uid, gid))
+                        continue;
+                snprintf(m->cli_error, sizeof m->cli_error,
+                         "cli_user '%s' (uid %u, gid %u) shares its uid or group with service %s's user '%s'; the "
+                         "provider CLIs need a user of their own", c->cli_user, (unsigned)uid, (unsigned)gid,
+                         st.name, st.user);
                 return;
         }
         m->cli_uid = uid;

@@ -108,7 +108,7 @@ static const ConfigKey keys[] = {
         K(providers_file, KEY_STRING, "/etc/vm-browser-agent/providers.json", "provider CLI definitions for logins"),
         K(clis_file, KEY_STRING, "/etc/vm-browser-agent/clis.json", "the provider CLIs' pins (package, version), reported in /health (\"\" = none)"),
         K(clis_dir, KEY_STRING, "/usr/lib/vm-browser-agent/clis", "where the pinned CLIs are installed, one npm prefix per provider (clis_dir/PROVIDER)"),
-        K(cli_user, KEY_STRING, "vmba-cli", "unprivileged user the provider CLIs run as (third-party code: never root, nor a display user)"),
+        K(cli_user, KEY_STRING, "vmba-cli", "unprivileged user the provider CLIs run as (third-party code: never root, nor a display user or a service's)"),
         K(login_home, KEY_STRING, "/var/lib/vm-browser-agent/logins", "parent of the logins' HOMEs (0710, root's, cli_user's group): each CLI login runs in its own login_home/login-SESSION_ID (0700, cli_user's), removed when the login ends"),
         K(environment_file, KEY_STRING, "/etc/environment", "the host's proxy defaults for CLI logins (HTTP_PROXY, HTTPS_PROXY, NO_PROXY; \"\" = none)"),
         K(control_socket, KEY_STRING, "/run/vm-browser-agent-cli/control.sock", "where the CLIs' browser links reach the agent (root and cli_user only; its directory, when the agent makes it, 0710 with cli_user's group)"),

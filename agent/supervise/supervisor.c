@@ -574,6 +574,7 @@ int supervisor_get_status(Supervisor *sv, size_t i, ServiceStatus *ret) {
         s = &sv->services[i];
         *ret = (ServiceStatus){
                 .name = s->def->name,
+                .user = s->def->user,
                 .state = s->state,
                 .pid = s->pid,
                 .restarts = s->spawns > 0 ? s->spawns - 1 : 0,

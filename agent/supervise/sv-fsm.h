@@ -33,6 +33,7 @@ ServiceState service_state_from_string(const char *s);
 /* What the supervisor reports about one service (/health, /metrics). */
 typedef struct ServiceStatus {
         const char *name;       /* borrowed: valid while the supervisor lives */
+        const char *user;       /* borrowed, as name; NULL: root */
         ServiceState state;
         pid_t pid;              /* 0 when not running */
         unsigned restarts;

@@ -26,7 +26,7 @@ import pytest
 
 from desktop import x_windows
 from netns import DEADLINE_SCALE, Lan, Netns, wait_until
-from svagent import CLI_GID, CLI_UID, TOKEN, Agent, auth
+from svagent import CLI_GID, CLI_UID, CLI_USER, TOKEN, Agent, auth
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAKE_CLI = os.path.join(HERE, "login", "fake_cli.py")
@@ -1429,6 +1429,19 @@ def test_no_cli_user_no_cli(make_env, user, why):
     assert not os.path.exists(e.home)
     assert not os.path.exists(os.path.join(e.agent.dir, "run-cli"))
     assert not cli_pids(e)
+
+
+def test_no_cli_user_shared_with_a_service(make_env):
+    """A services_file service that runs as cli_user: the sweeps of that
+    user would kill it, and third-party code would reach its files, so
+    the provider CLIs do not run, saying which service."""
+    e = make_env(services=IDLE + [{"name": "helper", "argv": ["/bin/sleep", "1000"], "user": CLI_USER}])
+    why = (f"cli_user '{CLI_USER}' (uid {CLI_UID}, gid {CLI_GID}) shares its uid or group with service helper's user "
+           f"'{CLI_USER}'; the provider CLIs need a user of their own")
+    status, body = e.json("POST", "/auth/codex", {"sessionId": sid()})
+    assert (status, body) == (503, {"error": f"Provider CLIs cannot run: {why}"})
+    assert f"Provider CLI logins unavailable: {why}." in e.agent.log_text()
+    assert e.agent.services()["helper"]["state"] == "ready"
 
 
 def test_control_socket_the_cli_user_cannot_reach(make_env):
