@@ -40,6 +40,8 @@
 #include "macro.h"
 #include "secret-util.h"
 
+/* The Allow header of a 405: every method of one path. */
+#define HTTP_ALLOW_MAX 128
 #define ROUTE_OTHER "other"
 
 typedef struct RouteSet {
@@ -371,20 +373,20 @@ static size_t header_size(HttpRequest *r) {
         return n;
 }
 
-/* The gate's verdict (http-gate.c decides) on what the request is now. */
-static HttpGateVerdict gate(HttpServer *s, HttpRequest *r) {
+/* The gate's verdict (http-gate.c decides) on what the request is now.
+ * Its header value may point into allow, the caller's. */
+static HttpGateVerdict gate(HttpServer *s, HttpRequest *r, char allow[static HTTP_ALLOW_MAX]) {
         const char *token = s->o.token ? s->o.token(s->o.userdata) : NULL;
         const struct sockaddr *sa = http_request_peer(r);
         HttpGateLimits limits = { .max_url = s->o.max_url, .max_header = s->o.max_header,
                                   .max_body = s->o.max_body, .allowed_hosts = s->o.allowed_hosts };
         HttpGateInput in = { .uri_len = r->uri_len, .head = streq(r->method, "HEAD"),
                              .match = HTTP_MATCH_NO_PATH };
-        char allow[128];
         int k;
 
         if (r->uri_len <= s->o.max_url) {
                 in.header_size = header_size(r);
-                k = route_find(s, r, allow, sizeof allow);
+                k = route_find(s, r, allow, HTTP_ALLOW_MAX);
                 in.match = k == -ENOENT ? HTTP_MATCH_NO_PATH : k == -EOPNOTSUPP ? HTTP_MATCH_NO_METHOD
                                                                                    : HTTP_MATCH_FOUND;
                 in.allow = allow;
@@ -408,7 +410,8 @@ static HttpGateVerdict gate(HttpServer *s, HttpRequest *r) {
 
 /* The gate runs on MHD's first call, before any body byte is read. */
 static void request_start(HttpServer *s, HttpRequest *r) {
-        HttpGateVerdict v = gate(s, r);
+        char allow[HTTP_ALLOW_MAX];
+        HttpGateVerdict v = gate(s, r, allow);
 
         if (v.status)
                 reply_gate(r, v.status, v.error, v.header, v.value);
@@ -442,13 +445,14 @@ static enum MHD_Result body_append(HttpRequest *r, const char *data, size_t *siz
 }
 
 static void request_dispatch(HttpRequest *r) {
+        char allow[HTTP_ALLOW_MAX];
         HttpGateVerdict v;
         int k;
 
         /* Asked again once the body is in: a restore may have begun, or
          * replaced the token, while it came (a handler must never run for
          * a token the restore refused). */
-        v = gate(r->server, r);
+        v = gate(r->server, r, allow);
         if (v.status) {
                 reply_gate(r, v.status, v.error, v.header, v.value);
                 return;
