@@ -2,6 +2,7 @@
  * A linked list: the agent has a handful of children at a time. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "macro.h"
 #include "proc-util.h"
 #include "spawn.h"
+#include "time-util.h"
 
 typedef struct ChildWatch ChildWatch;
 
@@ -121,6 +123,10 @@ Launcher children_launcher(Children *c) {
 }
 
 #define KILL_PASSES 32
+/* How long a sweep waits for what it killed to be gone: SIGKILL ends a
+ * process at its next return from the kernel; one stuck in it longer (a
+ * hung file system) is not waited for. */
+#define KILL_WAIT_USEC (2 * USEC_PER_SEC)
 
 typedef struct ProcEntry {
         pid_t pid;
@@ -202,16 +208,71 @@ static Checked check(int dir, const ProcEntry *e) {
         return CHECKED_YES;
 }
 
+/* The pidfds of the processes a sweep signalled. */
+typedef struct Killed {
+        struct pollfd *p;
+        size_t n;
+} Killed;
+
+static void killed_done(Killed *k) {
+        for (size_t i = 0; i < k->n; i++)
+                safe_close(k->p[i].fd);
+        free(k->p);
+}
+
+/* Takes pidfd over, closed by killed_done() (also when this fails). */
+static int killed_add(Killed *k, int pidfd) {
+        struct pollfd *np = realloc(k->p, (k->n + 1) * sizeof *k->p);
+
+        if (!np) {
+                safe_close(pidfd);
+                return -ENOMEM;
+        }
+        k->p = np;
+        k->p[k->n++] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+        return 0;
+}
+
+/* Until every pidfd is readable (its process has exited: what it was
+ * doing in the kernel, a write or a rename, is done), at most
+ * KILL_WAIT_USEC. */
+static void killed_wait(Killed *k) {
+        usec_t deadline = now(CLOCK_MONOTONIC) + KILL_WAIT_USEC;
+        size_t left = k->n;
+
+        while (left > 0) {
+                usec_t t = now(CLOCK_MONOTONIC);
+                int r;
+
+                if (t >= deadline) {
+                        log_warning("%zu process(es) the sweep killed are still not gone after %u ms.", left,
+                                    (unsigned)(KILL_WAIT_USEC / USEC_PER_MSEC));
+                        return;
+                }
+                r = poll(k->p, k->n, (int)((deadline - t + USEC_PER_MSEC - 1) / USEC_PER_MSEC));
+                if (r < 0 && errno != EINTR)
+                        return;
+                for (size_t i = 0; r > 0 && i < k->n; i++)
+                        if (k->p[i].fd >= 0 && k->p[i].revents) {
+                                safe_close(k->p[i].fd);
+                                k->p[i].fd = -1; /* poll() skips it now */
+                                left--;
+                        }
+        }
+}
+
 /* SIGKILLs each live descendant of this process that runs as uid, and
  * looks again until a pass finds nothing new: a child forked meanwhile,
  * or one whose parent exited while /proc was read (reparented to us, it
- * is still ours).  The signal goes through a pidfd taken before the
- * checks read the process's /proc directory: a read that succeeds after
- * the pidfd was taken proves the pidfd names that process, never one that
- * took its pid since (kill() on a kernel without pidfds).  The number
- * signalled, or -errno. */
+ * is still ours); then waits for them to be gone (killed_wait()).  The
+ * signal goes through a pidfd taken before the checks read the process's
+ * /proc directory: a read that succeeds after the pidfd was taken proves
+ * the pidfd names that process, never one that took its pid since (kill()
+ * on a kernel without pidfds, and no wait).  The number signalled, or
+ * -errno. */
 static int kill_descendants(uid_t uid) {
         _cleanup_(freep) pid_t *done = NULL;
+        _cleanup_(killed_done) Killed killed = {};
         size_t n_done = 0, n_signalled = 0;
         pid_t self = getpid();
 
@@ -253,12 +314,16 @@ static int kill_descendants(uid_t uid) {
                         done = nd;
                         done[n_done++] = v[i].pid;
                         again = true;
-                        if ((pidfd >= 0 ? pidfd_send_signal(pidfd, SIGKILL, NULL, 0) : kill(v[i].pid, SIGKILL)) >= 0)
-                                n_signalled++;
+                        if ((pidfd >= 0 ? pidfd_send_signal(pidfd, SIGKILL, NULL, 0) : kill(v[i].pid, SIGKILL)) < 0)
+                                continue;
+                        n_signalled++;
+                        if (pidfd >= 0 && (r = killed_add(&killed, TAKE_FD(pidfd))) < 0)
+                                return r;
                 }
                 if (!again)
                         break;
         }
+        killed_wait(&killed);
         return (int)n_signalled;
 }
 

@@ -1,9 +1,10 @@
 /* Tests of agent/supervise/children.c's sweep of a user's processes
  * (children_kill_uid(): what the provider CLIs or a network-facing server
  * left running): a descendant of that uid in a session or a group of its
- * own is killed, once (a zombie is not counted again); one of another uid,
- * and one of that uid that is not a descendant (reparented away, as
- * another agent's process) are not; root never.  Real processes (sleep),
+ * own is killed, once (a zombie is not counted again), and gone when the
+ * sweep returns; one of another uid, and one of that uid that is not a
+ * descendant (reparented away, as another agent's process) are not; root
+ * never.  Real processes (sleep),
  * each looked at only once it has exec'd; as root (they change uid). */
 #include <errno.h>
 #include <fcntl.h>
@@ -133,8 +134,10 @@ static void test_zombie_not_counted(void **state) {
         siginfo_t si;
 
         assert_int_equal(children_kill_uid(UID_A), 1);
-        /* Dead, not reaped yet. */
-        assert_int_equal(waitid(P_PID, helper, &si, WEXITED | WNOWAIT), 0);
+        /* Gone when the sweep returns (not reaped yet): no waiting here. */
+        si.si_pid = 0;
+        assert_int_equal(waitid(P_PID, helper, &si, WEXITED | WNOWAIT | WNOHANG), 0);
+        assert_int_equal(si.si_pid, helper);
         assert_int_equal(children_kill_uid(UID_A), 0);
 }
 
