@@ -137,7 +137,9 @@ static void vnc_sweep(Manager *m) {
 
         if (!m->vnc_found)
                 return;
-        r = children_kill_uid(m->vnc_uid);
+        /* Not waited for: a process SIGKILL ended reads nothing more, and
+         * a restore's 503 would last their exits longer. */
+        r = children_kill_uid(m->vnc_uid, false);
         if (r < 0)
                 log_warning_errno(r, "Cannot look for %s's processes before the new desktop secret: %m",
                                   m->config.vnc_user);

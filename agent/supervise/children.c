@@ -115,7 +115,7 @@ static void launch_forget(void *ctx, pid_t pid) {
 }
 
 static int launch_kill_uid(void *ctx, uid_t uid) {
-        return children_kill_uid(uid);
+        return children_kill_uid(uid, true);
 }
 
 Launcher children_launcher(Children *c) {
@@ -220,7 +220,7 @@ static void killed_done(Killed *k) {
         free(k->p);
 }
 
-/* Takes pidfd over, closed by killed_done() (also when this fails). */
+/* Takes pidfd over: closed by killed_done(), or now when this fails. */
 static int killed_add(Killed *k, int pidfd) {
         struct pollfd *np = realloc(k->p, (k->n + 1) * sizeof *k->p);
 
@@ -264,13 +264,13 @@ static void killed_wait(Killed *k) {
 /* SIGKILLs each live descendant of this process that runs as uid, and
  * looks again until a pass finds nothing new: a child forked meanwhile,
  * or one whose parent exited while /proc was read (reparented to us, it
- * is still ours); then waits for them to be gone (killed_wait()).  The
+ * is still ours); then, if asked, waits for them to be gone.  The
  * signal goes through a pidfd taken before the checks read the process's
  * /proc directory: a read that succeeds after the pidfd was taken proves
  * the pidfd names that process, never one that took its pid since (kill()
  * on a kernel without pidfds, and no wait).  The number signalled, or
  * -errno. */
-static int kill_descendants(uid_t uid) {
+static int kill_descendants(uid_t uid, bool wait_gone) {
         _cleanup_(freep) pid_t *done = NULL;
         _cleanup_(killed_done) Killed killed = {};
         size_t n_done = 0, n_signalled = 0;
@@ -323,12 +323,13 @@ static int kill_descendants(uid_t uid) {
                 if (!again)
                         break;
         }
-        killed_wait(&killed);
+        if (wait_gone)
+                killed_wait(&killed);
         return (int)n_signalled;
 }
 
-int children_kill_uid(uid_t uid) {
+int children_kill_uid(uid_t uid, bool wait_gone) {
         if (uid == 0)
                 return -EPERM;
-        return kill_descendants(uid);
+        return kill_descendants(uid, wait_gone);
 }

@@ -32,12 +32,12 @@ int children_reap(Children *c);
  * whatever a hole in them left running is gone first; for the provider
  * CLIs' user once no CLI runs: what they started in sessions of their own
  * goes with them.  Nothing but each process's status is read (another
- * user's memory could stall the read).  Returns once they are gone (what
- * they were doing in the kernel done: no file of theirs appears after),
- * or after 2 s for one stuck in the kernel.  Never for root (-EPERM).
- * The number signalled, or -errno when /proc cannot be read.  The exits
- * are reaped as usual (children_reap()). */
-int children_kill_uid(uid_t uid);
+ * user's memory could stall the read).  With wait_gone, returns once
+ * they are gone (what they were doing in the kernel done: no file of
+ * theirs appears after), or after 2 s for one stuck in the kernel.  Never
+ * for root (-EPERM).  The number signalled, or -errno when /proc cannot
+ * be read.  The exits are reaped as usual (children_reap()). */
+int children_kill_uid(uid_t uid, bool wait_gone);
 
 /* spawn_process() + children_watch() as a Launcher; c must outlive it. */
 Launcher children_launcher(Children *c);

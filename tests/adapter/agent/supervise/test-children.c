@@ -1,11 +1,11 @@
 /* Tests of agent/supervise/children.c's sweep of a user's processes
  * (children_kill_uid(): what the provider CLIs or a network-facing server
  * left running): a descendant of that uid in a session or a group of its
- * own is killed, once (a zombie is not counted again), and gone when the
- * sweep returns; one of another uid, and one of that uid that is not a
- * descendant (reparented away, as another agent's process) are not; root
- * never.  Real processes (sleep),
- * each looked at only once it has exec'd; as root (they change uid). */
+ * own is killed, once (a zombie is not counted again), and gone when a
+ * sweep that waits returns; one of another uid, and one of that uid that
+ * is not a descendant (reparented away, as another agent's process) are
+ * not; root never.  Real processes (sleep), each looked at only once it
+ * has exec'd; as root (they change uid). */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -120,7 +120,7 @@ static void test_kill_uid_descendants(void **state) {
         pid_t other = start(UID_B, OWN_SESSION);
         pid_t orphan = start(UID_A, ORPHAN);
 
-        assert_int_equal(children_kill_uid(UID_A), 2);
+        assert_int_equal(children_kill_uid(UID_A, false), 2);
         assert_true(killed(helper));
         assert_true(killed(grouped));
         assert_true(running(other));
@@ -133,16 +133,16 @@ static void test_zombie_not_counted(void **state) {
         pid_t helper = start(UID_A, OWN_SESSION);
         siginfo_t si;
 
-        assert_int_equal(children_kill_uid(UID_A), 1);
+        assert_int_equal(children_kill_uid(UID_A, true), 1);
         /* Gone when the sweep returns (not reaped yet): no waiting here. */
         si.si_pid = 0;
         assert_int_equal(waitid(P_PID, helper, &si, WEXITED | WNOWAIT | WNOHANG), 0);
         assert_int_equal(si.si_pid, helper);
-        assert_int_equal(children_kill_uid(UID_A), 0);
+        assert_int_equal(children_kill_uid(UID_A, true), 0);
 }
 
 static void test_never_root(void **state) {
-        assert_int_equal(children_kill_uid(0), -EPERM);
+        assert_int_equal(children_kill_uid(0, true), -EPERM);
 }
 
 static int kill_started(void **state) {
