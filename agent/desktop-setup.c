@@ -178,8 +178,13 @@ int desktop_secret_files_update(Manager *m) {
 }
 
 void desktop_restore_hold(Manager *m) {
-        if (m->supervisor && supervisor_stop_service(m->supervisor, DISPLAY_SERVICE_X11VNC) >= 0)
-                log_info("Restore: x11vnc and websockify stopped until the clone has its own desktop secret.");
+        if (!m->supervisor || supervisor_stop_service(m->supervisor, DISPLAY_SERVICE_X11VNC) < 0)
+                return;
+        /* Killed now rather than after their SIGTERM handlers ran (the
+         * secrets step would kill them anyway): their clean-up would take
+         * CPU from the restore. */
+        vnc_sweep(m);
+        log_info("Restore: x11vnc and websockify stopped until the clone has its own desktop secret.");
 }
 
 int desktop_restore_resume(Manager *m) {
