@@ -246,6 +246,7 @@ static void restoring_begin(Restore *x, const char *generation) {
                 return;
         x->restoring = true;
         x->started = x->asked;
+        http_server_restore_begun(x->m->http);
         desktop_restore_hold(x->m);
         log_notice("Restored from a snapshot (generation %s, noticed after %s): control routes wait until the "
                    "clone is distinct.", generation, x->why ?: "a check");

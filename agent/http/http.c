@@ -758,21 +758,39 @@ int http_server_add_routes(HttpServer *s, const HttpRoute *routes, size_t n, voi
         return 0;
 }
 
+/* Answers the suspended requests (only the control routes' with
+ * control_only), each after its abort callback: its owner lets go first,
+ * as when the client goes away.  Looked for from the head each time: a
+ * callback may answer others. */
+static void answer_suspended(HttpServer *s, bool control_only, unsigned status, const char *error) {
+        for (;;) {
+                HttpRequest *r = s->suspended;
+                void (*abort_cb)(void *);
+
+                while (r && control_only && !(r->route && (r->route->flags & HTTP_ROUTE_CONTROL)))
+                        r = r->susp_next;
+                if (!r)
+                        return;
+                abort_cb = TAKE_PTR(r->on_abort);
+                if (abort_cb)
+                        abort_cb(r->abort_userdata);
+                if (reply_gate(r, status, error, NULL, NULL) < 0)
+                        suspended_unlink(r);
+        }
+}
+
+void http_server_restore_begun(HttpServer *s) {
+        if (s)
+                answer_suspended(s, true, 503, "Restoring");
+}
+
 HttpServer *http_server_free(HttpServer *s) {
         if (!s)
                 return NULL;
         s->io = sd_event_source_disable_unref(s->io);
         s->timer = sd_event_source_disable_unref(s->timer);
         /* MHD refuses to stop with suspended connections: answer them. */
-        while (s->suspended) {
-                HttpRequest *r = s->suspended;
-                void (*abort_cb)(void *) = TAKE_PTR(r->on_abort);
-
-                if (abort_cb)
-                        abort_cb(r->abort_userdata);
-                if (reply_gate(r, 503, "shutting down", NULL, NULL) < 0)
-                        suspended_unlink(r);
-        }
+        answer_suspended(s, false, 503, "shutting down");
         if (s->daemon)
                 MHD_stop_daemon(s->daemon);
         s->deadlines = http_deadlines_free(s->deadlines);

@@ -99,6 +99,11 @@ int http_request_suspend(HttpRequest *r, void (*on_abort)(void *userdata), void 
  * -EAGAIN 503, else 500. */
 unsigned http_status_from_errno(int r);
 
+/* A restore began (the token is being replaced): every suspended control
+ * request, which passed the gate with the old token, gets the gate's
+ * answer of now, 503 {"error":"Restoring"}, after its abort callback. */
+void http_server_restore_begun(HttpServer *s);
+
 /* Requests answered, by route and status, for /metrics.  route is the
  * matched route's path, or "other" for requests no route took (404, 414
  * before routing).  Borrowed; valid until the next request is answered. */

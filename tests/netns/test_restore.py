@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
 
 import pytest
@@ -479,10 +480,10 @@ def proc_uid(pid):
         return int(next(l.split()[1] for l in f if l.startswith("Uid:")))
 
 
-def test_restore_fails_logins_in_flight(agent_bin, tmp_path):
-    """A login started before the restore belongs to the snapshot's owner:
-    it is failed with reason "restored".  A login started after it works,
-    with the new token."""
+@contextlib.contextmanager
+def restorable_logins(agent_bin, tmp_path, sets=(), provider_env=None):
+    """A LoginEnv (fake CLIs) with restores on and an MMDS stand-in;
+    yields it and the handover file, generation g1 learned."""
     handover = tmp_path / "handover.json"
     handover.write_text(json.dumps({"generation": "g1"}))
     ns = Netns("vmbarl")
@@ -490,8 +491,42 @@ def test_restore_fails_logins_in_flight(agent_bin, tmp_path):
     try:
         ns.popen([sys.executable, MMDS_SERVER, "127.0.0.1", str(handover), str(tmp_path / "mmds.log")])
         e = LoginEnv(agent_bin, ns=ns, sets=("mmds=false", "restore=true", "restore_clock=false",
-                                             "mmds_address=127.0.0.1", "restore_check_interval_ms=300"))
+                                             "mmds_address=127.0.0.1", "restore_check_interval_ms=300", *sets),
+                     provider_env=provider_env)
         wait_until(lambda: e.agent.health()["restore"]["generation"] == "g1", 20, "generation g1 learned")
+        yield e, handover
+    finally:
+        if e:
+            e.close()
+        ns.kill_procs()
+        ns.close()
+
+
+def test_restore_answers_the_requests_it_holds(agent_bin, tmp_path):
+    """A control request the agent holds (a login start waiting for its
+    URL) passed the gate with the template's token: when the restore
+    begins it gets the gate's answer of now, 503 "Restoring", not the
+    login's outcome much later."""
+    with restorable_logins(agent_bin, tmp_path, sets=("url_wait_s=600",),
+                           provider_env={"FAKE_CLI_NOURL": "1"}) as (e, handover):
+        answers = []
+        waiting = threading.Thread(target=lambda: answers.append(
+            e.json("POST", "/auth/codex", {"sessionId": str(uuid.uuid4())})))
+        waiting.start()
+        # The start suspends in the handler that made the session.
+        wait_until(lambda: e.agent.health()["activeSessions"] == 1, 20, "the login started")
+        handover.write_text(json.dumps({"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP}))
+        wait_until(lambda: post(e.agent, "/restore-check")[0] == 202, 5, "the poke accepted")
+        waiting.join(60)
+        assert answers == [(503, {"error": "Restoring"})]
+        wait_until(lambda: e.agent.health()["restore"]["restores"] == 1, 20, "the restore redone")
+
+
+def test_restore_fails_logins_in_flight(agent_bin, tmp_path):
+    """A login started before the restore belongs to the snapshot's owner:
+    it is failed with reason "restored".  A login started after it works,
+    with the new token."""
+    with restorable_logins(agent_bin, tmp_path) as (e, handover):
         old = str(uuid.uuid4())
         status, started = e.json("POST", "/auth/codex", {"sessionId": old})
         assert status == 200 and started["message"] == "OAuth URL captured", started
@@ -519,8 +554,3 @@ def test_restore_fails_logins_in_flight(agent_bin, tmp_path):
         e.assert_no_secrets()
         for secret in (TOKEN, NEW_TOKEN, NEW_DESKTOP):
             assert secret not in e.agent.log_text()
-    finally:
-        if e:
-            e.close()
-        ns.kill_procs()
-        ns.close()
