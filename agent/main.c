@@ -14,6 +14,7 @@
 #include "netinit/netinit-main.h"
 #include "run.h"
 #include "version.h"
+#include "vnc/xdo-window.h"
 
 typedef struct Verb {
         const char *name;
@@ -26,6 +27,7 @@ static const Verb verbs[] = {
         { "netinit", netinit_main, "configure the network from ip= (see --help)" },
         { "open-url", open_url_main, "hand a URL to the running agent's browser ($BROWSER for CLIs)" },
         { "ctl", ctl_main, "the host's side: health, wait-ready, login, receive pushed credentials" },
+        { XDO_WINDOW_VERB, xdo_window_main, "arrange the browser's windows (the agent runs it as the browser's user)" },
 };
 
 static void print_version(void) {

@@ -670,6 +670,7 @@ static int setup_logins(Manager *m) {
                 /* Without its user no bus can be its: none is trusted, and a
                  * start fails in the supervisor with the reason. */
                 .bus_socket = m->desktop_paths.bus_socket, .uid = m->browser_found ? m->browser_uid : (uid_t)-1,
+                .gid = m->browser_gid, .xauthority = m->desktop_paths.browser_xauthority, .launcher = &m->launcher,
         };
         BrowserHooks bh = { .start = browser_start_service, .stop = browser_stop_service,
                             .starting = browser_service_starting, .userdata = m };

@@ -1,4 +1,5 @@
 /* Implementation of launch.h's helpers. */
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,6 +9,14 @@
 
 #include "launch.h"
 #include "macro.h"
+
+char *self_exe_path(void) {
+        char exe[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+
+        exe[n > 0 ? n : 0] = '\0';
+        return strdup(n > 0 ? exe : DEFAULT_SELF_EXE);
+}
 
 int find_executable(const char *name, const char *path, char **ret) {
         if (isempty(name))

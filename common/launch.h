@@ -70,6 +70,12 @@ static inline int launcher_kill_uid(const Launcher *l, uid_t uid) {
  * or -ENOENT. */
 int find_executable(const char *name, const char *path, char **ret);
 
+/* The agent's own binary (/proc/self/exe), for children that run one of
+ * its verbs; DEFAULT_SELF_EXE when it cannot be read.  Owned; NULL only
+ * on ENOMEM. */
+#define DEFAULT_SELF_EXE "/usr/sbin/vm-browser-agent"
+char *self_exe_path(void);
+
 /* "exited 1", "killed by SIGKILL", "dumped core, killed by SIGSEGV" into
  * buf; returns buf. */
 const char *wstatus_to_string(int wstatus, char *buf, size_t size);

@@ -16,10 +16,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <systemd/sd-bus.h>
 
 #include "browser.h"
@@ -33,7 +35,7 @@
 
 /* WM_CLASS of Firefox's windows ("firefox-esr", "firefox"): a regex. */
 #define BROWSER_WM_CLASS "[Ff]irefox"
-#define WINDOW_WAIT_USEC (60 * USEC_PER_SEC)
+#define WINDOW_WAIT_S "60"
 /* OpenURL answers within a second on an idle machine; this only bounds a
  * hung instance. */
 #define CALL_TIMEOUT_USEC (30 * USEC_PER_SEC)
@@ -46,6 +48,8 @@ struct Browser {
         BrowserHooks hooks;
         sd_bus *bus;
         BrowserOpen *ops;
+        char *exe;               /* the agent's binary, for the arranger */
+        pid_t arranger;          /* 0: none running */
 };
 
 struct BrowserOpen {
@@ -226,19 +230,58 @@ static int browser_bus(Browser *b, sd_bus **ret) {
         return 0;
 }
 
+static void on_arranger_exit(pid_t pid, int wstatus, void *userdata) {
+        Browser *b = userdata;
+        char why[64];
+
+        if (pid == b->arranger)
+                b->arranger = 0;
+        log_debug("Browser window arranger %s.", WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0 ?
+                  "done" : wstatus_to_string(wstatus, why, sizeof why));
+}
+
+static void arranger_stop(Browser *b) {
+        if (b->arranger <= 0)
+                return;
+        (void)kill(-b->arranger, SIGKILL);
+        launcher_forget(b->o.launcher, b->arranger);
+        b->arranger = 0;
+}
+
+/* Arranges the browser's windows from a child of the browser's user (see
+ * xdo-window.h), now or once one is mapped; one at a time, the newest
+ * (the window to show is the latest URL's).  Not fatal if it cannot. */
+static void arrange_windows(Browser *b) {
+        char *argv[] = { b->exe, (char *)XDO_WINDOW_VERB, (char *)b->o.display, (char *)BROWSER_WM_CLASS,
+                         (char *)WINDOW_WAIT_S, NULL };
+        _cleanup_(freep) char *xauth = NULL;
+        SpawnOptions so = { .argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .extra_fd = -1,
+                            .uid = b->o.uid, .gid = b->o.gid, .no_new_privs = true };
+        int r;
+
+        arranger_stop(b);
+        if (!b->o.launcher || !b->exe || isempty(b->o.display) || b->o.uid == 0 || b->o.uid == (uid_t)-1)
+                return;
+        if (asprintf(&xauth, "XAUTHORITY=%s", strempty(b->o.xauthority)) < 0)
+                return;
+        so.envp = (char *[]){ xauth, NULL };
+        r = launcher_start(b->o.launcher, &so, on_arranger_exit, b, &b->arranger);
+        if (r < 0) {
+                b->arranger = 0;
+                log_debug_errno(r, "Cannot start the browser window arranger: %m");
+        }
+}
+
 static void op_launch(BrowserOpen *op);
 static int op_wait_name(BrowserOpen *op, sd_bus *bus);
 
 static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         BrowserOpen *op = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(m);
-        int r;
 
         op->call = sd_bus_slot_unref(op->call);
         if (!e) {
-                r = xdo_arrange_windows(op->b->o.display, BROWSER_WM_CLASS);
-                if (r < 0)
-                        log_debug_errno(r, "Cannot arrange the browser window: %m");
+                arrange_windows(op->b);
                 op_finish(op, 0, "keyboard_navigation");
         } else if (sd_bus_error_has_names(e, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER)) {
                 if (!op->waiting)
@@ -285,10 +328,8 @@ static void op_launch(BrowserOpen *op) {
 
         r = op->b->hooks.start(extra, op->b->hooks.userdata);
         if (r >= 0) {
-                /* Arranged once its window is mapped; not fatal if not. */
-                r = xdo_watch_new(op->b->o.event, op->b->o.display, BROWSER_WM_CLASS, WINDOW_WAIT_USEC, NULL);
-                if (r < 0)
-                        log_debug_errno(r, "Cannot watch for the browser window: %m");
+                /* Arranged once its window is mapped. */
+                arrange_windows(op->b);
                 op_finish(op, 0, "browser_launch");
                 return;
         }
@@ -435,6 +476,7 @@ void browser_service_changed(Browser *b) {
 }
 
 int browser_close(Browser *b) {
+        arranger_stop(b);
         return b->hooks.stop(b->hooks.userdata);
 }
 
@@ -445,6 +487,11 @@ int browser_new(const BrowserOptions *o, const BrowserHooks *hooks, Browser **re
                 return -ENOMEM;
         b->o = *o;
         b->hooks = *hooks;
+        b->exe = self_exe_path();
+        if (!b->exe) {
+                free(b);
+                return -ENOMEM;
+        }
         *ret = b;
         return 0;
 }
@@ -461,6 +508,8 @@ Browser *browser_free(Browser *b) {
                 cb(-ECANCELED, NULL, data);
         }
         sd_bus_flush_close_unref(b->bus);
+        arranger_stop(b);
+        free(b->exe);
         free(b);
         return NULL;
 }

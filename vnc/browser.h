@@ -14,6 +14,7 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "launch.h"
 #include "macro.h"
 
 typedef struct Browser Browser;
@@ -26,6 +27,9 @@ typedef struct BrowserOptions {
         const char *display;       /* DISPLAY, for arranging its window */
         const char *bus_socket;    /* the browser user's session bus; NULL or "" = no browser */
         uid_t uid;                 /* the browser user: the bus must be served by this uid */
+        gid_t gid;                 /* its group: the window arranger runs as uid/gid */
+        const char *xauthority;    /* the browser user's copy of the X cookie */
+        const Launcher *launcher;  /* starts the window arranger (xdo-window.h); NULL: not arranged */
 } BrowserOptions;
 
 typedef struct BrowserHooks {

@@ -1,22 +1,24 @@
-/* Implementation of xdo-window.h.  Firefox maps its window some time after exec; rather than
- * retrying on a timer we select SubstructureNotify on the root window and
- * try again on each MapNotify.  Without a window manager, activation
- * (_NET_ACTIVE_WINDOW) does nothing, so focus is set directly too. */
+/* Implementation of xdo-window.h.  Firefox maps its window some time after
+ * exec; rather than retrying on a timer the child selects
+ * SubstructureNotify on the root window and tries again on each MapNotify.
+ * Without a window manager, activation (_NET_ACTIVE_WINDOW) does nothing,
+ * so focus is set directly too. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <xdo.h>
 
 #include "log.h"
 #include "macro.h"
 #include "xdo-window.h"
 
-struct XdoWatch {
-        xdo_t *xdo;
-        char *wm_class;
-        sd_event_source *io, *timer;
-        XdoWatch **owner;
-};
+/* A window that went away between the search and an operation on it
+ * (BadWindow, BadMatch): the others are still arranged. */
+static int on_x_error(Display *dpy, XErrorEvent *e) {
+        return 0;
+}
 
 static int arrange(xdo_t *xdo, const char *wm_class) {
         xdo_search_t q = {
@@ -45,81 +47,46 @@ static int arrange(xdo_t *xdo, const char *wm_class) {
         return (int)n;
 }
 
-int xdo_arrange_windows(const char *display, const char *wm_class) {
-        xdo_t *xdo = xdo_new(display);
-        int r;
-
-        if (!xdo)
-                return -ECONNREFUSED;
-        r = arrange(xdo, wm_class);
-        xdo_free(xdo);
-        return r;
-}
-
-XdoWatch *xdo_watch_free(XdoWatch *w) {
-        if (!w)
-                return NULL;
-        if (w->owner)
-                *w->owner = NULL;
-        sd_event_source_disable_unref(w->io);
-        sd_event_source_disable_unref(w->timer);
-        if (w->xdo)
-                xdo_free(w->xdo);
-        free(w->wm_class);
-        free(w);
-        return NULL;
-}
-
-static int on_x(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        XdoWatch *w = userdata;
-        bool mapped = false;
+/* 0 once arranged; XNextEvent returns only with an event, and a broken
+ * connection ends the process through Xlib's handler (exit 1). */
+static int arrange_when_mapped(xdo_t *xdo, const char *wm_class) {
         XEvent ev;
 
-        while (XPending(w->xdo->xdpy) > 0) {
-                XNextEvent(w->xdo->xdpy, &ev);
-                mapped |= ev.type == MapNotify;
+        XSelectInput(xdo->xdpy, DefaultRootWindow(xdo->xdpy), SubstructureNotifyMask);
+        /* Already mapped (a fast start, or a tab in a running instance). */
+        if (arrange(xdo, wm_class) > 0)
+                return 0;
+        for (;;) {
+                XNextEvent(xdo->xdpy, &ev);
+                if (ev.type == MapNotify && arrange(xdo, wm_class) > 0)
+                        return 0;
         }
-        if (mapped && arrange(w->xdo, w->wm_class) > 0) {
-                log_debug("Browser window arranged on the display.");
-                xdo_watch_free(w);
-        }
-        return 0;
 }
 
-static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
-        log_debug("No browser window appeared; not arranged.");
-        xdo_watch_free(userdata);
-        return 0;
-}
-
-int xdo_watch_new(sd_event *e, const char *display, const char *wm_class, uint64_t timeout_usec,
-                  XdoWatch **ret) {
-        _cleanup_(xdo_watch_freep) XdoWatch *w = calloc(1, sizeof *w);
+int xdo_window_main(int argc, char **argv) {
+        xdo_t *xdo;
+        char *end;
+        long timeout;
         int r;
 
-        if (!w)
-                return -ENOMEM;
-        w->wm_class = strdup(wm_class);
-        if (!w->wm_class)
-                return -ENOMEM;
-        w->xdo = xdo_new(display);
-        if (!w->xdo)
-                return -ECONNREFUSED;
-        XSelectInput(w->xdo->xdpy, DefaultRootWindow(w->xdo->xdpy), SubstructureNotifyMask);
-        XFlush(w->xdo->xdpy);
-        r = sd_event_add_io(e, &w->io, ConnectionNumber(w->xdo->xdpy), EPOLLIN, on_x, w);
-        if (r >= 0)
-                r = sd_event_add_time_relative(e, &w->timer, CLOCK_MONOTONIC, timeout_usec, 0, on_timeout, w);
-        if (r < 0)
-                return r;
-        /* Already mapped (a fast start): done now. */
-        if (arrange(w->xdo, w->wm_class) > 0)
-                w = xdo_watch_free(w);
-        if (ret) {
-                *ret = w;
-                if (w)
-                        w->owner = ret;
+        if (argc != 4) {
+                log_error("Usage: vm-browser-agent %s DISPLAY WM_CLASS TIMEOUT_S", XDO_WINDOW_VERB);
+                return 2;
         }
-        TAKE_PTR(w); /* frees itself when done */
-        return 0;
+        errno = 0;
+        timeout = strtol(argv[3], &end, 10);
+        if (errno != 0 || *end != '\0' || timeout <= 0 || timeout > 3600) {
+                log_error("Bad timeout '%s': seconds, 1-3600.", argv[3]);
+                return 2;
+        }
+        /* SIGALRM's default action ends the process even inside a blocked
+         * Xlib call (a server grab). */
+        alarm((unsigned)timeout);
+        XSetErrorHandler(on_x_error);
+        xdo = xdo_new(argv[1]);
+        if (!xdo)
+                return 1;
+        r = arrange_when_mapped(xdo, argv[2]);
+        xdo_free(xdo);
+        return r;
 }

@@ -1,25 +1,23 @@
 /* Window operations on the VM's display through libxdo (no xdotool
- * binary): find the browser's window, size it to the screen, raise and
- * focus it, so the person watching through noVNC sees the sign-in page
- * and nothing else.  A window that is not mapped yet is waited for with X
- * MapNotify events on the root window, on the given loop. */
+ * binary): find the browser's windows, size them to the screen, raise and
+ * focus them, so the person watching through noVNC sees the sign-in page
+ * and nothing else.
+ *
+ * This runs in a child of its own ("vm-browser-agent arrange-window"),
+ * started by the browser as the browser's user, never in the agent:
+ * Xlib's default handlers exit the process on a protocol error (a window
+ * gone between the search and the move) or a broken connection (Xvfb
+ * crashed), and any client with the cookie can stall every other one
+ * with a server grab.  In PID 1 either would end or hang the VM; here
+ * they end or hang only the child, which the agent kills when it is
+ * replaced or the browser goes, and whose alarm bounds its life. */
 #pragma once
 
-#include <stdint.h>
-#include <systemd/sd-event.h>
+#define XDO_WINDOW_VERB "arrange-window"
 
-#include "macro.h"
-
-typedef struct XdoWatch XdoWatch;
-
-/* Arranges every visible window of class wm_class on display now.
- * Returns how many were arranged (0: none mapped yet), or -errno. */
-int xdo_arrange_windows(const char *display, const char *wm_class);
-
-/* Arranges the window as soon as one of class wm_class is mapped, giving
- * up after timeout_usec.  The watch frees itself when done; *ret (may be
- * NULL) is only for cancelling with xdo_watch_free(). */
-int xdo_watch_new(sd_event *e, const char *display, const char *wm_class, uint64_t timeout_usec,
-                  XdoWatch **ret);
-XdoWatch *xdo_watch_free(XdoWatch *w);
-DEFINE_TRIVIAL_CLEANUP_FUNC(XdoWatch *, xdo_watch_free);
+/* "arrange-window" DISPLAY WM_CLASS_REGEX TIMEOUT_S: arranges every visible
+ * window of that class now, else the first time one is mapped (MapNotify
+ * on the root window), then exits 0; exits 1 when none appeared within
+ * TIMEOUT_S (SIGALRM) or the display went away, 2 on bad arguments.  The
+ * cookie comes from $XAUTHORITY. */
+int xdo_window_main(int argc, char **argv);

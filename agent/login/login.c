@@ -759,18 +759,10 @@ static int on_browser_request(const char *url, const char *login_id, const char 
         return login_manager_browser_request(userdata, url, login_id, ret_method);
 }
 
-static char *self_exe(void) {
-        char exe[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-
-        exe[n > 0 ? n : 0] = '\0';
-        return strdup(n > 0 ? exe : "/usr/sbin/vm-browser-agent");
-}
-
 /* The links the CLIs open URLs with, and their $BROWSER and PATH: in
  * <runtime_dir>-cli/bin, since runtime_dir is root's alone. */
 static int setup_browser_links(LoginManager *lm) {
-        _cleanup_(freep) char *exe = self_exe(), *top = NULL, *dir = NULL;
+        _cleanup_(freep) char *exe = self_exe_path(), *top = NULL, *dir = NULL;
         int r;
 
         if (!exe)

@@ -10,6 +10,7 @@ import os
 import re
 import select
 import shutil
+import signal
 import socket
 import stat
 import struct
@@ -26,7 +27,7 @@ import pytest
 
 from desktop import x_windows
 from netns import DEADLINE_SCALE, Lan, Netns, wait_until
-from svagent import CLI_GID, CLI_UID, CLI_USER, TOKEN, Agent, auth
+from svagent import CLI_GID, CLI_UID, CLI_USER, TOKEN, Agent, auth, proc_argv
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAKE_CLI = os.path.join(HERE, "login", "fake_cli.py")
@@ -1312,6 +1313,43 @@ def test_open_url_argv(make_env):
     assert lines == [["--profile", profile, u1], ["remote", "/", fake, "--new-tab", u2]]
     for n in (1, 2, 3):
         assert not os.path.exists(f"/tmp/vmba-login-ff{n}")
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
+def test_the_x_server_dying_never_takes_the_agent_with_it(make_env):
+    """The browser's window is awaited and arranged by a child running as
+    the browser's user, never by the agent: Xlib ends a process whose X
+    server goes away (in PID 1, the VM).  Xvfb killed while a window is
+    awaited (the fake browser maps none): the agent serves on, Xvfb comes
+    back, and the arranger is gone with its connection."""
+    fake = os.path.join(HERE, "login", "fake_firefox.py")
+    e = make_env(services=None, sets=("window_manager=", f"firefox={fake}"))
+    e.agent.wait_ready(60)
+
+    def arrangers():
+        out = []
+        for p in e.ns.run("ip", "netns", "pids", e.ns.name, check=False).stdout.split():
+            argv = proc_argv(p)
+            if argv and argv[1:2] == ["arrange-window"]:
+                out.append(int(p))
+        return out
+    assert e.json("POST", "/open-url", {"url": "https://example.test/a"}) == \
+        (200, {"success": True, "method": "browser_launch"})
+    wait_until(lambda: e.agent.try_services().get("firefox", {}).get("state") == "ready", 30, "firefox ready")
+    [arranger] = wait_until(arrangers, 30, "the window arranger runs")
+    firefox = e.agent.services()["firefox"]["pid"]
+    def uids(pid):
+        with open(f"/proc/{pid}/status") as f:
+            return [l.split()[1:] for l in f if l.startswith(("Uid:", "Gid:"))]
+    assert uids(arranger) == uids(firefox) and uids(arranger)[0][0] != "0"
+    assert proc_argv(arranger)[2:] == [f":{e.agent.display}", "[Ff]irefox", "60"]
+    xvfb = e.agent.services()["Xvfb"]["pid"]
+    os.kill(xvfb, signal.SIGKILL)
+    wait_until(lambda: not arrangers(), 30, "the arranger ended with its X connection")
+    wait_until(lambda: e.agent.try_services().get("Xvfb", {}).get("pid") not in (None, xvfb) and
+               e.agent.try_services()["Xvfb"]["state"] == "ready", 60, "Xvfb back")
+    assert e.agent.alive()
+    assert e.agent.health()["services"]["Xvfb"]["last_exit"] == "killed by SIGKILL"
 
 
 @pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
