@@ -17,7 +17,9 @@
  *   address   := dotted quad, each octet 0..255 without leading zeros,
  *                or "[" IPv6 "]"; empty, 0.0.0.0 or [::] = not given.
  *                nameserver= also takes a bare IPv6 address.  A client
- *                must not be multicast or 255.255.255.255.
+ *                must not be multicast, 255.255.255.255 or loopback; a
+ *                gateway not that either, nor in 0.0.0.0/8, nor the
+ *                client's own address or its subnet's broadcast address.
  *   netmask   := contiguous dotted quad | prefix length (0..32, 0..128 for
  *                an IPv6 client); empty or 0.0.0.0: classful guess from an
  *                IPv4 client (A /8, B /16, C /24; E: error), /128 for IPv6.
@@ -524,6 +526,38 @@ static const char *client_refusal(const IpcfgAddr *a) {
                (v >> IN_CLASSA_NSHIFT) == IN_LOOPBACKNET ? "a loopback address" : NULL;
 }
 
+/* Why an address cannot be a next hop whatever the client, or NULL: what
+ * the kernel refuses as a gateway only when the route is added, after the
+ * address (fib_check_nh(), ip6_validate_gw()), and 0.x.x.x, which it
+ * takes on-link though nothing can answer for it (RFC 1122). */
+static const char *gateway_refusal(const IpcfgAddr *a) {
+        if (a->family == AF_INET && ntohl(a->in.s_addr) >> IN_CLASSA_NSHIFT == 0)
+                return "in 0.0.0.0/8, never a destination";
+        return client_refusal(a);
+}
+
+/* The gateway against the client, once both are merged and the prefix is
+ * settled (the classful guess included): the same family, not the
+ * client's own address (IPv4: a dead default route; IPv6: refused by the
+ * kernel after the address is added), not its subnet's broadcast address
+ * (refused by the kernel, as 255.255.255.255). */
+static int gateway_check_client(State *st, const Entry *e, int prefix) {
+        const IpcfgAddr *c = &e->client, *g = &e->gateway;
+
+        if (c->family == AF_UNSPEC || g->family == AF_UNSPEC)
+                return 0;
+        if (c->family != g->family)
+                return fail_addr(st, 3, "gateway", g, "address family differs from the client's");
+        if (ipcfg_addr_equal(c, g))
+                return fail_addr(st, 3, "gateway", g, "the client's own address");
+        /* /31 and /32 have no broadcast address (RFC 3021); the applier
+         * sets none for them either. */
+        if (c->family == AF_INET && prefix >= 0 && prefix <= 30 &&
+            (ntohl(c->in.s_addr) | (prefix == 0 ? UINT32_MAX : UINT32_MAX >> prefix)) == ntohl(g->in.s_addr))
+                return fail_addr(st, 3, "gateway", g, "the broadcast address of the client's subnet");
+        return 0;
+}
+
 /* Fields 1-4: client, server, gateway, netmask. */
 static int parse_kernel_addrs(State *st, const Span *g, Entry *e) {
         int family, r;
@@ -538,6 +572,9 @@ static int parse_kernel_addrs(State *st, const Span *g, Entry *e) {
         if (r < 0)
                 return r;
         r = check(st, parse_addr(g[3], false, &e->gateway), 3, "gateway", g[3]);
+        if (r < 0)
+                return r;
+        r = check(st, gateway_refusal(&e->gateway), 3, "gateway", g[3]);
         if (r < 0)
                 return r;
         family = e->client.family ?: e->gateway.family ?: AF_INET;
@@ -762,6 +799,7 @@ static int entry_finish(State *st, const Entry *e, IpcfgIface *ret) {
         IpcfgIface i = { .address = e->client, .prefix = e->prefix, .server = e->server,
                          .gateway = e->gateway, .mtu = e->mtu, .has_mac = e->has_mac,
                          .dhcp_client_id_type = e->dhcp_client_id_type };
+        int r;
 
         memcpy(i.device, e->device, sizeof i.device);
         memcpy(i.dhcp_client_id, e->dhcp_client_id, sizeof i.dhcp_client_id);
@@ -796,9 +834,9 @@ static int entry_finish(State *st, const Entry *e, IpcfgIface *ret) {
                 i.prefix = 128; /* systemd and dracut: a host address */
         if (e->client.family == AF_INET && i.prefix > 32)
                 return fail_prefix(st, i.prefix, "prefix length out of range");
-        if (e->client.family != AF_UNSPEC && e->gateway.family != AF_UNSPEC &&
-            e->client.family != e->gateway.family)
-                return fail_addr(st, 3, "gateway", &e->gateway, "address family differs from the client's");
+        r = gateway_check_client(st, e, i.prefix);
+        if (r < 0)
+                return r;
 
         dns_add(&i, &e->dns0);
         dns_add(&i, &e->dns1);

@@ -416,6 +416,31 @@ def test_dry_run_invalid_field_exits_2_with_one_line(agent_bin):
                         'not contiguous\n')
 
 
+@pytest.mark.parametrize("gateway,shown,reason", [
+    ("255.255.255.255", "255.255.255.255", "not a unicast address"),
+    ("224.0.0.1", "224.0.0.1", "not a unicast address"),
+    ("127.0.0.1", "127.0.0.1", "a loopback address"),
+    ("10.77.0.255", "10.77.0.255", "the broadcast address of the client's subnet"),
+    ("10.77.0.2", "10.77.0.2", "the client's own address"),
+])
+def test_unusable_gateway_refused_before_anything_changes(lan, agent_bin, files, gateway, shown, reason):
+    """A gateway the kernel refuses only when the route is added (or takes
+    as a dead route) is refused by the parser: --dry-run exits 2 naming
+    field 3, and --apply leaves the device, routes and files as they were
+    instead of adding the address and stopping at the route."""
+    cmdline = f"ip=10.77.0.2::{gateway}:24:vm.example.test:eth0:off:10.77.0.1"
+    line = f'<3>vm-browser-agent: ip=: field 3 (gateway): invalid value "{shown}": {reason}\n'
+    r = subprocess.run([agent_bin, "netinit", "--dry-run", "--cmdline", cmdline],
+                       capture_output=True, text=True, timeout=30)
+    assert (r.returncode, r.stdout, r.stderr) == (2, "", line)
+    before = state(lan.guest)
+    r = apply(lan.guest, agent_bin, files, cmdline)
+    assert (r.returncode, r.stderr) == (2, line)
+    assert state(lan.guest) == before
+    assert addrs(lan.guest, "eth0") == []
+    assert not any(p.exists() for p in files.values())
+
+
 def test_usage_errors_exit_2(agent_bin):
     for argv in (["netinit"], ["netinit", "--dry-run", "--apply"], ["netinit", "--apply", "--timeout", "x"],
                  ["netinit", "--dry-run", "extra"], ["netinit", "--dry-run", "--bogus"],

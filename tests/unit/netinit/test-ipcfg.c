@@ -123,6 +123,16 @@ static const Case cases[] = {
         OK("ip=" FC ":::off", PLAN(STATIC(N, "172.16.0.2", "24", S("172.16.0.1")))),
         /* A gateway outside the subnet is the applier's on-link case, not an error. */
         OK("ip=10.0.0.2::192.168.0.1:24::eth0", PLAN(STATIC(S("eth0"), "10.0.0.2", "24", S("192.168.0.1")))),
+        /* Kernel: a 0.0.0.0 gateway is "not given", not an error. */
+        OK("ip=10.0.0.2::0.0.0.0:24::eth0:off", PLAN(STATIC(S("eth0"), "10.0.0.2", "24", N))),
+        /* ...which the broadcast check follows: /31 and /32 have none
+         * (RFC 3021), so the other address of a /31 is a gateway. */
+        OK("ip=10.0.0.2::10.0.0.3:31::eth0:off", PLAN(STATIC(S("eth0"), "10.0.0.2", "31", S("10.0.0.3")))),
+        OK("ip=10.0.0.2::10.0.0.255:32::eth0:off", PLAN(STATIC(S("eth0"), "10.0.0.2", "32", S("10.0.0.255")))),
+        /* Another subnet's broadcast address is an on-link gateway to us. */
+        OK("ip=10.0.0.2::10.0.1.255:24::eth0:off", PLAN(STATIC(S("eth0"), "10.0.0.2", "24", S("10.0.1.255")))),
+        /* IPv6 link-local gateways are the usual kind. */
+        OK("ip=[fd00::2]::[fe80::1]:64::eth0:off", PLAN(STATIC(S("eth0"), "fd00::2", "64", S("fe80::1")))),
 
         /* Method.  Kernel: a client address means no autoconfig, whatever
          * field 7 says (systemd would run DHCP beside the static address). */
@@ -286,6 +296,40 @@ static const Case cases[] = {
         ERR("ip=eth0", "ip=: field 1 (client): invalid value \"eth0\": not a dotted quad"),
         ERR("ip=dhcpfoo", "ip=: field 1 (client): invalid value \"dhcpfoo\": not a dotted quad"),
         ERR("ip=10.0.0.2::10.0.0.x", "ip=: field 3 (gateway): invalid value \"10.0.0.x\": not a dotted quad"),
+        /* A gateway must be a next hop the kernel can use.  Kernel: a
+         * broadcast, multicast or (once lo is up) loopback gateway is
+         * refused when the route is added ("Nexthop has invalid gateway"),
+         * after the address is already in place; DESIGN: refuse it here,
+         * where --dry-run sees it.  The value is quoted as written. */
+        ERR("ip=10.0.0.2::255.255.255.255:24::eth0:off",
+            "ip=: field 3 (gateway): invalid value \"255.255.255.255\": not a unicast address"),
+        ERR("ip=10.0.0.2::224.0.0.1:24::eth0:off", "ip=: field 3 (gateway): invalid value \"224.0.0.1\": not a unicast address"),
+        ERR("ip=10.0.0.2::239.255.255.250:24", "ip=: field 3 (gateway): invalid value \"239.255.255.250\": not a unicast address"),
+        ERR("ip=10.0.0.2::127.0.0.1:24::eth0:off", "ip=: field 3 (gateway): invalid value \"127.0.0.1\": a loopback address"),
+        ERR("ip=10.0.0.2::127.255.0.9:24", "ip=: field 3 (gateway): invalid value \"127.255.0.9\": a loopback address"),
+        /* Kernel: 0.x.x.x (not 0.0.0.0, which is "not given") is taken as an
+         * on-link gateway no packet can reach (RFC 1122: "this network",
+         * a source only). */
+        ERR("ip=10.0.0.2::0.0.0.1:24", "ip=: field 3 (gateway): invalid value \"0.0.0.1\": in 0.0.0.0/8, never a destination"),
+        /* Without a client too: the checks are the gateway's own. */
+        ERR("ip=::224.0.0.1:::eth0:off", "ip=: field 3 (gateway): invalid value \"224.0.0.1\": not a unicast address"),
+        ERR("ip=[fd00::2]::[ff02::1]:64::eth0:off", "ip=: field 3 (gateway): invalid value \"[ff02::1]\": not a unicast address"),
+        ERR("ip=[fd00::2]::[::1]:64::eth0:off", "ip=: field 3 (gateway): invalid value \"[::1]\": a loopback address"),
+        /* Kernel: IPv4 accepts the client's own address as a gateway (a
+         * default route that reaches nothing), IPv6 refuses it ("Gateway
+         * can not be a local address") after the address is added: both
+         * are refused here, the value printed as an address. */
+        ERR("ip=10.0.0.2::10.0.0.2:24::eth0:off", "ip=: field 3 (gateway): invalid value \"10.0.0.2\": the client's own address"),
+        ERR("ip=[fd00::2]::[FD00::2]:64::eth0:off", "ip=: field 3 (gateway): invalid value \"fd00::2\": the client's own address"),
+        /* ...also when merging makes them equal. */
+        ERR("ip=10.0.0.2:::24::eth0:off ip=::10.0.0.2:::eth0",
+            "ip=: field 3 (gateway): invalid value \"10.0.0.2\": the client's own address"),
+        /* Kernel: the broadcast address of the client's subnet is refused
+         * like 255.255.255.255 (it is RTN_BROADCAST once the address is
+         * in), also for the classful guess... */
+        ERR("ip=10.0.0.2::10.0.0.255:24::eth0:off",
+            "ip=: field 3 (gateway): invalid value \"10.0.0.255\": the broadcast address of the client's subnet"),
+        ERR("ip=10.0.0.2::10.255.255.255", "ip=: field 3 (gateway): invalid value \"10.255.255.255\": the broadcast address of the client's subnet"),
         ERR("ip=10.0.0.2:::24::::1.1.1", "ip=: field 8 (dns0): invalid value \"1.1.1\": not a dotted quad"),
         ERR("ip=10.0.0.2:::24::::1.1.1.1:x", "ip=: field 9 (dns1): invalid value \"x\": not a dotted quad"),
         ERR("ip=10.0.0.2:::24::::::ntp", "ip=: field 10 (ntp0): invalid value \"ntp\": not a dotted quad"),
