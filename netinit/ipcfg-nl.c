@@ -1,6 +1,6 @@
 /* The netlink applier: turns an IpcfgPlan into kernel state with
  * libnl-route-3 (loopback up, wait for each device by RTNLGRP_LINK events,
- * MTU/MAC and link up in one request, address, default route) and then
+ * MTU, MAC and link up, address, default route) and then
  * writes the files the plan implies (hostname, resolv.conf, /etc/hosts),
  * whose text ipcfg-files.c composes.
  * Every step compares with what the kernel or the file already has, so a
@@ -165,51 +165,106 @@ static int applier_open(Applier *a) {
         return 0;
 }
 
-/* Sets IFF_UP, and MTU/MAC when they differ, in ONE RTM_NEWLINK: the
- * kernel's do_setlink() applies IFLA_ADDRESS and IFLA_MTU before the
- * ifi_flags change, so the link comes up with the new MAC and MTU.  A MAC
- * change on a link that is already up needs it down first (drivers without
- * IFF_LIVE_ADDR_CHANGE answer EBUSY). */
-static int link_configure(Applier *a, int ifindex, uint32_t mtu, const uint8_t *mac) {
-        _cleanup_(rtnl_link_putp) struct rtnl_link *cur = NULL, *chg = NULL;
-        _cleanup_(nl_addr_putp) struct nl_addr *lladdr = NULL;
-        bool change = false;
+/* One RTM_NEWLINK (libnl falls back to RTM_SETLINK) for the link cur
+ * names, with only what chg holds: each of MTU, MAC and IFF_UP alone. */
+static int link_change(Applier *a, struct rtnl_link *cur, struct rtnl_link *chg) {
+        return nl_errno(a, rtnl_link_change(a->sk, cur, chg, 0));
+}
+
+static int link_set_up(Applier *a, struct rtnl_link *cur, bool up) {
+        _cleanup_(rtnl_link_putp) struct rtnl_link *chg = rtnl_link_alloc();
+
+        if (!chg)
+                return -ENOMEM;
+        if (up)
+                rtnl_link_set_flags(chg, IFF_UP);
+        else
+                rtnl_link_unset_flags(chg, IFF_UP);
+        return link_change(a, cur, chg);
+}
+
+static int link_set_mtu(Applier *a, struct rtnl_link *cur, uint32_t mtu) {
+        _cleanup_(rtnl_link_putp) struct rtnl_link *chg = rtnl_link_alloc();
+
+        if (!chg)
+                return -ENOMEM;
+        rtnl_link_set_mtu(chg, mtu);
+        return link_change(a, cur, chg);
+}
+
+static int link_set_mac(Applier *a, struct rtnl_link *cur, struct nl_addr *mac) {
+        _cleanup_(rtnl_link_putp) struct rtnl_link *chg = rtnl_link_alloc();
+
+        if (!chg)
+                return -ENOMEM;
+        rtnl_link_set_addr(chg, mac); /* takes its own reference */
+        return link_change(a, cur, chg);
+}
+
+static bool link_has_mac(struct rtnl_link *l, const uint8_t mac[static 6]) {
+        struct nl_addr *now = rtnl_link_get_addr(l);
+
+        return now && nl_addr_get_len(now) == 6 && memcmp(nl_addr_get_binary_addr(now), mac, 6) == 0;
+}
+
+/* Down (when up: drivers without IFF_LIVE_ADDR_CHANGE answer EBUSY to a
+ * MAC change on a running link), the MAC, up.  Refused, the link gets its
+ * old MAC and IFF_UP back, so a failed apply leaves no half of the change
+ * behind; the error is the refusal's, and says so when the way back
+ * failed too. */
+static int link_change_mac(Applier *a, struct rtnl_link *cur, const char *name, const uint8_t mac[static 6]) {
+        _cleanup_(nl_addr_putp) struct nl_addr *want = nl_addr_build(AF_LLC, mac, 6);
+        struct nl_addr *old = rtnl_link_get_addr(cur); /* borrowed from cur */
+        bool was_up = rtnl_link_get_flags(cur) & IFF_UP;
+        char s[18], what[64];
+        int r, back = 0;
+
+        snprintf(s, sizeof s, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+        snprintf(what, sizeof what, "set MAC %s on %s", s, name);
+        if (!want)
+                return fail(a, -ENOMEM, "Failed to %s", what);
+        if (was_up && (r = link_set_up(a, cur, false)) < 0)
+                return fail(a, r, "Failed to take %s down to set MAC %s", name, s);
+        r = link_set_mac(a, cur, want);
+        if (r >= 0) {
+                r = link_set_up(a, cur, true);
+                if (r >= 0)
+                        return 0;
+                snprintf(what, sizeof what, "bring up %s with MAC %s", name, s);
+                if (old)
+                        back = link_set_mac(a, cur, old);
+        }
+        if (was_up && back >= 0)
+                back = link_set_up(a, cur, true);
+        return fail(a, r, "Failed to %s%s", what, back < 0 ? "; could not restore its MAC and state" : "");
+}
+
+/* MTU, MAC and IFF_UP, each in a request of its own, so that a refusal
+ * names what was refused and changes nothing else: in one RTM_NEWLINK
+ * the kernel's do_setlink() applies IFLA_ADDRESS, then IFLA_MTU, then the
+ * flags, and keeps what it applied when a later part is refused.  The
+ * MTU first, on the link as it is (no need to take it down); then the MAC
+ * (link_change_mac()); then up.  Writes the reason into errbuf. */
+static int link_configure(Applier *a, int ifindex, const char *name, uint32_t mtu, const uint8_t *mac) {
+        _cleanup_(rtnl_link_putp) struct rtnl_link *cur = NULL;
         int r;
 
         r = nl_errno(a, rtnl_link_get_kernel(a->sk, ifindex, NULL, &cur));
         if (r < 0)
-                return r;
-        unsigned flags = rtnl_link_get_flags(cur);
-        if (!(chg = rtnl_link_alloc()))
-                return -ENOMEM;
+                return fail(a, r, "Failed to look up %s", name);
         if (mtu > 0 && rtnl_link_get_mtu(cur) != mtu) {
-                rtnl_link_set_mtu(chg, mtu);
-                change = true;
+                r = link_set_mtu(a, cur, mtu);
+                if (r < 0)
+                        return fail(a, r, "Failed to set MTU %u on %s", (unsigned)mtu, name);
         }
-        if (mac) {
-                struct nl_addr *now_mac = rtnl_link_get_addr(cur);
-                if (!now_mac || nl_addr_get_len(now_mac) != 6 ||
-                    memcmp(nl_addr_get_binary_addr(now_mac), mac, 6) != 0) {
-                        if (!(lladdr = nl_addr_build(AF_LLC, mac, 6)))
-                                return -ENOMEM;
-                        rtnl_link_set_addr(chg, lladdr);
-                        change = true;
-                        if (flags & IFF_UP) {
-                                _cleanup_(rtnl_link_putp) struct rtnl_link *down = rtnl_link_alloc();
-                                if (!down)
-                                        return -ENOMEM;
-                                rtnl_link_unset_flags(down, IFF_UP);
-                                r = nl_errno(a, rtnl_link_change(a->sk, cur, down, 0));
-                                if (r < 0)
-                                        return r;
-                                flags &= ~IFF_UP;
-                        }
-                }
-        }
-        if (!change && (flags & IFF_UP))
+        if (mac && !link_has_mac(cur, mac))
+                return link_change_mac(a, cur, name, mac);
+        if (rtnl_link_get_flags(cur) & IFF_UP)
                 return 0;
-        rtnl_link_set_flags(chg, IFF_UP);
-        return nl_errno(a, rtnl_link_change(a->sk, cur, chg, 0));
+        r = link_set_up(a, cur, true);
+        if (r < 0)
+                return fail(a, r, "Failed to bring up %s", name);
+        return 0;
 }
 
 static int loopback_up(Applier *a) {
@@ -219,10 +274,7 @@ static int loopback_up(Applier *a) {
         r = nl_errno(a, rtnl_link_get_kernel(a->sk, 0, "lo", &lo));
         if (r < 0)
                 return fail(a, r, "Failed to look up the loopback device");
-        r = link_configure(a, rtnl_link_get_ifindex(lo), 0, NULL);
-        if (r < 0)
-                return fail(a, r, "Failed to bring the loopback device up");
-        return 0;
+        return link_configure(a, rtnl_link_get_ifindex(lo), "lo", 0, NULL);
 }
 
 /* What we wait for: a device by name, or (name "") the first non-loopback
@@ -613,9 +665,9 @@ static int iface_apply(Applier *a, const IpcfgIface *ifc) {
         r = link_resolve(a, ifc, &w);
         if (r < 0)
                 return r;
-        r = link_configure(a, w.ifindex, ifc->mtu, ifc->has_mac ? ifc->mac : NULL);
+        r = link_configure(a, w.ifindex, w.name, ifc->mtu, ifc->has_mac ? ifc->mac : NULL);
         if (r < 0)
-                return fail(a, r, "Failed to set MTU/MAC and bring up %s", w.name);
+                return r;
         if (!a->have_result) {
                 snprintf(a->result.device, sizeof a->result.device, "%s", w.name);
                 a->result.ifindex = w.ifindex;

@@ -167,8 +167,10 @@ typedef struct IpcfgApplyResult {
  * same rule again is 0).  -errno with the reason in errbuf. */
 int ipcfg_guard_root_only(const IpcfgAddr *dst, char *errbuf, size_t errbuf_size);
 
-/* Applies the plan: loopback up, wait for devices, MTU/MAC, link up,
- * address, default route, hostname, resolv.conf, hosts.  Idempotent.
+/* Applies the plan: loopback up, wait for devices, MTU, MAC, link up,
+ * address, default route, hostname, resolv.conf, hosts.  Idempotent.  A
+ * refused MTU or MAC leaves the link up or down as it was, with its MAC
+ * (an MTU accepted before a refused MAC stays).
  * On failure returns -errno and writes a human-readable reason (device
  * names, addresses; never secrets) into errbuf. */
 int ipcfg_apply(const IpcfgPlan *plan, const IpcfgApplyOptions *opts,

@@ -172,6 +172,61 @@ def test_mac_change_on_a_link_that_is_up(lan, agent_bin, files):
     assert (eth0["address"], eth0["mtu"], "UP" in eth0["flags"]) == ("02:00:00:00:00:42", 1400, True)
 
 
+def macvlan_up(lan, mac="02:00:00:00:00:01"):
+    """mv0, a macvlan on eth0 (MTU 1500), up with mac: a device whose MTU
+    cannot exceed its lower device's and whose MAC cannot be the lower
+    device's own (the `dummy` type is missing on some test kernels)."""
+    g = lan.guest
+    g.run("ip", "link", "add", "link", "eth0", "name", "mv0", "type", "macvlan")
+    g.run("ip", "link", "set", "mv0", "address", mac)
+    g.run("ip", "link", "set", "eth0", "up")
+    g.run("ip", "link", "set", "mv0", "up")
+    return link(g, "eth0")["address"]
+
+
+def test_mtu_refused_leaves_the_link_up_with_its_mac(lan, agent_bin, files):
+    """The MTU goes in a request of its own, before the MAC: refused, it
+    leaves the link as it was (up, old MAC) and the error names it.  In
+    one request the kernel applies IFLA_ADDRESS before IFLA_MTU and keeps
+    it when the MTU is refused."""
+    macvlan_up(lan)
+    r = apply(lan.guest, agent_bin, files, "ip=10.77.0.9::10.77.0.1:24::mv0:off:9000:02:00:00:00:00:77")
+    assert (r.returncode, r.stderr) == (1, "<3>vm-browser-agent: Failed to set MTU 9000 on mv0: Invalid argument\n")
+    mv = link(lan.guest, "mv0")
+    assert ("UP" in mv["flags"], mv["address"], mv["mtu"]) == (True, "02:00:00:00:00:01", 1500)
+    assert addrs(lan.guest, "mv0") == []
+
+
+def test_mac_refused_brings_the_link_back_up(lan, agent_bin, files):
+    """A MAC change takes the link down first; refused (a macvlan cannot
+    have its lower device's MAC: EADDRINUSE), the link comes back up with
+    its old MAC.  The MTU before it was accepted and stays."""
+    lower_mac = macvlan_up(lan)
+    r = apply(lan.guest, agent_bin, files, f"ip=10.77.0.9::10.77.0.1:24::mv0:off:1400:{lower_mac}")
+    assert (r.returncode, r.stderr) == (
+        1, f"<3>vm-browser-agent: Failed to set MAC {lower_mac} on mv0: Address already in use\n")
+    mv = link(lan.guest, "mv0")
+    assert ("UP" in mv["flags"], mv["address"], mv["mtu"]) == (True, "02:00:00:00:00:01", 1400)
+
+
+def test_link_refusing_up_after_a_mac_change_gets_its_mac_back(lan, agent_bin, files):
+    """A vxlan device cannot come up while its UDP port is taken: the MAC
+    netinit set just before is put back, so a failed apply does not leave
+    half of its change behind."""
+    g = lan.guest
+    g.run("ip", "link", "add", "vx0", "type", "vxlan", "id", "42", "dstport", "4789", "local", "127.0.0.1")
+    g.run("ip", "link", "set", "vx0", "address", "02:00:00:00:00:01")
+    with g.entered():
+        port = socket.socket(socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+    with port:
+        port.bind(("0.0.0.0", 4789))
+        r = apply(g, agent_bin, files, "ip=vx0:off::02:00:00:00:00:77")
+    assert (r.returncode, r.stderr) == (
+        1, "<3>vm-browser-agent: Failed to bring up vx0 with MAC 02:00:00:00:00:77: Address already in use\n")
+    vx = link(g, "vx0")
+    assert ("UP" in vx["flags"], vx["address"]) == (False, "02:00:00:00:00:01")
+
+
 def test_first_broadcast_device_when_none_is_named(lan, agent_bin, files):
     r = apply(lan.guest, agent_bin, files, "ip=10.77.0.5::10.77.0.1:24:::off")
     assert r.returncode == 0, r.stderr
