@@ -20,7 +20,8 @@
  * Ownership: an HttpRequest is created by MHD's URI log callback (so the
  * raw URI length and query are known) and freed in the completion
  * callback.  Replies are MHD responses queued at once, or, for a suspended
- * request, kept in req->pending until MHD calls us back after resume. */
+ * request, kept in req->pending until MHD calls us back after resume.
+ * /metrics counts an answer once MHD took it. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -91,6 +92,8 @@ struct HttpRequest {
         char *body;
         size_t body_size, body_alloc;
         bool started, in_handler, suspended, replied;
+        bool too_big;             /* a chunked body passed max_body: the rest is dropped */
+        bool refused;             /* MHD refused our response: the connection is closed */
         struct MHD_Response *pending;
         unsigned pending_status;
         const char *label;        /* route for /metrics */
@@ -145,21 +148,35 @@ static void suspended_unlink(HttpRequest *r) {
         r->susp_prev = r->susp_next = NULL;
 }
 
+/* Queues resp (borrowed) now; counted once MHD took it.  MHD takes a
+ * response only on the first call (before any body byte) or the final one
+ * (whole request in); refused, the connection is closed on return. */
+static int queue(HttpRequest *r, unsigned status, struct MHD_Response *resp) {
+        if (MHD_queue_response(r->conn, status, resp) != MHD_YES) {
+                r->refused = true;
+                return -EIO;
+        }
+        r->replied = true;
+        http_deadlines_disarm(r->server->deadlines, deadline_of(r->conn));
+        counter_add(r->server, r->label ? r->label : ROUTE_OTHER, status);
+        return 0;
+}
+
 /* Hands a response to MHD, now or (suspended) on the next access callback.
  * Takes ownership of resp. */
 static int deliver(HttpRequest *r, unsigned status, struct MHD_Response *resp) {
+        int k;
+
         if (!resp)
                 return -ENOMEM;
         if (r->replied) {
                 MHD_destroy_response(resp);
                 return -EALREADY;
         }
-        r->replied = true;
-        http_deadlines_disarm(r->server->deadlines, deadline_of(r->conn));
-        counter_add(r->server, r->label ? r->label : ROUTE_OTHER, status);
         if (r->suspended) {
                 r->pending = resp;
                 r->pending_status = status;
+                r->replied = true;
                 r->suspended = false;
                 suspended_unlink(r);
                 MHD_resume_connection(r->conn);
@@ -170,9 +187,9 @@ static int deliver(HttpRequest *r, unsigned status, struct MHD_Response *resp) {
                 (void)sd_event_source_set_enabled(r->server->timer, SD_EVENT_ONESHOT);
                 return 0;
         }
-        enum MHD_Result ok = MHD_queue_response(r->conn, status, resp);
+        k = queue(r, status, resp);
         MHD_destroy_response(resp);
-        return ok == MHD_YES ? 0 : -EIO;
+        return k;
 }
 
 int http_reply_with_header(HttpRequest *r, unsigned status, const char *content_type, const char *name,
@@ -417,14 +434,27 @@ static void request_start(HttpServer *s, HttpRequest *r) {
                 reply_gate(r, v.status, v.error, v.header, v.value);
 }
 
+/* libmicrohttpd 0.9.75 takes a response only before the first body byte
+ * or once the whole request is in (MHD_queue_response(): state
+ * HEADERS_PROCESSED or FULL_REQ_RECEIVED); mid-upload it refuses.  A
+ * Content-Length over the limit is answered before any byte (the gate);
+ * a chunked body that grows past it is read to its end and dropped, and
+ * the 413 goes out on the final call.  What that reading costs is bounded
+ * by the whole-request deadline (http-deadline.c, still armed: only a
+ * queued answer disarms it), nothing of it is kept, and per byte it costs
+ * less than a body within the limit, which any client may send. */
 static enum MHD_Result body_append(HttpRequest *r, const char *data, size_t *size) {
         size_t max = r->server->o.max_body;
 
-        if (r->body_size + *size > max) {
-                /* A chunked body with no Content-Length grew too big.  MHD
-                 * may refuse a reply mid-upload: then drop the connection. */
+        if (r->too_big || r->body_size + *size > max) {
+                if (!r->too_big) {
+                        r->too_big = true;
+                        free_wiped(r->body, r->body_alloc);
+                        r->body = NULL;
+                        r->body_size = r->body_alloc = 0;
+                }
                 *size = 0;
-                return reply_gate(r, 413, "request body too large", NULL, NULL) < 0 ? MHD_NO : MHD_YES;
+                return MHD_YES;
         }
         if (r->body_size + *size + 1 > r->body_alloc) {
                 size_t want = MIN(MAX(r->body_alloc * 2, r->body_size + *size + 1), max + 1);
@@ -480,26 +510,27 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                 return MHD_NO; /* the URI callback could not allocate */
         if (r->pending) {
                 struct MHD_Response *resp = TAKE_PTR(r->pending);
-                enum MHD_Result ok = MHD_queue_response(conn, r->pending_status, resp);
+
+                (void)queue(r, r->pending_status, resp);
                 MHD_destroy_response(resp);
-                return ok;
-        }
-        if (!r->started) {
+        } else if (!r->started) {
                 r->started = true;
                 r->conn = conn;
                 r->method = method;
                 r->path = url;
                 request_start(s, r);
-                return MHD_YES;
-        }
-        if (r->replied) {
+        } else if (r->replied)
                 *upload_data_size = 0;
-                return MHD_YES;
-        }
-        if (*upload_data_size > 0)
-                return body_append(r, upload_data, upload_data_size);
-        request_dispatch(r);
-        return MHD_YES;
+        else if (*upload_data_size > 0) {
+                if (body_append(r, upload_data, upload_data_size) != MHD_YES)
+                        return MHD_NO;
+        } else if (r->too_big)
+                /* The connection is closed after it, as after the 413
+                 * answered from Content-Length. */
+                (void)reply_gate(r, 413, "request body too large", MHD_HTTP_HEADER_CONNECTION, "close");
+        else
+                request_dispatch(r);
+        return r->refused ? MHD_NO : MHD_YES;
 }
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {

@@ -1,8 +1,8 @@
 /* Test driver for agent/http/http.c without the rest of the agent: an
  * sd-event loop, the server with its options, a minimal /health and a few
  * test routes (a control route, a loopback route, a deferred reply through
- * http_request_suspend, a body echo).  Used by tests/netns/test_http.py
- * where the real binary cannot isolate a case.
+ * http_request_suspend, a body echo, the answer counters).  Used by
+ * tests/netns/test_http.py where the real binary cannot isolate a case.
  *
  *   http-driver [--listen ADDR] [--port N] [--timeout S] [--max-per-ip N]
  *               [--max-conn N] [--max-body N] [--token T] [--allow CIDR]...
@@ -62,6 +62,24 @@ static int suspend_handler(HttpRequest *req, void *userdata) {
                                           deferred_reply, req);
 }
 
+/* {"ROUTE STATUS": count} for every answer the server counted. */
+static int counters_handler(HttpRequest *req, void *userdata) {
+        const HttpCounter *c;
+        size_t n = http_server_get_counters(((Driver *)userdata)->http, &c);
+        json_t *o = json_object();
+
+        for (size_t i = 0; o && i < n; i++) {
+                char key[256];
+
+                snprintf(key, sizeof key, "%s %u", c[i].route, c[i].status);
+                if (json_object_set_new(o, key, json_integer((json_int_t)c[i].count)) < 0) {
+                        json_decref(o);
+                        o = NULL;
+                }
+        }
+        return http_reply_json(req, 200, o, 0);
+}
+
 static int fail_handler(HttpRequest *req, void *userdata) {
         return -EEXIST;
 }
@@ -75,6 +93,7 @@ static const HttpRoute test_routes[] = {
         { "GET", "/test/suspend", HTTP_ROUTE_PUBLIC, suspend_handler },
         { "GET", "/test/fail", HTTP_ROUTE_PUBLIC, fail_handler },
         { "GET", "/test/prefix/", HTTP_ROUTE_PUBLIC | HTTP_ROUTE_PREFIX, echo_handler },
+        { "GET", "/test/counters", HTTP_ROUTE_PUBLIC, counters_handler },
 };
 
 static uint32_t number(const char *s) {

@@ -358,18 +358,44 @@ def test_big_body_413_before_reading(agent):
     agent.assert_serving()
 
 
+def echo_counters(driver):
+    """The answers the driver counted for /test/echo, by status."""
+    status, _, c = driver.json("GET", "/test/counters")
+    assert status == 200, c
+    return {k.split()[1]: v for k, v in c.items() if k.split()[0] == "/test/echo"}
+
+
 def test_body_within_limit_and_chunked_overflow(driver):
     status, _, body = driver.json("POST", "/test/echo?q=1", body=b"x" * 1000)
     assert (status, body) == (200, {"size": 1000, "query": "q=1", "q": "1"})
-    # Chunked, no Content-Length, growing past http_max_body (64 KiB): 413
-    # or the connection dropped, never a buffer without bound.
+    # Chunked, no Content-Length, growing past http_max_body (64 KiB): the
+    # same 413 as from a Content-Length, once the body has ended (the rest
+    # is read and dropped, never buffered), and the connection closed.
     chunk = b"%x\r\n%s\r\n" % (16384, b"y" * 16384)
     out = raw(driver.lan.host, GUEST,
               b"POST /test/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk * 8 +
               b"0\r\n\r\n")
-    assert status_of(out) in (413, None)
-    if out:
-        assert json.loads(body_of(out)) == {"error": "request body too large"}
+    assert status_of(out) == 413, out[:200]
+    assert json.loads(body_of(out)) == {"error": "request body too large"}
+    assert echo_counters(driver) == {"200": 1, "413": 1}
+    # Just within the limit, chunked: the handler gets all of it.
+    out = raw(driver.lan.host, GUEST,
+              b"POST /test/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
+              chunk * 4 + b"0\r\n\r\n")
+    assert status_of(out) == 200, out[:200]
+    assert json.loads(body_of(out))["size"] == 65536
+    driver.assert_serving()
+
+
+def test_chunked_overflow_without_our_answer_is_not_counted(driver):
+    # Past the limit, then a malformed chunk: libmicrohttpd answers that
+    # itself (400) and closes.  No 413 was sent, so none is counted.
+    chunk = b"%x\r\n%s\r\n" % (16384, b"y" * 16384)
+    out = raw(driver.lan.host, GUEST,
+              b"POST /test/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk * 5 +
+              b"zz\r\n")
+    assert status_of(out) == 400, out[:200]
+    assert echo_counters(driver) == {}
     driver.assert_serving()
 
 
@@ -546,3 +572,4 @@ def test_deferred_reply(driver):
     assert (status, body) == (409, {"error": "request failed"})
     status, _, body = driver.json("GET", "/test/prefix/abc?x=1")
     assert (status, body) == (200, {"size": 0, "query": "x=1", "q": None})
+
