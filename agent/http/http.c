@@ -20,8 +20,10 @@
  * Ownership: an HttpRequest is created by MHD's URI log callback (so the
  * raw URI length and query are known) and freed in the completion
  * callback.  Replies are MHD responses queued at once, or, for a suspended
- * request, kept in req->pending until MHD calls us back after resume.
- * /metrics counts an answer once MHD took it. */
+ * request, kept in req->pending until MHD calls us back after resume.  A
+ * reply whose response cannot be built is answered with a 500 made at
+ * start (server->fallback), so no request, suspended or not, is left
+ * without an answer.  /metrics counts an answer once MHD took it. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -65,6 +67,7 @@ struct HttpServer {
         HttpRequest *suspended; /* list, so shutdown can resume them first */
         HttpDeadlines *deadlines;
         HttpPeers *peers;
+        struct MHD_Response *fallback; /* 500 {"error":"internal error"}, shared */
 };
 
 /* Per connection (MHD's socket context). */
@@ -94,6 +97,7 @@ struct HttpRequest {
         bool started, in_handler, suspended, replied;
         bool too_big;             /* a chunked body passed max_body: the rest is dropped */
         bool refused;             /* MHD refused our response: the connection is closed */
+        bool resumed;             /* answered while suspended: pending (or fallback) goes out next */
         struct MHD_Response *pending;
         unsigned pending_status;
         const char *label;        /* route for /metrics */
@@ -163,21 +167,25 @@ static int queue(HttpRequest *r, unsigned status, struct MHD_Response *resp) {
 }
 
 /* Hands a response to MHD, now or (suspended) on the next access callback.
- * Takes ownership of resp. */
+ * Takes ownership of resp; NULL (it could not be built) sends the fallback
+ * 500 instead, so that every reply answers: a suspended request's owner
+ * lets go once it replied, and nothing else would answer it then. */
 static int deliver(HttpRequest *r, unsigned status, struct MHD_Response *resp) {
         int k;
 
-        if (!resp)
-                return -ENOMEM;
         if (r->replied) {
-                MHD_destroy_response(resp);
+                if (resp)
+                        MHD_destroy_response(resp);
                 return -EALREADY;
         }
+        if (!resp)
+                status = 500;
         if (r->suspended) {
                 r->pending = resp;
                 r->pending_status = status;
-                r->replied = true;
+                r->replied = r->resumed = true;
                 r->suspended = false;
+                r->on_abort = NULL;
                 suspended_unlink(r);
                 MHD_resume_connection(r->conn);
                 /* Resumed outside MHD_run() (a timer, a child, another fd):
@@ -187,9 +195,16 @@ static int deliver(HttpRequest *r, unsigned status, struct MHD_Response *resp) {
                 (void)sd_event_source_set_enabled(r->server->timer, SD_EVENT_ONESHOT);
                 return 0;
         }
-        k = queue(r, status, resp);
-        MHD_destroy_response(resp);
+        k = queue(r, status, resp ?: r->server->fallback);
+        if (resp)
+                MHD_destroy_response(resp);
         return k;
+}
+
+/* The fallback 500 when a reply could not be built; returns err. */
+static int deliver_failed(HttpRequest *r, int err) {
+        (void)deliver(r, 500, NULL);
+        return err;
 }
 
 int http_reply_with_header(HttpRequest *r, unsigned status, const char *content_type, const char *name,
@@ -198,10 +213,11 @@ int http_reply_with_header(HttpRequest *r, unsigned status, const char *content_
 
         resp = MHD_create_response_from_buffer(size, (void *)body, MHD_RESPMEM_MUST_COPY);
         if (!resp)
-                return -ENOMEM;
+                return deliver_failed(r, -ENOMEM);
         if (content_type)
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-        /* MHD refuses a value with CR or LF: no header can be smuggled in. */
+        /* MHD refuses a value with CR or LF: no header can be smuggled in.
+         * Nothing is sent then: the caller answers otherwise. */
         if (name && value && MHD_add_response_header(resp, name, value) != MHD_YES) {
                 MHD_destroy_response(resp);
                 return -EINVAL;
@@ -231,18 +247,18 @@ int http_reply_json(HttpRequest *r, unsigned status, json_t *json, unsigned flag
         char *text;
 
         if (!json)
-                return -ENOMEM;
+                return deliver_failed(r, -ENOMEM);
         text = json_dumps(json, JSON_COMPACT);
         if (flags & HTTP_REPLY_SECRET)
                 json_wipe(json);
         json_decref(json);
         if (!text)
-                return -ENOMEM;
+                return deliver_failed(r, -ENOMEM);
         resp = MHD_create_response_from_buffer_with_free_callback(
                 strlen(text), text, (flags & HTTP_REPLY_SECRET) ? free_secret : free);
         if (!resp) {
                 ((flags & HTTP_REPLY_SECRET) ? free_secret : free)(text);
-                return -ENOMEM;
+                return deliver_failed(r, -ENOMEM);
         }
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
@@ -263,7 +279,7 @@ static int reply_gate(HttpRequest *r, unsigned status, const char *message,
         n = snprintf(body, sizeof body, "{\"error\":\"%s\"}", message);
         resp = MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
         if (!resp)
-                return -ENOMEM;
+                return deliver_failed(r, -ENOMEM);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
         if (header)
                 MHD_add_response_header(resp, header, value);
@@ -508,11 +524,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 
         if (!r)
                 return MHD_NO; /* the URI callback could not allocate */
-        if (r->pending) {
+        if (r->resumed) {
                 struct MHD_Response *resp = TAKE_PTR(r->pending);
 
-                (void)queue(r, r->pending_status, resp);
-                MHD_destroy_response(resp);
+                r->resumed = false;
+                (void)queue(r, r->pending_status, resp ?: s->fallback);
+                if (resp)
+                        MHD_destroy_response(resp);
         } else if (!r->started) {
                 r->started = true;
                 r->conn = conn;
@@ -740,6 +758,24 @@ static int daemon_start(HttpServer *s, int fd, bool ipv6) {
         return s->daemon ? 0 : -EIO;
 }
 
+/* Made once, static text: queued for any number of requests (MHD counts
+ * its users) without an allocation at the time. */
+static int fallback_new(struct MHD_Response **ret) {
+        static const char body[] = "{\"error\":\"internal error\"}";
+        struct MHD_Response *resp;
+
+        resp = MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+        if (!resp)
+                return -ENOMEM;
+        if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") != MHD_YES ||
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES) {
+                MHD_destroy_response(resp);
+                return -ENOMEM;
+        }
+        *ret = resp;
+        return 0;
+}
+
 int http_server_new(const HttpServerOptions *o, HttpServer **ret) {
         _cleanup_(http_server_freep) HttpServer *s = NULL;
         _cleanup_(closep) int fd = o->listen_fd;
@@ -757,6 +793,8 @@ int http_server_new(const HttpServerOptions *o, HttpServer **ret) {
                 r = http_peers_new(&s->peers);
         if (r >= 0)
                 r = http_deadlines_new(o->event, (usec_t)o->timeout_s * USEC_PER_SEC, &s->deadlines);
+        if (r >= 0)
+                r = fallback_new(&s->fallback);
         if (r >= 0 && fd < 0)
                 r = listen_socket(o->listen_address, o->port, &fd, &ipv6);
         if (r < 0)
@@ -805,8 +843,8 @@ static void answer_suspended(HttpServer *s, bool control_only, unsigned status, 
                 abort_cb = TAKE_PTR(r->on_abort);
                 if (abort_cb)
                         abort_cb(r->abort_userdata);
-                if (reply_gate(r, status, error, NULL, NULL) < 0)
-                        suspended_unlink(r);
+                /* Answers (the fallback 500 if need be) and so unlinks r. */
+                (void)reply_gate(r, status, error, NULL, NULL);
         }
 }
 
@@ -824,6 +862,8 @@ HttpServer *http_server_free(HttpServer *s) {
         answer_suspended(s, false, 503, "shutting down");
         if (s->daemon)
                 MHD_stop_daemon(s->daemon);
+        if (s->fallback)
+                MHD_destroy_response(s->fallback);
         s->deadlines = http_deadlines_free(s->deadlines);
         s->peers = http_peers_free(s->peers);
         free(s->acl);

@@ -72,14 +72,19 @@ const struct sockaddr *http_request_peer(HttpRequest *r);
 bool http_request_peer_is_loopback(HttpRequest *r);
 
 /* Replies.  json is stolen (decref'd).  HTTP_REPLY_SECRET: the serialized
- * body is wiped (explicit_bzero) when MHD frees it. */
+ * body is wiped (explicit_bzero) when MHD frees it.  A reply answers the
+ * request even when its response cannot be built (json NULL, out of
+ * memory): 500 {"error":"internal error"} goes out instead and -ENOMEM is
+ * returned, so an owner may let go of a suspended request once it replied.
+ * -EALREADY: answered before. */
 enum { HTTP_REPLY_SECRET = 1 << 0 };
 int http_reply_json(HttpRequest *r, unsigned status, json_t *json, unsigned flags);
 int http_reply_error(HttpRequest *r, unsigned status, const char *message); /* {"error":message} */
 int http_reply(HttpRequest *r, unsigned status, const char *content_type,
                const void *body, size_t size); /* body copied */
 /* The same with one more header (name and value may be NULL); -EINVAL
- * when the value is not a valid header value. */
+ * when the value is not a valid header value: then nothing was sent and
+ * the caller answers otherwise. */
 int http_reply_with_header(HttpRequest *r, unsigned status, const char *content_type, const char *name,
                            const char *value, const void *body, size_t size);
 

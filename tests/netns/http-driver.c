@@ -1,13 +1,15 @@
 /* Test driver for agent/http/http.c without the rest of the agent: an
  * sd-event loop, the server with its options, a minimal /health and a few
  * test routes (a control route, a loopback route, a deferred reply through
- * http_request_suspend, a body echo, the answer counters).  Used by
- * tests/netns/test_http.py where the real binary cannot isolate a case.
+ * http_request_suspend, a body echo, the answer counters, a suspended
+ * request whose reply cannot be built).  Used by tests/netns/test_http.py
+ * where the real binary cannot isolate a case.
  *
  *   http-driver [--listen ADDR] [--port N] [--timeout S] [--max-per-ip N]
  *               [--max-conn N] [--max-body N] [--token T] [--allow CIDR]...
  *
- * Prints "listening" on stdout once serving; exits 0 on SIGTERM. */
+ * Prints "listening" on stdout once serving; exits 0 on SIGTERM, 3 when an
+ * abort callback ran for a request its owner had already let go. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +25,10 @@ typedef struct Driver {
         HttpServerOptions o;
         const char *token;
         HttpServer *http;
+        /* /test/suspend-nomem's owner of the suspended request, as a
+         * waiter in http-wait.c is: it lets go once it replied. */
+        HttpRequest *held;
+        bool late_abort;
 } Driver;
 
 static int health_handler(HttpRequest *req, void *userdata) {
@@ -62,6 +68,40 @@ static int suspend_handler(HttpRequest *req, void *userdata) {
                                           deferred_reply, req);
 }
 
+static void held_abort(void *userdata) {
+        Driver *d = userdata;
+
+        if (!d->held) {
+                log_error("Abort callback for a request already answered");
+                d->late_abort = true;
+        }
+        d->held = NULL;
+}
+
+/* The reply a failed allocation gives (json_pack() returning NULL), after
+ * which the owner lets go, as every owner does once it replied. */
+static int nomem_reply(sd_event_source *s, uint64_t usec, void *userdata) {
+        Driver *d = userdata;
+        int r = http_reply_json(d->held, 200, NULL, 0);
+
+        log_debug("reply without memory: %d", r);
+        d->held = NULL;
+        return 0;
+}
+
+static int suspend_nomem_handler(HttpRequest *req, void *userdata) {
+        Driver *d = userdata;
+        int r;
+
+        if (d->held)
+                return -EBUSY;
+        r = http_request_suspend(req, held_abort, d);
+        if (r < 0)
+                return r;
+        d->held = req;
+        return sd_event_add_time_relative(d->event, NULL, CLOCK_MONOTONIC, 0, 0, nomem_reply, d);
+}
+
 /* {"ROUTE STATUS": count} for every answer the server counted. */
 static int counters_handler(HttpRequest *req, void *userdata) {
         const HttpCounter *c;
@@ -93,6 +133,7 @@ static const HttpRoute test_routes[] = {
         { "GET", "/test/suspend", HTTP_ROUTE_PUBLIC, suspend_handler },
         { "GET", "/test/fail", HTTP_ROUTE_PUBLIC, fail_handler },
         { "GET", "/test/prefix/", HTTP_ROUTE_PUBLIC | HTTP_ROUTE_PREFIX, echo_handler },
+        { "GET", "/test/suspend-nomem", HTTP_ROUTE_PUBLIC, suspend_nomem_handler },
         { "GET", "/test/counters", HTTP_ROUTE_PUBLIC, counters_handler },
 };
 
@@ -175,5 +216,5 @@ int main(int argc, char **argv) {
         r = sd_event_loop(d.event);
         d.http = http_server_free(d.http);
         sd_event_unref(d.event);
-        return r < 0 ? 1 : 0;
+        return r < 0 ? 1 : d.late_abort ? 3 : 0;
 }

@@ -573,3 +573,17 @@ def test_deferred_reply(driver):
     status, _, body = driver.json("GET", "/test/prefix/abc?x=1")
     assert (status, body) == (200, {"size": 0, "query": "x=1", "q": None})
 
+
+def test_suspended_reply_that_cannot_be_built(driver):
+    # A suspended request whose reply fails to build (json_pack() returned
+    # NULL, as when out of memory): it is answered all the same, and its
+    # abort callback does not run after its owner let go (the driver exits
+    # 3 on SIGTERM if it does).
+    status, _, body = driver.json("GET", "/test/suspend-nomem")
+    assert (status, body) == (500, {"error": "internal error"})
+    status, _, c = driver.json("GET", "/test/counters")
+    assert c["/test/suspend-nomem 500"] == 1
+    driver.assert_serving()
+    driver.proc.terminate()
+    assert driver.proc.wait(timeout=15) == 0, driver.proc.stderr.read()
+
