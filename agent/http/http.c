@@ -242,7 +242,9 @@ static void free_secret(void *p) {
         erase_and_free(p);
 }
 
-int http_reply_json(HttpRequest *r, unsigned status, json_t *json, unsigned flags) {
+/* json as a JSON response, with one more header when name is set. */
+static int reply_json_with_header(HttpRequest *r, unsigned status, json_t *json, unsigned flags,
+                                  const char *name, const char *value) {
         struct MHD_Response *resp;
         char *text;
 
@@ -262,28 +264,29 @@ int http_reply_json(HttpRequest *r, unsigned status, json_t *json, unsigned flag
         }
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        if (name)
+                MHD_add_response_header(resp, name, value);
         return deliver(r, status, resp);
 }
 
+int http_reply_json(HttpRequest *r, unsigned status, json_t *json, unsigned flags) {
+        return reply_json_with_header(r, status, json, flags, NULL, NULL);
+}
+
+/* Every {"error": message} body, the handlers' and the gate's. */
+static int reply_error_with_header(HttpRequest *r, unsigned status, const char *message,
+                                   const char *name, const char *value) {
+        return reply_json_with_header(r, status, json_pack("{s:s}", "error", message), 0, name, value);
+}
+
 int http_reply_error(HttpRequest *r, unsigned status, const char *message) {
-        return http_reply_json(r, status, json_pack("{s:s}", "error", message), 0);
+        return reply_error_with_header(r, status, message, NULL, NULL);
 }
 
 /* Error replies from the gate, with the extra header some statuses need. */
 static int reply_gate(HttpRequest *r, unsigned status, const char *message,
                       const char *header, const char *value) {
-        struct MHD_Response *resp;
-        char body[128];
-        int n;
-
-        n = snprintf(body, sizeof body, "{\"error\":\"%s\"}", message);
-        resp = MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
-        if (!resp)
-                return deliver_failed(r, -ENOMEM);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-        if (header)
-                MHD_add_response_header(resp, header, value);
-        return deliver(r, status, resp);
+        return reply_error_with_header(r, status, message, header, value);
 }
 
 void http_request_on_complete(HttpRequest *r, void (*cb)(bool, void *), void *userdata) {

@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "agent/http/http.h"
 #include "log.h"
@@ -120,6 +121,18 @@ static int counters_handler(HttpRequest *req, void *userdata) {
         return http_reply_json(req, 200, o, 0);
 }
 
+/* An error message longer than any the gate has, with characters JSON
+ * escapes. */
+static int long_error_handler(HttpRequest *req, void *userdata) {
+        static const char head[] = "a \"quoted\" \\ ";
+        char message[201];
+
+        memset(message, 'm', sizeof message - 1);
+        memcpy(message, head, sizeof head - 1);
+        message[sizeof message - 1] = '\0';
+        return http_reply_error(req, 400, message);
+}
+
 static int fail_handler(HttpRequest *req, void *userdata) {
         return -EEXIST;
 }
@@ -135,6 +148,7 @@ static const HttpRoute test_routes[] = {
         { "GET", "/test/prefix/", HTTP_ROUTE_PUBLIC | HTTP_ROUTE_PREFIX, echo_handler },
         { "GET", "/test/suspend-nomem", HTTP_ROUTE_PUBLIC, suspend_nomem_handler },
         { "GET", "/test/counters", HTTP_ROUTE_PUBLIC, counters_handler },
+        { "GET", "/test/long-error", HTTP_ROUTE_PUBLIC, long_error_handler },
 };
 
 static uint32_t number(const char *s) {

@@ -587,3 +587,16 @@ def test_suspended_reply_that_cannot_be_built(driver):
     driver.proc.terminate()
     assert driver.proc.wait(timeout=15) == 0, driver.proc.stderr.read()
 
+
+def test_error_bodies_have_one_builder(driver):
+    # The gate's answers and the handlers' come from the same JSON builder:
+    # the same headers, and any message escaped and whole, however long.
+    expected = "a \"quoted\" \\ " + "m" * 187
+    for path, status, body in (("/nope", 404, {"error": "Not Found"}),
+                               ("/test/fail", 409, {"error": "request failed"}),
+                               ("/test/long-error", 400, {"error": expected})):
+        got, headers, raw_body = driver.request("GET", path)
+        assert (got, json.loads(raw_body)) == (status, body), path
+        assert headers["Content-Type"] == "application/json", path
+        assert headers["Cache-Control"] == "no-store", path
+        assert headers["Content-Length"] == str(len(raw_body)), path
