@@ -1,8 +1,9 @@
 /* See login.h.  One place applies session events and their effects, so
  * every path that ends a session (captured, delivered, failed, expired,
- * closed) stops the CLI, closes the browser and wipes the secret the same
- * way.  Sessions in a final state stay (without secrets) so the host can
- * read why they ended, except delivered ones: those are gone (404).
+ * closed) stops the CLI, closes the browser (unless another login still
+ * needs it) and wipes the secret the same way.  Sessions in a final state
+ * stay (without secrets) so the host can read why they ended, except
+ * delivered ones: those are gone (404).
  *
  * A CLI's HOME (its credential file in it) is removed when the session
  * ends, but only once the CLI has exited: it may still be writing there.
@@ -389,7 +390,15 @@ int login_session_new(LoginManager *lm, const char *id, const char *provider, Lo
         return 0;
 }
 
-static int browser_close_if_any(LoginManager *lm) {
+/* The browser is one service for every login: it closes only once no
+ * live login still shows, or waits to show, its sign-in page there.  A
+ * login that has captured needs it no more. */
+static int browser_close_unless_needed(LoginManager *lm) {
+        for (size_t i = 0; i < LOGIN_SESSIONS_MAX; i++) {
+                LoginSession *s = lm->sessions[i];
+                if (s && session_state_is_live(s->state) && s->state != SESSION_AUTHENTICATED)
+                        return 0;
+        }
         return lm->o.browser ? browser_close(lm->o.browser) : 0;
 }
 
@@ -401,7 +410,7 @@ static void on_enter(LoginSession *s, SessionState st) {
         case SESSION_AUTHENTICATED:
                 cli_runner_stop_after(s->runner, CLI_EXIT_GRACE_USEC);
                 s->capture = capture_free(s->capture);
-                r = browser_close_if_any(lm);
+                r = browser_close_unless_needed(lm);
                 if (r < 0)
                         log_warning_errno(r, "Failed to close the browser after login %s: %m", s->id);
                 break;
@@ -418,7 +427,7 @@ static void on_enter(LoginSession *s, SessionState st) {
                 s->capture = capture_free(s->capture);
                 s->expire = sd_event_source_disable_unref(s->expire);
                 if (st != SESSION_DELIVERED) {
-                        r = browser_close_if_any(lm);
+                        r = browser_close_unless_needed(lm);
                         if (r < 0)
                                 log_debug_errno(r, "Failed to close the browser: %m");
                 }

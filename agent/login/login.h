@@ -3,8 +3,8 @@
  * socket the CLIs' $BROWSER talks to, and drives the browser.  It knows
  * nothing of HTTP or of how credentials leave the VM: whoever cares (the
  * host API routes, the push handoff) subscribes to session changes.
- * Effects of entering a state (stop the CLI, close the browser, wipe the
- * secret, remove the CLI's HOME) happen here, in one place, after the
+ * Effects of entering a state (stop the CLI, close the browser once no
+ * live login waits on it, wipe the secret, remove the CLI's HOME) happen here, in one place, after the
  * subscribers were told. */
 #pragma once
 

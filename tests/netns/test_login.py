@@ -56,8 +56,8 @@ class LoginEnv:
         self.provider_url = f"http://127.0.0.1:{self.pport}"
         env = {"FAKE_PROVIDER": self.provider_url, **(provider_env or {})}
 
-        def prov(pid, mode, cred, **kw):
-            return {"id": pid, "argv": [sys.executable, FAKE_CLI, mode], "env": env,
+        def prov(pid, mode, cred, own_env=None, **kw):
+            return {"id": pid, "argv": [sys.executable, FAKE_CLI, mode], "env": {**env, **(own_env or {})},
                     "url_patterns": [f"{self.provider_url}/{mode}/authorize?"],
                     "credential_file": cred, **kw}
 
@@ -1377,6 +1377,49 @@ def test_a_browser_that_cannot_show_the_url_fails_the_login(make_env, flow):
          "error": "The browser could not open the authorize URL: Permission denied"}
     wait_until(lambda: not cli_pids(e), 20, "the CLI stopped")
     assert e.agent.log_lines("failed to open the authorize URL in the browser: Permission denied")
+    e.assert_no_secrets()
+
+
+def firefox(e):
+    """The browser service as /health shows it: (state, pid)."""
+    ff = e.agent.try_services().get("firefox", {})
+    return ff.get("state"), ff.get("pid")
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
+@pytest.mark.parametrize("other_ends", ["cli-exits-before-its-url", "captured"])
+def test_browser_stays_while_another_login_needs_it(make_env, other_ends):
+    """Two logins at once, the browser showing the first one's sign-in
+    page: the second one ending (its CLI exits before printing a URL, or
+    it captures) leaves the browser to the first, which still completes
+    there.  The browser closes when the last login that needed it ends."""
+    fake = os.path.join(HERE, "login", "fake_firefox.py")
+    e = make_env(services=None, sets=("window_manager=", f"firefox={fake}"),
+                 extra_providers=[("early_exit", "acme", ".config/acme/token.json",
+                                   {"FAKE_CLI_FAIL_EARLY": "1"})])
+    e.agent.wait_ready(60)
+    a, b = sid(), sid()
+    status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": a})
+    assert status == 200 and "oauthUrl" in started, started
+    wait_until(lambda: firefox(e)[0] == "ready", 30, "firefox showing the first login's page")
+    shown = firefox(e)
+    if other_ends == "captured":
+        status, other = e.json("POST", "/auth/gemini_cli", {"sessionId": b})
+        assert status == 200 and "oauthUrl" in other, other
+        assert e.browse(other["oauthUrl"])[0] == 200
+        e.wait_status(b, lambda code, body: body.get("authenticated"))
+    else:
+        status, other = e.json("POST", "/auth/early_exit", {"sessionId": b})
+        assert status == 200 and other["message"] == "Login ended before an OAuth URL was printed", other
+        assert e.json("GET", f"/credentials/status?sessionId={b}")[1].get("failed") is True
+    # The second login's end was applied before its status said so: the
+    # browser under the first one is the same process, still serving.
+    assert firefox(e) == shown
+    assert e.browse(started["oauthUrl"])[0] == 200
+    e.wait_status(a, lambda code, body: body.get("authenticated"))
+    wait_until(lambda: firefox(e)[0] == "inactive", 30, "firefox stopped once no login needs it")
+    got = e.json("GET", f"/credentials/get?sessionId={a}")
+    assert got[0] == 200 and got[1]["credentials"]["login"] == login_of(started["oauthUrl"]), got
     e.assert_no_secrets()
 
 
