@@ -293,27 +293,21 @@ static int credentials_status(HttpRequest *req, void *userdata) {
         return http_wait_add(lr->status_waiters, req, (usec_t)wait * USEC_PER_SEC, status_check, w, free);
 }
 
-/* The session may be gone when the response ends: find it again by id. */
+/* The session may be gone when the response ends. */
 typedef struct GetCompletion {
         LoginManager *lm;
-        char id[SESSION_ID_MAX + 1];
+        LoginPull pull;
 } GetCompletion;
 
 /* Runs when the response is over: only a completely sent one delivers. */
 static void on_get_complete(bool completely_sent, void *userdata) {
         GetCompletion *g = userdata;
-        LoginSession *s = login_session_find(g->lm, g->id);
+        int r = login_manager_pull_done(g->lm, &g->pull, completely_sent);
 
-        if (s)
-                s->delivering = false;
-        if (s && s->state == SESSION_AUTHENTICATED) {
-                if (completely_sent) {
-                        log_info("Login %s: credentials delivered to the host.", s->id);
-                        (void)login_session_event(s, SESSION_EVENT_DELIVERED);
-                        login_session_drop(s);
-                } else
-                        log_warning("Login %s: credentials response cut off; kept for a retry.", s->id);
-        }
+        if (r > 0)
+                log_info("Login %s: credentials delivered to the host.", g->pull.id);
+        else if (r == 0)
+                log_warning("Login %s: credentials response cut off; kept for a retry.", g->pull.id);
         free(g);
 }
 
@@ -340,7 +334,6 @@ static int credentials_get(HttpRequest *req, void *userdata) {
         if (!g)
                 return -ENOMEM;
         g->lm = lm;
-        memcpy(g->id, s->id, sizeof g->id);
         r = http_reply_json(req, 200, login_json_credentials(s->provider, s->credentials, s->cred_path ?: ""),
                             HTTP_REPLY_SECRET);
         if (r < 0) {
@@ -349,8 +342,8 @@ static int credentials_get(HttpRequest *req, void *userdata) {
                 free(g);
                 return r;
         }
+        login_session_pull_start(s, &g->pull);
         http_request_on_complete(req, on_get_complete, g);
-        s->delivering = true;
         return 0;
 }
 

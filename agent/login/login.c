@@ -464,6 +464,25 @@ void login_session_fail(LoginSession *s, SessionEvent e, const char *reason) {
         (void)login_session_event(s, e);
 }
 
+void login_session_pull_start(LoginSession *s, LoginPull *ret) {
+        memcpy(ret->id, s->id, sizeof ret->id);
+        s->delivering = true;
+}
+
+int login_manager_pull_done(LoginManager *lm, const LoginPull *p, bool completely_sent) {
+        LoginSession *s = login_session_find(lm, p->id);
+
+        if (s)
+                s->delivering = false;
+        if (!s || s->state != SESSION_AUTHENTICATED)
+                return -ESTALE;
+        if (!completely_sent)
+                return 0;
+        (void)login_session_event(s, SESSION_EVENT_DELIVERED);
+        login_session_drop(s);
+        return 1;
+}
+
 LoginSession *login_manager_callback_session(LoginManager *lm) {
         LoginSession *best = NULL;
 

@@ -115,6 +115,20 @@ void login_session_fail(LoginSession *s, SessionEvent e, const char *reason);
 void login_session_drop(LoginSession *s);
 uint64_t login_session_elapsed_ms(LoginSession *s);
 
+/* A pull of a session's credentials (GET /credentials/get) whose
+ * response is on its way. */
+typedef struct LoginPull {
+        char id[SESSION_ID_MAX + 1];
+} LoginPull;
+
+/* s (AUTHENTICATED, neither pushed nor being pulled) is being pulled:
+ * s->delivering until login_manager_pull_done(p). */
+void login_session_pull_start(LoginSession *s, LoginPull *ret);
+/* The response of pull p is over.  Sent completely: its session is
+ * delivered and dropped (1).  Cut off: the credentials stay for another
+ * pull (0).  -ESTALE: its session is gone or no longer authenticated. */
+int login_manager_pull_done(LoginManager *lm, const LoginPull *p, bool completely_sent);
+
 /* Starts the provider CLI for s (its def is looked up by s->provider) as
  * the CLI user, in a HOME of its own, <login_home>/login-<id>, made empty,
  * 0700 and that user's; the credential file is watched there.  The HOME is
