@@ -293,7 +293,8 @@ static int credentials_status(HttpRequest *req, void *userdata) {
         return http_wait_add(lr->status_waiters, req, (usec_t)wait * USEC_PER_SEC, status_check, w, free);
 }
 
-/* The session may be gone when the response ends. */
+/* The session may be gone when the response ends, and its id taken by
+ * a new one: the pull names the session object (LoginPull). */
 typedef struct GetCompletion {
         LoginManager *lm;
         LoginPull pull;

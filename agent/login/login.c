@@ -48,6 +48,7 @@ struct LoginManager {
         LoginSession *sessions[LOGIN_SESSIONS_MAX];
         Listener listeners[LOGIN_LISTENERS_MAX];
         Leftover *leftovers;
+        uint64_t last_serial;         /* of the newest session */
         char *browser;                /* $BROWSER of the CLIs: <runtime_dir>-cli/bin/vmba-open-url */
         char *cli_path;               /* PATH of the CLIs: <runtime_dir>-cli/bin:<bin_path> */
         ControlSocket *control;
@@ -374,6 +375,7 @@ int login_session_new(LoginManager *lm, const char *id, const char *provider, Lo
         if (!s)
                 return -ENOMEM;
         s->lm = lm;
+        s->serial = ++lm->last_serial;
         snprintf(s->id, sizeof s->id, "%s", id);
         snprintf(s->provider, sizeof s->provider, "%s", provider);
         s->state = SESSION_STARTING;
@@ -466,12 +468,15 @@ void login_session_fail(LoginSession *s, SessionEvent e, const char *reason) {
 
 void login_session_pull_start(LoginSession *s, LoginPull *ret) {
         memcpy(ret->id, s->id, sizeof ret->id);
+        ret->serial = s->serial;
         s->delivering = true;
 }
 
 int login_manager_pull_done(LoginManager *lm, const LoginPull *p, bool completely_sent) {
         LoginSession *s = login_session_find(lm, p->id);
 
+        if (s && s->serial != p->serial)
+                s = NULL; /* a later session under the same id: not this pull's */
         if (s)
                 s->delivering = false;
         if (!s || s->state != SESSION_AUTHENTICATED)

@@ -30,6 +30,7 @@ typedef struct ControlSocket ControlSocket;
 typedef struct LoginSession {
         LoginManager *lm;
         char id[SESSION_ID_MAX + 1];
+        uint64_t serial;              /* this session object's, unique in the manager: ids are reused */
         char provider[65];            /* as the host named it ("codex_cli"); "oauth" for host-driven */
         const ProviderDef *def;       /* NULL for host-driven */
         SessionState state;
@@ -116,9 +117,12 @@ void login_session_drop(LoginSession *s);
 uint64_t login_session_elapsed_ms(LoginSession *s);
 
 /* A pull of a session's credentials (GET /credentials/get) whose
- * response is on its way. */
+ * response is on its way.  It names the session object, not only its
+ * id: by the time the response is over the session may have ended and a
+ * new one been started under the same id. */
 typedef struct LoginPull {
         char id[SESSION_ID_MAX + 1];
+        uint64_t serial;
 } LoginPull;
 
 /* s (AUTHENTICATED, neither pushed nor being pulled) is being pulled:
@@ -126,7 +130,8 @@ typedef struct LoginPull {
 void login_session_pull_start(LoginSession *s, LoginPull *ret);
 /* The response of pull p is over.  Sent completely: its session is
  * delivered and dropped (1).  Cut off: the credentials stay for another
- * pull (0).  -ESTALE: its session is gone or no longer authenticated. */
+ * pull (0).  -ESTALE: its session is gone or no longer authenticated;
+ * another session with the same id is not touched. */
 int login_manager_pull_done(LoginManager *lm, const LoginPull *p, bool completely_sent);
 
 /* Starts the provider CLI for s (its def is looked up by s->provider) as
