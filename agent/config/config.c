@@ -117,7 +117,7 @@ static const ConfigKey keys[] = {
         K(callback_relay_s, KEY_U32, "30", "how long /auth/callback waits for the CLI's own listener (its token exchange included)"),
         K(vsock_cid, KEY_U32, "2", "vsock CID of the host for credential push"),
         K(vsock_port, KEY_U32, "0", "vsock port for credential push (0 = push off)"),
-        K(vsock_unix_path, KEY_STRING, "", "unix socket standing in for vsock in tests (\"\" = real vsock)"),
+        K(vsock_unix_path, KEY_STRING, "", "unix socket standing in for vsock in tests (\"\" = real vsock); only a receiver of root's is sent credentials"),
 };
 #undef K
 

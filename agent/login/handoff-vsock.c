@@ -4,7 +4,8 @@
  * A line (up to a 1 MiB credential file, JSON-escaped) can be larger than
  * the socket's buffer: it is written as the host reads, resuming on
  * EPOLLOUT, and one line is finished before the next begins.  A new
- * connection starts every line over from its first byte. */
+ * connection starts every line over from its first byte.  Over the unix
+ * socket stand-in, only a receiver of root's gets a line (peer_check()). */
 #include <linux/vm_sockets.h>
 #include <stdio.h>
 #include <sys/random.h>
@@ -39,6 +40,7 @@ struct Handoff {
         Delivery *writing; /* its line is partly written: finished before any other */
         int fd;
         bool connected;
+        bool refused;      /* the stand-in's receiver was not root's: said once until one is */
         sd_event_source *io, *timer;
         usec_t backoff;
         char in[INBUF + 1];
@@ -185,16 +187,46 @@ static void send_pending(Handoff *h) {
         (void)schedule(h, MAX(h->backoff, 2 * USEC_PER_SEC));
 }
 
+/* The unix socket standing in for the host's end is a path: a local user
+ * that binds it first (before the host's receiver listens, or while it
+ * restarts) would get the credentials and could acknowledge them.  Only
+ * root's receiver gets a line: -EPERM (and its uid) otherwise.  Over
+ * vsock the peer is the host (CID 2). */
+static int peer_check(Handoff *h, int fd, uid_t *ret_uid) {
+        struct ucred cred;
+        socklen_t l = sizeof cred;
+
+        if (isempty(h->o.unix_path))
+                return 0;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) < 0)
+                return -errno;
+        *ret_uid = cred.uid;
+        return cred.uid == 0 ? 0 : -EPERM;
+}
+
 static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
         Handoff *h = userdata;
 
         if (!h->connected) {
-                int err = 0;
+                int err = 0, r;
                 socklen_t l = sizeof err;
+                uid_t uid = 0;
                 if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0 || err != 0) {
                         retry_later(h);
                         return 0;
                 }
+                r = peer_check(h, fd, &uid);
+                if (r == -EPERM && !h->refused)
+                        log_warning("Push handoff: the receiver at %s is not root's (uid %u): nothing sent; "
+                                    "retrying.", h->o.unix_path, (unsigned)uid);
+                else if (r < 0)
+                        log_debug_errno(r, "Push handoff: receiver refused: %m");
+                if (r < 0) {
+                        h->refused = r == -EPERM;
+                        retry_later(h);
+                        return 0;
+                }
+                h->refused = false;
                 h->connected = true;
                 send_pending(h);
                 return 0;

@@ -19,7 +19,8 @@ typedef struct HandoffOptions {
         sd_event *event;
         uint32_t cid;           /* the host: 2 */
         uint32_t port;
-        const char *unix_path;  /* "" = real AF_VSOCK; else a unix socket standing in (tests) */
+        const char *unix_path;  /* "" = real AF_VSOCK; else a unix socket standing in (tests): its
+                                 * receiver must be root's (SO_PEERCRED), no other is sent a byte */
 } HandoffOptions;
 
 /* Subscribes to lm; the handoff must outlive lm's last notification (free

@@ -1209,6 +1209,74 @@ def test_push_handoff_large_line_after_reset(make_env, host_socket):
     e.assert_no_secrets()
 
 
+# A receiver on a unix socket: prints "listening", then for each
+# connection how many bytes came before the agent closed it.
+RECEIVER = r"""
+import socket, sys
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(sys.argv[1])
+srv.listen(16)
+print("listening", flush=True)
+while True:
+    conn, _ = srv.accept()
+    conn.settimeout(60)
+    n = 0
+    while True:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        n += len(chunk)
+    conn.close()
+    print(f"received {n} bytes", flush=True)
+"""
+
+
+def test_push_handoff_only_to_a_receiver_of_roots(make_env):
+    """The unix socket standing in for the host's end is bound by a user
+    other than root (it got to the path first): the agent sends it
+    nothing, whatever it would answer, and the login stays authenticated.
+    Once root's receiver is there, it gets the credentials."""
+    d = tempfile.mkdtemp(prefix="vmba-handoff-", dir="/var/tmp")
+    os.chown(d, CLI_UID, CLI_GID)
+    path = os.path.join(d, "h.sock")
+    rx = subprocess.Popen([sys.executable, "-c", RECEIVER, path], preexec_fn=as_cli_user,
+                          stdout=subprocess.PIPE, text=True)
+    try:
+        assert rx.stdout.readline() == "listening\n"
+        e = make_env(sets=("vsock_port=1234", f"vsock_unix_path={path}"))
+        s = sid()
+        assert e.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-u",
+                                              "authorizeUrl": f"{e.provider_url}/h/authorize"})[0] == 200
+        assert e.request("GET", "/oauth/callback?code=SECRET-CODE-u&state=host-state-u")[0] == 200
+        # The agent connects, sees whose socket it is, and closes: twice,
+        # so the second attempt (after a backoff) is refused as well.
+        assert rx.stdout.readline() == "received 0 bytes\n"
+        assert rx.stdout.readline() == "received 0 bytes\n"
+        assert e.agent.log_lines(f"the receiver at {path} is not root's (uid {CLI_UID})")
+        st = e.json("GET", f"/credentials/status?sessionId={s}")[1]
+        assert st.get("authenticated") is True, st
+        rx.kill()
+        rx.wait()
+        os.unlink(path)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as srv:
+            srv.bind(path)
+            srv.listen(16)
+            srv.settimeout(60)
+            conn, _ = srv.accept()
+            with conn:
+                line = read_line(conn)
+                assert line["sessionId"] == s and line["credentials"]["code"] == "SECRET-CODE-u"
+                conn.sendall(f"ACK {line['deliveryId']}\n".encode())
+                wait_until(lambda: e.json("GET", f"/credentials/status?sessionId={s}")[0] == 404, 10,
+                           "session delivered")
+        e.assert_no_secrets()
+    finally:
+        if rx.poll() is None:
+            rx.kill()
+            rx.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 # -- the real browser -------------------------------------------------------------
 
 @pytest.mark.skipif(not shutil.which("firefox-esr") or not shutil.which("Xvfb"),
