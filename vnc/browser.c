@@ -173,7 +173,10 @@ static void op_finish(BrowserOpen *op, int r, const char *method) {
 }
 
 /* Connects to the browser user's bus as root: the socket path must not be
- * a symlink, and its server must be that user. */
+ * a symlink, and its server must be that user.  Non-blocking: the socket
+ * is in that user's directory, and a listener there whose backlog is full
+ * would block a blocking connect() (and PID 1's loop) for ever; a unix
+ * socket connects at once or fails (EAGAIN: the bus is busy). */
 static int bus_connect_fd(const Browser *b) {
         _cleanup_(closep) int path_fd = -EBADF, fd = -EBADF;
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -184,7 +187,7 @@ static int bus_connect_fd(const Browser *b) {
         if (path_fd < 0)
                 return -errno;
         snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d", path_fd);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return -errno;
         if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)

@@ -1384,6 +1384,27 @@ def test_open_url_argv(make_env):
 
 
 @pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
+def test_a_bus_socket_that_never_accepts_never_blocks_the_agent(make_env):
+    """The browser's bus socket is in the browser user's directory: a
+    listener put there whose backlog is full (one connection queued on
+    listen(0)) must not block the agent's connect, and with it PID 1's
+    loop.  The URL still goes to a browser started with it, and the agent
+    keeps serving."""
+    fake = os.path.join(HERE, "login", "fake_firefox.py")
+    e = make_env(services=None, sets=("window_manager=", f"firefox={fake}"))
+    e.agent.wait_ready(60)
+    path = os.path.join(e.agent.browser_dir, "bus")
+    os.unlink(path)
+    with socket.socket(socket.AF_UNIX) as listener, socket.socket(socket.AF_UNIX) as filler:
+        listener.bind(path)
+        listener.listen(0)
+        filler.connect(path)
+        assert e.json("POST", "/open-url", {"url": "https://example.test/a"}) == \
+            (200, {"success": True, "method": "browser_launch"})
+        assert e.agent.health()["status"] in ("ok", "degraded", "starting")
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
 def test_the_x_server_dying_never_takes_the_agent_with_it(make_env):
     """The browser's window is awaited and arranged by a child running as
     the browser's user, never by the agent: Xlib ends a process whose X
