@@ -152,6 +152,10 @@ def test_opens_every_url_in_one_instance(browser):
     wait_until(lambda: b.title_shown("url 3"), 60, "URL 3's tab shown")
     navigators, dialogs = b.top_windows()
     assert len(navigators) == 1 and not dialogs, b.windows()
+    # Arranged (by the agent's child of the browser's user): the screen's
+    # width from its left edge (the window manager keeps its title bar).
+    wait_until(lambda: re.search(r" 1280x\d+\+0\+\d+ ", (b.top_windows()[0] or [""])[0]), 60,
+               "the window arranged")
     assert b.firefox()["pid"] == ff["pid"] and b.firefox()["restarts"] == 0
 
     # Killed (its whole process group): the supervisor brings it back, and
