@@ -865,7 +865,7 @@ int run_main(int argc, char **argv) {
         harden_process();
         r = block_signals();
         if (r < 0)
-                return log_error_errno(r, "Failed to block signals: %m"), 1;
+                return log_error_errno(r, "Failed to block signals: %m"), pid1_give_up(1, SHUTDOWN_REBOOT);
         /* A closed stderr pipe or a peer gone mid-write must be an EPIPE,
          * not the end of the agent (spawn.c resets it for children). */
         (void)signal(SIGPIPE, SIG_IGN);
@@ -902,8 +902,10 @@ int run_main(int argc, char **argv) {
         m->boot.exec = exec_time;
         r = setup_config(m, &args);
         if (r < 0) {
+                /* As PID 1 only ENOMEM gets here: the configuration's own
+                 * errors are skipped and reported (setup_config()). */
                 manager_free(m);
-                return 2;
+                return pid1_give_up(2, SHUTDOWN_REBOOT);
         }
         read_build_id(m);
         read_clis(m);
