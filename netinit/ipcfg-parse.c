@@ -17,9 +17,10 @@
  *   address   := dotted quad, each octet 0..255 without leading zeros,
  *                or "[" IPv6 "]"; empty, 0.0.0.0 or [::] = not given.
  *                nameserver= also takes a bare IPv6 address.  A client
- *                must not be multicast, 255.255.255.255 or loopback; a
- *                gateway not that either, nor in 0.0.0.0/8, nor the
- *                client's own address or its subnet's broadcast address.
+ *                must not be multicast, 255.255.255.255, loopback or in
+ *                0.0.0.0/8; a gateway not that either, nor any
+ *                interface's client address or its subnet's broadcast
+ *                address.
  *   netmask   := contiguous dotted quad | prefix length (0..32, 0..128 for
  *                an IPv6 client); empty or 0.0.0.0: classful guess from an
  *                IPv4 client (A /8, B /16, C /24; E: error), /128 for IPv6.
@@ -513,8 +514,13 @@ static int check(State *st, const char *why, int field, const char *name, Span s
         return why ? fail(st, field, name, s, why) : 0;
 }
 
-/* Why a client address cannot be this machine's, or NULL. */
-static const char *client_refusal(const IpcfgAddr *a) {
+/* Why an address can be neither a client nor a next hop, or NULL: what
+ * the kernel refuses as a gateway only when the route is added, after the
+ * address (fib_check_nh(), ip6_validate_gw()), and 0.x.x.x, which it
+ * takes as an address or an on-link gateway though nothing can answer for
+ * it (RFC 1122: "this network", a source only).  0.0.0.0 itself never
+ * gets here: it is "not given". */
+static const char *host_refusal(const IpcfgAddr *a) {
         uint32_t v = ntohl(a->in.s_addr);
 
         if (a->family == AF_INET6)
@@ -523,17 +529,15 @@ static const char *client_refusal(const IpcfgAddr *a) {
         if (a->family != AF_INET)
                 return NULL;
         return IN_MULTICAST(v) || v == INADDR_BROADCAST ? "not a unicast address" :
-               (v >> IN_CLASSA_NSHIFT) == IN_LOOPBACKNET ? "a loopback address" : NULL;
+               (v >> IN_CLASSA_NSHIFT) == IN_LOOPBACKNET ? "a loopback address" :
+               (v >> IN_CLASSA_NSHIFT) == 0 ? "in 0.0.0.0/8, never a destination" : NULL;
 }
 
-/* Why an address cannot be a next hop whatever the client, or NULL: what
- * the kernel refuses as a gateway only when the route is added, after the
- * address (fib_check_nh(), ip6_validate_gw()), and 0.x.x.x, which it
- * takes on-link though nothing can answer for it (RFC 1122). */
-static const char *gateway_refusal(const IpcfgAddr *a) {
-        if (a->family == AF_INET && ntohl(a->in.s_addr) >> IN_CLASSA_NSHIFT == 0)
-                return "in 0.0.0.0/8, never a destination";
-        return client_refusal(a);
+/* Whether g is the broadcast address of c's subnet.  /31 and /32 have
+ * none (RFC 3021); the applier sets none for them either. */
+static bool is_subnet_broadcast(const IpcfgAddr *c, int prefix, const IpcfgAddr *g) {
+        return c->family == AF_INET && g->family == AF_INET && prefix >= 0 && prefix <= 30 &&
+               (ntohl(c->in.s_addr) | (prefix == 0 ? UINT32_MAX : UINT32_MAX >> prefix)) == ntohl(g->in.s_addr);
 }
 
 /* The gateway against the client, once both are merged and the prefix is
@@ -550,11 +554,34 @@ static int gateway_check_client(State *st, const Entry *e, int prefix) {
                 return fail_addr(st, 3, "gateway", g, "address family differs from the client's");
         if (ipcfg_addr_equal(c, g))
                 return fail_addr(st, 3, "gateway", g, "the client's own address");
-        /* /31 and /32 have no broadcast address (RFC 3021); the applier
-         * sets none for them either. */
-        if (c->family == AF_INET && prefix >= 0 && prefix <= 30 &&
-            (ntohl(c->in.s_addr) | (prefix == 0 ? UINT32_MAX : UINT32_MAX >> prefix)) == ntohl(g->in.s_addr))
+        if (is_subnet_broadcast(c, prefix, g))
                 return fail_addr(st, 3, "gateway", g, "the broadcast address of the client's subnet");
+        return 0;
+}
+
+/* Each interface's gateway against every other interface's address, once
+ * all are settled: the kernel refuses an on-link route via another
+ * device's address or subnet broadcast address ("Nexthop has invalid
+ * gateway") once that address is in, and takes one in a shared subnet as
+ * a default route to itself.  Which one is applied first must not decide
+ * it, so the plan does. */
+static int gateways_check_others(State *st, const IpcfgPlan *p) {
+        for (size_t k = 0; k < p->n_ifaces; k++) {
+                const IpcfgAddr *g = &p->ifaces[k].gateway;
+
+                st->key = st->entries[k].key ?: "ip";
+                for (size_t j = 0; j < p->n_ifaces && g->family != AF_UNSPEC; j++) {
+                        const IpcfgIface *o = &p->ifaces[j];
+
+                        if (j == k || o->address.family == AF_UNSPEC)
+                                continue;
+                        if (ipcfg_addr_equal(&o->address, g))
+                                return fail_addr(st, 3, "gateway", g, "another interface's client address");
+                        if (is_subnet_broadcast(&o->address, o->prefix, g))
+                                return fail_addr(st, 3, "gateway", g,
+                                                 "the broadcast address of another interface's subnet");
+                }
+        }
         return 0;
 }
 
@@ -565,7 +592,7 @@ static int parse_kernel_addrs(State *st, const Span *g, Entry *e) {
         r = check(st, parse_addr(g[1], false, &e->client), 1, "client", g[1]);
         if (r < 0)
                 return r;
-        r = check(st, client_refusal(&e->client), 1, "client", g[1]);
+        r = check(st, host_refusal(&e->client), 1, "client", g[1]);
         if (r < 0)
                 return r;
         r = check(st, parse_addr(g[2], false, &e->server), 2, "server", g[2]);
@@ -574,7 +601,7 @@ static int parse_kernel_addrs(State *st, const Span *g, Entry *e) {
         r = check(st, parse_addr(g[3], false, &e->gateway), 3, "gateway", g[3]);
         if (r < 0)
                 return r;
-        r = check(st, gateway_refusal(&e->gateway), 3, "gateway", g[3]);
+        r = check(st, host_refusal(&e->gateway), 3, "gateway", g[3]);
         if (r < 0)
                 return r;
         family = e->client.family ?: e->gateway.family ?: AF_INET;
@@ -892,6 +919,9 @@ int ipcfg_parse_cmdline(const char *cmdline, IpcfgPlan *ret, IpcfgError *ret_err
                         return r;
         }
         plan.n_ifaces = st.n_entries;
+        r = gateways_check_others(&st, &plan);
+        if (r < 0)
+                return r;
         *ret = plan;
         return 0;
 }

@@ -234,6 +234,9 @@ static const Case cases[] = {
         /* Several ip=: one entry per device, in order of appearance. */
         OK("ip=10.0.0.2:::24::eth0:off ip=10.1.0.2:::16::eth1:off",
            PLAN(STATIC(S("eth0"), "10.0.0.2", "24", N) "," STATIC(S("eth1"), "10.1.0.2", "16", N))),
+        /* Another interface's subnet (not its address) may hold the gateway. */
+        OK("ip=10.0.0.2:::24::eth0:off ip=10.1.0.2::10.0.0.1:24::eth1:off",
+           PLAN(STATIC(S("eth0"), "10.0.0.2", "24", N) "," STATIC(S("eth1"), "10.1.0.2", "24", S("10.0.0.1")))),
         OK("ip=eth1:dhcp ip=" FC "::eth0:off",
            PLAN(AUTO(S("eth1"), "dhcp") "," STATIC(S("eth0"), "172.16.0.2", "24", S("172.16.0.1")))),
         /* The same device merges field by field; the later non-empty wins. */
@@ -289,6 +292,16 @@ static const Case cases[] = {
         ERR("ip=127.0.0.2", "ip=: field 1 (client): invalid value \"127.0.0.2\": a loopback address"),
         ERR("ip=[ff02::1]:::64::eth0:off", "ip=: field 1 (client): invalid value \"[ff02::1]\": not a unicast address"),
         ERR("ip=[::1]:::64::eth0:off", "ip=: field 1 (client): invalid value \"[::1]\": a loopback address"),
+        /* RFC 1122: 0.x.x.x is "this network", a source only while a host
+         * learns its address, never one it keeps (0.0.0.0 itself is "not
+         * given").  Kernel: taken as the address, answering to nothing;
+         * DESIGN: refused, as for the gateway. */
+        ERR("ip=0.0.0.1", "ip=: field 1 (client): invalid value \"0.0.0.1\": in 0.0.0.0/8, never a destination"),
+        ERR("ip=0.255.255.255::10.0.0.1:8::eth0:off",
+            "ip=: field 1 (client): invalid value \"0.255.255.255\": in 0.0.0.0/8, never a destination"),
+        /* ...also merged into an entry that had a good one. */
+        ERR("ip=10.0.0.2:::24::eth0:off ip=0.1.2.3:::::eth0",
+            "ip=: field 1 (client): invalid value \"0.1.2.3\": in 0.0.0.0/8, never a destination"),
         /* Kernel ic_defaults(): no guess for class E, so no address. */
         ERR("ip=240.0.0.1", "ip=: field 1 (client): invalid value \"240.0.0.1\": no classful netmask for a class E address"),
         /* Not a keyword in field 2, so the kernel form: "dhcp" is a server. */
@@ -330,6 +343,23 @@ static const Case cases[] = {
         ERR("ip=10.0.0.2::10.0.0.255:24::eth0:off",
             "ip=: field 3 (gateway): invalid value \"10.0.0.255\": the broadcast address of the client's subnet"),
         ERR("ip=10.0.0.2::10.255.255.255", "ip=: field 3 (gateway): invalid value \"10.255.255.255\": the broadcast address of the client's subnet"),
+        /* Another interface's address or subnet broadcast address is no
+         * next hop either.  Kernel: on-link (outside this interface's
+         * subnet) it refuses the route ("Nexthop has invalid gateway")
+         * once the other address is in, in the same subnet it adds a
+         * default route to itself; whichever interface comes first. */
+        ERR("ip=10.0.0.2:::24::eth0:off ip=10.1.0.2::10.0.0.2:24::eth1:off",
+            "ip=: field 3 (gateway): invalid value \"10.0.0.2\": another interface's client address"),
+        ERR("nfsaddrs=10.1.0.2::10.0.0.2:24::eth1:off ip=10.0.0.2:::24::eth0:off",
+            "nfsaddrs=: field 3 (gateway): invalid value \"10.0.0.2\": another interface's client address"),
+        ERR("ip=10.0.0.2:::24::eth0:off ip=10.0.0.3::10.0.0.2:24::eth1:off",
+            "ip=: field 3 (gateway): invalid value \"10.0.0.2\": another interface's client address"),
+        ERR("ip=[fd00::2]:::64::eth0:off ip=[fd01::2]::[fd00::2]:64::eth1:off",
+            "ip=: field 3 (gateway): invalid value \"fd00::2\": another interface's client address"),
+        ERR("ip=10.0.0.2:::24::eth0:off ip=10.1.0.2::10.0.0.255:24::eth1:off",
+            "ip=: field 3 (gateway): invalid value \"10.0.0.255\": the broadcast address of another interface's subnet"),
+        ERR("ip=10.1.0.2::10.255.255.255:24::eth1:off ip=10.0.0.2::::eth0:off",
+            "ip=: field 3 (gateway): invalid value \"10.255.255.255\": the broadcast address of another interface's subnet"),
         ERR("ip=10.0.0.2:::24::::1.1.1", "ip=: field 8 (dns0): invalid value \"1.1.1\": not a dotted quad"),
         ERR("ip=10.0.0.2:::24::::1.1.1.1:x", "ip=: field 9 (dns1): invalid value \"x\": not a dotted quad"),
         ERR("ip=10.0.0.2:::24::::::ntp", "ip=: field 10 (ntp0): invalid value \"ntp\": not a dotted quad"),
