@@ -5,8 +5,11 @@
  * whose text ipcfg-files.c composes.
  * Every step compares with what the kernel or the file already has, so a
  * second run (or a kernel that already ran CONFIG_IP_PNP) changes nothing.
+ * A failed step ends only what depends on it (the rest of its own
+ * interface); the other interfaces and the files are still applied, and
+ * the caller's errbuf names every failure (applier_record()).
  * This is library code: it never logs above debug; failures come back as
- * -errno plus one human-readable sentence in the caller's errbuf.  libnl's
+ * -errno plus human-readable sentences in the caller's errbuf.  libnl's
  * NLE_* codes become -errno in exactly one place, nl_errno(). */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -50,8 +53,14 @@ typedef struct Applier {
         int kernel_error;
         const IpcfgApplyOptions *opts;
         const IpcfgPlan *plan; /* the one being applied */
+        /* fail() writes the failed step's reason here. */
         char *errbuf;
         size_t errbuf_size;
+        /* ipcfg_apply(): every failed step, applier_record() appends
+         * them; error is the first one's -errno, 0 while none failed. */
+        char *report;
+        size_t report_size;
+        int error;
         IpcfgApplyResult result;
         bool have_result;
 } Applier;
@@ -106,6 +115,30 @@ _printf_(3, 4) static int fail(Applier *a, int r, const char *fmt, ...) {
                 va_end(ap);
         }
         return r;
+}
+
+/* Ends a step: a failure (its reason from fail()) is appended to the
+ * report as "<reason>: <strerror>", "; " between two; the first one's
+ * -errno is kept for ipcfg_apply() to return.  A report cut short ends in
+ * "...". */
+static void applier_record(Applier *a, int r) {
+        size_t len;
+        int n;
+
+        if (r >= 0)
+                return;
+        if (a->error == 0)
+                a->error = r;
+        if (a->report && a->report_size > 0) {
+                len = strnlen(a->report, a->report_size - 1);
+                n = snprintf(a->report + len, a->report_size - len, "%s%s: %s", len > 0 ? "; " : "",
+                             a->errbuf && a->errbuf[0] ? a->errbuf : "Failed to apply the network plan",
+                             strerror(-r));
+                if (n >= 0 && (size_t)n >= a->report_size - len && a->report_size >= 4)
+                        memcpy(a->report + a->report_size - 4, "...", 4);
+        }
+        if (a->errbuf && a->errbuf_size > 0)
+                a->errbuf[0] = '\0';
 }
 
 static size_t addr_len(int family) {
@@ -775,19 +808,21 @@ static int hosts_write(Applier *a, const IpcfgPlan *plan) {
         return 0;
 }
 
-static int hostname_apply(Applier *a, const IpcfgIface *ifc) {
+static int hostname_set(Applier *a, const IpcfgIface *ifc) {
+        if (!ifc || !a->opts->set_hostname)
+                return 0;
+        if (sethostname(ifc->hostname, strlen(ifc->hostname)) < 0)
+                return fail(a, negative_errno(), "Failed to set the hostname to %s", ifc->hostname);
+        if (!isempty(ifc->domain) && setdomainname(ifc->domain, strlen(ifc->domain)) < 0)
+                return fail(a, negative_errno(), "Failed to set the domain name to %s", ifc->domain);
+        return 0;
+}
+
+static int hostname_file_write(Applier *a, const IpcfgIface *ifc) {
         char line[IPCFG_HOSTNAME_MAX + 2];
         int r;
 
-        if (!ifc)
-                return 0;
-        if (a->opts->set_hostname) {
-                if (sethostname(ifc->hostname, strlen(ifc->hostname)) < 0)
-                        return fail(a, negative_errno(), "Failed to set the hostname to %s", ifc->hostname);
-                if (!isempty(ifc->domain) && setdomainname(ifc->domain, strlen(ifc->domain)) < 0)
-                        return fail(a, negative_errno(), "Failed to set the domain name to %s", ifc->domain);
-        }
-        if (isempty(a->opts->hostname_file))
+        if (!ifc || isempty(a->opts->hostname_file))
                 return 0;
         snprintf(line, sizeof line, "%s\n", ifc->hostname);
         r = file_update(a->opts->hostname_file, line);
@@ -806,40 +841,33 @@ void ipcfg_apply_options_default(IpcfgApplyOptions *o) {
         };
 }
 
-static int apply_all(Applier *a, const IpcfgPlan *plan) {
-        const IpcfgIface *named = ipcfg_plan_hostname_iface(plan);
-        char unsupported[512] = "";
-        bool any_unsupported = false;
-        int r;
+/* The loopback, then each interface.  An interface's steps depend on
+ * each other (no address on a link that is missing or down, no route
+ * without the address), so its first failure ends it; the loopback and
+ * the other interfaces do not depend on it and are still applied. */
+static void links_apply(Applier *a, const IpcfgPlan *plan) {
+        applier_record(a, loopback_up(a));
+        for (size_t i = 0; i < plan->n_ifaces; i++)
+                applier_record(a, iface_apply(a, &plan->ifaces[i]));
+}
 
-        r = loopback_up(a);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < plan->n_ifaces; i++) {
-                r = iface_apply(a, &plan->ifaces[i]);
-                /* Keep going: the other interfaces and the files can still
-                 * be right; report the (first) missing client at the end. */
-                if (r == -EOPNOTSUPP) {
-                        if (!any_unsupported && a->errbuf)
-                                snprintf(unsupported, sizeof unsupported, "%s", a->errbuf);
-                        any_unsupported = true;
-                        continue;
-                }
-                if (r < 0)
-                        return r;
-        }
-        if ((r = hostname_apply(a, named)) < 0 || (r = resolv_conf_write(a, plan)) < 0 ||
-            (r = hosts_write(a, plan)) < 0)
-                return r;
-        if (any_unsupported)
-                return fail(a, -EOPNOTSUPP, "%s", unsupported);
-        return 0;
+/* The hostname and the files depend on no device, nor on each other:
+ * each is applied whatever failed before it. */
+static void files_apply(Applier *a, const IpcfgPlan *plan) {
+        const IpcfgIface *named = ipcfg_plan_hostname_iface(plan);
+
+        applier_record(a, hostname_set(a, named));
+        applier_record(a, hostname_file_write(a, named));
+        applier_record(a, resolv_conf_write(a, plan));
+        applier_record(a, hosts_write(a, plan));
 }
 
 int ipcfg_apply(const IpcfgPlan *plan, const IpcfgApplyOptions *opts,
                 IpcfgApplyResult *ret_result, char *errbuf, size_t errbuf_size) {
         IpcfgApplyOptions o;
-        Applier a = { .opts = &o, .plan = plan, .errbuf = errbuf, .errbuf_size = errbuf_size };
+        char step[768] = "";
+        Applier a = { .opts = &o, .plan = plan, .errbuf = step, .errbuf_size = sizeof step,
+                      .report = errbuf, .report_size = errbuf_size };
         int r;
 
         ipcfg_apply_options_default(&o);
@@ -855,11 +883,14 @@ int ipcfg_apply(const IpcfgPlan *plan, const IpcfgApplyOptions *opts,
                 errbuf[0] = '\0';
         r = applier_open(&a);
         if (r < 0)
-                return fail(&a, r, "Failed to open a netlink socket");
-        r = apply_all(&a, plan);
-        nl_socket_free(a.sk);
-        if (r < 0)
-                return r;
+                applier_record(&a, fail(&a, r, "Failed to open a netlink socket"));
+        else {
+                links_apply(&a, plan);
+                nl_socket_free(a.sk);
+        }
+        files_apply(&a, plan);
+        if (a.error < 0)
+                return a.error;
         if (ret_result)
                 *ret_result = a.result;
         return 0;

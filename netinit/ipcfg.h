@@ -171,7 +171,13 @@ int ipcfg_guard_root_only(const IpcfgAddr *dst, char *errbuf, size_t errbuf_size
  * address, default route, hostname, resolv.conf, hosts.  Idempotent.  A
  * refused MTU or MAC leaves the link up or down as it was, with its MAC
  * (an MTU accepted before a refused MAC stays).
- * On failure returns -errno and writes a human-readable reason (device
- * names, addresses; never secrets) into errbuf. */
+ * A failed step ends only the rest of its own interface (a missing or
+ * refused link gets no address, a refused address no route); the other
+ * interfaces, the hostname and the files are still applied.  When any
+ * step failed, returns the first failure's -errno and writes every
+ * failure into errbuf, in order, as one line:
+ *   <reason>: <strerror>[; <reason>: <strerror>]...
+ * (device names, addresses; never secrets), cut to "..." when it does
+ * not fit; *ret_result is then left as it was. */
 int ipcfg_apply(const IpcfgPlan *plan, const IpcfgApplyOptions *opts,
                 IpcfgApplyResult *ret_result, char *errbuf, size_t errbuf_size);

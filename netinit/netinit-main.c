@@ -148,7 +148,8 @@ static int log_failure(const Args *a, const NetinitOutcome *n, int r) {
                                         : "Run inside a network namespace, as PID 1, or pass --force.");
                 return 1;
         default:
-                log_error_errno(r, "%s: %m", n->error);
+                /* ipcfg_apply()'s failures, each with its errno already. */
+                log_error_errno(r, "%s", n->error);
                 return 1;
         }
 }

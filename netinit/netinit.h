@@ -152,7 +152,8 @@ typedef struct NetinitOutcome {
         IpcfgApplyResult result; /* only when applied (stage DONE) */
         /* "" or one line without a final period, for the log and
          * /health: the path and errno, ipcfg_error_format()'s line, the
-         * refusal, or ipcfg_apply()'s reason.  Never a secret. */
+         * refusal, or ipcfg_apply()'s failures, each with its errno.
+         * Never a secret. */
         char error[768];
         uint64_t parse_nsec;     /* time in ipcfg_parse_cmdline() */
         uint64_t apply_usec;     /* time in ipcfg_apply() */

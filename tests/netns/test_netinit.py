@@ -384,16 +384,54 @@ def test_bind_mounted_files_rewritten_in_place(lan, agent_bin, files, tmp_path):
 
 def test_dhcp_beside_static_configures_the_rest(lan, agent_bin, files):
     """Two interfaces wanting DHCP and one static: the static one and the
-    files are still done; the first missing client is reported."""
+    files are still done; each missing client is reported, in order."""
     lan.guest.run("ip", "link", "add", "eth1", "type", "veth", "peer", "name", "eth2")
     r = apply(lan.guest, agent_bin, files,
               "ip=eth1:dhcp ip=10.77.0.2::10.77.0.1:24:vm.example.test:eth0:off:10.77.0.1 ip=eth2:dhcp6")
     assert r.returncode == 1
     assert r.stderr == ("<3>vm-browser-agent: eth1: method dhcp needs a DHCP/autoconf client, which "
+                        "netinit does not have; the link is up without an address: Operation not supported; "
+                        "eth2: method dhcp6 needs a DHCP/autoconf client, which "
                         "netinit does not have; the link is up without an address: Operation not supported\n")
     assert "UP" in link(lan.guest, "eth1")["flags"] and "UP" in link(lan.guest, "eth2")["flags"]
     assert addrs(lan.guest, "eth0") == [("10.77.0.2", 24)]
     assert files["resolv"].read_text().splitlines()[1:] == ["nameserver 10.77.0.1", "search example.test"]
+
+
+def test_refused_route_still_writes_the_files(lan, agent_bin, files):
+    """A refused default route ends its own interface only: hostname,
+    resolv.conf and hosts do not depend on it and are written, and the
+    error names the route.  The kernel refuses an on-link route via an
+    address of another device (eth1's, which ip= does not name)."""
+    g = lan.guest
+    g.run("ip", "link", "add", "eth1", "type", "veth", "peer", "name", "peer1")
+    g.run("ip", "addr", "add", "10.99.0.1/24", "dev", "eth1")
+    files["hosts"].write_text("127.0.0.1\tlocalhost\n")
+    r = apply(g, agent_bin, files, CMDLINE.replace("::10.77.0.1:", "::10.99.0.1:", 1))
+    assert (r.returncode, r.stderr) == (
+        1, "<3>vm-browser-agent: Failed to add default route via 10.99.0.1 (on-link) on eth0 "
+           "(address 10.77.0.2): Invalid argument\n")
+    assert addrs(g, "eth0") == [("10.77.0.2", 24)]
+    assert default_routes(g) == []
+    assert files["resolv"].read_text() == RESOLV
+    assert files["hostname"].read_text() == "demo-vm\n"
+    assert files["hosts"].read_text() == "127.0.0.1\tlocalhost\n" + HOSTS_LINE
+
+
+def test_every_failure_is_named_and_the_rest_applied(lan, agent_bin, files, tmp_path):
+    """A device that never appears, then a hosts file that cannot be
+    written: the interface after the missing one is configured, the other
+    files are written, and the one error line names both failures, the
+    first one's errno first (the exit status is about it)."""
+    files["hosts"] = tmp_path / "no-such-dir" / "hosts"
+    r = apply(lan.guest, agent_bin, files, "ip=10.88.0.2:::24::eth7:off " + CMDLINE, timeout_ms=300)
+    assert (r.returncode, r.stderr) == (
+        1, "<3>vm-browser-agent: Device eth7 did not appear within 300 ms; existing devices: lo, eth0: "
+           f"No such device; Failed to update {files['hosts']}: No such file or directory\n")
+    assert addrs(lan.guest, "eth0") == [("10.77.0.2", 24)]
+    assert [x["gateway"] for x in default_routes(lan.guest)] == ["10.77.0.1"]
+    assert files["resolv"].read_text() == RESOLV
+    assert files["hostname"].read_text() == "demo-vm\n"
 
 
 def test_files_and_hostname_in_private_uts_namespace(lan, agent_bin, files):
