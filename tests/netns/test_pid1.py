@@ -321,6 +321,29 @@ def test_netinit_at_start(agent_bin, workdir):
         assert unshare.wait(timeout=30) == 0
 
 
+def test_netinit_failure_at_start_names_its_cause(agent_bin, workdir):
+    """A refused default route (on-link via another device's address,
+    which the kernel refuses): /health's network error says what failed
+    and why, and the hostname, which does not depend on the route, is
+    still set and written."""
+    ip = "ip=10.77.0.2::10.99.0.1:255.255.255.0:vm1.example.test:eth0:off:10.77.0.1"
+    with Lan() as lan:
+        lan.guest.run("ip", "link", "add", "eth1", "type", "veth", "peer", "name", "peer1")
+        lan.guest.run("ip", "addr", "add", "10.99.0.1/24", "dev", "eth1")
+        unshare, agent = start_pid1(lan.guest, agent_bin, workdir, [], "--no-reboot",
+                                    cmdline=f"console=ttyS0 {ip} quiet")
+        h = wait_until(lambda: health(lan.guest), 20, "/health")
+        assert h["network"]["status"] == "failed"
+        assert h["network"]["error"] == ("Failed to add default route via 10.99.0.1 (on-link) on eth0 "
+                                         "(address 10.77.0.2): Invalid argument")
+        r = subprocess.run(["nsenter", "-t", str(agent), "-u", "hostname"], capture_output=True, text=True)
+        assert r.stdout.strip() == "vm1"
+        with open(f"{workdir}/hostname") as f:
+            assert f.read() == "vm1\n"
+        os.kill(agent, signal.SIGTERM)
+        assert unshare.wait(timeout=30) == 0
+
+
 def test_stray_process_killed(agent_bin, workdir):
     """A process outside every service's group that ignores SIGTERM: after
     the services stop, PID 1 sends SIGTERM to everything left, then SIGKILL
