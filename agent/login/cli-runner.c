@@ -6,7 +6,14 @@
  * URL wrapped at that width.  Output and the exit are events on the loop
  * (io source on the PTY master, the Launcher's exit callback); nothing
  * here blocks.  The runner outlives the child: the session reads the
- * transcript after the exit. */
+ * transcript after the exit.
+ *
+ * The owner may free the runner from any of its callbacks.  Those called
+ * while the runner is still at work on the CLI's output (on_url,
+ * on_failure) find it "dispatching": cli_runner_free() then does all of
+ * its work but the free() itself (the group killed, the sources gone, the
+ * screen and transcript wiped), marks it freed, and the dispatch that
+ * called out frees it on its way out, touching nothing else of it. */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,6 +52,8 @@ struct CliRunner {
         Transcript *transcript;
         bool url_reported;
         bool failure_reported;
+        unsigned dispatching; /* depth of our own dispatches that call the owner back */
+        bool freed;           /* cli_runner_free() ran during one: free() once it is over */
 };
 
 /* The entries may carry proxy credentials (http_proxy=http://user:pass@). */
@@ -195,15 +204,26 @@ static void output_ended(CliRunner *r) {
         look(r, true);
 }
 
+static void dispatch_enter(CliRunner *r) {
+        r->dispatching++;
+}
+
+/* r is not to be touched after: the owner may have freed it meanwhile. */
+static void dispatch_leave(CliRunner *r) {
+        if (--r->dispatching == 0 && r->freed)
+                free(r);
+}
+
 static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         CliRunner *r = userdata;
         char buf[4096];
 
+        dispatch_enter(r);
         for (int i = 0; i < 16; i++) { /* bounded per wakeup: the loop stays fair */
                 ssize_t n = read(fd, buf, sizeof buf);
                 if (n > 0) {
                         on_output(r, buf, (size_t)n);
-                        if (!r->io) /* a callback freed or stopped us */
+                        if (r->freed) /* by a callback: its fd is closed */
                                 break;
                         continue;
                 }
@@ -217,6 +237,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         }
         /* The CLI's output may hold a token: wiped on every way out. */
         explicit_bzero(buf, sizeof buf);
+        dispatch_leave(r);
         return 0;
 }
 
@@ -342,7 +363,9 @@ void cli_runner_set_callbacks(CliRunner *r, const CliRunnerCallbacks *cb, void *
 }
 
 CliRunner *cli_runner_free(CliRunner *r) {
-        if (!r)
+        unsigned dispatching;
+
+        if (!r || r->freed)
                 return NULL;
         if (r->pid > 0) {
                 /* Nobody will wait for the grace period: kill now, the reaper
@@ -356,7 +379,14 @@ CliRunner *cli_runner_free(CliRunner *r) {
         safe_close(r->master);
         screen_free(r->screen);
         transcript_free(r->transcript);
+        dispatching = r->dispatching;
         explicit_bzero(r, sizeof *r);
+        if (dispatching > 0) {
+                /* Called back from a dispatch of ours, which still holds
+                 * r: it frees it on its way out. */
+                *r = (CliRunner) { .master = -EBADF, .dispatching = dispatching, .freed = true };
+                return NULL;
+        }
         free(r);
         return NULL;
 }

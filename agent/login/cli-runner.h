@@ -23,12 +23,15 @@
 
 typedef struct CliRunner CliRunner;
 
+/* Each callback may free r (cli_runner_free()): the runner touches nothing
+ * of it afterwards. */
 typedef struct CliRunnerCallbacks {
-        void (*on_url)(CliRunner *r, const char *url, void *userdata);  /* first match only */
+        /* The first URL on the screen that matches the provider's patterns. */
+        void (*on_url)(CliRunner *r, const char *url, void *userdata);
         /* After the URL, the first of the provider's failures shown: the
-         * text from it to the end of its row.  It may free r. */
+         * text from it to the end of its row. */
         void (*on_failure)(CliRunner *r, const char *line, void *userdata);
-        /* Last thing the runner does for this exit: it may free r. */
+        /* Last thing the runner does for this exit. */
         void (*on_exit)(CliRunner *r, int wstatus, void *userdata);
 } CliRunnerCallbacks;
 
@@ -50,7 +53,10 @@ int cli_runner_start(sd_event *e, const Launcher *launcher, const CliRunnerOptio
                      const CliRunnerCallbacks *cb, void *userdata, CliRunner **ret);
 /* Hands the runner to a new owner: its callbacks from now on. */
 void cli_runner_set_callbacks(CliRunner *r, const CliRunnerCallbacks *cb, void *userdata);
-/* Kills the process group (if still running) and frees; NULL-safe. */
+/* Kills the process group (if still running) and frees; NULL-safe.  From
+ * one of r's callbacks too: r is then gone for the caller at once (no
+ * callback, no source, its secrets wiped), its memory released when the
+ * runner's own dispatch returns. */
 CliRunner *cli_runner_free(CliRunner *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(CliRunner *, cli_runner_free);
 /* Sends SIGTERM to the group and SIGKILL after grace; keeps the runner. */

@@ -1,0 +1,156 @@
+/* Tests of agent/login/cli-runner.c's promise that its owner may free the
+ * runner from a callback (the owner ends the login there): from on_url
+ * and from on_failure, while the runner is in the middle of reading the
+ * CLI's output, nothing of the freed runner is touched afterwards (ASan,
+ * in the asan tier, tells) and nothing of it leaks.  A real child
+ * (printf, without a shell) through the agent's own Launcher (spawn and
+ * the child registry) on a private sd-event loop; as root (the CLI runs
+ * as a user of its own, never root). */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <systemd/sd-event.h>
+
+#include "agent/login/cli-runner.h"
+#include "agent/supervise/children.h"
+
+/* nobody on Debian: any user but root. */
+#define CLI_UID 65534
+#define URL "https://login.example.test/authorize?state=secret-state"
+
+typedef struct Fixture {
+        sd_event *event;
+        Children *children;
+        Launcher launcher;
+        CliRunner *runner;
+        unsigned n_url, n_failure;
+} Fixture;
+
+static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Fixture *f = userdata;
+
+        (void)children_reap(f->children);
+        return 0;
+}
+
+static int setup(void **state) {
+        Fixture *f = calloc(1, sizeof *f);
+        sigset_t mask;
+
+        assert_non_null(f);
+        /* Blocked before any child exists, as the agent does. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGCHLD);
+        assert_int_equal(sigprocmask(SIG_BLOCK, &mask, NULL), 0);
+        assert_int_equal(sd_event_new(&f->event), 0);
+        assert_int_equal(sd_event_add_signal(f->event, NULL, SIGCHLD, on_sigchld, f), 0);
+        assert_int_equal(children_new(&f->children), 0);
+        f->launcher = children_launcher(f->children);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        Fixture *f = *state;
+
+        cli_runner_free(f->runner);
+        children_free(f->children);
+        sd_event_unref(f->event);
+        free(f);
+        return 0;
+}
+
+static void on_url_free(CliRunner *r, const char *url, void *userdata) {
+        Fixture *f = userdata;
+
+        assert_ptr_equal(r, f->runner);
+        assert_string_equal(url, URL);
+        f->n_url++;
+        f->runner = cli_runner_free(r);
+        (void)sd_event_exit(f->event, 0);
+}
+
+static void on_url_keep(CliRunner *r, const char *url, void *userdata) {
+        Fixture *f = userdata;
+
+        f->n_url++;
+}
+
+static void on_failure_free(CliRunner *r, const char *line, void *userdata) {
+        Fixture *f = userdata;
+
+        assert_ptr_equal(r, f->runner);
+        assert_string_equal(line, "Error: sign-in failed");
+        f->n_failure++;
+        f->runner = cli_runner_free(r);
+        (void)sd_event_exit(f->event, 0);
+}
+
+static void start(Fixture *f, ProviderDef *p, const CliRunnerCallbacks *cb) {
+        CliRunnerOptions o = {
+                .provider = p,
+                .home = "/",
+                .browser = "/nonexistent/browser",
+                .control_socket = "/nonexistent/control.sock",
+                .login_id = "test-login",
+                .uid = CLI_UID,
+                .gid = CLI_UID,
+                .path = "/usr/bin:/bin",
+        };
+
+        assert_int_equal(cli_runner_start(f->event, &f->launcher, &o, cb, f, &f->runner), 0);
+}
+
+/* The whole output (the URL, then more) comes in one read: the runner
+ * must not go on reading into the runner the callback freed. */
+static void test_free_from_on_url(void **state) {
+        Fixture *f = *state;
+        char *argv[] = { (char *)"printf", (char *)URL "\\nmore output\\n", NULL };
+        char *patterns[] = { (char *)"https://login.example.test/authorize", NULL };
+        ProviderDef p = { .id = (char *)"fake", .argv = argv, .url_patterns = patterns };
+
+        if (geteuid() != 0)
+                skip();
+        start(f, &p, &(CliRunnerCallbacks){ .on_url = on_url_free });
+        assert_int_equal(sd_event_loop(f->event), 0);
+        assert_int_equal(f->n_url, 1);
+        assert_null(f->runner);
+}
+
+/* The URL came another way (the CLI's $BROWSER): the first output is
+ * already the failure, and the owner ends the login from on_failure. */
+static void test_free_from_on_failure(void **state) {
+        Fixture *f = *state;
+        char *argv[] = { (char *)"printf", (char *)"Error: sign-in failed\\nmore output\\n", NULL };
+        char *patterns[] = { (char *)"https://login.example.test/authorize", NULL };
+        char *failures[] = { (char *)"Error:", NULL };
+        ProviderDef p = { .id = (char *)"fake", .argv = argv, .url_patterns = patterns, .failures = failures };
+
+        if (geteuid() != 0)
+                skip();
+        start(f, &p,
+              &(CliRunnerCallbacks){ .on_url = on_url_keep, .on_failure = on_failure_free });
+        cli_runner_url_known(f->runner);
+        assert_int_equal(sd_event_loop(f->event), 0);
+        assert_int_equal(f->n_url, 0);
+        assert_int_equal(f->n_failure, 1);
+        assert_null(f->runner);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_free_from_on_url, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_free_from_on_failure, setup, teardown),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
