@@ -53,3 +53,7 @@ bool http_url_is_valid(const char *url) {
                         return false;
         return true;
 }
+
+size_t url_loggable_len(const char *url) {
+        return strcspn(url, "?#");
+}

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define URL_MAX 8192
 
@@ -13,3 +14,8 @@
  * else reaches a browser: no file:, no javascript:, nothing starting
  * with '-'. */
 bool http_url_is_valid(const char *url);
+
+/* How much of url may be logged: all before its query or fragment, which
+ * may hold a secret (an OAuth code or state, a token).  Printed with
+ * "%.*s". */
+size_t url_loggable_len(const char *url);

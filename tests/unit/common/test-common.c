@@ -408,6 +408,26 @@ static void test_string_table(void **state) {
         assert_int_equal(colour_from_string(NULL), _COLOUR_INVALID);
 }
 
+static void test_url_loggable_len(void **state) {
+        static const struct {
+                const char *url, *logged;
+        } cases[] = {
+                { "https://a.example/authorize?code=SECRET#frag", "https://a.example/authorize" },
+                { "https://a.example/p#access_token=SECRET", "https://a.example/p" },
+                /* The fragment's '?' is the fragment's too. */
+                { "https://a.example/p#x?y", "https://a.example/p" },
+                { "https://a.example?x=@y", "https://a.example" },
+                { "https://a.example/p", "https://a.example/p" },
+                { "", "" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                size_t n = url_loggable_len(cases[i].url);
+                assert_int_equal(n, strlen(cases[i].logged));
+                assert_memory_equal(cases[i].url, cases[i].logged, n);
+        }
+}
+
 static void test_http_url_is_valid(void **state) {
         assert_true(http_url_is_valid("https://a.example/x?y=1"));
         assert_true(http_url_is_valid("http://127.0.0.1:8/"));
@@ -590,6 +610,7 @@ int main(void) {
                 cmocka_unit_test(test_iso8601),
                 cmocka_unit_test(test_string_table),
                 cmocka_unit_test(test_http_url_is_valid),
+                cmocka_unit_test(test_url_loggable_len),
                 cmocka_unit_test(test_secret_equal),
                 cmocka_unit_test(test_errbuf_fail),
                 cmocka_unit_test(test_path_passable),
