@@ -104,7 +104,8 @@ static void client_line(Client *c) {
         }
         r = c->cs->handler(c->buf, login_id, &method, c->cs->userdata);
         if (r < 0) {
-                log_warning_errno(r, "open-url request failed: %m");
+                /* The handler said why, once. */
+                log_debug_errno(r, "open-url request failed: %m");
                 client_answer(c, "ERR", strerror(-r));
                 return;
         }

@@ -20,7 +20,9 @@ typedef struct ControlSocket ControlSocket;
 
 /* A URL (checked with http_url_is_valid() already) arrived, with the
  * login the sender says it opens it for (NULL: none said): 0 and what was
- * done with it (static string, sent back as "OK <method>"), or -errno. */
+ * done with it (static string, sent back as "OK <method>"), or -errno,
+ * logged by the handler (sent back as "ERR <strerror>"; the opener exits
+ * 1). */
 typedef int (*ControlSocketHandler)(const char *url, const char *login_id, const char **ret_method,
                                     void *userdata);
 

@@ -26,6 +26,7 @@
 #include "login.h"
 #include "macro.h"
 #include "transcript.h"
+#include "url-util.h"
 
 #define HOME_NAME_MAX (sizeof "login-" + SESSION_ID_MAX)
 
@@ -532,16 +533,6 @@ static void on_capture(Capture *c, json_t *credentials, usec_t modified, void *u
         login_session_captured(s, credentials, path ?: "", modified);
 }
 
-/* A URL outside any session: the browser's answer is only logged. */
-static void on_url_opened(int r, const char *method, void *userdata) {
-        if (r == -ECANCELED)
-                return; /* shutting down */
-        if (r < 0)
-                log_warning_errno(r, "Failed to open a URL in the browser: %m");
-        else
-                log_info("URL opened (%s).", method);
-}
-
 static void on_session_url_opened(int r, const char *method, void *userdata) {
         LoginSession *s = userdata;
         char msg[160];
@@ -735,13 +726,15 @@ static bool session_takes_url(const LoginSession *s, const char *url) {
  * its CLI runs for (VMBA_LOGIN_SESSION) when the opener kept the CLI's
  * environment.  It becomes that session's authorize URL; without a login
  * named, the one waiting session it can be, and never a guess among
- * several (another caller's login would get it).  Any other http(s) URL
- * is just opened. */
+ * several (another caller's login would get it).  Anything else is
+ * refused: every process of the CLIs' user can reach the socket, and the
+ * browser is in front of the person signing in, so only what a login's
+ * provider patterns allow goes there.  The refusal is logged without the
+ * URL's query and fragment (a code or a token may be in them). */
 int login_manager_browser_request(LoginManager *lm, const char *url, const char *login_id,
                                   const char **ret_method) {
         LoginSession *to = NULL;
         size_t candidates = 0;
-        int r;
 
         for (size_t i = 0; i < LOGIN_SESSIONS_MAX; i++) {
                 LoginSession *s = lm->sessions[i];
@@ -759,20 +752,21 @@ int login_manager_browser_request(LoginManager *lm, const char *url, const char 
                         candidates++;
                 }
         }
-        if (candidates > 1) {
-                log_warning("A CLI's $BROWSER URL fits %zu waiting logins and names none: opened as is, "
-                            "given to none.", candidates);
-                to = NULL;
-        }
-        if (to) {
+        if (candidates == 1) {
                 session_url_found(lm, to, url);
                 *ret_method = "session";
                 return 0;
         }
-        r = login_manager_open_url(lm, url, on_url_opened, NULL, NULL);
-        if (r >= 0)
-                *ret_method = "requested";
-        return r;
+        if (candidates > 1)
+                log_warning("Refused a CLI's $BROWSER URL %.*s: it fits %zu waiting logins and names none.",
+                            (int)url_loggable_len(url), url, candidates);
+        else if (login_id)
+                log_warning("Refused a CLI's $BROWSER URL %.*s: not the authorize URL of login %s.",
+                            (int)url_loggable_len(url), url, login_id);
+        else
+                log_warning("Refused a CLI's $BROWSER URL %.*s: not the authorize URL of any login.",
+                            (int)url_loggable_len(url), url);
+        return -EPERM;
 }
 
 static int load_providers(LoginManager *lm, char *err, size_t size) {

@@ -160,8 +160,10 @@ void login_session_open_url(LoginSession *s);
 int login_manager_open_url(LoginManager *lm, const char *url, BrowserOpenFn cb, void *userdata,
                            BrowserOpen **ret);
 /* A URL from a CLI's $BROWSER (the control socket), with the login its
- * CLI runs for (NULL: not known): that waiting session's authorize URL
- * ("session"; without login_id, only when one session can take it), else
- * opened as is ("requested": the outcome is logged). */
+ * CLI runs for (NULL: not known): a live session's authorize URL already
+ * (no second tab), or that waiting session's authorize URL, its
+ * provider's patterns matching (without login_id, only when one session
+ * can take it): "session".  Anything else: -EPERM, logged here (without
+ * the URL's query or fragment), and the browser is not asked. */
 int login_manager_browser_request(LoginManager *lm, const char *url, const char *login_id,
                                   const char **ret_method);

@@ -732,7 +732,9 @@ def test_browser_url_goes_to_its_own_login(make_env):
 
 def test_longest_url_with_its_login(env):
     """The longest URL the agent takes (8192 bytes) fits the control
-    socket's line with the longest login id after it, as without one."""
+    socket's line with the longest login id after it, as without one: the
+    whole line reaches the login manager, which refuses the URL (no login
+    waits for it) naming the login id it got, never "line too long"."""
     url = env.provider_url + "/acme/authorize?x=" + "a" * (8192 - len(env.provider_url) - 18)
     assert len(url) == 8192
     results = []
@@ -740,14 +742,21 @@ def test_longest_url_with_its_login(env):
         extra = {"VMBA_LOGIN_SESSION": login} if login else {}
         r = env.ns.run("env", f"VMBA_CONTROL_SOCKET={env.dir}/control.sock",
                        *[f"{k}={v}" for k, v in extra.items()], env.agent_bin, "open-url", url, check=False)
-        results.append((r.returncode, "line too long" in r.stderr))
-    assert results[0] == results[1] == (0, False), results
+        results.append((r.returncode, r.stderr.strip().endswith("open-url: ERR Operation not permitted")))
+    assert results == [(1, True), (1, True)], results
+    refused = env.agent.log_lines("Refused a CLI's $BROWSER URL")
+    assert [l[l.index("Refused"):] for l in refused] == [
+        f"Refused a CLI's $BROWSER URL {env.provider_url}/acme/authorize: not the authorize URL of any login.",
+        f"Refused a CLI's $BROWSER URL {env.provider_url}/acme/authorize: not the authorize URL of login "
+        f"{'L' * 128}.",
+    ], refused
 
 
 def test_browser_url_without_its_login_is_never_a_guess(make_env):
     """An opener that lost the CLI's environment does not say whose URL it
     is: with one login waiting, the URL is that login's; with two, it is
-    opened but given to neither (either could be the wrong caller's)."""
+    refused, given to neither and not opened (either could be the wrong
+    caller's)."""
     e = make_env(provider_env={"FAKE_CLI_OPEN_GATE": "1", "FAKE_CLI_OPENER_NO_LOGIN": "1"})
     a, b, c = sid(), sid(), sid()
     assert e.json("POST", "/auth/claude_code", {"sessionId": a})[0] == 200
@@ -756,8 +765,53 @@ def test_browser_url_without_its_login_is_never_a_guess(make_env):
     for s in (b, c):
         assert e.json("POST", "/auth/claude_code", {"sessionId": s})[0] == 200
     open_gate(e, b)
-    wait_until(lambda: e.agent.log_lines("fits 2 waiting logins and names none"), 20, "the URL given to neither")
+    refused = wait_until(lambda: e.agent.log_lines("fits 2 waiting logins and names none"), 20,
+                         "the URL given to neither")
+    assert refused[0].startswith("<4>") and f"URL {e.provider_url}/claude-auth/authorize: " in refused[0], refused
     assert oauth_url(e, b) is None and oauth_url(e, c) is None
+    e.assert_no_secrets()
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
+def test_browser_url_of_no_login_is_refused(make_env):
+    """The CLIs' $BROWSER puts nothing but a login's authorize URL in front
+    of the person on the desktop: every process of the CLIs' user can
+    reach the control socket.  A URL that no login can take (none named,
+    one named that does not exist, or the waiting one), and one that fits
+    the waiting login but is named for another, are refused: the opener
+    prints the agent's ERR and exits 1, the browser is never asked, the
+    waiting login gets no URL, and the agent's warning names each URL
+    without its query or fragment."""
+    fake = os.path.join(HERE, "login", "fake_firefox.py")
+    e = make_env(services=None, sets=("window_manager=", f"firefox={fake}"),
+                 provider_env={"FAKE_CLI_OPEN_GATE": "1"})
+    e.agent.wait_ready(60)
+    waiting = sid()
+    status, started = e.json("POST", "/auth/claude_code", {"sessionId": waiting})
+    assert status == 200 and "oauthUrl" not in started, started
+    unrelated = "https://elsewhere.example/page?code=SECRET-CODE-unrelated#STATE-unrelated"
+    fits = f"{e.provider_url}/claude-auth/authorize?code=SECRET-CODE-fits#STATE-fits"
+    for url, login in ((unrelated, None), (unrelated, "no-such-login"), (unrelated, waiting),
+                       (fits, "another-login")):
+        extra = [f"VMBA_LOGIN_SESSION={login}"] if login else []
+        # As any process of the CLIs' user (its group has the socket).
+        r = e.ns.run("setpriv", f"--reuid={CLI_UID}", f"--regid={CLI_GID}", "--clear-groups", "env", "-i",
+                     f"VMBA_CONTROL_SOCKET={e.dir}/control.sock", *extra, e.agent_bin, "open-url", url,
+                     check=False)
+        assert r.returncode == 1 and "open-url: ERR Operation not permitted" in r.stderr, (url, login, r)
+    warnings = e.agent.log_lines("Refused a CLI's $BROWSER URL")
+    assert [w[w.index("Refused"):] for w in warnings] == [
+        "Refused a CLI's $BROWSER URL https://elsewhere.example/page: not the authorize URL of any login.",
+        "Refused a CLI's $BROWSER URL https://elsewhere.example/page: not the authorize URL of login "
+        "no-such-login.",
+        f"Refused a CLI's $BROWSER URL https://elsewhere.example/page: not the authorize URL of login {waiting}.",
+        f"Refused a CLI's $BROWSER URL {e.provider_url}/claude-auth/authorize: not the authorize URL of login "
+        "another-login.",
+    ], warnings
+    assert all(w.startswith("<4>") for w in warnings), warnings
+    assert oauth_url(e, waiting) is None
+    assert e.agent.services()["firefox"]["state"] == "inactive"
+    assert not os.path.exists(os.path.join(e.agent.browser_dir, "firefox-argv.log"))
     e.assert_no_secrets()
 
 
