@@ -99,11 +99,11 @@ static int step_network(Restore *x, const RestoreHandover *h) {
         o.apply_options.device_timeout_usec = 0;
         o.apply_options.previous = &previous;
         r = netinit_run(&o, &out);
+        if (out.result.warning[0])
+                log_warning("Restore: %s", out.result.warning);
         if (r < 0)
                 return log_error_errno(r, "Restore: network from the handover failed: %s", out.error);
         m->net = out; /* the new gateway is the host allow_from admits */
-        if (out.result.warning[0])
-                log_warning("Restore: %s", out.result.warning);
         log_info("Restore: network %s on %s.", o.apply ? "re-applied" : "plan taken (not ours to apply)",
                  out.result.device[0] ? out.result.device : "(no device)");
         return 0;

@@ -294,12 +294,14 @@ static void setup_network(Manager *m) {
         if (r < 0 && !o.apply)
                 /* Not ours to apply: say so, but the agent's own state is fine. */
                 log_warning_errno(r, "Cannot read the network plan: %s", m->net.error);
-        else if (r < 0)
-                log_error_errno(r, "Network setup failed: %s", m->net.error);
-        else if (m->net.status == NETINIT_APPLIED) {
-                if (m->net.result.warning[0])
+        else {
+                /* A step that worked may have a warning, also when another failed. */
+                if (o.apply && m->net.result.warning[0])
                         log_warning("%s", m->net.result.warning);
-                log_info("Network configured on %s.", m->net.result.device);
+                if (r < 0)
+                        log_error_errno(r, "Network setup failed: %s", m->net.error);
+                else if (m->net.status == NETINIT_APPLIED)
+                        log_info("Network configured on %s.", m->net.result.device);
         }
 }
 

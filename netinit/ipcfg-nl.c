@@ -889,11 +889,9 @@ int ipcfg_apply(const IpcfgPlan *plan, const IpcfgApplyOptions *opts,
                 nl_socket_free(a.sk);
         }
         files_apply(&a, plan);
-        if (a.error < 0)
-                return a.error;
         if (ret_result)
                 *ret_result = a.result;
-        return 0;
+        return a.error;
 }
 
 int ipcfg_guard_root_only(const IpcfgAddr *dst, char *errbuf, size_t errbuf_size) {

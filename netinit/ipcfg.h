@@ -178,6 +178,7 @@ int ipcfg_guard_root_only(const IpcfgAddr *dst, char *errbuf, size_t errbuf_size
  * failure into errbuf, in order, as one line:
  *   <reason>: <strerror>[; <reason>: <strerror>]...
  * (device names, addresses; never secrets), cut to "..." when it does
- * not fit; *ret_result is then left as it was. */
+ * not fit.  *ret_result says what was done either way: a warning about a
+ * step that worked is not lost to a failure elsewhere. */
 int ipcfg_apply(const IpcfgPlan *plan, const IpcfgApplyOptions *opts,
                 IpcfgApplyResult *ret_result, char *errbuf, size_t errbuf_size);

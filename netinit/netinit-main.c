@@ -148,6 +148,9 @@ static int log_failure(const Args *a, const NetinitOutcome *n, int r) {
                                         : "Run inside a network namespace, as PID 1, or pass --force.");
                 return 1;
         default:
+                /* What did work may have a warning of its own. */
+                if (n->result.warning[0])
+                        log_warning("%s", n->result.warning);
                 /* ipcfg_apply()'s failures, each with its errno already. */
                 log_error_errno(r, "%s", n->error);
                 return 1;

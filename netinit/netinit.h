@@ -149,7 +149,7 @@ typedef struct NetinitOutcome {
         IpcfgPlan plan;
         NetinitFacts facts;      /* only when applying */
         NetinitPolicy policy;    /* only when applying */
-        IpcfgApplyResult result; /* only when applied (stage DONE) */
+        IpcfgApplyResult result; /* what was applied, also by a failed apply (stage APPLY) */
         /* "" or one line without a final period, for the log and
          * /health: the path and errno, ipcfg_error_format()'s line, the
          * refusal, or ipcfg_apply()'s failures, each with its errno.

@@ -297,6 +297,19 @@ def test_gateway_outside_subnet_is_onlink(lan, agent_bin, files):
     assert default_routes(lan.guest) == routes
 
 
+def test_onlink_warning_survives_a_failure_elsewhere(lan, agent_bin, files, tmp_path):
+    """The on-link route worked, the hosts file did not: both are said,
+    the warning first (a failure does not swallow what was done)."""
+    files["hosts"] = tmp_path / "no-such-dir" / "hosts"
+    r = apply(lan.guest, agent_bin, files, "ip=10.77.0.2::10.99.0.1:24:demo-vm:eth0:off")
+    assert (r.returncode, r.stderr.splitlines()) == (1, [
+        "<4>vm-browser-agent: Gateway 10.99.0.1 is outside the subnet of address 10.77.0.2/24: "
+        "added the default route as on-link on eth0.",
+        f"<3>vm-browser-agent: Failed to update {files['hosts']}: No such file or directory"])
+    assert [(x["gateway"], x["dev"], x["flags"]) for x in default_routes(lan.guest)] == \
+        [("10.99.0.1", "eth0", ["onlink"])]
+
+
 def test_onlink_warning_names_the_interface_it_is_on(lan, agent_bin, files):
     """The warning is about the interface whose gateway is on-link, not
     the first one configured."""
