@@ -3,7 +3,10 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -116,6 +119,45 @@ int write_file_atomic_owned(const char *path, const void *data, size_t size, mod
                 r = negative_errno();
         if (r < 0)
                 (void)unlink(tmp);
+        return r;
+}
+
+/* mkostemp() has no *at() form: the same O_EXCL name, made below dirfd. */
+static int tmpfile_at(int dirfd, const char *name, char tmp[static NAME_MAX + 1]) {
+        for (unsigned i = 0; i < 16; i++) {
+                uint64_t rnd;
+                int fd;
+
+                if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+                        return -EIO;
+                if (snprintf(tmp, NAME_MAX + 1, "%s.%016llx", name, (unsigned long long)rnd) > NAME_MAX)
+                        return -ENAMETOOLONG;
+                fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                if (fd >= 0 || errno != EEXIST)
+                        return fd >= 0 ? fd : negative_errno();
+        }
+        return -EEXIST;
+}
+
+int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t size, mode_t mode) {
+        char tmp[NAME_MAX + 1];
+        _cleanup_(closep) int fd = -EBADF;
+        int r;
+
+        if (isempty(name) || strchr(name, '/') || streq(name, ".") || streq(name, ".."))
+                return -EINVAL;
+        fd = tmpfile_at(dirfd, name, tmp);
+        if (fd < 0)
+                return fd;
+        r = loop_write(fd, data, size);
+        if (r >= 0 && fchmod(fd, mode) < 0)
+                r = negative_errno();
+        if (r >= 0 && fsync(fd) < 0)
+                r = negative_errno();
+        if (r >= 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+                r = negative_errno();
+        if (r < 0)
+                (void)unlinkat(dirfd, tmp, 0);
         return r;
 }
 

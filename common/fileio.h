@@ -42,6 +42,13 @@ int write_file_atomic_flags(const char *path, const void *data, size_t size, mod
 int write_file_atomic_owned(const char *path, const void *data, size_t size, mode_t mode, uid_t uid,
                             gid_t gid, WriteFileFlags flags);
 
+/* write_file_atomic() of name in the directory dirfd: for a directory
+ * whose path another user could redirect (a symlink put in place of one
+ * of its components), which is opened once, without following one, and
+ * written below.  name is one component; a symlink at name is replaced,
+ * never followed. */
+int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t size, mode_t mode);
+
 /* write() all of it, retrying on EINTR and short writes. */
 int loop_write(int fd, const void *data, size_t size);
 

@@ -114,14 +114,19 @@ const char *browser_user_js(void) {
         return user_js;
 }
 
+/* The profile is an entry of the browser user's own directory, which
+ * that user may replace with a symlink to any directory between two
+ * logins: opened without following one, and written below that fd, so
+ * root never creates a file where the link points. */
 int browser_prepare_profile(const char *profile_dir) {
-        _cleanup_(freep) char *path = NULL;
+        _cleanup_(closep) int fd = -EBADF;
 
         if (isempty(profile_dir))
                 return -EINVAL;
-        if (asprintf(&path, "%s/user.js", profile_dir) < 0)
-                return -ENOMEM;
-        return write_file_atomic(path, user_js, strlen(user_js), 0644);
+        fd = open(profile_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        return write_file_atomic_at(fd, "user.js", user_js, strlen(user_js), 0644);
 }
 
 static void op_free(BrowserOpen *op) {

@@ -1438,6 +1438,29 @@ def test_open_url_argv(make_env):
 
 
 @pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
+def test_a_profile_swapped_for_a_symlink_gets_no_user_js_written_through_it(make_env):
+    """The profile is a directory in the browser user's own: that user
+    may put a symlink to any directory in its place.  The user.js the
+    agent (root) writes before each URL must not land there: root would
+    create files in a directory of its choosing."""
+    fake = os.path.join(HERE, "login", "fake_firefox.py")
+    e = make_env(services=None, sets=("window_manager=", f"firefox={fake}"))
+    e.agent.wait_ready(60)
+    target = os.path.join(e.dir, "roots-own")
+    os.mkdir(target, 0o755)
+    profile = os.path.join(e.agent.browser_dir, "profile")
+    # As the browser user (the tests' is nobody), as a Firefox hole could.
+    r = e.ns.run("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
+                 "import os, sys; os.rename(sys.argv[1], sys.argv[1] + '.old'); os.symlink(sys.argv[2], sys.argv[1])",
+                 profile, target, check=False)
+    assert r.returncode == 0, r
+    assert os.path.islink(profile)
+    e.json("POST", "/open-url", {"url": "https://example.test/a"})
+    assert os.listdir(target) == []
+    assert e.agent.alive()
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
 def test_a_bus_socket_that_never_accepts_never_blocks_the_agent(make_env):
     """The browser's bus socket is in the browser user's directory: a
     listener put there whose backlog is full (one connection queued on

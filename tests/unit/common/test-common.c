@@ -198,6 +198,39 @@ static void test_rm_rf_at_symlinks(void **state) {
         assert_int_equal(rmdir(dir), 0);
 }
 
+/* A file written below a directory fd: a symlink at the name is replaced,
+ * not followed; the name is one component; no temporary file is left. */
+static void test_write_file_atomic_at(void **state) {
+        char dir[] = "/tmp/test-common-XXXXXX", path[256];
+        _cleanup_(closep) int fd = -EBADF;
+        struct stat st;
+        char *text = NULL;
+
+        assert_non_null(mkdtemp(dir));
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        put(dir, "victim", "keep");
+        link_to(dir, "user.js", "victim");
+        assert_int_equal(write_file_atomic_at(fd, "user.js", "new\n", 4, 0644), 0);
+        at(path, sizeof path, dir, "user.js");
+        assert_int_equal(lstat(path, &st), 0);
+        assert_true(S_ISREG(st.st_mode));
+        assert_int_equal(st.st_mode & 07777, 0644);
+        assert_int_equal(read_full_file(path, 64, &text, NULL), 0);
+        assert_string_equal(text, "new\n");
+        free(text);
+        at(path, sizeof path, dir, "victim");
+        assert_int_equal(read_full_file(path, 64, &text, NULL), 0);
+        assert_string_equal(text, "keep");
+        free(text);
+        assert_int_equal(write_file_atomic_at(fd, "a/b", "x", 1, 0644), -EINVAL);
+        assert_int_equal(write_file_atomic_at(fd, "..", "x", 1, 0644), -EINVAL);
+        assert_int_equal(write_file_atomic_at(fd, "", "x", 1, 0644), -EINVAL);
+        assert_int_equal(unlinkat(fd, "user.js", 0), 0);
+        assert_int_equal(unlinkat(fd, "victim", 0), 0);
+        assert_int_equal(rmdir(dir), 0); /* empty: no temporary file left */
+}
+
 /* Nesting is bounded (one fd per level): deeper than the limit stays,
  * and the caller hears of it. */
 static void test_rm_rf_at_depth(void **state) {
@@ -598,6 +631,7 @@ int main(void) {
                 cmocka_unit_test(test_desktop_secret_valid),
                 cmocka_unit_test(test_mkdir_all),
                 cmocka_unit_test(test_rm_rf_at_symlinks),
+                cmocka_unit_test(test_write_file_atomic_at),
                 cmocka_unit_test(test_rm_rf_at_depth),
                 cmocka_unit_test(test_log_level_from_string),
                 cmocka_unit_test(test_log_returns_negative),
