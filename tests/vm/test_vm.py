@@ -193,3 +193,8 @@ def test_image_contents(image, agent_bin, tmp_path):
     wants = _debugfs(image, "ls", "-l", "/etc/systemd/system/multi-user.target.wants")
     assert "vm-browser-agent.service" in wants
     assert _debugfs(image, "stat", "/etc/systemd/system/serial-getty@ttyS0.service").count("Fast link dest: \"/dev/null\"") == 1
+    # Xvfb's compiled keymap goes into a directory of its user's own, not
+    # to a name in /tmp that another user could take first.
+    xkb = _debugfs(image, "stat", "/var/lib/xkb")
+    uid = _debugfs(image, "cat", "/etc/passwd").split("vmba-x:x:")[1].split(":")[0]
+    assert re.search(rf"Mode:\s+0700\b", xkb) and re.search(rf"User:\s+{uid}\b", xkb), xkb
