@@ -21,6 +21,7 @@
 #include "log.h"
 #include "macro.h"
 #include "launch.h"
+#include "nsfs-util.h"
 #include "pid1.h"
 #include "proc-util.h"
 
@@ -115,6 +116,34 @@ static void setup_stdio_and_log(void) {
         }
 }
 
+/* What systemd sets at boot (its sysctl.d/50-default.conf) and the kernel
+ * leaves off: without them root follows a symlink, or opens a FIFO or
+ * file, that another user planted in a sticky world-writable directory
+ * (/tmp, /dev/shm), and any user may hard-link a file it cannot write.
+ * Global to the machine: only its own init (the initial PID namespace)
+ * sets them, never a PID 1 in a namespace made for tests or a container. */
+static void protect_links(void) {
+        static const char *const settings[] = { "protected_symlinks", "protected_hardlinks", "protected_fifos",
+                                                "protected_regular" };
+        unsigned done = 0;
+
+        if (!nsfs_inode_is("/proc/self/ns/pid", NSFS_PID_INIT_INO))
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(settings); i++) {
+                char path[64];
+                int r;
+
+                snprintf(path, sizeof path, "/proc/sys/fs/%s", settings[i]);
+                r = write_setting(path, "1\n");
+                if (r < 0)
+                        log_warning_errno(r, "Failed to set fs.%s = 1: %m", settings[i]);
+                else
+                        done++;
+        }
+        if (done == ELEMENTSOF(settings))
+                log_info("Link protections on (fs.protected_symlinks, _hardlinks, _fifos, _regular = 1).");
+}
+
 int pid1_setup(void) {
         int failed;
 
@@ -124,6 +153,7 @@ int pid1_setup(void) {
         (void)reboot(RB_DISABLE_CAD);
         failed = mount_missing();
         setup_stdio_and_log();
+        protect_links();
         if (!getenv("PATH"))
                 setenv("PATH", DEFAULT_PATH, 1);
         return failed;

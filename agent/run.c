@@ -807,7 +807,6 @@ static void harden_process(void) {
  * machine's setting is not ours to change. */
 static bool private_sysv_ipc(bool is_pid1) {
         const char *path = "/proc/sys/kernel/shm_rmid_forced";
-        _cleanup_(closep) int fd = -EBADF;
         bool own = true;
         int r;
 
@@ -820,8 +819,7 @@ static bool private_sysv_ipc(bool is_pid1) {
                 }
                 log_warning_errno(errno, "Failed to create an IPC namespace, using the VM's own: %m");
         }
-        fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
-        r = fd < 0 ? -errno : loop_write(fd, "1\n", 2);
+        r = write_setting(path, "1\n");
         if (r < 0)
                 log_warning_errno(r, "Failed to set %s, shared memory that a killed service leaves is not "
                                      "reclaimed: %m",

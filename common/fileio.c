@@ -28,6 +28,15 @@ int loop_write(int fd, const void *data, size_t size) {
         return 0;
 }
 
+int write_setting(const char *path, const char *value) {
+        _cleanup_(closep) int fd = -EBADF;
+
+        fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        return loop_write(fd, value, strlen(value));
+}
+
 int open_regular_nofollow(const char *path, struct stat *ret_st) {
         _cleanup_(closep) int fd = -EBADF;
         struct stat st;

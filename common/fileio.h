@@ -52,6 +52,10 @@ int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t s
 /* write() all of it, retrying on EINTR and short writes. */
 int loop_write(int fd, const void *data, size_t size);
 
+/* Writes value into an existing file that takes it whole, in place: a
+ * /proc/sys or /sys setting. */
+int write_setting(const char *path, const char *value);
+
 /* mkdir -p: the missing parents of path get parents_mode, path itself
  * mode; existing directories are left as they are. */
 int mkdir_all(const char *path, mode_t parents_mode, mode_t mode);

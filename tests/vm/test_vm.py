@@ -153,6 +153,16 @@ def test_proc_hides_other_users_processes(vm):
     assert "/proc shows every process" not in text, text[-3000:]
 
 
+def test_link_protections_on(vm):
+    # The kernel leaves fs.protected_{symlinks,hardlinks,fifos,regular}
+    # off; systemd turns them on at boot, and so does the agent as the
+    # machine's own PID 1 (said once all four are written).
+    text = vm.console_text()
+    if vm.mode == "pid1":
+        assert "Link protections on (fs.protected_symlinks, _hardlinks, _fifos, _regular = 1)." in text, text[-3000:]
+    assert "Failed to set fs.protected_" not in text, text[-3000:]
+
+
 def test_shutdown_ends_vm(vm):
     status, _ = vm.http("/shutdown", method="POST", data=b"")
     assert status in (200, 202)
