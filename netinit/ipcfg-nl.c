@@ -685,6 +685,28 @@ static void onlink_warning(Applier *a, const IpcfgIface *ifc, const char *device
                          ifc->prefix, device);
 }
 
+/* A static ip= is the link's whole addressing, but the kernel takes IPv6
+ * Router Advertisements on every link by default: any machine on the
+ * segment could give the VM an address and a default route through
+ * itself (which dual-stack names then prefer).  Refused before the link
+ * is up; without IPv6 (ipv6.disable=1: no /proc/sys/net/ipv6 beside
+ * ipv4) there is nothing to refuse. */
+static int ra_refuse(Applier *a, const char *name) {
+        _cleanup_(closep) int fd = -EBADF;
+        char path[64 + IFNAMSIZ];
+        int r;
+
+        if (access("/proc/sys/net/ipv6", F_OK) < 0 && errno == ENOENT &&
+            access("/proc/sys/net/ipv4", F_OK) == 0)
+                return 0;
+        snprintf(path, sizeof path, "/proc/sys/net/ipv6/conf/%s/accept_ra", name);
+        fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        r = fd < 0 ? -errno : loop_write(fd, "0\n", 2);
+        if (r < 0)
+                return fail(a, r, "Failed to refuse IPv6 router advertisements on %s", name);
+        return 0;
+}
+
 static bool method_needs_client(IpcfgMethod m) {
         return m == IPCFG_METHOD_DHCP || m == IPCFG_METHOD_DHCP6 || m == IPCFG_METHOD_AUTO6;
 }
@@ -698,6 +720,9 @@ static int iface_apply(Applier *a, const IpcfgIface *ifc) {
         r = link_resolve(a, ifc, &w);
         if (r < 0)
                 return r;
+        /* Named, not fatal: the address and route still apply. */
+        if (!method_needs_client(ifc->method))
+                applier_record(a, ra_refuse(a, w.name));
         r = link_configure(a, w.ifindex, w.name, ifc->mtu, ifc->has_mac ? ifc->mac : NULL);
         if (r < 0)
                 return r;

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import socket
+import struct
 import subprocess
 
 import pytest
@@ -364,6 +365,59 @@ def test_ipv6_without_prefix_is_a_host_address(lan, agent_bin, files):
     assert ("fd00:77::2", 128) in addrs(lan.guest, "eth0", "inet6")
     assert [(x["gateway"], x["dev"], x.get("flags", [])) for x in default_routes(lan.guest, "-6")] == \
         [("fd00:77::1", "eth0", ["onlink"])]
+
+
+def send_router_advertisement(ns, ifname, source):
+    """One Router Advertisement from source (a link-local address of ns
+    on ifname), as any machine on the segment can send it: prefix
+    2001:db8:bad::/64 for SLAAC, and itself as the default router."""
+    ra = struct.pack("!BBHBBHII", 134, 0, 0, 64, 0, 1800, 0, 0)
+    prefix = struct.pack("!BBBBIII", 3, 4, 64, 0xc0, 86400, 14400, 0) + \
+        socket.inet_pton(socket.AF_INET6, "2001:db8:bad::")
+    with ns.entered(), socket.socket(socket.AF_INET6, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
+                                     socket.IPPROTO_ICMPV6) as s:
+        idx = socket.if_nametoindex(ifname)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, idx)
+        s.bind((source, 0, 0, idx))
+        s.sendto(ra + prefix, ("ff02::1", 0, 0, idx))
+
+
+def echo6(ns, ifname, dest, timeout=10):
+    """An ICMPv6 echo from ns to dest (link-local on ifname), answered: the
+    peer has taken in everything sent to it before."""
+    with ns.entered(), socket.socket(socket.AF_INET6, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
+                                     socket.IPPROTO_ICMPV6) as s:
+        s.settimeout(timeout)
+        s.sendto(struct.pack("!BBHHH", 128, 0, 0, 0x7661, 1) + b"barrier",
+                 (dest, 0, 0, socket.if_nametoindex(ifname)))
+        while True:
+            data, _ = s.recvfrom(2048)
+            if data[0] == 129 and data[4:6] == b"\x76\x61":
+                return
+
+
+def link_local(ns, dev):
+    """dev's link-local address once it is usable (its DAD done)."""
+    info = ns.ip_json("addr", "show", "dev", dev)[0]["addr_info"]
+    return next((a["local"] for a in info if a["family"] == "inet6" and a["local"].startswith("fe80:")
+                 and not a.get("tentative")), None)
+
+
+def test_router_advertisements_from_the_segment_are_refused(lan, agent_bin, files):
+    """A static ip= is all the VM's addressing: a Router Advertisement from
+    any machine on the segment must not give it an IPv6 address, nor a
+    default route through that machine (the kernel takes them on every
+    link by default)."""
+    lan.host.run("ip", "addr", "add", "fe80::1/64", "dev", "veth0", "nodad")
+    r = apply(lan.guest, agent_bin, files, "ip=10.77.0.2::10.77.0.1:255.255.255.0::eth0:off")
+    assert r.returncode == 0, r.stderr
+    assert lan.guest.run("cat", "/proc/sys/net/ipv6/conf/eth0/accept_ra").stdout == "0\n"
+    guest_ll = wait_until(lambda: link_local(lan.guest, "eth0"), 10, "eth0's link-local address")
+    send_router_advertisement(lan.host, "veth0", "fe80::1")
+    echo6(lan.host, "veth0", guest_ll)
+    assert [a for a in addrs(lan.guest, "eth0", "inet6") if not a[0].startswith("fe80:")] == []
+    assert default_routes(lan.guest, "-6") == []
 
 
 def test_dhcp_brings_the_link_up_and_says_it_cannot(lan, agent_bin, files):
