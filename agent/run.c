@@ -386,8 +386,6 @@ static void mmds_guard(const char *address) {
                 log_debug("Only root reaches MMDS at %s.", address);
 }
 
-static bool restore_wanted(Manager *m);
-
 /* The token and the desktop secret: explicit values, the files the host
  * wrote, or MMDS (auto: when netinit configured an interface, which a
  * Firecracker guest's boot arguments do).  Missing ones fail closed. */
@@ -407,7 +405,7 @@ static int setup_secrets(Manager *m) {
 
         /* A restore's handover carries the new secrets too, whichever
          * channel gave the boot's. */
-        if (o.mmds || restore_wanted(m))
+        if (o.mmds || c->restore > 0)
                 mmds_guard(c->mmds_address);
         r = host_secrets_new(&o, &hooks, &m->secrets);
         if (r < 0)
@@ -423,14 +421,21 @@ static int setup_secrets(Manager *m) {
         return 0;
 }
 
-/* auto: whenever MMDS is where the host's secrets come from, since the
- * handover comes the same way. */
+/* auto: when MMDS was asked for the boot's secrets, since the handover
+ * comes the same way.  Not when files or the command line gave both:
+ * nothing then says that MMDS is there, and nothing authenticates its
+ * answer (Firecracker intercepts its address only on an interface the
+ * host enabled it on).  Any machine on the bridge could otherwise poke
+ * the public POST /restore-check and answer for 169.254.169.254 (the
+ * VM's ARP entry for its gateway poisoned for a moment) with a handover
+ * of its own: its token, desktop secret and ip= gateway taken, the
+ * host's refused. */
 static bool restore_wanted(Manager *m) {
         const Config *c = &m->config;
 
         if (c->restore >= 0)
                 return c->restore > 0;
-        return c->mmds > 0 || (c->mmds < 0 && m->net.status == NETINIT_APPLIED);
+        return host_secrets_mmds_asked(m->secrets);
 }
 
 static int setup_http(Manager *m) {

@@ -34,6 +34,7 @@ struct HostSecrets {
         sd_event_source *retry;
         usec_t retry_usec;
         unsigned attempts;
+        bool mmds_asked; /* at start: MMDS is the host's channel */
 };
 
 static const char *const auth_table[_SECRET_STATE_MAX] = {
@@ -237,12 +238,17 @@ int host_secrets_new(const HostSecretsOptions *o, const HostSecretsHooks *hooks,
         if (!s->desktop && (r = random_secret(&s->desktop)) < 0)
                 return r;
         if (s->token_state == SECRET_PENDING || s->desktop_state == SECRET_PENDING) {
+                s->mmds_asked = true;
                 r = mmds_ask(s);
                 if (r < 0)
                         mmds_abandon(s, r);
         }
         *ret = TAKE_PTR(s);
         return 0;
+}
+
+bool host_secrets_mmds_asked(HostSecrets *s) {
+        return s && s->mmds_asked;
 }
 
 bool host_secrets_mmds_pending(HostSecrets *s) {

@@ -69,6 +69,9 @@ int host_secrets_replace(HostSecrets *s, const char *token, const char *desktop)
 /* True while MMDS is being asked (or will be, after a failed try): its
  * answer will reach on_mmds_object. */
 bool host_secrets_mmds_pending(HostSecrets *s);
+/* Whether MMDS was asked for a secret at start (one that no explicit
+ * value or file gave): whether MMDS is the host's channel to this VM. */
+bool host_secrets_mmds_asked(HostSecrets *s);
 
 /* Borrowed, NULL while missing or pending.  The desktop secret is never
  * NULL after host_secrets_new(): missing, it is a random one. */

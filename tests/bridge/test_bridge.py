@@ -20,13 +20,19 @@ password (DES) and the WebSocket with the token reach x11vnc.  In the VM,
 nothing listens beyond the configured sockets.  Only the test's own
 namespaces carry traffic."""
 import http.client
+import json
+import os
 import shutil
+import socket
+import struct
+import sys
+import threading
 
 import pytest
 
 from desktop import listeners, rfb, ws_upgrade
 from netns import Netns, wait_until
-from svagent import DESKTOP_SECRET, TOKEN, Agent, auth
+from svagent import DESKTOP_SECRET, MMDS_SERVER, TOKEN, Agent, auth
 
 NET4 = "10.214.0"
 SESSION = "11111111-2222-3333-4444-555555555555"
@@ -154,3 +160,91 @@ def test_neighbour_gets_no_desktop(setup):
     else:
         want = [f"*:{agent.http_port}", f"[::]:{agent.vnc_port}", f"*:{agent.novnc_port}"]
     assert listeners(b.vm) == sorted(want), listeners(b.vm)
+
+
+def link_mac(ns, dev="eth0"):
+    return bytes.fromhex(ns.ip_json("link", "show", "dev", dev)[0]["address"].replace(":", ""))
+
+
+class ArpPoison:
+    """What any machine on the bridge can do: tells the VM, every 200 ms,
+    that the gateway's address is at the neighbour's MAC (an ARP reply
+    nobody asked for), so the VM's packets for its gateway come to the
+    neighbour while it lasts."""
+
+    def __init__(self, b):
+        vm_mac, nbr_mac = link_mac(b.vm), link_mac(b.nbr)
+        self.frame = (vm_mac + nbr_mac + b"\x08\x06" + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 2) +
+                      nbr_mac + socket.inet_aton(f"{NET4}.1") + vm_mac + socket.inet_aton(f"{NET4}.2"))
+        with b.nbr.entered():
+            self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW | socket.SOCK_CLOEXEC)
+        self.sock.bind(("eth0", 0))
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run)
+
+    def run(self):
+        while not self.stop.is_set():
+            self.sock.send(self.frame)
+            self.stop.wait(0.2)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        self.sock.close()
+
+
+def test_neighbour_hands_over_no_identity(agent_bin, tmp_path):
+    """The VM as docs/host.md makes it: secrets in files, ip= applied by
+    the agent, MMDS and restores left to their defaults.  A neighbour
+    poisons the VM's ARP entry for its gateway, answers for MMDS's address
+    with a handover of its own (its token, desktop secret and itself as
+    gateway) and pokes the public POST /restore-check.  Nothing says MMDS
+    is the host's channel here, so it is never asked: the poke finds no
+    route, the host keeps its token, the neighbour gets nothing."""
+    b = Bridge()
+    agent = None
+    try:
+        nbr_token, nbr_desktop = "neighbour-token-0123456789", "Neighbour-desktop-0123456789"
+        handover = tmp_path / "handover.json"
+        handover.write_text(json.dumps({"generation": "nbr-1", "token": nbr_token, "desktop_secret": nbr_desktop,
+                                        "network": f"ip={NET4}.2::{NET4}.3:255.255.255.0::eth0:off"}))
+        mmds_log = tmp_path / "mmds.log"
+        b.nbr.run("ip", "addr", "add", "169.254.169.254/32", "dev", "lo")
+        b.nbr.popen([sys.executable, MMDS_SERVER, "169.254.169.254", str(handover), str(mmds_log)])
+        agent = Agent(agent_bin, "window_manager=", "netinit=true", f"resolv_conf={tmp_path}/resolv.conf",
+                      f"hosts_file={tmp_path}/hosts", "hostname_file=", ns=b.vm,
+                      cmdline=f"ip={NET4}.2::{NET4}.1:255.255.255.0::eth0:off")
+        wait_until(lambda: agent.try_get("/health/ready")[0] == 200, 60, "the VM's display chain ready")
+        h = agent.health()
+        assert (h["network"]["status"], h["auth"], h["desktop"]) == ("applied", "token", "secret"), h
+        vm = f"{NET4}.2"
+        route = f"/oauth-url?sessionId={SESSION}"
+        # The host uses the VM (the VM learns the host's MAC), then the neighbour steps in.
+        assert http_status(b.host, vm, agent.http_port, route) == (404, b'{"error":"Session not found"}')
+        with ArpPoison(b):
+            wait_until(lambda: b.vm.ip_json("neigh", "show", f"{NET4}.1") and
+                       b.vm.ip_json("neigh", "show", f"{NET4}.1")[0].get("lladdr") ==
+                       b.nbr.ip_json("link", "show", "dev", "eth0")[0]["address"], 10, "the VM's ARP poisoned")
+            with b.nbr.entered():
+                c = http.client.HTTPConnection(vm, agent.http_port, timeout=30)
+                c.request("POST", "/restore-check")
+                status = c.getresponse().status
+                c.close()
+        # The host answers for its address again once the neighbour stops.
+        b.vm.run("ip", "neigh", "flush", "dev", "eth0")
+        assert status == 404
+        assert not mmds_log.exists(), mmds_log.read_text()
+        assert http_status(b.host, vm, agent.http_port, route) == (404, b'{"error":"Session not found"}')
+        assert http_status(b.nbr, vm, agent.http_port, route)[0] == 403
+        with b.nbr.entered():
+            assert rfb(vm, agent.vnc_port, nbr_desktop)[1:] == ([2], 1)
+        assert agent.health()["network"]["gateway"] == f"{NET4}.1"
+    finally:
+        if agent:
+            agent.stop()
+            agent.close()
+        b.close()
