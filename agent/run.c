@@ -386,9 +386,14 @@ static void mmds_guard(const char *address) {
                 log_debug("Only root reaches MMDS at %s.", address);
 }
 
+static const char *mmds_why(bool mmds, bool asked) {
+        return asked ? "gave none" : mmds ? "not asked, as the host gave the other secret" : "not asked";
+}
+
 /* The token and the desktop secret: explicit values, the files the host
  * wrote, or MMDS (auto: when netinit configured an interface, which a
- * Firecracker guest's boot arguments do).  Missing ones fail closed. */
+ * Firecracker guest's boot arguments do, and nothing else gave either
+ * secret).  Missing ones fail closed. */
 static int setup_secrets(Manager *m) {
         const Config *c = &m->config;
         HostSecretsOptions o = {
@@ -397,10 +402,12 @@ static int setup_secrets(Manager *m) {
                 .desktop_secret = c->desktop_secret, .desktop_secret_file = c->desktop_secret_file,
                 .mmds = c->mmds > 0 || (c->mmds < 0 && m->net.status == NETINIT_APPLIED),
                 .mmds_forever = c->mmds > 0,
+                .mmds_alone = c->mmds < 0,
                 .mmds_address = c->mmds_address, .mmds_port = 80, .mmds_path = c->mmds_path,
         };
         HostSecretsHooks hooks = { .on_change = on_secrets_changed, .on_mmds_object = on_mmds_object,
                                    .userdata = m };
+        bool asked;
         int r;
 
         /* A restore's handover carries the new secrets too, whichever
@@ -410,19 +417,20 @@ static int setup_secrets(Manager *m) {
         r = host_secrets_new(&o, &hooks, &m->secrets);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the host's secrets: %m");
+        asked = host_secrets_mmds_asked(m->secrets);
         if (host_secrets_token_state(m->secrets) == SECRET_MISSING)
                 log_error("No control token (%s%s, no vmba.token=, MMDS %s): control routes refuse every "
                           "request until the host provides one.", isempty(c->token_file) ? "no token_file" : "no ",
-                          strempty(c->token_file), o.mmds ? "gave none" : "not asked");
+                          strempty(c->token_file), mmds_why(o.mmds, asked));
         if (host_secrets_desktop_state(m->secrets) == SECRET_MISSING)
                 log_error("No desktop secret (%s%s, no vmba.desktop_secret=, MMDS %s): the desktop is locked "
                           "with a secret nobody has.", isempty(c->desktop_secret_file) ? "no desktop_secret_file" : "no ",
-                          strempty(c->desktop_secret_file), o.mmds ? "gave none" : "not asked");
+                          strempty(c->desktop_secret_file), mmds_why(o.mmds, asked));
         return 0;
 }
 
 /* auto: when MMDS was asked for the boot's secrets, since the handover
- * comes the same way.  Not when files or the command line gave both:
+ * comes the same way.  Not when files or the command line gave them:
  * nothing then says that MMDS is there, and nothing authenticates its
  * answer (Firecracker intercepts its address only on an interface the
  * host enabled it on).  Any machine on the bridge could otherwise poke

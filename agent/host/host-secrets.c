@@ -212,6 +212,7 @@ static int mmds_ask(HostSecrets *s) {
 
 int host_secrets_new(const HostSecretsOptions *o, const HostSecretsHooks *hooks, HostSecrets **ret) {
         _cleanup_(host_secrets_freep) HostSecrets *s = calloc(1, sizeof *s);
+        bool ask = o->mmds;
         int r;
 
         if (!s)
@@ -231,9 +232,17 @@ int host_secrets_new(const HostSecretsOptions *o, const HostSecretsHooks *hooks,
                 s->desktop = erase_and_free(s->desktop);
                 s->desktop_state = SECRET_MISSING;
         }
-        if (o->mmds && s->token_state == SECRET_MISSING)
+        /* mmds_alone: MMDS is the host's channel only when it gave nothing
+         * else.  A host that wrote one secret and not the other left that
+         * one missing (fail closed), not to be taken from an address
+         * nothing authenticates: where the host enabled no MMDS on the
+         * interface, any machine on the bridge that poisons the VM's ARP
+         * entry for its gateway answers for it. */
+        if (o->mmds_alone && (s->token_state == SECRET_SET || s->desktop_state == SECRET_SET))
+                ask = false;
+        if (ask && s->token_state == SECRET_MISSING)
                 s->token_state = SECRET_PENDING;
-        if (o->mmds && s->desktop_state == SECRET_MISSING)
+        if (ask && s->desktop_state == SECRET_MISSING)
                 s->desktop_state = SECRET_PENDING;
         if (!s->desktop && (r = random_secret(&s->desktop)) < 0)
                 return r;

@@ -33,6 +33,7 @@ typedef struct HostSecretsOptions {
         const char *token_file, *desktop_secret_file; /* "" = none */
         bool mmds;                                    /* ask MMDS for what is still missing */
         bool mmds_forever;                            /* keep asking (mmds=true), else give up */
+        bool mmds_alone;                              /* only when nothing else gave either (mmds=auto) */
         const char *mmds_address;                     /* an IPv4 or IPv6 literal */
         uint16_t mmds_port;                           /* 80 */
         const char *mmds_path;

@@ -168,14 +168,15 @@ def link_mac(ns, dev="eth0"):
 
 class ArpPoison:
     """What any machine on the bridge can do: tells the VM, every 200 ms,
-    that the gateway's address is at the neighbour's MAC (an ARP reply
-    nobody asked for), so the VM's packets for its gateway come to the
-    neighbour while it lasts."""
+    that the gateway's address is at the neighbour's MAC (an ARP request
+    for the VM's address "from" the gateway, which the VM's kernel takes
+    as the gateway's entry, made or replaced), so the VM's packets for
+    its gateway come to the neighbour while it lasts."""
 
     def __init__(self, b):
         vm_mac, nbr_mac = link_mac(b.vm), link_mac(b.nbr)
-        self.frame = (vm_mac + nbr_mac + b"\x08\x06" + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 2) +
-                      nbr_mac + socket.inet_aton(f"{NET4}.1") + vm_mac + socket.inet_aton(f"{NET4}.2"))
+        self.frame = (vm_mac + nbr_mac + b"\x08\x06" + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) +
+                      nbr_mac + socket.inet_aton(f"{NET4}.1") + bytes(6) + socket.inet_aton(f"{NET4}.2"))
         with b.nbr.entered():
             self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW | socket.SOCK_CLOEXEC)
         self.sock.bind(("eth0", 0))
@@ -243,6 +244,45 @@ def test_neighbour_hands_over_no_identity(agent_bin, tmp_path):
         with b.nbr.entered():
             assert rfb(vm, agent.vnc_port, nbr_desktop)[1:] == ([2], 1)
         assert agent.health()["network"]["gateway"] == f"{NET4}.1"
+    finally:
+        if agent:
+            agent.stop()
+            agent.close()
+        b.close()
+
+
+def test_neighbour_hands_out_no_desktop_secret(agent_bin, tmp_path):
+    """A host that wrote the token file and forgot the desktop secret: the
+    desktop stays locked, and MMDS is not asked for the missing secret
+    (nothing says it is there).  A neighbour poisoning the VM's ARP entry
+    for its gateway from before the boot and answering for MMDS's address
+    would otherwise hand the desktop a secret of its own."""
+    b = Bridge()
+    agent = None
+    try:
+        nbr_desktop = "Neighbour-desktop-0123456789"
+        handover = tmp_path / "object.json"
+        handover.write_text(json.dumps({"desktop_secret": nbr_desktop}))
+        mmds_log = tmp_path / "mmds.log"
+        b.nbr.run("ip", "addr", "add", "169.254.169.254/32", "dev", "lo")
+        b.nbr.popen([sys.executable, MMDS_SERVER, "169.254.169.254", str(handover), str(mmds_log)])
+        with ArpPoison(b):
+            wait_until(lambda: (b.vm.ip_json("neigh", "show", f"{NET4}.1") or [{}])[0].get("lladdr") ==
+                       b.nbr.ip_json("link", "show", "dev", "eth0")[0]["address"], 10, "the VM's ARP poisoned")
+            agent = Agent(agent_bin, "window_manager=", "netinit=true", f"resolv_conf={tmp_path}/resolv.conf",
+                          f"hosts_file={tmp_path}/hosts", "hostname_file=",
+                          f"desktop_secret_file={tmp_path}/absent", ns=b.vm,
+                          cmdline=f"ip={NET4}.2::{NET4}.1:255.255.255.0::eth0:off")
+            wait_until(lambda: agent.try_get("/health")[0] == 200, 30, "the agent's /health")
+            h = agent.health()
+            assert (h["network"]["status"], h["auth"], h["desktop"]) == ("applied", "token", "no-secret"), h
+            assert h.get("restore") is None
+            wait_until(lambda: agent.try_get("/health/ready")[0] == 200, 60, "the VM's display chain ready")
+            with b.nbr.entered():
+                assert rfb(f"{NET4}.2", agent.vnc_port, nbr_desktop)[1:] == ([2], 1)
+        assert not mmds_log.exists(), mmds_log.read_text()
+        assert agent.log_lines("No desktop secret (no " + str(tmp_path / "absent") + ", no vmba.desktop_secret=, "
+                               "MMDS not asked, as the host gave the other secret)")
     finally:
         if agent:
             agent.stop()
