@@ -692,7 +692,6 @@ static void onlink_warning(Applier *a, const IpcfgIface *ifc, const char *device
  * is up; without IPv6 (ipv6.disable=1: no /proc/sys/net/ipv6 beside
  * ipv4) there is nothing to refuse. */
 static int ra_refuse(Applier *a, const char *name) {
-        _cleanup_(closep) int fd = -EBADF;
         char path[64 + IFNAMSIZ];
         int r;
 
@@ -700,8 +699,7 @@ static int ra_refuse(Applier *a, const char *name) {
             access("/proc/sys/net/ipv4", F_OK) == 0)
                 return 0;
         snprintf(path, sizeof path, "/proc/sys/net/ipv6/conf/%s/accept_ra", name);
-        fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-        r = fd < 0 ? -errno : loop_write(fd, "0\n", 2);
+        r = write_setting(path, "0\n");
         if (r < 0)
                 return fail(a, r, "Failed to refuse IPv6 router advertisements on %s", name);
         return 0;
