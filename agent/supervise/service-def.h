@@ -13,7 +13,8 @@
  *      "cwd": "/",
  *      "user": "vmba-browser",              run as this user (looked up in /etc/passwd
  *                                           at each start; root is refused; missing:
- *                                           the service fails, never runs as root)
+ *                                           the service fails, never runs as root;
+ *                                           no_new_privs)
  *      "depends_on": ["Xvfb"],              names defined in the same file
  *      "probe": {"type": "none" | "displayfd" | "fd-line" | "tcp-banner" | "http",
  *                "host": "127.0.0.1", "port": 5901, "expect": "RFB ", "path": "/"},

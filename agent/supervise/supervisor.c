@@ -344,7 +344,11 @@ static int service_spawn_process(Service *s, uid_t uid, gid_t gid, int *ret_prob
         r = spawn_process(&(SpawnOptions){ .argv = argv, .envp = env, .path = cfg(s)->bin_path,
                                            .cwd = s->def->cwd, .stdin_fd = -1, .stdout_fd = out_w,
                                            .stderr_fd = out_w, .extra_fd = dfd_w, .uid = uid, .gid = gid,
-                                           .ambient_caps = s->def->ambient_caps },
+                                           .ambient_caps = s->def->ambient_caps,
+                                           /* A service of its own user (the display chain faces the
+                                            * network and every web page) gains nothing from a setuid
+                                            * binary of the image; a root one is the operator's. */
+                                           .no_new_privs = uid != 0 },
                           &pid);
         if (r < 0)
                 return r;

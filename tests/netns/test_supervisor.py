@@ -18,6 +18,7 @@ Python programs), the real agent in a fresh network namespace:
   memory of a service killed with SIGKILL is destroyed with it.
 """
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -109,6 +110,21 @@ def test_process_group_killed_with_its_leader(agent_bin):
         a.wait_state("forker", "inactive")
         assert a.services()["forker"]["last_exit"] == "exited 7"
         wait_until(lambda: not pids_with_arg(marker), 5, "the forked sleep to be killed")
+
+
+def test_unprivileged_services_gain_no_privileges(agent_bin):
+    """A service that runs as a user of its own (the display chain, or an
+    operator's) has no_new_privs: a setuid binary it runs (su, mount,
+    passwd in the image) gives it nothing.  A root service is the
+    operator's to run as they like."""
+    script = "grep NoNewPrivs /proc/self/status; exec sleep {}"
+    services = [{**sh("unpriv", script.format(f"1011.{RUN}")), "user": "nobody"},
+                sh("rooted", script.format(f"1012.{RUN}"))]
+    with Agent(agent_bin, *FAST, services=services) as a:
+        a.wait_ready()
+        wait_until(lambda: len(a.log_lines("NoNewPrivs:")) == 2, 10, "both services' status lines")
+        seen = sorted(re.search(r"(\w+): NoNewPrivs:\s*(\d)$", l).groups() for l in a.log_lines("NoNewPrivs:"))
+        assert seen == [("rooted", "0"), ("unpriv", "1")]
 
 
 def sleeping(marker):
