@@ -715,7 +715,7 @@ static int setup_logins(Manager *m) {
         if (c->vsock_port == 0)
                 return 0;
         HandoffOptions ho = { .event = m->event, .cid = c->vsock_cid, .port = c->vsock_port,
-                              .unix_path = c->vsock_unix_path };
+                              .unix_path = c->vsock_unix_path, .token = control_token, .userdata = m };
         return handoff_new(&ho, m->logins, &m->handoff);
 }
 

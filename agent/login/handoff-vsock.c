@@ -5,7 +5,15 @@
  * the socket's buffer: it is written as the host reads, resuming on
  * EPOLLOUT, and one line is finished before the next begins.  A new
  * connection starts every line over from its first byte.  Over the unix
- * socket stand-in, only a receiver of root's gets a line (peer_check()). */
+ * socket stand-in, only a receiver of root's gets a line (peer_check()).
+ *
+ * The token goes in the line itself, not an HMAC of it: there is no
+ * crypto library in the stack, and the channel only reaches the host
+ * (CID 2), which handed the token to this VM, or root's stand-in, so it
+ * tells the receiver nothing it does not have.  A line is made when it
+ * starts on a connection, with the token of that moment (a restore
+ * replaces it), and wiped when the connection ends: a queued delivery
+ * holds the credentials, never the token. */
 #include <linux/vm_sockets.h>
 #include <stdio.h>
 #include <sys/random.h>
@@ -13,6 +21,7 @@
 #include <sys/un.h>
 
 #include "handoff-vsock.h"
+#include "json-wipe.h"
 #include "log.h"
 #include "login-json.h"
 #include "macro.h"
@@ -28,9 +37,14 @@
 typedef struct Delivery {
         char session_id[SESSION_ID_MAX + 1];
         char id[33];
-        char *line;  /* secret, newline-terminated */
-        size_t size; /* of line */
-        size_t off;  /* written on the current connection; size: all of it */
+        char provider[sizeof ((LoginSession *)NULL)->provider];
+        char *cred_path;
+        json_t *credentials; /* secret: a copy of the session's */
+        char *line;          /* secret (token, credentials), newline-terminated; NULL: not begun on
+                              * this connection */
+        size_t size;         /* of line */
+        size_t off;          /* written on the current connection; size: all of it */
+        bool refused_said;   /* the host's NAK of it was logged */
 } Delivery;
 
 struct Handoff {
@@ -41,18 +55,24 @@ struct Handoff {
         int fd;
         bool connected;
         bool refused;      /* the stand-in's receiver was not root's: said once until one is */
+        bool no_token;     /* no control token: said once until there is one */
         sd_event_source *io, *timer;
         usec_t backoff;
         char in[INBUF + 1];
         size_t n_in;
 };
 
-static void delivery_free(Delivery *d) {
+static Delivery *delivery_free(Delivery *d) {
         if (!d)
-                return;
+                return NULL;
         erase_and_free(d->line);
+        json_wipe(d->credentials);
+        json_decref(d->credentials);
+        free(d->cred_path);
         free(d);
+        return NULL;
 }
+DEFINE_TRIVIAL_CLEANUP_FUNC(Delivery *, delivery_free);
 
 static bool pending(Handoff *h) {
         for (size_t i = 0; i < DELIVERIES_MAX; i++)
@@ -68,8 +88,17 @@ static void disconnect(Handoff *h) {
         h->n_in = 0;
         h->writing = NULL;
         for (size_t i = 0; i < DELIVERIES_MAX; i++)
-                if (h->d[i])
-                        h->d[i]->off = 0;
+                if (h->d[i]) {
+                        h->d[i]->line = erase_and_free(h->d[i]->line);
+                        h->d[i]->size = h->d[i]->off = 0;
+                }
+}
+
+/* Borrowed; NULL while there is none. */
+static const char *current_token(Handoff *h) {
+        const char *t = h->o.token ? h->o.token(h->o.userdata) : NULL;
+
+        return isempty(t) ? NULL : t;
 }
 
 static int schedule(Handoff *h, usec_t delay);
@@ -113,6 +142,29 @@ static void on_ack(Handoff *h, const char *id) {
         log_debug("Push handoff: ACK for an unknown delivery ignored.");
 }
 
+/* "NAK <id> <cause>": the host did not take the line (a wrong token: the
+ * host was given another one than this VM).  Logged once per delivery;
+ * it stays queued and is resent on the next connection. */
+static void on_nak(Handoff *h, const char *rest) {
+        size_t n = strcspn(rest, " ");
+        const char *cause = rest[n] == ' ' ? rest + n + 1 : "";
+
+        /* The cause is the host's word: shown only when it is one. */
+        if (isempty(cause) || strlen(cause) > 32 || strspn(cause, "abcdefghijklmnopqrstuvwxyz-") != strlen(cause))
+                cause = "?";
+        for (size_t i = 0; i < DELIVERIES_MAX; i++) {
+                Delivery *d = h->d[i];
+                if (!d || strlen(d->id) != n || strncmp(d->id, rest, n) != 0)
+                        continue;
+                if (!d->refused_said)
+                        log_warning("Push handoff: the host refused the credentials of %s (%s); resending.",
+                                    d->session_id, cause);
+                d->refused_said = true;
+                return;
+        }
+        log_debug("Push handoff: NAK for an unknown delivery ignored.");
+}
+
 /* Each complete line is taken out of the buffer before it is acted on:
  * an ACK may end the connection (delivery_remove()). */
 static void read_acks(Handoff *h) {
@@ -133,9 +185,11 @@ static void read_acks(Handoff *h) {
                 line[len] = '\0';
                 memmove(h->in, nl + 1, h->n_in - len); /* the rest and its NUL */
                 h->n_in -= len + 1;
-                const char *id = startswith(line, "ACK ");
+                const char *id = startswith(line, "ACK "), *nak = startswith(line, "NAK ");
                 if (id)
                         on_ack(h, id);
+                else if (nak)
+                        on_nak(h, nak);
         }
         if (h->connected && h->n_in == INBUF)
                 retry_later(h); /* garbage without newlines: start over */
@@ -145,17 +199,45 @@ static Delivery *next_line(Handoff *h) {
         if (h->writing)
                 return h->writing;
         for (size_t i = 0; i < DELIVERIES_MAX; i++)
-                if (h->d[i] && h->d[i]->off < h->d[i]->size)
+                if (h->d[i] && (!h->d[i]->line || h->d[i]->off < h->d[i]->size))
                         return h->d[i];
         return NULL;
+}
+
+/* d's line for this connection, with the token of now: -ENOKEY without
+ * one (nothing is sent). */
+static int delivery_render(Handoff *h, Delivery *d) {
+        const char *token = current_token(h);
+
+        if (!token)
+                return -ENOKEY;
+        _cleanup_(erase_and_freep) char *line =
+                login_json_handoff_line(token, d->id, d->session_id, d->provider, d->credentials, d->cred_path);
+        size_t n = line ? strlen(line) : 0;
+        /* Sized once, not asprintf(): its growing buffer would leave
+         * unwiped copies of the secrets behind. */
+        d->line = line ? malloc(n + 2) : NULL;
+        if (!d->line)
+                return -ENOMEM;
+        memcpy(d->line, line, n);
+        memcpy(d->line + n, "\n", 2);
+        d->size = n + 1;
+        d->off = 0;
+        return 0;
 }
 
 /* Writes what the socket takes: 1 when every line is out, 0 when the
  * socket is full, or -errno. */
 static int write_lines(Handoff *h) {
         Delivery *d;
+        int r;
 
         while ((d = next_line(h))) {
+                if (!d->line) {
+                        r = delivery_render(h, d);
+                        if (r < 0)
+                                return r;
+                }
                 ssize_t n = send(h->fd, d->line + d->off, d->size - d->off, MSG_NOSIGNAL | MSG_DONTWAIT);
                 if (n < 0 && errno == EINTR)
                         continue;
@@ -271,6 +353,17 @@ static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
         disconnect(h);
         if (!pending(h))
                 return 0;
+        if (!current_token(h)) {
+                /* Fail closed: a line without the token would be refused,
+                 * and one with a made-up token is no proof. */
+                if (!h->no_token)
+                        log_error("No control token: credentials are not pushed to the host until it provides "
+                                  "one.");
+                h->no_token = true;
+                retry_later(h);
+                return 0;
+        }
+        h->no_token = false;
         r = connect_host(h);
         if (r < 0) {
                 log_debug_errno(r, "Push handoff: connect failed: %m");
@@ -285,8 +378,8 @@ static int schedule(Handoff *h, usec_t delay) {
 }
 
 static int handoff_push(Handoff *h, LoginSession *s) {
+        _cleanup_(delivery_freep) Delivery *d = NULL;
         uint8_t raw[16];
-        Delivery *d;
         size_t slot;
 
         for (slot = 0; slot < DELIVERIES_MAX && h->d[slot]; slot++)
@@ -299,22 +392,14 @@ static int handoff_push(Handoff *h, LoginSession *s) {
         if (!d)
                 return -ENOMEM;
         memcpy(d->session_id, s->id, sizeof d->session_id);
+        memcpy(d->provider, s->provider, sizeof d->provider);
         for (size_t i = 0; i < sizeof raw; i++)
                 snprintf(d->id + 2 * i, 3, "%02x", raw[i]);
-        _cleanup_(erase_and_freep) char *line =
-                login_json_handoff_line(d->id, s->id, s->provider, s->credentials, s->cred_path ?: "");
-        size_t n = line ? strlen(line) : 0;
-        /* Sized once, not asprintf(): its growing buffer would leave
-         * unwiped copies of the credentials behind. */
-        d->line = line ? malloc(n + 2) : NULL;
-        if (!d->line) {
-                delivery_free(d);
+        d->cred_path = strdup(s->cred_path ?: "");
+        d->credentials = json_deep_copy(s->credentials);
+        if (!d->cred_path || !d->credentials)
                 return -ENOMEM;
-        }
-        memcpy(d->line, line, n);
-        memcpy(d->line + n, "\n", 2);
-        d->size = n + 1;
-        h->d[slot] = d;
+        h->d[slot] = TAKE_PTR(d);
         s->pushed = true;
         h->backoff = 0;
         if (h->connected) {

@@ -4,7 +4,12 @@
  * (reconnecting, with exponential backoff) until the host answers
  * "ACK <id>".  Then the session is delivered and wiped.  It subscribes to
  * the login manager's changes: an authenticated session is queued, a
- * session that ends otherwise is dropped from the queue. */
+ * session that ends otherwise is dropped from the queue.
+ *
+ * Every line carries the control token ("token"): any local user can
+ * connect to the host's port (AF_VSOCK has no per-user access control),
+ * and only the agent knows the token in the guest, which the host handed
+ * it.  Without a token nothing is sent. */
 #pragma once
 
 #include <stdint.h>
@@ -21,6 +26,11 @@ typedef struct HandoffOptions {
         uint32_t port;
         const char *unix_path;  /* "" = real AF_VSOCK; else a unix socket standing in (tests): its
                                  * receiver must be root's (SO_PEERCRED), no other is sent a byte */
+        /* The control token now (borrowed; NULL while missing or pending).
+         * Asked for as each line starts on a connection, never kept: a
+         * restore replaces it. */
+        const char *(*token)(void *userdata);
+        void *userdata;
 } HandoffOptions;
 
 /* Subscribes to lm; the handoff must outlive lm's last notification (free

@@ -282,16 +282,18 @@ json_t *login_json_oauth_started(const char *session_id) {
                          "sessionId", session_id);
 }
 
-char *login_json_handoff_line(const char *delivery_id, const char *session_id, const char *provider,
-                              json_t *credentials, const char *cred_path) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:O, s:s}", "deliveryId", delivery_id, "sessionId",
-                              session_id, "provider", provider, "credentials", credentials,
+char *login_json_handoff_line(const char *token, const char *delivery_id, const char *session_id,
+                              const char *provider, json_t *credentials, const char *cred_path) {
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:O, s:s}", "token", token, "deliveryId", delivery_id,
+                              "sessionId", session_id, "provider", provider, "credentials", credentials,
                               "credPath", cred_path);
         char *s;
 
         if (!o)
                 return NULL;
         s = json_dumps(o, JSON_COMPACT); /* escapes newlines: one line */
+        /* o's copy of the token; the credentials are the caller's, borrowed. */
+        json_wipe(json_object_get(o, "token"));
         json_decref(o);
         return s;
 }

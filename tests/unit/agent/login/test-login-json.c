@@ -41,9 +41,13 @@ static void test_responses(void **state) {
         check(login_json_credentials("claude_code", creds, "/root/.claude/.credentials.json"),
               "{\"credPath\":\"/root/.claude/.credentials.json\",\"credentials\":{\"claudeAiOauth\":{\"accessToken\":\"t\"}},\"provider\":\"claude_code\",\"success\":true}");
         check(login_json_open_url("keyboard_navigation"), "{\"method\":\"keyboard_navigation\",\"success\":true}");
-        char *line = login_json_handoff_line("d1", SID, "codex", creds, "/p");
-        assert_string_equal(line, "{\"deliveryId\":\"d1\",\"sessionId\":\"" SID "\",\"provider\":\"codex\",\"credentials\":{\"claudeAiOauth\":{\"accessToken\":\"t\"}},\"credPath\":\"/p\"}");
+        char *line = login_json_handoff_line("tok\"en", "d1", SID, "codex", creds, "/p");
+        /* The token first, escaped like any value; the credentials are
+         * borrowed and stay whole (only the line's own token copy is wiped). */
+        assert_string_equal(line, "{\"token\":\"tok\\\"en\",\"deliveryId\":\"d1\",\"sessionId\":\"" SID "\",\"provider\":\"codex\",\"credentials\":{\"claudeAiOauth\":{\"accessToken\":\"t\"}},\"credPath\":\"/p\"}");
         free(line);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(creds, "claudeAiOauth"),
+                                                              "accessToken")), "t");
         json_decref(creds);
 }
 
