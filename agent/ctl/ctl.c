@@ -2,7 +2,13 @@
  * Connection: close (common/http-once.c) run on a private sd-event loop;
  * waiting is the agent's long poll (?wait=), never a sleep here, except
  * for the connection refused while the VM boots, retried with a growing
- * delay.  Credentials only ever go to the file named, mode 0600. */
+ * delay.  Credentials only ever go to the file named, mode 0600.
+ *
+ * The push receiver takes a line only with the VM's control token in it:
+ * any user in the guest can connect to the vsock port the agent pushes
+ * to.  It serves one connection at a time, each with a deadline, so a
+ * connection that sends nothing holds it for RECEIVE_DEADLINE_S at
+ * most. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
@@ -10,6 +16,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,12 +34,16 @@
 #include "json-wipe.h"
 #include "log.h"
 #include "macro.h"
+#include "secret-util.h"
 #include "socket-util.h"
 #include "time-util.h"
 
 #define ANSWER_MAX (4 * 1024 * 1024)
 #define LINE_MAX_BYTES (8 * 1024 * 1024)
 #define WAIT_STEP_S 10
+/* How long a pushing connection may go without a delivery taken (from
+ * its start, then from its last one): the agent writes a line at once. */
+#define RECEIVE_DEADLINE_S 10
 
 typedef struct Ctl {
         SockaddrIn addr;
@@ -365,55 +376,136 @@ static int parse_number(const char *s, unsigned max, unsigned *ret) {
         return 0;
 }
 
-/* One delivery line: its credentials go to dir/<sessionId>.json (0600),
- * then the ACK.  The line is a secret: wiped by the caller. */
-static int receive_line(int fd, const char *line, const char *dir) {
-        char path[PATH_MAX], ack[96];
-        _cleanup_(erase_and_freep) char *text = NULL;
-        json_t *j = json_loads(line, 0, NULL);
-        const char *id = json_string_value(json_object_get(j, "deliveryId"));
-        const char *sid = json_string_value(json_object_get(j, "sessionId"));
-        int r = -EBADMSG;
+/* The agent's delivery ids are 32 hex digits: what is echoed back is
+ * held to a line's worth of harmless characters. */
+static bool delivery_id_is_safe(const char *s) {
+        size_t n = strlen(s);
 
-        if (id && sid && strlen(id) < 64 && file_name_is_safe(sid) &&
-            json_is_object(json_object_get(j, "credentials")) &&
-            (text = json_dumps(json_object_get(j, "credentials"), JSON_INDENT(2)))) {
-                snprintf(path, sizeof path, "%s/%s.json", dir, sid);
-                r = write_file_atomic(path, text, strlen(text), 0600);
-                if (r >= 0) {
-                        snprintf(ack, sizeof ack, "ACK %s\n", id);
-                        r = loop_write(fd, ack, strlen(ack));
-                }
-                if (r >= 0)
-                        printf("received: %s (%s)\n", path,
-                               json_string_value(json_object_get(j, "provider")) ?: "?");
-        }
-        json_wipe(j);
-        json_decref(j);
-        return r;
+        return n > 0 && n <= 64 &&
+               strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
 }
 
-/* Reads lines from one connection until it closes; returns how many were
- * delivered. */
-static int receive_connection(int fd, const char *dir) {
+/* "ACK <id>" or "NAK <id> <cause>" (id "-" when the line had none fit to
+ * echo).  Never blocks, never raises SIGPIPE: a peer that does not read
+ * its answers, or is gone, loses its connection (-errno), and the
+ * receiver goes on with the next one. */
+static int answer(int fd, const char *verb, const char *id, const char *cause) {
+        char buf[128];
+        int n = snprintf(buf, sizeof buf, "%s %s%s%s\n", verb, id ?: "-", cause ? " " : "", cause ?: "");
+        ssize_t k = send(fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+        if (k < 0)
+                return -errno;
+        return k == n ? 0 : -EAGAIN;
+}
+
+/* Why a line is refused (the NAK's cause, a word the agent logs), NULL
+ * when it is taken.  The token is checked, in constant time, before
+ * anything else of the line is believed. */
+static const char *line_refusal(json_t *j, const char *token) {
+        json_t *t = json_object_get(j, "token");
+        const char *id = json_string_value(json_object_get(j, "deliveryId"));
+        const char *sid = json_string_value(json_object_get(j, "sessionId"));
+
+        if (!json_is_object(j))
+                return "malformed";
+        if (!json_is_string(t))
+                return "token-missing";
+        if (!secret_equal(json_string_value(t), json_string_length(t), token))
+                return "token-wrong";
+        if (!id || !delivery_id_is_safe(id) || !sid || !file_name_is_safe(sid) ||
+            !json_is_object(json_object_get(j, "credentials")))
+                return "malformed";
+        return NULL;
+}
+
+/* One delivery line: its credentials go to dir/<sessionId>.json (0600),
+ * then the ACK; a line refused is not written and gets a NAK.  1 when
+ * taken, 0 when refused, -errno when the answer could not be sent (the
+ * connection is done).  The line is a secret: wiped by the caller. */
+static int receive_line(int fd, const char *line, const char *dir, const char *token) {
+        char path[PATH_MAX];
+        _cleanup_(erase_and_freep) char *text = NULL;
+        json_t *j = json_loads(line, 0, NULL);
+        const char *cause = line_refusal(j, token);
+        const char *id = json_string_value(json_object_get(j, "deliveryId"));
+        const char *sid = json_string_value(json_object_get(j, "sessionId"));
+        int r;
+
+        if (id && !delivery_id_is_safe(id))
+                id = NULL;
+        if (cause)
+                /* Nothing of the line is echoed: it may be anybody's. */
+                log_warning("Refused a delivery (%s): not written, not counted.", cause);
+        else if (!(text = json_dumps(json_object_get(j, "credentials"), JSON_INDENT(2)))) {
+                log_error_errno(-ENOMEM, "Out of memory.");
+                cause = "not-written";
+        } else {
+                snprintf(path, sizeof path, "%s/%s.json", dir, sid);
+                r = write_file_atomic(path, text, strlen(text), 0600);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot write %s: %m", path);
+                        cause = "not-written";
+                }
+        }
+        r = cause ? answer(fd, "NAK", id, cause) : answer(fd, "ACK", id, NULL);
+        if (r >= 0 && !cause)
+                printf("received: %s (%s)\n", path, json_string_value(json_object_get(j, "provider")) ?: "?");
+        json_wipe(j);
+        json_decref(j);
+        return r < 0 ? r : !cause;
+}
+
+/* Waits for input until deadline: 1 readable, 0 the deadline passed. */
+static int wait_readable(int fd, usec_t deadline) {
+        for (;;) {
+                usec_t t = now(CLOCK_MONOTONIC);
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                int r;
+
+                if (t >= deadline)
+                        return 0;
+                r = poll(&p, 1, (int)((deadline - t + USEC_PER_MSEC - 1) / USEC_PER_MSEC));
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0)
+                        return -errno;
+                if (r > 0)
+                        return 1;
+        }
+}
+
+/* Reads lines from one connection until it closes, its deadline passes,
+ * or want deliveries were taken (0: no limit); returns how many were. */
+static int receive_connection(int fd, const char *dir, const char *token, unsigned want) {
         _cleanup_(freep) char *buf = malloc(LINE_MAX_BYTES + 1);
+        usec_t deadline = now(CLOCK_MONOTONIC) + RECEIVE_DEADLINE_S * USEC_PER_SEC;
         size_t n = 0;
-        int count = 0;
+        int count = 0, r = 0;
 
         if (!buf)
                 return -ENOMEM;
-        for (;;) {
-                ssize_t k = read(fd, buf + n, LINE_MAX_BYTES - n);
+        while (r >= 0 && (want == 0 || (unsigned)count < want)) {
+                ssize_t k;
                 char *nl;
 
+                r = wait_readable(fd, deadline);
+                if (r == 0)
+                        log_warning("Closed a connection that delivered nothing for %d s.", RECEIVE_DEADLINE_S);
+                if (r <= 0)
+                        break;
+                k = read(fd, buf + n, LINE_MAX_BYTES - n);
                 if (k <= 0)
                         break;
                 n += (size_t)k;
                 buf[n] = '\0';
-                while ((nl = memchr(buf, '\n', n))) {
+                while (r >= 0 && (want == 0 || (unsigned)count < want) && (nl = memchr(buf, '\n', n))) {
                         *nl = '\0';
-                        if (receive_line(fd, buf, dir) >= 0)
+                        r = receive_line(fd, buf, dir, token);
+                        if (r > 0) {
                                 count++;
+                                deadline = now(CLOCK_MONOTONIC) + RECEIVE_DEADLINE_S * USEC_PER_SEC;
+                        }
                         size_t used = (size_t)(nl + 1 - buf);
                         explicit_bzero(buf, used);
                         memmove(buf, nl + 1, n - used);
@@ -426,7 +518,7 @@ static int receive_connection(int fd, const char *dir) {
         return count;
 }
 
-static int cmd_receive(const char *uds, const char *dir, unsigned want) {
+static int cmd_receive(const char *uds, const char *dir, unsigned want, const char *token) {
         _cleanup_(closep) int fd = -EBADF;
         struct sockaddr_un sa;
         int len = sockaddr_un_set(&sa, uds);
@@ -434,6 +526,8 @@ static int cmd_receive(const char *uds, const char *dir, unsigned want) {
 
         if (len < 0)
                 return log_error_errno(len, "Socket path too long: %s", uds), 1;
+        /* jansson's parser buffers hold the token and the credentials too. */
+        json_wipe_on_free();
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         (void)unlink(uds);
         mode_t old = umask(0077);
@@ -447,7 +541,7 @@ static int cmd_receive(const char *uds, const char *dir, unsigned want) {
                 _cleanup_(closep) int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
                 if (c < 0)
                         return log_error_errno(errno, "accept() failed: %m"), 1;
-                r = receive_connection(c, dir);
+                r = receive_connection(c, dir, token, want == 0 ? 0 : want - got);
                 if (r > 0)
                         got += (unsigned)r;
                 fflush(stdout);
@@ -475,7 +569,9 @@ static void help(void) {
                "  login PROVIDER             start a login, print its URLs, wait for the sign-in,\n"
                "                             write the credentials (--out, mode 0600)\n"
                "  receive --uds PATH_PORT    be the host end of the push handoff (Firecracker's\n"
-               "                             <uds_path>_<port>): write each delivery 0600, ACK it\n\n"
+               "                             <uds_path>_<port>): write each delivery 0600, ACK it;\n"
+               "                             needs --token-file: a line without the VM's control\n"
+               "                             token is refused (NAK), not written\n\n"
                "  --agent URL                the agent (http://ADDRESS[:PORT], default http://127.0.0.1:8080)\n"
                "  --token-file FILE          the control token\n"
                "  --desktop-secret-file FILE the desktop secret (for the noVNC URL)\n"
@@ -537,7 +633,15 @@ int ctl_main(int argc, char **argv) {
         if (streq(argv[optind], "receive")) {
                 if (!uds)
                         return log_error("receive needs --uds PATH_PORT."), 2;
-                return cmd_receive(uds, dir, count);
+                /* Any user in the guest can connect: the token tells the
+                 * agent's lines from theirs. */
+                if (!token_file)
+                        return log_error("receive needs --token-file FILE, the VM's control token."), 2;
+                if (read_secret(token_file, &c.token) < 0)
+                        return 1;
+                if (isempty(c.token))
+                        return log_error("%s holds no token.", token_file), 1;
+                return cmd_receive(uds, dir, count, c.token);
         }
         if (parse_agent_url(&c, agent) < 0)
                 return log_error("--agent wants http://ADDRESS[:PORT] with an IP address or localhost."), 2;

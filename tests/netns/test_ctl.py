@@ -9,6 +9,7 @@ import http.client
 import json
 import os
 import shutil
+import socket
 import stat
 import subprocess
 import sys
@@ -221,6 +222,8 @@ def test_ctl_wait_ready_gives_up(agent_bin, tmp_path):
     (["receive"], "receive needs --uds PATH_PORT."),
     (["frobnicate"], "Unknown command 'frobnicate'"),
     (["--count", "-1", "receive"], "--count wants a number"),
+    # Without the token every guest user's line would be taken.
+    (["receive", "--uds", "/nonexistent/v.sock_1234"], "receive needs --token-file FILE, the VM's control token."),
 ])
 def test_ctl_usage_errors(agent_bin, args, message):
     r = subprocess.run([agent_bin, "ctl", *args], capture_output=True, text=True, timeout=10)
@@ -271,38 +274,106 @@ def test_ctl_login_refused(env, agent_bin, tmp_path):
     assert not os.path.exists("credentials.json")
 
 
-def test_ctl_receive(make_env, agent_bin):
-    """ctl receive is the host end of the push handoff: each delivery is
-    written to <out-dir>/<sessionId>.json (0600) and acknowledged, after
-    which the agent forgets the session."""
-    d = tempfile.mkdtemp(prefix="vmba-receive-", dir="/var/tmp")
-    try:
-        sock, out = os.path.join(d, "v.sock_1234"), os.path.join(d, "out")
-        os.mkdir(out, 0o700)
-        rx = subprocess.Popen([agent_bin, "ctl", "receive", "--uds", sock, "--out-dir", out, "--count", "1"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            assert rx.stdout.readline() == f"listening: {sock}\n"
-            assert stat.S_IMODE(os.stat(sock).st_mode) & 0o077 == 0
-            e = make_env(sets=("vsock_port=1234", f"vsock_unix_path={sock}"))
-            s = sid()
-            assert e.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-r",
-                                                  "authorizeUrl": f"{e.provider_url}/h/authorize"})[0] == 200
-            assert e.request("GET", "/oauth/callback?code=SECRET-CODE-r&state=host-state-r")[0] == 200
-            rest, err = rx.communicate(timeout=60)
-        finally:
-            if rx.poll() is None:
-                rx.kill()
-                rx.wait()
-        assert rx.returncode == 0, err
-        path = os.path.join(out, f"{s}.json")
-        assert rest == f"received: {path} (oauth)\n"
-        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-        with open(path) as f:
+class Receiver:
+    """`ctl receive --count 1` on a unix socket standing in for
+    Firecracker's <uds_path>_<port>, with the VM's token in a file."""
+
+    def __init__(self, agent_bin):
+        self.dir = tempfile.mkdtemp(prefix="vmba-receive-", dir="/var/tmp")
+        self.sock, self.out = os.path.join(self.dir, "v.sock_1234"), os.path.join(self.dir, "out")
+        os.mkdir(self.out, 0o700)
+        token_file = os.path.join(self.dir, "token")
+        with open(token_file, "w") as f:
+            f.write(TOKEN + "\n")
+        self.proc = subprocess.Popen([agent_bin, "ctl", "receive", "--uds", self.sock, "--out-dir", self.out,
+                                      "--token-file", token_file, "--count", "1"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert self.proc.stdout.readline() == f"listening: {self.sock}\n"
+
+    def path(self, s):
+        return os.path.join(self.out, f"{s}.json")
+
+    def connect(self):
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.settimeout(60)
+        c.connect(self.sock)
+        return c
+
+    def push(self, make_env, s):
+        """A real login pushed by the agent; the receiver's stdout, stderr."""
+        e = make_env(sets=("vsock_port=1234", f"vsock_unix_path={self.sock}"))
+        assert e.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-r",
+                                              "authorizeUrl": f"{e.provider_url}/h/authorize"})[0] == 200
+        assert e.request("GET", "/oauth/callback?code=SECRET-CODE-r&state=host-state-r")[0] == 200
+        rest, err = self.proc.communicate(timeout=60)
+        assert self.proc.returncode == 0, err
+        assert rest == f"received: {self.path(s)} (oauth)\n"
+        with open(self.path(s)) as f:
             assert json.load(f) == {"code": "SECRET-CODE-r", "state": "host-state-r"}
         wait_until(lambda: e.json("GET", f"/credentials/status?sessionId={s}")[0] == 404, 10,
                    "acknowledged, wiped")
-        assert not os.path.exists(sock)
         e.assert_no_secrets(err)
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+        assert TOKEN not in rest + err and TOKEN not in e.agent.log_text()
+        return e, err
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def receiver(agent_bin):
+    rx = Receiver(agent_bin)
+    yield rx
+    rx.close()
+
+
+def test_ctl_receive(make_env, receiver):
+    """ctl receive is the host end of the push handoff: each delivery is
+    written to <out-dir>/<sessionId>.json (0600) and acknowledged, after
+    which the agent forgets the session."""
+    assert stat.S_IMODE(os.stat(receiver.sock).st_mode) & 0o077 == 0
+    s = sid()
+    receiver.push(make_env, s)
+    assert stat.S_IMODE(os.stat(receiver.path(s)).st_mode) == 0o600
+    assert not os.path.exists(receiver.sock)
+
+
+def test_ctl_receive_refuses_lines_without_the_token(make_env, receiver):
+    """Any user in the guest can connect to the vsock port: a line without
+    the VM's control token, or with another, is answered NAK with the
+    cause, not written and not counted (--count 1 still waits), and the
+    agent's real delivery for the same session is taken after it."""
+    s = sid()
+    forged = {"deliveryId": "f1", "sessionId": s, "provider": "oauth", "credentials": {"code": "FORGED"},
+              "credPath": ""}
+    with receiver.connect() as c, c.makefile("r") as answers:
+        c.sendall((json.dumps(forged) + "\n").encode())
+        assert answers.readline() == "NAK f1 token-missing\n"
+        c.sendall((json.dumps({"token": TOKEN + "x", **forged, "deliveryId": "f2"}) + "\n").encode())
+        assert answers.readline() == "NAK f2 token-wrong\n"
+        c.sendall(b"{\"token\":\"" + TOKEN[:-1].encode() + b"\"}\nnot json\n")
+        assert answers.readline() == "NAK - token-wrong\n"
+        assert answers.readline() == "NAK - malformed\n"
+        assert not os.path.exists(receiver.path(s))
+    # One that leaves before its answer: the receiver is not killed by it
+    # (SIGPIPE) and goes on.
+    with receiver.connect() as c:
+        c.sendall((json.dumps({"token": "guess", **forged}) + "\n").encode())
+    _, err = receiver.push(make_env, s)
+    for cause in ("token-missing", "token-wrong", "malformed"):
+        assert f"Refused a delivery ({cause}): not written, not counted." in err
+    assert "FORGED" not in err and "f1" not in err
+
+
+def test_ctl_receive_silent_connection_does_not_block(make_env, receiver):
+    """A connection that sends nothing (any guest user can make one) holds
+    the one-at-a-time receiver until its deadline, not for ever: the
+    agent's delivery behind it is taken, and the silent one closed."""
+    with receiver.connect() as silent:
+        s = sid()
+        _, err = receiver.push(make_env, s)
+        assert silent.recv(1) == b""
+    assert "Closed a connection that delivered nothing for 10 s." in err
