@@ -1126,8 +1126,11 @@ def test_push_handoff(make_env, host_socket):
     assert e.request("GET", "/oauth/callback?code=SECRET-CODE-p&state=host-state-p")[0] == 200
     conn, _ = srv.accept()
     first = read_line(conn)
-    assert set(first) == {"deliveryId", "sessionId", "provider", "credentials", "credPath"}
+    assert set(first) == {"token", "deliveryId", "sessionId", "provider", "credentials", "credPath"}
     assert first["sessionId"] == s and first["credentials"]["code"] == "SECRET-CODE-p"
+    # The proof that the line is the agent's: any guest user can connect
+    # to the host's vsock port, only the agent has the control token.
+    assert first["token"] == TOKEN
     # Pushed, so never pulled as well: the host would get it twice.
     assert e.json("GET", f"/credentials/get?sessionId={s}") == \
         (409, {"error": "Credentials are pushed to the host over vsock"})
@@ -1141,6 +1144,38 @@ def test_push_handoff(make_env, host_socket):
                "session delivered and wiped")
     conn.close()
     e.assert_no_secrets()
+    assert TOKEN not in e.agent.log_text()
+
+
+def test_push_refused_by_the_host_is_logged_and_resent(make_env, host_socket):
+    """A host that refuses a line (NAK: it was given another token than
+    this VM) is told about in the log, once, with its cause and without
+    the token; the delivery stays queued and goes again on a new
+    connection."""
+    path, srv = host_socket
+    e = make_env(sets=("vsock_port=1234", f"vsock_unix_path={path}"))
+    s = sid()
+    assert e.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-n",
+                                          "authorizeUrl": f"{e.provider_url}/h/authorize"})[0] == 200
+    assert e.request("GET", "/oauth/callback?code=SECRET-CODE-n&state=host-state-n")[0] == 200
+    refused = f"Push handoff: the host refused the credentials of {s} (token-wrong); resending."
+    for _ in range(2):
+        conn, _ = srv.accept()
+        with conn:
+            line = read_line(conn)
+            conn.sendall(f"NAK {line['deliveryId']} token-wrong\n".encode())
+            wait_until(lambda: e.agent.log_lines(refused), 10, "the refusal logged")
+    conn, _ = srv.accept()
+    with conn:
+        again = read_line(conn)
+        assert again == line and again["token"] == TOKEN
+        # Both NAKs were read before the agent came back.
+        assert len(e.agent.log_lines(refused)) == 1
+        conn.sendall(f"ACK {again['deliveryId']}\n".encode())
+        wait_until(lambda: e.json("GET", f"/credentials/status?sessionId={s}")[0] == 404, 10,
+                   "session delivered and wiped")
+    e.assert_no_secrets()
+    assert TOKEN not in e.agent.log_text()
 
 
 def test_push_forgotten_when_session_expires(make_env, host_socket):

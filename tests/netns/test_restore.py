@@ -22,7 +22,7 @@ import pytest
 
 from netns import Lan, Netns, need, require_root, wait_until
 from svagent import DESKTOP_SECRET, MMDS_SERVER, TOKEN, VNC_UID, Agent, auth, pids_with_argv
-from test_login import LoginEnv
+from test_login import LoginEnv, host_socket, read_line  # noqa: F401 (host_socket: a fixture)
 
 pytestmark = pytest.mark.usefixtures("root")
 
@@ -551,6 +551,33 @@ def test_restore_fails_logins_in_flight(agent_bin, tmp_path):
                    .get("authenticated"), 30, "the new login authenticated")
         status, got = e.json("GET", f"/credentials/get?sessionId={s}", headers=new)
         assert status == 200 and got["provider"] == "gemini_cli" and got["credentials"]["login"]
+        e.assert_no_secrets()
+        for secret in (TOKEN, NEW_TOKEN, NEW_DESKTOP):
+            assert secret not in e.agent.log_text()
+
+
+def test_push_after_a_restore_carries_the_new_token(agent_bin, tmp_path, host_socket):
+    """A pushed line carries the control token of when it is sent, never
+    one kept from the boot: after a restore, the clone's new one, the
+    one its host knows."""
+    path, srv = host_socket
+    with restorable_logins(agent_bin, tmp_path, sets=("vsock_port=1234", f"vsock_unix_path={path}")) \
+            as (e, handover):
+        handover.write_text(json.dumps({"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP}))
+        wait_until(lambda: post(e.agent, "/restore-check")[0] == 202, 5, "the poke accepted")
+        wait_until(lambda: e.agent.health()["restore"]["restores"] == 1, 20, "the restore redone")
+        new = {"Authorization": f"Bearer {NEW_TOKEN}"}
+        s = str(uuid.uuid4())
+        assert e.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-t",
+                                              "authorizeUrl": f"{e.provider_url}/h/authorize"}, headers=new)[0] == 200
+        assert e.request("GET", "/oauth/callback?code=SECRET-CODE-t&state=host-state-t")[0] == 200
+        conn, _ = srv.accept()
+        with conn:
+            line = read_line(conn)
+            assert line["sessionId"] == s and line["token"] == NEW_TOKEN
+            conn.sendall(f"ACK {line['deliveryId']}\n".encode())
+            wait_until(lambda: e.json("GET", f"/credentials/status?sessionId={s}", headers=new)[0] == 404, 10,
+                       "session delivered")
         e.assert_no_secrets()
         for secret in (TOKEN, NEW_TOKEN, NEW_DESKTOP):
             assert secret not in e.agent.log_text()
