@@ -1,0 +1,178 @@
+/* Tests of agent/login/handoff-vsock.c's token: every pushed line carries
+ * the control token of when it is sent, and without one nothing is sent.
+ * A host-driven session on a private sd-event loop and the unix socket
+ * stand-in for the host (never AF_VSOCK); the stand-in's receiver must be
+ * root's (SO_PEERCRED), so these tests need root and skip without it. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "agent/login/handoff-vsock.h"
+#include "agent/login/login.h"
+
+#define ID "host-login-1"
+
+typedef struct Fixture {
+        sd_event *event;
+        LoginManager *lm;
+        Handoff *handoff;
+        char dir[64], path[96];
+        int listener;
+        const char *token; /* what the token hook answers now */
+} Fixture;
+
+static const char *token_now(void *userdata) {
+        return ((Fixture *)userdata)->token;
+}
+
+static int setup(void **state) {
+        Fixture *f = calloc(1, sizeof *f);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+        assert_non_null(f);
+        if (geteuid() != 0) {
+                free(f);
+                skip(); /* only a receiver of root's is sent anything */
+        }
+        assert_int_equal(sd_event_new(&f->event), 0);
+        LoginOptions o = {
+                .event = f->event,
+                .providers_file = "/nonexistent/providers.json",
+                .login_home = "", .environment_file = "", .control_socket = "", .runtime_dir = "",
+                .session_ttl_s = 900,
+        };
+        assert_int_equal(login_manager_new(&o, &f->lm), 0);
+        snprintf(f->dir, sizeof f->dir, "/tmp/test-handoff-XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        snprintf(f->path, sizeof f->path, "%s/h.sock", f->dir);
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", f->path);
+        f->listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        assert_true(f->listener >= 0);
+        assert_int_equal(bind(f->listener, (struct sockaddr *)&sa, sizeof sa), 0);
+        assert_int_equal(listen(f->listener, 16), 0);
+        HandoffOptions ho = { .event = f->event, .cid = 2, .port = 1234, .unix_path = f->path,
+                              .token = token_now, .userdata = f };
+        assert_int_equal(handoff_new(&ho, f->lm, &f->handoff), 0);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        Fixture *f = *state;
+
+        if (!f)
+                return 0;
+        login_manager_free(f->lm);
+        handoff_free(f->handoff);
+        close(f->listener);
+        unlink(f->path);
+        rmdir(f->dir);
+        sd_event_unref(f->event);
+        free(f);
+        return 0;
+}
+
+static LoginSession *authenticated(LoginManager *lm) {
+        LoginSession *s;
+
+        assert_int_equal(login_session_new(lm, ID, "oauth", &s), 0);
+        assert_int_equal(login_session_event(s, SESSION_EVENT_URL), SESSION_URL_READY);
+        login_session_captured(s, json_pack("{ss}", "code", "SECRET-CODE"), "/oauth/callback", 0);
+        assert_int_equal(s->state, SESSION_AUTHENTICATED);
+        return s;
+}
+
+/* Runs the loop until the agent's next connection is there (its retries
+ * are at most 30 s apart); returns it. */
+static int next_connection(Fixture *f) {
+        for (unsigned i = 0; i < 1000; i++) {
+                int c = accept4(f->listener, NULL, NULL, SOCK_CLOEXEC);
+                if (c >= 0)
+                        return c;
+                assert_int_equal(errno, EAGAIN);
+                assert_true(sd_event_run(f->event, 100 * 1000) >= 0);
+        }
+        fail_msg("the agent did not connect");
+        return -1;
+}
+
+/* One line from c, run on the loop while the agent writes it; parsed. */
+static json_t *next_line(Fixture *f, int c) {
+        char buf[4096];
+        size_t n = 0;
+
+        while (n == 0 || buf[n - 1] != '\n') {
+                ssize_t k = recv(c, buf + n, sizeof buf - 1 - n, MSG_DONTWAIT);
+                if (k < 0 && errno == EAGAIN) {
+                        assert_true(sd_event_run(f->event, 100 * 1000) >= 0);
+                        continue;
+                }
+                assert_true(k > 0);
+                n += (size_t)k;
+                assert_true(n < sizeof buf - 1);
+        }
+        buf[n] = '\0';
+        json_t *j = json_loads(buf, 0, NULL);
+        assert_non_null(j);
+        return j;
+}
+
+/* No token: the loop's first turn (the push's immediate attempt) makes no
+ * connection; with one, the line carries it. */
+static void test_no_token_nothing_sent(void **state) {
+        Fixture *f = *state;
+
+        authenticated(f->lm);
+        assert_true(sd_event_run(f->event, 0) > 0);
+        assert_int_equal(accept4(f->listener, NULL, NULL, SOCK_CLOEXEC), -1);
+        assert_int_equal(errno, EAGAIN);
+
+        f->token = "token-1";
+        int c = next_connection(f);
+        json_t *j = next_line(f, c);
+        assert_string_equal(json_string_value(json_object_get(j, "token")), "token-1");
+        json_decref(j);
+        close(c);
+}
+
+/* The token changes while a delivery waits for its ACK (a restore
+ * replaces it): the line sent on the next connection carries the new
+ * one, not the one it was first sent with. */
+static void test_token_of_when_sent(void **state) {
+        Fixture *f = *state;
+
+        f->token = "token-1";
+        authenticated(f->lm);
+        int c = next_connection(f);
+        json_t *j = next_line(f, c);
+        assert_string_equal(json_string_value(json_object_get(j, "token")), "token-1");
+        json_decref(j);
+        close(c); /* no ACK: the agent connects again */
+
+        f->token = "token-2";
+        c = next_connection(f);
+        j = next_line(f, c);
+        assert_string_equal(json_string_value(json_object_get(j, "token")), "token-2");
+        assert_string_equal(json_string_value(json_object_get(j, "sessionId")), ID);
+        json_decref(j);
+        close(c);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_no_token_nothing_sent, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_token_of_when_sent, setup, teardown),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
