@@ -1117,13 +1117,20 @@ def read_line(conn, pause=0.0):
     return json.loads(buf)
 
 
+def push_one(e, tag):
+    """A host OAuth login completed by its redirect: its credentials
+    (code SECRET-CODE-<tag>) are what the agent pushes; returns its id."""
+    s = sid()
+    assert e.json("POST", "/auth/oauth", {"sessionId": s, "state": f"host-state-{tag}",
+                                          "authorizeUrl": f"{e.provider_url}/h/authorize"})[0] == 200
+    assert e.request("GET", f"/oauth/callback?code=SECRET-CODE-{tag}&state=host-state-{tag}")[0] == 200
+    return s
+
+
 def test_push_handoff(make_env, host_socket):
     path, srv = host_socket
     e = make_env(sets=("vsock_port=1234", f"vsock_unix_path={path}"))
-    s = sid()
-    assert e.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-p",
-                                          "authorizeUrl": f"{e.provider_url}/h/authorize"})[0] == 200
-    assert e.request("GET", "/oauth/callback?code=SECRET-CODE-p&state=host-state-p")[0] == 200
+    s = push_one(e, "p")
     conn, _ = srv.accept()
     first = read_line(conn)
     assert set(first) == {"token", "deliveryId", "sessionId", "provider", "credentials", "credPath"}
@@ -1154,10 +1161,7 @@ def test_push_refused_by_the_host_is_logged_and_resent(make_env, host_socket):
     connection."""
     path, srv = host_socket
     e = make_env(sets=("vsock_port=1234", f"vsock_unix_path={path}"))
-    s = sid()
-    assert e.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-n",
-                                          "authorizeUrl": f"{e.provider_url}/h/authorize"})[0] == 200
-    assert e.request("GET", "/oauth/callback?code=SECRET-CODE-n&state=host-state-n")[0] == 200
+    s = push_one(e, "n")
     refused = f"Push handoff: the host refused the credentials of {s} (token-wrong); resending."
     for _ in range(2):
         conn, _ = srv.accept()
