@@ -8,6 +8,9 @@
  * A failed step ends only what depends on it (the rest of its own
  * interface); the other interfaces and the files are still applied, and
  * the caller's errbuf names every failure (applier_record()).
+ * Longer than the usual 800 lines: it is the one netlink adapter, and its
+ * steps share the Applier (socket, report, result) and nl_errno(), the
+ * one NLE_* translation; split, both would move to a header for it alone.
  * This is library code: it never logs above debug; failures come back as
  * -errno plus human-readable sentences in the caller's errbuf.  libnl's
  * NLE_* codes become -errno in exactly one place, nl_errno(). */

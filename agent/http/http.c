@@ -23,7 +23,11 @@
  * request, kept in req->pending until MHD calls us back after resume.  A
  * reply whose response cannot be built is answered with a 500 made at
  * start (server->fallback), so no request, suspended or not, is left
- * without an answer.  /metrics counts an answer once MHD took it. */
+ * without an answer.  /metrics counts an answer once MHD took it.
+ *
+ * Longer than the usual 800 lines: it is the one MHD adapter, whose
+ * callbacks share HttpRequest's lifetime rules above; the decisions are
+ * apart (http-gate.c, http-access.c, http-peers.c, http-deadline.c). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>

@@ -8,7 +8,12 @@
  * A CLI's HOME (its credential file in it) is removed when the session
  * ends, but only once the CLI has exited: it may still be writing there.
  * A session that goes while its CLI is still stopping (delivered, replaced)
- * leaves the CLI behind as a Leftover that removes the HOME on its exit. */
+ * leaves the CLI behind as a Leftover that removes the HOME on its exit.
+ *
+ * Longer than the usual 800 lines: the HOMEs, the Leftovers and the
+ * $BROWSER requests all change sessions, and the point of this file is
+ * that only it does (through on_enter()); the pure parts are apart
+ * (session-fsm.c, login-json.c, provider-def.c, url-scan.c). */
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
