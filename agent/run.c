@@ -5,7 +5,11 @@
  *   netinit (PID 1, or netinit=true) → HTTP (socket-activated fd or
  *   bind) → READY=1 → supervisor starts the services → loop.
  * Shutdown is manager.c's.  As PID 1 nothing here exits early: a bad
- * config falls back to defaults and every failure ends up in /health. */
+ * config falls back to defaults and every failure ends up in /health.
+ *
+ * Over 800 lines: the one place that knows every layer (the composition
+ * root), so each layer's set-up from the config and its hooks into the
+ * others sit here side by side, in boot order; the layers know none of it. */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <getopt.h>
