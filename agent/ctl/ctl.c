@@ -6,9 +6,9 @@
  *
  * The push receiver takes a line only with the VM's control token in it:
  * any user in the guest can connect to the vsock port the agent pushes
- * to.  It serves one connection at a time, each with a deadline, so a
- * connection that sends nothing holds it for RECEIVE_DEADLINE_S at
- * most. */
+ * to.  It serves several connections at once, each with a deadline, so a
+ * connection that sends nothing delays no other and is closed after
+ * RECEIVE_DEADLINE_S. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
@@ -44,6 +44,8 @@
 /* How long a pushing connection may go without a delivery taken (from
  * its start, then from its last one): the agent writes a line at once. */
 #define RECEIVE_DEADLINE_S 10
+/* Connections served at once (more: the oldest goes, see conn_slot()). */
+#define RECEIVE_CONNS_MAX 8
 
 typedef struct Ctl {
         SockaddrIn addr;
@@ -456,98 +458,170 @@ static int receive_line(int fd, const char *line, const char *dir, const char *t
         return r < 0 ? r : !cause;
 }
 
-/* Waits for input until deadline: 1 readable, 0 the deadline passed. */
-static int wait_readable(int fd, usec_t deadline) {
-        for (;;) {
-                usec_t t = now(CLOCK_MONOTONIC);
-                struct pollfd p = { .fd = fd, .events = POLLIN };
-                int r;
+/* One connection of the receiver's: what it sent of its current line,
+ * and when it is closed if it sends no delivery. */
+typedef struct Conn {
+        int fd;
+        usec_t deadline;
+        char *buf;  /* LINE_MAX_BYTES + 1, a secret */
+        size_t n;   /* bytes in buf */
+        size_t top; /* the most buf ever held: wiped up to there */
+} Conn;
 
-                if (t >= deadline)
-                        return 0;
-                r = poll(&p, 1, (int)((deadline - t + USEC_PER_MSEC - 1) / USEC_PER_MSEC));
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r < 0)
-                        return -errno;
-                if (r > 0)
-                        return 1;
-        }
+static void conn_close(Conn *c) {
+        if (c->fd < 0)
+                return;
+        c->fd = safe_close(c->fd);
+        if (c->buf)
+                explicit_bzero(c->buf, c->top);
+        free(c->buf);
+        c->buf = NULL;
+        c->n = c->top = 0;
 }
 
-/* Reads lines from one connection until it closes, its deadline passes,
- * or want deliveries were taken (0: no limit); returns how many were. */
-static int receive_connection(int fd, const char *dir, const char *token, unsigned want) {
-        _cleanup_(freep) char *buf = malloc(LINE_MAX_BYTES + 1);
-        usec_t deadline = now(CLOCK_MONOTONIC) + RECEIVE_DEADLINE_S * USEC_PER_SEC;
-        size_t n = 0;
-        int count = 0, r = 0;
-
-        if (!buf)
+static int conn_open(Conn *c, int fd) {
+        c->buf = malloc(LINE_MAX_BYTES + 1);
+        if (!c->buf) {
+                safe_close(fd);
                 return -ENOMEM;
-        while (r >= 0 && (want == 0 || (unsigned)count < want)) {
-                ssize_t k;
-                char *nl;
-
-                r = wait_readable(fd, deadline);
-                if (r == 0)
-                        log_warning("Closed a connection that delivered nothing for %d s.", RECEIVE_DEADLINE_S);
-                if (r <= 0)
-                        break;
-                k = read(fd, buf + n, LINE_MAX_BYTES - n);
-                if (k <= 0)
-                        break;
-                n += (size_t)k;
-                buf[n] = '\0';
-                while (r >= 0 && (want == 0 || (unsigned)count < want) && (nl = memchr(buf, '\n', n))) {
-                        *nl = '\0';
-                        r = receive_line(fd, buf, dir, token);
-                        if (r > 0) {
-                                count++;
-                                deadline = now(CLOCK_MONOTONIC) + RECEIVE_DEADLINE_S * USEC_PER_SEC;
-                        }
-                        size_t used = (size_t)(nl + 1 - buf);
-                        explicit_bzero(buf, used);
-                        memmove(buf, nl + 1, n - used);
-                        n -= used;
-                }
-                if (n == LINE_MAX_BYTES)
-                        break; /* a line that long is not ours */
         }
-        explicit_bzero(buf, LINE_MAX_BYTES + 1);
-        return count;
+        c->fd = fd;
+        c->deadline = now(CLOCK_MONOTONIC) + RECEIVE_DEADLINE_S * USEC_PER_SEC;
+        c->n = c->top = 0;
+        return 0;
+}
+
+/* Reads what c has and takes its complete lines while fewer than left
+ * deliveries are wanted (0: no limit); returns how many it took, and
+ * closes c when it is done (end of input, an error, an overlong line). */
+static unsigned conn_read(Conn *c, const char *dir, const char *token, unsigned left) {
+        unsigned taken = 0;
+        ssize_t k = read(c->fd, c->buf + c->n, LINE_MAX_BYTES - c->n);
+        char *nl;
+        int r = 0;
+
+        if (k < 0 && (errno == EINTR || errno == EAGAIN))
+                return 0;
+        if (k <= 0) {
+                conn_close(c);
+                return 0;
+        }
+        c->n += (size_t)k;
+        c->top = MAX(c->top, c->n);
+        c->buf[c->n] = '\0';
+        while (r >= 0 && (left == 0 || taken < left) && (nl = memchr(c->buf, '\n', c->n))) {
+                size_t used = (size_t)(nl + 1 - c->buf);
+
+                *nl = '\0';
+                r = receive_line(c->fd, c->buf, dir, token);
+                if (r > 0) {
+                        taken++;
+                        c->deadline = now(CLOCK_MONOTONIC) + RECEIVE_DEADLINE_S * USEC_PER_SEC;
+                }
+                explicit_bzero(c->buf, used);
+                memmove(c->buf, nl + 1, c->n - used);
+                c->n -= used;
+        }
+        if (r < 0 || c->n == LINE_MAX_BYTES) /* its answer failed, or a line that long is not ours */
+                conn_close(c);
+        return taken;
+}
+
+/* The slot a new connection takes: a free one, else the one closest to
+ * its deadline (a guest user filling every slot with silent connections
+ * only makes the oldest go sooner). */
+static Conn *conn_slot(Conn *conns, size_t n) {
+        Conn *oldest = NULL;
+
+        for (size_t i = 0; i < n; i++) {
+                if (conns[i].fd < 0)
+                        return &conns[i];
+                if (!oldest || conns[i].deadline < oldest->deadline)
+                        oldest = &conns[i];
+        }
+        log_warning("Closed the oldest of %zu connections that delivered nothing yet, to take a new one.", n);
+        conn_close(oldest);
+        return oldest;
+}
+
+/* Serves up to RECEIVE_CONNS_MAX connections at once on one poll() loop,
+ * so one that sends nothing delays no other; each is closed at its
+ * deadline.  Returns 0 once want deliveries were taken (0: never), or
+ * -errno. */
+static int receive_loop(int lfd, const char *dir, const char *token, unsigned want) {
+        Conn conns[RECEIVE_CONNS_MAX];
+        unsigned got = 0;
+        int r = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(conns); i++)
+                conns[i] = (Conn){ .fd = -EBADF };
+        while (want == 0 || got < want) {
+                struct pollfd p[1 + RECEIVE_CONNS_MAX] = { { .fd = lfd, .events = POLLIN } };
+                usec_t t = now(CLOCK_MONOTONIC), next = USEC_INFINITY;
+
+                for (size_t i = 0; i < ELEMENTSOF(conns); i++) {
+                        Conn *c = &conns[i];
+
+                        if (c->fd >= 0 && c->deadline <= t) {
+                                log_warning("Closed a connection that delivered nothing for %d s.",
+                                            RECEIVE_DEADLINE_S);
+                                conn_close(c);
+                        }
+                        p[1 + i] = (struct pollfd){ .fd = c->fd, .events = POLLIN }; /* fd < 0: ignored */
+                        if (c->fd >= 0)
+                                next = MIN(next, c->deadline);
+                }
+                int timeout = next == USEC_INFINITY ? -1 : (int)MIN((next - t + USEC_PER_MSEC - 1) / USEC_PER_MSEC,
+                                                                      (usec_t)INT32_MAX);
+                if (poll(p, ELEMENTSOF(p), timeout) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = log_error_errno(errno, "poll() failed: %m");
+                        break;
+                }
+                for (size_t i = 0; i < ELEMENTSOF(conns) && (want == 0 || got < want); i++)
+                        if (conns[i].fd >= 0 && p[1 + i].revents)
+                                got += conn_read(&conns[i], dir, token, want == 0 ? 0 : want - got);
+                fflush(stdout);
+                if (p[0].revents & POLLIN) {
+                        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+                        if (fd < 0 && errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+                                r = log_error_errno(errno, "accept() failed: %m");
+                                break;
+                        }
+                        if (fd >= 0 && (r = conn_open(conn_slot(conns, ELEMENTSOF(conns)), fd)) < 0) {
+                                log_error_errno(r, "Out of memory.");
+                                break;
+                        }
+                }
+        }
+        for (size_t i = 0; i < ELEMENTSOF(conns); i++)
+                conn_close(&conns[i]);
+        return r;
 }
 
 static int cmd_receive(const char *uds, const char *dir, unsigned want, const char *token) {
         _cleanup_(closep) int fd = -EBADF;
         struct sockaddr_un sa;
         int len = sockaddr_un_set(&sa, uds);
-        unsigned got = 0;
 
         if (len < 0)
                 return log_error_errno(len, "Socket path too long: %s", uds), 1;
         /* jansson's parser buffers hold the token and the credentials too. */
         json_wipe_on_free();
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         (void)unlink(uds);
         mode_t old = umask(0077);
-        int r = fd < 0 || bind(fd, &sa, (socklen_t)len) < 0 || listen(fd, 4) < 0 ? -errno : 0;
+        int r = fd < 0 || bind(fd, &sa, (socklen_t)len) < 0 || listen(fd, 16) < 0 ? -errno : 0;
         umask(old);
         if (r < 0)
                 return log_error_errno(r, "Cannot listen on %s: %m", uds), 1;
         printf("listening: %s\n", uds);
         fflush(stdout);
-        while (want == 0 || got < want) {
-                _cleanup_(closep) int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-                if (c < 0)
-                        return log_error_errno(errno, "accept() failed: %m"), 1;
-                r = receive_connection(c, dir, token, want == 0 ? 0 : want - got);
-                if (r > 0)
-                        got += (unsigned)r;
-                fflush(stdout);
-        }
+        r = receive_loop(fd, dir, token, want);
         (void)unlink(uds);
-        return 0;
+        return r < 0 ? 1 : 0;
 }
 
 static int read_secret(const char *path, char **ret) {

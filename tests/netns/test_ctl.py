@@ -369,11 +369,31 @@ def test_ctl_receive_refuses_lines_without_the_token(make_env, receiver):
 
 
 def test_ctl_receive_silent_connection_does_not_block(make_env, receiver):
-    """A connection that sends nothing (any guest user can make one) holds
-    the one-at-a-time receiver until its deadline, not for ever: the
-    agent's delivery behind it is taken, and the silent one closed."""
+    """Connections that send nothing (any guest user can make them, more
+    than the receiver serves at once) delay no delivery: the agent's is
+    taken while they are all still open, before any deadline closed one."""
+    e = make_env(sets=("vsock_port=1234", f"vsock_unix_path={receiver.sock}"))
+    s = sid()
+    assert e.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-r",
+                                          "authorizeUrl": f"{e.provider_url}/h/authorize"})[0] == 200
+    silent = [receiver.connect() for _ in range(10)]  # more than its 8 slots
+    try:
+        assert e.request("GET", "/oauth/callback?code=SECRET-CODE-r&state=host-state-r")[0] == 200
+        out, err = receiver.proc.communicate(timeout=60)
+        assert (receiver.proc.returncode, out) == (0, f"received: {receiver.path(s)} (oauth)\n"), err
+        # Served beside them, not after them: none reached its deadline.
+        assert "delivered nothing for 10 s" not in err, err
+        assert "Closed the oldest of 8 connections that delivered nothing yet, to take a new one." in err
+        assert TOKEN not in out + err
+    finally:
+        for c in silent:
+            c.close()
+
+
+def test_ctl_receive_closes_a_silent_connection_at_its_deadline(receiver):
+    """A connection that sends nothing is closed after 10 s, and said so."""
     with receiver.connect() as silent:
-        s = sid()
-        _, err = receiver.push(make_env, s)
         assert silent.recv(1) == b""
+    receiver.proc.kill()
+    _, err = receiver.proc.communicate(timeout=60)
     assert "Closed a connection that delivered nothing for 10 s." in err
