@@ -105,42 +105,22 @@ int write_file_atomic_flags(const char *path, const void *data, size_t size, mod
         return write_file_atomic_owned(path, data, size, mode, (uid_t)-1, (gid_t)-1, flags);
 }
 
-int write_file_atomic_owned(const char *path, const void *data, size_t size, mode_t mode, uid_t uid,
-                            gid_t gid, WriteFileFlags flags) {
-        char tmp[PATH_MAX];
-        int r;
-
-        if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp)
-                return -ENAMETOOLONG;
-        _cleanup_(closep) int fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0)
-                return negative_errno();
-        r = loop_write(fd, data, size);
-        /* On the new file's fd, before it gets its name: a symlink
-         * planted at path is replaced, never followed. */
-        if (r >= 0 && (uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) < 0)
-                r = negative_errno();
-        if (r >= 0 && fchmod(fd, mode) < 0)
-                r = negative_errno();
-        if (r >= 0 && !(flags & WRITE_FILE_NO_SYNC) && fsync(fd) < 0)
-                r = negative_errno();
-        if (r >= 0 && rename(tmp, path) < 0)
-                r = negative_errno();
-        if (r < 0)
-                (void)unlink(tmp);
-        return r;
-}
-
-/* mkostemp() has no *at() form: the same O_EXCL name, made below dirfd. */
+/* mkostemp() has no *at() form: the same O_EXCL name, name.XXXXXX (six
+ * random letters or digits), made below dirfd. */
 static int tmpfile_at(int dirfd, const char *name, char tmp[static NAME_MAX + 1]) {
-        for (unsigned i = 0; i < 16; i++) {
-                uint64_t rnd;
-                int fd;
+        static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
-                if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+        for (unsigned i = 0; i < 16; i++) {
+                uint8_t rnd[6];
+                int n, fd;
+
+                if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
                         return -EIO;
-                if (snprintf(tmp, NAME_MAX + 1, "%s.%016llx", name, (unsigned long long)rnd) > NAME_MAX)
+                n = snprintf(tmp, NAME_MAX + 1, "%s.XXXXXX", name);
+                if (n > NAME_MAX)
                         return -ENAMETOOLONG;
+                for (size_t k = 0; k < sizeof rnd; k++)
+                        tmp[n - sizeof rnd + k] = chars[rnd[k] % (sizeof chars - 1)];
                 fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
                 if (fd >= 0 || errno != EEXIST)
                         return fd >= 0 ? fd : negative_errno();
@@ -148,7 +128,11 @@ static int tmpfile_at(int dirfd, const char *name, char tmp[static NAME_MAX + 1]
         return -EEXIST;
 }
 
-int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t size, mode_t mode) {
+/* The one atomic writer: a temporary file below dirfd, given its owner
+ * and mode on its fd (a symlink planted at name is replaced, never
+ * followed), synced unless told not to, renamed over name. */
+static int write_at(int dirfd, const char *name, const void *data, size_t size, mode_t mode, uid_t uid,
+                    gid_t gid, WriteFileFlags flags) {
         char tmp[NAME_MAX + 1];
         _cleanup_(closep) int fd = -EBADF;
         int r;
@@ -159,15 +143,38 @@ int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t s
         if (fd < 0)
                 return fd;
         r = loop_write(fd, data, size);
+        if (r >= 0 && (uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) < 0)
+                r = negative_errno();
         if (r >= 0 && fchmod(fd, mode) < 0)
                 r = negative_errno();
-        if (r >= 0 && fsync(fd) < 0)
+        if (r >= 0 && !(flags & WRITE_FILE_NO_SYNC) && fsync(fd) < 0)
                 r = negative_errno();
         if (r >= 0 && renameat(dirfd, tmp, dirfd, name) < 0)
                 r = negative_errno();
         if (r < 0)
                 (void)unlinkat(dirfd, tmp, 0);
         return r;
+}
+
+int write_file_atomic_owned(const char *path, const void *data, size_t size, mode_t mode, uid_t uid,
+                            gid_t gid, WriteFileFlags flags) {
+        const char *slash = strrchr(path, '/');
+        _cleanup_(freep) char *dir = NULL;
+        _cleanup_(closep) int dfd = -EBADF;
+
+        if (!slash)
+                return write_at(AT_FDCWD, path, data, size, mode, uid, gid, flags);
+        dir = slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
+        if (!dir)
+                return -ENOMEM;
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return negative_errno();
+        return write_at(dfd, slash + 1, data, size, mode, uid, gid, flags);
+}
+
+int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t size, mode_t mode) {
+        return write_at(dirfd, name, data, size, mode, (uid_t)-1, (gid_t)-1, 0);
 }
 
 int mkdir_all(const char *path, mode_t parents_mode, mode_t mode) {
