@@ -7,6 +7,7 @@
  * supervisor. */
 #pragma once
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,6 +60,14 @@ static inline int launcher_start(const Launcher *l, const SpawnOptions *o, Launc
 
 static inline void launcher_forget(const Launcher *l, pid_t pid) {
         l->forget(l->ctx, pid);
+}
+
+/* The owner of pid (a process group leader it started) is done with it:
+ * its whole group SIGKILLed at once, its exit no longer wanted (the
+ * reaper collects it). */
+static inline void launcher_kill_forget(const Launcher *l, pid_t pid) {
+        (void)kill(-pid, SIGKILL);
+        launcher_forget(l, pid);
 }
 
 static inline int launcher_kill_uid(const Launcher *l, uid_t uid) {

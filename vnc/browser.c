@@ -251,8 +251,7 @@ static void on_arranger_exit(pid_t pid, int wstatus, void *userdata) {
 static void arranger_stop(Browser *b) {
         if (b->arranger <= 0)
                 return;
-        (void)kill(-b->arranger, SIGKILL);
-        launcher_forget(b->o.launcher, b->arranger);
+        launcher_kill_forget(b->o.launcher, b->arranger);
         b->arranger = 0;
 }
 

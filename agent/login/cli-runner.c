@@ -370,8 +370,7 @@ CliRunner *cli_runner_free(CliRunner *r) {
         if (r->pid > 0) {
                 /* Nobody will wait for the grace period: kill now, the reaper
                  * collects it without us. */
-                (void)kill(-r->pid, SIGKILL);
-                launcher_forget(r->launcher, r->pid);
+                launcher_kill_forget(r->launcher, r->pid);
         }
         sd_event_source_disable_unref(r->io);
         sd_event_source_disable_unref(r->kill_timer);
