@@ -156,11 +156,16 @@ static void suspended_unlink(HttpRequest *r) {
         r->susp_prev = r->susp_next = NULL;
 }
 
-/* Queues resp (borrowed) now; counted once MHD took it.  MHD takes a
+/* Queues resp now; counted once MHD took it.  MHD takes a
  * response only on the first call (before any body byte) or the final one
- * (whole request in); refused, the connection is closed on return. */
+ * (whole request in); refused, the connection is closed on return.
+ * Takes ownership of resp; NULL queues the fallback 500. */
 static int queue(HttpRequest *r, unsigned status, struct MHD_Response *resp) {
-        if (MHD_queue_response(r->conn, status, resp) != MHD_YES) {
+        enum MHD_Result ok = MHD_queue_response(r->conn, status, resp ?: r->server->fallback);
+
+        if (resp)
+                MHD_destroy_response(resp);
+        if (ok != MHD_YES) {
                 r->refused = true;
                 return -EIO;
         }
@@ -175,8 +180,6 @@ static int queue(HttpRequest *r, unsigned status, struct MHD_Response *resp) {
  * 500 instead, so that every reply answers: a suspended request's owner
  * lets go once it replied, and nothing else would answer it then. */
 static int deliver(HttpRequest *r, unsigned status, struct MHD_Response *resp) {
-        int k;
-
         if (r->replied) {
                 if (resp)
                         MHD_destroy_response(resp);
@@ -199,10 +202,7 @@ static int deliver(HttpRequest *r, unsigned status, struct MHD_Response *resp) {
                 (void)sd_event_source_set_enabled(r->server->timer, SD_EVENT_ONESHOT);
                 return 0;
         }
-        k = queue(r, status, resp ?: r->server->fallback);
-        if (resp)
-                MHD_destroy_response(resp);
-        return k;
+        return queue(r, status, resp);
 }
 
 /* The fallback 500 when a reply could not be built; returns err. */
@@ -532,12 +532,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         if (!r)
                 return MHD_NO; /* the URI callback could not allocate */
         if (r->resumed) {
-                struct MHD_Response *resp = TAKE_PTR(r->pending);
-
                 r->resumed = false;
-                (void)queue(r, r->pending_status, resp ?: s->fallback);
-                if (resp)
-                        MHD_destroy_response(resp);
+                (void)queue(r, r->pending_status, TAKE_PTR(r->pending));
         } else if (!r->started) {
                 r->started = true;
                 r->conn = conn;
