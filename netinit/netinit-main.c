@@ -16,6 +16,7 @@
 #include "macro.h"
 #include "netinit-main.h"
 #include "netinit.h"
+#include "parse-util.h"
 #include "time-util.h"
 
 typedef enum Mode {
@@ -52,15 +53,12 @@ static void help(void) {
 }
 
 static int parse_timeout(const char *s, usec_t *ret) {
-        char *end;
-        unsigned long long ms;
+        uint64_t ms;
+        int r = parse_unsigned(s, UINT32_MAX, &ms);
 
-        errno = 0;
-        ms = strtoull(s, &end, 10);
-        if (errno != 0 || end == s || *end || s[0] == '-' || ms > UINT32_MAX)
-                return -EINVAL;
-        *ret = (usec_t)ms * USEC_PER_MSEC;
-        return 0;
+        if (r >= 0)
+                *ret = (usec_t)ms * USEC_PER_MSEC;
+        return r;
 }
 
 /* Returns 1 to go on, 0 to exit successfully (--help), -EINVAL on bad usage. */

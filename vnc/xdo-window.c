@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "macro.h"
+#include "parse-util.h"
 #include "xdo-window.h"
 
 /* A window that went away between the search and an operation on it
@@ -65,17 +66,14 @@ static int arrange_when_mapped(xdo_t *xdo, const char *wm_class) {
 
 int xdo_window_main(int argc, char **argv) {
         xdo_t *xdo;
-        char *end;
-        long timeout;
+        uint64_t timeout;
         int r;
 
         if (argc != 4) {
                 log_error("Usage: vm-browser-agent %s DISPLAY WM_CLASS TIMEOUT_S", XDO_WINDOW_VERB);
                 return 2;
         }
-        errno = 0;
-        timeout = strtol(argv[3], &end, 10);
-        if (errno != 0 || *end != '\0' || timeout <= 0 || timeout > 3600) {
+        if (parse_unsigned(argv[3], 3600, &timeout) < 0 || timeout == 0) {
                 log_error("Bad timeout '%s': seconds, 1-3600.", argv[3]);
                 return 2;
         }

@@ -34,6 +34,7 @@
 #include "json-wipe.h"
 #include "log.h"
 #include "macro.h"
+#include "parse-util.h"
 #include "secret-util.h"
 #include "socket-util.h"
 #include "time-util.h"
@@ -367,15 +368,12 @@ static bool file_name_is_safe(const char *s) {
 }
 
 static int parse_number(const char *s, unsigned max, unsigned *ret) {
-        char *end;
-        unsigned long v;
+        uint64_t v;
+        int r = parse_unsigned(s, max, &v);
 
-        errno = 0;
-        v = strtoul(s, &end, 10);
-        if (errno || end == s || *end || v > max || s[0] == '-')
-                return -EINVAL;
-        *ret = (unsigned)v;
-        return 0;
+        if (r >= 0)
+                *ret = (unsigned)v;
+        return r;
 }
 
 /* The agent's delivery ids are 32 hex digits: what is echoed back is

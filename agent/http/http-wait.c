@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "http-wait.h"
+#include "parse-util.h"
 
 typedef struct Waiter {
         HttpWaitList *list;
@@ -62,19 +63,17 @@ HttpWaitList *http_wait_list_free(HttpWaitList *l) {
 
 int http_wait_seconds(HttpRequest *req, unsigned *ret) {
         const char *v = http_request_query(req, "wait");
-        unsigned long n;
-        char *end;
+        uint64_t n;
+        int r;
 
         if (!v) {
                 *ret = 0;
                 return 0;
         }
-        errno = 0;
-        n = strtoul(v, &end, 10);
-        if (!*v || *end || errno || v[0] == '-' || n > HTTP_WAIT_MAX_S)
-                return -EINVAL;
-        *ret = (unsigned)n;
-        return 0;
+        r = parse_unsigned(v, HTTP_WAIT_MAX_S, &n);
+        if (r >= 0)
+                *ret = (unsigned)n;
+        return r;
 }
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {

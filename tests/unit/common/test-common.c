@@ -18,6 +18,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
+#include "parse-util.h"
 #include "secret-util.h"
 #include "string-table.h"
 #include "strv.h"
@@ -200,6 +201,28 @@ static void test_rm_rf_at_symlinks(void **state) {
 
 /* A file written below a directory fd: a symlink at the name is replaced,
  * not followed; the name is one component; no temporary file is left. */
+static void test_parse_unsigned(void **state) {
+        static const struct {
+                const char *s;
+                uint64_t max;
+                int r;
+                uint64_t v;
+        } cases[] = {
+                { "0", 10, 0, 0 },      { "10", 10, 0, 10 },   { "11", 10, -EINVAL, 0 },
+                { "", 10, -EINVAL, 0 }, { "-1", 10, -EINVAL, 0 }, { "1x", 10, -EINVAL, 0 },
+                { "x", 10, -EINVAL, 0 }, { " -1", UINT32_MAX, -EINVAL, 0 },
+                { "4294967295", UINT32_MAX, 0, UINT32_MAX }, { "4294967296", UINT32_MAX, -EINVAL, 0 },
+                { "99999999999999999999999", UINT64_MAX, -EINVAL, 0 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                uint64_t v = 12345;
+
+                assert_int_equal(parse_unsigned(cases[i].s, cases[i].max, &v), cases[i].r);
+                assert_true(v == (cases[i].r == 0 ? cases[i].v : 12345));
+        }
+}
+
 static void test_write_file_atomic_at(void **state) {
         char dir[] = "/tmp/test-common-XXXXXX", path[256];
         _cleanup_(closep) int fd = -EBADF;
@@ -645,6 +668,7 @@ int main(void) {
                 cmocka_unit_test(test_string_table),
                 cmocka_unit_test(test_http_url_is_valid),
                 cmocka_unit_test(test_url_loggable_len),
+                cmocka_unit_test(test_parse_unsigned),
                 cmocka_unit_test(test_secret_equal),
                 cmocka_unit_test(test_errbuf_fail),
                 cmocka_unit_test(test_path_passable),
