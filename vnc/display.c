@@ -16,6 +16,11 @@
  *    the screen through MIT-SHM, in 0600 segments of its own uid, which
  *    Xvfb (another user) attaches with CAP_IPC_OWNER (add_xvfb()); where
  *    Xvfb cannot have it (x_shm false) with -noshm, over the X socket.
+ *    -noremote -novncconnect: by default x11vnc obeys any X client of its
+ *    display (the browser's user among them) through root-window
+ *    properties: X11VNC_REMOTE reconfigures it (-R listen:ADDR moved its
+ *    listener, -R connect:HOST sends the desktop to any address without
+ *    a password) and VNC_CONNECT opens that reverse connection too.
  *  - websockify serves noVNC on novnc_listen and forwards only a
  *    connection that brings the token (TokenFile: the desktop secret);
  *    without it the socket is closed, no 101.  It is started through
@@ -170,7 +175,7 @@ static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs 
         return add_service(d, DISPLAY_SERVICE_X11VNC, c->vnc_user,
                            strv_make("x11vnc", "-display", display, "-auth", c->paths->vnc_xauthority, "-rfbport", port,
                                      l[0], l[1], l[2], l[3], "-1", "-forever", "-shared", "-quiet",
-                                     "-passwdfile", c->paths->vnc_password,
+                                     "-noremote", "-novncconnect", "-passwdfile", c->paths->vnc_password,
                                      c->x_shm ? NULL : "-noshm", /* last: NULL ends the list */
                                      NULL),
                            "Xvfb", NULL,

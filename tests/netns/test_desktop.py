@@ -170,6 +170,25 @@ def test_x_needs_the_cookie(agent):
     agent.ns.run(*as_user(BROWSER_UID, *base, f"XAUTHORITY={agent.browser_dir}/.Xauthority", *probe))
 
 
+def test_x_clients_cannot_reconfigure_x11vnc(agent):
+    """The browser's uid is an X client of the display x11vnc serves; x11vnc
+    must not obey it.  By default it does (X11VNC_REMOTE on the root
+    window): -R listen:ADDR moves its listener, -R connect:HOST streams the
+    desktop to any address without the password.  An obeying x11vnc
+    acknowledges the command (-sync), not always the first one sent: it is
+    sent up to three times, then the listener is looked at."""
+    before = listeners(agent.ns)
+    remote = as_user(BROWSER_UID, "env", "-i", "PATH=/usr/bin:/bin", "HOME=/nonexistent",
+                     f"XAUTHORITY={agent.browser_dir}/.Xauthority", "x11vnc", "-display", f":{agent.display}",
+                     "-sync", "-R", "listen:127.0.0.1")
+    for _ in range(3):
+        if "ack=1" in agent.ns.run(*remote, check=False).stdout:
+            break
+    assert listeners(agent.ns) == before
+    with agent.ns.entered():
+        assert rfb("127.0.0.1", agent.vnc_port, DESKTOP_SECRET)[2] == 0
+
+
 def test_vnc_and_novnc_need_the_secret(agent):
     with agent.ns.entered():
         banner, types, result = rfb("127.0.0.1", agent.vnc_port, "wrong-pw")

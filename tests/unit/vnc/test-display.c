@@ -53,7 +53,7 @@ static void test_no_shared_memory(void **state) {
         assert_string_equal(d.services[1].name, "x11vnc");
         assert_string_equal(test_join(d.services[1].argv),
                             "x11vnc -display :7 -auth /run/vmba-vnc/Xauthority -rfbport 5907 -listen 0.0.0.0 -no6 "
-                            "-rfbportv6 -1 -forever -shared -quiet -passwdfile /run/vmba-vnc/vnc-password -noshm");
+                            "-rfbportv6 -1 -forever -shared -quiet -noremote -novncconnect -passwdfile /run/vmba-vnc/vnc-password -noshm");
         for (size_t i = 1; i < d.n; i++)
                 assert_true(d.services[i].ambient_caps == 0);
         service_defs_done(&d);
@@ -78,7 +78,7 @@ static void test_display_stack(void **state) {
         assert_string_equal(d.services[1].name, "x11vnc");
         assert_string_equal(test_join(d.services[1].argv),
                             "x11vnc -display :7 -auth /run/vmba-vnc/Xauthority -rfbport 5907 -listen 0.0.0.0 -no6 "
-                            "-rfbportv6 -1 -forever -shared -quiet -passwdfile /run/vmba-vnc/vnc-password");
+                            "-rfbportv6 -1 -forever -shared -quiet -noremote -novncconnect -passwdfile /run/vmba-vnc/vnc-password");
         assert_string_equal(test_join(d.services[1].env), "DISPLAY=:7 XAUTHORITY=/run/vmba-vnc/Xauthority");
         /* Facing the network: never root. */
         assert_string_equal(d.services[1].user, "vmba-vnc");
@@ -195,7 +195,7 @@ static void test_listen_addresses(void **state) {
         assert_int_equal(display_build_services(&c, &d, err, sizeof err), 0);
         assert_string_equal(test_join(d.services[1].argv),
                             "x11vnc -display :7 -auth /run/vmba-vnc/Xauthority -rfbport 5907 -listen 10.0.0.2 -no6 "
-                            "-rfbportv6 -1 -forever -shared -quiet -passwdfile /run/vmba-vnc/vnc-password");
+                            "-rfbportv6 -1 -forever -shared -quiet -noremote -novncconnect -passwdfile /run/vmba-vnc/vnc-password");
         assert_string_equal(d.services[1].probe.host, "10.0.0.2");
         assert_string_equal(d.services[2].argv[9], "10.0.0.2:6087");
         assert_string_equal(d.services[2].probe.host, "10.0.0.2");
@@ -207,7 +207,7 @@ static void test_listen_addresses(void **state) {
         assert_int_equal(display_build_services(&c, &d, err, sizeof err), 0);
         assert_string_equal(test_join(d.services[1].argv),
                             "x11vnc -display :7 -auth /run/vmba-vnc/Xauthority -rfbport 5907 -listen6 fd00::2 -noipv4 "
-                            "-rfbportv6 -1 -forever -shared -quiet -passwdfile /run/vmba-vnc/vnc-password");
+                            "-rfbportv6 -1 -forever -shared -quiet -noremote -novncconnect -passwdfile /run/vmba-vnc/vnc-password");
         assert_string_equal(d.services[1].probe.host, "fd00::2");
         assert_string_equal(d.services[2].argv[9], "[::]:6087");
         assert_string_equal(d.services[2].probe.host, "::1");
