@@ -36,6 +36,7 @@
 
 #include "fileio.h"
 #include "ipcfg.h"
+#include "ipcfg-sysctl.h"
 #include "log.h"
 #include "macro.h"
 #include "time-util.h"
@@ -692,19 +693,25 @@ static void onlink_warning(Applier *a, const IpcfgIface *ifc, const char *device
  * Router Advertisements on every link by default: any machine on the
  * segment could give the VM an address and a default route through
  * itself (which dual-stack names then prefer).  Refused before the link
- * is up; without IPv6 (ipv6.disable=1: no /proc/sys/net/ipv6 beside
- * ipv4) there is nothing to refuse. */
+ * is up. */
 static int ra_refuse(Applier *a, const char *name) {
-        char path[64 + IFNAMSIZ];
-        int r;
+        char what[96];
+        int r = ipcfg_sysctl_refuse_ra(name, what, sizeof what);
 
-        if (access("/proc/sys/net/ipv6", F_OK) < 0 && errno == ENOENT &&
-            access("/proc/sys/net/ipv4", F_OK) == 0)
-                return 0;
-        snprintf(path, sizeof path, "/proc/sys/net/ipv6/conf/%s/accept_ra", name);
-        r = write_setting(path, "0\n");
         if (r < 0)
-                return fail(a, r, "Failed to refuse IPv6 router advertisements on %s", name);
+                return fail(a, r, "Failed to refuse IPv6 router advertisements on %s (%s)", name, what);
+        return 0;
+}
+
+/* Only ip= routes the VM, but the kernel takes ICMP redirects by default:
+ * any machine on the segment, writing in the gateway's name, could move
+ * the VM's traffic to another next hop (itself). */
+static int redirects_refuse(Applier *a, const char *name) {
+        char what[96];
+        int r = ipcfg_sysctl_refuse_redirects(name, what, sizeof what);
+
+        if (r < 0)
+                return fail(a, r, "Failed to refuse ICMP redirects on %s (%s)", name, what);
         return 0;
 }
 
@@ -724,6 +731,7 @@ static int iface_apply(Applier *a, const IpcfgIface *ifc) {
         /* Named, not fatal: the address and route still apply. */
         if (!method_needs_client(ifc->method))
                 applier_record(a, ra_refuse(a, w.name));
+        applier_record(a, redirects_refuse(a, w.name));
         r = link_configure(a, w.ifindex, w.name, ifc->mtu, ifc->has_mac ? ifc->mac : NULL);
         if (r < 0)
                 return r;

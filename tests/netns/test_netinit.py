@@ -420,6 +420,61 @@ def test_router_advertisements_from_the_segment_are_refused(lan, agent_bin, file
     assert default_routes(lan.guest, "-6") == []
 
 
+def checksum(data):
+    data += b"\0" * (len(data) % 2)
+    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    s = (s >> 16) + (s & 0xffff)
+    return ~(s + (s >> 16)) & 0xffff
+
+
+def send_redirect(ns, gateway, victim, dest, new_gateway):
+    """An ICMP host redirect from gateway: victim's packets to dest are to go
+    through new_gateway.  The datagram it quotes is an ICMP echo reply from
+    victim to dest: the one the kernel acts on without a socket."""
+    inner = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 28, 1, 0, 64, socket.IPPROTO_ICMP, 0,
+                        socket.inet_aton(victim), socket.inet_aton(dest))
+    inner = inner[:10] + struct.pack("!H", checksum(inner)) + inner[12:] + struct.pack("!BBHHH", 0, 0, 0, 1, 1)
+    msg = struct.pack("!BBH4s", 5, 1, 0, socket.inet_aton(new_gateway)) + inner
+    msg = msg[:2] + struct.pack("!H", checksum(msg)) + msg[4:]
+    with ns.entered(), socket.socket(socket.AF_INET, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
+                                     socket.IPPROTO_ICMP) as s:
+        s.bind((gateway, 0))
+        s.sendto(msg, (victim, 0))
+
+
+def echo4(ns, source, dest, timeout=10):
+    """An ICMP echo from ns to dest, answered: the peer has taken in
+    everything sent to it before."""
+    with ns.entered(), socket.socket(socket.AF_INET, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
+                                     socket.IPPROTO_ICMP) as s:
+        s.settimeout(timeout)
+        s.bind((source, 0))
+        msg = struct.pack("!BBHHH", 8, 0, 0, 0x7661, 1) + b"barrier"
+        s.sendto(msg[:2] + struct.pack("!H", checksum(msg)) + msg[4:], (dest, 0))
+        while True:
+            data, _ = s.recvfrom(2048)
+            if data[20] == 0 and data[24:26] == b"\x76\x61":
+                return
+
+
+def test_icmp_redirects_are_refused(lan, agent_bin, files):
+    """Only ip= routes the VM: an ICMP redirect (any machine on the segment
+    can send one in the gateway's name) must not move its traffic to
+    another next hop; the kernel takes them by default."""
+    lan.host.run("ip", "addr", "add", "10.77.0.9/24", "dev", "veth0")
+    r = apply(lan.guest, agent_bin, files, "ip=10.77.0.2::10.77.0.1:255.255.255.0::eth0:off")
+    assert r.returncode == 0, r.stderr
+    # The kernel redirects only to a next hop it has a neighbour entry for.
+    mac = lan.host.ip_json("link", "show", "dev", "veth0")[0]["address"]
+    lan.guest.run("ip", "neigh", "replace", "10.77.0.9", "lladdr", mac, "dev", "eth0", "nud", "permanent")
+    send_redirect(lan.host, "10.77.0.1", "10.77.0.2", "10.99.0.5", "10.77.0.9")
+    echo4(lan.host, "10.77.0.1", "10.77.0.2")
+    route = lan.guest.ip_json("route", "get", "10.99.0.5")[0]
+    assert route["gateway"] == "10.77.0.1", route
+    for conf in ("ipv4/conf/all", "ipv4/conf/eth0", "ipv6/conf/eth0"):
+        assert lan.guest.run("cat", f"/proc/sys/net/{conf}/accept_redirects").stdout == "0\n", conf
+
+
 def test_dhcp_brings_the_link_up_and_says_it_cannot(lan, agent_bin, files):
     r = apply(lan.guest, agent_bin, files, "ip=eth0:dhcp")
     assert r.returncode == 1
