@@ -2,32 +2,23 @@
  * Connection: close (common/http-once.c) run on a private sd-event loop;
  * waiting is the agent's long poll (?wait=), never a sleep here, except
  * for the connection refused while the VM boots, retried with a growing
- * delay.  Credentials only ever go to the file named, mode 0600.
- *
- * The push receiver takes a line only with the VM's control token in it:
- * any user in the guest can connect to the vsock port the agent pushes
- * to.  It serves several connections at once, each with a deadline, so a
- * connection that sends nothing delays no other and is closed after
- * RECEIVE_DEADLINE_S. */
+ * delay.  Credentials only ever go to the file named, mode 0600.  The push
+ * receiver is ctl-receive.c. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ctl.h"
+#include "ctl-receive.h"
 #include "in-addr-util.h"
 #include "fileio.h"
 #include "http-once.h"
@@ -35,18 +26,10 @@
 #include "log.h"
 #include "macro.h"
 #include "parse-util.h"
-#include "secret-util.h"
-#include "socket-util.h"
 #include "time-util.h"
 
 #define ANSWER_MAX (4 * 1024 * 1024)
-#define LINE_MAX_BYTES (8 * 1024 * 1024)
 #define WAIT_STEP_S 10
-/* How long a pushing connection may go without a delivery taken (from
- * its start, then from its last one): the agent writes a line at once. */
-#define RECEIVE_DEADLINE_S 10
-/* Connections served at once (more: the oldest goes, see conn_slot()). */
-#define RECEIVE_CONNS_MAX 8
 
 typedef struct Ctl {
         SockaddrIn addr;
@@ -358,15 +341,6 @@ static int cmd_login(Ctl *c, const char *provider, const char *sid_arg, const ch
         return r < 0 ? 1 : 0;
 }
 
-/* The session id names a file on the host: whatever the agent accepts,
- * only these characters, never a leading dot. */
-static bool file_name_is_safe(const char *s) {
-        size_t n = strlen(s);
-
-        return n > 0 && n <= 128 && s[0] != '.' &&
-               strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") == n;
-}
-
 static int parse_number(const char *s, unsigned max, unsigned *ret) {
         uint64_t v;
         int r = parse_unsigned(s, max, &v);
@@ -374,252 +348,6 @@ static int parse_number(const char *s, unsigned max, unsigned *ret) {
         if (r >= 0)
                 *ret = (unsigned)v;
         return r;
-}
-
-/* The agent's delivery ids are 32 hex digits: what is echoed back is
- * held to a line's worth of harmless characters. */
-static bool delivery_id_is_safe(const char *s) {
-        size_t n = strlen(s);
-
-        return n > 0 && n <= 64 &&
-               strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
-}
-
-/* "ACK <id>" or "NAK <id> <cause>" (id "-" when the line had none fit to
- * echo).  Never blocks, never raises SIGPIPE: a peer that does not read
- * its answers, or is gone, loses its connection (-errno), and the
- * receiver goes on with the next one. */
-static int answer(int fd, const char *verb, const char *id, const char *cause) {
-        char buf[128];
-        int n = snprintf(buf, sizeof buf, "%s %s%s%s\n", verb, id ?: "-", cause ? " " : "", cause ?: "");
-        ssize_t k = send(fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-        if (k < 0)
-                return -errno;
-        return k == n ? 0 : -EAGAIN;
-}
-
-/* Why a line is refused (the NAK's cause, a word the agent logs), NULL
- * when it is taken.  The token is checked, in constant time, before
- * anything else of the line is believed. */
-static const char *line_refusal(json_t *j, const char *token) {
-        json_t *t = json_object_get(j, "token");
-        const char *id = json_string_value(json_object_get(j, "deliveryId"));
-        const char *sid = json_string_value(json_object_get(j, "sessionId"));
-
-        if (!json_is_object(j))
-                return "malformed";
-        if (!json_is_string(t))
-                return "token-missing";
-        if (!secret_equal(json_string_value(t), json_string_length(t), token))
-                return "token-wrong";
-        if (!id || !delivery_id_is_safe(id) || !sid || !file_name_is_safe(sid) ||
-            !json_is_object(json_object_get(j, "credentials")))
-                return "malformed";
-        return NULL;
-}
-
-/* One delivery line: its credentials go to dir/<sessionId>.json (0600),
- * then the ACK; a line refused is not written and gets a NAK.  1 when
- * taken, 0 when refused, -errno when the answer could not be sent (the
- * connection is done).  The line is a secret: wiped by the caller. */
-static int receive_line(int fd, const char *line, const char *dir, const char *token) {
-        char path[PATH_MAX];
-        _cleanup_(erase_and_freep) char *text = NULL;
-        json_t *j = json_loads(line, 0, NULL);
-        const char *cause = line_refusal(j, token);
-        const char *id = json_string_value(json_object_get(j, "deliveryId"));
-        const char *sid = json_string_value(json_object_get(j, "sessionId"));
-        int r;
-
-        if (id && !delivery_id_is_safe(id))
-                id = NULL;
-        if (cause)
-                /* Nothing of the line is echoed: it may be anybody's. */
-                log_warning("Refused a delivery (%s): not written, not counted.", cause);
-        else if (!(text = json_dumps(json_object_get(j, "credentials"), JSON_INDENT(2)))) {
-                log_error_errno(-ENOMEM, "Out of memory.");
-                cause = "not-written";
-        } else {
-                snprintf(path, sizeof path, "%s/%s.json", dir, sid);
-                r = write_file_atomic(path, text, strlen(text), 0600);
-                if (r < 0) {
-                        log_error_errno(r, "Cannot write %s: %m", path);
-                        cause = "not-written";
-                }
-        }
-        r = cause ? answer(fd, "NAK", id, cause) : answer(fd, "ACK", id, NULL);
-        if (r >= 0 && !cause)
-                printf("received: %s (%s)\n", path, json_string_value(json_object_get(j, "provider")) ?: "?");
-        json_wipe(j);
-        json_decref(j);
-        return r < 0 ? r : !cause;
-}
-
-/* One connection of the receiver's: what it sent of its current line,
- * and when it is closed if it sends no delivery. */
-typedef struct Conn {
-        int fd;
-        usec_t deadline;
-        char *buf;  /* LINE_MAX_BYTES + 1, a secret */
-        size_t n;   /* bytes in buf */
-        size_t top; /* the most buf ever held: wiped up to there */
-} Conn;
-
-static void conn_close(Conn *c) {
-        if (c->fd < 0)
-                return;
-        c->fd = safe_close(c->fd);
-        if (c->buf)
-                explicit_bzero(c->buf, c->top);
-        free(c->buf);
-        c->buf = NULL;
-        c->n = c->top = 0;
-}
-
-static int conn_open(Conn *c, int fd) {
-        c->buf = malloc(LINE_MAX_BYTES + 1);
-        if (!c->buf) {
-                safe_close(fd);
-                return -ENOMEM;
-        }
-        c->fd = fd;
-        c->deadline = now(CLOCK_MONOTONIC) + RECEIVE_DEADLINE_S * USEC_PER_SEC;
-        c->n = c->top = 0;
-        return 0;
-}
-
-/* Reads what c has and takes its complete lines while fewer than left
- * deliveries are wanted (0: no limit); returns how many it took, and
- * closes c when it is done (end of input, an error, an overlong line). */
-static unsigned conn_read(Conn *c, const char *dir, const char *token, unsigned left) {
-        unsigned taken = 0;
-        ssize_t k = read(c->fd, c->buf + c->n, LINE_MAX_BYTES - c->n);
-        char *nl;
-        int r = 0;
-
-        if (k < 0 && (errno == EINTR || errno == EAGAIN))
-                return 0;
-        if (k <= 0) {
-                conn_close(c);
-                return 0;
-        }
-        c->n += (size_t)k;
-        c->top = MAX(c->top, c->n);
-        c->buf[c->n] = '\0';
-        while (r >= 0 && (left == 0 || taken < left) && (nl = memchr(c->buf, '\n', c->n))) {
-                size_t used = (size_t)(nl + 1 - c->buf);
-
-                *nl = '\0';
-                r = receive_line(c->fd, c->buf, dir, token);
-                if (r > 0) {
-                        taken++;
-                        c->deadline = now(CLOCK_MONOTONIC) + RECEIVE_DEADLINE_S * USEC_PER_SEC;
-                }
-                explicit_bzero(c->buf, used);
-                memmove(c->buf, nl + 1, c->n - used);
-                c->n -= used;
-        }
-        if (r < 0 || c->n == LINE_MAX_BYTES) /* its answer failed, or a line that long is not ours */
-                conn_close(c);
-        return taken;
-}
-
-/* The slot a new connection takes: a free one, else the one closest to
- * its deadline (a guest user filling every slot with silent connections
- * only makes the oldest go sooner). */
-static Conn *conn_slot(Conn *conns, size_t n) {
-        Conn *oldest = NULL;
-
-        for (size_t i = 0; i < n; i++) {
-                if (conns[i].fd < 0)
-                        return &conns[i];
-                if (!oldest || conns[i].deadline < oldest->deadline)
-                        oldest = &conns[i];
-        }
-        log_warning("Closed the oldest of %zu connections that delivered nothing yet, to take a new one.", n);
-        conn_close(oldest);
-        return oldest;
-}
-
-/* Serves up to RECEIVE_CONNS_MAX connections at once on one poll() loop,
- * so one that sends nothing delays no other; each is closed at its
- * deadline.  Returns 0 once want deliveries were taken (0: never), or
- * -errno. */
-static int receive_loop(int lfd, const char *dir, const char *token, unsigned want) {
-        Conn conns[RECEIVE_CONNS_MAX];
-        unsigned got = 0;
-        int r = 0;
-
-        for (size_t i = 0; i < ELEMENTSOF(conns); i++)
-                conns[i] = (Conn){ .fd = -EBADF };
-        while (want == 0 || got < want) {
-                struct pollfd p[1 + RECEIVE_CONNS_MAX] = { { .fd = lfd, .events = POLLIN } };
-                usec_t t = now(CLOCK_MONOTONIC), next = USEC_INFINITY;
-
-                for (size_t i = 0; i < ELEMENTSOF(conns); i++) {
-                        Conn *c = &conns[i];
-
-                        if (c->fd >= 0 && c->deadline <= t) {
-                                log_warning("Closed a connection that delivered nothing for %d s.",
-                                            RECEIVE_DEADLINE_S);
-                                conn_close(c);
-                        }
-                        p[1 + i] = (struct pollfd){ .fd = c->fd, .events = POLLIN }; /* fd < 0: ignored */
-                        if (c->fd >= 0)
-                                next = MIN(next, c->deadline);
-                }
-                int timeout = next == USEC_INFINITY ? -1 : (int)MIN((next - t + USEC_PER_MSEC - 1) / USEC_PER_MSEC,
-                                                                      (usec_t)INT32_MAX);
-                if (poll(p, ELEMENTSOF(p), timeout) < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = log_error_errno(errno, "poll() failed: %m");
-                        break;
-                }
-                for (size_t i = 0; i < ELEMENTSOF(conns) && (want == 0 || got < want); i++)
-                        if (conns[i].fd >= 0 && p[1 + i].revents)
-                                got += conn_read(&conns[i], dir, token, want == 0 ? 0 : want - got);
-                fflush(stdout);
-                if (p[0].revents & POLLIN) {
-                        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-
-                        if (fd < 0 && errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-                                r = log_error_errno(errno, "accept() failed: %m");
-                                break;
-                        }
-                        if (fd >= 0 && (r = conn_open(conn_slot(conns, ELEMENTSOF(conns)), fd)) < 0) {
-                                log_error_errno(r, "Out of memory.");
-                                break;
-                        }
-                }
-        }
-        for (size_t i = 0; i < ELEMENTSOF(conns); i++)
-                conn_close(&conns[i]);
-        return r;
-}
-
-static int cmd_receive(const char *uds, const char *dir, unsigned want, const char *token) {
-        _cleanup_(closep) int fd = -EBADF;
-        struct sockaddr_un sa;
-        int len = sockaddr_un_set(&sa, uds);
-
-        if (len < 0)
-                return log_error_errno(len, "Socket path too long: %s", uds), 1;
-        /* jansson's parser buffers hold the token and the credentials too. */
-        json_wipe_on_free();
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        (void)unlink(uds);
-        mode_t old = umask(0077);
-        int r = fd < 0 || bind(fd, &sa, (socklen_t)len) < 0 || listen(fd, 16) < 0 ? -errno : 0;
-        umask(old);
-        if (r < 0)
-                return log_error_errno(r, "Cannot listen on %s: %m", uds), 1;
-        printf("listening: %s\n", uds);
-        fflush(stdout);
-        r = receive_loop(fd, dir, token, want);
-        (void)unlink(uds);
-        return r < 0 ? 1 : 0;
 }
 
 static int read_secret(const char *path, char **ret) {
@@ -713,7 +441,7 @@ int ctl_main(int argc, char **argv) {
                         return 1;
                 if (isempty(c.token))
                         return log_error("%s holds no token.", token_file), 1;
-                return cmd_receive(uds, dir, count, c.token);
+                return ctl_receive(uds, dir, count, c.token);
         }
         if (parse_agent_url(&c, agent) < 0)
                 return log_error("--agent wants http://ADDRESS[:PORT] with an IP address or localhost."), 2;

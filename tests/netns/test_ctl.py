@@ -275,10 +275,10 @@ def test_ctl_login_refused(env, agent_bin, tmp_path):
 
 
 class Receiver:
-    """`ctl receive --count 1` on a unix socket standing in for
+    """`ctl receive --count N` on a unix socket standing in for
     Firecracker's <uds_path>_<port>, with the VM's token in a file."""
 
-    def __init__(self, agent_bin):
+    def __init__(self, agent_bin, count=1):
         self.dir = tempfile.mkdtemp(prefix="vmba-receive-", dir="/var/tmp")
         self.sock, self.out = os.path.join(self.dir, "v.sock_1234"), os.path.join(self.dir, "out")
         os.mkdir(self.out, 0o700)
@@ -286,7 +286,7 @@ class Receiver:
         with open(token_file, "w") as f:
             f.write(TOKEN + "\n")
         self.proc = subprocess.Popen([agent_bin, "ctl", "receive", "--uds", self.sock, "--out-dir", self.out,
-                                      "--token-file", token_file, "--count", "1"],
+                                      "--token-file", token_file, "--count", str(count)],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert self.proc.stdout.readline() == f"listening: {self.sock}\n"
 
@@ -366,6 +366,33 @@ def test_ctl_receive_refuses_lines_without_the_token(make_env, receiver):
     for cause in ("token-missing", "token-wrong", "malformed"):
         assert f"Refused a delivery ({cause}): not written, not counted." in err
     assert "FORGED" not in err and "f1" not in err
+
+
+def test_ctl_receive_takes_a_delivery_sent_again_once(agent_bin):
+    """The agent resends a delivery until it reads its ACK, and an ACK can
+    be lost with its connection: the same deliveryId again is acknowledged
+    again, but not written or counted twice (--count 2 still waits for a
+    second delivery)."""
+    rx = Receiver(agent_bin, count=2)
+    try:
+        line = {"token": TOKEN, "deliveryId": "d1", "sessionId": "s1", "provider": "oauth",
+                "credentials": {"code": "FIRST"}, "credPath": ""}
+        for code in ("FIRST", "CHANGED"):
+            with rx.connect() as c, c.makefile("r") as answers:
+                c.sendall((json.dumps({**line, "credentials": {"code": code}}) + "\n").encode())
+                assert answers.readline() == "ACK d1\n"
+        with open(rx.path("s1")) as f:
+            assert json.load(f) == {"code": "FIRST"}
+        with rx.connect() as c, c.makefile("r") as answers:
+            c.sendall((json.dumps({**line, "deliveryId": "d2", "sessionId": "s2"}) + "\n").encode())
+            assert answers.readline() == "ACK d2\n"
+        out, err = rx.proc.communicate(timeout=60)
+        assert (rx.proc.returncode, out) == (0, f"received: {rx.path('s1')} (oauth)\n"
+                                                f"received: {rx.path('s2')} (oauth)\n"), err
+        assert "Delivery d1 came again (its ACK was lost): acknowledged again, not written or counted twice." in err
+        assert TOKEN not in out + err and "FIRST" not in err
+    finally:
+        rx.close()
 
 
 def test_ctl_receive_silent_connection_does_not_block(make_env, receiver):

@@ -1,0 +1,337 @@
+/* Implementation of ctl-receive.h.  A line is taken only with the VM's
+ * control token in it: any user in the guest can connect to the vsock
+ * port the agent pushes to.  Several connections are served at once, each
+ * with a deadline, so one that sends nothing delays no other and is
+ * closed after RECEIVE_DEADLINE_S.  A delivery sent again (the agent
+ * resends until it reads the ACK, and an ACK can be lost with its
+ * connection) is acknowledged again, not written or counted twice. */
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ctl-receive.h"
+#include "fileio.h"
+#include "json-wipe.h"
+#include "log.h"
+#include "macro.h"
+#include "secret-util.h"
+#include "socket-util.h"
+#include "time-util.h"
+
+#define LINE_MAX_BYTES (8 * 1024 * 1024)
+/* How long a pushing connection may go without a delivery taken (from
+ * its start, then from its last one): the agent writes a line at once. */
+#define RECEIVE_DEADLINE_S 10
+/* Connections served at once (more: the oldest goes, see conn_slot()). */
+#define RECEIVE_CONNS_MAX 8
+/* Delivery ids remembered (the most recent): the agent resends one only
+ * until its ACK arrives, before its next delivery. */
+#define TAKEN_IDS_MAX 64
+#define DELIVERY_ID_MAX 64
+
+/* What the receiver holds across connections. */
+typedef struct Receiver {
+        const char *dir;
+        const char *token; /* secret */
+        char taken[TAKEN_IDS_MAX][DELIVERY_ID_MAX + 1];
+        size_t taken_next;
+} Receiver;
+
+/* One line, parsed once: what is echoed and written. */
+typedef struct Delivery {
+        const char *id;  /* fit to echo, or NULL */
+        const char *sid;
+        json_t *credentials;
+} Delivery;
+
+/* The session id names a file on the host: whatever the agent accepts,
+ * only these characters, never a leading dot. */
+static bool file_name_is_safe(const char *s) {
+        size_t n = strlen(s);
+
+        return n > 0 && n <= 128 && s[0] != '.' &&
+               strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") == n;
+}
+
+/* The agent's delivery ids are 32 hex digits: what is echoed back is
+ * held to a line's worth of harmless characters. */
+static bool delivery_id_is_safe(const char *s) {
+        size_t n = strlen(s);
+
+        return n > 0 && n <= DELIVERY_ID_MAX &&
+               strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+/* "ACK <id>" or "NAK <id> <cause>" (id "-" when the line had none fit to
+ * echo).  Never blocks, never raises SIGPIPE: a peer that does not read
+ * its answers, or is gone, loses its connection (-errno), and the
+ * receiver goes on with the next one. */
+static int answer(int fd, const char *verb, const char *id, const char *cause) {
+        char buf[128];
+        int n = snprintf(buf, sizeof buf, "%s %s%s%s\n", verb, id ?: "-", cause ? " " : "", cause ?: "");
+        ssize_t k = send(fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+        if (k < 0)
+                return -errno;
+        return k == n ? 0 : -EAGAIN;
+}
+
+/* Why a line is refused (the NAK's cause, a word the agent logs), NULL
+ * when it is taken; d gets what the line holds (its id also when refused,
+ * if fit to echo).  The token is checked, in constant time, before
+ * anything else of the line is believed. */
+static const char *line_parse(json_t *j, const char *token, Delivery *d) {
+        json_t *t = json_object_get(j, "token");
+
+        d->id = json_string_value(json_object_get(j, "deliveryId"));
+        d->sid = json_string_value(json_object_get(j, "sessionId"));
+        d->credentials = json_object_get(j, "credentials");
+        if (d->id && !delivery_id_is_safe(d->id))
+                d->id = NULL;
+        if (!json_is_object(j))
+                return "malformed";
+        if (!json_is_string(t))
+                return "token-missing";
+        if (!secret_equal(json_string_value(t), json_string_length(t), token))
+                return "token-wrong";
+        if (!d->id || !d->sid || !file_name_is_safe(d->sid) || !json_is_object(d->credentials))
+                return "malformed";
+        return NULL;
+}
+
+static bool taken_before(const Receiver *x, const char *id) {
+        for (size_t i = 0; i < TAKEN_IDS_MAX; i++)
+                if (streq(x->taken[i], id))
+                        return true;
+        return false;
+}
+
+static void taken_add(Receiver *x, const char *id) {
+        snprintf(x->taken[x->taken_next], sizeof x->taken[x->taken_next], "%s", id);
+        x->taken_next = (x->taken_next + 1) % TAKEN_IDS_MAX;
+}
+
+/* Writes d's credentials to dir/<sessionId>.json (0600); the NAK's cause
+ * when it cannot. */
+static const char *delivery_write(const Receiver *x, const Delivery *d, char *path, size_t path_size) {
+        _cleanup_(erase_and_freep) char *text = json_dumps(d->credentials, JSON_INDENT(2));
+        int r;
+
+        if (!text) {
+                log_error_errno(-ENOMEM, "Out of memory.");
+                return "not-written";
+        }
+        snprintf(path, path_size, "%s/%s.json", x->dir, d->sid);
+        r = write_file_atomic(path, text, strlen(text), 0600);
+        if (r < 0) {
+                log_error_errno(r, "Cannot write %s: %m", path);
+                return "not-written";
+        }
+        return NULL;
+}
+
+/* One delivery line: written, then the ACK; a line refused is not written
+ * and gets a NAK; one taken before gets its ACK again.  1 when taken now,
+ * 0 otherwise, -errno when the answer could not be sent (the connection
+ * is done).  The line is a secret: wiped by the caller. */
+static int receive_line(Receiver *x, int fd, const char *line) {
+        char path[PATH_MAX];
+        json_t *j = json_loads(line, 0, NULL);
+        Delivery d;
+        const char *cause = line_parse(j, x->token, &d);
+        bool again = !cause && taken_before(x, d.id);
+        int r;
+
+        if (cause)
+                /* Nothing of the line is echoed: it may be anybody's. */
+                log_warning("Refused a delivery (%s): not written, not counted.", cause);
+        else if (again)
+                log_info("Delivery %s came again (its ACK was lost): acknowledged again, not written or "
+                         "counted twice.", d.id);
+        else
+                cause = delivery_write(x, &d, path, sizeof path);
+        r = cause ? answer(fd, "NAK", d.id, cause) : answer(fd, "ACK", d.id, NULL);
+        /* Taken once written: a lost ACK brings the same id back. */
+        if (!cause && !again)
+                taken_add(x, d.id);
+        if (r >= 0 && !cause && !again)
+                printf("received: %s (%s)\n", path, json_string_value(json_object_get(j, "provider")) ?: "?");
+        json_wipe(j);
+        json_decref(j);
+        return r < 0 ? r : !cause && !again;
+}
+
+/* One connection of the receiver's: what it sent of its current line,
+ * and when it is closed if it sends no delivery. */
+typedef struct Conn {
+        int fd;
+        usec_t deadline;
+        char *buf;  /* LINE_MAX_BYTES + 1, a secret */
+        size_t n;   /* bytes in buf */
+        size_t top; /* the most buf ever held: wiped up to there */
+} Conn;
+
+static void conn_close(Conn *c) {
+        if (c->fd < 0)
+                return;
+        c->fd = safe_close(c->fd);
+        if (c->buf)
+                explicit_bzero(c->buf, c->top);
+        free(c->buf);
+        c->buf = NULL;
+        c->n = c->top = 0;
+}
+
+static int conn_open(Conn *c, int fd) {
+        c->buf = malloc(LINE_MAX_BYTES + 1);
+        if (!c->buf) {
+                safe_close(fd);
+                return -ENOMEM;
+        }
+        c->fd = fd;
+        c->deadline = now(CLOCK_MONOTONIC) + RECEIVE_DEADLINE_S * USEC_PER_SEC;
+        c->n = c->top = 0;
+        return 0;
+}
+
+/* Reads what c has and takes its complete lines while fewer than left
+ * deliveries are wanted (0: no limit); returns how many it took, and
+ * closes c when it is done (end of input, an error, an overlong line). */
+static unsigned conn_read(Receiver *x, Conn *c, unsigned left) {
+        unsigned taken = 0;
+        ssize_t k = read(c->fd, c->buf + c->n, LINE_MAX_BYTES - c->n);
+        char *nl;
+        int r = 0;
+
+        if (k < 0 && (errno == EINTR || errno == EAGAIN))
+                return 0;
+        if (k <= 0) {
+                conn_close(c);
+                return 0;
+        }
+        c->n += (size_t)k;
+        c->top = MAX(c->top, c->n);
+        c->buf[c->n] = '\0';
+        while (r >= 0 && (left == 0 || taken < left) && (nl = memchr(c->buf, '\n', c->n))) {
+                size_t used = (size_t)(nl + 1 - c->buf);
+
+                *nl = '\0';
+                r = receive_line(x, c->fd, c->buf);
+                if (r > 0) {
+                        taken++;
+                        c->deadline = now(CLOCK_MONOTONIC) + RECEIVE_DEADLINE_S * USEC_PER_SEC;
+                }
+                explicit_bzero(c->buf, used);
+                memmove(c->buf, nl + 1, c->n - used);
+                c->n -= used;
+        }
+        if (r < 0 || c->n == LINE_MAX_BYTES) /* its answer failed, or a line that long is not ours */
+                conn_close(c);
+        return taken;
+}
+
+/* The slot a new connection takes: a free one, else the one closest to
+ * its deadline (a guest user filling every slot with silent connections
+ * only makes the oldest go sooner). */
+static Conn *conn_slot(Conn *conns, size_t n) {
+        Conn *oldest = NULL;
+
+        for (size_t i = 0; i < n; i++) {
+                if (conns[i].fd < 0)
+                        return &conns[i];
+                if (!oldest || conns[i].deadline < oldest->deadline)
+                        oldest = &conns[i];
+        }
+        log_warning("Closed the oldest of %zu connections that delivered nothing yet, to take a new one.", n);
+        conn_close(oldest);
+        return oldest;
+}
+
+/* Serves up to RECEIVE_CONNS_MAX connections at once on one poll() loop,
+ * so one that sends nothing delays no other; each is closed at its
+ * deadline.  Returns 0 once want deliveries were taken (0: never), or
+ * -errno. */
+static int receive_loop(Receiver *x, int lfd, unsigned want) {
+        Conn conns[RECEIVE_CONNS_MAX];
+        unsigned got = 0;
+        int r = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(conns); i++)
+                conns[i] = (Conn){ .fd = -EBADF };
+        while (want == 0 || got < want) {
+                struct pollfd p[1 + RECEIVE_CONNS_MAX] = { { .fd = lfd, .events = POLLIN } };
+                usec_t t = now(CLOCK_MONOTONIC), next = USEC_INFINITY;
+
+                for (size_t i = 0; i < ELEMENTSOF(conns); i++) {
+                        Conn *c = &conns[i];
+
+                        if (c->fd >= 0 && c->deadline <= t) {
+                                log_warning("Closed a connection that delivered nothing for %d s.",
+                                            RECEIVE_DEADLINE_S);
+                                conn_close(c);
+                        }
+                        p[1 + i] = (struct pollfd){ .fd = c->fd, .events = POLLIN }; /* fd < 0: ignored */
+                        if (c->fd >= 0)
+                                next = MIN(next, c->deadline);
+                }
+                int timeout = next == USEC_INFINITY ? -1 : (int)MIN((next - t + USEC_PER_MSEC - 1) / USEC_PER_MSEC,
+                                                                      (usec_t)INT32_MAX);
+                if (poll(p, ELEMENTSOF(p), timeout) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = log_error_errno(errno, "poll() failed: %m");
+                        break;
+                }
+                for (size_t i = 0; i < ELEMENTSOF(conns) && (want == 0 || got < want); i++)
+                        if (conns[i].fd >= 0 && p[1 + i].revents)
+                                got += conn_read(x, &conns[i], want == 0 ? 0 : want - got);
+                fflush(stdout);
+                if (p[0].revents & POLLIN) {
+                        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+                        if (fd < 0 && errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+                                r = log_error_errno(errno, "accept() failed: %m");
+                                break;
+                        }
+                        if (fd >= 0 && (r = conn_open(conn_slot(conns, ELEMENTSOF(conns)), fd)) < 0) {
+                                log_error_errno(r, "Out of memory.");
+                                break;
+                        }
+                }
+        }
+        for (size_t i = 0; i < ELEMENTSOF(conns); i++)
+                conn_close(&conns[i]);
+        return r;
+}
+
+int ctl_receive(const char *uds, const char *dir, unsigned want, const char *token) {
+        _cleanup_(closep) int fd = -EBADF;
+        Receiver x = { .dir = dir, .token = token };
+        struct sockaddr_un sa;
+        int len = sockaddr_un_set(&sa, uds);
+
+        if (len < 0)
+                return log_error_errno(len, "Socket path too long: %s", uds), 1;
+        /* jansson's parser buffers hold the token and the credentials too. */
+        json_wipe_on_free();
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        (void)unlink(uds);
+        mode_t old = umask(0077);
+        int r = fd < 0 || bind(fd, &sa, (socklen_t)len) < 0 || listen(fd, 16) < 0 ? -errno : 0;
+        umask(old);
+        if (r < 0)
+                return log_error_errno(r, "Cannot listen on %s: %m", uds), 1;
+        printf("listening: %s\n", uds);
+        fflush(stdout);
+        r = receive_loop(&x, fd, want);
+        (void)unlink(uds);
+        return r < 0 ? 1 : 0;
+}

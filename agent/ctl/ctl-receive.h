@@ -1,0 +1,10 @@
+/* `vm-browser-agent ctl receive`: the host end of the push handoff.
+ * Firecracker forwards the guest's vsock connection to CID 2 to the
+ * host's <uds_path>_<port> unix socket; this listens there, writes each
+ * delivery's credentials to <dir>/<sessionId>.json (0600) and answers
+ * ACK, or NAK with the cause. */
+#pragma once
+
+/* Until want deliveries were taken (0: forever); token is the VM's
+ * control token, which every line must carry.  The process exit code. */
+int ctl_receive(const char *uds, const char *dir, unsigned want, const char *token);
