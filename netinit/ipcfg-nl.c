@@ -145,6 +145,26 @@ static void applier_record(Applier *a, int r) {
                 a->errbuf[0] = '\0';
 }
 
+/* Adds a sentence to the result's warning: what worked with a caveat is
+ * said for every interface.  A text cut short ends in
+ * "...". */
+_printf_(2, 3) static void warn(Applier *a, const char *fmt, ...) {
+        char *w = a->result.warning;
+        size_t len = strnlen(w, sizeof a->result.warning - 1);
+        va_list ap;
+        int n;
+
+        if (len > 0)
+                len += (size_t)snprintf(w + len, sizeof a->result.warning - len, " ");
+        if (len >= sizeof a->result.warning - 1)
+                return;
+        va_start(ap, fmt);
+        n = vsnprintf(w + len, sizeof a->result.warning - len, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n >= sizeof a->result.warning - len)
+                memcpy(w + sizeof a->result.warning - 4, "...", 4);
+}
+
 static size_t addr_len(int family) {
         return family == AF_INET6 ? sizeof(struct in6_addr) : sizeof(struct in_addr);
 }
@@ -658,10 +678,9 @@ static void previous_route_remove(Applier *a) {
                         if (m.found)
                                 r = nl_errno(a, rtnl_route_delete(a->sk, m.found, 0));
                 }
-                if (r < 0 && r != -ESRCH && !a->result.warning[0])
-                        snprintf(a->result.warning, sizeof a->result.warning,
-                                 "Could not remove the previous default route via %s: %s", addr_str(gw, b),
-                                 strerror(-r));
+                if (r < 0 && r != -ESRCH)
+                        warn(a, "Could not remove the previous default route via %s: %s.", addr_str(gw, b),
+                             strerror(-r));
         }
 }
 
@@ -679,14 +698,11 @@ static void onlink_warning(Applier *a, const IpcfgIface *ifc, const char *device
         char gw[INET6_ADDRSTRLEN], addr[INET6_ADDRSTRLEN];
 
         if (ifc->address.family == AF_UNSPEC)
-                snprintf(a->result.warning, sizeof a->result.warning,
-                         "Gateway %s: %s has no address: added the default route as on-link.",
-                         addr_str(&ifc->gateway, gw), device);
+                warn(a, "Gateway %s: %s has no address: added the default route as on-link.",
+                     addr_str(&ifc->gateway, gw), device);
         else
-                snprintf(a->result.warning, sizeof a->result.warning,
-                         "Gateway %s is outside the subnet of address %s/%d: added the default route as "
-                         "on-link on %s.", addr_str(&ifc->gateway, gw), addr_str(&ifc->address, addr),
-                         ifc->prefix, device);
+                warn(a, "Gateway %s is outside the subnet of address %s/%d: added the default route as on-link "
+                     "on %s.", addr_str(&ifc->gateway, gw), addr_str(&ifc->address, addr), ifc->prefix, device);
 }
 
 /* A static ip= is the link's whole addressing, but the kernel takes IPv6
@@ -768,7 +784,7 @@ static int iface_apply(Applier *a, const IpcfgIface *ifc) {
                         return fail(a, r, "Failed to add default route via %s%s on %s (address %s)",
                                     addr_str(&ifc->gateway, s1), onlink ? " (on-link)" : "", w.name,
                                     addr_str(&ifc->address, s2));
-                if (onlink && !a->result.onlink_gateway)
+                if (onlink)
                         onlink_warning(a, ifc, w.name);
                 a->result.onlink_gateway |= onlink;
         }

@@ -151,9 +151,10 @@ typedef struct IpcfgApplyResult {
         int ifindex;
         bool onlink_gateway;     /* gateway was outside the subnet */
         bool address_existed;    /* already configured (CONFIG_IP_PNP) */
-        /* "" or one sentence the caller logs as a warning: the first
-         * gateway added on-link, with its own interface's device. */
-        char warning[256];
+        /* "" or what the caller logs as a warning, one sentence after
+         * another: each gateway added on-link, with its own interface's
+         * device; a previous default route that could not be removed. */
+        char warning[512];
 } IpcfgApplyResult;
 
 /* The policy rule's priority (before "main" at 32766). */

@@ -325,6 +325,20 @@ def test_onlink_warning_names_the_interface_it_is_on(lan, agent_bin, files):
             for x in default_routes(lan.guest)] == [("10.99.0.1", "eth1", ["onlink"])]
 
 
+def test_onlink_warning_for_every_interface(lan, agent_bin, files):
+    """Two interfaces with an on-link gateway each (an IPv4 and an IPv6
+    default route): both are said, in the order applied, none replaces
+    the other."""
+    lan.guest.run("ip", "link", "add", "eth1", "type", "veth", "peer", "name", "peer1")
+    r = apply(lan.guest, agent_bin, files,
+              "ip=10.77.0.2::10.99.0.1:24::eth0:off ip=[fd00:88::2]::[fd00:99::1]:64::eth1:off")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines()[0] == (
+        "<4>vm-browser-agent: Gateway 10.99.0.1 is outside the subnet of address 10.77.0.2/24: "
+        "added the default route as on-link on eth0. Gateway fd00:99::1 is outside the subnet of address "
+        "fd00:88::2/64: added the default route as on-link on eth1.")
+
+
 def test_gateway_without_an_address_is_onlink(lan, agent_bin, files):
     r = apply(lan.guest, agent_bin, files, "ip=::10.77.0.1:::eth0:off")
     assert r.returncode == 0, r.stderr
