@@ -490,46 +490,68 @@ static void addr_match_obj(struct nl_object *obj, void *arg) {
 /* Adds the address, or finds it already there (a kernel with CONFIG_IP_PNP,
  * or our own earlier run): that is success.  The same address with another
  * prefix is replaced, since the plan says which prefix it has. */
-static int address_apply(Applier *a, int ifindex, const IpcfgIface *ifc, bool *ret_existed) {
+/* Deletes x, an address the kernel listed; on failure the step's reason
+ * names it, its device and why it was to go. */
+static int addr_remove(Applier *a, struct rtnl_addr *x, const char *why) {
+        char s[INET6_ADDRSTRLEN], dev[IF_NAMESIZE];
+        struct nl_addr *local = rtnl_addr_get_local(x);
+        int r = nl_errno(a, rtnl_addr_delete(a->sk, x, 0));
+
+        if (r >= 0)
+                return 0;
+        if (!local || !inet_ntop(rtnl_addr_get_family(x), nl_addr_get_binary_addr(local), s, sizeof s))
+                snprintf(s, sizeof s, "?");
+        if (!if_indextoname((unsigned)rtnl_addr_get_ifindex(x), dev))
+                snprintf(dev, sizeof dev, "?");
+        return fail(a, r, "Failed to remove %s/%u from %s (%s)", s, rtnl_addr_get_prefixlen(x), dev, why);
+}
+
+/* Adds ifc's address to ifindex (one with another prefix goes first);
+ * the step's reason names what failed. */
+static int address_apply(Applier *a, int ifindex, const char *name, const IpcfgIface *ifc, bool *ret_existed) {
         _cleanup_(nl_cache_freep) struct nl_cache *cache = NULL;
         _cleanup_(rtnl_addr_putp) struct rtnl_addr *addr = NULL;
         _cleanup_(nl_addr_putp) struct nl_addr *local = NULL, *bcast = NULL;
         int prefix = ifc->prefix; /* >= 0: iface_apply() checked */
         AddrMatch m = { .want = &ifc->address, .ifindex = ifindex, .prefix = prefix };
+        char s[INET6_ADDRSTRLEN], why[48];
         int r;
 
         r = nl_errno(a, rtnl_addr_alloc_cache(a->sk, &cache));
         if (r < 0)
-                return r;
+                return fail(a, r, "Failed to list the addresses to add %s/%d to %s", addr_str(&ifc->address, s),
+                            prefix, name);
         nl_cache_foreach(cache, addr_match_obj, &m);
         if (m.identical) {
                 *ret_existed = true;
                 return 0;
         }
-        if (m.stale && (r = nl_errno(a, rtnl_addr_delete(a->sk, m.stale, 0))) < 0)
+        snprintf(why, sizeof why, "to add it again as /%d", prefix);
+        if (m.stale && (r = addr_remove(a, m.stale, why)) < 0)
                 return r;
         if (!(addr = rtnl_addr_alloc()))
-                return -ENOMEM;
-        if ((r = addr_to_nl(&ifc->address, prefix, &local)) < 0)
-                return r;
-        rtnl_addr_set_ifindex(addr, ifindex);
-        rtnl_addr_set_family(addr, ifc->address.family);
-        rtnl_addr_set_local(addr, local);
-        rtnl_addr_set_prefixlen(addr, prefix);
-        if (ifc->address.family == AF_INET && prefix <= 30) {
-                IpcfgAddr b = ifc->address;
-                b.in.s_addr |= htonl(prefix == 0 ? UINT32_MAX : (UINT32_MAX >> prefix));
-                if ((r = addr_to_nl(&b, -1, &bcast)) < 0)
-                        return r;
-                rtnl_addr_set_broadcast(addr, bcast);
+                r = -ENOMEM;
+        else if ((r = addr_to_nl(&ifc->address, prefix, &local)) >= 0) {
+                rtnl_addr_set_ifindex(addr, ifindex);
+                rtnl_addr_set_family(addr, ifc->address.family);
+                rtnl_addr_set_local(addr, local);
+                rtnl_addr_set_prefixlen(addr, prefix);
+                if (ifc->address.family == AF_INET && prefix <= 30) {
+                        IpcfgAddr b = ifc->address;
+                        b.in.s_addr |= htonl(prefix == 0 ? UINT32_MAX : (UINT32_MAX >> prefix));
+                        if ((r = addr_to_nl(&b, -1, &bcast)) >= 0)
+                                rtnl_addr_set_broadcast(addr, bcast);
+                }
+                /* The host assigned this address; duplicate detection would
+                 * only hold it tentative (unusable as a source) for a
+                 * second or more. */
+                if (ifc->address.family == AF_INET6)
+                        rtnl_addr_set_flags(addr, IFA_F_NODAD);
+                if (r >= 0)
+                        r = nl_errno(a, rtnl_addr_add(a->sk, addr, NLM_F_REPLACE));
         }
-        /* The host assigned this address; duplicate detection would only
-         * hold it tentative (unusable as a source) for a second or more. */
-        if (ifc->address.family == AF_INET6)
-                rtnl_addr_set_flags(addr, IFA_F_NODAD);
-        r = nl_errno(a, rtnl_addr_add(a->sk, addr, NLM_F_REPLACE));
         if (r < 0)
-                return r;
+                return fail(a, r, "Failed to add address %s/%d to %s", addr_str(&ifc->address, s), prefix, name);
         *ret_existed = false;
         return 0;
 }
@@ -570,11 +592,11 @@ static int previous_remove(Applier *a, int ifindex, const IpcfgIface *ifc) {
                         int r = nl_errno(a, rtnl_addr_alloc_cache(a->sk, &cache));
 
                         if (r < 0)
-                                return r;
+                                return fail(a, r, "Failed to list the addresses to remove the previous ones");
                         nl_cache_foreach(cache, addr_match_obj, &m);
                         if (!m.stale)
                                 break;
-                        r = nl_errno(a, rtnl_addr_delete(a->sk, m.stale, 0));
+                        r = addr_remove(a, m.stale, "the restored snapshot's address");
                         if (r < 0)
                                 return r;
                 }
@@ -768,13 +790,12 @@ static int iface_apply(Applier *a, const IpcfgIface *ifc) {
                             addr_str(&ifc->address, s1));
         r = previous_remove(a, w.ifindex, ifc);
         if (r < 0)
-                return fail(a, r, "Failed to remove the previous address from %s", w.name);
+                return r;
         previous_route_remove(a);
         if (ifc->address.family != AF_UNSPEC) {
-                r = address_apply(a, w.ifindex, ifc, &existed);
+                r = address_apply(a, w.ifindex, w.name, ifc, &existed);
                 if (r < 0)
-                        return fail(a, r, "Failed to add address %s/%d to %s", addr_str(&ifc->address, s1),
-                                    ifc->prefix, w.name);
+                        return r;
                 a->result.address_existed |= existed;
         }
         if (ifc->gateway.family != AF_UNSPEC) {

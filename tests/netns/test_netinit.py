@@ -285,6 +285,22 @@ def test_same_address_other_prefix_is_replaced(lan, agent_bin, files):
     assert addrs(lan.guest, "eth0") == [("10.77.0.2", 24)]
 
 
+def test_failed_removal_of_the_other_prefix_is_named(lan, agent_bin, files):
+    """The address there with another prefix goes first; when that fails
+    (here: no CAP_NET_ADMIN, the link already up as wanted, so the
+    removal is the first request refused) the error names the removal,
+    not the addition that never ran."""
+    lan.guest.run("ip", "addr", "add", "10.77.0.2/16", "dev", "eth0")
+    lan.guest.run("ip", "link", "set", "eth0", "up")
+    r = lan.guest.run("setpriv", "--inh-caps=-net_admin", "--bounding-set=-net_admin",
+                      *netinit_argv(agent_bin, files, "ip=10.77.0.2::10.77.0.1:255.255.255.0::eth0:off",
+                                    "--no-hostname"), check=False)
+    assert r.returncode == 1
+    assert r.stderr.splitlines()[-1] == ("<3>vm-browser-agent: Failed to remove 10.77.0.2/16 from eth0 "
+                                         "(to add it again as /24): Operation not permitted")
+    assert addrs(lan.guest, "eth0") == [("10.77.0.2", 16)]
+
+
 def test_gateway_outside_subnet_is_onlink(lan, agent_bin, files):
     r = apply(lan.guest, agent_bin, files, "ip=10.77.0.2::10.99.0.1:24::eth0:off")
     assert r.returncode == 0, r.stderr
