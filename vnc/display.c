@@ -190,14 +190,43 @@ static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs 
  * and pointer events) and warns when it is missing.  Together they are
  * half of its start-up (about 95 of 190 ms on the host, seconds under
  * emulation), which a restore and a crashed Xvfb pay again.  Without the
- * module it says so, as a missing program would be named. */
-#define WEBSOCKIFY_MAIN                                                          \
-        "import sys, warnings\n"                                                 \
-        "sys.modules['numpy'] = None\n"                                          \
-        "warnings.filterwarnings('ignore', \"no 'numpy' module\")\n"             \
-        "sys.argv[0] = 'websockify'\n"                                           \
-        "try: from websockify.websocketproxy import websockify_init\n"           \
-        "except ImportError as e: sys.exit(f'cannot import websockify: {e}')\n"  \
+ * module it says so, as a missing program would be named.
+ * Then what its request handler does by default, closed (each reproduced
+ * from the network, without the token):
+ *  - a request must arrive within 10 s: websockify forks a process per
+ *    connection (~2.5 MB), and a half-sent request held it forever; the
+ *    timeout is lifted once the WebSocket is up (an idle desktop is fine);
+ *  - a path with a backslash is 404: http.server answers "/\host/%2e%2e"
+ *    (a directory) with "Location: /\host/../", which browsers follow to
+ *    //host/, an open redirect;
+ *  - no directory listings;
+ *  - one log record, one line: "?token=x%0A..." no longer starts a line
+ *    of the agent's log. */
+#define WEBSOCKIFY_MAIN                                                               \
+        "import logging, sys, warnings\n"                                             \
+        "sys.modules['numpy'] = None\n"                                               \
+        "warnings.filterwarnings('ignore', \"no 'numpy' module\")\n"                  \
+        "sys.argv[0] = 'websockify'\n"                                                \
+        "try: from websockify.websocketproxy import websockify_init, ProxyRequestHandler as H\n" \
+        "except ImportError as e: sys.exit(f'cannot import websockify: {e}')\n"       \
+        "H.timeout = 10\n"                                                            \
+        "def handle_upgrade(self, up=H.handle_upgrade):\n"                            \
+        "    self.request.settimeout(None)\n"                                         \
+        "    return up(self)\n"                                                       \
+        "H.handle_upgrade = handle_upgrade\n"                                         \
+        "def send_head(self, head=H.send_head):\n"                                    \
+        "    if '\\\\' in self.path:\n"                                               \
+        "        return self.send_error(404)\n"                                       \
+        "    return head(self)\n"                                                     \
+        "H.send_head = send_head\n"                                                   \
+        "H.list_directory = lambda self, path: self.send_error(404)\n"                \
+        "record = logging.getLogRecordFactory()\n"                                    \
+        "def one_line(*a, **k):\n"                                                    \
+        "    r = record(*a, **k)\n"                                                   \
+        "    try: r.msg, r.args = r.getMessage().replace('\\r', '\\\\r').replace('\\n', '\\\\n'), None\n" \
+        "    except Exception: pass\n"                                                \
+        "    return r\n"                                                              \
+        "logging.setLogRecordFactory(one_line)\n"                                     \
         "websockify_init()"
 
 static int add_websockify(const DisplayOptions *c, const char *display, ServiceDefs *d) {

@@ -10,6 +10,8 @@ dbus-daemon, the agent in a fresh network namespace:
   uid), the browser's copy of the cookie works for the browser's uid;
 - RFB offers only VNC authentication and refuses a wrong password; the
   noVNC WebSocket needs the token; the secret never reaches the log;
+- websockify's static server redirects nowhere, lists nothing, closes a
+  half-sent request, and a request cannot forge a line of the log;
 - the secret arriving later (MMDS) rewrites the files (a directory the VNC
   user put in place of one included) and restarts x11vnc and websockify;
 - a missing browser user: the browser never starts, and /health says why;
@@ -19,6 +21,7 @@ import contextlib
 import json
 import os
 import shutil
+import socket
 import stat
 import subprocess
 import sys
@@ -209,6 +212,53 @@ def test_vnc_and_novnc_need_the_secret(agent):
     assert DESKTOP_SECRET not in log and DESKTOP_SECRET[:8] not in log and TOKEN not in log
 
 
+
+
+def http_raw(port, request):
+    """request sent as is to websockify on loopback; everything it answers
+    until it closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+        s.sendall(request)
+        data = b""
+        while chunk := s.recv(4096):
+            data += chunk
+        return data
+
+
+def test_novnc_web_server_is_no_open_redirect_and_lists_nothing(agent):
+    """websockify's static server (the noVNC pages) is open to the network:
+    http.server answered "/\\host/%2e%2e" (a directory) with a redirect
+    to "/\\host/../", which browsers follow to //host/, and listed
+    directories.  Both are 404; the pages are still served."""
+    with agent.ns.entered():
+        for path, status in ((b"/\\evil.example/%2e%2e/app", b"404"), (b"/app/", b"404"),
+                             (b"/vnc.html", b"200")):
+            answer = http_raw(agent.novnc_port, b"GET " + path + b" HTTP/1.0\r\n\r\n")
+            assert answer.split(b" ", 2)[1] == status, (path, answer[:300])
+            assert b"evil.example" not in answer.partition(b"\r\n\r\n")[0], answer[:300]
+
+
+def test_novnc_half_sent_request_is_closed(agent):
+    """websockify forks a process per connection (about 2.5 MB): one that
+    never finishes its request is closed (after 10 s) instead of holding
+    its process forever.  The socket's own timeout (60 s) only bounds a
+    failing test."""
+    with agent.ns.entered(), socket.create_connection(("127.0.0.1", agent.novnc_port), timeout=60) as s:
+        s.sendall(b"GET / HTTP/1.1\r\n")
+        assert s.recv(1) == b""
+    wait_until(lambda: agent.log_lines("Request timed out"), 10, "websockify's word for it")
+
+
+def test_novnc_request_cannot_forge_log_lines(agent):
+    """A token with a newline was logged as two lines, the second one the
+    client's ("websockify: ..." in the agent's log): one record is one
+    line."""
+    with agent.ns.entered():
+        assert ws_upgrade("127.0.0.1", agent.novnc_port, "/websockify?token=x%0Awebsockify%3A%20FORGED") == \
+            (None, b"")
+    lines = wait_until(lambda: [l for l in agent.log_text().splitlines() if "FORGED" in l], 10,
+                       "websockify's line about the token")
+    assert len(lines) == 1 and "Token 'x\\nwebsockify: FORGED' not found" in lines[0], lines
 
 
 def test_secret_from_mmds_later(agent_bin, tmp_path):
