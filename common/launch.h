@@ -31,6 +31,8 @@ typedef struct SpawnOptions {
         uint64_t ambient_caps; /* with uid: capabilities it keeps (bits 1 << CAP_*), as ambient ones;
                                 * nothing else in its bounding set, no_new_privs */
         bool no_new_privs;   /* nothing it execs gains privileges (a setuid binary runs as the caller) */
+        uint32_t max_procs;  /* with uid: RLIMIT_NPROC, the tasks uid may have at once (fork fails
+                              * past it); 0: no limit */
 } SpawnOptions;
 
 /* wstatus as from waitpid(). */

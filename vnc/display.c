@@ -155,10 +155,18 @@ static void vnc_listen_args(const char *listen, const char *args[4]) {
         args[3] = "-rfbportv6";
 }
 
+/* The tasks vnc_user may have at once: x11vnc, websockify and the process
+ * websockify forks per connection.  A flood of connections from the
+ * network is held to that many (~2.5 MB each, until their 10 s request
+ * timeout) instead of taking the VM's memory; the ones past it are closed.
+ * Room for a few viewers: noVNC's page opens up to six connections at
+ * once, each desktop one more. */
+#define VNC_USER_TASKS_MAX 64
+
 static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs *d) {
         char port[8], e1[64], e2[PATH_MAX];
         const char *l[4];
-        ServiceDef t = {};
+        ServiceDef t = { .max_procs = VNC_USER_TASKS_MAX };
 
         snprintf(port, sizeof port, "%u", c->vnc_port);
         vnc_listen_args(c->vnc_listen, l);
@@ -232,7 +240,7 @@ static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs 
 static int add_websockify(const DisplayOptions *c, const char *display, ServiceDefs *d) {
         const char *listen = isempty(c->novnc_listen) ? "0.0.0.0" : c->novnc_listen;
         char source[96], e1[64];
-        ServiceDef t = {};
+        ServiceDef t = { .max_procs = VNC_USER_TASKS_MAX };
 
         snprintf(source, sizeof source, strchr(listen, ':') ? "[%s]:%u" : "%s:%u", listen, c->novnc_port);
         t.probe = (ProbeSpec){ .type = PROBE_HTTP, .port = c->novnc_port,

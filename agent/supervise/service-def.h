@@ -88,6 +88,7 @@ typedef struct ServiceDef {
         char **create_dirs; /* NULL-terminated; may be NULL */
         char **owned_files; /* NULL-terminated; may be NULL */
         uint64_t ambient_caps; /* kept across the drop to user (1 << CAP_*); built in only, not a services-file key */
+        uint32_t max_procs;    /* RLIMIT_NPROC: the tasks of user at once, 0: no limit; built in only */
 } ServiceDef;
 
 typedef struct ServiceDefs {

@@ -10,7 +10,8 @@
  * for (ambient_caps): kept across the uid change, then made the only
  * permitted, effective, inheritable and ambient ones, which is what exec
  * leaves a non-root program; its bounding set is cut to them and it gets
- * no_new_privs.  As in tini: 127 when exec fails with ENOENT, 126
+ * no_new_privs; with max_procs, RLIMIT_NPROC bounds its user's tasks.
+ * As in tini: 127 when exec fails with ENOENT, 126
  * otherwise (and when it cannot drop); from the chdir on, the child also
  * says on its stderr (the service's log) what failed and why, which the
  * exit code cannot. */
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -129,6 +131,9 @@ static _noreturn_ void child_exec(const SpawnOptions *o, const char *binary) {
                 child_fail(o, "limit the capabilities to run", binary, 126);
         if (o->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 child_fail(o, "set no_new_privs to run", binary, 126);
+        if (o->uid != 0 && o->max_procs &&
+            setrlimit(RLIMIT_NPROC, &(struct rlimit){ .rlim_cur = o->max_procs, .rlim_max = o->max_procs }) < 0)
+                child_fail(o, "limit the processes of its user to run", binary, 126);
         if (o->uid != 0 && ((o->ambient_caps && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) ||
                             setgroups(0, NULL) < 0 || setresgid(o->gid, o->gid, o->gid) < 0 ||
                             setresuid(o->uid, o->uid, o->uid) < 0 ||

@@ -249,6 +249,42 @@ def test_novnc_half_sent_request_is_closed(agent):
     wait_until(lambda: agent.log_lines("Request timed out"), 10, "websockify's word for it")
 
 
+def tasks_of(uid):
+    """The tasks (threads included) whose real uid is uid, machine-wide."""
+    n = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/status") as f:
+                    n += next(int(l.split()[1]) for l in f if l.startswith("Uid:")) == uid
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return n
+
+
+def test_novnc_connection_flood_is_bounded(agent_bin):
+    """websockify forks a process per connection, before any token: 100
+    silent connections from the network are held to the 64 tasks vnc_user
+    may have (RLIMIT_NPROC), the rest closed; once they go, the desktop is
+    served again.  vnc_user is a uid of this test's own: the limit counts
+    a uid's tasks machine-wide, and another run's agents share "daemon"."""
+    uid = 1_900_000_000 + os.getpid() % 1_000_000
+    with aliased(agent_bin, "vnc_user", uid) as a:
+        a.wait_ready()
+        with a.ns.entered():
+            flood = [socket.create_connection(("127.0.0.1", a.novnc_port), timeout=60) for _ in range(100)]
+        try:
+            wait_until(lambda: a.log_lines("Errno 11"), 30, "websockify's fork refused past the limit")
+            assert tasks_of(uid) <= 64
+        finally:
+            for c in flood:
+                c.close()
+        with a.ns.entered():
+            wait_until(lambda: " 101 " in (ws_upgrade("127.0.0.1", a.novnc_port,
+                                                      f"/websockify?token={DESKTOP_SECRET}")[0] or ""),
+                       30, "the desktop again")
+
+
 def test_novnc_request_cannot_forge_log_lines(agent):
     """A token with a newline was logged as two lines, the second one the
     client's ("websockify: ..." in the agent's log): one record is one
