@@ -514,14 +514,21 @@ typedef struct Relay {
 } Relay;
 
 /* The CLI's answer goes back as it gave it: status, Location (Codex
- * redirects to its /success page), Content-Type and body. */
+ * redirects to its /success page, with an id_token in it), Content-Type
+ * and body.  A header too long to pass on whole is a bad answer, not a
+ * shortened one. */
 static void on_relay_done(int r, const HttpAnswer *a, void *userdata) {
         Relay *x = userdata;
         HttpRequest *req = x->req;
-        char ctype[128], location[2048];
+        char ctype[128], location[8192];
         LoginManager *lm = x->routes->o.logins;
 
         free(x);
+        if (r >= 0 && ((http_header_get(a->headers, "Location", location, sizeof location) &&
+                        strlen(location) == sizeof location - 1) ||
+                       (http_header_get(a->headers, "Content-Type", ctype, sizeof ctype) &&
+                        strlen(ctype) == sizeof ctype - 1)))
+                r = -EBADMSG;
         if (r == -ECONNREFUSED && signed_in_cli_session(lm))
                 (void)reply_page(req, 200, complete_page);
         else if (r == -ETIMEDOUT)
@@ -546,9 +553,25 @@ static void on_relay_abort(void *userdata) {
         free(x);
 }
 
+/* Whether the callback's query carries the state of the login's own
+ * authorize URL (constant time).  An authorize URL without a state has
+ * nothing to match: the CLI alone checks then. */
+static bool callback_state_ok(const LoginSession *s, const char *q) {
+        _cleanup_(erase_and_freep) char *want = login_query_get(s->oauth_url, "state");
+        _cleanup_(erase_and_freep) char *got = NULL;
+
+        if (!want)
+                return !strstr(s->oauth_url, "state=");
+        got = q ? login_query_get(q, "state") : NULL;
+        return got && secret_equal(got, strlen(got), want);
+}
+
 /* GET /auth/callback?... → the live CLI's own loopback listener (the
  * provider's redirect target), its answer relayed.  With no listener left
- * and the login through, the page says so. */
+ * and the login through, the page says so.  Only a callback with the
+ * login's own state is relayed: a web page in the VM's browser can send
+ * this route any code (a fetch, an image, a redirect), and the CLI would
+ * be the only one left to tell it from the provider's. */
 static int callback_forward(HttpRequest *req, void *userdata) {
         LoginRoutes *lr = userdata;
         LoginSession *s = login_manager_callback_session(lr->o.logins);
@@ -559,8 +582,12 @@ static int callback_forward(HttpRequest *req, void *userdata) {
         if (!s)
                 return signed_in_cli_session(lr->o.logins) ? reply_page(req, 200, complete_page)
                                                             : reply_page(req, 404, no_login_page);
+        if (!s->oauth_url)
+                return http_reply_error(req, 409, "The login has no authorize URL yet");
         if (!callback_relay_query_ok(q))
                 return http_reply_error(req, 400, "Invalid callback query");
+        if (!callback_state_ok(s, q))
+                return http_reply_error(req, 400, "State does not match the login's");
         x = calloc(1, sizeof *x);
         if (!x)
                 return -ENOMEM;
@@ -581,13 +608,14 @@ static int callback_forward(HttpRequest *req, void *userdata) {
 
 static const HttpRoute login_routes[] = {
         { "POST", "/auth/oauth", HTTP_ROUTE_CONTROL, oauth_start },
-        { "GET", "/auth/callback", HTTP_ROUTE_LOOPBACK | HTTP_ROUTE_CONTROL, callback_forward },
+        /* No HEAD: it would be relayed as a GET and spend the code. */
+        { "GET", "/auth/callback", HTTP_ROUTE_LOOPBACK | HTTP_ROUTE_CONTROL | HTTP_ROUTE_NO_HEAD, callback_forward },
         { "POST", "/auth/", HTTP_ROUTE_CONTROL | HTTP_ROUTE_PREFIX, auth_start },
         { "GET", "/oauth-url", HTTP_ROUTE_CONTROL, oauth_url },
         { "GET", "/credentials/status", HTTP_ROUTE_CONTROL, credentials_status },
         { "GET", "/credentials/get", HTTP_ROUTE_CONTROL | HTTP_ROUTE_NO_HEAD, credentials_get },
         { "POST", "/open-url", HTTP_ROUTE_CONTROL, open_url },
-        { "GET", "/oauth/callback", HTTP_ROUTE_LOOPBACK, oauth_callback },
+        { "GET", "/oauth/callback", HTTP_ROUTE_LOOPBACK | HTTP_ROUTE_NO_HEAD, oauth_callback },
 };
 
 int login_routes_new(const LoginRoutesOptions *o, LoginRoutes **ret) {

@@ -44,7 +44,7 @@ int http_answer_parse(char *text, size_t size, HttpAnswer *ret) {
 
         if (!hdr_end || strncmp(text, "HTTP/1.", 7) != 0)
                 return -EBADMSG;
-        if (sscanf(text, "HTTP/1.%*1[01] %3u%n", &status, &n) != 1 || n != 12 || status < 100 ||
+        if (sscanf(text, "HTTP/1.%*1[01] %3u%n", &status, &n) != 1 || n != 12 || status < 200 ||
             status > 599 || (text[n] != ' ' && text[n] != '\r'))
                 return -EBADMSG;
         line_end = strstr(text, "\r\n");

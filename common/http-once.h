@@ -42,7 +42,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(HttpOnce *, http_once_free);
 
 /* Splits a whole answer (NUL-terminated at size) into status, headers and
  * body, pointing into text (the header block is NUL-terminated in place).
- * -EBADMSG unless "HTTP/1.x NNN ...\r\n...\r\n\r\n" with 100 <= NNN <= 599. */
+ * -EBADMSG unless "HTTP/1.x NNN ...\r\n...\r\n\r\n" with 200 <= NNN <= 599: a
+ * request is one exchange that asks for no interim answer, so a 1xx is
+ * not the answer (passed on as one, it would put the caller's connection
+ * out of step with its requests). */
 int http_answer_parse(char *text, size_t size, HttpAnswer *ret);
 /* The value of header name (case-insensitive) in a header block, its
  * blanks trimmed, copied into buf (cut at size - 1); NULL when absent. */

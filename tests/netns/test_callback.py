@@ -1,9 +1,10 @@
 """GET /auth/callback, the OAuth redirect target that relays to a provider
 CLI's own loopback listener: the CLI's answer comes back as it gave it
-(status, Location, body); the host may send it too, with its token, from
+(status, Location, body); only a callback with the login's own state is
+relayed, and never a HEAD; the host may send it too, with its token, from
 allow_from; once the CLI's listener is gone after a sign-in, the page says
 the sign-in is complete; a listener that never answers ends in a 504 after
-callback_relay_s."""
+callback_relay_s.  And HEAD /oauth/callback does not use up a host state."""
 import http.client
 import urllib.parse
 
@@ -38,6 +39,37 @@ def test_relays_status_location_and_body(env):
     assert (status, location, body) == (302, "http://localhost:1455/success?needs_setup=false", b"")
     env.wait_status(s, lambda code, b: b.get("authenticated"))
     env.assert_no_secrets()
+
+
+def test_only_the_logins_own_state_is_relayed(env):
+    """A web page in the VM's browser can send this route any code (a
+    fetch, an image, a redirect): one without the state of the login's own
+    authorize URL is refused before the CLI sees it, and the login still
+    completes with the provider's code."""
+    s, state = start_codex(env)
+    for query in ("code=SECRET-CODE-page&state=STATE-guess", "code=SECRET-CODE-page",
+                  f"code=SECRET-CODE-page&STATE={state}", f"code=SECRET-CODE-page&state={state}x"):
+        assert env.json("GET", f"/auth/callback?{query}") == (400, {"error": "State does not match the login's"})
+    assert env.json("GET", f"/oauth-url?sessionId={s}")[0] == 200  # still waiting, not failed
+    status, location, _ = get(env.ns, "127.0.0.1", env.agent.http_port,
+                              f"/auth/callback?code=SECRET-CODE-codex&state={state}")
+    assert (status, location) == (302, "http://localhost:1455/success?needs_setup=false")
+    env.wait_status(s, lambda code, b: b.get("authenticated"))
+    assert b"SECRET-CODE-page" not in env.agent.log_text().encode()
+    env.assert_no_secrets()
+
+
+def test_head_is_not_relayed(env):
+    """HEAD would be relayed as a GET and spend the one-time code unseen."""
+    s, state = start_codex(env)
+    with env.ns.entered():
+        c = http.client.HTTPConnection("127.0.0.1", env.agent.http_port, timeout=60)
+        c.request("HEAD", f"/auth/callback?code=SECRET-CODE-codex&state={state}")
+        assert c.getresponse().status == 405
+        c.close()
+    assert get(env.ns, "127.0.0.1", env.agent.http_port,
+               f"/auth/callback?code=SECRET-CODE-codex&state={state}")[0] == 302
+    env.wait_status(s, lambda code, b: b.get("authenticated"))
 
 
 def test_complete_page_once_the_listener_is_gone(env):
@@ -98,3 +130,19 @@ def test_from_the_host_with_its_token(agent_bin):
             e.close()
     finally:
         lan.close()
+
+
+def test_head_does_not_use_up_a_host_state(env):
+    """HEAD /oauth/callback with the right state would capture the login
+    unseen (the state is used once)."""
+    s = sid()
+    assert env.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-h",
+                                            "authorizeUrl": f"{env.provider_url}/h/authorize"})[0] == 200
+    with env.ns.entered():
+        c = http.client.HTTPConnection("127.0.0.1", env.agent.http_port, timeout=60)
+        c.request("HEAD", "/oauth/callback?code=SECRET-CODE-h&state=host-state-h")
+        assert c.getresponse().status == 405
+        c.close()
+    assert get(env.ns, "127.0.0.1", env.agent.http_port, "/oauth/callback?code=SECRET-CODE-h&state=host-state-h")[0] \
+        == 200
+    env.wait_status(s, lambda code, b: b.get("authenticated"))

@@ -172,6 +172,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if os.environ.get("FAKE_CLI_MUTE_LISTENER"):
             select.select([], [], [], 120)  # the token exchange never ends
+        # As the real CLIs (Codex: 400 "State mismatch"): only its own state.
+        if q.get("state", [""])[0] != f"STATE-{MODE}-{LOGIN}":
+            self.answer(400, b"State mismatch")
+            return
         if not code.startswith("SECRET-CODE"):
             self.send_response(400)
             self.end_headers()

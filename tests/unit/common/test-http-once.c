@@ -1,0 +1,56 @@
+/* Unit tests for the answer parsing of common/http-once.c: what counts as
+ * an answer, and header lookup. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "http-once.h"
+#include "macro.h"
+
+static int parse(const char *text, HttpAnswer *a) {
+        static char buf[256];
+
+        snprintf(buf, sizeof buf, "%s", text);
+        return http_answer_parse(buf, strlen(buf), a);
+}
+
+static void test_answer_parse(void **state) {
+        HttpAnswer a;
+
+        assert_int_equal(parse("HTTP/1.1 302 Found\r\nLocation: /x\r\n\r\nbody", &a), 0);
+        assert_int_equal(a.status, 302);
+        assert_int_equal(a.body_size, 4);
+        assert_memory_equal(a.body, "body", 4);
+        assert_int_equal(parse("HTTP/1.0 599 X\r\n\r\n", &a), 0);
+        /* An interim answer is not the answer: one exchange asks for none. */
+        assert_int_equal(parse("HTTP/1.1 100 Continue\r\n\r\n", &a), -EBADMSG);
+        assert_int_equal(parse("HTTP/1.1 199 X\r\n\r\n", &a), -EBADMSG);
+        assert_int_equal(parse("HTTP/1.1 101 Switching Protocols\r\n\r\n", &a), -EBADMSG);
+        assert_int_equal(parse("HTTP/1.1 600 X\r\n\r\n", &a), -EBADMSG);
+        assert_int_equal(parse("HTTP/1.1 200 OK\r\n", &a), -EBADMSG);
+        assert_int_equal(parse("HTTP/2 200 OK\r\n\r\n", &a), -EBADMSG);
+}
+
+static void test_header_get(void **state) {
+        char buf[8];
+        HttpAnswer a;
+
+        assert_int_equal(parse("HTTP/1.1 200 OK\r\nlocation:  /abc \t\r\nX: y\r\n\r\n", &a), 0);
+        assert_string_equal(http_header_get(a.headers, "Location", buf, sizeof buf), "/abc");
+        assert_null(http_header_get(a.headers, "Content-Type", buf, sizeof buf));
+        /* Cut at size - 1: the caller tells a full buffer from a short value. */
+        assert_int_equal(parse("HTTP/1.1 200 OK\r\nLocation: /abcdefghij\r\n\r\n", &a), 0);
+        assert_string_equal(http_header_get(a.headers, "Location", buf, sizeof buf), "/abcdef");
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_answer_parse),
+                cmocka_unit_test(test_header_get),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
