@@ -103,6 +103,15 @@ static bool from_a_page(const HttpGateInput *in) {
         return in->origin || (in->sec_fetch_site && !streq(in->sec_fetch_site, "none"));
 }
 
+/* A browser's request for a whole page (a link, a redirect, a typed
+ * address): what a provider's redirect to a loopback route is.  A page's
+ * fetch, image or frame says otherwise (Sec-Fetch-Mode, -Dest); a client
+ * that is no browser says nothing. */
+static bool navigation(const HttpGateInput *in) {
+        return (!in->sec_fetch_mode || streq(in->sec_fetch_mode, "navigate")) &&
+               (!in->sec_fetch_dest || streq(in->sec_fetch_dest, "document"));
+}
+
 /* Who may: the route's audience, the Host, a browser, the token. */
 static HttpGateVerdict check_caller(const HttpGateInput *in, const HttpGateLimits *l) {
         HttpRouteFlags f = in->flags;
@@ -121,6 +130,11 @@ static HttpGateVerdict check_caller(const HttpGateInput *in, const HttpGateLimit
                 return verdict(0, NULL);
         if (!http_host_allowed(in->host, l->allowed_hosts))
                 return verdict(403, "host not allowed");
+        /* A redirect target takes codes and states: a web page in the VM's
+         * browser must not be able to try them (with fetch(), an image, a
+         * frame) faster than by navigating to it. */
+        if (!control && !navigation(in))
+                return verdict(403, "only a navigation may reach a redirect target");
         if (!control)
                 return verdict(0, NULL);
         if (from_a_page(in))

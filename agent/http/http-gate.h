@@ -48,8 +48,8 @@ typedef struct HttpGateInput {
         bool token_ok;           /* Authorization: Bearer carries the token */
         bool restoring;          /* a snapshot restore is being redone: control routes wait */
         /* Header values, NULL when absent. */
-        const char *host, *origin, *sec_fetch_site, *content_type, *content_length,
-                *transfer_encoding;
+        const char *host, *origin, *sec_fetch_site, *sec_fetch_mode, *sec_fetch_dest, *content_type,
+                *content_length, *transfer_encoding;
 } HttpGateInput;
 
 typedef struct HttpGateVerdict {

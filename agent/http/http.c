@@ -441,6 +441,8 @@ static HttpGateVerdict gate(HttpServer *s, HttpRequest *r, char allow[static HTT
                 in.host = http_request_header(r, MHD_HTTP_HEADER_HOST);
                 in.origin = http_request_header(r, MHD_HTTP_HEADER_ORIGIN);
                 in.sec_fetch_site = http_request_header(r, "Sec-Fetch-Site");
+                in.sec_fetch_mode = http_request_header(r, "Sec-Fetch-Mode");
+                in.sec_fetch_dest = http_request_header(r, "Sec-Fetch-Dest");
                 in.content_type = http_request_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
                 in.content_length = http_request_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
                 in.transfer_encoding = http_request_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);

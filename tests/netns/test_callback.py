@@ -4,7 +4,8 @@ CLI's own loopback listener: the CLI's answer comes back as it gave it
 relayed, and never a HEAD; the host may send it too, with its token, from
 allow_from; once the CLI's listener is gone after a sign-in, the page says
 the sign-in is complete; a listener that never answers ends in a 504 after
-callback_relay_s.  And HEAD /oauth/callback does not use up a host state."""
+callback_relay_s.  And HEAD /oauth/callback does not use up a host state;
+a page's fetch, image or frame reaches neither callback."""
 import http.client
 import urllib.parse
 
@@ -145,4 +146,25 @@ def test_head_does_not_use_up_a_host_state(env):
         c.close()
     assert get(env.ns, "127.0.0.1", env.agent.http_port, "/oauth/callback?code=SECRET-CODE-h&state=host-state-h")[0] \
         == 200
+    env.wait_status(s, lambda code, b: b.get("authenticated"))
+
+
+def test_a_pages_requests_are_refused_at_both_callbacks(env):
+    """What a web page in the VM's browser sends without navigating (fetch
+    in no-cors mode, an image, a frame) could try codes and states at the
+    redirect targets thousands of times a second: refused (403) before
+    any state is looked at; the provider's redirect is a navigation."""
+    s, state = start_codex(env)
+    assert env.json("POST", "/auth/oauth", {"sessionId": sid(), "state": "host-state-p",
+                                            "authorizeUrl": f"{env.provider_url}/h/authorize"})[0] == 200
+    for mode, dest in (("no-cors", "empty"), ("no-cors", "image"), ("navigate", "iframe")):
+        for path in (f"/auth/callback?code=SECRET-CODE-codex&state={state}",
+                     "/oauth/callback?code=SECRET-CODE-p&state=host-state-p"):
+            status, _, body = get(env.ns, "127.0.0.1", env.agent.http_port, path,
+                                  {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": mode, "Sec-Fetch-Dest": dest})
+            assert (status, body) == (403, b'{"error":"only a navigation may reach a redirect target"}'), (mode, dest)
+    status, _, _ = get(env.ns, "127.0.0.1", env.agent.http_port,
+                       f"/auth/callback?code=SECRET-CODE-codex&state={state}",
+                       {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"})
+    assert status == 302
     env.wait_status(s, lambda code, b: b.get("authenticated"))
