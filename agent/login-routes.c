@@ -4,6 +4,7 @@
 #include "agent/http/http-wait.h"
 #include "agent/login/callback-relay.h"
 #include "agent/login/login-json.h"
+#include "fileio.h"
 #include "log.h"
 #include "login-routes.h"
 #include "macro.h"
@@ -566,6 +567,36 @@ static bool callback_state_ok(const LoginSession *s, const char *q) {
         return got && secret_equal(got, strlen(got), want);
 }
 
+/* Whether the relay's connection would reach the CLI: each listener on
+ * 127.0.0.1:port must be the CLIs' user's.  Another user may hold the
+ * port: taken first (Codex then listens on another one), or after the CLI
+ * let it go; it would get the code.  -EPERM then (logged), -errno when
+ * it cannot be told. */
+static int relay_listener_check(LoginRoutes *lr, const LoginSession *s, uint16_t port) {
+        static const struct {
+                const char *path;
+                bool v6;
+        } files[] = { { "/proc/net/tcp", false }, { "/proc/net/tcp6", true } };
+
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                _cleanup_(freep) char *text = NULL;
+                uid_t other = 0;
+                int r = read_full_file(files[i].path, 16 * 1024 * 1024, &text, NULL);
+
+                if (r == -ENOENT && files[i].v6)
+                        continue; /* no IPv6 */
+                if (r < 0)
+                        return log_warning_errno(r, "Login %s: cannot tell who listens on 127.0.0.1:%u (%s): %m",
+                                                 s->id, (unsigned)port, files[i].path);
+                if (callback_relay_listener_owner(text, files[i].v6, port, lr->o.cli_uid, &other) == 0) {
+                        log_warning("Login %s: 127.0.0.1:%u is held by uid %u, not the CLI's: the callback is "
+                                    "not relayed.", s->id, (unsigned)port, (unsigned)other);
+                        return -EPERM;
+                }
+        }
+        return 0;
+}
+
 /* GET /auth/callback?... → the live CLI's own loopback listener (the
  * provider's redirect target), its answer relayed.  With no listener left
  * and the login through, the page says so.  Only a callback with the
@@ -588,6 +619,10 @@ static int callback_forward(HttpRequest *req, void *userdata) {
                 return http_reply_error(req, 400, "Invalid callback query");
         if (!callback_state_ok(s, q))
                 return http_reply_error(req, 400, "State does not match the login's");
+        r = relay_listener_check(lr, s, s->def->callback_port);
+        if (r < 0)
+                return http_reply_error(req, 502, r == -EPERM ? "The callback port is not the CLI's"
+                                                              : "Cannot tell who holds the callback port");
         x = calloc(1, sizeof *x);
         if (!x)
                 return -ENOMEM;

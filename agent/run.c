@@ -712,7 +712,8 @@ static int setup_logins(Manager *m) {
         if (r < 0)
                 return r;
         LoginRoutesOptions ro = { .event = m->event, .http = m->http, .logins = m->logins,
-                                  .url_wait_s = c->url_wait_s, .relay_s = c->callback_relay_s };
+                                  .url_wait_s = c->url_wait_s, .relay_s = c->callback_relay_s,
+                                  .cli_uid = m->cli_uid };
         r = login_routes_new(&ro, &m->login_routes);
         if (r < 0)
                 return r;

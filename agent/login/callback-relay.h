@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <systemd/sd-event.h>
 
 #include "http-once.h"
@@ -16,6 +17,14 @@
 /* A query that would not be a valid request line (spaces, control or
  * non-ASCII bytes) is refused before anything is sent. */
 bool callback_relay_query_ok(const char *query);
+
+/* Who would take the relay's connection to 127.0.0.1:port, from the text
+ * of /proc/net/tcp (v6 false) or /proc/net/tcp6 (v6 true): the LISTEN
+ * sockets bound to that port on 127.0.0.1 or the wildcard (in tcp6: ::,
+ * or ::ffff:127.0.0.1).  1 when there is one and each is uid's, 0 when one
+ * is another uid's (*ret_other gets it), -ENOENT when there is none.  A
+ * port the CLI gave up, or never had, may be held by any local user. */
+int callback_relay_listener_owner(const char *proc_net_tcp, bool v6, uint16_t port, uid_t uid, uid_t *ret_other);
 
 /* done gets the listener's answer (see HttpOnceDone).  ret (may be NULL)
  * is only for cancelling with http_once_free(). */

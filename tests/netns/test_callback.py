@@ -7,7 +7,10 @@ the sign-in is complete; a listener that never answers ends in a 504 after
 callback_relay_s.  And HEAD /oauth/callback does not use up a host state;
 a page's fetch, image or frame reaches neither callback."""
 import http.client
+import socket
 import urllib.parse
+
+import pytest
 
 from netns import Lan
 from svagent import TOKEN
@@ -168,3 +171,25 @@ def test_a_pages_requests_are_refused_at_both_callbacks(env):
                        {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"})
     assert status == 302
     env.wait_status(s, lambda code, b: b.get("authenticated"))
+
+
+def test_a_port_another_user_holds_gets_no_code(make_env):
+    """Another local user took 127.0.0.1:1455 first (Codex then listens on
+    1457, as its redirect_uri says): the relay connects to the provider's
+    port, which is not the CLI's, and must not hand that user the code."""
+    e = make_env(sets=("callback_relay_s=1",))
+    with e.ns.entered():
+        squat = socket.socket()
+        squat.bind(("127.0.0.1", 1455))
+        squat.listen(8)
+    try:
+        s, state = start_codex(e)
+        assert e.json("GET", f"/auth/callback?code=SECRET-CODE-codex&state={state}") == \
+            (502, {"error": "The callback port is not the CLI's"})
+        squat.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            squat.accept()  # nothing reached it
+        assert e.agent.log_lines("127.0.0.1:1455 is held by uid 0, not the CLI's: the callback is not relayed.")
+        e.assert_no_secrets()
+    finally:
+        squat.close()

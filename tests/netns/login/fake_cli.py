@@ -253,7 +253,14 @@ def main():
         os.makedirs(os.path.join(home, ".cache"), exist_ok=True)
         os.symlink(os.path.join(target, "secret"), os.path.join(home, ".cache", "linked-file"))
     port = 1455 if MODE == "codex" else 0
-    srv = http.server.HTTPServer(("127.0.0.1", port), Handler)
+    try:
+        srv = http.server.HTTPServer(("127.0.0.1", port), Handler)
+    except OSError:
+        if MODE != "codex":
+            raise
+        # As the real Codex: its port taken, it listens on 1457 and says so
+        # in the authorize URL's redirect_uri.
+        srv = http.server.HTTPServer(("127.0.0.1", 1457), Handler)
     srv.done = False
     late = ""  # output held until after the callback
     port = srv.server_address[1]
