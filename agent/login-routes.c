@@ -464,9 +464,25 @@ static bool error_code_ok(const char *e) {
         return n > 0 && n <= 64 && strspn(e, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == n;
 }
 
+/* Parameter key of a raw query string, decoded (NULL if absent or on
+ * ENOMEM).  login_query_get() takes a URL when it finds a '?', which a
+ * query may hold in a value: the one prefixed makes it the whole query. */
+static char *query_param(const char *q, const char *key) {
+        _cleanup_(erase_and_freep) char *u = NULL;
+
+        if (asprintf(&u, "?%s", q ?: "") < 0)
+                return NULL;
+        return login_query_get(u, key);
+}
+
+/* The parameters are read from the raw query, as the credentials are:
+ * libmicrohttpd's lookup ignores case, and "STATE=<the state>" would
+ * have passed while the credentials held no "state". */
 static int oauth_callback(HttpRequest *req, void *userdata) {
         LoginManager *lm = ((LoginRoutes *)userdata)->o.logins;
-        const char *state = http_request_query(req, "state"), *error = http_request_query(req, "error");
+        const char *q = http_request_query_string(req) ?: "";
+        _cleanup_(erase_and_freep) char *state = query_param(q, "state");
+        _cleanup_(freep) char *error = query_param(q, "error");
         LoginSession *s = isempty(state) ? NULL : session_by_state(lm, state);
         json_t *creds;
 
@@ -481,7 +497,7 @@ static int oauth_callback(HttpRequest *req, void *userdata) {
                 login_session_fail(s, SESSION_EVENT_ERROR, error_code_ok(error) ? error : "provider error");
                 return http_reply(req, 400, "text/html; charset=utf-8", failed_page, strlen(failed_page));
         }
-        creds = login_query_to_json(http_request_query_string(req));
+        creds = login_query_to_json(q);
         if (!creds) {
                 /* The state is used up: the session cannot complete. */
                 login_session_fail(s, SESSION_EVENT_ERROR, "Invalid callback query");
@@ -563,7 +579,7 @@ static bool callback_state_ok(const LoginSession *s, const char *q) {
 
         if (!want)
                 return !strstr(s->oauth_url, "state=");
-        got = q ? login_query_get(q, "state") : NULL;
+        got = query_param(q, "state");
         return got && secret_equal(got, strlen(got), want);
 }
 

@@ -323,10 +323,10 @@ json_t *login_query_to_json(const char *q) {
                         v = kl < l ? url_decode(q + kl + 1, l - kl - 1) : strdup("");
                         if (!k || !v)
                                 return wipe_decref(o);
-                        if (*k && !json_object_get(o, k) &&
-                            json_object_set_new(o, k, json_string(v)) < 0) {
-                                /* not valid UTF-8: keep going without it */
-                        }
+                        /* Not UTF-8 (a key or a value): the credentials would
+                         * silently lack it. */
+                        if (*k && !json_object_get(o, k) && json_object_set_new(o, k, json_string(v)) < 0)
+                                return wipe_decref(o);
                 }
                 q += l;
                 if (*q == '&')

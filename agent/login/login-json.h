@@ -42,8 +42,9 @@ void oauth_start_request_done(OAuthStartRequest *r); /* wipes state */
 char *login_query_get(const char *url_or_query, const char *key);
 
 /* Every parameter of a raw query string, decoded, as a JSON object of
- * strings (a repeated key: the first wins).  NULL on ENOMEM or more than
- * 64 parameters (what was decoded is wiped). */
+ * strings (a repeated key: the first wins).  NULL on ENOMEM, more than 64
+ * parameters, or a key or value that is not UTF-8 (what was decoded is
+ * wiped). */
 json_t *login_query_to_json(const char *query);
 
 /* POST /auth/{provider} */

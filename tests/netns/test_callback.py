@@ -193,3 +193,19 @@ def test_a_port_another_user_holds_gets_no_code(make_env):
         e.assert_no_secrets()
     finally:
         squat.close()
+
+
+def test_oauth_callback_reads_the_query_as_it_is_captured(env):
+    """The state is looked up in the raw query, as the credentials are
+    taken from it: "STATE=<the state>" is no state (the credentials would
+    hold none), and a query with a value that is not UTF-8 fails the login
+    instead of being captured without that value."""
+    s = sid()
+    assert env.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-c",
+                                            "authorizeUrl": f"{env.provider_url}/h/authorize"})[0] == 200
+    for query in ("code=SECRET-CODE-c&STATE=host-state-c", "next=%3F&x=?state=host-state-c&state=other"):
+        assert get(env.ns, "127.0.0.1", env.agent.http_port, f"/oauth/callback?{query}")[0] == 400, query
+    assert env.json("GET", f"/credentials/status?sessionId={s}")[1].get("waiting") is True
+    assert get(env.ns, "127.0.0.1", env.agent.http_port, "/oauth/callback?code=%FF%FE&state=host-state-c")[0] == 400
+    env.wait_status(s, lambda code, b: b.get("failed"))
+    assert env.json("GET", f"/credentials/status?sessionId={s}")[1].get("error") == "Invalid callback query"
