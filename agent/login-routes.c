@@ -464,25 +464,14 @@ static bool error_code_ok(const char *e) {
         return n > 0 && n <= 64 && strspn(e, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == n;
 }
 
-/* Parameter key of a raw query string, decoded (NULL if absent or on
- * ENOMEM).  login_query_get() takes a URL when it finds a '?', which a
- * query may hold in a value: the one prefixed makes it the whole query. */
-static char *query_param(const char *q, const char *key) {
-        _cleanup_(erase_and_freep) char *u = NULL;
-
-        if (asprintf(&u, "?%s", q ?: "") < 0)
-                return NULL;
-        return login_query_get(u, key);
-}
-
 /* The parameters are read from the raw query, as the credentials are:
  * libmicrohttpd's lookup ignores case, and "STATE=<the state>" would
  * have passed while the credentials held no "state". */
 static int oauth_callback(HttpRequest *req, void *userdata) {
         LoginManager *lm = ((LoginRoutes *)userdata)->o.logins;
         const char *q = http_request_query_string(req) ?: "";
-        _cleanup_(erase_and_freep) char *state = query_param(q, "state");
-        _cleanup_(freep) char *error = query_param(q, "error");
+        _cleanup_(erase_and_freep) char *state = login_query_param(q, "state");
+        _cleanup_(freep) char *error = login_query_param(q, "error");
         LoginSession *s = isempty(state) ? NULL : session_by_state(lm, state);
         json_t *creds;
 
@@ -579,7 +568,7 @@ static bool callback_state_ok(const LoginSession *s, const char *q) {
 
         if (!want)
                 return !strstr(s->oauth_url, "state=");
-        got = query_param(q, "state");
+        got = login_query_param(q, "state");
         return got && secret_equal(got, strlen(got), want);
 }
 

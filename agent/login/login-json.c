@@ -197,12 +197,10 @@ static char *url_decode(const char *s, size_t n) {
         return o;
 }
 
-char *login_query_get(const char *u, const char *key) {
-        const char *q = strchr(u, '?'), *p;
+char *login_query_param(const char *p, const char *key) {
         size_t kl = strlen(key);
 
-        p = q ? q + 1 : u;
-        while (*p && *p != '#') {
+        while (p && *p && *p != '#') {
                 size_t n = strcspn(p, "&#");
                 if (n > kl && strncmp(p, key, kl) == 0 && p[kl] == '=')
                         return url_decode(p + kl + 1, n - kl - 1);
@@ -213,6 +211,12 @@ char *login_query_get(const char *u, const char *key) {
                         p++;
         }
         return NULL;
+}
+
+char *login_query_get(const char *u, const char *key) {
+        const char *q = strchr(u, '?');
+
+        return login_query_param(q ? q + 1 : u, key);
 }
 
 json_t *login_json_started_url(const char *session_id, const char *oauth_url) {

@@ -37,8 +37,11 @@ void open_url_request_done(OpenUrlRequest *r);
 int oauth_start_request_parse(const char *body, size_t size, OAuthStartRequest *ret, const char **ret_error);
 void oauth_start_request_done(OAuthStartRequest *r); /* wipes state */
 
-/* The decoded value of query parameter key in url (or in a bare query
- * string); owned; NULL if absent or on ENOMEM. */
+/* The decoded value of parameter key in a raw query string (all of it: a
+ * '?' in a value is the value's); owned; NULL if absent or on ENOMEM. */
+char *login_query_param(const char *query, const char *key);
+/* The same in url's query (from its first '?'), or in a bare query string
+ * without a '?'. */
 char *login_query_get(const char *url_or_query, const char *key);
 
 /* Every parameter of a raw query string, decoded, as a JSON object of

@@ -116,6 +116,11 @@ static void test_urls(void **state) {
         v = login_query_get("a=%zz%4", "a");
         assert_string_equal(v, "%zz%4");
         free(v);
+        /* A raw query: a '?' in a value does not start another one. */
+        v = login_query_param("next=%3F&x=?state=a&state=b", "state");
+        assert_string_equal(v, "b");
+        free(v);
+        assert_null(login_query_param(NULL, "state"));
 }
 
 
