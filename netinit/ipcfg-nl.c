@@ -487,9 +487,6 @@ static void addr_match_obj(struct nl_object *obj, void *arg) {
                 m->stale = x;
 }
 
-/* Adds the address, or finds it already there (a kernel with CONFIG_IP_PNP,
- * or our own earlier run): that is success.  The same address with another
- * prefix is replaced, since the plan says which prefix it has. */
 /* Deletes x, an address the kernel listed; on failure the step's reason
  * names it, its device and why it was to go. */
 static int addr_remove(Applier *a, struct rtnl_addr *x, const char *why) {
@@ -506,52 +503,65 @@ static int addr_remove(Applier *a, struct rtnl_addr *x, const char *why) {
         return fail(a, r, "Failed to remove %s/%u from %s (%s)", s, rtnl_addr_get_prefixlen(x), dev, why);
 }
 
-/* Adds ifc's address to ifindex (one with another prefix goes first);
- * the step's reason names what failed. */
+/* ifc's address as the kernel object to add on ifindex (its prefix >= 0:
+ * iface_apply() checked). */
+static int addr_new(const IpcfgIface *ifc, int ifindex, struct rtnl_addr **ret) {
+        _cleanup_(rtnl_addr_putp) struct rtnl_addr *addr = rtnl_addr_alloc();
+        _cleanup_(nl_addr_putp) struct nl_addr *local = NULL, *bcast = NULL;
+        int r;
+
+        if (!addr)
+                return -ENOMEM;
+        if ((r = addr_to_nl(&ifc->address, ifc->prefix, &local)) < 0)
+                return r;
+        rtnl_addr_set_ifindex(addr, ifindex);
+        rtnl_addr_set_family(addr, ifc->address.family);
+        rtnl_addr_set_local(addr, local);
+        rtnl_addr_set_prefixlen(addr, ifc->prefix);
+        if (ifc->address.family == AF_INET && ifc->prefix <= 30) {
+                IpcfgAddr b = ifc->address;
+                b.in.s_addr |= htonl(ifc->prefix == 0 ? UINT32_MAX : (UINT32_MAX >> ifc->prefix));
+                if ((r = addr_to_nl(&b, -1, &bcast)) < 0)
+                        return r;
+                rtnl_addr_set_broadcast(addr, bcast);
+        }
+        /* The host assigned this address; duplicate detection would only
+         * hold it tentative (unusable as a source) for a second or more. */
+        if (ifc->address.family == AF_INET6)
+                rtnl_addr_set_flags(addr, IFA_F_NODAD);
+        *ret = TAKE_PTR(addr);
+        return 0;
+}
+
+/* Adds the address, or finds it already there (a kernel with CONFIG_IP_PNP,
+ * or our own earlier run): that is success.  The same address with another
+ * prefix is removed first, since the plan says which prefix it has.  The
+ * step's reason names what failed. */
 static int address_apply(Applier *a, int ifindex, const char *name, const IpcfgIface *ifc, bool *ret_existed) {
         _cleanup_(nl_cache_freep) struct nl_cache *cache = NULL;
         _cleanup_(rtnl_addr_putp) struct rtnl_addr *addr = NULL;
-        _cleanup_(nl_addr_putp) struct nl_addr *local = NULL, *bcast = NULL;
-        int prefix = ifc->prefix; /* >= 0: iface_apply() checked */
-        AddrMatch m = { .want = &ifc->address, .ifindex = ifindex, .prefix = prefix };
+        AddrMatch m = { .want = &ifc->address, .ifindex = ifindex, .prefix = ifc->prefix };
         char s[INET6_ADDRSTRLEN], why[48];
         int r;
 
         r = nl_errno(a, rtnl_addr_alloc_cache(a->sk, &cache));
         if (r < 0)
                 return fail(a, r, "Failed to list the addresses to add %s/%d to %s", addr_str(&ifc->address, s),
-                            prefix, name);
+                            ifc->prefix, name);
         nl_cache_foreach(cache, addr_match_obj, &m);
         if (m.identical) {
                 *ret_existed = true;
                 return 0;
         }
-        snprintf(why, sizeof why, "to add it again as /%d", prefix);
+        snprintf(why, sizeof why, "to add it again as /%d", ifc->prefix);
         if (m.stale && (r = addr_remove(a, m.stale, why)) < 0)
                 return r;
-        if (!(addr = rtnl_addr_alloc()))
-                r = -ENOMEM;
-        else if ((r = addr_to_nl(&ifc->address, prefix, &local)) >= 0) {
-                rtnl_addr_set_ifindex(addr, ifindex);
-                rtnl_addr_set_family(addr, ifc->address.family);
-                rtnl_addr_set_local(addr, local);
-                rtnl_addr_set_prefixlen(addr, prefix);
-                if (ifc->address.family == AF_INET && prefix <= 30) {
-                        IpcfgAddr b = ifc->address;
-                        b.in.s_addr |= htonl(prefix == 0 ? UINT32_MAX : (UINT32_MAX >> prefix));
-                        if ((r = addr_to_nl(&b, -1, &bcast)) >= 0)
-                                rtnl_addr_set_broadcast(addr, bcast);
-                }
-                /* The host assigned this address; duplicate detection would
-                 * only hold it tentative (unusable as a source) for a
-                 * second or more. */
-                if (ifc->address.family == AF_INET6)
-                        rtnl_addr_set_flags(addr, IFA_F_NODAD);
-                if (r >= 0)
-                        r = nl_errno(a, rtnl_addr_add(a->sk, addr, NLM_F_REPLACE));
-        }
+        r = addr_new(ifc, ifindex, &addr);
+        if (r >= 0)
+                r = nl_errno(a, rtnl_addr_add(a->sk, addr, NLM_F_REPLACE));
         if (r < 0)
-                return fail(a, r, "Failed to add address %s/%d to %s", addr_str(&ifc->address, s), prefix, name);
+                return fail(a, r, "Failed to add address %s/%d to %s", addr_str(&ifc->address, s), ifc->prefix,
+                            name);
         *ret_existed = false;
         return 0;
 }
