@@ -158,15 +158,16 @@ static int receive_line(Receiver *x, int fd, const char *line) {
                          "counted twice.", d.id);
         else
                 cause = delivery_write(x, &d, path, sizeof path);
+        bool taken = !cause && !again;
         r = cause ? answer(fd, "NAK", d.id, cause) : answer(fd, "ACK", d.id, NULL);
         /* Taken once written: a lost ACK brings the same id back. */
-        if (!cause && !again)
+        if (taken)
                 taken_add(x, d.id);
-        if (r >= 0 && !cause && !again)
+        if (r >= 0 && taken)
                 printf("received: %s (%s)\n", path, json_string_value(json_object_get(j, "provider")) ?: "?");
         json_wipe(j);
         json_decref(j);
-        return r < 0 ? r : !cause && !again;
+        return r < 0 ? r : taken;
 }
 
 /* One connection of the receiver's: what it sent of its current line,
