@@ -526,15 +526,18 @@ typedef struct Relay {
 static void on_relay_done(int r, const HttpAnswer *a, void *userdata) {
         Relay *x = userdata;
         HttpRequest *req = x->req;
-        char ctype[128], location[8192];
+        char ctype_buf[128], location_buf[8192];
+        const char *ctype = NULL, *location = NULL;
         LoginManager *lm = x->routes->o.logins;
 
         free(x);
-        if (r >= 0 && ((http_header_get(a->headers, "Location", location, sizeof location) &&
-                        strlen(location) == sizeof location - 1) ||
-                       (http_header_get(a->headers, "Content-Type", ctype, sizeof ctype) &&
-                        strlen(ctype) == sizeof ctype - 1)))
-                r = -EBADMSG;
+        if (r >= 0) {
+                ctype = http_header_get(a->headers, "Content-Type", ctype_buf, sizeof ctype_buf);
+                location = http_header_get(a->headers, "Location", location_buf, sizeof location_buf);
+                if ((ctype && strlen(ctype) == sizeof ctype_buf - 1) ||
+                    (location && strlen(location) == sizeof location_buf - 1))
+                        r = -EBADMSG;
+        }
         if (r == -ECONNREFUSED && signed_in_cli_session(lm))
                 (void)reply_page(req, 200, complete_page);
         else if (r == -ETIMEDOUT)
@@ -543,11 +546,7 @@ static void on_relay_done(int r, const HttpAnswer *a, void *userdata) {
                 (void)http_reply_error(req, 502, "Bad response from the CLI's callback listener");
         else if (r < 0)
                 (void)http_reply_error(req, 502, "CLI callback listener not reachable");
-        else if (http_reply_with_header(req, a->status,
-                                        http_header_get(a->headers, "Content-Type", ctype, sizeof ctype) ?:
-                                                "text/html; charset=utf-8",
-                                        "Location",
-                                        http_header_get(a->headers, "Location", location, sizeof location),
+        else if (http_reply_with_header(req, a->status, ctype ?: "text/html; charset=utf-8", "Location", location,
                                         a->body, a->body_size) == -EINVAL)
                 (void)http_reply_error(req, 502, "Bad response from the CLI's callback listener");
 }
