@@ -7,14 +7,16 @@ the sign-in is complete; a listener that never answers ends in a 504 after
 callback_relay_s.  And HEAD /oauth/callback does not use up a host state;
 a page's fetch, image or frame reaches neither callback."""
 import http.client
+import os
 import socket
+import threading
 import urllib.parse
 
 import pytest
 
-from netns import Lan
+from netns import Lan, wait_until
 from svagent import TOKEN
-from test_login import LoginEnv, env, make_env, sid  # noqa: F401 (env, make_env: fixtures)
+from test_login import LoginEnv, env, make_env, open_gate, sid  # noqa: F401 (env, make_env: fixtures)
 
 
 def get(ns, addr, port, path, headers=None):
@@ -92,6 +94,44 @@ def test_complete_page_once_the_listener_is_gone(env):
     status, _, body = get(env.ns, "127.0.0.1", env.agent.http_port, "/auth/callback?code=x")
     assert status == 404 and b"No login in progress" in body
     env.assert_no_secrets()
+
+
+def test_callback_before_the_url_is_not_relayed(make_env):
+    """The CLI's listener is up but it has printed no URL yet: there is no
+    state to check the callback against, so nothing is relayed (409), and
+    the login goes on once the URL comes."""
+    e = make_env(sets=("callback_relay_s=2",), provider_env={"FAKE_CLI_URL_GATE": "1"})
+    s, answers = sid(), []
+    start = threading.Thread(target=lambda: answers.append(e.json("POST", "/auth/codex", {"sessionId": s})))
+    start.start()
+    try:
+        wait_until(lambda: os.path.exists(os.path.join(e.home_of(s), ".url-gate")), 20, "the CLI listening, no URL")
+        assert e.json("GET", "/auth/callback?code=SECRET-CODE-codex&state=STATE-guess") == \
+            (409, {"error": "The login has no authorize URL yet"})
+    finally:
+        open_gate(e, s, ".url-gate")
+        start.join(60)
+    (status, started), = answers
+    assert status == 200 and "oauthUrl" in started, started
+    state = urllib.parse.parse_qs(urllib.parse.urlparse(started["oauthUrl"]).query)["state"][0]
+    assert get(e.ns, "127.0.0.1", e.agent.http_port, f"/auth/callback?code=SECRET-CODE-codex&state={state}")[0] \
+        == 302
+    e.wait_status(s, lambda code, b: b.get("authenticated"))
+    e.assert_no_secrets()
+
+
+def test_a_header_too_long_to_pass_on_is_a_bad_answer(make_env):
+    """Codex's redirect to its /success page carries an id_token: a
+    Location longer than the relay can pass on whole is a 502, never a
+    Location cut short (which would send the browser to a broken page)."""
+    e = make_env(provider_env={"FAKE_CLI_LONG_LOCATION": "1"})
+    s, state = start_codex(e)
+    assert e.json("GET", f"/auth/callback?code=SECRET-CODE-codex&state={state}") == \
+        (502, {"error": "Bad response from the CLI's callback listener"})
+    assert e.agent.alive()
+    # The CLI took the code and wrote its credentials all the same.
+    e.wait_status(s, lambda code, b: b.get("authenticated"))
+    e.assert_no_secrets()
 
 
 def test_listener_that_never_answers(make_env):

@@ -4,6 +4,7 @@ Code, Codex and Gemini CLI, a fake OAuth provider page on loopback, and the
 host API exactly as the host calls it.  One test drives a real Firefox on
 the agent's Xvfb.  Every test ends by searching everything the run wrote
 (agent log, CLI transcripts in responses) for the secrets."""
+import errno
 import http.client
 import json
 import os
@@ -688,12 +689,22 @@ def test_sessions_of_one_provider_apart(env):
     env.assert_no_secrets()
 
 
-def open_gate(e, s):
-    """Lets session s's fake CLI run its opener (FAKE_CLI_OPEN_GATE)."""
-    gate = os.path.join(e.home_of(s), ".open-gate")
-    wait_until(lambda: os.path.exists(gate), 20, "the CLI at its opener")
-    with open(gate, "w"):
-        pass
+def open_gate(e, s, name=".open-gate"):
+    """Lets session s's fake CLI run its opener (FAKE_CLI_OPEN_GATE), or
+    print its URL (FAKE_CLI_URL_GATE, name ".url-gate")."""
+    gate = os.path.join(e.home_of(s), name)
+    wait_until(lambda: os.path.exists(gate), 20, f"the CLI at its {name}")
+
+    def opened():
+        """Never blocks: a CLI that died at its gate fails the wait."""
+        try:
+            os.close(os.open(gate, os.O_WRONLY | os.O_NONBLOCK))
+            return True
+        except OSError as err:
+            if err.errno != errno.ENXIO:  # no reader yet
+                raise
+            return False
+    wait_until(opened, 20, f"the CLI reading its {name}")
 
 
 def oauth_url(e, s):

@@ -59,7 +59,12 @@ FAKE_CLI_OPENER_NO_LOGIN=1: the opener runs without $VMBA_LOGIN_SESSION
 FAKE_CLI_HELPER=DIR: first start a helper in a session of its own (as
 Node's spawn({detached: true})) with the CLI's environment, that ignores
 SIGTERM and writes its pid to DIR/helper-$VMBA_LOGIN_SESSION once it
-does."""
+does;
+FAKE_CLI_URL_GATE=1 (codex): its listener up, it prints the URL only once
+the test opens the FIFO $HOME/.url-gate for writing (a login whose
+callback arrives before its URL); FAKE_CLI_LONG_LOCATION=1 (codex): the
+redirect to its /success page carries 9000 bytes of id_token (a header
+the agent cannot pass on whole)."""
 import http.server
 import json
 import os
@@ -126,13 +131,18 @@ def write_file(path, text, in_place=False):
         os.rename(tmp, path)
 
 
+def wait_gate(name):
+    """Returns once the test opened the FIFO $HOME/name for writing."""
+    gate = os.path.join(os.environ["HOME"], name)
+    os.mkfifo(gate)
+    with open(gate):
+        pass
+
+
 def open_url(how, url):
     """Opens url the way a CLI does; False when the opener could not run."""
     if os.environ.get("FAKE_CLI_OPEN_GATE"):
-        gate = os.path.join(os.environ["HOME"], ".open-gate")
-        os.mkfifo(gate)
-        with open(gate):  # returns once the test opened it for writing
-            pass
+        wait_gate(".open-gate")
     env = dict(os.environ)
     if os.environ.get("FAKE_CLI_OPENER_NO_LOGIN"):
         env.pop("VMBA_LOGIN_SESSION", None)
@@ -203,7 +213,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if MODE == "codex":
             # As the real Codex: a redirect to its own success page, which
             # it serves before it exits.
-            self.answer(302, b"", ("Location", "http://localhost:1455/success?needs_setup=false"))
+            success = "http://localhost:1455/success?needs_setup=false"
+            if os.environ.get("FAKE_CLI_LONG_LOCATION"):
+                success += "&id_token=" + "t" * 9000
+            self.answer(302, b"", ("Location", success))
             self.server.timeout = 30
         else:
             self.answer(200, b"<p>fake CLI: signed in</p>")
@@ -278,6 +291,8 @@ def main():
         select.select([], [], [], 120)
         sys.exit(0)
     if MODE == "codex":
+        if os.environ.get("FAKE_CLI_URL_GATE"):
+            wait_gate(".url-gate")
         out(f"Starting local login server on http://localhost:{port}.\r\n"
             f"If your browser did not open, navigate to this URL to authenticate:\r\n\r\n"
             f"\x1b[94m{url}\x1b[0m\r\n")
