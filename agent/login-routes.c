@@ -444,6 +444,10 @@ static int oauth_start(HttpRequest *req, void *userdata) {
         return http_reply_json(req, 200, login_json_oauth_started(s->id), 0);
 }
 
+static bool waits_for_callback(const LoginSession *s) {
+        return s && s->oauth_state && s->state == SESSION_URL_READY;
+}
+
 /* The host-driven session whose state matches; every candidate is
  * compared, so timing does not tell which one (or whether any) matched. */
 static LoginSession *session_by_state(LoginManager *lm, const char *state) {
@@ -451,11 +455,37 @@ static LoginSession *session_by_state(LoginManager *lm, const char *state) {
 
         for (size_t i = 0; i < LOGIN_SESSIONS_MAX; i++) {
                 LoginSession *s = login_manager_session_at(lm, i);
-                if (s && s->oauth_state && s->state == SESSION_URL_READY &&
-                    secret_equal(state, strlen(state), s->oauth_state) && !found)
+                if (waits_for_callback(s) && secret_equal(state, strlen(state), s->oauth_state) && !found)
                         found = s;
         }
         return found;
+}
+
+/* A callback whose state matched none: a guess, as far as each waiting
+ * login can tell (a local process can send thousands a second).  Each
+ * waiting login counts it, and one that has counted
+ * OAUTH_WRONG_STATES_MAX fails rather than let the guessing go on; the
+ * warnings are bounded the same way.  With none waiting (a reload of a
+ * used callback) there is nothing to guess. */
+static void count_wrong_state(LoginManager *lm) {
+        unsigned waiting = 0;
+
+        for (size_t i = 0; i < LOGIN_SESSIONS_MAX; i++) {
+                LoginSession *s = login_manager_session_at(lm, i);
+                if (!waits_for_callback(s))
+                        continue;
+                waiting++;
+                if (++s->wrong_states < OAUTH_WRONG_STATES_MAX)
+                        continue;
+                s->oauth_state = erase_and_free(s->oauth_state);
+                log_warning("Login %s: %u OAuth callbacks with a wrong state; failed, as the next could guess it.",
+                            s->id, s->wrong_states);
+                login_session_fail(s, SESSION_EVENT_ERROR, "Too many callbacks with a wrong state");
+        }
+        if (waiting > 0)
+                log_warning("OAuth callback with a wrong state refused (%u waiting login(s) counted it).", waiting);
+        else
+                log_debug("OAuth callback with an unknown or used state refused; no login waits for one.");
 }
 
 static bool error_code_ok(const char *e) {
@@ -476,7 +506,7 @@ static int oauth_callback(HttpRequest *req, void *userdata) {
         json_t *creds;
 
         if (!s) {
-                log_warning("OAuth callback with an unknown or used state refused.");
+                count_wrong_state(lm);
                 return http_reply(req, 400, "text/html; charset=utf-8", failed_page, strlen(failed_page));
         }
         /* Used once, whatever the outcome. */

@@ -165,6 +165,11 @@ int oauth_start_request_parse(const char *body, size_t size, OAuthStartRequest *
                 *ret_error = "state is required (in the body or in authorizeUrl)";
                 goto out;
         }
+        _Static_assert(OAUTH_STATE_MIN == 8, "the error below names the minimum");
+        if (strlen(q.state) < OAUTH_STATE_MIN) {
+                *ret_error = "state must be at least 8 characters: a shorter one can be guessed";
+                goto out;
+        }
         *ret = q;
         q = (OAuthStartRequest) {};
         r = 0;

@@ -24,6 +24,12 @@ typedef struct OpenUrlRequest {
         char *session_id; /* NULL when absent */
 } OpenUrlRequest;
 
+/* The shortest state a host-driven login takes: the state is all that
+ * tells the provider's callback from a local process's guess, and each
+ * login lets OAUTH_WRONG_STATES_MAX guesses go by before it fails. */
+#define OAUTH_STATE_MIN 8
+#define OAUTH_WRONG_STATES_MAX 16
+
 typedef struct OAuthStartRequest {
         char *session_id;
         char *authorize_url;

@@ -249,3 +249,42 @@ def test_oauth_callback_reads_the_query_as_it_is_captured(env):
     assert get(env.ns, "127.0.0.1", env.agent.http_port, "/oauth/callback?code=%FF%FE&state=host-state-c")[0] == 400
     env.wait_status(s, lambda code, b: b.get("failed"))
     assert env.json("GET", f"/credentials/status?sessionId={s}")[1].get("error") == "Invalid callback query"
+
+
+def test_guessing_a_host_state_fails_the_login(env):
+    """A local process can send /oauth/callback thousands of times a
+    second: each waiting host-driven login lets 15 wrong states go by and
+    fails at the 16th, its state then used up, instead of being guessed
+    at forever.  A login started later counts its own.  The warnings are
+    bounded the same way: with no login waiting, a wrong state is not
+    warned about.  A state shorter than 8 characters is not taken."""
+    assert env.json("POST", "/auth/oauth", {"sessionId": sid(), "state": "1234567",
+                                            "authorizeUrl": f"{env.provider_url}/h/authorize"}) == \
+        (400, {"error": "state must be at least 8 characters: a shorter one can be guessed"})
+    s = sid()
+    assert env.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-g",
+                                            "authorizeUrl": f"{env.provider_url}/h/authorize"})[0] == 200
+
+    def guess(i):
+        return get(env.ns, "127.0.0.1", env.agent.http_port, f"/oauth/callback?code=SECRET-CODE-g&state=guess-{i}")[0]
+    assert [guess(i) for i in range(15)] == [400] * 15
+    assert env.json("GET", f"/credentials/status?sessionId={s}")[1].get("waiting") is True
+    later = sid()
+    assert env.json("POST", "/auth/oauth", {"sessionId": later, "state": "host-state-l",
+                                            "authorizeUrl": f"{env.provider_url}/h/authorize"})[0] == 200
+    assert guess(15) == 400
+    assert env.json("GET", f"/credentials/status?sessionId={s}") == \
+        (200, {"authenticated": False, "failed": True, "error": "Too many callbacks with a wrong state"})
+    assert get(env.ns, "127.0.0.1", env.agent.http_port, "/oauth/callback?code=SECRET-CODE-g&state=host-state-g")[0] \
+        == 400
+    assert env.json("GET", f"/credentials/status?sessionId={s}")[1].get("failed") is True
+    # The later login counted 2 (the 16th and the used state): it still waits and completes.
+    assert get(env.ns, "127.0.0.1", env.agent.http_port, "/oauth/callback?code=SECRET-CODE-l&state=host-state-l")[0] \
+        == 200
+    env.wait_status(later, lambda code, b: b.get("authenticated"))
+    warned = len(env.agent.log_lines("OAuth callback with a wrong state refused"))
+    assert warned == 17, env.agent.log_text()[-3000:]
+    assert [guess(i) for i in range(16, 40)] == [400] * 24
+    assert len(env.agent.log_lines("OAuth callback with a wrong state refused")) == warned
+    assert env.agent.log_lines(f"Login {s}: 16 OAuth callbacks with a wrong state; failed")
+    env.assert_no_secrets()
