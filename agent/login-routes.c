@@ -410,40 +410,6 @@ static int open_url(HttpRequest *req, void *userdata) {
         return 0;
 }
 
-static int oauth_start(HttpRequest *req, void *userdata) {
-        LoginManager *lm = ((LoginRoutes *)userdata)->o.logins;
-        _cleanup_(oauth_start_request_done) OAuthStartRequest q = {};
-        const char *err = "", *body;
-        LoginSession *s;
-        size_t size;
-        int r;
-
-        body = http_request_body(req, &size);
-        if (oauth_start_request_parse(body, size, &q, &err) < 0)
-                return http_reply_error(req, 400, err);
-        s = login_session_find(lm, q.session_id);
-        if (s && session_state_is_live(s->state)) {
-                /* As its first start answered, the URL not opened twice. */
-                if (s->def || !s->oauth_url || !streq(s->oauth_url, q.authorize_url))
-                        return http_reply_error(req, 409, "Session already in progress");
-                return http_reply_json(req, 200, login_json_oauth_started(s->id), 0);
-        }
-        s = session_create(lm, req, q.session_id, "oauth", &r);
-        if (!s)
-                return r;
-        s->oauth_state = TAKE_PTR(q.state);
-        s->oauth_url = strdup(q.authorize_url);
-        if (!s->oauth_url) {
-                /* Not left live (409 to a retry until session_ttl_s)
-                 * holding the state: gone, like a session never made. */
-                login_session_drop(s);
-                return -ENOMEM;
-        }
-        login_session_open_url(s);
-        (void)login_session_event(s, SESSION_EVENT_URL);
-        return http_reply_json(req, 200, login_json_oauth_started(s->id), 0);
-}
-
 static bool waits_for_callback(const LoginSession *s) {
         return s && s->oauth_state && s->state == SESSION_URL_READY;
 }
@@ -486,6 +452,44 @@ static void count_wrong_state(LoginManager *lm) {
                 log_warning("OAuth callback with a wrong state refused (%u waiting login(s) counted it).", waiting);
         else
                 log_debug("OAuth callback with an unknown or used state refused; no login waits for one.");
+}
+
+static int oauth_start(HttpRequest *req, void *userdata) {
+        LoginManager *lm = ((LoginRoutes *)userdata)->o.logins;
+        _cleanup_(oauth_start_request_done) OAuthStartRequest q = {};
+        const char *err = "", *body;
+        LoginSession *s;
+        size_t size;
+        int r;
+
+        body = http_request_body(req, &size);
+        if (oauth_start_request_parse(body, size, &q, &err) < 0)
+                return http_reply_error(req, 400, err);
+        s = login_session_find(lm, q.session_id);
+        if (s && session_state_is_live(s->state)) {
+                /* As its first start answered, the URL not opened twice. */
+                if (s->def || !s->oauth_url || !streq(s->oauth_url, q.authorize_url))
+                        return http_reply_error(req, 409, "Session already in progress");
+                return http_reply_json(req, 200, login_json_oauth_started(s->id), 0);
+        }
+        /* Two logins waiting for one state: the callback would go to the
+         * first, and the second could never complete. */
+        if (session_by_state(lm, q.state))
+                return http_reply_error(req, 409, "Another login waits for this state");
+        s = session_create(lm, req, q.session_id, "oauth", &r);
+        if (!s)
+                return r;
+        s->oauth_state = TAKE_PTR(q.state);
+        s->oauth_url = strdup(q.authorize_url);
+        if (!s->oauth_url) {
+                /* Not left live (409 to a retry until session_ttl_s)
+                 * holding the state: gone, like a session never made. */
+                login_session_drop(s);
+                return -ENOMEM;
+        }
+        login_session_open_url(s);
+        (void)login_session_event(s, SESSION_EVENT_URL);
+        return http_reply_json(req, 200, login_json_oauth_started(s->id), 0);
 }
 
 static bool error_code_ok(const char *e) {

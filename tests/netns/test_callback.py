@@ -288,3 +288,18 @@ def test_guessing_a_host_state_fails_the_login(env):
     assert len(env.agent.log_lines("OAuth callback with a wrong state refused")) == warned
     assert env.agent.log_lines(f"Login {s}: 16 OAuth callbacks with a wrong state; failed")
     env.assert_no_secrets()
+
+
+def test_one_state_one_waiting_login(env):
+    """Two logins waiting for one state: the callback would go to the
+    first and the second could never complete, so the second is refused;
+    once the first is through, the state may be used again."""
+    s, other = sid(), sid()
+    body = {"state": "host-state-same", "authorizeUrl": f"{env.provider_url}/h/authorize"}
+    assert env.json("POST", "/auth/oauth", {"sessionId": s, **body})[0] == 200
+    assert env.json("POST", "/auth/oauth", {"sessionId": other, **body}) == \
+        (409, {"error": "Another login waits for this state"})
+    assert get(env.ns, "127.0.0.1", env.agent.http_port,
+               "/oauth/callback?code=SECRET-CODE-s&state=host-state-same")[0] == 200
+    env.wait_status(s, lambda code, b: b.get("authenticated"))
+    assert env.json("POST", "/auth/oauth", {"sessionId": other, **body})[0] == 200
