@@ -19,6 +19,7 @@
 #include "in-addr-util.h"
 #include "log.h"
 #include "macro.h"
+#include "parse-util.h"
 #include "string-table.h"
 #include "strv.h"
 
@@ -195,18 +196,6 @@ static int unknown_key_error(char *err, size_t size, const char *origin, const c
         return -EINVAL;
 }
 
-static int parse_uint(const char *s, unsigned long max, unsigned long *ret) {
-        char *end;
-        if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
-                return -EINVAL;
-        errno = 0;
-        unsigned long v = strtoul(s, &end, 10);
-        if (errno != 0 || *end || v > max)
-                return -EINVAL;
-        *ret = v;
-        return 0;
-}
-
 /* "a,b,c" → NULL-terminated list; "" → NULL (the key's "unset" meaning). */
 static int strv_split(const char *s, char ***ret) {
         char **l = NULL;
@@ -255,7 +244,7 @@ static void strv_assign(Config *c, const ConfigKey *k, char **l) {
 static int key_set(Config *c, const ConfigKey *k, const char *value, const char *origin,
                    char *err, size_t size) {
         void *f = field(c, k);
-        unsigned long u;
+        uint64_t u;
         int r;
 
         if (strlen(value) > CONFIG_VALUE_MAX)
@@ -273,12 +262,12 @@ static int key_set(Config *c, const ConfigKey *k, const char *value, const char 
                 return 0;
         }
         case KEY_U16:
-                if (parse_uint(value, UINT16_MAX, &u) < 0)
+                if (parse_unsigned(value, UINT16_MAX, &u) < 0)
                         return set_error(err, size, origin, k);
                 *(uint16_t *)f = (uint16_t)u;
                 return 0;
         case KEY_U32:
-                if (parse_uint(value, UINT32_MAX, &u) < 0)
+                if (parse_unsigned(value, UINT32_MAX, &u) < 0)
                         return set_error(err, size, origin, k);
                 *(uint32_t *)f = (uint32_t)u;
                 return 0;

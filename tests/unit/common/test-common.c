@@ -199,8 +199,7 @@ static void test_rm_rf_at_symlinks(void **state) {
         assert_int_equal(rmdir(dir), 0);
 }
 
-/* A file written below a directory fd: a symlink at the name is replaced,
- * not followed; the name is one component; no temporary file is left. */
+/* All of the string, digits only: no blank, sign or anything after. */
 static void test_parse_unsigned(void **state) {
         static const struct {
                 const char *s;
@@ -210,7 +209,8 @@ static void test_parse_unsigned(void **state) {
         } cases[] = {
                 { "0", 10, 0, 0 },      { "10", 10, 0, 10 },   { "11", 10, -EINVAL, 0 },
                 { "", 10, -EINVAL, 0 }, { "-1", 10, -EINVAL, 0 }, { "1x", 10, -EINVAL, 0 },
-                { "x", 10, -EINVAL, 0 }, { " -1", UINT32_MAX, -EINVAL, 0 },
+                { "x", 10, -EINVAL, 0 }, { " -1", UINT32_MAX, -EINVAL, 0 }, { "+1", 10, -EINVAL, 0 },
+                { " 1", 10, -EINVAL, 0 }, { "1 ", 10, -EINVAL, 0 }, { "007", 10, 0, 7 },
                 { "4294967295", UINT32_MAX, 0, UINT32_MAX }, { "4294967296", UINT32_MAX, -EINVAL, 0 },
                 { "99999999999999999999999", UINT64_MAX, -EINVAL, 0 },
         };
@@ -221,6 +221,7 @@ static void test_parse_unsigned(void **state) {
                 assert_int_equal(parse_unsigned(cases[i].s, cases[i].max, &v), cases[i].r);
                 assert_true(v == (cases[i].r == 0 ? cases[i].v : 12345));
         }
+        assert_int_equal(parse_unsigned(NULL, 10, &(uint64_t){ 0 }), -EINVAL);
 }
 
 static void test_write_file_atomic_at(void **state) {
