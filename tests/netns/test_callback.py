@@ -4,8 +4,12 @@ CLI's own loopback listener: the CLI's answer comes back as it gave it
 relayed, and never a HEAD; the host may send it too, with its token, from
 allow_from; once the CLI's listener is gone after a sign-in, the page says
 the sign-in is complete; a listener that never answers ends in a 504 after
-callback_relay_s.  And HEAD /oauth/callback does not use up a host state;
-a page's fetch, image or frame reaches neither callback."""
+callback_relay_s; a callback before the login has its URL is not relayed
+(409), and a CLI header too long to pass on whole is a 502.  And HEAD
+/oauth/callback does not use up a host state; a page's fetch, image or
+frame reaches neither callback; a host-driven login fails at its 16th
+wrong-state callback, takes no state under 8 characters, and no state
+another waiting login has."""
 import http.client
 import os
 import socket
