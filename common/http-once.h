@@ -4,8 +4,8 @@
  * the server closes (the request says HTTP/1.0 or Connection: close),
  * bounded in size and time, and hand back the status, the header block and
  * the body.  Used for a provider CLI's own callback listener and for
- * Firecracker's metadata service.  The answer parsing is pure and tested on
- * its own (http_answer_parse, http_header_get). */
+ * Firecracker's metadata service.  The answer parsing is pure, in
+ * http-answer.h. */
 #pragma once
 
 #include <stdbool.h>
@@ -13,17 +13,11 @@
 #include <sys/socket.h>
 #include <systemd/sd-event.h>
 
+#include "http-answer.h"
 #include "macro.h"
 #include "time-util.h"
 
 typedef struct HttpOnce HttpOnce;
-
-typedef struct HttpAnswer {
-        unsigned status;
-        const char *headers;  /* "Name: value\r\n"..., NUL-terminated; borrowed */
-        const char *body;     /* borrowed; NUL-terminated (not counted in body_size) */
-        size_t body_size;
-} HttpAnswer;
 
 /* r: 0 with the answer; a connect or send error (-ECONNREFUSED, ...);
  * -EBADMSG when the answer is not HTTP; -EFBIG over the size bound;
@@ -39,14 +33,3 @@ int http_once_start(sd_event *e, const struct sockaddr *sa, socklen_t salen, cha
                     void *userdata, HttpOnce **ret);
 HttpOnce *http_once_free(HttpOnce *h);
 DEFINE_TRIVIAL_CLEANUP_FUNC(HttpOnce *, http_once_free);
-
-/* Splits a whole answer (NUL-terminated at size) into status, headers and
- * body, pointing into text (the header block is NUL-terminated in place).
- * -EBADMSG unless "HTTP/1.x NNN ...\r\n...\r\n\r\n" with 200 <= NNN <= 599: a
- * request is one exchange that asks for no interim answer, so a 1xx is
- * not the answer (passed on as one, it would put the caller's connection
- * out of step with its requests). */
-int http_answer_parse(char *text, size_t size, HttpAnswer *ret);
-/* The value of header name (case-insensitive) in a header block, its
- * blanks trimmed, copied into buf (cut at size - 1); NULL when absent. */
-const char *http_header_get(const char *headers, const char *name, char *buf, size_t size);

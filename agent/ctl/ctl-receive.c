@@ -17,12 +17,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ctl-delivery.h"
 #include "ctl-receive.h"
 #include "fileio.h"
 #include "json-wipe.h"
 #include "log.h"
 #include "macro.h"
-#include "secret-util.h"
 #include "socket-util.h"
 #include "time-util.h"
 
@@ -35,40 +35,14 @@
 /* Delivery ids remembered (the most recent): the agent resends one only
  * until its ACK arrives, before its next delivery. */
 #define TAKEN_IDS_MAX 64
-#define DELIVERY_ID_MAX 64
 
 /* What the receiver holds across connections. */
 typedef struct Receiver {
         const char *dir;
         const char *token; /* secret */
-        char taken[TAKEN_IDS_MAX][DELIVERY_ID_MAX + 1];
+        char taken[TAKEN_IDS_MAX][CTL_DELIVERY_ID_MAX + 1];
         size_t taken_next;
 } Receiver;
-
-/* One line, parsed once: what is echoed and written. */
-typedef struct Delivery {
-        const char *id;  /* fit to echo, or NULL */
-        const char *sid;
-        json_t *credentials;
-} Delivery;
-
-/* The session id names a file on the host: whatever the agent accepts,
- * only these characters, never a leading dot. */
-static bool file_name_is_safe(const char *s) {
-        size_t n = strlen(s);
-
-        return n > 0 && n <= 128 && s[0] != '.' &&
-               strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") == n;
-}
-
-/* The agent's delivery ids are 32 hex digits: what is echoed back is
- * held to a line's worth of harmless characters. */
-static bool delivery_id_is_safe(const char *s) {
-        size_t n = strlen(s);
-
-        return n > 0 && n <= DELIVERY_ID_MAX &&
-               strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
-}
 
 /* "ACK <id>" or "NAK <id> <cause>" (id "-" when the line had none fit to
  * echo).  Never blocks, never raises SIGPIPE: a peer that does not read
@@ -82,29 +56,6 @@ static int answer(int fd, const char *verb, const char *id, const char *cause) {
         if (k < 0)
                 return -errno;
         return k == n ? 0 : -EAGAIN;
-}
-
-/* Why a line is refused (the NAK's cause, a word the agent logs), NULL
- * when it is taken; d gets what the line holds (its id also when refused,
- * if fit to echo).  The token is checked, in constant time, before
- * anything else of the line is believed. */
-static const char *line_parse(json_t *j, const char *token, Delivery *d) {
-        json_t *t = json_object_get(j, "token");
-
-        d->id = json_string_value(json_object_get(j, "deliveryId"));
-        d->sid = json_string_value(json_object_get(j, "sessionId"));
-        d->credentials = json_object_get(j, "credentials");
-        if (d->id && !delivery_id_is_safe(d->id))
-                d->id = NULL;
-        if (!json_is_object(j))
-                return "malformed";
-        if (!json_is_string(t))
-                return "token-missing";
-        if (!secret_equal(json_string_value(t), json_string_length(t), token))
-                return "token-wrong";
-        if (!d->id || !d->sid || !file_name_is_safe(d->sid) || !json_is_object(d->credentials))
-                return "malformed";
-        return NULL;
 }
 
 static bool taken_before(const Receiver *x, const char *id) {
@@ -121,7 +72,7 @@ static void taken_add(Receiver *x, const char *id) {
 
 /* Writes d's credentials to dir/<sessionId>.json (0600); the NAK's cause
  * when it cannot. */
-static const char *delivery_write(const Receiver *x, const Delivery *d, char *path, size_t path_size) {
+static const char *delivery_write(const Receiver *x, const CtlDelivery *d, char *path, size_t path_size) {
         _cleanup_(erase_and_freep) char *text = json_dumps(d->credentials, JSON_INDENT(2));
         int r;
 
@@ -145,8 +96,8 @@ static const char *delivery_write(const Receiver *x, const Delivery *d, char *pa
 static int receive_line(Receiver *x, int fd, const char *line) {
         char path[PATH_MAX];
         json_t *j = json_loads(line, 0, NULL);
-        Delivery d;
-        const char *cause = line_parse(j, x->token, &d);
+        CtlDelivery d;
+        const char *cause = ctl_delivery_parse(j, x->token, &d);
         bool again = !cause && taken_before(x, d.id);
         int r;
 

@@ -59,11 +59,11 @@ int callback_relay_listener_owner(const char *text, bool v6, uint16_t port, uid_
         /* "sl local_address rem_address st tx:rx tr:when retrnsmt uid ...",
          * the first line a header. */
         for (const char *l = text ? strchr(text, '\n') : NULL; l && *++l; l = strchr(l, '\n')) {
-                char local[40], st[3];
+                char local[40], st[4]; /* st: 3 wide, so "0A" is the whole field */
                 unsigned long p, u;
                 int n = 0;
 
-                if (sscanf(l, " %*s %39s %*s %2s %*s %*s %*s %lu%n", local, st, &u, &n) != 3 || n == 0)
+                if (sscanf(l, " %*s %39s %*s %3s %*s %*s %*s %lu%n", local, st, &u, &n) != 3 || n == 0)
                         continue;
                 char *colon = strchr(local, ':');
                 if (!colon || !streq(st, "0A") || (p = strtoul(colon + 1, NULL, 16)) != port ||

@@ -33,6 +33,10 @@ static void test_listener_owner(void **state) {
         /* Another address (10.0.2.15:1455) is not where the relay connects. */
         assert_int_equal(callback_relay_listener_owner(HEAD "   0: 0F02000A:05AF 00000000:0000 0A 0 0 0 9 0 1 1\n",
                                                        false, 1455, 5, NULL), -ENOENT);
+        /* The state is the whole field: "0A$0..." is no listener (found by
+         * fuzzing; the field was read 2 characters wide). */
+        assert_int_equal(callback_relay_listener_owner(HEAD "   0: 0100007F:05AF 00000000:0000 0A$0 0 0 9 5 1 1\n",
+                                                       false, 1455, 5, NULL), -ENOENT);
 }
 
 static void test_listener_owner_v6(void **state) {

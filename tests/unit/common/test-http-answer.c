@@ -1,5 +1,5 @@
-/* Unit tests for the answer parsing of common/http-once.c: what counts as
- * an answer, and header lookup. */
+/* Unit tests for common/http-answer.c: what counts as an answer, and
+ * header lookup. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "http-once.h"
+#include "http-answer.h"
 #include "macro.h"
 
 static int parse(const char *text, HttpAnswer *a) {

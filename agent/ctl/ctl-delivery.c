@@ -1,0 +1,42 @@
+/* Implementation of ctl-delivery.h. */
+#include <string.h>
+
+#include "ctl-delivery.h"
+#include "secret-util.h"
+
+/* The session id names a file on the host: whatever the agent accepts,
+ * only these characters, never a leading dot. */
+static bool file_name_is_safe(const char *s) {
+        size_t n = strlen(s);
+
+        return n > 0 && n <= 128 && s[0] != '.' &&
+               strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") == n;
+}
+
+/* The agent's delivery ids are 32 hex digits: what is echoed back is
+ * held to a line's worth of harmless characters. */
+static bool delivery_id_is_safe(const char *s) {
+        size_t n = strlen(s);
+
+        return n > 0 && n <= CTL_DELIVERY_ID_MAX &&
+               strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+const char *ctl_delivery_parse(json_t *j, const char *token, CtlDelivery *d) {
+        json_t *t = json_object_get(j, "token");
+
+        d->id = json_string_value(json_object_get(j, "deliveryId"));
+        d->sid = json_string_value(json_object_get(j, "sessionId"));
+        d->credentials = json_object_get(j, "credentials");
+        if (d->id && !delivery_id_is_safe(d->id))
+                d->id = NULL;
+        if (!json_is_object(j))
+                return "malformed";
+        if (!json_is_string(t))
+                return "token-missing";
+        if (!secret_equal(json_string_value(t), json_string_length(t), token))
+                return "token-wrong";
+        if (!d->id || !d->sid || !file_name_is_safe(d->sid) || !json_is_object(d->credentials))
+                return "malformed";
+        return NULL;
+}

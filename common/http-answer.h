@@ -1,0 +1,25 @@
+/* An HTTP/1.x answer as one exchange reads it whole: its status line,
+ * header block and body, and a header's value.  Pure (libc only): the
+ * answers come from a provider CLI's listener and from Firecracker's
+ * metadata service, and are fuzzed (tests/fuzz/fuzz-http-answer.c). */
+#pragma once
+
+#include <stddef.h>
+
+typedef struct HttpAnswer {
+        unsigned status;
+        const char *headers;  /* "Name: value\r\n"..., NUL-terminated; borrowed */
+        const char *body;     /* borrowed; NUL-terminated (not counted in body_size) */
+        size_t body_size;
+} HttpAnswer;
+
+/* Splits a whole answer (NUL-terminated at size) into status, headers and
+ * body, pointing into text (the header block is NUL-terminated in place).
+ * -EBADMSG unless "HTTP/1.x NNN ...\r\n...\r\n\r\n" with 200 <= NNN <= 599: a
+ * request is one exchange that asks for no interim answer, so a 1xx is
+ * not the answer (passed on as one, it would put the caller's connection
+ * out of step with its requests). */
+int http_answer_parse(char *text, size_t size, HttpAnswer *ret);
+/* The value of header name (case-insensitive) in a header block, its
+ * blanks trimmed, copied into buf (cut at size - 1); NULL when absent. */
+const char *http_header_get(const char *headers, const char *name, char *buf, size_t size);

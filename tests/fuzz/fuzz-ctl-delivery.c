@@ -1,0 +1,42 @@
+/* libFuzzer target for agent/ctl/ctl-delivery.c: one line of the push
+ * handoff, as any process in a guest can send it to the host's receiver.
+ * Beyond "no crash": a line is taken only with the VM's token, and then
+ * its session id is a file name that stays in the receiver's directory
+ * (no '/', no leading dot), its delivery id is fit to echo on one line,
+ * and its credentials are an object; the cause of a refusal is one of
+ * the three words; an id echoed for a refused line is fit to echo too. */
+#include <jansson.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/ctl/ctl-delivery.h"
+#include "fuzz.h"
+
+#define TOKEN "fuzz-token-0123456789"
+
+static bool echo_safe(const char *id) {
+        size_t n = strlen(id);
+
+        return n > 0 && n <= CTL_DELIVERY_ID_MAX && !strpbrk(id, " \r\n\t/");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        json_t *j = json_loadb((const char *)data, size, 0, NULL);
+        CtlDelivery d = {};
+        const char *cause = ctl_delivery_parse(j, TOKEN, &d);
+
+        if (cause)
+                CHECK(!strcmp(cause, "malformed") || !strcmp(cause, "token-missing") ||
+                      !strcmp(cause, "token-wrong"));
+        else {
+                CHECK(json_is_object(j));
+                CHECK(!strcmp(json_string_value(json_object_get(j, "token")) ?: "", TOKEN));
+                CHECK(d.sid && d.sid[0] && d.sid[0] != '.' && !strchr(d.sid, '/'));
+                CHECK(d.id && json_is_object(d.credentials));
+        }
+        if (d.id)
+                CHECK(echo_safe(d.id));
+        json_decref(j);
+        return 0;
+}
