@@ -444,7 +444,7 @@ static void count_wrong_state(LoginManager *lm) {
                 if (++s->wrong_states < OAUTH_WRONG_STATES_MAX)
                         continue;
                 s->oauth_state = erase_and_free(s->oauth_state);
-                log_warning("Login %s: %u OAuth callbacks with a wrong state; failed, as the next could guess it.",
+                log_warning("Login %s: %u OAuth callbacks with a wrong state; failed rather than let the guessing go on.",
                             s->id, s->wrong_states);
                 login_session_fail(s, SESSION_EVENT_ERROR, "Too many callbacks with a wrong state");
         }

@@ -8,8 +8,16 @@
 
 #include "callback-relay.h"
 #include "macro.h"
+#include "parse-util.h"
 
 #define RELAY_MAX (256 * 1024)
+#define HEX_DIGITS "0123456789ABCDEFabcdef"
+
+typedef struct Field {
+        const char *s;
+        size_t n;
+} Field;
+
 #define REQUEST_FMT "GET %s%s%s HTTP/1.0\r\nHost: localhost:%u\r\nConnection: close\r\n\r\n"
 
 bool callback_relay_query_ok(const char *q) {
@@ -35,13 +43,13 @@ static int request_format(uint16_t port, const char *path, const char *q, char *
         return 0;
 }
 
-/* A /proc/net/tcp{,6} address field: 8 (or 32) hex digits, each 32-bit
- * word printed as the kernel holds it (network byte order read natively). */
+/* A /proc/net/tcp{,6} address: 8 (or 32) hex digits, each 32-bit word
+ * printed as the kernel holds it (network byte order read natively). */
 static bool listener_address_takes_loopback(const char *hex, size_t n, bool v6) {
         uint32_t w[4] = {};
         char word[9] = "";
 
-        if (n != (v6 ? 32u : 8u) || strspn(hex, "0123456789ABCDEFabcdef") < n)
+        if (n != (v6 ? 32u : 8u) || strspn(hex, HEX_DIGITS) < n)
                 return false;
         for (size_t i = 0; i < n / 8; i++) {
                 memcpy(word, hex + 8 * i, 8);
@@ -53,25 +61,56 @@ static bool listener_address_takes_loopback(const char *hex, size_t n, bool v6) 
                (w[0] == 0 && w[1] == 0 && w[2] == htonl(0xffff) && w[3] == htonl(INADDR_LOOPBACK));
 }
 
+/* Up to n blank-separated fields of line l (up to its newline); how many
+ * it has. */
+static size_t line_fields(const char *l, Field *f, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                l += strspn(l, " \t");
+                f[i] = (Field){ l, strcspn(l, " \t\n") };
+                if (f[i].n == 0)
+                        return i;
+                l += f[i].n;
+        }
+        return n;
+}
+
+/* One line of /proc/net/tcp{,6}, "sl local_address rem_address st
+ * tx:rx tr:when retrnsmt uid ...": whether it is a listener (state 0A)
+ * that a connection to 127.0.0.1:port reaches; *ret_uid its uid, or
+ * UINT64_MAX when that field is no uid (nobody's, so not the CLI's).
+ * The fields are taken whole, as the kernel writes them. */
+static bool line_listens(const char *l, bool v6, uint16_t port, uint64_t *ret_uid) {
+        Field f[8];
+        char uid[16];
+        const char *colon;
+        size_t n = line_fields(l, f, ELEMENTSOF(f));
+
+        if (n < 4 || f[3].n != 2 || strncmp(f[3].s, "0A", 2) != 0)
+                return false;
+        colon = memchr(f[1].s, ':', f[1].n);
+        if (!colon || f[1].s + f[1].n - colon != 5 || strspn(colon + 1, HEX_DIGITS) < 4 ||
+            strtoul(colon + 1, NULL, 16) != port || !listener_address_takes_loopback(f[1].s, (size_t)(colon - f[1].s), v6))
+                return false;
+        *ret_uid = UINT64_MAX;
+        if (n == 8 && f[7].n < sizeof uid) {
+                snprintf(uid, sizeof uid, "%.*s", (int)f[7].n, f[7].s);
+                (void)parse_unsigned(uid, UINT32_MAX - 1, ret_uid); /* left as it is when no uid */
+        }
+        return true;
+}
+
 int callback_relay_listener_owner(const char *text, bool v6, uint16_t port, uid_t uid, uid_t *ret_other) {
         int found = -ENOENT;
 
-        /* "sl local_address rem_address st tx:rx tr:when retrnsmt uid ...",
-         * the first line a header. */
+        /* The first line is a header. */
         for (const char *l = text ? strchr(text, '\n') : NULL; l && *++l; l = strchr(l, '\n')) {
-                char local[40], st[4]; /* st: 3 wide, so "0A" is the whole field */
-                unsigned long p, u;
-                int n = 0;
+                uint64_t u;
 
-                if (sscanf(l, " %*s %39s %*s %3s %*s %*s %*s %lu%n", local, st, &u, &n) != 3 || n == 0)
-                        continue;
-                char *colon = strchr(local, ':');
-                if (!colon || !streq(st, "0A") || (p = strtoul(colon + 1, NULL, 16)) != port ||
-                    !listener_address_takes_loopback(local, (size_t)(colon - local), v6))
+                if (!line_listens(l, v6, port, &u))
                         continue;
                 if (u != uid) {
                         if (ret_other)
-                                *ret_other = (uid_t)u;
+                                *ret_other = u == UINT64_MAX ? (uid_t)-1 : (uid_t)u;
                         return 0;
                 }
                 found = 1;

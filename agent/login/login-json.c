@@ -167,7 +167,7 @@ int oauth_start_request_parse(const char *body, size_t size, OAuthStartRequest *
         }
         _Static_assert(OAUTH_STATE_MIN == 8, "the error below names the minimum");
         if (strlen(q.state) < OAUTH_STATE_MIN) {
-                *ret_error = "state must be at least 8 characters: a shorter one can be guessed";
+                *ret_error = "state must be at least 8 bytes: a shorter one can be guessed";
                 goto out;
         }
         *ret = q;

@@ -4,7 +4,9 @@
  * its session id is a file name that stays in the receiver's directory
  * (no '/', no leading dot), its delivery id is fit to echo on one line,
  * and its credentials are an object; the cause of a refusal is one of
- * the three words; an id echoed for a refused line is fit to echo too. */
+ * the three words, and a token that is there but not the VM's is
+ * "token-wrong" whatever else the line holds (it is checked first); an id
+ * echoed for a refused line is fit to echo too. */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,10 +24,13 @@ static bool echo_safe(const char *id) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        json_t *j = json_loadb((const char *)data, size, 0, NULL);
+        json_t *j = json_loadb((const char *)data, size, 0, NULL), *t = json_object_get(j, "token");
         CtlDelivery d = {};
         const char *cause = ctl_delivery_parse(j, TOKEN, &d);
 
+        if (json_is_object(j) && json_is_string(t) &&
+            (json_string_length(t) != strlen(TOKEN) || memcmp(json_string_value(t), TOKEN, strlen(TOKEN)) != 0))
+                CHECK(cause && !strcmp(cause, "token-wrong"));
         if (cause)
                 CHECK(!strcmp(cause, "malformed") || !strcmp(cause, "token-missing") ||
                       !strcmp(cause, "token-wrong"));

@@ -228,9 +228,9 @@ static void test_precedence(void **state) {
         assert_int_equal(config_set(&c, "log_level", "loud", err, sizeof err), -EINVAL);
         assert_string_equal(err, "option: key \"log_level\": expected a log level (emerg..debug or 0-7)");
         /* A number is digits only, all of the value, in range. */
-        for (size_t i = 0; i < 6; i++)
-                assert_int_equal(config_set(&c, "novnc_port", (const char *[]){ "+30", " 30", "30 ", "-1", "65536",
-                                                                                "" }[i], err, sizeof err), -EINVAL);
+        static const char *const not_ports[] = { "+30", " 30", "30 ", "-1", "65536", "" };
+        for (size_t i = 0; i < ELEMENTSOF(not_ports); i++)
+                assert_int_equal(config_set(&c, "novnc_port", not_ports[i], err, sizeof err), -EINVAL);
         assert_int_equal(c.novnc_port, 300);
         config_done(&c);
 }

@@ -33,10 +33,21 @@ static void test_listener_owner(void **state) {
         /* Another address (10.0.2.15:1455) is not where the relay connects. */
         assert_int_equal(callback_relay_listener_owner(HEAD "   0: 0F02000A:05AF 00000000:0000 0A 0 0 0 9 0 1 1\n",
                                                        false, 1455, 5, NULL), -ENOENT);
-        /* The state is the whole field: "0A$0..." is no listener (found by
-         * fuzzing; the field was read 2 characters wide). */
+        /* Each field is taken whole: a state "0A$0" is no listener, nor a
+         * port "05AFF"; a listener whose uid field is no uid (signed, or
+         * missing) is nobody's, so not the CLI's. */
         assert_int_equal(callback_relay_listener_owner(HEAD "   0: 0100007F:05AF 00000000:0000 0A$0 0 0 9 5 1 1\n",
                                                        false, 1455, 5, NULL), -ENOENT);
+        assert_int_equal(callback_relay_listener_owner(HEAD "   0: 0100007F:05AFF 00000000:0000 0A 0 0 0 5 0 1 1\n",
+                                                       false, 1455, 5, NULL), -ENOENT);
+        other = 5;
+        assert_int_equal(callback_relay_listener_owner(HEAD "   0: 0100007F:05AF 00000000:0000 0A 0 0 0 -0007F 0 1\n",
+                                                       false, 1455, 5, &other), 0);
+        assert_int_equal(other, (uid_t)-1);
+        other = 5;
+        assert_int_equal(callback_relay_listener_owner(HEAD "   0: 0100007F:05AF 00000000:0000 0A\n",
+                                                       false, 1455, 5, &other), 0);
+        assert_int_equal(other, (uid_t)-1);
 }
 
 static void test_listener_owner_v6(void **state) {

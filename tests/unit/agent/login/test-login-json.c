@@ -102,11 +102,11 @@ static void test_urls(void **state) {
         assert_int_equal(oauth_start_request_parse(b, strlen(b), &a, &err), 0);
         assert_string_equal(a.state, "st+1-abc");
         oauth_start_request_done(&a);
-        /* Shorter than 8 characters (decoded): a local process could
+        /* Shorter than 8 bytes (decoded): a local process could
          * guess it within the wrong states a login lets go by. */
         b = "{\"sessionId\":\"" SID "\",\"authorizeUrl\":\"https://p/authorize?state=st%2B1-ab\"}";
         assert_int_equal(oauth_start_request_parse(b, strlen(b), &a, &err), -EINVAL);
-        assert_string_equal(err, "state must be at least 8 characters: a shorter one can be guessed");
+        assert_string_equal(err, "state must be at least 8 bytes: a shorter one can be guessed");
         b = "{\"sessionId\":\"" SID "\",\"authorizeUrl\":\"https://p/authorize?state=long-enough\",\"state\":\"1234567\"}";
         assert_int_equal(oauth_start_request_parse(b, strlen(b), &a, &err), -EINVAL);
         b = "{\"sessionId\":\"" SID "\",\"authorizeUrl\":\"https://p/authorize?state=s\",\"state\":\"12345678\"}";

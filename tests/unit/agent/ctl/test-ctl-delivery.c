@@ -1,0 +1,73 @@
+/* Unit tests for agent/ctl/ctl-delivery.c: which pushed lines the host's
+ * receiver takes, the cause of each refusal (the token before anything
+ * else), and which ids it echoes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "agent/ctl/ctl-delivery.h"
+#include "macro.h"
+
+#define T "\"token\":\"tok-0123456789\""
+#define ID "\"deliveryId\":\"0123456789abcdef0123456789abcdef\""
+#define OK_REST ID ",\"sessionId\":\"s-1\",\"credentials\":{\"a\":1}"
+
+static void test_parse(void **state) {
+        static const struct {
+                const char *line;
+                const char *cause; /* NULL: taken */
+                const char *id;    /* echoed, or NULL */
+        } t[] = {
+                { "{" T "," OK_REST "}", NULL, "0123456789abcdef0123456789abcdef" },
+                { "{" T ",\"deliveryId\":\"d\",\"sessionId\":\"a.b:c_d-e\",\"credentials\":{}}", NULL, "d" },
+                /* The token first: a wrong one wins over every other fault. */
+                { "{\"token\":\"tok-0123456789x\"," OK_REST "}", "token-wrong", "0123456789abcdef0123456789abcdef" },
+                { "{\"token\":\"tok\",\"sessionId\":\"../x\"}", "token-wrong", NULL },
+                { "{\"token\":7," OK_REST "}", "token-missing", "0123456789abcdef0123456789abcdef" },
+                { "{" OK_REST "}", "token-missing", "0123456789abcdef0123456789abcdef" },
+                { "[1]", "malformed", NULL },
+                { NULL, "malformed", NULL }, /* no JSON */
+                /* The session id names a file in the receiver's directory. */
+                { "{" T "," ID ",\"sessionId\":\"../x\",\"credentials\":{}}", "malformed", "0123456789abcdef0123456789abcdef" },
+                { "{" T "," ID ",\"sessionId\":\".x\",\"credentials\":{}}", "malformed", "0123456789abcdef0123456789abcdef" },
+                { "{" T "," ID ",\"sessionId\":\"\",\"credentials\":{}}", "malformed", "0123456789abcdef0123456789abcdef" },
+                { "{" T "," ID ",\"sessionId\":\"s\",\"credentials\":[]}", "malformed", "0123456789abcdef0123456789abcdef" },
+                { "{" T "," ID ",\"credentials\":{}}", "malformed", "0123456789abcdef0123456789abcdef" },
+                /* An id not fit to echo on one line is not echoed, and
+                 * without one the line is not taken. */
+                { "{" T ",\"deliveryId\":\"a b\\nACK x\",\"sessionId\":\"s\",\"credentials\":{}}", "malformed", NULL },
+                { "{" T ",\"deliveryId\":\"" "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0"
+                  "\",\"sessionId\":\"s\",\"credentials\":{}}", "malformed", NULL },
+                { "{" T ",\"deliveryId\":5,\"sessionId\":\"s\",\"credentials\":{}}", "malformed", NULL },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                json_t *j = t[i].line ? json_loads(t[i].line, 0, NULL) : NULL;
+                CtlDelivery d = {};
+                const char *cause;
+
+                assert_true(!t[i].line || j);
+                cause = ctl_delivery_parse(j, "tok-0123456789", &d);
+                if (t[i].cause)
+                        assert_string_equal(cause, t[i].cause);
+                else {
+                        assert_null(cause);
+                        assert_true(json_is_object(d.credentials));
+                }
+                if (t[i].id)
+                        assert_string_equal(d.id, t[i].id);
+                else
+                        assert_null(d.id);
+                json_decref(j);
+        }
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_parse),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
