@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "http-once.h"
+#include "parse-util.h"
 
 struct HttpOnce {
         HttpOnceDone done;
@@ -40,7 +41,7 @@ HttpOnce *http_once_free(HttpOnce *h) {
 static bool answer_complete(HttpOnce *h) {
         char *end, value[32];
         const char *cl;
-        unsigned long long n;
+        uint64_t n;
 
         h->in[h->n_in] = '\0';
         end = strstr(h->in, "\r\n\r\n");
@@ -49,9 +50,8 @@ static bool answer_complete(HttpOnce *h) {
         *end = '\0'; /* only for the header lookup */
         cl = http_header_get(h->in, "Content-Length", value, sizeof value);
         *end = '\r';
-        if (!cl || !*cl || strspn(cl, "0123456789") != strlen(cl))
+        if (!cl || parse_unsigned(cl, SIZE_MAX, &n) < 0)
                 return false;
-        n = strtoull(cl, NULL, 10);
         return h->n_in - (size_t)(end + 4 - h->in) >= n;
 }
 

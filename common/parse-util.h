@@ -1,8 +1,13 @@
-/* Numbers from the command line, the configuration and query strings. */
+/* Decimal numbers, one convention for all of them: digits only (no blank
+ * or sign before, nothing after), in 0..max, else -EINVAL with *ret
+ * untouched.  From the command line, the configuration, query strings,
+ * /proc and HTTP headers. */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
-/* s as a decimal number in 0..max, all of s digits (no blank or sign
- * before, nothing after): 0, or -EINVAL (*ret untouched). */
+/* All of s. */
 int parse_unsigned(const char *s, uint64_t max, uint64_t *ret);
+/* The n bytes at s (a field inside a longer text). */
+int parse_unsigned_span(const char *s, size_t n, uint64_t max, uint64_t *ret);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parse-util.h"
 #include "proc-util.h"
 
 /* The value of "Name:\t..." at the start of a line of text, or NULL. */
@@ -17,22 +18,16 @@ static const char *field(const char *text, const char *name) {
         return NULL;
 }
 
-static bool number(const char *s, unsigned long *ret) {
-        char *end;
-
-        if (!s || *s < '0' || *s > '9')
-                return false;
-        errno = 0;
-        *ret = strtoul(s, &end, 10);
-        return errno == 0 && (*end == '\n' || *end == '\t' || *end == ' ' || *end == '\0');
+/* The number at s, up to a blank or the line's end. */
+static bool number(const char *s, uint64_t max, uint64_t *ret) {
+        return s && parse_unsigned_span(s, strcspn(s, " \t\n"), max, ret) == 0;
 }
 
 int proc_status_parse(const char *text, ProcStatus *ret) {
         const char *state = field(text, "State"), *ppid = field(text, "PPid"), *uid = field(text, "Uid");
-        unsigned long p, u;
+        uint64_t p, u;
 
-        if (!state || !*state || *state == '\n' || !number(ppid, &p) || !number(uid, &u) ||
-            p > (unsigned long)(pid_t)0x7fffffff || u > 0xfffffffeUL)
+        if (!state || !*state || *state == '\n' || !number(ppid, 0x7fffffff, &p) || !number(uid, 0xfffffffe, &u))
                 return -EINVAL;
         *ret = (ProcStatus){ .state = *state, .ppid = (pid_t)p, .uid = (uid_t)u };
         return 0;

@@ -47,20 +47,21 @@
 #include "fileio.h"
 #include "launch.h"
 #include "macro.h"
+#include "parse-util.h"
 #include "strv.h"
 
 int display_number(const char *display) {
         const char *p = display ? startswith(display, ":") : NULL;
         size_t n;
-        long v;
+        uint64_t v;
 
         if (!p)
                 return -EINVAL;
         n = strspn(p, "0123456789");
-        if (n == 0 || n > 5 || (p[n] != '\0' && !(p[n] == '.' && strspn(p + n + 1, "0123456789") > 0)))
+        if ((p[n] != '\0' && !(p[n] == '.' && strspn(p + n + 1, "0123456789") > 0)) ||
+            parse_unsigned_span(p, n, 65535 - 6000, &v) < 0)
                 return -EINVAL;
-        v = strtol(p, NULL, 10);
-        return v <= 65535 - 6000 ? (int)v : -EINVAL;
+        return (int)v;
 }
 
 static char **strv_make(const char *first, ...) {

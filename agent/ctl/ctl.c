@@ -50,7 +50,7 @@ static void ctl_done(Ctl *c) {
 static int parse_agent_url(Ctl *c, const char *url) {
         const char *rest = startswith(url, "http://"), *end;
         char addr[INET6_ADDRSTRLEN];
-        unsigned long port = 8080;
+        uint64_t port = 8080;
         size_t n;
 
         if (!rest)
@@ -71,9 +71,7 @@ static int parse_agent_url(Ctl *c, const char *url) {
         memcpy(addr, rest, n);
         addr[n] = '\0';
         if (*end == ':') {
-                char *e;
-                port = strtoul(end + 1, &e, 10);
-                if (e == end + 1 || (*e && *e != '/') || port == 0 || port > 65535)
+                if (parse_unsigned_span(end + 1, strcspn(end + 1, "/"), 65535, &port) < 0 || port == 0)
                         return -EINVAL;
         } else if (*end && *end != '/')
                 return -EINVAL;
@@ -81,7 +79,7 @@ static int parse_agent_url(Ctl *c, const char *url) {
                 snprintf(addr, sizeof addr, "127.0.0.1");
         if (sockaddr_in_parse(addr, (uint16_t)port, &c->addr, &c->addr_len) < 0)
                 return -EINVAL;
-        snprintf(c->host, sizeof c->host, c->addr.sa.sa_family == AF_INET6 ? "[%s]:%lu" : "%s:%lu", addr, port);
+        snprintf(c->host, sizeof c->host, c->addr.sa.sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", addr, (unsigned)port);
         return 0;
 }
 

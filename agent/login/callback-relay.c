@@ -81,7 +81,6 @@ static size_t line_fields(const char *l, Field *f, size_t n) {
  * The fields are taken whole, as the kernel writes them. */
 static bool line_listens(const char *l, bool v6, uint16_t port, uint64_t *ret_uid) {
         Field f[8];
-        char uid[16];
         const char *colon;
         size_t n = line_fields(l, f, ELEMENTSOF(f));
 
@@ -89,13 +88,12 @@ static bool line_listens(const char *l, bool v6, uint16_t port, uint64_t *ret_ui
                 return false;
         colon = memchr(f[1].s, ':', f[1].n);
         if (!colon || f[1].s + f[1].n - colon != 5 || strspn(colon + 1, HEX_DIGITS) < 4 ||
-            strtoul(colon + 1, NULL, 16) != port || !listener_address_takes_loopback(f[1].s, (size_t)(colon - f[1].s), v6))
+            strtoul(colon + 1, NULL, 16) != port ||
+            !listener_address_takes_loopback(f[1].s, (size_t)(colon - f[1].s), v6))
                 return false;
         *ret_uid = UINT64_MAX;
-        if (n == 8 && f[7].n < sizeof uid) {
-                snprintf(uid, sizeof uid, "%.*s", (int)f[7].n, f[7].s);
-                (void)parse_unsigned(uid, UINT32_MAX - 1, ret_uid); /* left as it is when no uid */
-        }
+        if (n == 8)
+                (void)parse_unsigned_span(f[7].s, f[7].n, UINT32_MAX - 1, ret_uid); /* left as it is when no uid */
         return true;
 }
 

@@ -2,6 +2,7 @@
  * A linked list: the agent has a handful of children at a time. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
+#include "parse-util.h"
 #include "proc-util.h"
 #include "spawn.h"
 #include "time-util.h"
@@ -144,13 +146,13 @@ static int proc_snapshot(ProcEntry **ret, size_t *ret_n) {
                 return -errno;
         while ((de = readdir(d))) {
                 _cleanup_(freep) char *text = NULL;
-                char path[64], *end;
-                long pid = strtol(de->d_name, &end, 10);
+                char path[64];
+                uint64_t pid;
                 ProcStatus st;
 
-                if (*end || pid <= 0)
+                if (parse_unsigned(de->d_name, INT_MAX, &pid) < 0 || pid == 0)
                         continue;
-                snprintf(path, sizeof path, "/proc/%ld/status", pid);
+                snprintf(path, sizeof path, "/proc/%u/status", (unsigned)pid);
                 if (read_full_file(path, 16384, &text, NULL) < 0 || proc_status_parse(text, &st) < 0)
                         continue;
                 if (n == cap) {

@@ -12,6 +12,7 @@
 #include "launch.h"
 #include "log.h"
 #include "macro.h"
+#include "parse-util.h"
 #include "passwd-util.h"
 #include "socket-util.h"
 #include "strv.h"
@@ -68,7 +69,7 @@ int supervisor_remove_stale_lock(const char *lock_path, const char *socket_dir, 
         const char *base = strrchr(lock_path, '/');
         int r, num, removed = 0;
         struct stat st;
-        long pid;
+        uint64_t pid;
 
         r = lstat(lock_path, &st) < 0 ? -errno : 0;
         if (r < 0 && r != -ENOENT)
@@ -81,8 +82,10 @@ int supervisor_remove_stale_lock(const char *lock_path, const char *socket_dir, 
                  * trusted one between the lstat() and the read. */
                 if (S_ISREG(st.st_mode) && (st.st_uid == 0 || st.st_uid == uid) &&
                     read_full_file(lock_path, 64, &text, NULL) >= 0) {
-                        pid = strtol(text, NULL, 10);
-                        if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+                        /* "%10d\n": the pid after blanks. */
+                        const char *p = text + strspn(text, " ");
+                        if (parse_unsigned_span(p, strcspn(p, "\n"), INT_MAX, &pid) == 0 && pid > 0 &&
+                            (kill((pid_t)pid, 0) == 0 || errno == EPERM))
                                 return 0;
                 }
                 if (unlink(lock_path) < 0 && errno != ENOENT)

@@ -211,6 +211,9 @@ static void test_parse_unsigned(void **state) {
                 { "", 10, -EINVAL, 0 }, { "-1", 10, -EINVAL, 0 }, { "1x", 10, -EINVAL, 0 },
                 { "x", 10, -EINVAL, 0 }, { " -1", UINT32_MAX, -EINVAL, 0 }, { "+1", 10, -EINVAL, 0 },
                 { " 1", 10, -EINVAL, 0 }, { "1 ", 10, -EINVAL, 0 }, { "007", 10, 0, 7 },
+                { "7", 5, -EINVAL, 0 },  { "5", 5, 0, 5 },     { "0", 0, 0, 0 },      { "1", 0, -EINVAL, 0 },
+                { "18446744073709551615", UINT64_MAX, 0, UINT64_MAX },
+                { "18446744073709551616", UINT64_MAX, -EINVAL, 0 },
                 { "4294967295", UINT32_MAX, 0, UINT32_MAX }, { "4294967296", UINT32_MAX, -EINVAL, 0 },
                 { "99999999999999999999999", UINT64_MAX, -EINVAL, 0 },
         };
@@ -222,6 +225,21 @@ static void test_parse_unsigned(void **state) {
                 assert_true(v == (cases[i].r == 0 ? cases[i].v : 12345));
         }
         assert_int_equal(parse_unsigned(NULL, 10, &(uint64_t){ 0 }), -EINVAL);
+}
+
+/* A field inside a longer text: exactly its n bytes. */
+static void test_parse_unsigned_span(void **state) {
+        uint64_t v = 12345;
+
+        assert_int_equal(parse_unsigned_span("1000 0 12", 4, UINT32_MAX, &v), 0);
+        assert_int_equal(v, 1000);
+        assert_int_equal(parse_unsigned_span("1000 0 12", 5, UINT32_MAX, &v), -EINVAL);
+        assert_int_equal(parse_unsigned_span("12x", 2, 99, &v), 0);
+        assert_int_equal(v, 12);
+        assert_int_equal(parse_unsigned_span("123", 3, 99, &v), -EINVAL);
+        assert_int_equal(parse_unsigned_span("-1", 2, 99, &v), -EINVAL);
+        assert_int_equal(parse_unsigned_span("1", 0, 99, &v), -EINVAL);
+        assert_int_equal(v, 12);
 }
 
 static void test_write_file_atomic_at(void **state) {
@@ -670,6 +688,7 @@ int main(void) {
                 cmocka_unit_test(test_http_url_is_valid),
                 cmocka_unit_test(test_url_loggable_len),
                 cmocka_unit_test(test_parse_unsigned),
+                cmocka_unit_test(test_parse_unsigned_span),
                 cmocka_unit_test(test_secret_equal),
                 cmocka_unit_test(test_errbuf_fail),
                 cmocka_unit_test(test_path_passable),
