@@ -34,6 +34,17 @@ def get(ns, addr, port, path, headers=None):
             c.close()
 
 
+def browse(e, path, headers=None):
+    """GET path from the agent's loopback address, as the VM's browser."""
+    return get(e.ns, "127.0.0.1", e.agent.http_port, path, headers)
+
+
+def start_host(e, s, state):
+    """A host-driven login (POST /auth/oauth) waiting for state."""
+    return e.json("POST", "/auth/oauth", {"sessionId": s, "state": state,
+                                          "authorizeUrl": f"{e.provider_url}/h/authorize"})
+
+
 def start_codex(e):
     s = sid()
     status, started = e.json("POST", "/auth/codex", {"sessionId": s})
@@ -44,8 +55,7 @@ def start_codex(e):
 
 def test_relays_status_location_and_body(env):
     s, state = start_codex(env)
-    status, location, body = get(env.ns, "127.0.0.1", env.agent.http_port,
-                                 f"/auth/callback?code=SECRET-CODE-codex&state={state}")
+    status, location, body = browse(env, f"/auth/callback?code=SECRET-CODE-codex&state={state}")
     assert (status, location, body) == (302, "http://localhost:1455/success?needs_setup=false", b"")
     env.wait_status(s, lambda code, b: b.get("authenticated"))
     env.assert_no_secrets()
@@ -61,8 +71,7 @@ def test_only_the_logins_own_state_is_relayed(env):
                   f"code=SECRET-CODE-page&STATE={state}", f"code=SECRET-CODE-page&state={state}x"):
         assert env.json("GET", f"/auth/callback?{query}") == (400, {"error": "State does not match the login's"})
     assert env.json("GET", f"/oauth-url?sessionId={s}")[0] == 200  # still waiting, not failed
-    status, location, _ = get(env.ns, "127.0.0.1", env.agent.http_port,
-                              f"/auth/callback?code=SECRET-CODE-codex&state={state}")
+    status, location, _ = browse(env, f"/auth/callback?code=SECRET-CODE-codex&state={state}")
     assert (status, location) == (302, "http://localhost:1455/success?needs_setup=false")
     env.wait_status(s, lambda code, b: b.get("authenticated"))
     assert b"SECRET-CODE-page" not in env.agent.log_text().encode()
@@ -77,25 +86,22 @@ def test_head_is_not_relayed(env):
         c.request("HEAD", f"/auth/callback?code=SECRET-CODE-codex&state={state}")
         assert c.getresponse().status == 405
         c.close()
-    assert get(env.ns, "127.0.0.1", env.agent.http_port,
-               f"/auth/callback?code=SECRET-CODE-codex&state={state}")[0] == 302
+    assert browse(env, f"/auth/callback?code=SECRET-CODE-codex&state={state}")[0] == 302
     env.wait_status(s, lambda code, b: b.get("authenticated"))
 
 
 def test_complete_page_once_the_listener_is_gone(env):
     s, state = start_codex(env)
-    assert get(env.ns, "127.0.0.1", env.agent.http_port,
-               f"/auth/callback?code=SECRET-CODE-codex&state={state}")[0] == 302
+    assert browse(env, f"/auth/callback?code=SECRET-CODE-codex&state={state}")[0] == 302
     # The browser follows the redirect to the CLI's success page; the CLI
     # then exits.
     assert get(env.ns, "127.0.0.1", 1455, "/success?needs_setup=false")[0] == 200
     env.wait_status(s, lambda code, b: b.get("authenticated"))
-    status, _, body = get(env.ns, "127.0.0.1", env.agent.http_port,
-                          f"/auth/callback?code=SECRET-CODE-codex&state={state}")
+    status, _, body = browse(env, f"/auth/callback?code=SECRET-CODE-codex&state={state}")
     assert status == 200 and b"Authentication Complete" in body
     # Delivered: no login any more.
     assert env.json("GET", f"/credentials/get?sessionId={s}")[0] == 200
-    status, _, body = get(env.ns, "127.0.0.1", env.agent.http_port, "/auth/callback?code=x")
+    status, _, body = browse(env, "/auth/callback?code=x")
     assert status == 404 and b"No login in progress" in body
     env.assert_no_secrets()
 
@@ -121,8 +127,7 @@ def test_callback_before_the_url_is_not_relayed(make_env):
     assert [status for status, _ in answers] == [200], answers
     url = wait_until(lambda: oauth_url(e, s), 20, "the login's URL")
     state = urllib.parse.parse_qs(urllib.parse.urlparse(url).query)["state"][0]
-    assert get(e.ns, "127.0.0.1", e.agent.http_port, f"/auth/callback?code=SECRET-CODE-codex&state={state}")[0] \
-        == 302
+    assert browse(e, f"/auth/callback?code=SECRET-CODE-codex&state={state}")[0] == 302
     e.wait_status(s, lambda code, b: b.get("authenticated"))
     e.assert_no_secrets()
 
@@ -187,15 +192,13 @@ def test_head_does_not_use_up_a_host_state(env):
     """HEAD /oauth/callback with the right state would capture the login
     unseen (the state is used once)."""
     s = sid()
-    assert env.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-h",
-                                            "authorizeUrl": f"{env.provider_url}/h/authorize"})[0] == 200
+    assert start_host(env, s, "host-state-h")[0] == 200
     with env.ns.entered():
         c = http.client.HTTPConnection("127.0.0.1", env.agent.http_port, timeout=60)
         c.request("HEAD", "/oauth/callback?code=SECRET-CODE-h&state=host-state-h")
         assert c.getresponse().status == 405
         c.close()
-    assert get(env.ns, "127.0.0.1", env.agent.http_port, "/oauth/callback?code=SECRET-CODE-h&state=host-state-h")[0] \
-        == 200
+    assert browse(env, "/oauth/callback?code=SECRET-CODE-h&state=host-state-h")[0] == 200
     env.wait_status(s, lambda code, b: b.get("authenticated"))
 
 
@@ -205,17 +208,15 @@ def test_a_pages_requests_are_refused_at_both_callbacks(env):
     redirect targets thousands of times a second: refused (403) before
     any state is looked at; the provider's redirect is a navigation."""
     s, state = start_codex(env)
-    assert env.json("POST", "/auth/oauth", {"sessionId": sid(), "state": "host-state-p",
-                                            "authorizeUrl": f"{env.provider_url}/h/authorize"})[0] == 200
+    assert start_host(env, sid(), "host-state-p")[0] == 200
     for mode, dest in (("no-cors", "empty"), ("no-cors", "image"), ("navigate", "iframe")):
         for path in (f"/auth/callback?code=SECRET-CODE-codex&state={state}",
                      "/oauth/callback?code=SECRET-CODE-p&state=host-state-p"):
-            status, _, body = get(env.ns, "127.0.0.1", env.agent.http_port, path,
-                                  {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": mode, "Sec-Fetch-Dest": dest})
+            status, _, body = browse(env, path,
+                                     {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": mode, "Sec-Fetch-Dest": dest})
             assert (status, body) == (403, b'{"error":"only a navigation may reach a redirect target"}'), (mode, dest)
-    status, _, _ = get(env.ns, "127.0.0.1", env.agent.http_port,
-                       f"/auth/callback?code=SECRET-CODE-codex&state={state}",
-                       {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"})
+    status, _, _ = browse(env, f"/auth/callback?code=SECRET-CODE-codex&state={state}",
+                          {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"})
     assert status == 302
     env.wait_status(s, lambda code, b: b.get("authenticated"))
 
@@ -248,12 +249,11 @@ def test_oauth_callback_reads_the_query_as_it_is_captured(env):
     hold none), and a query with a value that is not UTF-8 fails the login
     instead of being captured without that value."""
     s = sid()
-    assert env.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-c",
-                                            "authorizeUrl": f"{env.provider_url}/h/authorize"})[0] == 200
+    assert start_host(env, s, "host-state-c")[0] == 200
     for query in ("code=SECRET-CODE-c&STATE=host-state-c", "next=%3F&x=?state=host-state-c&state=other"):
-        assert get(env.ns, "127.0.0.1", env.agent.http_port, f"/oauth/callback?{query}")[0] == 400, query
+        assert browse(env, f"/oauth/callback?{query}")[0] == 400, query
     assert env.json("GET", f"/credentials/status?sessionId={s}")[1].get("waiting") is True
-    assert get(env.ns, "127.0.0.1", env.agent.http_port, "/oauth/callback?code=%FF%FE&state=host-state-c")[0] == 400
+    assert browse(env, "/oauth/callback?code=%FF%FE&state=host-state-c")[0] == 400
     env.wait_status(s, lambda code, b: b.get("failed"))
     assert env.json("GET", f"/credentials/status?sessionId={s}")[1].get("error") == "Invalid callback query"
 
@@ -265,29 +265,24 @@ def test_guessing_a_host_state_fails_the_login(env):
     at forever.  A login started later counts its own.  The warnings are
     bounded the same way: with no login waiting, a wrong state is not
     warned about.  A state shorter than 8 bytes is not taken."""
-    assert env.json("POST", "/auth/oauth", {"sessionId": sid(), "state": "1234567",
-                                            "authorizeUrl": f"{env.provider_url}/h/authorize"}) == \
+    assert start_host(env, sid(), "1234567") == \
         (400, {"error": "state must be at least 8 bytes: a shorter one can be guessed"})
     s = sid()
-    assert env.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-g",
-                                            "authorizeUrl": f"{env.provider_url}/h/authorize"})[0] == 200
+    assert start_host(env, s, "host-state-g")[0] == 200
 
     def guess(i):
-        return get(env.ns, "127.0.0.1", env.agent.http_port, f"/oauth/callback?code=SECRET-CODE-g&state=guess-{i}")[0]
+        return browse(env, f"/oauth/callback?code=SECRET-CODE-g&state=guess-{i}")[0]
     assert [guess(i) for i in range(15)] == [400] * 15
     assert env.json("GET", f"/credentials/status?sessionId={s}")[1].get("waiting") is True
     later = sid()
-    assert env.json("POST", "/auth/oauth", {"sessionId": later, "state": "host-state-l",
-                                            "authorizeUrl": f"{env.provider_url}/h/authorize"})[0] == 200
+    assert start_host(env, later, "host-state-l")[0] == 200
     assert guess(15) == 400
     assert env.json("GET", f"/credentials/status?sessionId={s}") == \
         (200, {"authenticated": False, "failed": True, "error": "Too many callbacks with a wrong state"})
-    assert get(env.ns, "127.0.0.1", env.agent.http_port, "/oauth/callback?code=SECRET-CODE-g&state=host-state-g")[0] \
-        == 400
+    assert browse(env, "/oauth/callback?code=SECRET-CODE-g&state=host-state-g")[0] == 400
     assert env.json("GET", f"/credentials/status?sessionId={s}")[1].get("failed") is True
     # The later login counted 2 (the 16th and the used state): it still waits and completes.
-    assert get(env.ns, "127.0.0.1", env.agent.http_port, "/oauth/callback?code=SECRET-CODE-l&state=host-state-l")[0] \
-        == 200
+    assert browse(env, "/oauth/callback?code=SECRET-CODE-l&state=host-state-l")[0] == 200
     env.wait_status(later, lambda code, b: b.get("authenticated"))
     warned = len(env.agent.log_lines("OAuth callback with a wrong state refused"))
     assert warned == 17, env.agent.log_text()[-3000:]
@@ -302,11 +297,8 @@ def test_one_state_one_waiting_login(env):
     first and the second could never complete, so the second is refused;
     once the first is through, the state may be used again."""
     s, other = sid(), sid()
-    body = {"state": "host-state-same", "authorizeUrl": f"{env.provider_url}/h/authorize"}
-    assert env.json("POST", "/auth/oauth", {"sessionId": s, **body})[0] == 200
-    assert env.json("POST", "/auth/oauth", {"sessionId": other, **body}) == \
-        (409, {"error": "Another login waits for this state"})
-    assert get(env.ns, "127.0.0.1", env.agent.http_port,
-               "/oauth/callback?code=SECRET-CODE-s&state=host-state-same")[0] == 200
+    assert start_host(env, s, "host-state-same")[0] == 200
+    assert start_host(env, other, "host-state-same") == (409, {"error": "Another login waits for this state"})
+    assert browse(env, "/oauth/callback?code=SECRET-CODE-s&state=host-state-same")[0] == 200
     env.wait_status(s, lambda code, b: b.get("authenticated"))
-    assert env.json("POST", "/auth/oauth", {"sessionId": other, **body})[0] == 200
+    assert start_host(env, other, "host-state-same")[0] == 200
