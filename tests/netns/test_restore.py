@@ -64,6 +64,13 @@ def write_handover(path, obj):
     os.replace(tmp, path)
 
 
+def hand_over(a, path, obj):
+    """The clone's handover in place, and a poke until the agent takes one
+    (one per restore_check_interval_ms)."""
+    write_handover(path, obj)
+    wait_until(lambda: post(a, "/restore-check")[0] == 202, 5, "the poke accepted (rate limit)")
+
+
 @contextlib.contextmanager
 def restorable(agent_bin, tmp_path, interval_ms=300, sets=(), ip="ip=10.77.0.2::10.77.0.1:24::eth0:off",
                services=None):
@@ -71,7 +78,7 @@ def restorable(agent_bin, tmp_path, interval_ms=300, sets=(), ip="ip=10.77.0.2::
     its loopback; yields it and the handover file, generation g1 learned."""
     need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
     handover = tmp_path / "handover.json"
-    write_handover(handover, ({"generation": "g1"}))
+    write_handover(handover, {"generation": "g1"})
     with Lan() as lan:
         mmds = lan.guest.popen([sys.executable, MMDS_SERVER, "127.0.0.1", str(handover), str(tmp_path / "mmds.log")])
         a = Agent(agent_bin, "window_manager=", "netinit=true", "mmds=false", "restore=true",
@@ -111,9 +118,8 @@ def test_restore_makes_the_clone_distinct(restored):
     assert post(a, "/restore-check") == (202, {"status": "checking"})
     assert a.health()["restore"]["restores"] == 0
 
-    write_handover(handover, ({"generation": "g2", "network": "ip=10.77.0.9::10.77.0.1:24::eth0:off",
-                                    "time": 1700000000000, "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP}))
-    wait_until(lambda: post(a, "/restore-check")[0] == 202, 5, "the poke accepted (rate limit)")
+    hand_over(a, handover, {"generation": "g2", "network": "ip=10.77.0.9::10.77.0.1:24::eth0:off",
+                            "time": 1700000000000, "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP})
     wait_until(lambda: a.health()["restore"]["restores"] == 1, 20, "the restore redone")
     h = a.health()
     assert h["restore"]["generation"] == "g2" and h["restore"]["restoring"] is False
@@ -162,9 +168,8 @@ def test_restore_with_the_device_named_differently(agent_bin, tmp_path):
         hosts = tmp_path / "hosts"
         assert addresses(a.ns) == {"10.77.0.2/24"}
         assert "10.77.0.2\ttmpl # vm-browser-agent netinit\n" in hosts.read_text()
-        write_handover(handover, ({"generation": "g2", "network": "ip=10.77.0.9::10.77.0.1:24::eth0:off",
-                                        "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP}))
-        wait_until(lambda: post(a, "/restore-check")[0] == 202, 5, "the poke accepted (rate limit)")
+        hand_over(a, handover, {"generation": "g2", "network": "ip=10.77.0.9::10.77.0.1:24::eth0:off",
+                                "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP})
         wait_until(lambda: a.health()["restore"]["restores"] == 1, 20, "the restore redone")
         assert addresses(a.ns) == {"10.77.0.9/24"}
         assert a.health()["network"]["address"] == "10.77.0.9"
@@ -189,9 +194,8 @@ def test_restore_onto_another_device(agent_bin, tmp_path, new_address):
     with restorable(agent_bin, tmp_path) as (a, handover):
         a.ns.run("ip", "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p")
         assert addresses_by_device(a.ns) == {"eth0": {"10.77.0.2/24"}, "eth1": set()}
-        write_handover(handover, ({"generation": "g2", "network": f"ip={new_address}:::24::eth1:off",
-                                        "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP}))
-        wait_until(lambda: post(a, "/restore-check")[0] == 202, 5, "the poke accepted (rate limit)")
+        hand_over(a, handover, {"generation": "g2", "network": f"ip={new_address}:::24::eth1:off",
+                                "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP})
         wait_until(lambda: a.health()["restore"]["restores"] == 1, 20, "the restore redone")
         assert addresses_by_device(a.ns) == {"eth0": set(), "eth1": {new_address + "/24"}}
         assert a.health()["network"]["address"] == new_address
@@ -205,9 +209,8 @@ def test_restore_onto_another_device_drops_the_templates_ipv6_route(agent_bin, t
     with restorable(agent_bin, tmp_path, ip="ip=[fd00:77::2]::[fd00:77::1]:64::eth0:off") as (a, handover):
         a.ns.run("ip", "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p")
         assert [r.get("gateway") for r in a.ns.ip_json("-6", "route", "show", "default")] == ["fd00:77::1"]
-        write_handover(handover, ({"generation": "g2", "network": "ip=10.77.0.9:::24::eth1:off",
-                                        "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP}))
-        wait_until(lambda: post(a, "/restore-check")[0] == 202, 5, "the poke accepted (rate limit)")
+        hand_over(a, handover, {"generation": "g2", "network": "ip=10.77.0.9:::24::eth1:off",
+                                "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP})
         wait_until(lambda: a.health()["restore"]["restores"] == 1, 20, "the restore redone")
         assert a.ns.ip_json("-6", "route", "show", "default") == []
         assert not [x for link in a.ns.ip_json("-6", "addr", "show", "dev", "eth0")
@@ -243,9 +246,8 @@ def test_restore_without_a_gateway_drops_the_templates_route(agent_bin, tmp_path
         assert default_routes() == [(gateway, ours)]
         a.ns.run("ip", family, "route", "add", "default", "via", gateway, "dev", "eth0", "metric", "200",
                  "proto", "boot")
-        write_handover(handover, ({"generation": "g2", "network": handover_ip,
-                                        "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP}))
-        wait_until(lambda: post(a, "/restore-check")[0] == 202, 5, "the poke accepted (rate limit)")
+        hand_over(a, handover, {"generation": "g2", "network": handover_ip,
+                                "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP})
         wait_until(lambda: a.health()["restore"]["restores"] == 1, 20, "the restore redone")
         assert global_addresses() == {address}
         assert default_routes() == [(gateway, 200)]
@@ -268,9 +270,8 @@ def test_a_request_under_way_is_checked_again(restored, handover_token, want):
                   "Expect: 100-continue\r\n\r\n".encode())
         # The interim answer: the gate has passed the headers.
         assert s.recv(4096).startswith(b"HTTP/1.1 100 Continue")
-        write_handover(handover, ({"generation": "g2", "token": handover_token,
-                                        "desktop_secret": NEW_DESKTOP}))
-        wait_until(lambda: post(a, "/restore-check")[0] == 202, 5, "the poke accepted (rate limit)")
+        hand_over(a, handover, {"generation": "g2", "token": handover_token,
+                                "desktop_secret": NEW_DESKTOP})
         if want == 401:
             wait_until(lambda: a.health()["restore"]["restores"] == 1, 20, "the restore redone")
         else:
@@ -290,8 +291,7 @@ def test_the_replaced_secrets_stay_out_of_the_log(agent_bin, tmp_path):
     os.chmod(lines, 0o644)
     services = [{"name": "echoer", "argv": ["/usr/bin/tail", "-n", "+1", "-f", str(lines)]}]
     with restorable(agent_bin, tmp_path, services=services) as (a, handover):
-        write_handover(handover, ({"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP}))
-        wait_until(lambda: post(a, "/restore-check")[0] == 202, 5, "the poke accepted (rate limit)")
+        hand_over(a, handover, {"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP})
         wait_until(lambda: a.health()["restore"]["restores"] == 1, 20, "the restore redone")
         with open(lines, "a") as f:
             f.write(f"old desktop {DESKTOP_SECRET} password {DESKTOP_SECRET[:8]}x token {TOKEN} end\n")
@@ -315,8 +315,7 @@ def test_mmds_guarded_for_restores(restored):
 
 def test_restore_reusing_the_token_is_refused(restored):
     a, handover = restored
-    write_handover(handover, ({"generation": "g2", "token": TOKEN, "desktop_secret": NEW_DESKTOP}))
-    wait_until(lambda: post(a, "/restore-check")[0] == 202, 5, "the poke accepted")
+    hand_over(a, handover, {"generation": "g2", "token": TOKEN, "desktop_secret": NEW_DESKTOP})
     wait_until(lambda: a.health()["restore"]["restoring"], 20, "restoring")
     wait_until(lambda: a.log_lines("Restore refused: the handover reuses the old control token (generation g2)"),
                10, "the refusal logged")
@@ -330,8 +329,7 @@ def test_restore_reusing_the_token_is_refused(restored):
                "x11vnc and websockify stopped")
     assert a.services()["Xvfb"]["state"] == "ready"
     # The host fixes the handover and pokes again: done.
-    write_handover(handover, ({"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP}))
-    wait_until(lambda: post(a, "/restore-check")[0] == 202, 5, "the poke accepted")
+    hand_over(a, handover, {"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP})
     wait_until(lambda: a.health()["restore"]["restores"] == 1, 20, "the restore redone")
     assert post(a, "/shutdown", token=TOKEN)[0] == 401
     assert addresses(a.ns) == {"10.77.0.2/24"}  # no network in the handover: kept
@@ -344,9 +342,8 @@ def test_restore_onto_a_missing_device(agent_bin, tmp_path):
     for, and a wait would hold the agent's loop for device_timeout_ms);
     the clone stays restoring, its desktop down, and still answers."""
     with restorable(agent_bin, tmp_path, sets=("device_timeout_ms=600000",)) as (a, handover):
-        write_handover(handover, ({"generation": "g2", "network": "ip=10.77.0.9:::24::eth9:off",
-                                        "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP}))
-        wait_until(lambda: post(a, "/restore-check")[0] == 202, 5, "the poke accepted (rate limit)")
+        hand_over(a, handover, {"generation": "g2", "network": "ip=10.77.0.9:::24::eth9:off",
+                                "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP})
         wait_until(lambda: a.log_lines("Restore incomplete (generation g2)"), 20, "the redo failed")
         assert a.log_lines("Restore: network from the handover failed:") and "eth9" in a.log_text()
         h = a.health()
@@ -377,7 +374,7 @@ def test_a_poke_before_the_handover(restored):
     wait_until(lambda: post(a, "/restore-check")[0] == 202, 5, "the poke accepted")
     wait_until(lambda: mmds_log.read_text().count("GET ") >= gets + 2, 20, "the agent asking again")
     assert a.health()["restore"]["restores"] == 0
-    write_handover(handover, ({"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP}))
+    write_handover(handover, {"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP})
     wait_until(lambda: a.health()["restore"]["restores"] == 1, 30, "the restore without a second poke")
     assert a.health()["restore"]["generation"] == "g2"
     assert a.log_lines("Restored from a snapshot (generation g2, noticed after retry)")
@@ -416,8 +413,7 @@ def vnc_user_left(agent_bin, tmp_path, bin_dir):
         for p in old:
             assert proc_uid(p) == VNC_UID
             assert os.getsid(p) == p  # a session, and a group, of its own
-        write_handover(handover, ({"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP}))
-        wait_until(lambda: post(a, "/restore-check")[0] == 202, 5, "the poke accepted")
+        hand_over(a, handover, {"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP})
         wait_until(lambda: a.health()["restore"]["restores"] == 1, 20, "the restore redone")
         assert not set(old) & set(escaped())
         assert a.log_lines(f"Stopped ") and "before writing the new desktop secret." in a.log_text()
@@ -436,8 +432,7 @@ def test_desktop_stays_down_without_its_files(restored):
     a, handover = restored
     subprocess.run(["chattr", "+i", a.vnc_dir], check=True)
     try:
-        write_handover(handover, ({"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP}))
-        wait_until(lambda: post(a, "/restore-check")[0] == 202, 5, "the poke accepted")
+        hand_over(a, handover, {"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP})
         wait_until(lambda: a.log_lines("The desktop stays down until the desktop secret's files can be written."),
                    20, "the desktop held")
         wait_until(lambda: a.services()["x11vnc"]["pid"] is None and a.services()["websockify"]["pid"] is None,
@@ -495,7 +490,7 @@ def restorable_logins(agent_bin, tmp_path, sets=(), provider_env=None):
     """A LoginEnv (fake CLIs) with restores on and an MMDS stand-in;
     yields it and the handover file, generation g1 learned."""
     handover = tmp_path / "handover.json"
-    write_handover(handover, ({"generation": "g1"}))
+    write_handover(handover, {"generation": "g1"})
     ns = Netns("vmbarl")
     e = None
     try:
@@ -525,8 +520,7 @@ def test_restore_answers_the_requests_it_holds(agent_bin, tmp_path):
         waiting.start()
         # The start suspends in the handler that made the session.
         wait_until(lambda: e.agent.health()["activeSessions"] == 1, 20, "the login started")
-        write_handover(handover, ({"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP}))
-        wait_until(lambda: post(e.agent, "/restore-check")[0] == 202, 5, "the poke accepted")
+        hand_over(e.agent, handover, {"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP})
         waiting.join(60)
         assert answers == [(503, {"error": "Restoring"})]
         wait_until(lambda: e.agent.health()["restore"]["restores"] == 1, 20, "the restore redone")
@@ -542,8 +536,7 @@ def test_restore_fails_logins_in_flight(agent_bin, tmp_path):
         assert status == 200 and started["message"] == "OAuth URL captured", started
         assert e.agent.health()["activeSessions"] == 1
 
-        write_handover(handover, ({"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP}))
-        wait_until(lambda: post(e.agent, "/restore-check")[0] == 202, 5, "the poke accepted")
+        hand_over(e.agent, handover, {"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP})
         wait_until(lambda: e.agent.health()["restore"]["restores"] == 1, 20, "the restore redone")
         new = {"Authorization": f"Bearer {NEW_TOKEN}"}
         assert e.json("GET", f"/credentials/status?sessionId={old}")[0] == 401  # the old token
@@ -573,8 +566,7 @@ def test_push_after_a_restore_carries_the_new_token(agent_bin, tmp_path, host_so
     path, srv = host_socket
     with restorable_logins(agent_bin, tmp_path, sets=("vsock_port=1234", f"vsock_unix_path={path}")) \
             as (e, handover):
-        write_handover(handover, ({"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP}))
-        wait_until(lambda: post(e.agent, "/restore-check")[0] == 202, 5, "the poke accepted")
+        hand_over(e.agent, handover, {"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP})
         wait_until(lambda: e.agent.health()["restore"]["restores"] == 1, 20, "the restore redone")
         new = {"Authorization": f"Bearer {NEW_TOKEN}"}
         s = str(uuid.uuid4())
