@@ -566,10 +566,12 @@ static void on_relay_done(int r, const HttpAnswer *a, void *userdata) {
 
         free(x);
         if (r >= 0) {
-                ctype = http_header_get(a->headers, "Content-Type", ctype_buf, sizeof ctype_buf);
-                location = http_header_get(a->headers, "Location", location_buf, sizeof location_buf);
-                if ((ctype && strlen(ctype) == sizeof ctype_buf - 1) ||
-                    (location && strlen(location) == sizeof location_buf - 1))
+                int c = http_header_get(a->headers, "Content-Type", ctype_buf, sizeof ctype_buf);
+                int l = http_header_get(a->headers, "Location", location_buf, sizeof location_buf);
+
+                ctype = c >= 0 ? ctype_buf : NULL;
+                location = l >= 0 ? location_buf : NULL;
+                if (c == -ENOBUFS || l == -ENOBUFS)
                         r = -EBADMSG;
         }
         if (r == -ECONNREFUSED && signed_in_cli_session(lm))

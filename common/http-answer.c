@@ -1,11 +1,11 @@
 /* Implementation of http-answer.h. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "http-answer.h"
-#include "macro.h"
 
 int http_answer_parse(char *text, size_t size, HttpAnswer *ret) {
         char *hdr_end = strstr(text, "\r\n\r\n"), *line_end;
@@ -28,7 +28,7 @@ int http_answer_parse(char *text, size_t size, HttpAnswer *ret) {
         return 0;
 }
 
-const char *http_header_get(const char *headers, const char *name, char *buf, size_t size) {
+int http_header_get(const char *headers, const char *name, char *buf, size_t size) {
         size_t nl = strlen(name);
 
         for (const char *l = headers; l && *l; l = strstr(l, "\r\n") ? strstr(l, "\r\n") + 2 : NULL) {
@@ -42,12 +42,11 @@ const char *http_header_get(const char *headers, const char *name, char *buf, si
                 n = strcspn(v, "\r\n");
                 while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
                         n--;
-                if (size == 0)
-                        return NULL;
-                n = MIN(n, size - 1);
+                if (n >= size || n > INT_MAX)
+                        return -ENOBUFS;
                 memcpy(buf, v, n);
                 buf[n] = '\0';
-                return buf;
+                return (int)n;
         }
-        return NULL;
+        return -ENOENT;
 }

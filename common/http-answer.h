@@ -21,5 +21,7 @@ typedef struct HttpAnswer {
  * out of step with its requests). */
 int http_answer_parse(char *text, size_t size, HttpAnswer *ret);
 /* The value of header name (case-insensitive) in a header block, its
- * blanks trimmed, copied into buf (cut at size - 1); NULL when absent. */
-const char *http_header_get(const char *headers, const char *name, char *buf, size_t size);
+ * blanks trimmed, copied into buf NUL-terminated: its length, -ENOENT
+ * when absent, -ENOBUFS when it does not fit in size - 1 bytes (buf
+ * untouched: a cut value is never taken for the whole one). */
+int http_header_get(const char *headers, const char *name, char *buf, size_t size);

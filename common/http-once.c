@@ -40,17 +40,17 @@ HttpOnce *http_once_free(HttpOnce *h) {
  * done once the body its Content-Length announced is in. */
 static bool answer_complete(HttpOnce *h) {
         char *end, value[32];
-        const char *cl;
         uint64_t n;
+        int r;
 
         h->in[h->n_in] = '\0';
         end = strstr(h->in, "\r\n\r\n");
         if (!end)
                 return false;
         *end = '\0'; /* only for the header lookup */
-        cl = http_header_get(h->in, "Content-Length", value, sizeof value);
+        r = http_header_get(h->in, "Content-Length", value, sizeof value);
         *end = '\r';
-        if (!cl || parse_unsigned(cl, SIZE_MAX, &n) < 0)
+        if (r < 0 || parse_unsigned(value, SIZE_MAX, &n) < 0)
                 return false;
         return h->n_in - (size_t)(end + 4 - h->in) >= n;
 }

@@ -132,16 +132,34 @@ def test_callback_before_the_url_is_not_relayed(make_env):
     e.assert_no_secrets()
 
 
+# The relay's Location buffer: 8 KiB with its NUL.
+LOCATION_MAX = 8191
+
+
 def test_a_header_too_long_to_pass_on_is_a_bad_answer(make_env):
     """Codex's redirect to its /success page carries an id_token: a
     Location longer than the relay can pass on whole is a 502, never a
     Location cut short (which would send the browser to a broken page)."""
-    e = make_env(provider_env={"FAKE_CLI_LONG_LOCATION": "1"})
+    e = make_env(provider_env={"FAKE_CLI_LONG_LOCATION": str(LOCATION_MAX + 1)})
     s, state = start_codex(e)
     assert e.json("GET", f"/auth/callback?code=SECRET-CODE-codex&state={state}") == \
         (502, {"error": "Bad response from the CLI's callback listener"})
     assert e.agent.alive()
     # The CLI took the code and wrote its credentials all the same.
+    e.wait_status(s, lambda code, b: b.get("authenticated"))
+    e.assert_no_secrets()
+
+
+def test_the_longest_header_passed_on_whole(make_env):
+    """A Location of exactly the relay's limit is passed on as the CLI
+    gave it: the limit refuses what does not fit, not what just does."""
+    e = make_env(provider_env={"FAKE_CLI_LONG_LOCATION": str(LOCATION_MAX)})
+    s, state = start_codex(e)
+    status, location, _ = browse(e, f"/auth/callback?code=SECRET-CODE-codex&state={state}")
+    assert status == 302
+    assert len(location) == LOCATION_MAX
+    assert location.startswith("http://localhost:1455/success?needs_setup=false&id_token=tttt")
+    assert location.endswith("t")
     e.wait_status(s, lambda code, b: b.get("authenticated"))
     e.assert_no_secrets()
 

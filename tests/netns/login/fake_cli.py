@@ -62,9 +62,9 @@ SIGTERM and writes its pid to DIR/helper-$VMBA_LOGIN_SESSION once it
 does;
 FAKE_CLI_URL_GATE=1 (codex): its listener up, it prints the URL only once
 the test opens the FIFO $HOME/.url-gate for writing (a login whose
-callback arrives before its URL); FAKE_CLI_LONG_LOCATION=1 (codex): the
-redirect to its /success page carries 9000 bytes of id_token (a header
-the agent cannot pass on whole)."""
+callback arrives before its URL); FAKE_CLI_LONG_LOCATION=N (codex): the
+redirect to its /success page carries an id_token that makes its
+Location exactly N bytes long."""
 import http.server
 import json
 import os
@@ -215,7 +215,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             # it serves before it exits.
             success = "http://localhost:1455/success?needs_setup=false"
             if os.environ.get("FAKE_CLI_LONG_LOCATION"):
-                success += "&id_token=" + "t" * 9000
+                success += "&id_token="
+                success += "t" * (int(os.environ["FAKE_CLI_LONG_LOCATION"]) - len(success))
             self.answer(302, b"", ("Location", success))
             self.server.timeout = 30
         else:

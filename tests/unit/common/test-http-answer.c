@@ -36,15 +36,26 @@ static void test_answer_parse(void **state) {
 }
 
 static void test_header_get(void **state) {
-        char buf[8];
+        char buf[8] = "unset";
         HttpAnswer a;
 
-        assert_int_equal(parse("HTTP/1.1 200 OK\r\nlocation:  /abc \t\r\nX: y\r\n\r\n", &a), 0);
-        assert_string_equal(http_header_get(a.headers, "Location", buf, sizeof buf), "/abc");
-        assert_null(http_header_get(a.headers, "Content-Type", buf, sizeof buf));
-        /* Cut at size - 1: the caller tells a full buffer from a short value. */
-        assert_int_equal(parse("HTTP/1.1 200 OK\r\nLocation: /abcdefghij\r\n\r\n", &a), 0);
-        assert_string_equal(http_header_get(a.headers, "Location", buf, sizeof buf), "/abcdef");
+        assert_int_equal(parse("HTTP/1.1 200 OK\r\nlocation:  /abc \t\r\nX: y\r\nE:\r\n\r\n", &a), 0);
+        assert_int_equal(http_header_get(a.headers, "Location", buf, sizeof buf), 4);
+        assert_string_equal(buf, "/abc");
+        assert_int_equal(http_header_get(a.headers, "E", buf, sizeof buf), 0);
+        assert_string_equal(buf, "");
+        assert_int_equal(http_header_get(a.headers, "Content-Type", buf, sizeof buf), -ENOENT);
+        /* A prefix of a name is another name. */
+        assert_int_equal(http_header_get(a.headers, "Loc", buf, sizeof buf), -ENOENT);
+        /* A value of exactly size - 1 bytes fits; one more does not, and is
+         * refused rather than cut (buf keeps what it had). */
+        assert_int_equal(parse("HTTP/1.1 200 OK\r\nLocation: /abcdef\r\n\r\n", &a), 0);
+        assert_int_equal(http_header_get(a.headers, "Location", buf, sizeof buf), 7);
+        assert_string_equal(buf, "/abcdef");
+        assert_int_equal(parse("HTTP/1.1 200 OK\r\nLocation: /abcdefg\r\n\r\n", &a), 0);
+        assert_int_equal(http_header_get(a.headers, "Location", buf, sizeof buf), -ENOBUFS);
+        assert_string_equal(buf, "/abcdef");
+        assert_int_equal(http_header_get(a.headers, "Location", buf, 0), -ENOBUFS);
 }
 
 int main(void) {
