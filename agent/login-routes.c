@@ -4,7 +4,6 @@
 #include "agent/http/http-wait.h"
 #include "agent/login/callback-relay.h"
 #include "agent/login/login-json.h"
-#include "fileio.h"
 #include "log.h"
 #include "login-routes.h"
 #include "macro.h"
@@ -613,28 +612,17 @@ static bool callback_state_ok(const LoginSession *s, const char *q) {
  * let it go; it would get the code.  -EPERM then (logged), -errno when
  * it cannot be told. */
 static int relay_listener_check(LoginRoutes *lr, const LoginSession *s, uint16_t port) {
-        static const struct {
-                const char *path;
-                bool v6;
-        } files[] = { { "/proc/net/tcp", false }, { "/proc/net/tcp6", true } };
+        const char *path = NULL;
+        uid_t other = 0;
+        int r = callback_relay_listener_check(port, lr->o.cli_uid, &other, &path);
 
-        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
-                _cleanup_(freep) char *text = NULL;
-                uid_t other = 0;
-                int r = read_full_file(files[i].path, 16 * 1024 * 1024, &text, NULL);
-
-                if (r == -ENOENT && files[i].v6)
-                        continue; /* no IPv6 */
-                if (r < 0)
-                        return log_warning_errno(r, "Login %s: cannot tell who listens on 127.0.0.1:%u (%s): %m",
-                                                 s->id, (unsigned)port, files[i].path);
-                if (callback_relay_listener_owner(text, files[i].v6, port, lr->o.cli_uid, &other) == 0) {
-                        log_warning("Login %s: 127.0.0.1:%u is held by uid %u, not the CLI's: the callback is "
-                                    "not relayed.", s->id, (unsigned)port, (unsigned)other);
-                        return -EPERM;
-                }
-        }
-        return 0;
+        if (r == -EPERM)
+                log_warning("Login %s: 127.0.0.1:%u is held by uid %u, not the CLI's: the callback is not "
+                            "relayed.", s->id, (unsigned)port, (unsigned)other);
+        else if (r < 0)
+                log_warning_errno(r, "Login %s: cannot tell who listens on 127.0.0.1:%u (%s): %m", s->id,
+                                  (unsigned)port, path);
+        return r;
 }
 
 /* GET /auth/callback?... → the live CLI's own loopback listener (the

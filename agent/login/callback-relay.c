@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "callback-relay.h"
+#include "fileio.h"
 #include "macro.h"
 #include "parse-util.h"
 
@@ -114,6 +115,28 @@ int callback_relay_listener_owner(const char *text, bool v6, uint16_t port, uid_
                 found = 1;
         }
         return found;
+}
+
+int callback_relay_listener_check(uint16_t port, uid_t uid, uid_t *ret_other, const char **ret_path) {
+        static const struct {
+                const char *path;
+                bool v6;
+        } files[] = { { "/proc/net/tcp", false }, { "/proc/net/tcp6", true } };
+
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                _cleanup_(freep) char *text = NULL;
+                int r = read_full_file(files[i].path, 16 * 1024 * 1024, &text, NULL);
+
+                if (r == -ENOENT && files[i].v6)
+                        continue;
+                if (r < 0) {
+                        *ret_path = files[i].path;
+                        return r;
+                }
+                if (callback_relay_listener_owner(text, files[i].v6, port, uid, ret_other) == 0)
+                        return -EPERM;
+        }
+        return 0;
 }
 
 int callback_relay_start(sd_event *e, uint16_t port, const char *path, const char *query, usec_t timeout,

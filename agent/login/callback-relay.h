@@ -26,6 +26,12 @@ bool callback_relay_query_ok(const char *query);
  * port the CLI gave up, or never had, may be held by any local user. */
 int callback_relay_listener_owner(const char *proc_net_tcp, bool v6, uint16_t port, uid_t uid, uid_t *ret_other);
 
+/* The same over this machine's /proc/net/tcp and tcp6 (a kernel without
+ * IPv6 has no tcp6): 0 when no other uid listens there, -EPERM when one
+ * does (*ret_other gets it), or the read's -errno (*ret_path names the
+ * file it could not read). */
+int callback_relay_listener_check(uint16_t port, uid_t uid, uid_t *ret_other, const char **ret_path);
+
 /* done gets the listener's answer (see HttpOnceDone).  ret (may be NULL)
  * is only for cancelling with http_once_free(). */
 int callback_relay_start(sd_event *e, uint16_t port, const char *path, const char *query, usec_t timeout,
