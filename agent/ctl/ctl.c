@@ -196,8 +196,9 @@ static int cmd_wait_ready(Ctl *c) {
                         log_error("Not ready after %u s: %s", c->timeout_s, r < 0 ? strerror(-r) : body);
                         return 1;
                 }
-                if (r < 0) { /* not listening yet */
-                        (void)usleep((useconds_t)delay);
+                if (r < 0) { /* not listening yet; never past the deadline */
+                        t = now(CLOCK_MONOTONIC);
+                        (void)usleep((useconds_t)MIN(delay, end > t ? end - t : 0));
                         delay = MIN(delay * 2, 2 * USEC_PER_SEC);
                 }
         }
