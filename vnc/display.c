@@ -5,10 +5,13 @@
  *    -auth names the cookie file the agent wrote before (a missing file
  *    would let every local process in: Xvfb fails open).  -nolisten tcp:
  *    nothing but the local sockets.
- *  - x11vnc listens on exactly vnc_listen: this Debian build also listens
- *    on [::]:PORT (its -6 default, off with -no6 or -noipv4) and on
- *    LibVNCServer's own [::]:5900 (-rfbportv6 -1), so those are turned off
- *    explicitly.  -passwdfile: the desktop secret (only security type 2 is
+ *  - x11vnc listens on exactly vnc_listen (by default loopback: it serves
+ *    one handshake at a time, so a peer that stops halfway froze the
+ *    desktop for its 20 s timeout; websockify, a process per connection
+ *    and the token first, is the way in from the network).  This Debian
+ *    build also listens on [::]:PORT (its -6 default, off with -no6 or
+ *    -noipv4) and on LibVNCServer's own [::]:5900 (-rfbportv6 -1), so
+ *    those are turned off explicitly.  -passwdfile: the desktop secret (only security type 2 is
  *    offered then).  -quiet: its start-up banner is ~60 lines, which on a
  *    serial console costs real boot time; it still prints "PORT=5901"
  *    once listening, which kicks the probe.  Probed (and reached by

@@ -152,7 +152,7 @@ def test_files_owners_and_modes(agent):
 
 
 def test_only_configured_listeners(agent):
-    assert listeners(agent.ns) == sorted([f"0.0.0.0:{agent.http_port}", f"0.0.0.0:{agent.vnc_port}",
+    assert listeners(agent.ns) == sorted([f"0.0.0.0:{agent.http_port}", f"127.0.0.1:{agent.vnc_port}",
                                           f"0.0.0.0:{agent.novnc_port}"])
 
 
