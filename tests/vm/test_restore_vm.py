@@ -30,12 +30,15 @@ it), everything after it to the new one, which proves the address moved.
 qemu's -device vmgenid is given (a new GUID for the clone) although the
 image's 6.1 kernel has no vmgenid driver and userspace is told nothing of
 it (README, Snapshot restore): the poke and the clock are the triggers.
+A second, shorter test restores a VM whose only service steps its clock
+on the test's word, and pokes nothing: the clock step alone is noticed.
 """
 import email.utils
 import json
 import os
 import pathlib
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -69,6 +72,34 @@ time.sleep(900)
 """
 HELD = {"id": "held", "argv": [HELD_CLI], "url_patterns": ["http://127.0.0.1:9/held/"],
         "credential_file": ".held/credentials.json"}
+# The clock trigger's VM: instead of the display stack, one service that
+# stands in for whatever steps a restored guest's clock (an NTP client, a
+# host's guest tool): root, on a port of its own, it sets CLOCK_REALTIME
+# to the seconds each connection sends.
+TEST_DIR = "/usr/local/lib/vm-browser-agent-test"
+STEPPER = f"{TEST_DIR}/clock-stepper"
+STEPPER_PORT = 7123
+STEPPER_SCRIPT = f"""#!/usr/bin/python3
+import socket, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", {STEPPER_PORT}))
+s.listen()
+while True:
+    c, _ = s.accept()
+    try:
+        with c:
+            c.sendall(b"stepper\\n")
+            line = c.makefile().readline().strip()
+            if line:  # the agent's probe sends nothing
+                time.clock_settime(time.CLOCK_REALTIME, float(line))
+                c.sendall(b"set\\n")
+    except OSError:  # the probe hung up first
+        pass
+"""
+STEPPER_SERVICES = {"services": [
+    {"name": "clock-stepper", "argv": ["/usr/bin/python3", STEPPER],
+     "probe": {"type": "tcp-banner", "host": "127.0.0.1", "port": STEPPER_PORT, "expect": "stepper"}}]}
 
 def request(port, path, method="GET", token=None, timeout=5):
     """(status, body, headers) from the guest's 8080 through `port`."""
@@ -142,8 +173,14 @@ def make_rootfs(image, workdir):
     providers = workdir / "providers-with-held.json"  # demo.rootfs_files() writes providers.json
     with_demo = demo.providers_with_demo()
     providers.write_text(json.dumps({**with_demo, "providers": with_demo["providers"] + [HELD]}))
+    rootfs_with(image, workdir, [*demo.rootfs_files(workdir)[:1], (providers, demo.GUEST_PROVIDERS, "0644"),
+                                 (held, HELD_CLI, "0755")])
+
+
+def rootfs_with(image, workdir, files):
+    """rootfs.ext4: the image's with files ((source, guest path, mode)...),
+    and its qcow2 overlay."""
     rootfs = workdir / "rootfs.ext4"
-    files = [*demo.rootfs_files(workdir)[:1], (providers, demo.GUEST_PROVIDERS, "0644"), (held, HELD_CLI, "0755")]
     subprocess.run([str(qemu.VM_SECRETS), "--copy-from", str(image / "rootfs.ext4"),
                     *[a for src, dest, mode in files for a in ("--add-file", f"{src}:{dest}:{mode}")],
                     str(rootfs)], check=True, capture_output=True, text=True)
@@ -151,13 +188,13 @@ def make_rootfs(image, workdir):
                     str(workdir / "overlay.qcow2")], check=True)
 
 
-def make_vm(image, workdir, name, mmds, extra_netdev=(), extra_args=()):
+def make_vm(image, workdir, name, mmds, extra_netdev=(), extra_args=(), extra_cmdline="", memory=MEMORY):
     vm_dir = workdir / name
     vm_dir.mkdir()
-    return qemu.Vm(image, mode="pid1", workdir=vm_dir, overlay=workdir / "overlay.qcow2", memory=MEMORY,
+    return qemu.Vm(image, mode="pid1", workdir=vm_dir, overlay=workdir / "overlay.qcow2", memory=memory,
                    cmdline_secrets=False, netdev_extra=[mmds.guestfwd(), *extra_netdev],
                    extra_args=list(extra_args),
-                   extra_cmdline=mmds_standin.CMDLINE)
+                   extra_cmdline=f"{mmds_standin.CMDLINE} {extra_cmdline}".strip())
 
 
 def fail_with_console(vm, e):
@@ -291,6 +328,81 @@ def test_restore_from_a_qemu_snapshot(image, workdir):
 
         print(f"restore: first /health {first_200_s:.1f} s after qemu start (loadvm), "
               f"restore {h['restore']['last_restore_ms']} ms, clock lag before {lag:.1f} s")
+    except Exception as e:
+        clone.close(keep=True)
+        fail_with_console(clone, e)
+    clone.close()
+
+
+def step_clock(port):
+    """The stepper in the guest sets its wall clock to the host's."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as c:
+        f = c.makefile("rwb")
+        assert f.readline() == b"stepper\n"
+        f.write(f"{time.time():.3f}\n".encode())
+        f.flush()
+        return f.readline()
+
+
+def test_restore_noticed_by_a_clock_step_alone(image, workdir):
+    """A clone that nobody pokes and whose VM generation ID is the
+    snapshot's (as qemu's vmgenid would tell the image's kernel nothing
+    anyway): the restore is noticed the moment something in the guest
+    steps the wall clock, here the stepper the test put in the image."""
+    if not shutil.which("qemu-img"):
+        pytest.skip("qemu-img not installed (qemu-utils)")
+    stepper, services_json = workdir / "clock-stepper", workdir / "services.json"
+    stepper.write_text(STEPPER_SCRIPT)
+    services_json.write_text(json.dumps(STEPPER_SERVICES))
+    rootfs_with(image, workdir, [(stepper, STEPPER, "0755"), (services_json, f"{TEST_DIR}/services.json", "0644")])
+    mmds = Mmds(workdir)
+    vmgenid = ["-device", f"vmgenid,guid={uuid.uuid4()}"]
+    options = dict(extra_cmdline=f"vmba.services_file={TEST_DIR}/services.json", memory=1024)
+    first = make_vm(image, workdir, "first", mmds, extra_args=vmgenid, **options)
+    mmds.put({"generation": "gen-1", "token": first.token, "desktop_secret": first.desktop_secret})
+    try:
+        first.start()
+        first.wait_http_200("/health", BOOT_TIMEOUT)
+        qemu.wait_until(lambda: (first.try_http("/health/ready") or [0])[0] == 200, READY_TIMEOUT,
+                        "/health/ready 200", first.proc)
+        assert first.hmp("savevm snap1", timeout=SAVEVM_TIMEOUT) == ""
+    except Exception as e:
+        first.close(keep=True)
+        fail_with_console(first, e)
+    first.stop()
+
+    new_token = uuid.uuid4().hex
+    mmds.put({"generation": "gen-2", "network": f"ip={NEW_IP}::{qemu.GATEWAY}:{qemu.NETMASK}::eth0:off",
+              "time": 0, "token": new_token, "desktop_secret": uuid.uuid4().hex})
+    new_port, stepper_port = qemu.free_port(), qemu.free_port()
+    clone = make_vm(image, workdir, "clone", mmds,
+                    extra_netdev=[f"hostfwd=tcp:127.0.0.1:{new_port}-{NEW_IP}:8080",
+                                  f"hostfwd=tcp:127.0.0.1:{stepper_port}-:{STEPPER_PORT}"],
+                    extra_args=[*vmgenid, "-loadvm", "snap1"], **options)
+    try:
+        clone.start()
+        old_port = clone.ports["http"]
+        qemu.wait_until(lambda: (try_request(old_port, "/health", timeout=2) or [0])[0] == 200, BOOT_TIMEOUT,
+                        "the clone's /health at the old address", clone.proc)
+        # Running, unpoked, its generation ID unchanged: still the snapshot.
+        h = json.loads(request(old_port, "/health")[1])
+        assert (h["restore"]["generation"], h["restore"]["restores"]) == ("gen-1", 0), h["restore"]
+        assert request(old_port, STATUS_PATH, token=first.token)[0] == 404
+        assert step_clock(stepper_port) == b"set\n"
+        done = qemu.wait_until(lambda: (lambda r: r if r and r[0] == 200 and
+                                        json.loads(r[1])["restore"]["restores"] == 1 else None)(
+                                            try_request(new_port, "/health", timeout=2)),
+                               RESTORE_TIMEOUT, "/health at the new address after the clock step", clone.proc)
+        h = json.loads(done[1])
+        assert h["restore"]["generation"] == "gen-2" and h["network"]["address"] == NEW_IP, h
+        assert request(new_port, STATUS_PATH, token=first.token)[0] == 401
+        assert request(new_port, STATUS_PATH, token=new_token)[0] == 404
+        console = clone.console_text()
+        for line in ("The wall clock was set: asking MMDS whether this is a restored clone.",
+                     "Restored from a snapshot (generation gen-2, noticed after the wall clock was set)",
+                     "Restore done: generation gen-2"):
+            assert line in console, line
+        assert "noticed after POST /restore-check" not in console
     except Exception as e:
         clone.close(keep=True)
         fail_with_console(clone, e)
