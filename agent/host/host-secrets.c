@@ -142,12 +142,22 @@ static void mmds_abandon(HostSecrets *s, int r) {
                 s->hooks.on_mmds_object(NULL, s->hooks.userdata);
 }
 
-static int on_retry(sd_event_source *es, uint64_t usec, void *userdata) {
-        HostSecrets *s = userdata;
+static void mmds_retry(HostSecrets *s, int r);
+
+/* A question that could not even be sent (no route yet: connect() fails
+ * at once) is asked again as one that got no answer; only a bad
+ * mmds_address or mmds_path (-EINVAL) never will be. */
+static void mmds_ask_or_retry(HostSecrets *s) {
         int r = mmds_ask(s);
 
-        if (r < 0)
+        if (r == -EINVAL)
                 mmds_abandon(s, r);
+        else if (r < 0)
+                mmds_retry(s, r);
+}
+
+static int on_retry(sd_event_source *es, uint64_t usec, void *userdata) {
+        mmds_ask_or_retry(userdata);
         return 0;
 }
 
@@ -248,9 +258,7 @@ int host_secrets_new(const HostSecretsOptions *o, const HostSecretsHooks *hooks,
                 return r;
         if (s->token_state == SECRET_PENDING || s->desktop_state == SECRET_PENDING) {
                 s->mmds_asked = true;
-                r = mmds_ask(s);
-                if (r < 0)
-                        mmds_abandon(s, r);
+                mmds_ask_or_retry(s);
         }
         *ret = TAKE_PTR(s);
         return 0;

@@ -232,6 +232,30 @@ def test_mmds_answering_late(lan, agent_bin, workdir):
         a.close()
 
 
+def test_mmds_before_the_network_is_up(lan, agent_bin, workdir):
+    # Something other than the agent brings the network up, after it
+    # started (--no-netinit): its first questions cannot even be sent (no
+    # route, connect() fails at once) and are asked again, as unanswered
+    # ones are, until the network is there.
+    log = mmds_standin(lan, workdir)
+    a = Agent(lan.guest, argv(agent_bin, workdir, "log_level=debug", "mmds=true", netinit=False),
+              os.path.join(workdir, "agent.log"))
+    try:
+        wait_until(lambda: "MMDS attempt 2 failed" in a.text(), 20, "two questions that could not be sent")
+        assert "Network is unreachable" in a.text()
+        assert a.health()["auth"] == "pending"
+        assert lines(log) == []
+        lan.guest.run("ip", "link", "set", "eth0", "up")
+        lan.guest.run("ip", "addr", "add", "10.77.0.2/24", "dev", "eth0")
+        lan.guest.run("ip", "route", "add", "default", "via", "10.77.0.1")
+        h = wait_until(lambda: (lambda h: h if h and h["auth"] == "token" else None)(a.health()), 60,
+                       "the token from MMDS once the network is up")
+        assert h["desktop"] == "secret"
+        assert "MMDS gave no" not in a.text()
+    finally:
+        a.close()
+
+
 def test_no_secrets_fail_closed(lan, agent_bin, workdir):
     a = Agent(lan.guest, argv(agent_bin, workdir, "mmds=false"), os.path.join(workdir, "agent.log"))
     try:
