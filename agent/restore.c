@@ -5,9 +5,10 @@
  * A refused handover keeps the agent restoring until a later check brings
  * an acceptable one; a failed MMDS question while restoring is asked
  * again with a growing delay, and so is the first one (the boot's
- * generation), RESTORE_FIRST_ATTEMPTS_MAX times, and one a trigger asked
- * (a host may poke before its MMDS has the handover),
- * RESTORE_TRIGGER_ATTEMPTS_MAX times.  A redo that fails part way is asked
+ * generation) and one a trigger asked (a host may poke before its MMDS
+ * has the handover), RESTORE_ATTEMPTS_MAX questions since the start or
+ * the last trigger, whether the generation is known or not (a clone of a
+ * template that never learnt one is poked like any other).  A redo that fails part way is asked
  * again the same way, until it is done: the same handover then redoes what
  * is left (compared with the secrets from before it, the clock not stepped
  * back). */
@@ -31,8 +32,7 @@
 #define RESTORE_MMDS_TIMEOUT_USEC (2 * USEC_PER_SEC)
 #define RESTORE_RETRY_FIRST_USEC (200 * USEC_PER_MSEC)
 #define RESTORE_RETRY_MAX_USEC (10 * USEC_PER_SEC)
-#define RESTORE_FIRST_ATTEMPTS_MAX 8
-#define RESTORE_TRIGGER_ATTEMPTS_MAX 8
+#define RESTORE_ATTEMPTS_MAX 8
 
 struct Restore {
         Manager *m;
@@ -54,8 +54,7 @@ struct Restore {
         const char *why;           /* static: the trigger of the current question */
         usec_t last_poke;          /* CLOCK_MONOTONIC: the last accepted POST /restore-check */
         usec_t retry_usec;
-        unsigned attempts;         /* failed questions for the boot's generation */
-        unsigned trigger_attempts; /* failed questions since the last trigger */
+        unsigned attempts;         /* failed questions since the start or the last trigger */
         MmdsRequest *mmds;
         sd_event_source *retry;
         sd_event_source *clock_src;
@@ -315,14 +314,13 @@ static void decide(Restore *x, const RestoreHandover *h) {
 
 /* A question that could not be asked or got no usable answer. */
 static void question_failed(Restore *x) {
-        /* While restoring, until it is done; for the boot's generation, a
-         * few times (MMDS may come up late). */
-        if (x->restoring || (!x->generation && ++x->attempts < RESTORE_FIRST_ATTEMPTS_MAX) ||
-            (x->generation && ++x->trigger_attempts < RESTORE_TRIGGER_ATTEMPTS_MAX))
+        /* While restoring, until it is done; else a few times (MMDS may
+         * come up late, the host may poke before it wrote the handover). */
+        if (x->restoring || ++x->attempts < RESTORE_ATTEMPTS_MAX)
                 retry_later(x);
-        else if (x->generation)
-                log_warning("Restore check: MMDS gave no answer %u times since the last trigger; "
-                            "waiting for the next one.", x->trigger_attempts);
+        else
+                log_warning("Restore check: MMDS gave no answer %u times in a row; waiting for the next trigger.",
+                            x->attempts);
 }
 
 static void on_mmds(int r, const char *json, void *userdata) {
@@ -336,7 +334,7 @@ static void on_mmds(int r, const char *json, void *userdata) {
                 log_warning_errno(r, "Restore check: MMDS gave no usable handover: %m");
                 question_failed(x);
         } else {
-                x->trigger_attempts = 0;
+                x->attempts = 0;
                 decide(x, &h);
                 restore_handover_done(&h);
                 /* A redo that failed asks again with a growing delay. */
@@ -390,7 +388,7 @@ static int on_clock(sd_event_source *es, int fd, uint32_t revents, void *userdat
         } else if (r > 0) {
                 /* Rare (a restore, an NTP step, our own step_clock()): worth a line. */
                 log_info("The wall clock was set: asking MMDS whether this is a restored clone.");
-                x->trigger_attempts = 0;
+                x->attempts = 0;
                 check(x, "the wall clock was set");
         }
         return 0;
@@ -410,7 +408,7 @@ static int restore_check_handler(HttpRequest *req, void *userdata) {
         if (x->last_poke && t - x->last_poke < interval)
                 return http_reply_error(req, 429, "restore check already asked");
         x->last_poke = t;
-        x->trigger_attempts = 0;
+        x->attempts = 0;
         check(x, "POST /restore-check");
         return http_reply_json(req, 202, json_pack("{s:s}", "status", "checking"), 0);
 }

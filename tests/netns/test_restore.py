@@ -73,12 +73,14 @@ def hand_over(a, path, obj):
 
 @contextlib.contextmanager
 def restorable(agent_bin, tmp_path, interval_ms=300, sets=(), ip="ip=10.77.0.2::10.77.0.1:24::eth0:off",
-               services=None):
+               services=None, template_object=True):
     """The agent with restores on (clock step off) and an MMDS stand-in on
-    its loopback; yields it and the handover file, generation g1 learned."""
+    its loopback; yields it and the handover file, generation g1 learned
+    (template_object=False: MMDS has no object at boot, none learned)."""
     need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
     handover = tmp_path / "handover.json"
-    write_handover(handover, {"generation": "g1"})
+    if template_object:
+        write_handover(handover, {"generation": "g1"})
     with Lan() as lan:
         mmds = lan.guest.popen([sys.executable, MMDS_SERVER, "127.0.0.1", str(handover), str(tmp_path / "mmds.log")])
         a = Agent(agent_bin, "window_manager=", "netinit=true", "mmds=false", "restore=true",
@@ -87,7 +89,8 @@ def restorable(agent_bin, tmp_path, interval_ms=300, sets=(), ip="ip=10.77.0.2::
                   ns=lan.guest, cmdline=ip, services=services)
         try:
             a.wait_ready()
-            wait_until(lambda: a.health()["restore"]["generation"] == "g1", 20, "generation g1 learned")
+            if template_object:
+                wait_until(lambda: a.health()["restore"]["generation"] == "g1", 20, "generation g1 learned")
             yield a, handover
         except BaseException:
             # What the agent did, without the services' own chatter.
@@ -378,6 +381,25 @@ def test_a_poke_before_the_handover(restored):
     wait_until(lambda: a.health()["restore"]["restores"] == 1, 30, "the restore without a second poke")
     assert a.health()["restore"]["generation"] == "g2"
     assert a.log_lines("Restored from a snapshot (generation g2, noticed after retry)")
+
+
+def test_a_poke_before_the_handover_of_a_template_without_a_generation(agent_bin, tmp_path):
+    """The template's MMDS had no object while it booted (a host that
+    writes one only for clones, the secrets in files): its questions for
+    the boot's generation ran out.  A clone of it poked before its
+    handover is there is asked for again, as any poke is, and restores
+    once the handover comes, without a second poke."""
+    with restorable(agent_bin, tmp_path, template_object=False) as (a, handover):
+        mmds_log = handover.parent / "mmds.log"
+        wait_until(lambda: a.log_lines("Restore check: MMDS gave no answer 8 times in a row; waiting for the next "
+                                       "trigger."), 120, "the boot's questions run out")
+        assert a.health()["restore"]["generation"] is None
+        gets = mmds_log.read_text().count("GET ")
+        assert post(a, "/restore-check")[0] == 202
+        wait_until(lambda: mmds_log.read_text().count("GET ") >= gets + 2, 20, "the agent asking again")
+        write_handover(handover, {"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP})
+        wait_until(lambda: a.health()["restore"]["restores"] == 1, 30, "the restore without a second poke")
+        assert a.health()["restore"]["generation"] == "g2"
 
 
 def test_restore_stops_what_the_vnc_user_left(agent_bin, tmp_path):
