@@ -71,7 +71,7 @@ static int time_get(json_t *o, int64_t *ret) {
         *ret = -1;
         if (!v)
                 return 0;
-        if (!json_is_integer(v) || json_integer_value(v) < 0)
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > RESTORE_TIME_MS_MAX)
                 return -EBADMSG;
         *ret = json_integer_value(v);
         return 0;

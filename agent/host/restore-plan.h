@@ -9,7 +9,8 @@
  *                 integer; the host changes it for every clone it starts
  *   "network":    the new ip= value ("10.0.0.7::10.0.0.1:24::eth0:off"),
  *                 with or without the leading "ip=" (optional)
- *   "time":       the host's wall clock, unix milliseconds (optional)
+ *   "time":       the host's wall clock, unix milliseconds, at most
+ *                 RESTORE_TIME_MS_MAX (optional)
  *
  * restore_plan_decide() compares it with what the agent has now and says
  * what to redo, or why it refuses.  An unchanged generation is not a
@@ -24,6 +25,10 @@
 
 #define RESTORE_GENERATION_MAX 128
 #define RESTORE_NETWORK_MAX 1024
+/* 2200-01-01T00:00:00Z: the kernel refuses to set the clock much past
+ * 2232 (EINVAL, and the same handover would fail every retry), and the
+ * time plus the seconds since it was read must not overflow. */
+#define RESTORE_TIME_MS_MAX INT64_C(7258118400000)
 
 typedef struct RestoreHandover {
         char *generation;     /* owned; NULL: absent */

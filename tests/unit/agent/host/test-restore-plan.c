@@ -40,6 +40,10 @@ static void test_parse(void **state) {
                 { "{\"generation\":\"" "0123456789012345678901234567890123456789012345678901234567890123"
                   "0123456789012345678901234567890123456789012345678901234567890123" "X\"}", -EBADMSG },
                 { "{\"time\":-5}", -EBADMSG },
+                /* Up to 2200: the kernel sets no clock much past 2232. */
+                { "{\"time\":7258118400000}", 0, NULL, NULL, NULL, NULL, 7258118400000 },
+                { "{\"time\":7258118400001}", -EBADMSG },
+                { "{\"time\":9223372036854775807}", -EBADMSG },
                 { "{\"time\":\"1700000000000\"}", -EBADMSG },
                 { "{\"time\":1.5}", -EBADMSG },
                 { "{\"network\":\"ip=\"}", -EBADMSG },
