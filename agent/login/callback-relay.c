@@ -58,8 +58,11 @@ static bool listener_address_takes_loopback(const char *hex, size_t n, bool v6) 
         }
         if (!v6)
                 return w[0] == htonl(INADDR_LOOPBACK) || w[0] == htonl(INADDR_ANY);
+        /* ::, or IPv4-mapped 127.0.0.1 or 0.0.0.0 ([::ffff:0.0.0.0]:port is
+         * a wildcard IPv4 listener too). */
         return (w[0] | w[1] | w[2] | w[3]) == 0 ||
-               (w[0] == 0 && w[1] == 0 && w[2] == htonl(0xffff) && w[3] == htonl(INADDR_LOOPBACK));
+               (w[0] == 0 && w[1] == 0 && w[2] == htonl(0xffff) &&
+                (w[3] == htonl(INADDR_LOOPBACK) || w[3] == htonl(INADDR_ANY)));
 }
 
 /* Up to n blank-separated fields of line l (up to its newline); how many

@@ -239,14 +239,19 @@ def test_a_pages_requests_are_refused_at_both_callbacks(env):
     env.wait_status(s, lambda code, b: b.get("authenticated"))
 
 
-def test_a_port_another_user_holds_gets_no_code(make_env):
+@pytest.mark.parametrize("squat_address", ["127.0.0.1", "0.0.0.0", "::", "::ffff:0.0.0.0", "::ffff:127.0.0.1"])
+def test_a_port_another_user_holds_gets_no_code(make_env, squat_address):
     """Another local user took 127.0.0.1:1455 first (Codex then listens on
     1457, as its redirect_uri says): the relay connects to the provider's
-    port, which is not the CLI's, and must not hand that user the code."""
+    port, which is not the CLI's, and must not hand that user the code.
+    Every listener a connection to 127.0.0.1 reaches counts, the IPv6
+    ones in /proc/net/tcp6 too."""
     e = make_env(sets=("callback_relay_s=1",))
     with e.ns.entered():
-        squat = socket.socket()
-        squat.bind(("127.0.0.1", 1455))
+        squat = socket.socket(socket.AF_INET6 if ":" in squat_address else socket.AF_INET)
+        if ":" in squat_address:
+            squat.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        squat.bind((squat_address, 1455))
         squat.listen(8)
     try:
         s, state = start_codex(e)

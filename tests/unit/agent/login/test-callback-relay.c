@@ -55,6 +55,10 @@ static void test_listener_owner_v6(void **state) {
                                "00000000:00000000 00:00000000 00000000     9        0 1 1\n";
         const char *mapped = HEAD "   0: 0000000000000000FFFF00000100007F:05AF 00000000000000000000000000000000:0000 0A "
                                   "00000000:00000000 00:00000000 00000000     9        0 1 1\n";
+        const char *mapped_any = HEAD "   0: 0000000000000000FFFF000000000000:05AF 00000000000000000000000000000000:0000 0A "
+                                      "00000000:00000000 00:00000000 00000000     9        0 1 1\n";
+        const char *mapped_other = HEAD "   0: 0000000000000000FFFF00000200007F:05AF 00000000000000000000000000000000:0000 0A "
+                                        "00000000:00000000 00:00000000 00000000     9        0 1 1\n";
         const char *lo6 = HEAD "   0: 00000000000000000000000001000000:05AF 00000000000000000000000000000000:0000 0A "
                                "00000000:00000000 00:00000000 00000000     9        0 1 1\n";
         uid_t other = 0;
@@ -63,7 +67,12 @@ static void test_listener_owner_v6(void **state) {
         assert_int_equal(other, 9);
         assert_int_equal(callback_relay_listener_owner(mapped, true, 1455, 5, &other), 0);
         assert_int_equal(callback_relay_listener_owner(mapped, true, 1455, 9, NULL), 1);
-        /* ::1 takes no connection to 127.0.0.1. */
+        /* [::ffff:0.0.0.0]:port takes every IPv4 connection to the port. */
+        other = 0;
+        assert_int_equal(callback_relay_listener_owner(mapped_any, true, 1455, 5, &other), 0);
+        assert_int_equal(other, 9);
+        /* 127.0.0.2 is another address; ::1 takes no connection to 127.0.0.1. */
+        assert_int_equal(callback_relay_listener_owner(mapped_other, true, 1455, 5, NULL), -ENOENT);
         assert_int_equal(callback_relay_listener_owner(lo6, true, 1455, 5, NULL), -ENOENT);
 }
 
