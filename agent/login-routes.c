@@ -294,17 +294,25 @@ static int credentials_status(HttpRequest *req, void *userdata) {
 }
 
 /* The session may be gone when the response ends, and its id taken by
- * a new one: the pull names the session object (LoginPull). */
+ * a new one: the pull names the session object (LoginPull).  The logins
+ * themselves may be gone too: at shutdown the HTTP server, stopped last,
+ * ends the responses still on their way. */
 typedef struct GetCompletion {
-        LoginManager *lm;
+        LoginRoutes *lr;
         LoginPull pull;
 } GetCompletion;
 
 /* Runs when the response is over: only a completely sent one delivers. */
 static void on_get_complete(bool completely_sent, void *userdata) {
         GetCompletion *g = userdata;
-        int r = login_manager_pull_done(g->lm, &g->pull, completely_sent);
+        int r;
 
+        if (!g->lr->o.logins) {
+                log_info("Login %s: credentials response ended at shutdown.", g->pull.id);
+                free(g);
+                return;
+        }
+        r = login_manager_pull_done(g->lr->o.logins, &g->pull, completely_sent);
         if (r > 0)
                 log_info("Login %s: credentials delivered to the host.", g->pull.id);
         else if (r == 0)
@@ -313,7 +321,8 @@ static void on_get_complete(bool completely_sent, void *userdata) {
 }
 
 static int credentials_get(HttpRequest *req, void *userdata) {
-        LoginManager *lm = ((LoginRoutes *)userdata)->o.logins;
+        LoginRoutes *lr = userdata;
+        LoginManager *lm = lr->o.logins;
         int r = 0;
         LoginSession *s = query_session(lm, req, &r);
         GetCompletion *g;
@@ -334,7 +343,7 @@ static int credentials_get(HttpRequest *req, void *userdata) {
         g = calloc(1, sizeof *g);
         if (!g)
                 return -ENOMEM;
-        g->lm = lm;
+        g->lr = lr;
         r = http_reply_json(req, 200, login_json_credentials(s->provider, s->credentials, s->cred_path ?: ""),
                             HTTP_REPLY_SECRET);
         if (r < 0) {
@@ -697,6 +706,11 @@ int login_routes_new(const LoginRoutesOptions *o, LoginRoutes **ret) {
                 return r;
         *ret = TAKE_PTR(lr);
         return 0;
+}
+
+void login_routes_logins_gone(LoginRoutes *lr) {
+        if (lr)
+                lr->o.logins = NULL;
 }
 
 LoginRoutes *login_routes_free(LoginRoutes *lr) {

@@ -29,4 +29,7 @@ typedef struct LoginRoutesOptions {
  * freed before the routes (its last notifications answer waiting requests). */
 int login_routes_new(const LoginRoutesOptions *o, LoginRoutes **ret);
 LoginRoutes *login_routes_free(LoginRoutes *r);
+/* The login manager was freed (before the HTTP server): a response still
+ * on its way ends without it. */
+void login_routes_logins_gone(LoginRoutes *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(LoginRoutes *, login_routes_free);

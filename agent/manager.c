@@ -74,6 +74,7 @@ Manager *manager_free(Manager *m) {
          * and drop queued pushes, so the routes, the handoff and the HTTP
          * server are still there for them. */
         m->logins = login_manager_free(m->logins); /* kills CLIs, wipes secrets */
+        login_routes_logins_gone(m->login_routes);
         m->handoff = handoff_free(m->handoff);
         m->ready_waiters = http_wait_list_free(m->ready_waiters);
         m->http = http_server_free(m->http);

@@ -1100,6 +1100,20 @@ def test_credentials_once_while_a_response_is_on_its_way(make_env):
     e.assert_no_secrets()
 
 
+def test_shutdown_while_a_response_is_on_its_way(make_env):
+    """The agent stops (SIGTERM) while a 600 KB credentials answer is still
+    being sent: its end comes after the logins are gone (the HTTP server
+    stops last), and must not be taken to their freed session."""
+    e, s = big_login(make_env)
+    c = slow_get(e, s)
+    try:
+        assert e.agent.stop() == 0
+    finally:
+        c.close()
+    assert e.agent.log_lines(f"Login {s}: credentials response ended at shutdown.")
+    assert not e.agent.log_lines("kept for a retry")
+
+
 @pytest.fixture
 def host_socket():
     """The host's end of the push handoff: a listening unix socket standing
