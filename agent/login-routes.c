@@ -16,8 +16,10 @@ typedef struct Pending {
         sd_event_source *timer;
 } Pending;
 
-/* A repeated start joins the first one's wait: room for two per session. */
-#define PENDING_MAX (2 * LOGIN_SESSIONS_MAX)
+/* A repeated start joins the first one's wait: room for two per session,
+ * so every live session always finds its own. */
+#define PENDING_PER_SESSION 2
+#define PENDING_MAX (PENDING_PER_SESSION * LOGIN_SESSIONS_MAX)
 
 struct LoginRoutes {
         LoginRoutesOptions o;
@@ -146,15 +148,21 @@ static int start_error(HttpRequest *req, LoginSession *s, int r, const char *wha
         return http_reply_error(req, 500, msg);
 }
 
-/* Suspends req until s has its URL, ends, or url_wait_s passes. */
+/* Suspends req until s has its URL, ends, or url_wait_s passes.  At most
+ * PENDING_PER_SESSION per session (a host retrying faster than
+ * url_wait_s, or leaving its requests behind, would otherwise take the
+ * slots every other session's start needs): -EUSERS. */
 static int start_wait(LoginRoutes *lr, HttpRequest *req, LoginSession *s) {
         Pending *p = NULL;
+        unsigned same = 0;
         int r;
 
-        for (size_t i = 0; i < ELEMENTSOF(lr->pending) && !p; i++)
+        for (size_t i = 0; i < ELEMENTSOF(lr->pending); i++)
                 if (!lr->pending[i].req)
-                        p = &lr->pending[i];
-        if (!p)
+                        p = p ?: &lr->pending[i];
+                else if (streq(lr->pending[i].id, s->id))
+                        same++;
+        if (!p || same >= PENDING_PER_SESSION)
                 return -EUSERS;
         *p = (Pending){ .routes = lr };
         memcpy(p->id, s->id, sizeof p->id);

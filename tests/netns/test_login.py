@@ -350,6 +350,30 @@ def test_repeated_start_joins_the_wait(make_env):
     e.assert_no_secrets(*[a[1] for a in answers])
 
 
+def test_start_retries_take_two_waits_at_most(make_env):
+    """A host retrying a start faster than the URL wait (or leaving its
+    requests behind) holds two waits of that session at most, so that
+    every session finds its own: of two retries sent while the first
+    start waits (10 s: they are sent at once), one joins the wait and one
+    is 429."""
+    e = make_env(sets=("url_wait_s=10",), provider_env={"FAKE_CLI_NOURL": "1"})
+    s = sid()
+    answers = []
+
+    def start():
+        answers.append(e.json("POST", "/auth/claude_code", {"sessionId": s}))
+    first = threading.Thread(target=start)
+    first.start()
+    wait_until(lambda: e.agent.health()["activeSessions"] == 1, 10, "the first start")
+    retries = [threading.Thread(target=start) for _ in range(2)]
+    for t in retries:
+        t.start()
+    for t in [first, *retries]:
+        t.join(30)
+    assert sorted(status for status, _ in answers) == [200, 200, 429], answers
+    assert (429, {"error": "Too many waiting requests"}) in answers
+
+
 def test_bad_requests(env):
     s = sid()
     assert env.json("POST", "/auth/codex", "{not json") == (400, {"error": "Invalid JSON body"})
