@@ -328,10 +328,10 @@ def test_host_named_session_ids(env, name):
     env.assert_no_secrets()
 
 
-def test_repeated_start_joins_the_wait(make_env):
-    """A start repeated while the first still waits for the URL waits with
-    it, and both get the same answer."""
-    e = make_env(provider_env={"FAKE_CLI_NOURL": "1"})
+def waiting_start(e):
+    """A claude_code start of a new session (its CLI never prints a URL)
+    held in a thread until it waits: (start(), which sends another for
+    the session and adds its answer to answers, answers, that thread)."""
     s = sid()
     answers = []
 
@@ -340,6 +340,14 @@ def test_repeated_start_joins_the_wait(make_env):
     first = threading.Thread(target=start)
     first.start()
     wait_until(lambda: e.agent.health()["activeSessions"] == 1, 10, "the first start")
+    return start, answers, first
+
+
+def test_repeated_start_joins_the_wait(make_env):
+    """A start repeated while the first still waits for the URL waits with
+    it, and both get the same answer."""
+    e = make_env(provider_env={"FAKE_CLI_NOURL": "1"})
+    start, answers, first = waiting_start(e)
     start()
     first.join(30)
     assert len(answers) == 2
@@ -357,14 +365,7 @@ def test_start_retries_take_two_waits_at_most(make_env):
     start waits (10 s: they are sent at once), one joins the wait and one
     is 429."""
     e = make_env(sets=("url_wait_s=10",), provider_env={"FAKE_CLI_NOURL": "1"})
-    s = sid()
-    answers = []
-
-    def start():
-        answers.append(e.json("POST", "/auth/claude_code", {"sessionId": s}))
-    first = threading.Thread(target=start)
-    first.start()
-    wait_until(lambda: e.agent.health()["activeSessions"] == 1, 10, "the first start")
+    start, answers, first = waiting_start(e)
     retries = [threading.Thread(target=start) for _ in range(2)]
     for t in retries:
         t.start()

@@ -197,6 +197,14 @@ def make_vm(image, workdir, name, mmds, extra_netdev=(), extra_args=(), extra_cm
                    extra_cmdline=f"{mmds_standin.CMDLINE} {extra_cmdline}".strip())
 
 
+def boot_ready(vm):
+    """Starts vm and waits for /health, then /health/ready."""
+    vm.start()
+    vm.wait_http_200("/health", BOOT_TIMEOUT)
+    qemu.wait_until(lambda: (vm.try_http("/health/ready") or [0])[0] == 200, READY_TIMEOUT, "/health/ready 200",
+                    vm.proc)
+
+
 def fail_with_console(vm, e):
     pytest.fail(f"{e}\n--- console ({vm.console}) ---\n{vm.console_text()[-4000:]}\n"
                 f"--- qemu ---\n{vm.qemu_log_text()[-1000:]}")
@@ -210,10 +218,7 @@ def test_restore_from_a_qemu_snapshot(image, workdir):
     first = make_vm(image, workdir, "first", mmds, extra_args=["-device", f"vmgenid,guid={uuid.uuid4()}"])
     mmds.put({"generation": "gen-1", "token": first.token, "desktop_secret": first.desktop_secret})
     try:
-        first.start()
-        first.wait_http_200("/health", BOOT_TIMEOUT)
-        qemu.wait_until(lambda: (first.try_http("/health/ready") or [0])[0] == 200, READY_TIMEOUT,
-                        "/health/ready 200", first.proc)
+        boot_ready(first)
     except Exception as e:
         first.close(keep=True)
         fail_with_console(first, e)
@@ -361,10 +366,7 @@ def test_restore_noticed_by_a_clock_step_alone(image, workdir):
     first = make_vm(image, workdir, "first", mmds, extra_args=vmgenid, **options)
     mmds.put({"generation": "gen-1", "token": first.token, "desktop_secret": first.desktop_secret})
     try:
-        first.start()
-        first.wait_http_200("/health", BOOT_TIMEOUT)
-        qemu.wait_until(lambda: (first.try_http("/health/ready") or [0])[0] == 200, READY_TIMEOUT,
-                        "/health/ready 200", first.proc)
+        boot_ready(first)
         assert first.hmp("savevm snap1", timeout=SAVEVM_TIMEOUT) == ""
     except Exception as e:
         first.close(keep=True)
