@@ -37,7 +37,7 @@
 struct Restore {
         Manager *m;
         char *generation;          /* the one this VM has; NULL: not known yet */
-        bool answered;             /* MMDS gave a handover before */
+        bool answered;             /* MMDS gave a handover before, or the boot's questions ran out */
         bool restoring;
         /* A redo that failed part way, tried again: its generation, the
          * steps it did, and the secrets from before it (secret; wiped). */
@@ -316,11 +316,16 @@ static void decide(Restore *x, const RestoreHandover *h) {
 static void question_failed(Restore *x) {
         /* While restoring, until it is done; else a few times (MMDS may
          * come up late, the host may poke before it wrote the handover). */
-        if (x->restoring || ++x->attempts < RESTORE_ATTEMPTS_MAX)
+        if (x->restoring || ++x->attempts < RESTORE_ATTEMPTS_MAX) {
                 retry_later(x);
-        else
-                log_warning("Restore check: MMDS gave no answer %u times in a row; waiting for the next trigger.",
-                            x->attempts);
+                return;
+        }
+        log_warning("Restore check: MMDS gave no answer %u times in a row; waiting for the next trigger.",
+                    x->attempts);
+        /* The boot's questions are over: an object that comes later is a
+         * clone's handover, held to its rules (new secrets), not the
+         * boot's generation to adopt with the secrets this VM has. */
+        x->answered = true;
 }
 
 static void on_mmds(int r, const char *json, void *userdata) {

@@ -47,8 +47,9 @@ typedef struct RestoreIdentity {
          * still, not one that reuses them. */
         const char *token;
         const char *desktop_secret;
-        /* MMDS answered before (the boot's object had no generation): a
-         * generation now is a clone's, not the boot's to adopt. */
+        /* MMDS answered before (the boot's object had no generation), or
+         * the boot's questions ran out unanswered: a generation now is a
+         * clone's, not the boot's to adopt. */
         bool answered;
         const char *pending; /* the generation of that pending redo; NULL: none */
         unsigned done;       /* RestoreStep bits it did */

@@ -383,12 +383,13 @@ def test_a_poke_before_the_handover(restored):
     assert a.log_lines("Restored from a snapshot (generation g2, noticed after retry)")
 
 
-def test_a_poke_before_the_handover_of_a_template_without_a_generation(agent_bin, tmp_path):
+def test_a_template_that_never_learnt_its_generation(agent_bin, tmp_path):
     """The template's MMDS had no object while it booted (a host that
     writes one only for clones, the secrets in files): its questions for
     the boot's generation ran out.  A clone of it poked before its
-    handover is there is asked for again, as any poke is, and restores
-    once the handover comes, without a second poke."""
+    handover is there is asked for again, as any poke is; a handover
+    without new secrets is then a clone's that would keep the template's,
+    refused, not a first generation to adopt; a whole one restores it."""
     with restorable(agent_bin, tmp_path, template_object=False) as (a, handover):
         mmds_log = handover.parent / "mmds.log"
         wait_until(lambda: a.log_lines("Restore check: MMDS gave no answer 8 times in a row; waiting for the next "
@@ -397,8 +398,14 @@ def test_a_poke_before_the_handover_of_a_template_without_a_generation(agent_bin
         gets = mmds_log.read_text().count("GET ")
         assert post(a, "/restore-check")[0] == 202
         wait_until(lambda: mmds_log.read_text().count("GET ") >= gets + 2, 20, "the agent asking again")
-        write_handover(handover, {"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP})
-        wait_until(lambda: a.health()["restore"]["restores"] == 1, 30, "the restore without a second poke")
+        write_handover(handover, {"generation": "g2"})
+        wait_until(lambda: a.log_lines("Restore refused: the handover has no new control token (generation g2)"),
+                   30, "the handover without secrets refused, without a second poke")
+        assert a.health()["restore"] == {"generation": None, "restores": 0, "last_restore_ms": None,
+                                         "restoring": True}
+        assert post(a, "/shutdown", token=TOKEN) == (503, {"error": "Restoring"})
+        hand_over(a, handover, {"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP})
+        wait_until(lambda: a.health()["restore"]["restores"] == 1, 30, "the restore")
         assert a.health()["restore"]["generation"] == "g2"
 
 
