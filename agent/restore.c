@@ -383,6 +383,14 @@ static int on_retry(sd_event_source *es, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* A trigger starts a new series of questions: its own attempts, from the
+ * shortest delay. */
+static void trigger(Restore *x, const char *why) {
+        x->attempts = 0;
+        x->retry_usec = RESTORE_RETRY_FIRST_USEC;
+        check(x, why);
+}
+
 static int on_clock(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
         Restore *x = userdata;
         int r = clock_watch_read(fd);
@@ -393,8 +401,7 @@ static int on_clock(sd_event_source *es, int fd, uint32_t revents, void *userdat
         } else if (r > 0) {
                 /* Rare (a restore, an NTP step, our own step_clock()): worth a line. */
                 log_info("The wall clock was set: asking MMDS whether this is a restored clone.");
-                x->attempts = 0;
-                check(x, "the wall clock was set");
+                trigger(x, "the wall clock was set");
         }
         return 0;
 }
@@ -413,8 +420,7 @@ static int restore_check_handler(HttpRequest *req, void *userdata) {
         if (x->last_poke && t - x->last_poke < interval)
                 return http_reply_error(req, 429, "restore check already asked");
         x->last_poke = t;
-        x->attempts = 0;
-        check(x, "POST /restore-check");
+        trigger(x, "POST /restore-check");
         return http_reply_json(req, 202, json_pack("{s:s}", "status", "checking"), 0);
 }
 

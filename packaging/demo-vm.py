@@ -134,7 +134,8 @@ def main():
           # The secrets go in the fragment: noVNC reads it, no server sees it.
           f"  noVNC:  {vm.url('/vnc.html', 'novnc')}#autoconnect=1&resize=scale"
           f"&path=websockify%3Ftoken%3D{vm.desktop_secret}&password={vm.desktop_secret[:8]}\n"
-          f"  VNC:    127.0.0.1:{vm.ports['vnc']} (password {vm.desktop_secret[:8]})\n\n"
+          # RFB itself stays on the guest's loopback (vnc_listen).
+          f"\n"
           f"  Ctrl-C stops the VM.\n", flush=True)
     if not args.no_login:
         try:

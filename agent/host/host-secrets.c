@@ -279,8 +279,8 @@ int host_secrets_replace(HostSecrets *s, const char *token, const char *desktop)
                 return -EINVAL;
         /* The same pair again (a restore retried part way): the ones it
          * replaced the first time stay the ones to redact. */
-        if (s->token_state == SECRET_SET && s->desktop_state == SECRET_SET && streq(s->token, token) &&
-            streq(s->desktop, desktop))
+        if (s->token_state == SECRET_SET && s->desktop_state == SECRET_SET &&
+            secret_equal(s->token, strlen(s->token), token) && secret_equal(s->desktop, strlen(s->desktop), desktop))
                 return 0;
         t = strdup(token);
         d = strdup(desktop);

@@ -71,7 +71,7 @@ static int time_get(json_t *o, int64_t *ret) {
         *ret = -1;
         if (!v)
                 return 0;
-        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > RESTORE_TIME_MS_MAX)
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
                 return -EBADMSG;
         *ret = json_integer_value(v);
         return 0;
@@ -136,6 +136,8 @@ static RestoreVerdict verdict_of(const RestoreIdentity *now, const RestoreHandov
                 return RESTORE_DESKTOP_REUSED;
         if (!desktop_secret_is_valid(h->desktop_secret))
                 return RESTORE_DESKTOP_INVALID;
+        if (h->time_ms > RESTORE_TIME_MS_MAX)
+                return RESTORE_TIME_INVALID;
         return RESTORE_REDO;
 }
 
@@ -172,6 +174,7 @@ static const char *const restore_verdict_table[_RESTORE_VERDICT_MAX] = {
         [RESTORE_DESKTOP_MISSING] = "the handover has no new desktop secret",
         [RESTORE_DESKTOP_REUSED] = "the handover reuses the old desktop secret",
         [RESTORE_DESKTOP_INVALID] = "the handover's desktop secret is not 8 to 256 of A-Z a-z 0-9 . _ ~ -",
+        [RESTORE_TIME_INVALID] = "the handover's time is past 2200",
 };
 
 DEFINE_STRING_TABLE_LOOKUP_TO_STRING(restore_verdict, RestoreVerdict);

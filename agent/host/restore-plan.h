@@ -9,8 +9,8 @@
  *                 integer; the host changes it for every clone it starts
  *   "network":    the new ip= value ("10.0.0.7::10.0.0.1:24::eth0:off"),
  *                 with or without the leading "ip=" (optional)
- *   "time":       the host's wall clock, unix milliseconds, at most
- *                 RESTORE_TIME_MS_MAX (optional)
+ *   "time":       the host's wall clock, unix milliseconds (optional; a
+ *                 restore with one past RESTORE_TIME_MS_MAX is refused)
  *
  * restore_plan_decide() compares it with what the agent has now and says
  * what to redo, or why it refuses.  An unchanged generation is not a
@@ -65,6 +65,7 @@ typedef enum RestoreVerdict {
         RESTORE_DESKTOP_MISSING,  /* refused: the clone would keep the old desktop secret */
         RESTORE_DESKTOP_REUSED,   /* refused */
         RESTORE_DESKTOP_INVALID,  /* refused: not desktop_secret_is_valid() */
+        RESTORE_TIME_INVALID,     /* refused: past RESTORE_TIME_MS_MAX */
         _RESTORE_VERDICT_MAX,
         _RESTORE_VERDICT_INVALID = -EINVAL,
 } RestoreVerdict;

@@ -362,17 +362,21 @@ def test_start_retries_take_two_waits_at_most(make_env):
     """A host retrying a start faster than the URL wait (or leaving its
     requests behind) holds two waits of that session at most, so that
     every session finds its own: of two retries sent while the first
-    start waits (10 s: they are sent at once), one joins the wait and one
-    is 429."""
-    e = make_env(sets=("url_wait_s=10",), provider_env={"FAKE_CLI_NOURL": "1"})
+    start waits, one joins the wait and one is 429 at once."""
+    e = make_env(sets=("url_wait_s=600",), provider_env={"FAKE_CLI_NOURL": "1"})
     start, answers, first = waiting_start(e)
     retries = [threading.Thread(target=start) for _ in range(2)]
     for t in retries:
         t.start()
+    wait_until(lambda: answers, 30, "an answer to a retry")
+    # The other two still wait (600 s): only a third wait is refused.
+    assert answers == [(429, {"error": "Too many waiting requests"})]
+    # The CLI gone, the login ends and both waits are answered.
+    for pid in cli_pids(e):
+        os.kill(int(pid), signal.SIGKILL)
     for t in [first, *retries]:
         t.join(30)
     assert sorted(status for status, _ in answers) == [200, 200, 429], answers
-    assert (429, {"error": "Too many waiting requests"}) in answers
 
 
 def test_bad_requests(env):
