@@ -8,10 +8,10 @@
  * generation) and one a trigger asked (a host may poke before its MMDS
  * has the handover), RESTORE_ATTEMPTS_MAX questions since the start or
  * the last trigger, whether the generation is known or not (a clone of a
- * template that never learnt one is poked like any other).  A redo that fails part way is asked
- * again the same way, until it is done: the same handover then redoes what
- * is left (compared with the secrets from before it, the clock not stepped
- * back). */
+ * template that never learnt one is poked like any other).  A redo that
+ * fails part way is asked again the same way, until it is done: the same
+ * handover then redoes what is left (compared with the secrets from
+ * before it, the clock not stepped back). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>

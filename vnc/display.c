@@ -11,8 +11,8 @@
  *    and the token first, is the way in from the network).  This Debian
  *    build also listens on [::]:PORT (its -6 default, off with -no6 or
  *    -noipv4) and on LibVNCServer's own [::]:5900 (-rfbportv6 -1), so
- *    those are turned off explicitly.  -passwdfile: the desktop secret (only security type 2 is
- *    offered then).  -quiet: its start-up banner is ~60 lines, which on a
+ *    those are turned off explicitly.  -passwdfile: the desktop secret
+ *    (only security type 2 is offered then).  -quiet: its start-up banner is ~60 lines, which on a
  *    serial console costs real boot time; it still prints "PORT=5901"
  *    once listening, which kicks the probe.  Probed (and reached by
  *    websockify) on loopback when the address is a wildcard.  It reads
