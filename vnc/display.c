@@ -213,7 +213,14 @@ static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs 
  *    //host/, an open redirect;
  *  - no directory listings;
  *  - one log record, one line: "?token=x%0A..." no longer starts a line
- *    of the agent's log. */
+ *    of the agent's log;
+ *  - one address holds at most 16 connections at once (the processes
+ *    forked for it, each named with its address, are counted before the
+ *    next fork; past that the connection is closed unanswered, logged
+ *    once until it drops below): a single neighbour no longer fills
+ *    VNC_USER_TASKS_MAX and locks the person out.  16: a host that
+ *    proxies every viewer from its own address still has noVNC's six
+ *    page connections and ten desktops. */
 #define WEBSOCKIFY_MAIN                                                               \
         "import logging, sys, warnings\n"                                             \
         "sys.modules['numpy'] = None\n"                                               \
@@ -239,6 +246,26 @@ static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs 
         "    except Exception: pass\n"                                                \
         "    return r\n"                                                              \
         "logging.setLogRecordFactory(one_line)\n"                                     \
+        "import errno, multiprocessing, socket\n"                                     \
+        "class Handler(multiprocessing.Process):\n"                                   \
+        "    def __init__(self, *a, args=(), **k):\n"                                 \
+        "        super().__init__(*a, args=args, **k)\n"                              \
+        "        self.source = args[1][0] if len(args) == 2 else None\n"              \
+        "multiprocessing.Process = Handler\n"                                         \
+        "PER_SOURCE, full = 16, set()\n"                                              \
+        "def accept(self, accept=socket.socket.accept):\n"                            \
+        "    c, a = accept(self)\n"                                                   \
+        "    held = sum(getattr(p, 'source', None) == a[0] for p in multiprocessing.active_children())\n" \
+        "    if held < PER_SOURCE:\n"                                                 \
+        "        full.discard(a[0])\n"                                                \
+        "        return c, a\n"                                                       \
+        "    c.close()\n"                                                             \
+        "    if a[0] not in full:\n"                                                  \
+        "        full.add(a[0])\n"                                                    \
+        "        logging.getLogger('websocket').warning('%s: %d connections held already; "     \
+        "closing the next ones until one ends', a[0], held)\n"                        \
+        "    raise InterruptedError(errno.EINTR, 'per-address limit')\n"              \
+        "socket.socket.accept = accept\n"                                             \
         "websockify_init()"
 
 static int add_websockify(const DisplayOptions *c, const char *display, ServiceDefs *d) {

@@ -262,17 +262,23 @@ def tasks_of(uid):
     return n
 
 
+def connect_from(source, port):
+    """A connection to 127.0.0.1:port from the loopback address source."""
+    return socket.create_connection(("127.0.0.1", port), timeout=60, source_address=(source, 0))
+
+
 def test_novnc_connection_flood_is_bounded(agent_bin):
-    """websockify forks a process per connection, before any token: 100
-    silent connections from the network are held to the 64 tasks vnc_user
-    may have (RLIMIT_NPROC), the rest closed; once they go, the desktop is
-    served again.  vnc_user is a uid of this test's own: the limit counts
-    a uid's tasks machine-wide, and another run's agents share "daemon"."""
+    """websockify forks a process per connection, before any token: 105
+    silent connections from seven addresses (15 each, under the limit per
+    address) are held to the 64 tasks vnc_user may have (RLIMIT_NPROC),
+    the rest closed; once they go, the desktop is served again.  vnc_user
+    is a uid of this test's own: the limit counts a uid's tasks
+    machine-wide, and another run's agents share "daemon"."""
     uid = 1_900_000_000 + os.getpid() % 1_000_000
     with aliased(agent_bin, "vnc_user", uid) as a:
         a.wait_ready()
         with a.ns.entered():
-            flood = [socket.create_connection(("127.0.0.1", a.novnc_port), timeout=60) for _ in range(100)]
+            flood = [connect_from(f"127.0.1.{n % 7 + 1}", a.novnc_port) for n in range(105)]
         try:
             wait_until(lambda: a.log_lines("Errno 11"), 30, "websockify's fork refused past the limit")
             assert tasks_of(uid) <= 64
@@ -283,6 +289,58 @@ def test_novnc_connection_flood_is_bounded(agent_bin):
             wait_until(lambda: " 101 " in (ws_upgrade("127.0.0.1", a.novnc_port,
                                                       f"/websockify?token={DESKTOP_SECRET}")[0] or ""),
                        30, "the desktop again")
+
+
+def status_of(c, request=b"GET /vnc.html HTTP/1.0\r\n\r\n"):
+    """The status websockify answers request on connection c with; None
+    when it closes (or resets) the connection unanswered."""
+    c.sendall(request)
+    data = b""
+    try:
+        while b"\r\n" not in data and (chunk := c.recv(4096)):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    return data.split(b" ", 2)[1] if b"\r\n" in data else None
+
+
+def test_novnc_connections_are_limited_per_address(agent):
+    """One address holds at most 16 websockify processes at once: the next
+    connection from it is closed unanswered (said once in the log), while
+    another address is served, the desktop included; once they end, the
+    address is served again.  The held connections send a header line
+    before each step: websockify's 10 s request timeout restarts, so they
+    stay held however slow the machine."""
+    def keep(held):
+        for c in held:
+            c.sendall(b"X: y\r\n")
+
+    with agent.ns.entered():
+        held = [connect_from("127.0.0.2", agent.novnc_port) for _ in range(16)]
+        try:
+            for c in held:
+                c.sendall(b"GET /vnc.html HTTP/1.0\r\n")
+            with connect_from("127.0.0.1", agent.novnc_port) as c:
+                assert status_of(c) == b"200"
+            keep(held)
+            status, frame = ws_upgrade("127.0.0.1", agent.novnc_port, f"/websockify?token={DESKTOP_SECRET}")
+            assert " 101 " in status and frame.startswith(b"RFB 003."), (status, frame)
+            for _ in range(2):
+                keep(held)
+                with connect_from("127.0.0.2", agent.novnc_port) as c:
+                    assert status_of(c) is None
+            # The held ones were being served all along.
+            assert [status_of(c, b"\r\n") for c in held] == [b"200"] * 16
+        finally:
+            for c in held:
+                c.close()
+    lines = wait_until(lambda: agent.log_lines("127.0.0.2: 16 connections held already"), 10, "the limit logged")
+    assert len(lines) == 1, lines
+    with agent.ns.entered():
+        def served():
+            with connect_from("127.0.0.2", agent.novnc_port) as c:
+                return status_of(c) == b"200"
+        wait_until(served, 30, "127.0.0.2 served again once its connections ended")
 
 
 def test_novnc_request_cannot_forge_log_lines(agent):
