@@ -167,6 +167,15 @@ static void vnc_listen_args(const char *listen, const char *args[4]) {
  * once, each desktop one more. */
 #define VNC_USER_TASKS_MAX 64
 
+/* websockify's processes one address may have (a string: it goes into
+ * WEBSOCKIFY_MAIN).  A page load is six connections at a time, each one
+ * its own process (HTTP/1.0), and those of answered requests still
+ * exiting: under emulation a real page load reached past 6 and stayed
+ * under 9.  24 leaves a host that proxies every viewer from its own
+ * address room for that and several desktops; two neighbours together
+ * still leave it a share of VNC_USER_TASKS_MAX. */
+#define NOVNC_PER_ADDRESS_MAX "24"
+
 static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs *d) {
         char port[8], e1[64], e2[PATH_MAX];
         const char *l[4];
@@ -214,13 +223,11 @@ static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs 
  *  - no directory listings;
  *  - one log record, one line: "?token=x%0A..." no longer starts a line
  *    of the agent's log;
- *  - one address holds at most 16 connections at once (the processes
- *    forked for it, each named with its address, are counted before the
- *    next fork; past that the connection is closed unanswered, logged
- *    once until it drops below): a single neighbour no longer fills
- *    VNC_USER_TASKS_MAX and locks the person out.  16: a host that
- *    proxies every viewer from its own address still has noVNC's six
- *    page connections and ten desktops. */
+ *  - one address holds at most NOVNC_PER_ADDRESS_MAX connections at once
+ *    (the processes forked for it, each named with its address, are
+ *    counted before the next fork; past that the connection is closed
+ *    unanswered, logged once until it drops below): a single neighbour
+ *    no longer fills VNC_USER_TASKS_MAX and locks the person out. */
 #define WEBSOCKIFY_MAIN                                                               \
         "import logging, sys, warnings\n"                                             \
         "sys.modules['numpy'] = None\n"                                               \
@@ -252,7 +259,7 @@ static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs 
         "        super().__init__(*a, args=args, **k)\n"                              \
         "        self.source = args[1][0] if len(args) == 2 else None\n"              \
         "multiprocessing.Process = Handler\n"                                         \
-        "PER_SOURCE, full = 16, set()\n"                                              \
+        "PER_SOURCE, full = " NOVNC_PER_ADDRESS_MAX ", set()\n"                       \
         "def accept(self, accept=socket.socket.accept):\n"                            \
         "    c, a = accept(self)\n"                                                   \
         "    held = sum(getattr(p, 'source', None) == a[0] for p in multiprocessing.active_children())\n" \

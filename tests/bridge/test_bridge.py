@@ -161,7 +161,7 @@ def test_neighbour_gets_no_desktop(setup):
     finally:
         for c in flood:
             c.close()
-    wait_until(lambda: agent.log_lines("16 connections held already"), 10, "the neighbour's limit logged")
+    wait_until(lambda: agent.log_lines("24 connections held already"), 10, "the neighbour's limit logged")
 
     # Nothing else listens in the VM.
     if family == "ipv4":

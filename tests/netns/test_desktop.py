@@ -305,7 +305,7 @@ def status_of(c, request=b"GET /vnc.html HTTP/1.0\r\n\r\n"):
 
 
 def test_novnc_connections_are_limited_per_address(agent):
-    """One address holds at most 16 websockify processes at once: the next
+    """One address holds at most 24 websockify processes at once: the next
     connection from it is closed unanswered (said once in the log), while
     another address is served, the desktop included; once they end, the
     address is served again.  The held connections send a header line
@@ -316,7 +316,7 @@ def test_novnc_connections_are_limited_per_address(agent):
             c.sendall(b"X: y\r\n")
 
     with agent.ns.entered():
-        held = [connect_from("127.0.0.2", agent.novnc_port) for _ in range(16)]
+        held = [connect_from("127.0.0.2", agent.novnc_port) for _ in range(24)]
         try:
             for c in held:
                 c.sendall(b"GET /vnc.html HTTP/1.0\r\n")
@@ -330,11 +330,11 @@ def test_novnc_connections_are_limited_per_address(agent):
                 with connect_from("127.0.0.2", agent.novnc_port) as c:
                     assert status_of(c) is None
             # The held ones were being served all along.
-            assert [status_of(c, b"\r\n") for c in held] == [b"200"] * 16
+            assert [status_of(c, b"\r\n") for c in held] == [b"200"] * 24
         finally:
             for c in held:
                 c.close()
-    lines = wait_until(lambda: agent.log_lines("127.0.0.2: 16 connections held already"), 10, "the limit logged")
+    lines = wait_until(lambda: agent.log_lines("127.0.0.2: 24 connections held already"), 10, "the limit logged")
     assert len(lines) == 1, lines
     with agent.ns.entered():
         def served():

@@ -11,6 +11,7 @@ shuts the VM down through POST /shutdown and expects qemu to exit.
 
 Skipped only when qemu or the Debian cloud kernel is absent.
 """
+import concurrent.futures
 import json
 import os
 import pathlib
@@ -122,6 +123,33 @@ def test_novnc_page_on_forwarded_port(vm):
     status, body = vm.http("/vnc.html", service="novnc")
     assert status == 200
     assert b"<title>noVNC</title>" in body
+
+
+def test_novnc_page_loads_whole_as_a_browser_fetches_it(vm):
+    """Every file of the noVNC page the image serves, six connections at a
+    time as a browser opens them, each a connection of its own (websockify
+    answers HTTP/1.0), all from the one address qemu forwards from: the
+    limit of connections per address must not refuse a page load, with
+    the processes websockify forks for them exiting at emulated speed."""
+    def status_of(path):
+        with socket.create_connection(("127.0.0.1", vm.ports["novnc"]), timeout=60) as s:
+            s.sendall(f"GET /{path} HTTP/1.0\r\n\r\n".encode())
+            head = b""
+            try:
+                while b"\r\n" not in head and (chunk := s.recv(4096)):
+                    head += chunk
+            except ConnectionResetError:
+                pass
+            return path, head.split(b" ", 2)[1] if b"\r\n" in head else None
+
+    qemu.wait_until(lambda: (vm.try_http("/health/ready") or (None,))[0] == 200, READY_TIMEOUT,
+                    "/health/ready 200 (websockify up)", vm.proc)
+    web = pathlib.Path("/usr/share/novnc")  # the same Debian package as the image's
+    paths = sorted(str(p.relative_to(web)) for p in web.rglob("*") if p.is_file())
+    assert len(paths) > 50, paths
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        failed = [r for r in pool.map(status_of, paths) if r[1] != b"200"]
+    assert failed == [], failed
 
 
 def test_console_shows_agent_log(vm):
