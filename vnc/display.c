@@ -226,8 +226,10 @@ static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs 
  *  - one address holds at most NOVNC_PER_ADDRESS_MAX connections at once
  *    (the processes forked for it, each named with its address, are
  *    counted before the next fork; past that the connection is closed
- *    unanswered, logged once until it drops below): a single neighbour
- *    no longer fills VNC_USER_TASKS_MAX and locks the person out. */
+ *    unanswered, logged once until the address holds none): a neighbour
+ *    with one address no longer fills VNC_USER_TASKS_MAX and locks the
+ *    person out.  One that takes several addresses still can; the host
+ *    isolating each tap is what stops it. */
 #define WEBSOCKIFY_MAIN                                                               \
         "import logging, sys, warnings\n"                                             \
         "sys.modules['numpy'] = None\n"                                               \
@@ -262,9 +264,14 @@ static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs 
         "PER_SOURCE, full = " NOVNC_PER_ADDRESS_MAX ", set()\n"                       \
         "def accept(self, accept=socket.socket.accept):\n"                            \
         "    c, a = accept(self)\n"                                                   \
-        "    held = sum(getattr(p, 'source', None) == a[0] for p in multiprocessing.active_children())\n" \
+        "    try:\n"                                                                  \
+        "        held = sum(getattr(p, 'source', None) == a[0] for p in multiprocessing.active_children())\n" \
+        "    except BaseException:\n"                                                 \
+        "        c.close()\n"                                                         \
+        "        raise\n"                                                             \
         "    if held < PER_SOURCE:\n"                                                 \
-        "        full.discard(a[0])\n"                                                \
+        "        if not held:\n"                                                      \
+        "            full.discard(a[0])\n"                                            \
         "        return c, a\n"                                                       \
         "    c.close()\n"                                                             \
         "    if a[0] not in full:\n"                                                  \

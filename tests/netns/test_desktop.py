@@ -310,7 +310,7 @@ def test_novnc_connections_are_limited_per_address(agent):
     another address is served, the desktop included; once they end, the
     address is served again.  The held connections send a header line
     before each step: websockify's 10 s request timeout restarts, so they
-    stay held however slow the machine."""
+    stay held as long as no single step takes 10 s."""
     def keep(held):
         for c in held:
             c.sendall(b"X: y\r\n")

@@ -132,15 +132,16 @@ def test_novnc_page_loads_whole_as_a_browser_fetches_it(vm):
     limit of connections per address must not refuse a page load, with
     the processes websockify forks for them exiting at emulated speed."""
     def status_of(path):
+        """The status, the whole answer read as a browser reads it."""
         with socket.create_connection(("127.0.0.1", vm.ports["novnc"]), timeout=60) as s:
             s.sendall(f"GET /{path} HTTP/1.0\r\n\r\n".encode())
-            head = b""
+            answer = b""
             try:
-                while b"\r\n" not in head and (chunk := s.recv(4096)):
-                    head += chunk
+                while chunk := s.recv(65536):
+                    answer += chunk
             except ConnectionResetError:
                 pass
-            return path, head.split(b" ", 2)[1] if b"\r\n" in head else None
+            return path, answer.split(b" ", 2)[1] if b"\r\n" in answer else None
 
     qemu.wait_until(lambda: (vm.try_http("/health/ready") or (None,))[0] == 200, READY_TIMEOUT,
                     "/health/ready 200 (websockify up)", vm.proc)
