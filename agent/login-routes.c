@@ -623,11 +623,23 @@ static bool callback_state_ok(const LoginSession *s, const char *q) {
         return got && secret_equal(got, strlen(got), want);
 }
 
+/* Where the login's CLI listens: the port its authorize URL's
+ * redirect_uri names (the provider sends the browser there), else the
+ * provider's own.  A CLI whose usual port another user took first
+ * listens elsewhere and says so there (Codex: 1457). */
+static uint16_t relay_port(const LoginSession *s) {
+        _cleanup_(freep) char *uri = login_query_get(s->oauth_url, "redirect_uri");
+        uint16_t port;
+
+        if (uri && callback_relay_redirect_port(uri, s->def->callback_path, &port) >= 0)
+                return port;
+        return s->def->callback_port;
+}
+
 /* Whether the relay's connection would reach the CLI: each listener on
  * 127.0.0.1:port must be the CLIs' user's.  Another user may hold the
- * port: taken first (Codex then listens on another one), or after the CLI
- * let it go; it would get the code.  -EPERM then (logged), -errno when
- * it cannot be told. */
+ * port the CLI let go; it would get the code.  -EPERM then (logged),
+ * -errno when it cannot be told. */
 static int relay_listener_check(LoginRoutes *lr, const LoginSession *s, uint16_t port) {
         const char *path = NULL;
         uid_t other = 0;
@@ -652,6 +664,7 @@ static int callback_forward(HttpRequest *req, void *userdata) {
         LoginRoutes *lr = userdata;
         LoginSession *s = login_manager_callback_session(lr->o.logins);
         const char *q = http_request_query_string(req);
+        uint16_t port;
         Relay *x;
         int r;
 
@@ -664,7 +677,8 @@ static int callback_forward(HttpRequest *req, void *userdata) {
                 return http_reply_error(req, 400, "Invalid callback query");
         if (!callback_state_ok(s, q))
                 return http_reply_error(req, 400, "State does not match the login's");
-        r = relay_listener_check(lr, s, s->def->callback_port);
+        port = relay_port(s);
+        r = relay_listener_check(lr, s, port);
         if (r < 0)
                 return http_reply_error(req, 502, r == -EPERM ? "The callback port is not the CLI's"
                                                               : "Cannot tell who holds the callback port");
@@ -672,7 +686,7 @@ static int callback_forward(HttpRequest *req, void *userdata) {
         if (!x)
                 return -ENOMEM;
         *x = (Relay){ .routes = lr, .req = req };
-        r = callback_relay_start(lr->o.event, s->def->callback_port, s->def->callback_path, q,
+        r = callback_relay_start(lr->o.event, port, s->def->callback_path, q,
                                  (usec_t)lr->o.relay_s * USEC_PER_SEC, on_relay_done, x, &x->once);
         if (r < 0) {
                 free(x);

@@ -28,6 +28,22 @@ bool callback_relay_query_ok(const char *q) {
         return true;
 }
 
+int callback_relay_redirect_port(const char *uri, const char *path, uint16_t *ret) {
+        const char *p = uri ? startswith(uri, "http://localhost:") ?: startswith(uri, "http://127.0.0.1:") : NULL;
+        size_t n = 0;
+        uint64_t v;
+
+        if (!p || !path)
+                return -EINVAL;
+        while (p[n] >= '0' && p[n] <= '9')
+                n++;
+        /* No leading zero: one port, one spelling. */
+        if (n == 0 || p[0] == '0' || !streq(p + n, path) || parse_unsigned_span(p, n, UINT16_MAX, &v) < 0)
+                return -EINVAL;
+        *ret = (uint16_t)v;
+        return 0;
+}
+
 /* The request carries the OAuth code: its buffer is sized first and
  * written once (asprintf()'s growing buffer would leave unwiped copies). */
 static int request_format(uint16_t port, const char *path, const char *q, char **ret, size_t *ret_len) {

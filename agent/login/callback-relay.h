@@ -18,6 +18,14 @@
  * non-ASCII bytes) is refused before anything is sent. */
 bool callback_relay_query_ok(const char *query);
 
+/* The loopback port an authorize URL's redirect_uri (decoded) sends the
+ * provider's redirect to: it must be http://localhost:PORT<path> or
+ * http://127.0.0.1:PORT<path>, path exactly the provider's callback path,
+ * PORT 1..65535 in plain digits.  A CLI whose usual port was taken listens
+ * on another one and names it there (Codex: 1457 when 1455 is held).
+ * -EINVAL for anything else; the caller keeps the provider's own port. */
+int callback_relay_redirect_port(const char *redirect_uri, const char *path, uint16_t *ret);
+
 /* Who would take the relay's connection to 127.0.0.1:port, from the text
  * of /proc/net/tcp (v6 false) or /proc/net/tcp6 (v6 true): the LISTEN
  * sockets bound to that port on 127.0.0.1 or the wildcard (in tcp6: ::,

@@ -1,12 +1,13 @@
 /* libFuzzer target for the pure parts of agent/login/callback-relay.c:
- * who listens on a port, from /proc/net/tcp or tcp6 text, and which
- * queries may go into a request line.  The first input byte picks tcp6
- * (its top bit) and the port (the rest, 127 meaning Codex's 1455); the
- * rest is the file's text.  Beyond "no crash": the answer is one of the
+ * who listens on a port, from /proc/net/tcp or tcp6 text, which queries
+ * may go into a request line, and the port a redirect_uri names.  The
+ * first input byte picks tcp6 (its top bit) and the port (the rest, 127
+ * meaning Codex's 1455); the rest is the file's text.  Beyond "no crash": the answer is one of the
  * three documented; "the CLI's user alone" needs a line whose state field
  * is "0A" whole and whose uid field is the CLI's uid whole, and "another
  * user" never names the CLI's uid; a query taken has no blank, control or
- * non-ASCII byte. */
+ * non-ASCII byte; a redirect_uri's port is taken only from the exact
+ * loopback URL that names it. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -62,6 +63,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (callback_relay_query_ok(text))
                 for (const char *p = text; *p; p++)
                         CHECK((unsigned char)*p > 0x20 && (unsigned char)*p < 0x7f);
+        /* The same text as a redirect_uri: a port taken is 1..65535 and
+         * the text is exactly one of the two loopback spellings with it. */
+        port = 0;
+        if (callback_relay_redirect_port(text, "/auth/callback", &port) >= 0) {
+                char a[64], b[64];
+
+                CHECK(port > 0);
+                snprintf(a, sizeof a, "http://localhost:%u/auth/callback", (unsigned)port);
+                snprintf(b, sizeof b, "http://127.0.0.1:%u/auth/callback", (unsigned)port);
+                CHECK(!strcmp(text, a) || !strcmp(text, b));
+        } else
+                CHECK(port == 0);
         free(text);
         return 0;
 }

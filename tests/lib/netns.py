@@ -174,3 +174,21 @@ def wait_until(pred, timeout=10.0, what="condition"):
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(delay)
         delay = min(delay * 2, 0.1)
+
+
+def requests_received(listener):
+    """What reached a listening socket so far: the first bytes of each
+    connection waiting in its queue (each then closed)."""
+    listener.setblocking(False)
+    got = []
+    while True:
+        try:
+            c, _ = listener.accept()
+        except BlockingIOError:
+            return got
+        with c:
+            c.settimeout(5 * DEADLINE_SCALE)
+            try:
+                got.append(c.recv(4096))
+            except OSError as e:
+                got.append(repr(e).encode())

@@ -1,7 +1,8 @@
 """GET /auth/callback, the OAuth redirect target that relays to a provider
 CLI's own loopback listener: the CLI's answer comes back as it gave it
-(status, Location, body); only a callback with the login's own state is
-relayed, and never a HEAD; the host may send it too, with its token, from
+(status, Location, body); only a callback with a login's own state is
+relayed, to that login's CLI at the port its redirect_uri names, and never
+a HEAD; the host may send it too, with its token, from
 allow_from; once the CLI's listener is gone after a sign-in, the page says
 the sign-in is complete; a listener that never answers ends in a 504 after
 callback_relay_s; a callback before the login has its URL is not relayed
@@ -18,7 +19,7 @@ import urllib.parse
 
 import pytest
 
-from netns import Lan, wait_until
+from netns import Lan, requests_received, wait_until
 from svagent import TOKEN
 from test_login import LoginEnv, env, make_env, oauth_url, open_gate, sid  # noqa: F401 (env, make_env: fixtures)
 
@@ -239,31 +240,82 @@ def test_a_pages_requests_are_refused_at_both_callbacks(env):
     env.wait_status(s, lambda code, b: b.get("authenticated"))
 
 
-@pytest.mark.parametrize("squat_address", ["127.0.0.1", "0.0.0.0", "::", "::ffff:0.0.0.0", "::ffff:127.0.0.1"])
-def test_a_port_another_user_holds_gets_no_code(make_env, squat_address):
-    """Another local user took 127.0.0.1:1455 first (Codex then listens on
-    1457, as its redirect_uri says): the relay connects to the provider's
-    port, which is not the CLI's, and must not hand that user the code.
-    Every listener a connection to 127.0.0.1 reaches counts, the IPv6
-    ones in /proc/net/tcp6 too."""
-    e = make_env(sets=("callback_relay_s=1",))
+def squat(e, address, port=1455):
+    """A listener of another user (root; the CLIs' user is not) on
+    address:port in the agent's namespace."""
     with e.ns.entered():
-        squat = socket.socket(socket.AF_INET6 if ":" in squat_address else socket.AF_INET)
-        if ":" in squat_address:
-            squat.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        squat.bind((squat_address, 1455))
-        squat.listen(8)
+        sq = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
+        if ":" in address:
+            sq.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sq.bind((address, port))
+        sq.listen(8)
+    return sq
+
+
+def test_the_cli_on_another_port_gets_its_callback(make_env):
+    """Another local user took 127.0.0.1:1455 first: Codex then listens on
+    1457 and names it in its authorize URL's redirect_uri, where the
+    provider sends the browser.  The relay goes there too: the login signs
+    in, and the squatter gets no code (only the CLI's own GET /cancel)."""
+    e = make_env()
+    sq = squat(e, "127.0.0.1")
     try:
         s, state = start_codex(e)
+        started = e.json("GET", f"/oauth-url?sessionId={s}")[1]
+        assert "redirect_uri=http%3A%2F%2Flocalhost%3A1457%2Fauth%2Fcallback" in started["oauthUrl"], started
+        status, location, _ = browse(e, f"/auth/callback?code=SECRET-CODE-codex&state={state}")
+        assert (status, location) == (302, "http://localhost:1457/success?needs_setup=false")
+        e.wait_status(s, lambda code, b: b.get("authenticated"))
+        got = requests_received(sq)
+        assert all(g.startswith(b"GET /cancel HTTP/1.1\r\n") for g in got), got
+        e.assert_no_secrets()
+    finally:
+        sq.close()
+
+
+def test_a_second_codex_login_ends_the_first(make_env):
+    """As the real Codex: a second Codex login asks the first one's
+    listener to stop (GET /cancel on 1455), and that CLI exits 1, failing
+    its login; the second takes 1455, and its callback is relayed there."""
+    e = make_env()
+    first, _ = start_codex(e)
+    second, state = start_codex(e)
+    e.wait_status(first, lambda code, b: b.get("failed"))
+    assert e.json("GET", f"/credentials/status?sessionId={first}")[1]["error"] == "CLI exited 1"
+    status, location, _ = browse(e, f"/auth/callback?code=SECRET-CODE-codex&state={state}")
+    assert (status, location) == (302, "http://localhost:1455/success?needs_setup=false")
+    e.wait_status(second, lambda code, b: b.get("authenticated"))
+    e.assert_no_secrets()
+
+
+@pytest.mark.parametrize("squat_address", ["127.0.0.1", "0.0.0.0", "::", "::ffff:0.0.0.0", "::ffff:127.0.0.1"])
+def test_a_port_another_user_holds_gets_no_code(make_env, squat_address):
+    """The CLI let its port go (still running), and another local user
+    took it: the relay must not hand that user the code.  Every listener a
+    connection to 127.0.0.1 reaches counts, the IPv6 ones in
+    /proc/net/tcp6 too."""
+    e = make_env(sets=("callback_relay_s=1",), provider_env={"FAKE_CLI_DROP_LISTENER": "1"})
+    s, state = start_codex(e)
+    # The CLI closes its listener once its URL is out: the port is free
+    # then, and taken by another user.
+    sq = wait_until(lambda: try_squat(e, squat_address), 20, "1455 let go by the CLI")
+    try:
         assert e.json("GET", f"/auth/callback?code=SECRET-CODE-codex&state={state}") == \
             (502, {"error": "The callback port is not the CLI's"})
-        squat.setblocking(False)
+        sq.setblocking(False)
         with pytest.raises(BlockingIOError):
-            squat.accept()  # nothing reached it
+            sq.accept()  # nothing reached it
         assert e.agent.log_lines("127.0.0.1:1455 is held by uid 0, not the CLI's: the callback is not relayed.")
         e.assert_no_secrets()
     finally:
-        squat.close()
+        sq.close()
+
+
+def try_squat(e, address):
+    try:
+        return squat(e, address)
+    except OSError:
+        return None
 
 
 def test_oauth_callback_reads_the_query_as_it_is_captured(env):

@@ -25,7 +25,7 @@ import urllib.parse
 
 import pytest
 
-from netns import Netns, require_root, wait_until
+from netns import Netns, require_root, requests_received, wait_until
 from svagent import CLI_UID, Agent, auth
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -196,7 +196,7 @@ def callback(rc, provider, url, code=None):
         status, headers, _ = rc.request("GET", f"/auth/callback?{query}")
         assert status == 302, (status, headers)
         loc = urllib.parse.urlsplit(headers["Location"])
-        assert (loc.hostname, loc.port, loc.path) == ("127.0.0.1", 1455, "/success")
+        assert (loc.hostname, loc.port, loc.path) == ("127.0.0.1", target.port, "/success")
         assert rc.request("GET", f"{loc.path}?{loc.query}", host=loc.hostname, port=loc.port)[0] == 200
     else:
         status, headers, _ = rc.request("GET", f"{target.path}?{query}", host="127.0.0.1", port=target.port)
@@ -282,6 +282,55 @@ def test_real_gemini_failed_exchange(rc):
     st = rc.api("GET", f"/credentials/status?sessionId={sid}")[1]
     assert st["error"].startswith("CLI gemini_cli: Failed to sign in. Message:"), st
     assert rc.api("GET", f"/credentials/get?sessionId={sid}")[0] == 400
+
+
+def test_real_codex_on_another_port(rc):
+    """Another user holds 127.0.0.1:1455 before the login: the real Codex
+    listens on another port and names it in its redirect_uri; the relay
+    goes there, the login signs in, and the squatter gets no code."""
+    sid = "realcli-codex-squatted"
+    with rc.ns.entered():
+        squat = socket.socket()
+        # The earlier Codex login's connections may be in TIME_WAIT there.
+        squat.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squat.bind(("127.0.0.1", 1455))
+        squat.listen(8)
+    try:
+        status, started = rc.api("POST", "/auth/codex", {"sessionId": sid})
+        assert status == 200 and "oauthUrl" in started, started
+        q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(started["oauthUrl"]).query))
+        port = urllib.parse.urlsplit(q["redirect_uri"]).port
+        assert port != 1455, q["redirect_uri"]
+        callback(rc, "codex", started["oauthUrl"])
+        wait_until(lambda: rc.api("GET", f"/credentials/status?sessionId={sid}")[1].get("authenticated"),
+                   60, "codex authenticated")
+        assert rc.api("GET", f"/credentials/get?sessionId={sid}")[0] == 200
+        # Only Codex's own "GET /cancel" (it asks an earlier login server
+        # of its own there to stop before it moves on), never the code.
+        got = requests_received(squat)
+        assert all(g.startswith(b"GET /cancel HTTP/1.1\r\n") for g in got), got
+    finally:
+        squat.close()
+
+
+def test_real_second_codex_login_ends_the_first(rc):
+    """A second Codex login asks the first one's listener to stop (GET
+    /cancel on 1455), and the first Codex exits 1: its login fails, as
+    tests/netns/login/fake_cli.py does it.  The second takes 1455 and
+    signs in."""
+    first, second = "realcli-codex-first", "realcli-codex-second"
+    assert rc.api("POST", "/auth/codex", {"sessionId": first})[0] == 200
+    status, started = rc.api("POST", "/auth/codex", {"sessionId": second})
+    assert status == 200 and "oauthUrl" in started, started
+    wait_until(lambda: rc.api("GET", f"/credentials/status?sessionId={first}")[1].get("failed"),
+               60, "the first codex login failed")
+    assert rc.api("GET", f"/credentials/status?sessionId={first}")[1]["error"] == "CLI exited 1"
+    q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(started["oauthUrl"]).query))
+    assert urllib.parse.urlsplit(q["redirect_uri"]).port == 1455, q["redirect_uri"]
+    callback(rc, "codex", started["oauthUrl"])
+    wait_until(lambda: rc.api("GET", f"/credentials/status?sessionId={second}")[1].get("authenticated"),
+               60, "the second codex login authenticated")
+    assert rc.api("GET", f"/credentials/get?sessionId={second}")[0] == 200
 
 
 def test_no_telemetry_when_the_clis_stop(rc):

@@ -44,6 +44,8 @@ credential file is exactly N bytes; FAKE_CLI_NOURL=1: print secrets, never
 a URL, hang; FAKE_CLI_LINKS=DIR: first plant symlinks to DIR and to
 DIR/secret in $HOME (a CLI that links out of its HOME);
 FAKE_CLI_MUTE_LISTENER=1: the callback listener never answers;
+FAKE_CLI_DROP_LISTENER=1 (codex): the callback listener is closed once
+the URL is out, the CLI still running (a port it let go);
 FAKE_CLI_EXCHANGE_FAIL=1 (gemini): the token exchange fails; the browser
 is sent to the failure page and the CLI shows "Failed to sign in.
 Message: …" in its dialog and keeps running, as the real one does;
@@ -75,6 +77,7 @@ import socket
 import subprocess
 import sys
 import termios
+import time
 import tty
 import urllib.parse
 
@@ -180,6 +183,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.answer(200, b"<p>fake CLI: signed in</p>")
             self.server.done = True
             return
+        if MODE == "codex" and u.path == "/cancel":
+            # Another Codex login wants the port: this one ends (exit 1),
+            # whether or not the asker reads the answer.
+            self.server.done = self.server.cancelled = True
+            self.answer(200, b"Login cancelled")
+            return
         if os.environ.get("FAKE_CLI_MUTE_LISTENER"):
             select.select([], [], [], 120)  # the token exchange never ends
         # As the real CLIs (Codex: 400 "State mismatch"): only its own state.
@@ -213,7 +222,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if MODE == "codex":
             # As the real Codex: a redirect to its own success page, which
             # it serves before it exits.
-            success = "http://localhost:1455/success?needs_setup=false"
+            success = f"http://localhost:{self.server.server_address[1]}/success?needs_setup=false"
             if os.environ.get("FAKE_CLI_LONG_LOCATION"):
                 success += "&id_token="
                 success += "t" * (int(os.environ["FAKE_CLI_LONG_LOCATION"]) - len(success))
@@ -234,6 +243,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *a):
         pass
+
+
+def codex_port_taken():
+    """As the real Codex (0.171.0) when 1455 is taken: it asks whoever
+    holds it to stop (an earlier Codex login server does, and that Codex
+    exits 1), takes 1455 once it is free, and otherwise listens on 1457,
+    naming it in the authorize URL's redirect_uri."""
+    try:
+        with socket.create_connection(("127.0.0.1", 1455), timeout=2) as c:
+            c.sendall(b"GET /cancel HTTP/1.1\r\nHost: 127.0.0.1:1455\r\nConnection: close\r\n\r\n")
+    except OSError:
+        pass
+    for _ in range(20):
+        try:
+            return http.server.HTTPServer(("127.0.0.1", 1455), Handler)
+        except OSError:
+            time.sleep(0.1)
+    return http.server.HTTPServer(("127.0.0.1", 1457), Handler)
 
 
 HELPER = """import os, signal, sys, time
@@ -272,9 +299,7 @@ def main():
     except OSError:
         if MODE != "codex":
             raise
-        # As the real Codex: its port taken, it listens on 1457 and says so
-        # in the authorize URL's redirect_uri.
-        srv = http.server.HTTPServer(("127.0.0.1", 1457), Handler)
+        srv = codex_port_taken()
     srv.done = False
     late = ""  # output held until after the callback
     port = srv.server_address[1]
@@ -352,11 +377,17 @@ def main():
         assert open_url(os.environ.get("FAKE_CLI_OPENER", "browser-split"), url)
     if os.environ.get("FAKE_CLI_FAIL"):
         sys.exit(3)
+    if os.environ.get("FAKE_CLI_DROP_LISTENER"):
+        srv.server_close()
+        select.select([], [], [], 600)
     # Signed in and nobody came for the success page: done all the same.
     srv.handle_timeout = lambda: setattr(srv, "done", True)
-    srv.failed = False
+    srv.failed = srv.cancelled = False
     while not srv.done:
         srv.handle_request()
+    if srv.cancelled:
+        srv.server_close()
+        sys.exit(1)
     if srv.failed:
         # Back to its auth dialog, drawn with cursor moves, and waiting.
         out(late + "\x1b[2J\x1b[H\x1b[2GFailed\x1b[9Gto\x1b[12Gsign\x1b[17Gin.\x1b[21GMessage:\x1b[30G"

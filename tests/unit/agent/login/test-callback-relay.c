@@ -1,5 +1,6 @@
 /* Unit tests for agent/login/callback-relay.c's pure parts: the query
- * check and who holds the callback port (/proc/net/tcp text). */
+ * check, the port a redirect_uri names and who holds the callback port
+ * (/proc/net/tcp text). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +8,7 @@
 #include <cmocka.h>
 
 #include "agent/login/callback-relay.h"
+#include "macro.h"
 
 #define HEAD "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
 /* 127.0.0.1:1455 (0x05AF) listening, uid 5; 0.0.0.0:22 listening, uid 0;
@@ -84,11 +86,48 @@ static void test_query_ok(void **state) {
         assert_false(callback_relay_query_ok("code=\x7f"));
 }
 
+static void test_redirect_port(void **state) {
+        uint16_t port = 4242;
+
+        assert_int_equal(callback_relay_redirect_port("http://localhost:1455/auth/callback", "/auth/callback", &port), 0);
+        assert_int_equal(port, 1455);
+        assert_int_equal(callback_relay_redirect_port("http://127.0.0.1:1457/auth/callback", "/auth/callback", &port), 0);
+        assert_int_equal(port, 1457);
+        assert_int_equal(callback_relay_redirect_port("http://localhost:65535/cb", "/cb", &port), 0);
+        assert_int_equal(port, 65535);
+        port = 4242;
+        static const char *const refused[] = {
+                "http://localhost:65536/auth/callback",   /* past a port */
+                "http://localhost:0/auth/callback",
+                "http://localhost:01455/auth/callback",   /* another spelling */
+                "http://localhost:/auth/callback",
+                "http://localhost/auth/callback",         /* no port named */
+                "http://localhost:1455/auth/callback?x=1",
+                "http://localhost:1455/auth/callbackx",
+                "http://localhost:1455/other",
+                "http://localhost:1455",
+                "http://localhost:+1455/auth/callback",
+                "http://localhost.evil:1455/auth/callback",
+                "http://10.0.2.2:1455/auth/callback",     /* not loopback */
+                "https://localhost:1455/auth/callback",
+                "HTTP://localhost:1455/auth/callback",
+                "",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
+                assert_int_equal(callback_relay_redirect_port(refused[i], "/auth/callback", &port), -EINVAL);
+                assert_int_equal(port, 4242);
+        }
+        assert_int_equal(callback_relay_redirect_port(NULL, "/auth/callback", &port), -EINVAL);
+        assert_int_equal(callback_relay_redirect_port("http://localhost:1455/auth/callback", NULL, &port), -EINVAL);
+        assert_int_equal(port, 4242);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_listener_owner),
                 cmocka_unit_test(test_listener_owner_v6),
                 cmocka_unit_test(test_query_ok),
+                cmocka_unit_test(test_redirect_port),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
