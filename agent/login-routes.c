@@ -626,11 +626,15 @@ static bool callback_state_ok(const LoginSession *s, const char *q) {
 /* Where the login's CLI listens: the port its authorize URL's
  * redirect_uri names (the provider sends the browser there), else the
  * provider's own.  A CLI whose usual port another user took first
- * listens elsewhere and says so there (Codex: 1457). */
+ * listens elsewhere and says so there (Codex: 1457).  A URL with an
+ * escaped NUL is not read (the decoded text would end early). */
 static uint16_t relay_port(const LoginSession *s) {
-        _cleanup_(freep) char *uri = login_query_get(s->oauth_url, "redirect_uri");
+        _cleanup_(freep) char *uri = NULL;
         uint16_t port;
 
+        if (strstr(s->oauth_url, "%00"))
+                return s->def->callback_port;
+        uri = login_query_get(s->oauth_url, "redirect_uri");
         if (uri && callback_relay_redirect_port(uri, s->def->callback_path, &port) >= 0)
                 return port;
         return s->def->callback_port;

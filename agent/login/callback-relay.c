@@ -29,11 +29,16 @@ bool callback_relay_query_ok(const char *q) {
 }
 
 int callback_relay_redirect_port(const char *uri, const char *path, uint16_t *ret) {
-        const char *p = uri ? startswith(uri, "http://localhost:") ?: startswith(uri, "http://127.0.0.1:") : NULL;
+        const char *p;
         size_t n = 0;
         uint64_t v;
 
-        if (!p || !path)
+        if (!uri || !path)
+                return -EINVAL;
+        p = startswith(uri, "http://localhost:");
+        if (!p)
+                p = startswith(uri, "http://127.0.0.1:");
+        if (!p)
                 return -EINVAL;
         while (p[n] >= '0' && p[n] <= '9')
                 n++;

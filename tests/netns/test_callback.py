@@ -245,10 +245,14 @@ def squat(e, address, port=1455):
     address:port in the agent's namespace."""
     with e.ns.entered():
         sq = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
-        if ":" in address:
-            sq.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        sq.bind((address, port))
-        sq.listen(8)
+        try:
+            if ":" in address:
+                sq.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            sq.bind((address, port))
+            sq.listen(8)
+        except OSError:
+            sq.close()
+            raise
     return sq
 
 
@@ -278,7 +282,11 @@ def test_a_second_codex_login_ends_the_first(make_env):
     listener to stop (GET /cancel on 1455), and that CLI exits 1, failing
     its login; the second takes 1455, and its callback is relayed there."""
     e = make_env()
+    opened = "open-url request from a CLI (its login named): session."
     first, _ = start_codex(e)
+    # The fake serves once its opener returned (the real Codex from the
+    # start): only then may the second ask it to stop.
+    wait_until(lambda: e.agent.log_lines(opened), 20, "the first CLI's opener answered")
     second, state = start_codex(e)
     e.wait_status(first, lambda code, b: b.get("failed"))
     assert e.json("GET", f"/credentials/status?sessionId={first}")[1]["error"] == "CLI exited 1"
@@ -311,9 +319,33 @@ def test_a_port_another_user_holds_gets_no_code(make_env, squat_address):
         sq.close()
 
 
-def try_squat(e, address):
+def test_the_port_the_redirect_names_is_checked(make_env):
+    """The CLI listens on 1457 (1455 was taken), names it in its
+    redirect_uri, and lets it go; another user then takes 1457: the relay
+    checks the port it would connect to (1455 is free again by then), and
+    refuses."""
+    e = make_env(sets=("callback_relay_s=1",), provider_env={"FAKE_CLI_DROP_LISTENER": "1"})
+    first = squat(e, "127.0.0.1")
     try:
-        return squat(e, address)
+        s, state = start_codex(e)
+        assert "localhost%3A1457" in e.json("GET", f"/oauth-url?sessionId={s}")[1]["oauthUrl"]
+        second = wait_until(lambda: try_squat(e, "127.0.0.1", 1457), 20, "1457 let go by the CLI")
+        first.close()
+        try:
+            assert e.json("GET", f"/auth/callback?code=SECRET-CODE-codex&state={state}") == \
+                (502, {"error": "The callback port is not the CLI's"})
+            assert requests_received(second) == []
+            assert e.agent.log_lines("127.0.0.1:1457 is held by uid 0, not the CLI's")
+            e.assert_no_secrets()
+        finally:
+            second.close()
+    finally:
+        first.close()
+
+
+def try_squat(e, address, port=1455):
+    try:
+        return squat(e, address, port)
     except OSError:
         return None
 
