@@ -57,7 +57,7 @@ def start_codex(e):
 def test_relays_status_location_and_body(env):
     s, state = start_codex(env)
     status, location, body = browse(env, f"/auth/callback?code=SECRET-CODE-codex&state={state}")
-    assert (status, location, body) == (302, "http://localhost:1455/success?needs_setup=false", b"")
+    assert (status, location, body) == (302, "http://127.0.0.1:1455/success?needs_setup=false", b"")
     env.wait_status(s, lambda code, b: b.get("authenticated"))
     env.assert_no_secrets()
 
@@ -73,7 +73,7 @@ def test_only_the_logins_own_state_is_relayed(env):
         assert env.json("GET", f"/auth/callback?{query}") == (400, {"error": "State does not match the login's"})
     assert env.json("GET", f"/oauth-url?sessionId={s}")[0] == 200  # still waiting, not failed
     status, location, _ = browse(env, f"/auth/callback?code=SECRET-CODE-codex&state={state}")
-    assert (status, location) == (302, "http://localhost:1455/success?needs_setup=false")
+    assert (status, location) == (302, "http://127.0.0.1:1455/success?needs_setup=false")
     env.wait_status(s, lambda code, b: b.get("authenticated"))
     assert b"SECRET-CODE-page" not in env.agent.log_text().encode()
     env.assert_no_secrets()
@@ -159,7 +159,7 @@ def test_the_longest_header_passed_on_whole(make_env):
     status, location, _ = browse(e, f"/auth/callback?code=SECRET-CODE-codex&state={state}")
     assert status == 302
     assert len(location) == LOCATION_MAX
-    assert location.startswith("http://localhost:1455/success?needs_setup=false&id_token=tttt")
+    assert location.startswith("http://127.0.0.1:1455/success?needs_setup=false&id_token=tttt")
     assert location.endswith("t")
     e.wait_status(s, lambda code, b: b.get("authenticated"))
     e.assert_no_secrets()
@@ -189,7 +189,7 @@ def test_from_the_host_with_its_token(agent_bin):
             assert get(lan.host, "10.77.0.2", port, path,
                        {"Authorization": f"Bearer {TOKEN}", "Origin": "http://page.example"})[0] == 403
             status, location, _ = get(lan.host, "10.77.0.2", port, path, {"Authorization": f"Bearer {TOKEN}"})
-            assert (status, location) == (302, "http://localhost:1455/success?needs_setup=false")
+            assert (status, location) == (302, "http://127.0.0.1:1455/success?needs_setup=false")
             e.wait_status(s, lambda code, b: b.get("authenticated"))
             e.assert_no_secrets()
         finally:
@@ -266,9 +266,9 @@ def test_the_cli_on_another_port_gets_its_callback(make_env):
     try:
         s, state = start_codex(e)
         started = e.json("GET", f"/oauth-url?sessionId={s}")[1]
-        assert "redirect_uri=http%3A%2F%2Flocalhost%3A1457%2Fauth%2Fcallback" in started["oauthUrl"], started
+        assert "redirect_uri=http%3A%2F%2F127.0.0.1%3A1457%2Fauth%2Fcallback" in started["oauthUrl"], started
         status, location, _ = browse(e, f"/auth/callback?code=SECRET-CODE-codex&state={state}")
-        assert (status, location) == (302, "http://localhost:1457/success?needs_setup=false")
+        assert (status, location) == (302, "http://127.0.0.1:1457/success?needs_setup=false")
         e.wait_status(s, lambda code, b: b.get("authenticated"))
         got = requests_received(sq)
         assert all(g.startswith(b"GET /cancel HTTP/1.1\r\n") for g in got), got
@@ -291,7 +291,7 @@ def test_a_second_codex_login_ends_the_first(make_env):
     e.wait_status(first, lambda code, b: b.get("failed"))
     assert e.json("GET", f"/credentials/status?sessionId={first}")[1]["error"] == "CLI exited 1"
     status, location, _ = browse(e, f"/auth/callback?code=SECRET-CODE-codex&state={state}")
-    assert (status, location) == (302, "http://localhost:1455/success?needs_setup=false")
+    assert (status, location) == (302, "http://127.0.0.1:1455/success?needs_setup=false")
     e.wait_status(second, lambda code, b: b.get("authenticated"))
     e.assert_no_secrets()
 
@@ -328,7 +328,7 @@ def test_the_port_the_redirect_names_is_checked(make_env):
     first = squat(e, "127.0.0.1")
     try:
         s, state = start_codex(e)
-        assert "localhost%3A1457" in e.json("GET", f"/oauth-url?sessionId={s}")[1]["oauthUrl"]
+        assert "127.0.0.1%3A1457" in e.json("GET", f"/oauth-url?sessionId={s}")[1]["oauthUrl"]
         second = wait_until(lambda: try_squat(e, "127.0.0.1", 1457), 20, "1457 let go by the CLI")
         first.close()
         try:

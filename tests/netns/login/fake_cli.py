@@ -222,7 +222,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if MODE == "codex":
             # As the real Codex: a redirect to its own success page, which
             # it serves before it exits.
-            success = f"http://localhost:{self.server.server_address[1]}/success?needs_setup=false"
+            success = f"http://127.0.0.1:{self.server.server_address[1]}/success?needs_setup=false"
             if os.environ.get("FAKE_CLI_LONG_LOCATION"):
                 success += "&id_token="
                 success += "t" * (int(os.environ["FAKE_CLI_LONG_LOCATION"]) - len(success))
@@ -303,7 +303,8 @@ def main():
     srv.done = False
     late = ""  # output held until after the callback
     port = srv.server_address[1]
-    redirect = f"http://localhost:{port}/auth/callback"
+    # As the real ones: Codex (0.171.0) names 127.0.0.1, Claude Code localhost.
+    redirect = f"http://{'127.0.0.1' if MODE == 'codex' else 'localhost'}:{port}/auth/callback"
     url = f"{PROVIDER}/{MODE}/authorize?" + urllib.parse.urlencode(
         {"client_id": "fake", "redirect_uri": redirect, "state": f"STATE-{MODE}-{LOGIN}",
          "code_challenge": "xyz"})
