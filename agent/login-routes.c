@@ -629,12 +629,9 @@ static bool callback_state_ok(const LoginSession *s, const char *q) {
  * listens elsewhere and says so there (Codex: 1457).  A URL with an
  * escaped NUL is not read (the decoded text would end early). */
 static uint16_t relay_port(const LoginSession *s) {
-        _cleanup_(freep) char *uri = NULL;
+        _cleanup_(freep) char *uri = strstr(s->oauth_url, "%00") ? NULL : login_query_get(s->oauth_url, "redirect_uri");
         uint16_t port;
 
-        if (strstr(s->oauth_url, "%00"))
-                return s->def->callback_port;
-        uri = login_query_get(s->oauth_url, "redirect_uri");
         if (uri && callback_relay_redirect_port(uri, s->def->callback_path, &port) >= 0)
                 return port;
         return s->def->callback_port;

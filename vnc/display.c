@@ -12,13 +12,14 @@
  *    build also listens on [::]:PORT (its -6 default, off with -no6 or
  *    -noipv4) and on LibVNCServer's own [::]:5900 (-rfbportv6 -1), so
  *    those are turned off explicitly.  -passwdfile: the desktop secret
- *    (only security type 2 is offered then).  -quiet: its start-up banner is ~60 lines, which on a
- *    serial console costs real boot time; it still prints "PORT=5901"
- *    once listening, which kicks the probe.  Probed (and reached by
- *    websockify) on loopback when the address is a wildcard.  It reads
- *    the screen through MIT-SHM, in 0600 segments of its own uid, which
- *    Xvfb (another user) attaches with CAP_IPC_OWNER (add_xvfb()); where
- *    Xvfb cannot have it (x_shm false) with -noshm, over the X socket.
+ *    (only security type 2 is offered then).  -quiet: its start-up
+ *    banner is ~60 lines, which on a serial console costs real boot
+ *    time; it still prints "PORT=5901" once listening, which kicks the
+ *    probe.  Probed (and reached by websockify) on loopback when the
+ *    address is a wildcard.  It reads the screen through MIT-SHM, in
+ *    0600 segments of its own uid, which Xvfb (another user) attaches
+ *    with CAP_IPC_OWNER (add_xvfb()); where Xvfb cannot have it (x_shm
+ *    false) with -noshm, over the X socket.
  *    -noremote -novncconnect: by default x11vnc obeys any X client of its
  *    display (the browser's user among them) through root-window
  *    properties: X11VNC_REMOTE reconfigures it (-R listen:ADDR moved its
