@@ -124,6 +124,30 @@ def viewable_windows(ns, display, xauthority):
                                             check=False).stdout)
 
 
+def http_answer(s, request):
+    """request sent as is on connection s; everything answered until the
+    server closes (or resets) it."""
+    s.sendall(request)
+    data = b""
+    try:
+        while chunk := s.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    return data
+
+
+def http_raw(port, request):
+    """http_answer() on a new connection to 127.0.0.1:port."""
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+        return http_answer(s, request)
+
+
+def http_status(answer):
+    """The status code of an HTTP answer (bytes); None for no answer."""
+    return answer.split(b" ", 2)[1] if b"\r\n" in answer else None
+
+
 def ws_upgrade(host, port, path):
     """A WebSocket upgrade as noVNC sends it.  Returns (status line or None
     when the server closed without answering, first frame's payload)."""

@@ -12,6 +12,7 @@ import itertools
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 
@@ -174,6 +175,25 @@ def wait_until(pred, timeout=10.0, what="condition"):
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(delay)
         delay = min(delay * 2, 0.1)
+
+
+def squat(ns, address, port, reuse=False):
+    """A listener of root's (another user than the CLIs') on address:port
+    in ns; an IPv6 address takes IPv4 connections too.  reuse: bind over
+    connections of an earlier listener still in TIME_WAIT there."""
+    with ns.entered():
+        sq = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
+        try:
+            if ":" in address:
+                sq.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            if reuse:
+                sq.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sq.bind((address, port))
+            sq.listen(8)
+        except OSError:
+            sq.close()
+            raise
+    return sq
 
 
 def requests_received(listener):

@@ -13,13 +13,12 @@ wrong-state callback, takes no state under 8 bytes, and no state
 another waiting login has."""
 import http.client
 import os
-import socket
 import threading
 import urllib.parse
 
 import pytest
 
-from netns import Lan, requests_received, wait_until
+from netns import Lan, requests_received, squat, wait_until
 from svagent import TOKEN
 from test_login import LoginEnv, env, make_env, oauth_url, open_gate, sid  # noqa: F401 (env, make_env: fixtures)
 
@@ -240,29 +239,13 @@ def test_a_pages_requests_are_refused_at_both_callbacks(env):
     env.wait_status(s, lambda code, b: b.get("authenticated"))
 
 
-def squat(e, address, port=1455):
-    """A listener of another user (root; the CLIs' user is not) on
-    address:port in the agent's namespace."""
-    with e.ns.entered():
-        sq = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
-        try:
-            if ":" in address:
-                sq.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-            sq.bind((address, port))
-            sq.listen(8)
-        except OSError:
-            sq.close()
-            raise
-    return sq
-
-
 def test_the_cli_on_another_port_gets_its_callback(make_env):
     """Another local user took 127.0.0.1:1455 first: Codex then listens on
     1457 and names it in its authorize URL's redirect_uri, where the
     provider sends the browser.  The relay goes there too: the login signs
     in, and the squatter gets no code (only the CLI's own GET /cancel)."""
     e = make_env()
-    sq = squat(e, "127.0.0.1")
+    sq = squat(e.ns, "127.0.0.1", 1455)
     try:
         s, state = start_codex(e)
         started = e.json("GET", f"/oauth-url?sessionId={s}")[1]
@@ -310,9 +293,7 @@ def test_a_port_another_user_holds_gets_no_code(make_env, squat_address):
     try:
         assert e.json("GET", f"/auth/callback?code=SECRET-CODE-codex&state={state}") == \
             (502, {"error": "The callback port is not the CLI's"})
-        sq.setblocking(False)
-        with pytest.raises(BlockingIOError):
-            sq.accept()  # nothing reached it
+        assert requests_received(sq) == []  # nothing reached it
         assert e.agent.log_lines("127.0.0.1:1455 is held by uid 0, not the CLI's: the callback is not relayed.")
         e.assert_no_secrets()
     finally:
@@ -325,7 +306,7 @@ def test_the_port_the_redirect_names_is_checked(make_env):
     checks the port it would connect to (1455 is free again by then), and
     refuses."""
     e = make_env(sets=("callback_relay_s=1",), provider_env={"FAKE_CLI_DROP_LISTENER": "1"})
-    first = squat(e, "127.0.0.1")
+    first = squat(e.ns, "127.0.0.1", 1455)
     try:
         s, state = start_codex(e)
         assert "127.0.0.1%3A1457" in e.json("GET", f"/oauth-url?sessionId={s}")[1]["oauthUrl"]
@@ -345,7 +326,7 @@ def test_the_port_the_redirect_names_is_checked(make_env):
 
 def try_squat(e, address, port=1455):
     try:
-        return squat(e, address, port)
+        return squat(e.ns, address, port)
     except OSError:
         return None
 

@@ -29,7 +29,7 @@ import tempfile
 
 import pytest
 
-from desktop import as_user, listeners, rfb, ws_upgrade
+from desktop import as_user, http_answer, http_raw, http_status, listeners, rfb, ws_upgrade
 from netns import need, wait_until
 from svagent import BROWSER_UID, DESKTOP_SECRET, MMDS_SERVER, TOKEN, VNC_UID, X_UID, Agent, auth
 
@@ -214,17 +214,6 @@ def test_vnc_and_novnc_need_the_secret(agent):
 
 
 
-def http_raw(port, request):
-    """request sent as is to websockify on loopback; everything it answers
-    until it closes."""
-    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
-        s.sendall(request)
-        data = b""
-        while chunk := s.recv(4096):
-            data += chunk
-        return data
-
-
 def test_novnc_web_server_is_no_open_redirect_and_lists_nothing(agent):
     """websockify's static server (the noVNC pages) is open to the network:
     http.server answered "/\\host/%2e%2e" (a directory) with a redirect
@@ -294,14 +283,7 @@ def test_novnc_connection_flood_is_bounded(agent_bin):
 def status_of(c, request=b"GET /vnc.html HTTP/1.0\r\n\r\n"):
     """The status websockify answers request on connection c with; None
     when it closes (or resets) the connection unanswered."""
-    c.sendall(request)
-    data = b""
-    try:
-        while b"\r\n" not in data and (chunk := c.recv(4096)):
-            data += chunk
-    except ConnectionResetError:
-        pass
-    return data.split(b" ", 2)[1] if b"\r\n" in data else None
+    return http_status(http_answer(c, request))
 
 
 def test_novnc_connections_are_limited_per_address(agent):

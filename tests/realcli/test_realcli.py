@@ -25,7 +25,7 @@ import urllib.parse
 
 import pytest
 
-from netns import Netns, require_root, requests_received, wait_until
+from netns import Netns, require_root, requests_received, squat, wait_until
 from svagent import CLI_UID, Agent, auth
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -289,12 +289,8 @@ def test_real_codex_on_another_port(rc):
     listens on another port and names it in its redirect_uri; the relay
     goes there, the login signs in, and the squatter gets no code."""
     sid = "realcli-codex-squatted"
-    with rc.ns.entered():
-        squat = socket.socket()
-        # The earlier Codex login's connections may be in TIME_WAIT there.
-        squat.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        squat.bind(("127.0.0.1", 1455))
-        squat.listen(8)
+    # The earlier Codex login's connections may be in TIME_WAIT there.
+    sq = squat(rc.ns, "127.0.0.1", 1455, reuse=True)
     try:
         status, started = rc.api("POST", "/auth/codex", {"sessionId": sid})
         assert status == 200 and "oauthUrl" in started, started
@@ -307,10 +303,10 @@ def test_real_codex_on_another_port(rc):
         assert rc.api("GET", f"/credentials/get?sessionId={sid}")[0] == 200
         # Only Codex's own "GET /cancel" (it asks an earlier login server
         # of its own there to stop before it moves on), never the code.
-        got = requests_received(squat)
+        got = requests_received(sq)
         assert all(g.startswith(b"GET /cancel HTTP/1.1\r\n") for g in got), got
     finally:
-        squat.close()
+        sq.close()
 
 
 def test_real_second_codex_login_ends_the_first(rc):

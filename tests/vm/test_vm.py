@@ -22,7 +22,7 @@ import subprocess
 import pytest
 
 import qemu
-from desktop import ws_upgrade
+from desktop import http_raw, http_status, ws_upgrade
 
 BOOT_TIMEOUT = 180   # qemu start -> first /health 200 (TCG, 2 shared cores)
 READY_TIMEOUT = 240  # -> /health/ready 200 (Xvfb, openbox, x11vnc, websockify)
@@ -133,15 +133,7 @@ def test_novnc_page_loads_whole_as_a_browser_fetches_it(vm):
     the processes websockify forks for them exiting at emulated speed."""
     def status_of(path):
         """The status, the whole answer read as a browser reads it."""
-        with socket.create_connection(("127.0.0.1", vm.ports["novnc"]), timeout=60) as s:
-            s.sendall(f"GET /{path} HTTP/1.0\r\n\r\n".encode())
-            answer = b""
-            try:
-                while chunk := s.recv(65536):
-                    answer += chunk
-            except ConnectionResetError:
-                pass
-            return path, answer.split(b" ", 2)[1] if b"\r\n" in answer else None
+        return path, http_status(http_raw(vm.ports["novnc"], f"GET /{path} HTTP/1.0\r\n\r\n".encode()))
 
     qemu.wait_until(lambda: (vm.try_http("/health/ready") or (None,))[0] == 200, READY_TIMEOUT,
                     "/health/ready 200 (websockify up)", vm.proc)
