@@ -626,10 +626,10 @@ static bool callback_state_ok(const LoginSession *s, const char *q) {
 /* Where the login's CLI listens: the port its authorize URL's
  * redirect_uri names (the provider sends the browser there), else the
  * provider's own.  A CLI whose usual port another user took first
- * listens elsewhere and says so there (Codex: 1457).  A URL with an
- * escaped NUL is not read (the decoded text would end early). */
+ * listens elsewhere and says so there (Codex: 1457).  A redirect_uri
+ * with an escaped NUL reads as none. */
 static uint16_t relay_port(const LoginSession *s) {
-        _cleanup_(freep) char *uri = strstr(s->oauth_url, "%00") ? NULL : login_query_get(s->oauth_url, "redirect_uri");
+        _cleanup_(freep) char *uri = login_query_get(s->oauth_url, "redirect_uri");
         uint16_t port;
 
         if (uri && callback_relay_redirect_port(uri, s->def->callback_path, &port) >= 0)

@@ -162,7 +162,7 @@ int oauth_start_request_parse(const char *body, size_t size, OAuthStartRequest *
         if (!q.state)
                 q.state = login_query_get(q.authorize_url, "state");
         if (isempty(q.state)) {
-                *ret_error = "state is required (in the body or in authorizeUrl)";
+                *ret_error = "state is required (in the body or in authorizeUrl, without a %00)";
                 goto out;
         }
         _Static_assert(OAUTH_STATE_MIN == 8, "the error below names the minimum");
@@ -186,6 +186,9 @@ void oauth_start_request_done(OAuthStartRequest *r) {
         *r = (OAuthStartRequest) {};
 }
 
+/* NULL on ENOMEM and for an escaped NUL: the decoded text would end
+ * there, and "state=<the state>%00x" would compare equal to the state.
+ * What was decoded before it (a code, maybe) is wiped. */
 static char *url_decode(const char *s, size_t n) {
         char *o = malloc(n + 1), *p = o;
 
@@ -193,7 +196,9 @@ static char *url_decode(const char *s, size_t n) {
                 return NULL;
         for (size_t i = 0; i < n; i++) {
                 if (s[i] == '%' && i + 2 < n && unhexchar(s[i + 1]) >= 0 && unhexchar(s[i + 2]) >= 0) {
-                        *p++ = (char)(unhexchar(s[i + 1]) * 16 + unhexchar(s[i + 2]));
+                        *p = (char)(unhexchar(s[i + 1]) * 16 + unhexchar(s[i + 2]));
+                        if (*p++ == '\0')
+                                return erase_and_free(o);
                         i += 2;
                 } else
                         *p++ = s[i] == '+' ? ' ' : s[i];

@@ -44,7 +44,8 @@ int oauth_start_request_parse(const char *body, size_t size, OAuthStartRequest *
 void oauth_start_request_done(OAuthStartRequest *r); /* wipes state */
 
 /* The decoded value of parameter key in a raw query string (all of it: a
- * '?' in a value is the value's); owned; NULL if absent or on ENOMEM. */
+ * '?' in a value is the value's); owned; NULL if absent, on ENOMEM, or
+ * when the value holds an escaped NUL ("%00": it would read shorter). */
 char *login_query_param(const char *query, const char *key);
 /* The same in url's query (from its first '?'), or in a bare query string
  * without a '?'. */
@@ -52,8 +53,8 @@ char *login_query_get(const char *url_or_query, const char *key);
 
 /* Every parameter of a raw query string, decoded, as a JSON object of
  * strings (a repeated key: the first wins).  NULL on ENOMEM, more than 64
- * parameters, or a key or value that is not UTF-8 (what was decoded is
- * wiped). */
+ * parameters, or a key or value that is not UTF-8 or holds an escaped NUL
+ * (what was decoded is wiped). */
 json_t *login_query_to_json(const char *query);
 
 /* POST /auth/{provider} */

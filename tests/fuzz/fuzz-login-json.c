@@ -67,7 +67,13 @@ static void callback_query(const char *text) {
         size_t n = 0;
 
         if (!o)
-                return; /* over 64 parameters (or out of memory) */
+                return; /* over 64 parameters, not UTF-8, an escaped NUL (or out of memory) */
+        /* Every parameter before the fragment is decoded: one escaped NUL
+         * in any of them refuses the query (it would cut a value short). */
+        {
+                char *nul = strstr(text, "%00"), *frag = strchr(text, '#');
+                CHECK(!nul || (frag && frag < nul));
+        }
         CHECK(json_is_object(o));
         json_object_foreach(o, k, v) {
                 CHECK(*k);

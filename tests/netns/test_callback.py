@@ -10,7 +10,7 @@ callback_relay_s; a callback before the login has its URL is not relayed
 /oauth/callback does not use up a host state; a page's fetch, image or
 frame reaches neither callback; a host-driven login fails at its 16th
 wrong-state callback, takes no state under 8 bytes, and no state
-another waiting login has."""
+another waiting login has; an escaped NUL cuts no state or code short."""
 import http.client
 import os
 import threading
@@ -68,7 +68,8 @@ def test_only_the_logins_own_state_is_relayed(env):
     completes with the provider's code."""
     s, state = start_codex(env)
     for query in ("code=SECRET-CODE-page&state=STATE-guess", "code=SECRET-CODE-page",
-                  f"code=SECRET-CODE-page&STATE={state}", f"code=SECRET-CODE-page&state={state}x"):
+                  f"code=SECRET-CODE-page&STATE={state}", f"code=SECRET-CODE-page&state={state}x",
+                  f"code=SECRET-CODE-page&state={state}%00x"):
         assert env.json("GET", f"/auth/callback?{query}") == (400, {"error": "State does not match the login's"})
     assert env.json("GET", f"/oauth-url?sessionId={s}")[0] == 200  # still waiting, not failed
     status, location, _ = browse(env, f"/auth/callback?code=SECRET-CODE-codex&state={state}")
@@ -218,6 +219,24 @@ def test_head_does_not_use_up_a_host_state(env):
         c.close()
     assert browse(env, "/oauth/callback?code=SECRET-CODE-h&state=host-state-h")[0] == 200
     env.wait_status(s, lambda code, b: b.get("authenticated"))
+
+
+def test_an_escaped_nul_does_not_cut_a_host_state_short(env):
+    """"state=<the state>%00x" is not the state: decoded, the value would
+    end at the NUL and match.  Refused, and the state is not used up.  A
+    code with one, under the right state, is not captured cut short: the
+    login fails."""
+    s, t = sid(), sid()
+    assert start_host(env, s, "host-state-n")[0] == 200
+    assert start_host(env, t, "host-state-t")[0] == 200
+    assert browse(env, "/oauth/callback?code=SECRET-CODE-n&state=host-state-n%00x")[0] == 400
+    st = env.json("GET", f"/credentials/status?sessionId={s}")
+    assert st[0] == 200 and isinstance(st[1].pop("elapsedMs"), int)
+    assert st[1] == {"authenticated": False, "waiting": True}
+    assert browse(env, "/oauth/callback?code=SECRET-CODE-n&state=host-state-n")[0] == 200
+    env.wait_status(s, lambda code, b: b.get("authenticated"))
+    assert browse(env, "/oauth/callback?code=SECRET-CODE-t%00x&state=host-state-t")[0] == 400
+    assert env.json("GET", f"/credentials/status?sessionId={t}")[1].get("error") == "Invalid callback query"
 
 
 def test_a_pages_requests_are_refused_at_both_callbacks(env):

@@ -115,7 +115,7 @@ static void test_urls(void **state) {
         oauth_start_request_done(&a);
         b = "{\"sessionId\":\"" SID "\",\"authorizeUrl\":\"https://p/authorize\"}";
         assert_int_equal(oauth_start_request_parse(b, strlen(b), &a, &err), -EINVAL);
-        assert_string_equal(err, "state is required (in the body or in authorizeUrl)");
+        assert_string_equal(err, "state is required (in the body or in authorizeUrl, without a %00)");
 
         v = login_query_get("code=a%20b+c&state=x", "code");
         assert_string_equal(v, "a b c");
@@ -132,6 +132,16 @@ static void test_urls(void **state) {
         assert_string_equal(v, "b");
         free(v);
         assert_null(login_query_param(NULL, "state"));
+        /* An escaped NUL would end the decoded text early: refused, not
+         * read as "a" (a state that matched "a" would pass). */
+        assert_null(login_query_get("https://h/cb?state=a%00b", "state"));
+        assert_null(login_query_param("state=%00", "state"));
+        v = login_query_param("state=a%2500&x=%00", "state");
+        assert_string_equal(v, "a%00");
+        free(v);
+        b = "{\"sessionId\":\"" SID "\",\"authorizeUrl\":\"https://p/authorize?state=12345678%00x\"}";
+        assert_int_equal(oauth_start_request_parse(b, strlen(b), &a, &err), -EINVAL);
+        assert_string_equal(err, "state is required (in the body or in authorizeUrl, without a %00)");
 }
 
 
@@ -143,6 +153,10 @@ static void test_query_to_json(void **state) {
         /* Not UTF-8: the whole query is refused, not captured without it. */
         assert_null(login_query_to_json("a=%ff&b=1"));
         assert_null(login_query_to_json("b=1&%ff=a"));
+        /* An escaped NUL, in a value or a key: refused whole, too. */
+        assert_null(login_query_to_json("code=a%00b&state=s"));
+        assert_null(login_query_to_json("state=s&%00=x"));
+        check(login_query_to_json("state=s#x=%00"), "{\"state\":\"s\"}");
 }
 
 int main(void) {
