@@ -55,5 +55,7 @@ bool http_url_is_valid(const char *url) {
 }
 
 size_t url_loggable_len(const char *url) {
-        return strcspn(url, "?#");
+        const char *h = startswith(url, "https://") ?: startswith(url, "http://") ?: url;
+
+        return (size_t)(h - url) + strcspn(h, "/?#");
 }

@@ -15,7 +15,8 @@
  * with '-'. */
 bool http_url_is_valid(const char *url);
 
-/* How much of url may be logged: all before its query or fragment, which
- * may hold a secret (an OAuth code or state, a token).  Printed with
- * "%.*s". */
+/* How much of url may be logged: its scheme and host[:port].  The rest
+ * may hold a secret: a query or fragment (an OAuth code or state, a
+ * token), a path too (a sign-in link's token, a device code).  Printed
+ * with "%.*s". */
 size_t url_loggable_len(const char *url);

@@ -763,13 +763,13 @@ int login_manager_browser_request(LoginManager *lm, const char *url, const char 
                 return 0;
         }
         if (candidates > 1)
-                log_warning("Refused a CLI's $BROWSER URL %.*s: it fits %zu waiting logins and names none.",
+                log_warning("Refused a CLI's $BROWSER URL at %.*s: it fits %zu waiting logins and names none.",
                             (int)url_loggable_len(url), url, candidates);
         else if (login_id)
-                log_warning("Refused a CLI's $BROWSER URL %.*s: not the authorize URL of login %s.",
+                log_warning("Refused a CLI's $BROWSER URL at %.*s: not the authorize URL of login %s.",
                             (int)url_loggable_len(url), url, login_id);
         else
-                log_warning("Refused a CLI's $BROWSER URL %.*s: not the authorize URL of any login.",
+                log_warning("Refused a CLI's $BROWSER URL at %.*s: not the authorize URL of any login.",
                             (int)url_loggable_len(url), url);
         return -EPERM;
 }

@@ -786,8 +786,8 @@ def test_longest_url_with_its_login(env):
     assert results == [(1, True), (1, True)], results
     refused = env.agent.log_lines("Refused a CLI's $BROWSER URL")
     assert [l[l.index("Refused"):] for l in refused] == [
-        f"Refused a CLI's $BROWSER URL {env.provider_url}/acme/authorize: not the authorize URL of any login.",
-        f"Refused a CLI's $BROWSER URL {env.provider_url}/acme/authorize: not the authorize URL of login "
+        f"Refused a CLI's $BROWSER URL at {env.provider_url}: not the authorize URL of any login.",
+        f"Refused a CLI's $BROWSER URL at {env.provider_url}: not the authorize URL of login "
         f"{'L' * 128}.",
     ], refused
 
@@ -807,7 +807,7 @@ def test_browser_url_without_its_login_is_never_a_guess(make_env):
     open_gate(e, b)
     refused = wait_until(lambda: e.agent.log_lines("fits 2 waiting logins and names none"), 20,
                          "the URL given to neither")
-    assert refused[0].startswith("<4>") and f"URL {e.provider_url}/claude-auth/authorize: " in refused[0], refused
+    assert refused[0].startswith("<4>") and f"URL at {e.provider_url}: " in refused[0], refused
     assert oauth_url(e, b) is None and oauth_url(e, c) is None
     e.assert_no_secrets()
 
@@ -829,7 +829,8 @@ def test_browser_url_of_no_login_is_refused(make_env):
     waiting = sid()
     status, started = e.json("POST", "/auth/claude_code", {"sessionId": waiting})
     assert status == 200 and "oauthUrl" not in started, started
-    unrelated = "https://elsewhere.example/page?code=SECRET-CODE-unrelated#STATE-unrelated"
+    # A sign-in link's token in the path is not logged either.
+    unrelated = "https://elsewhere.example/verify/SECRET-CODE-in-path?code=SECRET-CODE-unrelated#STATE-unrelated"
     fits = f"{e.provider_url}/claude-auth/authorize?code=SECRET-CODE-fits#STATE-fits"
     for url, login in ((unrelated, None), (unrelated, "no-such-login"), (unrelated, waiting),
                        (fits, "another-login")):
@@ -841,11 +842,11 @@ def test_browser_url_of_no_login_is_refused(make_env):
         assert r.returncode == 1 and "open-url: ERR Operation not permitted" in r.stderr, (url, login, r)
     warnings = e.agent.log_lines("Refused a CLI's $BROWSER URL")
     assert [w[w.index("Refused"):] for w in warnings] == [
-        "Refused a CLI's $BROWSER URL https://elsewhere.example/page: not the authorize URL of any login.",
-        "Refused a CLI's $BROWSER URL https://elsewhere.example/page: not the authorize URL of login "
+        "Refused a CLI's $BROWSER URL at https://elsewhere.example: not the authorize URL of any login.",
+        "Refused a CLI's $BROWSER URL at https://elsewhere.example: not the authorize URL of login "
         "no-such-login.",
-        f"Refused a CLI's $BROWSER URL https://elsewhere.example/page: not the authorize URL of login {waiting}.",
-        f"Refused a CLI's $BROWSER URL {e.provider_url}/claude-auth/authorize: not the authorize URL of login "
+        f"Refused a CLI's $BROWSER URL at https://elsewhere.example: not the authorize URL of login {waiting}.",
+        f"Refused a CLI's $BROWSER URL at {e.provider_url}: not the authorize URL of login "
         "another-login.",
     ], warnings
     assert all(w.startswith("<4>") for w in warnings), warnings
