@@ -1,4 +1,5 @@
 /* See desktop-setup.h. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -59,12 +60,14 @@ static void private_dir(const char *path) {
 static int write_secret_files(Manager *m) {
         const Config *c = &m->config;
         const char *secret = host_secrets_desktop(m->secrets);
+        char target[PATH_MAX + 32];
         int r;
 
         if (!m->vnc_found)
                 return 0;
-        r = desktop_write_secret_files(&m->desktop_paths, secret, display_connect_host(c->vnc_listen), c->vnc_port,
-                                       m->vnc_uid, m->vnc_gid);
+        r = display_vnc_target(c->vnc_listen, c->vnc_port, m->desktop_paths.vnc_socket, target, sizeof target);
+        if (r >= 0)
+                r = desktop_write_secret_files(&m->desktop_paths, secret, target, m->vnc_uid, m->vnc_gid);
         if (r < 0)
                 return log_error_errno(r, "Failed to write the desktop secret's files in %s: %m", c->runtime_dir);
         return 0;

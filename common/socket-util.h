@@ -7,6 +7,9 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+/* The longest unix socket path, without its NUL, is one byte less. */
+#define SUN_PATH_SIZE sizeof(((struct sockaddr_un *)0)->sun_path)
+
 /* Fills a sockaddr_un for path (which must fit with its NUL); returns the
  * length to pass to bind()/connect(), or -ENAMETOOLONG. */
 static inline int sockaddr_un_set(struct sockaddr_un *sa, const char *path) {

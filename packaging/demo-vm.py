@@ -133,7 +133,7 @@ def main():
           f"  ready:  {vm.url('/health/ready')}\n"
           # The secrets go in the fragment: noVNC reads it, no server sees it.
           f"  noVNC:  {vm.url('/vnc.html', 'novnc')}#autoconnect=1&resize=scale"
-          # RFB itself stays on the guest's loopback (vnc_listen): noVNC only.
+          # RFB itself is on a unix socket in the guest (vnc_listen): noVNC only.
           f"&path=websockify%3Ftoken%3D{vm.desktop_secret}&password={vm.desktop_secret[:8]}\n\n"
           f"  Ctrl-C stops the VM.\n", flush=True)
     if not args.no_login:

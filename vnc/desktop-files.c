@@ -54,6 +54,7 @@ int desktop_paths_init(DesktopPaths *p, const char *runtime_dir, const char *pro
             asprintf(&d.vnc_xauthority, "%s/Xauthority", d.vnc_dir) < 0 ||
             asprintf(&d.vnc_password, "%s/vnc-password", d.vnc_dir) < 0 ||
             asprintf(&d.novnc_tokens, "%s/novnc-tokens", d.vnc_dir) < 0 ||
+            asprintf(&d.vnc_socket, "%s/rfb.sock", d.vnc_dir) < 0 ||
             asprintf(&d.browser_tmp, "%s/tmp", d.browser_dir) < 0 ||
             asprintf(&d.browser_xauthority, "%s/.Xauthority", d.browser_dir) < 0 ||
             asprintf(&d.bus_socket, "%s/bus", d.browser_dir) < 0 ||
@@ -70,10 +71,13 @@ int desktop_vnc_password_text(const char *secret, char **ret) {
         return asprintf(ret, "%s\n", secret) < 0 ? -ENOMEM : 0;
 }
 
-int desktop_novnc_tokens_text(const char *secret, const char *host, uint16_t port, char **ret) {
-        if (!desktop_secret_is_valid(secret) || isempty(host) || strpbrk(host, " \t\n[]") || port == 0)
+int desktop_novnc_tokens_text(const char *secret, const char *target, char **ret) {
+        const char *colon = target ? strrchr(target, ':') : NULL;
+
+        if (!desktop_secret_is_valid(secret) || !colon || colon == target || !colon[1] ||
+            strpbrk(target, " \t\r\n[]"))
                 return -EINVAL;
-        return asprintf(ret, "%s: %s:%u\n", secret, host, port) < 0 ? -ENOMEM : 0;
+        return asprintf(ret, "%s: %s\n", secret, target) < 0 ? -ENOMEM : 0;
 }
 
 int desktop_bus_config_text(uid_t browser_uid, char **ret) {

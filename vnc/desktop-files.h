@@ -26,6 +26,7 @@ typedef struct DesktopPaths {
         char *vnc_xauthority;
         char *vnc_password;
         char *novnc_tokens;
+        char *vnc_socket;     /* x11vnc's, with vnc_listen "unix" */
         char *browser_dir;
         char *browser_tmp;
         char *browser_xauthority;
@@ -45,9 +46,11 @@ void desktop_paths_done(DesktopPaths *p);
 /* x11vnc's password file: the secret on the first line (VNC uses its
  * first 8 characters).  The secret must pass desktop_secret_is_valid(). */
 int desktop_vnc_password_text(const char *secret, char **ret);
-/* websockify's token file: "SECRET: HOST:PORT\n", HOST as websockify
- * splits it (the last ':' ends it, so an IPv6 address goes bare). */
-int desktop_novnc_tokens_text(const char *secret, const char *host, uint16_t port, char **ret);
+/* websockify's token file: "SECRET: TARGET\n", TARGET "HOST:PORT" as
+ * websockify splits it (the last ':' ends the host, so an IPv6 address
+ * goes bare) or "unix_socket:PATH" (display_vnc_target()).  -EINVAL for a
+ * target with blanks, brackets or no ':'. */
+int desktop_novnc_tokens_text(const char *secret, const char *target, char **ret);
 /* The browser user's session bus: Debian's session.conf without service
  * activation (nothing starts on demand, at-spi included), connections from
  * the browser's uid and from root (the agent calls Firefox's OpenURL).

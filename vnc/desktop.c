@@ -189,14 +189,14 @@ int desktop_write_start_files(const DesktopFilesOptions *o, char *err, size_t si
         return write_cookie(o, err, size);
 }
 
-int desktop_write_secret_files(const DesktopPaths *p, const char *secret, const char *vnc_host, uint16_t vnc_port,
-                               uid_t uid, gid_t gid) {
+int desktop_write_secret_files(const DesktopPaths *p, const char *secret, const char *vnc_target, uid_t uid,
+                               gid_t gid) {
         _cleanup_(erase_and_freep) char *pw = NULL, *tokens = NULL;
         int r;
 
         r = desktop_vnc_password_text(secret, &pw);
         if (r >= 0)
-                r = desktop_novnc_tokens_text(secret, vnc_host, vnc_port, &tokens);
+                r = desktop_novnc_tokens_text(secret, vnc_target, &tokens);
         if (r < 0)
                 return r;
         r = write_user_file(p->vnc_password, pw, strlen(pw), uid, gid);

@@ -44,7 +44,7 @@ int desktop_write_start_files(const DesktopFilesOptions *o, char *err, size_t si
 
 /* The secret's files in the VNC user's directory: x11vnc's password file
  * and websockify's token file (0600, uid:gid's), pointing websockify at
- * x11vnc on vnc_host:vnc_port.  -EINVAL when the secret does not pass
- * desktop_secret_is_valid(). */
-int desktop_write_secret_files(const DesktopPaths *p, const char *secret, const char *vnc_host, uint16_t vnc_port,
-                               uid_t uid, gid_t gid);
+ * x11vnc's vnc_target (display_vnc_target()).  -EINVAL when the secret
+ * does not pass desktop_secret_is_valid(). */
+int desktop_write_secret_files(const DesktopPaths *p, const char *secret, const char *vnc_target, uid_t uid,
+                               gid_t gid);

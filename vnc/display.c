@@ -5,18 +5,20 @@
  *    -auth names the cookie file the agent wrote before (a missing file
  *    would let every local process in: Xvfb fails open).  -nolisten tcp:
  *    nothing but the local sockets.
- *  - x11vnc listens on exactly vnc_listen (by default loopback: it serves
- *    one handshake at a time, so a peer that stops halfway froze the
- *    desktop for its 20 s timeout; websockify, a process per connection
- *    and the token first, is the way in from the network).  This Debian
- *    build also listens on [::]:PORT (its -6 default, off with -no6 or
- *    -noipv4) and on LibVNCServer's own [::]:5900 (-rfbportv6 -1), so
- *    those are turned off explicitly.  -passwdfile: the desktop secret
+ *  - x11vnc listens by default on a unix socket in the VNC user's 0700
+ *    directory, with no TCP port (-rfbport 0): it serves one handshake at
+ *    a time, so a peer that stops halfway froze the desktop for its 20 s
+ *    timeout, and on loopback any local process could.  websockify, a
+ *    process per connection and the token first, is the way in.  Else on
+ *    exactly vnc_listen.  This Debian build also listens on [::]:PORT
+ *    (its -6 default, off with -no6 or -noipv4) and on LibVNCServer's own
+ *    [::]:5900 (-rfbportv6 -1), so those are turned off explicitly.  -passwdfile: the desktop secret
  *    (only security type 2 is offered then).  -quiet: its start-up
  *    banner is ~60 lines, which on a serial console costs real boot
- *    time; it still prints "PORT=5901" once listening, which kicks the
- *    probe.  Probed (and reached by websockify) on loopback when the
- *    address is a wildcard.  It reads the screen through MIT-SHM, in
+ *    time; on TCP it still prints "PORT=5901" once listening, which
+ *    kicks the probe (on the socket, its creation does).  Probed (and
+ *    reached by websockify) on loopback when the address is a wildcard.
+ *    It reads the screen through MIT-SHM, in
  *    0600 segments of its own uid, which Xvfb (another user) attaches
  *    with CAP_IPC_OWNER (add_xvfb()); where Xvfb cannot have it (x_shm
  *    false) with -noshm, over the X socket.
@@ -95,6 +97,14 @@ const char *display_connect_host(const char *listen) {
         return listen;
 }
 
+int display_vnc_target(const char *vnc_listen, uint16_t vnc_port, const char *vnc_socket, char *buf, size_t size) {
+        int n = streq_ptr(vnc_listen, DISPLAY_VNC_LISTEN_UNIX)
+                        ? snprintf(buf, size, "unix_socket:%s", vnc_socket)
+                        : snprintf(buf, size, "%s:%u", display_connect_host(vnc_listen), vnc_port);
+
+        return n < 0 || (size_t)n >= size ? -ENOBUFS : 0;
+}
+
 /* Adds tmpl (taken) as name, run as user, with argv (taken), one
  * dependency or two, and env entries (copied) before the template's own.
  * A user that cannot be copied fails the service: never root for want of
@@ -150,14 +160,21 @@ static int add_xvfb(const DisplayOptions *c, int num, ServiceDefs *d) {
 }
 
 /* x11vnc's listen flags: exactly the one address (report: -listen alone
- * still listens on [::]:PORT and [::]:5900). */
-static void vnc_listen_args(const char *listen, const char *args[4]) {
+ * still listens on [::]:PORT and [::]:5900), or the unix socket alone
+ * (-rfbport 0: no TCP port; -no6 and -rfbportv6 -1: none on [::] either).
+ * Then "-1", the value of the last flag. */
+static void vnc_listen_args(const DisplayOptions *c, const char *port, const char *args[6]) {
+        const char *listen = c->vnc_listen;
         bool v6 = listen && strchr(listen, ':');
 
-        args[0] = v6 ? "-listen6" : "-listen";
-        args[1] = isempty(listen) ? "0.0.0.0" : listen;
-        args[2] = v6 ? "-noipv4" : "-no6";
-        args[3] = "-rfbportv6";
+        if (streq_ptr(listen, DISPLAY_VNC_LISTEN_UNIX)) {
+                memcpy(args, (const char *[6]){ "-unixsock", c->paths->vnc_socket, "-rfbport", "0", "-no6",
+                                                "-rfbportv6" }, 6 * sizeof *args);
+                return;
+        }
+        memcpy(args, (const char *[6]){ "-rfbport", port, v6 ? "-listen6" : "-listen",
+                                        isempty(listen) ? "0.0.0.0" : listen, v6 ? "-noipv4" : "-no6",
+                                        "-rfbportv6" }, 6 * sizeof *args);
 }
 
 /* The tasks vnc_user may have at once: x11vnc, websockify and the process
@@ -179,13 +196,17 @@ static void vnc_listen_args(const char *listen, const char *args[4]) {
 
 static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs *d) {
         char port[8], e1[64], e2[PATH_MAX];
-        const char *l[4];
+        const char *l[6];
         ServiceDef t = { .max_procs = VNC_USER_TASKS_MAX };
 
         snprintf(port, sizeof port, "%u", c->vnc_port);
-        vnc_listen_args(c->vnc_listen, l);
-        t.probe = (ProbeSpec){ .type = PROBE_TCP_BANNER, .port = c->vnc_port,
-                               .host = strdup(display_connect_host(c->vnc_listen)), .expect = strdup("RFB ") };
+        vnc_listen_args(c, port, l);
+        if (streq_ptr(c->vnc_listen, DISPLAY_VNC_LISTEN_UNIX))
+                t.probe = (ProbeSpec){ .type = PROBE_UNIX_BANNER, .path = strdup(c->paths->vnc_socket),
+                                       .expect = strdup("RFB ") };
+        else
+                t.probe = (ProbeSpec){ .type = PROBE_TCP_BANNER, .port = c->vnc_port,
+                                       .host = strdup(display_connect_host(c->vnc_listen)), .expect = strdup("RFB ") };
         /* Its copies, written for vnc_user's uid when the secret came; a
          * user changed since (or refused: sharing the browser's uid) has
          * none, and x11vnc is failed naming the file. */
@@ -195,8 +216,8 @@ static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs 
                 return -ENOMEM;
         }
         return add_service(d, DISPLAY_SERVICE_X11VNC, c->vnc_user,
-                           strv_make("x11vnc", "-display", display, "-auth", c->paths->vnc_xauthority, "-rfbport", port,
-                                     l[0], l[1], l[2], l[3], "-1", "-forever", "-shared", "-quiet",
+                           strv_make("x11vnc", "-display", display, "-auth", c->paths->vnc_xauthority, l[0], l[1],
+                                     l[2], l[3], l[4], l[5], "-1", "-forever", "-shared", "-quiet",
                                      "-noremote", "-novncconnect", "-passwdfile", c->paths->vnc_password,
                                      c->x_shm ? NULL : "-noshm", /* last: NULL ends the list */
                                      NULL),

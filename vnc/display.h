@@ -19,7 +19,7 @@ typedef struct DisplayOptions {
         const char *geometry;          /* "1280x800" */
         uint32_t depth;                /* 24 */
         const char *window_manager;    /* "" = none */
-        const char *vnc_listen;        /* x11vnc listen address: IPv4 or IPv6 ("" = 0.0.0.0) */
+        const char *vnc_listen;        /* x11vnc listen address: IPv4 or IPv6 ("" = 0.0.0.0), or "unix" */
         uint16_t vnc_port;
         const char *novnc_listen;      /* websockify listen address ("" = 0.0.0.0) */
         uint16_t novnc_port;
@@ -57,3 +57,14 @@ int display_number(const char *display);
  * ("", "0.0.0.0" → "127.0.0.1", "::" → "::1"), else listen itself.
  * Static or borrowed. */
 const char *display_connect_host(const char *listen);
+
+/* vnc_listen's value for x11vnc on a unix socket (DesktopPaths.vnc_socket)
+ * in the VNC user's 0700 directory instead of TCP: only that user (and
+ * root) can connect, so no local process can hold its one handshake. */
+#define DISPLAY_VNC_LISTEN_UNIX "unix"
+
+/* Where websockify reaches x11vnc, as its token file names it:
+ * "unix_socket:<vnc_socket>" for DISPLAY_VNC_LISTEN_UNIX, else
+ * "<display_connect_host(vnc_listen)>:<vnc_port>".  -ENOBUFS if it does
+ * not fit in buf. */
+int display_vnc_target(const char *vnc_listen, uint16_t vnc_port, const char *vnc_socket, char *buf, size_t size);

@@ -86,7 +86,7 @@ static const ConfigKey keys[] = {
         K(geometry, KEY_STRING, "1280x800", "Xvfb screen size"),
         K(depth, KEY_U32, "24", "Xvfb colour depth"),
         K(window_manager, KEY_STRING, "openbox", "window manager binary (\"\" = none)"),
-        K(vnc_listen, KEY_STRING, "127.0.0.1", "x11vnc listen address (RFB; noVNC reaches it there)"),
+        K(vnc_listen, KEY_STRING, "unix", "x11vnc listen address (RFB; noVNC reaches it there), or unix: its socket"),
         K(vnc_port, KEY_U16, "5901", "x11vnc port"),
         K(novnc_listen, KEY_STRING, "0.0.0.0", "websockify / noVNC listen address"),
         K(novnc_port, KEY_U16, "6080", "websockify / noVNC port"),

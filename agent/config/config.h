@@ -66,7 +66,7 @@ typedef struct Config {
         char *geometry;                /* "1280x800" */
         uint32_t depth;                /* 24 */
         char *window_manager;          /* "openbox"; "" = none */
-        char *vnc_listen;              /* "127.0.0.1": see README, Bindings */
+        char *vnc_listen;              /* "unix" (DISPLAY_VNC_LISTEN_UNIX): see README, Bindings */
         uint16_t vnc_port;             /* 5901 */
         char *novnc_listen;            /* "0.0.0.0" */
         uint16_t novnc_port;           /* 6080 */

@@ -32,6 +32,7 @@
 #include "in-addr-util.h"
 #include "macro.h"
 #include "probe.h"
+#include "socket-util.h"
 #include "time-util.h"
 
 /* Output lines, not this timer, carry the latency of the built-in stack:
@@ -50,6 +51,8 @@ struct Probe {
 
         int fd;
         sd_event_source *io, *timer, *defer;
+        int watch_fd;                /* unix-banner: inotify on the socket's directory */
+        sd_event_source *watch;
         char request[512];
         size_t request_len, sent;
         bool reading;  /* connected (or a pipe): waiting for the answer */
@@ -81,6 +84,8 @@ Probe *probe_free(Probe *p) {
         probe_close(p);
         sd_event_source_disable_unref(p->timer);
         sd_event_source_disable_unref(p->defer);
+        sd_event_source_disable_unref(p->watch);
+        safe_close(p->watch_fd);
         sd_event_unref(p->event);
         free(p->host);
         free(p->expect);
@@ -143,7 +148,7 @@ static int probe_match(Probe *p) {
                         return 0;
                 return nl > p->buf && strspn(p->buf, "0123456789") == (size_t)(nl - p->buf) ? 1 : -1;
         }
-        if (p->type == PROBE_TCP_BANNER) {
+        if (p->type == PROBE_TCP_BANNER || p->type == PROBE_UNIX_BANNER) {
                 size_t l = strlen(p->expect), n = MIN(l, p->len);
                 if (memcmp(p->buf, p->expect, n) != 0)
                         return -1;
@@ -227,11 +232,29 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         return 0;
 }
 
+/* Refused (ECONNREFUSED, or EAGAIN: a full backlog) or not there yet
+ * (ENOENT): attempted again, as a TCP refusal is. */
+static int probe_connect_unix(Probe *p) {
+        struct sockaddr_un u;
+        int alen = sockaddr_un_set(&u, p->path);
+
+        if (alen < 0)
+                return alen;
+        p->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (p->fd < 0)
+                return -errno;
+        if (connect(p->fd, (struct sockaddr *)&u, (socklen_t)alen) < 0 && errno != EINPROGRESS)
+                return -errno;
+        return 0;
+}
+
 static int probe_connect(Probe *p) {
         const char *host = streq(p->host, "localhost") ? "127.0.0.1" : p->host;
         SockaddrIn a;
         socklen_t alen;
 
+        if (p->type == PROBE_UNIX_BANNER)
+                return probe_connect_unix(p);
         if (sockaddr_in_parse(host, p->port, &a, &alen) < 0)
                 return -EINVAL;
 
@@ -309,9 +332,10 @@ static void probe_file_look(Probe *p) {
                 snprintf(p->error, sizeof p->error, "%s does not say '%.40s' yet", p->path, p->expect);
 }
 
-static int on_file_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        Probe *p = userdata;
-        const char *base = strrchr(p->path, '/') + 1;
+/* Reads the events pending on a watch of path's directory: whether one
+ * was about path's name (or events were lost). */
+static bool watch_read_names(int fd, const char *path) {
+        const char *base = strrchr(path, '/') + 1;
         bool ours = false;
         _Alignas(struct inotify_event) char buf[4096];
         ssize_t n;
@@ -322,7 +346,31 @@ static int on_file_io(sd_event_source *s, int fd, uint32_t revents, void *userda
                         ours |= ev->len > 0 && streq(ev->name, base);
                         ours |= (ev->mask & IN_Q_OVERFLOW) != 0;
                 }
-        if (ours)
+        return ours;
+}
+
+/* A watch of path's directory, for mask, non-blocking, in *ret_fd. */
+static int watch_dir_of(const char *path, uint32_t mask, int *ret_fd) {
+        _cleanup_(freep) char *dir = strdup(path);
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+
+        if (!dir)
+                return -ENOMEM;
+        if (!slash)
+                return -EINVAL;
+        slash[slash == dir] = '\0'; /* "/x" watches "/" */
+        *ret_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (*ret_fd < 0)
+                return -errno;
+        if (inotify_add_watch(*ret_fd, dir, mask | IN_ONLYDIR) < 0)
+                return -errno;
+        return 0;
+}
+
+static int on_file_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Probe *p = userdata;
+
+        if (watch_read_names(fd, p->path))
                 probe_file_look(p); /* may free p */
         return 0;
 }
@@ -336,21 +384,11 @@ static int on_file_defer(sd_event_source *s, void *userdata) {
 }
 
 static int probe_file_begin(Probe *p) {
-        _cleanup_(freep) char *dir = strdup(p->path);
-        char *slash = dir ? strrchr(dir, '/') : NULL;
-        int r;
-
-        if (!dir)
-                return -ENOMEM;
-        if (!slash)
-                return -EINVAL;
-        slash[slash == dir] = '\0'; /* "/x" watches "/" */
-        p->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        if (p->fd < 0)
-                return -errno;
         /* A write in place ends with a close, a replacement with a rename. */
-        if (inotify_add_watch(p->fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR) < 0)
-                return -errno;
+        int r = watch_dir_of(p->path, IN_CLOSE_WRITE | IN_MOVED_TO, &p->fd);
+
+        if (r < 0)
+                return r;
         r = sd_event_add_io(p->event, &p->io, p->fd, EPOLLIN, on_file_io, p);
         if (r < 0)
                 return r;
@@ -362,6 +400,34 @@ static int probe_file_begin(Probe *p) {
 static int on_defer(sd_event_source *s, void *userdata) {
         probe_pass(userdata);
         return 0;
+}
+
+/* PROBE_UNIX_BANNER.  The socket's creation (bind()) is an event, unlike
+ * a TCP listen: a watch on its directory kicks an attempt then.  One
+ * made between bind() and listen() is refused and retried 4 ms later. */
+static int on_watch_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Probe *p = userdata;
+
+        if (watch_read_names(fd, p->path))
+                probe_kick(p);
+        return 0;
+}
+
+static int probe_watch_begin(Probe *p) {
+        int r = watch_dir_of(p->path, IN_CREATE | IN_MOVED_TO, &p->watch_fd);
+
+        return r < 0 ? r : sd_event_add_io(p->event, &p->watch, p->watch_fd, EPOLLIN, on_watch_io, p);
+}
+
+/* The fallback timer, off until an attempt is refused, and the first attempt. */
+static int probe_connections_begin(Probe *p) {
+        int r = sd_event_add_time_relative(p->event, &p->timer, CLOCK_MONOTONIC, RETRY_FIRST_USEC, USEC_PER_MSEC,
+                                           on_retry, p);
+
+        if (r < 0)
+                return r;
+        (void)sd_event_source_set_enabled(p->timer, SD_EVENT_OFF);
+        return probe_attempt(p);
 }
 
 static int probe_begin(Probe *p) {
@@ -380,14 +446,12 @@ static int probe_begin(Probe *p) {
                 return sd_event_add_io(p->event, &p->io, p->fd, EPOLLIN, on_io, p);
         case PROBE_FILE:
                 return probe_file_begin(p);
+        case PROBE_UNIX_BANNER:
+                r = probe_watch_begin(p);
+                return r < 0 ? r : probe_connections_begin(p);
         case PROBE_TCP_BANNER:
         case PROBE_HTTP:
-                r = sd_event_add_time_relative(p->event, &p->timer, CLOCK_MONOTONIC, RETRY_FIRST_USEC,
-                                               USEC_PER_MSEC, on_retry, p);
-                if (r < 0)
-                        return r;
-                (void)sd_event_source_set_enabled(p->timer, SD_EVENT_OFF);
-                return probe_attempt(p);
+                return probe_connections_begin(p);
         default:
                 return -EINVAL;
         }
@@ -404,7 +468,7 @@ int probe_start(sd_event *e, const ProbeSpec *spec, int fd, ProbeReadyFn cb, voi
                 return -ENOMEM;
         *p = (Probe){
                 .event = sd_event_ref(e), .type = spec->type, .port = spec->port, .cb = cb,
-                .userdata = userdata, .fd = -EBADF, .retry_usec = RETRY_FIRST_USEC,
+                .userdata = userdata, .fd = -EBADF, .watch_fd = -EBADF, .retry_usec = RETRY_FIRST_USEC,
                 .host = strdup(spec->host ?: "127.0.0.1"), .path = strdup(spec->path ?: "/"),
                 .expect = strdup(spec->expect ?: ""),
         };

@@ -1,11 +1,12 @@
 /* Readiness probes for supervised services, as non-blocking sd-event
  * sources: read the display number Xvfb writes to its -displayfd pipe (or
  * any line a child writes to fd 3, as dbus-daemon --print-address=3 does),
- * connect and read a banner ("RFB "), or send an HTTP GET and read the
- * status line.  A refused or closed connection is attempted again at once
- * on probe_kick() (the child printed a line: the built-in services print
- * one once they listen), else on a sparse fallback timer (4 ms growing to
- * 1 s; why one is needed at all: probe.c).  The supervisor frees the probe
+ * connect over TCP or to a unix socket and read a banner ("RFB "), or send
+ * an HTTP GET and read the status line.  A refused or closed connection is
+ * attempted again at once on probe_kick() (the child printed a line: the
+ * built-in services print one once they listen; a unix socket's creation
+ * kicks too), else on a sparse fallback timer (4 ms growing to 1 s; why
+ * one is needed at all: probe.c).  The supervisor frees the probe
  * when the service leaves STARTING, so probing never outlives the start. */
 #pragma once
 

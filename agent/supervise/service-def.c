@@ -10,12 +10,14 @@
 #include "errbuf.h"
 #include "macro.h"
 #include "service-def.h"
+#include "socket-util.h"
 #include "string-table.h"
 #include "strv.h"
 
 static const char *const probe_type_table[_PROBE_TYPE_MAX] = {
         [PROBE_NONE] = "none", [PROBE_DISPLAYFD] = "displayfd", [PROBE_FD_LINE] = "fd-line",
         [PROBE_TCP_BANNER] = "tcp-banner", [PROBE_HTTP] = "http", [PROBE_FILE] = "file",
+        [PROBE_UNIX_BANNER] = "unix-banner",
 };
 DEFINE_STRING_TABLE_LOOKUP(probe_type, ProbeType);
 
@@ -106,6 +108,11 @@ static int check_one(const ServiceDefs *d, size_t i, char *errbuf, size_t size) 
             (isempty(s->probe.expect) || !s->probe.path || s->probe.path[0] != '/' ||
              s->probe.path[strlen(s->probe.path) - 1] == '/'))
                 return fail(errbuf, size, "service %s: file probe needs an absolute path to a file and expect", s->name);
+        if (s->probe.type == PROBE_UNIX_BANNER &&
+            (isempty(s->probe.expect) || !s->probe.path || s->probe.path[0] != '/' ||
+             s->probe.path[strlen(s->probe.path) - 1] == '/' || strlen(s->probe.path) >= SUN_PATH_SIZE))
+                return fail(errbuf, size, "service %s: unix-banner probe needs an absolute socket path (under %zu "
+                            "bytes) and expect", s->name, SUN_PATH_SIZE);
         for (char **dep = s->depends_on; dep && *dep; dep++) {
                 int k = service_defs_find(d, *dep);
                 if (k < 0)
@@ -216,7 +223,8 @@ static int parse_probe(json_t *o, const char *svc, ProbeSpec *p, char *errbuf, s
                 if (streq(key, "type")) {
                         p->type = probe_type_from_string(json_string_value(v));
                         if (p->type < 0)
-                                return fail(errbuf, size, "service %s: probe.type must be none, displayfd, fd-line, tcp-banner, http or file", svc);
+                                return fail(errbuf, size, "service %s: probe.type must be none, displayfd, fd-line, tcp-banner, http, "
+                                            "file or unix-banner", svc);
                 } else if (streq(key, "host"))
                         r = json_str(v, svc, "probe.host", &p->host, errbuf, size);
                 else if (streq(key, "expect"))

@@ -52,6 +52,8 @@ typedef enum ProbeType {
         PROBE_HTTP,       /* GET path from host:port answers with an HTTP status < 500 */
         PROBE_FILE,       /* the file at path, written since the start, contains expect
                            * (removed before each start; watched with inotify) */
+        PROBE_UNIX_BANNER, /* connect the unix socket at path, read until `expect` (prefix)
+                            * (removed before each start; its creation watched with inotify) */
         _PROBE_TYPE_MAX,
         _PROBE_TYPE_INVALID = -22,
 } ProbeType;
@@ -60,8 +62,8 @@ typedef struct ProbeSpec {
         ProbeType type;
         char *host;     /* tcp-banner, http: default "127.0.0.1" */
         uint16_t port;  /* tcp-banner, http: required */
-        char *expect;   /* tcp-banner: required prefix; file: required text */
-        char *path;     /* http: default "/"; file: required, absolute */
+        char *expect;   /* tcp-banner, unix-banner: required prefix; file: required text */
+        char *path;     /* http: default "/"; file, unix-banner: required, absolute */
 } ProbeSpec;
 
 typedef enum RestartPolicy {

@@ -158,8 +158,9 @@ void sv_prepare(const ServiceDef *def, uid_t uid, gid_t gid) {
                                    def->name, sock, (unsigned)uid);
         }
         /* A file probe waits for what this start writes: the last start's
-         * file must not pass it. */
-        if (def->probe.type == PROBE_FILE && def->probe.path) {
+         * file must not pass it, nor the last start's socket (left by a
+         * killed server) take its connections. */
+        if ((def->probe.type == PROBE_FILE || def->probe.type == PROBE_UNIX_BANNER) && def->probe.path) {
                 r = unlink_below_dir(def->probe.path);
                 if (r < 0 && r != -ENOENT)
                         log_warning_errno(r, "Service %s: cannot remove %s: %m", def->name, def->probe.path);

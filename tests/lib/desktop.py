@@ -33,13 +33,26 @@ def _recv_exact(s, n):
     return data
 
 
-def rfb(host, port, password=None, family=None):
-    """Connects, answers RFB 003.008.  Returns (banner, security types
-    offered, SecurityResult or None when no password was tried)."""
-    fam = family or (socket.AF_INET6 if ":" in host else socket.AF_INET)
-    with socket.socket(fam, socket.SOCK_STREAM) as s:
+def _rfb_connect(host, port, family=None):
+    """A socket connected to x11vnc: at host:port, or at the unix socket
+    host names when it is a path (port unused)."""
+    if host.startswith("/"):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(TIMEOUT)
-        s.connect(socket.getaddrinfo(host, port, fam, socket.SOCK_STREAM)[0][4])
+        s.connect(host)
+        return s
+    fam = family or (socket.AF_INET6 if ":" in host else socket.AF_INET)
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.settimeout(TIMEOUT)
+    s.connect(socket.getaddrinfo(host, port, fam, socket.SOCK_STREAM)[0][4])
+    return s
+
+
+def rfb(host, port, password=None, family=None):
+    """Connects (host: an address, or a unix socket's path), answers RFB
+    003.008.  Returns (banner, security types offered, SecurityResult or
+    None when no password was tried)."""
+    with _rfb_connect(host, port, family) as s:
         banner = _recv_exact(s, 12)
         s.sendall(b"RFB 003.008\n")
         n = _recv_exact(s, 1)[0]
@@ -58,10 +71,7 @@ def rfb_click(host, port, password, x, y, button):
     releases button (1 left, 3 right).  Returns once x11vnc has answered a
     FramebufferUpdateRequest sent after the click: it handles a client's
     messages in order, so the click has reached the X server by then."""
-    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(fam, socket.SOCK_STREAM) as s:
-        s.settimeout(TIMEOUT)
-        s.connect(socket.getaddrinfo(host, port, fam, socket.SOCK_STREAM)[0][4])
+    with _rfb_connect(host, port) as s:
         _recv_exact(s, 12)
         s.sendall(b"RFB 003.008\n")
         assert 2 in _recv_exact(s, _recv_exact(s, 1)[0])

@@ -94,6 +94,7 @@ class Agent:
         self.browser_dir = os.path.join(self.dir, "browser")
         self.runtime_dir = os.path.join(self.dir, "run")
         self.vnc_dir = self.runtime_dir + "-vnc"
+        self.vnc_socket = self.vnc_dir + "/rfb.sock"  # x11vnc's, as shipped (vnc_listen unix)
         self.x_dir = self.runtime_dir + "-x"
         self.display = display if display is not None else free_display()
         self.http_port = 18300 + self.display
@@ -193,8 +194,16 @@ class Agent:
         return json.loads(body)["services"] if status == 200 else {}
 
     def banner(self, port, n=12):
+        """The first n bytes a server says: on 127.0.0.1:port, or on the
+        unix socket port names when it is a path."""
         with self.ns.entered():
-            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            if isinstance(port, str):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.settimeout(5)
+                s.connect(port)
+            else:
+                s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            with s:
                 data = b""
                 while len(data) < n:
                     chunk = s.recv(n - len(data))

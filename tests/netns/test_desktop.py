@@ -31,7 +31,7 @@ import pytest
 
 from desktop import as_user, http_answer, http_raw, http_status, listeners, rfb, ws_upgrade
 from netns import need, wait_until
-from svagent import BROWSER_UID, DESKTOP_SECRET, MMDS_SERVER, TOKEN, VNC_UID, X_UID, Agent, auth
+from svagent import BROWSER_UID, CLI_UID, DESKTOP_SECRET, MMDS_SERVER, TOKEN, VNC_UID, X_UID, Agent, auth
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -57,6 +57,9 @@ def proc_caps(pid):
 
 
 CAP_IPC_OWNER = 1 << 15
+# Connects to the unix socket argv[1] names (a PermissionError when the
+# directory keeps the caller out).
+CONNECT_UNIX = "import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])"
 
 
 def test_shared_memory_between_x11vnc_and_xvfb(agent):
@@ -107,9 +110,12 @@ def test_files_owners_and_modes(agent):
     assert proc_uids(agent.services()["Xvfb"]["pid"]) == [X_UID] * 4
     # x11vnc's and websockify's own directory and copies.
     assert mode(vnc) == (VNC_UID, 0o700)
-    assert sorted(os.listdir(vnc)) == ["Xauthority", "novnc-tokens", "vnc-password"]
-    for name in os.listdir(vnc):
+    assert sorted(os.listdir(vnc)) == ["Xauthority", "novnc-tokens", "rfb.sock", "vnc-password"]
+    for name in ("Xauthority", "novnc-tokens", "vnc-password"):
         assert mode(os.path.join(vnc, name)) == (VNC_UID, 0o600), name
+    # x11vnc's socket, made by it as that user in its 0700 directory.
+    st = os.lstat(agent.vnc_socket)
+    assert stat.S_ISSOCK(st.st_mode) and st.st_uid == VNC_UID
     with open(os.path.join(run, "Xauthority"), "rb") as f:
         cookie = f.read()
     for copy in (os.path.join(vnc, "Xauthority"), os.path.join(agent.x_dir, "Xauthority")):
@@ -118,7 +124,7 @@ def test_files_owners_and_modes(agent):
     with open(os.path.join(vnc, "vnc-password")) as f:
         assert f.read() == DESKTOP_SECRET + "\n"
     with open(os.path.join(vnc, "novnc-tokens")) as f:
-        assert f.read() == f"{DESKTOP_SECRET}: 127.0.0.1:{agent.vnc_port}\n"
+        assert f.read() == f"{DESKTOP_SECRET}: unix_socket:{agent.vnc_socket}\n"
     # They run as that user, not root.
     for name in ("x11vnc", "websockify"):
         assert proc_uids(agent.services()[name]["pid"]) == [VNC_UID] * 4, name
@@ -152,8 +158,16 @@ def test_files_owners_and_modes(agent):
 
 
 def test_only_configured_listeners(agent):
-    assert listeners(agent.ns) == sorted([f"0.0.0.0:{agent.http_port}", f"127.0.0.1:{agent.vnc_port}",
-                                          f"0.0.0.0:{agent.novnc_port}"])
+    """As shipped RFB has no TCP port: x11vnc listens on its unix socket
+    only, which no other user reaches (a local process on loopback could
+    hold x11vnc's one handshake and freeze the desktop)."""
+    assert listeners(agent.ns) == sorted([f"0.0.0.0:{agent.http_port}", f"0.0.0.0:{agent.novnc_port}"])
+    x11vnc = agent.services()["x11vnc"]["pid"]
+    out = agent.ns.run("ss", "-lxnpH").stdout
+    assert [l.split()[4] for l in out.splitlines() if f"pid={x11vnc}," in l] == [agent.vnc_socket], out
+    for uid in (BROWSER_UID, X_UID, CLI_UID):
+        r = agent.ns.run(*as_user(uid, sys.executable, "-c", CONNECT_UNIX, agent.vnc_socket), check=False)
+        assert r.returncode != 0 and "PermissionError" in r.stderr, (uid, r.stderr)
 
 
 def test_x_needs_the_cookie(agent):
@@ -189,18 +203,18 @@ def test_x_clients_cannot_reconfigure_x11vnc(agent):
             break
     assert listeners(agent.ns) == before
     with agent.ns.entered():
-        assert rfb("127.0.0.1", agent.vnc_port, DESKTOP_SECRET)[2] == 0
+        assert rfb(agent.vnc_socket, None, DESKTOP_SECRET)[2] == 0
 
 
 def test_vnc_and_novnc_need_the_secret(agent):
     with agent.ns.entered():
-        banner, types, result = rfb("127.0.0.1", agent.vnc_port, "wrong-pw")
+        banner, types, result = rfb(agent.vnc_socket, None, "wrong-pw")
         assert banner.startswith(b"RFB 003.") and types == [2], types
         assert result == 1
-        banner, types, result = rfb("127.0.0.1", agent.vnc_port, DESKTOP_SECRET)
+        banner, types, result = rfb(agent.vnc_socket, None, DESKTOP_SECRET)
         assert types == [2] and result == 0
         # Only the first 8 characters count (VNC): documented, not a hole.
-        assert rfb("127.0.0.1", agent.vnc_port, DESKTOP_SECRET[:8])[2] == 0
+        assert rfb(agent.vnc_socket, None, DESKTOP_SECRET[:8])[2] == 0
         assert ws_upgrade("127.0.0.1", agent.novnc_port, "/websockify") == (None, b"")
         assert ws_upgrade("127.0.0.1", agent.novnc_port, "/websockify?token=wrong")[0] is None
         status, frame = ws_upgrade("127.0.0.1", agent.novnc_port, f"/websockify?token={DESKTOP_SECRET}")
@@ -352,7 +366,7 @@ def test_secret_from_mmds_later(agent_bin, tmp_path):
         assert random_pw != DESKTOP_SECRET and len(random_pw) == 64
         before = a.services()
         with a.ns.entered():
-            assert rfb("127.0.0.1", a.vnc_port, DESKTOP_SECRET)[2] == 1
+            assert rfb(a.vnc_socket, None, DESKTOP_SECRET)[2] == 1
         # What a hole in x11vnc could do to its own directory: a directory
         # where the password file goes (a rename cannot replace it).
         pw = os.path.join(a.vnc_dir, "vnc-password")
@@ -376,7 +390,7 @@ def test_secret_from_mmds_later(agent_bin, tmp_path):
         with open(os.path.join(a.vnc_dir, "vnc-password")) as f:
             assert f.read() == DESKTOP_SECRET + "\n"
         with a.ns.entered():
-            assert rfb("127.0.0.1", a.vnc_port, DESKTOP_SECRET)[2] == 0
+            assert rfb(a.vnc_socket, None, DESKTOP_SECRET)[2] == 0
             assert " 101 " in ws_upgrade("127.0.0.1", a.novnc_port, f"/websockify?token={DESKTOP_SECRET}")[0]
         log = a.log_text()
         assert DESKTOP_SECRET not in log and random_pw not in log and random_pw[:8] not in log

@@ -62,7 +62,7 @@ def test_chain_reaches_ready(agent):
     assert ready["Xvfb"] <= ready["x11vnc"] <= ready["websockify"]
     assert h["boot"]["ready_ms"] is not None
     # What the person logging in reaches: RFB from x11vnc, noVNC via websockify.
-    assert agent.banner(agent.vnc_port).startswith(b"RFB 003.")
+    assert agent.banner(agent.vnc_socket).startswith(b"RFB 003.")
     status, body = agent.get("/vnc.html", port=agent.novnc_port)
     assert status == 200 and b"noVNC" in body
     # Children's output reaches the log, tagged with the service name.
@@ -97,7 +97,7 @@ def test_kill_xvfb_restarts_chain_in_order(agent):
     # The old processes are gone (their groups were killed).
     for n in CHAIN:
         assert proc_cmdline(old[n]) is None or not os.path.exists(f"/proc/{old[n]}"), n
-    assert agent.banner(agent.vnc_port).startswith(b"RFB ")
+    assert agent.banner(agent.vnc_socket).startswith(b"RFB ")
 
 
 def test_stale_lock_removed(agent_bin):
@@ -180,7 +180,7 @@ def test_desktop_right_click_starts_nothing(agent_bin, config):
         a.wait_ready()
         before = viewable_windows(a.ns, a.display, a.xauthority())
         with a.ns.entered():
-            rfb_click("127.0.0.1", a.vnc_port, DESKTOP_SECRET, 400, 300, 3)
+            rfb_click(a.vnc_socket, None, DESKTOP_SECRET, 400, 300, 3)
         if config == "debian":
             wait_until(lambda: len(viewable_windows(a.ns, a.display, a.xauthority())) > len(before), 30,
                        "Debian's root menu")

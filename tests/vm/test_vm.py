@@ -102,7 +102,7 @@ def test_boot_block_in_order(vm):
 
 
 def test_rfb_only_through_novnc(vm):
-    """As shipped, x11vnc listens on the guest's loopback only: noVNC's
+    """As shipped, x11vnc listens on a unix socket in the guest only: noVNC's
     WebSocket with the desktop secret reaches it, while the forwarded RFB
     port (qemu connects to the guest's 10.0.2.15:5901) gets no banner."""
     def through_novnc():

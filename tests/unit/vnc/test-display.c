@@ -221,10 +221,37 @@ static void test_listen_addresses(void **state) {
         assert_string_equal(d.services[2].argv[9], "0.0.0.0:6087");
         service_defs_done(&d);
 
+        /* A unix socket in the VNC user's directory: no TCP port at all. */
+        c.vnc_listen = "unix";
+        assert_int_equal(display_build_services(&c, &d, err, sizeof err), 0);
+        assert_string_equal(test_join(d.services[1].argv),
+                            "x11vnc -display :7 -auth /run/vmba-vnc/Xauthority -unixsock /run/vmba-vnc/rfb.sock "
+                            "-rfbport 0 -no6 -rfbportv6 -1 -forever -shared -quiet -noremote -novncconnect "
+                            "-passwdfile /run/vmba-vnc/vnc-password");
+        assert_int_equal(d.services[1].probe.type, PROBE_UNIX_BANNER);
+        assert_string_equal(d.services[1].probe.path, "/run/vmba-vnc/rfb.sock");
+        assert_string_equal(d.services[1].probe.expect, "RFB ");
+        service_defs_done(&d);
+
         assert_string_equal(display_connect_host("0.0.0.0"), "127.0.0.1");
         assert_string_equal(display_connect_host("::"), "::1");
         assert_string_equal(display_connect_host(""), "127.0.0.1");
         assert_string_equal(display_connect_host("fe80::1"), "fe80::1");
+}
+
+static void test_vnc_target(void **state) {
+        char b[64];
+
+        assert_int_equal(display_vnc_target("unix", 5901, "/run/v/rfb.sock", b, sizeof b), 0);
+        assert_string_equal(b, "unix_socket:/run/v/rfb.sock");
+        assert_int_equal(display_vnc_target("127.0.0.1", 5901, "/run/v/rfb.sock", b, sizeof b), 0);
+        assert_string_equal(b, "127.0.0.1:5901");
+        assert_int_equal(display_vnc_target("::", 5901, NULL, b, sizeof b), 0);
+        assert_string_equal(b, "::1:5901");
+        assert_int_equal(display_vnc_target("", 1, NULL, b, sizeof b), 0);
+        assert_string_equal(b, "127.0.0.1:1");
+        assert_int_equal(display_vnc_target("unix", 5901, "/run/v/rfb.sock", b, 27), -ENOBUFS);
+        assert_int_equal(display_vnc_target("unix", 5901, "/run/v/rfb.sock", b, 28), 0);
 }
 
 static void test_no_browser(void **state) {
@@ -286,6 +313,7 @@ static void test_paths_and_texts(void **state) {
         assert_string_equal(paths.vnc_xauthority, "/run/vmba-vnc/Xauthority");
         assert_string_equal(paths.vnc_password, "/run/vmba-vnc/vnc-password");
         assert_string_equal(paths.novnc_tokens, "/run/vmba-vnc/novnc-tokens");
+        assert_string_equal(paths.vnc_socket, "/run/vmba-vnc/rfb.sock");
         assert_string_equal(paths.browser_dir, "/var/lib/vmba/browser");
         assert_string_equal(paths.browser_tmp, "/var/lib/vmba/browser/tmp");
         assert_string_equal(paths.browser_xauthority, "/var/lib/vmba/browser/.Xauthority");
@@ -306,15 +334,23 @@ static void test_paths_and_texts(void **state) {
         assert_string_equal(t, "abcdefgh-and-more\n");
         free(t);
         assert_int_equal(desktop_vnc_password_text("short", &t), -EINVAL);
-        assert_int_equal(desktop_novnc_tokens_text("abcdefgh-and-more", "127.0.0.1", 5901, &t), 0);
+        assert_int_equal(desktop_novnc_tokens_text("abcdefgh-and-more", "127.0.0.1:5901", &t), 0);
         assert_string_equal(t, "abcdefgh-and-more: 127.0.0.1:5901\n");
         free(t);
         /* IPv6 bare: websockify splits host and port at the last ':'. */
-        assert_int_equal(desktop_novnc_tokens_text("abcdefgh-and-more", "::1", 5901, &t), 0);
+        assert_int_equal(desktop_novnc_tokens_text("abcdefgh-and-more", "::1:5901", &t), 0);
         assert_string_equal(t, "abcdefgh-and-more: ::1:5901\n");
         free(t);
-        assert_int_equal(desktop_novnc_tokens_text("abc: defgh", "::1", 5901, &t), -EINVAL);
-        assert_int_equal(desktop_novnc_tokens_text("abcdefgh-and-more", "[::1]", 5901, &t), -EINVAL);
+        assert_int_equal(desktop_novnc_tokens_text("abcdefgh-and-more", "unix_socket:/run/vmba-vnc/rfb.sock", &t), 0);
+        assert_string_equal(t, "abcdefgh-and-more: unix_socket:/run/vmba-vnc/rfb.sock\n");
+        free(t);
+        assert_int_equal(desktop_novnc_tokens_text("abc: defgh", "::1:5901", &t), -EINVAL);
+        assert_int_equal(desktop_novnc_tokens_text("abcdefgh-and-more", "[::1]:5901", &t), -EINVAL);
+        assert_int_equal(desktop_novnc_tokens_text("abcdefgh-and-more", "unix_socket:/a b", &t), -EINVAL);
+        assert_int_equal(desktop_novnc_tokens_text("abcdefgh-and-more", "host", &t), -EINVAL);
+        assert_int_equal(desktop_novnc_tokens_text("abcdefgh-and-more", ":5901", &t), -EINVAL);
+        assert_int_equal(desktop_novnc_tokens_text("abcdefgh-and-more", "host:", &t), -EINVAL);
+        assert_int_equal(desktop_novnc_tokens_text("abcdefgh-and-more", NULL, &t), -EINVAL);
 
         assert_int_equal(desktop_bus_config_text(998, &t), 0);
         assert_non_null(strstr(t, "<allow user=\"998\"/>\n    <allow user=\"0\"/>\n"));
@@ -341,6 +377,7 @@ static void test_display_number(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_display_stack),
+                cmocka_unit_test(test_vnc_target),
                 cmocka_unit_test(test_no_shared_memory),
                 cmocka_unit_test(test_browser_prestart),
                 cmocka_unit_test(test_window_manager),

@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "macro.h"
@@ -278,6 +280,46 @@ static void test_fallback_is_sparse(void **state) {
         ctx_done(c);
 }
 
+/* A unix socket's creation is an event: with the fallback at 1 s, the
+ * bind() alone has an attempt made (refused: not listening yet), which
+ * re-arms the fallback at its shortest.  A timer attempt would leave it
+ * at 1 s, so the loop runs until the kick's 4 ms shows.  Then it listens
+ * and the probe passes on the banner. */
+static void test_unix_banner_kicked_by_creation(void **state) {
+        Ctx *c = ctx_new();
+        Server srv = { .reply = "RFB 003.008\n" };
+        char dir[] = "/tmp/test-probe-XXXXXX", path[64];
+        struct sockaddr_un a = { .sun_family = AF_UNIX };
+        ProbeSpec spec = { .type = PROBE_UNIX_BANNER, .expect = (char *)"RFB ", .path = path };
+        usec_t end = now(CLOCK_MONOTONIC) + DEADLINE_USEC;
+        Probe *p = NULL;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/rfb.sock", dir);
+        assert_int_equal(probe_start(c->e, &spec, -1, on_ready, c, &p), 0);
+        while (probe_retry_armed(p) != 1000 * USEC_PER_MSEC)
+                assert_true(sd_event_run(c->e, UINT64_MAX) >= 0);
+        assert_string_equal(probe_last_error(p), "No such file or directory");
+
+        srv.listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        memcpy(a.sun_path, path, sizeof path);
+        assert_int_equal(bind(srv.listen_fd, (struct sockaddr *)&a, sizeof a), 0);
+        while (probe_retry_armed(p) != 4 * USEC_PER_MSEC) {
+                assert_true(now(CLOCK_MONOTONIC) < end);
+                assert_true(sd_event_run(c->e, DEADLINE_USEC) >= 0);
+        }
+        assert_string_equal(probe_last_error(p), "Connection refused");
+
+        server_listen(c->e, &srv);
+        run(c);
+        assert_true(c->passed);
+        probe_free(p);
+        server_stop(&srv);
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(rmdir(dir), 0);
+        ctx_done(c);
+}
+
 static void http_case(const char *reply, bool expect_pass, const char *expect_error) {
         Ctx *c = ctx_new();
         Server srv = { .reply = reply, .read_first = true };
@@ -448,6 +490,7 @@ int main(void) {
                 cmocka_unit_test(test_refused_then_listening),
                 cmocka_unit_test(test_kick_attempts_at_once),
                 cmocka_unit_test(test_fallback_is_sparse),
+                cmocka_unit_test(test_unix_banner_kicked_by_creation),
                 cmocka_unit_test(test_http),
                 cmocka_unit_test(test_displayfd),
                 cmocka_unit_test(test_none_and_bad_host),

@@ -30,7 +30,7 @@ static void test_defaults(void **state) {
         assert_string_equal(c.display, ":1");
         assert_int_equal(c.vnc_port, 5901);
         /* RFB on loopback, noVNC (the token first) on the network. */
-        assert_string_equal(c.vnc_listen, "127.0.0.1");
+        assert_string_equal(c.vnc_listen, "unix");
         assert_string_equal(c.novnc_listen, "0.0.0.0");
         assert_int_equal(c.novnc_port, 6080);
         assert_string_equal(c.services_file, "");

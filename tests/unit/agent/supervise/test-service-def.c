@@ -107,7 +107,7 @@ static void test_parse_errors(void **state) {
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"on_demand\":1}]", "service a: on_demand must be true or false" },
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"stop_timeout_ms\":-1}]", "service a: stop_timeout_ms must be an integer 0-4294967295" },
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"smoke\"}}]",
-                  "service a: probe.type must be none, displayfd, fd-line, tcp-banner, http or file" },
+                  "service a: probe.type must be none, displayfd, fd-line, tcp-banner, http, file or unix-banner" },
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"user\":1}]", "service a: user must be a string" },
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"user\":\"\"}]", "service a: user '' is not a user name" },
                 /* ':' would reach into the next passwd field. */
@@ -123,6 +123,21 @@ static void test_parse_errors(void **state) {
                   "service a: file probe needs an absolute path to a file and expect" },
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"file\",\"expect\":\"x\"}}]",
                   "service a: file probe needs an absolute path to a file and expect" },
+#define UNIX_BANNER_ERR "service a: unix-banner probe needs an absolute socket path (under 108 bytes) and expect"
+                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"unix-banner\",\"path\":\"/run/s\"}}]",
+                  UNIX_BANNER_ERR },
+                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"unix-banner\",\"expect\":\"RFB \"}}]",
+                  UNIX_BANNER_ERR },
+                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"unix-banner\",\"path\":\"s\",\"expect\":\"R\"}}]",
+                  UNIX_BANNER_ERR },
+                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"unix-banner\",\"path\":\"/run/\",\"expect\":\"R\"}}]",
+                  UNIX_BANNER_ERR },
+                /* 108 bytes do not fit sun_path with the NUL. */
+                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"unix-banner\",\"path\":\"/"
+                  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                  "\",\"expect\":\"R\"}}]",
+                  UNIX_BANNER_ERR },
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"port\":70000}}]", "service a: probe.port must be an integer 0-65535" },
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"timeout\":1}}]", "service a: unknown key 'probe.timeout'" },
         };
