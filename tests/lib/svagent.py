@@ -3,6 +3,7 @@ the supervisor and display tests: unique display number and ports per
 instance, log captured to a file, HTTP probes made from inside the
 namespace.  Nothing touches the machine's network or its X displays other
 than the one this instance owns."""
+import fcntl
 import http.client
 import json
 import os
@@ -11,7 +12,7 @@ import signal
 import socket
 import tempfile
 
-from netns import Netns, wait_until
+from netns import DEADLINE_SCALE, Netns, wait_until
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The image's Firefox policy, the one file mkimage installs.
@@ -65,15 +66,28 @@ def auth(headers=None, token=TOKEN):
 # tiers' ranges (test_pid1 uses 18100, test_notify its own).
 _BASE = 140 + (os.getpid() % 40) * 5
 _next = [0]
+_held = []  # this process's display claims: released when it exits
 
 
 def free_display():
-    """A display number nobody holds a lock for (tests run in parallel)."""
+    """A display number nobody holds a lock for (tests run in parallel, and
+    so may whole runs: another clone's).  Claimed with an flock until this
+    process exits, since Xvfb -displayfd leaves no lock file and another
+    run could pick the number before this one's Xvfb makes its socket;
+    the ports derived from it are claimed with it."""
     while True:
         n = _BASE + _next[0]
         _next[0] += 1
-        if not os.path.exists(f"/tmp/.X{n}-lock") and not os.path.exists(f"/tmp/.X11-unix/X{n}"):
-            return n
+        if os.path.exists(f"/tmp/.X{n}-lock") or os.path.exists(f"/tmp/.X11-unix/X{n}"):
+            continue
+        fd = os.open(f"/tmp/vmba-test-display-{n}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        _held.append(fd)
+        return n
 
 
 class Agent:
@@ -227,10 +241,12 @@ class Agent:
         return self.proc.poll() is None
 
     def stop(self, timeout=20):
+        """SIGTERM; its exit status, or None if it has not exited within
+        timeout (scaled as every deadline is: VMBA_DEADLINE_SCALE)."""
         if self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGTERM)
             try:
-                self.proc.wait(timeout=timeout)
+                self.proc.wait(timeout=timeout * DEADLINE_SCALE)
             except Exception:
                 pass
         return self.proc.poll()

@@ -43,7 +43,11 @@ class LoginEnv:
     """A workdir with login_home, providers.json and the fake provider, and
     the agent configured to use them."""
 
-    def __init__(self, agent_bin, services=IDLE, sets=(), ns=None, provider_env=None, extra_providers=()):
+    def __init__(self, agent_bin, services=IDLE, sets=(), ns=None, provider_env=None, extra_providers=(),
+                 url_wait_s=int(10 * DEADLINE_SCALE)):
+        """url_wait_s: how long a start waits for the fake CLI's URL, on a
+        loaded machine too (a Python start); the tests of a CLI that prints
+        none give their own, shorter one."""
         self.dir = tempfile.mkdtemp(prefix="vmba-login-", dir="/var/tmp")
         # The CLIs' user passes through to control.sock and the logins'
         # HOMEs; nothing here is listed or read by it.
@@ -86,7 +90,7 @@ class LoginEnv:
         self.agent_bin = agent_bin
         self.agent = Agent(agent_bin,
                            f"providers_file={self.providers_file}", f"login_home={self.home}",
-                           f"control_socket={self.dir}/control.sock", "url_wait_s=5",
+                           f"control_socket={self.dir}/control.sock", f"url_wait_s={url_wait_s}",
                            # Not this machine's /etc/environment: the test's own.
                            f"environment_file={self.dir}/environment",
                            f"bin_path={os.path.dirname(sys.executable)}:/usr/bin:/bin",
@@ -346,7 +350,7 @@ def waiting_start(e):
 def test_repeated_start_joins_the_wait(make_env):
     """A start repeated while the first still waits for the URL waits with
     it, and both get the same answer."""
-    e = make_env(provider_env={"FAKE_CLI_NOURL": "1"})
+    e = make_env(provider_env={"FAKE_CLI_NOURL": "1"}, url_wait_s=5)
     start, answers, first = waiting_start(e)
     start()
     first.join(30)
@@ -747,7 +751,7 @@ def test_browser_url_goes_to_its_own_login(make_env):
     the second login started.  Its URL is the first login's (the opener
     says whose, from the CLI's environment), not the newest one's: that
     caller would have signed in to the other caller's login."""
-    e = make_env(provider_env={"FAKE_CLI_OPEN_GATE": "1"})
+    e = make_env(provider_env={"FAKE_CLI_OPEN_GATE": "1"}, url_wait_s=5)
     a, b = sid(), sid()
     for s in (a, b):
         status, started = e.json("POST", "/auth/claude_code", {"sessionId": s})
@@ -797,7 +801,7 @@ def test_browser_url_without_its_login_is_never_a_guess(make_env):
     is: with one login waiting, the URL is that login's; with two, it is
     refused, given to neither and not opened (either could be the wrong
     caller's)."""
-    e = make_env(provider_env={"FAKE_CLI_OPEN_GATE": "1", "FAKE_CLI_OPENER_NO_LOGIN": "1"})
+    e = make_env(provider_env={"FAKE_CLI_OPEN_GATE": "1", "FAKE_CLI_OPENER_NO_LOGIN": "1"}, url_wait_s=5)
     a, b, c = sid(), sid(), sid()
     assert e.json("POST", "/auth/claude_code", {"sessionId": a})[0] == 200
     open_gate(e, a)
@@ -820,11 +824,11 @@ def test_browser_url_of_no_login_is_refused(make_env):
     one named that does not exist, or the waiting one), and one that fits
     the waiting login but is named for another, are refused: the opener
     prints the agent's ERR and exits 1, the browser is never asked, the
-    waiting login gets no URL, and the agent's warning names each URL
-    without its query or fragment."""
+    waiting login gets no URL, and the agent's warning names only each
+    URL's scheme and host."""
     fake = os.path.join(HERE, "login", "fake_firefox.py")
     e = make_env(services=None, sets=("window_manager=", f"firefox={fake}"),
-                 provider_env={"FAKE_CLI_OPEN_GATE": "1"})
+                 provider_env={"FAKE_CLI_OPEN_GATE": "1"}, url_wait_s=5)
     e.agent.wait_ready(60)
     waiting = sid()
     status, started = e.json("POST", "/auth/claude_code", {"sessionId": waiting})
@@ -1481,7 +1485,7 @@ def test_codex_login_through_firefox(make_env):
 
 
 def test_no_url_returns_redacted_output(make_env):
-    e = make_env(provider_env={"FAKE_CLI_NOURL": "1"})
+    e = make_env(provider_env={"FAKE_CLI_NOURL": "1"}, url_wait_s=5)
     s = sid()
     status, started = e.json("POST", "/auth/claude_code", {"sessionId": s})
     assert status == 200
