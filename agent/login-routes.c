@@ -44,11 +44,12 @@ static const char no_login_page[] =
 
 /* sessionId from the query: NULL and a 400 sent when it is not valid. */
 static LoginSession *query_session(LoginManager *lm, HttpRequest *req, int *ret) {
-        const char *id = http_request_query(req, "sessionId");
+        const char *id;
+        int r = http_request_query(req, "sessionId", &id);
         LoginSession *s;
 
-        if (!session_id_is_valid(id)) {
-                *ret = http_reply_error(req, 400, id ? SESSION_ID_ERROR : "sessionId is required");
+        if (r < 0 || !session_id_is_valid(id)) {
+                *ret = http_reply_error(req, 400, r == 0 ? "sessionId is required" : SESSION_ID_ERROR);
                 return NULL;
         }
         s = login_session_find(lm, id);

@@ -62,13 +62,13 @@ HttpWaitList *http_wait_list_free(HttpWaitList *l) {
 }
 
 int http_wait_seconds(HttpRequest *req, unsigned *ret) {
-        const char *v = http_request_query(req, "wait");
+        const char *v;
         uint64_t n;
-        int r;
+        int r = http_request_query(req, "wait", &v);
 
-        if (!v) {
+        if (r <= 0) {
                 *ret = 0;
-                return 0;
+                return r;
         }
         r = parse_unsigned(v, HTTP_WAIT_MAX_S, &n);
         if (r >= 0)

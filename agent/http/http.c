@@ -325,8 +325,18 @@ const char *http_request_query_string(HttpRequest *r) {
         return r->query ? r->query : "";
 }
 
-const char *http_request_query(HttpRequest *r, const char *key) {
-        return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+int http_request_query(HttpRequest *r, const char *key, const char **ret) {
+        const char *v = NULL;
+        size_t n = 0;
+
+        *ret = NULL;
+        if (MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, key, strlen(key), &v, &n) != MHD_YES ||
+            !v)
+                return 0;
+        if (strlen(v) != n)
+                return -EBADMSG;
+        *ret = v;
+        return 1;
 }
 
 const char *http_request_header(HttpRequest *r, const char *name) {

@@ -65,7 +65,10 @@ int http_server_add_routes(HttpServer *s, const HttpRoute *routes, size_t n, voi
 const char *http_request_method(HttpRequest *r);
 const char *http_request_path(HttpRequest *r);
 const char *http_request_query_string(HttpRequest *r); /* raw, without '?'; "" if none */
-const char *http_request_query(HttpRequest *r, const char *key); /* NULL if absent */
+/* Query argument key, decoded, in *ret: 1, or 0 (*ret NULL) if absent;
+ * -EBADMSG when it holds an escaped NUL ("%00": it would read shorter,
+ * "sessionId=<id>%00x" as <id>). */
+int http_request_query(HttpRequest *r, const char *key, const char **ret);
 const char *http_request_header(HttpRequest *r, const char *name);
 const char *http_request_body(HttpRequest *r, size_t *ret_size); /* NUL-terminated */
 const struct sockaddr *http_request_peer(HttpRequest *r);

@@ -43,8 +43,10 @@ static int control_handler(HttpRequest *req, void *userdata) {
 
 static int echo_handler(HttpRequest *req, void *userdata) {
         size_t n;
-        const char *q = http_request_query(req, "q");
+        const char *q;
 
+        if (http_request_query(req, "q", &q) < 0)
+                return http_reply_error(req, 400, "q holds an escaped NUL");
         (void)http_request_body(req, &n);
         return http_reply_json(req, 200, json_pack("{s:I, s:s, s:s?}", "size", (json_int_t)n,
                                                   "query", http_request_query_string(req), "q", q), 0);

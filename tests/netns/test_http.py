@@ -365,6 +365,14 @@ def echo_counters(driver):
     return {k.split()[1]: v for k, v in c.items() if k.split()[0] == "/test/echo"}
 
 
+def test_query_argument_with_an_escaped_nul(driver):
+    """An escaped NUL is not read as the end of an argument (the handler
+    is told, and answers 400); an escaped '%' followed by "00" is text."""
+    assert driver.json("POST", "/test/echo?q=1%00x", body=b"")[::2] == (400, {"error": "q holds an escaped NUL"})
+    assert driver.json("POST", "/test/echo?q=1%2500", body=b"")[::2] == \
+        (200, {"size": 0, "query": "q=1%2500", "q": "1%00"})
+
+
 def test_body_within_limit_and_chunked_overflow(driver):
     status, _, body = driver.json("POST", "/test/echo?q=1", body=b"x" * 1000)
     assert (status, body) == (200, {"size": 1000, "query": "q=1", "q": "1"})

@@ -314,6 +314,20 @@ def test_bad_session_ids(env, bad):
     assert not os.path.exists("/tmp/vmba-login-pwn")
 
 
+def test_an_escaped_nul_is_no_session_id(env):
+    """"sessionId=<id>%00x" is not <id> (decoded, it would end at the NUL)
+    and "wait=2%00x" is no number: 400 both, and the session is not
+    touched (its credentials not taken by a get)."""
+    s = sid()
+    assert env.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-nul",
+                                            "authorizeUrl": f"{env.provider_url}/h/authorize"})[0] == 200
+    for path in ("/oauth-url", "/credentials/status", "/credentials/get"):
+        assert env.json("GET", f"{path}?sessionId={s}%00x") == (400, {"error": ID_ERROR}), path
+    assert env.json("GET", f"/credentials/status?sessionId={s}&wait=2%00x") == \
+        (400, {"error": "wait must be a number of seconds up to 300"})
+    assert env.json("GET", f"/credentials/status?sessionId={s}")[1]["waiting"] is True
+
+
 @pytest.mark.parametrize("name", ["network-fix-test-1", "..", ".", "a:b.c_d", "x" * 128])
 def test_host_named_session_ids(env, name):
     """The host's own session names work end to end; the HOME is
