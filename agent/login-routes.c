@@ -641,13 +641,17 @@ static uint16_t relay_port(const LoginSession *s) {
 /* Whether the relay's connection would reach the CLI: each listener on
  * 127.0.0.1:port must be the CLIs' user's.  Another user may hold the
  * port the CLI let go; it would get the code.  -EPERM then (logged),
- * -errno when it cannot be told. */
+ * -ENOENT when nothing listens (another user could bind it before the
+ * connect), -errno when it cannot be told. */
 static int relay_listener_check(LoginRoutes *lr, const LoginSession *s, uint16_t port) {
         const char *path = NULL;
         uid_t other = 0;
         int r = callback_relay_listener_check(port, lr->o.cli_uid, &other, &path);
 
-        if (r == -EPERM)
+        if (r == -ENOENT)
+                log_info("Login %s: nothing listens on 127.0.0.1:%u: the callback is not relayed.", s->id,
+                         (unsigned)port);
+        else if (r == -EPERM)
                 log_warning("Login %s: 127.0.0.1:%u is held by uid %u, not the CLI's: the callback is not "
                             "relayed.", s->id, (unsigned)port, (unsigned)other);
         else if (r < 0)
@@ -681,6 +685,11 @@ static int callback_forward(HttpRequest *req, void *userdata) {
                 return http_reply_error(req, 400, "State does not match the login's");
         port = relay_port(s);
         r = relay_listener_check(lr, s, port);
+        /* As a refused connection: the CLI's listener is gone. */
+        if (r == -ENOENT && signed_in_cli_session(lr->o.logins))
+                return reply_page(req, 200, complete_page);
+        if (r == -ENOENT)
+                return http_reply_error(req, 502, "CLI callback listener not reachable");
         if (r < 0)
                 return http_reply_error(req, 502, r == -EPERM ? "The callback port is not the CLI's"
                                                               : "Cannot tell who holds the callback port");

@@ -146,6 +146,7 @@ int callback_relay_listener_check(uint16_t port, uid_t uid, uid_t *ret_other, co
                 const char *path;
                 bool v6;
         } files[] = { { "/proc/net/tcp", false }, { "/proc/net/tcp6", true } };
+        int found = -ENOENT;
 
         for (size_t i = 0; i < ELEMENTSOF(files); i++) {
                 _cleanup_(freep) char *text = NULL;
@@ -157,10 +158,13 @@ int callback_relay_listener_check(uint16_t port, uid_t uid, uid_t *ret_other, co
                         *ret_path = files[i].path;
                         return r;
                 }
-                if (callback_relay_listener_owner(text, files[i].v6, port, uid, ret_other) == 0)
+                r = callback_relay_listener_owner(text, files[i].v6, port, uid, ret_other);
+                if (r == 0)
                         return -EPERM;
+                if (r > 0)
+                        found = 0;
         }
-        return 0;
+        return found;
 }
 
 int callback_relay_start(sd_event *e, uint16_t port, const char *path, const char *query, usec_t timeout,

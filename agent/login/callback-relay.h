@@ -35,8 +35,10 @@ int callback_relay_redirect_port(const char *redirect_uri, const char *path, uin
 int callback_relay_listener_owner(const char *proc_net_tcp, bool v6, uint16_t port, uid_t uid, uid_t *ret_other);
 
 /* The same over this machine's /proc/net/tcp and tcp6 (a kernel without
- * IPv6 has no tcp6): 0 when no other uid listens there, -EPERM when one
- * does (*ret_other gets it), or the read's -errno (*ret_path names the
+ * IPv6 has no tcp6): 0 when uid listens there and no other uid does,
+ * -EPERM when another does (*ret_other gets it), -ENOENT when none
+ * listens (a port nobody holds may be taken between this check and a
+ * connect: not connected to), or the read's -errno (*ret_path names the
  * file it could not read). */
 int callback_relay_listener_check(uint16_t port, uid_t uid, uid_t *ret_other, const char **ret_path);
 

@@ -18,6 +18,7 @@ import urllib.parse
 
 import pytest
 
+from desktop import listeners
 from netns import Lan, requests_received, squat, wait_until
 from svagent import TOKEN
 from test_login import LoginEnv, env, make_env, oauth_url, open_gate, sid  # noqa: F401 (env, make_env: fixtures)
@@ -317,6 +318,20 @@ def test_a_port_another_user_holds_gets_no_code(make_env, squat_address):
         e.assert_no_secrets()
     finally:
         sq.close()
+
+
+def test_a_port_nobody_holds_is_not_connected_to(make_env):
+    """The CLI let its port go and nobody holds it: the relay does not
+    connect (another user could bind the port between the check and the
+    connect, and get the code), and says so: 502, as for a refused
+    connection."""
+    e = make_env(sets=("callback_relay_s=1",), provider_env={"FAKE_CLI_DROP_LISTENER": "1"})
+    s, state = start_codex(e)
+    wait_until(lambda: not [a for a in listeners(e.ns) if a.endswith(":1455")], 20, "1455 let go by the CLI")
+    assert e.json("GET", f"/auth/callback?code=SECRET-CODE-codex&state={state}") == \
+        (502, {"error": "CLI callback listener not reachable"})
+    assert e.agent.log_lines(f"Login {s}: nothing listens on 127.0.0.1:1455: the callback is not relayed.")
+    e.assert_no_secrets()
 
 
 def test_the_port_the_redirect_names_is_checked(make_env):
