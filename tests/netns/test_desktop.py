@@ -300,47 +300,51 @@ def status_of(c, request=b"GET /vnc.html HTTP/1.0\r\n\r\n"):
     return http_status(http_answer(c, request))
 
 
-def test_novnc_connections_are_limited_per_address(agent):
+def test_novnc_connections_are_limited_per_address(agent_bin):
     """One address holds at most 24 websockify processes at once: the next
     connection from it is closed unanswered (said once in the log), while
     another address is served, the desktop included; once they end, the
     address is served again.  The held connections send a header line
     before each step: websockify's 10 s request timeout restarts, so they
-    stay held as long as no single step takes 10 s."""
+    stay held as long as no single step takes 10 s.  vnc_user is a uid of
+    this test's own, as in the flood test (the 64 tasks are a uid's)."""
     def keep(held):
         for c in held:
             c.sendall(b"X: y\r\n")
 
-    with agent.ns.entered():
-        held = [connect_from("127.0.0.2", agent.novnc_port) for _ in range(24)]
-        try:
-            for c in held:
-                c.sendall(b"GET /vnc.html HTTP/1.0\r\n")
-            with connect_from("127.0.0.1", agent.novnc_port) as c:
-                assert status_of(c) == b"200"
-            keep(held)
-            status, frame = ws_upgrade("127.0.0.1", agent.novnc_port, f"/websockify?token={DESKTOP_SECRET}")
-            assert " 101 " in status and frame.startswith(b"RFB 003."), (status, frame)
-            for _ in range(2):
+    uid = 1_900_000_000 + os.getpid() % 1_000_000 + 1_000_000
+    with aliased(agent_bin, "vnc_user", uid) as agent:
+        agent.wait_ready()
+        with agent.ns.entered():
+            held = [connect_from("127.0.0.2", agent.novnc_port) for _ in range(24)]
+            try:
+                for c in held:
+                    c.sendall(b"GET /vnc.html HTTP/1.0\r\n")
+                with connect_from("127.0.0.1", agent.novnc_port) as c:
+                    assert status_of(c) == b"200"
                 keep(held)
+                status, frame = ws_upgrade("127.0.0.1", agent.novnc_port, f"/websockify?token={DESKTOP_SECRET}")
+                assert " 101 " in status and frame.startswith(b"RFB 003."), (status, frame)
+                for _ in range(2):
+                    keep(held)
+                    with connect_from("127.0.0.2", agent.novnc_port) as c:
+                        assert status_of(c) is None
+                # The held ones were being served all along.  Each request is
+                # ended before any answer is read: read one by one, the last
+                # would wait 23 answers and could reach its 10 s timeout.
+                for c in held:
+                    c.sendall(b"\r\n")
+                assert [status_of(c, b"") for c in held] == [b"200"] * 24
+            finally:
+                for c in held:
+                    c.close()
+        lines = wait_until(lambda: agent.log_lines("127.0.0.2: 24 connections held already"), 10, "the limit logged")
+        assert len(lines) == 1, lines
+        with agent.ns.entered():
+            def served():
                 with connect_from("127.0.0.2", agent.novnc_port) as c:
-                    assert status_of(c) is None
-            # The held ones were being served all along.  Each request is
-            # ended before any answer is read: read one by one, the last
-            # would wait 23 answers and could reach its 10 s timeout.
-            for c in held:
-                c.sendall(b"\r\n")
-            assert [status_of(c, b"") for c in held] == [b"200"] * 24
-        finally:
-            for c in held:
-                c.close()
-    lines = wait_until(lambda: agent.log_lines("127.0.0.2: 24 connections held already"), 10, "the limit logged")
-    assert len(lines) == 1, lines
-    with agent.ns.entered():
-        def served():
-            with connect_from("127.0.0.2", agent.novnc_port) as c:
-                return status_of(c) == b"200"
-        wait_until(served, 30, "127.0.0.2 served again once its connections ended")
+                    return status_of(c) == b"200"
+            wait_until(served, 30, "127.0.0.2 served again once its connections ended")
 
 
 def test_novnc_request_cannot_forge_log_lines(agent):

@@ -21,8 +21,9 @@ or a hard `quit`).  Two machines:
 `snapshot=on`, which `savevm`/`loadvm` need (their state lives in the
 qcow2 file); `cmdline_secrets=False` leaves the secrets off the command
 line (the guest takes them from MMDS); `netdev_extra` adds options to the
-user network (guestfwd=, hostfwd=) and `extra_args` to qemu's (a device,
--loadvm).
+user network (guestfwd=) and `extra_args` to qemu's (a device, -loadvm);
+`forwards_extra` ({name: "guestaddr:port"}) forwards more guest ports,
+their host ports picked with the others at each start (`ports[name]`).
 
 `files` (either machine) adds files to the VM's own copy of the rootfs
 (vm-secrets --add-file): the demo's fake provider.  On q35 such a VM then
@@ -193,7 +194,7 @@ class Vm:
     def __init__(self, image_dir=None, mode="pid1", workdir=None, initrd=None,
                  kernel=None, memory=1024, cpus=None, extra_cmdline="", ip_arg=IP_ARG,
                  machine="q35", files=(), overlay=None, cmdline_secrets=True, netdev_extra=(),
-                 extra_args=()):
+                 extra_args=(), forwards_extra=None):
         if machine not in MACHINES:
             raise ValueError(f"machine {machine!r} is not one of {MACHINES}")
         self.image = pathlib.Path(image_dir) if image_dir else None
@@ -222,6 +223,7 @@ class Vm:
         self.overlay = pathlib.Path(overlay) if overlay else None
         self.cmdline_secrets = cmdline_secrets
         self.netdev_extra = list(netdev_extra)
+        self.forwards_extra = dict(forwards_extra or {})
         self.extra_args = list(extra_args)
         # (host path, guest path, octal mode) for this VM's rootfs copy.
         self.files = list(files)
@@ -298,6 +300,7 @@ class Vm:
 
     def argv(self):
         fwd = ",".join([f"hostfwd=tcp:127.0.0.1:{self.ports[k]}-:{v}" for k, v in FORWARDS.items()] +
+                       [f"hostfwd=tcp:127.0.0.1:{self.ports[k]}-{v}" for k, v in self.forwards_extra.items()] +
                        self.netdev_extra)
         if self.machine == "microvm":
             return self._microvm_argv(fwd)
@@ -325,7 +328,7 @@ class Vm:
         if ((self.machine == "microvm" or self.files) and self.mode != "initramfs"
                 and self.rootfs is None):
             self._write_rootfs_secrets()
-        self.ports = {k: free_port() for k in FORWARDS}
+        self.ports = {k: free_port() for k in [*FORWARDS, *self.forwards_extra]}
         self.qemu_log = open(self.workdir / "qemu.log", "w")
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=self.qemu_log,
@@ -367,6 +370,11 @@ class Vm:
             raise RuntimeError(f"{e}\n--- console ({self.console}) ---\n{self.console_text()[-3000:]}") from None
         return self
 
+    def port_taken(self):
+        """Whether qemu exited because a forwarded port was taken after
+        free_port() picked it (start() again picks new ones)."""
+        return self.proc is not None and self.proc.poll() is not None and PORT_TAKEN in self.qemu_log_text()
+
     def wait_http_200(self, path="/health", timeout=120, attempt_timeout=2):
         """Polls the forwarded port until `path` answers 200; returns
         (seconds since qemu start, body).  qemu's forwarder accepts the TCP
@@ -385,9 +393,8 @@ class Vm:
                 _, body = wait_until(ok, timeout, f"{path} 200", self.proc)
                 return time.monotonic() - self.started_at, body
             except RuntimeError as e:
-                log = self.qemu_log_text()
-                if attempt == 2 or PORT_TAKEN not in log:
-                    raise RuntimeError(f"{e}: {log.strip()[-1000:]}") from None
+                if attempt == 2 or not self.port_taken():
+                    raise RuntimeError(f"{e}: {self.qemu_log_text().strip()[-1000:]}") from None
                 self.stop()
                 self.start()
 
