@@ -87,7 +87,7 @@ static const ConfigKey keys[] = {
         K(depth, KEY_U32, "24", "Xvfb colour depth"),
         K(window_manager, KEY_STRING, "openbox", "window manager binary (\"\" = none)"),
         K(vnc_listen, KEY_STRING, "unix", "x11vnc listen address (RFB; noVNC reaches it there), or unix: its socket"),
-        K(vnc_port, KEY_U16, "5901", "x11vnc port"),
+        K(vnc_port, KEY_U16, "5901", "x11vnc port (when `vnc_listen` is an address)"),
         K(novnc_listen, KEY_STRING, "0.0.0.0", "websockify / noVNC listen address"),
         K(novnc_port, KEY_U16, "6080", "websockify / noVNC port"),
         K(novnc_web, KEY_STRING, "/usr/share/novnc", "noVNC web root"),
