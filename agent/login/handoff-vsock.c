@@ -325,24 +325,19 @@ static int connect_host(Handoff *h) {
         int r;
 
         if (!isempty(c->unix_path)) {
-                struct sockaddr_un sa;
-                int len = sockaddr_un_set(&sa, c->unix_path);
-                if (len < 0)
-                        return len;
-                h->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-                if (h->fd < 0)
-                        return -errno;
-                r = connect(h->fd, (struct sockaddr *)&sa, (socklen_t)len);
+                r = unix_connect_start(c->unix_path, &h->fd);
+                if (r < 0 && r != -EAGAIN)
+                        return r;
         } else {
                 struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = c->cid,
                                           .svm_port = c->port };
                 h->fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
                 if (h->fd < 0)
                         return -errno;
-                r = connect(h->fd, (struct sockaddr *)&sa, sizeof sa);
+                if (connect(h->fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS &&
+                    errno != EAGAIN)
+                        return -errno;
         }
-        if (r < 0 && errno != EINPROGRESS && errno != EAGAIN)
-                return -errno;
         return sd_event_add_io(h->o.event, &h->io, h->fd, EPOLLOUT, on_io, h);
 }
 

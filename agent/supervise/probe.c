@@ -232,29 +232,15 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         return 0;
 }
 
-/* Refused (ECONNREFUSED, or EAGAIN: a full backlog) or not there yet
- * (ENOENT): attempted again, as a TCP refusal is. */
-static int probe_connect_unix(Probe *p) {
-        struct sockaddr_un u;
-        int alen = sockaddr_un_set(&u, p->path);
-
-        if (alen < 0)
-                return alen;
-        p->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (p->fd < 0)
-                return -errno;
-        if (connect(p->fd, (struct sockaddr *)&u, (socklen_t)alen) < 0 && errno != EINPROGRESS)
-                return -errno;
-        return 0;
-}
-
 static int probe_connect(Probe *p) {
         const char *host = streq(p->host, "localhost") ? "127.0.0.1" : p->host;
         SockaddrIn a;
         socklen_t alen;
 
+        /* Refused (ECONNREFUSED, or EAGAIN: a full backlog) or not there
+         * yet (ENOENT): attempted again, as a TCP refusal is. */
         if (p->type == PROBE_UNIX_BANNER)
-                return probe_connect_unix(p);
+                return unix_connect_start(p->path, &p->fd);
         if (sockaddr_in_parse(host, p->port, &a, &alen) < 0)
                 return -EINVAL;
 
