@@ -54,6 +54,7 @@
 #include "launch.h"
 #include "macro.h"
 #include "parse-util.h"
+#include "socket-util.h"
 #include "strv.h"
 
 int display_number(const char *display) {
@@ -416,6 +417,11 @@ static int check(const DisplayOptions *c, int num, char *errbuf, size_t size) {
                 snprintf(errbuf, size, "vnc_user: '%s' is also browser_user; the servers facing the network "
                          "would reach the browser's profile", c->vnc_user);
                 return -EINVAL;
+        }
+        if (streq_ptr(c->vnc_listen, DISPLAY_VNC_LISTEN_UNIX) && strlen(c->paths->vnc_socket) >= SUN_PATH_SIZE) {
+                snprintf(errbuf, size, "vnc_listen unix: x11vnc's socket %s is over %zu bytes (a shorter "
+                         "runtime_dir, or an address in vnc_listen)", c->paths->vnc_socket, SUN_PATH_SIZE - 1);
+                return -ENAMETOOLONG;
         }
         return 0;
 }

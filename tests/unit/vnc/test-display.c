@@ -232,6 +232,25 @@ static void test_listen_addresses(void **state) {
         assert_string_equal(d.services[1].probe.path, "/run/vmba-vnc/rfb.sock");
         assert_string_equal(d.services[1].probe.expect, "RFB ");
         service_defs_done(&d);
+        {
+                /* A socket path that does not fit sun_path: said at start,
+                 * naming the path and the ways out. */
+                DesktopPaths longer = {};
+                char run[128];
+
+                snprintf(run, sizeof run, "/run/%0*d", 90, 0);
+                assert_int_equal(desktop_paths_init(&longer, run, "/var/lib/vmba/browser/profile"), 0);
+                assert_int_equal(strlen(longer.vnc_socket), 108);
+                c.paths = &longer;
+                assert_int_equal(display_build_services(&c, &d, err, sizeof err), -ENAMETOOLONG);
+                assert_non_null(strstr(err, "vnc_listen unix: x11vnc's socket /run/000"));
+                assert_non_null(strstr(err, "-vnc/rfb.sock is over 107 bytes (a shorter runtime_dir"));
+                c.vnc_listen = "127.0.0.1";
+                assert_int_equal(display_build_services(&c, &d, err, sizeof err), 0);
+                service_defs_done(&d);
+                c.paths = &paths;
+                desktop_paths_done(&longer);
+        }
 
         assert_string_equal(display_connect_host("0.0.0.0"), "127.0.0.1");
         assert_string_equal(display_connect_host("::"), "::1");
