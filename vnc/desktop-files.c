@@ -73,9 +73,11 @@ int desktop_vnc_password_text(const char *secret, char **ret) {
 
 int desktop_novnc_tokens_text(const char *secret, const char *target, char **ret) {
         const char *colon = target ? strrchr(target, ':') : NULL;
+        const char *path = target ? startswith(target, "unix_socket:") : NULL;
 
+        /* websockify splits the target at its last ':': a path keeps none. */
         if (!desktop_secret_is_valid(secret) || !colon || colon == target || !colon[1] ||
-            strpbrk(target, " \t\r\n[]"))
+            strpbrk(target, " \t\r\n[]") || (path && strchr(path, ':')))
                 return -EINVAL;
         return asprintf(ret, "%s: %s\n", secret, target) < 0 ? -ENOMEM : 0;
 }

@@ -48,8 +48,8 @@ void desktop_paths_done(DesktopPaths *p);
 int desktop_vnc_password_text(const char *secret, char **ret);
 /* websockify's token file: "SECRET: TARGET\n", TARGET "HOST:PORT" as
  * websockify splits it (the last ':' ends the host, so an IPv6 address
- * goes bare) or "unix_socket:PATH" (display_vnc_target()).  -EINVAL for a
- * target with blanks, brackets or no ':'. */
+ * goes bare) or "unix_socket:PATH" (display_vnc_target(); PATH without a
+ * ':').  -EINVAL for a target with blanks, brackets or no ':'. */
 int desktop_novnc_tokens_text(const char *secret, const char *target, char **ret);
 /* The browser user's session bus: Debian's session.conf without service
  * activation (nothing starts on demand, at-spi included), connections from

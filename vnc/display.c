@@ -423,6 +423,12 @@ static int check(const DisplayOptions *c, int num, char *errbuf, size_t size) {
                          "runtime_dir, or an address in vnc_listen)", c->paths->vnc_socket, SUN_PATH_SIZE - 1);
                 return -ENAMETOOLONG;
         }
+        /* websockify's token file names it, and splits a target at its last ':'. */
+        if (streq_ptr(c->vnc_listen, DISPLAY_VNC_LISTEN_UNIX) && strchr(c->paths->vnc_socket, ':')) {
+                snprintf(errbuf, size, "vnc_listen unix: x11vnc's socket %s has a ':', which websockify's "
+                         "token file cannot name (a runtime_dir without one)", c->paths->vnc_socket);
+                return -EINVAL;
+        }
         return 0;
 }
 

@@ -248,6 +248,13 @@ static void test_listen_addresses(void **state) {
                 c.vnc_listen = "127.0.0.1";
                 assert_int_equal(display_build_services(&c, &d, err, sizeof err), 0);
                 service_defs_done(&d);
+                desktop_paths_done(&longer);
+                /* A ':' in it: websockify's token file would split there. */
+                assert_int_equal(desktop_paths_init(&longer, "/run/a:b", "/var/lib/vmba/browser/profile"), 0);
+                c.vnc_listen = "unix";
+                assert_int_equal(display_build_services(&c, &d, err, sizeof err), -EINVAL);
+                assert_string_equal(err, "vnc_listen unix: x11vnc's socket /run/a:b-vnc/rfb.sock has a ':', which "
+                                         "websockify's token file cannot name (a runtime_dir without one)");
                 c.paths = &paths;
                 desktop_paths_done(&longer);
         }
@@ -366,6 +373,7 @@ static void test_paths_and_texts(void **state) {
         assert_int_equal(desktop_novnc_tokens_text("abc: defgh", "::1:5901", &t), -EINVAL);
         assert_int_equal(desktop_novnc_tokens_text("abcdefgh-and-more", "[::1]:5901", &t), -EINVAL);
         assert_int_equal(desktop_novnc_tokens_text("abcdefgh-and-more", "unix_socket:/a b", &t), -EINVAL);
+        assert_int_equal(desktop_novnc_tokens_text("abcdefgh-and-more", "unix_socket:/run/a:b/rfb.sock", &t), -EINVAL);
         assert_int_equal(desktop_novnc_tokens_text("abcdefgh-and-more", "host", &t), -EINVAL);
         assert_int_equal(desktop_novnc_tokens_text("abcdefgh-and-more", ":5901", &t), -EINVAL);
         assert_int_equal(desktop_novnc_tokens_text("abcdefgh-and-more", "host:", &t), -EINVAL);
