@@ -128,9 +128,24 @@ static int tmpfile_at(int dirfd, const char *name, char tmp[static NAME_MAX + 1]
         return -EEXIST;
 }
 
+/* Makes a rename in dirfd (AT_FDCWD: the working directory) durable. */
+static int fsync_dir(int dirfd) {
+        _cleanup_(closep) int fd = -EBADF;
+
+        if (dirfd == AT_FDCWD) {
+                fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0)
+                        return negative_errno();
+                dirfd = fd;
+        }
+        return fsync(dirfd) < 0 ? negative_errno() : 0;
+}
+
 /* The one atomic writer: a temporary file below dirfd, given its owner
  * and mode on its fd (a symlink planted at name is replaced, never
- * followed), synced unless told not to, renamed over name. */
+ * followed), synced unless told not to, renamed over name, and then the
+ * directory synced too: once this returns, a crash leaves the new file
+ * (what a caller that acknowledges it relies on). */
 static int write_at(int dirfd, const char *name, const void *data, size_t size, mode_t mode, uid_t uid,
                     gid_t gid, WriteFileFlags flags) {
         char tmp[NAME_MAX + 1];
@@ -151,9 +166,11 @@ static int write_at(int dirfd, const char *name, const void *data, size_t size, 
                 r = negative_errno();
         if (r >= 0 && renameat(dirfd, tmp, dirfd, name) < 0)
                 r = negative_errno();
-        if (r < 0)
+        if (r < 0) {
                 (void)unlinkat(dirfd, tmp, 0);
-        return r;
+                return r;
+        }
+        return flags & WRITE_FILE_NO_SYNC ? 0 : fsync_dir(dirfd);
 }
 
 int write_file_atomic_owned(const char *path, const void *data, size_t size, mode_t mode, uid_t uid,

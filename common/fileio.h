@@ -26,8 +26,8 @@ int open_regular_nofollow(const char *path, struct stat *ret_st);
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode);
 
 typedef enum WriteFileFlags {
-        /* Skip the fsync: still atomic for readers, but after a crash the
-         * file may be old or empty.  For files regenerated on every boot
+        /* Skip the fsyncs (the file's and its directory's): still atomic
+         * for readers, but after a crash the file may be old or empty.  For files regenerated on every boot
          * (resolv.conf, hosts), where an fsync per file costs boot time. */
         WRITE_FILE_NO_SYNC = 1 << 0,
 } WriteFileFlags;

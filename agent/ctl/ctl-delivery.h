@@ -1,6 +1,6 @@
 /* One line of the push handoff as the host's receiver reads it: a JSON
- * object with the VM's control token, a deliveryId, a sessionId and the
- * credentials.  Pure (jansson only): the line comes from a guest, where
+ * object with the VM's control token, a deliveryId, a sessionId, the
+ * provider and the credentials.  Pure (jansson only): the line comes from a guest, where
  * any user can reach the vsock port, and is fuzzed
  * (tests/fuzz/fuzz-ctl-delivery.c). */
 #pragma once
@@ -14,6 +14,7 @@
 typedef struct CtlDelivery {
         const char *id;  /* fit to echo, or NULL */
         const char *sid; /* a safe file name when the line is taken */
+        const char *provider; /* [a-z0-9_-], at most 64, when the line is taken: it is printed */
         json_t *credentials;
 } CtlDelivery;
 

@@ -30,7 +30,8 @@
 /* How long a pushing connection may go without a delivery taken (from
  * its start, then from its last one): the agent writes a line at once. */
 #define RECEIVE_DEADLINE_S 10
-/* Connections served at once (more: the oldest goes, see conn_slot()). */
+/* Connections served at once (more: one that sent the least goes, see
+ * conn_slot()). */
 #define RECEIVE_CONNS_MAX 8
 /* Delivery ids remembered (the most recent): the agent resends one only
  * until its ACK arrives, before its next delivery. */
@@ -42,7 +43,15 @@ typedef struct Receiver {
         const char *token; /* secret */
         char taken[TAKEN_IDS_MAX][CTL_DELIVERY_ID_MAX + 1];
         size_t taken_next;
+        unsigned refused, evicted; /* so far: their warnings are rate-limited */
 } Receiver;
+
+/* Whether the nth event of a kind is said: the 1st, 2nd, 4th, 8th...  A
+ * guest user can make as many as it likes; the log says how many. */
+static bool say_nth(unsigned *n) {
+        ++*n;
+        return (*n & (*n - 1)) == 0;
+}
 
 /* "ACK <id>" or "NAK <id> <cause>" (id "-" when the line had none fit to
  * echo).  Never blocks, never raises SIGPIPE: a peer that does not read
@@ -73,7 +82,9 @@ static void taken_add(Receiver *x, const char *id) {
 /* Writes d's credentials to dir/<sessionId>.json (0600); the NAK's cause
  * when it cannot. */
 static const char *delivery_write(const Receiver *x, const CtlDelivery *d, char *path, size_t path_size) {
-        _cleanup_(erase_and_freep) char *text = json_dumps(d->credentials, JSON_INDENT(2));
+        /* Compact: indented, a deeply nested array grows a thousandfold
+         * (each element on a line of its own, indented by its depth). */
+        _cleanup_(erase_and_freep) char *text = json_dumps(d->credentials, JSON_COMPACT);
         int r;
 
         if (!text) {
@@ -101,10 +112,12 @@ static int receive_line(Receiver *x, int fd, const char *line) {
         bool again = !cause && taken_before(x, d.id);
         int r;
 
-        if (cause)
+        if (cause) {
                 /* Nothing of the line is echoed: it may be anybody's. */
-                log_warning("Refused a delivery (%s): not written, not counted.", cause);
-        else if (again)
+                if (say_nth(&x->refused))
+                        log_warning("Refused a delivery (%s): not written, not counted (%u refused so far).", cause,
+                                    x->refused);
+        } else if (again)
                 log_info("Delivery %s came again (its ACK was lost): acknowledged again, not written or "
                          "counted twice.", d.id);
         else
@@ -115,7 +128,7 @@ static int receive_line(Receiver *x, int fd, const char *line) {
         if (taken)
                 taken_add(x, d.id);
         if (r >= 0 && taken)
-                printf("received: %s (%s)\n", path, json_string_value(json_object_get(j, "provider")) ?: "?");
+                printf("received: %s (%s)\n", path, d.provider);
         json_wipe(j);
         json_decref(j);
         return r < 0 ? r : taken;
@@ -190,21 +203,24 @@ static unsigned conn_read(Receiver *x, Conn *c, unsigned left) {
         return taken;
 }
 
-/* The slot a new connection takes: a free one, else the one closest to
- * its deadline (a guest user filling every slot with silent connections
- * only makes the oldest go sooner). */
-static Conn *conn_slot(Conn *conns, size_t n) {
-        Conn *oldest = NULL;
+/* The slot a new connection takes: a free one, else the one that has
+ * sent the least of a line, the oldest of those.  The agent writes its
+ * line at once: a guest user filling every slot with silent connections
+ * makes its own go, not the agent's in the middle of a delivery. */
+static Conn *conn_slot(Receiver *x, Conn *conns, size_t n) {
+        Conn *least = NULL;
 
         for (size_t i = 0; i < n; i++) {
                 if (conns[i].fd < 0)
                         return &conns[i];
-                if (!oldest || conns[i].deadline < oldest->deadline)
-                        oldest = &conns[i];
+                if (!least || conns[i].n < least->n || (conns[i].n == least->n && conns[i].deadline < least->deadline))
+                        least = &conns[i];
         }
-        log_warning("Closed the oldest of %zu connections that delivered nothing yet, to take a new one.", n);
-        conn_close(oldest);
-        return oldest;
+        if (say_nth(&x->evicted))
+                log_warning("Closed a connection that had sent the least of a line, to take a new one (%zu at once; "
+                            "%u closed so far).", n, x->evicted);
+        conn_close(least);
+        return least;
 }
 
 /* Serves up to RECEIVE_CONNS_MAX connections at once on one poll() loop,
@@ -253,7 +269,7 @@ static int receive_loop(Receiver *x, int lfd, unsigned want) {
                                 r = log_error_errno(errno, "accept() failed: %m");
                                 break;
                         }
-                        if (fd >= 0 && (r = conn_open(conn_slot(conns, ELEMENTSOF(conns)), fd)) < 0) {
+                        if (fd >= 0 && (r = conn_open(conn_slot(x, conns, ELEMENTSOF(conns)), fd)) < 0) {
                                 log_error_errno(r, "Out of memory.");
                                 break;
                         }

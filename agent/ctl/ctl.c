@@ -311,7 +311,7 @@ static int login_fetch(Ctl *c, const char *sid, const char *out) {
                 json_decref(j);
                 return -EPROTO;
         }
-        text = json_dumps(json_object_get(j, "credentials"), JSON_INDENT(2));
+        text = json_dumps(json_object_get(j, "credentials"), JSON_COMPACT); /* as ctl receive writes them */
         json_wipe(j);
         json_decref(j);
         if (!text)

@@ -3,7 +3,8 @@
  * Beyond "no crash": a line is taken only with the VM's token, and then
  * its session id is a file name that stays in the receiver's directory
  * (no '/', no leading dot), its delivery id is fit to echo on one line,
- * and its credentials are an object; the cause of a refusal is one of
+ * its provider fit to print on one (no blank, no control byte), and its
+ * credentials are an object; the cause of a refusal is one of
  * the three words, and a token that is there but not the VM's is
  * "token-wrong" whatever else the line holds (it is checked first); an id
  * echoed for a refused line is fit to echo too. */
@@ -39,6 +40,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 CHECK(!strcmp(json_string_value(json_object_get(j, "token")) ?: "", TOKEN));
                 CHECK(d.sid && d.sid[0] && d.sid[0] != '.' && !strchr(d.sid, '/'));
                 CHECK(d.id && json_is_object(d.credentials));
+                CHECK(d.provider && d.provider[0] && strlen(d.provider) <= 64);
+                for (const char *c = d.provider; *c; c++)
+                        CHECK(*c > 0x20 && *c < 0x7f && *c != ')' && *c != '(');
         }
         if (d.id)
                 CHECK(echo_safe(d.id));

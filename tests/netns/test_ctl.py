@@ -8,7 +8,9 @@ Firecracker's <uds_path>_<port>."""
 import http.client
 import json
 import os
+import select
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -18,7 +20,7 @@ import threading
 
 import pytest
 
-from netns import Netns, wait_until
+from netns import Netns, need, wait_until
 from svagent import DESKTOP_SECRET, TOKEN, Agent, auth, free_display
 from test_login import IDLE, env, make_env, sid  # noqa: F401 (env, make_env: fixtures)
 
@@ -278,16 +280,18 @@ class Receiver:
     """`ctl receive --count N` on a unix socket standing in for
     Firecracker's <uds_path>_<port>, with the VM's token in a file."""
 
-    def __init__(self, agent_bin, count=1):
+    def __init__(self, agent_bin, count=1, wrap=()):
+        """wrap: a command the receiver runs under (strace ...); the whole
+        process group goes at close()."""
         self.dir = tempfile.mkdtemp(prefix="vmba-receive-", dir="/var/tmp")
         self.sock, self.out = os.path.join(self.dir, "v.sock_1234"), os.path.join(self.dir, "out")
         os.mkdir(self.out, 0o700)
         token_file = os.path.join(self.dir, "token")
         with open(token_file, "w") as f:
             f.write(TOKEN + "\n")
-        self.proc = subprocess.Popen([agent_bin, "ctl", "receive", "--uds", self.sock, "--out-dir", self.out,
+        self.proc = subprocess.Popen([*wrap, agent_bin, "ctl", "receive", "--uds", self.sock, "--out-dir", self.out,
                                       "--token-file", token_file, "--count", str(count)],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
         assert self.proc.stdout.readline() == f"listening: {self.sock}\n"
 
     def path(self, s):
@@ -317,9 +321,11 @@ class Receiver:
         return e, err
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -357,14 +363,22 @@ def test_ctl_receive_refuses_lines_without_the_token(make_env, receiver):
         c.sendall(b"{\"token\":\"" + TOKEN[:-1].encode() + b"\"}\nnot json\n")
         assert answers.readline() == "NAK - token-wrong\n"
         assert answers.readline() == "NAK - malformed\n"
+        # Whole lines with a wrong token, refused whether their warning
+        # is said or not (the 5th to the 8th refusal).
+        for n in range(3, 7):
+            c.sendall((json.dumps({**forged, "token": TOKEN[::-1], "deliveryId": f"f{n}"}) + "\n").encode())
+            assert answers.readline() == f"NAK f{n} token-wrong\n"
         assert not os.path.exists(receiver.path(s))
     # One that leaves before its answer: the receiver is not killed by it
     # (SIGPIPE) and goes on.
     with receiver.connect() as c:
         c.sendall((json.dumps({"token": "guess", **forged}) + "\n").encode())
     _, err = receiver.push(make_env, s)
-    for cause in ("token-missing", "token-wrong", "malformed"):
-        assert f"Refused a delivery ({cause}): not written, not counted." in err
+    # Said at the 1st, 2nd, 4th and 8th refusal (of 9): a guest user can
+    # send as many as it likes.
+    for n, cause in ((1, "token-missing"), (2, "token-wrong"), (4, "malformed"), (8, "token-wrong")):
+        assert f"Refused a delivery ({cause}): not written, not counted ({n} refused so far)." in err
+    assert "(3 refused so far)" not in err and "(9 refused so far)" not in err
     assert "FORGED" not in err and "f1" not in err
 
 
@@ -410,11 +424,91 @@ def test_ctl_receive_silent_connection_does_not_block(make_env, receiver):
         assert (receiver.proc.returncode, out) == (0, f"received: {receiver.path(s)} (oauth)\n"), err
         # Served beside them, not after them: none reached its deadline.
         assert "delivered nothing for 10 s" not in err, err
-        assert "Closed the oldest of 8 connections that delivered nothing yet, to take a new one." in err
+        assert "Closed a connection that had sent the least of a line, to take a new one (8 at once; 1 closed " \
+            "so far)." in err
         assert TOKEN not in out + err
     finally:
         for c in silent:
             c.close()
+
+
+def test_ctl_receive_keeps_a_delivery_under_way(agent_bin):
+    """Nine silent connections after a delivery's first half: the ninth
+    takes the slot of a silent one (it sent the least), not the delivery's,
+    which then ends and is taken."""
+    rx = Receiver(agent_bin)
+    try:
+        line = (json.dumps({"token": TOKEN, "deliveryId": "d1", "sessionId": "s1", "provider": "oauth",
+                            "credentials": {"code": "HALVES"}, "credPath": ""}) + "\n").encode()
+        with rx.connect() as c, c.makefile("r") as answers:
+            c.sendall(line[:40])
+            silent = [rx.connect() for _ in range(8)]  # 7 free slots, then one closed
+            try:
+                # The ninth taken (said on stderr) before the line ends.
+                assert select.select([rx.proc.stderr], [], [], 60)[0], "no word of a connection closed"
+                assert rx.proc.stderr.readline().endswith(
+                    "Closed a connection that had sent the least of a line, to take a new one (8 at once; 1 closed "
+                    "so far).\n")
+                c.sendall(line[40:])
+                assert answers.readline() == "ACK d1\n"
+            finally:
+                for s in silent:
+                    s.close()
+        out, err = rx.proc.communicate(timeout=60)
+        assert (rx.proc.returncode, out) == (0, f"received: {rx.path('s1')} (oauth)\n"), err
+    finally:
+        rx.close()
+
+
+def test_ctl_receive_writes_what_it_was_sent_compactly(agent_bin):
+    """Credentials nested 400 deep: written compact, no larger than they
+    came (indented, each element on a line of its own indented by its
+    depth, these 20 KB made 8 MB); and a provider that is not an id (it is
+    printed on a line of stdout) is refused."""
+    rx = Receiver(agent_bin)
+    try:
+        deep = {"a": json.loads("[" * 400 + ",".join(["0"] * 10000) + "]" * 400)}
+        base = {"token": TOKEN, "sessionId": "s1", "credPath": ""}
+        with rx.connect() as c, c.makefile("r") as answers:
+            c.sendall((json.dumps({**base, "deliveryId": "p1", "provider": "x)\nreceived: /etc/shadow (y",
+                                   "credentials": {"code": "C"}}) + "\n").encode())
+            assert answers.readline() == "NAK p1 malformed\n"
+            sent = json.dumps({**base, "deliveryId": "d1", "provider": "oauth", "credentials": deep})
+            c.sendall((sent + "\n").encode())
+            assert answers.readline() == "ACK d1\n"
+        out, err = rx.proc.communicate(timeout=60)
+        assert (rx.proc.returncode, out) == (0, f"received: {rx.path('s1')} (oauth)\n"), err
+        assert os.path.getsize(rx.path("s1")) <= len(json.dumps(deep))
+        with open(rx.path("s1")) as f:
+            assert json.load(f) == deep
+    finally:
+        rx.close()
+
+
+def test_ctl_receive_acknowledges_a_durable_file(agent_bin, tmp_path):
+    """The ACK lets the agent forget the credentials: before it, the file is
+    synced, renamed into place, and the directory synced too (a rename not
+    yet on disk is lost with power, after the ACK).  Seen in the system
+    calls, in order."""
+    need("strace")
+    trace = tmp_path / "trace"
+    rx = Receiver(agent_bin, wrap=("strace", "-q", "-o", str(trace), "-e",
+                                   "trace=fsync,rename,renameat,renameat2,sendto"))
+    try:
+        with rx.connect() as c, c.makefile("r") as answers:
+            c.sendall((json.dumps({"token": TOKEN, "deliveryId": "d1", "sessionId": "s1", "provider": "oauth",
+                                   "credentials": {"code": "C"}, "credPath": ""}) + "\n").encode())
+            assert answers.readline() == "ACK d1\n"
+        rx.proc.communicate(timeout=60)
+        calls = [l for l in trace.read_text().splitlines() if l.split("(")[0] in ("fsync", "renameat", "renameat2",
+                                                                               "rename", "sendto")]
+        rename = next(i for i, l in enumerate(calls) if '"s1.json"' in l)
+        dirfd = calls[rename].split("(")[1].split(",")[2].strip()
+        ack = next(i for i, l in enumerate(calls) if "ACK d1" in l)
+        assert calls[rename - 1].startswith("fsync("), calls  # the file
+        assert rename < ack and f"fsync({dirfd})" in [l.split("=")[0].strip() for l in calls[rename + 1:ack]], calls
+    finally:
+        rx.close()
 
 
 def test_ctl_receive_closes_a_silent_connection_at_its_deadline(receiver):

@@ -13,7 +13,7 @@
 
 #define T "\"token\":\"tok-0123456789\""
 #define ID "\"deliveryId\":\"0123456789abcdef0123456789abcdef\""
-#define OK_REST ID ",\"sessionId\":\"s-1\",\"credentials\":{\"a\":1}"
+#define OK_REST ID ",\"sessionId\":\"s-1\",\"provider\":\"claude_code\",\"credentials\":{\"a\":1}"
 
 static void test_parse(void **state) {
         static const struct {
@@ -22,7 +22,20 @@ static void test_parse(void **state) {
                 const char *id;    /* echoed, or NULL */
         } t[] = {
                 { "{" T "," OK_REST "}", NULL, "0123456789abcdef0123456789abcdef" },
-                { "{" T ",\"deliveryId\":\"d\",\"sessionId\":\"a.b:c_d-e\",\"credentials\":{}}", NULL, "d" },
+                { "{" T ",\"deliveryId\":\"d\",\"sessionId\":\"a.b:c_d-e\",\"provider\":\"oauth\",\"credentials\":{}}",
+                  NULL, "d" },
+                /* The provider is printed on the receiver's stdout, a line a
+                 * host's script reads: an id as providers.json has them. */
+                { "{" T "," ID ",\"sessionId\":\"s\",\"credentials\":{}}", "malformed",
+                  "0123456789abcdef0123456789abcdef" },
+                { "{" T "," ID ",\"sessionId\":\"s\",\"provider\":\"x)\\nreceived: /etc/shadow (y\","
+                  "\"credentials\":{}}", "malformed", "0123456789abcdef0123456789abcdef" },
+                { "{" T "," ID ",\"sessionId\":\"s\",\"provider\":\"Codex\",\"credentials\":{}}", "malformed",
+                  "0123456789abcdef0123456789abcdef" },
+                { "{" T "," ID ",\"sessionId\":\"s\",\"provider\":\"\",\"credentials\":{}}", "malformed",
+                  "0123456789abcdef0123456789abcdef" },
+                { "{" T "," ID ",\"sessionId\":\"s\",\"provider\":7,\"credentials\":{}}", "malformed",
+                  "0123456789abcdef0123456789abcdef" },
                 /* The token first: a wrong one wins over every other fault. */
                 { "{\"token\":\"tok-0123456789x\"," OK_REST "}", "token-wrong", "0123456789abcdef0123456789abcdef" },
                 { "{\"token\":\"tok\",\"sessionId\":\"../x\"}", "token-wrong", NULL },
@@ -56,6 +69,7 @@ static void test_parse(void **state) {
                 else {
                         assert_null(cause);
                         assert_true(json_is_object(d.credentials));
+                        assert_non_null(d.provider);
                 }
                 if (t[i].id)
                         assert_string_equal(d.id, t[i].id);
