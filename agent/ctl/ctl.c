@@ -170,6 +170,21 @@ static int cmd_health(Ctl *c) {
         return ok ? 0 : 1;
 }
 
+/* Before asking again after an answer that came back within a second:
+ * the agent holds its long polls, but a guest may answer at once, and
+ * the tool would spin.  Waits *delay (never past end), doubling it up to
+ * 2 s; an answer that took its time resets it. */
+static void pace(usec_t asked, usec_t end, usec_t *delay) {
+        usec_t t = now(CLOCK_MONOTONIC);
+
+        if (t - asked >= USEC_PER_SEC) {
+                *delay = 50 * USEC_PER_MSEC;
+                return;
+        }
+        (void)usleep((useconds_t)MIN(*delay, end > t ? end - t : 0));
+        *delay = MIN(*delay * 2, 2 * USEC_PER_SEC);
+}
+
 /* Until /health/ready says 200: the agent answers the long poll the moment
  * the chain is ready; before it listens, connection refused is retried. */
 static int cmd_wait_ready(Ctl *c) {
@@ -196,11 +211,7 @@ static int cmd_wait_ready(Ctl *c) {
                         log_error("Not ready after %u s: %s", c->timeout_s, r < 0 ? strerror(-r) : body);
                         return 1;
                 }
-                if (r < 0) { /* not listening yet; never past the deadline */
-                        t = now(CLOCK_MONOTONIC);
-                        (void)usleep((useconds_t)MIN(delay, end > t ? end - t : 0));
-                        delay = MIN(delay * 2, 2 * USEC_PER_SEC);
-                }
+                pace(t, end, &delay); /* not listening yet, or a 503 at once */
         }
 }
 
@@ -262,7 +273,8 @@ static int login_start(Ctl *c, const char *provider, const char *sid) {
 /* Waits for the sign-in with a progress line per long poll; 0 when
  * authenticated. */
 static int login_wait(Ctl *c, const char *sid) {
-        usec_t start = now(CLOCK_MONOTONIC);
+        usec_t start = now(CLOCK_MONOTONIC), end = start + (usec_t)c->timeout_s * USEC_PER_SEC,
+               delay = 50 * USEC_PER_MSEC;
         char path[256];
 
         snprintf(path, sizeof path, "/credentials/status?sessionId=%s&wait=%d", sid, WAIT_STEP_S);
@@ -270,6 +282,7 @@ static int login_wait(Ctl *c, const char *sid) {
                 _cleanup_(freep) char *body = NULL;
                 unsigned status = 0;
                 json_t *j;
+                usec_t asked = now(CLOCK_MONOTONIC);
                 int r = request(c, "GET", path, NULL, WAIT_STEP_S + 30, &status, &body);
 
                 if (r < 0)
@@ -291,6 +304,7 @@ static int login_wait(Ctl *c, const char *sid) {
                         return -ETIMEDOUT;
                 }
                 fprintf(stderr, "waiting for the sign-in (%u s)\n", waited);
+                pace(asked, end, &delay);
         }
 }
 

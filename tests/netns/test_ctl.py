@@ -207,6 +207,42 @@ def test_ctl_wait_ready_before_the_agent_listens(agent_bin):
         ns.close()
 
 
+# Answers every request 503 at once, as a guest could; counts them in
+# argv[2] (one byte each).
+INSTANT_503 = """import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        with open(sys.argv[2], "ab") as f:
+            f.write(b".")
+        self.send_response(503)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"""
+
+
+def test_ctl_wait_ready_paces_an_answer_at_once(agent_bin, tmp_path):
+    """The agent holds /health/ready?wait=N; a guest that answers 503 at
+    once does not make ctl spin: it asks again after a delay growing to
+    2 s.  Over 3 s that is a handful of questions, not thousands."""
+    ns = Netns("vmbactl")
+    count = tmp_path / "count"
+    count.write_bytes(b"")
+    try:
+        ns.popen([sys.executable, "-c", INSTANT_503, "18999", str(count)])
+        wait_until(lambda: ns.run(sys.executable, "-c", "import socket; socket.create_connection(('127.0.0.1', "
+                                  "18999), timeout=1)", check=False).returncode == 0, 20, "the server")
+        r = ns.run(agent_bin, "ctl", "--agent", "http://127.0.0.1:18999", "--timeout", "3", "wait-ready",
+                   check=False, timeout=60)
+        assert r.returncode == 1 and "Not ready after 3 s" in r.stderr, r.stderr
+        assert 1 <= len(count.read_bytes()) <= 20, len(count.read_bytes())
+    finally:
+        ns.close()
+
+
 def test_ctl_wait_ready_gives_up(agent_bin, tmp_path):
     port = 17500 + os.getpid() % 400
     _, svc = released_service(str(tmp_path), port)
