@@ -149,21 +149,29 @@ static int step_secrets(Restore *x, const RestoreHandover *h) {
         return 0;
 }
 
+/* Every login of the snapshot's ends: one in flight fails, and one that
+ * signed in is closed, its credentials wiped, its HOME removed and its
+ * push dropped.  They are the template's, for its host to take from it;
+ * each clone would hand the same person's credentials on. */
 static int step_logins(Restore *x, const RestoreHandover *h) {
-        unsigned n = 0;
+        unsigned failed = 0, closed = 0;
 
         for (size_t i = 0; x->m->logins && i < LOGIN_SESSIONS_MAX; i++) {
                 LoginSession *s = login_manager_session_at(x->m->logins, i);
                 SessionState before;
+                SessionEvent e;
 
                 if (!s)
                         continue;
                 before = s->state;
-                login_session_fail(s, SESSION_EVENT_ERROR, "restored");
+                e = before == SESSION_AUTHENTICATED ? SESSION_EVENT_CLOSE : SESSION_EVENT_ERROR;
+                login_session_fail(s, e, "restored");
                 /* s may be gone now; only its old state is looked at. */
-                n += session_fsm_next(before, SESSION_EVENT_ERROR) >= 0;
+                if (session_fsm_next(before, e) >= 0)
+                        *(e == SESSION_EVENT_CLOSE ? &closed : &failed) += 1;
         }
-        log_info("Restore: %u login(s) in flight failed (reason \"restored\").", n);
+        log_info("Restore: %u login(s) in flight failed, %u signed in closed with their credentials wiped (reason "
+                 "\"restored\").", failed, closed);
         return 0;
 }
 

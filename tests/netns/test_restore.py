@@ -579,7 +579,8 @@ def test_restore_fails_logins_in_flight(agent_bin, tmp_path):
         assert e.json("GET", f"/credentials/status?sessionId={old}", headers=new) == \
             (200, {"authenticated": False, "failed": True, "error": "restored"})
         assert e.json("GET", f"/credentials/get?sessionId={old}", headers=new)[0] == 400
-        assert "Restore: 1 login(s) in flight failed (reason \"restored\")." in e.agent.log_text()
+        assert "Restore: 1 login(s) in flight failed, 0 signed in closed with their credentials wiped (reason " \
+            "\"restored\")." in e.agent.log_text()
 
         s = str(uuid.uuid4())
         assert e.json("POST", "/auth/gemini_cli", {"sessionId": s})[0] == 401
@@ -593,6 +594,33 @@ def test_restore_fails_logins_in_flight(agent_bin, tmp_path):
         e.assert_no_secrets()
         for secret in (TOKEN, NEW_TOKEN, NEW_DESKTOP):
             assert secret not in e.agent.log_text()
+
+
+def test_restore_closes_a_login_signed_in(agent_bin, tmp_path):
+    """A login that signed in before the snapshot and was not fetched: its
+    credentials are the template's person's, for the template's host.  A
+    clone closes it (reason "restored"), wipes them and removes its HOME,
+    and never hands them out, whatever token asks."""
+    with restorable_logins(agent_bin, tmp_path) as (e, handover):
+        old = str(uuid.uuid4())
+        status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": old})
+        assert status == 200 and started["message"] == "OAuth URL captured", started
+        assert e.browse(started["oauthUrl"])[0] == 200
+        wait_until(lambda: e.json("GET", f"/credentials/status?sessionId={old}")[1].get("authenticated"), 30,
+                   "signed in")
+        assert os.path.isdir(e.home_of(old))
+
+        hand_over(e.agent, handover, {"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP})
+        wait_until(lambda: e.agent.health()["restore"]["restores"] == 1, 20, "the restore redone")
+        new = {"Authorization": f"Bearer {NEW_TOKEN}"}
+        assert e.json("GET", f"/credentials/status?sessionId={old}", headers=new) == \
+            (200, {"authenticated": False, "failed": True, "error": "restored"})
+        assert e.json("GET", f"/credentials/get?sessionId={old}", headers=new)[0] == 400
+        assert e.json("GET", f"/credentials/get?sessionId={old}")[0] == 401
+        wait_until(lambda: not os.path.exists(e.home_of(old)), 20, "its HOME removed")
+        assert "Restore: 0 login(s) in flight failed, 1 signed in closed with their credentials wiped (reason " \
+            "\"restored\")." in e.agent.log_text()
+        e.assert_no_secrets()
 
 
 def test_push_after_a_restore_carries_the_new_token(agent_bin, tmp_path, host_socket):

@@ -339,7 +339,8 @@ def test_restore_from_a_qemu_snapshot(image, workdir):
         for line in ("Restored from a snapshot (generation gen-2, noticed after POST /restore-check)",
                      "Restore: network re-applied on eth0.", "Restore: clock set from the host's time.",
                      "Restore: new control token and desktop secret installed",
-                     "Restore: 1 login(s) in flight failed (reason \"restored\").",
+                     "Restore: 1 login(s) in flight failed, 0 signed in closed with their credentials wiped "
+                     "(reason \"restored\").",
                      "Restore: x11vnc starting again", "Restore done: generation gen-2",
                      # The agent's own step, seen by its clock watch (TFD_TIMER_CANCEL_ON_SET).
                      "The wall clock was set: asking MMDS whether this is a restored clone."):
