@@ -55,6 +55,9 @@ struct Restore {
         usec_t last_poke;          /* CLOCK_MONOTONIC: the last accepted POST /restore-check */
         usec_t retry_usec;
         unsigned attempts;         /* failed questions since the start or the last trigger */
+        /* What network steps that failed since the last that did not may
+         * have applied: removed by the next as the snapshot's plan is. */
+        IpcfgPlan tried;
         MmdsRequest *mmds;
         sd_event_source *retry;
         sd_event_source *clock_src;
@@ -80,6 +83,7 @@ static int step_network(Restore *x, const RestoreHandover *h) {
         _cleanup_(freep) char *cmdline = NULL;
         NetinitOutcome out = {};
         IpcfgPlan previous = m->net.plan;
+        size_t left_out = ipcfg_plan_merge(&previous, &x->tried);
         NetinitOptions o = {
                 .apply = m->config.netinit < 0 ? m->is_pid1 : m->config.netinit > 0,
                 .system_service = manager_is_system_service(m),
@@ -97,11 +101,19 @@ static int step_network(Restore *x, const RestoreHandover *h) {
          * wait would hold the agent's loop, a missing one fails at once). */
         o.apply_options.device_timeout_usec = 0;
         o.apply_options.previous = &previous;
+        if (left_out > 0)
+                log_warning("Restore: %zu address(es) an earlier try applied are not removed (more than %d "
+                            "interfaces in all).", left_out, IPCFG_MAX_IFACES);
         r = netinit_run(&o, &out);
         if (out.result.warning[0])
                 log_warning("Restore: %s", out.result.warning);
-        if (r < 0)
+        if (r < 0) {
+                /* It may have applied its address before failing (a file,
+                 * a sysctl): the next try removes it too. */
+                (void)ipcfg_plan_merge(&x->tried, &out.plan);
                 return log_error_errno(r, "Restore: network from the handover failed: %s", out.error);
+        }
+        x->tried = (IpcfgPlan){};
         m->net = out; /* the new gateway is the host allow_from admits */
         log_info("Restore: network %s on %s.", o.apply ? "re-applied" : "plan taken (not ours to apply)",
                  out.result.device[0] ? out.result.device : "(no device)");

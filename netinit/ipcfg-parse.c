@@ -253,6 +253,25 @@ bool ipcfg_addr_equal(const IpcfgAddr *a, const IpcfgAddr *b) {
         return true;
 }
 
+size_t ipcfg_plan_merge(IpcfgPlan *into, const IpcfgPlan *more) {
+        size_t left_out = 0;
+
+        for (size_t i = 0; i < more->n_ifaces && i < IPCFG_MAX_IFACES; i++) {
+                const IpcfgIface *m = &more->ifaces[i];
+                bool have = m->address.family == AF_UNSPEC;
+
+                for (size_t k = 0; !have && k < into->n_ifaces; k++)
+                        have = ipcfg_addr_equal(&into->ifaces[k].address, &m->address);
+                if (have)
+                        continue;
+                if (into->n_ifaces < IPCFG_MAX_IFACES)
+                        into->ifaces[into->n_ifaces++] = *m;
+                else
+                        left_out++;
+        }
+        return left_out;
+}
+
 const char *ipcfg_addr_to_string(const IpcfgAddr *a, char *buf, size_t size) {
         if (size == 0)
                 return buf;

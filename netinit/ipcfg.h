@@ -91,6 +91,12 @@ const char *ipcfg_addr_to_string(const IpcfgAddr *a, char *buf, size_t size);
 /* Same family and address; two "not given" addresses are equal. */
 bool ipcfg_addr_equal(const IpcfgAddr *a, const IpcfgAddr *b);
 
+/* Adds to into each interface of more whose address into has on none of
+ * its interfaces (one without an address adds nothing): what a later
+ * apply removes as "previous" when it keeps them nowhere.  Returns how
+ * many did not fit in IPCFG_MAX_IFACES. */
+size_t ipcfg_plan_merge(IpcfgPlan *into, const IpcfgPlan *more);
+
 /* Whether an entry that names no device may mean this one (name, IFF_*
  * flags): the kernel's rule for ip= (ic_is_init_dev() in
  * net/ipv4/ipconfig.c): not loopback, broadcast or point-to-point, and

@@ -342,6 +342,28 @@ def test_restore_reusing_the_token_is_refused(restored):
     wait_until(lambda: a.try_get("/health/ready")[0] == 200, 30, "the desktop back")
 
 
+def test_a_failed_network_try_leaves_no_address(agent_bin, tmp_path):
+    """A network step that fails after its address went in (here the hosts
+    file cannot be written), then a corrected handover: the retry removes
+    the failed try's address as well as the snapshot's; the clone answers
+    for one address only."""
+    hosts_dir = tmp_path / "etc"
+    hosts_dir.mkdir()
+    with restorable(agent_bin, tmp_path, sets=(f"hosts_file={hosts_dir}/hosts",)) as (a, handover):
+        shutil.rmtree(hosts_dir)
+        hosts_dir.write_text("not a directory")
+        hand_over(a, handover, {"generation": "g2", "network": "ip=10.77.0.7::10.77.0.1:24::eth0:off",
+                                "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP})
+        wait_until(lambda: a.log_lines("Restore incomplete (generation g2)"), 20, "the try failed")
+        assert "10.77.0.7/24" in addresses(a.ns)  # applied before the hosts file failed
+        hosts_dir.unlink()
+        hosts_dir.mkdir()
+        write_handover(handover, {"generation": "g2", "network": "ip=10.77.0.8::10.77.0.1:24::eth0:off",
+                                  "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP})
+        wait_until(lambda: a.health()["restore"]["restores"] == 1, 60, "the retry done")
+        assert addresses(a.ns) == {"10.77.0.8/24"}
+
+
 def test_restore_onto_a_missing_device(agent_bin, tmp_path):
     """The handover names a device the clone does not have: the redo fails
     at once, naming it (a clone has its snapshot's devices: nothing to wait

@@ -589,6 +589,32 @@ static void test_addr_to_string(void **state) {
         assert_true(ipcfg_addr_equal(&plan.ifaces[0].server, &(IpcfgAddr){ .family = AF_UNSPEC }));
 }
 
+/* The addresses a failed restore try may have left, added to the plan
+ * the next removes: each once, none for an interface without one, and
+ * what does not fit counted. */
+static void test_plan_merge(void **state) {
+        IpcfgPlan into, more, none;
+        char buf[INET6_ADDRSTRLEN];
+
+        assert_int_equal(ipcfg_parse_cmdline("ip=10.0.0.5:::24::eth0:off", &into, NULL), 0);
+        assert_int_equal(ipcfg_parse_cmdline("ip=10.0.0.7:::24::eth0:off ip=10.0.0.5:::24::eth1:off", &more, NULL), 0);
+        assert_int_equal(ipcfg_parse_cmdline("ip=::::::off", &none, NULL), 0);
+        assert_int_equal(ipcfg_plan_merge(&into, &more), 0);
+        assert_int_equal(into.n_ifaces, 2);
+        assert_string_equal(ipcfg_addr_to_string(&into.ifaces[1].address, buf, sizeof buf), "10.0.0.7");
+        assert_int_equal(ipcfg_plan_merge(&into, &more), 0); /* nothing new */
+        assert_int_equal(into.n_ifaces, 2);
+        assert_int_equal(ipcfg_plan_merge(&into, &none), 0); /* no address: nothing */
+        assert_int_equal(into.n_ifaces, 2);
+        for (unsigned i = 0; i < IPCFG_MAX_IFACES; i++) {
+                char ip[64];
+                snprintf(ip, sizeof ip, "ip=10.0.1.%u:::24::eth0:off", i);
+                assert_int_equal(ipcfg_parse_cmdline(ip, &more, NULL), 0);
+                assert_int_equal(ipcfg_plan_merge(&into, &more), i + 2 >= IPCFG_MAX_IFACES ? 1 : 0);
+        }
+        assert_int_equal(into.n_ifaces, IPCFG_MAX_IFACES);
+}
+
 /* What the model keeps of a DHCP client identifier (the JSON does not
  * show it): the type byte and the id's text; merged like other fields. */
 static void test_dhcp_client_id(void **state) {
@@ -677,6 +703,7 @@ int main(void) {
                 cmocka_unit_test(test_ret_untouched_on_error),
                 cmocka_unit_test(test_addr_to_string),
                 cmocka_unit_test(test_dhcp_client_id),
+                cmocka_unit_test(test_plan_merge),
                 cmocka_unit_test(test_cmdline_next_arg),
                 cmocka_unit_test(test_link_candidates),
         };
