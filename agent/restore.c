@@ -82,7 +82,7 @@ static int step_network(Restore *x, const RestoreHandover *h) {
         Manager *m = x->m;
         _cleanup_(freep) char *cmdline = NULL;
         NetinitOutcome out = {};
-        IpcfgPlan previous = m->net.plan;
+        IpcfgPlan previous = m->net.plan, want;
         size_t left_out = ipcfg_plan_merge(&previous, &x->tried);
         NetinitOptions o = {
                 .apply = m->config.netinit < 0 ? m->is_pid1 : m->config.netinit > 0,
@@ -92,6 +92,13 @@ static int step_network(Restore *x, const RestoreHandover *h) {
 
         if (asprintf(&cmdline, "ip=%s", h->network) < 0)
                 return log_error_errno(-ENOMEM, "Restore: %m");
+        /* ip=off (none...) would apply nothing and remove nothing: the
+         * clone would keep the snapshot's address, and its gateway would
+         * no longer be the host allow_from admits.  (A value that does not
+         * parse is netinit_run()'s to name.) */
+        if (ipcfg_parse_cmdline(cmdline, &want, NULL) >= 0 && want.n_ifaces == 0)
+                return log_error_errno(-EINVAL, "Restore: the handover's network \"%s\" configures no interface "
+                                       "(to keep the address, leave network out).", h->network);
         o.cmdline = cmdline;
         ipcfg_apply_options_default(&o.apply_options);
         o.apply_options.resolv_conf = m->config.resolv_conf;

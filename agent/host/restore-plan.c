@@ -26,14 +26,24 @@ static int string_get(json_t *o, const char *key, size_t max, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-/* A string, or a non-negative integer kept as its decimal text (hosts
- * count generations as often as they name them). */
+/* A string of printable ASCII (it is logged: no line breaks or escapes
+ * from whoever answers for MMDS), or a non-negative integer kept as its
+ * decimal text (hosts count generations as often as they name them). */
 static int generation_get(json_t *o, char **ret) {
         json_t *v = json_object_get(o, "generation");
         char buf[32];
+        int r;
 
-        if (!json_is_integer(v))
-                return string_get(o, "generation", RESTORE_GENERATION_MAX, ret);
+        if (!json_is_integer(v)) {
+                r = string_get(o, "generation", RESTORE_GENERATION_MAX, ret);
+                for (const char *p = r >= 0 && *ret ? *ret : ""; *p; p++)
+                        if (*p < 0x20 || *p > 0x7e) {
+                                free(*ret);
+                                *ret = NULL;
+                                return -EBADMSG;
+                        }
+                return r;
+        }
         if (json_integer_value(v) < 0)
                 return -EBADMSG;
         snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
@@ -136,7 +146,7 @@ static RestoreVerdict verdict_of(const RestoreIdentity *now, const RestoreHandov
                 return RESTORE_DESKTOP_REUSED;
         if (!desktop_secret_is_valid(h->desktop_secret))
                 return RESTORE_DESKTOP_INVALID;
-        if (h->time_ms > RESTORE_TIME_MS_MAX)
+        if (h->time_ms >= 0 && (h->time_ms < RESTORE_TIME_MS_MIN || h->time_ms > RESTORE_TIME_MS_MAX))
                 return RESTORE_TIME_INVALID;
         return RESTORE_REDO;
 }
@@ -174,7 +184,7 @@ static const char *const restore_verdict_table[_RESTORE_VERDICT_MAX] = {
         [RESTORE_DESKTOP_MISSING] = "the handover has no new desktop secret",
         [RESTORE_DESKTOP_REUSED] = "the handover reuses the old desktop secret",
         [RESTORE_DESKTOP_INVALID] = "the handover's desktop secret is not 8 to 256 of A-Z a-z 0-9 . _ ~ -",
-        [RESTORE_TIME_INVALID] = "the handover's time is past 2200",
+        [RESTORE_TIME_INVALID] = "the handover's time is not in unix milliseconds from 2020 to 2200",
 };
 
 DEFINE_STRING_TABLE_LOOKUP_TO_STRING(restore_verdict, RestoreVerdict);

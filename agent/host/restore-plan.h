@@ -5,12 +5,14 @@
  * host's handover, an object at mmds_path that holds, besides the boot
  * keys "token" and "desktop_secret":
  *
- *   "generation": a non-empty string (at most 128 bytes) or a non-negative
- *                 integer; the host changes it for every clone it starts
+ *   "generation": a non-empty string (at most 128 bytes of printable
+ *                 ASCII: it is logged) or a non-negative integer; the
+ *                 host changes it for every clone it starts
  *   "network":    the new ip= value ("10.0.0.7::10.0.0.1:24::eth0:off"),
  *                 with or without the leading "ip=" (optional)
  *   "time":       the host's wall clock, unix milliseconds (optional; a
- *                 restore with one past RESTORE_TIME_MS_MAX is refused)
+ *                 restore with one before RESTORE_TIME_MS_MIN or past
+ *                 RESTORE_TIME_MS_MAX is refused)
  *
  * restore_plan_decide() compares it with what the agent has now and says
  * what to redo, or why it refuses.  An unchanged generation is not a
@@ -29,6 +31,10 @@
  * 2232 (EINVAL, and the same handover would fail every retry), and the
  * time plus the seconds since it was read must not overflow. */
 #define RESTORE_TIME_MS_MAX INT64_C(7258118400000)
+/* 2020-01-01T00:00:00Z: an earlier time is a host's mistake (seconds for
+ * milliseconds: 1767225600 would set 1970-01-21, and TLS would fail in
+ * the browser), or one the kernel refuses (before the guest's uptime). */
+#define RESTORE_TIME_MS_MIN INT64_C(1577836800000)
 
 typedef struct RestoreHandover {
         char *generation;     /* owned; NULL: absent */
@@ -65,7 +71,7 @@ typedef enum RestoreVerdict {
         RESTORE_DESKTOP_MISSING,  /* refused: the clone would keep the old desktop secret */
         RESTORE_DESKTOP_REUSED,   /* refused */
         RESTORE_DESKTOP_INVALID,  /* refused: not desktop_secret_is_valid() */
-        RESTORE_TIME_INVALID,     /* refused: past RESTORE_TIME_MS_MAX */
+        RESTORE_TIME_INVALID,     /* refused: before RESTORE_TIME_MS_MIN or past RESTORE_TIME_MS_MAX */
         _RESTORE_VERDICT_MAX,
         _RESTORE_VERDICT_INVALID = -EINVAL,
 } RestoreVerdict;

@@ -364,6 +364,21 @@ def test_a_failed_network_try_leaves_no_address(agent_bin, tmp_path):
         assert addresses(a.ns) == {"10.77.0.8/24"}
 
 
+def test_restore_onto_no_interface_is_refused(restored):
+    """network "off" would apply nothing and remove nothing: the clone
+    would keep the snapshot's address and its gateway would no longer be
+    the host.  The network step fails, naming it; the clone stays
+    restoring on its address."""
+    a, handover = restored
+    hand_over(a, handover, {"generation": "g2", "network": "off", "token": NEW_TOKEN,
+                            "desktop_secret": NEW_DESKTOP})
+    wait_until(lambda: a.log_lines("Restore incomplete (generation g2)"), 20, "the redo failed")
+    assert a.log_lines('Restore: the handover\'s network "off" configures no interface (to keep the address, '
+                       'leave network out).')
+    assert a.health()["restore"]["restoring"] is True
+    assert addresses(a.ns) == {"10.77.0.2/24"}
+
+
 def test_restore_onto_a_missing_device(agent_bin, tmp_path):
     """The handover names a device the clone does not have: the redo fails
     at once, naming it (a clone has its snapshot's devices: nothing to wait
