@@ -28,6 +28,7 @@ void desktop_paths_done(DesktopPaths *p) {
         free(p->vnc_xauthority);
         free(p->vnc_password);
         free(p->novnc_tokens);
+        free(p->vnc_socket);
         free(p->browser_dir);
         free(p->browser_tmp);
         free(p->browser_xauthority);
