@@ -80,7 +80,7 @@ typedef enum RestoreStep {
         RESTORE_STEP_NETWORK = 1 << 0,  /* re-apply ip= from the handover */
         RESTORE_STEP_CLOCK = 1 << 1,    /* step CLOCK_REALTIME to the host's time */
         RESTORE_STEP_SECRETS = 1 << 2,  /* install the new token and desktop secret */
-        RESTORE_STEP_LOGINS = 1 << 3,   /* fail live logins with reason "restored" */
+        RESTORE_STEP_LOGINS = 1 << 3,   /* end the snapshot's logins, reason "restored" (signed in: wiped) */
         RESTORE_STEP_DESKTOP = 1 << 4,  /* restart x11vnc and websockify */
 } RestoreStep;
 
