@@ -706,7 +706,7 @@ static int setup_logins(Manager *m) {
                 .control_socket = c->control_socket, .runtime_dir = c->runtime_dir,
                 .cli_uid = m->cli_uid, .cli_gid = m->cli_gid, .cli_error = m->cli_error,
                 .display = c->display, .bin_path = c->bin_path,
-                .session_ttl_s = c->session_ttl_s,
+                .session_ttl_s = c->session_ttl_s, .cli_tasks_max = c->cli_tasks_max,
         };
         r = login_manager_new(&lo, &m->logins);
         if (r < 0)

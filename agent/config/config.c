@@ -110,6 +110,7 @@ static const ConfigKey keys[] = {
         K(clis_file, KEY_STRING, "/etc/vm-browser-agent/clis.json", "the provider CLIs' pins (package, version), reported in /health (\"\" = none)"),
         K(clis_dir, KEY_STRING, "/usr/lib/vm-browser-agent/clis", "where the pinned CLIs are installed, one npm prefix per provider (clis_dir/PROVIDER)"),
         K(cli_user, KEY_STRING, "vmba-cli", "unprivileged user the provider CLIs run as (third-party code: never root, nor a display user or a service's)"),
+        K(cli_tasks_max, KEY_U32, "1024", "the tasks (processes and threads) cli_user may have at once (RLIMIT_NPROC on every CLI; a login's are all killed when it ends, which a CLI forking without end could outrun); 0: no limit"),
         K(login_home, KEY_STRING, "/var/lib/vm-browser-agent/logins", "parent of the logins' HOMEs (0710, root's, cli_user's group): each CLI login runs in its own login_home/login-SESSION_ID (0700, cli_user's), removed when the login ends"),
         K(environment_file, KEY_STRING, "/etc/environment", "the host's proxy defaults for CLI logins (HTTP_PROXY, HTTPS_PROXY, NO_PROXY; \"\" = none)"),
         K(control_socket, KEY_STRING, "/run/vm-browser-agent-cli/control.sock", "where the CLIs' browser links reach the agent (root and cli_user only; its directory, when the agent makes it, 0710 with cli_user's group)"),

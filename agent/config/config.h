@@ -94,6 +94,7 @@ typedef struct Config {
         char *clis_file;               /* "/etc/vm-browser-agent/clis.json": the CLIs' pins */
         char *clis_dir;                /* "/usr/lib/vm-browser-agent/clis": <clis_dir>/<provider> per CLI */
         char *cli_user;                /* "vmba-cli": the provider CLIs run as this user */
+        uint32_t cli_tasks_max;        /* 1024: RLIMIT_NPROC on the CLIs; 0: none */
         char *login_home;              /* "/var/lib/vm-browser-agent/logins": each CLI login's HOME is <login_home>/<session id> */
         char *environment_file;        /* "/etc/environment": proxy defaults */
         char *control_socket;          /* "/run/vm-browser-agent-cli/control.sock" */

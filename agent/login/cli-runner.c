@@ -291,6 +291,7 @@ static int spawn_cli(CliRunner *r, const CliRunnerOptions *o, char **env) {
                 /* Third-party code: no setuid binary of the image (su,
                  * mount, passwd) runs as anyone but its user. */
                 .no_new_privs = true,
+                .max_procs = o->max_procs,
         };
         return launcher_start(r->launcher, &so, on_child_exit, r, &r->pid);
 }

@@ -43,6 +43,10 @@ typedef struct CliRunnerOptions {
         const char *login_id;         /* exported as VMBA_LOGIN_SESSION: whose $BROWSER it is */
         uid_t uid;                    /* the CLI runs as uid:gid (never 0: refused) */
         gid_t gid;
+        /* RLIMIT_NPROC: the tasks uid may have at once, 0: no limit.  A
+         * login's processes are killed by a bounded number of passes over
+         * /proc; a CLI forking without end would outrun them. */
+        uint32_t max_procs;
         const char *display;          /* DISPLAY, may be NULL */
         const char *path;             /* PATH for lookup and the CLI */
         const char *http_proxy, *https_proxy, *no_proxy; /* NULL: none */

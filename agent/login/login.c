@@ -698,6 +698,7 @@ int login_session_start_cli(LoginSession *s, const char *http_proxy, const char 
                 .login_id = s->id,
                 .uid = c->cli_uid,
                 .gid = c->cli_gid,
+                .max_procs = c->cli_tasks_max,
                 .display = c->display,
                 .path = lm->cli_path,
                 .http_proxy = http_proxy,

@@ -76,6 +76,7 @@ typedef struct LoginOptions {
         const char *display;          /* DISPLAY of the CLIs */
         const char *bin_path;         /* PATH of the CLIs */
         uint32_t session_ttl_s;
+        uint32_t cli_tasks_max;       /* RLIMIT_NPROC on each CLI (cli_user's tasks at once); 0: none */
 } LoginOptions;
 
 /* o's strings, launcher and browser must outlive the manager.  Provider

@@ -687,6 +687,24 @@ def test_old_credential_file_not_captured_on_exit(make_env):
     e.assert_no_secrets()
 
 
+def test_a_cli_forking_without_end_is_bounded(make_env):
+    """A CLI (third-party code) that forks without end would outrun the
+    passes that kill a login's processes: cli_tasks_max bounds cli_user's
+    tasks (RLIMIT_NPROC), the fork past it is refused, and when the login
+    ends every process it left goes."""
+    e = make_env(sets=("cli_tasks_max=40",), provider_env={"FAKE_CLI_FORKS": "100"})
+    s = sid()
+    status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
+    assert status == 200 and "oauthUrl" in started, started
+    with open(os.path.join(e.home_of(s), ".forks")) as f:
+        forked, refused = (int(w) for w in f.read().split()[1::2])
+    assert refused == 1 and forked < 40, (forked, refused)
+    assert e.browse(started["oauthUrl"])[0] == 200
+    e.wait_status(s, lambda code, b: b.get("authenticated"))
+    wait_until(lambda: not cli_pids(e), 30, "every process the CLI left gone")
+    e.assert_no_secrets()
+
+
 def cli_pids(e):
     """Fake CLIs still running in the namespace."""
     found = []

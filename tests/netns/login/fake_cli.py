@@ -58,6 +58,9 @@ FAKE_CLI_OPEN_GATE=1: the opener runs only once the test opens the FIFO
 $HOME/.open-gate for writing (so a test orders two logins' openers);
 FAKE_CLI_OPENER_NO_LOGIN=1: the opener runs without $VMBA_LOGIN_SESSION
 (a CLI that gives its opener an environment of its own);
+FAKE_CLI_FORKS=N: first fork N children that wait forever, stopping at
+the first fork refused, then end 10 of them (room to go on with the
+login); writes "forked K refused R" to $HOME/.forks;
 FAKE_CLI_HELPER=DIR: first start a helper in a session of its own (as
 Node's spawn({detached: true})) with the CLI's environment, that ignores
 SIGTERM and writes its pid to DIR/helper-$VMBA_LOGIN_SESSION once it
@@ -73,6 +76,7 @@ import os
 import re
 import select
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -278,8 +282,32 @@ def start_helper(d):
                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def fork_children(home, n):
+    """Up to n children that wait forever (as a CLI forking without end
+    would leave them), until a fork is refused."""
+    forked, refused, pids = 0, 0, []
+    for _ in range(n):
+        try:
+            pid = os.fork()
+        except BlockingIOError:
+            refused = 1
+            break
+        if pid == 0:
+            while True:
+                signal.pause()
+        forked += 1
+        pids.append(pid)
+    for pid in pids[:10]:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    with open(os.path.join(home, ".forks"), "w") as f:
+        f.write(f"forked {forked} refused {refused}\n")
+
+
 def main():
     home = os.environ["HOME"]
+    if os.environ.get("FAKE_CLI_FORKS"):
+        fork_children(home, int(os.environ["FAKE_CLI_FORKS"]))
     if os.environ.get("FAKE_CLI_HELPER"):
         start_helper(os.environ["FAKE_CLI_HELPER"])
     with open(os.path.join(home, f".fake-env-{MODE}.json"), "w") as f:
