@@ -426,9 +426,9 @@ int browser_open(Browser *b, const char *url, BrowserOpenFn cb, void *userdata, 
         if (!op)
                 return -ENOMEM;
         *op = (BrowserOpen){ .b = b, .cb = cb, .userdata = userdata, .url = strdup(url) };
-        if (!op->url || instance_name(b->o.profile, &op->name) < 0)
-                return -ENOMEM;
-        r = sd_event_add_defer(b->o.event, &op->done, on_done, op);
+        r = op->url && instance_name(b->o.profile, &op->name) >= 0 ? 0 : -ENOMEM;
+        if (r >= 0)
+                r = sd_event_add_defer(b->o.event, &op->done, on_done, op);
         if (r >= 0)
                 r = sd_event_source_set_enabled(op->done, SD_EVENT_OFF);
         if (r < 0) {
