@@ -426,6 +426,10 @@ static void on_enter(LoginSession *s, SessionState st) {
         case SESSION_FAILED:
         case SESSION_EXPIRED:
         case SESSION_CLOSED:
+                /* An open still held (the browser not ready yet) would show
+                 * a login that is over. */
+                browser_open_cancel(s->browser_op);
+                s->browser_op = NULL;
                 session_wipe(s);
                 cli_runner_stop(s->runner);
                 /* Else once it has exited (on_cli_exit) or, when the
