@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "ctl-delivery.h"
+#include "id-util.h"
 #include "secret-util.h"
 
 /* The session id names a file on the host: whatever the agent accepts,
@@ -22,14 +23,6 @@ static bool delivery_id_is_safe(const char *s) {
                strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
 }
 
-/* A provider id as providers.json allows one: it is printed on the
- * receiver's stdout, which a host's script reads line by line. */
-static bool provider_is_safe(const char *s) {
-        size_t n = s ? strlen(s) : 0;
-
-        return n > 0 && n <= 64 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
-}
-
 const char *ctl_delivery_parse(json_t *j, const char *token, CtlDelivery *d) {
         json_t *t = json_object_get(j, "token");
 
@@ -45,7 +38,7 @@ const char *ctl_delivery_parse(json_t *j, const char *token, CtlDelivery *d) {
                 return "token-missing";
         if (!secret_equal(json_string_value(t), json_string_length(t), token))
                 return "token-wrong";
-        if (!d->id || !d->sid || !file_name_is_safe(d->sid) || !provider_is_safe(d->provider) ||
+        if (!d->id || !d->sid || !file_name_is_safe(d->sid) || !provider_id_is_valid(d->provider) ||
             !json_is_object(d->credentials))
                 return "malformed";
         return NULL;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "errbuf.h"
+#include "id-util.h"
 #include "macro.h"
 #include "provider-def.h"
 #include "strv.h"
@@ -319,15 +320,6 @@ static int parse_key(Ctx *c, ProviderDef *p, const char *k, json_t *e) {
         return fail(c, "unknown key \"%.64s\"", k);
 }
 
-static bool name_ok(const char *s) {
-        if (!*s || strlen(s) > 64)
-                return false;
-        for (; *s; s++)
-                if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
-                        return false;
-        return true;
-}
-
 static int parse_provider(Ctx *c, json_t *v, ProviderDef *p) {
         const char *k;
         json_t *e, *id;
@@ -342,7 +334,7 @@ static int parse_provider(Ctx *c, json_t *v, ProviderDef *p) {
         if (r < 0)
                 return r;
         c->id = p->id;
-        if (!name_ok(p->id))
+        if (!provider_id_is_valid(p->id))
                 return fail(c, "\"id\" must be [a-z0-9_-], at most 64 characters");
         json_object_foreach(v, k, e) {
                 r = parse_key(c, p, k, e);
@@ -357,7 +349,7 @@ static int parse_provider(Ctx *c, json_t *v, ProviderDef *p) {
                 return fail(c, "missing \"credential_file\"");
         if (p->aliases)
                 for (char **a = p->aliases; *a; a++)
-                        if (!name_ok(*a))
+                        if (!provider_id_is_valid(*a))
                                 return fail(c, "\"aliases\": \"%.64s\" must be [a-z0-9_-]", *a);
         if (!p->aliases && !(p->aliases = calloc(1, sizeof(char *))))
                 return -ENOMEM;

@@ -16,6 +16,7 @@
 #include "env-file.h"
 #include "errbuf.h"
 #include "fileio.h"
+#include "id-util.h"
 #include "log.h"
 #include "macro.h"
 #include "parse-util.h"
@@ -483,6 +484,25 @@ static void test_string_table(void **state) {
         assert_int_equal(colour_from_string(NULL), _COLOUR_INVALID);
 }
 
+static void test_provider_id_is_valid(void **state) {
+        static const char *const good[] = { "codex", "claude_code", "gemini-cli", "oauth", "a", "0" };
+        static const char *const bad[] = { "", "Codex", "a b", "a.b", "x)\nreceived: /etc/shadow (y", "caf\xc3\xa9",
+                                           "a/b", "a:b" };
+        char longest[66];
+
+        for (size_t i = 0; i < ELEMENTSOF(good); i++)
+                assert_true(provider_id_is_valid(good[i]));
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_false(provider_id_is_valid(bad[i]));
+        assert_false(provider_id_is_valid(NULL));
+        memset(longest, 'a', 64);
+        longest[64] = '\0';
+        assert_true(provider_id_is_valid(longest));
+        longest[64] = 'a';
+        longest[65] = '\0';
+        assert_false(provider_id_is_valid(longest));
+}
+
 static void test_url_loggable_len(void **state) {
         static const struct {
                 const char *url, *logged;
@@ -689,6 +709,7 @@ int main(void) {
                 cmocka_unit_test(test_iso8601),
                 cmocka_unit_test(test_string_table),
                 cmocka_unit_test(test_http_url_is_valid),
+                cmocka_unit_test(test_provider_id_is_valid),
                 cmocka_unit_test(test_url_loggable_len),
                 cmocka_unit_test(test_parse_unsigned),
                 cmocka_unit_test(test_parse_unsigned_span),
