@@ -564,6 +564,13 @@ static int reply_page(HttpRequest *req, unsigned status, const char *page) {
         return http_reply(req, status, "text/html; charset=utf-8", page, strlen(page));
 }
 
+/* No listener of the CLI's to relay to: the page says the sign-in is
+ * complete when it is, else 502. */
+static int reply_listener_gone(HttpRequest *req, LoginManager *lm) {
+        return signed_in_cli_session(lm) ? reply_page(req, 200, complete_page)
+                                         : http_reply_error(req, 502, "CLI callback listener not reachable");
+}
+
 typedef struct Relay {
         LoginRoutes *routes;
         HttpRequest *req;
@@ -591,8 +598,8 @@ static void on_relay_done(int r, const HttpAnswer *a, void *userdata) {
                 if (c == -ENOBUFS || l == -ENOBUFS)
                         r = -EBADMSG;
         }
-        if (r == -ECONNREFUSED && signed_in_cli_session(lm))
-                (void)reply_page(req, 200, complete_page);
+        if (r == -ECONNREFUSED)
+                (void)reply_listener_gone(req, lm);
         else if (r == -ETIMEDOUT)
                 (void)http_reply_error(req, 504, "CLI callback listener did not answer");
         else if (r == -EBADMSG || r == -EFBIG)
@@ -685,11 +692,8 @@ static int callback_forward(HttpRequest *req, void *userdata) {
                 return http_reply_error(req, 400, "State does not match the login's");
         port = relay_port(s);
         r = relay_listener_check(lr, s, port);
-        /* As a refused connection: the CLI's listener is gone. */
-        if (r == -ENOENT && signed_in_cli_session(lr->o.logins))
-                return reply_page(req, 200, complete_page);
-        if (r == -ENOENT)
-                return http_reply_error(req, 502, "CLI callback listener not reachable");
+        if (r == -ENOENT) /* as a refused connection would be answered */
+                return reply_listener_gone(req, lr->o.logins);
         if (r < 0)
                 return http_reply_error(req, 502, r == -EPERM ? "The callback port is not the CLI's"
                                                               : "Cannot tell who holds the callback port");
