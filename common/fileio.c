@@ -212,10 +212,19 @@ int mkdir_all(const char *path, mode_t parents_mode, mode_t mode) {
         return 0;
 }
 
-static int rm_rf_below(int dirfd, const char *name, dev_t dev, unsigned depth);
+/* One removal: the tree's top directory, where directories nested too
+ * deep to enter are moved up to (flattening it), and its file system. */
+typedef struct RmRf {
+        int top;
+        dev_t dev;
+        unsigned moved;  /* directories moved up in this pass */
+        unsigned serial; /* for the names of the moved ones */
+} RmRf;
 
-/* Empties the directory fd (taken) of a tree on dev. */
-static int rm_rf_children(int fd, dev_t dev, unsigned depth) {
+static int rm_rf_below(RmRf *x, int dirfd, const char *name, unsigned depth);
+
+/* Empties the directory fd (taken) of the tree. */
+static int rm_rf_children(RmRf *x, int fd, unsigned depth) {
         DIR *d = fdopendir(fd);
         struct dirent *de;
         int r = 0, k;
@@ -228,7 +237,7 @@ static int rm_rf_children(int fd, dev_t dev, unsigned depth) {
         for (errno = 0; (de = readdir(d)); errno = 0) {
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
                         continue;
-                k = rm_rf_below(dirfd(d), de->d_name, dev, depth);
+                k = rm_rf_below(x, dirfd(d), de->d_name, depth);
                 if (k < 0 && r == 0)
                         r = k;
         }
@@ -242,7 +251,24 @@ static int unlink_entry(int dirfd, const char *name, int flags) {
         return unlinkat(dirfd, name, flags) < 0 && errno != ENOENT ? -errno : 0;
 }
 
-static int rm_rf_below(int dirfd, const char *name, dev_t dev, unsigned depth) {
+/* A directory too deep to enter (one fd per level) goes up into the top
+ * one, under a name of its own, for the next pass. */
+static int move_up(RmRf *x, int dirfd, const char *name) {
+        char moved[32];
+
+        for (unsigned tries = 0; tries < 1000; tries++) {
+                snprintf(moved, sizeof moved, ".rm-rf-%u", x->serial++);
+                if (renameat2(dirfd, name, x->top, moved, RENAME_NOREPLACE) >= 0) {
+                        x->moved++;
+                        return 0;
+                }
+                if (errno != EEXIST)
+                        return errno == ENOENT ? 0 : -errno;
+        }
+        return -EEXIST;
+}
+
+static int rm_rf_below(RmRf *x, int dirfd, const char *name, unsigned depth) {
         struct stat st;
         int fd, r, k;
 
@@ -250,34 +276,66 @@ static int rm_rf_below(int dirfd, const char *name, dev_t dev, unsigned depth) {
                 return errno == ENOENT ? 0 : -errno;
         if (!S_ISDIR(st.st_mode))
                 return unlink_entry(dirfd, name, 0);
-        if (st.st_dev != dev)
+        if (st.st_dev != x->dev)
                 return -EXDEV;
         if (depth >= RM_RF_DEPTH_MAX)
-                return -ELOOP;
+                return move_up(x, dirfd, name);
         fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
         if (fd < 0 && (errno == ENOTDIR || errno == ELOOP))
                 return unlink_entry(dirfd, name, 0); /* replaced by a file or a symlink since */
         if (fd < 0)
                 return errno == ENOENT ? 0 : -errno;
         /* What was opened, not what was looked at: it may have been swapped. */
-        r = fstat(fd, &st) < 0 ? negative_errno() : st.st_dev != dev ? -EXDEV : 0;
+        r = fstat(fd, &st) < 0 ? negative_errno() : st.st_dev != x->dev ? -EXDEV : 0;
         if (r < 0) {
                 safe_close(fd);
                 return r;
         }
-        r = rm_rf_children(fd, dev, depth + 1);
+        r = rm_rf_children(x, fd, depth + 1);
         k = unlink_entry(dirfd, name, AT_REMOVEDIR);
         return r < 0 ? r : k;
 }
 
 int rm_rf_at(int dirfd, const char *name) {
+        _cleanup_(closep) int top = -EBADF;
         struct stat st;
+        RmRf x = {};
+        int r, first = 0;
 
         if (isempty(name) || strchr(name, '/') || streq(name, ".") || streq(name, ".."))
                 return -EINVAL;
         if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return errno == ENOENT ? 0 : -errno;
-        return rm_rf_below(dirfd, name, st.st_dev, 0);
+        if (!S_ISDIR(st.st_mode))
+                return unlink_entry(dirfd, name, 0);
+        top = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (top < 0 && (errno == ENOTDIR || errno == ELOOP))
+                return unlink_entry(dirfd, name, 0);
+        if (top < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (fstat(top, &st) < 0)
+                return -errno;
+        x = (RmRf){ .top = top, .dev = st.st_dev };
+        /* Each pass removes RM_RF_DEPTH_MAX levels more of the deepest
+         * branch; a tree still growing meanwhile is not chased forever. */
+        for (unsigned pass = 0; pass < RM_RF_PASSES_MAX; pass++) {
+                int fd = fcntl(top, F_DUPFD_CLOEXEC, 3);
+
+                if (fd < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+                        r = negative_errno();
+                        safe_close(fd);
+                        return first < 0 ? first : r;
+                }
+                x.moved = 0;
+                r = rm_rf_children(&x, fd, 1);
+                if (r < 0 && first == 0)
+                        first = r;
+                if (x.moved == 0) {
+                        r = unlink_entry(dirfd, name, AT_REMOVEDIR);
+                        return first < 0 ? first : r;
+                }
+        }
+        return first < 0 ? first : -ELOOP;
 }
 
 int mkdir_owned(const char *path, mode_t mode, uid_t uid, gid_t gid) {

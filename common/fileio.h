@@ -64,10 +64,14 @@ int mkdir_all(const char *path, mode_t parents_mode, mode_t mode);
  * below it, never following a symlink: a symlink is removed, not what it
  * points to, so a tree someone else could write into (a login's HOME)
  * cannot make us delete anything outside it.  Directories on another file
- * system are not entered (-EXDEV), nesting deeper than RM_RF_DEPTH_MAX is
- * left in place (-ELOOP); either way the rest is still removed.  Entries
- * that are already gone count as removed.  0, or the first -errno. */
+ * system are not entered (-EXDEV); the rest is still removed.  One fd is
+ * held per level entered: a directory nested RM_RF_DEPTH_MAX deep is moved
+ * up into name itself and removed in a further pass, so depth leaves
+ * nothing behind; a tree still growing under it is given up on after
+ * RM_RF_PASSES_MAX passes (-ELOOP).  Entries that are already gone count
+ * as removed.  0, or the first -errno. */
 #define RM_RF_DEPTH_MAX 64
+#define RM_RF_PASSES_MAX 4096
 int rm_rf_at(int dirfd, const char *name);
 
 /* A directory that belongs to uid:gid with exactly mode, for a service

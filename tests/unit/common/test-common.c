@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -152,10 +151,6 @@ static bool exists(const char *dir, const char *rel) {
         return lstat(path, &st) == 0;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *f) {
-        return remove(path);
-}
-
 /* A HOME a CLI filled with symlinks out of the tree: the links go, what
  * they point to stays. */
 static void test_rm_rf_at_symlinks(void **state) {
@@ -274,32 +269,46 @@ static void test_write_file_atomic_at(void **state) {
         assert_int_equal(rmdir(dir), 0); /* empty: no temporary file left */
 }
 
-/* Nesting is bounded (one fd per level): deeper than the limit stays,
- * and the caller hears of it. */
+/* A chain of depth directories below dir/name, with a file "f" in each. */
+static void make_chain(const char *dir, const char *name, size_t depth) {
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), next;
+
+        assert_true(fd >= 0);
+        for (size_t i = 0; i < depth; i++) {
+                assert_int_equal(mkdirat(fd, i == 0 ? name : "d", 0700), 0);
+                next = openat(fd, i == 0 ? name : "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                assert_true(next >= 0);
+                close(fd);
+                fd = next;
+                int f = openat(fd, "f", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+                assert_true(f >= 0);
+                close(f);
+        }
+        close(fd);
+}
+
+/* Nesting holds one fd per level entered, and is bounded: what lies
+ * deeper is moved up and removed too, nothing stays behind. */
 static void test_rm_rf_at_depth(void **state) {
-        char dir[] = "/tmp/test-common-XXXXXX", rel[4 * (RM_RF_DEPTH_MAX + 2)] = "t", path[512];
+        char dir[] = "/tmp/test-common-XXXXXX";
         _cleanup_(closep) int fd = -EBADF;
 
         assert_non_null(mkdtemp(dir));
         fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         assert_true(fd >= 0);
-        for (size_t i = 1; i < RM_RF_DEPTH_MAX; i++)
-                memcpy(rel + 1 + 2 * (i - 1), "/d", 3);
-        at(path, sizeof path, dir, rel);
-        assert_int_equal(mkdir_all(path, 0700, 0700), 0);
-        put(dir, "t/f", "x");
-        /* RM_RF_DEPTH_MAX levels: all of it goes. */
+        /* RM_RF_DEPTH_MAX levels, then one more, then many more. */
+        for (size_t depth = RM_RF_DEPTH_MAX; depth <= RM_RF_DEPTH_MAX + 1; depth++) {
+                make_chain(dir, "t", depth);
+                assert_int_equal(rm_rf_at(fd, "t"), 0);
+                assert_false(exists(dir, "t"));
+        }
+        make_chain(dir, "t", 20 * RM_RF_DEPTH_MAX + 7);
+        /* The names it moves directories to, taken already. */
+        make_chain(dir, "t/.rm-rf-0", 2);
+        make_chain(dir, "t/.rm-rf-1", RM_RF_DEPTH_MAX + 3);
         assert_int_equal(rm_rf_at(fd, "t"), 0);
         assert_false(exists(dir, "t"));
-        memcpy(rel + 1 + 2 * (RM_RF_DEPTH_MAX - 1), "/d", 3);
-        at(path, sizeof path, dir, rel);
-        assert_int_equal(mkdir_all(path, 0700, 0700), 0);
-        put(dir, "t/f", "x");
-        /* One more: that one stays, the rest beside it still goes. */
-        assert_int_equal(rm_rf_at(fd, "t"), -ELOOP);
-        assert_false(exists(dir, "t/f"));
-        assert_true(exists(dir, rel));
-        assert_int_equal(nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+        assert_int_equal(rmdir(dir), 0);
 }
 
 static void test_log_level_from_string(void **state) {
