@@ -253,16 +253,24 @@ def codex_port_taken():
     """As the real Codex (0.171.0) when 1455 is taken: it asks whoever
     holds it to stop (an earlier Codex login server does, and that Codex
     exits 1), takes 1455 once it is free, and otherwise listens on 1457,
-    naming it in the authorize URL's redirect_uri."""
+    naming it in the authorize URL's redirect_uri.  A holder that agreed
+    to stop is waited for until it has (its exit may take seconds on a
+    loaded machine); one that did not answer (in 5 s), 2 s."""
+    agreed = False
     try:
         with socket.create_connection(("127.0.0.1", 1455), timeout=2) as c:
             c.sendall(b"GET /cancel HTTP/1.1\r\nHost: 127.0.0.1:1455\r\nConnection: close\r\n\r\n")
+            c.settimeout(5)
+            agreed = c.recv(64).startswith(b"HTTP/1.0 200")
     except OSError:
         pass
-    for _ in range(20):
+    deadline = time.monotonic() + (120 if agreed else 2)
+    while True:
         try:
             return http.server.HTTPServer(("127.0.0.1", 1455), Handler)
         except OSError:
+            if time.monotonic() > deadline:
+                break
             time.sleep(0.1)
     return http.server.HTTPServer(("127.0.0.1", 1457), Handler)
 
