@@ -15,6 +15,7 @@ files therefore live under /var/tmp).
 - It never exits on its arguments; without HTTP it keeps running; without
   even its event loop it reboots instead of exiting (a kernel panic).
 """
+import errno
 import json
 import os
 import shutil
@@ -136,10 +137,18 @@ def test_orphans_reaped_and_reverse_stop(agent_bin, workdir):
         wait_until(lambda: len(orphans()) == 50, 10, "50 orphans")
         assert all(process_table()[p][0] == agent for p in orphans())
 
-        # Release them all: they exit; PID 1 must reap every one.
-        with open(fifo, "w"):
-            pass
-        wait_until(lambda: not orphans(), 10, "the orphans to be reaped")
+        # Release them all: they exit; PID 1 must reap every one.  A cat is
+        # counted from its exec, before it opens the FIFO: one that opens it
+        # after a writer came and went waits for the next, so a writer comes
+        # until none is left (without blocking: ENXIO while no cat has it open).
+        def release():
+            try:
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError as e:
+                if e.errno != errno.ENXIO:
+                    raise
+            return not orphans()
+        wait_until(release, 10, "the orphans to be reaped")
         assert [p for p, (pp, st, comm) in descendants(agent).items() if st == "Z"] == []
         wait_until(lambda: (health(ns) or {}).get("status") == "ok", 20, "/health ok")
         wait_until(lambda: all(os.path.exists(f"{log}.{n}") for n in "abc"), 10, "the traps set")
