@@ -478,7 +478,10 @@ def test_connection_limit_keeps_a_reserve(agent_bin, lan, workdir):
     # gateway, 10.77.0.1) keeps a reserve of its own, so its /health
     # probes are answered, and loopback (where the VM's browser brings the
     # OAuth redirects) is outside the pool: served too.
-    s = Server(lan, agent_argv(agent_bin, workdir, "http_max_connections=100", kernel_cmdline=HOST_IP))
+    # Idle connections are not closed while the test counts them (this
+    # file's http_timeout_s=2 could pass between the connects and a count).
+    s = Server(lan, agent_argv(agent_bin, workdir, "http_max_connections=100", "http_timeout_s=120",
+                               kernel_cmdline=HOST_IP))
     sources = ["10.77.0.11", "10.77.0.12", "10.77.0.13"]
     for a in sources:
         lan.host.run("ip", "addr", "add", f"{a}/24", "dev", "veth0")
@@ -504,7 +507,8 @@ def test_loopback_is_one_client(agent_bin, lan, workdir):
     # A local process opening connections from many 127.0.0.x addresses:
     # loopback counts as one client (64), not one per address, and cannot
     # take the host's reserve or the bridge's pool either.
-    s = Server(lan, agent_argv(agent_bin, workdir, "http_max_connections=100", kernel_cmdline=HOST_IP))
+    s = Server(lan, agent_argv(agent_bin, workdir, "http_max_connections=100", "http_timeout_s=120",
+                               kernel_cmdline=HOST_IP))
     sources = [f"127.0.0.{i}" for i in range(2, 8)]
     socks = open_from(lan.guest, sources, 40, host="127.0.0.1")
     try:
