@@ -247,6 +247,8 @@ def test_ctl_wait_ready_gives_up(agent_bin, tmp_path):
     port = 17500 + os.getpid() % 400
     _, svc = released_service(str(tmp_path), port)
     with Agent(agent_bin, services=[svc]) as a:
+        # Listening (else the answer is "connection refused"), and not ready.
+        wait_until(lambda: a.try_services().get("gate", {}).get("state") == "starting", 20, "gate starting")
         r = run_ctl(agent_bin, a, "--timeout", "2", "wait-ready", token=False)
         assert r.returncode == 1 and "Not ready after 2 s" in r.stderr and "gate: " in r.stderr
 
