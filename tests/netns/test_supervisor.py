@@ -26,7 +26,7 @@ import sys
 
 import pytest
 
-from netns import wait_until
+from netns import DEADLINE_SCALE, wait_until
 from svagent import Agent, pids_with_argv, proc_cmdline
 
 FAST = ("restart_burst=3", "restart_window_s=60", "backoff_initial_ms=10", "backoff_max_ms=40")
@@ -165,20 +165,23 @@ def test_ready_timeout_and_wrong_banner(agent_bin):
               "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
               "s.bind(('127.0.0.1', 17999)); s.listen()\n"
               "while True:\n c, _ = s.accept(); c.sendall(b'SSH-2.0-test\\r\\n'); c.close()")
+    # Long enough for the imposter to answer a probe on a loaded machine:
+    # the error names the last answer.
+    ms = int(500 * DEADLINE_SCALE)
     services = [
         # Ready once it answers, so every probe of vnc gets its banner.
         {"name": "imposter", "argv": [sys.executable, "-c", server],
          "probe": {"type": "tcp-banner", "port": 17999, "expect": "SSH-"}},
-        {"name": "vnc", "argv": ["sleep", "1006"], "depends_on": ["imposter"], "ready_timeout_ms": 300,
+        {"name": "vnc", "argv": ["sleep", "1006"], "depends_on": ["imposter"], "ready_timeout_ms": ms,
          "probe": {"type": "tcp-banner", "port": 17999, "expect": "RFB "}},
     ]
     with Agent(agent_bin, *FAST, services=services) as a:
         a.wait_state("vnc", "failed")
         s = a.services()
         assert s["vnc"]["restarts"] == 2
-        assert s["vnc"]["last_error"] == ("not ready after 300 ms: unexpected answer 'SSH-2.0-test'; "
+        assert s["vnc"]["last_error"] == (f"not ready after {ms} ms: unexpected answer 'SSH-2.0-test'; "
                                           "gave up after 3 starts in 60 s")
-        assert a.log_lines("Service vnc: not ready after 300 ms: unexpected answer 'SSH-2.0-test'")
+        assert a.log_lines(f"Service vnc: not ready after {ms} ms: unexpected answer 'SSH-2.0-test'")
         assert s["imposter"]["state"] == "ready"
 
 
