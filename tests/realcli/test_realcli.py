@@ -209,7 +209,7 @@ def callback(rc, provider, url, code=None):
 @pytest.mark.parametrize("provider", ["claude_code", "codex", "gemini_cli"])
 def test_real_cli_login(rc, provider):
     prefix, key, _, (token_host, token_path) = CASES[provider]
-    sid = f"realcli-{provider}"
+    sid = f"realcli-{provider}-{os.getpid()}"  # another run on this machine has its own
     named = "open-url request from a CLI (its login named): session."
     before = len(rc.agent.log_lines(named))
     status, started = rc.api("POST", f"/auth/{provider}", {"sessionId": sid})
@@ -225,7 +225,7 @@ def test_real_cli_login(rc, provider):
     wait_until(lambda: len(rc.agent.log_lines(named)) > before, 20, f"{provider}'s opener naming its login")
     # The real CLI runs as the CLIs' user, every process of its login.
     procs = marked(sid)
-    assert procs and {os.stat(f"/proc/{p}").st_uid for p in procs} == {CLI_UID}, procs
+    assert procs and set(procs.values()) == {CLI_UID}, procs
     code = callback(rc, provider, url)
     wait_until(lambda: rc.api("GET", f"/credentials/status?sessionId={sid}")[1].get("authenticated"),
                60, f"{provider} authenticated")
@@ -249,14 +249,16 @@ def test_real_cli_login(rc, provider):
 
 
 def marked(sid):
-    """The processes on this machine whose environment names login sid."""
+    """The processes on this machine whose environment names login sid:
+    pid -> uid (of the ones still there once looked at)."""
     entry = f"VMBA_LOGIN_SESSION={sid}".encode()
-    found = []
+    found = {}
     for p in filter(str.isdigit, os.listdir("/proc")):
         try:
+            uid = os.stat(f"/proc/{p}").st_uid
             with open(f"/proc/{p}/environ", "rb") as f:
                 if entry in f.read().split(b"\0"):
-                    found.append(int(p))
+                    found[int(p)] = uid
         except OSError:
             pass
     return found
