@@ -261,30 +261,31 @@ def test_restore_without_a_gateway_drops_the_templates_route(agent_bin, tmp_path
 
 
 @pytest.mark.parametrize("handover_token,want", [(NEW_TOKEN, 401), (TOKEN, 503)])
-def test_a_request_under_way_is_checked_again(restored, handover_token, want):
+def test_a_request_under_way_is_checked_again(agent_bin, tmp_path, handover_token, want):
     """A control request whose headers passed the gate with the template's
     token and whose body comes after the restore (401: the token it
     brought is refused now) or while the clone is restoring (503: here the
-    handover reuses the token, so it is refused): its handler never runs."""
-    a, handover = restored
-    body = b"{}"  # its handler would answer 400 (no url)
-    with a.ns.entered():
-        s = socket.create_connection(("127.0.0.1", a.http_port), timeout=10)
-    with s:
-        s.sendall(f"POST /open-url HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n"
-                  f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-                  "Expect: 100-continue\r\n\r\n".encode())
-        # The interim answer: the gate has passed the headers.
-        assert s.recv(4096).startswith(b"HTTP/1.1 100 Continue")
-        hand_over(a, handover, {"generation": "g2", "token": handover_token,
-                                "desktop_secret": NEW_DESKTOP})
-        if want == 401:
-            wait_until(lambda: a.health()["restore"]["restores"] == 1, 20, "the restore redone")
-        else:
-            wait_until(lambda: a.health()["restore"]["restoring"], 20, "the handover refused")
-        s.sendall(body)
-        status = s.recv(4096).split(b"\r\n", 1)[0]
-        assert status.split()[1] == str(want).encode(), status
+    handover reuses the token, so it is refused): its handler never runs.
+    The request may wait as long as the restore takes (http_timeout_s)."""
+    with restorable(agent_bin, tmp_path, sets=("http_timeout_s=300",)) as (a, handover):
+        body = b"{}"  # its handler would answer 400 (no url)
+        with a.ns.entered():
+            s = socket.create_connection(("127.0.0.1", a.http_port), timeout=60)
+        with s:
+            s.sendall(f"POST /open-url HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n"
+                      f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                      "Expect: 100-continue\r\n\r\n".encode())
+            # The interim answer: the gate has passed the headers.
+            assert s.recv(4096).startswith(b"HTTP/1.1 100 Continue")
+            hand_over(a, handover, {"generation": "g2", "token": handover_token,
+                                    "desktop_secret": NEW_DESKTOP})
+            if want == 401:
+                wait_until(lambda: a.health()["restore"]["restores"] == 1, 20, "the restore redone")
+            else:
+                wait_until(lambda: a.health()["restore"]["restoring"], 20, "the handover refused")
+            s.sendall(body)
+            status = s.recv(4096).split(b"\r\n", 1)[0]
+            assert status.split()[1] == str(want).encode(), status
 
 
 def test_the_replaced_secrets_stay_out_of_the_log(agent_bin, tmp_path):
