@@ -166,7 +166,8 @@ static void mmds_retry(HostSecrets *s, int r) {
                 mmds_abandon(s, r);
                 return;
         }
-        log_debug_errno(r, "MMDS attempt %u failed, retrying in %llu ms: %m", s->attempts,
+        /* Said: a boot that waits for MMDS shows why. */
+        log_info_errno(r, "MMDS attempt %u failed, retrying in %llu ms: %m", s->attempts,
                         (unsigned long long)(s->retry_usec / USEC_PER_MSEC));
         s->retry = sd_event_source_disable_unref(s->retry);
         r = sd_event_add_time_relative(s->o.event, &s->retry, CLOCK_MONOTONIC, s->retry_usec, 0, on_retry, s);
