@@ -607,6 +607,16 @@ static int browser_start_service(char *const *extra_argv, void *userdata) {
         return m->supervisor ? supervisor_start_service(m->supervisor, "firefox", extra_argv) : -EAGAIN;
 }
 
+static int browser_set_restart_argv(char *const *extra_argv, void *userdata) {
+        Manager *m = userdata;
+        int r;
+
+        if (!m->supervisor)
+                return 0;
+        r = supervisor_set_restart_argv(m->supervisor, "firefox", extra_argv);
+        return r == -ENOENT ? 0 : r; /* a stack without a browser */
+}
+
 static bool browser_service_starting(void *userdata) {
         Manager *m = userdata;
         ServiceStatus st;
@@ -692,7 +702,8 @@ static int setup_logins(Manager *m) {
                 .gid = m->browser_gid, .xauthority = m->desktop_paths.browser_xauthority, .launcher = &m->launcher,
         };
         BrowserHooks bh = { .start = browser_start_service, .stop = browser_stop_service,
-                            .starting = browser_service_starting, .userdata = m };
+                            .set_restart_argv = browser_set_restart_argv, .starting = browser_service_starting,
+                            .userdata = m };
         int r;
 
         r = browser_new(&bo, &bh, &m->browser);

@@ -482,6 +482,13 @@ void browser_service_changed(Browser *b) {
         }
 }
 
+int browser_set_pages(Browser *b, char *const *urls) {
+        for (char *const *u = urls; u && *u; u++)
+                if (!http_url_is_valid(*u))
+                        return -EINVAL;
+        return b->hooks.set_restart_argv ? b->hooks.set_restart_argv(urls, b->hooks.userdata) : 0;
+}
+
 int browser_close(Browser *b) {
         arranger_stop(b);
         return b->hooks.stop(b->hooks.userdata);

@@ -40,6 +40,9 @@ typedef struct BrowserHooks {
         int (*start)(char *const *extra_argv, void *userdata);
         /* Stops it: 0 also when it was not running or does not exist. */
         int (*stop)(void *userdata);
+        /* Sets what its automatic restart appends to its argv (in place
+         * of the start's URL).  May be NULL. */
+        int (*set_restart_argv)(char *const *extra_argv, void *userdata);
         /* true while the service is started but not ready: Firefox owns its
          * bus name before its first window is restored, and a URL handed
          * over then is requested but never shown.  May be NULL. */
@@ -75,6 +78,12 @@ int browser_open(Browser *b, const char *url, BrowserOpenFn cb, void *userdata, 
 void browser_open_cancel(BrowserOpen *op);
 /* Stops the browser service. */
 int browser_close(Browser *b);
+/* The pages a browser that crashed comes back with (each must satisfy
+ * http_url_is_valid(): -EINVAL otherwise, nothing changed; NULL or empty:
+ * none), in place of the URL it was started with, which may be of a login
+ * that is over.  Session restore is off (user.js): without this a crash
+ * loses every page.  0 when the hooks cannot set them. */
+int browser_set_pages(Browser *b, char *const *urls);
 
 /* Writes user.js into the profile (0644, root's, in the browser user's
  * 0700 directory): no first-run pages, telemetry, update checks,

@@ -410,6 +410,28 @@ static int browser_close_unless_needed(LoginManager *lm) {
         return lm->o.browser ? browser_close(lm->o.browser) : 0;
 }
 
+/* The sign-in pages a browser that crashed comes back with: those of the
+ * live logins it shows, still waiting for a sign-in (not the URL it was
+ * started with, maybe a login's that is over). */
+static void browser_pages_update(LoginManager *lm) {
+        const char *urls[LOGIN_SESSIONS_MAX + 1];
+        size_t n = 0;
+        int r;
+
+        if (!lm->o.browser)
+                return;
+        for (size_t i = 0; i < LOGIN_SESSIONS_MAX; i++) {
+                LoginSession *s = lm->sessions[i];
+                if (s && s->oauth_url && !s->browser_op && session_state_is_live(s->state) &&
+                    s->state != SESSION_AUTHENTICATED)
+                        urls[n++] = s->oauth_url;
+        }
+        urls[n] = NULL;
+        r = browser_set_pages(lm->o.browser, (char *const *)urls);
+        if (r < 0)
+                log_debug_errno(r, "Could not set the pages a restarted browser opens: %m");
+}
+
 static void on_enter(LoginSession *s, SessionState st) {
         LoginManager *lm = s->lm;
         int r;
@@ -418,6 +440,7 @@ static void on_enter(LoginSession *s, SessionState st) {
         case SESSION_AUTHENTICATED:
                 cli_runner_stop_after(s->runner, CLI_EXIT_GRACE_USEC);
                 s->capture = capture_free(s->capture);
+                browser_pages_update(lm);
                 r = browser_close_unless_needed(lm);
                 if (r < 0)
                         log_warning_errno(r, "Failed to close the browser after login %s: %m", s->id);
@@ -430,6 +453,7 @@ static void on_enter(LoginSession *s, SessionState st) {
                  * a login that is over. */
                 browser_open_cancel(s->browser_op);
                 s->browser_op = NULL;
+                browser_pages_update(lm);
                 session_wipe(s);
                 cli_runner_stop(s->runner);
                 /* Else once it has exited (on_cli_exit) or, when the
@@ -551,6 +575,7 @@ static void on_session_url_opened(int r, const char *method, void *userdata) {
                 return; /* shutting down */
         if (r >= 0) {
                 log_info("Login %s: authorize URL opened (%s).", s->id, method);
+                browser_pages_update(s->lm);
                 return;
         }
         log_warning_errno(r, "Login %s: failed to open the authorize URL in the browser: %m", s->id);

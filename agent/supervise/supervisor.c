@@ -657,6 +657,19 @@ int supervisor_start_service(Supervisor *sv, const char *name, char *const *extr
         return 0;
 }
 
+int supervisor_set_restart_argv(Supervisor *sv, const char *name, char *const *extra_argv) {
+        Service *s = service_find(sv, name);
+        char **copy = NULL;
+
+        if (!s)
+                return -ENOENT;
+        if (extra_argv && !(copy = strv_concat(extra_argv, NULL)))
+                return -ENOMEM;
+        strv_free(s->extra_argv);
+        s->extra_argv = copy;
+        return 0;
+}
+
 int supervisor_restart_service(Supervisor *sv, const char *name) {
         Service *s = service_find(sv, name);
 

@@ -81,6 +81,10 @@ bool supervisor_chain_ready(Supervisor *s, char *reason, size_t size);
  * budget, and one that is still stopping starts again once it exited (no
  * backoff). */
 int supervisor_start_service(Supervisor *s, const char *name, char *const *extra_argv);
+/* Replaces what is appended to the service's argv at its next automatic
+ * restart (after a crash, or with its dependencies), without starting
+ * it: 0, -ENOMEM, or -ENOENT: no such service. */
+int supervisor_set_restart_argv(Supervisor *s, const char *name, char *const *extra_argv);
 /* Restarts a running (starting or ready) service, e.g. to take a new
  * secret: SIGTERM to its group and, once it exited, a spawn at once (no
  * backoff, not a failure); its dependents go down with it and come back

@@ -1571,6 +1571,38 @@ def test_open_url_argv(make_env):
 
 
 @pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
+def test_a_crashed_browser_comes_back_with_the_waiting_logins_pages(make_env):
+    """Firefox keeps no session (user.js): killed, it is started again with
+    the sign-in pages of the logins still waiting, not with the URL it was
+    first started with, whose login is over."""
+    fake = os.path.join(HERE, "login", "fake_firefox.py")
+    e = make_env(services=None, sets=("window_manager=", f"firefox={fake}"))
+    e.agent.wait_ready(60)
+    log = os.path.join(e.agent.browser_dir, "firefox-argv.log")
+    profile = os.path.join(e.agent.browser_dir, "profile")
+
+    def argv_lines():
+        with open(log) as f:
+            return [json.loads(l) for l in f.read().split("\n")[:-1]]
+    a, b = sid(), sid()
+    urls = {}
+    for s in (a, b):
+        status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
+        assert status == 200 and "oauthUrl" in started, started
+        urls[s] = started["oauthUrl"]
+        wait_until(lambda: e.agent.log_lines(f"Login {s}: authorize URL opened"), 60, f"{s}'s URL opened")
+    assert argv_lines() == [["--profile", profile, urls[a]], ["remote", "/", fake, "--new-tab", urls[b]]]
+    assert e.browse(urls[a])[0] == 200
+    e.wait_status(a, lambda code, body: body.get("authenticated"))
+    ff = e.agent.services()["firefox"]
+    assert ff["state"] == "ready"  # b still needs it
+    os.killpg(ff["pid"], signal.SIGKILL)
+    wait_until(lambda: len(argv_lines()) == 3, 60, "firefox started again")
+    assert argv_lines()[2] == ["--profile", profile, urls[b]]
+    e.assert_no_secrets()
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
 def test_a_profile_swapped_for_a_symlink_gets_no_user_js_written_through_it(make_env):
     """The profile is a directory in the browser user's own: that user
     may put a symlink to any directory in its place.  The user.js the
