@@ -316,16 +316,15 @@ int rm_rf_at(int dirfd, const char *name) {
         if (fstat(top, &st) < 0)
                 return -errno;
         x = (RmRf){ .top = top, .dev = st.st_dev };
-        /* Each pass removes RM_RF_DEPTH_MAX levels more of the deepest
+        /* Each pass removes RM_RF_DEPTH_MAX - 1 levels more of the deepest
          * branch; a tree still growing meanwhile is not chased forever. */
         for (unsigned pass = 0; pass < RM_RF_PASSES_MAX; pass++) {
-                int fd = fcntl(top, F_DUPFD_CLOEXEC, 3);
+                /* A file description of its own per pass: no offset or
+                 * directory stream state shared with the last one. */
+                int fd = openat(top, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK);
 
-                if (fd < 0 || lseek(fd, 0, SEEK_SET) < 0) {
-                        r = negative_errno();
-                        safe_close(fd);
-                        return first < 0 ? first : r;
-                }
+                if (fd < 0)
+                        return first < 0 ? first : -errno;
                 x.moved = 0;
                 r = rm_rf_children(&x, fd, 1);
                 if (r < 0 && first == 0)
