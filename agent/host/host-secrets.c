@@ -166,9 +166,11 @@ static void mmds_retry(HostSecrets *s, int r) {
                 mmds_abandon(s, r);
                 return;
         }
-        /* Said: a boot that waits for MMDS shows why. */
-        log_info_errno(r, "MMDS attempt %u failed, retrying in %llu ms: %m", s->attempts,
-                        (unsigned long long)(s->retry_usec / USEC_PER_MSEC));
+        /* Said: a boot that waits for MMDS shows why; asking for ever
+         * (mmds_forever), the rest only at debug. */
+        log_full_errno(s->attempts <= MMDS_ATTEMPTS_MAX ? LOG_INFO : LOG_DEBUG, r,
+                       "MMDS attempt %u failed, retrying in %llu ms: %m", s->attempts,
+                       (unsigned long long)(s->retry_usec / USEC_PER_MSEC));
         s->retry = sd_event_source_disable_unref(s->retry);
         r = sd_event_add_time_relative(s->o.event, &s->retry, CLOCK_MONOTONIC, s->retry_usec, 0, on_retry, s);
         s->retry_usec = MIN(s->retry_usec * 2, MMDS_RETRY_MAX_USEC);
