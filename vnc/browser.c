@@ -29,6 +29,7 @@
 #include "firefox-remote.h"
 #include "log.h"
 #include "macro.h"
+#include "strv.h"
 #include "time-util.h"
 #include "url-util.h"
 #include "xdo-window.h"
@@ -48,6 +49,7 @@ struct Browser {
         BrowserHooks hooks;
         sd_bus *bus;
         BrowserOpen *ops;
+        char **pages;            /* browser_set_pages(): a start shows them too */
         char *exe;               /* the agent's binary, for the arranger */
         pid_t arranger;          /* 0: none running */
 };
@@ -329,10 +331,17 @@ static int op_call(BrowserOpen *op, sd_bus *bus) {
 }
 
 static void op_launch(BrowserOpen *op) {
-        char *extra[] = { op->url, NULL };
+        char *extra[BROWSER_PAGES_MAX + 2] = { op->url };
+        size_t n = 1;
         sd_bus *bus = NULL;
         int r;
 
+        /* The pages of the other logins waiting too (a browser started
+         * again after it gave up), behind this one. */
+        for (char **p = op->b->pages; p && *p && n <= BROWSER_PAGES_MAX; p++)
+                if (!streq(*p, op->url))
+                        extra[n++] = *p;
+        extra[n] = NULL;
         r = op->b->hooks.start(extra, op->b->hooks.userdata);
         if (r >= 0) {
                 /* Arranged once its window is mapped. */
@@ -483,9 +492,17 @@ void browser_service_changed(Browser *b) {
 }
 
 int browser_set_pages(Browser *b, char *const *urls) {
+        char **copy = NULL;
+
+        if (strv_length(urls) > BROWSER_PAGES_MAX)
+                return -E2BIG;
         for (char *const *u = urls; u && *u; u++)
                 if (!http_url_is_valid(*u))
                         return -EINVAL;
+        if (urls && *urls && !(copy = strv_concat(urls, NULL)))
+                return -ENOMEM;
+        strv_free(b->pages);
+        b->pages = copy;
         return b->hooks.set_restart_argv ? b->hooks.set_restart_argv(urls, b->hooks.userdata) : 0;
 }
 
@@ -523,6 +540,7 @@ Browser *browser_free(Browser *b) {
         }
         sd_bus_flush_close_unref(b->bus);
         arranger_stop(b);
+        strv_free(b->pages);
         free(b->exe);
         free(b);
         return NULL;

@@ -80,9 +80,11 @@ void browser_open_cancel(BrowserOpen *op);
 int browser_close(Browser *b);
 /* The pages a browser that crashed comes back with (each must satisfy
  * http_url_is_valid(): -EINVAL otherwise, nothing changed; NULL or empty:
- * none), in place of the URL it was started with, which may be of a login
- * that is over.  Session restore is off (user.js): without this a crash
- * loses every page.  0 when the hooks cannot set them. */
+ * none; more than BROWSER_PAGES_MAX: -E2BIG), in place of the URL it was
+ * started with, which may be of a login that is over.  Session restore is
+ * off (user.js): without this a crash loses every page.  A start for a
+ * URL shows them too, behind it.  0 when the hooks cannot set them. */
+#define BROWSER_PAGES_MAX 16
 int browser_set_pages(Browser *b, char *const *urls);
 
 /* Writes user.js into the profile (0644, root's, in the browser user's

@@ -411,8 +411,9 @@ static int browser_close_unless_needed(LoginManager *lm) {
 }
 
 /* The sign-in pages a browser that crashed comes back with: those of the
- * live logins it shows, still waiting for a sign-in (not the URL it was
- * started with, maybe a login's that is over). */
+ * live logins it shows or is about to, still waiting for a sign-in (not
+ * the URL it was started with, maybe a login's that is over). */
+_Static_assert(LOGIN_SESSIONS_MAX <= BROWSER_PAGES_MAX, "every login's page fits");
 static void browser_pages_update(LoginManager *lm) {
         const char *urls[LOGIN_SESSIONS_MAX + 1];
         size_t n = 0;
@@ -422,8 +423,7 @@ static void browser_pages_update(LoginManager *lm) {
                 return;
         for (size_t i = 0; i < LOGIN_SESSIONS_MAX; i++) {
                 LoginSession *s = lm->sessions[i];
-                if (s && s->oauth_url && !s->browser_op && session_state_is_live(s->state) &&
-                    s->state != SESSION_AUTHENTICATED)
+                if (s && s->oauth_url && session_state_is_live(s->state) && s->state != SESSION_AUTHENTICATED)
                         urls[n++] = s->oauth_url;
         }
         urls[n] = NULL;

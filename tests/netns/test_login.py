@@ -1603,6 +1603,43 @@ def test_a_crashed_browser_comes_back_with_the_waiting_logins_pages(make_env):
 
 
 @pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
+def test_a_browser_started_again_shows_every_waiting_login(make_env):
+    """Firefox gave up (killed, no restart left) while a login waits: the
+    next login starts it again with its own page first and the waiting
+    one's behind it."""
+    fake = os.path.join(HERE, "login", "fake_firefox.py")
+    e = make_env(services=None, sets=("window_manager=", f"firefox={fake}", "restart_burst=1"))
+    e.agent.wait_ready(60)
+    log = os.path.join(e.agent.browser_dir, "firefox-argv.log")
+    profile = os.path.join(e.agent.browser_dir, "profile")
+
+    def argv_lines():
+        with open(log) as f:
+            return [json.loads(l) for l in f.read().split("\n")[:-1]]
+
+    def start(s):
+        status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
+        assert status == 200 and "oauthUrl" in started, started
+        wait_until(lambda: e.agent.log_lines(f"Login {s}: authorize URL opened"), 60, f"{s}'s URL opened")
+        return started["oauthUrl"]
+    a, b = sid(), sid()
+    url_a = start(a)
+    # A start asked for is not counted: one restart, then none.
+    def firefox():
+        return e.agent.try_services().get("firefox", {})
+    wait_until(lambda: firefox().get("state") == "ready", 60, "firefox ready")
+    os.killpg(firefox()["pid"], signal.SIGKILL)
+    wait_until(lambda: firefox().get("restarts") == 1 and firefox().get("state") == "ready", 60, "firefox back")
+    os.killpg(firefox()["pid"], signal.SIGKILL)
+    wait_until(lambda: firefox().get("state") == "failed", 60, "firefox given up")
+    url_b = start(b)
+    wait_until(lambda: len(argv_lines()) == 3, 60, "firefox started again")
+    assert argv_lines() == [["--profile", profile, url_a], ["--profile", profile, url_a],
+                            ["--profile", profile, url_b, url_a]]
+    e.assert_no_secrets()
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
 def test_a_profile_swapped_for_a_symlink_gets_no_user_js_written_through_it(make_env):
     """The profile is a directory in the browser user's own: that user
     may put a symlink to any directory in its place.  The user.js the
