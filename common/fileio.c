@@ -218,6 +218,7 @@ typedef struct RmRf {
         int top;
         dev_t dev;
         unsigned moved;  /* directories moved up in this pass */
+        unsigned moves;  /* and in all of them */
         unsigned serial; /* for the names of the moved ones */
 } RmRf;
 
@@ -256,10 +257,15 @@ static int unlink_entry(int dirfd, const char *name, int flags) {
 static int move_up(RmRf *x, int dirfd, const char *name) {
         char moved[32];
 
+        /* A tree still growing meanwhile is not chased forever (a moved
+         * one may even come up again in the same pass). */
+        if (x->moves >= RM_RF_MOVES_MAX)
+                return -ELOOP;
         for (unsigned tries = 0; tries < 1000; tries++) {
                 snprintf(moved, sizeof moved, ".rm-rf-%u", x->serial++);
                 if (renameat2(dirfd, name, x->top, moved, RENAME_NOREPLACE) >= 0) {
                         x->moved++;
+                        x->moves++;
                         return 0;
                 }
                 if (errno != EEXIST)
@@ -317,8 +323,8 @@ int rm_rf_at(int dirfd, const char *name) {
                 return -errno;
         x = (RmRf){ .top = top, .dev = st.st_dev };
         /* Each pass removes RM_RF_DEPTH_MAX - 1 levels more of the deepest
-         * branch; a tree still growing meanwhile is not chased forever. */
-        for (unsigned pass = 0; pass < RM_RF_PASSES_MAX; pass++) {
+         * branch, until one moves nothing (move_up() bounds them). */
+        for (;;) {
                 /* A file description of its own per pass: no offset or
                  * directory stream state shared with the last one. */
                 int fd = openat(top, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK);
@@ -334,7 +340,6 @@ int rm_rf_at(int dirfd, const char *name) {
                         return first < 0 ? first : r;
                 }
         }
-        return first < 0 ? first : -ELOOP;
 }
 
 int mkdir_owned(const char *path, mode_t mode, uid_t uid, gid_t gid) {

@@ -68,10 +68,10 @@ int mkdir_all(const char *path, mode_t parents_mode, mode_t mode);
  * held per level entered: a directory nested RM_RF_DEPTH_MAX deep is moved
  * up into name itself and removed in a further pass, so depth leaves
  * nothing behind; a tree still growing under it is given up on after
- * RM_RF_PASSES_MAX passes (-ELOOP).  Entries that are already gone count
- * as removed.  0, or the first -errno. */
+ * RM_RF_MOVES_MAX such moves (-ELOOP).  Entries that are already gone
+ * count as removed.  0, or the first -errno. */
 #define RM_RF_DEPTH_MAX 64
-#define RM_RF_PASSES_MAX 4096
+#define RM_RF_MOVES_MAX 4096
 int rm_rf_at(int dirfd, const char *name);
 
 /* A directory that belongs to uid:gid with exactly mode, for a service
