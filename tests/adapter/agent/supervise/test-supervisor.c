@@ -337,6 +337,61 @@ static void test_ready_timeout_extended_while_busy(void **state) {
         harness_drop(m);
 }
 
+/* argv[n] of a running process, or "" (read from /proc/pid/cmdline). */
+static void proc_arg(pid_t pid, size_t n, char *buf, size_t size) {
+        char path[64], cmdline[256] = "";
+        size_t len = 0, at = 0;
+        FILE *f;
+
+        snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+        f = fopen(path, "re");
+        if (f) {
+                len = fread(cmdline, 1, sizeof cmdline - 1, f);
+                fclose(f);
+        }
+        for (size_t i = 0; i < n && at < len; i++)
+                at += strlen(cmdline + at) + 1;
+        snprintf(buf, size, "%s", at < len ? cmdline + at : "");
+}
+
+/* The first service's running process has exec'd with argv[1] == arg. */
+static bool first_arg_is(Harness *m, const void *arg) {
+        char got[32];
+        pid_t pid = status(m, 0).pid;
+
+        if (pid <= 0)
+                return false;
+        proc_arg(pid, 1, got, sizeof got);
+        return streq(got, arg);
+}
+
+/* What a restart appends is set apart from the start (a browser's pages
+ * change after it started): a crash restarts with the new arguments, a
+ * start asked for with its own. */
+static void test_restart_argv(void **state) {
+        static const char json[] = "[{\"name\": \"later\", \"argv\": [\"sleep\"], \"on_demand\": true}]";
+        struct { size_t i; ServiceState s; } inactive = { 0, SERVICE_INACTIVE };
+        char *first[] = { (char *)"1001", NULL }, *then[] = { (char *)"1002", NULL }, *asked[] = { (char *)"1003", NULL };
+        Harness *m;
+
+        m = harness_make(NULL);
+        assert_int_equal(harness_start(m, json), 0);
+        assert_int_equal(supervisor_set_restart_argv(m->supervisor, "nope", then), -ENOENT);
+        assert_int_equal(supervisor_start_service(m->supervisor, "later", first), 0);
+        run_until(m, first_arg_is, "1001", "later running with its start's argument");
+        assert_int_equal(supervisor_set_restart_argv(m->supervisor, "later", then), 0);
+        assert_int_equal(kill(status(m, 0).pid, SIGKILL), 0);
+        run_until(m, restarted, &(size_t){ 0 }, "later restarted");
+        run_until(m, first_arg_is, "1002", "later restarted with the new argument");
+        /* None: the bare argv (sleep with no argument exits at once). */
+        assert_int_equal(supervisor_set_restart_argv(m->supervisor, "later", NULL), 0);
+        assert_int_equal(supervisor_stop_service(m->supervisor, "later"), 0);
+        run_until(m, state_is, &inactive, "later stopped");
+        assert_int_equal(supervisor_start_service(m->supervisor, "later", asked), 0);
+        run_until(m, first_arg_is, "1003", "later started with the argument asked for");
+        harness_drop(m);
+}
+
 static void test_bad_services_file(void **state) {
         Harness *m = harness_make(NULL);
 
@@ -637,6 +692,7 @@ int main(void) {
                 cmocka_unit_test(test_order_restart_and_stop_all),
                 cmocka_unit_test(test_budget_missing_and_on_demand),
                 cmocka_unit_test(test_ready_timeout_extended_while_busy),
+                cmocka_unit_test(test_restart_argv),
                 cmocka_unit_test(test_bad_services_file),
                 cmocka_unit_test(test_stale_lock),
                 cmocka_unit_test(test_restart_service),
