@@ -1,0 +1,131 @@
+/* Adapter tests for vnc/browser.c's pages: what browser_set_pages()
+ * accepts and hands to its hook, and what a start for a URL appends (its
+ * own URL, then the other pages).  No bus is there (a socket path that
+ * does not exist), so an open starts the service through the hook at
+ * once; the hooks record instead of starting anything. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "macro.h"
+#include "strv.h"
+#include "vnc/browser.h"
+
+typedef struct Seen {
+        char **started;   /* the last start's extra argv */
+        char **restart;   /* the last restart argv set */
+        unsigned starts, sets;
+} Seen;
+
+static int on_start(char *const *extra_argv, void *userdata) {
+        Seen *s = userdata;
+
+        strv_free(s->started);
+        s->started = strv_concat(extra_argv, NULL);
+        s->starts++;
+        return 0;
+}
+
+static int on_stop(void *userdata) {
+        return 0;
+}
+
+static int on_set_restart_argv(char *const *extra_argv, void *userdata) {
+        Seen *s = userdata;
+
+        strv_free(s->restart);
+        s->restart = strv_concat(extra_argv, NULL);
+        s->sets++;
+        return 0;
+}
+
+static void on_opened(int r, const char *method, void *userdata) {
+        *(int *)userdata = r;
+}
+
+/* Compares a list with the expected strings (NULL-terminated). */
+static void assert_strv(char **got, const char *const *want) {
+        size_t n = 0;
+
+        for (; want[n]; n++) {
+                assert_non_null(got);
+                assert_non_null(got[n]);
+                assert_string_equal(got[n], want[n]);
+        }
+        assert_true(!got || !got[n]);
+}
+
+static void test_pages(void **state) {
+        char dir[] = "/tmp/test-browser-XXXXXX", profile[64], bus[64];
+        sd_event *e = NULL;
+        Browser *b = NULL;
+        Seen seen = {};
+        int opened = 1;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(profile, sizeof profile, "%s/profile", dir);
+        snprintf(bus, sizeof bus, "%s/no-bus", dir);
+        assert_int_equal(mkdir(profile, 0700), 0);
+        assert_int_equal(sd_event_new(&e), 0);
+        BrowserOptions o = { .event = e, .firefox = "firefox-esr", .profile = profile, .bus_socket = bus,
+                             .uid = getuid(), .gid = getgid() };
+        BrowserHooks h = { .start = on_start, .stop = on_stop, .set_restart_argv = on_set_restart_argv,
+                           .userdata = &seen };
+        assert_int_equal(browser_new(&o, &h, &b), 0);
+
+        /* Only URLs (an argument starting with '-' would be an option), at
+         * most BROWSER_PAGES_MAX; a refused list changes nothing. */
+        char *pages[] = { (char *)"https://a.test/1", (char *)"http://b.test/2", NULL };
+        assert_int_equal(browser_set_pages(b, pages), 0);
+        assert_int_equal(seen.sets, 1);
+        assert_strv(seen.restart, (const char *[]){ "https://a.test/1", "http://b.test/2", NULL });
+        char *option[] = { (char *)"https://a.test/1", (char *)"--remote-debugging-port=9", NULL };
+        assert_int_equal(browser_set_pages(b, option), -EINVAL);
+        char *many[BROWSER_PAGES_MAX + 2];
+        for (size_t i = 0; i <= BROWSER_PAGES_MAX; i++)
+                many[i] = (char *)"https://a.test/1";
+        many[BROWSER_PAGES_MAX + 1] = NULL;
+        assert_int_equal(browser_set_pages(b, many), -E2BIG);
+        assert_int_equal(seen.sets, 1);
+
+        /* A start for a URL: its own first, then the other pages, once. */
+        assert_int_equal(browser_open(b, "http://b.test/2", on_opened, &opened, NULL), 0);
+        assert_int_equal(seen.starts, 1);
+        assert_strv(seen.started, (const char *[]){ "http://b.test/2", "https://a.test/1", NULL });
+        while (opened == 1)
+                assert_true(sd_event_run(e, UINT64_MAX) >= 0);
+        assert_int_equal(opened, 0);
+        /* No pages: the URL alone. */
+        assert_int_equal(browser_set_pages(b, NULL), 0);
+        assert_strv(seen.restart, (const char *[]){ NULL });
+        opened = 1;
+        assert_int_equal(browser_open(b, "https://c.test/3", on_opened, &opened, NULL), 0);
+        assert_strv(seen.started, (const char *[]){ "https://c.test/3", NULL });
+        while (opened == 1)
+                assert_true(sd_event_run(e, UINT64_MAX) >= 0);
+
+        browser_free(b);
+        sd_event_unref(e);
+        strv_free(seen.started);
+        strv_free(seen.restart);
+        char path[96];
+        snprintf(path, sizeof path, "%s/user.js", profile);
+        unlink(path);
+        assert_int_equal(rmdir(profile), 0);
+        assert_int_equal(rmdir(dir), 0);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_pages),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
