@@ -1570,36 +1570,48 @@ def test_open_url_argv(make_env):
         assert not os.path.exists(f"/tmp/vmba-login-ff{n}")
 
 
+class FakeFirefoxLogins:
+    """A LoginEnv whose browser is the fake Firefox (it logs each start's
+    and each OpenURL's argv), for fake Gemini CLI logins."""
+
+    def __init__(self, make_env, *sets):
+        self.fake = os.path.join(HERE, "login", "fake_firefox.py")
+        self.e = make_env(services=None, sets=("window_manager=", f"firefox={self.fake}", *sets))
+        self.e.agent.wait_ready(60)
+        self.log = os.path.join(self.e.agent.browser_dir, "firefox-argv.log")
+        self.profile = os.path.join(self.e.agent.browser_dir, "profile")
+
+    def argv_lines(self):
+        with open(self.log) as f:
+            return [json.loads(l) for l in f.read().split("\n")[:-1]]
+
+    def start(self, s):
+        """Starts login s; its authorize URL once the browser took it."""
+        status, started = self.e.json("POST", "/auth/gemini_cli", {"sessionId": s})
+        assert status == 200 and "oauthUrl" in started, started
+        wait_until(lambda: self.e.agent.log_lines(f"Login {s}: authorize URL opened"), 60, f"{s}'s URL opened")
+        return started["oauthUrl"]
+
+    def firefox(self):
+        return self.e.agent.try_services().get("firefox", {})
+
+
 @pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
 def test_a_crashed_browser_comes_back_with_the_waiting_logins_pages(make_env):
     """Firefox keeps no session (user.js): killed, it is started again with
     the sign-in pages of the logins still waiting, not with the URL it was
     first started with, whose login is over."""
-    fake = os.path.join(HERE, "login", "fake_firefox.py")
-    e = make_env(services=None, sets=("window_manager=", f"firefox={fake}"))
-    e.agent.wait_ready(60)
-    log = os.path.join(e.agent.browser_dir, "firefox-argv.log")
-    profile = os.path.join(e.agent.browser_dir, "profile")
-
-    def argv_lines():
-        with open(log) as f:
-            return [json.loads(l) for l in f.read().split("\n")[:-1]]
+    f = FakeFirefoxLogins(make_env)
     a, b = sid(), sid()
-    urls = {}
-    for s in (a, b):
-        status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
-        assert status == 200 and "oauthUrl" in started, started
-        urls[s] = started["oauthUrl"]
-        wait_until(lambda: e.agent.log_lines(f"Login {s}: authorize URL opened"), 60, f"{s}'s URL opened")
-    assert argv_lines() == [["--profile", profile, urls[a]], ["remote", "/", fake, "--new-tab", urls[b]]]
-    assert e.browse(urls[a])[0] == 200
-    e.wait_status(a, lambda code, body: body.get("authenticated"))
-    ff = e.agent.services()["firefox"]
-    assert ff["state"] == "ready"  # b still needs it
-    os.killpg(ff["pid"], signal.SIGKILL)
-    wait_until(lambda: len(argv_lines()) == 3, 60, "firefox started again")
-    assert argv_lines()[2] == ["--profile", profile, urls[b]]
-    e.assert_no_secrets()
+    url_a, url_b = f.start(a), f.start(b)
+    assert f.argv_lines() == [["--profile", f.profile, url_a], ["remote", "/", f.fake, "--new-tab", url_b]]
+    assert f.e.browse(url_a)[0] == 200
+    f.e.wait_status(a, lambda code, body: body.get("authenticated"))
+    assert f.firefox()["state"] == "ready"  # b still needs it
+    os.killpg(f.firefox()["pid"], signal.SIGKILL)
+    wait_until(lambda: len(f.argv_lines()) == 3, 60, "firefox started again")
+    assert f.argv_lines()[2] == ["--profile", f.profile, url_b]
+    f.e.assert_no_secrets()
 
 
 @pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
@@ -1607,36 +1619,19 @@ def test_a_browser_started_again_shows_every_waiting_login(make_env):
     """Firefox gave up (killed, no restart left) while a login waits: the
     next login starts it again with its own page first and the waiting
     one's behind it."""
-    fake = os.path.join(HERE, "login", "fake_firefox.py")
-    e = make_env(services=None, sets=("window_manager=", f"firefox={fake}", "restart_burst=1"))
-    e.agent.wait_ready(60)
-    log = os.path.join(e.agent.browser_dir, "firefox-argv.log")
-    profile = os.path.join(e.agent.browser_dir, "profile")
-
-    def argv_lines():
-        with open(log) as f:
-            return [json.loads(l) for l in f.read().split("\n")[:-1]]
-
-    def start(s):
-        status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
-        assert status == 200 and "oauthUrl" in started, started
-        wait_until(lambda: e.agent.log_lines(f"Login {s}: authorize URL opened"), 60, f"{s}'s URL opened")
-        return started["oauthUrl"]
-    a, b = sid(), sid()
-    url_a = start(a)
+    f = FakeFirefoxLogins(make_env, "restart_burst=1")
+    url_a = f.start(sid())
     # A start asked for is not counted: one restart, then none.
-    def firefox():
-        return e.agent.try_services().get("firefox", {})
-    wait_until(lambda: firefox().get("state") == "ready", 60, "firefox ready")
-    os.killpg(firefox()["pid"], signal.SIGKILL)
-    wait_until(lambda: firefox().get("restarts") == 1 and firefox().get("state") == "ready", 60, "firefox back")
-    os.killpg(firefox()["pid"], signal.SIGKILL)
-    wait_until(lambda: firefox().get("state") == "failed", 60, "firefox given up")
-    url_b = start(b)
-    wait_until(lambda: len(argv_lines()) == 3, 60, "firefox started again")
-    assert argv_lines() == [["--profile", profile, url_a], ["--profile", profile, url_a],
-                            ["--profile", profile, url_b, url_a]]
-    e.assert_no_secrets()
+    wait_until(lambda: f.firefox().get("state") == "ready", 60, "firefox ready")
+    os.killpg(f.firefox()["pid"], signal.SIGKILL)
+    wait_until(lambda: f.firefox().get("restarts") == 1 and f.firefox().get("state") == "ready", 60, "firefox back")
+    os.killpg(f.firefox()["pid"], signal.SIGKILL)
+    wait_until(lambda: f.firefox().get("state") == "failed", 60, "firefox given up")
+    url_b = f.start(sid())
+    wait_until(lambda: len(f.argv_lines()) == 3, 60, "firefox started again")
+    assert f.argv_lines() == [["--profile", f.profile, url_a], ["--profile", f.profile, url_a],
+                              ["--profile", f.profile, url_b, url_a]]
+    f.e.assert_no_secrets()
 
 
 @pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")

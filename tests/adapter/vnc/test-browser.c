@@ -25,12 +25,16 @@ typedef struct Seen {
         unsigned starts, sets;
 } Seen;
 
+static void record(char ***to, unsigned *count, char *const *argv) {
+        strv_free(*to);
+        *to = strv_concat(argv, NULL);
+        (*count)++;
+}
+
 static int on_start(char *const *extra_argv, void *userdata) {
         Seen *s = userdata;
 
-        strv_free(s->started);
-        s->started = strv_concat(extra_argv, NULL);
-        s->starts++;
+        record(&s->started, &s->starts, extra_argv);
         return 0;
 }
 
@@ -41,9 +45,7 @@ static int on_stop(void *userdata) {
 static int on_set_restart_argv(char *const *extra_argv, void *userdata) {
         Seen *s = userdata;
 
-        strv_free(s->restart);
-        s->restart = strv_concat(extra_argv, NULL);
-        s->sets++;
+        record(&s->restart, &s->sets, extra_argv);
         return 0;
 }
 
