@@ -274,8 +274,31 @@ static int move_up(RmRf *x, int dirfd, const char *name) {
         return -EEXIST;
 }
 
+/* Opens the directory name below dirfd, never through a symlink: 1, with
+ * *ret_fd and its file system in *ret_dev (what was opened: it may have
+ * been swapped since it was looked at).  Something else in its place (a
+ * file or a symlink) is removed, and that, or nothing there, is 0. */
+static int open_dir_or_unlink(int dirfd, const char *name, int *ret_fd, dev_t *ret_dev) {
+        struct stat st;
+        int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+
+        if (fd < 0 && (errno == ENOTDIR || errno == ELOOP))
+                return unlink_entry(dirfd, name, 0);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (fstat(fd, &st) < 0) {
+                int r = negative_errno();
+                safe_close(fd);
+                return r;
+        }
+        *ret_fd = fd;
+        *ret_dev = st.st_dev;
+        return 1;
+}
+
 static int rm_rf_below(RmRf *x, int dirfd, const char *name, unsigned depth) {
         struct stat st;
+        dev_t dev;
         int fd, r, k;
 
         if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -286,16 +309,12 @@ static int rm_rf_below(RmRf *x, int dirfd, const char *name, unsigned depth) {
                 return -EXDEV;
         if (depth >= RM_RF_DEPTH_MAX)
                 return move_up(x, dirfd, name);
-        fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-        if (fd < 0 && (errno == ENOTDIR || errno == ELOOP))
-                return unlink_entry(dirfd, name, 0); /* replaced by a file or a symlink since */
-        if (fd < 0)
-                return errno == ENOENT ? 0 : -errno;
-        /* What was opened, not what was looked at: it may have been swapped. */
-        r = fstat(fd, &st) < 0 ? negative_errno() : st.st_dev != x->dev ? -EXDEV : 0;
-        if (r < 0) {
-                safe_close(fd);
+        r = open_dir_or_unlink(dirfd, name, &fd, &dev);
+        if (r <= 0)
                 return r;
+        if (dev != x->dev) {
+                safe_close(fd);
+                return -EXDEV;
         }
         r = rm_rf_children(x, fd, depth + 1);
         k = unlink_entry(dirfd, name, AT_REMOVEDIR);
@@ -304,24 +323,16 @@ static int rm_rf_below(RmRf *x, int dirfd, const char *name, unsigned depth) {
 
 int rm_rf_at(int dirfd, const char *name) {
         _cleanup_(closep) int top = -EBADF;
-        struct stat st;
-        RmRf x = {};
+        dev_t dev;
+        RmRf x;
         int r, first = 0;
 
         if (isempty(name) || strchr(name, '/') || streq(name, ".") || streq(name, ".."))
                 return -EINVAL;
-        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return errno == ENOENT ? 0 : -errno;
-        if (!S_ISDIR(st.st_mode))
-                return unlink_entry(dirfd, name, 0);
-        top = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-        if (top < 0 && (errno == ENOTDIR || errno == ELOOP))
-                return unlink_entry(dirfd, name, 0);
-        if (top < 0)
-                return errno == ENOENT ? 0 : -errno;
-        if (fstat(top, &st) < 0)
-                return -errno;
-        x = (RmRf){ .top = top, .dev = st.st_dev };
+        r = open_dir_or_unlink(dirfd, name, &top, &dev);
+        if (r <= 0)
+                return r;
+        x = (RmRf){ .top = top, .dev = dev };
         /* Each pass removes RM_RF_DEPTH_MAX - 1 levels more of the deepest
          * branch, until one moves nothing (move_up() bounds them). */
         for (;;) {
