@@ -613,9 +613,19 @@ static Service *service_find(Supervisor *sv, const char *name) {
         return i < 0 ? NULL : &sv->services[i];
 }
 
+/* A copy of extra_argv (may be NULL) in place of what s's spawns append. */
+static int service_set_extra_argv(Service *s, char *const *extra_argv) {
+        char **copy = NULL;
+
+        if (extra_argv && !(copy = strv_concat(extra_argv, NULL)))
+                return -ENOMEM;
+        strv_free(s->extra_argv);
+        s->extra_argv = copy;
+        return 0;
+}
+
 int supervisor_start_service(Supervisor *sv, const char *name, char *const *extra_argv) {
         Service *s = service_find(sv, name);
-        char **copy = NULL;
         uid_t uid;
         gid_t gid;
         int r;
@@ -635,10 +645,9 @@ int supervisor_start_service(Supervisor *sv, const char *name, char *const *extr
                 service_event(s, SV_EVENT_NOT_FOUND);
                 return r;
         }
-        if (extra_argv && !(copy = strv_concat(extra_argv, NULL)))
-                return -ENOMEM;
-        strv_free(s->extra_argv);
-        s->extra_argv = copy;
+        r = service_set_extra_argv(s, extra_argv);
+        if (r < 0)
+                return r;
         if (s->state == SERVICE_FAILED) {
                 /* An explicit start is a fresh budget. */
                 memset(s->starts, 0, sizeof *s->starts * cfg(s)->restart_burst);
@@ -659,15 +668,8 @@ int supervisor_start_service(Supervisor *sv, const char *name, char *const *extr
 
 int supervisor_set_restart_argv(Supervisor *sv, const char *name, char *const *extra_argv) {
         Service *s = service_find(sv, name);
-        char **copy = NULL;
 
-        if (!s)
-                return -ENOENT;
-        if (extra_argv && !(copy = strv_concat(extra_argv, NULL)))
-                return -ENOMEM;
-        strv_free(s->extra_argv);
-        s->extra_argv = copy;
-        return 0;
+        return s ? service_set_extra_argv(s, extra_argv) : -ENOENT;
 }
 
 int supervisor_restart_service(Supervisor *sv, const char *name) {
