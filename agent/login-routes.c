@@ -273,7 +273,7 @@ static int status_check(HttpRequest *req, bool timed_out, void *userdata) {
                 (void)http_reply_error(req, 404, "Session not found");
                 return 1;
         }
-        if (!timed_out && session_state_is_live(s->state) && s->state != SESSION_AUTHENTICATED)
+        if (!timed_out && session_state_is_signing_in(s->state))
                 return 0;
         (void)status_reply(req, s);
         return 1;

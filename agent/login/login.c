@@ -404,7 +404,7 @@ int login_session_new(LoginManager *lm, const char *id, const char *provider, Lo
 static int browser_close_unless_needed(LoginManager *lm) {
         for (size_t i = 0; i < LOGIN_SESSIONS_MAX; i++) {
                 LoginSession *s = lm->sessions[i];
-                if (s && session_state_is_live(s->state) && s->state != SESSION_AUTHENTICATED)
+                if (s && session_state_is_signing_in(s->state))
                         return 0;
         }
         return lm->o.browser ? browser_close(lm->o.browser) : 0;
@@ -423,7 +423,7 @@ static void browser_pages_update(LoginManager *lm) {
                 return;
         for (size_t i = 0; i < LOGIN_SESSIONS_MAX; i++) {
                 LoginSession *s = lm->sessions[i];
-                if (s && s->oauth_url && session_state_is_live(s->state) && s->state != SESSION_AUTHENTICATED)
+                if (s && s->oauth_url && session_state_is_signing_in(s->state))
                         urls[n++] = s->oauth_url;
         }
         urls[n] = NULL;
@@ -527,8 +527,8 @@ LoginSession *login_manager_callback_session(LoginManager *lm) {
 
         for (size_t i = 0; i < LOGIN_SESSIONS_MAX; i++) {
                 LoginSession *s = lm->sessions[i];
-                if (s && s->def && s->def->callback_port > 0 && session_state_is_live(s->state) &&
-                    s->state != SESSION_AUTHENTICATED && (!best || s->started > best->started))
+                if (s && s->def && s->def->callback_port > 0 && session_state_is_signing_in(s->state) &&
+                    (!best || s->started > best->started))
                         best = s;
         }
         return best;
@@ -753,7 +753,7 @@ int login_manager_open_url(LoginManager *lm, const char *url, BrowserOpenFn cb, 
 /* Whether url can become s's authorize URL: a live CLI session still
  * without one, whose patterns match. */
 static bool session_takes_url(const LoginSession *s, const char *url) {
-        return s->def && !s->oauth_url && session_state_is_live(s->state) && s->state != SESSION_AUTHENTICATED &&
+        return s->def && !s->oauth_url && session_state_is_signing_in(s->state) &&
                provider_url_matches(s->def, url);
 }
 

@@ -59,6 +59,10 @@ bool session_state_is_live(SessionState s) {
         return s >= SESSION_STARTING && s <= SESSION_AUTHENTICATED;
 }
 
+bool session_state_is_signing_in(SessionState s) {
+        return s >= SESSION_STARTING && s < SESSION_AUTHENTICATED;
+}
+
 bool session_state_is_final(SessionState s) {
         return s >= SESSION_DELIVERED && s < _SESSION_STATE_MAX;
 }

@@ -38,6 +38,8 @@ const char *session_event_to_string(SessionEvent e);
 int session_fsm_next(SessionState s, SessionEvent e);
 /* A live session blocks a second start (409) and counts in activeSessions. */
 bool session_state_is_live(SessionState s);
+/* Live and not signed in yet: its sign-in page is still wanted. */
+bool session_state_is_signing_in(SessionState s);
 /* The session is over and its secrets must be gone. */
 bool session_state_is_final(SessionState s);
 

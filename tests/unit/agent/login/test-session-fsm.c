@@ -46,6 +46,10 @@ static void test_predicates(void **state) {
         assert_true(session_state_is_live(SESSION_AUTHENTICATED));
         assert_false(session_state_is_live(SESSION_DELIVERED));
         assert_false(session_state_is_live(SESSION_FAILED));
+        for (SessionState s = 0; s < _SESSION_STATE_MAX; s++)
+                assert_int_equal(session_state_is_signing_in(s),
+                                 s == SESSION_STARTING || s == SESSION_WAITING_URL || s == SESSION_URL_READY);
+        assert_false(session_state_is_signing_in(_SESSION_STATE_INVALID));
         assert_true(session_state_is_final(SESSION_EXPIRED));
         assert_false(session_state_is_final(SESSION_URL_READY));
         assert_string_equal(session_event_to_string(SESSION_EVENT_CAPTURED), "captured");
