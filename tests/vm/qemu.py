@@ -183,6 +183,19 @@ def accelerator():
     return _accel
 
 
+def accel_option():
+    """qemu's -accel value.  Under TCG one host thread runs all vCPUs
+    (thread=single): with a thread per vCPU (MTTCG), qemu 7.2 (Debian 12)
+    can translate guest code on one vCPU while another vCPU rewrites that
+    page, and run the stale translation; upstream fixed it in 8.1 ("accel/tcg:
+    Always lock pages before translation"), Debian's 7.2.22 lacks the fix.
+    Node's JIT writes code on background threads: with 2 vCPUs the real
+    Gemini CLI was killed twice in about 25 runs (SIGILL in its JIT code,
+    then SIGSEGV).  The guest keeps its vCPUs; only their interleaving is
+    coarser."""
+    return "kvm" if accelerator() == "kvm" else "tcg,thread=single"
+
+
 class Vm:
     """One qemu guest.  mode: 'pid1' (the agent as init: on q35 named by
     init=/usr/sbin/vm-browser-agent, on microvm the image's /sbin/init as
@@ -263,7 +276,7 @@ class Vm:
         return " ".join(args)
 
     def _microvm_argv(self, fwd):
-        argv = [QEMU, "-M", "microvm,acpi=on", "-accel", accelerator(),
+        argv = [QEMU, "-M", "microvm,acpi=on", "-accel", accel_option(),
                 "-cpu", "host" if accelerator() == "kvm" else "max",
                 "-m", str(self.memory), "-smp", str(self.cpus),
                 "-nodefaults", "-no-user-config", "-no-reboot", "-display", "none",
@@ -304,7 +317,7 @@ class Vm:
                        self.netdev_extra)
         if self.machine == "microvm":
             return self._microvm_argv(fwd)
-        argv = [QEMU, "-accel", accelerator(), "-m", str(self.memory), "-smp", str(self.cpus),
+        argv = [QEMU, "-accel", accel_option(), "-m", str(self.memory), "-smp", str(self.cpus),
                 "-display", "none", "-nodefaults", "-no-reboot",
                 "-serial", f"file:{self.console}",
                 "-qmp", f"unix:{self.qmp_path},server=on,wait=off",
