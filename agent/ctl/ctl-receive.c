@@ -2,7 +2,7 @@
  * control token in it: any user in the guest can connect to the vsock
  * port the agent pushes to.  Several connections are served at once, each
  * with a deadline, so one that sends nothing delays no other and is
- * closed after RECEIVE_DEADLINE_S.  A delivery sent again (the agent
+ * closed after idle_s (RECEIVE_IDLE_S_DEFAULT).  A delivery sent again (the agent
  * resends until it reads the ACK, and an ACK can be lost with its
  * connection) is acknowledged again, not written or counted twice. */
 #include <errno.h>
@@ -27,9 +27,6 @@
 #include "time-util.h"
 
 #define LINE_MAX_BYTES (8 * 1024 * 1024)
-/* How long a pushing connection may go without a delivery taken (from
- * its start, then from its last one): the agent writes a line at once. */
-#define RECEIVE_DEADLINE_S 10
 /* Connections served at once (more: one that sent the least goes, see
  * conn_slot()). */
 #define RECEIVE_CONNS_MAX 8
@@ -41,6 +38,7 @@
 typedef struct Receiver {
         const char *dir;
         const char *token; /* secret */
+        unsigned idle_s;   /* a connection's deadline, see ctl_receive() */
         char taken[TAKEN_IDS_MAX][CTL_DELIVERY_ID_MAX + 1];
         size_t taken_next;
         unsigned refused, evicted; /* so far: their warnings are rate-limited */
@@ -155,14 +153,14 @@ static void conn_close(Conn *c) {
         c->n = c->top = 0;
 }
 
-static int conn_open(Conn *c, int fd) {
+static int conn_open(Receiver *x, Conn *c, int fd) {
         c->buf = malloc(LINE_MAX_BYTES + 1);
         if (!c->buf) {
                 safe_close(fd);
                 return -ENOMEM;
         }
         c->fd = fd;
-        c->deadline = now(CLOCK_MONOTONIC) + RECEIVE_DEADLINE_S * USEC_PER_SEC;
+        c->deadline = now(CLOCK_MONOTONIC) + x->idle_s * USEC_PER_SEC;
         c->n = c->top = 0;
         return 0;
 }
@@ -192,7 +190,7 @@ static unsigned conn_read(Receiver *x, Conn *c, unsigned left) {
                 r = receive_line(x, c->fd, c->buf);
                 if (r > 0) {
                         taken++;
-                        c->deadline = now(CLOCK_MONOTONIC) + RECEIVE_DEADLINE_S * USEC_PER_SEC;
+                        c->deadline = now(CLOCK_MONOTONIC) + x->idle_s * USEC_PER_SEC;
                 }
                 explicit_bzero(c->buf, used);
                 memmove(c->buf, nl + 1, c->n - used);
@@ -242,8 +240,7 @@ static int receive_loop(Receiver *x, int lfd, unsigned want) {
                         Conn *c = &conns[i];
 
                         if (c->fd >= 0 && c->deadline <= t) {
-                                log_warning("Closed a connection that delivered nothing for %d s.",
-                                            RECEIVE_DEADLINE_S);
+                                log_warning("Closed a connection that delivered nothing for %u s.", x->idle_s);
                                 conn_close(c);
                         }
                         p[1 + i] = (struct pollfd){ .fd = c->fd, .events = POLLIN }; /* fd < 0: ignored */
@@ -269,7 +266,7 @@ static int receive_loop(Receiver *x, int lfd, unsigned want) {
                                 r = log_error_errno(errno, "accept() failed: %m");
                                 break;
                         }
-                        if (fd >= 0 && (r = conn_open(conn_slot(x, conns, ELEMENTSOF(conns)), fd)) < 0) {
+                        if (fd >= 0 && (r = conn_open(x, conn_slot(x, conns, ELEMENTSOF(conns)), fd)) < 0) {
                                 log_error_errno(r, "Out of memory.");
                                 break;
                         }
@@ -280,9 +277,9 @@ static int receive_loop(Receiver *x, int lfd, unsigned want) {
         return r;
 }
 
-int ctl_receive(const char *uds, const char *dir, unsigned want, const char *token) {
+int ctl_receive(const char *uds, const char *dir, unsigned want, const char *token, unsigned idle_s) {
         _cleanup_(closep) int fd = -EBADF;
-        Receiver x = { .dir = dir, .token = token };
+        Receiver x = { .dir = dir, .token = token, .idle_s = idle_s };
         struct sockaddr_un sa;
         int len = sockaddr_un_set(&sa, uds);
 

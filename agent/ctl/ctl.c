@@ -391,12 +391,14 @@ static void help(void) {
                "  --novnc URL                noVNC's base URL (default: the agent's address, port 6080)\n"
                "  --timeout SECONDS          how long to wait (default 300)\n"
                "  --session ID  --out FILE   login: the session id (default: a new UUID), the file\n"
-               "  --out-dir DIR  --count N   receive: where to write, how many deliveries (0 = forever)\n");
+               "  --out-dir DIR  --count N   receive: where to write, how many deliveries (0 = forever)\n"
+               "  --idle-timeout SECONDS     receive: close a connection that delivers nothing for so long\n"
+               "                             (from its start, then from its last delivery; default 10)\n");
 }
 
 int ctl_main(int argc, char **argv) {
         enum { ARG_AGENT = 0x100, ARG_TOKEN, ARG_DESKTOP, ARG_NOVNC, ARG_TIMEOUT, ARG_SESSION, ARG_OUT,
-               ARG_UDS, ARG_OUT_DIR, ARG_COUNT };
+               ARG_UDS, ARG_OUT_DIR, ARG_COUNT, ARG_IDLE };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "agent", required_argument, NULL, ARG_AGENT },
@@ -409,12 +411,13 @@ int ctl_main(int argc, char **argv) {
                 { "uds", required_argument, NULL, ARG_UDS },
                 { "out-dir", required_argument, NULL, ARG_OUT_DIR },
                 { "count", required_argument, NULL, ARG_COUNT },
+                { "idle-timeout", required_argument, NULL, ARG_IDLE },
                 {}
         };
         _cleanup_(ctl_done) Ctl c = { .timeout_s = 300 };
         const char *agent = "http://127.0.0.1:8080", *session = NULL, *out = NULL, *uds = NULL, *dir = ".";
         const char *token_file = NULL, *desktop_file = NULL;
-        unsigned count = 1;
+        unsigned count = 1, idle_s = RECEIVE_IDLE_S_DEFAULT;
         int o;
 
         log_set_target(LOG_TARGET_TERMINAL);
@@ -439,6 +442,11 @@ int ctl_main(int argc, char **argv) {
                         if (parse_number(optarg, 1000000, &count) < 0)
                                 return log_error("--count wants a number (0: forever), not '%s'.", optarg), 2;
                         break;
+                case ARG_IDLE:
+                        if (parse_number(optarg, RECEIVE_IDLE_S_MAX, &idle_s) < 0 || idle_s == 0)
+                                return log_error("--idle-timeout wants 1…%d seconds, not '%s'.", RECEIVE_IDLE_S_MAX,
+                                                 optarg), 2;
+                        break;
                 default: return log_error("Unknown option; see ctl --help."), 2;
                 }
         if (optind >= argc)
@@ -454,7 +462,7 @@ int ctl_main(int argc, char **argv) {
                         return 1;
                 if (isempty(c.token))
                         return log_error("%s holds no token.", token_file), 1;
-                return ctl_receive(uds, dir, count, c.token);
+                return ctl_receive(uds, dir, count, c.token, idle_s);
         }
         if (parse_agent_url(&c, agent) < 0)
                 return log_error("--agent wants http://ADDRESS[:PORT] with an IP address or localhost."), 2;

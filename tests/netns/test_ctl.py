@@ -318,9 +318,9 @@ class Receiver:
     """`ctl receive --count N` on a unix socket standing in for
     Firecracker's <uds_path>_<port>, with the VM's token in a file."""
 
-    def __init__(self, agent_bin, count=1, wrap=()):
+    def __init__(self, agent_bin, count=1, wrap=(), args=()):
         """wrap: a command the receiver runs under (strace ...); the whole
-        process group goes at close()."""
+        process group goes at close().  args: more options of ctl receive."""
         self.dir = tempfile.mkdtemp(prefix="vmba-receive-", dir="/var/tmp")
         self.sock, self.out = os.path.join(self.dir, "v.sock_1234"), os.path.join(self.dir, "out")
         os.mkdir(self.out, 0o700)
@@ -328,7 +328,7 @@ class Receiver:
         with open(token_file, "w") as f:
             f.write(TOKEN + "\n")
         self.proc = subprocess.Popen([*wrap, agent_bin, "ctl", "receive", "--uds", self.sock, "--out-dir", self.out,
-                                      "--token-file", token_file, "--count", str(count)],
+                                      "--token-file", token_file, "--count", str(count), *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
         assert self.proc.stdout.readline() == f"listening: {self.sock}\n"
 
@@ -447,27 +447,29 @@ def test_ctl_receive_takes_a_delivery_sent_again_once(agent_bin):
         rx.close()
 
 
-def test_ctl_receive_silent_connection_does_not_block(make_env, receiver):
+def test_ctl_receive_silent_connection_does_not_block(make_env, agent_bin):
     """Connections that send nothing (any guest user can make them, more
-    than the receiver serves at once) delay no delivery: the agent's is
-    taken while they are all still open, before any deadline closed one."""
+    than the receiver serves at once) delay no delivery: with a deadline of
+    an hour, the agent's is taken while they are all still open."""
+    receiver = Receiver(agent_bin, args=("--idle-timeout", "3600"))
     e = make_env(sets=("vsock_port=1234", f"vsock_unix_path={receiver.sock}"))
     s = sid()
-    assert e.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-r",
-                                          "authorizeUrl": f"{e.provider_url}/h/authorize"})[0] == 200
-    silent = [receiver.connect() for _ in range(10)]  # more than its 8 slots
+    silent = []
     try:
+        assert e.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-r",
+                                              "authorizeUrl": f"{e.provider_url}/h/authorize"})[0] == 200
+        silent = [receiver.connect() for _ in range(10)]  # more than its 8 slots
         assert e.request("GET", "/oauth/callback?code=SECRET-CODE-r&state=host-state-r")[0] == 200
         out, err = receiver.proc.communicate(timeout=60)
         assert (receiver.proc.returncode, out) == (0, f"received: {receiver.path(s)} (oauth)\n"), err
-        # Served beside them, not after them: none reached its deadline.
-        assert "delivered nothing for 10 s" not in err, err
+        assert "delivered nothing" not in err, err
         assert "Closed a connection that had sent the least of a line, to take a new one (8 at once; 1 closed " \
             "so far)." in err
         assert TOKEN not in out + err
     finally:
         for c in silent:
             c.close()
+        receiver.close()
 
 
 def test_ctl_receive_keeps_a_delivery_under_way(agent_bin):
@@ -550,9 +552,28 @@ def test_ctl_receive_acknowledges_a_durable_file(agent_bin, tmp_path):
 
 
 def test_ctl_receive_closes_a_silent_connection_at_its_deadline(receiver):
-    """A connection that sends nothing is closed after 10 s, and said so."""
+    """A connection that sends nothing is closed after 10 s (the default),
+    and said so."""
     with receiver.connect() as silent:
         assert silent.recv(1) == b""
     receiver.proc.kill()
     _, err = receiver.proc.communicate(timeout=60)
     assert "Closed a connection that delivered nothing for 10 s." in err
+
+
+def test_ctl_receive_idle_timeout(agent_bin):
+    """--idle-timeout sets that deadline; 0, or more than a day, is refused."""
+    rx = Receiver(agent_bin, args=("--idle-timeout", "1"))
+    try:
+        with rx.connect() as silent:
+            assert silent.recv(1) == b""
+        rx.proc.kill()
+        _, err = rx.proc.communicate(timeout=60)
+        assert "Closed a connection that delivered nothing for 1 s." in err
+    finally:
+        rx.close()
+    for bad in ("0", "86401", "ten"):
+        r = subprocess.run([agent_bin, "ctl", "receive", "--uds", "/nonexistent/v.sock_1", "--token-file", "/dev/null",
+                            "--idle-timeout", bad], capture_output=True, text=True, timeout=30)
+        assert (r.returncode, r.stdout) == (2, ""), r
+        assert f"--idle-timeout wants 1…86400 seconds, not '{bad}'." in r.stderr
