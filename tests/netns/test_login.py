@@ -1517,21 +1517,25 @@ def test_codex_login_through_firefox(make_env):
 
 
 def test_no_url_returns_redacted_output(make_env):
-    # The wait ends the start's answer whatever was printed by then: long
-    # enough for the fake CLI's start-up and three lines on a loaded machine.
-    wait_s = int(5 * DEADLINE_SCALE)
-    e = make_env(provider_env={"FAKE_CLI_NOURL": "1"}, url_wait_s=wait_s)
+    """A start answers at url_wait_s with the CLI's output so far,
+    redacted; a start repeated for the live login waits again and answers
+    the same way, with what was printed by then: it is repeated until the
+    fake CLI's three lines (one write, after its start-up) are in."""
+    e = make_env(provider_env={"FAKE_CLI_NOURL": "1"}, url_wait_s=1)
     s = sid()
-    status, started = e.json("POST", "/auth/claude_code", {"sessionId": s})
-    assert status == 200
-    out = started.pop("cliOutput")
-    assert started == {"success": True, "message": f"CLI started; no OAuth URL within {wait_s} s", "sessionId": s}
-    assert out == ("debug: refresh_token=[REDACTED]\nGET /cb?code=[REDACTED]&state=[REDACTED]\n"
-                   "still working\n")
+    want = "debug: refresh_token=[REDACTED]\nGET /cb?code=[REDACTED]&state=[REDACTED]\nstill working\n"
+
+    def start():
+        status, started = e.json("POST", "/auth/claude_code", {"sessionId": s})
+        assert status == 200, started
+        out = started.pop("cliOutput")
+        assert started == {"success": True, "message": "CLI started; no OAuth URL within 1 s", "sessionId": s}
+        e.assert_no_secrets(out)
+        return out
+    wait_until(lambda: start() == want, 60, "the CLI's output in a start's answer")
     status, waiting = e.json("GET", f"/oauth-url?sessionId={s}")
     assert status == 202 and isinstance(waiting.pop("elapsedMs"), int)
     assert waiting == {"waiting": True, "message": "Waiting for OAuth URL"}
-    e.assert_no_secrets(out)
 
 
 def test_session_expires(make_env):
