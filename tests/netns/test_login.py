@@ -783,7 +783,7 @@ def test_browser_url_goes_to_its_own_login(make_env):
     the second login started.  Its URL is the first login's (the opener
     says whose, from the CLI's environment), not the newest one's: that
     caller would have signed in to the other caller's login."""
-    e = make_env(provider_env={"FAKE_CLI_OPEN_GATE": "1"}, url_wait_s=5)
+    e = make_env(provider_env={"FAKE_CLI_OPEN_GATE": "1"}, url_wait_s=1)
     a, b = sid(), sid()
     for s in (a, b):
         status, started = e.json("POST", "/auth/claude_code", {"sessionId": s})
@@ -833,7 +833,7 @@ def test_browser_url_without_its_login_is_never_a_guess(make_env):
     is: with one login waiting, the URL is that login's; with two, it is
     refused, given to neither and not opened (either could be the wrong
     caller's)."""
-    e = make_env(provider_env={"FAKE_CLI_OPEN_GATE": "1", "FAKE_CLI_OPENER_NO_LOGIN": "1"}, url_wait_s=5)
+    e = make_env(provider_env={"FAKE_CLI_OPEN_GATE": "1", "FAKE_CLI_OPENER_NO_LOGIN": "1"}, url_wait_s=1)
     a, b, c = sid(), sid(), sid()
     assert e.json("POST", "/auth/claude_code", {"sessionId": a})[0] == 200
     open_gate(e, a)
@@ -860,7 +860,7 @@ def test_browser_url_of_no_login_is_refused(make_env):
     URL's scheme and host."""
     fake = os.path.join(HERE, "login", "fake_firefox.py")
     e = make_env(services=None, sets=("window_manager=", f"firefox={fake}"),
-                 provider_env={"FAKE_CLI_OPEN_GATE": "1"}, url_wait_s=5)
+                 provider_env={"FAKE_CLI_OPEN_GATE": "1"}, url_wait_s=1)
     e.agent.wait_ready(60)
     waiting = sid()
     status, started = e.json("POST", "/auth/claude_code", {"sessionId": waiting})
