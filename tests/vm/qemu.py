@@ -32,6 +32,8 @@ boots its copy instead of the golden image under `snapshot=on`.
 `accelerator()` decides KVM or TCG once: /dev/kvm exists on these machines
 but a nested KVM guest may hang early in boot, so a tiny probe guest must
 print its marker within a deadline under KVM, else TCG is used.
+`accel_option()` is the -accel value: TCG runs all vCPUs on one host
+thread (see there).
 
 Readiness is waited for by polling the forwarded port with a deadline
 (`wait_until`), never by sleeping a fixed time.
@@ -185,15 +187,21 @@ def accelerator():
 
 def accel_option():
     """qemu's -accel value.  Under TCG one host thread runs all vCPUs
-    (thread=single): with a thread per vCPU (MTTCG), qemu 7.2 (Debian 12)
-    can translate guest code on one vCPU while another vCPU rewrites that
-    page, and run the stale translation; upstream fixed it in 8.1 ("accel/tcg:
-    Always lock pages before translation"), Debian's 7.2.22 lacks the fix.
-    Node's JIT writes code on background threads: with 2 vCPUs the real
-    Gemini CLI was killed twice in about 25 runs (SIGILL in its JIT code,
-    then SIGSEGV).  The guest keeps its vCPUs; only their interleaving is
-    coarser."""
-    return "kvm" if accelerator() == "kvm" else "tcg,thread=single"
+    (thread=single; $VMBA_TCG_THREAD=multi for a thread per vCPU, to
+    compare).  Why: with 2 vCPUs each on its own thread, the real Gemini
+    CLI's Node.js was killed twice in about 25 runs (SIGILL in its JIT
+    code, then SIGSEGV).  The suspect, not proven at that rate: qemu
+    before 8.1 (Debian 12 has 7.2.22) can translate guest code on one vCPU
+    while another rewrites that page, and run the stale translation
+    (fixed upstream by "accel/tcg: Always lock pages before translation");
+    V8 writes JIT code from background threads.  The guest keeps its
+    vCPUs; only their interleaving is coarser."""
+    if accelerator() == "kvm":
+        return "kvm"
+    thread = os.environ.get("VMBA_TCG_THREAD", "single")
+    if thread not in ("single", "multi"):
+        raise ValueError(f"VMBA_TCG_THREAD={thread!r}: single or multi")
+    return f"tcg,thread={thread}"
 
 
 class Vm:
