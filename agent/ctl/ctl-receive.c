@@ -2,7 +2,8 @@
  * control token in it: any user in the guest can connect to the vsock
  * port the agent pushes to.  Several connections are served at once, each
  * with a deadline, so one that sends nothing delays no other and is
- * closed after idle_s (RECEIVE_IDLE_S_DEFAULT).  A delivery sent again (the agent
+ * closed after --idle-timeout seconds without a delivery (default
+ * RECEIVE_IDLE_S_DEFAULT).  A delivery sent again (the agent
  * resends until it reads the ACK, and an ACK can be lost with its
  * connection) is acknowledged again, not written or counted twice. */
 #include <errno.h>

@@ -393,10 +393,18 @@ static void help(void) {
                "  --session ID  --out FILE   login: the session id (default: a new UUID), the file\n"
                "  --out-dir DIR  --count N   receive: where to write, how many deliveries (0 = forever)\n"
                "  --idle-timeout SECONDS     receive: close a connection that delivers nothing for so long\n"
-               "                             (from its start, then from its last delivery; default 10)\n");
+               "                             (from its start, then from its last delivery; default %d)\n",
+               RECEIVE_IDLE_S_DEFAULT);
 }
 
-int ctl_main(int argc, char **argv) {
+/* What the command line asked for (c: --novnc and --timeout). */
+typedef struct CtlArgs {
+        const char *agent, *session, *out, *uds, *dir, *token_file, *desktop_file;
+        unsigned count, idle_s;
+} CtlArgs;
+
+/* 0, or the exit code: 2 for a bad option, -1 when --help was printed. */
+static int parse_options(int argc, char **argv, Ctl *c, CtlArgs *a) {
         enum { ARG_AGENT = 0x100, ARG_TOKEN, ARG_DESKTOP, ARG_NOVNC, ARG_TIMEOUT, ARG_SESSION, ARG_OUT,
                ARG_UDS, ARG_OUT_DIR, ARG_COUNT, ARG_IDLE };
         static const struct option options[] = {
@@ -414,67 +422,77 @@ int ctl_main(int argc, char **argv) {
                 { "idle-timeout", required_argument, NULL, ARG_IDLE },
                 {}
         };
-        _cleanup_(ctl_done) Ctl c = { .timeout_s = 300 };
-        const char *agent = "http://127.0.0.1:8080", *session = NULL, *out = NULL, *uds = NULL, *dir = ".";
-        const char *token_file = NULL, *desktop_file = NULL;
-        unsigned count = 1, idle_s = RECEIVE_IDLE_S_DEFAULT;
         int o;
 
-        log_set_target(LOG_TARGET_TERMINAL);
-        log_set_ident("vm-browser-agent ctl");
         optind = 0;
         while ((o = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (o) {
-                case 'h': help(); return 0;
-                case ARG_AGENT: agent = optarg; break;
-                case ARG_TOKEN: token_file = optarg; break;
-                case ARG_DESKTOP: desktop_file = optarg; break;
-                case ARG_NOVNC: c.novnc = optarg; break;
+                case 'h': help(); return -1;
+                case ARG_AGENT: a->agent = optarg; break;
+                case ARG_TOKEN: a->token_file = optarg; break;
+                case ARG_DESKTOP: a->desktop_file = optarg; break;
+                case ARG_NOVNC: c->novnc = optarg; break;
                 case ARG_TIMEOUT:
-                        if (parse_number(optarg, 86400, &c.timeout_s) < 0 || c.timeout_s == 0)
+                        if (parse_number(optarg, 86400, &c->timeout_s) < 0 || c->timeout_s == 0)
                                 return log_error("--timeout wants 1…86400 seconds, not '%s'.", optarg), 2;
                         break;
-                case ARG_SESSION: session = optarg; break;
-                case ARG_OUT: out = optarg; break;
-                case ARG_UDS: uds = optarg; break;
-                case ARG_OUT_DIR: dir = optarg; break;
+                case ARG_SESSION: a->session = optarg; break;
+                case ARG_OUT: a->out = optarg; break;
+                case ARG_UDS: a->uds = optarg; break;
+                case ARG_OUT_DIR: a->dir = optarg; break;
                 case ARG_COUNT:
-                        if (parse_number(optarg, 1000000, &count) < 0)
+                        if (parse_number(optarg, 1000000, &a->count) < 0)
                                 return log_error("--count wants a number (0: forever), not '%s'.", optarg), 2;
                         break;
                 case ARG_IDLE:
-                        if (parse_number(optarg, RECEIVE_IDLE_S_MAX, &idle_s) < 0 || idle_s == 0)
+                        if (parse_number(optarg, RECEIVE_IDLE_S_MAX, &a->idle_s) < 0 || a->idle_s == 0)
                                 return log_error("--idle-timeout wants 1…%d seconds, not '%s'.", RECEIVE_IDLE_S_MAX,
                                                  optarg), 2;
                         break;
                 default: return log_error("Unknown option; see ctl --help."), 2;
                 }
+        return 0;
+}
+
+static int cmd_receive(Ctl *c, const CtlArgs *a) {
+        if (!a->uds)
+                return log_error("receive needs --uds PATH_PORT."), 2;
+        /* Any user in the guest can connect: the token tells the agent's
+         * lines from theirs. */
+        if (!a->token_file)
+                return log_error("receive needs --token-file FILE, the VM's control token."), 2;
+        if (read_secret(a->token_file, &c->token) < 0)
+                return 1;
+        if (isempty(c->token))
+                return log_error("%s holds no token.", a->token_file), 1;
+        return ctl_receive(a->uds, a->dir, a->count, c->token, a->idle_s);
+}
+
+int ctl_main(int argc, char **argv) {
+        _cleanup_(ctl_done) Ctl c = { .timeout_s = 300 };
+        CtlArgs a = { .agent = "http://127.0.0.1:8080", .dir = ".", .count = 1, .idle_s = RECEIVE_IDLE_S_DEFAULT };
+        int r;
+
+        log_set_target(LOG_TARGET_TERMINAL);
+        log_set_ident("vm-browser-agent ctl");
+        r = parse_options(argc, argv, &c, &a);
+        if (r != 0)
+                return r < 0 ? 0 : r;
         if (optind >= argc)
                 return help(), 2;
-        if (streq(argv[optind], "receive")) {
-                if (!uds)
-                        return log_error("receive needs --uds PATH_PORT."), 2;
-                /* Any user in the guest can connect: the token tells the
-                 * agent's lines from theirs. */
-                if (!token_file)
-                        return log_error("receive needs --token-file FILE, the VM's control token."), 2;
-                if (read_secret(token_file, &c.token) < 0)
-                        return 1;
-                if (isempty(c.token))
-                        return log_error("%s holds no token.", token_file), 1;
-                return ctl_receive(uds, dir, count, c.token, idle_s);
-        }
-        if (parse_agent_url(&c, agent) < 0)
+        if (streq(argv[optind], "receive"))
+                return cmd_receive(&c, &a);
+        if (parse_agent_url(&c, a.agent) < 0)
                 return log_error("--agent wants http://ADDRESS[:PORT] with an IP address or localhost."), 2;
-        if ((token_file && read_secret(token_file, &c.token) < 0) ||
-            (desktop_file && read_secret(desktop_file, &c.desktop_secret) < 0))
+        if ((a.token_file && read_secret(a.token_file, &c.token) < 0) ||
+            (a.desktop_file && read_secret(a.desktop_file, &c.desktop_secret) < 0))
                 return 1;
         if (streq(argv[optind], "health"))
                 return cmd_health(&c);
         if (streq(argv[optind], "wait-ready"))
                 return cmd_wait_ready(&c);
         if (streq(argv[optind], "login") && optind + 1 < argc)
-                return cmd_login(&c, argv[optind + 1], session, out);
+                return cmd_login(&c, argv[optind + 1], a.session, a.out);
         log_error("Unknown command '%s'; see ctl --help.", argv[optind]);
         return 2;
 }

@@ -262,6 +262,9 @@ def test_ctl_wait_ready_gives_up(agent_bin, tmp_path):
     (["receive"], "receive needs --uds PATH_PORT."),
     (["frobnicate"], "Unknown command 'frobnicate'"),
     (["--count", "-1", "receive"], "--count wants a number"),
+    (["--idle-timeout", "0", "receive"], "--idle-timeout wants 1…86400 seconds, not '0'."),
+    (["--idle-timeout", "86401", "receive"], "--idle-timeout wants 1…86400 seconds, not '86401'."),
+    (["--idle-timeout", "ten", "receive"], "--idle-timeout wants 1…86400 seconds, not 'ten'."),
     # Without the token every guest user's line would be taken.
     (["receive", "--uds", "/nonexistent/v.sock_1234"], "receive needs --token-file FILE, the VM's control token."),
 ])
@@ -452,17 +455,18 @@ def test_ctl_receive_silent_connection_does_not_block(make_env, agent_bin):
     than the receiver serves at once) delay no delivery: with a deadline of
     an hour, the agent's is taken while they are all still open."""
     receiver = Receiver(agent_bin, args=("--idle-timeout", "3600"))
-    e = make_env(sets=("vsock_port=1234", f"vsock_unix_path={receiver.sock}"))
     s = sid()
     silent = []
     try:
+        e = make_env(sets=("vsock_port=1234", f"vsock_unix_path={receiver.sock}"))
         assert e.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-r",
                                               "authorizeUrl": f"{e.provider_url}/h/authorize"})[0] == 200
         silent = [receiver.connect() for _ in range(10)]  # more than its 8 slots
         assert e.request("GET", "/oauth/callback?code=SECRET-CODE-r&state=host-state-r")[0] == 200
+        # A receiver held up by a silent connection would take the
+        # delivery only at that one's deadline, an hour away.
         out, err = receiver.proc.communicate(timeout=60)
         assert (receiver.proc.returncode, out) == (0, f"received: {receiver.path(s)} (oauth)\n"), err
-        assert "delivered nothing" not in err, err
         assert "Closed a connection that had sent the least of a line, to take a new one (8 at once; 1 closed " \
             "so far)." in err
         assert TOKEN not in out + err
@@ -562,7 +566,8 @@ def test_ctl_receive_closes_a_silent_connection_at_its_deadline(receiver):
 
 
 def test_ctl_receive_idle_timeout(agent_bin):
-    """--idle-timeout sets that deadline; 0, or more than a day, is refused."""
+    """--idle-timeout sets that deadline (the silent connection is closed,
+    by the receiver, and the log names the value given)."""
     rx = Receiver(agent_bin, args=("--idle-timeout", "1"))
     try:
         with rx.connect() as silent:
@@ -572,8 +577,3 @@ def test_ctl_receive_idle_timeout(agent_bin):
         assert "Closed a connection that delivered nothing for 1 s." in err
     finally:
         rx.close()
-    for bad in ("0", "86401", "ten"):
-        r = subprocess.run([agent_bin, "ctl", "receive", "--uds", "/nonexistent/v.sock_1", "--token-file", "/dev/null",
-                            "--idle-timeout", bad], capture_output=True, text=True, timeout=30)
-        assert (r.returncode, r.stdout) == (2, ""), r
-        assert f"--idle-timeout wants 1…86400 seconds, not '{bad}'." in r.stderr
