@@ -1524,18 +1524,23 @@ def test_no_url_returns_redacted_output(make_env):
     e = make_env(provider_env={"FAKE_CLI_NOURL": "1"}, url_wait_s=1)
     s = sid()
     want = "debug: refresh_token=[REDACTED]\nGET /cb?code=[REDACTED]&state=[REDACTED]\nstill working\n"
+    outs = []
 
     def start():
         status, started = e.json("POST", "/auth/claude_code", {"sessionId": s})
         assert status == 200, started
-        out = started.pop("cliOutput")
+        outs.append(started.pop("cliOutput"))
         assert started == {"success": True, "message": "CLI started; no OAuth URL within 1 s", "sessionId": s}
-        e.assert_no_secrets(out)
-        return out
-    wait_until(lambda: start() == want, 60, "the CLI's output in a start's answer")
+        e.assert_no_secrets(outs[-1])
+        return outs[-1]
+    try:
+        wait_until(lambda: start() == want, 60, "the CLI's output in a start's answer")
+    except AssertionError as err:
+        raise AssertionError(f"{err}; the last answer's output: {outs[-1:]!r}") from None
     status, waiting = e.json("GET", f"/oauth-url?sessionId={s}")
     assert status == 202 and isinstance(waiting.pop("elapsedMs"), int)
     assert waiting == {"waiting": True, "message": "Waiting for OAuth URL"}
+    e.assert_no_secrets()
 
 
 def test_session_expires(make_env):
