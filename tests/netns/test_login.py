@@ -33,6 +33,7 @@ from svagent import CLI_GID, CLI_UID, CLI_USER, TOKEN, Agent, auth, proc_argv
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAKE_CLI = os.path.join(HERE, "login", "fake_cli.py")
 FAKE_PROVIDER = os.path.join(HERE, "login", "fake_provider.py")
+FAKE_FIREFOX = os.path.join(HERE, "login", "fake_firefox.py")
 IDLE = [{"name": "idle", "argv": ["/bin/sleep", "1000"]}]
 with open(os.path.join(HERE, "..", "..", "packaging", "providers.json")) as _f:
     SHIPPED = {p["id"]: p for p in json.load(_f)["providers"]}
@@ -858,10 +859,7 @@ def test_browser_url_of_no_login_is_refused(make_env):
     prints the agent's ERR and exits 1, the browser is never asked, the
     waiting login gets no URL, and the agent's warning names only each
     URL's scheme and host."""
-    fake = os.path.join(HERE, "login", "fake_firefox.py")
-    e = make_env(services=None, sets=("window_manager=", f"firefox={fake}"),
-                 provider_env={"FAKE_CLI_OPEN_GATE": "1"}, url_wait_s=1)
-    e.agent.wait_ready(60)
+    e = fake_firefox_env(make_env, provider_env={"FAKE_CLI_OPEN_GATE": "1"}, url_wait_s=1)
     waiting = sid()
     status, started = e.json("POST", "/auth/claude_code", {"sessionId": waiting})
     assert status == 200 and "oauthUrl" not in started, started
@@ -1559,9 +1557,7 @@ def test_session_expires(make_env):
 def test_open_url_argv(make_env):
     """The URL reaches the browser as exactly one argv element, shell
     metacharacters and all, and nothing runs them."""
-    fake = os.path.join(HERE, "login", "fake_firefox.py")
-    e = make_env(services=None, sets=("window_manager=", f"firefox={fake}"))
-    e.agent.wait_ready(60)
+    e = fake_firefox_env(make_env)
     log = os.path.join(e.agent.browser_dir, "firefox-argv.log")
     profile = os.path.join(e.agent.browser_dir, "profile")
     u1 = "http://127.0.0.1:9/a?x=$(touch${IFS}/tmp/vmba-login-ff1)&y=`touch${IFS}/tmp/vmba-login-ff2`"
@@ -1574,19 +1570,25 @@ def test_open_url_argv(make_env):
     assert e.json("POST", "/open-url", {"url": u2}) == (200, {"success": True, "method": "keyboard_navigation"})
     with open(log) as f:
         lines = [json.loads(l) for l in f]
-    assert lines == [["--profile", profile, u1], ["remote", "/", fake, "--new-tab", u2]]
+    assert lines == [["--profile", profile, u1], ["remote", "/", FAKE_FIREFOX, "--new-tab", u2]]
     for n in (1, 2, 3):
         assert not os.path.exists(f"/tmp/vmba-login-ff{n}")
 
 
-class FakeFirefoxLogins:
+def fake_firefox_env(make_env, *sets, **kwargs):
     """A LoginEnv whose browser is the fake Firefox (it logs each start's
-    and each OpenURL's argv), for fake Gemini CLI logins."""
+    and each OpenURL's argv to firefox-argv.log), with no window manager,
+    its display chain ready."""
+    e = make_env(services=None, sets=("window_manager=", f"firefox={FAKE_FIREFOX}", *sets), **kwargs)
+    e.agent.wait_ready(60)
+    return e
+
+
+class FakeFirefoxLogins:
+    """fake_firefox_env() for fake Gemini CLI logins."""
 
     def __init__(self, make_env, *sets):
-        self.fake = os.path.join(HERE, "login", "fake_firefox.py")
-        self.e = make_env(services=None, sets=("window_manager=", f"firefox={self.fake}", *sets))
-        self.e.agent.wait_ready(60)
+        self.e = fake_firefox_env(make_env, *sets)
         self.log = os.path.join(self.e.agent.browser_dir, "firefox-argv.log")
         self.profile = os.path.join(self.e.agent.browser_dir, "profile")
 
@@ -1613,7 +1615,7 @@ def test_a_crashed_browser_comes_back_with_the_waiting_logins_pages(make_env):
     f = FakeFirefoxLogins(make_env)
     a, b = sid(), sid()
     url_a, url_b = f.start(a), f.start(b)
-    assert f.argv_lines() == [["--profile", f.profile, url_a], ["remote", "/", f.fake, "--new-tab", url_b]]
+    assert f.argv_lines() == [["--profile", f.profile, url_a], ["remote", "/", FAKE_FIREFOX, "--new-tab", url_b]]
     assert f.e.browse(url_a)[0] == 200
     f.e.wait_status(a, lambda code, body: body.get("authenticated"))
     assert f.firefox()["state"] == "ready"  # b still needs it
@@ -1649,9 +1651,7 @@ def test_a_profile_swapped_for_a_symlink_gets_no_user_js_written_through_it(make
     may put a symlink to any directory in its place.  The user.js the
     agent (root) writes before each URL must not land there: root would
     create files in a directory of its choosing."""
-    fake = os.path.join(HERE, "login", "fake_firefox.py")
-    e = make_env(services=None, sets=("window_manager=", f"firefox={fake}"))
-    e.agent.wait_ready(60)
+    e = fake_firefox_env(make_env)
     target = os.path.join(e.dir, "roots-own")
     os.mkdir(target, 0o755)
     profile = os.path.join(e.agent.browser_dir, "profile")
@@ -1673,9 +1673,7 @@ def test_a_bus_socket_that_never_accepts_never_blocks_the_agent(make_env):
     listen(0)) must not block the agent's connect, and with it PID 1's
     loop.  The URL still goes to a browser started with it, and the agent
     keeps serving."""
-    fake = os.path.join(HERE, "login", "fake_firefox.py")
-    e = make_env(services=None, sets=("window_manager=", f"firefox={fake}"))
-    e.agent.wait_ready(60)
+    e = fake_firefox_env(make_env)
     path = os.path.join(e.agent.browser_dir, "bus")
     os.unlink(path)
     with socket.socket(socket.AF_UNIX) as listener, socket.socket(socket.AF_UNIX) as filler:
@@ -1694,9 +1692,7 @@ def test_the_x_server_dying_never_takes_the_agent_with_it(make_env):
     server goes away (in PID 1, the VM).  Xvfb killed while a window is
     awaited (the fake browser maps none): the agent serves on, Xvfb comes
     back, and the arranger is gone with its connection."""
-    fake = os.path.join(HERE, "login", "fake_firefox.py")
-    e = make_env(services=None, sets=("window_manager=", f"firefox={fake}"))
-    e.agent.wait_ready(60)
+    e = fake_firefox_env(make_env)
 
     def arrangers():
         out = []
@@ -1731,9 +1727,7 @@ def test_a_browser_that_cannot_show_the_url_fails_the_login(make_env, flow):
     D-Bus error): the login fails at once, naming the browser and why,
     rather than waiting out its TTL with no page to sign in on; a CLI's
     is stopped."""
-    fake = os.path.join(HERE, "login", "fake_firefox.py")
-    e = make_env(services=None, sets=("window_manager=", f"firefox={fake}", "browser_prestart=true"))
-    e.agent.wait_ready(60)
+    e = fake_firefox_env(make_env, "browser_prestart=true")
     assert e.agent.try_services()["firefox"]["state"] == "ready"
     open(os.path.join(e.agent.browser_dir, "refuse-open-url"), "w").close()
     s = sid()
@@ -1765,11 +1759,8 @@ def test_browser_stays_while_another_login_needs_it(make_env, other_ends):
     page: the second one ending (its CLI exits before printing a URL, or
     it captures) leaves the browser to the first, which still completes
     there.  The browser closes when the last login that needed it ends."""
-    fake = os.path.join(HERE, "login", "fake_firefox.py")
-    e = make_env(services=None, sets=("window_manager=", f"firefox={fake}"),
-                 extra_providers=[("early_exit", "acme", ".config/acme/token.json",
-                                   {"FAKE_CLI_FAIL_EARLY": "1"})])
-    e.agent.wait_ready(60)
+    e = fake_firefox_env(make_env, extra_providers=[("early_exit", "acme", ".config/acme/token.json",
+                                                     {"FAKE_CLI_FAIL_EARLY": "1"})])
     a, b = sid(), sid()
     status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": a})
     assert status == 200 and "oauthUrl" in started, started
