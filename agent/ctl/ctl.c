@@ -363,6 +363,13 @@ static int parse_number(const char *s, unsigned max, unsigned *ret) {
         return r;
 }
 
+/* A number of seconds 1…max for option, or -EINVAL (said). */
+static int parse_seconds(const char *option, const char *s, unsigned max, unsigned *ret) {
+        if (parse_number(s, max, ret) < 0 || *ret == 0)
+                return log_error("%s wants 1…%u seconds, not '%s'.", option, max, s), -EINVAL;
+        return 0;
+}
+
 static int read_secret(const char *path, char **ret) {
         _cleanup_(erase_and_freep) char *buf = NULL;
         int r = read_full_file(path, 4096, &buf, NULL);
@@ -433,8 +440,8 @@ static int parse_options(int argc, char **argv, Ctl *c, CtlArgs *a) {
                 case ARG_DESKTOP: a->desktop_file = optarg; break;
                 case ARG_NOVNC: c->novnc = optarg; break;
                 case ARG_TIMEOUT:
-                        if (parse_number(optarg, 86400, &c->timeout_s) < 0 || c->timeout_s == 0)
-                                return log_error("--timeout wants 1…86400 seconds, not '%s'.", optarg), 2;
+                        if (parse_seconds("--timeout", optarg, 86400, &c->timeout_s) < 0)
+                                return 2;
                         break;
                 case ARG_SESSION: a->session = optarg; break;
                 case ARG_OUT: a->out = optarg; break;
@@ -445,9 +452,8 @@ static int parse_options(int argc, char **argv, Ctl *c, CtlArgs *a) {
                                 return log_error("--count wants a number (0: forever), not '%s'.", optarg), 2;
                         break;
                 case ARG_IDLE:
-                        if (parse_number(optarg, RECEIVE_IDLE_S_MAX, &a->idle_s) < 0 || a->idle_s == 0)
-                                return log_error("--idle-timeout wants 1…%d seconds, not '%s'.", RECEIVE_IDLE_S_MAX,
-                                                 optarg), 2;
+                        if (parse_seconds("--idle-timeout", optarg, RECEIVE_IDLE_S_MAX, &a->idle_s) < 0)
+                                return 2;
                         break;
                 default: return log_error("Unknown option; see ctl --help."), 2;
                 }
