@@ -547,17 +547,13 @@ static int oauth_callback(HttpRequest *req, void *userdata) {
         return http_reply(req, 200, "text/html; charset=utf-8", signed_in_page, strlen(signed_in_page));
 }
 
+static bool is_authenticated(SessionState state) {
+        return state == SESSION_AUTHENTICATED;
+}
+
 /* The newest CLI login with a listener of its own that has signed in. */
 static LoginSession *signed_in_cli_session(LoginManager *lm) {
-        LoginSession *best = NULL;
-
-        for (size_t i = 0; i < LOGIN_SESSIONS_MAX; i++) {
-                LoginSession *s = login_manager_session_at(lm, i);
-                if (s && s->def && s->def->callback_port > 0 && s->state == SESSION_AUTHENTICATED &&
-                    (!best || s->started > best->started))
-                        best = s;
-        }
-        return best;
+        return login_manager_newest_listener_session(lm, is_authenticated);
 }
 
 static int reply_page(HttpRequest *req, unsigned status, const char *page) {

@@ -522,16 +522,20 @@ int login_manager_pull_done(LoginManager *lm, const LoginPull *p, bool completel
         return 1;
 }
 
-LoginSession *login_manager_callback_session(LoginManager *lm) {
+LoginSession *login_manager_newest_listener_session(LoginManager *lm, bool (*in_state)(SessionState)) {
         LoginSession *best = NULL;
 
         for (size_t i = 0; i < LOGIN_SESSIONS_MAX; i++) {
                 LoginSession *s = lm->sessions[i];
-                if (s && s->def && s->def->callback_port > 0 && session_state_is_signing_in(s->state) &&
+                if (s && s->def && s->def->callback_port > 0 && in_state(s->state) &&
                     (!best || s->started > best->started))
                         best = s;
         }
         return best;
+}
+
+LoginSession *login_manager_callback_session(LoginManager *lm) {
+        return login_manager_newest_listener_session(lm, session_state_is_signing_in);
 }
 
 void login_session_captured(LoginSession *s, json_t *credentials, const char *path, usec_t modified) {

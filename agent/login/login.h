@@ -146,6 +146,9 @@ int login_session_start_cli(LoginSession *s, const char *http_proxy, const char 
                             const char *no_proxy);
 /* Stores credentials (taken) and moves s to AUTHENTICATED. */
 void login_session_captured(LoginSession *s, json_t *credentials, const char *path, usec_t modified);
+/* The newest CLI session with a loopback listener of its own (a callback
+ * port) whose state in_state accepts, or NULL. */
+LoginSession *login_manager_newest_listener_session(LoginManager *lm, bool (*in_state)(SessionState));
 /* The CLI session whose own loopback listener an OAuth redirect is for:
  * the newest live one with a callback port, not yet authenticated. */
 LoginSession *login_manager_callback_session(LoginManager *lm);
