@@ -154,6 +154,11 @@ static void conn_close(Conn *c) {
         c->n = c->top = 0;
 }
 
+/* A connection that stays silent for the idle timeout is closed. */
+static void conn_touch(const Receiver *x, Conn *c) {
+        c->deadline = now(CLOCK_MONOTONIC) + x->idle_s * USEC_PER_SEC;
+}
+
 static int conn_open(Receiver *x, Conn *c, int fd) {
         c->buf = malloc(LINE_MAX_BYTES + 1);
         if (!c->buf) {
@@ -161,7 +166,7 @@ static int conn_open(Receiver *x, Conn *c, int fd) {
                 return -ENOMEM;
         }
         c->fd = fd;
-        c->deadline = now(CLOCK_MONOTONIC) + x->idle_s * USEC_PER_SEC;
+        conn_touch(x, c);
         c->n = c->top = 0;
         return 0;
 }
@@ -191,7 +196,7 @@ static unsigned conn_read(Receiver *x, Conn *c, unsigned left) {
                 r = receive_line(x, c->fd, c->buf);
                 if (r > 0) {
                         taken++;
-                        c->deadline = now(CLOCK_MONOTONIC) + x->idle_s * USEC_PER_SEC;
+                        conn_touch(x, c);
                 }
                 explicit_bzero(c->buf, used);
                 memmove(c->buf, nl + 1, c->n - used);
