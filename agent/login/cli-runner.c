@@ -49,6 +49,7 @@ struct CliRunner {
         sd_event_source *io, *kill_timer, *stop_timer;
         Screen *screen;
         PromptMatcher prompts;
+        FailureWatch failures;
         Transcript *transcript;
         bool url_reported;
         bool failure_reported;
@@ -163,18 +164,22 @@ static void look(CliRunner *r, bool final) {
                 for (size_t i = 0; i < n; i++)
                         reply(r, keys[i], strlen(keys[i]));
         }
-        if (!r->url_reported && url_scan(r->provider->url_patterns, &v, final, &url) > 0) {
-                r->url_reported = true;
-                if (r->cb.on_url)
-                        r->cb.on_url(r, url, r->userdata);
-                return; /* the callback may have freed r */
+        if (!r->url_reported) {
+                if (url_scan(r->provider->url_patterns, &v, final, &url) > 0) {
+                        r->url_reported = true;
+                        if (r->cb.on_url)
+                                r->cb.on_url(r, url, r->userdata);
+                        return; /* the callback may have freed r */
+                }
+                /* Shown before the sign-in began: not the login's outcome. */
+                if (watch_failures)
+                        failure_watch_ignore(&r->failures, &v);
+                return;
         }
-        /* Only once the sign-in is under way: a failure shown before the
-         * URL (a start-up race of the CLI) is not the login's outcome. */
-        if (r->url_reported && watch_failures) {
+        if (watch_failures) {
                 char line[256];
 
-                if (prompt_failure_find(r->provider->failures, &v, line, sizeof line)) {
+                if (failure_watch_find(&r->failures, &v, line, sizeof line)) {
                         r->failure_reported = true;
                         if (r->cb.on_failure)
                                 r->cb.on_failure(r, line, r->userdata);
@@ -310,6 +315,7 @@ int cli_runner_start(sd_event *e, const Launcher *launcher, const CliRunnerOptio
         *r = (CliRunner) { .event = e, .launcher = launcher, .provider = o->provider, .cb = *cb, .userdata = userdata,
                            .master = -EBADF };
         prompt_matcher_init(&r->prompts, o->provider->prompts, o->provider->n_prompts);
+        failure_watch_init(&r->failures, o->provider->failures);
         /* Without a PTY nothing turns the CLI's "\n" into "\r\n". */
         k = screen_new(PTY_ROWS, PTY_COLS, o->provider->pty ? 0 : SCREEN_NEWLINE, &r->screen);
         if (k >= 0)

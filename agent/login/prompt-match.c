@@ -136,23 +136,89 @@ size_t prompt_matcher_look(PromptMatcher *m, const ScreenView *v, const char *ke
         return n;
 }
 
-bool prompt_failure_find(char *const *failures, const ScreenView *v, char *buf, size_t size) {
-        size_t best = SIZE_MAX, end;
+void failure_watch_init(FailureWatch *w, char *const *failures) {
+        *w = (FailureWatch) { .failures = failures };
+}
+
+/* The earliest match of any failure rule at or after from, or SIZE_MAX. */
+static size_t next_failure(char *const *failures, const char *text, size_t from) {
+        size_t best = SIZE_MAX;
 
         for (char *const *f = failures; f && *f; f++)
                 if (**f)
-                        best = MIN(best, find(v->text, 0, *f));
-        if (best == SIZE_MAX || size == 0)
+                        best = MIN(best, find(text, from, *f));
+        return best;
+}
+
+/* The failure at offset at: its place, and a hash of its text to the end
+ * of its row (a new message drawn where an old one was is a new failure). */
+static FailureSeen failure_at(const ScreenView *v, size_t at) {
+        size_t end = at + strcspn(v->text + at, "\n");
+        uint64_t h = UINT64_C(0xcbf29ce484222325); /* FNV-1a */
+
+        while (end > at && v->text[end - 1] == ' ')
+                end--;
+        for (size_t i = at; i < end; i++)
+                h = (h ^ (unsigned char)v->text[i]) * UINT64_C(0x100000001b3);
+        return (FailureSeen) { .place = place_of(v, at, 0), .hash = h };
+}
+
+static bool failure_ignored(const FailureWatch *w, const FailureSeen *f) {
+        for (size_t i = 0; i < w->n_ignored; i++)
+                if (w->ignored[i].place.row == f->place.row && w->ignored[i].place.column == f->place.column &&
+                    w->ignored[i].hash == f->hash)
+                        return true;
+        return false;
+}
+
+/* Rows above the first one of this view were shown for the last time. */
+static void failure_forget_gone(FailureWatch *w, const ScreenView *v) {
+        size_t k = 0;
+
+        if (v->n_rows == 0)
+                return;
+        for (size_t i = 0; i < w->n_ignored; i++)
+                if (w->ignored[i].place.row >= v->rows[0].number)
+                        w->ignored[k++] = w->ignored[i];
+        w->n_ignored = k;
+}
+
+void failure_watch_ignore(FailureWatch *w, const ScreenView *v) {
+        failure_forget_gone(w, v);
+        for (size_t at = next_failure(w->failures, v->text, 0); at != SIZE_MAX;
+             at = next_failure(w->failures, v->text, at + 1)) {
+                FailureSeen f = failure_at(v, at);
+
+                if (failure_ignored(w, &f))
+                        continue;
+                if (w->n_ignored == FAILURES_IGNORED_MAX) /* the oldest first: they scroll off first */
+                        memmove(w->ignored, w->ignored + 1, (FAILURES_IGNORED_MAX - 1) * sizeof *w->ignored);
+                else
+                        w->n_ignored++;
+                w->ignored[w->n_ignored - 1] = f;
+        }
+}
+
+bool failure_watch_find(FailureWatch *w, const ScreenView *v, char *buf, size_t size) {
+        size_t at, end;
+
+        failure_forget_gone(w, v);
+        for (at = next_failure(w->failures, v->text, 0); at != SIZE_MAX; at = next_failure(w->failures, v->text, at + 1)) {
+                FailureSeen f = failure_at(v, at);
+                if (!failure_ignored(w, &f))
+                        break;
+        }
+        if (at == SIZE_MAX || size == 0)
                 return false;
-        end = best + strcspn(v->text + best, "\n");
-        if (end - best > size - 1) {
-                end = best + size - 1;
-                while (end > best && ((unsigned char)v->text[end] & 0xc0) == 0x80)
+        end = at + strcspn(v->text + at, "\n");
+        if (end - at > size - 1) {
+                end = at + size - 1;
+                while (end > at && ((unsigned char)v->text[end] & 0xc0) == 0x80)
                         end--; /* not inside a character */
         }
-        while (end > best && v->text[end - 1] == ' ')
+        while (end > at && v->text[end - 1] == ' ')
                 end--;
-        memcpy(buf, v->text + best, end - best);
-        buf[end - best] = '\0';
+        memcpy(buf, v->text + at, end - at);
+        buf[end - at] = '\0';
         return true;
 }

@@ -52,9 +52,37 @@ void prompt_matcher_init(PromptMatcher *m, const ProviderPrompt *prompts, size_t
  * how many (0..PROVIDER_LIST_MAX). */
 size_t prompt_matcher_look(PromptMatcher *m, const ScreenView *v, const char *keys[static PROVIDER_LIST_MAX]);
 
-/* The first of failures (NULL-terminated texts, matched as prompts are)
- * on the screen, earliest on the screen first: true, with the text from
- * the match to the end of its row in buf (NUL-terminated, cut at size - 1
+/* Failed sign-ins on the CLI's screen.  A failure the screen showed
+ * before the sign-in began (a start-up race of the CLI, a message left by
+ * an earlier attempt) is not the login's outcome; it may stay on the
+ * screen, and be redrawn in place, for as long as the CLI runs.
+ *
+ * Contract:
+ * - Failures are texts matched as prompts are (a blank matches a run).
+ * - failure_watch_ignore() remembers the failures a look shows, each by
+ *   its place (as a prompt's: row and column) and the text from the
+ *   match to the end of its row.  The same text in the same place is the
+ *   same failure until its row scrolls off; another text there, or the
+ *   same text elsewhere, is a new one.
+ * - failure_watch_find() reports the earliest new failure on the screen. */
+#define FAILURES_IGNORED_MAX 64
+
+typedef struct FailureSeen {
+        PromptPlace place; /* .rule unused */
+        uint64_t hash;     /* of the text from the match to the end of its row */
+} FailureSeen;
+
+typedef struct FailureWatch {
+        char *const *failures; /* borrowed, NULL-terminated; NULL: none */
+        FailureSeen ignored[FAILURES_IGNORED_MAX];
+        size_t n_ignored;
+} FailureWatch;
+
+void failure_watch_init(FailureWatch *w, char *const *failures);
+/* Remembers the failures v shows as not the login's outcome. */
+void failure_watch_ignore(FailureWatch *w, const ScreenView *v);
+/* The earliest failure on v not ignored: true, with the text from the
+ * match to the end of its row in buf (NUL-terminated, cut at size - 1
  * bytes on a character boundary, trailing blanks dropped); false when
  * none shows. */
-bool prompt_failure_find(char *const *failures, const ScreenView *v, char *buf, size_t size);
+bool failure_watch_find(FailureWatch *w, const ScreenView *v, char *buf, size_t size);

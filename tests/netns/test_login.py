@@ -654,6 +654,32 @@ def test_cli_that_stays_up_after_a_failed_sign_in(make_env, url_text):
     e.assert_no_secrets()
 
 
+@pytest.mark.parametrize("exchange", ["succeeds", "fails"])
+def test_a_failure_shown_before_the_url_is_not_the_outcome(make_env, exchange):
+    """A failure the CLI's screen showed before the sign-in began (left from
+    an earlier attempt) stays above the URL: the login goes on all the
+    same, and a failure drawn later in its place, with another text, is
+    the login's outcome."""
+    env = {"FAKE_CLI_STALE_FAILURE": "1"}
+    if exchange == "fails":
+        env["FAKE_CLI_EXCHANGE_FAIL"] = "1"
+    e = make_env(provider_env=env)
+    s = sid()
+    status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
+    assert status == 200 and "oauthUrl" in started, started
+    if exchange == "fails":
+        assert e.browse_to(started["oauthUrl"], "developers.google.com").startswith("https://developers.google.com/")
+        st = e.wait_status(s, lambda code, b: b.get("failed"))
+        assert st["error"].startswith("CLI gemini_cli: Failed to sign in. Message: Failed to exchange"), st
+    else:
+        assert e.browse(started["oauthUrl"])[0] == 200
+        st = e.wait_status(s, lambda code, b: b.get("authenticated") or b.get("failed"))
+        assert st.get("authenticated") is True, st
+        status, got = e.json("GET", f"/credentials/get?sessionId={s}")
+        assert status == 200 and got["credentials"]["refresh_token"] == "SECRET-REFRESH-gemini", got
+    e.assert_no_secrets()
+
+
 def test_cli_fails_before_url(make_env):
     """The CLI exits before any URL: the start request is answered at once
     with the output shape (there is no URL to give), and the status says

@@ -52,6 +52,11 @@ Message: …" in its dialog and keeps running, as the real one does;
 FAKE_CLI_URL_WITH_FAILURE=1 (gemini): the URL's text is written only
 with the failure, in one write, so the agent reads both at once (the
 screen then shows only the failure; the URL came by the browser link);
+FAKE_CLI_STALE_FAILURE=1 (gemini): its "Do you want to continue?" screen
+also shows a failure left from an earlier attempt, which stays on the
+screen above the URL; once the URL is out it asks "Do you want to
+continue?" once more, on a new row, and waits for the answer (so the agent
+has looked at the screen after the URL);
 FAKE_CLI_PARTIAL=1: the credential file gets only "{}", then the CLI
 answers the browser and exits 0 (a login that wrote no credentials);
 FAKE_CLI_OPEN_GATE=1: the opener runs only once the test opens the FIFO
@@ -398,7 +403,10 @@ def main():
         out("? Get started\r\n\r\nHow would you like to authenticate for this project?\r\n\r\n"
             "\x1b[32m\u25cf 1. Sign in with Google\x1b[39m\r\n  2. Use Gemini API Key\r\n  3. Vertex AI\r\n")
         read_until(lambda b: b"\r" in b)
-        out("\x1b[2J\x1b[HOpening authentication page in your browser. Do you want to continue?\r\n\r\n"
+        stale = ""
+        if os.environ.get("FAKE_CLI_STALE_FAILURE"):
+            stale = "\x1b[2GFailed to sign in. Message: the earlier attempt timed out\r\n\r\n"
+        out("\x1b[2J\x1b[H" + stale + "Opening authentication page in your browser. Do you want to continue?\r\n\r\n"
             "\x1b[32m\u25cf 1. Yes\x1b[39m\r\n  2. No\r\n")
         read_until(lambda b: b"\r" in b)
         assert open_url("xdg-open", url)
@@ -409,6 +417,9 @@ def main():
             late = shown  # written together with what follows the callback
         else:
             out(shown)
+        if stale:
+            out("Do you want to continue?\r\n")
+            read_until(lambda b: b"\r" in b)
     else:
         out("Waiting for authentication...\n")
         assert open_url(os.environ.get("FAKE_CLI_OPENER", "browser-split"), url)

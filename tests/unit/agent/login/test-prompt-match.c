@@ -261,41 +261,99 @@ static void test_rules_bounded(void **state) {
         tty_done(&t);
 }
 
+/* Feeds bytes as one read and tells what the watch finds in that look
+ * (NULL for nothing): ignore, or find as the runner does after the URL. */
+static const char *failure_look(Screen *s, FailureWatch *w, const char *bytes, bool ignore) {
+        static char buf[128];
+        ScreenView v;
+
+        screen_feed(s, bytes, strlen(bytes));
+        assert_int_equal(screen_look(s, &v), 0);
+        if (ignore) {
+                failure_watch_ignore(w, &v);
+                return NULL;
+        }
+        return failure_watch_find(w, &v, buf, sizeof buf) ? buf : NULL;
+}
+
+static char *const two_failures[] = { (char *)"Failed to sign in. Message:", (char *)"Error logging in", NULL };
+
 /* What failures each look finds: Gemini CLI's dialog after a failed token
  * exchange, the rest of the row only, cut on a character boundary. */
 static void test_failure_find(void **state) {
-        char *const failures[] = { (char *)"Failed to sign in. Message:", (char *)"Error logging in", NULL };
+        FailureWatch w, none;
         Screen *s = NULL;
         ScreenView v;
-        char buf[128], tiny[12];
+        char tiny[12];
 
+        failure_watch_init(&w, two_failures);
+        failure_watch_init(&none, NULL);
         assert_int_equal(screen_new(ROWS, 80, 0, &s), 0);
-        const char *waiting = "Waiting for authentication...\r\n";
-        screen_feed(s, waiting, strlen(waiting));
-        assert_int_equal(screen_look(s, &v), 0);
-        assert_false(prompt_failure_find(failures, &v, buf, sizeof buf));
-        assert_false(prompt_failure_find(NULL, &v, buf, sizeof buf));
+        assert_null(failure_look(s, &w, "Waiting for authentication...\r\n", false));
 
         /* Drawn with cursor moves between words, then a border below. */
         const char *dialog = "\x1b[2J\x1b[H\x1b[2GFailed\x1b[9Gto\x1b[12Gsign\x1b[17Gin.\x1b[21GMessage:"
                              "\x1b[30GFailed to exchange authorization code \xe2\x80\x94 invalid_grant   \r\n"
                              "\xe2\x95\xad\xe2\x94\x80\xe2\x94\x80\r\n";
-        screen_feed(s, dialog, strlen(dialog));
+        assert_string_equal(failure_look(s, &w, dialog, false),
+                            "Failed to sign in. Message: Failed to exchange authorization code \xe2\x80\x94 invalid_grant");
         assert_int_equal(screen_look(s, &v), 0);
-        assert_true(prompt_failure_find(failures, &v, buf, sizeof buf));
-        assert_string_equal(buf, "Failed to sign in. Message: Failed to exchange authorization code \xe2\x80\x94 invalid_grant");
+        assert_false(failure_watch_find(&none, &v, tiny, sizeof tiny));
         /* Cut at 11 bytes, not inside a character. */
-        assert_true(prompt_failure_find(failures, &v, tiny, sizeof tiny));
+        assert_true(failure_watch_find(&w, &v, tiny, sizeof tiny));
         assert_string_equal(tiny, "Failed to s");
         s = screen_free(s);
 
         /* The earliest on the screen wins, whichever rule it is. */
         assert_int_equal(screen_new(ROWS, 80, 0, &s), 0);
-        const char *both = "Error logging in: boom\r\nFailed to sign in. Message: later\r\n";
-        screen_feed(s, both, strlen(both));
-        assert_int_equal(screen_look(s, &v), 0);
-        assert_true(prompt_failure_find(failures, &v, buf, sizeof buf));
-        assert_string_equal(buf, "Error logging in: boom");
+        assert_string_equal(failure_look(s, &w, "Error logging in: boom\r\nFailed to sign in. Message: later\r\n", false),
+                            "Error logging in: boom");
+        s = screen_free(s);
+}
+
+/* A failure shown before the sign-in began is not its outcome, as long as
+ * it stays (redrawn in place too); a new text in its place, the same text
+ * on another row, or its text back after its row scrolled off are new. */
+static void test_failure_shown_before(void **state) {
+        FailureWatch w;
+        Screen *s = NULL;
+
+        failure_watch_init(&w, two_failures);
+        assert_int_equal(screen_new(ROWS, 80, 0, &s), 0);
+        assert_null(failure_look(s, &w, "\x1b[2GError logging in: stale\r\nContinue?\r\n", true));
+        assert_int_equal(w.n_ignored, 1);
+        assert_null(failure_look(s, &w, "https://example.test/auth\r\n", false));
+        /* Redrawn in place, whole screen or row by row. */
+        assert_null(failure_look(s, &w, "\x1b[2J\x1b[H\x1b[2GError logging in: stale\r\n", false));
+        assert_null(failure_look(s, &w, "\x1b[H\x1b[2K\x1b[2GError\x1b[8Glogging in: stale   \r\n", false));
+        /* Another message in its place. */
+        assert_string_equal(failure_look(s, &w, "\x1b[H\x1b[2K\x1b[2GError logging in: new\r\n", false),
+                            "Error logging in: new");
+        /* The same text on another row. */
+        assert_string_equal(failure_look(s, &w, "\x1b[2J\x1b[H\r\nError logging in: stale\r\n", false),
+                            "Error logging in: stale");
+        s = screen_free(s);
+
+        /* Its row scrolled off: forgotten, the same text again is new. */
+        assert_int_equal(screen_new(ROWS, 80, 0, &s), 0);
+        assert_null(failure_look(s, &w, "Error logging in: stale\r\n", true));
+        _cleanup_(freep) char *scroll = repeat("\r\n", ROWS + 1);
+        assert_null(failure_look(s, &w, scroll, false)); /* shown once more, as it scrolled off */
+        assert_string_equal(failure_look(s, &w, "\x1b[HError logging in: stale\r\n", false), "Error logging in: stale");
+        assert_int_equal(w.n_ignored, 0);
+        s = screen_free(s);
+
+        /* More than it keeps on one screen: the oldest go first. */
+        assert_int_equal(screen_new(FAILURES_IGNORED_MAX + 10, 80, 0, &s), 0);
+        failure_watch_init(&w, two_failures);
+        for (int i = 0; i < FAILURES_IGNORED_MAX + 2; i++) {
+                char line[64];
+                snprintf(line, sizeof line, "Error logging in: %d\r\n", i);
+                assert_null(failure_look(s, &w, line, true));
+        }
+        assert_int_equal(w.n_ignored, FAILURES_IGNORED_MAX);
+        assert_string_equal(failure_look(s, &w, "", false), "Error logging in: 0");
+        assert_int_equal(w.ignored[0].place.row, 2); /* 0 and 1 were dropped */
         s = screen_free(s);
 }
 
@@ -310,6 +368,7 @@ int main(void) {
                 cmocka_unit_test(test_screen_order_and_blanks),
                 cmocka_unit_test(test_rules_bounded),
                 cmocka_unit_test(test_failure_find),
+                cmocka_unit_test(test_failure_shown_before),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
