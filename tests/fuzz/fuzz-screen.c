@@ -5,7 +5,9 @@
  * case).  Beyond "no crash": answers and views stay within their bounds,
  * the view is well formed (NUL-terminated, rows in order, the cursor
  * inside), a found URL starts with a pattern and is bounded, a look
- * answers each rule at most once; the transcript stays
+ * answers each rule at most once; the failure watch finds nothing in a
+ * look it was just told to ignore (unless more failures showed than it
+ * keeps) and what it finds starts with a failure text; the transcript stays
  * within its limit and never contains the value of a code= parameter it
  * was fed on a line of its own. */
 #include <errno.h>
@@ -20,6 +22,7 @@
 #include "fuzz.h"
 
 static char *const patterns[] = { (char *)"https://auth.example.com/", (char *)"http://127.0.0.1:", NULL };
+static char *const failures[] = { (char *)"Failed  to sign", (char *)"Error:", NULL };
 
 static size_t count(const char *s, const char *needle) {
         size_t n = 0;
@@ -43,7 +46,21 @@ static void check_url(const char *u) {
         CHECK(!strncmp(u, patterns[0], strlen(patterns[0])) || !strncmp(u, patterns[1], strlen(patterns[1])));
 }
 
-static void look(Screen *s, PromptMatcher *pm, bool final) {
+/* Before the URL the runner ignores what failures show, after it finds. */
+static void look_for_failures(FailureWatch *w, const ScreenView *v, bool before_url) {
+        char buf[64];
+
+        if (before_url) {
+                failure_watch_ignore(w, v);
+                CHECK(!failure_watch_find(w, v, buf, sizeof buf) || w->n_ignored == FAILURES_IGNORED_MAX);
+        } else if (failure_watch_find(w, v, buf, sizeof buf)) {
+                CHECK(strlen(buf) < sizeof buf);
+                CHECK(!strncmp(buf, "Failed ", 7) || !strncmp(buf, "Error:", 6));
+        }
+        CHECK(w->n_ignored <= FAILURES_IGNORED_MAX);
+}
+
+static void look(Screen *s, PromptMatcher *pm, FailureWatch *w, bool final, bool before_url) {
         char *url = NULL;
         ScreenView v;
 
@@ -55,6 +72,7 @@ static void look(Screen *s, PromptMatcher *pm, bool final) {
         CHECK(n <= pm->n_prompts);
         for (size_t i = 0; i < n; i++)
                 CHECK(keys[i] && keys[i][0]);
+        look_for_failures(w, &v, before_url);
         if (url_scan(patterns, &v, final, &url) == 1) {
                 check_url(url);
                 free(url);
@@ -82,6 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         Screen *s = NULL;
         Transcript *t = NULL;
         PromptMatcher pm;
+        FailureWatch w;
         size_t chunk, off = 1;
 
         if (size < 1 || size > 256 * 1024)
@@ -91,6 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         CHECK(screen_new(data[0] & 0x40 ? 5 : 24, data[0] & 0x80 ? 20 : 80, data[0] & 1 ? SCREEN_NEWLINE : 0, &s) == 0);
         CHECK(transcript_new(4096, &t) == 0);
         prompt_matcher_init(&pm, prompts, ELEMENTSOF(prompts));
+        failure_watch_init(&w, failures);
         while (off < size) {
                 size_t n = size - off < chunk ? size - off : chunk, k;
                 const char *p = (const char *)data + off;
@@ -98,11 +118,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 screen_feed(s, p, n);
                 (void)screen_take_replies(s, &k);
                 CHECK(k <= SCREEN_REPLIES_MAX);
-                look(s, &pm, false);
+                look(s, &pm, &w, false, off < size / 2);
                 transcript_feed(t, p, n);
                 off += n;
         }
-        look(s, &pm, true);
+        look(s, &pm, &w, true, false);
         check_transcript(t);
         screen_free(s);
         transcript_free(t);
