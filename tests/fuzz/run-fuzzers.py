@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """Runs each libFuzzer binary in BUILD/tests/fuzz for a bounded time from its
 seed corpus (tests/fuzz/corpus/<name>), writing one JUnit case per fuzzer.
-Crashes are saved under build-tests/results/fuzz-artifacts/."""
+Crashes are saved under build-tests/results/fuzz-artifacts/.  A fuzzer is
+one process on one core: as many run at once as there are cores
+(VMBA_FUZZ_JOBS to choose), each for its whole time."""
+import concurrent.futures
 import os
 import pathlib
 import subprocess
@@ -15,10 +18,10 @@ seconds = os.environ.get("VMBA_FUZZ_SECONDS", "15")
 src = pathlib.Path(__file__).resolve().parent
 arts = out.parent / "fuzz-artifacts"
 arts.mkdir(parents=True, exist_ok=True)
-cases = []
-for exe in sorted((build / "tests" / "fuzz").glob("fuzz-*")):
-    if not os.access(exe, os.X_OK) or exe.suffix or "replay" in exe.name:
-        continue
+
+
+def fuzz(exe):
+    """Runs one fuzzer; its JUnit case."""
     corpus = src / "corpus" / exe.name
     work = out.parent / f"corpus-{exe.name}"
     work.mkdir(exist_ok=True)
@@ -29,9 +32,16 @@ for exe in sorted((build / "tests" / "fuzz").glob("fuzz-*")):
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     dt = time.monotonic() - t0
     ok = p.returncode == 0
-    print(f"{exe.name}: {'ok' if ok else 'FAILED'} ({dt:.0f}s)")
+    print(f"{exe.name}: {'ok' if ok else 'FAILED'} ({dt:.0f}s)", flush=True)
     if not ok:
-        print(p.stdout[-3000:])
+        print(p.stdout[-3000:], flush=True)
     body = "" if ok else f"<failure message='fuzzer failed'>{escape(p.stdout[-3000:])}</failure>"
-    cases.append(f"<testcase classname='fuzz' name='{exe.name}' time='{dt:.1f}'>{body}</testcase>")
+    return f"<testcase classname='fuzz' name='{exe.name}' time='{dt:.1f}'>{body}</testcase>"
+
+
+exes = [exe for exe in sorted((build / "tests" / "fuzz").glob("fuzz-*"))
+        if os.access(exe, os.X_OK) and not exe.suffix and "replay" not in exe.name]
+jobs = int(os.environ.get("VMBA_FUZZ_JOBS") or len(os.sched_getaffinity(0)))
+with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    cases = list(pool.map(fuzz, exes))
 out.write_text("<testsuite name='fuzz'>" + "".join(cases) + "</testsuite>\n")
