@@ -10,6 +10,7 @@
 #include "log.h"
 #include "agent/ctl/ctl.h"
 #include "agent/login/control-socket.h"
+#include "agent/login/home-remove.h"
 #include "macro.h"
 #include "netinit/netinit-main.h"
 #include "run.h"
@@ -27,6 +28,7 @@ static const Verb verbs[] = {
         { "netinit", netinit_main, "configure the network from ip= (see --help)" },
         { "open-url", open_url_main, "hand a URL to the running agent's browser ($BROWSER for CLIs)" },
         { "ctl", ctl_main, "the host's side: health, wait-ready, login, receive pushed credentials" },
+        { "remove-tree", remove_tree_main, "remove a login's HOME (the agent runs it, off its event loop)" },
         { XDO_WINDOW_VERB, xdo_window_main, "arrange the browser's windows (the agent runs it as the browser's user)" },
 };
 
@@ -43,7 +45,7 @@ static void print_help(void) {
         printf("Usage: vm-browser-agent [--help|--version] COMMAND [ARGS...]\n\n"
                "The in-guest agent of a browser microVM.\n\nCommands:\n");
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                printf("  %-10s %s\n", verbs[i].name, verbs[i].help);
+                printf("  %-15s %s\n", verbs[i].name, verbs[i].help);
         printf("\nRun 'vm-browser-agent COMMAND --help' for a command's options.\n");
 }
 

@@ -25,6 +25,7 @@
 #include "control-socket.h"
 #include "env-file.h"
 #include "fileio.h"
+#include "home-remove.h"
 #include "json-wipe.h"
 #include "log.h"
 #include "login-json.h"
@@ -58,6 +59,8 @@ struct LoginManager {
         char *browser;                /* $BROWSER of the CLIs: <runtime_dir>-cli/bin/vmba-open-url */
         char *cli_path;               /* PATH of the CLIs: <runtime_dir>-cli/bin:<bin_path> */
         ControlSocket *control;
+        HomeRemover *remover;         /* of the HOMEs, off the event loop */
+        bool stopping;                /* login_manager_free(): HOMEs removed here and now */
 };
 
 #define PROVIDERS_MAX_SIZE (256 * 1024)
@@ -86,19 +89,18 @@ static void home_name(const char *id, char buf[static HOME_NAME_MAX]) {
 }
 
 /* Removes <login_home>/login-<id> and all below it without following a
- * symlink the CLI left there. */
+ * symlink the CLI left there: its name is free at once, the tree goes in
+ * a child (home-remove.h). */
 static void home_remove(LoginManager *lm, const char *id) {
-        _cleanup_(closep) int fd = open(lm->o.login_home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         char name[HOME_NAME_MAX];
         int r;
 
         home_name(id, name);
-        r = fd < 0 ? -errno : rm_rf_at(fd, name);
-
+        r = home_remover_remove(lm->remover, name, lm->stopping);
         if (r < 0)
                 log_warning_errno(r, "Login %s: failed to remove its HOME below %s: %m", id, lm->o.login_home);
         else
-                log_debug("Login %s: HOME removed.", id);
+                log_debug("Login %s: HOME removed%s.", id, lm->stopping ? "" : " (what it held is being removed)");
 }
 
 /* Only once the CLI is gone (not running). */
@@ -140,7 +142,7 @@ static int session_home_create(LoginSession *s) {
         fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        r = rm_rf_at(fd, name);
+        r = home_remover_remove(s->lm->remover, name, false);
         if (r < 0)
                 return r;
         if (mkdirat(fd, name, 0700) < 0)
@@ -191,6 +193,8 @@ static void homes_collect(LoginManager *lm) {
                 home_remove(lm, id);
         }
         closedir(d);
+        /* And the trees a remover could not finish. */
+        home_remover_collect(lm->remover, lm->stopping);
 }
 
 /* What the CLIs started in sessions of their own (setsid(), Node's
@@ -869,7 +873,7 @@ static void warn_unreachable(LoginManager *lm, const char *key, const char *valu
 
 int login_manager_new(const LoginOptions *o, LoginManager **ret) {
         _cleanup_(login_manager_freep) LoginManager *lm = NULL;
-        _cleanup_(freep) char *home = NULL;
+        _cleanup_(freep) char *home = NULL, *exe = NULL;
         char err[256] = "";
         int r;
 
@@ -878,6 +882,12 @@ int login_manager_new(const LoginOptions *o, LoginManager **ret) {
                 return -ENOMEM;
         json_wipe_on_free();
         lm->o = *o;
+        exe = self_exe_path();
+        if (!exe)
+                return -ENOMEM;
+        r = home_remover_new(o->launcher, o->login_home, exe, &lm->remover);
+        if (r < 0)
+                return r;
         r = load_providers(lm, err, sizeof err);
         if (r < 0)
                 log_warning("Provider logins unavailable: %s", err);
@@ -928,8 +938,11 @@ LoginManager *login_manager_free(LoginManager *lm) {
                 cli_runner_free(lo->runner);
                 free(lo);
         }
-        /* Every process of the CLI user first, then their HOMEs. */
+        /* Every process of the CLI user first, then their HOMEs: here and
+         * now, as nothing waits for the loop any more. */
+        lm->stopping = true;
         cli_sweep(lm);
+        lm->remover = home_remover_free(lm->remover);
         control_socket_free(lm->control);
         provider_set_free(lm->providers);
         free(lm->browser);
