@@ -142,57 +142,56 @@ static void reply(CliRunner *r, const char *s, size_t n) {
                 log_debug("Could not answer the CLI's terminal.");
 }
 
+static bool watches_failures(const CliRunner *r) {
+        return r->provider->failures && r->provider->failures[0] && !r->failure_reported;
+}
+
+static void answer_prompts(CliRunner *r, const ScreenView *v) {
+        const char *keys[PROVIDER_LIST_MAX];
+        size_t n;
+
+        if (!r->provider->pty)
+                return;
+        n = prompt_matcher_look(&r->prompts, v, keys);
+        for (size_t i = 0; i < n; i++)
+                reply(r, keys[i], strlen(keys[i]));
+}
+
 /* final: the output ended, a URL at the cursor is finished. */
 static void look(CliRunner *r, bool final) {
         _cleanup_(erase_and_freep) char *url = NULL;
         ScreenView v;
+        char line[256];
         int k;
 
-        bool watch_failures = r->provider->failures && r->provider->failures[0] && !r->failure_reported;
-
-        if (r->url_reported && (!r->provider->pty || r->provider->n_prompts == 0) && !watch_failures)
+        if (r->url_reported && (!r->provider->pty || r->provider->n_prompts == 0) && !watches_failures(r))
                 return;
         k = screen_look(r->screen, &v);
         if (k < 0) {
                 log_debug_errno(k, "Could not render the CLI's screen: %m");
                 return;
         }
-        if (r->provider->pty) {
-                const char *keys[PROVIDER_LIST_MAX];
-                size_t n = prompt_matcher_look(&r->prompts, &v, keys);
-
-                for (size_t i = 0; i < n; i++)
-                        reply(r, keys[i], strlen(keys[i]));
-        }
+        answer_prompts(r, &v);
         if (!r->url_reported) {
+                /* The browser gets the URL only once it is found: nobody
+                 * signed in yet, a failure shown is not the login's. */
+                if (watches_failures(r))
+                        failure_watch_ignore(&r->failures, &v);
                 if (url_scan(r->provider->url_patterns, &v, final, &url) > 0) {
                         r->url_reported = true;
                         if (r->cb.on_url)
-                                r->cb.on_url(r, url, r->userdata);
-                        return; /* the callback may have freed r */
+                                r->cb.on_url(r, url, r->userdata); /* it may free r */
                 }
-                /* Shown before the sign-in began: not the login's outcome. */
-                if (watch_failures)
-                        failure_watch_ignore(&r->failures, &v);
                 return;
         }
-        if (watch_failures) {
-                char line[256];
-
-                if (failure_watch_find(&r->failures, &v, line, sizeof line)) {
-                        r->failure_reported = true;
-                        if (r->cb.on_failure)
-                                r->cb.on_failure(r, line, r->userdata);
-                }
+        if (watches_failures(r) && failure_watch_find(&r->failures, &v, line, sizeof line)) {
+                r->failure_reported = true;
+                if (r->cb.on_failure)
+                        r->cb.on_failure(r, line, r->userdata);
         }
 }
 
-void cli_runner_url_known(CliRunner *r) {
-        if (r)
-                r->url_reported = true;
-}
-
-static void on_output(CliRunner *r, const char *buf, size_t n) {
+static void feed(CliRunner *r, const char *buf, size_t n) {
         const char *answers;
         size_t k;
 
@@ -201,6 +200,41 @@ static void on_output(CliRunner *r, const char *buf, size_t n) {
         answers = screen_take_replies(r->screen, &k);
         if (r->provider->pty)
                 reply(r, answers, k);
+}
+
+/* What the CLI wrote before it handed the URL over may not have been
+ * read yet: it is taken now, without calling the owner back (prompts and
+ * the terminal are answered), and the failures it shows are the ones
+ * from before the sign-in.  The end of the output is left to on_io(). */
+static void take_pending(CliRunner *r) {
+        char buf[4096];
+        ScreenView v;
+
+        for (int i = 0; r->io && i < 16; i++) { /* as on_io() */
+                ssize_t n = read(r->master, buf, sizeof buf);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                feed(r, buf, (size_t)n);
+        }
+        explicit_bzero(buf, sizeof buf);
+        if (screen_look(r->screen, &v) < 0)
+                return;
+        answer_prompts(r, &v);
+        if (watches_failures(r))
+                failure_watch_ignore(&r->failures, &v);
+}
+
+void cli_runner_url_known(CliRunner *r) {
+        if (!r || r->url_reported)
+                return;
+        take_pending(r);
+        r->url_reported = true;
+}
+
+static void on_output(CliRunner *r, const char *buf, size_t n) {
+        feed(r, buf, n);
         look(r, false);
 }
 

@@ -73,7 +73,9 @@ void cli_runner_stop_after(CliRunner *r, usec_t delay);
  * link before printing it): from now on the screen is watched for a
  * failed sign-in, and no URL is looked for there.  Without this, a
  * failure drawn over the URL before the agent read either (both in one
- * read of the terminal) would never count.  NULL-safe. */
+ * read of the terminal) would never count.  What the CLI wrote before
+ * and the agent has not read yet is taken first (no callback is made
+ * from here): a failure it shows predates the sign-in.  NULL-safe. */
 void cli_runner_url_known(CliRunner *r);
 /* Redacted transcript so far; owned by the caller. */
 char *cli_runner_output(CliRunner *r);

@@ -163,12 +163,25 @@ static FailureSeen failure_at(const ScreenView *v, size_t at) {
         return (FailureSeen) { .place = place_of(v, at, 0), .hash = h };
 }
 
-static bool failure_ignored(const FailureWatch *w, const FailureSeen *f) {
-        for (size_t i = 0; i < w->n_ignored; i++)
-                if (w->ignored[i].place.row == f->place.row && w->ignored[i].place.column == f->place.column &&
-                    w->ignored[i].hash == f->hash)
+/* Whether the watch ignores f: the same text in the same place, or (with
+ * relayout) in the same column on another row (the frame was laid out
+ * again, something drawn above it), which is then its place. */
+static bool failure_ignored(FailureWatch *w, const FailureSeen *f, bool relayout) {
+        FailureSeen *moved = NULL;
+
+        for (size_t i = 0; i < w->n_ignored; i++) {
+                FailureSeen *g = &w->ignored[i];
+
+                if (g->hash != f->hash || g->place.column != f->place.column)
+                        continue;
+                if (g->place.row == f->place.row)
                         return true;
-        return false;
+                moved = moved ?: g;
+        }
+        if (!moved || !relayout)
+                return false;
+        moved->place.row = f->place.row;
+        return true;
 }
 
 /* Rows above the first one of this view were shown for the last time. */
@@ -183,19 +196,29 @@ static void failure_forget_gone(FailureWatch *w, const ScreenView *v) {
         w->n_ignored = k;
 }
 
+/* When full, in place of the one on the topmost row: it scrolls off first. */
+static void failure_remember(FailureWatch *w, const FailureSeen *f) {
+        size_t top = 0;
+
+        if (w->n_ignored < FAILURES_IGNORED_MAX) {
+                w->ignored[w->n_ignored++] = *f;
+                return;
+        }
+        for (size_t i = 1; i < w->n_ignored; i++)
+                if (w->ignored[i].place.row < w->ignored[top].place.row)
+                        top = i;
+        w->ignored[top] = *f;
+}
+
 void failure_watch_ignore(FailureWatch *w, const ScreenView *v) {
         failure_forget_gone(w, v);
         for (size_t at = next_failure(w->failures, v->text, 0); at != SIZE_MAX;
              at = next_failure(w->failures, v->text, at + 1)) {
                 FailureSeen f = failure_at(v, at);
 
-                if (failure_ignored(w, &f))
-                        continue;
-                if (w->n_ignored == FAILURES_IGNORED_MAX) /* the oldest first: they scroll off first */
-                        memmove(w->ignored, w->ignored + 1, (FAILURES_IGNORED_MAX - 1) * sizeof *w->ignored);
-                else
-                        w->n_ignored++;
-                w->ignored[w->n_ignored - 1] = f;
+                /* Each one shown has a place of its own to follow. */
+                if (!failure_ignored(w, &f, false))
+                        failure_remember(w, &f);
         }
 }
 
@@ -205,7 +228,7 @@ bool failure_watch_find(FailureWatch *w, const ScreenView *v, char *buf, size_t 
         failure_forget_gone(w, v);
         for (at = next_failure(w->failures, v->text, 0); at != SIZE_MAX; at = next_failure(w->failures, v->text, at + 1)) {
                 FailureSeen f = failure_at(v, at);
-                if (!failure_ignored(w, &f))
+                if (!failure_ignored(w, &f, true))
                         break;
         }
         if (at == SIZE_MAX || size == 0)

@@ -61,9 +61,12 @@ size_t prompt_matcher_look(PromptMatcher *m, const ScreenView *v, const char *ke
  * - Failures are texts matched as prompts are (a blank matches a run).
  * - failure_watch_ignore() remembers the failures a look shows, each by
  *   its place (as a prompt's: row and column) and the text from the
- *   match to the end of its row.  The same text in the same place is the
- *   same failure until its row scrolls off; another text there, or the
- *   same text elsewhere, is a new one.
+ *   match to the end of its row.  The same text in the same column is
+ *   the same failure until its row scrolls off, on its row or another
+ *   (a TUI lays its frame out again with something above it; the new row
+ *   is then its place); another text there, or the same text in another
+ *   column, is a new one.  Past FAILURES_IGNORED_MAX, the one on the
+ *   topmost row is forgotten first.
  * - failure_watch_find() reports the earliest new failure on the screen. */
 #define FAILURES_IGNORED_MAX 64
 

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -126,14 +127,19 @@ static void test_free_from_on_url(void **state) {
         assert_null(f->runner);
 }
 
-/* The URL came another way (the CLI's $BROWSER): the first output is
- * already the failure, and the owner ends the login from on_failure. */
+/* The URL came another way (the CLI's $BROWSER) and the CLI, asked to
+ * go on, shows a failure: the owner ends the login from on_failure.  The
+ * question may be read before the URL is known or after. */
 static void test_free_from_on_failure(void **state) {
         Fixture *f = *state;
-        char *argv[] = { (char *)"printf", (char *)"Error: sign-in failed\\nmore output\\n", NULL };
+        char *argv[] = { (char *)"sh", (char *)"-c",
+                         (char *)"printf 'Continue?\\r\\n'; read x; printf 'Error: sign-in failed\\r\\nmore output\\r\\n'",
+                         NULL };
         char *patterns[] = { (char *)"https://login.example.test/authorize", NULL };
         char *failures[] = { (char *)"Error:", NULL };
-        ProviderDef p = { .id = (char *)"fake", .argv = argv, .url_patterns = patterns, .failures = failures };
+        ProviderPrompt prompts[] = { { (char *)"Continue?", (char *)"\r", false } };
+        ProviderDef p = { .id = (char *)"fake", .argv = argv, .url_patterns = patterns, .failures = failures,
+                          .pty = true, .prompts = prompts, .n_prompts = 1 };
 
         if (geteuid() != 0)
                 skip();
@@ -146,10 +152,65 @@ static void test_free_from_on_failure(void **state) {
         assert_null(f->runner);
 }
 
+/* A failure the CLI wrote before it handed the URL over, still unread
+ * when the URL arrives the other way, predates the sign-in: only the one
+ * after counts. */
+static void test_failure_unread_when_the_url_arrives(void **state) {
+        Fixture *f = *state;
+        char flag[64], script[256];
+        char *argv[] = { (char *)"sh", (char *)"-c", script, NULL };
+        char *patterns[] = { (char *)"https://login.example.test/authorize", NULL };
+        char *failures[] = { (char *)"Error:", NULL };
+        ProviderPrompt prompts[] = { { (char *)"Continue?", (char *)"\r", false } };
+        ProviderDef p = { .id = (char *)"fake", .argv = argv, .url_patterns = patterns, .failures = failures,
+                          .pty = true, .prompts = prompts, .n_prompts = 1 };
+
+        if (geteuid() != 0)
+                skip();
+        snprintf(flag, sizeof flag, "/tmp/test-cli-runner-%d.written", (int)getpid());
+        snprintf(script, sizeof script,
+                 "printf 'Error: an earlier attempt\\r\\nContinue?\\r\\n'; : > %s; read x; "
+                 "printf 'Error: sign-in failed\\r\\n'; sleep 100", flag);
+        start(f, &p, &(CliRunnerCallbacks){ .on_url = on_url_keep, .on_failure = on_failure_free });
+        /* Written (in the terminal, unread: the loop has not run). */
+        while (access(flag, F_OK) < 0)
+                usleep(10000);
+        cli_runner_url_known(f->runner);
+        assert_int_equal(sd_event_loop(f->event), 0);
+        assert_int_equal(f->n_failure, 1);
+        assert_null(f->runner);
+        assert_int_equal(unlink(flag), 0);
+}
+
+/* A failure drawn in the same read as the URL (a TUI draws a frame at
+ * once) predates the sign-in: only the one after counts. */
+static void test_failure_drawn_with_the_url(void **state) {
+        Fixture *f = *state;
+        char *argv[] = { (char *)"sh", (char *)"-c",
+                         (char *)"printf 'Error: an earlier attempt\\r\\n" URL "\\r\\nContinue?\\r\\n'; read x; "
+                                 "printf 'Error: sign-in failed\\r\\n'; sleep 100",
+                         NULL };
+        char *patterns[] = { (char *)"https://login.example.test/authorize", NULL };
+        char *failures[] = { (char *)"Error:", NULL };
+        ProviderPrompt prompts[] = { { (char *)"Continue?", (char *)"\r", false } };
+        ProviderDef p = { .id = (char *)"fake", .argv = argv, .url_patterns = patterns, .failures = failures,
+                          .pty = true, .prompts = prompts, .n_prompts = 1 };
+
+        if (geteuid() != 0)
+                skip();
+        start(f, &p, &(CliRunnerCallbacks){ .on_url = on_url_keep, .on_failure = on_failure_free });
+        assert_int_equal(sd_event_loop(f->event), 0);
+        assert_int_equal(f->n_url, 1);
+        assert_int_equal(f->n_failure, 1);
+        assert_null(f->runner);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_free_from_on_url, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_free_from_on_failure, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_failure_unread_when_the_url_arrives, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_failure_drawn_with_the_url, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

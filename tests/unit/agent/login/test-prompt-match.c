@@ -326,10 +326,15 @@ static void test_failure_shown_before(void **state) {
         /* Redrawn in place, whole screen or row by row. */
         assert_null(failure_look(s, &w, "\x1b[2J\x1b[H\x1b[2GError logging in: stale\r\n", false));
         assert_null(failure_look(s, &w, "\x1b[H\x1b[2K\x1b[2GError\x1b[8Glogging in: stale   \r\n", false));
+        /* Laid out again, a row drawn above it: the same, in its new place. */
+        assert_null(failure_look(s, &w, "\x1b[2J\x1b[Hhttps://example.test/auth\r\n\x1b[2GError logging in: stale\r\n",
+                                 false));
+        assert_int_equal(w.ignored[0].place.row, 1);
+        assert_null(failure_look(s, &w, "", false));
         /* Another message in its place. */
-        assert_string_equal(failure_look(s, &w, "\x1b[H\x1b[2K\x1b[2GError logging in: new\r\n", false),
+        assert_string_equal(failure_look(s, &w, "\x1b[2;1H\x1b[2K\x1b[2GError logging in: new\r\n", false),
                             "Error logging in: new");
-        /* The same text on another row. */
+        /* The same text in another column. */
         assert_string_equal(failure_look(s, &w, "\x1b[2J\x1b[H\r\nError logging in: stale\r\n", false),
                             "Error logging in: stale");
         s = screen_free(s);
@@ -343,17 +348,19 @@ static void test_failure_shown_before(void **state) {
         assert_int_equal(w.n_ignored, 0);
         s = screen_free(s);
 
-        /* More than it keeps on one screen: the oldest go first. */
+        /* More than it keeps on one screen: the one on the topmost row
+         * goes first, whenever it was seen. */
         assert_int_equal(screen_new(FAILURES_IGNORED_MAX + 10, 80, 0, &s), 0);
         failure_watch_init(&w, two_failures);
-        for (int i = 0; i < FAILURES_IGNORED_MAX + 2; i++) {
+        assert_null(failure_look(s, &w, "\x1b[70;1HError logging in: bottom", true));
+        assert_null(failure_look(s, &w, "\x1b[H", true));
+        for (int i = 0; i < FAILURES_IGNORED_MAX; i++) {
                 char line[64];
                 snprintf(line, sizeof line, "Error logging in: %d\r\n", i);
                 assert_null(failure_look(s, &w, line, true));
         }
         assert_int_equal(w.n_ignored, FAILURES_IGNORED_MAX);
         assert_string_equal(failure_look(s, &w, "", false), "Error logging in: 0");
-        assert_int_equal(w.ignored[0].place.row, 2); /* 0 and 1 were dropped */
         s = screen_free(s);
 }
 
