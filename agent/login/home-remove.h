@@ -6,11 +6,14 @@
  * (HOME_REMOVING_PREFIX + a serial), so a new login of the same id starts
  * in a fresh one at once; a child, the agent's own binary with the verb
  * remove-tree, removes the renamed tree (rm_rf_at(): no symlink followed,
- * no other file system entered).  Without a child (the launcher failed,
- * HOME_REMOVERS_MAX at work, or sync) the tree is removed here and now.
- * A tree a child could not remove (still written into), or one an earlier
- * run of the agent left, keeps its name: home_remover_collect() removes
- * those that no child works on. */
+ * no other file system entered).  The tree aside is made root's, 0700,
+ * at once: other logins' CLIs (the same user) cannot reach what it holds.
+ * With HOME_REMOVERS_MAX children at work it waits aside for the next
+ * free one; when no child can be started (no launcher, the launcher
+ * fails) and with sync it is removed here and now.  A tree a child could
+ * not remove (still written into), or one an earlier run of the agent
+ * left, keeps its name: home_remover_collect() removes those that no
+ * child works on. */
 #pragma once
 
 #include <stdbool.h>
@@ -26,18 +29,20 @@ typedef struct HomeRemover HomeRemover;
 /* launcher and dir (login_home, absolute) are borrowed and must outlive
  * it; exe: the agent's binary the children run (copied).  0 or -ENOMEM. */
 int home_remover_new(const Launcher *launcher, const char *dir, const char *exe, HomeRemover **ret);
-/* The children at work are forgotten (they finish on their own; what
- * they leave is collected by the next run).  NULL-safe. */
+/* The children at work are killed and forgotten (what they leave is
+ * collected by the next run).  NULL-safe. */
 HomeRemover *home_remover_free(HomeRemover *h);
 DEFINE_TRIVIAL_CLEANUP_FUNC(HomeRemover *, home_remover_free);
 
 /* Removes <dir>/<name> and all below it: renamed aside and handed to a
  * child, or with sync (the agent stops: no loop left to hold) here.
- * 0 when it is gone or on its way (nothing there is 0 too), or -errno:
- * the rename failed, or the removal here did. */
+ * 0 when name is free (nothing there is 0 too; a tree aside that could
+ * not go is logged and collected later), or -errno: the rename failed,
+ * or with sync the removal did. */
 int home_remover_remove(HomeRemover *h, const char *name, bool sync);
 /* Removes what was renamed aside and is not being removed by a child:
- * each handed to a child (sync: here, also those a child works on). */
+ * each handed to a child while one is free (sync: here, also those a
+ * child worked on, once the children are killed and gone). */
 void home_remover_collect(HomeRemover *h, bool sync);
 /* How many children are at work. */
 unsigned home_remover_busy(const HomeRemover *h);

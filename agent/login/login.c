@@ -928,6 +928,9 @@ int login_manager_new(const LoginOptions *o, LoginManager **ret) {
 LoginManager *login_manager_free(LoginManager *lm) {
         if (!lm)
                 return NULL;
+        /* Nothing waits for the loop any more: HOMEs are removed here and
+         * now, not handed to children. */
+        lm->stopping = true;
         for (size_t i = 0; i < LOGIN_SESSIONS_MAX; i++)
                 login_session_drop(lm->sessions[i]);
         /* Nobody waits for these any more: killed now, their HOMEs removed
@@ -938,9 +941,7 @@ LoginManager *login_manager_free(LoginManager *lm) {
                 cli_runner_free(lo->runner);
                 free(lo);
         }
-        /* Every process of the CLI user first, then their HOMEs: here and
-         * now, as nothing waits for the loop any more. */
-        lm->stopping = true;
+        /* Every process of the CLI user first, then their HOMEs. */
         cli_sweep(lm);
         lm->remover = home_remover_free(lm->remover);
         control_socket_free(lm->control);

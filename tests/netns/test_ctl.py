@@ -22,7 +22,7 @@ import pytest
 
 from netns import Netns, need, wait_until
 from svagent import DESKTOP_SECRET, TOKEN, Agent, auth, free_display
-from test_login import IDLE, env, make_env, sid  # noqa: F401 (env, make_env: fixtures)
+from test_login import IDLE, env, home_gone, make_env, sid  # noqa: F401 (env, make_env: fixtures)
 
 
 def ctl_argv(agent_bin, env_or_agent, *args, token=True):
@@ -301,7 +301,7 @@ def test_ctl_login_round_trip(env, agent_bin, tmp_path):
     assert creds["access_token"] == "SECRET-ACCESS-gemini" and creds["refresh_token"] == "SECRET-REFRESH-gemini"
     # Delivered once: the session is gone, and with it the login's HOME.
     assert env.json("GET", f"/credentials/status?sessionId={s}")[0] == 404
-    wait_until(lambda: not os.path.exists(env.home_of(s)), 10, "the login's HOME removed")
+    wait_until(lambda: home_gone(env.home_of(s)), 10, "the login's HOME removed")
     env.assert_no_secrets(err)
 
 

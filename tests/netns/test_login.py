@@ -215,6 +215,13 @@ def env(agent_bin):
     e.close()
 
 
+
+def home_gone(home):
+    """A login's HOME is gone: its name, and the tree the agent set aside
+    (.removing-<n> in login_home) for a child to remove."""
+    parent = os.path.dirname(home)
+    return not os.path.lexists(home) and not [n for n in os.listdir(parent) if n.startswith(".removing-")]
+
 def sid():
     return str(uuid.uuid4())
 
@@ -515,7 +522,7 @@ def test_cli_login(env, provider, mode, cred):
         (200, {"success": True, "provider": provider, "credentials": creds, "credPath": path})
     assert env.json("GET", f"/credentials/get?sessionId={s}")[0] == 404
     # Delivered: the credential file and the rest of the HOME are gone.
-    wait_until(lambda: not os.path.lexists(home), 10, "the login's HOME removed after delivery")
+    wait_until(lambda: home_gone(home), 10, "the login's HOME removed after delivery")
     e = seen["env"]
     assert seen["tty"] is True
     # Its own user, no supplementary group, its terminal its own, and
@@ -621,7 +628,7 @@ def test_cli_failure(make_env):
     assert status == 200 and "oauthUrl" in started
     st = e.wait_status(s, lambda code, b: b.get("failed"))
     assert st == {"authenticated": False, "failed": True, "error": "CLI exited 3"}
-    wait_until(lambda: not os.path.lexists(e.home_of(s)), 10, "the failed login's HOME removed")
+    wait_until(lambda: home_gone(e.home_of(s)), 10, "the failed login's HOME removed")
     # A failed session may be started again.
     assert e.json("POST", "/auth/gemini_cli", {"sessionId": s})[0] == 200
     e.assert_no_secrets()
@@ -653,7 +660,7 @@ def test_cli_that_stays_up_after_a_failed_sign_in(make_env, screen):
     assert st == {"authenticated": False, "failed": True,
                   "error": "CLI gemini_cli: Failed to sign in. Message: Failed to exchange authorization code "
                            "for tokens: invalid_grant (code=[REDACTED])"}
-    wait_until(lambda: not os.path.lexists(e.home_of(s)), 10, "the failed login's HOME removed")
+    wait_until(lambda: home_gone(e.home_of(s)), 10, "the failed login's HOME removed")
     assert e.json("GET", f"/credentials/get?sessionId={s}")[0] == 400
     e.assert_no_secrets()
 
@@ -757,7 +764,7 @@ def test_sessions_of_one_provider_apart(env):
     got = {}
     got[a] = env.json("GET", f"/credentials/get?sessionId={a}")
     assert env.json("GET", f"/credentials/get?sessionId={a}")[0] == 404
-    wait_until(lambda: not os.path.lexists(env.home_of(a)), 10, "A's HOME removed")
+    wait_until(lambda: home_gone(env.home_of(a)), 10, "A's HOME removed")
     # B's CLI has written nothing yet: B still waits, its HOME is there.
     st = env.json("GET", f"/credentials/status?sessionId={b}")[1]
     assert st.get("waiting") is True, st
@@ -766,7 +773,7 @@ def test_sessions_of_one_provider_apart(env):
     env.wait_status(b, lambda code, body: body.get("authenticated"))
     got[b] = env.json("GET", f"/credentials/get?sessionId={b}")
     assert env.json("GET", f"/credentials/get?sessionId={b}")[0] == 404
-    wait_until(lambda: not os.path.lexists(env.home_of(b)), 10, "B's HOME removed")
+    wait_until(lambda: home_gone(env.home_of(b)), 10, "B's HOME removed")
     for s in (a, b):
         status, body = got[s]
         assert status == 200 and body["credentials"]["login"] == login_of(urls[s]), (s, body)
@@ -936,7 +943,7 @@ def test_homes_removed_when_sessions_expire(make_env):
         for s, home in homes.items():
             assert e.wait_status(s, lambda code, body: body.get("failed"), timeout=ttl + 20) == \
                 {"authenticated": False, "failed": True, "error": "Session expired"}
-            wait_until(lambda: not os.path.lexists(home), 10, f"HOME of {s} removed after expiry")
+            wait_until(lambda: home_gone(home), 10, f"HOME of {s} removed after expiry")
         wait_until(lambda: not cli_pids(e), 10, "the CLIs stopped")
         assert os.listdir(outside) == ["secret"]
         e.assert_no_secrets()
@@ -1064,6 +1071,7 @@ def test_homes_nobody_has_are_removed(env):
     status, started = env.json("POST", "/auth/codex", {"sessionId": s})
     assert status == 200, started
     assert not os.path.lexists(stale)
+    wait_until(lambda: home_gone(stale), 10, "the stale HOME's tree removed")
     assert env.browse(started["oauthUrl"])[0] == 200
     env.wait_status(s, lambda code, b: b.get("authenticated"))
     wait_until(lambda: not cli_pids(env), 20, "the CLI gone")
@@ -1071,7 +1079,7 @@ def test_homes_nobody_has_are_removed(env):
     assert os.path.isfile(os.path.join(home, ".codex", "auth.json"))
     status, got = env.json("GET", f"/credentials/get?sessionId={s}")
     assert status == 200 and got["credentials"]["tokens"]["access_token"] == "SECRET-ACCESS-codex", got
-    wait_until(lambda: not os.path.lexists(home), 10, "the HOME removed after delivery")
+    wait_until(lambda: home_gone(home), 10, "the HOME removed after delivery")
     env.assert_no_secrets()
 
 
@@ -1161,7 +1169,7 @@ def test_response_cut_off_keeps_credentials(make_env):
     assert len(got[1]["credentials"]["padding"]) == 600000
     assert got[1]["credPath"] == path
     assert e.json("GET", f"/credentials/get?sessionId={s}")[0] == 404
-    wait_until(lambda: not os.path.lexists(os.path.dirname(os.path.dirname(path))), 10,
+    wait_until(lambda: home_gone(os.path.dirname(os.path.dirname(path))), 10,
                "the HOME removed once the response was sent completely")
     e.assert_no_secrets()
 
@@ -1344,7 +1352,7 @@ def test_push_handoff_cli_removes_home_on_ack(make_env, host_socket):
         conn.sendall(f"ACK {line['deliveryId']}\n".encode())
         wait_until(lambda: e.json("GET", f"/credentials/status?sessionId={s}")[0] == 404, 10,
                    "session delivered")
-        wait_until(lambda: not os.path.lexists(home), 10, "the HOME removed after the ACK")
+        wait_until(lambda: home_gone(home), 10, "the HOME removed after the ACK")
     e.assert_no_secrets()
 
 

@@ -22,7 +22,7 @@ import pytest
 
 from netns import Lan, Netns, need, require_root, wait_until
 from svagent import DESKTOP_SECRET, MMDS_SERVER, TOKEN, VNC_UID, Agent, auth, pids_with_argv
-from test_login import LoginEnv, host_socket, read_line  # noqa: F401 (host_socket: a fixture)
+from test_login import LoginEnv, home_gone, host_socket, read_line  # noqa: F401 (host_socket: a fixture)
 
 pytestmark = pytest.mark.usefixtures("root")
 
@@ -655,7 +655,7 @@ def test_restore_closes_a_login_signed_in(agent_bin, tmp_path):
             (200, {"authenticated": False, "failed": True, "error": "restored"})
         assert e.json("GET", f"/credentials/get?sessionId={old}", headers=new)[0] == 400
         assert e.json("GET", f"/credentials/get?sessionId={old}")[0] == 401
-        wait_until(lambda: not os.path.exists(e.home_of(old)), 20, "its HOME removed")
+        wait_until(lambda: home_gone(e.home_of(old)), 20, "its HOME removed")
         assert "Restore: 0 login(s) in flight failed, 1 signed in closed with their credentials wiped (reason " \
             "\"restored\")." in e.agent.log_text()
         e.assert_no_secrets()

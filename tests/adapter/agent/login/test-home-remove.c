@@ -1,9 +1,10 @@
 /* Tests of agent/login/home-remove.c on a real directory: a HOME's name is
  * free at once and its tree handed to a remover (the verb, run here by the
- * test when it chooses, so the tree is seen while it waits); what cannot go
- * to a child (no launcher, the launcher fails, all removers at work) goes
- * here and now; what a remover left is collected, what one works on is
- * not; stopping kills the removers.  The launcher is a recording one whose
+ * test when it chooses, so the tree is seen while it waits, root's alone);
+ * what cannot go to a child (no launcher, the launcher fails) goes
+ * here and now, and all removers at work leave it aside for the next
+ * free one; what a remover left is collected, what one works on is not;
+ * stopping kills the removers.  The launcher is a recording one whose
  * "remover" is a real child of the test that waits in a group of its own
  * (the remover kills groups: only ever one of ours). */
 #include <errno.h>
@@ -23,6 +24,8 @@
 #include <cmocka.h>
 
 #include "agent/login/home-remove.h"
+#include "fileio.h"
+#include "macro.h"
 
 typedef struct Started {
         pid_t pid;
@@ -96,9 +99,16 @@ static void end_child(Fake *f, size_t i) {
         f->started[i].reaped = true;
 }
 
+static void remove_dir(const char *path) {
+        int tmp = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        assert_true(tmp >= 0);
+        assert_int_equal(rm_rf_at(tmp, path + strlen("/tmp/")), 0);
+        close(tmp);
+}
+
 static int teardown(void **state) {
         Fake *f = *state;
-        char cmd[200];
 
         f->h = home_remover_free(f->h);
         for (size_t i = 0; i < f->n_started; i++)
@@ -107,8 +117,8 @@ static int teardown(void **state) {
                         (void)kill(f->started[i].pid, SIGKILL);
                         (void)waitpid(f->started[i].pid, NULL, 0);
                 }
-        snprintf(cmd, sizeof cmd, "rm -rf %s %s", f->dir, f->outside);
-        assert_int_equal(system(cmd), 0);
+        remove_dir(f->dir);
+        remove_dir(f->outside);
         free(f);
         return 0;
 }
@@ -155,14 +165,23 @@ static int run_verb(const char *dir, const char *name) {
  * removes it without following the link out. */
 static void test_handed_to_a_remover(void **state) {
         Fake *f = *state;
+        char home[128], aside[128];
+        struct stat st;
 
         make_home(f, "login-a");
+        snprintf(home, sizeof home, "%s/login-a", f->dir);
+        snprintf(aside, sizeof aside, "%s/" HOME_REMOVING_PREFIX "0", f->dir);
+        assert_int_equal(chown(home, 65534, 65534), 0);
+        assert_int_equal(chmod(home, 0755), 0);
         assert_int_equal(home_remover_remove(f->h, "login-a", false), 0);
         assert_false(exists(f->dir, "login-a"));
         assert_int_equal(f->n_started, 1);
         assert_string_equal(f->started[0].name, HOME_REMOVING_PREFIX "0");
         assert_true(exists(f->dir, HOME_REMOVING_PREFIX "0/.gemini/oauth_creds.json"));
         assert_int_equal(home_remover_busy(f->h), 1);
+        /* The CLI user's until now; root's alone aside. */
+        assert_int_equal(stat(aside, &st), 0);
+        assert_true(st.st_uid == 0 && st.st_gid == 0 && (st.st_mode & 07777) == 0700);
         /* A new HOME of the same name meanwhile: its own. */
         make_home(f, "login-a");
 
@@ -179,15 +198,22 @@ static void test_handed_to_a_remover(void **state) {
         assert_int_equal(f->n_started, 1);
 }
 
-/* Without a remover the tree goes here and now: sync, the launcher
- * failing, every remover at work. */
+/* Without a remover the tree goes here and now: sync, no launcher, the
+ * launcher failing. */
 static void test_removed_here_without_a_remover(void **state) {
         Fake *f = *state;
-        char name[32];
+        HomeRemover *none = NULL;
 
         make_home(f, "login-s");
         assert_int_equal(home_remover_remove(f->h, "login-s", true), 0);
         assert_false(exists(f->dir, "login-s"));
+
+        assert_int_equal(home_remover_new(NULL, f->dir, "/agent/exe", &none), 0);
+        make_home(f, "login-n");
+        assert_int_equal(home_remover_remove(none, "login-n", false), 0);
+        assert_false(exists(f->dir, "login-n"));
+        assert_false(exists(f->dir, HOME_REMOVING_PREFIX "0"));
+        none = home_remover_free(none);
 
         f->fail = -EAGAIN;
         make_home(f, "login-f");
@@ -195,7 +221,17 @@ static void test_removed_here_without_a_remover(void **state) {
         assert_false(exists(f->dir, "login-f"));
         assert_false(exists(f->dir, HOME_REMOVING_PREFIX "0"));
         assert_int_equal(home_remover_busy(f->h), 0);
-        f->fail = 0;
+        assert_int_equal(f->n_started, 0);
+        assert_true(exists(f->outside, "secret"));
+}
+
+/* All removers at work: the next tree waits aside (its name free) for
+ * the next one that finishes; one that fails frees its place without
+ * starting another (the next sweep's collect does).  Stopping kills
+ * those at work. */
+static void test_waits_for_a_free_remover(void **state) {
+        Fake *f = *state;
+        char name[32];
 
         for (unsigned i = 0; i <= HOME_REMOVERS_MAX; i++) {
                 snprintf(name, sizeof name, "login-%u", i);
@@ -205,12 +241,25 @@ static void test_removed_here_without_a_remover(void **state) {
         }
         assert_int_equal(f->n_started, HOME_REMOVERS_MAX);
         assert_int_equal(home_remover_busy(f->h), HOME_REMOVERS_MAX);
-        /* The last one went here: only the ones handed over are left. */
-        for (unsigned i = 0; i < HOME_REMOVERS_MAX; i++)
-                assert_true(exists(f->dir, f->started[i].name));
-        snprintf(name, sizeof name, HOME_REMOVING_PREFIX "%u", HOME_REMOVERS_MAX + 1);
-        assert_false(exists(f->dir, name));
-        /* Stopping: the removers are killed and forgotten. */
+        snprintf(name, sizeof name, HOME_REMOVING_PREFIX "%u", HOME_REMOVERS_MAX);
+        assert_true(exists(f->dir, name));
+        home_remover_collect(f->h, false); /* no place for it */
+        assert_int_equal(f->n_started, HOME_REMOVERS_MAX);
+
+        /* The first one fails: nothing new starts. */
+        end_child(f, 0);
+        f->started[0].on_exit(f->started[0].pid, EBUSY << 8, f->started[0].userdata);
+        assert_int_equal(f->n_started, HOME_REMOVERS_MAX);
+        /* The second one is done: the trees waiting go to the two free
+         * removers, the failed one's too. */
+        assert_int_equal(run_verb(f->dir, f->started[1].name), 0);
+        end_child(f, 1);
+        f->started[1].on_exit(f->started[1].pid, 0, f->started[1].userdata);
+        assert_int_equal(f->n_started, HOME_REMOVERS_MAX + 2);
+        assert_int_equal(home_remover_busy(f->h), HOME_REMOVERS_MAX);
+        assert_true(streq(f->started[HOME_REMOVERS_MAX].name, name) ||
+                    streq(f->started[HOME_REMOVERS_MAX + 1].name, name));
+
         f->h = home_remover_free(f->h);
         assert_int_equal(f->forgotten, HOME_REMOVERS_MAX);
 }
@@ -264,6 +313,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_handed_to_a_remover, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_removed_here_without_a_remover, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_waits_for_a_free_remover, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_collect, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_verb, setup, teardown),
         };
