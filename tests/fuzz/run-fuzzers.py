@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Runs each libFuzzer binary in BUILD/tests/fuzz for a bounded time from its
 seed corpus (tests/fuzz/corpus/<name>), writing one JUnit case per fuzzer.
-Crashes are saved under build-tests/results/fuzz-artifacts/.  A fuzzer is
+Crashes are saved under build-tests/results/fuzz-artifacts/, named after
+their fuzzer.  A fuzzer is
 one process on one core: as many run at once as there are cores
 (VMBA_FUZZ_JOBS to choose), each for its whole time."""
 import concurrent.futures
@@ -27,7 +28,7 @@ def fuzz(exe):
     work.mkdir(exist_ok=True)
     t0 = time.monotonic()
     p = subprocess.run([str(exe), f"-max_total_time={seconds}", "-timeout=5",
-                        f"-artifact_prefix={arts}/", "-print_final_stats=1",
+                        f"-artifact_prefix={arts}/{exe.name}-", "-print_final_stats=1",
                         str(work), str(corpus)],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     dt = time.monotonic() - t0
