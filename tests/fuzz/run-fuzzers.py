@@ -27,16 +27,20 @@ def fuzz(exe):
     work = out.parent / f"corpus-{exe.name}"
     work.mkdir(exist_ok=True)
     t0 = time.monotonic()
-    p = subprocess.run([str(exe), f"-max_total_time={seconds}", "-timeout=5",
-                        f"-artifact_prefix={arts}/{exe.name}-", "-print_final_stats=1",
-                        str(work), str(corpus)],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        # A crashing input may be echoed: its bytes need not be UTF-8.
+        p = subprocess.run([str(exe), f"-max_total_time={seconds}", "-timeout=5",
+                            f"-artifact_prefix={arts}/{exe.name}-", "-print_final_stats=1",
+                            str(work), str(corpus)],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+        ok, output = p.returncode == 0, p.stdout
+    except OSError as e:  # counted as that fuzzer's failure, the others still run
+        ok, output = False, f"could not run {exe}: {e}"
     dt = time.monotonic() - t0
-    ok = p.returncode == 0
     print(f"{exe.name}: {'ok' if ok else 'FAILED'} ({dt:.0f}s)", flush=True)
     if not ok:
-        print(p.stdout[-3000:], flush=True)
-    body = "" if ok else f"<failure message='fuzzer failed'>{escape(p.stdout[-3000:])}</failure>"
+        print(output[-3000:], flush=True)
+    body = "" if ok else f"<failure message='fuzzer failed'>{escape(output[-3000:])}</failure>"
     return f"<testcase classname='fuzz' name='{exe.name}' time='{dt:.1f}'>{body}</testcase>"
 
 
