@@ -157,6 +157,14 @@ static void answer_prompts(CliRunner *r, const ScreenView *v) {
                 reply(r, keys[i], strlen(keys[i]));
 }
 
+/* Before the URL is known: the prompts are answered, the failures shown
+ * are not the login's outcome. */
+static void look_before_url(CliRunner *r, const ScreenView *v) {
+        answer_prompts(r, v);
+        if (watches_failures(r))
+                failure_watch_ignore(&r->failures, v);
+}
+
 /* final: the output ended, a URL at the cursor is finished. */
 static void look(CliRunner *r, bool final) {
         _cleanup_(erase_and_freep) char *url = NULL;
@@ -171,12 +179,10 @@ static void look(CliRunner *r, bool final) {
                 log_debug_errno(k, "Could not render the CLI's screen: %m");
                 return;
         }
-        answer_prompts(r, &v);
         if (!r->url_reported) {
                 /* The browser gets the URL only once it is found: nobody
                  * signed in yet, a failure shown is not the login's. */
-                if (watches_failures(r))
-                        failure_watch_ignore(&r->failures, &v);
+                look_before_url(r, &v);
                 if (url_scan(r->provider->url_patterns, &v, final, &url) > 0) {
                         r->url_reported = true;
                         if (r->cb.on_url)
@@ -184,10 +190,29 @@ static void look(CliRunner *r, bool final) {
                 }
                 return;
         }
+        answer_prompts(r, &v);
         if (watches_failures(r) && failure_watch_find(&r->failures, &v, line, sizeof line)) {
                 r->failure_reported = true;
                 if (r->cb.on_failure)
                         r->cb.on_failure(r, line, r->userdata);
+        }
+}
+
+/* Reads per wakeup at most: the loop stays fair. */
+#define READS_PER_WAKEUP 16
+
+/* One read of the CLI's output into buf: its size; 0 when there is no
+ * more for now; -1 once the output ended (EOF, or EIO: every slave fd is
+ * closed, the CLI is gone). */
+static ssize_t read_output(int fd, char *buf, size_t size) {
+        for (;;) {
+                ssize_t n = read(fd, buf, size);
+
+                if (n > 0)
+                        return n;
+                if (n < 0 && errno == EINTR)
+                        continue;
+                return n < 0 && errno == EAGAIN ? 0 : -1;
         }
 }
 
@@ -210,20 +235,15 @@ static void take_pending(CliRunner *r) {
         char buf[4096];
         ScreenView v;
 
-        for (int i = 0; r->io && i < 16; i++) { /* as on_io() */
-                ssize_t n = read(r->master, buf, sizeof buf);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
+        for (int i = 0; r->io && i < READS_PER_WAKEUP; i++) {
+                ssize_t n = read_output(r->master, buf, sizeof buf);
+                if (n <= 0) /* its end is on_io()'s to see */
                         break;
                 feed(r, buf, (size_t)n);
         }
         explicit_bzero(buf, sizeof buf);
-        if (screen_look(r->screen, &v) < 0)
-                return;
-        answer_prompts(r, &v);
-        if (watches_failures(r))
-                failure_watch_ignore(&r->failures, &v);
+        if (screen_look(r->screen, &v) >= 0)
+                look_before_url(r, &v);
 }
 
 void cli_runner_url_known(CliRunner *r) {
@@ -258,21 +278,15 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         char buf[4096];
 
         dispatch_enter(r);
-        for (int i = 0; i < 16; i++) { /* bounded per wakeup: the loop stays fair */
-                ssize_t n = read(fd, buf, sizeof buf);
-                if (n > 0) {
-                        on_output(r, buf, (size_t)n);
-                        if (r->freed) /* by a callback: its fd is closed */
-                                break;
-                        continue;
-                }
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0 && errno == EAGAIN)
+        for (int i = 0; i < READS_PER_WAKEUP; i++) {
+                ssize_t n = read_output(fd, buf, sizeof buf);
+                if (n < 0)
+                        output_ended(r);
+                if (n <= 0)
                         break;
-                /* EOF, or EIO: every slave fd closed (the CLI is gone). */
-                output_ended(r);
-                break;
+                on_output(r, buf, (size_t)n);
+                if (r->freed) /* by a callback: its fd is closed */
+                        break;
         }
         /* The CLI's output may hold a token: wiped on every way out. */
         explicit_bzero(buf, sizeof buf);
