@@ -129,8 +129,6 @@ static Removal *removal_of(HomeRemover *h, const char *name) {
         return NULL;
 }
 
-static void start_pending(HomeRemover *h);
-
 static void on_removed(pid_t pid, int wstatus, void *userdata) {
         Removal *x = userdata;
         HomeRemover *h = x->h;
@@ -141,7 +139,7 @@ static void on_removed(pid_t pid, int wstatus, void *userdata) {
                 log_debug("Removed %s/%s.", h->dir, x->name);
                 /* A slot is free: the next tree waiting aside.  Not after
                  * a failure, which would only fail again at once. */
-                start_pending(h);
+                home_remover_collect(h, false);
         } else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) < 126)
                 log_warning_errno(-WEXITSTATUS(wstatus), "Could not remove %s/%s (left for later): %m", h->dir,
                                   x->name);
@@ -190,7 +188,7 @@ static int remove_aside(HomeRemover *h, int dirfd, const char *name) {
 
 /* The trees aside that no child works on, each to a child while one is
  * free (sync: here, with every child killed first). */
-static void collect(HomeRemover *h, int dirfd, bool sync) {
+static void collect(HomeRemover *h, bool sync) {
         DIR *d = opendir(h->dir);
         struct dirent *de;
 
@@ -202,20 +200,13 @@ static void collect(HomeRemover *h, int dirfd, bool sync) {
                 if (!startswith(de->d_name, HOME_REMOVING_PREFIX) || removal_of(h, de->d_name))
                         continue;
                 if (sync)
-                        r = rm_rf_at(dirfd, de->d_name);
+                        r = rm_rf_at(dirfd(d), de->d_name);
                 else if (home_remover_busy(h) < HOME_REMOVERS_MAX)
-                        r = remove_aside(h, dirfd, de->d_name);
+                        r = remove_aside(h, dirfd(d), de->d_name);
                 if (r < 0)
                         log_warning_errno(r, "Could not remove %s/%s: %m", h->dir, de->d_name);
         }
         closedir(d);
-}
-
-static void start_pending(HomeRemover *h) {
-        _cleanup_(closep) int fd = open(h->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-        if (fd >= 0)
-                collect(h, fd, false);
 }
 
 /* The tree aside is root's alone: the CLI user (other logins' CLIs) can
@@ -259,13 +250,9 @@ int home_remover_remove(HomeRemover *h, const char *name, bool sync) {
 }
 
 void home_remover_collect(HomeRemover *h, bool sync) {
-        _cleanup_(closep) int fd = open(h->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-        if (fd < 0)
-                return;
         if (sync) /* they would race the removal here */
                 removals_stop(h, true);
-        collect(h, fd, sync);
+        collect(h, sync);
 }
 
 int remove_tree_main(int argc, char **argv) {
