@@ -80,14 +80,17 @@ static void remember(PromptMatcher *m, const PromptPlace *p) {
         m->places[m->n_places++] = *p;
 }
 
-/* Rows above the first one of this view were shown for the last time. */
+/* Whether row is still on the screen: rows above the first one of a
+ * view were shown for the last time (a view without rows tells nothing). */
+static bool row_shown(const ScreenView *v, uint64_t row) {
+        return v->n_rows == 0 || row >= v->rows[0].number;
+}
+
 static void forget_gone(PromptMatcher *m, const ScreenView *v) {
         size_t k = 0;
 
-        if (v->n_rows == 0)
-                return;
         for (size_t i = 0; i < m->n_places; i++)
-                if (m->places[i].row >= v->rows[0].number)
+                if (row_shown(v, m->places[i].row))
                         m->places[k++] = m->places[i];
         m->n_places = k;
 }
@@ -150,14 +153,19 @@ static size_t next_failure(char *const *failures, const char *text, size_t from)
         return best;
 }
 
+/* end, moved back over the blanks before it, not past at. */
+static size_t trim_end(const char *text, size_t at, size_t end) {
+        while (end > at && text[end - 1] == ' ')
+                end--;
+        return end;
+}
+
 /* The failure at offset at: its place, and a hash of its text to the end
  * of its row (a new message drawn where an old one was is a new failure). */
 static FailureSeen failure_at(const ScreenView *v, size_t at) {
-        size_t end = at + strcspn(v->text + at, "\n");
+        size_t end = trim_end(v->text, at, at + strcspn(v->text + at, "\n"));
         uint64_t h = UINT64_C(0xcbf29ce484222325); /* FNV-1a */
 
-        while (end > at && v->text[end - 1] == ' ')
-                end--;
         for (size_t i = at; i < end; i++)
                 h = (h ^ (unsigned char)v->text[i]) * UINT64_C(0x100000001b3);
         return (FailureSeen) { .place = place_of(v, at, 0), .hash = h };
@@ -184,14 +192,11 @@ static bool failure_ignored(FailureWatch *w, const FailureSeen *f, bool relayout
         return true;
 }
 
-/* Rows above the first one of this view were shown for the last time. */
 static void failure_forget_gone(FailureWatch *w, const ScreenView *v) {
         size_t k = 0;
 
-        if (v->n_rows == 0)
-                return;
         for (size_t i = 0; i < w->n_ignored; i++)
-                if (w->ignored[i].place.row >= v->rows[0].number)
+                if (row_shown(v, w->ignored[i].place.row))
                         w->ignored[k++] = w->ignored[i];
         w->n_ignored = k;
 }
@@ -239,8 +244,7 @@ bool failure_watch_find(FailureWatch *w, const ScreenView *v, char *buf, size_t 
                 while (end > at && ((unsigned char)v->text[end] & 0xc0) == 0x80)
                         end--; /* not inside a character */
         }
-        while (end > at && v->text[end - 1] == ' ')
-                end--;
+        end = trim_end(v->text, at, end);
         memcpy(buf, v->text + at, end - at);
         buf[end - at] = '\0';
         return true;
