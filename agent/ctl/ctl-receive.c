@@ -3,7 +3,8 @@
  * port the agent pushes to.  Several connections are served at once, each
  * with a deadline, so one that sends nothing delays no other and is
  * closed after --idle-timeout seconds without a delivery (default
- * RECEIVE_IDLE_S_DEFAULT).  A delivery sent again (the agent
+ * RECEIVE_IDLE_S_DEFAULT); when all are taken, a new one closes one
+ * that never showed the token, never the agent's (conn_slot()).  A delivery sent again (the agent
  * resends until it reads the ACK, and an ACK can be lost with its
  * connection) is acknowledged again, not written or counted twice. */
 #include <errno.h>
@@ -24,11 +25,12 @@
 #include "json-wipe.h"
 #include "log.h"
 #include "macro.h"
+#include "secret-util.h"
 #include "socket-util.h"
 #include "time-util.h"
 
 #define LINE_MAX_BYTES (8 * 1024 * 1024)
-/* Connections served at once (more: one that sent the least goes, see
+/* Connections served at once (more: one without the VM's token goes, see
  * conn_slot()). */
 #define RECEIVE_CONNS_MAX 8
 /* Delivery ids remembered (the most recent): the agent resends one only
@@ -39,10 +41,13 @@
 typedef struct Receiver {
         const char *dir;
         const char *token; /* secret */
+        char *prefix;      /* secret: how the agent's lines start, see conn_prove() */
+        size_t prefix_len;
         unsigned idle_s;   /* a connection's deadline, see ctl_receive() */
         char taken[TAKEN_IDS_MAX][CTL_DELIVERY_ID_MAX + 1];
         size_t taken_next;
         unsigned refused, evicted; /* so far: their warnings are rate-limited */
+        unsigned long long accepted; /* connections so far: their order, see conn_slot() */
 } Receiver;
 
 /* Whether the nth event of a kind is said: the 1st, 2nd, 4th, 8th...  A
@@ -141,6 +146,8 @@ typedef struct Conn {
         char *buf;  /* LINE_MAX_BYTES + 1, a secret */
         size_t n;   /* bytes in buf */
         size_t top; /* the most buf ever held: wiped up to there */
+        bool proven; /* a line of it started with the VM's token */
+        unsigned long long nth; /* accepted as the receiver's nth */
 } Conn;
 
 static void conn_close(Conn *c) {
@@ -152,6 +159,7 @@ static void conn_close(Conn *c) {
         free(c->buf);
         c->buf = NULL;
         c->n = c->top = 0;
+        c->proven = false;
 }
 
 /* A connection that stays silent for the idle timeout is closed. */
@@ -168,7 +176,19 @@ static int conn_open(Receiver *x, Conn *c, int fd) {
         c->fd = fd;
         conn_touch(x, c);
         c->n = c->top = 0;
+        c->proven = false;
+        c->nth = ++x->accepted;
         return 0;
+}
+
+/* The agent writes the token first ({"token":"<token>", compact, the way
+ * jansson escapes it), at once: its connection shows it at its first
+ * read, however long the rest of its line.  Compared in constant time,
+ * and only once the whole prefix is in, so a guest user learns nothing
+ * of the token byte by byte.  buf always starts at a line's start. */
+static void conn_prove(const Receiver *x, Conn *c) {
+        if (!c->proven && c->n >= x->prefix_len)
+                c->proven = secret_equal(c->buf, x->prefix_len, x->prefix);
 }
 
 /* Reads what c has and takes its complete lines while fewer than left
@@ -189,6 +209,7 @@ static unsigned conn_read(Receiver *x, Conn *c, unsigned left) {
         c->n += (size_t)k;
         c->top = MAX(c->top, c->n);
         c->buf[c->n] = '\0';
+        conn_prove(x, c);
         while (r >= 0 && (left == 0 || taken < left) && (nl = memchr(c->buf, '\n', c->n))) {
                 size_t used = (size_t)(nl + 1 - c->buf);
 
@@ -201,30 +222,37 @@ static unsigned conn_read(Receiver *x, Conn *c, unsigned left) {
                 explicit_bzero(c->buf, used);
                 memmove(c->buf, nl + 1, c->n - used);
                 c->n -= used;
+                conn_prove(x, c);
         }
         if (r < 0 || c->n == LINE_MAX_BYTES) /* its answer failed, or a line that long is not ours */
                 conn_close(c);
         return taken;
 }
 
-/* The slot a new connection takes: a free one, else the one that has
- * sent the least of a line, the oldest of those.  The agent writes its
- * line at once: a guest user filling every slot with silent connections
- * makes its own go, not the agent's in the middle of a delivery. */
+/* The slot a new connection takes: a free one, else the oldest of those
+ * that never showed the VM's token, else (all did) the one closest to its
+ * deadline.  Any guest user can fill every slot, with silent connections
+ * or with long partial lines; the agent's shows the token at its first
+ * read, and a new connection is read before the next one is taken. */
 static Conn *conn_slot(Receiver *x, Conn *conns, size_t n) {
-        Conn *least = NULL;
+        Conn *victim = NULL;
 
         for (size_t i = 0; i < n; i++) {
-                if (conns[i].fd < 0)
-                        return &conns[i];
-                if (!least || conns[i].n < least->n || (conns[i].n == least->n && conns[i].deadline < least->deadline))
-                        least = &conns[i];
+                Conn *c = &conns[i];
+
+                if (c->fd < 0)
+                        return c;
+                if (!victim || (victim->proven && !c->proven) ||
+                    (!victim->proven && !c->proven && c->nth < victim->nth) ||
+                    (victim->proven && c->proven && c->deadline < victim->deadline))
+                        victim = c;
         }
         if (say_nth(&x->evicted))
-                log_warning("Closed a connection that had sent the least of a line, to take a new one (%zu at once; "
-                            "%u closed so far).", n, x->evicted);
-        conn_close(least);
-        return least;
+                log_warning("Closed the oldest connection %s, to take a new one (%zu at once; %u closed so far).",
+                            victim->proven ? "(all had sent the VM's token)" : "that had not sent the VM's token",
+                            n, x->evicted);
+        conn_close(victim);
+        return victim;
 }
 
 /* Serves up to RECEIVE_CONNS_MAX connections at once on one poll() loop,
@@ -283,9 +311,25 @@ static int receive_loop(Receiver *x, int lfd, unsigned want) {
         return r;
 }
 
+/* {"token":"<token>", as the agent's lines start (see conn_prove()):
+ * -EINVAL when the token is not UTF-8 (no agent line carries it). */
+static int receive_prefix(const char *token, char **ret) {
+        json_t *t = json_string(token);
+        _cleanup_(erase_and_freep) char *quoted = t ? json_dumps(t, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+
+        json_wipe(t);
+        json_decref(t);
+        if (!t)
+                return -EINVAL;
+        if (!quoted || asprintf(ret, "{\"token\":%s", quoted) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 int ctl_receive(const char *uds, const char *dir, unsigned want, const char *token, unsigned idle_s) {
         _cleanup_(closep) int fd = -EBADF;
         Receiver x = { .dir = dir, .token = token, .idle_s = idle_s };
+        _cleanup_(erase_and_freep) char *prefix = NULL;
         struct sockaddr_un sa;
         int len = sockaddr_un_set(&sa, uds);
 
@@ -293,10 +337,17 @@ int ctl_receive(const char *uds, const char *dir, unsigned want, const char *tok
                 return log_error_errno(len, "Socket path too long: %s", uds), 1;
         /* jansson's parser buffers hold the token and the credentials too. */
         json_wipe_on_free();
+        int r = receive_prefix(token, &prefix);
+        if (r == -EINVAL)
+                return log_error("The token is not UTF-8 text: no line of the agent's can carry it."), 1;
+        if (r < 0)
+                return log_error_errno(r, "Out of memory."), 1;
+        x.prefix = prefix;
+        x.prefix_len = strlen(prefix);
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         (void)unlink(uds);
         mode_t old = umask(0077);
-        int r = fd < 0 || bind(fd, &sa, (socklen_t)len) < 0 || listen(fd, 16) < 0 ? -errno : 0;
+        r = fd < 0 || bind(fd, &sa, (socklen_t)len) < 0 || listen(fd, 16) < 0 ? -errno : 0;
         umask(old);
         if (r < 0)
                 return log_error_errno(r, "Cannot listen on %s: %m", uds), 1;

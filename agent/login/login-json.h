@@ -78,7 +78,9 @@ json_t *login_json_open_url(const char *method);
 json_t *login_json_oauth_started(const char *session_id);
 /* Push handoff: one line (no newline inside), owned, NULL on ENOMEM.
  * token is the control token, the proof that the line is the agent's:
- * any local user can connect to the host's vsock port.  The line is a
+ * any local user can connect to the host's vsock port.  Compact, the
+ * token first: the host's receiver keeps a connection whose line starts
+ * {"token":"<token>" over the others (ctl-receive.c).  The line is a
  * secret twice over (token and credentials): the caller wipes it. */
 char *login_json_handoff_line(const char *token, const char *delivery_id, const char *session_id,
                               const char *provider, json_t *credentials, const char *cred_path);

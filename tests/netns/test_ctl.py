@@ -467,8 +467,8 @@ def test_ctl_receive_silent_connection_does_not_block(make_env, agent_bin):
         # delivery only at that one's deadline, an hour away.
         out, err = receiver.proc.communicate(timeout=60)
         assert (receiver.proc.returncode, out) == (0, f"received: {receiver.path(s)} (oauth)\n"), err
-        assert "Closed a connection that had sent the least of a line, to take a new one (8 at once; 1 closed " \
-            "so far)." in err
+        assert "Closed the oldest connection that had not sent the VM's token, to take a new one (8 at once; " \
+            "1 closed so far)." in err
         assert TOKEN not in out + err
     finally:
         for c in silent:
@@ -476,24 +476,35 @@ def test_ctl_receive_silent_connection_does_not_block(make_env, agent_bin):
         receiver.close()
 
 
+def agent_line(delivery_id, session_id, code):
+    """A delivery line as the agent writes it: compact, the token first."""
+    return (json.dumps({"token": TOKEN, "deliveryId": delivery_id, "sessionId": session_id, "provider": "oauth",
+                        "credentials": {"code": code}, "credPath": ""}, separators=(",", ":")) + "\n").encode()
+
+
+def closed_said(rx, n):
+    """Waits for the receiver's nth word of a connection closed for a new
+    one (said at the 1st, 2nd, 4th...): said at the new one's accept."""
+    assert select.select([rx.proc.stderr], [], [], 60)[0], "no word of a connection closed"
+    line = rx.proc.stderr.readline()
+    assert line.endswith(f"Closed the oldest connection that had not sent the VM's token, to take a new one "
+                         f"(8 at once; {n} closed so far).\n"), line
+
+
 def test_ctl_receive_keeps_a_delivery_under_way(agent_bin):
-    """Nine silent connections after a delivery's first half: the ninth
-    takes the slot of a silent one (it sent the least), not the delivery's,
-    which then ends and is taken."""
+    """Nine silent connections after a delivery's first part: the ninth
+    takes the slot of a silent one (it never sent the token), not the
+    delivery's, which then ends and is taken."""
     rx = Receiver(agent_bin)
     try:
-        line = (json.dumps({"token": TOKEN, "deliveryId": "d1", "sessionId": "s1", "provider": "oauth",
-                            "credentials": {"code": "HALVES"}, "credPath": ""}) + "\n").encode()
+        line = agent_line("d1", "s1", "HALVES")
+        half = len(line) // 2
         with rx.connect() as c, c.makefile("r") as answers:
-            c.sendall(line[:40])
+            c.sendall(line[:half])
             silent = [rx.connect() for _ in range(8)]  # 7 free slots, then one closed
             try:
-                # The ninth taken (said on stderr) before the line ends.
-                assert select.select([rx.proc.stderr], [], [], 60)[0], "no word of a connection closed"
-                assert rx.proc.stderr.readline().endswith(
-                    "Closed a connection that had sent the least of a line, to take a new one (8 at once; 1 closed "
-                    "so far).\n")
-                c.sendall(line[40:])
+                closed_said(rx, 1)  # the ninth taken before the line ends
+                c.sendall(line[half:])
                 assert answers.readline() == "ACK d1\n"
             finally:
                 for s in silent:
@@ -501,6 +512,46 @@ def test_ctl_receive_keeps_a_delivery_under_way(agent_bin):
         out, err = rx.proc.communicate(timeout=60)
         assert (rx.proc.returncode, out) == (0, f"received: {rx.path('s1')} (oauth)\n"), err
     finally:
+        rx.close()
+
+
+def test_ctl_receive_keeps_the_agents_connection_against_longer_lines(agent_bin):
+    """A guest user's connections each hold more of a line than the
+    agent's: the agent's, once its line began with the token, and while
+    it is the newest before that, is never the one closed for a new one.
+    (Closing the one that had sent the least closed the agent's.)"""
+    rx = Receiver(agent_bin)
+    hostile = []
+    try:
+        line = agent_line("d1", "s1", "KEPT")
+        start = line.index(b'","deliveryId"') + 2  # the token's prefix and a little more
+        hostile = [rx.connect() for _ in range(8)]
+        for h in hostile:
+            h.sendall(b"x" * 4096)  # no newline: a long partial line each
+        with rx.connect() as c, c.makefile("r") as answers:
+            closed_said(rx, 1)  # the agent's connection took the oldest one's slot
+            # Another before the agent's wrote anything: the agent's is the
+            # newest that has not shown the token, not the one closed.
+            hostile.append(rx.connect())
+            hostile[-1].sendall(b"x" * 4096)
+            closed_said(rx, 2)
+            c.sendall(line[:start])
+            # Read before the next one is taken (written before its connect).
+            for _ in range(2):  # the 3rd closing is not said, the 4th is
+                hostile.append(rx.connect())
+                hostile[-1].sendall(b"x" * 4096)
+            closed_said(rx, 4)
+            c.sendall(line[start:])
+            assert answers.readline() == "ACK d1\n"
+        out, err = rx.proc.communicate(timeout=60)
+        assert (rx.proc.returncode, out) == (0, f"received: {rx.path('s1')} (oauth)\n"), err
+        # The first four guests' connections were the ones closed.
+        for h in hostile[:4]:
+            h.settimeout(60)
+            assert h.recv(1) == b""
+    finally:
+        for h in hostile:
+            h.close()
         rx.close()
 
 
