@@ -445,6 +445,13 @@ static int setup_secrets(Manager *m) {
 static bool restore_wanted(Manager *m) {
         const Config *c = &m->config;
 
+        /* PID 1 goes on without them (see fatal()): a restore could not
+         * install the clone's, and the control routes stay closed. */
+        if (!m->secrets) {
+                if (c->restore > 0)
+                        log_error("Snapshot restores are off: the host's secrets were not set up (see above).");
+                return false;
+        }
         if (c->restore >= 0)
                 return c->restore > 0;
         return host_secrets_mmds_asked(m->secrets);

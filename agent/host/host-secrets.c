@@ -278,7 +278,7 @@ bool host_secrets_mmds_pending(HostSecrets *s) {
 int host_secrets_replace(HostSecrets *s, const char *token, const char *desktop) {
         char *t, *d;
 
-        if (isempty(token) || !desktop_secret_is_valid(desktop))
+        if (!s || isempty(token) || !desktop_secret_is_valid(desktop))
                 return -EINVAL;
         /* The same pair again (a restore retried part way): the ones it
          * replaced the first time stay the ones to redact. */

@@ -64,7 +64,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(HostSecrets *, host_secrets_free);
  * (host_secrets_replaced_*(): output the old servers wrote may still be
  * read, and those secrets still open the template); a pending MMDS
  * request for boot secrets is dropped.  The same pair again changes
- * nothing.  The caller rewrites the desktop's files. */
+ * nothing; s NULL (never set up) is -EINVAL.  The caller rewrites the
+ * desktop's files. */
 int host_secrets_replace(HostSecrets *s, const char *token, const char *desktop);
 
 /* True while MMDS is being asked (or will be, after a failed try): its

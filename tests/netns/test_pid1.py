@@ -21,12 +21,13 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 
 import pytest
 
 from netns import Lan, Netns, wait_until
-from svagent import write_secret_files
+from svagent import MMDS_SERVER, write_secret_files
 
 PORT = 18100
 
@@ -236,6 +237,39 @@ def test_pid1_without_http_keeps_running(agent_bin, workdir):
         os.kill(agent, signal.SIGTERM)
         read_until(unshare.stderr, "Stopped; exiting.")
         assert unshare.wait(timeout=30) == 0
+
+
+def test_pid1_restore_without_the_hosts_secrets(agent_bin, workdir):
+    """The host's token file cannot be read (a directory): PID 1 goes on
+    without the host's secrets, with snapshot restores off, and says so.
+    A restore would have installed the clone's secrets into none (a NULL
+    dereference: in a VM, PID 1 crashing is a kernel panic)."""
+    obj, log = os.path.join(workdir, "mmds.json"), os.path.join(workdir, "mmds.log")
+    write(obj, json.dumps({"generation": "g1", "token": "tok-from-mmds-0123456789",
+                           "desktop_secret": "desk-from-mmds-0123456789"}))
+    token_dir = os.path.join(workdir, "token-dir")
+    os.mkdir(token_dir)
+    with Netns() as ns:
+        mmds = ns.popen([sys.executable, MMDS_SERVER, "127.0.0.1", obj, log])
+        try:
+            unshare, agent = start_pid1(ns, agent_bin, workdir, [], "--no-reboot", "--set", f"token_file={token_dir}",
+                                        "--set", "restore=true", "--set", "mmds=false",
+                                        "--set", "mmds_address=127.0.0.1", "--set", "restore_clock=false",
+                                        stderr=subprocess.PIPE, text=True)
+            read_until(unshare.stderr, "Failed to set up the host's secrets")
+            read_until(unshare.stderr, "Snapshot restores are off: the host's secrets were not set up (see above).")
+            wait_until(lambda: health(ns), 20, "/health answered")
+            # No restore route: a poke (anyone's) finds nothing to trigger.
+            poke = ns.run("curl", "-sS", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+                          f"http://127.0.0.1:{PORT}/restore-check", check=False)
+            assert poke.stdout == "404"
+            assert health(ns)
+            os.kill(agent, signal.SIGTERM)
+            read_until(unshare.stderr, "Stopped; exiting.")
+            assert unshare.wait(timeout=30) == 0
+        finally:
+            mmds.kill()
+            mmds.wait()
 
 
 def test_pid1_without_event_loop_reboots(agent_bin, workdir):

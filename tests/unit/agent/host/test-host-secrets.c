@@ -54,6 +54,8 @@ static void test_replace(void **state) {
         assert_int_equal(host_secrets_replace(s, "", "desktop-4"), -EINVAL);
         assert_int_equal(host_secrets_replace(s, "token-4", "short"), -EINVAL);
         assert_int_equal(host_secrets_replace(s, "token-4", "bad desktop secret"), -EINVAL);
+        /* Secrets never set up (PID 1 goes on without them). */
+        assert_int_equal(host_secrets_replace(NULL, "token-4", "desktop-4"), -EINVAL);
         assert_pair(s, "token-2", "desktop-3", "token-2", "desktop-2");
         host_secrets_free(s);
         sd_event_unref(e);
