@@ -204,10 +204,15 @@ static void probe_on_writable(Probe *p) {
                 if (err != 0)
                         return probe_retry(p, strerror(err));
         }
-        if (p->type == PROBE_HTTP && p->request_len == 0)
-                p->request_len = (size_t)snprintf(p->request, sizeof p->request,
-                                                  "GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n",
-                                                  p->path, p->host);
+        if (p->type == PROBE_HTTP && p->request_len == 0) {
+                int k = snprintf(p->request, sizeof p->request,
+                                 "GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n", p->path, p->host);
+                /* The path is bounded (PROBE_HTTP_PATH_MAX) and the host an
+                 * IP address by now; never send past the request. */
+                if (k < 0 || (size_t)k >= sizeof p->request)
+                        return probe_retry(p, "probe request too long");
+                p->request_len = (size_t)k;
+        }
         if (p->sent < p->request_len) {
                 n = send(p->fd, p->request + p->sent, p->request_len - p->sent, MSG_NOSIGNAL);
                 if (n < 0 && errno != EAGAIN)

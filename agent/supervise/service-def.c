@@ -85,6 +85,17 @@ static bool name_valid(const char *s) {
         return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == l;
 }
 
+static bool http_path_valid(const char *p) {
+        size_t l = strlen(p);
+
+        if (p[0] != '/' || l > PROBE_HTTP_PATH_MAX)
+                return false;
+        for (size_t i = 0; i < l; i++)
+                if (p[i] <= ' ' || p[i] > '~')
+                        return false;
+        return true;
+}
+
 static int check_one(const ServiceDefs *d, size_t i, char *errbuf, size_t size) {
         const ServiceDef *s = &d->services[i];
 
@@ -102,6 +113,9 @@ static int check_one(const ServiceDefs *d, size_t i, char *errbuf, size_t size) 
                         return fail(errbuf, size, "service %s: env entry '%s' is not K=V", s->name, *e);
         if ((s->probe.type == PROBE_TCP_BANNER || s->probe.type == PROBE_HTTP) && s->probe.port == 0)
                 return fail(errbuf, size, "service %s: probe needs a port", s->name);
+        if (s->probe.type == PROBE_HTTP && s->probe.path && !http_path_valid(s->probe.path))
+                return fail(errbuf, size, "service %s: http probe path must start with '/', be printable ASCII "
+                            "without spaces and at most %d bytes", s->name, PROBE_HTTP_PATH_MAX);
         if (s->probe.type == PROBE_TCP_BANNER && isempty(s->probe.expect))
                 return fail(errbuf, size, "service %s: tcp-banner probe needs expect", s->name);
         if (s->probe.type == PROBE_FILE &&

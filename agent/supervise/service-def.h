@@ -66,6 +66,10 @@ typedef struct ProbeSpec {
         char *path;     /* http: default "/"; file, unix-banner: required, absolute */
 } ProbeSpec;
 
+/* An http probe's path: "/…", printable ASCII without spaces, at most this
+ * long (it is the request line's target, sent as it is). */
+#define PROBE_HTTP_PATH_MAX 256
+
 typedef enum RestartPolicy {
         RESTART_ALWAYS,
         RESTART_ON_FAILURE, /* not after exit 0 */

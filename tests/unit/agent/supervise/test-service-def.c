@@ -79,6 +79,25 @@ static void test_parse_bare_list(void **state) {
         assert_int_equal(d.n, 0);
 }
 
+#define HTTP_PATH_ERROR \
+        "service a: http probe path must start with '/', be printable ASCII without spaces and at most 256 bytes"
+#define A16 "aaaaaaaaaaaaaaaa"
+#define A128 A16 A16 A16 A16 A16 A16 A16 A16
+/* With its '/': one byte over PROBE_HTTP_PATH_MAX. */
+#define LONG_PATH A128 A128
+
+/* The longest http probe path taken; one byte more is an error (below). */
+static void test_http_probe_path_longest(void **state) {
+        ServiceDefs d = {};
+        char err[256] = "";
+        const char *text = "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"http\",\"port\":1,\"path\":\"/"
+                           A128 A16 A16 A16 A16 A16 A16 A16 "aaaaaaaaaaaaaaa\"}}]";
+
+        assert_int_equal(service_defs_from_json(text, &d, err, sizeof err), 0);
+        assert_int_equal(strlen(d.services[0].probe.path), PROBE_HTTP_PATH_MAX);
+        service_defs_done(&d);
+}
+
 static void test_parse_errors(void **state) {
         static const struct {
                 const char *text, *error;
@@ -113,6 +132,13 @@ static void test_parse_errors(void **state) {
                 /* ':' would reach into the next passwd field. */
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"user\":\"root:x\"}]", "service a: user 'root:x' is not a user name" },
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"http\"}}]", "service a: probe needs a port" },
+                /* The path is the request line's target, sent as it is. */
+                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"http\",\"port\":1,\"path\":\"x\"}}]", HTTP_PATH_ERROR },
+                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"http\",\"port\":1,\"path\":\"/a b\"}}]", HTTP_PATH_ERROR },
+                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"http\",\"port\":1,\"path\":\"/a\\r\\nX: y\"}}]",
+                  HTTP_PATH_ERROR },
+                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"http\",\"port\":1,\"path\":\"/" LONG_PATH "\"}}]",
+                  HTTP_PATH_ERROR },
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"tcp-banner\",\"port\":1}}]",
                   "service a: tcp-banner probe needs expect" },
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"file\",\"path\":\"/run/a\"}}]",
@@ -159,6 +185,7 @@ int main(void) {
                 cmocka_unit_test(test_parse_ok),
                 cmocka_unit_test(test_parse_bare_list),
                 cmocka_unit_test(test_parse_errors),
+                cmocka_unit_test(test_http_probe_path_longest),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
