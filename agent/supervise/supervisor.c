@@ -392,8 +392,10 @@ static int service_spawn(Service *s) {
         gid_t gid;
 
         /* The budget is for restarts after failures: a start asked for
-         * (a browser opened per login) does not use it up. */
-        if (c->restart_burst > 0 && !s->asked) {
+         * (a browser opened per login), a restart asked for (new secrets)
+         * and a dependent's after its dependency came back do not use it
+         * up. */
+        if (c->restart_burst > 0 && !s->asked && !s->restarting) {
                 s->starts[s->starts_next] = now(CLOCK_MONOTONIC);
                 s->starts_next = (s->starts_next + 1) % c->restart_burst;
         }

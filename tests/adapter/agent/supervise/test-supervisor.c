@@ -554,6 +554,40 @@ static void test_restart_service(void **state) {
         unlink(armed);
 }
 
+static bool restarts_reached(Harness *m, const void *arg) {
+        const struct { size_t i; unsigned n; } *a = arg;
+        return status(m, a->i).restarts >= a->n;
+}
+
+/* Restarts that are no failure leave the budget (2) to crashes: neither
+ * the restarts asked for (new secrets) nor the dependent's, brought down
+ * with its dependency, count.  After two of each, the dependent's first
+ * crash backs off rather than failing (it failed: 3 starts counted). */
+static void test_restarts_leave_the_budget(void **state) {
+        static const char *const sets[] = { "backoff_ms", "600000", "restart_burst", "2", NULL };
+        static const char json[] =
+                "[{\"name\": \"base\", \"argv\": [\"sleep\", \"1000\"]},"
+                " {\"name\": \"dep\", \"argv\": [\"sleep\", \"1000\"], \"depends_on\": [\"base\"]}]";
+        struct { size_t i; ServiceState s; } backoff = { 1, SERVICE_BACKOFF };
+        Harness *m;
+
+        m = harness_make(sets);
+        assert_int_equal(harness_start(m, json), 0);
+        assert_int_equal(supervisor_start_all(m->supervisor), 0);
+        run_until(m, all_ready, NULL, "all ready");
+        for (unsigned i = 1; i <= 2; i++) {
+                struct { size_t i; unsigned n; } dep_again = { 1, i };
+
+                assert_int_equal(supervisor_restart_service(m->supervisor, "base"), 0);
+                run_until(m, restarts_reached, &dep_again, "dep restarted");
+                run_until(m, all_ready, NULL, "all ready again");
+        }
+        assert_int_equal(kill(status(m, 1).pid, SIGKILL), 0);
+        run_until(m, state_is, &backoff, "dep backing off after its crash");
+        assert_string_equal(status(m, 1).last_exit, "killed by SIGKILL");
+        harness_drop(m);
+}
+
 /* A start asked for while the service is still stopping (a browser closed
  * after one login, opened for the next): it starts again once it exited,
  * without the backoff (10 min here: waiting for it would fail the test by
@@ -697,6 +731,7 @@ int main(void) {
                 cmocka_unit_test(test_stale_lock),
                 cmocka_unit_test(test_restart_service),
                 cmocka_unit_test(test_start_while_stopping),
+                cmocka_unit_test(test_restarts_leave_the_budget),
                 cmocka_unit_test(test_users_fd_line_and_redaction),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
