@@ -201,8 +201,10 @@ void manager_request_shutdown(Manager *m, const char *reason) {
          * has to send its reply) return to the loop before anything stops. */
         r = sd_event_add_defer(m->event, NULL, shutdown_start_cb, m);
         if (r < 0) {
+                /* Not an exit from the loop: PID 1 must end in its
+                 * reboot, never return (the kernel would panic). */
                 log_error_errno(r, "Failed to schedule shutdown, stopping at once: %m");
-                sd_event_exit(m->event, m->exit_code);
+                (void)shutdown_start_cb(NULL, m);
         }
 }
 

@@ -811,9 +811,11 @@ static int run_loop(Manager *m) {
  * hang where the host cannot tell.  Reboot (or power off) as at the end of
  * a shutdown instead, unless configured to exit (tests). */
 static int pid1_give_up(int code, ShutdownAction action) {
-        if (getpid() != 1 || code == 0 || action == SHUTDOWN_EXIT)
+        if (getpid() != 1 || action == SHUTDOWN_EXIT)
                 return code;
-        log_full(LOG_EMERG, "Cannot run as PID 1; %s.", shutdown_action_to_string(action));
+        /* Code 0 too: a shutdown ends in its reboot, never by leaving the loop. */
+        log_full(LOG_EMERG, "%s as PID 1; %s.", code == 0 ? "Event loop ended" : "Cannot run",
+                 shutdown_action_to_string(action));
         (void)pid1_reboot(action);
         return code; /* reboot() failed too: nothing is left but the panic */
 }
