@@ -7,6 +7,7 @@
  * supervisor. */
 #pragma once
 
+#include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -66,9 +67,12 @@ static inline void launcher_forget(const Launcher *l, pid_t pid) {
 
 /* The owner of pid (a process group leader it started) is done with it:
  * its whole group SIGKILLed at once, its exit no longer wanted (the
- * reaper collects it). */
+ * reaper collects it).  No group yet (a child that makes its own session
+ * has not called setsid()): the process itself.  Its exit was not
+ * reported, so pid is not reaped and still names it. */
 static inline void launcher_kill_forget(const Launcher *l, pid_t pid) {
-        (void)kill(-pid, SIGKILL);
+        if (kill(-pid, SIGKILL) < 0 && errno == ESRCH)
+                (void)kill(pid, SIGKILL);
         launcher_forget(l, pid);
 }
 

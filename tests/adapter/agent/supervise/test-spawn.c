@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <linux/capability.h>
 
@@ -401,6 +402,31 @@ static void test_find_binary(void **state) {
         assert_null(p);
 }
 
+static void record_forget(void *ctx, pid_t pid) {
+        *(pid_t *)ctx = pid;
+}
+
+/* A child that makes its own session is killed before its setsid(): no
+ * group of its pid exists yet, and the process itself goes (here one that
+ * stays in the test's group).  The alarm ends it if it is missed. */
+static void test_kill_forget_before_its_group(void **state) {
+        pid_t forgotten = 0, pid = fork();
+        Launcher l = { .forget = record_forget, .ctx = &forgotten };
+        int ws;
+
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                alarm(30);
+                for (;;)
+                        pause();
+        }
+        launcher_kill_forget(&l, pid);
+        assert_int_equal(forgotten, pid);
+        assert_int_equal(waitpid(pid, &ws, 0), pid);
+        assert_true(WIFSIGNALED(ws));
+        assert_int_equal(WTERMSIG(ws), SIGKILL);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_child_environment),
@@ -409,6 +435,7 @@ int main(void) {
                 cmocka_unit_test(test_drop_refused),
                 cmocka_unit_test(test_keep_caps),
                 cmocka_unit_test(test_find_binary),
+                cmocka_unit_test(test_kill_forget_before_its_group),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
