@@ -273,13 +273,13 @@ static void dispatch_leave(CliRunner *r) {
                 free(r);
 }
 
-static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        CliRunner *r = userdata;
+/* Up to READS_PER_WAKEUP reads of what the CLI wrote, each looked at;
+ * within dispatch_enter()/dispatch_leave(): a callback may free r. */
+static void read_available(CliRunner *r) {
         char buf[4096];
 
-        dispatch_enter(r);
-        for (int i = 0; i < READS_PER_WAKEUP; i++) {
-                ssize_t n = read_output(fd, buf, sizeof buf);
+        for (int i = 0; r->io && i < READS_PER_WAKEUP; i++) {
+                ssize_t n = read_output(r->master, buf, sizeof buf);
                 if (n < 0)
                         output_ended(r);
                 if (n <= 0)
@@ -290,6 +290,13 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         }
         /* The CLI's output may hold a token: wiped on every way out. */
         explicit_bzero(buf, sizeof buf);
+}
+
+static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        CliRunner *r = userdata;
+
+        dispatch_enter(r);
+        read_available(r);
         dispatch_leave(r);
         return 0;
 }
@@ -309,8 +316,14 @@ static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
         r->pid = 0;
         r->kill_timer = sd_event_source_disable_unref(r->kill_timer);
         r->stop_timer = sd_event_source_disable_unref(r->stop_timer);
-        if (r->cb.on_exit)
+        /* The exit and the last output can be seen in one wakeup, the exit
+         * first: what it wrote before it exited (its error, a URL) is
+         * read before the owner hears of the exit. */
+        dispatch_enter(r);
+        read_available(r);
+        if (!r->freed && r->cb.on_exit)
                 r->cb.on_exit(r, wstatus, r->userdata);
+        dispatch_leave(r);
 }
 
 static int spawn_cli(CliRunner *r, const CliRunnerOptions *o, char **env) {

@@ -33,7 +33,8 @@ typedef struct Fixture {
         Children *children;
         Launcher launcher;
         CliRunner *runner;
-        unsigned n_url, n_failure;
+        unsigned n_url, n_failure, n_exit;
+        char *exit_output; /* the transcript when on_exit came */
 } Fixture;
 
 static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -64,6 +65,7 @@ static int teardown(void **state) {
         Fixture *f = *state;
 
         cli_runner_free(f->runner);
+        free(f->exit_output);
         children_free(f->children);
         sd_event_unref(f->event);
         free(f);
@@ -193,9 +195,58 @@ static void test_failure_drawn_with_the_url(void **state) {
         assert_int_equal(f->n_url, 1);
 }
 
+static void on_exit_keep_output(CliRunner *r, int wstatus, void *userdata) {
+        Fixture *f = userdata;
+
+        f->n_exit++;
+        f->exit_output = cli_runner_output(r);
+}
+
+static bool is_zombie(pid_t pid) {
+        char path[64], text[512];
+        FILE *file;
+        bool z = false;
+
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+        file = fopen(path, "re");
+        if (file) {
+                const char *p = fgets(text, sizeof text, file) ? strrchr(text, ')') : NULL;
+                z = p && p[1] == ' ' && p[2] == 'Z';
+                fclose(file);
+        }
+        return z;
+}
+
+/* A CLI that prints its error and exits: the exit can be dispatched
+ * before the output (both ready in one wakeup).  Here it is, for sure:
+ * the child is reaped before the loop ever runs.  What it wrote is read
+ * before the owner hears of the exit (the host gets it as cliOutput). */
+static void test_output_read_before_the_exit(void **state) {
+        Fixture *f = *state;
+        char *argv[] = { (char *)"sh", (char *)"-c", (char *)"printf 'cannot reach the auth server\\r\\n'; exit 3", NULL };
+        char *patterns[] = { (char *)"https://login.example.test/authorize", NULL };
+        ProviderDef p = { .id = (char *)"fake", .argv = argv, .url_patterns = patterns, .pty = true };
+        pid_t pid;
+
+        if (geteuid() != 0)
+                skip();
+        start(f, &p, &(CliRunnerCallbacks){ .on_exit = on_exit_keep_output });
+        pid = cli_runner_pid(f->runner);
+        for (int i = 0; !is_zombie(pid); i++) {
+                if (i == 1000)
+                        fail_msg("the CLI did not exit within 10 s");
+                usleep(10000);
+        }
+        assert_true(children_reap(f->children) >= 1);
+        assert_int_equal(f->n_exit, 1);
+        assert_non_null(f->exit_output);
+        assert_non_null(strstr(f->exit_output, "cannot reach the auth server"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_free_from_on_url, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_output_read_before_the_exit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_free_from_on_failure, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failure_unread_when_the_url_arrives, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failure_drawn_with_the_url, setup, teardown),
