@@ -941,8 +941,11 @@ LoginManager *login_manager_free(LoginManager *lm) {
                 cli_runner_free(lo->runner);
                 free(lo);
         }
-        /* Every process of the CLI user first, then their HOMEs. */
-        cli_sweep(lm);
+        /* Every process of the CLI user first, then their HOMEs.  No
+         * remover: login_manager_new() failed before it (ENOMEM), before
+         * any CLI ran; the HOMEs an earlier run left wait for the next. */
+        if (lm->remover)
+                cli_sweep(lm);
         lm->remover = home_remover_free(lm->remover);
         control_socket_free(lm->control);
         provider_set_free(lm->providers);
