@@ -707,7 +707,8 @@ def test_old_credential_file_not_captured_on_exit(make_env):
     old = os.path.join(e.home_of(s), ".gemini/oauth_creds.json")
     os.makedirs(os.path.dirname(old))
     with open(old, "w") as f:
-        json.dump({"access_token": "SECRET-ACCESS-old"}, f)
+        # What Gemini's definition captures: a file its CLI could have written.
+        json.dump({"access_token": "SECRET-ACCESS-old", "refresh_token": "SECRET-REFRESH-old"}, f)
     assert e.json("POST", "/auth/gemini_cli", {"sessionId": s})[0] == 200
     assert e.json("GET", f"/credentials/status?sessionId={s}") == \
         (200, {"authenticated": False, "failed": True, "error": "CLI exited 3"})
