@@ -171,25 +171,46 @@ static FailureSeen failure_at(const ScreenView *v, size_t at) {
         return (FailureSeen) { .place = place_of(v, at, 0), .hash = h };
 }
 
+static bool failure_same(const FailureSeen *a, const FailureSeen *b) {
+        return a->hash == b->hash && a->place.column == b->place.column;
+}
+
 /* Whether the watch ignores f: the same text in the same place, or (with
  * relayout) in the same column on another row (the frame was laid out
- * again, something drawn above it), which is then its place. */
+ * again, something drawn above it), which is then its place, unless its
+ * place still shows it (held). */
 static bool failure_ignored(FailureWatch *w, const FailureSeen *f, bool relayout) {
         FailureSeen *moved = NULL;
 
         for (size_t i = 0; i < w->n_ignored; i++) {
                 FailureSeen *g = &w->ignored[i];
 
-                if (g->hash != f->hash || g->place.column != f->place.column)
+                if (!failure_same(g, f))
                         continue;
                 if (g->place.row == f->place.row)
                         return true;
-                moved = moved ?: g;
+                if (!g->held)
+                        moved = moved ?: g;
         }
         if (!moved || !relayout)
                 return false;
         moved->place.row = f->place.row;
+        moved->held = true; /* a second copy elsewhere is new */
         return true;
+}
+
+/* Marks the ignored failures v still shows in their places. */
+static void failure_hold_shown(FailureWatch *w, const ScreenView *v) {
+        for (size_t i = 0; i < w->n_ignored; i++)
+                w->ignored[i].held = false;
+        for (size_t at = next_failure(w->failures, v->text, 0); at != SIZE_MAX;
+             at = next_failure(w->failures, v->text, at + 1)) {
+                FailureSeen f = failure_at(v, at);
+
+                for (size_t i = 0; i < w->n_ignored; i++)
+                        if (failure_same(&w->ignored[i], &f) && w->ignored[i].place.row == f.place.row)
+                                w->ignored[i].held = true;
+        }
 }
 
 static void failure_forget_gone(FailureWatch *w, const ScreenView *v) {
@@ -231,6 +252,7 @@ bool failure_watch_find(FailureWatch *w, const ScreenView *v, char *buf, size_t 
         size_t at, end;
 
         failure_forget_gone(w, v);
+        failure_hold_shown(w, v);
         for (at = next_failure(w->failures, v->text, 0); at != SIZE_MAX; at = next_failure(w->failures, v->text, at + 1)) {
                 FailureSeen f = failure_at(v, at);
                 if (!failure_ignored(w, &f, true))

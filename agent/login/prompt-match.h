@@ -64,15 +64,17 @@ size_t prompt_matcher_look(PromptMatcher *m, const ScreenView *v, const char *ke
  *   match to the end of its row.  The same text in the same column is
  *   the same failure until its row scrolls off, on its row or another
  *   (a TUI lays its frame out again with something above it; the new row
- *   is then its place); another text there, or the same text in another
- *   column, is a new one.  Past FAILURES_IGNORED_MAX, the one on the
- *   topmost row is forgotten first.
+ *   is then its place), unless its place still shows it: then the one on
+ *   the other row is a second one, new.  Another text there, or the same
+ *   text in another column, is a new one.  Past FAILURES_IGNORED_MAX, the
+ *   one on the topmost row is forgotten first.
  * - failure_watch_find() reports the earliest new failure on the screen. */
 #define FAILURES_IGNORED_MAX 64
 
 typedef struct FailureSeen {
         PromptPlace place; /* .rule unused */
         uint64_t hash;     /* of the text from the match to the end of its row */
+        bool held;         /* failure_watch_find(): the view shows it in its place, it cannot move */
 } FailureSeen;
 
 typedef struct FailureWatch {

@@ -312,8 +312,9 @@ static void test_failure_find(void **state) {
 }
 
 /* A failure shown before the sign-in began is not its outcome, as long as
- * it stays (redrawn in place too); a new text in its place, the same text
- * on another row, or its text back after its row scrolled off are new. */
+ * it stays (redrawn in place, or laid out again on another row); a new
+ * text in its place, a second copy while it is still shown, the same text
+ * in another column, or its text back after its row scrolled off are new. */
 static void test_failure_shown_before(void **state) {
         FailureWatch w;
         Screen *s = NULL;
@@ -331,6 +332,17 @@ static void test_failure_shown_before(void **state) {
                                  false));
         assert_int_equal(w.ignored[0].place.row, 1);
         assert_null(failure_look(s, &w, "", false));
+        /* The same text again below, the first still in its place: a
+         * second failure (the exchange failed as the attempt before). */
+        assert_string_equal(failure_look(s, &w, "\x1b[5;1H\x1b[2GError logging in: stale\r\n", false),
+                            "Error logging in: stale");
+        assert_int_equal(w.ignored[0].place.row, 1);
+        assert_null(failure_look(s, &w, "\x1b[5;1H\x1b[2K", false));
+        /* Laid out again once more: followed again. */
+        assert_null(failure_look(s, &w, "\x1b[2J\x1b[H\r\n\r\n\x1b[2GError logging in: stale\r\n", false));
+        assert_int_equal(w.ignored[0].place.row, 2);
+        assert_null(failure_look(s, &w, "\x1b[2J\x1b[H\r\n\x1b[2GError logging in: stale\r\n", false));
+        assert_int_equal(w.ignored[0].place.row, 1);
         /* Another message in its place. */
         assert_string_equal(failure_look(s, &w, "\x1b[2;1H\x1b[2K\x1b[2GError logging in: new\r\n", false),
                             "Error logging in: new");
