@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,6 +26,13 @@
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* a + b, or UINT32_MAX when that does not fit: limits from the
+ * configuration (any u32) plus a reserve must not wrap to a small one. */
+static inline uint32_t add_sat_u32(uint32_t a, uint32_t b) {
+        uint32_t r;
+        return __builtin_add_overflow(a, b, &r) ? UINT32_MAX : r;
+}
 
 /* Hand a pointer (or fd) over to a new owner, leaving the old variable
  * empty so its cleanup handler does nothing. */

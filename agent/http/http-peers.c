@@ -93,7 +93,7 @@ int http_peers_admit(HttpPeers *p, const HttpPeerKey *key, const HttpAdmission *
 
         if (e && e->count >= a->max_per_peer)
                 return -EUSERS;
-        if (!is_loopback(key) && p->pooled >= a->max_connections + (a->host ? HTTP_HOST_RESERVE : 0))
+        if (!is_loopback(key) && p->pooled >= add_sat_u32(a->max_connections, a->host ? HTTP_HOST_RESERVE : 0))
                 return -EUSERS;
         if (!e && !(e = add(p, key)))
                 return -ENOMEM;

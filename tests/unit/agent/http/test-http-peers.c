@@ -88,6 +88,20 @@ static void test_limits(void **state) {
         assert_null(http_peers_free(p));
 }
 
+/* The largest limits the configuration takes: the host's reserve on top
+ * of them does not wrap round to a small limit (64 - 1 = 63). */
+static void test_limits_at_their_largest(void **state) {
+        HttpAdmission from_host = { .max_connections = UINT32_MAX, .max_per_peer = UINT32_MAX, .host = true };
+        HttpPeerKey host = key_of("10.0.0.1");
+        HttpPeers *p = NULL;
+
+        assert_int_equal(http_peers_new(&p), 0);
+        for (int i = 0; i < 100; i++)
+                assert_int_equal(http_peers_admit(p, &host, &from_host), 0);
+        assert_int_equal(http_peers_count(p, &host), 100);
+        http_peers_free(p);
+}
+
 static void test_many_clients(void **state) {
         HttpAdmission a = { .max_connections = 1000, .max_per_peer = 1 };
         HttpPeers *p = NULL;
@@ -113,6 +127,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_keys),
                 cmocka_unit_test(test_limits),
+                cmocka_unit_test(test_limits_at_their_largest),
                 cmocka_unit_test(test_many_clients),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
