@@ -166,7 +166,7 @@ int ipcfg_hosts_text(const char *old, const IpcfgPlan *plan, char **ret) {
                 }
                 if (add)
                         hosts_line(f, named);
-                else if (address)
+                else if (address && !named) /* a new hostname: never the old names */
                         hosts_line_moved(f, ours, ours_len, address);
                 if (fflush(f) != 0)
                         return -ENOMEM;

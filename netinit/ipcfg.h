@@ -130,8 +130,10 @@ int ipcfg_resolv_conf_text(const IpcfgPlan *plan, char **ret);
  * the plan's hostname interface (ipcfg_plan_hostname_iface()) when it has
  * an address.  A plan without a hostname keeps the names of our earlier
  * line at its first address (a restored clone keeps its hostname, at its
- * new address), or drops the line when it has no address.  Nothing to
- * write when there is neither a line to add nor one of ours. */
+ * new address), or drops the line when it has no address; so does a plan
+ * whose hostname's interface has none (the old line names another
+ * hostname).  Nothing to write when there is neither a line to add nor
+ * one of ours. */
 int ipcfg_hosts_text(const char *old, const IpcfgPlan *plan, char **ret);
 
 /* Applier (ipcfg-nl.c).  Paths may be redirected for tests and image

@@ -100,6 +100,9 @@ static const HostsCase hosts_cases[] = {
         { "ip=[fd00::9]:::64::eth0:off", "10.1.1.1   vm1  \t # vm-browser-agent netinit", "fd00::9\tvm1" MARK },
         { "", FC_LINE, "" },
         { "ip=eth0:dhcp", LOCAL FC_LINE, LOCAL },
+        /* A new hostname whose interface has no address: our old line,
+         * which names the old one, goes (not moved to eth1's address). */
+        { "ip=::::newname:eth0:off ip=10.0.0.3:::24::eth1:off", LOCAL "10.0.0.2\toldname" MARK, LOCAL },
         /* Our line with no names is not moved. */
         { "ip=10.0.0.9:::24::eth0:off", LOCAL "10.1.1.1 # vm-browser-agent netinit\n", LOCAL },
 };
