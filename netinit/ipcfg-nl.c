@@ -763,6 +763,17 @@ static int redirects_refuse(Applier *a, const char *name) {
         return 0;
 }
 
+/* The interface before ifc in the plan that has a gateway of the same
+ * family, or NULL.  One default route per family: a second one would
+ * replace the first (the kernel matches a replace on destination and
+ * metric, not on the device). */
+static const IpcfgIface *earlier_gateway(const IpcfgPlan *p, const IpcfgIface *ifc) {
+        for (size_t i = 0; i < p->n_ifaces && &p->ifaces[i] != ifc; i++)
+                if (p->ifaces[i].gateway.family == ifc->gateway.family)
+                        return &p->ifaces[i];
+        return NULL;
+}
+
 static bool method_needs_client(IpcfgMethod m) {
         return m == IPCFG_METHOD_DHCP || m == IPCFG_METHOD_DHCP6 || m == IPCFG_METHOD_AUTO6;
 }
@@ -808,7 +819,11 @@ static int iface_apply(Applier *a, const IpcfgIface *ifc) {
                         return r;
                 a->result.address_existed |= existed;
         }
-        if (ifc->gateway.family != AF_UNSPEC) {
+        const IpcfgIface *first = ifc->gateway.family != AF_UNSPEC ? earlier_gateway(a->plan, ifc) : NULL;
+        if (first)
+                warn(a, "Gateway %s on %s not added: the default route goes via %s, the first ip= with a gateway "
+                     "of its family.", addr_str(&ifc->gateway, s1), w.name, addr_str(&first->gateway, s2));
+        else if (ifc->gateway.family != AF_UNSPEC) {
                 bool onlink = gateway_is_onlink(ifc);
                 r = route_apply(a, w.ifindex, &ifc->gateway, onlink);
                 if (r < 0)

@@ -355,6 +355,22 @@ def test_onlink_warning_for_every_interface(lan, agent_bin, files):
         "fd00:88::2/64: added the default route as on-link on eth1.")
 
 
+def test_second_gateway_of_a_family_is_not_added(lan, agent_bin, files):
+    """Two interfaces with an IPv4 gateway each: one default route per
+    family, the first's; the second is said, not added.  (It replaced the
+    first: the kernel matches a replace on destination and metric.)"""
+    lan.guest.run("ip", "link", "add", "eth1", "type", "veth", "peer", "name", "peer1")
+    cmdline = "ip=10.77.0.2::10.77.0.1:24::eth0:off ip=10.88.0.2::10.88.0.1:24::eth1:off"
+    for _ in range(2):  # and again: nothing changes
+        r = apply(lan.guest, agent_bin, files, cmdline)
+        assert r.returncode == 0, r.stderr
+        assert r.stderr.splitlines()[0] == (
+            "<4>vm-browser-agent: Gateway 10.88.0.1 on eth1 not added: the default route goes via 10.77.0.1, "
+            "the first ip= with a gateway of its family.")
+        assert [(x["gateway"], x["dev"]) for x in default_routes(lan.guest)] == [("10.77.0.1", "eth0")]
+        assert ("10.88.0.2", 24) in addrs(lan.guest, "eth1")
+
+
 def test_gateway_without_an_address_is_onlink(lan, agent_bin, files):
     r = apply(lan.guest, agent_bin, files, "ip=::10.77.0.1:::eth0:off")
     assert r.returncode == 0, r.stderr
