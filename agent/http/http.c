@@ -110,6 +110,7 @@ struct HttpRequest {
         void (*on_abort)(void *);
         void *abort_userdata;
         HttpRequest *susp_prev, *susp_next;
+        sd_event_source *gone;    /* suspended: the client's end of the connection, see watch_client() */
 };
 
 static void counter_add(HttpServer *s, const char *label, unsigned status) {
@@ -154,6 +155,7 @@ static void suspended_unlink(HttpRequest *r) {
         if (r->susp_next)
                 r->susp_next->susp_prev = r->susp_prev;
         r->susp_prev = r->susp_next = NULL;
+        r->gone = sd_event_source_disable_unref(r->gone);
 }
 
 /* Queues resp now; counted once MHD took it.  MHD takes a
@@ -298,6 +300,33 @@ void http_request_on_complete(HttpRequest *r, void (*cb)(bool, void *), void *us
         r->complete_userdata = userdata;
 }
 
+/* The client of a suspended request closed its end: its owner is told
+ * (on_abort) and lets go, and the request is answered so that MHD
+ * resumes the connection, finds it closed, and frees its slot. */
+static int on_client_gone(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        HttpRequest *r = userdata;
+        void (*abort_cb)(void *) = TAKE_PTR(r->on_abort);
+
+        if (abort_cb)
+                abort_cb(r->abort_userdata);
+        (void)reply_gate(r, 400, "the client closed its end of the connection", NULL, NULL);
+        return 0;
+}
+
+/* MHD watches no suspended connection, and times none out: without this
+ * watch a client gone keeps its slot (and its client's share of the
+ * limits) until the wait ends, up to minutes.  Only its end: a request
+ * pipelined behind this one wakes nothing.  Best effort: without it, the
+ * wait's own end frees the slot as before. */
+static void watch_client(HttpRequest *r) {
+        const union MHD_ConnectionInfo *fd = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        int k = fd ? sd_event_add_io(r->server->o.event, &r->gone, fd->connect_fd, EPOLLRDHUP, on_client_gone, r) :
+                     -EBADF;
+
+        if (k < 0)
+                log_debug_errno(k, "Cannot watch a waiting request's connection: %m");
+}
+
 int http_request_suspend(HttpRequest *r, void (*on_abort)(void *), void *userdata) {
         if (!r->in_handler || r->replied || r->suspended)
                 return -EINVAL;
@@ -310,6 +339,7 @@ int http_request_suspend(HttpRequest *r, void (*on_abort)(void *), void *userdat
         if (r->susp_next)
                 r->susp_next->susp_prev = r;
         r->server->suspended = r;
+        watch_client(r);
         return 0;
 }
 

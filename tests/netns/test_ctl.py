@@ -112,6 +112,36 @@ def test_ready_long_poll(agent_bin, tmp_path):
         assert a.get("/health/ready?wait=300")[0] == 200
 
 
+def connections(agent):
+    """vmba_http_connections from /metrics (this request's own included)."""
+    status, body = agent.get("/metrics")
+    assert status == 200
+    return int(next(l for l in body.decode().splitlines() if l.startswith("vmba_http_connections ")).split()[1])
+
+
+def test_a_long_poll_whose_client_left_frees_its_slot(agent_bin, tmp_path):
+    """Clients that close their end while their long poll waits: the wait
+    ends at once, and their slots (loopback's share, 8 here) are free for
+    others, not held until the wait runs out two minutes later.  (The
+    /metrics requests that watch take a slot or two of their own.)"""
+    port = 17500 + os.getpid() % 400
+    _, svc = released_service(str(tmp_path), port)
+    request = b"GET /health/ready?wait=120 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    with Agent(agent_bin, "http_max_per_ip=8", services=[svc]) as a:
+        wait_until(lambda: a.try_services().get("gate", {}).get("state") == "starting", 20, "gate starting")
+        for _ in range(2):  # the second time only fits in slots freed
+            with a.ns.entered():
+                polls = [socket.create_connection(("127.0.0.1", a.http_port), timeout=60) for _ in range(6)]
+            for p in polls:
+                p.sendall(request)
+            wait_until(lambda: waiting(a) == 6, 20, "six long polls waiting")
+            for p in polls:
+                p.close()
+            wait_until(lambda: waiting(a) == 0, 20, "the waits ended with their clients")
+            wait_until(lambda: connections(a) == 1, 20, "their slots freed")
+        assert a.alive()
+
+
 @pytest.mark.parametrize("wait", ["301", "-1", "x", "", "1.5", "99999999999999999999"])
 def test_ready_bad_wait(agent_bin, wait):
     with Agent(agent_bin, services=IDLE) as a:
