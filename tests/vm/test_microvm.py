@@ -200,8 +200,11 @@ def _stat_line(fs, path):
 def test_vm_secrets_writes_both_files_root_0600(tmp_path, small_fs):
     token = _secret_file(tmp_path, "t", "tok-1\n")
     desk = _secret_file(tmp_path, "d", "desk-1")
+    small_fs.chmod(0o644)
     r = _secrets("--token-file", token, "--desktop-secret-file", desk, small_fs)
     assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+    # Any host user could read the secrets out of it (debugfs).
+    assert small_fs.stat().st_mode & 0o077 == 0
     for name, text in (("token", "tok-1\n"), ("desktop-secret", "desk-1")):
         path = f"/etc/vm-browser-agent/{name}"
         assert _debugfs(small_fs, f"cat {path}") == text
@@ -215,8 +218,10 @@ def test_vm_secrets_writes_both_files_root_0600(tmp_path, small_fs):
 
 def test_vm_secrets_copy_leaves_the_golden_image_alone(tmp_path, small_fs):
     copy = tmp_path / "vm1.ext4"
+    small_fs.chmod(0o644)  # as mkimage leaves the golden one
     r = _secrets("--copy-from", small_fs, "--token-file", _secret_file(tmp_path, "t", "tok\n"), copy)
     assert r.returncode == 0, r.stderr
+    assert copy.stat().st_mode & 0o777 == 0o600 and small_fs.stat().st_mode & 0o777 == 0o644
     assert _debugfs(copy, "cat /etc/vm-browser-agent/token") == "tok\n"
     assert "token" not in _debugfs(small_fs, "ls /etc/vm-browser-agent")
 
