@@ -40,7 +40,7 @@ class Generated(unittest.TestCase):
             "boot-source": {"kernel_image_path": "/srv/vmba/image/vmlinux",
                             "initrd_path": "/srv/vmba/image/initrd.img",
                             "boot_args": HOST_BOOT_ARGS},
-            "drives": [{"drive_id": "rootfs", "path_on_host": "/srv/vmba/image/rootfs.ext4",
+            "drives": [{"drive_id": "rootfs", "path_on_host": "/var/lib/vm-browser-agent/vm1/rootfs.ext4",
                         "is_root_device": True, "is_read_only": False}],
             "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "tap0",
                                     "guest_mac": "06:00:c0:a8:64:02"}],
@@ -78,7 +78,11 @@ class Generated(unittest.TestCase):
                 (["--vcpus", "34"], "Firecracker takes 1 or an even number up to 32, not 34"),
                 (["--mem-mib", "0"], "must be positive, not 0"),
                 (["--vm-ip", "10.1.0.2"], "--vm-ip 10.1.0.2 and --gateway 192.168.100.1 must differ, in one /24"),
-                (["--vm-ip", "192.168.100.1"], "must differ, in one /24")):
+                (["--vm-ip", "192.168.100.1"], "must differ, in one /24"),
+                # The golden image, booted read-write, would collect every
+                # VM's profile and secrets.
+                (["--rootfs", "/i/rootfs.ext4"], "--rootfs /i/rootfs.ext4 is the image's own root filesystem"),
+                (["--rootfs", "/i/../i/rootfs.ext4"], "is the image's own root filesystem")):
             with self.subTest(args=args):
                 r = run("--image", "/i", *args)
                 self.assertEqual(r.returncode, 2)

@@ -66,14 +66,16 @@ def _kver():
 
 def test_firecracker_config(image):
     """firecracker.json passes Firecracker's field check and points at this
-    image's ELF kernel, initramfs and root filesystem."""
+    image's ELF kernel and initramfs, and a VM's own copy of the root
+    filesystem, never the image's (booted read-write, it would collect
+    every VM's profile and secrets)."""
     cfg = json.loads((image / "firecracker.json").read_text())
     assert firecracker_schema.errors(cfg) == []
     assert cfg == {
         "boot-source": {"kernel_image_path": str(image / "vmlinux"),
                         "initrd_path": str(image / "initrd.img"),
                         "boot_args": HOST_BOOT_ARGS},
-        "drives": [{"drive_id": "rootfs", "path_on_host": str(image / "rootfs.ext4"),
+        "drives": [{"drive_id": "rootfs", "path_on_host": "/var/lib/vm-browser-agent/vm1/rootfs.ext4",
                     "is_root_device": True, "is_read_only": False}],
         "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "tap0",
                                 "guest_mac": "06:00:c0:a8:64:02"}],
