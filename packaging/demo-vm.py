@@ -42,18 +42,39 @@ def say(msg):
     print(f"demo-vm: {msg}", file=sys.stderr, flush=True)
 
 
+def revision(binary):
+    """The source revision a binary was built from (its --version)."""
+    r = subprocess.run([str(binary), "--version"], capture_output=True, text=True)
+    return next((l.split()[1] for l in r.stdout.splitlines() if l.startswith("revision ")), None)
+
+
+def tree_revision():
+    r = subprocess.run(["git", "-C", str(TOP), "describe", "--always", "--dirty", "--abbrev=12"],
+                       capture_output=True, text=True)
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
 def ensure_agent():
     """The binary mkimage takes (the static build when present), else the
-    test command's build, built now; the image and the host's ctl use it."""
+    test command's build, built now; the image and the host's ctl use it.
+    A build of an older source tree is built again first: an image older
+    than its agent is what this replaces.  A binary named by $VMBA_AGENT or
+    $VMBA_BIN is taken as it is."""
     found = demo.agent_binary()
-    if found:
+    static = TOP / "build-static"
+    if found and found.parent.parent == static and revision(found) != tree_revision():
+        say(f"{found} is of another source tree: packaging/static-build {static}")
+        subprocess.run([str(TOP / "packaging/static-build"), str(static)], check=True, stdout=subprocess.DEVNULL)
         return found
     build = TOP / "build-tests/plain"
-    say(f"building the agent in {build}")
-    if not (build / "build.ninja").exists():
-        subprocess.run(["meson", "setup", str(build), "-Dwerror_project=true"], cwd=TOP,
-                       check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(["ninja", "-C", str(build)], check=True, stdout=subprocess.DEVNULL)
+    if found and found.parent.parent != build:
+        return found
+    if not found or revision(found) != tree_revision():
+        say(f"building the agent in {build}")
+        if not (build / "build.ninja").exists():
+            subprocess.run(["meson", "setup", str(build), "-Dwerror_project=true"], cwd=TOP,
+                           check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["ninja", "-C", str(build)], check=True, stdout=subprocess.DEVNULL)
     return demo.agent_binary()
 
 
