@@ -138,7 +138,9 @@ def main():
     workdir.mkdir(mode=0o700, parents=True, exist_ok=True)   # the credentials land here
     mode = "systemd" if args.systemd else "pid1"
     if args.no_login:
-        vm = qemu.Vm(image, mode=mode, memory=args.memory, workdir=workdir)
+        # Its own rootfs copy with the secrets in it, as with the login:
+        # never on the kernel command line, which anyone in the VM reads.
+        vm = qemu.Vm(image, mode=mode, memory=args.memory, workdir=workdir, rootfs_copy=True)
     else:
         say("copying the image's rootfs for this VM, with the demo provider in it")
         vm = demo.new_vm(image, workdir, mode=mode, memory=args.memory)

@@ -27,7 +27,9 @@ their host ports picked with the others at each start (`ports[name]`).
 
 `files` (either machine) adds files to the VM's own copy of the rootfs
 (vm-secrets --add-file): the demo's fake provider.  On q35 such a VM then
-boots its copy instead of the golden image under `snapshot=on`.
+boots its copy instead of the golden image under `snapshot=on`, its
+secrets in that copy and not on the command line; `rootfs_copy=True`
+does the same without files (the demo's --no-login).
 
 `accelerator()` decides KVM or TCG once: /dev/kvm exists on these machines
 but a nested KVM guest may hang early in boot, so a tiny probe guest must
@@ -215,7 +217,7 @@ class Vm:
     def __init__(self, image_dir=None, mode="pid1", workdir=None, initrd=None,
                  kernel=None, memory=1024, cpus=None, extra_cmdline="", ip_arg=IP_ARG,
                  machine="q35", files=(), overlay=None, cmdline_secrets=True, netdev_extra=(),
-                 extra_args=(), forwards_extra=None):
+                 extra_args=(), forwards_extra=None, rootfs_copy=None):
         if machine not in MACHINES:
             raise ValueError(f"machine {machine!r} is not one of {MACHINES}")
         self.image = pathlib.Path(image_dir) if image_dir else None
@@ -235,14 +237,17 @@ class Vm:
         self.cpus = cpus or (1 if machine == "microvm" and accelerator() == "tcg" else 2)
         self.ip_arg = ip_arg
         self.extra_cmdline = extra_cmdline
-        # Per-VM secrets.  q35: on the kernel command line (the agent warns:
-        # /proc/cmdline is world-readable).  microvm: as a host does, files
-        # in the VM's copy of the rootfs (start()).
+        # Per-VM secrets.  In the VM's own copy of the rootfs, as a host
+        # writes them (start()): microvm, a VM given files, or rootfs_copy.
+        # Else (q35 on the golden image under snapshot=on) on the kernel
+        # command line, which every process in the guest can read (the
+        # agent warns), unless cmdline_secrets is False (MMDS gives them).
         self.token = secrets.token_hex(16)
         self.desktop_secret = secrets.token_hex(16)
         self.rootfs = None
         self.overlay = pathlib.Path(overlay) if overlay else None
-        self.cmdline_secrets = cmdline_secrets
+        self.rootfs_copy = bool(files) or machine == "microvm" if rootfs_copy is None else rootfs_copy
+        self.cmdline_secrets = cmdline_secrets and not self.rootfs_copy
         self.netdev_extra = list(netdev_extra)
         self.forwards_extra = dict(forwards_extra or {})
         self.extra_args = list(extra_args)
@@ -346,8 +351,7 @@ class Vm:
         return argv + self.extra_args
 
     def start(self):
-        if ((self.machine == "microvm" or self.files) and self.mode != "initramfs"
-                and self.rootfs is None):
+        if self.rootfs_copy and self.mode != "initramfs" and self.rootfs is None:
             self._write_rootfs_secrets()
         self.ports = {k: free_port() for k in [*FORWARDS, *self.forwards_extra]}
         self.qemu_log = open(self.workdir / "qemu.log", "w")

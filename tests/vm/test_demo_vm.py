@@ -58,6 +58,10 @@ def test_demo_vm_has_the_demo_provider(demo_vm):
     assert json.loads(_debugfs(demo_vm.rootfs, f"cat {demo.GUEST_PROVIDERS}")) == demo.providers_with_demo()
     s = _debugfs(demo_vm.rootfs, f"stat {demo.PROVIDER['argv'][0]}")
     assert "Mode:  0755" in s
+    # Its secrets in its copy, as a host writes them; not on the kernel
+    # command line, which every process in the VM can read.
+    assert _debugfs(demo_vm.rootfs, "cat /etc/vm-browser-agent/token") == demo_vm.token + "\n"
+    assert "vmba." not in demo_vm.cmdline() and demo_vm.token not in demo_vm.cmdline()
 
 
 def test_login_round_trip_through_ctl(demo_vm, agent_bin, tmp_path):
