@@ -75,8 +75,13 @@ def test_kill_xvfb_restarts_chain_in_order(agent):
     old = {n: before["services"][n]["pid"] for n in CHAIN}
 
     os.kill(old["Xvfb"], signal.SIGKILL)
-    # Not ready any more, then ready again with three new processes.
-    wait_until(lambda: agent.try_get("/health/ready")[0] == 503, 10, "chain not ready")
+
+    def all_new():
+        services = agent.try_services()
+        return all(services.get(n, {}).get("pid") not in (None, old[n]) for n in CHAIN)
+    # Three new processes, then ready again (the 503 between may be over
+    # before a look catches it).
+    wait_until(all_new, 60, "the chain's three processes started again")
     agent.wait_ready()
     after = agent.health()
     new = {n: after["services"][n]["pid"] for n in CHAIN}

@@ -193,10 +193,16 @@ def fake_system_bus(workdir):
     conf = os.path.join(workdir, "bus.conf")
     with open(conf, "w") as f:
         f.write(BUS_CONFIG.format(path=path))
-    daemon = subprocess.Popen(["dbus-daemon", "--config-file", conf, "--nofork", "--nopidfile"],
+    # It prints its address once it listens (its socket's file exists from
+    # bind(), before listen(): a client then may be refused).
+    rfd, wfd = os.pipe()
+    daemon = subprocess.Popen(["dbus-daemon", "--config-file", conf, "--nofork", "--nopidfile",
+                               f"--print-address={wfd}"], pass_fds=(wfd,),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(wfd)
     address = f"unix:path={path}"
-    wait_until(lambda: os.path.exists(path), 10, "dbus-daemon listening")
+    with os.fdopen(rfd) as printed:
+        assert printed.readline().startswith(address), "dbus-daemon did not say it listens"
     log = open(os.path.join(workdir, "monitor.log"), "w+")
     monitor = subprocess.Popen(["dbus-monitor", "--address", address], stdout=log, stderr=subprocess.DEVNULL)
     wait_until(lambda: "BecomeMonitor" in open(log.name).read() or "NameAcquired" in open(log.name).read(),

@@ -110,15 +110,24 @@ def restored(agent_bin, tmp_path, request):
         yield r
 
 
-def test_restore_makes_the_clone_distinct(restored):
-    a, handover = restored
+def test_restore_makes_the_clone_distinct(agent_bin, tmp_path):
+    # Debug: the answer to a poke with nothing new is said.
+    with restorable(agent_bin, tmp_path, sets=("log_level=debug",)) as (a, handover):
+        assert_made_distinct(a, handover)
+
+
+def assert_made_distinct(a, handover):
     assert addresses(a.ns) == {"10.77.0.2/24"}
     assert post(a, "/shutdown", token="wrong")[0] == 401
     before = a.services()
     h = a.health()["restore"]
     assert h == {"generation": "g1", "restores": 0, "last_restore_ms": None, "restoring": False}
-    # A poke with nothing new: nothing redone, no 503.
+    # A poke with nothing new: nothing redone, no 503 (looked at once its
+    # question was answered).
+    unchanged = "Restore check: the generation is unchanged."
+    seen = len(a.log_lines(unchanged))
     assert post(a, "/restore-check") == (202, {"status": "checking"})
+    wait_until(lambda: len(a.log_lines(unchanged)) > seen, 20, "the poke's question answered")
     assert a.health()["restore"]["restores"] == 0
 
     hand_over(a, handover, {"generation": "g2", "network": "ip=10.77.0.9::10.77.0.1:24::eth0:off",
@@ -493,7 +502,10 @@ def vnc_user_left(agent_bin, tmp_path, bin_dir):
         assert a.log_lines(f"Stopped ") and "before writing the new desktop secret." in a.log_text()
         # The new x11vnc (through the same wrapper) left its own.
         wait_until(lambda: a.try_get("/health/ready")[0] == 200, 30, "the chain back")
-        assert escaped() and not set(old) & set(escaped())
+        # Its wrapper's background child may still be on its way to being
+        # the sleep when x11vnc is ready: waited for, not assumed.
+        wait_until(lambda: set(escaped()) - set(old), 10, "the new x11vnc's own left-behind process")
+        assert not set(old) & set(escaped())
 
 
 def test_desktop_stays_down_without_its_files(restored):

@@ -38,7 +38,9 @@ print its marker within a deadline under KVM, else TCG is used.
 thread (see there).
 
 Readiness is waited for by polling the forwarded port with a deadline
-(`wait_until`), never by sleeping a fixed time.
+(`wait_until`), never by sleeping a fixed time.  Every deadline here is
+multiplied by $VMBA_DEADLINE_SCALE (default 3, as the netns tier's): an
+emulated guest on a loaded host gets a fraction of a core.
 """
 import json
 import os
@@ -58,6 +60,7 @@ MKINITRAMFS = TOP / "packaging" / "mkinitramfs"
 VM_SECRETS = TOP / "packaging" / "vm-secrets"
 QEMU = "qemu-system-x86_64"
 GUEST_IP = "10.0.2.15"
+DEADLINE_SCALE = float(os.environ.get("VMBA_DEADLINE_SCALE", "3"))
 GATEWAY = "10.0.2.2"
 NETMASK = "255.255.255.0"
 HOSTNAME = "vm1"
@@ -93,6 +96,7 @@ def free_port():
 def wait_until(pred, timeout, what, proc=None):
     """Calls pred() until it returns a true value; raises TimeoutError
     after `timeout` s, or RuntimeError when `proc` (qemu) exits first."""
+    timeout *= DEADLINE_SCALE
     deadline = time.monotonic() + timeout
     delay = 0.02
     while True:
@@ -368,7 +372,7 @@ class Vm:
         req = urllib.request.Request(self.url(path, service), method=method, data=data,
                                      headers={"Authorization": f"Bearer {self.token}", **(headers or {})})
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
+            with urllib.request.urlopen(req, timeout=timeout * DEADLINE_SCALE) as r:
                 return r.status, r.read()
         except urllib.error.HTTPError as e:
             return e.code, e.read()
@@ -433,7 +437,7 @@ class Vm:
     def qmp(self, command, qmp_timeout=5, **arguments):
         """Runs one QMP command; returns its reply (events are skipped)."""
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(qmp_timeout)
+            s.settimeout(qmp_timeout * DEADLINE_SCALE)
             s.connect(str(self.qmp_path))
             f = s.makefile("rw")
             f.readline()
