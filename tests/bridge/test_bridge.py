@@ -33,7 +33,7 @@ import pytest
 
 from desktop import listeners, rfb, ws_upgrade
 from netns import Netns, wait_until
-from svagent import DESKTOP_SECRET, MMDS_SERVER, TOKEN, Agent, auth
+from svagent import DESKTOP_SECRET, MMDS_SERVER, TOKEN, Agent, auth, passwd_alias, run_uid
 
 NET4 = "10.214.0"
 SESSION = "11111111-2222-3333-4444-555555555555"
@@ -89,11 +89,16 @@ def setup(request, agent_bin):
             vm_addr, host_scope, nbr_scope = "fe80::2", "br0", "eth0"
             cmdline = "ip=[fe80::2]::[fe80::1]:64::eth0:off"
             sets = ("http_listen=::", "vnc_listen=::", "novnc_listen=::")
-        agent = Agent(agent_bin, "window_manager=", *sets, ns=b.vm, cmdline=cmdline)
-        yield request.param, b, agent, vm_addr, host_scope, nbr_scope
-        agent.stop()
-        log = agent.log_text()
-        agent.close()
+        # vnc_user a uid of this run's own: the neighbour's flood below
+        # fills its 64 tasks (RLIMIT_NPROC), which the kernel counts
+        # machine-wide, another run's "daemon" tasks included.
+        with passwd_alias(run_uid() + 2_000_000) as wrap:
+            agent = Agent(agent_bin, "window_manager=", "vnc_user=vmba-alias", *sets, ns=b.vm, cmdline=cmdline,
+                          wrap=wrap)
+            yield request.param, b, agent, vm_addr, host_scope, nbr_scope
+            agent.stop()
+            log = agent.log_text()
+            agent.close()
         assert DESKTOP_SECRET not in log and DESKTOP_SECRET[:8] not in log and TOKEN not in log
     finally:
         b.close()

@@ -3,6 +3,7 @@ the supervisor and display tests: unique display number and ports per
 instance, log captured to a file, HTTP probes made from inside the
 namespace.  Nothing touches the machine's network or its X displays other
 than the one this instance owns."""
+import contextlib
 import fcntl
 import http.client
 import json
@@ -305,3 +306,25 @@ def pids_with_argv(pred):
             if argv is not None and pred(argv):
                 out.append(int(d))
     return out
+
+
+@contextlib.contextmanager
+def passwd_alias(uid):
+    """A wrap for Agent() that gives uid a second name, vmba-alias, in the
+    agent's mount namespace only (a private /etc/passwd bound over it).
+    A run's own uid for a service user: the kernel counts a uid's tasks
+    (RLIMIT_NPROC) machine-wide, across concurrent runs."""
+    passwd = tempfile.NamedTemporaryFile("w", prefix="vmba-passwd-", dir="/var/tmp", delete=False)
+    try:
+        with open("/etc/passwd") as f:
+            passwd.write(f.read() + f"vmba-alias:x:{uid}:{uid}::/nonexistent:/usr/sbin/nologin\n")
+        passwd.close()
+        os.chmod(passwd.name, 0o644)
+        yield ("sh", "-c", 'mount --bind "$0" /etc/passwd && exec "$@"', passwd.name)
+    finally:
+        os.unlink(passwd.name)
+
+
+def run_uid():
+    """A uid no account and no other run uses (this process's own)."""
+    return 1_900_000_000 + os.getpid() % 1_000_000

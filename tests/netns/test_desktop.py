@@ -31,7 +31,8 @@ import pytest
 
 from desktop import as_user, http_answer, http_raw, http_status, listeners, rfb, ws_upgrade
 from netns import need, wait_until
-from svagent import BROWSER_UID, CLI_UID, DESKTOP_SECRET, MMDS_SERVER, TOKEN, VNC_UID, X_UID, Agent, auth
+from svagent import (BROWSER_UID, CLI_UID, DESKTOP_SECRET, MMDS_SERVER, TOKEN, VNC_UID, X_UID, Agent, auth,
+                     passwd_alias, run_uid)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -277,7 +278,7 @@ def test_novnc_connection_flood_is_bounded(agent_bin):
     the rest closed; once they go, the desktop is served again.  vnc_user
     is a uid of this test's own: the limit counts a uid's tasks
     machine-wide, and another run's agents share "daemon"."""
-    uid = 1_900_000_000 + os.getpid() % 1_000_000
+    uid = run_uid()
     with aliased(agent_bin, "vnc_user", uid) as a:
         a.wait_ready()
         with a.ns.entered():
@@ -312,7 +313,7 @@ def test_novnc_connections_are_limited_per_address(agent_bin):
         for c in held:
             c.sendall(b"X: y\r\n")
 
-    uid = 1_900_000_000 + os.getpid() % 1_000_000 + 1_000_000
+    uid = run_uid() + 1_000_000
     with aliased(agent_bin, "vnc_user", uid) as agent:
         agent.wait_ready()
         with agent.ns.entered():
@@ -487,17 +488,8 @@ def test_x_user_missing(agent_bin):
 def aliased(agent_bin, key, uid):
     """The agent with `key`=vmba-alias, a second name for uid that exists
     only in the agent's mount namespace (a private /etc/passwd)."""
-    passwd = tempfile.NamedTemporaryFile("w", prefix="vmba-passwd-", dir="/var/tmp", delete=False)
-    try:
-        with open("/etc/passwd") as f:
-            passwd.write(f.read() + f"vmba-alias:x:{uid}:{uid}::/nonexistent:/usr/sbin/nologin\n")
-        passwd.close()
-        os.chmod(passwd.name, 0o644)
-        wrap = ("sh", "-c", 'mount --bind "$0" /etc/passwd && exec "$@"', passwd.name)
-        with Agent(agent_bin, "window_manager=", f"{key}=vmba-alias", wrap=wrap) as a:
-            yield a
-    finally:
-        os.unlink(passwd.name)
+    with passwd_alias(uid) as wrap, Agent(agent_bin, "window_manager=", f"{key}=vmba-alias", wrap=wrap) as a:
+        yield a
 
 
 @pytest.mark.parametrize("shared", ["vnc_user", "browser_user"])
