@@ -26,6 +26,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 
 import pytest
 
@@ -306,30 +307,36 @@ def test_novnc_connections_are_limited_per_address(agent_bin):
     connection from it is closed unanswered (said once in the log), while
     another address is served, the desktop included; once they end, the
     address is served again.  The held connections send a header line
-    before each step: websockify's 10 s request timeout restarts, so they
-    stay held as long as no single step takes 10 s.  vnc_user is a uid of
-    this test's own, as in the flood test (the 64 tasks are a uid's)."""
-    def keep(held):
-        for c in held:
-            c.sendall(b"X: y\r\n")
-
+    every second from a thread of their own: websockify's 10 s request
+    timeout restarts, however long a step takes on a loaded machine.
+    vnc_user is a uid of this test's own, as in the flood test (the 64
+    tasks are a uid's)."""
     uid = run_uid() + 1_000_000
     with aliased(agent_bin, "vnc_user", uid) as agent:
         agent.wait_ready()
         with agent.ns.entered():
             held = [connect_from("127.0.0.2", agent.novnc_port) for _ in range(24)]
+            stop = threading.Event()
+
+            def keep():
+                while not stop.wait(1):
+                    for c in held:
+                        c.sendall(b"X: y\r\n")
+            keeper = threading.Thread(target=keep, daemon=True)
             try:
                 for c in held:
                     c.sendall(b"GET /vnc.html HTTP/1.0\r\n")
+                keeper.start()
                 with connect_from("127.0.0.1", agent.novnc_port) as c:
                     assert status_of(c) == b"200"
-                keep(held)
                 status, frame = ws_upgrade("127.0.0.1", agent.novnc_port, f"/websockify?token={DESKTOP_SECRET}")
                 assert " 101 " in status and frame.startswith(b"RFB 003."), (status, frame)
                 for _ in range(2):
-                    keep(held)
                     with connect_from("127.0.0.2", agent.novnc_port) as c:
                         assert status_of(c) is None
+                assert keeper.is_alive(), "a held connection was closed"
+                stop.set()
+                keeper.join()
                 # The held ones were being served all along.  Each request is
                 # ended before any answer is read: read one by one, the last
                 # would wait 23 answers and could reach its 10 s timeout.
@@ -337,6 +344,9 @@ def test_novnc_connections_are_limited_per_address(agent_bin):
                     c.sendall(b"\r\n")
                 assert [status_of(c, b"") for c in held] == [b"200"] * 24
             finally:
+                stop.set()
+                if keeper.is_alive():
+                    keeper.join()
                 for c in held:
                     c.close()
         lines = wait_until(lambda: agent.log_lines("127.0.0.2: 24 connections held already"), 10, "the limit logged")
