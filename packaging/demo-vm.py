@@ -131,6 +131,7 @@ def main():
     agent = ensure_agent()
     say("building or reusing the image (the first build takes minutes)")
     image = qemu.build_image(agent=agent, log=sys.stderr)
+    held = qemu.hold_image(image)  # noqa: F841 (until exit: no other build prunes it)
     say(f"image {image}, build id {(image / 'build-id').read_text().strip()}")
     say(f"accelerator: {qemu.accelerator()}")
 

@@ -21,4 +21,6 @@ def image(agent_bin):
     build) when set, else $VMBA_BIN — never a stale build lying around.
     Built once per run (packaging/mkimage; cached across runs)."""
     need_vm_tools()
-    return qemu.build_image(agent=os.environ.get("VMBA_AGENT") or agent_bin)
+    img = qemu.build_image(agent=os.environ.get("VMBA_AGENT") or agent_bin)
+    with qemu.hold_image(img):  # not pruned by another run's builds meanwhile
+        yield img

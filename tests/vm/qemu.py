@@ -42,6 +42,7 @@ Readiness is waited for by polling the forwarded port with a deadline
 multiplied by $VMBA_DEADLINE_SCALE (default 3, as the netns tier's): an
 emulated guest on a loaded host gets a fraction of a core.
 """
+import fcntl
 import json
 import os
 import pathlib
@@ -120,6 +121,15 @@ def build_image(agent=None, log=None):
     if r.returncode != 0:
         raise RuntimeError(f"mkimage failed: {(r.stderr or '')[-2000:]}")
     return pathlib.Path(r.stdout.strip().splitlines()[-1])
+
+
+def hold_image(image_dir):
+    """A shared lock on image_dir/.inuse for as long as the returned file
+    is open: packaging/mkimage prunes no image held so (another run, or a
+    demo, may build several meanwhile)."""
+    f = open(pathlib.Path(image_dir) / ".inuse", "a")
+    fcntl.flock(f, fcntl.LOCK_SH)
+    return f
 
 
 def make_initramfs(init_script, out, kver=None):
