@@ -223,7 +223,8 @@ static bool is_zombie(pid_t pid) {
  * before the owner hears of the exit (the host gets it as cliOutput). */
 static void test_output_read_before_the_exit(void **state) {
         Fixture *f = *state;
-        char *argv[] = { (char *)"sh", (char *)"-c", (char *)"printf 'cannot reach the auth server\\r\\n'; exit 3", NULL };
+        char *argv[] = { (char *)"sh", (char *)"-c",
+                         (char *)"printf 'cannot reach the auth server\\r\\n'; exit 3", NULL };
         char *patterns[] = { (char *)"https://login.example.test/authorize", NULL };
         ProviderDef p = { .id = (char *)"fake", .argv = argv, .url_patterns = patterns, .pty = true };
         pid_t pid;

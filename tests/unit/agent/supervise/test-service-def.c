@@ -85,13 +85,15 @@ static void test_parse_bare_list(void **state) {
 #define A128 A16 A16 A16 A16 A16 A16 A16 A16
 /* With its '/': one byte over PROBE_HTTP_PATH_MAX. */
 #define LONG_PATH A128 A128
+/* A service whose http probe has path (JSON string text). */
+#define HTTP_PROBE(path) \
+        "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"http\",\"port\":1,\"path\":\"" path "\"}}]"
 
 /* The longest http probe path taken; one byte more is an error (below). */
 static void test_http_probe_path_longest(void **state) {
         ServiceDefs d = {};
         char err[256] = "";
-        const char *text = "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"http\",\"port\":1,\"path\":\"/"
-                           A128 A16 A16 A16 A16 A16 A16 A16 "aaaaaaaaaaaaaaa\"}}]";
+        const char *text = HTTP_PROBE("/" A128 A16 A16 A16 A16 A16 A16 A16 "aaaaaaaaaaaaaaa");
 
         assert_int_equal(service_defs_from_json(text, &d, err, sizeof err), 0);
         assert_int_equal(strlen(d.services[0].probe.path), PROBE_HTTP_PATH_MAX);
@@ -133,12 +135,10 @@ static void test_parse_errors(void **state) {
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"user\":\"root:x\"}]", "service a: user 'root:x' is not a user name" },
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"http\"}}]", "service a: probe needs a port" },
                 /* The path is the request line's target, sent as it is. */
-                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"http\",\"port\":1,\"path\":\"x\"}}]", HTTP_PATH_ERROR },
-                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"http\",\"port\":1,\"path\":\"/a b\"}}]", HTTP_PATH_ERROR },
-                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"http\",\"port\":1,\"path\":\"/a\\r\\nX: y\"}}]",
-                  HTTP_PATH_ERROR },
-                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"http\",\"port\":1,\"path\":\"/" LONG_PATH "\"}}]",
-                  HTTP_PATH_ERROR },
+                { HTTP_PROBE("x"), HTTP_PATH_ERROR },
+                { HTTP_PROBE("/a b"), HTTP_PATH_ERROR },
+                { HTTP_PROBE("/a\\r\\nX: y"), HTTP_PATH_ERROR },
+                { HTTP_PROBE("/" LONG_PATH), HTTP_PATH_ERROR },
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"tcp-banner\",\"port\":1}}]",
                   "service a: tcp-banner probe needs expect" },
                 { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"file\",\"path\":\"/run/a\"}}]",
