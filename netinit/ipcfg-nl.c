@@ -67,6 +67,9 @@ typedef struct Applier {
         int error;
         IpcfgApplyResult result;
         bool have_result;
+        /* The interface whose gateway gave the default route, per family
+         * (one each: a second would replace the first). */
+        const IpcfgIface *default_v4, *default_v6;
 } Applier;
 
 /* The one translation from libnl results to -errno.  Clears the kernel's
@@ -763,23 +766,44 @@ static int redirects_refuse(Applier *a, const char *name) {
         return 0;
 }
 
-/* The interface before ifc in the plan that has a gateway of the same
- * family, or NULL.  One default route per family: a second one would
- * replace the first (the kernel matches a replace on destination and
- * metric, not on the device). */
-static const IpcfgIface *earlier_gateway(const IpcfgPlan *p, const IpcfgIface *ifc) {
-        for (size_t i = 0; i < p->n_ifaces && &p->ifaces[i] != ifc; i++)
-                if (p->ifaces[i].gateway.family == ifc->gateway.family)
-                        return &p->ifaces[i];
-        return NULL;
+/* Where the default route of ifc's gateway's family is kept. */
+static const IpcfgIface **default_of(Applier *a, const IpcfgIface *ifc) {
+        return ifc->gateway.family == AF_INET6 ? &a->default_v6 : &a->default_v4;
 }
 
 static bool method_needs_client(IpcfgMethod m) {
         return m == IPCFG_METHOD_DHCP || m == IPCFG_METHOD_DHCP6 || m == IPCFG_METHOD_AUTO6;
 }
 
-static int iface_apply(Applier *a, const IpcfgIface *ifc) {
+/* ifc's default route, on device name.  One per family (a second would
+ * replace the first: the kernel matches a replace on destination and
+ * metric, not on the device): the first gateway that could be added
+ * gives it, a later one is said and left out. */
+static int gateway_apply(Applier *a, const IpcfgIface *ifc, int ifindex, const char *name) {
+        const IpcfgIface **first = default_of(a, ifc);
         char s1[INET6_ADDRSTRLEN], s2[INET6_ADDRSTRLEN];
+        bool onlink = gateway_is_onlink(ifc);
+        int r;
+
+        if (*first) {
+                warn(a, "Gateway %s on %s not added: the default route goes via %s, the first ip= with a gateway "
+                     "of its family.", addr_str(&ifc->gateway, s1), name, addr_str(&(*first)->gateway, s2));
+                return 0;
+        }
+        r = route_apply(a, ifindex, &ifc->gateway, onlink);
+        if (r < 0)
+                return fail(a, r, "Failed to add default route via %s%s on %s (address %s)",
+                            addr_str(&ifc->gateway, s1), onlink ? " (on-link)" : "", name,
+                            addr_str(&ifc->address, s2));
+        if (onlink)
+                onlink_warning(a, ifc, name);
+        a->result.onlink_gateway |= onlink;
+        *first = ifc;
+        return 0;
+}
+
+static int iface_apply(Applier *a, const IpcfgIface *ifc) {
+        char s1[INET6_ADDRSTRLEN];
         LinkWait w;
         bool existed = false;
         int r;
@@ -819,21 +843,8 @@ static int iface_apply(Applier *a, const IpcfgIface *ifc) {
                         return r;
                 a->result.address_existed |= existed;
         }
-        const IpcfgIface *first = ifc->gateway.family != AF_UNSPEC ? earlier_gateway(a->plan, ifc) : NULL;
-        if (first)
-                warn(a, "Gateway %s on %s not added: the default route goes via %s, the first ip= with a gateway "
-                     "of its family.", addr_str(&ifc->gateway, s1), w.name, addr_str(&first->gateway, s2));
-        else if (ifc->gateway.family != AF_UNSPEC) {
-                bool onlink = gateway_is_onlink(ifc);
-                r = route_apply(a, w.ifindex, &ifc->gateway, onlink);
-                if (r < 0)
-                        return fail(a, r, "Failed to add default route via %s%s on %s (address %s)",
-                                    addr_str(&ifc->gateway, s1), onlink ? " (on-link)" : "", w.name,
-                                    addr_str(&ifc->address, s2));
-                if (onlink)
-                        onlink_warning(a, ifc, w.name);
-                a->result.onlink_gateway |= onlink;
-        }
+        if (ifc->gateway.family != AF_UNSPEC)
+                return gateway_apply(a, ifc, w.ifindex, w.name);
         return 0;
 }
 

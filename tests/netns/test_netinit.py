@@ -371,6 +371,17 @@ def test_second_gateway_of_a_family_is_not_added(lan, agent_bin, files):
         assert ("10.88.0.2", 24) in addrs(lan.guest, "eth1")
 
 
+def test_a_gateway_after_one_that_failed_is_the_default_route(lan, agent_bin, files):
+    """The first ip= with a gateway names a device that is not there: its
+    default route could not be added, so the next gateway of the family
+    gives it (the interfaces do not depend on each other)."""
+    lan.guest.run("ip", "link", "add", "eth1", "type", "veth", "peer", "name", "peer1")
+    r = apply(lan.guest, agent_bin, files,
+              "ip=10.66.0.2::10.66.0.1:24::ethX:off ip=10.88.0.2::10.88.0.1:24::eth1:off", timeout_ms=500)
+    assert r.returncode != 0 and "ethX" in r.stderr, r.stderr
+    assert [(x["gateway"], x["dev"]) for x in default_routes(lan.guest)] == [("10.88.0.1", "eth1")]
+
+
 def test_gateway_without_an_address_is_onlink(lan, agent_bin, files):
     r = apply(lan.guest, agent_bin, files, "ip=::10.77.0.1:::eth0:off")
     assert r.returncode == 0, r.stderr
