@@ -65,14 +65,20 @@ static inline void launcher_forget(const Launcher *l, pid_t pid) {
         l->forget(l->ctx, pid);
 }
 
-/* The owner of pid (a process group leader it started) is done with it:
- * its whole group SIGKILLed at once, its exit no longer wanted (the
- * reaper collects it).  No group yet (a child that makes its own session
- * has not called setsid()): the process itself.  Its exit was not
- * reported, so pid is not reaped and still names it. */
-static inline void launcher_kill_forget(const Launcher *l, pid_t pid) {
+/* SIGKILLs the group a started child leads, or the child itself when it
+ * has none yet (one that makes its own session has not called setsid()).
+ * pid must not have been reaped: then it still names the child. */
+static inline void launch_kill(pid_t pid) {
         if (kill(-pid, SIGKILL) < 0 && errno == ESRCH)
                 (void)kill(pid, SIGKILL);
+}
+
+/* The owner of pid (a process group leader it started) is done with it:
+ * its whole group SIGKILLed at once (launch_kill(); its exit was not
+ * reported, so it is not reaped), its exit no longer wanted (the reaper
+ * collects it). */
+static inline void launcher_kill_forget(const Launcher *l, pid_t pid) {
+        launch_kill(pid);
         launcher_forget(l, pid);
 }
 

@@ -105,7 +105,7 @@ static int launch_start(void *ctx, const SpawnOptions *o, LaunchExitFn on_exit, 
         r = children_watch(ctx, pid, on_exit, userdata);
         if (r < 0) {
                 /* Unwatched, its exit would never reach its owner. */
-                (void)kill(-pid, SIGKILL);
+                launch_kill(pid);
                 return r;
         }
         *ret_pid = pid;
