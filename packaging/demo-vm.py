@@ -49,9 +49,18 @@ def revision(binary):
 
 
 def tree_revision():
-    r = subprocess.run(["git", "-C", str(TOP), "describe", "--always", "--dirty", "--abbrev=12"],
-                       capture_output=True, text=True)
+    """The source tree's revision, as meson stamps it; None when git cannot
+    tell (no checkout).  safe.directory: the demo runs as root in a
+    checkout that may be another user's."""
+    r = subprocess.run(["git", "-c", f"safe.directory={TOP}", "-C", str(TOP), "describe", "--always", "--dirty",
+                        "--abbrev=12"], capture_output=True, text=True)
     return r.stdout.strip() if r.returncode == 0 else None
+
+
+def stale(binary):
+    """Whether binary was built from another source tree (unknown: no)."""
+    tree = tree_revision()
+    return tree is not None and revision(binary) != tree
 
 
 def ensure_agent():
@@ -62,14 +71,14 @@ def ensure_agent():
     $VMBA_BIN is taken as it is."""
     found = demo.agent_binary()
     static = TOP / "build-static"
-    if found and found.parent.parent == static and revision(found) != tree_revision():
+    if found and found.parent.parent == static and stale(found):
         say(f"{found} is of another source tree: packaging/static-build {static}")
         subprocess.run([str(TOP / "packaging/static-build"), str(static)], check=True, stdout=subprocess.DEVNULL)
         return found
     build = TOP / "build-tests/plain"
     if found and found.parent.parent != build:
         return found
-    if not found or revision(found) != tree_revision():
+    if not found or stale(found):
         say(f"building the agent in {build}")
         if not (build / "build.ninja").exists():
             subprocess.run(["meson", "setup", str(build), "-Dwerror_project=true"], cwd=TOP,
