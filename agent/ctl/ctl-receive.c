@@ -30,9 +30,14 @@
 #include "time-util.h"
 
 #define LINE_MAX_BYTES (8 * 1024 * 1024)
+/* A connection that has not shown the VM's token keeps no longer a line
+ * than this: none of the agent's starts without it.  So the slots cost
+ * little memory, and there can be many. */
+#define UNPROVEN_LINE_MAX (64 * 1024)
 /* Connections served at once (more: one without the VM's token goes, see
- * conn_slot()). */
-#define RECEIVE_CONNS_MAX 8
+ * conn_slot()).  Many: the agent's connection, new and not yet read, is
+ * safe from as many accepts after it as there are slots. */
+#define RECEIVE_CONNS_MAX 64
 /* Delivery ids remembered (the most recent): the agent resends one only
  * until its ACK arrives, before its next delivery. */
 #define TAKEN_IDS_MAX 64
@@ -196,7 +201,7 @@ static void conn_prove(const Receiver *x, Conn *c) {
  * closes c when it is done (end of input, an error, an overlong line). */
 static unsigned conn_read(Receiver *x, Conn *c, unsigned left) {
         unsigned taken = 0;
-        ssize_t k = read(c->fd, c->buf + c->n, LINE_MAX_BYTES - c->n);
+        ssize_t k = read(c->fd, c->buf + c->n, (c->proven ? LINE_MAX_BYTES : UNPROVEN_LINE_MAX + 1) - c->n);
         char *nl;
         int r = 0;
 
@@ -224,7 +229,8 @@ static unsigned conn_read(Receiver *x, Conn *c, unsigned left) {
                 c->n -= used;
                 conn_prove(x, c);
         }
-        if (r < 0 || c->n == LINE_MAX_BYTES) /* its answer failed, or a line that long is not ours */
+        /* Its answer failed, or a line that long is not ours. */
+        if (r < 0 || c->n == LINE_MAX_BYTES || (!c->proven && c->n > UNPROVEN_LINE_MAX))
                 conn_close(c);
         return taken;
 }
@@ -347,7 +353,7 @@ int ctl_receive(const char *uds, const char *dir, unsigned want, const char *tok
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         (void)unlink(uds);
         mode_t old = umask(0077);
-        r = fd < 0 || bind(fd, &sa, (socklen_t)len) < 0 || listen(fd, 16) < 0 ? -errno : 0;
+        r = fd < 0 || bind(fd, &sa, (socklen_t)len) < 0 || listen(fd, 2 * RECEIVE_CONNS_MAX) < 0 ? -errno : 0;
         umask(old);
         if (r < 0)
                 return log_error_errno(r, "Cannot listen on %s: %m", uds), 1;

@@ -347,6 +347,10 @@ def test_ctl_login_refused(env, agent_bin, tmp_path):
     assert not os.path.exists("credentials.json")
 
 
+# Connections ctl receive serves at once (RECEIVE_CONNS_MAX).
+SLOTS = 64
+
+
 class Receiver:
     """`ctl receive --count N` on a unix socket standing in for
     Firecracker's <uds_path>_<port>, with the VM's token in a file."""
@@ -370,8 +374,10 @@ class Receiver:
 
     def connect(self):
         c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        c.settimeout(60)
+        # Blocking while it connects: a unix socket with a timeout gets
+        # EAGAIN, not a wait, when the backlog is full.
         c.connect(self.sock)
+        c.settimeout(60)
         return c
 
     def push(self, make_env, s):
@@ -491,14 +497,14 @@ def test_ctl_receive_silent_connection_does_not_block(make_env, agent_bin):
         e = make_env(sets=("vsock_port=1234", f"vsock_unix_path={receiver.sock}"))
         assert e.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-r",
                                               "authorizeUrl": f"{e.provider_url}/h/authorize"})[0] == 200
-        silent = [receiver.connect() for _ in range(10)]  # more than its 8 slots
+        silent = [receiver.connect() for _ in range(SLOTS + 2)]  # more than its slots
         assert e.request("GET", "/oauth/callback?code=SECRET-CODE-r&state=host-state-r")[0] == 200
         # A receiver held up by a silent connection would take the
         # delivery only at that one's deadline, an hour away.
         out, err = receiver.proc.communicate(timeout=60)
         assert (receiver.proc.returncode, out) == (0, f"received: {receiver.path(s)} (oauth)\n"), err
-        assert "Closed the oldest connection that had not sent the VM's token, to take a new one (8 at once; " \
-            "1 closed so far)." in err
+        assert "Closed the oldest connection that had not sent the VM's token, to take a new one " \
+            f"({SLOTS} at once; 1 closed so far)." in err
         assert TOKEN not in out + err
     finally:
         for c in silent:
@@ -518,22 +524,23 @@ def closed_said(rx, n):
     assert select.select([rx.proc.stderr], [], [], 60)[0], "no word of a connection closed"
     line = rx.proc.stderr.readline()
     assert line.endswith(f"Closed the oldest connection that had not sent the VM's token, to take a new one "
-                         f"(8 at once; {n} closed so far).\n"), line
+                         f"({SLOTS} at once; {n} closed so far).\n"), line
 
 
 def test_ctl_receive_keeps_a_delivery_under_way(agent_bin):
-    """Nine silent connections after a delivery's first part: the ninth
-    takes the slot of a silent one (it never sent the token), not the
-    delivery's, which then ends and is taken."""
+    """Silent connections, one more than the free slots, after a
+    delivery's first part: the last takes the slot of a silent one (it
+    never sent the token), not the delivery's, which then ends and is
+    taken."""
     rx = Receiver(agent_bin)
     try:
         line = agent_line("d1", "s1", "HALVES")
         half = len(line) // 2
         with rx.connect() as c, c.makefile("r") as answers:
             c.sendall(line[:half])
-            silent = [rx.connect() for _ in range(8)]  # 7 free slots, then one closed
+            silent = [rx.connect() for _ in range(SLOTS)]  # the free slots, then one closed
             try:
-                closed_said(rx, 1)  # the ninth taken before the line ends
+                closed_said(rx, 1)  # the last taken before the line ends
                 c.sendall(line[half:])
                 assert answers.readline() == "ACK d1\n"
             finally:
@@ -555,7 +562,7 @@ def test_ctl_receive_keeps_the_agents_connection_against_longer_lines(agent_bin)
     try:
         line = agent_line("d1", "s1", "KEPT")
         start = line.index(b'","deliveryId"') + 2  # the token's prefix and a little more
-        hostile = [rx.connect() for _ in range(8)]
+        hostile = [rx.connect() for _ in range(SLOTS)]
         for h in hostile:
             h.sendall(b"x" * 4096)  # no newline: a long partial line each
         with rx.connect() as c, c.makefile("r") as answers:
@@ -582,6 +589,26 @@ def test_ctl_receive_keeps_the_agents_connection_against_longer_lines(agent_bin)
     finally:
         for h in hostile:
             h.close()
+        rx.close()
+
+
+def test_ctl_receive_keeps_little_of_a_line_without_the_token(agent_bin):
+    """A connection whose line does not start with the token (not the
+    agent's) is closed once it holds 64 KiB of it: the many slots cost the
+    host little memory.  A line of the agent's is taken whatever its
+    length (its credentials, here 200 KB)."""
+    rx = Receiver(agent_bin)
+    try:
+        with rx.connect() as junk:
+            junk.sendall(b"y" * (64 * 1024 + 1))
+            assert junk.recv(1) == b""
+        line = agent_line("d1", "s1", "C" * 200_000)
+        with rx.connect() as c, c.makefile("r") as answers:
+            c.sendall(line)
+            assert answers.readline() == "ACK d1\n"
+        out, err = rx.proc.communicate(timeout=60)
+        assert (rx.proc.returncode, out) == (0, f"received: {rx.path('s1')} (oauth)\n"), err
+    finally:
         rx.close()
 
 
