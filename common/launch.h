@@ -65,20 +65,21 @@ static inline void launcher_forget(const Launcher *l, pid_t pid) {
         l->forget(l->ctx, pid);
 }
 
-/* SIGKILLs the group a started child leads, or the child itself when it
- * has none yet (one that makes its own session has not called setsid()).
- * pid must not have been reaped: then it still names the child. */
-static inline void launch_kill(pid_t pid) {
-        if (kill(-pid, SIGKILL) < 0 && errno == ESRCH)
-                (void)kill(pid, SIGKILL);
+/* Sends sig to the group a started child leads, or to the child itself
+ * when it has none yet (one that makes its own session has not called
+ * setsid()).  pid must not have been reaped: then it still names the
+ * child. */
+static inline void launch_signal(pid_t pid, int sig) {
+        if (kill(-pid, sig) < 0 && errno == ESRCH)
+                (void)kill(pid, sig);
 }
 
 /* The owner of pid (a process group leader it started) is done with it:
- * its whole group SIGKILLed at once (launch_kill(); its exit was not
+ * its whole group SIGKILLed at once (launch_signal(); its exit was not
  * reported, so it is not reaped), its exit no longer wanted (the reaper
  * collects it). */
 static inline void launcher_kill_forget(const Launcher *l, pid_t pid) {
-        launch_kill(pid);
+        launch_signal(pid, SIGKILL);
         launcher_forget(l, pid);
 }
 

@@ -398,18 +398,18 @@ static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         CliRunner *r = userdata;
 
         if (r->pid > 0)
-                (void)kill(-r->pid, SIGKILL);
+                launch_signal(r->pid, SIGKILL);
         return 0;
 }
 
 void cli_runner_stop(CliRunner *r) {
         if (!r || r->pid <= 0 || r->kill_timer)
                 return;
-        (void)kill(-r->pid, SIGTERM);
-        (void)kill(-r->pid, SIGCONT);
+        launch_signal(r->pid, SIGTERM);
+        launch_signal(r->pid, SIGCONT);
         if (sd_event_add_time_relative(r->event, &r->kill_timer, CLOCK_MONOTONIC, KILL_GRACE_USEC,
                                        0, on_kill_timer, r) < 0)
-                (void)kill(-r->pid, SIGKILL);
+                launch_signal(r->pid, SIGKILL);
 }
 
 static int on_stop_timer(sd_event_source *s, uint64_t usec, void *userdata) {

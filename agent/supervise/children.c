@@ -105,7 +105,7 @@ static int launch_start(void *ctx, const SpawnOptions *o, LaunchExitFn on_exit, 
         r = children_watch(ctx, pid, on_exit, userdata);
         if (r < 0) {
                 /* Unwatched, its exit would never reach its owner. */
-                launch_kill(pid);
+                launch_signal(pid, SIGKILL);
                 return r;
         }
         *ret_pid = pid;

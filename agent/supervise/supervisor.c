@@ -131,10 +131,8 @@ static SvInput service_input(Service *s) {
 }
 
 static void service_kill(Service *s, int sig) {
-        if (s->pid <= 0)
-                return;
-        if (kill(-s->pid, sig) < 0 && errno == ESRCH)
-                (void)kill(s->pid, sig);
+        if (s->pid > 0)
+                launch_signal(s->pid, sig);
 }
 
 static int arm_timer(Service *s, usec_t usec) {
