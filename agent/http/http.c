@@ -300,16 +300,21 @@ void http_request_on_complete(HttpRequest *r, void (*cb)(bool, void *), void *us
         r->complete_userdata = userdata;
 }
 
-/* The client of a suspended request closed its end: its owner is told
- * (on_abort) and lets go, and the request is answered so that MHD
- * resumes the connection, finds it closed, and frees its slot. */
-static int on_client_gone(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
-        HttpRequest *r = userdata;
+/* Ends a suspended request its owner no longer answers: the owner is told
+ * (on_abort) and lets go, and the request is answered with status and
+ * error (the fallback 500 if need be), which unlinks it. */
+static void suspended_abort(HttpRequest *r, unsigned status, const char *error) {
         void (*abort_cb)(void *) = TAKE_PTR(r->on_abort);
 
         if (abort_cb)
                 abort_cb(r->abort_userdata);
-        (void)reply_gate(r, 400, "the client closed its end of the connection", NULL, NULL);
+        (void)reply_gate(r, status, error, NULL, NULL);
+}
+
+/* The client of a suspended request closed its end: answered, so that
+ * MHD resumes the connection, finds it closed, and frees its slot. */
+static int on_client_gone(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        suspended_abort(userdata, 400, "the client closed its end of the connection");
         return 0;
 }
 
@@ -880,17 +885,12 @@ int http_server_add_routes(HttpServer *s, const HttpRoute *routes, size_t n, voi
 static void answer_suspended(HttpServer *s, bool control_only, unsigned status, const char *error) {
         for (;;) {
                 HttpRequest *r = s->suspended;
-                void (*abort_cb)(void *);
 
                 while (r && control_only && !(r->route && (r->route->flags & HTTP_ROUTE_CONTROL)))
                         r = r->susp_next;
                 if (!r)
                         return;
-                abort_cb = TAKE_PTR(r->on_abort);
-                if (abort_cb)
-                        abort_cb(r->abort_userdata);
-                /* Answers (the fallback 500 if need be) and so unlinks r. */
-                (void)reply_gate(r, status, error, NULL, NULL);
+                suspended_abort(r, status, error); /* unlinks r */
         }
 }
 
