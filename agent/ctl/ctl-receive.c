@@ -4,9 +4,10 @@
  * with a deadline, so one that sends nothing delays no other and is
  * closed after --idle-timeout seconds without a delivery (default
  * RECEIVE_IDLE_S_DEFAULT); when all are taken, a new one closes one
- * that never showed the token, never the agent's (conn_slot()).  A delivery sent again (the agent
- * resends until it reads the ACK, and an ACK can be lost with its
- * connection) is acknowledged again, not written or counted twice. */
+ * that never showed the token, not the agent's (conn_slot()).  A
+ * delivery sent again (the agent resends until it reads the ACK, and an
+ * ACK can be lost with its connection) is acknowledged again, not
+ * written or counted twice. */
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
