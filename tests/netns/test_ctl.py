@@ -38,14 +38,18 @@ def run_ctl(agent_bin, env_or_agent, *args, token=True, timeout=60):
     return a.ns.run(*ctl_argv(agent_bin, a, *args, token=token), check=False, timeout=timeout)
 
 
-def waiting(agent):
-    """vmba_http_waiting_requests from /metrics."""
+def gauge(agent, name):
+    """The value of /metrics' gauge name (no labels)."""
     status, body = agent.get("/metrics")
     assert status == 200
     for line in body.decode().splitlines():
-        if line.startswith("vmba_http_waiting_requests "):
+        if line.startswith(name + " "):
             return int(line.split()[1])
-    raise AssertionError("no vmba_http_waiting_requests in /metrics")
+    raise AssertionError(f"no {name} in /metrics")
+
+
+def waiting(agent):
+    return gauge(agent, "vmba_http_waiting_requests")
 
 
 class Background:
@@ -113,10 +117,8 @@ def test_ready_long_poll(agent_bin, tmp_path):
 
 
 def connections(agent):
-    """vmba_http_connections from /metrics (this request's own included)."""
-    status, body = agent.get("/metrics")
-    assert status == 200
-    return int(next(l for l in body.decode().splitlines() if l.startswith("vmba_http_connections ")).split()[1])
+    """Connections counted (this request's own included)."""
+    return gauge(agent, "vmba_http_connections")
 
 
 def test_a_long_poll_whose_client_left_frees_its_slot(agent_bin, tmp_path):
