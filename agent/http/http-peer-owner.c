@@ -1,0 +1,118 @@
+/* Implementation of http-peer-owner.h: one exact-socket request to
+ * NETLINK_SOCK_DIAG (SOCK_DIAG_BY_FAMILY without NLM_F_DUMP), naming the
+ * peer's socket as its own side sees it: its local address and port are
+ * our peer's, its remote ones our local. */
+#include <errno.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http-peer-owner.h"
+#include "in-addr-util.h"
+#include "macro.h"
+
+typedef struct DiagRequest {
+        struct nlmsghdr nlh;
+        struct inet_diag_req_v2 req;
+} DiagRequest;
+
+static const uint8_t v4mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+/* Fills the address half of id from sa: 0, or -EAFNOSUPPORT.  A
+ * v4-mapped IPv6 address is an IPv4 connection: family becomes AF_INET. */
+static int id_side(const SockaddrIn *sa, uint8_t *family, __be32 addr[4], __be16 *port) {
+        if (sa->sa.sa_family == AF_INET) {
+                *family = AF_INET;
+                addr[0] = sa->in.sin_addr.s_addr;
+                *port = sa->in.sin_port;
+                return 0;
+        }
+        if (sa->sa.sa_family != AF_INET6)
+                return -EAFNOSUPPORT;
+        *port = sa->in6.sin6_port;
+        if (memcmp(sa->in6.sin6_addr.s6_addr, v4mapped, sizeof v4mapped) == 0) {
+                *family = AF_INET;
+                memcpy(&addr[0], sa->in6.sin6_addr.s6_addr + 12, 4);
+        } else {
+                *family = AF_INET6;
+                memcpy(addr, sa->in6.sin6_addr.s6_addr, 16);
+        }
+        return 0;
+}
+
+static int build_request(int fd, DiagRequest *m) {
+        SockaddrIn local, peer;
+        socklen_t llen = sizeof local, plen = sizeof peer;
+        uint8_t lfam = 0, pfam = 0;
+        struct inet_diag_sockid *id = &m->req.id;
+
+        if (getsockname(fd, &local.sa, &llen) < 0 || getpeername(fd, &peer.sa, &plen) < 0)
+                return -errno;
+        *m = (DiagRequest){
+                .nlh = { .nlmsg_len = sizeof *m, .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+                         .nlmsg_flags = NLM_F_REQUEST, .nlmsg_seq = 1 },
+                .req = { .sdiag_protocol = IPPROTO_TCP, .idiag_states = ~0u,
+                         .id.idiag_cookie = { INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE } },
+        };
+        if (id_side(&peer, &pfam, id->idiag_src, &id->idiag_sport) < 0 ||
+            id_side(&local, &lfam, id->idiag_dst, &id->idiag_dport) < 0)
+                return -EAFNOSUPPORT;
+        if (pfam != lfam)
+                return -EAFNOSUPPORT;
+        m->req.sdiag_family = pfam;
+        return 0;
+}
+
+/* The answer to one request: the message's owner, or the kernel's error. */
+static int parse_reply(const void *buf, size_t n, uid_t *ret) {
+        for (const struct nlmsghdr *h = buf; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+                if (h->nlmsg_type == NLMSG_ERROR) {
+                        const struct nlmsgerr *e = NLMSG_DATA(h);
+                        if (h->nlmsg_len < NLMSG_LENGTH(sizeof *e))
+                                return -EBADMSG;
+                        return e->error < 0 ? e->error : -EBADMSG;
+                }
+                if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY) {
+                        const struct inet_diag_msg *d = NLMSG_DATA(h);
+                        if (h->nlmsg_len < NLMSG_LENGTH(sizeof *d))
+                                return -EBADMSG;
+                        /* A socket no process holds (closed, TIME_WAIT, a
+                         * pending request) has no inode; the kernel reports
+                         * such sockets as uid 0, not as their last owner. */
+                        if (d->idiag_inode == 0)
+                                return -ENOTCONN;
+                        *ret = d->idiag_uid;
+                        return 0;
+                }
+        }
+        return -EBADMSG;
+}
+
+int http_peer_owner(int fd, uid_t *ret) {
+        _cleanup_(closep) int nl = -EBADF;
+        DiagRequest m;
+        union {
+                struct nlmsghdr h;
+                uint8_t bytes[1024];
+        } buf;
+        ssize_t n;
+        int r = build_request(fd, &m);
+
+        if (r < 0)
+                return r;
+        nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+        if (nl < 0)
+                return -errno;
+        if (send(nl, &m, sizeof m, 0) < 0)
+                return -errno;
+        do
+                n = recv(nl, &buf, sizeof buf, 0);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        return parse_reply(&buf, (size_t)n, ret);
+}

@@ -1,0 +1,141 @@
+/* Adapter tests of agent/http/http-peer-owner.c against real loopback
+ * connections of this process: the owner of the peer's socket over IPv4,
+ * IPv6 and a v4-mapped dual-stack listener; another user's socket (root
+ * only: made with that effective uid); a peer that closed its end. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "agent/http/http-peer-owner.h"
+#include "in-addr-util.h"
+
+typedef struct Pair {
+        int listener, client, server;
+} Pair;
+
+/* A listener on addr (port 0), a client of family client_family made
+ * with effective uid as_uid (unless (uid_t)-1) connected to it, and the
+ * accepted end. */
+static Pair pair_open(const char *listen_addr, int client_family, const char *connect_addr, uid_t as_uid) {
+        Pair p;
+        SockaddrIn a, c;
+        socklen_t len, clen;
+        uid_t saved = geteuid();
+
+        assert_int_equal(sockaddr_in_parse(listen_addr, 0, &a, &len), 0);
+        p.listener = socket(a.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(p.listener >= 0);
+        if (a.sa.sa_family == AF_INET6)
+                assert_int_equal(setsockopt(p.listener, IPPROTO_IPV6, IPV6_V6ONLY, &(int){ 0 }, sizeof(int)), 0);
+        assert_int_equal(bind(p.listener, &a.sa, len), 0);
+        assert_int_equal(listen(p.listener, 4), 0);
+        assert_int_equal(getsockname(p.listener, &a.sa, &len), 0);
+        assert_int_equal(sockaddr_in_parse(connect_addr, ntohs(a.sa.sa_family == AF_INET ? a.in.sin_port : a.in6.sin6_port),
+                                           &c, &clen), 0);
+        assert_int_equal(c.sa.sa_family, client_family);
+        if (as_uid != (uid_t)-1)
+                assert_int_equal(seteuid(as_uid), 0);
+        p.client = socket(client_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (as_uid != (uid_t)-1)
+                assert_int_equal(seteuid(saved), 0);
+        assert_true(p.client >= 0);
+        assert_int_equal(connect(p.client, &c.sa, clen), 0);
+        p.server = accept4(p.listener, NULL, NULL, SOCK_CLOEXEC);
+        assert_true(p.server >= 0);
+        return p;
+}
+
+static void pair_close(Pair *p) {
+        close(p->server);
+        if (p->client >= 0)
+                close(p->client);
+        close(p->listener);
+}
+
+static void test_ipv4(void **state) {
+        Pair p = pair_open("127.0.0.1", AF_INET, "127.0.0.1", (uid_t)-1);
+        uid_t owner = 12345;
+
+        assert_int_equal(http_peer_owner(p.server, &owner), 0);
+        assert_int_equal(owner, geteuid());
+        pair_close(&p);
+}
+
+static void test_ipv6(void **state) {
+        Pair p = pair_open("::1", AF_INET6, "::1", (uid_t)-1);
+        uid_t owner = 12345;
+
+        assert_int_equal(http_peer_owner(p.server, &owner), 0);
+        assert_int_equal(owner, geteuid());
+        pair_close(&p);
+}
+
+/* An IPv4 client of a dual-stack listener: the accepted end's peer is
+ * ::ffff:127.0.0.1, the client's socket an IPv4 one. */
+static void test_v4_mapped(void **state) {
+        Pair p = pair_open("::", AF_INET, "127.0.0.1", (uid_t)-1);
+        SockaddrIn peer;
+        socklen_t len = sizeof peer;
+        uid_t owner = 12345;
+
+        assert_int_equal(getpeername(p.server, &peer.sa, &len), 0);
+        assert_int_equal(peer.sa.sa_family, AF_INET6);
+        assert_int_equal(http_peer_owner(p.server, &owner), 0);
+        assert_int_equal(owner, geteuid());
+        pair_close(&p);
+}
+
+static void test_other_user(void **state) {
+        Pair p;
+        uid_t owner = 12345;
+
+        if (geteuid() != 0)
+                skip();
+        p = pair_open("127.0.0.1", AF_INET, "127.0.0.1", 65534);
+        assert_int_equal(http_peer_owner(p.server, &owner), 0);
+        assert_int_equal(owner, 65534);
+        pair_close(&p);
+}
+
+/* A peer that closed its socket has no owner (the kernel would say 0:
+ * root), whatever state its connection is in. */
+static void test_peer_closed(void **state) {
+        Pair p = pair_open("127.0.0.1", AF_INET, "127.0.0.1", (uid_t)-1);
+        uid_t owner = 12345;
+
+        close(p.client);
+        p.client = -1;
+        assert_int_equal(http_peer_owner(p.server, &owner), -ENOTCONN);
+        assert_int_equal(owner, 12345);
+        pair_close(&p);
+}
+
+static void test_not_a_tcp_socket(void **state) {
+        int sv[2];
+        uid_t owner;
+
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+        assert_int_equal(http_peer_owner(sv[0], &owner), -EAFNOSUPPORT);
+        close(sv[0]);
+        close(sv[1]);
+        assert_int_equal(http_peer_owner(-1, &owner), -EBADF);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_ipv4),
+                cmocka_unit_test(test_ipv6),
+                cmocka_unit_test(test_v4_mapped),
+                cmocka_unit_test(test_other_user),
+                cmocka_unit_test(test_peer_closed),
+                cmocka_unit_test(test_not_a_tcp_socket),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
