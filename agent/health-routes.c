@@ -123,6 +123,7 @@ static int snapshot_http(Manager *m, Snapshot *s) {
         s->h.n_http = n;
         s->h.http_waiting = m->http ? http_server_waiting(m->http) : 0;
         s->h.http_connections = m->http ? http_server_connections(m->http) : 0;
+        s->h.http_loopback_unowned = m->http ? http_server_loopback_unowned(m->http) : 0;
         return 0;
 }
 

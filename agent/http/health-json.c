@@ -421,6 +421,9 @@ int health_build_metrics(const HealthSnapshot *s, char **ret, size_t *ret_size) 
         fprintf(f, "vmba_http_waiting_requests %u\n", s->http_waiting);
         put_header(f, "vmba_http_connections", "gauge", "HTTP connections open and counted against the limits.");
         fprintf(f, "vmba_http_connections %u\n", s->http_connections);
+        put_header(f, "vmba_http_loopback_unowned_total", "counter",
+                   "Loopback HTTP connections whose local user could not be looked up (sharing one client's limit).");
+        fprintf(f, "vmba_http_loopback_unowned_total %llu\n", s->http_loopback_unowned);
         if (s->restore.enabled) {
                 put_header(f, "vmba_restores_total", "counter", "Snapshot restores redone.");
                 fprintf(f, "vmba_restores_total %u\n", s->restore.restores);

@@ -88,6 +88,7 @@ typedef struct HealthSnapshot {
         size_t n_http;
         unsigned http_waiting;     /* requests suspended for their answer */
         unsigned http_connections; /* connections admitted and not yet closed */
+        unsigned long long http_loopback_unowned; /* loopback connections of an unknown local user */
 
         HealthRestore restore;
 } HealthSnapshot;

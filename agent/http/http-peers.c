@@ -42,14 +42,16 @@ HttpPeers *http_peers_free(HttpPeers *p) {
         return NULL;
 }
 
-HttpPeerKey http_peer_key(const struct sockaddr *sa) {
+HttpPeerKey http_peer_key(const struct sockaddr *sa, uid_t owner) {
         static const uint8_t v4mapped[12] = { [10] = 0xff, [11] = 0xff };
         HttpPeerKey k = {};
 
         if (!sa)
                 return k;
         if (sockaddr_is_loopback(sa)) {
+                uint32_t u = owner;
                 k.bytes[0] = 1;
+                memcpy(k.bytes + 1, &u, sizeof u);
                 return k;
         }
         if (sa->sa_family == AF_INET) {

@@ -2,7 +2,10 @@
  * full.  libmicrohttpd's own per-IP limit counts each of 127.0.0.1,
  * 127.0.0.2, ... as a client of its own, so a local process could open
  * 64 connections from each loopback address; here loopback (127/8, ::1,
- * their v4-mapped forms) is one client.  Beyond max_connections only the
+ * their v4-mapped forms) is one client per local user (the owner of the
+ * peer's socket, http-peer-owner.h; one more client for those whose owner
+ * is unknown), so that a provider CLI cannot take the room of the
+ * browser, which runs as a user of its own.  Beyond max_connections only the
  * host (the ip= gateway, allow_from — never loopback) is let in, into a
  * reserve of its own, so neither the bridge nor a local process can lock
  * the host's probes out.  Loopback is outside that pool, bounded by its
@@ -16,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "macro.h"
 
@@ -23,8 +27,10 @@
 #define HTTP_HOST_RESERVE 64u
 
 typedef struct HttpPeerKey {
-        uint8_t bytes[17]; /* family byte + address; all zero but [0] for loopback */
+        uint8_t bytes[17]; /* family byte + address; for loopback 1 + the owner's uid, zero-filled */
 } HttpPeerKey;
+
+#define HTTP_PEER_OWNER_UNKNOWN ((uid_t)-1)
 
 typedef struct HttpPeers HttpPeers;
 
@@ -32,8 +38,9 @@ int http_peers_new(HttpPeers **ret);
 HttpPeers *http_peers_free(HttpPeers *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(HttpPeers *, http_peers_free);
 
-/* The client a peer address counts as. */
-HttpPeerKey http_peer_key(const struct sockaddr *sa);
+/* The client a peer address counts as; owner only counts for loopback:
+ * the user whose socket the peer is, or HTTP_PEER_OWNER_UNKNOWN. */
+HttpPeerKey http_peer_key(const struct sockaddr *sa, uid_t owner);
 
 typedef struct HttpAdmission {
         uint32_t max_connections, max_per_peer;

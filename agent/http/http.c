@@ -9,7 +9,7 @@
  * Limits MHD enforces itself, with its own (HTML) bodies: a request line or
  * header block that does not fit CONNECTION_MEMORY_LIMIT (sized from
  * http_max_url + http_max_header) gets 414 or 431.  Connections over
- * http_max_per_ip (loopback counting as one client), or over
+ * http_max_per_ip (loopback counting as one client per local user), or over
  * http_max_connections unless from the host (a reserve kept for it) or
  * loopback (outside that pool: http-peers.h), are accepted and closed at
  * once;
@@ -39,6 +39,7 @@
 
 #include "http-access.h"
 #include "http-deadline.h"
+#include "http-peer-owner.h"
 #include "http-peers.h"
 #include "http.h"
 #include "in-addr-util.h"
@@ -71,6 +72,8 @@ struct HttpServer {
         HttpRequest *suspended; /* list, so shutdown can resume them first */
         HttpDeadlines *deadlines;
         HttpPeers *peers;
+        unsigned long long loopback_unowned; /* loopback connections of an unknown local user */
+        bool owner_warned;
         struct MHD_Response *fallback; /* 500 {"error":"internal error"}, shared */
 };
 
@@ -145,6 +148,10 @@ unsigned http_server_waiting(HttpServer *s) {
 
 unsigned http_server_connections(HttpServer *s) {
         return (unsigned)http_peers_total(s->peers);
+}
+
+unsigned long long http_server_loopback_unowned(HttpServer *s) {
+        return s->loopback_unowned;
 }
 
 static void suspended_unlink(HttpRequest *r) {
@@ -653,9 +660,30 @@ static bool peer_is_host(HttpServer *s, const struct sockaddr *sa) {
         return sa && !sockaddr_is_loopback(sa) && peer_allowed(s, sa);
 }
 
-/* Counts the connection against its client (loopback is one), and ends
- * one over a limit by shutdown(2), which lets MHD close it through its
- * usual path. */
+/* For a loopback peer, the local user holding its socket; unknown ones
+ * share one client's limit.  A peer that already closed its end is no
+ * news (MHD closes ours next); any other failure is counted, the first
+ * one a warning (the kernel lacks inet_diag/tcp_diag, say). */
+static uid_t loopback_owner(HttpServer *s, const struct sockaddr *sa, int fd) {
+        uid_t owner = HTTP_PEER_OWNER_UNKNOWN;
+        int r;
+
+        if (!sa || !sockaddr_is_loopback(sa))
+                return owner;
+        r = fd < 0 ? -EBADF : http_peer_owner(fd, &owner);
+        if (r >= 0 || r == -ENOTCONN)
+                return r >= 0 ? owner : HTTP_PEER_OWNER_UNKNOWN;
+        s->loopback_unowned++;
+        if (!s->owner_warned)
+                log_warning_errno(r, "Loopback HTTP connections whose local user is unknown share one "
+                                  "client's limit: socket diagnostics: %m");
+        s->owner_warned = true;
+        return HTTP_PEER_OWNER_UNKNOWN;
+}
+
+/* Counts the connection against its client (loopback: one per local
+ * user), and ends one over a limit by shutdown(2), which lets MHD close
+ * it through its usual path. */
 static void conn_admit(HttpServer *s, struct MHD_Connection *conn, Conn *c) {
         const union MHD_ConnectionInfo *peer = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         const union MHD_ConnectionInfo *fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -663,7 +691,7 @@ static void conn_admit(HttpServer *s, struct MHD_Connection *conn, Conn *c) {
         HttpAdmission a = { .max_connections = s->o.max_connections, .max_per_peer = s->o.max_per_ip,
                             .host = peer_is_host(s, sa) };
 
-        c->key = http_peer_key(sa);
+        c->key = http_peer_key(sa, loopback_owner(s, sa, fd ? fd->connect_fd : -EBADF));
         c->admitted = http_peers_admit(s->peers, &c->key, &a) >= 0;
         if (!c->admitted && fd)
                 (void)shutdown(fd->connect_fd, SHUT_RDWR);

@@ -29,6 +29,7 @@ from netns import Lan, wait_until
 PORT = 8080
 GUEST = "10.77.0.2"
 TOKEN = "tok-http-test-0123456789"
+NOBODY = 65534  # the user a local process opens loopback connections as
 
 
 def driver_bin(agent_bin):
@@ -444,13 +445,18 @@ def test_idle_connections(agent):
 HOST_IP = "ip=10.77.0.2::10.77.0.1:24::eth0:off"
 
 
-def open_from(ns, sources, n, port=PORT, host=GUEST):
-    """n connections from each source address, non-blocking once open."""
+def open_from(ns, sources, n, port=PORT, host=GUEST, uid=0):
+    """n connections from each source address, their sockets uid's,
+    non-blocking once open."""
     socks = []
     with ns.entered():
         for a in sources:
             for _ in range(n):
-                c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                os.seteuid(uid)
+                try:
+                    c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                finally:
+                    os.seteuid(0)
                 c.bind((a, 0))
                 c.settimeout(5)
                 c.connect((host, port))
@@ -503,19 +509,26 @@ def test_connection_limit_keeps_a_reserve(agent_bin, lan, workdir):
     s.assert_serving()
 
 
-def test_loopback_is_one_client(agent_bin, lan, workdir):
-    # A local process opening connections from many 127.0.0.x addresses:
-    # loopback counts as one client (64), not one per address, and cannot
-    # take the host's reserve or the bridge's pool either.
+def test_loopback_is_one_client_per_user(agent_bin, lan, workdir):
+    # A local process of an unprivileged user (a provider CLI, say)
+    # opening connections from many 127.0.0.x addresses: its user counts
+    # as one client (64), not one per address; it cannot take the host's
+    # reserve, nor the room of another local user on loopback (the
+    # browser's, bringing an OAuth redirect: root's here).
     s = Server(lan, agent_argv(agent_bin, workdir, "http_max_connections=100", "http_timeout_s=120",
                                kernel_cmdline=HOST_IP))
     sources = [f"127.0.0.{i}" for i in range(2, 8)]
-    socks = open_from(lan.guest, sources, 40, host="127.0.0.1")
+    socks = open_from(lan.guest, sources, 40, host="127.0.0.1", uid=NOBODY)
     try:
         wait_until(lambda: held(socks) <= 64, 5, "loopback connections over 64 to be closed")
         assert held(socks) == 64
         for _ in range(5):
             assert s.request("GET", "/health", src="host", timeout=30)[0] == 200
+            assert s.request("GET", "/health", src="guest", timeout=30)[0] == 200
+        assert held(socks) == 64
+        # Every loopback connection's user was told (none shared the
+        # unknown user's limit).
+        assert s.metric("vmba_http_loopback_unowned_total") == 0
     finally:
         for c in socks:
             c.close()

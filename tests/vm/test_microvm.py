@@ -46,7 +46,7 @@ EXPECTED_NETWORK = {
 # Modules the initramfs must load (built in counts too), for both machines.
 REQUIRED_MODULES = ("virtio_ring", "virtio", "virtio_mmio", "virtio_pci", "virtio_blk", "failover",
                     "net_failover", "virtio_net", "vsock", "vmw_vsock_virtio_transport_common",
-                    "vmw_vsock_virtio_transport")
+                    "vmw_vsock_virtio_transport", "inet_diag", "tcp_diag")
 NO_SESSION = "/credentials/status?sessionId=00000000-0000-0000-0000-000000000000"
 
 
@@ -136,7 +136,7 @@ def _module_tree(root, kver, leave_out):
     subprocess.run(["depmod", "-b", str(root), kver], check=True, capture_output=True)
 
 
-@pytest.mark.parametrize("missing", [None, "virtio_mmio", "net_failover", "vmw_vsock_virtio_transport"])
+@pytest.mark.parametrize("missing", [None, "virtio_mmio", "net_failover", "vmw_vsock_virtio_transport", "tcp_diag"])
 def test_missing_module_fails_the_initramfs_build(tmp_path, missing):
     """Each module a machine needs is required: without it mkinitramfs
     fails naming it (and writes nothing); with all of them it succeeds."""

@@ -245,6 +245,7 @@ static void test_metrics(void **state) {
         s.boot_http = 20999;
         s.http_waiting = 2;
         s.http_connections = 5;
+        s.http_loopback_unowned = 7;
         assert_int_equal(health_build_metrics(&s, &text, &size), 0);
         assert_int_equal(size, strlen(text));
         assert_string_equal(text,
@@ -281,6 +282,10 @@ static void test_metrics(void **state) {
                 "# HELP vmba_http_connections HTTP connections open and counted against the limits.\n"
                 "# TYPE vmba_http_connections gauge\n"
                 "vmba_http_connections 5\n"
+                "# HELP vmba_http_loopback_unowned_total Loopback HTTP connections whose local user could not be "
+                "looked up (sharing one client's limit).\n"
+                "# TYPE vmba_http_loopback_unowned_total counter\n"
+                "vmba_http_loopback_unowned_total 7\n"
                 "# HELP vmba_boot_phase_milliseconds Milliseconds from kernel start to each boot milestone.\n"
                 "# TYPE vmba_boot_phase_milliseconds gauge\n"
                 "vmba_boot_phase_milliseconds{phase=\"exec\"} 1\n"

@@ -18,7 +18,7 @@ static HttpPeerKey key_of(const char *addr) {
         socklen_t len;
 
         assert_int_equal(sockaddr_in_parse(addr, 0, &a, &len), 0);
-        return http_peer_key(&a.sa);
+        return http_peer_key(&a.sa, HTTP_PEER_OWNER_UNKNOWN);
 }
 
 static bool same(const char *a, const char *b) {
@@ -35,6 +35,51 @@ static void test_keys(void **state) {
         assert_false(same("10.0.0.1", "10.0.0.2"));
         assert_false(same("10.0.0.1", "127.0.0.1"));
         assert_false(same("fd00::1", "fd00::2"));
+}
+
+static HttpPeerKey owned(const char *addr, uid_t owner) {
+        SockaddrIn a;
+        socklen_t len;
+
+        assert_int_equal(sockaddr_in_parse(addr, 0, &a, &len), 0);
+        return http_peer_key(&a.sa, owner);
+}
+
+static bool same_key(HttpPeerKey x, HttpPeerKey y) {
+        return memcmp(&x, &y, sizeof x) == 0;
+}
+
+/* Loopback is one client per local user, whatever its address; the
+ * unknown owner is one more; the owner does not matter off loopback. */
+static void test_loopback_owner_keys(void **state) {
+        assert_true(same_key(owned("127.0.0.1", 1000), owned("::1", 1000)));
+        assert_true(same_key(owned("127.0.0.9", 1000), owned("::ffff:127.0.0.1", 1000)));
+        assert_false(same_key(owned("127.0.0.1", 1000), owned("127.0.0.1", 1001)));
+        assert_false(same_key(owned("127.0.0.1", 0), owned("127.0.0.1", HTTP_PEER_OWNER_UNKNOWN)));
+        assert_false(same_key(owned("127.0.0.1", 0), owned("127.0.0.1", 0x01000000)));
+        assert_true(same_key(owned("10.0.0.1", 0), owned("10.0.0.1", 1000)));
+        assert_false(same_key(owned("10.0.0.1", 0), owned("::1", 0)));
+}
+
+/* Each local user has loopback's per-client limit of its own. */
+static void test_loopback_owner_limits(void **state) {
+        HttpPeers *p = NULL;
+        HttpPeerKey cli = owned("127.0.0.1", 1001), browser = owned("127.0.0.1", 1002),
+                    unknown = owned("127.0.0.1", HTTP_PEER_OWNER_UNKNOWN);
+        HttpAdmission a = { .max_connections = 1, .max_per_peer = 2 };
+
+        assert_int_equal(http_peers_new(&p), 0);
+        for (int i = 0; i < 2; i++)
+                assert_int_equal(http_peers_admit(p, &cli, &a), 0);
+        assert_int_equal(http_peers_admit(p, &cli, &a), -EUSERS);
+        assert_int_equal(http_peers_admit(p, &browser, &a), 0);
+        assert_int_equal(http_peers_admit(p, &unknown, &a), 0);
+        assert_int_equal(http_peers_count(p, &cli), 2);
+        assert_int_equal(http_peers_count(p, &browser), 1);
+        http_peers_release(p, &cli);
+        assert_int_equal(http_peers_admit(p, &cli, &a), 0);
+        assert_int_equal(http_peers_total(p), 4);
+        http_peers_free(p);
 }
 
 static void test_limits(void **state) {
@@ -126,6 +171,8 @@ static void test_many_clients(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_keys),
+                cmocka_unit_test(test_loopback_owner_keys),
+                cmocka_unit_test(test_loopback_owner_limits),
                 cmocka_unit_test(test_limits),
                 cmocka_unit_test(test_limits_at_their_largest),
                 cmocka_unit_test(test_many_clients),
