@@ -92,27 +92,62 @@ static int parse_reply(const void *buf, size_t n, uid_t *ret) {
         return -EBADMSG;
 }
 
+typedef union DiagReply {
+        struct nlmsghdr h;
+        uint8_t bytes[1024];
+} DiagReply;
+
+/* Sends m on a new NETLINK_SOCK_DIAG socket and reads the first reply
+ * datagram into buf: its length, or -errno. */
+static ssize_t ask(const DiagRequest *m, DiagReply *buf) {
+        _cleanup_(closep) int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+        ssize_t n;
+
+        if (nl < 0)
+                return -errno;
+        if (send(nl, m, sizeof *m, 0) < 0)
+                return -errno;
+        do
+                n = recv(nl, buf, sizeof *buf, 0);
+        while (n < 0 && errno == EINTR);
+        return n < 0 ? -errno : n;
+}
+
 int http_peer_owner(int fd, uid_t *ret) {
-        _cleanup_(closep) int nl = -EBADF;
         DiagRequest m;
-        union {
-                struct nlmsghdr h;
-                uint8_t bytes[1024];
-        } buf;
+        DiagReply buf;
         ssize_t n;
         int r = build_request(fd, &m);
 
         if (r < 0)
                 return r;
-        nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-        if (nl < 0)
-                return -errno;
-        if (send(nl, &m, sizeof m, 0) < 0)
-                return -errno;
-        do
-                n = recv(nl, &buf, sizeof buf, 0);
-        while (n < 0 && errno == EINTR);
+        n = ask(&m, &buf);
         if (n < 0)
-                return -errno;
+                return (int)n;
         return parse_reply(&buf, (size_t)n, ret);
+}
+
+/* A dump of the TCP sockets in no state: nothing but NLMSG_DONE when the
+ * kernel has TCP socket diagnostics, else an error (-ENOENT: no
+ * inet_diag or tcp_diag). */
+int http_peer_owner_supported(void) {
+        DiagRequest m = {
+                .nlh = { .nlmsg_len = sizeof m, .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+                         .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 },
+                .req = { .sdiag_family = AF_INET, .sdiag_protocol = IPPROTO_TCP, .idiag_states = 0 },
+        };
+        DiagReply buf;
+        ssize_t n = ask(&m, &buf);
+
+        if (n < 0)
+                return (int)n;
+        for (const struct nlmsghdr *h = &buf.h; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+                if (h->nlmsg_type == NLMSG_DONE)
+                        return 0;
+                if (h->nlmsg_type == NLMSG_ERROR) {
+                        const struct nlmsgerr *e = NLMSG_DATA(h);
+                        return h->nlmsg_len >= NLMSG_LENGTH(sizeof *e) && e->error < 0 ? e->error : -EBADMSG;
+                }
+        }
+        return -EBADMSG;
 }

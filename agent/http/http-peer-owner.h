@@ -17,3 +17,7 @@
  * has no TCP socket diagnostics (also -EPROTONOSUPPORT then); other
  * -errno from the sockets. */
 int http_peer_owner(int fd, uid_t *ret);
+/* 0 when the kernel can answer http_peer_owner(), else -errno (-ENOENT:
+ * no inet_diag or tcp_diag; -EPROTONOSUPPORT: no socket diagnostics at
+ * all). */
+int http_peer_owner_supported(void);

@@ -878,7 +878,9 @@ int http_server_new(const HttpServerOptions *o, HttpServer **ret) {
                 r = listen_socket(o->listen_address, o->port, &fd, &ipv6);
         if (r < 0)
                 return r;
-        raise_nofile((rlim_t)o->max_connections + HTTP_HOST_RESERVE + o->max_per_ip + 64);
+        /* Loopback's room: the shares of a few local users (root's, the
+         * browser's, the CLIs'). */
+        raise_nofile((rlim_t)o->max_connections + HTTP_HOST_RESERVE + 4 * (rlim_t)o->max_per_ip + 64);
         /* MHD owns the listening socket from here, also on failure paths. */
         r = daemon_start(s, TAKE_FD(fd), ipv6);
         if (r < 0)
@@ -892,6 +894,13 @@ int http_server_new(const HttpServerOptions *o, HttpServer **ret) {
         (void)sd_event_source_set_description(s->io, "http-io");
         (void)sd_event_source_set_description(s->timer, "http-timer");
         update_timer(s);
+        r = http_peer_owner_supported();
+        if (r < 0) {
+                log_warning_errno(r, "Loopback HTTP connections will share one client's limit, whatever their "
+                                  "local user: no TCP socket diagnostics (kernel modules inet_diag, tcp_diag): %m");
+                s->owner_warned = true;
+        } else
+                log_info("Loopback HTTP connections are counted per local user (TCP socket diagnostics).");
         *ret = TAKE_PTR(s);
         return 0;
 }

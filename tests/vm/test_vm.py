@@ -180,6 +180,14 @@ def test_proc_hides_other_users_processes(vm):
     assert "/proc shows every process" not in text, text[-3000:]
 
 
+def test_loopback_connections_counted_per_user(vm):
+    # The kernel's TCP socket diagnostics (inet_diag, tcp_diag: modules the
+    # initramfs loads) tell the agent who holds a loopback connection.
+    text = vm.console_text()
+    assert "Loopback HTTP connections are counted per local user (TCP socket diagnostics)." in text, text[-3000:]
+    assert "share one client's limit" not in text, text[-3000:]
+
+
 def test_link_protections_on(vm):
     # The kernel leaves fs.protected_{symlinks,hardlinks,fifos,regular}
     # off; systemd turns them on at boot, and so does the agent as the

@@ -117,6 +117,11 @@ static void test_peer_closed(void **state) {
         pair_close(&p);
 }
 
+/* This kernel has the diagnostics the tests above used. */
+static void test_supported(void **state) {
+        assert_int_equal(http_peer_owner_supported(), 0);
+}
+
 static void test_not_a_tcp_socket(void **state) {
         int sv[2];
         uid_t owner;
@@ -136,6 +141,7 @@ int main(void) {
                 cmocka_unit_test(test_other_user),
                 cmocka_unit_test(test_peer_closed),
                 cmocka_unit_test(test_not_a_tcp_socket),
+                cmocka_unit_test(test_supported),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
