@@ -186,14 +186,14 @@ static void vnc_listen_args(const DisplayOptions *c, const char *port, const cha
  * once, each desktop one more. */
 #define VNC_USER_TASKS_MAX 64
 
-/* websockify's processes one address may have (a string: it goes into
- * WEBSOCKIFY_MAIN).  A page load is six connections at a time, each one
+/* websockify's processes one source (an address, or a local user) may
+ * have (a string: it goes into WEBSOCKIFY_MAIN).  A page load is six connections at a time, each one
  * its own process (HTTP/1.0), and those of answered requests still
  * exiting: under emulation a real page load reached past 6 and stayed
  * under 9.  24 leaves a host that proxies every viewer from its own
  * address room for that and several desktops; two neighbours together
  * still leave it a share of VNC_USER_TASKS_MAX. */
-#define NOVNC_PER_ADDRESS_MAX "24"
+#define NOVNC_PER_SOURCE_MAX "24"
 
 static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs *d) {
         char port[8], e1[64], e2[PATH_MAX];
@@ -246,13 +246,17 @@ static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs 
  *  - no directory listings;
  *  - one log record, one line: "?token=x%0A..." no longer starts a line
  *    of the agent's log;
- *  - one address holds at most NOVNC_PER_ADDRESS_MAX connections at once
- *    (the processes forked for it, each named with its address, are
+ *  - one source holds at most NOVNC_PER_SOURCE_MAX connections at once
+ *    (the processes forked for it, each named with its source, are
  *    counted before the next fork; past that the connection is closed
- *    unanswered, logged once until the address holds none): a neighbour
+ *    unanswered, logged once until the source holds none): a neighbour
  *    with one address no longer fills VNC_USER_TASKS_MAX and locks the
  *    person out.  One that takes several addresses still can; the host
- *    isolating each tap is what stops it. */
+ *    isolating each tap is what stops it.  A source is the peer's
+ *    address, or, for a peer on this machine (found in /proc/net/tcp*,
+ *    held by a process), "local user UID", whatever address it took: a
+ *    local process (a provider CLI) could otherwise connect from
+ *    127.0.0.2, 127.0.0.3, ... and the VM's own addresses. */
 #define WEBSOCKIFY_MAIN                                                               \
         "import logging, sys, warnings\n"                                             \
         "sys.modules['numpy'] = None\n"                                               \
@@ -279,29 +283,51 @@ static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs 
         "    return r\n"                                                              \
         "logging.setLogRecordFactory(one_line)\n"                                     \
         "import errno, multiprocessing, socket\n"                                     \
+        "def plain(a):\n"                                                             \
+        "    return a[0].split('%')[0].removeprefix('::ffff:'), a[1]\n"               \
+        "def proc_addr(h):\n"                                                         \
+        "    a, p = h.split(':')\n"                                                   \
+        "    b = bytes.fromhex(a)\n"                                                  \
+        "    b = b''.join(b[i:i + 4][::-1] for i in range(0, len(b), 4))\n"           \
+        "    f = socket.AF_INET if len(b) == 4 else socket.AF_INET6\n"                \
+        "    return socket.inet_ntop(f, b).removeprefix('::ffff:'), int(p, 16)\n"     \
+        "def source_of(c, a):\n"                                                      \
+        "    try:\n"                                                                  \
+        "        ends = plain(a), plain(c.getsockname())\n"                           \
+        "        for name in ('/proc/net/tcp', '/proc/net/tcp6'):\n"                  \
+        "            with open(name) as f:\n"                                         \
+        "                for x in map(str.split, list(f)[1:]):\n"                     \
+        "                    if x[9] != '0' and (proc_addr(x[1]), proc_addr(x[2])) == ends:\n" \
+        "                        return 'local user ' + x[7]\n"                       \
+        "    except (OSError, ValueError, IndexError):\n"                             \
+        "        pass\n"                                                              \
+        "    return a[0]\n"                                                           \
+        "sources = {}\n"                                                              \
         "class Handler(multiprocessing.Process):\n"                                   \
         "    def __init__(self, *a, args=(), **k):\n"                                 \
         "        super().__init__(*a, args=args, **k)\n"                              \
-        "        self.source = args[1][0] if len(args) == 2 else None\n"              \
+        "        self.source = sources.pop(args[1], None) if len(args) == 2 else None\n" \
         "multiprocessing.Process = Handler\n"                                         \
-        "PER_SOURCE, full = " NOVNC_PER_ADDRESS_MAX ", set()\n"                       \
+        "PER_SOURCE, full = " NOVNC_PER_SOURCE_MAX ", set()\n"                       \
         "def accept(self, accept=socket.socket.accept):\n"                            \
         "    c, a = accept(self)\n"                                                   \
         "    try:\n"                                                                  \
-        "        held = sum(getattr(p, 'source', None) == a[0] for p in multiprocessing.active_children())\n" \
+        "        s = source_of(c, a)\n"                                               \
+        "        held = sum(getattr(p, 'source', None) == s for p in multiprocessing.active_children())\n" \
         "    except BaseException:\n"                                                 \
         "        c.close()\n"                                                         \
         "        raise\n"                                                             \
         "    if held < PER_SOURCE:\n"                                                 \
         "        if not held:\n"                                                      \
-        "            full.discard(a[0])\n"                                            \
+        "            full.discard(s)\n"                                               \
+        "        sources[a] = s\n"                                                    \
         "        return c, a\n"                                                       \
         "    c.close()\n"                                                             \
-        "    if a[0] not in full:\n"                                                  \
-        "        full.add(a[0])\n"                                                    \
+        "    if s not in full:\n"                                                     \
+        "        full.add(s)\n"                                                       \
         "        logging.getLogger('websocket').warning('%s: %d connections held already; "     \
-        "closing the next ones until one ends', a[0], held)\n"                        \
-        "    raise InterruptedError(errno.EINTR, 'per-address limit')\n"              \
+        "closing the next ones until one ends', s, held)\n"                           \
+        "    raise InterruptedError(errno.EINTR, 'per-source limit')\n"               \
         "socket.socket.accept = accept\n"                                             \
         "websockify_init()"
 

@@ -61,6 +61,8 @@ def proc_caps(pid):
 CAP_IPC_OWNER = 1 << 15
 # Connects to the unix socket argv[1] names (a PermissionError when the
 # directory keeps the caller out).
+# Local users whose sockets connect to websockify (no processes of theirs).
+FLOOD_UID = 3_000_000
 CONNECT_UNIX = "import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])"
 
 
@@ -267,23 +269,37 @@ def tasks_of(uid):
     return n
 
 
-def connect_from(source, port):
-    """A connection to 127.0.0.1:port from the loopback address source."""
-    return socket.create_connection(("127.0.0.1", port), timeout=60, source_address=(source, 0))
+def connect_from(source, port, uid=0):
+    """A connection to 127.0.0.1:port from the loopback address source,
+    its socket made as uid (websockify counts a local peer as its user)."""
+    os.seteuid(uid)
+    try:
+        c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    finally:
+        os.seteuid(0)
+    try:
+        c.settimeout(60)
+        c.bind((source, 0))
+        c.connect(("127.0.0.1", port))
+    except BaseException:
+        c.close()
+        raise
+    return c
 
 
 def test_novnc_connection_flood_is_bounded(agent_bin):
     """websockify forks a process per connection, before any token: 105
-    silent connections from seven addresses (15 each, under the limit per
-    address) are held to the 64 tasks vnc_user may have (RLIMIT_NPROC),
-    the rest closed; once they go, the desktop is served again.  vnc_user
-    is a uid of this test's own: the limit counts a uid's tasks
-    machine-wide, and another run's agents share "daemon"."""
+    silent connections from seven sources (local users, 15 each, under the
+    limit per source) are held to the 64 tasks vnc_user may have
+    (RLIMIT_NPROC), the rest closed; once they go, the desktop is served
+    again.  vnc_user is a uid of this test's own: the limit counts a uid's
+    tasks machine-wide, and another run's agents share "daemon"."""
     uid = run_uid()
     with aliased(agent_bin, "vnc_user", uid) as a:
         a.wait_ready()
         with a.ns.entered():
-            flood = [connect_from(f"127.0.1.{n % 7 + 1}", a.novnc_port) for n in range(105)]
+            flood = [connect_from(f"127.0.1.{n % 7 + 1}", a.novnc_port, uid=FLOOD_UID + n % 7)
+                     for n in range(105)]
         try:
             wait_until(lambda: a.log_lines("Errno 11"), 30, "websockify's fork refused past the limit")
             assert tasks_of(uid) <= 64
@@ -303,19 +319,24 @@ def status_of(c, request=b"GET /vnc.html HTTP/1.0\r\n\r\n"):
 
 
 def test_novnc_connections_are_limited_per_address(agent_bin):
-    """One address holds at most 24 websockify processes at once: the next
+    """One source holds at most 24 websockify processes at once: the next
     connection from it is closed unanswered (said once in the log), while
-    another address is served, the desktop included; once they end, the
-    address is served again.  The held connections send a header line
-    every second from a thread of their own: websockify's 10 s request
-    timeout restarts, however long a step takes on a loaded machine.
-    vnc_user is a uid of this test's own, as in the flood test (the 64
-    tasks are a uid's)."""
+    another source is served, the desktop included; once they end, the
+    source is served again.  A peer on this machine is its local user,
+    whatever loopback address it takes (a provider CLI could take
+    127.0.0.2, 127.0.0.3, ...: here the held ones come from 127.0.0.2 as
+    one user, the refused ones from 127.0.0.2 and 127.0.0.3 as that user,
+    the served ones from 127.0.0.1 as root).  The held connections send a
+    header line every second from a thread of their own: websockify's 10 s
+    request timeout restarts, however long a step takes on a loaded
+    machine.  vnc_user is a uid of this test's own, as in the flood test
+    (the 64 tasks are a uid's)."""
     uid = run_uid() + 1_000_000
+    local = FLOOD_UID + 100
     with aliased(agent_bin, "vnc_user", uid) as agent:
         agent.wait_ready()
         with agent.ns.entered():
-            held = [connect_from("127.0.0.2", agent.novnc_port) for _ in range(24)]
+            held = [connect_from("127.0.0.2", agent.novnc_port, uid=local) for _ in range(24)]
             stop = threading.Event()
 
             def keep():
@@ -331,8 +352,8 @@ def test_novnc_connections_are_limited_per_address(agent_bin):
                     assert status_of(c) == b"200"
                 status, frame = ws_upgrade("127.0.0.1", agent.novnc_port, f"/websockify?token={DESKTOP_SECRET}")
                 assert " 101 " in status and frame.startswith(b"RFB 003."), (status, frame)
-                for _ in range(2):
-                    with connect_from("127.0.0.2", agent.novnc_port) as c:
+                for source in ("127.0.0.2", "127.0.0.3"):
+                    with connect_from(source, agent.novnc_port, uid=local) as c:
                         assert status_of(c) is None
                 assert keeper.is_alive(), "a held connection was closed"
                 stop.set()
@@ -349,11 +370,12 @@ def test_novnc_connections_are_limited_per_address(agent_bin):
                     keeper.join()
                 for c in held:
                     c.close()
-        lines = wait_until(lambda: agent.log_lines("127.0.0.2: 24 connections held already"), 10, "the limit logged")
+        lines = wait_until(lambda: agent.log_lines(f"local user {local}: 24 connections held already"), 10,
+                           "the limit logged")
         assert len(lines) == 1, lines
         with agent.ns.entered():
             def served():
-                with connect_from("127.0.0.2", agent.novnc_port) as c:
+                with connect_from("127.0.0.3", agent.novnc_port, uid=local) as c:
                     return status_of(c) == b"200"
             wait_until(served, 30, "127.0.0.2 served again once its connections ended")
 
