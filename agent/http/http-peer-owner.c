@@ -7,6 +7,7 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,6 +15,9 @@
 #include "http-peer-owner.h"
 #include "in-addr-util.h"
 #include "macro.h"
+
+/* The loopback device's index, the same in every network namespace. */
+#define LOOPBACK_IFINDEX 1
 
 typedef struct DiagRequest {
         struct nlmsghdr nlh;
@@ -55,8 +59,13 @@ static int build_request(int fd, DiagRequest *m) {
         *m = (DiagRequest){
                 .nlh = { .nlmsg_len = sizeof *m, .nlmsg_type = SOCK_DIAG_BY_FAMILY,
                          .nlmsg_flags = NLM_F_REQUEST, .nlmsg_seq = 1 },
+                /* The interface is loopback's (index 1 in every namespace):
+                 * with 0 the kernel misses a peer bound to "lo"
+                 * (SO_BINDTODEVICE, open to any user), and falls back to a
+                 * listener on the peer's address and port, another user's. */
                 .req = { .sdiag_protocol = IPPROTO_TCP, .idiag_states = ~0u,
-                         .id.idiag_cookie = { INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE } },
+                         .id = { .idiag_if = LOOPBACK_IFINDEX,
+                                 .idiag_cookie = { INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE } } },
         };
         if (id_side(&peer, &pfam, id->idiag_src, &id->idiag_sport) < 0 ||
             id_side(&local, &lfam, id->idiag_dst, &id->idiag_dport) < 0)
@@ -67,8 +76,10 @@ static int build_request(int fd, DiagRequest *m) {
         return 0;
 }
 
-/* The answer to one request: the message's owner, or the kernel's error. */
-static int parse_reply(const void *buf, size_t n, uid_t *ret) {
+/* The answer to request m: the owner of the socket it names, or the
+ * kernel's error.  A socket with other ports (a listener the kernel fell
+ * back to) is none. */
+static int parse_reply(const DiagRequest *m, const void *buf, size_t n, uid_t *ret) {
         for (const struct nlmsghdr *h = buf; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
                 if (h->nlmsg_type == NLMSG_ERROR) {
                         const struct nlmsgerr *e = NLMSG_DATA(h);
@@ -83,6 +94,9 @@ static int parse_reply(const void *buf, size_t n, uid_t *ret) {
                         /* A socket no process holds (closed, TIME_WAIT, a
                          * pending request) has no inode; the kernel reports
                          * such sockets as uid 0, not as their last owner. */
+                        if (d->idiag_state == TCP_LISTEN || d->id.idiag_sport != m->req.id.idiag_sport ||
+                            d->id.idiag_dport != m->req.id.idiag_dport)
+                                return -ENOENT;
                         if (d->idiag_inode == 0)
                                 return -ENOTCONN;
                         *ret = d->idiag_uid;
@@ -124,17 +138,25 @@ int http_peer_owner(int fd, uid_t *ret) {
         n = ask(&m, &buf);
         if (n < 0)
                 return (int)n;
-        return parse_reply(&buf, (size_t)n, ret);
+        r = parse_reply(&m, &buf, (size_t)n, ret);
+        /* Not found because the peer reset the connection meanwhile? */
+        if (r == -ENOENT) {
+                SockaddrIn peer;
+                socklen_t len = sizeof peer;
+                if (getpeername(fd, &peer.sa, &len) < 0 && errno == ENOTCONN)
+                        return -ENOTCONN;
+        }
+        return r;
 }
 
-/* A dump of the TCP sockets in no state: nothing but NLMSG_DONE when the
- * kernel has TCP socket diagnostics, else an error (-ENOENT: no
- * inet_diag or tcp_diag). */
-int http_peer_owner_supported(void) {
+/* A dump of the TCP sockets in no state: NLMSG_DONE, whose payload is
+ * the dump's result: 0 when the kernel has TCP socket diagnostics, else
+ * an error (-ENOENT: no tcp_diag); NLMSG_ERROR without inet_diag. */
+int http_sock_diag_supported(uint8_t protocol) {
         DiagRequest m = {
                 .nlh = { .nlmsg_len = sizeof m, .nlmsg_type = SOCK_DIAG_BY_FAMILY,
                          .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 },
-                .req = { .sdiag_family = AF_INET, .sdiag_protocol = IPPROTO_TCP, .idiag_states = 0 },
+                .req = { .sdiag_family = AF_INET, .sdiag_protocol = protocol, .idiag_states = 0 },
         };
         DiagReply buf;
         ssize_t n = ask(&m, &buf);
@@ -142,12 +164,20 @@ int http_peer_owner_supported(void) {
         if (n < 0)
                 return (int)n;
         for (const struct nlmsghdr *h = &buf.h; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
-                if (h->nlmsg_type == NLMSG_DONE)
-                        return 0;
+                if (h->nlmsg_type == NLMSG_DONE) {
+                        int err = 0;
+                        if (h->nlmsg_len >= NLMSG_LENGTH(sizeof err))
+                                memcpy(&err, NLMSG_DATA(h), sizeof err);
+                        return err < 0 ? err : 0;
+                }
                 if (h->nlmsg_type == NLMSG_ERROR) {
                         const struct nlmsgerr *e = NLMSG_DATA(h);
                         return h->nlmsg_len >= NLMSG_LENGTH(sizeof *e) && e->error < 0 ? e->error : -EBADMSG;
                 }
         }
         return -EBADMSG;
+}
+
+int http_peer_owner_supported(void) {
+        return http_sock_diag_supported(IPPROTO_TCP);
 }

@@ -9,6 +9,7 @@
  * them). */
 #pragma once
 
+#include <stdint.h>
 #include <sys/types.h>
 
 /* For the accepted TCP socket fd whose peer is on this machine: the uid
@@ -19,5 +20,9 @@
 int http_peer_owner(int fd, uid_t *ret);
 /* 0 when the kernel can answer http_peer_owner(), else -errno (-ENOENT:
  * no inet_diag or tcp_diag; -EPROTONOSUPPORT: no socket diagnostics at
- * all). */
+ * all).  Asked once: without them every lookup would ask the kernel to
+ * load the modules again. */
 int http_peer_owner_supported(void);
+/* Whether the kernel has socket diagnostics for IPv4 sockets of an IP
+ * protocol: 0, or -errno as above. */
+int http_sock_diag_supported(uint8_t protocol);

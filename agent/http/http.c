@@ -73,6 +73,7 @@ struct HttpServer {
         HttpDeadlines *deadlines;
         HttpPeers *peers;
         unsigned long long loopback_unowned; /* loopback connections of an unknown local user */
+        bool owner_supported; /* the kernel can tell a loopback peer's user */
         bool owner_warned;
         struct MHD_Response *fallback; /* 500 {"error":"internal error"}, shared */
 };
@@ -670,7 +671,7 @@ static uid_t loopback_owner(HttpServer *s, const struct sockaddr *sa, int fd) {
 
         if (!sa || !sockaddr_is_loopback(sa))
                 return owner;
-        r = fd < 0 ? -EBADF : http_peer_owner(fd, &owner);
+        r = !s->owner_supported ? -EOPNOTSUPP : fd < 0 ? -EBADF : http_peer_owner(fd, &owner);
         if (r >= 0 || r == -ENOTCONN)
                 return r >= 0 ? owner : HTTP_PEER_OWNER_UNKNOWN;
         s->loopback_unowned++;
@@ -895,6 +896,7 @@ int http_server_new(const HttpServerOptions *o, HttpServer **ret) {
         (void)sd_event_source_set_description(s->timer, "http-timer");
         update_timer(s);
         r = http_peer_owner_supported();
+        s->owner_supported = r >= 0;
         if (r < 0) {
                 log_warning_errno(r, "Loopback HTTP connections will share one client's limit, whatever their "
                                   "local user: no TCP socket diagnostics (kernel modules inet_diag, tcp_diag): %m");

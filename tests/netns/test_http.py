@@ -533,6 +533,7 @@ def test_loopback_is_one_client_per_user(agent_bin, lan, workdir):
         for c in socks:
             c.close()
 
+
 def test_slow_drip(agent):
     # 64 connections (the per-IP limit) each dripping a request one byte
     # every 0.2 s: every byte comes well within the 2 s idle timeout, but a
