@@ -96,11 +96,8 @@ bool http_host_allowed(const char *host, char *const *allowed) {
         return false;
 }
 
-/* A request a web page made: browsers send Origin on cross-origin and
- * form requests and Sec-Fetch-Site on all of them ("none" only when the
- * person typed the address). */
-static bool from_a_page(const HttpGateInput *in) {
-        return in->origin || (in->sec_fetch_site && !streq(in->sec_fetch_site, "none"));
+bool http_from_a_page(const char *origin, const char *sec_fetch_site) {
+        return origin || (sec_fetch_site && !streq(sec_fetch_site, "none"));
 }
 
 /* A browser's request for a whole page (a link, a redirect, a typed
@@ -137,7 +134,7 @@ static HttpGateVerdict check_caller(const HttpGateInput *in, const HttpGateLimit
                 return verdict(403, "only a navigation may reach a redirect target");
         if (!control)
                 return verdict(0, NULL);
-        if (from_a_page(in))
+        if (http_from_a_page(in->origin, in->sec_fetch_site))
                 return verdict(403, "browser requests refused");
         /* Before the token: while a restored clone takes its new identity
          * the token is being replaced, and neither the old nor the new one

@@ -65,6 +65,10 @@ HttpGateVerdict http_gate_decide(const HttpGateInput *in, const HttpGateLimits *
  * allowed (case-insensitive), each with an optional :port.  A missing Host
  * (HTTP/1.0) passes: every browser sends one. */
 bool http_host_allowed(const char *host, char *const *allowed);
+/* Whether a web page made the request: browsers send Origin on
+ * cross-origin and form requests and Sec-Fetch-Site on all of them
+ * ("none" only when the person typed the address). */
+bool http_from_a_page(const char *origin, const char *sec_fetch_site);
 /* Content-Type: application/json, with parameters, any case. */
 bool http_content_type_is_json(const char *value);
 /* Content-Length: decimal digits only; UINT64_MAX when malformed, 0 when

@@ -106,6 +106,7 @@ struct HttpRequest {
         bool too_big;             /* a chunked body passed max_body: the rest is dropped */
         bool refused;             /* MHD refused our response: the connection is closed */
         bool resumed;             /* answered while suspended: pending (or fallback) goes out next */
+        bool from_a_page;         /* a web page made it: its connection closes after the answer */
         struct MHD_Response *pending;
         unsigned pending_status;
         const char *label;        /* route for /metrics */
@@ -171,7 +172,15 @@ static void suspended_unlink(HttpRequest *r) {
  * (whole request in); refused, the connection is closed on return.
  * Takes ownership of resp; NULL queues the fallback 500. */
 static int queue(HttpRequest *r, unsigned status, struct MHD_Response *resp) {
-        enum MHD_Result ok = MHD_queue_response(r->conn, status, resp ?: r->server->fallback);
+        enum MHD_Result ok;
+
+        /* A page in the VM's browser could otherwise keep connections
+         * open (idle, kept alive by the browser, to 127.0.0.2, .3, ...)
+         * and fill its user's loopback share, which the browser's own
+         * OAuth redirects need.  Not on the shared fallback 500. */
+        if (r->from_a_page && resp)
+                (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+        ok = MHD_queue_response(r->conn, status, resp ?: r->server->fallback);
 
         if (resp)
                 MHD_destroy_response(resp);
@@ -508,6 +517,8 @@ static void request_start(HttpServer *s, HttpRequest *r) {
         char allow[HTTP_ALLOW_MAX];
         HttpGateVerdict v = gate(s, r, allow);
 
+        r->from_a_page = http_from_a_page(http_request_header(r, MHD_HTTP_HEADER_ORIGIN),
+                                          http_request_header(r, "Sec-Fetch-Site"));
         if (v.status)
                 reply_gate(r, v.status, v.error, v.header, v.value);
 }

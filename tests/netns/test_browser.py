@@ -228,6 +228,30 @@ def test_pages_cannot_reach_the_agent(browser):
     assert not b.agent.log_lines("Stopping")
 
 
+def test_pages_cannot_hold_connections_open(agent_bin):
+    """A page's fetches of the agent's /health on twelve loopback addresses,
+    six at a time on each (72): every one answered, and no connection left
+    open after them, though a browser keeps its connections for the next
+    request and this agent would keep idle ones for 300 s: the agent
+    closes a connection a page used with its answer, so a page cannot fill
+    the browser user's loopback share that the OAuth redirects need.
+    Firefox sends them: it does not keep a page on a private address from
+    loopback."""
+    b = Browser(agent_bin, "http_timeout_s=300")
+    try:
+        assert b.open_url(b.url("/hold")) == (200, {"success": True, "method": "browser_launch"})
+        held = wait_until(lambda: [p for p in b.seen() if p.startswith("/held/")], 120, "the page's fetches")
+        assert held == ["/held/72"], held
+        m = re.search(r'^vmba_http_requests_total\{route="/health",status="200"\} (\d+)$', b.metrics(), re.M)
+        assert m and int(m.group(1)) >= 72, b.metrics()
+        # Each connection closed as its answer went out, before the page
+        # saw the answer: only the /metrics request itself is open.
+        # (Firefox 153 keeps them ~115 s otherwise: 53 to 65 were.)
+        assert "\nvmba_http_connections 1\n" in b.metrics(), b.metrics()
+    finally:
+        b.close()
+
+
 def test_policies_block_files_and_about_config(browser):
     b = browser
     assert b.open_url(b.url("/url/1")) == (200, {"success": True, "method": "browser_launch"})

@@ -534,6 +534,52 @@ def test_loopback_is_one_client_per_user(agent_bin, lan, workdir):
             c.close()
 
 
+def answer_and_fate(c, request):
+    """Sends request on c and reads its answer (by Content-Length); then
+    whether the agent closed the connection ("closed") or keeps it for the
+    next request ("open": nothing within a second)."""
+    c.sendall(request)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = c.recv(65536)
+        assert chunk, f"closed before an answer: {data!r}"
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = int(next(l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")))
+    while len(body) < length:
+        chunk = c.recv(65536)
+        assert chunk, "closed mid-answer"
+        body += chunk
+    c.settimeout(1)
+    try:
+        fate = "closed" if c.recv(1) == b"" else "more"
+    except TimeoutError:
+        fate = "open"
+    return head, fate
+
+
+def test_page_requests_close_their_connection(agent):
+    # A request a web page made (Origin, Sec-Fetch-Site other than none)
+    # gets "Connection: close" and its connection ends with the answer: a
+    # page in the VM's browser cannot keep connections open, idle, and
+    # fill its user's loopback share.  Other clients keep theirs alive.
+    cases = [(b"", "open"), (b"Sec-Fetch-Site: none\r\n", "open"),
+             (b"Sec-Fetch-Site: cross-site\r\n", "closed"), (b"Origin: http://page.example\r\n", "closed"),
+             (b"Sec-Fetch-Site: same-origin\r\n", "closed")]
+    for path in ("/health", "/health/ready"):
+        for extra, expected in cases:
+            with agent.lan.guest.entered():
+                c = socket.create_connection(("127.0.0.1", PORT), timeout=10)
+            try:
+                head, fate = answer_and_fate(c, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode() +
+                                             extra + b"\r\n")
+            finally:
+                c.close()
+            assert fate == expected, (path, extra, head)
+            assert (b"\r\nconnection: close" in head.lower()) == (expected == "closed"), (path, extra, head)
+    agent.assert_serving()
+
+
 def test_slow_drip(agent):
     # 64 connections (the per-IP limit) each dripping a request one byte
     # every 0.2 s: every byte comes well within the 2 s idle timeout, but a

@@ -7,7 +7,12 @@ so a test waits for the line (the event) rather than for time.
   /url/<n>   a page titled "url <n>"
   /attack    a page whose two forms post themselves (enctype text/plain,
              as a CSRF page would) to the agent's /shutdown and /auth/oauth
-             on 127.0.0.1:AGENT_PORT, each into its own frame"""
+             on 127.0.0.1:AGENT_PORT, each into its own frame
+  /hold      a page that fetches the agent's /health six times on each of
+             127.0.0.1 to 127.0.0.12 at once (a browser keeps such
+             connections open, idle, for the next request), then
+             fetches /held/<how many answered>
+  /held/<n>  an empty page: the event the test waits for"""
 import http.server
 import sys
 
@@ -23,6 +28,17 @@ ATTACK = f"""<!doctype html><meta charset=utf-8><title>attack</title>
 <script>document.getElementById("a").submit(); document.getElementById("b").submit();</script>
 """
 
+HOLD = f"""<!doctype html><meta charset=utf-8><title>hold</title>
+<script>
+const asked = [];
+for (let i = 1; i <= 12; i++)
+  for (let k = 0; k < 6; k++)
+    asked.push(fetch(`http://127.0.0.${{i}}:{agent_port}/health`, {{mode: "no-cors", cache: "no-store"}})
+               .then(() => 1, () => 0));
+Promise.all(asked).then(r => fetch("/held/" + r.reduce((a, b) => a + b, 0)));
+</script>
+"""
+
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def record(self):
@@ -35,6 +51,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = f"<!doctype html><meta charset=utf-8><title>url {self.path[5:]}</title><p>{self.path}".encode()
         elif self.path == "/attack":
             body = ATTACK.encode()
+        elif self.path == "/hold":
+            body = HOLD.encode()
+        elif self.path.startswith("/held/"):
+            body = b""
         else:
             self.send_error(404)
             return

@@ -180,6 +180,18 @@ static void test_attackers(void **state) {
         check(rows, ELEMENTSOF(rows));
 }
 
+/* Which requests a web page made: any Origin; any Sec-Fetch-Site but
+ * "none" (the person typed the address). */
+static void test_from_a_page(void **state) {
+        assert_false(http_from_a_page(NULL, NULL));
+        assert_false(http_from_a_page(NULL, "none"));
+        assert_true(http_from_a_page(NULL, "cross-site"));
+        assert_true(http_from_a_page(NULL, "same-origin"));
+        assert_true(http_from_a_page(NULL, ""));
+        assert_true(http_from_a_page("null", NULL));
+        assert_true(http_from_a_page("http://page.example", "none"));
+}
+
 static void test_host_allowed(void **state) {
         static char *const names[] = { (char *)"vm1.fleet.internal", NULL };
         static const struct {
@@ -228,6 +240,7 @@ int main(void) {
                 cmocka_unit_test(test_order_and_answers),
                 cmocka_unit_test(test_public_and_loopback_routes),
                 cmocka_unit_test(test_attackers),
+                cmocka_unit_test(test_from_a_page),
                 cmocka_unit_test(test_host_allowed),
                 cmocka_unit_test(test_content_type_and_length),
         };
