@@ -13,12 +13,17 @@
 #include "in-addr-util.h"
 #include "macro.h"
 
-static HttpPeerKey key_of(const char *addr) {
+/* The key of addr, for a loopback peer of user owner. */
+static HttpPeerKey owned(const char *addr, uid_t owner) {
         SockaddrIn a;
         socklen_t len;
 
         assert_int_equal(sockaddr_in_parse(addr, 0, &a, &len), 0);
-        return http_peer_key(&a.sa, HTTP_PEER_OWNER_UNKNOWN);
+        return http_peer_key(&a.sa, owner);
+}
+
+static HttpPeerKey key_of(const char *addr) {
+        return owned(addr, HTTP_PEER_OWNER_UNKNOWN);
 }
 
 static bool same(const char *a, const char *b) {
@@ -35,14 +40,6 @@ static void test_keys(void **state) {
         assert_false(same("10.0.0.1", "10.0.0.2"));
         assert_false(same("10.0.0.1", "127.0.0.1"));
         assert_false(same("fd00::1", "fd00::2"));
-}
-
-static HttpPeerKey owned(const char *addr, uid_t owner) {
-        SockaddrIn a;
-        socklen_t len;
-
-        assert_int_equal(sockaddr_in_parse(addr, 0, &a, &len), 0);
-        return http_peer_key(&a.sa, owner);
 }
 
 static bool same_key(HttpPeerKey x, HttpPeerKey y) {
