@@ -53,6 +53,7 @@ int manager_new(Manager **ret) {
                 return -ENOMEM;
         config_init(&m->config);
         m->start_monotonic = now(CLOCK_MONOTONIC);
+        m->novnc_socket = -EBADF;
         r = sd_event_new(&m->event);
         if (r < 0)
                 return r;
@@ -82,6 +83,7 @@ Manager *manager_free(Manager *m) {
         m->browser = browser_free(m->browser);
         m->supervisor = supervisor_free(m->supervisor);
         m->children = children_free(m->children);
+        m->novnc_socket = safe_close(m->novnc_socket);
         m->secrets = host_secrets_free(m->secrets);
         desktop_paths_done(&m->desktop_paths);
         explicit_bzero(m->log_vnc_password, sizeof m->log_vnc_password);

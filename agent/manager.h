@@ -40,6 +40,7 @@ typedef struct Manager {
         char config_error[256];   /* PID 1 fell back to defaults: why ("" = none) */
         bool is_pid1;
         bool own_ipc_ns;          /* the agent made its services an IPC namespace of their own */
+        int novnc_socket;         /* websockify's listening socket, the agent's (display.h) */
         usec_t start_monotonic;   /* for uptime_s */
         char build_id[256];       /* first line of build_id_path, "" = unknown */
         CliInstalled *clis;       /* the pinned CLIs and what is installed (/health); NULL: none */

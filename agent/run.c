@@ -42,6 +42,7 @@
 #include "proc-util.h"
 #include "restore.h"
 #include "run.h"
+#include "socket-util.h"
 #include "vnc/browser.h"
 #include "vnc/display.h"
 
@@ -533,6 +534,25 @@ static bool xvfb_shm(Manager *m) {
         return !why;
 }
 
+/* websockify's listening socket, made once and kept (display.h,
+ * novnc_socket).  Without it websockify binds the port itself, as it
+ * would have to anyway. */
+static void novnc_socket_make(Manager *m) {
+        const Config *c = &m->config;
+        const char *address = isempty(c->novnc_listen) ? "0.0.0.0" : c->novnc_listen;
+        int r;
+
+        if (m->novnc_socket >= 0)
+                return;
+        /* Bound now, listening once websockify first starts (the
+         * supervisor): without the desktop, connections are refused. */
+        r = tcp_socket_bound(address, c->novnc_port, 0, false, &m->novnc_socket);
+        if (r < 0)
+                log_warning_errno(r, "Cannot bind %s port %u for noVNC; websockify will try itself, and "
+                                  "while it restarts another local user could take the port: %m",
+                                  address, (unsigned)c->novnc_port);
+}
+
 /* The services: the services_file, else the built-in display stack.
  * Every failure is logged here, naming the file, service and key. */
 static int load_services(Manager *m, ServiceDefs *ret) {
@@ -543,6 +563,7 @@ static int load_services(Manager *m, ServiceDefs *ret) {
         int r;
 
         if (isempty(c->services_file)) {
+                novnc_socket_make(m);
                 DisplayOptions o = {
                         .x_shm = xvfb_shm(m),
                         .display = c->display,
@@ -553,6 +574,7 @@ static int load_services(Manager *m, ServiceDefs *ret) {
                         .vnc_port = c->vnc_port,
                         .novnc_listen = c->novnc_listen,
                         .novnc_port = c->novnc_port,
+                        .novnc_socket = m->novnc_socket > 0 ? m->novnc_socket : 0,
                         .novnc_web = c->novnc_web,
                         .x_user = c->x_user,
                         .vnc_user = c->vnc_user,
@@ -566,6 +588,9 @@ static int load_services(Manager *m, ServiceDefs *ret) {
                 r = display_build_services(&o, ret, err, sizeof err);
                 if (r < 0)
                         return log_error_errno(r, "Invalid display configuration: %s", err[0] ? err : strerror(-r));
+                /* No websockify in this stack: nothing may queue on its port. */
+                if (service_defs_find(ret, DISPLAY_SERVICE_WEBSOCKIFY) < 0)
+                        m->novnc_socket = safe_close(m->novnc_socket);
                 return 0;
         }
         r = read_full_file(c->services_file, SERVICES_FILE_MAX, &text, NULL);

@@ -256,7 +256,10 @@ static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs 
  *    address, or, for a peer on this machine (found in /proc/net/tcp*,
  *    held by a process), "local user UID", whatever address it took: a
  *    local process (a provider CLI) could otherwise connect from
- *    127.0.0.2, 127.0.0.3, ... and the VM's own addresses. */
+ *    127.0.0.2, 127.0.0.3, ... and the VM's own addresses;
+ *  - the listening socket the agent hands it (--inetd, on stdin) is taken
+ *    for what it is: websockify took every inherited socket for IPv4,
+ *    and an IPv6 peer's address did not fit. */
 #define WEBSOCKIFY_MAIN                                                               \
         "import logging, sys, warnings\n"                                             \
         "sys.modules['numpy'] = None\n"                                               \
@@ -282,7 +285,8 @@ static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs 
         "    except Exception: pass\n"                                                \
         "    return r\n"                                                              \
         "logging.setLogRecordFactory(one_line)\n"                                     \
-        "import errno, multiprocessing, socket\n"                                     \
+        "import errno, multiprocessing, os, socket\n"                                 \
+        "socket.fromfd = lambda fd, *a: socket.socket(fileno=os.dup(fd))\n"           \
         "def plain(a):\n"                                                             \
         "    return a[0].split('%')[0].removeprefix('::ffff:'), a[1]\n"               \
         "def proc_addr(h):\n"                                                         \
@@ -339,9 +343,12 @@ static int add_websockify(const DisplayOptions *c, const char *display, ServiceD
         snprintf(source, sizeof source, strchr(listen, ':') ? "[%s]:%u" : "%s:%u", listen, c->novnc_port);
         t.probe = (ProbeSpec){ .type = PROBE_HTTP, .port = c->novnc_port,
                                .host = strdup(display_connect_host(c->novnc_listen)), .path = strdup("/") };
+        /* The agent's listening socket when it has one: see novnc_socket. */
+        t.stdin_socket = c->novnc_socket > 0 ? c->novnc_socket : 0;
         return add_service(d, DISPLAY_SERVICE_WEBSOCKIFY, c->vnc_user,
                            strv_make("python3", "-c", WEBSOCKIFY_MAIN, "--web", c->novnc_web, "--token-plugin",
-                                     "TokenFile", "--token-source", c->paths->novnc_tokens, source, NULL),
+                                     "TokenFile", "--token-source", c->paths->novnc_tokens,
+                                     t.stdin_socket ? "--inetd" : source, NULL),
                            DISPLAY_SERVICE_X11VNC, NULL,
                            (char *[]){ (char *)kv(e1, sizeof e1, "DISPLAY", display), NULL }, &t);
 }

@@ -23,6 +23,12 @@ typedef struct DisplayOptions {
         uint16_t vnc_port;
         const char *novnc_listen;      /* websockify listen address ("" = 0.0.0.0) */
         uint16_t novnc_port;
+        /* > 0: a socket the agent listens on there, websockify's stdin.
+         * Kept by the agent while websockify restarts (a new desktop
+         * secret, a restore, a crash): otherwise any local user could take
+         * the port meanwhile and be sent the viewer's token, the desktop
+         * secret. */
+        int novnc_socket;
         const char *novnc_web;         /* noVNC web root */
         const char *x_user;            /* Xvfb runs as it (never root) */
         bool x_shm;                    /* Xvfb keeps CAP_IPC_OWNER: MIT-SHM with x11vnc (else x11vnc -noshm) */

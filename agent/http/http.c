@@ -47,6 +47,7 @@
 #include "log.h"
 #include "macro.h"
 #include "secret-util.h"
+#include "socket-util.h"
 
 /* The Allow header of a 405: every method of one path. */
 #define HTTP_ALLOW_MAX 128
@@ -777,22 +778,11 @@ static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
 }
 
 static int listen_socket(const char *address, uint16_t port, int *ret_fd, bool *ret_ipv6) {
-        _cleanup_(closep) int fd = -EBADF;
-        SockaddrIn a;
-        socklen_t len;
-        int one = 1;
+        int r = tcp_socket_bound(address, port, SOCK_NONBLOCK, true, ret_fd);
 
-        if (sockaddr_in_parse(address, port, &a, &len) < 0)
-                return -EINVAL;
-        fd = socket(a.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
-                return -errno;
-        (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, &a.sa, len) < 0 || listen(fd, SOMAXCONN) < 0)
-                return -errno;
-        *ret_fd = TAKE_FD(fd);
-        *ret_ipv6 = a.sa.sa_family == AF_INET6;
-        return 0;
+        if (r >= 0)
+                *ret_ipv6 = strchr(address, ':') != NULL;
+        return r;
 }
 
 /* Every accepted connection is an fd: make sure the soft limit covers

@@ -18,9 +18,11 @@ dbus-daemon, the agent in a fresh network namespace:
   a missing VNC user: no x11vnc or websockify (never as root), and why.
 The real-Firefox tests are in test_browser.py."""
 import contextlib
+import errno
 import json
 import os
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -378,6 +380,40 @@ def test_novnc_connections_are_limited_per_address(agent_bin):
                 with connect_from("127.0.0.3", agent.novnc_port, uid=local) as c:
                     return status_of(c) == b"200"
             wait_until(served, 30, "127.0.0.2 served again once its connections ended")
+
+
+def test_novnc_port_stays_the_agents_while_websockify_restarts(agent_bin):
+    """The agent listens on the noVNC port itself and hands websockify the
+    socket: while websockify is down (a crash here; a new desktop secret
+    or a restore restarts it too) no other local user can take the port
+    and be sent the next viewer's token, the desktop secret; any address
+    of the port, with SO_REUSEADDR or without.  A viewer that connects
+    meanwhile waits and is served.  The backoff holds websockify down
+    for 3 s."""
+    need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
+    with Agent(agent_bin, "window_manager=", "backoff_initial_ms=3000") as a:
+        a.wait_ready()
+        os.kill(a.services()["websockify"]["pid"], signal.SIGKILL)
+        a.wait_state("websockify", "backoff")
+        with a.ns.entered():
+            for address in ("0.0.0.0", "127.0.0.1", "::"):
+                for reuse in (False, True):
+                    os.seteuid(FLOOD_UID)
+                    try:
+                        s = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
+                    finally:
+                        os.seteuid(0)
+                    with s:
+                        if reuse:
+                            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                        with pytest.raises(OSError) as e:
+                            s.bind((address, a.novnc_port))
+                            s.listen()
+                        assert e.value.errno == errno.EADDRINUSE, (address, reuse, e.value)
+            assert a.services()["websockify"]["state"] == "backoff"
+            status, frame = ws_upgrade("127.0.0.1", a.novnc_port, f"/websockify?token={DESKTOP_SECRET}")
+        assert " 101 " in status and frame.startswith(b"RFB 003."), (status, frame)
+        assert a.log_lines("Listen for inetd connections")  # the socket handed over
 
 
 def test_novnc_request_cannot_forge_log_lines(agent):

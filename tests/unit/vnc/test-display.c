@@ -104,6 +104,8 @@ static void test_display_stack(void **state) {
         assert_int_equal(d.services[2].probe.type, PROBE_HTTP);
         assert_string_equal(d.services[2].probe.host, "127.0.0.1");
         assert_int_equal(d.services[2].probe.port, 6087);
+        assert_int_equal(d.services[2].stdin_socket, 0);
+        assert_non_null(strstr(d.services[2].argv[2], "\nsocket.fromfd = "));
 
         assert_string_equal(d.services[3].name, "browser-bus");
         assert_string_equal(test_join(d.services[3].argv),
@@ -265,6 +267,26 @@ static void test_listen_addresses(void **state) {
         assert_string_equal(display_connect_host("fe80::1"), "fe80::1");
 }
 
+/* The agent's own listening socket: websockify's stdin (--inetd), no
+ * address of its own to bind. */
+static void test_novnc_socket(void **state) {
+        DisplayOptions c = defaults();
+        ServiceDefs d = {};
+        char err[256] = "";
+
+        c.novnc_socket = 9;
+        assert_int_equal(display_build_services(&c, &d, err, sizeof err), 0);
+        assert_string_equal(d.services[2].name, "websockify");
+        assert_int_equal(d.services[2].stdin_socket, 9);
+        assert_string_equal(test_join(d.services[2].argv + 3),
+                            "--web /usr/share/novnc --token-plugin TokenFile "
+                            "--token-source /run/vmba-vnc/novnc-tokens --inetd");
+        /* Its probe still knows where to knock. */
+        assert_string_equal(d.services[2].probe.host, "127.0.0.1");
+        assert_int_equal(d.services[2].probe.port, 6087);
+        service_defs_done(&d);
+}
+
 static void test_vnc_target(void **state) {
         char b[64];
 
@@ -404,6 +426,7 @@ static void test_display_number(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_display_stack),
+                cmocka_unit_test(test_novnc_socket),
                 cmocka_unit_test(test_vnc_target),
                 cmocka_unit_test(test_no_shared_memory),
                 cmocka_unit_test(test_browser_prestart),
