@@ -545,8 +545,12 @@ static void novnc_socket_make(Manager *m) {
         if (m->novnc_socket >= 0)
                 return;
         /* Bound now, listening once websockify first starts (the
-         * supervisor): without the desktop, connections are refused. */
+         * supervisor): without the desktop, connections are refused.
+         * Without SO_REUSEADDR a closed connection of a previous run still
+         * in TIME_WAIT keeps the port: then listening at once, with it. */
         r = tcp_socket_bound(address, c->novnc_port, 0, false, &m->novnc_socket);
+        if (r == -EADDRINUSE)
+                r = tcp_socket_bound(address, c->novnc_port, 0, true, &m->novnc_socket);
         if (r < 0)
                 log_warning_errno(r, "Cannot bind %s port %u for noVNC; websockify will try itself, and "
                                   "while it restarts another local user could take the port: %m",

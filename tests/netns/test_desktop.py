@@ -33,9 +33,9 @@ import threading
 import pytest
 
 from desktop import as_user, http_answer, http_raw, http_status, listeners, rfb, ws_upgrade
-from netns import need, wait_until
+from netns import Netns, need, wait_until
 from svagent import (BROWSER_UID, CLI_UID, DESKTOP_SECRET, MMDS_SERVER, TOKEN, VNC_UID, X_UID, Agent, auth,
-                     passwd_alias, run_uid)
+                     free_display, passwd_alias, run_uid)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -414,6 +414,37 @@ def test_novnc_port_stays_the_agents_while_websockify_restarts(agent_bin):
             status, frame = ws_upgrade("127.0.0.1", a.novnc_port, f"/websockify?token={DESKTOP_SECRET}")
         assert " 101 " in status and frame.startswith(b"RFB 003."), (status, frame)
         assert a.log_lines("Listen for inetd connections")  # the socket handed over
+
+
+def test_novnc_port_taken_over_a_time_wait(agent_bin):
+    """A closed connection of a previous run (an agent restarted under
+    systemd) in TIME_WAIT on the noVNC port keeps a socket without
+    SO_REUSEADDR off it: the agent then listens at once, with it, and still
+    hands websockify its socket rather than leaving the port to it."""
+    need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
+    ns = Netns("vmbatw")
+    try:
+        display = free_display()
+        port = 16900 + display   # the Agent's novnc_port for display
+        with ns.entered():
+            with socket.socket() as listener:
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                listener.bind(("0.0.0.0", port))
+                listener.listen()
+                with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+                    served, _ = listener.accept()
+                    served.close()          # the server side closes first: its TIME_WAIT
+                    assert c.recv(1) == b""
+        assert f":{port} " in ns.run("ss", "-tanH", "state", "time-wait").stdout
+        with Agent(agent_bin, "window_manager=", ns=ns, display=display) as a:
+            a.wait_ready()
+            assert not a.log_lines("Cannot bind"), a.log_text()[-2000:]
+            assert a.log_lines("Listen for inetd connections")
+            with ns.entered():
+                status, frame = ws_upgrade("127.0.0.1", a.novnc_port, f"/websockify?token={DESKTOP_SECRET}")
+            assert " 101 " in status and frame.startswith(b"RFB 003."), (status, frame)
+    finally:
+        ns.close()
 
 
 def test_novnc_request_cannot_forge_log_lines(agent):
