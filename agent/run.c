@@ -551,10 +551,24 @@ static void novnc_socket_make(Manager *m) {
         r = tcp_socket_bound(address, c->novnc_port, 0, false, &m->novnc_socket);
         if (r == -EADDRINUSE)
                 r = tcp_socket_bound(address, c->novnc_port, 0, true, &m->novnc_socket);
-        if (r < 0)
+        if (r < 0) {
                 log_warning_errno(r, "Cannot bind %s port %u for noVNC; websockify will try itself, and "
                                   "while it restarts another local user could take the port: %m",
                                   address, (unsigned)c->novnc_port);
+                return;
+        }
+        /* Not fd 0, which a ServiceDef takes for none (the agent may be
+         * started with stdin closed). */
+        if (m->novnc_socket < 3) {
+                int fd = fcntl(m->novnc_socket, F_DUPFD_CLOEXEC, 3);
+                safe_close(m->novnc_socket);
+                m->novnc_socket = fd < 0 ? -EBADF : fd;
+        }
+        /* The viewers' connections inherit it: one whose viewer vanished
+         * ends (websockify lifts its timeout once the WebSocket is up, and
+         * sets this only on a socket it makes itself). */
+        if (m->novnc_socket >= 0)
+                (void)setsockopt(m->novnc_socket, SOL_SOCKET, SO_KEEPALIVE, &(int){ 1 }, sizeof(int));
 }
 
 /* The services: the services_file, else the built-in display stack.

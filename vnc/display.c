@@ -253,10 +253,12 @@ static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs 
  *    with one address no longer fills VNC_USER_TASKS_MAX and locks the
  *    person out.  One that takes several addresses still can; the host
  *    isolating each tap is what stops it.  A source is the peer's
- *    address, or, for a peer on this machine (found in /proc/net/tcp*,
- *    held by a process), "local user UID", whatever address it took: a
- *    local process (a provider CLI) could otherwise connect from
- *    127.0.0.2, 127.0.0.3, ... and the VM's own addresses;
+ *    address, or, for a peer on this machine (an address it can bind;
+ *    its socket found in /proc/net/tcp*, held by a process), "local user
+ *    UID", whatever address it took: a local process (a provider CLI)
+ *    could otherwise connect from 127.0.0.2, 127.0.0.3, ... and the VM's
+ *    own addresses.  /proc is read for such peers only: a flood from the
+ *    network, each connection a line more there, costs no scan;
  *  - the listening socket the agent hands it (--inetd, on stdin) is taken
  *    for what it is: websockify took every inherited socket for IPv4,
  *    and an IPv6 peer's address did not fit. */
@@ -296,6 +298,11 @@ static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs 
         "    f = socket.AF_INET if len(b) == 4 else socket.AF_INET6\n"                \
         "    return socket.inet_ntop(f, b).removeprefix('::ffff:'), int(p, 16)\n"     \
         "def source_of(c, a):\n"                                                      \
+        "    try:\n"                                                                  \
+        "        with socket.socket(socket.AF_INET6 if ':' in a[0] else socket.AF_INET, socket.SOCK_DGRAM) as u:\n" \
+        "            u.bind((a[0], 0))\n"                                             \
+        "    except OSError:\n"                                                       \
+        "        return a[0]\n"                                                       \
         "    try:\n"                                                                  \
         "        ends = plain(a), plain(c.getsockname())\n"                           \
         "        for name in ('/proc/net/tcp', '/proc/net/tcp6'):\n"                  \

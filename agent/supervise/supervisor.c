@@ -335,8 +335,13 @@ static int service_spawn_process(Service *s, uid_t uid, gid_t gid, int *ret_prob
                         return -errno;
                 dfd_r = p[0], dfd_w = p[1];
         }
-        /* Listening from now on, also while the child restarts. */
-        if (s->def->stdin_socket > 0 && listen(s->def->stdin_socket, SOMAXCONN) < 0)
+        /* Listening from now on, also while the child restarts.  Bound
+         * without SO_REUSEADDR (which kept every other socket off the port
+         * until now); with it from here, the connections it accepts leave
+         * TIME_WAITs that let the next run of the agent bind the port. */
+        if (s->def->stdin_socket > 0 &&
+            (setsockopt(s->def->stdin_socket, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int)) < 0 ||
+             listen(s->def->stdin_socket, SOMAXCONN) < 0))
                 return -errno;
         argv = strv_concat(s->def->argv, s->extra_argv);
         env = sv_service_env(s->def, cfg(s)->bin_path);
