@@ -414,6 +414,12 @@ def test_novnc_port_stays_the_agents_while_websockify_restarts(agent_bin):
             status, frame = ws_upgrade("127.0.0.1", a.novnc_port, f"/websockify?token={DESKTOP_SECRET}")
         assert " 101 " in status and frame.startswith(b"RFB 003."), (status, frame)
         assert a.log_lines("Listen for inetd connections")  # the socket handed over
+        # Its connections have TCP keepalive (websockify sets it only on a
+        # socket of its own): a viewer that vanished does not hold its
+        # process for good.
+        with a.ns.entered(), connect_from("127.0.0.1", a.novnc_port):
+            served = a.ns.run("ss", "-tnoH", "state", "established", f"( sport = :{a.novnc_port} )").stdout
+        assert "keepalive" in served, served
 
 
 def test_novnc_port_taken_over_a_time_wait(agent_bin):
