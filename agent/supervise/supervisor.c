@@ -14,7 +14,6 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include "children.h"
@@ -335,23 +334,13 @@ static int service_spawn_process(Service *s, uid_t uid, gid_t gid, int *ret_prob
                         return -errno;
                 dfd_r = p[0], dfd_w = p[1];
         }
-        /* Listening from now on, also while the child restarts.  Bound
-         * without SO_REUSEADDR (which kept every other socket off the port
-         * until now); with it from here, the connections it accepts leave
-         * TIME_WAITs that let the next run of the agent bind the port. */
-        if (s->def->stdin_socket > 0 &&
-            (setsockopt(s->def->stdin_socket, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int)) < 0 ||
-             listen(s->def->stdin_socket, SOMAXCONN) < 0))
-                return -errno;
         argv = strv_concat(s->def->argv, s->extra_argv);
         env = sv_service_env(s->def, cfg(s)->bin_path);
         if (!argv || !env)
                 return -ENOMEM;
 
         r = spawn_process(&(SpawnOptions){ .argv = argv, .envp = env, .path = cfg(s)->bin_path,
-                                           .cwd = s->def->cwd,
-                                           .stdin_fd = s->def->stdin_socket > 0 ? s->def->stdin_socket : -1,
-                                           .stdout_fd = out_w,
+                                           .cwd = s->def->cwd, .stdin_fd = sv_stdin_fd(s->def), .stdout_fd = out_w,
                                            .stderr_fd = out_w, .extra_fd = dfd_w, .uid = uid, .gid = gid,
                                            .ambient_caps = s->def->ambient_caps,
                                            .max_procs = s->def->max_procs,

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -157,6 +158,15 @@ void sv_prepare(const ServiceDef *def, uid_t uid, gid_t gid) {
                                    "connections on.",
                                    def->name, sock, (unsigned)uid);
         }
+        /* Its stdin socket listening from now on, also while it restarts.
+         * Bound without SO_REUSEADDR (which kept every other socket off the
+         * port until now); with it from here, the connections it accepts
+         * leave TIME_WAITs that let the next run of the agent bind it.
+         * Failing, the service says so when it cannot accept. */
+        if (def->stdin_socket > 0 &&
+            (setsockopt(def->stdin_socket, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int)) < 0 ||
+             listen(def->stdin_socket, SOMAXCONN) < 0))
+                log_warning_errno(-errno, "Service %s: cannot listen on its socket: %m", def->name);
         /* A file probe waits for what this start writes: the last start's
          * file must not pass it, nor the last start's socket (left by a
          * killed server) take its connections. */

@@ -24,10 +24,15 @@ int sv_user_lookup(const char *passwd_path, const char *user, uid_t *ret_uid, gi
  * that uid owns: 0, or -errno with the reason in err ("… : refused"). */
 int sv_check_owned_files(const ServiceDef *def, uid_t uid, char *err, size_t size);
 
-/* The stale lock and the create_dirs (owned by uid:gid when uid != 0, see
- * mkdir_owned()).  Failures are logged as warnings (the start goes on:
+/* The stale lock, the stdin socket listening and the create_dirs (owned
+ * by uid:gid when uid != 0, see mkdir_owned()).  Failures are logged as warnings (the start goes on:
  * the service says what it misses). */
 void sv_prepare(const ServiceDef *def, uid_t uid, gid_t gid);
+
+/* The fd its stdin is spawned with: its stdin socket, else -1 (/dev/null). */
+static inline int sv_stdin_fd(const ServiceDef *def) {
+        return def->stdin_socket > 0 ? def->stdin_socket : -1;
+}
 
 /* The environment of a service.  Without a user: its own K=V entries
  * first, then the agent's, minus the keys it overrides and the agent's
