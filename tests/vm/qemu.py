@@ -364,9 +364,16 @@ class Vm:
             argv += ["-drive", f"file={self.image / 'rootfs.ext4'},format=raw,if=virtio,snapshot=on"]
         return argv + self.extra_args
 
-    def start(self):
+    def prepare_rootfs(self):
+        """Writes this VM's rootfs copy now, if it boots one (start() does
+        otherwise): a test may read it before the guest writes to it (read
+        while the guest runs, debugfs can find a file half-updated)."""
         if self.rootfs_copy and self.mode != "initramfs" and self.rootfs is None:
             self._write_rootfs_secrets()
+        return self
+
+    def start(self):
+        self.prepare_rootfs()
         self.ports = {k: free_port() for k in [*FORWARDS, *self.forwards_extra]}
         self.qemu_log = open(self.workdir / "qemu.log", "w")
         self.started_at = time.monotonic()

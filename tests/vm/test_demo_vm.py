@@ -25,16 +25,23 @@ CTL_TIMEOUT = 600     # ctl's --timeout for wait-ready and for the sign-in
 SESSION = "demo-vm-test-1"
 
 
-@pytest.fixture(scope="module")
-def demo_vm(image, tmp_path_factory):
-    v = demo.new_vm(image, tmp_path_factory.mktemp("demo-vm")).boot(BOOT_TIMEOUT)
-    yield v
-    v.close()
-
-
 def _debugfs(fs, request):
     return subprocess.run(["debugfs", "-R", request, str(fs)], capture_output=True, text=True,
                           check=True).stdout
+
+
+@pytest.fixture(scope="module")
+def demo_vm(image, tmp_path_factory):
+    """The demo VM, booted; `written`: what its rootfs copy held before it
+    booted (read once the guest runs, debugfs could find a file the guest
+    is updating: it read one empty)."""
+    v = demo.new_vm(image, tmp_path_factory.mktemp("demo-vm")).prepare_rootfs()
+    v.written = {"providers": _debugfs(v.rootfs, f"cat {demo.GUEST_PROVIDERS}"),
+                 "cli": _debugfs(v.rootfs, f"stat {demo.PROVIDER['argv'][0]}"),
+                 "token": _debugfs(v.rootfs, "cat /etc/vm-browser-agent/token")}
+    v.boot(BOOT_TIMEOUT)
+    yield v
+    v.close()
 
 
 def test_the_image_has_nothing_of_the_demo(image):
@@ -55,12 +62,11 @@ def test_demo_providers_file_is_the_shipped_one_plus_demo():
 
 
 def test_demo_vm_has_the_demo_provider(demo_vm):
-    assert json.loads(_debugfs(demo_vm.rootfs, f"cat {demo.GUEST_PROVIDERS}")) == demo.providers_with_demo()
-    s = _debugfs(demo_vm.rootfs, f"stat {demo.PROVIDER['argv'][0]}")
-    assert "Mode:  0755" in s
+    assert json.loads(demo_vm.written["providers"]) == demo.providers_with_demo()
+    assert "Mode:  0755" in demo_vm.written["cli"]
     # Its secrets in its copy, as a host writes them; not on the kernel
     # command line, which every process in the VM can read.
-    assert _debugfs(demo_vm.rootfs, "cat /etc/vm-browser-agent/token") == demo_vm.token + "\n"
+    assert demo_vm.written["token"] == demo_vm.token + "\n"
     assert "vmba." not in demo_vm.cmdline() and demo_vm.token not in demo_vm.cmdline()
 
 
