@@ -641,15 +641,14 @@ static uint16_t relay_port(const LoginSession *s) {
         return s->def->callback_port;
 }
 
-/* Whether the relay's connection would reach the CLI: each listener on
- * 127.0.0.1:port must be the CLIs' user's.  Another user may hold the
+/* Whether the relay's connection would reach the CLI: the listener it
+ * would reach must be the CLIs' user's.  Another user may hold the
  * port the CLI let go; it would get the code.  -EPERM then (logged),
  * -ENOENT when nothing listens (another user could bind it before the
  * connect), -errno when it cannot be told. */
 static int relay_listener_check(LoginRoutes *lr, const LoginSession *s, uint16_t port) {
-        const char *path = NULL;
         uid_t other = 0;
-        int r = callback_relay_listener_check(port, lr->o.cli_uid, &other, &path);
+        int r = callback_relay_listener_check(port, lr->o.cli_uid, &other);
 
         if (r == -ENOENT)
                 log_info("Login %s: nothing listens on 127.0.0.1:%u: the callback is not relayed.", s->id,
@@ -658,8 +657,8 @@ static int relay_listener_check(LoginRoutes *lr, const LoginSession *s, uint16_t
                 log_warning("Login %s: 127.0.0.1:%u is held by uid %u, not the CLI's: the callback is not "
                             "relayed.", s->id, (unsigned)port, (unsigned)other);
         else if (r < 0)
-                log_warning_errno(r, "Login %s: cannot tell who listens on 127.0.0.1:%u (%s): %m", s->id,
-                                  (unsigned)port, path);
+                log_warning_errno(r, "Login %s: cannot tell who listens on 127.0.0.1:%u (socket diagnostics): %m",
+                                  s->id, (unsigned)port);
         return r;
 }
 

@@ -3,7 +3,7 @@
  * 127.0.0.2, ... as a client of its own, so a local process could open
  * 64 connections from each loopback address; here loopback (127/8, ::1,
  * their v4-mapped forms) is one client per local user (the owner of the
- * peer's socket, http-peer-owner.h; one more client for those whose owner
+ * peer's socket, common/sock-diag.h; one more client for those whose owner
  * is unknown), so that a provider CLI cannot take the room of the
  * browser, which runs as a user of its own.  Beyond max_connections only the
  * host (the ip= gateway, allow_from — never loopback) is let in, into a

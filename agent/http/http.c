@@ -39,7 +39,6 @@
 
 #include "http-access.h"
 #include "http-deadline.h"
-#include "http-peer-owner.h"
 #include "http-peers.h"
 #include "http.h"
 #include "in-addr-util.h"
@@ -47,6 +46,7 @@
 #include "log.h"
 #include "macro.h"
 #include "secret-util.h"
+#include "sock-diag.h"
 #include "socket-util.h"
 
 /* The Allow header of a 405: every method of one path. */
@@ -683,7 +683,7 @@ static uid_t loopback_owner(HttpServer *s, const struct sockaddr *sa, int fd) {
 
         if (!sa || !sockaddr_is_loopback(sa))
                 return owner;
-        r = !s->owner_supported ? -EOPNOTSUPP : fd < 0 ? -EBADF : http_peer_owner(fd, &owner);
+        r = !s->owner_supported ? -EOPNOTSUPP : fd < 0 ? -EBADF : sock_diag_peer_owner(fd, &owner);
         if (r >= 0 || r == -ENOTCONN)
                 return r >= 0 ? owner : HTTP_PEER_OWNER_UNKNOWN;
         s->loopback_unowned++;
@@ -896,7 +896,7 @@ int http_server_new(const HttpServerOptions *o, HttpServer **ret) {
         (void)sd_event_source_set_description(s->io, "http-io");
         (void)sd_event_source_set_description(s->timer, "http-timer");
         update_timer(s);
-        r = http_peer_owner_supported();
+        r = sock_diag_tcp_supported();
         s->owner_supported = r >= 0;
         if (r < 0) {
                 log_warning_errno(r, "Loopback HTTP connections will share one client's limit, whatever their "

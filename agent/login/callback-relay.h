@@ -26,21 +26,14 @@ bool callback_relay_query_ok(const char *query);
  * -EINVAL for anything else; the caller keeps the provider's own port. */
 int callback_relay_redirect_port(const char *redirect_uri, const char *path, uint16_t *ret);
 
-/* Who would take the relay's connection to 127.0.0.1:port, from the text
- * of /proc/net/tcp (v6 false) or /proc/net/tcp6 (v6 true): the LISTEN
- * sockets bound to that port on 127.0.0.1 or the wildcard (in tcp6: ::,
- * or ::ffff:127.0.0.1).  1 when there is one and each is uid's, 0 when one
- * is another uid's (*ret_other gets it), -ENOENT when there is none.  A
- * port the CLI gave up, or never had, may be held by any local user. */
-int callback_relay_listener_owner(const char *proc_net_tcp, bool v6, uint16_t port, uid_t uid, uid_t *ret_other);
-
-/* The same over this machine's /proc/net/tcp and tcp6 (a kernel without
- * IPv6 has no tcp6): 0 when uid listens there and no other uid does,
- * -EPERM when another does (*ret_other gets it), -ENOENT when none
- * listens (a port nobody holds may be taken between this check and a
- * connect: not connected to), or the read's -errno (*ret_path names the
- * file it could not read). */
-int callback_relay_listener_check(uint16_t port, uid_t uid, uid_t *ret_other, const char **ret_path);
+/* Whether the relay's connection to 127.0.0.1:port would reach a
+ * listener of uid's: the one the kernel's own lookup finds (common/
+ * sock-diag.h; wildcard, dual-stack and v4-mapped listeners included).
+ * 0 when it is uid's; -EPERM when another uid's (*ret_other gets it);
+ * -ENOENT when none listens (a port nobody holds may be taken between
+ * this check and a connect: not connected to), or without the kernel's
+ * socket diagnostics; other -errno. */
+int callback_relay_listener_check(uint16_t port, uid_t uid, uid_t *ret_other);
 
 /* done gets the listener's answer (see HttpOnceDone).  ret (may be NULL)
  * is only for cancelling with http_once_free(). */

@@ -303,8 +303,8 @@ def test_a_second_codex_login_ends_the_first(make_env):
 def test_a_port_another_user_holds_gets_no_code(make_env, squat_address):
     """The CLI let its port go (still running), and another local user
     took it: the relay must not hand that user the code.  Every listener a
-    connection to 127.0.0.1 reaches counts, the IPv6 ones in
-    /proc/net/tcp6 too."""
+    connection to 127.0.0.1 reaches counts, the IPv6 ones too (the
+    kernel's own lookup, through its socket diagnostics)."""
     e = make_env(sets=("callback_relay_s=1",), provider_env={"FAKE_CLI_DROP_LISTENER": "1"})
     s, state = start_codex(e)
     # The CLI closes its listener once its URL is out: the port is free

@@ -1,7 +1,8 @@
-/* Adapter tests of agent/http/http-peer-owner.c against real loopback
+/* Adapter tests of common/sock-diag.c against real loopback
  * connections of this process: the owner of the peer's socket over IPv4,
  * IPv6 and a v4-mapped dual-stack listener; another user's socket (root
- * only: made with that effective uid); a peer that closed its end. */
+ * only: made with that effective uid); a peer that closed its end; and
+ * the listener a connection to 127.0.0.1:port reaches. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -14,7 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "agent/http/http-peer-owner.h"
+#include "sock-diag.h"
 #include "in-addr-util.h"
 
 typedef struct Pair {
@@ -71,7 +72,7 @@ static void test_ipv4(void **state) {
         Pair p = pair_open("127.0.0.1", AF_INET, "127.0.0.1", (uid_t)-1);
         uid_t owner = 12345;
 
-        assert_int_equal(http_peer_owner(p.server, &owner), 0);
+        assert_int_equal(sock_diag_peer_owner(p.server, &owner), 0);
         assert_int_equal(owner, geteuid());
         pair_close(&p);
 }
@@ -94,7 +95,7 @@ static void test_ipv6(void **state) {
                 skip();
         p = pair_open("::1", AF_INET6, "::1", (uid_t)-1);
 
-        assert_int_equal(http_peer_owner(p.server, &owner), 0);
+        assert_int_equal(sock_diag_peer_owner(p.server, &owner), 0);
         assert_int_equal(owner, geteuid());
         pair_close(&p);
 }
@@ -109,7 +110,7 @@ static void test_v4_mapped(void **state) {
 
         assert_int_equal(getpeername(p.server, &peer.sa, &len), 0);
         assert_int_equal(peer.sa.sa_family, AF_INET6);
-        assert_int_equal(http_peer_owner(p.server, &owner), 0);
+        assert_int_equal(sock_diag_peer_owner(p.server, &owner), 0);
         assert_int_equal(owner, geteuid());
         pair_close(&p);
 }
@@ -121,7 +122,7 @@ static void test_other_user(void **state) {
         if (geteuid() != 0)
                 skip();
         p = pair_open("127.0.0.1", AF_INET, "127.0.0.1", 65534);
-        assert_int_equal(http_peer_owner(p.server, &owner), 0);
+        assert_int_equal(sock_diag_peer_owner(p.server, &owner), 0);
         assert_int_equal(owner, 65534);
         pair_close(&p);
 }
@@ -132,7 +133,7 @@ static void test_peer_bound_to_lo(void **state) {
         Pair p = pair_open_on("127.0.0.1", AF_INET, "127.0.0.1", geteuid() == 0 ? 65534 : (uid_t)-1, true);
         uid_t owner = 12345;
 
-        assert_int_equal(http_peer_owner(p.server, &owner), 0);
+        assert_int_equal(sock_diag_peer_owner(p.server, &owner), 0);
         assert_int_equal(owner, geteuid() == 0 ? 65534 : geteuid());
         pair_close(&p);
 }
@@ -145,7 +146,7 @@ static void test_peer_closed(void **state) {
 
         close(p.client);
         p.client = -1;
-        assert_int_equal(http_peer_owner(p.server, &owner), -ENOTCONN);
+        assert_int_equal(sock_diag_peer_owner(p.server, &owner), -ENOTCONN);
         assert_int_equal(owner, 12345);
         pair_close(&p);
 }
@@ -154,8 +155,70 @@ static void test_peer_closed(void **state) {
  * without a diagnostics handler (the kernel answers its dump with an
  * error inside NLMSG_DONE) is not supported. */
 static void test_supported(void **state) {
-        assert_int_equal(http_peer_owner_supported(), 0);
-        assert_int_equal(http_sock_diag_supported(200), -ENOENT);
+        assert_int_equal(sock_diag_tcp_supported(), 0);
+        assert_int_equal(sock_diag_supported(200), -ENOENT);
+}
+
+/* A listener on addr:port made as as_uid (unless (uid_t)-1), IPv6-only
+ * when v6only; port 0 picks one (*port gets it). */
+static int listener_on(const char *addr, uint16_t *port, uid_t as_uid, bool v6only) {
+        SockaddrIn a;
+        socklen_t len;
+        uid_t saved = geteuid();
+        int fd;
+
+        assert_int_equal(sockaddr_in_parse(addr, *port, &a, &len), 0);
+        if (as_uid != (uid_t)-1)
+                assert_int_equal(seteuid(as_uid), 0);
+        fd = socket(a.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (as_uid != (uid_t)-1)
+                assert_int_equal(seteuid(saved), 0);
+        assert_true(fd >= 0);
+        if (a.sa.sa_family == AF_INET6)
+                assert_int_equal(setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &(int){ v6only }, sizeof(int)), 0);
+        assert_int_equal(bind(fd, &a.sa, len), 0);
+        assert_int_equal(listen(fd, 4), 0);
+        assert_int_equal(getsockname(fd, &a.sa, &len), 0);
+        *port = ntohs(a.sa.sa_family == AF_INET ? a.in.sin_port : a.in6.sin6_port);
+        return fd;
+}
+
+/* The listener a connection to 127.0.0.1:port reaches: on 127.0.0.1, the
+ * IPv4 wildcard, the dual-stack wildcard; not an IPv6-only one, which
+ * another user may hold beside the CLI's. */
+static void test_loopback_listener(void **state) {
+        uid_t other = geteuid() == 0 ? 65534 : geteuid(), owner;
+        uint16_t port = 0;
+        int fd = listener_on("127.0.0.1", &port, other == geteuid() ? (uid_t)-1 : other, false), v6;
+
+        owner = 12345;
+        assert_int_equal(sock_diag_loopback_listener_owner(port, &owner), 0);
+        assert_int_equal(owner, other);
+        close(fd);
+        assert_int_equal(sock_diag_loopback_listener_owner(port, &owner), -ENOENT);
+
+        port = 0;
+        fd = listener_on("0.0.0.0", &port, (uid_t)-1, false);
+        assert_int_equal(sock_diag_loopback_listener_owner(port, &owner), 0);
+        assert_int_equal(owner, geteuid());
+        close(fd);
+        if (!have_ipv6_loopback())
+                return;
+        port = 0;
+        fd = listener_on("::", &port, (uid_t)-1, false);
+        assert_int_equal(sock_diag_loopback_listener_owner(port, &owner), 0);
+        assert_int_equal(owner, geteuid());
+        close(fd);
+        /* [::]:port IPv6-only (another user's) beside 127.0.0.1:port (the
+         * CLI's): the connection reaches the latter. */
+        port = 0;
+        v6 = listener_on("::", &port, other == geteuid() ? (uid_t)-1 : other, true);
+        assert_int_equal(sock_diag_loopback_listener_owner(port, &owner), -ENOENT);
+        fd = listener_on("127.0.0.1", &port, (uid_t)-1, false);
+        assert_int_equal(sock_diag_loopback_listener_owner(port, &owner), 0);
+        assert_int_equal(owner, geteuid());
+        close(fd);
+        close(v6);
 }
 
 static void test_not_a_tcp_socket(void **state) {
@@ -163,10 +226,10 @@ static void test_not_a_tcp_socket(void **state) {
         uid_t owner;
 
         assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-        assert_int_equal(http_peer_owner(sv[0], &owner), -EAFNOSUPPORT);
+        assert_int_equal(sock_diag_peer_owner(sv[0], &owner), -EAFNOSUPPORT);
         close(sv[0]);
         close(sv[1]);
-        assert_int_equal(http_peer_owner(-1, &owner), -EBADF);
+        assert_int_equal(sock_diag_peer_owner(-1, &owner), -EBADF);
 }
 
 int main(void) {
@@ -179,6 +242,7 @@ int main(void) {
                 cmocka_unit_test(test_peer_closed),
                 cmocka_unit_test(test_not_a_tcp_socket),
                 cmocka_unit_test(test_supported),
+                cmocka_unit_test(test_loopback_listener),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,9 @@
-/* Implementation of http-peer-owner.h: one exact-socket request to
- * NETLINK_SOCK_DIAG (SOCK_DIAG_BY_FAMILY without NLM_F_DUMP), naming the
- * peer's socket as its own side sees it: its local address and port are
- * our peer's, its remote ones our local. */
+/* Implementation of sock-diag.h: one exact-socket request to
+ * NETLINK_SOCK_DIAG (SOCK_DIAG_BY_FAMILY without NLM_F_DUMP) each, naming
+ * a socket as its own side sees it (a peer's local address and port are
+ * ours as its remote ones); the kernel answers with the socket its own
+ * lookup for an arriving packet finds. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
@@ -12,9 +14,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "http-peer-owner.h"
 #include "in-addr-util.h"
 #include "macro.h"
+#include "sock-diag.h"
 
 /* The loopback device's index, the same in every network namespace. */
 #define LOOPBACK_IFINDEX 1
@@ -77,9 +79,10 @@ static int build_request(int fd, DiagRequest *m) {
 }
 
 /* The answer to request m: the owner of the socket it names, or the
- * kernel's error.  A socket with other ports (a listener the kernel fell
- * back to) is none. */
-static int parse_reply(const DiagRequest *m, const void *buf, size_t n, uid_t *ret) {
+ * kernel's error.  A socket with other ports is none, and a listener is
+ * one only when asked for (for a connection, the kernel falls back to a
+ * listener on the peer's address and port). */
+static int parse_reply(const DiagRequest *m, const void *buf, size_t n, bool listener, uid_t *ret) {
         for (const struct nlmsghdr *h = buf; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
                 if (h->nlmsg_type == NLMSG_ERROR) {
                         const struct nlmsgerr *e = NLMSG_DATA(h);
@@ -94,8 +97,8 @@ static int parse_reply(const DiagRequest *m, const void *buf, size_t n, uid_t *r
                         /* A socket no process holds (closed, TIME_WAIT, a
                          * pending request) has no inode; the kernel reports
                          * such sockets as uid 0, not as their last owner. */
-                        if (d->idiag_state == TCP_LISTEN || d->id.idiag_sport != m->req.id.idiag_sport ||
-                            d->id.idiag_dport != m->req.id.idiag_dport)
+                        if ((d->idiag_state == TCP_LISTEN) != listener ||
+                            d->id.idiag_sport != m->req.id.idiag_sport || d->id.idiag_dport != m->req.id.idiag_dport)
                                 return -ENOENT;
                         if (d->idiag_inode == 0)
                                 return -ENOTCONN;
@@ -127,7 +130,7 @@ static ssize_t ask(const DiagRequest *m, DiagReply *buf) {
         return n < 0 ? -errno : n;
 }
 
-int http_peer_owner(int fd, uid_t *ret) {
+int sock_diag_peer_owner(int fd, uid_t *ret) {
         DiagRequest m;
         DiagReply buf;
         ssize_t n;
@@ -138,7 +141,7 @@ int http_peer_owner(int fd, uid_t *ret) {
         n = ask(&m, &buf);
         if (n < 0)
                 return (int)n;
-        r = parse_reply(&m, &buf, (size_t)n, ret);
+        r = parse_reply(&m, &buf, (size_t)n, false, ret);
         /* Not found because the peer reset the connection meanwhile? */
         if (r == -ENOENT) {
                 SockaddrIn peer;
@@ -152,7 +155,7 @@ int http_peer_owner(int fd, uid_t *ret) {
 /* A dump of the TCP sockets in no state: NLMSG_DONE, whose payload is
  * the dump's result: 0 when the kernel has TCP socket diagnostics, else
  * an error (-ENOENT: no tcp_diag); NLMSG_ERROR without inet_diag. */
-int http_sock_diag_supported(uint8_t protocol) {
+int sock_diag_supported(uint8_t protocol) {
         DiagRequest m = {
                 .nlh = { .nlmsg_len = sizeof m, .nlmsg_type = SOCK_DIAG_BY_FAMILY,
                          .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 },
@@ -178,6 +181,26 @@ int http_sock_diag_supported(uint8_t protocol) {
         return -EBADMSG;
 }
 
-int http_peer_owner_supported(void) {
-        return http_sock_diag_supported(IPPROTO_TCP);
+int sock_diag_tcp_supported(void) {
+        return sock_diag_supported(IPPROTO_TCP);
+}
+
+/* The lookup a connection to 127.0.0.1:port makes on arrival (on lo):
+ * the kernel's own choice among the listeners, wildcard, dual-stack and
+ * v4-mapped ones included, IPv6-only ones not. */
+int sock_diag_loopback_listener_owner(uint16_t port, uid_t *ret) {
+        DiagRequest m = {
+                .nlh = { .nlmsg_len = sizeof m, .nlmsg_type = SOCK_DIAG_BY_FAMILY, .nlmsg_flags = NLM_F_REQUEST,
+                         .nlmsg_seq = 1 },
+                .req = { .sdiag_family = AF_INET, .sdiag_protocol = IPPROTO_TCP, .idiag_states = ~0u,
+                         .id = { .idiag_sport = htons(port), .idiag_src = { htonl(INADDR_LOOPBACK) },
+                                 .idiag_if = LOOPBACK_IFINDEX,
+                                 .idiag_cookie = { INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE } } },
+        };
+        DiagReply buf;
+        ssize_t n = ask(&m, &buf);
+
+        if (n < 0)
+                return (int)n;
+        return parse_reply(&m, &buf, (size_t)n, true, ret);
 }
