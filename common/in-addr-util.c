@@ -66,9 +66,7 @@ static bool prefix_equal(const uint8_t *a, const uint8_t *b, unsigned prefix) {
         return (a[bytes] & mask) == (b[bytes] & mask);
 }
 
-/* Extracts the address of sa; v4-mapped IPv6 becomes AF_INET so one
- * allow_from entry covers both ways a dual-stack socket reports a peer. */
-static int sockaddr_bytes(const struct sockaddr *sa, uint8_t ret[static 16]) {
+int sockaddr_bytes(const struct sockaddr *sa, uint8_t ret[static 16]) {
         static const uint8_t v4mapped[12] = { [10] = 0xff, [11] = 0xff };
 
         if (!sa)

@@ -30,6 +30,13 @@ bool cidr_match(const Cidr *c, const struct sockaddr *sa);
 int cidr_list_parse(char *const *list, Cidr **ret, size_t *ret_n, const char **ret_bad);
 bool cidr_list_match(const Cidr *list, size_t n, const struct sockaddr *sa);
 
+/* The address of sa in ret (4 or 16 bytes, network order) and its family:
+ * AF_INET, AF_INET6, or AF_UNSPEC for anything else (ret untouched).  A
+ * v4-mapped IPv6 address is AF_INET, so that one allow_from entry, one
+ * client or one kernel lookup covers both ways a dual-stack socket
+ * reports an IPv4 peer. */
+int sockaddr_bytes(const struct sockaddr *sa, uint8_t ret[static 16]);
+
 /* 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104. */
 bool sockaddr_is_loopback(const struct sockaddr *sa);
 

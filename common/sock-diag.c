@@ -26,27 +26,17 @@ typedef struct DiagRequest {
         struct inet_diag_req_v2 req;
 } DiagRequest;
 
-static const uint8_t v4mapped[12] = { [10] = 0xff, [11] = 0xff };
-
 /* Fills the address half of id from sa: 0, or -EAFNOSUPPORT.  A
  * v4-mapped IPv6 address is an IPv4 connection: family becomes AF_INET. */
 static int id_side(const SockaddrIn *sa, uint8_t *family, __be32 addr[4], __be16 *port) {
-        if (sa->sa.sa_family == AF_INET) {
-                *family = AF_INET;
-                addr[0] = sa->in.sin_addr.s_addr;
-                *port = sa->in.sin_port;
-                return 0;
-        }
-        if (sa->sa.sa_family != AF_INET6)
+        uint8_t a[16];
+        int f = sockaddr_bytes(&sa->sa, a);
+
+        if (f == AF_UNSPEC)
                 return -EAFNOSUPPORT;
-        *port = sa->in6.sin6_port;
-        if (memcmp(sa->in6.sin6_addr.s6_addr, v4mapped, sizeof v4mapped) == 0) {
-                *family = AF_INET;
-                memcpy(&addr[0], sa->in6.sin6_addr.s6_addr + 12, 4);
-        } else {
-                *family = AF_INET6;
-                memcpy(addr, sa->in6.sin6_addr.s6_addr, 16);
-        }
+        memcpy(addr, a, f == AF_INET ? 4 : 16);
+        *family = (uint8_t)f;
+        *port = sa->sa.sa_family == AF_INET ? sa->in.sin_port : sa->in6.sin6_port;
         return 0;
 }
 

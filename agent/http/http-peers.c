@@ -43,8 +43,9 @@ HttpPeers *http_peers_free(HttpPeers *p) {
 }
 
 HttpPeerKey http_peer_key(const struct sockaddr *sa, uid_t owner) {
-        static const uint8_t v4mapped[12] = { [10] = 0xff, [11] = 0xff };
         HttpPeerKey k = {};
+        uint8_t a[16];
+        int f;
 
         if (!sa)
                 return k;
@@ -54,18 +55,10 @@ HttpPeerKey http_peer_key(const struct sockaddr *sa, uid_t owner) {
                 memcpy(k.bytes + 1, &u, sizeof u);
                 return k;
         }
-        if (sa->sa_family == AF_INET) {
-                k.bytes[0] = 4;
-                memcpy(k.bytes + 1, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-        } else if (sa->sa_family == AF_INET6) {
-                const uint8_t *a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-                if (memcmp(a, v4mapped, 12) == 0) {
-                        k.bytes[0] = 4;
-                        memcpy(k.bytes + 1, a + 12, 4);
-                } else {
-                        k.bytes[0] = 6;
-                        memcpy(k.bytes + 1, a, 16);
-                }
+        f = sockaddr_bytes(sa, a);
+        if (f == AF_INET || f == AF_INET6) {
+                k.bytes[0] = f == AF_INET ? 4 : 6;
+                memcpy(k.bytes + 1, a, f == AF_INET ? 4 : 16);
         }
         return k;
 }
