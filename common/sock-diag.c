@@ -68,18 +68,22 @@ static int build_request(int fd, DiagRequest *m) {
         return 0;
 }
 
+/* The kernel's error in an NLMSG_ERROR message h; -EBADMSG when it is
+ * cut short or carries none. */
+static int reply_error(const struct nlmsghdr *h) {
+        const struct nlmsgerr *e = NLMSG_DATA(h);
+
+        return h->nlmsg_len >= NLMSG_LENGTH(sizeof *e) && e->error < 0 ? e->error : -EBADMSG;
+}
+
 /* The answer to request m: the owner of the socket it names, or the
  * kernel's error.  A socket with other ports is none, and a listener is
  * one only when asked for (for a connection, the kernel falls back to a
  * listener on the peer's address and port). */
 static int parse_reply(const DiagRequest *m, const void *buf, size_t n, bool listener, uid_t *ret) {
         for (const struct nlmsghdr *h = buf; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
-                if (h->nlmsg_type == NLMSG_ERROR) {
-                        const struct nlmsgerr *e = NLMSG_DATA(h);
-                        if (h->nlmsg_len < NLMSG_LENGTH(sizeof *e))
-                                return -EBADMSG;
-                        return e->error < 0 ? e->error : -EBADMSG;
-                }
+                if (h->nlmsg_type == NLMSG_ERROR)
+                        return reply_error(h);
                 if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY) {
                         const struct inet_diag_msg *d = NLMSG_DATA(h);
                         if (h->nlmsg_len < NLMSG_LENGTH(sizeof *d))
@@ -163,10 +167,8 @@ int sock_diag_supported(uint8_t protocol) {
                                 memcpy(&err, NLMSG_DATA(h), sizeof err);
                         return err < 0 ? err : 0;
                 }
-                if (h->nlmsg_type == NLMSG_ERROR) {
-                        const struct nlmsgerr *e = NLMSG_DATA(h);
-                        return h->nlmsg_len >= NLMSG_LENGTH(sizeof *e) && e->error < 0 ? e->error : -EBADMSG;
-                }
+                if (h->nlmsg_type == NLMSG_ERROR)
+                        return reply_error(h);
         }
         return -EBADMSG;
 }

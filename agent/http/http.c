@@ -684,8 +684,8 @@ static uid_t loopback_owner(HttpServer *s, const struct sockaddr *sa, int fd) {
         if (!sa || !sockaddr_is_loopback(sa))
                 return owner;
         r = !s->owner_supported ? -EOPNOTSUPP : fd < 0 ? -EBADF : sock_diag_peer_owner(fd, &owner);
-        if (r >= 0 || r == -ENOTCONN)
-                return r >= 0 ? owner : HTTP_PEER_OWNER_UNKNOWN;
+        if (r >= 0 || r == -ENOTCONN) /* owner is set on success only */
+                return owner;
         s->loopback_unowned++;
         if (!s->owner_warned)
                 log_warning_errno(r, "Loopback HTTP connections whose local user is unknown share one "
