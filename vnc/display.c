@@ -187,10 +187,10 @@ static void vnc_listen_args(const DisplayOptions *c, const char *port, const cha
 #define VNC_USER_TASKS_MAX 64
 
 /* websockify's processes one source (an address, or a local user) may
- * have (a string: it goes into WEBSOCKIFY_MAIN).  A page load is six connections at a time, each one
- * its own process (HTTP/1.0), and those of answered requests still
- * exiting: under emulation a real page load reached past 6 and stayed
- * under 9.  24 leaves a host that proxies every viewer from its own
+ * have (a string: it goes into WEBSOCKIFY_MAIN).  A page load is six
+ * connections at a time, each one its own process (HTTP/1.0), and those
+ * of answered requests still exiting: under emulation a real page load
+ * reached past 6 and stayed under 9.  24 leaves a host that proxies every viewer from its own
  * address room for that and several desktops; two neighbours together
  * still leave it a share of VNC_USER_TASKS_MAX. */
 #define NOVNC_PER_SOURCE_MAX "24"

@@ -25,8 +25,8 @@ int sv_user_lookup(const char *passwd_path, const char *user, uid_t *ret_uid, gi
 int sv_check_owned_files(const ServiceDef *def, uid_t uid, char *err, size_t size);
 
 /* The stale lock, the stdin socket listening and the create_dirs (owned
- * by uid:gid when uid != 0, see mkdir_owned()).  Failures are logged as warnings (the start goes on:
- * the service says what it misses). */
+ * by uid:gid when uid != 0, see mkdir_owned()).  Failures are logged as
+ * warnings (the start goes on: the service says what it misses). */
 void sv_prepare(const ServiceDef *def, uid_t uid, gid_t gid);
 
 /* The fd its stdin is spawned with: its stdin socket, else -1 (/dev/null). */
