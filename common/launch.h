@@ -28,7 +28,9 @@ typedef struct SpawnOptions {
         int extra_fd;        /* -1 none; else passed as fd 3 (e.g. Xvfb -displayfd 3) */
         bool controlling_tty;/* stdin_fd is a pty slave: setsid() + TIOCSCTTY */
         uid_t uid;           /* 0: the agent's own; else the child drops to uid/gid */
-        gid_t gid;           /* with uid: the primary group; no supplementary groups */
+        gid_t gid;           /* with uid: the primary group */
+        gid_t extra_gid;     /* with uid: its one supplementary group (the X server's, to reach its
+                              * socket); 0: none */
         uint64_t ambient_caps; /* with uid: capabilities it keeps (bits 1 << CAP_*), as ambient ones;
                                 * nothing else in its bounding set, no_new_privs */
         bool no_new_privs;   /* nothing it execs gains privileges (a setuid binary runs as the caller) */

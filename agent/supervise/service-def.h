@@ -37,6 +37,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define SERVICES_MAX 32
 #define SERVICE_NAME_MAX 32
@@ -95,6 +96,7 @@ typedef struct ServiceDef {
         char **owned_files; /* NULL-terminated; may be NULL */
         uint64_t ambient_caps; /* kept across the drop to user (1 << CAP_*); built in only, not a services-file key */
         uint32_t max_procs;    /* RLIMIT_NPROC: the tasks of user at once, 0: no limit; built in only */
+        gid_t extra_gid;       /* with user: its one supplementary group, 0: none; built in only */
         int stdin_socket;      /* > 0: the child's stdin, a bound TCP socket the agent keeps (not owned
                                 * here), made to listen before each spawn (sv_prepare()); 0: /dev/null (the
                                 * agent's own stdin is never handed on); built in only */

@@ -135,7 +135,8 @@ static _noreturn_ void child_exec(const SpawnOptions *o, const char *binary) {
             setrlimit(RLIMIT_NPROC, &(struct rlimit){ .rlim_cur = o->max_procs, .rlim_max = o->max_procs }) < 0)
                 child_fail(o, "limit the processes of its user to run", binary, 126);
         if (o->uid != 0 && ((o->ambient_caps && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) ||
-                            setgroups(0, NULL) < 0 || setresgid(o->gid, o->gid, o->gid) < 0 ||
+                            setgroups(o->extra_gid ? 1 : 0, &o->extra_gid) < 0 ||
+                            setresgid(o->gid, o->gid, o->gid) < 0 ||
                             setresuid(o->uid, o->uid, o->uid) < 0 ||
                             (o->ambient_caps && child_keep_caps(o->ambient_caps) < 0)))
                 child_fail(o, "drop privileges to run", binary, 126);

@@ -343,7 +343,7 @@ static int service_spawn_process(Service *s, uid_t uid, gid_t gid, int *ret_prob
                                            .cwd = s->def->cwd, .stdin_fd = sv_stdin_fd(s->def), .stdout_fd = out_w,
                                            .stderr_fd = out_w, .extra_fd = dfd_w, .uid = uid, .gid = gid,
                                            .ambient_caps = s->def->ambient_caps,
-                                           .max_procs = s->def->max_procs,
+                                           .max_procs = s->def->max_procs, .extra_gid = s->def->extra_gid,
                                            /* A service of its own user (the display chain faces the
                                             * network and every web page) gains nothing from a setuid
                                             * binary of the image; a root one is the operator's. */

@@ -300,6 +300,28 @@ static void test_drop_user(void **state) {
         assert_int_equal(setgroups(0, NULL), 0);
 }
 
+/* As root: extra_gid is the child's one supplementary group, whatever
+ * groups the agent has. */
+static void test_extra_group(void **state) {
+        char *argv[] = { (char *)"sleep", (char *)"100", NULL };
+        pid_t pid;
+        int ws;
+
+        if (geteuid() != 0)
+                skip();
+        assert_int_equal(setgroups(2, (gid_t[]){ 4, 5 }), 0);
+        assert_int_equal(spawn_process(&(SpawnOptions){ .argv = argv, .stdin_fd = -1, .stdout_fd = -1,
+                                                        .stderr_fd = -1, .extra_fd = -1,
+                                                        .uid = 65534, .gid = 65533, .extra_gid = 65532 },
+                                       &pid), 0);
+        wait_exec(pid, "sleep");
+        assert_string_equal(status_field(pid, "Gid:\t"), "65533\t65533\t65533\t65533");
+        assert_string_equal(status_field(pid, "Groups:\t"), "65532 ");
+        assert_int_equal(kill(-pid, SIGKILL), 0);
+        assert_int_equal(waitpid(pid, &ws, 0), pid);
+        assert_int_equal(setgroups(0, NULL), 0);
+}
+
 /* As root: a child that keeps CAP_IPC_OWNER has it as its only
  * permitted, effective, inheritable, ambient and bounding capability, with
  * no_new_privs, as its user.  Where the agent's bounding set lacks it (a
@@ -432,6 +454,7 @@ int main(void) {
                 cmocka_unit_test(test_child_environment),
                 cmocka_unit_test(test_exec_failures),
                 cmocka_unit_test(test_drop_user),
+                cmocka_unit_test(test_extra_group),
                 cmocka_unit_test(test_drop_refused),
                 cmocka_unit_test(test_keep_caps),
                 cmocka_unit_test(test_find_binary),
