@@ -126,6 +126,13 @@ int desktop_setup(Manager *m) {
         r = desktop_write_start_files(&o, err, sizeof err);
         if (r < 0)
                 return log_error_errno(r, "No display (its files): %s", err);
+        if (o.x && num >= 0 && m->x_name_socket < 0) {
+                r = desktop_hold_x_abstract_name(o.display, &m->x_name_socket);
+                if (r < 0)
+                        return log_error_errno(r, "No display: the abstract socket name @" X11_SOCKET_DIR "/X%u, "
+                                               "which X clients try before Xvfb's socket, cannot be held: %m",
+                                               o.display);
+        }
         if (setenv("XAUTHORITY", m->desktop_paths.xauthority, 1) < 0)
                 return log_error_errno(-errno, "Failed to set XAUTHORITY: %m");
         return write_secret_files(m);

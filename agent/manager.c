@@ -54,6 +54,7 @@ int manager_new(Manager **ret) {
         config_init(&m->config);
         m->start_monotonic = now(CLOCK_MONOTONIC);
         m->novnc_socket = -EBADF;
+        m->x_name_socket = -EBADF;
         r = sd_event_new(&m->event);
         if (r < 0)
                 return r;
@@ -84,6 +85,7 @@ Manager *manager_free(Manager *m) {
         m->supervisor = supervisor_free(m->supervisor);
         m->children = children_free(m->children);
         m->novnc_socket = safe_close(m->novnc_socket);
+        m->x_name_socket = safe_close(m->x_name_socket);
         m->secrets = host_secrets_free(m->secrets);
         desktop_paths_done(&m->desktop_paths);
         explicit_bzero(m->log_vnc_password, sizeof m->log_vnc_password);

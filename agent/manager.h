@@ -41,6 +41,7 @@ typedef struct Manager {
         bool is_pid1;
         bool own_ipc_ns;          /* the agent made its services an IPC namespace of their own */
         int novnc_socket;         /* websockify's listening socket, the agent's (display.h) */
+        int x_name_socket;        /* holds the X display's abstract socket name (desktop.h) */
         usec_t start_monotonic;   /* for uptime_s */
         char build_id[256];       /* first line of build_id_path, "" = unknown */
         CliInstalled *clis;       /* the pinned CLIs and what is installed (/health); NULL: none */

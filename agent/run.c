@@ -595,6 +595,7 @@ static int load_services(Manager *m, ServiceDefs *ret) {
                         .novnc_socket = m->novnc_socket > 0 ? m->novnc_socket : 0,
                         .novnc_web = c->novnc_web,
                         .x_user = c->x_user,
+                        .x_gid = m->x_found ? m->x_gid : 0,
                         .vnc_user = c->vnc_user,
                         .firefox = c->firefox,
                         .firefox_profile = c->firefox_profile,
@@ -749,7 +750,8 @@ static int setup_logins(Manager *m) {
                 /* Without its user no bus can be its: none is trusted, and a
                  * start fails in the supervisor with the reason. */
                 .bus_socket = m->desktop_paths.bus_socket, .uid = m->browser_found ? m->browser_uid : (uid_t)-1,
-                .gid = m->browser_gid, .xauthority = m->desktop_paths.browser_xauthority, .launcher = &m->launcher,
+                .gid = m->browser_gid, .x_gid = m->x_found ? m->x_gid : 0,
+                .xauthority = m->desktop_paths.browser_xauthority, .launcher = &m->launcher,
         };
         BrowserHooks bh = { .start = browser_start_service, .stop = browser_stop_service,
                             .set_restart_argv = browser_set_restart_argv, .starting = browser_service_starting,

@@ -265,7 +265,7 @@ static void arrange_windows(Browser *b) {
                          (char *)WINDOW_WAIT_S, NULL };
         _cleanup_(freep) char *xauth = NULL;
         SpawnOptions so = { .argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .extra_fd = -1,
-                            .uid = b->o.uid, .gid = b->o.gid, .no_new_privs = true };
+                            .uid = b->o.uid, .gid = b->o.gid, .extra_gid = b->o.x_gid, .no_new_privs = true };
         int r;
 
         arranger_stop(b);

@@ -28,6 +28,7 @@ typedef struct BrowserOptions {
         const char *bus_socket;    /* the browser user's session bus; NULL or "" = no browser */
         uid_t uid;                 /* the browser user: the bus must be served by this uid */
         gid_t gid;                 /* its group: the window arranger runs as uid/gid */
+        gid_t x_gid;               /* the X socket's group, the arranger's supplementary one; 0: none */
         const char *xauthority;    /* the browser user's copy of the X cookie */
         const Launcher *launcher;  /* starts the window arranger (xdo-window.h); NULL: not arranged */
 } BrowserOptions;

@@ -6,10 +6,13 @@
  * entries. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "agent/supervise/service-def.h"
@@ -124,24 +127,32 @@ static int user_dir_make(const char *dir, uid_t uid, gid_t gid, const char *who,
         return r;
 }
 
-/* Where Xvfb makes its socket.  It runs as the X user, so the directory
- * must already be there, root's and sticky: then no other user can remove
- * or replace Xvfb's socket (one may still make an entry in its place
- * before it starts; the supervisor clears that, see stale_lock). */
-static int x11_unix_dir_make(char *err, size_t size) {
+/* Where Xvfb makes its socket: root's, gid's (the X user's group), 1770.
+ * Xvfb runs as the X user, so the directory must be there already, and
+ * sticky: no member can remove or replace another's entry (one may still
+ * make an entry in place of Xvfb's socket before it starts; the supervisor
+ * clears that, see stale_lock).  Only the group may enter, so no other
+ * local process can connect to Xvfb at all (it has no abstract socket:
+ * -nolisten local).  Xvfb asks for 1777 in a warning: it cannot change a
+ * directory of root's. */
+static int x11_unix_dir_make(gid_t gid, char *err, size_t size) {
         const char *dir = X11_SOCKET_DIR;
+        _cleanup_(closep) int fd = -EBADF;
         struct stat st;
 
-        if (mkdir(dir, 01777) < 0 && errno != EEXIST)
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
                 return fail(-errno, err, size, "cannot create", dir);
-        if (lstat(dir, &st) < 0)
-                return fail(-errno, err, size, "cannot read", dir);
-        if (!S_ISDIR(st.st_mode) || st.st_uid != 0) {
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 && errno != ENOTDIR && errno != ELOOP)
+                return fail(-errno, err, size, "cannot open", dir);
+        if (fd < 0 || fstat(fd, &st) < 0 || st.st_uid != 0) {
                 snprintf(err, size, "%s is not a directory of root's: refused", dir);
                 return -EPERM;
         }
-        if ((st.st_mode & 07777) != 01777 && chmod(dir, 01777) < 0)
-                return fail(-errno, err, size, "cannot make sticky", dir);
+        /* Closed first: the old group loses its way in before gid gains it. */
+        if (((st.st_mode & 07777) != 01770 || st.st_gid != gid) &&
+            (fchmod(fd, 0700) < 0 || fchown(fd, 0, gid) < 0 || fchmod(fd, 01770) < 0))
+                return fail(-errno, err, size, "cannot restrict", dir);
         return 0;
 }
 
@@ -179,14 +190,28 @@ int desktop_write_start_files(const DesktopFilesOptions *o, char *err, size_t si
         }
         if (r < 0)
                 return fail(r, err, size, "cannot create", o->runtime_dir);
-        r = x11_unix_dir_make(err, size);
-        if (r < 0)
-                return r;
-        if (o->x && (r = user_dir_make(o->paths->x_dir, o->x_uid, o->x_gid, "X", err, size)) < 0)
+        /* No X user, no X server of ours: the directory is left as it is. */
+        if (o->x && ((r = x11_unix_dir_make(o->x_gid, err, size)) < 0 ||
+                     (r = user_dir_make(o->paths->x_dir, o->x_uid, o->x_gid, "X", err, size)) < 0))
                 return r;
         if (o->vnc && (r = user_dir_make(o->paths->vnc_dir, o->vnc_uid, o->vnc_gid, "VNC", err, size)) < 0)
                 return r;
         return write_cookie(o, err, size);
+}
+
+int desktop_hold_x_abstract_name(unsigned display, int *ret_fd) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_(closep) int fd = -EBADF;
+        /* sun_path[0] stays NUL: the abstract namespace, no file. */
+        int n = snprintf(sa.sun_path + 1, sizeof sa.sun_path - 1, X11_SOCKET_DIR "/X%u", display);
+
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (bind(fd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)) < 0)
+                return -errno;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
 }
 
 int desktop_write_secret_files(const DesktopPaths *p, const char *secret, const char *vnc_target, uid_t uid,

@@ -34,13 +34,26 @@ int desktop_write_browser_files(const DesktopFilesOptions *o, char *err, size_t 
 /* runtime_dir (0700 root; an existing one is made so when root owns it,
  * refused with -EPERM otherwise) and a fresh random cookie in Xauthority
  * (0600 root) and, when o->browser, in the browser's copy (0600, its own).
- * /tmp/.X11-unix (root's, 1777: made when missing, refused when another
- * user owns it, since Xvfb does not run as root to make it).  When o->x,
- * the X user's directory, and when o->vnc, the VNC user's (0700, their
+ * When o->x, /tmp/.X11-unix (root's, 1770, o->x_gid's: made when missing,
+ * refused when another user owns it, since Xvfb does not run as root to
+ * make it; only the X server's clients enter it, with that group as a
+ * supplementary one) and the X user's directory, and when o->vnc, the
+ * VNC user's (0700, their
  * own; one another uid owns is refused with -EPERM, and so is a parent
  * others may write), each with its copy of the cookie (0600, its own).
  * Xvfb must not start when this failed: its -auth fails open. */
 int desktop_write_start_files(const DesktopFilesOptions *o, char *err, size_t size);
+
+/* Xvfb has no abstract socket (-nolisten local: anyone could connect
+ * there and hold its client slots), but its clients (libxcb) try that
+ * name first, @/tmp/.X11-unix/X<display>, and fall back to the file only
+ * when nothing accepts there: any local process that took the name would
+ * get their connections, the cookie with the first.  A socket bound to it
+ * and never listening keeps the name from everyone else and refuses
+ * every connection (ECONNREFUSED, and the client goes on to the file);
+ * the agent holds it while it runs.  Its fd in *ret_fd, or -errno
+ * (-EADDRINUSE: another process has the name; no display may be served). */
+int desktop_hold_x_abstract_name(unsigned display, int *ret_fd);
 
 /* The secret's files in the VNC user's directory: x11vnc's password file
  * and websockify's token file (0600, uid:gid's), pointing websockify at

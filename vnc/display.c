@@ -3,8 +3,14 @@
  *  - Xvfb gets -displayfd 3 together with a fixed display: it then writes
  *    the number once it accepts connections, which is the readiness event.
  *    -auth names the cookie file the agent wrote before (a missing file
- *    would let every local process in: Xvfb fails open).  -nolisten tcp:
- *    nothing but the local sockets.
+ *    would let every local process in: Xvfb fails open).  -nolisten tcp
+ *    and -nolisten local: nothing but the socket in /tmp/.X11-unix, whose
+ *    directory only x_user's group may enter (desktop.h).  Else any local
+ *    process could connect without the cookie and hold the server's 256
+ *    client slots (each for its 60 s handshake timeout, then again): no
+ *    new window, no x11vnc after a restart.  Its clients get that group
+ *    as their one supplementary group (x_gid).  The abstract name they
+ *    try first is the agent's (desktop_hold_x_abstract_name()).
  *  - x11vnc listens by default on a unix socket in the VNC user's 0700
  *    directory, with no TCP port (-rfbport 0): it serves one handshake at
  *    a time, so a peer that stops halfway froze the desktop for its 20 s
@@ -156,7 +162,7 @@ static int add_xvfb(const DisplayOptions *c, int num, ServiceDefs *d) {
         }
         return add_service(d, "Xvfb", c->x_user,
                            strv_make("Xvfb", display, "-displayfd", "3", "-auth", c->paths->x_xauthority, "-screen",
-                                     "0", screen, "-nolisten", "tcp", NULL),
+                                     "0", screen, "-nolisten", "tcp", "-nolisten", "local", NULL),
                            NULL, NULL, (char *[]){ NULL }, &t);
 }
 
@@ -198,7 +204,7 @@ static void vnc_listen_args(const DisplayOptions *c, const char *port, const cha
 static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs *d) {
         char port[8], e1[64], e2[PATH_MAX];
         const char *l[6];
-        ServiceDef t = { .max_procs = VNC_USER_TASKS_MAX };
+        ServiceDef t = { .max_procs = VNC_USER_TASKS_MAX, .extra_gid = c->x_gid };
 
         snprintf(port, sizeof port, "%u", c->vnc_port);
         vnc_listen_args(c, port, l);
@@ -369,7 +375,7 @@ static int add_websockify(const DisplayOptions *c, const char *display, ServiceD
 static int add_window_manager(const DisplayOptions *c, const char *display, ServiceDefs *d) {
         _cleanup_(freep) char *wm = NULL;
         char e1[64], e2[PATH_MAX], e3[PATH_MAX];
-        ServiceDef t = {};
+        ServiceDef t = { .extra_gid = c->x_gid };
 
         if (isempty(c->window_manager) || find_executable(c->window_manager, c->bin_path, &wm) < 0)
                 return 0;
@@ -402,7 +408,7 @@ static int add_browser(const DisplayOptions *c, const char *display, ServiceDefs
         char e[6][PATH_MAX + 32];
         /* Prestarted it opens the profile's blank home page; the first URL
          * then goes to it over D-Bus. */
-        ServiceDef t = { .on_demand = !c->browser_prestart, .restart = RESTART_ON_FAILURE };
+        ServiceDef t = { .on_demand = !c->browser_prestart, .restart = RESTART_ON_FAILURE, .extra_gid = c->x_gid };
 
         /* Ready once its first window is restored: Firefox records its
          * start-up milestones in the profile, and a URL handed to it before

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "agent/supervise/service-def.h"
 #include "desktop-files.h"
@@ -31,6 +32,8 @@ typedef struct DisplayOptions {
         int novnc_socket;
         const char *novnc_web;         /* noVNC web root */
         const char *x_user;            /* Xvfb runs as it (never root) */
+        gid_t x_gid;                   /* x_user's group: that of the X socket's directory, given to the
+                                        * X clients (x11vnc, the window manager, the browser); 0: none */
         bool x_shm;                    /* Xvfb keeps CAP_IPC_OWNER: MIT-SHM with x11vnc (else x11vnc -noshm) */
         const char *vnc_user;          /* x11vnc and websockify run as it (never root) */
         const char *firefox;           /* "" = no browser */

@@ -91,7 +91,7 @@ static const ConfigKey keys[] = {
         K(novnc_listen, KEY_STRING, "0.0.0.0", "websockify / noVNC listen address"),
         K(novnc_port, KEY_U16, "6080", "websockify / noVNC port"),
         K(novnc_web, KEY_STRING, "/usr/share/novnc", "noVNC web root"),
-        K(x_user, KEY_STRING, "vmba-x", "unprivileged user Xvfb runs as (every X client talks to it; never root)"),
+        K(x_user, KEY_STRING, "vmba-x", "unprivileged user Xvfb runs as (every X client talks to it; never root); its group, one of its own, is /tmp/.X11-unix's and the X clients' only extra one"),
         K(vnc_user, KEY_STRING, "vmba-vnc", "unprivileged user x11vnc and websockify run as (they face the network; never root)"),
         K(firefox, KEY_STRING, "firefox-esr", "browser binary"),
         K(browser_prestart, KEY_BOOL, "false", "start the browser with the display stack (on a blank page) instead of at the first URL: a login's page shows sooner, at the browser's memory from boot on"),

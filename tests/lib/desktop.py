@@ -207,6 +207,7 @@ def x_windows(ns, display, xauthority):
     return [l.strip() for l in r.stdout.splitlines() if l.strip().startswith("0x") and '"' in l]
 
 
-def as_user(uid, *argv):
-    """argv as uid (its own group, no others)."""
-    return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", *argv]
+def as_user(uid, *argv, groups=()):
+    """argv as uid (its own group, and groups as its supplementary ones)."""
+    extra = [f"--groups={','.join(map(str, groups))}"] if groups else ["--clear-groups"]
+    return ["setpriv", f"--reuid={uid}", f"--regid={uid}", *extra, *argv]

@@ -38,6 +38,8 @@ VNC_USER = "daemon"
 VNC_UID = 1
 X_USER = "sys"
 X_UID = 3
+# Its group: /tmp/.X11-unix's, and the X clients' one supplementary group.
+X_GID = 3
 # The provider CLIs': a uid and a group of their own, as in the image.
 CLI_USER = "games"
 CLI_UID = 5

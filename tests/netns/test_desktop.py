@@ -34,7 +34,7 @@ import pytest
 
 from desktop import as_user, http_answer, http_raw, http_status, listeners, rfb, ws_upgrade
 from netns import Netns, need, wait_until
-from svagent import (BROWSER_UID, CLI_UID, DESKTOP_SECRET, MMDS_SERVER, TOKEN, VNC_UID, X_UID, Agent, auth,
+from svagent import (BROWSER_UID, CLI_UID, DESKTOP_SECRET, MMDS_SERVER, TOKEN, VNC_UID, X_GID, X_UID, Agent, auth,
                      free_display, passwd_alias, run_uid)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -54,6 +54,12 @@ def proc_uids(pid):
         return [int(u) for l in f if l.startswith("Uid:") for u in l.split()[1:]]
 
 
+def proc_groups(pid):
+    """The supplementary groups of pid."""
+    with open(f"/proc/{pid}/status") as f:
+        return [int(g) for l in f if l.startswith("Groups:") for g in l.split()[1:]]
+
+
 def proc_caps(pid):
     """{"CapInh": int, "CapPrm": ..., "CapEff": ..., "CapBnd": ..., "CapAmb": ...} of pid."""
     with open(f"/proc/{pid}/status") as f:
@@ -66,6 +72,10 @@ CAP_IPC_OWNER = 1 << 15
 # Local users whose sockets connect to websockify (no processes of theirs).
 FLOOD_UID = 3_000_000
 CONNECT_UNIX = "import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])"
+# The same in the abstract namespace (the name without its leading NUL),
+# and binding that name.
+CONNECT_ABSTRACT = "import socket, sys; socket.socket(socket.AF_UNIX).connect('\\0' + sys.argv[1])"
+BIND_ABSTRACT = "import socket, sys; socket.socket(socket.AF_UNIX).bind('\\0' + sys.argv[1])"
 
 
 def test_shared_memory_between_x11vnc_and_xvfb(agent):
@@ -112,7 +122,7 @@ def test_files_owners_and_modes(agent):
     assert mode(agent.x_dir) == (X_UID, 0o700)
     assert os.listdir(agent.x_dir) == ["Xauthority"]
     assert mode(os.path.join(agent.x_dir, "Xauthority")) == (X_UID, 0o600)
-    assert mode("/tmp/.X11-unix") == (0, 0o1777)
+    assert mode("/tmp/.X11-unix") == (0, 0o1770) and os.lstat("/tmp/.X11-unix").st_gid == X_GID
     assert proc_uids(agent.services()["Xvfb"]["pid"]) == [X_UID] * 4
     # x11vnc's and websockify's own directory and copies.
     assert mode(vnc) == (VNC_UID, 0o700)
@@ -176,6 +186,57 @@ def test_only_configured_listeners(agent):
         assert r.returncode != 0 and "PermissionError" in r.stderr, (uid, r.stderr)
 
 
+def test_x_server_only_for_its_clients(agent):
+    """Without the cookie a local process could still connect to Xvfb and
+    hold its client slots (256, each for the 60 s its handshake may take,
+    then again): no new window, no x11vnc after a restart.  Xvfb has no
+    abstract socket, and its directory lets in the X user's group alone,
+    which x11vnc has as its one supplementary group (websockify and the
+    bus none).  X clients try the abstract name first: the agent holds it,
+    refusing every connection there, so no other user can take it and be
+    sent their connections and the cookie."""
+    s = agent.services()
+    assert proc_groups(s["x11vnc"]["pid"]) == [X_GID]
+    for name in ("Xvfb", "websockify", "browser-bus"):
+        assert proc_groups(s[name]["pid"]) == [], name
+    path = f"/tmp/.X11-unix/X{agent.display}"
+    for uid in (BROWSER_UID, VNC_UID, CLI_UID):
+        r = agent.ns.run(*as_user(uid, sys.executable, "-c", CONNECT_UNIX, path), check=False)
+        assert r.returncode != 0 and "PermissionError" in r.stderr, (uid, r.stderr)
+    for argv in (as_user(CLI_UID, sys.executable, "-c", CONNECT_ABSTRACT, path), [sys.executable, "-c",
+                                                                                   CONNECT_ABSTRACT, path]):
+        r = agent.ns.run(*argv, check=False)
+        assert r.returncode != 0 and "ConnectionRefusedError" in r.stderr, (argv, r.stderr)
+    r = agent.ns.run(*as_user(CLI_UID, sys.executable, "-c", BIND_ABSTRACT, path), check=False)
+    assert r.returncode != 0 and "Address already in use" in r.stderr, r.stderr
+    # The control: the same user with the group reaches the socket.
+    agent.ns.run(*as_user(CLI_UID, sys.executable, "-c", CONNECT_UNIX, path, groups=[X_GID]))
+
+
+def test_x_abstract_name_taken_no_display(agent_bin):
+    """Another process has the abstract name X clients try first: they
+    would connect to it, so no display is served there, and the log says
+    why (fatal for a service process, as any failure to set the display
+    up; PID 1 goes on without a display)."""
+    need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
+    display = free_display()
+    name = f"/tmp/.X11-unix/X{display}"
+    with Netns("vmbaxn") as ns:
+        squat = ns.popen(as_user(CLI_UID, sys.executable, "-c", "import socket, sys; s = socket.socket("
+                                 "socket.AF_UNIX); s.bind('\\0' + sys.argv[1]); print(flush=True); sys.stdin.read()",
+                                 name), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            assert squat.stdout.readline() == "\n"
+            with Agent(agent_bin, "window_manager=", display=display, ns=ns) as a:
+                assert a.proc.wait(timeout=30) == 1
+                assert a.log_lines(f"No display: the abstract socket name @{name}, which X clients try before "
+                                   "Xvfb's socket, cannot be held: Address already in use")
+                assert not os.path.exists(name)
+        finally:
+            squat.kill()
+            squat.wait()
+
+
 def test_x_needs_the_cookie(agent):
     display, run = agent.display, agent.runtime_dir
     base = ["env", "-i", "PATH=/usr/bin:/bin", "HOME=/nonexistent"]
@@ -183,14 +244,17 @@ def test_x_needs_the_cookie(agent):
     # No cookie: refused, for root and for the browser's uid alike.
     r = agent.ns.run(*base, *probe, check=False)
     assert r.returncode != 0 and "unable to open display" in r.stderr, r.stderr
-    r = agent.ns.run(*as_user(BROWSER_UID, *base, *probe), check=False)
+    r = agent.ns.run(*as_user(BROWSER_UID, *base, *probe, groups=[X_GID]), check=False)
     assert r.returncode != 0 and "unable to open display" in r.stderr, r.stderr
     # Root's file is not the browser's to read.
-    r = agent.ns.run(*as_user(BROWSER_UID, *base, f"XAUTHORITY={run}/Xauthority", *probe), check=False)
+    r = agent.ns.run(*as_user(BROWSER_UID, *base, f"XAUTHORITY={run}/Xauthority", *probe, groups=[X_GID]),
+                     check=False)
     assert r.returncode != 0
-    # With the cookie: root with its file, the browser's uid with its copy.
+    # With the cookie: root with its file, the browser's uid with its copy
+    # (and the X socket's group, as the browser has).
     agent.ns.run(*base, f"XAUTHORITY={run}/Xauthority", *probe)
-    agent.ns.run(*as_user(BROWSER_UID, *base, f"XAUTHORITY={agent.browser_dir}/.Xauthority", *probe))
+    agent.ns.run(*as_user(BROWSER_UID, *base, f"XAUTHORITY={agent.browser_dir}/.Xauthority", *probe,
+                          groups=[X_GID]))
 
 
 def test_x_clients_cannot_reconfigure_x11vnc(agent):
@@ -203,7 +267,7 @@ def test_x_clients_cannot_reconfigure_x11vnc(agent):
     before = listeners(agent.ns)
     remote = as_user(BROWSER_UID, "env", "-i", "PATH=/usr/bin:/bin", "HOME=/nonexistent",
                      f"XAUTHORITY={agent.browser_dir}/.Xauthority", "x11vnc", "-display", f":{agent.display}",
-                     "-sync", "-R", "listen:127.0.0.1")
+                     "-sync", "-R", "listen:127.0.0.1", groups=[X_GID])
     for _ in range(3):
         if "ack=1" in agent.ns.run(*remote, check=False).stdout:
             break

@@ -25,7 +25,7 @@ import pytest
 
 from netns import need, wait_until
 from desktop import rfb_click, viewable_windows, wm_round_trip
-from svagent import BROWSER_UID, DESKTOP_SECRET, VNC_UID, X_UID, Agent, free_display, proc_cmdline
+from svagent import BROWSER_UID, DESKTOP_SECRET, VNC_UID, X_GID, X_UID, Agent, free_display, proc_cmdline
 
 CHAIN = ["Xvfb", "x11vnc", "websockify"]
 # Not on the display chain: the browser user's session bus (no dependency).
@@ -127,14 +127,16 @@ def test_stale_lock_removed(agent_bin):
 
 def test_socket_another_user_put_in_place_removed(agent_bin):
     """Xvfb is not root: another user's file in the sticky /tmp/.X11-unix
-    where its socket goes would keep it from starting; the agent removes
-    what no server accepts connections on."""
+    (one of the X clients' users may write there) where its socket goes
+    would keep it from starting; the agent removes what no server accepts
+    connections on."""
     need("Xvfb", "x11vnc", "websockify")
     display = free_display()
     squat = f"/tmp/.X11-unix/X{display}"
     if not os.path.isdir("/tmp/.X11-unix"):  # as the agent makes it
         os.mkdir("/tmp/.X11-unix")
-        os.chmod("/tmp/.X11-unix", 0o1777)
+        os.chown("/tmp/.X11-unix", 0, X_GID)
+        os.chmod("/tmp/.X11-unix", 0o1770)
     with open(squat, "w"):
         pass
     os.chown(squat, BROWSER_UID, BROWSER_UID)
@@ -171,7 +173,8 @@ def test_window_manager_when_installed(agent_bin):
         assert proc_cmdline(s["window-manager"]["pid"]).endswith("openbox")
         # The browser's user, with its own cookie: never root.
         with open(f"/proc/{s['window-manager']['pid']}/status") as f:
-            assert [l.split()[1:] for l in f if l.startswith("Uid:")] == [[str(BROWSER_UID)] * 4]
+            assert [l.split()[1:] for l in f if l.startswith(("Uid:", "Groups:"))] == \
+                [[str(BROWSER_UID)] * 4, [str(X_GID)]]
 
 
 @pytest.mark.parametrize("config", ["image", "debian"])

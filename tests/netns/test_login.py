@@ -28,7 +28,7 @@ import pytest
 
 from desktop import x_windows
 from netns import DEADLINE_SCALE, Lan, Netns, wait_until
-from svagent import CLI_GID, CLI_UID, CLI_USER, TOKEN, Agent, auth, proc_argv
+from svagent import CLI_GID, CLI_UID, CLI_USER, TOKEN, X_GID, Agent, auth, proc_argv
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAKE_CLI = os.path.join(HERE, "login", "fake_cli.py")
@@ -1736,8 +1736,10 @@ def test_the_x_server_dying_never_takes_the_agent_with_it(make_env):
     firefox = e.agent.services()["firefox"]["pid"]
     def uids(pid):
         with open(f"/proc/{pid}/status") as f:
-            return [l.split()[1:] for l in f if l.startswith(("Uid:", "Gid:"))]
+            return [l.split()[1:] for l in f if l.startswith(("Uid:", "Gid:", "Groups:"))]
+    # The browser's user, and the X socket's group as its only other one.
     assert uids(arranger) == uids(firefox) and uids(arranger)[0][0] != "0"
+    assert uids(firefox)[2] == [str(X_GID)]
     assert proc_argv(arranger)[2:] == [f":{e.agent.display}", "[Ff]irefox", "60"]
     xvfb = e.agent.services()["Xvfb"]["pid"]
     os.kill(xvfb, signal.SIGKILL)

@@ -35,7 +35,7 @@ static DisplayOptions defaults(void) {
                 .vnc_listen = "0.0.0.0", .vnc_port = 5907, .novnc_listen = "0.0.0.0", .novnc_port = 6087,
                 .novnc_web = "/usr/share/novnc", .firefox = "firefox-esr",
                 .firefox_profile = "/var/lib/vmba/browser/profile", .browser_user = "vmba-browser",
-                .x_user = "vmba-x", .x_shm = true, .vnc_user = "vmba-vnc", .paths = &paths,
+                .x_user = "vmba-x", .x_gid = 107, .x_shm = true, .vnc_user = "vmba-vnc", .paths = &paths,
                 .bin_path = "/usr/local/bin:/usr/bin:/bin",
         };
 }
@@ -68,12 +68,15 @@ static void test_display_stack(void **state) {
         assert_int_equal(d.n, 5);
         assert_string_equal(d.services[0].name, "Xvfb");
         assert_string_equal(test_join(d.services[0].argv),
-                            "Xvfb :7 -displayfd 3 -auth /run/vmba-x/Xauthority -screen 0 1280x800x24 -nolisten tcp");
+                            "Xvfb :7 -displayfd 3 -auth /run/vmba-x/Xauthority -screen 0 1280x800x24 -nolisten tcp "
+                            "-nolisten local");
         assert_string_equal(d.services[0].stale_lock, "/tmp/.X7-lock");
         assert_int_equal(d.services[0].probe.type, PROBE_DISPLAYFD);
         assert_string_equal(d.services[0].user, "vmba-x");
         assert_string_equal(test_join(d.services[0].owned_files), "/run/vmba-x/Xauthority");
         assert_true(d.services[0].ambient_caps == UINT64_C(1) << CAP_IPC_OWNER);
+        /* The X socket's group: the X clients', no one else's (Xvfb has it as its own). */
+        assert_int_equal(d.services[0].extra_gid, 0);
 
         assert_string_equal(d.services[1].name, "x11vnc");
         assert_string_equal(test_join(d.services[1].argv),
@@ -82,6 +85,7 @@ static void test_display_stack(void **state) {
         assert_string_equal(test_join(d.services[1].env), "DISPLAY=:7 XAUTHORITY=/run/vmba-vnc/Xauthority");
         /* Facing the network: never root. */
         assert_string_equal(d.services[1].user, "vmba-vnc");
+        assert_int_equal(d.services[1].extra_gid, 107);
         assert_string_equal(test_join(d.services[1].depends_on), "Xvfb");
         assert_int_equal(d.services[1].probe.type, PROBE_TCP_BANNER);
         assert_string_equal(d.services[1].probe.host, "127.0.0.1");
@@ -100,6 +104,7 @@ static void test_display_stack(void **state) {
                             "--web /usr/share/novnc --token-plugin TokenFile "
                             "--token-source /run/vmba-vnc/novnc-tokens 0.0.0.0:6087");
         assert_string_equal(d.services[2].user, "vmba-vnc");
+        assert_int_equal(d.services[2].extra_gid, 0);
         assert_string_equal(test_join(d.services[2].depends_on), "x11vnc");
         assert_int_equal(d.services[2].probe.type, PROBE_HTTP);
         assert_string_equal(d.services[2].probe.host, "127.0.0.1");
@@ -112,6 +117,7 @@ static void test_display_stack(void **state) {
                             "dbus-daemon --config-file=/var/lib/vmba/browser/bus.conf --nofork --print-address=3 "
                             "--address=unix:path=/var/lib/vmba/browser/bus");
         assert_string_equal(d.services[3].user, "vmba-browser");
+        assert_int_equal(d.services[3].extra_gid, 0);
         assert_int_equal(d.services[3].probe.type, PROBE_FD_LINE);
         assert_null(d.services[3].depends_on);
         assert_false(d.services[3].on_demand);
@@ -121,6 +127,7 @@ static void test_display_stack(void **state) {
         assert_string_equal(d.services[4].name, "firefox");
         assert_string_equal(test_join(d.services[4].argv), "firefox-esr --profile /var/lib/vmba/browser/profile");
         assert_string_equal(d.services[4].user, "vmba-browser");
+        assert_int_equal(d.services[4].extra_gid, 107);
         assert_string_equal(test_join(d.services[4].env),
                             "DISPLAY=:7 XAUTHORITY=/var/lib/vmba/browser/.Xauthority HOME=/var/lib/vmba/browser "
                             "TMPDIR=/var/lib/vmba/browser/tmp DBUS_SESSION_BUS_ADDRESS=unix:path=/var/lib/vmba/browser/bus "
@@ -169,6 +176,7 @@ static void test_window_manager(void **state) {
         assert_string_equal(d.services[1].name, "window-manager");
         assert_string_equal(test_join(d.services[1].argv), "sh");
         assert_string_equal(d.services[1].user, "vmba-browser");
+        assert_int_equal(d.services[1].extra_gid, 107);
         assert_string_equal(test_join(d.services[1].env),
                             "DISPLAY=:7 XAUTHORITY=/var/lib/vmba/browser/.Xauthority HOME=/var/lib/vmba/browser");
         assert_string_equal(test_join(d.services[1].depends_on), "Xvfb");
