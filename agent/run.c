@@ -39,6 +39,7 @@
 #include "netinit/ipcfg.h"
 #include "notify.h"
 #include "pid1.h"
+#include "port-floor.h"
 #include "proc-util.h"
 #include "restore.h"
 #include "run.h"
@@ -770,6 +771,7 @@ static int setup_logins(Manager *m) {
                 .cli_uid = m->cli_uid, .cli_gid = m->cli_gid, .cli_error = m->cli_error,
                 .display = c->display, .bin_path = c->bin_path,
                 .session_ttl_s = c->session_ttl_s, .cli_tasks_max = c->cli_tasks_max,
+                .cli_ambient_caps = m->cli_caps,
         };
         r = login_manager_new(&lo, &m->logins);
         if (r < 0)
@@ -815,6 +817,7 @@ static int run_loop(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to watch signals: %m"), 1;
         setup_network(m);
+        port_floor_setup(m);
         if (setup_secrets(m) < 0 && fatal(m))
                 return 1;
         if (setup_http(m) < 0 && fatal(m))

@@ -35,6 +35,7 @@ typedef struct Config {
         char *resolv_conf;             /* "/etc/resolv.conf" */
         char *hosts_file;              /* "/etc/hosts" */
         char *hostname_file;           /* "/etc/hostname" */
+        uint16_t unprivileged_port_start; /* 1458; 0: the kernel's */
 
         /* http */
         char *http_listen;             /* "0.0.0.0" */

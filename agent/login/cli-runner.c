@@ -358,6 +358,7 @@ static int spawn_cli(CliRunner *r, const CliRunnerOptions *o, char **env) {
                  * mount, passwd) runs as anyone but its user. */
                 .no_new_privs = true,
                 .max_procs = o->max_procs,
+                .ambient_caps = o->ambient_caps,
         };
         return launcher_start(r->launcher, &so, on_child_exit, r, &r->pid);
 }

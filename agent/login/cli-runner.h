@@ -47,6 +47,7 @@ typedef struct CliRunnerOptions {
          * login's processes are killed by a bounded number of passes over
          * /proc; a CLI forking without end would outrun them. */
         uint32_t max_procs;
+        uint64_t ambient_caps;        /* capabilities it keeps (SpawnOptions.ambient_caps), 0: none */
         const char *display;          /* DISPLAY, may be NULL */
         const char *path;             /* PATH for lookup and the CLI */
         const char *http_proxy, *https_proxy, *no_proxy; /* NULL: none */

@@ -736,6 +736,7 @@ int login_session_start_cli(LoginSession *s, const char *http_proxy, const char 
                 .uid = c->cli_uid,
                 .gid = c->cli_gid,
                 .max_procs = c->cli_tasks_max,
+                .ambient_caps = c->cli_ambient_caps,
                 .display = c->display,
                 .path = lm->cli_path,
                 .http_proxy = http_proxy,

@@ -26,9 +26,9 @@ import uuid
 
 import pytest
 
-from desktop import x_windows
+from desktop import as_user, x_windows
 from netns import DEADLINE_SCALE, Lan, Netns, wait_until
-from svagent import CLI_GID, CLI_UID, CLI_USER, TOKEN, X_GID, Agent, auth, proc_argv
+from svagent import BROWSER_UID, CLI_GID, CLI_UID, CLI_USER, TOKEN, X_GID, Agent, auth, proc_argv
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAKE_CLI = os.path.join(HERE, "login", "fake_cli.py")
@@ -45,7 +45,7 @@ class LoginEnv:
     the agent configured to use them."""
 
     def __init__(self, agent_bin, services=IDLE, sets=(), ns=None, provider_env=None, extra_providers=(),
-                 url_wait_s=int(10 * DEADLINE_SCALE)):
+                 url_wait_s=int(10 * DEADLINE_SCALE), cmdline="quiet"):
         """url_wait_s: how long a start waits for the fake CLI's URL, on a
         loaded machine too (a Python start); the tests of a CLI that prints
         none give their own, shorter one."""
@@ -95,7 +95,7 @@ class LoginEnv:
                            # Not this machine's /etc/environment: the test's own.
                            f"environment_file={self.dir}/environment",
                            f"bin_path={os.path.dirname(sys.executable)}:/usr/bin:/bin",
-                           *sets, services=services, ns=ns)
+                           *sets, services=services, ns=ns, cmdline=cmdline)
         self.ns = self.agent.ns
         self.ns.popen([sys.executable, FAKE_PROVIDER, str(self.pport)])
         wait_until(lambda: self.agent.try_get("/health")[0] == 200, 20, "agent /health")
@@ -523,6 +523,9 @@ def test_cli_login(env, provider, mode, cred):
     # nothing it execs gains privileges.
     assert (seen["uid"], seen["gid"], seen["groups"], seen["tty_owner"]) == (CLI_UID, CLI_GID, [], CLI_UID)
     assert seen["no_new_privs"] == ["1"]
+    # No capability (the namespace's port floor is the kernel's 1024).
+    assert {k: v for k, v in seen["caps"].items() if k != "CapBnd"} == dict.fromkeys(
+        ("CapPrm", "CapEff", "CapInh", "CapAmb"), 0), seen["caps"]
     assert e["HTTP_PROXY"] == e["http_proxy"] == "http://10.9.9.9:3128"
     assert e["NO_PROXY"] == e["no_proxy"] == "127.0.0.1,localhost"
     assert "HTTPS_PROXY" not in e and "https_proxy" not in e
@@ -535,6 +538,44 @@ def test_cli_login(env, provider, mode, cred):
     assert e["VMBA_CONTROL_SOCKET"] == os.path.join(env.dir, "control.sock")
     assert not [k for k in e if k.startswith(("PYTEST", "VMBA_BIN", "NOTIFY_SOCKET"))]
     env.assert_no_secrets()
+
+
+# Binds 127.0.0.1:PORT (argv[1]).
+BIND_TCP = "import socket, sys; socket.socket().bind(('127.0.0.1', int(sys.argv[1])))"
+
+
+def test_port_floor_keeps_the_cli_ports(agent_bin, tmp_path):
+    """With netinit the agent raises its namespace's port floor
+    (net.ipv4.ip_unprivileged_port_start) to 1458: no other local user
+    can take Codex's callback ports (127.0.0.1:1455, then 1457) before it
+    and fail its logins.  The CLI keeps CAP_NET_BIND_SERVICE, its one
+    capability, listens on 1455 and signs in."""
+    with Lan() as lan:
+        e = LoginEnv(agent_bin, ns=lan.guest, cmdline="ip=10.77.0.2::10.77.0.1:24::eth0:off",
+                     sets=("netinit=true", f"resolv_conf={tmp_path}/resolv.conf", f"hosts_file={tmp_path}/hosts",
+                           "hostname_file="))
+        try:
+            floor = lan.guest.run("cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start").stdout.strip()
+            assert floor == "1458"
+            assert e.agent.log_lines("Ports below 1458 are root's and the provider CLIs' alone (they keep "
+                                     "CAP_NET_BIND_SERVICE).")
+            for port in (1455, 1457):
+                r = lan.guest.run(*as_user(BROWSER_UID, sys.executable, "-c", BIND_TCP, str(port)), check=False)
+                assert r.returncode != 0 and "PermissionError" in r.stderr, (port, r.stderr)
+            s = sid()
+            status, started = e.json("POST", "/auth/codex", {"sessionId": s})
+            assert status == 200 and "redirect_uri=http%3A%2F%2F127.0.0.1%3A1455%2F" in started["oauthUrl"], started
+            with open(os.path.join(e.home_of(s), ".fake-env-codex.json")) as f:
+                seen = json.load(f)
+            bind = 1 << 10  # CAP_NET_BIND_SERVICE
+            assert seen["caps"] == {"CapPrm": bind, "CapEff": bind, "CapInh": bind, "CapAmb": bind,
+                                    "CapBnd": bind}, seen["caps"]
+            assert seen["uid"] == CLI_UID and seen["no_new_privs"] == ["1"]
+            status, page = e.browse(started["oauthUrl"])
+            assert status == 200 and b"fake CLI: signed in" in page
+            e.wait_status(s, lambda code, b: code == 200 and b.get("authenticated"))
+        finally:
+            e.close()
 
 
 def test_proxy_from_the_host_environment_file(env):

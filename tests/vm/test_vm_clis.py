@@ -11,6 +11,7 @@ qemu emulates the CPU (TCG) where KVM does not work; they are not
 expectations of speed.
 """
 import json
+import urllib.parse
 
 import pytest
 
@@ -67,3 +68,11 @@ def test_login_starts_to_a_caught_url(vm, provider):
         # output so far (redacted): what it was showing.
         pytest.fail(f"{e}\n--- CLI output ---\n{start(vm, provider, sid).get('cliOutput')}")
     assert got.startswith(PREFIXES[provider]), got
+    if provider == "codex":
+        # The agent raised the port floor above Codex's callback port:
+        # Codex (CAP_NET_BIND_SERVICE, kept for the CLIs) listens there
+        # all the same, and no other user of the VM could have.
+        q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(got).query))
+        assert urllib.parse.urlsplit(q["redirect_uri"]).port == 1455, got
+        assert "Ports below 1458 are root's and the provider CLIs' alone" in vm.console_text(), \
+            vm.console_text()[-3000:]

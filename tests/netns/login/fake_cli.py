@@ -326,9 +326,12 @@ def main():
     with open(os.path.join(home, f".fake-env-{MODE}.json"), "w") as f:
         tty = os.isatty(0)
         with open("/proc/self/status") as st:
-            nnp = [line.split()[1] for line in st if line.startswith("NoNewPrivs:")]
+            status = dict(line.rstrip("\n").split(":\t", 1) for line in st if ":\t" in line)
+        nnp = [status["NoNewPrivs"]]
+        caps = {k: int(status[k], 16) for k in ("CapPrm", "CapEff", "CapInh", "CapAmb", "CapBnd")}
         json.dump({"env": dict(os.environ), "tty": tty, "uid": os.getuid(), "gid": os.getgid(), "no_new_privs": nnp,
-                   "groups": os.getgroups(), "tty_owner": os.stat(os.ttyname(0)).st_uid if tty else None}, f)
+                   "groups": os.getgroups(), "tty_owner": os.stat(os.ttyname(0)).st_uid if tty else None,
+                   "caps": caps}, f)
     if os.environ.get("FAKE_CLI_LINKS"):
         target = os.environ["FAKE_CLI_LINKS"]
         os.symlink(target, os.path.join(home, "linked-dir"))
