@@ -64,7 +64,7 @@ typedef struct Manager {
         bool vnc_found;           /* vnc_user exists (not root): uid, gid */
         uid_t vnc_uid;
         gid_t vnc_gid;
-        uint64_t cli_caps;        /* the capabilities every CLI keeps (port-floor.h) */
+        uint64_t cli_caps;        /* the capabilities a CLI with a callback port keeps (port-floor.h) */
         uid_t cli_uid;            /* cli_user's (not root, no display user's), when cli_error is "" */
         gid_t cli_gid;
         char cli_error[256];      /* why the provider CLIs cannot run */

@@ -1,5 +1,6 @@
 /* See port-floor.h. */
 #include <stdio.h>
+#include <string.h>
 #include <linux/capability.h>
 
 #include "agent/supervise/spawn.h"
@@ -10,8 +11,6 @@
 #include "port-floor.h"
 
 #define PORT_FLOOR_SETTING "/proc/sys/net/ipv4/ip_unprivileged_port_start"
-/* The kernel's own floor: the privileged ports of every Unix. */
-#define PORT_FLOOR_KERNEL 1024
 
 static int port_floor_read(unsigned *ret) {
         _cleanup_(freep) char *text = NULL;
@@ -28,35 +27,55 @@ static int port_floor_read(unsigned *ret) {
         return 0;
 }
 
-void port_floor_setup(Manager *m) {
-        const uint64_t cap = UINT64_C(1) << CAP_NET_BIND_SERVICE;
-        unsigned want = m->config.unprivileged_port_start, floor;
-        bool can = spawn_can_keep_caps(cap);
+/* Raises the floor to want.  The kernel refuses (-EINVAL) a floor above
+ * the start of ip_local_port_range. */
+static void port_floor_raise(unsigned want, bool can) {
         char value[16];
+        unsigned now;
         int r;
 
-        m->cli_caps = 0;
-        if (m->net.status == NETINIT_APPLIED && want > 0) {
-                snprintf(value, sizeof value, "%u\n", want);
-                if (!can)
-                        log_warning("Ports below %u stay open to every local user: the provider CLIs could not "
-                                    "keep CAP_NET_BIND_SERVICE to listen on theirs.", want);
-                else if ((r = write_setting(PORT_FLOOR_SETTING, value)) < 0)
-                        log_warning_errno(r, "Failed to set net.ipv4.ip_unprivileged_port_start = %u: %m", want);
+        if (port_floor_read(&now) >= 0 && now >= want)
+                return;
+        if (!can) {
+                log_warning("Ports below %u stay open to every local user: the provider CLIs could not keep "
+                            "CAP_NET_BIND_SERVICE to listen on theirs.", want);
+                return;
         }
+        snprintf(value, sizeof value, "%u\n", want);
+        r = write_setting(PORT_FLOOR_SETTING, value);
+        if (r < 0)
+                log_warning_errno(r, "Failed to set net.ipv4.ip_unprivileged_port_start = %u: %m", want);
+}
+
+uint64_t port_floor_setup(bool own_network, unsigned want, unsigned *ret_floor) {
+        const uint64_t cap = UINT64_C(1) << CAP_NET_BIND_SERVICE;
+        bool can = spawn_can_keep_caps(cap);
+        unsigned floor;
+        int r;
+
+        *ret_floor = 0;
+        if (own_network && want > 0)
+                port_floor_raise(want, can);
         r = port_floor_read(&floor);
         if (r < 0) {
                 if (r != -ENOENT)
                         log_warning_errno(r, "Cannot read net.ipv4.ip_unprivileged_port_start: %m");
-                return;
+                return 0;
         }
-        if (floor <= PORT_FLOOR_KERNEL)
-                return;
+        *ret_floor = floor;
+        if (floor <= PORT_FLOOR_KERNEL) {
+                /* Said only where the namespace is the agent's to guard. */
+                if (own_network)
+                        log_notice("Any local user may take a provider CLI's callback port first (Codex: 1455, "
+                                   "1457): net.ipv4.ip_unprivileged_port_start is %u.", floor);
+                return 0;
+        }
         if (!can) {
                 log_warning("The provider CLIs cannot listen below port %u (net.ipv4.ip_unprivileged_port_start): "
                             "they could not keep CAP_NET_BIND_SERVICE.", floor);
-                return;
+                return 0;
         }
-        m->cli_caps = cap;
-        log_info("Ports below %u are root's and the provider CLIs' alone (they keep CAP_NET_BIND_SERVICE).", floor);
+        log_info("Ports below %u are root's, and those of the provider CLIs with a callback port (they keep "
+                 "CAP_NET_BIND_SERVICE).", floor);
+        return cap;
 }

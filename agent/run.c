@@ -311,6 +311,20 @@ static void setup_network(Manager *m) {
         }
 }
 
+/* The namespace is the agent's to guard when netinit brought it up (or
+ * failed while doing so): see port-floor.h. */
+static void setup_port_floor(Manager *m) {
+        const Config *c = &m->config;
+        bool own = m->net.status != NETINIT_NOT_CONFIGURED && m->net.stage >= NETINIT_STAGE_APPLY;
+        unsigned floor;
+
+        m->cli_caps = port_floor_setup(own, c->unprivileged_port_start, &floor);
+        /* x11vnc has no capability: a TCP port of its below the floor is lost. */
+        if (isempty(c->services_file) && !streq_ptr(c->vnc_listen, DISPLAY_VNC_LISTEN_UNIX) && c->vnc_port < floor)
+                log_warning("x11vnc cannot listen on vnc_port %u, below the port floor %u (unprivileged_port_start).",
+                            c->vnc_port, floor);
+}
+
 static void shutdown_after_reply(bool completely_sent, void *userdata) {
         manager_request_machine_shutdown(userdata, "POST /shutdown");
 }
@@ -817,7 +831,7 @@ static int run_loop(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to watch signals: %m"), 1;
         setup_network(m);
-        port_floor_setup(m);
+        setup_port_floor(m);
         if (setup_secrets(m) < 0 && fatal(m))
                 return 1;
         if (setup_http(m) < 0 && fatal(m))

@@ -149,9 +149,10 @@ static int x11_unix_dir_make(gid_t gid, char *err, size_t size) {
                 snprintf(err, size, "%s is not a directory of root's: refused", dir);
                 return -EPERM;
         }
-        /* Closed first: the old group loses its way in before gid gains it. */
-        if (((st.st_mode & 07777) != 01770 || st.st_gid != gid) &&
-            (fchmod(fd, 0700) < 0 || fchown(fd, 0, gid) < 0 || fchmod(fd, 01770) < 0))
+        /* The group first: the old one loses its way in as gid gains it,
+         * and the X clients of a run that left 1777 keep theirs. */
+        if ((st.st_gid != gid && fchown(fd, 0, gid) < 0) ||
+            ((st.st_mode & 07777) != 01770 && fchmod(fd, 01770) < 0))
                 return fail(-errno, err, size, "cannot restrict", dir);
         return 0;
 }

@@ -38,9 +38,9 @@ int desktop_write_browser_files(const DesktopFilesOptions *o, char *err, size_t 
  * refused when another user owns it, since Xvfb does not run as root to
  * make it; only the X server's clients enter it, with that group as a
  * supplementary one) and the X user's directory, and when o->vnc, the
- * VNC user's (0700, their
- * own; one another uid owns is refused with -EPERM, and so is a parent
- * others may write), each with its copy of the cookie (0600, its own).
+ * VNC user's (0700, their own; one another uid owns is refused with
+ * -EPERM, and so is a parent others may write), each with its copy of
+ * the cookie (0600, its own).
  * Xvfb must not start when this failed: its -auth fails open. */
 int desktop_write_start_files(const DesktopFilesOptions *o, char *err, size_t size);
 

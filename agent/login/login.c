@@ -736,7 +736,8 @@ int login_session_start_cli(LoginSession *s, const char *http_proxy, const char 
                 .uid = c->cli_uid,
                 .gid = c->cli_gid,
                 .max_procs = c->cli_tasks_max,
-                .ambient_caps = c->cli_ambient_caps,
+                /* Only a CLI with a fixed port of its own to listen on. */
+                .ambient_caps = s->def->callback_port ? c->cli_ambient_caps : 0,
                 .display = c->display,
                 .path = lm->cli_path,
                 .http_proxy = http_proxy,

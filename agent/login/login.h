@@ -77,7 +77,8 @@ typedef struct LoginOptions {
         const char *bin_path;         /* PATH of the CLIs */
         uint32_t session_ttl_s;
         uint32_t cli_tasks_max;       /* RLIMIT_NPROC on each CLI (cli_user's tasks at once); 0: none */
-        uint64_t cli_ambient_caps;    /* capabilities each CLI keeps (1 << CAP_*), spawn_can_keep_caps()'s */
+        uint64_t cli_ambient_caps;    /* capabilities a CLI with a callback_port keeps (1 << CAP_*), as
+                                       * spawn_can_keep_caps() allows; the others keep none */
 } LoginOptions;
 
 /* o's strings, launcher and browser must outlive the manager.  Provider

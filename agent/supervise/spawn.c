@@ -5,16 +5,16 @@
  * as a group, and gets exactly fds 0-2 (and 3 when asked): everything else
  * is closed with close_range() even if someone forgot O_CLOEXEC.  With a
  * uid it drops to that user last, after everything that needs root: no
- * supplementary groups, then the gid, then the uid (all three ids each),
- * so nothing of root's is left to regain, but for the capabilities asked
- * for (ambient_caps): kept across the uid change, then made the only
- * permitted, effective, inheritable and ambient ones, which is what exec
- * leaves a non-root program; its bounding set is cut to them and it gets
- * no_new_privs; with max_procs, RLIMIT_NPROC bounds its user's tasks.
- * As in tini: 127 when exec fails with ENOENT, 126
- * otherwise (and when it cannot drop); from the chdir on, the child also
- * says on its stderr (the service's log) what failed and why, which the
- * exit code cannot. */
+ * supplementary group but extra_gid when given, then the gid, then the
+ * uid (all three ids each), so nothing of root's is left to regain, but
+ * for the capabilities asked for (ambient_caps): kept across the uid
+ * change, then made the only permitted, effective, inheritable and
+ * ambient ones, which is what exec leaves a non-root program; its
+ * bounding set is cut to them and it gets no_new_privs; with max_procs,
+ * RLIMIT_NPROC bounds its user's tasks.  As in tini: 127 when exec fails
+ * with ENOENT, 126 otherwise (and when it cannot drop); from the chdir
+ * on, the child also says on its stderr (the service's log) what failed
+ * and why, which the exit code cannot. */
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>

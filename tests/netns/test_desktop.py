@@ -213,6 +213,19 @@ def test_x_server_only_for_its_clients(agent):
     agent.ns.run(*as_user(CLI_UID, sys.executable, "-c", CONNECT_UNIX, path, groups=[X_GID]))
 
 
+def test_x_socket_directory_made_the_x_users(agent_bin):
+    """/tmp/.X11-unix as other X setups make it (root's, 1777): the agent
+    gives it to the X user's group, 1770, and x11vnc reaches Xvfb."""
+    need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
+    os.makedirs("/tmp/.X11-unix", exist_ok=True)
+    os.chown("/tmp/.X11-unix", 0, 0)
+    os.chmod("/tmp/.X11-unix", 0o1777)
+    with Agent(agent_bin, "window_manager=") as a:
+        a.wait_ready()
+        st = os.lstat("/tmp/.X11-unix")
+        assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (0, X_GID, 0o1770)
+
+
 def test_x_abstract_name_taken_no_display(agent_bin):
     """Another process has the abstract name X clients try first: they
     would connect to it, so no display is served there, and the log says

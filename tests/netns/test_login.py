@@ -549,7 +549,8 @@ def test_port_floor_keeps_the_cli_ports(agent_bin, tmp_path):
     (net.ipv4.ip_unprivileged_port_start) to 1458: no other local user
     can take Codex's callback ports (127.0.0.1:1455, then 1457) before it
     and fail its logins.  The CLI keeps CAP_NET_BIND_SERVICE, its one
-    capability, listens on 1455 and signs in."""
+    capability, listens on 1455 and signs in; a CLI without a callback
+    port keeps none."""
     with Lan() as lan:
         e = LoginEnv(agent_bin, ns=lan.guest, cmdline="ip=10.77.0.2::10.77.0.1:24::eth0:off",
                      sets=("netinit=true", f"resolv_conf={tmp_path}/resolv.conf", f"hosts_file={tmp_path}/hosts",
@@ -557,8 +558,8 @@ def test_port_floor_keeps_the_cli_ports(agent_bin, tmp_path):
         try:
             floor = lan.guest.run("cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start").stdout.strip()
             assert floor == "1458"
-            assert e.agent.log_lines("Ports below 1458 are root's and the provider CLIs' alone (they keep "
-                                     "CAP_NET_BIND_SERVICE).")
+            assert e.agent.log_lines("Ports below 1458 are root's, and those of the provider CLIs with a "
+                                     "callback port (they keep CAP_NET_BIND_SERVICE).")
             for port in (1455, 1457):
                 r = lan.guest.run(*as_user(BROWSER_UID, sys.executable, "-c", BIND_TCP, str(port)), check=False)
                 assert r.returncode != 0 and "PermissionError" in r.stderr, (port, r.stderr)
@@ -574,6 +575,12 @@ def test_port_floor_keeps_the_cli_ports(agent_bin, tmp_path):
             status, page = e.browse(started["oauthUrl"])
             assert status == 200 and b"fake CLI: signed in" in page
             e.wait_status(s, lambda code, b: code == 200 and b.get("authenticated"))
+            # A CLI without a callback port of its own keeps nothing.
+            g = sid()
+            assert e.json("POST", "/auth/gemini_cli", {"sessionId": g})[0] == 200
+            with open(os.path.join(e.home_of(g), ".fake-env-gemini.json")) as f:
+                caps = json.load(f)["caps"]
+            assert {v for k, v in caps.items() if k != "CapBnd"} == {0}, caps
         finally:
             e.close()
 

@@ -70,9 +70,10 @@ def test_login_starts_to_a_caught_url(vm, provider):
     assert got.startswith(PREFIXES[provider]), got
     if provider == "codex":
         # The agent raised the port floor above Codex's callback port:
-        # Codex (CAP_NET_BIND_SERVICE, kept for the CLIs) listens there
-        # all the same, and no other user of the VM could have.
+        # Codex (CAP_NET_BIND_SERVICE, kept for a CLI with a callback
+        # port) listens there all the same, and no other user could have.
         q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(got).query))
         assert urllib.parse.urlsplit(q["redirect_uri"]).port == 1455, got
-        assert "Ports below 1458 are root's and the provider CLIs' alone" in vm.console_text(), \
-            vm.console_text()[-3000:]
+        console = vm.console_text()
+        assert "Ports below 1458 are root's, and those of the provider CLIs with a callback port" in console, \
+            console[-3000:]
