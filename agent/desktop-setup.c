@@ -12,6 +12,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
+#include "passwd-util.h"
 #include "vnc/desktop.h"
 #include "vnc/display.h"
 
@@ -73,6 +74,32 @@ static int write_secret_files(Manager *m) {
         return 0;
 }
 
+/* The X socket's directory admits x_user's group, which the X clients
+ * get as a supplementary one: any other user with it as primary group (not
+ * one of the display's) would reach Xvfb. */
+static bool x_group_is_its_own(Manager *m) {
+        const Config *c = &m->config;
+        _cleanup_(freep) char *text = NULL, *other = NULL;
+        size_t n;
+        int r;
+
+        r = read_full_file(SV_PASSWD_PATH, SV_PASSWD_MAX, &text, &n);
+        if (r >= 0)
+                r = passwd_find_gid(text, n, m->x_gid,
+                                    (const char *[]){ c->x_user, strempty(c->vnc_user), strempty(c->browser_user), NULL },
+                                    &other);
+        if (r == -ENOENT)
+                return true;
+        if (r < 0)
+                log_error_errno(r, "The desktop will not be served: cannot tell who else has x_user '%s''s group "
+                                "(gid %u) in " SV_PASSWD_PATH ": %m", c->x_user, (unsigned)m->x_gid);
+        else
+                log_error("The desktop will not be served: x_user '%s''s group (gid %u) is also user '%s''s; it "
+                          "opens the X socket's directory, so it must be the X server's clients' alone.",
+                          c->x_user, (unsigned)m->x_gid, other);
+        return false;
+}
+
 int desktop_setup(Manager *m) {
         const Config *c = &m->config;
         char err[512] = "";
@@ -100,6 +127,8 @@ int desktop_setup(Manager *m) {
                           c->x_user, (unsigned)m->x_uid);
                 m->x_found = false;
         }
+        if (m->x_found && !x_group_is_its_own(m))
+                m->x_found = false;
         /* Two names for one uid again: the sweep before each new desktop
          * secret kills every process of vnc_user's uid, the browser too,
          * and the network-facing servers would own its profile.  Without

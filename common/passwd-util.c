@@ -1,5 +1,6 @@
 /* Implementation of passwd-util.h. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,25 +75,59 @@ static int parse_line(const char *line, size_t n, const char *name, PasswdEntry 
         return 0;
 }
 
+/* The next line of text[0..size) from *pos on, without its newline, in
+ * *ret_line and *ret_n; false at the end.  An embedded NUL ends nothing
+ * here: such a line just never matches (no name holds a NUL). */
+static bool next_line(const char *text, size_t size, size_t *pos, const char **ret_line, size_t *ret_n) {
+        while (*pos < size) {
+                const char *line = text + *pos;
+                const char *nl = memchr(line, '\n', size - *pos);
+                size_t n = nl ? (size_t)(nl - line) : size - *pos;
+
+                *pos += n + 1;
+                if (memchr(line, '\0', n))
+                        continue;
+                *ret_line = line;
+                *ret_n = n;
+                return true;
+        }
+        return false;
+}
+
 int passwd_find(const char *text, size_t size, const char *name, PasswdEntry *ret) {
-        size_t pos = 0;
+        const char *line;
+        size_t pos = 0, n;
 
         if (isempty(name) || strpbrk(name, ":\n"))
                 return -EINVAL;
-        while (pos < size) {
-                const char *line = text + pos;
-                const char *nl = memchr(line, '\n', size - pos);
-                size_t n = nl ? (size_t)(nl - line) : size - pos;
-                int r;
+        while (next_line(text, size, &pos, &line, &n)) {
+                int r = parse_line(line, n, name, ret);
 
-                pos += n + 1;
-                /* An embedded NUL ends nothing here: such a line just does
-                 * not match (no name holds a NUL). */
-                if (memchr(line, '\0', n))
-                        continue;
-                r = parse_line(line, n, name, ret);
                 if (r == 0 || r == -ENOMEM)
                         return r;
+        }
+        return -ENOENT;
+}
+
+static bool in_list(const char *s, size_t n, const char *const *list) {
+        for (; list && *list; list++)
+                if (strlen(*list) == n && memcmp(*list, s, n) == 0)
+                        return true;
+        return false;
+}
+
+int passwd_find_gid(const char *text, size_t size, gid_t gid, const char *const *skip, char **ret_name) {
+        const char *line, *f[PASSWD_FIELDS];
+        size_t pos = 0, n, len[PASSWD_FIELDS];
+        uint32_t uid, g;
+
+        while (next_line(text, size, &pos, &line, &n)) {
+                if (n == 0 || line[0] == '+' || line[0] == '-' || split_fields(line, n, f, len) < 0 ||
+                    len[0] == 0 || parse_id(f[2], len[2], &uid) < 0 || parse_id(f[3], len[3], &g) < 0 ||
+                    g != gid || in_list(f[0], len[0], skip))
+                        continue;
+                *ret_name = strndup(f[0], len[0]);
+                return *ret_name ? 0 : -ENOMEM;
         }
         return -ENOENT;
 }

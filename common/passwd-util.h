@@ -25,3 +25,8 @@ void passwd_entry_done(PasswdEntry *e);
  * only on success), -ENOENT when no valid entry has that name, -EINVAL
  * for an empty name or one holding ':' or a newline, -ENOMEM. */
 int passwd_find(const char *text, size_t size, const char *name, PasswdEntry *ret);
+
+/* The first valid entry whose primary group is gid and whose name is not
+ * in skip (NULL-terminated; may be NULL): its name in *ret_name (owned by
+ * the caller), -ENOENT when there is none, -ENOMEM. */
+int passwd_find_gid(const char *text, size_t size, gid_t gid, const char *const *skip, char **ret_name);

@@ -1,5 +1,6 @@
 /* Fuzzes common/passwd-util.c: any bytes as /etc/passwd, looked up under
- * a few names, one of them taken from the input's first line.  Checks that
+ * a few names, one of them taken from the input's first line, and by two
+ * primary groups.  Checks that
  * a found entry's fields are sane strings and no read goes past size. */
 #include <errno.h>
 
@@ -16,6 +17,18 @@ static void lookup(const uint8_t *data, size_t size, const char *name) {
                 CHECK(e.uid != (uid_t)-1 && e.gid != (gid_t)-1);
         }
         passwd_entry_done(&e);
+}
+
+/* Whoever has gid as primary group: a name, never empty, without ':' or a
+ * newline. */
+static void lookup_gid(const uint8_t *data, size_t size, gid_t gid) {
+        char *name = NULL;
+        int r = passwd_find_gid((const char *)data, size, gid, (const char *[]){ "root", NULL }, &name);
+
+        CHECK(r == 0 || r == -ENOENT || r == -ENOMEM);
+        if (r == 0)
+                CHECK(name && name[0] && !strpbrk(name, ":\n") && strcmp(name, "root") != 0);
+        free(name);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -35,6 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         lookup(copy, size, "vmba-browser");
         if (name[0])
                 lookup(copy, size, name);
+        lookup_gid(copy, size, 0);
+        lookup_gid(copy, size, 65534);
         free(copy);
         return 0;
 }

@@ -311,15 +311,17 @@ def pids_with_argv(pred):
 
 
 @contextlib.contextmanager
-def passwd_alias(uid):
-    """A wrap for Agent() that gives uid a second name, vmba-alias, in the
-    agent's mount namespace only (a private /etc/passwd bound over it).
+def passwd_alias(uid, gid=None):
+    """A wrap for Agent() that gives uid a second name, vmba-alias (its
+    primary group gid, else uid), in the agent's mount namespace only (a
+    private /etc/passwd bound over it).
     A run's own uid for a service user: the kernel counts a uid's tasks
     (RLIMIT_NPROC) machine-wide, across concurrent runs."""
     passwd = tempfile.NamedTemporaryFile("w", prefix="vmba-passwd-", dir="/var/tmp", delete=False)
     try:
         with open("/etc/passwd") as f:
-            passwd.write(f.read() + f"vmba-alias:x:{uid}:{uid}::/nonexistent:/usr/sbin/nologin\n")
+            passwd.write(f.read() + f"vmba-alias:x:{uid}:{uid if gid is None else gid}::/nonexistent:"
+                         "/usr/sbin/nologin\n")
         passwd.close()
         os.chmod(passwd.name, 0o644)
         yield ("sh", "-c", 'mount --bind "$0" /etc/passwd && exec "$@"', passwd.name)

@@ -692,6 +692,24 @@ def test_x_user_sharing_a_uid_is_refused(agent_bin, shared):
         assert a.alive()
 
 
+def test_x_group_of_another_user_is_refused(agent_bin):
+    """A user that is none of the display's, with x_user's group as its
+    primary one: the X socket's directory admits that group, so that user
+    would reach Xvfb.  Refused: Xvfb never starts, nor what depends on it,
+    and the log says why."""
+    need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
+    with passwd_alias(run_uid() + 3_000_000, X_GID) as wrap, \
+            Agent(agent_bin, "window_manager=", wrap=wrap) as a:
+        a.wait_state("Xvfb", "failed")
+        s = a.services()
+        assert s["Xvfb"]["pid"] is None
+        assert s["x11vnc"]["state"] == s["websockify"]["state"] == "waiting"
+        assert a.log_lines(f"The desktop will not be served: x_user 'sys''s group (gid {X_GID}) is also user "
+                           "'vmba-alias''s; it opens the X socket's directory, so it must be the X server's "
+                           "clients' alone.")
+        assert a.alive()
+
+
 def test_vnc_user_sharing_the_browsers_uid_is_refused(agent_bin):
     """vnc_user under another name for browser_user's uid: the sweep before
     each new desktop secret would kill the browser, and the servers facing

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -92,10 +93,49 @@ static void test_size_bounds(void **state) {
         passwd_entry_done(NULL);
 }
 
+static const char *gid_user(const char *text, size_t size, gid_t gid, const char *const *skip) {
+        static char out[64];
+        char *name = NULL;
+        int r = passwd_find_gid(text, size, gid, skip, &name);
+
+        if (r < 0)
+                snprintf(out, sizeof out, "%d", r);
+        else
+                snprintf(out, sizeof out, "%s", name);
+        free(name);
+        return out;
+}
+
+/* Who else has a group as their primary one: the valid entries alone, as
+ * passwd_find() reads them, in file order, but for the names skipped. */
+static void test_find_gid(void **state) {
+        const char text[] = "root:x:0:0:root:/root:/bin/bash\n"
+                            "+nis:x:5:5::/h:/s\n"
+                            "bad:x:9:5::/h\n"
+                            ":x:9:5::/h:/s\n"
+                            "x:x:3:5::/h:/s\n"
+                            "v:x:4:5::/h:/s\n"
+                            "w:x:6:6::/h:/s";
+
+        assert_string_equal(gid_user(text, strlen(text), 5, NULL), "x");
+        assert_string_equal(gid_user(text, strlen(text), 5, (const char *[]){ "x", NULL }), "v");
+        assert_string_equal(gid_user(text, strlen(text), 5, (const char *[]){ "x", "v", NULL }), "-2");
+        assert_string_equal(gid_user(text, strlen(text), 6, NULL), "w");
+        assert_string_equal(gid_user(text, strlen(text), 0, NULL), "root");
+        assert_string_equal(gid_user(text, strlen(text), 7, NULL), "-2");
+        /* A prefix of a skipped name is not that name. */
+        assert_string_equal(gid_user(text, strlen(text), 6, (const char *[]){ "ww", NULL }), "w");
+        /* Only size bytes are read. */
+        assert_string_equal(gid_user(text, strlen(text) - 1, 6, NULL), "w");
+        assert_string_equal(gid_user(text, strlen(text) - 15, 6, NULL), "-2");
+        assert_string_equal(gid_user("", 0, 5, NULL), "-2");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_cases),
                 cmocka_unit_test(test_size_bounds),
+                cmocka_unit_test(test_find_gid),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
