@@ -156,7 +156,11 @@ static int add_xvfb(const DisplayOptions *c, int num, ServiceDefs *d) {
          * x11vnc reads the screen through the X socket: about five times
          * its CPU and half the update rate for full-screen redraws. */
         t.ambient_caps = c->x_shm ? UINT64_C(1) << CAP_IPC_OWNER : 0;
-        if (!t.stale_lock || !t.owned_files) {
+        /* What it says at every start about /tmp/.X11-unix not being 1777:
+         * the 1770 is ours (desktop.h), and it works on. */
+        t.quiet_output = strv_make("_XSERVTransmkdir: Mode of " X11_SOCKET_DIR " should be set to 1777",
+                                   "_XSERVTransmkdir: this may cause subsequent errors", NULL);
+        if (!t.stale_lock || !t.owned_files || !t.quiet_output) {
                 service_def_done(&t);
                 return -ENOMEM;
         }

@@ -41,6 +41,7 @@ void service_def_done(ServiceDef *d) {
         free(d->stale_lock);
         strv_free(d->create_dirs);
         strv_free(d->owned_files);
+        strv_free(d->quiet_output);
         *d = (ServiceDef){};
 }
 

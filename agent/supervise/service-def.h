@@ -97,6 +97,8 @@ typedef struct ServiceDef {
         uint64_t ambient_caps; /* kept across the drop to user (1 << CAP_*); built in only, not a services-file key */
         uint32_t max_procs;    /* RLIMIT_NPROC: the tasks of user at once, 0: no limit; built in only */
         gid_t extra_gid;       /* with user: its one supplementary group, 0: none; built in only */
+        char **quiet_output;   /* NULL-terminated line prefixes logged at debug, not info: what the
+                                * service says at every start that means nothing is wrong; built in only */
         int stdin_socket;      /* > 0: the child's stdin, a bound TCP socket the agent keeps (not owned
                                 * here), made to listen before each spawn (sv_prepare()); 0: /dev/null (the
                                 * agent's own stdin is never handed on); built in only */

@@ -361,7 +361,7 @@ static int service_spawn_process(Service *s, uid_t uid, gid_t gid, int *ret_prob
         }
         s->output = sv_output_free(s->output);
         r = sv_output_new(s->sv->o.event, TAKE_FD(out_r), s->def->name, on_output_line, output_secrets, s,
-                          &s->output);
+                          (const char *const *)s->def->quiet_output, &s->output);
         if (r < 0)
                 log_warning_errno(r, "Service %s: cannot read its output: %m", s->def->name);
         *ret_probe_fd = TAKE_FD(dfd_r);

@@ -13,6 +13,7 @@ struct SvOutput {
         const char *name;
         SvOutputLineFn on_line;
         SvOutputSecretsFn secrets;
+        const char *const *quiet;
         void *userdata;
         int fd;
         sd_event_source *io;
@@ -30,6 +31,13 @@ SvOutput *sv_output_free(SvOutput *o) {
         explicit_bzero(o->line, sizeof o->line); /* may hold a secret not yet redacted */
         free(o);
         return NULL;
+}
+
+static bool is_quiet(const SvOutput *o) {
+        for (const char *const *q = o->quiet; q && *q; q++)
+                if (startswith(o->line, *q))
+                        return true;
+        return false;
 }
 
 static void emit(SvOutput *o) {
@@ -50,7 +58,7 @@ static void emit(SvOutput *o) {
                  * lines that carry one (websockify's "Path: ...") are short. */
                 char clean[2 * SV_OUTPUT_LINE_MAX + 1];
                 secret_redact(o->line, o->secrets ? o->secrets(o->userdata) : NULL, clean, sizeof clean);
-                log_info("%s: %s", o->name, clean);
+                log_full(is_quiet(o) ? LOG_DEBUG : LOG_INFO, "%s: %s", o->name, clean);
                 explicit_bzero(clean, sizeof clean);
         } else
                 o->suppressed++;
@@ -98,7 +106,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
 }
 
 int sv_output_new(sd_event *e, int fd, const char *name, SvOutputLineFn on_line, SvOutputSecretsFn secrets,
-                  void *userdata, SvOutput **ret) {
+                  void *userdata, const char *const *quiet, SvOutput **ret) {
         _cleanup_(closep) int owned_fd = fd; /* taken over, also on failure */
         _cleanup_(sv_output_freep) SvOutput *o = NULL;
         int r;
@@ -107,7 +115,7 @@ int sv_output_new(sd_event *e, int fd, const char *name, SvOutputLineFn on_line,
         if (!o)
                 return -ENOMEM;
         *o = (SvOutput){ .name = name, .fd = TAKE_FD(owned_fd), .on_line = on_line, .secrets = secrets,
-                         .userdata = userdata };
+                         .quiet = quiet, .userdata = userdata };
         if (fcntl(o->fd, F_SETFL, O_NONBLOCK) < 0)
                 return -errno;
         r = sd_event_add_io(e, &o->io, o->fd, EPOLLIN, on_io, o);

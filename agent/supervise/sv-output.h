@@ -29,8 +29,9 @@ typedef const char *const *(*SvOutputSecretsFn)(void *userdata);
 /* on_line (may be NULL) is called after each batch of complete lines: the
  * supervisor uses it as a hint to probe readiness at once, since servers
  * tend to say "listening" just when they are.  secrets (may be NULL) is
- * asked before each line is logged. */
+ * asked before each line is logged.  A line that starts with one of quiet
+ * (NULL-terminated, borrowed like name; may be NULL) is logged at debug. */
 int sv_output_new(sd_event *e, int fd, const char *name, SvOutputLineFn on_line, SvOutputSecretsFn secrets,
-                  void *userdata, SvOutput **ret);
+                  void *userdata, const char *const *quiet, SvOutput **ret);
 SvOutput *sv_output_free(SvOutput *o);
 DEFINE_TRIVIAL_CLEANUP_FUNC(SvOutput *, sv_output_free);

@@ -77,6 +77,10 @@ static void test_display_stack(void **state) {
         assert_true(d.services[0].ambient_caps == UINT64_C(1) << CAP_IPC_OWNER);
         /* The X socket's group: the X clients', no one else's (Xvfb has it as its own). */
         assert_int_equal(d.services[0].extra_gid, 0);
+        /* Its warnings about the X socket directory's mode, which is ours. */
+        assert_string_equal(test_join(d.services[0].quiet_output),
+                            "_XSERVTransmkdir: Mode of /tmp/.X11-unix should be set to 1777 "
+                            "_XSERVTransmkdir: this may cause subsequent errors");
 
         assert_string_equal(d.services[1].name, "x11vnc");
         assert_string_equal(test_join(d.services[1].argv),
