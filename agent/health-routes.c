@@ -50,7 +50,7 @@ static void snapshot_network(Manager *m, Snapshot *s) {
         HealthNetwork *n = &s->h.network;
 
         *n = (HealthNetwork){ .status = netinit_status_to_string(m->net.status), .prefix = -1,
-                              .error = m->net.error, .dns = s->dns_list };
+                              .error = m->net.error, .dns = s->dns_list, .port_floor = m->port_floor };
         n->device = !isempty(m->net.result.device) ? m->net.result.device : i && *i->device ? i->device : NULL;
         if (!i)
                 return;

@@ -55,6 +55,7 @@ int manager_new(Manager **ret) {
         m->start_monotonic = now(CLOCK_MONOTONIC);
         m->novnc_socket = -EBADF;
         m->x_name_socket = -EBADF;
+        m->port_floor = -1;
         r = sd_event_new(&m->event);
         if (r < 0)
                 return r;

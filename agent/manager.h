@@ -65,6 +65,7 @@ typedef struct Manager {
         uid_t vnc_uid;
         gid_t vnc_gid;
         uint64_t cli_caps;        /* the capabilities a CLI with a callback port keeps (port-floor.h) */
+        int port_floor;           /* net.ipv4.ip_unprivileged_port_start read at start; -1: unknown */
         uid_t cli_uid;            /* cli_user's (not root, no display user's), when cli_error is "" */
         gid_t cli_gid;
         char cli_error[256];      /* why the provider CLIs cannot run */

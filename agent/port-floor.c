@@ -47,13 +47,13 @@ static void port_floor_raise(unsigned want, bool can) {
                 log_warning_errno(r, "Failed to set net.ipv4.ip_unprivileged_port_start = %u: %m", want);
 }
 
-uint64_t port_floor_setup(bool own_network, unsigned want, unsigned *ret_floor) {
+uint64_t port_floor_setup(bool own_network, unsigned want, int *ret_floor) {
         const uint64_t cap = UINT64_C(1) << CAP_NET_BIND_SERVICE;
         bool can = spawn_can_keep_caps(cap);
         unsigned floor;
         int r;
 
-        *ret_floor = 0;
+        *ret_floor = -1;
         if (own_network && want > 0)
                 port_floor_raise(want, can);
         r = port_floor_read(&floor);
@@ -62,7 +62,7 @@ uint64_t port_floor_setup(bool own_network, unsigned want, unsigned *ret_floor) 
                         log_warning_errno(r, "Cannot read net.ipv4.ip_unprivileged_port_start: %m");
                 return 0;
         }
-        *ret_floor = floor;
+        *ret_floor = (int)floor;
         if (floor <= PORT_FLOOR_KERNEL) {
                 /* Said only where the namespace is the agent's to guard. */
                 if (own_network)

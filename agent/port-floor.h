@@ -19,6 +19,6 @@
  * the capability (else the log says that the ports stay open).  Whoever
  * set it, the floor is read: above PORT_FLOOR_KERNEL, the capabilities a
  * CLI with a fixed callback port keeps (1 << CAP_NET_BIND_SERVICE) are
- * returned, else 0.  *ret_floor: the floor (0 when unknown).  Logged
+ * returned, else 0.  *ret_floor: the floor (-1 when unknown).  Logged
  * here, never fatal. */
-uint64_t port_floor_setup(bool own_network, unsigned want, unsigned *ret_floor);
+uint64_t port_floor_setup(bool own_network, unsigned want, int *ret_floor);

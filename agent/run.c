@@ -316,13 +316,13 @@ static void setup_network(Manager *m) {
 static void setup_port_floor(Manager *m) {
         const Config *c = &m->config;
         bool own = m->net.status != NETINIT_NOT_CONFIGURED && m->net.stage >= NETINIT_STAGE_APPLY;
-        unsigned floor;
 
-        m->cli_caps = port_floor_setup(own, c->unprivileged_port_start, &floor);
+        m->cli_caps = port_floor_setup(own, c->unprivileged_port_start, &m->port_floor);
         /* x11vnc has no capability: a TCP port of its below the floor is lost. */
-        if (isempty(c->services_file) && !streq_ptr(c->vnc_listen, DISPLAY_VNC_LISTEN_UNIX) && c->vnc_port < floor)
-                log_warning("x11vnc cannot listen on vnc_port %u, below the port floor %u (unprivileged_port_start).",
-                            c->vnc_port, floor);
+        if (isempty(c->services_file) && !streq_ptr(c->vnc_listen, DISPLAY_VNC_LISTEN_UNIX) &&
+            (int)c->vnc_port < m->port_floor)
+                log_warning("x11vnc cannot listen on vnc_port %u, below the port floor %d (unprivileged_port_start).",
+                            c->vnc_port, m->port_floor);
 }
 
 static void shutdown_after_reply(bool completely_sent, void *userdata) {

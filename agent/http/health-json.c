@@ -216,6 +216,7 @@ static void put_network(Buf *f, const HealthNetwork *n) {
         }
         buf_putc(f, ']');
         field_uint_or_null(f, &first, "mtu", n->mtu != 0, n->mtu);
+        field_uint_or_null(f, &first, "unprivileged_port_start", n->port_floor >= 0, (unsigned)n->port_floor);
         field_string_or_null(f, &first, "error", n->error);
         buf_putc(f, '}');
 }

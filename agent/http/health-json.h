@@ -39,6 +39,7 @@ typedef struct HealthNetwork {
         const char *const *dns;
         size_t n_dns;
         uint32_t mtu;              /* 0: null */
+        int port_floor;            /* net.ipv4.ip_unprivileged_port_start; < 0: null */
 } HealthNetwork;
 
 /* One pinned provider CLI: its pin and what is installed. */

@@ -523,7 +523,9 @@ def test_cli_login(env, provider, mode, cred):
     # nothing it execs gains privileges.
     assert (seen["uid"], seen["gid"], seen["groups"], seen["tty_owner"]) == (CLI_UID, CLI_GID, [], CLI_UID)
     assert seen["no_new_privs"] == ["1"]
-    # No capability (the namespace's port floor is the kernel's 1024).
+    # No capability (the namespace's port floor is the kernel's 1024:
+    # not the agent's namespace to raise it, but it reads it).
+    assert env.agent.health()["network"]["unprivileged_port_start"] == 1024
     assert {k: v for k, v in seen["caps"].items() if k != "CapBnd"} == dict.fromkeys(
         ("CapPrm", "CapEff", "CapInh", "CapAmb"), 0), seen["caps"]
     assert e["HTTP_PROXY"] == e["http_proxy"] == "http://10.9.9.9:3128"
@@ -557,7 +559,7 @@ def test_port_floor_keeps_the_cli_ports(agent_bin, tmp_path):
                            "hostname_file="))
         try:
             floor = lan.guest.run("cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start").stdout.strip()
-            assert floor == "1458"
+            assert floor == "1458" and e.agent.health()["network"]["unprivileged_port_start"] == 1458
             assert e.agent.log_lines("Ports below 1458 are root's, and those of the provider CLIs with a "
                                      "callback port (they keep CAP_NET_BIND_SERVICE).")
             for port in (1455, 1457):

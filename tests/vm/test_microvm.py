@@ -42,6 +42,8 @@ EXPECTED_NETWORK = {
     "status": "applied", "device": "eth0", "method": "static",
     "address": qemu.GUEST_IP, "prefix": 24, "gateway": qemu.GATEWAY,
     "dns": [], "mtu": None, "error": None,
+    # The agent raised the port floor above Codex's callback ports.
+    "unprivileged_port_start": 1458,
 }
 # Modules the initramfs must load (built in counts too), for both machines.
 REQUIRED_MODULES = ("virtio_ring", "virtio", "virtio_mmio", "virtio_pci", "virtio_blk", "failover",

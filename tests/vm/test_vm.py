@@ -32,6 +32,8 @@ EXPECTED_NETWORK = {
     "status": "applied", "device": "eth0", "method": "static",
     "address": qemu.GUEST_IP, "prefix": 24, "gateway": qemu.GATEWAY,
     "dns": [], "mtu": None, "error": None,
+    # The agent raised the port floor above Codex's callback ports.
+    "unprivileged_port_start": 1458,
 }
 BUILD_ID_RE = re.compile(r"^vmba-\S+\+\S+\.\d{8}T\d{6}Z\.pkgs-[0-9a-f]{12}\.clis-[0-9a-f]{12}$")
 

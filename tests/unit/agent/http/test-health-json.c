@@ -27,7 +27,7 @@ static void snapshot_base(HealthSnapshot *s) {
                 .version = "0.1.0",
                 .uptime = 61 * USEC_PER_SEC + 999999,
                 .realtime = REALTIME,
-                .network = { .status = "not_configured", .prefix = -1 },
+                .network = { .status = "not_configured", .prefix = -1, .port_floor = -1 },
                 .state_names = names,
                 .n_states = N_STATES,
         };
@@ -70,7 +70,7 @@ static void test_health_minimal(void **state) {
                 "{\"status\":\"starting\",\"version\":\"0.1.0\",\"build_id\":null,\"uptime_s\":61,"
                 "\"timestamp\":\"2026-11-21T23:59:01.123Z\",\"activeSessions\":0,\"auth\":\"no-token\",\"desktop\":\"no-secret\","
                 "\"network\":{\"status\":\"not_configured\",\"device\":null,\"method\":null,"
-                "\"address\":null,\"prefix\":null,\"gateway\":null,\"dns\":[],\"mtu\":null,\"error\":null},"
+                "\"address\":null,\"prefix\":null,\"gateway\":null,\"dns\":[],\"mtu\":null,\"unprivileged_port_start\":null,\"error\":null},"
                 "\"boot\":{\"exec_ms\":null,\"network_ms\":null,\"http_ms\":null,\"ready_ms\":null,"
                 "\"services_ms\":{}},\"services\":{},\"clis\":{}}");
 }
@@ -127,7 +127,7 @@ static void test_health_full(void **state) {
         s.desktop = "secret";
         s.network = (HealthNetwork){
                 .status = "applied", .device = "eth0", .method = "static", .address = "10.77.0.2",
-                .prefix = 24, .gateway = "10.77.0.1", .dns = dns, .n_dns = 2, .mtu = 1400,
+                .prefix = 24, .gateway = "10.77.0.1", .dns = dns, .n_dns = 2, .mtu = 1400, .port_floor = 1458,
         };
         s.boot_exec = 123456;
         s.boot_network = 130999;
@@ -143,7 +143,7 @@ static void test_health_full(void **state) {
                 "\"uptime_s\":61,\"timestamp\":\"2026-11-21T23:59:01.123Z\",\"activeSessions\":2,\"auth\":\"token\",\"desktop\":\"secret\","
                 "\"network\":{\"status\":\"applied\",\"device\":\"eth0\",\"method\":\"static\","
                 "\"address\":\"10.77.0.2\",\"prefix\":24,\"gateway\":\"10.77.0.1\","
-                "\"dns\":[\"10.77.0.53\",\"fd00::53\"],\"mtu\":1400,\"error\":null},"
+                "\"dns\":[\"10.77.0.53\",\"fd00::53\"],\"mtu\":1400,\"unprivileged_port_start\":1458,\"error\":null},"
                 "\"boot\":{\"exec_ms\":123,\"network_ms\":130,\"http_ms\":131,\"ready_ms\":null,"
                 "\"services_ms\":{\"xvfb\":812,\"x11vnc\":null,\"firefox\":null}},"
                 "\"services\":{"
@@ -171,7 +171,7 @@ static void test_health_network_failed(void **state) {
         snapshot_base(&s);
         s.status = "degraded";
         s.network = (HealthNetwork){ .status = "failed", .device = "eth9", .method = "dhcp", .prefix = -1,
-                                     .error = "eth9: no such device after 10000 ms" };
+                                     .port_floor = 0, .error = "eth9: no such device after 10000 ms" };
         full = build(&s);
         o = json_loads(full, 0, NULL);
         net = json_incref(json_object_get(o, "network"));
@@ -179,7 +179,7 @@ static void test_health_network_failed(void **state) {
         text = dump(net);
         assert_string_equal(text,
                 "{\"status\":\"failed\",\"device\":\"eth9\",\"method\":\"dhcp\",\"address\":null,"
-                "\"prefix\":null,\"gateway\":null,\"dns\":[],\"mtu\":null,"
+                "\"prefix\":null,\"gateway\":null,\"dns\":[],\"mtu\":null,\"unprivileged_port_start\":0,"
                 "\"error\":\"eth9: no such device after 10000 ms\"}");
 }
 
