@@ -370,21 +370,42 @@ def connect_from(source, port, uid=0):
 
 def test_novnc_connection_flood_is_bounded(agent_bin):
     """websockify forks a process per connection, before any token: 105
-    silent connections from seven sources (local users, 15 each, under the
-    limit per source) are held to the 64 tasks vnc_user may have
-    (RLIMIT_NPROC), the rest closed; once they go, the desktop is served
-    again.  vnc_user is a uid of this test's own: the limit counts a uid's
-    tasks machine-wide, and another run's agents share "daemon"."""
+    connections from seven sources (local users, 15 each, under the limit
+    per source) that never end their request are held to the 64 tasks
+    vnc_user may have (RLIMIT_NPROC), the rest closed; once they go, the
+    desktop is served again.  Each sends a header line every second, from
+    a thread of its own: websockify's 10 s request timeout restarts, so
+    none ends before the limit is reached, however long the forks take on
+    a loaded machine.  vnc_user is a uid of this test's own: the limit
+    counts a uid's tasks machine-wide, and another run's agents share
+    "daemon"."""
     uid = run_uid()
     with aliased(agent_bin, "vnc_user", uid) as a:
         a.wait_ready()
         with a.ns.entered():
             flood = [connect_from(f"127.0.1.{n % 7 + 1}", a.novnc_port, uid=FLOOD_UID + n % 7)
                      for n in range(105)]
+        stop = threading.Event()
+
+        def keep():
+            line = b"GET /vnc.html HTTP/1.0\r\n"
+            while True:
+                for c in flood:
+                    try:
+                        c.sendall(line)
+                    except OSError:
+                        pass  # one websockify closed: past the limit
+                line = b"X: y\r\n"
+                if stop.wait(1):
+                    return
+        keeper = threading.Thread(target=keep, daemon=True)
+        keeper.start()
         try:
             wait_until(lambda: a.log_lines("Errno 11"), 30, "websockify's fork refused past the limit")
             assert tasks_of(uid) <= 64
         finally:
+            stop.set()
+            keeper.join()
             for c in flood:
                 c.close()
         with a.ns.entered():
