@@ -136,25 +136,16 @@ static int user_dir_make(const char *dir, uid_t uid, gid_t gid, const char *who,
  * -nolisten local).  Xvfb asks for 1777 in a warning: it cannot change a
  * directory of root's. */
 static int x11_unix_dir_make(gid_t gid, char *err, size_t size) {
-        const char *dir = X11_SOCKET_DIR;
-        _cleanup_(closep) int fd = -EBADF;
-        struct stat st;
+        /* mkdir_owned() changes the group first: the old one loses its way
+         * in as gid gains it, and the X clients of a run that left 1777
+         * keep theirs. */
+        int r = mkdir_owned(X11_SOCKET_DIR, 01770, 0, gid);
 
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-                return fail(-errno, err, size, "cannot create", dir);
-        fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0 && errno != ENOTDIR && errno != ELOOP)
-                return fail(-errno, err, size, "cannot open", dir);
-        if (fd < 0 || fstat(fd, &st) < 0 || st.st_uid != 0) {
-                snprintf(err, size, "%s is not a directory of root's: refused", dir);
+        if (r == -EPERM || r == -ELOOP || r == -ENOTDIR) {
+                snprintf(err, size, "%s is not a directory of root's: refused", X11_SOCKET_DIR);
                 return -EPERM;
         }
-        /* The group first: the old one loses its way in as gid gains it,
-         * and the X clients of a run that left 1777 keep theirs. */
-        if ((st.st_gid != gid && fchown(fd, 0, gid) < 0) ||
-            ((st.st_mode & 07777) != 01770 && fchmod(fd, 01770) < 0))
-                return fail(-errno, err, size, "cannot restrict", dir);
-        return 0;
+        return r < 0 ? fail(r, err, size, "cannot create", X11_SOCKET_DIR) : 0;
 }
 
 int desktop_write_browser_files(const DesktopFilesOptions *o, char *err, size_t size) {
