@@ -52,18 +52,26 @@ static int split_fields(const char *line, size_t n, const char *f[PASSWD_FIELDS]
         return k == PASSWD_FIELDS ? 0 : -EINVAL;
 }
 
+/* One entry as glibc reads it: its fields (f, len) and ids, or -EINVAL
+ * for a line that names nobody (NIS compat, not 7 fields, a bad id). */
+static int parse_entry(const char *line, size_t n, const char *f[PASSWD_FIELDS], size_t len[PASSWD_FIELDS],
+                       uint32_t *ret_uid, uint32_t *ret_gid) {
+        if (n == 0 || line[0] == '+' || line[0] == '-' || split_fields(line, n, f, len) < 0 ||
+            parse_id(f[2], len[2], ret_uid) < 0 || parse_id(f[3], len[3], ret_gid) < 0)
+                return -EINVAL;
+        return 0;
+}
+
 static int parse_line(const char *line, size_t n, const char *name, PasswdEntry *ret) {
         const char *f[PASSWD_FIELDS];
         size_t len[PASSWD_FIELDS];
         uint32_t uid, gid;
         char *home, *shell;
 
-        if (n == 0 || line[0] == '+' || line[0] == '-' || split_fields(line, n, f, len) < 0)
+        if (parse_entry(line, n, f, len, &uid, &gid) < 0)
                 return -EINVAL;
         if (len[0] != strlen(name) || memcmp(f[0], name, len[0]) != 0)
                 return -ENOENT;
-        if (parse_id(f[2], len[2], &uid) < 0 || parse_id(f[3], len[3], &gid) < 0)
-                return -EINVAL;
         home = strndup(f[5], len[5]);
         shell = strndup(f[6], len[6]);
         if (!home || !shell) {
@@ -122,9 +130,8 @@ int passwd_find_gid(const char *text, size_t size, gid_t gid, const char *const 
         uint32_t uid, g;
 
         while (next_line(text, size, &pos, &line, &n)) {
-                if (n == 0 || line[0] == '+' || line[0] == '-' || split_fields(line, n, f, len) < 0 ||
-                    len[0] == 0 || parse_id(f[2], len[2], &uid) < 0 || parse_id(f[3], len[3], &g) < 0 ||
-                    g != gid || in_list(f[0], len[0], skip))
+                if (parse_entry(line, n, f, len, &uid, &g) < 0 || len[0] == 0 || g != gid ||
+                    in_list(f[0], len[0], skip))
                         continue;
                 *ret_name = strndup(f[0], len[0]);
                 return *ret_name ? 0 : -ENOMEM;
