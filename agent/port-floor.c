@@ -27,36 +27,37 @@ static int port_floor_read(unsigned *ret) {
         return 0;
 }
 
-/* Raises the floor to want.  The kernel refuses (-EINVAL) a floor above
- * the start of ip_local_port_range. */
-static void port_floor_raise(unsigned want, bool can) {
+/* Sets the floor to want: 0, or -errno (logged).  The kernel refuses
+ * (-EINVAL) a floor above the start of ip_local_port_range. */
+static int port_floor_raise(unsigned want, bool can) {
         char value[16];
-        unsigned now;
         int r;
 
-        if (port_floor_read(&now) >= 0 && now >= want)
-                return;
         if (!can) {
                 log_warning("Ports below %u stay open to every local user: the provider CLIs could not keep "
                             "CAP_NET_BIND_SERVICE to listen on theirs.", want);
-                return;
+                return -EPERM;
         }
         snprintf(value, sizeof value, "%u\n", want);
         r = write_setting(PORT_FLOOR_SETTING, value);
         if (r < 0)
                 log_warning_errno(r, "Failed to set net.ipv4.ip_unprivileged_port_start = %u: %m", want);
+        return r;
 }
 
 uint64_t port_floor_setup(bool own_network, unsigned want, int *ret_floor) {
         const uint64_t cap = UINT64_C(1) << CAP_NET_BIND_SERVICE;
         bool can = spawn_can_keep_caps(cap);
-        unsigned floor;
+        unsigned floor = 0;
         int r;
 
         *ret_floor = -1;
-        if (own_network && want > 0)
-                port_floor_raise(want, can);
         r = port_floor_read(&floor);
+        /* Only ever raised; once written, the floor is want. */
+        if (own_network && want > 0 && (r < 0 || floor < want) && port_floor_raise(want, can) >= 0) {
+                floor = want;
+                r = 0;
+        }
         if (r < 0) {
                 if (r != -ENOENT)
                         log_warning_errno(r, "Cannot read net.ipv4.ip_unprivileged_port_start: %m");
