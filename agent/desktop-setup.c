@@ -74,29 +74,50 @@ static int write_secret_files(Manager *m) {
         return 0;
 }
 
-/* The X socket's directory admits x_user's group, which the X clients
- * get as a supplementary one: any other user with it as primary group (not
- * one of the display's) would reach Xvfb. */
-static bool x_group_is_its_own(Manager *m) {
+#define GROUP_PATH "/etc/group"
+
+/* Who else than the display's users, in the passwd or group text of path,
+ * has x_user's group: find's answer (0 and *ret_other, -ENOENT, ...).  A
+ * missing file names nobody: -ENOENT too. */
+static int x_group_other(Manager *m, const char *path,
+                         int (*find)(const char *, size_t, gid_t, const char *const *, char **), char **ret_other) {
         const Config *c = &m->config;
-        _cleanup_(freep) char *text = NULL, *other = NULL;
+        _cleanup_(freep) char *text = NULL;
         size_t n;
         int r;
 
-        r = read_full_file(SV_PASSWD_PATH, SV_PASSWD_MAX, &text, &n);
-        if (r >= 0)
-                r = passwd_find_gid(text, n, m->x_gid,
-                                    (const char *[]){ c->x_user, strempty(c->vnc_user), strempty(c->browser_user), NULL },
-                                    &other);
+        r = read_full_file(path, SV_PASSWD_MAX, &text, &n);
+        if (r < 0)
+                return r;
+        return find(text, n, m->x_gid,
+                    (const char *[]){ c->x_user, strempty(c->vnc_user), strempty(c->browser_user), NULL }, ret_other);
+}
+
+/* The X socket's directory admits x_user's group, which the X clients
+ * get as a supplementary one: any other user with it as primary group, or
+ * listed as its member (which initgroups() gives a login of that user), not
+ * one of the display's, would reach Xvfb. */
+static bool x_group_is_its_own(Manager *m) {
+        const Config *c = &m->config;
+        _cleanup_(freep) char *other = NULL;
+        const char *path = SV_PASSWD_PATH, *how = "primary group";
+        int r;
+
+        r = x_group_other(m, path, passwd_find_gid, &other);
+        if (r == -ENOENT) {
+                path = GROUP_PATH;
+                how = "member";
+                r = x_group_other(m, path, group_find_member, &other);
+        }
         if (r == -ENOENT)
                 return true;
         if (r < 0)
                 log_error_errno(r, "The desktop will not be served: cannot tell who else has x_user '%s''s group "
-                                "(gid %u) in " SV_PASSWD_PATH ": %m", c->x_user, (unsigned)m->x_gid);
+                                "(gid %u) in %s: %m", c->x_user, (unsigned)m->x_gid, path);
         else
-                log_error("The desktop will not be served: x_user '%s''s group (gid %u) is also user '%s''s; it "
-                          "opens the X socket's directory, so it must be the X server's clients' alone.",
-                          c->x_user, (unsigned)m->x_gid, other);
+                log_error("The desktop will not be served: x_user '%s''s group (gid %u) is also user '%s''s (%s, in "
+                          "%s); it opens the X socket's directory, so it must be the X server's clients' alone.",
+                          c->x_user, (unsigned)m->x_gid, other, how, path);
         return false;
 }
 

@@ -9,6 +9,8 @@
 #include "passwd-util.h"
 
 #define PASSWD_FIELDS 7
+/* name:password:gid, then the member list (group(5)). */
+#define GROUP_FIELDS 3
 
 void passwd_entry_done(PasswdEntry *e) {
         if (!e)
@@ -36,27 +38,39 @@ static int parse_id(const char *s, size_t n, uint32_t *ret) {
         return 0;
 }
 
-/* Splits line[0..n) at ':' into exactly PASSWD_FIELDS fields. */
-static int split_fields(const char *line, size_t n, const char *f[PASSWD_FIELDS], size_t len[PASSWD_FIELDS]) {
+/* Splits line[0..n) at ':' into exactly count fields, or, with rest, into
+ * count fields and the rest of the line after the count-th ':' (which must
+ * be there) in *rest and *rest_n. */
+static int split_fields(const char *line, size_t n, size_t count, const char **f, size_t *len, const char **rest,
+                        size_t *rest_n) {
         size_t k = 0, start = 0;
 
         for (size_t i = 0; i <= n; i++) {
                 if (i < n && line[i] != ':')
                         continue;
-                if (k == PASSWD_FIELDS)
-                        return -EINVAL;
+                if (k == count) {
+                        if (!rest)
+                                return -EINVAL;
+                        break;
+                }
                 f[k] = line + start;
                 len[k++] = i - start;
                 start = i + 1;
         }
-        return k == PASSWD_FIELDS ? 0 : -EINVAL;
+        if (k != count || (rest && start > n))
+                return -EINVAL;
+        if (rest) {
+                *rest = line + start;
+                *rest_n = n - start;
+        }
+        return 0;
 }
 
 /* One entry as glibc reads it: its fields (f, len) and ids, or -EINVAL
  * for a line that names nobody (NIS compat, not 7 fields, a bad id). */
 static int parse_entry(const char *line, size_t n, const char *f[PASSWD_FIELDS], size_t len[PASSWD_FIELDS],
                        uint32_t *ret_uid, uint32_t *ret_gid) {
-        if (n == 0 || line[0] == '+' || line[0] == '-' || split_fields(line, n, f, len) < 0 ||
+        if (n == 0 || line[0] == '+' || line[0] == '-' || split_fields(line, n, PASSWD_FIELDS, f, len, NULL, NULL) < 0 ||
             parse_id(f[2], len[2], ret_uid) < 0 || parse_id(f[3], len[3], ret_gid) < 0)
                 return -EINVAL;
         return 0;
@@ -135,6 +149,52 @@ int passwd_find_gid(const char *text, size_t size, gid_t gid, const char *const 
                         continue;
                 *ret_name = strndup(f[0], len[0]);
                 return *ret_name ? 0 : -ENOMEM;
+        }
+        return -ENOENT;
+}
+
+/* How many bytes of s[0..n) come before the first of seps. */
+static size_t span_to(const char *s, size_t n, const char *seps) {
+        size_t i = 0;
+
+        while (i < n && !strchr(seps, s[i]))
+                i++;
+        return i;
+}
+
+/* The first name in list[0..n) not in skip.  Names are split at ',' as
+ * glibc does, and also at blanks and ':', so that no spelling of the list
+ * hides a member from this check (over-reporting is the safe side). */
+static int first_member(const char *list, size_t n, const char *const *skip, char **ret_name) {
+        size_t i = 0;
+
+        while (i < n) {
+                size_t k = span_to(list + i, n - i, ",: \t\r");
+
+                if (k > 0 && !in_list(list + i, k, skip)) {
+                        *ret_name = strndup(list + i, k);
+                        return *ret_name ? 0 : -ENOMEM;
+                }
+                i += k + 1;
+        }
+        return -ENOENT;
+}
+
+int group_find_member(const char *text, size_t size, gid_t gid, const char *const *skip, char **ret_name) {
+        const char *line, *f[GROUP_FIELDS], *list;
+        size_t pos = 0, n, len[GROUP_FIELDS], list_n;
+        uint32_t g;
+
+        while (next_line(text, size, &pos, &line, &n)) {
+                int r;
+
+                if (n == 0 || line[0] == '+' || line[0] == '-' ||
+                    split_fields(line, n, GROUP_FIELDS, f, len, &list, &list_n) < 0 || parse_id(f[2], len[2], &g) < 0 ||
+                    g != gid)
+                        continue;
+                r = first_member(list, list_n, skip, ret_name);
+                if (r != -ENOENT)
+                        return r;
         }
         return -ENOENT;
 }

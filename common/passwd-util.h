@@ -6,7 +6,10 @@
  * seven ':'-separated fields, name:password:uid:gid:gecos:home:shell.
  * As glibc does, a line that does not parse is skipped (it is not an
  * error for the other entries), the first entry with the name wins, and
- * NIS compat lines ("+...", "-...") name nobody. */
+ * NIS compat lines ("+...", "-...") name nobody.
+ *
+ * /etc/group text (group(5): name:password:gid:member,member...) is read
+ * the same way, for the members of a group. */
 #pragma once
 
 #include <stddef.h>
@@ -30,3 +33,10 @@ int passwd_find(const char *text, size_t size, const char *name, PasswdEntry *re
  * in skip (NULL-terminated; may be NULL): its name in *ret_name (owned by
  * the caller), -ENOENT when there is none, -ENOMEM. */
 int passwd_find_gid(const char *text, size_t size, gid_t gid, const char *const *skip, char **ret_name);
+
+/* The first member listed in any valid /etc/group entry with gid (all of
+ * them: the kernel knows a group by its number) whose name is not in skip:
+ * in *ret_name (owned by the caller), -ENOENT when there is none, -ENOMEM.
+ * A list is split at ',' and also at blanks and ':', so that no spelling
+ * of it hides a member. */
+int group_find_member(const char *text, size_t size, gid_t gid, const char *const *skip, char **ret_name);

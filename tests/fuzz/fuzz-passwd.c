@@ -1,6 +1,6 @@
 /* Fuzzes common/passwd-util.c: any bytes as /etc/passwd, looked up under
  * a few names, one of them taken from the input's first line, and by two
- * primary groups.  Checks that
+ * primary groups, and as /etc/group for the members of two groups.  Checks that
  * a found entry's fields are sane strings and no read goes past size. */
 #include <errno.h>
 
@@ -31,6 +31,18 @@ static void lookup_gid(const uint8_t *data, size_t size, gid_t gid) {
         free(name);
 }
 
+/* The same bytes as /etc/group: a member's name, never empty, without a
+ * separator, not skipped. */
+static void lookup_member(const uint8_t *data, size_t size, gid_t gid) {
+        char *name = NULL;
+        int r = group_find_member((const char *)data, size, gid, (const char *[]){ "root", NULL }, &name);
+
+        CHECK(r == 0 || r == -ENOENT || r == -ENOMEM);
+        if (r == 0)
+                CHECK(name && name[0] && !strpbrk(name, ",: \t\r\n") && strcmp(name, "root") != 0);
+        free(name);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         /* An exact-size copy, so ASan sees any read past size. */
         uint8_t *copy = malloc(size ? size : 1);
@@ -50,6 +62,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 lookup(copy, size, name);
         lookup_gid(copy, size, 0);
         lookup_gid(copy, size, 65534);
+        lookup_member(copy, size, 0);
+        lookup_member(copy, size, 5);
         free(copy);
         return 0;
 }

@@ -311,22 +311,28 @@ def pids_with_argv(pred):
 
 
 @contextlib.contextmanager
+def etc_file_plus(name, line):
+    """A wrap for Agent() that binds a copy of /etc/<name> with line added
+    over it, in the agent's mount namespace only."""
+    copy = tempfile.NamedTemporaryFile("w", prefix=f"vmba-{name}-", dir="/var/tmp", delete=False)
+    try:
+        with open(f"/etc/{name}") as f:
+            copy.write(f.read() + line + "\n")
+        copy.close()
+        os.chmod(copy.name, 0o644)
+        yield ("sh", "-c", f'mount --bind "$0" /etc/{name} && exec "$@"', copy.name)
+    finally:
+        os.unlink(copy.name)
+
+
 def passwd_alias(uid, gid=None):
     """A wrap for Agent() that gives uid a second name, vmba-alias (its
     primary group gid, else uid), in the agent's mount namespace only (a
     private /etc/passwd bound over it).
     A run's own uid for a service user: the kernel counts a uid's tasks
     (RLIMIT_NPROC) machine-wide, across concurrent runs."""
-    passwd = tempfile.NamedTemporaryFile("w", prefix="vmba-passwd-", dir="/var/tmp", delete=False)
-    try:
-        with open("/etc/passwd") as f:
-            passwd.write(f.read() + f"vmba-alias:x:{uid}:{uid if gid is None else gid}::/nonexistent:"
-                         "/usr/sbin/nologin\n")
-        passwd.close()
-        os.chmod(passwd.name, 0o644)
-        yield ("sh", "-c", 'mount --bind "$0" /etc/passwd && exec "$@"', passwd.name)
-    finally:
-        os.unlink(passwd.name)
+    return etc_file_plus("passwd", f"vmba-alias:x:{uid}:{uid if gid is None else gid}::/nonexistent:"
+                                   "/usr/sbin/nologin")
 
 
 def run_uid():

@@ -34,8 +34,8 @@ import pytest
 
 from desktop import as_user, http_answer, http_raw, http_status, listeners, rfb, ws_upgrade
 from netns import Netns, need, wait_until
-from svagent import (BROWSER_UID, CLI_UID, DESKTOP_SECRET, MMDS_SERVER, TOKEN, VNC_UID, X_GID, X_UID, Agent, auth,
-                     free_display, passwd_alias, run_uid)
+from svagent import (BROWSER_UID, BROWSER_USER, CLI_UID, CLI_USER, DESKTOP_SECRET, MMDS_SERVER, TOKEN, VNC_UID,
+                     VNC_USER, X_GID, X_UID, X_USER, Agent, auth, etc_file_plus, free_display, passwd_alias, run_uid)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -728,8 +728,24 @@ def test_x_group_of_another_user_is_refused(agent_bin):
         assert s["Xvfb"]["pid"] is None
         assert s["x11vnc"]["state"] == s["websockify"]["state"] == "waiting"
         assert a.log_lines(f"The desktop will not be served: x_user 'sys''s group (gid {X_GID}) is also user "
-                           "'vmba-alias''s; it opens the X socket's directory, so it must be the X server's "
-                           "clients' alone.")
+                           "'vmba-alias''s (primary group, in /etc/passwd); it opens the X socket's directory, so "
+                           "it must be the X server's clients' alone.")
+        assert a.alive()
+
+
+def test_x_group_member_is_refused(agent_bin):
+    """/etc/group lists another user as a member of x_user's group, under a
+    second name for it: a login of that user gets the group (initgroups), so
+    would reach Xvfb.  The display's own users listed there are not a
+    reason.  Refused: Xvfb never starts, and the log names the member."""
+    need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
+    line = f"vmba-xgroup:x:{X_GID}:{X_USER},{VNC_USER} ,{BROWSER_USER},{CLI_USER}"
+    with etc_file_plus("group", line) as wrap, Agent(agent_bin, "window_manager=", wrap=wrap) as a:
+        a.wait_state("Xvfb", "failed")
+        assert a.services()["Xvfb"]["pid"] is None
+        assert a.log_lines(f"The desktop will not be served: x_user 'sys''s group (gid {X_GID}) is also user "
+                           f"'{CLI_USER}''s (member, in /etc/group); it opens the X socket's directory, so it must "
+                           "be the X server's clients' alone.")
         assert a.alive()
 
 

@@ -1,6 +1,6 @@
 /* Unit tests for common/passwd-util.c: /etc/passwd text → the entry of
  * one user, as glibc's files backend reads it (passwd(5)); each case says
- * whose behaviour it follows. */
+ * whose behaviour it follows.  /etc/group text → a group's members. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -131,11 +131,61 @@ static void test_find_gid(void **state) {
         assert_string_equal(gid_user("", 0, 5, NULL), "-2");
 }
 
+static const char *member(const char *text, size_t size, gid_t gid, const char *const *skip) {
+        static char out[64];
+        char *name = NULL;
+        int r = group_find_member(text, size, gid, skip, &name);
+
+        if (r < 0)
+                snprintf(out, sizeof out, "%d", r);
+        else
+                snprintf(out, sizeof out, "%s", name);
+        free(name);
+        return out;
+}
+
+/* Who is listed as a member of a group in /etc/group: every valid entry
+ * with that gid, in file order, but for the names skipped. */
+static void test_group_members(void **state) {
+        const char text[] = "root:x:0:\n"
+                            "+nis:x:5:n\n"
+                            "-nis:x:5:n\n"
+                            "bad:x:5a:b\n"
+                            "short:x:5\n"
+                            "vmba-x:x:5:\n"
+                            "sys:x:3:vmba-x\n"
+                            "alias:x:5:vmba-x,,vmba-vnc, eve\n"
+                            "w:x:6:a:b\n"
+                            "t:x:7:\tt1\r\n"
+                            "last:x:8:z";
+        size_t n = strlen(text);
+        const char *const display[] = { "vmba-x", "vmba-vnc", NULL };
+
+        /* Debian's groups list no members. */
+        assert_string_equal(member(text, n, 0, NULL), "-2");
+        /* A second entry with the same gid counts: the kernel sees the number. */
+        assert_string_equal(member(text, n, 5, NULL), "vmba-x");
+        assert_string_equal(member(text, n, 5, display), "eve");
+        assert_string_equal(member(text, n, 5, (const char *[]){ "vmba-x", "vmba-vnc", "eve", NULL }), "-2");
+        assert_string_equal(member(text, n, 3, NULL), "vmba-x");
+        assert_string_equal(member(text, n, 3, display), "-2");
+        /* Past a ':' in the list, blanks and a carriage return: still names. */
+        assert_string_equal(member(text, n, 6, (const char *[]){ "a", NULL }), "b");
+        assert_string_equal(member(text, n, 7, NULL), "t1");
+        /* A prefix of a skipped name is not that name; the last line without a newline. */
+        assert_string_equal(member(text, n, 8, (const char *[]){ "zz", NULL }), "z");
+        /* Only size bytes are read. */
+        assert_string_equal(member(text, n - 1, 8, NULL), "-2");
+        assert_string_equal(member("g:x:9:a\0b\ng:x:9:c\n", 20, 9, NULL), "c");
+        assert_string_equal(member("", 0, 5, NULL), "-2");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_cases),
                 cmocka_unit_test(test_size_bounds),
                 cmocka_unit_test(test_find_gid),
+                cmocka_unit_test(test_group_members),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
