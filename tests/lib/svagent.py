@@ -95,11 +95,13 @@ def free_display():
 
 class Agent:
     def __init__(self, agent_bin, *sets, services=None, display=None, ns=None, env=None, policies=True,
-                 openbox_config=True, cmdline="quiet", wrap=()):
+                 openbox_config=True, cmdline="quiet", wrap=(), before_start=None):
         """policies: /etc as the image has it for Firefox and, with
         openbox_config, for the window manager (else Debian's default).
         wrap: argv the agent's command line is appended to (a program
-        that sets up the agent's mount namespace, then execs it)."""
+        that sets up the agent's mount namespace, then execs it).
+        before_start: called with this Agent just before the agent starts
+        (its directories made, x11_unix among them)."""
         self.ns = ns or Netns("vmbasv")
         self.own_ns = ns is None
         self.dir = tempfile.mkdtemp(prefix="vmba-sv-", dir="/var/tmp")
@@ -145,19 +147,23 @@ class Agent:
             argv += ["--services-file", path]
         for s in sets:
             argv += ["--set", s]
-        argv = [*wrap, *argv]
-        if policies:
-            # Outermost: an overlay of /etc shows the /etc below it, not
-            # what is mounted over its files, so wrap's mounts (a private
-            # /etc/hosts) go on top of it, not under.
-            argv = self.policies_mount(openbox_config) + argv
+        # Outermost: an overlay of /etc shows the /etc below it, not what
+        # is mounted over its files, so wrap's mounts (a private
+        # /etc/hosts) go on top of it, not under.
+        mounts = self.policies_mount(openbox_config) if policies else []
+        mounts.append(self.x11_unix_mount())
+        argv = ["unshare", "-m", "--propagation", "private", "sh", "-c", " && ".join(mounts) + ' && exec "$@"',
+                self.dir, *wrap, *argv]
+        self.x_ns = XView(self.ns, self.x11_unix)
+        if before_start:
+            before_start(self)
         self.log = open(self.log_path, "w")
         self.proc = self.ns.popen(argv, stdout=self.log, stderr=subprocess_stdout(), env=env)
         self.pid = self.proc.pid
 
     def policies_mount(self, openbox_config):
-        """argv prefix: the agent (and the Firefox it starts) in a private
-        mount namespace where /etc is overlaid with the image's
+        """The shell commands (with $0 this instance's directory) that, in
+        the agent's private mount namespace, overlay /etc with the image's
         /etc/firefox/policies/policies.json and, with openbox_config, its
         /etc/xdg/openbox/{rc,menu}.xml.  The machine's /etc is not touched:
         the overlay exists only in that namespace."""
@@ -169,9 +175,20 @@ class Agent:
             os.makedirs(os.path.join(upper, "xdg", "openbox"))
             for name in ("rc.xml", "menu.xml"):
                 shutil.copy(os.path.join(OPENBOX_CONFIG, name), os.path.join(upper, "xdg", "openbox", name))
-        return ["unshare", "-m", "--propagation", "private", "sh", "-c",
-                'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$0/etc-upper,workdir=$0/etc-work" /etc '
-                '&& exec "$@"', self.dir]
+        return ['mount -t overlay overlay -o "lowerdir=/etc,upperdir=$0/etc-upper,workdir=$0/etc-work" /etc']
+
+    def x11_unix_mount(self):
+        """The shell command that binds this instance's own X sockets'
+        directory, x11_unix, over /tmp/.X11-unix in the agent's mount
+        namespace: the agent makes that directory root's and x_user's
+        group's, 1770, and Xvfb its socket there, and neither may touch
+        this machine's (its X server's clients, another run's agents).  It
+        starts as X setups make it: root's, 1777."""
+        self.x11_unix = os.path.join(self.dir, "x11-unix")
+        os.mkdir(self.x11_unix)
+        os.chmod(self.x11_unix, 0o1777)
+        x11_unix_mount_point()
+        return 'mount --bind "$0/x11-unix" /tmp/.X11-unix'
 
     # -- HTTP from inside the namespace --
     def get(self, path, port=None, timeout=5):
@@ -276,6 +293,36 @@ class Agent:
         if exc[0] is not None:
             print("---- agent log ----\n" + self.log_text()[-6000:])
         self.close()
+
+
+def x11_unix_mount_point():
+    """/tmp/.X11-unix, to bind over: made as X setups make it (root's,
+    1777) when this machine has none, else left as it is."""
+    try:
+        os.mkdir("/tmp/.X11-unix")
+    except FileExistsError:
+        return
+    os.chmod("/tmp/.X11-unix", 0o1777)
+
+
+class XView:
+    """Runs a test's X clients in ns with the X sockets' directory of an
+    Agent (x11_unix) as their /tmp/.X11-unix, as the agent's services see
+    it: ns.run() and ns.popen() with argv in a private mount namespace."""
+
+    def __init__(self, ns, x11_unix):
+        self.ns = ns
+        self.x11_unix = x11_unix
+
+    def argv(self, *argv):
+        return ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                'mount --bind "$0" /tmp/.X11-unix && exec "$@"', self.x11_unix, *argv]
+
+    def run(self, *argv, **kw):
+        return self.ns.run(*self.argv(*argv), **kw)
+
+    def popen(self, argv, **kw):
+        return self.ns.popen(self.argv(*argv), **kw)
 
 
 def subprocess_stdout():

@@ -78,7 +78,7 @@ class Browser:
         return self.agent.services()["firefox"]
 
     def windows(self):
-        return x_windows(self.agent.ns, self.agent.display, self.agent.xauthority())
+        return x_windows(self.agent.x_ns, self.agent.display, self.agent.xauthority())
 
     def top_windows(self):
         """Firefox's mapped browser windows (class Navigator, not the 10x10

@@ -122,7 +122,7 @@ def test_files_owners_and_modes(agent):
     assert mode(agent.x_dir) == (X_UID, 0o700)
     assert os.listdir(agent.x_dir) == ["Xauthority"]
     assert mode(os.path.join(agent.x_dir, "Xauthority")) == (X_UID, 0o600)
-    assert mode("/tmp/.X11-unix") == (0, 0o1770) and os.lstat("/tmp/.X11-unix").st_gid == X_GID
+    assert mode(agent.x11_unix) == (0, 0o1770) and os.lstat(agent.x11_unix).st_gid == X_GID
     # Xvfb's warnings about that mode, expected, are not in the log.
     assert agent.log_lines("Service Xvfb ready") and "_XSERVTransmkdir" not in agent.log_text()
     assert proc_uids(agent.services()["Xvfb"]["pid"]) == [X_UID] * 4
@@ -203,7 +203,7 @@ def test_x_server_only_for_its_clients(agent):
         assert proc_groups(s[name]["pid"]) == [], name
     path = f"/tmp/.X11-unix/X{agent.display}"
     for uid in (BROWSER_UID, VNC_UID, CLI_UID):
-        r = agent.ns.run(*as_user(uid, sys.executable, "-c", CONNECT_UNIX, path), check=False)
+        r = agent.x_ns.run(*as_user(uid, sys.executable, "-c", CONNECT_UNIX, path), check=False)
         assert r.returncode != 0 and "PermissionError" in r.stderr, (uid, r.stderr)
     for argv in (as_user(CLI_UID, sys.executable, "-c", CONNECT_ABSTRACT, path), [sys.executable, "-c",
                                                                                    CONNECT_ABSTRACT, path]):
@@ -212,19 +212,17 @@ def test_x_server_only_for_its_clients(agent):
     r = agent.ns.run(*as_user(CLI_UID, sys.executable, "-c", BIND_ABSTRACT, path), check=False)
     assert r.returncode != 0 and "Address already in use" in r.stderr, r.stderr
     # The control: the same user with the group reaches the socket.
-    agent.ns.run(*as_user(CLI_UID, sys.executable, "-c", CONNECT_UNIX, path, groups=[X_GID]))
+    agent.x_ns.run(*as_user(CLI_UID, sys.executable, "-c", CONNECT_UNIX, path, groups=[X_GID]))
 
 
 def test_x_socket_directory_made_the_x_users(agent_bin):
-    """/tmp/.X11-unix as other X setups make it (root's, 1777): the agent
-    gives it to the X user's group, 1770, and x11vnc reaches Xvfb."""
+    """/tmp/.X11-unix as other X setups make it (root's, 1777, as the
+    tests' Agent makes it): the agent gives it to the X user's group,
+    1770, and x11vnc reaches Xvfb."""
     need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
-    os.makedirs("/tmp/.X11-unix", exist_ok=True)
-    os.chown("/tmp/.X11-unix", 0, 0)
-    os.chmod("/tmp/.X11-unix", 0o1777)
     with Agent(agent_bin, "window_manager=") as a:
         a.wait_ready()
-        st = os.lstat("/tmp/.X11-unix")
+        st = os.lstat(a.x11_unix)
         assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (0, X_GID, 0o1770)
 
 
@@ -246,7 +244,7 @@ def test_x_abstract_name_taken_no_display(agent_bin):
                 assert a.proc.wait(timeout=30) == 1
                 assert a.log_lines(f"No display: the abstract socket name @{name}, which X clients try before "
                                    "Xvfb's socket, cannot be held: Address already in use")
-                assert not os.path.exists(name)
+                assert os.listdir(a.x11_unix) == []
         finally:
             squat.kill()
             squat.wait()
@@ -257,18 +255,18 @@ def test_x_needs_the_cookie(agent):
     base = ["env", "-i", "PATH=/usr/bin:/bin", "HOME=/nonexistent"]
     probe = ["xwininfo", "-display", f":{display}", "-root"]
     # No cookie: refused, for root and for the browser's uid alike.
-    r = agent.ns.run(*base, *probe, check=False)
+    r = agent.x_ns.run(*base, *probe, check=False)
     assert r.returncode != 0 and "unable to open display" in r.stderr, r.stderr
-    r = agent.ns.run(*as_user(BROWSER_UID, *base, *probe, groups=[X_GID]), check=False)
+    r = agent.x_ns.run(*as_user(BROWSER_UID, *base, *probe, groups=[X_GID]), check=False)
     assert r.returncode != 0 and "unable to open display" in r.stderr, r.stderr
     # Root's file is not the browser's to read.
-    r = agent.ns.run(*as_user(BROWSER_UID, *base, f"XAUTHORITY={run}/Xauthority", *probe, groups=[X_GID]),
+    r = agent.x_ns.run(*as_user(BROWSER_UID, *base, f"XAUTHORITY={run}/Xauthority", *probe, groups=[X_GID]),
                      check=False)
     assert r.returncode != 0
     # With the cookie: root with its file, the browser's uid with its copy
     # (and the X socket's group, as the browser has).
-    agent.ns.run(*base, f"XAUTHORITY={run}/Xauthority", *probe)
-    agent.ns.run(*as_user(BROWSER_UID, *base, f"XAUTHORITY={agent.browser_dir}/.Xauthority", *probe,
+    agent.x_ns.run(*base, f"XAUTHORITY={run}/Xauthority", *probe)
+    agent.x_ns.run(*as_user(BROWSER_UID, *base, f"XAUTHORITY={agent.browser_dir}/.Xauthority", *probe,
                           groups=[X_GID]))
 
 
@@ -284,7 +282,7 @@ def test_x_clients_cannot_reconfigure_x11vnc(agent):
                      f"XAUTHORITY={agent.browser_dir}/.Xauthority", "x11vnc", "-display", f":{agent.display}",
                      "-sync", "-R", "listen:127.0.0.1", groups=[X_GID])
     for _ in range(3):
-        if "ack=1" in agent.ns.run(*remote, check=False).stdout:
+        if "ack=1" in agent.x_ns.run(*remote, check=False).stdout:
             break
     assert listeners(agent.ns) == before
     with agent.ns.entered():
@@ -680,7 +678,7 @@ def test_x_user_missing(agent_bin):
         assert s["x11vnc"]["state"] == s["websockify"]["state"] == "waiting"
         assert a.log_lines("The desktop will not be served: user 'vmba-no-such-user' not found")
         assert not os.path.exists(a.x_dir)
-        assert not os.path.exists(f"/tmp/.X11-unix/X{a.display}")
+        assert not os.path.exists(f"{a.x11_unix}/X{a.display}")
         assert a.alive()
 
 
@@ -711,7 +709,7 @@ def test_x_user_sharing_a_uid_is_refused(agent_bin, shared):
         assert a.log_lines(f"The desktop will not be served: x_user 'vmba-alias' has the uid of vnc_user "
                            f"or browser_user ({uid}); Xvfb needs a user of its own.")
         assert not os.path.exists(a.x_dir)
-        assert not os.path.exists(f"/tmp/.X11-unix/X{a.display}")
+        assert not os.path.exists(f"{a.x11_unix}/X{a.display}")
         assert a.alive()
 
 

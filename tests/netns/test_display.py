@@ -54,7 +54,7 @@ def test_chain_reaches_ready(agent):
     # The pids are the real programs; Xvfb made our display's socket.
     assert proc_cmdline(services["Xvfb"]["pid"]).endswith("Xvfb")
     assert proc_cmdline(services["x11vnc"]["pid"]).endswith("x11vnc")
-    assert os.path.exists(f"/tmp/.X11-unix/X{agent.display}")
+    assert os.path.exists(f"{agent.x11_unix}/X{agent.display}")
     # Each its own process group, led by itself.
     for name in CHAIN:
         assert os.getpgid(services[name]["pid"]) == services[name]["pid"]
@@ -132,24 +132,19 @@ def test_socket_another_user_put_in_place_removed(agent_bin):
     connections on."""
     need("Xvfb", "x11vnc", "websockify")
     display = free_display()
-    squat = f"/tmp/.X11-unix/X{display}"
-    if not os.path.isdir("/tmp/.X11-unix"):  # as the agent makes it
-        os.mkdir("/tmp/.X11-unix")
-        os.chown("/tmp/.X11-unix", 0, X_GID)
-        os.chmod("/tmp/.X11-unix", 0o1770)
-    with open(squat, "w"):
-        pass
-    os.chown(squat, BROWSER_UID, BROWSER_UID)
-    try:
-        with Agent(agent_bin, "window_manager=", display=display) as a:
-            a.wait_ready()
-            assert a.log_lines(f"Service Xvfb: removed {squat}, which no server of root's or uid {X_UID} "
-                               "accepted connections on.")
-            st = os.stat(squat)
-            assert stat.S_ISSOCK(st.st_mode) and st.st_uid == X_UID
-    finally:
-        if os.path.exists(squat) and os.stat(squat).st_uid == BROWSER_UID:
-            os.unlink(squat)
+
+    def squat(a):
+        path = f"{a.x11_unix}/X{display}"
+        with open(path, "w"):
+            pass
+        os.chown(path, BROWSER_UID, BROWSER_UID)
+
+    with Agent(agent_bin, "window_manager=", display=display, before_start=squat) as a:
+        a.wait_ready()
+        assert a.log_lines(f"Service Xvfb: removed /tmp/.X11-unix/X{display}, which no server of root's or uid "
+                           f"{X_UID} accepted connections on.")
+        st = os.stat(f"{a.x11_unix}/X{display}")
+        assert stat.S_ISSOCK(st.st_mode) and st.st_uid == X_UID
 
 
 def test_sigterm_stops_in_reverse_order(agent):
@@ -160,7 +155,7 @@ def test_sigterm_stops_in_reverse_order(agent):
     assert [n for n in stopped if n in CHAIN] == ["websockify", "x11vnc", "Xvfb"], stopped
     assert "All services stopped." in agent.log_text()
     # Xvfb got SIGTERM, not SIGKILL: it cleaned up its socket.
-    assert not os.path.exists(f"/tmp/.X11-unix/X{agent.display}")
+    assert not os.path.exists(f"{agent.x11_unix}/X{agent.display}")
 
 
 def test_window_manager_when_installed(agent_bin):
@@ -186,15 +181,15 @@ def test_desktop_right_click_starts_nothing(agent_bin, config):
     need("Xvfb", "x11vnc", "websockify", "openbox", "xwininfo")
     with Agent(agent_bin, "window_manager=openbox", openbox_config=config == "image") as a:
         a.wait_ready()
-        before = viewable_windows(a.ns, a.display, a.xauthority())
+        before = viewable_windows(a.x_ns, a.display, a.xauthority())
         with a.ns.entered():
             rfb_click(a.vnc_socket, None, DESKTOP_SECRET, 400, 300, 3)
         if config == "debian":
-            wait_until(lambda: len(viewable_windows(a.ns, a.display, a.xauthority())) > len(before), 30,
+            wait_until(lambda: len(viewable_windows(a.x_ns, a.display, a.xauthority())) > len(before), 30,
                        "Debian's root menu")
             return
-        assert wm_round_trip(a.ns, a.display, a.xauthority()) == 2
-        assert viewable_windows(a.ns, a.display, a.xauthority()) == before
+        assert wm_round_trip(a.x_ns, a.display, a.xauthority()) == 2
+        assert viewable_windows(a.x_ns, a.display, a.xauthority()) == before
 
 
 def test_missing_binaries_reported(agent_bin):

@@ -1576,7 +1576,7 @@ def test_codex_login_through_firefox(make_env):
         # The window was found through libxdo and sized to the screen.
         def firefox_full_screen():
             # The display needs its cookie (XAUTHORITY) since Xvfb runs with -auth.
-            tree = x_windows(e.ns, e.agent.display, e.agent.xauthority())
+            tree = x_windows(e.agent.x_ns, e.agent.display, e.agent.xauthority())
             return [l for l in tree if re.search(r'"[Ff]irefox', l) and "1280x800+0+0" in l]
         wait_until(firefox_full_screen, 30, "firefox window sized to the 1280x800 screen")
     e.assert_no_secrets()

@@ -25,6 +25,7 @@ import subprocess
 import pytest
 
 from netns import Lan, Netns
+from svagent import XView, x11_unix_mount_point
 
 TOP = pathlib.Path(__file__).resolve().parents[2]
 STATIC_BIN = os.environ.get("VMBA_STATIC_BIN") or str(TOP / "build-static/agent/vm-browser-agent")
@@ -140,7 +141,7 @@ def read_line(fd, timeout):
     return buf.decode().strip()
 
 
-def test_static_xdo_against_xvfb(static_bin):
+def test_static_xdo_against_xvfb(static_bin, tmp_path):
     """libxdo + libX11/xcb/XTest/Xinerama/xkbcommon linked statically:
     connect over the unix socket, screen size, pointer move read back,
     typing text that needs a keysym remap (the libxkbcommon path)."""
@@ -149,13 +150,18 @@ def test_static_xdo_against_xvfb(static_bin):
         pytest.skip(f"{smoke} not built: run packaging/static-build")
     if not shutil.which("Xvfb"):
         pytest.skip("Xvfb not installed")
+    x11_unix = tmp_path / "x11-unix"
+    x11_unix.mkdir(mode=0o1777)
+    x11_unix_mount_point()
     with Netns() as ns:
         # Xvfb picks a free display and writes it to -displayfd once it
         # accepts connections: readiness without polling.  Its own netns
-        # keeps the abstract socket away from the machine's X servers.
+        # keeps the abstract socket away from the machine's X servers, its
+        # own /tmp/.X11-unix (root's Xvfb makes it 1777) the socket file.
+        x = XView(ns, str(x11_unix))
         rfd, wfd = os.pipe()
         try:
-            ns.popen(["Xvfb", "-displayfd", str(wfd), "-nolisten", "tcp",
+            x.popen(["Xvfb", "-displayfd", str(wfd), "-nolisten", "tcp",
                       "-screen", "0", "1280x800x24"], pass_fds=(wfd,),
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             os.close(wfd)
@@ -165,7 +171,7 @@ def test_static_xdo_against_xvfb(static_bin):
             os.close(rfd)
             if wfd >= 0:
                 os.close(wfd)
-        r = ns.run(smoke, display, check=False)
+        r = x.run(smoke, display, check=False)
         assert r.returncode == 0, r.stderr
         assert r.stdout == "viewport 1280x800\nmouse 123,45 screen 0\ntext 0\n"
 
