@@ -586,6 +586,11 @@ static void novnc_socket_make(Manager *m) {
                 (void)setsockopt(m->novnc_socket, SOL_SOCKET, SO_KEEPALIVE, &(int){ 1 }, sizeof(int));
 }
 
+/* The X clients' one supplementary group: x_user's, when it exists. */
+static gid_t x_clients_gid(const Manager *m) {
+        return m->x_found ? m->x_gid : 0;
+}
+
 /* The services: the services_file, else the built-in display stack.
  * Every failure is logged here, naming the file, service and key. */
 static int load_services(Manager *m, ServiceDefs *ret) {
@@ -610,7 +615,7 @@ static int load_services(Manager *m, ServiceDefs *ret) {
                         .novnc_socket = m->novnc_socket > 0 ? m->novnc_socket : 0,
                         .novnc_web = c->novnc_web,
                         .x_user = c->x_user,
-                        .x_gid = m->x_found ? m->x_gid : 0,
+                        .x_gid = x_clients_gid(m),
                         .vnc_user = c->vnc_user,
                         .firefox = c->firefox,
                         .firefox_profile = c->firefox_profile,
@@ -765,7 +770,7 @@ static int setup_logins(Manager *m) {
                 /* Without its user no bus can be its: none is trusted, and a
                  * start fails in the supervisor with the reason. */
                 .bus_socket = m->desktop_paths.bus_socket, .uid = m->browser_found ? m->browser_uid : (uid_t)-1,
-                .gid = m->browser_gid, .x_gid = m->x_found ? m->x_gid : 0,
+                .gid = m->browser_gid, .x_gid = x_clients_gid(m),
                 .xauthority = m->desktop_paths.browser_xauthority, .launcher = &m->launcher,
         };
         BrowserHooks bh = { .start = browser_start_service, .stop = browser_stop_service,
