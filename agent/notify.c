@@ -6,13 +6,16 @@
  * The system bus is opened only for a machine shutdown requested over
  * HTTP when the agent is a systemd service (see manager.h). */
 #include <stdarg.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-daemon.h>
 
 #include "log.h"
+#include "macro.h"
 #include "notify.h"
+#include "strv.h"
 
 void notify_init(Notifier *n, sd_event *e, void (*on_refused)(void *userdata), void *userdata) {
         *n = (Notifier){ .enabled = !!getenv("NOTIFY_SOCKET"), .event = e, .on_refused = on_refused,
@@ -66,16 +69,49 @@ void notify_stopping(Notifier *n, const char *reason) {
         notify_send(n, msg);
 }
 
-int notify_listen_fd(void) {
-        int n = sd_listen_fds(true);
+/* Keeps index i in *slot when it is the first of its kind; a second of
+ * that kind makes the kind -EINVAL (neither is taken). */
+static void pick(int *slot, int i) {
+        if (*slot >= 0)
+                *slot = -EINVAL;
+        else if (*slot == -ENOENT)
+                *slot = i;
+}
+
+ListenFds listen_fds_pick(const char *const *names, int n) {
+        ListenFds p = { .http = -ENOENT, .novnc = -ENOENT };
+
+        for (int i = 0; i < n; i++)
+                pick(names && names[i] && streq(names[i], NOTIFY_FD_NOVNC) ? &p.novnc : &p.http, i);
+        return p;
+}
+
+/* The fd at index i of the passed ones when it is a listening stream
+ * socket, else -EINVAL; i itself when it is an error. */
+static int listening_stream(int i) {
+        if (i < 0)
+                return i;
+        return sd_is_socket(SD_LISTEN_FDS_START + i, AF_UNSPEC, SOCK_STREAM, 1) > 0 ? SD_LISTEN_FDS_START + i
+                                                                                    : -EINVAL;
+}
+
+ListenFds notify_listen_fds(void) {
+        _cleanup_(strv_freep) char **names = NULL;
+        int n = sd_listen_fds_with_names(true, &names);
+        ListenFds p = { .http = -ENOENT, .novnc = -ENOENT };
 
         if (n < 0)
-                return n;
-        if (n == 0)
-                return -ENOENT;
-        if (n != 1 || sd_is_socket(SD_LISTEN_FDS_START, AF_UNSPEC, SOCK_STREAM, 1) <= 0)
-                return -EINVAL;
-        return SD_LISTEN_FDS_START;
+                log_warning_errno(n, "Ignoring socket activation: %m");
+        if (n <= 0)
+                return p;
+        p = listen_fds_pick((const char *const *)names, n);
+        p.http = listening_stream(p.http);
+        p.novnc = listening_stream(p.novnc);
+        /* What is not taken is closed: no service inherits it. */
+        for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++)
+                if (fd != p.http && fd != p.novnc)
+                        (void)close(fd);
+        return p;
 }
 
 static int start_unit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {

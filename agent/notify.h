@@ -30,11 +30,25 @@ void notify_ready(Notifier *n, const char *status);
 void notify_status(Notifier *n, const char *fmt, ...) _printf_(2, 3);
 void notify_stopping(Notifier *n, const char *reason);
 
-/* The listening socket passed by socket activation (LISTEN_FDS/LISTEN_PID):
- * returns the fd (>= 3, taken over by the caller), -ENOENT when none was
- * passed, or -EINVAL when what was passed is not one listening stream
- * socket.  Unsets LISTEN_* so services do not inherit them. */
-int notify_listen_fd(void);
+/* The name (FileDescriptorName=) of the passed socket websockify serves. */
+#define NOTIFY_FD_NOVNC "novnc"
+
+/* Sockets passed by socket activation: each an fd (or an index into the
+ * passed ones), -ENOENT when none of its kind was passed, -EINVAL when
+ * what was passed of its kind is not one listening stream socket. */
+typedef struct ListenFds {
+        int http;  /* any name but NOTIFY_FD_NOVNC */
+        int novnc; /* named NOTIFY_FD_NOVNC */
+} ListenFds;
+
+/* Which of n passed sockets, named names[0..n) (NULL, or a NULL name:
+ * unnamed), is which: their indices.  Pure. */
+ListenFds listen_fds_pick(const char *const *names, int n);
+
+/* The sockets passed by socket activation (LISTEN_FDS, LISTEN_PID,
+ * LISTEN_FDNAMES): fds (>= 3, taken over by the caller), the others
+ * closed.  Unsets LISTEN_* so services do not inherit them. */
+ListenFds notify_listen_fds(void);
 
 /* Asks systemd over the system bus to start target ("reboot.target",
  * "poweroff.target") with mode replace-irreversibly; asynchronous on the

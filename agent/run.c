@@ -473,12 +473,39 @@ static bool restore_wanted(Manager *m) {
         return host_secrets_mmds_asked(m->secrets);
 }
 
-static int setup_http(Manager *m) {
+/* websockify's socket from socket activation, when it listens on
+ * novnc_port: else closed, and the agent binds the port itself. */
+static void novnc_socket_take(Manager *m, int fd) {
         const Config *c = &m->config;
-        int fd = notify_listen_fd(), r;
+        SockaddrIn sa;
+        socklen_t len = sizeof sa;
+        int port = -1;
 
         if (fd == -EINVAL)
-                log_warning("Ignoring socket activation: expected one listening stream socket.");
+                log_warning("Ignoring the '" NOTIFY_FD_NOVNC "' socket passed: expected one listening stream socket.");
+        if (fd < 0)
+                return;
+        if (getsockname(fd, &sa.sa, &len) == 0 && (sa.sa.sa_family == AF_INET || sa.sa.sa_family == AF_INET6))
+                port = ntohs(sa.sa.sa_family == AF_INET ? sa.in.sin_port : sa.in6.sin6_port);
+        if (port != (int)c->novnc_port) {
+                log_warning("Ignoring the '" NOTIFY_FD_NOVNC "' socket passed: it is not a TCP socket on novnc_port "
+                            "%u.", (unsigned)c->novnc_port);
+                safe_close(fd);
+                return;
+        }
+        log_info("noVNC's port %u is held by socket activation: it stays taken while the agent restarts.",
+                 (unsigned)c->novnc_port);
+        m->novnc_socket = fd;
+}
+
+static int setup_http(Manager *m) {
+        const Config *c = &m->config;
+        ListenFds fds = notify_listen_fds();
+        int fd = fds.http, r;
+
+        if (fd == -EINVAL)
+                log_warning("Ignoring socket activation: expected one listening stream socket for HTTP.");
+        novnc_socket_take(m, fds.novnc);
         HttpServerOptions o = {
                 .event = m->event,
                 .listen_fd = fd >= 0 ? fd : -EBADF,
@@ -549,8 +576,16 @@ static bool xvfb_shm(Manager *m) {
         return !why;
 }
 
+/* The viewers' connections inherit it: one whose viewer vanished ends
+ * (websockify lifts its timeout once the WebSocket is up, and sets this
+ * only on a socket it makes itself). */
+static void novnc_socket_keepalive(Manager *m) {
+        if (m->novnc_socket >= 0)
+                (void)setsockopt(m->novnc_socket, SOL_SOCKET, SO_KEEPALIVE, &(int){ 1 }, sizeof(int));
+}
+
 /* websockify's listening socket, made once and kept (display.h,
- * novnc_socket).  Without it websockify binds the port itself, as it
+ * novnc_socket), or socket activation's.  Without it websockify binds the port itself, as it
  * would have to anyway. */
 static void novnc_socket_make(Manager *m) {
         const Config *c = &m->config;
@@ -558,7 +593,7 @@ static void novnc_socket_make(Manager *m) {
         int r;
 
         if (m->novnc_socket >= 0)
-                return;
+                return novnc_socket_keepalive(m);
         /* Bound now, listening once websockify first starts (the
          * supervisor): without the desktop, connections are refused.
          * Without SO_REUSEADDR a closed connection of a previous run still
@@ -579,11 +614,7 @@ static void novnc_socket_make(Manager *m) {
                 safe_close(m->novnc_socket);
                 m->novnc_socket = fd < 0 ? -EBADF : fd;
         }
-        /* The viewers' connections inherit it: one whose viewer vanished
-         * ends (websockify lifts its timeout once the WebSocket is up, and
-         * sets this only on a socket it makes itself). */
-        if (m->novnc_socket >= 0)
-                (void)setsockopt(m->novnc_socket, SOL_SOCKET, SO_KEEPALIVE, &(int){ 1 }, sizeof(int));
+        novnc_socket_keepalive(m);
 }
 
 /* The X clients' one supplementary group: x_user's, when it exists. */

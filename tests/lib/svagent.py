@@ -95,13 +95,14 @@ def free_display():
 
 class Agent:
     def __init__(self, agent_bin, *sets, services=None, display=None, ns=None, env=None, policies=True,
-                 openbox_config=True, cmdline="quiet", wrap=(), before_start=None):
+                 openbox_config=True, cmdline="quiet", wrap=(), before_start=None, popen_kw=None):
         """policies: /etc as the image has it for Firefox and, with
         openbox_config, for the window manager (else Debian's default).
         wrap: argv the agent's command line is appended to (a program
         that sets up the agent's mount namespace, then execs it).
         before_start: called with this Agent just before the agent starts
-        (its directories made, x11_unix among them)."""
+        (its directories made, x11_unix among them).
+        popen_kw: more keyword arguments for the agent's Popen."""
         self.ns = ns or Netns("vmbasv")
         self.own_ns = ns is None
         self.dir = tempfile.mkdtemp(prefix="vmba-sv-", dir="/var/tmp")
@@ -158,7 +159,7 @@ class Agent:
         if before_start:
             before_start(self)
         self.log = open(self.log_path, "w")
-        self.proc = self.ns.popen(argv, stdout=self.log, stderr=subprocess_stdout(), env=env)
+        self.proc = self.ns.popen(argv, stdout=self.log, stderr=subprocess_stdout(), env=env, **(popen_kw or {}))
         self.pid = self.proc.pid
 
     def policies_mount(self, openbox_config):

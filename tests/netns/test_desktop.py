@@ -547,6 +547,96 @@ def test_novnc_port_taken_over_a_time_wait(agent_bin):
         ns.close()
 
 
+def bind_denied(ns, address, port, uid):
+    """uid's bind of address:port in ns fails with EADDRINUSE."""
+    with ns.entered():
+        os.seteuid(uid)
+        try:
+            s = socket.socket(socket.AF_INET)
+        finally:
+            os.seteuid(0)
+        with s, pytest.raises(OSError) as e:
+            s.bind((address, port))
+    return e.value.errno == errno.EADDRINUSE
+
+
+def test_novnc_port_held_by_socket_activation_across_runs(agent_bin):
+    """Under systemd the agent restarts (Restart=always): between two runs
+    its own socket is closed, and a local user could take the noVNC port
+    and be sent the next viewer's token.  With the port passed by socket
+    activation (vm-browser-agent-novnc.socket, FileDescriptorName=novnc),
+    whoever holds it (here the test, as systemd does) keeps it between
+    runs, and each run hands websockify that socket rather than binding
+    its own.  HTTP's socket is passed beside it."""
+    need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
+    display = free_display()
+    with Netns("vmbasa") as ns:
+        with ns.entered():
+            http = socket.create_server(("127.0.0.1", 18300 + display))
+            novnc = socket.create_server(("0.0.0.0", 16900 + display))
+
+        def as_passed():  # fds 3 and 4, in LISTEN_FDNAMES' order
+            os.dup2(http.fileno(), 3)
+            os.dup2(novnc.fileno(), 4)
+
+        env = dict(os.environ, LISTEN_FDS="2", LISTEN_FDNAMES="vm-browser-agent.socket:novnc")
+        with http, novnc:
+            for run in (1, 2):
+                with Agent(agent_bin, "window_manager=", ns=ns, display=display, env=env,
+                           wrap=("sh", "-c", 'LISTEN_PID=$$ exec "$@"', "sh"),
+                           popen_kw=dict(pass_fds=(3, 4), preexec_fn=as_passed)) as a:
+                    a.wait_ready()
+                    assert a.log_lines(f"noVNC's port {a.novnc_port} is held by socket activation: it stays "
+                                       "taken while the agent restarts.")
+                    assert not a.log_lines("Ignoring")
+                    # websockify serves the passed socket itself.
+                    websockify = a.services()["websockify"]["pid"]
+                    assert os.stat(f"/proc/{websockify}/fd/0").st_ino == os.fstat(novnc.fileno()).st_ino
+                    with ns.entered():
+                        status, frame = ws_upgrade("127.0.0.1", a.novnc_port,
+                                                   f"/websockify?token={DESKTOP_SECRET}")
+                    assert " 101 " in status and frame.startswith(b"RFB 003."), (status, frame)
+                    # No service inherits the passed sockets, nor LISTEN_*.
+                    for name in ("Xvfb", "x11vnc"):
+                        pid = a.services()[name]["pid"]
+                        inodes = {os.stat(f"/proc/{pid}/fd/{fd}").st_ino for fd in os.listdir(f"/proc/{pid}/fd")}
+                        assert os.fstat(http.fileno()).st_ino not in inodes, name
+                        with open(f"/proc/{pid}/environ", "rb") as f:
+                            assert b"LISTEN_" not in f.read(), name
+                # Between the runs the port is nobody else's.
+                assert bind_denied(ns, "0.0.0.0", 16900 + display, FLOOD_UID), run
+
+
+def test_novnc_socket_passed_on_another_port_is_ignored(agent_bin):
+    """A 'novnc' socket on another port than novnc_port (a unit left at
+    6080 with novnc_port changed): closed with a warning, and the agent
+    binds novnc_port itself."""
+    need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
+    with Netns("vmbasb") as ns:
+        display = free_display()
+        with ns.entered():
+            other = socket.create_server(("0.0.0.0", 0))
+
+        def as_passed():
+            os.dup2(other.fileno(), 3)
+
+        env = dict(os.environ, LISTEN_FDS="1", LISTEN_FDNAMES="novnc")
+        try:
+            with Agent(agent_bin, "window_manager=", ns=ns, display=display, env=env,
+                       wrap=("sh", "-c", 'LISTEN_PID=$$ exec "$@"', "sh"),
+                       popen_kw=dict(pass_fds=(3,), preexec_fn=as_passed)) as a:
+                a.wait_ready()
+                assert a.log_lines(f"Ignoring the 'novnc' socket passed: it is not a TCP socket on novnc_port "
+                                   f"{a.novnc_port}.")
+                websockify = a.services()["websockify"]["pid"]
+                assert os.stat(f"/proc/{websockify}/fd/0").st_ino != os.fstat(other.fileno()).st_ino
+                with ns.entered():
+                    status, frame = ws_upgrade("127.0.0.1", a.novnc_port, f"/websockify?token={DESKTOP_SECRET}")
+                assert " 101 " in status and frame.startswith(b"RFB 003."), (status, frame)
+        finally:
+            other.close()
+
+
 def test_novnc_request_cannot_forge_log_lines(agent):
     """A token with a newline was logged as two lines, the second one the
     client's ("websockify: ..." in the agent's log): one record is one

@@ -119,6 +119,11 @@ def test_rfb_only_through_novnc(vm):
                 return b""
     assert qemu.wait_until(through_novnc, 60, "RFB through noVNC", vm.proc) == b"RFB 003.008\n"
     assert rfb_banner() == b""
+    # Under systemd, noVNC's port is systemd's socket (it stays taken while
+    # the agent restarts), handed to websockify.
+    held = "noVNC's port 6080 is held by socket activation: it stays taken while the agent restarts."
+    assert (held in vm.console_text()) == (vm.mode == "systemd"), vm.console_text()[-3000:]
+    assert "Ignoring the 'novnc' socket" not in vm.console_text()
 
 
 def test_novnc_page_on_forwarded_port(vm):
@@ -239,6 +244,8 @@ def test_image_contents(image, agent_bin, tmp_path):
     assert json.loads(_debugfs(image, "cat", "/etc/vm-browser-agent/agent.json")) == {"netinit": True}
     wants = _debugfs(image, "ls", "-l", "/etc/systemd/system/multi-user.target.wants")
     assert "vm-browser-agent.service" in wants
+    sockets = _debugfs(image, "ls", "/etc/systemd/system/sockets.target.wants")
+    assert "vm-browser-agent.socket" in sockets and "vm-browser-agent-novnc.socket" in sockets, sockets
     assert _debugfs(image, "stat", "/etc/systemd/system/serial-getty@ttyS0.service").count("Fast link dest: \"/dev/null\"") == 1
     # Xvfb's compiled keymap goes into a directory of its user's own, not
     # to a name in /tmp that another user could take first.
