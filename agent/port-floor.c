@@ -11,16 +11,19 @@
 #include "port-floor.h"
 
 #define PORT_FLOOR_SETTING "/proc/sys/net/ipv4/ip_unprivileged_port_start"
+#define LOCAL_PORTS_SETTING "/proc/sys/net/ipv4/ip_local_port_range"
 
-static int port_floor_read(unsigned *ret) {
+/* The first number in the setting at path (both above are numbers, the
+ * range two of them, separated by a tab). */
+static int setting_read(const char *path, unsigned *ret) {
         _cleanup_(freep) char *text = NULL;
         uint64_t v;
         int r;
 
-        r = read_full_file(PORT_FLOOR_SETTING, 32, &text, NULL);
+        r = read_full_file(path, 32, &text, NULL);
         if (r < 0)
                 return r;
-        r = parse_unsigned_span(text, strcspn(text, "\n"), 65536, &v);
+        r = parse_unsigned_span(text, strcspn(text, "\t \n"), 65536, &v);
         if (r < 0)
                 return r;
         *ret = (unsigned)v;
@@ -31,6 +34,7 @@ static int port_floor_read(unsigned *ret) {
  * (-EINVAL) a floor above the start of ip_local_port_range. */
 static int port_floor_raise(unsigned want, bool can) {
         char value[16];
+        unsigned local;
         int r;
 
         if (!can) {
@@ -40,7 +44,10 @@ static int port_floor_raise(unsigned want, bool can) {
         }
         snprintf(value, sizeof value, "%u\n", want);
         r = write_setting(PORT_FLOOR_SETTING, value);
-        if (r < 0)
+        if (r == -EINVAL && setting_read(LOCAL_PORTS_SETTING, &local) >= 0 && local < want)
+                log_warning("Failed to set net.ipv4.ip_unprivileged_port_start = %u: net.ipv4.ip_local_port_range "
+                            "starts below it, at %u (raise that, or lower unprivileged_port_start).", want, local);
+        else if (r < 0)
                 log_warning_errno(r, "Failed to set net.ipv4.ip_unprivileged_port_start = %u: %m", want);
         return r;
 }
@@ -52,7 +59,7 @@ uint64_t port_floor_setup(bool own_network, unsigned want, int *ret_floor) {
         int r;
 
         *ret_floor = -1;
-        r = port_floor_read(&floor);
+        r = setting_read(PORT_FLOOR_SETTING, &floor);
         /* Only ever raised; once written, the floor is want. */
         if (own_network && want > 0 && (r < 0 || floor < want) && port_floor_raise(want, can) >= 0) {
                 floor = want;

@@ -587,6 +587,27 @@ def test_port_floor_keeps_the_cli_ports(agent_bin, tmp_path):
             e.close()
 
 
+def test_port_floor_above_the_local_port_range_is_named(agent_bin, tmp_path):
+    """The kernel refuses a floor above the start of the local port range
+    (EINVAL, which alone names neither setting): the log names the range
+    and where it starts, the floor stays the kernel's, and the log says
+    the callback ports are open to any local user."""
+    with Lan() as lan:
+        lan.guest.run("sysctl", "-qw", "net.ipv4.ip_local_port_range=1400 60999")
+        e = LoginEnv(agent_bin, ns=lan.guest, cmdline="ip=10.77.0.2::10.77.0.1:24::eth0:off",
+                     sets=("netinit=true", f"resolv_conf={tmp_path}/resolv.conf", f"hosts_file={tmp_path}/hosts",
+                           "hostname_file="))
+        try:
+            assert e.agent.log_lines("Failed to set net.ipv4.ip_unprivileged_port_start = 1458: "
+                                     "net.ipv4.ip_local_port_range starts below it, at 1400 (raise that, or lower "
+                                     "unprivileged_port_start).")
+            assert e.agent.health()["network"]["unprivileged_port_start"] == 1024
+            assert e.agent.log_lines("Any local user may take a provider CLI's callback port first (Codex: 1455, "
+                                     "1457): net.ipv4.ip_unprivileged_port_start is 1024.")
+        finally:
+            e.close()
+
+
 def test_proxy_from_the_host_environment_file(env):
     """No proxy in the request: the CLI gets the one the host wrote into
     the rootfs's /etc/environment; a request's proxy replaces it whole."""
