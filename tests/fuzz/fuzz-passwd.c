@@ -32,14 +32,15 @@ static void lookup_gid(const uint8_t *data, size_t size, gid_t gid) {
 }
 
 /* The same bytes as /etc/group: a member's name, never empty, without a
- * separator, not skipped. */
+ * ',' or a newline, not starting with a blank, not skipped. */
 static void lookup_member(const uint8_t *data, size_t size, gid_t gid) {
         char *name = NULL;
         int r = group_find_member((const char *)data, size, gid, (const char *[]){ "root", NULL }, &name);
 
         CHECK(r == 0 || r == -ENOENT || r == -ENOMEM);
         if (r == 0)
-                CHECK(name && name[0] && !strpbrk(name, ",: \t\r\n") && strcmp(name, "root") != 0);
+                CHECK(name && name[0] && !strpbrk(name, ",\n") && !strchr(" \t\v\f\r", name[0]) &&
+                      strcmp(name, "root") != 0);
         free(name);
 }
 

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <pwd.h>
 #include <cmocka.h>
 
 #include "macro.h"
@@ -93,99 +95,144 @@ static void test_size_bounds(void **state) {
         passwd_entry_done(NULL);
 }
 
-static const char *gid_user(const char *text, size_t size, gid_t gid, const char *const *skip) {
-        static char out[64];
-        char *name = NULL;
-        int r = passwd_find_gid(text, size, gid, skip, &name);
+/* Every name a finder reports for gid in text[0..size), in order: asked
+ * again with the names found so far skipped, until it finds none.  The
+ * names joined with '|' in out. */
+static void all_found(int (*find)(const char *, size_t, gid_t, const char *const *, char **), const char *text,
+                      size_t size, gid_t gid, char *out, size_t out_size) {
+        const char *skip[16] = { NULL };
+        size_t k = 0;
+        char *name;
 
-        if (r < 0)
-                snprintf(out, sizeof out, "%d", r);
-        else
-                snprintf(out, sizeof out, "%s", name);
-        free(name);
-        return out;
+        out[0] = '\0';
+        while (k < ELEMENTSOF(skip) - 1 && find(text, size, gid, skip, &name) == 0) {
+                snprintf(out + strlen(out), out_size - strlen(out), "%s%s", k ? "|" : "", name);
+                skip[k++] = name;
+        }
+        for (size_t i = 0; i < k; i++)
+                free((char *)skip[i]);
 }
 
-/* Who else has a group as their primary one: the valid entries alone, as
- * passwd_find() reads them, in file order, but for the names skipped. */
-static void test_find_gid(void **state) {
-        const char text[] = "root:x:0:0:root:/root:/bin/bash\n"
-                            "+nis:x:5:5::/h:/s\n"
-                            "bad:x:9:5::/h\n"
-                            ":x:9:5::/h:/s\n"
-                            "x:x:3:5::/h:/s\n"
-                            "v:x:4:5::/h:/s\n"
-                            "w:x:6:6::/h:/s";
+/* Appends name to the '|'-joined out unless it is there already. */
+static void append_once(char *out, size_t out_size, const char *name) {
+        char *p = out;
+        size_t n = strlen(name);
 
-        assert_string_equal(gid_user(text, strlen(text), 5, NULL), "x");
-        assert_string_equal(gid_user(text, strlen(text), 5, (const char *[]){ "x", NULL }), "v");
-        assert_string_equal(gid_user(text, strlen(text), 5, (const char *[]){ "x", "v", NULL }), "-2");
-        assert_string_equal(gid_user(text, strlen(text), 6, NULL), "w");
-        assert_string_equal(gid_user(text, strlen(text), 0, NULL), "root");
-        assert_string_equal(gid_user(text, strlen(text), 7, NULL), "-2");
-        /* A prefix of a skipped name is not that name. */
-        assert_string_equal(gid_user(text, strlen(text), 6, (const char *[]){ "ww", NULL }), "w");
+        for (; *p; p += strcspn(p, "|") + (p[strcspn(p, "|")] ? 1 : 0))
+                if (strncmp(p, name, n) == 0 && (p[n] == '|' || p[n] == '\0'))
+                        return;
+        snprintf(out + strlen(out), out_size - strlen(out), "%s%s", out[0] ? "|" : "", name);
+}
+
+/* The same, as glibc reads text: the names (fgetpwent) whose primary
+ * group is gid, or (fgetgrent) the members of every group with gid, in
+ * order, each once.  The real parser decides what the checks must see. */
+static void glibc_found(bool group, const char *text, size_t size, gid_t gid, char *out, size_t out_size) {
+        FILE *f = fmemopen((void *)text, size, "r");
+        struct passwd *p;
+        struct group *g;
+
+        assert_non_null(f);
+        out[0] = '\0';
+        while (group && (g = fgetgrent(f)))
+                for (char **m = g->gr_mem; g->gr_gid == gid && m && *m; m++)
+                        append_once(out, out_size, *m);
+        while (!group && (p = fgetpwent(f)))
+                if (p->pw_gid == gid && p->pw_name[0])
+                        append_once(out, out_size, p->pw_name);
+        fclose(f);
+}
+
+/* Lines glibc reads (or not), each a way a name could hide from a check
+ * that reads less than glibc does. */
+static const char passwd_text[] = "root:x:0:0:root:/root:/bin/bash\n"
+                                  "x:x:3:5::/h:/s\n"
+                                  "+nis:x:5:5::/h:/s\n"   /* an entry like any other to the files backend */
+                                  "-neg:x:5:5::/h:/s\n"
+                                  "six:x:9:5::/h\n"       /* no shell */
+                                  "four:x:9:5\n"          /* nor anything after the gid */
+                                  "nine:x:9:5:g:/h:/s:e:f\n"
+                                  "blank:x:9: 5::/h:/s\n"
+                                  "plus:x:9:+5::/h:/s\n"
+                                  "zeros:x:9:000000000005::/h:/s\n"
+                                  "cut:x:9:5::/h:/s\0junk\n" /* glibc stops at the NUL */
+                                  ":x:9:5::/h:/s\n"        /* no name: nobody logs in as it */
+                                  "trail:x:9:5 ::/h:/s\n"  /* not a number to glibc */
+                                  "hex:x:9:0x5::/h:/s\n"
+                                  "big:x:9:4294967301::/h:/s\n"
+                                  "negative:x:9:-4294967291::/h:/s\n"
+                                  "three:x:9\n"
+                                  "w:x:6:6::/h:/s";
+static const char group_text[] = "root:x:0:\n"
+                                 "vmba-x:x:5:\n"
+                                 "sys:x:3:vmba-x\n"
+                                 "alias:x:5:vmba-x,,vmba-vnc, eve\n" /* a second entry with the gid */
+                                 "+nis:x:5:n1\n"
+                                 "-nis:x:5:n2\n"
+                                 "b:x: 5:n3\n"
+                                 "p:x:+5:n4\n"
+                                 "z:x:00000000005:n5\n"
+                                 "c:x:5:n6\0junk\n"
+                                 ":x:5:n7\n"
+                                 "s:x:5:a b,c\td,\te\n"
+                                 "l:x:5:x:y\n"
+                                 "e:x:5::\n"
+                                 "m:x:5\n"
+                                 "t:x:5 :n8\n"
+                                 "h:x:0x5:n9\n"
+                                 "g:x:4294967301:n10\n"
+                                 "n:x:-4294967291:n11\n"
+                                 "zero:x:-0:n12\n"
+                                 "last:x:8:q";
+
+static void check_against_glibc(bool group, const char *text, size_t size, gid_t gid) {
+        char ours[512], theirs[512];
+
+        all_found(group ? group_find_member : passwd_find_gid, text, size, gid, ours, sizeof ours);
+        glibc_found(group, text, size, gid, theirs, sizeof theirs);
+        if (!streq(ours, theirs))
+                fail_msg("%s, gid %u: found '%s', glibc '%s'", group ? "group" : "passwd", (unsigned)gid, ours, theirs);
+}
+
+static void test_as_glibc_reads(void **state) {
+        for (gid_t gid = 0; gid <= 9; gid++) {
+                check_against_glibc(false, passwd_text, sizeof passwd_text - 1, gid);
+                check_against_glibc(true, group_text, sizeof group_text - 1, gid);
+        }
         /* Only size bytes are read. */
-        assert_string_equal(gid_user(text, strlen(text) - 1, 6, NULL), "w");
-        assert_string_equal(gid_user(text, strlen(text) - 15, 6, NULL), "-2");
-        assert_string_equal(gid_user("", 0, 5, NULL), "-2");
+        check_against_glibc(true, group_text, sizeof group_text - 2, 8);
+        check_against_glibc(false, passwd_text, sizeof passwd_text - 2, 6);
 }
 
-static const char *member(const char *text, size_t size, gid_t gid, const char *const *skip) {
-        static char out[64];
-        char *name = NULL;
-        int r = group_find_member(text, size, gid, skip, &name);
-
-        if (r < 0)
-                snprintf(out, sizeof out, "%d", r);
-        else
-                snprintf(out, sizeof out, "%s", name);
-        free(name);
-        return out;
-}
-
-/* Who is listed as a member of a group in /etc/group: every valid entry
- * with that gid, in file order, but for the names skipped. */
-static void test_group_members(void **state) {
-        const char text[] = "root:x:0:\n"
-                            "+nis:x:5:n\n"
-                            "-nis:x:5:n\n"
-                            "bad:x:5a:b\n"
-                            "short:x:5\n"
-                            "vmba-x:x:5:\n"
-                            "sys:x:3:vmba-x\n"
-                            "alias:x:5:vmba-x,,vmba-vnc, eve\n"
-                            "w:x:6:a:b\n"
-                            "t:x:7:\tt1\r\n"
-                            "last:x:8:z";
-        size_t n = strlen(text);
+/* What the two checks answer, beside glibc's reading: names in file
+ * order, the skipped ones left out, and nothing for an empty text. */
+static void test_checks(void **state) {
+        char out[256];
         const char *const display[] = { "vmba-x", "vmba-vnc", NULL };
+        char *name = NULL;
 
-        /* Debian's groups list no members. */
-        assert_string_equal(member(text, n, 0, NULL), "-2");
-        /* A second entry with the same gid counts: the kernel sees the number. */
-        assert_string_equal(member(text, n, 5, NULL), "vmba-x");
-        assert_string_equal(member(text, n, 5, display), "eve");
-        assert_string_equal(member(text, n, 5, (const char *[]){ "vmba-x", "vmba-vnc", "eve", NULL }), "-2");
-        assert_string_equal(member(text, n, 3, NULL), "vmba-x");
-        assert_string_equal(member(text, n, 3, display), "-2");
-        /* Past a ':' in the list, blanks and a carriage return: still names. */
-        assert_string_equal(member(text, n, 6, (const char *[]){ "a", NULL }), "b");
-        assert_string_equal(member(text, n, 7, NULL), "t1");
-        /* A prefix of a skipped name is not that name; the last line without a newline. */
-        assert_string_equal(member(text, n, 8, (const char *[]){ "zz", NULL }), "z");
-        /* Only size bytes are read. */
-        assert_string_equal(member(text, n - 1, 8, NULL), "-2");
-        assert_string_equal(member("g:x:9:a\0b\ng:x:9:c\n", 20, 9, NULL), "c");
-        assert_string_equal(member("", 0, 5, NULL), "-2");
+        all_found(passwd_find_gid, passwd_text, sizeof passwd_text - 1, 5, out, sizeof out);
+        assert_string_equal(out, "x|+nis|-neg|six|four|nine|blank|plus|zeros|cut");
+        all_found(group_find_member, group_text, sizeof group_text - 1, 5, out, sizeof out);
+        assert_string_equal(out, "vmba-x|vmba-vnc|eve|n1|n2|n3|n4|n5|n6|n7|a b|c\td|e|x:y|:");
+        assert_int_equal(group_find_member(group_text, sizeof group_text - 1, 3, display, &name), -ENOENT);
+        assert_int_equal(group_find_member(group_text, sizeof group_text - 1, 5, display, &name), 0);
+        assert_string_equal(name, "eve");
+        free(name);
+        assert_int_equal(passwd_find_gid(passwd_text, sizeof passwd_text - 1, 6, (const char *[]){ "ww", NULL },
+                                         &name), 0);
+        assert_string_equal(name, "w");
+        free(name);
+        assert_int_equal(passwd_find_gid("", 0, 5, NULL, &name), -ENOENT);
+        assert_int_equal(group_find_member("", 0, 5, NULL, &name), -ENOENT);
 }
 
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_cases),
                 cmocka_unit_test(test_size_bounds),
-                cmocka_unit_test(test_find_gid),
-                cmocka_unit_test(test_group_members),
+                cmocka_unit_test(test_as_glibc_reads),
+                cmocka_unit_test(test_checks),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
