@@ -79,9 +79,8 @@ static int write_secret_files(Manager *m) {
 /* Who else than the display's users, in the passwd or group text of path,
  * has x_user's group: find's answer (0 and *ret_other, -ENOENT, ...).  A
  * missing file names nobody: -ENOENT too. */
-static int x_group_other(Manager *m, const char *path,
+static int x_group_other(const Config *c, gid_t x_gid, const char *path,
                          int (*find)(const char *, size_t, gid_t, const char *const *, char **), char **ret_other) {
-        const Config *c = &m->config;
         _cleanup_(freep) char *text = NULL;
         size_t n;
         int r;
@@ -89,7 +88,7 @@ static int x_group_other(Manager *m, const char *path,
         r = read_full_file(path, SV_PASSWD_MAX, &text, &n);
         if (r < 0)
                 return r;
-        return find(text, n, m->x_gid,
+        return find(text, n, x_gid,
                     (const char *[]){ c->x_user, strempty(c->vnc_user), strempty(c->browser_user), NULL }, ret_other);
 }
 
@@ -103,11 +102,11 @@ static bool x_group_is_its_own(Manager *m) {
         const char *path = SV_PASSWD_PATH, *how = "primary group";
         int r;
 
-        r = x_group_other(m, path, passwd_find_gid, &other);
+        r = x_group_other(c, m->x_gid, path, passwd_find_gid, &other);
         if (r == -ENOENT) {
                 path = GROUP_PATH;
                 how = "member";
-                r = x_group_other(m, path, group_find_member, &other);
+                r = x_group_other(c, m->x_gid, path, group_find_member, &other);
         }
         if (r == -ENOENT)
                 return true;

@@ -473,23 +473,29 @@ static bool restore_wanted(Manager *m) {
         return host_secrets_mmds_asked(m->secrets);
 }
 
-/* websockify's socket from socket activation, when it listens on
- * novnc_port: else closed, and the agent binds the port itself. */
+/* websockify's socket from socket activation, for the built-in stack,
+ * when it is bound where websockify would bind (novnc_listen, novnc_port):
+ * else closed, and the agent binds that itself. */
 static void novnc_socket_take(Manager *m, int fd) {
         const Config *c = &m->config;
-        SockaddrIn sa;
-        socklen_t len = sizeof sa;
-        int port = -1;
+        const char *address = isempty(c->novnc_listen) ? "0.0.0.0" : c->novnc_listen;
+        SockaddrIn bound, want;
+        socklen_t len = sizeof bound, want_len;
 
         if (fd == -EINVAL)
                 log_warning("Ignoring the '" NOTIFY_FD_NOVNC "' socket passed: expected one listening stream socket.");
         if (fd < 0)
                 return;
-        if (getsockname(fd, &sa.sa, &len) == 0 && (sa.sa.sa_family == AF_INET || sa.sa.sa_family == AF_INET6))
-                port = ntohs(sa.sa.sa_family == AF_INET ? sa.in.sin_port : sa.in6.sin6_port);
-        if (port != (int)c->novnc_port) {
-                log_warning("Ignoring the '" NOTIFY_FD_NOVNC "' socket passed: it is not a TCP socket on novnc_port "
-                            "%u.", (unsigned)c->novnc_port);
+        if (!isempty(c->services_file)) {
+                log_warning("Ignoring the '" NOTIFY_FD_NOVNC "' socket passed: a services_file brings its own "
+                            "services, and nothing answers there (disable vm-browser-agent-novnc.socket).");
+                safe_close(fd);
+                return;
+        }
+        if (getsockname(fd, &bound.sa, &len) < 0 || sockaddr_in_parse(address, c->novnc_port, &want, &want_len) < 0 ||
+            !sockaddr_in_equal(&bound, &want)) {
+                log_warning("Ignoring the '" NOTIFY_FD_NOVNC "' socket passed: it is not bound to novnc_listen "
+                            "%s, novnc_port %u.", address, (unsigned)c->novnc_port);
                 safe_close(fd);
                 return;
         }
@@ -585,15 +591,18 @@ static void novnc_socket_keepalive(Manager *m) {
 }
 
 /* websockify's listening socket, made once and kept (display.h,
- * novnc_socket), or socket activation's.  Without it websockify binds the port itself, as it
- * would have to anyway. */
+ * novnc_socket), or socket activation's, which listens from boot on: a
+ * viewer then waits for the desktop rather than being refused.  Without
+ * either, websockify binds the port itself, as it would have to anyway. */
 static void novnc_socket_make(Manager *m) {
         const Config *c = &m->config;
         const char *address = isempty(c->novnc_listen) ? "0.0.0.0" : c->novnc_listen;
         int r;
 
-        if (m->novnc_socket >= 0)
-                return novnc_socket_keepalive(m);
+        if (m->novnc_socket >= 0) {
+                novnc_socket_keepalive(m);
+                return;
+        }
         /* Bound now, listening once websockify first starts (the
          * supervisor): without the desktop, connections are refused.
          * Without SO_REUSEADDR a closed connection of a previous run still

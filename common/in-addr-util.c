@@ -87,6 +87,18 @@ int sockaddr_bytes(const struct sockaddr *sa, uint8_t ret[static 16]) {
         return AF_UNSPEC;
 }
 
+static int sockaddr_in_port(const SockaddrIn *sa) {
+        return ntohs(sa->sa.sa_family == AF_INET ? sa->in.sin_port : sa->in6.sin6_port);
+}
+
+bool sockaddr_in_equal(const SockaddrIn *a, const SockaddrIn *b) {
+        uint8_t x[16], y[16];
+        int f = sockaddr_bytes(&a->sa, x);
+
+        return f != AF_UNSPEC && sockaddr_bytes(&b->sa, y) == f && memcmp(x, y, f == AF_INET ? 4 : 16) == 0 &&
+               sockaddr_in_port(a) == sockaddr_in_port(b);
+}
+
 bool cidr_match(const Cidr *c, const struct sockaddr *sa) {
         uint8_t a[16];
 

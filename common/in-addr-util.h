@@ -47,6 +47,10 @@ typedef union SockaddrIn {
         struct sockaddr_in6 in6;
 } SockaddrIn;
 
+/* Whether a and b are the same IPv4 or IPv6 address and port (as
+ * sockaddr_bytes() reads them); false for any other family. */
+bool sockaddr_in_equal(const SockaddrIn *a, const SockaddrIn *b);
+
 /* An IPv4 or IPv6 literal (no brackets) and a port; the length to pass to
  * bind()/connect() in *ret_len.  -EINVAL for anything else (no names). */
 int sockaddr_in_parse(const char *addr, uint16_t port, SockaddrIn *ret, socklen_t *ret_len);

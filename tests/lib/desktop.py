@@ -158,6 +158,42 @@ def http_status(answer):
     return answer.split(b" ", 2)[1] if b"\r\n" in answer else None
 
 
+def ws_request(path, host="127.0.0.1", port=None):
+    """A WebSocket upgrade request as noVNC sends it."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    h = host if ":" not in host else f"[{host.split('%')[0]}]"
+    return (f"GET {path} HTTP/1.1\r\nHost: {h}{f':{port}' if port else ''}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Sec-WebSocket-Protocol: binary\r\n\r\n").encode()
+
+
+def ws_answer(s):
+    """The answer to a ws_request() sent on s: (status line or None when
+    the server closed without answering, first frame's payload)."""
+    s.settimeout(TIMEOUT)
+    data = b""
+    try:
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except ConnectionResetError:
+        pass
+    if b"\r\n\r\n" not in data:
+        return None, b""
+    head, _, rest = data.partition(b"\r\n\r\n")
+    status = head.split(b"\r\n")[0].decode()
+    if " 101 " not in status:
+        return status, b""
+    while len(rest) < 2 or len(rest) < 2 + (rest[1] & 0x7f):
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        rest += chunk
+    return status, rest[2:2 + (rest[1] & 0x7f)] if len(rest) >= 2 else b""
+
+
 def ws_upgrade(host, port, path):
     """A WebSocket upgrade as noVNC sends it.  Returns (status line or None
     when the server closed without answering, first frame's payload)."""
@@ -165,32 +201,8 @@ def ws_upgrade(host, port, path):
     with socket.socket(fam, socket.SOCK_STREAM) as s:
         s.settimeout(TIMEOUT)
         s.connect(socket.getaddrinfo(host, port, fam, socket.SOCK_STREAM)[0][4])
-        key = base64.b64encode(os.urandom(16)).decode()
-        h = host if fam == socket.AF_INET else f"[{host.split('%')[0]}]"
-        s.sendall((f"GET {path} HTTP/1.1\r\nHost: {h}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                   f"Sec-WebSocket-Protocol: binary\r\n\r\n").encode())
-        data = b""
-        try:
-            while b"\r\n\r\n" not in data:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-        except ConnectionResetError:
-            pass
-        if b"\r\n\r\n" not in data:
-            return None, b""
-        head, _, rest = data.partition(b"\r\n\r\n")
-        status = head.split(b"\r\n")[0].decode()
-        if " 101 " not in status:
-            return status, b""
-        while len(rest) < 2 or len(rest) < 2 + (rest[1] & 0x7f):
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            rest += chunk
-        return status, rest[2:2 + (rest[1] & 0x7f)] if len(rest) >= 2 else b""
+        s.sendall(ws_request(path, host, port))
+        return ws_answer(s)
 
 
 def listeners(ns):

@@ -32,7 +32,7 @@ import threading
 
 import pytest
 
-from desktop import as_user, http_answer, http_raw, http_status, listeners, rfb, ws_upgrade
+from desktop import as_user, http_answer, http_raw, http_status, listeners, rfb, ws_answer, ws_request, ws_upgrade
 from netns import Netns, need, wait_until
 from svagent import (BROWSER_UID, BROWSER_USER, CLI_UID, CLI_USER, DESKTOP_SECRET, MMDS_SERVER, TOKEN, VNC_UID,
                      VNC_USER, X_GID, X_UID, X_USER, Agent, auth, etc_file_plus, free_display, passwd_alias, run_uid)
@@ -547,94 +547,112 @@ def test_novnc_port_taken_over_a_time_wait(agent_bin):
         ns.close()
 
 
-def bind_denied(ns, address, port, uid):
-    """uid's bind of address:port in ns fails with EADDRINUSE."""
-    with ns.entered():
-        os.seteuid(uid)
-        try:
-            s = socket.socket(socket.AF_INET)
-        finally:
-            os.seteuid(0)
-        with s, pytest.raises(OSError) as e:
-            s.bind((address, port))
-    return e.value.errno == errno.EADDRINUSE
+def passed(*socks):
+    """Agent() arguments that pass socks as socket activation does: fds 3,
+    4, ... in their order, LISTEN_PID the agent's own pid (sh's $$, which
+    exec keeps)."""
+    def dup():
+        for i, sock in enumerate(socks):
+            os.dup2(sock.fileno(), 3 + i)
+    return dict(wrap=("sh", "-c", 'LISTEN_PID=$$ exec "$@"', "sh"),
+                popen_kw=dict(pass_fds=tuple(range(3, 3 + len(socks))), preexec_fn=dup))
+
+
+def fd_inodes(pid):
+    return {os.stat(f"/proc/{pid}/fd/{fd}").st_ino for fd in os.listdir(f"/proc/{pid}/fd")}
 
 
 def test_novnc_port_held_by_socket_activation_across_runs(agent_bin):
     """Under systemd the agent restarts (Restart=always): between two runs
     its own socket is closed, and a local user could take the noVNC port
     and be sent the next viewer's token.  With the port passed by socket
-    activation (vm-browser-agent-novnc.socket, FileDescriptorName=novnc),
-    whoever holds it (here the test, as systemd does) keeps it between
-    runs, and each run hands websockify that socket rather than binding
-    its own.  HTTP's socket is passed beside it."""
+    activation (vm-browser-agent-novnc.socket, FileDescriptorName=novnc)
+    beside HTTP's, each run hands websockify that socket rather than
+    binding its own, and leaves it listening when it exits: a viewer that
+    connects between two runs waits and is served by the next."""
     need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
     display = free_display()
     with Netns("vmbasa") as ns:
         with ns.entered():
             http = socket.create_server(("127.0.0.1", 18300 + display))
             novnc = socket.create_server(("0.0.0.0", 16900 + display))
-
-        def as_passed():  # fds 3 and 4, in LISTEN_FDNAMES' order
-            os.dup2(http.fileno(), 3)
-            os.dup2(novnc.fileno(), 4)
-
         env = dict(os.environ, LISTEN_FDS="2", LISTEN_FDNAMES="vm-browser-agent.socket:novnc")
+        waiting = None
         with http, novnc:
             for run in (1, 2):
                 with Agent(agent_bin, "window_manager=", ns=ns, display=display, env=env,
-                           wrap=("sh", "-c", 'LISTEN_PID=$$ exec "$@"', "sh"),
-                           popen_kw=dict(pass_fds=(3, 4), preexec_fn=as_passed)) as a:
+                           **passed(http, novnc)) as a:
                     a.wait_ready()
                     assert a.log_lines(f"noVNC's port {a.novnc_port} is held by socket activation: it stays "
                                        "taken while the agent restarts.")
                     assert not a.log_lines("Ignoring")
                     # websockify serves the passed socket itself.
-                    websockify = a.services()["websockify"]["pid"]
-                    assert os.stat(f"/proc/{websockify}/fd/0").st_ino == os.fstat(novnc.fileno()).st_ino
+                    s = a.services()
+                    assert os.stat(f"/proc/{s['websockify']['pid']}/fd/0").st_ino == os.fstat(novnc.fileno()).st_ino
+                    if waiting:
+                        status, frame = ws_answer(waiting)
+                        waiting.close()
+                        assert " 101 " in status and frame.startswith(b"RFB 003."), (status, frame)
                     with ns.entered():
                         status, frame = ws_upgrade("127.0.0.1", a.novnc_port,
                                                    f"/websockify?token={DESKTOP_SECRET}")
                     assert " 101 " in status and frame.startswith(b"RFB 003."), (status, frame)
-                    # No service inherits the passed sockets, nor LISTEN_*.
-                    for name in ("Xvfb", "x11vnc"):
-                        pid = a.services()[name]["pid"]
-                        inodes = {os.stat(f"/proc/{pid}/fd/{fd}").st_ino for fd in os.listdir(f"/proc/{pid}/fd")}
+                    # No other service has either socket, nor LISTEN_*.
+                    for name in ("Xvfb", "x11vnc", "websockify", "browser-bus"):
+                        inodes = fd_inodes(s[name]["pid"])
                         assert os.fstat(http.fileno()).st_ino not in inodes, name
-                        with open(f"/proc/{pid}/environ", "rb") as f:
+                        assert name == "websockify" or os.fstat(novnc.fileno()).st_ino not in inodes, name
+                        with open(f"/proc/{s[name]['pid']}/environ", "rb") as f:
                             assert b"LISTEN_" not in f.read(), name
-                # Between the runs the port is nobody else's.
-                assert bind_denied(ns, "0.0.0.0", 16900 + display, FLOOD_UID), run
+                if run == 1:
+                    # Between the runs: still listening (the agent left it
+                    # so), the viewer's request queued for the next run.
+                    with ns.entered():
+                        waiting = socket.create_connection(("127.0.0.1", 16900 + display), timeout=30)
+                    waiting.sendall(ws_request(f"/websockify?token={DESKTOP_SECRET}"))
 
 
-def test_novnc_socket_passed_on_another_port_is_ignored(agent_bin):
+@pytest.mark.parametrize("where", ["port", "address"])
+def test_novnc_socket_passed_elsewhere_is_ignored(agent_bin, where):
     """A 'novnc' socket on another port than novnc_port (a unit left at
-    6080 with novnc_port changed): closed with a warning, and the agent
-    binds novnc_port itself."""
+    6080 with novnc_port changed), or on another address than novnc_listen
+    ([::] for 0.0.0.0): closed with a warning, and the agent binds
+    novnc_listen:novnc_port itself."""
     need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
     with Netns("vmbasb") as ns:
         display = free_display()
         with ns.entered():
-            other = socket.create_server(("0.0.0.0", 0))
-
-        def as_passed():
-            os.dup2(other.fileno(), 3)
-
+            # The other address: [::] for IPv6 only, beside which the
+            # agent can still bind 0.0.0.0 on the same port.
+            other = (socket.create_server(("0.0.0.0", 0)) if where == "port" else
+                     socket.create_server(("::", 16900 + display), family=socket.AF_INET6))
         env = dict(os.environ, LISTEN_FDS="1", LISTEN_FDNAMES="novnc")
-        try:
-            with Agent(agent_bin, "window_manager=", ns=ns, display=display, env=env,
-                       wrap=("sh", "-c", 'LISTEN_PID=$$ exec "$@"', "sh"),
-                       popen_kw=dict(pass_fds=(3,), preexec_fn=as_passed)) as a:
-                a.wait_ready()
-                assert a.log_lines(f"Ignoring the 'novnc' socket passed: it is not a TCP socket on novnc_port "
-                                   f"{a.novnc_port}.")
-                websockify = a.services()["websockify"]["pid"]
-                assert os.stat(f"/proc/{websockify}/fd/0").st_ino != os.fstat(other.fileno()).st_ino
-                with ns.entered():
-                    status, frame = ws_upgrade("127.0.0.1", a.novnc_port, f"/websockify?token={DESKTOP_SECRET}")
-                assert " 101 " in status and frame.startswith(b"RFB 003."), (status, frame)
-        finally:
-            other.close()
+        with other, Agent(agent_bin, "window_manager=", ns=ns, display=display, env=env, **passed(other)) as a:
+            a.wait_ready()
+            assert a.log_lines(f"Ignoring the 'novnc' socket passed: it is not bound to novnc_listen 0.0.0.0, "
+                               f"novnc_port {a.novnc_port}.")
+            websockify = a.services()["websockify"]["pid"]
+            assert os.fstat(other.fileno()).st_ino not in fd_inodes(websockify)
+            assert os.fstat(other.fileno()).st_ino not in fd_inodes(a.pid)
+            with ns.entered():
+                status, frame = ws_upgrade("127.0.0.1", a.novnc_port, f"/websockify?token={DESKTOP_SECRET}")
+            assert " 101 " in status and frame.startswith(b"RFB 003."), (status, frame)
+
+
+def test_novnc_socket_passed_with_a_services_file_is_ignored(agent_bin):
+    """A services_file brings its own services: a 'novnc' socket passed is
+    closed with a warning naming the unit to disable."""
+    with Netns("vmbasc") as ns:
+        display = free_display()
+        with ns.entered():
+            novnc = socket.create_server(("0.0.0.0", 16900 + display))
+        env = dict(os.environ, LISTEN_FDS="1", LISTEN_FDNAMES="novnc")
+        services = [{"name": "idle", "argv": ["sleep", "1007"]}]
+        with novnc, Agent(agent_bin, ns=ns, display=display, env=env, services=services, **passed(novnc)) as a:
+            a.wait_ready()
+            assert a.log_lines("Ignoring the 'novnc' socket passed: a services_file brings its own services, and "
+                               "nothing answers there (disable vm-browser-agent-novnc.socket).")
+            assert os.fstat(novnc.fileno()).st_ino not in fd_inodes(a.pid)
 
 
 def test_novnc_request_cannot_forge_log_lines(agent):
@@ -827,7 +845,7 @@ def test_x_group_member_is_refused(agent_bin):
     would reach Xvfb.  The display's own users listed there are not a
     reason.  Refused: Xvfb never starts, and the log names the member."""
     need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
-    line = f"vmba-xgroup:x:{X_GID}:{X_USER},{VNC_USER} ,{BROWSER_USER},{CLI_USER}"
+    line = f"vmba-xgroup:x:{X_GID}:{X_USER},{VNC_USER}, {BROWSER_USER},{CLI_USER}"
     with etc_file_plus("group", line) as wrap, Agent(agent_bin, "window_manager=", wrap=wrap) as a:
         a.wait_state("Xvfb", "failed")
         assert a.services()["Xvfb"]["pid"] is None

@@ -151,7 +151,8 @@ def test_static_xdo_against_xvfb(static_bin, tmp_path):
     if not shutil.which("Xvfb"):
         pytest.skip("Xvfb not installed")
     x11_unix = tmp_path / "x11-unix"
-    x11_unix.mkdir(mode=0o1777)
+    x11_unix.mkdir()
+    x11_unix.chmod(0o1777)
     x11_unix_mount_point()
     with Netns() as ns:
         # Xvfb picks a free display and writes it to -displayfd once it

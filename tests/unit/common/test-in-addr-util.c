@@ -39,6 +39,38 @@ static void test_sockaddr_in_parse(void **state) {
         assert_int_equal(sockaddr_in_parse(NULL, 1, &a, &len), -EINVAL);
 }
 
+static SockaddrIn at(const char *addr, uint16_t port) {
+        SockaddrIn a;
+        socklen_t len;
+
+        assert_int_equal(sockaddr_in_parse(addr, port, &a, &len), 0);
+        return a;
+}
+
+/* The same address and port, as a socket's getsockname() and a config's
+ * address compare: a wildcard of one family is not the other's. */
+static void test_sockaddr_in_equal(void **state) {
+        SockaddrIn a = at("0.0.0.0", 6080), b = at("0.0.0.0", 6080), none = { .sa.sa_family = AF_UNIX };
+
+        assert_true(sockaddr_in_equal(&a, &b));
+        b = at("0.0.0.0", 6081);
+        assert_false(sockaddr_in_equal(&a, &b));
+        b = at("127.0.0.1", 6080);
+        assert_false(sockaddr_in_equal(&a, &b));
+        b = at("::", 6080);
+        assert_false(sockaddr_in_equal(&a, &b));
+        a = at("::", 6080);
+        assert_true(sockaddr_in_equal(&a, &b));
+        a = at("fe80::1", 6080);
+        b = at("fe80::2", 6080);
+        assert_false(sockaddr_in_equal(&a, &b));
+        /* A v4-mapped address is its IPv4 address (sockaddr_bytes()). */
+        a = at("::ffff:10.0.0.1", 6080);
+        b = at("10.0.0.1", 6080);
+        assert_true(sockaddr_in_equal(&a, &b));
+        assert_false(sockaddr_in_equal(&none, &none));
+}
+
 static void test_cidr_parse(void **state) {
         static const struct {
                 const char *in;
@@ -186,6 +218,7 @@ static void test_loopback(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_sockaddr_in_parse),
+                cmocka_unit_test(test_sockaddr_in_equal),
                 cmocka_unit_test(test_cidr_parse),
                 cmocka_unit_test(test_cidr_match),
                 cmocka_unit_test(test_acl),
