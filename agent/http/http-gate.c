@@ -123,10 +123,13 @@ static HttpGateVerdict check_caller(const HttpGateInput *in, const HttpGateLimit
                 return verdict(403, "forbidden");
         if (control && !in->peer_allowed)
                 return verdict(403, "forbidden");
-        if (!control && !(f & HTTP_ROUTE_LOOPBACK))
-                return verdict(0, NULL);
+        /* Every route: a page that rebinds its own name to this address
+         * would read /health and /metrics (the network, pids, logins in
+         * flight) as its own origin's. */
         if (!http_host_allowed(in->host, l->allowed_hosts))
                 return verdict(403, "host not allowed");
+        if (!control && !(f & HTTP_ROUTE_LOOPBACK))
+                return verdict(0, NULL);
         /* A redirect target takes codes and states: a web page in the VM's
          * browser must not be able to try them (with fetch(), an image, a
          * frame) faster than by navigating to it. */

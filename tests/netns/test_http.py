@@ -185,6 +185,20 @@ def test_health_shape(agent):
     assert TOKEN not in json.dumps(h)
 
 
+def test_public_routes_refuse_a_rebound_name(agent):
+    """A page that rebinds its own name to the agent's address would read
+    /health and /metrics as its origin's: a Host that is no IP literal,
+    localhost or configured name gets 403 on every route."""
+    for path in ("/health", "/metrics", "/health/ready"):
+        out = raw(agent.lan.host, GUEST, f"GET {path} HTTP/1.1\r\nHost: rebound.example:{PORT}\r\n"
+                                         "Connection: close\r\n\r\n".encode())
+        assert status_of(out) == 403 and body_of(out) == b'{"error":"host not allowed"}', (path, out)
+        for host in (f"{GUEST}:{PORT}", "localhost", f"[::1]:{PORT}"):
+            out = raw(agent.lan.host, GUEST, f"GET {path} HTTP/1.1\r\nHost: {host}\r\n"
+                                             "Connection: close\r\n\r\n".encode())
+            assert status_of(out) in (200, 503), (path, host, out)
+
+
 def test_unknown_route_404_and_wrong_method_405(agent):
     status, headers, body = agent.json("GET", "/nope")
     assert (status, body) == (404, {"error": "Not Found"})
@@ -299,13 +313,13 @@ def test_long_url_414(agent):
     status, _, body = agent.json("GET", "/health?x=" + "a" * 10_000, src="host")
     assert (status, body) == (414, {"error": "URI too long"})
     # Far beyond the connection memory: MHD answers 414 itself (HTML body).
-    out = raw(agent.lan.host, GUEST, b"GET /" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    out = raw(agent.lan.host, GUEST, b"GET /" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     assert status_of(out) == 414
     agent.assert_serving()
 
 
 def test_huge_header_431(agent):
-    req = (b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 100_000 + b"\r\n\r\n")
+    req = (b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"b" * 100_000 + b"\r\n\r\n")
     # libmicrohttpd answers a header block over its connection memory with
     # 431 (its own body) and closes; the unread rest of what the client
     # sent makes the close a reset, which can overtake the reply: then the
@@ -314,7 +328,7 @@ def test_huge_header_431(agent):
     assert status_of(out) == 431 or out == b""
     # Many headers, each small, add up the same way.
     many = b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 100) for i in range(1000))
-    out = raw(agent.lan.host, GUEST, b"GET /health HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n")
+    out = raw(agent.lan.host, GUEST, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + many + b"\r\n")
     assert status_of(out) == 431 or out == b""
     # Over http_max_header (16 KiB) but within MHD's memory: the agent's
     # own 431, with a JSON body.
@@ -382,14 +396,14 @@ def test_body_within_limit_and_chunked_overflow(driver):
     # is read and dropped, never buffered), and the connection closed.
     chunk = b"%x\r\n%s\r\n" % (16384, b"y" * 16384)
     out = raw(driver.lan.host, GUEST,
-              b"POST /test/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk * 8 +
+              b"POST /test/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk * 8 +
               b"0\r\n\r\n")
     assert status_of(out) == 413, out[:200]
     assert json.loads(body_of(out)) == {"error": "request body too large"}
     assert echo_counters(driver) == {"200": 1, "413": 1}
     # Just within the limit, chunked: the handler gets all of it.
     out = raw(driver.lan.host, GUEST,
-              b"POST /test/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
+              b"POST /test/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
               chunk * 4 + b"0\r\n\r\n")
     assert status_of(out) == 200, out[:200]
     assert json.loads(body_of(out))["size"] == 65536
@@ -401,7 +415,7 @@ def test_chunked_overflow_without_our_answer_is_not_counted(driver):
     # itself (400) and closes.  No 413 was sent, so none is counted.
     chunk = b"%x\r\n%s\r\n" % (16384, b"y" * 16384)
     out = raw(driver.lan.host, GUEST,
-              b"POST /test/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk * 5 +
+              b"POST /test/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk * 5 +
               b"zz\r\n")
     assert status_of(out) == 400, out[:200]
     assert echo_counters(driver) == {}
@@ -584,7 +598,7 @@ def test_slow_drip(agent):
     # every 0.2 s: every byte comes well within the 2 s idle timeout, but a
     # request must also arrive whole within http_timeout_s (2 s), so the
     # agent closes them long before the ~50 s the drip would take.
-    req = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"s" * 200 + b"\r\n\r\n"
+    req = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"s" * 200 + b"\r\n\r\n"
     with agent.lan.host.entered():
         socks = [socket.create_connection((GUEST, PORT), timeout=5) for _ in range(64)]
     for s in socks:

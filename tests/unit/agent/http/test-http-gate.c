@@ -98,9 +98,14 @@ static void test_order_and_answers(void **state) {
 /* The same facts on the other kinds of route. */
 static void test_public_and_loopback_routes(void **state) {
         const Row rows[] = {
-                { "public: no token, any peer, any Host, any Origin",
+                { "public: no token, any peer, any Origin",
                   { .uri_len = 7, .match = HTTP_MATCH_FOUND, .flags = HTTP_ROUTE_PUBLIC,
-                    .host = "attacker.example", .origin = "http://x", .token_configured = false }, 0, NULL },
+                    .host = "10.0.0.2:8080", .origin = "http://x", .token_configured = false }, 0, NULL },
+                { "public: a name not allowed as Host (a rebound name reading /health as its own origin's)",
+                  { .uri_len = 7, .match = HTTP_MATCH_FOUND, .flags = HTTP_ROUTE_PUBLIC,
+                    .host = "attacker.example", .token_configured = false }, 403, "host not allowed" },
+                { "public: localhost as Host",
+                  { .match = HTTP_MATCH_FOUND, .flags = HTTP_ROUTE_PUBLIC, .host = "localhost:8080" }, 0, NULL },
                 { "public: a body is not checked for JSON",
                   { .match = HTTP_MATCH_FOUND, .content_length = "3", .content_type = "text/plain" }, 0, NULL },
                 { "loopback route from the bridge: 403",
