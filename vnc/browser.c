@@ -108,6 +108,15 @@ static const char user_js[] =
         "user_pref(\"browser.safebrowsing.downloads.remote.enabled\", false);\n"
         "user_pref(\"network.captive-portal-service.enabled\", false);\n"
         "user_pref(\"network.connectivity-service.enabled\", false);\n"
+        /* No connection a page did not ask a request on: a page's <link
+         * rel=preconnect> (and hovering, typing) would open connections
+         * that send nothing and fill the browser user's loopback share of
+         * the agent's HTTP connections, which the OAuth redirects need. */
+        "user_pref(\"network.http.speculative-parallel-limit\", 0);\n"
+        "user_pref(\"network.predictor.enabled\", false);\n"
+        "user_pref(\"network.prefetch-next\", false);\n"
+        "user_pref(\"browser.urlbar.speculativeConnect.enabled\", false);\n"
+        "user_pref(\"browser.places.speculativeConnect.enabled\", false);\n"
         /* A profile whose sessions were killed (the supervisor restarts a
          * crashed browser) must not open the Troubleshoot Mode prompt. */
         "user_pref(\"toolkit.startup.max_resumed_crashes\", -1);\n";

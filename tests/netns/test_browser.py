@@ -252,6 +252,18 @@ def test_pages_cannot_hold_connections_open(agent_bin):
         b.close()
 
 
+def test_pages_cannot_preconnect(browser):
+    """A page's <link rel=preconnect> opens a connection that sends nothing,
+    which the agent keeps until http_timeout_s: 350 of them to loopback
+    addresses filled the browser user's loopback share (64), and the OAuth
+    redirect to the agent found no room.  The profile turns speculative
+    connections off: none reaches the agent."""
+    b = browser
+    assert b.open_url(b.url("/preconnect")) == (200, {"success": True, "method": "browser_launch"})
+    wait_until(lambda: "/preconnected" in b.seen(), 120, "the page's preconnects asked for")
+    assert "\nvmba_http_connections 1\n" in b.metrics(), b.metrics()
+
+
 def test_policies_block_files_and_about_config(browser):
     b = browser
     assert b.open_url(b.url("/url/1")) == (200, {"success": True, "method": "browser_launch"})

@@ -12,7 +12,11 @@ so a test waits for the line (the event) rather than for time.
              127.0.0.1 to 127.0.0.12 at once (a browser keeps such
              connections open, idle, for the next request), then
              fetches /held/<how many answered>
-  /held/<n>  an empty page: the event the test waits for"""
+  /held/<n>  an empty page: the event the test waits for
+  /preconnect  a page that asks for 350 preconnects (<link rel=preconnect>,
+             which open a connection and send nothing) to the agent on
+             127.1.0.1 to 127.1.1.94, in five bursts 300 ms apart, then
+             fetches /preconnected a second after the last"""
 import http.server
 import sys
 
@@ -39,6 +43,26 @@ Promise.all(asked).then(r => fetch("/held/" + r.reduce((a, b) => a + b, 0)));
 </script>
 """
 
+PRECONNECT = f"""<!doctype html><meta charset=utf-8><title>preconnect</title>
+<script>
+let n = 0;
+function burst() {{
+  for (let i = 0; i < 70; i++) {{
+    n++;
+    const l = document.createElement("link");
+    l.rel = "preconnect";
+    l.href = `http://127.1.${{n >> 8}}.${{n & 255}}:{agent_port}/`;
+    document.head.appendChild(l);
+  }}
+  if (n < 350)
+    setTimeout(burst, 300);
+  else
+    setTimeout(() => fetch("/preconnected"), 1000);
+}}
+burst();
+</script>
+"""
+
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def record(self):
@@ -53,7 +77,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = ATTACK.encode()
         elif self.path == "/hold":
             body = HOLD.encode()
-        elif self.path.startswith("/held/"):
+        elif self.path == "/preconnect":
+            body = PRECONNECT.encode()
+        elif self.path.startswith("/held/") or self.path == "/preconnected":
             body = b""
         else:
             self.send_error(404)
