@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -262,6 +263,28 @@ def test_pages_cannot_preconnect(browser):
     assert b.open_url(b.url("/preconnect")) == (200, {"success": True, "method": "browser_launch"})
     wait_until(lambda: "/preconnected" in b.seen(), 120, "the page's preconnects asked for")
     assert "\nvmba_http_connections 1\n" in b.metrics(), b.metrics()
+
+
+def test_pages_cannot_cancel_a_cli_login(browser):
+    """Codex's listener ends its login (exit 1) on GET /cancel, and a page
+    can navigate there (Firefox keeps a public page's fetches and images
+    from loopback, not its navigations).  The policy blocks every
+    navigation to a path /cancel: the listener never gets it, under any
+    name of loopback."""
+    b = browser
+    with b.agent.ns.entered():
+        listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    with listener:
+        for n, host in enumerate((f"127.0.0.1:{port}", f"localhost:{port}", f"127.1:{port}")):
+            target = f"http://{host}/cancel" + ("?x=1" if n else "")
+            assert b.open_url(b.url(f"/cancel-cli?{target}"))[0] == 200
+            wait_until(lambda: b.title_shown("Blocked Page"), 60, f"{target} blocked")
+            assert b.open_url(b.url(f"/url/{n}"))[0] == 200
+            wait_until(lambda: b.title_shown(f"url {n}") and not b.title_shown("Blocked Page"), 60, f"url {n}")
+        listener.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            listener.accept()
 
 
 def test_policies_block_files_and_about_config(browser):

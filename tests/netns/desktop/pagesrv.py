@@ -16,7 +16,9 @@ so a test waits for the line (the event) rather than for time.
   /preconnect  a page that asks for 350 preconnects (<link rel=preconnect>,
              which open a connection and send nothing) to the agent on
              127.1.0.1 to 127.1.1.94, in five bursts 300 ms apart, then
-             fetches /preconnected a second after the last"""
+             fetches /preconnected a second after the last
+  /cancel-cli?<url>  a page that navigates to <url> (a CLI listener's
+             /cancel, which ends its login)"""
 import http.server
 import sys
 
@@ -77,6 +79,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = ATTACK.encode()
         elif self.path == "/hold":
             body = HOLD.encode()
+        elif self.path.startswith("/cancel-cli?"):
+            target = self.path.split("?", 1)[1]
+            body = (f"<!doctype html><meta charset=utf-8><title>cancel</title>"
+                    f"<script>location = {target!r};</script>").encode()
         elif self.path == "/preconnect":
             body = PRECONNECT.encode()
         elif self.path.startswith("/held/") or self.path == "/preconnected":
