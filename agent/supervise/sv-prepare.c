@@ -165,7 +165,7 @@ void sv_prepare(const ServiceDef *def, uid_t uid, gid_t gid) {
          * Failing, the service says so when it cannot accept. */
         if (def->stdin_socket > 0 &&
             (setsockopt(def->stdin_socket, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int)) < 0 ||
-             listen(def->stdin_socket, SOMAXCONN) < 0))
+             listen(def->stdin_socket, SV_STDIN_BACKLOG) < 0))
                 log_warning_errno(-errno, "Service %s: cannot listen on its socket: %m", def->name);
         /* A file probe waits for what this start writes: the last start's
          * file must not pass it, nor the last start's socket (left by a

@@ -12,6 +12,12 @@
 
 #define SV_PASSWD_PATH "/etc/passwd"
 #define SV_PASSWD_MAX (4 * 1024 * 1024)
+/* The backlog of a service's stdin socket (websockify's): a server that
+ * accepts one connection at a time drains a full queue of SOMAXCONN
+ * (4096) that a loop of connect-and-close left in minutes, during which
+ * every viewer times out; this many it drains in moments, and a page
+ * load (six connections at a time) still fits. */
+#define SV_STDIN_BACKLOG 64
 
 /* The service's user in passwd_path (NULL: SV_PASSWD_PATH).  0 and
  * uid/gid; -ESRCH no such user, -EPERM it is root (a service given a user

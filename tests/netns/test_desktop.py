@@ -512,6 +512,10 @@ def test_novnc_port_stays_the_agents_while_websockify_restarts(agent_bin):
             status, frame = ws_upgrade("127.0.0.1", a.novnc_port, f"/websockify?token={DESKTOP_SECRET}")
         assert " 101 " in status and frame.startswith(b"RFB 003."), (status, frame)
         assert a.log_lines("Listen for inetd connections")  # the socket handed over
+        # A short queue: what a connect-and-close loop leaves in it drains
+        # in moments once the loop stops (SOMAXCONN's took minutes).
+        queue = a.ns.run("ss", "-ltnH", f"( sport = :{a.novnc_port} )").stdout.split()
+        assert queue[0] == "LISTEN" and queue[2] == "64", queue
         # Its connections have TCP keepalive (websockify sets it only on a
         # socket of its own): a viewer that vanished does not hold its
         # process for good.
