@@ -825,6 +825,7 @@ static int setup_logins(Manager *m) {
         LoginOptions lo = {
                 .event = m->event, .launcher = &m->launcher, .browser = m->browser,
                 .providers_file = c->providers_file, .login_home = c->login_home,
+                .login_home_size_mb = c->login_home_size_mb,
                 .environment_file = c->environment_file,
                 .control_socket = c->control_socket, .runtime_dir = c->runtime_dir,
                 .cli_uid = m->cli_uid, .cli_gid = m->cli_gid, .cli_error = m->cli_error,

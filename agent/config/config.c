@@ -113,6 +113,7 @@ static const ConfigKey keys[] = {
         K(cli_user, KEY_STRING, "vmba-cli", "unprivileged user the provider CLIs run as (third-party code: never root, nor a display user or a service's)"),
         K(cli_tasks_max, KEY_U32, "1024", "the tasks (processes and threads) cli_user may have at once (RLIMIT_NPROC on every CLI; a login's are all killed when it ends, which a CLI forking without end could outrun); 0: no limit"),
         K(login_home, KEY_STRING, "/var/lib/vm-browser-agent/logins", "parent of the logins' HOMEs (0710, root's, cli_user's group): each CLI login runs in its own login_home/login-SESSION_ID (0700, cli_user's), removed when the login ends"),
+        K(login_home_size_mb, KEY_U32, "64", "size of the tmpfs the agent mounts on login_home (nosuid, nodev, noexec; one inode per 4 KiB; at most 1048576), so the logins' files, credentials included, never reach the disk, and no other user's files (the browser's downloads and site data, /var/tmp) can leave a CLI no room for its credentials; 0: login_home stays a directory of its file system"),
         K(environment_file, KEY_STRING, "/etc/environment", "the host's proxy defaults for CLI logins (HTTP_PROXY, HTTPS_PROXY, NO_PROXY; \"\" = none)"),
         K(control_socket, KEY_STRING, "/run/vm-browser-agent-cli/control.sock", "where the CLIs' browser links reach the agent (root and cli_user only; its directory, when the agent makes it, 0710 with cli_user's group)"),
         K(session_ttl_s, KEY_U32, "900", "login session lifetime"),

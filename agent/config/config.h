@@ -97,6 +97,7 @@ typedef struct Config {
         char *cli_user;                /* "vmba-cli": the provider CLIs run as this user */
         uint32_t cli_tasks_max;        /* 1024: RLIMIT_NPROC on the CLIs; 0: none */
         char *login_home;              /* "/var/lib/vm-browser-agent/logins": each CLI login's HOME is <login_home>/<session id> */
+        uint32_t login_home_size_mb;   /* 64: login_home a tmpfs of this size; 0: a plain directory */
         char *environment_file;        /* "/etc/environment": proxy defaults */
         char *control_socket;          /* "/run/vm-browser-agent-cli/control.sock" */
         uint32_t session_ttl_s;        /* 900 */

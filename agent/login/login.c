@@ -25,6 +25,7 @@
 #include "control-socket.h"
 #include "env-file.h"
 #include "fileio.h"
+#include "home-mount.h"
 #include "home-remove.h"
 #include "json-wipe.h"
 #include "log.h"
@@ -873,6 +874,24 @@ static void warn_unreachable(LoginManager *lm, const char *key, const char *valu
                             key, value);
 }
 
+/* The tmpfs on login_home, or the log saying why the logins' files stay
+ * on the disk (the logins still work there). */
+static void login_home_mount_logged(LoginManager *lm) {
+        const LoginOptions *o = &lm->o;
+        int r = login_home_mount(o->login_home, o->login_home_size_mb, o->cli_gid);
+
+        if (r < 0) {
+                log_error_errno(r, "login_home %s stays on the disk, as big as its file system: mounting a tmpfs of "
+                                "%u MiB (login_home_size_mb) failed: %m", o->login_home, o->login_home_size_mb);
+                return;
+        }
+        /* A remount keeps the root's owner and mode: made right again. */
+        if (r > 0)
+                (void)login_home_prepare(lm);
+        log_info("login_home %s: a tmpfs of %u MiB (%s), the logins' files off the disk.", o->login_home,
+                 o->login_home_size_mb, r > 0 ? "remounted, an earlier run's" : "mounted");
+}
+
 int login_manager_new(const LoginOptions *o, LoginManager **ret) {
         _cleanup_(login_manager_freep) LoginManager *lm = NULL;
         _cleanup_(freep) char *home = NULL, *exe = NULL;
@@ -909,6 +928,8 @@ int login_manager_new(const LoginOptions *o, LoginManager **ret) {
         if (r < 0)
                 log_warning_errno(r, "Cannot make login_home %s root's, 0710, with cli_user's group: %m",
                                   o->login_home);
+        else if (o->login_home_size_mb > 0)
+                login_home_mount_logged(lm);
         /* HOMEs an earlier run left (credential files with them) go now. */
         homes_collect(lm);
         if (!isempty(o->control_socket)) {

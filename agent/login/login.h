@@ -65,6 +65,7 @@ typedef struct LoginOptions {
         Browser *browser;             /* NULL: no browser (opening a URL gives -EAGAIN) */
         const char *providers_file;
         const char *login_home;       /* absolute; each CLI login's HOME is <login_home>/login-<session id> */
+        uint32_t login_home_size_mb;  /* > 0: login_home is made a tmpfs of this size (home-mount.h) */
         const char *environment_file; /* the host's proxy defaults (/etc/environment); "" = none */
         const char *control_socket;   /* "" = none; exported to CLIs as VMBA_CONTROL_SOCKET */
         const char *runtime_dir;      /* absolute; the CLIs' browser links go in <runtime_dir>-cli/bin */

@@ -162,6 +162,12 @@ class Agent:
         self.proc = self.ns.popen(argv, stdout=self.log, stderr=subprocess_stdout(), env=env, **(popen_kw or {}))
         self.pid = self.proc.pid
 
+    @property
+    def root(self):
+        """The agent's root directory, through which a path names what the
+        agent sees in its own mount namespace (login_home's tmpfs)."""
+        return f"/proc/{self.pid}/root"
+
     def policies_mount(self, openbox_config):
         """The shell commands (with $0 this instance's directory) that, in
         the agent's private mount namespace, overlay /etc with the image's

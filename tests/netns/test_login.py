@@ -45,17 +45,19 @@ class LoginEnv:
     the agent configured to use them."""
 
     def __init__(self, agent_bin, services=IDLE, sets=(), ns=None, provider_env=None, extra_providers=(),
-                 url_wait_s=int(10 * DEADLINE_SCALE), cmdline="quiet"):
+                 url_wait_s=int(10 * DEADLINE_SCALE), cmdline="quiet", wrap=(), before_start=None):
         """url_wait_s: how long a start waits for the fake CLI's URL, on a
         loaded machine too (a Python start); the tests of a CLI that prints
-        none give their own, shorter one."""
+        none give their own, shorter one.  before_start: called with this
+        env before the agent starts; wrap: svagent.Agent's, or a function
+        of this env giving it."""
         self.dir = tempfile.mkdtemp(prefix="vmba-login-", dir="/var/tmp")
         # The CLIs' user passes through to control.sock and the logins'
         # HOMEs; nothing here is listed or read by it.
         os.chmod(self.dir, 0o711)
         # login_home: not there yet, as on a fresh image; the agent makes
         # it (and its parent) with the first login.
-        self.home = os.path.join(self.dir, "state", "logins")
+        self.home_path = os.path.join(self.dir, "state", "logins")
         # Away from the agent's ports (svagent: 15900, 16900, 18300 and
         # 18900 plus a display number of a few hundred).
         self.pport = 20000 + os.getpid() % 1000
@@ -89,20 +91,40 @@ class LoginEnv:
         with open(self.providers_file, "w") as f:
             json.dump(providers, f)
         self.agent_bin = agent_bin
+        if before_start:
+            before_start(self)
+        if callable(wrap):
+            wrap = wrap(self)
         self.agent = Agent(agent_bin,
-                           f"providers_file={self.providers_file}", f"login_home={self.home}",
+                           f"providers_file={self.providers_file}", f"login_home={self.home_path}",
                            f"control_socket={self.dir}/control.sock", f"url_wait_s={url_wait_s}",
                            # Not this machine's /etc/environment: the test's own.
                            f"environment_file={self.dir}/environment",
                            f"bin_path={os.path.dirname(sys.executable)}:/usr/bin:/bin",
-                           *sets, services=services, ns=ns, cmdline=cmdline)
+                           *sets, services=services, ns=ns, cmdline=cmdline, wrap=wrap)
         self.ns = self.agent.ns
         self.ns.popen([sys.executable, FAKE_PROVIDER, str(self.pport)])
         wait_until(lambda: self.agent.try_get("/health")[0] == 200, 20, "agent /health")
         wait_until(lambda: self.port_open(self.pport), 10, "fake provider listening")
 
+    @property
+    def home(self):
+        """login_home as the agent sees it: the agent mounts a tmpfs on it
+        in its own mount namespace, below which this test's view has only
+        the directory on the disk."""
+        return self.view(self.home_path)
+
+    def view(self, path):
+        """A path the agent names (a credPath), as the agent sees it."""
+        return self.agent.root + path
+
+    def named(self, path):
+        """What the agent calls a path of view()."""
+        assert path.startswith(self.agent.root + "/"), path
+        return path[len(self.agent.root):]
+
     def home_of(self, session_id):
-        """The HOME the agent gives a CLI login."""
+        """The HOME the agent gives a CLI login, as the agent sees it."""
         return os.path.join(self.home, f"login-{session_id}")
 
     def port_open(self, port):
@@ -336,6 +358,93 @@ def test_an_escaped_nul_is_no_session_id(env):
     assert env.json("GET", f"/credentials/status?sessionId={s}")[1]["waiting"] is True
 
 
+def mounts_at(pid, path):
+    """The mounts at path in pid's mount namespace, bottom first: (fstype,
+    mount options, super options) from its mountinfo."""
+    found = []
+    with open(f"/proc/{pid}/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index("-")
+            if fields[4] == path:
+                found.append((fields[sep + 1], set(fields[5].split(",")), set(fields[sep + 3].split(","))))
+    return found
+
+
+def stale_home(parent):
+    """A HOME an earlier run left, its credential file in it."""
+    os.makedirs(os.path.join(parent, "login-old", ".codex"))
+    with open(os.path.join(parent, "login-old", ".codex", "auth.json"), "w") as f:
+        f.write('{"tokens": {"access_token": "OLD"}}')
+
+
+def test_login_home_is_a_tmpfs_of_its_own(make_env):
+    """login_home is a tmpfs of login_home_size_mb in the agent's mount
+    namespace (nosuid, nodev, noexec; root's, 0710, the CLI user's group;
+    an inode per 4 KiB): a login's credential file never reaches the disk,
+    and the disk's directory, emptied first of what an earlier run left
+    there (the tmpfs would hide it there for ever), stays empty."""
+    e = make_env(sets=("login_home_size_mb=2",), before_start=lambda env: stale_home(env.home_path))
+    assert os.listdir(e.home_path) == []
+    (fstype, flags, options), = mounts_at(e.agent.pid, e.home_path)
+    assert fstype == "tmpfs" and {"nosuid", "nodev", "noexec"} <= flags, flags
+    assert {"size=2048k", "nr_inodes=512", "mode=710", f"gid={CLI_GID}"} <= options, options
+    st, vfs = os.stat(e.home), os.statvfs(e.home)
+    assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o710, 0, CLI_GID)
+    assert (vfs.f_blocks * vfs.f_frsize, vfs.f_files) == (2 << 20, 512)
+    log = e.agent.log_text()
+    assert f"login_home {e.home_path}: removed 1 entries an earlier run left on the disk" in log
+    assert f"login_home {e.home_path}: a tmpfs of 2 MiB (mounted)" in log
+    s = sid()
+    status, started = e.json("POST", "/auth/codex", {"sessionId": s})
+    assert status == 200, started
+    assert e.browse(started["oauthUrl"])[0] == 200
+    e.wait_status(s, lambda code, b: b.get("authenticated"))
+    assert os.path.isfile(os.path.join(e.home_of(s), ".codex", "auth.json"))
+    assert os.listdir(e.home_path) == []
+    status, got = e.json("GET", f"/credentials/get?sessionId={s}")
+    assert status == 200 and got["credentials"]["tokens"]["access_token"] == "SECRET-ACCESS-codex", got
+    wait_until(lambda: home_gone(e.home_of(s)), 10, "the HOME removed after delivery")
+    e.assert_no_secrets()
+
+
+def test_login_home_tmpfs_of_an_earlier_run_is_remounted(make_env):
+    """Under systemd the agent restarts in the same mount namespace, where
+    its earlier run's tmpfs is still on login_home: that one is remounted
+    with the configured size, not covered by a second one, and the HOMEs it
+    holds are swept as any earlier run's."""
+    earlier = ('mkdir -p "$0" && mount -t tmpfs -o size=1m,mode=0755 tmpfs "$0" && '
+               'mkdir -p "$0/login-old/.codex" && echo OLD > "$0/login-old/.codex/auth.json" && exec "$@"')
+    e = make_env(sets=("login_home_size_mb=3",),
+                 wrap=lambda env: ("sh", "-c", earlier, env.home_path))
+    mounts = mounts_at(e.agent.pid, e.home_path)
+    assert len(mounts) == 1 and mounts[0][0] == "tmpfs" and "size=3072k" in mounts[0][2], mounts
+    st = os.stat(e.home)
+    assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o710, 0, CLI_GID)
+    wait_until(lambda: os.listdir(e.home) == [], 10, "the earlier run's HOME removed")
+    assert f"login_home {e.home_path}: a tmpfs of 3 MiB (remounted, an earlier run's)" in e.agent.log_text()
+
+
+@pytest.mark.parametrize("size", ["0", "1048577"])
+def test_login_home_without_a_tmpfs(make_env, size):
+    """login_home_size_mb=0 leaves login_home a directory of its file
+    system; a size the kernel cannot be asked for does too, and the log
+    says why the logins' files stay on the disk.  Logins work in both."""
+    e = make_env(sets=(f"login_home_size_mb={size}",))
+    assert mounts_at(e.agent.pid, e.home_path) == []
+    log = e.agent.log_text()
+    failed = f"login_home {e.home_path} stays on the disk, as big as its file system: mounting a tmpfs of " \
+        f"{size} MiB (login_home_size_mb) failed: Invalid argument"
+    assert (failed in log) == (size != "0"), log
+    s = sid()
+    status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
+    assert status == 200, started
+    assert os.path.isdir(os.path.join(e.home_path, f"login-{s}"))
+    assert e.browse(started["oauthUrl"])[0] == 200
+    e.wait_status(s, lambda code, b: b.get("authenticated"))
+    assert e.json("GET", f"/credentials/get?sessionId={s}")[0] == 200
+
+
 @pytest.mark.parametrize("name", ["network-fix-test-1", "..", ".", "a:b.c_d", "x" * 128])
 def test_host_named_session_ids(env, name):
     """The host's own session names work end to end; the HOME is
@@ -348,7 +457,7 @@ def test_host_named_session_ids(env, name):
     q = urllib.parse.quote(name, safe="")
     env.wait_status(q, lambda code, b: b.get("authenticated"))
     got = env.json("GET", f"/credentials/get?sessionId={q}")
-    assert got[0] == 200 and got[1]["credPath"] == os.path.join(env.home_of(name), ".gemini/oauth_creds.json")
+    assert got[0] == 200 and env.view(got[1]["credPath"]) == os.path.join(env.home_of(name), ".gemini/oauth_creds.json")
     wait_until(lambda: os.listdir(env.home) == [], 10, "the login's HOME removed")
     assert set(os.listdir(env.dir)) == before and os.listdir(os.path.dirname(env.home)) == ["logins"]
     env.assert_no_secrets()
@@ -496,7 +605,7 @@ def test_cli_login(env, provider, mode, cred):
     home = env.home_of(s)
     path = os.path.join(home, cred)
     assert ISO.match(st.pop("modifiedAt"))
-    assert st == {"authenticated": True, "path": path, "provider": provider}
+    assert st == {"authenticated": True, "path": env.named(path), "provider": provider}
     assert os.stat(path).st_mode & 0o777 == 0o600
     for d in (home, os.path.dirname(path)):
         m = os.stat(d)
@@ -513,7 +622,7 @@ def test_cli_login(env, provider, mode, cred):
     with open(os.path.join(home, f".fake-env-{mode}.json")) as f:
         seen = json.load(f)
     assert env.json("GET", f"/credentials/get?sessionId={s}") == \
-        (200, {"success": True, "provider": provider, "credentials": creds, "credPath": path})
+        (200, {"success": True, "provider": provider, "credentials": creds, "credPath": env.named(path)})
     assert env.json("GET", f"/credentials/get?sessionId={s}")[0] == 404
     # Delivered: the credential file and the rest of the HOME are gone.
     wait_until(lambda: home_gone(home), 10, "the login's HOME removed after delivery")
@@ -531,7 +640,7 @@ def test_cli_login(env, provider, mode, cred):
     assert e["HTTP_PROXY"] == e["http_proxy"] == "http://10.9.9.9:3128"
     assert e["NO_PROXY"] == e["no_proxy"] == "127.0.0.1,localhost"
     assert "HTTPS_PROXY" not in e and "https_proxy" not in e
-    assert e["HOME"] == home and e["TERM"] == "xterm-256color"
+    assert e["HOME"] == env.named(home) and e["TERM"] == "xterm-256color"
     links = os.path.join(env.agent.dir, "run-cli", "bin")
     assert e["BROWSER"] == os.path.join(links, "vmba-open-url")
     assert e["PATH"].split(":")[0] == links
@@ -647,10 +756,10 @@ def test_new_provider(make_env):
     st = e.wait_status(s, lambda code, b: b.get("authenticated"))
     path = os.path.join(e.home_of(s), ".config/acme/token.json")
     assert ISO.match(st.pop("modifiedAt"))
-    assert st == {"authenticated": True, "path": path, "provider": "acme_cli"}
+    assert st == {"authenticated": True, "path": e.named(path), "provider": "acme_cli"}
     assert e.json("GET", f"/credentials/get?sessionId={s}") == \
         (200, {"success": True, "provider": "acme_cli",
-               "credentials": {"token": "SECRET-ACCESS-acme", "login": login_of(url)}, "credPath": path})
+               "credentials": {"token": "SECRET-ACCESS-acme", "login": login_of(url)}, "credPath": e.named(path)})
     e.assert_no_secrets()
 
 
@@ -843,7 +952,7 @@ def test_sessions_of_one_provider_apart(env):
     for s in (a, b):
         status, body = got[s]
         assert status == 200 and body["credentials"]["login"] == login_of(urls[s]), (s, body)
-        assert body["credPath"] == os.path.join(env.home_of(s), ".gemini/oauth_creds.json")
+        assert env.view(body["credPath"]) == os.path.join(env.home_of(s), ".gemini/oauth_creds.json")
     assert got[a][1]["credentials"] != got[b][1]["credentials"]
     env.assert_no_secrets()
 
@@ -1233,7 +1342,7 @@ def test_response_cut_off_keeps_credentials(make_env):
     got = e.json("GET", f"/credentials/get?sessionId={s}")
     assert got[0] == 200 and got[1]["credentials"]["access_token"] == "SECRET-ACCESS-gemini"
     assert len(got[1]["credentials"]["padding"]) == 600000
-    assert got[1]["credPath"] == path
+    assert e.view(got[1]["credPath"]) == path
     assert e.json("GET", f"/credentials/get?sessionId={s}")[0] == 404
     wait_until(lambda: home_gone(os.path.dirname(os.path.dirname(path))), 10,
                "the HOME removed once the response was sent completely")
@@ -1414,9 +1523,9 @@ def test_push_handoff_cli_removes_home_on_ack(make_env, host_socket):
     with conn:
         line = read_line(conn)
         home = e.home_of(s)
-        assert line["credPath"] == os.path.join(home, ".gemini/oauth_creds.json")
+        assert e.view(line["credPath"]) == os.path.join(home, ".gemini/oauth_creds.json")
         assert line["credentials"]["login"] == login_of(started["oauthUrl"])
-        assert os.path.isfile(line["credPath"])
+        assert os.path.isfile(e.view(line["credPath"]))
         conn.sendall(f"ACK {line['deliveryId']}\n".encode())
         wait_until(lambda: e.json("GET", f"/credentials/status?sessionId={s}")[0] == 404, 10,
                    "session delivered")
@@ -1442,7 +1551,7 @@ def test_push_handoff_large_line(make_env, host_socket):
         line = read_line(conn, pause=0.001)
         assert line["sessionId"] == s
         assert line["credentials"]["login"] == login_of(started["oauthUrl"])
-        assert os.path.getsize(line["credPath"]) == size
+        assert os.path.getsize(e.view(line["credPath"])) == size
         conn.sendall(f"ACK {line['deliveryId']}\n".encode())
         wait_until(lambda: e.json("GET", f"/credentials/status?sessionId={s}")[0] == 404, 10,
                    "session delivered")
@@ -1573,11 +1682,11 @@ def test_codex_login_through_firefox(make_env):
                30, "firefox started")
     st = e.wait_status(s, lambda code, b: b.get("authenticated"), timeout=90)
     path = os.path.join(e.home_of(s), ".codex/auth.json")
-    assert st["path"] == path and st["provider"] == "codex"
+    assert st["path"] == e.named(path) and st["provider"] == "codex"
     with open(path) as f:
         creds = json.load(f)
     assert e.json("GET", f"/credentials/get?sessionId={s}") == \
-        (200, {"success": True, "provider": "codex", "credentials": creds, "credPath": path})
+        (200, {"success": True, "provider": "codex", "credentials": creds, "credPath": e.named(path)})
     # Firefox (not the test) followed the redirect: it was launched with
     # the URL and the fake CLI's listener got the code from it.  The
     # CLI's own $BROWSER call with the same URL opened no second tab.

@@ -68,6 +68,9 @@ def test_login_starts_to_a_caught_url(vm, provider):
         # output so far (redacted): what it was showing.
         pytest.fail(f"{e}\n--- CLI output ---\n{start(vm, provider, sid).get('cliOutput')}")
     assert got.startswith(PREFIXES[provider]), got
+    # The CLI started, and writes, in login_home's own tmpfs, as shipped.
+    assert "login_home /var/lib/vm-browser-agent/logins: a tmpfs of 64 MiB (mounted)" in vm.console_text(), \
+        vm.console_text()[-3000:]
     if provider == "codex":
         # The agent raised the port floor above Codex's callback port:
         # Codex (CAP_NET_BIND_SERVICE, kept for a CLI with a callback

@@ -1,0 +1,51 @@
+/* See mount-util.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+
+#include "macro.h"
+#include "mount-util.h"
+
+#define TMPFS_SIZE_MB_MAX (1u << 20) /* 1 TiB */
+#define TMPFS_FLAGS (MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+int tmpfs_options(char *buf, size_t size, uint32_t size_mb, mode_t mode, uid_t uid, gid_t gid) {
+        uint64_t inodes = (uint64_t)size_mb * (1024u * 1024u / TMPFS_BYTES_PER_INODE);
+        int n;
+
+        if (size_mb == 0 || size_mb > TMPFS_SIZE_MB_MAX || (mode & ~07777))
+                return -EINVAL;
+        n = snprintf(buf, size, "size=%um,nr_inodes=%llu,mode=%04o,uid=%u,gid=%u", size_mb,
+                     (unsigned long long)inodes, (unsigned)mode, (unsigned)uid, (unsigned)gid);
+        if (n < 0 || (size_t)n >= size)
+                return -ENOBUFS;
+        return 0;
+}
+
+int fd_is_tmpfs_root(int fd) {
+        struct statx sx;
+        struct statfs sfs;
+
+        if (statx(fd, "", AT_EMPTY_PATH, STATX_TYPE, &sx) < 0 || fstatfs(fd, &sfs) < 0)
+                return negative_errno();
+        /* Kernels before 5.8 do not say: such a tmpfs counts as none, and
+         * a new one goes on top of it. */
+        if (!(sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+                return 0;
+        return (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) && sfs.f_type == TMPFS_MAGIC;
+}
+
+int tmpfs_mount_fd(int fd, bool remount, const char *options) {
+        char path[64];
+
+        if (fd < 0)
+                return -EBADF;
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        if (mount(remount ? NULL : "tmpfs", path, "tmpfs", TMPFS_FLAGS | (remount ? MS_REMOUNT : 0), options) < 0)
+                return negative_errno();
+        return 0;
+}
