@@ -74,8 +74,6 @@ static int write_secret_files(Manager *m) {
         return 0;
 }
 
-#define GROUP_PATH "/etc/group"
-
 /* Who else than the display's users, in the passwd or group text of path,
  * has x_user's group: find's answer (0 and *ret_other, -ENOENT, ...).  A
  * missing file names nobody: -ENOENT too. */
@@ -104,7 +102,7 @@ static bool x_group_is_its_own(Manager *m) {
 
         r = x_group_other(c, m->x_gid, path, passwd_find_gid, &other);
         if (r == -ENOENT) {
-                path = GROUP_PATH;
+                path = SV_GROUP_PATH;
                 how = "member";
                 r = x_group_other(c, m->x_gid, path, group_find_member, &other);
         }

@@ -582,40 +582,24 @@ static bool xvfb_shm(Manager *m) {
         return !why;
 }
 
-/* The viewers' connections inherit it: one whose viewer vanished ends
- * (websockify lifts its timeout once the WebSocket is up, and sets this
- * only on a socket it makes itself). */
-static void novnc_socket_keepalive(Manager *m) {
-        if (m->novnc_socket >= 0)
-                (void)setsockopt(m->novnc_socket, SOL_SOCKET, SO_KEEPALIVE, &(int){ 1 }, sizeof(int));
-}
-
-/* websockify's listening socket, made once and kept (display.h,
- * novnc_socket), or socket activation's, which listens from boot on: a
- * viewer then waits for the desktop rather than being refused.  Without
- * either, websockify binds the port itself, as it would have to anyway. */
-static void novnc_socket_make(Manager *m) {
+/* websockify's listening socket, made (bound, not listening) once and
+ * kept: -errno when the port cannot be bound. */
+static int novnc_socket_bind(Manager *m) {
         const Config *c = &m->config;
         const char *address = isempty(c->novnc_listen) ? "0.0.0.0" : c->novnc_listen;
         int r;
 
-        if (m->novnc_socket >= 0) {
-                novnc_socket_keepalive(m);
-                return;
-        }
-        /* Bound now, listening once websockify first starts (the
-         * supervisor): without the desktop, connections are refused.
-         * Without SO_REUSEADDR a closed connection of a previous run still
-         * in TIME_WAIT keeps the port: then listening at once, with it. */
+        /* Listening once websockify first starts (the supervisor): without
+         * the desktop, connections are refused.  Without SO_REUSEADDR a
+         * closed connection of a previous run still in TIME_WAIT keeps the
+         * port: then listening at once, with it. */
         r = tcp_socket_bound(address, c->novnc_port, 0, false, &m->novnc_socket);
         if (r == -EADDRINUSE)
                 r = tcp_socket_bound(address, c->novnc_port, 0, true, &m->novnc_socket);
-        if (r < 0) {
-                log_warning_errno(r, "Cannot bind %s port %u for noVNC; websockify will try itself, and "
-                                  "while it restarts another local user could take the port: %m",
-                                  address, (unsigned)c->novnc_port);
-                return;
-        }
+        if (r < 0)
+                return log_warning_errno(r, "Cannot bind %s port %u for noVNC; websockify will try itself, and "
+                                         "while it restarts another local user could take the port: %m",
+                                         address, (unsigned)c->novnc_port);
         /* Not fd 0, which a ServiceDef takes for none (the agent may be
          * started with stdin closed). */
         if (m->novnc_socket < 3) {
@@ -623,7 +607,21 @@ static void novnc_socket_make(Manager *m) {
                 safe_close(m->novnc_socket);
                 m->novnc_socket = fd < 0 ? -EBADF : fd;
         }
-        novnc_socket_keepalive(m);
+        return 0;
+}
+
+/* websockify's listening socket, made once and kept (display.h,
+ * novnc_socket), or socket activation's, which listens from boot on: a
+ * viewer then waits for the desktop rather than being refused.  Without
+ * either, websockify binds the port itself, as it would have to anyway. */
+static void novnc_socket_make(Manager *m) {
+        if (m->novnc_socket < 0 && novnc_socket_bind(m) < 0)
+                return;
+        /* The viewers' connections inherit it: one whose viewer vanished
+         * ends (websockify lifts its timeout once the WebSocket is up, and
+         * sets this only on a socket it makes itself). */
+        if (m->novnc_socket >= 0)
+                (void)setsockopt(m->novnc_socket, SOL_SOCKET, SO_KEEPALIVE, &(int){ 1 }, sizeof(int));
 }
 
 /* The X clients' one supplementary group: x_user's, when it exists. */

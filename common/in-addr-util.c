@@ -87,7 +87,7 @@ int sockaddr_bytes(const struct sockaddr *sa, uint8_t ret[static 16]) {
         return AF_UNSPEC;
 }
 
-static int sockaddr_in_port(const SockaddrIn *sa) {
+uint16_t sockaddr_in_port(const SockaddrIn *sa) {
         return ntohs(sa->sa.sa_family == AF_INET ? sa->in.sin_port : sa->in6.sin6_port);
 }
 

@@ -51,6 +51,9 @@ typedef union SockaddrIn {
  * sockaddr_bytes() reads them); false for any other family. */
 bool sockaddr_in_equal(const SockaddrIn *a, const SockaddrIn *b);
 
+/* sa's port (AF_INET or AF_INET6), in host byte order. */
+uint16_t sockaddr_in_port(const SockaddrIn *sa);
+
 /* An IPv4 or IPv6 literal (no brackets) and a port; the length to pass to
  * bind()/connect() in *ret_len.  -EINVAL for anything else (no names). */
 int sockaddr_in_parse(const char *addr, uint16_t port, SockaddrIn *ret, socklen_t *ret_len);

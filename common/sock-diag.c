@@ -36,7 +36,7 @@ static int id_side(const SockaddrIn *sa, uint8_t *family, __be32 addr[4], __be16
                 return -EAFNOSUPPORT;
         memcpy(addr, a, f == AF_INET ? 4 : 16);
         *family = (uint8_t)f;
-        *port = sa->sa.sa_family == AF_INET ? sa->in.sin_port : sa->in6.sin6_port;
+        *port = htons(sockaddr_in_port(sa));
         return 0;
 }
 

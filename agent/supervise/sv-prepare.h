@@ -11,6 +11,7 @@
 #include "service-def.h"
 
 #define SV_PASSWD_PATH "/etc/passwd"
+#define SV_GROUP_PATH "/etc/group"
 #define SV_PASSWD_MAX (4 * 1024 * 1024)
 /* The backlog of a service's stdin socket (websockify's): a server that
  * accepts one connection at a time drains a full queue of SOMAXCONN
