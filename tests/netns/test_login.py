@@ -419,6 +419,7 @@ def test_login_home_tmpfs_of_an_earlier_run_is_remounted(make_env):
                  wrap=lambda env: ("sh", "-c", earlier, env.home_path))
     mounts = mounts_at(e.agent.pid, e.home_path)
     assert len(mounts) == 1 and mounts[0][0] == "tmpfs" and "size=3072k" in mounts[0][2], mounts
+    assert {"nosuid", "nodev", "noexec"} <= mounts[0][1], mounts
     st = os.stat(e.home)
     assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o710, 0, CLI_GID)
     wait_until(lambda: os.listdir(e.home) == [], 10, "the earlier run's HOME removed")
