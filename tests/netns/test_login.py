@@ -409,10 +409,10 @@ def test_login_home_is_a_tmpfs_of_its_own(make_env):
 
 
 def test_login_home_tmpfs_of_an_earlier_run_is_remounted(make_env):
-    """Under systemd the agent restarts in the same mount namespace, where
-    its earlier run's tmpfs is still on login_home: that one is remounted
-    with the configured size, not covered by a second one, and the HOMEs it
-    holds are swept as any earlier run's."""
+    """An agent restarted in its earlier run's mount namespace (a unit
+    without one of its own, a run by hand) finds that run's tmpfs still on
+    login_home: it is remounted with the configured size, not covered by a
+    second one, and the HOMEs it holds are swept as any earlier run's."""
     earlier = ('mkdir -p "$0" && mount -t tmpfs -o size=1m,mode=0755 tmpfs "$0" && '
                'mkdir -p "$0/login-old/.codex" && echo OLD > "$0/login-old/.codex/auth.json" && exec "$@"')
     e = make_env(sets=("login_home_size_mb=3",),
