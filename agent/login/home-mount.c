@@ -5,11 +5,14 @@
 
 #include "fileio.h"
 #include "home-mount.h"
+#include "home-remove.h"
 #include "log.h"
 #include "macro.h"
 #include "mount-util.h"
 
-/* Removes every entry below the directory fd; the first failure, or 0. */
+/* Removes the logins' HOMEs below the directory fd, and the trees set
+ * aside for removal: the first failure, or 0.  Nothing else is the
+ * agent's to remove (a volume's lost+found). */
 static int clear_below(int fd, const char *dir) {
         _cleanup_(closep) int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         DIR *d;
@@ -26,7 +29,7 @@ static int clear_below(int fd, const char *dir) {
         while ((de = readdir(d))) {
                 int q;
 
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                if (!startswith(de->d_name, HOME_LOGIN_PREFIX) && !startswith(de->d_name, HOME_REMOVING_PREFIX))
                         continue;
                 q = rm_rf_at(fd, de->d_name);
                 if (q < 0 && r == 0)
@@ -35,7 +38,7 @@ static int clear_below(int fd, const char *dir) {
         }
         closedir(d);
         if (n > 0)
-                log_info("login_home %s: removed %u entries an earlier run left on the disk, before the tmpfs hides them.",
+                log_info("login_home %s: removed %u HOMEs an earlier run left on the disk, before the tmpfs hides them.",
                          dir, n);
         return r;
 }

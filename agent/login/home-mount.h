@@ -9,8 +9,8 @@
 
 /* Mounts a tmpfs of size_mb MiB (nosuid, nodev, noexec; root's, 0710,
  * cli_gid's) on the directory dir, which must exist and not be a symlink.
- * What the directory holds goes first: hidden below the mount, an earlier
- * run's credential files would stay on the disk for ever.  When dir is
+ * The HOMEs the directory holds go first: hidden below the mount, an
+ * earlier run's credential files would stay on the disk for ever.  When dir is
  * already a tmpfs's root (an earlier run's in the same mount namespace),
  * that one is remounted with the new size instead, what it holds kept for
  * the caller to sweep.  0: mounted, 1: remounted, -errno. */

@@ -21,6 +21,8 @@
 #include "launch.h"
 #include "macro.h"
 
+/* The names below login_home: a login's HOME, and one set aside. */
+#define HOME_LOGIN_PREFIX "login-"
 #define HOME_REMOVING_PREFIX ".removing-"
 #define HOME_REMOVERS_MAX 8 /* children at work at once */
 

@@ -35,7 +35,7 @@
 #include "transcript.h"
 #include "url-util.h"
 
-#define HOME_NAME_MAX (sizeof "login-" + SESSION_ID_MAX)
+#define HOME_NAME_MAX (sizeof HOME_LOGIN_PREFIX + SESSION_ID_MAX)
 
 typedef struct Listener {
         LoginListener cb;
@@ -86,7 +86,7 @@ static void notify(LoginSession *s, LoginChange change) {
 /* A login's HOME below login_home: "login-" + its id, so no id ("..",
  * ".") names anything but a directory of its own. */
 static void home_name(const char *id, char buf[static HOME_NAME_MAX]) {
-        snprintf(buf, HOME_NAME_MAX, "login-%s", id);
+        snprintf(buf, HOME_NAME_MAX, HOME_LOGIN_PREFIX "%s", id);
 }
 
 /* Removes <login_home>/login-<id> and all below it without following a
@@ -183,7 +183,7 @@ static void homes_collect(LoginManager *lm) {
         if (!d)
                 return;
         while ((de = readdir(d))) {
-                const char *id = startswith(de->d_name, "login-");
+                const char *id = startswith(de->d_name, HOME_LOGIN_PREFIX);
                 LoginSession *s;
 
                 if (!id || !session_id_is_valid(id) || has_leftover(lm, id))

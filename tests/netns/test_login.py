@@ -382,10 +382,14 @@ def test_login_home_is_a_tmpfs_of_its_own(make_env):
     """login_home is a tmpfs of login_home_size_mb in the agent's mount
     namespace (nosuid, nodev, noexec; root's, 0710, the CLI user's group;
     an inode per 4 KiB): a login's credential file never reaches the disk,
-    and the disk's directory, emptied first of what an earlier run left
-    there (the tmpfs would hide it there for ever), stays empty."""
-    e = make_env(sets=("login_home_size_mb=2",), before_start=lambda env: stale_home(env.home_path))
-    assert os.listdir(e.home_path) == []
+    and the disk's directory, rid first of the HOMEs an earlier run left
+    there (the tmpfs would hide them there for ever), gets none."""
+    def earlier_run(env):
+        stale_home(env.home_path)
+        os.makedirs(os.path.join(env.home_path, ".removing-3", "x"))
+        os.mkdir(os.path.join(env.home_path, "lost+found"))
+    e = make_env(sets=("login_home_size_mb=2",), before_start=earlier_run)
+    assert os.listdir(e.home_path) == ["lost+found"]
     (fstype, flags, options), = mounts_at(e.agent.pid, e.home_path)
     assert fstype == "tmpfs" and {"nosuid", "nodev", "noexec"} <= flags, flags
     assert {"size=2048k", "nr_inodes=512", "mode=710", f"gid={CLI_GID}"} <= options, options
@@ -393,7 +397,7 @@ def test_login_home_is_a_tmpfs_of_its_own(make_env):
     assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o710, 0, CLI_GID)
     assert (vfs.f_blocks * vfs.f_frsize, vfs.f_files) == (2 << 20, 512)
     log = e.agent.log_text()
-    assert f"login_home {e.home_path}: removed 1 entries an earlier run left on the disk" in log
+    assert f"login_home {e.home_path}: removed 2 HOMEs an earlier run left on the disk" in log
     assert f"login_home {e.home_path}: a tmpfs of 2 MiB (mounted)" in log
     s = sid()
     status, started = e.json("POST", "/auth/codex", {"sessionId": s})
@@ -401,7 +405,7 @@ def test_login_home_is_a_tmpfs_of_its_own(make_env):
     assert e.browse(started["oauthUrl"])[0] == 200
     e.wait_status(s, lambda code, b: b.get("authenticated"))
     assert os.path.isfile(os.path.join(e.home_of(s), ".codex", "auth.json"))
-    assert os.listdir(e.home_path) == []
+    assert os.listdir(e.home_path) == ["lost+found"]
     status, got = e.json("GET", f"/credentials/get?sessionId={s}")
     assert status == 200 and got["credentials"]["tokens"]["access_token"] == "SECRET-ACCESS-codex", got
     wait_until(lambda: home_gone(e.home_of(s)), 10, "the HOME removed after delivery")
