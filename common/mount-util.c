@@ -1,17 +1,10 @@
 /* See mount-util.h. */
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/magic.h>
 #include <stdio.h>
 #include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/vfs.h>
 
 #include "macro.h"
 #include "mount-util.h"
-
-#define TMPFS_SIZE_MB_MAX (1u << 20) /* 1 TiB */
-#define TMPFS_FLAGS (MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 int tmpfs_options(char *buf, size_t size, uint32_t size_mb, mode_t mode, uid_t uid, gid_t gid) {
         uint64_t inodes = (uint64_t)size_mb * (1024u * 1024u / TMPFS_BYTES_PER_INODE);
@@ -26,26 +19,13 @@ int tmpfs_options(char *buf, size_t size, uint32_t size_mb, mode_t mode, uid_t u
         return 0;
 }
 
-int fd_is_tmpfs_root(int fd) {
-        struct statx sx;
-        struct statfs sfs;
-
-        if (statx(fd, "", AT_EMPTY_PATH, STATX_TYPE, &sx) < 0 || fstatfs(fd, &sfs) < 0)
-                return negative_errno();
-        /* Kernels before 5.8 do not say: such a tmpfs counts as none, and
-         * a new one goes on top of it. */
-        if (!(sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
-                return 0;
-        return (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) && sfs.f_type == TMPFS_MAGIC;
-}
-
-int tmpfs_mount_fd(int fd, bool remount, const char *options) {
+int tmpfs_mount_fd(int fd, const char *options) {
         char path[64];
 
         if (fd < 0)
                 return -EBADF;
         snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-        if (mount(remount ? NULL : "tmpfs", path, "tmpfs", TMPFS_FLAGS | (remount ? MS_REMOUNT : 0), options) < 0)
+        if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options) < 0)
                 return negative_errno();
         return 0;
 }

@@ -1,24 +1,23 @@
 /* See home-mount.h. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "fileio.h"
 #include "home-mount.h"
 #include "home-remove.h"
-#include "log.h"
 #include "macro.h"
 #include "mount-util.h"
 
 /* Removes the logins' HOMEs below the directory fd, and the trees set
- * aside for removal: the first failure, or 0.  Nothing else is the
- * agent's to remove (a volume's lost+found). */
-static int clear_below(int fd, const char *dir) {
+ * aside for removal: how many, or the first failure (a listing that
+ * failed half-way included: what it did not show would stay hidden). */
+static int clear_below(int fd) {
         _cleanup_(closep) int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         DIR *d;
         struct dirent *de;
-        unsigned n = 0;
-        int r = 0;
+        int n = 0, r = 0;
 
         if (dfd < 0)
                 return negative_errno();
@@ -26,7 +25,7 @@ static int clear_below(int fd, const char *dir) {
         if (!d)
                 return negative_errno();
         TAKE_FD(dfd);
-        while ((de = readdir(d))) {
+        for (errno = 0; (de = readdir(d)); errno = 0) {
                 int q;
 
                 if (!startswith(de->d_name, HOME_LOGIN_PREFIX) && !startswith(de->d_name, HOME_REMOVING_PREFIX))
@@ -36,34 +35,40 @@ static int clear_below(int fd, const char *dir) {
                         r = q;
                 n += q >= 0;
         }
+        if (errno != 0 && r == 0)
+                r = negative_errno();
         closedir(d);
-        if (n > 0)
-                log_info("login_home %s: removed %u HOMEs an earlier run left on the disk, before the tmpfs hides them.",
-                         dir, n);
-        return r;
+        return r < 0 ? r : n;
 }
 
-int login_home_mount(const char *dir, uint32_t size_mb, gid_t cli_gid) {
+int login_home_mount(const char *dir, uint32_t size_mb, gid_t cli_gid, unsigned *ret_removed, char *errbuf,
+                     size_t size) {
         _cleanup_(closep) int fd = -EBADF;
         char options[128];
-        int mounted, r;
+        int removed, r;
 
         r = tmpfs_options(options, sizeof options, size_mb, 0710, 0, cli_gid);
-        if (r < 0)
+        if (r < 0) {
+                snprintf(errbuf, size, "login_home_size_mb %u is not 1-%u", size_mb, TMPFS_SIZE_MB_MAX);
                 return r;
-        fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-                return negative_errno();
-        mounted = fd_is_tmpfs_root(fd);
-        if (mounted < 0)
-                return mounted;
-        if (!mounted) {
-                r = clear_below(fd, dir);
-                if (r < 0)
-                        return r;
         }
-        r = tmpfs_mount_fd(fd, mounted, options);
-        if (r < 0)
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+                r = negative_errno();
+                snprintf(errbuf, size, "opening it failed: %s", strerror(-r));
                 return r;
-        return mounted;
+        }
+        removed = clear_below(fd);
+        if (removed < 0) {
+                snprintf(errbuf, size, "removing the HOMEs an earlier run left in it failed: %s", strerror(-removed));
+                return removed;
+        }
+        r = tmpfs_mount_fd(fd, options);
+        if (r < 0) {
+                snprintf(errbuf, size, "mounting a tmpfs of %u MiB (login_home_size_mb) failed: %s", size_mb,
+                         strerror(-r));
+                return r;
+        }
+        *ret_removed = (unsigned)removed;
+        return 0;
 }

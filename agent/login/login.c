@@ -874,22 +874,23 @@ static void warn_unreachable(LoginManager *lm, const char *key, const char *valu
                             key, value);
 }
 
-/* The tmpfs on login_home, or the log saying why the logins' files stay
- * on the disk (the logins still work there). */
+/* The tmpfs on login_home, or the log saying why there is none (the
+ * logins still work, on whatever file system holds login_home). */
 static void login_home_mount_logged(LoginManager *lm) {
         const LoginOptions *o = &lm->o;
-        int r = login_home_mount(o->login_home, o->login_home_size_mb, o->cli_gid);
+        unsigned removed = 0;
+        char msg[256]; /* why it failed, or what went first */
+        int r = login_home_mount(o->login_home, o->login_home_size_mb, o->cli_gid, &removed, msg, sizeof msg);
 
         if (r < 0) {
-                log_error_errno(r, "login_home %s stays on the disk, as big as its file system: mounting a tmpfs of "
-                                "%u MiB (login_home_size_mb) failed: %m", o->login_home, o->login_home_size_mb);
+                log_error("login_home %s gets no tmpfs of its own, and the logins' files go to whatever file system "
+                          "holds it: %s.", o->login_home, msg);
                 return;
         }
-        /* A remount keeps the root's owner and mode: made right again. */
-        if (r > 0)
-                (void)login_home_prepare(lm);
-        log_info("login_home %s: a tmpfs of %u MiB (%s), the logins' files off the disk.", o->login_home,
-                 o->login_home_size_mb, r > 0 ? "remounted, an earlier run's" : "mounted");
+        if (removed > 0)
+                snprintf(msg, sizeof msg, " (%u HOMEs an earlier run left removed first)", removed);
+        log_info("login_home %s: a tmpfs of %u MiB, the logins' files off the disk%s.", o->login_home,
+                 o->login_home_size_mb, removed > 0 ? msg : "");
 }
 
 int login_manager_new(const LoginOptions *o, LoginManager **ret) {

@@ -229,13 +229,17 @@ def test_real_cli_login(rc, provider):
     code = callback(rc, provider, url)
     wait_until(lambda: rc.api("GET", f"/credentials/status?sessionId={sid}")[1].get("authenticated"),
                60, f"{provider} authenticated")
+    # The file is in login_home's tmpfs (the agent's mount namespace), not
+    # in the directory on the disk below it.
+    path = rc.api("GET", f"/credentials/status?sessionId={sid}")[1]["path"]
+    assert os.path.isfile(rc.agent.root + path) and not os.path.lexists(path), path
     status, got = rc.api("GET", f"/credentials/get?sessionId={sid}")
-    assert status == 200 and got["provider"] == provider, got
+    assert status == 200 and got["provider"] == provider and got["credPath"] == path, got
     creds = got["credentials"]
     assert creds.get(key), creds
     assert rc.api("GET", f"/credentials/get?sessionId={sid}")[0] == 404
     # Delivered once; the file goes with the login's HOME.
-    wait_until(lambda: not os.path.lexists(got["credPath"]), 30, "the credential file removed")
+    wait_until(lambda: not os.path.lexists(rc.agent.root + path), 30, "the credential file removed")
     # And every process of the login: the CLI's group and whatever it
     # started outside it (found here by the login's entry in their
     # environment; the agent kills the CLI user's once no CLI runs).

@@ -69,7 +69,7 @@ def test_login_starts_to_a_caught_url(vm, provider):
         pytest.fail(f"{e}\n--- CLI output ---\n{start(vm, provider, sid).get('cliOutput')}")
     assert got.startswith(PREFIXES[provider]), got
     # The CLI started, and writes, in login_home's own tmpfs, as shipped.
-    assert "login_home /var/lib/vm-browser-agent/logins: a tmpfs of 64 MiB (mounted)" in vm.console_text(), \
+    assert "login_home /var/lib/vm-browser-agent/logins: a tmpfs of 64 MiB, the logins' files off the disk." in vm.console_text(), \
         vm.console_text()[-3000:]
     if provider == "codex":
         # The agent raised the port floor above Codex's callback port:
