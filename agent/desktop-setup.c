@@ -160,7 +160,7 @@ int desktop_setup(Manager *m) {
         DesktopFilesOptions o = {
                 .paths = &m->desktop_paths, .runtime_dir = c->runtime_dir, .profile = c->firefox_profile,
                 .display = num < 0 ? 0 : (unsigned)num, .browser = m->browser_found,
-                .uid = m->browser_uid, .gid = m->browser_gid,
+                .uid = m->browser_uid, .gid = m->browser_gid, .downloads_mb = c->browser_downloads_mb,
                 .x = m->x_found, .x_uid = m->x_uid, .x_gid = m->x_gid,
                 .vnc = m->vnc_found, .vnc_uid = m->vnc_uid, .vnc_gid = m->vnc_gid,
         };

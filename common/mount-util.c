@@ -1,7 +1,9 @@
 /* See mount-util.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 
 #include "macro.h"
 #include "mount-util.h"
@@ -17,6 +19,14 @@ int tmpfs_options(char *buf, size_t size, uint32_t size_mb, mode_t mode, uid_t u
         if (n < 0 || (size_t)n >= size)
                 return -ENOBUFS;
         return 0;
+}
+
+int fd_is_mount_root(int fd) {
+        struct statx sx;
+
+        if (statx(fd, "", AT_EMPTY_PATH, STATX_TYPE, &sx) < 0)
+                return errno == ENOSYS ? 0 : negative_errno();
+        return (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
 }
 
 int tmpfs_mount_fd(int fd, const char *options) {

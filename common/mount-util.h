@@ -18,6 +18,10 @@
  * size or mode out of range, -ENOBUFS when buf is too small.  Pure. */
 int tmpfs_options(char *buf, size_t size, uint32_t size_mb, mode_t mode, uid_t uid, gid_t gid);
 
+/* 1 when fd's directory is the root of a mount (a bind mount's too), 0
+ * when not or when the kernel cannot say (before 5.8), or -errno. */
+int fd_is_mount_root(int fd);
+
 /* Mounts a new tmpfs (nosuid, nodev, noexec) with options on the directory
  * fd refers to (an fd, so no symlink swapped in after it was opened is
  * followed); whatever was there stays below it.  0 or -errno. */

@@ -31,6 +31,7 @@ void desktop_paths_done(DesktopPaths *p) {
         free(p->vnc_socket);
         free(p->browser_dir);
         free(p->browser_tmp);
+        free(p->browser_downloads);
         free(p->browser_xauthority);
         free(p->bus_socket);
         free(p->bus_config);
@@ -57,6 +58,7 @@ int desktop_paths_init(DesktopPaths *p, const char *runtime_dir, const char *pro
             asprintf(&d.novnc_tokens, "%s/novnc-tokens", d.vnc_dir) < 0 ||
             asprintf(&d.vnc_socket, "%s/rfb.sock", d.vnc_dir) < 0 ||
             asprintf(&d.browser_tmp, "%s/tmp", d.browser_dir) < 0 ||
+            asprintf(&d.browser_downloads, "%s/Downloads", d.browser_dir) < 0 ||
             asprintf(&d.browser_xauthority, "%s/.Xauthority", d.browser_dir) < 0 ||
             asprintf(&d.bus_socket, "%s/bus", d.browser_dir) < 0 ||
             asprintf(&d.bus_config, "%s/bus.conf", d.browser_dir) < 0)

@@ -29,6 +29,7 @@ typedef struct DesktopPaths {
         char *vnc_socket;     /* x11vnc's, with vnc_listen "unix" */
         char *browser_dir;
         char *browser_tmp;
+        char *browser_downloads; /* where Firefox saves what a page downloads: HOME/Downloads */
         char *browser_xauthority;
         char *bus_socket;
         char *bus_config;

@@ -19,7 +19,9 @@
 #include "browser.h"
 #include "desktop.h"
 #include "fileio.h"
+#include "log.h"
 #include "macro.h"
+#include "mount-util.h"
 #include "xauth.h"
 
 /* write_file_atomic_owned() into a directory its user controls: what the
@@ -148,6 +150,39 @@ static int x11_unix_dir_make(gid_t gid, char *err, size_t size) {
         return r < 0 ? fail(r, err, size, "cannot create", X11_SOCKET_DIR) : 0;
 }
 
+/* The browser's Downloads as a tmpfs of o->downloads_mb, unless a mount is
+ * there already (an earlier run's, in the same mount namespace): 0, or
+ * -errno with err. */
+static int downloads_mount(const DesktopFilesOptions *o, char *err, size_t size) {
+        const char *path = o->paths->browser_downloads;
+        _cleanup_(closep) int fd = -EBADF;
+        char options[128];
+        int r;
+
+        r = tmpfs_options(options, sizeof options, o->downloads_mb, 0700, o->uid, o->gid);
+        if (r < 0) {
+                snprintf(err, size, "browser_downloads_mb %u is not 0-%u", o->downloads_mb, TMPFS_SIZE_MB_MAX);
+                return r;
+        }
+        r = mkdir_owned(path, 0700, o->uid, o->gid);
+        if (r < 0)
+                return fail(r, err, size, "cannot create", path);
+        /* The browser user's directory: a symlink put in its place is not
+         * followed, and the mount goes where the fd is. */
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return fail(negative_errno(), err, size, "cannot open", path);
+        /* Only root mounts, and the agent mounts nothing else there. */
+        r = fd_is_mount_root(fd);
+        if (r != 0)
+                return r < 0 ? fail(r, err, size, "cannot look at", path) : 0;
+        r = tmpfs_mount_fd(fd, options);
+        if (r < 0)
+                return fail(r, err, size, "cannot mount a tmpfs on", path);
+        log_info("The browser's downloads go to a tmpfs of %u MiB (%s), not to the disk.", o->downloads_mb, path);
+        return 0;
+}
+
 int desktop_write_browser_files(const DesktopFilesOptions *o, char *err, size_t size) {
         const char *dirs[] = { o->paths->browser_dir, o->paths->browser_tmp, o->profile };
         _cleanup_(freep) char *conf = NULL;
@@ -170,6 +205,8 @@ int desktop_write_browser_files(const DesktopFilesOptions *o, char *err, size_t 
         r = browser_prepare_profile(o->profile);
         if (r < 0)
                 return fail(r, err, size, "cannot write user.js in", o->profile);
+        if (o->downloads_mb > 0 && downloads_mount(o, err, size) < 0)
+                log_error("A page's downloads go to the disk, which they can fill: %s.", err);
         return 0;
 }
 

@@ -17,6 +17,7 @@ typedef struct DesktopFilesOptions {
         bool browser;             /* the browser user exists: prepare its files */
         uid_t uid;                /* the browser user (not root) */
         gid_t gid;
+        uint32_t downloads_mb;    /* > 0: the browser's Downloads a tmpfs of this size */
         bool x;                   /* the X user exists: prepare its directory */
         uid_t x_uid;              /* the X user (not root) */
         gid_t x_gid;
@@ -28,7 +29,11 @@ typedef struct DesktopFilesOptions {
 /* For the browser (o->browser): its directory, tmp and profile (its own,
  * 0700: an existing directory another uid owns is refused with -EPERM),
  * the bus config (0644 root) and user.js.  The first error stops it, with
- * what failed in err. */
+ * what failed in err.  With o->downloads_mb, the browser's Downloads (its
+ * own, 0700) is made a tmpfs of that size (nosuid, nodev, noexec), once:
+ * Firefox saves there what a page downloads, without asking, its .part
+ * files too, and with the disk's room a page could take all of it.  A
+ * mount that fails is logged and the browser starts all the same. */
 int desktop_write_browser_files(const DesktopFilesOptions *o, char *err, size_t size);
 
 /* runtime_dir (0700 root; an existing one is made so when root owns it,

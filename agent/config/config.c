@@ -97,6 +97,7 @@ static const ConfigKey keys[] = {
         K(firefox, KEY_STRING, "firefox-esr", "browser binary"),
         K(browser_prestart, KEY_BOOL, "false", "start the browser with the display stack (on a blank page) instead of at the first URL: a login's page shows sooner, at the browser's memory from boot on"),
         K(firefox_profile, KEY_STRING, "/var/lib/vm-browser-agent/browser/profile", "browser profile directory"),
+        K(browser_downloads_mb, KEY_U32, "32", "size of the tmpfs the agent mounts on the browser's Downloads (in firefox_profile's parent, the browser's HOME; nosuid, nodev, noexec), where Firefox saves what a page downloads, without asking: a page can then fill that, not the disk; 0: none (at most 1048576)"),
         K(browser_user, KEY_STRING, "vmba-browser", "unprivileged user the browser runs as"),
         K(runtime_dir, KEY_STRING, "/run/vm-browser-agent", "files the agent generates at start (X cookie; Xvfb's cookie copy in its sibling runtime_dir-x, x_user's; the desktop secret's files in runtime_dir-vnc, vnc_user's; the CLIs' browser links in runtime_dir-cli/bin, root's, open to cli_user's group)"),
         K(services_file, KEY_STRING, "", "JSON list of services replacing the built-in display stack (\"\" = built-in)"),

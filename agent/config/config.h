@@ -76,6 +76,7 @@ typedef struct Config {
         char *vnc_user;                /* "vmba-vnc" */
         char *firefox;                 /* "firefox-esr" */
         char *firefox_profile;         /* "/var/lib/vm-browser-agent/browser/profile" */
+        uint32_t browser_downloads_mb; /* 32: the browser's Downloads a tmpfs of this size; 0: none */
         int browser_prestart;          /* false: started at the first URL; true: with the display stack */
         char *browser_user;            /* "vmba-browser": Firefox runs as this user */
         char *runtime_dir;             /* "/run/vm-browser-agent": generated files (X cookie, VNC secrets) */

@@ -302,6 +302,19 @@ class Agent:
         self.close()
 
 
+def mounts_at(pid, path):
+    """The mounts at path in pid's mount namespace, bottom first: (fstype,
+    mount options, super options) from its mountinfo."""
+    found = []
+    with open(f"/proc/{pid}/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index("-")
+            if fields[4] == path:
+                found.append((fields[sep + 1], set(fields[5].split(",")), set(fields[sep + 3].split(","))))
+    return found
+
+
 def x11_unix_mount_point():
     """/tmp/.X11-unix, to bind over: made as X setups make it (root's,
     1777) when this machine has none, else left as it is."""

@@ -28,7 +28,7 @@ import pytest
 
 from desktop import x_windows
 from netns import wait_until
-from svagent import BROWSER_UID, Agent, auth
+from svagent import BROWSER_UID, Agent, auth, mounts_at
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PAGESRV = os.path.join(HERE, "desktop", "pagesrv.py")
@@ -285,6 +285,28 @@ def test_pages_cannot_cancel_a_cli_login(browser):
         listener.setblocking(False)
         with pytest.raises(BlockingIOError):
             listener.accept()
+
+
+def test_pages_download_into_a_tmpfs_of_their_own(browser):
+    """Firefox saves what a page downloads, without asking, in HOME/
+    Downloads (its .part files too): a page downloading 40 MiB twice would
+    take that much of the disk, and as much again each time.  The browser's
+    Downloads is a tmpfs of browser_downloads_mb (32): the page fills that,
+    and the browser goes on."""
+    b = browser
+    downloads = os.path.join(b.agent.browser_dir, "Downloads")
+    (fstype, flags, options), = mounts_at(b.agent.pid, downloads)
+    assert fstype == "tmpfs" and {"nosuid", "nodev", "noexec"} <= flags, flags
+    assert {"size=32768k", "mode=700", f"uid={BROWSER_UID}"} <= options, options
+    assert b.open_url(b.url("/download"))[0] == 200
+    wait_until(lambda: b.seen().count("/big.bin") == 2, 120, "both downloads asked for")
+    view = b.agent.root + downloads
+    wait_until(lambda: os.statvfs(view).f_bfree == 0, 120, "the downloads' tmpfs full")
+    assert sum(os.path.getsize(os.path.join(view, n)) for n in os.listdir(view)) <= 32 << 20
+    assert os.listdir(downloads) == []  # nothing on the disk below it
+    assert b.open_url(b.url("/url/5"))[0] == 200
+    wait_until(lambda: b.title_shown("url 5"), 60, "URL 5 shown")
+    assert "The browser's downloads go to a tmpfs of 32 MiB" in b.agent.log_text()
 
 
 def test_policies_block_files_and_about_config(browser):

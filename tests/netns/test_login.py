@@ -28,7 +28,7 @@ import pytest
 
 from desktop import as_user, x_windows
 from netns import DEADLINE_SCALE, Lan, Netns, wait_until
-from svagent import BROWSER_UID, CLI_GID, CLI_UID, CLI_USER, TOKEN, X_GID, Agent, auth, proc_argv
+from svagent import BROWSER_UID, CLI_GID, CLI_UID, CLI_USER, TOKEN, X_GID, Agent, auth, mounts_at, proc_argv
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAKE_CLI = os.path.join(HERE, "login", "fake_cli.py")
@@ -356,19 +356,6 @@ def test_an_escaped_nul_is_no_session_id(env):
     assert env.json("GET", f"/credentials/status?sessionId={s}&wait=2%00x") == \
         (400, {"error": "wait must be a number of seconds up to 300"})
     assert env.json("GET", f"/credentials/status?sessionId={s}")[1]["waiting"] is True
-
-
-def mounts_at(pid, path):
-    """The mounts at path in pid's mount namespace, bottom first: (fstype,
-    mount options, super options) from its mountinfo."""
-    found = []
-    with open(f"/proc/{pid}/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            sep = fields.index("-")
-            if fields[4] == path:
-                found.append((fields[sep + 1], set(fields[5].split(",")), set(fields[sep + 3].split(","))))
-    return found
 
 
 def stale_home(parent):

@@ -156,6 +156,13 @@ def test_console_shows_agent_log(vm):
     assert re.search(r"vm-browser-agent(\[\d+\])?: ", vm.console_text()), vm.console_text()[-2000:]
 
 
+def test_browser_downloads_off_the_disk(vm):
+    # A page's downloads fill a tmpfs of their own, as shipped (the real
+    # Firefox filling it: tests/netns/test_browser.py).
+    assert "The browser's downloads go to a tmpfs of 32 MiB (/var/lib/vm-browser-agent/browser/Downloads), " \
+        "not to the disk." in vm.console_text(), vm.console_text()[-3000:]
+
+
 def test_network_facing_servers_not_root(vm):
     # The image's users: Xvfb as vmba-x, x11vnc and websockify as vmba-vnc
     # (they reached ready, so they read their copies of the cookie and the

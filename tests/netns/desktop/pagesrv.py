@@ -18,7 +18,10 @@ so a test waits for the line (the event) rather than for time.
              127.1.0.1 to 127.1.1.94, in five bursts 300 ms apart, then
              fetches /preconnected a second after the last
   /cancel-cli?<url>  a page that navigates to <url> (a CLI listener's
-             /cancel, which ends its login)"""
+             /cancel, which ends its login)
+  /download  a page that downloads /big.bin twice, without asking (a
+             script clicks a link with a download attribute)
+  /big.bin   40 MiB, an attachment"""
 import http.server
 import sys
 
@@ -65,6 +68,12 @@ burst();
 </script>
 """
 
+BIG_MB = 40
+DOWNLOAD = """<!doctype html><meta charset=utf-8><title>download</title>
+<a id=a href="/big.bin" download>big</a>
+<script>document.getElementById("a").click(); document.getElementById("a").click();</script>
+"""
+
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def record(self):
@@ -87,6 +96,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = PRECONNECT.encode()
         elif self.path.startswith("/held/") or self.path == "/preconnected":
             body = b""
+        elif self.path == "/download":
+            body = DOWNLOAD.encode()
+        elif self.path == "/big.bin":
+            self.send_big()
+            return
         else:
             self.send_error(404)
             return
@@ -95,6 +109,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def send_big(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Disposition", "attachment; filename=big.bin")
+        self.send_header("Content-Length", str(BIG_MB << 20))
+        self.end_headers()
+        try:
+            for _ in range(BIG_MB):
+                self.wfile.write(b"x" * (1 << 20))
+        except OSError:
+            pass  # the browser gave up (its disk full)
 
     def log_message(self, *args):
         pass

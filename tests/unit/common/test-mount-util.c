@@ -1,6 +1,11 @@
-/* tmpfs_options(): the one pure part of common/mount-util.c.  The mounts
- * themselves are the netns tier's (tests/netns/test_login.py). */
+/* tmpfs_options(), the pure part of common/mount-util.c, and
+ * fd_is_mount_root() on this machine's "/" and a directory of its own.
+ * The mounts themselves are the netns tier's (tests/netns/test_login.py,
+ * test_browser.py). */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -38,10 +43,29 @@ static void test_refused(void **state) {
         assert_int_equal(tmpfs_options(buf, 0, 64, 0710, 0, 0), -ENOBUFS);
 }
 
+static void test_mount_root(void **state) {
+        char dir[] = "/tmp/test-mount-util-XXXXXX";
+        int fd;
+
+        (void)state;
+        fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(fd_is_mount_root(fd), 1);
+        close(fd);
+        assert_non_null(mkdtemp(dir));
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(fd_is_mount_root(fd), 0);
+        close(fd);
+        assert_int_equal(rmdir(dir), 0);
+        assert_int_equal(fd_is_mount_root(-1), -EBADF);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_options),
                 cmocka_unit_test(test_refused),
+                cmocka_unit_test(test_mount_root),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
