@@ -117,6 +117,12 @@ static const char user_js[] =
         "user_pref(\"network.prefetch-next\", false);\n"
         "user_pref(\"browser.urlbar.speculativeConnect.enabled\", false);\n"
         "user_pref(\"browser.places.speculativeConnect.enabled\", false);\n"
+        /* What a page may write to the disk, bounded: no HTTP cache on the
+         * disk (a page filled 60 MiB of it; the memory cache stays), and
+         * its sites' storage (IndexedDB, Cache API...) within a fixed
+         * total, in KiB, not half the free disk (300 MiB and counting). */
+        "user_pref(\"browser.cache.disk.enable\", false);\n"
+        "user_pref(\"dom.quotaManager.temporaryStorage.fixedLimit\", 51200);\n"
         /* A profile whose sessions were killed (the supervisor restarts a
          * crashed browser) must not open the Troubleshoot Mode prompt. */
         "user_pref(\"toolkit.startup.max_resumed_crashes\", -1);\n";

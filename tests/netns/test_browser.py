@@ -309,6 +309,23 @@ def test_pages_download_into_a_tmpfs_of_their_own(browser):
     assert "The browser's downloads go to a tmpfs of 32 MiB" in b.agent.log_text()
 
 
+def tree_size(path):
+    return sum(os.lstat(os.path.join(d, n)).st_size for d, _, names in os.walk(path) for n in names)
+
+
+def test_pages_store_and_cache_within_bounds(browser):
+    """What a page's sites store (IndexedDB here) is within a fixed total,
+    not half the free disk (a page put 300 MiB into IndexedDB), and the
+    HTTP cache is not on the disk (60 cacheable MiB took 60 MiB there)."""
+    b = browser
+    assert b.open_url(b.url("/store"))[0] == 200
+    stored = wait_until(lambda: [s for s in b.seen() if s.startswith("/stored/")], 120, "the page's storing done")
+    assert stored[0] != "/stored/refused" and 0 < int(stored[0].split("/")[-1]) < 50, stored
+    assert b.open_url(b.url("/cache"))[0] == 200
+    wait_until(lambda: "/cached-done" in b.seen(), 120, "the page's fetches done")
+    assert tree_size(os.path.join(b.agent.browser_dir, "profile", "cache2")) < 1 << 20
+
+
 def test_policies_block_files_and_about_config(browser):
     b = browser
     assert b.open_url(b.url("/url/1")) == (200, {"success": True, "method": "browser_launch"})

@@ -21,7 +21,11 @@ so a test waits for the line (the event) rather than for time.
              /cancel, which ends its login)
   /download  a page that downloads /big.bin twice, without asking (a
              script clicks a link with a download attribute)
-  /big.bin   40 MiB, an attachment"""
+  /big.bin   40 MiB, an attachment
+  /store     a page that puts 1 MiB blobs into IndexedDB, up to 100, until
+             one is refused, then fetches /stored/<how many went in>
+  /cache     a page that fetches /c/0 to /c/59 (1 MiB each, cacheable for
+             a day), then /cached-done"""
 import http.server
 import sys
 
@@ -68,6 +72,36 @@ burst();
 </script>
 """
 
+STORE = """<!doctype html><meta charset=utf-8><title>store</title>
+<script>
+const req = indexedDB.open("fill", 1);
+req.onupgradeneeded = () => req.result.createObjectStore("s");
+req.onsuccess = async () => {
+  let n = 0;
+  for (; n < 100; n++) {
+    const ok = await new Promise(done => {
+      const tx = req.result.transaction("s", "readwrite");
+      tx.objectStore("s").put(new Blob([new Uint8Array(1 << 20).fill(n & 255)]), n);
+      tx.oncomplete = () => done(true);
+      tx.onabort = tx.onerror = () => done(false);
+    });
+    if (!ok)
+      break;
+  }
+  fetch("/stored/" + n);
+};
+req.onerror = () => fetch("/stored/refused");
+</script>
+"""
+CACHE = """<!doctype html><meta charset=utf-8><title>cache</title>
+<script>
+(async () => {
+  for (let i = 0; i < 60; i++)
+    await (await fetch("/c/" + i)).arrayBuffer();
+  fetch("/cached-done");
+})();
+</script>
+"""
 BIG_MB = 40
 DOWNLOAD = """<!doctype html><meta charset=utf-8><title>download</title>
 <a id=a href="/big.bin" download>big</a>
@@ -96,6 +130,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = PRECONNECT.encode()
         elif self.path.startswith("/held/") or self.path == "/preconnected":
             body = b""
+        elif self.path == "/store":
+            body = STORE.encode()
+        elif self.path == "/cache":
+            body = CACHE.encode()
+        elif self.path.startswith("/stored/") or self.path == "/cached-done":
+            body = b""
+        elif self.path.startswith("/c/"):
+            self.send_cacheable()
+            return
         elif self.path == "/download":
             body = DOWNLOAD.encode()
         elif self.path == "/big.bin":
@@ -109,6 +152,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def send_cacheable(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Cache-Control", "max-age=86400")
+        self.send_header("Content-Length", str(1 << 20))
+        self.end_headers()
+        self.wfile.write(b"y" * (1 << 20))
 
     def send_big(self):
         self.send_response(200)
