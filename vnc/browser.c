@@ -123,6 +123,10 @@ static const char user_js[] =
          * total, in KiB, not half the free disk (300 MiB and counting). */
         "user_pref(\"browser.cache.disk.enable\", false);\n"
         "user_pref(\"dom.quotaManager.temporaryStorage.fixedLimit\", 51200);\n"
+        /* Downloads, .part files too, in HOME/Downloads, the capped tmpfs
+         * (desktop.h), as Firefox 153 does by default: never in TMPDIR. */
+        "user_pref(\"browser.download.folderList\", 1);\n"
+        "user_pref(\"browser.download.start_downloads_in_tmp_dir\", false);\n"
         /* A profile whose sessions were killed (the supervisor restarts a
          * crashed browser) must not open the Troubleshoot Mode prompt. */
         "user_pref(\"toolkit.startup.max_resumed_crashes\", -1);\n";
