@@ -6,6 +6,7 @@
  * the same code that parses user input.  Error text names the key and the
  * expected type; the value is quoted except for secrets (the token). */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include "in-addr-util.h"
 #include "log.h"
 #include "macro.h"
+#include "mount-util.h"
 #include "parse-util.h"
 #include "string-table.h"
 #include "strv.h"
@@ -47,9 +49,12 @@ typedef struct ConfigKey {
         size_t offset;
         const char *def; /* in the text syntax of the command line */
         const char *help;
+        uint32_t max;    /* KEY_U32: the largest value, 0: UINT32_MAX */
 } ConfigKey;
 
-#define K(n, t, d, h) { #n, t, offsetof(Config, n), d, h }
+#define K(n, t, d, h) { #n, t, offsetof(Config, n), d, h, 0 }
+/* A KEY_U32 of at most m. */
+#define K_MAX(n, d, h, m) { #n, KEY_U32, offsetof(Config, n), d, h, m }
 static const ConfigKey keys[] = {
         K(log_level, KEY_LOG_LEVEL, "info", "log priority threshold: emerg..debug or 0-7"),
         K(build_id_path, KEY_STRING, "/etc/vm-browser-agent/build-id", "file whose first line /health reports as build_id"),
@@ -97,7 +102,7 @@ static const ConfigKey keys[] = {
         K(firefox, KEY_STRING, "firefox-esr", "browser binary"),
         K(browser_prestart, KEY_BOOL, "false", "start the browser with the display stack (on a blank page) instead of at the first URL: a login's page shows sooner, at the browser's memory from boot on"),
         K(firefox_profile, KEY_STRING, "/var/lib/vm-browser-agent/browser/profile", "browser profile directory"),
-        K(browser_downloads_mb, KEY_U32, "32", "size of the tmpfs the agent mounts on the browser's Downloads (in firefox_profile's parent, the browser's HOME; nosuid, nodev, noexec), where Firefox saves what a page downloads, without asking: a page can then fill that, not the disk; 0: none (at most 1048576)"),
+        K_MAX(browser_downloads_mb, "32", "size of the tmpfs the agent mounts on the browser's Downloads (in firefox_profile's parent, the browser's HOME; nosuid, nodev, noexec), where Firefox saves what a page downloads, without asking: a page can then fill that, not the disk; 0: none", TMPFS_SIZE_MB_MAX),
         K(browser_user, KEY_STRING, "vmba-browser", "unprivileged user the browser runs as"),
         K(runtime_dir, KEY_STRING, "/run/vm-browser-agent", "files the agent generates at start (X cookie; Xvfb's cookie copy in its sibling runtime_dir-x, x_user's; the desktop secret's files in runtime_dir-vnc, vnc_user's; the CLIs' browser links in runtime_dir-cli/bin, root's, open to cli_user's group)"),
         K(services_file, KEY_STRING, "", "JSON list of services replacing the built-in display stack (\"\" = built-in)"),
@@ -114,7 +119,7 @@ static const ConfigKey keys[] = {
         K(cli_user, KEY_STRING, "vmba-cli", "unprivileged user the provider CLIs run as (third-party code: never root, nor a display user or a service's)"),
         K(cli_tasks_max, KEY_U32, "1024", "the tasks (processes and threads) cli_user may have at once (RLIMIT_NPROC on every CLI; a login's are all killed when it ends, which a CLI forking without end could outrun); 0: no limit"),
         K(login_home, KEY_STRING, "/var/lib/vm-browser-agent/logins", "parent of the logins' HOMEs (0710, root's, cli_user's group): each CLI login runs in its own login_home/login-SESSION_ID (0700, cli_user's), removed when the login ends"),
-        K(login_home_size_mb, KEY_U32, "64", "size of the tmpfs the agent mounts on login_home (nosuid, nodev, noexec; one inode per 4 KiB; at most 1048576), so the logins' files, credentials included, are never written to the disk, and no other user's files (the browser's downloads and site data, /var/tmp) can leave a CLI no room for its credentials; 0: login_home stays a directory of its file system"),
+        K_MAX(login_home_size_mb, "64", "size of the tmpfs the agent mounts on login_home (nosuid, nodev, noexec; one inode per 4 KiB), so the logins' files, credentials included, are never written to the disk, and no other user's files (the browser's downloads and site data, /var/tmp) can leave a CLI no room for its credentials; 0: login_home stays a directory of its file system", TMPFS_SIZE_MB_MAX),
         K(environment_file, KEY_STRING, "/etc/environment", "the host's proxy defaults for CLI logins (HTTP_PROXY, HTTPS_PROXY, NO_PROXY; \"\" = none)"),
         K(control_socket, KEY_STRING, "/run/vm-browser-agent-cli/control.sock", "where the CLIs' browser links reach the agent (root and cli_user only; its directory, when the agent makes it, 0710 with cli_user's group)"),
         K(session_ttl_s, KEY_U32, "900", "login session lifetime"),
@@ -175,8 +180,18 @@ static int note_error(Config *c, const char *e, char *err, size_t size) {
         return c->keep_going ? 0 : -EINVAL;
 }
 
+/* What k takes, for a message: its type's, or a KEY_U32's own range. */
+static const char *key_expect(const ConfigKey *k, char *buf, size_t size) {
+        if (k->type != KEY_U32 || k->max == 0)
+                return type_expect[k->type];
+        snprintf(buf, size, "an integer 0-%" PRIu32, k->max);
+        return buf;
+}
+
 static int set_error(char *err, size_t size, const char *origin, const ConfigKey *k) {
-        snprintf(err, size, "%s: key \"%s\": expected %s", origin, k->name, type_expect[k->type]);
+        char e[64];
+
+        snprintf(err, size, "%s: key \"%s\": expected %s", origin, k->name, key_expect(k, e, sizeof e));
         return -EINVAL;
 }
 
@@ -271,7 +286,7 @@ static int key_set(Config *c, const ConfigKey *k, const char *value, const char 
                 *(uint16_t *)f = (uint16_t)u;
                 return 0;
         case KEY_U32:
-                if (parse_unsigned(value, UINT32_MAX, &u) < 0)
+                if (parse_unsigned(value, k->max ?: UINT32_MAX, &u) < 0)
                         return set_error(err, size, origin, k);
                 *(uint32_t *)f = (uint32_t)u;
                 return 0;
@@ -439,6 +454,7 @@ static const char *json_type_name(json_t *v) {
 static int json_set_key(Config *c, const ConfigKey *k, json_t *v, const char *origin,
                         char *err, size_t size) {
         _cleanup_(freep) char *text = malloc(CONFIG_VALUE_MAX + 1);
+        char expect[64];
         int r;
 
         if (!text)
@@ -453,7 +469,7 @@ static int json_set_key(Config *c, const ConfigKey *k, json_t *v, const char *or
                 return r;
         if (r < 0) {
                 snprintf(err, size, "%s: key \"%s\": expected %s, got %s", origin, k->name,
-                         type_expect[k->type], json_type_name(v));
+                         key_expect(k, expect, sizeof expect), json_type_name(v));
                 return -EINVAL;
         }
         if (k->type == KEY_STRV || k->type == KEY_CIDRS)
@@ -555,14 +571,14 @@ static int cmdline_word(const char *param, const char *val, void *u) {
         if (!name)
                 return 0;
         const ConfigKey *k = key_find(name);
-        char e[256];
+        char e[256], expect[64];
         int r;
 
         if (!k)
                 r = unknown_key_error(e, sizeof e, "kernel command line", "vmba.", name);
         else if (!val) {
                 snprintf(e, sizeof e, "kernel command line: key \"%s\": expected %s, got no value", name,
-                         type_expect[k->type]);
+                         key_expect(k, expect, sizeof expect));
                 r = -EINVAL;
         } else
                 r = key_set(x->c, k, val, "kernel command line", e, sizeof e);
@@ -589,7 +605,13 @@ void config_dump_keys_markdown(FILE *f) {
         fputs("| key | type | default | description |\n|---|---|---|---|\n", f);
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
                 const ConfigKey *k = &keys[i];
-                fprintf(f, "| `%s` | %s | %s%s%s | %s |\n", k->name, type_name[k->type],
+                char type[64];
+
+                if (k->type == KEY_U32 && k->max > 0)
+                        snprintf(type, sizeof type, "integer 0-%" PRIu32, k->max);
+                else
+                        snprintf(type, sizeof type, "%s", type_name[k->type]);
+                fprintf(f, "| `%s` | %s | %s%s%s | %s |\n", k->name, type,
                         *k->def ? "`" : "", *k->def ? k->def : "\"\"", *k->def ? "`" : "", k->help);
         }
 }

@@ -85,6 +85,11 @@ static void test_json_errors(void **state) {
                   "agent.json: key \"http_port\": expected an integer 0-65535" },
                 { "{\"http_port\": -1}", "agent.json: key \"http_port\": expected an integer 0-65535, got an integer" },
                 { "{\"http_port\": 1.5}", "agent.json: key \"http_port\": expected an integer 0-65535, got a number" },
+                /* A size in MiB with a range of its own. */
+                { "{\"login_home_size_mb\": 1048577}",
+                  "agent.json: key \"login_home_size_mb\": expected an integer 0-1048576" },
+                { "{\"browser_downloads_mb\": \"32\"}",
+                  "agent.json: key \"browser_downloads_mb\": expected an integer 0-1048576, got a string" },
                 { "{\"display\": 1}", "agent.json: key \"display\": expected a string, got an integer" },
                 { "{\"netinit\": \"yes\"}", "agent.json: key \"netinit\": expected true, false or \"auto\", got a string" },
                 /* A bool has no "auto". */
@@ -186,6 +191,15 @@ static void test_cmdline(void **state) {
         assert_string_equal(err, "kernel command line: key \"vnc_port\": expected an integer 0-65535");
         assert_int_equal(config_apply_cmdline(&c, "vmba.depth", err, sizeof err), -EINVAL);
         assert_string_equal(err, "kernel command line: key \"depth\": expected an integer 0-4294967295, got no value");
+        assert_int_equal(config_apply_cmdline(&c, "vmba.browser_downloads_mb", err, sizeof err), -EINVAL);
+        assert_string_equal(err, "kernel command line: key \"browser_downloads_mb\": expected an integer 0-1048576, "
+                                 "got no value");
+        assert_int_equal(config_apply_cmdline(&c, "vmba.login_home_size_mb=1048577", err, sizeof err), -EINVAL);
+        assert_string_equal(err, "kernel command line: key \"login_home_size_mb\": expected an integer 0-1048576");
+        assert_int_equal(config_apply_cmdline(&c, "vmba.login_home_size_mb=1048576 vmba.browser_downloads_mb=0",
+                                              err, sizeof err), 0);
+        assert_int_equal(c.login_home_size_mb, 1048576);
+        assert_int_equal(c.browser_downloads_mb, 0);
         config_done(&c);
 }
 
