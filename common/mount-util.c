@@ -29,11 +29,15 @@ int fd_is_mount_root(int fd) {
         return (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
 }
 
-int tmpfs_mount_fd(int fd, const char *options) {
-        char path[64];
+int tmpfs_mount_fd(int fd, uint32_t size_mb, mode_t mode, uid_t uid, gid_t gid) {
+        char path[64], options[128];
+        int r;
 
         if (fd < 0)
                 return -EBADF;
+        r = tmpfs_options(options, sizeof options, size_mb, mode, uid, gid);
+        if (r < 0)
+                return r;
         snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
         if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options) < 0)
                 return negative_errno();

@@ -22,7 +22,9 @@ int tmpfs_options(char *buf, size_t size, uint32_t size_mb, mode_t mode, uid_t u
  * when not or when the kernel cannot say (before 5.8), or -errno. */
 int fd_is_mount_root(int fd);
 
-/* Mounts a new tmpfs (nosuid, nodev, noexec) with options on the directory
- * fd refers to (an fd, so no symlink swapped in after it was opened is
- * followed); whatever was there stays below it.  0 or -errno. */
-int tmpfs_mount_fd(int fd, const char *options);
+/* Mounts a new tmpfs (nosuid, nodev, noexec) of size_mb MiB, its root
+ * uid:gid with mode (tmpfs_options()), on the directory fd refers to (an
+ * fd, so no symlink swapped in after it was opened is followed); whatever
+ * was there stays below it.  0 or -errno (-EINVAL for what
+ * tmpfs_options() refuses). */
+int tmpfs_mount_fd(int fd, uint32_t size_mb, mode_t mode, uid_t uid, gid_t gid);

@@ -156,14 +156,8 @@ static int x11_unix_dir_make(gid_t gid, char *err, size_t size) {
 static int downloads_mount(const DesktopFilesOptions *o, char *err, size_t size) {
         const char *path = o->paths->browser_downloads;
         _cleanup_(closep) int fd = -EBADF;
-        char options[128];
         int r;
 
-        r = tmpfs_options(options, sizeof options, o->downloads_mb, 0700, o->uid, o->gid);
-        if (r < 0) {
-                snprintf(err, size, "browser_downloads_mb %u is not 0-%u", o->downloads_mb, TMPFS_SIZE_MB_MAX);
-                return r;
-        }
         r = mkdir_owned(path, 0700, o->uid, o->gid);
         if (r < 0)
                 return fail(r, err, size, "cannot create", path);
@@ -176,7 +170,7 @@ static int downloads_mount(const DesktopFilesOptions *o, char *err, size_t size)
         r = fd_is_mount_root(fd);
         if (r != 0)
                 return r < 0 ? fail(r, err, size, "cannot look at", path) : 0;
-        r = tmpfs_mount_fd(fd, options);
+        r = tmpfs_mount_fd(fd, o->downloads_mb, 0700, o->uid, o->gid);
         if (r < 0)
                 return fail(r, err, size, "cannot mount a tmpfs on", path);
         log_info("The browser's downloads go to a tmpfs of %u MiB (%s), not to the disk.", o->downloads_mb, path);

@@ -44,14 +44,8 @@ static int clear_below(int fd) {
 int login_home_mount(const char *dir, uint32_t size_mb, gid_t cli_gid, unsigned *ret_removed, char *errbuf,
                      size_t size) {
         _cleanup_(closep) int fd = -EBADF;
-        char options[128];
         int removed, r;
 
-        r = tmpfs_options(options, sizeof options, size_mb, 0710, 0, cli_gid);
-        if (r < 0) {
-                snprintf(errbuf, size, "login_home_size_mb %u is not 1-%u", size_mb, TMPFS_SIZE_MB_MAX);
-                return r;
-        }
         fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0) {
                 r = negative_errno();
@@ -63,7 +57,7 @@ int login_home_mount(const char *dir, uint32_t size_mb, gid_t cli_gid, unsigned 
                 snprintf(errbuf, size, "removing the HOMEs an earlier run left in it failed: %s", strerror(-removed));
                 return removed;
         }
-        r = tmpfs_mount_fd(fd, options);
+        r = tmpfs_mount_fd(fd, size_mb, 0710, 0, cli_gid);
         if (r < 0) {
                 snprintf(errbuf, size, "mounting a tmpfs of %u MiB (login_home_size_mb) failed: %s", size_mb,
                          strerror(-r));

@@ -1,5 +1,6 @@
 /* tmpfs_options(), the pure part of common/mount-util.c, and
- * fd_is_mount_root() on this machine's "/" and a directory of its own.
+ * fd_is_mount_root() on this machine's "/" and a directory of its own,
+ * and what tmpfs_mount_fd() refuses before it mounts.
  * The mounts themselves are the netns tier's (tests/netns/test_login.py,
  * test_browser.py). */
 #include <errno.h>
@@ -56,9 +57,15 @@ static void test_mount_root(void **state) {
         fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         assert_true(fd >= 0);
         assert_int_equal(fd_is_mount_root(fd), 0);
+        /* Refused before any mount is tried (on the directory of its own,
+         * should that ever fail). */
+        assert_int_equal(tmpfs_mount_fd(fd, 0, 0700, 0, 0), -EINVAL);
+        assert_int_equal(tmpfs_mount_fd(fd, (1u << 20) + 1, 0700, 0, 0), -EINVAL);
+        assert_int_equal(fd_is_mount_root(fd), 0);
         close(fd);
         assert_int_equal(rmdir(dir), 0);
         assert_int_equal(fd_is_mount_root(-1), -EBADF);
+        assert_int_equal(tmpfs_mount_fd(-1, 64, 0700, 0, 0), -EBADF);
 }
 
 int main(void) {
