@@ -287,6 +287,10 @@ def test_pages_cannot_cancel_a_cli_login(browser):
             listener.accept()
 
 
+def tree_size(path):
+    return sum(os.lstat(os.path.join(d, n)).st_size for d, _, names in os.walk(path) for n in names)
+
+
 def test_pages_download_into_a_tmpfs_of_their_own(browser):
     """Firefox saves what a page downloads, without asking, in HOME/
     Downloads (its .part files too): a page downloading 40 MiB twice would
@@ -302,15 +306,11 @@ def test_pages_download_into_a_tmpfs_of_their_own(browser):
     wait_until(lambda: b.seen().count("/big.bin") == 2, 120, "both downloads asked for")
     view = b.agent.root + downloads
     wait_until(lambda: os.statvfs(view).f_bfree == 0, 120, "the downloads' tmpfs full")
-    assert sum(os.path.getsize(os.path.join(view, n)) for n in os.listdir(view)) <= 32 << 20
+    assert tree_size(view) <= 32 << 20
     assert os.listdir(downloads) == []  # nothing on the disk below it
     assert b.open_url(b.url("/url/5"))[0] == 200
     wait_until(lambda: b.title_shown("url 5"), 60, "URL 5 shown")
     assert "The browser's downloads go to a tmpfs of 32 MiB" in b.agent.log_text()
-
-
-def tree_size(path):
-    return sum(os.lstat(os.path.join(d, n)).st_size for d, _, names in os.walk(path) for n in names)
 
 
 def test_pages_store_and_cache_within_bounds(browser):

@@ -137,12 +137,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif self.path.startswith("/stored/") or self.path == "/cached-done":
             body = b""
         elif self.path.startswith("/c/"):
-            self.send_cacheable()
+            self.send_mib(1, "Cache-Control", "max-age=86400")
             return
         elif self.path == "/download":
             body = DOWNLOAD.encode()
         elif self.path == "/big.bin":
-            self.send_big()
+            self.send_mib(BIG_MB, "Content-Disposition", "attachment; filename=big.bin")
             return
         else:
             self.send_error(404)
@@ -153,22 +153,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def send_cacheable(self):
+    def send_mib(self, mib, header, value):
+        """mib MiB of bytes, with one header of their own."""
         self.send_response(200)
         self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Cache-Control", "max-age=86400")
-        self.send_header("Content-Length", str(1 << 20))
-        self.end_headers()
-        self.wfile.write(b"y" * (1 << 20))
-
-    def send_big(self):
-        self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Disposition", "attachment; filename=big.bin")
-        self.send_header("Content-Length", str(BIG_MB << 20))
+        self.send_header(header, value)
+        self.send_header("Content-Length", str(mib << 20))
         self.end_headers()
         try:
-            for _ in range(BIG_MB):
+            for _ in range(mib):
                 self.wfile.write(b"x" * (1 << 20))
         except OSError:
             pass  # the browser gave up (its disk full)
