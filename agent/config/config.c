@@ -180,11 +180,22 @@ static int note_error(Config *c, const char *e, char *err, size_t size) {
         return c->keep_going ? 0 : -EINVAL;
 }
 
-/* What k takes, for a message: its type's, or a KEY_U32's own range. */
-static const char *key_expect(const ConfigKey *k, char *buf, size_t size) {
+/* A KEY_U32 with a range of its own: "integer 0-<max>" in buf; NULL for
+ * any other key. */
+static const char *key_range(const ConfigKey *k, char *buf, size_t size) {
         if (k->type != KEY_U32 || k->max == 0)
+                return NULL;
+        snprintf(buf, size, "integer 0-%" PRIu32, k->max);
+        return buf;
+}
+
+/* What k takes, for a message: its type's, or its own range. */
+static const char *key_expect(const ConfigKey *k, char *buf, size_t size) {
+        char range[48];
+
+        if (!key_range(k, range, sizeof range))
                 return type_expect[k->type];
-        snprintf(buf, size, "an integer 0-%" PRIu32, k->max);
+        snprintf(buf, size, "an %s", range);
         return buf;
 }
 
@@ -605,12 +616,9 @@ void config_dump_keys_markdown(FILE *f) {
         fputs("| key | type | default | description |\n|---|---|---|---|\n", f);
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
                 const ConfigKey *k = &keys[i];
-                char type[64];
+                char range[48];
+                const char *type = key_range(k, range, sizeof range) ?: type_name[k->type];
 
-                if (k->type == KEY_U32 && k->max > 0)
-                        snprintf(type, sizeof type, "integer 0-%" PRIu32, k->max);
-                else
-                        snprintf(type, sizeof type, "%s", type_name[k->type]);
                 fprintf(f, "| `%s` | %s | %s%s%s | %s |\n", k->name, type,
                         *k->def ? "`" : "", *k->def ? k->def : "\"\"", *k->def ? "`" : "", k->help);
         }
