@@ -1,7 +1,10 @@
 /* See home-mount.h. */
 #include <dirent.h>
+#include <errno.h>
+#include <linux/magic.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -65,4 +68,15 @@ int login_home_mount(const char *dir, uint32_t size_mb, gid_t cli_gid, unsigned 
         }
         *ret_removed = (unsigned)removed;
         return 0;
+}
+
+int login_home_mounted(int fd) {
+        struct statfs sf;
+        int r = fd_is_mount_root(fd);
+
+        if (r <= 0)
+                return r;
+        if (fstatfs(fd, &sf) < 0)
+                return negative_errno();
+        return sf.f_type == TMPFS_MAGIC;
 }

@@ -20,3 +20,8 @@
  * errbuf. */
 int login_home_mount(const char *dir, uint32_t size_mb, gid_t cli_gid, unsigned *ret_removed, char *errbuf,
                      size_t size);
+
+/* 1 when the directory fd refers to is the root of a tmpfs (the mount
+ * login_home_mount() made, unless something replaced it), 0 when not
+ * (unmounted or detached from outside the agent), or -errno. */
+int login_home_mounted(int fd);

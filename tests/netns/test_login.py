@@ -417,6 +417,30 @@ def test_login_home_tmpfs_of_an_earlier_run_is_emptied_below(make_env):
         "left removed first)" in e.agent.log_text()
 
 
+def test_login_home_tmpfs_lost_from_outside(make_env):
+    """Root outside the agent's mount namespace can remove login_home's
+    directory below the tmpfs, which detaches the tmpfs in the agent's
+    namespace.  The next login's HOME does not go to the disk: a new tmpfs
+    goes on first, and the log says so."""
+    e = make_env(sets=("login_home_size_mb=2",))
+    assert len(mounts_at(e.agent.pid, e.home_path)) == 1
+    os.rmdir(e.home_path)
+    assert mounts_at(e.agent.pid, e.home_path) == []
+    s = sid()
+    status, started = e.json("POST", "/auth/codex", {"sessionId": s})
+    assert status == 200, started
+    lost = f"login_home {e.home_path} has lost its tmpfs (unmounted from outside the agent): a new one goes on."
+    assert lost in e.agent.log_text()
+    (fstype, flags, options), = mounts_at(e.agent.pid, e.home_path)
+    assert fstype == "tmpfs" and "size=2048k" in options, options
+    assert e.browse(started["oauthUrl"])[0] == 200
+    e.wait_status(s, lambda code, b: b.get("authenticated"))
+    assert os.path.isfile(os.path.join(e.home_of(s), ".codex", "auth.json"))
+    assert os.listdir(e.home_path) == []
+    assert e.json("GET", f"/credentials/get?sessionId={s}")[0] == 200
+    e.assert_no_secrets()
+
+
 @pytest.mark.parametrize("size, why", [
     ("0", None),
     # A HOME that cannot go (a mount point) would be hidden for ever.
