@@ -10,6 +10,7 @@
 #include "fileio.h"
 #include "home-mount.h"
 #include "home-remove.h"
+#include "log.h"
 #include "macro.h"
 #include "mount-util.h"
 
@@ -44,8 +45,10 @@ static int clear_below(int fd) {
         return r < 0 ? r : n;
 }
 
-int login_home_mount(const char *dir, uint32_t size_mb, gid_t cli_gid, unsigned *ret_removed, char *errbuf,
-                     size_t size) {
+/* The mount: 0 with *ret_removed, how many HOMEs went first; or -errno
+ * with what failed in errbuf. */
+static int login_home_mount(const char *dir, uint32_t size_mb, gid_t cli_gid, unsigned *ret_removed,
+                            char *errbuf, size_t size) {
         _cleanup_(closep) int fd = -EBADF;
         int removed, r;
 
@@ -70,7 +73,10 @@ int login_home_mount(const char *dir, uint32_t size_mb, gid_t cli_gid, unsigned 
         return 0;
 }
 
-int login_home_mounted(int fd) {
+/* 1 when the directory fd refers to is the root of a tmpfs (the one
+ * login_home_mount() made, unless something replaced it), 0 when not, or
+ * -errno. */
+static int login_home_mounted(int fd) {
         struct statfs sf;
         int r = fd_is_mount_root(fd);
 
@@ -79,4 +85,36 @@ int login_home_mounted(int fd) {
         if (fstatfs(fd, &sf) < 0)
                 return negative_errno();
         return sf.f_type == TMPFS_MAGIC;
+}
+
+void login_home_mount_logged(LoginHome *h) {
+        unsigned removed = 0;
+        char msg[256]; /* why it failed, or what went first */
+        int r = login_home_mount(h->dir, h->size_mb, h->cli_gid, &removed, msg, sizeof msg);
+
+        h->mounted = r >= 0;
+        if (r < 0) {
+                log_error("login_home %s gets no tmpfs of its own, and the logins' files go to whatever file system "
+                          "holds it: %s.", h->dir, msg);
+                return;
+        }
+        if (removed > 0)
+                snprintf(msg, sizeof msg, " (%u HOMEs an earlier run left removed first)", removed);
+        log_info("login_home %s: a tmpfs of %u MiB, the logins' files off the disk%s.", h->dir, h->size_mb,
+                 removed > 0 ? msg : "");
+}
+
+int login_home_open(LoginHome *h) {
+        int fd = open(h->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0)
+                return -errno;
+        if (!h->mounted || login_home_mounted(fd) != 0)
+                return fd;
+        log_warning("login_home %s has lost its tmpfs (unmounted from outside the agent): a new one goes on.",
+                    h->dir);
+        safe_close(fd);
+        login_home_mount_logged(h);
+        fd = open(h->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
 }

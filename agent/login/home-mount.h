@@ -5,23 +5,32 @@
  * credentials to. */
 #pragma once
 
-#include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Mounts a tmpfs of size_mb MiB (nosuid, nodev, noexec; root's, 0710,
- * cli_gid's) on the directory dir, which must exist and not be a symlink.
- * The HOMEs (and trees set aside for removal) that dir shows go first,
- * here and now: hidden below the mount, an earlier run's credential files
- * would stay there for ever, on the disk or in an earlier run's tmpfs (an
- * agent restarted in the same mount namespace), which then stays below,
- * empty.  Nothing else in dir is touched (a volume's lost+found).
- * 0 with *ret_removed, how many went; or -errno with what failed in
- * errbuf. */
-int login_home_mount(const char *dir, uint32_t size_mb, gid_t cli_gid, unsigned *ret_removed, char *errbuf,
-                     size_t size);
+/* login_home: the directory (which must exist and not be a symlink), the
+ * tmpfs's size, the CLIs' group, and whether the tmpfs is on. */
+typedef struct LoginHome {
+        const char *dir;
+        uint32_t size_mb;
+        gid_t cli_gid;
+        bool mounted;
+} LoginHome;
 
-/* 1 when the directory fd refers to is the root of a tmpfs (the mount
- * login_home_mount() made, unless something replaced it), 0 when not
- * (unmounted or detached from outside the agent), or -errno. */
-int login_home_mounted(int fd);
+/* Mounts a tmpfs of size_mb MiB (nosuid, nodev, noexec; root's, 0710,
+ * cli_gid's) on dir, and logs it.  The HOMEs (and trees set aside for
+ * removal) that dir shows go first, here and now: hidden below the mount,
+ * an earlier run's credential files would stay there for ever, on the
+ * disk or in an earlier run's tmpfs (an agent restarted in the same mount
+ * namespace), which then stays below, empty.  Nothing else in dir is
+ * touched (a volume's lost+found).  On a failure, the log says what failed
+ * (the logins still work, on whatever file system holds dir), and mounted
+ * is false. */
+void login_home_mount_logged(LoginHome *h);
+
+/* dir, opened (an fd, or -errno).  A tmpfs of mounted's that was
+ * unmounted or detached from outside the agent (root in another mount
+ * namespace can remove the directory below it) would leave the next HOME
+ * on the disk unnoticed: a new one goes on first, and the log says so. */
+int login_home_open(LoginHome *h);

@@ -62,7 +62,7 @@ struct LoginManager {
         ControlSocket *control;
         HomeRemover *remover;         /* of the HOMEs, off the event loop */
         bool stopping;                /* login_manager_free(): HOMEs removed here and now */
-        bool home_tmpfs;              /* login_home_mount() put a tmpfs on login_home */
+        LoginHome home;               /* login_home and its tmpfs */
 };
 
 #define PROVIDERS_MAX_SIZE (256 * 1024)
@@ -122,45 +122,6 @@ static int login_home_prepare(LoginManager *lm) {
         return mkdir_owned(lm->o.login_home, 0710, 0, lm->o.cli_gid);
 }
 
-/* The tmpfs on login_home, or the log saying why there is none (the
- * logins still work, on whatever file system holds login_home). */
-static void login_home_mount_logged(LoginManager *lm) {
-        const LoginOptions *o = &lm->o;
-        unsigned removed = 0;
-        char msg[256]; /* why it failed, or what went first */
-        int r = login_home_mount(o->login_home, o->login_home_size_mb, o->cli_gid, &removed, msg, sizeof msg);
-
-        lm->home_tmpfs = r >= 0;
-        if (r < 0) {
-                log_error("login_home %s gets no tmpfs of its own, and the logins' files go to whatever file system "
-                          "holds it: %s.", o->login_home, msg);
-                return;
-        }
-        if (removed > 0)
-                snprintf(msg, sizeof msg, " (%u HOMEs an earlier run left removed first)", removed);
-        log_info("login_home %s: a tmpfs of %u MiB, the logins' files off the disk%s.", o->login_home,
-                 o->login_home_size_mb, removed > 0 ? msg : "");
-}
-
-/* login_home, opened.  Its tmpfs, unmounted or detached from outside the
- * agent (root in another mount namespace can remove the directory below
- * it), would leave the next HOME on the disk unnoticed: a new one goes on
- * first. */
-static int login_home_open(LoginManager *lm) {
-        int fd = open(lm->o.login_home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-        if (fd < 0)
-                return -errno;
-        if (!lm->home_tmpfs || login_home_mounted(fd) != 0)
-                return fd;
-        log_warning("login_home %s has lost its tmpfs (unmounted from outside the agent): a new one goes on.",
-                    lm->o.login_home);
-        safe_close(fd);
-        login_home_mount_logged(lm);
-        fd = open(lm->o.login_home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        return fd < 0 ? -errno : fd;
-}
-
 /* A fresh <login_home>/login-<id>: whatever an earlier run left under that name
  * (an agent that stopped before removing it) goes first, so no login
  * starts next to a credential file that is not its own. */
@@ -180,7 +141,7 @@ static int session_home_create(LoginSession *s) {
         r = login_home_prepare(s->lm);
         if (r < 0)
                 return r;
-        fd = login_home_open(s->lm);
+        fd = login_home_open(&s->lm->home);
         if (fd < 0)
                 return fd;
         r = home_remover_remove(s->lm->remover, name, false);
@@ -925,6 +886,7 @@ int login_manager_new(const LoginOptions *o, LoginManager **ret) {
                 return -ENOMEM;
         json_wipe_on_free();
         lm->o = *o;
+        lm->home = (LoginHome){ .dir = o->login_home, .size_mb = o->login_home_size_mb, .cli_gid = o->cli_gid };
         exe = self_exe_path();
         if (!exe)
                 return -ENOMEM;
@@ -951,7 +913,7 @@ int login_manager_new(const LoginOptions *o, LoginManager **ret) {
                 log_warning_errno(r, "Cannot make login_home %s root's, 0710, with cli_user's group: %m",
                                   o->login_home);
         else if (o->login_home_size_mb > 0)
-                login_home_mount_logged(lm);
+                login_home_mount_logged(&lm->home);
         /* HOMEs an earlier run left (credential files with them) go now. */
         homes_collect(lm);
         if (!isempty(o->control_socket)) {
