@@ -131,10 +131,6 @@ static const char user_js[] =
          * crashed browser) must not open the Troubleshoot Mode prompt. */
         "user_pref(\"toolkit.startup.max_resumed_crashes\", -1);\n";
 
-const char *browser_user_js(void) {
-        return user_js;
-}
-
 /* The profile is an entry of the browser user's own directory, which
  * that user may replace with a symlink to any directory between two
  * logins: opened without following one, and written below that fd, so

@@ -93,5 +93,3 @@ int browser_set_pages(Browser *b, char *const *urls);
  * default-browser prompt, session restore, password saving, or the
  * Troubleshoot Mode prompt after killed sessions. */
 int browser_prepare_profile(const char *profile_dir);
-/* The user.js text (for tests and the image builder). */
-const char *browser_user_js(void);

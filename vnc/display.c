@@ -370,8 +370,8 @@ static int add_websockify(const DisplayOptions *c, const char *display, ServiceD
                            (char *[]){ (char *)kv(e1, sizeof e1, "DISPLAY", display), NULL }, &t);
 }
 
-/* Configured but not installed: left out, as the issue asks ("when one
- * is installed"); nothing else depends on it.  It manages the browser's
+/* Configured but not installed: left out, since it is optional and
+ * nothing else depends on it.  It manages the browser's
  * windows and runs as the browser's user, with its cookie and HOME: the
  * desktop is anyone's who has the desktop secret, and whatever a window
  * manager can be made to start must not be root's.  No browser, no

@@ -366,10 +366,6 @@ int http_request_suspend(HttpRequest *r, void (*on_abort)(void *), void *userdat
         return 0;
 }
 
-const char *http_request_method(HttpRequest *r) {
-        return r->method;
-}
-
 const char *http_request_path(HttpRequest *r) {
         return r->path;
 }
@@ -406,10 +402,6 @@ const struct sockaddr *http_request_peer(HttpRequest *r) {
         const union MHD_ConnectionInfo *ci =
                 MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         return ci ? ci->client_addr : NULL;
-}
-
-bool http_request_peer_is_loopback(HttpRequest *r) {
-        return sockaddr_is_loopback(http_request_peer(r));
 }
 
 /* Default allow_from: loopback and the host (the ip= gateways). */

@@ -62,7 +62,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(HttpServer *, http_server_free);
 int http_server_add_routes(HttpServer *s, const HttpRoute *routes, size_t n, void *userdata);
 
 /* Request accessors: borrowed strings, valid until the reply is queued. */
-const char *http_request_method(HttpRequest *r);
 const char *http_request_path(HttpRequest *r);
 const char *http_request_query_string(HttpRequest *r); /* raw, without '?'; "" if none */
 /* Query argument key, decoded, in *ret: 1, or 0 (*ret NULL) if absent;
@@ -72,7 +71,6 @@ int http_request_query(HttpRequest *r, const char *key, const char **ret);
 const char *http_request_header(HttpRequest *r, const char *name);
 const char *http_request_body(HttpRequest *r, size_t *ret_size); /* NUL-terminated */
 const struct sockaddr *http_request_peer(HttpRequest *r);
-bool http_request_peer_is_loopback(HttpRequest *r);
 
 /* Replies.  json is stolen (decref'd).  HTTP_REPLY_SECRET: the serialized
  * body is wiped (explicit_bzero) when MHD frees it.  A reply answers the

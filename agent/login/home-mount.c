@@ -105,11 +105,18 @@ void login_home_mount_logged(LoginHome *h) {
 }
 
 int login_home_open(LoginHome *h) {
-        int fd = open(h->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int fd = open(h->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
 
         if (fd < 0)
                 return -errno;
-        if (!h->mounted || login_home_mounted(fd) != 0)
+        if (!h->mounted)
+                return fd;
+        r = login_home_mounted(fd);
+        /* Cannot tell: a new tmpfs on top would hide the live logins'
+         * HOMEs, so this one stays, with a word in the log. */
+        if (r < 0)
+                log_warning_errno(r, "Cannot tell whether login_home %s still has its tmpfs: %m", h->dir);
+        if (r != 0)
                 return fd;
         log_warning("login_home %s has lost its tmpfs (unmounted from outside the agent): a new one goes on.",
                     h->dir);

@@ -4,7 +4,7 @@ with `savevm`, and a second qemu resumes it with `-loadvm` and a new VM
 generation ID while the stand-in holds the host's handover for the clone:
 a new generation, token, desktop secret, address and the host's time.
 The host then pokes the clone (POST /restore-check) and the test checks
-what the issue asks: the agent noticed, /health shows the new address and
+that the agent noticed, /health shows the new address and
 generation, the old token is refused and the new one accepted, x11vnc and
 websockify were restarted and Xvfb was not, and the clone's wall clock
 (the snapshot's, behind the host's) was stepped to the host's, which the
