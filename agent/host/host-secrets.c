@@ -15,6 +15,7 @@
 #include "host-secrets.h"
 #include "log.h"
 #include "mmds.h"
+#include "restore-plan.h"
 #include "secret-util.h"
 #include "time-util.h"
 

@@ -2,7 +2,6 @@
  * session token kept only between them and wiped. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <jansson.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,7 +10,6 @@
 
 #include "http-once.h"
 #include "in-addr-util.h"
-#include "json-wipe.h"
 #include "mmds.h"
 
 #define MMDS_ANSWER_MAX (64 * 1024)
@@ -145,37 +143,5 @@ int mmds_get(sd_event *e, const char *address, uint16_t port, const char *path, 
         if (ret)
                 *ret = m;
         TAKE_PTR(m);
-        return 0;
-}
-
-/* One key: absent is fine, present must be a non-empty string. */
-static int secret_get(json_t *o, const char *key, char **ret) {
-        json_t *v = json_object_get(o, key);
-
-        *ret = NULL;
-        if (!v)
-                return 0;
-        if (!json_is_string(v) || json_string_length(v) == 0 ||
-            strlen(json_string_value(v)) != json_string_length(v))
-                return -EBADMSG;
-        *ret = strdup(json_string_value(v));
-        return *ret ? 0 : -ENOMEM;
-}
-
-int mmds_parse_secrets(const char *json, char **ret_token, char **ret_desktop_secret) {
-        _cleanup_(erase_and_freep) char *token = NULL, *desktop = NULL;
-        json_t *o = json ? json_loads(json, JSON_REJECT_DUPLICATES, NULL) : NULL;
-        int r = json_is_object(o) ? 0 : -EBADMSG;
-
-        if (r >= 0)
-                r = secret_get(o, "token", &token);
-        if (r >= 0)
-                r = secret_get(o, "desktop_secret", &desktop);
-        json_wipe(o);
-        json_decref(o);
-        if (r < 0)
-                return r;
-        *ret_token = TAKE_PTR(token);
-        *ret_desktop_secret = TAKE_PTR(desktop);
         return 0;
 }

@@ -22,8 +22,3 @@ int mmds_get(sd_event *e, const char *address, uint16_t port, const char *path, 
              MmdsDone done, void *userdata, MmdsRequest **ret);
 MmdsRequest *mmds_request_free(MmdsRequest *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(MmdsRequest *, mmds_request_free);
-
-/* Pure: the two secrets from the object's JSON text; each NULL when absent
- * (owned, wipe before freeing).  -EBADMSG unless a JSON object whose
- * present keys are non-empty strings. */
-int mmds_parse_secrets(const char *json, char **ret_token, char **ret_desktop_secret);

@@ -87,6 +87,29 @@ static int time_get(json_t *o, int64_t *ret) {
         return 0;
 }
 
+/* "token" and "desktop_secret": the boot's keys, a handover's too. */
+static int secrets_get(json_t *o, char **ret_token, char **ret_desktop_secret) {
+        int r = string_get(o, "token", HOST_SECRET_MAX, ret_token);
+
+        if (r >= 0)
+                r = string_get(o, "desktop_secret", HOST_SECRET_MAX, ret_desktop_secret);
+        return r;
+}
+
+int mmds_parse_secrets(const char *json, char **ret_token, char **ret_desktop_secret) {
+        _cleanup_(erase_and_freep) char *token = NULL, *desktop = NULL;
+        json_t *o = json ? json_loads(json, JSON_REJECT_DUPLICATES, NULL) : NULL;
+        int r = json_is_object(o) ? secrets_get(o, &token, &desktop) : -EBADMSG;
+
+        json_wipe(o);
+        json_decref(o);
+        if (r < 0)
+                return r;
+        *ret_token = TAKE_PTR(token);
+        *ret_desktop_secret = TAKE_PTR(desktop);
+        return 0;
+}
+
 int restore_handover_parse(const char *json, RestoreHandover *ret) {
         _cleanup_(restore_handover_done) RestoreHandover h = { .time_ms = -1 };
         json_t *o = json ? json_loads(json, JSON_REJECT_DUPLICATES, NULL) : NULL;
@@ -99,9 +122,7 @@ int restore_handover_parse(const char *json, RestoreHandover *ret) {
         if (r >= 0)
                 r = time_get(o, &h.time_ms);
         if (r >= 0)
-                r = string_get(o, "token", 4096, &h.token);
-        if (r >= 0)
-                r = string_get(o, "desktop_secret", 4096, &h.desktop_secret);
+                r = secrets_get(o, &h.token, &h.desktop_secret);
         json_wipe(o);
         json_decref(o);
         if (r < 0)

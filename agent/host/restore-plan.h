@@ -26,6 +26,9 @@
 #include <stdint.h>
 
 #define RESTORE_GENERATION_MAX 128
+/* A token or desktop secret from MMDS, at boot or in a handover: at most
+ * this many bytes, as the host's secret files. */
+#define HOST_SECRET_MAX 4096
 #define RESTORE_NETWORK_MAX 1024
 /* 2200-01-01T00:00:00Z: the kernel refuses to set the clock much past
  * 2232 (EINVAL, and the same handover would fail every retry), and the
@@ -88,6 +91,12 @@ typedef struct RestorePlan {
         RestoreVerdict verdict;
         unsigned steps;           /* RestoreStep bits; 0 unless RESTORE_REDO */
 } RestorePlan;
+
+/* Pure: the boot's two secrets from MMDS's object (JSON text); each NULL
+ * when absent (owned, wipe before freeing).  -EBADMSG unless a JSON
+ * object whose present "token" and "desktop_secret" are non-empty strings
+ * of at most HOST_SECRET_MAX bytes, without NUL; then nothing is set. */
+int mmds_parse_secrets(const char *json, char **ret_token, char **ret_desktop_secret);
 
 /* Pure.  0 and *ret filled, or -EBADMSG unless a JSON object whose
  * present keys have the types above (other keys are ignored), -ENOMEM.

@@ -1,5 +1,7 @@
-/* libFuzzer target for agent/host/restore-plan.c: the MMDS handover as the
- * host (or anyone who controls the answer) wrote it.  Beyond "no crash": a
+/* libFuzzer target for agent/host/restore-plan.c: the MMDS object, the
+ * boot's secrets and the handover, as the host (or anyone who controls the
+ * answer) wrote it.  Beyond "no crash": secrets are non-empty and within
+ * HOST_SECRET_MAX, nothing is set on a refusal; a
  * parsed network never holds a blank or a quote, the generation is within
  * its bound, and the decision on what was parsed is a known verdict with
  * steps only when it is REDO, the generation adopted only from a first
@@ -11,6 +13,22 @@
 
 #include "agent/host/restore-plan.h"
 #include "fuzz.h"
+
+static void secrets_check(const char *text) {
+        static char untouched[] = "untouched";
+        char *token = untouched, *desktop = untouched;
+        int r = mmds_parse_secrets(text, &token, &desktop);
+
+        CHECK(r == 0 || r == -EBADMSG || r == -ENOMEM);
+        if (r < 0) {
+                CHECK(token == untouched && desktop == untouched);
+                return;
+        }
+        CHECK(!token || (*token && strlen(token) <= HOST_SECRET_MAX));
+        CHECK(!desktop || (*desktop && strlen(desktop) <= HOST_SECRET_MAX));
+        free(token);
+        free(desktop);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static const RestoreIdentity ids[] = {
@@ -24,12 +42,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         if (!text)
                 return 0;
+        secrets_check(text);
         r = restore_handover_parse(text, &h);
         CHECK(r == 0 || r == -EBADMSG || r == -ENOMEM);
         if (r == 0) {
                 CHECK(!h.network || (*h.network && !strpbrk(h.network, " \t\r\n\"'\\")));
                 CHECK(!h.generation || (*h.generation && strlen(h.generation) <= RESTORE_GENERATION_MAX));
                 CHECK(h.time_ms >= -1);
+                CHECK(!h.token || (*h.token && strlen(h.token) <= HOST_SECRET_MAX));
+                CHECK(!h.desktop_secret || (*h.desktop_secret && strlen(h.desktop_secret) <= HOST_SECRET_MAX));
                 for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
                         RestorePlan p = restore_plan_decide(&ids[i], &h);
 

@@ -1,13 +1,22 @@
-/* Unit tests for agent/host/mmds.c's pure part: the secrets out of the
- * MMDS object (both, one, none; wrong types refused; nothing else read). */
+/* Unit tests for mmds_parse_secrets() (agent/host/restore-plan.c): the
+ * boot's secrets out of the MMDS object (both, one, none; wrong types and
+ * oversized ones refused; nothing else read). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "agent/host/mmds.h"
+#include "agent/host/restore-plan.h"
 #include "macro.h"
+
+#define X64 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+#define X4096 X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 \
+        X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 \
+        X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 \
+        X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 X64 X64
+#define LONG_4096 "\"" X4096 "\""
+#define LONG_4097 "\"y" X4096 "\""
 
 static void test_parse(void **state) {
         static const struct {
@@ -25,6 +34,9 @@ static void test_parse(void **state) {
                 { "[\"token\"]", NULL, NULL, -EBADMSG },
                 { "token=t1", NULL, NULL, -EBADMSG },
                 { NULL, NULL, NULL, -EBADMSG },
+                { "{\"token\":" LONG_4096 "}", X4096, NULL, 0 },
+                { "{\"token\":\"t1\",\"desktop_secret\":" LONG_4097 "}", NULL, NULL, -EBADMSG },
+                { "{\"token\":" LONG_4097 "}", NULL, NULL, -EBADMSG },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(t); i++) {
