@@ -427,6 +427,7 @@ static int setup_secrets(Manager *m) {
         };
         HostSecretsHooks hooks = { .on_change = on_secrets_changed, .on_mmds_object = on_mmds_object,
                                    .userdata = m };
+        char err[256];
         bool asked;
         int r;
 
@@ -434,9 +435,9 @@ static int setup_secrets(Manager *m) {
          * channel gave the boot's. */
         if (o.mmds || c->restore > 0)
                 mmds_guard(c->mmds_address);
-        r = host_secrets_new(&o, &hooks, &m->secrets);
+        r = host_secrets_new(&o, &hooks, &m->secrets, err, sizeof err);
         if (r < 0)
-                return log_error_errno(r, "Failed to set up the host's secrets: %m");
+                return log_error_errno(r, "Failed to set up the host's secrets: %s.", err);
         asked = host_secrets_mmds_asked(m->secrets);
         if (host_secrets_token_state(m->secrets) == SECRET_MISSING)
                 log_error("No control token (%s%s, no vmba.token=, MMDS %s): control routes refuse every "

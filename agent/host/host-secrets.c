@@ -47,9 +47,9 @@ static const char *const desktop_table[_SECRET_STATE_MAX] = {
 
 /* The first line of path: 0 and it (NULL when the file is absent or the
  * line empty), or -errno when it exists but cannot be read or is not a
- * regular file (a symlink included).  A file others may read is used,
- * with a warning. */
-static int secret_file_read(const char *path, const char *what, char **ret) {
+ * regular file (a symlink included), with what failed in errbuf.  A file
+ * others may read is used, with a warning. */
+static int secret_file_read(const char *path, const char *what, char **ret, char *errbuf, size_t size) {
         _cleanup_(closep) int fd = -EBADF;
         _cleanup_(erase_and_freep) char *buf = NULL;
         struct stat st;
@@ -64,12 +64,16 @@ static int secret_file_read(const char *path, const char *what, char **ret) {
         if (fd == -ENOENT)
                 return 0;
         if (fd == -EBADFD)
-                return log_error_errno(fd, "The %s file %s is not a regular file.", what, path);
+                snprintf(errbuf, size, "the %s file %s is not a regular file", what, path);
+        else if (fd < 0)
+                snprintf(errbuf, size, "cannot read the %s file %s: %s", what, path, strerror(-fd));
         if (fd < 0)
-                return log_error_errno(fd, "Cannot read the %s file %s: %m", what, path);
+                return fd;
         r = read_full_fd(fd, SECRET_FILE_MAX, &buf, NULL);
-        if (r < 0)
-                return log_error_errno(r, "Cannot read the %s file %s: %m", what, path);
+        if (r < 0) {
+                snprintf(errbuf, size, "cannot read the %s file %s: %s", what, path, strerror(-r));
+                return r;
+        }
         if ((st.st_mode & 0077) != 0)
                 log_warning("%s is readable by group or others; expected mode 0600.", path);
         buf[strcspn(buf, "\r\n")] = '\0';
@@ -79,7 +83,8 @@ static int secret_file_read(const char *path, const char *what, char **ret) {
 }
 
 /* A value from the explicit option, else the file: the first that has it. */
-static int secret_load(const char *value, const char *path, const char *what, char **ret, SecretState *state) {
+static int secret_load(const char *value, const char *path, const char *what, char **ret, SecretState *state,
+                       char *errbuf, size_t size) {
         int r;
 
         if (!isempty(value)) {
@@ -89,7 +94,7 @@ static int secret_load(const char *value, const char *path, const char *what, ch
                 *state = SECRET_SET;
                 return 0;
         }
-        r = secret_file_read(path, what, ret);
+        r = secret_file_read(path, what, ret, errbuf, size);
         *state = *ret ? SECRET_SET : SECRET_MISSING;
         return r;
 }
@@ -224,7 +229,8 @@ static int mmds_ask(HostSecrets *s) {
                         on_mmds, s, &s->mmds);
 }
 
-int host_secrets_new(const HostSecretsOptions *o, const HostSecretsHooks *hooks, HostSecrets **ret) {
+int host_secrets_new(const HostSecretsOptions *o, const HostSecretsHooks *hooks, HostSecrets **ret, char *errbuf,
+                     size_t size) {
         _cleanup_(host_secrets_freep) HostSecrets *s = calloc(1, sizeof *s);
         bool ask = o->mmds;
         int r;
@@ -235,11 +241,12 @@ int host_secrets_new(const HostSecretsOptions *o, const HostSecretsHooks *hooks,
         if (hooks)
                 s->hooks = *hooks;
         s->retry_usec = MMDS_RETRY_FIRST_USEC;
-        r = secret_load(o->token, o->token_file, "control token", &s->token, &s->token_state);
+        snprintf(errbuf, size, "%s", strerror(ENOMEM)); /* unless a step says more */
+        r = secret_load(o->token, o->token_file, "control token", &s->token, &s->token_state, errbuf, size);
         if (r < 0)
                 return r;
         r = secret_load(o->desktop_secret, o->desktop_secret_file, "desktop secret", &s->desktop,
-                        &s->desktop_state);
+                        &s->desktop_state, errbuf, size);
         if (r < 0)
                 return r;
         if (s->desktop && !desktop_secret_usable(s->desktop)) {
@@ -258,8 +265,10 @@ int host_secrets_new(const HostSecretsOptions *o, const HostSecretsHooks *hooks,
                 s->token_state = SECRET_PENDING;
         if (ask && s->desktop_state == SECRET_MISSING)
                 s->desktop_state = SECRET_PENDING;
-        if (!s->desktop && (r = random_secret(&s->desktop)) < 0)
+        if (!s->desktop && (r = random_secret(&s->desktop)) < 0) {
+                snprintf(errbuf, size, "no random desktop secret: %s", strerror(-r));
                 return r;
+        }
         if (s->token_state == SECRET_PENDING || s->desktop_state == SECRET_PENDING) {
                 s->mmds_asked = true;
                 mmds_ask_or_retry(s);

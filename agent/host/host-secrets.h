@@ -52,9 +52,11 @@ typedef struct HostSecretsHooks {
 } HostSecretsHooks;
 
 /* Reads the explicit values and files now and starts MMDS when asked.
- * A file that exists but cannot be read is an error naming it (logged
- * here, once); it is not a fallback to another source. */
-int host_secrets_new(const HostSecretsOptions *o, const HostSecretsHooks *hooks, HostSecrets **ret);
+ * A file that exists but cannot be read is an error naming it (in errbuf,
+ * for the caller's one log line); it is not a fallback to another
+ * source. */
+int host_secrets_new(const HostSecretsOptions *o, const HostSecretsHooks *hooks, HostSecrets **ret, char *errbuf,
+                     size_t size);
 HostSecrets *host_secrets_free(HostSecrets *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(HostSecrets *, host_secrets_free);
 

@@ -301,11 +301,11 @@ def test_a_token_file_that_is_not_a_regular_file(lan, agent_bin, workdir, kind):
      "symlink": lambda: os.symlink(token_file, path)}[kind]()
     r = lan.guest.run(*argv(agent_bin, workdir, f"token_file={path}", "mmds=false"), check=False, timeout=30)
     assert r.returncode == 1
-    if kind == "symlink":
-        assert f"Cannot read the control token file {path}: Too many levels of symbolic links" in r.stderr
-    else:
-        assert f"The control token file {path} is not a regular file." in r.stderr
-    assert "Failed to set up the host's secrets" in r.stderr
+    why = (f"cannot read the control token file {path}: Too many levels of symbolic links" if kind == "symlink"
+           else f"the control token file {path} is not a regular file")
+    # One line says it, naming the file.
+    assert f"Failed to set up the host's secrets: {why}." in r.stderr, r.stderr
+    assert r.stderr.count(path) == 1, r.stderr
     assert TOKEN not in r.stderr
 
 

@@ -15,7 +15,7 @@ static HostSecrets *secrets_new(sd_event *e) {
                                  .token_file = "", .desktop_secret_file = "" };
         HostSecrets *s = NULL;
 
-        assert_int_equal(host_secrets_new(&o, NULL, &s), 0);
+        assert_int_equal(host_secrets_new(&o, NULL, &s, NULL, 0), 0);
         return s;
 }
 
