@@ -19,6 +19,7 @@
 
 #include "ctl.h"
 #include "ctl-receive.h"
+#include "id-util.h"
 #include "in-addr-util.h"
 #include "fileio.h"
 #include "http-once.h"
@@ -244,6 +245,8 @@ static void print_novnc(Ctl *c) {
                base, c->desktop_secret, c->desktop_secret);
 }
 
+/* provider and sid are valid ids (cmd_login()): nothing in them to
+ * escape in the path or the JSON. */
 static int login_start(Ctl *c, const char *provider, const char *sid) {
         _cleanup_(freep) char *body = NULL;
         char path[128], req[192];
@@ -338,9 +341,15 @@ static int login_fetch(Ctl *c, const char *sid, const char *out) {
 }
 
 static int cmd_login(Ctl *c, const char *provider, const char *sid_arg, const char *out_arg) {
-        char sid[130], out[PATH_MAX];
+        char sid[SESSION_ID_MAX + 1], out[PATH_MAX];
         int r;
 
+        /* Both go into the request line and the JSON body as they are: a
+         * name from elsewhere (a form's) could add keys or headers. */
+        if (!provider_id_is_valid(provider))
+                return log_error("'%s' is no provider id (1-64 of a-z 0-9 _ -).", provider), 2;
+        if (sid_arg && !session_id_is_valid(sid_arg))
+                return log_error("--session: " SESSION_ID_ERROR "."), 2;
         if (sid_arg)
                 snprintf(sid, sizeof sid, "%s", sid_arg);
         else if (uuid4(sid) < 0)

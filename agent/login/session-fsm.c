@@ -66,10 +66,3 @@ bool session_state_is_signing_in(SessionState s) {
 bool session_state_is_final(SessionState s) {
         return s >= SESSION_DELIVERED && s < _SESSION_STATE_MAX;
 }
-
-bool session_id_is_valid(const char *s) {
-        size_t n = s ? strnlen(s, SESSION_ID_MAX + 1) : 0;
-
-        return n > 0 && n <= SESSION_ID_MAX &&
-               strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") == n;
-}

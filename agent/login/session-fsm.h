@@ -43,9 +43,5 @@ bool session_state_is_signing_in(SessionState s);
 /* The session is over and its secrets must be gone. */
 bool session_state_is_final(SessionState s);
 
-#define SESSION_ID_MAX 128
-#define SESSION_ID_ERROR "sessionId must be 1-128 characters of A-Z a-z 0-9 . _ : -"
-
-/* 1..SESSION_ID_MAX of [A-Za-z0-9._:-] (a UUID, or the host's own names
- * like "network-fix-test-1"); no '/', no spaces, nothing a shell reads. */
-bool session_id_is_valid(const char *s);
+/* session_id_is_valid(): the host's tool checks ids by the same rule. */
+#include "id-util.h"

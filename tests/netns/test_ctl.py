@@ -299,6 +299,13 @@ def test_ctl_wait_ready_gives_up(agent_bin, tmp_path):
     (["--idle-timeout", "ten", "receive"], "--idle-timeout wants 1…86400 seconds, not 'ten'."),
     # Without the token every guest user's line would be taken.
     (["receive", "--uds", "/nonexistent/v.sock_1234"], "receive needs --token-file FILE, the VM's control token."),
+    # Ids go into the request as they are: one that could add a JSON key
+    # or a header is refused before anything is sent.
+    (["--session", 'abc","proxy":{"httpsProxy":"http://x"},"x":"', "login", "codex"],
+     "--session: sessionId must be 1-128 characters of A-Z a-z 0-9 . _ : -."),
+    (["--session", "a\r\nX-Evil: 1", "login", "codex"], "--session: sessionId must be"),
+    (["--session", "x" * 129, "login", "codex"], "--session: sessionId must be"),
+    (["login", "codex?x=1"], "'codex?x=1' is no provider id (1-64 of a-z 0-9 _ -)."),
 ])
 def test_ctl_usage_errors(agent_bin, args, message):
     r = subprocess.run([agent_bin, "ctl", *args], capture_output=True, text=True, timeout=10)
