@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <sys/uio.h>
 
+#include "errbuf.h"
 #include "log.h"
 
 static int max_level = LOG_INFO;
@@ -61,10 +62,13 @@ int log_internalv(int level, int error, const char *file _unused_, int line _unu
         errno = saved;
 
         /* One message is one line: a newline inside (from a child's output,
-         * say) would let it forge a second, higher-priority log record. */
+         * say) would let it forge a second, higher-priority log record.  Other
+         * control bytes become '?': an escape sequence from a guest's answer
+         * would redraw the operator's terminal (ctl). */
         for (char *p = msg; *p; p++)
-                if (*p == '\n' || *p == '\r')
+                if (*p == '\n' || *p == '\r' || *p == '\t')
                         *p = ' ';
+        string_one_line(msg);
 
         int fd = target == LOG_TARGET_STDERR || target == LOG_TARGET_TERMINAL ? STDERR_FILENO : console_fd;
         int n = snprintf(head, sizeof head, "<%d>%s: ", level & LOG_PRIMASK, ident);

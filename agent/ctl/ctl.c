@@ -21,6 +21,7 @@
 #include "ctl-receive.h"
 #include "id-util.h"
 #include "in-addr-util.h"
+#include "errbuf.h"
 #include "fileio.h"
 #include "http-once.h"
 #include "json-wipe.h"
@@ -163,6 +164,9 @@ static int cmd_health(Ctl *c) {
 
         if (r < 0)
                 return log_error_errno(r, "Cannot reach the agent at %s: %m", c->host), 1;
+        /* The agent's JSON is one line; a control byte is a guest's
+         * attempt at the operator's terminal. */
+        string_one_line(body);
         printf("%s\n", body);
         json_t *h = json_of(body);
         const char *st = json_string_value(json_object_get(h, "status"));
@@ -265,7 +269,10 @@ static int login_start(Ctl *c, const char *provider, const char *sid) {
                 json_decref(j);
                 return -EPROTO;
         }
-        const char *url = json_string_value(json_object_get(j, "oauthUrl"));
+        const char *given = json_string_value(json_object_get(j, "oauthUrl"));
+        _cleanup_(freep) char *url = given ? strdup(given) : NULL;
+
+        string_one_line(url); /* decoded from the guest's JSON: no escapes to the terminal */
         printf("session: %s\nauthorize: %s\n", sid, url ?: "(none printed yet)");
         print_novnc(c);
         fflush(stdout);

@@ -275,6 +275,55 @@ def test_ctl_wait_ready_paces_an_answer_at_once(agent_bin, tmp_path):
         ns.close()
 
 
+# A hostile guest: its answers carry escape sequences, raw in /health's
+# body, as JSON escapes in the authorize URL and the error.
+ESCAPES = r"""import http.server
+class H(http.server.BaseHTTPRequestHandler):
+    def answer(self, status, body):
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_GET(self):
+        if self.path == "/health":
+            self.answer(200, b'{"status":"ok\x1b[2J"}')
+        else:
+            self.answer(404, b'{"error":"\u001b[31mRED"}')
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", 0))
+        self.rfile.read(n)
+        if self.path == "/auth/codex":
+            self.answer(200, b'{"success":true,"oauthUrl":"https://a/\u001b]0;x\u0007"}')
+        else:
+            self.answer(500, b'{"error":"\u001b[31mRED"}')
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", 18998), H).serve_forever()
+"""
+
+
+def test_ctl_shows_no_control_bytes_of_the_guests(agent_bin):
+    """What the guest answers reaches the operator's terminal without its
+    control bytes (each one a '?'): a guest cannot redraw it."""
+    ns = Netns("vmbactl")
+    try:
+        ns.popen([sys.executable, "-c", ESCAPES])
+        wait_until(lambda: ns.run(sys.executable, "-c", "import socket; socket.create_connection(('127.0.0.1', "
+                                  "18998), timeout=1)", check=False).returncode == 0, 20, "the server")
+        ctl = (agent_bin, "ctl", "--agent", "http://127.0.0.1:18998", "--timeout", "5")
+        r = ns.run(*ctl, "health", check=False, timeout=60)
+        assert r.stdout == '{"status":"ok?[2J"}\n', r.stdout
+        r = ns.run(*ctl, "--session", "s1", "login", "codex", check=False, timeout=60)
+        assert "authorize: https://a/?]0;x?\n" in r.stdout, r.stdout
+        assert r.returncode == 1 and "Login failed: ?[31mRED" in r.stderr, r.stderr
+        r = ns.run(*ctl, "--session", "s1", "login", "gemini_cli", check=False, timeout=60)
+        assert r.returncode == 1 and "Login did not start (HTTP 500): {\"error\":\"\\u001b[31mRED\"}" in r.stderr
+        for out in (r.stdout, r.stderr):
+            assert "\x1b" not in out and "\x07" not in out
+    finally:
+        ns.close()
+
+
 def test_ctl_wait_ready_gives_up(agent_bin, tmp_path):
     port = 17500 + os.getpid() % 400
     _, svc = released_service(str(tmp_path), port)
