@@ -74,6 +74,13 @@ class NotifySocket:
     def wait_for(self, line, timeout=10.0):
         return wait_until(lambda: line in self.lines(), timeout, f"{line!r} on the notify socket")
 
+    def wait_exit(self, proc, timeout=15.0):
+        """proc's exit status, read on while it stops: a full socket queue
+        (10 datagrams) would block its sd_notify() (WATCHDOG=1 every
+        period), and the stop with it."""
+        wait_until(lambda: self.drain() is not None and proc.poll() is not None, timeout, "the agent's exit")
+        return proc.returncode
+
     def close(self):
         self.sock.close()
 
@@ -113,7 +120,7 @@ def test_ready_status_watchdog_stopping(agent_bin, workdir):
             assert ns_sock.lines().count("READY=1") == 1
 
             agent.send_signal(signal.SIGTERM)
-            assert agent.wait(timeout=15) == 0
+            assert ns_sock.wait_exit(agent) == 0
             lines = ns_sock.lines()
             assert "STOPPING=1" in lines
             assert "STATUS=Stopping: SIGTERM" in lines
@@ -137,7 +144,7 @@ def test_no_watchdog_without_watchdog_usec(agent_bin, workdir):
             r = ns.run("curl", "-sS", "-m", "5", "-X", "POST", "-H", f"Authorization: Bearer {TOKEN}",
                        f"http://127.0.0.1:{port}/shutdown")
             assert json.loads(r.stdout) == {"status": "stopping"}
-            assert agent.wait(timeout=15) == 0
+            assert ns_sock.wait_exit(agent) == 0
             lines = ns_sock.lines()
             assert "WATCHDOG=1" not in lines
             assert "STATUS=Stopping: POST /shutdown" in lines
@@ -202,17 +209,23 @@ def fake_system_bus(workdir):
     os.close(wfd)
     address = f"unix:path={path}"
     with os.fdopen(rfd) as printed:
-        assert printed.readline().startswith(address), "dbus-daemon did not say it listens"
-    log = open(os.path.join(workdir, "monitor.log"), "w+")
-    monitor = subprocess.Popen(["dbus-monitor", "--address", address], stdout=log, stderr=subprocess.DEVNULL)
-    wait_until(lambda: "BecomeMonitor" in open(log.name).read() or "NameAcquired" in open(log.name).read(),
-               10, "dbus-monitor attached")
-    yield address, log.name
-    monitor.kill()
-    monitor.wait()
-    daemon.kill()
-    daemon.wait()
-    log.close()
+        if not printed.readline().startswith(address):
+            daemon.kill()
+            daemon.wait()
+            pytest.fail("dbus-daemon did not say it listens")
+    monitor, log = None, open(os.path.join(workdir, "monitor.log"), "w+")
+    try:
+        monitor = subprocess.Popen(["dbus-monitor", "--address", address], stdout=log,
+                                   stderr=subprocess.DEVNULL)
+        wait_until(lambda: "BecomeMonitor" in open(log.name).read() or "NameAcquired" in open(log.name).read(),
+                   10, "dbus-monitor attached")
+        yield address, log.name
+    finally:
+        for p in (monitor, daemon):
+            if p:
+                p.kill()
+                p.wait()
+        log.close()
 
 
 def start_unit_calls(monitor_log):
@@ -260,7 +273,7 @@ def test_post_shutdown_auto_outside_systemd(agent_bin, workdir, fake_system_bus)
             r = ns.run("curl", "-sS", "-m", "5", "-X", "POST", "-H", f"Authorization: Bearer {TOKEN}",
                        f"http://127.0.0.1:{port}/shutdown")
             assert json.loads(r.stdout) == {"status": "stopping"}
-            assert agent.wait(timeout=15) == 0
+            assert sock.wait_exit(agent) == 0
             assert start_unit_calls(monitor_log) == []
         finally:
             sock.close()
