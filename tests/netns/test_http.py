@@ -24,7 +24,7 @@ import time
 
 import pytest
 
-from netns import Lan, wait_until
+from netns import DEADLINE_SCALE, Lan, wait_until
 
 PORT = 8080
 GUEST = "10.77.0.2"
@@ -143,7 +143,10 @@ def driver(agent_bin, lan):
 
 def raw(ns, host, data, timeout=5):
     """Sends data on a fresh connection, returns everything read until the
-    server closes (or timeout)."""
+    server closes it (b"" when it reset it before any reply).  A server
+    that neither answers nor closes within the timeout fails the test:
+    silence is no refusal."""
+    timeout *= DEADLINE_SCALE
     with ns.entered():
         s = socket.create_connection((host, PORT), timeout=timeout)
     try:
@@ -152,9 +155,12 @@ def raw(ns, host, data, timeout=5):
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             s.sendall(data)
         out = b""
-        with contextlib.suppress(ConnectionResetError, socket.timeout):
-            while chunk := s.recv(65536):
-                out += chunk
+        try:
+            with contextlib.suppress(ConnectionResetError):
+                while chunk := s.recv(65536):
+                    out += chunk
+        except socket.timeout:
+            raise AssertionError(f"no close within {timeout:.0f} s; read so far: {out[:200]!r}") from None
         return out
     finally:
         s.close()
