@@ -3,6 +3,7 @@ the supervisor and display tests: unique display number and ports per
 instance, log captured to a file, HTTP probes made from inside the
 namespace.  Nothing touches the machine's network or its X displays other
 than the one this instance owns."""
+import atexit
 import contextlib
 import fcntl
 import http.client
@@ -83,14 +84,29 @@ def free_display():
         _next[0] += 1
         if os.path.exists(f"/tmp/.X{n}-lock") or os.path.exists(f"/tmp/.X11-unix/X{n}"):
             continue
-        fd = os.open(f"/tmp/vmba-test-display-{n}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        path = f"/tmp/vmba-test-display-{n}.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            # Locked, but maybe a file its holder removed as it let go
+            # (_release()): only the file at the path counts.
+            if os.fstat(fd).st_ino != os.stat(path).st_ino:
+                raise BlockingIOError
+        except (BlockingIOError, FileNotFoundError):
             os.close(fd)
             continue
-        _held.append(fd)
+        _held.append((path, fd))
         return n
+
+
+@atexit.register
+def _release():
+    """The lock files go with the claims (removed while still locked, so
+    a newcomer that opened one just before sees it is gone)."""
+    for path, fd in _held:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        os.close(fd)
 
 
 class Agent:
@@ -105,62 +121,81 @@ class Agent:
         popen_kw: more keyword arguments for the agent's Popen."""
         self.ns = ns or Netns("vmbasv")
         self.own_ns = ns is None
-        self.dir = tempfile.mkdtemp(prefix="vmba-sv-", dir="/var/tmp")
-        # The browser, VNC, X and CLI users may pass through (not list) to
-        # their own directories, browser/, run-vnc/, run-x/ and run-cli/,
-        # which the agent creates (and the CLIs to control.sock and the
-        # logins' HOMEs); everything else here is root's.
-        os.chmod(self.dir, 0o711)
-        self.browser_dir = os.path.join(self.dir, "browser")
-        self.runtime_dir = os.path.join(self.dir, "run")
-        self.vnc_dir = self.runtime_dir + "-vnc"
-        self.vnc_socket = self.vnc_dir + "/rfb.sock"  # x11vnc's, as shipped (vnc_listen unix)
-        self.x_dir = self.runtime_dir + "-x"
-        self.display = display if display is not None else free_display()
-        self.http_port = 18300 + self.display
-        self.vnc_port = 15900 + self.display
-        self.novnc_port = 16900 + self.display
-        self.log_path = os.path.join(self.dir, "agent.log")
-        token_file, desktop_file = write_secret_files(self.dir)
-        argv = [agent_bin, "run", "--no-netinit", "--http-port", str(self.http_port),
-                "--set", f"token_file={token_file}", "--set", f"desktop_secret_file={desktop_file}",
-                "--set", "shutdown_action=exit",
-                "--set", f"display=:{self.display}",
-                "--set", f"vnc_port={self.vnc_port}", "--set", f"novnc_port={self.novnc_port}",
-                "--set", f"firefox_profile={self.browser_dir}/profile",
-                "--set", f"runtime_dir={self.dir}/run",
-                # Nothing of this machine's own /etc or /run: no providers
-                # unless a test gives them, the control socket here.
-                "--set", f"providers_file={self.dir}/no-providers.json",
-                "--set", f"control_socket={self.dir}/control.sock",
-                "--set", f"login_home={self.dir}/logins",
-                "--set", f"browser_user={BROWSER_USER}",
-                "--set", f"vnc_user={VNC_USER}",
-                "--set", f"x_user={X_USER}",
-                "--set", f"cli_user={CLI_USER}",
-                "--set", f"cmdline_path={self.dir}/cmdline"]
-        with open(f"{self.dir}/cmdline", "w") as f:
-            f.write(cmdline + "\n")
-        if services is not None:
-            path = os.path.join(self.dir, "services.json")
-            with open(path, "w") as f:
-                json.dump({"services": services}, f)
-            argv += ["--services-file", path]
-        for s in sets:
-            argv += ["--set", s]
-        # Outermost: an overlay of /etc shows the /etc below it, not what
-        # is mounted over its files, so wrap's mounts (a private
-        # /etc/hosts) go on top of it, not under.
-        mounts = self.policies_mount(openbox_config) if policies else []
-        mounts.append(self.x11_unix_mount())
-        argv = ["unshare", "-m", "--propagation", "private", "sh", "-c", " && ".join(mounts) + ' && exec "$@"',
-                self.dir, *wrap, *argv]
-        self.x_ns = XView(self.ns, self.x11_unix)
-        if before_start:
-            before_start(self)
-        self.log = open(self.log_path, "w")
-        self.proc = self.ns.popen(argv, stdout=self.log, stderr=subprocess_stdout(), env=env, **(popen_kw or {}))
-        self.pid = self.proc.pid
+        self.dir, self.log, self.proc = None, None, None
+        try:
+            self.dir = tempfile.mkdtemp(prefix="vmba-sv-", dir="/var/tmp")
+            # The browser, VNC, X and CLI users may pass through (not list) to
+            # their own directories, browser/, run-vnc/, run-x/ and run-cli/,
+            # which the agent creates (and the CLIs to control.sock and the
+            # logins' HOMEs); everything else here is root's.
+            os.chmod(self.dir, 0o711)
+            self.browser_dir = os.path.join(self.dir, "browser")
+            self.runtime_dir = os.path.join(self.dir, "run")
+            self.vnc_dir = self.runtime_dir + "-vnc"
+            self.vnc_socket = self.vnc_dir + "/rfb.sock"  # x11vnc's, as shipped (vnc_listen unix)
+            self.x_dir = self.runtime_dir + "-x"
+            self.display = display if display is not None else free_display()
+            self.http_port = 18300 + self.display
+            self.vnc_port = 15900 + self.display
+            self.novnc_port = 16900 + self.display
+            self.log_path = os.path.join(self.dir, "agent.log")
+            token_file, desktop_file = write_secret_files(self.dir)
+            argv = [agent_bin, "run", "--no-netinit", "--http-port", str(self.http_port),
+                    "--set", f"token_file={token_file}", "--set", f"desktop_secret_file={desktop_file}",
+                    "--set", "shutdown_action=exit",
+                    "--set", f"display=:{self.display}",
+                    "--set", f"vnc_port={self.vnc_port}", "--set", f"novnc_port={self.novnc_port}",
+                    "--set", f"firefox_profile={self.browser_dir}/profile",
+                    "--set", f"runtime_dir={self.dir}/run",
+                    # Nothing of this machine's own /etc or /run: no providers
+                    # unless a test gives them, the control socket here.
+                    "--set", f"providers_file={self.dir}/no-providers.json",
+                    "--set", f"control_socket={self.dir}/control.sock",
+                    "--set", f"login_home={self.dir}/logins",
+                    "--set", f"browser_user={BROWSER_USER}",
+                    "--set", f"vnc_user={VNC_USER}",
+                    "--set", f"x_user={X_USER}",
+                    "--set", f"cli_user={CLI_USER}",
+                    "--set", f"cmdline_path={self.dir}/cmdline"]
+            with open(f"{self.dir}/cmdline", "w") as f:
+                f.write(cmdline + "\n")
+            if services is not None:
+                path = os.path.join(self.dir, "services.json")
+                with open(path, "w") as f:
+                    json.dump({"services": services}, f)
+                argv += ["--services-file", path]
+            for s in sets:
+                argv += ["--set", s]
+            # Outermost: an overlay of /etc shows the /etc below it, not what
+            # is mounted over its files, so wrap's mounts (a private
+            # /etc/hosts) go on top of it, not under.
+            mounts = self.policies_mount(openbox_config) if policies else []
+            mounts.append(self.x11_unix_mount())
+            argv = ["unshare", "-m", "--propagation", "private", "sh", "-c", " && ".join(mounts) + ' && exec "$@"',
+                    self.dir, *wrap, *argv]
+            self.x_ns = XView(self.ns, self.x11_unix)
+            if before_start:
+                before_start(self)
+            self.log = open(self.log_path, "w")
+            self.proc = self.ns.popen(argv, stdout=self.log, stderr=subprocess_stdout(), env=env, **(popen_kw or {}))
+            self.pid = self.proc.pid
+        except BaseException:
+            self._abandon()
+            raise
+
+    def _abandon(self):
+        """What a start that failed half-way made goes: the agent (its
+        process group), a namespace of its own, its directory."""
+        if self.proc and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        if self.own_ns:
+            self.ns.close()
+        if self.log:
+            self.log.close()
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     @property
     def root(self):

@@ -52,60 +52,65 @@ class LoginEnv:
         env before the agent starts; wrap: svagent.Agent's, or a function
         of this env giving it."""
         self.dir = tempfile.mkdtemp(prefix="vmba-login-", dir="/var/tmp")
-        # The CLIs' user passes through to control.sock and the logins'
-        # HOMEs; nothing here is listed or read by it.
-        os.chmod(self.dir, 0o711)
-        # login_home: not there yet, as on a fresh image; the agent makes
-        # it (and its parent) with the first login.
-        self.home_path = os.path.join(self.dir, "state", "logins")
-        # Away from the agent's ports (svagent: 15900, 16900, 18300 and
-        # 18900 plus a display number of a few hundred).
-        self.pport = 20000 + os.getpid() % 1000
-        self.provider_url = f"http://127.0.0.1:{self.pport}"
-        env = {"FAKE_PROVIDER": self.provider_url, **(provider_env or {})}
+        self.agent = None
+        try:
+            # The CLIs' user passes through to control.sock and the logins'
+            # HOMEs; nothing here is listed or read by it.
+            os.chmod(self.dir, 0o711)
+            # login_home: not there yet, as on a fresh image; the agent makes
+            # it (and its parent) with the first login.
+            self.home_path = os.path.join(self.dir, "state", "logins")
+            # Away from the agent's ports (svagent: 15900, 16900, 18300 and
+            # 18900 plus a display number of a few hundred).
+            self.pport = 20000 + os.getpid() % 1000
+            self.provider_url = f"http://127.0.0.1:{self.pport}"
+            env = {"FAKE_PROVIDER": self.provider_url, **(provider_env or {})}
 
-        def prov(pid, mode, cred, own_env=None, **kw):
-            return {"id": pid, "argv": [sys.executable, FAKE_CLI, mode], "env": {**env, **(own_env or {})},
-                    "url_patterns": [f"{self.provider_url}/{mode}/authorize?"],
-                    "credential_file": cred, **kw}
+            def prov(pid, mode, cred, own_env=None, **kw):
+                return {"id": pid, "argv": [sys.executable, FAKE_CLI, mode], "env": {**env, **(own_env or {})},
+                        "url_patterns": [f"{self.provider_url}/{mode}/authorize?"],
+                        "credential_file": cred, **kw}
 
-        def shipped(pid, mode):
-            """The shipped definition with the fake as its CLI: its PTY,
-            prompts, credential file and keys, callback port as the agent
-            runs the real one."""
-            d = dict(SHIPPED[pid], argv=[sys.executable, FAKE_CLI, mode],
-                     url_patterns=[f"{self.provider_url}/{mode}/authorize?"])
-            d["env"] = {**d.get("env", {}), **env}
-            return d
-        providers = {"providers": [
-            shipped("claude_code", "claude-auth"),
-            shipped("codex", "codex"),
-            shipped("gemini_cli", "gemini"),
-            # The interactive `claude /login`, for its prompts.
-            prov("claude_tui", "claude", ".claude/.credentials.json", pty=True,
-                 credential_keys=["claudeAiOauth"],
-                 prompts=[{"match": "Choose the text style", "send": "\r"},
-                          {"match": "Select login method", "send": "\r"}]),
-        ] + [prov(*p) for p in extra_providers]}
-        self.providers_file = os.path.join(self.dir, "providers.json")
-        with open(self.providers_file, "w") as f:
-            json.dump(providers, f)
-        self.agent_bin = agent_bin
-        if before_start:
-            before_start(self)
-        if callable(wrap):
-            wrap = wrap(self)
-        self.agent = Agent(agent_bin,
-                           f"providers_file={self.providers_file}", f"login_home={self.home_path}",
-                           f"control_socket={self.dir}/control.sock", f"url_wait_s={url_wait_s}",
-                           # Not this machine's /etc/environment: the test's own.
-                           f"environment_file={self.dir}/environment",
-                           f"bin_path={os.path.dirname(sys.executable)}:/usr/bin:/bin",
-                           *sets, services=services, ns=ns, cmdline=cmdline, wrap=wrap)
-        self.ns = self.agent.ns
-        self.ns.popen([sys.executable, FAKE_PROVIDER, str(self.pport)])
-        wait_until(lambda: self.agent.try_get("/health")[0] == 200, 20, "agent /health")
-        wait_until(lambda: self.port_open(self.pport), 10, "fake provider listening")
+            def shipped(pid, mode):
+                """The shipped definition with the fake as its CLI: its PTY,
+                prompts, credential file and keys, callback port as the agent
+                runs the real one."""
+                d = dict(SHIPPED[pid], argv=[sys.executable, FAKE_CLI, mode],
+                         url_patterns=[f"{self.provider_url}/{mode}/authorize?"])
+                d["env"] = {**d.get("env", {}), **env}
+                return d
+            providers = {"providers": [
+                shipped("claude_code", "claude-auth"),
+                shipped("codex", "codex"),
+                shipped("gemini_cli", "gemini"),
+                # The interactive `claude /login`, for its prompts.
+                prov("claude_tui", "claude", ".claude/.credentials.json", pty=True,
+                     credential_keys=["claudeAiOauth"],
+                     prompts=[{"match": "Choose the text style", "send": "\r"},
+                              {"match": "Select login method", "send": "\r"}]),
+            ] + [prov(*p) for p in extra_providers]}
+            self.providers_file = os.path.join(self.dir, "providers.json")
+            with open(self.providers_file, "w") as f:
+                json.dump(providers, f)
+            self.agent_bin = agent_bin
+            if before_start:
+                before_start(self)
+            if callable(wrap):
+                wrap = wrap(self)
+            self.agent = Agent(agent_bin,
+                               f"providers_file={self.providers_file}", f"login_home={self.home_path}",
+                               f"control_socket={self.dir}/control.sock", f"url_wait_s={url_wait_s}",
+                               # Not this machine's /etc/environment: the test's own.
+                               f"environment_file={self.dir}/environment",
+                               f"bin_path={os.path.dirname(sys.executable)}:/usr/bin:/bin",
+                               *sets, services=services, ns=ns, cmdline=cmdline, wrap=wrap)
+            self.ns = self.agent.ns
+            self.ns.popen([sys.executable, FAKE_PROVIDER, str(self.pport)])
+            wait_until(lambda: self.agent.try_get("/health")[0] == 200, 20, "agent /health")
+            wait_until(lambda: self.port_open(self.pport), 10, "fake provider listening")
+        except BaseException:
+            self.close()  # nobody else would: the agent, its namespace, the directories
+            raise
 
     @property
     def home(self):
@@ -209,7 +214,8 @@ class LoginEnv:
 
     def close(self):
         try:
-            self.agent.close()  # fails on a sanitizer report in the agent's log
+            if self.agent:
+                self.agent.close()  # fails on a sanitizer report in the agent's log
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
 
