@@ -2,7 +2,8 @@
 
 `Vm` starts qemu-system-x86_64 with a kernel, an initramfs, optionally the
 golden image's ext4 root, virtio-net on qemu's user-mode network with the
-guest's 8080/5901/6080 forwarded to free ports on 127.0.0.1 only, the
+guest's 8080/5901/6080 forwarded to ports on 127.0.0.1 only (see
+`use_private_loopback()`), the
 serial console in a file and a QMP monitor on a unix socket (Ctrl-Alt-Del,
 or a hard `quit`).  Two machines:
 
@@ -43,6 +44,7 @@ multiplied by $VMBA_DEADLINE_SCALE (default 3, as the netns tier's): an
 emulated guest on a loaded host gets a fraction of a core.
 """
 import fcntl
+import itertools
 import json
 import os
 import pathlib
@@ -72,9 +74,12 @@ MACHINES = ("q35", "microvm")
 FORWARDS = {"http": 8080, "vnc": 5901, "novnc": 6080}
 # qemu's exit message when a forwarded port was taken after free_port().
 PORT_TAKEN = "Could not set up host forwarding rule"
+# The forwarded ports' numbers in a private loopback (use_private_loopback()).
+PRIVATE_PORTS_FIRST = 20000
 PROBE_MARKER = "VMBA-PROBE-OK"
 
 _accel = None
+_private_ports = None  # an itertools.count once the caller's loopback is its own
 
 
 def kernel_path():
@@ -88,7 +93,22 @@ def have_qemu():
     return shutil.which(QEMU) is not None
 
 
+def use_private_loopback():
+    """Says that this process runs (from now on) in a network namespace of
+    its own, with nothing but its own guests' forwards bound there (the vm
+    tier, once its image is built): forwarded ports are then numbered in
+    order from PRIVATE_PORTS_FIRST, each used once, and none can be taken
+    between its pick and qemu's bind."""
+    global _private_ports
+    _private_ports = itertools.count(PRIVATE_PORTS_FIRST)
+
+
 def free_port():
+    """A port for a forward: the next private one, or one the machine's
+    loopback has free now (the demo and the benchmarks: another process
+    may take it before qemu binds it, see wait_http_200())."""
+    if _private_ports is not None:
+        return next(_private_ports)
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -428,9 +448,11 @@ class Vm:
         the guest's address is up, an attempt hangs for `attempt_timeout`
         (the forwarded SYN gets no answer), which is the resolution of the
         time returned.
+        On the machine's own loopback (the demo, the benchmarks),
         free_port() can only pick ports that are free when asked: when
         another process took one before qemu bound it, qemu exits at once
-        and is started again on new ports (up to 3 times)."""
+        and is started again on new ports (up to 3 times).  A private
+        loopback (the tests) has no such race, and no second start."""
         def ok():
             r = self.try_http(path, timeout=attempt_timeout)
             return r if r and r[0] == 200 else None
@@ -439,7 +461,7 @@ class Vm:
                 _, body = wait_until(ok, timeout, f"{path} 200", self.proc)
                 return time.monotonic() - self.started_at, body
             except RuntimeError as e:
-                if attempt == 2 or not self.port_taken():
+                if attempt == 2 or _private_ports is not None or not self.port_taken():
                     raise RuntimeError(f"{e}: {self.qemu_log_text().strip()[-1000:]}") from None
                 self.stop()
                 self.start()

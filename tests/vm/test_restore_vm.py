@@ -203,19 +203,11 @@ def make_vm(image, workdir, name, mmds, forwards_extra=None, extra_args=(), extr
 
 def start_clone(clone):
     """Starts the clone and waits for its first answer at the snapshot's
-    address: (time.time() at its start, that answer).  A port free_port()
-    picked may be taken before qemu binds it (qemu then exits at once,
-    before loading the snapshot): started again, on new ports."""
-    for attempt in range(3):
-        started = time.time()
-        clone.start()
-        try:
-            return started, qemu.wait_until(lambda: try_request(clone.ports["http"], "/health", timeout=2),
-                                            BOOT_TIMEOUT, "the clone's /health at the old address", clone.proc)
-        except RuntimeError:
-            if attempt == 2 or not clone.port_taken():
-                raise
-            clone.stop()
+    address: (time.time() at its start, that answer)."""
+    started = time.time()
+    clone.start()
+    return started, qemu.wait_until(lambda: try_request(clone.ports["http"], "/health", timeout=2),
+                                    BOOT_TIMEOUT, "the clone's /health at the old address", clone.proc)
 
 
 def boot_ready(vm):
