@@ -152,7 +152,7 @@ static int write_at(int dirfd, const char *name, const void *data, size_t size, 
         _cleanup_(closep) int fd = -EBADF;
         int r;
 
-        if (isempty(name) || strchr(name, '/') || streq(name, ".") || streq(name, ".."))
+        if (!filename_is_valid(name))
                 return -EINVAL;
         fd = tmpfile_at(dirfd, name, tmp);
         if (fd < 0)
@@ -327,7 +327,7 @@ int rm_rf_at(int dirfd, const char *name) {
         RmRf x;
         int r, first = 0;
 
-        if (isempty(name) || strchr(name, '/') || streq(name, ".") || streq(name, ".."))
+        if (!filename_is_valid(name))
                 return -EINVAL;
         r = open_dir_or_unlink(dirfd, name, &top, &dev);
         if (r <= 0)
@@ -410,4 +410,25 @@ int path_passable(const char *path, uid_t uid, gid_t gid, char *blocked, size_t 
                 slash[1] = keep;
         }
         return 0;
+}
+
+bool filename_is_valid(const char *s) {
+        return !isempty(s) && !strchr(s, '/') && !streq(s, ".") && !streq(s, "..");
+}
+
+bool path_is_safe_relative(const char *s) {
+        const char *p = s;
+
+        if (isempty(s) || *s == '/')
+                return false;
+        while (*p) {
+                size_t n = strcspn(p, "/");
+
+                if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+                        return false;
+                p += n;
+                if (*p == '/' && !*++p)
+                        return false;
+        }
+        return true;
 }

@@ -1,6 +1,7 @@
 /* Bounded file reading and atomic file writing. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -89,3 +90,9 @@ int mkdir_owned(const char *path, mode_t mode, uid_t uid, gid_t gid);
  * be looked at; -EINVAL for a relative path.  A check for a clear
  * warning, not a guard: a directory may change after. */
 int path_passable(const char *path, uid_t uid, gid_t gid, char *blocked, size_t size);
+
+/* A single file name: not empty, no '/', not "." or "..".  Pure. */
+bool filename_is_valid(const char *s);
+/* A relative path that stays below where it starts: not empty, not
+ * absolute, no empty, "." or ".." component (so no trailing '/').  Pure. */
+bool path_is_safe_relative(const char *s);

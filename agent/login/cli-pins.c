@@ -8,6 +8,7 @@
 
 #include "cli-pins.h"
 #include "errbuf.h"
+#include "fileio.h"
 
 #define CLI_STRING_MAX 256
 
@@ -75,19 +76,7 @@ static bool package_ok(const char *s) {
 /* Relative, no empty, "." or ".." component: the entry stays inside the
  * install prefix. */
 static bool relative_path_ok(const char *s) {
-        const char *p = s;
-
-        if (!chars_ok(s, "-._~/@+") || *s == '/')
-                return false;
-        while (*p) {
-                size_t n = strcspn(p, "/");
-                if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-                        return false;
-                p += n;
-                if (*p == '/' && !*++p)
-                        return false;
-        }
-        return true;
+        return chars_ok(s, "-._~/@+") && path_is_safe_relative(s);
 }
 
 static int get_string(Ctx *c, json_t *o, const char *key, const char *extra, char **ret) {

@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "errbuf.h"
+#include "fileio.h"
 #include "id-util.h"
 #include "macro.h"
 #include "provider-def.h"
@@ -195,27 +196,6 @@ static int parse_prompts(Ctx *c, json_t *v, ProviderDef *p) {
         return 0;
 }
 
-/* Relative to HOME, no "..", no empty or "." components: the capture
- * watches exactly this file and must not be pointed outside HOME. */
-static bool credential_path_ok(const char *s) {
-        const char *p = s;
-
-        if (*s == '/' || !*s)
-                return false;
-        while (*p) {
-                size_t n = strcspn(p, "/");
-                if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-                        return false;
-                p += n;
-                if (*p == '/') {
-                        p++;
-                        if (!*p)
-                                return false;
-                }
-        }
-        return true;
-}
-
 /* Dotted paths of JSON object keys: no empty part, at most
  * PROVIDER_KEY_DEPTH_MAX parts. */
 static bool credential_key_ok(const char *s) {
@@ -281,7 +261,8 @@ static int parse_key(Ctx *c, ProviderDef *p, const char *k, json_t *e) {
                 int r = parse_string(c, e, k, &p->credential_file);
                 if (r < 0)
                         return r;
-                if (!credential_path_ok(p->credential_file))
+                /* The capture watches exactly this file, below HOME. */
+                if (!path_is_safe_relative(p->credential_file))
                         return fail(c, "\"credential_file\" must be relative to HOME without \"..\"");
                 return 0;
         }

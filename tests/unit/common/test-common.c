@@ -360,6 +360,38 @@ static void test_log_format(void **state) {
         assert_string_equal(buf, "tst: one two three 3?[2J end?\n");
 }
 
+static void test_path_checks(void **state) {
+        static const struct {
+                const char *s;
+                bool relative, filename;
+        } t[] = {
+                { "a", true, true },
+                { ".codex", true, true },
+                { "..x", true, true },
+                { "a/b/c.json", true, false },
+                { ".gemini/oauth_creds.json", true, false },
+                { "a/..b/c", true, false },
+                { "", false, false },
+                { NULL, false, false },
+                { ".", false, false },
+                { "..", false, false },
+                { "/a", false, false },
+                { "a/", false, false },
+                { "a//b", false, false },
+                { "a/./b", false, false },
+                { "a/../b", false, false },
+                { "a/..", false, false },
+                { "./a", false, false },
+        };
+
+        (void)state;
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                print_message("%s\n", t[i].s ?: "(null)");
+                assert_int_equal(path_is_safe_relative(t[i].s), t[i].relative);
+                assert_int_equal(filename_is_valid(t[i].s), t[i].filename);
+        }
+}
+
 static void test_env_file(void **state) {
         static const char text[] =
                 "# written by the host\n"
@@ -711,6 +743,7 @@ int main(void) {
                 cmocka_unit_test(test_log_level_from_string),
                 cmocka_unit_test(test_log_returns_negative),
                 cmocka_unit_test(test_log_format),
+                cmocka_unit_test(test_path_checks),
                 cmocka_unit_test(test_env_file),
                 cmocka_unit_test(test_startswith),
                 cmocka_unit_test(test_unhexchar),
