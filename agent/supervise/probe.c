@@ -131,7 +131,8 @@ static void probe_retry(Probe *p, const char *why) {
         p->retry_usec = MIN(p->retry_usec * RETRY_FACTOR, RETRY_MAX_USEC);
 }
 
-/* Looks at what has been read so far: 1 passed, 0 need more, -1 wrong. */
+/* Looks at what has been read so far: 1 passed, 0 need more, -EBADMSG
+ * wrong. */
 static int probe_match(Probe *p) {
         if (p->type == PROBE_FD_LINE) {
                 /* Any line: what it says is the child's (dbus-daemon's
@@ -140,28 +141,28 @@ static int probe_match(Probe *p) {
                 char *nl = memchr(p->buf, '\n', p->len);
                 if (!nl && p->len < sizeof p->buf - 1)
                         return 0;
-                return p->len > 1 || !nl ? 1 : -1;
+                return p->len > 1 || !nl ? 1 : -EBADMSG;
         }
         if (p->type == PROBE_DISPLAYFD) {
                 char *nl = memchr(p->buf, '\n', p->len);
                 if (!nl)
                         return 0;
-                return nl > p->buf && strspn(p->buf, "0123456789") == (size_t)(nl - p->buf) ? 1 : -1;
+                return nl > p->buf && strspn(p->buf, "0123456789") == (size_t)(nl - p->buf) ? 1 : -EBADMSG;
         }
         if (p->type == PROBE_TCP_BANNER || p->type == PROBE_UNIX_BANNER) {
                 size_t l = strlen(p->expect), n = MIN(l, p->len);
                 if (memcmp(p->buf, p->expect, n) != 0)
-                        return -1;
+                        return -EBADMSG;
                 return p->len >= l;
         }
         /* HTTP: "HTTP/1.1 200 ..." — any status below 500 means it answers. */
         if (memcmp(p->buf, "HTTP/", MIN(p->len, 5)) != 0)
-                return -1;
+                return -EBADMSG;
         if (p->len < 12)
                 return 0;
         if (p->buf[8] != ' ') /* "HTTP/" itself was checked above */
-                return -1;
-        return p->buf[9] >= '1' && p->buf[9] <= '4' ? 1 : -1;
+                return -EBADMSG;
+        return p->buf[9] >= '1' && p->buf[9] <= '4' ? 1 : -EBADMSG;
 }
 
 static void probe_on_readable(Probe *p) {
