@@ -207,7 +207,7 @@ static int ready_handler(HttpRequest *req, void *userdata) {
         unsigned wait = 0;
 
         if (http_wait_seconds(req, &wait) < 0)
-                return http_reply_error(req, 400, "wait must be a number of seconds up to 300");
+                return http_reply_error(req, 400, HTTP_WAIT_ERROR);
         if (wait == 0 || !m->ready_waiters) {
                 (void)ready_check(req, true, m);
                 return 0;

@@ -291,7 +291,7 @@ static int credentials_status(HttpRequest *req, void *userdata) {
         if (!s)
                 return r;
         if (http_wait_seconds(req, &wait) < 0)
-                return http_reply_error(req, 400, "wait must be a number of seconds up to 300");
+                return http_reply_error(req, 400, HTTP_WAIT_ERROR);
         if (wait == 0 || s->state == SESSION_AUTHENTICATED || !session_state_is_live(s->state))
                 return status_reply(req, s);
         w = calloc(1, sizeof *w);

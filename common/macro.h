@@ -19,6 +19,10 @@
 #define _likely_(x) __builtin_expect(!!(x), 1)
 #define _unlikely_(x) __builtin_expect(!!(x), 0)
 
+/* x's value as a string literal (a macro expanded first). */
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
 #define ELEMENTSOF(a)                                                          \
         (__builtin_choose_expr(                                                \
                 !__builtin_types_compatible_p(typeof(a), typeof(&*(a))),       \

@@ -16,6 +16,8 @@
 #include "time-util.h"
 
 #define HTTP_WAIT_MAX_S 300
+/* The 400 for a wait http_wait_seconds() refuses. */
+#define HTTP_WAIT_ERROR "wait must be a number of seconds up to " STRINGIFY(HTTP_WAIT_MAX_S)
 
 typedef struct HttpWaitList HttpWaitList;
 
