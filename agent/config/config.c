@@ -271,6 +271,48 @@ static void strv_assign(Config *c, const ConfigKey *k, char **l) {
 
 /* The one text setter: every source ends here (lists from JSON excepted:
  * they arrive as lists, and meet the text path again in strv_check). */
+/* KEY_STRING, KEY_SECRET: a copy of value (the secret it replaces wiped). */
+static int string_set(const ConfigKey *k, char **p, const char *value) {
+        char *s = strdup(value);
+
+        if (!s)
+                return -ENOMEM;
+        if (*p && k->type == KEY_SECRET)
+                explicit_bzero(*p, strlen(*p));
+        free(*p);
+        *p = s;
+        return 0;
+}
+
+/* KEY_BOOL, KEY_TRISTATE ("auto": -1): 1, 0, or -EINVAL. */
+static int boolean_from_string(const ConfigKey *k, const char *value) {
+        if (streq(value, "auto") && k->type == KEY_TRISTATE)
+                return -1;
+        if (streq(value, "true") || streq(value, "1") || streq(value, "yes") || streq(value, "on"))
+                return 1;
+        if (streq(value, "false") || streq(value, "0") || streq(value, "no") || streq(value, "off"))
+                return 0;
+        return -EINVAL;
+}
+
+/* KEY_STRV, KEY_CIDRS: value's words, each checked. */
+static int strv_set(Config *c, const ConfigKey *k, const char *value, const char *origin, char *err,
+                    size_t size) {
+        char **l = NULL;
+        int r = strv_split(value, &l);
+
+        if (r == -E2BIG)
+                return set_error(err, size, origin, k);
+        if (r < 0)
+                return r;
+        if (strv_check(k, l) < 0) {
+                strv_free(l);
+                return set_error(err, size, origin, k);
+        }
+        strv_assign(c, k, l);
+        return 0;
+}
+
 static int key_set(Config *c, const ConfigKey *k, const char *value, const char *origin,
                    char *err, size_t size) {
         void *f = field(c, k);
@@ -281,16 +323,8 @@ static int key_set(Config *c, const ConfigKey *k, const char *value, const char 
                 return set_error(err, size, origin, k);
         switch (k->type) {
         case KEY_STRING:
-        case KEY_SECRET: {
-                char *s = strdup(value), **p = f;
-                if (!s)
-                        return -ENOMEM;
-                if (*p && k->type == KEY_SECRET)
-                        explicit_bzero(*p, strlen(*p));
-                free(*p);
-                *p = s;
-                return 0;
-        }
+        case KEY_SECRET:
+                return string_set(k, f, value);
         case KEY_U16:
                 if (parse_unsigned(value, UINT16_MAX, &u) < 0)
                         return set_error(err, size, origin, k);
@@ -315,31 +349,14 @@ static int key_set(Config *c, const ConfigKey *k, const char *value, const char 
                 return 0;
         case KEY_TRISTATE:
         case KEY_BOOL:
-                if (streq(value, "auto") && k->type == KEY_TRISTATE)
-                        *(int *)f = -1;
-                else if (streq(value, "true") || streq(value, "1") || streq(value, "yes") || streq(value, "on"))
-                        *(int *)f = 1;
-                else if (streq(value, "false") || streq(value, "0") || streq(value, "no") || streq(value, "off"))
-                        *(int *)f = 0;
-                else
+                r = boolean_from_string(k, value);
+                if (r == -EINVAL)
                         return set_error(err, size, origin, k);
+                *(int *)f = r;
                 return 0;
         case KEY_STRV:
-        case KEY_CIDRS: {
-                char **l = NULL;
-                r = strv_split(value, &l);
-                if (r == -E2BIG)
-                        return set_error(err, size, origin, k);
-                if (r < 0)
-                        return r;
-                if (strv_check(k, l) < 0) {
-                        r = set_error(err, size, origin, k);
-                        strv_free(l);
-                        return r;
-                }
-                strv_assign(c, k, l);
-                return 0;
-        }
+        case KEY_CIDRS:
+                return strv_set(c, k, value, origin, err, size);
         default:
                 return -EINVAL;
         }
