@@ -230,7 +230,90 @@ static bool url_pattern_ok(const char *s) {
         return http_url_is_valid(with_port);
 }
 
+static int parse_url_patterns(Ctx *c, json_t *e, ProviderDef *p) {
+        int r = parse_strv(c, e, "url_patterns", true, &p->url_patterns);
+
+        if (r < 0)
+                return r;
+        for (char **u = p->url_patterns; *u; u++)
+                if (!url_pattern_ok(*u))
+                        return fail(c, "\"url_patterns\": \"%.64s\" is not an http(s) URL prefix that ends "
+                                       "its host with /, ? or # (or : before a port)", *u);
+        return 0;
+}
+
+/* The capture watches exactly this file, below HOME. */
+static int parse_credential_file(Ctx *c, json_t *e, ProviderDef *p) {
+        int r = parse_string(c, e, "credential_file", &p->credential_file);
+
+        if (r < 0)
+                return r;
+        if (!path_is_safe_relative(p->credential_file))
+                return fail(c, "\"credential_file\" must be relative to HOME without \"..\"");
+        return 0;
+}
+
+static int parse_failures(Ctx *c, json_t *e, ProviderDef *p) {
+        int r = parse_strv(c, e, "failures", false, &p->failures);
+
+        if (r < 0)
+                return r;
+        for (char **u = p->failures; *u; u++)
+                if (!**u || **u == ' ' || strchr(*u, '\n'))
+                        return fail(c, "\"failures\": entries must be text on one row, not starting with a blank");
+        return 0;
+}
+
+static int parse_credential_keys(Ctx *c, json_t *e, ProviderDef *p) {
+        int r = parse_strv(c, e, "credential_keys", false, &p->credential_keys);
+
+        if (r < 0)
+                return r;
+        for (char **u = p->credential_keys; *u; u++)
+                if (!credential_key_ok(*u))
+                        return fail(c, "\"credential_keys\": \"%.64s\" is not a dotted key path", *u);
+        return 0;
+}
+
+static int parse_callback_port(Ctx *c, json_t *e, ProviderDef *p) {
+        if (!json_is_integer(e) || json_integer_value(e) < 0 || json_integer_value(e) > 65535)
+                return fail(c, "\"callback_port\" must be an integer 0..65535");
+        p->callback_port = (uint16_t)json_integer_value(e);
+        return 0;
+}
+
+static int parse_callback_path(Ctx *c, json_t *e, ProviderDef *p) {
+        int r = parse_string(c, e, "callback_path", &p->callback_path);
+
+        if (r < 0)
+                return r;
+        if (p->callback_path[0] != '/' || strpbrk(p->callback_path, "?#\r\n "))
+                return fail(c, "\"callback_path\" must be an absolute path without query");
+        return 0;
+}
+
+static int parse_pty(Ctx *c, json_t *e, ProviderDef *p) {
+        if (!json_is_boolean(e))
+                return fail(c, "\"pty\" must be a boolean");
+        p->pty = json_is_true(e);
+        return 0;
+}
+
 static int parse_key(Ctx *c, ProviderDef *p, const char *k, json_t *e) {
+        static const struct {
+                const char *key;
+                int (*parse)(Ctx *c, json_t *e, ProviderDef *p);
+        } keys[] = {
+                { "pty", parse_pty },
+                { "prompts", parse_prompts },
+                { "url_patterns", parse_url_patterns },
+                { "credential_file", parse_credential_file },
+                { "failures", parse_failures },
+                { "credential_keys", parse_credential_keys },
+                { "callback_port", parse_callback_port },
+                { "callback_path", parse_callback_path },
+        };
+
         if (streq(k, "id"))
                 return 0; /* read first, by the caller */
         if (streq(k, "aliases"))
@@ -239,65 +322,9 @@ static int parse_key(Ctx *c, ProviderDef *p, const char *k, json_t *e) {
                 return parse_strv(c, e, k, true, &p->argv);
         if (streq(k, "env"))
                 return parse_env(c, e, &p->env);
-        if (streq(k, "pty")) {
-                if (!json_is_boolean(e))
-                        return fail(c, "\"pty\" must be a boolean");
-                p->pty = json_is_true(e);
-                return 0;
-        }
-        if (streq(k, "prompts"))
-                return parse_prompts(c, e, p);
-        if (streq(k, "url_patterns")) {
-                int r = parse_strv(c, e, k, true, &p->url_patterns);
-                if (r < 0)
-                        return r;
-                for (char **u = p->url_patterns; *u; u++)
-                        if (!url_pattern_ok(*u))
-                                return fail(c, "\"url_patterns\": \"%.64s\" is not an http(s) URL prefix that ends "
-                                               "its host with /, ? or # (or : before a port)", *u);
-                return 0;
-        }
-        if (streq(k, "credential_file")) {
-                int r = parse_string(c, e, k, &p->credential_file);
-                if (r < 0)
-                        return r;
-                /* The capture watches exactly this file, below HOME. */
-                if (!path_is_safe_relative(p->credential_file))
-                        return fail(c, "\"credential_file\" must be relative to HOME without \"..\"");
-                return 0;
-        }
-        if (streq(k, "failures")) {
-                int r = parse_strv(c, e, k, false, &p->failures);
-                if (r < 0)
-                        return r;
-                for (char **u = p->failures; *u; u++)
-                        if (!**u || **u == ' ' || strchr(*u, '\n'))
-                                return fail(c, "\"failures\": entries must be text on one row, not starting with a blank");
-                return 0;
-        }
-        if (streq(k, "credential_keys")) {
-                int r = parse_strv(c, e, k, false, &p->credential_keys);
-                if (r < 0)
-                        return r;
-                for (char **u = p->credential_keys; *u; u++)
-                        if (!credential_key_ok(*u))
-                                return fail(c, "\"credential_keys\": \"%.64s\" is not a dotted key path", *u);
-                return 0;
-        }
-        if (streq(k, "callback_port")) {
-                if (!json_is_integer(e) || json_integer_value(e) < 0 || json_integer_value(e) > 65535)
-                        return fail(c, "\"callback_port\" must be an integer 0..65535");
-                p->callback_port = (uint16_t)json_integer_value(e);
-                return 0;
-        }
-        if (streq(k, "callback_path")) {
-                int r = parse_string(c, e, k, &p->callback_path);
-                if (r < 0)
-                        return r;
-                if (p->callback_path[0] != '/' || strpbrk(p->callback_path, "?#\r\n "))
-                        return fail(c, "\"callback_path\" must be an absolute path without query");
-                return 0;
-        }
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (streq(k, keys[i].key))
+                        return keys[i].parse(c, e, p);
         return fail(c, "unknown key \"%.64s\"", k);
 }
 
