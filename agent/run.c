@@ -997,6 +997,40 @@ static void log_proc_visibility(void) {
                             "hidepid=invisible (systemd: ProtectProc=invisible).", options);
 }
 
+/* The verbs meant for a terminal: 0 (done, exit with *ret) or 1 (run).
+ * PID 1 never exits on its arguments (exit = kernel panic): it runs. */
+static int terminal_verbs(int argc, char **argv, RunArgs *args, int *ret) {
+        int r = parse_args(argc, argv, getpid() == 1, args);
+
+        if (r < 0 && getpid() != 1)
+                return *ret = 2, 0;
+        if (r < 0)
+                log_error_errno(r, "Failed to parse the arguments, continuing with those read: %m");
+        if (args->help && getpid() != 1) {
+                print_help();
+                return *ret = 0, 0;
+        }
+        if (args->dump_keys && getpid() != 1) {
+                config_dump_keys_markdown(stdout);
+                return *ret = 0, 0;
+        }
+        return 1;
+}
+
+/* PID 1's mounts, or a subreaper's role for any other; then what /proc
+ * shows is logged. */
+static void process_role_setup(void) {
+        int r;
+
+        if (getpid() == 1) {
+                r = pid1_setup();
+                if (r > 0)
+                        log_warning("%d mount(s) failed; continuing.", r);
+        } else if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+                log_warning_errno(errno, "Failed to become child subreaper: %m");
+        log_proc_visibility();
+}
+
 int run_main(int argc, char **argv) {
         _cleanup_(run_args_done) RunArgs args = {};
         /* As PID 1, /proc may not be mounted yet, and PID 1's start time is
@@ -1014,26 +1048,9 @@ int run_main(int argc, char **argv) {
         /* A closed stderr pipe or a peer gone mid-write must be an EPIPE,
          * not the end of the agent (spawn.c resets it for children). */
         (void)signal(SIGPIPE, SIG_IGN);
-        r = parse_args(argc, argv, getpid() == 1, &args);
-        if (r < 0 && getpid() != 1)
-                return 2;
-        if (r < 0)
-                log_error_errno(r, "Failed to parse the arguments, continuing with those read: %m");
-        if (args.help && getpid() != 1) {
-                print_help();
-                return 0;
-        }
-        if (args.dump_keys && getpid() != 1) {
-                config_dump_keys_markdown(stdout);
-                return 0;
-        }
-        if (getpid() == 1) {
-                r = pid1_setup();
-                if (r > 0)
-                        log_warning("%d mount(s) failed; continuing.", r);
-        } else if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
-                log_warning_errno(errno, "Failed to become child subreaper: %m");
-        log_proc_visibility();
+        if (terminal_verbs(argc, argv, &args, &r) == 0)
+                return r;
+        process_role_setup();
         /* Before anything that starts threads: unshare() moves only the
          * calling thread. */
         bool own_ipc = private_sysv_ipc(getpid() == 1);
