@@ -118,20 +118,11 @@ static bool x_group_is_its_own(Manager *m) {
         return false;
 }
 
-int desktop_setup(Manager *m) {
+/* x_user and vnc_user looked up, each dropped (logged) when it shares a
+ * uid with another desktop user. */
+static void display_users_lookup(Manager *m) {
         const Config *c = &m->config;
-        char err[512] = "";
-        int r, num = display_number(c->display);
 
-        r = desktop_paths_init(&m->desktop_paths, c->runtime_dir, c->firefox_profile);
-        if (r < 0)
-                return log_error_errno(r, "runtime_dir '%s' and firefox_profile '%s' must be plain absolute paths, "
-                                       "the profile below a directory of its own: %m", c->runtime_dir,
-                                       c->firefox_profile);
-        browser_user_lookup(m);
-        /* A services file brings its own stack: nothing of ours to write. */
-        if (!isempty(c->services_file))
-                return 0;
         m->x_found = display_user_lookup(c->x_user, &m->x_uid, &m->x_gid);
         m->vnc_found = display_user_lookup(c->vnc_user, &m->vnc_uid, &m->vnc_gid);
         /* The names differ (checked with the config); two names for one
@@ -157,6 +148,23 @@ int desktop_setup(Manager *m) {
                           c->vnc_user, (unsigned)m->vnc_uid);
                 m->vnc_found = false;
         }
+}
+
+int desktop_setup(Manager *m) {
+        const Config *c = &m->config;
+        char err[512] = "";
+        int r, num = display_number(c->display);
+
+        r = desktop_paths_init(&m->desktop_paths, c->runtime_dir, c->firefox_profile);
+        if (r < 0)
+                return log_error_errno(r, "runtime_dir '%s' and firefox_profile '%s' must be plain absolute paths, "
+                                       "the profile below a directory of its own: %m", c->runtime_dir,
+                                       c->firefox_profile);
+        browser_user_lookup(m);
+        /* A services file brings its own stack: nothing of ours to write. */
+        if (!isempty(c->services_file))
+                return 0;
+        display_users_lookup(m);
         DesktopFilesOptions o = {
                 .paths = &m->desktop_paths, .runtime_dir = c->runtime_dir, .profile = c->firefox_profile,
                 .display = num < 0 ? 0 : (unsigned)num, .browser = m->browser_found,
