@@ -2,6 +2,7 @@
  * enum tables, ISO 8601 and URLs. */
 #include <ctype.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +17,7 @@
 #include "errbuf.h"
 #include "fileio.h"
 #include "id-util.h"
+#include "launch.h"
 #include "log.h"
 #include "macro.h"
 #include "parse-util.h"
@@ -392,6 +394,21 @@ static void test_path_checks(void **state) {
         }
 }
 
+/* wait()'s statuses as the kernel makes them: exit code << 8, or the
+ * signal with 0x80 for a core. */
+static void test_wstatus_to_string(void **state) {
+        char buf[64];
+
+        (void)state;
+        assert_string_equal(wstatus_to_string(0, buf, sizeof buf), "exited 0");
+        assert_string_equal(wstatus_to_string(127 << 8, buf, sizeof buf), "exited 127");
+        assert_string_equal(wstatus_to_string(SIGKILL, buf, sizeof buf), "killed by SIGKILL");
+        assert_string_equal(wstatus_to_string(SIGSEGV | 0x80, buf, sizeof buf), "dumped core, killed by SIGSEGV");
+        assert_string_equal(wstatus_to_string(0x137f, buf, sizeof buf), "status 0x137f"); /* stopped by SIGSTOP */
+        assert_string_equal(wstatus_to_string(0x7e, buf, sizeof buf), "killed by SIG?"); /* no such signal */
+        assert_string_equal(wstatus_to_string(SIGTERM, buf, 8), "killed "); /* cut to the buffer */
+}
+
 static void test_env_file(void **state) {
         static const char text[] =
                 "# written by the host\n"
@@ -744,6 +761,7 @@ int main(void) {
                 cmocka_unit_test(test_log_returns_negative),
                 cmocka_unit_test(test_log_format),
                 cmocka_unit_test(test_path_checks),
+                cmocka_unit_test(test_wstatus_to_string),
                 cmocka_unit_test(test_env_file),
                 cmocka_unit_test(test_startswith),
                 cmocka_unit_test(test_unhexchar),

@@ -41,6 +41,8 @@ static void test_responses(void **state) {
         check(login_json_credentials("claude_code", creds, "/root/.claude/.credentials.json"),
               "{\"credPath\":\"/root/.claude/.credentials.json\",\"credentials\":{\"claudeAiOauth\":{\"accessToken\":\"t\"}},\"provider\":\"claude_code\",\"success\":true}");
         check(login_json_open_url("keyboard_navigation"), "{\"method\":\"keyboard_navigation\",\"success\":true}");
+        check(login_json_oauth_started(SID), "{\"message\":\"Authorize URL opened\",\"sessionId\":\"" SID
+                                             "\",\"success\":true}");
         char *line = login_json_handoff_line("tok\"en", "d1", SID, "codex", creds, "/p");
         /* The token first, escaped like any value; the credentials are
          * borrowed and stay whole (only the line's own token copy is wiped). */
