@@ -426,7 +426,7 @@ typedef struct CtlArgs {
         unsigned count, idle_s;
 } CtlArgs;
 
-/* 0, or the exit code: 2 for a bad option, -1 when --help was printed. */
+/* 0 to go on, 1 when --help was printed, -EINVAL for a bad option (logged). */
 static int parse_options(int argc, char **argv, Ctl *c, CtlArgs *a) {
         enum { ARG_AGENT = 0x100, ARG_TOKEN, ARG_DESKTOP, ARG_NOVNC, ARG_TIMEOUT, ARG_SESSION, ARG_OUT,
                ARG_UDS, ARG_OUT_DIR, ARG_COUNT, ARG_IDLE };
@@ -450,14 +450,14 @@ static int parse_options(int argc, char **argv, Ctl *c, CtlArgs *a) {
         optind = 0;
         while ((o = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (o) {
-                case 'h': help(); return -1;
+                case 'h': help(); return 1;
                 case ARG_AGENT: a->agent = optarg; break;
                 case ARG_TOKEN: a->token_file = optarg; break;
                 case ARG_DESKTOP: a->desktop_file = optarg; break;
                 case ARG_NOVNC: c->novnc = optarg; break;
                 case ARG_TIMEOUT:
                         if (parse_seconds("--timeout", optarg, 86400, &c->timeout_s) < 0)
-                                return 2;
+                                return -EINVAL;
                         break;
                 case ARG_SESSION: a->session = optarg; break;
                 case ARG_OUT: a->out = optarg; break;
@@ -465,13 +465,13 @@ static int parse_options(int argc, char **argv, Ctl *c, CtlArgs *a) {
                 case ARG_OUT_DIR: a->dir = optarg; break;
                 case ARG_COUNT:
                         if (parse_number(optarg, 1000000, &a->count) < 0)
-                                return log_error("--count wants a number (0: forever), not '%s'.", optarg), 2;
+                                return log_error("--count wants a number (0: forever), not '%s'.", optarg), -EINVAL;
                         break;
                 case ARG_IDLE:
                         if (parse_seconds("--idle-timeout", optarg, RECEIVE_IDLE_S_MAX, &a->idle_s) < 0)
-                                return 2;
+                                return -EINVAL;
                         break;
-                default: return log_error("Unknown option; see ctl --help."), 2;
+                default: return log_error("Unknown option; see ctl --help."), -EINVAL;
                 }
         return 0;
 }
@@ -498,8 +498,8 @@ int ctl_main(int argc, char **argv) {
         log_set_target(LOG_TARGET_TERMINAL);
         log_set_ident("vm-browser-agent ctl");
         r = parse_options(argc, argv, &c, &a);
-        if (r != 0)
-                return r < 0 ? 0 : r;
+        if (r != 0) /* --help (1), or a usage error, logged */
+                return r < 0 ? 2 : 0;
         if (optind >= argc)
                 return help(), 2;
         if (streq(argv[optind], "receive"))
