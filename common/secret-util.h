@@ -28,3 +28,6 @@ size_t secret_redact(const char *in, const char *const *secrets, char *out, size
 #define DESKTOP_SECRET_MIN 8
 #define DESKTOP_SECRET_MAX 256
 bool desktop_secret_is_valid(const char *s);
+
+/* Below this many bytes a control token is logged as guessable. */
+#define CONTROL_TOKEN_STRONG_MIN 16

@@ -82,6 +82,17 @@ static int secret_file_read(const char *path, const char *what, char **ret, char
         return 0;
 }
 
+/* Any local process may try tokens at the loopback as fast as the agent
+ * answers: a short one is a guessable one.  Said, not refused: the host
+ * chose it, and a refused token would lock its own routes. */
+static void token_strength_check(const char *token, const char *from) {
+        size_t n = token ? strlen(token) : 0;
+
+        if (n > 0 && n < CONTROL_TOKEN_STRONG_MIN)
+                log_warning("The control token %s is %zu bytes long: short enough to guess from inside the VM. "
+                            "Give at least %d random bytes (32 hex digits).", from, n, CONTROL_TOKEN_STRONG_MIN);
+}
+
 /* A value from the explicit option, else the file: the first that has it. */
 static int secret_load(const char *value, const char *path, const char *what, char **ret, SecretState *state,
                        char *errbuf, size_t size) {
@@ -191,6 +202,7 @@ static bool mmds_take(HostSecrets *s, char **token, char **desktop) {
                 s->token = TAKE_PTR(*token);
                 s->token_state = SECRET_SET;
                 log_info("Control token received from MMDS.");
+                token_strength_check(s->token, "from MMDS");
         }
         if (s->desktop_state == SECRET_PENDING && *desktop && desktop_secret_usable(*desktop)) {
                 s->desktop = erase_and_free(s->desktop); /* the random stand-in */
@@ -245,6 +257,7 @@ int host_secrets_new(const HostSecretsOptions *o, const HostSecretsHooks *hooks,
         r = secret_load(o->token, o->token_file, "control token", &s->token, &s->token_state, errbuf, size);
         if (r < 0)
                 return r;
+        token_strength_check(s->token, isempty(o->token) ? "in token_file" : "given");
         r = secret_load(o->desktop_secret, o->desktop_secret_file, "desktop secret", &s->desktop,
                         &s->desktop_state, errbuf, size);
         if (r < 0)
@@ -311,6 +324,7 @@ int host_secrets_replace(HostSecrets *s, const char *token, const char *desktop)
         s->token = t;
         s->desktop = d;
         s->token_state = s->desktop_state = SECRET_SET;
+        token_strength_check(t, "of the restore");
         return 0;
 }
 

@@ -322,7 +322,7 @@ def test_files_and_the_command_line(lan, agent_bin, workdir):
         a.proc.wait(timeout=30)
         text = a.text()
         assert f"{token_file} is readable by group or others; expected mode 0600." in text
-        assert TOKEN not in text and DESKTOP_SECRET not in text
+        assert TOKEN not in text and DESKTOP_SECRET not in text and "short enough to guess" not in text
     finally:
         a.close()
     # vmba.*= on the kernel command line and --set win over the files, with a warning each.
@@ -336,6 +336,9 @@ def test_files_and_the_command_line(lan, agent_bin, workdir):
         text = a.text()
         assert "Token set with vmba.token= on the kernel command line" in text
         assert "desktop_secret set with --set, which every process can read in /proc/" in text
+        # 12 bytes: said to be guessable (the files' 32-byte token was not).
+        assert ("The control token given is 12 bytes long: short enough to guess from inside the VM. Give at "
+                "least 16 random bytes (32 hex digits).") in text
         assert "from-cmdline" not in text and "from-set" not in text
     finally:
         a.close()
