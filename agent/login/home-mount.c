@@ -1,10 +1,9 @@
 /* See home-mount.h. */
 #include <dirent.h>
 #include <errno.h>
-#include <linux/magic.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <sys/statfs.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -45,10 +44,13 @@ static int clear_below(int fd) {
         return r < 0 ? r : n;
 }
 
-/* The mount: 0 with *ret_removed, how many HOMEs went first; or -errno
- * with what failed in errbuf. */
+/* The mount: 0 with *ret_removed, how many HOMEs went first, and
+ * *ret_dev, the new tmpfs's device; or -errno with what failed in
+ * errbuf. */
 static int login_home_mount(const char *dir, uint32_t size_mb, gid_t cli_gid, unsigned *ret_removed,
-                            char *errbuf, size_t size) {
+                            dev_t *ret_dev, char *errbuf, size_t size) {
+        _cleanup_(closep) int top = -EBADF;
+        struct stat st;
         _cleanup_(closep) int fd = -EBADF;
         int removed, r;
 
@@ -69,28 +71,22 @@ static int login_home_mount(const char *dir, uint32_t size_mb, gid_t cli_gid, un
                          strerror(-r));
                 return r;
         }
-        *ret_removed = (unsigned)removed;
-        return 0;
-}
-
-/* 1 when the directory fd refers to is the root of a tmpfs (the one
- * login_home_mount() made, unless something replaced it), 0 when not, or
- * -errno. */
-static int login_home_mounted(int fd) {
-        struct statfs sf;
-        int r = fd_is_mount_root(fd);
-
-        if (r <= 0)
+        /* The path now leads to the tmpfs's root (fd, to what it covers). */
+        top = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (top < 0 || fstat(top, &st) < 0) {
+                r = negative_errno();
+                snprintf(errbuf, size, "the tmpfs mounted on it cannot be opened: %s", strerror(-r));
                 return r;
-        if (fstatfs(fd, &sf) < 0)
-                return negative_errno();
-        return sf.f_type == TMPFS_MAGIC;
+        }
+        *ret_removed = (unsigned)removed;
+        *ret_dev = st.st_dev;
+        return 0;
 }
 
 void login_home_mount_logged(LoginHome *h) {
         unsigned removed = 0;
         char msg[256]; /* why it failed, or what went first */
-        int r = login_home_mount(h->dir, h->size_mb, h->cli_gid, &removed, msg, sizeof msg);
+        int r = login_home_mount(h->dir, h->size_mb, h->cli_gid, &removed, &h->dev, msg, sizeof msg);
 
         h->mounted = r >= 0;
         if (r < 0) {
@@ -105,18 +101,22 @@ void login_home_mount_logged(LoginHome *h) {
 }
 
 int login_home_open(LoginHome *h) {
-        int fd = open(h->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
+        int fd = open(h->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct stat st;
 
         if (fd < 0)
                 return -errno;
         if (!h->mounted)
                 return fd;
-        r = login_home_mounted(fd);
-        /* Cannot tell: a new tmpfs on top would hide the live logins'
-         * HOMEs, so this one stays, with a word in the log. */
-        if (r < 0)
-                log_warning_errno(r, "Cannot tell whether login_home %s still has its tmpfs: %m", h->dir);
-        if (r != 0)
+        /* Cannot tell: a new tmpfs on top would hide (and first empty) the
+         * live logins' HOMEs, so this one stays, with a word in the log. */
+        if (fstat(fd, &st) < 0) {
+                log_warning_errno(-errno, "Cannot tell whether login_home %s still has its tmpfs: %m", h->dir);
+                return fd;
+        }
+        /* Its own device, not "a tmpfs root": another file system there is
+         * not the one the live logins' HOMEs are on. */
+        if (st.st_dev == h->dev)
                 return fd;
         log_warning("login_home %s has lost its tmpfs (unmounted from outside the agent): a new one goes on.",
                     h->dir);

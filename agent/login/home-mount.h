@@ -16,6 +16,7 @@ typedef struct LoginHome {
         uint32_t size_mb;
         gid_t cli_gid;
         bool mounted;
+        dev_t dev; /* the tmpfs's, while mounted */
 } LoginHome;
 
 /* Mounts a tmpfs of size_mb MiB (nosuid, nodev, noexec; root's, 0710,
@@ -32,5 +33,6 @@ void login_home_mount_logged(LoginHome *h);
 /* dir, opened (an fd, or -errno).  A tmpfs of mounted's that was
  * unmounted or detached from outside the agent (root in another mount
  * namespace can remove the directory below it) would leave the next HOME
- * on the disk unnoticed: a new one goes on first, and the log says so. */
+ * on the disk unnoticed: when dir is on another device than the tmpfs
+ * made, a new one goes on first, and the log says so. */
 int login_home_open(LoginHome *h);

@@ -4,6 +4,7 @@ Code, Codex and Gemini CLI, a fake OAuth provider page on loopback, and the
 host API exactly as the host calls it.  One test drives a real Firefox on
 the agent's Xvfb.  Every test ends by searching everything the run wrote
 (agent log, CLI transcripts in responses) for the secrets."""
+import contextlib
 import errno
 import http.client
 import json
@@ -109,7 +110,10 @@ class LoginEnv:
             wait_until(lambda: self.agent.try_get("/health")[0] == 200, 20, "agent /health")
             wait_until(lambda: self.port_open(self.pport), 10, "fake provider listening")
         except BaseException:
-            self.close()  # nobody else would: the agent, its namespace, the directories
+            # Nobody else would: the agent, its namespace, the directories.
+            # The start's failure is the one to report, not a later one.
+            with contextlib.suppress(Exception):
+                self.close()
             raise
 
     @property
@@ -443,6 +447,12 @@ def test_login_home_tmpfs_lost_from_outside(make_env):
     e.wait_status(s, lambda code, b: b.get("authenticated"))
     assert os.path.isfile(os.path.join(e.home_of(s), ".codex", "auth.json"))
     assert os.listdir(e.home_path) == []
+    # The new tmpfs is kept: the next login's HOME goes beside the first,
+    # which stays (a second mount would first have emptied this one).
+    s2 = sid()
+    assert e.json("POST", "/auth/gemini_cli", {"sessionId": s2})[0] == 200
+    assert len(mounts_at(e.agent.pid, e.home_path)) == 1 and e.agent.log_text().count(lost) == 1
+    assert os.path.isfile(os.path.join(e.home_of(s), ".codex", "auth.json")) and os.path.isdir(e.home_of(s2))
     assert e.json("GET", f"/credentials/get?sessionId={s}")[0] == 200
     e.assert_no_secrets()
 
