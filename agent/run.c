@@ -427,7 +427,7 @@ static int setup_secrets(Manager *m) {
         };
         HostSecretsHooks hooks = { .on_change = on_secrets_changed, .on_mmds_object = on_mmds_object,
                                    .userdata = m };
-        char err[256];
+        char err[256] = "";
         bool asked;
         int r;
 

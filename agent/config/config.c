@@ -269,8 +269,6 @@ static void strv_assign(Config *c, const ConfigKey *k, char **l) {
         *(char ***)field(c, k) = l;
 }
 
-/* The one text setter: every source ends here (lists from JSON excepted:
- * they arrive as lists, and meet the text path again in strv_check). */
 /* KEY_STRING, KEY_SECRET: a copy of value (the secret it replaces wiped). */
 static int string_set(const ConfigKey *k, char **p, const char *value) {
         char *s = strdup(value);
@@ -313,6 +311,8 @@ static int strv_set(Config *c, const ConfigKey *k, const char *value, const char
         return 0;
 }
 
+/* The one text setter: every source ends here (lists from JSON excepted:
+ * they arrive as lists, and meet the text path again in strv_check). */
 static int key_set(Config *c, const ConfigKey *k, const char *value, const char *origin,
                    char *err, size_t size) {
         void *f = field(c, k);

@@ -164,14 +164,15 @@ static int cmd_health(Ctl *c) {
 
         if (r < 0)
                 return log_error_errno(r, "Cannot reach the agent at %s: %m", c->host), 1;
-        /* The agent's JSON is one line; a control byte is a guest's
-         * attempt at the operator's terminal. */
-        string_one_line(body);
-        printf("%s\n", body);
         json_t *h = json_of(body);
         const char *st = json_string_value(json_object_get(h, "status"));
         bool ok = status == 200 && st && streq(st, "ok");
+
         json_decref(h);
+        /* Parsed as sent, printed without its control bytes (a guest's
+         * attempt at the operator's terminal; JSON needs none on a line). */
+        string_one_line(body);
+        printf("%s\n", body);
         return ok ? 0 : 1;
 }
 

@@ -90,7 +90,8 @@ static void token_strength_check(const char *token, const char *from) {
 
         if (n > 0 && n < CONTROL_TOKEN_STRONG_MIN)
                 log_warning("The control token %s is %zu bytes long: short enough to guess from inside the VM. "
-                            "Give at least %d random bytes (32 hex digits).", from, n, CONTROL_TOKEN_STRONG_MIN);
+                            "Give at least %d random characters (32 random hex digits, say).", from, n,
+                            CONTROL_TOKEN_STRONG_MIN);
 }
 
 /* A value from the explicit option, else the file: the first that has it. */
@@ -247,13 +248,13 @@ int host_secrets_new(const HostSecretsOptions *o, const HostSecretsHooks *hooks,
         bool ask = o->mmds;
         int r;
 
+        snprintf(errbuf, size, "%s", strerror(ENOMEM)); /* unless a step says more */
         if (!s)
                 return -ENOMEM;
         s->o = *o;
         if (hooks)
                 s->hooks = *hooks;
         s->retry_usec = MMDS_RETRY_FIRST_USEC;
-        snprintf(errbuf, size, "%s", strerror(ENOMEM)); /* unless a step says more */
         r = secret_load(o->token, o->token_file, "control token", &s->token, &s->token_state, errbuf, size);
         if (r < 0)
                 return r;

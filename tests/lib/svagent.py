@@ -186,16 +186,18 @@ class Agent:
     def _abandon(self):
         """What a start that failed half-way made goes: the agent (its
         process group), a namespace of its own, its directory."""
-        if self.proc and self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-        if self.own_ns:
-            self.ns.close()
-        if self.log:
-            self.log.close()
-        if self.dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
+        try:
+            if self.proc and self.proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        finally:
+            if self.own_ns:
+                self.ns.close()
+            if self.log:
+                self.log.close()
+            if self.dir:
+                shutil.rmtree(self.dir, ignore_errors=True)
 
     @property
     def root(self):

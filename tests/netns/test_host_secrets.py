@@ -338,7 +338,7 @@ def test_files_and_the_command_line(lan, agent_bin, workdir):
         assert "desktop_secret set with --set, which every process can read in /proc/" in text
         # 12 bytes: said to be guessable (the files' 32-byte token was not).
         assert ("The control token given is 12 bytes long: short enough to guess from inside the VM. Give at "
-                "least 16 random bytes (32 hex digits).") in text
+                "least 16 random characters (32 random hex digits, say).") in text
         assert "from-cmdline" not in text and "from-set" not in text
     finally:
         a.close()

@@ -339,7 +339,7 @@ static void log_captured(LogTarget t, char *buf, size_t size) {
         assert_true(dup2(p[1], STDERR_FILENO) >= 0);
         log_set_target(t);
         log_set_ident("tst");
-        log_warning("one\ntwo\rthree %d\x1b[2J\tend\x7f", 3);
+        log_warning("one\ntwo\rthree %d\x1b[2J\tend\x7f 1…2 é", 3);
         log_set_ident("vm-browser-agent");
         log_set_target(LOG_TARGET_STDERR);
         assert_true(dup2(saved, STDERR_FILENO) >= 0);
@@ -355,11 +355,11 @@ static void test_log_format(void **state) {
         char buf[256];
 
         /* A message is one line: an embedded newline cannot forge a record,
-         * an escape sequence cannot redraw a terminal. */
+         * an escape sequence cannot redraw a terminal; UTF-8 stays whole. */
         log_captured(LOG_TARGET_STDERR, buf, sizeof buf);
-        assert_string_equal(buf, "<4>tst: one two three 3?[2J end?\n");
+        assert_string_equal(buf, "<4>tst: one two three 3?[2J end? 1…2 é\n");
         log_captured(LOG_TARGET_TERMINAL, buf, sizeof buf);
-        assert_string_equal(buf, "tst: one two three 3?[2J end?\n");
+        assert_string_equal(buf, "tst: one two three 3?[2J end? 1…2 é\n");
 }
 
 static void test_path_checks(void **state) {
