@@ -8,6 +8,8 @@ void string_one_line(char *s) {
         for (; s && *s; s++)
                 if ((unsigned char)*s < 0x20 || *s == 0x7f)
                         *s = '?';
+                else if ((unsigned char)s[0] == 0xc2 && (unsigned char)s[1] >= 0x80 && (unsigned char)s[1] <= 0x9f)
+                        s[0] = s[1] = '?'; /* U+0080..U+009F, C1 controls in UTF-8 (U+009B is CSI) */
 }
 
 int errbuf_vfail(char *buf, size_t size, const char *what, const char *name, const char *fmt, va_list ap) {

@@ -9,7 +9,8 @@
 
 #include "macro.h"
 
-/* Replaces every control byte (below 0x20, and 0x7f) in s with '?'. */
+/* Replaces every control byte (below 0x20, and 0x7f) in s with '?', and
+ * each C1 control in UTF-8 (U+0080..U+009F, two bytes) with "??". */
 void string_one_line(char *s);
 
 /* Writes "WHAT NAME: message" (NAME NULL: "?"; WHAT NULL: the message

@@ -339,7 +339,7 @@ static void log_captured(LogTarget t, char *buf, size_t size) {
         assert_true(dup2(p[1], STDERR_FILENO) >= 0);
         log_set_target(t);
         log_set_ident("tst");
-        log_warning("one\ntwo\rthree %d\x1b[2J\tend\x7f 1…2 é", 3);
+        log_warning("one\ntwo\rthree %d\x1b[2J\tend\x7f 1…2 é \xc2\x9b" "1m", 3);
         log_set_ident("vm-browser-agent");
         log_set_target(LOG_TARGET_STDERR);
         assert_true(dup2(saved, STDERR_FILENO) >= 0);
@@ -357,9 +357,9 @@ static void test_log_format(void **state) {
         /* A message is one line: an embedded newline cannot forge a record,
          * an escape sequence cannot redraw a terminal; UTF-8 stays whole. */
         log_captured(LOG_TARGET_STDERR, buf, sizeof buf);
-        assert_string_equal(buf, "<4>tst: one two three 3?[2J end? 1…2 é\n");
+        assert_string_equal(buf, "<4>tst: one two three 3?[2J end? 1…2 é ??1m\n");
         log_captured(LOG_TARGET_TERMINAL, buf, sizeof buf);
-        assert_string_equal(buf, "tst: one two three 3?[2J end? 1…2 é\n");
+        assert_string_equal(buf, "tst: one two three 3?[2J end? 1…2 é ??1m\n");
 }
 
 static void test_path_checks(void **state) {
@@ -712,6 +712,10 @@ static void test_errbuf_fail(void **state) {
         char s[] = "caf\xc3\xa9 ~";
         string_one_line(s);
         assert_string_equal(s, "caf\xc3\xa9 ~");
+        /* C1 controls in UTF-8 go (U+009B is CSI); U+00A0 and on stay. */
+        char c1[] = "a\xc2\x80" "b\xc2\x9f" "c\xc2\xa0" "d\xc2";
+        string_one_line(c1);
+        assert_string_equal(c1, "a??b??c\xc2\xa0" "d\xc2");
         string_one_line(NULL);
 }
 
