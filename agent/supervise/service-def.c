@@ -6,8 +6,11 @@
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "errbuf.h"
+#include "launch.h"
 #include "macro.h"
 #include "service-def.h"
 #include "socket-util.h"
@@ -366,4 +369,61 @@ int service_defs_from_json(const char *text, ServiceDefs *ret, char *errbuf, siz
 finish:
         json_decref(root);
         return r;
+}
+
+static bool env_is_ours(const char *e) {
+        static const char *const keys[] = {
+                "NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID=",
+                "LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (startswith(e, keys[i]))
+                        return true;
+        return false;
+}
+
+static bool env_has(char *const *env, const char *key_eq) {
+        for (char *const *e = env; e && *e; e++)
+                if (startswith(*e, key_eq))
+                        return true;
+        return false;
+}
+
+/* Another user's service: its own entries and a PATH, nothing of ours
+ * (XAUTHORITY, HOME and the rest name root's files). */
+static char **user_env(const ServiceDef *def, const char *bin_path) {
+        _cleanup_(freep) char *path = NULL;
+        char *extra[2] = {};
+
+        if (!env_has(def->env, "PATH=")) {
+                if (asprintf(&path, "PATH=%s", bin_path ?: DEFAULT_PATH) < 0)
+                        return NULL;
+                extra[0] = path;
+        }
+        return strv_concat(def->env, extra);
+}
+
+/* Its own K=V entries first, then the agent's, minus the keys it
+ * overrides (getenv() takes the first match, but not every program uses
+ * getenv()) and minus the agent's own. */
+char **service_def_env(const ServiceDef *def, const char *bin_path, char *const *agent_env) {
+        size_t n = strv_length(agent_env), k = 0;
+        char **l, **all;
+
+        if (def->user)
+                return user_env(def, bin_path);
+        l = calloc(n + 1, sizeof *l);
+        if (!l)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                size_t kl = strcspn(agent_env[i], "=");
+                bool skip = env_is_ours(agent_env[i]);
+                for (char **e = def->env; e && *e && !skip; e++)
+                        skip = strncmp(*e, agent_env[i], kl + 1) == 0;
+                if (!skip)
+                        l[k++] = agent_env[i];
+        }
+        all = strv_concat(def->env, l);
+        free(l);
+        return all;
 }

@@ -128,6 +128,14 @@ int service_defs_finalize(ServiceDefs *d, char *errbuf, size_t size);
 /* Parses and finalizes a services_file.  *ret written only on success. */
 int service_defs_from_json(const char *text, ServiceDefs *ret, char *errbuf, size_t size);
 
+/* The environment of a service (a list of copies, strv_free()), given
+ * agent_env, the agent's own (environ).  Without a user: its own K=V
+ * entries first, then agent_env's, minus the keys it overrides and the
+ * agent's own systemd ones.  With a user: nothing of the agent's, only
+ * its own entries and PATH=bin_path (DEFAULT_PATH when NULL) unless it
+ * sets PATH.  NULL on OOM.  Pure. */
+char **service_def_env(const ServiceDef *def, const char *bin_path, char *const *agent_env);
+
 /* Index of name in d, or -ENOENT. */
 int service_defs_find(const ServiceDefs *d, const char *name);
 

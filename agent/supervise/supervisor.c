@@ -335,7 +335,7 @@ static int service_spawn_process(Service *s, uid_t uid, gid_t gid, int *ret_prob
                 dfd_r = p[0], dfd_w = p[1];
         }
         argv = strv_concat(s->def->argv, s->extra_argv);
-        env = sv_service_env(s->def, cfg(s)->bin_path);
+        env = service_def_env(s->def, cfg(s)->bin_path, environ);
         if (!argv || !env)
                 return -ENOMEM;
 

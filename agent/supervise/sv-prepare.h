@@ -41,8 +41,3 @@ static inline int sv_stdin_fd(const ServiceDef *def) {
         return def->stdin_socket > 0 ? def->stdin_socket : -1;
 }
 
-/* The environment of a service.  Without a user: its own K=V entries
- * first, then the agent's, minus the keys it overrides and the agent's
- * own systemd ones.  With a user: nothing of the agent's, only its own
- * entries and PATH=bin_path (unless it sets PATH).  NULL on OOM. */
-char **sv_service_env(const ServiceDef *def, const char *bin_path);

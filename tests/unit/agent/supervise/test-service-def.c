@@ -8,7 +8,9 @@
 #include <cmocka.h>
 
 #include "agent/supervise/service-def.h"
+#include "launch.h"
 #include "macro.h"
+#include "strv.h"
 #include "tests/unit/test-util.h"
 
 static void test_parse_ok(void **state) {
@@ -180,12 +182,56 @@ static void test_parse_errors(void **state) {
         }
 }
 
+static void assert_env(char **got, const char *const *want) {
+        size_t i = 0;
+
+        assert_non_null(got);
+        for (; want[i]; i++) {
+                assert_non_null(got[i]);
+                assert_string_equal(got[i], want[i]);
+        }
+        assert_null(got[i]);
+        strv_free(got);
+}
+
+/* A service's environment: its own entries first, the agent's without
+ * what it overrides or the agent's own systemd keys; for another user,
+ * nothing of the agent's, and a PATH unless it has one. */
+/* Writable as env's entries are; the list is only read. */
+#define W(s) ((char *)(s))
+
+static void test_env(void **state) {
+        char *agent[] = { W("HOME=/root"), W("PATH=/agent/bin"), W("NOTIFY_SOCKET=/run/n"),
+                          W("WATCHDOG_USEC=1"), W("WATCHDOG_PID=1"), W("LISTEN_FDS=1"), W("LISTEN_PID=1"),
+                          W("LISTEN_FDNAMES=x"), W("DISPLAY=:0"), W("HOMEX=1"), NULL };
+        char *own[] = { W("DISPLAY=:9"), W("HOME=/srv"), NULL };
+        char *own_path[] = { W("PATH=/mine"), NULL };
+        ServiceDef d = { .name = (char *)"s", .env = own };
+
+        (void)state;
+        assert_env(service_def_env(&d, "/bin", agent),
+                   (const char *const[]){ "DISPLAY=:9", "HOME=/srv", "PATH=/agent/bin", "HOMEX=1", NULL });
+        d.env = NULL;
+        assert_env(service_def_env(&d, "/bin", agent),
+                   (const char *const[]){ "HOME=/root", "PATH=/agent/bin", "DISPLAY=:0", "HOMEX=1", NULL });
+        assert_env(service_def_env(&d, "/bin", NULL), (const char *const[]){ NULL });
+        d.user = (char *)"vnc";
+        assert_env(service_def_env(&d, "/opt/bin", agent), (const char *const[]){ "PATH=/opt/bin", NULL });
+        assert_env(service_def_env(&d, NULL, agent), (const char *const[]){ "PATH=" DEFAULT_PATH, NULL });
+        d.env = own;
+        assert_env(service_def_env(&d, "/opt/bin", agent),
+                   (const char *const[]){ "DISPLAY=:9", "HOME=/srv", "PATH=/opt/bin", NULL });
+        d.env = own_path;
+        assert_env(service_def_env(&d, "/opt/bin", agent), (const char *const[]){ "PATH=/mine", NULL });
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_ok),
                 cmocka_unit_test(test_parse_bare_list),
                 cmocka_unit_test(test_parse_errors),
                 cmocka_unit_test(test_http_probe_path_longest),
+                cmocka_unit_test(test_env),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
