@@ -92,6 +92,16 @@ class Netns:
             os.close(own)
             os.close(target)
 
+    def accepts(self, port, host="127.0.0.1"):
+        """Whether a TCP connection to host:port in the namespace is
+        accepted now (within 1 s)."""
+        with self.entered():
+            try:
+                socket.create_connection((host, port), timeout=1).close()
+                return True
+            except OSError:
+                return False
+
     def kill_procs(self):
         for p in self.procs:
             if p.poll() is None:

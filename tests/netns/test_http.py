@@ -51,10 +51,7 @@ class Server:
     def listening(self):
         if self.proc.poll() is not None:
             raise AssertionError(f"server exited {self.proc.returncode}: {self.proc.stderr.read()!r}")
-        with self.lan.guest.entered():
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", PORT), timeout=1):
-                return True
-        return False
+        return self.lan.guest.accepts(PORT)
 
     def request(self, method, path, headers=None, body=None, src="guest", timeout=5):
         """One request on a fresh connection; returns (status, headers, body)."""

@@ -108,7 +108,7 @@ class LoginEnv:
             self.ns = self.agent.ns
             self.ns.popen([sys.executable, FAKE_PROVIDER, str(self.pport)])
             wait_until(lambda: self.agent.try_get("/health")[0] == 200, 20, "agent /health")
-            wait_until(lambda: self.port_open(self.pport), 10, "fake provider listening")
+            wait_until(lambda: self.ns.accepts(self.pport), 10, "fake provider listening")
         except BaseException:
             # Nobody else would: the agent, its namespace, the directories.
             # The start's failure is the one to report, not a later one.
@@ -135,14 +135,6 @@ class LoginEnv:
     def home_of(self, session_id):
         """The HOME the agent gives a CLI login, as the agent sees it."""
         return os.path.join(self.home, f"login-{session_id}")
-
-    def port_open(self, port):
-        with self.ns.entered():
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                return True
-            except OSError:
-                return False
 
     def request(self, method, path, body=None, headers=None, host="127.0.0.1"):
         """As the host's API client would: the bearer token, and a JSON body

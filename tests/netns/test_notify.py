@@ -85,15 +85,6 @@ class NotifySocket:
         self.sock.close()
 
 
-def connect_ok(ns, port):
-    with ns.entered():
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return True
-        except OSError:
-            return False
-
-
 def http_get(ns, port, path="/health"):
     r = ns.run("curl", "-sS", "-m", "5", f"http://127.0.0.1:{port}{path}")
     return json.loads(r.stdout)
@@ -112,7 +103,7 @@ def test_ready_status_watchdog_stopping(agent_bin, workdir):
             assert msg.split("\n")[0] == "READY=1", msg
             assert msg.split("\n")[1] == f"STATUS=HTTP on :{port}, starting services"
             # READY=1 promised a listening socket: it must accept now, without retrying.
-            assert connect_ok(ns, port)
+            assert ns.accepts(port)
             assert http_get(ns, port)["status"] in ("ok", "starting")
             ns_sock.wait_for("STATUS=Display chain ready")
             # sd-event pets the watchdog at half of WATCHDOG_USEC: several within a second.
@@ -164,11 +155,11 @@ def test_socket_activation(agent_bin, workdir):
                 *agent_argv(agent_bin, workdir, 18094)]
         ns.popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            wait_until(lambda: connect_ok(ns, 18093), 10, "systemd-socket-activate listening")
+            wait_until(lambda: ns.accepts(18093), 10, "systemd-socket-activate listening")
             health = http_get(ns, 18093)
             assert health["status"] in ("ok", "starting")
             ns_sock.wait_for("READY=1")
-            assert not connect_ok(ns, 18094)
+            assert not ns.accepts(18094)
         finally:
             ns.kill_procs()
             ns_sock.close()
@@ -243,7 +234,7 @@ def test_post_shutdown_asks_systemd(agent_bin, workdir, fake_system_bus):
         env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=address)
         agent = ns.popen(agent_argv(agent_bin, workdir, port) + ["--set", "system_shutdown=true"],
                          env=env, stderr=subprocess.PIPE, text=True)
-        wait_until(lambda: connect_ok(ns, port), 10, "HTTP listening")
+        wait_until(lambda: ns.accepts(port), 10, "HTTP listening")
         r = ns.run("curl", "-sS", "-m", "5", "-X", "POST", "-H", f"Authorization: Bearer {TOKEN}",
                        f"http://127.0.0.1:{port}/shutdown")
         assert json.loads(r.stdout) == {"status": "stopping"}
