@@ -4,12 +4,40 @@
 
 #include "errbuf.h"
 
+/* Length of the character at s if it is printable UTF-8 (RFC 3629: no
+ * overlong form, no surrogate, nothing past U+10FFFF), else 0: a control
+ * (C0, DEL, C1), a stray or missing continuation byte, a byte never used. */
+static size_t utf8_printable_len(const unsigned char *s) {
+        unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+        size_t n;
+
+        if (c >= 0x20 && c < 0x7f)
+                return 1;
+        if (c >= 0xc2 && c <= 0xdf)
+                n = 2, lo = c == 0xc2 ? 0xa0 : 0x80; /* U+0080..U+009F are C1 (U+009B is CSI) */
+        else if (c >= 0xe0 && c <= 0xef)
+                n = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+        else if (c >= 0xf0 && c <= 0xf4)
+                n = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+        else
+                return 0;
+        if (s[1] < lo || s[1] > hi)
+                return 0;
+        for (size_t i = 2; i < n; i++)
+                if (s[i] < 0x80 || s[i] > 0xbf)
+                        return 0;
+        return n;
+}
+
 void string_one_line(char *s) {
-        for (; s && *s; s++)
-                if ((unsigned char)*s < 0x20 || *s == 0x7f)
-                        *s = '?';
-                else if ((unsigned char)s[0] == 0xc2 && (unsigned char)s[1] >= 0x80 && (unsigned char)s[1] <= 0x9f)
-                        s[0] = s[1] = '?'; /* U+0080..U+009F, C1 controls in UTF-8 (U+009B is CSI) */
+        while (s && *s) {
+                size_t n = utf8_printable_len((const unsigned char *)s);
+
+                if (n == 0)
+                        *s++ = '?';
+                else
+                        s += n;
+        }
 }
 
 int errbuf_vfail(char *buf, size_t size, const char *what, const char *name, const char *fmt, va_list ap) {

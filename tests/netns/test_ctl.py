@@ -275,7 +275,7 @@ def test_ctl_wait_ready_paces_an_answer_at_once(agent_bin, tmp_path):
 
 
 # A hostile guest: its answers carry escape sequences, raw in /health's
-# body, as JSON escapes in the authorize URL and the error.
+# body (with a C1 CSI byte outside UTF-8), as JSON escapes in the authorize URL and the error.
 ESCAPES = r"""import http.server
 class H(http.server.BaseHTTPRequestHandler):
     def answer(self, status, body):
@@ -285,7 +285,7 @@ class H(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
     def do_GET(self):
         if self.path == "/health":
-            self.answer(200, b'{"status":"ok\x1b[2J"}')
+            self.answer(200, b'{"status":"ok\x1b[2J\x9b31m"}')
         else:
             self.answer(404, b'{"error":"\u001b[31mRED"}')
     def do_POST(self):
@@ -310,7 +310,7 @@ def test_ctl_shows_no_control_bytes_of_the_guests(agent_bin):
         wait_until(lambda: ns.accepts(18998), 20, "the server")
         ctl = (agent_bin, "ctl", "--agent", "http://127.0.0.1:18998", "--timeout", "5")
         r = ns.run(*ctl, "health", check=False, timeout=60)
-        assert r.stdout == '{"status":"ok?[2J"}\n', r.stdout
+        assert r.stdout == '{"status":"ok?[2J?31m"}\n', r.stdout  # a raw 0x9b is CSI outside UTF-8
         r = ns.run(*ctl, "--session", "s1", "login", "codex", check=False, timeout=60)
         assert "authorize: https://a/?]0;x?\n" in r.stdout, r.stdout
         assert r.returncode == 1 and "Login failed: ?[31mRED" in r.stderr, r.stderr
