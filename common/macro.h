@@ -28,6 +28,9 @@
                 !__builtin_types_compatible_p(typeof(a), typeof(&*(a))),       \
                 sizeof(a) / sizeof((a)[0]), (void)0))
 
+/* The struct of type that holds member m at ptr (an intrusive list entry). */
+#define container_of(ptr, type, m) ((type *)((char *)(ptr) - offsetof(type, m)))
+
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 

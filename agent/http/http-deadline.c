@@ -5,43 +5,34 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 
+#include "deadline-queue.h"
 #include "http-deadline.h"
 #include "log.h"
 #include "macro.h"
 
 struct HttpConn {
         struct MHD_Connection *conn;
-        usec_t deadline;            /* CLOCK_MONOTONIC; 0 = not armed */
-        HttpConn *prev, *next;
+        DeadlineEntry entry;
 };
 
 struct HttpDeadlines {
         sd_event_source *timer;
         usec_t budget;
-        HttpConn *head, *tail;      /* armed connections, earliest first */
+        DeadlineQueue armed;
 };
 
-static void list_remove(HttpDeadlines *d, HttpConn *hc) {
-        if (hc->deadline == 0)
-                return;
-        if (hc->prev)
-                hc->prev->next = hc->next;
-        else
-                d->head = hc->next;
-        if (hc->next)
-                hc->next->prev = hc->prev;
-        else
-                d->tail = hc->prev;
-        hc->prev = hc->next = NULL;
-        hc->deadline = 0;
-}
+/* The timer follows the earliest deadline; called after each change of
+ * the queue that may have moved it (was: the earliest before the change). */
+static void timer_follow(HttpDeadlines *d, usec_t was) {
+        usec_t next = deadline_queue_next(&d->armed);
 
-static void timer_update(HttpDeadlines *d) {
-        if (!d->head) {
+        if (next == was)
+                return;
+        if (next == USEC_INFINITY) {
                 (void)sd_event_source_set_enabled(d->timer, SD_EVENT_OFF);
                 return;
         }
-        (void)sd_event_source_set_time(d->timer, d->head->deadline);
+        (void)sd_event_source_set_time(d->timer, next);
         (void)sd_event_source_set_enabled(d->timer, SD_EVENT_ONESHOT);
 }
 
@@ -49,18 +40,18 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
         HttpDeadlines *d = userdata;
         usec_t t = now(CLOCK_MONOTONIC);
 
-        while (d->head && d->head->deadline <= t) {
-                HttpConn *hc = d->head;
+        for (DeadlineEntry *e; (e = deadline_queue_pop_due(&d->armed, t));) {
+                HttpConn *hc = container_of(e, HttpConn, entry);
                 const union MHD_ConnectionInfo *ci =
                         MHD_get_connection_info(hc->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 
-                list_remove(d, hc);
                 /* MHD owns the fd; shutdown() only makes it readable at EOF,
                  * so MHD closes the connection through its usual path. */
                 if (ci && shutdown(ci->connect_fd, SHUT_RDWR) < 0)
                         log_debug("shutdown() of a late HTTP connection failed: %m");
         }
-        timer_update(d);
+        /* The timer was a oneshot: it goes on for what is left, if anything. */
+        timer_follow(d, USEC_INFINITY);
         return 0;
 }
 
@@ -105,31 +96,24 @@ HttpConn *http_deadlines_conn_started(HttpDeadlines *d, struct MHD_Connection *c
 void http_deadlines_conn_closed(HttpDeadlines *d, HttpConn *hc) {
         if (!hc)
                 return;
-        list_remove(d, hc);
-        if (!d->head)
-                timer_update(d);
+        http_deadlines_disarm(d, hc);
         free(hc);
 }
 
 void http_deadlines_arm(HttpDeadlines *d, HttpConn *hc) {
-        bool was_empty = !d->head;
+        usec_t was = deadline_queue_next(&d->armed);
 
         if (!hc || d->budget == 0)
                 return;
-        list_remove(d, hc);
-        hc->deadline = now(CLOCK_MONOTONIC) + d->budget;
-        hc->prev = d->tail;
-        if (d->tail)
-                d->tail->next = hc;
-        else
-                d->head = hc;
-        d->tail = hc;
-        if (was_empty)
-                timer_update(d);
+        deadline_queue_put(&d->armed, &hc->entry, now(CLOCK_MONOTONIC) + d->budget);
+        timer_follow(d, was);
 }
 
 void http_deadlines_disarm(HttpDeadlines *d, HttpConn *hc) {
+        usec_t was = deadline_queue_next(&d->armed);
+
         if (!hc)
                 return;
-        list_remove(d, hc);
+        deadline_queue_remove(&d->armed, &hc->entry);
+        timer_follow(d, was);
 }

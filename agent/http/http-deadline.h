@@ -5,8 +5,7 @@
  * request on a kept-alive connection, until the request is answered or
  * suspended — and ends a late one by shutdown(2) on its socket, which MHD
  * then sees and closes as any client hang-up.  One sd-event timer for the
- * oldest deadline; the list is in deadline order by construction (every
- * deadline is now + the same budget). */
+ * earliest deadline of a DeadlineQueue (deadline-queue.h). */
 #pragma once
 
 #include <microhttpd.h>

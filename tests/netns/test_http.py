@@ -633,6 +633,35 @@ def test_slow_drip(agent):
     agent.assert_serving()
 
 
+def test_slow_drip_on_a_kept_alive_connection(agent):
+    # The deadline starts again with each request of a kept-alive
+    # connection: one answered request, then a second dripped one byte
+    # every 0.2 s is closed at http_timeout_s (2 s) after the first answer,
+    # long before the ~40 s the drip would take.
+    req = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"s" * 200 + b"\r\n\r\n"
+    with agent.lan.host.entered():
+        c = socket.create_connection((GUEST, PORT), timeout=5)
+    try:
+        c.sendall(req)
+        assert read_answer(c).startswith(b"HTTP/1.1 200 ")
+        c.setblocking(False)
+        for i in range(len(req) - 1):
+            try:
+                c.send(req[i:i + 1])
+                assert c.recv(100, socket.MSG_DONTWAIT) == b"", "a dripped request was answered"
+                break
+            except BlockingIOError:
+                pass
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the dripped second request was never cut off")
+    finally:
+        c.close()
+    agent.assert_serving()
+
+
 def test_slow_idle_after_request_line(agent):
     # A request line, then nothing: the idle timeout drops it too.
     with agent.lan.host.entered():
