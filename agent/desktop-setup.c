@@ -28,22 +28,22 @@ static bool display_user_lookup(const char *user, uid_t *ret_uid, gid_t *ret_gid
         return r >= 0;
 }
 
-static void browser_user_lookup(Manager *m) {
-        const Config *c = &m->config;
+static void browser_user_lookup(Desktop *d) {
+        const Config *c = d->config;
         char err[256];
         int r;
 
-        m->browser_found = false;
+        d->browser.found = false;
         if (isempty(c->browser_user) || isempty(c->firefox)) {
                 log_info("No browser_user or firefox configured: no browser.");
                 return;
         }
-        r = sv_user_lookup(NULL, c->browser_user, &m->browser_uid, &m->browser_gid, err, sizeof err);
+        r = sv_user_lookup(NULL, c->browser_user, &d->browser.uid, &d->browser.gid, err, sizeof err);
         if (r < 0) {
                 log_error("The browser will not start: %s.", err);
                 return;
         }
-        m->browser_found = true;
+        d->browser.found = true;
 }
 
 /* Root's directory that the browser user must not read into (the login
@@ -58,17 +58,17 @@ static void private_dir(const char *path) {
                 log_notice("%s was open to other users; closed to them.", path);
 }
 
-static int write_secret_files(Manager *m) {
-        const Config *c = &m->config;
-        const char *secret = host_secrets_desktop(m->secrets);
+static int write_secret_files(Desktop *d) {
+        const Config *c = d->config;
+        const char *secret = host_secrets_desktop(d->secrets);
         char target[PATH_MAX + 32];
         int r;
 
-        if (!m->vnc_found)
+        if (!d->vnc.found)
                 return 0;
-        r = display_vnc_target(c->vnc_listen, c->vnc_port, m->desktop_paths.vnc_socket, target, sizeof target);
+        r = display_vnc_target(c->vnc_listen, c->vnc_port, d->paths.vnc_socket, target, sizeof target);
         if (r >= 0)
-                r = desktop_write_secret_files(&m->desktop_paths, secret, target, m->vnc_uid, m->vnc_gid);
+                r = desktop_write_secret_files(&d->paths, secret, target, d->vnc.uid, d->vnc.gid);
         if (r < 0)
                 return log_error_errno(r, "Failed to write the desktop secret's files in %s: %m", c->runtime_dir);
         return 0;
@@ -94,83 +94,94 @@ static int x_group_other(const Config *c, gid_t x_gid, const char *path,
  * get as a supplementary one: any other user with it as primary group, or
  * listed as its member (which initgroups() gives a login of that user), not
  * one of the display's, would reach Xvfb. */
-static bool x_group_is_its_own(Manager *m) {
-        const Config *c = &m->config;
+static bool x_group_is_its_own(const Desktop *d) {
+        const Config *c = d->config;
         _cleanup_(freep) char *other = NULL;
         const char *path = SV_PASSWD_PATH, *how = "primary group";
         int r;
 
-        r = x_group_other(c, m->x_gid, path, passwd_find_gid, &other);
+        r = x_group_other(c, d->x.gid, path, passwd_find_gid, &other);
         if (r == -ENOENT) {
                 path = SV_GROUP_PATH;
                 how = "member";
-                r = x_group_other(c, m->x_gid, path, group_find_member, &other);
+                r = x_group_other(c, d->x.gid, path, group_find_member, &other);
         }
         if (r == -ENOENT)
                 return true;
         if (r < 0)
                 log_error_errno(r, "The desktop will not be served: cannot tell who else has x_user '%s''s group "
-                                "(gid %u) in %s: %m", c->x_user, (unsigned)m->x_gid, path);
+                                "(gid %u) in %s: %m", c->x_user, (unsigned)d->x.gid, path);
         else
                 log_error("The desktop will not be served: x_user '%s''s group (gid %u) is also user '%s''s (%s, in "
                           "%s); it opens the X socket's directory, so it must be the X server's clients' alone.",
-                          c->x_user, (unsigned)m->x_gid, other, how, path);
+                          c->x_user, (unsigned)d->x.gid, other, how, path);
         return false;
 }
 
 /* x_user and vnc_user looked up, each dropped (logged) when it shares a
  * uid with another desktop user. */
-static void display_users_lookup(Manager *m) {
-        const Config *c = &m->config;
+static void display_users_lookup(Desktop *d) {
+        const Config *c = d->config;
 
-        m->x_found = display_user_lookup(c->x_user, &m->x_uid, &m->x_gid);
-        m->vnc_found = display_user_lookup(c->vnc_user, &m->vnc_uid, &m->vnc_gid);
+        d->x.found = display_user_lookup(c->x_user, &d->x.uid, &d->x.gid);
+        d->vnc.found = display_user_lookup(c->vnc_user, &d->vnc.uid, &d->vnc.gid);
         /* The names differ (checked with the config); two names for one
          * uid would let the sweep before a new secret kill Xvfb, or the
          * browser's user drive the X server.  Without its cookie copy Xvfb
          * does not start (its owned_files). */
-        if (m->x_found && ((m->vnc_found && m->x_uid == m->vnc_uid) ||
-                           (m->browser_found && m->x_uid == m->browser_uid))) {
+        if (d->x.found && ((d->vnc.found && d->x.uid == d->vnc.uid) ||
+                           (d->browser.found && d->x.uid == d->browser.uid))) {
                 log_error("The desktop will not be served: x_user '%s' has the uid of vnc_user or browser_user "
                           "(%u); Xvfb needs a user of its own.",
-                          c->x_user, (unsigned)m->x_uid);
-                m->x_found = false;
+                          c->x_user, (unsigned)d->x.uid);
+                d->x.found = false;
         }
-        if (m->x_found && !x_group_is_its_own(m))
-                m->x_found = false;
+        if (d->x.found && !x_group_is_its_own(d))
+                d->x.found = false;
         /* Two names for one uid again: the sweep before each new desktop
          * secret kills every process of vnc_user's uid, the browser too,
          * and the network-facing servers would own its profile.  Without
          * its files x11vnc does not start (its owned_files). */
-        if (m->vnc_found && m->browser_found && m->vnc_uid == m->browser_uid) {
+        if (d->vnc.found && d->browser.found && d->vnc.uid == d->browser.uid) {
                 log_error("The desktop will not be served: vnc_user '%s' has the uid of browser_user (%u); x11vnc "
                           "and websockify need a user of their own.",
-                          c->vnc_user, (unsigned)m->vnc_uid);
-                m->vnc_found = false;
+                          c->vnc_user, (unsigned)d->vnc.uid);
+                d->vnc.found = false;
         }
 }
 
-int desktop_setup(Manager *m) {
-        const Config *c = &m->config;
+void desktop_init(Desktop *d) {
+        *d = (Desktop){ .x_name_socket = -EBADF };
+}
+
+void desktop_done(Desktop *d) {
+        d->x_name_socket = safe_close(d->x_name_socket);
+        desktop_paths_done(&d->paths);
+        explicit_bzero(d->log_vnc_password, sizeof d->log_vnc_password);
+}
+
+int desktop_setup(Desktop *d, const Config *c, HostSecrets *secrets) {
         char err[512] = "";
         int r, num = display_number(c->display);
 
-        r = desktop_paths_init(&m->desktop_paths, c->runtime_dir, c->firefox_profile);
+        d->config = c;
+        d->secrets = secrets;
+        r = desktop_paths_init(&d->paths, c->runtime_dir, c->firefox_profile);
         if (r < 0)
                 return log_error_errno(r, "runtime_dir '%s' and firefox_profile '%s' must be plain absolute paths, "
                                        "the profile below a directory of its own: %m", c->runtime_dir,
                                        c->firefox_profile);
-        browser_user_lookup(m);
+        browser_user_lookup(d);
         /* A services file brings its own stack: nothing of ours to write. */
         if (!isempty(c->services_file))
                 return 0;
-        display_users_lookup(m);
+        display_users_lookup(d);
         DesktopFilesOptions o = {
-                .paths = &m->desktop_paths, .runtime_dir = c->runtime_dir, .profile = c->firefox_profile,
-                .display = num < 0 ? 0 : (unsigned)num, .browser = m->browser_found,
-                .uid = m->browser_uid, .gid = m->browser_gid, .downloads_mb = c->browser_downloads_mb,
-                .x = m->x_found, .x_uid = m->x_uid, .x_gid = m->x_gid,
-                .vnc = m->vnc_found, .vnc_uid = m->vnc_uid, .vnc_gid = m->vnc_gid,
+                .paths = &d->paths, .runtime_dir = c->runtime_dir, .profile = c->firefox_profile,
+                .display = num < 0 ? 0 : (unsigned)num, .browser = d->browser.found,
+                .uid = d->browser.uid, .gid = d->browser.gid, .downloads_mb = c->browser_downloads_mb,
+                .x = d->x.found, .x_uid = d->x.uid, .x_gid = d->x.gid,
+                .vnc = d->vnc.found, .vnc_uid = d->vnc.uid, .vnc_gid = d->vnc.gid,
         };
         if (o.browser)
                 private_dir(c->login_home);
@@ -181,119 +192,127 @@ int desktop_setup(Manager *m) {
         r = desktop_write_start_files(&o, err, sizeof err);
         if (r < 0)
                 return log_error_errno(r, "No display (its files): %s", err);
-        if (o.x && num >= 0 && m->x_name_socket < 0) {
-                r = desktop_hold_x_abstract_name(o.display, &m->x_name_socket);
+        if (o.x && num >= 0 && d->x_name_socket < 0) {
+                r = desktop_hold_x_abstract_name(o.display, &d->x_name_socket);
                 if (r < 0)
                         return log_error_errno(r, "No display: the abstract socket name @" X11_SOCKET_DIR "/X%u, "
                                                "which X clients try before Xvfb's socket, cannot be held: %m",
                                                o.display);
         }
-        if (setenv("XAUTHORITY", m->desktop_paths.xauthority, 1) < 0)
+        if (setenv("XAUTHORITY", d->paths.xauthority, 1) < 0)
                 return log_error_errno(-errno, "Failed to set XAUTHORITY: %m");
-        return write_secret_files(m);
+        return write_secret_files(d);
 }
 
 /* Before the VNC user's files get a new secret: nothing of that user may
  * be left to read it but the servers started for it.  x11vnc and
  * websockify go too; the caller restarts them (their exits come as the
  * restart's stops). */
-static void vnc_sweep(Manager *m) {
+static void vnc_sweep(Desktop *d) {
         int r;
 
-        if (!m->vnc_found)
+        if (!d->vnc.found)
                 return;
         /* Not waited for: a process SIGKILL ended reads nothing more, and
          * a restore's 503 would last their exits longer. */
-        r = children_kill_uid(m->vnc_uid, false);
+        r = children_kill_uid(d->vnc.uid, false);
         if (r < 0)
                 log_warning_errno(r, "Cannot look for %s's processes before the new desktop secret: %m",
-                                  m->config.vnc_user);
+                                  d->config->vnc_user);
         else
                 log_info("Stopped %d process(es) of %s before writing the new desktop secret.", r,
-                         m->config.vnc_user);
+                         d->config->vnc_user);
 }
 
 /* Rewrites the secret's files, after the VNC user's processes are gone.
  * If they cannot be written, x11vnc (and websockify with it) stays down:
  * a restart would serve the old secret from the old files; the next
  * renewal that writes them brings it back. */
-static int secret_files_renew(Manager *m) {
+static int secret_files_renew(Desktop *d, Supervisor *sv) {
         int r;
 
-        vnc_sweep(m);
-        r = write_secret_files(m);
-        if (!m->supervisor)
+        vnc_sweep(d);
+        r = write_secret_files(d);
+        if (!sv)
                 return r;
         if (r < 0) {
                 log_error("The desktop stays down until the desktop secret's files can be written.");
-                m->vnc_held = true;
-                (void)supervisor_stop_service(m->supervisor, DISPLAY_SERVICE_X11VNC);
-        } else if (m->vnc_held) {
-                m->vnc_held = false;
+                d->vnc_held = true;
+                (void)supervisor_stop_service(sv, DISPLAY_SERVICE_X11VNC);
+        } else if (d->vnc_held) {
+                d->vnc_held = false;
                 log_info("The desktop secret's files are written: x11vnc starts again.");
-                (void)supervisor_start_service(m->supervisor, DISPLAY_SERVICE_X11VNC, NULL);
+                (void)supervisor_start_service(sv, DISPLAY_SERVICE_X11VNC, NULL);
         }
         return r;
 }
 
-int desktop_secret_files_update(Manager *m) {
-        if (!m->desktop_paths.vnc_password || !isempty(m->config.services_file))
-                return 0;
-        return secret_files_renew(m);
+/* Whether desktop_setup() made the built-in stack's secret files. */
+static bool has_secret_files(const Desktop *d) {
+        return d->config && d->paths.vnc_password && isempty(d->config->services_file);
 }
 
-void desktop_restore_hold(Manager *m) {
-        if (!m->supervisor || supervisor_stop_service(m->supervisor, DISPLAY_SERVICE_X11VNC) < 0)
+int desktop_secret_files_update(Desktop *d, Supervisor *sv) {
+        if (!has_secret_files(d))
+                return 0;
+        return secret_files_renew(d, sv);
+}
+
+void desktop_restore_hold(Desktop *d, Supervisor *sv) {
+        if (!sv || supervisor_stop_service(sv, DISPLAY_SERVICE_X11VNC) < 0)
                 return;
         /* Killed now rather than after their SIGTERM handlers ran (the
          * secrets step would kill them anyway): their clean-up would take
          * CPU from the restore. */
-        vnc_sweep(m);
+        vnc_sweep(d);
         log_info("Restore: x11vnc and websockify stopped until the clone has its own desktop secret.");
 }
 
-int desktop_restore_resume(Manager *m) {
+int desktop_restore_resume(Desktop *d, Supervisor *sv) {
         int r;
 
-        if (!m->supervisor)
+        if (!sv)
                 return -ENOENT;
-        if (m->vnc_held)
+        if (d->vnc_held)
                 return 0;
-        r = supervisor_start_service(m->supervisor, DISPLAY_SERVICE_X11VNC, NULL);
-        return r == -EALREADY ? supervisor_restart_service(m->supervisor, DISPLAY_SERVICE_X11VNC) : r;
+        r = supervisor_start_service(sv, DISPLAY_SERVICE_X11VNC, NULL);
+        return r == -EALREADY ? supervisor_restart_service(sv, DISPLAY_SERVICE_X11VNC) : r;
 }
 
-void desktop_secrets_changed(Manager *m) {
+void desktop_secrets_changed(Desktop *d, Supervisor *sv) {
         int r;
 
-        if (!m->desktop_paths.vnc_password || !isempty(m->config.services_file) || secret_files_renew(m) < 0 ||
-            !m->supervisor)
+        if (!has_secret_files(d) || secret_files_renew(d, sv) < 0 || !sv)
                 return;
         /* x11vnc reads its password file once; websockify, its dependent,
          * goes down and comes back after it. */
-        r = supervisor_restart_service(m->supervisor, DISPLAY_SERVICE_X11VNC);
+        r = supervisor_restart_service(sv, DISPLAY_SERVICE_X11VNC);
         if (r < 0 && r != -ENOENT)
                 log_warning_errno(r, "Failed to restart x11vnc for the new desktop secret: %m");
 }
 
-const char *const *desktop_log_secrets(Manager *m) {
+const char *const *desktop_log_secrets(Desktop *d) {
         /* Now's, then the ones a restore replaced (output the old servers
          * wrote may still come; the template still takes them). */
-        const char *desktops[2] = { host_secrets_desktop(m->secrets), host_secrets_replaced_desktop(m->secrets) };
-        const char *tokens[2] = { host_secrets_token(m->secrets), host_secrets_replaced_token(m->secrets) };
+        const char *desktops[2] = { host_secrets_desktop(d->secrets), host_secrets_replaced_desktop(d->secrets) };
+        const char *tokens[2] = { host_secrets_token(d->secrets), host_secrets_replaced_token(d->secrets) };
         size_t n = 0;
 
-        explicit_bzero(m->log_vnc_password, sizeof m->log_vnc_password);
+        explicit_bzero(d->log_vnc_password, sizeof d->log_vnc_password);
         for (size_t i = 0; i < ELEMENTSOF(desktops); i++) {
                 if (!desktops[i])
                         continue;
-                m->log_secrets[n++] = desktops[i];
-                snprintf(m->log_vnc_password[i], sizeof m->log_vnc_password[i], "%.8s", desktops[i]);
-                m->log_secrets[n++] = m->log_vnc_password[i];
+                d->log_secrets[n++] = desktops[i];
+                snprintf(d->log_vnc_password[i], sizeof d->log_vnc_password[i], "%.8s", desktops[i]);
+                d->log_secrets[n++] = d->log_vnc_password[i];
         }
         for (size_t i = 0; i < ELEMENTSOF(tokens); i++)
                 if (tokens[i])
-                        m->log_secrets[n++] = tokens[i];
-        m->log_secrets[n] = NULL;
-        return m->log_secrets;
+                        d->log_secrets[n++] = tokens[i];
+        d->log_secrets[n] = NULL;
+        return d->log_secrets;
+}
+
+gid_t desktop_x_clients_gid(const Desktop *d) {
+        return d->x.found ? d->x.gid : 0;
 }

@@ -54,7 +54,7 @@ int manager_new(Manager **ret) {
         config_init(&m->config);
         m->start_monotonic = now(CLOCK_MONOTONIC);
         m->novnc_socket = -EBADF;
-        m->x_name_socket = -EBADF;
+        desktop_init(&m->desktop);
         m->port_floor = -1;
         r = sd_event_new(&m->event);
         if (r < 0)
@@ -86,10 +86,8 @@ Manager *manager_free(Manager *m) {
         m->supervisor = supervisor_free(m->supervisor);
         m->children = children_free(m->children);
         m->novnc_socket = safe_close(m->novnc_socket);
-        m->x_name_socket = safe_close(m->x_name_socket);
         m->secrets = host_secrets_free(m->secrets);
-        desktop_paths_done(&m->desktop_paths);
-        explicit_bzero(m->log_vnc_password, sizeof m->log_vnc_password);
+        desktop_done(&m->desktop);
         m->clis = cli_installed_free(m->clis);
         config_done(&m->config);
         m->event = sd_event_unref(m->event);

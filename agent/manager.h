@@ -12,7 +12,7 @@
 #include "netinit/netinit.h"
 #include "notify.h"
 #include "time-util.h"
-#include "vnc/desktop-files.h"
+#include "desktop-setup.h"
 
 typedef struct Children Children;
 typedef struct Supervisor Supervisor;
@@ -41,7 +41,6 @@ typedef struct Manager {
         bool is_pid1;
         bool own_ipc_ns;          /* the agent made its services an IPC namespace of their own */
         int novnc_socket;         /* websockify's listening socket, the agent's (display.h) */
-        int x_name_socket;        /* holds the X display's abstract socket name (desktop.h) */
         usec_t start_monotonic;   /* for uptime_s */
         char build_id[256];       /* first line of build_id_path, "" = unknown */
         CliInstalled *clis;       /* the pinned CLIs and what is installed (/health); NULL: none */
@@ -53,24 +52,12 @@ typedef struct Manager {
         NetinitOutcome net;
 
         HostSecrets *secrets;     /* the control token and the desktop secret */
-        DesktopPaths desktop_paths; /* the files derived for the display stack (desktop-setup.c) */
-        bool browser_found;       /* browser_user exists (not root): uid, gid */
-        uid_t browser_uid;
-        gid_t browser_gid;
-        bool vnc_held;            /* x11vnc stopped: the secret's files could not be written */
-        bool x_found;             /* x_user exists (not root): uid, gid */
-        uid_t x_uid;
-        gid_t x_gid;
-        bool vnc_found;           /* vnc_user exists (not root): uid, gid */
-        uid_t vnc_uid;
-        gid_t vnc_gid;
+        Desktop desktop;          /* its users, files and secret's state (desktop-setup.c) */
         uint64_t cli_caps;        /* the capabilities a CLI with a callback port keeps (port-floor.h) */
         int port_floor;           /* net.ipv4.ip_unprivileged_port_start read at start; -1: unknown */
         uid_t cli_uid;            /* cli_user's (not root, no display user's), when cli_error is "" */
         gid_t cli_gid;
         char cli_error[256];      /* why the provider CLIs cannot run */
-        const char *log_secrets[7]; /* what service output must not show (desktop_log_secrets) */
-        char log_vnc_password[2][9];
         Children *children;       /* every child exit arrives here (SIGCHLD) */
         Launcher launcher;        /* spawn + children, for the layers above */
         Supervisor *supervisor;

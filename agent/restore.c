@@ -161,7 +161,7 @@ static int step_secrets(Restore *x, const RestoreHandover *h) {
 
         if (r < 0)
                 return log_error_errno(r, "Restore: failed to install the new secrets: %m");
-        r = desktop_secret_files_update(x->m);
+        r = desktop_secret_files_update(&x->m->desktop, x->m->supervisor);
         if (r < 0)
                 return r;
         log_info("Restore: new control token and desktop secret installed; the old ones are refused.");
@@ -195,7 +195,7 @@ static int step_logins(Restore *x, const RestoreHandover *h) {
 }
 
 static int step_desktop(Restore *x, const RestoreHandover *h) {
-        int r = desktop_restore_resume(x->m);
+        int r = desktop_restore_resume(&x->m->desktop, x->m->supervisor);
 
         if (r == -ENOENT) {
                 log_info("Restore: no x11vnc to start again.");
@@ -273,7 +273,7 @@ static void restoring_begin(Restore *x, const char *generation) {
         x->restoring = true;
         x->started = x->asked;
         http_server_restore_begun(x->m->http);
-        desktop_restore_hold(x->m);
+        desktop_restore_hold(&x->m->desktop, x->m->supervisor);
         log_notice("Restored from a snapshot (generation %s, noticed after %s): control routes wait until the "
                    "clone is distinct.", generation, x->why ?: "a check");
 }

@@ -375,7 +375,9 @@ static void on_secrets_changed(void *userdata) {
         /* The desktop secret arrived from MMDS: its files are rewritten
          * and x11vnc (then websockify) restarted. */
         log_debug("Host secrets changed.");
-        desktop_secrets_changed(userdata);
+        Manager *m = userdata;
+
+        desktop_secrets_changed(&m->desktop, m->supervisor);
 }
 
 static void on_mmds_object(const char *json, void *userdata) {
@@ -561,7 +563,7 @@ static void on_services_status(const char *line, void *userdata) {
 }
 
 static const char *const *services_log_secrets(void *userdata) {
-        return desktop_log_secrets(userdata);
+        return desktop_log_secrets(&((Manager *)userdata)->desktop);
 }
 
 #define SERVICES_FILE_MAX (1024 * 1024)
@@ -625,16 +627,11 @@ static void novnc_socket_make(Manager *m) {
                 (void)setsockopt(m->novnc_socket, SOL_SOCKET, SO_KEEPALIVE, &(int){ 1 }, sizeof(int));
 }
 
-/* The X clients' one supplementary group: x_user's, when it exists. */
-static gid_t x_clients_gid(const Manager *m) {
-        return m->x_found ? m->x_gid : 0;
-}
-
 /* The services: the services_file, else the built-in display stack.
  * Every failure is logged here, naming the file, service and key. */
 static int load_services(Manager *m, ServiceDefs *ret) {
         const Config *c = &m->config;
-        const DesktopPaths *paths = &m->desktop_paths;
+        const DesktopPaths *paths = &m->desktop.paths;
         _cleanup_(freep) char *text = NULL;
         char err[256] = "";
         int r;
@@ -654,7 +651,7 @@ static int load_services(Manager *m, ServiceDefs *ret) {
                         .novnc_socket = m->novnc_socket > 0 ? m->novnc_socket : 0,
                         .novnc_web = c->novnc_web,
                         .x_user = c->x_user,
-                        .x_gid = x_clients_gid(m),
+                        .x_gid = desktop_x_clients_gid(&m->desktop),
                         .vnc_user = c->vnc_user,
                         .firefox = c->firefox,
                         .firefox_profile = c->firefox_profile,
@@ -808,9 +805,10 @@ static int setup_logins(Manager *m) {
                 .event = m->event, .firefox = c->firefox, .profile = c->firefox_profile, .display = c->display,
                 /* Without its user no bus can be its: none is trusted, and a
                  * start fails in the supervisor with the reason. */
-                .bus_socket = m->desktop_paths.bus_socket, .uid = m->browser_found ? m->browser_uid : (uid_t)-1,
-                .gid = m->browser_gid, .x_gid = x_clients_gid(m),
-                .xauthority = m->desktop_paths.browser_xauthority, .launcher = &m->launcher,
+                .bus_socket = m->desktop.paths.bus_socket,
+                .uid = m->desktop.browser.found ? m->desktop.browser.uid : (uid_t)-1, .gid = m->desktop.browser.gid,
+                .x_gid = desktop_x_clients_gid(&m->desktop), .xauthority = m->desktop.paths.browser_xauthority,
+                .launcher = &m->launcher,
         };
         BrowserHooks bh = { .start = browser_start_service, .stop = browser_stop_service,
                             .set_restart_argv = browser_set_restart_argv, .starting = browser_service_starting,
@@ -890,7 +888,7 @@ static int run_loop(Manager *m) {
         if (r < 0)
                 log_warning_errno(r, "Failed to enable the watchdog: %m");
         /* No cookie, no display: Xvfb -auth without its file admits anyone. */
-        r = desktop_setup(m);
+        r = desktop_setup(&m->desktop, &m->config, m->secrets);
         if (r < 0 && fatal(m))
                 return 1;
         if (r >= 0 && setup_supervisor(m) < 0 && fatal(m))
