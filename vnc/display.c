@@ -62,6 +62,7 @@
 #include "parse-util.h"
 #include "socket-util.h"
 #include "strv.h"
+#include "vnc/websockify-main.h" /* generated from websockify-main.py */
 
 int display_number(const char *display) {
         const char *p = display ? startswith(display, ":") : NULL;
@@ -196,15 +197,6 @@ static void vnc_listen_args(const DisplayOptions *c, const char *port, const cha
  * once, each desktop one more. */
 #define VNC_USER_TASKS_MAX 64
 
-/* websockify's processes one source (an address, or a local user) may
- * have (a string: it goes into WEBSOCKIFY_MAIN).  A page load is six
- * connections at a time, each one its own process (HTTP/1.0), and those
- * of answered requests still exiting: under emulation a real page load
- * reached past 6 and stayed under 9.  24 leaves a host that proxies every viewer from its own
- * address room for that and several desktops; two neighbours together
- * still leave it a share of VNC_USER_TASKS_MAX. */
-#define NOVNC_PER_SOURCE_MAX "24"
-
 static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs *d) {
         char port[8], e1[64], e2[PATH_MAX];
         const char *l[6];
@@ -238,120 +230,12 @@ static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs 
                            &t);
 }
 
-/* websockify's own entry point, without its two slow imports: Debian's
- * /usr/bin/websockify finds it through importlib.metadata, and websockify
- * imports numpy only to unmask client frames faster (ours are keystrokes
- * and pointer events) and warns when it is missing.  Together they are
- * half of its start-up (about 95 of 190 ms on the host, seconds under
- * emulation), which a restore and a crashed Xvfb pay again.  Without the
- * module it says so, as a missing program would be named.
- * Then what its request handler does by default, closed (each reproduced
- * from the network, without the token):
- *  - a request must arrive within 10 s: websockify forks a process per
- *    connection (~2.5 MB), and a half-sent request held it forever; the
- *    timeout is lifted once the WebSocket is up (an idle desktop is fine);
- *  - a path with a backslash is 404: http.server answers "/\host/%2e%2e"
- *    (a directory) with "Location: /\host/../", which browsers follow to
- *    //host/, an open redirect;
- *  - no directory listings;
- *  - one log record, one line: "?token=x%0A..." no longer starts a line
- *    of the agent's log;
- *  - one source holds at most NOVNC_PER_SOURCE_MAX connections at once
- *    (the processes forked for it, each named with its source, are
- *    counted before the next fork; past that the connection is closed
- *    unanswered, logged once until the source holds none): a neighbour
- *    with one address no longer fills VNC_USER_TASKS_MAX and locks the
- *    person out.  One that takes several addresses still can; the host
- *    isolating each tap is what stops it.  A source is the peer's
- *    address, or, for a peer on this machine (an address it can bind;
- *    its socket found in /proc/net/tcp*, held by a process), "local user
- *    UID", whatever address it took: a local process (a provider CLI)
- *    could otherwise connect from 127.0.0.2, 127.0.0.3, ... and the VM's
- *    own addresses.  /proc is read for such peers only: a flood from the
- *    network, each connection a line more there, costs no scan;
- *  - the listening socket the agent hands it (--inetd, on stdin) is taken
- *    for what it is: websockify took every inherited socket for IPv4,
- *    and an IPv6 peer's address did not fit. */
-#define WEBSOCKIFY_MAIN                                                               \
-        "import logging, sys, warnings\n"                                             \
-        "sys.modules['numpy'] = None\n"                                               \
-        "warnings.filterwarnings('ignore', \"no 'numpy' module\")\n"                  \
-        "sys.argv[0] = 'websockify'\n"                                                \
-        "try: from websockify.websocketproxy import websockify_init, ProxyRequestHandler as H\n" \
-        "except ImportError as e: sys.exit(f'cannot import websockify: {e}')\n"       \
-        "H.timeout = 10\n"                                                            \
-        "def handle_upgrade(self, up=H.handle_upgrade):\n"                            \
-        "    self.request.settimeout(None)\n"                                         \
-        "    return up(self)\n"                                                       \
-        "H.handle_upgrade = handle_upgrade\n"                                         \
-        "def send_head(self, head=H.send_head):\n"                                    \
-        "    if '\\\\' in self.path:\n"                                               \
-        "        return self.send_error(404)\n"                                       \
-        "    return head(self)\n"                                                     \
-        "H.send_head = send_head\n"                                                   \
-        "H.list_directory = lambda self, path: self.send_error(404)\n"                \
-        "record = logging.getLogRecordFactory()\n"                                    \
-        "def one_line(*a, **k):\n"                                                    \
-        "    r = record(*a, **k)\n"                                                   \
-        "    try: r.msg, r.args = r.getMessage().replace('\\r', '\\\\r').replace('\\n', '\\\\n'), None\n" \
-        "    except Exception: pass\n"                                                \
-        "    return r\n"                                                              \
-        "logging.setLogRecordFactory(one_line)\n"                                     \
-        "import errno, multiprocessing, os, socket\n"                                 \
-        "socket.fromfd = lambda fd, *a: socket.socket(fileno=os.dup(fd))\n"           \
-        "def plain(a):\n"                                                             \
-        "    return a[0].split('%')[0].removeprefix('::ffff:'), a[1]\n"               \
-        "def proc_addr(h):\n"                                                         \
-        "    a, p = h.split(':')\n"                                                   \
-        "    b = bytes.fromhex(a)\n"                                                  \
-        "    b = b''.join(b[i:i + 4][::-1] for i in range(0, len(b), 4))\n"           \
-        "    f = socket.AF_INET if len(b) == 4 else socket.AF_INET6\n"                \
-        "    return socket.inet_ntop(f, b).removeprefix('::ffff:'), int(p, 16)\n"     \
-        "def source_of(c, a):\n"                                                      \
-        "    try:\n"                                                                  \
-        "        with socket.socket(socket.AF_INET6 if ':' in a[0] else socket.AF_INET, socket.SOCK_DGRAM) as u:\n" \
-        "            u.bind((a[0], 0))\n"                                             \
-        "    except OSError:\n"                                                       \
-        "        return a[0]\n"                                                       \
-        "    try:\n"                                                                  \
-        "        ends = plain(a), plain(c.getsockname())\n"                           \
-        "        for name in ('/proc/net/tcp', '/proc/net/tcp6'):\n"                  \
-        "            with open(name) as f:\n"                                         \
-        "                for x in map(str.split, list(f)[1:]):\n"                     \
-        "                    if x[9] != '0' and (proc_addr(x[1]), proc_addr(x[2])) == ends:\n" \
-        "                        return 'local user ' + x[7]\n"                       \
-        "    except (OSError, ValueError, IndexError):\n"                             \
-        "        pass\n"                                                              \
-        "    return a[0]\n"                                                           \
-        "sources = {}\n"                                                              \
-        "class Handler(multiprocessing.Process):\n"                                   \
-        "    def __init__(self, *a, args=(), **k):\n"                                 \
-        "        super().__init__(*a, args=args, **k)\n"                              \
-        "        self.source = sources.pop(args[1], None) if len(args) == 2 else None\n" \
-        "multiprocessing.Process = Handler\n"                                         \
-        "PER_SOURCE, full = " NOVNC_PER_SOURCE_MAX ", set()\n"                       \
-        "def accept(self, accept=socket.socket.accept):\n"                            \
-        "    c, a = accept(self)\n"                                                   \
-        "    try:\n"                                                                  \
-        "        s = source_of(c, a)\n"                                               \
-        "        held = sum(getattr(p, 'source', None) == s for p in multiprocessing.active_children())\n" \
-        "    except BaseException:\n"                                                 \
-        "        c.close()\n"                                                         \
-        "        raise\n"                                                             \
-        "    if held < PER_SOURCE:\n"                                                 \
-        "        if not held:\n"                                                      \
-        "            full.discard(s)\n"                                               \
-        "        sources[a] = s\n"                                                    \
-        "        return c, a\n"                                                       \
-        "    c.close()\n"                                                             \
-        "    if s not in full:\n"                                                     \
-        "        full.add(s)\n"                                                       \
-        "        logging.getLogger('websocket').warning('%s: %d connections held already; "     \
-        "closing the next ones until one ends', s, held)\n"                           \
-        "    raise InterruptedError(errno.EINTR, 'per-source limit')\n"               \
-        "socket.socket.accept = accept\n"                                             \
-        "websockify_init()"
-
+/* websockify runs as python3 -c with vnc/websockify-main.py's text (its
+ * own entry point without its two slow imports, and its request handler
+ * closed down: a request must arrive within 10 s, no redirect for a path
+ * with a backslash, no directory listings, one log record per line, at most
+ * PER_SOURCE connections per source, the inherited socket's family kept).
+ * The file says why each; the build embeds it as WEBSOCKIFY_MAIN. */
 static int add_websockify(const DisplayOptions *c, const char *display, ServiceDefs *d) {
         const char *listen = isempty(c->novnc_listen) ? "0.0.0.0" : c->novnc_listen;
         char source[96], e1[64];

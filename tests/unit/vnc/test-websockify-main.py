@@ -1,0 +1,180 @@
+#!/usr/bin/python3
+"""vnc/websockify-main.py's pure parts, imported as a module (nothing is
+patched then): /proc/net/tcp* addresses, who a connection counts as (a
+real loopback connection of this process is its local user), the
+per-source limit and its one warning, the request handler closed down,
+one log record per line; and vnc/embed-text.py's C literals read back.
+The whole program runs against the real websockify in the netns tier
+(tests/netns/test_desktop.py, test_display.py).
+
+    test-websockify-main.py      exit 0 passed, 1 failed
+"""
+import ast
+import importlib.util
+import logging
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import tempfile
+import unittest
+
+TOP = pathlib.Path(__file__).resolve().parents[3]
+
+
+def load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+wm = load("websockify_main", TOP / "vnc" / "websockify-main.py")
+embed = load("embed_text", TOP / "vnc" / "embed-text.py")
+
+
+class Addresses(unittest.TestCase):
+    def test_proc_addr(self):
+        cases = {
+            "0100007F:1F90": ("127.0.0.1", 8080),
+            "0202000A:0050": ("10.0.2.2", 80),
+            "00000000000000000000000001000000:0016": ("::1", 22),
+            "0000000000000000FFFF00000100007F:1F90": ("127.0.0.1", 8080),
+            "000080FE00000000FF005452120056FE:C350": ("fe80::5254:ff:fe56:12", 50000),
+        }
+        for text, want in cases.items():
+            self.assertEqual(wm.proc_addr(text), want, text)
+        for bad in ("0100007F", "01007F:1F90", "zz00007F:1F90"):
+            with self.assertRaises(ValueError, msg=bad):
+                wm.proc_addr(bad)
+
+    def test_plain(self):
+        self.assertEqual(wm.plain(("::ffff:10.0.0.1", 5, 0, 0)), ("10.0.0.1", 5))
+        self.assertEqual(wm.plain(("fe80::1%eth0", 5, 0, 2)), ("fe80::1", 5))
+        self.assertEqual(wm.plain(("10.0.0.1", 5)), ("10.0.0.1", 5))
+
+
+class Sources(unittest.TestCase):
+    def connection(self):
+        """A real loopback connection from 127.0.0.3: (accepted socket,
+        peer address, client socket)."""
+        srv = socket.socket()
+        self.addCleanup(srv.close)
+        srv.bind(("127.0.0.1", 0))
+        srv.listen()
+        cli = socket.socket()
+        self.addCleanup(cli.close)
+        cli.bind(("127.0.0.3", 0))
+        cli.connect(srv.getsockname())
+        c, a = srv.accept()
+        self.addCleanup(c.close)
+        return c, a, cli
+
+    def test_a_local_peer_is_its_user(self):
+        c, a, _ = self.connection()
+        self.assertEqual(wm.source_of(c, a), f"local user {os.getuid()}")
+
+    def test_a_remote_peer_is_its_address(self):
+        # An address this machine cannot bind (TEST-NET-1): no /proc scan.
+        self.assertEqual(wm.source_of(None, ("192.0.2.1", 4242), tables=("/nonexistent",)), "192.0.2.1")
+
+    def test_a_local_address_nobody_holds_is_itself(self):
+        # Bindable, but no socket in the table matches (or the table is
+        # unreadable, or a line is malformed): the address.
+        c, a, _ = self.connection()
+        with tempfile.NamedTemporaryFile("w") as f:
+            f.write("  sl  local_address rem_address   st ...\n")
+            f.write("   0: 0300007F:0001 0100007F:0002 01 0:0 0:0 0 1000 0 12345\n")
+            f.write("   1: garbage\n")
+            f.flush()
+            self.assertEqual(wm.source_of(c, a, tables=(f.name,)), "127.0.0.3")
+        self.assertEqual(wm.source_of(c, a, tables=("/nonexistent",)), "127.0.0.3")
+
+
+class Limit(unittest.TestCase):
+    def test_per_source_and_one_warning(self):
+        with self.assertLogs("vmba-test", level="WARNING") as logs:
+            lim = wm.SourceLimit(limit=2, log=logging.getLogger("vmba-test"))
+            self.assertTrue(lim.admit("a", 0))
+            self.assertTrue(lim.admit("a", 1))
+            self.assertFalse(lim.admit("a", 2))
+            self.assertFalse(lim.admit("a", 3))          # logged once
+            self.assertTrue(lim.admit("b", 1))           # another source: its own share
+            self.assertTrue(lim.admit("a", 1))           # one ended: admitted, still "full"
+            self.assertFalse(lim.admit("a", 2))          # not logged again
+            self.assertTrue(lim.admit("a", 0))           # it held none: forgotten
+            self.assertFalse(lim.admit("a", 2))          # logged again
+        self.assertEqual(logs.output, [
+            "WARNING:vmba-test:a: 2 connections held already; closing the next ones until one ends"] * 2)
+
+    def test_default(self):
+        self.assertEqual(wm.SourceLimit().limit, wm.PER_SOURCE)
+
+
+class Handler(unittest.TestCase):
+    def test_closed_down(self):
+        calls = []
+
+        class H:
+            timeout = None
+
+            def __init__(self, path):
+                self.path = path
+                self.request = self
+
+            def settimeout(self, t):
+                calls.append(("settimeout", t))
+
+            def handle_upgrade(self):
+                calls.append("upgrade")
+
+            def send_head(self):
+                return "head"
+
+            def send_error(self, code):
+                return code
+
+            def list_directory(self, path):
+                return "listing"
+
+        wm.close_handler(H)
+        self.assertEqual(H.timeout, wm.REQUEST_TIMEOUT_S)
+        self.assertEqual(H("/a\\b").send_head(), 404)
+        self.assertEqual(H("/vnc.html").send_head(), "head")
+        self.assertEqual(H("/").list_directory("/"), 404)
+        H("/websockify").handle_upgrade()
+        self.assertEqual(calls, [("settimeout", None), "upgrade"])
+
+    def test_one_line_records(self):
+        factory = logging.getLogRecordFactory()
+        self.addCleanup(logging.setLogRecordFactory, factory)
+        wm.one_line_records()
+        r = logging.getLogRecordFactory()("x", logging.INFO, "f", 1, "GET %s", ("/?t=a\r\nb",), None)
+        self.assertEqual((r.msg, r.args, r.getMessage()), ("GET /?t=a\\r\\nb", None, "GET /?t=a\\r\\nb"))
+
+
+class Embed(unittest.TestCase):
+    def test_literals_read_back(self):
+        # C's escapes used here (\\ \" \n \ooo) mean the same in a Python
+        # bytes literal: each line read back is the line.
+        text = 'a "q" \\ b\n\ttab\n\u00e9t\u00e9 ??( 7\x7f\n\n' + "x\\n'y'"
+        for line in text.splitlines(keepends=True):
+            lit = embed.c_literal(line)
+            self.assertEqual(ast.literal_eval("b" + lit), line.encode(), lit)
+
+    def test_header(self):
+        with tempfile.TemporaryDirectory() as d:
+            out = pathlib.Path(d) / "x.h"
+            subprocess.run([sys.executable, str(TOP / "vnc" / "embed-text.py"),
+                            str(TOP / "vnc" / "websockify-main.py"), str(out), "X_MAIN"], check=True)
+            lines = out.read_text().splitlines()
+        self.assertEqual(lines[:4], ["/* Generated from websockify-main.py by embed-text.py. */",
+                                     "#pragma once", "", "#define X_MAIN \\"])
+        lits = [ln.strip().removesuffix(" \\") for ln in lines[4:]]
+        got = b"".join(ast.literal_eval("b" + lit) for lit in lits)
+        self.assertEqual(got, (TOP / "vnc" / "websockify-main.py").read_bytes())
+
+
+if __name__ == "__main__":
+    sys.exit(0 if unittest.main(exit=False).result.wasSuccessful() else 1)

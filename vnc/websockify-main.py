@@ -1,0 +1,192 @@
+"""websockify's entry point for the agent's display stack.
+
+The agent runs this text with `python3 -c` (the build embeds it in the
+binary: vnc/display.c's WEBSOCKIFY_MAIN), so that nothing in the image has
+to match the agent.  It is websockify's own entry point without its two
+slow imports: Debian's /usr/bin/websockify finds it through
+importlib.metadata, and websockify imports numpy only to unmask client
+frames faster (ours are keystrokes and pointer events) and warns when it is
+missing.  Together they are half of its start-up (about 95 of 190 ms on the
+host, seconds under emulation), which a restore and a crashed Xvfb pay
+again.  Without the module it says so, as a missing program would be named.
+
+Then what its request handler does by default, closed (each reproduced
+from the network, without the token):
+ - a request must arrive within 10 s: websockify forks a process per
+   connection (~2.5 MB), and a half-sent request held it forever; the
+   timeout is lifted once the WebSocket is up (an idle desktop is fine);
+ - a path with a backslash is 404: http.server answers "/\\host/%2e%2e" (a
+   directory) with "Location: /\\host/../", which browsers follow to
+   //host/, an open redirect;
+ - no directory listings;
+ - one log record, one line: "?token=x%0A..." no longer starts a line of
+   the agent's log;
+ - one source holds at most PER_SOURCE connections at once (the processes
+   forked for it, each named with its source, are counted before the next
+   fork; past that the connection is closed unanswered, logged once until
+   the source holds none): a neighbour with one address no longer fills
+   the VNC user's 64 tasks and locks the person out.  One that takes
+   several addresses still can; the host isolating each tap is what stops
+   it.  A source is the peer's address, or, for a peer on this machine (an
+   address it can bind; its socket found in /proc/net/tcp*, held by a
+   process), "local user UID", whatever address it took: a local process
+   (a provider CLI) could otherwise connect from 127.0.0.2, 127.0.0.3, ...
+   and the VM's own addresses.  /proc is read for such peers only: a flood
+   from the network, each connection a line more there, costs no scan;
+ - the listening socket the agent hands it (--inetd, on stdin) is taken for
+   what it is: websockify took every inherited socket for IPv4, and an
+   IPv6 peer's address did not fit.
+
+Imported as a module (the unit test) it only defines; run as the main
+program it patches websockify and starts it.
+"""
+import errno
+import logging
+import multiprocessing
+import os
+import socket
+import sys
+import warnings
+
+# Connections one source may hold.  A page load is six connections at a
+# time, each one its own process (HTTP/1.0), and those of answered requests
+# still exiting: under emulation a real page load reached past 6 and stayed
+# under 9.  24 leaves a host that proxies every viewer from its own address
+# room for that and several desktops; two neighbours together still leave
+# it a share of the VNC user's 64 tasks.
+PER_SOURCE = 24
+# Seconds a request may take to arrive, until the WebSocket is up.
+REQUEST_TIMEOUT_S = 10
+
+
+def plain(a):
+    """An address tuple as (host, port): no zone, no v4-mapped prefix."""
+    return a[0].split('%')[0].removeprefix('::ffff:'), a[1]
+
+
+def proc_addr(h):
+    """An address of /proc/net/tcp* ("0100007F:1F90": hex, each 32-bit
+    word in host order, little-endian here) as (host, port)."""
+    a, p = h.split(':')
+    b = bytes.fromhex(a)
+    b = b''.join(b[i:i + 4][::-1] for i in range(0, len(b), 4))
+    f = socket.AF_INET if len(b) == 4 else socket.AF_INET6
+    return socket.inet_ntop(f, b).removeprefix('::ffff:'), int(p, 16)
+
+
+def source_of(c, a, tables=('/proc/net/tcp', '/proc/net/tcp6')):
+    """Who a connection c from a counts as: "local user UID" for a peer on
+    this machine whose socket a process holds, else the peer's address."""
+    try:
+        with socket.socket(socket.AF_INET6 if ':' in a[0] else socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind((a[0], 0))
+    except OSError:
+        return a[0]
+    try:
+        ends = plain(a), plain(c.getsockname())
+        for name in tables:
+            with open(name) as f:
+                for x in map(str.split, list(f)[1:]):
+                    if x[9] != '0' and (proc_addr(x[1]), proc_addr(x[2])) == ends:
+                        return 'local user ' + x[7]
+    except (OSError, ValueError, IndexError):
+        pass
+    return a[0]
+
+
+class SourceLimit:
+    """PER_SOURCE connections per source; the first refusal of a source is
+    logged, the next ones not until it has held none."""
+
+    def __init__(self, limit=PER_SOURCE, log=None):
+        self.limit = limit
+        self.full = set()
+        self.log = log or logging.getLogger('websocket')
+
+    def admit(self, s, held):
+        if held < self.limit:
+            if not held:
+                self.full.discard(s)
+            return True
+        if s not in self.full:
+            self.full.add(s)
+            self.log.warning('%s: %d connections held already; closing the next ones until one ends', s, held)
+        return False
+
+
+def one_line_records():
+    """Every log record's message on one line (CR and LF escaped)."""
+    record = logging.getLogRecordFactory()
+
+    def one_line(*a, **k):
+        r = record(*a, **k)
+        try:
+            r.msg, r.args = r.getMessage().replace('\r', '\\r').replace('\n', '\\n'), None
+        except Exception:
+            pass
+        return r
+    logging.setLogRecordFactory(one_line)
+
+
+def close_handler(H):
+    """The request handler's defaults, closed (see the module's text)."""
+    H.timeout = REQUEST_TIMEOUT_S
+
+    def handle_upgrade(self, up=H.handle_upgrade):
+        self.request.settimeout(None)
+        return up(self)
+    H.handle_upgrade = handle_upgrade
+
+    def send_head(self, head=H.send_head):
+        if '\\' in self.path:
+            return self.send_error(404)
+        return head(self)
+    H.send_head = send_head
+    H.list_directory = lambda self, path: self.send_error(404)
+
+
+def limit_sources(limit):
+    """Counts each source's connections before websockify forks for the
+    next: each forked process carries the source its connection came from."""
+    sources = {}
+
+    class Handler(multiprocessing.Process):
+        def __init__(self, *a, args=(), **k):
+            super().__init__(*a, args=args, **k)
+            self.source = sources.pop(args[1], None) if len(args) == 2 else None
+    multiprocessing.Process = Handler
+
+    def accept(self, accept=socket.socket.accept):
+        c, a = accept(self)
+        try:
+            s = source_of(c, a)
+            held = sum(getattr(p, 'source', None) == s for p in multiprocessing.active_children())
+        except BaseException:
+            c.close()
+            raise
+        if limit.admit(s, held):
+            sources[a] = s
+            return c, a
+        c.close()
+        raise InterruptedError(errno.EINTR, 'per-source limit')
+    socket.socket.accept = accept
+
+
+def main():
+    sys.modules['numpy'] = None
+    warnings.filterwarnings('ignore', "no 'numpy' module")
+    sys.argv[0] = 'websockify'
+    try:
+        from websockify.websocketproxy import websockify_init, ProxyRequestHandler
+    except ImportError as e:
+        sys.exit(f'cannot import websockify: {e}')
+    close_handler(ProxyRequestHandler)
+    one_line_records()
+    # The inherited socket (--inetd) keeps its own family.
+    socket.fromfd = lambda fd, *a: socket.socket(fileno=os.dup(fd))
+    limit_sources(SourceLimit())
+    websockify_init()
+
+
+if __name__ == '__main__':
+    main()
