@@ -140,7 +140,12 @@ def main():
     agent = ensure_agent()
     say("building or reusing the image (the first build takes minutes)")
     image = qemu.build_image(agent=agent, log=sys.stderr)
-    held = qemu.hold_image(image)  # noqa: F841 (until exit: no other build prunes it)
+    with qemu.hold_image(image):  # until exit: no other build prunes it
+        return demo_vm(args, agent, image)
+
+
+def demo_vm(args, agent, image):
+    """The demo's VM from image: health, desktop, the login; exit status."""
     say(f"image {image}, build id {(image / 'build-id').read_text().strip()}")
     say(f"accelerator: {qemu.accelerator()}")
 

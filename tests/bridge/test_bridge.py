@@ -22,7 +22,6 @@ password (DES) where it is opened.  In the VM, nothing listens beyond the
 configured sockets.  Only the test's own namespaces carry traffic."""
 import http.client
 import json
-import os
 import shutil
 import socket
 import struct

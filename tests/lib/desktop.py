@@ -8,7 +8,6 @@ import base64
 import os
 import socket
 import struct
-import subprocess
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 

@@ -21,7 +21,6 @@ import shutil
 import signal
 import socket
 import struct
-import subprocess
 import sys
 
 import pytest

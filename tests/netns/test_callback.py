@@ -21,7 +21,7 @@ import pytest
 from desktop import listeners
 from netns import Lan, requests_received, squat, wait_until
 from svagent import TOKEN
-from test_login import LoginEnv, env, make_env, oauth_url, open_gate, sid  # noqa: F401 (env, make_env: fixtures)
+from test_login import LoginEnv, oauth_url, open_gate, sid
 
 
 def get(ns, addr, port, path, headers=None):

@@ -3,7 +3,6 @@ packaging/clis.json) against what is installed below clis_dir, one npm
 prefix per provider: the pinned version, another one, or missing (no
 package.json, or its program absent or not executable)."""
 import json
-import os
 import pathlib
 
 from netns import wait_until

@@ -22,7 +22,7 @@ import pytest
 
 from netns import Netns, need, wait_until
 from svagent import DESKTOP_SECRET, TOKEN, Agent, auth, free_display
-from test_login import IDLE, env, home_gone, make_env, sid  # noqa: F401 (env, make_env: fixtures)
+from test_login import IDLE, home_gone, sid
 
 
 def ctl_argv(agent_bin, env_or_agent, *args, token=True):

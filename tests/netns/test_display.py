@@ -194,7 +194,7 @@ def test_desktop_right_click_starts_nothing(agent_bin, config):
 
 def test_missing_binaries_reported(agent_bin):
     # An empty bin_path: nothing can be found; the agent keeps serving.
-    with Agent(agent_bin, "window_manager=", f"bin_path=/nonexistent") as a:
+    with Agent(agent_bin, "window_manager=", "bin_path=/nonexistent") as a:
         a.wait_state("Xvfb", "failed")
         s = a.services()
         assert s["Xvfb"]["last_error"] == "Xvfb: not found"

@@ -28,7 +28,7 @@ import uuid
 import pytest
 
 from desktop import as_user, x_windows
-from netns import DEADLINE_SCALE, Lan, Netns, wait_until
+from netns import DEADLINE_SCALE, Lan, wait_until
 from svagent import BROWSER_UID, CLI_GID, CLI_UID, CLI_USER, TOKEN, X_GID, Agent, auth, mounts_at, proc_argv
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from netns import Lan, Netns, wait_until
+from netns import Lan, wait_until
 
 CMDLINE = ("ip=10.77.0.2::10.77.0.1:255.255.255.0:demo-vm.example.test:eth0:off:"
            "1400:02:00:00:00:00:42 nameserver=10.77.0.1")

@@ -22,7 +22,7 @@ import pytest
 
 from netns import Lan, Netns, need, require_root, wait_until
 from svagent import DESKTOP_SECRET, MMDS_SERVER, TOKEN, VNC_UID, Agent, auth, pids_with_argv
-from test_login import LoginEnv, home_gone, host_socket, read_line  # noqa: F401 (host_socket: a fixture)
+from test_login import LoginEnv, home_gone, read_line
 
 pytestmark = pytest.mark.usefixtures("root")
 
@@ -499,7 +499,7 @@ def vnc_user_left(agent_bin, tmp_path, bin_dir):
         wait_until(lambda: a.health()["restore"]["restores"] == 1, 20, "the restore redone")
         # SIGKILLed, not waited for (desktop-setup.c): gone once scheduled.
         wait_until(lambda: not set(old) & set(escaped()), 10, "the old ones gone")
-        assert a.log_lines(f"Stopped ") and "before writing the new desktop secret." in a.log_text()
+        assert a.log_lines("Stopped ") and "before writing the new desktop secret." in a.log_text()
         # The new x11vnc (through the same wrapper) left its own.
         wait_until(lambda: a.try_get("/health/ready")[0] == 200, 30, "the chain back")
         # Its wrapper's background child may still be on its way to being

@@ -24,10 +24,8 @@ import socket
 import subprocess
 import sys
 
-import pytest
-
 from netns import DEADLINE_SCALE, wait_until
-from svagent import Agent, pids_with_argv, proc_cmdline
+from svagent import Agent, pids_with_argv
 
 FAST = ("restart_burst=3", "restart_window_s=60", "backoff_initial_ms=10", "backoff_max_ms=40")
 

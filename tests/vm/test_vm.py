@@ -258,4 +258,4 @@ def test_image_contents(image, agent_bin, tmp_path):
     # to a name in /tmp that another user could take first.
     xkb = _debugfs(image, "stat", "/var/lib/xkb")
     uid = _debugfs(image, "cat", "/etc/passwd").split("vmba-x:x:")[1].split(":")[0]
-    assert re.search(rf"Mode:\s+0700\b", xkb) and re.search(rf"User:\s+{uid}\b", xkb), xkb
+    assert re.search(r"Mode:\s+0700\b", xkb) and re.search(rf"User:\s+{uid}\b", xkb), xkb

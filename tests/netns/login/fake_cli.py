@@ -85,7 +85,6 @@ import signal
 import socket
 import subprocess
 import sys
-import termios
 import time
 import tty
 import urllib.parse
