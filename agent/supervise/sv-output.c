@@ -1,7 +1,8 @@
 /* Implementation of sv-output.h.  Reads whatever is available on each
  * EPOLLIN, emits complete lines, keeps a partial line for the next read and
- * flushes it at EOF.  Control characters are replaced so a child cannot
- * forge log lines or priorities ("<0>...") or mess with a terminal. */
+ * flushes it at EOF.  The log turns the line's control bytes and invalid
+ * UTF-8 into spaces and '?' (common/log.c), so a child cannot forge log
+ * lines or priorities ("<0>...") or redraw a terminal. */
 #include <fcntl.h>
 
 #include "log.h"
@@ -44,9 +45,6 @@ static void emit(SvOutput *o) {
         usec_t t = now(CLOCK_MONOTONIC);
 
         o->line[o->len] = '\0';
-        for (size_t i = 0; i < o->len; i++)
-                if ((unsigned char)o->line[i] < 0x20 || o->line[i] == 0x7f)
-                        o->line[i] = o->line[i] == '\t' ? ' ' : '?';
         if (o->window_start == 0 || t - o->window_start >= SV_OUTPUT_INTERVAL) {
                 if (o->suppressed > 0)
                         log_warning("%s: %u lines of output suppressed", o->name, o->suppressed);

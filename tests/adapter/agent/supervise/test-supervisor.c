@@ -627,7 +627,8 @@ static void test_start_while_stopping(void **state) {
 /* Services given a user: a missing one, or root, fails the start at once
  * with the reason (never spawned); as root, an existing one runs with its
  * uid, a fresh environment, and its directories; a line on fd 3 is its
- * readiness (fd-line); secrets in its output are redacted in the log. */
+ * readiness (fd-line); secrets in its output are redacted in the log, and
+ * its control bytes cleaned. */
 static void test_users_fd_line_and_redaction(void **state) {
         char passwd[128], json[2048], home[160], logpath[128], environ_path[64], pub[128];
         _cleanup_(freep) char *env = NULL;
@@ -648,7 +649,8 @@ static void test_users_fd_line_and_redaction(void **state) {
         snprintf(json, sizeof json,
                  "[{\"name\": \"bus\", \"user\": \"vmba-test-user\", \"env\": [\"FOO=1\"],"
                  "  \"create_dirs\": [\"%s\"], \"probe\": {\"type\": \"fd-line\"},"
-                 "  \"argv\": [\"/bin/sh\", \"-c\", \"echo token=s3cret-desktop-value pw=s3cret-d; "
+                 "  \"argv\": [\"/bin/sh\", \"-c\", \"printf 'esc=\\\\033[2J\\\\tcr\\\\rend\\\\233x\\\\n'; "
+                 "echo token=s3cret-desktop-value pw=s3cret-d; "
                  "echo unix:path=/x,guid=1 >&3; sleep 100\"]},"
                  " {\"name\": \"ghost\", \"user\": \"vmba-no-such-user\", \"argv\": [\"true\"], \"on_demand\": true},"
                  " {\"name\": \"rooty\", \"user\": \"rootish\", \"argv\": [\"true\"], \"on_demand\": true}]",
@@ -686,6 +688,9 @@ static void test_users_fd_line_and_redaction(void **state) {
         _cleanup_(freep) char *log = NULL;
         assert_int_equal(read_full_file(logpath, 1 << 20, &log, NULL), 0);
         assert_non_null(strstr(log, "bus: token=[REDACTED] pw=[REDACTED]"));
+        /* Its control bytes and a byte outside UTF-8 reach the log as '?',
+         * a tab as a space; a CR is dropped (sv-output.c). */
+        assert_non_null(strstr(log, "bus: esc=?[2J crend?x\n"));
         assert_null(strstr(log, "s3cret-d"));
 
         /* The shell's own environment, set at its exec, long before it
