@@ -1,14 +1,28 @@
 /* See errbuf.h. */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "errbuf.h"
 
+/* Invisible characters that reorder or break what a terminal or a log
+ * viewer shows (Trojan Source): the bidirectional controls (U+061C,
+ * U+200E..U+200F, U+202A..U+202E, U+2066..U+2069), the line and paragraph
+ * separators (U+2028, U+2029, a new line to some viewers), zero-width
+ * ones (U+200B..U+200D, U+2060..U+2064) and the byte order mark (U+FEFF). */
+static bool is_invisible_format(uint32_t cp) {
+        return cp == 0x061c || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) ||
+               (cp >= 0x2060 && cp <= 0x2064) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff;
+}
+
 /* Length of the character at s if it is printable UTF-8 (RFC 3629: no
  * overlong form, no surrogate, nothing past U+10FFFF), else 0: a control
- * (C0, DEL, C1), a stray or missing continuation byte, a byte never used. */
+ * (C0, DEL, C1), an invisible format character, a stray or missing
+ * continuation byte, a byte never used. */
 static size_t utf8_printable_len(const unsigned char *s) {
         unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+        uint32_t cp;
         size_t n;
 
         if (c >= 0x20 && c < 0x7f)
@@ -23,10 +37,13 @@ static size_t utf8_printable_len(const unsigned char *s) {
                 return 0;
         if (s[1] < lo || s[1] > hi)
                 return 0;
-        for (size_t i = 2; i < n; i++)
+        cp = c & (0x7f >> n);
+        for (size_t i = 1; i < n; i++) {
                 if (s[i] < 0x80 || s[i] > 0xbf)
                         return 0;
-        return n;
+                cp = cp << 6 | (s[i] & 0x3f);
+        }
+        return is_invisible_format(cp) ? 0 : n;
 }
 
 void string_one_line(char *s) {

@@ -10,9 +10,11 @@
 #include "macro.h"
 
 /* Leaves s printable UTF-8: every control byte (below 0x20, 0x7f) becomes
- * '?', each C1 control in UTF-8 (U+0080..U+009F, two bytes) "??", and each
- * byte of an invalid sequence '?' (a raw 0x9b is CSI to a terminal that
- * is not in UTF-8).  Valid characters from U+00A0 on stay. */
+ * '?', each C1 control in UTF-8 (U+0080..U+009F, two bytes) "??", each
+ * invisible bidirectional, zero-width or separator character (errbuf.c)
+ * a '?' per byte, and each byte of an invalid sequence '?' (a raw 0x9b is
+ * CSI to a terminal that is not in UTF-8).  Other valid characters from
+ * U+00A0 on stay. */
 void string_one_line(char *s);
 
 /* Writes "WHAT NAME: message" (NAME NULL: "?"; WHAT NULL: the message

@@ -740,6 +740,12 @@ static size_t model_printable_len(const unsigned char *s) {
                 return 0;
         if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
                 return 0;
+        /* Bidirectional controls, separators, zero-width ones, the BOM. */
+        static const uint32_t invisible[][2] = { { 0x061c, 0x061c }, { 0x200b, 0x200f }, { 0x2028, 0x202e },
+                                                 { 0x2060, 0x2064 }, { 0x2066, 0x2069 }, { 0xfeff, 0xfeff } };
+        for (size_t i = 0; i < ELEMENTSOF(invisible); i++)
+                if (cp >= invisible[i][0] && cp <= invisible[i][1])
+                        return 0;
         return n;
 }
 
@@ -791,6 +797,10 @@ static void test_string_one_line_utf8(void **state) {
         char s[] = "a\x9b" "31m\xed\xa0\x80" "b\xf4\x8f\xbf\xbf";
         string_one_line(s);
         assert_string_equal(s, "a?31m???b\xf4\x8f\xbf\xbf");
+        /* RIGHT-TO-LEFT OVERRIDE and LINE SEPARATOR go; U+2030 (per mille) stays. */
+        char bidi[] = "x\xe2\x80\xae" "y\xe2\x80\xa8" "z\xe2\x80\xb0";
+        string_one_line(bidi);
+        assert_string_equal(bidi, "x???y???z\xe2\x80\xb0");
 }
 
 /* Passing through by the mode bits: owner, then group, then others. */
