@@ -635,15 +635,18 @@ def test_slow_drip(agent):
 
 def test_slow_drip_on_a_kept_alive_connection(agent):
     # The deadline starts again with each request of a kept-alive
-    # connection: one answered request, then a second dripped one byte
-    # every 0.2 s is closed at http_timeout_s (2 s) after the first answer,
-    # long before the ~40 s the drip would take.
+    # connection: two answered requests (the connection stays open), then
+    # a third dripped one byte every 0.2 s is closed at http_timeout_s
+    # (2 s) after the second answer, long before the ~40 s the drip would
+    # take, and not before its first bytes were taken.
     req = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"s" * 200 + b"\r\n\r\n"
     with agent.lan.host.entered():
         c = socket.create_connection((GUEST, PORT), timeout=5)
     try:
-        c.sendall(req)
-        assert read_answer(c).startswith(b"HTTP/1.1 200 ")
+        for _ in range(2):
+            c.sendall(req)
+            head = read_answer(c)
+            assert head.startswith(b"HTTP/1.1 200 ") and b"connection: close" not in head.lower(), head
         c.setblocking(False)
         for i in range(len(req) - 1):
             try:
@@ -656,7 +659,8 @@ def test_slow_drip_on_a_kept_alive_connection(agent):
                 break
             time.sleep(0.2)
         else:
-            pytest.fail("the dripped second request was never cut off")
+            pytest.fail("the dripped third request was never cut off")
+        assert i > 0, "closed at once, not by the deadline"
     finally:
         c.close()
     agent.assert_serving()
