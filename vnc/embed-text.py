@@ -12,6 +12,8 @@ def c_literal(line):
     for ch in line:
         if ch in '\\"':
             out.append('\\' + ch)
+        elif ch == '?':
+            out.append('\\077')  # no "??(" trigraph, whatever the C standard
         elif ch == '\n':
             out.append('\\n')
         elif ' ' <= ch <= '~':
@@ -26,7 +28,7 @@ def main(argv):
     if len(argv) != 4:
         sys.exit(__doc__.strip().splitlines()[-1])
     src, dst, name = argv[1:]
-    with open(src, encoding='utf-8') as f:
+    with open(src, encoding='utf-8', newline='') as f:  # a CR stays a CR
         lines = f.read().splitlines(keepends=True)
     body = ' \\\n        '.join(c_literal(line) for line in lines) or '""'
     with open(dst, 'w', encoding='utf-8') as f:

@@ -25,7 +25,8 @@ from the network, without the token):
    forked for it, each named with its source, are counted before the next
    fork; past that the connection is closed unanswered, logged once until
    the source holds none): a neighbour with one address no longer fills
-   the VNC user's 64 tasks and locks the person out.  One that takes
+   the VNC user's tasks (VNC_USER_TASKS_MAX in vnc/display.c) and locks
+   the person out.  One that takes
    several addresses still can; the host isolating each tap is what stops
    it.  A source is the peer's address, or, for a peer on this machine (an
    address it can bind; its socket found in /proc/net/tcp*, held by a
@@ -53,7 +54,7 @@ import warnings
 # still exiting: under emulation a real page load reached past 6 and stayed
 # under 9.  24 leaves a host that proxies every viewer from its own address
 # room for that and several desktops; two neighbours together still leave
-# it a share of the VNC user's 64 tasks.
+# it a share of the VNC user's tasks (VNC_USER_TASKS_MAX, 64).
 PER_SOURCE = 24
 # Seconds a request may take to arrive, until the WebSocket is up.
 REQUEST_TIMEOUT_S = 10

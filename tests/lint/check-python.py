@@ -6,7 +6,9 @@ without a placeholder: a path a test never takes still fails here.  A file
 is Python by its .py name or a python3 #! line; directories whose name
 starts with "." or "build", and the lint fixtures, are skipped.
 
-  check-python.py SOURCE_ROOT    exit 0 clean, 1 with pyflakes' lines
+  check-python.py SOURCE_ROOT              exit 0 clean, 1 with pyflakes' lines
+  check-python.py SOURCE_ROOT EXPECTED     exit 0 when exactly EXPECTED warnings
+                                           (the fixture: the check can fail)
 """
 import os
 import sys
@@ -43,13 +45,14 @@ def python_files(root):
 
 
 def main(argv):
-    if len(argv) != 2:
-        sys.exit(__doc__.strip().splitlines()[-1])
+    if len(argv) not in (2, 3) or (len(argv) == 3 and not argv[2].isdigit()):
+        sys.exit("usage: check-python.py SOURCE_ROOT [EXPECTED]")
+    expected = int(argv[2]) if len(argv) == 3 else 0
     reporter = Reporter(sys.stdout, sys.stderr)
     paths = list(python_files(argv[1]))
     warnings = sum(checkPath(p, reporter) for p in paths)
-    print(f"check-python: {len(paths)} files, {warnings} warnings")
-    return 1 if warnings or not paths else 0
+    print(f"check-python: {len(paths)} files, {warnings} warnings, {expected} expected")
+    return 1 if warnings != expected or not paths else 0
 
 
 if __name__ == "__main__":

@@ -3,14 +3,17 @@
 patched then): /proc/net/tcp* addresses, who a connection counts as (a
 real loopback connection of this process is its local user), the
 per-source limit and its one warning, the request handler closed down,
-one log record per line; and vnc/embed-text.py's C literals read back.
-The whole program runs against the real websockify in the netns tier
+one log record per line; its main() run as the agent runs it (python3 -c)
+against a stand-in websockify that reports what was patched before it
+started; and vnc/embed-text.py's C literals read back.  The whole
+program runs against the real websockify in the netns tier
 (tests/netns/test_desktop.py, test_display.py).
 
     test-websockify-main.py      exit 0 passed, 1 failed
 """
 import ast
 import importlib.util
+import json
 import logging
 import os
 import pathlib
@@ -154,14 +157,71 @@ class Handler(unittest.TestCase):
         self.assertEqual((r.msg, r.args, r.getMessage()), ("GET /?t=a\\r\\nb", None, "GET /?t=a\\r\\nb"))
 
 
+# A stand-in for websockify.websocketproxy: websockify_init() prints, as
+# JSON, what main() did before starting it.
+STAND_IN = r"""
+import json, logging, multiprocessing, socket, sys
+
+class ProxyRequestHandler:
+    def handle_upgrade(self):
+        pass
+
+    def send_head(self):
+        return "head"
+
+    def list_directory(self, path):
+        return "listing"
+
+BEFORE = (socket.socket.accept, socket.fromfd, multiprocessing.Process, logging.getLogRecordFactory())
+
+def websockify_init():
+    H = ProxyRequestHandler
+    h = H.__new__(H)
+    h.send_error = lambda code: code
+    h.path = "/a\\b"
+    print(json.dumps({
+        "argv": sys.argv, "numpy": "numpy" in sys.modules and sys.modules["numpy"] is None,
+        "timeout": getattr(H, "timeout", None), "backslash": H.send_head(h), "listing": H.list_directory(h, "/"),
+        "upgrade": H.handle_upgrade.__module__ == "__main__",
+        "accept": socket.socket.accept is not BEFORE[0], "fromfd": socket.fromfd is not BEFORE[1],
+        "process": multiprocessing.Process is not BEFORE[2] and issubclass(multiprocessing.Process, BEFORE[2]),
+        "records": logging.getLogRecordFactory() is not BEFORE[3],
+    }))
+"""
+
+
+class Main(unittest.TestCase):
+    def test_patches_before_websockify_starts(self):
+        with tempfile.TemporaryDirectory() as d:
+            pkg = pathlib.Path(d) / "websockify"
+            pkg.mkdir()
+            (pkg / "__init__.py").write_text("")
+            (pkg / "websocketproxy.py").write_text(STAND_IN)
+            text = (TOP / "vnc" / "websockify-main.py").read_text()
+            r = subprocess.run([sys.executable, "-S", "-c", text, "--web", "/w", "--inetd"], capture_output=True,
+                               text=True, env={"PYTHONPATH": d, "PATH": os.environ.get("PATH", "")})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout), {
+            "argv": ["websockify", "--web", "/w", "--inetd"], "numpy": True, "timeout": wm.REQUEST_TIMEOUT_S,
+            "backslash": 404, "listing": 404, "upgrade": True, "accept": True, "fromfd": True,
+            "process": True, "records": True})
+
+    def test_without_websockify_it_says_so(self):
+        r = subprocess.run([sys.executable, "-S", "-c", (TOP / "vnc" / "websockify-main.py").read_text()],
+                           capture_output=True, text=True, env={"PATH": os.environ.get("PATH", "")})
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("cannot import websockify: No module named 'websockify'", r.stderr)
+
+
 class Embed(unittest.TestCase):
     def test_literals_read_back(self):
         # C's escapes used here (\\ \" \n \ooo) mean the same in a Python
         # bytes literal: each line read back is the line.
-        text = 'a "q" \\ b\n\ttab\n\u00e9t\u00e9 ??( 7\x7f\n\n' + "x\\n'y'"
+        text = 'a "q" \\ b\n\ttab\r\n\u00e9t\u00e9 ??( 7\x7f\n\n' + "x\\n'y'"
         for line in text.splitlines(keepends=True):
             lit = embed.c_literal(line)
             self.assertEqual(ast.literal_eval("b" + lit), line.encode(), lit)
+            self.assertNotIn("??", lit)  # a trigraph in C before C23
 
     def test_header(self):
         with tempfile.TemporaryDirectory() as d:
