@@ -17,23 +17,31 @@ struct HttpConn {
 
 struct HttpDeadlines {
         sd_event_source *timer;
+        usec_t timer_at;            /* what the timer is set for; USEC_INFINITY: off, 0: not known */
         usec_t budget;
         DeadlineQueue armed;
 };
 
 /* The timer follows the earliest deadline; called after each change of
- * the queue that may have moved it (was: the earliest before the change). */
-static void timer_follow(HttpDeadlines *d, usec_t was) {
+ * the queue.  A timer that could not be set is tried again at the next
+ * change (its failures come only from a loop that is going away, or
+ * ENOMEM). */
+static void timer_follow(HttpDeadlines *d) {
         usec_t next = deadline_queue_next(&d->armed);
+        int r;
 
-        if (next == was)
+        if (next == d->timer_at)
                 return;
-        if (next == USEC_INFINITY) {
-                (void)sd_event_source_set_enabled(d->timer, SD_EVENT_OFF);
-                return;
+        if (next == USEC_INFINITY)
+                r = sd_event_source_set_enabled(d->timer, SD_EVENT_OFF);
+        else {
+                r = sd_event_source_set_time(d->timer, next);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(d->timer, SD_EVENT_ONESHOT);
         }
-        (void)sd_event_source_set_time(d->timer, next);
-        (void)sd_event_source_set_enabled(d->timer, SD_EVENT_ONESHOT);
+        d->timer_at = r < 0 ? 0 : next;
+        if (r < 0)
+                log_debug_errno(r, "Cannot set the HTTP request deadline timer: %m");
 }
 
 static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -50,8 +58,9 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
                 if (ci && shutdown(ci->connect_fd, SHUT_RDWR) < 0)
                         log_debug("shutdown() of a late HTTP connection failed: %m");
         }
-        /* The timer was a oneshot: it goes on for what is left, if anything. */
-        timer_follow(d, USEC_INFINITY);
+        /* The oneshot timer is off now: on again for what is left, if anything. */
+        d->timer_at = USEC_INFINITY;
+        timer_follow(d);
         return 0;
 }
 
@@ -63,6 +72,7 @@ int http_deadlines_new(sd_event *e, usec_t budget, HttpDeadlines **ret) {
         if (!d)
                 return -ENOMEM;
         d->budget = budget;
+        d->timer_at = USEC_INFINITY; /* made off below */
         r = sd_event_add_time(e, &d->timer, CLOCK_MONOTONIC, USEC_INFINITY, 10 * USEC_PER_MSEC,
                               on_deadline, d);
         if (r < 0)
@@ -101,19 +111,15 @@ void http_deadlines_conn_closed(HttpDeadlines *d, HttpConn *hc) {
 }
 
 void http_deadlines_arm(HttpDeadlines *d, HttpConn *hc) {
-        usec_t was = deadline_queue_next(&d->armed);
-
         if (!hc || d->budget == 0)
                 return;
         deadline_queue_put(&d->armed, &hc->entry, now(CLOCK_MONOTONIC) + d->budget);
-        timer_follow(d, was);
+        timer_follow(d);
 }
 
 void http_deadlines_disarm(HttpDeadlines *d, HttpConn *hc) {
-        usec_t was = deadline_queue_next(&d->armed);
-
         if (!hc)
                 return;
         deadline_queue_remove(&d->armed, &hc->entry);
-        timer_follow(d, was);
+        timer_follow(d);
 }
