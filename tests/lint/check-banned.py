@@ -6,7 +6,9 @@ snprintf, atoi -> strtoul with an end check, gets -> nothing), and whatever
 would bring a shell in (system, popen).  Comments and string literals are
 ignored; test code is not product code.
 
-  check-banned.py SOURCE_ROOT    exit 0 clean, 1 with one line per call
+  check-banned.py SOURCE_ROOT              exit 0 clean, 1 with one line per call
+  check-banned.py SOURCE_ROOT EXPECTED     exit 0 when exactly EXPECTED calls
+                                           (the fixture: the check can fail)
 """
 import os
 import re
@@ -62,7 +64,10 @@ def strip(text):
 
 
 def main():
+    if len(sys.argv) > 3 or (len(sys.argv) == 3 and not sys.argv[2].isdigit()):
+        sys.exit("usage: check-banned.py SOURCE_ROOT [EXPECTED]")
     root = sys.argv[1] if len(sys.argv) > 1 else "."
+    expected = int(sys.argv[2]) if len(sys.argv) == 3 else 0
     bad = 0
     for top in PRODUCT_DIRS:
         for d, _, files in os.walk(os.path.join(root, top)):
@@ -80,9 +85,9 @@ def main():
                         rel = os.path.relpath(path, root)
                         print(f"{rel}:{lineno}: {m.group(1)}(): {BANNED[m.group(1)]}")
                         bad += 1
-    if bad:
-        print(f"{bad} banned call(s)")
-    return 1 if bad else 0
+    if bad or expected:
+        print(f"{bad} banned call(s), {expected} expected")
+    return 1 if bad != expected else 0
 
 
 if __name__ == "__main__":
