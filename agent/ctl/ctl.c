@@ -23,6 +23,7 @@
 #include "in-addr-util.h"
 #include "errbuf.h"
 #include "fileio.h"
+#include "host-api.h"
 #include "http-once.h"
 #include "json-wipe.h"
 #include "log.h"
@@ -203,8 +204,8 @@ static int cmd_wait_ready(Ctl *c) {
                 unsigned status = 0, left = t >= end ? 0 : (unsigned)((end - t) / USEC_PER_SEC);
                 int r;
 
-                snprintf(path, sizeof path, "/health/ready?wait=%u", MIN(left, 300u));
-                r = request(c, "GET", path, NULL, MIN(left, 300u) + 10, &status, &body);
+                snprintf(path, sizeof path, "/health/ready?wait=%u", MIN(left, (unsigned)HOST_API_WAIT_MAX_S));
+                r = request(c, "GET", path, NULL, MIN(left, (unsigned)HOST_API_WAIT_MAX_S) + 10, &status, &body);
                 if (r >= 0 && status == 200) {
                         printf("ready\n");
                         return 0;

@@ -11,11 +11,12 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
+#include "host-api.h"
 #include "http.h"
 #include "macro.h"
 #include "time-util.h"
 
-#define HTTP_WAIT_MAX_S 300
+#define HTTP_WAIT_MAX_S HOST_API_WAIT_MAX_S
 /* The 400 for a wait http_wait_seconds() refuses. */
 #define HTTP_WAIT_ERROR "wait must be a number of seconds up to " STRINGIFY(HTTP_WAIT_MAX_S)
 
