@@ -49,11 +49,9 @@ def revision(binary):
 
 
 def tree_revision():
-    """The source tree's revision, as meson stamps it; None when git cannot
-    tell (no checkout).  safe.directory: the demo runs as root in a
-    checkout that may be another user's."""
-    r = subprocess.run(["git", "-c", f"safe.directory={TOP}", "-C", str(TOP), "describe", "--always", "--dirty",
-                        "--abbrev=12"], capture_output=True, text=True)
+    """The source tree's revision, as meson stamps it (packaging/tree-revision);
+    None when git cannot tell (no checkout)."""
+    r = subprocess.run([str(TOP / "packaging" / "tree-revision")], capture_output=True, text=True)
     return r.stdout.strip() if r.returncode == 0 else None
 
 
