@@ -372,11 +372,11 @@ static const char *control_token(void *userdata) {
 }
 
 static void on_secrets_changed(void *userdata) {
+        Manager *m = userdata;
+
         /* The desktop secret arrived from MMDS: its files are rewritten
          * and x11vnc (then websockify) restarted. */
         log_debug("Host secrets changed.");
-        Manager *m = userdata;
-
         desktop_secrets_changed(&m->desktop, m->supervisor);
 }
 

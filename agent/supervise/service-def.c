@@ -371,6 +371,8 @@ finish:
         return r;
 }
 
+/* What systemd hands the agent itself: a child must not notify or take
+ * over socket activation in our name. */
 static bool env_is_ours(const char *e) {
         static const char *const keys[] = {
                 "NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID=",

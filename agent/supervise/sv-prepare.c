@@ -10,13 +10,11 @@
 #include <unistd.h>
 
 #include "fileio.h"
-#include "launch.h"
 #include "log.h"
 #include "macro.h"
 #include "parse-util.h"
 #include "passwd-util.h"
 #include "socket-util.h"
-#include "strv.h"
 #include "supervisor.h"
 #include "sv-prepare.h"
 
@@ -184,6 +182,3 @@ void sv_prepare(const ServiceDef *def, uid_t uid, gid_t gid) {
                         log_warning_errno(r, "Service %s: cannot create %s: %m", def->name, *d);
         }
 }
-
-/* What systemd hands the agent itself: a child must not notify or take
- * over socket activation in our name. */

@@ -40,4 +40,3 @@ void sv_prepare(const ServiceDef *def, uid_t uid, gid_t gid);
 static inline int sv_stdin_fd(const ServiceDef *def) {
         return def->stdin_socket > 0 ? def->stdin_socket : -1;
 }
-
