@@ -4,6 +4,7 @@
 #include "agent/http/http-wait.h"
 #include "agent/login/callback-relay.h"
 #include "agent/login/login-json.h"
+#include "id-util.h"
 #include "log.h"
 #include "login-routes.h"
 #include "macro.h"

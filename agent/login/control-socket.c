@@ -22,9 +22,9 @@
 
 #include "control-socket.h"
 #include "fileio.h"
+#include "id-util.h"
 #include "log.h"
 #include "macro.h"
-#include "session-fsm.h"
 #include "socket-util.h"
 #include "time-util.h"
 #include "url-util.h"

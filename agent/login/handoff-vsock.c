@@ -21,6 +21,7 @@
 #include <sys/un.h>
 
 #include "handoff-vsock.h"
+#include "id-util.h"
 #include "json-wipe.h"
 #include "log.h"
 #include "login-json.h"

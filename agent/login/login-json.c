@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "id-util.h"
 #include "json-wipe.h"
 #include "login-json.h"
 #include "macro.h"

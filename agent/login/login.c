@@ -27,6 +27,7 @@
 #include "fileio.h"
 #include "home-mount.h"
 #include "home-remove.h"
+#include "id-util.h"
 #include "json-wipe.h"
 #include "log.h"
 #include "login-json.h"

@@ -14,6 +14,7 @@
 
 #include "capture.h"
 #include "cli-runner.h"
+#include "id-util.h"
 #include "launch.h"
 #include "macro.h"
 #include "provider-def.h"

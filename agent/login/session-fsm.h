@@ -42,6 +42,3 @@ bool session_state_is_live(SessionState s);
 bool session_state_is_signing_in(SessionState s);
 /* The session is over and its secrets must be gone. */
 bool session_state_is_final(SessionState s);
-
-/* session_id_is_valid(): the host's tool checks ids by the same rule. */
-#include "id-util.h"

@@ -14,6 +14,7 @@
 #include "agent/login/login-json.h"
 #include "agent/login/session-fsm.h"
 #include "fuzz.h"
+#include "id-util.h"
 
 static void start_request(const char *body, size_t size) {
         LoginStartRequest q = {};

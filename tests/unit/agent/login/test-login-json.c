@@ -9,6 +9,7 @@
 
 #include "agent/login/login-json.h"
 #include "agent/login/session-fsm.h"
+#include "id-util.h"
 #include "macro.h"
 
 #define SID "123e4567-e89b-12d3-a456-426614174000"

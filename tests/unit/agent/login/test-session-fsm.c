@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "agent/login/session-fsm.h"
+#include "id-util.h"
 #include "macro.h"
 
 /* The whole table, written out: a change to the lifecycle must change this. */
