@@ -12,6 +12,7 @@
  *     "callback_port": 1455, "callback_path": "/auth/callback"} ] } */
 #include <jansson.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "errbuf.h"
@@ -86,29 +87,39 @@ static int parse_string(Ctx *c, json_t *v, const char *key, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-static int parse_strv(Ctx *c, json_t *v, const char *key, bool need_one, char ***ret) {
+/* A list of strings, each entry checked by ok (NULL: any string), whose
+ * refusal quotes it and says what it is not. */
+typedef struct {
+        const char *key;
+        size_t offset; /* of the char ** in ProviderDef */
+        bool need_one;
+        bool (*ok)(const char *s);
+        const char *not_ok; /* "is not ..." */
+} ListKey;
+
+static int parse_strv(Ctx *c, json_t *v, const ListKey *k, char ***ret) {
+        _cleanup_(strv_freep) char **l = NULL;
         size_t i, n;
         json_t *e;
-        char **l;
 
         if (!json_is_array(v))
-                return fail(c, "\"%s\" must be an array of strings", key);
+                return fail(c, "\"%s\" must be an array of strings", k->key);
         n = json_array_size(v);
         if (n > PROVIDER_LIST_MAX)
-                return fail(c, "\"%s\" has more than %d entries", key, PROVIDER_LIST_MAX);
-        if (need_one && n == 0)
-                return fail(c, "\"%s\" must not be empty", key);
+                return fail(c, "\"%s\" has more than %d entries", k->key, PROVIDER_LIST_MAX);
+        if (k->need_one && n == 0)
+                return fail(c, "\"%s\" must not be empty", k->key);
         l = calloc(n + 1, sizeof(char *));
         if (!l)
                 return -ENOMEM;
         json_array_foreach(v, i, e) {
-                int r = parse_string(c, e, key, &l[i]);
-                if (r < 0) {
-                        strv_free(l);
+                int r = parse_string(c, e, k->key, &l[i]);
+                if (r < 0)
                         return r;
-                }
+                if (k->ok && !k->ok(l[i]))
+                        return fail(c, "\"%s\": \"%.64s\" %s", k->key, l[i], k->not_ok);
         }
-        *ret = l;
+        *ret = TAKE_PTR(l);
         return 0;
 }
 
@@ -230,16 +241,9 @@ static bool url_pattern_ok(const char *s) {
         return http_url_is_valid(with_port);
 }
 
-static int parse_url_patterns(Ctx *c, json_t *e, ProviderDef *p) {
-        int r = parse_strv(c, e, "url_patterns", true, &p->url_patterns);
-
-        if (r < 0)
-                return r;
-        for (char **u = p->url_patterns; *u; u++)
-                if (!url_pattern_ok(*u))
-                        return fail(c, "\"url_patterns\": \"%.64s\" is not an http(s) URL prefix that ends "
-                                       "its host with /, ? or # (or : before a port)", *u);
-        return 0;
+/* One row of the CLI's output, matched from its first character. */
+static bool failure_ok(const char *s) {
+        return s[0] != ' ' && !strchr(s, '\n');
 }
 
 /* The capture watches exactly this file, below HOME. */
@@ -250,28 +254,6 @@ static int parse_credential_file(Ctx *c, json_t *e, ProviderDef *p) {
                 return r;
         if (!path_is_safe_relative(p->credential_file))
                 return fail(c, "\"credential_file\" must be relative to HOME without \"..\"");
-        return 0;
-}
-
-static int parse_failures(Ctx *c, json_t *e, ProviderDef *p) {
-        int r = parse_strv(c, e, "failures", false, &p->failures);
-
-        if (r < 0)
-                return r;
-        for (char **u = p->failures; *u; u++)
-                if (!**u || **u == ' ' || strchr(*u, '\n'))
-                        return fail(c, "\"failures\": entries must be text on one row, not starting with a blank");
-        return 0;
-}
-
-static int parse_credential_keys(Ctx *c, json_t *e, ProviderDef *p) {
-        int r = parse_strv(c, e, "credential_keys", false, &p->credential_keys);
-
-        if (r < 0)
-                return r;
-        for (char **u = p->credential_keys; *u; u++)
-                if (!credential_key_ok(*u))
-                        return fail(c, "\"credential_keys\": \"%.64s\" is not a dotted key path", *u);
         return 0;
 }
 
@@ -299,6 +281,17 @@ static int parse_pty(Ctx *c, json_t *e, ProviderDef *p) {
         return 0;
 }
 
+static const ListKey list_keys[] = {
+        { "aliases", offsetof(ProviderDef, aliases), false, NULL, NULL },
+        { "argv", offsetof(ProviderDef, argv), true, NULL, NULL },
+        { "url_patterns", offsetof(ProviderDef, url_patterns), true, url_pattern_ok,
+          "is not an http(s) URL prefix that ends its host with /, ? or # (or : before a port)" },
+        { "failures", offsetof(ProviderDef, failures), false, failure_ok,
+          "is not one row of text that starts with no blank" },
+        { "credential_keys", offsetof(ProviderDef, credential_keys), false, credential_key_ok,
+          "is not a dotted key path" },
+};
+
 static int parse_key(Ctx *c, ProviderDef *p, const char *k, json_t *e) {
         static const struct {
                 const char *key;
@@ -306,20 +299,16 @@ static int parse_key(Ctx *c, ProviderDef *p, const char *k, json_t *e) {
         } keys[] = {
                 { "pty", parse_pty },
                 { "prompts", parse_prompts },
-                { "url_patterns", parse_url_patterns },
                 { "credential_file", parse_credential_file },
-                { "failures", parse_failures },
-                { "credential_keys", parse_credential_keys },
                 { "callback_port", parse_callback_port },
                 { "callback_path", parse_callback_path },
         };
 
         if (streq(k, "id"))
                 return 0; /* read first, by the caller */
-        if (streq(k, "aliases"))
-                return parse_strv(c, e, k, false, &p->aliases);
-        if (streq(k, "argv"))
-                return parse_strv(c, e, k, true, &p->argv);
+        for (size_t i = 0; i < ELEMENTSOF(list_keys); i++)
+                if (streq(k, list_keys[i].key))
+                        return parse_strv(c, e, &list_keys[i], (char ***)((char *)p + list_keys[i].offset));
         if (streq(k, "env"))
                 return parse_env(c, e, &p->env);
         for (size_t i = 0; i < ELEMENTSOF(keys); i++)
