@@ -18,32 +18,25 @@
 
 /* Xvfb, x11vnc and websockify never run as root: without their user, no
  * desktop (the supervisor fails them with the same reason). */
-static bool display_user_lookup(const char *user, uid_t *ret_uid, gid_t *ret_gid) {
+/* u from user's passwd entry; without it, what goes unserved (without)
+ * and why are logged. */
+static void user_lookup(DesktopUser *u, const char *user, const char *without) {
         char err[256];
-        int r;
 
-        r = sv_user_lookup(NULL, user, ret_uid, ret_gid, err, sizeof err);
-        if (r < 0)
-                log_error("The desktop will not be served: %s.", err);
-        return r >= 0;
+        u->found = sv_user_lookup(NULL, user, &u->uid, &u->gid, err, sizeof err) >= 0;
+        if (!u->found)
+                log_error("%s: %s.", without, err);
 }
 
 static void browser_user_lookup(Desktop *d) {
         const Config *c = d->config;
-        char err[256];
-        int r;
 
         d->browser.found = false;
         if (isempty(c->browser_user) || isempty(c->firefox)) {
                 log_info("No browser_user or firefox configured: no browser.");
                 return;
         }
-        r = sv_user_lookup(NULL, c->browser_user, &d->browser.uid, &d->browser.gid, err, sizeof err);
-        if (r < 0) {
-                log_error("The browser will not start: %s.", err);
-                return;
-        }
-        d->browser.found = true;
+        user_lookup(&d->browser, c->browser_user, "The browser will not start");
 }
 
 /* Root's directory that the browser user must not read into (the login
@@ -123,8 +116,8 @@ static bool x_group_is_its_own(const Desktop *d) {
 static void display_users_lookup(Desktop *d) {
         const Config *c = d->config;
 
-        d->x.found = display_user_lookup(c->x_user, &d->x.uid, &d->x.gid);
-        d->vnc.found = display_user_lookup(c->vnc_user, &d->vnc.uid, &d->vnc.gid);
+        user_lookup(&d->x, c->x_user, "The desktop will not be served");
+        user_lookup(&d->vnc, c->vnc_user, "The desktop will not be served");
         /* The names differ (checked with the config); two names for one
          * uid would let the sweep before a new secret kill Xvfb, or the
          * browser's user drive the X server.  Without its cookie copy Xvfb
