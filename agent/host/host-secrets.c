@@ -63,17 +63,13 @@ static int secret_file_read(const char *path, const char *what, char **ret, char
         fd = open_regular_nofollow(path, &st);
         if (fd == -ENOENT)
                 return 0;
-        if (fd == -EBADFD)
+        r = fd < 0 ? fd : read_full_fd(fd, SECRET_FILE_MAX, &buf, NULL);
+        if (r == -EBADFD)
                 snprintf(errbuf, size, "the %s file %s is not a regular file", what, path);
-        else if (fd < 0)
-                snprintf(errbuf, size, "cannot read the %s file %s: %s", what, path, strerror(-fd));
-        if (fd < 0)
-                return fd;
-        r = read_full_fd(fd, SECRET_FILE_MAX, &buf, NULL);
-        if (r < 0) {
+        else if (r < 0)
                 snprintf(errbuf, size, "cannot read the %s file %s: %s", what, path, strerror(-r));
+        if (r < 0)
                 return r;
-        }
         if ((st.st_mode & 0077) != 0)
                 log_warning("%s is readable by group or others; expected mode 0600.", path);
         buf[strcspn(buf, "\r\n")] = '\0';
