@@ -316,12 +316,8 @@ def fork_children(home, n):
         f.write(f"forked {forked} refused {refused}\n")
 
 
-def main():
-    home = os.environ["HOME"]
-    if os.environ.get("FAKE_CLI_FORKS"):
-        fork_children(home, int(os.environ["FAKE_CLI_FORKS"]))
-    if os.environ.get("FAKE_CLI_HELPER"):
-        start_helper(os.environ["FAKE_CLI_HELPER"])
+def record_env(home):
+    """What the agent started us with, for the tests to check."""
     with open(os.path.join(home, f".fake-env-{MODE}.json"), "w") as f:
         tty = os.isatty(0)
         with open("/proc/self/status") as st:
@@ -331,26 +327,36 @@ def main():
         json.dump({"env": dict(os.environ), "tty": tty, "uid": os.getuid(), "gid": os.getgid(), "no_new_privs": nnp,
                    "groups": os.getgroups(), "tty_owner": os.stat(os.ttyname(0)).st_uid if tty else None,
                    "caps": caps}, f)
-    if os.environ.get("FAKE_CLI_LINKS"):
-        target = os.environ["FAKE_CLI_LINKS"]
-        os.symlink(target, os.path.join(home, "linked-dir"))
-        os.makedirs(os.path.join(home, ".cache"), exist_ok=True)
-        os.symlink(os.path.join(target, "secret"), os.path.join(home, ".cache", "linked-file"))
-    port = 1455 if MODE == "codex" else 0
+
+
+def plant_links(home, target):
+    os.symlink(target, os.path.join(home, "linked-dir"))
+    os.makedirs(os.path.join(home, ".cache"), exist_ok=True)
+    os.symlink(os.path.join(target, "secret"), os.path.join(home, ".cache", "linked-file"))
+
+
+def listen():
+    """The callback listener: Codex's fixed port (or its fallback), else an
+    ephemeral one."""
     try:
-        srv = http.server.HTTPServer(("127.0.0.1", port), Handler)
+        srv = http.server.HTTPServer(("127.0.0.1", 1455 if MODE == "codex" else 0), Handler)
     except OSError:
         if MODE != "codex":
             raise
         srv = codex_port_taken()
-    srv.done = False
-    late = ""  # output held until after the callback
-    port = srv.server_address[1]
+    srv.done = srv.failed = srv.cancelled = False
+    return srv
+
+
+def authorize_url(port):
     # As the real ones: Codex (0.171.0) names 127.0.0.1, Claude Code localhost.
     redirect = f"http://{'127.0.0.1' if MODE == 'codex' else 'localhost'}:{port}/auth/callback"
-    url = f"{PROVIDER}/{MODE}/authorize?" + urllib.parse.urlencode(
+    return f"{PROVIDER}/{MODE}/authorize?" + urllib.parse.urlencode(
         {"client_id": "fake", "redirect_uri": redirect, "state": f"STATE-{MODE}-{LOGIN}",
          "code_challenge": "xyz"})
+
+
+def fail_before_url():
     if os.environ.get("FAKE_CLI_FAIL_EARLY"):
         out("Error: cannot reach the auth server (refresh_token=SECRET-REFRESH-early)\n")
         sys.exit(3)
@@ -360,79 +366,102 @@ def main():
             "\x1b[1mstill working\x1b[0m\r\n")
         select.select([], [], [], 120)
         sys.exit(0)
+
+
+def show_codex(port, url):
+    if os.environ.get("FAKE_CLI_URL_GATE"):
+        wait_gate(".url-gate")
+    out(f"Starting local login server on http://localhost:{port}.\r\n"
+        f"If your browser did not open, navigate to this URL to authenticate:\r\n\r\n"
+        f"\x1b[94m{url}\x1b[0m\r\n")
+    # The real Codex also opens the browser itself.
+    assert open_url("browser-split", url)
+
+
+def show_claude(url):
+    raw_tty()
+    cols = os.get_terminal_size(0).columns
+    out("\x1b]11;?\x07\x1b[c\x1b[>0q\x1b[?u")
+    read_until(lambda b: re.search(rb"\x1b\[\?[0-9;]*c", b))
+    theme = [at_columns(2, "Let's get started."), "",
+             "\x1b[1m" + at_columns(2, "Choose the text style that looks best with your terminal") + "\x1b[22m",
+             "\x1b[2G\x1b[38;5;153m\u276f" + at_columns(4, "1. Dark mode") + "\x1b[39m",
+             at_columns(4, "2. Light mode"), "",
+             "\x1b[2G\x1b[38;5;239m" + "\u254c" * (cols - 2) + "\x1b[39m"]
+    # One write, as the real one's frame: the 3 KB rule follows the prompt.
+    out("".join(line + "\r\r\n" for line in theme))
+    read_until(lambda b: b"\r" in b)
+    out("\x1b[2K\x1b[1A" * len(theme) + "\x1b[2K\x1b[G"
+        + "\x1b[1C\x1b[1mSelect\x1b[1Clogin\x1b[1Cmethod:\x1b[22m\r\n\r\n"
+        + "\x1b[1C\u276f 1. Claude account\r\n\x1b[3C2. Anthropic Console account\r\n\x1b[4A")
+    read_until(lambda b: b"\r" in b)
+    out(f"\x1b[4B\r\n Browser didn't open? Use the url below to sign in (c to copy)\r\n\r\n"
+        f" \x1b]8;;{url}\x07{url}\x1b]8;;\x07\r\n")
+
+
+def show_claude_auth(url):
+    compact = f"{PROVIDER}/paste-a-code/authorize?z-{LOGIN}xyz"
+    out(f"Opening browser to sign in\u2026\r\nIf the browser didn't open, visit:\r\n"
+        f"\x1b]8;;{compact}\x07\x1b[94m{compact}\x1b[39m\x1b]8;;\x07\r\nPaste code here if prompted > ")
+    # No fallback when the program does not run: the login then waits
+    # for a code to be pasted, and the agent never sees its URL.
+    open_url("browser-path", url)
+
+
+def show_gemini(url):
+    """Its dialogs up to the URL; returns what it holds back until after
+    the callback ("" when nothing)."""
+    raw_tty()
+    out("\x1b]11;?\x1b\\\x1b[c")
+    read_until(lambda b: re.search(rb"\x1b\[\?[0-9;]*c", b))
+    if os.environ.get("GEMINI_CLI_TRUST_WORKSPACE") != "true":
+        out("Do you trust the files in this folder?\r\n\u25cf 1. Trust folder\r\n  3. Don't trust\r\n")
+        read_until(lambda b: b"\r" in b)
+        sys.exit(7)  # trusting relaunches the real one: not a login
+    out("? Get started\r\n\r\nHow would you like to authenticate for this project?\r\n\r\n"
+        "\x1b[32m\u25cf 1. Sign in with Google\x1b[39m\r\n  2. Use Gemini API Key\r\n  3. Vertex AI\r\n")
+    read_until(lambda b: b"\r" in b)
+    stale = ""
+    if os.environ.get("FAKE_CLI_STALE_FAILURE"):
+        stale = "\x1b[2GFailed to sign in. Message: the earlier attempt timed out\r\n\r\n"
+    out("\x1b[2J\x1b[H" + stale + "Opening authentication page in your browser. Do you want to continue?\r\n\r\n"
+        "\x1b[32m\u25cf 1. Yes\x1b[39m\r\n  2. No\r\n")
+    read_until(lambda b: b"\r" in b)
+    assert open_url("xdg-open", url)
+    shown = ("\u2139 Attempting to open authentication page in your browser.\r\n"
+             "  \x1b[38;5;229mOtherwise navigate to:\x1b[39m\r\n" + wrapped(url) +
+             "Waiting for authentication... (Press Esc or Ctrl+C to cancel)\r\n")
+    if os.environ.get("FAKE_CLI_URL_WITH_FAILURE"):
+        return shown  # written together with what follows the callback
+    out(shown)
+    if stale:
+        out("Do you want to continue?\r\n")
+        read_until(lambda b: b"\r" in b)
+    return ""
+
+
+def show_url(port, url):
+    """The mode's way to the URL; returns output held until after the
+    callback."""
     if MODE == "codex":
-        if os.environ.get("FAKE_CLI_URL_GATE"):
-            wait_gate(".url-gate")
-        out(f"Starting local login server on http://localhost:{port}.\r\n"
-            f"If your browser did not open, navigate to this URL to authenticate:\r\n\r\n"
-            f"\x1b[94m{url}\x1b[0m\r\n")
-        # The real Codex also opens the browser itself.
-        assert open_url("browser-split", url)
+        show_codex(port, url)
     elif MODE == "claude":
-        raw_tty()
-        cols = os.get_terminal_size(0).columns
-        out("\x1b]11;?\x07\x1b[c\x1b[>0q\x1b[?u")
-        read_until(lambda b: re.search(rb"\x1b\[\?[0-9;]*c", b))
-        theme = [at_columns(2, "Let's get started."), "",
-                 "\x1b[1m" + at_columns(2, "Choose the text style that looks best with your terminal") + "\x1b[22m",
-                 "\x1b[2G\x1b[38;5;153m\u276f" + at_columns(4, "1. Dark mode") + "\x1b[39m",
-                 at_columns(4, "2. Light mode"), "",
-                 "\x1b[2G\x1b[38;5;239m" + "\u254c" * (cols - 2) + "\x1b[39m"]
-        # One write, as the real one's frame: the 3 KB rule follows the prompt.
-        out("".join(line + "\r\r\n" for line in theme))
-        read_until(lambda b: b"\r" in b)
-        out("\x1b[2K\x1b[1A" * len(theme) + "\x1b[2K\x1b[G"
-            + "\x1b[1C\x1b[1mSelect\x1b[1Clogin\x1b[1Cmethod:\x1b[22m\r\n\r\n"
-            + "\x1b[1C\u276f 1. Claude account\r\n\x1b[3C2. Anthropic Console account\r\n\x1b[4A")
-        read_until(lambda b: b"\r" in b)
-        out(f"\x1b[4B\r\n Browser didn't open? Use the url below to sign in (c to copy)\r\n\r\n"
-            f" \x1b]8;;{url}\x07{url}\x1b]8;;\x07\r\n")
+        show_claude(url)
     elif MODE == "claude-auth":
-        compact = f"{PROVIDER}/paste-a-code/authorize?z-{LOGIN}xyz"
-        out(f"Opening browser to sign in\u2026\r\nIf the browser didn't open, visit:\r\n"
-            f"\x1b]8;;{compact}\x07\x1b[94m{compact}\x1b[39m\x1b]8;;\x07\r\nPaste code here if prompted > ")
-        # No fallback when the program does not run: the login then waits
-        # for a code to be pasted, and the agent never sees its URL.
-        open_url("browser-path", url)
+        show_claude_auth(url)
     elif MODE == "gemini":
-        raw_tty()
-        out("\x1b]11;?\x1b\\\x1b[c")
-        read_until(lambda b: re.search(rb"\x1b\[\?[0-9;]*c", b))
-        if os.environ.get("GEMINI_CLI_TRUST_WORKSPACE") != "true":
-            out("Do you trust the files in this folder?\r\n\u25cf 1. Trust folder\r\n  3. Don't trust\r\n")
-            read_until(lambda b: b"\r" in b)
-            sys.exit(7)  # trusting relaunches the real one: not a login
-        out("? Get started\r\n\r\nHow would you like to authenticate for this project?\r\n\r\n"
-            "\x1b[32m\u25cf 1. Sign in with Google\x1b[39m\r\n  2. Use Gemini API Key\r\n  3. Vertex AI\r\n")
-        read_until(lambda b: b"\r" in b)
-        stale = ""
-        if os.environ.get("FAKE_CLI_STALE_FAILURE"):
-            stale = "\x1b[2GFailed to sign in. Message: the earlier attempt timed out\r\n\r\n"
-        out("\x1b[2J\x1b[H" + stale + "Opening authentication page in your browser. Do you want to continue?\r\n\r\n"
-            "\x1b[32m\u25cf 1. Yes\x1b[39m\r\n  2. No\r\n")
-        read_until(lambda b: b"\r" in b)
-        assert open_url("xdg-open", url)
-        shown = ("\u2139 Attempting to open authentication page in your browser.\r\n"
-                 "  \x1b[38;5;229mOtherwise navigate to:\x1b[39m\r\n" + wrapped(url) +
-                 "Waiting for authentication... (Press Esc or Ctrl+C to cancel)\r\n")
-        if os.environ.get("FAKE_CLI_URL_WITH_FAILURE"):
-            late = shown  # written together with what follows the callback
-        else:
-            out(shown)
-        if stale:
-            out("Do you want to continue?\r\n")
-            read_until(lambda b: b"\r" in b)
+        return show_gemini(url)
     else:
         out("Waiting for authentication...\n")
         assert open_url(os.environ.get("FAKE_CLI_OPENER", "browser-split"), url)
-    if os.environ.get("FAKE_CLI_FAIL"):
-        sys.exit(3)
-    if os.environ.get("FAKE_CLI_DROP_LISTENER"):
-        srv.server_close()
-        select.select([], [], [], 600)
+    return ""
+
+
+def serve_callback(srv, late):
+    """Until the browser came back (Handler sets done); then as the mode's
+    CLI ends a login."""
     # Signed in and nobody came for the success page: done all the same.
     srv.handle_timeout = lambda: setattr(srv, "done", True)
-    srv.failed = srv.cancelled = False
     while not srv.done:
         srv.handle_request()
     if srv.cancelled:
@@ -449,6 +478,28 @@ def main():
         # Signed in, and still running until someone stops it.
         out("You've successfully signed in with Google. Gemini CLI needs to be restarted.\r\n")
         select.select([], [], [], 600)
+
+
+def main():
+    home = os.environ["HOME"]
+    if os.environ.get("FAKE_CLI_FORKS"):
+        fork_children(home, int(os.environ["FAKE_CLI_FORKS"]))
+    if os.environ.get("FAKE_CLI_HELPER"):
+        start_helper(os.environ["FAKE_CLI_HELPER"])
+    record_env(home)
+    if os.environ.get("FAKE_CLI_LINKS"):
+        plant_links(home, os.environ["FAKE_CLI_LINKS"])
+    srv = listen()
+    port = srv.server_address[1]
+    url = authorize_url(port)
+    fail_before_url()
+    late = show_url(port, url)
+    if os.environ.get("FAKE_CLI_FAIL"):
+        sys.exit(3)
+    if os.environ.get("FAKE_CLI_DROP_LISTENER"):
+        srv.server_close()
+        select.select([], [], [], 600)
+    serve_callback(srv, late)
 
 
 main()
