@@ -628,6 +628,22 @@ static bool callback_state_ok(const LoginSession *s, const char *q) {
         return got && secret_equal(got, strlen(got), want);
 }
 
+/* A callback without the CLI login's state: a guess, as at
+ * /oauth/callback, and counted the same way.  The login fails at the
+ * OAUTH_WRONG_STATES_MAX-th rather than let the guessing go on (a CLI's
+ * state is whatever length the CLI chose); the warnings end with it. */
+static int cli_wrong_state(HttpRequest *req, LoginSession *s) {
+        if (++s->wrong_states < OAUTH_WRONG_STATES_MAX)
+                log_warning("Login %s: a callback with another state than the login's refused (%u).", s->id,
+                            s->wrong_states);
+        else {
+                log_warning("Login %s: %u callbacks with a wrong state; failed rather than let the guessing go on.",
+                            s->id, s->wrong_states);
+                login_session_fail(s, SESSION_EVENT_ERROR, "Too many callbacks with a wrong state");
+        }
+        return http_reply_error(req, 400, "State does not match the login's");
+}
+
 /* Where the login's CLI listens: the port its authorize URL's
  * redirect_uri names (the provider sends the browser there), else the
  * provider's own.  A CLI whose usual port another user took first
@@ -685,7 +701,7 @@ static int callback_forward(HttpRequest *req, void *userdata) {
         if (!callback_relay_query_ok(q))
                 return http_reply_error(req, 400, "Invalid callback query");
         if (!callback_state_ok(s, q))
-                return http_reply_error(req, 400, "State does not match the login's");
+                return cli_wrong_state(req, s);
         port = relay_port(s);
         r = relay_listener_check(lr, s, port);
         if (r == -ENOENT) /* as a refused connection would be answered */

@@ -39,7 +39,7 @@ typedef struct LoginSession {
         char *oauth_url;
         char *error;
         char *oauth_state;            /* host-driven: expected state (secret) */
-        unsigned wrong_states;        /* host-driven: callbacks with another state while it waited */
+        unsigned wrong_states;        /* callbacks with another state while it waited (either callback route) */
         json_t *credentials;          /* secret */
         char *cred_path;
         bool delivering;              /* a pull's response (GET /credentials/get) is being sent */

@@ -8,9 +8,10 @@ the sign-in is complete; a listener that never answers ends in a 504 after
 callback_relay_s; a callback before the login has its URL is not relayed
 (409), and a CLI header too long to pass on whole is a 502.  And HEAD
 /oauth/callback does not use up a host state; a page's fetch, image or
-frame reaches neither callback; a host-driven login fails at its 16th
-wrong-state callback, takes no state under 8 bytes, and no state
-another waiting login has; an escaped NUL cuts no state or code short."""
+frame reaches neither callback; a login fails at its 16th wrong-state
+callback (a host-driven one at /oauth/callback, a CLI's at
+/auth/callback); a host-driven login takes no state under 8 bytes, and
+no state another waiting login has; an escaped NUL cuts no state or code short."""
 import http.client
 import os
 import threading
@@ -411,6 +412,29 @@ def test_guessing_a_host_state_fails_the_login(env):
     assert [guess(i) for i in range(16, 40)] == [400] * 24
     assert len(env.agent.log_lines("OAuth callback with a wrong state refused")) == warned
     assert env.agent.log_lines(f"Login {s}: 16 OAuth callbacks with a wrong state; failed")
+    env.assert_no_secrets()
+
+
+def test_guessing_a_cli_logins_state_fails_the_login(env):
+    """/auth/callback counts as /oauth/callback does: a CLI login lets 15
+    callbacks with another state go by, each refused before its CLI sees
+    it, and fails at the 16th instead of being guessed at forever (a CLI
+    chooses its own state's length).  The warnings end with the login."""
+    s, state = start_codex(env)
+
+    def guess(i):
+        return browse(env, f"/auth/callback?code=SECRET-CODE-g&state=guess-{i}")[0]
+    assert [guess(i) for i in range(15)] == [400] * 15
+    assert env.json("GET", f"/oauth-url?sessionId={s}")[0] == 200  # still waiting, not failed
+    assert guess(15) == 400
+    assert env.json("GET", f"/credentials/status?sessionId={s}") == \
+        (200, {"authenticated": False, "failed": True, "error": "Too many callbacks with a wrong state"})
+    # The right state comes too late: no login waits for a callback.
+    assert browse(env, f"/auth/callback?code=SECRET-CODE-codex&state={state}")[0] == 404
+    assert [guess(i) for i in range(16, 24)] == [404] * 8
+    assert len(env.agent.log_lines(f"Login {s}: a callback with another state than the login's refused")) == 15
+    assert env.agent.log_lines(f"Login {s}: 16 callbacks with a wrong state; failed")
+    assert b"SECRET-CODE" not in env.agent.log_text().encode()
     env.assert_no_secrets()
 
 
