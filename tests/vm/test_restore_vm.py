@@ -223,6 +223,132 @@ def fail_with_console(vm, e):
                 f"--- qemu ---\n{vm.qemu_log_text()[-1000:]}")
 
 
+def check_mmds_asked(first, mmds):
+    """MMDS asked once at boot: the secrets' answer carries the generation.
+    Once more for each attempt the agent gave up on (no answer within its
+    2 s: qemu starts the stand-in per connection, under TCG): the stand-in
+    logs a request before it answers."""
+    boot = mmds.log.read_text().splitlines()
+    unsent = ("Connection refused", "Network is unreachable", "No route to host")
+    asked = 1 + len([l for l in first.console_text().splitlines()
+                     if "MMDS attempt " in l and not any(u in l for u in unsent)])
+    assert set(boot) <= {"PUT /latest/api/token 200", "GET /vm-browser-agent 200"}, boot
+    assert boot.count("PUT /latest/api/token 200") == asked and \
+        1 <= boot.count("GET /vm-browser-agent 200") <= asked, boot
+    # The real kernel took the rule that keeps MMDS root's (before it asked).
+    boot_console = first.console_text()
+    assert "Control token received from MMDS." in boot_console
+    assert "every local user can read" not in boot_console
+
+
+def save_template(first, mmds):
+    """The booted VM checked, a login left in flight, then `savevm`:
+    (its services before, the host's time at the save)."""
+    port = first.ports["http"]
+    h = json.loads(request(port, "/health")[1])
+    assert (h["auth"], h["desktop"]) == ("token", "secret")
+    assert h["restore"] == {"generation": "gen-1", "restores": 0, "last_restore_ms": None, "restoring": False}
+    assert request(port, STATUS_PATH, token=first.token)[0] == 404  # through the gate
+    check_mmds_asked(first, mmds)
+    status, started = request_json(port, "/auth/held", {"sessionId": "held-1"}, first.token)
+    assert status == 200 and started["message"] == "OAuth URL captured", started
+    before = services(port)
+    # Set from the RTC at boot (whole seconds), reported in whole seconds,
+    # and kept by an emulated clock that falls behind a little on a loaded
+    # host (2.07 s behind in all once, with both fresh-clone runs at once):
+    # within what the clone's step is held to below.
+    assert_clock_right(port, CLOCK_BEHIND_MAX_S)
+    assert first.hmp("savevm snap1", timeout=SAVEVM_TIMEOUT) == ""
+    return before, time.time()
+
+
+def check_restored(clone, first, new_token, saved_at):
+    """From the clone's start to its restore done, poked at the old
+    address and seen at the new one: (its /health then, first /health 200
+    in s from qemu's start, its clock's lag before the restore in s)."""
+    clone_started, loaded = start_clone(clone)
+    old_port, new_port = clone.ports["http"], clone.ports["new_http"]
+    first_200_s = time.monotonic() - clone.started_at
+    assert loaded[0] == 200
+    # Still the snapshot's clock: stopped at savevm (before saved_at),
+    # running again no earlier than the clone's start.
+    _, d, t1 = guest_clock(old_port)
+    lag = t1 - d
+    assert d <= saved_at + (t1 - clone_started) + 1, f"the clone's clock is only {lag:.1f} s behind"
+    # The clone still is the snapshot: the old token works until the poke.
+    assert request(old_port, STATUS_PATH, token=first.token)[0] == 404
+    assert request(old_port, "/restore-check", method="POST")[:2] == (202, b'{"status":"checking"}')
+    done = qemu.wait_until(lambda: (lambda r: r if r and r[0] == 200 and
+                                    json.loads(r[1])["restore"]["restores"] == 1 else None)(
+                                        try_request(new_port, "/health", timeout=2)),
+                           RESTORE_TIMEOUT, "/health at the new address after the restore", clone.proc)
+    h = json.loads(done[1])
+    assert h["restore"]["generation"] == "gen-2" and h["restore"]["restoring"] is False
+    assert isinstance(h["restore"]["last_restore_ms"], int)
+    assert h["network"]["address"] == NEW_IP
+    assert request(new_port, STATUS_PATH, token=first.token)[0] == 401
+    assert request(new_port, STATUS_PATH, token=new_token)[0] == 404
+    # Stepped to the host's time as MMDS answered it (milliseconds), which
+    # reached the guest through slirp and a process the stand-in starts:
+    # seconds behind at most, not the 15 of the snapshot.
+    assert_clock_right(new_port, CLOCK_BEHIND_MAX_S)
+    return h, first_200_s, lag
+
+
+def check_chain_restarted(clone, before):
+    """x11vnc and websockify came back as new processes, Xvfb stayed."""
+    new_port = clone.ports["new_http"]
+
+    def chain_back():
+        h = try_request(new_port, "/health", timeout=10)
+        if not h or h[0] != 200:
+            return False
+        pid = json.loads(h[1])["services"]["websockify"]["pid"]
+        if pid is None or pid == before["websockify"]["pid"]:
+            return False
+        # The new websockify, then the chain with it.
+        return (try_request(new_port, "/health/ready", timeout=10) or (None,))[0] == 200
+    qemu.wait_until(chain_back, READY_TIMEOUT, "x11vnc and websockify back", clone.proc)
+    after = services(new_port)
+    assert after["x11vnc"]["pid"] not in (None, before["x11vnc"]["pid"])
+    assert after["Xvfb"]["pid"] == before["Xvfb"]["pid"]
+
+
+def check_logins_after(clone, new_token):
+    """The login in flight at the snapshot: failed.  One after it: signed in."""
+    new_port = clone.ports["new_http"]
+    assert request_json(new_port, "/credentials/status?sessionId=held-1", token=new_token) == \
+        (200, {"authenticated": False, "failed": True, "error": "restored"})
+    status, started = request_json(new_port, "/auth/demo", {"sessionId": "demo-1"}, new_token)
+    assert status == 200 and started["message"] == "OAuth URL captured", started
+    qemu.wait_until(lambda: request_json(new_port, "/credentials/status?sessionId=demo-1", token=new_token)[1]
+                    .get("authenticated"), LOGIN_TIMEOUT, "the demo login after the restore", clone.proc)
+    status, got = request_json(new_port, "/credentials/get?sessionId=demo-1", token=new_token)
+    assert status == 200 and got["provider"] == "demo", got
+    assert got["credentials"]["access_token"].startswith("demo-")
+
+
+def check_restore_told(clone, secrets):
+    """/metrics counts the restore; the console says what was redone, and
+    none of the secrets."""
+    assert b"\nvmba_restores_total 1\n" in request(clone.ports["new_http"], "/metrics")[1]
+    console = clone.console_text()
+    # After the poke; or after the retry of its question, when that got no
+    # answer in 2 s (under TCG); or asked again after it.
+    assert any(f"Restored from a snapshot (generation gen-2, noticed after {why})" in console
+               for why in ("POST /restore-check", "retry", "a trigger while asking")), console[-3000:]
+    for line in ("Restore: network re-applied on eth0.", "Restore: clock set from the host's time.",
+                 "Restore: new control token and desktop secret installed",
+                 "Restore: 1 login(s) in flight failed, 0 signed in closed with their credentials wiped "
+                 "(reason \"restored\").",
+                 "Restore: x11vnc starting again", "Restore done: generation gen-2",
+                 # The agent's own step, seen by its clock watch (TFD_TIMER_CANCEL_ON_SET).
+                 "The wall clock was set: asking MMDS whether this is a restored clone."):
+        assert line in console, line
+    for secret in secrets:
+        assert secret not in console
+
+
 def test_restore_from_a_qemu_snapshot(image, workdir):
     if not shutil.which("qemu-img"):
         pytest.skip("qemu-img not installed (qemu-utils)")
@@ -236,36 +362,7 @@ def test_restore_from_a_qemu_snapshot(image, workdir):
         first.close(keep=True)
         fail_with_console(first, e)
     try:
-        port = first.ports["http"]
-        h = json.loads(request(port, "/health")[1])
-        assert (h["auth"], h["desktop"]) == ("token", "secret")
-        assert h["restore"] == {"generation": "gen-1", "restores": 0, "last_restore_ms": None, "restoring": False}
-        assert request(port, STATUS_PATH, token=first.token)[0] == 404  # through the gate
-        # MMDS asked once at boot: the secrets' answer carries the generation.
-        # Once more for each attempt the agent gave up on (no answer within
-        # its 2 s: qemu starts the stand-in per connection, under TCG): the
-        # stand-in logs a request before it answers.
-        boot = mmds.log.read_text().splitlines()
-        unsent = ("Connection refused", "Network is unreachable", "No route to host")
-        asked = 1 + len([l for l in first.console_text().splitlines()
-                         if "MMDS attempt " in l and not any(u in l for u in unsent)])
-        assert set(boot) <= {"PUT /latest/api/token 200", "GET /vm-browser-agent 200"}, boot
-        assert boot.count("PUT /latest/api/token 200") == asked and \
-            1 <= boot.count("GET /vm-browser-agent 200") <= asked, boot
-        # The real kernel took the rule that keeps MMDS root's (before it asked).
-        boot_console = first.console_text()
-        assert "Control token received from MMDS." in boot_console
-        assert "every local user can read" not in boot_console
-        status, started = request_json(port, "/auth/held", {"sessionId": "held-1"}, first.token)
-        assert status == 200 and started["message"] == "OAuth URL captured", started
-        before = services(port)
-        # Set from the RTC at boot (whole seconds), reported in whole
-        # seconds, and kept by an emulated clock that falls behind a little
-        # on a loaded host (2.07 s behind in all once, with both fresh-clone
-        # runs at once): within what the clone's step is held to below.
-        assert_clock_right(port, CLOCK_BEHIND_MAX_S)
-        assert first.hmp("savevm snap1", timeout=SAVEVM_TIMEOUT) == ""
-        saved_at = time.time()
+        before, saved_at = save_template(first, mmds)
     except Exception:
         first.close(keep=True)
         raise
@@ -284,74 +381,10 @@ def test_restore_from_a_qemu_snapshot(image, workdir):
                     extra_args=["-device", f"vmgenid,guid={uuid.uuid4()}", "-loadvm", "snap1"])
     clone.token = new_token
     try:
-        clone_started, loaded = start_clone(clone)
-        old_port, new_port = clone.ports["http"], clone.ports["new_http"]
-        first_200_s = time.monotonic() - clone.started_at
-        assert loaded[0] == 200
-        # Still the snapshot's clock: stopped at savevm (before saved_at),
-        # running again no earlier than the clone's start.
-        _, d, t1 = guest_clock(old_port)
-        lag = t1 - d
-        assert d <= saved_at + (t1 - clone_started) + 1, f"the clone's clock is only {lag:.1f} s behind"
-        # The clone still is the snapshot: the old token works until the poke.
-        assert request(old_port, STATUS_PATH, token=first.token)[0] == 404
-        assert request(old_port, "/restore-check", method="POST")[:2] == (202, b'{"status":"checking"}')
-        done = qemu.wait_until(lambda: (lambda r: r if r and r[0] == 200 and
-                                        json.loads(r[1])["restore"]["restores"] == 1 else None)(
-                                            try_request(new_port, "/health", timeout=2)),
-                               RESTORE_TIMEOUT, "/health at the new address after the restore", clone.proc)
-        h = json.loads(done[1])
-        assert h["restore"]["generation"] == "gen-2" and h["restore"]["restoring"] is False
-        assert isinstance(h["restore"]["last_restore_ms"], int)
-        assert h["network"]["address"] == NEW_IP
-        assert request(new_port, STATUS_PATH, token=first.token)[0] == 401
-        assert request(new_port, STATUS_PATH, token=new_token)[0] == 404
-        # Stepped to the host's time as MMDS answered it (milliseconds),
-        # which reached the guest through slirp and a process the stand-in
-        # starts: seconds behind at most, not the 15 of the snapshot.
-        assert_clock_right(new_port, CLOCK_BEHIND_MAX_S)
-
-        def chain_back():
-            h = try_request(new_port, "/health", timeout=10)
-            if not h or h[0] != 200:
-                return False
-            pid = json.loads(h[1])["services"]["websockify"]["pid"]
-            if pid is None or pid == before["websockify"]["pid"]:
-                return False
-            # The new websockify, then the chain with it.
-            return (try_request(new_port, "/health/ready", timeout=10) or (None,))[0] == 200
-        qemu.wait_until(chain_back, READY_TIMEOUT, "x11vnc and websockify back", clone.proc)
-        after = services(new_port)
-        assert after["x11vnc"]["pid"] not in (None, before["x11vnc"]["pid"])
-        assert after["Xvfb"]["pid"] == before["Xvfb"]["pid"]
-        # The login in flight at the snapshot: failed.  One after it: signed in.
-        assert request_json(new_port, "/credentials/status?sessionId=held-1", token=new_token) == \
-            (200, {"authenticated": False, "failed": True, "error": "restored"})
-        status, started = request_json(new_port, "/auth/demo", {"sessionId": "demo-1"}, new_token)
-        assert status == 200 and started["message"] == "OAuth URL captured", started
-        qemu.wait_until(lambda: request_json(new_port, "/credentials/status?sessionId=demo-1", token=new_token)[1]
-                        .get("authenticated"), LOGIN_TIMEOUT, "the demo login after the restore", clone.proc)
-        status, got = request_json(new_port, "/credentials/get?sessionId=demo-1", token=new_token)
-        assert status == 200 and got["provider"] == "demo", got
-        assert got["credentials"]["access_token"].startswith("demo-")
-        metrics = request(new_port, "/metrics")[1]
-        assert b"\nvmba_restores_total 1\n" in metrics
-        console = clone.console_text()
-        # After the poke; or after the retry of its question, when that got
-        # no answer in 2 s (under TCG); or asked again after it.
-        assert any(f"Restored from a snapshot (generation gen-2, noticed after {why})" in console
-                   for why in ("POST /restore-check", "retry", "a trigger while asking")), console[-3000:]
-        for line in ("Restore: network re-applied on eth0.", "Restore: clock set from the host's time.",
-                     "Restore: new control token and desktop secret installed",
-                     "Restore: 1 login(s) in flight failed, 0 signed in closed with their credentials wiped "
-                     "(reason \"restored\").",
-                     "Restore: x11vnc starting again", "Restore done: generation gen-2",
-                     # The agent's own step, seen by its clock watch (TFD_TIMER_CANCEL_ON_SET).
-                     "The wall clock was set: asking MMDS whether this is a restored clone."):
-            assert line in console, line
-        for secret in (first.token, first.desktop_secret, new_token, new_desktop):
-            assert secret not in console
-
+        h, first_200_s, lag = check_restored(clone, first, new_token, saved_at)
+        check_chain_restarted(clone, before)
+        check_logins_after(clone, new_token)
+        check_restore_told(clone, (first.token, first.desktop_secret, new_token, new_desktop))
         print(f"restore: first /health {first_200_s:.1f} s after qemu start (loadvm), "
               f"restore {h['restore']['last_restore_ms']} ms, clock lag before {lag:.1f} s")
     except Exception as e:
