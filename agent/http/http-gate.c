@@ -152,6 +152,38 @@ static HttpGateVerdict check_caller(const HttpGateInput *in, const HttpGateLimit
         return verdict(0, NULL);
 }
 
+static HttpGateVerdict verdict_close(unsigned status, const char *error) {
+        return (HttpGateVerdict){ .status = status, .error = error, .header = "Connection", .value = "close" };
+}
+
+/* RFC 9112: where the message ends must be clear, and the same to every
+ * reader (§6.1, §6.3); a field line has no blank before its colon (§5.1);
+ * an HTTP/1.1 request has exactly one Host (§3.2).  libmicrohttpd reads
+ * some of these its own way (the first of two Content-Lengths, a body of
+ * an unknown coding until the connection ends, a path cut at an escaped
+ * NUL). */
+static HttpGateVerdict check_framing(const HttpGateInput *in) {
+        if (in->header_malformed)
+                return verdict_close(400, "malformed header field");
+        if (in->path_nul)
+                return verdict_close(400, "escaped NUL in the path");
+        if (in->hosts > 1)
+                return verdict_close(400, "more than one Host");
+        if (in->http11 && !in->host)
+                return verdict_close(400, "Host missing");
+        if (in->content_lengths > 1)
+                return verdict_close(400, "more than one Content-Length");
+        if (!in->transfer_encoding)
+                return verdict(0, NULL);
+        if (in->content_length)
+                return verdict_close(400, "both Content-Length and Transfer-Encoding");
+        if (!in->http11)
+                return verdict_close(400, "Transfer-Encoding in an HTTP/1.0 request");
+        if (in->transfer_encodings > 1 || strcasecmp(in->transfer_encoding, "chunked") != 0)
+                return verdict_close(501, "only the chunked Transfer-Encoding is supported");
+        return verdict(0, NULL);
+}
+
 HttpGateVerdict http_gate_decide(const HttpGateInput *in, const HttpGateLimits *l) {
         uint64_t length = http_content_length_parse(in->content_length);
         bool body = length > 0 || in->transfer_encoding;
@@ -161,6 +193,9 @@ HttpGateVerdict http_gate_decide(const HttpGateInput *in, const HttpGateLimits *
                 return verdict(414, "URI too long");
         if (in->header_size > l->max_header)
                 return verdict(431, "request header fields too large");
+        v = check_framing(in);
+        if (v.status)
+                return v;
         if (in->match == HTTP_MATCH_NO_PATH)
                 return verdict(404, "Not Found");
         if (in->match == HTTP_MATCH_NO_METHOD)

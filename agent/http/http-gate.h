@@ -47,6 +47,13 @@ typedef struct HttpGateInput {
         bool token_configured;   /* false: control routes are refused, closed */
         bool token_ok;           /* Authorization: Bearer carries the token */
         bool restoring;          /* a snapshot restore is being redone: control routes wait */
+        /* How the message is framed, checked before anything else: a
+         * request read one way here and another way by a proxy in front
+         * is refused, and its connection closed. */
+        bool http11;             /* HTTP/1.1 (not 1.0): Host required, chunked allowed */
+        bool path_nul;           /* an escaped NUL (%00) in the path: it would cut the path short */
+        bool header_malformed;   /* a field name empty or with a blank or a control byte; a CR in a value */
+        unsigned hosts, content_lengths, transfer_encodings; /* how many of each field */
         /* Header values, NULL when absent. */
         const char *host, *origin, *sec_fetch_site, *sec_fetch_mode, *sec_fetch_dest, *content_type,
                 *content_length, *transfer_encoding;

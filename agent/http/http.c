@@ -108,6 +108,8 @@ struct HttpRequest {
         bool refused;             /* MHD refused our response: the connection is closed */
         bool resumed;             /* answered while suspended: pending (or fallback) goes out next */
         bool from_a_page;         /* a web page made it: its connection closes after the answer */
+        bool http11;              /* not HTTP/1.0 */
+        bool path_nul;            /* the raw path holds an escaped NUL */
         struct MHD_Response *pending;
         unsigned pending_status;
         const char *label;        /* route for /metrics */
@@ -422,18 +424,30 @@ static bool route_matches_path(const HttpRoute *rt, const char *path) {
         return (rt->flags & HTTP_ROUTE_PREFIX) ? !!startswith(path, rt->path) : streq(path, rt->path);
 }
 
+static bool exact_route_exists(HttpServer *s, const char *path) {
+        for (size_t i = 0; i < s->n_sets; i++)
+                for (size_t k = 0; k < s->sets[i].n; k++) {
+                        const HttpRoute *rt = &s->sets[i].routes[k];
+                        if (!(rt->flags & HTTP_ROUTE_PREFIX) && streq(rt->path, path))
+                                return true;
+                }
+        return false;
+}
+
 /* Finds the route; -EOPNOTSUPP with the Allow list when only the method
- * differs.  HEAD is served by GET routes (MHD drops the body). */
+ * differs.  HEAD is served by GET routes (MHD drops the body).  A path
+ * that has routes of its own is theirs alone: POST /auth/callback is a
+ * 405 there, not a login of provider "callback" under "/auth/". */
 static int route_find(HttpServer *s, HttpRequest *r, char *allow, size_t size) {
         const char *method = streq(r->method, "HEAD") ? "GET" : r->method;
-        bool path_known = false;
+        bool path_known = false, exact = exact_route_exists(s, r->path);
 
         allow[0] = '\0';
         for (size_t i = 0; i < s->n_sets; i++)
                 for (size_t k = 0; k < s->sets[i].n; k++) {
                         const HttpRoute *rt = &s->sets[i].routes[k];
 
-                        if (!route_matches_path(rt, r->path))
+                        if (!route_matches_path(rt, r->path) || (exact && (rt->flags & HTTP_ROUTE_PREFIX)))
                                 continue;
                         if (streq(rt->method, method)) {
                                 r->route = rt;
@@ -446,26 +460,55 @@ static int route_find(HttpServer *s, HttpRequest *r, char *allow, size_t size) {
                         if (!path_known || !strstr(allow, rt->method)) {
                                 size_t l = strlen(allow);
                                 snprintf(allow + l, size - l, "%s%s%s", l ? ", " : "", rt->method,
-                                         streq(rt->method, "GET") ? ", HEAD" : "");
+                                         streq(rt->method, "GET") && !(rt->flags & HTTP_ROUTE_NO_HEAD) ? ", HEAD" : "");
                         }
                         path_known = true;
                 }
         return path_known ? -EOPNOTSUPP : -ENOENT;
 }
 
-static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key,
-                                       const char *value) {
-        *(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": ", CRLF */
+/* A field name is a token: not empty, no blank (a blank before the colon
+ * would make "Host " a field of its own), no control byte. */
+static bool field_name_ok(const char *key, size_t size) {
+        if (size == 0)
+                return false;
+        for (size_t i = 0; i < size; i++)
+                if ((unsigned char)key[i] <= ' ' || key[i] == 0x7f)
+                        return false;
+        return true;
+}
+
+/* No bare CR in a value.  (A NUL cannot be seen here: libmicrohttpd
+ * 0.9.75 reads each header line as a C string, so a value ends at its
+ * first NUL, sizes included, and the gate checks what is before it.) */
+static bool field_value_ok(const char *value, size_t size) {
+        return !value || !memchr(value, '\r', size);
+}
+
+static enum MHD_Result header_scan_add(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                       const char *value, size_t value_size) {
+        HttpGateInput *in = cls;
+
+        in->header_size += key_size + value_size + 4; /* ": ", CRLF */
+        if (!field_name_ok(key, key_size) || !field_value_ok(value, value_size))
+                in->header_malformed = true;
+        else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+                in->hosts++;
+        else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+                in->content_lengths++;
+        else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+                in->transfer_encodings++;
         return MHD_YES;
 }
 
-/* The header block as the client sent it, near enough: MHD's memory pool
- * only bounds request line + headers together, this bounds the headers. */
-static size_t header_size(HttpRequest *r) {
-        size_t n = 0;
-
-        (void)MHD_get_connection_values(r->conn, MHD_HEADER_KIND, add_header_size, &n);
-        return n;
+/* The header block as the client sent it, near enough (MHD's memory pool
+ * only bounds request line + headers together, this bounds the headers),
+ * and what the gate checks of its framing. */
+static void header_scan(HttpRequest *r, HttpGateInput *in) {
+        (void)MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, header_scan_add, in);
+        in->host = http_request_header(r, MHD_HTTP_HEADER_HOST);
+        in->content_length = http_request_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        in->transfer_encoding = http_request_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 }
 
 /* The gate's verdict (http-gate.c decides) on what the request is now.
@@ -476,11 +519,11 @@ static HttpGateVerdict gate(HttpServer *s, HttpRequest *r, char allow[static HTT
         HttpGateLimits limits = { .max_url = s->o.max_url, .max_header = s->o.max_header,
                                   .max_body = s->o.max_body, .allowed_hosts = s->o.allowed_hosts };
         HttpGateInput in = { .uri_len = r->uri_len, .head = streq(r->method, "HEAD"),
-                             .match = HTTP_MATCH_NO_PATH };
+                             .match = HTTP_MATCH_NO_PATH, .http11 = r->http11, .path_nul = r->path_nul };
         int k;
 
         if (r->uri_len <= s->o.max_url) {
-                in.header_size = header_size(r);
+                header_scan(r, &in);
                 k = route_find(s, r, allow, HTTP_ALLOW_MAX);
                 in.match = k == -ENOENT ? HTTP_MATCH_NO_PATH : k == -EOPNOTSUPP ? HTTP_MATCH_NO_METHOD
                                                                                    : HTTP_MATCH_FOUND;
@@ -493,14 +536,11 @@ static HttpGateVerdict gate(HttpServer *s, HttpRequest *r, char allow[static HTT
                 in.token_configured = !isempty(token);
                 in.token_ok = (in.flags & HTTP_ROUTE_CONTROL) && token_ok(r, token);
                 in.restoring = (in.flags & HTTP_ROUTE_CONTROL) && s->o.restoring && s->o.restoring(s->o.userdata);
-                in.host = http_request_header(r, MHD_HTTP_HEADER_HOST);
                 in.origin = http_request_header(r, MHD_HTTP_HEADER_ORIGIN);
                 in.sec_fetch_site = http_request_header(r, "Sec-Fetch-Site");
                 in.sec_fetch_mode = http_request_header(r, "Sec-Fetch-Mode");
                 in.sec_fetch_dest = http_request_header(r, "Sec-Fetch-Dest");
                 in.content_type = http_request_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
-                in.content_length = http_request_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
-                in.transfer_encoding = http_request_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
         }
         return http_gate_decide(&in, &limits);
 }
@@ -598,6 +638,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                 r->conn = conn;
                 r->method = method;
                 r->path = url;
+                r->http11 = !streq(version, MHD_HTTP_VERSION_1_0);
                 request_start(s, r);
         } else if (r->replied)
                 *upload_data_size = 0;
@@ -625,6 +666,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
         r->conn = conn;
         r->uri_len = strlen(uri);
         q = strchr(uri, '?');
+        /* MHD unescapes the path into a C string: "/shutdown%00.html"
+         * would reach the routes as "/shutdown". */
+        r->path_nul = memmem(uri, q ? (size_t)(q - uri) : r->uri_len, "%00", 3) != NULL;
         /* Over-long URIs get 414 and need no copy. */
         if (q && r->uri_len <= s->o.max_url)
                 r->query = strdup(q + 1);

@@ -345,6 +345,74 @@ def test_huge_header_431(agent):
     agent.assert_serving()
 
 
+def loopback_raw(agent, data):
+    """raw() from the agent's own loopback, where the token admits."""
+    return raw(agent.lan.guest, "127.0.0.1", data)
+
+
+AUTH = f"Authorization: Bearer {TOKEN}\r\n".encode()
+JSON = b"Content-Type: application/json\r\n"
+
+
+def test_ambiguous_framing_is_refused_and_closed(agent):
+    """What libmicrohttpd reads its own way, a proxy in front another (or
+    that cut a path or value short), gets a 400 (an unknown transfer
+    coding a 501) at once, before the route runs, and the connection is
+    closed: nothing behind it is read as a request of its own."""
+    smuggled = b"GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    cases = [
+        # "/shutdown%00.html" reached the routes as "/shutdown".
+        (b"POST /shutdown%00.html HTTP/1.1\r\nHost: 127.0.0.1\r\n" + AUTH + b"\r\n", 400,
+         "escaped NUL in the path"),
+        (b"GET /health%00x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 400, "escaped NUL in the path"),
+        # A blank before the colon: a field named "Host ", and no Host.
+        (b"GET /health HTTP/1.1\r\nHost : evil.example\r\n\r\n", 400, "malformed header field"),
+        (b"GET /health HTTP/1.1\r\nHost\t: evil.example\r\n\r\n", 400, "malformed header field"),
+        (b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: a\rb\r\n\r\n", 400, "malformed header field"),
+        (b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n\r\n", 400, "more than one Host"),
+        (b"GET /health HTTP/1.1\r\n\r\n", 400, "Host missing"),
+        (b"POST /open-url HTTP/1.1\r\nHost: 127.0.0.1\r\n" + AUTH + JSON +
+         b"Content-Length: 2\r\nContent-Length: 60\r\n\r\n{}" + smuggled, 400, "more than one Content-Length"),
+        (b"POST /open-url HTTP/1.1\r\nHost: 127.0.0.1\r\n" + AUTH + JSON +
+         b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled, 400,
+         "both Content-Length and Transfer-Encoding"),
+        (b"POST /open-url HTTP/1.0\r\nHost: 127.0.0.1\r\n" + AUTH + JSON +
+         b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 400,
+         "Transfer-Encoding in an HTTP/1.0 request"),
+        # Read until the connection ends, before: no answer at all.
+        (b"POST /open-url HTTP/1.1\r\nHost: 127.0.0.1\r\n" + AUTH + JSON +
+         b"Transfer-Encoding: gzip\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 501,
+         "only the chunked Transfer-Encoding is supported"),
+        (b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 501,
+         "only the chunked Transfer-Encoding is supported"),
+    ]
+    for req, status, error in cases:
+        t0 = time.monotonic()
+        out = loopback_raw(agent, req)
+        assert status_of(out) == status and json.loads(body_of(out)) == {"error": error}, (req, out)
+        assert out.count(b"HTTP/1.1 ") == 1, (req, out)  # nothing behind it answered
+        assert b"\r\nConnection: close\r\n" in out, (req, out)
+        # Answered and closed at once, not at the request deadline (2 s).
+        assert time.monotonic() - t0 < 1.5 * DEADLINE_SCALE, (req, out)
+    # Still well-formed: HTTP/1.0 without Host, a chunked JSON body.
+    assert status_of(loopback_raw(agent, b"GET /health HTTP/1.0\r\n\r\n")) == 200
+    out = loopback_raw(agent, b"POST /open-url HTTP/1.1\r\nHost: 127.0.0.1\r\n" + AUTH + JSON +
+                       b"Transfer-Encoding: Chunked\r\nConnection: close\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
+    assert status_of(out) == 400 and b"url" in body_of(out), out  # the handler read the body
+    agent.assert_serving()
+
+
+def test_a_path_with_routes_of_its_own_is_not_a_prefix_routes(agent):
+    """POST /auth/callback is a 405 (GET only, and no HEAD: it would spend
+    the code), not a login of provider "callback" under POST /auth/."""
+    out = loopback_raw(agent, b"POST /auth/callback HTTP/1.1\r\nHost: 127.0.0.1\r\n" + AUTH + JSON +
+                       b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
+    assert status_of(out) == 405 and b"\r\nAllow: GET\r\n" in out, out
+    out = loopback_raw(agent, b"POST /auth/acme HTTP/1.1\r\nHost: 127.0.0.1\r\n" + AUTH + JSON +
+                       b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
+    assert status_of(out) not in (404, 405), out  # the prefix route still takes the others
+
+
 def test_big_body_413_before_reading(agent):
     # Headers only, announcing 10 MB: the answer must come without a single
     # body byte sent, so the agent decided from Content-Length.

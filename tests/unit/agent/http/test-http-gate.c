@@ -19,7 +19,7 @@ static HttpGateInput control(void) {
         return (HttpGateInput){
                 .uri_len = 20, .header_size = 50, .match = HTTP_MATCH_FOUND, .allow = "GET, HEAD",
                 .flags = HTTP_ROUTE_CONTROL, .peer_allowed = true, .token_configured = true,
-                .token_ok = true, .host = "10.0.2.15:8080",
+                .token_ok = true, .host = "10.0.2.15:8080", .hosts = 1, .http11 = true,
         };
 }
 
@@ -56,6 +56,32 @@ static void test_order_and_answers(void **state) {
                   ({ HttpGateInput i = control(); i.uri_len = 101; i.match = HTTP_MATCH_NO_PATH; i.token_ok = false; i; }),
                   414, "URI too long" },
                 { "headers over the limit: 431", WITH(header_size, 201), 431, "request header fields too large" },
+                { "a malformed field (\"Host \", a NUL in a value): 400 before the route, closed",
+                  ({ HttpGateInput i = control(); i.header_malformed = true; i.match = HTTP_MATCH_NO_PATH; i; }),
+                  400, "malformed header field", "Connection", "close" },
+                { "an escaped NUL in the path: 400, closed", WITH(path_nul, true), 400, "escaped NUL in the path",
+                  "Connection", "close" },
+                { "two Hosts: 400, closed", WITH(hosts, 2), 400, "more than one Host", "Connection", "close" },
+                { "HTTP/1.1 without Host: 400, closed",
+                  ({ HttpGateInput i = control(); i.host = NULL; i.hosts = 0; i; }), 400, "Host missing",
+                  "Connection", "close" },
+                { "two Content-Lengths: 400, closed",
+                  ({ HttpGateInput i = control(); i.content_length = "2"; i.content_lengths = 2; i; }), 400,
+                  "more than one Content-Length", "Connection", "close" },
+                { "Content-Length and Transfer-Encoding: 400, closed",
+                  ({ HttpGateInput i = control(); i.content_length = "2"; i.content_lengths = 1;
+                     i.transfer_encoding = "chunked"; i.transfer_encodings = 1; i; }), 400,
+                  "both Content-Length and Transfer-Encoding", "Connection", "close" },
+                { "Transfer-Encoding in HTTP/1.0: 400, closed",
+                  ({ HttpGateInput i = control(); i.http11 = false; i.transfer_encoding = "chunked";
+                     i.transfer_encodings = 1; i; }), 400, "Transfer-Encoding in an HTTP/1.0 request",
+                  "Connection", "close" },
+                { "a coding other than chunked: 501, closed",
+                  ({ HttpGateInput i = control(); i.transfer_encoding = "gzip, chunked"; i.transfer_encodings = 1;
+                     i; }), 501, "only the chunked Transfer-Encoding is supported", "Connection", "close" },
+                { "two Transfer-Encoding fields: 501, closed",
+                  ({ HttpGateInput i = control(); i.transfer_encoding = "chunked"; i.transfer_encodings = 2; i; }),
+                  501, "only the chunked Transfer-Encoding is supported", "Connection", "close" },
                 { "no route: 404", WITH(match, HTTP_MATCH_NO_PATH), 404, "Not Found" },
                 { "method not allowed: 405 with the route's methods", WITH(match, HTTP_MATCH_NO_METHOD), 405,
                   "method not allowed", "Allow", "GET, HEAD" },
@@ -65,7 +91,8 @@ static void test_order_and_answers(void **state) {
                 { "HEAD of another control route passes", WITH(head, true), 0, NULL },
                 { "outside allow_from: 403", WITH(peer_allowed, false), 403, "forbidden" },
                 { "Host a rebinding name: 403", WITH(host, "attacker.example"), 403, "host not allowed" },
-                { "no Host (HTTP/1.0): passes", WITH(host, NULL), 0, NULL },
+                { "no Host (HTTP/1.0): passes",
+                  ({ HttpGateInput i = control(); i.host = NULL; i.hosts = 0; i.http11 = false; i; }), 0, NULL },
                 { "Origin: 403", WITH(origin, "http://attacker.example"), 403, "browser requests refused" },
                 { "Origin null (a sandboxed page): 403", WITH(origin, "null"), 403, "browser requests refused" },
                 { "Sec-Fetch-Site cross-site: 403", WITH(sec_fetch_site, "cross-site"), 403,
@@ -85,7 +112,7 @@ static void test_order_and_answers(void **state) {
                   415, "Content-Type must be application/json" },
                 { "a body without Content-Type: 415", WITH(content_length, "5"), 415,
                   "Content-Type must be application/json" },
-                { "a chunked body that is not JSON: 415", WITH(transfer_encoding, "chunked"), 415,
+                { "a chunked body that is not JSON: 415", WITH(transfer_encoding, "Chunked"), 415,
                   "Content-Type must be application/json" },
                 { "a JSON body passes",
                   ({ HttpGateInput i = control(); i.content_length = "5";
