@@ -19,7 +19,9 @@ static json_t *load_object(const char *body, size_t size, const char **ret_error
                 *ret_error = "Request body must be JSON";
                 return NULL;
         }
-        root = json_loadb(body, size, 0, NULL);
+        /* Two of a key would be read as the last by us and maybe as the
+         * first by whatever checked the body before (a proxy, a log). */
+        root = json_loadb(body, size, JSON_REJECT_DUPLICATES, NULL);
         if (!json_is_object(root)) {
                 json_decref(root);
                 *ret_error = "Invalid JSON body";
@@ -156,8 +158,8 @@ int oauth_start_request_parse(const char *body, size_t size, OAuthStartRequest *
                 *ret_error = "authorizeUrl must be an absolute http(s) URL";
                 goto out;
         }
-        if (opt_string(root, "state", 1024, &q.state) < 0) {
-                *ret_error = "state must be a string";
+        if (opt_string(root, "state", OAUTH_STATE_MAX, &q.state) < 0) {
+                *ret_error = "state must be a string of at most " STRINGIFY(OAUTH_STATE_MAX) " bytes";
                 goto out;
         }
         if (!q.state)

@@ -28,6 +28,7 @@ typedef struct OpenUrlRequest {
  * tells the provider's callback from a local process's guess, and each
  * login lets OAUTH_WRONG_STATES_MAX guesses go by before it fails. */
 #define OAUTH_STATE_MIN 8
+#define OAUTH_STATE_MAX 1024
 #define OAUTH_WRONG_STATES_MAX 16
 
 typedef struct OAuthStartRequest {

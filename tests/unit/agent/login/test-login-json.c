@@ -70,6 +70,7 @@ static void test_start_request(void **state) {
                 { "", "Request body must be JSON" },
                 { "{", "Invalid JSON body" },
                 { "[]", "Invalid JSON body" },
+                { "{\"sessionId\":\"a b\",\"sessionId\":\"" SID "\"}", "Invalid JSON body" }, /* which one? */
                 { "{}", "sessionId is required" },
                 { "{\"sessionId\":null}", "sessionId is required" },
                 { "{\"sessionId\":5}", SESSION_ID_ERROR },
@@ -119,6 +120,18 @@ static void test_urls(void **state) {
         b = "{\"sessionId\":\"" SID "\",\"authorizeUrl\":\"https://p/authorize\"}";
         assert_int_equal(oauth_start_request_parse(b, strlen(b), &a, &err), -EINVAL);
         assert_string_equal(err, "state is required (in the body or in authorizeUrl, without a %00)");
+        /* The longest state, and one byte more: its message names the limit. */
+        for (size_t n = OAUTH_STATE_MAX; n <= OAUTH_STATE_MAX + 1; n++) {
+                char *body = NULL;
+                assert_true(asprintf(&body, "{\"sessionId\":\"" SID "\",\"authorizeUrl\":\"https://p/a\",\"state\":\"%0*d\"}",
+                                     (int)n, 0) > 0);
+                assert_int_equal(oauth_start_request_parse(body, strlen(body), &a, &err),
+                                 n == OAUTH_STATE_MAX ? 0 : -EINVAL);
+                if (n > OAUTH_STATE_MAX)
+                        assert_string_equal(err, "state must be a string of at most 1024 bytes");
+                oauth_start_request_done(&a);
+                free(body);
+        }
 
         v = login_query_get("code=a%20b+c&state=x", "code");
         assert_string_equal(v, "a b c");
