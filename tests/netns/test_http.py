@@ -368,6 +368,8 @@ def test_ambiguous_framing_is_refused_and_closed(agent):
         # A blank before the colon: a field named "Host ", and no Host.
         (b"GET /health HTTP/1.1\r\nHost : evil.example\r\n\r\n", 400, "malformed header field"),
         (b"GET /health HTTP/1.1\r\nHost\t: evil.example\r\n\r\n", 400, "malformed header field"),
+        # obs-fold (RFC 9112 §5.2): libmicrohttpd keeps no Host of it.
+        (b"GET /health HTTP/1.1\r\nHost: evil.example\r\n 127.0.0.1\r\n\r\n", 400, "Host missing"),
         (b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: a\rb\r\n\r\n", 400, "malformed header field"),
         (b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n\r\n", 400, "more than one Host"),
         (b"GET /health HTTP/1.1\r\n\r\n", 400, "Host missing"),
