@@ -205,9 +205,10 @@ static int ready_check(HttpRequest *req, bool timed_out, void *userdata) {
 static int ready_handler(HttpRequest *req, void *userdata) {
         Manager *m = userdata;
         unsigned wait = 0;
+        int r = http_wait_seconds(req, &wait);
 
-        if (http_wait_seconds(req, &wait) < 0)
-                return http_reply_error(req, 400, HTTP_WAIT_ERROR);
+        if (r < 0)
+                return http_reply_error(req, 400, http_wait_error(r));
         if (wait == 0 || !m->ready_waiters) {
                 (void)ready_check(req, true, m);
                 return 0;

@@ -50,7 +50,8 @@ static LoginSession *query_session(LoginManager *lm, HttpRequest *req, int *ret)
         LoginSession *s;
 
         if (r < 0 || !session_id_is_valid(id)) {
-                *ret = http_reply_error(req, 400, r == 0 ? "sessionId is required" : SESSION_ID_ERROR);
+                *ret = http_reply_error(req, 400, r == 0 ? "sessionId is required" :
+                                                  r == -ENOTUNIQ ? "sessionId given more than once" : SESSION_ID_ERROR);
                 return NULL;
         }
         s = login_session_find(lm, id);
@@ -291,8 +292,9 @@ static int credentials_status(HttpRequest *req, void *userdata) {
 
         if (!s)
                 return r;
-        if (http_wait_seconds(req, &wait) < 0)
-                return http_reply_error(req, 400, HTTP_WAIT_ERROR);
+        r = http_wait_seconds(req, &wait);
+        if (r < 0)
+                return http_reply_error(req, 400, http_wait_error(r));
         if (wait == 0 || s->state == SESSION_AUTHENTICATED || !session_state_is_live(s->state))
                 return status_reply(req, s);
         w = calloc(1, sizeof *w);

@@ -7,6 +7,7 @@
  * is freed (the check then answers as timed out). */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <systemd/sd-event.h>
@@ -17,8 +18,11 @@
 #include "time-util.h"
 
 #define HTTP_WAIT_MAX_S HOST_API_WAIT_MAX_S
-/* The 400 for a wait http_wait_seconds() refuses. */
+/* The 400 for a wait http_wait_seconds() refuses with r. */
 #define HTTP_WAIT_ERROR "wait must be a number of seconds up to " STRINGIFY(HTTP_WAIT_MAX_S)
+static inline const char *http_wait_error(int r) {
+        return r == -ENOTUNIQ ? "wait given more than once" : HTTP_WAIT_ERROR;
+}
 
 typedef struct HttpWaitList HttpWaitList;
 

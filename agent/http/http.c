@@ -376,11 +376,29 @@ const char *http_request_query_string(HttpRequest *r) {
         return r->query ? r->query : "";
 }
 
+typedef struct ArgCount {
+        const char *key;
+        unsigned n;
+} ArgCount;
+
+static enum MHD_Result arg_count_add(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                     const char *value, size_t value_size) {
+        ArgCount *c = cls;
+
+        c->n += strcasecmp(key, c->key) == 0;
+        return MHD_YES;
+}
+
 int http_request_query(HttpRequest *r, const char *key, const char **ret) {
+        ArgCount count = { .key = key };
         const char *v = NULL;
         size_t n = 0;
 
         *ret = NULL;
+        /* Names compared as libmicrohttpd's lookup does, ignoring case. */
+        (void)MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, arg_count_add, &count);
+        if (count.n > 1)
+                return -ENOTUNIQ;
         if (MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, key, strlen(key), &v, &n) != MHD_YES ||
             !v)
                 return 0;

@@ -66,7 +66,8 @@ const char *http_request_path(HttpRequest *r);
 const char *http_request_query_string(HttpRequest *r); /* raw, without '?'; "" if none */
 /* Query argument key, decoded, in *ret: 1, or 0 (*ret NULL) if absent;
  * -EBADMSG when it holds an escaped NUL ("%00": it would read shorter,
- * "sessionId=<id>%00x" as <id>). */
+ * "sessionId=<id>%00x" as <id>); -ENOTUNIQ when it is there twice, in
+ * any case ("wait=1&WAIT=x": which one counts is not for us to guess). */
 int http_request_query(HttpRequest *r, const char *key, const char **ret);
 const char *http_request_header(HttpRequest *r, const char *name);
 const char *http_request_body(HttpRequest *r, size_t *ret_size); /* NUL-terminated */

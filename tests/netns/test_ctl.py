@@ -150,6 +150,8 @@ def test_ready_bad_wait(agent_bin, wait):
         a.wait_ready()
         status, body = a.get(f"/health/ready?wait={wait}")
         assert (status, json.loads(body)) == (400, {"error": "wait must be a number of seconds up to 300"})
+        status, body = a.get(f"/health/ready?wait=1&wait={wait}")
+        assert (status, json.loads(body)) == (400, {"error": "wait given more than once"})
         assert a.alive()
 
 
@@ -181,6 +183,11 @@ def test_status_long_poll(env):
     assert env.json("GET", f"/credentials/status?sessionId={s}&wait=301") == \
         (400, {"error": "wait must be a number of seconds up to 300"})
     assert env.json("GET", f"/credentials/status?sessionId={sid()}&wait=5")[0] == 404
+    # Given twice, in any case: which one would count is not guessed.
+    assert env.json("GET", f"/credentials/status?sessionId={s}&wait=1&WAIT=abc") == \
+        (400, {"error": "wait given more than once"})
+    assert env.json("GET", f"/credentials/status?sessionId={s}&sessionid={sid()}") == \
+        (400, {"error": "sessionId given more than once"})
     env.assert_no_secrets()
 
 
