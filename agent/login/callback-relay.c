@@ -14,11 +14,23 @@
 #define RELAY_MAX (256 * 1024)
 #define REQUEST_FMT "GET %s%s%s HTTP/1.0\r\nHost: localhost:%u\r\nConnection: close\r\n\r\n"
 
+/* How many of q's arguments are named name (raw, with its case: as the
+ * state is checked). */
+static unsigned arg_count(const char *q, const char *name) {
+        size_t n = strlen(name);
+        unsigned count = 0;
+
+        for (const char *p = q; p && *p; p += strcspn(p, "&"), p += *p == '&')
+                count += strncmp(p, name, n) == 0 && (p[n] == '=' || p[n] == '&' || p[n] == '\0');
+        return count;
+}
+
 bool callback_relay_query_ok(const char *q) {
-        for (; q && *q; q++)
-                if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f)
+        for (const char *p = q; p && *p; p++)
+                if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
                         return false;
-        return true;
+        /* The agent checks the first state; a CLI may read the last. */
+        return arg_count(q, "state") <= 1 && arg_count(q, "code") <= 1;
 }
 
 int callback_relay_redirect_port(const char *uri, const char *path, uint16_t *ret) {

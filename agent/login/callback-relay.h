@@ -15,7 +15,8 @@
 #include "time-util.h"
 
 /* A query that would not be a valid request line (spaces, control or
- * non-ASCII bytes) is refused before anything is sent. */
+ * non-ASCII bytes), or that names state or code twice, is refused before
+ * anything is sent. */
 bool callback_relay_query_ok(const char *query);
 
 /* The loopback port an authorize URL's redirect_uri (decoded) sends the

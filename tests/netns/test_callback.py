@@ -74,6 +74,10 @@ def test_only_the_logins_own_state_is_relayed(env):
                   f"code=SECRET-CODE-page&state={state}%00x"):
         assert env.json("GET", f"/auth/callback?{query}") == (400, {"error": "State does not match the login's"})
     assert env.json("GET", f"/oauth-url?sessionId={s}")[0] == 200  # still waiting, not failed
+    # The right state first, another after it: a CLI may read the last.
+    for query in (f"code=SECRET-CODE-page&state={state}&state=STATE-guess",
+                  f"code=SECRET-CODE-page&state={state}&code=SECRET-CODE-page2"):
+        assert env.json("GET", f"/auth/callback?{query}") == (400, {"error": "Invalid callback query"})
     status, location, _ = browse(env, f"/auth/callback?code=SECRET-CODE-codex&state={state}")
     assert (status, location) == (302, "http://127.0.0.1:1455/success?needs_setup=false")
     env.wait_status(s, lambda code, b: b.get("authenticated"))

@@ -17,6 +17,11 @@ static void test_query_ok(void **state) {
         assert_false(callback_relay_query_ok("code=a b"));
         assert_false(callback_relay_query_ok("code=a\r\nX: y"));
         assert_false(callback_relay_query_ok("code=\x7f"));
+        /* Which of two states or codes counts is not guessed. */
+        assert_false(callback_relay_query_ok("code=a&state=b&state=c"));
+        assert_false(callback_relay_query_ok("state=b&code=a&x=1&code=z"));
+        assert_false(callback_relay_query_ok("state&state=b"));
+        assert_true(callback_relay_query_ok("code=a&state=b&STATE=c&states=d&xstate=e&code_verifier=f"));
 }
 
 static void test_redirect_port(void **state) {
