@@ -281,15 +281,20 @@ static int parse_pty(Ctx *c, json_t *e, ProviderDef *p) {
         return 0;
 }
 
+/* A ListKey for ProviderDef's field, which must be a char ** (the parser
+ * writes one there): any other type has no _Generic branch, and does not
+ * compile. */
+#define LIST_KEY(field, need_one, ok, not_ok)                                                                   \
+        { #field, offsetof(ProviderDef, field) + _Generic(((ProviderDef *)0)->field, char **: 0), need_one, ok, \
+          not_ok }
+
 static const ListKey list_keys[] = {
-        { "aliases", offsetof(ProviderDef, aliases), false, NULL, NULL },
-        { "argv", offsetof(ProviderDef, argv), true, NULL, NULL },
-        { "url_patterns", offsetof(ProviderDef, url_patterns), true, url_pattern_ok,
-          "is not an http(s) URL prefix that ends its host with /, ? or # (or : before a port)" },
-        { "failures", offsetof(ProviderDef, failures), false, failure_ok,
-          "is not one row of text that starts with no blank" },
-        { "credential_keys", offsetof(ProviderDef, credential_keys), false, credential_key_ok,
-          "is not a dotted key path" },
+        LIST_KEY(aliases, false, NULL, NULL),
+        LIST_KEY(argv, true, NULL, NULL),
+        LIST_KEY(url_patterns, true, url_pattern_ok,
+                 "is not an http(s) URL prefix that ends its host with /, ? or # (or : before a port)"),
+        LIST_KEY(failures, false, failure_ok, "is not one row of text that starts with no blank"),
+        LIST_KEY(credential_keys, false, credential_key_ok, "is not a dotted key path"),
 };
 
 static int parse_key(Ctx *c, ProviderDef *p, const char *k, json_t *e) {
