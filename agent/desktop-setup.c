@@ -16,8 +16,6 @@
 #include "vnc/desktop.h"
 #include "vnc/display.h"
 
-/* Xvfb, x11vnc and websockify never run as root: without their user, no
- * desktop (the supervisor fails them with the same reason). */
 /* u from user's passwd entry; without it, what goes unserved (without)
  * and why are logged. */
 static void user_lookup(DesktopUser *u, const char *user, const char *without) {
@@ -112,7 +110,9 @@ static bool x_group_is_its_own(const Desktop *d) {
 }
 
 /* x_user and vnc_user looked up, each dropped (logged) when it shares a
- * uid with another desktop user. */
+ * uid with another desktop user.  Xvfb, x11vnc and websockify never run
+ * as root: without their user, no desktop (the supervisor fails them
+ * with the same reason). */
 static void display_users_lookup(Desktop *d) {
         const Config *c = d->config;
 

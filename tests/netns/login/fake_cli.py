@@ -431,13 +431,15 @@ def show_gemini(url):
     shown = ("\u2139 Attempting to open authentication page in your browser.\r\n"
              "  \x1b[38;5;229mOtherwise navigate to:\x1b[39m\r\n" + wrapped(url) +
              "Waiting for authentication... (Press Esc or Ctrl+C to cancel)\r\n")
+    late = ""
     if os.environ.get("FAKE_CLI_URL_WITH_FAILURE"):
-        return shown  # written together with what follows the callback
-    out(shown)
+        late = shown  # written together with what follows the callback
+    else:
+        out(shown)
     if stale:
         out("Do you want to continue?\r\n")
         read_until(lambda b: b"\r" in b)
-    return ""
+    return late
 
 
 def show_url(port, url):

@@ -56,7 +56,7 @@ static void test_order_and_answers(void **state) {
                   ({ HttpGateInput i = control(); i.uri_len = 101; i.match = HTTP_MATCH_NO_PATH; i.token_ok = false; i; }),
                   414, "URI too long" },
                 { "headers over the limit: 431", WITH(header_size, 201), 431, "request header fields too large" },
-                { "a malformed field (\"Host \", a NUL in a value): 400 before the route, closed",
+                { "a malformed field (\"Host \", a CR in a value): 400 before the route, closed",
                   ({ HttpGateInput i = control(); i.header_malformed = true; i.match = HTTP_MATCH_NO_PATH; i; }),
                   400, "malformed header field", "Connection", "close" },
                 { "an escaped NUL in the path: 400, closed", WITH(path_nul, true), 400, "escaped NUL in the path",
