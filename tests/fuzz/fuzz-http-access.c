@@ -52,25 +52,30 @@ static void check_bearer(const char *h) {
 }
 
 /* The gate's header parsers and its decision, with the header line as
- * every header value, the first address byte as the route's flags and the
- * second as the framing facts:
- * the answer is always one the gate may give, with a message. */
-static void check_gate(const char *h, uint8_t bits, uint8_t framing) {
+ * every header value that is there, the first address byte as the
+ * route's flags and the next two as the framing facts: the answer is
+ * always one the gate may give, with a message, and a malformed field
+ * within the limits is a 400 that closes the connection. */
+static void check_gate(const char *h, uint8_t bits, uint8_t framing, uint8_t more) {
         static const HttpGateLimits limits = { .max_url = 4096, .max_header = 16384, .max_body = 65536 };
+        unsigned hosts = (framing >> 4) & 3, content_lengths = framing >> 6;
         HttpGateInput in = {
                 .uri_len = strlen(h), .header_size = strlen(h), .match = HTTP_MATCH_FOUND, .allow = "GET",
                 .flags = bits & 0xf, .head = bits & 0x10, .peer_loopback = bits & 0x20,
                 .peer_allowed = bits & 0x40, .token_configured = bits & 0x80, .token_ok = bits & 0x80,
-                .host = h, .origin = (bits & 1) ? h : NULL, .content_type = h, .content_length = h,
-                .transfer_encoding = (framing & 1) ? h : NULL, .http11 = framing & 2, .path_nul = framing & 4,
-                .header_malformed = framing & 8, .hosts = (framing >> 4) & 3, .content_lengths = (framing >> 6) & 1,
-                .transfer_encodings = framing >> 7,
+                .host = hosts ? h : NULL, .origin = (bits & 1) ? h : NULL, .content_type = h,
+                .content_length = content_lengths ? h : NULL, .transfer_encoding = (framing & 1) ? h : NULL,
+                .http11 = framing & 2, .path_nul = framing & 4, .header_malformed = framing & 8, .hosts = hosts,
+                .content_lengths = content_lengths, .transfer_encodings = (framing & 1) ? 1 + (more & 1) : 0,
         };
         HttpGateVerdict v = http_gate_decide(&in, &limits);
         uint64_t n = http_content_length_parse(h);
 
         CHECK(v.status == 0 || (v.status >= 400 && v.status <= 503 && v.error && *v.error));
         CHECK(n == UINT64_MAX || strspn(h, "0123456789") == strlen(h));
+        if (in.header_malformed && in.uri_len <= limits.max_url && in.header_size <= limits.max_header)
+                CHECK(v.status == 400 && v.header && strcmp(v.header, "Connection") == 0);
+        CHECK(v.status != 501 || (v.header && strcmp(v.value, "close") == 0));
         (void)http_host_allowed(h, NULL);
         (void)http_content_type_is_json(h);
 }
@@ -97,7 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check_cidr(buf, addr16);
         if (hdr) {
                 check_bearer(hdr);
-                check_gate(hdr, addr16[0], addr16[1]);
+                check_gate(hdr, addr16[0], addr16[1], addr16[2]);
         }
         free(buf);
         return 0;

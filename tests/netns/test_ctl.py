@@ -144,6 +144,29 @@ def test_a_long_poll_whose_client_left_frees_its_slot(agent_bin, tmp_path):
         assert a.alive()
 
 
+def test_a_half_closed_long_poll_reads_why_it_ended(agent_bin, tmp_path):
+    """A client that only shuts down its sending side (nc -N) cannot be
+    told from one that left: its wait ends, and it reads the 400 that
+    says why."""
+    port = 17500 + os.getpid() % 400
+    _, svc = released_service(str(tmp_path), port)
+    with Agent(agent_bin, services=[svc]) as a:
+        wait_until(lambda: a.try_services().get("gate", {}).get("state") == "starting", 20, "gate starting")
+        with a.ns.entered():
+            p = socket.create_connection(("127.0.0.1", a.http_port), timeout=60)
+        with p:
+            p.sendall(b"GET /health/ready?wait=120 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            wait_until(lambda: waiting(a) == 1, 20, "the long poll waiting")
+            p.shutdown(socket.SHUT_WR)
+            out = b""
+            while chunk := p.recv(65536):
+                out += chunk
+        head, body = out.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 400 ") and \
+            json.loads(body) == {"error": "the client closed its end of the connection"}, out
+        assert waiting(a) == 0 and a.alive()
+
+
 @pytest.mark.parametrize("wait", ["301", "-1", "x", "", "1.5", "99999999999999999999"])
 def test_ready_bad_wait(agent_bin, wait):
     with Agent(agent_bin, services=IDLE) as a:
