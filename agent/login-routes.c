@@ -447,12 +447,23 @@ static LoginSession *session_by_state(LoginManager *lm, const char *state) {
         return found;
 }
 
-/* A callback whose state matched none: a guess, as far as each waiting
- * login can tell (a local process can send thousands a second).  Each
- * waiting login counts it, and one that has counted
- * OAUTH_WRONG_STATES_MAX fails rather than let the guessing go on; the
- * warnings are bounded the same way.  With none waiting (a reload of a
- * used callback) there is nothing to guess. */
+/* One more callback with another state than s's (what: the route's
+ * callbacks, for the log): a guess, as far as s can tell (a local process
+ * can send thousands a second).  At the OAUTH_WRONG_STATES_MAX-th, s
+ * fails, its state used up, rather than let the guessing go on: true. */
+static bool wrong_state_count(LoginSession *s, const char *what) {
+        if (++s->wrong_states < OAUTH_WRONG_STATES_MAX)
+                return false;
+        s->oauth_state = erase_and_free(s->oauth_state);
+        log_warning("Login %s: %u %s with a wrong state; failed rather than let the guessing go on.", s->id,
+                    s->wrong_states, what);
+        login_session_fail(s, SESSION_EVENT_ERROR, "Too many callbacks with a wrong state");
+        return true;
+}
+
+/* A callback whose state matched none: each waiting login counts it
+ * (wrong_state_count()); the warnings are bounded the same way.  With
+ * none waiting (a reload of a used callback) there is nothing to guess. */
 static void count_wrong_state(LoginManager *lm) {
         unsigned waiting = 0;
 
@@ -461,12 +472,7 @@ static void count_wrong_state(LoginManager *lm) {
                 if (!waits_for_callback(s))
                         continue;
                 waiting++;
-                if (++s->wrong_states < OAUTH_WRONG_STATES_MAX)
-                        continue;
-                s->oauth_state = erase_and_free(s->oauth_state);
-                log_warning("Login %s: %u OAuth callbacks with a wrong state; failed rather than let the guessing go on.",
-                            s->id, s->wrong_states);
-                login_session_fail(s, SESSION_EVENT_ERROR, "Too many callbacks with a wrong state");
+                (void)wrong_state_count(s, "OAuth callbacks");
         }
         if (waiting > 0)
                 log_warning("OAuth callback with a wrong state refused (%u waiting login(s) counted it).", waiting);
@@ -630,19 +636,13 @@ static bool callback_state_ok(const LoginSession *s, const char *q) {
         return got && secret_equal(got, strlen(got), want);
 }
 
-/* A callback without the CLI login's state: a guess, as at
- * /oauth/callback, and counted the same way.  The login fails at the
- * OAUTH_WRONG_STATES_MAX-th rather than let the guessing go on (a CLI's
- * state is whatever length the CLI chose); the warnings end with it. */
+/* A callback without the CLI login's state: counted as at
+ * /oauth/callback (a CLI's state is whatever length the CLI chose); the
+ * warnings end with the login. */
 static int cli_wrong_state(HttpRequest *req, LoginSession *s) {
-        if (++s->wrong_states < OAUTH_WRONG_STATES_MAX)
+        if (!wrong_state_count(s, "callbacks"))
                 log_warning("Login %s: a callback with another state than the login's refused (%u).", s->id,
                             s->wrong_states);
-        else {
-                log_warning("Login %s: %u callbacks with a wrong state; failed rather than let the guessing go on.",
-                            s->id, s->wrong_states);
-                login_session_fail(s, SESSION_EVENT_ERROR, "Too many callbacks with a wrong state");
-        }
         return http_reply_error(req, 400, "State does not match the login's");
 }
 
