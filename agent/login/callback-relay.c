@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "callback-relay.h"
+#include "login-json.h"
 #include "macro.h"
 #include "parse-util.h"
 #include "sock-diag.h"
@@ -14,23 +15,12 @@
 #define RELAY_MAX (256 * 1024)
 #define REQUEST_FMT "GET %s%s%s HTTP/1.0\r\nHost: localhost:%u\r\nConnection: close\r\n\r\n"
 
-/* How many of q's arguments are named name (raw, with its case: as the
- * state is checked). */
-static unsigned arg_count(const char *q, const char *name) {
-        size_t n = strlen(name);
-        unsigned count = 0;
-
-        for (const char *p = q; p && *p; p += strcspn(p, "&"), p += *p == '&')
-                count += strncmp(p, name, n) == 0 && (p[n] == '=' || p[n] == '&' || p[n] == '\0');
-        return count;
-}
-
 bool callback_relay_query_ok(const char *q) {
         for (const char *p = q; p && *p; p++)
                 if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
                         return false;
         /* The agent checks the first state; a CLI may read the last. */
-        return arg_count(q, "state") <= 1 && arg_count(q, "code") <= 1;
+        return login_query_count(q, "state") <= 1 && login_query_count(q, "code") <= 1;
 }
 
 int callback_relay_redirect_port(const char *uri, const char *path, uint16_t *ret) {

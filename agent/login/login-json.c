@@ -210,20 +210,40 @@ static char *url_decode(const char *s, size_t n) {
         return o;
 }
 
-char *login_query_param(const char *p, const char *key) {
+/* The next argument named key in a raw query, from p on: its start, its
+ * length (up to '&' or '#') in *ret_n; NULL when there is none. */
+static const char *query_arg_find(const char *p, const char *key, size_t *ret_n) {
         size_t kl = strlen(key);
 
         while (p && *p && *p != '#') {
                 size_t n = strcspn(p, "&#");
-                if (n > kl && strncmp(p, key, kl) == 0 && p[kl] == '=')
-                        return url_decode(p + kl + 1, n - kl - 1);
-                if (n == kl && strncmp(p, key, kl) == 0)
-                        return strdup("");
+                if (n >= kl && strncmp(p, key, kl) == 0 && (n == kl || p[kl] == '=')) {
+                        *ret_n = n;
+                        return p;
+                }
                 p += n;
                 if (*p == '&')
                         p++;
         }
         return NULL;
+}
+
+char *login_query_param(const char *p, const char *key) {
+        size_t kl = strlen(key), n = 0;
+
+        p = query_arg_find(p, key, &n);
+        if (!p)
+                return NULL;
+        return n == kl ? strdup("") : url_decode(p + kl + 1, n - kl - 1);
+}
+
+unsigned login_query_count(const char *p, const char *key) {
+        unsigned count = 0;
+        size_t n = 0;
+
+        for (; (p = query_arg_find(p, key, &n)); p += n)
+                count++;
+        return count;
 }
 
 char *login_query_get(const char *u, const char *key) {

@@ -48,6 +48,9 @@ void oauth_start_request_done(OAuthStartRequest *r); /* wipes state */
  * '?' in a value is the value's); owned; NULL if absent, on ENOMEM, or
  * when the value holds an escaped NUL ("%00": it would read shorter). */
 char *login_query_param(const char *query, const char *key);
+/* How many parameters of a raw query are named key (with its case, as
+ * login_query_param() reads them). */
+unsigned login_query_count(const char *query, const char *key);
 /* The same in url's query (from its first '?'), or in a bare query string
  * without a '?'. */
 char *login_query_get(const char *url_or_query, const char *key);
