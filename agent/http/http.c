@@ -376,35 +376,38 @@ const char *http_request_query_string(HttpRequest *r) {
         return r->query ? r->query : "";
 }
 
-typedef struct ArgCount {
+/* A query argument's occurrences, and the first one's value. */
+typedef struct ArgScan {
         const char *key;
         unsigned n;
-} ArgCount;
+        const char *value;
+        size_t size;
+} ArgScan;
 
-static enum MHD_Result arg_count_add(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
-                                     const char *value, size_t value_size) {
-        ArgCount *c = cls;
+static enum MHD_Result arg_scan_add(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                    const char *value, size_t value_size) {
+        ArgScan *a = cls;
 
-        c->n += strcasecmp(key, c->key) == 0;
+        /* Names compared as libmicrohttpd's lookup does, ignoring case. */
+        if (strcasecmp(key, a->key) == 0 && a->n++ == 0) {
+                a->value = value;
+                a->size = value_size;
+        }
         return MHD_YES;
 }
 
 int http_request_query(HttpRequest *r, const char *key, const char **ret) {
-        ArgCount count = { .key = key };
-        const char *v = NULL;
-        size_t n = 0;
+        ArgScan a = { .key = key };
 
         *ret = NULL;
-        /* Names compared as libmicrohttpd's lookup does, ignoring case. */
-        (void)MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, arg_count_add, &count);
-        if (count.n > 1)
+        (void)MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, arg_scan_add, &a);
+        if (a.n > 1)
                 return -ENOTUNIQ;
-        if (MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, key, strlen(key), &v, &n) != MHD_YES ||
-            !v)
+        if (!a.value)
                 return 0;
-        if (strlen(v) != n)
+        if (strlen(a.value) != a.size)
                 return -EBADMSG;
-        *ret = v;
+        *ret = a.value;
         return 1;
 }
 
@@ -508,14 +511,15 @@ static enum MHD_Result header_scan_add(void *cls, enum MHD_ValueKind kind, const
         HttpGateInput *in = cls;
 
         in->header_size += key_size + value_size + 4; /* ": ", CRLF */
+        /* Each field's first value, as http_request_header() would find it. */
         if (!field_name_ok(key, key_size) || !field_value_ok(value, value_size))
                 in->header_malformed = true;
-        else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
-                in->hosts++;
-        else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
-                in->content_lengths++;
-        else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
-                in->transfer_encodings++;
+        else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0 && in->hosts++ == 0)
+                in->host = value;
+        else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0 && in->content_lengths++ == 0)
+                in->content_length = value;
+        else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0 && in->transfer_encodings++ == 0)
+                in->transfer_encoding = value;
         return MHD_YES;
 }
 
@@ -524,9 +528,6 @@ static enum MHD_Result header_scan_add(void *cls, enum MHD_ValueKind kind, const
  * and what the gate checks of its framing. */
 static void header_scan(HttpRequest *r, HttpGateInput *in) {
         (void)MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, header_scan_add, in);
-        in->host = http_request_header(r, MHD_HTTP_HEADER_HOST);
-        in->content_length = http_request_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        in->transfer_encoding = http_request_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 }
 
 /* The gate's verdict (http-gate.c decides) on what the request is now.
