@@ -202,10 +202,11 @@ static int cmd_wait_ready(Ctl *c) {
                 _cleanup_(freep) char *body = NULL;
                 usec_t t = now(CLOCK_MONOTONIC);
                 unsigned status = 0, left = t >= end ? 0 : (unsigned)((end - t) / USEC_PER_SEC);
+                unsigned wait = MIN(left, (unsigned)HOST_API_WAIT_MAX_S);
                 int r;
 
-                snprintf(path, sizeof path, "/health/ready?wait=%u", MIN(left, (unsigned)HOST_API_WAIT_MAX_S));
-                r = request(c, "GET", path, NULL, MIN(left, (unsigned)HOST_API_WAIT_MAX_S) + 10, &status, &body);
+                snprintf(path, sizeof path, "/health/ready?wait=%u", wait);
+                r = request(c, "GET", path, NULL, wait + 10, &status, &body);
                 if (r >= 0 && status == 200) {
                         printf("ready\n");
                         return 0;
