@@ -7,7 +7,9 @@
 #
 # SRC is the unpacked Debian source tree, BUILD a scratch directory (removed
 # before the call), OUT the cache directory that receives lib<name>.a.
-# Bump RECIPE_REV when a recipe changes so cached archives are rebuilt.
+# Bump RECIPE_REV when a recipe changes so cached archives are rebuilt;
+# a change to packaging/static/patches/<name> rebuilds that archive by
+# itself (its hash is part of the cache key).
 # The headers the agent compiles against stay the installed -dev package's:
 # static-build picks the source version equal to the installed one.
 
@@ -15,6 +17,7 @@
 RECIPE_REV=2
 STATIC_CFLAGS="-O2 -g0 -fPIC -ffunction-sections -fdata-sections"
 STATIC_JOBS=${STATIC_JOBS:-2}
+STATIC_PATCHES=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/patches
 
 # archive_privatize ARCHIVE PUBLIC_REGEX: a static archive exports every
 # internal global a shared library would have hidden (libsystemd.a brings
@@ -69,13 +72,27 @@ recipe_xkbcommon() {
         archive_privatize "$out/libxkbcommon.a" '^xkb_'
 }
 
+# patched_copy NAME SRC DIR: DIR receives a copy of SRC with the patches in
+# packaging/static/patches/NAME applied in name order; the cached source
+# stays as Debian ships it.  static-build keys the archive by them.
+patched_copy() {
+        local name=$1 src=$2 dir=$3 p
+        cp -a "$src" "$dir"
+        for p in "$STATIC_PATCHES/$name"/*.patch; do
+                patch -d "$dir" -p1 --forward --no-backup-if-mismatch <"$p"
+        done
+}
+
 # libmicrohttpd: Debian's own libmicrohttpd.a is built with GnuTLS, which a
 # static link would drag in with nettle, p11-kit, idn2, tasn1 ...  The agent
 # serves plain HTTP on the VM's private link, so TLS is configured out.
+# patches/microhttpd: header lines a proxy in front would read otherwise
+# are refused (see the patch's description).
 recipe_microhttpd() {
         local src=$1 bld=$2 out=$3
         mkdir -p "$bld"
-        (cd "$bld" && CFLAGS="$STATIC_CFLAGS" "$src/configure" \
+        patched_copy microhttpd "$src" "$bld/src"
+        (cd "$bld" && CFLAGS="$STATIC_CFLAGS" "$bld/src/configure" \
                 --disable-shared --enable-static --with-pic \
                 --disable-https --without-gnutls --disable-doc \
                 --disable-examples --disable-curl --disable-nls \

@@ -19,19 +19,17 @@ import select
 import signal
 import shutil
 import socket
-import struct
 import subprocess
 
 import pytest
 
+from elf import PT_DYNAMIC, PT_INTERP, program_header_types
 from netns import Lan, Netns
 from svagent import XView, x11_unix_mount_point
 
 TOP = pathlib.Path(__file__).resolve().parents[2]
 STATIC_BIN = os.environ.get("VMBA_STATIC_BIN") or str(TOP / "build-static/agent/vm-browser-agent")
 CMDLINE = "ip=10.77.0.2::10.77.0.1:255.255.255.0:demo-vm.example.test:eth0:off:10.77.0.1"
-PT_INTERP = 3
-PT_DYNAMIC = 2
 
 
 @pytest.fixture(scope="module")
@@ -51,19 +49,6 @@ def empty_root(static_bin, tmp_path):
     root.mkdir()
     shutil.copy2(static_bin, root / "vm-browser-agent")
     return root
-
-
-def program_header_types(path):
-    with open(path, "rb") as f:
-        ident = f.read(64)
-        assert ident[:4] == b"\x7fELF" and ident[4] == 2, "not a 64-bit ELF"
-        phoff, = struct.unpack_from("<Q", ident, 32)
-        phentsize, phnum = struct.unpack_from("<HH", ident, 54)
-        types = []
-        for i in range(phnum):
-            f.seek(phoff + i * phentsize)
-            types.append(struct.unpack("<I", f.read(4))[0])
-        return types
 
 
 def project_version():
