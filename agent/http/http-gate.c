@@ -74,6 +74,28 @@ static int host_name(const char *host, char name[static HOST_MAX + 1]) {
         return bracketed ? AF_INET6 : AF_INET;
 }
 
+int http_target_split(const char *target, const char **ret_path, char authority[static HTTP_AUTHORITY_MAX + 1]) {
+        static const char scheme[] = "http://";
+        const char *a, *slash;
+        size_t n;
+
+        authority[0] = '\0';
+        *ret_path = target;
+        if (target[0] == '/')
+                return 0;
+        if (strncasecmp(target, scheme, sizeof scheme - 1) != 0)
+                return -EINVAL;
+        a = target + sizeof scheme - 1;
+        slash = strchrnul(a, '/');
+        n = (size_t)(slash - a);
+        if (n == 0 || n > HTTP_AUTHORITY_MAX || memchr(a, '@', n))
+                return -EINVAL;
+        memcpy(authority, a, n);
+        authority[n] = '\0';
+        *ret_path = *slash ? slash : "/";
+        return 1;
+}
+
 bool http_host_allowed(const char *host, char *const *allowed) {
         char name[HOST_MAX + 1];
         unsigned char buf[16];
@@ -126,7 +148,7 @@ static HttpGateVerdict check_caller(const HttpGateInput *in, const HttpGateLimit
         /* Every route: a page that rebinds its own name to this address
          * would read /health and /metrics (the network, pids, logins in
          * flight) as its own origin's. */
-        if (!http_host_allowed(in->host, l->allowed_hosts))
+        if (!http_host_allowed(in->target_host ? in->target_host : in->host, l->allowed_hosts))
                 return verdict(403, "host not allowed");
         if (!control && !(f & HTTP_ROUTE_LOOPBACK))
                 return verdict(0, NULL);
@@ -196,6 +218,8 @@ HttpGateVerdict http_gate_decide(const HttpGateInput *in, const HttpGateLimits *
         v = check_framing(in);
         if (v.status)
                 return v;
+        if (in->target_invalid)
+                return verdict(400, "invalid request target");
         if (in->match == HTTP_MATCH_NO_PATH)
                 return verdict(404, "Not Found");
         if (in->match == HTTP_MATCH_NO_METHOD)

@@ -53,10 +53,15 @@ typedef struct HttpGateInput {
         bool http11;             /* HTTP/1.1 (not 1.0): Host required, chunked allowed */
         bool path_nul;           /* an escaped NUL (%00) in the path: it would cut the path short */
         bool header_malformed;   /* a field name empty or with a blank or a control byte; a CR in a value */
+        bool target_invalid;     /* neither origin-form nor http absolute-form (http_target_split) */
         unsigned hosts, content_lengths, transfer_encodings; /* how many of each field */
         /* Header values, NULL when absent. */
         const char *host, *origin, *sec_fetch_site, *sec_fetch_mode, *sec_fetch_dest, *content_type,
                 *content_length, *transfer_encoding;
+        /* An absolute-form target's authority, NULL for origin-form: the
+         * Host the request is for (RFC 9112 §3.2.2: the Host field is
+         * then ignored, though still required). */
+        const char *target_host;
 } HttpGateInput;
 
 typedef struct HttpGateVerdict {
@@ -67,6 +72,19 @@ typedef struct HttpGateVerdict {
 } HttpGateVerdict;
 
 HttpGateVerdict http_gate_decide(const HttpGateInput *in, const HttpGateLimits *limits);
+
+/* Longest authority http_target_split() copies: a DNS name, a port. */
+#define HTTP_AUTHORITY_MAX 261
+
+/* The request target as MHD passes it (path only, no query), per RFC 9112
+ * §3.2: origin-form ("/p") is the path as is; absolute-form
+ * ("http://authority/p", scheme in any case), which a server must accept,
+ * is split into its path ("/" when empty) and authority, copied into
+ * authority.  Returns 0 for origin-form (authority ""), 1 for
+ * absolute-form, -EINVAL for any other form (authority-form, "*",
+ * another scheme) and for an authority that is empty, carries userinfo
+ * or is longer than HTTP_AUTHORITY_MAX; *ret_path is target then. */
+int http_target_split(const char *target, const char **ret_path, char authority[static HTTP_AUTHORITY_MAX + 1]);
 
 /* Host: an IP literal (IPv6 in brackets), "localhost", or a name in
  * allowed (case-insensitive), each with an optional :port.  A missing Host

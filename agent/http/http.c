@@ -110,6 +110,8 @@ struct HttpRequest {
         bool from_a_page;         /* a web page made it: its connection closes after the answer */
         bool http11;              /* not HTTP/1.0 */
         bool path_nul;            /* the raw path holds an escaped NUL */
+        bool target_invalid;      /* neither origin-form nor http absolute-form */
+        char authority[HTTP_AUTHORITY_MAX + 1]; /* an absolute-form target's; "" for origin-form */
         struct MHD_Response *pending;
         unsigned pending_status;
         const char *label;        /* route for /metrics */
@@ -538,7 +540,9 @@ static HttpGateVerdict gate(HttpServer *s, HttpRequest *r, char allow[static HTT
         HttpGateLimits limits = { .max_url = s->o.max_url, .max_header = s->o.max_header,
                                   .max_body = s->o.max_body, .allowed_hosts = s->o.allowed_hosts };
         HttpGateInput in = { .uri_len = r->uri_len, .head = streq(r->method, "HEAD"),
-                             .match = HTTP_MATCH_NO_PATH, .http11 = r->http11, .path_nul = r->path_nul };
+                             .match = HTTP_MATCH_NO_PATH, .http11 = r->http11, .path_nul = r->path_nul,
+                             .target_invalid = r->target_invalid,
+                             .target_host = r->authority[0] ? r->authority : NULL };
         int k;
 
         if (r->uri_len <= s->o.max_url) {
@@ -656,7 +660,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                 r->started = true;
                 r->conn = conn;
                 r->method = method;
-                r->path = url;
+                r->target_invalid = http_target_split(url, &r->path, r->authority) < 0;
                 r->http11 = !streq(version, MHD_HTTP_VERSION_1_0);
                 request_start(s, r);
         } else if (r->replied)

@@ -1,17 +1,22 @@
 /* libFuzzer target for agent/http/http-access.c, http-gate.c and
- * common/in-addr-util.c.  Input: "<cidr>\n<authorization
- * header>\n<16 address bytes>".  Beyond "no crash": a parsed CIDR has a
- * prefix within its family's width and always matches its own address; a
- * bearer token lies inside the header, is non-empty and has no blank at
- * either end; the token always equals itself and never a one-byte change. */
+ * common/in-addr-util.c.  Input: "<cidr>\n<authorization header, also
+ * the request target>\n<16 address bytes>".  Beyond "no crash": a
+ * parsed CIDR has a prefix within its family's width and always matches
+ * its own address; a bearer token lies inside the header, is non-empty
+ * and has no blank at either end; the token always equals itself and
+ * never a one-byte change; the target's parts are what check_target()
+ * says. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "agent/http/http-access.h"
 #include "agent/http/http-gate.h"
 #include "in-addr-util.h"
+#include "macro.h"
 #include "secret-util.h"
 #include "fuzz.h"
 
@@ -51,6 +56,24 @@ static void check_bearer(const char *h) {
         free(copy);
 }
 
+/* The request target: a path that starts with "/"; an authority only
+ * for absolute-form, within its bound, without userinfo, and exactly
+ * the text between "http://" and the path. */
+static void check_target(const char *t) {
+        char authority[HTTP_AUTHORITY_MAX + 1];
+        const char *path = NULL;
+        int r = http_target_split(t, &path, authority);
+        size_t n = strlen(authority);
+
+        CHECK(r == 0 || r == 1 || r == -EINVAL);
+        CHECK(r < 0 ? path == t && n == 0 : path[0] == '/');
+        CHECK((r == 1) == (n > 0) && n <= HTTP_AUTHORITY_MAX && !strchr(authority, '@'));
+        if (r == 1) {
+                CHECK(strncasecmp(t, "http://", 7) == 0 && strncmp(t + 7, authority, n) == 0);
+                CHECK(streq(t + 7 + n, path) || (t[7 + n] == '\0' && streq(path, "/")));
+        }
+}
+
 /* The gate's header parsers and its decision, with the header line as
  * every header value that is there, the first address byte as the
  * route's flags and the next two as the framing facts: the answer is
@@ -67,6 +90,7 @@ static void check_gate(const char *h, uint8_t bits, uint8_t framing, uint8_t mor
                 .content_length = content_lengths ? h : NULL, .transfer_encoding = (framing & 1) ? h : NULL,
                 .http11 = framing & 2, .path_nul = framing & 4, .header_malformed = framing & 8, .hosts = hosts,
                 .content_lengths = content_lengths, .transfer_encodings = (framing & 1) ? 1 + (more & 1) : 0,
+                .target_invalid = more & 2, .target_host = (more & 4) ? h : NULL,
         };
         HttpGateVerdict v = http_gate_decide(&in, &limits);
         uint64_t n = http_content_length_parse(h);
@@ -76,6 +100,8 @@ static void check_gate(const char *h, uint8_t bits, uint8_t framing, uint8_t mor
         if (in.header_malformed && in.uri_len <= limits.max_url && in.header_size <= limits.max_header)
                 CHECK(v.status == 400 && v.header && strcmp(v.header, "Connection") == 0);
         CHECK(v.status != 501 || (v.header && strcmp(v.value, "close") == 0));
+        /* An invalid target never reaches the routes or the caller checks. */
+        CHECK(!in.target_invalid || v.status == 400 || v.status == 414 || v.status == 431 || v.status == 501);
         (void)http_host_allowed(h, NULL);
         (void)http_content_type_is_json(h);
 }
@@ -102,6 +128,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check_cidr(buf, addr16);
         if (hdr) {
                 check_bearer(hdr);
+                check_target(hdr);
                 check_gate(hdr, addr16[0], addr16[1], addr16[2]);
         }
         free(buf);

@@ -483,6 +483,32 @@ def test_a_content_length_it_cannot_read_is_answered_once(agent, agent_bin):
     agent.assert_serving()
 
 
+def test_request_target_forms(agent):
+    """RFC 9112 §3.2: the absolute-form a server must accept is routed by
+    its path, and its authority is the Host checked (the Host field is
+    ignored, though still required); authority-form (CONNECT), "*"
+    (OPTIONS) and other schemes are a 400 that names the target."""
+    host = b"Host: 127.0.0.1\r\nConnection: close\r\n"
+    out = loopback_raw(agent, b"GET http://127.0.0.1:8080/health HTTP/1.1\r\n" + host + b"\r\n")
+    assert status_of(out) == 200 and json.loads(body_of(out))["version"], out
+    out = loopback_raw(agent, b"GET HTTP://localhost/health HTTP/1.1\r\nHost: rebind.example\r\n"
+                       b"Connection: close\r\n\r\n")
+    assert status_of(out) == 200, out
+    out = loopback_raw(agent, b"GET http://rebind.example:8080/health HTTP/1.1\r\n" + host + b"\r\n")
+    assert status_of(out) == 403 and json.loads(body_of(out)) == {"error": "host not allowed"}, out
+    # A control route: the handler reads the body.
+    out = loopback_raw(agent, b"POST http://127.0.0.1:8080/open-url HTTP/1.1\r\n" + host + AUTH + JSON +
+                       b"Content-Length: 2\r\n\r\n{}")
+    assert status_of(out) == 400 and b"url" in body_of(out), out
+    for line in [b"OPTIONS * HTTP/1.1", b"CONNECT 127.0.0.1:8080 HTTP/1.1",
+                 b"GET https://127.0.0.1:8080/health HTTP/1.1", b"GET http://user@127.0.0.1/health HTTP/1.1",
+                 b"GET http:///health HTTP/1.1", b"GET health HTTP/1.1"]:
+        out = loopback_raw(agent, line + b"\r\n" + host + b"\r\n")
+        assert status_of(out) == 400 and json.loads(body_of(out)) == {"error": "invalid request target"}, \
+            (line, out)
+    agent.assert_serving()
+
+
 def test_a_path_with_routes_of_its_own_is_not_a_prefix_routes(agent):
     """POST /auth/callback is a 405 (GET only, and no HEAD: it would spend
     the code), not a login of provider "callback" under POST /auth/."""

@@ -2,11 +2,13 @@
  * row each, in the order a request meets them; the three attackers
  * (a neighbour, a page in the VM's browser, a local process) as rows;
  * and the header parsers it relies on. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "agent/http/http-gate.h"
@@ -82,6 +84,9 @@ static void test_order_and_answers(void **state) {
                 { "two Transfer-Encoding fields: 501, closed",
                   ({ HttpGateInput i = control(); i.transfer_encoding = "chunked"; i.transfer_encodings = 2; i; }),
                   501, "only the chunked Transfer-Encoding is supported", "Connection", "close" },
+                { "a target in neither origin- nor http absolute-form: 400, before 404",
+                  ({ HttpGateInput i = control(); i.target_invalid = true; i.match = HTTP_MATCH_NO_PATH; i; }),
+                  400, "invalid request target" },
                 { "no route: 404", WITH(match, HTTP_MATCH_NO_PATH), 404, "Not Found" },
                 { "method not allowed: 405 with the route's methods", WITH(match, HTTP_MATCH_NO_METHOD), 405,
                   "method not allowed", "Allow", "GET, HEAD" },
@@ -91,6 +96,11 @@ static void test_order_and_answers(void **state) {
                 { "HEAD of another control route passes", WITH(head, true), 0, NULL },
                 { "outside allow_from: 403", WITH(peer_allowed, false), 403, "forbidden" },
                 { "Host a rebinding name: 403", WITH(host, "attacker.example"), 403, "host not allowed" },
+                { "absolute-form for a rebinding name, Host allowed: 403 (the target's authority is the Host)",
+                  WITH(target_host, "attacker.example"), 403, "host not allowed" },
+                { "absolute-form for an allowed name, Host a rebinding one: passes (that Host is ignored)",
+                  ({ HttpGateInput i = control(); i.host = "attacker.example"; i.target_host = "127.0.0.1:8080";
+                     i; }), 0, NULL },
                 { "no Host (HTTP/1.0): passes",
                   ({ HttpGateInput i = control(); i.host = NULL; i.hosts = 0; i.http11 = false; i; }), 0, NULL },
                 { "Origin: 403", WITH(origin, "http://attacker.example"), 403, "browser requests refused" },
@@ -248,6 +258,51 @@ static void test_host_allowed(void **state) {
         assert_false(http_host_allowed("vm1.fleet.internal", NULL));
 }
 
+/* RFC 9112 §3.2: origin-form as is; absolute-form ("http" in any case)
+ * split into path and authority; every other form refused. */
+static void test_target_split(void **state) {
+        static const struct {
+                const char *target;
+                int r;
+                const char *path, *authority;
+        } t[] = {
+                { "/health", 0, "/health", "" },
+                { "/", 0, "/", "" },
+                { "http://127.0.0.1:8080/health", 1, "/health", "127.0.0.1:8080" },
+                { "HTTP://localhost/auth/acme", 1, "/auth/acme", "localhost" },
+                { "http://[::1]:8080/x", 1, "/x", "[::1]:8080" },
+                { "http://10.0.2.15", 1, "/", "10.0.2.15" },   /* no path: "/" */
+                { "http://10.0.2.15/", 1, "/", "10.0.2.15" },
+                { "http:///health", -EINVAL, NULL, NULL },       /* empty authority */
+                { "http://user@127.0.0.1/health", -EINVAL, NULL, NULL }, /* userinfo */
+                { "https://127.0.0.1/health", -EINVAL, NULL, NULL },     /* not this server's scheme */
+                { "http:/health", -EINVAL, NULL, NULL },
+                { "127.0.0.1:8080", -EINVAL, NULL, NULL },       /* authority-form (CONNECT) */
+                { "*", -EINVAL, NULL, NULL },                    /* asterisk-form (OPTIONS) */
+                { "health", -EINVAL, NULL, NULL },
+                { "", -EINVAL, NULL, NULL },
+        };
+        char authority[HTTP_AUTHORITY_MAX + 1];
+        char long_target[HTTP_AUTHORITY_MAX + 16];
+        const char *path;
+
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                print_message("'%s'\n", t[i].target);
+                assert_int_equal(http_target_split(t[i].target, &path, authority), t[i].r);
+                assert_string_equal(path, t[i].r >= 0 ? t[i].path : t[i].target);
+                assert_string_equal(authority, t[i].r >= 0 ? t[i].authority : "");
+        }
+        /* The longest authority fits, one more byte does not. */
+        memset(long_target, 'a', sizeof long_target);
+        memcpy(long_target, "http://", 7);
+        strcpy(long_target + 7 + HTTP_AUTHORITY_MAX, "/p");
+        assert_int_equal(http_target_split(long_target, &path, authority), 1);
+        assert_int_equal(strlen(authority), HTTP_AUTHORITY_MAX);
+        assert_string_equal(path, "/p");
+        strcpy(long_target + 7 + HTTP_AUTHORITY_MAX, "a/p");
+        assert_int_equal(http_target_split(long_target, &path, authority), -EINVAL);
+}
+
 static void test_content_type_and_length(void **state) {
         assert_true(http_content_type_is_json("application/json"));
         assert_true(http_content_type_is_json("Application/JSON;charset=UTF-8"));
@@ -274,6 +329,7 @@ int main(void) {
                 cmocka_unit_test(test_attackers),
                 cmocka_unit_test(test_from_a_page),
                 cmocka_unit_test(test_host_allowed),
+                cmocka_unit_test(test_target_split),
                 cmocka_unit_test(test_content_type_and_length),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
