@@ -156,6 +156,14 @@ def test_console_shows_agent_log(vm):
     assert re.search(r"vm-browser-agent(\[\d+\])?: ", vm.console_text()), vm.console_text()[-2000:]
 
 
+def test_xvfb_keeps_its_keymap_to_itself(vm):
+    # /var/lib/xkb is vmba-x's (test_image_contents): no keymap in /tmp,
+    # where another user could take its name first, and no warning.
+    qemu.wait_until(lambda: "Service Xvfb ready" in vm.console_text(), 60, "Xvfb ready", vm.proc)
+    text = vm.console_text()
+    assert "so Xvfb compiles its keymap into" not in text, text[-2000:]
+
+
 def test_browser_downloads_off_the_disk(vm):
     # A page's downloads fill a tmpfs of their own, as shipped (the real
     # Firefox filling it: tests/netns/test_browser.py).
