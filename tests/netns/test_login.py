@@ -1449,9 +1449,40 @@ def push_one(e, tag):
     return s
 
 
+def push_env(make_env, path, *sets, **kw):
+    """An agent that pushes credentials to the unix socket at path, the
+    stand-in for the host's end of vsock port 1234."""
+    return make_env(sets=("vsock_port=1234", f"vsock_unix_path={path}", *sets), **kw)
+
+
+def cli_login_done(e):
+    """A Gemini CLI login started and its URL browsed to the end: its id
+    and the start's answer."""
+    s = sid()
+    status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
+    assert status == 200 and "oauthUrl" in started, started
+    assert e.browse(started["oauthUrl"])[0] == 200
+    return s, started
+
+
+def ack(conn, e, s, line):
+    """The host acknowledges line on conn: the agent then forgets s."""
+    conn.sendall(f"ACK {line['deliveryId']}\n".encode())
+    wait_until(lambda: e.json("GET", f"/credentials/status?sessionId={s}")[0] == 404, 10, "session delivered")
+
+
+def assert_not_pushed_again(srv):
+    """The agent does not come back (within 4 s, twice its shortest
+    reconnect pause) with a delivery the host acknowledged."""
+    srv.settimeout(4)
+    with pytest.raises(socket.timeout):
+        srv.accept()[0].close()
+        pytest.fail("the agent connected again after its delivery was acknowledged")
+
+
 def test_push_handoff(make_env, host_socket):
     path, srv = host_socket
-    e = make_env(sets=("vsock_port=1234", f"vsock_unix_path={path}"))
+    e = push_env(make_env, path)
     s = push_one(e, "p")
     conn, _ = srv.accept()
     first = read_line(conn)
@@ -1468,9 +1499,7 @@ def test_push_handoff(make_env, host_socket):
     conn, _ = srv.accept()
     again = read_line(conn)
     assert again == first
-    conn.sendall(f"ACK {first['deliveryId']}\n".encode())
-    wait_until(lambda: e.json("GET", f"/credentials/status?sessionId={s}")[0] == 404, 10,
-               "session delivered and wiped")
+    ack(conn, e, s, first)
     conn.close()
     e.assert_no_secrets()
     assert TOKEN not in e.agent.log_text()
@@ -1482,7 +1511,7 @@ def test_push_refused_by_the_host_is_logged_and_resent(make_env, host_socket):
     the token; the delivery stays queued and goes again on a new
     connection."""
     path, srv = host_socket
-    e = make_env(sets=("vsock_port=1234", f"vsock_unix_path={path}"))
+    e = push_env(make_env, path)
     s = push_one(e, "n")
     refused = f"Push handoff: the host refused the credentials of {s} (token-wrong); resending."
     for _ in range(2):
@@ -1497,9 +1526,7 @@ def test_push_refused_by_the_host_is_logged_and_resent(make_env, host_socket):
         assert again == line and again["token"] == TOKEN
         # Both NAKs were read before the agent came back.
         assert len(e.agent.log_lines(refused)) == 1
-        conn.sendall(f"ACK {again['deliveryId']}\n".encode())
-        wait_until(lambda: e.json("GET", f"/credentials/status?sessionId={s}")[0] == 404, 10,
-                   "session delivered and wiped")
+        ack(conn, e, s, again)
     e.assert_no_secrets()
     assert TOKEN not in e.agent.log_text()
 
@@ -1510,13 +1537,10 @@ def test_push_forgotten_when_session_expires(make_env, host_socket):
     path, srv = host_socket
     # The start, the callback and the first push fit in it on a loaded machine.
     ttl = int(3 * DEADLINE_SCALE)
-    e = make_env(sets=("vsock_port=1234", f"vsock_unix_path={path}", f"session_ttl_s={ttl}"))
+    e = push_env(make_env, path, f"session_ttl_s={ttl}")
     kept = []
     try:
-        s = sid()
-        assert e.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-q",
-                                              "authorizeUrl": f"{e.provider_url}/h/authorize"})[0] == 200
-        assert e.request("GET", "/oauth/callback?code=SECRET-CODE-q&state=host-state-q")[0] == 200
+        s = push_one(e, "q")
         conn, _ = srv.accept()  # the first push; never acknowledged
         kept.append(conn)
         e.wait_status(s, lambda code, b: b.get("failed"), timeout=ttl + 20)
@@ -1544,11 +1568,8 @@ def test_push_handoff_cli_removes_home_on_ack(make_env, host_socket):
     """A CLI login pushed to the host: credPath is the file in the login's
     own HOME, which stays until the host acknowledges, and goes then."""
     path, srv = host_socket
-    e = make_env(sets=("vsock_port=1234", f"vsock_unix_path={path}"))
-    s = sid()
-    status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
-    assert status == 200 and "oauthUrl" in started, started
-    assert e.browse(started["oauthUrl"])[0] == 200
+    e = push_env(make_env, path)
+    s, started = cli_login_done(e)
     conn, _ = srv.accept()
     with conn:
         line = read_line(conn)
@@ -1556,9 +1577,7 @@ def test_push_handoff_cli_removes_home_on_ack(make_env, host_socket):
         assert e.view(line["credPath"]) == os.path.join(home, ".gemini/oauth_creds.json")
         assert line["credentials"]["login"] == login_of(started["oauthUrl"])
         assert os.path.isfile(e.view(line["credPath"]))
-        conn.sendall(f"ACK {line['deliveryId']}\n".encode())
-        wait_until(lambda: e.json("GET", f"/credentials/status?sessionId={s}")[0] == 404, 10,
-                   "session delivered")
+        ack(conn, e, s, line)
         wait_until(lambda: home_gone(home), 10, "the HOME removed after the ACK")
     e.assert_no_secrets()
 
@@ -1569,12 +1588,8 @@ def test_push_handoff_large_line(make_env, host_socket):
     time) on the one connection, and the host gets it once and whole."""
     path, srv = host_socket
     size = 1024 * 1024
-    e = make_env(sets=("vsock_port=1234", f"vsock_unix_path={path}"),
-                 provider_env={"FAKE_CLI_SIZE": str(size)})
-    s = sid()
-    status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
-    assert status == 200 and "oauthUrl" in started, started
-    assert e.browse(started["oauthUrl"])[0] == 200
+    e = push_env(make_env, path, provider_env={"FAKE_CLI_SIZE": str(size)})
+    s, started = cli_login_done(e)
     conn, _ = srv.accept()
     with conn:
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -1582,14 +1597,9 @@ def test_push_handoff_large_line(make_env, host_socket):
         assert line["sessionId"] == s
         assert line["credentials"]["login"] == login_of(started["oauthUrl"])
         assert os.path.getsize(e.view(line["credPath"])) == size
-        conn.sendall(f"ACK {line['deliveryId']}\n".encode())
-        wait_until(lambda: e.json("GET", f"/credentials/status?sessionId={s}")[0] == 404, 10,
-                   "session delivered")
+        ack(conn, e, s, line)
     # One connection did it: nothing came back to send it again.
-    srv.settimeout(4)
-    with pytest.raises(socket.timeout):
-        srv.accept()[0].close()
-        pytest.fail("the agent connected again after its delivery was acknowledged")
+    assert_not_pushed_again(srv)
     e.assert_no_secrets()
 
 
@@ -1598,12 +1608,8 @@ def test_push_handoff_large_line_after_reset(make_env, host_socket):
     agent connects again and sends the line whole, from its first byte."""
     path, srv = host_socket
     size = 1024 * 1024
-    e = make_env(sets=("vsock_port=1234", f"vsock_unix_path={path}"),
-                 provider_env={"FAKE_CLI_SIZE": str(size)})
-    s = sid()
-    status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
-    assert status == 200 and "oauthUrl" in started, started
-    assert e.browse(started["oauthUrl"])[0] == 200
+    e = push_env(make_env, path, provider_env={"FAKE_CLI_SIZE": str(size)})
+    s, started = cli_login_done(e)
     conn, _ = srv.accept()
     with conn:
         conn.settimeout(30)
@@ -1616,13 +1622,8 @@ def test_push_handoff_large_line_after_reset(make_env, host_socket):
     with conn:
         line = read_line(conn)
         assert line["sessionId"] == s and len(line["credentials"]["padding"]) > size - 200
-        conn.sendall(f"ACK {line['deliveryId']}\n".encode())
-        wait_until(lambda: e.json("GET", f"/credentials/status?sessionId={s}")[0] == 404, 10,
-                   "session delivered")
-    srv.settimeout(4)
-    with pytest.raises(socket.timeout):
-        srv.accept()[0].close()
-        pytest.fail("the agent connected again after its delivery was acknowledged")
+        ack(conn, e, s, line)
+    assert_not_pushed_again(srv)
     e.assert_no_secrets()
 
 
@@ -1660,11 +1661,8 @@ def test_push_handoff_only_to_a_receiver_of_roots(make_env):
                           stdout=subprocess.PIPE, text=True)
     try:
         assert rx.stdout.readline() == "listening\n"
-        e = make_env(sets=("vsock_port=1234", f"vsock_unix_path={path}"))
-        s = sid()
-        assert e.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-u",
-                                              "authorizeUrl": f"{e.provider_url}/h/authorize"})[0] == 200
-        assert e.request("GET", "/oauth/callback?code=SECRET-CODE-u&state=host-state-u")[0] == 200
+        e = push_env(make_env, path)
+        s = push_one(e, "u")
         # The agent connects, sees whose socket it is, and closes: twice,
         # so the second attempt (after a backoff) is refused as well.
         assert rx.stdout.readline() == "received 0 bytes\n"
@@ -1683,9 +1681,7 @@ def test_push_handoff_only_to_a_receiver_of_roots(make_env):
             with conn:
                 line = read_line(conn)
                 assert line["sessionId"] == s and line["credentials"]["code"] == "SECRET-CODE-u"
-                conn.sendall(f"ACK {line['deliveryId']}\n".encode())
-                wait_until(lambda: e.json("GET", f"/credentials/status?sessionId={s}")[0] == 404, 10,
-                           "session delivered")
+                ack(conn, e, s, line)
         e.assert_no_secrets()
     finally:
         if rx.poll() is None:
