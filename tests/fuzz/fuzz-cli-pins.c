@@ -11,13 +11,6 @@
 #include "agent/login/cli-pins.h"
 #include "fuzz.h"
 
-static int dotdot(const char *p) {
-        for (; *p; p += strcspn(p, "/"), p += *p == '/')
-                if (!strncmp(p, "..", 2) && (p[2] == '/' || p[2] == '\0'))
-                        return 1;
-        return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         CliPins *p = NULL;
         char err[256] = "", *version = NULL;
@@ -36,8 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         const CliPin *c = &p->pins[i];
                         char *json = cli_pin_package_json(c);
                         CHECK(c->provider && c->package && c->version && c->command && c->entry);
-                        CHECK(c->entry[0] != '/' && !dotdot(c->entry));
-                        CHECK(json && !dotdot(json));
+                        CHECK(c->entry[0] != '/' && !fuzz_has_dotdot(c->entry));
+                        CHECK(json && !fuzz_has_dotdot(json));
                         free(json);
                         for (size_t k = 0; k < i; k++)
                                 CHECK(strcmp(p->pins[k].provider, c->provider) != 0);

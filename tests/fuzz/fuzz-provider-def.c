@@ -11,14 +11,6 @@
 #include "agent/login/provider-def.h"
 #include "fuzz.h"
 
-/* A ".." path component ("a..b" is a fine name). */
-static int dotdot(const char *p) {
-        for (; *p; p += strcspn(p, "/"), p += *p == '/')
-                if (!strncmp(p, "..", 2) && (p[2] == '/' || p[2] == '\0'))
-                        return 1;
-        return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ProviderSet *s = NULL;
         json_t *empty;
@@ -40,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (size_t i = 0; i < s->n; i++) {
                 const ProviderDef *p = &s->defs[i];
                 CHECK(p->argv && p->argv[0] && p->url_patterns && p->url_patterns[0]);
-                CHECK(p->credential_file[0] != '/' && !dotdot(p->credential_file));
+                CHECK(p->credential_file[0] != '/' && !fuzz_has_dotdot(p->credential_file));
                 CHECK(provider_set_find(s, p->id) == p);
                 for (char **a = p->aliases; *a; a++)
                         CHECK(provider_set_find(s, *a) == p);

@@ -1,9 +1,10 @@
 /* What every fuzz-<module>.c harness shares: the libFuzzer entry point's
  * prototype (also defined by fuzz-main.c's corpus replayer), an invariant
- * check that crashes so libFuzzer records the input, and the input as a
- * NUL-terminated string. */
+ * check that crashes so libFuzzer records the input, the input as a
+ * NUL-terminated string, and the checks more than one harness makes. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,4 +24,12 @@ static inline char *fuzz_text(const uint8_t *data, size_t size) {
                 s[size] = '\0';
         }
         return s;
+}
+
+/* Whether path has a ".." component ("a..b" is a fine name). */
+static inline bool fuzz_has_dotdot(const char *p) {
+        for (; *p; p += strcspn(p, "/"), p += *p == '/')
+                if (!strncmp(p, "..", 2) && (p[2] == '/' || p[2] == '\0'))
+                        return true;
+        return false;
 }
