@@ -18,14 +18,9 @@ import unittest
 TOP = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(TOP / "tests" / "lib"))
 import firecracker_schema  # noqa: E402
+from firecracker_default import HOST_BOOT_ARGS, default_config  # noqa: E402
 
 SCRIPT = TOP / "packaging" / "firecracker-config"
-# The host's boot arguments, as the host passes them (VM 192.168.100.2).
-HOST_BOOT_ARGS = ("console=ttyS0 reboot=k panic=1 root=/dev/vda rw rootfstype=ext4 rootwait "
-                  "ip=192.168.100.2::192.168.100.1:255.255.255.0::eth0:off net.ifnames=0 "
-                  "biosdevname=0 random.trust_cpu=on gso_max_size=0 ipv6.disable=1")
-
-
 def run(*args):
     return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True)
 
@@ -36,17 +31,7 @@ class Generated(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         cfg = json.loads(r.stdout)
         self.assertEqual(firecracker_schema.errors(cfg), [])
-        self.assertEqual(cfg, {
-            "boot-source": {"kernel_image_path": "/srv/vmba/image/vmlinux",
-                            "initrd_path": "/srv/vmba/image/initrd.img",
-                            "boot_args": HOST_BOOT_ARGS},
-            "drives": [{"drive_id": "rootfs", "path_on_host": "/var/lib/vm-browser-agent/vm1/rootfs.ext4",
-                        "is_root_device": True, "is_read_only": False}],
-            "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "tap0",
-                                    "guest_mac": "06:00:c0:a8:64:02"}],
-            "vsock": {"guest_cid": 3, "uds_path": "/run/vm-browser-agent/vm1/vsock.sock"},
-            "machine-config": {"vcpu_count": 2, "mem_size_mib": 2048},
-        })
+        self.assertEqual(cfg, default_config("/srv/vmba/image"))
 
     def test_per_vm_values(self):
         r = run("--image", "/srv/img", "--rootfs", "/srv/vm7/rootfs.ext4", "--vm-ip", "172.16.0.7",

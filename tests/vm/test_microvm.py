@@ -23,6 +23,7 @@ import shutil
 import subprocess
 
 import firecracker_schema
+from firecracker_default import HOST_BOOT_ARGS, default_config
 import pytest
 
 import qemu
@@ -32,11 +33,7 @@ READY_TIMEOUT = 240  # -> /health/ready 200
 STOP_TIMEOUT = 90    # POST /shutdown or Ctrl-Alt-Del -> qemu exited
 
 MODES = ("pid1", "systemd")
-# The host's boot arguments (firecracker.json, VM 192.168.100.2), and the
-# same on qemu's user network.
-HOST_BOOT_ARGS = ("console=ttyS0 reboot=k panic=1 root=/dev/vda rw rootfstype=ext4 rootwait "
-                  "ip=192.168.100.2::192.168.100.1:255.255.255.0::eth0:off net.ifnames=0 "
-                  "biosdevname=0 random.trust_cpu=on gso_max_size=0 ipv6.disable=1")
+# The host's boot arguments (firecracker.json) on qemu's user network.
 QEMU_BOOT_ARGS = HOST_BOOT_ARGS.replace("ip=192.168.100.2::192.168.100.1:", "ip=10.0.2.15::10.0.2.2:")
 EXPECTED_NETWORK = {
     "status": "applied", "device": "eth0", "method": "static",
@@ -73,17 +70,7 @@ def test_firecracker_config(image):
     every VM's profile and secrets)."""
     cfg = json.loads((image / "firecracker.json").read_text())
     assert firecracker_schema.errors(cfg) == []
-    assert cfg == {
-        "boot-source": {"kernel_image_path": str(image / "vmlinux"),
-                        "initrd_path": str(image / "initrd.img"),
-                        "boot_args": HOST_BOOT_ARGS},
-        "drives": [{"drive_id": "rootfs", "path_on_host": "/var/lib/vm-browser-agent/vm1/rootfs.ext4",
-                    "is_root_device": True, "is_read_only": False}],
-        "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "tap0",
-                                "guest_mac": "06:00:c0:a8:64:02"}],
-        "vsock": {"guest_cid": 3, "uds_path": "/run/vm-browser-agent/vm1/vsock.sock"},
-        "machine-config": {"vcpu_count": 2, "mem_size_mib": 2048},
-    }
+    assert cfg == default_config(image)
 
 
 def test_vmlinux_is_the_elf_of_vmlinuz_with_a_pvh_note(image):
