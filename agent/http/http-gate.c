@@ -74,26 +74,29 @@ static int host_name(const char *host, char name[static HOST_MAX + 1]) {
         return bracketed ? AF_INET6 : AF_INET;
 }
 
-int http_target_split(const char *target, const char **ret_path, char authority[static HTTP_AUTHORITY_MAX + 1]) {
+int http_target_split(const char *raw, char authority[static HTTP_AUTHORITY_MAX + 1]) {
         static const char scheme[] = "http://";
-        const char *a, *slash;
+        const char *a;
         size_t n;
 
         authority[0] = '\0';
-        *ret_path = target;
-        if (target[0] == '/')
+        if (raw[0] == '/')
                 return 0;
-        if (strncasecmp(target, scheme, sizeof scheme - 1) != 0)
+        if (strncasecmp(raw, scheme, sizeof scheme - 1) != 0)
                 return -EINVAL;
-        a = target + sizeof scheme - 1;
-        slash = strchrnul(a, '/');
-        n = (size_t)(slash - a);
-        if (n == 0 || n > HTTP_AUTHORITY_MAX || memchr(a, '@', n))
+        a = raw + sizeof scheme - 1;
+        n = strcspn(a, "/?");
+        if (n == 0 || n > HTTP_AUTHORITY_MAX || memchr(a, '@', n) || memchr(a, '%', n))
                 return -EINVAL;
         memcpy(authority, a, n);
         authority[n] = '\0';
-        *ret_path = *slash ? slash : "/";
-        return 1;
+        return (int)(sizeof scheme - 1 + n);
+}
+
+const char *http_target_path(const char *url, size_t prefix) {
+        if (strnlen(url, prefix) < prefix)
+                return NULL;
+        return url[prefix] ? url + prefix : "/";
 }
 
 bool http_host_allowed(const char *host, char *const *allowed) {

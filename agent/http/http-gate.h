@@ -76,15 +76,24 @@ HttpGateVerdict http_gate_decide(const HttpGateInput *in, const HttpGateLimits *
 /* Longest authority http_target_split() copies: a DNS name, a port. */
 #define HTTP_AUTHORITY_MAX 261
 
-/* The request target as MHD passes it (path only, no query), per RFC 9112
- * §3.2: origin-form ("/p") is the path as is; absolute-form
- * ("http://authority/p", scheme in any case), which a server must accept,
- * is split into its path ("/" when empty) and authority, copied into
- * authority.  Returns 0 for origin-form (authority ""), 1 for
- * absolute-form, -EINVAL for any other form (authority-form, "*",
- * another scheme) and for an authority that is empty, carries userinfo
- * or is longer than HTTP_AUTHORITY_MAX; *ret_path is target then. */
-int http_target_split(const char *target, const char **ret_path, char authority[static HTTP_AUTHORITY_MAX + 1]);
+/* The raw request target (as the client sent it, query included, before
+ * libmicrohttpd unescapes its path), per RFC 9112 §3.2: origin-form
+ * ("/p?q") as is, or absolute-form ("http://authority/p?q", the scheme in
+ * any case), which a server must accept.  Returns how many bytes come
+ * before the path (0 for origin-form; "http://" and the authority) and
+ * copies the authority into authority ("" for origin-form); -EINVAL for
+ * any other form (authority-form, "*", another scheme, an escaped "/")
+ * and for an authority that is empty, carries userinfo ("@") or an escape
+ * ("%"), or is longer than HTTP_AUTHORITY_MAX.  The form is read from the
+ * raw target: unescaped, "%2Fhealth" would pass for "/health" and
+ * "http://127.0.0.1%2Fx" for the authority "127.0.0.1".  Without an escape
+ * the prefix reads the same unescaped (http_target_path()). */
+int http_target_split(const char *raw, char authority[static HTTP_AUTHORITY_MAX + 1]);
+/* The path in url, the target as libmicrohttpd passes it (unescaped, no
+ * query), whose raw form began with prefix bytes before its path
+ * (http_target_split()): what follows them, "/" when nothing does
+ * (absolute-form may leave the path out); NULL when url is shorter. */
+const char *http_target_path(const char *url, size_t prefix);
 
 /* Host: an IP literal (IPv6 in brackets), "localhost", or a name in
  * allowed (case-insensitive), each with an optional :port.  A missing Host

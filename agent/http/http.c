@@ -111,6 +111,7 @@ struct HttpRequest {
         bool http11;              /* not HTTP/1.0 */
         bool path_nul;            /* the raw path holds an escaped NUL */
         bool target_invalid;      /* neither origin-form nor http absolute-form */
+        size_t target_prefix;     /* what comes before the path: "http://" and authority, or nothing */
         char authority[HTTP_AUTHORITY_MAX + 1]; /* an absolute-form target's; "" for origin-form */
         struct MHD_Response *pending;
         unsigned pending_status;
@@ -660,7 +661,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                 r->started = true;
                 r->conn = conn;
                 r->method = method;
-                r->target_invalid = http_target_split(url, &r->path, r->authority) < 0;
+                r->path = http_target_path(url, r->target_prefix);
+                if (!r->path) {
+                        r->target_invalid = true;
+                        r->path = url;
+                }
                 r->http11 = !streq(version, MHD_HTTP_VERSION_1_0);
                 request_start(s, r);
         } else if (r->replied)
@@ -681,6 +686,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
         HttpServer *s = cls;
         HttpRequest *r;
         const char *q;
+        int k;
 
         r = calloc(1, sizeof *r);
         if (!r)
@@ -688,6 +694,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
         r->server = s;
         r->conn = conn;
         r->uri_len = strlen(uri);
+        k = http_target_split(uri, r->authority);
+        r->target_invalid = k < 0;
+        r->target_prefix = k > 0 ? (size_t)k : 0;
         q = strchr(uri, '?');
         /* MHD unescapes the path into a C string: "/shutdown%00.html"
          * would reach the routes as "/shutdown". */

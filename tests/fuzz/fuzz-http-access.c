@@ -56,22 +56,23 @@ static void check_bearer(const char *h) {
         free(copy);
 }
 
-/* The request target: a path that starts with "/"; an authority only
- * for absolute-form, within its bound, without userinfo, and exactly
- * the text between "http://" and the path. */
+/* The raw request target: a prefix only for absolute-form, "http://" and
+ * an authority within its bound, without userinfo or escape; the path
+ * after it, in the same text, is that text's end or "/". */
 static void check_target(const char *t) {
         char authority[HTTP_AUTHORITY_MAX + 1];
-        const char *path = NULL;
-        int r = http_target_split(t, &path, authority);
+        int r = http_target_split(t, authority);
         size_t n = strlen(authority);
+        const char *path;
 
-        CHECK(r == 0 || r == 1 || r == -EINVAL);
-        CHECK(r < 0 ? path == t && n == 0 : path[0] == '/');
-        CHECK((r == 1) == (n > 0) && n <= HTTP_AUTHORITY_MAX && !strchr(authority, '@'));
-        if (r == 1) {
-                CHECK(strncasecmp(t, "http://", 7) == 0 && strncmp(t + 7, authority, n) == 0);
-                CHECK(streq(t + 7 + n, path) || (t[7 + n] == '\0' && streq(path, "/")));
-        }
+        CHECK(r >= 0 || (r == -EINVAL && n == 0));
+        if (r < 0)
+                return;
+        CHECK(r == 0 ? n == 0 && t[0] == '/' : (size_t)r == 7 + n && n > 0);
+        CHECK(n <= HTTP_AUTHORITY_MAX && !strchr(authority, '@') && !strchr(authority, '%'));
+        CHECK(r == 0 || (strncasecmp(t, "http://", 7) == 0 && strncmp(t + 7, authority, n) == 0));
+        path = http_target_path(t, (size_t)r);
+        CHECK(path && (path == t + r || (t[r] == '\0' && streq(path, "/"))));
 }
 
 /* The gate's header parsers and its decision, with the header line as

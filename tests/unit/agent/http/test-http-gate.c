@@ -258,49 +258,60 @@ static void test_host_allowed(void **state) {
         assert_false(http_host_allowed("vm1.fleet.internal", NULL));
 }
 
-/* RFC 9112 §3.2: origin-form as is; absolute-form ("http" in any case)
- * split into path and authority; every other form refused. */
+/* RFC 9112 §3.2, read from the raw target: origin-form as is;
+ * absolute-form ("http" in any case) split into the prefix before its path
+ * and its authority; every other form refused, escaped ones included. */
 static void test_target_split(void **state) {
         static const struct {
-                const char *target;
+                const char *raw;
                 int r;
-                const char *path, *authority;
+                const char *authority;
         } t[] = {
-                { "/health", 0, "/health", "" },
-                { "/", 0, "/", "" },
-                { "http://127.0.0.1:8080/health", 1, "/health", "127.0.0.1:8080" },
-                { "HTTP://localhost/auth/acme", 1, "/auth/acme", "localhost" },
-                { "http://[::1]:8080/x", 1, "/x", "[::1]:8080" },
-                { "http://10.0.2.15", 1, "/", "10.0.2.15" },   /* no path: "/" */
-                { "http://10.0.2.15/", 1, "/", "10.0.2.15" },
-                { "http:///health", -EINVAL, NULL, NULL },       /* empty authority */
-                { "http://user@127.0.0.1/health", -EINVAL, NULL, NULL }, /* userinfo */
-                { "https://127.0.0.1/health", -EINVAL, NULL, NULL },     /* not this server's scheme */
-                { "http:/health", -EINVAL, NULL, NULL },
-                { "127.0.0.1:8080", -EINVAL, NULL, NULL },       /* authority-form (CONNECT) */
-                { "*", -EINVAL, NULL, NULL },                    /* asterisk-form (OPTIONS) */
-                { "health", -EINVAL, NULL, NULL },
-                { "", -EINVAL, NULL, NULL },
+                { "/health", 0, "" },
+                { "/health?wait=1", 0, "" },
+                { "http://127.0.0.1:8080/health", 21, "127.0.0.1:8080" },
+                { "HTTP://localhost/auth/acme", 16, "localhost" },
+                { "http://[::1]:8080/x", 17, "[::1]:8080" },
+                { "http://10.0.2.15", 16, "10.0.2.15" },           /* no path */
+                { "http://10.0.2.15?wait=1", 16, "10.0.2.15" },    /* no path, a query */
+                { "http://10.0.2.15/", 16, "10.0.2.15" },
+                { "http:///health", -EINVAL, "" },                 /* empty authority */
+                { "http://user@127.0.0.1/health", -EINVAL, "" },   /* userinfo */
+                { "http://localhost%2F@evil.example/", -EINVAL, "" },
+                { "http://127.0.0.1%2Fhealth", -EINVAL, "" },      /* an escape: not 127.0.0.1 */
+                { "%2Fhealth", -EINVAL, "" },                      /* unescaped it would be /health */
+                { "http%3A%2F%2F127.0.0.1/health", -EINVAL, "" },
+                { "https://127.0.0.1/health", -EINVAL, "" },       /* not this server's scheme */
+                { "http:/health", -EINVAL, "" },
+                { "127.0.0.1:8080", -EINVAL, "" },                 /* authority-form (CONNECT) */
+                { "*", -EINVAL, "" },                              /* asterisk-form (OPTIONS) */
+                { "health", -EINVAL, "" },
+                { "", -EINVAL, "" },
         };
         char authority[HTTP_AUTHORITY_MAX + 1];
         char long_target[HTTP_AUTHORITY_MAX + 16];
-        const char *path;
 
         for (size_t i = 0; i < ELEMENTSOF(t); i++) {
-                print_message("'%s'\n", t[i].target);
-                assert_int_equal(http_target_split(t[i].target, &path, authority), t[i].r);
-                assert_string_equal(path, t[i].r >= 0 ? t[i].path : t[i].target);
-                assert_string_equal(authority, t[i].r >= 0 ? t[i].authority : "");
+                print_message("'%s'\n", t[i].raw);
+                assert_int_equal(http_target_split(t[i].raw, authority), t[i].r);
+                assert_string_equal(authority, t[i].authority);
         }
         /* The longest authority fits, one more byte does not. */
         memset(long_target, 'a', sizeof long_target);
         memcpy(long_target, "http://", 7);
         strcpy(long_target + 7 + HTTP_AUTHORITY_MAX, "/p");
-        assert_int_equal(http_target_split(long_target, &path, authority), 1);
+        assert_int_equal(http_target_split(long_target, authority), 7 + HTTP_AUTHORITY_MAX);
         assert_int_equal(strlen(authority), HTTP_AUTHORITY_MAX);
-        assert_string_equal(path, "/p");
         strcpy(long_target + 7 + HTTP_AUTHORITY_MAX, "a/p");
-        assert_int_equal(http_target_split(long_target, &path, authority), -EINVAL);
+        assert_int_equal(http_target_split(long_target, authority), -EINVAL);
+}
+
+/* The path after the prefix, in the target as libmicrohttpd passes it. */
+static void test_target_path(void **state) {
+        assert_string_equal(http_target_path("/health", 0), "/health");
+        assert_string_equal(http_target_path("http://10.0.2.15/health", 16), "/health");
+        assert_string_equal(http_target_path("http://10.0.2.15", 16), "/");
+        assert_null(http_target_path("http://10.0", 16)); /* shorter than its raw prefix */
 }
 
 static void test_content_type_and_length(void **state) {
@@ -330,6 +341,7 @@ int main(void) {
                 cmocka_unit_test(test_from_a_page),
                 cmocka_unit_test(test_host_allowed),
                 cmocka_unit_test(test_target_split),
+                cmocka_unit_test(test_target_path),
                 cmocka_unit_test(test_content_type_and_length),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
