@@ -109,31 +109,17 @@ static bool x_group_is_its_own(const Desktop *d) {
         return false;
 }
 
-/* Where Xvfb compiles its keymap at each start when x_user may write and
- * search it (the X server's XKM_OUTPUT_DIR, Debian's); else into
- * /tmp/server-<display>.xkm. */
-#define XKM_OUTPUT_DIR "/var/lib/xkb"
-
-/* In the sticky /tmp that name is one any local user can create first:
- * xkbcomp, as x_user, can neither replace nor write it, the keymap fails
- * and Xvfb exits, at every start from then on.  Said, not changed: the
- * directory is the image's (mkimage makes it x_user's), and a directory
- * others may write is no better than /tmp. */
+/* Said, not changed: the directory is the image's (mkimage makes it
+ * x_user's). */
 static void xkm_dir_check(const Desktop *d, int num) {
         struct stat st;
-        bool ok = false;
 
-        if (stat(XKM_OUTPUT_DIR, &st) < 0 || !S_ISDIR(st.st_mode) || (st.st_mode & S_IWOTH))
-                ok = false;
-        else if (st.st_uid == d->x.uid)
-                ok = (st.st_mode & (S_IWUSR | S_IXUSR)) == (S_IWUSR | S_IXUSR);
-        else if (st.st_gid == d->x.gid)
-                ok = (st.st_mode & (S_IWGRP | S_IXGRP)) == (S_IWGRP | S_IXGRP);
-        if (!ok)
-                log_warning("x_user '%s' may not write %s (or others may), so Xvfb compiles its keymap into "
-                            "/tmp/server-%d.xkm, a name any local user can take first, and Xvfb then fails at every "
-                            "start; make %s x_user's alone (mode 0700), as the image does.",
-                            d->config->x_user, XKM_OUTPUT_DIR, num, XKM_OUTPUT_DIR);
+        if (stat(DISPLAY_XKM_DIR, &st) >= 0 && display_xkm_dir_ok(st.st_mode, st.st_uid, d->x.uid))
+                return;
+        log_warning("%s is not x_user '%s''s alone (writable by it, by no one else), so Xvfb compiles its keymap "
+                    "into /tmp/server-%d.xkm, a name any local user can take first, and Xvfb then fails at every "
+                    "start; make %s x_user's, mode 0700, as the image does.",
+                    DISPLAY_XKM_DIR, d->config->x_user, num, DISPLAY_XKM_DIR);
 }
 
 /* x_user and vnc_user looked up, each dropped (logged) when it shares a

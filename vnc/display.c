@@ -105,6 +105,11 @@ const char *display_connect_host(const char *listen) {
         return listen;
 }
 
+bool display_xkm_dir_ok(mode_t mode, uid_t owner, uid_t x_uid) {
+        return S_ISDIR(mode) && owner == x_uid && (mode & (S_IWUSR | S_IXUSR)) == (S_IWUSR | S_IXUSR) &&
+               !(mode & (S_IWGRP | S_IWOTH));
+}
+
 int display_vnc_target(const char *vnc_listen, uint16_t vnc_port, const char *vnc_socket, char *buf, size_t size) {
         int n = streq_ptr(vnc_listen, DISPLAY_VNC_LISTEN_UNIX)
                         ? snprintf(buf, size, "unix_socket:%s", vnc_socket)

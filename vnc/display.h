@@ -8,6 +8,7 @@
  * here runs.  The files named in the argv are the agent's (desktop-files.h). */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -61,6 +62,18 @@ int display_build_services(const DisplayOptions *o, ServiceDefs *ret, char *errb
 
 /* ":1" → 1; -EINVAL unless ":<digits>" (a screen suffix ".0" is allowed). */
 int display_number(const char *display);
+
+/* Where Xvfb compiles its keymap at each start when its user may write and
+ * search it (the X server's XKM_OUTPUT_DIR, Debian's); else into
+ * /tmp/server-<display>.xkm, a name any local user can create first in
+ * the sticky /tmp (xkbcomp can then neither replace nor write it, and Xvfb
+ * exits, at every start). */
+#define DISPLAY_XKM_DIR "/var/lib/xkb"
+
+/* Whether a directory of this mode and owner keeps Xvfb's keymap to
+ * x_uid: its own, writable and searchable by it, and by no one else (its
+ * group is the X clients', the browser's and the VNC user's). */
+bool display_xkm_dir_ok(mode_t mode, uid_t owner, uid_t x_uid);
 
 /* Where to reach a server that listens on listen: loopback for a wildcard
  * ("", "0.0.0.0" → "127.0.0.1", "::" → "::1"), else listen itself.

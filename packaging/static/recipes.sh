@@ -79,7 +79,9 @@ patched_copy() {
         local name=$1 src=$2 dir=$3 p
         cp -a "$src" "$dir"
         for p in "$STATIC_PATCHES/$name"/*.patch; do
-                patch -d "$dir" -p1 --forward --no-backup-if-mismatch <"$p"
+                # --fuzz=0: a patch whose context moved (a new Debian
+                # revision) fails here rather than land elsewhere.
+                patch -d "$dir" -p1 --forward --fuzz=0 --no-backup-if-mismatch <"$p"
         done
 }
 

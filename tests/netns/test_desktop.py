@@ -116,20 +116,17 @@ def mode(path):
 def test_a_keymap_directory_xvfb_cannot_keep_to_itself_is_named(agent):
     """Xvfb compiles its keymap into /var/lib/xkb when x_user may write
     there, else into /tmp/server-<display>.xkm, a name any local user can
-    create first (Xvfb then fails at every start).  The agent warns when
-    the directory is not x_user's alone (the image makes it so); this
-    machine's decides which way."""
+    create first (Xvfb then fails at every start).  The agent warns, once,
+    naming both, when the directory is not x_user's alone; the image makes
+    it so (the vm tier), this machine's is Debian's, root's
+    (display_xkm_dir_ok()'s table is the unit test's)."""
     st = os.stat("/var/lib/xkb")
-    m = stat.S_IMODE(st.st_mode)
-    own = ((st.st_uid == X_UID and m & 0o300 == 0o300) or
-           (st.st_uid != X_UID and st.st_gid == X_GID and m & 0o030 == 0o030)) and not m & 0o002
-    warned = agent.log_lines("so Xvfb compiles its keymap into")
-    if own:
-        assert not warned, warned
-    else:
-        assert len(warned) == 1 and warned[0].startswith("<4>"), warned
-        assert f"x_user '{X_USER}' may not write /var/lib/xkb" in warned[0], warned
-        assert f"/tmp/server-{agent.display}.xkm" in warned[0], warned
+    if st.st_uid == X_UID:
+        pytest.skip("this machine's /var/lib/xkb is x_user's")
+    warned = agent.log_lines("so Xvfb compiles its keymap")
+    assert len(warned) == 1 and warned[0].startswith("<4>"), warned
+    assert f"/var/lib/xkb is not x_user '{X_USER}''s alone" in warned[0], warned
+    assert f"/tmp/server-{agent.display}.xkm" in warned[0], warned
 
 
 def test_files_owners_and_modes(agent):

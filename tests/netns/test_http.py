@@ -415,6 +415,10 @@ def assert_refused_alone(out, req):
     assert b"\r\nConnection: close\r\n" in out, (req, out)
 
 
+# libmicrohttpd's own answer to a request it cannot parse (not a route's).
+MHD_MALFORMED = b"<title>Request malformed</title>"
+
+
 def test_header_lines_a_proxy_reads_otherwise(agent, agent_bin):
     """An empty field name as the first field, and an obs-fold Host
     (RFC 9112 §5.2), are refused with a 400 and a close.  Debian's shared
@@ -456,12 +460,19 @@ def test_header_lines_the_gate_cannot_see(agent, agent_bin):
         b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nX-T: a\r\n b\r\n\r\n",
     ]
     for req in cases:
-        assert_refused_alone(loopback_raw(agent, req), req)
+        out = loopback_raw(agent, req)
+        assert_refused_alone(out, req)
+        assert MHD_MALFORMED in body_of(out), (req, out)  # refused before any route
     agent.assert_serving()
-    # Still well-formed: a value with inner blanks, a trailer field.
+    # Still well-formed: a value with inner blanks; a trailer field (the
+    # handler reads the body).
     out = loopback_raw(agent, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: a \t b\r\n"
                        b"Connection: close\r\n\r\n")
     assert status_of(out) == 200, out
+    out = loopback_raw(agent, b"POST /open-url HTTP/1.1\r\nHost: 127.0.0.1\r\n" + AUTH + JSON +
+                       b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                       b"2\r\n{}\r\n0\r\nX-T: a\r\n\r\n")
+    assert status_of(out) == 400 and b"url" in body_of(out), out
 
 
 def test_libmicrohttpds_own_answers_are_sent_once(agent, agent_bin):
@@ -505,9 +516,13 @@ def test_request_target_forms(agent):
     out = loopback_raw(agent, b"POST http://127.0.0.1:8080/open-url HTTP/1.1\r\n" + host + AUTH + JSON +
                        b"Content-Length: 2\r\n\r\n{}")
     assert status_of(out) == 400 and b"url" in body_of(out), out
+    # The form is the raw target's: unescaped, the last four would read as
+    # /health, or as /health for 127.0.0.1 (whatever Host says).
     for line in [b"OPTIONS * HTTP/1.1", b"CONNECT 127.0.0.1:8080 HTTP/1.1",
                  b"GET https://127.0.0.1:8080/health HTTP/1.1", b"GET http://user@127.0.0.1/health HTTP/1.1",
-                 b"GET http:///health HTTP/1.1", b"GET health HTTP/1.1"]:
+                 b"GET http:///health HTTP/1.1", b"GET health HTTP/1.1", b"GET %2Fhealth HTTP/1.1",
+                 b"GET http%3A%2F%2F127.0.0.1/health HTTP/1.1", b"GET http://127.0.0.1%2Fhealth HTTP/1.1",
+                 b"GET http://localhost%2F@evil.example/health HTTP/1.1"]:
         out = loopback_raw(agent, line + b"\r\n" + host + b"\r\n")
         assert status_of(out) == 400 and json.loads(body_of(out)) == {"error": "invalid request target"}, \
             (line, out)

@@ -21,6 +21,8 @@ import firecracker_schema  # noqa: E402
 from firecracker_default import HOST_BOOT_ARGS, default_config  # noqa: E402
 
 SCRIPT = TOP / "packaging" / "firecracker-config"
+
+
 def run(*args):
     return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True)
 

@@ -157,8 +157,9 @@ def test_console_shows_agent_log(vm):
 
 
 def test_xvfb_keeps_its_keymap_to_itself(vm):
-    # /var/lib/xkb is vmba-x's (test_image_contents): no keymap in /tmp,
-    # where another user could take its name first, and no warning.
+    # /var/lib/xkb is vmba-x's alone (test_image_contents): the agent does
+    # not warn that Xvfb's keymap goes to /tmp, where another user could
+    # take its name first.
     qemu.wait_until(lambda: "Service Xvfb ready" in vm.console_text(), 60, "Xvfb ready", vm.proc)
     text = vm.console_text()
     assert "so Xvfb compiles its keymap into" not in text, text[-2000:]

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <cmocka.h>
+#include <sys/stat.h>
 #include <linux/capability.h>
 
 #include "macro.h"
@@ -422,6 +423,31 @@ static void test_paths_and_texts(void **state) {
         assert_int_equal(desktop_bus_config_text(0, &t), -EINVAL);
 }
 
+/* Xvfb's keymap directory: x_user's, writable by it and no one else. */
+static void test_xkm_dir_ok(void **state) {
+        static const struct {
+                mode_t mode;
+                uid_t owner;
+                bool ok;
+        } t[] = {
+                { S_IFDIR | 0700, 3, true },   /* the image's */
+                { S_IFDIR | 0755, 3, true },   /* others may read, not write */
+                { S_IFDIR | 0500, 3, false },  /* not writable */
+                { S_IFDIR | 0600, 3, false },  /* not searchable */
+                { S_IFDIR | 0770, 3, false },  /* its group is the X clients' */
+                { S_IFDIR | 0703, 3, false },  /* anyone's */
+                { S_IFDIR | 01777, 3, false }, /* a sticky /tmp of its own is still anyone's */
+                { S_IFDIR | 0755, 0, false },  /* Debian's, root's: Xvfb writes into /tmp */
+                { S_IFDIR | 0777, 0, false },
+                { S_IFREG | 0700, 3, false },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                print_message("%o uid %u\n", (unsigned)t[i].mode, (unsigned)t[i].owner);
+                assert_int_equal(display_xkm_dir_ok(t[i].mode, t[i].owner, 3), t[i].ok);
+        }
+}
+
 static void test_display_number(void **state) {
         assert_int_equal(display_number(":0"), 0);
         assert_int_equal(display_number(":99"), 99);
@@ -447,6 +473,7 @@ int main(void) {
                 cmocka_unit_test(test_no_browser),
                 cmocka_unit_test(test_paths_and_texts),
                 cmocka_unit_test(test_display_number),
+                cmocka_unit_test(test_xkm_dir_ok),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
