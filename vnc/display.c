@@ -144,13 +144,16 @@ static int add_service(ServiceDefs *d, const char *name, const char *user, char 
 }
 
 static int add_xvfb(const DisplayOptions *c, int num, ServiceDefs *d) {
-        char display[16], screen[64], lock[64];
+        char display[16], screen[64], lock[64], xkm[64];
         ServiceDef t = { .probe.type = PROBE_DISPLAYFD };
 
         snprintf(display, sizeof display, ":%d", num);
         snprintf(screen, sizeof screen, "%sx%u", c->geometry, c->depth);
         snprintf(lock, sizeof lock, "/tmp/.X%d-lock", num);
         t.stale_lock = strdup(lock);
+        /* Its keymap, when x_user may not write DISPLAY_XKM_DIR. */
+        snprintf(xkm, sizeof xkm, "/tmp/server-%d.xkm", num);
+        t.others_files = strv_make(xkm, NULL);
         /* Without its cookie copy (its user was added after the agent
          * started, or took another uid) Xvfb would admit every client. */
         t.owned_files = strv_make(c->paths->x_xauthority, NULL);
@@ -166,7 +169,7 @@ static int add_xvfb(const DisplayOptions *c, int num, ServiceDefs *d) {
          * the 1770 is ours (desktop.h), and it works on. */
         t.quiet_output = strv_make("_XSERVTransmkdir: Mode of " X11_SOCKET_DIR " should be set to 1777",
                                    "_XSERVTransmkdir: this may cause subsequent errors", NULL);
-        if (!t.stale_lock || !t.owned_files || !t.quiet_output) {
+        if (!t.stale_lock || !t.others_files || !t.owned_files || !t.quiet_output) {
                 service_def_done(&t);
                 return -ENOMEM;
         }

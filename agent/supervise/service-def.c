@@ -45,6 +45,7 @@ void service_def_done(ServiceDef *d) {
         strv_free(d->create_dirs);
         strv_free(d->owned_files);
         strv_free(d->quiet_output);
+        strv_free(d->others_files);
         *d = (ServiceDef){};
 }
 

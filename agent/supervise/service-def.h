@@ -99,6 +99,9 @@ typedef struct ServiceDef {
         gid_t extra_gid;       /* with user: its one supplementary group, 0: none; built in only */
         char **quiet_output;   /* NULL-terminated line prefixes logged at debug, not info: what the
                                 * service says at every start that means nothing is wrong; built in only */
+        char **others_files;   /* NULL-terminated: paths in a shared directory the service writes at each
+                                * start, where another user's file (not root's, not the service user's) would
+                                * fail it; such a file is removed before each start; built in only */
         int stdin_socket;      /* > 0: the child's stdin, a bound TCP socket the agent keeps (not owned
                                 * here), made to listen before each spawn (sv_prepare()); 0: /dev/null (the
                                 * agent's own stdin is never handed on); built in only */

@@ -122,6 +122,28 @@ static int unlink_below_dir(const char *path) {
         return unlinkat(fd, slash + 1, 0) < 0 ? -errno : 0;
 }
 
+/* In a sticky shared directory (/tmp) a file the service writes at each
+ * start can be created first by any user, and then fails every start:
+ * one not root's or uid's is removed (root may, the service may not).
+ * This narrows the window to the moments between here and the write; a
+ * directory of the service's own closes it (display.h, DISPLAY_XKM_DIR). */
+static void others_files_remove(const ServiceDef *def, uid_t uid) {
+        for (char **f = def->others_files; f && *f; f++) {
+                struct stat st;
+                int r;
+
+                if (lstat(*f, &st) < 0 || st.st_uid == 0 || st.st_uid == uid)
+                        continue;
+                r = unlink_below_dir(*f);
+                if (r < 0 && r != -ENOENT)
+                        log_warning_errno(r, "Service %s: cannot remove %s, uid %u's: %m", def->name, *f,
+                                          (unsigned)st.st_uid);
+                else if (r >= 0)
+                        log_notice("Service %s: removed %s, uid %u's, which would fail its start.", def->name, *f,
+                                   (unsigned)st.st_uid);
+        }
+}
+
 int sv_check_owned_files(const ServiceDef *def, uid_t uid, char *err, size_t size) {
         for (char **f = def->owned_files; f && *f; f++) {
                 _cleanup_(closep) int fd = -EBADF;
@@ -156,6 +178,7 @@ void sv_prepare(const ServiceDef *def, uid_t uid, gid_t gid) {
                                    "connections on.",
                                    def->name, sock, (unsigned)uid);
         }
+        others_files_remove(def, uid);
         /* Its stdin socket listening from now on, also while it restarts.
          * Bound without SO_REUSEADDR (which kept every other socket off the
          * port until now); with it from here, the connections it accepts

@@ -147,6 +147,33 @@ def test_socket_another_user_put_in_place_removed(agent_bin):
         assert stat.S_ISSOCK(st.st_mode) and st.st_uid == X_UID
 
 
+def test_a_keymap_file_another_user_made_is_removed(agent_bin):
+    """Where x_user may not write /var/lib/xkb (this machine), Xvfb compiles
+    its keymap into /tmp/server-<display>.xkm at each start; another user's
+    file there failed every start from the next crash on, and the desktop
+    stayed down.  The agent removes it before each start."""
+    need("Xvfb", "x11vnc", "websockify")
+    if os.stat("/var/lib/xkb").st_uid == X_UID:
+        pytest.skip("this machine's /var/lib/xkb is x_user's: Xvfb's keymap does not go to /tmp")
+    with Agent(agent_bin, "window_manager=") as a:
+        a.wait_ready()
+        path = f"/tmp/server-{a.display}.xkm"
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        os.close(fd)
+        try:
+            os.chown(path, BROWSER_UID, BROWSER_UID)
+            old = a.services()["Xvfb"]["pid"]
+            os.kill(old, signal.SIGKILL)
+            wait_until(lambda: a.try_services().get("Xvfb", {}).get("pid") not in (None, old), 30,
+                       "Xvfb started again")
+            a.wait_ready()
+            assert a.log_lines(f"Service Xvfb: removed {path}, uid {BROWSER_UID}'s, which would fail its start.")
+            assert not os.path.exists(path)  # Xvfb removes its own after loading it
+        finally:
+            if os.path.exists(path) and os.stat(path).st_uid == BROWSER_UID:
+                os.unlink(path)
+
+
 def test_sigterm_stops_in_reverse_order(agent):
     agent.wait_ready()
     assert agent.stop() == 0

@@ -73,6 +73,8 @@ static void test_display_stack(void **state) {
                             "Xvfb :7 -displayfd 3 -auth /run/vmba-x/Xauthority -screen 0 1280x800x24 -nolisten tcp "
                             "-nolisten local");
         assert_string_equal(d.services[0].stale_lock, "/tmp/.X7-lock");
+        /* Its keymap's name in /tmp, where x_user may not write /var/lib/xkb. */
+        assert_string_equal(test_join(d.services[0].others_files), "/tmp/server-7.xkm");
         assert_int_equal(d.services[0].probe.type, PROBE_DISPLAYFD);
         assert_string_equal(d.services[0].user, "vmba-x");
         assert_string_equal(test_join(d.services[0].owned_files), "/run/vmba-x/Xauthority");
