@@ -22,6 +22,7 @@ struct SvOutput {
         size_t len;
         usec_t window_start;
         unsigned in_window, suppressed;
+        size_t bytes_in_window;
 };
 
 SvOutput *sv_output_free(SvOutput *o) {
@@ -50,7 +51,12 @@ static void emit(SvOutput *o) {
                         log_warning("%s: %u lines of output suppressed", o->name, o->suppressed);
                 o->window_start = t;
                 o->in_window = o->suppressed = 0;
+                o->bytes_in_window = 0;
         }
+        /* Past either budget, the rest of the window is suppressed. */
+        if (o->bytes_in_window + o->len > SV_OUTPUT_BYTES)
+                o->in_window = SV_OUTPUT_BURST;
+        o->bytes_in_window += o->len;
         if (o->in_window++ < SV_OUTPUT_BURST) {
                 /* A secret split by SV_OUTPUT_LINE_MAX would escape; the
                  * lines that carry one (websockify's "Path: ...") are short. */

@@ -2,8 +2,14 @@
  * line by line as "<service>: <line>" at info, known secrets replaced by
  * "[REDACTED]" (websockify prints the noVNC token), rate limited per service so
  * a child stuck in an error loop cannot flood the console or the journal:
- * at most SV_OUTPUT_BURST lines per SV_OUTPUT_INTERVAL, then one line
- * saying how many were suppressed. */
+ * at most SV_OUTPUT_BURST lines and SV_OUTPUT_BYTES bytes of them per
+ * SV_OUTPUT_INTERVAL, then one line saying how many were suppressed.  The
+ * byte budget is for what a client makes a server print: websockify logs
+ * each request it refuses, with its path, for anyone on the bridge.  PID 1
+ * writes its log to the serial console, which a 115200-baud line drains at
+ * about 11 KiB/s, and a write blocks the agent's event loop while the
+ * console's buffer is full; the budget keeps one service well below
+ * that. */
 #pragma once
 
 #include <systemd/sd-event.h>
@@ -13,6 +19,7 @@
 
 #define SV_OUTPUT_BURST 200
 #define SV_OUTPUT_INTERVAL (10 * USEC_PER_SEC)
+#define SV_OUTPUT_BYTES (16 * 1024)
 #define SV_OUTPUT_LINE_MAX 1024 /* longer lines are split */
 
 typedef struct SvOutput SvOutput;

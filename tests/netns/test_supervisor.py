@@ -208,6 +208,18 @@ def test_output_logged_and_rate_limited(agent_bin):
         assert all(l.startswith("<6>") for l in spam)
 
 
+def test_output_bytes_rate_limited(agent_bin):
+    """Long lines (a server logging what each client sent) count against a
+    byte budget too: 16 KiB in the window, then the rest is suppressed and
+    counted."""
+    line = "x" * 999
+    services = [sh("long", f"i=0; while [ $i -lt 100 ]; do echo {line}; i=$((i+1)); done", restart="never")]
+    with Agent(agent_bin, *FAST, services=services) as a:
+        a.wait_state("long", "inactive")
+        wait_until(lambda: a.log_lines("long: 84 lines of output suppressed"), 5, "suppression note")
+        assert len(a.log_lines(f"long: {line}")) == 16  # 16 × 999 bytes ≤ 16 KiB < 17 × 999
+
+
 def test_service_environment(agent_bin, tmp_path):
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(str(tmp_path / "notify.sock"))
