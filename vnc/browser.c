@@ -117,6 +117,17 @@ static const char user_js[] =
         "user_pref(\"network.prefetch-next\", false);\n"
         "user_pref(\"browser.urlbar.speculativeConnect.enabled\", false);\n"
         "user_pref(\"browser.places.speculativeConnect.enabled\", false);\n"
+        /* Local network access: Firefox 153 keeps a public page's
+         * fetches, images and beacons from loopback, not its WebSockets,
+         * and a handshake is a GET of any path the page names:
+         * ws://127.0.0.1:1455/cancel ended a Codex login (the policy
+         * blocks documents at a path /cancel, nothing else).  WebSockets
+         * are checked too, and refused without asking (nobody is there to
+         * answer; the two others are Firefox 153's defaults, pinned).
+         * Top-level navigations (the provider's redirect) are left alone. */
+        "user_pref(\"network.lna.enabled\", true);\n"
+        "user_pref(\"network.lna.websocket.enabled\", true);\n"
+        "user_pref(\"network.lna.blocking\", true);\n"
         /* What a page may write to the disk, bounded: no HTTP cache on the
          * disk (a page filled 60 MiB of it; the memory cache stays), and
          * its sites' storage (IndexedDB, Cache API...) within a fixed

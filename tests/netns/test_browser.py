@@ -17,6 +17,7 @@ import http.client
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -32,6 +33,9 @@ from svagent import BROWSER_UID, Agent, auth, mounts_at
 HERE = os.path.dirname(os.path.abspath(__file__))
 PAGESRV = os.path.join(HERE, "desktop", "pagesrv.py")
 PAGE_ADDR = "10.213.0.2"  # a veth pair inside the agent's namespace: not loopback
+# A public address (Firefox's local network checks apply to its pages), on
+# the same veth inside the agent's namespace only.
+PUBLIC_ADDR = "93.184.215.14"
 
 pytestmark = pytest.mark.skipif(not all(shutil.which(b) for b in
                                         ("firefox-esr", "Xvfb", "x11vnc", "websockify", "dbus-daemon", "xwininfo")),
@@ -46,33 +50,40 @@ class Browser:
         ns = self.agent.ns
         ns.run("ip", "link", "add", "pg0", "type", "veth", "peer", "name", "pg1")
         ns.run("ip", "addr", "add", f"{PAGE_ADDR}/24", "dev", "pg0")
+        ns.run("ip", "addr", "add", f"{PUBLIC_ADDR}/24", "dev", "pg0")
         ns.run("ip", "link", "set", "pg0", "up")
         ns.run("ip", "link", "set", "pg1", "up")
         self.port = 18900 + self.agent.display
         self.requests = os.path.join(self.agent.dir, "requests.log")
         open(self.requests, "w").close()
-        ns.popen([sys.executable, PAGESRV, PAGE_ADDR, str(self.port), self.requests, str(self.agent.http_port)])
+        for address in (PAGE_ADDR, PUBLIC_ADDR):
+            ns.popen([sys.executable, PAGESRV, address, str(self.port), self.requests, str(self.agent.http_port)])
         wait_until(lambda: self.agent.try_get("/health")[0] == 200, 20, "agent /health")
         self.agent.wait_ready(60)
 
-    def url(self, path):
-        return f"http://{PAGE_ADDR}:{self.port}{path}"
+    def url(self, path, public=False):
+        return f"http://{PUBLIC_ADDR if public else PAGE_ADDR}:{self.port}{path}"
 
     def seen(self):
         with open(self.requests) as f:
             return [l.split()[1] for l in f.read().splitlines()
                     if l.startswith("GET ") and not l.endswith("/favicon.ico")]
 
-    def open_url(self, url):
+    def control(self, method, path, body=None):
+        """A control request from the agent's loopback, with the token:
+        its status and JSON answer."""
         with self.agent.ns.entered():
             c = http.client.HTTPConnection("127.0.0.1", self.agent.http_port, timeout=300)
             try:
-                c.request("POST", "/open-url", body=json.dumps({"url": url}),
-                          headers=auth({"Content-Type": "application/json"}))
+                c.request(method, path, body=None if body is None else json.dumps(body),
+                          headers=auth({} if body is None else {"Content-Type": "application/json"}))
                 r = c.getresponse()
                 return r.status, json.loads(r.read())
             finally:
                 c.close()
+
+    def open_url(self, url):
+        return self.control("POST", "/open-url", {"url": url})
 
     def firefox(self):
         return self.agent.services()["firefox"]
@@ -252,6 +263,33 @@ def test_pages_cannot_hold_connections_open(agent_bin):
         b.close()
 
 
+def test_public_pages_cannot_use_ipv4_written_as_ipv6(browser):
+    """Firefox 153 lets a public page fetch [::ffff:127.0.0.2] (it keeps
+    the page from 127.0.0.1, and from [::ffff:127.0.0.1], not from the rest
+    of 127/8 written so) and sends no Sec-Fetch-* there: 72 fetches of
+    /health held 64 connections of the browser user's share, which the
+    provider's redirect then found full, and 16 fetches of /oauth/callback
+    with wrong states failed a login (the agent took them for
+    navigations).  Such a Host is refused, and the connection closed:
+    every fetch is answered 403, none is left open, and the login waits
+    on."""
+    b = browser
+    sid = "11111111-2222-3333-4444-555555555555"
+    status, started = b.control("POST", "/auth/oauth", {"sessionId": sid, "state": "host-state-0123456789abcdef",
+                                                        "authorizeUrl": b.url("/url/authorize", public=True)})
+    assert status == 200, started
+    assert b.open_url(b.url("/mapped", public=True))[0] == 200
+    held = wait_until(lambda: [p for p in b.seen() if p.startswith("/held/")], 120, "the page's fetches")
+    assert held == ["/held/88"], held
+    m = b.metrics()
+    assert 'vmba_http_requests_total{route="/health",status="403"} 72' in m, m
+    assert [l for l in m.splitlines() if 'route="/oauth/callback"' in l] == \
+        ['vmba_http_requests_total{route="/oauth/callback",status="403"} 16'], m
+    assert "\nvmba_http_connections 1\n" in m, m
+    status, st = b.control("GET", f"/credentials/status?sessionId={sid}")
+    assert status == 200 and not st.get("failed") and st["authenticated"] is False, st
+
+
 def test_pages_cannot_preconnect(browser):
     """A page's <link rel=preconnect> opens a connection that sends nothing,
     which the agent keeps until http_timeout_s: 350 of them to loopback
@@ -284,6 +322,63 @@ def test_pages_cannot_cancel_a_cli_login(browser):
         listener.setblocking(False)
         with pytest.raises(BlockingIOError):
             listener.accept()
+
+
+def sent_something(conn):
+    """Whether the peer sent a byte on conn (not yet read)."""
+    try:
+        return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
+    except BlockingIOError:
+        return False
+
+
+def test_public_pages_websockets_cannot_reach_a_cli_listener(browser):
+    """A WebSocket handshake is a GET of any path the page names:
+    ws://127.0.0.1:1455/cancel ended a Codex login from a public page
+    (the policy's /cancel block covers documents only, and Firefox 153
+    checks a public page's fetches to loopback, not its WebSockets).  The
+    profile has Firefox check WebSockets too, and refuse without asking:
+    no request reaches the listener (Firefox learns where the name leads
+    by connecting, so a connection may open, and closes with nothing
+    sent)."""
+    b = browser
+    with b.agent.ns.entered():
+        listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    conns = []
+
+    def request_arrived():
+        while select.select([listener], [], [], 0)[0]:
+            conns.append(listener.accept()[0])
+        return any(sent_something(c) for c in conns)
+    try:
+        for n, host in enumerate((f"127.0.0.1:{port}", f"localhost:{port}")):
+            assert b.open_url(b.url(f"/ws-cli?ws://{host}/cancel", public=True))[0] == 200
+            wait_until(lambda: b.seen().count("/ws-ended") > n or request_arrived(), 60,
+                       "the page's WebSocket ended")
+            assert not request_arrived(), f"a request came from ws://{host}/cancel"
+    finally:
+        for c in conns:
+            c.close()
+        listener.close()
+
+
+def test_a_public_pages_redirect_to_loopback_still_lands(browser):
+    """What a provider does at the end of a sign-in, from a public address:
+    a 302 to the agent's redirect target on loopback.  Firefox's local
+    network checks, WebSockets included, leave top-level navigations
+    alone: the login is authenticated."""
+    b = browser
+    state = "host-state-0123456789abcdef"
+    sid = "11111111-2222-3333-4444-555555555555"
+    status, started = b.control("POST", "/auth/oauth", {"sessionId": sid, "state": state,
+                                                        "authorizeUrl": b.url("/url/authorize", public=True)})
+    assert status == 200, started
+    back = f"http://127.0.0.1:{b.agent.http_port}/oauth/callback?code=CODE-p&state={state}"
+    assert b.open_url(b.url(f"/redirect?{back}", public=True))[0] == 200
+    wait_until(lambda: 'route="/oauth/callback",status="200"} 1' in b.metrics(), 60, "the redirect landed")
+    status, st = b.control("GET", f"/credentials/status?sessionId={sid}")
+    assert status == 200 and st["authenticated"] is True, st
 
 
 def tree_size(path):

@@ -13,12 +13,22 @@ so a test waits for the line (the event) rather than for time.
              connections open, idle, for the next request), then
              fetches /held/<how many answered>
   /held/<n>  an empty page: the event the test waits for
+  /mapped    a page that does what /hold does, and sixteen guesses at the
+             agent's /oauth/callback, all through IPv4 addresses written as
+             IPv6 ([::ffff:127.0.0.2] ...: Firefox 153 sends no Sec-Fetch-*
+             there, and lets a public page's fetches through for all but
+             127.0.0.1), then fetches /held/<how many answered>
   /preconnect  a page that asks for 350 preconnects (<link rel=preconnect>,
              which open a connection and send nothing) to the agent on
              127.1.0.1 to 127.1.1.94, in five bursts 300 ms apart, then
              fetches /preconnected a second after the last
   /cancel-cli?<url>  a page that navigates to <url> (a CLI listener's
              /cancel, which ends its login)
+  /ws-cli?<url>  a page that opens a WebSocket to <url> (ws://..., a CLI
+             listener's /cancel: the handshake is a GET of that path),
+             then, once it errs, closes or opens, fetches /ws-ended
+  /redirect?<url>  a 302 to <url> (a provider sending the browser back
+             to its redirect URI)
   /download  a page that downloads /big.bin twice, without asking (a
              script clicks a link with a download attribute)
   /big.bin   40 MiB, an attachment
@@ -48,6 +58,20 @@ for (let i = 1; i <= 12; i++)
   for (let k = 0; k < 6; k++)
     asked.push(fetch(`http://127.0.0.${{i}}:{agent_port}/health`, {{mode: "no-cors", cache: "no-store"}})
                .then(() => 1, () => 0));
+Promise.all(asked).then(r => fetch("/held/" + r.reduce((a, b) => a + b, 0)));
+</script>
+"""
+
+MAPPED = f"""<!doctype html><meta charset=utf-8><title>mapped</title>
+<script>
+const asked = [];
+for (let i = 2; i <= 13; i++)
+  for (let k = 0; k < 6; k++)
+    asked.push(fetch(`http://[::ffff:127.0.0.${{i}}]:{agent_port}/health`, {{mode: "no-cors", cache: "no-store"}})
+               .then(() => 1, () => 0));
+for (let i = 0; i < 16; i++)
+  asked.push(fetch(`http://[::ffff:127.0.0.2]:{agent_port}/oauth/callback?code=evil&state=guess-${{i}}-0123456789`,
+                   {{mode: "no-cors", cache: "no-store"}}).then(() => 1, () => 0));
 Promise.all(asked).then(r => fetch("/held/" + r.reduce((a, b) => a + b, 0)));
 </script>
 """
@@ -122,10 +146,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = ATTACK.encode()
         elif self.path == "/hold":
             body = HOLD.encode()
+        elif self.path == "/mapped":
+            body = MAPPED.encode()
         elif self.path.startswith("/cancel-cli?"):
             target = self.path.split("?", 1)[1]
             body = (f"<!doctype html><meta charset=utf-8><title>cancel</title>"
                     f"<script>location = {target!r};</script>").encode()
+        elif self.path.startswith("/ws-cli?"):
+            target = self.path.split("?", 1)[1]
+            body = (f"<!doctype html><meta charset=utf-8><title>ws</title><script>"
+                    f"const ws = new WebSocket({target!r});"
+                    f"ws.onerror = ws.onclose = ws.onopen = () => fetch('/ws-ended');</script>").encode()
+        elif self.path == "/ws-ended":
+            body = b""
+        elif self.path.startswith("/redirect?"):
+            self.send_response(302)
+            self.send_header("Location", self.path.split("?", 1)[1])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         elif self.path == "/preconnect":
             body = PRECONNECT.encode()
         elif self.path.startswith("/held/") or self.path == "/preconnected":
