@@ -109,8 +109,14 @@ bool http_host_allowed(const char *host, char *const *allowed) {
         family = host_name(host, name);
         if (family < 0)
                 return false;
+        /* An IPv4 address written as IPv6 ([::ffff:127.0.0.2]) is no
+         * name a client of ours uses, and Firefox 153 treats it as
+         * neither loopback nor a page's request (no Sec-Fetch-*): a
+         * public page's fetches reached the redirect targets, and held
+         * the browser user's share of connections, through it. */
         if (inet_pton(family, name, buf) == 1)
-                return true;
+                return family == AF_INET ||
+                       !(IN6_IS_ADDR_V4MAPPED((struct in6_addr *)buf) || IN6_IS_ADDR_V4COMPAT((struct in6_addr *)buf));
         if (family == AF_INET6)
                 return false; /* brackets hold an IPv6 literal, nothing else */
         if (strcasecmp(name, "localhost") == 0)
@@ -151,8 +157,11 @@ static HttpGateVerdict check_caller(const HttpGateInput *in, const HttpGateLimit
         /* Every route: a page that rebinds its own name to this address
          * would read /health and /metrics (the network, pids, logins in
          * flight) as its own origin's. */
+        /* Closed after it: what a page sent under a name not ours must
+         * not keep a connection of the browser user's share. */
         if (!http_host_allowed(in->target_host ? in->target_host : in->host, l->allowed_hosts))
-                return verdict(403, "host not allowed");
+                return (HttpGateVerdict){ .status = 403, .error = "host not allowed", .header = "Connection",
+                                          .value = "close" };
         if (!control && !(f & HTTP_ROUTE_LOOPBACK))
                 return verdict(0, NULL);
         /* A redirect target takes codes and states: a web page in the VM's

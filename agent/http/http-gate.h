@@ -95,8 +95,9 @@ int http_target_split(const char *raw, char authority[static HTTP_AUTHORITY_MAX 
  * (absolute-form may leave the path out); NULL when url is shorter. */
 const char *http_target_path(const char *url, size_t prefix);
 
-/* Host: an IP literal (IPv6 in brackets), "localhost", or a name in
- * allowed (case-insensitive), each with an optional :port.  A missing Host
+/* Host: an IP literal (IPv6 in brackets, not an IPv4 address written as
+ * IPv6: ::ffff:a.b.c.d, ::a.b.c.d), "localhost", or a name in allowed
+ * (case-insensitive), each with an optional :port.  A missing Host
  * (HTTP/1.0) passes: every browser sends one. */
 bool http_host_allowed(const char *host, char *const *allowed);
 /* Whether a web page made the request: browsers send Origin on

@@ -95,9 +95,11 @@ static void test_order_and_answers(void **state) {
                   "method not allowed", "Allow", "GET" },
                 { "HEAD of another control route passes", WITH(head, true), 0, NULL },
                 { "outside allow_from: 403", WITH(peer_allowed, false), 403, "forbidden" },
-                { "Host a rebinding name: 403", WITH(host, "attacker.example"), 403, "host not allowed" },
+                { "Host a rebinding name: 403, closed", WITH(host, "attacker.example"), 403, "host not allowed",
+                  "Connection", "close" },
                 { "absolute-form for a rebinding name, Host allowed: 403 (the target's authority is the Host)",
-                  WITH(target_host, "attacker.example"), 403, "host not allowed" },
+                  WITH(target_host, "attacker.example"), 403, "host not allowed",
+                  "Connection", "close" },
                 { "absolute-form for an allowed name, Host a rebinding one: passes (that Host is ignored)",
                   ({ HttpGateInput i = control(); i.host = "attacker.example"; i.target_host = "127.0.0.1:8080";
                      i; }), 0, NULL },
@@ -140,7 +142,8 @@ static void test_public_and_loopback_routes(void **state) {
                     .host = "10.0.0.2:8080", .origin = "http://x", .token_configured = false }, 0, NULL },
                 { "public: a name not allowed as Host (a rebound name reading /health as its own origin's)",
                   { .uri_len = 7, .match = HTTP_MATCH_FOUND, .flags = HTTP_ROUTE_PUBLIC,
-                    .host = "attacker.example", .token_configured = false }, 403, "host not allowed" },
+                    .host = "attacker.example", .token_configured = false }, 403, "host not allowed",
+                  "Connection", "close" },
                 { "public: localhost as Host",
                   { .match = HTTP_MATCH_FOUND, .flags = HTTP_ROUTE_PUBLIC, .host = "localhost:8080" }, 0, NULL },
                 { "public: a body is not checked for JSON",
@@ -170,7 +173,8 @@ static void test_public_and_loopback_routes(void **state) {
                     .sec_fetch_dest = "iframe" }, 403, "only a navigation may reach a redirect target" },
                 { "loopback route: a rebinding Host is still refused",
                   { .match = HTTP_MATCH_FOUND, .flags = HTTP_ROUTE_LOOPBACK, .peer_loopback = true,
-                    .host = "attacker.example:8080" }, 403, "host not allowed" },
+                    .host = "attacker.example:8080" }, 403, "host not allowed",
+                  "Connection", "close" },
                 { "redirect target from the VM's browser: as a loopback route, no token",
                   { .match = HTTP_MATCH_FOUND, .flags = HTTP_ROUTE_LOOPBACK | HTTP_ROUTE_CONTROL,
                     .peer_loopback = true, .peer_allowed = true, .host = "localhost:8080",
@@ -202,7 +206,8 @@ static void test_attackers(void **state) {
                      i.token_ok = false; i; }), 403, "browser requests refused" },
                 { "a page through DNS rebinding, same-origin to the agent",
                   ({ HttpGateInput i = control(); i.host = "rebind.example:8080"; i.sec_fetch_site = "same-origin";
-                     i.token_ok = false; i; }), 403, "host not allowed" },
+                     i.token_ok = false; i; }), 403, "host not allowed",
+                  "Connection", "close" },
                 { "a local process without the token",
                   ({ HttpGateInput i = control(); i.host = "127.0.0.1:8080"; i.token_ok = false; i; }), 401,
                   "unauthorized", "WWW-Authenticate", "Bearer" },
@@ -248,6 +253,9 @@ static void test_host_allowed(void **state) {
                 { "::1", false },              /* an IPv6 literal must be bracketed */
                 { "10.0.2.15:80x", false }, { "10.0.2.15:", false }, { "", false }, { ":8080", false },
                 { "vm1.fleet.internal.:80", false },
+                /* IPv4 written as IPv6: Firefox sends no Sec-Fetch-* there. */
+                { "[::ffff:127.0.0.2]:8080", false }, { "[::ffff:7f00:1]", false }, { "[::127.0.0.1]", false },
+                { "[::]", true }, { "[fd00::2]:8080", true },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(t); i++) {
