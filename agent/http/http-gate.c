@@ -156,9 +156,9 @@ static HttpGateVerdict check_caller(const HttpGateInput *in, const HttpGateLimit
                 return verdict(403, "forbidden");
         /* Every route: a page that rebinds its own name to this address
          * would read /health and /metrics (the network, pids, logins in
-         * flight) as its own origin's. */
-        /* Closed after it: what a page sent under a name not ours must
-         * not keep a connection of the browser user's share. */
+         * flight) as its own origin's.  Closed after it: what a page sent
+         * under a name not ours must not keep a connection of the browser
+         * user's share. */
         if (!http_host_allowed(in->target_host ? in->target_host : in->host, l->allowed_hosts))
                 return (HttpGateVerdict){ .status = 403, .error = "host not allowed", .header = "Connection",
                                           .value = "close" };
