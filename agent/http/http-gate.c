@@ -17,6 +17,10 @@ static HttpGateVerdict verdict(unsigned status, const char *error) {
         return (HttpGateVerdict){ .status = status, .error = error };
 }
 
+static HttpGateVerdict verdict_close(unsigned status, const char *error) {
+        return (HttpGateVerdict){ .status = status, .error = error, .header = "Connection", .value = "close" };
+}
+
 uint64_t http_content_length_parse(const char *v) {
         uint64_t n = 0;
 
@@ -160,8 +164,7 @@ static HttpGateVerdict check_caller(const HttpGateInput *in, const HttpGateLimit
          * under a name not ours must not keep a connection of the browser
          * user's share. */
         if (!http_host_allowed(in->target_host ? in->target_host : in->host, l->allowed_hosts))
-                return (HttpGateVerdict){ .status = 403, .error = "host not allowed", .header = "Connection",
-                                          .value = "close" };
+                return verdict_close(403, "host not allowed");
         if (!control && !(f & HTTP_ROUTE_LOOPBACK))
                 return verdict(0, NULL);
         /* A redirect target takes codes and states: a web page in the VM's
@@ -184,10 +187,6 @@ static HttpGateVerdict check_caller(const HttpGateInput *in, const HttpGateLimit
                 return (HttpGateVerdict){ .status = 401, .error = "unauthorized",
                                           .header = "WWW-Authenticate", .value = "Bearer" };
         return verdict(0, NULL);
-}
-
-static HttpGateVerdict verdict_close(unsigned status, const char *error) {
-        return (HttpGateVerdict){ .status = status, .error = error, .header = "Connection", .value = "close" };
 }
 
 /* RFC 9112: where the message ends must be clear, and the same to every
