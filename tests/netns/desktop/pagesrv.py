@@ -51,30 +51,30 @@ ATTACK = f"""<!doctype html><meta charset=utf-8><title>attack</title>
 <script>document.getElementById("a").submit(); document.getElementById("b").submit();</script>
 """
 
-HOLD = f"""<!doctype html><meta charset=utf-8><title>hold</title>
+def fetch_all(title, asks):
+    """A page that fetches, all at once, every URL asks (JavaScript calling
+    ask(url)) names, then /held/<how many answered>: a browser keeps such
+    connections open, idle, for the next request."""
+    return f"""<!doctype html><meta charset=utf-8><title>{title}</title>
 <script>
 const asked = [];
-for (let i = 1; i <= 12; i++)
-  for (let k = 0; k < 6; k++)
-    asked.push(fetch(`http://127.0.0.${{i}}:{agent_port}/health`, {{mode: "no-cors", cache: "no-store"}})
-               .then(() => 1, () => 0));
+const ask = url => asked.push(fetch(url, {{mode: "no-cors", cache: "no-store"}}).then(() => 1, () => 0));
+{asks}
 Promise.all(asked).then(r => fetch("/held/" + r.reduce((a, b) => a + b, 0)));
 </script>
 """
 
-MAPPED = f"""<!doctype html><meta charset=utf-8><title>mapped</title>
-<script>
-const asked = [];
+
+HOLD = fetch_all("hold", f"""
+for (let i = 1; i <= 12; i++)
+  for (let k = 0; k < 6; k++)
+    ask(`http://127.0.0.${{i}}:{agent_port}/health`);""")
+MAPPED = fetch_all("mapped", f"""
 for (let i = 2; i <= 13; i++)
   for (let k = 0; k < 6; k++)
-    asked.push(fetch(`http://[::ffff:127.0.0.${{i}}]:{agent_port}/health`, {{mode: "no-cors", cache: "no-store"}})
-               .then(() => 1, () => 0));
+    ask(`http://[::ffff:127.0.0.${{i}}]:{agent_port}/health`);
 for (let i = 0; i < 16; i++)
-  asked.push(fetch(`http://[::ffff:127.0.0.2]:{agent_port}/oauth/callback?code=evil&state=guess-${{i}}-0123456789`,
-                   {{mode: "no-cors", cache: "no-store"}}).then(() => 1, () => 0));
-Promise.all(asked).then(r => fetch("/held/" + r.reduce((a, b) => a + b, 0)));
-</script>
-"""
+  ask(`http://[::ffff:127.0.0.2]:{agent_port}/oauth/callback?code=evil&state=guess-${{i}}-0123456789`);""")
 
 PRECONNECT = f"""<!doctype html><meta charset=utf-8><title>preconnect</title>
 <script>
