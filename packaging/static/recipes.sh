@@ -89,7 +89,8 @@ patched_copy() {
 # static link would drag in with nettle, p11-kit, idn2, tasn1 ...  The agent
 # serves plain HTTP on the VM's private link, so TLS is configured out.
 # patches/microhttpd: header lines a proxy in front would read otherwise
-# are refused, and an error answer is sent once (each patch says why).
+# are refused, and the error answers it queues are sent (each patch says
+# why).
 recipe_microhttpd() {
         local src=$1 bld=$2 out=$3
         mkdir -p "$bld"
