@@ -11,6 +11,7 @@
 #include "agent/http/http-wait.h"
 #include "agent/http/http.h"
 #include "agent/login/cli-installed.h"
+#include "agent/login/handoff-vsock.h"
 #include "agent/login/login.h"
 #include "agent/supervise/supervisor.h"
 #include "build-config.h"
@@ -156,6 +157,8 @@ static int snapshot_take(Manager *m, Snapshot *s, bool with_http) {
         h->boot_http = m->boot.http;
         h->boot_ready = m->boot.ready;
         restore_report(m, &h->restore);
+        h->push_enabled = !!m->handoff;
+        h->push_queued = m->handoff ? handoff_queued(m->handoff) : 0;
         r = snapshot_services(m, s, &f);
         h->status = health_status_to_string(health_status_decide(&f));
         if (r >= 0)

@@ -433,6 +433,11 @@ int health_build_metrics(const HealthSnapshot *s, char **ret, size_t *ret_size) 
                 if (s->restore.last_restore_ms >= 0)
                         fprintf(f, "vmba_restore_milliseconds %lld\n", (long long)s->restore.last_restore_ms);
         }
+        if (s->push_enabled) {
+                put_header(f, "vmba_push_queued", "gauge",
+                           "Captured credentials queued for the host and not yet acknowledged (push handoff).");
+                fprintf(f, "vmba_push_queued %u\n", s->push_queued);
+        }
         put_header(f, "vmba_boot_phase_milliseconds", "gauge",
                    "Milliseconds from kernel start to each boot milestone.");
         put_phase(f, "exec", s->boot_exec);

@@ -92,6 +92,8 @@ typedef struct HealthSnapshot {
         unsigned long long http_loopback_unowned; /* loopback connections of an unknown local user */
 
         HealthRestore restore;
+        bool push_enabled;         /* the push handoff is configured */
+        unsigned push_queued;      /* credentials waiting for the host's ACK */
 } HealthSnapshot;
 
 /* The /health object as compact JSON text, NUL-terminated, owned by the

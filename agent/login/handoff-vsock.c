@@ -75,11 +75,16 @@ static Delivery *delivery_free(Delivery *d) {
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(Delivery *, delivery_free);
 
-static bool pending(Handoff *h) {
+unsigned handoff_queued(const Handoff *h) {
+        unsigned n = 0;
+
         for (size_t i = 0; i < DELIVERIES_MAX; i++)
-                if (h->d[i])
-                        return true;
-        return false;
+                n += !!h->d[i];
+        return n;
+}
+
+static bool pending(Handoff *h) {
+        return handoff_queued(h) > 0;
 }
 
 static void disconnect(Handoff *h) {

@@ -37,4 +37,7 @@ typedef struct HandoffOptions {
  * the login manager first).  o's strings must outlive the handoff. */
 int handoff_new(const HandoffOptions *o, LoginManager *lm, Handoff **ret);
 Handoff *handoff_free(Handoff *h);
+/* Deliveries queued and not yet acknowledged by the host (/metrics).  Once
+ * 0, the agent has nothing to send and opens no connection. */
+unsigned handoff_queued(const Handoff *h);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Handoff *, handoff_free);

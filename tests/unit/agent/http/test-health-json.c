@@ -100,6 +100,24 @@ static void test_health_restore(void **state) {
         assert_null(strstr(metrics, "\nvmba_restore_milliseconds "));
 }
 
+/* The push gauge: absent without a push handoff, else its count, 0 too
+ * (0 is what the host waits for: nothing left to send). */
+static void test_metrics_push(void **state) {
+        HealthSnapshot s;
+        _cleanup_(freep) char *off = NULL, *two = NULL, *none = NULL;
+
+        snapshot_base(&s);
+        assert_int_equal(health_build_metrics(&s, &off, NULL), 0);
+        assert_null(strstr(off, "vmba_push_queued"));
+        s.push_enabled = true;
+        s.push_queued = 2;
+        assert_int_equal(health_build_metrics(&s, &two, NULL), 0);
+        assert_non_null(strstr(two, "# TYPE vmba_push_queued gauge\nvmba_push_queued 2\n"));
+        s.push_queued = 0;
+        assert_int_equal(health_build_metrics(&s, &none, NULL), 0);
+        assert_non_null(strstr(none, "\nvmba_push_queued 0\n"));
+}
+
 static void test_health_full(void **state) {
         static const char *const dns[] = { "10.77.0.53", "fd00::53" };
         HealthService sv[] = {
@@ -298,6 +316,7 @@ int main(void) {
                 cmocka_unit_test(test_health_minimal),
                 cmocka_unit_test(test_health_full),
                 cmocka_unit_test(test_health_restore),
+                cmocka_unit_test(test_metrics_push),
                 cmocka_unit_test(test_health_network_failed),
                 cmocka_unit_test(test_health_escaping),
                 cmocka_unit_test(test_ready),
