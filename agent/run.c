@@ -20,6 +20,7 @@
 #include <sys/resource.h>
 #include <linux/capability.h>
 
+#include "agent/host/host-addresses.h"
 #include "agent/host/host-secrets.h"
 #include "agent/http/http.h"
 #include "agent/login/cli-installed.h"
@@ -343,24 +344,7 @@ static const HttpRoute control_routes[] = {
 /* The default allow_from admits the host: the ip= gateways, read at
  * request time because netinit may finish after the server listens. */
 static bool peer_is_host(const struct sockaddr *sa, void *userdata) {
-        const IpcfgPlan *plan = &((Manager *)userdata)->net.plan;
-
-        for (size_t i = 0; i < plan->n_ifaces && i < IPCFG_MAX_IFACES; i++) {
-                const IpcfgAddr *g = &plan->ifaces[i].gateway;
-                Cidr c = { .family = g->family };
-
-                if (g->family == AF_INET) {
-                        memcpy(c.addr, &g->in, 4);
-                        c.prefix = 32;
-                } else if (g->family == AF_INET6) {
-                        memcpy(c.addr, &g->in6, 16);
-                        c.prefix = 128;
-                } else
-                        continue;
-                if (cidr_match(&c, sa))
-                        return true;
-        }
-        return false;
+        return host_is_gateway(&((Manager *)userdata)->net.plan, sa);
 }
 
 static bool http_restoring(void *userdata) {
