@@ -430,3 +430,28 @@ char **service_def_env(const ServiceDef *def, const char *bin_path, char *const 
         free(l);
         return all;
 }
+
+int service_def_set_env(ServiceDef *def, const char *entry) {
+        size_t kl = strcspn(entry, "="), n = strv_length(def->env), i = 0;
+        char *copy, **l;
+
+        if (entry[kl] != '=' || kl == 0)
+                return -EINVAL;
+        while (i < n && strncmp(def->env[i], entry, kl + 1) != 0)
+                i++;
+        copy = strdup(entry);
+        if (!copy)
+                return -ENOMEM;
+        if (i == n) {
+                l = reallocarray(def->env, n + 2, sizeof *l);
+                if (!l) {
+                        free(copy);
+                        return -ENOMEM;
+                }
+                l[n] = l[n + 1] = NULL;
+                def->env = l;
+        }
+        free(def->env[i]);
+        def->env[i] = copy;
+        return 0;
+}

@@ -139,6 +139,11 @@ int service_defs_from_json(const char *text, ServiceDefs *ret, char *errbuf, siz
  * sets PATH.  NULL on OOM.  Pure. */
 char **service_def_env(const ServiceDef *def, const char *bin_path, char *const *agent_env);
 
+/* Sets entry ("K=V", copied) in def's env: in place of the entry with
+ * its key, or at the end.  -EINVAL without a key and '=', -ENOMEM (def
+ * unchanged). */
+int service_def_set_env(ServiceDef *def, const char *entry);
+
 /* Index of name in d, or -ENOENT. */
 int service_defs_find(const ServiceDefs *d, const char *name);
 

@@ -672,6 +672,12 @@ int supervisor_set_restart_argv(Supervisor *sv, const char *name, char *const *e
         return s ? service_set_extra_argv(s, extra_argv) : -ENOENT;
 }
 
+int supervisor_set_env(Supervisor *sv, const char *name, const char *entry) {
+        int i = service_defs_find(&sv->defs, name);
+
+        return i < 0 ? i : service_def_set_env(&sv->defs.services[i], entry);
+}
+
 int supervisor_restart_service(Supervisor *sv, const char *name) {
         Service *s = service_find(sv, name);
 

@@ -85,6 +85,10 @@ int supervisor_start_service(Supervisor *s, const char *name, char *const *extra
  * restart (after a crash, or with its dependencies), without starting
  * it: 0, -ENOMEM, or -ENOENT: no such service. */
 int supervisor_set_restart_argv(Supervisor *s, const char *name, char *const *extra_argv);
+/* Sets entry ("K=V") in the service's environment from its next spawn
+ * on (a restart, or a start), in place of the entry with its key: 0,
+ * -EINVAL, -ENOMEM, or -ENOENT: no such service. */
+int supervisor_set_env(Supervisor *s, const char *name, const char *entry);
 /* Restarts a running (starting or ready) service, e.g. to take a new
  * secret: SIGTERM to its group and, once it exited, a spawn at once (no
  * backoff, not a failure); its dependents go down with it and come back

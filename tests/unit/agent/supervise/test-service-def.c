@@ -225,6 +225,26 @@ static void test_env(void **state) {
         assert_env(service_def_env(&d, "/opt/bin", agent), (const char *const[]){ "PATH=/mine", NULL });
 }
 
+/* An entry set on a built service: in place of its key's, or added; the
+ * entries are the definition's own (service_def_done() frees them). */
+static void test_set_env(void **state) {
+        ServiceDef d = { .name = strdup("s") };
+
+        (void)state;
+        assert_int_equal(service_def_set_env(&d, "A=1"), 0);
+        assert_env(strv_concat(d.env, NULL), (const char *const[]){ "A=1", NULL });
+        assert_int_equal(service_def_set_env(&d, "AB=2"), 0);
+        assert_int_equal(service_def_set_env(&d, "B="), 0);
+        /* "A" is not a prefix match of "AB". */
+        assert_int_equal(service_def_set_env(&d, "A=3"), 0);
+        assert_int_equal(service_def_set_env(&d, "B=x=y"), 0);
+        assert_env(strv_concat(d.env, NULL), (const char *const[]){ "A=3", "AB=2", "B=x=y", NULL });
+        assert_int_equal(service_def_set_env(&d, "A"), -EINVAL);
+        assert_int_equal(service_def_set_env(&d, "=1"), -EINVAL);
+        assert_env(strv_concat(d.env, NULL), (const char *const[]){ "A=3", "AB=2", "B=x=y", NULL });
+        service_def_done(&d);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_ok),
@@ -232,6 +252,7 @@ int main(void) {
                 cmocka_unit_test(test_parse_errors),
                 cmocka_unit_test(test_http_probe_path_longest),
                 cmocka_unit_test(test_env),
+                cmocka_unit_test(test_set_env),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
