@@ -26,14 +26,24 @@ from the network, without the token):
    fork; past that the connection is closed unanswered, logged once until
    the source holds none): a neighbour with one address no longer fills
    the VNC user's tasks (VNC_USER_TASKS_MAX in vnc/display.c) and locks
-   the person out.  One that takes
-   several addresses still can; the host isolating each tap is what stops
-   it.  A source is the peer's address, or, for a peer on this machine (an
-   address it can bind; its socket found in /proc/net/tcp*, held by a
-   process), "local user UID", whatever address it took: a local process
-   (a provider CLI) could otherwise connect from 127.0.0.2, 127.0.0.3, ...
-   and the VM's own addresses.  /proc is read for such peers only: a flood
-   from the network, each connection a line more there, costs no scan;
+   the person out.  A source is the peer's address, or, for a peer on this
+   machine (an address it can bind; its socket found in /proc/net/tcp*,
+   held by a process), "local user UID", whatever address it took: a local
+   process (a provider CLI) could otherwise connect from 127.0.0.2,
+   127.0.0.3, ... and the VM's own addresses.  /proc is read for such
+   peers only: a flood from the network, each connection a line more
+   there, costs no scan;
+ - the sources on the network but the host's hold at most OTHERS_MAX
+   connections together (logged once until they hold none): a neighbour
+   that takes several addresses on the bridge no longer fills the VNC
+   user's tasks either, and the rest is kept for the host (the operator's
+   proxy, which brings every viewer from its own address, PER_SOURCE for
+   each of its addresses) and for this machine (its local users and
+   loopback: the agent's readiness probe among them).  The host's
+   addresses are the ones the agent trusts on its control routes
+   (allow_from, else the ip= gateways); the agent passes them as CIDRs in
+   VMBA_HOST_CIDRS.  An address is compared without its zone, a
+   v4-mapped one as IPv4;
  - the listening socket the agent hands it (--inetd, on stdin) is taken for
    what it is: websockify took every inherited socket for IPv4, and an
    IPv6 peer's address did not fit.
@@ -42,6 +52,7 @@ Imported as a module (the unit test) it only defines; run as the main
 program it patches websockify and starts it.
 """
 import errno
+import ipaddress
 import logging
 import multiprocessing
 import os
@@ -53,9 +64,18 @@ import warnings
 # time, each one its own process (HTTP/1.0), and those of answered requests
 # still exiting: under emulation a real page load reached past 6 and stayed
 # under 9.  24 leaves a host that proxies every viewer from its own address
-# room for that and several desktops; two neighbours together still leave
-# it a share of the VNC user's tasks (VNC_USER_TASKS_MAX, 64).
+# room for that and several desktops, which OTHERS_MAX keeps free of the
+# neighbours, however many addresses they take.
 PER_SOURCE = 24
+# Connections all sources on the network but the host's may hold
+# together: page loads and desktops for viewers that come without the
+# host's proxy.  Of the VNC user's tasks (VNC_USER_TASKS_MAX, 64) x11vnc
+# and websockify take two, the host PER_SOURCE, and two are left for this
+# machine (the agent's readiness probe, a local viewer).
+OTHERS_MAX = 36
+# The environment entry with the host's addresses (vnc/display.h,
+# DISPLAY_HOST_ADDRESSES_ENV): CIDRs separated by blanks.
+HOSTS_ENV = 'VMBA_HOST_CIDRS'
 # Seconds a request may take to arrive, until the WebSocket is up.
 REQUEST_TIMEOUT_S = 10
 
@@ -95,23 +115,60 @@ def source_of(c, a, tables=('/proc/net/tcp', '/proc/net/tcp6')):
     return a[0]
 
 
-class SourceLimit:
-    """PER_SOURCE connections per source; the first refusal of a source is
-    logged, the next ones not until it has held none."""
+def host_networks(text):
+    """The host's addresses as the agent passes them (HOSTS_ENV): a list of
+    networks.  ValueError for an entry that is not an address or CIDR."""
+    return [ipaddress.ip_network(w, strict=False) for w in text.split()]
 
-    def __init__(self, limit=PER_SOURCE, log=None):
+
+class SourceLimit:
+    """PER_SOURCE connections per source, and OTHERS_MAX for the sources
+    that are neither the host's nor this machine's together.  The first
+    refusal of a source is logged, the next ones not until it has held
+    none; the others' likewise, until they have held none."""
+
+    def __init__(self, limit=PER_SOURCE, others=OTHERS_MAX, hosts=(), log=None):
         self.limit = limit
+        self.others = others
+        self.hosts = hosts
         self.full = set()
+        self.others_full = False
         self.log = log or logging.getLogger('websocket')
 
-    def admit(self, s, held):
-        if held < self.limit:
-            if not held:
-                self.full.discard(s)
+    def other(self, s):
+        """Whether source s counts in the others' share: neither a local
+        user, nor loopback, nor one of the host's addresses."""
+        if s is None or s.startswith('local user '):
+            return False
+        try:
+            a = ipaddress.ip_address(s.split('%')[0])
+        except ValueError:
             return True
-        if s not in self.full:
-            self.full.add(s)
-            self.log.warning('%s: %d connections held already; closing the next ones until one ends', s, held)
+        a = getattr(a, 'ipv4_mapped', None) or a
+        return not a.is_loopback and not any(a in n for n in self.hosts)
+
+    def admit(self, s, held):
+        """Whether a connection from s may have a process, given the
+        sources of the connections held now (one entry each)."""
+        n = held.count(s)
+        if n >= self.limit:
+            if s not in self.full:
+                self.full.add(s)
+                self.log.warning('%s: %d connections held already; closing the next ones until one ends', s, n)
+            return False
+        if not n:
+            self.full.discard(s)
+        if not self.other(s):
+            return True
+        others = sum(map(self.other, held))
+        if others < self.others:
+            if not others:
+                self.others_full = False
+            return True
+        if not self.others_full:
+            self.others_full = True
+            self.log.warning('%s: %d connections held already by sources other than the host and this machine; '
+                             'closing theirs until they hold none', s, others)
         return False
 
 
@@ -161,7 +218,7 @@ def limit_sources(limit):
         c, a = accept(self)
         try:
             s = source_of(c, a)
-            held = sum(getattr(p, 'source', None) == s for p in multiprocessing.active_children())
+            held = [getattr(p, 'source', None) for p in multiprocessing.active_children()]
         except BaseException:
             c.close()
             raise
@@ -185,7 +242,12 @@ def main():
     one_line_records()
     # The inherited socket (--inetd) keeps its own family.
     socket.fromfd = lambda fd, *a: socket.socket(fileno=os.dup(fd))
-    limit_sources(SourceLimit())
+    try:
+        hosts = host_networks(os.environ.get(HOSTS_ENV, ''))
+    except ValueError as e:
+        hosts = []
+        print(f'{HOSTS_ENV}: {e}; no source is taken for the host', file=sys.stderr)
+    limit_sources(SourceLimit(hosts=hosts))
     websockify_init()
 
 

@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """vnc/websockify-main.py's pure parts, imported as a module (nothing is
 patched then): /proc/net/tcp* addresses, who a connection counts as (a
-real loopback connection of this process is its local user), the
-per-source limit and its one warning, the request handler closed down,
+real loopback connection of this process is its local user), the host's
+addresses as the agent passes them, which sources share the others'
+limit, the per-source limit and the others' with one warning each, the
+numbers against the VNC user's tasks, the request handler closed down,
 one log record per line; its main() run as the agent runs it (python3 -c)
 against a stand-in websockify that reports what was patched before it
 started; and vnc/embed-text.py's C literals read back.  The whole
@@ -17,6 +19,7 @@ import json
 import logging
 import os
 import pathlib
+import re
 import socket
 import subprocess
 import sys
@@ -99,20 +102,109 @@ class Limit(unittest.TestCase):
     def test_per_source_and_one_warning(self):
         with self.assertLogs("vmba-test", level="WARNING") as logs:
             lim = wm.SourceLimit(limit=2, log=logging.getLogger("vmba-test"))
-            self.assertTrue(lim.admit("a", 0))
-            self.assertTrue(lim.admit("a", 1))
-            self.assertFalse(lim.admit("a", 2))
-            self.assertFalse(lim.admit("a", 3))          # logged once
-            self.assertTrue(lim.admit("b", 1))           # another source: its own share
-            self.assertTrue(lim.admit("a", 1))           # one ended: admitted, still "full"
-            self.assertFalse(lim.admit("a", 2))          # not logged again
-            self.assertTrue(lim.admit("a", 0))           # it held none: forgotten
-            self.assertFalse(lim.admit("a", 2))          # logged again
+            self.assertTrue(lim.admit("a", []))
+            self.assertTrue(lim.admit("a", ["a"]))
+            self.assertFalse(lim.admit("a", ["a", "a"]))
+            self.assertFalse(lim.admit("a", ["a", "a", "a"]))   # logged once
+            self.assertTrue(lim.admit("b", ["a", "a", "b"]))    # another source: its own share
+            self.assertTrue(lim.admit("a", ["a"]))              # one ended: admitted, still "full"
+            self.assertFalse(lim.admit("a", ["a", "a"]))        # not logged again
+            self.assertTrue(lim.admit("a", ["b"]))              # it held none: forgotten
+            self.assertFalse(lim.admit("a", ["a", "a"]))        # logged again
         self.assertEqual(logs.output, [
             "WARNING:vmba-test:a: 2 connections held already; closing the next ones until one ends"] * 2)
 
     def test_default(self):
-        self.assertEqual(wm.SourceLimit().limit, wm.PER_SOURCE)
+        lim = wm.SourceLimit()
+        self.assertEqual((lim.limit, lim.others, lim.hosts), (wm.PER_SOURCE, wm.OTHERS_MAX, ()))
+
+    def test_host_networks(self):
+        # As agent/host/host-addresses.c writes them (its tests' texts).
+        cases = {
+            "10.0.0.1/32 fe80::1/128": ["10.0.0.1/32", "fe80::1/128"],
+            # Host bits are ignored, as the agent's cidr_match() does.
+            "10.0.0.1/32 192.168.1.7/24 fd00::1/128": ["10.0.0.1/32", "192.168.1.0/24", "fd00::1/128"],
+            "0.0.0.0/0 ::/0": ["0.0.0.0/0", "::/0"],
+            "": [],
+            "  10.0.0.1/32\t": ["10.0.0.1/32"],
+        }
+        for text, want in cases.items():
+            self.assertEqual([str(n) for n in wm.host_networks(text)], want, text)
+        for bad in ("host.example", "10.0.0.0/33", "10.0.0.1,10.0.0.2", "[fe80::1]/128"):
+            with self.assertRaises(ValueError, msg=bad):
+                wm.host_networks(bad)
+
+    def test_other(self):
+        # Whether a source counts in the others' share: neither this
+        # machine (a local user, loopback) nor the host.
+        lim = wm.SourceLimit(hosts=wm.host_networks("10.214.0.1/32 fe80::1/128 192.168.7.0/24"))
+        cases = {
+            "10.214.0.3": True,
+            "10.214.0.1": False,
+            "::ffff:10.214.0.1": False,         # a dual-stack socket's IPv4 peer
+            "::ffff:10.214.0.3": True,
+            "fe80::1%br0": False,               # the zone is not compared
+            "fe80::1": False,
+            "fe80::3%eth0": True,
+            "192.168.7.200": False,             # inside a host CIDR
+            "192.168.8.1": True,
+            "::ffff:192.168.7.1": False,
+            "local user 1000": False,
+            "local user 0": False,
+            "127.0.0.2": False,                 # loopback nobody was found holding
+            "::1": False,
+            "::ffff:127.0.0.1": False,
+            "fd00::1": True,
+            "not an address": True,
+            None: False,                        # a child that is no connection's
+        }
+        for source, want in cases.items():
+            self.assertEqual(lim.other(source), want, source)
+        # No host known: every source on the network is one of the others.
+        lim = wm.SourceLimit()
+        self.assertEqual([lim.other(s) for s in ("10.214.0.1", "fe80::1%br0", "local user 5", "127.0.0.1")],
+                         [True, True, False, False])
+
+    def test_others_share_and_one_warning(self):
+        hosts = wm.host_networks("10.0.0.1/32")
+        n3, n4, n5, host = "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.1"
+        full = [n3, n3, n3, n4]                 # the others hold 4: their share
+        cases = [
+            # (source, held, admitted)
+            (n3, [], True),
+            (n4, [n3, n3, n3], True),
+            (n4, full, False),                   # logged
+            (n5, full, False),                   # the others' share, whoever asks: not logged again
+            (n3, full, False),                   # its own limit first: logged for n3
+            (host, full + [host, host], True),   # the host: its own limit only
+            (host, full + [host] * 3, False),    # logged for the host
+            ("local user 1000", full, True),     # this machine: its own limit only
+            ("127.0.0.2", full + ["127.0.0.2"] * 2, True),
+            (n5, [n3, n4, n4, host], True),      # one ended: admitted, still "full"
+            (n5, [n3, n4, n4, n5] + [host] * 3, False),  # not logged again
+            (n5, [host, "local user 7", None], True),    # the others held none: forgotten
+            (n4, [n3, n3, n3, n5], False),        # logged again
+        ]
+        with self.assertLogs("vmba-test", level="WARNING") as logs:
+            lim = wm.SourceLimit(limit=3, others=4, hosts=hosts, log=logging.getLogger("vmba-test"))
+            for i, (source, held, want) in enumerate(cases):
+                self.assertEqual(lim.admit(source, held), want, (i, source, held))
+        others = "connections held already by sources other than the host and this machine; closing theirs " \
+                 "until they hold none"
+        self.assertEqual(logs.output, [
+            f"WARNING:vmba-test:10.0.0.4: 4 {others}",
+            "WARNING:vmba-test:10.0.0.3: 3 connections held already; closing the next ones until one ends",
+            "WARNING:vmba-test:10.0.0.1: 3 connections held already; closing the next ones until one ends",
+            f"WARNING:vmba-test:10.0.0.4: 4 {others}",
+        ])
+
+    def test_numbers(self):
+        # The VNC user's tasks (vnc/display.c) hold the others' share, the
+        # host's PER_SOURCE, x11vnc and websockify, and two for this
+        # machine; one neighbour address still gets all of its own.
+        m = re.search(r"^#define VNC_USER_TASKS_MAX (\d+)$", (TOP / "vnc" / "display.c").read_text(), re.M)
+        self.assertLessEqual(wm.OTHERS_MAX + wm.PER_SOURCE + 2 + 2, int(m.group(1)))
+        self.assertGreaterEqual(wm.OTHERS_MAX, wm.PER_SOURCE)
 
 
 class Handler(unittest.TestCase):
@@ -186,25 +278,40 @@ def websockify_init():
         "accept": socket.socket.accept is not BEFORE[0], "fromfd": socket.fromfd is not BEFORE[1],
         "process": multiprocessing.Process is not BEFORE[2] and issubclass(multiprocessing.Process, BEFORE[2]),
         "records": logging.getLogRecordFactory() is not BEFORE[3],
+        "hosts": [str(n) for c in socket.socket.accept.__closure__ or ()
+                  for n in getattr(c.cell_contents, "hosts", None) or ()],
     }))
 """
 
 
 class Main(unittest.TestCase):
-    def test_patches_before_websockify_starts(self):
+    def run_stand_in(self, env, *args):
         with tempfile.TemporaryDirectory() as d:
             pkg = pathlib.Path(d) / "websockify"
             pkg.mkdir()
             (pkg / "__init__.py").write_text("")
             (pkg / "websocketproxy.py").write_text(STAND_IN)
             text = (TOP / "vnc" / "websockify-main.py").read_text()
-            r = subprocess.run([sys.executable, "-S", "-c", text, "--web", "/w", "--inetd"], capture_output=True,
-                               text=True, env={"PYTHONPATH": d, "PATH": os.environ.get("PATH", "")})
-        self.assertEqual(r.returncode, 0, r.stderr)
+            return subprocess.run([sys.executable, "-S", "-c", text, *args], capture_output=True, text=True,
+                                  env={"PYTHONPATH": d, "PATH": os.environ.get("PATH", ""), **env})
+
+    def test_patches_before_websockify_starts(self):
+        r = self.run_stand_in({wm.HOSTS_ENV: "10.0.0.1/32 fe80::1/128"}, "--web", "/w", "--inetd")
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
         self.assertEqual(json.loads(r.stdout), {
             "argv": ["websockify", "--web", "/w", "--inetd"], "numpy": True, "timeout": wm.REQUEST_TIMEOUT_S,
             "backslash": 404, "listing": 404, "upgrade": True, "accept": True, "fromfd": True,
-            "process": True, "records": True})
+            "process": True, "records": True, "hosts": ["10.0.0.1/32", "fe80::1/128"]})
+
+    def test_host_addresses(self):
+        # None passed, or a value that does not parse: nobody is the host
+        # (the second says so, in one line), and websockify starts.
+        self.assertEqual(json.loads(self.run_stand_in({}).stdout)["hosts"], [])
+        self.assertEqual(json.loads(self.run_stand_in({wm.HOSTS_ENV: ""}).stdout)["hosts"], [])
+        r = self.run_stand_in({wm.HOSTS_ENV: "10.0.0.1/32 10.0.0.0/33"})
+        self.assertEqual((r.returncode, json.loads(r.stdout)["hosts"]), (0, []))
+        self.assertEqual(r.stderr, f"{wm.HOSTS_ENV}: '10.0.0.0/33' does not appear to be an IPv4 or IPv6 network; "
+                                   "no source is taken for the host\n")
 
     def test_without_websockify_it_says_so(self):
         r = subprocess.run([sys.executable, "-S", "-c", (TOP / "vnc" / "websockify-main.py").read_text()],
