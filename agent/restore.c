@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "agent/host/host-addresses.h"
 #include "agent/host/host-secrets.h"
 #include "agent/host/mmds.h"
 #include "agent/host/restore-plan.h"
@@ -78,6 +79,23 @@ static void retry_later(Restore *x) {
                 log_error_errno(r, "Failed to schedule another MMDS question: %m");
 }
 
+/* websockify keeps a share for the host's addresses: from its next start
+ * (step_desktop's), the new gateway's.  Not ours without the display
+ * stack (a services_file). */
+static int novnc_hosts_update(Manager *m) {
+        _cleanup_(freep) char *hosts = NULL, *entry = NULL;
+        int r;
+
+        r = host_addresses_text(m->config.allow_from, &m->net.plan, &hosts);
+        if (r >= 0 && asprintf(&entry, DISPLAY_HOST_ADDRESSES_ENV "=%s", hosts) < 0)
+                r = -ENOMEM;
+        if (r >= 0 && m->supervisor)
+                r = supervisor_set_env(m->supervisor, DISPLAY_SERVICE_WEBSOCKIFY, entry);
+        if (r == -ENOENT)
+                return 0;
+        return r < 0 ? log_error_errno(r, "Restore: failed to tell websockify the host's new address: %m") : 0;
+}
+
 static int step_network(Restore *x, const RestoreHandover *h) {
         Manager *m = x->m;
         _cleanup_(freep) char *cmdline = NULL;
@@ -124,7 +142,7 @@ static int step_network(Restore *x, const RestoreHandover *h) {
         m->net = out; /* the new gateway is the host allow_from admits */
         log_info("Restore: network %s on %s.", o.apply ? "re-applied" : "plan taken (not ours to apply)",
                  out.result.device[0] ? out.result.device : "(no device)");
-        return 0;
+        return novnc_hosts_update(m);
 }
 
 /* Only the machine's owner steps the machine's clock: PID 1 of the

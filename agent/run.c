@@ -616,12 +616,17 @@ static void novnc_socket_make(Manager *m) {
 static int load_services(Manager *m, ServiceDefs *ret) {
         const Config *c = &m->config;
         const DesktopPaths *paths = &m->desktop.paths;
-        _cleanup_(freep) char *text = NULL;
+        _cleanup_(freep) char *text = NULL, *hosts = NULL;
         char err[256] = "";
         int r;
 
         if (isempty(c->services_file)) {
                 novnc_socket_make(m);
+                /* The host's, as the HTTP server takes them (restore.c
+                 * follows a new gateway). */
+                r = host_addresses_text(c->allow_from, &m->net.plan, &hosts);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to list the host's addresses: %m");
                 DisplayOptions o = {
                         .x_shm = xvfb_shm(m),
                         .display = c->display,
@@ -634,6 +639,7 @@ static int load_services(Manager *m, ServiceDefs *ret) {
                         .novnc_port = c->novnc_port,
                         .novnc_socket = m->novnc_socket > 0 ? m->novnc_socket : 0,
                         .novnc_web = c->novnc_web,
+                        .host_addresses = hosts,
                         .x_user = c->x_user,
                         .x_gid = desktop_x_clients_gid(&m->desktop),
                         .vnc_user = c->vnc_user,

@@ -32,6 +32,9 @@ typedef struct DisplayOptions {
          * secret. */
         int novnc_socket;
         const char *novnc_web;         /* noVNC web root */
+        /* The host's addresses (agent/host/host-addresses.h's text, NULL
+         * or "": none), for websockify's share kept for the host. */
+        const char *host_addresses;
         const char *x_user;            /* Xvfb runs as it (never root) */
         gid_t x_gid;                   /* x_user's group: that of the X socket's directory, given to the
                                         * X clients (x11vnc, the window manager, the browser); 0: none */
@@ -50,6 +53,11 @@ typedef struct DisplayOptions {
 #define DISPLAY_SERVICE_WEBSOCKIFY "websockify"
 #define DISPLAY_SERVICE_BUS "browser-bus"
 #define DISPLAY_SERVICE_BROWSER "firefox"
+
+/* The key of websockify's environment entry that holds the host's
+ * addresses (DisplayOptions.host_addresses): vnc/websockify-main.py reads
+ * it at start. */
+#define DISPLAY_HOST_ADDRESSES_ENV "VMBA_HOST_CIDRS"
 
 /* Firefox's start-up milestones in its profile, rewritten at every start;
  * the last one of a start is its first window restored. */

@@ -110,6 +110,13 @@ def restored(agent_bin, tmp_path, request):
         yield r
 
 
+def host_cidrs(a):
+    """What websockify takes for the host's addresses: its environment's."""
+    with open(f"/proc/{a.services()['websockify']['pid']}/environ", "rb") as f:
+        env = dict(e.split(b"=", 1) for e in f.read().split(b"\0") if b"=" in e)
+    return env.get(b"VMBA_HOST_CIDRS")
+
+
 def test_restore_makes_the_clone_distinct(agent_bin, tmp_path):
     # Debug: the answer to a poke with nothing new is said.
     with restorable(agent_bin, tmp_path, sets=("log_level=debug",)) as (a, handover):
@@ -129,8 +136,10 @@ def assert_made_distinct(a, handover):
     assert post(a, "/restore-check") == (202, {"status": "checking"})
     wait_until(lambda: len(a.log_lines(unchanged)) > seen, 20, "the poke's question answered")
     assert a.health()["restore"]["restores"] == 0
+    assert host_cidrs(a) == b"10.77.0.1/32"
 
-    hand_over(a, handover, {"generation": "g2", "network": "ip=10.77.0.9::10.77.0.1:24::eth0:off",
+    # The clone's gateway is another: websockify's share for the host follows it.
+    hand_over(a, handover, {"generation": "g2", "network": "ip=10.77.0.9::10.77.0.5:24::eth0:off",
                             "time": 1700000000000, "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP})
     wait_until(lambda: a.health()["restore"]["restores"] == 1, 20, "the restore redone")
     h = a.health()
@@ -150,6 +159,7 @@ def assert_made_distinct(a, handover):
     wait_until(lambda: a.services()["websockify"]["pid"] not in (None, before["websockify"]["pid"]) and
                a.try_get("/health/ready")[0] == 200, 30, "x11vnc and websockify back")
     after = a.services()
+    assert host_cidrs(a) == b"10.77.0.5/32"
     assert after["x11vnc"]["pid"] != before["x11vnc"]["pid"]
     assert after["Xvfb"]["pid"] == before["Xvfb"]["pid"]
     with open(os.path.join(a.vnc_dir, "vnc-password")) as f:

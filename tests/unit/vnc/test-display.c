@@ -38,7 +38,7 @@ static DisplayOptions defaults(void) {
                 .novnc_web = "/usr/share/novnc", .firefox = "firefox-esr",
                 .firefox_profile = "/var/lib/vmba/browser/profile", .browser_user = "vmba-browser",
                 .x_user = "vmba-x", .x_gid = 107, .x_shm = true, .vnc_user = "vmba-vnc", .paths = &paths,
-                .bin_path = "/usr/local/bin:/usr/bin:/bin",
+                .bin_path = "/usr/local/bin:/usr/bin:/bin", .host_addresses = "10.0.0.1/32 fe80::1/128",
         };
 }
 
@@ -118,6 +118,9 @@ static void test_display_stack(void **state) {
         assert_int_equal(d.services[2].probe.port, 6087);
         assert_int_equal(d.services[2].stdin_socket, 0);
         assert_non_null(strstr(d.services[2].argv[2], "\n    socket.fromfd = "));
+        /* The host's addresses, under the key its entry point reads. */
+        assert_string_equal(test_join(d.services[2].env), "DISPLAY=:7 VMBA_HOST_CIDRS=10.0.0.1/32 fe80::1/128");
+        assert_non_null(strstr(d.services[2].argv[2], "\nHOSTS_ENV = '" DISPLAY_HOST_ADDRESSES_ENV "'\n"));
 
         assert_string_equal(d.services[3].name, "browser-bus");
         assert_string_equal(test_join(d.services[3].argv),
@@ -290,12 +293,15 @@ static void test_novnc_socket(void **state) {
         char err[256] = "";
 
         c.novnc_socket = 9;
+        c.host_addresses = NULL;
         assert_int_equal(display_build_services(&c, &d, err, sizeof err), 0);
         assert_string_equal(d.services[2].name, "websockify");
         assert_int_equal(d.services[2].stdin_socket, 9);
         assert_string_equal(test_join(d.services[2].argv + 3),
                             "--web /usr/share/novnc --token-plugin TokenFile "
                             "--token-source /run/vmba-vnc/novnc-tokens --inetd");
+        /* No host known: the entry says so, empty. */
+        assert_string_equal(test_join(d.services[2].env), "DISPLAY=:7 VMBA_HOST_CIDRS=");
         /* Its probe still knows where to knock. */
         assert_string_equal(d.services[2].probe.host, "127.0.0.1");
         assert_int_equal(d.services[2].probe.port, 6087);
