@@ -16,12 +16,15 @@ From the neighbour: control routes 403 even with the token; the noVNC
 WebSocket upgrade without or with a wrong token gets no 101; RFB is not
 reachable as shipped (x11vnc on a unix socket only), and opened (vnc_listen=::, the
 IPv6 run) offers only VNC authentication (type 2, never None) and refuses
-a wrong password.  From the host: the control routes pass the gate; the
-WebSocket with the token reaches x11vnc, and so does RFB with the
-password (DES) where it is opened.  In the VM, nothing listens beyond the
-configured sockets.  Only the test's own namespaces carry traffic."""
+a wrong password; noVNC connections held open, from one address or from
+several, leave the host its desktop.  From the host: the control routes
+pass the gate; the WebSocket with the token reaches x11vnc, and so does
+RFB with the password (DES) where it is opened.  In the VM, nothing
+listens beyond the configured sockets.  Only the test's own namespaces
+carry traffic."""
 import http.client
 import json
+import select
 import shutil
 import socket
 import struct
@@ -30,7 +33,7 @@ import threading
 
 import pytest
 
-from desktop import listeners, rfb, ws_upgrade
+from desktop import http_answer, http_status as answer_status, listeners, rfb, ws_upgrade
 from netns import Netns, wait_until
 from svagent import DESKTOP_SECRET, MMDS_SERVER, TOKEN, Agent, auth, passwd_alias, run_uid
 
@@ -192,6 +195,87 @@ def with_host_desktop(b, agent, family, vm_addr, host_vm):
         c.request("GET", "/vnc.html", headers={"Host": f"{h}:{agent.novnc_port}"})
         assert c.getresponse().status == 200
         c.close()
+
+
+def connect_from(source, addr, port):
+    """A connection to addr:port from source (either may carry a %scope),
+    in the namespace this thread is in."""
+    fam = socket.AF_INET6 if ":" in source else socket.AF_INET
+    c = socket.socket(fam, socket.SOCK_STREAM)
+    try:
+        c.settimeout(60)
+        c.bind(socket.getaddrinfo(source, 0, fam, socket.SOCK_STREAM)[0][4])
+        c.connect(socket.getaddrinfo(addr, port, fam, socket.SOCK_STREAM)[0][4])
+    except BaseException:
+        c.close()
+        raise
+    return c
+
+
+def closed(c):
+    """Whether the peer closed (or reset) connection c; it sends nothing
+    else here."""
+    if not select.select([c], [], [], 0)[0]:
+        return False
+    try:
+        return c.recv(1, socket.MSG_PEEK) == b""
+    except ConnectionResetError:
+        return True
+
+
+def test_neighbour_with_several_addresses_leaves_the_host_its_desktop(setup):
+    """A neighbour that takes four addresses on the bridge and holds 24
+    noVNC connections from each (96, more than the 64 tasks the VNC user
+    may have, each a request begun and never ended) is held to the share
+    of all sources but the host's (OTHERS_MAX, 36, in
+    vnc/websockify-main.py): the others are closed unanswered, a fifth
+    address's next one too, and that is said once in the log; the host,
+    outside that share, still gets the desktop through noVNC and the
+    noVNC page.  The held connections send a header line every second
+    from a thread of their own: websockify's 10 s request timeout
+    restarts, however long a step takes on a loaded machine."""
+    family, b, agent, vm_addr, host_scope, nbr_scope = setup
+    wait_until(lambda: agent.try_get("/health/ready")[0] == 200, 60, "the VM's display chain ready")
+    if family == "ipv4":
+        addrs = [f"{NET4}.{n}" for n in (3, 4, 5, 6, 7)]
+        for a in addrs[1:]:
+            b.nbr.run("ip", "addr", "add", f"{a}/24", "dev", "eth0")
+    else:
+        addrs = [f"fe80::{n}" for n in (3, 4, 5, 6, 7)]
+        for a in addrs[1:]:
+            b.nbr.run("ip", "addr", "add", f"{a}/64", "dev", "eth0", "nodad")
+    nbr_vm, host_vm = scoped(vm_addr, nbr_scope), scoped(vm_addr, host_scope)
+    with b.nbr.entered():
+        held = [connect_from(scoped(a, nbr_scope), nbr_vm, agent.novnc_port) for a in addrs[:4] for _ in range(24)]
+    stop = threading.Event()
+
+    def keep():
+        while not stop.wait(1):
+            for c in held:
+                try:
+                    c.sendall(b"X: y\r\n")
+                except OSError:
+                    pass  # closed by websockify: past the share
+    keeper = threading.Thread(target=keep, daemon=True)
+    try:
+        for c in held:
+            c.sendall(b"GET /vnc.html HTTP/1.0\r\n")
+        keeper.start()
+        # Accepted after the 96: closed unanswered, as the share is full.
+        with b.nbr.entered(), connect_from(scoped(addrs[4], nbr_scope), nbr_vm, agent.novnc_port) as c:
+            assert answer_status(http_answer(c, b"GET /vnc.html HTTP/1.0\r\n\r\n")) is None
+        with_host_desktop(b, agent, family, vm_addr, host_vm)
+        wait_until(lambda: sum(map(closed, held)) == 96 - 36, 10, "all but 36 of the neighbour's closed")
+        assert keeper.is_alive()
+    finally:
+        stop.set()
+        if keeper.is_alive():
+            keeper.join()
+        for c in held:
+            c.close()
+    share = "connections held already by sources other than the host and this machine"
+    lines = wait_until(lambda: agent.log_lines(share), 10, "the share logged")
+    assert len(lines) == 1 and ": 36 connections held already" in lines[0], lines
 
 
 def link_mac(ns, dev="eth0"):
