@@ -76,7 +76,7 @@ static const ConfigKey keys[] = {
         K(http_max_body, KEY_U32, "65536", "largest request body (413 beyond)"),
         K(http_max_url, KEY_U32, "4096", "longest request URL (414 beyond)"),
         K(http_max_header, KEY_U32, "16384", "largest request header block"),
-        K(allow_from, KEY_CIDRS, "", "addresses allowed on control routes (\"\" = loopback + the ip= gateway)"),
+        K(allow_from, KEY_CIDRS, "", "addresses allowed on control routes, and the host's in the HTTP and noVNC connection limits (\"\" = loopback + the ip= gateway)"),
         K(http_allowed_hosts, KEY_STRV, "", "Host header names the routes accept besides IP literals and localhost (every route: a name rebound to the agent is refused)"),
         K(token_file, KEY_STRING, "/etc/vm-browser-agent/token", "bearer token for control routes, written by the host (mode 0600)"),
         K(token, KEY_SECRET, "", "bearer token itself (prefer token_file or MMDS: /proc/cmdline is world-readable)"),
