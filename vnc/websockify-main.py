@@ -168,7 +168,7 @@ class SourceLimit:
         if not self.others_full:
             self.others_full = True
             self.log.warning('%s: %d connections held already by sources other than the host and this machine; '
-                             'closing theirs until they hold none', s, others)
+                             'closing their next ones until one ends', s, others)
         return False
 
 

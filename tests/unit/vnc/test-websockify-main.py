@@ -189,8 +189,8 @@ class Limit(unittest.TestCase):
             lim = wm.SourceLimit(limit=3, others=4, hosts=hosts, log=logging.getLogger("vmba-test"))
             for i, (source, held, want) in enumerate(cases):
                 self.assertEqual(lim.admit(source, held), want, (i, source, held))
-        others = "connections held already by sources other than the host and this machine; closing theirs " \
-                 "until they hold none"
+        others = "connections held already by sources other than the host and this machine; closing their " \
+                 "next ones until one ends"
         self.assertEqual(logs.output, [
             f"WARNING:vmba-test:10.0.0.4: 4 {others}",
             "WARNING:vmba-test:10.0.0.3: 3 connections held already; closing the next ones until one ends",
