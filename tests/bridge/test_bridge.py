@@ -33,7 +33,7 @@ import threading
 
 import pytest
 
-from desktop import http_answer, http_status as answer_status, listeners, rfb, ws_upgrade
+from desktop import HeldRequests, http_answer, http_status as answer_status, listeners, rfb, ws_upgrade
 from netns import Netns, wait_until
 from svagent import DESKTOP_SECRET, MMDS_SERVER, TOKEN, Agent, auth, passwd_alias, run_uid
 
@@ -247,32 +247,14 @@ def test_neighbour_with_several_addresses_leaves_the_host_its_desktop(setup):
     nbr_vm, host_vm = scoped(vm_addr, nbr_scope), scoped(vm_addr, host_scope)
     with b.nbr.entered():
         held = [connect_from(scoped(a, nbr_scope), nbr_vm, agent.novnc_port) for a in addrs[:4] for _ in range(24)]
-    stop = threading.Event()
-
-    def keep():
-        while not stop.wait(1):
-            for c in held:
-                try:
-                    c.sendall(b"X: y\r\n")
-                except OSError:
-                    pass  # closed by websockify: past the share
-    keeper = threading.Thread(target=keep, daemon=True)
-    try:
-        for c in held:
-            c.sendall(b"GET /vnc.html HTTP/1.0\r\n")
-        keeper.start()
+    # Those past the share are closed by websockify.
+    with HeldRequests(held, closed_ok=True) as keeper:
         # Accepted after the 96: closed unanswered, as the share is full.
         with b.nbr.entered(), connect_from(scoped(addrs[4], nbr_scope), nbr_vm, agent.novnc_port) as c:
             assert answer_status(http_answer(c, b"GET /vnc.html HTTP/1.0\r\n\r\n")) is None
         with_host_desktop(b, agent, family, vm_addr, host_vm)
         wait_until(lambda: sum(map(closed, held)) == 96 - 36, 10, "all but 36 of the neighbour's closed")
-        assert keeper.is_alive()
-    finally:
-        stop.set()
-        if keeper.is_alive():
-            keeper.join()
-        for c in held:
-            c.close()
+        assert keeper.alive()
     share = "connections held already by sources other than the host and this machine"
     lines = wait_until(lambda: agent.log_lines(share), 10, "the share logged")
     assert len(lines) == 1 and ": 36 connections held already" in lines[0], lines

@@ -8,6 +8,7 @@ import base64
 import os
 import socket
 import struct
+import threading
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -222,3 +223,52 @@ def as_user(uid, *argv, groups=()):
     """argv as uid (its own group, and groups as its supplementary ones)."""
     extra = [f"--groups={','.join(map(str, groups))}"] if groups else ["--clear-groups"]
     return ["setpriv", f"--reuid={uid}", f"--regid={uid}", *extra, *argv]
+
+
+class HeldRequests:
+    """socks each begin a request (first) and, from a thread of their own,
+    send a header line every second, never ending it: websockify's 10 s
+    request timeout restarts, however long a step takes on a loaded
+    machine.  With closed_ok a socket the server closed is passed over;
+    without, the thread ends there (alive() says so).  On leaving, the
+    lines stop and socks close."""
+
+    def __init__(self, socks, first=b"GET /vnc.html HTTP/1.0\r\n", closed_ok=False):
+        self.socks, self.first, self.closed_ok = socks, first, closed_ok
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._keep, daemon=True)
+
+    def _send(self, line):
+        for c in self.socks:
+            try:
+                c.sendall(line)
+            except OSError:
+                if not self.closed_ok:
+                    raise
+
+    def _keep(self):
+        while not self._stop.wait(1):
+            self._send(b"X: y\r\n")
+
+    def __enter__(self):
+        try:
+            self._send(self.first)
+            self._thread.start()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def alive(self):
+        return self._thread.is_alive()
+
+    def stop(self):
+        """No more header lines (the requests stay open)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def __exit__(self, *exc):
+        self.stop()
+        for c in self.socks:
+            c.close()

@@ -28,11 +28,10 @@ import stat
 import subprocess
 import sys
 import tempfile
-import threading
 
 import pytest
 
-from desktop import as_user, http_answer, http_raw, http_status, listeners, rfb, ws_answer, ws_request, ws_upgrade
+from desktop import HeldRequests, as_user, http_answer, http_raw, http_status, listeners, rfb, ws_answer, ws_request, ws_upgrade
 from netns import Netns, need, wait_until
 from svagent import (BROWSER_UID, BROWSER_USER, CLI_UID, CLI_USER, DESKTOP_SECRET, MMDS_SERVER, TOKEN, VNC_UID,
                      VNC_USER, X_GID, X_UID, X_USER, Agent, auth, etc_file_plus, free_display, passwd_alias, run_uid)
@@ -399,29 +398,10 @@ def test_novnc_connection_flood_is_bounded(agent_bin):
         with a.ns.entered():
             flood = [connect_from(f"127.0.1.{n % 7 + 1}", a.novnc_port, uid=FLOOD_UID + n % 7)
                      for n in range(105)]
-        stop = threading.Event()
-
-        def keep():
-            line = b"GET /vnc.html HTTP/1.0\r\n"
-            while True:
-                for c in flood:
-                    try:
-                        c.sendall(line)
-                    except OSError:
-                        pass  # one websockify closed: past the limit
-                line = b"X: y\r\n"
-                if stop.wait(1):
-                    return
-        keeper = threading.Thread(target=keep, daemon=True)
-        keeper.start()
-        try:
+        # Those past the limit are closed by websockify.
+        with HeldRequests(flood, closed_ok=True):
             wait_until(lambda: a.log_lines("Errno 11"), 30, "websockify's fork refused past the limit")
             assert tasks_of(uid) <= 64
-        finally:
-            stop.set()
-            keeper.join()
-            for c in flood:
-                c.close()
         with a.ns.entered():
             wait_until(lambda: " 101 " in (ws_upgrade("127.0.0.1", a.novnc_port,
                                                       f"/websockify?token={DESKTOP_SECRET}")[0] or ""),
@@ -453,17 +433,7 @@ def test_novnc_connections_are_limited_per_address(agent_bin):
         agent.wait_ready()
         with agent.ns.entered():
             held = [connect_from("127.0.0.2", agent.novnc_port, uid=local) for _ in range(24)]
-            stop = threading.Event()
-
-            def keep():
-                while not stop.wait(1):
-                    for c in held:
-                        c.sendall(b"X: y\r\n")
-            keeper = threading.Thread(target=keep, daemon=True)
-            try:
-                for c in held:
-                    c.sendall(b"GET /vnc.html HTTP/1.0\r\n")
-                keeper.start()
+            with HeldRequests(held) as keeper:
                 with connect_from("127.0.0.1", agent.novnc_port) as c:
                     assert status_of(c) == b"200"
                 status, frame = ws_upgrade("127.0.0.1", agent.novnc_port, f"/websockify?token={DESKTOP_SECRET}")
@@ -471,21 +441,14 @@ def test_novnc_connections_are_limited_per_address(agent_bin):
                 for source in ("127.0.0.2", "127.0.0.3"):
                     with connect_from(source, agent.novnc_port, uid=local) as c:
                         assert status_of(c) is None
-                assert keeper.is_alive(), "a held connection was closed"
-                stop.set()
-                keeper.join()
+                assert keeper.alive(), "a held connection was closed"
+                keeper.stop()
                 # The held ones were being served all along.  Each request is
                 # ended before any answer is read: read one by one, the last
                 # would wait 23 answers and could reach its 10 s timeout.
                 for c in held:
                     c.sendall(b"\r\n")
                 assert [status_of(c, b"") for c in held] == [b"200"] * 24
-            finally:
-                stop.set()
-                if keeper.is_alive():
-                    keeper.join()
-                for c in held:
-                    c.close()
         lines = wait_until(lambda: agent.log_lines(f"local user {local}: 24 connections held already"), 10,
                            "the limit logged")
         assert len(lines) == 1, lines
