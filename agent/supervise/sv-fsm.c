@@ -9,7 +9,14 @@
  * a process that exits because a dependency went away goes to WAITING and
  * starts again once every dependency is READY.  A restart is a stop whose
  * exit starts the service again at once: no backoff, no budget, since it
- * was asked for (new secrets), not a failure. */
+ * was asked for (new secrets), not a failure.
+ *
+ * FAILED over the budget is not for ever: after the recovery delay (RETRY)
+ * the service starts again with a fresh budget, since what failed it
+ * (memory pressure, a file in its way) may have gone; its dependents, in
+ * WAITING meanwhile, follow once it is READY.  FAILED for a missing binary
+ * or user is never retried: neither appears by itself in a VM's image, and
+ * the files a service must own are written once, at the agent's start. */
 #include <stddef.h>
 
 #include "macro.h"
@@ -32,6 +39,7 @@ static const char *const sv_event_table[_SV_EVENT_MAX] = {
         [SV_EVENT_EXITED] = "exited", [SV_EVENT_STOP_TIMEOUT] = "stop-timeout",
         [SV_EVENT_BACKOFF_DONE] = "backoff-done", [SV_EVENT_SPAWN_FAILED] = "spawn-failed",
         [SV_EVENT_NOT_FOUND] = "not-found", [SV_EVENT_RESTART] = "restart",
+        [SV_EVENT_RETRY] = "retry",
 };
 
 DEFINE_STRING_TABLE_LOOKUP(service_state, ServiceState);
@@ -47,7 +55,7 @@ static SvTransition failed_start(const SvInput *in, unsigned extra) {
         if (!in->want || !in->restart)
                 return T(SERVICE_INACTIVE, extra);
         if (in->over_budget)
-                return T(SERVICE_FAILED, extra);
+                return T(SERVICE_FAILED, extra | SV_ACTION_RETRY_LATER);
         return T(SERVICE_BACKOFF, extra);
 }
 
@@ -61,7 +69,8 @@ static SvTransition from_idle(ServiceState s, SvEvent e, const SvInput *in) {
         case SV_EVENT_DEPS_READY:
                 return s == SERVICE_WAITING && in->want ? T(SERVICE_STARTING, SV_ACTION_SPAWN) : T(s, 0);
         case SV_EVENT_NOT_FOUND:
-                /* Checked before a start could spawn (its user is missing). */
+                /* Checked before a start could spawn (its user is missing);
+                 * not retried: see the top. */
                 return T(SERVICE_FAILED, 0);
         case SV_EVENT_DEP_LOST:
         case SV_EVENT_PROBE_OK:
@@ -71,6 +80,7 @@ static SvTransition from_idle(ServiceState s, SvEvent e, const SvInput *in) {
         case SV_EVENT_BACKOFF_DONE:
         case SV_EVENT_SPAWN_FAILED:
         case SV_EVENT_RESTART: /* nothing runs: it starts with what is new */
+        case SV_EVENT_RETRY:
         case _SV_EVENT_MAX:
         case _SV_EVENT_INVALID:
                 break;
@@ -96,11 +106,12 @@ static SvTransition from_starting(SvEvent e, const SvInput *in) {
                 return failed_start(&i, 0);
         }
         case SV_EVENT_NOT_FOUND:
-                return T(SERVICE_FAILED, 0);
+                return T(SERVICE_FAILED, 0); /* not retried: see the top */
         case SV_EVENT_START:
         case SV_EVENT_DEPS_READY:
         case SV_EVENT_STOP_TIMEOUT:
         case SV_EVENT_BACKOFF_DONE:
+        case SV_EVENT_RETRY:
         case _SV_EVENT_MAX:
         case _SV_EVENT_INVALID:
                 break;
@@ -124,6 +135,7 @@ static SvTransition from_ready(SvEvent e, const SvInput *in) {
         case SV_EVENT_BACKOFF_DONE:
         case SV_EVENT_SPAWN_FAILED:
         case SV_EVENT_NOT_FOUND:
+        case SV_EVENT_RETRY:
         case _SV_EVENT_MAX:
         case _SV_EVENT_INVALID:
                 break;
@@ -144,7 +156,7 @@ static SvTransition from_stopping(SvEvent e, const SvInput *in) {
                         return T(SERVICE_WAITING, 0);
                 if (in->restarting)
                         return T(SERVICE_STARTING, SV_ACTION_SPAWN);
-                return in->over_budget ? T(SERVICE_FAILED, 0) : T(SERVICE_BACKOFF, 0);
+                return in->over_budget ? T(SERVICE_FAILED, SV_ACTION_RETRY_LATER) : T(SERVICE_BACKOFF, 0);
         case SV_EVENT_START:
         case SV_EVENT_STOP:
         case SV_EVENT_DEPS_READY:
@@ -155,6 +167,7 @@ static SvTransition from_stopping(SvEvent e, const SvInput *in) {
         case SV_EVENT_SPAWN_FAILED:
         case SV_EVENT_NOT_FOUND:
         case SV_EVENT_RESTART: /* decided at exit (input restarting) */
+        case SV_EVENT_RETRY:
         case _SV_EVENT_MAX:
         case _SV_EVENT_INVALID:
                 break;
@@ -179,6 +192,7 @@ static SvTransition from_backoff(SvEvent e, const SvInput *in) {
         case SV_EVENT_SPAWN_FAILED:
         case SV_EVENT_NOT_FOUND:
         case SV_EVENT_RESTART: /* its next start takes what is new */
+        case SV_EVENT_RETRY:
         case _SV_EVENT_MAX:
         case _SV_EVENT_INVALID:
                 break;
@@ -186,11 +200,37 @@ static SvTransition from_backoff(SvEvent e, const SvInput *in) {
         return T(SERVICE_BACKOFF, 0);
 }
 
+static SvTransition with(SvTransition t, unsigned actions) {
+        t.actions |= actions;
+        return t;
+}
+
 static SvTransition from_failed(SvEvent e, const SvInput *in) {
-        /* Only an explicit start gets out (the adapter resets the budget);
+        /* An explicit start or the retry gets out, with a fresh budget;
          * failed stays failed through stop so /health keeps saying why. */
-        if (e == SV_EVENT_START)
-                return start_or_wait(in);
+        switch (e) {
+        case SV_EVENT_START:
+                return with(start_or_wait(in), SV_ACTION_FRESH_BUDGET);
+        case SV_EVENT_RETRY:
+                /* Not once it was stopped (by hand, or the agent's stop). */
+                if (!in->want)
+                        return T(SERVICE_FAILED, 0);
+                return with(start_or_wait(in), SV_ACTION_FRESH_BUDGET);
+        case SV_EVENT_STOP:
+        case SV_EVENT_DEPS_READY:
+        case SV_EVENT_DEP_LOST:
+        case SV_EVENT_PROBE_OK:
+        case SV_EVENT_READY_TIMEOUT:
+        case SV_EVENT_EXITED:
+        case SV_EVENT_STOP_TIMEOUT:
+        case SV_EVENT_BACKOFF_DONE:
+        case SV_EVENT_SPAWN_FAILED:
+        case SV_EVENT_NOT_FOUND:
+        case SV_EVENT_RESTART: /* only a start, asked for or the retry */
+        case _SV_EVENT_MAX:
+        case _SV_EVENT_INVALID:
+                break;
+        }
         return T(SERVICE_FAILED, 0);
 }
 

@@ -6,7 +6,10 @@
  * start budget, does its restart policy restart this exit).  Timers belong
  * to states: the adapter arms the STARTING (ready timeout), STOPPING (stop
  * timeout) and BACKOFF (restart delay) timer on entering the state and
- * disarms it on leaving, so the machine never has to say so. */
+ * disarms it on leaving, so the machine never has to say so.  FAILED's
+ * timer (the recovery delay) is the exception: only some ways into FAILED
+ * are worth a retry, so the machine says when to arm it (RETRY_LATER);
+ * leaving FAILED disarms it as any other. */
 #pragma once
 
 #include <stdbool.h>
@@ -22,7 +25,8 @@ typedef enum ServiceState {
         SERVICE_READY,
         SERVICE_STOPPING,
         SERVICE_BACKOFF,  /* exited; restart scheduled */
-        SERVICE_FAILED,   /* over its start budget, or its binary is missing */
+        SERVICE_FAILED,   /* over its start budget (retried after a delay), or its
+                           * binary or user is missing (not retried) */
         _SERVICE_STATE_MAX,
         _SERVICE_STATE_INVALID = -22,
 } ServiceState;
@@ -56,6 +60,7 @@ typedef enum SvEvent {
         SV_EVENT_SPAWN_FAILED,  /* fork/exec setup failed (not "not found") */
         SV_EVENT_NOT_FOUND,     /* the binary or the user is missing: no point retrying */
         SV_EVENT_RESTART,       /* restart requested (new secrets): stop, then start at once */
+        SV_EVENT_RETRY,         /* FAILED for the recovery delay: a start with a fresh budget */
         _SV_EVENT_MAX,
         _SV_EVENT_INVALID = -22,
 } SvEvent;
@@ -66,6 +71,10 @@ typedef enum SvAction {
         SV_ACTION_KILL        = 1 << 2, /* SIGKILL to the process group */
         SV_ACTION_NOTIFY_UP   = 1 << 3, /* became READY: dependents may start */
         SV_ACTION_NOTIFY_DOWN = 1 << 4, /* left READY: dependents must stop */
+        SV_ACTION_RETRY_LATER = 1 << 5, /* arm FAILED's timer: a RETRY after the recovery delay
+                                         * (none when the delay is configured as 0) */
+        SV_ACTION_FRESH_BUDGET = 1 << 6, /* forget the start budget's past starts and the backoff
+                                          * (before any SPAWN of the same transition) */
 } SvAction;
 
 typedef struct SvInput {

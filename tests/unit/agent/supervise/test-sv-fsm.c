@@ -1,6 +1,8 @@
 /* Unit tests for agent/sv-fsm.c: every state × event cell with the usual
  * inputs (wanted, dependencies ready, within budget, restartable), then
  * the cells whose result depends on an input, with each input flipped.
+ * Every way into FAILED says whether it is retried (RETRY_LATER): over
+ * the budget yes, a missing binary or user no.
  * test_table_is_exhaustive fails when a state or event is added without
  * rows here. */
 #include <setjmp.h>
@@ -26,6 +28,8 @@
 #define KILL SV_ACTION_KILL
 #define UP SV_ACTION_NOTIFY_UP
 #define DOWN SV_ACTION_NOTIFY_DOWN
+#define LATER SV_ACTION_RETRY_LATER
+#define FRESH SV_ACTION_FRESH_BUDGET
 
 /* Inputs: "base" = wanted, deps ready, in budget, restartable. */
 enum { BASE, NOWANT, NODEPS, OVER, NORESTART, RESTARTING, RESTARTING_OVER, RESTARTING_NODEPS };
@@ -52,6 +56,7 @@ static const Row rows[] = {
         { I_, SV_EVENT_SPAWN_FAILED, BASE, I_, 0 },
         { I_, SV_EVENT_NOT_FOUND, BASE, F_, 0 },      /* a start found no user: never spawned */
         { I_, SV_EVENT_RESTART, BASE, I_, 0 },        /* nothing runs */
+        { I_, SV_EVENT_RETRY, BASE, I_, 0 },          /* stale: only FAILED retries */
         /* WAITING */
         { W_, SV_EVENT_START, BASE, S_, SPAWN },
         { W_, SV_EVENT_STOP, BASE, I_, 0 },
@@ -65,6 +70,7 @@ static const Row rows[] = {
         { W_, SV_EVENT_SPAWN_FAILED, BASE, W_, 0 },
         { W_, SV_EVENT_NOT_FOUND, BASE, F_, 0 },
         { W_, SV_EVENT_RESTART, BASE, W_, 0 },        /* starts later with what is new */
+        { W_, SV_EVENT_RETRY, BASE, W_, 0 },          /* already retried, waiting for its deps */
         /* STARTING */
         { S_, SV_EVENT_START, BASE, S_, 0 },
         { S_, SV_EVENT_STOP, BASE, P_, TERM },
@@ -76,8 +82,9 @@ static const Row rows[] = {
         { S_, SV_EVENT_STOP_TIMEOUT, BASE, S_, 0 },
         { S_, SV_EVENT_BACKOFF_DONE, BASE, S_, 0 },
         { S_, SV_EVENT_SPAWN_FAILED, BASE, B_, 0 },
-        { S_, SV_EVENT_NOT_FOUND, BASE, F_, 0 },
+        { S_, SV_EVENT_NOT_FOUND, BASE, F_, 0 },      /* no binary: never retried */
         { S_, SV_EVENT_RESTART, BASE, P_, TERM },
+        { S_, SV_EVENT_RETRY, BASE, S_, 0 },
         /* READY */
         { R_, SV_EVENT_START, BASE, R_, 0 },
         { R_, SV_EVENT_STOP, BASE, P_, TERM | DOWN },
@@ -91,6 +98,7 @@ static const Row rows[] = {
         { R_, SV_EVENT_SPAWN_FAILED, BASE, R_, 0 },
         { R_, SV_EVENT_NOT_FOUND, BASE, R_, 0 },
         { R_, SV_EVENT_RESTART, BASE, P_, TERM | DOWN },
+        { R_, SV_EVENT_RETRY, BASE, R_, 0 },
         /* STOPPING */
         { P_, SV_EVENT_START, BASE, P_, 0 },          /* decided at exit */
         { P_, SV_EVENT_STOP, BASE, P_, 0 },
@@ -104,6 +112,7 @@ static const Row rows[] = {
         { P_, SV_EVENT_SPAWN_FAILED, BASE, P_, 0 },
         { P_, SV_EVENT_NOT_FOUND, BASE, P_, 0 },
         { P_, SV_EVENT_RESTART, BASE, P_, 0 },        /* decided at exit */
+        { P_, SV_EVENT_RETRY, BASE, P_, 0 },
         /* BACKOFF */
         { B_, SV_EVENT_START, BASE, B_, 0 },
         { B_, SV_EVENT_STOP, BASE, I_, 0 },
@@ -117,8 +126,9 @@ static const Row rows[] = {
         { B_, SV_EVENT_SPAWN_FAILED, BASE, B_, 0 },
         { B_, SV_EVENT_NOT_FOUND, BASE, B_, 0 },
         { B_, SV_EVENT_RESTART, BASE, B_, 0 },        /* its next start takes what is new */
+        { B_, SV_EVENT_RETRY, BASE, B_, 0 },          /* its own timer is BACKOFF_DONE */
         /* FAILED */
-        { F_, SV_EVENT_START, BASE, S_, SPAWN },      /* explicit start retries */
+        { F_, SV_EVENT_START, BASE, S_, SPAWN | FRESH }, /* explicit start retries */
         { F_, SV_EVENT_STOP, BASE, F_, 0 },           /* keeps its reason visible */
         { F_, SV_EVENT_DEPS_READY, BASE, F_, 0 },
         { F_, SV_EVENT_DEP_LOST, BASE, F_, 0 },
@@ -129,24 +139,25 @@ static const Row rows[] = {
         { F_, SV_EVENT_BACKOFF_DONE, BASE, F_, 0 },
         { F_, SV_EVENT_SPAWN_FAILED, BASE, F_, 0 },
         { F_, SV_EVENT_NOT_FOUND, BASE, F_, 0 },
-        { F_, SV_EVENT_RESTART, BASE, F_, 0 },        /* only an explicit start */
+        { F_, SV_EVENT_RESTART, BASE, F_, 0 },        /* only a start, asked for or the retry */
+        { F_, SV_EVENT_RETRY, BASE, S_, SPAWN | FRESH }, /* the recovery delay is over */
 
         /* Cells that depend on the inputs. */
         { I_, SV_EVENT_START, NODEPS, W_, 0 },
         { W_, SV_EVENT_START, NODEPS, W_, 0 },
         { W_, SV_EVENT_DEPS_READY, NOWANT, W_, 0 },
-        { S_, SV_EVENT_EXITED, OVER, F_, 0 },
+        { S_, SV_EVENT_EXITED, OVER, F_, LATER },     /* gives up for now */
         { S_, SV_EVENT_EXITED, NORESTART, I_, 0 },    /* policy: no restart */
         { S_, SV_EVENT_EXITED, NOWANT, I_, 0 },
-        { S_, SV_EVENT_SPAWN_FAILED, OVER, F_, 0 },
+        { S_, SV_EVENT_SPAWN_FAILED, OVER, F_, LATER }, /* fork failed: memory may come back */
         { S_, SV_EVENT_SPAWN_FAILED, NORESTART, B_, 0 }, /* nothing exited: retried */
-        { S_, SV_EVENT_NOT_FOUND, OVER, F_, 0 },
-        { R_, SV_EVENT_EXITED, OVER, F_, DOWN },
+        { S_, SV_EVENT_NOT_FOUND, OVER, F_, 0 },      /* not found wins: no retry */
+        { R_, SV_EVENT_EXITED, OVER, F_, DOWN | LATER },
         { R_, SV_EVENT_EXITED, NORESTART, I_, DOWN }, /* firefox closed cleanly */
         { R_, SV_EVENT_EXITED, NOWANT, I_, DOWN },
         { P_, SV_EVENT_EXITED, NOWANT, I_, 0 },       /* a requested stop */
         { P_, SV_EVENT_EXITED, NODEPS, W_, 0 },       /* stopped for its dependency */
-        { P_, SV_EVENT_EXITED, OVER, F_, 0 },
+        { P_, SV_EVENT_EXITED, OVER, F_, LATER },     /* stopped after its ready timeout */
         { P_, SV_EVENT_EXITED, NORESTART, B_, 0 },    /* our stop: policy does not apply */
         { P_, SV_EVENT_EXITED, RESTARTING, S_, SPAWN }, /* a restart: at once, no backoff */
         { P_, SV_EVENT_EXITED, RESTARTING_OVER, S_, SPAWN }, /* asked for: not counted */
@@ -154,7 +165,14 @@ static const Row rows[] = {
         { I_, SV_EVENT_NOT_FOUND, NODEPS, F_, 0 },
         { B_, SV_EVENT_BACKOFF_DONE, NODEPS, W_, 0 },
         { B_, SV_EVENT_BACKOFF_DONE, NOWANT, I_, 0 },
-        { F_, SV_EVENT_START, NODEPS, W_, 0 },
+        { F_, SV_EVENT_START, NODEPS, W_, FRESH },
+        { F_, SV_EVENT_RETRY, NODEPS, W_, FRESH },    /* its dependency failed too: waits for it */
+        { F_, SV_EVENT_RETRY, NOWANT, F_, 0 },        /* stopped meanwhile: stays, keeps its reason */
+        { F_, SV_EVENT_RETRY, OVER, S_, SPAWN | FRESH }, /* the budget it was over is forgotten */
+        { F_, SV_EVENT_START, NOWANT, S_, SPAWN | FRESH }, /* a start is wanted by definition */
+        { I_, SV_EVENT_RETRY, NOWANT, I_, 0 },
+        { W_, SV_EVENT_RETRY, NODEPS, W_, 0 },
+        { B_, SV_EVENT_RETRY, NOWANT, B_, 0 },
 };
 
 static SvInput input(int which) {
@@ -205,6 +223,7 @@ static void test_names(void **state) {
         assert_null(service_state_to_string(_SERVICE_STATE_MAX));
         assert_null(service_state_to_string(_SERVICE_STATE_INVALID));
         assert_string_equal(sv_event_to_string(SV_EVENT_NOT_FOUND), "not-found");
+        assert_string_equal(sv_event_to_string(SV_EVENT_RETRY), "retry");
         assert_null(sv_event_to_string(_SV_EVENT_MAX));
         for (int s = 0; s < _SERVICE_STATE_MAX; s++)
                 assert_non_null(service_state_to_string(s));
