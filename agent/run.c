@@ -676,6 +676,7 @@ static int setup_supervisor(Manager *m) {
                 .bin_path = c->bin_path,
                 .restart_burst = c->restart_burst,
                 .restart_window_s = c->restart_window_s,
+                .failed_retry_s = c->failed_retry_s,
                 .backoff_initial_ms = c->backoff_initial_ms,
                 .backoff_max_ms = c->backoff_max_ms,
                 .ready_timeout_ms = c->ready_timeout_ms,

@@ -86,6 +86,7 @@ typedef struct Config {
         /* supervisor */
         uint32_t restart_burst;        /* 5 starts ... */
         uint32_t restart_window_s;     /* ... per 60 s, then failed */
+        uint32_t failed_retry_s;       /* 300: failed over budget is started again after this; 0: never */
         uint32_t backoff_initial_ms;   /* 100 */
         uint32_t backoff_max_ms;       /* 10000 */
         uint32_t ready_timeout_ms;     /* 20000: not ready by then is a failure (up to 4x while busy: supervisor.c) */

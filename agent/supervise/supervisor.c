@@ -1,9 +1,11 @@
 /* The supervisor adapter: runs the pure state machine (sv-fsm.c) for each
  * service on the sd-event loop it is given.  Events come from children.c
- * (exits, reaped by the owner of SIGCHLD), readiness probes (probe.c), and one timer per service whose meaning is the state's
- * (ready timeout in STARTING, stop timeout in STOPPING, restart delay in
- * BACKOFF).  Effects: spawn (spawn.c) into a new process group, signal the
- * group, arm timers, tell dependents.  Services are kept in dependency
+ * (exits, reaped by the owner of SIGCHLD), readiness probes (probe.c),
+ * and one timer per service whose meaning is the state's (ready timeout
+ * in STARTING, stop timeout in STOPPING, restart delay in BACKOFF,
+ * recovery delay in FAILED when the machine asked for a retry).  Effects:
+ * spawn (spawn.c) into a new process group, signal the group, arm timers,
+ * tell dependents.  Services are kept in dependency
  * order, so "reverse order" is just walking the array backwards.
  *
  * Re-entrancy: handling one service's event may deliver events to its
@@ -11,6 +13,7 @@
  * supervisor checks (chain ready, stop_all progress) run only when the
  * outermost event is done. */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -176,8 +179,11 @@ static void on_enter_backoff(Service *s) {
         (void)arm_timer(s, d);
 }
 
-static void on_enter_failed(Service *s) {
-        char cause[sizeof s->last_error];
+/* retry: the machine asked for a retry after the recovery delay
+ * (RETRY_LATER), which failed_retry_s 0 turns off. */
+static void on_enter_failed(Service *s, bool retry) {
+        char cause[sizeof s->last_error], again[64] = "";
+        uint32_t delay_s = cfg(s)->failed_retry_s;
 
         /* Over budget: keep the cause of the last failure, say we gave up.
          * A missing binary is its own reason: no retries were made. */
@@ -186,8 +192,21 @@ static void on_enter_failed(Service *s) {
                 snprintf(s->last_error, sizeof s->last_error, "%.200s%sgave up after %u starts in %u s", cause,
                          cause[0] ? "; " : "", cfg(s)->restart_burst, cfg(s)->restart_window_s);
         }
-        log_error("Service %s failed: %s", s->def->name, s->last_error);
-        sv_status(s->sv, "%s failed: %s", s->def->name, s->last_error);
+        /* One line per failure, naming when it is tried again: the retry
+         * logs one more, so a cause that stays costs two lines (and the
+         * budget's starts) per delay, not a flood. */
+        if (retry && delay_s > 0 && arm_timer(s, (usec_t)delay_s * USEC_PER_SEC) >= 0)
+                snprintf(again, sizeof again, "; trying again in %" PRIu32 " s", delay_s);
+        log_error("Service %s failed: %s%s", s->def->name, s->last_error, again);
+        sv_status(s->sv, "%s failed: %s%s", s->def->name, s->last_error, again);
+}
+
+/* Leaving FAILED by a start, asked for or the retry: the budget and the
+ * backoff start again, and the reason it failed is no longer current. */
+static void service_fresh_budget(Service *s) {
+        memset(s->starts, 0, sizeof *s->starts * cfg(s)->restart_burst);
+        s->failures = 0;
+        s->last_error[0] = '\0';
 }
 
 static uint32_t ready_timeout_ms(Service *s) {
@@ -214,7 +233,8 @@ static int ready_timeout_extend(Service *s) {
         return arm_timer(s, period) >= 0;
 }
 
-static void service_set_state(Service *s, ServiceState new) {
+/* actions: the transition's (SvAction bits), for what entering new depends on. */
+static void service_set_state(Service *s, ServiceState new, unsigned actions) {
         ServiceState old = s->state;
         uint32_t ms;
 
@@ -243,7 +263,7 @@ static void service_set_state(Service *s, ServiceState new) {
                 on_enter_backoff(s);
                 break;
         case SERVICE_FAILED:
-                on_enter_failed(s);
+                on_enter_failed(s, actions & SV_ACTION_RETRY_LATER);
                 break;
         default:
                 break;
@@ -298,6 +318,9 @@ static int on_timer(sd_event_source *src, uint64_t usec, void *userdata) {
                 break;
         case SERVICE_BACKOFF:
                 service_event(s, SV_EVENT_BACKOFF_DONE);
+                break;
+        case SERVICE_FAILED:
+                service_event(s, SV_EVENT_RETRY);
                 break;
         default:
                 break;
@@ -474,9 +497,14 @@ static void service_event(Service *s, SvEvent ev) {
 
                 log_debug("Service %s: event %s in %s", s->def->name, sv_event_to_string(ev),
                           service_state_to_string(s->state));
+                if (ev == SV_EVENT_RETRY && t.state != s->state)
+                        log_notice("Service %s: trying again, %" PRIu32 " s after it failed, with a fresh start budget.",
+                                   s->def->name, cfg(s)->failed_retry_s);
                 ev = _SV_EVENT_INVALID;
                 if (t.state != s->state)
-                        service_set_state(s, t.state);
+                        service_set_state(s, t.state, t.actions);
+                if (t.actions & SV_ACTION_FRESH_BUDGET)
+                        service_fresh_budget(s);
                 if (t.actions & SV_ACTION_TERM)
                         service_kill(s, SIGTERM);
                 if (t.actions & SV_ACTION_KILL)
@@ -565,6 +593,22 @@ static void supervisor_check(Supervisor *sv) {
         sv->in_check = false;
 }
 
+/* µs until a FAILED service's retry (at least 1: due, not yet run); 0 when
+ * none will come: none was armed, or it was stopped since (its RETRY
+ * would leave it failed). */
+static usec_t service_retry_in(const Service *s) {
+        uint64_t at;
+        usec_t n;
+        int enabled = SD_EVENT_OFF;
+
+        if (s->state != SERVICE_FAILED || !s->want ||
+            sd_event_source_get_enabled(s->timer, &enabled) < 0 || enabled == SD_EVENT_OFF ||
+            sd_event_source_get_time(s->timer, &at) < 0)
+                return 0;
+        n = now(CLOCK_MONOTONIC);
+        return at > n ? at - n : 1;
+}
+
 /* ---- Public API ---- */
 
 size_t supervisor_n_services(Supervisor *sv) {
@@ -586,6 +630,7 @@ int supervisor_get_status(Supervisor *sv, size_t i, ServiceStatus *ret) {
                 .last_exit = s->last_exit[0] ? s->last_exit : NULL,
                 .last_error = s->last_error[0] ? s->last_error : NULL,
                 .ready_boottime = s->ready_boottime,
+                .retry_in = service_retry_in(s),
                 .on_demand = s->def->on_demand,
         };
         return 0;
@@ -648,12 +693,6 @@ int supervisor_start_service(Supervisor *sv, const char *name, char *const *extr
         r = service_set_extra_argv(s, extra_argv);
         if (r < 0)
                 return r;
-        if (s->state == SERVICE_FAILED) {
-                /* An explicit start is a fresh budget. */
-                memset(s->starts, 0, sizeof *s->starts * cfg(s)->restart_burst);
-                s->failures = 0;
-                s->last_error[0] = '\0';
-        }
         s->want = true;
         /* In a backoff the next spawn is the restart after its exit. */
         s->asked = s->state != SERVICE_BACKOFF;

@@ -2,7 +2,12 @@
  * pure state machine in sv-fsm.c, and this adapter spawns, probes, kills
  * and reaps on an sd-event loop.  It is given what it uses: the loop, the
  * child registry, the service list and its timing options; it reports
- * upward only through the hooks it is handed (a change, a status line). */
+ * upward only through the hooks it is handed (a change, a status line).
+ *
+ * A service FAILED over its start budget is started again, with a fresh
+ * budget, failed_retry_s after it failed, while it is still wanted (not
+ * stopped since); its dependents wait meanwhile and follow once it is
+ * READY.  One FAILED for a missing binary or user is not retried. */
 #pragma once
 
 #include <stdbool.h>
@@ -24,6 +29,7 @@ typedef struct SupervisorOptions {
         const char *bin_path;         /* PATH for finding service binaries */
         uint32_t restart_burst;       /* starts allowed per window before FAILED */
         uint32_t restart_window_s;
+        uint32_t failed_retry_s;      /* FAILED over the budget: started again after this; 0: never */
         uint32_t backoff_initial_ms;  /* first restart delay (doubles, with jitter) */
         uint32_t backoff_max_ms;
         uint32_t ready_timeout_ms;    /* default for services that set none */

@@ -44,6 +44,7 @@ typedef struct ServiceStatus {
         const char *last_exit;  /* "exited 1", "killed by SIGKILL"; NULL = none */
         const char *last_error; /* "Xvfb: not found in PATH"; NULL = none */
         usec_t ready_boottime;  /* CLOCK_BOOTTIME µs of the last ready; 0 = never */
+        usec_t retry_in;        /* FAILED and to be started again: µs until then (≥ 1); 0 = not */
         bool on_demand;
 } ServiceStatus;
 

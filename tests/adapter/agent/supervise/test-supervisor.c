@@ -4,7 +4,7 @@
  * from a services file.  Covers start in dependency order, a dependency's restart
  * taking its dependents down and up again, the start budget, a missing
  * binary, on-demand start/stop, stop_all in reverse order with its done
- * callback, and the ready timeout extended only while a start is busy.  Also what the status accessors report.  The loop runs
+ * callback, a failed service retried after its recovery delay, and the ready timeout extended only while a start is busy.  Also what the status accessors report.  The loop runs
  * until a condition holds, with a deadline that fails the test. */
 #include <setjmp.h>
 #include <signal.h>
@@ -52,6 +52,8 @@ static void harness_set(Harness *h, const char *key, const char *value) {
                 h->o.ready_timeout_ms = v;
         else if (streq(key, "backoff_ms"))
                 h->o.backoff_initial_ms = h->o.backoff_max_ms = v;
+        else if (streq(key, "failed_retry_s"))
+                h->o.failed_retry_s = v;
         else
                 fail_msg("unknown option %s", key);
 }
@@ -588,6 +590,71 @@ static void test_restarts_leave_the_budget(void **state) {
         harness_drop(m);
 }
 
+/* A service failed over its budget (3) while what fails it is there (a
+ * file here) is tried again after the recovery delay (1 s), with a fresh
+ * budget; its dependent waits meanwhile and follows once it is ready, as
+ * after any restart.  A missing binary is failed with no retry, and so is
+ * a failed service stopped since. */
+static void test_failed_retried_with_dependents(void **state) {
+        static const char *const sets[] = { "restart_burst", "3", "failed_retry_s", "1", NULL };
+        struct { size_t i; ServiceState s; } base_failed = { 0, SERVICE_FAILED }, dep_waiting = { 1, SERVICE_WAITING };
+        char json[1024], block[128];
+        pid_t dep;
+        Harness *m;
+
+        snprintf(block, sizeof block, "%s/block", dir);
+        snprintf(json, sizeof json,
+                 "[{\"name\": \"base\", \"argv\": [\"/bin/sh\", \"-c\", \"test -e %s && exit 3; exec sleep 1000\"]},"
+                 " {\"name\": \"dep\", \"argv\": [\"sleep\", \"1000\"], \"depends_on\": [\"base\"]},"
+                 " {\"name\": \"ghost\", \"argv\": [\"vmba-no-such-binary\"], \"on_demand\": true}]",
+                 block);
+        m = harness_make(sets);
+        assert_int_equal(harness_start(m, json), 0);
+        assert_int_equal(supervisor_start_all(m->supervisor), 0);
+        run_until(m, all_ready, NULL, "all ready");
+        dep = status(m, 1).pid;
+
+        /* base dies, and its restarts find the file: over the budget (its
+         * first start and two restarts). */
+        write_text(block, "");
+        assert_int_equal(kill(status(m, 0).pid, SIGKILL), 0);
+        run_until(m, state_is, &base_failed, "base failed");
+        /* The retry is a timer the loop has not run yet: still to come. */
+        assert_true(status(m, 0).retry_in > 0 && status(m, 0).retry_in <= USEC_PER_SEC);
+        assert_int_equal(status(m, 0).restarts, 2);
+        assert_string_equal(status(m, 0).last_error, "exited 3; gave up after 3 starts in 60 s");
+        run_until(m, state_is, &dep_waiting, "dep waiting for base");
+
+        /* The cause goes; the retry brings base back, then dep. */
+        assert_int_equal(unlink(block), 0);
+        run_until(m, all_ready, NULL, "all ready after the retry");
+        assert_int_equal(status(m, 0).retry_in, 0);
+        assert_null(status(m, 0).last_error);
+        assert_true(status(m, 0).ready_boottime <= status(m, 1).ready_boottime);
+        assert_true(status(m, 1).pid != dep);
+
+        /* A fresh budget: failing again takes the retry's start and two
+         * more (with the old starts still counted, one would do). */
+        unsigned restarts = status(m, 0).restarts;
+        write_text(block, "");
+        assert_int_equal(kill(status(m, 0).pid, SIGKILL), 0);
+        run_until(m, state_is, &base_failed, "base failed again");
+        assert_int_equal(status(m, 0).restarts, restarts + 2);
+        assert_true(status(m, 0).retry_in > 0);
+        /* Stopped while failed: no retry is coming. */
+        assert_int_equal(supervisor_stop_service(m->supervisor, "base"), 0);
+        assert_int_equal(status(m, 0).state, SERVICE_FAILED);
+        assert_int_equal(status(m, 0).retry_in, 0);
+
+        /* A missing binary: failed, not retried. */
+        assert_int_equal(supervisor_start_service(m->supervisor, "ghost", NULL), 0);
+        assert_int_equal(status(m, 2).state, SERVICE_FAILED);
+        assert_string_equal(status(m, 2).last_error, "vmba-no-such-binary: not found");
+        assert_int_equal(status(m, 2).retry_in, 0);
+        harness_drop(m);
+        unlink(block);
+}
+
 /* A start asked for while the service is still stopping (a browser closed
  * after one login, opened for the next): it starts again once it exited,
  * without the backoff (10 min here: waiting for it would fail the test by
@@ -737,6 +804,7 @@ int main(void) {
                 cmocka_unit_test(test_restart_service),
                 cmocka_unit_test(test_start_while_stopping),
                 cmocka_unit_test(test_restarts_leave_the_budget),
+                cmocka_unit_test(test_failed_retried_with_dependents),
                 cmocka_unit_test(test_users_fd_line_and_redaction),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
