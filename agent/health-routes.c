@@ -80,7 +80,8 @@ static int snapshot_services(Manager *m, Snapshot *s, HealthFacts *f) {
                 s->services[s->h.n_services++] = (HealthService){
                         .name = st.name, .state = st.state, .pid = st.pid, .restarts = st.restarts,
                         .last_exit = st.last_exit, .last_error = st.last_error,
-                        .ready_boottime = st.ready_boottime, .on_demand = st.on_demand,
+                        .ready_boottime = st.ready_boottime, .retry_in = st.retry_in,
+                        .on_demand = st.on_demand,
                 };
                 if (st.on_demand)
                         continue;

@@ -259,6 +259,9 @@ static void put_services(Buf *f, const HealthSnapshot *s) {
                 field_uint(f, &first, "restarts", v->restarts);
                 field_string_or_null(f, &first, "last_exit", v->last_exit);
                 field_string_or_null(f, &first, "last_error", v->last_error);
+                /* Rounded up: a retry still to come never reads as 0. */
+                field_uint_or_null(f, &first, "retry_in_ms", v->retry_in > 0,
+                                   (v->retry_in + USEC_PER_MSEC - 1) / USEC_PER_MSEC);
                 field_bool(f, &first, "on_demand", v->on_demand);
                 buf_putc(f, '}');
         }
@@ -386,6 +389,15 @@ static void put_service_metrics(FILE *f, const HealthSnapshot *s) {
                 fputs("vmba_service_restarts_total{service=\"", f);
                 put_label(f, s->services[k].name);
                 fprintf(f, "\"} %u\n", s->services[k].restarts);
+        }
+        put_header(f, "vmba_service_retry_seconds", "gauge",
+                   "Seconds until a failed service is started again (only services with a retry to come).");
+        for (size_t k = 0; k < s->n_services; k++) {
+                if (s->services[k].retry_in == 0)
+                        continue;
+                fputs("vmba_service_retry_seconds{service=\"", f);
+                put_label(f, s->services[k].name);
+                fprintf(f, "\"} %.3f\n", (double)s->services[k].retry_in / USEC_PER_SEC);
         }
 }
 

@@ -28,6 +28,7 @@ typedef struct HealthService {
         const char *last_exit;     /* NULL: null */
         const char *last_error;    /* NULL: null */
         usec_t ready_boottime;     /* CLOCK_BOOTTIME µs of the last ready; 0 = never */
+        usec_t retry_in;           /* failed, started again in this many µs; 0 = no retry to come */
         bool on_demand;
 } HealthService;
 

@@ -123,9 +123,11 @@ static void test_health_full(void **state) {
         HealthService sv[] = {
                 { .name = "xvfb", .state = READY, .pid = 42, .restarts = 1,
                   .last_exit = "killed by SIGKILL", .ready_boottime = 812345 },
-                { .name = "x11vnc", .state = FAILED, .restarts = 5,
-                  .last_exit = "exited 1", .last_error = "x11vnc: not found in PATH" },
-                { .name = "firefox", .state = INACTIVE, .on_demand = true },
+                /* Over its budget: retried in 123456.789 ms, rounded up. */
+                { .name = "x11vnc", .state = FAILED, .restarts = 4, .last_exit = "exited 1",
+                  .last_error = "exited 1; gave up after 5 starts in 60 s", .retry_in = 123456789 },
+                /* Not found: no retry. */
+                { .name = "firefox", .state = FAILED, .on_demand = true, .last_error = "firefox-esr: not found" },
         };
         /* The pinned version installed, another one, none. */
         HealthCli clis[] = {
@@ -166,11 +168,12 @@ static void test_health_full(void **state) {
                 "\"services_ms\":{\"xvfb\":812,\"x11vnc\":null,\"firefox\":null}},"
                 "\"services\":{"
                 "\"xvfb\":{\"state\":\"ready\",\"pid\":42,\"restarts\":1,\"last_exit\":\"killed by SIGKILL\","
-                "\"last_error\":null,\"on_demand\":false},"
-                "\"x11vnc\":{\"state\":\"failed\",\"pid\":null,\"restarts\":5,\"last_exit\":\"exited 1\","
-                "\"last_error\":\"x11vnc: not found in PATH\",\"on_demand\":false},"
-                "\"firefox\":{\"state\":\"inactive\",\"pid\":null,\"restarts\":0,\"last_exit\":null,"
-                "\"last_error\":null,\"on_demand\":true}},"
+                "\"last_error\":null,\"retry_in_ms\":null,\"on_demand\":false},"
+                "\"x11vnc\":{\"state\":\"failed\",\"pid\":null,\"restarts\":4,\"last_exit\":\"exited 1\","
+                "\"last_error\":\"exited 1; gave up after 5 starts in 60 s\",\"retry_in_ms\":123457,"
+                "\"on_demand\":false},"
+                "\"firefox\":{\"state\":\"failed\",\"pid\":null,\"restarts\":0,\"last_exit\":null,"
+                "\"last_error\":\"firefox-esr: not found\",\"retry_in_ms\":null,\"on_demand\":true}},"
                 "\"clis\":{"
                 "\"claude_code\":{\"package\":\"@anthropic-ai/claude-code\",\"pinned\":\"2.1.332\","
                 "\"installed\":\"2.1.332\",\"status\":\"ok\"},"
@@ -224,7 +227,8 @@ static void test_health_escaping(void **state) {
         assert_non_null(strstr(text,
                 "\"services\":{\"a\\\"b\\\\c\":{\"state\":\"ready\",\"pid\":null,"
                 "\"restarts\":0,\"last_exit\":null,"
-                "\"last_error\":\"tab\\there\\nnew\\u0001\\u001Fline\x7f\",\"on_demand\":false}}"));
+                "\"last_error\":\"tab\\there\\nnew\\u0001\\u001Fline\x7f\",\"retry_in_ms\":null,"
+                "\"on_demand\":false}}"));
 }
 
 static void test_ready(void **state) {
@@ -244,7 +248,7 @@ static void test_ready(void **state) {
 static void test_metrics(void **state) {
         HealthService sv[] = {
                 { .name = "xvfb", .state = READY, .restarts = 3, .ready_boottime = 900000 },
-                { .name = "we\"ird\\name\n", .state = BACKOFF },
+                { .name = "we\"ird\\name\n", .state = FAILED, .retry_in = 12345678 },
         };
         HealthHttpCount http[] = {
                 { "/health", 200, 17 },
@@ -284,12 +288,16 @@ static void test_metrics(void **state) {
                 "vmba_service_state{service=\"we\\\"ird\\\\name\\n\",state=\"starting\"} 0\n"
                 "vmba_service_state{service=\"we\\\"ird\\\\name\\n\",state=\"ready\"} 0\n"
                 "vmba_service_state{service=\"we\\\"ird\\\\name\\n\",state=\"stopping\"} 0\n"
-                "vmba_service_state{service=\"we\\\"ird\\\\name\\n\",state=\"backoff\"} 1\n"
-                "vmba_service_state{service=\"we\\\"ird\\\\name\\n\",state=\"failed\"} 0\n"
+                "vmba_service_state{service=\"we\\\"ird\\\\name\\n\",state=\"backoff\"} 0\n"
+                "vmba_service_state{service=\"we\\\"ird\\\\name\\n\",state=\"failed\"} 1\n"
                 "# HELP vmba_service_restarts_total Restarts of each service.\n"
                 "# TYPE vmba_service_restarts_total counter\n"
                 "vmba_service_restarts_total{service=\"xvfb\"} 3\n"
                 "vmba_service_restarts_total{service=\"we\\\"ird\\\\name\\n\"} 0\n"
+                "# HELP vmba_service_retry_seconds Seconds until a failed service is started again (only services "
+                "with a retry to come).\n"
+                "# TYPE vmba_service_retry_seconds gauge\n"
+                "vmba_service_retry_seconds{service=\"we\\\"ird\\\\name\\n\"} 12.346\n"
                 "# HELP vmba_http_requests_total HTTP requests answered, by route and status.\n"
                 "# TYPE vmba_http_requests_total counter\n"
                 "vmba_http_requests_total{route=\"/health\",status=\"200\"} 17\n"
