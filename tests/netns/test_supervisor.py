@@ -2,8 +2,12 @@
 Python programs), the real agent in a fresh network namespace:
 
 - a service that always exits goes `failed` after its start budget, with
-  its last exit and why, while /health keeps answering and others run;
-- a missing binary is `failed` with "not found", not fatal;
+  its last exit and why, while /health keeps answering and others run,
+  and /health, /metrics and one log line say when it is tried again;
+- a service failed over its budget is started again after the recovery
+  delay, once what failed it went away, and its dependents (waiting
+  meanwhile) come back after it, in order;
+- a missing binary is `failed` with "not found", not fatal, not retried;
 - when a dependency restarts, its dependents stop and start again only
   after it is ready again;
 - a service is killed as a process group: what it forked goes with it;
@@ -54,6 +58,9 @@ def test_always_exiting_service_fails_after_budget(agent_bin):
         assert s["crasher"]["last_exit"] == "exited 3"
         assert s["crasher"]["last_error"] == "exited 3; gave up after 3 starts in 60 s"
         assert s["crasher"]["pid"] is None
+        # Tried again after failed_retry_s (300 s by default), not now.
+        assert 0 < s["crasher"]["retry_in_ms"] <= 300_000
+        assert s["steady"]["retry_in_ms"] is None
         assert s["steady"]["state"] == "ready"
         assert a.health()["status"] == "failed"
         status, body = a.get("/health/ready")
@@ -62,7 +69,55 @@ def test_always_exiting_service_fails_after_budget(agent_bin):
         # Output is read at idle priority: it may trail the exit a little.
         wait_until(lambda: len(a.log_lines("crasher: crashing")) == 3, 5, "three starts' output")
         assert len(a.log_lines("Service crasher: restarting in")) == 2
+        assert len(a.log_lines("Service crasher failed: exited 3; gave up after 3 starts in 60 s; "
+                               "trying again in 300 s")) == 1
+        status, body = a.get("/metrics")
+        retry = [l for l in body.decode().splitlines() if l.startswith("vmba_service_retry_seconds{")]
+        assert len(retry) == 1 and retry[0].startswith('vmba_service_retry_seconds{service="crasher"} '), retry
+        assert 0 < float(retry[0].split()[1]) <= 300
 
+
+def test_failed_service_retried_with_dependents(agent_bin, tmp_path):
+    """What failed it (a file in its way here; memory pressure, a squatted
+    /tmp file in a VM) goes away while it is failed: the retry after
+    failed_retry_s brings it back, with a fresh budget, and its dependents
+    after it, as after any restart.  Waited for by the long poll of
+    /health/ready, and read from the log, not timed."""
+    block = tmp_path / "block"
+    # Ready (a line on fd 3) only when it really runs, as Xvfb's -displayfd.
+    services = [sh("base", f"test -e {block} && exit 3; echo up >&3; exec sleep 1021.{RUN}",
+                   probe={"type": "fd-line"}),
+                sh("mid", f"exec sleep 1022.{RUN}", depends_on=["base"]),
+                sh("top", f"exec sleep 1023.{RUN}", depends_on=["mid"])]
+    with Agent(agent_bin, *FAST, "failed_retry_s=1", services=services) as a:
+        a.wait_ready()
+        mark = len(a.log_text().splitlines())
+        block.write_text("")
+        os.kill(a.services()["base"]["pid"], signal.SIGKILL)
+        wait_until(lambda: a.log_lines("Service base failed: exited 3 before ready; gave up after 3 starts in 60 s; "
+                                       "trying again in 1 s"), 15, "base failed, with a retry to come")
+        block.unlink()
+        wait = int(min(300, 30 * DEADLINE_SCALE))
+        status, body = a.get(f"/health/ready?wait={wait}", timeout=wait + 10)
+        assert status == 200, body
+
+        after = [l.split("Service ", 1)[1] for l in a.log_text().splitlines()[mark:] if "Service " in l]
+        failed = [i for i, l in enumerate(after) if l.startswith("base failed: ")]
+        retried = [i for i, l in enumerate(after) if l.startswith("base: trying again, 1 s after it failed")]
+        # One retry per failure (more than one only if the retry came
+        # before the file went): a line each, no flood.
+        assert failed and len(retried) == len(failed), after
+        assert "mid stopped (killed by SIGTERM)." in after and "top stopped (killed by SIGTERM)." in after
+        # While base was failed its dependents waited; after the retry
+        # that worked, each started once the one below was ready.
+        assert not [l for l in after[failed[-1]:retried[-1]] if " started " in l], after
+        order = [" ".join(l.split()[:2]) for l in after[retried[-1]:]]
+        order = [e for e in order if e.split()[1] in ("started", "ready")]
+        assert order == ["base started", "base ready", "mid started", "mid ready",
+                         "top started", "top ready"], after
+        s = a.services()
+        assert s["base"]["last_error"] is None and s["base"]["retry_in_ms"] is None
+        assert a.health()["status"] == "ok"
 
 def test_missing_binary(agent_bin):
     services = [sh("steady", "exec sleep 1000"),
@@ -73,6 +128,9 @@ def test_missing_binary(agent_bin):
         s = a.services()
         assert s["ghost"]["last_error"] == "vmba-no-such-binary: not found"
         assert s["ghost"]["restarts"] == 0  # not retried: it cannot appear by itself
+        assert s["ghost"]["retry_in_ms"] is None
+        assert a.log_lines("Service ghost failed: vmba-no-such-binary: not found")
+        assert not a.log_lines("trying again")
         assert a.alive()
 
 
