@@ -6,6 +6,8 @@ agent in a fresh network namespace on its own display number and ports:
   served through websockify and x11vnc speaks RFB;
 - kill -9 of Xvfb brings Xvfb, then x11vnc, then websockify back, each a
   new process, ready in dependency order;
+- Xvfb failed over its start budget is tried again after failed_retry_s,
+  and once what failed it went, the chain comes back in order;
 - a stale X lock left by a dead server is removed before Xvfb starts, and
   so is a file another user put in place of its socket;
 - SIGTERM stops the chain in reverse order, each within its timeout;
@@ -23,7 +25,7 @@ import tempfile
 
 import pytest
 
-from netns import need, wait_until
+from netns import DEADLINE_SCALE, need, wait_until
 from desktop import rfb_click, viewable_windows, wm_round_trip
 from svagent import BROWSER_UID, DESKTOP_SECRET, VNC_UID, X_GID, X_UID, Agent, free_display, proc_cmdline
 
@@ -103,6 +105,52 @@ def test_kill_xvfb_restarts_chain_in_order(agent):
     for n in CHAIN:
         assert proc_cmdline(old[n]) is None or not os.path.exists(f"/proc/{old[n]}"), n
     assert agent.banner(agent.vnc_socket).startswith(b"RFB ")
+
+
+def test_failed_xvfb_retried_with_its_dependents(agent_bin):
+    """Xvfb failed over its start budget (here a wrapper that exits while a
+    file is there; in a VM, memory pressure or a file in its way) is tried
+    again after failed_retry_s: once the cause went, the desktop is back,
+    not down for the VM's life, x11vnc and websockify after Xvfb, in
+    order.  Waited for by the long poll of /health/ready, read from the
+    log, not timed."""
+    need("Xvfb", "x11vnc", "websockify")
+    bin_dir = tempfile.mkdtemp(prefix="vmba-bin-", dir="/var/tmp")
+    block = os.path.join(bin_dir, "block")
+    try:
+        os.chmod(bin_dir, 0o755)  # Xvfb's user runs the wrapper and looks for the file
+        xvfb = os.path.join(bin_dir, "Xvfb")
+        with open(xvfb, "w") as f:
+            f.write(f'#!/bin/sh\n[ -e {block} ] && exit 1\nexec /usr/bin/Xvfb "$@"\n')
+        os.chmod(xvfb, 0o755)
+        open(block, "w").close()
+        with Agent(agent_bin, "window_manager=", f"bin_path={bin_dir}:/usr/bin:/bin", "restart_burst=2",
+                   "backoff_initial_ms=10", "backoff_max_ms=40", "failed_retry_s=1") as a:
+            wait_until(lambda: a.log_lines("Service Xvfb failed: exited 1 before ready; gave up after 2 starts "
+                                           "in 60 s; trying again in 1 s"), 30, "Xvfb failed, with a retry to come")
+            os.unlink(block)
+            wait = int(min(300, 60 * DEADLINE_SCALE))
+            status, body = a.get(f"/health/ready?wait={wait}", timeout=wait + 10)
+            assert status == 200, body
+
+            lines = [l.split("Service ", 1)[1] for l in a.log_text().splitlines() if "Service " in l]
+            failed = [i for i, l in enumerate(lines) if l.startswith("Xvfb failed: ")]
+            retried = [i for i, l in enumerate(lines) if l.startswith("Xvfb: trying again, 1 s after it failed")]
+            # A line each, one retry per failure (more than one only if a
+            # retry came before the file went).
+            assert retried and len(retried) == len(failed), lines
+            # x11vnc and websockify waited for Xvfb: none started before
+            # the retry that worked, then each after the one below.
+            assert not [l for l in lines[:retried[-1]] if l.split()[0] in CHAIN and " started " in l
+                        and not l.startswith("Xvfb ")], lines
+            order = [" ".join(l.split()[:2]) for l in lines[retried[-1]:]]
+            order = [e for e in order if e.split()[0] in CHAIN and e.split()[1] in ("started", "ready")]
+            assert order == ["Xvfb started", "Xvfb ready", "x11vnc started", "x11vnc ready",
+                             "websockify started", "websockify ready"], lines
+            assert a.services()["Xvfb"]["retry_in_ms"] is None
+            assert a.banner(a.vnc_socket).startswith(b"RFB ")
+    finally:
+        shutil.rmtree(bin_dir)
 
 
 def test_stale_lock_removed(agent_bin):
