@@ -5,13 +5,18 @@
  * in STARTING, stop timeout in STOPPING, restart delay in BACKOFF,
  * recovery delay in FAILED when the machine asked for a retry).  Effects:
  * spawn (spawn.c) into a new process group, signal the group, arm timers,
- * tell dependents.  Services are kept in dependency
- * order, so "reverse order" is just walking the array backwards.
+ * tell dependents.  Services are kept in dependency order, so "reverse
+ * order" is just walking the array backwards.
  *
  * Re-entrancy: handling one service's event may deliver events to its
  * dependents (recursively, bounded by the dependency graph).  Whole-
  * supervisor checks (chain ready, stop_all progress) run only when the
- * outermost event is done. */
+ * outermost event is done.
+ *
+ * Over 800 lines: every part here reads or writes the private Service;
+ * what does not (spawning, probes, output, preparing a start) is in files
+ * of its own already, and a split of the rest would hand Service out
+ * through a header. */
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
