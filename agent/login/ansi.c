@@ -17,6 +17,40 @@ void ansi_parser_init(AnsiParser *p) {
         p->state = S_GROUND;
 }
 
+/* After ESC: a CSI or an OSC begins, another ESC starts over, an
+ * intermediate byte waits for its final one; anything else ends it. */
+static AnsiResult from_esc(AnsiParser *p, unsigned char c) {
+        if (c == '[')
+                p->state = S_CSI;
+        else if (c == ']')
+                p->state = S_OSC;
+        else if (c == 0x1b)
+                p->state = S_ESC;
+        else if (c >= 0x20 && c <= 0x2f)
+                p->state = S_ESC_INTER;
+        else {
+                p->state = S_GROUND;
+                return ANSI_ESC_DONE;
+        }
+        return ANSI_INSIDE;
+}
+
+/* After ESC inside an OSC: a backslash is its string terminator; ESC
+ * starting something else cut the OSC short. */
+static AnsiResult from_osc_esc(AnsiParser *p, unsigned char c) {
+        if (c == '\\') {
+                p->state = S_GROUND;
+                return ANSI_OSC_DONE;
+        }
+        if (c == '[')
+                p->state = S_CSI;
+        else if (c == ']')
+                p->state = S_OSC;
+        else
+                p->state = S_GROUND;
+        return ANSI_INSIDE;
+}
+
 /* One switch over the states, so the transitions read like the VT500
  * diagram. */
 AnsiResult ansi_parser_feed(AnsiParser *p, char ch) {
@@ -35,19 +69,7 @@ AnsiResult ansi_parser_feed(AnsiParser *p, char ch) {
                 }
                 return ANSI_TEXT;
         case S_ESC:
-                if (c == '[')
-                        p->state = S_CSI;
-                else if (c == ']')
-                        p->state = S_OSC;
-                else if (c == 0x1b)
-                        p->state = S_ESC;
-                else if (c >= 0x20 && c <= 0x2f)
-                        p->state = S_ESC_INTER;
-                else {
-                        p->state = S_GROUND;
-                        return ANSI_ESC_DONE;
-                }
-                return ANSI_INSIDE;
+                return from_esc(p, c);
         case S_ESC_INTER:
                 if (c >= 0x30 && c <= 0x7e) {
                         p->state = S_GROUND;
@@ -73,18 +95,7 @@ AnsiResult ansi_parser_feed(AnsiParser *p, char ch) {
                         p->state = S_OSC_ESC;
                 return ANSI_INSIDE;
         case S_OSC_ESC:
-                if (c == '\\') {
-                        p->state = S_GROUND;
-                        return ANSI_OSC_DONE;
-                }
-                /* ESC starting something else: the OSC was cut short. */
-                if (c == '[')
-                        p->state = S_CSI;
-                else if (c == ']')
-                        p->state = S_OSC;
-                else
-                        p->state = S_GROUND;
-                return ANSI_INSIDE;
+                return from_osc_esc(p, c);
         }
         p->state = S_GROUND;
         return ANSI_TEXT;
