@@ -81,19 +81,19 @@ static void retry_later(Restore *x) {
 
 /* websockify keeps a share for the host's addresses: from its next start
  * (step_desktop's), the new gateway's.  Not ours without the display
- * stack (a services_file). */
-static int novnc_hosts_update(Manager *m) {
+ * stack (a services_file).  A failure here (out of memory) leaves the old
+ * host's share, said in the log; the restore itself is done. */
+static void novnc_hosts_update(Manager *m) {
         _cleanup_(freep) char *hosts = NULL, *entry = NULL;
         int r;
 
         r = host_addresses_text(m->config.allow_from, &m->net.plan, &hosts);
-        if (r >= 0 && asprintf(&entry, DISPLAY_HOST_ADDRESSES_ENV "=%s", hosts) < 0)
+        if (r >= 0 && !(entry = display_host_addresses_entry(hosts)))
                 r = -ENOMEM;
         if (r >= 0 && m->supervisor)
                 r = supervisor_set_env(m->supervisor, DISPLAY_SERVICE_WEBSOCKIFY, entry);
-        if (r == -ENOENT)
-                return 0;
-        return r < 0 ? log_error_errno(r, "Restore: failed to tell websockify the host's new address: %m") : 0;
+        if (r < 0 && r != -ENOENT)
+                log_error_errno(r, "Restore: failed to tell websockify the host's new address: %m");
 }
 
 static int step_network(Restore *x, const RestoreHandover *h) {
@@ -142,7 +142,8 @@ static int step_network(Restore *x, const RestoreHandover *h) {
         m->net = out; /* the new gateway is the host allow_from admits */
         log_info("Restore: network %s on %s.", o.apply ? "re-applied" : "plan taken (not ours to apply)",
                  out.result.device[0] ? out.result.device : "(no device)");
-        return novnc_hosts_update(m);
+        novnc_hosts_update(m);
+        return 0;
 }
 
 /* Only the machine's owner steps the machine's clock: PID 1 of the

@@ -203,9 +203,10 @@ static void vnc_listen_args(const DisplayOptions *c, const char *port, const cha
  * timeout) instead of taking the VM's memory; the ones past it are closed.
  * Room for a few viewers: noVNC's page opens up to six connections at
  * once, each desktop one more.  websockify-main.py shares them out:
- * PER_SOURCE to each source, and OTHERS_MAX to the sources on the network
- * but the host's together, so that the rest stays the host's and this
- * machine's (its unit test holds the numbers to this one). */
+ * PER_SOURCE to each source, and OTHERS_MAX to all sources but the
+ * host's and root's together (neighbours and local users), so that the
+ * rest stays the host's and the agent's (its unit test holds the numbers
+ * to this one). */
 #define VNC_USER_TASKS_MAX 64
 
 static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs *d) {
@@ -241,21 +242,27 @@ static int add_x11vnc(const DisplayOptions *c, const char *display, ServiceDefs 
                            &t);
 }
 
+char *display_host_addresses_entry(const char *hosts) {
+        char *entry;
+
+        return asprintf(&entry, DISPLAY_HOST_ADDRESSES_ENV "=%s", strempty(hosts)) < 0 ? NULL : entry;
+}
+
 /* websockify runs as python3 -c with vnc/websockify-main.py's text (its
  * own entry point without its two slow imports, and its request handler
  * closed down: a request must arrive within 10 s, no redirect for a path
  * with a backslash, no directory listings, one log record per line, at most
  * PER_SOURCE connections per source and OTHERS_MAX for all sources but the
- * host's and this machine's together, the inherited socket's family kept).
+ * host's and root's together, the inherited socket's family kept).
  * The file says why each; the build embeds it as WEBSOCKIFY_MAIN.  The
  * host's addresses come in its environment (DISPLAY_HOST_ADDRESSES_ENV). */
 static int add_websockify(const DisplayOptions *c, const char *display, ServiceDefs *d) {
         const char *listen = isempty(c->novnc_listen) ? "0.0.0.0" : c->novnc_listen;
-        _cleanup_(freep) char *hosts = NULL;
+        _cleanup_(freep) char *hosts = display_host_addresses_entry(c->host_addresses);
         char source[96], e1[64];
         ServiceDef t = { .max_procs = VNC_USER_TASKS_MAX };
 
-        if (asprintf(&hosts, DISPLAY_HOST_ADDRESSES_ENV "=%s", strempty(c->host_addresses)) < 0)
+        if (!hosts)
                 return -ENOMEM;
         snprintf(source, sizeof source, strchr(listen, ':') ? "[%s]:%u" : "%s:%u", listen, c->novnc_port);
         t.probe = (ProbeSpec){ .type = PROBE_HTTP, .port = c->novnc_port,

@@ -59,6 +59,10 @@ typedef struct DisplayOptions {
  * it at start. */
 #define DISPLAY_HOST_ADDRESSES_ENV "VMBA_HOST_CIDRS"
 
+/* websockify's environment entry for hosts (host-addresses.h's text; NULL
+ * or "": none), owned by the caller; NULL on OOM. */
+char *display_host_addresses_entry(const char *hosts);
+
 /* Firefox's start-up milestones in its profile, rewritten at every start;
  * the last one of a start is its first window restored. */
 #define BROWSER_CHECKPOINTS_FILE "sessionCheckpoints.json"

@@ -33,17 +33,18 @@ from the network, without the token):
    127.0.0.3, ... and the VM's own addresses.  /proc is read for such
    peers only: a flood from the network, each connection a line more
    there, costs no scan;
- - the sources on the network but the host's hold at most OTHERS_MAX
+ - all sources but the host's and root's hold at most OTHERS_MAX
    connections together (logged once until they hold none): a neighbour
    that takes several addresses on the bridge no longer fills the VNC
-   user's tasks either, and the rest is kept for the host (the operator's
-   proxy, which brings every viewer from its own address, PER_SOURCE for
-   each of its addresses) and for this machine (its local users and
-   loopback: the agent's readiness probe among them).  The host's
-   addresses are the ones the agent trusts on its control routes
-   (allow_from, else the ip= gateways); the agent passes them as CIDRs in
-   VMBA_HOST_CIDRS.  An address is compared without its zone, a
-   v4-mapped one as IPv4;
+   user's tasks either, nor does one together with a local user (a
+   provider CLI runs code from the npm registry), and the rest is kept
+   for the host (the operator's proxy, which brings every viewer from its
+   own address: PER_SOURCE for each of its addresses, and what OTHERS_MAX
+   leaves for all of them together) and for root (the agent's readiness
+   probe).  The host's addresses are the ones the agent trusts on its
+   control routes (allow_from, else the ip= gateways); the agent passes
+   them as CIDRs in VMBA_HOST_CIDRS.  An address is compared without its
+   zone (a VM has one network device), a v4-mapped one as IPv4;
  - the listening socket the agent hands it (--inetd, on stdin) is taken for
    what it is: websockify took every inherited socket for IPv4, and an
    IPv6 peer's address did not fit.
@@ -67,15 +68,17 @@ import warnings
 # room for that and several desktops, which OTHERS_MAX keeps free of the
 # neighbours, however many addresses they take.
 PER_SOURCE = 24
-# Connections all sources on the network but the host's may hold
-# together: page loads and desktops for viewers that come without the
-# host's proxy.  Of the VNC user's tasks (VNC_USER_TASKS_MAX, 64) x11vnc
-# and websockify take two, the host PER_SOURCE, and two are left for this
-# machine (the agent's readiness probe, a local viewer).
+# Connections all sources but the host's and root's may hold together:
+# page loads and desktops for viewers that come without the host's proxy,
+# and local users.  Of the VNC user's tasks (VNC_USER_TASKS_MAX, 64)
+# x11vnc and websockify take two, the host PER_SOURCE, and two are left
+# for root (the agent's readiness probe).
 OTHERS_MAX = 36
 # The environment entry with the host's addresses (vnc/display.h,
 # DISPLAY_HOST_ADDRESSES_ENV): CIDRs separated by blanks.
 HOSTS_ENV = 'VMBA_HOST_CIDRS'
+# The source root's connections count as (source_of()).
+ROOT = 'local user 0'
 # Seconds a request may take to arrive, until the WebSocket is up.
 REQUEST_TIMEOUT_S = 10
 
@@ -123,7 +126,7 @@ def host_networks(text):
 
 class SourceLimit:
     """PER_SOURCE connections per source, and OTHERS_MAX for the sources
-    that are neither the host's nor this machine's together.  The first
+    that are neither the host's nor root's together.  The first
     refusal of a source is logged, the next ones not until it has held
     none; the others' likewise, until they have held none."""
 
@@ -136,16 +139,19 @@ class SourceLimit:
         self.log = log or logging.getLogger('websocket')
 
     def other(self, s):
-        """Whether source s counts in the others' share: neither a local
-        user, nor loopback, nor one of the host's addresses."""
-        if s is None or s.startswith('local user '):
+        """Whether source s counts in the others' share: neither root (the
+        agent) nor one of the host's addresses.  Loopback that no process
+        was found holding is one of the others: root's probe is found."""
+        if s is None or s == ROOT:
             return False
+        if s.startswith('local user '):
+            return True
         try:
             a = ipaddress.ip_address(s.split('%')[0])
         except ValueError:
             return True
         a = getattr(a, 'ipv4_mapped', None) or a
-        return not a.is_loopback and not any(a in n for n in self.hosts)
+        return not any(a in n for n in self.hosts)
 
     def admit(self, s, held):
         """Whether a connection from s may have a process, given the
@@ -167,7 +173,7 @@ class SourceLimit:
             return True
         if not self.others_full:
             self.others_full = True
-            self.log.warning('%s: %d connections held already by sources other than the host and this machine; '
+            self.log.warning('%s: %d connections held already by sources other than the host and root; '
                              'closing their next ones until one ends', s, others)
         return False
 

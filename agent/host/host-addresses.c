@@ -42,17 +42,22 @@ bool host_is_gateway(const IpcfgPlan *plan, const struct sockaddr *sa) {
 /* Room for one entry: an address, "/128" and the blank before it. */
 #define ENTRY_MAX (INET6_ADDRSTRLEN + 5)
 
-static void append(char *buf, size_t *len, const Cidr *c) {
+static void append(char *buf, size_t cap, size_t *len, const Cidr *c) {
         char a[INET6_ADDRSTRLEN];
+        int n;
 
         if (!inet_ntop(c->family, c->addr, a, sizeof a))
                 return;
-        *len += (size_t)snprintf(buf + *len, ENTRY_MAX + 1, "%s%s/%u", *len ? " " : "", a, c->prefix);
+        n = snprintf(buf + *len, cap - *len, "%s%s/%u", *len ? " " : "", a, c->prefix);
+        if (n > 0 && (size_t)n < cap - *len)
+                *len += (size_t)n;
+        else
+                buf[*len] = '\0'; /* cannot happen: room for ENTRY_MAX each */
 }
 
 int host_addresses_text(char *const *allow_from, const IpcfgPlan *plan, char **ret) {
-        size_t n = allow_from ? strv_length(allow_from) : IPCFG_MAX_IFACES, len = 0;
-        char *buf = malloc(n * ENTRY_MAX + 1);
+        size_t n = allow_from ? strv_length(allow_from) : IPCFG_MAX_IFACES, len = 0, cap = n * ENTRY_MAX + 1;
+        char *buf = malloc(cap);
         Cidr c;
 
         if (!buf)
@@ -64,11 +69,11 @@ int host_addresses_text(char *const *allow_from, const IpcfgPlan *plan, char **r
                         buf[0] = '\0';
                         break;
                 }
-                append(buf, &len, &c);
+                append(buf, cap, &len, &c);
         }
         for (size_t i = 0; !allow_from && plan && i < plan->n_ifaces && i < IPCFG_MAX_IFACES; i++)
                 if (gateway_cidr(&plan->ifaces[i], &c))
-                        append(buf, &len, &c);
+                        append(buf, cap, &len, &c);
         *ret = buf;
         return 0;
 }

@@ -6,6 +6,7 @@ and the X windows of a display.  Each connects from the namespace it is
 given and never waits by sleeping: a socket timeout only bounds a hang."""
 import base64
 import os
+import select
 import socket
 import struct
 import threading
@@ -225,38 +226,48 @@ def as_user(uid, *argv, groups=()):
     return ["setpriv", f"--reuid={uid}", f"--regid={uid}", *extra, *argv]
 
 
-class HeldRequests:
-    """socks each begin a request (first) and, from a thread of their own,
-    send a header line every second, never ending it: websockify's 10 s
-    request timeout restarts, however long a step takes on a loaded
-    machine.  With closed_ok a socket the server closed is passed over;
-    without, the thread ends there (alive() says so).  On leaving, the
-    lines stop and socks close."""
+# A request begun and never ended: its line, then header lines.
+REQUEST_LINE = b"GET /vnc.html HTTP/1.0\r\n"
 
-    def __init__(self, socks, first=b"GET /vnc.html HTTP/1.0\r\n", closed_ok=False):
-        self.socks, self.first, self.closed_ok = socks, first, closed_ok
+
+def begun(c, line=REQUEST_LINE):
+    """Connection c with a request begun on it (its first line only), at
+    once: websockify's 10 s request timeout runs from the connect."""
+    try:
+        c.sendall(line)
+    except BaseException:
+        c.close()
+        raise
+    return c
+
+
+class HeldRequests:
+    """socks, each with a request begun (begun()), send a header line every
+    5 s from a thread of their own, never ending the request: websockify's
+    10 s request timeout restarts each time, for up to about 500 s (its
+    request handler takes 100 header lines, then answers 431 and closes).
+    With closed_ok a socket the server closed is passed over; without, the
+    thread ends there (alive() says so).  On leaving, the lines stop and
+    socks close."""
+
+    PERIOD_S = 5
+
+    def __init__(self, socks, closed_ok=False):
+        self.socks, self.closed_ok = socks, closed_ok
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._keep, daemon=True)
 
-    def _send(self, line):
-        for c in self.socks:
-            try:
-                c.sendall(line)
-            except OSError:
-                if not self.closed_ok:
-                    raise
-
     def _keep(self):
-        while not self._stop.wait(1):
-            self._send(b"X: y\r\n")
+        while not self._stop.wait(self.PERIOD_S):
+            for c in self.socks:
+                try:
+                    c.sendall(b"X: y\r\n")
+                except OSError:
+                    if not self.closed_ok:
+                        raise
 
     def __enter__(self):
-        try:
-            self._send(self.first)
-            self._thread.start()
-        except BaseException:
-            self.__exit__()
-            raise
+        self._thread.start()
         return self
 
     def alive(self):
@@ -272,3 +283,32 @@ class HeldRequests:
         self.stop()
         for c in self.socks:
             c.close()
+
+
+def closed(c):
+    """Whether the peer closed (or reset) connection c; it sends nothing
+    else here."""
+    if not select.select([c], [], [], 0)[0]:
+        return False
+    try:
+        return c.recv(1, socket.MSG_PEEK) == b""
+    except ConnectionResetError:
+        return True
+
+
+def connect_local(source, port, uid=0):
+    """A connection to 127.0.0.1:port from the loopback address source,
+    its socket made as uid (websockify counts a local peer as its user)."""
+    os.seteuid(uid)
+    try:
+        c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    finally:
+        os.seteuid(0)
+    try:
+        c.settimeout(60)
+        c.bind((source, 0))
+        c.connect(("127.0.0.1", port))
+    except BaseException:
+        c.close()
+        raise
+    return c

@@ -1478,11 +1478,20 @@ def push_queued(e):
     return int(m.group(1))
 
 
-def assert_nothing_left_to_push(e):
+def assert_nothing_left_to_push(e, srv=None):
     """The agent's own word that it will not come back: its push queue is
     empty (it connects to the host only to send a queued delivery, and a
-    delivery leaves the queue only with its secret)."""
+    delivery leaves the queue only with its secret); and, with srv, it
+    made no other connection there meanwhile."""
     wait_until(lambda: push_queued(e) == 0, 10, "the push queue empty")
+    if srv is None:
+        return
+    srv.setblocking(False)
+    try:
+        with pytest.raises(BlockingIOError):
+            srv.accept()[0].close()
+    finally:
+        srv.setblocking(True)
 
 
 def test_push_handoff(make_env, host_socket):
@@ -1506,7 +1515,7 @@ def test_push_handoff(make_env, host_socket):
     assert again == first
     ack(conn, e, s, first)
     conn.close()
-    assert_nothing_left_to_push(e)
+    assert_nothing_left_to_push(e, srv)
     e.assert_no_secrets()
     assert TOKEN not in e.agent.log_text()
 
@@ -1599,7 +1608,7 @@ def test_push_handoff_large_line(make_env, host_socket):
         assert os.path.getsize(e.view(line["credPath"])) == size
         ack(conn, e, s, line)
     # One connection did it: nothing came back to send it again.
-    assert_nothing_left_to_push(e)
+    assert_nothing_left_to_push(e, srv)
     e.assert_no_secrets()
 
 
@@ -1623,7 +1632,7 @@ def test_push_handoff_large_line_after_reset(make_env, host_socket):
         line = read_line(conn)
         assert line["sessionId"] == s and len(line["credentials"]["padding"]) > size - 200
         ack(conn, e, s, line)
-    assert_nothing_left_to_push(e)
+    assert_nothing_left_to_push(e, srv)
     e.assert_no_secrets()
 
 

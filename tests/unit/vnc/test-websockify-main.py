@@ -135,8 +135,8 @@ class Limit(unittest.TestCase):
                 wm.host_networks(bad)
 
     def test_other(self):
-        # Whether a source counts in the others' share: neither this
-        # machine (a local user, loopback) nor the host.
+        # Whether a source counts in the others' share: neither root (the
+        # agent) nor the host.
         lim = wm.SourceLimit(hosts=wm.host_networks("10.214.0.1/32 fe80::1/128 192.168.7.0/24"))
         cases = {
             "10.214.0.3": True,
@@ -149,11 +149,11 @@ class Limit(unittest.TestCase):
             "192.168.7.200": False,             # inside a host CIDR
             "192.168.8.1": True,
             "::ffff:192.168.7.1": False,
-            "local user 1000": False,
-            "local user 0": False,
-            "127.0.0.2": False,                 # loopback nobody was found holding
-            "::1": False,
-            "::ffff:127.0.0.1": False,
+            "local user 1000": True,            # a provider CLI, the browser: theirs too
+            "local user 0": False,              # root: the agent's readiness probe
+            "127.0.0.2": True,                  # loopback nobody was found holding
+            "::1": True,
+            "::ffff:127.0.0.1": True,
             "fd00::1": True,
             "not an address": True,
             None: False,                        # a child that is no connection's
@@ -162,8 +162,8 @@ class Limit(unittest.TestCase):
             self.assertEqual(lim.other(source), want, source)
         # No host known: every source on the network is one of the others.
         lim = wm.SourceLimit()
-        self.assertEqual([lim.other(s) for s in ("10.214.0.1", "fe80::1%br0", "local user 5", "127.0.0.1")],
-                         [True, True, False, False])
+        self.assertEqual([lim.other(s) for s in ("10.214.0.1", "fe80::1%br0", "local user 5", "local user 0")],
+                         [True, True, True, False])
 
     def test_others_share_and_one_warning(self):
         hosts = wm.host_networks("10.0.0.1/32")
@@ -178,18 +178,20 @@ class Limit(unittest.TestCase):
             (n3, full, False),                   # its own limit first: logged for n3
             (host, full + [host, host], True),   # the host: its own limit only
             (host, full + [host] * 3, False),    # logged for the host
-            ("local user 1000", full, True),     # this machine: its own limit only
-            ("127.0.0.2", full + ["127.0.0.2"] * 2, True),
+            ("local user 0", full, True),        # root: its own limit only
+            ("local user 0", full + ["local user 0"] * 2, True),
+            ("local user 1000", full, False),    # a local user: the others' share
+            ("127.0.0.2", full, False),
             (n5, [n3, n4, n4, host], True),      # one ended: admitted, still "full"
             (n5, [n3, n4, n4, n5] + [host] * 3, False),  # not logged again
-            (n5, [host, "local user 7", None], True),    # the others held none: forgotten
+            (n5, [host, "local user 0", None], True),    # the others held none: forgotten
             (n4, [n3, n3, n3, n5], False),        # logged again
         ]
         with self.assertLogs("vmba-test", level="WARNING") as logs:
             lim = wm.SourceLimit(limit=3, others=4, hosts=hosts, log=logging.getLogger("vmba-test"))
             for i, (source, held, want) in enumerate(cases):
                 self.assertEqual(lim.admit(source, held), want, (i, source, held))
-        others = "connections held already by sources other than the host and this machine; closing their " \
+        others = "connections held already by sources other than the host and root; closing their " \
                  "next ones until one ends"
         self.assertEqual(logs.output, [
             f"WARNING:vmba-test:10.0.0.4: 4 {others}",
@@ -200,8 +202,8 @@ class Limit(unittest.TestCase):
 
     def test_numbers(self):
         # The VNC user's tasks (vnc/display.c) hold the others' share, the
-        # host's PER_SOURCE, x11vnc and websockify, and two for this
-        # machine; one neighbour address still gets all of its own.
+        # host's PER_SOURCE, x11vnc and websockify, and two for root (the
+        # agent's probe); one neighbour address still gets all of its own.
         m = re.search(r"^#define VNC_USER_TASKS_MAX (\d+)$", (TOP / "vnc" / "display.c").read_text(), re.M)
         self.assertLessEqual(wm.OTHERS_MAX + wm.PER_SOURCE + 2 + 2, int(m.group(1)))
         self.assertGreaterEqual(wm.OTHERS_MAX, wm.PER_SOURCE)
