@@ -393,11 +393,16 @@ static void put_service_metrics(FILE *f, const HealthSnapshot *s) {
         put_header(f, "vmba_service_retry_seconds", "gauge",
                    "Seconds until a failed service is started again (only services with a retry to come).");
         for (size_t k = 0; k < s->n_services; k++) {
+                unsigned long long ms;
+
                 if (s->services[k].retry_in == 0)
                         continue;
+                /* Rounded up to the millisecond, as /health's retry_in_ms:
+                 * a retry still to come never reads as 0.000. */
+                ms = (s->services[k].retry_in + USEC_PER_MSEC - 1) / USEC_PER_MSEC;
                 fputs("vmba_service_retry_seconds{service=\"", f);
                 put_label(f, s->services[k].name);
-                fprintf(f, "\"} %.3f\n", (double)s->services[k].retry_in / USEC_PER_SEC);
+                fprintf(f, "\"} %llu.%03llu\n", ms / 1000, ms % 1000);
         }
 }
 

@@ -1,7 +1,8 @@
 /* Unit tests for agent/http/health-json.c: the exact /health JSON, the
  * /health/ready JSON and the /metrics text for fixed snapshots (no
  * supervisor, a full one with CLIs installed, differing and missing, a
- * failed network, a config error). */
+ * failed network, a config error), and the time to a retry, rounded up
+ * to the millisecond in both. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -319,6 +320,56 @@ static void test_metrics(void **state) {
                 "vmba_boot_phase_milliseconds{phase=\"service:xvfb\"} 900\n");
 }
 
+/* The time to a retry, in /metrics and /health, rounded up to the
+ * millisecond: a retry still to come never reads as 0 (one due, whose timer
+ * has not fired yet, is 1 µs away at least). */
+static void test_retry_rounding(void **state) {
+        static const struct {
+                usec_t retry_in;
+                const char *seconds; /* NULL: no line */
+                long long ms;        /* -1: null */
+        } cases[] = {
+                { 0, NULL, -1 },
+                { 1, "0.001", 1 },
+                { 999, "0.001", 1 },
+                { 1000, "0.001", 1 },
+                { 1001, "0.002", 2 },
+                { 1500, "0.002", 2 },
+                { 12345678, "12.346", 12346 },
+                { 300 * USEC_PER_SEC, "300.000", 300000 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                HealthService sv = { .name = "x", .state = FAILED, .retry_in = cases[i].retry_in };
+                _cleanup_(freep) char *metrics = NULL, *health = NULL;
+                char line[128];
+                HealthSnapshot s;
+                json_t *o, *ms;
+
+                snapshot_base(&s);
+                s.services = &sv;
+                s.n_services = 1;
+                assert_int_equal(health_build_metrics(&s, &metrics, NULL), 0);
+                if (cases[i].seconds) {
+                        snprintf(line, sizeof line, "\nvmba_service_retry_seconds{service=\"x\"} %s\n",
+                                 cases[i].seconds);
+                        if (!strstr(metrics, line))
+                                fail_msg("%llu us: not %s s", (unsigned long long)cases[i].retry_in,
+                                         cases[i].seconds);
+                } else
+                        assert_null(strstr(metrics, "vmba_service_retry_seconds{"));
+
+                health = build(&s);
+                o = json_loads(health, 0, NULL);
+                ms = json_object_get(json_object_get(json_object_get(o, "services"), "x"), "retry_in_ms");
+                if (cases[i].ms < 0)
+                        assert_true(json_is_null(ms));
+                else
+                        assert_int_equal(json_integer_value(ms), cases[i].ms);
+                json_decref(o);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_health_minimal),
@@ -329,6 +380,7 @@ int main(void) {
                 cmocka_unit_test(test_health_escaping),
                 cmocka_unit_test(test_ready),
                 cmocka_unit_test(test_metrics),
+                cmocka_unit_test(test_retry_rounding),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
