@@ -109,7 +109,7 @@ static const ConfigKey keys[] = {
         K(bin_path, KEY_STRING, "/usr/local/bin:/usr/bin:/bin", "PATH used to find service binaries"),
         K(restart_burst, KEY_U32, "5", "starts allowed per restart window before a service is failed (starts asked for, e.g. the browser's per login, not counted)"),
         K(restart_window_s, KEY_U32, "60", "restart budget window"),
-        K(failed_retry_s, KEY_U32, "300", "a service failed over its start budget is started again after this long, with a fresh budget, and its dependents once it is ready (a missing binary or user is not retried); 0: never"),
+        K(failed_retry_s, KEY_U32, "300", "a service failed over its start budget is started again after this long, with a fresh budget, and its dependents once it is ready (one failed for a missing binary or user, or a missing or foreign owned_files entry, is not retried; a program that exits 127 is, as for any exit); 0: never"),
         K(backoff_initial_ms, KEY_U32, "100", "first restart delay (doubles, with jitter)"),
         K(backoff_max_ms, KEY_U32, "10000", "longest restart delay"),
         K(ready_timeout_ms, KEY_U32, "20000", "a start not ready by then counts as a failure (the period repeats, up to 4 in all, while the service keeps the CPU busy)"),

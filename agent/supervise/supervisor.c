@@ -291,12 +291,14 @@ static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
         if (s->state == SERVICE_STOPPING)
                 log_info("Service %s stopped (%s).", s->def->name, s->last_exit);
         else {
-                if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 127)
-                        snprintf(s->last_error, sizeof s->last_error, "%s: not found", s->def->argv[0]);
-                else if (s->state == SERVICE_STARTING)
-                        snprintf(s->last_error, sizeof s->last_error, "%s before ready", s->last_exit);
-                else
-                        snprintf(s->last_error, sizeof s->last_error, "%s", s->last_exit);
+                /* 127 is a shell's "command not found", and our child's
+                 * when exec found the binary but not its interpreter: the
+                 * binary itself was found (a missing one never gets this
+                 * far), so this is an exit like any other, retried alike. */
+                snprintf(s->last_error, sizeof s->last_error, "%s%s%s", s->last_exit,
+                         s->state == SERVICE_STARTING ? " before ready" : "",
+                         WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 127 ?
+                                 ": a command or interpreter not found" : "");
                 log_warning("Service %s (pid %d) %s.", s->def->name, (int)pid, s->last_exit);
         }
         service_event(s, SV_EVENT_EXITED);

@@ -7,7 +7,8 @@
  * A service FAILED over its start budget is started again, with a fresh
  * budget, failed_retry_s after it failed, while it is still wanted (not
  * stopped since); its dependents wait meanwhile and follow once it is
- * READY.  One FAILED for a missing binary or user is not retried. */
+ * READY.  One FAILED for a missing binary, user or owned file is not
+ * retried; an exit 127 is an exit like any other. */
 #pragma once
 
 #include <stdbool.h>

@@ -26,7 +26,7 @@ typedef enum ServiceState {
         SERVICE_STOPPING,
         SERVICE_BACKOFF,  /* exited; restart scheduled */
         SERVICE_FAILED,   /* over its start budget (retried after a delay), or its
-                           * binary or user is missing (not retried) */
+                           * binary, user or an owned file is missing (not retried) */
         _SERVICE_STATE_MAX,
         _SERVICE_STATE_INVALID = -22,
 } ServiceState;
@@ -42,7 +42,7 @@ typedef struct ServiceStatus {
         pid_t pid;              /* 0 when not running */
         unsigned restarts;
         const char *last_exit;  /* "exited 1", "killed by SIGKILL"; NULL = none */
-        const char *last_error; /* "Xvfb: not found in PATH"; NULL = none */
+        const char *last_error; /* "Xvfb: not found"; NULL = none */
         usec_t ready_boottime;  /* CLOCK_BOOTTIME µs of the last ready; 0 = never */
         usec_t retry_in;        /* FAILED and to be started again: µs until then (≥ 1); 0 = not */
         bool on_demand;
@@ -59,7 +59,7 @@ typedef enum SvEvent {
         SV_EVENT_STOP_TIMEOUT,  /* STOPPING for longer than stop_timeout */
         SV_EVENT_BACKOFF_DONE,  /* the restart delay elapsed */
         SV_EVENT_SPAWN_FAILED,  /* fork/exec setup failed (not "not found") */
-        SV_EVENT_NOT_FOUND,     /* the binary or the user is missing: no point retrying */
+        SV_EVENT_NOT_FOUND,     /* the binary, the user or an owned file is missing: no point retrying */
         SV_EVENT_RESTART,       /* restart requested (new secrets): stop, then start at once */
         SV_EVENT_RETRY,         /* FAILED for the recovery delay: a start with a fresh budget */
         _SV_EVENT_MAX,
