@@ -301,6 +301,11 @@ class Agent:
     def log_lines(self, needle):
         return [l for l in self.log_text().splitlines() if needle in l]
 
+    def service_lines(self, since=0):
+        """The supervisor's lines of the log from line since on, each from
+        its "Service " on ("x11vnc started (pid 12, as daemon).")."""
+        return [l.split("Service ", 1)[1] for l in self.log_text().splitlines()[since:] if "Service " in l]
+
     def alive(self):
         return self.proc.poll() is None
 
@@ -337,6 +342,25 @@ class Agent:
         if exc[0] is not None:
             print("---- agent log ----\n" + self.log_text()[-6000:])
         self.close()
+
+
+def assert_retried_in_order(lines, chain, retry_s):
+    """lines (Agent.service_lines) show chain[0] failed over its budget and
+    started again by the retry after retry_s, and the rest of chain, its
+    dependents in order, back after it: a line per failure and one retry
+    line per failure (more than one only if a retry came before the cause
+    went: no flood); no dependent started before the retry that worked,
+    nor chain[0] between its last failure and that retry; after it each
+    started, and was ready, once the one before was ready."""
+    first = chain[0]
+    failed = [i for i, l in enumerate(lines) if l.startswith(f"{first} failed: ")]
+    retried = [i for i, l in enumerate(lines) if l.startswith(f"{first}: trying again, {retry_s} s after it failed")]
+    assert failed and len(retried) == len(failed), lines
+    assert not [l for l in lines[:retried[-1]] if l.split()[0] in chain[1:] and " started " in l], lines
+    assert not [l for l in lines[failed[-1]:retried[-1]] if l.startswith(f"{first} started ")], lines
+    order = [" ".join(l.split()[:2]) for l in lines[retried[-1]:]]
+    order = [e for e in order if e.split()[0] in chain and e.split()[1] in ("started", "ready")]
+    assert order == [f"{name} {what}" for name in chain for what in ("started", "ready")], lines
 
 
 def mounts_at(pid, path):

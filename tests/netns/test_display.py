@@ -27,7 +27,8 @@ import pytest
 
 from netns import DEADLINE_SCALE, need, wait_until
 from desktop import rfb_click, viewable_windows, wm_round_trip
-from svagent import BROWSER_UID, DESKTOP_SECRET, VNC_UID, X_GID, X_UID, Agent, free_display, proc_cmdline
+from svagent import (BROWSER_UID, DESKTOP_SECRET, VNC_UID, X_GID, X_UID, Agent, assert_retried_in_order,
+                     free_display, proc_cmdline)
 
 CHAIN = ["Xvfb", "x11vnc", "websockify"]
 # Not on the display chain: the browser user's session bus (no dependency).
@@ -133,20 +134,9 @@ def test_failed_xvfb_retried_with_its_dependents(agent_bin):
             status, body = a.get(f"/health/ready?wait={wait}", timeout=wait + 10)
             assert status == 200, body
 
-            lines = [l.split("Service ", 1)[1] for l in a.log_text().splitlines() if "Service " in l]
-            failed = [i for i, l in enumerate(lines) if l.startswith("Xvfb failed: ")]
-            retried = [i for i, l in enumerate(lines) if l.startswith("Xvfb: trying again, 1 s after it failed")]
-            # A line each, one retry per failure (more than one only if a
-            # retry came before the file went).
-            assert retried and len(retried) == len(failed), lines
             # x11vnc and websockify waited for Xvfb: none started before
             # the retry that worked, then each after the one below.
-            assert not [l for l in lines[:retried[-1]] if l.split()[0] in CHAIN and " started " in l
-                        and not l.startswith("Xvfb ")], lines
-            order = [" ".join(l.split()[:2]) for l in lines[retried[-1]:]]
-            order = [e for e in order if e.split()[0] in CHAIN and e.split()[1] in ("started", "ready")]
-            assert order == ["Xvfb started", "Xvfb ready", "x11vnc started", "x11vnc ready",
-                             "websockify started", "websockify ready"], lines
+            assert_retried_in_order(a.service_lines(), CHAIN, 1)
             assert a.services()["Xvfb"]["retry_in_ms"] is None
             assert a.banner(a.vnc_socket).startswith(b"RFB ")
     finally:

@@ -29,7 +29,7 @@ import subprocess
 import sys
 
 from netns import DEADLINE_SCALE, wait_until
-from svagent import Agent, pids_with_argv
+from svagent import Agent, assert_retried_in_order, pids_with_argv
 
 FAST = ("restart_burst=3", "restart_window_s=60", "backoff_initial_ms=10", "backoff_max_ms=40")
 
@@ -101,23 +101,15 @@ def test_failed_service_retried_with_dependents(agent_bin, tmp_path):
         status, body = a.get(f"/health/ready?wait={wait}", timeout=wait + 10)
         assert status == 200, body
 
-        after = [l.split("Service ", 1)[1] for l in a.log_text().splitlines()[mark:] if "Service " in l]
-        failed = [i for i, l in enumerate(after) if l.startswith("base failed: ")]
-        retried = [i for i, l in enumerate(after) if l.startswith("base: trying again, 1 s after it failed")]
-        # One retry per failure (more than one only if the retry came
-        # before the file went): a line each, no flood.
-        assert failed and len(retried) == len(failed), after
+        after = a.service_lines(since=mark)
         assert "mid stopped (killed by SIGTERM)." in after and "top stopped (killed by SIGTERM)." in after
         # While base was failed its dependents waited; after the retry
         # that worked, each started once the one below was ready.
-        assert not [l for l in after[failed[-1]:retried[-1]] if " started " in l], after
-        order = [" ".join(l.split()[:2]) for l in after[retried[-1]:]]
-        order = [e for e in order if e.split()[1] in ("started", "ready")]
-        assert order == ["base started", "base ready", "mid started", "mid ready",
-                         "top started", "top ready"], after
+        assert_retried_in_order(after, ["base", "mid", "top"], 1)
         s = a.services()
         assert s["base"]["last_error"] is None and s["base"]["retry_in_ms"] is None
         assert a.health()["status"] == "ok"
+
 
 def test_missing_binary(agent_bin):
     services = [sh("steady", "exec sleep 1000"),
