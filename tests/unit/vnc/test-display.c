@@ -61,96 +61,118 @@ static void test_no_shared_memory(void **state) {
         service_defs_done(&d);
 }
 
+static void check_xvfb(const ServiceDef *s) {
+        assert_string_equal(test_join(s->argv),
+                            "Xvfb :7 -displayfd 3 -auth /run/vmba-x/Xauthority -screen 0 1280x800x24 -nolisten tcp "
+                            "-nolisten local");
+        assert_string_equal(s->stale_lock, "/tmp/.X7-lock");
+        /* Its keymap's name in /tmp, where x_user may not write /var/lib/xkb. */
+        assert_string_equal(test_join(s->others_files), "/tmp/server-7.xkm");
+        assert_int_equal(s->probe.type, PROBE_DISPLAYFD);
+        assert_string_equal(s->user, "vmba-x");
+        assert_string_equal(test_join(s->owned_files), "/run/vmba-x/Xauthority");
+        assert_true(s->ambient_caps == UINT64_C(1) << CAP_IPC_OWNER);
+        /* The X socket's group: the X clients', no one else's (Xvfb has it as its own). */
+        assert_int_equal(s->extra_gid, 0);
+        /* Its warnings about the X socket directory's mode, which is ours. */
+        assert_string_equal(test_join(s->quiet_output),
+                            "_XSERVTransmkdir: Mode of /tmp/.X11-unix should be set to 1777 "
+                            "_XSERVTransmkdir: this may cause subsequent errors");
+}
+
+static void check_x11vnc(const ServiceDef *s) {
+        assert_string_equal(test_join(s->argv),
+                            "x11vnc -display :7 -auth /run/vmba-vnc/Xauthority -rfbport 5907 -listen 0.0.0.0 -no6 "
+                            "-rfbportv6 -1 -forever -shared -quiet -noremote -novncconnect -passwdfile /run/vmba-vnc/vnc-password");
+        assert_string_equal(test_join(s->env), "DISPLAY=:7 XAUTHORITY=/run/vmba-vnc/Xauthority");
+        /* Facing the network: never root. */
+        assert_string_equal(s->user, "vmba-vnc");
+        assert_int_equal(s->extra_gid, 107);
+        assert_string_equal(test_join(s->depends_on), "Xvfb");
+        assert_int_equal(s->probe.type, PROBE_TCP_BANNER);
+        assert_string_equal(s->probe.host, "127.0.0.1");
+        assert_int_equal(s->probe.port, 5907);
+        assert_string_equal(s->probe.expect, "RFB ");
+}
+
+static void check_websockify(const ServiceDef *s) {
+        /* Its entry point is vnc/websockify-main.py's text, run as the main
+         * program; the arguments after it are websockify's own. */
+        assert_string_equal(s->argv[0], "python3");
+        assert_string_equal(s->argv[1], "-c");
+        assert_string_equal(s->argv[2], WEBSOCKIFY_MAIN);
+        assert_non_null(strstr(s->argv[2], "\nif __name__ == '__main__':\n    main()\n"));
+        assert_string_equal(test_join(s->argv + 3),
+                            "--web /usr/share/novnc --token-plugin TokenFile "
+                            "--token-source /run/vmba-vnc/novnc-tokens 0.0.0.0:6087");
+        assert_string_equal(s->user, "vmba-vnc");
+        assert_int_equal(s->extra_gid, 0);
+        assert_string_equal(test_join(s->depends_on), "x11vnc");
+        assert_int_equal(s->probe.type, PROBE_HTTP);
+        assert_string_equal(s->probe.host, "127.0.0.1");
+        assert_int_equal(s->probe.port, 6087);
+        assert_int_equal(s->stdin_socket, 0);
+        assert_non_null(strstr(s->argv[2], "\n    socket.fromfd = "));
+        /* The host's addresses, under the key its entry point reads. */
+        assert_string_equal(test_join(s->env), "DISPLAY=:7 VMBA_HOST_CIDRS=10.0.0.1/32 fe80::1/128");
+        assert_non_null(strstr(s->argv[2], "\nHOSTS_ENV = '" DISPLAY_HOST_ADDRESSES_ENV "'\n"));
+}
+
+static void check_browser_bus(const ServiceDef *s) {
+        assert_string_equal(test_join(s->argv),
+                            "dbus-daemon --config-file=/var/lib/vmba/browser/bus.conf --nofork --print-address=3 "
+                            "--address=unix:path=/var/lib/vmba/browser/bus");
+        assert_string_equal(s->user, "vmba-browser");
+        assert_int_equal(s->extra_gid, 0);
+        assert_int_equal(s->probe.type, PROBE_FD_LINE);
+        assert_null(s->depends_on);
+        assert_false(s->on_demand);
+        assert_string_equal(test_join(s->env), "HOME=/var/lib/vmba/browser");
+        assert_string_equal(test_join(s->create_dirs), "/var/lib/vmba/browser");
+}
+
+static void check_firefox(const ServiceDef *s) {
+        assert_string_equal(test_join(s->argv), "firefox-esr --profile /var/lib/vmba/browser/profile");
+        assert_string_equal(s->user, "vmba-browser");
+        assert_int_equal(s->extra_gid, 107);
+        assert_string_equal(test_join(s->env),
+                            "DISPLAY=:7 XAUTHORITY=/var/lib/vmba/browser/.Xauthority HOME=/var/lib/vmba/browser "
+                            "TMPDIR=/var/lib/vmba/browser/tmp DBUS_SESSION_BUS_ADDRESS=unix:path=/var/lib/vmba/browser/bus "
+                            "MOZ_DISABLE_AUTO_SAFE_MODE=1");
+        assert_string_equal(test_join(s->create_dirs),
+                            "/var/lib/vmba/browser/tmp /var/lib/vmba/browser/profile");
+        assert_string_equal(test_join(s->depends_on), "Xvfb browser-bus");
+        assert_true(s->on_demand);
+        assert_int_equal(s->restart, RESTART_ON_FAILURE);
+        /* Ready once its first window is restored, not at exec. */
+        assert_int_equal(s->probe.type, PROBE_FILE);
+        assert_string_equal(s->probe.path, "/var/lib/vmba/browser/profile/sessionCheckpoints.json");
+        assert_string_equal(s->probe.expect, "\"sessionstore-windows-restored\":true");
+}
+
+/* The built-in stack with the defaults: its services in dependency
+ * order, each checked field by field by one function above. */
 static void test_display_stack(void **state) {
+        static const struct {
+                const char *name;
+                void (*check)(const ServiceDef *s);
+        } stack[] = {
+                { "Xvfb", check_xvfb },
+                { "x11vnc", check_x11vnc },
+                { "websockify", check_websockify },
+                { "browser-bus", check_browser_bus },
+                { "firefox", check_firefox },
+        };
         DisplayOptions c = defaults();
         ServiceDefs d = {};
         char err[256] = "";
 
         assert_int_equal(display_build_services(&c, &d, err, sizeof err), 0);
-        assert_int_equal(d.n, 5);
-        assert_string_equal(d.services[0].name, "Xvfb");
-        assert_string_equal(test_join(d.services[0].argv),
-                            "Xvfb :7 -displayfd 3 -auth /run/vmba-x/Xauthority -screen 0 1280x800x24 -nolisten tcp "
-                            "-nolisten local");
-        assert_string_equal(d.services[0].stale_lock, "/tmp/.X7-lock");
-        /* Its keymap's name in /tmp, where x_user may not write /var/lib/xkb. */
-        assert_string_equal(test_join(d.services[0].others_files), "/tmp/server-7.xkm");
-        assert_int_equal(d.services[0].probe.type, PROBE_DISPLAYFD);
-        assert_string_equal(d.services[0].user, "vmba-x");
-        assert_string_equal(test_join(d.services[0].owned_files), "/run/vmba-x/Xauthority");
-        assert_true(d.services[0].ambient_caps == UINT64_C(1) << CAP_IPC_OWNER);
-        /* The X socket's group: the X clients', no one else's (Xvfb has it as its own). */
-        assert_int_equal(d.services[0].extra_gid, 0);
-        /* Its warnings about the X socket directory's mode, which is ours. */
-        assert_string_equal(test_join(d.services[0].quiet_output),
-                            "_XSERVTransmkdir: Mode of /tmp/.X11-unix should be set to 1777 "
-                            "_XSERVTransmkdir: this may cause subsequent errors");
-
-        assert_string_equal(d.services[1].name, "x11vnc");
-        assert_string_equal(test_join(d.services[1].argv),
-                            "x11vnc -display :7 -auth /run/vmba-vnc/Xauthority -rfbport 5907 -listen 0.0.0.0 -no6 "
-                            "-rfbportv6 -1 -forever -shared -quiet -noremote -novncconnect -passwdfile /run/vmba-vnc/vnc-password");
-        assert_string_equal(test_join(d.services[1].env), "DISPLAY=:7 XAUTHORITY=/run/vmba-vnc/Xauthority");
-        /* Facing the network: never root. */
-        assert_string_equal(d.services[1].user, "vmba-vnc");
-        assert_int_equal(d.services[1].extra_gid, 107);
-        assert_string_equal(test_join(d.services[1].depends_on), "Xvfb");
-        assert_int_equal(d.services[1].probe.type, PROBE_TCP_BANNER);
-        assert_string_equal(d.services[1].probe.host, "127.0.0.1");
-        assert_int_equal(d.services[1].probe.port, 5907);
-        assert_string_equal(d.services[1].probe.expect, "RFB ");
-
-        assert_string_equal(d.services[2].name, "websockify");
-        /* Its entry point is vnc/websockify-main.py's text, run as the main
-         * program; the arguments after it are websockify's own. */
-        assert_string_equal(d.services[2].argv[0], "python3");
-        assert_string_equal(d.services[2].argv[1], "-c");
-        assert_string_equal(d.services[2].argv[2], WEBSOCKIFY_MAIN);
-        assert_non_null(strstr(d.services[2].argv[2], "\nif __name__ == '__main__':\n    main()\n"));
-        assert_string_equal(test_join(d.services[2].argv + 3),
-                            "--web /usr/share/novnc --token-plugin TokenFile "
-                            "--token-source /run/vmba-vnc/novnc-tokens 0.0.0.0:6087");
-        assert_string_equal(d.services[2].user, "vmba-vnc");
-        assert_int_equal(d.services[2].extra_gid, 0);
-        assert_string_equal(test_join(d.services[2].depends_on), "x11vnc");
-        assert_int_equal(d.services[2].probe.type, PROBE_HTTP);
-        assert_string_equal(d.services[2].probe.host, "127.0.0.1");
-        assert_int_equal(d.services[2].probe.port, 6087);
-        assert_int_equal(d.services[2].stdin_socket, 0);
-        assert_non_null(strstr(d.services[2].argv[2], "\n    socket.fromfd = "));
-        /* The host's addresses, under the key its entry point reads. */
-        assert_string_equal(test_join(d.services[2].env), "DISPLAY=:7 VMBA_HOST_CIDRS=10.0.0.1/32 fe80::1/128");
-        assert_non_null(strstr(d.services[2].argv[2], "\nHOSTS_ENV = '" DISPLAY_HOST_ADDRESSES_ENV "'\n"));
-
-        assert_string_equal(d.services[3].name, "browser-bus");
-        assert_string_equal(test_join(d.services[3].argv),
-                            "dbus-daemon --config-file=/var/lib/vmba/browser/bus.conf --nofork --print-address=3 "
-                            "--address=unix:path=/var/lib/vmba/browser/bus");
-        assert_string_equal(d.services[3].user, "vmba-browser");
-        assert_int_equal(d.services[3].extra_gid, 0);
-        assert_int_equal(d.services[3].probe.type, PROBE_FD_LINE);
-        assert_null(d.services[3].depends_on);
-        assert_false(d.services[3].on_demand);
-        assert_string_equal(test_join(d.services[3].env), "HOME=/var/lib/vmba/browser");
-        assert_string_equal(test_join(d.services[3].create_dirs), "/var/lib/vmba/browser");
-
-        assert_string_equal(d.services[4].name, "firefox");
-        assert_string_equal(test_join(d.services[4].argv), "firefox-esr --profile /var/lib/vmba/browser/profile");
-        assert_string_equal(d.services[4].user, "vmba-browser");
-        assert_int_equal(d.services[4].extra_gid, 107);
-        assert_string_equal(test_join(d.services[4].env),
-                            "DISPLAY=:7 XAUTHORITY=/var/lib/vmba/browser/.Xauthority HOME=/var/lib/vmba/browser "
-                            "TMPDIR=/var/lib/vmba/browser/tmp DBUS_SESSION_BUS_ADDRESS=unix:path=/var/lib/vmba/browser/bus "
-                            "MOZ_DISABLE_AUTO_SAFE_MODE=1");
-        assert_string_equal(test_join(d.services[4].create_dirs),
-                            "/var/lib/vmba/browser/tmp /var/lib/vmba/browser/profile");
-        assert_string_equal(test_join(d.services[4].depends_on), "Xvfb browser-bus");
-        assert_true(d.services[4].on_demand);
-        assert_int_equal(d.services[4].restart, RESTART_ON_FAILURE);
-        /* Ready once its first window is restored, not at exec. */
-        assert_int_equal(d.services[4].probe.type, PROBE_FILE);
-        assert_string_equal(d.services[4].probe.path, "/var/lib/vmba/browser/profile/sessionCheckpoints.json");
-        assert_string_equal(d.services[4].probe.expect, "\"sessionstore-windows-restored\":true");
+        assert_int_equal(d.n, ELEMENTSOF(stack));
+        for (size_t i = 0; i < ELEMENTSOF(stack); i++) {
+                assert_string_equal(d.services[i].name, stack[i].name);
+                stack[i].check(&d.services[i]);
+        }
         service_defs_done(&d);
 }
 
