@@ -40,8 +40,8 @@ from the network, without the token):
    provider CLI runs code from the npm registry), and the rest is kept
    for the host (the operator's proxy, which brings every viewer from its
    own address: PER_SOURCE for each of its addresses, and what OTHERS_MAX
-   leaves for all of them together) and for root (the agent's readiness
-   probe).  The host's addresses are the ones the agent trusts on its
+   leaves for all of them and root together: the agent's readiness probe,
+   which runs while websockify starts).  The host's addresses are the ones the agent trusts on its
    control routes (allow_from, else the ip= gateways); the agent passes
    them as CIDRs in VMBA_HOST_CIDRS.  An address is compared without its
    zone (a VM has one network device), a v4-mapped one as IPv4;
@@ -71,8 +71,10 @@ PER_SOURCE = 24
 # Connections all sources but the host's and root's may hold together:
 # page loads and desktops for viewers that come without the host's proxy,
 # and local users.  Of the VNC user's tasks (VNC_USER_TASKS_MAX, 64)
-# x11vnc and websockify take two, the host PER_SOURCE, and two are left
-# for root (the agent's readiness probe).
+# x11vnc and websockify take two, the host PER_SOURCE for one address,
+# and two are left (the host's other addresses and root share what the
+# others leave: the agent's readiness probe runs only while websockify
+# starts, holding nothing else).
 OTHERS_MAX = 36
 # The environment entry with the host's addresses (vnc/display.h,
 # DISPLAY_HOST_ADDRESSES_ENV): CIDRs separated by blanks.

@@ -32,7 +32,7 @@ import threading
 
 import pytest
 
-from desktop import HeldRequests, begun, closed, connect_local, http_answer, http_status as answer_status, listeners, rfb, ws_upgrade
+from desktop import HeldRequests, closed, connect_local, http_answer, http_status as answer_status, listeners, rfb, wait_no_connections, ws_upgrade
 from netns import Netns, wait_until
 from svagent import DESKTOP_SECRET, MMDS_SERVER, TOKEN, Agent, auth, passwd_alias, run_uid
 
@@ -158,12 +158,15 @@ def test_neighbour_gets_no_desktop(setup):
     # A neighbour that holds more connections than the VNC user may have
     # processes (each a request begun, never ended) is held to its share:
     # the host is still served below.
-    with b.nbr.entered():
-        flood = [begun(socket.create_connection((nbr_vm, agent.novnc_port), timeout=30)) for _ in range(70)]
-    # Those past its 24 are closed by websockify; its 24 are held.
-    with HeldRequests(flood, closed_ok=True):
+    # Those past its 24 are closed by websockify; its 24 are held.  The
+    # processes of its requests above count until they have exited.
+    wait_no_connections(agent.services()["websockify"]["pid"])
+    with HeldRequests(closed_ok=True) as flood:
+        with b.nbr.entered():
+            for _ in range(70):
+                flood.add(socket.create_connection((nbr_vm, agent.novnc_port), timeout=30))
         with_host_desktop(b, agent, family, vm_addr, host_vm)
-        wait_until(lambda: sum(map(closed, flood)) == 70 - 24, 10, "all but 24 of the neighbour's closed")
+        wait_until(lambda: sum(map(closed, flood.socks)) == 70 - 24, 30, "all but 24 of the neighbour's closed")
     wait_until(lambda: agent.log_lines("24 connections held already"), 10, "the neighbour's limit logged")
 
     # Nothing else listens in the VM.
@@ -230,11 +233,13 @@ def test_neighbour_with_several_addresses_leaves_the_host_its_desktop(setup):
         for a in addrs[1:]:
             b.nbr.run("ip", "addr", "add", f"{a}/64", "dev", "eth0", "nodad")
     nbr_vm, host_vm = scoped(vm_addr, nbr_scope), scoped(vm_addr, host_scope)
-    with b.nbr.entered():
-        held = [begun(connect_from(scoped(a, nbr_scope), nbr_vm, agent.novnc_port))
-                for a in addrs[:4] for _ in range(24)]
     # Those past the share are closed by websockify.
-    with HeldRequests(held, closed_ok=True):
+    wait_no_connections(agent.services()["websockify"]["pid"])
+    with HeldRequests(closed_ok=True) as held:
+        with b.nbr.entered():
+            for a in addrs[:4]:
+                for _ in range(24):
+                    held.add(connect_from(scoped(a, nbr_scope), nbr_vm, agent.novnc_port))
         # Accepted after the 96: closed unanswered, as the share is full.
         with b.nbr.entered(), connect_from(scoped(addrs[4], nbr_scope), nbr_vm, agent.novnc_port) as c:
             assert answer_status(http_answer(c, b"GET /vnc.html HTTP/1.0\r\n\r\n")) is None
@@ -243,7 +248,7 @@ def test_neighbour_with_several_addresses_leaves_the_host_its_desktop(setup):
         with b.vm.entered(), connect_local("127.0.0.1", agent.novnc_port, uid=run_uid() + 3_000_000) as c:
             assert answer_status(http_answer(c, b"GET /vnc.html HTTP/1.0\r\n\r\n")) is None
         with_host_desktop(b, agent, family, vm_addr, host_vm)
-        wait_until(lambda: sum(map(closed, held)) == 96 - 36, 10, "all but 36 of the neighbour's closed")
+        wait_until(lambda: sum(map(closed, held.socks)) == 96 - 36, 30, "all but 36 of the neighbour's closed")
     share = "connections held already by sources other than the host and root"
     lines = wait_until(lambda: agent.log_lines(share), 10, "the share logged")
     assert len(lines) == 1 and ": 36 connections held already" in lines[0], lines

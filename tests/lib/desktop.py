@@ -13,6 +13,8 @@ import threading
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from netns import wait_until
+
 TIMEOUT = 10 * float(os.environ.get("VMBA_DEADLINE_SCALE", "3"))
 
 
@@ -232,7 +234,7 @@ REQUEST_LINE = b"GET /vnc.html HTTP/1.0\r\n"
 
 def begun(c, line=REQUEST_LINE):
     """Connection c with a request begun on it (its first line only), at
-    once: websockify's 10 s request timeout runs from the connect."""
+    once: websockify's process for it waits 3 s for a first byte."""
     try:
         c.sendall(line)
     except BaseException:
@@ -242,36 +244,40 @@ def begun(c, line=REQUEST_LINE):
 
 
 class HeldRequests:
-    """socks, each with a request begun (begun()), send a header line every
-    5 s from a thread of their own, never ending the request: websockify's
-    10 s request timeout restarts each time, for up to about 500 s (its
-    request handler takes 100 header lines, then answers 431 and closes).
-    With closed_ok a socket the server closed is passed over; without, the
-    thread ends there (alive() says so).  On leaving, the lines stop and
-    socks close."""
+    """Requests begun and never ended.  Each connection added (add()) has
+    its request begun at once, then a header line every PERIOD_S from a
+    thread of its own, which runs from the start of the with block, so
+    no connection waits longer than that whenever it was added:
+    websockify's 10 s request timeout restarts each time, for up to about
+    300 s (its request handler takes 100 header lines, then answers 431
+    and closes).  With closed_ok a connection the server closed is passed
+    over; without, the thread ends there.  On leaving, the lines stop and
+    the connections close."""
 
-    PERIOD_S = 5
+    PERIOD_S = 3
 
-    def __init__(self, socks, closed_ok=False):
-        self.socks, self.closed_ok = socks, closed_ok
+    def __init__(self, closed_ok=False):
+        self.socks, self.closed_ok = [], closed_ok
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._keep, daemon=True)
 
+    def add(self, c):
+        self.socks.append(begun(c))
+        return c
+
     def _keep(self):
-        while not self._stop.wait(self.PERIOD_S):
-            for c in self.socks:
+        while not self._stop.is_set():
+            for c in list(self.socks):
                 try:
                     c.sendall(b"X: y\r\n")
                 except OSError:
                     if not self.closed_ok:
                         raise
+            self._stop.wait(self.PERIOD_S)
 
     def __enter__(self):
         self._thread.start()
         return self
-
-    def alive(self):
-        return self._thread.is_alive()
 
     def stop(self):
         """No more header lines (the requests stay open)."""
@@ -283,6 +289,18 @@ class HeldRequests:
         self.stop()
         for c in self.socks:
             c.close()
+
+
+def children(pid):
+    """The pids of pid's children (websockify forks one per connection)."""
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return f.read().split()
+
+
+def wait_no_connections(pid):
+    """Until websockify (pid) holds no connection: the processes of answered
+    requests may still be exiting, and they count against the limits."""
+    wait_until(lambda: not children(pid), 30, "websockify without a connection")
 
 
 def closed(c):

@@ -32,7 +32,7 @@ import tempfile
 
 import pytest
 
-from desktop import HeldRequests, as_user, begun, closed, connect_local, http_answer, http_raw, http_status, listeners, rfb, ws_answer, ws_request, ws_upgrade
+from desktop import HeldRequests, as_user, children, closed, connect_local, http_answer, http_raw, http_status, listeners, rfb, wait_no_connections, ws_answer, ws_request, ws_upgrade
 from netns import Netns, need, wait_until
 from svagent import (BROWSER_UID, BROWSER_USER, CLI_UID, CLI_USER, DESKTOP_SECRET, MMDS_SERVER, TOKEN, VNC_UID,
                      VNC_USER, X_GID, X_UID, X_USER, Agent, auth, etc_file_plus, free_display, passwd_alias, run_uid)
@@ -351,19 +351,6 @@ def test_novnc_half_sent_request_is_closed(agent):
     wait_until(lambda: agent.log_lines("Request timed out"), 10, "websockify's word for it")
 
 
-def tasks_of(uid):
-    """The tasks (threads included) whose real uid is uid, machine-wide."""
-    n = 0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            for tid in os.listdir(f"/proc/{pid}/task"):
-                with open(f"/proc/{pid}/task/{tid}/status") as f:
-                    n += next(int(l.split()[1]) for l in f if l.startswith("Uid:")) == uid
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-    return n
-
-
 def test_novnc_connection_flood_is_bounded(agent_bin):
     """websockify forks a process per connection, before any token: 105
     connections from seven local users (15 each, under the limit per
@@ -380,19 +367,22 @@ def test_novnc_connection_flood_is_bounded(agent_bin):
     uid = run_uid()
     with aliased(agent_bin, "vnc_user", uid) as a:
         a.wait_ready()
-        with open(f"/proc/{a.services()['websockify']['pid']}/limits") as f:
+        ws = a.services()["websockify"]["pid"]
+        with open(f"/proc/{ws}/limits") as f:
             assert re.search(r"^Max processes +64 +64 ", f.read(), re.M)
-        with a.ns.entered():
-            flood = [begun(connect_local(f"127.0.1.{n % 7 + 1}", a.novnc_port, uid=FLOOD_UID + n % 7))
-                     for n in range(105)]
-        with HeldRequests(flood, closed_ok=True):
-            wait_until(lambda: sum(map(closed, flood)) == 105 - 36, 30, "all but 36 of the flood closed")
-            assert tasks_of(uid) <= 64
+        wait_no_connections(ws)
+        with HeldRequests(closed_ok=True) as flood:
+            with a.ns.entered():
+                for n in range(105):
+                    flood.add(connect_local(f"127.0.1.{n % 7 + 1}", a.novnc_port, uid=FLOOD_UID + n % 7))
+            wait_until(lambda: sum(map(closed, flood.socks)) == 105 - 36, 30, "all but 36 of the flood closed")
+            assert len(children(ws)) == 36
             with a.ns.entered():
                 status, frame = ws_upgrade("127.0.0.1", a.novnc_port, f"/websockify?token={DESKTOP_SECRET}")
             assert " 101 " in status and frame.startswith(b"RFB 003."), (status, frame)
-            assert sum(map(closed, flood)) == 105 - 36
-        lines = a.log_lines("connections held already by sources other than the host and root")
+            assert sum(map(closed, flood.socks)) == 105 - 36
+        lines = wait_until(lambda: a.log_lines("connections held already by sources other than the host and root"),
+                           10, "the share logged")
         assert len(lines) == 1 and ": 36 connections held already" in lines[0], lines
 
         def served():
@@ -416,33 +406,31 @@ def test_novnc_connections_are_limited_per_address(agent_bin):
     whatever loopback address it takes (a provider CLI could take
     127.0.0.2, 127.0.0.3, ...: here the held ones come from 127.0.0.2 as
     one user, the refused ones from 127.0.0.2 and 127.0.0.3 as that user,
-    the served ones from 127.0.0.1 as root).  The held connections send a
-    header line every second from a thread of their own: websockify's 10 s
-    request timeout restarts, however long a step takes on a loaded
-    machine.  vnc_user is a uid of this test's own, as in the flood test
-    (the 64 tasks are a uid's)."""
+    the served ones from 127.0.0.1 as root).  The held connections keep
+    their requests going (HeldRequests): websockify's request timeout
+    does not end them.  vnc_user is a uid of this test's own, as in the
+    flood test (the 64 tasks are a uid's)."""
     uid = run_uid() + 1_000_000
     local = FLOOD_UID + 100
     with aliased(agent_bin, "vnc_user", uid) as agent:
         agent.wait_ready()
-        with agent.ns.entered():
-            held = [begun(connect_local("127.0.0.2", agent.novnc_port, uid=local)) for _ in range(24)]
-            with HeldRequests(held) as keeper:
-                with connect_local("127.0.0.1", agent.novnc_port) as c:
-                    assert status_of(c) == b"200"
-                status, frame = ws_upgrade("127.0.0.1", agent.novnc_port, f"/websockify?token={DESKTOP_SECRET}")
-                assert " 101 " in status and frame.startswith(b"RFB 003."), (status, frame)
-                for source in ("127.0.0.2", "127.0.0.3"):
-                    with connect_local(source, agent.novnc_port, uid=local) as c:
-                        assert status_of(c) is None
-                assert keeper.alive(), "a held connection was closed"
-                keeper.stop()
-                # The held ones were being served all along.  Each request is
-                # ended before any answer is read: read one by one, the last
-                # would wait 23 answers and could reach its 10 s timeout.
-                for c in held:
-                    c.sendall(b"\r\n")
-                assert [status_of(c, b"") for c in held] == [b"200"] * 24
+        with agent.ns.entered(), HeldRequests() as keeper:
+            held = [keeper.add(connect_local("127.0.0.2", agent.novnc_port, uid=local)) for _ in range(24)]
+            with connect_local("127.0.0.1", agent.novnc_port) as c:
+                assert status_of(c) == b"200"
+            status, frame = ws_upgrade("127.0.0.1", agent.novnc_port, f"/websockify?token={DESKTOP_SECRET}")
+            assert " 101 " in status and frame.startswith(b"RFB 003."), (status, frame)
+            for source in ("127.0.0.2", "127.0.0.3"):
+                with connect_local(source, agent.novnc_port, uid=local) as c:
+                    assert status_of(c) is None
+            assert not any(map(closed, held)), "a held connection was closed"
+            keeper.stop()
+            # The held ones were being served all along.  Each request is
+            # ended before any answer is read: read one by one, the last
+            # would wait 23 answers and could reach its 10 s timeout.
+            for c in held:
+                c.sendall(b"\r\n")
+            assert [status_of(c, b"") for c in held] == [b"200"] * 24
         lines = wait_until(lambda: agent.log_lines(f"local user {local}: 24 connections held already"), 10,
                            "the limit logged")
         assert len(lines) == 1, lines

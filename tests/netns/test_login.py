@@ -1486,12 +1486,13 @@ def assert_nothing_left_to_push(e, srv=None):
     wait_until(lambda: push_queued(e) == 0, 10, "the push queue empty")
     if srv is None:
         return
+    timeout = srv.gettimeout()
     srv.setblocking(False)
     try:
         with pytest.raises(BlockingIOError):
             srv.accept()[0].close()
     finally:
-        srv.setblocking(True)
+        srv.settimeout(timeout)
 
 
 def test_push_handoff(make_env, host_socket):

@@ -180,6 +180,7 @@ class Limit(unittest.TestCase):
             (host, full + [host] * 3, False),    # logged for the host
             ("local user 0", full, True),        # root: its own limit only
             ("local user 0", full + ["local user 0"] * 2, True),
+            ("local user 0", full + ["local user 0"] * 3, False),  # root's own limit: logged
             ("local user 1000", full, False),    # a local user: the others' share
             ("127.0.0.2", full, False),
             (n5, [n3, n4, n4, host], True),      # one ended: admitted, still "full"
@@ -197,13 +198,15 @@ class Limit(unittest.TestCase):
             f"WARNING:vmba-test:10.0.0.4: 4 {others}",
             "WARNING:vmba-test:10.0.0.3: 3 connections held already; closing the next ones until one ends",
             "WARNING:vmba-test:10.0.0.1: 3 connections held already; closing the next ones until one ends",
+            "WARNING:vmba-test:local user 0: 3 connections held already; closing the next ones until one ends",
             f"WARNING:vmba-test:10.0.0.4: 4 {others}",
         ])
 
     def test_numbers(self):
         # The VNC user's tasks (vnc/display.c) hold the others' share, the
-        # host's PER_SOURCE, x11vnc and websockify, and two for root (the
-        # agent's probe); one neighbour address still gets all of its own.
+        # host's PER_SOURCE, x11vnc and websockify, and two more (the
+        # agent's probe, while websockify starts and holds nothing else);
+        # one neighbour address still gets all of its own.
         m = re.search(r"^#define VNC_USER_TASKS_MAX (\d+)$", (TOP / "vnc" / "display.c").read_text(), re.M)
         self.assertLessEqual(wm.OTHERS_MAX + wm.PER_SOURCE + 2 + 2, int(m.group(1)))
         self.assertGreaterEqual(wm.OTHERS_MAX, wm.PER_SOURCE)
