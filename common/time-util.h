@@ -10,6 +10,12 @@ typedef uint64_t usec_t;
 #define USEC_PER_MSEC ((usec_t)1000ULL)
 #define NSEC_PER_USEC ((uint64_t)1000ULL)
 
+/* u in milliseconds, rounded up: a wait or a delay still to come never
+ * reads as 0. */
+static inline uint64_t usec_to_msec_up(usec_t u) {
+        return (u + USEC_PER_MSEC - 1) / USEC_PER_MSEC;
+}
+
 static inline usec_t timespec_to_usec(const struct timespec *ts) {
         return (usec_t)ts->tv_sec * USEC_PER_SEC + (usec_t)ts->tv_nsec / NSEC_PER_USEC;
 }

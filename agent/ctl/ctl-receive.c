@@ -288,7 +288,7 @@ static int receive_loop(Receiver *x, int lfd, unsigned want) {
                         if (c->fd >= 0)
                                 next = MIN(next, c->deadline);
                 }
-                int timeout = next == USEC_INFINITY ? -1 : (int)MIN((next - t + USEC_PER_MSEC - 1) / USEC_PER_MSEC,
+                int timeout = next == USEC_INFINITY ? -1 : (int)MIN(usec_to_msec_up(next - t),
                                                                       (usec_t)INT32_MAX);
                 if (poll(p, ELEMENTSOF(p), timeout) < 0) {
                         if (errno == EINTR)

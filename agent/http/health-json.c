@@ -260,8 +260,7 @@ static void put_services(Buf *f, const HealthSnapshot *s) {
                 field_string_or_null(f, &first, "last_exit", v->last_exit);
                 field_string_or_null(f, &first, "last_error", v->last_error);
                 /* Rounded up: a retry still to come never reads as 0. */
-                field_uint_or_null(f, &first, "retry_in_ms", v->retry_in > 0,
-                                   (v->retry_in + USEC_PER_MSEC - 1) / USEC_PER_MSEC);
+                field_uint_or_null(f, &first, "retry_in_ms", v->retry_in > 0, usec_to_msec_up(v->retry_in));
                 field_bool(f, &first, "on_demand", v->on_demand);
                 buf_putc(f, '}');
         }
@@ -399,7 +398,7 @@ static void put_service_metrics(FILE *f, const HealthSnapshot *s) {
                         continue;
                 /* Rounded up to the millisecond, as /health's retry_in_ms:
                  * a retry still to come never reads as 0.000. */
-                ms = (s->services[k].retry_in + USEC_PER_MSEC - 1) / USEC_PER_MSEC;
+                ms = usec_to_msec_up(s->services[k].retry_in);
                 fputs("vmba_service_retry_seconds{service=\"", f);
                 put_label(f, s->services[k].name);
                 fprintf(f, "\"} %llu.%03llu\n", ms / 1000, ms % 1000);

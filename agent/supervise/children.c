@@ -251,7 +251,7 @@ static void killed_wait(Killed *k) {
                                     (unsigned)(KILL_WAIT_USEC / USEC_PER_MSEC));
                         return;
                 }
-                r = poll(k->p, k->n, (int)((deadline - t + USEC_PER_MSEC - 1) / USEC_PER_MSEC));
+                r = poll(k->p, k->n, (int)usec_to_msec_up(deadline - t));
                 if (r < 0 && errno != EINTR)
                         return;
                 for (size_t i = 0; r > 0 && i < k->n; i++)
