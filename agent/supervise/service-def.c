@@ -385,11 +385,19 @@ static bool env_is_ours(const char *e) {
         return false;
 }
 
-static bool env_has(char *const *env, const char *key_eq) {
-        for (char *const *e = env; e && *e; e++)
-                if (startswith(*e, key_eq))
-                        return true;
-        return false;
+/* Index of the entry in env with entry's key ("K=V" or "K="), or n: env's
+ * length, when none has it. */
+static size_t env_find(char *const *env, const char *entry) {
+        size_t kl = strcspn(entry, "="), i = 0;
+
+        for (; env && env[i]; i++)
+                if (strncmp(env[i], entry, kl + 1) == 0)
+                        break;
+        return i;
+}
+
+static bool env_has(char *const *env, const char *entry) {
+        return env && env[env_find(env, entry)];
 }
 
 /* Another user's service: its own entries and a PATH, nothing of ours
@@ -418,27 +426,21 @@ char **service_def_env(const ServiceDef *def, const char *bin_path, char *const 
         l = calloc(n + 1, sizeof *l);
         if (!l)
                 return NULL;
-        for (size_t i = 0; i < n; i++) {
-                size_t kl = strcspn(agent_env[i], "=");
-                bool skip = env_is_ours(agent_env[i]);
-                for (char **e = def->env; e && *e && !skip; e++)
-                        skip = strncmp(*e, agent_env[i], kl + 1) == 0;
-                if (!skip)
+        for (size_t i = 0; i < n; i++)
+                if (!env_is_ours(agent_env[i]) && !env_has(def->env, agent_env[i]))
                         l[k++] = agent_env[i];
-        }
         all = strv_concat(def->env, l);
         free(l);
         return all;
 }
 
 int service_def_set_env(ServiceDef *def, const char *entry) {
-        size_t kl = strcspn(entry, "="), n = strv_length(def->env), i = 0;
+        size_t kl = strcspn(entry, "="), n = strv_length(def->env), i;
         char *copy, **l;
 
         if (entry[kl] != '=' || kl == 0)
                 return -EINVAL;
-        while (i < n && strncmp(def->env[i], entry, kl + 1) != 0)
-                i++;
+        i = env_find(def->env, entry);
         copy = strdup(entry);
         if (!copy)
                 return -ENOMEM;
