@@ -81,6 +81,8 @@ OTHERS_MAX = 36
 HOSTS_ENV = 'VMBA_HOST_CIDRS'
 # The source root's connections count as (source_of()).
 ROOT = 'local user 0'
+# The others' share in SourceLimit.full: no source is a tuple.
+OTHERS = ('others',)
 # Seconds a request may take to arrive, until the WebSocket is up.
 REQUEST_TIMEOUT_S = 10
 
@@ -137,7 +139,6 @@ class SourceLimit:
         self.others = others
         self.hosts = hosts
         self.full = set()
-        self.others_full = False
         self.log = log or logging.getLogger('websocket')
 
     def other(self, s):
@@ -155,29 +156,27 @@ class SourceLimit:
         a = getattr(a, 'ipv4_mapped', None) or a
         return not any(a in n for n in self.hosts)
 
+    def room(self, key, n, limit, s, refused):
+        """Whether key's n connections leave room under limit.  Its first
+        refusal is logged (naming s, with refused), the next ones not
+        until key has held none."""
+        if n < limit:
+            if not n:
+                self.full.discard(key)
+            return True
+        if key not in self.full:
+            self.full.add(key)
+            self.log.warning('%s: %d connections held already%s', s, n, refused)
+        return False
+
     def admit(self, s, held):
         """Whether a connection from s may have a process, given the
         sources of the connections held now (one entry each)."""
-        n = held.count(s)
-        if n >= self.limit:
-            if s not in self.full:
-                self.full.add(s)
-                self.log.warning('%s: %d connections held already; closing the next ones until one ends', s, n)
+        if not self.room(s, held.count(s), self.limit, s, '; closing the next ones until one ends'):
             return False
-        if not n:
-            self.full.discard(s)
-        if not self.other(s):
-            return True
-        others = sum(map(self.other, held))
-        if others < self.others:
-            if not others:
-                self.others_full = False
-            return True
-        if not self.others_full:
-            self.others_full = True
-            self.log.warning('%s: %d connections held already by sources other than the host and root; '
-                             'closing their next ones until one ends', s, others)
-        return False
+        return not self.other(s) or self.room(OTHERS, sum(map(self.other, held)), self.others, s,
+                                              ' by sources other than the host and root; '
+                                              'closing their next ones until one ends')
 
 
 def one_line_records():
