@@ -17,13 +17,16 @@ WebSocket upgrade without or with a wrong token gets no 101; RFB is not
 reachable as shipped (x11vnc on a unix socket only), and opened (vnc_listen=::, the
 IPv6 run) offers only VNC authentication (type 2, never None) and refuses
 a wrong password; noVNC connections held open, from one address or from
-several, leave the host its desktop.  From the host: the control routes
-pass the gate; the WebSocket with the token reaches x11vnc, and so does
-RFB with the password (DES) where it is opened.  In the VM, nothing
+several, leave the host its desktop; a host that floods noVNC from two
+addresses meets the VNC user's task limit, and websockify goes on.  From
+the host: the control routes pass the gate; the WebSocket with the token
+reaches x11vnc, and so does RFB with the password (DES) where it is
+opened.  In the VM, nothing
 listens beyond the configured sockets.  Only the test's own namespaces
 carry traffic."""
 import http.client
 import json
+import os
 import shutil
 import socket
 import struct
@@ -32,7 +35,7 @@ import threading
 
 import pytest
 
-from desktop import HeldRequests, closed, connect_local, http_answer, http_status as answer_status, listeners, rfb, wait_no_connections, ws_upgrade
+from desktop import HeldRequests, children, closed, connect_local, http_answer, http_status as answer_status, listeners, rfb, wait_no_connections, ws_upgrade
 from netns import Netns, wait_until
 from svagent import DESKTOP_SECRET, MMDS_SERVER, TOKEN, Agent, auth, passwd_alias, run_uid
 
@@ -379,4 +382,64 @@ def test_neighbour_hands_out_no_desktop_secret(agent_bin, tmp_path):
         if agent:
             agent.stop()
             agent.close()
+        b.close()
+
+
+
+def uid_tasks(uid):
+    """The tasks (threads included, as RLIMIT_NPROC counts them) whose real
+    uid is uid, on the whole machine."""
+    n = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/status") as f:
+                    n += any(l.split()[1] == str(uid) for l in f if l.startswith("Uid:"))
+        except FileNotFoundError:
+            pass  # gone meanwhile
+    return n
+
+
+def test_a_host_over_the_task_limit_leaves_websockify_serving(agent_bin):
+    """The one flood the sources' limits leave to RLIMIT_NPROC: the host's
+    own, from two addresses of allow_from (24 each, beside a neighbour's
+    24).  The VNC user's tasks stop at 64, websockify's forks past them
+    fail (EAGAIN) and their connections are closed unanswered, the held
+    ones stay; websockify is not restarted, and serves the host again once
+    the flood has ended."""
+    b = Bridge()
+    try:
+        b.host.run("ip", "addr", "add", f"{NET4}.9/24", "dev", "br0")
+        uid, vm = run_uid() + 2_000_000, f"{NET4}.2"
+        with passwd_alias(uid) as wrap:
+            agent = Agent(agent_bin, "window_manager=", "vnc_user=vmba-alias",
+                          f"allow_from=127.0.0.0/8,::1,{NET4}.1,{NET4}.9", ns=b.vm,
+                          cmdline=f"ip={NET4}.2::{NET4}.1:255.255.255.0::eth0:off", wrap=wrap)
+            try:
+                wait_until(lambda: agent.try_get("/health/ready")[0] == 200, 60, "the VM's display chain ready")
+                before = agent.services()["websockify"]
+                wait_no_connections(before["pid"])
+                with HeldRequests(closed_ok=True) as held:
+                    with b.nbr.entered():
+                        nbr = [held.add(connect_from(f"{NET4}.3", vm, agent.novnc_port)) for _ in range(24)]
+                    with b.host.entered():
+                        for a in (f"{NET4}.1", f"{NET4}.9"):
+                            for _ in range(24):
+                                held.add(connect_from(a, vm, agent.novnc_port))
+                    wait_until(lambda: len(children(before["pid"])) + sum(map(closed, held.socks)) == 72, 30,
+                               "each of the 72 connections held by a process of websockify's or closed")
+                    assert uid_tasks(uid) == 64
+                    assert not any(map(closed, nbr))
+                    assert 0 < sum(map(closed, held.socks)) < 24
+                wait_no_connections(before["pid"])
+                with b.host.entered():
+                    status, frame = ws_upgrade(vm, agent.novnc_port, f"/websockify?token={DESKTOP_SECRET}")
+                assert " 101 " in (status or "") and frame.startswith(b"RFB 003."), (status, frame)
+                assert agent.services()["websockify"] == before
+                assert agent.log_lines("websockify: handler exception: [Errno 11] Resource temporarily unavailable")
+                assert DESKTOP_SECRET not in agent.log_text()
+            finally:
+                agent.stop()
+                agent.close()
+    finally:
         b.close()
