@@ -2,7 +2,8 @@
 CLI's own loopback listener: the CLI's answer comes back as it gave it
 (status, Location, body); only a callback with a login's own state is
 relayed, to that login's CLI at the port its redirect_uri names, and never
-a HEAD; the host may send it too, with its token, from
+a HEAD or a raw query a request line cannot carry (a space, a control or
+non-ASCII byte: 400); the host may send it too, with its token, from
 allow_from; once the CLI's listener is gone after a sign-in, the page says
 the sign-in is complete; a listener that never answers ends in a 504 after
 callback_relay_s; a callback before the login has its URL is not relayed
@@ -13,16 +14,18 @@ callback (a host-driven one at /oauth/callback, a CLI's at
 /auth/callback); a host-driven login takes no state under 8 bytes, and
 no state another waiting login has; an escaped NUL cuts no state or code short."""
 import http.client
+import json
 import os
+import socket
 import threading
 import urllib.parse
 
 import pytest
 
 from desktop import listeners
+from loginenv import LoginEnv, oauth_url, open_gate, sid
 from netns import Lan, requests_received, squat, wait_until
 from svagent import TOKEN
-from test_login import LoginEnv, oauth_url, open_gate, sid
 
 
 def get(ns, addr, port, path, headers=None):
@@ -60,6 +63,40 @@ def test_relays_status_location_and_body(env):
     status, location, body = browse(env, f"/auth/callback?code=SECRET-CODE-codex&state={state}")
     assert (status, location, body) == (302, "http://127.0.0.1:1455/success?needs_setup=false", b"")
     env.wait_status(s, lambda code, b: b.get("authenticated"))
+    env.assert_no_secrets()
+
+
+def test_auth_callback_forwarded(env):
+    s = sid()
+    status, started = env.json("POST", "/auth/codex", {"sessionId": s})
+    assert status == 200
+    state = urllib.parse.parse_qs(urllib.parse.urlparse(started["oauthUrl"]).query)["state"][0]
+    status, page = env.request("GET", f"/auth/callback?code=SECRET-CODE-codex&state={state}")
+    assert (status, page) == (302, b"")
+    env.wait_status(s, lambda code, b: b.get("authenticated"))
+    assert env.json("GET", f"/credentials/get?sessionId={s}")[1]["credentials"]["tokens"]["access_token"] == \
+        "SECRET-ACCESS-codex"
+    env.assert_no_secrets()
+
+
+def test_auth_callback_raw_query_refused(env):
+    """MHD passes spaces and control bytes in the query through; forwarded
+    raw they would break the request line sent to the CLI's listener."""
+    s = sid()
+    assert env.json("POST", "/auth/codex", {"sessionId": s})[0] == 200
+    with env.ns.entered():
+        for q in (b"code=SECRET-CODE-sp ace", b"code=a\tb", b"code=a\x01b", b"code=\xff"):
+            c = socket.create_connection(("127.0.0.1", env.agent.http_port), timeout=10)
+            c.sendall(b"GET /auth/callback?" + q + b" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            data = b""
+            while chunk := c.recv(4096):
+                data += chunk
+            c.close()
+            head, _, body = data.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 400 ") and json.loads(body) == {"error": "Invalid callback query"}, data
+    # The login goes on: the CLI's listener saw none of them.
+    st = env.json("GET", f"/credentials/status?sessionId={s}")[1]
+    assert st["authenticated"] is False and st["waiting"] is True
     env.assert_no_secrets()
 
 

@@ -20,9 +20,9 @@ import threading
 
 import pytest
 
+from loginenv import IDLE, home_gone, sid
 from netns import Netns, need, wait_until
 from svagent import DESKTOP_SECRET, TOKEN, Agent, auth, free_display
-from test_login import IDLE, home_gone, sid
 
 
 def ctl_argv(agent_bin, env_or_agent, *args, token=True):

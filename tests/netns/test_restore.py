@@ -20,9 +20,9 @@ import uuid
 
 import pytest
 
+from loginenv import LoginEnv, home_gone, read_line
 from netns import Lan, Netns, need, require_root, wait_until
 from svagent import DESKTOP_SECRET, MMDS_SERVER, TOKEN, VNC_UID, Agent, auth, pids_with_argv
-from test_login import LoginEnv, home_gone, read_line
 
 pytestmark = pytest.mark.usefixtures("root")
 

@@ -1,7 +1,7 @@
 /* tmpfs_options(), the pure part of common/mount-util.c, and
  * fd_is_mount_root() on this machine's "/" and a directory of its own,
  * and what tmpfs_mount_fd() refuses before it mounts.
- * The mounts themselves are the netns tier's (tests/netns/test_login.py,
+ * The mounts themselves are the netns tier's (tests/netns/test_login_homes.py,
  * test_browser.py). */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,0 +1,486 @@
+"""The browser in logins, in a test network namespace with fake provider
+CLIs (tests/lib/loginenv.py): a URL a CLI's $BROWSER gives goes to its
+own login and to no other, never by a guess, and one no login can take is
+refused; /open-url and the open-url verb (its argv, its errors, another
+user refused).  One test drives a real Firefox on the agent's Xvfb for
+the Codex round trip; the others use the fake Firefox
+(tests/netns/login/fake_firefox.py): a crashed or restarted browser
+shows the waiting logins' pages, a profile swapped for a symlink, a bus
+socket that never accepts, the X server dying, a browser that cannot
+show the URL, a browser kept while another login needs it.  The tests
+end by searching everything the run wrote for the secrets."""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+from desktop import x_windows
+from loginenv import FAKE_FIREFOX, cli_pids, login_of, oauth_url, open_gate, sid
+from netns import wait_until
+from svagent import CLI_GID, CLI_UID, X_GID, proc_argv
+
+
+def test_open_url_without_a_browser_or_with_a_bad_url(env):
+    """No browser in this stack: 503 for any URL, shell metacharacters and
+    all (test_open_url_argv: with one, no shell sees them); what is not an
+    absolute http(s) URL is a 400 first."""
+    assert env.json("POST", "/open-url", {"url": "http://127.0.0.1:9/$(touch${IFS}x);`y`"}) == \
+        (503, {"error": "Browser not available"})
+    for url in ("file:///etc/passwd", "$(touch x)", "http://a b/", "/relative"):
+        assert env.json("POST", "/open-url", {"url": url}) == \
+            (400, {"error": "url must be an absolute http(s) URL"}), url
+
+
+def test_open_url_from_another_user_refused(make_env, agent_bin):
+    """The control socket is root's with the CLI user's group, 0660, and
+    serves only the agent's own uid and the CLI user's (SO_PEERCRED), even
+    with its modes loosened: another user (the browser's) cannot plant the
+    authorize URL of a waiting login."""
+    e = make_env(provider_env={"FAKE_CLI_NOURL": "1"})
+    s = sid()
+    import threading
+    t = threading.Thread(target=e.request, args=("POST", "/auth/claude_code", json.dumps({"sessionId": s})))
+    t.start()
+    e.wait_status(s, lambda code, b: code == 200 and b.get("waiting"))
+    sock = os.path.join(e.dir, "control.sock")
+    m = os.stat(sock)
+    assert (stat.S_ISSOCK(m.st_mode), m.st_mode & 0o777, m.st_uid, m.st_gid) == (True, 0o660, 0, CLI_GID)
+    os.chmod(e.dir, 0o755)
+    os.chmod(sock, 0o666)
+    evil = f"{e.provider_url}/claude-auth/authorize?client_id=evil"
+    env = {"VMBA_CONTROL_SOCKET": sock, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    r = e.ns.run("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                 agent_bin, "open-url", evil, env=env, check=False)
+    assert r.returncode == 1 and "permission denied" in r.stderr, (r.returncode, r.stderr)
+    assert e.json("GET", f"/oauth-url?sessionId={s}")[0] == 202
+    # The CLI user may, as its CLIs do.
+    r = e.ns.run("setpriv", f"--reuid={CLI_UID}", f"--regid={CLI_GID}", "--clear-groups",
+                 agent_bin, "open-url", evil, env=env, check=False)
+    assert r.returncode == 0, r.stderr
+    assert e.json("GET", f"/oauth-url?sessionId={s}") == (200, {"oauthUrl": evil})
+    t.join(30)
+
+
+def test_open_url_verb_errors(agent_bin, tmp_path):
+    env = dict(os.environ, VMBA_CONTROL_SOCKET=str(tmp_path / "none.sock"))
+    r = subprocess.run([agent_bin, "open-url", "file:///etc/passwd"], env=env, capture_output=True, text=True)
+    assert r.returncode == 2 and "not an absolute http(s) URL" in r.stderr
+    r = subprocess.run([agent_bin, "open-url", "http://127.0.0.1:9/x"], env=env, capture_output=True, text=True)
+    assert r.returncode == 1 and "cannot reach the agent" in r.stderr
+    r = subprocess.run([agent_bin, "open-url"], env=env, capture_output=True, text=True)
+    assert r.returncode == 2 and "Usage: vm-browser-agent open-url URL" in r.stderr
+
+
+def test_browser_url_goes_to_its_own_login(make_env):
+    """Two logins of one provider waiting for their URLs, which only their
+    CLIs' $BROWSER gives (claude_code): the first CLI's opener runs after
+    the second login started.  Its URL is the first login's (the opener
+    says whose, from the CLI's environment), not the newest one's: that
+    caller would have signed in to the other caller's login."""
+    e = make_env(provider_env={"FAKE_CLI_OPEN_GATE": "1"}, url_wait_s=1)
+    a, b = sid(), sid()
+    for s in (a, b):
+        status, started = e.json("POST", "/auth/claude_code", {"sessionId": s})
+        assert status == 200 and "oauthUrl" not in started, started
+    open_gate(e, a)
+    wait_until(lambda: oauth_url(e, a), 20, "A's URL")
+    assert oauth_url(e, b) is None
+    open_gate(e, b)
+    wait_until(lambda: oauth_url(e, b), 20, "B's URL")
+    urls = {s: oauth_url(e, s) for s in (a, b)}
+    assert login_of(urls[a]) != login_of(urls[b])
+    for s in (a, b):
+        with open(os.path.join(e.home_of(s), ".fake-env-claude-auth.json")) as f:
+            assert json.load(f)["env"]["VMBA_LOGIN_SESSION"] == s
+    # Each sign-in completes its own login.
+    assert e.browse(urls[a])[0] == 200
+    e.wait_status(a, lambda code, body: body.get("authenticated"))
+    got = e.json("GET", f"/credentials/get?sessionId={a}")
+    assert got[0] == 200 and got[1]["credentials"]["login"] == login_of(urls[a]), got
+    e.assert_no_secrets()
+
+
+def test_longest_url_with_its_login(env):
+    """The longest URL the agent takes (8192 bytes) fits the control
+    socket's line with the longest login id after it, as without one: the
+    whole line reaches the login manager, which refuses the URL (no login
+    waits for it) naming the login id it got, never "line too long"."""
+    url = env.provider_url + "/acme/authorize?x=" + "a" * (8192 - len(env.provider_url) - 18)
+    assert len(url) == 8192
+    results = []
+    for login in (None, "L" * 128):
+        extra = {"VMBA_LOGIN_SESSION": login} if login else {}
+        r = env.ns.run("env", f"VMBA_CONTROL_SOCKET={env.dir}/control.sock",
+                       *[f"{k}={v}" for k, v in extra.items()], env.agent_bin, "open-url", url, check=False)
+        results.append((r.returncode, r.stderr.strip().endswith("open-url: ERR Operation not permitted")))
+    assert results == [(1, True), (1, True)], results
+    refused = env.agent.log_lines("Refused a CLI's $BROWSER URL")
+    assert [l[l.index("Refused"):] for l in refused] == [
+        f"Refused a CLI's $BROWSER URL at {env.provider_url}: not the authorize URL of any login.",
+        f"Refused a CLI's $BROWSER URL at {env.provider_url}: not the authorize URL of login "
+        f"{'L' * 128}.",
+    ], refused
+
+
+def test_browser_url_without_its_login_is_never_a_guess(make_env):
+    """An opener that lost the CLI's environment does not say whose URL it
+    is: with one login waiting, the URL is that login's; with two, it is
+    refused, given to neither and not opened (either could be the wrong
+    caller's)."""
+    e = make_env(provider_env={"FAKE_CLI_OPEN_GATE": "1", "FAKE_CLI_OPENER_NO_LOGIN": "1"}, url_wait_s=1)
+    a, b, c = sid(), sid(), sid()
+    assert e.json("POST", "/auth/claude_code", {"sessionId": a})[0] == 200
+    open_gate(e, a)
+    wait_until(lambda: oauth_url(e, a), 20, "A's URL, the only login waiting")
+    for s in (b, c):
+        assert e.json("POST", "/auth/claude_code", {"sessionId": s})[0] == 200
+    open_gate(e, b)
+    refused = wait_until(lambda: e.agent.log_lines("fits 2 waiting logins and names none"), 20,
+                         "the URL given to neither")
+    assert refused[0].startswith("<4>") and f"URL at {e.provider_url}: " in refused[0], refused
+    assert oauth_url(e, b) is None and oauth_url(e, c) is None
+    e.assert_no_secrets()
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
+def test_browser_url_of_no_login_is_refused(make_env):
+    """The CLIs' $BROWSER puts nothing but a login's authorize URL in front
+    of the person on the desktop: every process of the CLIs' user can
+    reach the control socket.  A URL that no login can take (none named,
+    one named that does not exist, or the waiting one), and one that fits
+    the waiting login but is named for another, are refused: the opener
+    prints the agent's ERR and exits 1, the browser is never asked, the
+    waiting login gets no URL, and the agent's warning names only each
+    URL's scheme and host."""
+    e = fake_firefox_env(make_env, provider_env={"FAKE_CLI_OPEN_GATE": "1"}, url_wait_s=1)
+    waiting = sid()
+    status, started = e.json("POST", "/auth/claude_code", {"sessionId": waiting})
+    assert status == 200 and "oauthUrl" not in started, started
+    # A sign-in link's token in the path is not logged either.
+    unrelated = "https://elsewhere.example/verify/SECRET-CODE-in-path?code=SECRET-CODE-unrelated#STATE-unrelated"
+    fits = f"{e.provider_url}/claude-auth/authorize?code=SECRET-CODE-fits#STATE-fits"
+    for url, login in ((unrelated, None), (unrelated, "no-such-login"), (unrelated, waiting),
+                       (fits, "another-login")):
+        extra = [f"VMBA_LOGIN_SESSION={login}"] if login else []
+        # As any process of the CLIs' user (its group has the socket).
+        r = e.ns.run("setpriv", f"--reuid={CLI_UID}", f"--regid={CLI_GID}", "--clear-groups", "env", "-i",
+                     f"VMBA_CONTROL_SOCKET={e.dir}/control.sock", *extra, e.agent_bin, "open-url", url,
+                     check=False)
+        assert r.returncode == 1 and "open-url: ERR Operation not permitted" in r.stderr, (url, login, r)
+    warnings = e.agent.log_lines("Refused a CLI's $BROWSER URL")
+    assert [w[w.index("Refused"):] for w in warnings] == [
+        "Refused a CLI's $BROWSER URL at https://elsewhere.example: not the authorize URL of any login.",
+        "Refused a CLI's $BROWSER URL at https://elsewhere.example: not the authorize URL of login "
+        "no-such-login.",
+        f"Refused a CLI's $BROWSER URL at https://elsewhere.example: not the authorize URL of login {waiting}.",
+        f"Refused a CLI's $BROWSER URL at {e.provider_url}: not the authorize URL of login "
+        "another-login.",
+    ], warnings
+    assert all(w.startswith("<4>") for w in warnings), warnings
+    assert oauth_url(e, waiting) is None
+    assert e.agent.services()["firefox"]["state"] == "inactive"
+    assert not os.path.exists(os.path.join(e.agent.browser_dir, "firefox-argv.log"))
+    e.assert_no_secrets()
+
+
+# -- the real browser -------------------------------------------------------------
+
+@pytest.mark.skipif(not shutil.which("firefox-esr") or not shutil.which("Xvfb"),
+                    reason="needs firefox-esr and Xvfb")
+def test_codex_login_through_firefox(make_env):
+    """The whole round trip with the VM's real browser: the agent starts
+    Firefox on its Xvfb at the authorize URL, Firefox follows the fake
+    provider's redirect to the Codex CLI's listener on :1455, the CLI
+    writes auth.json, the host polls and pulls."""
+    e = make_env(services=None, sets=("window_manager=",))
+    e.agent.wait_ready(60)
+    s = sid()
+    status, started = e.json("POST", "/auth/codex", {"sessionId": s})
+    assert status == 200 and "oauthUrl" in started, started
+    wait_until(lambda: e.agent.try_services().get("firefox", {}).get("state") in ("ready", "starting"),
+               30, "firefox started")
+    st = e.wait_status(s, lambda code, b: b.get("authenticated"), timeout=90)
+    path = os.path.join(e.home_of(s), ".codex/auth.json")
+    assert st["path"] == e.named(path) and st["provider"] == "codex"
+    with open(path) as f:
+        creds = json.load(f)
+    assert e.json("GET", f"/credentials/get?sessionId={s}") == \
+        (200, {"success": True, "provider": "codex", "credentials": creds, "credPath": e.named(path)})
+    # Firefox (not the test) followed the redirect: it was launched with
+    # the URL and the fake CLI's listener got the code from it.  The
+    # CLI's own $BROWSER call with the same URL opened no second tab.
+    assert len(e.agent.log_lines("authorize URL opened (browser_launch)")) == 1
+    assert e.agent.log_lines("open-url request from a CLI (its login named): session.")
+    assert not e.agent.log_lines("keyboard_navigation")
+    # Captured: the browser is closed.
+    wait_until(lambda: e.agent.try_services().get("firefox", {}).get("state") == "inactive",
+               30, "firefox stopped after the capture")
+    # /open-url: launches the browser, then navigates the running one
+    # instead of starting a second.
+    target = f"{e.provider_url}/nowhere"
+    assert e.json("POST", "/open-url", {"url": target}) == (200, {"success": True, "method": "browser_launch"})
+    wait_until(lambda: e.agent.try_services().get("firefox", {}).get("state") == "ready", 60, "firefox ready")
+    assert e.json("POST", "/open-url", {"url": target + "2"}) == (200, {"success": True, "method": "keyboard_navigation"})
+    if shutil.which("xwininfo"):
+        # The window was found through libxdo and sized to the screen.
+        def firefox_full_screen():
+            # The display needs its cookie (XAUTHORITY) since Xvfb runs with -auth.
+            tree = x_windows(e.agent.x_ns, e.agent.display, e.agent.xauthority())
+            return [l for l in tree if re.search(r'"[Ff]irefox', l) and "1280x800+0+0" in l]
+        wait_until(firefox_full_screen, 30, "firefox window sized to the 1280x800 screen")
+    e.assert_no_secrets()
+    profile = os.path.join(e.agent.browser_dir, "profile", "user.js")
+    with open(profile) as f:
+        prefs = f.read()
+    for pref in ("browser.shell.checkDefaultBrowser\", false", "signon.rememberSignons\", false",
+                 "app.update.enabled\", false", "toolkit.telemetry.enabled\", false",
+                 "browser.sessionstore.resume_from_crash\", false", "browser.aboutwelcome.enabled\", false"):
+        assert pref in prefs
+
+
+# -- the fake Firefox -------------------------------------------------------------
+
+@pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
+def test_open_url_argv(make_env):
+    """The URL reaches the browser as exactly one argv element, shell
+    metacharacters and all, and nothing runs them."""
+    e = fake_firefox_env(make_env)
+    log = os.path.join(e.agent.browser_dir, "firefox-argv.log")
+    profile = os.path.join(e.agent.browser_dir, "profile")
+    d = tempfile.mkdtemp(prefix="vmba-no-shell-")  # what a shell would touch: this run's own
+    os.chmod(d, 0o777)  # any user's shell could
+    u1 = f"http://127.0.0.1:9/a?x=$(touch${{IFS}}{d}/ff1)&y=`touch${{IFS}}{d}/ff2`"
+    u2 = f"https://example.test/;touch${{IFS}}{d}/ff3;|&>x"
+    assert e.json("POST", "/open-url", {"url": u1}) == (200, {"success": True, "method": "browser_launch"})
+    wait_until(lambda: os.path.exists(log), 30, "fake firefox started")
+    wait_until(lambda: e.agent.try_services().get("firefox", {}).get("state") == "ready", 30, "firefox ready")
+    # Handed over on the bus (the fake registers its name a moment after
+    # exec, as Firefox does: the agent waits for it), never spawned.
+    assert e.json("POST", "/open-url", {"url": u2}) == (200, {"success": True, "method": "keyboard_navigation"})
+    with open(log) as f:
+        lines = [json.loads(l) for l in f]
+    assert lines == [["--profile", profile, u1], ["remote", "/", FAKE_FIREFOX, "--new-tab", u2]]
+    # Both were handed over by now: a shell would have run them.
+    assert os.listdir(d) == []
+    os.rmdir(d)
+
+
+def fake_firefox_env(make_env, *sets, **kwargs):
+    """A LoginEnv whose browser is the fake Firefox (it logs each start's
+    and each OpenURL's argv to firefox-argv.log), with no window manager,
+    its display chain ready."""
+    e = make_env(services=None, sets=("window_manager=", f"firefox={FAKE_FIREFOX}", *sets), **kwargs)
+    e.agent.wait_ready(60)
+    return e
+
+
+class FakeFirefoxLogins:
+    """fake_firefox_env() for fake Gemini CLI logins."""
+
+    def __init__(self, make_env, *sets):
+        self.e = fake_firefox_env(make_env, *sets)
+        self.log = os.path.join(self.e.agent.browser_dir, "firefox-argv.log")
+        self.profile = os.path.join(self.e.agent.browser_dir, "profile")
+
+    def argv_lines(self):
+        with open(self.log) as f:
+            return [json.loads(l) for l in f.read().split("\n")[:-1]]
+
+    def start(self, s):
+        """Starts login s; its authorize URL once the browser took it."""
+        status, started = self.e.json("POST", "/auth/gemini_cli", {"sessionId": s})
+        assert status == 200 and "oauthUrl" in started, started
+        wait_until(lambda: self.e.agent.log_lines(f"Login {s}: authorize URL opened"), 60, f"{s}'s URL opened")
+        return started["oauthUrl"]
+
+    def firefox(self):
+        return self.e.agent.try_services().get("firefox", {})
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
+def test_a_crashed_browser_comes_back_with_the_waiting_logins_pages(make_env):
+    """Firefox keeps no session (user.js): killed, it is started again with
+    the sign-in pages of the logins still waiting, not with the URL it was
+    first started with, whose login is over."""
+    f = FakeFirefoxLogins(make_env)
+    a, b = sid(), sid()
+    url_a, url_b = f.start(a), f.start(b)
+    assert f.argv_lines() == [["--profile", f.profile, url_a], ["remote", "/", FAKE_FIREFOX, "--new-tab", url_b]]
+    assert f.e.browse(url_a)[0] == 200
+    f.e.wait_status(a, lambda code, body: body.get("authenticated"))
+    assert f.firefox()["state"] == "ready"  # b still needs it
+    os.killpg(f.firefox()["pid"], signal.SIGKILL)
+    wait_until(lambda: len(f.argv_lines()) == 3, 60, "firefox started again")
+    assert f.argv_lines()[2] == ["--profile", f.profile, url_b]
+    f.e.assert_no_secrets()
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
+def test_a_browser_started_again_shows_every_waiting_login(make_env):
+    """Firefox gave up (killed, no restart left) while a login waits: the
+    next login starts it again with its own page first and the waiting
+    one's behind it."""
+    f = FakeFirefoxLogins(make_env, "restart_burst=1")
+    url_a = f.start(sid())
+    # A start asked for is not counted: one restart, then none.
+    wait_until(lambda: f.firefox().get("state") == "ready", 60, "firefox ready")
+    os.killpg(f.firefox()["pid"], signal.SIGKILL)
+    wait_until(lambda: f.firefox().get("restarts") == 1 and f.firefox().get("state") == "ready", 60, "firefox back")
+    os.killpg(f.firefox()["pid"], signal.SIGKILL)
+    wait_until(lambda: f.firefox().get("state") == "failed", 60, "firefox given up")
+    url_b = f.start(sid())
+    wait_until(lambda: len(f.argv_lines()) == 3, 60, "firefox started again")
+    assert f.argv_lines() == [["--profile", f.profile, url_a], ["--profile", f.profile, url_a],
+                              ["--profile", f.profile, url_b, url_a]]
+    f.e.assert_no_secrets()
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
+def test_a_profile_swapped_for_a_symlink_gets_no_user_js_written_through_it(make_env):
+    """The profile is a directory in the browser user's own: that user
+    may put a symlink to any directory in its place.  The user.js the
+    agent (root) writes before each URL must not land there: root would
+    create files in a directory of its choosing."""
+    e = fake_firefox_env(make_env)
+    target = os.path.join(e.dir, "roots-own")
+    os.mkdir(target, 0o755)
+    profile = os.path.join(e.agent.browser_dir, "profile")
+    # As the browser user (the tests' is nobody), as a Firefox hole could.
+    r = e.ns.run("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
+                 "import os, sys; os.rename(sys.argv[1], sys.argv[1] + '.old'); os.symlink(sys.argv[2], sys.argv[1])",
+                 profile, target, check=False)
+    assert r.returncode == 0, r
+    assert os.path.islink(profile)
+    e.json("POST", "/open-url", {"url": "https://example.test/a"})
+    assert os.listdir(target) == []
+    assert e.agent.alive()
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
+def test_a_bus_socket_that_never_accepts_never_blocks_the_agent(make_env):
+    """The browser's bus socket is in the browser user's directory: a
+    listener put there whose backlog is full (one connection queued on
+    listen(0)) must not block the agent's connect, and with it PID 1's
+    loop.  The URL still goes to a browser started with it, and the agent
+    keeps serving."""
+    e = fake_firefox_env(make_env)
+    path = os.path.join(e.agent.browser_dir, "bus")
+    os.unlink(path)
+    with socket.socket(socket.AF_UNIX) as listener, socket.socket(socket.AF_UNIX) as filler:
+        listener.bind(path)
+        listener.listen(0)
+        filler.connect(path)
+        assert e.json("POST", "/open-url", {"url": "https://example.test/a"}) == \
+            (200, {"success": True, "method": "browser_launch"})
+        assert e.agent.health()["status"] in ("ok", "degraded", "starting")
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
+def test_the_x_server_dying_never_takes_the_agent_with_it(make_env):
+    """The browser's window is awaited and arranged by a child running as
+    the browser's user, never by the agent: Xlib ends a process whose X
+    server goes away (in PID 1, the VM).  Xvfb killed while a window is
+    awaited (the fake browser maps none): the agent serves on, Xvfb comes
+    back, and the arranger is gone with its connection."""
+    e = fake_firefox_env(make_env)
+
+    def arrangers():
+        out = []
+        for p in e.ns.run("ip", "netns", "pids", e.ns.name, check=False).stdout.split():
+            argv = proc_argv(p)
+            if argv and argv[1:2] == ["arrange-window"]:
+                out.append(int(p))
+        return out
+    assert e.json("POST", "/open-url", {"url": "https://example.test/a"}) == \
+        (200, {"success": True, "method": "browser_launch"})
+    wait_until(lambda: e.agent.try_services().get("firefox", {}).get("state") == "ready", 30, "firefox ready")
+    [arranger] = wait_until(arrangers, 30, "the window arranger runs")
+    firefox = e.agent.services()["firefox"]["pid"]
+    def uids(pid):
+        with open(f"/proc/{pid}/status") as f:
+            return [l.split()[1:] for l in f if l.startswith(("Uid:", "Gid:", "Groups:"))]
+    # The browser's user, and the X socket's group as its only other one.
+    assert uids(arranger) == uids(firefox) and uids(arranger)[0][0] != "0"
+    assert uids(firefox)[2] == [str(X_GID)]
+    assert proc_argv(arranger)[2:] == [f":{e.agent.display}", "[Ff]irefox", "60"]
+    xvfb = e.agent.services()["Xvfb"]["pid"]
+    os.kill(xvfb, signal.SIGKILL)
+    wait_until(lambda: not arrangers(), 30, "the arranger ended with its X connection")
+    wait_until(lambda: e.agent.try_services().get("Xvfb", {}).get("pid") not in (None, xvfb) and
+               e.agent.try_services()["Xvfb"]["state"] == "ready", 60, "Xvfb back")
+    assert e.agent.alive()
+    assert e.agent.health()["services"]["Xvfb"]["last_exit"] == "killed by SIGKILL"
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
+@pytest.mark.parametrize("flow", ["cli", "host-driven"])
+def test_a_browser_that_cannot_show_the_url_fails_the_login(make_env, flow):
+    """The running browser refuses the login's URL (its OpenURL answers a
+    D-Bus error): the login fails at once, naming the browser and why,
+    rather than waiting out its TTL with no page to sign in on; a CLI's
+    is stopped."""
+    e = fake_firefox_env(make_env, "browser_prestart=true")
+    assert e.agent.try_services()["firefox"]["state"] == "ready"
+    open(os.path.join(e.agent.browser_dir, "refuse-open-url"), "w").close()
+    s = sid()
+    if flow == "cli":
+        status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
+        assert status == 200 and "oauthUrl" in started, started
+    else:
+        authorize = f"{e.provider_url}/host/authorize?client_id=c&state=host-state-1&redirect_uri=x"
+        assert e.json("POST", "/auth/oauth", {"sessionId": s, "authorizeUrl": authorize}) == \
+            (200, {"success": True, "message": "Authorize URL opened", "sessionId": s})
+    assert e.wait_status(s, lambda code, b: b.get("failed")) == \
+        {"authenticated": False, "failed": True,
+         "error": "The browser could not open the authorize URL: Permission denied"}
+    wait_until(lambda: not cli_pids(e), 20, "the CLI stopped")
+    assert e.agent.log_lines("failed to open the authorize URL in the browser: Permission denied")
+    e.assert_no_secrets()
+
+
+def firefox(e):
+    """The browser service as /health shows it: (state, pid)."""
+    ff = e.agent.try_services().get("firefox", {})
+    return ff.get("state"), ff.get("pid")
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
+@pytest.mark.parametrize("other_ends", ["cli-exits-before-its-url", "captured"])
+def test_browser_stays_while_another_login_needs_it(make_env, other_ends):
+    """Two logins at once, the browser showing the first one's sign-in
+    page: the second one ending (its CLI exits before printing a URL, or
+    it captures) leaves the browser to the first, which still completes
+    there.  The browser closes when the last login that needed it ends."""
+    e = fake_firefox_env(make_env, extra_providers=[("early_exit", "acme", ".config/acme/token.json",
+                                                     {"FAKE_CLI_FAIL_EARLY": "1"})])
+    a, b = sid(), sid()
+    status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": a})
+    assert status == 200 and "oauthUrl" in started, started
+    wait_until(lambda: firefox(e)[0] == "ready", 30, "firefox showing the first login's page")
+    shown = firefox(e)
+    if other_ends == "captured":
+        status, other = e.json("POST", "/auth/gemini_cli", {"sessionId": b})
+        assert status == 200 and "oauthUrl" in other, other
+        assert e.browse(other["oauthUrl"])[0] == 200
+        e.wait_status(b, lambda code, body: body.get("authenticated"))
+    else:
+        status, other = e.json("POST", "/auth/early_exit", {"sessionId": b})
+        assert status == 200 and other["message"] == "Login ended before an OAuth URL was printed", other
+        assert e.json("GET", f"/credentials/status?sessionId={b}")[1].get("failed") is True
+    # The second login's end was applied before its status said so: the
+    # browser under the first one is the same process, still serving.
+    assert firefox(e) == shown
+    assert e.browse(started["oauthUrl"])[0] == 200
+    e.wait_status(a, lambda code, body: body.get("authenticated"))
+    wait_until(lambda: firefox(e)[0] == "inactive", 30, "firefox stopped once no login needs it")
+    got = e.json("GET", f"/credentials/get?sessionId={a}")
+    assert got[0] == 200 and got[1]["credentials"]["login"] == login_of(started["oauthUrl"]), got
+    e.assert_no_secrets()

@@ -1,0 +1,295 @@
+"""The logins' HOMEs, in a test network namespace with fake provider
+CLIs (tests/lib/loginenv.py): login_home is a tmpfs of its own in the
+agent's mount namespace (emptied of what an earlier run left, put back
+when lost from outside, or none when it cannot be had); a login's HOME
+goes when its session expires, symlinks in it never followed; what a CLI
+left running, out of its process group too, goes once no CLI runs; HOMEs
+no login has are removed.  The tests end by searching everything the run
+wrote for the secrets."""
+import os
+import re
+import select
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+from loginenv import as_cli_user, cli_pids, home_gone, sid
+from netns import DEADLINE_SCALE, wait_until
+from svagent import CLI_GID, CLI_UID, mounts_at
+
+
+def stale_home(parent):
+    """A HOME an earlier run left, its credential file in it."""
+    os.makedirs(os.path.join(parent, "login-old", ".codex"))
+    with open(os.path.join(parent, "login-old", ".codex", "auth.json"), "w") as f:
+        f.write('{"tokens": {"access_token": "OLD"}}')
+
+
+def test_login_home_is_a_tmpfs_of_its_own(make_env):
+    """login_home is a tmpfs of login_home_size_mb in the agent's mount
+    namespace (nosuid, nodev, noexec; root's, 0710, the CLI user's group;
+    an inode per 4 KiB): a login's credential file is never written to the
+    disk, and the disk's directory, rid first of the HOMEs an earlier run
+    left there (the tmpfs would hide them there for ever), gets none."""
+    def earlier_run(env):
+        stale_home(env.home_path)
+        os.makedirs(os.path.join(env.home_path, ".removing-3", "x"))
+        os.mkdir(os.path.join(env.home_path, "lost+found"))
+    e = make_env(sets=("login_home_size_mb=2",), before_start=earlier_run)
+    assert os.listdir(e.home_path) == ["lost+found"]
+    (fstype, flags, options), = mounts_at(e.agent.pid, e.home_path)
+    assert fstype == "tmpfs" and {"nosuid", "nodev", "noexec"} <= flags, flags
+    assert {"size=2048k", "nr_inodes=512", "mode=710", f"gid={CLI_GID}"} <= options, options
+    st, vfs = os.stat(e.home), os.statvfs(e.home)
+    assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o710, 0, CLI_GID)
+    assert (vfs.f_blocks * vfs.f_frsize, vfs.f_files) == (2 << 20, 512)
+    assert f"login_home {e.home_path}: a tmpfs of 2 MiB, the logins' files off the disk (2 HOMEs an earlier run " \
+        "left removed first)" in e.agent.log_text()
+    s = sid()
+    status, started = e.json("POST", "/auth/codex", {"sessionId": s})
+    assert status == 200, started
+    assert e.browse(started["oauthUrl"])[0] == 200
+    e.wait_status(s, lambda code, b: b.get("authenticated"))
+    assert os.path.isfile(os.path.join(e.home_of(s), ".codex", "auth.json"))
+    assert os.listdir(e.home_path) == ["lost+found"]
+    status, got = e.json("GET", f"/credentials/get?sessionId={s}")
+    assert status == 200 and got["credentials"]["tokens"]["access_token"] == "SECRET-ACCESS-codex", got
+    wait_until(lambda: home_gone(e.home_of(s)), 10, "the HOME removed after delivery")
+    e.assert_no_secrets()
+
+
+def test_login_home_tmpfs_of_an_earlier_run_is_emptied_below(make_env):
+    """An agent restarted in its earlier run's mount namespace (a unit
+    without one of its own, a run by hand) finds that run's tmpfs on
+    login_home: the HOMEs in it go, and a new tmpfs of the configured size
+    goes on top (a remount would resize whatever tmpfs that is, a bind
+    mount of /run's included)."""
+    earlier = ('mkdir -p "$0" && mount -t tmpfs -o size=1m,mode=0755 tmpfs "$0" && '
+               'mkdir -p "$0/login-old/.codex" && echo OLD > "$0/login-old/.codex/auth.json" && exec "$@"')
+    e = make_env(sets=("login_home_size_mb=3",),
+                 wrap=lambda env: ("sh", "-c", earlier, env.home_path))
+    (below, _, old), (fstype, flags, options) = mounts_at(e.agent.pid, e.home_path)
+    assert below == fstype == "tmpfs" and "size=1024k" in old and "size=3072k" in options, options
+    assert {"nosuid", "nodev", "noexec"} <= flags, flags
+    st = os.stat(e.home)
+    assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o710, 0, CLI_GID) and os.listdir(e.home) == []
+    assert f"login_home {e.home_path}: a tmpfs of 3 MiB, the logins' files off the disk (1 HOMEs an earlier run " \
+        "left removed first)" in e.agent.log_text()
+
+
+def test_login_home_tmpfs_lost_from_outside(make_env):
+    """Root outside the agent's mount namespace can remove login_home's
+    directory below the tmpfs, which detaches the tmpfs in the agent's
+    namespace.  The next login's HOME does not go to the disk: a new tmpfs
+    goes on first, and the log says so."""
+    e = make_env(sets=("login_home_size_mb=2",))
+    assert len(mounts_at(e.agent.pid, e.home_path)) == 1
+    os.rmdir(e.home_path)
+    assert mounts_at(e.agent.pid, e.home_path) == []
+    s = sid()
+    status, started = e.json("POST", "/auth/codex", {"sessionId": s})
+    assert status == 200, started
+    lost = f"login_home {e.home_path} has lost its tmpfs (unmounted from outside the agent): a new one goes on."
+    assert lost in e.agent.log_text()
+    (fstype, flags, options), = mounts_at(e.agent.pid, e.home_path)
+    assert fstype == "tmpfs" and "size=2048k" in options, options
+    assert e.browse(started["oauthUrl"])[0] == 200
+    e.wait_status(s, lambda code, b: b.get("authenticated"))
+    assert os.path.isfile(os.path.join(e.home_of(s), ".codex", "auth.json"))
+    assert os.listdir(e.home_path) == []
+    # The new tmpfs is kept: the next login's HOME goes beside the first,
+    # which stays (a second mount would first have emptied this one).
+    s2 = sid()
+    assert e.json("POST", "/auth/gemini_cli", {"sessionId": s2})[0] == 200
+    assert len(mounts_at(e.agent.pid, e.home_path)) == 1 and e.agent.log_text().count(lost) == 1
+    assert os.path.isfile(os.path.join(e.home_of(s), ".codex", "auth.json")) and os.path.isdir(e.home_of(s2))
+    assert e.json("GET", f"/credentials/get?sessionId={s}")[0] == 200
+    e.assert_no_secrets()
+
+
+@pytest.mark.parametrize("size, why", [
+    ("0", None),
+    # A HOME that cannot go (a mount point) would be hidden for ever.
+    ("64", "removing the HOMEs an earlier run left in it failed: Device or resource busy")])
+def test_login_home_without_a_tmpfs(make_env, size, why):
+    """login_home_size_mb=0 leaves login_home a directory of its file
+    system; so does a HOME left there that cannot be removed, and the log
+    says why.  Logins work in both cases.  (A size out of range is the
+    config's error: tests/unit/agent/config.)"""
+    busy = 'mkdir -p "$0/login-old" && mount -t tmpfs tmpfs "$0/login-old" && exec "$@"'
+    e = make_env(sets=(f"login_home_size_mb={size}",),
+                 wrap=lambda env: ("sh", "-c", busy, env.home_path) if size == "64" else ())
+    assert [m[0] for m in mounts_at(e.agent.pid, e.home_path)] == []
+    log = e.agent.log_text()
+    failed = f"login_home {e.home_path} gets no tmpfs of its own, and the logins' files go to whatever file " \
+        f"system holds it: {why}."
+    assert (failed in log) == bool(why) and (why or "gets no tmpfs" not in log), log
+    s = sid()
+    status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
+    assert status == 200, started
+    assert os.path.isdir(os.path.join(e.home_path, f"login-{s}"))
+    assert e.browse(started["oauthUrl"])[0] == 200
+    e.wait_status(s, lambda code, b: b.get("authenticated"))
+    assert e.json("GET", f"/credentials/get?sessionId={s}")[0] == 200
+
+
+def test_homes_removed_when_sessions_expire(make_env):
+    """Expiry removes a login's HOME, the credential file of one that was
+    captured but never fetched included, once its CLI is stopped; symlinks
+    the CLI put there are removed, never followed."""
+    outside = tempfile.mkdtemp(prefix="vmba-outside-", dir="/var/tmp")
+    try:
+        with open(os.path.join(outside, "secret"), "w") as f:
+            f.write("not the agent's to remove\n")
+        # Long enough for a sign-in on a loaded machine, short for a test.
+        ttl = int(6 * DEADLINE_SCALE)
+        e = make_env(sets=(f"session_ttl_s={ttl}",), provider_env={"FAKE_CLI_LINKS": outside})
+        signed_in, waiting = sid(), sid()
+        status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": signed_in})
+        assert status == 200 and "oauthUrl" in started, started
+        assert e.json("POST", "/auth/gemini_cli", {"sessionId": waiting})[0] == 200
+        # Each CLI planted its links before it printed the URL /auth waits for.
+        homes = {s: e.home_of(s) for s in (signed_in, waiting)}
+        for home in homes.values():
+            assert os.path.islink(os.path.join(home, "linked-dir"))
+        assert e.browse(started["oauthUrl"])[0] == 200
+        e.wait_status(signed_in, lambda code, body: body.get("authenticated"))
+        cred = os.path.join(homes[signed_in], ".gemini/oauth_creds.json")
+        assert os.path.isfile(cred)
+        for s, home in homes.items():
+            assert e.wait_status(s, lambda code, body: body.get("failed"), timeout=ttl + 20) == \
+                {"authenticated": False, "failed": True, "error": "Session expired"}
+            wait_until(lambda: home_gone(home), 10, f"HOME of {s} removed after expiry")
+        wait_until(lambda: not cli_pids(e), 10, "the CLIs stopped")
+        assert os.listdir(outside) == ["secret"]
+        e.assert_no_secrets()
+    finally:
+        shutil.rmtree(outside, ignore_errors=True)
+
+
+def helper_dir():
+    """Where the fake CLIs' helpers write their pids: the CLI user's."""
+    d = tempfile.mkdtemp(prefix="vmba-helpers-", dir="/var/tmp")
+    os.chown(d, CLI_UID, CLI_GID)
+    return d
+
+
+def helper_of(helpers, s):
+    """The pid the helper of login s wrote, once it has, as a pidfd."""
+    path = os.path.join(helpers, f"helper-{s}")
+    wait_until(lambda: os.path.exists(path), 20, f"the helper of {s} started")
+    with open(path) as f:
+        helper = int(f.read())
+    pidfd = os.pidfd_open(helper)
+    assert os.getsid(helper) == helper  # out of the CLI's group and session
+    assert os.stat(f"/proc/{helper}").st_uid == CLI_UID
+    return pidfd
+
+
+def exited(pidfd, timeout=20):
+    return bool(select.select([pidfd], [], [], timeout * DEADLINE_SCALE)[0])
+
+
+LEFT_RUNNING = r"Sent SIGKILL to 1 process\(es\) of the provider CLIs' user left running after them"
+
+
+@pytest.mark.parametrize("end", ["cli-exits", "session-expires"])
+def test_what_a_cli_left_outside_its_group_goes_with_the_login(make_env, end):
+    """A helper the CLI started in a session of its own (setsid(), Node's
+    detached spawn), ignoring SIGTERM, is not in the CLI's process group:
+    it runs as the CLI user, and once no CLI runs every process of that
+    user below the agent is killed: after the CLI exits by itself after
+    the sign-in, or is stopped at expiry.  A process of that user that is
+    not the agent's (another agent's on this machine) is left alone."""
+    helpers = helper_dir()
+    # Short only where the login is to expire: the other signs in first.
+    ttl = int(6 * DEADLINE_SCALE)
+    sets = (f"session_ttl_s={ttl}",) if end == "session-expires" else ()
+    e = make_env(sets=sets, provider_env={"FAKE_CLI_HELPER": helpers})
+    s = sid()
+    bystander = subprocess.Popen(["/bin/sleep", "1000"], preexec_fn=as_cli_user)
+    try:
+        provider = "codex" if end == "cli-exits" else "gemini_cli"
+        status, started = e.json("POST", f"/auth/{provider}", {"sessionId": s})
+        assert status == 200 and "oauthUrl" in started, started
+        pidfd = helper_of(helpers, s)
+        try:
+            if end == "cli-exits":
+                assert e.browse(started["oauthUrl"])[0] == 200
+                e.wait_status(s, lambda code, b: b.get("authenticated"))
+            else:
+                assert e.wait_status(s, lambda code, b: b.get("failed"), timeout=ttl + 20) == \
+                    {"authenticated": False, "failed": True, "error": "Session expired"}
+            wait_until(lambda: not cli_pids(e), 20, "the CLI gone")
+            assert exited(pidfd), "the helper is still running"
+        finally:
+            os.close(pidfd)
+        assert bystander.poll() is None
+        # The agent logs the count once its sweep is over, which may be
+        # after the helper's exit was seen here.
+        wait_until(lambda: re.search(LEFT_RUNNING, e.agent.log_text()), 10, "the sweep logged")
+        e.assert_no_secrets()
+    finally:
+        bystander.kill()
+        bystander.wait()
+        shutil.rmtree(helpers, ignore_errors=True)
+
+
+def test_what_clis_left_waits_for_the_last_cli(make_env):
+    """The CLI user's processes are not told apart by login (that would
+    mean reading their memory): a helper left by a login whose CLI has
+    exited lives on while another login's CLI runs, and goes with it."""
+    helpers = helper_dir()
+    e = make_env(provider_env={"FAKE_CLI_HELPER": helpers})
+    first, second = sid(), sid()
+    try:
+        status, started = e.json("POST", "/auth/codex", {"sessionId": first})
+        assert status == 200, started
+        pidfd_first = helper_of(helpers, first)
+        status, other = e.json("POST", "/auth/gemini_cli", {"sessionId": second})
+        assert status == 200, other
+        pidfd_second = helper_of(helpers, second)
+        try:
+            assert e.browse(started["oauthUrl"])[0] == 200
+            e.wait_status(first, lambda code, b: b.get("authenticated"))
+            wait_until(lambda: len(cli_pids(e)) == 1, 20, "the first CLI gone")
+            # Still there: the second login's CLI runs.
+            assert not exited(pidfd_first, 0) and not exited(pidfd_second, 0)
+            assert e.browse(other["oauthUrl"])[0] == 200
+            e.wait_status(second, lambda code, b: b.get("authenticated"))
+            assert exited(pidfd_first) and exited(pidfd_second)
+        finally:
+            os.close(pidfd_first)
+            os.close(pidfd_second)
+        wait_until(lambda: re.search(r"Sent SIGKILL to 2 process\(es\) of the provider CLIs' user", e.agent.log_text()),
+                   10, "the sweep logged")
+        e.assert_no_secrets()
+    finally:
+        shutil.rmtree(helpers, ignore_errors=True)
+
+
+def test_homes_nobody_has_are_removed(env):
+    """A HOME below login_home that no login has (one an earlier run of
+    the agent left, a credential file in it) is removed once no CLI runs:
+    here when the next login starts.  A signed-in login's HOME, waiting
+    for delivery, is kept through the sweep after its CLI exits."""
+    stale = os.path.join(env.home, "login-stale")
+    os.makedirs(os.path.join(stale, ".codex"))
+    with open(os.path.join(stale, ".codex", "auth.json"), "w") as f:
+        f.write('{"tokens": {"access_token": "OLD"}}')
+    s = sid()
+    status, started = env.json("POST", "/auth/codex", {"sessionId": s})
+    assert status == 200, started
+    assert not os.path.lexists(stale)
+    wait_until(lambda: home_gone(stale), 10, "the stale HOME's tree removed")
+    assert env.browse(started["oauthUrl"])[0] == 200
+    env.wait_status(s, lambda code, b: b.get("authenticated"))
+    wait_until(lambda: not cli_pids(env), 20, "the CLI gone")
+    home = env.home_of(s)
+    assert os.path.isfile(os.path.join(home, ".codex", "auth.json"))
+    status, got = env.json("GET", f"/credentials/get?sessionId={s}")
+    assert status == 200 and got["credentials"]["tokens"]["access_token"] == "SECRET-ACCESS-codex", got
+    wait_until(lambda: home_gone(home), 10, "the HOME removed after delivery")
+    env.assert_no_secrets()
