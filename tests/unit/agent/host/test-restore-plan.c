@@ -13,76 +13,79 @@
 #define D1 "desktop-secret-one"
 #define D2 "desktop-secret-two"
 
+typedef struct HandoverCase {
+        const char *json;
+        int r;
+        const char *generation, *network, *token, *desktop;
+        int64_t time_ms;
+} HandoverCase;
+
+static const HandoverCase handover_cases[] = {
+        { "{\"generation\":\"g2\",\"network\":\"ip=10.0.0.7::10.0.0.1:24::eth0:off\",\"time\":1700000000123,"
+          "\"token\":\"t2\",\"desktop_secret\":\"" D2 "\"}",
+          0, "g2", "10.0.0.7::10.0.0.1:24::eth0:off", "t2", D2, 1700000000123 },
+        /* "ip=" is optional: the value alone is the same. */
+        { "{\"network\":\"10.0.0.7::10.0.0.1:24::eth0:off\"}", 0, NULL, "10.0.0.7::10.0.0.1:24::eth0:off",
+          NULL, NULL, -1 },
+        /* Integers count generations; kept as their decimal text. */
+        { "{\"generation\":42}", 0, "42", NULL, NULL, NULL, -1 },
+        { "{\"generation\":0,\"time\":0}", 0, "0", NULL, NULL, NULL, 0 },
+        { "{}", 0, NULL, NULL, NULL, NULL, -1 },
+        /* Other keys (the host's own) are not ours to judge. */
+        { "{\"generation\":\"g\",\"extra\":[1,2]}", 0, "g", NULL, NULL, NULL, -1 },
+        { "{\"generation\":-1}", -EBADMSG },
+        { "{\"generation\":\"\"}", -EBADMSG },
+        { "{\"generation\":1.5}", -EBADMSG },
+        { "{\"generation\":true}", -EBADMSG },
+        { "{\"generation\":\"a\\u0000b\"}", -EBADMSG },
+        /* It is logged: printable ASCII only, a blank included. */
+        { "{\"generation\":\"gen 2 ~\"}", 0, "gen 2 ~", NULL, NULL, NULL, -1 },
+        { "{\"generation\":\"g\\nRestore done: generation x\"}", -EBADMSG },
+        { "{\"generation\":\"g\\u001b[31m\"}", -EBADMSG },
+        { "{\"generation\":\"g\\u007f\"}", -EBADMSG },
+        { "{\"generation\":\"caf\\u00e9\"}", -EBADMSG },
+        { "{\"generation\":\"" "0123456789012345678901234567890123456789012345678901234567890123"
+          "0123456789012345678901234567890123456789012345678901234567890123" "X\"}", -EBADMSG },
+        { "{\"time\":-5}", -EBADMSG },
+        /* Any time is read; restore_plan_decide() judges it. */
+        { "{\"time\":9223372036854775807}", 0, NULL, NULL, NULL, NULL, INT64_MAX },
+        { "{\"time\":\"1700000000000\"}", -EBADMSG },
+        { "{\"time\":1.5}", -EBADMSG },
+        { "{\"network\":\"ip=\"}", -EBADMSG },
+        { "{\"network\":\"\"}", -EBADMSG },
+        /* A blank or a quote would start another command-line word
+         * (a second ip=, a vmba.* key) when netinit tokenises it. */
+        { "{\"network\":\"10.0.0.7::::: vmba.token=x\"}", -EBADMSG },
+        { "{\"network\":\"10.0.0.7\\\"\"}", -EBADMSG },
+        { "{\"network\":\"10.0.0.7\\n\"}", -EBADMSG },
+        { "{\"network\":7}", -EBADMSG },
+        { "{\"token\":\"\"}", -EBADMSG },
+        { "{\"token\":1}", -EBADMSG },
+        { "{\"desktop_secret\":null}", -EBADMSG },
+        { "{\"generation\":\"a\",\"generation\":\"b\"}", -EBADMSG },
+        { "[]", -EBADMSG },
+        { "generation=2", -EBADMSG },
+        { NULL, -EBADMSG },
+};
+
 static void test_parse(void **state) {
-        static const struct {
-                const char *json;
-                int r;
-                const char *generation, *network, *token, *desktop;
-                int64_t time_ms;
-        } t[] = {
-                { "{\"generation\":\"g2\",\"network\":\"ip=10.0.0.7::10.0.0.1:24::eth0:off\",\"time\":1700000000123,"
-                  "\"token\":\"t2\",\"desktop_secret\":\"" D2 "\"}",
-                  0, "g2", "10.0.0.7::10.0.0.1:24::eth0:off", "t2", D2, 1700000000123 },
-                /* "ip=" is optional: the value alone is the same. */
-                { "{\"network\":\"10.0.0.7::10.0.0.1:24::eth0:off\"}", 0, NULL, "10.0.0.7::10.0.0.1:24::eth0:off",
-                  NULL, NULL, -1 },
-                /* Integers count generations; kept as their decimal text. */
-                { "{\"generation\":42}", 0, "42", NULL, NULL, NULL, -1 },
-                { "{\"generation\":0,\"time\":0}", 0, "0", NULL, NULL, NULL, 0 },
-                { "{}", 0, NULL, NULL, NULL, NULL, -1 },
-                /* Other keys (the host's own) are not ours to judge. */
-                { "{\"generation\":\"g\",\"extra\":[1,2]}", 0, "g", NULL, NULL, NULL, -1 },
-                { "{\"generation\":-1}", -EBADMSG },
-                { "{\"generation\":\"\"}", -EBADMSG },
-                { "{\"generation\":1.5}", -EBADMSG },
-                { "{\"generation\":true}", -EBADMSG },
-                { "{\"generation\":\"a\\u0000b\"}", -EBADMSG },
-                /* It is logged: printable ASCII only, a blank included. */
-                { "{\"generation\":\"gen 2 ~\"}", 0, "gen 2 ~", NULL, NULL, NULL, -1 },
-                { "{\"generation\":\"g\\nRestore done: generation x\"}", -EBADMSG },
-                { "{\"generation\":\"g\\u001b[31m\"}", -EBADMSG },
-                { "{\"generation\":\"g\\u007f\"}", -EBADMSG },
-                { "{\"generation\":\"caf\\u00e9\"}", -EBADMSG },
-                { "{\"generation\":\"" "0123456789012345678901234567890123456789012345678901234567890123"
-                  "0123456789012345678901234567890123456789012345678901234567890123" "X\"}", -EBADMSG },
-                { "{\"time\":-5}", -EBADMSG },
-                /* Any time is read; restore_plan_decide() judges it. */
-                { "{\"time\":9223372036854775807}", 0, NULL, NULL, NULL, NULL, INT64_MAX },
-                { "{\"time\":\"1700000000000\"}", -EBADMSG },
-                { "{\"time\":1.5}", -EBADMSG },
-                { "{\"network\":\"ip=\"}", -EBADMSG },
-                { "{\"network\":\"\"}", -EBADMSG },
-                /* A blank or a quote would start another command-line word
-                 * (a second ip=, a vmba.* key) when netinit tokenises it. */
-                { "{\"network\":\"10.0.0.7::::: vmba.token=x\"}", -EBADMSG },
-                { "{\"network\":\"10.0.0.7\\\"\"}", -EBADMSG },
-                { "{\"network\":\"10.0.0.7\\n\"}", -EBADMSG },
-                { "{\"network\":7}", -EBADMSG },
-                { "{\"token\":\"\"}", -EBADMSG },
-                { "{\"token\":1}", -EBADMSG },
-                { "{\"desktop_secret\":null}", -EBADMSG },
-                { "{\"generation\":\"a\",\"generation\":\"b\"}", -EBADMSG },
-                { "[]", -EBADMSG },
-                { "generation=2", -EBADMSG },
-                { NULL, -EBADMSG },
-        };
-
-        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+        for (size_t i = 0; i < ELEMENTSOF(handover_cases); i++) {
+                const HandoverCase *c = &handover_cases[i];
                 RestoreHandover h = { .generation = (char *)"untouched" };
-                int r = restore_handover_parse(t[i].json, &h);
+                int r = restore_handover_parse(c->json, &h);
 
-                print_message("%s\n", t[i].json ?: "(null)");
-                assert_int_equal(r, t[i].r);
+                print_message("%s\n", c->json ?: "(null)");
+                assert_int_equal(r, c->r);
                 if (r < 0) {
                         assert_string_equal(h.generation, "untouched");
                         continue;
                 }
 #define CHECK_STR(got, want) do { if (want) assert_string_equal(got, want); else assert_null(got); } while (0)
-                CHECK_STR(h.generation, t[i].generation);
-                CHECK_STR(h.network, t[i].network);
-                CHECK_STR(h.token, t[i].token);
-                CHECK_STR(h.desktop_secret, t[i].desktop);
-                assert_int_equal(h.time_ms, t[i].time_ms);
+                CHECK_STR(h.generation, c->generation);
+                CHECK_STR(h.network, c->network);
+                CHECK_STR(h.token, c->token);
+                CHECK_STR(h.desktop_secret, c->desktop);
+                assert_int_equal(h.time_ms, c->time_ms);
                 restore_handover_done(&h);
                 assert_null(h.generation);
                 assert_null(h.token);
@@ -91,91 +94,94 @@ static void test_parse(void **state) {
 
 #define ALWAYS (RESTORE_STEP_SECRETS | RESTORE_STEP_LOGINS | RESTORE_STEP_DESKTOP)
 
+typedef struct DecideCase {
+        const char *why;
+        RestoreIdentity now;
+        RestoreHandover h;
+        RestoreVerdict verdict;
+        unsigned steps;
+} DecideCase;
+
+static const DecideCase decide_cases[] = {
+        { "new generation, everything handed over",
+          { "g1", "t1", D1 }, { (char *)"g2", (char *)"10.0.0.7::10.0.0.1:24::eth0:off", 1700000000000, (char *)"t2", (char *)D2 },
+          RESTORE_REDO, ALWAYS | RESTORE_STEP_NETWORK | RESTORE_STEP_CLOCK },
+        { "no network: the address is kept (the host routes the clone there)",
+          { "g1", "t1", D1 }, { (char *)"g2", NULL, 1700000000000, (char *)"t2", (char *)D2 },
+          RESTORE_REDO, ALWAYS | RESTORE_STEP_CLOCK },
+        { "no time: the clock is left alone",
+          { "g1", "t1", D1 }, { (char *)"g2", (char *)"10.0.0.7", -1, (char *)"t2", (char *)D2 },
+          RESTORE_REDO, ALWAYS | RESTORE_STEP_NETWORK },
+        { "time 0 is a time (the epoch), not absent: refused, as before 2020",
+          { "g1", "t1", D1 }, { (char *)"g2", NULL, 0, (char *)"t2", (char *)D2 }, RESTORE_TIME_INVALID, 0 },
+        { "seconds for milliseconds: 1970-01-21, refused",
+          { "g1", "t1", D1 }, { (char *)"g2", NULL, 1767225600, (char *)"t2", (char *)D2 }, RESTORE_TIME_INVALID, 0 },
+        { "2020-01-01 is stepped to",
+          { "g1", "t1", D1 }, { (char *)"g2", NULL, RESTORE_TIME_MS_MIN, (char *)"t2", (char *)D2 },
+          RESTORE_REDO, ALWAYS | RESTORE_STEP_CLOCK },
+        { "a millisecond before it is not",
+          { "g1", "t1", D1 }, { (char *)"g2", NULL, RESTORE_TIME_MS_MIN - 1, (char *)"t2", (char *)D2 },
+          RESTORE_TIME_INVALID, 0 },
+        { "no token before (none was configured): any new one is new",
+          { "g1", NULL, D1 }, { (char *)"g2", NULL, -1, (char *)"t2", (char *)D2 }, RESTORE_REDO, ALWAYS },
+        { "unchanged generation: not a restore, even with new secrets (a neighbour's poke)",
+          { "g1", "t1", D1 }, { (char *)"g1", NULL, -1, (char *)"t2", (char *)D2 }, RESTORE_SAME, 0 },
+        { "nothing known yet: the generation is adopted",
+          { NULL, "t1", D1 }, { (char *)"g1", NULL, -1, (char *)"t1", (char *)D1 }, RESTORE_FIRST, 0 },
+        { "the boot's first answer has a generation and another token: a clone's handover",
+          { NULL, "t1", D1 }, { (char *)"g1", NULL, -1, (char *)"t2", (char *)D2 }, RESTORE_REDO, ALWAYS },
+        { "the boot's first answer with a generation and no secrets (they came from elsewhere)",
+          { NULL, "t1", D1 }, { (char *)"g1", NULL, -1, NULL, NULL }, RESTORE_FIRST, 0 },
+        { "no token yet (MMDS never gave one): a handover's token is new",
+          { NULL, NULL, D1 }, { (char *)"g1", NULL, -1, (char *)"t2", (char *)D2 }, RESTORE_REDO, ALWAYS },
+        { "MMDS answered before without a generation: a generation now is a clone's",
+          { NULL, "t1", D1, .answered = true }, { (char *)"g1", NULL, -1, (char *)"t2", (char *)D2 },
+          RESTORE_REDO, ALWAYS },
+        { "... and one that keeps the old token is refused, not adopted",
+          { NULL, "t1", D1, .answered = true }, { (char *)"g1", NULL, -1, (char *)"t1", (char *)D2 },
+          RESTORE_TOKEN_REUSED, 0 },
+        { "a redo that failed after the clock: the same handover again, the clock not stepped back",
+          { "g1", "t1", D1, .pending = "g2", .done = RESTORE_STEP_NETWORK | RESTORE_STEP_CLOCK },
+          { (char *)"g2", (char *)"10.0.0.7", 1700000000000, (char *)"t2", (char *)D2 },
+          RESTORE_REDO, ALWAYS | RESTORE_STEP_NETWORK },
+        { "a redo that failed before the clock: stepped this time",
+          { "g1", "t1", D1, .pending = "g2", .done = RESTORE_STEP_NETWORK },
+          { (char *)"g2", NULL, 1700000000000, (char *)"t2", (char *)D2 }, RESTORE_REDO, ALWAYS | RESTORE_STEP_CLOCK },
+        { "a newer handover while one is pending: its own time is stepped to",
+          { "g1", "t1", D1, .pending = "g2", .done = RESTORE_STEP_CLOCK | RESTORE_STEP_SECRETS },
+          { (char *)"g3", NULL, 1700000000000, (char *)"t3", (char *)D2 }, RESTORE_REDO, ALWAYS | RESTORE_STEP_CLOCK },
+        { "no generation in the handover: cannot tell",
+          { "g1", "t1", D1 }, { NULL, NULL, -1, (char *)"t2", (char *)D2 }, RESTORE_NO_GENERATION, 0 },
+        { "no generation on either side", { NULL, NULL, NULL }, { NULL, NULL, -1, NULL, NULL }, RESTORE_NO_GENERATION, 0 },
+        { "the old token again", { "g1", "t1", D1 }, { (char *)"g2", NULL, -1, (char *)"t1", (char *)D2 }, RESTORE_TOKEN_REUSED, 0 },
+        { "no token", { "g1", "t1", D1 }, { (char *)"g2", NULL, -1, NULL, (char *)D2 }, RESTORE_TOKEN_MISSING, 0 },
+        { "the old desktop secret again",
+          { "g1", "t1", D1 }, { (char *)"g2", NULL, -1, (char *)"t2", (char *)D1 }, RESTORE_DESKTOP_REUSED, 0 },
+        { "no desktop secret", { "g1", "t1", D1 }, { (char *)"g2", NULL, -1, (char *)"t2", NULL }, RESTORE_DESKTOP_MISSING, 0 },
+        { "a desktop secret that cannot go into a URL",
+          { "g1", "t1", D1 }, { (char *)"g2", NULL, -1, (char *)"t2", (char *)"short" }, RESTORE_DESKTOP_INVALID, 0 },
+        { "a time up to 2200 is stepped to",
+          { "g1", "t1", D1 }, { (char *)"g2", NULL, RESTORE_TIME_MS_MAX, (char *)"t2", (char *)D2 },
+          RESTORE_REDO, ALWAYS | RESTORE_STEP_CLOCK },
+        { "a later one is refused: the kernel sets no clock much past 2232 (every retry would fail)",
+          { "g1", "t1", D1 }, { (char *)"g2", NULL, RESTORE_TIME_MS_MAX + 1, (char *)"t2", (char *)D2 },
+          RESTORE_TIME_INVALID, 0 },
+        { "... up to the largest integer JSON gives",
+          { "g1", "t1", D1 }, { (char *)"g2", NULL, INT64_MAX, (char *)"t2", (char *)D2 }, RESTORE_TIME_INVALID, 0 },
+        { "token checked before the desktop secret: the first reason is reported",
+          { "g1", "t1", D1 }, { (char *)"g2", NULL, -1, (char *)"t1", (char *)D1 }, RESTORE_TOKEN_REUSED, 0 },
+        { "a prefix of the old token is a different token",
+          { "g1", "t1x", D1 }, { (char *)"g2", NULL, -1, (char *)"t1", (char *)D2 }, RESTORE_REDO, ALWAYS },
+};
+
 static void test_decide(void **state) {
-        static const struct {
-                const char *why;
-                RestoreIdentity now;
-                RestoreHandover h;
-                RestoreVerdict verdict;
-                unsigned steps;
-        } t[] = {
-                { "new generation, everything handed over",
-                  { "g1", "t1", D1 }, { (char *)"g2", (char *)"10.0.0.7::10.0.0.1:24::eth0:off", 1700000000000, (char *)"t2", (char *)D2 },
-                  RESTORE_REDO, ALWAYS | RESTORE_STEP_NETWORK | RESTORE_STEP_CLOCK },
-                { "no network: the address is kept (the host routes the clone there)",
-                  { "g1", "t1", D1 }, { (char *)"g2", NULL, 1700000000000, (char *)"t2", (char *)D2 },
-                  RESTORE_REDO, ALWAYS | RESTORE_STEP_CLOCK },
-                { "no time: the clock is left alone",
-                  { "g1", "t1", D1 }, { (char *)"g2", (char *)"10.0.0.7", -1, (char *)"t2", (char *)D2 },
-                  RESTORE_REDO, ALWAYS | RESTORE_STEP_NETWORK },
-                { "time 0 is a time (the epoch), not absent: refused, as before 2020",
-                  { "g1", "t1", D1 }, { (char *)"g2", NULL, 0, (char *)"t2", (char *)D2 }, RESTORE_TIME_INVALID, 0 },
-                { "seconds for milliseconds: 1970-01-21, refused",
-                  { "g1", "t1", D1 }, { (char *)"g2", NULL, 1767225600, (char *)"t2", (char *)D2 }, RESTORE_TIME_INVALID, 0 },
-                { "2020-01-01 is stepped to",
-                  { "g1", "t1", D1 }, { (char *)"g2", NULL, RESTORE_TIME_MS_MIN, (char *)"t2", (char *)D2 },
-                  RESTORE_REDO, ALWAYS | RESTORE_STEP_CLOCK },
-                { "a millisecond before it is not",
-                  { "g1", "t1", D1 }, { (char *)"g2", NULL, RESTORE_TIME_MS_MIN - 1, (char *)"t2", (char *)D2 },
-                  RESTORE_TIME_INVALID, 0 },
-                { "no token before (none was configured): any new one is new",
-                  { "g1", NULL, D1 }, { (char *)"g2", NULL, -1, (char *)"t2", (char *)D2 }, RESTORE_REDO, ALWAYS },
-                { "unchanged generation: not a restore, even with new secrets (a neighbour's poke)",
-                  { "g1", "t1", D1 }, { (char *)"g1", NULL, -1, (char *)"t2", (char *)D2 }, RESTORE_SAME, 0 },
-                { "nothing known yet: the generation is adopted",
-                  { NULL, "t1", D1 }, { (char *)"g1", NULL, -1, (char *)"t1", (char *)D1 }, RESTORE_FIRST, 0 },
-                { "the boot's first answer has a generation and another token: a clone's handover",
-                  { NULL, "t1", D1 }, { (char *)"g1", NULL, -1, (char *)"t2", (char *)D2 }, RESTORE_REDO, ALWAYS },
-                { "the boot's first answer with a generation and no secrets (they came from elsewhere)",
-                  { NULL, "t1", D1 }, { (char *)"g1", NULL, -1, NULL, NULL }, RESTORE_FIRST, 0 },
-                { "no token yet (MMDS never gave one): a handover's token is new",
-                  { NULL, NULL, D1 }, { (char *)"g1", NULL, -1, (char *)"t2", (char *)D2 }, RESTORE_REDO, ALWAYS },
-                { "MMDS answered before without a generation: a generation now is a clone's",
-                  { NULL, "t1", D1, .answered = true }, { (char *)"g1", NULL, -1, (char *)"t2", (char *)D2 },
-                  RESTORE_REDO, ALWAYS },
-                { "... and one that keeps the old token is refused, not adopted",
-                  { NULL, "t1", D1, .answered = true }, { (char *)"g1", NULL, -1, (char *)"t1", (char *)D2 },
-                  RESTORE_TOKEN_REUSED, 0 },
-                { "a redo that failed after the clock: the same handover again, the clock not stepped back",
-                  { "g1", "t1", D1, .pending = "g2", .done = RESTORE_STEP_NETWORK | RESTORE_STEP_CLOCK },
-                  { (char *)"g2", (char *)"10.0.0.7", 1700000000000, (char *)"t2", (char *)D2 },
-                  RESTORE_REDO, ALWAYS | RESTORE_STEP_NETWORK },
-                { "a redo that failed before the clock: stepped this time",
-                  { "g1", "t1", D1, .pending = "g2", .done = RESTORE_STEP_NETWORK },
-                  { (char *)"g2", NULL, 1700000000000, (char *)"t2", (char *)D2 }, RESTORE_REDO, ALWAYS | RESTORE_STEP_CLOCK },
-                { "a newer handover while one is pending: its own time is stepped to",
-                  { "g1", "t1", D1, .pending = "g2", .done = RESTORE_STEP_CLOCK | RESTORE_STEP_SECRETS },
-                  { (char *)"g3", NULL, 1700000000000, (char *)"t3", (char *)D2 }, RESTORE_REDO, ALWAYS | RESTORE_STEP_CLOCK },
-                { "no generation in the handover: cannot tell",
-                  { "g1", "t1", D1 }, { NULL, NULL, -1, (char *)"t2", (char *)D2 }, RESTORE_NO_GENERATION, 0 },
-                { "no generation on either side", { NULL, NULL, NULL }, { NULL, NULL, -1, NULL, NULL }, RESTORE_NO_GENERATION, 0 },
-                { "the old token again", { "g1", "t1", D1 }, { (char *)"g2", NULL, -1, (char *)"t1", (char *)D2 }, RESTORE_TOKEN_REUSED, 0 },
-                { "no token", { "g1", "t1", D1 }, { (char *)"g2", NULL, -1, NULL, (char *)D2 }, RESTORE_TOKEN_MISSING, 0 },
-                { "the old desktop secret again",
-                  { "g1", "t1", D1 }, { (char *)"g2", NULL, -1, (char *)"t2", (char *)D1 }, RESTORE_DESKTOP_REUSED, 0 },
-                { "no desktop secret", { "g1", "t1", D1 }, { (char *)"g2", NULL, -1, (char *)"t2", NULL }, RESTORE_DESKTOP_MISSING, 0 },
-                { "a desktop secret that cannot go into a URL",
-                  { "g1", "t1", D1 }, { (char *)"g2", NULL, -1, (char *)"t2", (char *)"short" }, RESTORE_DESKTOP_INVALID, 0 },
-                { "a time up to 2200 is stepped to",
-                  { "g1", "t1", D1 }, { (char *)"g2", NULL, RESTORE_TIME_MS_MAX, (char *)"t2", (char *)D2 },
-                  RESTORE_REDO, ALWAYS | RESTORE_STEP_CLOCK },
-                { "a later one is refused: the kernel sets no clock much past 2232 (every retry would fail)",
-                  { "g1", "t1", D1 }, { (char *)"g2", NULL, RESTORE_TIME_MS_MAX + 1, (char *)"t2", (char *)D2 },
-                  RESTORE_TIME_INVALID, 0 },
-                { "... up to the largest integer JSON gives",
-                  { "g1", "t1", D1 }, { (char *)"g2", NULL, INT64_MAX, (char *)"t2", (char *)D2 }, RESTORE_TIME_INVALID, 0 },
-                { "token checked before the desktop secret: the first reason is reported",
-                  { "g1", "t1", D1 }, { (char *)"g2", NULL, -1, (char *)"t1", (char *)D1 }, RESTORE_TOKEN_REUSED, 0 },
-                { "a prefix of the old token is a different token",
-                  { "g1", "t1x", D1 }, { (char *)"g2", NULL, -1, (char *)"t1", (char *)D2 }, RESTORE_REDO, ALWAYS },
-        };
+        for (size_t i = 0; i < ELEMENTSOF(decide_cases); i++) {
+                const DecideCase *c = &decide_cases[i];
+                RestorePlan p = restore_plan_decide(&c->now, &c->h);
 
-        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
-                RestorePlan p = restore_plan_decide(&t[i].now, &t[i].h);
-
-                print_message("%s\n", t[i].why);
-                assert_int_equal(p.verdict, t[i].verdict);
-                assert_int_equal(p.steps, t[i].steps);
+                print_message("%s\n", c->why);
+                assert_int_equal(p.verdict, c->verdict);
+                assert_int_equal(p.steps, c->steps);
         }
 }
 

@@ -119,6 +119,32 @@ static void test_metrics_push(void **state) {
         assert_non_null(strstr(none, "\nvmba_push_queued 0\n"));
 }
 
+/* The exact /health JSON for test_health_full's snapshot (below). */
+static const char health_full_json[] =
+        "{\"status\":\"failed\",\"version\":\"0.1.0\",\"build_id\":\"img-2026.11.21-abc\","
+        "\"uptime_s\":61,\"timestamp\":\"2026-11-21T23:59:01.123Z\",\"activeSessions\":2,\"auth\":\"token\",\"desktop\":\"secret\","
+        "\"network\":{\"status\":\"applied\",\"device\":\"eth0\",\"method\":\"static\","
+        "\"address\":\"10.77.0.2\",\"prefix\":24,\"gateway\":\"10.77.0.1\","
+        "\"dns\":[\"10.77.0.53\",\"fd00::53\"],\"mtu\":1400,\"unprivileged_port_start\":1458,\"error\":null},"
+        "\"boot\":{\"exec_ms\":123,\"network_ms\":130,\"http_ms\":131,\"ready_ms\":null,"
+        "\"services_ms\":{\"xvfb\":812,\"x11vnc\":null,\"firefox\":null}},"
+        "\"services\":{"
+        "\"xvfb\":{\"state\":\"ready\",\"pid\":42,\"restarts\":1,\"last_exit\":\"killed by SIGKILL\","
+        "\"last_error\":null,\"retry_in_ms\":null,\"on_demand\":false},"
+        "\"x11vnc\":{\"state\":\"failed\",\"pid\":null,\"restarts\":4,\"last_exit\":\"exited 1\","
+        "\"last_error\":\"exited 1; gave up after 5 starts in 60 s\",\"retry_in_ms\":123457,"
+        "\"on_demand\":false},"
+        "\"firefox\":{\"state\":\"failed\",\"pid\":null,\"restarts\":0,\"last_exit\":null,"
+        "\"last_error\":\"firefox-esr: not found\",\"retry_in_ms\":null,\"on_demand\":true}},"
+        "\"clis\":{"
+        "\"claude_code\":{\"package\":\"@anthropic-ai/claude-code\",\"pinned\":\"2.1.332\","
+        "\"installed\":\"2.1.332\",\"status\":\"ok\"},"
+        "\"codex\":{\"package\":\"@openai/codex\",\"pinned\":\"0.171.0\",\"installed\":\"0.170.0\","
+        "\"status\":\"differs\"},"
+        "\"gemini_cli\":{\"package\":\"@google/gemini-cli\",\"pinned\":\"0.61.0\",\"installed\":null,"
+        "\"status\":\"missing\"}},"
+        "\"config_error\":\"agent.json: unknown key \\\"colour\\\"\"}";
+
 static void test_health_full(void **state) {
         static const char *const dns[] = { "10.77.0.53", "fd00::53" };
         HealthService sv[] = {
@@ -159,30 +185,7 @@ static void test_health_full(void **state) {
         s.clis = clis;
         s.n_clis = ELEMENTSOF(clis);
         text = build(&s);
-        assert_string_equal(text,
-                "{\"status\":\"failed\",\"version\":\"0.1.0\",\"build_id\":\"img-2026.11.21-abc\","
-                "\"uptime_s\":61,\"timestamp\":\"2026-11-21T23:59:01.123Z\",\"activeSessions\":2,\"auth\":\"token\",\"desktop\":\"secret\","
-                "\"network\":{\"status\":\"applied\",\"device\":\"eth0\",\"method\":\"static\","
-                "\"address\":\"10.77.0.2\",\"prefix\":24,\"gateway\":\"10.77.0.1\","
-                "\"dns\":[\"10.77.0.53\",\"fd00::53\"],\"mtu\":1400,\"unprivileged_port_start\":1458,\"error\":null},"
-                "\"boot\":{\"exec_ms\":123,\"network_ms\":130,\"http_ms\":131,\"ready_ms\":null,"
-                "\"services_ms\":{\"xvfb\":812,\"x11vnc\":null,\"firefox\":null}},"
-                "\"services\":{"
-                "\"xvfb\":{\"state\":\"ready\",\"pid\":42,\"restarts\":1,\"last_exit\":\"killed by SIGKILL\","
-                "\"last_error\":null,\"retry_in_ms\":null,\"on_demand\":false},"
-                "\"x11vnc\":{\"state\":\"failed\",\"pid\":null,\"restarts\":4,\"last_exit\":\"exited 1\","
-                "\"last_error\":\"exited 1; gave up after 5 starts in 60 s\",\"retry_in_ms\":123457,"
-                "\"on_demand\":false},"
-                "\"firefox\":{\"state\":\"failed\",\"pid\":null,\"restarts\":0,\"last_exit\":null,"
-                "\"last_error\":\"firefox-esr: not found\",\"retry_in_ms\":null,\"on_demand\":true}},"
-                "\"clis\":{"
-                "\"claude_code\":{\"package\":\"@anthropic-ai/claude-code\",\"pinned\":\"2.1.332\","
-                "\"installed\":\"2.1.332\",\"status\":\"ok\"},"
-                "\"codex\":{\"package\":\"@openai/codex\",\"pinned\":\"0.171.0\",\"installed\":\"0.170.0\","
-                "\"status\":\"differs\"},"
-                "\"gemini_cli\":{\"package\":\"@google/gemini-cli\",\"pinned\":\"0.61.0\",\"installed\":null,"
-                "\"status\":\"missing\"}},"
-                "\"config_error\":\"agent.json: unknown key \\\"colour\\\"\"}");
+        assert_string_equal(text, health_full_json);
 }
 
 static void test_health_network_failed(void **state) {
@@ -246,6 +249,55 @@ static void test_ready(void **state) {
         free(text);
 }
 
+/* The exact /metrics text for test_metrics's snapshot (below). */
+static const char metrics_text[] =
+        "# HELP vmba_uptime_seconds Seconds since the agent started.\n"
+        "# TYPE vmba_uptime_seconds gauge\n"
+        "vmba_uptime_seconds 61\n"
+        "# HELP vmba_service_state 1 for the state each service is in, else 0.\n"
+        "# TYPE vmba_service_state gauge\n"
+        "vmba_service_state{service=\"xvfb\",state=\"inactive\"} 0\n"
+        "vmba_service_state{service=\"xvfb\",state=\"waiting\"} 0\n"
+        "vmba_service_state{service=\"xvfb\",state=\"starting\"} 0\n"
+        "vmba_service_state{service=\"xvfb\",state=\"ready\"} 1\n"
+        "vmba_service_state{service=\"xvfb\",state=\"stopping\"} 0\n"
+        "vmba_service_state{service=\"xvfb\",state=\"backoff\"} 0\n"
+        "vmba_service_state{service=\"xvfb\",state=\"failed\"} 0\n"
+        "vmba_service_state{service=\"we\\\"ird\\\\name\\n\",state=\"inactive\"} 0\n"
+        "vmba_service_state{service=\"we\\\"ird\\\\name\\n\",state=\"waiting\"} 0\n"
+        "vmba_service_state{service=\"we\\\"ird\\\\name\\n\",state=\"starting\"} 0\n"
+        "vmba_service_state{service=\"we\\\"ird\\\\name\\n\",state=\"ready\"} 0\n"
+        "vmba_service_state{service=\"we\\\"ird\\\\name\\n\",state=\"stopping\"} 0\n"
+        "vmba_service_state{service=\"we\\\"ird\\\\name\\n\",state=\"backoff\"} 0\n"
+        "vmba_service_state{service=\"we\\\"ird\\\\name\\n\",state=\"failed\"} 1\n"
+        "# HELP vmba_service_restarts_total Restarts of each service.\n"
+        "# TYPE vmba_service_restarts_total counter\n"
+        "vmba_service_restarts_total{service=\"xvfb\"} 3\n"
+        "vmba_service_restarts_total{service=\"we\\\"ird\\\\name\\n\"} 0\n"
+        "# HELP vmba_service_retry_seconds Seconds until a failed service is started again (only services "
+        "with a retry to come).\n"
+        "# TYPE vmba_service_retry_seconds gauge\n"
+        "vmba_service_retry_seconds{service=\"we\\\"ird\\\\name\\n\"} 12.346\n"
+        "# HELP vmba_http_requests_total HTTP requests answered, by route and status.\n"
+        "# TYPE vmba_http_requests_total counter\n"
+        "vmba_http_requests_total{route=\"/health\",status=\"200\"} 17\n"
+        "vmba_http_requests_total{route=\"other\",status=\"404\"} 2\n"
+        "# HELP vmba_http_waiting_requests HTTP requests waiting for their answer (long polls, pending logins).\n"
+        "# TYPE vmba_http_waiting_requests gauge\n"
+        "vmba_http_waiting_requests 2\n"
+        "# HELP vmba_http_connections HTTP connections open and counted against the limits.\n"
+        "# TYPE vmba_http_connections gauge\n"
+        "vmba_http_connections 5\n"
+        "# HELP vmba_http_loopback_unowned_total Loopback HTTP connections whose local user could not be "
+        "looked up (sharing one client's limit).\n"
+        "# TYPE vmba_http_loopback_unowned_total counter\n"
+        "vmba_http_loopback_unowned_total 7\n"
+        "# HELP vmba_boot_phase_milliseconds Milliseconds from kernel start to each boot milestone.\n"
+        "# TYPE vmba_boot_phase_milliseconds gauge\n"
+        "vmba_boot_phase_milliseconds{phase=\"exec\"} 1\n"
+        "vmba_boot_phase_milliseconds{phase=\"http\"} 20\n"
+        "vmba_boot_phase_milliseconds{phase=\"service:xvfb\"} 900\n";
+
 static void test_metrics(void **state) {
         HealthService sv[] = {
                 { .name = "xvfb", .state = READY, .restarts = 3, .ready_boottime = 900000 },
@@ -271,53 +323,7 @@ static void test_metrics(void **state) {
         s.http_loopback_unowned = 7;
         assert_int_equal(health_build_metrics(&s, &text, &size), 0);
         assert_int_equal(size, strlen(text));
-        assert_string_equal(text,
-                "# HELP vmba_uptime_seconds Seconds since the agent started.\n"
-                "# TYPE vmba_uptime_seconds gauge\n"
-                "vmba_uptime_seconds 61\n"
-                "# HELP vmba_service_state 1 for the state each service is in, else 0.\n"
-                "# TYPE vmba_service_state gauge\n"
-                "vmba_service_state{service=\"xvfb\",state=\"inactive\"} 0\n"
-                "vmba_service_state{service=\"xvfb\",state=\"waiting\"} 0\n"
-                "vmba_service_state{service=\"xvfb\",state=\"starting\"} 0\n"
-                "vmba_service_state{service=\"xvfb\",state=\"ready\"} 1\n"
-                "vmba_service_state{service=\"xvfb\",state=\"stopping\"} 0\n"
-                "vmba_service_state{service=\"xvfb\",state=\"backoff\"} 0\n"
-                "vmba_service_state{service=\"xvfb\",state=\"failed\"} 0\n"
-                "vmba_service_state{service=\"we\\\"ird\\\\name\\n\",state=\"inactive\"} 0\n"
-                "vmba_service_state{service=\"we\\\"ird\\\\name\\n\",state=\"waiting\"} 0\n"
-                "vmba_service_state{service=\"we\\\"ird\\\\name\\n\",state=\"starting\"} 0\n"
-                "vmba_service_state{service=\"we\\\"ird\\\\name\\n\",state=\"ready\"} 0\n"
-                "vmba_service_state{service=\"we\\\"ird\\\\name\\n\",state=\"stopping\"} 0\n"
-                "vmba_service_state{service=\"we\\\"ird\\\\name\\n\",state=\"backoff\"} 0\n"
-                "vmba_service_state{service=\"we\\\"ird\\\\name\\n\",state=\"failed\"} 1\n"
-                "# HELP vmba_service_restarts_total Restarts of each service.\n"
-                "# TYPE vmba_service_restarts_total counter\n"
-                "vmba_service_restarts_total{service=\"xvfb\"} 3\n"
-                "vmba_service_restarts_total{service=\"we\\\"ird\\\\name\\n\"} 0\n"
-                "# HELP vmba_service_retry_seconds Seconds until a failed service is started again (only services "
-                "with a retry to come).\n"
-                "# TYPE vmba_service_retry_seconds gauge\n"
-                "vmba_service_retry_seconds{service=\"we\\\"ird\\\\name\\n\"} 12.346\n"
-                "# HELP vmba_http_requests_total HTTP requests answered, by route and status.\n"
-                "# TYPE vmba_http_requests_total counter\n"
-                "vmba_http_requests_total{route=\"/health\",status=\"200\"} 17\n"
-                "vmba_http_requests_total{route=\"other\",status=\"404\"} 2\n"
-                "# HELP vmba_http_waiting_requests HTTP requests waiting for their answer (long polls, pending logins).\n"
-                "# TYPE vmba_http_waiting_requests gauge\n"
-                "vmba_http_waiting_requests 2\n"
-                "# HELP vmba_http_connections HTTP connections open and counted against the limits.\n"
-                "# TYPE vmba_http_connections gauge\n"
-                "vmba_http_connections 5\n"
-                "# HELP vmba_http_loopback_unowned_total Loopback HTTP connections whose local user could not be "
-                "looked up (sharing one client's limit).\n"
-                "# TYPE vmba_http_loopback_unowned_total counter\n"
-                "vmba_http_loopback_unowned_total 7\n"
-                "# HELP vmba_boot_phase_milliseconds Milliseconds from kernel start to each boot milestone.\n"
-                "# TYPE vmba_boot_phase_milliseconds gauge\n"
-                "vmba_boot_phase_milliseconds{phase=\"exec\"} 1\n"
-                "vmba_boot_phase_milliseconds{phase=\"http\"} 20\n"
-                "vmba_boot_phase_milliseconds{phase=\"service:xvfb\"} 900\n");
+        assert_string_equal(text, metrics_text);
 }
 
 /* The time to a retry, in /metrics and /health, rounded up to the

@@ -102,82 +102,85 @@ static void test_http_probe_path_longest(void **state) {
         service_defs_done(&d);
 }
 
-static void test_parse_errors(void **state) {
-        static const struct {
-                const char *text, *error;
-        } cases[] = {
-                { "{", "services: line 1: " },
-                { "{\"servces\": []}", "services: unknown key 'servces'" },
-                { "{\"services\": {}}", "services: expected a list of services" },
-                { "[1]", "service 0: must be an object" },
-                { "[{\"argv\":[\"x\"]}]", "service 0: name is required" },
-                { "[{\"name\":\"a b\",\"argv\":[\"x\"]}]", "service 0: invalid name 'a b'" },
-                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"bogus\":1}]", "service a: unknown key 'bogus'" },
-                { "[{\"name\":\"a\",\"argv\":[]}]", "service a: argv is empty" },
-                { "[{\"name\":\"a\",\"argv\":[\"x\", 3]}]", "service a: argv must be a list of strings" },
-                { "[{\"name\":\"a\",\"argv\":[\"x\"]},{\"name\":\"a\",\"argv\":[\"y\"]}]", "service a: defined twice" },
-                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"depends_on\":[\"b\"]}]", "service a: depends on unknown service 'b'" },
-                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"depends_on\":[\"a\"]}]", "service a: depends on itself" },
-                /* A repeat: 33 of them overran the supervisor's deps[SERVICES_MAX]. */
-                { "[{\"name\":\"a\",\"argv\":[\"x\"]},{\"name\":\"b\",\"argv\":[\"x\"],\"depends_on\":[\"a\",\"a\"]}]",
-                  "service b: depends on 'a' twice" },
-                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"depends_on\":[\"b\"]},{\"name\":\"b\",\"argv\":[\"x\"],\"depends_on\":[\"a\"]}]",
-                  "services: dependency cycle" },
-                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"on_demand\":true},{\"name\":\"b\",\"argv\":[\"x\"],\"depends_on\":[\"a\"]}]",
-                  "service b: depends on on-demand service 'a'" },
-                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"env\":[\"NOEQUALS\"]}]", "service a: env entry 'NOEQUALS' is not K=V" },
-                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"restart\":\"sometimes\"}]", "service a: restart must be always, on-failure or never" },
-                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"on_demand\":1}]", "service a: on_demand must be true or false" },
-                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"stop_timeout_ms\":-1}]", "service a: stop_timeout_ms must be an integer 0-4294967295" },
-                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"smoke\"}}]",
-                  "service a: probe.type must be none, displayfd, fd-line, tcp-banner, http, file or unix-banner" },
-                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"user\":1}]", "service a: user must be a string" },
-                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"user\":\"\"}]", "service a: user '' is not a user name" },
-                /* ':' would reach into the next passwd field. */
-                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"user\":\"root:x\"}]", "service a: user 'root:x' is not a user name" },
-                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"http\"}}]", "service a: probe needs a port" },
-                /* The path is the request line's target, sent as it is. */
-                { HTTP_PROBE("x"), HTTP_PATH_ERROR },
-                { HTTP_PROBE("/a b"), HTTP_PATH_ERROR },
-                { HTTP_PROBE("/a\\r\\nX: y"), HTTP_PATH_ERROR },
-                { HTTP_PROBE("/" LONG_PATH), HTTP_PATH_ERROR },
-                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"tcp-banner\",\"port\":1}}]",
-                  "service a: tcp-banner probe needs expect" },
-                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"file\",\"path\":\"/run/a\"}}]",
-                  "service a: file probe needs an absolute path to a file and expect" },
-                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"file\",\"path\":\"run/a\",\"expect\":\"x\"}}]",
-                  "service a: file probe needs an absolute path to a file and expect" },
-                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"file\",\"path\":\"/run/\",\"expect\":\"x\"}}]",
-                  "service a: file probe needs an absolute path to a file and expect" },
-                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"file\",\"expect\":\"x\"}}]",
-                  "service a: file probe needs an absolute path to a file and expect" },
-#define UNIX_BANNER_ERR "service a: unix-banner probe needs an absolute socket path (under 108 bytes) and expect"
-                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"unix-banner\",\"path\":\"/run/s\"}}]",
-                  UNIX_BANNER_ERR },
-                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"unix-banner\",\"expect\":\"RFB \"}}]",
-                  UNIX_BANNER_ERR },
-                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"unix-banner\",\"path\":\"s\",\"expect\":\"R\"}}]",
-                  UNIX_BANNER_ERR },
-                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"unix-banner\",\"path\":\"/run/\",\"expect\":\"R\"}}]",
-                  UNIX_BANNER_ERR },
-                /* 108 bytes do not fit sun_path with the NUL. */
-                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"unix-banner\",\"path\":\"/"
-                  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-                  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-                  "\",\"expect\":\"R\"}}]",
-                  UNIX_BANNER_ERR },
-                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"port\":70000}}]", "service a: probe.port must be an integer 0-65535" },
-                { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"timeout\":1}}]", "service a: unknown key 'probe.timeout'" },
-        };
+typedef struct ParseErrorCase {
+        const char *text, *error;
+} ParseErrorCase;
 
-        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+static const ParseErrorCase parse_error_cases[] = {
+        { "{", "services: line 1: " },
+        { "{\"servces\": []}", "services: unknown key 'servces'" },
+        { "{\"services\": {}}", "services: expected a list of services" },
+        { "[1]", "service 0: must be an object" },
+        { "[{\"argv\":[\"x\"]}]", "service 0: name is required" },
+        { "[{\"name\":\"a b\",\"argv\":[\"x\"]}]", "service 0: invalid name 'a b'" },
+        { "[{\"name\":\"a\",\"argv\":[\"x\"],\"bogus\":1}]", "service a: unknown key 'bogus'" },
+        { "[{\"name\":\"a\",\"argv\":[]}]", "service a: argv is empty" },
+        { "[{\"name\":\"a\",\"argv\":[\"x\", 3]}]", "service a: argv must be a list of strings" },
+        { "[{\"name\":\"a\",\"argv\":[\"x\"]},{\"name\":\"a\",\"argv\":[\"y\"]}]", "service a: defined twice" },
+        { "[{\"name\":\"a\",\"argv\":[\"x\"],\"depends_on\":[\"b\"]}]", "service a: depends on unknown service 'b'" },
+        { "[{\"name\":\"a\",\"argv\":[\"x\"],\"depends_on\":[\"a\"]}]", "service a: depends on itself" },
+        /* A repeat: 33 of them overran the supervisor's deps[SERVICES_MAX]. */
+        { "[{\"name\":\"a\",\"argv\":[\"x\"]},{\"name\":\"b\",\"argv\":[\"x\"],\"depends_on\":[\"a\",\"a\"]}]",
+          "service b: depends on 'a' twice" },
+        { "[{\"name\":\"a\",\"argv\":[\"x\"],\"depends_on\":[\"b\"]},{\"name\":\"b\",\"argv\":[\"x\"],\"depends_on\":[\"a\"]}]",
+          "services: dependency cycle" },
+        { "[{\"name\":\"a\",\"argv\":[\"x\"],\"on_demand\":true},{\"name\":\"b\",\"argv\":[\"x\"],\"depends_on\":[\"a\"]}]",
+          "service b: depends on on-demand service 'a'" },
+        { "[{\"name\":\"a\",\"argv\":[\"x\"],\"env\":[\"NOEQUALS\"]}]", "service a: env entry 'NOEQUALS' is not K=V" },
+        { "[{\"name\":\"a\",\"argv\":[\"x\"],\"restart\":\"sometimes\"}]", "service a: restart must be always, on-failure or never" },
+        { "[{\"name\":\"a\",\"argv\":[\"x\"],\"on_demand\":1}]", "service a: on_demand must be true or false" },
+        { "[{\"name\":\"a\",\"argv\":[\"x\"],\"stop_timeout_ms\":-1}]", "service a: stop_timeout_ms must be an integer 0-4294967295" },
+        { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"smoke\"}}]",
+          "service a: probe.type must be none, displayfd, fd-line, tcp-banner, http, file or unix-banner" },
+        { "[{\"name\":\"a\",\"argv\":[\"x\"],\"user\":1}]", "service a: user must be a string" },
+        { "[{\"name\":\"a\",\"argv\":[\"x\"],\"user\":\"\"}]", "service a: user '' is not a user name" },
+        /* ':' would reach into the next passwd field. */
+        { "[{\"name\":\"a\",\"argv\":[\"x\"],\"user\":\"root:x\"}]", "service a: user 'root:x' is not a user name" },
+        { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"http\"}}]", "service a: probe needs a port" },
+        /* The path is the request line's target, sent as it is. */
+        { HTTP_PROBE("x"), HTTP_PATH_ERROR },
+        { HTTP_PROBE("/a b"), HTTP_PATH_ERROR },
+        { HTTP_PROBE("/a\\r\\nX: y"), HTTP_PATH_ERROR },
+        { HTTP_PROBE("/" LONG_PATH), HTTP_PATH_ERROR },
+        { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"tcp-banner\",\"port\":1}}]",
+          "service a: tcp-banner probe needs expect" },
+        { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"file\",\"path\":\"/run/a\"}}]",
+          "service a: file probe needs an absolute path to a file and expect" },
+        { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"file\",\"path\":\"run/a\",\"expect\":\"x\"}}]",
+          "service a: file probe needs an absolute path to a file and expect" },
+        { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"file\",\"path\":\"/run/\",\"expect\":\"x\"}}]",
+          "service a: file probe needs an absolute path to a file and expect" },
+        { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"file\",\"expect\":\"x\"}}]",
+          "service a: file probe needs an absolute path to a file and expect" },
+#define UNIX_BANNER_ERR "service a: unix-banner probe needs an absolute socket path (under 108 bytes) and expect"
+        { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"unix-banner\",\"path\":\"/run/s\"}}]",
+          UNIX_BANNER_ERR },
+        { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"unix-banner\",\"expect\":\"RFB \"}}]",
+          UNIX_BANNER_ERR },
+        { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"unix-banner\",\"path\":\"s\",\"expect\":\"R\"}}]",
+          UNIX_BANNER_ERR },
+        { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"unix-banner\",\"path\":\"/run/\",\"expect\":\"R\"}}]",
+          UNIX_BANNER_ERR },
+        /* 108 bytes do not fit sun_path with the NUL. */
+        { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"unix-banner\",\"path\":\"/"
+          "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+          "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+          "\",\"expect\":\"R\"}}]",
+          UNIX_BANNER_ERR },
+        { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"port\":70000}}]", "service a: probe.port must be an integer 0-65535" },
+        { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"timeout\":1}}]", "service a: unknown key 'probe.timeout'" },
+};
+
+static void test_parse_errors(void **state) {
+        for (size_t i = 0; i < ELEMENTSOF(parse_error_cases); i++) {
+                const ParseErrorCase *c = &parse_error_cases[i];
                 ServiceDefs d = { .n = 12345 };
                 char err[256] = "";
-                int r = service_defs_from_json(cases[i].text, &d, err, sizeof err);
+                int r = service_defs_from_json(c->text, &d, err, sizeof err);
 
-                if (r != -EINVAL || !startswith(err, cases[i].error) ||
-                    (strlen(err) != strlen(cases[i].error) && i != 0))
-                        fail_msg("case %zu: r=%d err='%s', expected '%s'", i, r, err, cases[i].error);
+                if (r != -EINVAL || !startswith(err, c->error) ||
+                    (strlen(err) != strlen(c->error) && i != 0))
+                        fail_msg("case %zu: r=%d err='%s', expected '%s'", i, r, err, c->error);
                 assert_int_equal(d.n, 12345); /* untouched on error */
         }
 }
