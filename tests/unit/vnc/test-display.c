@@ -274,37 +274,43 @@ static void test_listen_addresses(void **state) {
         assert_string_equal(d.services[1].probe.path, "/run/vmba-vnc/rfb.sock");
         assert_string_equal(d.services[1].probe.expect, "RFB ");
         service_defs_done(&d);
-        {
-                /* A socket path that does not fit sun_path: said at start,
-                 * naming the path and the ways out. */
-                DesktopPaths longer = {};
-                char run[128];
-
-                snprintf(run, sizeof run, "/run/%0*d", 90, 0);
-                assert_int_equal(desktop_paths_init(&longer, run, "/var/lib/vmba/browser/profile"), 0);
-                assert_int_equal(strlen(longer.vnc_socket), 108);
-                c.paths = &longer;
-                assert_int_equal(display_build_services(&c, &d, err, sizeof err), -ENAMETOOLONG);
-                assert_non_null(strstr(err, "vnc_listen unix: x11vnc's socket /run/000"));
-                assert_non_null(strstr(err, "-vnc/rfb.sock is over 107 bytes (a shorter runtime_dir"));
-                c.vnc_listen = "127.0.0.1";
-                assert_int_equal(display_build_services(&c, &d, err, sizeof err), 0);
-                service_defs_done(&d);
-                desktop_paths_done(&longer);
-                /* A ':' in it: websockify's token file would split there. */
-                assert_int_equal(desktop_paths_init(&longer, "/run/a:b", "/var/lib/vmba/browser/profile"), 0);
-                c.vnc_listen = "unix";
-                assert_int_equal(display_build_services(&c, &d, err, sizeof err), -EINVAL);
-                assert_string_equal(err, "vnc_listen unix: x11vnc's socket /run/a:b-vnc/rfb.sock has a ':', which "
-                                         "websockify's token file cannot name (a runtime_dir without one)");
-                c.paths = &paths;
-                desktop_paths_done(&longer);
-        }
 
         assert_string_equal(display_connect_host("0.0.0.0"), "127.0.0.1");
         assert_string_equal(display_connect_host("::"), "::1");
         assert_string_equal(display_connect_host(""), "127.0.0.1");
         assert_string_equal(display_connect_host("fe80::1"), "fe80::1");
+}
+
+/* vnc_listen unix where x11vnc's socket, in runtime_dir, cannot be used:
+ * refused at start. */
+static void test_listen_unix_refused(void **state) {
+        DisplayOptions c = defaults();
+        ServiceDefs d = {};
+        char err[256] = "";
+        DesktopPaths longer = {};
+        char run[128];
+
+        /* A socket path that does not fit sun_path: said at start,
+         * naming the path and the ways out. */
+        c.vnc_listen = "unix";
+        snprintf(run, sizeof run, "/run/%0*d", 90, 0);
+        assert_int_equal(desktop_paths_init(&longer, run, "/var/lib/vmba/browser/profile"), 0);
+        assert_int_equal(strlen(longer.vnc_socket), 108);
+        c.paths = &longer;
+        assert_int_equal(display_build_services(&c, &d, err, sizeof err), -ENAMETOOLONG);
+        assert_non_null(strstr(err, "vnc_listen unix: x11vnc's socket /run/000"));
+        assert_non_null(strstr(err, "-vnc/rfb.sock is over 107 bytes (a shorter runtime_dir"));
+        c.vnc_listen = "127.0.0.1";
+        assert_int_equal(display_build_services(&c, &d, err, sizeof err), 0);
+        service_defs_done(&d);
+        desktop_paths_done(&longer);
+        /* A ':' in it: websockify's token file would split there. */
+        assert_int_equal(desktop_paths_init(&longer, "/run/a:b", "/var/lib/vmba/browser/profile"), 0);
+        c.vnc_listen = "unix";
+        assert_int_equal(display_build_services(&c, &d, err, sizeof err), -EINVAL);
+        assert_string_equal(err, "vnc_listen unix: x11vnc's socket /run/a:b-vnc/rfb.sock has a ':', which "
+                                 "websockify's token file cannot name (a runtime_dir without one)");
+        desktop_paths_done(&longer);
 }
 
 /* The agent's own listening socket: websockify's stdin (--inetd), no
@@ -500,6 +506,7 @@ int main(void) {
                 cmocka_unit_test(test_browser_prestart),
                 cmocka_unit_test(test_window_manager),
                 cmocka_unit_test(test_listen_addresses),
+                cmocka_unit_test(test_listen_unix_refused),
                 cmocka_unit_test(test_no_browser),
                 cmocka_unit_test(test_paths_and_texts),
                 cmocka_unit_test(test_display_number),

@@ -422,6 +422,20 @@ static void step(Ctx *c) {
         assert_true(sd_event_run(c->e, DEADLINE_USEC) > 0);
 }
 
+/* A file probe with something other than a regular file at its path: it
+ * does not pass, and its error names the file. */
+static void file_probe_refuses(const ProbeSpec *spec) {
+        Ctx *c = ctx_new();
+        Probe *p = NULL;
+
+        assert_int_equal(probe_start(c->e, spec, -1, on_ready, c, &p), 0);
+        step(c);
+        assert_false(c->passed);
+        assert_non_null(strstr(probe_last_error(p), "sessionCheckpoints.json: "));
+        probe_free(p);
+        ctx_done(c);
+}
+
 /* Firefox's sessionCheckpoints.json: absent, then written in place
  * without the milestone, another file changing, and finally a rename of a
  * file with it. */
@@ -467,26 +481,14 @@ static void test_file(void **state) {
         ctx_done(c);
 
         /* A symlink in its place, to a file that says it: not followed. */
-        c = ctx_new();
         assert_int_equal(unlink(path), 0);
         assert_int_equal(symlink(secret, path), 0);
-        assert_int_equal(probe_start(c->e, &spec, -1, on_ready, c, &p), 0);
-        step(c);
-        assert_false(c->passed);
-        assert_non_null(strstr(probe_last_error(p), "sessionCheckpoints.json: "));
-        probe_free(p);
-        ctx_done(c);
+        file_probe_refuses(&spec);
 
         /* A FIFO in its place: not opened for a blocking read. */
-        c = ctx_new();
         assert_int_equal(unlink(path), 0);
         assert_int_equal(mkfifo(path, 0600), 0);
-        assert_int_equal(probe_start(c->e, &spec, -1, on_ready, c, &p), 0);
-        step(c);
-        assert_false(c->passed);
-        assert_non_null(strstr(probe_last_error(p), "sessionCheckpoints.json: "));
-        probe_free(p);
-        ctx_done(c);
+        file_probe_refuses(&spec);
 
         assert_int_equal(unlink(path), 0);
         assert_int_equal(unlink(secret), 0);

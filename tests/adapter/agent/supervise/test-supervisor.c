@@ -194,12 +194,29 @@ static char *logs_on_term(const char *name) {
         return b;
 }
 
+/* stop_all of test_order_restart_and_stop_all's chain (top on mid on base):
+ * dependents first (each trap logs its name in path), all inactive after;
+ * a second stop_all meanwhile is refused, and so is a start after it. */
+static void stop_all_in_reverse(Harness *m, const char *path) {
+        _cleanup_(freep) char *log = NULL;
+        bool done = false;
+
+        assert_int_equal(supervisor_stop_all(m->supervisor, on_done, &done), 0);
+        assert_int_equal(supervisor_stop_all(m->supervisor, on_done, &done), -EALREADY);
+        run_until(m, flag_set, &done, "stop_all done");
+        assert_int_equal(read_full_file(path, 4096, &log, NULL), 0);
+        assert_string_equal(log, "top\nmid\nbase\n");
+        for (size_t i = 0; i < 3; i++) {
+                assert_int_equal(status(m, i).state, SERVICE_INACTIVE);
+                assert_int_equal(status(m, i).pid, 0);
+        }
+        assert_int_equal(supervisor_start_all(m->supervisor), -ESHUTDOWN);
+}
+
 static void test_order_restart_and_stop_all(void **state) {
         char json[2048], path[128], armed[128];
-        _cleanup_(freep) char *log = NULL;
         Harness *m;
         ServiceStatus st;
-        bool done = false;
         char reason[128];
 
         snprintf(json, sizeof json, "[%s}, %s, \"depends_on\": [\"base\"]}, %s, \"depends_on\": [\"mid\"]}]",
@@ -244,16 +261,7 @@ static void test_order_restart_and_stop_all(void **state) {
         snprintf(path, sizeof path, "%s/log", dir);
         unlink(path);
 
-        assert_int_equal(supervisor_stop_all(m->supervisor, on_done, &done), 0);
-        assert_int_equal(supervisor_stop_all(m->supervisor, on_done, &done), -EALREADY);
-        run_until(m, flag_set, &done, "stop_all done");
-        assert_int_equal(read_full_file(path, 4096, &log, NULL), 0);
-        assert_string_equal(log, "top\nmid\nbase\n");
-        for (size_t i = 0; i < 3; i++) {
-                assert_int_equal(status(m, i).state, SERVICE_INACTIVE);
-                assert_int_equal(status(m, i).pid, 0);
-        }
-        assert_int_equal(supervisor_start_all(m->supervisor), -ESHUTDOWN);
+        stop_all_in_reverse(m, path);
         harness_drop(m);
         unlink(path);
         unlink(armed);
@@ -431,7 +439,6 @@ static int bound_socket(const char *path, bool listening) {
 
 static void test_stale_lock(void **state) {
         char path[64], sock[64], got[64] = "", text[32];
-        int fd;
 
         snprintf(path, sizeof path, "%s/.X4242-lock", dir);
         snprintf(sock, sizeof sock, "%s/X4242", dir);
@@ -483,6 +490,19 @@ static void test_stale_lock(void **state) {
         write_text(path, "   9999999\n");
         assert_int_equal(supervisor_remove_stale_lock(path, dir, getuid(), got, sizeof got), STALE_LOCK_REMOVED);
 
+        /* Not an X lock's name: the lock only. */
+        snprintf(path, sizeof path, "%s/lock", dir);
+        write_text(path, "   9999999\n");
+        assert_int_equal(supervisor_remove_stale_lock(path, dir, getuid(), got, sizeof got), STALE_LOCK_REMOVED);
+}
+
+static void test_stale_socket(void **state) {
+        char path[64], sock[64], got[64] = "";
+        int fd;
+
+        snprintf(path, sizeof path, "%s/.X4242-lock", dir);
+        snprintf(sock, sizeof sock, "%s/X4242", dir);
+
         /* No lock (-displayfd writes none): what is in the socket's place
          * goes unless a server accepts connections on it. */
         write_text(sock, "a file another user put there");
@@ -509,11 +529,6 @@ static void test_stale_lock(void **state) {
         } else
                 assert_int_equal(unlink(sock), 0);
         safe_close(fd);
-
-        /* Not an X lock's name: the lock only. */
-        snprintf(path, sizeof path, "%s/lock", dir);
-        write_text(path, "   9999999\n");
-        assert_int_equal(supervisor_remove_stale_lock(path, dir, getuid(), got, sizeof got), STALE_LOCK_REMOVED);
 }
 
 static bool file_has(Harness *m, const void *arg) {
@@ -730,28 +745,15 @@ static void test_start_while_stopping(void **state) {
         harness_drop(m);
 }
 
-/* Services given a user: a missing one, or root, fails the start at once
- * with the reason (never spawned); as root, an existing one runs with its
- * uid, a fresh environment, and its directories; a line on fd 3 is its
- * readiness (fd-line); secrets in its output are redacted in the log, and
- * its control bytes cleaned. */
-static void test_users_fd_line_and_redaction(void **state) {
-        char passwd[128], json[2048], home[160], logpath[128], environ_path[64], pub[128];
-        _cleanup_(freep) char *env = NULL;
-        struct { size_t i; ServiceState s; } bus_ready = { 0, SERVICE_READY };
-        struct stat st;
-        size_t n;
-        FILE *f;
-        int saved;
+/* The services of the user tests, with passwd as the user database: bus
+ * as an existing user (home its directory to create, under pub), ghost as
+ * a missing one, rooty as root. */
+static Harness *users_start(const char *passwd, const char *pub, const char *home) {
+        char json[2048];
         Harness *m;
 
-        snprintf(passwd, sizeof passwd, "%s/passwd", dir);
-        assert_non_null(f = fopen(passwd, "w"));
-        fputs("rootish:x:0:0::/:/bin/sh\nvmba-test-user:x:65534:65534::/:/bin/sh\n", f);
-        fclose(f);
-        snprintf(pub, sizeof pub, "%s/pub", dir);
+        write_text(passwd, "rootish:x:0:0::/:/bin/sh\nvmba-test-user:x:65534:65534::/:/bin/sh\n");
         assert_int_equal(mkdir(pub, 0755), 0);
-        snprintf(home, sizeof home, "%s/pub/home", dir);
         snprintf(json, sizeof json,
                  "[{\"name\": \"bus\", \"user\": \"vmba-test-user\", \"env\": [\"FOO=1\"],"
                  "  \"create_dirs\": [\"%s\"], \"probe\": {\"type\": \"fd-line\"},"
@@ -764,6 +766,19 @@ static void test_users_fd_line_and_redaction(void **state) {
         m = harness_make(NULL);
         m->o.passwd_path = passwd;
         assert_int_equal(harness_start(m, json), 0);
+        return m;
+}
+
+/* Services given a user: a missing one, or root, fails the start at once
+ * with the reason (never spawned). */
+static void test_users_refused(void **state) {
+        char passwd[128], home[160], pub[128];
+        Harness *m;
+
+        snprintf(passwd, sizeof passwd, "%s/passwd", dir);
+        snprintf(pub, sizeof pub, "%s/pub", dir);
+        snprintf(home, sizeof home, "%s/pub/home", dir);
+        m = users_start(passwd, pub, home);
         assert_int_equal(supervisor_start_service(m->supervisor, "ghost", NULL), -ESRCH);
         assert_int_equal(status(m, 1).state, SERVICE_FAILED);
         assert_int_equal(status(m, 1).pid, 0);
@@ -771,13 +786,30 @@ static void test_users_fd_line_and_redaction(void **state) {
         assert_int_equal(supervisor_start_service(m->supervisor, "rooty", NULL), -EPERM);
         assert_int_equal(status(m, 2).state, SERVICE_FAILED);
         assert_string_equal(status(m, 2).last_error, "user 'rootish' is root (uid 0, gid 0): refused");
+        harness_drop(m);
+        unlink(passwd);
+        rmdir(pub);
+}
 
-        if (geteuid() != 0) {
-                harness_drop(m);
-                unlink(passwd);
-                rmdir(pub);
+/* As root, a service given an existing user runs with its uid, a fresh
+ * environment, and its directories; a line on fd 3 is its readiness
+ * (fd-line); secrets in its output are redacted in the log, and its control
+ * bytes cleaned. */
+static void test_users_fd_line_and_redaction(void **state) {
+        char passwd[128], home[160], logpath[128], environ_path[64], pub[128];
+        _cleanup_(freep) char *env = NULL;
+        struct { size_t i; ServiceState s; } bus_ready = { 0, SERVICE_READY };
+        struct stat st;
+        size_t n;
+        int saved;
+        Harness *m;
+
+        if (geteuid() != 0)
                 skip();
-        }
+        snprintf(passwd, sizeof passwd, "%s/passwd", dir);
+        snprintf(pub, sizeof pub, "%s/pub", dir);
+        snprintf(home, sizeof home, "%s/pub/home", dir);
+        m = users_start(passwd, pub, home);
         /* The log (stderr) into a file for the redaction check. */
         snprintf(logpath, sizeof logpath, "%s/stderr", dir);
         fflush(stderr);
@@ -840,11 +872,13 @@ int main(void) {
                 cmocka_unit_test(test_restart_argv),
                 cmocka_unit_test(test_bad_services_file),
                 cmocka_unit_test(test_stale_lock),
+                cmocka_unit_test(test_stale_socket),
                 cmocka_unit_test(test_restart_service),
                 cmocka_unit_test(test_start_while_stopping),
                 cmocka_unit_test(test_restarts_leave_the_budget),
                 cmocka_unit_test(test_failed_retried_with_dependents),
                 cmocka_unit_test(test_exit_127_retried),
+                cmocka_unit_test(test_users_refused),
                 cmocka_unit_test(test_users_fd_line_and_redaction),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

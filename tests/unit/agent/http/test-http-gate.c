@@ -51,7 +51,8 @@ static void check(const Row *rows, size_t n) {
 
 #define WITH(field, value) ({ HttpGateInput _i = control(); _i.field = value; _i; })
 
-static void test_order_and_answers(void **state) {
+/* The request's framing, answered before its route is looked up. */
+static void test_order_framing(void **state) {
         const Row rows[] = {
                 { "the host's control request passes", control(), 0, NULL },
                 { "URL over the limit: 414 before anything else",
@@ -87,6 +88,14 @@ static void test_order_and_answers(void **state) {
                 { "a target in neither origin- nor http absolute-form: 400, before 404",
                   ({ HttpGateInput i = control(); i.target_invalid = true; i.match = HTTP_MATCH_NO_PATH; i; }),
                   400, "invalid request target" },
+        };
+        check(rows, ELEMENTSOF(rows));
+}
+
+/* Past the framing: the route, who asks (peer, Host, a page, the token),
+ * then the body. */
+static void test_order_route_to_body(void **state) {
+        const Row rows[] = {
                 { "no route: 404", WITH(match, HTTP_MATCH_NO_PATH), 404, "Not Found" },
                 { "method not allowed: 405 with the route's methods", WITH(match, HTTP_MATCH_NO_METHOD), 405,
                   "method not allowed", "Allow", "GET, HEAD" },
@@ -343,7 +352,8 @@ static void test_content_type_and_length(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_order_and_answers),
+                cmocka_unit_test(test_order_framing),
+                cmocka_unit_test(test_order_route_to_body),
                 cmocka_unit_test(test_public_and_loopback_routes),
                 cmocka_unit_test(test_attackers),
                 cmocka_unit_test(test_from_a_page),

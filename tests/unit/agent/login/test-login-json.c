@@ -92,7 +92,6 @@ static void test_urls(void **state) {
         OpenUrlRequest o = {};
         OAuthStartRequest a = {};
         const char *err = NULL, *b;
-        char *v;
 
         b = "{\"url\":\"https://a/`touch${IFS}/tmp/x`$(id)\"}";
         assert_int_equal(open_url_request_parse(b, strlen(b), &o, &err), 0); /* backticks are URL chars; no shell sees them */
@@ -132,6 +131,14 @@ static void test_urls(void **state) {
                 oauth_start_request_done(&a);
                 free(body);
         }
+}
+
+/* A parameter's value in a query or a URL's query, decoded; an escaped NUL
+ * refuses it (in authorizeUrl's state too). */
+static void test_query_values(void **state) {
+        OAuthStartRequest a = {};
+        const char *err = NULL, *b;
+        char *v;
 
         v = login_query_get("code=a%20b+c&state=x", "code");
         assert_string_equal(v, "a b c");
@@ -180,6 +187,7 @@ int main(void) {
                 cmocka_unit_test(test_responses),
                 cmocka_unit_test(test_start_request),
                 cmocka_unit_test(test_urls),
+                cmocka_unit_test(test_query_values),
                 cmocka_unit_test(test_query_to_json),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
