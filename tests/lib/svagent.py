@@ -14,7 +14,7 @@ import signal
 import socket
 import tempfile
 
-from netns import DEADLINE_SCALE, Netns, wait_until
+from netns import DEADLINE_SCALE, Netns, need, wait_until
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The image's Firefox policy, the one file mkimage installs.
@@ -466,3 +466,21 @@ def passwd_alias(uid, gid=None):
 def run_uid():
     """A uid no account and no other run uses (this process's own)."""
     return 1_900_000_000 + os.getpid() % 1_000_000
+
+
+@contextlib.contextmanager
+def desktop_agent(agent_bin):
+    """The desktop as shipped, without a window manager, ready: the
+    `agent` of test_desktop.py and test_desktop_novnc.py."""
+    need("Xvfb", "x11vnc", "websockify", "dbus-daemon", "xwininfo")
+    with Agent(agent_bin, "window_manager=") as a:
+        a.wait_ready()
+        yield a
+
+
+@contextlib.contextmanager
+def aliased(agent_bin, key, uid):
+    """The agent with `key`=vmba-alias, a second name for uid that exists
+    only in the agent's mount namespace (a private /etc/passwd)."""
+    with passwd_alias(uid) as wrap, Agent(agent_bin, "window_manager=", f"{key}=vmba-alias", wrap=wrap) as a:
+        yield a

@@ -9,7 +9,7 @@ one log record per line; its main() run as the agent runs it (python3 -c)
 against a stand-in websockify that reports what was patched before it
 started; and vnc/embed-text.py's C literals read back.  The whole
 program runs against the real websockify in the netns tier
-(tests/netns/test_desktop.py, test_display.py).
+(tests/netns/test_desktop_novnc.py, test_desktop.py, test_display.py).
 
     test-websockify-main.py      exit 0 passed, 1 failed
 """
