@@ -695,6 +695,10 @@ int supervisor_start_service(Supervisor *sv, const char *name, char *const *extr
         if (r < 0 && s->not_found) {
                 log_error("Service %s: %s", s->def->name, s->last_error);
                 service_event(s, SV_EVENT_NOT_FOUND);
+                /* Already failed (it stays so): a retry armed before would
+                 * only fail the same way, and /health would promise it. */
+                if (s->state == SERVICE_FAILED)
+                        (void)sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
                 return r;
         }
         r = service_set_extra_argv(s, extra_argv);

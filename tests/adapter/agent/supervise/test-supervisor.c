@@ -4,9 +4,9 @@
  * from a services file.  Covers start in dependency order, a dependency's restart
  * taking its dependents down and up again, the start budget, a missing
  * binary, on-demand start/stop, stop_all in reverse order with its done
- * callback, a failed service retried after its recovery delay, an exit
- * 127 retried as any exit, and the ready timeout extended only while a
- * start is busy.  Also what the status accessors report.  The loop runs
+ * callback, a failed service retried after its recovery delay (not once
+ * its user is gone), an exit 127 retried as any exit, and the ready
+ * timeout extended only while a start is busy.  Also what the status accessors report.  The loop runs
  * until a condition holds, with a deadline that fails the test.
  *
  * Over 800 lines: every case drives the same hand-made harness, and a
@@ -791,6 +791,35 @@ static void test_users_refused(void **state) {
         rmdir(pub);
 }
 
+/* A service failed over its budget, its retry to come, whose user is gone
+ * when it is started by hand: the start is refused with the reason, and
+ * no retry is left to fail the same way later. */
+static void test_user_gone_cancels_the_retry(void **state) {
+        static const char *const sets[] = { "restart_burst", "2", "failed_retry_s", "3600", NULL };
+        struct { size_t i; ServiceState s; } failed = { 0, SERVICE_FAILED };
+        char passwd[128], json[256];
+        Harness *m;
+
+        snprintf(passwd, sizeof passwd, "%s/passwd", dir);
+        write_text(passwd, "vmba-test-user:x:65534:65534::/:/bin/sh\n");
+        snprintf(json, sizeof json,
+                 "[{\"name\": \"crasher\", \"user\": \"vmba-test-user\", \"argv\": [\"/bin/sh\", \"-c\", \"exit 3\"]}]");
+        m = harness_make(sets);
+        m->o.passwd_path = passwd;
+        assert_int_equal(harness_start(m, json), 0);
+        assert_int_equal(supervisor_start_all(m->supervisor), 0);
+        run_until(m, state_is, &failed, "crasher failed over its budget");
+        assert_true(status(m, 0).retry_in > 0);
+
+        write_text(passwd, "someone-else:x:65533:65533::/:/bin/sh\n");
+        assert_int_equal(supervisor_start_service(m->supervisor, "crasher", NULL), -ESRCH);
+        assert_int_equal(status(m, 0).state, SERVICE_FAILED);
+        assert_true(startswith(status(m, 0).last_error, "user 'vmba-test-user' not found in "));
+        assert_int_equal(status(m, 0).retry_in, 0);
+        harness_drop(m);
+        unlink(passwd);
+}
+
 /* As root, a service given an existing user runs with its uid, a fresh
  * environment, and its directories; a line on fd 3 is its readiness
  * (fd-line); secrets in its output are redacted in the log, and its control
@@ -879,6 +908,7 @@ int main(void) {
                 cmocka_unit_test(test_failed_retried_with_dependents),
                 cmocka_unit_test(test_exit_127_retried),
                 cmocka_unit_test(test_users_refused),
+                cmocka_unit_test(test_user_gone_cancels_the_retry),
                 cmocka_unit_test(test_users_fd_line_and_redaction),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
