@@ -220,6 +220,14 @@ static int step_desktop(Restore *x, const RestoreHandover *h) {
                 log_info("Restore: no x11vnc to start again.");
                 return 0;
         }
+        /* Its user missing or root: failed before the snapshot as now, and
+         * never retried.  The clone's desktop stays down as the
+         * template's was; failing the step would keep the control routes
+         * answering "Restoring" for good. */
+        if (r == -ESRCH || r == -EPERM) {
+                log_warning_errno(r, "Restore: x11vnc cannot run as its user (%m): the desktop stays down.");
+                return 0;
+        }
         if (r < 0)
                 return log_error_errno(r, "Restore: failed to start x11vnc again: %m");
         log_info("Restore: x11vnc starting again, websockify after it (their clients are gone); Xvfb and the "

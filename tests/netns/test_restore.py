@@ -73,10 +73,11 @@ def hand_over(a, path, obj):
 
 @contextlib.contextmanager
 def restorable(agent_bin, tmp_path, interval_ms=300, sets=(), ip="ip=10.77.0.2::10.77.0.1:24::eth0:off",
-               services=None, template_object=True):
+               services=None, template_object=True, ready=True):
     """The agent with restores on (clock step off) and an MMDS stand-in on
     its loopback; yields it and the handover file, generation g1 learned
-    (template_object=False: MMDS has no object at boot, none learned)."""
+    (template_object=False: MMDS has no object at boot, none learned),
+    its display chain ready (ready=False: its /health answering)."""
     need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
     handover = tmp_path / "handover.json"
     if template_object:
@@ -88,7 +89,10 @@ def restorable(agent_bin, tmp_path, interval_ms=300, sets=(), ip="ip=10.77.0.2::
                   f"resolv_conf={tmp_path}/resolv.conf", f"hosts_file={tmp_path}/hosts", "hostname_file=", *sets,
                   ns=lan.guest, cmdline=ip, services=services)
         try:
-            a.wait_ready()
+            if ready:
+                a.wait_ready()
+            else:
+                wait_until(lambda: a.try_get("/health")[0] == 200, 20, "the agent's /health")
             if template_object:
                 wait_until(lambda: a.health()["restore"]["generation"] == "g1", 20, "generation g1 learned")
             yield a, handover
@@ -470,6 +474,23 @@ def test_a_template_that_never_learnt_its_generation(agent_bin, tmp_path):
         hand_over(a, handover, {"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP})
         wait_until(lambda: a.health()["restore"]["restores"] == 1, 30, "the restore")
         assert a.health()["restore"]["generation"] == "g2"
+
+
+def test_restore_with_the_vnc_user_missing(agent_bin, tmp_path):
+    """An image without the VNC user: x11vnc failed at boot, for good, and
+    the desktop is not served.  A clone of it is restored all the same
+    (the control routes answer again, with the new token); its desktop
+    stays down, as the template's was, and the log says why."""
+    with restorable(agent_bin, tmp_path, sets=("vnc_user=vmba-no-such-vnc-user",), ready=False) as (a, handover):
+        wait_until(lambda: a.services()["x11vnc"]["state"] == "failed", 30, "x11vnc failed")
+        hand_over(a, handover, {"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP})
+        wait_until(lambda: a.health()["restore"]["restores"] == 1, 30, "the restore")
+        assert a.health()["restore"]["restoring"] is False
+        assert a.log_lines("Restore: x11vnc cannot run as its user (No such process): the desktop stays down.")
+        assert not a.log_lines("Restore incomplete")
+        assert a.services()["x11vnc"]["state"] == "failed"
+        assert post(a, "/shutdown", token=TOKEN)[0] == 401
+        assert post(a, "/shutdown", token=NEW_TOKEN)[0] == 202
 
 
 def test_restore_stops_what_the_vnc_user_left(agent_bin, tmp_path):
