@@ -140,6 +140,7 @@ static int snapshot_take(Manager *m, Snapshot *s, bool with_http) {
                                    host_secrets_desktop_state(m->secrets) == SECRET_PENDING,
                 .secrets_missing = host_secrets_token_state(m->secrets) == SECRET_MISSING ||
                                    host_secrets_desktop_state(m->secrets) == SECRET_MISSING,
+                .desktop_held = m->desktop.vnc_held,
         };
         int r;
 
@@ -150,7 +151,9 @@ static int snapshot_take(Manager *m, Snapshot *s, bool with_http) {
         h->realtime = now(CLOCK_REALTIME);
         h->active_sessions = m->logins ? login_manager_active(m->logins) : 0;
         h->auth = host_secrets_auth_string(m->secrets);
-        h->desktop = host_secrets_desktop_string(m->secrets);
+        /* Held: the secret is there, but x11vnc stays down until its files
+         * can be written (desktop-setup.c); "starting" would hide why. */
+        h->desktop = m->desktop.vnc_held ? "held" : host_secrets_desktop_string(m->secrets);
         h->config_error = m->config_error;
         snapshot_network(m, s);
         h->boot_exec = m->boot.exec;

@@ -68,7 +68,7 @@ typedef struct HealthSnapshot {
         usec_t realtime;           /* CLOCK_REALTIME µs, for "timestamp" */
         unsigned active_sessions;
         const char *auth;          /* "token", "pending", "no-token" */
-        const char *desktop;       /* "secret", "pending", "no-secret" */
+        const char *desktop;       /* "secret", "pending", "no-secret", "held" */
         const char *config_error;  /* "" or NULL: key omitted */
 
         HealthNetwork network;

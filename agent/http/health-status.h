@@ -27,6 +27,7 @@ typedef struct HealthFacts {
         bool network_failed;
         bool secrets_pending;  /* the token or desktop secret is being asked for (MMDS) */
         bool secrets_missing;  /* no token or no desktop secret: the host cannot use this VM */
+        bool desktop_held;     /* the desktop secret's files cannot be written: x11vnc held down */
 } HealthFacts;
 
 /* failed beats degraded beats starting beats ok. */

@@ -554,6 +554,9 @@ def test_desktop_stays_down_without_its_files(restored):
                    20, "the desktop held")
         wait_until(lambda: a.services()["x11vnc"]["pid"] is None and a.services()["websockify"]["pid"] is None,
                    30, "x11vnc and websockify down")
+        # Said as what it is, not as a start under way.
+        h = a.health()
+        assert (h["status"], h["desktop"]) == ("degraded", "held"), (h["status"], h["desktop"])
         # Asked again without a poke, and still incomplete.
         wait_until(lambda: len(a.log_lines("Restore incomplete (generation g2)")) >= 2, 20, "a second try")
         assert a.health()["restore"]["restoring"] is True
@@ -567,6 +570,7 @@ def test_desktop_stays_down_without_its_files(restored):
     h = a.health()["restore"]
     assert (h["generation"], h["restoring"]) == ("g2", False)
     wait_until(lambda: a.try_get("/health/ready")[0] == 200, 30, "x11vnc and websockify back")
+    assert (a.health()["status"], a.health()["desktop"]) == ("ok", "secret")
     with open(os.path.join(a.vnc_dir, "vnc-password")) as f:
         assert f.read() == NEW_DESKTOP + "\n"
     assert a.log_lines("The desktop secret's files are written: x11vnc starts again.")

@@ -2,7 +2,8 @@
  * with: written-out rows for the cases that matter, every combination of
  * the facts against the rule, and the names.  The rule: a failed chain
  * service is "failed" whatever else holds; then stopping, a config
- * fallback, a failed network or a missing secret is "degraded"; then
+ * fallback, a failed network, a missing secret or a desktop held down
+ * (its secret's files not written) is "degraded"; then
  * services not started or not all ready, or a secret still being asked
  * for, is "starting". */
 #include <setjmp.h>
@@ -16,13 +17,13 @@
 
 /* Columns: services_started, chain_failed, chain_not_ready (the failed
  * count among them), stopping, config_error, network_failed, and (rows
- * at the end) secrets_pending, secrets_missing. */
+ * at the end) secrets_pending, secrets_missing, desktop_held. */
 typedef struct Row {
         bool started;
         size_t failed, not_ready;
         bool stopping, config_error, network_failed;
         HealthStatus expect;
-        bool pending, missing;
+        bool pending, missing, held;
 } Row;
 
 #define OK HEALTH_OK
@@ -71,6 +72,11 @@ static const Row rows[] = {
         { true,  0, 2, false, false, false, ST, true,  false },
         { true,  1, 1, false, false, false, FL, false, true  },
         { true,  0, 0, true,  false, false, DG, true,  false },
+        /* The desktop held down (x11vnc and websockify not ready): degraded,
+         * not starting; a failed service still wins. */
+        { true,  0, 2, false, false, false, DG, false, false, true },
+        { true,  0, 2, false, false, false, DG, true,  false, true },
+        { true,  1, 2, false, false, false, FL, false, false, true },
 };
 
 static void test_rows(void **state) {
@@ -81,6 +87,7 @@ static void test_rows(void **state) {
                         .chain_not_ready = r->not_ready, .stopping = r->stopping,
                         .config_error = r->config_error, .network_failed = r->network_failed,
                         .secrets_pending = r->pending, .secrets_missing = r->missing,
+                        .desktop_held = r->held,
                 };
                 HealthStatus got = health_status_decide(&f);
                 if (got != r->expect)
@@ -92,15 +99,17 @@ static void test_rows(void **state) {
 /* Every combination of the boolean facts (failed and not-ready as 0/1),
  * so a fact added without rows above still meets the rule's order. */
 static void test_every_combination(void **state) {
-        for (unsigned bits = 0; bits < 256; bits++) {
+        for (unsigned bits = 0; bits < 512; bits++) {
                 HealthFacts f = {
                         .services_started = bits & 1, .chain_failed = (bits >> 1) & 1,
                         .chain_not_ready = ((bits >> 1) & 1) | ((bits >> 2) & 1), .stopping = (bits >> 3) & 1,
                         .config_error = (bits >> 4) & 1, .network_failed = (bits >> 5) & 1,
                         .secrets_pending = (bits >> 6) & 1, .secrets_missing = (bits >> 7) & 1,
+                        .desktop_held = (bits >> 8) & 1,
                 };
                 HealthStatus expect = f.chain_failed ? FL
-                        : f.stopping || f.config_error || f.network_failed || f.secrets_missing ? DG
+                        : f.stopping || f.config_error || f.network_failed || f.secrets_missing || f.desktop_held
+                        ? DG
                         : !f.services_started || f.chain_not_ready || f.secrets_pending ? ST : OK;
                 assert_int_equal(health_status_decide(&f), expect);
         }
