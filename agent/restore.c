@@ -21,6 +21,7 @@
 #include "agent/host/mmds.h"
 #include "agent/host/restore-plan.h"
 #include "agent/http/http.h"
+#include "agent/login/handoff-vsock.h"
 #include "agent/login/login.h"
 #include "agent/supervise/supervisor.h"
 #include "clock-watch.h"
@@ -300,6 +301,10 @@ static void restoring_begin(Restore *x, const char *generation) {
         x->restoring = true;
         x->started = x->asked;
         http_server_restore_begun(x->m->http);
+        /* The snapshot's signed-in logins are dropped only when the
+         * restore completes (step_logins()); until then their pushes,
+         * with the template's token, must not reach this clone's host. */
+        handoff_hold(x->m->handoff);
         desktop_restore_hold(&x->m->desktop, x->m->supervisor);
         log_notice("Restored from a snapshot (generation %s, noticed after %s): control routes wait until the "
                    "clone is distinct.", generation, x->why ?: "a check");
@@ -359,6 +364,8 @@ static void decide(Restore *x, const RestoreHandover *h) {
         pending_clear(x);
         adopt(x, h);
         x->restoring = false;
+        /* After step_logins(): what is still queued is this clone's. */
+        handoff_resume(x->m->handoff);
         x->restores++;
         x->last_ms = (int64_t)((now(CLOCK_MONOTONIC) - x->started) / USEC_PER_MSEC);
         x->retry_usec = RESTORE_RETRY_FIRST_USEC;

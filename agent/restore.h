@@ -1,7 +1,8 @@
 /* Snapshot restore, the adapter: the triggers (POST /restore-check from
  * the host, a wall-clock step seen by common/clock-watch.h), the MMDS
  * handover, agent/host/restore-plan.h's decision, and the steps redone in
- * order while control routes answer 503 {"error":"Restoring"}:
+ * order while control routes answer 503 {"error":"Restoring"} and the
+ * push handoff is held (handoff_hold()):
  *   network (netinit again, from the handover's ip=, removing the old
  *   address) → clock (clock_settime from the host's time) → secrets (new
  *   token and desktop secret, their files) → logins (failed, "restored")
@@ -24,7 +25,7 @@ int restore_setup(Manager *m);
  * while the boot's generation is not known; nothing before restore_setup(). */
 void restore_mmds_object(Manager *m, const char *json);
 void restore_free(Manager *m);
-/* For the HTTP gate. */
+/* For the HTTP gate and the push handoff's hold. */
 bool restore_in_progress(Manager *m);
 /* For /health and /metrics (strings borrowed until the next event). */
 void restore_report(Manager *m, HealthRestore *ret);

@@ -351,6 +351,12 @@ static bool http_restoring(void *userdata) {
         return restore_in_progress(userdata);
 }
 
+/* The same state as the HTTP gate's: from the restore's start (refused
+ * or failing steps included) until it completes. */
+static bool push_held(void *userdata) {
+        return restore_in_progress(userdata);
+}
+
 static const char *control_token(void *userdata) {
         return host_secrets_token(((Manager *)userdata)->secrets);
 }
@@ -833,7 +839,8 @@ static int setup_logins(Manager *m) {
         if (c->vsock_port == 0)
                 return 0;
         HandoffOptions ho = { .event = m->event, .cid = c->vsock_cid, .port = c->vsock_port,
-                              .unix_path = c->vsock_unix_path, .token = control_token, .userdata = m };
+                              .unix_path = c->vsock_unix_path, .token = control_token, .held = push_held,
+                              .userdata = m };
         return handoff_new(&ho, m->logins, &m->handoff);
 }
 

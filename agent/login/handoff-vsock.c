@@ -13,7 +13,12 @@
  * tells the receiver nothing it does not have.  A line is made when it
  * starts on a connection, with the token of that moment (a restore
  * replaces it), and wiped when the connection ends: a queued delivery
- * holds the credentials, never the token. */
+ * holds the credentials, never the token.
+ *
+ * A hold (a snapshot restore under way) is asked where a connection
+ * would be opened (on_timer()), so every path to the host goes through
+ * it: a held handoff opens none and does not re-arm its timer; the end of
+ * the hold kicks it (handoff_resume()). */
 #include <linux/vm_sockets.h>
 #include <stdio.h>
 #include <sys/random.h>
@@ -57,6 +62,7 @@ struct Handoff {
         bool connected;
         bool refused;      /* the stand-in's receiver was not root's: said once until one is */
         bool no_token;     /* no control token: said once until there is one */
+        bool held_said;    /* the hold with deliveries queued was logged: once per hold */
         sd_event_source *io, *timer;
         usec_t backoff;
         char in[INBUF + 1];
@@ -105,6 +111,10 @@ static const char *current_token(Handoff *h) {
         const char *t = h->o.token ? h->o.token(h->o.userdata) : NULL;
 
         return isempty(t) ? NULL : t;
+}
+
+static bool held(Handoff *h) {
+        return h->o.held && h->o.held(h->o.userdata);
 }
 
 static int schedule(Handoff *h, usec_t delay);
@@ -354,6 +364,13 @@ static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
         disconnect(h);
         if (!pending(h))
                 return 0;
+        if (held(h)) {
+                /* Not re-armed: handoff_resume() kicks it. */
+                if (!h->held_said)
+                        log_info("Push handoff held while the VM is being restored: %u queued.", handoff_queued(h));
+                h->held_said = true;
+                return 0;
+        }
         if (!current_token(h)) {
                 /* Fail closed: a line without the token would be refused,
                  * and one with a made-up token is no proof. */
@@ -403,7 +420,7 @@ static int handoff_push(Handoff *h, LoginSession *s) {
         h->d[slot] = TAKE_PTR(d);
         s->pushed = true;
         h->backoff = 0;
-        if (h->connected) {
+        if (h->connected && !held(h)) {
                 /* After the lines already on this connection. */
                 send_pending(h);
                 return 0;
@@ -429,6 +446,31 @@ static void on_login_change(LoginSession *s, LoginChange change, void *userdata)
                 /* A queued push holds its own copy of the secret: an
                  * expired or failed session must not be sent later. */
                 handoff_forget(h, s);
+}
+
+/* The line being written is cut off: the host takes whole lines only.
+ * Lines already sent stay queued unacknowledged, as after any broken
+ * connection: their ACKs cannot arrive on a closed one.  If the restore
+ * completes, its logins step drops them with their sessions; one it
+ * keeps is sent again after handoff_resume().  With deliveries queued,
+ * on_timer() runs at once: the hold is decided there, as for every
+ * connection, and logged once. */
+void handoff_hold(Handoff *h) {
+        if (!h)
+                return;
+        disconnect(h);
+        h->held_said = false;
+        if (pending(h) && schedule(h, 0) < 0)
+                log_warning("Push handoff: cannot schedule the hold.");
+}
+
+void handoff_resume(Handoff *h) {
+        if (!h)
+                return;
+        h->held_said = false;
+        h->backoff = 0;
+        if (pending(h) && schedule(h, 0) < 0)
+                log_warning("Push handoff: cannot schedule the deliveries held.");
 }
 
 int handoff_new(const HandoffOptions *o, LoginManager *lm, Handoff **ret) {

@@ -5,13 +5,14 @@ tests/netns/login/ in place of the real ones, the fake OAuth provider on
 loopback) and calls the host API exactly as the host does.  Beside it,
 what the login tests of several files share: session ids, a login's HOME
 gone, the login an authorize URL came from, the fake CLIs still running
-and their gates, a line of the push handoff.  SECRETS are the strings no
-log or answer may show."""
+and their gates, a line of the push handoff and its queue.  SECRETS are
+the strings no log or answer may show."""
 import contextlib
 import errno
 import http.client
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -20,6 +21,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+
+import pytest
 
 from netns import DEADLINE_SCALE, wait_until
 from svagent import CLI_GID, CLI_UID, Agent, auth
@@ -280,3 +283,27 @@ def read_line(conn, pause=0.0):
         buf += chunk
         time.sleep(pause)
     return json.loads(buf)
+
+
+def push_queued(e):
+    """vmba_push_queued: the deliveries the agent holds for the host."""
+    m = re.search(r"^vmba_push_queued (\d+)$", e.request("GET", "/metrics")[1].decode(), re.M)
+    assert m, "no vmba_push_queued in /metrics"
+    return int(m.group(1))
+
+
+def assert_nothing_left_to_push(e, srv=None):
+    """The agent's own word that it will not come back: its push queue is
+    empty (it connects to the host only to send a queued delivery, and a
+    delivery leaves the queue only with its secret); and, with srv, it
+    made no other connection there meanwhile."""
+    wait_until(lambda: push_queued(e) == 0, 10, "the push queue empty")
+    if srv is None:
+        return
+    timeout = srv.gettimeout()
+    srv.setblocking(False)
+    try:
+        with pytest.raises(BlockingIOError):
+            srv.accept()[0].close()
+    finally:
+        srv.settimeout(timeout)

@@ -10,7 +10,6 @@ sent to no receiver that is not root's.  The tests end by searching
 everything the run wrote for the secrets."""
 import contextlib
 import os
-import re
 import shutil
 import socket
 import struct
@@ -18,9 +17,7 @@ import subprocess
 import sys
 import tempfile
 
-import pytest
-
-from loginenv import as_cli_user, home_gone, login_of, read_line, sid
+from loginenv import as_cli_user, assert_nothing_left_to_push, home_gone, login_of, read_line, sid
 from netns import DEADLINE_SCALE, wait_until
 from svagent import CLI_GID, CLI_UID, TOKEN
 
@@ -144,30 +141,6 @@ def ack(conn, e, s, line):
     """The host acknowledges line on conn: the agent then forgets s."""
     conn.sendall(f"ACK {line['deliveryId']}\n".encode())
     wait_until(lambda: e.json("GET", f"/credentials/status?sessionId={s}")[0] == 404, 10, "session delivered")
-
-
-def push_queued(e):
-    """vmba_push_queued: the deliveries the agent holds for the host."""
-    m = re.search(r"^vmba_push_queued (\d+)$", e.request("GET", "/metrics")[1].decode(), re.M)
-    assert m, "no vmba_push_queued in /metrics"
-    return int(m.group(1))
-
-
-def assert_nothing_left_to_push(e, srv=None):
-    """The agent's own word that it will not come back: its push queue is
-    empty (it connects to the host only to send a queued delivery, and a
-    delivery leaves the queue only with its secret); and, with srv, it
-    made no other connection there meanwhile."""
-    wait_until(lambda: push_queued(e) == 0, 10, "the push queue empty")
-    if srv is None:
-        return
-    timeout = srv.gettimeout()
-    srv.setblocking(False)
-    try:
-        with pytest.raises(BlockingIOError):
-            srv.accept()[0].close()
-    finally:
-        srv.settimeout(timeout)
 
 
 def test_push_handoff(make_env, host_socket):

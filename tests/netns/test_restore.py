@@ -20,7 +20,7 @@ import uuid
 
 import pytest
 
-from loginenv import LoginEnv, home_gone, read_line
+from loginenv import LoginEnv, assert_nothing_left_to_push, home_gone, push_queued, read_line
 from netns import Lan, Netns, need, require_root, wait_until
 from svagent import DESKTOP_SECRET, MMDS_SERVER, TOKEN, VNC_UID, Agent, auth, pids_with_argv
 
@@ -729,6 +729,70 @@ def test_push_after_a_restore_carries_the_new_token(agent_bin, tmp_path, host_so
             conn.sendall(f"ACK {line['deliveryId']}\n".encode())
             wait_until(lambda: e.json("GET", f"/credentials/status?sessionId={s}", headers=new)[0] == 404, 10,
                        "session delivered")
+        e.assert_no_secrets()
+        for secret in (TOKEN, NEW_TOKEN, NEW_DESKTOP):
+            assert secret not in e.agent.log_text()
+
+
+def accept_waiting(srv):
+    """The connections waiting in srv's backlog now, accepted."""
+    timeout = srv.gettimeout()
+    srv.setblocking(False)
+    got = []
+    try:
+        while True:
+            got.append(srv.accept()[0])
+    except BlockingIOError:
+        return got
+    finally:
+        srv.settimeout(timeout)
+
+
+def test_push_is_held_while_restoring(agent_bin, tmp_path, host_socket):
+    """A login signed in before the snapshot, its push not acknowledged:
+    the line and the token in it are the template's.  A clone whose
+    handover is refused stays restoring, and pushes nothing meanwhile;
+    the restore, once done, drops that login and its push.  Otherwise
+    the same person's credentials would go to the clone's host too."""
+    path, srv = host_socket
+    with restorable_logins(agent_bin, tmp_path, sets=("vsock_port=1234", f"vsock_unix_path={path}")) \
+            as (e, handover):
+        s = str(uuid.uuid4())
+        assert e.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-h",
+                                              "authorizeUrl": f"{e.provider_url}/h/authorize"})[0] == 200
+        assert e.request("GET", "/oauth/callback?code=SECRET-CODE-h&state=host-state-h")[0] == 200
+        conn, _ = srv.accept()
+        with conn:
+            # The template's host reads the line and never acknowledges it.
+            assert read_line(conn)["sessionId"] == s
+            hand_over(e.agent, handover, {"generation": "g2", "token": TOKEN, "desktop_secret": NEW_DESKTOP})
+            wait_until(lambda: e.agent.log_lines("Restore refused"), 20, "the handover refused")
+            assert e.agent.health()["restore"]["restoring"]
+            # The handoff's word that it found the hold where it would
+            # connect, and does not come back until the restore ends.
+            wait_until(lambda: e.agent.log_lines("Push handoff held while the VM is being restored: 1 queued."),
+                       10, "the push held")
+            assert conn.recv(1) == b""  # closed by the agent, nothing more on it
+        # Connections made before the hold (a resend for want of an ACK)
+        # were closed by the agent; none came after it.
+        for c in accept_waiting(srv):
+            with c:
+                c.settimeout(30)
+                while c.recv(65536):
+                    pass
+        assert accept_waiting(srv) == []
+        assert push_queued(e) == 1
+        assert e.agent.health()["restore"]["restoring"]
+        assert not e.agent.log_lines("No control token")
+
+        hand_over(e.agent, handover, {"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP})
+        wait_until(lambda: e.agent.health()["restore"]["restores"] == 1, 20, "the restore redone")
+        assert "Restore: 0 login(s) in flight failed, 1 signed in closed with their credentials wiped (reason " \
+            "\"restored\")." in e.agent.log_text()
+        new = {"Authorization": f"Bearer {NEW_TOKEN}"}
+        assert e.json("GET", f"/credentials/status?sessionId={s}", headers=new) == \
+            (200, {"authenticated": False, "failed": True, "error": "restored"})
+        assert_nothing_left_to_push(e, srv)
         e.assert_no_secrets()
         for secret in (TOKEN, NEW_TOKEN, NEW_DESKTOP):
             assert secret not in e.agent.log_text()
