@@ -743,6 +743,17 @@ static int browser_stop_service(void *userdata) {
         return r == -ENOENT ? 0 : r; /* a stack without a browser: nothing to close */
 }
 
+static int browser_restart_service(void *userdata) {
+        Manager *m = userdata;
+        int r;
+
+        if (!m->supervisor)
+                return 0;
+        r = supervisor_restart_service(m->supervisor, "firefox");
+        /* No browser, or everything stopping (the browser with it). */
+        return r == -ENOENT || r == -ESHUTDOWN ? 0 : r;
+}
+
 /* Whether user (a name; "" none) exists with uid or gid. */
 static bool user_shares_ids(const char *user, uid_t uid, gid_t gid) {
         char err[160];
@@ -805,11 +816,11 @@ static int setup_logins(Manager *m) {
                 .bus_socket = m->desktop.paths.bus_socket,
                 .uid = m->desktop.browser.found ? m->desktop.browser.uid : (uid_t)-1, .gid = m->desktop.browser.gid,
                 .x_gid = desktop_x_clients_gid(&m->desktop), .xauthority = m->desktop.paths.browser_xauthority,
-                .launcher = &m->launcher,
+                .launcher = &m->launcher, .prestart = c->browser_prestart > 0,
         };
         BrowserHooks bh = { .start = browser_start_service, .stop = browser_stop_service,
-                            .set_restart_argv = browser_set_restart_argv, .starting = browser_service_starting,
-                            .userdata = m };
+                            .restart = browser_restart_service, .set_restart_argv = browser_set_restart_argv,
+                            .starting = browser_service_starting, .userdata = m };
         int r;
 
         r = browser_new(&bo, &bh, &m->browser);

@@ -534,6 +534,8 @@ int browser_set_pages(Browser *b, char *const *urls) {
 
 int browser_close(Browser *b) {
         arranger_stop(b);
+        if (b->o.prestart && b->hooks.restart)
+                return b->hooks.restart(b->hooks.userdata);
         return b->hooks.stop(b->hooks.userdata);
 }
 

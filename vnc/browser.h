@@ -6,8 +6,9 @@
  * service is started with the URL as its one extra argument.  The URL is
  * never seen by a shell.
  *
- * The browser starts and stops its service through the hooks it is given
- * (the agent wires them to the supervisor): it depends on neither. */
+ * The browser starts, stops and restarts its service through the hooks
+ * it is given (the agent wires them to the supervisor): it depends on
+ * neither. */
 #pragma once
 
 #include <stdbool.h>
@@ -31,6 +32,7 @@ typedef struct BrowserOptions {
         gid_t x_gid;               /* the X socket's group, the arranger's supplementary one; 0: none */
         const char *xauthority;    /* the browser user's copy of the X cookie */
         const Launcher *launcher;  /* starts the window arranger (xdo-window.h); NULL: not arranged */
+        bool prestart;             /* the service runs with the display stack: closing restarts it */
 } BrowserOptions;
 
 typedef struct BrowserHooks {
@@ -41,6 +43,12 @@ typedef struct BrowserHooks {
         int (*start)(char *const *extra_argv, void *userdata);
         /* Stops it: 0 also when it was not running or does not exist. */
         int (*stop)(void *userdata);
+        /* Restarts it if it runs (starting or ready), with what
+         * set_restart_argv() set; one that does not run starts later as
+         * it would, and a failed one stays failed: 0 then too, and when it
+         * does not exist or everything is being stopped.  May be NULL
+         * unless prestart. */
+        int (*restart)(void *userdata);
         /* Sets what its automatic restart appends to its argv (in place
          * of the start's URL).  May be NULL. */
         int (*set_restart_argv)(char *const *extra_argv, void *userdata);
@@ -77,7 +85,12 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Browser *, browser_free);
 int browser_open(Browser *b, const char *url, BrowserOpenFn cb, void *userdata, BrowserOpen **ret);
 /* The caller went away: cb will not be called.  NULL-safe. */
 void browser_open_cancel(BrowserOpen *op);
-/* Stops the browser service. */
+/* Closes the pages shown (the last login's): stops the browser service
+ * or, prestarted, restarts it with the pages set by browser_set_pages()
+ * (set them first; none: a blank page), as the display stack needs it
+ * running and the next login wants it warm.  Either way a window
+ * arranger still waiting goes: the window it waits for is gone, and the
+ * next URL shown arranges the new one. */
 int browser_close(Browser *b);
 /* The pages a browser that crashed comes back with (each must satisfy
  * http_url_is_valid(): -EINVAL otherwise, nothing changed; NULL or empty:

@@ -407,7 +407,9 @@ int login_session_new(LoginManager *lm, const char *id, const char *provider, Lo
 
 /* The browser is one service for every login: it closes only once no
  * live login still shows, or waits to show, its sign-in page there.  A
- * login that has captured needs it no more. */
+ * login that has captured needs it no more.  A prestarted one starts
+ * again on the pages browser_pages_update() set, none by now: call that
+ * first. */
 static int browser_close_unless_needed(LoginManager *lm) {
         for (size_t i = 0; i < LOGIN_SESSIONS_MAX; i++) {
                 LoginSession *s = lm->sessions[i];

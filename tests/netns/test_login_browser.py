@@ -7,7 +7,8 @@ the Codex round trip; the others use the fake Firefox
 (tests/netns/login/fake_firefox.py): a crashed or restarted browser
 shows the waiting logins' pages, a profile swapped for a symlink, a bus
 socket that never accepts, the X server dying, a browser that cannot
-show the URL, a browser kept while another login needs it.  The tests
+show the URL, a browser kept while another login needs it, a
+prestarted browser started again blank after a login.  The tests
 end by searching everything the run wrote for the secrets."""
 import json
 import os
@@ -484,3 +485,33 @@ def test_browser_stays_while_another_login_needs_it(make_env, other_ends):
     got = e.json("GET", f"/credentials/get?sessionId={a}")
     assert got[0] == 200 and got[1]["credentials"]["login"] == login_of(started["oauthUrl"]), got
     e.assert_no_secrets()
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
+def test_a_prestarted_browser_starts_again_blank_after_the_last_login(make_env):
+    """browser_prestart: Firefox is part of the display chain, so where the
+    last login would close it, it starts again on a blank page instead: a
+    stopped one would keep /health "starting" and /health/ready 503 for
+    good, and the next login finds it warm.  Its new start has none of the
+    login's pages."""
+    f = FakeFirefoxLogins(make_env, "browser_prestart=true")
+    assert f.e.agent.health()["status"] == "ok"
+    prestarted = f.firefox()
+    assert prestarted["state"] == "ready" and f.argv_lines() == [["--profile", f.profile]]
+    a = sid()
+    url = f.start(a)
+    assert f.argv_lines()[1:] == [["remote", "/", FAKE_FIREFOX, "--new-tab", url]]
+    assert f.e.browse(url)[0] == 200
+    f.e.wait_status(a, lambda code, body: body.get("authenticated"))
+    wait_until(lambda: f.firefox().get("pid") not in (None, prestarted["pid"]) and
+               f.firefox().get("state") == "ready", 60, "firefox started again and ready")
+    assert f.argv_lines()[2:] == [["--profile", f.profile]]
+    assert f.e.agent.health()["status"] == "ok"
+    assert f.e.agent.try_get("/health/ready")[0] == 200
+    got = f.e.json("GET", f"/credentials/get?sessionId={a}")
+    assert got[0] == 200 and got[1]["credentials"]["login"] == login_of(url), got
+    # The next login goes to the browser started again.
+    b = sid()
+    url_b = f.start(b)
+    assert f.argv_lines()[3:] == [["remote", "/", FAKE_FIREFOX, "--new-tab", url_b]]
+    f.e.assert_no_secrets()

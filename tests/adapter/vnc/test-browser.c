@@ -1,6 +1,6 @@
 /* Adapter tests for vnc/browser.c's pages: what browser_set_pages()
  * accepts and hands to its hook, and what a start for a URL appends (its
- * own URL, then the other pages).  No bus is there (a socket path that
+ * own URL, then the other pages); and which hook browser_close() uses.  No bus is there (a socket path that
  * does not exist), so an open starts the service through the hook at
  * once; the hooks record instead of starting anything. */
 #include <errno.h>
@@ -22,7 +22,7 @@
 typedef struct Seen {
         char **started;   /* the last start's extra argv */
         char **restart;   /* the last restart argv set */
-        unsigned starts, sets;
+        unsigned starts, sets, stops, restarts;
 } Seen;
 
 static void record(char ***to, unsigned *count, char *const *argv) {
@@ -39,6 +39,12 @@ static int on_start(char *const *extra_argv, void *userdata) {
 }
 
 static int on_stop(void *userdata) {
+        ((Seen *)userdata)->stops++;
+        return 0;
+}
+
+static int on_restart(void *userdata) {
+        ((Seen *)userdata)->restarts++;
         return 0;
 }
 
@@ -125,9 +131,37 @@ static void test_pages(void **state) {
         assert_int_equal(rmdir(dir), 0);
 }
 
+/* Closing stops the browser, unless it is prestarted: the display stack
+ * needs it running (a stopped one keeps /health "starting" for good), so
+ * it is restarted, on the pages set (none: a blank page). */
+static void test_close(void **state) {
+        sd_event *e = NULL;
+        Seen seen = {};
+
+        assert_int_equal(sd_event_new(&e), 0);
+        for (int prestart = 0; prestart <= 1; prestart++) {
+                BrowserOptions o = { .event = e, .firefox = "firefox-esr", .profile = "/nonexistent",
+                                     .uid = getuid(), .gid = getgid(), .prestart = prestart };
+                BrowserHooks h = { .start = on_start, .stop = on_stop, .restart = on_restart,
+                                   .set_restart_argv = on_set_restart_argv, .userdata = &seen };
+                Browser *b = NULL;
+
+                assert_int_equal(browser_new(&o, &h, &b), 0);
+                assert_int_equal(browser_set_pages(b, NULL), 0);
+                assert_int_equal(browser_close(b), 0);
+                browser_free(b);
+        }
+        assert_int_equal(seen.stops, 1);
+        assert_int_equal(seen.restarts, 1);
+        assert_int_equal(seen.starts, 0);
+        strv_free(seen.restart);
+        sd_event_unref(e);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_pages),
+                cmocka_unit_test(test_close),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
