@@ -347,13 +347,10 @@ static bool peer_is_host(const struct sockaddr *sa, void *userdata) {
         return host_is_gateway(&((Manager *)userdata)->net.plan, sa);
 }
 
-static bool http_restoring(void *userdata) {
-        return restore_in_progress(userdata);
-}
-
-/* The same state as the HTTP gate's: from the restore's start (refused
- * or failing steps included) until it completes. */
-static bool push_held(void *userdata) {
+/* For the HTTP gate (control routes wait) and the push handoff (held):
+ * from a restore's start, refused or failing steps included, until it
+ * completes. */
+static bool restoring(void *userdata) {
         return restore_in_progress(userdata);
 }
 
@@ -520,7 +517,7 @@ static int setup_http(Manager *m) {
                 .allowed_hosts = c->http_allowed_hosts,
                 .is_host = peer_is_host,
                 .token = control_token,
-                .restoring = http_restoring,
+                .restoring = restoring,
                 .userdata = m,
         };
         r = http_server_new(&o, &m->http);
@@ -850,7 +847,7 @@ static int setup_logins(Manager *m) {
         if (c->vsock_port == 0)
                 return 0;
         HandoffOptions ho = { .event = m->event, .cid = c->vsock_cid, .port = c->vsock_port,
-                              .unix_path = c->vsock_unix_path, .token = control_token, .held = push_held,
+                              .unix_path = c->vsock_unix_path, .token = control_token, .held = restoring,
                               .userdata = m };
         return handoff_new(&ho, m->logins, &m->handoff);
 }
