@@ -797,13 +797,13 @@ static void test_users_refused(void **state) {
 static void test_user_gone_cancels_the_retry(void **state) {
         static const char *const sets[] = { "restart_burst", "2", "failed_retry_s", "3600", NULL };
         struct { size_t i; ServiceState s; } failed = { 0, SERVICE_FAILED };
-        char passwd[128], json[256];
+        static const char json[] =
+                "[{\"name\": \"crasher\", \"user\": \"vmba-test-user\", \"argv\": [\"/bin/sh\", \"-c\", \"exit 3\"]}]";
+        char passwd[128];
         Harness *m;
 
         snprintf(passwd, sizeof passwd, "%s/passwd", dir);
         write_text(passwd, "vmba-test-user:x:65534:65534::/:/bin/sh\n");
-        snprintf(json, sizeof json,
-                 "[{\"name\": \"crasher\", \"user\": \"vmba-test-user\", \"argv\": [\"/bin/sh\", \"-c\", \"exit 3\"]}]");
         m = harness_make(sets);
         m->o.passwd_path = passwd;
         assert_int_equal(harness_start(m, json), 0);
