@@ -718,7 +718,7 @@ static int browser_set_restart_argv(char *const *extra_argv, void *userdata) {
         return r == -ENOENT ? 0 : r; /* a stack without a browser */
 }
 
-static bool browser_service_starting(void *userdata) {
+static bool browser_service_changing(void *userdata) {
         Manager *m = userdata;
         ServiceStatus st;
 
@@ -726,7 +726,7 @@ static bool browser_service_starting(void *userdata) {
                 return false;
         for (size_t i = 0; supervisor_get_status(m->supervisor, i, &st) >= 0; i++)
                 if (streq(st.name, "firefox"))
-                        return st.state == SERVICE_STARTING;
+                        return st.state == SERVICE_STARTING || st.state == SERVICE_STOPPING;
         return false;
 }
 
@@ -817,7 +817,7 @@ static int setup_logins(Manager *m) {
         };
         BrowserHooks bh = { .start = browser_start_service, .stop = browser_stop_service,
                             .restart = browser_restart_service, .set_restart_argv = browser_set_restart_argv,
-                            .starting = browser_service_starting, .userdata = m };
+                            .changing = browser_service_changing, .userdata = m };
         int r;
 
         r = browser_new(&bo, &bh, &m->browser);

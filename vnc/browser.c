@@ -10,6 +10,8 @@
  *   3. The service is already starting (or running, but not yet on the
  *      bus: Firefox registers its name seconds after exec): wait for the
  *      name's NameOwnerChanged, then 1 again; a timeout bounds the wait.
+ * While the service is starting or stopping, 1 waits for that to end: an
+ * instance not yet ready, or told to exit, accepts a URL it never shows.
  * The bus is the browser user's; the agent connects as root, to a socket
  * opened without following symlinks and served by that uid (SO_PEERCRED),
  * so the browser user cannot point the agent at another socket. */
@@ -65,7 +67,7 @@ struct BrowserOpen {
         sd_bus_slot *call, *match;
         sd_event_source *timer, *done;
         bool waiting;            /* launched by someone else: wait for the name */
-        bool held;               /* the instance is still starting: sent once it is ready */
+        bool held;               /* the instance is starting or stopping: sent once that is over */
         int result;
         const char *method;
 };
@@ -329,8 +331,8 @@ static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) 
         return 0;
 }
 
-static bool service_starting(const Browser *b) {
-        return b->hooks.starting && b->hooks.starting(b->hooks.userdata);
+static bool service_changing(const Browser *b) {
+        return b->hooks.changing && b->hooks.changing(b->hooks.userdata);
 }
 
 static int op_call(BrowserOpen *op, sd_bus *bus) {
@@ -340,7 +342,9 @@ static int op_call(BrowserOpen *op, sd_bus *bus) {
         size_t n;
         int r;
 
-        if (service_starting(op->b)) {
+        if (service_changing(op->b)) {
+                if (!op->held)
+                        log_info("The browser is starting or stopping: a URL waits until it is done.");
                 op->held = true;
                 return 0;
         }
@@ -417,7 +421,7 @@ static int on_name_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         BrowserOpen *op = userdata;
 
         if (op->held)
-                return 0; /* it did appear; its start is the supervisor's to time out */
+                return 0; /* it did appear; its start or stop is the supervisor's to time out */
         log_debug("Firefox did not appear on its bus as %s in time.", op->name);
         op_finish(op, -ETIMEDOUT, NULL);
         return 0;
@@ -493,27 +497,21 @@ int browser_open(Browser *b, const char *url, BrowserOpenFn cb, void *userdata, 
 }
 
 void browser_service_changed(Browser *b) {
-        sd_bus *bus = NULL;
-
-        if (service_starting(b))
+        if (service_changing(b))
                 return;
         for (BrowserOpen *op = b->ops, *next; op; op = next) {
-                int r;
-
                 next = op->next;
                 if (!op->held)
                         continue;
                 op->held = false;
-                /* Not waiting for a name any more: an instance that failed
-                 * meanwhile is started again with the URL. */
                 op->waiting = false;
                 op->match = sd_bus_slot_unref(op->match);
                 op->timer = sd_event_source_disable_unref(op->timer);
-                r = browser_bus(b, &bus);
-                if (r >= 0)
-                        r = op_call(op, bus);
-                if (r < 0)
-                        op_launch(op);
+                /* Started with the URL if it does not run (it stopped or
+                 * failed: asking its bus name first could reach an instance
+                 * whose exit the bus has not seen yet); running, the start
+                 * says so and the URL goes to it over the bus. */
+                op_launch(op);
         }
 }
 

@@ -52,10 +52,11 @@ typedef struct BrowserHooks {
         /* Sets what its automatic restart appends to its argv (in place
          * of the start's URL).  May be NULL. */
         int (*set_restart_argv)(char *const *extra_argv, void *userdata);
-        /* true while the service is started but not ready: Firefox owns its
-         * bus name before its first window is restored, and a URL handed
-         * over then is requested but never shown.  May be NULL. */
-        bool (*starting)(void *userdata);
+        /* true while the service is started but not ready, or stopping:
+         * Firefox owns its bus name before its first window is restored,
+         * and after it was told to exit (a login's end closes it), and a
+         * URL handed over then is accepted but never shown.  May be NULL. */
+        bool (*changing)(void *userdata);
         void *userdata;
 } BrowserHooks;
 
@@ -69,7 +70,7 @@ typedef struct BrowserHooks {
 typedef void (*BrowserOpenFn)(int r, const char *method, void *userdata);
 
 /* The browser service's state changed: URLs held while it was starting
- * go to it now (or start it again, if it failed). */
+ * or stopping go to it now (or start it, if it stopped or failed). */
 void browser_service_changed(Browser *b);
 
 /* o's strings and hooks must outlive the browser. */

@@ -8,8 +8,10 @@ the Codex round trip; the others use the fake Firefox
 shows the waiting logins' pages, a profile swapped for a symlink, a bus
 socket that never accepts, the X server dying, a browser that cannot
 show the URL, a browser kept while another login needs it, a
-prestarted browser started again blank after a login.  The tests
+prestarted browser started again blank after a login, a URL handed
+over while the browser stops.  The tests
 end by searching everything the run wrote for the secrets."""
+import http.client
 import json
 import os
 import re
@@ -26,7 +28,7 @@ import pytest
 from desktop import x_windows
 from loginenv import FAKE_FIREFOX, cli_pids, login_of, oauth_url, open_gate, sid
 from netns import wait_until
-from svagent import CLI_GID, CLI_UID, X_GID, proc_argv
+from svagent import CLI_GID, CLI_UID, X_GID, auth, proc_argv
 
 
 def test_open_url_without_a_browser_or_with_a_bad_url(env):
@@ -514,4 +516,51 @@ def test_a_prestarted_browser_starts_again_blank_after_the_last_login(make_env):
     b = sid()
     url_b = f.start(b)
     assert f.argv_lines()[3:] == [["remote", "/", FAKE_FIREFOX, "--new-tab", url_b]]
+    f.e.assert_no_secrets()
+
+
+def open_url_across_a_slow_exit(f, url):
+    """POST /open-url while Firefox, told to exit, has not yet (the fake's
+    slow-exit): the agent says the URL waits, and the instance has not
+    seen it; then the instance exits.  /open-url's answer."""
+    with f.e.ns.entered():
+        c = http.client.HTTPConnection("127.0.0.1", f.e.agent.http_port, timeout=120)
+        c.connect()
+    try:
+        c.request("POST", "/open-url", body=json.dumps({"url": url}),
+                  headers=auth({"Content-Type": "application/json"}))
+        wait_until(lambda: f.e.agent.log_lines("a URL waits until it is done"), 30, "the URL held")
+        assert not any(url in line for line in f.argv_lines())
+        open(os.path.join(f.e.agent.browser_dir, "exit-now"), "w").close()
+        r = c.getresponse()
+        return r.status, json.loads(r.read())
+    finally:
+        c.close()
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
+@pytest.mark.parametrize("prestart", [True, False])
+def test_a_url_while_the_browser_stops_waits_until_it_stopped(make_env, prestart):
+    """The last login's end closes Firefox (prestarted: restarts it); a URL
+    handed over before that instance exited would be accepted over its bus
+    and never shown.  It waits: then it goes to the instance started again
+    (prestarted) or starts one with it."""
+    f = FakeFirefoxLogins(make_env, "stop_timeout_ms=120000", *(["browser_prestart=true"] if prestart else []))
+    open(os.path.join(f.e.agent.browser_dir, "slow-exit"), "w").close()
+    a = sid()
+    url = f.start(a)
+    wait_until(lambda: f.firefox().get("state") == "ready", 60, "firefox ready (its SIGTERM handler set)")
+    assert f.e.browse(url)[0] == 200
+    f.e.wait_status(a, lambda code, body: body.get("authenticated"))
+    wait_until(lambda: ["term"] in f.argv_lines(), 30, "firefox told to exit")
+    page = f"{f.e.provider_url}/next-page"
+    answer = open_url_across_a_slow_exit(f, page)
+    after = lambda: f.argv_lines()[f.argv_lines().index(["term"]) + 1:]  # noqa: E731
+    if prestart:
+        assert answer == (200, {"success": True, "method": "keyboard_navigation"})
+        assert after() == [["--profile", f.profile], ["remote", "/", FAKE_FIREFOX, "--new-tab", page]]
+    else:
+        assert answer == (200, {"success": True, "method": "browser_launch"})
+        wait_until(lambda: after(), 60, "firefox started with the URL")
+        assert after() == [["--profile", f.profile, page]]
     f.e.assert_no_secrets()

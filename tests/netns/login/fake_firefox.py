@@ -9,11 +9,15 @@ start-up milestones to the profile's sessionCheckpoints.json, the last
 ("sessionstore-windows-restored", the agent's readiness signal) after its
 bus name is owned.  With a file refuse-open-url next to its profile, OpenURL
 fails with org.freedesktop.DBus.Error.AccessDenied (a browser that cannot
-show the URL).  Needs python3-dbus and python3-gi."""
+show the URL).  With a file slow-exit there, SIGTERM is recorded as
+["term"] and the instance, its name and OpenURL stay until a file
+exit-now appears (a Firefox slow to shut down).  Needs python3-dbus and
+python3-gi."""
 import base64
 import json
 import os
 import re
+import signal
 import struct
 import sys
 
@@ -66,8 +70,34 @@ def milestones(**m):
     os.rename(checkpoints + ".tmp", checkpoints)
 
 
+loop = GLib.MainLoop()
+
+
+def beside(name):
+    return os.path.exists(os.path.join(os.path.dirname(profile), name))
+
+
+def exit_when_told():
+    if not beside("exit-now"):
+        return True  # asked again
+    loop.quit()
+    return False
+
+
+def on_term():
+    if not beside("slow-exit"):
+        loop.quit()
+        return False
+    record(["term"])
+    GLib.timeout_add(20, exit_when_told)
+    return False
+
+
+# Before the readiness milestone: a SIGTERM after it is always seen.
+GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGTERM, on_term)
+
 milestones(**{"profile-after-change": True, "final-ui-startup": True})
 keep = dbus.service.BusName(name, bus)
 Remote(bus, "/org/mozilla/firefox/Remote")
 milestones(**{"profile-after-change": True, "final-ui-startup": True, "sessionstore-windows-restored": True})
-GLib.MainLoop().run()
+loop.run()
