@@ -71,8 +71,12 @@ int http_wait_seconds(HttpRequest *req, unsigned *ret) {
                 return r;
         }
         r = parse_unsigned(v, HTTP_WAIT_MAX_S, &n);
+        /* A page's request is answered at once: held, a page's fetches
+         * (six per loopback address) would fill the browser user's
+         * loopback share, which the OAuth redirects need, for the whole
+         * wait. */
         if (r >= 0)
-                *ret = (unsigned)n;
+                *ret = http_request_from_a_page(req) ? 0 : (unsigned)n;
         return r;
 }
 

@@ -34,9 +34,9 @@ int http_wait_list_new(sd_event *e, HttpWaitList **ret);
 HttpWaitList *http_wait_list_free(HttpWaitList *l);
 DEFINE_TRIVIAL_CLEANUP_FUNC(HttpWaitList *, http_wait_list_free);
 
-/* The wait the request asked for: 0 when absent, -EINVAL when not a
- * number of seconds in 0..HTTP_WAIT_MAX_S, -EBADMSG when it holds an
- * escaped NUL. */
+/* The wait the request asked for: 0 when absent or asked by a web page
+ * (http_request_from_a_page()), -EINVAL when not a number of seconds in
+ * 0..HTTP_WAIT_MAX_S, -EBADMSG when it holds an escaped NUL. */
 int http_wait_seconds(HttpRequest *req, unsigned *ret);
 
 /* Suspends req (the handler then returns 0); check runs on every kick

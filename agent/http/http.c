@@ -430,6 +430,10 @@ const struct sockaddr *http_request_peer(HttpRequest *r) {
         return ci ? ci->client_addr : NULL;
 }
 
+bool http_request_from_a_page(HttpRequest *r) {
+        return r->from_a_page;
+}
+
 /* Default allow_from: loopback and the host (the ip= gateways). */
 static bool peer_allowed(HttpServer *s, const struct sockaddr *sa) {
         if (s->acl_configured)

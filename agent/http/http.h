@@ -72,6 +72,9 @@ int http_request_query(HttpRequest *r, const char *key, const char **ret);
 const char *http_request_header(HttpRequest *r, const char *name);
 const char *http_request_body(HttpRequest *r, size_t *ret_size); /* NUL-terminated */
 const struct sockaddr *http_request_peer(HttpRequest *r);
+/* Whether a web page made the request (an Origin, or a Sec-Fetch-Site
+ * other than "none"): its connection closes with the answer. */
+bool http_request_from_a_page(HttpRequest *r);
 
 /* Replies.  json is stolen (decref'd).  HTTP_REPLY_SECRET: the serialized
  * body is wiped (explicit_bzero) when MHD frees it.  A reply answers the

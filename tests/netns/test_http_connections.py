@@ -214,6 +214,49 @@ def test_page_requests_close_their_connection(agent_bin, lan, workdir):
     s.assert_serving()
 
 
+def test_page_long_polls_are_answered_at_once(agent_bin, lan, workdir):
+    # A page's fetches of /health/ready?wait= while the chain is not ready
+    # (a service that never is, here) were held for the whole wait: 64 of
+    # them, six per loopback address, filled the browser user's loopback
+    # share, and the OAuth redirect that came next was closed unanswered.
+    # A page's long poll is answered at once (503 and a close); the host's
+    # (no Origin, no Sec-Fetch-*) still waits.
+    argv = agent_argv(agent_bin, workdir, "http_timeout_s=120")
+    with open(os.path.join(workdir, "services.json"), "w") as f:
+        f.write('{"services": [{"name": "never", "argv": ["/bin/sleep", "1000"], "probe": {"type": "fd-line"},'
+                ' "restart": "never", "ready_timeout_ms": 600000}]}')
+    s = Server(lan, argv)
+    page = b"Sec-Fetch-Site: cross-site\r\nSec-Fetch-Mode: no-cors\r\nSec-Fetch-Dest: empty\r\n"
+    socks = []
+    try:
+        for i in range(64):
+            addr = f"127.0.0.{1 + i // 6}"
+            with lan.guest.entered():
+                c = socket.create_connection((addr, PORT), timeout=30)
+            socks.append(c)
+            c.sendall(f"GET /health/ready?wait=300 HTTP/1.1\r\nHost: {addr}:{PORT}\r\n".encode() + page + b"\r\n")
+        for c in socks:
+            assert read_answer(c).startswith(b"HTTP/1.1 503 ")
+            assert c.recv(1) == b""
+        # The redirect still finds room (a wrong state: 400, not a close).
+        with lan.guest.entered():
+            c = socket.create_connection(("127.0.0.1", PORT), timeout=30)
+        with c:
+            c.sendall(b"GET /oauth/callback?code=c&state=s-0123456789 HTTP/1.1\r\nHost: localhost\r\n"
+                      b"Sec-Fetch-Site: cross-site\r\nSec-Fetch-Mode: navigate\r\nSec-Fetch-Dest: document\r\n\r\n")
+            assert read_answer(c).startswith(b"HTTP/1.1 400 ")
+        # Not a page: held until the wait ends.
+        with lan.guest.entered():
+            c = socket.create_connection(("127.0.0.1", PORT), timeout=30)
+        with c:
+            c.sendall(b"GET /health/ready?wait=300 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            wait_until(lambda: s.metric("vmba_http_waiting_requests") == 1, 10, "the host's wait to be held")
+        s.assert_serving()
+    finally:
+        for c in socks:
+            c.close()
+
+
 def test_slow_drip(agent):
     # 64 connections (the per-IP limit) each dripping a request one byte
     # every 0.2 s: every byte comes well within the 2 s idle timeout, but a
