@@ -34,7 +34,8 @@
  *                identifier: type 0..255 decimal, id 1..251 printable
  *                bytes, commas included; as field 7 it ends at the next
  *                ':', as the whole value it may hold colons)
- *   mtu       := 68..65535, decimal;  mac := xx:xx:xx:xx:xx:xx or
+ *   mtu       := 68..65535, decimal (1280.. with an IPv6 client or
+ *                gateway: IPv6's minimum);  mac := xx:xx:xx:xx:xx:xx or
  *                xx-xx-xx-xx-xx-xx (systemd), unicast.
  *
  * Field 8 is an MTU (then field 9 on is the MAC, colons and all) when it is
@@ -80,6 +81,7 @@ typedef struct Entry {
         char hostname[IPCFG_HOSTNAME_MAX + 1];
         char domain[IPCFG_HOSTNAME_MAX + 1];
         uint32_t mtu;
+        int mtu_field; /* where the MTU was given (8, or 3 in the device form): its errors name it */
         bool has_mac;
         uint8_t mac[6];
         uint8_t dhcp_client_id_type;
@@ -96,6 +98,7 @@ typedef struct State {
 } State;
 
 #define MAX_FIELDS 16
+#define IPV6_MIN_MTU 1280 /* linux/ipv6.h, which clashes with netinet/in.h */
 
 static const char *const ipcfg_method_table[_IPCFG_METHOD_MAX] = {
         [IPCFG_METHOD_NONE] = "none",
@@ -604,6 +607,19 @@ static int gateways_check_others(State *st, const IpcfgPlan *p) {
         return 0;
 }
 
+/* IPv6 needs a link MTU of at least 1280 (RFC 8200): below it the kernel
+ * takes the MTU, drops the device's IPv6 state, and then refuses the
+ * address or the route with a bare EINVAL that does not name the MTU. */
+static int mtu_check_family(State *st, const Entry *e) {
+        char buf[16];
+
+        if (e->mtu == 0 || e->mtu >= IPV6_MIN_MTU ||
+            (e->client.family != AF_INET6 && e->gateway.family != AF_INET6))
+                return 0;
+        snprintf(buf, sizeof buf, "%u", (unsigned)e->mtu);
+        return fail(st, e->mtu_field, "mtu", (Span){ buf, strlen(buf) }, "below 1280, too small for IPv6");
+}
+
 /* Fields 1-4: client, server, gateway, netmask. */
 static int parse_kernel_addrs(State *st, const Span *g, Entry *e) {
         int family, r;
@@ -643,6 +659,7 @@ static int parse_kernel_rest(State *st, Span v, const Span *g, size_t n, bool mt
         if (mtu_form) {
                 if (g[8].n > 0)
                         r = check(st, parse_mtu(g[8], &e->mtu), 8, "mtu", g[8]);
+                e->mtu_field = 8;
                 if (r >= 0 && n >= 9 && (n > 9 || g[9].n > 0)) {
                         Span mac = rest_from(v, g[9]);
 
@@ -692,6 +709,7 @@ static int parse_device_form(State *st, Span v, const Span *f, size_t n, Entry *
                 r = check(st, parse_mtu(f[2], &e->mtu), 3, "mtu", f[2]);
                 if (r < 0)
                         return r;
+                e->mtu_field = 3;
         }
         if (n >= 4 && (n > 4 || f[3].n > 0)) {
                 Span mac = rest_from(v, f[3]);
@@ -769,8 +787,10 @@ static void entry_merge(Entry *into, const Entry *from) {
                 memcpy(into->hostname, from->hostname, sizeof into->hostname);
                 memcpy(into->domain, from->domain, sizeof into->domain);
         }
-        if (from->mtu > 0)
+        if (from->mtu > 0) {
                 into->mtu = from->mtu;
+                into->mtu_field = from->mtu_field;
+        }
         if (from->has_mac) {
                 into->has_mac = true;
                 memcpy(into->mac, from->mac, sizeof into->mac);
@@ -881,6 +901,8 @@ static int entry_finish(State *st, const Entry *e, IpcfgIface *ret) {
         if (e->client.family == AF_INET && i.prefix > 32)
                 return fail_prefix(st, i.prefix, "prefix length out of range");
         r = gateway_check_client(st, e, i.prefix);
+        if (r >= 0)
+                r = mtu_check_family(st, e);
         if (r < 0)
                 return r;
 

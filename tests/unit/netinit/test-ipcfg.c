@@ -424,6 +424,19 @@ static const Case cases[] = {
         ERR("ip=" FC "::eth0:off:0", "ip=: field 8 (mtu): invalid value \"0\": out of range 68..65535"),
         ERR("ip=" FC "::eth0:off:01500", "ip=: field 8 (mtu): invalid value \"01500\": leading zero"),
         ERR("ip=eth0:dhcp:1", "ip=: field 3 (mtu): invalid value \"1\": out of range 68..65535"),
+        /* The kernel takes an MTU below IPv6's 1280 and then drops the
+         * device's IPv6 state: the address or route fails, not naming it. */
+        ERR("ip=[fd00::2]::[fd00::1]:64::eth0:off:1200",
+            "ip=: field 8 (mtu): invalid value \"1200\": below 1280, too small for IPv6"),
+        ERR("ip=::[fe80::1]:::eth0:off:1279", "ip=: field 8 (mtu): invalid value \"1279\": below 1280, too small for IPv6"),
+        /* IPv4 alone may go below it, and IPv6 may have it exactly. */
+        OK("ip=" FC "::eth0:off:576", PLAN(IFACE(S("eth0"), "static", S("172.16.0.2"), "24", N, S("172.16.0.1"), N, N,
+                                             "", "", "576", N))),
+        OK("ip=[fd00::2]:::64::eth0:off:1280", PLAN(IFACE(S("eth0"), "static", S("fd00::2"), "64", N, N, N, N,
+                                                          "", "", "1280", N))),
+        /* Merged: the MTU from the device form is its field 3. */
+        ERR("ip=eth0:off:576 ip=[fd00::2]:::64::eth0:off",
+            "ip=: field 3 (mtu): invalid value \"576\": below 1280, too small for IPv6"),
         ERR("ip=eth0:dhcp:9999999", "ip=: field 3 (mtu): invalid value \"9999999\": out of range 68..65535"),
         ERR("ip=eth0:dhcp:jumbo", "ip=: field 3 (mtu): invalid value \"jumbo\": not a number"),
         ERR("ip=" FC "::eth0:off:1500:52:54:00:aa:bb",
