@@ -46,10 +46,21 @@ static bool dns_any(const IpcfgPlan *plan) {
         return false;
 }
 
+/* One nameserver line.  A link-local IPv6 server is reachable only
+ * through a device: glibc takes the scope from "%<device>" and, without
+ * one, sends it nothing (the kernel refuses a link-local destination with
+ * no interface).  The device is the one of the interface that lists it. */
+static void nameserver_line(FILE *f, const IpcfgAddr *a, const char *device) {
+        char s[INET6_ADDRSTRLEN];
+        bool scoped = a->family == AF_INET6 && IN6_IS_ADDR_LINKLOCAL(&a->in6) && !isempty(device);
+
+        fprintf(f, "nameserver %s%s%s\n", ipcfg_addr_to_string(a, s, sizeof s), scoped ? "%" : "",
+                scoped ? device : "");
+}
+
 int ipcfg_resolv_conf_text(const IpcfgPlan *plan, char **ret) {
         _cleanup_(freep) char *buf = NULL;
         const char *domain = plan_domain(plan);
-        char s[INET6_ADDRSTRLEN];
         size_t size = 0;
 
         /* A domain alone (from an FQDN in the hostname field) is no
@@ -67,8 +78,7 @@ int ipcfg_resolv_conf_text(const IpcfgPlan *plan, char **ret) {
                 for (size_t i = 0; i < MIN(plan->n_ifaces, (size_t)IPCFG_MAX_IFACES); i++)
                         for (size_t j = 0; j < MIN(plan->ifaces[i].n_dns, (size_t)IPCFG_MAX_DNS); j++)
                                 if (plan->ifaces[i].dns[j].family != AF_UNSPEC && !dns_seen(plan, i, j))
-                                        fprintf(f, "nameserver %s\n",
-                                                ipcfg_addr_to_string(&plan->ifaces[i].dns[j], s, sizeof s));
+                                        nameserver_line(f, &plan->ifaces[i].dns[j], plan->ifaces[i].device);
                 if (domain)
                         fprintf(f, "search %s\n", domain);
                 if (fflush(f) != 0)

@@ -70,6 +70,9 @@ typedef struct Applier {
         /* The interface whose gateway gave the default route, per family
          * (one each: a second would replace the first). */
         const IpcfgIface *default_v4, *default_v6;
+        /* Each interface's device as link_resolve() found it ("" until
+         * then), for the files: an ip= may name none. */
+        char resolved[IPCFG_MAX_IFACES][IFNAMSIZ];
 } Applier;
 
 /* The one translation from libnl results to -errno.  Clears the kernel's
@@ -811,6 +814,7 @@ static int iface_apply(Applier *a, const IpcfgIface *ifc) {
         r = link_resolve(a, ifc, &w);
         if (r < 0)
                 return r;
+        snprintf(a->resolved[ifc - a->plan->ifaces], IFNAMSIZ, "%s", w.name);
         /* Named, not fatal: the address and route still apply. */
         if (!method_needs_client(ifc->method))
                 applier_record(a, ra_refuse(a, w.name));
@@ -874,15 +878,21 @@ static int file_update(const char *path, const char *content) {
         return r == -EBUSY ? file_rewrite(path, content, len) : r;
 }
 
-/* resolv.conf as ipcfg_resolv_conf_text() composes it; left untouched
- * when the plan names no server. */
+/* resolv.conf as ipcfg_resolv_conf_text() composes it, from the plan
+ * with the devices the links resolved to (a link-local server's scope
+ * names its device, also one the ip= left to the kernel's rule); left
+ * untouched when the plan names no server. */
 static int resolv_conf_write(Applier *a, const IpcfgPlan *plan) {
         _cleanup_(freep) char *text = NULL;
+        IpcfgPlan named = *plan;
         int r;
 
         if (isempty(a->opts->resolv_conf))
                 return 0;
-        r = ipcfg_resolv_conf_text(plan, &text);
+        for (size_t i = 0; i < MIN(named.n_ifaces, (size_t)IPCFG_MAX_IFACES); i++)
+                if (isempty(named.ifaces[i].device))
+                        memcpy(named.ifaces[i].device, a->resolved[i], IFNAMSIZ);
+        r = ipcfg_resolv_conf_text(&named, &text);
         if (r < 0)
                 return fail(a, r, "Failed to compose %s", a->opts->resolv_conf);
         if (r == 0)

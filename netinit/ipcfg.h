@@ -121,8 +121,10 @@ int ipcfg_plan_to_json(const IpcfgPlan *plan, char **ret);
 const IpcfgIface *ipcfg_plan_hostname_iface(const IpcfgPlan *plan);
 
 /* resolv.conf: a comment line, every interface's DNS servers in order,
- * each once, and the first domain given as `search`.  Nothing to write
- * when the plan names no server (a domain alone keeps the file). */
+ * each once, and the first domain given as `search`.  A link-local IPv6
+ * server gets the device of the interface listing it first as its scope
+ * (`fe80::1%eth0`), when that names one.  Nothing to write when the plan
+ * names no server (a domain alone keeps the file). */
 int ipcfg_resolv_conf_text(const IpcfgPlan *plan, char **ret);
 
 /* /etc/hosts: old (NULL: no file) without the line an earlier run added,

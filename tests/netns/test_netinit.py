@@ -406,6 +406,18 @@ def test_ipv6_address_and_route(lan, agent_bin, files):
     assert state(lan.guest) == before
 
 
+def test_link_local_nameserver_is_scoped_to_its_device(lan, agent_bin, files):
+    """glibc sends nothing to a link-local server written without its
+    device: the host at fe80::1 answers DNS only as fe80::1%eth0.  The ip=
+    names no device here, so the scope is the device the kernel's rule
+    found; nameserver= ones take the first interface's."""
+    r = apply(lan.guest, agent_bin, files, "ip=[fd00:77::2]::[fe80::1]:64:::off:[fe80::1] "
+              "nameserver=fe80::53 nameserver=fd00:77::53")
+    assert r.returncode == 0, r.stderr
+    assert files["resolv"].read_text().splitlines()[1:] == [
+        "nameserver fe80::1%eth0", "nameserver fe80::53%eth0", "nameserver fd00:77::53"]
+
+
 def test_ipv6_without_prefix_is_a_host_address(lan, agent_bin, files):
     """An empty IPv6 netmask is /128 in the plan (systemd, dracut) and in
     the kernel alike; the gateway is then outside the subnet: on-link."""

@@ -49,6 +49,15 @@ static const ResolvCase resolv_cases[] = {
         { "ip=[fd00::2]::[fd00::1]:64::eth0:none:[fd00::53]:[2001:4860:4860::8888] nameserver=1.1.1.1",
           HEADER "nameserver fd00::53\nnameserver 2001:4860:4860::8888\nnameserver 1.1.1.1\n" },
         { "ip=dhcp nameserver=FD00:0::53", HEADER "nameserver fd00::53\n" },
+        /* A link-local server only answers through its device: glibc
+         * sends nothing to fe80::1 without "%eth0".  nameserver= ones take
+         * the device of the first interface; one without a device (the
+         * applier names it once the link is found) stays unscoped. */
+        { "ip=[fd00::2]::[fe80::1]:64::eth0:off:[fe80::1] nameserver=fe80::53 nameserver=fd00::53",
+          HEADER "nameserver fe80::1%eth0\nnameserver fe80::53%eth0\nnameserver fd00::53\n" },
+        { "ip=10.0.0.2:::24::eth1:off:1.1.1.1 ip=10.1.0.2:::24::eth0:off:[fe80::1] nameserver=fe80::53",
+          HEADER "nameserver 1.1.1.1\nnameserver fe80::53%eth1\nnameserver fe80::1%eth0\n" },
+        { "ip=dhcp nameserver=fe80::53", HEADER "nameserver fe80::53\n" },
 };
 
 typedef struct HostsCase {
