@@ -50,6 +50,14 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct rtnl_link *, rtnl_link_put);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct rtnl_addr *, rtnl_addr_put);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct rtnl_route *, rtnl_route_put);
 
+/* What we wait for: a device by name, or (name "") the first non-loopback
+ * device that can broadcast, as the kernel's ipconfig picks one. */
+typedef struct LinkWait {
+        const char *device;
+        int ifindex;
+        char name[IFNAMSIZ];
+} LinkWait;
+
 typedef struct Applier {
         struct nl_sock *sk;
         /* errno of the last NLMSG_ERROR the kernel sent (positive), kept
@@ -70,9 +78,10 @@ typedef struct Applier {
         /* The interface whose gateway gave the default route, per family
          * (one each: a second would replace the first). */
         const IpcfgIface *default_v4, *default_v6;
-        /* Each interface's device as link_resolve() found it ("" until
-         * then), for the files: an ip= may name none. */
-        char resolved[IPCFG_MAX_IFACES][IFNAMSIZ];
+        /* Each interface's device as link_resolve() found it (ifindex 0,
+         * name "" until then), for its address and the files: an ip= may
+         * name none. */
+        LinkWait links[IPCFG_MAX_IFACES];
 } Applier;
 
 /* The one translation from libnl results to -errno.  Clears the kernel's
@@ -339,14 +348,6 @@ static int loopback_up(Applier *a) {
                 return fail(a, r, "Failed to look up the loopback device");
         return link_configure(a, rtnl_link_get_ifindex(lo), "lo", 0, NULL);
 }
-
-/* What we wait for: a device by name, or (name "") the first non-loopback
- * device that can broadcast, as the kernel's ipconfig picks one. */
-typedef struct LinkWait {
-        const char *device;
-        int ifindex;
-        char name[IFNAMSIZ];
-} LinkWait;
 
 static void link_wait_consider(LinkWait *w, struct rtnl_link *l) {
         const char *name = rtnl_link_get_name(l);
@@ -805,50 +806,59 @@ static int gateway_apply(Applier *a, const IpcfgIface *ifc, int ifindex, const c
         return 0;
 }
 
-static int iface_apply(Applier *a, const IpcfgIface *ifc) {
-        char s1[INET6_ADDRSTRLEN];
-        LinkWait w;
-        bool existed = false;
+/* ifc's link: found (waited for), then MTU, MAC and up.  The name it was
+ * found by is kept for the addressing and the files. */
+static int iface_link(Applier *a, const IpcfgIface *ifc) {
+        LinkWait *w = &a->links[ifc - a->plan->ifaces];
         int r;
 
-        r = link_resolve(a, ifc, &w);
+        r = link_resolve(a, ifc, w);
         if (r < 0)
                 return r;
-        snprintf(a->resolved[ifc - a->plan->ifaces], IFNAMSIZ, "%s", w.name);
         /* Named, not fatal: the address and route still apply. */
         if (!method_needs_client(ifc->method))
-                applier_record(a, ra_refuse(a, w.name));
-        applier_record(a, redirects_refuse(a, w.name));
-        r = link_configure(a, w.ifindex, w.name, ifc->mtu, ifc->has_mac ? ifc->mac : NULL);
+                applier_record(a, ra_refuse(a, w->name));
+        applier_record(a, redirects_refuse(a, w->name));
+        r = link_configure(a, w->ifindex, w->name, ifc->mtu, ifc->has_mac ? ifc->mac : NULL);
         if (r < 0)
                 return r;
         if (!a->have_result) {
-                snprintf(a->result.device, sizeof a->result.device, "%s", w.name);
-                a->result.ifindex = w.ifindex;
+                snprintf(a->result.device, sizeof a->result.device, "%s", w->name);
+                a->result.ifindex = w->ifindex;
                 a->have_result = true;
         }
+        return 0;
+}
+
+/* ifc's address and default route, on the link iface_link() set up. */
+static int iface_address(Applier *a, const IpcfgIface *ifc) {
+        const LinkWait *w = &a->links[ifc - a->plan->ifaces];
+        char s1[INET6_ADDRSTRLEN];
+        bool existed = false;
+        int r;
+
         if (method_needs_client(ifc->method))
                 return fail(a, -EOPNOTSUPP,
                             "%s: method %s needs a DHCP/autoconf client, which netinit does not have; "
-                            "the link is up without an address", w.name, ipcfg_method_to_string(ifc->method));
+                            "the link is up without an address", w->name, ipcfg_method_to_string(ifc->method));
         /* The parser always settles the prefix (classful guess, /128 for
          * IPv6); only a plan made elsewhere can lack one. */
         if (ifc->address.family != AF_UNSPEC &&
             (ifc->prefix < 0 || ifc->prefix > (ifc->address.family == AF_INET6 ? 128 : 32)))
-                return fail(a, -EINVAL, "%s: no valid prefix length for %s", w.name,
+                return fail(a, -EINVAL, "%s: no valid prefix length for %s", w->name,
                             addr_str(&ifc->address, s1));
-        r = previous_remove(a, w.ifindex, ifc);
+        r = previous_remove(a, w->ifindex, ifc);
         if (r < 0)
                 return r;
         previous_route_remove(a);
         if (ifc->address.family != AF_UNSPEC) {
-                r = address_apply(a, w.ifindex, w.name, ifc, &existed);
+                r = address_apply(a, w->ifindex, w->name, ifc, &existed);
                 if (r < 0)
                         return r;
                 a->result.address_existed |= existed;
         }
         if (ifc->gateway.family != AF_UNSPEC)
-                return gateway_apply(a, ifc, w.ifindex, w.name);
+                return gateway_apply(a, ifc, w->ifindex, w->name);
         return 0;
 }
 
@@ -891,7 +901,7 @@ static int resolv_conf_write(Applier *a, const IpcfgPlan *plan) {
                 return 0;
         for (size_t i = 0; i < MIN(named.n_ifaces, (size_t)IPCFG_MAX_IFACES); i++)
                 if (isempty(named.ifaces[i].device))
-                        memcpy(named.ifaces[i].device, a->resolved[i], IFNAMSIZ);
+                        memcpy(named.ifaces[i].device, a->links[i].name, IFNAMSIZ);
         r = ipcfg_resolv_conf_text(&named, &text);
         if (r < 0)
                 return fail(a, r, "Failed to compose %s", a->opts->resolv_conf);
@@ -958,14 +968,28 @@ void ipcfg_apply_options_default(IpcfgApplyOptions *o) {
         };
 }
 
-/* The loopback, then each interface.  An interface's steps depend on
- * each other (no address on a link that is missing or down, no route
- * without the address), so its first failure ends it; the loopback and
- * the other interfaces do not depend on it and are still applied. */
+/* The loopback, every interface's link, then every interface's address
+ * and route.  Links first: an ip= naming no device and one naming it may
+ * be the same link, and a MAC change takes a link down, which drops the
+ * routes through it (and its IPv6 addresses) that an earlier interface
+ * had added.  An interface's steps depend on each other (no address on a
+ * link that is missing or down, no route without the address), so its
+ * first failure ends it; the loopback and the other interfaces do not
+ * depend on it and are still applied. */
 static void links_apply(Applier *a, const IpcfgPlan *plan) {
+        bool up[IPCFG_MAX_IFACES] = {};
+        size_t n = MIN(plan->n_ifaces, (size_t)IPCFG_MAX_IFACES);
+
         applier_record(a, loopback_up(a));
-        for (size_t i = 0; i < plan->n_ifaces; i++)
-                applier_record(a, iface_apply(a, &plan->ifaces[i]));
+        for (size_t i = 0; i < n; i++) {
+                int r = iface_link(a, &plan->ifaces[i]);
+
+                up[i] = r >= 0;
+                applier_record(a, r);
+        }
+        for (size_t i = 0; i < n; i++)
+                if (up[i])
+                        applier_record(a, iface_address(a, &plan->ifaces[i]));
 }
 
 /* The hostname and the files depend on no device, nor on each other:

@@ -178,8 +178,9 @@ typedef struct IpcfgApplyResult {
  * same rule again is 0).  -errno with the reason in errbuf. */
 int ipcfg_guard_root_only(const IpcfgAddr *dst, char *errbuf, size_t errbuf_size);
 
-/* Applies the plan: loopback up, wait for devices, MTU, MAC, link up,
- * address, default route, hostname, resolv.conf, hosts.  Idempotent.  A
+/* Applies the plan: loopback up, wait for devices, MTU, MAC, link up
+ * (every interface's), then each one's address and default route, then
+ * hostname, resolv.conf, hosts.  Idempotent.  A
  * refused MTU or MAC leaves the link up or down as it was, with its MAC
  * (an MTU accepted before a refused MAC stays).
  * A failed step ends only the rest of its own interface (a missing or

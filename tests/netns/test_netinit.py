@@ -228,6 +228,18 @@ def test_link_refusing_up_after_a_mac_change_gets_its_mac_back(lan, agent_bin, f
     assert ("UP" in vx["flags"], vx["address"]) == (False, "02:00:00:00:00:01")
 
 
+def test_mac_of_a_named_device_keeps_the_route_of_an_unnamed_one(lan, agent_bin, files):
+    """An ip= naming no device and one naming its MAC are the same link
+    here: the MAC change takes it down, which drops the routes through it.
+    Every link is set up before any address or route, so the default route
+    the first ip= gives is there at the end."""
+    r = apply(lan.guest, agent_bin, files, "ip=10.77.0.2::10.77.0.1:24:::off ip=eth0:off::02:00:00:00:00:09")
+    assert r.returncode == 0, r.stderr
+    assert link(lan.guest, "eth0")["address"] == "02:00:00:00:00:09"
+    assert addrs(lan.guest, "eth0") == [("10.77.0.2", 24)]
+    assert [(x["gateway"], x["dev"]) for x in default_routes(lan.guest)] == [("10.77.0.1", "eth0")]
+
+
 def test_first_broadcast_device_when_none_is_named(lan, agent_bin, files):
     r = apply(lan.guest, agent_bin, files, "ip=10.77.0.5::10.77.0.1:24:::off")
     assert r.returncode == 0, r.stderr
