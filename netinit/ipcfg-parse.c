@@ -801,6 +801,23 @@ static void entry_merge(Entry *into, const Entry *from) {
         }
 }
 
+/* Merging from into a device's earlier entry: a client or gateway of the
+ * other family would replace the earlier one field by field, and one
+ * family's address and route would be gone without a word.  A device
+ * has one address (and one gateway): no dual stack. */
+static int merge_check(State *st, const Entry *into, const Entry *from) {
+        static const char reason[] = "its device has one of the other family from an earlier ip= "
+                                     "(one address family per device)";
+
+        if (into->client.family != AF_UNSPEC && from->client.family != AF_UNSPEC &&
+            into->client.family != from->client.family)
+                return fail_addr(st, 1, "client", &from->client, reason);
+        if (into->gateway.family != AF_UNSPEC && from->gateway.family != AF_UNSPEC &&
+            into->gateway.family != from->gateway.family)
+                return fail_addr(st, 3, "gateway", &from->gateway, reason);
+        return 0;
+}
+
 static int handle_ip(State *st, const char *key, const char *val) {
         Entry e;
         int r;
@@ -817,6 +834,9 @@ static int handle_ip(State *st, const char *key, const char *val) {
         e.key = key;
         for (size_t i = 0; i < st->n_entries; i++)
                 if (streq(st->entries[i].device, e.device)) {
+                        r = merge_check(st, &st->entries[i], &e);
+                        if (r < 0)
+                                return r;
                         entry_merge(&st->entries[i], &e);
                         st->entries[i].key = key;
                         return 0;

@@ -242,6 +242,20 @@ static const Case cases[] = {
         /* The same device merges field by field; the later non-empty wins. */
         OK("ip=10.0.0.2:::24::eth0:off ip=::10.0.0.1:::eth0",
            PLAN(STATIC(S("eth0"), "10.0.0.2", "24", S("10.0.0.1")))),
+        /* ... but not into the other family: one family's address and
+         * route would be gone without a word (no dual stack). */
+        ERR("ip=10.0.0.2::10.0.0.1:24::eth0:off ip=[fd00::2]::[fd00::1]:64::eth0:off",
+            "ip=: field 1 (client): invalid value \"fd00::2\": its device has one of the other family from an "
+            "earlier ip= (one address family per device)"),
+        ERR("ip=10.0.0.2::10.0.0.1:24::eth0:off ip=::[fe80::1]:::eth0:off",
+            "ip=: field 3 (gateway): invalid value \"fe80::1\": its device has one of the other family from an "
+            "earlier ip= (one address family per device)"),
+        ERR("ip=[fd00::2]:::64::eth0:off ip=10.0.0.2:::24::eth0:off",
+            "ip=: field 1 (client): invalid value \"10.0.0.2\": its device has one of the other family from an "
+            "earlier ip= (one address family per device)"),
+        /* Other devices may each have their own family. */
+        OK("ip=10.0.0.2:::24::eth0:off ip=[fd00::2]:::64::eth1:off",
+           PLAN(STATIC(S("eth0"), "10.0.0.2", "24", N) "," STATIC(S("eth1"), "fd00::2", "64", N))),
         /* The classful guess comes after merging: the /24 given earlier stays. */
         OK("ip=10.0.0.2:::24::eth0 ip=10.0.0.3:::::eth0", PLAN(STATIC(S("eth0"), "10.0.0.3", "24", N))),
         OK("ip=10.0.0.2:::24::eth0:off ip=eth0:off:9000",
@@ -467,12 +481,18 @@ static const Case cases[] = {
         ERR("ip=[fd00::2]:::255.255.255.0",
             "ip=: field 4 (netmask): invalid value \"255.255.255.0\": dotted netmask with an IPv6 address"),
         ERR("ip=[fd00::2]::10.0.0.1", "ip=: field 3 (gateway): invalid value \"10.0.0.1\": address family differs from the client's"),
-        /* A /64 from an IPv6 entry cannot stay on an IPv4 address after merging. */
-        ERR("ip=[fd00::2]:::64::eth0 ip=10.0.0.2:::::eth0", "ip=: field 4 (netmask): invalid value \"64\": given for an address of the other family"),
-        ERR("ip=10.0.0.2:::24::eth0 ip=[fd00::2]:::::eth0", "ip=: field 4 (netmask): invalid value \"24\": given for an address of the other family"),
-        /* The same family again: the netmask carries over. */
+        /* A device's later entry of the other family is refused before its
+         * netmask could be (a /64 cannot stay on an IPv4 address either). */
+        ERR("ip=[fd00::2]:::64::eth0 ip=10.0.0.2:::::eth0",
+            "ip=: field 1 (client): invalid value \"10.0.0.2\": its device has one of the other family from an earlier ip= (one address family per device)"),
+        ERR("ip=10.0.0.2:::24::eth0 ip=[fd00::2]:::::eth0",
+            "ip=: field 1 (client): invalid value \"fd00::2\": its device has one of the other family from an earlier ip= (one address family per device)"),
         ERR("ip=10.0.0.2:::24::eth0 ip=[fd00::2]:::::eth0 ip=10.0.0.3:::::eth0 ip=[ff02::1]:::::eth0",
+            "ip=: field 1 (client): invalid value \"fd00::2\": its device has one of the other family from an earlier ip= (one address family per device)"),
+        /* The same family again: the netmask carries over. */
+        ERR("ip=10.0.0.2:::24::eth0 ip=10.0.0.3:::::eth0 ip=[ff02::1]:::::eth0",
             "ip=: field 1 (client): invalid value \"[ff02::1]\": not a unicast address"),
+        OK("ip=10.0.0.2:::24::eth0 ip=10.0.0.3:::::eth0", PLAN(STATIC(S("eth0"), "10.0.0.3", "24", N))),
 
         /* Kernel: fields after the tenth are ignored; DESIGN: garbage is an error. */
         ERR("ip=10.0.0.2:::24::eth0:off:1.1.1.1:1.0.0.1:10.0.0.1:x",
