@@ -19,8 +19,9 @@ bool callback_relay_query_ok(const char *q) {
         for (const char *p = q; p && *p; p++)
                 if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
                         return false;
-        /* The agent checks the first state; a CLI may read the last. */
-        return login_query_count(q, "state") <= 1 && login_query_count(q, "code") <= 1;
+        /* The agent checks the first state; a CLI may read the last, or
+         * a key written with escapes. */
+        return login_query_keys_plain(q) && login_query_count(q, "state") <= 1 && login_query_count(q, "code") <= 1;
 }
 
 int callback_relay_redirect_port(const char *uri, const char *path, uint16_t *ret) {

@@ -342,11 +342,24 @@ static json_t *wipe_decref(json_t *o) {
         return NULL;
 }
 
+bool login_query_keys_plain(const char *q) {
+        while (q && *q && *q != '#') {
+                size_t l = strcspn(q, "&#"), kl = strcspn(q, "=&#");
+
+                if (strcspn(q, "%+") < kl)
+                        return false;
+                q += l;
+                if (*q == '&')
+                        q++;
+        }
+        return true;
+}
+
 json_t *login_query_to_json(const char *q) {
-        json_t *o = json_object();
+        json_t *o = NULL;
         unsigned n = 0;
 
-        if (!o)
+        if (!login_query_keys_plain(q) || !(o = json_object()))
                 return NULL;
         while (q && *q && *q != '#') {
                 size_t l = strcspn(q, "&#"), kl = strcspn(q, "=&#");

@@ -55,10 +55,16 @@ unsigned login_query_count(const char *query, const char *key);
  * without a '?'. */
 char *login_query_get(const char *url_or_query, const char *key);
 
+/* Whether every key of a raw query is written as itself (no '%' escape,
+ * no '+'): the state is checked by its raw key (login_query_param()),
+ * so "st%61te=X&state=<the state>" would pass the check while a reader
+ * that decodes keys (the credentials, a CLI) takes X. */
+bool login_query_keys_plain(const char *query);
 /* Every parameter of a raw query string, decoded, as a JSON object of
  * strings (a repeated key: the first wins).  NULL on ENOMEM, more than 64
- * parameters, or a key or value that is not UTF-8 or holds an escaped NUL
- * (what was decoded is wiped). */
+ * parameters, a key that is not plain (login_query_keys_plain()), or a
+ * value that is not UTF-8 or holds an escaped NUL (what was decoded is
+ * wiped). */
 json_t *login_query_to_json(const char *query);
 
 /* POST /auth/{provider} */

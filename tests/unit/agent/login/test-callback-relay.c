@@ -22,6 +22,9 @@ static void test_query_ok(void **state) {
         assert_false(callback_relay_query_ok("state=b&code=a&x=1&code=z"));
         assert_false(callback_relay_query_ok("state&state=b"));
         assert_true(callback_relay_query_ok("code=a&state=b&STATE=c&states=d&xstate=e&code_verifier=f"));
+        /* A CLI that decodes keys would read a second state or code. */
+        assert_false(callback_relay_query_ok("state=b&code=a&st%61te=c"));
+        assert_false(callback_relay_query_ok("state=b&code=a&%63ode=z"));
 }
 
 static void test_redirect_port(void **state) {

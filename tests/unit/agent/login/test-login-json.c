@@ -180,6 +180,21 @@ static void test_query_to_json(void **state) {
         assert_null(login_query_to_json("code=a%00b&state=s"));
         assert_null(login_query_to_json("state=s&%00=x"));
         check(login_query_to_json("state=s#x=%00"), "{\"state\":\"s\"}");
+        /* A key has one spelling: the state is checked by its raw key, and
+         * "st%61te" would be another state in the credentials. */
+        assert_null(login_query_to_json("st%61te=X&state=s&code=c"));
+        assert_null(login_query_to_json("code=c&state=s&a+b=1"));
+        check(login_query_to_json("code=c%25&state=s+%2B"), "{\"code\":\"c%\",\"state\":\"s +\"}");
+}
+
+static void test_query_keys_plain(void **state) {
+        assert_true(login_query_keys_plain(NULL));
+        assert_true(login_query_keys_plain(""));
+        assert_true(login_query_keys_plain("code=a%2B&state=b+c&scope&=x#%25=1"));
+        assert_false(login_query_keys_plain("st%61te=X"));
+        assert_false(login_query_keys_plain("state=s&%73tate=X"));
+        assert_false(login_query_keys_plain("a+b=1"));
+        assert_false(login_query_keys_plain("state=s&x%"));
 }
 
 int main(void) {
@@ -189,6 +204,7 @@ int main(void) {
                 cmocka_unit_test(test_urls),
                 cmocka_unit_test(test_query_values),
                 cmocka_unit_test(test_query_to_json),
+                cmocka_unit_test(test_query_keys_plain),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
