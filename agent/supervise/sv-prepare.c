@@ -65,22 +65,24 @@ static bool socket_is_live(const char *path) {
 int supervisor_remove_stale_lock(const char *lock_path, const char *socket_dir, uid_t uid, char *sock,
                                  size_t size) {
         _cleanup_(freep) char *text = NULL;
+        _cleanup_(closep) int fd = -EBADF;
         const char *base = strrchr(lock_path, '/');
-        int r, num, removed = 0;
+        int num, removed = 0;
         struct stat st;
         uint64_t pid;
 
-        r = lstat(lock_path, &st) < 0 ? -errno : 0;
-        if (r < 0 && r != -ENOENT)
-                return r;
-        if (r >= 0) {
+        /* Opened once, without waiting and without following a symlink,
+         * and judged by what was opened: the server's user owns its lock,
+         * and could swap it for a FIFO after a look by name, or hold a
+         * lease on it; either would block the agent in open().  What
+         * cannot be read at once is no live server's lock. */
+        fd = open_regular_nofollow(lock_path, &st);
+        if (fd != -ENOENT) {
                 /* A lock is believed only when root's or the X server's
                  * user's: in the sticky /tmp any user may write one naming
                  * a live pid (PID 1) while the server is down, and keep it
-                 * down.  The sticky bit keeps others from swapping a
-                 * trusted one between the lstat() and the read. */
-                if (S_ISREG(st.st_mode) && (st.st_uid == 0 || st.st_uid == uid) &&
-                    read_full_file(lock_path, 64, &text, NULL) >= 0) {
+                 * down. */
+                if (fd >= 0 && (st.st_uid == 0 || st.st_uid == uid) && read_full_fd(fd, 64, &text, NULL) >= 0) {
                         /* "%10d\n": the pid after blanks. */
                         const char *p = text + strspn(text, " ");
                         if (parse_unsigned_span(p, strcspn(p, "\n"), INT_MAX, &pid) == 0 && pid > 0 &&

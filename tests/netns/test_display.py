@@ -21,6 +21,8 @@ import os
 import shutil
 import signal
 import stat
+import subprocess
+import sys
 import tempfile
 
 import pytest
@@ -161,6 +163,59 @@ def test_stale_lock_removed(agent_bin):
             with open(f"/tmp/.X{display}-lock") as f:
                 if f.read().strip() == "9999999":
                     os.unlink(f"/tmp/.X{display}-lock")
+
+
+# As x_user: makes the lock argv[1] naming a dead pid, takes a write lease
+# on it (its owner may), says "leased", and once an open breaks the lease
+# says "broken" and holds it on: an open that waits for the lease waits
+# fs.lease-break-time (45 s).
+LEASE_HOLDER = """
+import fcntl, os, signal, sys, time
+path = sys.argv[1]
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+os.write(fd, b"   9999999\\n")
+os.close(fd)
+fd = os.open(path, os.O_RDONLY)
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGIO])
+fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)
+print("leased", flush=True)
+signal.sigwait([signal.SIGIO])
+print("broken", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_leased_lock_does_not_hold_up_the_agent(agent_bin):
+    """x_user (a hole in Xvfb, which every X client talks to) may write
+    the lock, which the agent reads before each start of Xvfb as its
+    user's, and take a lease on it: an open that waits for the lease to
+    break held the whole agent (PID 1: /health, the logins, the
+    watchdog) for fs.lease-break-time at every start of Xvfb, which that
+    user can bring about by killing it.  A lock that cannot be read at
+    once is no live server's, and goes."""
+    need("Xvfb", "x11vnc", "websockify")
+    with Agent(agent_bin, "window_manager=") as a:
+        a.wait_ready()
+        lock = f"/tmp/.X{a.display}-lock"
+        holder = subprocess.Popen(["setpriv", f"--reuid={X_UID}", f"--regid={X_GID}", "--clear-groups",
+                                   sys.executable, "-c", LEASE_HOLDER, lock],
+                                  stdout=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            assert holder.stdout.readline().strip() == "leased"
+            old = a.services()["Xvfb"]["pid"]
+            os.kill(old, signal.SIGKILL)
+            assert holder.stdout.readline().strip() == "broken"
+            # The lease is still held: the agent answers all the same.
+            status, _ = a.get("/health", timeout=10)
+            assert status == 200
+            wait_until(lambda: a.try_services().get("Xvfb", {}).get("pid") not in (None, old), 10,
+                       "Xvfb started again")
+            assert holder.poll() is None and not os.path.exists(lock)
+        finally:
+            holder.kill()
+            holder.wait()
+            if os.path.exists(lock) and os.stat(lock).st_uid == X_UID:
+                os.unlink(lock)
 
 
 def test_socket_another_user_put_in_place_removed(agent_bin):
