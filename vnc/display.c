@@ -314,12 +314,20 @@ static int add_bus(const DisplayOptions *c, ServiceDefs *d) {
                            &t);
 }
 
+/* The tasks browser_user may have at once, threads included (RLIMIT_NPROC
+ * on Firefox): Firefox ESR 153 through the netns browser tests peaked at
+ * about 180 (content processes and their threads); ten times that leaves
+ * room for many tabs, and a page that escaped the content sandbox cannot
+ * fork the VM out of tasks. */
+#define BROWSER_USER_TASKS_MAX 2048
+
 static int add_browser(const DisplayOptions *c, const char *display, ServiceDefs *d) {
         const DesktopPaths *p = c->paths;
         char e[6][PATH_MAX + 32];
         /* Prestarted it opens the profile's blank home page; the first URL
          * then goes to it over D-Bus. */
-        ServiceDef t = { .on_demand = !c->browser_prestart, .restart = RESTART_ON_FAILURE, .extra_gid = c->x_gid };
+        ServiceDef t = { .on_demand = !c->browser_prestart, .restart = RESTART_ON_FAILURE, .extra_gid = c->x_gid,
+                         .max_procs = BROWSER_USER_TASKS_MAX };
 
         /* Ready once its first window is restored: Firefox records its
          * start-up milestones in the profile, and a URL handed to it before

@@ -6,7 +6,8 @@ image's policy (overlaid on /etc in the agent's mount namespace):
   window and no dialog; /open-url answered 200 each time only once the
   browser took the URL; Firefox SIGKILLed comes back and the next URL
   opens;
-- Firefox runs as the browser user, with its own HOME, TMPDIR and bus;
+- Firefox runs as the browser user, with its own HOME, TMPDIR and bus,
+  its user's tasks bounded;
 - a page served from another address of the namespace posts forms
   (enctype text/plain) to /shutdown and /auth/oauth: both refused by the
   gate (403 in /metrics), the agent up, no session;
@@ -155,6 +156,8 @@ def test_opens_every_url_in_one_instance(browser):
     assert f"DBUS_SESSION_BUS_ADDRESS=unix:path={b.agent.browser_dir}/bus".encode() in env
     assert b"MOZ_DISABLE_AUTO_SAFE_MODE=1" in env
     assert not [e for e in env if e.startswith(b"NOTIFY_SOCKET=") or e.startswith(b"VMBA")]
+    with open(f"/proc/{ff['pid']}/limits") as f:
+        assert re.search(r"^Max processes +2048 +2048 ", f.read(), re.M)
 
     for n in (2, 3):
         assert b.open_url(b.url(f"/url/{n}")) == (200, {"success": True, "method": "keyboard_navigation"})

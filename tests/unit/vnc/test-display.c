@@ -142,6 +142,8 @@ static void check_firefox(const ServiceDef *s) {
         assert_string_equal(test_join(s->create_dirs),
                             "/var/lib/vmba/browser/tmp /var/lib/vmba/browser/profile");
         assert_string_equal(test_join(s->depends_on), "Xvfb browser-bus");
+        /* Its user's tasks bounded (a page out of the sandbox forking). */
+        assert_int_equal(s->max_procs, 2048);
         assert_true(s->on_demand);
         assert_int_equal(s->restart, RESTART_ON_FAILURE);
         /* Ready once its first window is restored, not at exec. */
