@@ -1,8 +1,11 @@
 /* See socket-util.h. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "macro.h"
 #include "socket-util.h"
 
 int sockaddr_un_set(struct sockaddr_un *sa, const char *path) {
@@ -16,15 +19,21 @@ int sockaddr_un_set(struct sockaddr_un *sa, const char *path) {
 }
 
 int unix_connect_start(const char *path, int *ret_fd) {
-        struct sockaddr_un sa;
-        int len = sockaddr_un_set(&sa, path);
+        _cleanup_(closep) int path_fd = -EBADF;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
-        if (len < 0)
-                return len;
+        *ret_fd = -EBADF;
+        /* By the socket itself, not a symlink in its place: the socket's
+         * directory may be another user's, who could point the caller
+         * (root) at any socket.  Also lifts sun_path's length limit. */
+        path_fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (path_fd < 0)
+                return -errno;
+        snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d", path_fd);
         *ret_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (*ret_fd < 0)
                 return -errno;
-        if (connect(*ret_fd, (struct sockaddr *)&sa, (socklen_t)len) < 0 && errno != EINPROGRESS)
+        if (connect(*ret_fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS)
                 return -errno;
         return 0;
 }

@@ -17,9 +17,10 @@
 int sockaddr_un_set(struct sockaddr_un *sa, const char *path);
 
 /* A non-blocking stream socket (in *ret_fd, also on a failed connect: the
- * caller closes it) connecting to the unix socket at path: 0 when
- * connected or under way, else -errno (-EAGAIN: the listener's backlog is
- * full; -ENAMETOOLONG). */
+ * caller closes it; -EBADF when none was made) connecting to the unix
+ * socket at path, never through a symlink in its place (-ECONNREFUSED
+ * then): 0 when connected or under way, else -errno (-EAGAIN: the
+ * listener's backlog is full; -ENOENT). */
 int unix_connect_start(const char *path, int *ret_fd);
 
 /* A TCP socket bound to address (an IPv4 or IPv6 literal) and port, with

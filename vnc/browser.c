@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <systemd/sd-bus.h>
 
@@ -31,6 +30,7 @@
 #include "firefox-remote.h"
 #include "log.h"
 #include "macro.h"
+#include "socket-util.h"
 #include "strv.h"
 #include "time-util.h"
 #include "url-util.h"
@@ -213,20 +213,14 @@ static void op_finish(BrowserOpen *op, int r, const char *method) {
  * would block a blocking connect() (and PID 1's loop) for ever; a unix
  * socket connects at once or fails (EAGAIN: the bus is busy). */
 static int bus_connect_fd(const Browser *b) {
-        _cleanup_(closep) int path_fd = -EBADF, fd = -EBADF;
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_(closep) int fd = -EBADF;
         struct ucred cred;
         socklen_t l = sizeof cred;
+        int r;
 
-        path_fd = open(b->o.bus_socket, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        if (path_fd < 0)
-                return -errno;
-        snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d", path_fd);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
-                return -errno;
-        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-                return -errno;
+        r = unix_connect_start(b->o.bus_socket, &fd);
+        if (r < 0)
+                return r;
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) < 0)
                 return -errno;
         if (cred.uid != b->o.uid)
