@@ -47,18 +47,37 @@ static size_t find(const char *text, size_t from, const char *rule) {
         return SIZE_MAX;
 }
 
-/* The place of the text at offset at: its row, and the characters (not
- * bytes: a spinner glyph may change width) before it on that row. */
-static PromptPlace place_of(const ScreenView *v, size_t at, size_t rule) {
-        size_t lo = 0, hi = v->n_rows, column = 0;
+/* The index of the row holding offset at: the last one starting at or
+ * before it (0 in a view without rows). */
+static size_t row_of(const ScreenView *v, size_t at) {
+        size_t lo = 0, hi = v->n_rows;
 
-        while (hi - lo > 1) { /* the last row starting at or before at */
+        while (hi - lo > 1) {
                 size_t mid = lo + (hi - lo) / 2;
                 if (v->rows[mid].offset <= at)
                         lo = mid;
                 else
                         hi = mid;
         }
+        return lo;
+}
+
+/* Where the row holding offset at ends: at its line break, or where the
+ * next row starts when it continues there (a row filled to the edge, as
+ * every row of a full-width box is, is joined to the next). */
+static size_t row_end(const ScreenView *v, size_t at) {
+        size_t end = at + strcspn(v->text + at, "\n"), i = row_of(v, at);
+
+        if (i + 1 < v->n_rows)
+                end = MIN(end, v->rows[i + 1].offset);
+        return end;
+}
+
+/* The place of the text at offset at: its row, and the characters (not
+ * bytes: a spinner glyph may change width) before it on that row. */
+static PromptPlace place_of(const ScreenView *v, size_t at, size_t rule) {
+        size_t lo = row_of(v, at), column = 0;
+
         for (size_t i = v->n_rows > 0 ? v->rows[lo].offset : 0; i < at; i++)
                 if (((unsigned char)v->text[i] & 0xc0) != 0x80)
                         column++;
@@ -160,10 +179,23 @@ static size_t trim_end(const char *text, size_t at, size_t end) {
         return end;
 }
 
+/* Where the text that tells the failure at offset at ends: with the row
+ * its match ends on.  The rows of a full-width box are one line, and what
+ * the rows below it show meanwhile (a spinner, another question) does
+ * not make it another failure. */
+static size_t failure_end(char *const *failures, const ScreenView *v, size_t at) {
+        size_t n = 1;
+
+        for (char *const *f = failures; f && *f; f++)
+                if (**f)
+                        n = MAX(n, match_at(v->text, at, *f));
+        return row_end(v, at + n - 1);
+}
+
 /* The failure at offset at: its place, and a hash of its text to the end
  * of its row (a new message drawn where an old one was is a new failure). */
-static FailureSeen failure_at(const ScreenView *v, size_t at) {
-        size_t end = trim_end(v->text, at, at + strcspn(v->text + at, "\n"));
+static FailureSeen failure_at(char *const *failures, const ScreenView *v, size_t at) {
+        size_t end = trim_end(v->text, at, failure_end(failures, v, at));
         uint64_t h = UINT64_C(0xcbf29ce484222325); /* FNV-1a */
 
         for (size_t i = at; i < end; i++)
@@ -205,7 +237,7 @@ static void failure_hold_shown(FailureWatch *w, const ScreenView *v) {
                 w->ignored[i].held = false;
         for (size_t at = next_failure(w->failures, v->text, 0); at != SIZE_MAX;
              at = next_failure(w->failures, v->text, at + 1)) {
-                FailureSeen f = failure_at(v, at);
+                FailureSeen f = failure_at(w->failures, v, at);
 
                 for (size_t i = 0; i < w->n_ignored; i++)
                         if (failure_same(&w->ignored[i], &f) && w->ignored[i].place.row == f.place.row)
@@ -240,7 +272,7 @@ void failure_watch_ignore(FailureWatch *w, const ScreenView *v) {
         failure_forget_gone(w, v);
         for (size_t at = next_failure(w->failures, v->text, 0); at != SIZE_MAX;
              at = next_failure(w->failures, v->text, at + 1)) {
-                FailureSeen f = failure_at(v, at);
+                FailureSeen f = failure_at(w->failures, v, at);
 
                 /* Each one shown has a place of its own to follow. */
                 if (!failure_ignored(w, &f, false))
@@ -254,13 +286,13 @@ bool failure_watch_find(FailureWatch *w, const ScreenView *v, char *buf, size_t 
         failure_forget_gone(w, v);
         failure_hold_shown(w, v);
         for (at = next_failure(w->failures, v->text, 0); at != SIZE_MAX; at = next_failure(w->failures, v->text, at + 1)) {
-                FailureSeen f = failure_at(v, at);
+                FailureSeen f = failure_at(w->failures, v, at);
                 if (!failure_ignored(w, &f, true))
                         break;
         }
         if (at == SIZE_MAX || size == 0)
                 return false;
-        end = at + strcspn(v->text + at, "\n");
+        end = at + strcspn(v->text + at, "\n"); /* a message the terminal wrapped is whole */
         if (end - at > size - 1) {
                 end = at + size - 1;
                 while (end > at && ((unsigned char)v->text[end] & 0xc0) == 0x80)

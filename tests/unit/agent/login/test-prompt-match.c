@@ -376,6 +376,35 @@ static void test_failure_shown_before(void **state) {
         s = screen_free(s);
 }
 
+/* Gemini CLI's dialog is a box whose rows are filled to the edge, so the
+ * screen joins them into one line: a failure left from an earlier attempt
+ * is the same failure as long as its own row is, whatever the rows below
+ * it in the box show meanwhile. */
+static void test_failure_in_full_width_box(void **state) {
+        _cleanup_(freep) char *line = repeat("\xe2\x94\x80", COLS - 2);
+        _cleanup_(freep) char *stale = box_row("Failed to sign in. Message: the earlier attempt timed out");
+        _cleanup_(freep) char *fresh = box_row("Failed to sign in. Message: invalid_grant");
+        _cleanup_(freep) char *consent = box_row("Opening authentication page in your browser. Do you want to continue?");
+        _cleanup_(freep) char *waiting = box_row("Waiting for authentication... (Press Esc or Ctrl+C to cancel)");
+        _cleanup_(freep) char *before = NULL, *after = NULL, *failed = NULL;
+        FailureWatch w;
+        Screen *s = NULL;
+
+#define BOX(rows) "\x1b[2J\x1b[H\xe2\x95\xad%s\xe2\x95\xae\r\n" rows "\xe2\x95\xb0%s\xe2\x95\xaf\r\n"
+        assert_true(asprintf(&before, BOX("%s%s"), line, stale, consent, line) > 0);
+        assert_true(asprintf(&after, BOX("%s%s"), line, stale, waiting, line) > 0);
+        assert_true(asprintf(&failed, BOX("%s%s"), line, fresh, waiting, line) > 0);
+#undef BOX
+        failure_watch_init(&w, two_failures);
+        assert_int_equal(screen_new(ROWS, COLS, 0, &s), 0);
+        assert_null(failure_look(s, &w, before, true));
+        /* The row below it changed, the stale failure did not. */
+        assert_null(failure_look(s, &w, after, false));
+        /* Its own row, and only that row, is the message. */
+        assert_string_equal(failure_look(s, &w, failed, false), "Failed to sign in. Message: invalid_grant");
+        s = screen_free(s);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_claude_theme_cursor_moves),
@@ -388,6 +417,7 @@ int main(void) {
                 cmocka_unit_test(test_rules_bounded),
                 cmocka_unit_test(test_failure_find),
                 cmocka_unit_test(test_failure_shown_before),
+                cmocka_unit_test(test_failure_in_full_width_box),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
