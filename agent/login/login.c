@@ -633,13 +633,17 @@ static void on_cli_url(CliRunner *r, const char *url, void *userdata) {
 static void on_cli_failure(CliRunner *r, const char *line, void *userdata) {
         LoginSession *s = userdata;
         _cleanup_(erase_and_freep) char *redacted = redact_secrets(line);
-        char msg[300];
+        _cleanup_(freep) char *msg = NULL;
 
         if (session_state_is_final(s->state) || session_fsm_next(s->state, SESSION_EVENT_ERROR) < 0)
                 return;
-        snprintf(msg, sizeof msg, "CLI %s: %s", s->provider, redacted ?: "sign-in failed");
+        /* Whole, not cut to a buffer: the row is bounded already, and a cut
+         * inside a character would leave no valid JSON string of the error
+         * (every /credentials/status a 500). */
+        if (asprintf(&msg, "CLI %s: %s", s->provider, redacted ?: "sign-in failed") < 0)
+                msg = NULL;
         log_info("Login %s: the CLI reported a failed sign-in.", s->id);
-        login_session_fail(s, SESSION_EVENT_ERROR, msg);
+        login_session_fail(s, SESSION_EVENT_ERROR, msg ?: "CLI sign-in failed");
 }
 
 static void on_cli_exit(CliRunner *r, int wstatus, void *userdata) {

@@ -518,6 +518,27 @@ def test_cli_that_stays_up_after_a_failed_sign_in(make_env, screen):
     e.assert_no_secrets()
 
 
+def test_a_failure_message_longer_once_redacted_is_reported_whole(make_env):
+    """The failure row is redacted (each secret grows to "[REDACTED]") and
+    becomes the session's error.  Cut to a fixed size it ended inside a
+    character here (the em dash across byte 299), no JSON string could
+    hold it and every status was a 500: it is kept whole."""
+    prefix = "Failed to sign in. Message: "
+    head = "invalid_grant " + "code=x " * 12
+    redacted = "CLI gemini_cli: " + prefix + "invalid_grant " + "code=[REDACTED] " * 12
+    filler = "e" * (298 - len(redacted) - 1)
+    message = head + filler + "\u2014 reason"
+    assert len((prefix + message).encode()) < 255  # one row as the runner reads it
+    e = make_env(provider_env={"FAKE_CLI_EXCHANGE_FAIL": "1", "FAKE_CLI_EXCHANGE_MESSAGE": message})
+    s = sid()
+    status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
+    assert status == 200 and "oauthUrl" in started, started
+    e.browse_to(started["oauthUrl"], "developers.google.com")
+    st = e.wait_status(s, lambda code, b: code == 200 and b.get("failed"))
+    assert st == {"authenticated": False, "failed": True, "error": redacted + filler + "\u2014 reason"}
+    e.assert_no_secrets()
+
+
 def test_a_failure_shown_before_the_url_is_not_the_outcome(make_env):
     """A failure the CLI's screen showed before the sign-in began (left from
     an earlier attempt) stays above the URL, and the agent looks at the

@@ -49,6 +49,8 @@ the URL is out, the CLI still running (a port it let go);
 FAKE_CLI_EXCHANGE_FAIL=1 (gemini): the token exchange fails; the browser
 is sent to the failure page and the CLI shows "Failed to sign in.
 Message: …" in its dialog and keeps running, as the real one does;
+FAKE_CLI_EXCHANGE_MESSAGE=TEXT (gemini, with FAKE_CLI_EXCHANGE_FAIL): the
+text its failure row shows after "Message:" (the provider's own words);
 FAKE_CLI_URL_WITH_FAILURE=1 (gemini): the URL's text is written only
 with the failure, in one write, so the agent reads both at once (the
 screen then shows only the failure; the URL came by the browser link);
@@ -472,7 +474,9 @@ def serve_callback(srv, late):
     if srv.failed:
         # Back to its auth dialog, drawn with cursor moves, and waiting.
         out(late + "\x1b[2J\x1b[H\x1b[2GFailed\x1b[9Gto\x1b[12Gsign\x1b[17Gin.\x1b[21GMessage:\x1b[30G"
-            "Failed to exchange authorization code for tokens: invalid_grant (code=SECRET-CODE-x)\r\n\r\n"
+            + os.environ.get("FAKE_CLI_EXCHANGE_MESSAGE",
+                             "Failed to exchange authorization code for tokens: invalid_grant (code=SECRET-CODE-x)")
+            + "\r\n\r\n"
             "\x1b[32m\u25cf 1. Sign in with Google\x1b[39m\r\n  2. Use Gemini API Key\r\n")
         select.select([], [], [], 600)
     out("Login successful\r\n")
