@@ -31,8 +31,8 @@ int transcript_new(size_t max, Transcript **ret);
 Transcript *transcript_free(Transcript *t); /* wipes what it held */
 DEFINE_TRIVIAL_CLEANUP_FUNC(Transcript *, transcript_free);
 void transcript_feed(Transcript *t, const char *buf, size_t n);
-/* The text so far, with the unfinished line redacted too.  Owned by the
- * caller; NULL on ENOMEM. */
+/* The text so far, with the unfinished line redacted too, in valid
+ * UTF-8 (what is not becomes '?').  Owned by the caller; NULL on ENOMEM. */
 char *transcript_text(const Transcript *t);
 
 /* A copy of s with secret values replaced ("code=abc&x" ->

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "agent/login/transcript.h"
 #include "macro.h"
@@ -94,11 +95,60 @@ static void test_overlong_line(void **state) {
         transcript_free(t);
 }
 
+/* The text becomes the start answer's cliOutput, a JSON string, which
+ * takes only whole UTF-8: a limit that cuts a character (Gemini CLI's
+ * spinner glyphs are 3 bytes) or a byte that is no UTF-8 must not make
+ * it no string at all (the start answered 500). */
+static void check_utf8(const char *text) {
+        json_t *j = json_string(text);
+
+        assert_non_null(j);
+        json_decref(j);
+}
+
+static void test_utf8_kept_whole(void **state) {
+        Transcript *t = NULL;
+        char line[9000];
+        size_t n = 0;
+
+        /* Past the limit: 999 = 142 lines of 7 bytes, a glyph and 2 bytes. */
+        assert_int_equal(transcript_new(999, &t), 0);
+        for (int i = 0; i < 150; i++)
+                transcript_feed(t, "\xe2\xa0\x8b\xe2\xa0\x99\n", 7);
+        _cleanup_(freep) char *a = transcript_text(t);
+        check_utf8(a);
+        assert_int_equal(strlen(a), 999);
+        assert_string_equal(a + 994, "\xe2\xa0\x8b??");
+        t = transcript_free(t);
+
+        /* A line past TRANSCRIPT_LINE_MAX (8192 = 2730 glyphs and 2 bytes). */
+        assert_int_equal(transcript_new(20000, &t), 0);
+        for (; n + 3 <= 8200; n += 3)
+                memcpy(line + n, "\xe2\xa0\x8b", 3);
+        transcript_feed(t, line, n);
+        transcript_feed(t, "\n", 1);
+        _cleanup_(freep) char *b = transcript_text(t);
+        check_utf8(b);
+        /* And the unfinished line, cut at the limit as well. */
+        transcript_feed(t, line, n);
+        _cleanup_(freep) char *c = transcript_text(t);
+        check_utf8(c);
+        t = transcript_free(t);
+
+        /* Bytes that are no UTF-8 at all (Latin-1, a lone C1 byte). */
+        assert_int_equal(transcript_new(100, &t), 0);
+        transcript_feed(t, "caf\xe9 \x9b ok \xed\xa0\x80\n", 15);
+        _cleanup_(freep) char *d = transcript_text(t);
+        assert_string_equal(d, "caf? ? ok ???\n");
+        t = transcript_free(t);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_redact),
                 cmocka_unit_test(test_strip_split_bounded),
                 cmocka_unit_test(test_overlong_line),
+                cmocka_unit_test(test_utf8_kept_whole),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
