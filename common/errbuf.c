@@ -16,19 +16,15 @@ static bool is_invisible_format(uint32_t cp) {
                (cp >= 0x2060 && cp <= 0x2064) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff;
 }
 
-/* Length of the character at s if it is printable UTF-8 (RFC 3629: no
- * overlong form, no surrogate, nothing past U+10FFFF), else 0: a control
- * (C0, DEL, C1), an invisible format character, a stray or missing
- * continuation byte, a byte never used. */
-static size_t utf8_printable_len(const unsigned char *s) {
+size_t utf8_char_len(const char *p) {
+        const unsigned char *s = (const unsigned char *)p;
         unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-        uint32_t cp;
         size_t n;
 
-        if (c >= 0x20 && c < 0x7f)
+        if (c > 0 && c < 0x80)
                 return 1;
         if (c >= 0xc2 && c <= 0xdf)
-                n = 2, lo = c == 0xc2 ? 0xa0 : 0x80; /* U+0080..U+009F are C1 (U+009B is CSI) */
+                n = 2;
         else if (c >= 0xe0 && c <= 0xef)
                 n = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
         else if (c >= 0xf0 && c <= 0xf4)
@@ -37,18 +33,44 @@ static size_t utf8_printable_len(const unsigned char *s) {
                 return 0;
         if (s[1] < lo || s[1] > hi)
                 return 0;
-        cp = c & (0x7f >> n);
-        for (size_t i = 1; i < n; i++) {
+        for (size_t i = 2; i < n; i++)
                 if (s[i] < 0x80 || s[i] > 0xbf)
                         return 0;
-                cp = cp << 6 | (s[i] & 0x3f);
+        return n;
+}
+
+void string_valid_utf8(char *s) {
+        while (s && *s) {
+                size_t n = utf8_char_len(s);
+
+                if (n == 0)
+                        *s++ = '?';
+                else
+                        s += n;
         }
+}
+
+/* Length of the character at s if it is printable UTF-8 (utf8_char_len()),
+ * else 0: also a control (C0, DEL, C1) or an invisible format character. */
+static size_t utf8_printable_len(const char *s) {
+        unsigned char c = (unsigned char)s[0];
+        size_t n = utf8_char_len(s);
+        uint32_t cp;
+
+        if (c < 0x80)
+                return c >= 0x20 && c < 0x7f ? 1 : 0;
+        /* U+0080..U+009F are C1 (U+009B is CSI). */
+        if (n == 0 || (c == 0xc2 && (unsigned char)s[1] < 0xa0))
+                return 0;
+        cp = c & (0x7f >> n);
+        for (size_t i = 1; i < n; i++)
+                cp = cp << 6 | ((unsigned char)s[i] & 0x3f);
         return is_invisible_format(cp) ? 0 : n;
 }
 
 void string_one_line(char *s) {
         while (s && *s) {
-                size_t n = utf8_printable_len((const unsigned char *)s);
+                size_t n = utf8_printable_len(s);
 
                 if (n == 0)
                         *s++ = '?';

@@ -17,6 +17,14 @@
  * U+00A0 on stay. */
 void string_one_line(char *s);
 
+/* Length of the UTF-8 character at s (RFC 3629: no overlong form, no
+ * surrogate, nothing past U+10FFFF; 1 for any ASCII byte but NUL), else
+ * 0: a stray or missing continuation byte, a byte never used, NUL. */
+size_t utf8_char_len(const char *s);
+/* Leaves s valid UTF-8, as a JSON string must be: each byte that starts
+ * no character (utf8_char_len()) becomes '?'; controls stay. */
+void string_valid_utf8(char *s);
+
 /* Writes "WHAT NAME: message" (NAME NULL: "?"; WHAT NULL: the message
  * alone) into buf, truncated to size and made one line; buf may be NULL
  * or size 0 (nothing written).  Returns -EINVAL, so a parser can

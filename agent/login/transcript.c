@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <strings.h>
 
+#include "errbuf.h"
 #include "macro.h"
 #include "transcript.h"
 
@@ -220,33 +221,6 @@ void transcript_feed(Transcript *t, const char *buf, size_t n) {
         }
 }
 
-/* The length of the UTF-8 sequence at s as JSON takes it (no overlong
- * form, surrogate or code point past U+10FFFF), 0 when it is none. */
-static size_t utf8_len(const unsigned char *s) {
-        unsigned char c = s[0], lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80,
-                      hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
-        size_t n = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-
-        if (n > 1 && (s[1] < lo || s[1] > hi))
-                return 0;
-        for (size_t i = 2; i < n; i++)
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-        return n;
-}
-
-/* The text is the host's cliOutput, a JSON string: a byte of no UTF-8
- * (a CLI's Latin-1, a character the limits cut) becomes '?'. */
-static void utf8_fix(char *s) {
-        while (*s) {
-                size_t n = utf8_len((const unsigned char *)s);
-                if (n == 0)
-                        *s++ = '?';
-                else
-                        s += n;
-        }
-}
-
 char *transcript_text(const Transcript *t) {
         char line[TRANSCRIPT_LINE_MAX + 1], *r, *o;
         size_t rl;
@@ -263,7 +237,9 @@ char *transcript_text(const Transcript *t) {
                 memcpy(o, t->text, t->n);
                 memcpy(o + t->n, r, rl);
                 o[t->n + rl] = '\0';
-                utf8_fix(o);
+                /* The host's cliOutput, a JSON string: a byte of no UTF-8 (a
+                 * CLI's Latin-1, a character the limits cut) becomes '?'. */
+                string_valid_utf8(o);
         }
         erase_and_free(r);
         return o;

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -125,10 +126,39 @@ static void test_string_one_line_utf8(void **state) {
         assert_string_equal(bidi, "x???y???z\xe2\x80\xb0");
 }
 
+/* Valid UTF-8 as JSON takes it: controls and C1 stay (they are
+ * characters), what starts none becomes '?', byte by byte. */
+static const struct {
+        const char *in, *out;
+} valid_rows[] = {
+        { "plain \t\x1b[1m", "plain \t\x1b[1m" },
+        { "\xc2\x9b \xc3\xa9 \xe2\x80\xae \xf0\x9f\x98\x80", "\xc2\x9b \xc3\xa9 \xe2\x80\xae \xf0\x9f\x98\x80" },
+        { "latin-1 caf\xe9!", "latin-1 caf?!" },
+        { "cut \xe2\x80", "cut ??" },                 /* a spinner glyph the limit cut */
+        { "\xc0\xaf overlong", "?? overlong" },
+        { "\xed\xa0\x80 surrogate", "??? surrogate" },
+        { "\xf4\x90\x80\x80 past", "???? past" },     /* past U+10FFFF */
+        { "\x80 stray \xff", "? stray ?" },
+};
+
+static void test_string_valid_utf8(void **state) {
+        for (size_t i = 0; i < ELEMENTSOF(valid_rows); i++) {
+                char buf[64];
+
+                snprintf(buf, sizeof buf, "%s", valid_rows[i].in);
+                string_valid_utf8(buf);
+                assert_string_equal(buf, valid_rows[i].out);
+        }
+        assert_int_equal(utf8_char_len(""), 0);
+        assert_int_equal(utf8_char_len("\xf0\x9f\x98\x80"), 4);
+        string_valid_utf8(NULL);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_errbuf_fail),
                 cmocka_unit_test(test_string_one_line_utf8),
+                cmocka_unit_test(test_string_valid_utf8),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
