@@ -52,7 +52,7 @@ typedef struct Receiver {
         unsigned idle_s;   /* a connection's deadline, see ctl_receive() */
         char taken[TAKEN_IDS_MAX][CTL_DELIVERY_ID_MAX + 1];
         size_t taken_next;
-        unsigned refused, evicted; /* so far: their warnings are rate-limited */
+        unsigned refused, evicted, idled; /* so far: their warnings are rate-limited */
         unsigned long long accepted; /* connections so far: their order, see conn_slot() */
 } Receiver;
 
@@ -281,7 +281,11 @@ static int receive_loop(Receiver *x, int lfd, unsigned want) {
                         Conn *c = &conns[i];
 
                         if (c->fd >= 0 && c->deadline <= t) {
-                                log_warning("Closed a connection that delivered nothing for %u s.", x->idle_s);
+                                /* Any guest user can make silent connections: said
+                                 * at a rate, as the other closings. */
+                                if (say_nth(&x->idled))
+                                        log_warning("Closed a connection that delivered nothing for %u s (%u so far).",
+                                                    x->idle_s, x->idled);
                                 conn_close(c);
                         }
                         p[1 + i] = (struct pollfd){ .fd = c->fd, .events = POLLIN }; /* fd < 0: ignored */

@@ -759,7 +759,27 @@ def test_ctl_receive_closes_a_silent_connection_at_its_deadline(receiver):
         assert silent.recv(1) == b""
     receiver.proc.kill()
     _, err = receiver.proc.communicate(timeout=60)
-    assert "Closed a connection that delivered nothing for 10 s." in err
+    assert "Closed a connection that delivered nothing for 10 s (1 so far)." in err
+
+
+def test_ctl_receive_says_the_silent_connections_it_closes_at_a_rate(agent_bin):
+    """Any guest user can open connections that send nothing, as many as it
+    likes: their closing at the deadline is said at the 1st, 2nd, 4th,
+    8th..., as the receiver's other words of a guest's doing, not once for
+    each."""
+    rx = Receiver(agent_bin, args=("--idle-timeout", "1"))
+    try:
+        silent = [rx.connect() for _ in range(8)]
+        for c in silent:
+            assert c.recv(1) == b""
+            c.close()
+        rx.proc.kill()
+        _, err = rx.proc.communicate(timeout=60)
+        said = [l for l in err.splitlines() if "Closed a connection that delivered nothing" in l]
+        assert [l.split(": ", 1)[1] for l in said] == [
+            f"Closed a connection that delivered nothing for 1 s ({n} so far)." for n in (1, 2, 4, 8)], err
+    finally:
+        rx.close()
 
 
 def test_ctl_receive_idle_timeout(agent_bin):
@@ -771,6 +791,6 @@ def test_ctl_receive_idle_timeout(agent_bin):
             assert silent.recv(1) == b""
         rx.proc.kill()
         _, err = rx.proc.communicate(timeout=60)
-        assert "Closed a connection that delivered nothing for 1 s." in err
+        assert "Closed a connection that delivered nothing for 1 s (1 so far)." in err
     finally:
         rx.close()
