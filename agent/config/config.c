@@ -248,6 +248,10 @@ static int strv_split(const char *s, char ***ret) {
                         n++;
                 }
         }
+        /* "," has no words either: unset, as "" and JSON's [], not an
+         * empty list (allow_from's would refuse everyone). */
+        if (l && n == 0)
+                l = strv_free(l);
         *ret = l;
         return 0;
 }

@@ -144,6 +144,22 @@ static void test_allow_from_text(void **state) {
         config_done(&c);
 }
 
+/* A list of no words is the key's "unset", in every source: JSON's []
+ * and "" already are; "," is too (strtok skips empty words), never an
+ * empty list, which for allow_from would refuse the host everywhere. */
+static void test_list_of_no_words(void **state) {
+        Config c;
+        char err[256] = "";
+
+        config_init(&c);
+        assert_int_equal(config_set(&c, "allow_from", "10.0.0.1", err, sizeof err), 0);
+        assert_int_equal(config_apply_cmdline(&c, "vmba.allow_from=, vmba.http_allowed_hosts=,,", err, sizeof err),
+                         0);
+        assert_null(c.allow_from);
+        assert_null(c.http_allowed_hosts);
+        config_done(&c);
+}
+
 static void test_file(void **state) {
         char dir[] = "/tmp/test-config-XXXXXX", path[64], err[256] = "";
         Config c;
@@ -357,6 +373,7 @@ int main(void) {
                 cmocka_unit_test(test_json),
                 cmocka_unit_test(test_json_errors),
                 cmocka_unit_test(test_allow_from_text),
+                cmocka_unit_test(test_list_of_no_words),
                 cmocka_unit_test(test_file),
                 cmocka_unit_test(test_cmdline),
                 cmocka_unit_test(test_cmdline_quoted),
