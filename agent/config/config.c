@@ -33,6 +33,7 @@ typedef enum KeyType {
         KEY_STRING,
         KEY_SECRET,   /* a string never echoed in messages */
         KEY_U16,
+        KEY_PORT,     /* a KEY_U16 of 1-65535: 0 would bind a port nobody knows */
         KEY_U32,
         KEY_LOG_LEVEL,
         KEY_SHUTDOWN,
@@ -69,7 +70,7 @@ static const ConfigKey keys[] = {
         K(hostname_file, KEY_STRING, "/etc/hostname", "hostname file written by netinit (\"\" = none)"),
         K(unprivileged_port_start, KEY_U16, "1458", "net.ipv4.ip_unprivileged_port_start set with netinit: ports below it only root and the provider CLIs may bind, so no other local user takes a CLI's fixed callback port first (Codex: 127.0.0.1:1455, then 1457); a CLI with a callback_port keeps CAP_NET_BIND_SERVICE whenever the kernel's value is above 1024; never lowered (0 = leave the kernel's); the kernel refuses a value above the start of net.ipv4.ip_local_port_range, and the log then names that range"),
         K(http_listen, KEY_STRING, "0.0.0.0", "HTTP listen address"),
-        K(http_port, KEY_U16, "8080", "HTTP port"),
+        K(http_port, KEY_PORT, "8080", "HTTP port"),
         K(http_max_connections, KEY_U32, "1024", "concurrent HTTP connections"),
         K(http_max_per_ip, KEY_U32, "64", "concurrent HTTP connections per client address"),
         K(http_timeout_s, KEY_U32, "10", "idle / slow-drip HTTP connection timeout"),
@@ -93,9 +94,9 @@ static const ConfigKey keys[] = {
         K(depth, KEY_U32, "24", "Xvfb colour depth"),
         K(window_manager, KEY_STRING, "openbox", "window manager binary (\"\" = none)"),
         K(vnc_listen, KEY_STRING, "unix", "x11vnc listen address (RFB; noVNC reaches it there), or unix: its socket"),
-        K(vnc_port, KEY_U16, "5901", "x11vnc port (when `vnc_listen` is an address)"),
+        K(vnc_port, KEY_PORT, "5901", "x11vnc port (when `vnc_listen` is an address)"),
         K(novnc_listen, KEY_STRING, "0.0.0.0", "websockify / noVNC listen address"),
-        K(novnc_port, KEY_U16, "6080", "websockify / noVNC port"),
+        K(novnc_port, KEY_PORT, "6080", "websockify / noVNC port"),
         K(novnc_web, KEY_STRING, "/usr/share/novnc", "noVNC web root"),
         K(x_user, KEY_STRING, "vmba-x", "unprivileged user Xvfb runs as (every X client talks to it; never root); its group, one of its own, is /tmp/.X11-unix's and the X clients' only extra one"),
         K(vnc_user, KEY_STRING, "vmba-vnc", "unprivileged user x11vnc and websockify run as (they face the network; never root)"),
@@ -136,6 +137,7 @@ static const char *const type_expect[_KEY_TYPE_MAX] = {
         [KEY_STRING] = "a string",
         [KEY_SECRET] = "a string",
         [KEY_U16] = "an integer 0-65535",
+        [KEY_PORT] = "a port 1-65535",
         [KEY_U32] = "an integer 0-4294967295",
         [KEY_LOG_LEVEL] = "a log level (emerg..debug or 0-7)",
         [KEY_SHUTDOWN] = "one of reboot, poweroff, exit",
@@ -146,7 +148,7 @@ static const char *const type_expect[_KEY_TYPE_MAX] = {
 };
 
 static const char *const type_name[_KEY_TYPE_MAX] = {
-        [KEY_STRING] = "string", [KEY_SECRET] = "string (secret)", [KEY_U16] = "port",
+        [KEY_STRING] = "string", [KEY_SECRET] = "string (secret)", [KEY_U16] = "integer 0-65535", [KEY_PORT] = "port",
         [KEY_U32] = "integer",   [KEY_LOG_LEVEL] = "log level", [KEY_SHUTDOWN] = "enum",
         [KEY_TRISTATE] = "bool or auto", [KEY_BOOL] = "bool", [KEY_STRV] = "list of strings",
         [KEY_CIDRS] = "list of CIDRs",
@@ -331,7 +333,8 @@ static int key_set(Config *c, const ConfigKey *k, const char *value, const char 
         case KEY_SECRET:
                 return string_set(k, f, value);
         case KEY_U16:
-                if (parse_unsigned(value, UINT16_MAX, &u) < 0)
+        case KEY_PORT:
+                if (parse_unsigned(value, UINT16_MAX, &u) < 0 || (k->type == KEY_PORT && u == 0))
                         return set_error(err, size, origin, k);
                 *(uint16_t *)f = (uint16_t)u;
                 return 0;
@@ -413,6 +416,7 @@ static int json_to_text(const ConfigKey *k, json_t *v, char *buf, size_t size) {
                 memcpy(buf, json_string_value(v), json_string_length(v) + 1);
                 return 0;
         case KEY_U16:
+        case KEY_PORT:
         case KEY_U32:
                 if (!json_is_integer(v) || json_integer_value(v) < 0)
                         return -EINVAL;

@@ -214,7 +214,7 @@ def test_bad_flag_as_pid1_keeps_the_other_flags(agent_bin, workdir):
     with Netns() as ns:
         unshare, agent = start_pid1(ns, agent_bin, workdir, [], "--no-reboot", first=["--http-port", "99999"])
         h = wait_until(lambda: health(ns), 10, "/health")
-        assert h["config_error"] == 'option: key "http_port": expected an integer 0-65535'
+        assert h["config_error"] == 'option: key "http_port": expected a port 1-65535'
         assert (h["status"], h["services"]) == ("degraded", {})
         os.kill(agent, signal.SIGTERM)
         assert unshare.wait(timeout=30) == 0
@@ -344,7 +344,7 @@ def test_bad_config_exits_when_not_pid1(agent_bin, workdir):
         assert r.returncode == 2
         assert r.stderr.strip().splitlines()[-1] == (
             f'<3>vm-browser-agent: Bad configuration: {config}: key "http_port": '
-            'expected an integer 0-65535, got a string')
+            'expected a port 1-65535, got a string')
 
 
 def test_netinit_at_start(agent_bin, workdir):

@@ -80,11 +80,11 @@ static void test_json_errors(void **state) {
         } cases[] = {
                 { "{\"http_prot\": 1}", "agent.json: unknown key \"http_prot\"" },
                 { "{\"http_port\": \"8080\"}",
-                  "agent.json: key \"http_port\": expected an integer 0-65535, got a string" },
+                  "agent.json: key \"http_port\": expected a port 1-65535, got a string" },
                 { "{\"http_port\": 65536}",
-                  "agent.json: key \"http_port\": expected an integer 0-65535" },
-                { "{\"http_port\": -1}", "agent.json: key \"http_port\": expected an integer 0-65535, got an integer" },
-                { "{\"http_port\": 1.5}", "agent.json: key \"http_port\": expected an integer 0-65535, got a number" },
+                  "agent.json: key \"http_port\": expected a port 1-65535" },
+                { "{\"http_port\": -1}", "agent.json: key \"http_port\": expected a port 1-65535, got an integer" },
+                { "{\"http_port\": 1.5}", "agent.json: key \"http_port\": expected a port 1-65535, got a number" },
                 /* A size in MiB with a range of its own. */
                 { "{\"login_home_size_mb\": 1048577}",
                   "agent.json: key \"login_home_size_mb\": expected an integer 0-1048576" },
@@ -160,6 +160,30 @@ static void test_list_of_no_words(void **state) {
         config_done(&c);
 }
 
+/* Port 0 is the kernel's "any free one": the host could never find the
+ * agent's HTTP or the desktop, and nothing would say why.  Refused,
+ * naming the key; unprivileged_port_start keeps its 0 ("the kernel's"). */
+static void test_port_zero(void **state) {
+        Config c;
+        char err[256] = "";
+
+        config_init(&c);
+        assert_int_equal(config_set(&c, "http_port", "0", err, sizeof err), -EINVAL);
+        assert_string_equal(err, "option: key \"http_port\": expected a port 1-65535");
+        assert_int_equal(c.http_port, 8080);
+        assert_int_equal(config_apply_cmdline(&c, "vmba.novnc_port=0", err, sizeof err), -EINVAL);
+        assert_string_equal(err, "kernel command line: key \"novnc_port\": expected a port 1-65535");
+        assert_int_equal(config_load_json(&c, "{\"vnc_port\": 0}", "agent.json", err, sizeof err), -EINVAL);
+        assert_string_equal(err, "agent.json: key \"vnc_port\": expected a port 1-65535");
+        assert_int_equal(c.novnc_port, 6080);
+        assert_int_equal(c.vnc_port, 5901);
+        assert_int_equal(config_set(&c, "http_port", "65535", err, sizeof err), 0);
+        assert_int_equal(c.http_port, 65535);
+        assert_int_equal(config_set(&c, "unprivileged_port_start", "0", err, sizeof err), 0);
+        assert_int_equal(c.unprivileged_port_start, 0);
+        config_done(&c);
+}
+
 static void test_file(void **state) {
         char dir[] = "/tmp/test-config-XXXXXX", path[64], err[256] = "";
         Config c;
@@ -204,7 +228,7 @@ static void test_cmdline(void **state) {
         assert_int_equal(config_apply_cmdline(&c, "quiet vmba.http_prot=1", err, sizeof err), -EINVAL);
         assert_string_equal(err, "kernel command line: unknown key \"vmba.http_prot\"");
         assert_int_equal(config_apply_cmdline(&c, "vmba.vnc_port=x1", err, sizeof err), -EINVAL);
-        assert_string_equal(err, "kernel command line: key \"vnc_port\": expected an integer 0-65535");
+        assert_string_equal(err, "kernel command line: key \"vnc_port\": expected a port 1-65535");
         assert_int_equal(config_apply_cmdline(&c, "vmba.depth", err, sizeof err), -EINVAL);
         assert_string_equal(err, "kernel command line: key \"depth\": expected an integer 0-4294967295, got no value");
         assert_int_equal(config_apply_cmdline(&c, "vmba.browser_downloads_mb", err, sizeof err), -EINVAL);
@@ -335,7 +359,7 @@ static void test_keep_going(void **state) {
         assert_int_equal(config_load_json(&c,
                 "{\"http_port\": \"x\", \"allow_from\": [\"10.0.0.1\"], \"bogus\": 1,"
                 " \"token_file\": \"/run/t\"}", "agent.json", err, sizeof err), -EINVAL);
-        assert_string_equal(err, "agent.json: key \"http_port\": expected an integer 0-65535, got a string");
+        assert_string_equal(err, "agent.json: key \"http_port\": expected a port 1-65535, got a string");
         assert_int_equal(c.n_errors, 2);
         assert_int_equal(c.http_port, 8080);
         assert_string_equal(c.allow_from[0], "10.0.0.1");
@@ -345,7 +369,7 @@ static void test_keep_going(void **state) {
         assert_int_equal(c.n_errors, 3);
         assert_string_equal(c.novnc_listen, "127.0.0.1");
         /* The first error is still the one reported. */
-        assert_string_equal(err, "agent.json: key \"http_port\": expected an integer 0-65535, got a string");
+        assert_string_equal(err, "agent.json: key \"http_port\": expected a port 1-65535, got a string");
         /* A file that is no JSON at all applies nothing, and says where. */
         assert_int_equal(config_load_json(&c, "{\"depth\": 8,", "f", err, sizeof err), -EINVAL);
         assert_int_equal(c.depth, 24);
@@ -374,6 +398,7 @@ int main(void) {
                 cmocka_unit_test(test_json_errors),
                 cmocka_unit_test(test_allow_from_text),
                 cmocka_unit_test(test_list_of_no_words),
+                cmocka_unit_test(test_port_zero),
                 cmocka_unit_test(test_file),
                 cmocka_unit_test(test_cmdline),
                 cmocka_unit_test(test_cmdline_quoted),
