@@ -15,6 +15,9 @@ from the network, without the token):
  - a request must arrive within 10 s: websockify forks a process per
    connection (~2.5 MB), and a half-sent request held it forever; the
    timeout is lifted once the WebSocket is up (an idle desktop is fine);
+ - a request's header fields take at most HEADERS_MAX bytes, else 431:
+   http.server reads 100 lines of 64 KiB each, and a peer that sent 99 and
+   kept the last one going held its process at about 8.7 MB instead;
  - a path with a backslash is 404: http.server answers "/\\host/%2e%2e" (a
    directory) with "Location: /\\host/../", which browsers follow to
    //host/, an open redirect;
@@ -53,6 +56,7 @@ Imported as a module (the unit test) it only defines; run as the main
 program it patches websockify and starts it.
 """
 import errno
+import http.client
 import ipaddress
 import logging
 import multiprocessing
@@ -85,6 +89,11 @@ ROOT = 'local user 0'
 OTHERS = ('others',)
 # Seconds a request may take to arrive, until the WebSocket is up.
 REQUEST_TIMEOUT_S = 10
+# Bytes a request's header fields may take (the request line has its own
+# limit, http.server's 64 KiB).  noVNC's requests and its WebSocket's take
+# under 1 KiB; a host's proxy may add its own site's cookies, which nginx
+# (4 x 8 KiB by default) and Node.js (16 KiB) would have refused above this.
+HEADERS_MAX = 32768
 
 
 def plain(a):
@@ -179,6 +188,23 @@ class SourceLimit:
                                               'closing their next ones until one ends')
 
 
+class HeaderReader:
+    """The request's reader while its header fields are read: past `left`
+    bytes, http.client's LineTooLong (which http.server answers with 431),
+    and nothing more is read."""
+
+    def __init__(self, f, left):
+        self.f, self.left = f, left
+
+    def readline(self, limit=-1):
+        n = self.left + 1 if limit is None or limit < 0 else min(limit, self.left + 1)
+        line = self.f.readline(n)
+        self.left -= len(line)
+        if self.left < 0:
+            raise http.client.LineTooLong(f'header fields over {HEADERS_MAX} bytes')
+        return line
+
+
 def one_line_records():
     """Every log record's message on one line (CR and LF escaped)."""
     record = logging.getLogRecordFactory()
@@ -208,6 +234,14 @@ def close_handler(H):
         return head(self)
     H.send_head = send_head
     H.list_directory = lambda self, path: self.send_error(404)
+
+    def parse_request(self, parse=H.parse_request):
+        f, self.rfile = self.rfile, HeaderReader(self.rfile, HEADERS_MAX)
+        try:
+            return parse(self)
+        finally:
+            self.rfile = f
+    H.parse_request = parse_request
 
 
 def limit_sources(limit):

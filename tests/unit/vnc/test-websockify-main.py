@@ -14,6 +14,7 @@ program runs against the real websockify in the netns tier
     test-websockify-main.py      exit 0 passed, 1 failed
 """
 import ast
+import http.server
 import importlib.util
 import json
 import logging
@@ -24,6 +25,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import unittest
 
 TOP = pathlib.Path(__file__).resolve().parents[3]
@@ -238,6 +240,9 @@ class Handler(unittest.TestCase):
             def list_directory(self, path):
                 return "listing"
 
+            def parse_request(self):
+                return True
+
         wm.close_handler(H)
         self.assertEqual(H.timeout, wm.REQUEST_TIMEOUT_S)
         self.assertEqual(H("/a\\b").send_head(), 404)
@@ -245,6 +250,45 @@ class Handler(unittest.TestCase):
         self.assertEqual(H("/").list_directory("/"), 404)
         H("/websockify").handle_upgrade()
         self.assertEqual(calls, [("settimeout", None), "upgrade"])
+
+    def test_header_fields_are_bounded(self):
+        # http.server reads 100 header lines of 64 KiB each: a neighbour
+        # that sent 99 and kept the last one going held its process at
+        # about four times its usual memory.  Past HEADERS_MAX bytes the
+        # request gets 431 and the rest is not read; a request under it,
+        # the WebSocket's included, is served as before.
+        class H(http.server.SimpleHTTPRequestHandler):
+            def handle_upgrade(self):
+                pass
+
+            def log_message(self, *a):
+                pass
+        wm.close_handler(H)
+
+        def answer(request):
+            a, b = socket.socketpair()
+            self.addCleanup(a.close)
+            self.addCleanup(b.close)
+
+            def send():
+                try:
+                    b.sendall(request)
+                except OSError:
+                    pass  # closed once the handler answered
+            t = threading.Thread(target=send)
+            t.start()
+            with tempfile.TemporaryDirectory() as d:
+                H(a, ("192.0.2.1", 4242), None, directory=d)
+            t.join()
+            b.settimeout(10)
+            return b.recv(4096).split(b"\r\n", 1)[0]
+
+        line = b"X-%d: " + b"a" * 1000 + b"\r\n"
+        big = b"GET /none HTTP/1.0\r\n" + b"".join(line % i for i in range(99)) + b"\r\n"
+        self.assertEqual(answer(big), b"HTTP/1.0 431 Line too long")
+        n = (wm.HEADERS_MAX - 100) // len(line % 10)
+        fits = b"GET /none HTTP/1.0\r\n" + b"".join(line % (10 + i) for i in range(n)) + b"\r\n"
+        self.assertEqual(answer(fits), b"HTTP/1.0 404 File not found")
 
     def test_one_line_records(self):
         factory = logging.getLogRecordFactory()
@@ -269,6 +313,9 @@ class ProxyRequestHandler:
     def list_directory(self, path):
         return "listing"
 
+    def parse_request(self):
+        return True
+
 BEFORE = (socket.socket.accept, socket.fromfd, multiprocessing.Process, logging.getLogRecordFactory())
 
 def websockify_init():
@@ -280,6 +327,7 @@ def websockify_init():
         "argv": sys.argv, "numpy": "numpy" in sys.modules and sys.modules["numpy"] is None,
         "timeout": getattr(H, "timeout", None), "backslash": H.send_head(h), "listing": H.list_directory(h, "/"),
         "upgrade": H.handle_upgrade.__module__ == "__main__",
+        "headers": H.parse_request.__module__ == "__main__",
         "accept": socket.socket.accept is not BEFORE[0], "fromfd": socket.fromfd is not BEFORE[1],
         "process": multiprocessing.Process is not BEFORE[2] and issubclass(multiprocessing.Process, BEFORE[2]),
         "records": logging.getLogRecordFactory() is not BEFORE[3],
@@ -305,7 +353,7 @@ class Main(unittest.TestCase):
         self.assertEqual((r.returncode, r.stderr), (0, ""))
         self.assertEqual(json.loads(r.stdout), {
             "argv": ["websockify", "--web", "/w", "--inetd"], "numpy": True, "timeout": wm.REQUEST_TIMEOUT_S,
-            "backslash": 404, "listing": 404, "upgrade": True, "accept": True, "fromfd": True,
+            "backslash": 404, "listing": 404, "upgrade": True, "headers": True, "accept": True, "fromfd": True,
             "process": True, "records": True, "hosts": ["10.0.0.1/32", "fe80::1/128"]})
 
     def test_host_addresses(self):
