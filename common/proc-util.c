@@ -25,12 +25,18 @@ static bool number(const char *s, uint64_t max, uint64_t *ret) {
 
 int proc_status_parse(const char *text, ProcStatus *ret) {
         const char *state = field(text, "State"), *ppid = field(text, "PPid"), *uid = field(text, "Uid");
-        uint64_t p, u;
+        const char *threads = field(text, "Threads");
+        uint64_t p, u, t = 1;
 
-        if (!state || !*state || *state == '\n' || !number(ppid, 0x7fffffff, &p) || !number(uid, 0xfffffffe, &u))
+        if (!state || !*state || *state == '\n' || !number(ppid, 0x7fffffff, &p) || !number(uid, 0xfffffffe, &u) ||
+            (threads && !number(threads, UINT32_MAX, &t)))
                 return -EINVAL;
-        *ret = (ProcStatus){ .state = *state, .ppid = (pid_t)p, .uid = (uid_t)u };
+        *ret = (ProcStatus){ .state = *state, .ppid = (pid_t)p, .uid = (uid_t)u, .threads = (unsigned)t };
         return 0;
+}
+
+bool proc_status_exited(const ProcStatus *st) {
+        return st->state == 'Z' && st->threads <= 1;
 }
 
 /* The n-th space-separated field (1-based) of the line at l, or NULL when

@@ -9,14 +9,20 @@
 #include <sys/types.h>
 
 typedef struct ProcStatus {
-        char state;  /* 'R', 'S', 'Z', ... */
+        char state;       /* 'R', 'S', 'Z', ... (the leader thread's) */
         pid_t ppid;
-        uid_t uid;   /* real */
+        uid_t uid;        /* real */
+        unsigned threads; /* Threads:, 1 when not given */
 } ProcStatus;
 
-/* 0 and *ret from the State:, PPid: and Uid: lines of text; -EINVAL when
- * one is missing or malformed. */
+/* 0 and *ret from the State:, PPid:, Uid: and Threads: lines of text;
+ * -EINVAL when one of the first three is missing or one is malformed. */
 int proc_status_parse(const char *text, ProcStatus *ret);
+
+/* Whether the process has exited (a zombie with no thread left).  The
+ * State: is its leader thread's: a leader that exited alone shows 'Z'
+ * while the process's other threads run on. */
+bool proc_status_exited(const ProcStatus *st);
 
 /* The mount on path in /proc/self/mountinfo text ("36 35 98:0 /mnt1 /mnt2
  * rw,noatime master:1 - ext3 /dev/root rw,errors=continue"): the last

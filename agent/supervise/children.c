@@ -203,7 +203,7 @@ static Checked check(int dir, const ProcEntry *e) {
         ProcStatus st;
 
         if (fd < 0 || read_full_fd(fd, 16384, &text, NULL) < 0 || proc_status_parse(text, &st) < 0 ||
-            st.state == 'Z')
+            proc_status_exited(&st))
                 return CHECKED_NO; /* gone */
         if (st.ppid != e->st.ppid || st.uid != e->st.uid)
                 return CHECKED_CHANGED;
@@ -292,7 +292,7 @@ static int kill_descendants(uid_t uid, bool wait_gone) {
                         bool seen = false;
                         Checked c;
 
-                        if (v[i].st.uid != uid || v[i].st.state == 'Z' || v[i].pid == self ||
+                        if (v[i].st.uid != uid || proc_status_exited(&v[i].st) || v[i].pid == self ||
                             !descends_from(v, n, v[i].pid, self))
                                 continue;
                         for (size_t k = 0; k < n_done && !seen; k++)

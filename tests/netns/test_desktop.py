@@ -18,7 +18,9 @@ noVNC's web server and its port (limits, restarts, socket activation) are
 in test_desktop_novnc.py, the real-Firefox tests in test_browser.py."""
 import json
 import os
+import pathlib
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -359,6 +361,94 @@ def test_secret_from_mmds_later(agent_bin, tmp_path):
             assert " 101 " in ws_upgrade("127.0.0.1", a.novnc_port, f"/websockify?token={DESKTOP_SECRET}")[0]
         log = a.log_text()
         assert DESKTOP_SECRET not in log and random_pw not in log and random_pw[:8] not in log
+
+
+# What a hole in x11vnc could leave behind: a process of the VNC user, in a
+# session of its own (restarting x11vnc does not reach it), whose
+# main thread exits while another thread goes on reading the password file
+# into a file named after its pid (argv[1]: that file's directory; then
+# x11vnc's arguments, -passwdfile among them).  The kernel shows such a
+# process as a zombie ("State: Z") for as long as that thread runs.
+ZOMBIE_LEADER = """
+import ctypes, os, sys, threading, time
+PW = sys.argv[sys.argv.index("-passwdfile") + 1]
+def read():
+    while True:
+        try:
+            with open(PW) as f, open(os.path.join(sys.argv[1], str(os.getpid())), "a") as out:
+                out.write(f.read())
+        except OSError:
+            pass
+        time.sleep(0.05)
+threading.Thread(target=read).start()
+ctypes.CDLL(None).syscall(60, 0)  # SYS_exit: the main thread alone
+"""
+
+
+def alive(pid):
+    """Whether any thread of pid runs (its leader may be a zombie)."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                if next(l.split()[1] for l in f if l.startswith("State:")) != "Z":
+                    return True
+        except (OSError, StopIteration):
+            pass
+    return False
+
+
+def test_secret_from_mmds_later_not_for_a_zombie_leader(agent_bin, tmp_path):
+    """Before the desktop secret from MMDS is written, every process of the
+    VNC user the agent started is killed, also one whose main thread has
+    exited while another thread runs (the kernel shows it as a zombie):
+    it never reads the new secret."""
+    need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
+    # Where the VNC user can run from and write to (not pytest's 0700 tmp).
+    bin_dir = pathlib.Path(tempfile.mkdtemp(prefix="vmba-bin-", dir="/var/tmp"))
+    try:
+        os.chmod(bin_dir, 0o755)
+        seen = bin_dir / "seen"
+        seen.mkdir()
+        os.chown(seen, VNC_UID, VNC_UID)
+        hole = bin_dir / "hole.py"
+        hole.write_text(ZOMBIE_LEADER)
+        wrapper = bin_dir / "x11vnc"
+        wrapper.write_text(f"#!/bin/sh\nsetsid /usr/bin/python3 {hole} {seen} \"$@\" </dev/null >/dev/null 2>&1 &\n"
+                           "exec /usr/bin/x11vnc \"$@\"\n")
+        wrapper.chmod(0o755)
+        release = tmp_path / "object.json"
+        with Agent(agent_bin, "window_manager=", "mmds=true", "mmds_address=127.0.0.1",
+                   f"desktop_secret_file={tmp_path}/absent", "token_file=",
+                   f"bin_path={bin_dir}:/usr/bin:/bin") as a:
+            a.ns.popen([sys.executable, MMDS_SERVER, "127.0.0.1", str(release), str(tmp_path / "mmds.log")])
+            a.wait_ready()
+            wait_until(lambda: [p for p in os.listdir(seen) if (seen / p).stat().st_size], 10,
+                       "the left-behind process reading the password file")
+            old = [int(p) for p in os.listdir(seen)]
+            assert any(alive(p) for p in old)
+
+            def zombie(p):
+                with open(f"/proc/{p}/status") as f:
+                    return "State:\tZ" in f.read()
+            wait_until(lambda: all(zombie(p) for p in old if alive(p)), 10, "their main threads gone")
+            (tmp_path / "object.tmp").write_text(json.dumps({"token": TOKEN, "desktop_secret": DESKTOP_SECRET}))
+            os.rename(tmp_path / "object.tmp", release)
+            wait_until(lambda: a.log_lines("Desktop secret received from MMDS."), 30, "the secret from MMDS")
+            wait_until(lambda: a.try_get("/health/ready")[0] == 200 and
+                       any(int(p) not in old for p in os.listdir(seen)), 30, "x11vnc restarted")
+            for p in old:
+                assert DESKTOP_SECRET not in (seen / str(p)).read_text(), p
+            assert not any(alive(p) for p in old)
+    finally:
+        # What outlived the agent (its sweep missed it): this test's own.
+        for p in os.listdir(bin_dir / "seen") if (bin_dir / "seen").is_dir() else ():
+            if alive(int(p)):
+                os.kill(int(p), signal.SIGKILL)
+        shutil.rmtree(bin_dir)
 
 
 def test_browser_user_missing(agent_bin):

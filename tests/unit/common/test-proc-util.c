@@ -30,6 +30,16 @@ static void test_parse(void **state) {
         assert_int_equal(s.state, 'Z');
         assert_int_equal(s.ppid, 7);
         assert_int_equal(s.uid, 65534);
+        assert_int_equal(s.threads, 1);
+        assert_true(proc_status_exited(&s));
+        /* A leader that exited alone (pthread_exit() in main()): 'Z', with
+         * a thread still running, which a sweep must not pass over. */
+        assert_int_equal(proc_status_parse("Name:\tx\nState:\tZ (zombie)\nPPid:\t7\nUid:\t101\t101\t101\t101\n"
+                                           "Threads:\t2\n", &s), 0);
+        assert_int_equal(s.threads, 2);
+        assert_false(proc_status_exited(&s));
+        assert_int_equal(proc_status_parse("State:\tS (sleeping)\nPPid:\t7\nUid:\t101\nThreads:\t1\n", &s), 0);
+        assert_false(proc_status_exited(&s));
 }
 
 static void test_refused(void **state) {
@@ -43,6 +53,7 @@ static void test_refused(void **state) {
                 "State:\tS\nPPid:\t1\nUid:\t4294967295\t0\t0\t0\n",
                 "State:\tS\nPPid:\t99999999999999999999\nUid:\t1\n",
                 "State:\t\nPPid:\t1\nUid:\t1\n",
+                "State:\tZ\nPPid:\t1\nUid:\t1\nThreads:\tx\n",
         };
         ProcStatus s = {};
 
