@@ -12,9 +12,11 @@ again.  Without the module it says so, as a missing program would be named.
 
 Then what its request handler does by default, closed (each reproduced
 from the network, without the token):
- - a request must arrive within 10 s: websockify forks a process per
-   connection (~2.5 MB), and a half-sent request held it forever; the
-   timeout is lifted once the WebSocket is up (an idle desktop is fine);
+ - a request that stalls for 10 s is dropped: websockify forks a process
+   per connection (~2.5 MB), and a half-sent request held it forever; the
+   timeout is per read (a peer dripping its header fields holds its
+   process, within its source's share and HEADERS_MAX) and is lifted once
+   the WebSocket is up (an idle desktop is fine);
  - a request's header fields take at most HEADERS_MAX bytes, else 431:
    http.server reads 100 lines of 64 KiB each, and a peer that sent 99 and
    kept the last one going held its process at about 8.7 MB instead;
@@ -87,7 +89,7 @@ HOSTS_ENV = 'VMBA_HOST_CIDRS'
 ROOT = 'local user 0'
 # The others' share in SourceLimit.full: no source is a tuple.
 OTHERS = ('others',)
-# Seconds a request may take to arrive, until the WebSocket is up.
+# Seconds a request may stall (per read), until the WebSocket is up.
 REQUEST_TIMEOUT_S = 10
 # Bytes a request's header fields may take (the request line has its own
 # limit, http.server's 64 KiB).  noVNC's requests and its WebSocket's take
