@@ -1,6 +1,7 @@
 /* Implementation of secret-util.h. */
 #include <string.h>
 
+#include "macro.h"
 #include "secret-util.h"
 
 bool secret_equal(const char *given, size_t given_len, const char *expected) {
@@ -48,6 +49,14 @@ size_t secret_redact(const char *in, const char *const *secrets, char *out, size
 bool desktop_secret_is_valid(const char *s) {
         size_t n = s ? strlen(s) : 0;
 
-        return n >= DESKTOP_SECRET_MIN && n <= DESKTOP_SECRET_MAX &&
-               strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~-") == n;
+        if (n < DESKTOP_SECRET_MIN || n > DESKTOP_SECRET_MAX ||
+            strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~-") != n)
+                return false;
+        /* x11vnc's password file gives these a meaning of their own (x11vnc
+         * 0.9.16): a line with __SKIP__ is no password (x11vnc then does
+         * not start: "cannot read a valid line"), __COMM__ cuts it
+         * ("abc__COMM__defgh" is "abc"), __EMPTY__ is the empty password
+         * and __BEGIN_VIEWONLY__ a marker, not passwords. */
+        return !strstr(s, "__SKIP__") && !strstr(s, "__COMM__") && !streq(s, "__EMPTY__") &&
+               !streq(s, "__BEGIN_VIEWONLY__");
 }

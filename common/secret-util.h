@@ -24,7 +24,9 @@ size_t secret_redact(const char *in, const char *const *secrets, char *out, size
 /* The desktop secret goes into a URL (noVNC's ?token=), websockify's token
  * file ("SECRET: host:port", split at ": ") and x11vnc's password file
  * (one line): 8 to 256 of [A-Za-z0-9._~-], the URL's unreserved characters,
- * so it needs no escaping anywhere.  VNC uses its first 8 characters. */
+ * so it needs no escaping anywhere, and none of the words x11vnc reads in
+ * that file (__SKIP__ or __COMM__ in it, __EMPTY__ or __BEGIN_VIEWONLY__
+ * as the whole).  VNC uses its first 8 characters. */
 #define DESKTOP_SECRET_MIN 8
 #define DESKTOP_SECRET_MAX 256
 bool desktop_secret_is_valid(const char *s);

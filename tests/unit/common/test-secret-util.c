@@ -47,6 +47,14 @@ static void test_desktop_secret_valid(void **state) {
         assert_false(desktop_secret_is_valid("two\nlines-of-it"));
         assert_false(desktop_secret_is_valid(""));
         assert_false(desktop_secret_is_valid(NULL));
+        /* x11vnc's password file words: no password, a cut one, none at all,
+         * a view-only one.  Underscores otherwise are plain characters. */
+        assert_false(desktop_secret_is_valid("abc__SKIP__defgh"));
+        assert_false(desktop_secret_is_valid("abcdefgh__COMM__x"));
+        assert_false(desktop_secret_is_valid("__EMPTY__"));
+        assert_false(desktop_secret_is_valid("__BEGIN_VIEWONLY__"));
+        assert_true(desktop_secret_is_valid("__EMPTY__x"));
+        assert_true(desktop_secret_is_valid("a__b__c__d__SKIP_"));
         char big[DESKTOP_SECRET_MAX + 2];
         memset(big, 'a', sizeof big - 1);
         big[sizeof big - 1] = '\0';
