@@ -209,6 +209,12 @@ static int set_error(char *err, size_t size, const char *origin, const ConfigKey
         return -EINVAL;
 }
 
+/* A value over CONFIG_VALUE_MAX: said as such (its type may be right). */
+static int too_long_error(char *err, size_t size, const char *origin, const ConfigKey *k) {
+        snprintf(err, size, "%s: key \"%s\": longer than %d bytes", origin, k->name, CONFIG_VALUE_MAX);
+        return -EINVAL;
+}
+
 /* Key names come from the input too: shown only when they look like one
  * (a name with a newline would forge a second log line). */
 static const char *printable_key(const char *name) {
@@ -327,7 +333,7 @@ static int key_set(Config *c, const ConfigKey *k, const char *value, const char 
         int r;
 
         if (strlen(value) > CONFIG_VALUE_MAX)
-                return set_error(err, size, origin, k);
+                return too_long_error(err, size, origin, k);
         switch (k->type) {
         case KEY_STRING:
         case KEY_SECRET:
@@ -504,6 +510,8 @@ static int json_set_key(Config *c, const ConfigKey *k, json_t *v, const char *or
                 r = json_to_text(k, v, text, CONFIG_VALUE_MAX + 1);
         if (r == -ENOMEM)
                 return r;
+        if (r == -E2BIG)
+                return too_long_error(err, size, origin, k);
         if (r < 0) {
                 snprintf(err, size, "%s: key \"%s\": expected %s, got %s", origin, k->name,
                          key_expect(k, expect, sizeof expect), json_type_name(v));

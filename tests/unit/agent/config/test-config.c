@@ -315,7 +315,14 @@ static void test_token_secret(void **state) {
         memset(big, 'k', 4999);
         big[4999] = '\0';
         assert_int_equal(config_set(&c, "token", big, err, sizeof err), -EINVAL);
-        assert_string_equal(err, "option: key \"token\": expected a string");
+        assert_string_equal(err, "option: key \"token\": longer than 4096 bytes");
+        /* From JSON too: a string, but too long (not "expected a string"). */
+        char *json = malloc(5100);
+        assert_non_null(json);
+        snprintf(json, 5100, "{\"token\": \"%s\"}", big);
+        assert_int_equal(config_load_json(&c, json, "agent.json", err, sizeof err), -EINVAL);
+        assert_string_equal(err, "agent.json: key \"token\": longer than 4096 bytes");
+        free(json);
         free(big);
         config_done(&c);
 }
