@@ -210,8 +210,10 @@ static int load_config(Manager *m, const RunArgs *a, char *err, size_t size) {
                 r = config_apply_cmdline(c, cmdline, err, size);
                 if (r == -ENOMEM || (r < 0 && !c->keep_going))
                         return r;
-        } else
+        } else if (r == -ENOENT) /* a redirected path (tests, image builds) */
                 log_debug_errno(r, "Cannot read %s, no vmba.* keys: %m", c->cmdline_path);
+        else /* over IPCFG_CMDLINE_MAX, say: the host's vmba.* keys are not applied */
+                log_warning_errno(r, "Cannot read %s, so no vmba.* key applies: %m", c->cmdline_path);
         return apply_flags(m, a, false, err, size);
 }
 

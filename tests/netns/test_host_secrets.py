@@ -289,6 +289,20 @@ def test_no_secrets_fail_closed(lan, agent_bin, workdir):
         a.close()
 
 
+def test_a_command_line_too_long_to_read_is_said(lan, agent_bin, workdir):
+    # Over 4096 bytes the command line is not read: the host's vmba.*
+    # keys do not apply (here its token), and the log says why.
+    cmdline = f"console=ttyS0 vmba.token={TOKEN} " + "x" * 5000
+    a = Agent(lan.guest, argv(agent_bin, workdir, "mmds=false", cmdline=cmdline, netinit=False),
+              os.path.join(workdir, "agent.log"))
+    try:
+        assert a.health()["auth"] == "no-token"
+        assert f"Cannot read {workdir}/cmdline, so no vmba.* key applies: File too large" in a.text()
+        assert TOKEN not in a.text()
+    finally:
+        a.close()
+
+
 @pytest.mark.parametrize("kind", ["fifo", "directory", "symlink"])
 def test_a_token_file_that_is_not_a_regular_file(lan, agent_bin, workdir, kind):
     # Fatal for a service process, as any unreadable secret file: it exits
