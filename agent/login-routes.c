@@ -22,10 +22,13 @@ typedef struct Pending {
 #define PENDING_PER_SESSION 2
 #define PENDING_MAX (PENDING_PER_SESSION * LOGIN_SESSIONS_MAX)
 
+typedef struct GetCompletion GetCompletion;
+
 struct LoginRoutes {
         LoginRoutesOptions o;
         Pending pending[PENDING_MAX];
         HttpWaitList *status_waiters;  /* GET /credentials/status?wait= */
+        GetCompletion *pulls;          /* GET /credentials/get responses being sent */
 };
 
 static const char signed_in_page[] =
@@ -309,16 +312,27 @@ static int credentials_status(HttpRequest *req, void *userdata) {
  * a new one: the pull names the session object (LoginPull).  The logins
  * themselves may be gone too: at shutdown the HTTP server, stopped last,
  * ends the responses still on their way. */
-typedef struct GetCompletion {
+struct GetCompletion {
         LoginRoutes *lr;
         LoginPull pull;
-} GetCompletion;
+        HttpRequest *req;    /* valid until on_get_complete() */
+        GetCompletion *next; /* in lr->pulls */
+};
+
+static void pulls_unlink(LoginRoutes *lr, GetCompletion *g) {
+        for (GetCompletion **p = &lr->pulls; *p; p = &(*p)->next)
+                if (*p == g) {
+                        *p = g->next;
+                        return;
+                }
+}
 
 /* Runs when the response is over: only a completely sent one delivers. */
 static void on_get_complete(bool completely_sent, void *userdata) {
         GetCompletion *g = userdata;
         int r;
 
+        pulls_unlink(g->lr, g);
         if (!g->lr->o.logins) {
                 log_info("Login %s: credentials response ended at shutdown.", g->pull.id);
                 free(g);
@@ -366,6 +380,9 @@ static int credentials_get(HttpRequest *req, void *userdata) {
         }
         login_session_pull_start(s, &g->pull);
         http_request_on_complete(req, on_get_complete, g);
+        g->req = req;
+        g->next = lr->pulls;
+        lr->pulls = g;
         return 0;
 }
 
@@ -757,6 +774,13 @@ int login_routes_new(const LoginRoutesOptions *o, LoginRoutes **ret) {
                 return r;
         *ret = TAKE_PTR(lr);
         return 0;
+}
+
+void login_routes_restore_begun(LoginRoutes *lr) {
+        for (GetCompletion *g = lr ? lr->pulls : NULL; g; g = g->next) {
+                log_info("Login %s: credentials response cut off: the VM is being restored.", g->pull.id);
+                http_request_cut_off(g->req);
+        }
 }
 
 void login_routes_logins_gone(LoginRoutes *lr) {

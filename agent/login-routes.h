@@ -29,6 +29,10 @@ typedef struct LoginRoutesOptions {
  * freed before the routes (its last notifications answer waiting requests). */
 int login_routes_new(const LoginRoutesOptions *o, LoginRoutes **ret);
 LoginRoutes *login_routes_free(LoginRoutes *r);
+/* A snapshot restore began: the credentials responses still on their
+ * way are the template's, for its host, and the clone sends no more of
+ * them (cut off: their logins stay for the restore to close). */
+void login_routes_restore_begun(LoginRoutes *r);
 /* The login manager was freed (before the HTTP server): a response still
  * on its way ends without it. */
 void login_routes_logins_gone(LoginRoutes *r);

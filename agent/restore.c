@@ -23,6 +23,7 @@
 #include "agent/http/http.h"
 #include "agent/login/handoff-vsock.h"
 #include "agent/login/login.h"
+#include "agent/login-routes.h"
 #include "agent/supervise/supervisor.h"
 #include "clock-watch.h"
 #include "desktop-setup.h"
@@ -303,8 +304,10 @@ static void restoring_begin(Restore *x, const char *generation) {
         http_server_restore_begun(x->m->http);
         /* The snapshot's signed-in logins are dropped only when the
          * restore completes (step_logins()); until then their pushes,
-         * with the template's token, must not reach this clone's host. */
+         * with the template's token, must not reach this clone's host,
+         * nor the rest of a pull's answer anyone. */
         handoff_hold(x->m->handoff);
+        login_routes_restore_begun(x->m->login_routes);
         desktop_restore_hold(&x->m->desktop, x->m->supervisor);
         log_notice("Restored from a snapshot (generation %s, noticed after %s): control routes wait until the "
                    "clone is distinct.", generation, x->why ?: "a check");

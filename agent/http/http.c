@@ -36,6 +36,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include "http-access.h"
 #include "http-deadline.h"
@@ -321,6 +322,21 @@ static int reply_gate(HttpRequest *r, unsigned status, const char *message,
 void http_request_on_complete(HttpRequest *r, void (*cb)(bool, void *), void *userdata) {
         r->on_complete = cb;
         r->complete_userdata = userdata;
+}
+
+void http_request_cut_off(HttpRequest *r) {
+        const union MHD_ConnectionInfo *fd = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct linger reset = { .l_onoff = 1, .l_linger = 0 };
+
+        if (!fd)
+                return;
+        /* Closed with a reset: what is queued in the kernel is dropped,
+         * not sent.  The shutdown fails MHD's next send, which closes it
+         * through its usual path; its next run is made to happen now. */
+        (void)setsockopt(fd->connect_fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+        (void)shutdown(fd->connect_fd, SHUT_RDWR);
+        (void)sd_event_source_set_time(r->server->timer, 1);
+        (void)sd_event_source_set_enabled(r->server->timer, SD_EVENT_ONESHOT);
 }
 
 /* Ends a suspended request its owner no longer answers: the owner is told

@@ -98,6 +98,11 @@ int http_reply_with_header(HttpRequest *r, unsigned status, const char *content_
 void http_request_on_complete(HttpRequest *r, void (*cb)(bool completely_sent, void *userdata),
                               void *userdata);
 
+/* Ends r's connection while its response is still being sent, with what
+ * the kernel holds of it (a reset): for an answer that must not go on.
+ * Its on_complete then runs from the loop, completely_sent false. */
+void http_request_cut_off(HttpRequest *r);
+
 /* Defers the reply: the handler returns 0 and replies later (the event
  * loop keeps running).  on_abort runs if the client goes away first; after
  * it the request pointer is invalid. */

@@ -796,3 +796,56 @@ def test_push_is_held_while_restoring(agent_bin, tmp_path, host_socket):
         e.assert_no_secrets()
         for secret in (TOKEN, NEW_TOKEN, NEW_DESKTOP):
             assert secret not in e.agent.log_text()
+
+
+def test_restore_cuts_off_a_credentials_response_under_way(agent_bin, tmp_path):
+    """A GET /credentials/get whose 600 KB answer is still on its way when
+    a restore begins (a snapshot taken mid-pull): those credentials are
+    the template's, which a clone never hands on.  The clone sends no
+    more of them, even while its handover is refused, and nothing counts
+    as delivered; once the restore is done the login is closed."""
+    with restorable_logins(agent_bin, tmp_path, provider_env={"FAKE_CLI_BIG": "1"}) as (e, handover):
+        s = str(uuid.uuid4())
+        status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
+        assert status == 200 and "oauthUrl" in started, started
+        assert e.browse(started["oauthUrl"])[0] == 200
+        e.wait_status(s, lambda code, b: b.get("authenticated"))
+        e.ns.run("sysctl", "-q", "-w", "net.ipv4.tcp_wmem=4096 16384 65536",
+                 "net.ipv4.tcp_rmem=4096 16384 65536")
+        with e.ns.entered():
+            c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+            c.settimeout(30)
+            c.connect(("127.0.0.1", e.agent.http_port))
+        with c:
+            c.sendall(f"GET /credentials/get?sessionId={s} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      f"Authorization: Bearer {TOKEN}\r\n\r\n".encode())
+            got = c.recv(100)
+            assert got.startswith(b"HTTP/1.1 200")
+            # Refused (the template's token again): the clone stays restoring.
+            hand_over(e.agent, handover, {"generation": "g2", "token": TOKEN, "desktop_secret": NEW_DESKTOP})
+            wait_until(lambda: e.agent.log_lines("Restore refused"), 20, "the handover refused")
+            # What is left of the answer, read now: it ends short.
+            while True:
+                try:
+                    chunk = c.recv(65536)
+                except ConnectionResetError:
+                    break
+                if not chunk:
+                    break
+                got += chunk
+        head, _, body = got.partition(b"\r\n\r\n")
+        length = int(next(l.split(b":")[1] for l in head.split(b"\r\n")
+                          if l.lower().startswith(b"content-length")))
+        assert length > 600000
+        assert len(body) < length, "the template's credentials were sent whole by a clone"
+        assert b"credPath" not in body
+        assert not e.agent.log_lines("credentials delivered to the host")
+
+        hand_over(e.agent, handover, {"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP})
+        wait_until(lambda: e.agent.health()["restore"]["restores"] == 1, 20, "the restore redone")
+        new = {"Authorization": f"Bearer {NEW_TOKEN}"}
+        assert e.json("GET", f"/credentials/status?sessionId={s}", headers=new) == \
+            (200, {"authenticated": False, "failed": True, "error": "restored"})
+        assert not e.agent.log_lines("credentials delivered to the host")
+        e.assert_no_secrets()
