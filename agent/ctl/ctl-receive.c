@@ -43,6 +43,14 @@
  * until its ACK arrives, before its next delivery. */
 #define TAKEN_IDS_MAX 64
 
+/* A delivery written.  Counted once, at its first ACK that went out: a
+ * connection that ends before it brings the same id again, and its
+ * receiver must still be there for it (with --count, not done yet). */
+typedef struct TakenId {
+        char id[CTL_DELIVERY_ID_MAX + 1];
+        bool acked;
+} TakenId;
+
 /* What the receiver holds across connections. */
 typedef struct Receiver {
         const char *dir;
@@ -50,7 +58,7 @@ typedef struct Receiver {
         char *prefix;      /* secret: how the agent's lines start, see conn_prove() */
         size_t prefix_len;
         unsigned idle_s;   /* a connection's deadline, see ctl_receive() */
-        char taken[TAKEN_IDS_MAX][CTL_DELIVERY_ID_MAX + 1];
+        TakenId taken[TAKEN_IDS_MAX];
         size_t taken_next;
         unsigned refused, evicted, idled; /* so far: their warnings are rate-limited */
         unsigned long long accepted; /* connections so far: their order, see conn_slot() */
@@ -77,16 +85,21 @@ static int answer(int fd, const char *verb, const char *id, const char *cause) {
         return k == n ? 0 : -EAGAIN;
 }
 
-static bool taken_before(const Receiver *x, const char *id) {
+/* NULL when id was not written before. */
+static TakenId *taken_find(Receiver *x, const char *id) {
         for (size_t i = 0; i < TAKEN_IDS_MAX; i++)
-                if (streq(x->taken[i], id))
-                        return true;
-        return false;
+                if (streq(x->taken[i].id, id))
+                        return &x->taken[i];
+        return NULL;
 }
 
-static void taken_add(Receiver *x, const char *id) {
-        snprintf(x->taken[x->taken_next], sizeof x->taken[x->taken_next], "%s", id);
+static TakenId *taken_add(Receiver *x, const char *id) {
+        TakenId *t = &x->taken[x->taken_next];
+
+        *t = (TakenId){};
+        snprintf(t->id, sizeof t->id, "%s", id);
         x->taken_next = (x->taken_next + 1) % TAKEN_IDS_MAX;
+        return t;
 }
 
 /* Writes d's credentials to dir/<sessionId>.json (0600); the NAK's cause
@@ -111,15 +124,16 @@ static const char *delivery_write(const Receiver *x, const CtlDelivery *d, char 
 }
 
 /* One delivery line: written, then the ACK; a line refused is not written
- * and gets a NAK; one taken before gets its ACK again.  1 when taken now,
- * 0 otherwise, -errno when the answer could not be sent (the connection
- * is done).  The line is a secret: wiped by the caller. */
+ * and gets a NAK; one written before gets its ACK again.  1 when its
+ * first ACK went out now (counted), 0 otherwise, -errno when the answer
+ * could not be sent (the connection is done).  The line is a secret:
+ * wiped by the caller. */
 static int receive_line(Receiver *x, int fd, const char *line) {
         char path[PATH_MAX];
         json_t *j = json_loads(line, 0, NULL);
         CtlDelivery d;
         const char *cause = ctl_delivery_parse(j, x->token, &d);
-        bool again = !cause && taken_before(x, d.id);
+        TakenId *t = cause ? NULL : taken_find(x, d.id);
         int r;
 
         if (cause) {
@@ -127,21 +141,22 @@ static int receive_line(Receiver *x, int fd, const char *line) {
                 if (say_nth(&x->refused))
                         log_warning("Refused a delivery (%s): not written, not counted (%u refused so far).", cause,
                                     x->refused);
-        } else if (again)
+        } else if (t)
                 log_info("Delivery %s came again (its ACK was lost): acknowledged again, not written or "
                          "counted twice.", d.id);
-        else
-                cause = delivery_write(x, &d, path, sizeof path);
-        bool taken = !cause && !again;
+        else if (!(cause = delivery_write(x, &d, path, sizeof path)))
+                /* Taken once written: a lost ACK brings the same id back. */
+                t = taken_add(x, d.id);
         r = cause ? answer(fd, "NAK", d.id, cause) : answer(fd, "ACK", d.id, NULL);
-        /* Taken once written: a lost ACK brings the same id back. */
-        if (taken)
-                taken_add(x, d.id);
-        if (r >= 0 && taken)
+        bool counted = r >= 0 && t && !t->acked;
+        if (counted) {
+                t->acked = true;
+                snprintf(path, sizeof path, "%s/%s.json", x->dir, d.sid);
                 printf("received: %s (%s)\n", path, d.provider);
+        }
         json_wipe(j);
         json_decref(j);
-        return r < 0 ? r : taken;
+        return r < 0 ? r : counted;
 }
 
 /* One connection of the receiver's: what it sent of its current line,

@@ -575,6 +575,29 @@ def test_ctl_receive_takes_a_delivery_sent_again_once(agent_bin):
         rx.close()
 
 
+def test_ctl_receive_counts_a_delivery_whose_ack_was_lost(agent_bin):
+    """The agent's connection ends before its ACK could be sent (the agent
+    gave up waiting for it, a restore held the push): the delivery was
+    written, and the same deliveryId comes again on a new connection.  It
+    is one delivery taken: --count 1 is done, not waiting for another."""
+    rx = Receiver(agent_bin)
+    try:
+        line = {"token": TOKEN, "deliveryId": "d1", "sessionId": "s1", "provider": "oauth",
+                "credentials": {"code": "FIRST"}, "credPath": ""}
+        with rx.connect() as c:
+            c.shutdown(socket.SHUT_RD)  # the receiver's ACK fails (EPIPE)
+            c.sendall((json.dumps(line) + "\n").encode())
+            wait_until(lambda: os.path.exists(rx.path("s1")), 10, "the delivery written")
+        with rx.connect() as c, c.makefile("r") as answers:
+            c.sendall((json.dumps(line) + "\n").encode())
+            assert answers.readline() == "ACK d1\n"
+        out, err = rx.proc.communicate(timeout=30)
+        assert (rx.proc.returncode, out) == (0, f"received: {rx.path('s1')} (oauth)\n"), err
+        assert TOKEN not in out + err and "FIRST" not in err
+    finally:
+        rx.close()
+
+
 def test_ctl_receive_silent_connection_does_not_block(make_env, agent_bin):
     """Connections that send nothing (any guest user can make them, more
     than the receiver serves at once) delay no delivery: with a deadline of
