@@ -17,7 +17,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <linux/capability.h>
 
 #include "agent/host/host-addresses.h"
@@ -32,6 +31,7 @@
 #include "build-config.h"
 #include "desktop-setup.h"
 #include "fileio.h"
+#include "harden.h"
 #include "health-routes.h"
 #include "in-addr-util.h"
 #include "log.h"
@@ -933,17 +933,12 @@ static int pid1_give_up(int code, ShutdownAction action) {
         return code; /* reboot() failed too: nothing is left but the panic */
 }
 
-/* The agent holds the control token, OAuth states and credentials: no core
- * dump may carry them, and no other process of its uid may read its memory
- * (/proc/PID/mem, environ) or attach to it.  execve() gives children their
- * own dumpable flag back; the core limit they inherit. */
+/* The agent holds the control token, OAuth states and credentials. */
 static void harden_process(void) {
-        struct rlimit no_core = {};
+        int r = process_harden();
 
-        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-                log_warning_errno(errno, "Failed to make the agent non-dumpable: %m");
-        if (setrlimit(RLIMIT_CORE, &no_core) < 0)
-                log_warning_errno(errno, "Failed to disable core dumps: %m");
+        if (r < 0)
+                log_warning_errno(r, "Failed to make the agent non-dumpable and without core dumps: %m");
 }
 
 /* Services keep SysV shared memory that only their clean exit removes

@@ -361,8 +361,6 @@ int ctl_receive(const char *uds, const char *dir, unsigned want, const char *tok
 
         if (len < 0)
                 return log_error_errno(len, "Socket path too long: %s", uds), 1;
-        /* jansson's parser buffers hold the token and the credentials too. */
-        json_wipe_on_free();
         int r = receive_prefix(token, &prefix);
         if (r == -EINVAL)
                 return log_error("The token is not UTF-8 text: no line of the agent's can carry it."), 1;

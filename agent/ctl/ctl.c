@@ -23,6 +23,7 @@
 #include "in-addr-util.h"
 #include "errbuf.h"
 #include "fileio.h"
+#include "harden.h"
 #include "host-api.h"
 #include "http-once.h"
 #include "json-wipe.h"
@@ -500,6 +501,13 @@ int ctl_main(int argc, char **argv) {
 
         log_set_target(LOG_TARGET_TERMINAL);
         log_set_ident("vm-browser-agent ctl");
+        /* It holds the VM's token and the credentials it pulls or receives:
+         * no core dump, no reader of its memory, and jansson's buffers
+         * (the parsed answers, the lines received) wiped when freed. */
+        r = process_harden();
+        if (r < 0)
+                log_warning_errno(r, "Failed to make ctl non-dumpable and without core dumps: %m");
+        json_wipe_on_free();
         r = parse_options(argc, argv, &c, &a);
         if (r != 0) /* --help (1), or a usage error, logged */
                 return r < 0 ? 2 : 0;

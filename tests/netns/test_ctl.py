@@ -8,6 +8,7 @@ Firecracker's <uds_path>_<port>."""
 import http.client
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -444,15 +445,18 @@ class Receiver:
     """`ctl receive --count N` on a unix socket standing in for
     Firecracker's <uds_path>_<port>, with the VM's token in a file."""
 
-    def __init__(self, agent_bin, count=1, wrap=(), args=()):
+    def __init__(self, agent_bin, count=1, wrap=(), args=(), owner=None):
         """wrap: a command the receiver runs under (strace ...); the whole
-        process group goes at close().  args: more options of ctl receive."""
+        process group goes at close().  args: more options of ctl receive.
+        owner: the uid its directory and token file are given to."""
         self.dir = tempfile.mkdtemp(prefix="vmba-receive-", dir="/var/tmp")
         self.sock, self.out = os.path.join(self.dir, "v.sock_1234"), os.path.join(self.dir, "out")
         os.mkdir(self.out, 0o700)
         token_file = os.path.join(self.dir, "token")
         with open(token_file, "w") as f:
             f.write(TOKEN + "\n")
+        for p in (self.dir, self.out, token_file) if owner is not None else ():
+            os.chown(p, owner, owner)
         self.proc = subprocess.Popen([*wrap, agent_bin, "ctl", "receive", "--uds", self.sock, "--out-dir", self.out,
                                       "--token-file", token_file, "--count", str(count), *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -500,6 +504,26 @@ def receiver(agent_bin):
     rx = Receiver(agent_bin)
     yield rx
     rx.close()
+
+
+def test_ctl_receive_keeps_its_memory_to_itself(agent_bin):
+    """ctl holds the VM's token and the credentials it receives: not
+    dumpable (another process of its uid cannot read its environ or
+    memory, as it can a dumpable one's) and no core dump."""
+    drop = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
+    sleeper = subprocess.Popen([*drop, "sleep", "300"])
+    rx = Receiver(agent_bin, wrap=drop, owner=65534)
+    try:
+        def readable(pid):
+            return subprocess.run([*drop, "cat", f"/proc/{pid}/environ"], capture_output=True).returncode == 0
+        wait_until(lambda: os.readlink(f"/proc/{sleeper.pid}/exe").endswith("/sleep"), 20, "the sleeper exec'd")
+        assert readable(sleeper.pid)  # the control: same uid, dumpable
+        assert not readable(rx.proc.pid)
+        assert re.search(r"^Max core file size +0 +0 ", open(f"/proc/{rx.proc.pid}/limits").read(), re.M)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        rx.close()
 
 
 def test_ctl_receive(make_env, receiver):
