@@ -211,7 +211,9 @@ def test_novnc_port_taken_over_a_time_wait(agent_bin):
             with Agent(agent_bin, "window_manager=", ns=ns, display=display) as a:
                 a.wait_ready()
                 assert not a.log_lines("Cannot bind"), (run, a.log_text()[-2000:])
-                assert a.log_lines("Listen for inetd connections")
+                # websockify's own line: its output is read at idle
+                # priority, and may trail the probe that made it ready.
+                wait_until(lambda: a.log_lines("Listen for inetd connections"), 10, "websockify's inetd line")
                 with ns.entered():
                     with connect_local("127.0.0.1", a.novnc_port) as c:
                         assert status_of(c) == b"200"   # HTTP/1.0: websockify closes
