@@ -59,6 +59,10 @@ class Browser:
         open(self.requests, "w").close()
         for address in (PAGE_ADDR, PUBLIC_ADDR):
             ns.popen([sys.executable, PAGESRV, address, str(self.port), self.requests, str(self.agent.http_port)])
+        # Firefox does not ask again for a page it was refused: the page
+        # servers listen before any URL is handed over.
+        for address in (PAGE_ADDR, PUBLIC_ADDR):
+            wait_until(lambda: ns.accepts(self.port, address), 20, f"the page server on {address}")
         wait_until(lambda: self.agent.try_get("/health")[0] == 200, 20, "agent /health")
         self.agent.wait_ready(60)
 
