@@ -183,13 +183,43 @@ static int listener_on(const char *addr, uint16_t *port, uid_t as_uid, bool v6on
         return fd;
 }
 
+/* An IPv6-only listener on [::] (made as as_uid) and a socket of the
+ * test's own bound to 127.0.0.1, not listening yet, on one port: from
+ * then on nobody else can listen there.  The port bind(0) picks for the
+ * first is free for IPv6 only: on this machine's own network namespace
+ * another process may hold it on 127.0.0.1 or 0.0.0.0 (a listener, a
+ * connection, one in TIME_WAIT), so a port taken there is passed over
+ * for the next one bind(0) picks. */
+static void v6_listener_and_v4_bound(uid_t as_uid, int *ret_v6, int *ret_v4, uint16_t *ret_port) {
+        for (int i = 0; i < 100; i++) {
+                uint16_t port = 0;
+                int v6 = listener_on("::", &port, as_uid, true);
+                SockaddrIn a;
+                socklen_t len;
+                int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+                assert_true(fd >= 0);
+                assert_int_equal(sockaddr_in_parse("127.0.0.1", port, &a, &len), 0);
+                if (bind(fd, &a.sa, len) == 0) {
+                        *ret_v6 = v6;
+                        *ret_v4 = fd;
+                        *ret_port = port;
+                        return;
+                }
+                assert_int_equal(errno, EADDRINUSE);
+                close(fd);
+                close(v6);
+        }
+        fail_msg("no port free on both [::] and 127.0.0.1 in 100 picks");
+}
+
 /* The listener a connection to 127.0.0.1:port reaches: on 127.0.0.1, the
  * IPv4 wildcard, the dual-stack wildcard; not an IPv6-only one, which
  * another user may hold beside the CLI's. */
 static void test_loopback_listener(void **state) {
         uid_t other = geteuid() == 0 ? 65534 : geteuid(), owner;
         uint16_t port = 0;
-        int fd = listener_on("127.0.0.1", &port, other == geteuid() ? (uid_t)-1 : other, false), v6;
+        int fd = listener_on("127.0.0.1", &port, other == geteuid() ? (uid_t)-1 : other, false), v6 = -EBADF;
 
         owner = 12345;
         assert_int_equal(sock_diag_loopback_listener_owner(port, &owner), 0);
@@ -211,10 +241,9 @@ static void test_loopback_listener(void **state) {
         close(fd);
         /* [::]:port IPv6-only (another user's) beside 127.0.0.1:port (the
          * CLI's): the connection reaches the latter. */
-        port = 0;
-        v6 = listener_on("::", &port, other == geteuid() ? (uid_t)-1 : other, true);
+        v6_listener_and_v4_bound(other == geteuid() ? (uid_t)-1 : other, &v6, &fd, &port);
         assert_int_equal(sock_diag_loopback_listener_owner(port, &owner), -ENOENT);
-        fd = listener_on("127.0.0.1", &port, (uid_t)-1, false);
+        assert_int_equal(listen(fd, 4), 0);
         assert_int_equal(sock_diag_loopback_listener_owner(port, &owner), 0);
         assert_int_equal(owner, geteuid());
         close(fd);
