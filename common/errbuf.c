@@ -39,15 +39,20 @@ size_t utf8_char_len(const char *p) {
         return n;
 }
 
-void string_valid_utf8(char *s) {
+/* Each byte of s where len() finds no character becomes '?'. */
+static void replace_bad(char *s, size_t (*len)(const char *)) {
         while (s && *s) {
-                size_t n = utf8_char_len(s);
+                size_t n = len(s);
 
                 if (n == 0)
                         *s++ = '?';
                 else
                         s += n;
         }
+}
+
+void string_valid_utf8(char *s) {
+        replace_bad(s, utf8_char_len);
 }
 
 /* Length of the character at s if it is printable UTF-8 (utf8_char_len()),
@@ -69,14 +74,7 @@ static size_t utf8_printable_len(const char *s) {
 }
 
 void string_one_line(char *s) {
-        while (s && *s) {
-                size_t n = utf8_printable_len(s);
-
-                if (n == 0)
-                        *s++ = '?';
-                else
-                        s += n;
-        }
+        replace_bad(s, utf8_printable_len);
 }
 
 int errbuf_vfail(char *buf, size_t size, const char *what, const char *name, const char *fmt, va_list ap) {
