@@ -732,25 +732,24 @@ static bool browser_service_changing(void *userdata) {
         return false;
 }
 
-static int browser_stop_service(void *userdata) {
-        Manager *m = userdata;
+/* The browser service through a supervisor call: 0 also without a
+ * supervisor, without a browser service (-ENOENT), or with everything
+ * stopping, the browser with it (-ESHUTDOWN). */
+static int browser_service_call(Manager *m, int (*call)(Supervisor *, const char *)) {
         int r;
 
         if (!m->supervisor)
                 return 0;
-        r = supervisor_stop_service(m->supervisor, "firefox");
-        return r == -ENOENT ? 0 : r; /* a stack without a browser: nothing to close */
+        r = call(m->supervisor, "firefox");
+        return r == -ENOENT || r == -ESHUTDOWN ? 0 : r;
+}
+
+static int browser_stop_service(void *userdata) {
+        return browser_service_call(userdata, supervisor_stop_service);
 }
 
 static int browser_restart_service(void *userdata) {
-        Manager *m = userdata;
-        int r;
-
-        if (!m->supervisor)
-                return 0;
-        r = supervisor_restart_service(m->supervisor, "firefox");
-        /* No browser, or everything stopping (the browser with it). */
-        return r == -ENOENT || r == -ESHUTDOWN ? 0 : r;
+        return browser_service_call(userdata, supervisor_restart_service);
 }
 
 /* Whether user (a name; "" none) exists with uid or gid. */
