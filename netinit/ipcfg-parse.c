@@ -479,12 +479,17 @@ static int fail_addr(State *st, int field, const char *name, const IpcfgAddr *a,
         return fail(st, field, name, (Span){ buf, strlen(buf) }, reason);
 }
 
+/* A number a field settled on, refused (its text as written may differ). */
+static int fail_number(State *st, int field, const char *name, long value, const char *reason) {
+        char buf[24];
+
+        snprintf(buf, sizeof buf, "%ld", value);
+        return fail(st, field, name, (Span){ buf, strlen(buf) }, reason);
+}
+
 /* A prefix length the netmask field settled on, refused (field 4). */
 static int fail_prefix(State *st, int prefix, const char *reason) {
-        char buf[16];
-
-        snprintf(buf, sizeof buf, "%d", prefix);
-        return fail(st, 4, "netmask", (Span){ buf, strlen(buf) }, reason);
+        return fail_number(st, 4, "netmask", prefix, reason);
 }
 
 static const char *const kernel_names[] = {
@@ -611,13 +616,10 @@ static int gateways_check_others(State *st, const IpcfgPlan *p) {
  * takes the MTU, drops the device's IPv6 state, and then refuses the
  * address or the route with a bare EINVAL that does not name the MTU. */
 static int mtu_check_family(State *st, const Entry *e) {
-        char buf[16];
-
         if (e->mtu == 0 || e->mtu >= IPV6_MIN_MTU ||
             (e->client.family != AF_INET6 && e->gateway.family != AF_INET6))
                 return 0;
-        snprintf(buf, sizeof buf, "%u", (unsigned)e->mtu);
-        return fail(st, e->mtu_field, "mtu", (Span){ buf, strlen(buf) }, "below 1280, too small for IPv6");
+        return fail_number(st, e->mtu_field, "mtu", (long)e->mtu, "below 1280, too small for IPv6");
 }
 
 /* Fields 1-4: client, server, gateway, netmask. */
