@@ -237,7 +237,15 @@ def passed(*socks):
 
 
 def fd_inodes(pid):
-    return {os.stat(f"/proc/{pid}/fd/{fd}").st_ino for fd in os.listdir(f"/proc/{pid}/fd")}
+    """The inodes pid holds open; an fd closed between the listing and its
+    stat (the agent opens and closes others meanwhile) holds nothing."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            inodes.add(os.stat(f"/proc/{pid}/fd/{fd}").st_ino)
+        except FileNotFoundError:
+            pass
+    return inodes
 
 
 def test_novnc_port_held_by_socket_activation_across_runs(agent_bin):
