@@ -24,6 +24,7 @@
 
 #include "control-socket.h"
 #include "env-file.h"
+#include "errbuf.h"
 #include "fileio.h"
 #include "home-mount.h"
 #include "home-remove.h"
@@ -504,6 +505,8 @@ void login_session_fail(LoginSession *s, SessionEvent e, const char *reason) {
         if (session_fsm_next(s->state, e) < 0)
                 return;
         copy = strdup(reason); /* reason may be s->error itself */
+        if (copy) /* answered in JSON, which takes UTF-8 only; a reason may quote a CLI */
+                string_valid_utf8(copy);
         free(s->error);
         s->error = copy;
         (void)login_session_event(s, e);

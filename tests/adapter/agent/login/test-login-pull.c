@@ -2,7 +2,8 @@
  * the end of a pull's response applies to the session it was taken from,
  * never to a later session that has the same id (the host may start a
  * login again under an id whose earlier session expired while a slow
- * response of it was still on its way).  Host-driven sessions on a
+ * response of it was still on its way); and the reason a failed
+ * session keeps is valid UTF-8.  Host-driven sessions on a
  * private sd-event loop: no CLI, no browser, no files. */
 #include <errno.h>
 #include <setjmp.h>
@@ -124,6 +125,18 @@ static void test_cut_off_pull_of_a_replaced_session(void **state) {
         assert_null(login_session_find(f->lm, ID));
 }
 
+/* A reason that is not UTF-8 (a CLI's words, cut inside a character) is
+ * kept as valid UTF-8: the error goes out in JSON. */
+static void test_failure_reason_kept_as_utf8(void **state) {
+        Fixture *f = *state;
+        LoginSession *s;
+
+        assert_int_equal(login_session_new(f->lm, ID, "oauth", &s), 0);
+        login_session_fail(s, SESSION_EVENT_ERROR, "Error: caf\xc3");
+        assert_int_equal(s->state, SESSION_FAILED);
+        assert_string_equal(s->error, "Error: caf?");
+}
+
 /* The session was dropped (a new start replaced the expired one) and no
  * session has the id: nothing to apply. */
 static void test_pull_of_a_session_gone(void **state) {
@@ -143,6 +156,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_complete_pull_of_a_replaced_session, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cut_off_pull_of_a_replaced_session, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pull_of_a_session_gone, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_failure_reason_kept_as_utf8, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
