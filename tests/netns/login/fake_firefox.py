@@ -9,10 +9,13 @@ start-up milestones to the profile's sessionCheckpoints.json, the last
 ("sessionstore-windows-restored", the agent's readiness signal) after its
 bus name is owned.  With a file refuse-open-url next to its profile, OpenURL
 fails with org.freedesktop.DBus.Error.AccessDenied (a browser that cannot
-show the URL).  With a file slow-exit there, SIGTERM is recorded as
-["term"] and the instance, its name and OpenURL stay until a file
-exit-now appears (a Firefox slow to shut down).  Needs python3-dbus and
-python3-gi."""
+show the URL).  With a file crash-on-open-url there, the next OpenURL is
+recorded, the file removed and the instance killed (SIGKILL) before it
+answers: a Firefox that crashes with a URL handed over (once), whose
+call the bus answers NoReply.  With a file slow-exit there, SIGTERM is
+recorded as ["term"] and the instance, its name and OpenURL stay until a
+file exit-now appears (a Firefox slow to shut down).  Needs python3-dbus
+and python3-gi."""
 import base64
 import json
 import os
@@ -52,6 +55,9 @@ class Remote(dbus.service.Object):
     @dbus.service.method("org.mozilla.firefox", in_signature="ay", out_signature="", byte_arrays=True)
     def OpenURL(self, blob):
         record(["remote"] + command_line(bytes(blob)))
+        if beside("crash-on-open-url"):
+            os.unlink(os.path.join(os.path.dirname(profile), "crash-on-open-url"))
+            os.kill(os.getpid(), signal.SIGKILL)
         if os.path.exists(os.path.join(os.path.dirname(profile), "refuse-open-url")):
             raise Refused("the test refuses this URL")
 
