@@ -5,7 +5,9 @@
  *
  * Opening a URL, on the event loop:
  *   1. OpenURL on the instance's bus name.  A method return: accepted.
- *   2. ServiceUnknown (no instance), or no bus to talk to: start the
+ *   2. ServiceUnknown (no instance), the bus's NoReply (the instance
+ *      went away without answering: it crashed with the URL, or had
+ *      exited before the bus saw it go), or no bus to talk to: start the
  *      service with the URL as its argument: accepted once started.
  *   3. The service is already starting (or running, but not yet on the
  *      bus: Firefox registers its name seconds after exec): wait for the
@@ -68,6 +70,7 @@ struct BrowserOpen {
         sd_event_source *timer, *done;
         bool waiting;            /* launched by someone else: wait for the name */
         bool held;               /* the instance is starting or stopping: sent once that is over */
+        usec_t called;           /* CLOCK_MONOTONIC when OpenURL went out */
         int result;
         const char *method;
 };
@@ -306,6 +309,17 @@ static void arrange_windows(Browser *b) {
 static void op_launch(BrowserOpen *op);
 static int op_wait_name(BrowserOpen *op, sd_bus *bus);
 
+/* A NoReply before the call's timeout is the bus's: the instance the
+ * call went to disconnected without answering, so it is gone as if there
+ * were none (the browser's bus sets no reply timeout of its own,
+ * desktop_bus_config_text()).  sd-bus's timeout is a NoReply too, with
+ * the bus as its sender, only at the deadline: a hung instance stays an
+ * error. */
+static bool instance_gone(const BrowserOpen *op, const sd_bus_error *e) {
+        return sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY) &&
+               now(CLOCK_MONOTONIC) < op->called + CALL_TIMEOUT_USEC;
+}
+
 static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         BrowserOpen *op = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(m);
@@ -314,9 +328,13 @@ static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) 
         if (!e) {
                 arrange_windows(op->b);
                 op_finish(op, 0, "keyboard_navigation");
-        } else if (sd_bus_error_has_names(e, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER)) {
+        } else if (sd_bus_error_has_names(e, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER) ||
+                   instance_gone(op, e)) {
+                /* No instance (yet, or any more): a start, which in a
+                 * backoff is the restart's URL, and with the gone
+                 * instance's exit not yet seen waits for the next one. */
                 if (!op->waiting)
-                        op_launch(op); /* no instance yet */
+                        op_launch(op);
                 /* else: the name's NameOwnerChanged will come, or the timeout */
         } else {
                 log_debug("Firefox's OpenURL failed: %s: %s", e->name, e->message ?: "");
@@ -349,6 +367,7 @@ static int op_call(BrowserOpen *op, sd_bus *bus) {
                                                    FIREFOX_REMOTE_METHOD);
         if (r >= 0)
                 r = sd_bus_message_append_array(m, 'y', blob, n);
+        op->called = now(CLOCK_MONOTONIC);
         if (r >= 0)
                 r = sd_bus_call_async(bus, &op->call, m, on_reply, op, CALL_TIMEOUT_USEC);
         return r;

@@ -9,7 +9,7 @@ shows the waiting logins' pages, a profile swapped for a symlink, a bus
 socket that never accepts, the X server dying, a browser that cannot
 show the URL, a browser kept while another login needs it, a
 prestarted browser started again blank after a login, a URL handed
-over while the browser stops.  The tests
+over while the browser stops, a URL the browser crashes with.  The tests
 end by searching everything the run wrote for the secrets."""
 import http.client
 import json
@@ -564,3 +564,30 @@ def test_a_url_while_the_browser_stops_waits_until_it_stopped(make_env, prestart
         wait_until(lambda: after(), 60, "firefox started with the URL")
         assert after() == [["--profile", f.profile, page]]
     f.e.assert_no_secrets()
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
+def test_a_url_the_browser_crashes_with_goes_to_the_browser_back(make_env):
+    """Firefox crashes with a URL handed over (killed before it answers
+    OpenURL): its bus answers the call NoReply, as it does a call that
+    reached an instance whose exit it had not seen yet.  The URL is not
+    lost: it goes to the instance the supervisor starts again, on its
+    command line (the crash seen first) or over its bus once it is ready
+    (the NoReply first), and /open-url says the browser took it."""
+    f = FakeFirefoxLogins(make_env)
+    first, page = "https://example.test/first", "https://example.test/after-the-crash"
+    assert f.e.json("POST", "/open-url", {"url": first}) == (200, {"success": True, "method": "browser_launch"})
+    wait_until(lambda: f.firefox().get("state") == "ready", 60, "firefox ready")
+    crashed = f.firefox()["pid"]
+    open(os.path.join(f.e.agent.browser_dir, "crash-on-open-url"), "w").close()
+    status, body = f.e.json("POST", "/open-url", {"url": page})
+    assert status == 200 and body["success"] is True, body
+    wait_until(lambda: f.firefox().get("pid") not in (None, crashed) and f.firefox().get("state") == "ready" and
+               len(f.argv_lines()) >= 3, 60, "firefox back")
+    again = {"browser_launch": [["--profile", f.profile, page]],
+             "keyboard_navigation": [["--profile", f.profile, first],
+                                     ["remote", "/", FAKE_FIREFOX, "--new-tab", page]]}[body["method"]]
+    assert f.argv_lines() == [["--profile", f.profile, first], ["remote", "/", FAKE_FIREFOX, "--new-tab", page],
+                              *again]
+    assert f.firefox()["restarts"] == 1
+    assert f.e.agent.alive()
