@@ -35,6 +35,7 @@ typedef struct Fixture {
         Launcher launcher;
         CliRunner *runner;
         unsigned n_url, n_failure, n_exit;
+        int exit_status; /* the wstatus on_exit came with */
         char *exit_output; /* the transcript when on_exit came */
 } Fixture;
 
@@ -105,6 +106,7 @@ static void on_exit_unreported(CliRunner *r, int wstatus, void *userdata) {
         Fixture *f = userdata;
 
         f->n_exit++;
+        f->exit_status = wstatus;
         free(f->exit_output);
         f->exit_output = cli_runner_output(r);
         (void)sd_event_exit(f->event, 0);
@@ -163,8 +165,8 @@ static void run_failing_cli(Fixture *f, const char *script, const char *wait_for
                 cli_runner_url_known(f->runner);
         assert_int_equal(sd_event_loop(f->event), 0);
         if (f->n_exit > 0)
-                fail_msg("the CLI exited before its failure was reported; it showed: %s",
-                         f->exit_output ?: "(nothing)");
+                fail_msg("the CLI exited (wait status %#x) before its failure was reported; it showed: %s",
+                         (unsigned)f->exit_status, f->exit_output ?: "(nothing)");
         assert_int_equal(f->n_failure, 1);
         assert_null(f->runner);
 }
