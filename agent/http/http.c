@@ -8,14 +8,14 @@
  *
  * Limits MHD enforces itself, with its own (HTML) bodies: a request line or
  * header block that does not fit CONNECTION_MEMORY_LIMIT (sized from
- * http_max_url + http_max_header) gets 414 or 431.  Connections over
- * http_max_per_ip (loopback counting as one client per local user), or over
- * http_max_connections unless from the host (a reserve kept for it) or
- * loopback (outside that pool: http-peers.h), are accepted and closed at
- * once;
- * idle connections are closed after http_timeout_s.  A request must also
- * arrive whole within http_timeout_s (http-deadline.c), which MHD's idle
- * timeout alone does not ensure against a slow drip.
+ * http_max_url + http_max_header, and big enough to be mmap'ed so that no
+ * request is left in the heap: pool_size()) gets 414 or 431.  Connections
+ * over http_max_per_ip (loopback counting as one client per local user),
+ * or over http_max_connections unless from the host (a reserve kept for
+ * it) or loopback (outside that pool: http-peers.h), are accepted and
+ * closed at once; idle connections are closed after http_timeout_s.  A
+ * request must also arrive whole within http_timeout_s (http-deadline.c),
+ * which MHD's idle timeout alone does not ensure against a slow drip.
  *
  * Ownership: an HttpRequest is created by MHD's URI log callback (so the
  * raw URI length and query are known) and freed in the completion
@@ -37,6 +37,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "http-access.h"
 #include "http-deadline.h"
@@ -904,13 +905,36 @@ static int acl_setup(HttpServer *s) {
         return r;
 }
 
+/* libmicrohttpd 0.9.75 mmaps a connection's memory pool over 32 KiB (and
+ * at least 4/3 of a page), else mallocs it (MHD_pool_create()). */
+#define POOL_MMAP_MIN (32 * 1024 + 1)
+
+/* Each connection's memory pool (CONNECTION_MEMORY_LIMIT).  It holds the
+ * request line and headers plus MHD's read buffer: room is left so our
+ * own 414 (JSON) answers URLs between http_max_url and this.
+ *
+ * It also holds secrets: MHD parses in place there (the query unescaped,
+ * header values such as a Bearer token pointed to there, body bytes read
+ * ahead).  A closed connection's pool is destroyed without being wiped
+ * (MHD_pool_destroy()): free() would leave an OAuth code in the heap for
+ * the next malloc, munmap() gives the pages back to the kernel, so the
+ * pool is made big enough to be mmap'ed (should the mmap fail, MHD
+ * mallocs it after all).  A kept-alive connection's pool is zeroed for
+ * its next request (MHD_pool_reset(): all but the bytes of that request
+ * already read).  MHD rounds the size up to whole pages: done here, so
+ * that the limit is what we pass. */
+static size_t pool_size(const HttpServerOptions *c) {
+        long page = sysconf(_SC_PAGESIZE);
+        size_t p = page > 0 ? (size_t)page : 4096;
+        size_t want = MAX((size_t)c->max_url + c->max_header + 4096, MAX(POOL_MMAP_MIN, p * 4 / 3));
+
+        return (want + p - 1) / p * p;
+}
+
 static int daemon_start(HttpServer *s, int fd, bool ipv6) {
         const HttpServerOptions *c = &s->o;
         unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-        /* The pool holds the request line and headers plus MHD's read
-         * buffer: leave room so our own 414 (JSON) answers URLs between
-         * http_max_url and this. */
-        size_t pool = (size_t)c->max_url + c->max_header + 4096;
+        size_t pool = pool_size(c);
 
         s->daemon = MHD_start_daemon(
                 flags | (ipv6 ? MHD_USE_IPv6 : 0), 0, NULL, NULL, on_access, s,
