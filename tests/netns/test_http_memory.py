@@ -13,11 +13,14 @@ token, refused at a control route (a 401, with a body) or not read at
 agent (tests/lib/procmem.py) once its request is answered, the connection
 closed (the close seen: MHD frees the pool before it shuts the socket
 down) or kept alive (its next request answered: MHD resets the pool
-before it reads one).
+before it reads one).  And a host-driven login's code, once the host has
+pulled it, is left nowhere: not in the request, the session or the
+answer that carried it.
 
 Layout: Lan(): guest namespace (the agent, requests from its loopback),
 made by tests/lib/httpserver.py.
 """
+import json
 import re
 import secrets
 import socket
@@ -25,7 +28,7 @@ import socket
 import pytest
 
 import procmem
-from httpserver import PORT, agent_server, guest_lan, scratch_dir
+from httpserver import PORT, TOKEN, agent_server, guest_lan, scratch_dir
 from netns import wait_until
 
 
@@ -118,4 +121,42 @@ def test_request_secrets_are_not_left_behind(agent, keep_alive):
             assert_forgotten(agent, needles)
         finally:
             s.close()
+    agent.assert_serving(1)
+
+
+
+def exchange(agent, method, path, body=b"", headers=b""):
+    """One request with Connection: close, its response read and the close
+    seen (MHD frees the connection's pool and the response before it shuts
+    the socket down): (status, body)."""
+    with agent.lan.guest.entered():
+        s = socket.create_connection(("127.0.0.1", PORT), timeout=10)
+    try:
+        s.sendall(b"%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%sContent-Length: %d\r\n\r\n%s"
+                  % (method, path, headers, len(body), body))
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    finally:
+        s.close()
+    head, _, answer = out.partition(b"\r\n\r\n")
+    return status_of(head), answer
+
+
+def test_a_host_logins_code_is_gone_once_delivered(agent):
+    """A host-driven login from its start to its delivery: the code the
+    callback brought, answered at GET /credentials/get, is wiped everywhere
+    once the host has it (the authorize URL and its state are not: the
+    VM's browser is given them)."""
+    auth = b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
+    s, state, code = b"mem-" + secrets.token_hex(4).encode(), unique("state"), unique("code")
+    start = json.dumps({"sessionId": s.decode(), "state": state.decode(),
+                        "authorizeUrl": "https://provider.example/authorize"}).encode()
+    status, body = exchange(agent, b"POST", b"/auth/oauth", start, auth + b"Content-Type: application/json\r\n")
+    assert status == 200, body
+    status, body = exchange(agent, b"GET", b"/oauth/callback?code=" + code + b"&state=" + state)
+    assert status == 200, body
+    status, body = exchange(agent, b"GET", b"/credentials/get?sessionId=" + s, headers=auth)
+    assert status == 200 and code in body, body
+    assert_forgotten(agent, [code])
     agent.assert_serving(1)
