@@ -56,6 +56,37 @@ static int read_secret_fd(int fd, size_t size, char **ret) {
         }
 }
 
+/* How many values the JSON text s holds: the top one, the first of each
+ * array or object that is not empty, one after each ',' (none of them
+ * inside a string).  Counted before parsing: jansson takes some 200 bytes
+ * for a value of 3 ("{},"), so a file of CAPTURE_MAX would otherwise be
+ * held as 70 MiB, per login and again in each copy of it (the push
+ * queue's).  Text that is not JSON gets some count: the parser refuses it. */
+static size_t values_count(const char *s, size_t n) {
+        bool in_string = false, opened = false;
+        size_t v = 1;
+
+        for (size_t i = 0; i < n; i++) {
+                char c = s[i];
+
+                if (in_string) {
+                        if (c == '\\')
+                                i++; /* the escaped character, a '"' too */
+                        else if (c == '"')
+                                in_string = false;
+                        continue;
+                }
+                if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+                        continue;
+                if (opened && c != ']' && c != '}')
+                        v++;
+                opened = c == '[' || c == '{';
+                v += c == ',';
+                in_string = c == '"';
+        }
+        return v;
+}
+
 /* The directory that holds rel's last component (*ret_name, pointing into
  * rel), reached from root through rel's directories
  * without following a symlink (ENOTDIR); with create, a missing one is
@@ -125,6 +156,7 @@ int capture_read(const char *root, const char *rel, json_t **ret, usec_t *ret_mo
         char *buf = NULL;
         struct stat st;
         json_t *j;
+        bool many;
         int r;
 
         fd = open_below(root, rel, &st);
@@ -135,9 +167,12 @@ int capture_read(const char *root, const char *rel, json_t **ret, usec_t *ret_mo
         r = read_secret_fd(fd, (size_t)st.st_size, &buf);
         if (r < 0)
                 return r;
-        j = json_loadb(buf, (size_t)st.st_size, JSON_REJECT_DUPLICATES, NULL);
+        many = values_count(buf, (size_t)st.st_size) > CAPTURE_VALUES_MAX;
+        j = many ? NULL : json_loadb(buf, (size_t)st.st_size, JSON_REJECT_DUPLICATES, NULL);
         explicit_bzero(buf, (size_t)st.st_size);
         free(buf);
+        if (many)
+                return -E2BIG;
         if (!json_is_object(j)) {
                 json_wipe(j);
                 json_decref(j);

@@ -19,6 +19,10 @@
 typedef struct Capture Capture;
 
 #define CAPTURE_MAX (1024 * 1024)
+/* Values (objects, arrays, strings, numbers...) in one file, at most: a
+ * provider's credentials hold a few dozen.  Bounds the memory the parsed
+ * file takes, not only its bytes. */
+#define CAPTURE_VALUES_MAX 4096
 
 /* credentials: owned by the callee (json_decref + wipe when done);
  * modified: the file's mtime, CLOCK_REALTIME µs. */
@@ -43,5 +47,6 @@ int capture_poll(Capture *c);
 /* Reads and parses rel below root now, following no symlink on the way
  * (ENOTDIR, ELOOP) and only a regular file with one link (EBADFD,
  * EMLINK): 0 and the object (the file is made 0600), -ENODATA when it is
- * not (yet) a complete JSON object, other -errno from the file system. */
+ * not (yet) a complete JSON object, -EFBIG over CAPTURE_MAX bytes, -E2BIG
+ * over CAPTURE_VALUES_MAX values, other -errno from the file system. */
 int capture_read(const char *root, const char *rel, json_t **ret, usec_t *ret_modified);

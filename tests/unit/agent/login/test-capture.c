@@ -2,7 +2,8 @@
  * capture, the complete one is (once, 0600), a symlink is never followed
  * (the file's or a directory's on the way), a hard link is refused,
  * a file that existed before the watch counts only once it changes, and a
- * file the check refuses (written before the real content) is not one.
+ * file the check refuses (written before the real content) is not one,
+ * nor one of more values than CAPTURE_VALUES_MAX.
  * Runs a private sd-event loop; no root needed. */
 #include <fcntl.h>
 #include <setjmp.h>
@@ -283,6 +284,49 @@ static void test_dirs_made_for_the_cli(void **state) {
         sd_event_unref(e);
 }
 
+/* A file of many small values: a few bytes each in the file, some 200 in
+ * memory once parsed.  Refused before parsing over CAPTURE_VALUES_MAX;
+ * what is inside a string (a ',' or an escaped '"') counts for nothing. */
+static void test_many_values(void **state) {
+        char dir[] = "/tmp/test-capture-XXXXXX", path[128];
+        size_t size = 3 * CAPTURE_VALUES_MAX + 64, n = 0;
+        char *s = malloc(size);
+        json_t *j = NULL;
+
+        assert_non_null(s);
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/creds.json", dir);
+
+        /* Its top object, "tokens"'s object and its string, "pad"'s array:
+         * 4 values, and one per "{}", CAPTURE_VALUES_MAX in all. */
+        n += (size_t)snprintf(s, size, "{\"tokens\": {\"r\": \"x\"}, \"pad\": [{}");
+        for (size_t i = 0; i < CAPTURE_VALUES_MAX - 5; i++)
+                n += (size_t)snprintf(s + n, size - n, ",{}");
+        snprintf(s + n, size - n, "]}");
+        write_raw(path, s);
+        assert_int_equal(capture_read(dir, "creds.json", &j, NULL), 0);
+        json_decref(TAKE_PTR(j));
+        /* One more. */
+        snprintf(s + n, size - n, ",{}]}");
+        write_raw(path, s);
+        assert_int_equal(capture_read(dir, "creds.json", &j, NULL), -E2BIG);
+        assert_null(j);
+
+        /* The same bytes in a string are one value. */
+        n = (size_t)snprintf(s, size, "{\"tokens\": \"\\\"");
+        for (size_t i = 0; i < CAPTURE_VALUES_MAX; i++)
+                n += (size_t)snprintf(s + n, size - n, ",{}");
+        snprintf(s + n, size - n, "\"}");
+        write_raw(path, s);
+        assert_int_equal(capture_read(dir, "creds.json", &j, NULL), 0);
+        assert_int_equal(json_object_size(j), 1);
+        json_decref(TAKE_PTR(j));
+
+        free(s);
+        unlink(path);
+        rmdir(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_half_then_complete),
@@ -290,6 +334,7 @@ int main(void) {
                 cmocka_unit_test(test_check_refuses_first_write),
                 cmocka_unit_test(test_links_on_the_way),
                 cmocka_unit_test(test_dirs_made_for_the_cli),
+                cmocka_unit_test(test_many_values),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
