@@ -220,10 +220,13 @@ int capture_poll(Capture *c) {
         return 1;
 }
 
+/* The kernel's queue of events is the loop's, shared by every login's
+ * watch: when it overran (a CLI closing files faster than the loop reads),
+ * the events dropped may have been this file's, so it is looked at. */
 static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
         Capture *c = userdata;
 
-        if (ev->len > 0 && streq(ev->name, c->name))
+        if ((ev->mask & IN_Q_OVERFLOW) || (ev->len > 0 && streq(ev->name, c->name)))
                 (void)capture_poll(c);
         return 0;
 }

@@ -1,6 +1,7 @@
 /* Captures a credential file the moment a CLI finishes writing it:
  * inotify on its directory (IN_CLOSE_WRITE, IN_MOVED_TO: CLIs write in
- * place or rename a temporary file over it), then the file must be a
+ * place or rename a temporary file over it; an overrun of the loop's
+ * event queue, which may have dropped those), then the file must be a
  * regular file, bounded, and parse as a JSON object that the caller's
  * check accepts; a half-written file, or one the CLI writes before its
  * real content (an empty object), is not a capture and the next event
