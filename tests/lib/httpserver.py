@@ -121,3 +121,20 @@ def agent_server(agent_bin, lan, workdir):
         yield s
     finally:
         s.lan.guest.kill_procs()
+
+
+def read_answer(c):
+    """The head of one answer on c, its body read by Content-Length."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = c.recv(65536)
+        assert chunk, f"closed before an answer: {data!r}"
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = int(next(l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")))
+    while len(body) < length:
+        chunk = c.recv(65536)
+        assert chunk, "closed mid-answer"
+        body += chunk
+    assert len(body) == length, "more than one answer"
+    return head

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from httpserver import GUEST, PORT, TOKEN, Server, agent_argv, agent_server, guest_lan, scratch_dir
+from httpserver import GUEST, PORT, TOKEN, Server, agent_argv, agent_server, guest_lan, read_answer, scratch_dir
 from netns import wait_until
 
 NOBODY = 65534  # the user a local process opens loopback connections as
@@ -167,23 +167,6 @@ def test_loopback_is_one_client_per_user(agent_bin, lan, workdir):
     finally:
         for c in socks:
             c.close()
-
-
-def read_answer(c):
-    """The head of one answer on c, its body read by Content-Length."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = c.recv(65536)
-        assert chunk, f"closed before an answer: {data!r}"
-        data += chunk
-    head, body = data.split(b"\r\n\r\n", 1)
-    length = int(next(l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")))
-    while len(body) < length:
-        chunk = c.recv(65536)
-        assert chunk, "closed mid-answer"
-        body += chunk
-    assert len(body) == length, "more than one answer"
-    return head
 
 
 def test_page_requests_close_their_connection(agent_bin, lan, workdir):

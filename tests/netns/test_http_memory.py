@@ -21,14 +21,13 @@ Layout: Lan(): guest namespace (the agent, requests from its loopback),
 made by tests/lib/httpserver.py.
 """
 import json
-import re
 import secrets
 import socket
 
 import pytest
 
 import procmem
-from httpserver import PORT, TOKEN, agent_server, guest_lan, scratch_dir
+from httpserver import PORT, TOKEN, agent_server, guest_lan, read_answer, scratch_dir
 from netns import wait_until
 
 
@@ -40,22 +39,6 @@ def agent(agent_bin):
 
 def unique(what):
     return f"vmba-{what}-{secrets.token_hex(12)}".encode()
-
-
-def read_response(s):
-    """One response (its body sized by Content-Length) from s."""
-    out = b""
-    while b"\r\n\r\n" not in out:
-        chunk = s.recv(65536)
-        assert chunk, f"closed before a response: {out!r}"
-        out += chunk
-    head, body = out.split(b"\r\n\r\n", 1)
-    length = int(re.search(rb"\r\nContent-Length: (\d+)\r\n", head + b"\r\n").group(1))
-    while len(body) < length:
-        chunk = s.recv(65536)
-        assert chunk, f"closed within a response: {out!r}"
-        body += chunk
-    return head
 
 
 def status_of(head):
@@ -110,12 +93,12 @@ def test_request_secrets_are_not_left_behind(agent, keep_alive):
             s = socket.create_connection(("127.0.0.1", PORT), timeout=10)
         try:
             s.sendall(head + (b"" if keep_alive else b"Connection: close\r\n") + b"\r\n" + body)
-            answer = read_response(s)
+            answer = read_answer(s)
             assert status_of(answer) == status, answer
             if keep_alive:
                 assert b"\r\nConnection: close" not in answer + b"\r\n", answer
                 s.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-                assert status_of(read_response(s)) == 200
+                assert status_of(read_answer(s)) == 200
             else:
                 assert s.recv(65536) == b"", "the connection was not closed"
             assert_forgotten(agent, needles)
