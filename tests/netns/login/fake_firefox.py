@@ -14,8 +14,12 @@ recorded, the file removed and the instance killed (SIGKILL) before it
 answers: a Firefox that crashes with a URL handed over (once), whose
 call the bus answers NoReply.  With a file slow-exit there, SIGTERM is
 recorded as ["term"] and the instance, its name and OpenURL stay until a
-file exit-now appears (a Firefox slow to shut down).  Needs python3-dbus
-and python3-gi."""
+file exit-now appears (a Firefox slow to shut down).  With a file quit-now
+there (the person closed its last window), the instance gives its bus name
+up, recorded as ["quit"], as Firefox does early in its shutdown (its remote
+server goes at quit-application), removes the file, and exits 0 once a
+file exit-now appears: a Firefox between giving up its name and exiting.
+Needs python3-dbus and python3-gi."""
 import base64
 import json
 import os
@@ -99,11 +103,23 @@ def on_term():
     return False
 
 
+def quit_when_told():
+    if not beside("quit-now"):
+        return True  # asked again
+    os.unlink(os.path.join(os.path.dirname(profile), "quit-now"))
+    remote.remove_from_connection()
+    bus.release_name(name)
+    record(["quit"])
+    GLib.timeout_add(20, exit_when_told)
+    return False
+
+
 # Before the readiness milestone: a SIGTERM after it is always seen.
 GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGTERM, on_term)
 
 milestones(**{"profile-after-change": True, "final-ui-startup": True})
 keep = dbus.service.BusName(name, bus)
-Remote(bus, "/org/mozilla/firefox/Remote")
+remote = Remote(bus, "/org/mozilla/firefox/Remote")
+GLib.timeout_add(20, quit_when_told)
 milestones(**{"profile-after-change": True, "final-ui-startup": True, "sessionstore-windows-restored": True})
 loop.run()
