@@ -10,8 +10,12 @@
  *      exited before the bus saw it go), or no bus to talk to: start the
  *      service with the URL as its argument: accepted once started.
  *   3. The service is already starting (or running, but not yet on the
- *      bus: Firefox registers its name seconds after exec): wait for the
- *      name's NameOwnerChanged, then 1 again; a timeout bounds the wait.
+ *      bus: Firefox registers its name seconds after exec; or no longer:
+ *      a Firefox that quits gives its name up early in its shutdown):
+ *      wait for the name's NameOwnerChanged, then 1 again; a timeout
+ *      bounds the wait.  The service going down meanwhile with no
+ *      instance to come (a quit's exit 0, or a crash with no restart
+ *      left) ends the wait: 2 again, at once.
  * While the service is starting or stopping, 1 waits for that to end: an
  * instance not yet ready, or told to exit, accepts a URL it never shows.
  * The bus is the browser user's; the agent connects as root, to a socket
@@ -70,6 +74,7 @@ struct BrowserOpen {
         sd_event_source *timer, *done;
         bool waiting;            /* launched by someone else: wait for the name */
         bool held;               /* the instance is starting or stopping: sent once that is over */
+        bool starting;           /* in the start hook: the change it reports is this start's */
         usec_t called;           /* CLOCK_MONOTONIC when OpenURL went out */
         int result;
         const char *method;
@@ -204,6 +209,8 @@ static void op_finish(BrowserOpen *op, int r, const char *method) {
         op->call = sd_bus_slot_unref(op->call);
         op->match = sd_bus_slot_unref(op->match);
         op->timer = sd_event_source_disable_unref(op->timer);
+        /* Answered: browser_service_changed() leaves it alone. */
+        op->waiting = op->held = false;
         op->result = r;
         op->method = method;
         if (sd_event_source_set_enabled(op->done, SD_EVENT_ONESHOT) < 0)
@@ -333,9 +340,7 @@ static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) 
                 /* No instance (yet, or any more): a start, which in a
                  * backoff is the restart's URL, and with the gone
                  * instance's exit not yet seen waits for the next one. */
-                if (!op->waiting)
-                        op_launch(op);
-                /* else: the name's NameOwnerChanged will come, or the timeout */
+                op_launch(op);
         } else {
                 log_debug("Firefox's OpenURL failed: %s: %s", e->name, e->message ?: "");
                 op_finish(op, -sd_bus_error_get_errno(e) ?: -EIO, NULL);
@@ -385,13 +390,17 @@ static void op_launch(BrowserOpen *op) {
                 if (!streq(*p, op->url))
                         extra[n++] = *p;
         extra[n] = NULL;
+        op->starting = true;
         r = op->b->hooks.start(extra, op->b->hooks.userdata);
+        op->starting = false;
         if (r >= 0) {
                 /* Arranged once its window is mapped. */
                 arrange_windows(op->b);
                 op_finish(op, 0, "browser_launch");
                 return;
         }
+        if (r == -EALREADY && op->waiting)
+                return; /* the name's NameOwnerChanged, the service's change, or the timeout */
         if (r == -EALREADY && browser_bus(op->b, &bus) >= 0 && op_wait_name(op, bus) >= 0)
                 return;
         op_finish(op, r == -ENOENT || r == -EALREADY ? -EAGAIN : r, NULL);
@@ -444,6 +453,7 @@ static int op_wait_name(BrowserOpen *op, sd_bus *bus) {
         _cleanup_(freep) char *match = NULL;
         int r;
 
+        log_info("Firefox runs: a URL waits for it to be on its bus.");
         op->waiting = true;
         if (asprintf(&match, "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
                              "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='%s'", op->name) < 0)
@@ -514,8 +524,17 @@ void browser_service_changed(Browser *b) {
                 return;
         for (BrowserOpen *op = b->ops, *next; op; op = next) {
                 next = op->next;
-                if (!op->held)
+                if (!op->held) {
+                        /* Waiting for an instance's name, and none may
+                         * bring it if none runs (the one that gave it up
+                         * exited 0: inactive; or crashed with no restart
+                         * left: failed): started with the URL as for a new
+                         * one (in a backoff: the restart's URL).  Still
+                         * running, the start says so and the wait goes on. */
+                        if (op->waiting && !op->call && !op->starting)
+                                op_launch(op);
                         continue;
+                }
                 op->held = false;
                 op->waiting = false;
                 op->match = sd_bus_slot_unref(op->match);

@@ -70,7 +70,9 @@ typedef struct BrowserHooks {
 typedef void (*BrowserOpenFn)(int r, const char *method, void *userdata);
 
 /* The browser service's state changed: URLs held while it was starting
- * or stopping go to it now (or start it, if it stopped or failed). */
+ * or stopping go to it now (or start it, if it stopped or failed), and
+ * URLs waiting for an instance's bus name start it if none runs any more
+ * (it quit after giving its name up, or crashed with no restart left). */
 void browser_service_changed(Browser *b);
 
 /* o's strings and hooks must outlive the browser. */

@@ -9,8 +9,9 @@ shows the waiting logins' pages, a profile swapped for a symlink, a bus
 socket that never accepts, the X server dying, a browser that cannot
 show the URL, a browser kept while another login needs it, a
 prestarted browser started again blank after a login, a URL handed
-over while the browser stops, a URL the browser crashes with.  The tests
-end by searching everything the run wrote for the secrets."""
+over while the browser stops, a URL the browser crashes with, a URL
+waiting for a browser that quit.  The tests end by searching everything
+the run wrote for the secrets."""
 import http.client
 import json
 import os
@@ -519,23 +520,30 @@ def test_a_prestarted_browser_starts_again_blank_after_the_last_login(make_env):
     f.e.assert_no_secrets()
 
 
-def open_url_across_a_slow_exit(f, url):
-    """POST /open-url while Firefox, told to exit, has not yet (the fake's
-    slow-exit): the agent says the URL waits, and the instance has not
-    seen it; then the instance exits.  /open-url's answer."""
+def open_url_across(f, url, waits, then):
+    """POST /open-url; once the agent logged waits (the URL waits) and the
+    instance has not seen it, then(); /open-url's answer."""
     with f.e.ns.entered():
         c = http.client.HTTPConnection("127.0.0.1", f.e.agent.http_port, timeout=120)
         c.connect()
     try:
         c.request("POST", "/open-url", body=json.dumps({"url": url}),
                   headers=auth({"Content-Type": "application/json"}))
-        wait_until(lambda: f.e.agent.log_lines("a URL waits until it is done"), 30, "the URL held")
+        wait_until(lambda: f.e.agent.log_lines(waits), 30, "the URL waiting")
         assert not any(url in line for line in f.argv_lines())
-        open(os.path.join(f.e.agent.browser_dir, "exit-now"), "w").close()
+        then()
         r = c.getresponse()
         return r.status, json.loads(r.read())
     finally:
         c.close()
+
+
+def open_url_across_a_slow_exit(f, url):
+    """POST /open-url while Firefox, told to exit, has not yet (the fake's
+    slow-exit): the agent says the URL waits, and the instance has not
+    seen it; then the instance exits.  /open-url's answer."""
+    return open_url_across(f, url, "a URL waits until it is done",
+                           lambda: open(os.path.join(f.e.agent.browser_dir, "exit-now"), "w").close())
 
 
 @pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
@@ -590,4 +598,38 @@ def test_a_url_the_browser_crashes_with_goes_to_the_browser_back(make_env):
     assert f.argv_lines() == [["--profile", f.profile, first], ["remote", "/", FAKE_FIREFOX, "--new-tab", page],
                               *again]
     assert f.firefox()["restarts"] == 1
+    assert f.e.agent.alive()
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
+@pytest.mark.parametrize("end", ["exits-0", "crashes-with-no-restart-left"])
+def test_a_url_waiting_for_a_browser_that_quit_starts_it_again(make_env, end):
+    """Firefox quitting (its last window closed) gives its bus name up
+    early in its shutdown, then exits (the fake's quit-now): a URL in
+    between finds it running and not on its bus, and waits for its name.
+    No instance brings it: the exit 0 leaves the service inactive, and a
+    crash then with no restart left (restart_burst=1, used) failed.  The
+    URL starts it again at once, as it does a browser not running, and
+    /open-url says so: not a 503 when the wait for the name timed out."""
+    f = FakeFirefoxLogins(make_env, "restart_burst=1")
+    first, page = "https://example.test/first", "https://example.test/after-the-quit"
+    assert f.e.json("POST", "/open-url", {"url": first}) == (200, {"success": True, "method": "browser_launch"})
+    wait_until(lambda: f.firefox().get("state") == "ready", 60, "firefox ready")
+    if end == "crashes-with-no-restart-left":
+        os.killpg(f.firefox()["pid"], signal.SIGKILL)
+        wait_until(lambda: f.firefox().get("restarts") == 1 and f.firefox().get("state") == "ready", 60,
+                   "firefox back")
+    quitting = f.firefox()["pid"]
+    open(os.path.join(f.e.agent.browser_dir, "quit-now"), "w").close()
+    wait_until(lambda: ["quit"] in f.argv_lines(), 30, "firefox gave its bus name up")
+    then = {"exits-0": lambda: open(os.path.join(f.e.agent.browser_dir, "exit-now"), "w").close(),
+            "crashes-with-no-restart-left": lambda: os.killpg(quitting, signal.SIGKILL)}[end]
+    assert open_url_across(f, page, "a URL waits for it to be on its bus", then) == \
+        (200, {"success": True, "method": "browser_launch"})
+    assert f.e.agent.log_lines(f"Service firefox (pid {quitting}) " +
+                               {"exits-0": "exited 0.", "crashes-with-no-restart-left": "killed by SIGKILL."}[end])
+    assert bool(f.e.agent.log_lines("Service firefox failed: ")) == (end == "crashes-with-no-restart-left")
+    wait_until(lambda: f.firefox().get("pid") not in (None, quitting) and f.firefox().get("state") == "ready", 60,
+               "firefox started again")
+    assert f.argv_lines()[f.argv_lines().index(["quit"]) + 1:] == [["--profile", f.profile, page]]
     assert f.e.agent.alive()
