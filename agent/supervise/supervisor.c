@@ -58,6 +58,7 @@ typedef struct Service {
         bool not_found;          /* the last spawn found no binary, no (or a root) user, or not its owned_files */
         bool restarting;         /* supervisor_restart_service(): start again once exited */
         bool asked;              /* supervisor_start_service(): the next spawn is asked for, not a restart */
+        int spawn_error;         /* the last spawn's -errno, 0 once one started */
         pid_t pid;
         unsigned spawns, failures; /* restarts: every spawn after the first */
         usec_t *starts;          /* ring of the last burst spawn times (monotonic) */
@@ -518,6 +519,7 @@ static void service_event(Service *s, SvEvent ev) {
                         service_kill(s, SIGKILL);
                 if (t.actions & SV_ACTION_SPAWN) {
                         r = service_spawn(s);
+                        s->spawn_error = MIN(r, 0);
                         if (r < 0) {
                                 log_error("Service %s: %s", s->def->name, s->last_error);
                                 ev = s->not_found ? SV_EVENT_NOT_FOUND : SV_EVENT_SPAWN_FAILED;
@@ -712,8 +714,11 @@ int supervisor_start_service(Supervisor *sv, const char *name, char *const *extr
          * not after a backoff as if its exit were a failure. */
         if (s->state == SERVICE_STOPPING)
                 s->restarting = true;
+        s->spawn_error = 0;
         service_event(s, SV_EVENT_START);
-        return 0;
+        /* Spawned now (nothing to wait for) and that failed: the caller
+         * hears it, not a start that never came (last_error says why). */
+        return s->spawn_error;
 }
 
 int supervisor_set_restart_argv(Supervisor *sv, const char *name, char *const *extra_argv) {

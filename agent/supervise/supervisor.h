@@ -83,7 +83,9 @@ bool supervisor_chain_ready(Supervisor *s, char *reason, size_t size);
  * restarts until the next call).  -EALREADY when starting or ready;
  * -ESHUTDOWN once supervisor_stop_all() ran; -ENOENT: no such service;
  * -ESRCH: its user does not exist, -EPERM: its user is root (then it is
- * FAILED, last_error says which, and it never spawns).  A failed service
+ * FAILED, last_error says which, and it never spawns); a spawn made at
+ * once that failed, its -errno (-ENOENT: no binary or owned file; the
+ * service failed or backing off as after any failed spawn).  A failed service
  * gets a fresh start budget; a start asked for does not count in the
  * budget, and one that is still stopping starts again once it exited (no
  * backoff). */

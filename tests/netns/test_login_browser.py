@@ -10,8 +10,8 @@ socket that never accepts, the X server dying, a browser that cannot
 show the URL, a browser kept while another login needs it, a
 prestarted browser started again blank after a login, a URL handed
 over while the browser stops, a URL the browser crashes with, a URL
-waiting for a browser that quit.  The tests end by searching everything
-the run wrote for the secrets."""
+waiting for a browser that quit, a browser that cannot be started.  The
+tests end by searching everything the run wrote for the secrets."""
 import http.client
 import json
 import os
@@ -307,6 +307,19 @@ class FakeFirefoxLogins:
 
     def firefox(self):
         return self.e.agent.try_services().get("firefox", {})
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
+def test_a_browser_that_cannot_be_started_takes_no_url(make_env):
+    """Firefox's binary is missing: a URL is refused (503) when the start
+    fails, not answered as if the browser had been started with it, and
+    /health names the cause."""
+    e = make_env(services=None, sets=("window_manager=", "firefox=/nonexistent/vmba-firefox"))
+    e.agent.wait_ready(60)
+    assert e.json("POST", "/open-url", {"url": "https://example.test/page"}) == \
+        (503, {"error": "Browser not available"})
+    firefox = e.agent.try_services().get("firefox", {})
+    assert (firefox.get("state"), firefox.get("last_error")) == ("failed", "/nonexistent/vmba-firefox: not found")
 
 
 @pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")

@@ -666,8 +666,8 @@ static void test_failed_retried_with_dependents(void **state) {
         assert_int_equal(status(m, 0).state, SERVICE_FAILED);
         assert_int_equal(status(m, 0).retry_in, 0);
 
-        /* A missing binary: failed, not retried. */
-        assert_int_equal(supervisor_start_service(m->supervisor, "ghost", NULL), 0);
+        /* A missing binary: failed, not retried; the start says so. */
+        assert_int_equal(supervisor_start_service(m->supervisor, "ghost", NULL), -ENOENT);
         assert_int_equal(status(m, 2).state, SERVICE_FAILED);
         assert_string_equal(status(m, 2).last_error, "vmba-no-such-binary: not found");
         assert_int_equal(status(m, 2).retry_in, 0);
