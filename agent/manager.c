@@ -134,14 +134,24 @@ static void shutdown_arm(Manager *m, usec_t timeout) {
         }
 }
 
+/* What is left once the services stopped: as PID 1 every process; else
+ * ours (we are a subreaper), those that left their service's process
+ * group included, which would outlive the agent otherwise. */
 static void shutdown_kill(Manager *m, int sig) {
+        int r = 1;
+
         m->shutdown_phase = sig == SIGTERM ? PHASE_TERM : PHASE_KILL;
-        if (!m->is_pid1 || !have_children()) {
+        if (have_children()) {
+                if (m->is_pid1)
+                        (void)kill(-1, sig);
+                else if ((r = children_signal_all(sig)) < 0)
+                        log_warning_errno(r, "Cannot look for the processes left after the services: %m");
+        }
+        if (r <= 0 || !have_children()) {
                 shutdown_final(m);
                 return;
         }
         log_info("Sending SIG%s to remaining processes.", sigabbrev_np(sig));
-        (void)kill(-1, sig);
         shutdown_arm(m, sig == SIGTERM ? KILL_GRACE_USEC : KILL_WAIT_USEC);
 }
 

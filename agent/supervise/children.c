@@ -263,16 +263,17 @@ static void killed_wait(Killed *k) {
         }
 }
 
-/* SIGKILLs each live descendant of this process that runs as uid, and
- * looks again until a pass finds nothing new: a child forked meanwhile,
- * or one whose parent exited while /proc was read (reparented to us, it
- * is still ours); then, if asked, waits for them to be gone.  The
- * signal goes through a pidfd taken before the checks read the process's
- * /proc directory: a read that succeeds after the pidfd was taken proves
- * the pidfd names that process, never one that took its pid since (kill()
- * on a kernel without pidfds, and no wait).  The number signalled, or
- * -errno. */
-static int kill_descendants(uid_t uid, bool wait_gone) {
+/* Sends sig to each live descendant of this process that runs as uid
+ * (UID_ANY: whatever its uid), once, and looks again until a pass finds
+ * nothing new: a child forked meanwhile, or one whose parent exited while
+ * /proc was read (reparented to us, it is still ours); then, if asked,
+ * waits for them to be gone.  The signal goes through a pidfd taken
+ * before the checks read the process's /proc directory: a read that
+ * succeeds after the pidfd was taken proves the pidfd names that process,
+ * never one that took its pid since (kill() on a kernel without pidfds,
+ * and no wait).  The number signalled, or -errno. */
+#define UID_ANY ((uid_t)-1)
+static int signal_descendants(uid_t uid, int sig, bool wait_gone) {
         _cleanup_(freep) pid_t *done = NULL;
         _cleanup_(killed_done) Killed killed = {};
         size_t n_done = 0, n_signalled = 0;
@@ -292,7 +293,8 @@ static int kill_descendants(uid_t uid, bool wait_gone) {
                         bool seen = false;
                         Checked c;
 
-                        if (v[i].st.uid != uid || proc_status_exited(&v[i].st) || v[i].pid == self ||
+                        if ((uid != UID_ANY && v[i].st.uid != uid) || proc_status_exited(&v[i].st) ||
+                            v[i].pid == self ||
                             !descends_from(v, n, v[i].pid, self))
                                 continue;
                         for (size_t k = 0; k < n_done && !seen; k++)
@@ -316,7 +318,7 @@ static int kill_descendants(uid_t uid, bool wait_gone) {
                         done = nd;
                         done[n_done++] = v[i].pid;
                         again = true;
-                        if ((pidfd >= 0 ? pidfd_send_signal(pidfd, SIGKILL, NULL, 0) : kill(v[i].pid, SIGKILL)) < 0)
+                        if ((pidfd >= 0 ? pidfd_send_signal(pidfd, sig, NULL, 0) : kill(v[i].pid, sig)) < 0)
                                 continue;
                         n_signalled++;
                         if (pidfd >= 0 && (r = killed_add(&killed, TAKE_FD(pidfd))) < 0)
@@ -333,5 +335,9 @@ static int kill_descendants(uid_t uid, bool wait_gone) {
 int children_kill_uid(uid_t uid, bool wait_gone) {
         if (uid == 0)
                 return -EPERM;
-        return kill_descendants(uid, wait_gone);
+        return signal_descendants(uid, SIGKILL, wait_gone);
+}
+
+int children_signal_all(int sig) {
+        return signal_descendants(UID_ANY, sig, false);
 }

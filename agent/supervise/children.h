@@ -39,5 +39,14 @@ int children_reap(Children *c);
  * be read.  The exits are reaped as usual (children_reap()). */
 int children_kill_uid(uid_t uid, bool wait_gone);
 
+/* Sends sig once to every live process that descends from this one,
+ * whatever its uid, one that left its process group with setsid()
+ * included, as children_kill_uid() finds them.  For the agent's stop
+ * when it is not PID 1 (PID 1 signals every process, kill(-1)): what
+ * escaped its service's process group is orphaned to the agent, a
+ * subreaper, and would outlive it.  The number signalled, or -errno when
+ * /proc cannot be read; the exits are reaped as usual. */
+int children_signal_all(int sig);
+
 /* spawn_process() + children_watch() as a Launcher; c must outlive it. */
 Launcher children_launcher(Children *c);

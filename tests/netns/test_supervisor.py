@@ -11,6 +11,8 @@ Python programs), the real agent in a fresh network namespace:
 - when a dependency restarts, its dependents stop and start again only
   after it is ready again;
 - a service is killed as a process group: what it forked goes with it;
+- what a service started in a session of its own does not outlive the
+  agent's stop;
 - a service that ignores SIGTERM is SIGKILLed after its stop timeout;
 - a start that never becomes ready is killed after the ready timeout and
   counted against the budget; a wrong banner never passes the probe;
@@ -205,6 +207,24 @@ def test_stop_timeout_then_sigkill(agent_bin):
         assert "Service stubborn did not stop in time, killing its process group." in log
         assert "Service stubborn stopped (killed by SIGKILL)." in log
         assert not pids_with_arg(marker)
+
+
+def test_escaped_processes_killed_at_shutdown(agent_bin):
+    """What a service started in a session of its own (setsid: out of the
+    group its leader's exit kills) is the agent's once orphaned (it is a
+    subreaper), and does not outlive the agent's stop: signalled with
+    everything else left after the services stopped, and waited for."""
+    marker = f"1013.{RUN}"
+    # The shell's background child is no group leader: setsid(1) makes
+    # the session in it, without a fork, and execs the sleep.
+    services = [sh("escaper", f"setsid sleep {marker} & exec sleep 1014.{RUN}")]
+    with Agent(agent_bin, *FAST, services=services) as a:
+        a.wait_ready()
+        wait_until(lambda: sleeping(marker), 10, "the escaped sleep")
+        (pid,) = sleeping(marker)
+        assert os.getsid(pid) == pid
+        assert a.stop() == 0
+        assert not sleeping(marker)
 
 
 def test_ready_timeout_and_wrong_banner(agent_bin):
