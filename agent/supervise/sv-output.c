@@ -25,9 +25,12 @@ struct SvOutput {
         size_t bytes_in_window;
 };
 
+static void output_drain(SvOutput *o);
+
 SvOutput *sv_output_free(SvOutput *o) {
         if (!o)
                 return NULL;
+        output_drain(o);
         sd_event_source_disable_unref(o->io);
         safe_close(o->fd);
         explicit_bzero(o->line, sizeof o->line); /* may hold a secret not yet redacted */
@@ -79,23 +82,18 @@ static void on_eof(SvOutput *o) {
         o->fd = safe_close(o->fd);
 }
 
-static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        SvOutput *o = userdata;
+/* One read: what it got (0 at EOF, -errno), its complete lines logged;
+ * *lines set when there were some. */
+static ssize_t output_read(SvOutput *o, bool *lines) {
         char buf[4096];
-        ssize_t n = read(fd, buf, sizeof buf);
+        ssize_t n = read(o->fd, buf, sizeof buf);
 
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-                return 0;
-        if (n <= 0) {
-                on_eof(o);
-                return 0;
-        }
-        bool lines = false;
-
+        if (n < 0)
+                return -errno;
         for (ssize_t i = 0; i < n; i++) {
                 if (buf[i] == '\n') {
                         emit(o);
-                        lines = true;
+                        *lines = true;
                         continue;
                 }
                 if (buf[i] == '\r')
@@ -104,9 +102,42 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                 if (o->len == SV_OUTPUT_LINE_MAX)
                         emit(o);
         }
+        return n;
+}
+
+static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        SvOutput *o = userdata;
+        bool lines = false;
+        ssize_t n = output_read(o, &lines);
+
+        if (n == -EAGAIN || n == -EINTR)
+                return 0;
+        if (n <= 0) {
+                on_eof(o);
+                return 0;
+        }
         if (lines && o->on_line)
                 o->on_line(o->userdata);
         return 0;
+}
+
+/* Before the reader goes: what the child wrote and was not read yet is
+ * logged.  Its output is read at idle priority, after its exit, so a
+ * restart in the same turn of the loop (a restart asked for, or for a
+ * dependency) or the agent's stop would lose its last lines, those that
+ * say why it went.  Bounded by the pipe's usual capacity: what is still
+ * running with the pipe (a child that escaped its group) may write
+ * without end.  No on_line: nothing is probed for this reader any more. */
+static void output_drain(SvOutput *o) {
+        bool lines = false;
+        ssize_t n = 0;
+
+        if (!o->io)
+                return; /* at EOF already, or never read (the fd may block) */
+        for (size_t total = 0; total < SV_OUTPUT_DRAIN_MAX; total += (size_t)n)
+                if ((n = output_read(o, &lines)) <= 0)
+                        break;
+        on_eof(o); /* the partial line, and what was suppressed */
 }
 
 int sv_output_new(sd_event *e, int fd, const char *name, SvOutputLineFn on_line, SvOutputSecretsFn secrets,

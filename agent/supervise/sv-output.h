@@ -21,6 +21,7 @@
 #define SV_OUTPUT_INTERVAL (10 * USEC_PER_SEC)
 #define SV_OUTPUT_BYTES (16 * 1024)
 #define SV_OUTPUT_LINE_MAX 1024 /* longer lines are split */
+#define SV_OUTPUT_DRAIN_MAX (64 * 1024) /* read at sv_output_free(): a pipe's default capacity */
 
 typedef struct SvOutput SvOutput;
 
@@ -40,5 +41,7 @@ typedef const char *const *(*SvOutputSecretsFn)(void *userdata);
  * (NULL-terminated, borrowed like name; may be NULL) is logged at debug. */
 int sv_output_new(sd_event *e, int fd, const char *name, SvOutputLineFn on_line, SvOutputSecretsFn secrets,
                   void *userdata, const char *const *quiet, SvOutput **ret);
+/* Logs what is still in the pipe (at most SV_OUTPUT_DRAIN_MAX bytes,
+ * without waiting for more), then frees.  NULL-safe. */
 SvOutput *sv_output_free(SvOutput *o);
 DEFINE_TRIVIAL_CLEANUP_FUNC(SvOutput *, sv_output_free);

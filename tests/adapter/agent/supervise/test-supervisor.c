@@ -6,7 +6,8 @@
  * binary, on-demand start/stop, stop_all in reverse order with its done
  * callback, a failed service retried after its recovery delay (not once
  * its user is gone), an exit 127 retried as any exit, and the ready
- * timeout extended only while a start is busy.  Also what the status accessors report.  The loop runs
+ * timeout extended only while a start is busy, and a service's last lines
+ * logged when it starts again at once or everything is freed.  Also what the status accessors report.  The loop runs
  * until a condition holds, with a deadline that fails the test.
  *
  * Over 800 lines: every case drives the same hand-made harness, and a
@@ -576,6 +577,62 @@ static void test_restart_service(void **state) {
         unlink(armed);
 }
 
+static bool file_has_twice(Harness *m, const void *arg) {
+        const char *const *a = arg; /* path, needle */
+        _cleanup_(freep) char *text = NULL;
+        const char *p;
+
+        return read_full_file(a[0], 1 << 20, &text, NULL) >= 0 && (p = strstr(text, a[1])) &&
+               strstr(p + 1, a[1]);
+}
+
+/* What a service says as it goes is logged, also when it starts again in
+ * the same turn of the loop as its exit (a restart, here) and when
+ * everything is freed after its exit (the agent's stop): its output is
+ * read at idle priority, after the exit.  Its exit and its last line are
+ * both pending before the loop runs (waitid() without reaping), so the
+ * order is the one a busy agent sees. */
+static void test_last_words_logged(void **state) {
+        static const char json[] =
+                "[{\"name\": \"talker\", \"argv\": [\"/bin/sh\", \"-c\","
+                "  \"trap 'echo last words $$; exit 0' TERM; echo armed; while :; do sleep 1; done\"]}]";
+        struct { size_t i; ServiceState s; } ready = { 0, SERVICE_READY };
+        char logpath[128], words[64];
+        siginfo_t si = {};
+        int saved;
+        pid_t pid;
+        Harness *m;
+
+        snprintf(logpath, sizeof logpath, "%s/stderr", dir);
+        fflush(stderr);
+        saved = dup(2);
+        assert_true(freopen(logpath, "w", stderr) != NULL);
+        m = harness_make(NULL);
+        assert_int_equal(harness_start(m, json), 0);
+        assert_int_equal(supervisor_start_all(m->supervisor), 0);
+        run_until(m, file_has, (const char *const[]){ logpath, "talker: armed" }, "its trap set");
+
+        pid = status(m, 0).pid;
+        assert_int_equal(supervisor_restart_service(m->supervisor, "talker"), 0);
+        assert_int_equal(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0);
+        run_until(m, restarted, &(size_t){ 0 }, "talker restarted");
+        run_until(m, state_is, &ready, "talker ready again");
+        snprintf(words, sizeof words, "talker: last words %d\n", (int)pid);
+        run_until(m, file_has, (const char *const[]){ logpath, words }, "the first one's last line");
+
+        run_until(m, file_has_twice, (const char *const[]){ logpath, "talker: armed" }, "its trap set again");
+        pid = status(m, 0).pid;
+        assert_int_equal(kill(pid, SIGTERM), 0);
+        assert_int_equal(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0);
+        harness_drop(m);
+        fflush(stderr);
+        dup2(saved, 2);
+        close(saved);
+        snprintf(words, sizeof words, "talker: last words %d\n", (int)pid);
+        assert_true(file_has(NULL, (const char *const[]){ logpath, words }));
+        unlink(logpath);
+}
+
 static bool restarts_reached(Harness *m, const void *arg) {
         const struct { size_t i; unsigned n; } *a = arg;
         return status(m, a->i).restarts >= a->n;
@@ -903,6 +960,7 @@ int main(void) {
                 cmocka_unit_test(test_stale_lock),
                 cmocka_unit_test(test_stale_socket),
                 cmocka_unit_test(test_restart_service),
+                cmocka_unit_test(test_last_words_logged),
                 cmocka_unit_test(test_start_while_stopping),
                 cmocka_unit_test(test_restarts_leave_the_budget),
                 cmocka_unit_test(test_failed_retried_with_dependents),
