@@ -106,6 +106,20 @@ static void on_ready(Probe *p, void *userdata) {
 
 #define DEADLINE_USEC (60 * USEC_PER_SEC)
 
+/* Runs the loop until pred(p, arg) holds.  A probe that never gets there
+ * fails the test, naming what it waited for, at the deadline: without one
+ * a loop whose sources are all off would sleep to the suite's timeout. */
+static void run_until(Ctx *c, Probe *p, bool (*pred)(Probe *p, usec_t arg), usec_t arg, const char *what) {
+        usec_t end = now(CLOCK_MONOTONIC) + DEADLINE_USEC;
+
+        while (!pred(p, arg)) {
+                if (now(CLOCK_MONOTONIC) >= end)
+                        fail_msg("timed out waiting for %s (%u attempts, retry armed %llu us, last error '%s')", what,
+                                 probe_attempts(p), (unsigned long long)probe_retry_armed(p), probe_last_error(p));
+                assert_true(sd_event_run(c->e, DEADLINE_USEC) >= 0);
+        }
+}
+
 /* Runs the loop until the probe passes. */
 static void run(Ctx *c) {
         usec_t end = now(CLOCK_MONOTONIC) + DEADLINE_USEC;
@@ -260,8 +274,13 @@ static void test_kick_attempts_at_once(void **state) {
         ctx_done(c);
 }
 
-static bool attempts_reached(Probe *p, unsigned n) {
-        return probe_attempts(p) >= n;
+/* n attempts made, and a retry armed after the last one. */
+static bool attempted_and_armed(Probe *p, usec_t n) {
+        return probe_attempts(p) >= n && probe_retry_armed(p) != 0;
+}
+
+static bool armed_for(Probe *p, usec_t usec) {
+        return probe_retry_armed(p) == usec;
 }
 
 /* Nothing listens and nothing kicks: the fallback retries, but sparsely:
@@ -278,8 +297,7 @@ static void test_fallback_is_sparse(void **state) {
         spec.port = server_bind(&tmp); /* never listening */
         assert_int_equal(probe_start(c->e, &spec, -1, on_ready, c, &p), 0);
         for (unsigned k = 0; k < ELEMENTSOF(expect_ms); k++) {
-                while (!attempts_reached(p, k + 1) || probe_retry_armed(p) == 0)
-                        assert_true(sd_event_run(c->e, UINT64_MAX) >= 0);
+                run_until(c, p, attempted_and_armed, k + 1, "an attempt refused and its retry armed");
                 assert_int_equal(probe_retry_armed(p), expect_ms[k] * USEC_PER_MSEC);
                 assert_int_equal(probe_attempts(p), k + 1);
         }
@@ -301,23 +319,18 @@ static void test_unix_banner_kicked_by_creation(void **state) {
         char dir[] = "/tmp/test-probe-XXXXXX", path[64];
         struct sockaddr_un a = { .sun_family = AF_UNIX };
         ProbeSpec spec = { .type = PROBE_UNIX_BANNER, .expect = (char *)"RFB ", .path = path };
-        usec_t end = now(CLOCK_MONOTONIC) + DEADLINE_USEC;
         Probe *p = NULL;
 
         assert_non_null(mkdtemp(dir));
         snprintf(path, sizeof path, "%s/rfb.sock", dir);
         assert_int_equal(probe_start(c->e, &spec, -1, on_ready, c, &p), 0);
-        while (probe_retry_armed(p) != 1000 * USEC_PER_MSEC)
-                assert_true(sd_event_run(c->e, UINT64_MAX) >= 0);
+        run_until(c, p, armed_for, 1000 * USEC_PER_MSEC, "the fallback at 1 s");
         assert_string_equal(probe_last_error(p), "No such file or directory");
 
         srv.listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         memcpy(a.sun_path, path, sizeof path);
         assert_int_equal(bind(srv.listen_fd, (struct sockaddr *)&a, sizeof a), 0);
-        while (probe_retry_armed(p) != 4 * USEC_PER_MSEC) {
-                assert_true(now(CLOCK_MONOTONIC) < end);
-                assert_true(sd_event_run(c->e, DEADLINE_USEC) >= 0);
-        }
+        run_until(c, p, armed_for, 4 * USEC_PER_MSEC, "the creation's kick refused, its 4 ms retry armed");
         assert_string_equal(probe_last_error(p), "Connection refused");
 
         server_listen(c->e, &srv);
