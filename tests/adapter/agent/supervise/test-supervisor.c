@@ -110,11 +110,34 @@ static bool no_children(void) {
         return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD;
 }
 
+/* The pids of this process's children still there (running or not yet
+ * reaped), for a failure's message; "?" where /proc does not say. */
+static const char *children_left(void) {
+        static char buf[256];
+        char path[64];
+        FILE *f;
+
+        snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
+        f = fopen(path, "re");
+        if (!f || !fgets(buf, sizeof buf, f))
+                snprintf(buf, sizeof buf, "?");
+        if (f)
+                fclose(f);
+        return buf;
+}
+
 static void harness_drop(Harness *h) {
+        usec_t end = now(CLOCK_MONOTONIC) + 60 * USEC_PER_SEC;
+
         h->supervisor = supervisor_free(h->supervisor);
-        /* Reap what supervisor_free() killed: SIGCHLD arrives for each. */
-        while (!no_children())
-                assert_true(sd_event_run(h->event, UINT64_MAX) >= 0);
+        /* Reap what supervisor_free() killed: SIGCHLD arrives for each.  A
+         * child it left running sends none, and the loop would wait for it
+         * to the suite's timeout: the deadline names it instead. */
+        while (!no_children()) {
+                if (now(CLOCK_MONOTONIC) >= end)
+                        fail_msg("children left running after supervisor_free(): %s", children_left());
+                assert_true(sd_event_run(h->event, USEC_PER_SEC) >= 0);
+        }
         h->children = children_free(h->children);
         h->event = sd_event_unref(h->event);
 }
