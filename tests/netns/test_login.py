@@ -196,8 +196,10 @@ def test_start_retries_take_two_waits_at_most(make_env):
     wait_until(lambda: answers, 30, "an answer to a retry")
     # The other two still wait (600 s): only a third wait is refused.
     assert answers == [(429, {"error": "Too many waiting requests"})]
-    # The CLI gone, the login ends and both waits are answered.
-    for pid in cli_pids(e):
+    # The CLI gone, the login ends and both waits are answered.  The session
+    # is there from the CLI's fork, the CLI's command line only from its
+    # exec: killed once it runs, not whatever ran before.
+    for pid in wait_until(lambda: cli_pids(e), 20, "the CLI running"):
         os.kill(int(pid), signal.SIGKILL)
     for t in [first, *retries]:
         t.join(30)
