@@ -288,11 +288,16 @@ def test_slow_drip_on_a_kept_alive_connection(agent):
         c = socket.create_connection((GUEST, PORT), timeout=5)
     try:
         for _ in range(2):
+            # The third request's deadline counts from the second's answer:
+            # from after this.
+            sent = time.monotonic()
             c.sendall(req)
             head = read_answer(c)
             assert head.startswith(b"HTTP/1.1 200 ") and b"connection: close" not in head.lower(), head
         c.setblocking(False)
         for i in range(len(req) - 1):
+            if i == 0:
+                late = time.monotonic() - sent >= 2  # http_timeout_s (httpserver.agent_argv)
             try:
                 c.send(req[i:i + 1])
                 assert c.recv(100, socket.MSG_DONTWAIT) == b"", "a dripped request was answered"
@@ -304,7 +309,10 @@ def test_slow_drip_on_a_kept_alive_connection(agent):
             time.sleep(0.2)
         else:
             pytest.fail("the dripped third request was never cut off")
-        assert i > 0, "closed at once, not by the deadline"
+        # Closed at the first byte is a refusal at once, unless this test
+        # was held past the deadline before it sent that byte (a loaded
+        # machine): then the deadline's close is what it finds first.
+        assert i > 0 or late, "closed at once, not by the deadline"
     finally:
         c.close()
     agent.assert_serving()
