@@ -16,6 +16,7 @@ dbus-daemon, the agent in a fresh network namespace:
   a missing VNC user: no x11vnc or websockify (never as root), and why.
 noVNC's web server and its port (limits, restarts, socket activation) are
 in test_desktop_novnc.py, the real-Firefox tests in test_browser.py."""
+import contextlib
 import json
 import os
 import pathlib
@@ -446,9 +447,32 @@ def test_secret_from_mmds_later_not_for_a_zombie_leader(agent_bin, tmp_path):
     finally:
         # What outlived the agent (its sweep missed it): this test's own.
         for p in os.listdir(bin_dir / "seen") if (bin_dir / "seen").is_dir() else ():
-            if alive(int(p)):
-                os.kill(int(p), signal.SIGKILL)
+            kill_hole(int(p), str(hole))
         shutil.rmtree(bin_dir)
+
+
+def kill_hole(pid, hole):
+    """SIGKILL to pid if it still runs hole (ZOMBIE_LEADER), and never to a
+    process that got its pid since the hole the file was named after died
+    (the agent killed those long before; another test's or another run's
+    process may have the pid now), nor an error if it is gone meanwhile.
+    The pidfd pins the process first; its command line is then read from
+    a thread that runs (a zombie leader shows none)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        ours = False
+        with contextlib.suppress(OSError):
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{tid}/cmdline", "rb") as f:
+                    ours = ours or hole.encode() in f.read().split(b"\0")
+        if ours:
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(fd, signal.SIGKILL)
+    finally:
+        os.close(fd)
 
 
 def test_browser_user_missing(agent_bin):
