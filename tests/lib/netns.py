@@ -10,6 +10,7 @@ import contextlib
 import ctypes
 import itertools
 import os
+import select
 import shutil
 import signal
 import socket
@@ -185,6 +186,34 @@ def wait_until(pred, timeout=10.0, what="condition"):
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(delay)
         delay = min(delay * 2, 0.1)
+
+
+def read_line(stream, text=None, timeout=10.0):
+    """The first line a child writes on a pipe (stream: a Popen's stdout or
+    stderr), or the first with text in it (or one of a tuple of texts).
+    Waited for with a deadline, scaled: a child that keeps running without
+    writing it would keep a plain read, and the tier with it (pytest has no
+    timeout of its own), waiting for good.  Read from the fd a byte at a
+    time, as select() knows nothing of a text stream's buffer: nothing
+    past the line is taken, so the stream can be read on afterwards (by
+    communicate(), by this again), as long as nothing read it before."""
+    texts = (text,) if isinstance(text, str) else text
+    fd = stream.fileno()
+    deadline = time.monotonic() + timeout * DEADLINE_SCALE
+    what = "line" if texts is None else f"line with {text!r}"
+    line = b""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise AssertionError(f"no {what} within {timeout * DEADLINE_SCALE:g} s")
+        byte = os.read(fd, 1)
+        if not byte:
+            raise AssertionError(f"no {what} before EOF")
+        line += byte
+        if byte == b"\n":
+            if texts is None or any(t in line.decode(errors="replace") for t in texts):
+                return line.decode(errors="replace")
+            line = b""
 
 
 def squat(ns, address, port, reuse=False):

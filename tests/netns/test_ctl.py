@@ -22,7 +22,7 @@ import threading
 import pytest
 
 from loginenv import IDLE, home_gone, sid
-from netns import Netns, need, wait_until
+from netns import Netns, need, read_line, wait_until
 from svagent import DESKTOP_SECRET, TOKEN, Agent, auth, free_display
 
 
@@ -403,8 +403,10 @@ def test_ctl_login_round_trip(env, agent_bin, tmp_path):
                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines = {}
     while "desktop" not in lines:
-        line = p.stdout.readline()
-        assert line, p.stderr.read()
+        try:
+            line = read_line(p.stdout, timeout=30)
+        except AssertionError as e:
+            raise AssertionError(f"{e}: {p.stderr.read() if p.poll() is not None else 'ctl still running'}")
         key, _, value = line.rstrip("\n").partition(": ")
         lines[key] = value
     assert lines["session"] == s
@@ -460,7 +462,7 @@ class Receiver:
         self.proc = subprocess.Popen([*wrap, agent_bin, "ctl", "receive", "--uds", self.sock, "--out-dir", self.out,
                                       "--token-file", token_file, "--count", str(count), *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-        assert self.proc.stdout.readline() == f"listening: {self.sock}\n"
+        assert read_line(self.proc.stdout) == f"listening: {self.sock}\n"
 
     def path(self, s):
         return os.path.join(self.out, f"{s}.json")

@@ -30,7 +30,7 @@ import tempfile
 import pytest
 
 from desktop import as_user, listeners, rfb, ws_upgrade
-from netns import Netns, need, wait_until
+from netns import Netns, need, read_line, wait_until
 from svagent import (BROWSER_UID, BROWSER_USER, CLI_UID, CLI_USER, DESKTOP_SECRET, MMDS_SERVER, TOKEN, VNC_UID,
                      VNC_USER, X_GID, X_UID, X_USER, Agent, aliased, auth, desktop_agent, etc_file_plus, free_display,
                      passwd_alias, run_uid)
@@ -249,7 +249,7 @@ def test_x_abstract_name_taken_no_display(agent_bin):
                                  "socket.AF_UNIX); s.bind('\\0' + sys.argv[1]); print(flush=True); sys.stdin.read()",
                                  name), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         try:
-            assert squat.stdout.readline() == "\n"
+            assert read_line(squat.stdout) == "\n"
             with Agent(agent_bin, "window_manager=", display=display, ns=ns) as a:
                 assert a.proc.wait(timeout=30) == 1
                 assert a.log_lines(f"No display: the abstract socket name @{name}, which X clients try before "

@@ -27,7 +27,7 @@ import tempfile
 
 import pytest
 
-from netns import DEADLINE_SCALE, need, wait_until
+from netns import DEADLINE_SCALE, need, read_line, wait_until
 from desktop import rfb_click, viewable_windows, wm_round_trip
 from svagent import (BROWSER_UID, DESKTOP_SECRET, VNC_UID, X_GID, X_UID, Agent, assert_retried_in_order,
                      free_display, proc_cmdline)
@@ -201,10 +201,10 @@ def test_a_leased_lock_does_not_hold_up_the_agent(agent_bin):
                                    sys.executable, "-c", LEASE_HOLDER, lock],
                                   stdout=subprocess.PIPE, text=True, start_new_session=True)
         try:
-            assert holder.stdout.readline().strip() == "leased"
+            assert read_line(holder.stdout) == "leased\n"
             old = a.services()["Xvfb"]["pid"]
             os.kill(old, signal.SIGKILL)
-            assert holder.stdout.readline().strip() == "broken"
+            assert read_line(holder.stdout) == "broken\n"
             # The lease is still held: the agent answers all the same.
             status, _ = a.get("/health", timeout=10)
             assert status == 200

@@ -26,7 +26,7 @@ import tempfile
 
 import pytest
 
-from netns import Lan, Netns, wait_until
+from netns import Lan, Netns, read_line, wait_until
 from svagent import MMDS_SERVER, write_secret_files
 
 PORT = 18100
@@ -220,15 +220,6 @@ def test_bad_flag_as_pid1_keeps_the_other_flags(agent_bin, workdir):
         assert unshare.wait(timeout=30) == 0
 
 
-def read_until(stream, text):
-    """The first line with text in it (or one of a tuple of texts)."""
-    texts = (text,) if isinstance(text, str) else text
-    for line in stream:
-        if any(t in line for t in texts):
-            return line
-    raise AssertionError(f"no line with {text!r} before EOF")
-
-
 # The agent says how /proc shows processes, one way or the other, before
 # it says it is starting (a line that ends the search either way).
 PROC_LINES = ("The services see only their own user's processes in /proc (", "/proc shows every process", " starting as PID 1.")
@@ -240,10 +231,10 @@ def test_pid1_without_http_keeps_running(agent_bin, workdir):
     with Netns() as ns:
         unshare, agent = start_pid1(ns, agent_bin, workdir, [], "--no-reboot", wrapper=["prlimit", "--nofile=6"],
                                     stderr=subprocess.PIPE, text=True)
-        read_until(unshare.stderr, "Failed to start HTTP")
-        read_until(unshare.stderr, "HTTP is not serving: logins not set up.")
+        read_line(unshare.stderr, "Failed to start HTTP")
+        read_line(unshare.stderr, "HTTP is not serving: logins not set up.")
         os.kill(agent, signal.SIGTERM)
-        read_until(unshare.stderr, "Stopped; exiting.")
+        read_line(unshare.stderr, "Stopped; exiting.")
         assert unshare.wait(timeout=30) == 0
 
 
@@ -264,8 +255,8 @@ def test_pid1_restore_without_the_hosts_secrets(agent_bin, workdir):
                                         "--set", "restore=true", "--set", "mmds=false",
                                         "--set", "mmds_address=127.0.0.1", "--set", "restore_clock=false",
                                         stderr=subprocess.PIPE, text=True)
-            read_until(unshare.stderr, "Failed to set up the host's secrets")
-            read_until(unshare.stderr, "Snapshot restores are off: the host's secrets were not set up (see above).")
+            read_line(unshare.stderr, "Failed to set up the host's secrets")
+            read_line(unshare.stderr, "Snapshot restores are off: the host's secrets were not set up (see above).")
             wait_until(lambda: health(ns), 20, "/health answered")
             # No restore route: a poke (anyone's) finds nothing to trigger.
             poke = ns.run("curl", "-sS", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
@@ -273,7 +264,7 @@ def test_pid1_restore_without_the_hosts_secrets(agent_bin, workdir):
             assert poke.stdout == "404"
             assert health(ns)
             os.kill(agent, signal.SIGTERM)
-            read_until(unshare.stderr, "Stopped; exiting.")
+            read_line(unshare.stderr, "Stopped; exiting.")
             assert unshare.wait(timeout=30) == 0
         finally:
             mmds.kill()
@@ -288,8 +279,8 @@ def test_pid1_without_event_loop_reboots(agent_bin, workdir):
         # its output and unshare's exit are watched.
         unshare, _ = start_pid1(ns, agent_bin, workdir, [], wrapper=["prlimit", "--nofile=4"],
                                 find_agent=False, stderr=subprocess.PIPE, text=True)
-        read_until(unshare.stderr, "Failed to watch signals")
-        read_until(unshare.stderr, "Cannot run as PID 1; reboot.")
+        read_line(unshare.stderr, "Failed to watch signals")
+        read_line(unshare.stderr, "Cannot run as PID 1; reboot.")
         assert unshare.wait(timeout=30) == -signal.SIGHUP
 
 
@@ -310,7 +301,7 @@ def test_pid1_mounts_proc_hiding_other_users(agent_bin, workdir):
     with Netns() as ns:
         unshare, agent = start_pid1(ns, agent_bin, workdir, services, "--no-reboot", mount_proc=False,
                                     stderr=subprocess.PIPE, text=True)
-        line = read_until(unshare.stderr, PROC_LINES)
+        line = read_line(unshare.stderr, PROC_LINES)
         assert "The services see only their own user's processes in /proc (" in line and "hidepid=invisible" in line, line
         wait_until(lambda: os.path.exists(seen), 20, "the peek service's findings")
         with open(f"{seen}.pid") as f:
@@ -325,15 +316,15 @@ def test_pid1_mounts_proc_hiding_other_users(agent_bin, workdir):
         assert own in pids and "1" not in pids and root_pid not in pids, (own, root_pid, pids)
         assert os.path.getsize(f"{seen}.cmdline") == 0
         os.kill(agent, signal.SIGTERM)
-        read_until(unshare.stderr, "Stopped; exiting.")
+        read_line(unshare.stderr, "Stopped; exiting.")
         assert unshare.wait(timeout=30) == 0
 
     with Netns() as ns:
         unshare, agent = start_pid1(ns, agent_bin, workdir, [], "--no-reboot", stderr=subprocess.PIPE, text=True)
-        line = read_until(unshare.stderr, PROC_LINES)
+        line = read_line(unshare.stderr, PROC_LINES)
         assert "/proc shows every process and its command line to every user (" in line, line
         os.kill(agent, signal.SIGTERM)
-        read_until(unshare.stderr, "Stopped; exiting.")
+        read_line(unshare.stderr, "Stopped; exiting.")
         assert unshare.wait(timeout=30) == 0
 
 
