@@ -54,7 +54,7 @@ typedef struct Service {
         size_t deps[SERVICES_MAX], n_deps;
         ServiceState state;
         bool want;
-        bool clean_exit;         /* the last exit was "exited 0" */
+        bool clean_exit;         /* the last exit was "exited 0", and not after our stop */
         bool not_found;          /* the last spawn found no binary, no (or a root) user, or not its owned_files */
         bool restarting;         /* supervisor_restart_service(): start again once exited */
         bool asked;              /* supervisor_start_service(): the next spawn is asked for, not a restart */
@@ -284,7 +284,10 @@ static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
         Service *s = userdata;
 
         wstatus_to_string(wstatus, s->last_exit, sizeof s->last_exit);
-        s->clean_exit = WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
+        /* An exit after our SIGTERM says nothing of its health: when the
+         * policy is asked about it, the stop was for its ready timeout, a
+         * failure whatever the status (a TERM trap's exit 0 included). */
+        s->clean_exit = s->state != SERVICE_STOPPING && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
         s->pid = 0;
         /* Whatever the leader left behind in its group goes with it, so a
          * restart starts from nothing. */

@@ -148,15 +148,19 @@ static SvTransition from_stopping(SvEvent e, const SvInput *in) {
         case SV_EVENT_STOP_TIMEOUT:
                 return T(SERVICE_STOPPING, SV_ACTION_KILL);
         case SV_EVENT_EXITED:
-                /* We asked it to stop: its exit status says nothing about
-                 * its health, so the restart policy does not apply. */
+                /* We stopped it, so why we did decides, not its exit
+                 * status: a stop asked for, for a dependency or for a
+                 * restart.  What is left is the stop after its ready
+                 * timeout, a failed start: the restart policy decides it
+                 * as for an exit before ready (the adapter's restart says
+                 * whether the policy restarts a failure). */
                 if (!in->want)
                         return T(SERVICE_INACTIVE, 0);
                 if (!in->deps_ready)
                         return T(SERVICE_WAITING, 0);
                 if (in->restarting)
                         return T(SERVICE_STARTING, SV_ACTION_SPAWN);
-                return in->over_budget ? T(SERVICE_FAILED, SV_ACTION_RETRY_LATER) : T(SERVICE_BACKOFF, 0);
+                return failed_start(in, 0);
         case SV_EVENT_START:
         case SV_EVENT_STOP:
         case SV_EVENT_DEPS_READY:

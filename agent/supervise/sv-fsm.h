@@ -82,7 +82,8 @@ typedef struct SvInput {
         bool want;        /* the service should be running (start not undone by stop) */
         bool deps_ready;  /* all dependencies READY */
         bool over_budget; /* starts in the current window reached the burst */
-        bool restart;     /* EXITED only: the restart policy restarts this exit */
+        bool restart;     /* EXITED only: the restart policy restarts this exit (after a
+                           * stop for the ready timeout: restarts a failure) */
         bool restarting;  /* a RESTART, or a stop for a lost dependency, is under way:
                            * its exit starts it again at once (deps permitting) */
 } SvInput;

@@ -5,8 +5,9 @@
  * taking its dependents down and up again, the start budget, a missing
  * binary, on-demand start/stop, stop_all in reverse order with its done
  * callback, a failed service retried after its recovery delay (not once
- * its user is gone), an exit 127 retried as any exit, and the ready
- * timeout extended only while a start is busy, and a service's last lines
+ * its user is gone), an exit 127 retried as any exit, the ready
+ * timeout extended only while a start is busy and then decided by the
+ * restart policy as a failed start, and a service's last lines
  * logged when it starts again at once or everything is freed.  Also what the status accessors report.  The loop runs
  * until a condition holds, with a deadline that fails the test.
  *
@@ -373,6 +374,46 @@ static void test_ready_timeout_extended_while_busy(void **state) {
         assert_int_equal(sscanf(status(m, 0).last_error, "not ready after %u ms %159[^\n]", &ms, rest), 2);
         assert_true(ms == 2000 || ms == 3000 || ms == 4000);
         assert_string_equal(rest, "(extended while busy): Connection refused; gave up after 1 starts in 60 s");
+        harness_drop(m);
+}
+
+/* Left alone or started again: the first of inactive, failed, or a
+ * restart, so that a wrong turn fails the test at once. */
+static bool settled(Harness *m, const void *arg) {
+        ServiceStatus st = status(m, *(const size_t *)arg);
+
+        return st.state == SERVICE_INACTIVE || st.state == SERVICE_FAILED || st.restarts > 0;
+}
+
+/* A start not ready in time is a failed start, which the restart policy
+ * decides as it does an exit before ready: with "never" the service stays
+ * down (inactive, as after such an exit) with the timeout as its error,
+ * and no retry is coming; with "on-failure" it is started again, though
+ * its exit after our SIGTERM was a clean one.  Nothing listens on the
+ * probed port, and neither keeps the CPU busy (no extension). */
+static void test_ready_timeout_restart_policy(void **state) {
+        static const char *const sets[] = { "ready_timeout_ms", "200", "failed_retry_s", "1", NULL };
+        static const char json[] =
+                "[{\"name\": \"never\", \"argv\": [\"sleep\", \"100\"], \"restart\": \"never\","
+                "  \"probe\": {\"type\": \"tcp-banner\", \"port\": 1, \"expect\": \"RFB \"}},"
+                " {\"name\": \"clean\", \"restart\": \"on-failure\", \"argv\": [\"/bin/sh\", \"-c\","
+                "  \"trap 'exit 0' TERM; while :; do sleep 0.1; done\"],"
+                "  \"probe\": {\"type\": \"tcp-banner\", \"port\": 1, \"expect\": \"RFB \"}}]";
+        Harness *m;
+
+        m = harness_make(sets);
+        assert_int_equal(harness_start(m, json), 0);
+        assert_int_equal(supervisor_start_all(m->supervisor), 0);
+        run_until(m, settled, &(size_t){ 0 }, "never settled");
+        assert_int_equal(status(m, 0).state, SERVICE_INACTIVE);
+        assert_int_equal(status(m, 0).restarts, 0);
+        assert_int_equal(status(m, 0).pid, 0);
+        assert_int_equal(status(m, 0).retry_in, 0);
+        assert_string_equal(status(m, 0).last_exit, "killed by SIGTERM");
+        assert_string_equal(status(m, 0).last_error, "not ready after 200 ms: Connection refused");
+
+        run_until(m, settled, &(size_t){ 1 }, "clean settled");
+        assert_int_equal(status(m, 1).restarts, 1);
         harness_drop(m);
 }
 
@@ -978,6 +1019,7 @@ int main(void) {
                 cmocka_unit_test(test_order_restart_and_stop_all),
                 cmocka_unit_test(test_budget_missing_and_on_demand),
                 cmocka_unit_test(test_ready_timeout_extended_while_busy),
+                cmocka_unit_test(test_ready_timeout_restart_policy),
                 cmocka_unit_test(test_restart_argv),
                 cmocka_unit_test(test_bad_services_file),
                 cmocka_unit_test(test_stale_lock),

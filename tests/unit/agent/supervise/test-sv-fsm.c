@@ -158,7 +158,9 @@ static const Row rows[] = {
         { P_, SV_EVENT_EXITED, NOWANT, I_, 0 },       /* a requested stop */
         { P_, SV_EVENT_EXITED, NODEPS, W_, 0 },       /* stopped for its dependency */
         { P_, SV_EVENT_EXITED, OVER, F_, LATER },     /* stopped after its ready timeout */
-        { P_, SV_EVENT_EXITED, NORESTART, B_, 0 },    /* our stop: policy does not apply */
+        /* Stopped after its ready timeout: a failed start, which the policy
+         * decides as for an exit before ready (restart never: not again). */
+        { P_, SV_EVENT_EXITED, NORESTART, I_, 0 },
         { P_, SV_EVENT_EXITED, RESTARTING, S_, SPAWN }, /* a restart: at once, no backoff */
         { P_, SV_EVENT_EXITED, RESTARTING_OVER, S_, SPAWN }, /* asked for: not counted */
         { P_, SV_EVENT_EXITED, RESTARTING_NODEPS, W_, 0 },
