@@ -51,11 +51,22 @@ typedef struct ConfigKey {
         const char *def; /* in the text syntax of the command line */
         const char *help;
         uint32_t max;    /* KEY_U32: the largest value, 0: UINT32_MAX */
+        uint32_t min;    /* KEY_U32: the smallest value */
 } ConfigKey;
 
-#define K(n, t, d, h) { #n, t, offsetof(Config, n), d, h, 0 }
+#define K(n, t, d, h) { #n, t, offsetof(Config, n), d, h, 0, 0 }
 /* A KEY_U32 of at most m. */
-#define K_MAX(n, d, h, m) { #n, KEY_U32, offsetof(Config, n), d, h, m }
+#define K_MAX(n, d, h, m) { #n, KEY_U32, offsetof(Config, n), d, h, m, 0 }
+/* A KEY_U32 of lo to hi. */
+#define K_RANGE(n, d, h, lo, hi) { #n, KEY_U32, offsetof(Config, n), d, h, hi, lo }
+
+/* The restart budget keeps the last restart_burst start times of each
+ * service (8 bytes each), allocated at start: a burst beyond any use
+ * (more than 1000 starts in a window) only costs memory, up to all of it.
+ * A window of 0 s would never hold a start, so no service would ever be
+ * over its budget; a day is longer than any window worth having. */
+#define RESTART_BURST_MAX 1000
+#define RESTART_WINDOW_S_MAX 86400
 static const ConfigKey keys[] = {
         K(log_level, KEY_LOG_LEVEL, "info", "log priority threshold: emerg..debug or 0-7"),
         K(build_id_path, KEY_STRING, "/etc/vm-browser-agent/build-id", "file whose first line /health reports as build_id"),
@@ -108,8 +119,8 @@ static const ConfigKey keys[] = {
         K(runtime_dir, KEY_STRING, "/run/vm-browser-agent", "files the agent generates at start (X cookie; Xvfb's cookie copy in its sibling runtime_dir-x, x_user's; the desktop secret's files in runtime_dir-vnc, vnc_user's; the CLIs' browser links in runtime_dir-cli/bin, root's, open to cli_user's group)"),
         K(services_file, KEY_STRING, "", "JSON list of services replacing the built-in display stack (\"\" = built-in)"),
         K(bin_path, KEY_STRING, "/usr/local/bin:/usr/bin:/bin", "PATH used to find service binaries"),
-        K(restart_burst, KEY_U32, "5", "starts allowed per restart window before a service is failed (starts asked for, e.g. the browser's per login, not counted)"),
-        K(restart_window_s, KEY_U32, "60", "restart budget window"),
+        K_RANGE(restart_burst, "5", "starts allowed per restart window before a service is failed (starts asked for, e.g. the browser's per login, not counted); 0: no budget, restarted for ever", 0, RESTART_BURST_MAX),
+        K_RANGE(restart_window_s, "60", "restart budget window", 1, RESTART_WINDOW_S_MAX),
         K(failed_retry_s, KEY_U32, "300", "a service failed over its start budget is started again after this long, with a fresh budget, and its dependents once it is ready (one failed for a missing binary or user, or a missing or foreign owned_files entry, is not retried; a program that exits 127 is, as for any exit); 0: never"),
         K(backoff_initial_ms, KEY_U32, "100", "first restart delay (doubles, with jitter)"),
         K(backoff_max_ms, KEY_U32, "10000", "longest restart delay"),
@@ -183,12 +194,12 @@ static int note_error(Config *c, const char *e, char *err, size_t size) {
         return c->keep_going ? 0 : -EINVAL;
 }
 
-/* A KEY_U32 with a range of its own: "integer 0-<max>" in buf; NULL for
- * any other key. */
+/* A KEY_U32 with a range of its own: "integer <min>-<max>" in buf; NULL
+ * for any other key. */
 static const char *key_range(const ConfigKey *k, char *buf, size_t size) {
-        if (k->type != KEY_U32 || k->max == 0)
+        if (k->type != KEY_U32 || (k->max == 0 && k->min == 0))
                 return NULL;
-        snprintf(buf, size, "integer 0-%" PRIu32, k->max);
+        snprintf(buf, size, "integer %" PRIu32 "-%" PRIu32, k->min, k->max ?: UINT32_MAX);
         return buf;
 }
 
@@ -345,7 +356,7 @@ static int key_set(Config *c, const ConfigKey *k, const char *value, const char 
                 *(uint16_t *)f = (uint16_t)u;
                 return 0;
         case KEY_U32:
-                if (parse_unsigned(value, k->max ?: UINT32_MAX, &u) < 0)
+                if (parse_unsigned(value, k->max ?: UINT32_MAX, &u) < 0 || u < k->min)
                         return set_error(err, size, origin, k);
                 *(uint32_t *)f = (uint32_t)u;
                 return 0;

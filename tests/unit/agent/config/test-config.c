@@ -90,6 +90,15 @@ static void test_json_errors(void **state) {
                   "agent.json: key \"login_home_size_mb\": expected an integer 0-1048576" },
                 { "{\"browser_downloads_mb\": \"32\"}",
                   "agent.json: key \"browser_downloads_mb\": expected an integer 0-1048576, got a string" },
+                /* The restart budget: a window of 0 would never hold a start
+                 * (restarted for ever), and each unit of the burst is a start
+                 * time kept per service (4294967295 of them: no service runs). */
+                { "{\"restart_window_s\": 0}",
+                  "agent.json: key \"restart_window_s\": expected an integer 1-86400" },
+                { "{\"restart_window_s\": 86401}",
+                  "agent.json: key \"restart_window_s\": expected an integer 1-86400" },
+                { "{\"restart_burst\": 4294967295}",
+                  "agent.json: key \"restart_burst\": expected an integer 0-1000" },
                 { "{\"display\": 1}", "agent.json: key \"display\": expected a string, got an integer" },
                 { "{\"netinit\": \"yes\"}", "agent.json: key \"netinit\": expected true, false or \"auto\", got a string" },
                 /* A bool has no "auto". */
@@ -240,6 +249,19 @@ static void test_cmdline(void **state) {
                                               err, sizeof err), 0);
         assert_int_equal(c.login_home_size_mb, 1048576);
         assert_int_equal(c.browser_downloads_mb, 0);
+        assert_int_equal(config_apply_cmdline(&c, "vmba.restart_window_s=0", err, sizeof err), -EINVAL);
+        assert_string_equal(err, "kernel command line: key \"restart_window_s\": expected an integer 1-86400");
+        assert_int_equal(config_apply_cmdline(&c, "vmba.restart_burst=1001", err, sizeof err), -EINVAL);
+        assert_string_equal(err, "kernel command line: key \"restart_burst\": expected an integer 0-1000");
+        /* The ends of both ranges; a burst of 0 is no budget, as before. */
+        assert_int_equal(config_apply_cmdline(&c, "vmba.restart_window_s=1 vmba.restart_burst=1000",
+                                              err, sizeof err), 0);
+        assert_int_equal(c.restart_window_s, 1);
+        assert_int_equal(c.restart_burst, 1000);
+        assert_int_equal(config_apply_cmdline(&c, "vmba.restart_window_s=86400 vmba.restart_burst=0",
+                                              err, sizeof err), 0);
+        assert_int_equal(c.restart_window_s, 86400);
+        assert_int_equal(c.restart_burst, 0);
         config_done(&c);
 }
 
@@ -395,6 +417,7 @@ static void test_dump_keys(void **state) {
         assert_non_null(strstr(buf, "| key | type | default | description |\n|---|---|---|---|\n"));
         assert_non_null(strstr(buf, "\n| `http_port` | port | `8080` | HTTP port |\n"));
         assert_non_null(strstr(buf, "\n| `token` | string (secret) | \"\" |"));
+        assert_non_null(strstr(buf, "\n| `restart_window_s` | integer 1-86400 | `60` |"));
         free(buf);
 }
 
