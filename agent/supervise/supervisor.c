@@ -60,7 +60,7 @@ typedef struct Service {
         bool asked;              /* supervisor_start_service(): the next spawn is asked for, not a restart */
         int spawn_error;         /* the last spawn's -errno, 0 once one started */
         pid_t pid;
-        unsigned spawns, failures; /* restarts: every spawn after the first */
+        unsigned spawns, failures; /* spawns: processes created; restarts: all but the first */
         usec_t *starts;          /* ring of the last burst spawn times (monotonic) */
         unsigned starts_next;
         usec_t spawn_usec;       /* monotonic, of the current spawn */
@@ -431,7 +431,6 @@ static int service_spawn(Service *s) {
                 s->starts[s->starts_next] = now(CLOCK_MONOTONIC);
                 s->starts_next = (s->starts_next + 1) % c->restart_burst;
         }
-        s->spawns++;
         s->spawn_usec = now(CLOCK_MONOTONIC);
         s->ready_usec = 0;
         s->restarting = false;
@@ -457,6 +456,10 @@ static int service_spawn(Service *s) {
                 snprintf(s->last_error, sizeof s->last_error, "spawn: %s", strerror(-r));
                 return r;
         }
+        /* Counted once a process exists: /health's restarts are processes
+         * started again, not attempts that found no binary, user or file
+         * (the budget above counts those: they are failed starts). */
+        s->spawns++;
         if (s->def->user)
                 log_info("Service %s started (pid %d, as %s).", s->def->name, (int)s->pid, s->def->user);
         else

@@ -7,7 +7,8 @@
  * callback, a failed service retried after its recovery delay (not once
  * its user is gone), an exit 127 retried as any exit, the ready
  * timeout extended only while a start is busy and then decided by the
- * restart policy as a failed start, and a service's last lines
+ * restart policy as a failed start, restarts counting processes (not
+ * starts that found no binary), and a service's last lines
  * logged when it starts again at once or everything is freed.  Also what the status accessors report.  The loop runs
  * until a condition holds, with a deadline that fails the test.
  *
@@ -830,6 +831,39 @@ static void test_exit_127_retried(void **state) {
         unlink(script);
 }
 
+/* restarts counts processes started again: starts that found no binary
+ * created none, so a service started by hand while its binary is missing
+ * has restarts 0, and its first process once the binary is there is no
+ * restart either; a crash of that one is. */
+static void test_restarts_count_processes(void **state) {
+        struct { size_t i; ServiceState s; } ready = { 0, SERVICE_READY };
+        char json[512], bin[128];
+        Harness *m;
+
+        snprintf(bin, sizeof bin, "%s/late-binary", dir);
+        snprintf(json, sizeof json, "[{\"name\": \"late\", \"argv\": [\"%s\"], \"on_demand\": true}]", bin);
+        m = harness_make(NULL);
+        assert_int_equal(harness_start(m, json), 0);
+        for (int i = 0; i < 3; i++) {
+                assert_int_equal(supervisor_start_service(m->supervisor, "late", NULL), -ENOENT);
+                assert_int_equal(status(m, 0).state, SERVICE_FAILED);
+                assert_int_equal(status(m, 0).pid, 0);
+                assert_int_equal(status(m, 0).restarts, 0);
+        }
+
+        write_text(bin, "#!/bin/sh\nexec sleep 1000\n");
+        assert_int_equal(chmod(bin, 0755), 0);
+        assert_int_equal(supervisor_start_service(m->supervisor, "late", NULL), 0);
+        run_until(m, state_is, &ready, "late ready");
+        assert_true(status(m, 0).pid > 0);
+        assert_int_equal(status(m, 0).restarts, 0);
+        assert_int_equal(kill(status(m, 0).pid, SIGKILL), 0);
+        run_until(m, restarted, &(size_t){ 0 }, "late restarted after its crash");
+        assert_int_equal(status(m, 0).restarts, 1);
+        harness_drop(m);
+        unlink(bin);
+}
+
 /* A start asked for while the service is still stopping (a browser closed
  * after one login, opened for the next): it starts again once it exited,
  * without the backoff (10 min here: waiting for it would fail the test by
@@ -1027,6 +1061,7 @@ int main(void) {
                 cmocka_unit_test(test_restart_service),
                 cmocka_unit_test(test_last_words_logged),
                 cmocka_unit_test(test_start_while_stopping),
+                cmocka_unit_test(test_restarts_count_processes),
                 cmocka_unit_test(test_restarts_leave_the_budget),
                 cmocka_unit_test(test_failed_retried_with_dependents),
                 cmocka_unit_test(test_exit_127_retried),
