@@ -18,7 +18,11 @@ file exit-now appears (a Firefox slow to shut down).  With a file quit-now
 there (the person closed its last window), the instance gives its bus name
 up, recorded as ["quit"], as Firefox does early in its shutdown (its remote
 server goes at quit-application), removes the file, and exits 0 once a
-file exit-now appears: a Firefox between giving up its name and exiting.
+file exit-now appears: a Firefox between giving up its name and exiting.  With a file
+exit-at-start there, each instance records its argv and exits 0 before
+its bus name and its milestones (a Firefox whose profile is broken); with
+quit-at-start, once its readiness milestone is written (one whose window
+closes as it opens).
 Needs python3-dbus and python3-gi."""
 import base64
 import json
@@ -67,6 +71,8 @@ class Remote(dbus.service.Object):
 
 
 record(sys.argv[1:])
+if os.path.exists(os.path.join(os.path.dirname(profile), "exit-at-start")):
+    sys.exit(0)
 DBusGMainLoop(set_as_default=True)
 bus = dbus.bus.BusConnection(os.environ["DBUS_SESSION_BUS_ADDRESS"])
 name = "org.mozilla.firefox." + re.sub(r"[^A-Za-z0-9_]", "_",
@@ -122,4 +128,6 @@ keep = dbus.service.BusName(name, bus)
 remote = Remote(bus, "/org/mozilla/firefox/Remote")
 GLib.timeout_add(20, quit_when_told)
 milestones(**{"profile-after-change": True, "final-ui-startup": True, "sessionstore-windows-restored": True})
+if beside("quit-at-start"):
+    sys.exit(0)
 loop.run()
