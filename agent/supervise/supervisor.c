@@ -168,14 +168,19 @@ static void on_enter_ready(Service *s) {
         sv_status(sv, "%s ready (%zu/%zu)", s->def->name, ready, sv->n);
 }
 
+/* Ready for longer than the longest restart delay: a service that dies
+ * right after its probe passes (or that has none) did not run fine. */
+static bool ran_fine(Service *s) {
+        return s->ready_usec != 0 &&
+               now(CLOCK_MONOTONIC) - s->ready_usec >= (usec_t)cfg(s)->backoff_max_ms * USEC_PER_MSEC;
+}
+
 static void on_enter_backoff(Service *s) {
         const SupervisorOptions *c = cfg(s);
         usec_t max = (usec_t)c->backoff_max_ms * USEC_PER_MSEC, d;
 
-        /* Back to the first delay only after it ran fine for longer than
-         * the longest delay: a service that dies right after its probe
-         * passes (or that has none) still backs off. */
-        if (s->ready_usec != 0 && now(CLOCK_MONOTONIC) - s->ready_usec >= max)
+        /* Back to the first delay only after it ran fine. */
+        if (ran_fine(s))
                 s->failures = 0;
         s->ready_usec = 0;
         d = sv_backoff_usec((usec_t)c->backoff_initial_ms * USEC_PER_MSEC, max, s->failures++,
@@ -294,7 +299,14 @@ static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
         (void)kill(-pid, SIGKILL);
         if (s->state == SERVICE_STOPPING)
                 log_info("Service %s stopped (%s).", s->def->name, s->last_exit);
-        else {
+        else if (s->state == SERVICE_READY && s->clean_exit && s->want && s->def->quit_restarts && ran_fine(s)) {
+                /* Closed (see quit_restarts): no error to report, and
+                 * started again at once as a restart is.  One that exits
+                 * 0 at every start does so before ready, or soon after,
+                 * and its policy bounds it. */
+                s->restarting = true;
+                log_info("Service %s (pid %d) quit (%s), starting it again.", s->def->name, (int)pid, s->last_exit);
+        } else {
                 /* 127 is a shell's "command not found", and our child's
                  * when exec found the binary but not its interpreter: the
                  * binary itself was found (a missing one never gets this

@@ -9,7 +9,9 @@
  * a process that exits because a dependency went away goes to WAITING and
  * starts again once every dependency is READY.  A restart is a stop whose
  * exit starts the service again at once: no backoff, no budget, since it
- * was asked for (new secrets), not a failure.
+ * was asked for (new secrets), not a failure.  So is a ready service's
+ * exit the adapter says was someone closing it (the prestarted browser's
+ * last window), which the policy alone cannot tell from a failure.
  *
  * FAILED over the budget is not for ever: after the recovery delay (RETRY)
  * the service starts again with a fresh budget, since what failed it
@@ -48,6 +50,11 @@ DEFINE_STRING_TABLE_LOOKUP_TO_STRING(sv_event, SvEvent);
 /* Where a wanted service goes when it may start now. */
 static SvTransition start_or_wait(const SvInput *in) {
         return in->deps_ready ? T(SERVICE_STARTING, SV_ACTION_SPAWN) : T(SERVICE_WAITING, 0);
+}
+
+static SvTransition with(SvTransition t, unsigned actions) {
+        t.actions |= actions;
+        return t;
 }
 
 /* A start attempt failed (exit before or after ready, spawn error). */
@@ -126,6 +133,10 @@ static SvTransition from_ready(SvEvent e, const SvInput *in) {
         case SV_EVENT_RESTART:
                 return T(SERVICE_STOPPING, SV_ACTION_TERM | SV_ACTION_NOTIFY_DOWN);
         case SV_EVENT_EXITED:
+                /* Closed by someone, not failing (the adapter says so):
+                 * back at once, as after a restart, wanted still. */
+                if (in->want && in->restarting)
+                        return with(start_or_wait(in), SV_ACTION_NOTIFY_DOWN);
                 return failed_start(in, SV_ACTION_NOTIFY_DOWN);
         case SV_EVENT_START:
         case SV_EVENT_DEPS_READY:
@@ -202,11 +213,6 @@ static SvTransition from_backoff(SvEvent e, const SvInput *in) {
                 break;
         }
         return T(SERVICE_BACKOFF, 0);
-}
-
-static SvTransition with(SvTransition t, unsigned actions) {
-        t.actions |= actions;
-        return t;
 }
 
 static SvTransition from_failed(SvEvent e, const SvInput *in) {

@@ -84,7 +84,8 @@ typedef struct SvInput {
         bool over_budget; /* starts in the current window reached the burst */
         bool restart;     /* EXITED only: the restart policy restarts this exit (after a
                            * stop for the ready timeout: restarts a failure) */
-        bool restarting;  /* a RESTART, or a stop for a lost dependency, is under way:
+        bool restarting;  /* a RESTART, or a stop for a lost dependency, is under way,
+                           * or (EXITED in READY) it was closed where that is no failure:
                            * its exit starts it again at once (deps permitting) */
 } SvInput;
 

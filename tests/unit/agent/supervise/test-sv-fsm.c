@@ -155,6 +155,9 @@ static const Row rows[] = {
         { R_, SV_EVENT_EXITED, OVER, F_, DOWN | LATER },
         { R_, SV_EVENT_EXITED, NORESTART, I_, DOWN }, /* firefox closed cleanly */
         { R_, SV_EVENT_EXITED, NOWANT, I_, DOWN },
+        { R_, SV_EVENT_EXITED, RESTARTING, S_, SPAWN | DOWN }, /* closed, not failing: at once */
+        { R_, SV_EVENT_EXITED, RESTARTING_OVER, S_, SPAWN | DOWN }, /* not a failure: not counted */
+        { R_, SV_EVENT_EXITED, RESTARTING_NODEPS, W_, DOWN },
         { P_, SV_EVENT_EXITED, NOWANT, I_, 0 },       /* a requested stop */
         { P_, SV_EVENT_EXITED, NODEPS, W_, 0 },       /* stopped for its dependency */
         { P_, SV_EVENT_EXITED, OVER, F_, LATER },     /* stopped after its ready timeout */
