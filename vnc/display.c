@@ -325,8 +325,14 @@ static int add_browser(const DisplayOptions *c, const char *display, ServiceDefs
         const DesktopPaths *p = c->paths;
         char e[6][PATH_MAX + 32];
         /* Prestarted it opens the profile's blank home page; the first URL
-         * then goes to it over D-Bus. */
-        ServiceDef t = { .on_demand = !c->browser_prestart, .restart = RESTART_ON_FAILURE, .extra_gid = c->x_gid,
+         * then goes to it over D-Bus.  It is part of the display chain
+         * then: closed by the person (exit 0), it comes back blank; an
+         * exit 0 before its window, or as it opens (a broken profile),
+         * fails as a crash does.  On demand, closed it stays down until
+         * the next URL. */
+        ServiceDef t = { .on_demand = !c->browser_prestart,
+                         .restart = c->browser_prestart ? RESTART_ALWAYS : RESTART_ON_FAILURE,
+                         .quit_restarts = c->browser_prestart, .extra_gid = c->x_gid,
                          .max_procs = BROWSER_USER_TASKS_MAX };
 
         /* Ready once its first window is restored: Firefox records its

@@ -112,7 +112,7 @@ static const ConfigKey keys[] = {
         K(x_user, KEY_STRING, "vmba-x", "unprivileged user Xvfb runs as (every X client talks to it; never root); its group, one of its own, is /tmp/.X11-unix's and the X clients' only extra one"),
         K(vnc_user, KEY_STRING, "vmba-vnc", "unprivileged user x11vnc and websockify run as (they face the network; never root)"),
         K(firefox, KEY_STRING, "firefox-esr", "browser binary"),
-        K(browser_prestart, KEY_BOOL, "false", "start the browser with the display stack (on a blank page) instead of at the first URL: a login's page shows sooner, at the browser's memory from boot on; where the browser would close after a login it starts again on a blank page"),
+        K(browser_prestart, KEY_BOOL, "false", "start the browser with the display stack (on a blank page) instead of at the first URL: a login's page shows sooner, at the browser's memory from boot on; where the browser would close after a login, or the person closes it, it starts again on a blank page"),
         K(firefox_profile, KEY_STRING, "/var/lib/vm-browser-agent/browser/profile", "browser profile directory"),
         K_MAX(browser_downloads_mb, "32", "size of the tmpfs the agent mounts on the browser's Downloads (in firefox_profile's parent, the browser's HOME; nosuid, nodev, noexec), where Firefox saves what a page downloads, without asking: a page can then fill that, not the disk; 0: none", TMPFS_SIZE_MB_MAX),
         K(browser_user, KEY_STRING, "vmba-browser", "unprivileged user the browser runs as"),

@@ -10,8 +10,10 @@ socket that never accepts, the X server dying, a browser that cannot
 show the URL, a browser kept while another login needs it, a
 prestarted browser started again blank after a login, a URL handed
 over while the browser stops, a URL the browser crashes with, a URL
-waiting for a browser that quit, a browser that cannot be started.  The
-tests end by searching everything the run wrote for the secrets."""
+waiting for a browser that quit, a browser that cannot be started, a
+browser the person quits, a prestarted browser that exits 0 at every
+start.  The tests end by searching everything the run wrote for the
+secrets."""
 import http.client
 import json
 import os
@@ -352,7 +354,8 @@ def test_a_browser_started_again_shows_every_waiting_login(make_env):
     os.killpg(f.firefox()["pid"], signal.SIGKILL)
     wait_until(lambda: f.firefox().get("restarts") == 1 and f.firefox().get("state") == "ready", 60, "firefox back")
     os.killpg(f.firefox()["pid"], signal.SIGKILL)
-    wait_until(lambda: f.firefox().get("state") == "failed", 60, "firefox given up")
+    # Inactive would be for good: no URL comes to start it.
+    wait_until(lambda: f.firefox().get("state") in ("failed", "inactive"), 60, "firefox down")
     url_b = f.start(sid())
     wait_until(lambda: len(f.argv_lines()) == 3, 60, "firefox started again")
     assert f.argv_lines() == [["--profile", f.profile, url_a], ["--profile", f.profile, url_a],
@@ -645,4 +648,75 @@ def test_a_url_waiting_for_a_browser_that_quit_starts_it_again(make_env, end):
     wait_until(lambda: f.firefox().get("pid") not in (None, quitting) and f.firefox().get("state") == "ready", 60,
                "firefox started again")
     assert f.argv_lines()[f.argv_lines().index(["quit"]) + 1:] == [["--profile", f.profile, page]]
+    assert f.e.agent.alive()
+
+
+def touch_beside_profile(f, name):
+    open(os.path.join(f.e.agent.browser_dir, name), "w").close()
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
+@pytest.mark.parametrize("prestart", [True, False])
+def test_a_browser_the_person_quits(make_env, prestart):
+    """The person closes Firefox's last window: it exits 0 (the fake's
+    quit-now, exit-now).  Prestarted, it is part of the display chain and
+    comes back at once on a blank page, as after a login: not left
+    inactive with /health "starting" and /health/ready 503 until a URL
+    comes.  A quit is no failure: with a budget of one start
+    (restart_burst=1, used by the boot's) it comes back from two quits,
+    with no error.  Not prestarted, it stays down until the next URL, and
+    /health says the VM is ready all along.  The quit's exit comes well
+    after ready: the fake checks for its files every 20 ms, and a quit
+    within backoff_max_ms of ready would count as a failure."""
+    f = FakeFirefoxLogins(make_env, "restart_burst=1", "backoff_initial_ms=10", "backoff_max_ms=10",
+                          *(["browser_prestart=true"] if prestart else []))
+    if not prestart:
+        assert f.e.json("POST", "/open-url", {"url": "https://example.test/first"}) == \
+            (200, {"success": True, "method": "browser_launch"})
+    touch_beside_profile(f, "exit-now")  # each quit exits at once
+    for quits in range(1, 3 if prestart else 2):
+        wait_until(lambda: f.firefox().get("state") == "ready", 60, "firefox ready")
+        quitting = f.firefox()["pid"]
+        touch_beside_profile(f, "quit-now")
+        wait_until(lambda: f.e.agent.log_lines(f"Service firefox (pid {quitting}) "), 30, "firefox quit")
+        # The exit and what follows it were handled before /health answers.
+        ff = f.firefox()
+        assert f.argv_lines().count(["quit"]) == quits
+        if not prestart:
+            assert (ff["state"], ff.get("pid")) == ("inactive", None)
+            break
+        assert ff["state"] in ("starting", "ready") and ff["pid"] != quitting, ff
+        wait_until(lambda: f.firefox().get("state") == "ready", 60, "firefox back")
+        assert f.firefox().get("last_error") is None
+        assert f.e.agent.log_lines(f"Service firefox (pid {quitting}) quit (exited 0), starting it again.")
+        lines = f.argv_lines()
+        assert lines[len(lines) - lines[::-1].index(["quit"]):] == [["--profile", f.profile]]  # blank
+    assert f.e.agent.health()["status"] == "ok"
+    assert f.e.agent.try_get("/health/ready")[0] == 200
+    assert not f.e.agent.log_lines("Service firefox failed")
+    assert f.e.agent.alive()
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
+@pytest.mark.parametrize("exits", ["exit-at-start", "quit-at-start"])
+def test_a_prestarted_browser_that_exits_0_at_every_start_fails(make_env, exits):
+    """A prestarted Firefox that exits 0 at every start (a broken
+    profile), before its window or as it opens, is not started again for
+    ever: each exit is a failed start, restarted after a backoff within
+    the start budget (restart_burst=3), then failed with the reason, and
+    /health says so (no retry: failed_retry_s=0)."""
+    f = FakeFirefoxLogins(make_env, "browser_prestart=true", "restart_burst=3", "failed_retry_s=0")
+    wait_until(lambda: f.firefox().get("state") == "ready", 60, "firefox ready")
+    touch_beside_profile(f, exits)
+    crashed = f.firefox()["pid"]
+    os.killpg(crashed, signal.SIGKILL)
+    # Inactive would be for good: no URL comes to start it.
+    wait_until(lambda: f.firefox().get("state") in ("failed", "inactive"), 60, "firefox down")
+    ff = f.firefox()
+    assert ff["state"] == "failed", ff
+    assert re.fullmatch(r"exited 0( before ready)?; gave up after 3 starts in 60 s", ff["last_error"]), ff
+    assert ff["retry_in_ms"] is None, ff
+    assert f.e.agent.health()["status"] == "failed"
+    # Every start after the crash is within the budget's three.
+    assert 1 <= len(f.argv_lines()) - 1 <= 3
     assert f.e.agent.alive()

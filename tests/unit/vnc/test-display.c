@@ -145,7 +145,9 @@ static void check_firefox(const ServiceDef *s) {
         /* Its user's tasks bounded (a page out of the sandbox forking). */
         assert_int_equal(s->max_procs, 2048);
         assert_true(s->on_demand);
+        /* Closed (exit 0), it stays down until the next URL. */
         assert_int_equal(s->restart, RESTART_ON_FAILURE);
+        assert_false(s->quit_restarts);
         /* Ready once its first window is restored, not at exec. */
         assert_int_equal(s->probe.type, PROBE_FILE);
         assert_string_equal(s->probe.path, "/var/lib/vmba/browser/profile/sessionCheckpoints.json");
@@ -178,7 +180,8 @@ static void test_display_stack(void **state) {
         service_defs_done(&d);
 }
 
-/* browser_prestart: the same service, started with the stack. */
+/* browser_prestart: the same service, started with the stack, and part of
+ * the display chain: closed it comes back, any other exit 0 is a failure. */
 static void test_browser_prestart(void **state) {
         DisplayOptions c = defaults();
         ServiceDefs d = {};
@@ -190,6 +193,8 @@ static void test_browser_prestart(void **state) {
         i = service_defs_find(&d, "firefox");
         assert_true(i >= 0);
         assert_false(d.services[i].on_demand);
+        assert_int_equal(d.services[i].restart, RESTART_ALWAYS);
+        assert_true(d.services[i].quit_restarts);
         assert_string_equal(test_join(d.services[i].argv), "firefox-esr --profile /var/lib/vmba/browser/profile");
         assert_string_equal(test_join(d.services[i].depends_on), "Xvfb browser-bus");
         service_defs_done(&d);
