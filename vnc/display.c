@@ -355,7 +355,14 @@ static int add_browser(const DisplayOptions *c, const char *display, ServiceDefs
                                        (char *)kv(e[2], sizeof e[2], "XAUTHORITY", p->browser_xauthority),
                                        (char *)kv(e[3], sizeof e[3], "HOME", p->browser_dir),
                                        (char *)kv(e[4], sizeof e[4], "TMPDIR", p->browser_tmp),
-                                       e[0], (char *)"MOZ_DISABLE_AUTO_SAFE_MODE=1", NULL },
+                                       e[0], (char *)"MOZ_DISABLE_AUTO_SAFE_MODE=1",
+                                       /* No crash reporter: its minidump (the memory of
+                                        * the login pages) and the page's URL (an OAuth
+                                        * code or state) would be offered to Mozilla,
+                                        * with a crash ping sent despite the policy's
+                                        * DisableTelemetry.  Neither the policy nor the
+                                        * prefs turn it off. */
+                                       (char *)"MOZ_CRASHREPORTER_DISABLE=1", NULL },
                            &t);
 }
 

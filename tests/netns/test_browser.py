@@ -158,7 +158,7 @@ def test_opens_every_url_in_one_instance(browser):
     assert f"TMPDIR={b.agent.browser_dir}/tmp".encode() in env
     assert f"XAUTHORITY={b.agent.browser_dir}/.Xauthority".encode() in env
     assert f"DBUS_SESSION_BUS_ADDRESS=unix:path={b.agent.browser_dir}/bus".encode() in env
-    assert b"MOZ_DISABLE_AUTO_SAFE_MODE=1" in env
+    assert b"MOZ_DISABLE_AUTO_SAFE_MODE=1" in env and b"MOZ_CRASHREPORTER_DISABLE=1" in env
     assert not [e for e in env if e.startswith(b"NOTIFY_SOCKET=") or e.startswith(b"VMBA")]
     with open(f"/proc/{ff['pid']}/limits") as f:
         assert re.search(r"^Max processes +2048 +2048 ", f.read(), re.M)

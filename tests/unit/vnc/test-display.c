@@ -138,7 +138,7 @@ static void check_firefox(const ServiceDef *s) {
         assert_string_equal(test_join(s->env),
                             "DISPLAY=:7 XAUTHORITY=/var/lib/vmba/browser/.Xauthority HOME=/var/lib/vmba/browser "
                             "TMPDIR=/var/lib/vmba/browser/tmp DBUS_SESSION_BUS_ADDRESS=unix:path=/var/lib/vmba/browser/bus "
-                            "MOZ_DISABLE_AUTO_SAFE_MODE=1");
+                            "MOZ_DISABLE_AUTO_SAFE_MODE=1 MOZ_CRASHREPORTER_DISABLE=1");
         assert_string_equal(test_join(s->create_dirs),
                             "/var/lib/vmba/browser/tmp /var/lib/vmba/browser/profile");
         assert_string_equal(test_join(s->depends_on), "Xvfb browser-bus");
