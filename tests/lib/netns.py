@@ -190,7 +190,8 @@ def wait_until(pred, timeout=10.0, what="condition"):
 
 def read_line(stream, text=None, timeout=10.0):
     """The first line a child writes on a pipe (stream: a Popen's stdout or
-    stderr), or the first with text in it (or one of a tuple of texts).
+    stderr, or a pipe's fd), or the first with text in it (or one of a
+    tuple of texts).
     Waited for with a deadline, scaled: a child that keeps running without
     writing it would keep a plain read, and the tier with it (pytest has no
     timeout of its own), waiting for good.  Read from the fd a byte at a
@@ -198,7 +199,7 @@ def read_line(stream, text=None, timeout=10.0):
     past the line is taken, so the stream can be read on afterwards (by
     communicate(), by this again), as long as nothing read it before."""
     texts = (text,) if isinstance(text, str) else text
-    fd = stream.fileno()
+    fd = stream if isinstance(stream, int) else stream.fileno()
     deadline = time.monotonic() + timeout * DEADLINE_SCALE
     what = "line" if texts is None else f"line with {text!r}"
     line = b""

@@ -15,7 +15,6 @@ import json
 import os
 import pathlib
 import re
-import select
 import signal
 import shutil
 import socket
@@ -24,7 +23,7 @@ import subprocess
 import pytest
 
 from elf import PT_DYNAMIC, PT_INTERP, program_header_types
-from netns import Lan, Netns
+from netns import Lan, Netns, read_line
 from svagent import XView, x11_unix_mount_point
 
 TOP = pathlib.Path(__file__).resolve().parents[2]
@@ -113,19 +112,6 @@ def test_netinit_applies_from_an_empty_root(empty_root):
             socket.create_connection(("10.77.0.2", 9), timeout=10).close()
 
 
-def read_line(fd, timeout):
-    """Reads up to the newline: Xvfb writes the display number and the
-    newline separately and dies of EPIPE if we close after the first."""
-    buf = b""
-    while not buf.endswith(b"\n"):
-        ready, _, _ = select.select([fd], [], [], timeout)
-        assert ready, f"no complete line on fd {fd} in {timeout} s"
-        chunk = os.read(fd, 64)
-        assert chunk, f"EOF on fd {fd} after {buf!r}"
-        buf += chunk
-    return buf.decode().strip()
-
-
 def test_static_xdo_against_xvfb(static_bin, tmp_path):
     """libxdo + libX11/xcb/XTest/Xinerama/xkbcommon linked statically:
     connect over the unix socket, screen size, pointer move read back,
@@ -152,7 +138,9 @@ def test_static_xdo_against_xvfb(static_bin, tmp_path):
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             os.close(wfd)
             wfd = -1
-            display = ":" + read_line(rfd, 30)
+            # Xvfb writes the number and the newline separately and dies
+            # of EPIPE if the pipe is closed after the first.
+            display = ":" + read_line(rfd).strip()
         finally:
             os.close(rfd)
             if wfd >= 0:
@@ -180,7 +168,7 @@ def test_static_sd_bus_against_dbus_daemon(static_bin, tmp_path):
         os.close(wfd)
         wfd = -1
         # dbus-daemon prints its address once it listens.
-        assert read_line(rfd, 30).startswith(address)
+        assert read_line(rfd).startswith(address)
         r = subprocess.run([smoke], env={"DBUS_SESSION_BUS_ADDRESS": address},
                            capture_output=True, text=True, timeout=30)
         assert r.returncode == 0, r.stderr
