@@ -13,9 +13,9 @@ import threading
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from netns import wait_until
+from netns import DEADLINE_SCALE, wait_until
 
-TIMEOUT = 10 * float(os.environ.get("VMBA_DEADLINE_SCALE", "3"))
+TIMEOUT = 10 * DEADLINE_SCALE
 
 
 def vnc_des_response(password, challenge):
