@@ -85,7 +85,8 @@ static int snapshot_services(Manager *m, Snapshot *s, HealthFacts *f) {
                 };
                 if (st.on_demand)
                         continue;
-                f->chain_failed += st.state == SERVICE_FAILED;
+                /* One that ended is not coming back by itself either. */
+                f->chain_failed += st.state == SERVICE_FAILED || st.ended;
                 f->chain_not_ready += st.state != SERVICE_READY;
         }
         s->h.services = s->services;

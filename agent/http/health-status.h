@@ -10,7 +10,7 @@ typedef enum HealthStatus {
         HEALTH_OK,       /* every chain service ready, nothing fell back */
         HEALTH_STARTING, /* a chain service not ready yet (or none started) */
         HEALTH_DEGRADED, /* serving, but stopping, the config or network fell back, or a secret is missing */
-        HEALTH_FAILED,   /* a chain service is over its budget: the VM cannot serve */
+        HEALTH_FAILED,   /* a chain service is over its budget or ended for good: the VM cannot serve */
         _HEALTH_STATUS_MAX,
         _HEALTH_STATUS_INVALID = -22,
 } HealthStatus;
@@ -20,7 +20,7 @@ HealthStatus health_status_from_string(const char *s);
 
 typedef struct HealthFacts {
         bool services_started; /* false: no supervisor (yet) */
-        size_t chain_failed;   /* services that are not on-demand, in FAILED */
+        size_t chain_failed;   /* services that are not on-demand, in FAILED or ended (exited, not restarted) */
         size_t chain_not_ready;/* services that are not on-demand, not READY (FAILED included) */
         bool stopping;
         bool config_error;     /* the configuration fell back */

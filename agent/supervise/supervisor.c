@@ -659,6 +659,9 @@ int supervisor_get_status(Supervisor *sv, size_t i, ServiceStatus *ret) {
                 .ready_boottime = s->ready_boottime,
                 .retry_in = service_retry_in(s),
                 .on_demand = s->def->on_demand,
+                /* Only an exit leaves a wanted service INACTIVE: a start
+                 * goes to STARTING or WAITING at once. */
+                .ended = s->want && s->state == SERVICE_INACTIVE,
         };
         return 0;
 }

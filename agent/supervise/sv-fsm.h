@@ -46,6 +46,8 @@ typedef struct ServiceStatus {
         usec_t ready_boottime;  /* CLOCK_BOOTTIME µs of the last ready; 0 = never */
         usec_t retry_in;        /* FAILED and to be started again: µs until then (≥ 1); 0 = not */
         bool on_demand;
+        bool ended;             /* wanted, but exited and not to be started again (its restart
+                                 * policy): INACTIVE until someone starts it */
 } ServiceStatus;
 
 typedef enum SvEvent {

@@ -8,6 +8,8 @@ Python programs), the real agent in a fresh network namespace:
   delay, once what failed it went away, and its dependents (waiting
   meanwhile) come back after it, in order;
 - a missing binary is `failed` with "not found", not fatal, not retried;
+- a service that ended for good (its policy does not restart it) makes
+  /health `failed`, not `starting` for ever;
 - when a dependency restarts, its dependents stop and start again only
   after it is ready again;
 - a service is killed as a process group: what it forked goes with it;
@@ -125,6 +127,26 @@ def test_missing_binary(agent_bin):
         assert s["ghost"]["retry_in_ms"] is None
         assert a.log_lines("Service ghost failed: vmba-no-such-binary: not found")
         assert not a.log_lines("trying again")
+        assert a.alive()
+
+
+def test_chain_service_that_ended_fails_health(agent_bin):
+    """A chain service that exited and whose policy does not restart it
+    (never; on-failure after an exit 0) is not coming back by itself:
+    /health says failed and why, not "starting" for ever."""
+    services = [sh("steady", "exec sleep 1000"),
+                sh("oneshot", "exit 4", restart="never"),
+                sh("done", "exit 0", restart="on-failure")]
+    with Agent(agent_bin, *FAST, services=services) as a:
+        a.wait_state("oneshot", "inactive")
+        a.wait_state("done", "inactive")
+        a.wait_state("steady", "ready")
+        s = a.services()
+        assert s["oneshot"]["last_exit"] == "exited 4" and s["done"]["last_exit"] == "exited 0"
+        assert s["oneshot"]["retry_in_ms"] is None
+        assert a.health()["status"] == "failed"
+        status, body = a.get("/health/ready")
+        assert status == 503 and b"oneshot: inactive (exited 4" in body, body
         assert a.alive()
 
 
