@@ -19,6 +19,7 @@
 
 #include "agent/login/handoff-vsock.h"
 #include "agent/login/login.h"
+#include "time-util.h"
 
 #define ID "host-login-1"
 
@@ -112,12 +113,17 @@ static int next_connection(Fixture *f) {
 
 /* One line from c, run on the loop while the agent writes it; parsed. */
 static json_t *next_line(Fixture *f, int c) {
+        /* Bounded by the clock: a push that never comes fails here, named,
+         * not at the suite's timeout. */
+        usec_t end = now(CLOCK_MONOTONIC) + 60 * USEC_PER_SEC;
         char buf[4096];
         size_t n = 0;
 
         while (n == 0 || buf[n - 1] != '\n') {
                 ssize_t k = recv(c, buf + n, sizeof buf - 1 - n, MSG_DONTWAIT);
                 if (k < 0 && errno == EAGAIN) {
+                        if (now(CLOCK_MONOTONIC) >= end)
+                                fail_msg("no line from the agent in 60 s (%zu bytes so far)", n);
                         assert_true(sd_event_run(f->event, 100 * 1000) >= 0);
                         continue;
                 }

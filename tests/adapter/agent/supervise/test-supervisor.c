@@ -158,12 +158,15 @@ typedef bool (*Pred)(Harness *m, const void *arg);
  * The bound only keeps a broken build from hanging: it is not a timing
  * expectation, and generous for a loaded machine. */
 static void run_until(Harness *m, Pred pred, const void *arg, const char *what) {
-        for (int i = 0; i < 6000; i++) { /* ≤ 60 s */
-                if (pred(m, arg))
-                        return;
+        /* A clock, not a count of turns: each turn ends at the next event,
+         * and a busy loop (a child's output) would use turns up early. */
+        usec_t end = now(CLOCK_MONOTONIC) + 60 * USEC_PER_SEC;
+
+        while (!pred(m, arg)) {
+                if (now(CLOCK_MONOTONIC) >= end)
+                        fail_msg("timed out after 60 s waiting for %s", what);
                 assert_true(sd_event_run(m->event, 10 * 1000) >= 0);
         }
-        fail_msg("timed out waiting for %s", what);
 }
 
 static bool all_ready(Harness *m, const void *arg) {
