@@ -251,8 +251,9 @@ class HeldRequests:
     websockify's 10 s request timeout restarts each time, for up to about
     300 s (its request handler takes 100 header lines, then answers 431
     and closes).  With closed_ok a connection the server closed is passed
-    over; without, the thread ends there.  On leaving, the lines stop and
-    the connections close."""
+    over; without, the thread ends there, and stop() (or leaving) raises
+    what ended it.  On leaving, the lines stop and the connections
+    close."""
 
     PERIOD_S = 3
 
@@ -260,6 +261,7 @@ class HeldRequests:
         self.socks, self.closed_ok = [], closed_ok
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._keep, daemon=True)
+        self._error = None
 
     def add(self, c):
         self.socks.append(begun(c))
@@ -270,9 +272,10 @@ class HeldRequests:
             for c in list(self.socks):
                 try:
                     c.sendall(b"X: y\r\n")
-                except OSError:
+                except OSError as e:
                     if not self.closed_ok:
-                        raise
+                        self._error = e
+                        return
             self._stop.wait(self.PERIOD_S)
 
     def __enter__(self):
@@ -284,11 +287,18 @@ class HeldRequests:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
+        if self._error is not None:
+            raise AssertionError(f"a held request's connection failed: {self._error!r}")
 
-    def __exit__(self, *exc):
-        self.stop()
-        for c in self.socks:
-            c.close()
+    def __exit__(self, exc_type, *exc):
+        try:
+            self.stop()
+        except AssertionError:
+            if exc_type is None:  # else the body's failure is the one to see
+                raise
+        finally:
+            for c in self.socks:
+                c.close()
 
 
 def children(pid):
