@@ -48,6 +48,7 @@ import itertools
 import json
 import os
 import pathlib
+import re
 import secrets
 import shutil
 import socket
@@ -472,6 +473,20 @@ class Vm:
 
     def console_text(self):
         return self.console.read_text(errors="replace") if self.console.exists() else ""
+
+    def console_shows(self, *patterns, timeout=240):
+        """The console's text once each regular expression of patterns
+        matches in it.  A line is there only some time after the agent
+        logged it: under systemd journald forwards it; and the display
+        chain's services log theirs only as each starts, after /health's
+        first 200.  An AssertionError with the console's tail when not."""
+        what = ", ".join(patterns)
+        try:
+            wait_until(lambda: all(re.search(p, self.console_text()) for p in patterns), timeout,
+                       f"{what} on the console", self.proc)
+        except TimeoutError as e:
+            raise AssertionError(f"{e}\n--- console ({self.console}) ---\n{self.console_text()[-3000:]}") from None
+        return self.console_text()
 
     def qmp(self, command, qmp_timeout=5, **arguments):
         """Runs one QMP command; returns its reply (events are skipped)."""

@@ -70,20 +70,6 @@ def wait_ready(vm):
     return qemu.wait_until(ready, READY_TIMEOUT, "/health/ready 200", vm.proc)[1]
 
 
-def console_shows(vm, *patterns):
-    """The console's text once each regular expression of patterns matches
-    in it.  A line is there only some time after the agent logged it:
-    under systemd journald forwards it; and the display chain's services
-    log theirs only as each starts, after the fixture's /health 200."""
-    what = ", ".join(patterns)
-    try:
-        qemu.wait_until(lambda: all(re.search(p, vm.console_text()) for p in patterns), READY_TIMEOUT,
-                        f"{what} on the console", vm.proc)
-    except TimeoutError as e:
-        pytest.fail(f"{e}\n--- console ({vm.console}) ---\n{vm.console_text()[-3000:]}")
-    return vm.console_text()
-
-
 def test_missing_virtio_module_is_a_build_error(tmp_path):
     kver = "0.0.0-empty"
     moddir = tmp_path / "lib/modules" / kver
@@ -145,7 +131,7 @@ def test_rfb_only_through_novnc(vm):
     # the agent restarts), handed to websockify.
     held = "noVNC's port 6080 is held by socket activation: it stays taken while the agent restarts."
     if vm.mode == "systemd":
-        console_shows(vm, re.escape(held))
+        vm.console_shows(re.escape(held))
     assert (held in vm.console_text()) == (vm.mode == "systemd"), vm.console_text()[-3000:]
     assert "Ignoring the 'novnc' socket" not in vm.console_text()
 
@@ -177,21 +163,21 @@ def test_novnc_page_loads_whole_as_a_browser_fetches_it(vm):
 
 
 def test_console_shows_agent_log(vm):
-    console_shows(vm, r"vm-browser-agent(\[\d+\])?: ")
+    vm.console_shows(r"vm-browser-agent(\[\d+\])?: ")
 
 
 def test_xvfb_keeps_its_keymap_to_itself(vm):
     # /var/lib/xkb is vmba-x's alone (test_image_contents): the agent does
     # not warn that Xvfb's keymap goes to /tmp, where another user could
     # take its name first.
-    text = console_shows(vm, "Service Xvfb ready")
+    text = vm.console_shows("Service Xvfb ready")
     assert "so Xvfb compiles its keymap into" not in text, text[-2000:]
 
 
 def test_browser_downloads_off_the_disk(vm):
     # A page's downloads fill a tmpfs of their own, as shipped (the real
     # Firefox filling it: tests/netns/test_browser.py).
-    console_shows(vm, re.escape("The browser's downloads go to a tmpfs of 32 MiB "
+    vm.console_shows(re.escape("The browser's downloads go to a tmpfs of 32 MiB "
                                 "(/var/lib/vm-browser-agent/browser/Downloads), not to the disk."))
 
 
@@ -199,7 +185,7 @@ def test_network_facing_servers_not_root(vm):
     # The image's users: Xvfb as vmba-x, x11vnc and websockify as vmba-vnc
     # (they reached ready, so they read their copies of the cookie and the
     # secret), the browser's bus as vmba-browser.
-    console_shows(vm, *[rf"Service {name} started \(pid \d+, as {user}\)\."
+    vm.console_shows(*[rf"Service {name} started \(pid \d+, as {user}\)\."
                         for name, user in (("Xvfb", "vmba-x"), ("x11vnc", "vmba-vnc"), ("websockify", "vmba-vnc"),
                                            ("browser-bus", "vmba-browser"))])
 
@@ -207,7 +193,7 @@ def test_network_facing_servers_not_root(vm):
 def test_services_have_their_own_ipc_namespace(vm):
     # The guest kernel makes the agent an IPC namespace with
     # shm_rmid_forced (on failure it says so, naming which).
-    text = console_shows(vm, "Service x11vnc ready")
+    text = vm.console_shows("Service x11vnc ready")
     assert "Shared memory goes with the services that leave it (their own IPC namespace" in text, text[-3000:]
     assert "Failed to create an IPC namespace" not in text, text[-3000:]
 
@@ -218,14 +204,14 @@ def test_proc_hides_other_users_processes(vm):
     # ProtectProc=invisible gives the unit such a /proc: no service sees
     # another user's processes or command lines (Firefox's carries the
     # OAuth URL).  Everything above ran with it.
-    text = console_shows(vm, r"The services see only their own user's processes in /proc \([^)]*hidepid=invisible")
+    text = vm.console_shows(r"The services see only their own user's processes in /proc \([^)]*hidepid=invisible")
     assert "/proc shows every process" not in text, text[-3000:]
 
 
 def test_loopback_connections_counted_per_user(vm):
     # The kernel's TCP socket diagnostics (inet_diag, tcp_diag: modules the
     # initramfs loads) tell the agent who holds a loopback connection.
-    text = console_shows(vm, re.escape("Loopback HTTP connections are counted per local user "
+    text = vm.console_shows(re.escape("Loopback HTTP connections are counted per local user "
                                        "(TCP socket diagnostics)."))
     assert "share one client's limit" not in text, text[-3000:]
 
@@ -235,7 +221,7 @@ def test_link_protections_on(vm):
     # off; systemd turns them on at boot, and so does the agent as the
     # machine's own PID 1 (said once all four are written).
     if vm.mode == "pid1":
-        console_shows(vm, re.escape("Link protections on (fs.protected_symlinks, _hardlinks, _fifos, _regular = 1)."))
+        vm.console_shows(re.escape("Link protections on (fs.protected_symlinks, _hardlinks, _fifos, _regular = 1)."))
     text = vm.console_text()
     assert "Failed to set fs.protected_" not in text, text[-3000:]
 
