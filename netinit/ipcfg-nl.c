@@ -755,7 +755,7 @@ static int ra_refuse(Applier *a, const char *name) {
 
         if (r < 0)
                 return fail(a, r, "Failed to refuse IPv6 router advertisements on %s (%s)", name, what);
-        return 0;
+        return r;
 }
 
 /* Only ip= routes the VM, but the kernel takes ICMP redirects by default:
@@ -767,7 +767,7 @@ static int redirects_refuse(Applier *a, const char *name) {
 
         if (r < 0)
                 return fail(a, r, "Failed to refuse ICMP redirects on %s (%s)", name, what);
-        return 0;
+        return r;
 }
 
 /* Where the default route of ifc's gateway's family is kept. */
@@ -810,18 +810,24 @@ static int gateway_apply(Applier *a, const IpcfgIface *ifc, int ifindex, const c
  * found by is kept for the addressing and the files. */
 static int iface_link(Applier *a, const IpcfgIface *ifc) {
         LinkWait *w = &a->links[ifc - a->plan->ifaces];
-        int r;
+        int r, ra = 0, redirects;
 
         r = link_resolve(a, ifc, w);
         if (r < 0)
                 return r;
         /* Named, not fatal: the address and route still apply. */
         if (!method_needs_client(ifc->method))
-                applier_record(a, ra_refuse(a, w->name));
-        applier_record(a, redirects_refuse(a, w->name));
+                applier_record(a, ra = ra_refuse(a, w->name));
+        applier_record(a, redirects = redirects_refuse(a, w->name));
         r = link_configure(a, w->ifindex, w->name, ifc->mtu, ifc->has_mac ? ifc->mac : NULL);
         if (r < 0)
                 return r;
+        /* A link without IPv6 state (its MTU was below 1280) gets it back,
+         * with the kernel's defaults, from an MTU of 1280 or more. */
+        if (ra > 0)
+                applier_record(a, ra_refuse(a, w->name));
+        if (redirects > 0)
+                applier_record(a, redirects_refuse(a, w->name));
         if (!a->have_result) {
                 snprintf(a->result.device, sizeof a->result.device, "%s", w->name);
                 a->result.ifindex = w->ifindex;

@@ -15,6 +15,15 @@ static bool ipv6_disabled(void) {
         return access("/proc/sys/net/ipv6", F_OK) < 0 && errno == ENOENT && access("/proc/sys/net/ipv4", F_OK) == 0;
 }
 
+/* ifname has no IPv6 state (an MTU below IPv6's minimum took it), so no
+ * IPv6 settings to write, though the kernel has IPv6. */
+static bool ipv6_link_absent(const char *ifname) {
+        char path[64 + IFNAMSIZ];
+
+        snprintf(path, sizeof path, "/proc/sys/net/ipv6/conf/%s", ifname);
+        return access(path, F_OK) < 0 && errno == ENOENT && access("/proc/sys/net/ipv6", F_OK) == 0;
+}
+
 static int refuse(const char *family, const char *conf, const char *key, char *failed, size_t failed_size) {
         char path[64 + IFNAMSIZ];
         int r;
@@ -29,6 +38,8 @@ static int refuse(const char *family, const char *conf, const char *key, char *f
 int ipcfg_sysctl_refuse_ra(const char *ifname, char *failed, size_t failed_size) {
         if (ipv6_disabled())
                 return 0;
+        if (ipv6_link_absent(ifname))
+                return 1;
         return refuse("ipv6", ifname, "accept_ra", failed, failed_size);
 }
 
@@ -43,5 +54,7 @@ int ipcfg_sysctl_refuse_redirects(const char *ifname, char *failed, size_t faile
         r = refuse("ipv4", ifname, "accept_redirects", failed, failed_size);
         if (r < 0 || ipv6_disabled())
                 return r;
+        if (ipv6_link_absent(ifname))
+                return 1;
         return refuse("ipv6", ifname, "accept_redirects", failed, failed_size);
 }

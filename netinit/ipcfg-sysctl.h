@@ -7,9 +7,12 @@
 #include <stddef.h>
 
 /* IPv6 Router Advertisements on ifname.  Nothing to do (0) when the
- * kernel has no IPv6 (ipv6.disable=1). */
+ * kernel has no IPv6 (ipv6.disable=1); 1 when ifname has no IPv6 state
+ * now (an MTU below 1280 drops it, its settings with it): a later MTU of
+ * 1280 or more brings it back with the defaults, to be refused again. */
 int ipcfg_sysctl_refuse_ra(const char *ifname, char *failed, size_t failed_size);
 
 /* ICMP redirects on ifname: IPv4 (also "all", which a host ORs with the
- * link's) and IPv6 when the kernel has it. */
+ * link's) and IPv6 when the kernel has it; 1 as above when the link has
+ * no IPv6 state now (IPv4's refused). */
 int ipcfg_sysctl_refuse_redirects(const char *ifname, char *failed, size_t failed_size);

@@ -795,3 +795,30 @@ def test_dry_run_reads_cmdline_file(agent_bin, tmp_path):
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["interfaces"][0]["address"] == "10.77.0.2"
+
+
+def test_apply_twice_with_an_ipv4_mtu_below_ipv6s_minimum(lan, agent_bin, files):
+    """An MTU below 1280 is fine for IPv4, but the kernel drops the link's
+    IPv6 state with it, its /proc/sys/net/ipv6/conf/<dev> included: a
+    second apply (a restore re-applying the network) has no IPv6 setting
+    there to refuse, and must not fail for it."""
+    cmdline = "ip=10.77.0.2::10.77.0.1:255.255.255.0::eth0:off:1000"
+    r = apply(lan.guest, agent_bin, files, cmdline)
+    assert r.returncode == 0, r.stderr
+    assert link(lan.guest, "eth0")["mtu"] == 1000
+    before = state(lan.guest)
+    r = apply(lan.guest, agent_bin, files, cmdline)
+    assert r.returncode == 0, r.stderr
+    assert state(lan.guest) == before
+
+
+def test_mtu_raised_to_ipv6s_minimum_gets_ipv6_refusals(lan, agent_bin, files):
+    """A link at an MTU below 1280 has no IPv6 settings; an MTU of 1280 or
+    more gives them back with the kernel's defaults (Router Advertisements
+    and redirects taken), which must then be refused too."""
+    lan.guest.run("ip", "link", "set", "eth0", "mtu", "1000")
+    r = apply(lan.guest, agent_bin, files, "ip=10.77.0.2::10.77.0.1:255.255.255.0::eth0:off:1500")
+    assert r.returncode == 0, r.stderr
+    assert link(lan.guest, "eth0")["mtu"] == 1500
+    for key in ("accept_ra", "accept_redirects"):
+        assert lan.guest.run("cat", f"/proc/sys/net/ipv6/conf/eth0/{key}").stdout == "0\n", key
