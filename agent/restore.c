@@ -395,12 +395,16 @@ static void question_failed(Restore *x) {
 static void on_mmds(int r, const char *json, void *userdata) {
         Restore *x = userdata;
         RestoreHandover h = { .time_ms = -1 };
+        const char *why = NULL;
 
         x->mmds = NULL; /* freed after this callback */
         if (r >= 0)
-                r = restore_handover_parse(json, &h);
+                r = restore_handover_parse(json, &h, &why);
         if (r < 0) {
-                log_warning_errno(r, "Restore check: MMDS gave no usable handover: %m");
+                if (why)
+                        log_warning("Restore check: MMDS gave no usable handover: %s.", why);
+                else
+                        log_warning_errno(r, "Restore check: MMDS gave no usable handover: %m");
                 question_failed(x);
         } else {
                 x->attempts = 0;
@@ -538,6 +542,7 @@ int restore_setup(Manager *m) {
 void restore_mmds_object(Manager *m, const char *json) {
         Restore *x = m->restore;
         RestoreHandover h = { .time_ms = -1 };
+        const char *why = NULL;
 
         if (!x || x->generation)
                 return;
@@ -545,8 +550,9 @@ void restore_mmds_object(Manager *m, const char *json) {
                 check(x, "MMDS gave the secrets nothing"); /* asks, with the first question's retries */
                 return;
         }
-        if (restore_handover_parse(json, &h) < 0) {
-                log_warning("Restore: the boot's MMDS object is not a handover; asking MMDS again.");
+        if (restore_handover_parse(json, &h, &why) < 0) {
+                log_warning("Restore: the boot's MMDS object is not a handover (%s); asking MMDS again.",
+                            why ?: "out of memory");
                 check(x, "start");
                 return;
         }

@@ -214,12 +214,15 @@ static bool mmds_take(HostSecrets *s, char **token, char **desktop) {
 static void on_mmds(int r, const char *json, void *userdata) {
         HostSecrets *s = userdata;
         _cleanup_(erase_and_freep) char *token = NULL, *desktop = NULL;
+        const char *why = NULL;
         bool changed;
 
         s->mmds = NULL; /* freed after this callback */
         if (r >= 0)
-                r = mmds_parse_secrets(json, &token, &desktop);
+                r = mmds_parse_secrets(json, &token, &desktop, &why);
         if (r < 0) {
+                if (why)
+                        log_warning("MMDS's object at %s is refused: %s.", s->o.mmds_path, why);
                 mmds_retry(s, r);
                 return;
         }

@@ -12,6 +12,22 @@
 #include "secret-util.h"
 #include "string-table.h"
 
+/* Why an object was refused, naming its key (static strings; the
+ * values are never quoted: the object holds the secrets). */
+#define WHY_OBJECT "not one JSON object (invalid JSON, a key twice, or an integer past 64 bits)"
+#define WHY_GENERATION "\"generation\" is not a non-negative integer or 1 to 128 bytes of printable ASCII"
+#define WHY_NETWORK "\"network\" is not an ip= value of 1 to 1024 bytes of printable ASCII without blanks, " \
+                    "quotes or backslashes"
+#define WHY_TIME "\"time\" is not a non-negative integer (unix milliseconds)"
+#define WHY_TOKEN "\"token\" is not a string of 1 to 4096 bytes without NUL"
+#define WHY_DESKTOP "\"desktop_secret\" is not a string of 1 to 4096 bytes without NUL"
+
+static int refuse(const char *why, const char **ret_reason) {
+        if (ret_reason)
+                *ret_reason = why;
+        return -EBADMSG;
+}
+
 /* A present key must be a non-empty string without NUL bytes. */
 static int string_get(json_t *o, const char *key, size_t max, char **ret) {
         json_t *v = json_object_get(o, key);
@@ -88,18 +104,20 @@ static int time_get(json_t *o, int64_t *ret) {
 }
 
 /* "token" and "desktop_secret": the boot's keys, a handover's too. */
-static int secrets_get(json_t *o, char **ret_token, char **ret_desktop_secret) {
+static int secrets_get(json_t *o, char **ret_token, char **ret_desktop_secret, const char **ret_reason) {
         int r = string_get(o, "token", HOST_SECRET_MAX, ret_token);
 
+        if (r == -EBADMSG)
+                return refuse(WHY_TOKEN, ret_reason);
         if (r >= 0)
                 r = string_get(o, "desktop_secret", HOST_SECRET_MAX, ret_desktop_secret);
-        return r;
+        return r == -EBADMSG ? refuse(WHY_DESKTOP, ret_reason) : r;
 }
 
-int mmds_parse_secrets(const char *json, char **ret_token, char **ret_desktop_secret) {
+int mmds_parse_secrets(const char *json, char **ret_token, char **ret_desktop_secret, const char **ret_reason) {
         _cleanup_(erase_and_freep) char *token = NULL, *desktop = NULL;
         json_t *o = json ? json_loads(json, JSON_REJECT_DUPLICATES, NULL) : NULL;
-        int r = json_is_object(o) ? secrets_get(o, &token, &desktop) : -EBADMSG;
+        int r = json_is_object(o) ? secrets_get(o, &token, &desktop, ret_reason) : refuse(WHY_OBJECT, ret_reason);
 
         json_wipe(o);
         json_decref(o);
@@ -110,19 +128,19 @@ int mmds_parse_secrets(const char *json, char **ret_token, char **ret_desktop_se
         return 0;
 }
 
-int restore_handover_parse(const char *json, RestoreHandover *ret) {
+int restore_handover_parse(const char *json, RestoreHandover *ret, const char **ret_reason) {
         _cleanup_(restore_handover_done) RestoreHandover h = { .time_ms = -1 };
         json_t *o = json ? json_loads(json, JSON_REJECT_DUPLICATES, NULL) : NULL;
-        int r = json_is_object(o) ? 0 : -EBADMSG;
+        int r = json_is_object(o) ? 0 : refuse(WHY_OBJECT, ret_reason);
 
+        if (r >= 0 && (r = generation_get(o, &h.generation)) == -EBADMSG)
+                r = refuse(WHY_GENERATION, ret_reason);
+        if (r >= 0 && (r = network_get(o, &h.network)) == -EBADMSG)
+                r = refuse(WHY_NETWORK, ret_reason);
+        if (r >= 0 && (r = time_get(o, &h.time_ms)) == -EBADMSG)
+                r = refuse(WHY_TIME, ret_reason);
         if (r >= 0)
-                r = generation_get(o, &h.generation);
-        if (r >= 0)
-                r = network_get(o, &h.network);
-        if (r >= 0)
-                r = time_get(o, &h.time_ms);
-        if (r >= 0)
-                r = secrets_get(o, &h.token, &h.desktop_secret);
+                r = secrets_get(o, &h.token, &h.desktop_secret, ret_reason);
         json_wipe(o);
         json_decref(o);
         if (r < 0)

@@ -95,13 +95,16 @@ typedef struct RestorePlan {
 /* Pure: the boot's two secrets from MMDS's object (JSON text); each NULL
  * when absent (owned, wipe before freeing).  -EBADMSG unless a JSON
  * object whose present "token" and "desktop_secret" are non-empty strings
- * of at most HOST_SECRET_MAX bytes, without NUL; then nothing is set. */
-int mmds_parse_secrets(const char *json, char **ret_token, char **ret_desktop_secret);
+ * of at most HOST_SECRET_MAX bytes, without NUL; then nothing is set, and
+ * *ret_reason (if non-NULL) is a static phrase naming the key at fault,
+ * for the log (no value: they are secrets). */
+int mmds_parse_secrets(const char *json, char **ret_token, char **ret_desktop_secret, const char **ret_reason);
 
 /* Pure.  0 and *ret filled, or -EBADMSG unless a JSON object whose
- * present keys have the types above (other keys are ignored), -ENOMEM.
- * On error *ret is untouched. */
-int restore_handover_parse(const char *json, RestoreHandover *ret);
+ * present keys have the types above (other keys are ignored), with
+ * *ret_reason as for mmds_parse_secrets(); -ENOMEM.  On error *ret is
+ * untouched. */
+int restore_handover_parse(const char *json, RestoreHandover *ret, const char **ret_reason);
 /* Frees and wipes the members; the struct itself is the caller's. */
 void restore_handover_done(RestoreHandover *h);
 

@@ -17,7 +17,7 @@
 static void secrets_check(const char *text) {
         static char untouched[] = "untouched";
         char *token = untouched, *desktop = untouched;
-        int r = mmds_parse_secrets(text, &token, &desktop);
+        int r = mmds_parse_secrets(text, &token, &desktop, NULL);
 
         CHECK(r == 0 || r == -EBADMSG || r == -ENOMEM);
         if (r < 0) {
@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!text)
                 return 0;
         secrets_check(text);
-        r = restore_handover_parse(text, &h);
+        r = restore_handover_parse(text, &h, NULL);
         CHECK(r == 0 || r == -EBADMSG || r == -ENOMEM);
         if (r == 0) {
                 CHECK(!h.network || (*h.network && !strpbrk(h.network, " \t\r\n\"'\\")));

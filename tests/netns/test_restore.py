@@ -403,6 +403,21 @@ def test_restore_onto_no_interface_is_refused(restored):
     assert addresses(a.ns) == {"10.77.0.2/24"}
 
 
+def test_an_unusable_handover_names_its_key(restored):
+    """The host copied its boot arguments' nameserver= into network: a
+    blank would start another word of the command line, so the handover is
+    refused; the log says which key, not just "Bad message"."""
+    a, handover = restored
+    hand_over(a, handover, {"generation": "g2", "network": "ip=10.77.0.9::10.77.0.1:24::eth0:off nameserver=10.77.0.1",
+                            "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP})
+    wait_until(lambda: a.log_lines("Restore check: MMDS gave no usable handover: \"network\" is not an ip= value"),
+               20, "the refusal naming network")
+    assert NEW_TOKEN not in a.log_text() and NEW_DESKTOP not in a.log_text()
+    h = a.health()["restore"]
+    assert (h["generation"], h["restoring"], h["restores"]) == ("g1", False, 0)
+    assert addresses(a.ns) == {"10.77.0.2/24"}
+
+
 def test_restore_onto_a_missing_device(agent_bin, tmp_path):
     """The handover names a device the clone does not have: the redo fails
     at once, naming it (a clone has its snapshot's devices: nothing to wait

@@ -41,7 +41,7 @@ static void test_parse(void **state) {
 
         for (size_t i = 0; i < ELEMENTSOF(t); i++) {
                 char *token = (char *)"untouched", *desktop = (char *)"untouched";
-                int r = mmds_parse_secrets(t[i].json, &token, &desktop);
+                int r = mmds_parse_secrets(t[i].json, &token, &desktop, NULL);
 
                 print_message("%s\n", t[i].json ?: "(null)");
                 assert_int_equal(r, t[i].r);
@@ -62,9 +62,33 @@ static void test_parse(void **state) {
         }
 }
 
+/* A refused object's log line names the key at fault, never its value. */
+static void test_parse_reason(void **state) {
+        static const struct {
+                const char *json, *reason;
+        } t[] = {
+                /* A host with no desktop secret for this VM writing None. */
+                { "{\"token\":\"t1\",\"desktop_secret\":null}",
+                  "\"desktop_secret\" is not a string of 1 to 4096 bytes without NUL" },
+                { "{\"token\":12345}", "\"token\" is not a string of 1 to 4096 bytes without NUL" },
+                { "token=t1", "not one JSON object (invalid JSON, a key twice, or an integer past 64 bits)" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                char *token = NULL, *desktop = NULL;
+                const char *why = NULL;
+
+                print_message("%s\n", t[i].json);
+                assert_int_equal(mmds_parse_secrets(t[i].json, &token, &desktop, &why), -EBADMSG);
+                assert_non_null(why);
+                assert_string_equal(why, t[i].reason);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse),
+                cmocka_unit_test(test_parse_reason),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

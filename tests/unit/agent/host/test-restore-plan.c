@@ -72,7 +72,7 @@ static void test_parse(void **state) {
         for (size_t i = 0; i < ELEMENTSOF(handover_cases); i++) {
                 const HandoverCase *c = &handover_cases[i];
                 RestoreHandover h = { .generation = (char *)"untouched" };
-                int r = restore_handover_parse(c->json, &h);
+                int r = restore_handover_parse(c->json, &h, NULL);
 
                 print_message("%s\n", c->json ?: "(null)");
                 assert_int_equal(r, c->r);
@@ -89,6 +89,43 @@ static void test_parse(void **state) {
                 restore_handover_done(&h);
                 assert_null(h.generation);
                 assert_null(h.token);
+        }
+}
+
+/* A refused handover's log line names the key at fault, never its value
+ * (the object holds the secrets). */
+static void test_parse_reason(void **state) {
+        static const struct {
+                const char *json, *reason;
+        } t[] = {
+                /* A host that puts its boot arguments' nameserver= in: a
+                 * blank would start another word of the command line. */
+                { "{\"generation\":\"g2\",\"network\":\"ip=10.0.0.7::10.0.0.1:24::eth0:off nameserver=10.0.0.1\"}",
+                  "\"network\" is not an ip= value of 1 to 1024 bytes of printable ASCII without blanks, quotes or "
+                  "backslashes" },
+                /* Python's time.time() * 1000. */
+                { "{\"generation\":\"g2\",\"time\":1733550000000.25}",
+                  "\"time\" is not a non-negative integer (unix milliseconds)" },
+                { "{\"generation\":true}",
+                  "\"generation\" is not a non-negative integer or 1 to 128 bytes of printable ASCII" },
+                { "{\"generation\":\"g2\",\"token\":null}", "\"token\" is not a string of 1 to 4096 bytes without NUL" },
+                { "{\"generation\":\"g2\",\"token\":\"secret-t2\",\"desktop_secret\":7}",
+                  "\"desktop_secret\" is not a string of 1 to 4096 bytes without NUL" },
+                { "{\"generation\":\"a\",\"generation\":\"b\"}", "not one JSON object (invalid JSON, a key twice, or an integer past 64 bits)" },
+                { "[]", "not one JSON object (invalid JSON, a key twice, or an integer past 64 bits)" },
+                /* jansson refuses the whole text: a uint64 counter past INT64_MAX. */
+                { "{\"generation\":18446744073709551615}",
+                  "not one JSON object (invalid JSON, a key twice, or an integer past 64 bits)" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                RestoreHandover h = {};
+                const char *why = NULL;
+
+                print_message("%s\n", t[i].json);
+                assert_int_equal(restore_handover_parse(t[i].json, &h, &why), -EBADMSG);
+                assert_non_null(why);
+                assert_string_equal(why, t[i].reason);
         }
 }
 
@@ -202,6 +239,7 @@ static void test_strings(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse),
+                cmocka_unit_test(test_parse_reason),
                 cmocka_unit_test(test_decide),
                 cmocka_unit_test(test_strings),
         };
