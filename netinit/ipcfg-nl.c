@@ -42,6 +42,7 @@
 #include "time-util.h"
 
 #define FILE_MAX (1024 * 1024)
+#define IPV6_MIN_MTU 1280 /* linux/ipv6.h, which clashes with netinet/in.h */
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_sock *, nl_socket_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_cache *, nl_cache_free);
@@ -836,6 +837,25 @@ static int iface_link(Applier *a, const IpcfgIface *ifc) {
         return 0;
 }
 
+/* IPv6 needs a link MTU of at least 1280 (RFC 8200); below it the link
+ * has no IPv6 state, and the kernel refuses an address or a route with a
+ * bare EINVAL.  The parser checks an MTU the ip= gives; this is for one
+ * it left as it was (the device's own, or a restored snapshot's). */
+static int ipv6_mtu_check(Applier *a, int ifindex, const char *name) {
+        _cleanup_(rtnl_link_putp) struct rtnl_link *l = NULL;
+        unsigned mtu;
+        int r;
+
+        r = nl_errno(a, rtnl_link_get_kernel(a->sk, ifindex, NULL, &l));
+        if (r < 0)
+                return fail(a, r, "Failed to look up %s", name);
+        mtu = rtnl_link_get_mtu(l);
+        if (mtu < IPV6_MIN_MTU)
+                return fail(a, -EINVAL, "%s: MTU %u is below 1280, too small for IPv6 (give one in ip=)", name,
+                            mtu);
+        return 0;
+}
+
 /* ifc's address and default route, on the link iface_link() set up. */
 static int iface_address(Applier *a, const IpcfgIface *ifc) {
         const LinkWait *w = &a->links[ifc - a->plan->ifaces];
@@ -857,6 +877,9 @@ static int iface_address(Applier *a, const IpcfgIface *ifc) {
         if (r < 0)
                 return r;
         previous_route_remove(a);
+        if ((ifc->address.family == AF_INET6 || ifc->gateway.family == AF_INET6) &&
+            (r = ipv6_mtu_check(a, w->ifindex, w->name)) < 0)
+                return r;
         if (ifc->address.family != AF_UNSPEC) {
                 r = address_apply(a, w->ifindex, w->name, ifc, &existed);
                 if (r < 0)

@@ -822,3 +822,15 @@ def test_mtu_raised_to_ipv6s_minimum_gets_ipv6_refusals(lan, agent_bin, files):
     assert link(lan.guest, "eth0")["mtu"] == 1500
     for key in ("accept_ra", "accept_redirects"):
         assert lan.guest.run("cat", f"/proc/sys/net/ipv6/conf/eth0/{key}").stdout == "0\n", key
+
+
+def test_ipv6_on_a_link_whose_mtu_is_too_small_says_so(lan, agent_bin, files):
+    """The link's own MTU (the device's, or a restored snapshot's IPv4 one)
+    is below 1280 and the ip= gives none: the kernel refuses the IPv6
+    address with a bare EINVAL; the failure names the MTU."""
+    lan.guest.run("ip", "link", "set", "eth0", "mtu", "1000")
+    r = apply(lan.guest, agent_bin, files, "ip=[fd00:77::2]::[fd00:77::1]:64::eth0:off")
+    assert r.returncode == 1
+    assert r.stderr == ("<3>vm-browser-agent: eth0: MTU 1000 is below 1280, too small for IPv6 (give one in "
+                        "ip=): Invalid argument\n")
+    assert addrs(lan.guest, "eth0", "inet6") == []
