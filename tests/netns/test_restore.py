@@ -206,6 +206,19 @@ def test_restore_with_the_device_named_differently(agent_bin, tmp_path):
         assert "10.77.0.2" not in hosts.read_text()
 
 
+def test_restore_of_a_template_with_an_mtu_below_ipv6s(agent_bin, tmp_path):
+    """The template's ip= gave an IPv4 MTU below 1280, which took the
+    link's IPv6 state (its sysctls too): the clone's network is applied
+    again all the same, and the restore completes."""
+    with restorable(agent_bin, tmp_path, ip="ip=10.77.0.2::10.77.0.1:24::eth0:off:1000") as (a, handover):
+        hand_over(a, handover, {"generation": "g2", "network": "ip=10.77.0.9::10.77.0.1:24::eth0:off:1000",
+                                "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP})
+        wait_until(lambda: a.health()["restore"]["restores"] == 1 or a.log_lines("Restore incomplete"), 20,
+                   "the restore redone or failed")
+        assert not a.log_lines("Restore incomplete"), a.log_text()
+        assert addresses(a.ns) == {"10.77.0.9/24"}
+
+
 def addresses_by_device(ns):
     found = {"eth0": set(), "eth1": set()}  # -4 leaves out a link without IPv4 addresses
     for link in ns.ip_json("-4", "addr", "show"):
