@@ -35,11 +35,22 @@ static int refuse(const char *family, const char *conf, const char *key, char *f
         return r;
 }
 
+/* ifname has no IPv6 state now: the state an MTU of 1280 or more brings
+ * back is a copy of "default", so key is refused there, and the link
+ * takes nothing from its first moment, before the caller can write its
+ * own (a neighbour's Router Advertisement flood would meet that gap).
+ * 1, or the error. */
+static int refuse_when_back(const char *key, char *failed, size_t failed_size) {
+        int r = refuse("ipv6", "default", key, failed, failed_size);
+
+        return r < 0 ? r : 1;
+}
+
 int ipcfg_sysctl_refuse_ra(const char *ifname, char *failed, size_t failed_size) {
         if (ipv6_disabled())
                 return 0;
         if (ipv6_link_absent(ifname))
-                return 1;
+                return refuse_when_back("accept_ra", failed, failed_size);
         return refuse("ipv6", ifname, "accept_ra", failed, failed_size);
 }
 
@@ -55,6 +66,6 @@ int ipcfg_sysctl_refuse_redirects(const char *ifname, char *failed, size_t faile
         if (r < 0 || ipv6_disabled())
                 return r;
         if (ipv6_link_absent(ifname))
-                return 1;
+                return refuse_when_back("accept_redirects", failed, failed_size);
         return refuse("ipv6", ifname, "accept_redirects", failed, failed_size);
 }

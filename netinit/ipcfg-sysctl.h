@@ -8,8 +8,9 @@
 
 /* IPv6 Router Advertisements on ifname.  Nothing to do (0) when the
  * kernel has no IPv6 (ipv6.disable=1); 1 when ifname has no IPv6 state
- * now (an MTU below 1280 drops it, its settings with it): a later MTU of
- * 1280 or more brings it back with the defaults, to be refused again. */
+ * now (an MTU below 1280 drops it, its settings with it): then "default"
+ * is refused, which the state a later MTU of 1280 or more brings back
+ * copies, and the caller refuses on the link again once it is back. */
 int ipcfg_sysctl_refuse_ra(const char *ifname, char *failed, size_t failed_size);
 
 /* ICMP redirects on ifname: IPv4 (also "all", which a host ORs with the

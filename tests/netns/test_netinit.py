@@ -822,6 +822,9 @@ def test_mtu_raised_to_ipv6s_minimum_gets_ipv6_refusals(lan, agent_bin, files):
     assert link(lan.guest, "eth0")["mtu"] == 1500
     for key in ("accept_ra", "accept_redirects"):
         assert lan.guest.run("cat", f"/proc/sys/net/ipv6/conf/eth0/{key}").stdout == "0\n", key
+        # What the state the MTU brings back is copied from: it refuses
+        # from its first moment, not only once the link's own is written.
+        assert lan.guest.run("cat", f"/proc/sys/net/ipv6/conf/default/{key}").stdout == "0\n", key
 
 
 def test_ipv6_on_a_link_whose_mtu_is_too_small_says_so(lan, agent_bin, files):
