@@ -6,6 +6,7 @@
  * receiver is ctl-receive.c. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -322,7 +324,34 @@ static int login_wait(Ctl *c, const char *sid) {
         }
 }
 
-static int login_fetch(Ctl *c, const char *sid, const char *out) {
+/* The directory --out goes into, opened (and found writable) before the
+ * login starts: a pull delivers once, the agent wipes the credentials as
+ * its answer goes out, so an --out that cannot take them must be said
+ * then, not once they are here (lost).  *ret_name points into path. */
+static int out_open(const char *path, int *ret_dfd, const char **ret_name) {
+        const char *slash = strrchr(path, '/'), *name = slash ? slash + 1 : path;
+        _cleanup_(freep) char *dir = NULL;
+        _cleanup_(closep) int dfd = -EBADF;
+        struct stat st;
+
+        if (!filename_is_valid(name))
+                return -EINVAL;
+        dir = !slash ? strdup(".") : slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
+        if (!dir)
+                return -ENOMEM;
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        if (faccessat(dfd, ".", W_OK | X_OK, AT_EACCESS) < 0)
+                return -errno;
+        if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISDIR(st.st_mode))
+                return -EISDIR;
+        *ret_dfd = TAKE_FD(dfd);
+        *ret_name = name;
+        return 0;
+}
+
+static int login_fetch(Ctl *c, const char *sid, int out_dfd, const char *out_name, const char *out) {
         _cleanup_(erase_and_freep) char *body = NULL, *text = NULL;
         char path[192];
         unsigned status = 0;
@@ -344,7 +373,7 @@ static int login_fetch(Ctl *c, const char *sid, const char *out) {
         json_decref(j);
         if (!text)
                 return log_error_errno(-ENOMEM, "Out of memory.");
-        r = write_file_atomic(out, text, strlen(text), 0600);
+        r = write_file_atomic_at(out_dfd, out_name, text, strlen(text), 0600);
         if (r < 0)
                 return log_error_errno(r, "Cannot write %s: %m", out);
         printf("credentials: %s\n", out);
@@ -352,7 +381,9 @@ static int login_fetch(Ctl *c, const char *sid, const char *out) {
 }
 
 static int cmd_login(Ctl *c, const char *provider, const char *sid_arg, const char *out_arg) {
-        char sid[SESSION_ID_MAX + 1], out[PATH_MAX];
+        char sid[SESSION_ID_MAX + 1];
+        const char *out = out_arg ?: "credentials.json", *out_name = NULL;
+        _cleanup_(closep) int out_dfd = -EBADF;
         int r;
 
         /* Both go into the request line and the JSON body as they are: a
@@ -365,12 +396,14 @@ static int cmd_login(Ctl *c, const char *provider, const char *sid_arg, const ch
                 snprintf(sid, sizeof sid, "%s", sid_arg);
         else if (uuid4(sid) < 0)
                 return log_error("Cannot make a session id."), 1;
-        snprintf(out, sizeof out, "%s", out_arg ?: "credentials.json");
+        r = out_open(out, &out_dfd, &out_name);
+        if (r < 0)
+                return log_error_errno(r, "Cannot write the credentials to %s: %m", out), 1;
         r = login_start(c, provider, sid);
         if (r >= 0)
                 r = login_wait(c, sid);
         if (r >= 0)
-                r = login_fetch(c, sid, out);
+                r = login_fetch(c, sid, out_dfd, out_name, out);
         return r < 0 ? 1 : 0;
 }
 

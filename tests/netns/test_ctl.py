@@ -427,6 +427,21 @@ def test_ctl_login_round_trip(env, agent_bin, tmp_path):
     env.assert_no_secrets(err)
 
 
+@pytest.mark.parametrize("where", ["missing-dir", "a-directory", "trailing-slash"])
+def test_ctl_login_checks_its_out_file_before_the_login(env, agent_bin, tmp_path, where):
+    """A pull delivers once: the agent wipes the credentials as its answer
+    goes out.  An --out ctl cannot write is said before any login starts,
+    not after the person signed in and the credentials came (lost then)."""
+    (tmp_path / "dir").mkdir()
+    out = {"missing-dir": tmp_path / "no" / "creds.json", "a-directory": tmp_path / "dir",
+           "trailing-slash": f"{tmp_path}/"}[where]
+    s = sid()
+    r = run_ctl(agent_bin, env, "--timeout", "5", "--session", s, "--out", str(out), "login", "gemini_cli")
+    assert r.returncode == 1 and f"Cannot write the credentials to {out}:" in r.stderr, r.stderr
+    assert "authorize:" not in r.stdout
+    assert env.json("GET", f"/credentials/status?sessionId={s}")[0] == 404
+
+
 def test_ctl_login_refused(env, agent_bin, tmp_path):
     bad = tmp_path / "token"
     bad.write_text("not-the-token\n")
