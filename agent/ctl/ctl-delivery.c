@@ -5,15 +5,6 @@
 #include "id-util.h"
 #include "secret-util.h"
 
-/* The session id names a file on the host: whatever the agent accepts,
- * only these characters, never a leading dot. */
-static bool file_name_is_safe(const char *s) {
-        size_t n = strlen(s);
-
-        return n > 0 && n <= 128 && s[0] != '.' &&
-               strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") == n;
-}
-
 /* The agent's delivery ids are 32 hex digits: what is echoed back is
  * held to a line's worth of harmless characters. */
 static bool delivery_id_is_safe(const char *s) {
@@ -38,7 +29,11 @@ const char *ctl_delivery_parse(json_t *j, const char *token, CtlDelivery *d) {
                 return "token-missing";
         if (!secret_equal(json_string_value(t), json_string_length(t), token))
                 return "token-wrong";
-        if (!d->id || !d->sid || !file_name_is_safe(d->sid) || !provider_id_is_valid(d->provider) ||
+        /* The session id names a file on the host, <id>.json: the agent's
+         * grammar has no '/', and with the suffix no id names "." or "..".
+         * An id the agent takes and this refused would be resent, refused
+         * again, and never arrive. */
+        if (!d->id || !session_id_is_valid(d->sid) || !provider_id_is_valid(d->provider) ||
             !json_is_object(d->credentials))
                 return "malformed";
         return NULL;

@@ -554,6 +554,15 @@ def test_ctl_receive(make_env, receiver):
     assert not os.path.exists(receiver.sock)
 
 
+@pytest.mark.parametrize("s", [".hidden", ".."])
+def test_ctl_receive_takes_every_session_id_the_agent_takes(make_env, receiver, s):
+    """A session id the agent took for a login is one the receiver takes:
+    a line it refused would be resent, refused again, and never arrive
+    (the pull is closed to a pushed login).  It names <id>.json."""
+    receiver.push(make_env, s)
+    assert stat.S_IMODE(os.stat(receiver.path(s)).st_mode) == 0o600
+
+
 def test_ctl_receive_refuses_lines_without_the_token(make_env, receiver):
     """Any user in the guest can connect to the vsock port: a line without
     the VM's control token, or with another, is answered NAK with the

@@ -44,9 +44,21 @@ static const DeliveryCase delivery_cases[] = {
         { "{" OK_REST "}", "token-missing", "0123456789abcdef0123456789abcdef" },
         { "[1]", "malformed", NULL },
         { NULL, "malformed", NULL }, /* no JSON */
-        /* The session id names a file in the receiver's directory. */
-        { "{" T "," ID ",\"sessionId\":\"../x\",\"credentials\":{}}", "malformed", "0123456789abcdef0123456789abcdef" },
-        { "{" T "," ID ",\"sessionId\":\".x\",\"credentials\":{}}", "malformed", "0123456789abcdef0123456789abcdef" },
+        /* The session id names a file in the receiver's directory,
+         * <id>.json: one with a '/' is refused... */
+        { "{" T "," ID ",\"sessionId\":\"../x\",\"provider\":\"oauth\",\"credentials\":{}}", "malformed",
+          "0123456789abcdef0123456789abcdef" },
+        { "{" T "," ID ",\"sessionId\":\"a/b\",\"provider\":\"oauth\",\"credentials\":{}}", "malformed",
+          "0123456789abcdef0123456789abcdef" },
+        /* ...every id the agent takes is taken: one refused would be
+         * resent, refused again, and never reach the host.  With the
+         * suffix, none names "." or "..". */
+        { "{" T "," ID ",\"sessionId\":\".x\",\"provider\":\"oauth\",\"credentials\":{}}", NULL,
+          "0123456789abcdef0123456789abcdef" },
+        { "{" T "," ID ",\"sessionId\":\"..\",\"provider\":\"oauth\",\"credentials\":{}}", NULL,
+          "0123456789abcdef0123456789abcdef" },
+        { "{" T "," ID ",\"sessionId\":\".\",\"provider\":\"oauth\",\"credentials\":{}}", NULL,
+          "0123456789abcdef0123456789abcdef" },
         { "{" T "," ID ",\"sessionId\":\"\",\"credentials\":{}}", "malformed", "0123456789abcdef0123456789abcdef" },
         { "{" T "," ID ",\"sessionId\":\"s\",\"credentials\":[]}", "malformed", "0123456789abcdef0123456789abcdef" },
         { "{" T "," ID ",\"credentials\":{}}", "malformed", "0123456789abcdef0123456789abcdef" },
