@@ -527,6 +527,25 @@ static int cmd_receive(Ctl *c, const CtlArgs *a) {
         return ctl_receive(a->uds, a->dir, a->count, c->token, a->idle_s);
 }
 
+/* The command at argv[optind] and its arguments: 0 when they fit, else
+ * said, and the usage exit code.  An argument too many is no typo to
+ * pass over: "login codex gemini_cli" would sign in to codex alone. */
+static int command_check(int argc, char **argv) {
+        const char *cmd = argv[optind];
+        int n = argc - optind - 1;
+        bool login = streq(cmd, "login");
+
+        if (!login && !streq(cmd, "health") && !streq(cmd, "wait-ready") && !streq(cmd, "receive"))
+                return log_error("Unknown command '%s'; see ctl --help.", cmd), 2;
+        if (login && n == 0)
+                return log_error("login needs PROVIDER (claude_code, codex, gemini_cli, ...)."), 2;
+        if (login && n > 1)
+                return log_error("login takes one PROVIDER, not '%s' too.", argv[optind + 2]), 2;
+        if (!login && n > 0)
+                return log_error("%s takes no argument, not '%s'.", cmd, argv[optind + 1]), 2;
+        return 0;
+}
+
 int ctl_main(int argc, char **argv) {
         _cleanup_(ctl_done) Ctl c = { .timeout_s = 300 };
         CtlArgs a = { .agent = "http://127.0.0.1:8080", .dir = ".", .count = 1, .idle_s = RECEIVE_IDLE_S_DEFAULT };
@@ -546,6 +565,8 @@ int ctl_main(int argc, char **argv) {
                 return r < 0 ? 2 : 0;
         if (optind >= argc)
                 return help(), 2;
+        if (command_check(argc, argv) != 0)
+                return 2;
         if (streq(argv[optind], "receive"))
                 return cmd_receive(&c, &a);
         if (parse_agent_url(&c, a.agent) < 0)
@@ -557,8 +578,5 @@ int ctl_main(int argc, char **argv) {
                 return cmd_health(&c);
         if (streq(argv[optind], "wait-ready"))
                 return cmd_wait_ready(&c);
-        if (streq(argv[optind], "login") && optind + 1 < argc)
-                return cmd_login(&c, argv[optind + 1], a.session, a.out);
-        log_error("Unknown command '%s'; see ctl --help.", argv[optind]);
-        return 2;
+        return cmd_login(&c, argv[optind + 1], a.session, a.out);
 }

@@ -387,6 +387,9 @@ def test_ctl_wait_ready_gives_up(agent_bin, tmp_path):
     (["--session", "a\r\nX-Evil: 1", "login", "codex"], "--session: sessionId must be"),
     (["--session", "x" * 129, "login", "codex"], "--session: sessionId must be"),
     (["login", "codex?x=1"], "'codex?x=1' is no provider id (1-64 of a-z 0-9 _ -)."),
+    (["login"], "login needs PROVIDER (claude_code, codex, gemini_cli, ...)."),
+    (["login", "codex", "gemini_cli"], "login takes one PROVIDER, not 'gemini_cli' too."),
+    (["health", "extra"], "health takes no argument, not 'extra'."),
 ])
 def test_ctl_usage_errors(agent_bin, args, message):
     r = subprocess.run([agent_bin, "ctl", *args], capture_output=True, text=True, timeout=10)
