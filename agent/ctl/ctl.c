@@ -363,7 +363,11 @@ static int login_fetch(Ctl *c, const char *sid, int out_dfd, const char *out_nam
                 return log_error_errno(r, "Lost the agent at %s: %m", c->host);
         json_t *j = json_of(body);
         if (status != 200 || !json_is_object(json_object_get(j, "credentials"))) {
-                log_error("No credentials (HTTP %u).", status);
+                /* The agent's reason (an agent that pushes them refuses the
+                 * pull); a 200's body may hold credentials: never shown. */
+                const char *why = status != 200 ? json_string_value(json_object_get(j, "error")) : NULL;
+
+                log_error("No credentials (HTTP %u)%s%s.", status, why ? ": " : "", strempty(why));
                 json_wipe(j);
                 json_decref(j);
                 return -EPROTO;

@@ -445,6 +445,24 @@ def test_ctl_login_checks_its_out_file_before_the_login(env, agent_bin, tmp_path
     assert env.json("GET", f"/credentials/status?sessionId={s}")[0] == 404
 
 
+def test_ctl_login_says_why_it_got_no_credentials(make_env, host_socket, agent_bin, tmp_path):
+    """An agent that pushes its credentials (vsock) refuses the pull: ctl
+    says so with the agent's reason, not with a bare status."""
+    e = make_env(sets=("vsock_port=1234", f"vsock_unix_path={host_socket[0]}"))
+    s, out = sid(), str(tmp_path / "creds.json")
+    p = e.ns.popen(ctl_argv(agent_bin, e, "--session", s, "--out", out, "login", "gemini_cli"),
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = ""
+    while not line.startswith("authorize: "):
+        line = read_line(p.stdout, timeout=30)
+    assert e.browse(line.rstrip("\n").partition(": ")[2])[0] == 200
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 1
+    assert "No credentials (HTTP 409): Credentials are pushed to the host over vsock" in err, err
+    assert not os.path.exists(out)
+    e.assert_no_secrets(err)
+
+
 def test_ctl_login_refused(env, agent_bin, tmp_path):
     bad = tmp_path / "token"
     bad.write_text("not-the-token\n")
