@@ -9,6 +9,7 @@
  * ACK can be lost with its connection) is acknowledged again, not
  * written or counted twice. */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <poll.h>
@@ -23,6 +24,7 @@
 #include "ctl-delivery.h"
 #include "ctl-receive.h"
 #include "fileio.h"
+#include "id-util.h"
 #include "json-wipe.h"
 #include "log.h"
 #include "macro.h"
@@ -54,6 +56,7 @@ typedef struct TakenId {
 /* What the receiver holds across connections. */
 typedef struct Receiver {
         const char *dir;
+        int dfd;           /* dir, opened once it was found writable (ctl_receive()) */
         const char *token; /* secret */
         char *prefix;      /* secret: how the agent's lines start, see conn_prove() */
         size_t prefix_len;
@@ -108,14 +111,16 @@ static const char *delivery_write(const Receiver *x, const CtlDelivery *d, char 
         /* Compact: indented, a deeply nested array grows a thousandfold
          * (each element on a line of its own, indented by its depth). */
         _cleanup_(erase_and_freep) char *text = json_dumps(d->credentials, JSON_COMPACT);
+        char name[SESSION_ID_MAX + sizeof ".json"];
         int r;
 
         if (!text) {
                 log_error_errno(-ENOMEM, "Out of memory.");
                 return "not-written";
         }
-        snprintf(path, path_size, "%s/%s.json", x->dir, d->sid);
-        r = write_file_atomic(path, text, strlen(text), 0600);
+        snprintf(name, sizeof name, "%s.json", d->sid);
+        snprintf(path, path_size, "%s/%s", x->dir, name);
+        r = write_file_atomic_at(x->dfd, name, text, strlen(text), 0600);
         if (r < 0) {
                 log_error_errno(r, "Cannot write %s: %m", path);
                 return "not-written";
@@ -352,13 +357,28 @@ static int receive_prefix(const char *token, char **ret) {
         return 0;
 }
 
+/* dir, where every delivery goes, opened before anything listens: one
+ * that cannot take a file would refuse each delivery (NAK), and the
+ * agent would resend it to be refused again until its login expires. */
+static int out_dir_open(const char *dir) {
+        _cleanup_(closep) int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (dfd < 0)
+                return -errno;
+        if (faccessat(dfd, ".", W_OK | X_OK, AT_EACCESS) < 0)
+                return -errno;
+        return TAKE_FD(dfd);
+}
+
 int ctl_receive(const char *uds, const char *dir, unsigned want, const char *token, unsigned idle_s) {
-        _cleanup_(closep) int fd = -EBADF;
-        Receiver x = { .dir = dir, .token = token, .idle_s = idle_s };
+        _cleanup_(closep) int fd = -EBADF, dfd = out_dir_open(dir);
+        Receiver x = { .dir = dir, .dfd = dfd, .token = token, .idle_s = idle_s };
         _cleanup_(erase_and_freep) char *prefix = NULL;
         struct sockaddr_un sa;
         int len = sockaddr_un_set(&sa, uds);
 
+        if (dfd < 0)
+                return log_error_errno(dfd, "Cannot write the deliveries to %s: %m", dir), 1;
         if (len < 0)
                 return log_error_errno(len, "Socket path too long: %s", uds), 1;
         int r = receive_prefix(token, &prefix);

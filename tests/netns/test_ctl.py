@@ -584,6 +584,23 @@ def test_ctl_receive_takes_every_session_id_the_agent_takes(make_env, receiver, 
     assert stat.S_IMODE(os.stat(receiver.path(s)).st_mode) == 0o600
 
 
+@pytest.mark.parametrize("where", ["missing", "a-file"])
+def test_ctl_receive_checks_its_out_dir_before_it_listens(tmp_path, agent_bin, where):
+    """An --out-dir that cannot take a file is said at once: listening,
+    each delivery would be refused (NAK), resent and refused again, and
+    the credentials would never arrive."""
+    token, out = tmp_path / "token", tmp_path / where
+    token.write_text("a-token\n")
+    if where == "a-file":
+        out.write_text("")
+    sock = str(tmp_path / "v.sock_1234")
+    r = subprocess.run([agent_bin, "ctl", "receive", "--uds", sock, "--out-dir", str(out), "--token-file",
+                        str(token)], capture_output=True, text=True, timeout=30)
+    assert (r.returncode, r.stdout) == (1, ""), r
+    assert f"Cannot write the deliveries to {out}: " in r.stderr, r.stderr
+    assert not os.path.exists(sock)
+
+
 def test_ctl_receive_refuses_lines_without_the_token(make_env, receiver):
     """Any user in the guest can connect to the vsock port: a line without
     the VM's control token, or with another, is answered NAK with the
