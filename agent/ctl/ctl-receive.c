@@ -370,6 +370,18 @@ static int out_dir_open(const char *dir) {
         return TAKE_FD(dfd);
 }
 
+/* A socket a receiver left at uds is replaced; anything else there (a
+ * mistyped path: the token file, credentials) is not removed: -EEXIST. */
+static int uds_clear(const char *uds) {
+        struct stat st;
+
+        if (lstat(uds, &st) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (!S_ISSOCK(st.st_mode))
+                return -EEXIST;
+        return unlink(uds) < 0 && errno != ENOENT ? -errno : 0;
+}
+
 int ctl_receive(const char *uds, const char *dir, unsigned want, const char *token, unsigned idle_s) {
         _cleanup_(closep) int fd = -EBADF, dfd = out_dir_open(dir);
         Receiver x = { .dir = dir, .dfd = dfd, .token = token, .idle_s = idle_s };
@@ -388,8 +400,12 @@ int ctl_receive(const char *uds, const char *dir, unsigned want, const char *tok
                 return log_error_errno(r, "Out of memory."), 1;
         x.prefix = prefix;
         x.prefix_len = strlen(prefix);
+        r = uds_clear(uds);
+        if (r == -EEXIST)
+                return log_error("Cannot listen on %s: a file that is no socket is there.", uds), 1;
+        if (r < 0)
+                return log_error_errno(r, "Cannot listen on %s: %m", uds), 1;
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        (void)unlink(uds);
         mode_t old = umask(0077);
         r = fd < 0 || bind(fd, &sa, (socklen_t)len) < 0 || listen(fd, 2 * RECEIVE_CONNS_MAX) < 0 ? -errno : 0;
         umask(old);

@@ -601,6 +601,30 @@ def test_ctl_receive_checks_its_out_dir_before_it_listens(tmp_path, agent_bin, w
     assert not os.path.exists(sock)
 
 
+def test_ctl_receive_removes_no_file_but_a_socket(tmp_path, agent_bin):
+    """The socket a receiver left is replaced; anything else at --uds (a
+    mistyped path: the token file, the credentials) is left alone, and
+    the receiver says why it cannot listen there."""
+    token, out = tmp_path / "token", tmp_path / "out"
+    token.write_text("a-token\n")
+    out.mkdir()
+    argv = [agent_bin, "ctl", "receive", "--out-dir", str(out), "--token-file", str(token), "--uds"]
+    r = subprocess.run([*argv, str(token)], capture_output=True, text=True, timeout=30)
+    assert (r.returncode, r.stdout) == (1, ""), r
+    assert f"Cannot listen on {token}: " in r.stderr, r.stderr
+    assert token.read_text() == "a-token\n"
+    left = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    left.bind(str(tmp_path / "v.sock_1234"))
+    left.close()
+    p = subprocess.Popen([*argv, str(tmp_path / "v.sock_1234")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        assert read_line(p.stdout) == f"listening: {tmp_path / 'v.sock_1234'}\n"
+    finally:
+        p.kill()
+        p.wait()
+
+
 def test_ctl_receive_refuses_lines_without_the_token(make_env, receiver):
     """Any user in the guest can connect to the vsock port: a line without
     the VM's control token, or with another, is answered NAK with the
