@@ -255,9 +255,41 @@ static void print_novnc(Ctl *c) {
                base, c->desktop_secret, c->desktop_secret);
 }
 
+/* Prints the authorize URL of j (an answer's JSON) when it has one,
+ * without the guest's control bytes; true when it did. */
+static bool url_print(json_t *j) {
+        const char *given = json_string_value(json_object_get(j, "oauthUrl"));
+        _cleanup_(freep) char *url = given ? strdup(given) : NULL;
+
+        if (!url)
+                return false;
+        string_one_line(url);
+        printf("authorize: %s\n", url);
+        fflush(stdout);
+        return true;
+}
+
+/* A CLI slower to print its URL than the start waited (url_wait_s): the
+ * URL, printed once the agent has it; true when it was. */
+static bool login_url_late(Ctl *c, const char *sid) {
+        _cleanup_(freep) char *body = NULL;
+        char path[192];
+        unsigned status = 0;
+        bool shown;
+
+        snprintf(path, sizeof path, "/oauth-url?sessionId=%s", sid);
+        if (request(c, "GET", path, NULL, 30, &status, &body) < 0 || status != 200)
+                return false;
+        json_t *j = json_of(body);
+        shown = url_print(j);
+        json_decref(j);
+        return shown;
+}
+
 /* provider and sid are valid ids (cmd_login()): nothing in them to
- * escape in the path or the JSON. */
-static int login_start(Ctl *c, const char *provider, const char *sid) {
+ * escape in the path or the JSON.  *ret_url: whether the answer had the
+ * authorize URL (printed). */
+static int login_start(Ctl *c, const char *provider, const char *sid, bool *ret_url) {
         _cleanup_(freep) char *body = NULL;
         char path[128], req[192];
         unsigned status = 0;
@@ -275,20 +307,20 @@ static int login_start(Ctl *c, const char *provider, const char *sid) {
                 json_decref(j);
                 return -EPROTO;
         }
-        const char *given = json_string_value(json_object_get(j, "oauthUrl"));
-        _cleanup_(freep) char *url = given ? strdup(given) : NULL;
-
-        string_one_line(url); /* decoded from the guest's JSON: no escapes to the terminal */
-        printf("session: %s\nauthorize: %s\n", sid, url ?: "(none printed yet)");
+        printf("session: %s\n", sid);
+        *ret_url = url_print(j);
+        if (!*ret_url)
+                printf("authorize: (none printed yet)\n");
         print_novnc(c);
         fflush(stdout);
         json_decref(j);
         return 0;
 }
 
-/* Waits for the sign-in with a progress line per long poll; 0 when
- * authenticated. */
-static int login_wait(Ctl *c, const char *sid) {
+/* Waits for the sign-in with a progress line per long poll, and the
+ * authorize URL when it comes after the start (url: it was printed); 0
+ * when authenticated. */
+static int login_wait(Ctl *c, const char *sid, bool url) {
         usec_t start = now(CLOCK_MONOTONIC), end = start + (usec_t)c->timeout_s * USEC_PER_SEC,
                delay = 50 * USEC_PER_MSEC;
         char path[256];
@@ -299,8 +331,10 @@ static int login_wait(Ctl *c, const char *sid) {
                 unsigned status = 0;
                 json_t *j;
                 usec_t asked = now(CLOCK_MONOTONIC);
-                int r = request(c, "GET", path, NULL, WAIT_STEP_S + 30, &status, &body);
+                int r;
 
+                url = url || login_url_late(c, sid);
+                r = request(c, "GET", path, NULL, WAIT_STEP_S + 30, &status, &body);
                 if (r < 0)
                         return log_error_errno(r, "Lost the agent at %s: %m", c->host);
                 j = json_of(body);
@@ -388,6 +422,7 @@ static int cmd_login(Ctl *c, const char *provider, const char *sid_arg, const ch
         char sid[SESSION_ID_MAX + 1];
         const char *out = out_arg ?: "credentials.json", *out_name = NULL;
         _cleanup_(closep) int out_dfd = -EBADF;
+        bool url = false;
         int r;
 
         /* Both go into the request line and the JSON body as they are: a
@@ -403,9 +438,9 @@ static int cmd_login(Ctl *c, const char *provider, const char *sid_arg, const ch
         r = out_open(out, &out_dfd, &out_name);
         if (r < 0)
                 return log_error_errno(r, "Cannot write the credentials to %s: %m", out), 1;
-        r = login_start(c, provider, sid);
+        r = login_start(c, provider, sid, &url);
         if (r >= 0)
-                r = login_wait(c, sid);
+                r = login_wait(c, sid, url);
         if (r >= 0)
                 r = login_fetch(c, sid, out_dfd, out_name, out);
         return r < 0 ? 1 : 0;

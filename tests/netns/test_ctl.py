@@ -21,7 +21,7 @@ import threading
 
 import pytest
 
-from loginenv import IDLE, home_gone, sid
+from loginenv import IDLE, home_gone, open_gate, sid
 from netns import Netns, need, read_line, wait_until
 from svagent import DESKTOP_SECRET, TOKEN, Agent, auth, free_display
 
@@ -443,6 +443,26 @@ def test_ctl_login_checks_its_out_file_before_the_login(env, agent_bin, tmp_path
     assert r.returncode == 1 and f"Cannot write the credentials to {out}:" in r.stderr, r.stderr
     assert "authorize:" not in r.stdout
     assert env.json("GET", f"/credentials/status?sessionId={s}")[0] == 404
+
+
+def test_ctl_login_prints_an_authorize_url_that_comes_late(make_env, agent_bin, tmp_path):
+    """A CLI slower to print its URL than the start waits (url_wait_s):
+    ctl prints the URL once the agent has it, as the person needs it."""
+    e = make_env(url_wait_s=1, provider_env={"FAKE_CLI_URL_GATE": "1"})
+    s = sid()
+    p = e.ns.popen(ctl_argv(agent_bin, e, "--session", s, "--out", str(tmp_path / "creds.json"), "login", "codex"),
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert read_line(p.stdout, timeout=30) == f"session: {s}\n"
+        assert read_line(p.stdout, timeout=30) == "authorize: (none printed yet)\n"
+        open_gate(e, s, ".url-gate")
+        line = read_line(p.stdout, timeout=30)
+        while line.startswith("desktop: "):
+            line = read_line(p.stdout, timeout=30)
+        assert line.startswith(f"authorize: {e.provider_url}/codex/authorize?"), line
+    finally:
+        p.kill()
+        p.communicate()
 
 
 def test_ctl_login_says_why_it_got_no_credentials(make_env, host_socket, agent_bin, tmp_path):
