@@ -1,11 +1,12 @@
 /* libFuzzer target for agent/ctl/ctl-delivery.c: one line of the push
  * handoff, as any process in a guest can send it to the host's receiver.
  * Beyond "no crash": a line is taken only with the VM's token, and then
- * its session id is a file name that stays in the receiver's directory
- * (no '/', no leading dot), its delivery id is fit to echo on one line,
- * its provider fit to print on one (no blank, no control byte), and its
- * credentials are an object; the cause of a refusal is one of
- * the three words, and a token that is there but not the VM's is
+ * its session id names a file, <id>.json, that stays in the receiver's
+ * directory (no '/'; with the suffix never "." or ".."; any id the agent
+ * takes, a leading dot included), its delivery id is fit to echo on one
+ * line, its provider fit to print on one (no blank, no control byte), and
+ * its credentials are an object; the cause of a refusal is one of the
+ * three words, and a token that is there but not the VM's is
  * "token-wrong" whatever else the line holds (it is checked first); an id
  * echoed for a refused line is fit to echo too. */
 #include <jansson.h>
@@ -15,6 +16,7 @@
 
 #include "agent/ctl/ctl-delivery.h"
 #include "fuzz.h"
+#include "id-util.h"
 
 #define TOKEN "fuzz-token-0123456789"
 
@@ -38,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         else {
                 CHECK(json_is_object(j));
                 CHECK(!strcmp(json_string_value(json_object_get(j, "token")) ?: "", TOKEN));
-                CHECK(d.sid && d.sid[0] && d.sid[0] != '.' && !strchr(d.sid, '/'));
+                CHECK(d.sid && d.sid[0] && strlen(d.sid) <= SESSION_ID_MAX && !strchr(d.sid, '/'));
                 CHECK(d.id && json_is_object(d.credentials));
                 CHECK(d.provider && d.provider[0] && strlen(d.provider) <= 64);
                 for (const char *c = d.provider; *c; c++)
