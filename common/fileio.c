@@ -432,3 +432,13 @@ bool path_is_safe_relative(const char *s) {
         }
         return true;
 }
+
+int open_writable_dir(const char *dir) {
+        _cleanup_(closep) int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (dfd < 0)
+                return -errno;
+        if (faccessat(dfd, ".", W_OK | X_OK, AT_EACCESS) < 0)
+                return -errno;
+        return TAKE_FD(dfd);
+}

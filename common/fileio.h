@@ -50,6 +50,10 @@ int write_file_atomic_owned(const char *path, const void *data, size_t size, mod
  * never followed. */
 int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t size, mode_t mode);
 
+/* dir, opened (O_DIRECTORY, O_CLOEXEC) once the caller may create files
+ * in it (write and search, by its effective ids): the fd, or -errno. */
+int open_writable_dir(const char *dir);
+
 /* write() all of it, retrying on EINTR and short writes. */
 int loop_write(int fd, const void *data, size_t size);
 

@@ -9,7 +9,6 @@
  * ACK can be lost with its connection) is acknowledged again, not
  * written or counted twice. */
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <poll.h>
@@ -357,19 +356,6 @@ static int receive_prefix(const char *token, char **ret) {
         return 0;
 }
 
-/* dir, where every delivery goes, opened before anything listens: one
- * that cannot take a file would refuse each delivery (NAK), and the
- * agent would resend it to be refused again until its login expires. */
-static int out_dir_open(const char *dir) {
-        _cleanup_(closep) int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-        if (dfd < 0)
-                return -errno;
-        if (faccessat(dfd, ".", W_OK | X_OK, AT_EACCESS) < 0)
-                return -errno;
-        return TAKE_FD(dfd);
-}
-
 /* A socket a receiver left at uds is replaced; anything else there (a
  * mistyped path: the token file, credentials) is not removed: -EEXIST. */
 static int uds_clear(const char *uds) {
@@ -383,7 +369,10 @@ static int uds_clear(const char *uds) {
 }
 
 int ctl_receive(const char *uds, const char *dir, unsigned want, const char *token, unsigned idle_s) {
-        _cleanup_(closep) int fd = -EBADF, dfd = out_dir_open(dir);
+        /* dir, where every delivery goes, opened before anything listens:
+         * one that cannot take a file would refuse each delivery (NAK),
+         * and the agent would resend it until its login expires. */
+        _cleanup_(closep) int fd = -EBADF, dfd = open_writable_dir(dir);
         Receiver x = { .dir = dir, .dfd = dfd, .token = token, .idle_s = idle_s };
         _cleanup_(erase_and_freep) char *prefix = NULL;
         struct sockaddr_un sa;

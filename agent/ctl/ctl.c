@@ -373,11 +373,9 @@ static int out_open(const char *path, int *ret_dfd, const char **ret_name) {
         dir = !slash ? strdup(".") : slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
         if (!dir)
                 return -ENOMEM;
-        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        dfd = open_writable_dir(dir);
         if (dfd < 0)
-                return -errno;
-        if (faccessat(dfd, ".", W_OK | X_OK, AT_EACCESS) < 0)
-                return -errno;
+                return dfd;
         if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISDIR(st.st_mode))
                 return -EISDIR;
         *ret_dfd = TAKE_FD(dfd);
