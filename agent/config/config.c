@@ -124,7 +124,7 @@ static const ConfigKey keys[] = {
         K(failed_retry_s, KEY_U32, "300", "a service failed over its start budget is started again after this long, with a fresh budget, and its dependents once it is ready (one failed for a missing binary or user, or a missing or foreign owned_files entry, is not retried; a program that exits 127 is, as for any exit); 0: never"),
         K(backoff_initial_ms, KEY_U32, "100", "first restart delay (doubles, with jitter)"),
         K(backoff_max_ms, KEY_U32, "10000", "longest restart delay"),
-        K(ready_timeout_ms, KEY_U32, "20000", "a start not ready by then counts as a failure (the period repeats, up to 4 in all, while the service keeps the CPU busy)"),
+        K(ready_timeout_ms, KEY_U32, "20000", "a start not ready by then counts as a failure (the period repeats, up to 4 in all, while the service keeps the CPU busy; twice as many, up to 32, for later starts once a start was busy to its end)"),
         K(stop_timeout_ms, KEY_U32, "5000", "per service: SIGTERM, then SIGKILL after this"),
         K(providers_file, KEY_STRING, "/etc/vm-browser-agent/providers.json", "provider CLI definitions for logins"),
         K(clis_file, KEY_STRING, "/etc/vm-browser-agent/clis.json", "the provider CLIs' pins (package, version), reported in /health (\"\" = none)"),

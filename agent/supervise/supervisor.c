@@ -39,12 +39,18 @@
 
 /* The ready timeout counts time without progress.  A start still busy on
  * the CPU when it expires (under TCG the display was ready only ~37 s
- * after the kernel started: bench/README.md, Boot) gets the same time again, up to this many times; a child that
- * sits blocked (hung, or waiting for something that will not come) uses
- * next to no CPU and fails on time.  Busy = at least 1% of the period on
- * the CPU, and at least two clock ticks (/proc counts in 10 ms ticks: an
- * exec alone may be charged one). */
+ * after the kernel started: bench/README.md, Boot) gets the same time
+ * again, up to this many times; a child that sits blocked (hung, or
+ * waiting for something that will not come) uses next to no CPU and fails
+ * on time.  Busy = at least 1% of the period on the CPU, and at least two
+ * clock ticks (/proc counts in 10 ms ticks: an exec alone may be charged
+ * one).  A start still busy when its last period ends is more likely a
+ * slow machine (an emulated CPU shared with other guests) than a spinning
+ * hang, and a restart begins from nothing: every later start of that
+ * service gets twice the periods, up to READY_DOUBLINGS_MAX times, so
+ * that a slow machine converges and a spinning child is still stopped. */
 #define READY_EXTENSIONS_MAX 3
+#define READY_DOUBLINGS_MAX 3
 #define READY_BUSY_MIN_USEC (20 * USEC_PER_MSEC)
 
 typedef struct Service {
@@ -68,6 +74,7 @@ typedef struct Service {
         usec_t ready_usec;       /* monotonic, of the current READY; 0 = not ready since spawn */
         uint64_t ready_cpu_usec; /* CPU time at the start of the current ready period */
         unsigned ready_extensions;
+        unsigned ready_doublings; /* learned for the service's lifetime: see READY_DOUBLINGS_MAX */
         char last_exit[64];
         char last_error[256];
         char **extra_argv;
@@ -224,23 +231,36 @@ static uint32_t ready_timeout_ms(Service *s) {
         return s->def->ready_timeout_ms ?: cfg(s)->ready_timeout_ms;
 }
 
+static unsigned ready_extensions_max(Service *s) {
+        return ((READY_EXTENSIONS_MAX + 1) << s->ready_doublings) - 1;
+}
+
 /* At the ready timeout: 1 if the child kept the CPU busy during the period
- * that just ended (and may have more time), 0 if not. */
+ * that just ended and may have more time, 0 if not.  Busy at its last
+ * period, it doubles the periods of the service's later starts. */
 static int ready_timeout_extend(Service *s) {
         usec_t period = (usec_t)ready_timeout_ms(s) * USEC_PER_MSEC;
         uint64_t cpu, used;
 
-        if (s->pid <= 0 || s->ready_extensions >= READY_EXTENSIONS_MAX || spawn_cpu_usec(s->pid, &cpu) < 0)
+        if (s->pid <= 0 || spawn_cpu_usec(s->pid, &cpu) < 0)
                 return 0;
         used = cpu - MIN(cpu, s->ready_cpu_usec);
         s->ready_cpu_usec = cpu;
         if (used < MAX(period / 100, READY_BUSY_MIN_USEC))
                 return 0;
+        if (s->ready_extensions >= ready_extensions_max(s)) {
+                if (s->ready_doublings < READY_DOUBLINGS_MAX) {
+                        s->ready_doublings++;
+                        log_notice("Service %s: still busy at its last period, its later starts get %u periods of %u ms.",
+                                   s->def->name, ready_extensions_max(s) + 1, ready_timeout_ms(s));
+                }
+                return 0;
+        }
         s->ready_extensions++;
         log_notice("Service %s: not ready after %llu ms but busy (%.0f ms CPU), waiting %u ms more (%u/%u).",
                    s->def->name, (unsigned long long)ready_timeout_ms(s) * s->ready_extensions,
                    (double)used / USEC_PER_MSEC,
-                   ready_timeout_ms(s), s->ready_extensions, READY_EXTENSIONS_MAX);
+                   ready_timeout_ms(s), s->ready_extensions, ready_extensions_max(s));
         return arm_timer(s, period) >= 0;
 }
 

@@ -381,6 +381,28 @@ static void test_ready_timeout_extended_while_busy(void **state) {
         harness_drop(m);
 }
 
+/* A start still busy when its last period ends (a slow machine, not a
+ * hang) gives the service's later starts twice the periods.  The child
+ * needs 2.25 s of CPU before it says it is ready: more than one process
+ * can get in the 4 periods of 500 ms of a first start, so only a later,
+ * longer start can get there. */
+static void test_ready_timeout_doubles_after_busy_start(void **state) {
+        static const char *const sets[] = { "restart_burst", "0", "ready_timeout_ms", "500", NULL };
+        static const char json[] =
+                "[{\"name\": \"slow\", \"probe\": {\"type\": \"fd-line\"},"
+                "  \"argv\": [\"/usr/bin/python3\", \"-c\", \"import os, time\\n"
+                "while time.process_time() < 2.25: pass\\nos.write(3, b'ready\\\\n')\\ntime.sleep(100)\"]}]";
+        struct { size_t i; ServiceState s; } slow_ready = { 0, SERVICE_READY };
+        Harness *m;
+
+        m = harness_make(sets);
+        assert_int_equal(harness_start(m, json), 0);
+        assert_int_equal(supervisor_start_all(m->supervisor), 0);
+        run_until(m, state_is, &slow_ready, "slow ready");
+        assert_true(status(m, 0).restarts >= 1);
+        harness_drop(m);
+}
+
 /* Left alone or started again: the first of inactive, failed, or a
  * restart, so that a wrong turn fails the test at once. */
 static bool settled(Harness *m, const void *arg) {
@@ -1056,6 +1078,7 @@ int main(void) {
                 cmocka_unit_test(test_order_restart_and_stop_all),
                 cmocka_unit_test(test_budget_missing_and_on_demand),
                 cmocka_unit_test(test_ready_timeout_extended_while_busy),
+                cmocka_unit_test(test_ready_timeout_doubles_after_busy_start),
                 cmocka_unit_test(test_ready_timeout_restart_policy),
                 cmocka_unit_test(test_restart_argv),
                 cmocka_unit_test(test_bad_services_file),
