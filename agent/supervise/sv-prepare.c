@@ -62,6 +62,22 @@ static bool socket_is_live(const char *path) {
         return connect(fd, (struct sockaddr *)&sa, (socklen_t)len) == 0 || errno == EAGAIN;
 }
 
+/* Whether pid is a live process of root's or the X server's user's.  A
+ * lock naming another user's process names a pid the dead server had,
+ * since taken by someone else: believing it would keep the display down
+ * until that process ends.  Without /proc to ask, alive is enough. */
+static bool pid_may_be_server(pid_t pid, uid_t uid) {
+        char path[32];
+        struct stat st;
+
+        if (kill(pid, 0) < 0 && errno != EPERM)
+                return false;
+        snprintf(path, sizeof path, "/proc/%d", (int)pid);
+        if (stat(path, &st) < 0)
+                return true;
+        return st.st_uid == 0 || st.st_uid == uid;
+}
+
 int supervisor_remove_stale_lock(const char *lock_path, const char *socket_dir, uid_t uid, char *sock,
                                  size_t size) {
         _cleanup_(freep) char *text = NULL;
@@ -86,7 +102,7 @@ int supervisor_remove_stale_lock(const char *lock_path, const char *socket_dir, 
                         /* "%10d\n": the pid after blanks. */
                         const char *p = text + strspn(text, " ");
                         if (parse_unsigned_span(p, strcspn(p, "\n"), INT_MAX, &pid) == 0 && pid > 0 &&
-                            (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+                            pid_may_be_server((pid_t)pid, uid))
                                 return 0;
                 }
                 if (unlink(lock_path) < 0 && errno != ENOENT)

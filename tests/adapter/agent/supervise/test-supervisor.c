@@ -14,13 +14,16 @@
  *
  * Over 800 lines: every case drives the same hand-made harness, and a
  * split would copy it or hand it out through a header. */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <cmocka.h>
 
 #include "agent/supervise/children.h"
@@ -551,6 +554,37 @@ static void test_stale_lock(void **state) {
                 assert_int_equal(supervisor_remove_stale_lock(path, dir, 3, got, sizeof got),
                                  STALE_LOCK_REMOVED | STALE_SOCKET_REMOVED);
                 assert_int_equal(access(path, F_OK), -1);
+                write_text(path, text);
+                write_text(sock, "");
+        }
+        /* A lock of the server's user's naming a live process of another
+         * user's: the dead server's pid, since reused.  It goes. */
+        if (getuid() == 0) {
+                int sync[2];
+                pid_t other;
+                char reused[32], c;
+
+                assert_int_equal(pipe2(sync, O_CLOEXEC), 0);
+                other = fork();
+                assert_true(other >= 0);
+                if (other == 0) {
+                        /* The user first, then the death signal (a change
+                         * of user clears it): gone with the test. */
+                        if (setresgid(65534, 65534, 65534) == 0 && setresuid(65534, 65534, 65534) == 0 &&
+                            prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 && write(sync[1], "u", 1) == 1)
+                                pause();
+                        _exit(1);
+                }
+                safe_close(sync[1]);
+                assert_int_equal(read(sync[0], &c, 1), 1); /* the child is that user now */
+                safe_close(sync[0]);
+                snprintf(reused, sizeof reused, "%10d\n", (int)other);
+                write_text(path, reused);
+                assert_int_equal(supervisor_remove_stale_lock(path, dir, 3, got, sizeof got),
+                                 STALE_LOCK_REMOVED | STALE_SOCKET_REMOVED);
+                assert_int_equal(access(path, F_OK), -1);
+                assert_int_equal(kill(other, SIGKILL), 0);
+                assert_int_equal(waitpid(other, NULL, 0), other);
                 write_text(path, text);
                 write_text(sock, "");
         }
