@@ -98,11 +98,21 @@ static void novnc_hosts_update(Manager *m) {
                 log_error_errno(r, "Restore: failed to tell websockify the host's new address: %m");
 }
 
+/* The plan the handover is laid over: the one applied before, each
+ * interface with the device it was applied to (an ip= may name none,
+ * which the handover cannot name back). */
+static void network_base(const NetinitOutcome *net, IpcfgPlan *ret) {
+        *ret = net->plan;
+        for (size_t i = 0; i < MIN(ret->n_ifaces, (size_t)IPCFG_MAX_IFACES); i++)
+                if (!ret->ifaces[i].device[0])
+                        memcpy(ret->ifaces[i].device, net->result.devices[i], IFNAMSIZ);
+}
+
 static int step_network(Restore *x, const RestoreHandover *h) {
         Manager *m = x->m;
         _cleanup_(freep) char *cmdline = NULL;
         NetinitOutcome out = {};
-        IpcfgPlan previous = m->net.plan, want;
+        IpcfgPlan previous = m->net.plan, want = {}, base;
         size_t left_out = ipcfg_plan_merge(&previous, &x->tried);
         NetinitOptions o = {
                 .apply = m->config.netinit < 0 ? m->is_pid1 : m->config.netinit > 0,
@@ -120,6 +130,8 @@ static int step_network(Restore *x, const RestoreHandover *h) {
                 return log_error_errno(-EINVAL, "Restore: the handover's network \"%s\" configures no interface "
                                        "(to keep the address, leave network out).", h->network);
         o.cmdline = cmdline;
+        network_base(&m->net, &base);
+        o.base = &base;
         ipcfg_apply_options_default(&o.apply_options);
         o.apply_options.resolv_conf = m->config.resolv_conf;
         o.apply_options.hosts = m->config.hosts_file;
@@ -142,8 +154,11 @@ static int step_network(Restore *x, const RestoreHandover *h) {
         }
         x->tried = (IpcfgPlan){};
         m->net = out; /* the new gateway is the host allow_from admits */
+        /* The handover's first device: it named it, or it is the whole
+         * plan (ipcfg_plan_overlay()) and the first device resolved. */
         log_info("Restore: network %s on %s.", o.apply ? "re-applied" : "plan taken (not ours to apply)",
-                 out.result.device[0] ? out.result.device : "(no device)");
+                 want.ifaces[0].device[0] ? want.ifaces[0].device
+                 : out.result.device[0] ? out.result.device : "(no device)");
         novnc_hosts_update(m);
         return 0;
 }

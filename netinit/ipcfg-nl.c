@@ -1059,6 +1059,8 @@ int ipcfg_apply(const IpcfgPlan *plan, const IpcfgApplyOptions *opts,
                 nl_socket_free(a.sk);
         }
         files_apply(&a, plan);
+        for (size_t i = 0; i < MIN(plan->n_ifaces, (size_t)IPCFG_MAX_IFACES); i++)
+                memcpy(a.result.devices[i], a.links[i].name, IFNAMSIZ);
         if (ret_result)
                 *ret_result = a.result;
         return a.error;

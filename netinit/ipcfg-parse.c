@@ -275,6 +275,76 @@ size_t ipcfg_plan_merge(IpcfgPlan *into, const IpcfgPlan *more) {
         return left_out;
 }
 
+/* Whether plan has an interface naming device (never "": an entry
+ * without one names no device until it is applied). */
+static bool plan_names_device(const IpcfgPlan *plan, const char *device) {
+        for (size_t i = 0; device[0] && i < plan->n_ifaces; i++)
+                if (streq(plan->ifaces[i].device, device))
+                        return true;
+        return false;
+}
+
+/* Whether over re-addresses some of base's devices only (see ipcfg.h). */
+static bool overlay_is_partial(const IpcfgPlan *base, const IpcfgPlan *over) {
+        bool shared = false;
+
+        for (size_t i = 0; i < over->n_ifaces; i++) {
+                if (!over->ifaces[i].device[0])
+                        return false;
+                shared |= plan_names_device(base, over->ifaces[i].device);
+        }
+        return shared;
+}
+
+static bool plan_gives_address(const IpcfgPlan *plan, const IpcfgAddr *addr) {
+        for (size_t i = 0; addr->family != AF_UNSPEC && i < plan->n_ifaces; i++)
+                if (ipcfg_addr_equal(&plan->ifaces[i].address, addr))
+                        return true;
+        return false;
+}
+
+static int plan_append(IpcfgPlan *plan, const IpcfgIface *ifc) {
+        if (plan->n_ifaces >= IPCFG_MAX_IFACES)
+                return -E2BIG;
+        plan->ifaces[plan->n_ifaces++] = *ifc;
+        return 0;
+}
+
+int ipcfg_plan_overlay(const IpcfgPlan *base, const IpcfgPlan *over, IpcfgPlan *ret) {
+        IpcfgPlan p = { .n_ifaces = 0 };
+        bool taken[IPCFG_MAX_IFACES] = {};
+        int r = 0;
+
+        if (!overlay_is_partial(base, over)) {
+                *ret = *over;
+                return 0;
+        }
+        /* Each of over's in the place of the first of base's for its device
+         * (the first hostname and domain stay first); the rest after. */
+        for (size_t i = 0; r >= 0 && i < base->n_ifaces; i++) {
+                const IpcfgIface *b = &base->ifaces[i];
+
+                if (!plan_names_device(over, b->device)) {
+                        /* An address over gives another device moves there. */
+                        if (!plan_gives_address(over, &b->address))
+                                r = plan_append(&p, b);
+                        continue;
+                }
+                for (size_t k = 0; r >= 0 && k < over->n_ifaces; k++)
+                        if (!taken[k] && streq(over->ifaces[k].device, b->device)) {
+                                taken[k] = true;
+                                r = plan_append(&p, &over->ifaces[k]);
+                        }
+        }
+        for (size_t k = 0; r >= 0 && k < over->n_ifaces; k++)
+                if (!taken[k])
+                        r = plan_append(&p, &over->ifaces[k]);
+        if (r < 0)
+                return r;
+        *ret = p;
+        return 0;
+}
+
 const char *ipcfg_addr_to_string(const IpcfgAddr *a, char *buf, size_t size) {
         if (size == 0)
                 return buf;

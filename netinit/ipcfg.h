@@ -97,6 +97,17 @@ bool ipcfg_addr_equal(const IpcfgAddr *a, const IpcfgAddr *b);
  * many did not fit in IPCFG_MAX_IFACES. */
 size_t ipcfg_plan_merge(IpcfgPlan *into, const IpcfgPlan *more);
 
+/* A handover's plan (over) laid over the one applied before (base):
+ * over's interfaces replace base's for the devices they name, and base's
+ * for other devices are kept, unless over gives one's address to another
+ * device (it moved there).  When over names none of base's devices, or
+ * has an interface that names no device, it is the whole network (moved
+ * to another device, or the kernel's rule for it): *ret is over.  base's
+ * devices compare as written: the caller fills in the names its entries
+ * without one resolved to.  -E2BIG when the result would have more than
+ * IPCFG_MAX_IFACES interfaces (*ret untouched).  ret may be over. */
+int ipcfg_plan_overlay(const IpcfgPlan *base, const IpcfgPlan *over, IpcfgPlan *ret);
+
 /* Whether an entry that names no device may mean this one (name, IFF_*
  * flags): the kernel's rule for ip= (ic_is_init_dev() in
  * net/ipv4/ipconfig.c): not loopback, broadcast or point-to-point, and
@@ -158,6 +169,9 @@ void ipcfg_apply_options_default(IpcfgApplyOptions *o);
 /* What was done, for /health and logs. */
 typedef struct IpcfgApplyResult {
         char device[IFNAMSIZ]; /* resolved device name of the first iface */
+        /* Each interface's device as resolved ("" for one not found), in
+         * the plan's order: an ip= naming none has one from then on. */
+        char devices[IPCFG_MAX_IFACES][IFNAMSIZ];
         int ifindex;
         bool onlink_gateway;     /* gateway was outside the subnet */
         bool address_existed;    /* already configured (CONFIG_IP_PNP) */

@@ -113,6 +113,8 @@ static int plan_load(const NetinitOptions *o, NetinitOutcome *out) {
                 set_error(out, "Kernel command line longer than %d bytes", IPCFG_CMDLINE_MAX);
         else if (r < 0)
                 ipcfg_error_format(&e, out->error, sizeof out->error);
+        else if (o->base && (r = ipcfg_plan_overlay(o->base, &out->plan, &out->plan)) < 0)
+                set_error(out, "More than %d interfaces with the ones kept from before", IPCFG_MAX_IFACES);
         return r;
 }
 

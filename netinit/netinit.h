@@ -129,6 +129,10 @@ typedef enum NetinitStage {
 typedef struct NetinitOptions {
         const char *cmdline;      /* the command line itself; NULL: read cmdline_path */
         const char *cmdline_path; /* NULL: "/proc/cmdline" */
+        /* NULL, or the plan the command line's is laid over
+         * (ipcfg_plan_overlay(): a handover re-addresses the devices it
+         * names, the others keep this plan's interfaces). */
+        const IpcfgPlan *base;
         bool apply;               /* false: parse only (--dry-run, or someone else applies) */
         bool force;
         bool system_service;

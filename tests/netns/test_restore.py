@@ -73,16 +73,19 @@ def hand_over(a, path, obj):
 
 @contextlib.contextmanager
 def restorable(agent_bin, tmp_path, interval_ms=300, sets=(), ip="ip=10.77.0.2::10.77.0.1:24::eth0:off",
-               services=None, template_object=True, ready=True):
+               services=None, template_object=True, ready=True, lan_setup=None):
     """The agent with restores on (clock step off) and an MMDS stand-in on
     its loopback; yields it and the handover file, generation g1 learned
     (template_object=False: MMDS has no object at boot, none learned),
-    its display chain ready (ready=False: its /health answering)."""
+    its display chain ready (ready=False: its /health answering).
+    lan_setup(lan), when given, runs before the agent starts."""
     need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
     handover = tmp_path / "handover.json"
     if template_object:
         write_handover(handover, {"generation": "g1"})
     with Lan() as lan:
+        if lan_setup:
+            lan_setup(lan)
         mmds = lan.guest.popen([sys.executable, MMDS_SERVER, "127.0.0.1", str(handover), str(tmp_path / "mmds.log")])
         a = Agent(agent_bin, "window_manager=", "netinit=true", "mmds=false", "restore=true",
                   "restore_clock=false", "mmds_address=127.0.0.1", f"restore_check_interval_ms={interval_ms}",
@@ -242,6 +245,29 @@ def test_restore_onto_another_device(agent_bin, tmp_path, new_address):
         assert addresses_by_device(a.ns) == {"eth0": set(), "eth1": {new_address + "/24"}}
         assert a.health()["network"]["address"] == new_address
         assert "Restore: network re-applied on eth1." in a.log_text()
+
+
+@pytest.mark.parametrize("handed_over,want", [
+    ("ip=10.77.0.9::10.77.0.1:24::eth0:off", {"eth0": {"10.77.0.9/24"}, "eth1": {"192.168.5.2/24"}}),
+    ("ip=192.168.5.9:::24::eth1:off", {"eth0": {"10.77.0.2/24"}, "eth1": {"192.168.5.9/24"}}),
+])
+def test_restore_re_addresses_only_the_device_it_names(agent_bin, tmp_path, handed_over, want):
+    """Two NICs at boot, one in the handover: that one is re-addressed, the
+    other keeps the address it booted with (and the default route stays
+    on eth0 when eth1 is handed over)."""
+    ip = "ip=10.77.0.2::10.77.0.1:24::eth0:off ip=192.168.5.2:::24::eth1:off"
+    def add_eth1(lan):  # there before the agent starts: its boot configures it
+        lan.guest.run("ip", "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p")
+
+    with restorable(agent_bin, tmp_path, ip=ip, lan_setup=add_eth1) as (a, handover):
+        assert addresses_by_device(a.ns) == {"eth0": {"10.77.0.2/24"}, "eth1": {"192.168.5.2/24"}}
+        hand_over(a, handover, {"generation": "g2", "network": handed_over,
+                                "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP})
+        wait_until(lambda: a.health()["restore"]["restores"] == 1, 20, "the restore redone")
+        assert addresses_by_device(a.ns) == want
+        assert [r.get("gateway") for r in a.ns.ip_json("-4", "route", "show", "default")] == ["10.77.0.1"]
+        device = "eth0" if "eth0" in handed_over else "eth1"
+        assert f"Restore: network re-applied on {device}." in a.log_text()
 
 
 def test_restore_onto_another_device_drops_the_templates_ipv6_route(agent_bin, tmp_path):

@@ -648,6 +648,69 @@ static void test_plan_merge(void **state) {
         assert_int_equal(into.n_ifaces, IPCFG_MAX_IFACES);
 }
 
+/* A handover laid over the plan applied before: "device=address" of
+ * each interface of the result, in order. */
+static void test_plan_overlay(void **state) {
+        static const struct {
+                const char *base, *over, *want;
+        } t[] = {
+                /* The one NIC re-addressed. */
+                { "ip=10.0.0.2:::24::eth0:off", "ip=10.0.0.9:::24::eth0:off", "eth0=10.0.0.9" },
+                /* Two NICs, one handed over: the other keeps its boot's. */
+                { "ip=10.0.0.2:::24::eth0:off ip=192.168.5.2:::24::eth1:off", "ip=10.0.0.9:::24::eth0:off",
+                  "eth0=10.0.0.9 eth1=192.168.5.2" },
+                { "ip=10.0.0.2:::24::eth0:off ip=192.168.5.2:::24::eth1:off", "ip=192.168.5.9:::24::eth1:off",
+                  "eth0=10.0.0.2 eth1=192.168.5.9" },
+                /* A new device beside a named one: added after. */
+                { "ip=10.0.0.2:::24::eth0:off ip=192.168.5.2:::24::eth1:off",
+                  "ip=10.0.0.9:::24::eth0:off ip=172.16.0.2:::24::eth2:off",
+                  "eth0=10.0.0.9 eth1=192.168.5.2 eth2=172.16.0.2" },
+                /* eth1's address handed to eth0: it moved, eth1 keeps nothing of the boot's. */
+                { "ip=10.0.0.2:::24::eth0:off ip=192.168.5.2:::24::eth1:off", "ip=192.168.5.2:::24::eth0:off",
+                  "eth0=192.168.5.2" },
+                /* None of the boot's devices named: the network moved, the whole of it. */
+                { "ip=10.0.0.2:::24::eth0:off", "ip=10.0.0.9:::24::eth1:off", "eth1=10.0.0.9" },
+                /* An entry without a device (the kernel's rule): the whole network. */
+                { "ip=10.0.0.2:::24::eth0:off ip=192.168.5.2:::24::eth1:off", "ip=10.0.0.9:::24",
+                  "=10.0.0.9" },
+                { "ip=10.0.0.2:::24::eth0:off ip=192.168.5.2:::24::eth1:off",
+                  "ip=10.0.0.9:::24::eth0:off ip=10.0.1.9:::24", "eth0=10.0.0.9 =10.0.1.9" },
+                /* A base entry without a device matches no name (the caller names it first). */
+                { "ip=10.0.0.2:::24", "ip=10.0.0.9:::24::eth0:off", "eth0=10.0.0.9" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                IpcfgPlan base, over, got;
+                char text[256] = "", buf[INET6_ADDRSTRLEN];
+                size_t len = 0;
+
+                print_message("%s | %s\n", t[i].base, t[i].over);
+                assert_int_equal(ipcfg_parse_cmdline(t[i].base, &base, NULL), 0);
+                assert_int_equal(ipcfg_parse_cmdline(t[i].over, &over, NULL), 0);
+                assert_int_equal(ipcfg_plan_overlay(&base, &over, &got), 0);
+                for (size_t k = 0; k < got.n_ifaces; k++)
+                        len += (size_t)snprintf(text + len, sizeof text - len, "%s%s=%s", k ? " " : "",
+                                                got.ifaces[k].device,
+                                                ipcfg_addr_to_string(&got.ifaces[k].address, buf, sizeof buf));
+                assert_string_equal(text, t[i].want);
+        }
+}
+
+/* More interfaces than a plan holds: refused, the result untouched. */
+static void test_plan_overlay_too_many(void **state) {
+        IpcfgPlan base = {}, over, got = { .n_ifaces = 99 };
+
+        for (unsigned i = 0; i < IPCFG_MAX_IFACES; i++) {
+                snprintf(base.ifaces[i].device, IFNAMSIZ, "eth%u", i);
+                base.ifaces[i].method = IPCFG_METHOD_STATIC;
+        }
+        base.n_ifaces = IPCFG_MAX_IFACES;
+        assert_int_equal(ipcfg_parse_cmdline("ip=10.0.0.9:::24::eth0:off ip=10.0.1.9:::24::eth9:off", &over, NULL),
+                         0);
+        assert_int_equal(ipcfg_plan_overlay(&base, &over, &got), -E2BIG);
+        assert_int_equal(got.n_ifaces, 99);
+}
+
 /* What the model keeps of a DHCP client identifier (the JSON does not
  * show it): the type byte and the id's text; merged like other fields. */
 static void test_dhcp_client_id(void **state) {
@@ -737,6 +800,8 @@ int main(void) {
                 cmocka_unit_test(test_addr_to_string),
                 cmocka_unit_test(test_dhcp_client_id),
                 cmocka_unit_test(test_plan_merge),
+                cmocka_unit_test(test_plan_overlay),
+                cmocka_unit_test(test_plan_overlay_too_many),
                 cmocka_unit_test(test_cmdline_next_arg),
                 cmocka_unit_test(test_link_candidates),
         };
