@@ -46,13 +46,29 @@ static bool dns_any(const IpcfgPlan *plan) {
         return false;
 }
 
+static bool ipv6_link_ok(uint32_t mtu) {
+        return mtu == 0 || mtu >= IPCFG_IPV6_MIN_MTU;
+}
+
+const IpcfgIface *ipcfg_plan_dns_scope(const IpcfgPlan *plan, const IpcfgAddr *dns) {
+        for (size_t i = 0; i < MIN(plan->n_ifaces, (size_t)IPCFG_MAX_IFACES); i++)
+                for (size_t j = 0; j < MIN(plan->ifaces[i].n_dns, (size_t)IPCFG_MAX_DNS); j++)
+                        if (ipv6_link_ok(plan->ifaces[i].mtu) && ipcfg_addr_equal(&plan->ifaces[i].dns[j], dns))
+                                return &plan->ifaces[i];
+        return NULL;
+}
+
 /* One nameserver line.  A link-local IPv6 server is reachable only
  * through a device: glibc takes the scope from "%<device>" and, without
  * one, sends it nothing (the kernel refuses a link-local destination with
- * no interface).  The device is the one of the interface that lists it. */
-static void nameserver_line(FILE *f, const IpcfgAddr *a, const char *device) {
+ * no interface).  The device is that of an interface listing it whose
+ * link has IPv6 (ipcfg_plan_dns_scope()), else of the first listing it. */
+static void nameserver_line(FILE *f, const IpcfgPlan *plan, const IpcfgAddr *a, const char *first) {
         char s[INET6_ADDRSTRLEN];
-        bool scoped = a->family == AF_INET6 && IN6_IS_ADDR_LINKLOCAL(&a->in6) && !isempty(device);
+        bool linklocal = a->family == AF_INET6 && IN6_IS_ADDR_LINKLOCAL(&a->in6);
+        const IpcfgIface *via = linklocal ? ipcfg_plan_dns_scope(plan, a) : NULL;
+        const char *device = via ? via->device : first;
+        bool scoped = linklocal && !isempty(device);
 
         fprintf(f, "nameserver %s%s%s\n", ipcfg_addr_to_string(a, s, sizeof s), scoped ? "%" : "",
                 scoped ? device : "");
@@ -78,7 +94,8 @@ int ipcfg_resolv_conf_text(const IpcfgPlan *plan, char **ret) {
                 for (size_t i = 0; i < MIN(plan->n_ifaces, (size_t)IPCFG_MAX_IFACES); i++)
                         for (size_t j = 0; j < MIN(plan->ifaces[i].n_dns, (size_t)IPCFG_MAX_DNS); j++)
                                 if (plan->ifaces[i].dns[j].family != AF_UNSPEC && !dns_seen(plan, i, j))
-                                        nameserver_line(f, &plan->ifaces[i].dns[j], plan->ifaces[i].device);
+                                        nameserver_line(f, plan, &plan->ifaces[i].dns[j],
+                                                        plan->ifaces[i].device);
                 if (domain)
                         fprintf(f, "search %s\n", domain);
                 if (fflush(f) != 0)

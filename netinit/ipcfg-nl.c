@@ -42,7 +42,6 @@
 #include "time-util.h"
 
 #define FILE_MAX (1024 * 1024)
-#define IPV6_MIN_MTU 1280 /* linux/ipv6.h, which clashes with netinet/in.h */
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_sock *, nl_socket_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_cache *, nl_cache_free);
@@ -83,6 +82,9 @@ typedef struct Applier {
          * name "" until then), for its address and the files: an ip= may
          * name none. */
         LinkWait links[IPCFG_MAX_IFACES];
+        /* Each interface's link MTU once configured (0: not known): a
+         * link-local DNS server needs IPv6 on its link. */
+        uint32_t mtus[IPCFG_MAX_IFACES];
 } Applier;
 
 /* The one translation from libnl results to -errno.  Clears the kernel's
@@ -317,8 +319,10 @@ static int link_change_mac(Applier *a, struct rtnl_link *cur, const char *name, 
  * the kernel's do_setlink() applies IFLA_ADDRESS, then IFLA_MTU, then the
  * flags, and keeps what it applied when a later part is refused.  The
  * MTU first, on the link as it is (no need to take it down); then the MAC
- * (link_change_mac()); then up.  Writes the reason into errbuf. */
-static int link_configure(Applier *a, int ifindex, const char *name, uint32_t mtu, const uint8_t *mac) {
+ * (link_change_mac()); then up.  Writes the reason into errbuf.
+ * *ret_mtu (may be NULL): the link's MTU from then on. */
+static int link_configure(Applier *a, int ifindex, const char *name, uint32_t mtu, const uint8_t *mac,
+                          uint32_t *ret_mtu) {
         _cleanup_(rtnl_link_putp) struct rtnl_link *cur = NULL;
         int r;
 
@@ -330,6 +334,8 @@ static int link_configure(Applier *a, int ifindex, const char *name, uint32_t mt
                 if (r < 0)
                         return fail(a, r, "Failed to set MTU %u on %s", (unsigned)mtu, name);
         }
+        if (ret_mtu)
+                *ret_mtu = mtu > 0 ? mtu : rtnl_link_get_mtu(cur);
         if (mac && !link_has_mac(cur, mac))
                 return link_change_mac(a, cur, name, mac);
         if (rtnl_link_get_flags(cur) & IFF_UP)
@@ -347,7 +353,7 @@ static int loopback_up(Applier *a) {
         r = nl_errno(a, rtnl_link_get_kernel(a->sk, 0, "lo", &lo));
         if (r < 0)
                 return fail(a, r, "Failed to look up the loopback device");
-        return link_configure(a, rtnl_link_get_ifindex(lo), "lo", 0, NULL);
+        return link_configure(a, rtnl_link_get_ifindex(lo), "lo", 0, NULL, NULL);
 }
 
 static void link_wait_consider(LinkWait *w, struct rtnl_link *l) {
@@ -820,7 +826,8 @@ static int iface_link(Applier *a, const IpcfgIface *ifc) {
         if (!method_needs_client(ifc->method))
                 applier_record(a, ra = ra_refuse(a, w->name));
         applier_record(a, redirects = redirects_refuse(a, w->name));
-        r = link_configure(a, w->ifindex, w->name, ifc->mtu, ifc->has_mac ? ifc->mac : NULL);
+        r = link_configure(a, w->ifindex, w->name, ifc->mtu, ifc->has_mac ? ifc->mac : NULL,
+                           &a->mtus[ifc - a->plan->ifaces]);
         if (r < 0)
                 return r;
         /* A link without IPv6 state (its MTU was below 1280) gets it back,
@@ -850,7 +857,7 @@ static int ipv6_mtu_check(Applier *a, int ifindex, const char *name) {
         if (r < 0)
                 return fail(a, r, "Failed to look up %s", name);
         mtu = rtnl_link_get_mtu(l);
-        if (mtu < IPV6_MIN_MTU)
+        if (mtu < IPCFG_IPV6_MIN_MTU)
                 return fail(a, -EINVAL, "%s: MTU %u is below 1280, too small for IPv6 (give one in ip=)", name,
                             mtu);
         return 0;
@@ -917,29 +924,56 @@ static int file_update(const char *path, const char *content) {
         return r == -EBUSY ? file_rewrite(path, content, len) : r;
 }
 
+/* A link-local IPv6 server that no link listing it can reach (each
+ * one's MTU is below 1280: no IPv6 there; the parser refuses an MTU the
+ * ip= gives, this is for the device's own): named, as the address and
+ * route are (ipv6_mtu_check()). */
+static int dns_linklocal_check(Applier *a, const IpcfgPlan *named) {
+        char s[INET6_ADDRSTRLEN];
+
+        for (size_t i = 0; i < MIN(named->n_ifaces, (size_t)IPCFG_MAX_IFACES); i++)
+                for (size_t j = 0; j < MIN(named->ifaces[i].n_dns, (size_t)IPCFG_MAX_DNS); j++) {
+                        const IpcfgAddr *x = &named->ifaces[i].dns[j];
+
+                        if (x->family != AF_INET6 || !IN6_IS_ADDR_LINKLOCAL(&x->in6) ||
+                            ipcfg_plan_dns_scope(named, x))
+                                continue;
+                        return fail(a, -EINVAL, "Nameserver %s is link-local, but %s: MTU %u is below 1280, "
+                                    "too small for IPv6 (give one in ip=)", addr_str(x, s),
+                                    named->ifaces[i].device, (unsigned)named->ifaces[i].mtu);
+                }
+        return 0;
+}
+
 /* resolv.conf as ipcfg_resolv_conf_text() composes it, from the plan
  * with the devices the links resolved to (a link-local server's scope
- * names its device, also one the ip= left to the kernel's rule); left
- * untouched when the plan names no server. */
+ * names its device, also one the ip= left to the kernel's rule) and the
+ * MTUs they have; left untouched when the plan names no server.  A
+ * link-local server no link can reach is an error, and the file is
+ * written all the same (its other servers work). */
 static int resolv_conf_write(Applier *a, const IpcfgPlan *plan) {
         _cleanup_(freep) char *text = NULL;
         IpcfgPlan named = *plan;
-        int r;
+        int r, unreachable;
 
         if (isempty(a->opts->resolv_conf))
                 return 0;
-        for (size_t i = 0; i < MIN(named.n_ifaces, (size_t)IPCFG_MAX_IFACES); i++)
+        for (size_t i = 0; i < MIN(named.n_ifaces, (size_t)IPCFG_MAX_IFACES); i++) {
                 if (isempty(named.ifaces[i].device))
                         memcpy(named.ifaces[i].device, a->links[i].name, IFNAMSIZ);
+                if (a->mtus[i] > 0)
+                        named.ifaces[i].mtu = a->mtus[i];
+        }
+        unreachable = dns_linklocal_check(a, &named);
         r = ipcfg_resolv_conf_text(&named, &text);
         if (r < 0)
                 return fail(a, r, "Failed to compose %s", a->opts->resolv_conf);
         if (r == 0)
-                return 0;
+                return unreachable;
         r = file_update(a->opts->resolv_conf, text);
         if (r < 0)
                 return fail(a, r, "Failed to write %s", a->opts->resolv_conf);
-        return 0;
+        return unreachable;
 }
 
 /* The old hosts file with our line replaced, moved or dropped

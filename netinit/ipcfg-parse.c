@@ -98,7 +98,6 @@ typedef struct State {
 } State;
 
 #define MAX_FIELDS 16
-#define IPV6_MIN_MTU 1280 /* linux/ipv6.h, which clashes with netinet/in.h */
 
 static const char *const ipcfg_method_table[_IPCFG_METHOD_MAX] = {
         [IPCFG_METHOD_NONE] = "none",
@@ -686,10 +685,41 @@ static int gateways_check_others(State *st, const IpcfgPlan *p) {
  * takes the MTU, drops the device's IPv6 state, and then refuses the
  * address or the route with a bare EINVAL that does not name the MTU. */
 static int mtu_check_family(State *st, const Entry *e) {
-        if (e->mtu == 0 || e->mtu >= IPV6_MIN_MTU ||
+        if (e->mtu == 0 || e->mtu >= IPCFG_IPV6_MIN_MTU ||
             (e->client.family != AF_INET6 && e->gateway.family != AF_INET6))
                 return 0;
         return fail_number(st, e->mtu_field, "mtu", (long)e->mtu, "below 1280, too small for IPv6");
+}
+
+/* Names where the server was given: field 8 or 9 of interface i's ip=,
+ * else a nameserver=. */
+static int dns_fail_linklocal(State *st, size_t i, const IpcfgAddr *a) {
+        static const char why[] = "link-local, and its link's MTU is below 1280, too small for IPv6";
+        const Entry *e = &st->entries[i];
+
+        st->key = e->key ?: "ip";
+        if (ipcfg_addr_equal(&e->dns0, a))
+                return fail_addr(st, 8, "dns0", a, why);
+        if (ipcfg_addr_equal(&e->dns1, a))
+                return fail_addr(st, 9, "dns1", a, why);
+        st->key = "nameserver";
+        return fail_addr(st, 0, "nameserver", a, why);
+}
+
+/* A link-local IPv6 DNS server is reached through a link that lists it;
+ * when every one of them has an MTU below 1280 (no IPv6 on the link),
+ * resolv.conf would name a server nothing can reach. */
+static int dns_check_linklocal(State *st, const IpcfgPlan *p) {
+        for (size_t i = 0; i < p->n_ifaces; i++)
+                for (size_t j = 0; j < p->ifaces[i].n_dns; j++) {
+                        const IpcfgAddr *a = &p->ifaces[i].dns[j];
+
+                        if (a->family != AF_INET6 || !IN6_IS_ADDR_LINKLOCAL(&a->in6) ||
+                            ipcfg_plan_dns_scope(p, a))
+                                continue;
+                        return dns_fail_linklocal(st, i, a);
+                }
+        return 0;
 }
 
 /* Fields 1-4: client, server, gateway, netmask. */
@@ -1053,6 +1083,8 @@ int ipcfg_parse_cmdline(const char *cmdline, IpcfgPlan *ret, IpcfgError *ret_err
         }
         plan.n_ifaces = st.n_entries;
         r = gateways_check_others(&st, &plan);
+        if (r >= 0)
+                r = dns_check_linklocal(&st, &plan);
         if (r < 0)
                 return r;
         *ret = plan;

@@ -16,6 +16,10 @@
 #define IPCFG_MAX_NTP 4
 #define IPCFG_HOSTNAME_MAX 64
 #define IPCFG_DHCP_CLIENT_ID_MAX 251 /* what the kernel copies of it */
+/* IPv6 needs a link MTU of at least this (RFC 8200): below it the kernel
+ * drops the link's IPv6 state (linux/ipv6.h's IPV6_MIN_MTU, which clashes
+ * with netinet/in.h). */
+#define IPCFG_IPV6_MIN_MTU 1280
 #define IPCFG_CMDLINE_MAX 4096 /* COMMAND_LINE_SIZE on x86 is 2048; be generous */
 
 typedef enum IpcfgMethod {
@@ -131,11 +135,19 @@ int ipcfg_plan_to_json(const IpcfgPlan *plan, char **ret);
  * hostname (borrowed from plan), or NULL. */
 const IpcfgIface *ipcfg_plan_hostname_iface(const IpcfgPlan *plan);
 
+/* The interface a link-local IPv6 DNS server is reached through: the
+ * first one listing it whose link can have IPv6 (its mtu not given, or
+ * 1280 or more; below, the link has no IPv6 state); NULL when none can
+ * (or plan lists it nowhere).  Borrowed from plan. */
+const IpcfgIface *ipcfg_plan_dns_scope(const IpcfgPlan *plan, const IpcfgAddr *dns);
+
 /* resolv.conf: a comment line, every interface's DNS servers in order,
  * each once, and the first domain given as `search`.  A link-local IPv6
- * server gets the device of the interface listing it first as its scope
+ * server gets the device of an interface listing it as its scope
  * (`fe80::1%eth0`), when that names one.  Nothing to write when the plan
- * names no server (a domain alone keeps the file). */
+ * names no server (a domain alone keeps the file).  The interface is
+ * ipcfg_plan_dns_scope()'s, else the first listing it (an MTU the caller
+ * knows is below 1280 is the caller's error to report). */
 int ipcfg_resolv_conf_text(const IpcfgPlan *plan, char **ret);
 
 /* /etc/hosts: old (NULL: no file) without the line an earlier run added,

@@ -837,3 +837,18 @@ def test_ipv6_on_a_link_whose_mtu_is_too_small_says_so(lan, agent_bin, files):
     assert r.stderr == ("<3>vm-browser-agent: eth0: MTU 1000 is below 1280, too small for IPv6 (give one in "
                         "ip=): Invalid argument\n")
     assert addrs(lan.guest, "eth0", "inet6") == []
+
+
+def test_link_local_nameserver_on_a_link_without_ipv6_says_so(lan, agent_bin, files):
+    """The link's own MTU is below 1280 (no IPv6 on it) and nameserver= is
+    link-local: resolv.conf would name fe80::1%eth0, which nothing reaches.
+    The failure names the server and the MTU; the IPv4 address and the
+    file's other server are applied all the same."""
+    lan.guest.run("ip", "link", "set", "eth0", "mtu", "1000")
+    r = apply(lan.guest, agent_bin, files, "ip=10.77.0.2::10.77.0.1:24::eth0:off nameserver=fe80::1 "
+                                           "nameserver=10.77.0.1")
+    assert (r.returncode, r.stderr) == (
+        1, "<3>vm-browser-agent: Nameserver fe80::1 is link-local, but eth0: MTU 1000 is below 1280, too small "
+           "for IPv6 (give one in ip=): Invalid argument\n")
+    assert addrs(lan.guest, "eth0") == [("10.77.0.2", 24)]
+    assert "nameserver 10.77.0.1\n" in files["resolv"].read_text()

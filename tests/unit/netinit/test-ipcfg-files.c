@@ -58,6 +58,10 @@ static const ResolvCase resolv_cases[] = {
         { "ip=10.0.0.2:::24::eth1:off:1.1.1.1 ip=10.1.0.2:::24::eth0:off:[fe80::1] nameserver=fe80::53",
           HEADER "nameserver 1.1.1.1\nnameserver fe80::53%eth1\nnameserver fe80::1%eth0\n" },
         { "ip=dhcp nameserver=fe80::53", HEADER "nameserver fe80::53\n" },
+        /* The first link that lists it and can have IPv6 (eth0's MTU is
+         * below 1280: it has none). */
+        { "ip=10.0.0.2:::24::eth0:off:1000 ip=10.1.0.2:::24::eth1:off nameserver=fe80::53",
+          HEADER "nameserver fe80::53%eth1\n" },
 };
 
 typedef struct HostsCase {

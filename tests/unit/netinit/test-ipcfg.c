@@ -448,6 +448,22 @@ static const Case cases[] = {
                                              "", "", "576", N))),
         OK("ip=[fd00::2]:::64::eth0:off:1280", PLAN(IFACE(S("eth0"), "static", S("fd00::2"), "64", N, N, N, N,
                                                           "", "", "1280", N))),
+        /* A link-local DNS server is reached only through a link that
+         * lists it; below 1280 the link has no IPv6, and resolv.conf
+         * would name a server nothing reaches.  Named where it was given. */
+        ERR("ip=" FC "::eth0:off:1000 nameserver=fe80::1",
+            "nameserver=: invalid value \"fe80::1\": link-local, and its link's MTU is below 1280, too small for IPv6"),
+        ERR("ip=" FC "::eth0:off:[fe80::53] ip=eth0:off:1000",
+            "ip=: field 8 (dns0): invalid value \"fe80::53\": link-local, and its link's MTU is below 1280, too "
+            "small for IPv6"),
+        /* Another link that lists it can have IPv6; a global server may be routed elsewhere. */
+        OK("ip=" FC "::eth0:off:1000 ip=10.9.0.2:::24::eth1:off nameserver=fe80::1",
+           PLAN(IFACE(S("eth0"), "static", S("172.16.0.2"), "24", N, S("172.16.0.1"), N, N, "\"fe80::1\"", "",
+                      "1000", N) ","
+                IFACE(S("eth1"), "static", S("10.9.0.2"), "24", N, N, N, N, "\"fe80::1\"", "", N, N))),
+        OK("ip=" FC "::eth0:off:1000 nameserver=fd00::53",
+           PLAN(IFACE(S("eth0"), "static", S("172.16.0.2"), "24", N, S("172.16.0.1"), N, N, "\"fd00::53\"", "",
+                      "1000", N))),
         /* Merged: the MTU from the device form is its field 3. */
         ERR("ip=eth0:off:576 ip=[fd00::2]:::64::eth0:off",
             "ip=: field 3 (mtu): invalid value \"576\": below 1280, too small for IPv6"),
