@@ -407,7 +407,7 @@ static void question_failed(Restore *x) {
         x->answered = true;
 }
 
-static void on_mmds(int r, const char *json, void *userdata) {
+static void on_mmds(int r, const char *json, const char *error, void *userdata) {
         Restore *x = userdata;
         RestoreHandover h = { .time_ms = -1 };
         const char *why = NULL;
@@ -416,8 +416,8 @@ static void on_mmds(int r, const char *json, void *userdata) {
         if (r >= 0)
                 r = restore_handover_parse(json, &h, &why);
         if (r < 0) {
-                if (why)
-                        log_warning("Restore check: MMDS gave no usable handover: %s.", why);
+                if (why || error)
+                        log_warning_errno(r, "Restore check: MMDS gave no usable handover: %s.", why ?: error);
                 else
                         log_warning_errno(r, "Restore check: MMDS gave no usable handover: %m");
                 question_failed(x);

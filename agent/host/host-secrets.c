@@ -36,6 +36,7 @@ struct HostSecrets {
         usec_t retry_usec;
         unsigned attempts;
         bool mmds_asked; /* at start: MMDS is the host's channel */
+        char mmds_error[160]; /* what the last answer's failure was, "": its errno says it */
 };
 
 static const char *const auth_table[_SECRET_STATE_MAX] = {
@@ -138,11 +139,17 @@ static bool desktop_secret_usable(const char *secret) {
         return false;
 }
 
+/* Why the last question failed: what MMDS answered, else r's text. */
+static const char *mmds_why(const HostSecrets *s, int r) {
+        return s->mmds_error[0] ? s->mmds_error : strerror(-r);
+}
+
 static void mmds_give_up(HostSecrets *s, int r) {
-        log_warning_errno(r, "MMDS gave no %s%s%s after %u attempts: %m",
+        log_warning_errno(r, "MMDS gave no %s%s%s after %u attempts: %s",
                           s->token_state == SECRET_PENDING ? "control token" : "",
                           s->token_state == SECRET_PENDING && s->desktop_state == SECRET_PENDING ? " and no " : "",
-                          s->desktop_state == SECRET_PENDING ? "desktop secret" : "", s->attempts);
+                          s->desktop_state == SECRET_PENDING ? "desktop secret" : "", s->attempts,
+                          mmds_why(s, r));
         if (s->token_state == SECRET_PENDING)
                 s->token_state = SECRET_MISSING;
         if (s->desktop_state == SECRET_PENDING)
@@ -183,8 +190,8 @@ static void mmds_retry(HostSecrets *s, int r) {
         /* Said: a boot that waits for MMDS shows why; asking for ever
          * (mmds_forever), the rest only at debug. */
         log_full_errno(s->attempts <= MMDS_ATTEMPTS_MAX ? LOG_INFO : LOG_DEBUG, r,
-                       "MMDS attempt %u failed, retrying in %llu ms: %m", s->attempts,
-                       (unsigned long long)(s->retry_usec / USEC_PER_MSEC));
+                       "MMDS attempt %u failed, retrying in %llu ms: %s", s->attempts,
+                       (unsigned long long)(s->retry_usec / USEC_PER_MSEC), mmds_why(s, r));
         s->retry = sd_event_source_disable_unref(s->retry);
         r = sd_event_add_time_relative(s->o.event, &s->retry, CLOCK_MONOTONIC, s->retry_usec, 0, on_retry, s);
         s->retry_usec = MIN(s->retry_usec * 2, MMDS_RETRY_MAX_USEC);
@@ -211,13 +218,14 @@ static bool mmds_take(HostSecrets *s, char **token, char **desktop) {
         return false;
 }
 
-static void on_mmds(int r, const char *json, void *userdata) {
+static void on_mmds(int r, const char *json, const char *error, void *userdata) {
         HostSecrets *s = userdata;
         _cleanup_(erase_and_freep) char *token = NULL, *desktop = NULL;
         const char *why = NULL;
         bool changed;
 
         s->mmds = NULL; /* freed after this callback */
+        snprintf(s->mmds_error, sizeof s->mmds_error, "%s", error ?: "");
         if (r >= 0)
                 r = mmds_parse_secrets(json, &token, &desktop, &why);
         if (r < 0) {
@@ -237,6 +245,7 @@ static void on_mmds(int r, const char *json, void *userdata) {
 
 static int mmds_ask(HostSecrets *s) {
         s->attempts++;
+        s->mmds_error[0] = '\0'; /* a question not sent: its errno says why */
         return mmds_get(s->o.event, s->o.mmds_address, s->o.mmds_port, s->o.mmds_path, MMDS_TIMEOUT_USEC,
                         on_mmds, s, &s->mmds);
 }

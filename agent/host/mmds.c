@@ -25,6 +25,7 @@ struct MmdsRequest {
         MmdsDone done;
         void *userdata;
         HttpOnce *http;
+        char error[160];   /* "": r says it all */
 };
 
 MmdsRequest *mmds_request_free(MmdsRequest *m) {
@@ -39,13 +40,17 @@ MmdsRequest *mmds_request_free(MmdsRequest *m) {
 
 static void finish(MmdsRequest *m, int r, const char *json) {
         m->http = NULL; /* freed by http-once after its callback */
-        m->done(r, json, m->userdata);
+        m->done(r, json, r < 0 && m->error[0] ? m->error : NULL, m->userdata);
         mmds_request_free(m);
 }
 
-static int status_to_errno(unsigned status) {
+/* Any status but 200 is an error, named with the request it answered:
+ * an answer that is HTTP (a 400, 405, 500...) is not one that is not. */
+static int status_check(MmdsRequest *m, unsigned status, const char *request) {
+        if (status == 200)
+                return 0;
+        snprintf(m->error, sizeof m->error, "MMDS answered HTTP status %u to %s", status, request);
         switch (status) {
-        case 200: return 0;
         case 401:
         case 403: return -EACCES;
         case 404: return -ENOENT;
@@ -55,9 +60,11 @@ static int status_to_errno(unsigned status) {
 
 static void on_object(int r, const HttpAnswer *a, void *userdata) {
         MmdsRequest *m = userdata;
+        char request[96];
 
+        snprintf(request, sizeof request, "GET %s", m->path);
         if (r >= 0)
-                r = status_to_errno(a->status);
+                r = status_check(m, a->status, request);
         finish(m, r, r >= 0 ? a->body : NULL);
 }
 
@@ -91,10 +98,12 @@ static void on_session_token(int r, const HttpAnswer *a, void *userdata) {
         size_t len = 0, n;
 
         if (r >= 0)
-                r = status_to_errno(a->status);
+                r = status_check(m, a->status, "PUT /latest/api/token");
         n = r >= 0 ? strcspn(a->body, "\r\n") : 0;
-        if (r >= 0 && (n == 0 || n > 512))
+        if (r >= 0 && (n == 0 || n > 512)) {
+                snprintf(m->error, sizeof m->error, "MMDS's session token is %s", n ? "over 512 bytes" : "empty");
                 r = -EBADMSG;
+        }
         if (r >= 0)
                 request = format(&len, "GET %s HTTP/1.1\r\nHost: %s\r\nX-metadata-token: %.*s\r\n"
                                        "Accept: application/json\r\nConnection: close\r\n\r\n",

@@ -14,9 +14,12 @@
 typedef struct MmdsRequest MmdsRequest;
 
 /* r: 0 with the object's JSON text (borrowed, wiped after the call: it
- * holds secrets), or -errno (connect, timeout, -EBADMSG, -EACCES for a
- * 401/403, -ENOENT for a 404). */
-typedef void (*MmdsDone)(int r, const char *json, void *userdata);
+ * holds secrets), or -errno (connect, timeout, -EBADMSG for an answer
+ * that is not HTTP or another status, -EACCES for a 401/403, -ENOENT for
+ * a 404).  error: NULL when r says it all, else what MMDS answered, for
+ * the log ("MMDS answered HTTP status 500 to GET /vm-browser-agent";
+ * borrowed, for the call only). */
+typedef void (*MmdsDone)(int r, const char *json, const char *error, void *userdata);
 
 int mmds_get(sd_event *e, const char *address, uint16_t port, const char *path, usec_t timeout,
              MmdsDone done, void *userdata, MmdsRequest **ret);

@@ -240,6 +240,13 @@ def test_mmds_answering_late(lan, agent_bin, workdir):
         wait_until(lambda: a.health()["auth"] == "token", 30, "the token from MMDS")
         puts = [l for l in lines(log) if l.startswith("PUT")]
         assert len(puts) >= 5  # three refused, one without the object yet, one with it
+        # Each failure names the status MMDS answered and to what: an
+        # HTTP answer is not "Bad message", as one that is not HTTP is.
+        text = a.text()
+        assert re.search(r"MMDS attempt \d+ failed, retrying in \d+ ms: MMDS answered HTTP status 503 to PUT "
+                         r"/latest/api/token\n", text), text
+        assert ": MMDS answered HTTP status 503 to GET /vm-browser-agent\n" in text, text
+        assert "Bad message" not in text
         h = a.health()
         assert h["restore"] == {"generation": "boot-1", "restores": 0, "last_restore_ms": None,
                                 "restoring": False}, h["restore"]
