@@ -31,6 +31,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -998,13 +999,28 @@ static int hosts_write(Applier *a, const IpcfgPlan *plan) {
         return 0;
 }
 
+/* The kernel's domain name when none was set (UTS_DOMAINNAME). */
+#define DOMAINNAME_UNSET "(none)"
+
+/* The hostname names the whole name: without a domain, one set before (a
+ * restored template's) is cleared back to the kernel's "(none)", or the
+ * clone would keep the template's domain beside its own hostname. */
 static int hostname_set(Applier *a, const IpcfgIface *ifc) {
+        const char *domain;
+        struct utsname u;
+
         if (!ifc || !a->opts->set_hostname)
                 return 0;
         if (sethostname(ifc->hostname, strlen(ifc->hostname)) < 0)
                 return fail(a, negative_errno(), "Failed to set the hostname to %s", ifc->hostname);
-        if (!isempty(ifc->domain) && setdomainname(ifc->domain, strlen(ifc->domain)) < 0)
-                return fail(a, negative_errno(), "Failed to set the domain name to %s", ifc->domain);
+        domain = ifc->domain;
+        if (isempty(domain)) {
+                if (uname(&u) < 0 || isempty(u.domainname) || streq(u.domainname, DOMAINNAME_UNSET))
+                        return 0;
+                domain = DOMAINNAME_UNSET;
+        }
+        if (setdomainname(domain, strlen(domain)) < 0)
+                return fail(a, negative_errno(), "Failed to set the domain name to %s", domain);
         return 0;
 }
 

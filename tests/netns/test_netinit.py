@@ -852,3 +852,15 @@ def test_link_local_nameserver_on_a_link_without_ipv6_says_so(lan, agent_bin, fi
            "for IPv6 (give one in ip=): Invalid argument\n")
     assert addrs(lan.guest, "eth0") == [("10.77.0.2", 24)]
     assert "nameserver 10.77.0.1\n" in files["resolv"].read_text()
+
+
+def test_hostname_without_a_domain_clears_the_old_one(lan, agent_bin, files):
+    """A hostname without a domain is the whole name: a domain name set
+    before (a restored template's) goes back to the kernel's "(none)"
+    rather than stay beside the new hostname."""
+    argv = netinit_argv(agent_bin, files, "ip=10.77.0.2::10.77.0.1:24:clone:eth0:off")
+    # A shell in the test (never in product code), in a private UTS namespace.
+    script = 'domainname old.example.test && "$@" && echo "$(hostname) $(domainname)"'
+    r = lan.guest.run("unshare", "--uts", "sh", "-c", script, "sh", *argv, check=False)
+    assert (r.returncode, r.stdout) == (0, "clone (none)\n"), r.stderr
+    assert files["hosts"].read_text() == "10.77.0.2\tclone # vm-browser-agent netinit\n"
