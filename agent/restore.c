@@ -108,6 +108,32 @@ static void network_base(const NetinitOutcome *net, IpcfgPlan *ret) {
                         memcpy(ret->ifaces[i].device, net->result.devices[i], IFNAMSIZ);
 }
 
+/* What the handover's network can never give, refused before anything
+ * is applied (a value that does not parse is netinit_run()'s to name):
+ * ip=off (none...) would apply nothing and remove nothing: the clone
+ * would keep the snapshot's address, and its gateway would no longer be
+ * the host allow_from admits.  DHCP or autoconf: netinit has no client;
+ * applied, the link and the files would change and the device keep the
+ * snapshot's address, the same failure on every retry. */
+static int network_check(const char *cmdline, const char *network, IpcfgPlan *want) {
+        if (ipcfg_parse_cmdline(cmdline, want, NULL) < 0)
+                return 0;
+        if (want->n_ifaces == 0)
+                return log_error_errno(-EINVAL, "Restore: the handover's network \"%s\" configures no interface "
+                                       "(to keep the address, leave network out).", network);
+        for (size_t i = 0; i < want->n_ifaces; i++) {
+                IpcfgMethod m = want->ifaces[i].method;
+
+                if (m == IPCFG_METHOD_DHCP || m == IPCFG_METHOD_DHCP6 || m == IPCFG_METHOD_AUTO6)
+                        return log_error_errno(-EOPNOTSUPP, "Restore: the handover's network \"%s\" asks for %s "
+                                               "on %s, and netinit has no DHCP/autoconf client: give the clone a "
+                                               "static address (nothing was changed).", network,
+                                               ipcfg_method_to_string(m),
+                                               want->ifaces[i].device[0] ? want->ifaces[i].device : "its device");
+        }
+        return 0;
+}
+
 static int step_network(Restore *x, const RestoreHandover *h) {
         Manager *m = x->m;
         _cleanup_(freep) char *cmdline = NULL;
@@ -122,13 +148,9 @@ static int step_network(Restore *x, const RestoreHandover *h) {
 
         if (asprintf(&cmdline, "ip=%s", h->network) < 0)
                 return log_error_errno(-ENOMEM, "Restore: %m");
-        /* ip=off (none...) would apply nothing and remove nothing: the
-         * clone would keep the snapshot's address, and its gateway would
-         * no longer be the host allow_from admits.  (A value that does not
-         * parse is netinit_run()'s to name.) */
-        if (ipcfg_parse_cmdline(cmdline, &want, NULL) >= 0 && want.n_ifaces == 0)
-                return log_error_errno(-EINVAL, "Restore: the handover's network \"%s\" configures no interface "
-                                       "(to keep the address, leave network out).", h->network);
+        r = network_check(cmdline, h->network, &want);
+        if (r < 0)
+                return r;
         o.cmdline = cmdline;
         network_base(&m->net, &base);
         o.base = &base;

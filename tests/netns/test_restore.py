@@ -442,6 +442,25 @@ def test_restore_onto_no_interface_is_refused(restored):
     assert addresses(a.ns) == {"10.77.0.2/24"}
 
 
+def test_restore_onto_dhcp_is_refused_before_anything_changes(restored, tmp_path):
+    """DHCP for the clone: netinit has no client, so no try would ever give
+    it an address.  Refused before anything is applied, naming why: the
+    clone keeps the snapshot's address, and its files stay as they were
+    (not the handover's nameserver beside the template's address)."""
+    a, handover = restored
+    assert not (tmp_path / "resolv.conf").exists()  # the boot's ip= names no server
+    hand_over(a, handover, {"generation": "g2", "network": "::::clone:eth0:dhcp:10.77.0.53", "token": NEW_TOKEN,
+                            "desktop_secret": NEW_DESKTOP})
+    wait_until(lambda: a.log_lines("Restore incomplete (generation g2)"), 20, "the redo failed")
+    assert a.log_lines('Restore: the handover\'s network "::::clone:eth0:dhcp:10.77.0.53" asks for dhcp on eth0, and '
+                       'netinit has no DHCP/autoconf client: give the clone a static address (nothing was '
+                       'changed).')
+    assert not a.log_lines("Restore: network from the handover failed")
+    assert a.health()["restore"]["restoring"] is True
+    assert addresses(a.ns) == {"10.77.0.2/24"}
+    assert not (tmp_path / "resolv.conf").exists()
+
+
 def test_an_unusable_handover_names_its_key(restored):
     """The host copied its boot arguments' nameserver= into network: a
     blank would start another word of the command line, so the handover is
