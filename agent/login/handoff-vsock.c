@@ -61,6 +61,7 @@ struct Handoff {
         int fd;
         bool connected;
         bool refused;      /* the stand-in's receiver was not root's: said once until one is */
+        bool busy_said;    /* the stand-in's queue of connections was full: said once until a connect */
         bool no_token;     /* no control token: said once until there is one */
         bool held_said;    /* the hold with deliveries queued was logged: once per hold */
         sd_event_source *io, *timer;
@@ -325,6 +326,7 @@ static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) 
                         return 0;
                 }
                 h->refused = false;
+                h->busy_said = false;
                 h->connected = true;
                 send_pending(h);
                 return 0;
@@ -341,8 +343,12 @@ static int connect_host(Handoff *h) {
         int r;
 
         if (!isempty(c->unix_path)) {
+                /* A unix socket connects at once or fails: -EAGAIN is a
+                 * listener whose queue is full, not a connect under way
+                 * (its socket, never connected, would have no peer to
+                 * check). */
                 r = unix_connect_start(c->unix_path, &h->fd);
-                if (r < 0 && r != -EAGAIN)
+                if (r < 0)
                         return r;
         } else {
                 struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = c->cid,
@@ -383,8 +389,13 @@ static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
         }
         h->no_token = false;
         r = connect_host(h);
-        if (r < 0) {
+        if (r == -EAGAIN && !h->busy_said)
+                log_warning("Push handoff: the receiver at %s takes no connection now (its queue of connections "
+                            "is full): nothing sent; retrying.", h->o.unix_path);
+        else if (r < 0)
                 log_debug_errno(r, "Push handoff: connect failed: %m");
+        if (r < 0) {
+                h->busy_said = r == -EAGAIN;
                 retry_later(h);
         }
         return 0;

@@ -346,3 +346,53 @@ def test_push_handoff_only_to_a_receiver_of_roots(make_env):
             rx.kill()
             rx.wait()
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_push_handoff_to_a_receiver_whose_queue_is_full(make_env):
+    """Root's receiver accepts nothing for a while and its queue of
+    connections fills: a unix socket's connect() then fails at once
+    (EAGAIN), it is not under way.  The log says so, not that the
+    receiver is another user's (a socket that never connected has no
+    peer), and the delivery goes once the receiver accepts again."""
+    d = tempfile.mkdtemp(prefix="vmba-handoff-", dir="/var/tmp")
+    path = os.path.join(d, "h.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    fill = []
+    try:
+        srv.bind(path)
+        srv.listen(0)
+        while True:  # the queue filled by connections never accepted
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.setblocking(False)
+            fill.append(c)
+            try:
+                c.connect(path)
+            except BlockingIOError:
+                break
+        e = push_env(make_env, path)
+        s = push_one(e, "f")
+        wait_until(lambda: e.agent.log_lines(f"the receiver at {path} takes no connection now (its queue of "
+                                             "connections is full): nothing sent; retrying."), 10, "the cause said")
+        assert not e.agent.log_lines("is not root's")
+        for c in fill:  # the fillers leave: accepted, they read as closed
+            c.close()
+        fill.clear()
+        srv.settimeout(60)
+        while True:
+            conn, _ = srv.accept()
+            with conn:
+                try:
+                    line = read_line(conn)
+                except AssertionError:  # a filler: closed before a line
+                    continue
+                assert line["sessionId"] == s and line["credentials"]["code"] == "SECRET-CODE-f"
+                ack(conn, e, s, line)
+                break
+        assert len(e.agent.log_lines("takes no connection now")) == 1
+        assert not e.agent.log_lines("is not root's")
+        e.assert_no_secrets()
+    finally:
+        for c in fill:
+            c.close()
+        srv.close()
+        shutil.rmtree(d, ignore_errors=True)
