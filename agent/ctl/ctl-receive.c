@@ -64,6 +64,7 @@ typedef struct Receiver {
         size_t taken_next;
         unsigned refused, evicted, idled; /* so far: their warnings are rate-limited */
         unsigned long long accepted; /* connections so far: their order, see conn_slot() */
+        int out_error;     /* -errno: stdout took no "received" line; the receiver stops */
 } Receiver;
 
 /* Whether the nth event of a kind is said: the 1st, 2nd, 4th, 8th...  A
@@ -127,6 +128,17 @@ static const char *delivery_write(const Receiver *x, const CtlDelivery *d, char 
         return NULL;
 }
 
+/* "received: <path> (<provider>)", at once: the host waits for it.  Its
+ * reader gone (SIGPIPE is ignored: ctl_main()), the delivery stays
+ * written and acknowledged, and the receiver stops (out_error). */
+static void receive_say(Receiver *x, const char *path, const char *provider) {
+        if (printf("received: %s (%s)\n", path, provider) >= 0 && fflush(stdout) == 0)
+                return;
+        x->out_error = errno > 0 ? -errno : -EIO;
+        log_error_errno(x->out_error, "Received %s, but cannot say so on standard output: %m.  Stopping; what was "
+                        "received is in %s.", path, x->dir);
+}
+
 /* One delivery line: written, then the ACK; a line refused is not written
  * and gets a NAK; one written before gets its ACK again.  1 when its
  * first ACK went out now (counted), 0 otherwise, -errno when the answer
@@ -156,7 +168,7 @@ static int receive_line(Receiver *x, int fd, const char *line) {
         if (counted) {
                 t->acked = true;
                 snprintf(path, sizeof path, "%s/%s.json", x->dir, d.sid);
-                printf("received: %s (%s)\n", path, d.provider);
+                receive_say(x, path, d.provider);
         }
         json_wipe(j);
         json_decref(j);
@@ -235,7 +247,7 @@ static unsigned conn_read(Receiver *x, Conn *c, unsigned left) {
         c->top = MAX(c->top, c->n);
         c->buf[c->n] = '\0';
         conn_prove(x, c);
-        while (r >= 0 && (left == 0 || taken < left) && (nl = memchr(c->buf, '\n', c->n))) {
+        while (r >= 0 && !x->out_error && (left == 0 || taken < left) && (nl = memchr(c->buf, '\n', c->n))) {
                 size_t used = (size_t)(nl + 1 - c->buf);
 
                 *nl = '\0';
@@ -292,7 +304,7 @@ static int receive_loop(Receiver *x, int lfd, unsigned want) {
 
         for (size_t i = 0; i < ELEMENTSOF(conns); i++)
                 conns[i] = (Conn){ .fd = -EBADF };
-        while (want == 0 || got < want) {
+        while ((want == 0 || got < want) && !(r = x->out_error)) {
                 struct pollfd p[1 + RECEIVE_CONNS_MAX] = { { .fd = lfd, .events = POLLIN } };
                 usec_t t = now(CLOCK_MONOTONIC), next = USEC_INFINITY;
 
@@ -319,10 +331,9 @@ static int receive_loop(Receiver *x, int lfd, unsigned want) {
                         r = log_error_errno(errno, "poll() failed: %m");
                         break;
                 }
-                for (size_t i = 0; i < ELEMENTSOF(conns) && (want == 0 || got < want); i++)
+                for (size_t i = 0; i < ELEMENTSOF(conns) && (want == 0 || got < want) && !x->out_error; i++)
                         if (conns[i].fd >= 0 && p[1 + i].revents)
                                 got += conn_read(x, &conns[i], want == 0 ? 0 : want - got);
-                fflush(stdout);
                 if (p[0].revents & POLLIN) {
                         int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
@@ -400,9 +411,10 @@ int ctl_receive(const char *uds, const char *dir, unsigned want, const char *tok
         umask(old);
         if (r < 0)
                 return log_error_errno(r, "Cannot listen on %s: %m", uds), 1;
-        printf("listening: %s\n", uds);
-        fflush(stdout);
-        r = receive_loop(&x, fd, want);
+        if (printf("listening: %s\n", uds) < 0 || fflush(stdout) != 0)
+                r = log_error_errno(errno > 0 ? errno : EIO, "Cannot write to standard output: %m");
+        else
+                r = receive_loop(&x, fd, want);
         (void)unlink(uds);
         return r < 0 ? 1 : 0;
 }

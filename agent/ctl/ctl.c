@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -583,6 +584,19 @@ static int command_check(int argc, char **argv) {
         return 0;
 }
 
+/* The exit code of a command that wrote its lines: a reader of stdout
+ * that went away (`| head -1`) is an error said, not SIGPIPE (ignored,
+ * ctl_main()) killing ctl after it wrote the credentials or while it
+ * receives them.  What it wrote stays. */
+static int stdout_check(int code) {
+        int r = fflush(stdout) == 0 ? 0 : -errno;
+
+        if ((r == 0 && !ferror(stdout)) || code != 0) /* failed, and said why (a receiver that lost stdout too) */
+                return code;
+        log_error_errno(r ?: -EIO, "Cannot write to standard output: %m");
+        return 1;
+}
+
 int ctl_main(int argc, char **argv) {
         _cleanup_(ctl_done) Ctl c = { .timeout_s = 300 };
         CtlArgs a = { .agent = "http://127.0.0.1:8080", .dir = ".", .count = 1, .idle_s = RECEIVE_IDLE_S_DEFAULT };
@@ -590,6 +604,7 @@ int ctl_main(int argc, char **argv) {
 
         log_set_target(LOG_TARGET_TERMINAL);
         log_set_ident("vm-browser-agent ctl");
+        (void)signal(SIGPIPE, SIG_IGN); /* see stdout_check() */
         /* It holds the VM's token and the credentials it pulls or receives:
          * no core dump, no reader of its memory, and jansson's buffers
          * (the parsed answers, the lines received) wiped when freed. */
@@ -605,15 +620,15 @@ int ctl_main(int argc, char **argv) {
         if (command_check(argc, argv) != 0)
                 return 2;
         if (streq(argv[optind], "receive"))
-                return cmd_receive(&c, &a);
+                return stdout_check(cmd_receive(&c, &a));
         if (parse_agent_url(&c, a.agent) < 0)
                 return log_error("--agent wants http://ADDRESS[:PORT] with an IP address or localhost."), 2;
         if ((a.token_file && read_secret(a.token_file, &c.token) < 0) ||
             (a.desktop_file && read_secret(a.desktop_file, &c.desktop_secret) < 0))
                 return 1;
         if (streq(argv[optind], "health"))
-                return cmd_health(&c);
+                return stdout_check(cmd_health(&c));
         if (streq(argv[optind], "wait-ready"))
-                return cmd_wait_ready(&c);
-        return cmd_login(&c, argv[optind + 1], a.session, a.out);
+                return stdout_check(cmd_wait_ready(&c));
+        return stdout_check(cmd_login(&c, argv[optind + 1], a.session, a.out));
 }

@@ -252,6 +252,16 @@ def test_ctl_health(agent_bin):
         assert json.loads(r.stdout)["status"] == "ok"
         r = a.ns.run(agent_bin, "ctl", "--agent", "http://127.0.0.1:1", "health", check=False)
         assert r.returncode == 1 and "Cannot reach the agent at 127.0.0.1:1" in r.stderr
+        # Its reader gone (`| head -c0`): an error said, not SIGPIPE.
+        rd, wr = os.pipe()
+        os.close(rd)
+        try:
+            r = a.ns.run(*ctl_argv(agent_bin, a, "health", token=False), check=False, stdout=wr,
+                         capture_output=False, stderr=subprocess.PIPE)
+        finally:
+            os.close(wr)
+        assert (r.returncode, r.stderr.strip().splitlines()[-1:]) == (
+            1, ["vm-browser-agent ctl: Cannot write to standard output: Broken pipe"]), r.stderr
 
 
 def test_ctl_wait_ready_before_the_agent_listens(agent_bin):
@@ -726,6 +736,29 @@ def test_ctl_receive_counts_a_delivery_whose_ack_was_lost(agent_bin):
         out, err = rx.proc.communicate(timeout=30)
         assert (rx.proc.returncode, out) == (0, f"received: {rx.path('s1')} (oauth)\n"), err
         assert TOKEN not in out + err and "FIRST" not in err
+    finally:
+        rx.close()
+
+
+def test_ctl_receive_whose_stdout_reader_left(agent_bin):
+    """The reader of the receiver's stdout goes away (`| head -1` after the
+    listening line): the delivery that comes is still written and
+    acknowledged, and the receiver ends with an error that says where it
+    is, not killed by SIGPIPE; it stops then (--count 2 waits no more)."""
+    rx = Receiver(agent_bin, count=2)
+    try:
+        rx.proc.stdout.close()
+        with rx.connect() as c, c.makefile("r") as answers:
+            c.sendall(agent_line("d1", "s1", "KEPT"))
+            assert answers.readline() == "ACK d1\n"
+        rx.proc.wait(timeout=60)
+        err = rx.proc.stderr.read()
+        assert rx.proc.returncode == 1, (rx.proc.returncode, err)
+        assert f"Received {rx.path('s1')}, but cannot say so on standard output: Broken pipe.  Stopping; what " \
+            f"was received is in {rx.out}." in err, err
+        with open(rx.path("s1")) as f:
+            assert json.load(f) == {"code": "KEPT"}
+        assert not os.path.exists(rx.sock)
     finally:
         rx.close()
 
