@@ -28,6 +28,7 @@
 #include "fileio.h"
 #include "harden.h"
 #include "host-api.h"
+#include "http-answer.h"
 #include "http-once.h"
 #include "json-wipe.h"
 #include "log.h"
@@ -97,12 +98,25 @@ typedef struct Exchange {
         char *body;
 } Exchange;
 
+/* -EPIPE when a's body is shorter than its Content-Length: the agent's
+ * connection ended mid-answer (http-once takes the end of input for the
+ * end of the answer), which a half-read JSON body must not pass for. */
+static int answer_whole(const HttpAnswer *a) {
+        char value[32];
+        uint64_t n;
+
+        if (http_header_get(a->headers, "Content-Length", value, sizeof value) < 0 ||
+            parse_unsigned(value, SIZE_MAX, &n) < 0)
+                return 0; /* none: the body ends where the connection does */
+        return a->body_size < n ? -EPIPE : 0;
+}
+
 static void on_answer(int r, const HttpAnswer *a, void *userdata) {
         Exchange *x = userdata;
 
         x->done = true;
-        x->r = r;
-        if (r >= 0) {
+        x->r = r >= 0 ? answer_whole(a) : r;
+        if (x->r >= 0) {
                 x->status = a->status;
                 x->body = strdup(a->body);
                 if (!x->body)
@@ -336,8 +350,12 @@ static int login_wait(Ctl *c, const char *sid, bool url) {
 
                 url = url || login_url_late(c, sid);
                 r = request(c, "GET", path, NULL, WAIT_STEP_S + 30, &status, &body);
-                if (r < 0)
-                        return log_error_errno(r, "Lost the agent at %s: %m", c->host);
+                if (r < 0) {
+                        log_error_errno(r, "Lost the agent at %s: %m", c->host);
+                        log_error("The login goes on in the agent: the same command with --session %s waits for "
+                                  "it again.", sid);
+                        return r;
+                }
                 j = json_of(body);
                 if (status == 200 && json_is_true(json_object_get(j, "authenticated"))) {
                         json_decref(j);
@@ -392,8 +410,18 @@ static int login_fetch(Ctl *c, const char *sid, int out_dfd, const char *out_nam
 
         snprintf(path, sizeof path, "/credentials/get?sessionId=%s", sid);
         r = request(c, "GET", path, NULL, 60, &status, &body);
-        if (r < 0)
-                return log_error_errno(r, "Lost the agent at %s: %m", c->host);
+        if (r < 0) {
+                /* The agent wipes the credentials only once its answer left
+                 * it whole (handed to its kernel); any other end of the
+                 * request leaves them there, the session authenticated: a
+                 * start for its id answers as the first did, and the
+                 * credentials are fetched again. */
+                log_error("Lost the agent at %s while it sent the credentials: %s.", c->host,
+                          r == -EPIPE ? "its answer was cut off" : strerror(-r));
+                log_error("The agent keeps credentials it did not send whole: the same command with --session %s "
+                          "gets them (if it had sent them whole, that starts a new login).", sid);
+                return r;
+        }
         json_t *j = json_of(body);
         if (status != 200 || !json_is_object(json_object_get(j, "credentials"))) {
                 /* The agent's reason (an agent that pushes them refuses the

@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -491,6 +492,100 @@ def test_ctl_login_says_why_it_got_no_credentials(make_env, host_socket, agent_b
     assert "No credentials (HTTP 409): Credentials are pushed to the host over vsock" in err, err
     assert not os.path.exists(out)
     e.assert_no_secrets(err)
+
+
+class CuttingProxy:
+    """A TCP proxy in the namespace between ctl and the agent that passes
+    every exchange on, but ends the credentials' answer (GET
+    /credentials/get) after its first 4 KiB: the agent's side reset, as
+    a connection that broke, ctl's closed."""
+
+    def __init__(self, ns, agent_port):
+        self.ns, self.agent_port, self.cut = ns, agent_port, 0
+        with ns.entered():
+            self.srv = socket.socket()
+            self.srv.bind(("127.0.0.1", 0))
+            self.srv.listen(16)
+        self.port = self.srv.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                client, _ = self.srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.relay, args=(client,), daemon=True).start()
+
+    def relay(self, client):
+        with self.ns.entered():
+            up = socket.create_connection(("127.0.0.1", self.agent_port))
+        with client, up:
+            client.settimeout(120)
+            up.settimeout(120)
+            req = b""
+            while b"\r\n\r\n" not in req:
+                chunk = client.recv(65536)
+                if not chunk:
+                    return
+                req += chunk
+            head = req.split(b"\r\n\r\n", 1)[0].decode()
+            m = re.search(r"^Content-Length: (\d+)", head, re.M | re.I)
+            while len(req) - len(head) - 4 < (int(m.group(1)) if m else 0):
+                req += client.recv(65536)
+            up.sendall(req)
+            cut = head.startswith("GET /credentials/get")
+            passed = 0
+            while True:
+                chunk = up.recv(4096)
+                if not chunk:
+                    return
+                client.sendall(chunk)
+                passed += len(chunk)
+                if cut and passed >= 4096:
+                    up.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.cut += 1
+                    return
+
+    def close(self):
+        self.srv.close()
+
+
+def test_ctl_login_says_a_cut_off_pull_is_kept(make_env, agent_bin, tmp_path):
+    """The credentials' answer (600 KB, more than the namespace's socket
+    buffers hold) is cut off on its way: the agent keeps them (it wipes
+    them only once its answer left it whole), and ctl says so, and that
+    the same command with --session gets them; it does."""
+    e = make_env(provider_env={"FAKE_CLI_BIG": "1"})
+    e.ns.run("sysctl", "-q", "-w", "net.ipv4.tcp_wmem=4096 16384 65536", "net.ipv4.tcp_rmem=4096 16384 65536")
+    proxy = CuttingProxy(e.ns, e.agent.http_port)
+    s, out = sid(), str(tmp_path / "creds.json")
+    argv = [agent_bin, "ctl", "--agent", f"http://127.0.0.1:{proxy.port}", "--token-file",
+            os.path.join(e.agent.dir, "token"), "--session", s, "--out", out, "login", "gemini_cli"]
+    try:
+        p = e.ns.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = ""
+        while not line.startswith("authorize: "):
+            line = read_line(p.stdout, timeout=30)
+        assert e.browse(line.rstrip("\n").partition(": ")[2])[0] == 200
+        _, err = p.communicate(timeout=120)
+        assert (p.returncode, proxy.cut) == (1, 1), err
+        assert "Lost the agent at 127.0.0.1:%d while it sent the credentials: its answer was cut off." \
+            % proxy.port in err, err
+        assert f"The agent keeps credentials it did not send whole: the same command with --session {s} gets " \
+            "them (if it had sent them whole, that starts a new login)." in err, err
+        assert not os.path.exists(out)
+        wait_until(lambda: e.agent.log_lines(f"Login {s}: credentials response cut off; kept for a retry."), 10,
+                   "the agent saw it cut off")
+    finally:
+        proxy.close()
+    r = e.ns.run(*ctl_argv(agent_bin, e, "--session", s, "--out", out, "login", "gemini_cli"), check=False,
+                 timeout=120)
+    assert r.returncode == 0, r.stderr
+    with open(out) as f:
+        assert json.load(f)["access_token"] == "SECRET-ACCESS-gemini"
+    assert e.json("GET", f"/credentials/status?sessionId={s}")[0] == 404
+    e.assert_no_secrets(err + r.stderr)
 
 
 def test_ctl_login_refused(env, agent_bin, tmp_path):
