@@ -5,9 +5,7 @@
 #include "id-util.h"
 #include "secret-util.h"
 
-/* The agent's delivery ids are 32 hex digits: what is echoed back is
- * held to a line's worth of harmless characters. */
-static bool delivery_id_is_safe(const char *s) {
+bool ctl_delivery_id_is_safe(const char *s) {
         size_t n = strlen(s);
 
         return n > 0 && n <= CTL_DELIVERY_ID_MAX &&
@@ -21,7 +19,7 @@ const char *ctl_delivery_parse(json_t *j, const char *token, CtlDelivery *d) {
         d->sid = json_string_value(json_object_get(j, "sessionId"));
         d->provider = json_string_value(json_object_get(j, "provider"));
         d->credentials = json_object_get(j, "credentials");
-        if (d->id && !delivery_id_is_safe(d->id))
+        if (d->id && !ctl_delivery_id_is_safe(d->id))
                 d->id = NULL;
         if (!json_is_object(j))
                 return "malformed";

@@ -18,6 +18,10 @@ typedef struct CtlDelivery {
         json_t *credentials;
 } CtlDelivery;
 
+/* The agent's delivery ids are 32 hex digits: what is echoed back (and
+ * kept, one a line) is held to 1…CTL_DELIVERY_ID_MAX of [A-Za-z0-9_-]. */
+bool ctl_delivery_id_is_safe(const char *s);
+
 /* Why a line is refused (the NAK's cause, a word the agent logs:
  * "malformed", "token-missing", "token-wrong"), NULL when it is taken; d
  * gets what the line holds (its id also when refused, if fit to echo).

@@ -7,8 +7,11 @@
  * that never showed the token, not the agent's (conn_slot()).  A
  * delivery sent again (the agent resends until it reads the ACK, and an
  * ACK can be lost with its connection) is acknowledged again, not
- * written or counted twice. */
+ * written or counted twice: also by a later receiver on the same path,
+ * as the one that counted it may have exited (--count) before the agent
+ * read its ACK; the ids counted are kept beside the socket (ledger_*()). */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <poll.h>
@@ -43,6 +46,9 @@
 /* Delivery ids remembered (the most recent): the agent resends one only
  * until its ACK arrives, before its next delivery. */
 #define TAKEN_IDS_MAX 64
+/* The file of the ids counted: <uds> and this. */
+#define LEDGER_SUFFIX ".delivered"
+#define LEDGER_MAX (TAKEN_IDS_MAX * (CTL_DELIVERY_ID_MAX + 1))
 
 /* A delivery written.  Counted once, at its first ACK that went out: a
  * connection that ends before it brings the same id again, and its
@@ -56,6 +62,9 @@ typedef struct TakenId {
 typedef struct Receiver {
         const char *dir;
         int dfd;           /* dir, opened once it was found writable (ctl_receive()) */
+        char *ledger;      /* <uds>.delivered: the ids counted, see ledger_open() */
+        int ldfd;          /* the ledger's directory (the socket's) */
+        const char *ledger_name; /* in ldfd, pointing into ledger */
         const char *token; /* secret */
         char *prefix;      /* secret: how the agent's lines start, see conn_prove() */
         size_t prefix_len;
@@ -100,9 +109,30 @@ static TakenId *taken_add(Receiver *x, const char *id) {
         TakenId *t = &x->taken[x->taken_next];
 
         *t = (TakenId){};
-        snprintf(t->id, sizeof t->id, "%s", id);
+        memcpy(t->id, id, strnlen(id, CTL_DELIVERY_ID_MAX)); /* a safe id: no longer */
         x->taken_next = (x->taken_next + 1) % TAKEN_IDS_MAX;
         return t;
+}
+
+/* The ids counted, oldest first, one a line, written whole (synced)
+ * before the "received" line that reports the last: a receiver after
+ * this one on the path loads them (ledger_open()).  Failing, only a
+ * later receiver's recognition of an ACK lost is lost: said. */
+static void ledger_save(Receiver *x) {
+        char text[LEDGER_MAX + 1];
+        size_t n = 0;
+        int r;
+
+        for (size_t i = 0; i < TAKEN_IDS_MAX; i++) {
+                const TakenId *t = &x->taken[(x->taken_next + i) % TAKEN_IDS_MAX];
+
+                if (t->acked)
+                        n += (size_t)snprintf(text + n, sizeof text - n, "%s\n", t->id);
+        }
+        r = write_file_atomic_at(x->ldfd, x->ledger_name, text, n, 0600);
+        if (r < 0)
+                log_warning_errno(r, "Cannot record the deliveries counted in %s: %m; a receiver after this one "
+                                  "would count one again whose ACK was lost.", x->ledger);
 }
 
 /* Writes d's credentials to dir/<sessionId>.json (0600); the NAK's cause
@@ -167,6 +197,7 @@ static int receive_line(Receiver *x, int fd, const char *line) {
         bool counted = r >= 0 && t && !t->acked;
         if (counted) {
                 t->acked = true;
+                ledger_save(x);
                 snprintf(path, sizeof path, "%s/%s.json", x->dir, d.sid);
                 receive_say(x, path, d.provider);
         }
@@ -367,6 +398,42 @@ static int receive_prefix(const char *token, char **ret) {
         return 0;
 }
 
+/* The ledger beside uds, its directory opened, and the ids it holds
+ * taken as counted: the agent resends a delivery whose ACK it did not
+ * read, also once the receiver that counted it has exited, to whichever
+ * receiver is on the path then.  Its lines are ids the receiver wrote;
+ * any other is passed over.  -errno when it cannot be kept. */
+static int ledger_open(Receiver *x, const char *uds) {
+        const char *slash = strrchr(uds, '/');
+        _cleanup_(freep) char *dir = !slash ? strdup(".") : slash == uds ? strdup("/") :
+                                                                          strndup(uds, (size_t)(slash - uds));
+        _cleanup_(closep) int fd = -EBADF;
+        char text[LEDGER_MAX + 1], *line, *next;
+        ssize_t n;
+
+        if (!dir || asprintf(&x->ledger, "%s" LEDGER_SUFFIX, uds) < 0)
+                return -ENOMEM;
+        x->ledger_name = x->ledger + (slash ? (size_t)(slash + 1 - uds) : 0);
+        x->ldfd = open_writable_dir(dir);
+        if (x->ldfd < 0)
+                return x->ldfd;
+        fd = openat(x->ldfd, x->ledger_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        n = read(fd, text, sizeof text - 1);
+        if (n < 0)
+                return -errno;
+        text[n] = '\0';
+        for (line = text; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = '\0';
+                if (ctl_delivery_id_is_safe(line) && !taken_find(x, line))
+                        taken_add(x, line)->acked = true;
+        }
+        return 0;
+}
+
 /* A socket a receiver left at uds is replaced; anything else there (a
  * mistyped path: the token file, credentials) is not removed: -EEXIST. */
 static int uds_clear(const char *uds) {
@@ -379,12 +446,19 @@ static int uds_clear(const char *uds) {
         return unlink(uds) < 0 && errno != ENOENT ? -errno : 0;
 }
 
+static void receiver_done(Receiver *x) {
+        x->ldfd = safe_close(x->ldfd);
+        free(x->ledger);
+        x->ledger = NULL;
+}
+
 int ctl_receive(const char *uds, const char *dir, unsigned want, const char *token, unsigned idle_s) {
         /* dir, where every delivery goes, opened before anything listens:
          * one that cannot take a file would refuse each delivery (NAK),
          * and the agent would resend it until its login expires. */
         _cleanup_(closep) int fd = -EBADF, dfd = open_writable_dir(dir);
-        Receiver x = { .dir = dir, .dfd = dfd, .token = token, .idle_s = idle_s };
+        _cleanup_(receiver_done) Receiver x = { .dir = dir, .dfd = dfd, .ldfd = -EBADF, .token = token,
+                                                .idle_s = idle_s };
         _cleanup_(erase_and_freep) char *prefix = NULL;
         struct sockaddr_un sa;
         int len = sockaddr_un_set(&sa, uds);
@@ -400,6 +474,10 @@ int ctl_receive(const char *uds, const char *dir, unsigned want, const char *tok
                 return log_error_errno(r, "Out of memory."), 1;
         x.prefix = prefix;
         x.prefix_len = strlen(prefix);
+        r = ledger_open(&x, uds);
+        if (r < 0)
+                return log_error_errno(r, "Cannot keep the record of the deliveries counted at %s: %m",
+                                       x.ledger ?: uds), 1;
         r = uds_clear(uds);
         if (r == -EEXIST)
                 return log_error("Cannot listen on %s: a file that is no socket is there.", uds), 1;

@@ -608,13 +608,17 @@ class Receiver:
     """`ctl receive --count N` on a unix socket standing in for
     Firecracker's <uds_path>_<port>, with the VM's token in a file."""
 
-    def __init__(self, agent_bin, count=1, wrap=(), args=(), owner=None):
+    def __init__(self, agent_bin, count=1, wrap=(), args=(), owner=None, after=None):
         """wrap: a command the receiver runs under (strace ...); the whole
         process group goes at close().  args: more options of ctl receive.
-        owner: the uid its directory and token file are given to."""
-        self.dir = tempfile.mkdtemp(prefix="vmba-receive-", dir="/var/tmp")
-        self.sock, self.out = os.path.join(self.dir, "v.sock_1234"), os.path.join(self.dir, "out")
-        os.mkdir(self.out, 0o700)
+        owner: the uid its directory and token file are given to.  after:
+        a receiver that has exited, whose socket path this one takes (its
+        --out-dir another)."""
+        self.dir = after.dir if after else tempfile.mkdtemp(prefix="vmba-receive-", dir="/var/tmp")
+        self.sock = os.path.join(self.dir, "v.sock_1234")
+        self.out = tempfile.mkdtemp(prefix="out-", dir=self.dir) if after else os.path.join(self.dir, "out")
+        if not after:
+            os.mkdir(self.out, 0o700)
         token_file = os.path.join(self.dir, "token")
         with open(token_file, "w") as f:
             f.write(TOKEN + "\n")
@@ -856,6 +860,45 @@ def test_ctl_receive_whose_stdout_reader_left(agent_bin):
         assert not os.path.exists(rx.sock)
     finally:
         rx.close()
+
+
+def test_ctl_receive_a_delivery_whose_ack_was_lost_after_the_receiver_exited(agent_bin):
+    """--count 1: the receiver counts a delivery once its ACK went out, and
+    exits; the agent did not read that ACK (it had given up on the
+    connection) and resends the delivery to the next receiver on the
+    path.  That one acknowledges it, as the agent needs, but neither
+    writes nor counts it: it was delivered, it waits for its own.  The
+    ids counted are kept beside the socket, <uds>.delivered, 0600."""
+    first = Receiver(agent_bin)
+    try:
+        with first.connect() as c, c.makefile("r") as answers:
+            c.sendall(agent_line("d1", "s1", "FIRST"))
+            assert answers.readline() == "ACK d1\n"  # never read by the agent
+        out, err = first.proc.communicate(timeout=60)
+        assert (first.proc.returncode, out) == (0, f"received: {first.path('s1')} (oauth)\n"), err
+        ledger = first.sock + ".delivered"
+        assert stat.S_IMODE(os.stat(ledger).st_mode) == 0o600
+        with open(ledger) as f:
+            assert f.read() == "d1\n"
+        second = Receiver(agent_bin, after=first)
+        try:
+            with second.connect() as c, c.makefile("r") as answers:
+                c.sendall(agent_line("d1", "s1", "FIRST"))
+                assert answers.readline() == "ACK d1\n"
+                assert second.proc.poll() is None
+                c.sendall(agent_line("d2", "s2", "SECOND"))
+                assert answers.readline() == "ACK d2\n"
+            out, err = second.proc.communicate(timeout=60)
+            assert (second.proc.returncode, out) == (0, f"received: {second.path('s2')} (oauth)\n"), err
+            assert "Delivery d1 came again (its ACK was lost): acknowledged again, not written or counted " \
+                "twice." in err
+            assert not os.path.exists(second.path("s1"))
+            with open(ledger) as f:
+                assert f.read() == "d1\nd2\n"
+        finally:
+            second.close()
+    finally:
+        first.close()
 
 
 def test_ctl_receive_silent_connection_does_not_block(make_env, agent_bin):
