@@ -273,3 +273,16 @@ def test_image_contents(image, agent_bin, tmp_path):
     xkb = _debugfs(image, "stat", "/var/lib/xkb")
     uid = _debugfs(image, "cat", "/etc/passwd").split("vmba-x:x:")[1].split(":")[0]
     assert re.search(r"Mode:\s+0700\b", xkb) and re.search(rf"User:\s+{uid}\b", xkb), xkb
+    # No account but root has a shell (novnc's postinst adds `nova` with
+    # /bin/bash).
+    passwd = _debugfs(image, "cat", "/etc/passwd")
+    shells = {f[0]: f[6] for f in (line.split(":") for line in passwd.splitlines()) if len(f) == 7}
+    assert "vmba-cli" in shells and "root" in shells, passwd
+    assert {u: sh for u, sh in shells.items()
+            if u != "root" and sh not in ("/usr/sbin/nologin", "/bin/false")} == {}
+    # D-Bus reads the one machine id, not a second one of its own.
+    assert 'Fast link dest: "/etc/machine-id"' in _debugfs(image, "stat", "/var/lib/dbus/machine-id")
+    # Firefox's DNS goes to the resolver the host gave, never over HTTPS
+    # around it (a regional rollout turns DoH on by itself).
+    policies = json.loads(_debugfs(image, "cat", "/etc/firefox/policies/policies.json"))["policies"]
+    assert policies["DNSOverHTTPS"] == {"Enabled": False, "Locked": True}
