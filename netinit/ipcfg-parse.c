@@ -255,6 +255,18 @@ bool ipcfg_addr_equal(const IpcfgAddr *a, const IpcfgAddr *b) {
         return true;
 }
 
+static bool ipv6_link_ok(uint32_t mtu) {
+        return mtu == 0 || mtu >= IPCFG_IPV6_MIN_MTU;
+}
+
+const IpcfgIface *ipcfg_plan_dns_scope(const IpcfgPlan *plan, const IpcfgAddr *dns) {
+        for (size_t i = 0; i < MIN(plan->n_ifaces, (size_t)IPCFG_MAX_IFACES); i++)
+                for (size_t j = 0; j < MIN(plan->ifaces[i].n_dns, (size_t)IPCFG_MAX_DNS); j++)
+                        if (ipv6_link_ok(plan->ifaces[i].mtu) && ipcfg_addr_equal(&plan->ifaces[i].dns[j], dns))
+                                return &plan->ifaces[i];
+        return NULL;
+}
+
 size_t ipcfg_plan_merge(IpcfgPlan *into, const IpcfgPlan *more) {
         size_t left_out = 0;
 
