@@ -183,16 +183,18 @@ static void on_nak(Handoff *h, const char *rest) {
 }
 
 /* Each complete line is taken out of the buffer before it is acted on:
- * an ACK may end the connection (delivery_remove()). */
-static void read_acks(Handoff *h) {
+ * an ACK may end the connection (delivery_remove()).  > 0 when bytes
+ * were read, 0 when none were there; the connection may have ended
+ * either way (h->connected says). */
+static int read_acks(Handoff *h) {
         ssize_t n = recv(h->fd, h->in + h->n_in, INBUF - h->n_in, MSG_DONTWAIT);
         char line[INBUF + 1], *nl;
 
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
-                return;
+                return 0;
         if (n <= 0) {
                 retry_later(h);
-                return;
+                return 0;
         }
         h->n_in += (size_t)n;
         h->in[h->n_in] = '\0';
@@ -210,6 +212,7 @@ static void read_acks(Handoff *h) {
         }
         if (h->connected && h->n_in == INBUF)
                 retry_later(h); /* garbage without newlines: start over */
+        return 1;
 }
 
 static Delivery *next_line(Handoff *h) {
@@ -332,7 +335,7 @@ static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) 
                 return 0;
         }
         if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
-                read_acks(h);
+                (void)read_acks(h);
         if (h->connected && (revents & EPOLLOUT))
                 send_pending(h);
         return 0;
@@ -365,8 +368,19 @@ static int connect_host(Handoff *h) {
 
 static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
         Handoff *h = userdata;
+        bool was_connected = h->connected;
         int r;
 
+        /* The wait for ACKs ran out, but some may be in the socket unread:
+         * the loop dispatches one source a turn, and a timer that fell due
+         * a turn before the socket became readable runs first.  Closing
+         * over them would resend deliveries the host already took (it
+         * would see them twice).  A read that ends the connection has
+         * scheduled what comes next. */
+        while (h->connected && read_acks(h) > 0)
+                ;
+        if (was_connected && !h->connected)
+                return 0;
         disconnect(h);
         if (!pending(h))
                 return 0;

@@ -1,5 +1,6 @@
-/* Tests of agent/login/handoff-vsock.c's token: every pushed line carries
- * the control token of when it is sent, and without one nothing is sent.
+/* Tests of agent/login/handoff-vsock.c: every pushed line carries the
+ * control token of when it is sent, without one nothing is sent, and an
+ * ACK already in the socket when the wait for it runs out is taken.
  * A host-driven session on a private sd-event loop and the unix socket
  * stand-in for the host (never AF_VSOCK); the stand-in's receiver must be
  * root's (SO_PEERCRED), so these tests need root and skip without it. */
@@ -180,10 +181,47 @@ static void test_token_of_when_sent(void **state) {
         close(c);
 }
 
+/* The wait for the ACK runs out with the ACK in the socket unread (the
+ * loop runs the timer before it reads the socket: here the ACK is sent
+ * once the loop found the timer due and before it dispatches it).  The
+ * agent reads it before it gives up on the connection: the delivery is
+ * done, not resent. */
+static void test_ack_waiting_when_the_wait_runs_out(void **state) {
+        Fixture *f = *state;
+        char ack[64];
+        int r;
+
+        f->token = "token-1";
+        authenticated(f->lm);
+        int c = next_connection(f);
+        json_t *j = next_line(f, c);
+        snprintf(ack, sizeof ack, "ACK %s\n", json_string_value(json_object_get(j, "deliveryId")));
+        json_decref(j);
+        while (sd_event_run(f->event, 0) > 0) /* all that is due now: the ACK wait is left */
+                ;
+        do {
+                r = sd_event_prepare(f->event);
+                if (r == 0)
+                        r = sd_event_wait(f->event, UINT64_MAX);
+                assert_true(r >= 0);
+        } while (r == 0);
+        assert_int_equal(send(c, ack, strlen(ack), MSG_NOSIGNAL), (ssize_t)strlen(ack));
+        assert_true(sd_event_dispatch(f->event) >= 0);
+
+        assert_int_equal(handoff_queued(f->handoff), 0);
+        assert_null(login_session_find(f->lm, ID));
+        while (sd_event_run(f->event, 0) > 0)
+                ;
+        assert_int_equal(accept4(f->listener, NULL, NULL, SOCK_CLOEXEC), -1);
+        assert_int_equal(errno, EAGAIN);
+        close(c);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_no_token_nothing_sent, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_token_of_when_sent, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ack_waiting_when_the_wait_runs_out, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
