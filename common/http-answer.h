@@ -18,7 +18,12 @@ typedef struct HttpAnswer {
  * -EBADMSG unless "HTTP/1.x NNN ...\r\n...\r\n\r\n" with 200 <= NNN <= 599: a
  * request is one exchange that asks for no interim answer, so a 1xx is
  * not the answer (passed on as one, it would put the caller's connection
- * out of step with its requests). */
+ * out of step with its requests).  With a Content-Length (not for a 204
+ * or 304), the body is that long: -EPIPE when text ends before it (the
+ * connection ended mid-answer: a truncated body is never passed on as
+ * the whole one), cut to it (and NUL-terminated there) when more
+ * follows, -EBADMSG when the value is not a decimal length.  Without
+ * one the body runs to size. */
 int http_answer_parse(char *text, size_t size, HttpAnswer *ret);
 /* The value of header name (case-insensitive) in a header block, its
  * blanks trimmed, copied into buf NUL-terminated: its length, -ENOENT

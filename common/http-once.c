@@ -37,7 +37,8 @@ HttpOnce *http_once_free(HttpOnce *h) {
 }
 
 /* A server that keeps the connection open despite Connection: close is
- * done once the body its Content-Length announced is in. */
+ * done once the body its Content-Length announced is in.  Whether an
+ * answer that ended is whole is http_answer_parse()'s to say. */
 static bool answer_complete(HttpOnce *h) {
         char *end, value[32];
         uint64_t n;

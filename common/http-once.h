@@ -20,8 +20,9 @@
 typedef struct HttpOnce HttpOnce;
 
 /* r: 0 with the answer; a connect or send error (-ECONNREFUSED, ...);
- * -EBADMSG when the answer is not HTTP; -EFBIG over the size bound;
- * -ETIMEDOUT.  a is valid during the call only; the exchange is freed
+ * -EBADMSG when the answer is not HTTP; -EPIPE when the connection ended
+ * before the body its Content-Length announced was in (a truncated body
+ * is never handed on); -EFBIG over the size bound; -ETIMEDOUT.  a is valid during the call only; the exchange is freed
  * after it returns. */
 typedef void (*HttpOnceDone)(int r, const HttpAnswer *a, void *userdata);
 

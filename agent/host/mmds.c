@@ -45,12 +45,15 @@ static void finish(MmdsRequest *m, int r, const char *json) {
 }
 
 /* Any status but 200 is an error, named with the request it answered:
- * an answer that is HTTP (a 400, 405, 500...) is not one that is not. */
-static int status_check(MmdsRequest *m, unsigned status, const char *request) {
-        if (status == 200)
-                return 0;
-        snprintf(m->error, sizeof m->error, "MMDS answered HTTP status %u to %s", status, request);
-        switch (status) {
+ * an answer that is HTTP (a 400, 405, 500...) is not one that is not,
+ * and one cut off is neither. */
+static int answer_check(MmdsRequest *m, int r, const HttpAnswer *a, const char *request) {
+        if (r == -EPIPE)
+                snprintf(m->error, sizeof m->error, "MMDS's answer to %s was cut off", request);
+        if (r < 0 || a->status == 200)
+                return r;
+        snprintf(m->error, sizeof m->error, "MMDS answered HTTP status %u to %s", a->status, request);
+        switch (a->status) {
         case 401:
         case 403: return -EACCES;
         case 404: return -ENOENT;
@@ -63,8 +66,7 @@ static void on_object(int r, const HttpAnswer *a, void *userdata) {
         char request[96];
 
         snprintf(request, sizeof request, "GET %s", m->path);
-        if (r >= 0)
-                r = status_check(m, a->status, request);
+        r = answer_check(m, r, a, request);
         finish(m, r, r >= 0 ? a->body : NULL);
 }
 
@@ -97,8 +99,7 @@ static void on_session_token(int r, const HttpAnswer *a, void *userdata) {
         char *request = NULL;
         size_t len = 0, n;
 
-        if (r >= 0)
-                r = status_check(m, a->status, "PUT /latest/api/token");
+        r = answer_check(m, r, a, "PUT /latest/api/token");
         n = r >= 0 ? strcspn(a->body, "\r\n") : 0;
         if (r >= 0 && (n == 0 || n > 512)) {
                 snprintf(m->error, sizeof m->error, "MMDS's session token is %s", n ? "over 512 bytes" : "empty");

@@ -16,7 +16,7 @@ typedef struct MmdsRequest MmdsRequest;
 /* r: 0 with the object's JSON text (borrowed, wiped after the call: it
  * holds secrets), or -errno (connect, timeout, -EBADMSG for an answer
  * that is not HTTP or another status, -EACCES for a 401/403, -ENOENT for
- * a 404).  error: NULL when r says it all, else what MMDS answered, for
+ * a 404, -EPIPE for one cut off before its Content-Length).  error: NULL when r says it all, else what MMDS answered, for
  * the log ("MMDS answered HTTP status 500 to GET /vm-browser-agent";
  * borrowed, for the call only). */
 typedef void (*MmdsDone)(int r, const char *json, const char *error, void *userdata);

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""mmds_server.py ADDRESS OBJECT_FILE LOG_FILE [UNAVAILABLE]: a stand-in for
+"""mmds_server.py ADDRESS OBJECT_FILE LOG_FILE [UNAVAILABLE [CUT]]: a stand-in for
 Firecracker's MMDS v2 on ADDRESS:80, for the netns tests (the vm tier's is
 tests/vm/mmds_standin.py, served through qemu's guestfwd).
 
@@ -10,6 +10,10 @@ tests/vm/mmds_standin.py, served through qemu's guestfwd).
   of OBJECT_FILE, read at each request so the test can change it; 503
   while the file does not exist (a host that has not put the metadata
   yet: the agent asks again); 401 without the token, 404 for another path.
+  The first CUT (default 0) answers with the object are cut off: their
+  Content-Length announces 16 bytes more than the object, and the
+  connection ends after it (a whole JSON object that is not the whole
+  answer).
 
 Each request is appended to LOG_FILE as one line ("PUT /path ttl=…",
 "GET /path token=ok|bad accept=…")."""
@@ -18,7 +22,8 @@ import os
 import sys
 
 ADDRESS, OBJECT_FILE, LOG_FILE = sys.argv[1], sys.argv[2], sys.argv[3]
-state = {"session": None, "unavailable": int(sys.argv[4]) if len(sys.argv) > 4 else 0}
+state = {"session": None, "unavailable": int(sys.argv[4]) if len(sys.argv) > 4 else 0,
+         "cut": int(sys.argv[5]) if len(sys.argv) > 5 else 0}
 SESSION = "mmds-session-42"
 
 
@@ -30,10 +35,11 @@ def log(line):
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def answer(self, code, body=b"", ctype="text/plain"):
+    def answer(self, code, body=b"", ctype="text/plain", short=0):
         self.send_response(code)
         self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(len(body) + short))
+        self.close_connection = self.close_connection or short > 0
         self.end_headers()
         self.wfile.write(body)
 
@@ -56,8 +62,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.answer(404, b"no such object")
         if not os.path.exists(OBJECT_FILE):
             return self.answer(503, b"no metadata yet")
+        cut = state["cut"] > 0
+        state["cut"] -= cut
         with open(OBJECT_FILE, "rb") as f:
-            self.answer(200, f.read(), "application/json")
+            self.answer(200, f.read(), "application/json", short=16 if cut else 0)
 
     def log_message(self, *args):
         pass

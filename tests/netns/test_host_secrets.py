@@ -101,14 +101,14 @@ class Agent:
         self.log.close()
 
 
-def mmds_standin(lan, workdir, unavailable=0):
+def mmds_standin(lan, workdir, unavailable=0, cut=0):
     lan.host.run("ip", "addr", "add", "169.254.169.254/32", "dev", "veth0")
     log = os.path.join(workdir, "mmds.log")
     open(log, "w").close()
     obj = os.path.join(workdir, "mmds-object.json")
     with open(obj, "w") as f:
         json.dump({"token": MMDS_TOKEN, "desktop_secret": MMDS_DESKTOP, "generation": "boot-1"}, f)
-    lan.host.popen([sys.executable, MMDS_SERVER, "169.254.169.254", obj, log, str(unavailable)])
+    lan.host.popen([sys.executable, MMDS_SERVER, "169.254.169.254", obj, log, str(unavailable), str(cut)])
     return log
 
 
@@ -251,6 +251,24 @@ def test_mmds_answering_late(lan, agent_bin, workdir):
         assert h["restore"] == {"generation": "boot-1", "restores": 0, "last_restore_ms": None,
                                 "restoring": False}, h["restore"]
         assert "Restored from a snapshot" not in a.text()
+    finally:
+        a.close()
+
+
+def test_mmds_answer_cut_off(lan, agent_bin, workdir):
+    # MMDS's answer ends before the body its Content-Length announced (the
+    # connection lost mid-answer): the part that came is not taken, even
+    # when it parses as a whole object; the agent asks again, said so.
+    log = mmds_standin(lan, workdir, cut=1)
+    a = Agent(lan.guest, argv(agent_bin, workdir), os.path.join(workdir, "agent.log"))
+    try:
+        wait_until(lambda: a.health()["auth"] == "token", 30, "the token from MMDS")
+        gets = [l for l in lines(log) if l.startswith("GET")]
+        assert len(gets) >= 2, gets  # the cut answer's, then the whole one's
+        text = a.text()
+        assert re.search(r"MMDS attempt 1 failed, retrying in \d+ ms: MMDS's answer to GET /vm-browser-agent "
+                         r"was cut off\n", text), text
+        assert MMDS_TOKEN not in text and MMDS_DESKTOP not in text
     finally:
         a.close()
 

@@ -1,5 +1,5 @@
-/* Unit tests for common/http-answer.c: what counts as an answer, and
- * header lookup. */
+/* Unit tests for common/http-answer.c: what counts as an answer, where
+ * its body ends, and header lookup. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,6 +35,41 @@ static void test_answer_parse(void **state) {
         assert_int_equal(parse("HTTP/2 200 OK\r\n\r\n", &a), -EBADMSG);
 }
 
+/* The body its Content-Length announces: an answer that ends short of
+ * it was cut off (its connection ended mid-body) and is never taken
+ * for the whole one; bytes past it are not this answer's. */
+static void test_answer_content_length(void **state) {
+        HttpAnswer a;
+
+        assert_int_equal(parse("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody", &a), 0);
+        assert_int_equal(a.body_size, 4);
+        assert_string_equal(a.body, "body");
+        assert_int_equal(parse("HTTP/1.1 200 OK\r\ncontent-length:  0 \r\n\r\n", &a), 0);
+        assert_int_equal(a.body_size, 0);
+        /* A JSON body that parses, cut all the same. */
+        assert_int_equal(parse("HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n{\"a\":1}", &a), -EPIPE);
+        assert_int_equal(parse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nbody", &a), -EPIPE);
+        assert_int_equal(parse("HTTP/1.1 500 X\r\nContent-Length: 1\r\n\r\n", &a), -EPIPE);
+        /* A server that sent more than it announced: cut to it, the
+         * body still NUL-terminated. */
+        assert_int_equal(parse("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nbody", &a), 0);
+        assert_int_equal(a.body_size, 2);
+        assert_string_equal(a.body, "bo");
+        /* Not a length (RFC 9112 6.3): where the body ends is unknown. */
+        assert_int_equal(parse("HTTP/1.1 200 OK\r\nContent-Length: 4x\r\n\r\nbody", &a), -EBADMSG);
+        assert_int_equal(parse("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\nbody", &a), -EBADMSG);
+        assert_int_equal(parse("HTTP/1.1 200 OK\r\nContent-Length: 4, 4\r\n\r\nbody", &a), -EBADMSG);
+        assert_int_equal(parse("HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\nbody", &a), -EBADMSG);
+        assert_int_equal(parse("HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n", &a),
+                         -EBADMSG);
+        /* No body in a 204 or 304, whatever the header says. */
+        assert_int_equal(parse("HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n", &a), 0);
+        assert_int_equal(parse("HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n", &a), 0);
+        /* Without one, the body runs to where the connection ended. */
+        assert_int_equal(parse("HTTP/1.0 200 OK\r\n\r\nall of it", &a), 0);
+        assert_int_equal(a.body_size, 9);
+}
+
 static void test_header_get(void **state) {
         char buf[8] = "unset";
         HttpAnswer a;
@@ -61,6 +96,7 @@ static void test_header_get(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_answer_parse),
+                cmocka_unit_test(test_answer_content_length),
                 cmocka_unit_test(test_header_get),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
