@@ -107,7 +107,7 @@ int write_file_atomic_flags(const char *path, const void *data, size_t size, mod
 
 /* mkostemp() has no *at() form: the same O_EXCL name, name.XXXXXX (six
  * random letters or digits), made below dirfd. */
-static int tmpfile_at(int dirfd, const char *name, char tmp[static NAME_MAX + 1]) {
+int tmpfile_at(int dirfd, const char *name, char tmp[static NAME_MAX + 1]) {
         static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
         for (unsigned i = 0; i < 16; i++) {

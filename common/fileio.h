@@ -1,6 +1,7 @@
 /* Bounded file reading and atomic file writing. */
 #pragma once
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -49,6 +50,12 @@ int write_file_atomic_owned(const char *path, const void *data, size_t size, mod
  * written below.  name is one component; a symlink at name is replaced,
  * never followed. */
 int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t size, mode_t mode);
+
+/* A new file beside name in dirfd, name.XXXXXX (six random letters or
+ * digits; its name in tmp), created O_EXCL, 0600, write-only, never
+ * through a symlink: its fd, or -errno.  For a writer that readies the
+ * file before it has what goes in, then renames it over name. */
+int tmpfile_at(int dirfd, const char *name, char tmp[static NAME_MAX + 1]);
 
 /* dir, opened (O_DIRECTORY, O_CLOEXEC) once the caller may create files
  * in it (write and search, by its effective ids): the fd, or -errno. */

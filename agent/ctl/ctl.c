@@ -6,7 +6,6 @@
  * receiver is ctl-receive.c. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -16,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ctl.h"
+#include "ctl-out.h"
 #include "ctl-receive.h"
 #include "id-util.h"
 #include "in-addr-util.h"
@@ -364,37 +363,36 @@ static int login_wait(Ctl *c, const char *sid, bool url) {
         }
 }
 
-/* The directory --out goes into, opened (and found writable) before the
- * login starts: a pull delivers once, the agent wipes the credentials as
- * its answer goes out, so an --out that cannot take them must be said
- * then, not once they are here (lost).  *ret_name points into path. */
-static int out_open(const char *path, int *ret_dfd, const char **ret_name) {
-        const char *slash = strrchr(path, '/'), *name = slash ? slash + 1 : path;
-        _cleanup_(freep) char *dir = NULL;
-        _cleanup_(closep) int dfd = -EBADF;
-        struct stat st;
-
-        if (!filename_is_valid(name))
-                return -EINVAL;
-        dir = !slash ? strdup(".") : slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
-        if (!dir)
-                return -ENOMEM;
-        dfd = open_writable_dir(dir);
-        if (dfd < 0)
-                return dfd;
-        if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISDIR(st.st_mode))
-                return -EISDIR;
-        *ret_dfd = TAKE_FD(dfd);
-        *ret_name = name;
-        return 0;
+/* Says what became of credentials that could not be written to --out,
+ * never what they are. */
+static int out_failed(const CtlOut *o, int r) {
+        if (o->renamed)
+                return log_error_errno(r, "Wrote the credentials to %s, but cannot sync its directory %s (a crash "
+                                       "may lose them): %m", o->path, o->dir);
+        log_error_errno(r, "Cannot write the credentials to %s: %m", o->path);
+        if (o->kept)
+                log_error("They are in %s/%s (mode 0600): move that file to %s.", o->dir, o->tmp, o->path);
+        else
+                log_error("They are lost: the agent wiped them once it had sent them.  Run the command again "
+                          "for a new login.");
+        return r;
 }
 
-static int login_fetch(Ctl *c, const char *sid, int out_dfd, const char *out_name, const char *out) {
+/* The room for the credentials is made before the pull, while the agent
+ * still holds them (ctl-out.h): after it, only the write is left. */
+static int login_fetch(Ctl *c, const char *sid, CtlOut *out) {
         _cleanup_(erase_and_freep) char *body = NULL, *text = NULL;
         char path[192];
         unsigned status = 0;
         int r;
 
+        r = ctl_out_reserve(out);
+        if (r < 0) {
+                log_error_errno(r, "Cannot make room for the credentials (%d MiB) beside %s: %m", CTL_OUT_ROOM >> 20,
+                                out->path);
+                log_error("The agent keeps them: make room, and the same command with --session %s gets them.", sid);
+                return r;
+        }
         snprintf(path, sizeof path, "/credentials/get?sessionId=%s", sid);
         r = request(c, "GET", path, NULL, 60, &status, &body);
         if (r < 0) {
@@ -425,17 +423,16 @@ static int login_fetch(Ctl *c, const char *sid, int out_dfd, const char *out_nam
         json_decref(j);
         if (!text)
                 return log_error_errno(-ENOMEM, "Out of memory.");
-        r = write_file_atomic_at(out_dfd, out_name, text, strlen(text), 0600);
+        r = ctl_out_commit(out, text, strlen(text));
         if (r < 0)
-                return log_error_errno(r, "Cannot write %s: %m", out);
-        printf("credentials: %s\n", out);
+                return out_failed(out, r);
+        printf("credentials: %s\n", out->path);
         return 0;
 }
 
 static int cmd_login(Ctl *c, const char *provider, const char *sid_arg, const char *out_arg) {
         char sid[SESSION_ID_MAX + 1];
-        const char *out = out_arg ?: "credentials.json", *out_name = NULL;
-        _cleanup_(closep) int out_dfd = -EBADF;
+        _cleanup_(ctl_out_done) CtlOut out = CTL_OUT_NULL;
         bool url = false;
         int r;
 
@@ -449,14 +446,16 @@ static int cmd_login(Ctl *c, const char *provider, const char *sid_arg, const ch
                 snprintf(sid, sizeof sid, "%s", sid_arg);
         else if (uuid4(sid) < 0)
                 return log_error("Cannot make a session id."), 1;
-        r = out_open(out, &out_dfd, &out_name);
+        /* Before any login: an --out that cannot take them is said now,
+         * not once the person signed in. */
+        r = ctl_out_open(&out, out_arg ?: "credentials.json");
         if (r < 0)
-                return log_error_errno(r, "Cannot write the credentials to %s: %m", out), 1;
+                return log_error_errno(r, "Cannot write the credentials to %s: %m", out.path), 1;
         r = login_start(c, provider, sid, &url);
         if (r >= 0)
                 r = login_wait(c, sid, url);
         if (r >= 0)
-                r = login_fetch(c, sid, out_dfd, out_name, out);
+                r = login_fetch(c, sid, &out);
         return r < 0 ? 1 : 0;
 }
 

@@ -5,6 +5,7 @@ the tests prove by holding the change back until the agent reports the
 request as waiting (vmba_http_waiting_requests in /metrics).  The push
 handoff's host end is `ctl receive` on a unix socket standing in for
 Firecracker's <uds_path>_<port>."""
+import errno
 import http.client
 import json
 import os
@@ -454,6 +455,58 @@ def test_ctl_login_checks_its_out_file_before_the_login(env, agent_bin, tmp_path
     assert r.returncode == 1 and f"Cannot write the credentials to {out}:" in r.stderr, r.stderr
     assert "authorize:" not in r.stdout
     assert env.json("GET", f"/credentials/status?sessionId={s}")[0] == 404
+
+
+# Runs argv[2:] with a tmpfs of 8 MiB of its own (a private mount
+# namespace) at argv[1].
+OWN_TMPFS = ("import os, subprocess, sys\n"
+             "subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=8m,mode=0700', 'vmba-out', sys.argv[1]], check=True)\n"
+             "os.execv(sys.argv[2], sys.argv[2:])\n")
+
+
+def fill(path):
+    """Writes into path until its file system is full."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        while True:
+            os.write(fd, b"\0" * 65536)
+    except OSError as e:
+        assert e.errno == errno.ENOSPC, e
+    finally:
+        os.close(fd)
+
+
+def test_ctl_login_makes_room_before_the_pull(env, agent_bin, tmp_path):
+    """The disk --out is on fills up while the person signs in: ctl finds
+    out before it pulls the credentials (the agent wipes them once sent),
+    says so, and the agent keeps them for the same command with
+    --session; nothing of them is written or said."""
+    need("unshare", "mount")
+    (tmp_path / "small").mkdir()
+    s, out = sid(), str(tmp_path / "small" / "creds.json")
+    p = env.ns.popen(["unshare", "-m", "--propagation", "private", sys.executable, "-c", OWN_TMPFS,
+                      str(tmp_path / "small"), *ctl_argv(agent_bin, env, "--session", s, "--out", out, "login",
+                                                         "gemini_cli")],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = ""
+    while not line.startswith("authorize: "):
+        line = read_line(p.stdout, timeout=30)
+    # ctl's tmpfs, seen through its root (it was checked when ctl began).
+    fill(f"/proc/{p.pid}/root{tmp_path}/small/fill")
+    assert env.browse(line.rstrip("\n").partition(": ")[2])[0] == 200
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 1, err
+    status, body = env.json("GET", f"/credentials/status?sessionId={s}")
+    assert status == 200 and body.get("authenticated"), (status, body, err)
+    assert f"Cannot make room for the credentials (4 MiB) beside {out}: No space left on device" in err, err
+    assert f"The agent keeps them: make room, and the same command with --session {s} gets them." in err, err
+    out = str(tmp_path / "creds.json")
+    r = run_ctl(agent_bin, env, "--session", s, "--out", out, "login", "gemini_cli")
+    assert r.returncode == 0, r.stderr
+    with open(out) as f:
+        assert json.load(f)["access_token"] == "SECRET-ACCESS-gemini"
+    assert sorted(os.listdir(tmp_path)) == ["creds.json", "small"]
+    env.assert_no_secrets(err + r.stderr)
 
 
 def test_ctl_login_prints_an_authorize_url_that_comes_late(make_env, agent_bin, tmp_path):
