@@ -305,6 +305,14 @@ static void on_probe_ready(Probe *p, void *userdata) {
         service_event(userdata, SV_EVENT_PROBE_OK);
 }
 
+/* An on-demand service's exit 0 after it was ready, which its policy
+ * does not restart: a normal end (the browser closed), not an error to
+ * keep in /health.  Exit 0 before ready stays one (it never came up). */
+static bool ended_normally(const Service *s) {
+        return s->def->on_demand && s->state == SERVICE_READY && s->clean_exit &&
+               s->def->restart != RESTART_ALWAYS && !s->def->quit_restarts;
+}
+
 static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
         Service *s = userdata;
 
@@ -319,6 +327,10 @@ static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
         (void)kill(-pid, SIGKILL);
         if (s->state == SERVICE_STOPPING)
                 log_info("Service %s stopped (%s).", s->def->name, s->last_exit);
+        else if (ended_normally(s))
+                /* Quit by someone (the person closed the browser, or it
+                 * was done): it ended as it should, nothing failed. */
+                log_info("Service %s (pid %d) quit (%s).", s->def->name, (int)pid, s->last_exit);
         else if (s->state == SERVICE_READY && s->clean_exit && s->want && s->def->quit_restarts && ran_fine(s)) {
                 /* Closed (see quit_restarts): no error to report, and
                  * started again at once as a restart is.  One that exits

@@ -643,7 +643,7 @@ def test_a_url_waiting_for_a_browser_that_quit_starts_it_again(make_env, end):
     assert open_url_across(f, page, "a URL waits for it to be on its bus", then) == \
         (200, {"success": True, "method": "browser_launch"})
     assert f.e.agent.log_lines(f"Service firefox (pid {quitting}) " +
-                               {"exits-0": "exited 0.", "crashes-with-no-restart-left": "killed by SIGKILL."}[end])
+                               {"exits-0": "quit (exited 0).", "crashes-with-no-restart-left": "killed by SIGKILL."}[end])
     assert bool(f.e.agent.log_lines("Service firefox failed: ")) == (end == "crashes-with-no-restart-left")
     wait_until(lambda: f.firefox().get("pid") not in (None, quitting) and f.firefox().get("state") == "ready", 60,
                "firefox started again")

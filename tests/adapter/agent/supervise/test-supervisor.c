@@ -959,6 +959,41 @@ static void test_start_while_stopping(void **state) {
         harness_drop(m);
 }
 
+/* An on-demand service that quits with exit 0 after it was ready (the
+ * browser closed) ended normally: no error kept for /health.  Its exit 3
+ * is still one, as is the exit 0 before ready of one never ready. */
+static bool exit_seen(Harness *m, const void *arg) {
+        ServiceStatus st = status(m, *(const size_t *)arg);
+        return st.last_exit && st.pid == 0;
+}
+
+static void test_on_demand_quit_is_no_error(void **state) {
+        static const char json[] =
+                "[{\"name\": \"quits\", \"on_demand\": true, \"restart\": \"on-failure\", \"argv\": [\"true\"]},"
+                " {\"name\": \"fails\", \"on_demand\": true, \"restart\": \"on-failure\","
+                "  \"argv\": [\"/bin/sh\", \"-c\", \"exit 3\"]},"
+                " {\"name\": \"early\", \"on_demand\": true, \"restart\": \"on-failure\", \"argv\": [\"true\"],"
+                "  \"probe\": {\"type\": \"tcp-banner\", \"port\": 9, \"expect\": \"x\"}}]";
+        static const size_t quits = 0, fails = 1, early = 2;
+        Harness *m;
+
+        m = harness_make((const char *const[]){ "backoff_ms", "600000", NULL });
+        assert_int_equal(harness_start(m, json), 0);
+        assert_int_equal(supervisor_start_service(m->supervisor, "quits", NULL), 0);
+        assert_int_equal(supervisor_start_service(m->supervisor, "fails", NULL), 0);
+        assert_int_equal(supervisor_start_service(m->supervisor, "early", NULL), 0);
+        run_until(m, exit_seen, &quits, "quits exited");
+        run_until(m, exit_seen, &fails, "fails exited");
+        run_until(m, exit_seen, &early, "early exited");
+        assert_int_equal(status(m, 0).state, SERVICE_INACTIVE);
+        assert_true(status(m, 0).ended);
+        assert_string_equal(status(m, 0).last_exit, "exited 0");
+        assert_null(status(m, 0).last_error);
+        assert_string_equal(status(m, 1).last_error, "exited 3");
+        assert_string_equal(status(m, 2).last_error, "exited 0 before ready");
+        harness_drop(m);
+}
+
 /* The services of the user tests, with passwd as the user database: bus
  * as an existing user (home its directory to create, under pub), ghost as
  * a missing one, rooty as root. */
@@ -1121,6 +1156,7 @@ int main(void) {
                 cmocka_unit_test(test_restart_service),
                 cmocka_unit_test(test_last_words_logged),
                 cmocka_unit_test(test_start_while_stopping),
+                cmocka_unit_test(test_on_demand_quit_is_no_error),
                 cmocka_unit_test(test_restarts_count_processes),
                 cmocka_unit_test(test_restarts_leave_the_budget),
                 cmocka_unit_test(test_failed_retried_with_dependents),
