@@ -326,9 +326,9 @@ static int add_browser(const DisplayOptions *c, const char *display, ServiceDefs
         char e[6][PATH_MAX + 32];
         /* Prestarted it opens the profile's blank home page; the first URL
          * then goes to it over D-Bus.  It is part of the display chain
-         * then: closed by the person (exit 0), it comes back blank; an
-         * exit 0 before its window, or as it opens (a broken profile),
-         * fails as a crash does.  On demand, closed it stays down until
+         * then: closed by the person (exit 0), however soon after its
+         * window showed, it comes back blank; an exit 0 before its window
+         * (a broken profile) fails as a crash does.  On demand, closed it stays down until
          * the next URL. */
         ServiceDef t = { .on_demand = !c->browser_prestart,
                          .restart = c->browser_prestart ? RESTART_ALWAYS : RESTART_ON_FAILURE,

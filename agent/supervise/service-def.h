@@ -102,10 +102,10 @@ typedef struct ServiceDef {
         char **others_files;   /* NULL-terminated: paths in a shared directory the service writes at each
                                 * start, where another user's file (not root's, not the service user's) would
                                 * fail it; such a file is removed before each start; built in only */
-        bool quit_restarts;    /* an exit 0 after it was ready for backoff_max_ms or more is it being closed
-                                * (the person closed the browser's last window), not a failure: started
-                                * again at once, outside the start budget and the backoff (sooner, or
-                                * before ready, it is its restart policy's); built in only */
+        bool quit_restarts;    /* an exit 0 after it was ready, however soon, is it being closed (the
+                                * person closed the browser's last window), not a failure: started again
+                                * at once, outside the start budget and the backoff (before ready it is
+                                * its restart policy's, within the budget); built in only */
         int stdin_socket;      /* > 0: the child's stdin, a bound TCP socket the agent keeps (not owned
                                 * here), made to listen before each spawn (sv_prepare()); 0: /dev/null (the
                                 * agent's own stdin is never handed on); built in only */

@@ -331,11 +331,12 @@ static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
                 /* Quit by someone (the person closed the browser, or it
                  * was done): it ended as it should, nothing failed. */
                 log_info("Service %s (pid %d) quit (%s).", s->def->name, (int)pid, s->last_exit);
-        else if (s->state == SERVICE_READY && s->clean_exit && s->want && s->def->quit_restarts && ran_fine(s)) {
+        else if (s->state == SERVICE_READY && s->clean_exit && s->want && s->def->quit_restarts) {
                 /* Closed (see quit_restarts): no error to report, and
-                 * started again at once as a restart is.  One that exits
-                 * 0 at every start does so before ready, or soon after,
-                 * and its policy bounds it. */
+                 * started again at once as a restart is, however soon
+                 * after ready (a person may close a window as soon as it
+                 * shows).  One that exits 0 at every start does so before
+                 * ready, and its policy and budget bound it. */
                 s->restarting = true;
                 log_info("Service %s (pid %d) quit (%s), starting it again.", s->def->name, (int)pid, s->last_exit);
         } else {

@@ -20,9 +20,7 @@ up, recorded as ["quit"], as Firefox does early in its shutdown (its remote
 server goes at quit-application), removes the file, and exits 0 once a
 file exit-now appears: a Firefox between giving up its name and exiting.  With a file
 exit-at-start there, each instance records its argv and exits 0 before
-its bus name and its milestones (a Firefox whose profile is broken); with
-quit-at-start, once its readiness milestone is written (one whose window
-closes as it opens).
+its bus name and its milestones (a Firefox whose profile is broken).
 Needs python3-dbus and python3-gi."""
 import base64
 import json
@@ -128,6 +126,4 @@ keep = dbus.service.BusName(name, bus)
 remote = Remote(bus, "/org/mozilla/firefox/Remote")
 GLib.timeout_add(20, quit_when_told)
 milestones(**{"profile-after-change": True, "final-ui-startup": True, "sessionstore-windows-restored": True})
-if beside("quit-at-start"):
-    sys.exit(0)
 loop.run()

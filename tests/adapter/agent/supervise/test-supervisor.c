@@ -97,7 +97,9 @@ static const char *const *test_secrets(void *userdata) {
         return secrets;
 }
 
-static int harness_start(Harness *h, const char *services_json) {
+/* closes: the service whose exit 0 after ready is it being closed
+ * (quit_restarts, built in only: no services-file key); NULL: none. */
+static int harness_start_closes(Harness *h, const char *services_json, const char *closes) {
         _cleanup_(service_defs_done) ServiceDefs defs = {};
         SupervisorHooks hooks = { .on_change = on_change, .secrets = test_secrets };
         char err[256];
@@ -106,7 +108,16 @@ static int harness_start(Harness *h, const char *services_json) {
         r = service_defs_from_json(services_json, &defs, err, sizeof err);
         if (r < 0)
                 return r;
+        if (closes) {
+                r = service_defs_find(&defs, closes);
+                assert_true(r >= 0);
+                defs.services[r].quit_restarts = true;
+        }
         return supervisor_new(&h->o, &defs, &hooks, &h->supervisor);
+}
+
+static int harness_start(Harness *h, const char *services_json) {
+        return harness_start_closes(h, services_json, NULL);
 }
 
 /* Every child reaped, then everything freed. */
@@ -994,6 +1005,45 @@ static void test_on_demand_quit_is_no_error(void **state) {
         harness_drop(m);
 }
 
+/* A service whose quits are closes (the prestarted browser) closed with
+ * exit 0 right after it was ready, again and again, within the longest
+ * backoff (10 min here) and past the budget (2): each is a close, started
+ * again at once with no error, not failed. */
+static void test_close_soon_after_ready_is_no_failure(void **state) {
+        static const char *const sets[] = { "backoff_ms", "600000", "restart_burst", "2", NULL };
+        static const char json[] = "[{\"name\": \"closed\", \"argv\": [\"true\"]}]";
+        struct { size_t i; unsigned n; } closes = { 0, 5 };
+        Harness *m;
+
+        m = harness_make(sets);
+        assert_int_equal(harness_start_closes(m, json, "closed"), 0);
+        assert_int_equal(supervisor_start_all(m->supervisor), 0);
+        run_until(m, restarts_reached, &closes, "five closes");
+        assert_true(status(m, 0).state == SERVICE_STARTING || status(m, 0).state == SERVICE_READY);
+        assert_null(status(m, 0).last_error);
+        assert_string_equal(status(m, 0).last_exit, "exited 0");
+        assert_int_equal(supervisor_stop_service(m->supervisor, "closed"), 0);
+        harness_drop(m);
+}
+
+/* One that exits 0 at every start before it is ready (a browser whose
+ * profile is broken) is bounded all the same: failed after the budget. */
+static void test_exit_0_before_ready_is_bounded(void **state) {
+        static const char *const sets[] = { "restart_burst", "3", NULL };
+        static const char json[] =
+                "[{\"name\": \"broken\", \"argv\": [\"true\"],"
+                "  \"probe\": {\"type\": \"tcp-banner\", \"port\": 9, \"expect\": \"x\"}}]";
+        struct { size_t i; ServiceState s; } failed = { 0, SERVICE_FAILED };
+        Harness *m;
+
+        m = harness_make(sets);
+        assert_int_equal(harness_start_closes(m, json, "broken"), 0);
+        assert_int_equal(supervisor_start_all(m->supervisor), 0);
+        run_until(m, state_is, &failed, "broken failed");
+        assert_string_equal(status(m, 0).last_error, "exited 0 before ready; gave up after 3 starts in 60 s");
+        harness_drop(m);
+}
+
 /* The services of the user tests, with passwd as the user database: bus
  * as an existing user (home its directory to create, under pub), ghost as
  * a missing one, rooty as root. */
@@ -1157,6 +1207,8 @@ int main(void) {
                 cmocka_unit_test(test_last_words_logged),
                 cmocka_unit_test(test_start_while_stopping),
                 cmocka_unit_test(test_on_demand_quit_is_no_error),
+                cmocka_unit_test(test_close_soon_after_ready_is_no_failure),
+                cmocka_unit_test(test_exit_0_before_ready_is_bounded),
                 cmocka_unit_test(test_restarts_count_processes),
                 cmocka_unit_test(test_restarts_leave_the_budget),
                 cmocka_unit_test(test_failed_retried_with_dependents),
