@@ -284,7 +284,8 @@ int desktop_restore_resume(Desktop *d, Supervisor *sv) {
         if (d->vnc_held)
                 return 0;
         r = supervisor_start_service(sv, DISPLAY_SERVICE_X11VNC, NULL);
-        return r == -EALREADY ? supervisor_restart_service(sv, DISPLAY_SERVICE_X11VNC) : r;
+        /* 1, in a backoff: it starts after it, as asked. */
+        return r == -EALREADY ? supervisor_restart_service(sv, DISPLAY_SERVICE_X11VNC) : MIN(r, 0);
 }
 
 void desktop_secrets_changed(Desktop *d, Supervisor *sv) {

@@ -8,7 +8,8 @@
  *   2. ServiceUnknown (no instance), the bus's NoReply (the instance
  *      went away without answering: it crashed with the URL, or had
  *      exited before the bus saw it go), or no bus to talk to: start the
- *      service with the URL as its argument: accepted once started.
+ *      service with the URL as its argument: accepted once spawned (in a
+ *      backoff after an exit: once its restart spawned it).
  *   3. The service is already starting (or running, but not yet on the
  *      bus: Firefox registers its name seconds after exec; or no longer:
  *      a Firefox that quits gives its name up early in its shutdown):
@@ -75,6 +76,7 @@ struct BrowserOpen {
         bool waiting;            /* launched by someone else: wait for the name */
         bool held;               /* the instance is starting or stopping: sent once that is over */
         bool starting;           /* in the start hook: the change it reports is this start's */
+        bool deferred;           /* started in a backoff: answered once its restart spawned */
         usec_t called;           /* CLOCK_MONOTONIC when OpenURL went out */
         int result;
         const char *method;
@@ -210,7 +212,7 @@ static void op_finish(BrowserOpen *op, int r, const char *method) {
         op->match = sd_bus_slot_unref(op->match);
         op->timer = sd_event_source_disable_unref(op->timer);
         /* Answered: browser_service_changed() leaves it alone. */
-        op->waiting = op->held = false;
+        op->waiting = op->held = op->deferred = false;
         op->result = r;
         op->method = method;
         if (sd_event_source_set_enabled(op->done, SD_EVENT_ONESHOT) < 0)
@@ -378,21 +380,58 @@ static int op_call(BrowserOpen *op, sd_bus *bus) {
         return r;
 }
 
+/* What a start appends: first (may be NULL), the URLs of the other opens
+ * waiting for a restart after a backoff (a start replaces the argv the
+ * restart spawns with: without them the URLs answered before would be
+ * lost), then the pages of the logins waiting (a browser started again
+ * after it gave up), each once, at most LAUNCH_ARGV_MAX. */
+#define LAUNCH_ARGV_MAX (2 * BROWSER_PAGES_MAX + 1)
+static bool argv_has(char *const *v, size_t n, const char *s) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(v[i], s))
+                        return true;
+        return false;
+}
+
+static void launch_argv(const Browser *b, const char *first, char *const *pages, char *ret[LAUNCH_ARGV_MAX + 1]) {
+        size_t n = 0;
+
+        if (first)
+                ret[n++] = (char *)first;
+        for (BrowserOpen *o = b->ops; o && n < BROWSER_PAGES_MAX + 1; o = o->next)
+                if (o->deferred && !argv_has(ret, n, o->url))
+                        ret[n++] = o->url;
+        for (char *const *p = pages; p && *p && n < LAUNCH_ARGV_MAX; p++)
+                if (!argv_has(ret, n, *p))
+                        ret[n++] = *p;
+        ret[n] = NULL;
+}
+
 static void op_launch(BrowserOpen *op) {
-        char *extra[BROWSER_PAGES_MAX + 2] = { op->url };
-        size_t n = 1;
+        char *extra[LAUNCH_ARGV_MAX + 1];
         sd_bus *bus = NULL;
         int r;
 
-        /* The pages of the other logins waiting too (a browser started
-         * again after it gave up), behind this one. */
-        for (char **p = op->b->pages; p && *p && n <= BROWSER_PAGES_MAX; p++)
-                if (!streq(*p, op->url))
-                        extra[n++] = *p;
-        extra[n] = NULL;
+        launch_argv(op->b, op->url, op->b->pages, extra);
         op->starting = true;
         r = op->b->hooks.start(extra, op->b->hooks.userdata);
         op->starting = false;
+        if (r > 0) {
+                /* Backing off: answered when its restart spawns it, as a
+                 * start for a browser not running is once it spawned (the
+                 * restart may fail as well). */
+                if (!op->deferred)
+                        log_info("The browser is backing off after an exit: a URL waits for its restart.");
+                /* The restart brings the URL: no instance's name to wait for. */
+                op->deferred = true;
+                op->waiting = false;
+                op->match = sd_bus_slot_unref(op->match);
+                op->timer = sd_event_source_disable_unref(op->timer);
+                return;
+        }
+        if (r == -EALREADY && op->deferred)
+                r = 0; /* the restart it waited for spawned it, with the URL */
+        op->deferred = false;
         if (r >= 0) {
                 /* Arranged once its window is mapped. */
                 arrange_windows(op->b);
@@ -520,6 +559,13 @@ int browser_open(Browser *b, const char *url, BrowserOpenFn cb, void *userdata, 
 }
 
 void browser_service_changed(Browser *b) {
+        /* Out of its backoff (spawned, or failed): asked again, the start
+         * says which; still backing off, it says so and they wait on. */
+        for (BrowserOpen *op = b->ops, *next; op; op = next) {
+                next = op->next;
+                if (op->deferred && !op->starting)
+                        op_launch(op);
+        }
         if (service_changing(b))
                 return;
         for (BrowserOpen *op = b->ops, *next; op; op = next) {
@@ -529,7 +575,7 @@ void browser_service_changed(Browser *b) {
                          * bring it if none runs (the one that gave it up
                          * exited 0: inactive; or crashed with no restart
                          * left: failed): started with the URL as for a new
-                         * one (in a backoff: the restart's URL).  Still
+                         * one (in a backoff: deferred to the restart).  Still
                          * running, the start says so and the wait goes on. */
                         if (op->waiting && !op->call && !op->starting)
                                 op_launch(op);
@@ -548,6 +594,7 @@ void browser_service_changed(Browser *b) {
 }
 
 int browser_set_pages(Browser *b, char *const *urls) {
+        char *restart[LAUNCH_ARGV_MAX + 1];
         char **copy = NULL;
 
         if (strv_length(urls) > BROWSER_PAGES_MAX)
@@ -559,7 +606,9 @@ int browser_set_pages(Browser *b, char *const *urls) {
                 return -ENOMEM;
         strv_free(b->pages);
         b->pages = copy;
-        return b->hooks.set_restart_argv ? b->hooks.set_restart_argv(urls, b->hooks.userdata) : 0;
+        /* URLs waiting for the restart after a backoff go with it. */
+        launch_argv(b, NULL, urls, restart);
+        return b->hooks.set_restart_argv ? b->hooks.set_restart_argv(restart, b->hooks.userdata) : 0;
 }
 
 int browser_close(Browser *b) {

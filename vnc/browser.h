@@ -37,7 +37,9 @@ typedef struct BrowserOptions {
 
 typedef struct BrowserHooks {
         /* Starts the browser service with extra_argv appended (the URL):
-         * 0, or -EALREADY when it runs already, -ENOENT when there is no
+         * 0, or 1 when it is backing off after an exit (its restart will
+         * spawn it with extra_argv: browser_service_changed() follows),
+         * -EALREADY when it runs already, -ENOENT when there is no
          * browser service, -ESHUTDOWN when stopping, -ESRCH/-EPERM when
          * its user is missing/root. */
         int (*start)(char *const *extra_argv, void *userdata);
@@ -64,7 +66,8 @@ typedef struct BrowserHooks {
  * (the running instance accepted the URL: a D-Bus method return; the name
  * is the one hosts know for "shown by the browser already running") or
  * "browser_launch"
- * (the service was started with the URL as its argument), or r < 0:
+ * (the service was started with the URL as its argument: spawned, after
+ * its backoff if it was in one), or r < 0:
  * -EAGAIN no browser, -ETIMEDOUT a starting instance never registered on
  * the bus, else what the bus or the start said. */
 typedef void (*BrowserOpenFn)(int r, const char *method, void *userdata);

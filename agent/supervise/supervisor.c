@@ -761,8 +761,13 @@ int supervisor_start_service(Supervisor *sv, const char *name, char *const *extr
         if (r < 0)
                 return r;
         s->want = true;
-        /* In a backoff the next spawn is the restart after its exit. */
-        s->asked = s->state != SERVICE_BACKOFF;
+        /* In a backoff the next spawn is the restart after its exit, with
+         * the argv set here: the start changes nothing else (the table's
+         * BACKOFF x START), so no event, and no change reported to a
+         * caller that asks again at each change. */
+        if (s->state == SERVICE_BACKOFF)
+                return 1;
+        s->asked = true;
         /* Still stopping (a browser closed after a login, opened again for
          * the next): it starts again once it exited, as a restart does,
          * not after a backoff as if its exit were a failure. */

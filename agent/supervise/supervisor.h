@@ -80,7 +80,9 @@ bool supervisor_chain_ready(Supervisor *s, char *reason, size_t size);
 
 /* Starts an on-demand service (firefox) with extra_argv appended to its
  * argv (NULL-terminated, copied; may be NULL; kept for its automatic
- * restarts until the next call).  -EALREADY when starting or ready;
+ * restarts until the next call).  0: started (or waiting for its
+ * dependencies); 1: in a backoff, its restart after the backoff spawns
+ * it with extra_argv (on_change says when).  -EALREADY when starting or ready;
  * -ESHUTDOWN once supervisor_stop_all() ran; -ENOENT: no such service;
  * -ESRCH: its user does not exist, -EPERM: its user is root (then it is
  * FAILED, last_error says which, and it never spawns); a spawn made at

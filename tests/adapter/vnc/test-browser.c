@@ -24,6 +24,7 @@ typedef struct Seen {
         char **started;   /* the last start's extra argv */
         char **restart;   /* the last restart argv set */
         unsigned starts, sets, stops, restarts;
+        int start_result; /* what the start hook answers */
 } Seen;
 
 static void record(char ***to, unsigned *count, char *const *argv) {
@@ -36,7 +37,7 @@ static int on_start(char *const *extra_argv, void *userdata) {
         Seen *s = userdata;
 
         record(&s->started, &s->starts, extra_argv);
-        return 0;
+        return s->start_result;
 }
 
 static int on_stop(void *userdata) {
@@ -144,6 +145,73 @@ static void test_pages(void **state) {
         assert_int_equal(rmdir(dir), 0);
 }
 
+typedef struct Opened {
+        int r; /* 1: not yet */
+        const char *method;
+} Opened;
+
+static void on_opened_how(int r, const char *method, void *userdata) {
+        *(Opened *)userdata = (Opened){ .r = r, .method = method };
+}
+
+/* A start while the browser backs off after an exit spawns nothing yet:
+ * the URL is answered once the restart spawned it with the URL (the
+ * start says it runs), as a start of a browser not running is once it
+ * spawned.  A second URL meanwhile keeps the first in the restart's
+ * argv, and so do the pages set meanwhile. */
+static void test_backoff(void **state) {
+        char dir[] = "/tmp/test-browser-XXXXXX", profile[64], bus[64], path[96];
+        sd_event *e = NULL;
+        Browser *b = NULL;
+        Seen seen = { .start_result = 1 };
+        Opened one = { .r = 1 }, two = { .r = 1 };
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(profile, sizeof profile, "%s/profile", dir);
+        snprintf(bus, sizeof bus, "%s/no-bus", dir);
+        assert_int_equal(mkdir(profile, 0700), 0);
+        assert_int_equal(sd_event_new(&e), 0);
+        BrowserOptions o = { .event = e, .firefox = "firefox-esr", .profile = profile, .bus_socket = bus,
+                             .uid = getuid(), .gid = getgid() };
+        BrowserHooks h = { .start = on_start, .stop = on_stop, .set_restart_argv = on_set_restart_argv,
+                           .userdata = &seen };
+        assert_int_equal(browser_new(&o, &h, &b), 0);
+
+        assert_int_equal(browser_open(b, "https://a.test/1", on_opened_how, &one, NULL), 0);
+        assert_int_equal(browser_open(b, "https://b.test/2", on_opened_how, &two, NULL), 0);
+        assert_strv(seen.started, (const char *[]){ "https://b.test/2", "https://a.test/1", NULL });
+        char *pages[] = { (char *)"https://c.test/3", NULL };
+        assert_int_equal(browser_set_pages(b, pages), 0);
+        assert_strv(seen.restart,
+                    (const char *[]){ "https://b.test/2", "https://a.test/1", "https://c.test/3", NULL });
+        /* Nothing to answer yet: a turn of the loop runs what is due. */
+        assert_true(sd_event_run(e, 0) >= 0);
+        assert_int_equal(one.r, 1);
+        assert_int_equal(two.r, 1);
+        /* Still backing off (a change of another kind): still waiting. */
+        browser_service_changed(b);
+        assert_true(sd_event_run(e, 0) >= 0);
+        assert_int_equal(one.r, 1);
+        /* Its restart spawned it. */
+        seen.start_result = -EALREADY;
+        browser_service_changed(b);
+        wait_opened(e, &one.r);
+        wait_opened(e, &two.r);
+        assert_int_equal(one.r, 0);
+        assert_string_equal(one.method, "browser_launch");
+        assert_int_equal(two.r, 0);
+        assert_string_equal(two.method, "browser_launch");
+
+        browser_free(b);
+        sd_event_unref(e);
+        strv_free(seen.started);
+        strv_free(seen.restart);
+        snprintf(path, sizeof path, "%s/user.js", profile);
+        unlink(path);
+        assert_int_equal(rmdir(profile), 0);
+        assert_int_equal(rmdir(dir), 0);
+}
+
 /* Closing stops the browser, unless it is prestarted: the display stack
  * needs it running (a stopped one keeps /health "starting" for good), so
  * it is restarted, on the pages set (none: a blank page). */
@@ -175,6 +243,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_pages),
                 cmocka_unit_test(test_close),
+                cmocka_unit_test(test_backoff),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -967,6 +967,9 @@ static void test_start_while_stopping(void **state) {
         assert_int_equal(kill(status(m, 0).pid, SIGKILL), 0);
         run_until(m, state_is, &backoff, "slow backing off after its crash");
         assert_string_equal(status(m, 0).last_exit, "killed by SIGKILL");
+        /* A start in its backoff spawns nothing yet, and says so. */
+        assert_int_equal(supervisor_start_service(m->supervisor, "slow", NULL), 1);
+        assert_int_equal(status(m, 0).state, SERVICE_BACKOFF);
         harness_drop(m);
 }
 
