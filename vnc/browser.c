@@ -11,10 +11,11 @@
  *      service with the URL as its argument: accepted once spawned (in a
  *      backoff after an exit: once its restart spawned it).
  *   3. The service is already starting (or running, but not yet on the
- *      bus: Firefox registers its name seconds after exec; or no longer:
- *      a Firefox that quits gives its name up early in its shutdown):
- *      wait for the name's NameOwnerChanged, then 1 again; a timeout
- *      bounds the wait.  The service going down meanwhile with no
+ *      bus: Firefox registers its name seconds after exec): wait for
+ *      the name's NameOwnerChanged, then 1 again; a timeout bounds the
+ *      wait.  Ready and not on its bus, it is quitting (Firefox gives its
+ *      name up early in its shutdown, and may hang there): stop it, and
+ *      the URL waits for that stop as for any (below).  The service going down meanwhile with no
  *      instance to come (a quit's exit 0, or a crash with no restart
  *      left) ends the wait: 2 again, at once.
  * While the service is starting or stopping, 1 waits for that to end: an
@@ -77,6 +78,7 @@ struct BrowserOpen {
         bool held;               /* the instance is starting or stopping: sent once that is over */
         bool starting;           /* in the start hook: the change it reports is this start's */
         bool deferred;           /* started in a backoff: answered once its restart spawned */
+        bool gone;               /* OpenURL found no instance on the bus */
         usec_t called;           /* CLOCK_MONOTONIC when OpenURL went out */
         int result;
         const char *method;
@@ -342,6 +344,9 @@ static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) 
                 /* No instance (yet, or any more): a start, which in a
                  * backoff is the restart's URL, and with the gone
                  * instance's exit not yet seen waits for the next one. */
+                /* The name alone gone (not a NoReply: that instance died
+                 * with the call, and its exit is on its way). */
+                op->gone = !instance_gone(op, e);
                 op_launch(op);
         } else {
                 log_debug("Firefox's OpenURL failed: %s: %s", e->name, e->message ?: "");
@@ -407,15 +412,39 @@ static void launch_argv(const Browser *b, const char *first, char *const *pages,
         ret[n] = NULL;
 }
 
+static int service_close(Browser *b) {
+        if (b->o.prestart && b->hooks.restart)
+                return b->hooks.restart(b->hooks.userdata);
+        return b->hooks.stop(b->hooks.userdata);
+}
+
+/* Ready, and not on its bus: Firefox gives its name up early in its
+ * shutdown (the person closed its last window), and one that hangs there
+ * never brings it back nor exits.  Stopped (SIGKILL after the stop
+ * timeout), it goes as it was going; the URL waits for that and then
+ * goes to the instance started again (prestarted) or starts one. */
+static void op_quitting(BrowserOpen *op) {
+        int r;
+
+        log_info("Firefox runs but is not on its bus (it is quitting): stopping it, a URL waits for the next one.");
+        op->held = true;
+        r = service_close(op->b);
+        if (r < 0)
+                op_finish(op, r, NULL);
+}
+
 static void op_launch(BrowserOpen *op) {
         char *extra[LAUNCH_ARGV_MAX + 1];
         sd_bus *bus = NULL;
+        bool gone;
         int r;
 
         launch_argv(op->b, op->url, op->b->pages, extra);
         op->starting = true;
         r = op->b->hooks.start(extra, op->b->hooks.userdata);
         op->starting = false;
+        gone = op->gone;
+        op->gone = false;
         if (r > 0) {
                 /* Backing off: answered when its restart spawns it, as a
                  * start for a browser not running is once it spawned (the
@@ -432,6 +461,10 @@ static void op_launch(BrowserOpen *op) {
         if (r == -EALREADY && op->deferred)
                 r = 0; /* the restart it waited for spawned it, with the URL */
         op->deferred = false;
+        if (r == -EALREADY && gone && !service_changing(op->b)) {
+                op_quitting(op);
+                return;
+        }
         if (r >= 0) {
                 /* Arranged once its window is mapped. */
                 arrange_windows(op->b);
@@ -613,9 +646,7 @@ int browser_set_pages(Browser *b, char *const *urls) {
 
 int browser_close(Browser *b) {
         arranger_stop(b);
-        if (b->o.prestart && b->hooks.restart)
-                return b->hooks.restart(b->hooks.userdata);
-        return b->hooks.stop(b->hooks.userdata);
+        return service_close(b);
 }
 
 int browser_new(const BrowserOptions *o, const BrowserHooks *hooks, Browser **ret) {

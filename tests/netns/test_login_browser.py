@@ -10,7 +10,7 @@ socket that never accepts, the X server dying, a browser that cannot
 show the URL, a browser kept while another login needs it, a
 prestarted browser started again blank after a login, a URL handed
 over while the browser stops, a URL the browser crashes with, a URL
-waiting for a browser that quit, a browser that cannot be started, a
+for a browser stuck quitting, a browser that cannot be started, a
 browser the person quits, a prestarted browser that exits 0 at every
 start.  The tests end by searching everything the run wrote for the
 secrets."""
@@ -618,36 +618,40 @@ def test_a_url_the_browser_crashes_with_goes_to_the_browser_back(make_env):
 
 
 @pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
-@pytest.mark.parametrize("end", ["exits-0", "crashes-with-no-restart-left"])
-def test_a_url_waiting_for_a_browser_that_quit_starts_it_again(make_env, end):
+@pytest.mark.parametrize("prestart", [True, False])
+def test_a_url_for_a_browser_stuck_quitting_goes_to_the_next_one(make_env, prestart):
     """Firefox quitting (its last window closed) gives its bus name up
-    early in its shutdown, then exits (the fake's quit-now): a URL in
-    between finds it running and not on its bus, and waits for its name.
-    No instance brings it: the exit 0 leaves the service inactive, and a
-    crash then with no restart left (restart_burst=1, used) failed.  The
-    URL starts it again at once, as it does a browser not running, and
-    /open-url says so: not a 503 when the wait for the name timed out."""
-    f = FakeFirefoxLogins(make_env, "restart_burst=1")
-    first, page = "https://example.test/first", "https://example.test/after-the-quit"
-    assert f.e.json("POST", "/open-url", {"url": first}) == (200, {"success": True, "method": "browser_launch"})
+    early in its shutdown, then exits; one that hangs there (the fake's
+    quit-now, with slow-exit and no exit-now: it never exits by itself,
+    SIGTERM or not) would hold a URL until the wait for its name gave up.
+    The URL finds it ready and not on its bus: the agent stops it (SIGKILL
+    after stop_timeout_ms) and the URL goes to the instance started again
+    (prestarted) or starts one, as for a browser not running."""
+    f = FakeFirefoxLogins(make_env, "stop_timeout_ms=500", *(["browser_prestart=true"] if prestart else []))
+    page = "https://example.test/after-the-quit"
+    if not prestart:
+        assert f.e.json("POST", "/open-url", {"url": "https://example.test/first"}) == \
+            (200, {"success": True, "method": "browser_launch"})
     wait_until(lambda: f.firefox().get("state") == "ready", 60, "firefox ready")
-    if end == "crashes-with-no-restart-left":
-        os.killpg(f.firefox()["pid"], signal.SIGKILL)
-        wait_until(lambda: f.firefox().get("restarts") == 1 and f.firefox().get("state") == "ready", 60,
-                   "firefox back")
     quitting = f.firefox()["pid"]
-    open(os.path.join(f.e.agent.browser_dir, "quit-now"), "w").close()
+    touch_beside_profile(f, "slow-exit")
+    touch_beside_profile(f, "quit-now")
     wait_until(lambda: ["quit"] in f.argv_lines(), 30, "firefox gave its bus name up")
-    then = {"exits-0": lambda: open(os.path.join(f.e.agent.browser_dir, "exit-now"), "w").close(),
-            "crashes-with-no-restart-left": lambda: os.killpg(quitting, signal.SIGKILL)}[end]
-    assert open_url_across(f, page, "a URL waits for it to be on its bus", then) == \
-        (200, {"success": True, "method": "browser_launch"})
-    assert f.e.agent.log_lines(f"Service firefox (pid {quitting}) " +
-                               {"exits-0": "quit (exited 0).", "crashes-with-no-restart-left": "killed by SIGKILL."}[end])
-    assert bool(f.e.agent.log_lines("Service firefox failed: ")) == (end == "crashes-with-no-restart-left")
-    wait_until(lambda: f.firefox().get("pid") not in (None, quitting) and f.firefox().get("state") == "ready", 60,
-               "firefox started again")
-    assert f.argv_lines()[f.argv_lines().index(["quit"]) + 1:] == [["--profile", f.profile, page]]
+    answer = f.e.json("POST", "/open-url", {"url": page})
+    assert f.e.agent.log_lines("Firefox runs but is not on its bus (it is quitting)")
+    assert f.e.agent.log_lines("Service firefox did not stop in time")
+    assert f.e.agent.log_lines("Service firefox stopped (killed by SIGKILL).")
+    after = f.argv_lines()[f.argv_lines().index(["quit"]) + 1:]
+    if prestart:
+        assert answer == (200, {"success": True, "method": "keyboard_navigation"})
+        assert after == [["term"], ["--profile", f.profile], ["remote", "/", FAKE_FIREFOX, "--new-tab", page]]
+    else:
+        assert answer == (200, {"success": True, "method": "browser_launch"})
+        wait_until(lambda: len(f.argv_lines()) > len(after) + f.argv_lines().index(["quit"]) + 1, 60,
+                   "firefox started with the URL")
+        after = f.argv_lines()[f.argv_lines().index(["quit"]) + 1:]
+        assert after == [["term"], ["--profile", f.profile, page]]
+    assert f.firefox().get("pid") != quitting
     assert f.e.agent.alive()
 
 
