@@ -76,6 +76,25 @@ int proc_mountinfo_find(const char *mountinfo, const char *path, char **ret_opti
         return 0;
 }
 
+int proc_cgroup2_path(const char *text, char **ret) {
+        for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+                char *path;
+
+                /* v1 hierarchies have an id other than 0 and a controller list. */
+                if (strncmp(l, "0::", 3) != 0)
+                        continue;
+                l += 3;
+                if (*l != '/')
+                        return -EINVAL;
+                path = strndup(l, strcspn(l, "\n"));
+                if (!path)
+                        return -ENOMEM;
+                *ret = path;
+                return 0;
+        }
+        return -ENOENT;
+}
+
 bool proc_options_hide_pids(const char *options) {
         for (const char *o = options; o && *o; o += strcspn(o, ","), o += *o == ',') {
                 size_t n = strcspn(o, ",");

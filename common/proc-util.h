@@ -1,7 +1,7 @@
 /* Reading what /proc says: pure parsing of the text of /proc/PID/status,
  * which (unlike the owner of /proc/PID) gives the real uid of a process
- * that made itself non-dumpable, of /proc/self/mountinfo, and a search of
- * /proc/PID/environ. */
+ * that made itself non-dumpable, of /proc/self/mountinfo and
+ * /proc/self/cgroup, and a search of /proc/PID/environ. */
 #pragma once
 
 #include <stdbool.h>
@@ -31,6 +31,13 @@ bool proc_status_exited(const ProcStatus *st);
  * is not NULL; -ENOENT when nothing is mounted there; -EINVAL when that
  * line has no " - " separator; -ENOMEM. */
 int proc_mountinfo_find(const char *mountinfo, const char *path, char **ret_options);
+
+/* The cgroup v2 path in /proc/PID/cgroup text: the "0::" line's
+ * ("0::/system.slice/x.service" → "/system.slice/x.service"), relative to
+ * the reader's cgroup namespace.  0 and the path (owned) in *ret; -ENOENT
+ * when there is no such line (cgroup v1 only); -EINVAL when the path is
+ * not absolute; -ENOMEM. */
+int proc_cgroup2_path(const char *text, char **ret);
 
 /* Whether proc's super options hide processes (and their command lines)
  * from other users: hidepid= other than off (0). */

@@ -1,7 +1,9 @@
 /* Unit tests for common/proc-util.c: /proc/PID/status as the kernel
  * writes it, and what is refused; mountinfo (a wrong "mounted" skips a
  * mount PID 1 needs, a wrong "missing" mounts over a container's /dev)
- * and whether proc's options hide other users' processes; the search of
+ * and whether proc's options hide other users' processes; the cgroup v2
+ * line of /proc/PID/cgroup (a wrong one puts the services' cgroups into
+ * someone else's); the search of
  * a process's environ for the entry that marks a login's processes (a
  * false match kills another's process, a miss leaves one running). */
 #include <errno.h>
@@ -119,12 +121,48 @@ static void test_hide_pids(void **state) {
         assert_false(proc_options_hide_pids(NULL));
 }
 
+static void test_cgroup2_path(void **state) {
+        static const struct {
+                const char *text, *path;
+                int r;
+        } cases[] = {
+                /* Unified only (the kernel's one line), under systemd. */
+                { "0::/system.slice/vm-browser-agent.service\n", "/system.slice/vm-browser-agent.service", 0 },
+                /* PID 1 of the machine, or at its cgroup namespace's root. */
+                { "0::/\n", "/", 0 },
+                /* Hybrid: v1 lines first, whose ids are not 0, and one named
+                 * hierarchy whose path would pass for the unified one. */
+                { "12:pids:/x\n1:name=systemd:/user.slice\n0::/user.slice/a.scope\n", "/user.slice/a.scope", 0 },
+                /* No final newline. */
+                { "0::/a b", "/a b", 0 },
+                /* v1 only: no cgroup2 path at all. */
+                { "4:memory:/\n1:name=systemd:/\n", NULL, -ENOENT },
+                { "", NULL, -ENOENT },
+                /* An id 10 is not 0. */
+                { "10::/x\n", NULL, -ENOENT },
+                { "0::x\n", NULL, -EINVAL },
+                { "0::\n", NULL, -EINVAL },
+        };
+
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                char *path = NULL;
+
+                assert_int_equal(proc_cgroup2_path(cases[i].text, &path), cases[i].r);
+                if (cases[i].path)
+                        assert_string_equal(path, cases[i].path);
+                else
+                        assert_null(path);
+                free(path);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse),
                 cmocka_unit_test(test_refused),
                 cmocka_unit_test(test_mountinfo_find),
                 cmocka_unit_test(test_hide_pids),
+                cmocka_unit_test(test_cgroup2_path),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
