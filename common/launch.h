@@ -36,6 +36,9 @@ typedef struct SpawnOptions {
         bool no_new_privs;   /* nothing it execs gains privileges (a setuid binary runs as the caller) */
         uint32_t max_procs;  /* with uid: RLIMIT_NPROC, the tasks uid may have at once (fork fails
                               * past it); 0: no limit */
+        const char *cgroup_procs; /* NULL: none; else a cgroup's cgroup.procs, which the child writes
+                                   * itself into before anything else runs in it (it stays root's until
+                                   * then): nothing it starts is outside that cgroup */
 } SpawnOptions;
 
 /* wstatus as from waitpid(). */

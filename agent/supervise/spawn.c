@@ -3,7 +3,9 @@
  * blocks the ones it reads through signalfd, and a blocked mask survives
  * exec), becomes a process-group (or session) leader so it can be killed
  * as a group, and gets exactly fds 0-2 (and 3 when asked): everything else
- * is closed with close_range() even if someone forgot O_CLOEXEC.  With a
+ * is closed with close_range() even if someone forgot O_CLOEXEC.  Given a
+ * cgroup, it writes itself into it next, while still root and before
+ * anything is exec'd.  With a
  * uid it drops to that user last, after everything that needs root: no
  * supplementary group but extra_gid when given, then the gid, then the
  * uid (all three ids each), so nothing of root's is left to regain, but
@@ -108,6 +110,7 @@ static int child_limit_caps(uint64_t caps) {
 static _noreturn_ void child_exec(const SpawnOptions *o, const char *binary) {
         struct sigaction sa = { .sa_handler = SIG_DFL };
         sigset_t all;
+        int r;
 
         for (int sig = 1; sig < _NSIG; sig++)
                 if (sig != SIGKILL && sig != SIGSTOP)
@@ -122,6 +125,12 @@ static _noreturn_ void child_exec(const SpawnOptions *o, const char *binary) {
                 _exit(126);
         if (child_setup_fds(o) < 0)
                 _exit(126);
+        /* Before the exec: whatever it runs is in the cgroup from its
+         * first instruction on, and nothing can have left it. */
+        if (o->cgroup_procs && (r = write_setting(o->cgroup_procs, "0")) < 0) {
+                errno = -r;
+                child_fail(o, "move into", o->cgroup_procs, 126);
+        }
         if (o->controlling_tty && ioctl(0, TIOCSCTTY, 0) < 0)
                 _exit(126);
         if (chdir(o->cwd ?: "/") < 0)

@@ -1,8 +1,8 @@
 /* Spawning a child without a shell (the SpawnOptions of common/launch.h):
  * argv array, its own process group (so it is killed as a group), a reset
  * signal mask and dispositions, only the fds given (everything else is
- * O_CLOEXEC), exit 127 when the binary is missing and 126 when it cannot
- * be executed. */
+ * O_CLOEXEC), in its cgroup from before the exec when given, exit 127
+ * when the binary is missing and 126 when it cannot be executed. */
 #pragma once
 
 #include <stdbool.h>
