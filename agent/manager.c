@@ -84,6 +84,7 @@ Manager *manager_free(Manager *m) {
         m->login_routes = login_routes_free(m->login_routes);
         m->browser = browser_free(m->browser);
         m->supervisor = supervisor_free(m->supervisor);
+        free(m->cgroup_base);
         m->children = children_free(m->children);
         m->novnc_socket = safe_close(m->novnc_socket);
         m->secrets = host_secrets_free(m->secrets);

@@ -61,6 +61,7 @@ typedef struct Manager {
         Children *children;       /* every child exit arrives here (SIGCHLD) */
         Launcher launcher;        /* spawn + children, for the layers above */
         Supervisor *supervisor;
+        char *cgroup_base;        /* where the services' cgroups are (cgroup.h); NULL: none */
         HttpServer *http;
         HttpWaitList *ready_waiters; /* GET /health/ready?wait= */
         Browser *browser;

@@ -25,6 +25,7 @@
 #include "agent/login/cli-installed.h"
 #include "agent/login/handoff-vsock.h"
 #include "agent/login/login.h"
+#include "agent/supervise/cgroup.h"
 #include "agent/supervise/spawn.h"
 #include "agent/supervise/sv-prepare.h"
 #include "agent/supervise/supervisor.h"
@@ -672,6 +673,19 @@ static int load_services(Manager *m, ServiceDefs *ret) {
         return 0;
 }
 
+/* A cgroup for each service when the agent can have them, else said once:
+ * then a process that left its service's process group outlives the
+ * service until the agent stops. */
+static void setup_cgroups(Manager *m) {
+        char why[512];
+        int r = cgroup_base_setup(m->config.cgroup_root, m->is_pid1, &m->cgroup_base, why, sizeof why);
+
+        if (r < 0)
+                log_notice("Services get no cgroups, only their process groups are killed: %s.", why);
+        else
+                log_info("Services get cgroups of their own in %s.", m->cgroup_base);
+}
+
 static int setup_supervisor(Manager *m) {
         const Config *c = &m->config;
         _cleanup_(service_defs_done) ServiceDefs defs = {};
@@ -694,6 +708,8 @@ static int setup_supervisor(Manager *m) {
         r = load_services(m, &defs);
         if (r < 0)
                 return r;
+        setup_cgroups(m);
+        o.cgroup_base = m->cgroup_base;
         r = supervisor_new(&o, &defs, &hooks, &m->supervisor);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up services: %m");

@@ -1,7 +1,8 @@
 /* The nsfs inode numbers of the initial namespaces, in one place for the
- * two callers that must tell "the machine's own namespace" from one a test
+ * callers that must tell "the machine's own namespace" from one a test
  * or a container made (agent/run.c: whether the network and hostname are
- * ours to set; netinit/ipcfg-nl.c: whether applying is safe).  The kernel
+ * ours to set; netinit/ipcfg-nl.c: whether applying is safe;
+ * agent/supervise/cgroup.c: whether PID 1's cgroup is its own).  The kernel
  * numbers the initial namespaces statically (include/linux/proc_ns.h,
  * PROC_*_INIT_INO); the network one only since Linux 6.18, where this was
  * verified.  Dynamically numbered namespaces start at 0xF0000000, so no
@@ -15,6 +16,7 @@
 #define NSFS_PID_INIT_INO UINT32_C(0xEFFFFFFC)
 #define NSFS_UTS_INIT_INO UINT32_C(0xEFFFFFFE)
 #define NSFS_NET_INIT_INO UINT32_C(0xEFFFFFF9)
+#define NSFS_CGROUP_INIT_INO UINT32_C(0xEFFFFFFB)
 
 /* Whether path (e.g. "/proc/self/ns/net") is the namespace numbered ino;
  * false when it cannot be read. */

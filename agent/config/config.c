@@ -119,6 +119,7 @@ static const ConfigKey keys[] = {
         K(runtime_dir, KEY_STRING, "/run/vm-browser-agent", "files the agent generates at start (X cookie; Xvfb's cookie copy in its sibling runtime_dir-x, x_user's; the desktop secret's files in runtime_dir-vnc, vnc_user's; the CLIs' browser links in runtime_dir-cli/bin, root's, open to cli_user's group)"),
         K(services_file, KEY_STRING, "", "JSON list of services replacing the built-in display stack (\"\" = built-in)"),
         K(bin_path, KEY_STRING, "/usr/local/bin:/usr/bin:/bin", "PATH used to find service binaries"),
+        K(cgroup_root, KEY_STRING, "", "cgroup2 directory in which each service gets a cgroup of its own, killed whole when its main process exits and then removed (\"\" = the agent's own cgroup: as PID 1, or as a systemd service with Delegate=yes; anywhere else, or without cgroup2 or cgroup.kill, only the service's process group is killed)"),
         K_RANGE(restart_burst, "5", "starts allowed per restart window before a service is failed (starts asked for, e.g. the browser's per login, not counted); 0: no budget, restarted for ever", 0, RESTART_BURST_MAX),
         K_RANGE(restart_window_s, "60", "restart budget window", 1, RESTART_WINDOW_S_MAX),
         K(failed_retry_s, KEY_U32, "300", "a service failed over its start budget is started again after this long, with a fresh budget, and its dependents once it is ready (one failed for a missing binary or user, or a missing or foreign owned_files entry, is not retried; a program that exits 127 is, as for any exit); 0: never"),

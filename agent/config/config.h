@@ -82,6 +82,7 @@ typedef struct Config {
         char *runtime_dir;             /* "/run/vm-browser-agent": generated files (X cookie, VNC secrets) */
         char *services_file;           /* "": the built-in display stack; else a JSON list of services */
         char *bin_path;                /* "/usr/local/bin:/usr/bin:/bin" for service lookup */
+        char *cgroup_root;             /* "": the agent's own cgroup (PID 1, Delegate=yes) or none */
 
         /* supervisor */
         uint32_t restart_burst;        /* 5 starts ... */

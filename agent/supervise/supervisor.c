@@ -4,8 +4,9 @@
  * and one timer per service whose meaning is the state's (ready timeout
  * in STARTING, stop timeout in STOPPING, restart delay in BACKOFF,
  * recovery delay in FAILED when the machine asked for a retry).  Effects:
- * spawn (spawn.c) into a new process group, signal the group, arm timers,
- * tell dependents.  Services are kept in dependency order, so "reverse
+ * spawn (spawn.c) into a new process group (and a cgroup of its own when
+ * the agent has cgroups: cgroup.h), signal the group, kill the cgroup once
+ * the main process exited, arm timers, tell dependents.  Services are kept in dependency order, so "reverse
  * order" is just walking the array backwards.
  *
  * Re-entrancy: handling one service's event may deliver events to its
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <sys/wait.h>
 
+#include "cgroup.h"
 #include "children.h"
 #include "fileio.h"
 #include "log.h"
@@ -81,6 +83,7 @@ typedef struct Service {
         sd_event_source *timer;
         SvOutput *output;
         Probe *probe;
+        Cgroup *cgroup;          /* NULL: no cgroups (SupervisorOptions.cgroup_base) */
 } Service;
 
 struct Supervisor {
@@ -313,6 +316,21 @@ static bool ended_normally(const Service *s) {
                s->def->restart != RESTART_ALWAYS && !s->def->quit_restarts;
 }
 
+/* What the main process left in its cgroup goes with it, one that left
+ * its process group too (setsid()). */
+static void service_kill_cgroup(Service *s) {
+        int n;
+
+        if (!s->cgroup)
+                return;
+        n = cgroup_kill(s->cgroup);
+        if (n < 0)
+                log_warning_errno(n, "Service %s: failed to kill what is left in its cgroup: %m", s->def->name);
+        else if (n > 0)
+                log_notice("Service %s: killed %d process%s left in its cgroup.", s->def->name, n,
+                           n == 1 ? "" : "es");
+}
+
 static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
         Service *s = userdata;
 
@@ -350,6 +368,8 @@ static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
                                  ": a command or interpreter not found" : "");
                 log_warning("Service %s (pid %d) %s.", s->def->name, (int)pid, s->last_exit);
         }
+        /* Before the event, which may start it again in the same cgroup. */
+        service_kill_cgroup(s);
         service_event(s, SV_EVENT_EXITED);
 }
 
@@ -402,6 +422,7 @@ static const char *const *output_secrets(void *userdata) {
 static int service_spawn_process(Service *s, uid_t uid, gid_t gid, int *ret_probe_fd) {
         _cleanup_(closep) int out_r = -EBADF, out_w = -EBADF, dfd_r = -EBADF, dfd_w = -EBADF;
         _cleanup_(strv_freep) char **argv = NULL, **env = NULL;
+        const char *cgroup_procs = NULL;
         int p[2], r;
         pid_t pid;
 
@@ -417,6 +438,9 @@ static int service_spawn_process(Service *s, uid_t uid, gid_t gid, int *ret_prob
         env = service_def_env(s->def, cfg(s)->bin_path, environ);
         if (!argv || !env)
                 return -ENOMEM;
+        if (s->cgroup && (r = cgroup_make(s->cgroup, &cgroup_procs)) < 0)
+                log_warning_errno(r, "Service %s: no cgroup of its own, only its process group is killed: %m",
+                                  s->def->name);
 
         r = spawn_process(&(SpawnOptions){ .argv = argv, .envp = env, .path = cfg(s)->bin_path,
                                            .cwd = s->def->cwd, .stdin_fd = sv_stdin_fd(s->def), .stdout_fd = out_w,
@@ -426,7 +450,7 @@ static int service_spawn_process(Service *s, uid_t uid, gid_t gid, int *ret_prob
                                            /* A service of its own user (the display chain faces the
                                             * network and every web page) gains nothing from a setuid
                                             * binary of the image; a root one is the operator's. */
-                                           .no_new_privs = uid != 0 },
+                                           .no_new_privs = uid != 0, .cgroup_procs = cgroup_procs },
                           &pid);
         if (r < 0)
                 return r;
@@ -854,6 +878,14 @@ static int service_init(Supervisor *sv, size_t i) {
         s->starts = calloc(MAX(sv->o.restart_burst, 1u), sizeof *s->starts);
         if (!s->starts)
                 return -ENOMEM;
+        if (sv->o.cgroup_base) {
+                char name[SERVICE_NAME_MAX + sizeof ".service"];
+
+                snprintf(name, sizeof name, "%s.service", d->name);
+                r = cgroup_new(sv->o.event, sv->o.cgroup_base, name, &s->cgroup);
+                if (r < 0)
+                        return r;
+        }
         r = sd_event_add_time_relative(sv->o.event, &s->timer, CLOCK_MONOTONIC, USEC_PER_SEC,
                                        USEC_PER_MSEC, on_timer, s);
         if (r < 0)
@@ -907,6 +939,7 @@ Supervisor *supervisor_free(Supervisor *sv) {
                         service_kill(s, SIGKILL);
                         children_unwatch(sv->o.children, s->pid);
                 }
+                cgroup_free(s->cgroup);
                 probe_free(s->probe);
                 sv_output_free(s->output);
                 sd_event_source_disable_unref(s->timer);

@@ -36,6 +36,8 @@ typedef struct SupervisorOptions {
         uint32_t ready_timeout_ms;    /* default for services that set none */
         uint32_t stop_timeout_ms;     /* default for services that set none */
         const char *passwd_path;      /* where services' users are looked up; NULL: /etc/passwd */
+        const char *cgroup_base;      /* each service gets the cgroup <base>/<name>.service (cgroup.h);
+                                       * NULL: its process group is all that is killed */
 } SupervisorOptions;
 
 typedef struct SupervisorHooks {
@@ -56,8 +58,9 @@ typedef struct SupervisorHooks {
  * nothing is started.  o and its strings must outlive the supervisor. */
 int supervisor_new(const SupervisorOptions *o, ServiceDefs *defs, const SupervisorHooks *hooks,
                    Supervisor **ret);
-/* Frees; any process group still running is SIGKILLed (stop_all first for
- * an orderly stop).  NULL-safe. */
+/* Frees; any process group still running is SIGKILLed, and what is left
+ * in the services' cgroups (stop_all first for an orderly stop); the
+ * cgroups are removed.  NULL-safe. */
 Supervisor *supervisor_free(Supervisor *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Supervisor *, supervisor_free);
 

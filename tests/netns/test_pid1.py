@@ -404,6 +404,12 @@ def test_stray_process_killed(agent_bin, workdir):
         i = lines.index("Sending SIGTERM to remaining processes.")
         assert lines[i + 1] == "Sending SIGKILL to remaining processes."
         assert lines[-1] == "Stopped; exiting."
+        # The init of a PID namespace a test made: the cgroup it is in is
+        # the test's, not the agent's to fill (the stray would go with its
+        # service there, before this sweep).
+        assert [l for l in lines if l.startswith("Services get ")] == [
+            "Services get no cgroups, only their process groups are killed: "
+            "PID 1 of a PID namespace without a cgroup namespace of its own."]
 
 
 def test_bad_config_keeps_token(agent_bin, workdir):

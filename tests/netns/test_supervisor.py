@@ -14,7 +14,8 @@ Python programs), the real agent in a fresh network namespace:
   after it is ready again;
 - a service is killed as a process group: what it forked goes with it;
 - what a service started in a session of its own does not outlive the
-  agent's stop;
+  agent's stop, and, with a cgroup for each service, not its service's
+  exit either; without cgroups the log says once why;
 - a service that ignores SIGTERM is SIGKILLed after its stop timeout;
 - a start that never becomes ready is killed after the ready timeout and
   counted against the budget; a wrong banner never passes the probe;
@@ -25,12 +26,16 @@ Python programs), the real agent in a fresh network namespace:
 - the services have an IPC namespace of their own where the SysV shared
   memory of a service killed with SIGKILL is destroyed with it.
 """
+import errno
+import itertools
 import os
 import re
 import signal
 import socket
 import subprocess
 import sys
+
+import pytest
 
 from netns import DEADLINE_SCALE, wait_until
 from svagent import Agent, assert_retried_in_order, pids_with_argv
@@ -247,6 +252,113 @@ def test_escaped_processes_killed_at_shutdown(agent_bin):
         assert os.getsid(pid) == pid
         assert a.stop() == 0
         assert not sleeping(marker)
+        # Without cgroup_root no cgroup is the agent's here: said once, with why.
+        assert len(a.log_lines("Services get no cgroups, only their process groups are killed: ")) == 1
+
+
+def cgroup2_mount():
+    """Where this machine has cgroup2 mounted (/sys/fs/cgroup, or
+    /sys/fs/cgroup/unified in a hybrid layout), or None."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if fields[fields.index("-") + 1] == "cgroup2":
+                return fields[4]
+    return None
+
+
+def cgroup_procs(path):
+    with open(os.path.join(path, "cgroup.procs")) as f:
+        return [int(p) for p in f.read().split()]
+
+
+def cgroup_remove(path):
+    """path and the cgroups below it, what runs in them (the agent's
+    services, which the test started) killed first."""
+    for d in sorted((d for d, _, _ in os.walk(path)), key=len, reverse=True):
+        with open(os.path.join(d, "cgroup.kill"), "w") as f:
+            f.write("1")
+        wait_until(lambda: not cgroup_procs(d), 10, f"{d} to be empty")
+        os.rmdir(d)
+
+
+_cgroups = itertools.count()
+
+
+@pytest.fixture
+def cgroup_root():
+    """A cgroup2 directory of this test's own, for the agent's cgroup_root,
+    made below the root of this machine's cgroup2 hierarchy (wherever the
+    test itself runs), removed afterwards with anything left in it.  Only
+    this test's processes are ever moved into it."""
+    mount = cgroup2_mount()
+    if not mount:
+        pytest.skip("cgroup2 not mounted")
+    path = os.path.join(mount, f"vmba-test-{os.getpid()}-{next(_cgroups)}")
+    try:
+        os.mkdir(path)
+    except OSError as e:
+        pytest.skip(f"cannot make a cgroup in {mount}: {e}")
+    try:
+        if not os.path.exists(os.path.join(path, "cgroup.kill")):
+            pytest.skip("no cgroup.kill (Linux 5.14+)")
+        yield path
+    finally:
+        cgroup_remove(path)
+
+
+def test_escaped_process_killed_with_its_service(agent_bin, cgroup_root, tmp_path):
+    """With cgroup_root, each service runs in a cgroup of its own from
+    before its exec: what it started in a session of its own (setsid: out
+    of the process group its leader's exit kills) is killed once its main
+    process exits, while the agent runs on, the log says how many, and the
+    agent removes the cgroup it made."""
+    marker = f"1015.{RUN}"
+    go = tmp_path / "go"
+    os.mkfifo(go)
+    # setsid(1) makes the session in the shell's background child (no
+    # group leader) and execs the sleep; the shell exits 7 once the test
+    # opens the FIFO.
+    services = [sh("escaper", f"setsid sleep {marker} & read x < {go}; exit 7", restart="never"),
+                sh("steady", f"exec sleep 1016.{RUN}")]
+    cg = os.path.join(cgroup_root, "escaper.service")
+    # The agent's namespace has a sysfs of its own (ip netns exec), where
+    # no cgroup2 is mounted: one mounted there, in its mount namespace
+    # only, shows the same hierarchy.
+    view = tmp_path / "cgroup2"
+    view.mkdir()
+    wrap = ["sh", "-c", f'mount -t cgroup2 cgroup2 {view} && exec "$@"', "sh"]
+    agent_root = os.path.join(view, os.path.relpath(cgroup_root, cgroup2_mount()))
+    with Agent(agent_bin, *FAST, f"cgroup_root={agent_root}", services=services, wrap=wrap) as a:
+        a.wait_ready()
+        assert len(a.log_lines(f"Services get cgroups of their own in {agent_root}.")) == 1
+        shell = a.services()["escaper"]["pid"]
+        (pid,) = wait_until(lambda: sleeping(marker), 10, "the escaped sleep")
+        assert os.getsid(pid) == pid
+        assert sorted(cgroup_procs(cg)) == sorted([shell, pid])
+        # Ends the shell's read: opened once the shell reads (no reader yet: ENXIO).
+        fd = wait_until(lambda: open_writer(go), 10, "the shell to read the FIFO")
+        os.close(fd)
+        a.wait_state("escaper", "inactive")
+        assert a.services()["escaper"]["last_exit"] == "exited 7"
+        wait_until(lambda: not sleeping(marker), 5, "the escaped sleep to be killed")
+        assert a.log_lines("Service escaper: killed 1 process left in its cgroup.")
+        wait_until(lambda: not os.path.exists(cg), 5, "the service's cgroup to be removed")
+        assert a.services()["steady"]["state"] == "ready"
+        assert os.path.isdir(os.path.join(cgroup_root, "steady.service"))
+        assert a.stop() == 0
+    # Nothing left: no service's cgroup, the agent's own stays where it was.
+    assert [d for d in os.listdir(cgroup_root) if os.path.isdir(os.path.join(cgroup_root, d))] == []
+
+
+def open_writer(path):
+    """A write end of the FIFO at path once a reader has it open, else None."""
+    try:
+        return os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        if e.errno == errno.ENXIO:
+            return None
+        raise
 
 
 def test_ready_timeout_and_wrong_banner(agent_bin):

@@ -1,0 +1,312 @@
+/* Implementation of cgroup.h.  Only cgroup.procs, cgroup.kill and
+ * cgroup.events are used: no controller is enabled anywhere, so the
+ * kernel's "no internal processes" rule (which holds only for domain
+ * controllers) does not apply; the agent still leaves its own cgroup for
+ * a leaf when it creates siblings there, as systemd asks of a delegated
+ * subtree.  A process that has exited but is not yet reaped (a zombie)
+ * no longer counts in cgroup.events' "populated", so a cgroup empties as
+ * soon as what cgroup.kill hit is dead. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <linux/magic.h>
+
+#include "cgroup.h"
+#include "fileio.h"
+#include "nsfs-util.h"
+#include "proc-util.h"
+#include "time-util.h"
+
+/* How long cgroup_free() waits for what it killed to be gone. */
+#define CGROUP_FREE_WAIT_USEC (2 * USEC_PER_SEC)
+
+struct Cgroup {
+        sd_event *event;
+        char *path;
+        char *procs;             /* path/cgroup.procs */
+        bool made;
+        sd_event_source *emptied; /* cgroup.events, while waiting to remove it */
+};
+
+static int cg_path(char *buf, size_t size, const char *dir, const char *file) {
+        int n = snprintf(buf, size, "%s/%s", dir, file);
+        return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+static int cg_write(const char *dir, const char *file, const char *value) {
+        char path[PATH_MAX];
+        int r = cg_path(path, sizeof path, dir, file);
+
+        return r < 0 ? r : write_setting(path, value);
+}
+
+static bool cg_has(const char *dir, const char *file) {
+        char path[PATH_MAX];
+
+        return cg_path(path, sizeof path, dir, file) >= 0 && access(path, F_OK) >= 0;
+}
+
+static int is_cgroup2(const char *path) {
+        struct statfs sfs;
+
+        if (statfs(path, &sfs) < 0)
+                return -errno;
+        return sfs.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+/* The processes in dir (one pid per line of cgroup.procs), or -errno. */
+static int cg_count(const char *dir) {
+        _cleanup_(freep) char *text = NULL;
+        char path[PATH_MAX];
+        int n = 0, r = cg_path(path, sizeof path, dir, "cgroup.procs");
+
+        if (r >= 0)
+                r = read_full_file(path, 1024 * 1024, &text, NULL);
+        if (r < 0)
+                return r;
+        for (const char *p = text; (p = strchr(p, '\n')); p++)
+                n++;
+        return n;
+}
+
+/* 1 while cgroup.events says populated, 0 once not, or -errno. */
+static int cg_populated(int events_fd) {
+        char buf[256];
+        ssize_t n = pread(events_fd, buf, sizeof buf - 1, 0);
+        const char *p;
+
+        if (n < 0)
+                return -errno;
+        buf[n] = '\0';
+        p = strstr(buf, "populated ");
+        return p ? p[strlen("populated ")] == '1' : -EIO;
+}
+
+static int base_configured(const char *path, char **ret, char *why, size_t size) {
+        int r = is_cgroup2(path);
+
+        if (r <= 0) {
+                snprintf(why, size, "%s is not a cgroup2 directory", path);
+                return r < 0 ? r : -ENOTDIR;
+        }
+        if (!cg_has(path, "cgroup.kill")) {
+                snprintf(why, size, "no cgroup.kill in %s (Linux 5.14+, not the root cgroup)", path);
+                return -EOPNOTSUPP;
+        }
+        if (access(path, W_OK) < 0) {
+                r = -errno;
+                snprintf(why, size, "%s not writable: %s", path, strerror(-r));
+                return r;
+        }
+        *ret = strdup(path);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* Moves the agent into base's leaf; base then holds no process of its own. */
+static int base_enter_leaf(const char *base, char *why, size_t size) {
+        char leaf[PATH_MAX];
+        int r = cg_path(leaf, sizeof leaf, base, CGROUP_AGENT_LEAF);
+
+        if (r < 0)
+                return r;
+        if (mkdir(leaf, 0755) < 0 && errno != EEXIST) {
+                r = -errno;
+                snprintf(why, size, "%s not writable: %s", base, strerror(-r));
+                return r;
+        }
+        if (!cg_has(leaf, "cgroup.kill")) {
+                (void)rmdir(leaf);
+                snprintf(why, size, "no cgroup.kill (Linux 5.14+)");
+                return -EOPNOTSUPP;
+        }
+        r = cg_write(leaf, "cgroup.procs", "0");
+        if (r < 0)
+                snprintf(why, size, "cannot move the agent into %s: %s", leaf, strerror(-r));
+        return r;
+}
+
+static int base_own(bool pid1, char **ret, char *why, size_t size) {
+        _cleanup_(freep) char *text = NULL, *own = NULL, *base = NULL;
+        int r = is_cgroup2(CGROUP_MOUNT);
+
+        if (r <= 0) {
+                snprintf(why, size, "cgroup2 not mounted at " CGROUP_MOUNT);
+                return r < 0 ? r : -ENOMEDIUM;
+        }
+        r = read_full_file("/proc/self/cgroup", 64 * 1024, &text, NULL);
+        if (r >= 0)
+                r = proc_cgroup2_path(text, &own);
+        if (r < 0) {
+                snprintf(why, size, "no cgroup2 path in /proc/self/cgroup: %s", strerror(-r));
+                return r;
+        }
+        if (asprintf(&base, CGROUP_MOUNT "%s", streq(own, "/") ? "" : own) < 0)
+                return -ENOMEM;
+        /* Anywhere else it is someone else's cgroup: that of whoever made
+         * the PID namespace of an init without a cgroup namespace (a test),
+         * or of whoever started the agent by hand. */
+        if (pid1 && !nsfs_inode_is("/proc/self/ns/pid", NSFS_PID_INIT_INO) &&
+            nsfs_inode_is("/proc/self/ns/cgroup", NSFS_CGROUP_INIT_INO)) {
+                snprintf(why, size, "PID 1 of a PID namespace without a cgroup namespace of its own");
+                return -EPERM;
+        }
+        if (pid1 && !streq(own, "/")) {
+                snprintf(why, size, "PID 1 outside the root of its cgroup namespace (in %s)", own);
+                return -EPERM;
+        }
+        if (!pid1 && getxattr(base, "trusted.delegate", NULL, 0) < 0) {
+                snprintf(why, size, "%s is not delegated to the agent (Delegate=yes)", base);
+                return -EPERM;
+        }
+        r = base_enter_leaf(base, why, size);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(base);
+        return 0;
+}
+
+int cgroup_base_setup(const char *configured, bool pid1, char **ret, char *why, size_t size) {
+        if (!isempty(configured))
+                return base_configured(configured, ret, why, size);
+        return base_own(pid1, ret, why, size);
+}
+
+int cgroup_new(sd_event *e, const char *base, const char *name, Cgroup **ret) {
+        _cleanup_(cgroup_freep) Cgroup *cg = calloc(1, sizeof *cg);
+
+        if (!cg)
+                return -ENOMEM;
+        cg->event = e;
+        if (asprintf(&cg->path, "%s/%s", base, name) < 0) {
+                cg->path = NULL;
+                return -ENOMEM;
+        }
+        if (asprintf(&cg->procs, "%s/cgroup.procs", cg->path) < 0) {
+                cg->procs = NULL;
+                return -ENOMEM;
+        }
+        *ret = TAKE_PTR(cg);
+        return 0;
+}
+
+/* Removes the cgroup when it is empty: 1 when removed (or gone), 0 when
+ * not yet, -errno. */
+static int cg_try_remove(Cgroup *cg, int events_fd) {
+        int r = cg_populated(events_fd);
+
+        if (r != 0)
+                return r < 0 ? r : 0;
+        if (rmdir(cg->path) < 0 && errno != ENOENT)
+                return -errno;
+        cg->made = false;
+        cg->emptied = sd_event_source_disable_unref(cg->emptied);
+        return 1;
+}
+
+static int on_events(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        (void)cg_try_remove(userdata, fd);
+        return 0;
+}
+
+/* Now, or once cgroup.events says it emptied. */
+static int cg_remove(Cgroup *cg) {
+        char path[PATH_MAX];
+        int fd, r;
+
+        if (rmdir(cg->path) >= 0 || errno == ENOENT) {
+                cg->made = false;
+                return 0;
+        }
+        if (errno != EBUSY)
+                return -errno;
+        r = cg_path(path, sizeof path, cg->path, "cgroup.events");
+        if (r < 0)
+                return r;
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        /* The kernel signals a change of cgroup.events as POLLPRI. */
+        r = sd_event_add_io(cg->event, &cg->emptied, fd, EPOLLPRI, on_events, cg);
+        if (r < 0) {
+                safe_close(fd);
+                return r;
+        }
+        (void)sd_event_source_set_io_fd_own(cg->emptied, true);
+        /* Emptied before the watch began: no event will come for it. */
+        r = cg_try_remove(cg, fd);
+        return MIN(r, 0);
+}
+
+int cgroup_make(Cgroup *cg, const char **ret_procs) {
+        cg->emptied = sd_event_source_disable_unref(cg->emptied);
+        if (mkdir(cg->path, 0755) < 0) {
+                if (errno != EEXIST)
+                        return -errno;
+                /* Still emptying (it is the same service's), or left by an
+                 * agent that ran before this one. */
+                (void)cg_write(cg->path, "cgroup.kill", "1");
+        }
+        cg->made = true;
+        *ret_procs = cg->procs;
+        return 0;
+}
+
+int cgroup_kill(Cgroup *cg) {
+        int n, r;
+
+        if (!cg->made)
+                return 0;
+        n = cg_count(cg->path);
+        /* Unreadable: killed all the same. */
+        if (n != 0) {
+                r = cg_write(cg->path, "cgroup.kill", "1");
+                if (r < 0)
+                        return r;
+        }
+        r = cg_remove(cg);
+        return r < 0 ? r : MAX(n, 0);
+}
+
+/* At the end, with no event loop left to wait on: at most
+ * CGROUP_FREE_WAIT_USEC for what was killed to be gone. */
+static void cg_remove_wait(Cgroup *cg) {
+        usec_t deadline = now(CLOCK_MONOTONIC) + CGROUP_FREE_WAIT_USEC;
+        char path[PATH_MAX];
+        _cleanup_(closep) int fd = -EBADF;
+
+        if (cg_path(path, sizeof path, cg->path, "cgroup.events") < 0 ||
+            (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+                return;
+        for (;;) {
+                usec_t t = now(CLOCK_MONOTONIC);
+
+                if (cg_try_remove(cg, fd) != 0 || t >= deadline)
+                        return;
+                if (poll(&(struct pollfd){ .fd = fd, .events = POLLPRI }, 1, (int)usec_to_msec_up(deadline - t)) < 0 &&
+                    errno != EINTR)
+                        return;
+        }
+}
+
+Cgroup *cgroup_free(Cgroup *cg) {
+        if (!cg)
+                return NULL;
+        cg->emptied = sd_event_source_disable_unref(cg->emptied);
+        if (cg->made) {
+                if (cg_count(cg->path) != 0)
+                        (void)cg_write(cg->path, "cgroup.kill", "1");
+                cg_remove_wait(cg);
+        }
+        free(cg->path);
+        free(cg->procs);
+        free(cg);
+        return NULL;
+}

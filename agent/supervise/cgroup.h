@@ -1,0 +1,53 @@
+/* A cgroup v2 of its own for each service: a process that left its
+ * service's process group (setsid()) is still in its cgroup, so when the
+ * service's main process exits everything it left is killed at once
+ * (cgroup.kill, Linux 5.14+) and the cgroup removed.  Where cgroups cannot
+ * be had (no cgroup2, not delegated, an older kernel) the supervisor kills
+ * process groups only: cgroup_base_setup() says why, once.  Nothing here
+ * logs above debug. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <systemd/sd-event.h>
+
+#include "macro.h"
+
+#define CGROUP_MOUNT "/sys/fs/cgroup"
+/* The leaf the agent moves itself into when its services' cgroups go
+ * below its own: systemd's rule for a delegated subtree is that processes
+ * live only in leaves. */
+#define CGROUP_AGENT_LEAF "agent"
+
+/* Finds (and prepares) the directory the services' cgroups go in, *ret
+ * (owned): configured when not empty (a cgroup2 directory made for the
+ * agent, which stays where it is); else the agent's own cgroup (from
+ * /proc/self/cgroup, under CGROUP_MOUNT), which must be the root of its
+ * cgroup namespace as PID 1 (pid1: the machine's init, or one with a
+ * cgroup namespace of its own) and delegated to it otherwise
+ * (systemd's Delegate=yes marks it with the trusted.delegate xattr); the
+ * agent then moves itself into its leaf CGROUP_AGENT_LEAF there.  -errno
+ * with why (a phrase: "cgroup2 not mounted at /sys/fs/cgroup") in why. */
+int cgroup_base_setup(const char *configured, bool pid1, char **ret, char *why, size_t size);
+
+typedef struct Cgroup Cgroup;
+
+/* The cgroup base/name; nothing is made yet.  e is borrowed (for the
+ * removal of one that is still emptying). */
+int cgroup_new(sd_event *e, const char *base, const char *name, Cgroup **ret);
+/* Kills what is left in it, removes it (waiting for it to empty at most
+ * 2 s).  NULL-safe. */
+Cgroup *cgroup_free(Cgroup *cg);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Cgroup *, cgroup_free);
+
+/* Makes the cgroup, or takes over the one there (what still runs in it
+ * killed first: left by an agent before this one).  0 and the path of its
+ * cgroup.procs (borrowed from cg), for a child to move itself into before
+ * it execs (SpawnOptions.cgroup_procs), or -errno. */
+int cgroup_make(Cgroup *cg, const char **ret_procs);
+
+/* SIGKILLs every process in the cgroup (its main process has exited),
+ * then removes it: now when it is empty, else once it is (cgroup.events,
+ * on the event loop), unless cgroup_make() takes it first.  The number of
+ * processes it held, or -errno (0 when it was not made). */
+int cgroup_kill(Cgroup *cg);
