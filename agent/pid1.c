@@ -38,6 +38,9 @@ static const MountPoint mount_table[] = {
          * "2" is "invisible" to 5.8+ and known to every kernel since 3.3. */
         { "proc", "/proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, "hidepid=2", 0555 },
         { "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL, 0555 },
+        /* The services' cgroups (agent/supervise/cgroup.h): no controller
+         * is needed, so no option either. */
+        { "cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL, 0555 },
         { "devtmpfs", "/dev", "devtmpfs", MS_NOSUID | MS_STRICTATIME, "mode=0755", 0755 },
         { "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "mode=0620,gid=5,ptmxmode=0666", 0755 },
         { "tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_STRICTATIME, "mode=1777,size=50%", 01777 },

@@ -7,9 +7,10 @@
 
 #include "agent/config/config.h"
 
-/* Mounts /proc (hidepid=2: invisible), /sys, /dev, /dev/pts, /dev/shm,
- * /run, /tmp where nothing is mounted yet; sets PATH when unset; routes
- * logging to the console when stderr is not usable.  Failures are logged
+/* Mounts /proc (hidepid=2: invisible), /sys, /sys/fs/cgroup (cgroup2),
+ * /dev, /dev/pts, /dev/shm, /run, /tmp where nothing is mounted yet; sets
+ * PATH when unset; routes logging to the console when stderr is not
+ * usable.  Failures are logged
  * and not fatal: PID 1 keeps going and reports what it can.  Returns how
  * many mounts failed. */
 int pid1_setup(void);
