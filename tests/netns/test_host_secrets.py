@@ -266,7 +266,7 @@ def test_mmds_answer_cut_off(lan, agent_bin, workdir):
         gets = [l for l in lines(log) if l.startswith("GET")]
         assert len(gets) >= 2, gets  # the cut answer's, then the whole one's
         text = a.text()
-        assert re.search(r"MMDS attempt 1 failed, retrying in \d+ ms: MMDS's answer to GET /vm-browser-agent "
+        assert re.search(r"MMDS attempt \d+ failed, retrying in \d+ ms: MMDS's answer to GET /vm-browser-agent "
                          r"was cut off\n", text), text
         assert MMDS_TOKEN not in text and MMDS_DESKTOP not in text
     finally:

@@ -216,6 +216,16 @@ def test_loopback_connections_counted_per_user(vm):
     assert "share one client's limit" not in text, text[-3000:]
 
 
+def test_services_get_cgroups_of_their_own(vm):
+    # As PID 1 the agent mounts cgroup2 and puts each service in a cgroup
+    # of its own beside its own leaf; under systemd the unit's Delegate=yes
+    # hands it its cgroup for that.  A process a service left in a session
+    # of its own then goes with the service (tests/netns/test_supervisor.py).
+    where = "/sys/fs/cgroup" if vm.mode == "pid1" else "/sys/fs/cgroup/system.slice/vm-browser-agent.service"
+    text = vm.console_shows(re.escape(f"Services get cgroups of their own in {where}."))
+    assert "Services get no cgroups" not in text, text[-3000:]
+
+
 def test_link_protections_on(vm):
     # The kernel leaves fs.protected_{symlinks,hardlinks,fifos,regular}
     # off; systemd turns them on at boot, and so does the agent as the
