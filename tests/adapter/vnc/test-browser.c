@@ -87,23 +87,49 @@ static void assert_strv(char **got, const char *const *want) {
         assert_true(!got || !got[n]);
 }
 
+/* A browser without a bus (a socket path that does not exist), its
+ * profile in a directory of its own, its hooks recording into seen. */
+typedef struct Fixture {
+        char dir[32], profile[64], bus[64];
+        sd_event *e;
+        Browser *b;
+} Fixture;
+
+static void fixture_make(Fixture *f, Seen *seen) {
+        *f = (Fixture){ .dir = "/tmp/test-browser-XXXXXX" };
+        assert_non_null(mkdtemp(f->dir));
+        snprintf(f->profile, sizeof f->profile, "%s/profile", f->dir);
+        snprintf(f->bus, sizeof f->bus, "%s/no-bus", f->dir);
+        assert_int_equal(mkdir(f->profile, 0700), 0);
+        assert_int_equal(sd_event_new(&f->e), 0);
+        BrowserOptions o = { .event = f->e, .firefox = "firefox-esr", .profile = f->profile,
+                             .bus_socket = f->bus, .uid = getuid(), .gid = getgid() };
+        BrowserHooks h = { .start = on_start, .stop = on_stop, .set_restart_argv = on_set_restart_argv,
+                           .userdata = seen };
+        assert_int_equal(browser_new(&o, &h, &f->b), 0);
+}
+
+static void fixture_drop(Fixture *f, Seen *seen) {
+        char path[96];
+
+        browser_free(f->b);
+        sd_event_unref(f->e);
+        strv_free(seen->started);
+        strv_free(seen->restart);
+        snprintf(path, sizeof path, "%s/user.js", f->profile);
+        unlink(path);
+        assert_int_equal(rmdir(f->profile), 0);
+        assert_int_equal(rmdir(f->dir), 0);
+}
+
 static void test_pages(void **state) {
-        char dir[] = "/tmp/test-browser-XXXXXX", profile[64], bus[64];
-        sd_event *e = NULL;
-        Browser *b = NULL;
         Seen seen = {};
+        Fixture f;
         int opened = 1;
 
-        assert_non_null(mkdtemp(dir));
-        snprintf(profile, sizeof profile, "%s/profile", dir);
-        snprintf(bus, sizeof bus, "%s/no-bus", dir);
-        assert_int_equal(mkdir(profile, 0700), 0);
-        assert_int_equal(sd_event_new(&e), 0);
-        BrowserOptions o = { .event = e, .firefox = "firefox-esr", .profile = profile, .bus_socket = bus,
-                             .uid = getuid(), .gid = getgid() };
-        BrowserHooks h = { .start = on_start, .stop = on_stop, .set_restart_argv = on_set_restart_argv,
-                           .userdata = &seen };
-        assert_int_equal(browser_new(&o, &h, &b), 0);
+        fixture_make(&f, &seen);
+        Browser *b = f.b;
+        sd_event *e = f.e;
 
         /* Only URLs (an argument starting with '-' would be an option), at
          * most BROWSER_PAGES_MAX; a refused list changes nothing. */
@@ -133,16 +159,7 @@ static void test_pages(void **state) {
         assert_int_equal(browser_open(b, "https://c.test/3", on_opened, &opened, NULL), 0);
         assert_strv(seen.started, (const char *[]){ "https://c.test/3", NULL });
         wait_opened(e, &opened);
-
-        browser_free(b);
-        sd_event_unref(e);
-        strv_free(seen.started);
-        strv_free(seen.restart);
-        char path[96];
-        snprintf(path, sizeof path, "%s/user.js", profile);
-        unlink(path);
-        assert_int_equal(rmdir(profile), 0);
-        assert_int_equal(rmdir(dir), 0);
+        fixture_drop(&f, &seen);
 }
 
 typedef struct Opened {
@@ -160,22 +177,13 @@ static void on_opened_how(int r, const char *method, void *userdata) {
  * spawned.  A second URL meanwhile keeps the first in the restart's
  * argv, and so do the pages set meanwhile. */
 static void test_backoff(void **state) {
-        char dir[] = "/tmp/test-browser-XXXXXX", profile[64], bus[64], path[96];
-        sd_event *e = NULL;
-        Browser *b = NULL;
         Seen seen = { .start_result = 1 };
         Opened one = { .r = 1 }, two = { .r = 1 };
+        Fixture f;
 
-        assert_non_null(mkdtemp(dir));
-        snprintf(profile, sizeof profile, "%s/profile", dir);
-        snprintf(bus, sizeof bus, "%s/no-bus", dir);
-        assert_int_equal(mkdir(profile, 0700), 0);
-        assert_int_equal(sd_event_new(&e), 0);
-        BrowserOptions o = { .event = e, .firefox = "firefox-esr", .profile = profile, .bus_socket = bus,
-                             .uid = getuid(), .gid = getgid() };
-        BrowserHooks h = { .start = on_start, .stop = on_stop, .set_restart_argv = on_set_restart_argv,
-                           .userdata = &seen };
-        assert_int_equal(browser_new(&o, &h, &b), 0);
+        fixture_make(&f, &seen);
+        Browser *b = f.b;
+        sd_event *e = f.e;
 
         assert_int_equal(browser_open(b, "https://a.test/1", on_opened_how, &one, NULL), 0);
         assert_int_equal(browser_open(b, "https://b.test/2", on_opened_how, &two, NULL), 0);
@@ -201,15 +209,7 @@ static void test_backoff(void **state) {
         assert_string_equal(one.method, "browser_launch");
         assert_int_equal(two.r, 0);
         assert_string_equal(two.method, "browser_launch");
-
-        browser_free(b);
-        sd_event_unref(e);
-        strv_free(seen.started);
-        strv_free(seen.restart);
-        snprintf(path, sizeof path, "%s/user.js", profile);
-        unlink(path);
-        assert_int_equal(rmdir(profile), 0);
-        assert_int_equal(rmdir(dir), 0);
+        fixture_drop(&f, &seen);
 }
 
 /* Closing stops the browser, unless it is prestarted: the display stack

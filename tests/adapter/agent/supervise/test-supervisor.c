@@ -568,37 +568,6 @@ static void test_stale_lock(void **state) {
                 write_text(path, text);
                 write_text(sock, "");
         }
-        /* A lock of the server's user's naming a live process of another
-         * user's: the dead server's pid, since reused.  It goes. */
-        if (getuid() == 0) {
-                int sync[2];
-                pid_t other;
-                char reused[32], c;
-
-                assert_int_equal(pipe2(sync, O_CLOEXEC), 0);
-                other = fork();
-                assert_true(other >= 0);
-                if (other == 0) {
-                        /* The user first, then the death signal (a change
-                         * of user clears it): gone with the test. */
-                        if (setresgid(65534, 65534, 65534) == 0 && setresuid(65534, 65534, 65534) == 0 &&
-                            prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 && write(sync[1], "u", 1) == 1)
-                                pause();
-                        _exit(1);
-                }
-                safe_close(sync[1]);
-                assert_int_equal(read(sync[0], &c, 1), 1); /* the child is that user now */
-                safe_close(sync[0]);
-                snprintf(reused, sizeof reused, "%10d\n", (int)other);
-                write_text(path, reused);
-                assert_int_equal(supervisor_remove_stale_lock(path, dir, 3, got, sizeof got),
-                                 STALE_LOCK_REMOVED | STALE_SOCKET_REMOVED);
-                assert_int_equal(access(path, F_OK), -1);
-                assert_int_equal(kill(other, SIGKILL), 0);
-                assert_int_equal(waitpid(other, NULL, 0), other);
-                write_text(path, text);
-                write_text(sock, "");
-        }
         {
                 char target[80];
 
@@ -630,6 +599,42 @@ static void test_stale_lock(void **state) {
         snprintf(path, sizeof path, "%s/lock", dir);
         write_text(path, "   9999999\n");
         assert_int_equal(supervisor_remove_stale_lock(path, dir, getuid(), got, sizeof got), STALE_LOCK_REMOVED);
+}
+
+/* A lock of the server's user's naming a live process of another user's:
+ * the dead server's pid, since reused.  It goes, with its socket.  Only
+ * root can be another user. */
+static void test_stale_lock_reused_pid(void **state) {
+        char path[64], sock[64], got[64] = "", reused[32], c;
+        int sync[2];
+        pid_t other;
+
+        if (getuid() != 0)
+                skip();
+        snprintf(path, sizeof path, "%s/.X4242-lock", dir);
+        snprintf(sock, sizeof sock, "%s/X4242", dir);
+        assert_int_equal(pipe2(sync, O_CLOEXEC), 0);
+        other = fork();
+        assert_true(other >= 0);
+        if (other == 0) {
+                /* The user first, then the death signal (a change of user
+                 * clears it): gone with the test. */
+                if (setresgid(65534, 65534, 65534) == 0 && setresuid(65534, 65534, 65534) == 0 &&
+                    prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 && write(sync[1], "u", 1) == 1)
+                        pause();
+                _exit(1);
+        }
+        safe_close(sync[1]);
+        assert_int_equal(read(sync[0], &c, 1), 1); /* the child is that user now */
+        safe_close(sync[0]);
+        snprintf(reused, sizeof reused, "%10d\n", (int)other);
+        write_text(path, reused);
+        write_text(sock, "");
+        assert_int_equal(supervisor_remove_stale_lock(path, dir, 3, got, sizeof got),
+                         STALE_LOCK_REMOVED | STALE_SOCKET_REMOVED);
+        assert_int_equal(access(path, F_OK), -1);
+        assert_int_equal(kill(other, SIGKILL), 0);
+        assert_int_equal(waitpid(other, NULL, 0), other);
 }
 
 static void test_stale_socket(void **state) {
@@ -1205,6 +1210,7 @@ int main(void) {
                 cmocka_unit_test(test_restart_argv),
                 cmocka_unit_test(test_bad_services_file),
                 cmocka_unit_test(test_stale_lock),
+                cmocka_unit_test(test_stale_lock_reused_pid),
                 cmocka_unit_test(test_stale_socket),
                 cmocka_unit_test(test_restart_service),
                 cmocka_unit_test(test_last_words_logged),
