@@ -120,6 +120,15 @@ static int harness_start(Harness *h, const char *services_json) {
         return harness_start_closes(h, services_json, NULL);
 }
 
+/* A harness with sets, its services (json) set up and all started. */
+static Harness *harness_running(const char *const *sets, const char *json) {
+        Harness *m = harness_make(sets);
+
+        assert_int_equal(harness_start(m, json), 0);
+        assert_int_equal(supervisor_start_all(m->supervisor), 0);
+        return m;
+}
+
 /* Every child reaped, then everything freed. */
 static bool no_children(void) {
         siginfo_t si = {};
@@ -323,9 +332,7 @@ static void test_budget_missing_and_on_demand(void **state) {
         bool done = false;
         Harness *m;
 
-        m = harness_make(sets);
-        assert_int_equal(harness_start(m, json), 0);
-        assert_int_equal(supervisor_start_all(m->supervisor), 0);
+        m = harness_running(sets, json);
         /* Not found: failed at once, synchronously, no retry. */
         assert_int_equal(status(m, 1).state, SERVICE_FAILED);
         assert_string_equal(status(m, 1).last_error, "vmba-no-such-binary: not found");
@@ -378,9 +385,7 @@ static void test_ready_timeout_extended_while_busy(void **state) {
                                                blocked_failed = { 1, SERVICE_FAILED };
         Harness *m;
 
-        m = harness_make(sets);
-        assert_int_equal(harness_start(m, json), 0);
-        assert_int_equal(supervisor_start_all(m->supervisor), 0);
+        m = harness_running(sets, json);
         run_until(m, state_is, &blocked_failed, "blocked failed");
         assert_string_equal(status(m, 1).last_error,
                             "not ready after 1000 ms: Connection refused; gave up after 1 starts in 60 s");
@@ -409,9 +414,7 @@ static void test_ready_timeout_doubles_after_busy_start(void **state) {
         struct { size_t i; ServiceState s; } slow_ready = { 0, SERVICE_READY };
         Harness *m;
 
-        m = harness_make(sets);
-        assert_int_equal(harness_start(m, json), 0);
-        assert_int_equal(supervisor_start_all(m->supervisor), 0);
+        m = harness_running(sets, json);
         run_until(m, state_is, &slow_ready, "slow ready");
         assert_true(status(m, 0).restarts >= 1);
         harness_drop(m);
@@ -441,9 +444,7 @@ static void test_ready_timeout_restart_policy(void **state) {
                 "  \"probe\": {\"type\": \"tcp-banner\", \"port\": 1, \"expect\": \"RFB \"}}]";
         Harness *m;
 
-        m = harness_make(sets);
-        assert_int_equal(harness_start(m, json), 0);
-        assert_int_equal(supervisor_start_all(m->supervisor), 0);
+        m = harness_running(sets, json);
         run_until(m, settled, &(size_t){ 0 }, "never settled");
         assert_int_equal(status(m, 0).state, SERVICE_INACTIVE);
         assert_int_equal(status(m, 0).restarts, 0);
@@ -747,9 +748,7 @@ static void test_last_words_logged(void **state) {
         fflush(stderr);
         saved = dup(2);
         assert_true(freopen(logpath, "w", stderr) != NULL);
-        m = harness_make(NULL);
-        assert_int_equal(harness_start(m, json), 0);
-        assert_int_equal(supervisor_start_all(m->supervisor), 0);
+        m = harness_running(NULL, json);
         run_until(m, file_has, (const char *const[]){ logpath, "talker: armed" }, "its trap set");
 
         pid = status(m, 0).pid;
@@ -790,9 +789,7 @@ static void test_restarts_leave_the_budget(void **state) {
         struct { size_t i; ServiceState s; } backoff = { 1, SERVICE_BACKOFF };
         Harness *m;
 
-        m = harness_make(sets);
-        assert_int_equal(harness_start(m, json), 0);
-        assert_int_equal(supervisor_start_all(m->supervisor), 0);
+        m = harness_running(sets, json);
         run_until(m, all_ready, NULL, "all ready");
         for (unsigned i = 1; i <= 2; i++) {
                 struct { size_t i; unsigned n; } dep_again = { 1, i };
@@ -825,9 +822,7 @@ static void test_failed_retried_with_dependents(void **state) {
                  " {\"name\": \"dep\", \"argv\": [\"sleep\", \"1000\"], \"depends_on\": [\"base\"]},"
                  " {\"name\": \"ghost\", \"argv\": [\"vmba-no-such-binary\"], \"on_demand\": true}]",
                  block);
-        m = harness_make(sets);
-        assert_int_equal(harness_start(m, json), 0);
-        assert_int_equal(supervisor_start_all(m->supervisor), 0);
+        m = harness_running(sets, json);
         run_until(m, all_ready, NULL, "all ready");
         dep = status(m, 1).pid;
 
@@ -890,9 +885,7 @@ static void test_exit_127_retried(void **state) {
                  "[{\"name\": \"wrapper\", \"argv\": [\"/bin/sh\", \"-c\", \"vmba-no-such-command\"]},"
                  " {\"name\": \"script\", \"argv\": [\"%s\"]}]",
                  script);
-        m = harness_make(sets);
-        assert_int_equal(harness_start(m, json), 0);
-        assert_int_equal(supervisor_start_all(m->supervisor), 0);
+        m = harness_running(sets, json);
         run_until(m, state_is, &wrapper_failed, "wrapper failed");
         run_until(m, state_is, &script_failed, "script failed");
         for (size_t i = 0; i < 2; i++) {
@@ -952,9 +945,7 @@ static void test_start_while_stopping(void **state) {
         struct { size_t i; ServiceState s; } ready = { 0, SERVICE_READY }, backoff = { 0, SERVICE_BACKOFF };
         Harness *m;
 
-        m = harness_make(sets);
-        assert_int_equal(harness_start(m, json), 0);
-        assert_int_equal(supervisor_start_all(m->supervisor), 0);
+        m = harness_running(sets, json);
         assert_int_equal(supervisor_start_service(m->supervisor, "slow", NULL), 0);
         run_until(m, state_is, &ready, "slow ready");
         for (unsigned i = 1; i <= 2; i++) {
