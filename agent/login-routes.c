@@ -145,13 +145,28 @@ static void on_pending_abort(void *userdata) {
 
 /* Fails the session (which stops its CLI) and answers 500: no live
  * session may outlive a start request that was refused. */
+/* The session fails with msg; so does the request. */
+static int start_failed(HttpRequest *req, LoginSession *s, unsigned status, const char *msg) {
+        login_session_fail(s, SESSION_EVENT_ERROR, msg);
+        return http_reply_error(req, status, msg);
+}
+
 static int start_error(HttpRequest *req, LoginSession *s, int r, const char *what) {
         char msg[160];
 
         snprintf(msg, sizeof msg, "Failed to %s: %s", what, strerror(-r));
         log_error_errno(r, "Login %s (%s): failed to %s: %m", s->id, s->provider, what);
-        login_session_fail(s, SESSION_EVENT_ERROR, msg);
-        return http_reply_error(req, 500, msg);
+        return start_failed(req, s, 500, msg);
+}
+
+/* Every CLI user is a live login's: 503, the host may try again once a
+ * login is over. */
+static int start_no_user(HttpRequest *req, LoginSession *s) {
+        char msg[160];
+
+        login_manager_users_busy(s->lm, msg, sizeof msg);
+        log_warning("Login %s (%s): not started: %s.", s->id, s->provider, msg);
+        return start_failed(req, s, 503, msg);
 }
 
 /* Suspends req until s has its URL, ends, or url_wait_s passes.  At most
@@ -229,6 +244,8 @@ static int auth_start(HttpRequest *req, void *userdata) {
         if (!s)
                 return r;
         r = login_session_start_cli(s, q.http_proxy, q.https_proxy, q.no_proxy);
+        if (r == -EUSERS)
+                return start_no_user(req, s);
         if (r < 0)
                 return start_error(req, s, r, "start the CLI");
         if (s->oauth_url)
@@ -684,7 +701,9 @@ static uint16_t relay_port(const LoginSession *s) {
  * connect), -errno when it cannot be told. */
 static int relay_listener_check(LoginRoutes *lr, const LoginSession *s, uint16_t port) {
         uid_t other = 0;
-        int r = callback_relay_listener_check(port, lr->o.cli_uid, &other);
+        /* The login's own CLI user: another login's CLI listening there
+         * is another user, and would get this login's code. */
+        int r = callback_relay_listener_check(port, login_session_cli_uid(s), &other);
 
         if (r == -ENOENT)
                 log_info("Login %s: nothing listens on 127.0.0.1:%u: the callback is not relayed.", s->id,

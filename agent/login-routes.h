@@ -22,7 +22,6 @@ typedef struct LoginRoutesOptions {
         LoginManager *logins;
         uint32_t url_wait_s;   /* how long POST /auth/{provider} waits for the URL */
         uint32_t relay_s;      /* how long GET /auth/callback waits for the CLI's listener */
-        uid_t cli_uid;         /* the CLIs' user: the one whose listener may get a callback */
 } LoginRoutesOptions;
 
 /* Registers the routes and subscribes to the login manager, which must be

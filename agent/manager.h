@@ -56,7 +56,9 @@ typedef struct Manager {
         uint64_t cli_caps;        /* the capabilities a CLI with a callback port keeps (port-floor.h) */
         int port_floor;           /* net.ipv4.ip_unprivileged_port_start read at start; -1: unknown */
         uid_t cli_uid;            /* cli_user's (not root, no display user's), when cli_error is "" */
-        gid_t cli_gid;
+        gid_t cli_gid;            /* its group: every CLI runs with it */
+        uid_t cli_uids[CONFIG_CLI_USERS_MAX]; /* <cli_user>1..N: one per live CLI login */
+        size_t n_cli_uids;
         char cli_error[256];      /* why the provider CLIs cannot run */
         Children *children;       /* every child exit arrives here (SIGCHLD) */
         Launcher launcher;        /* spawn + children, for the layers above */

@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -777,31 +778,33 @@ static bool user_shares_ids(const char *user, uid_t uid, gid_t gid) {
         return !isempty(user) && sv_user_lookup(NULL, user, &u, &g, err, sizeof err) >= 0 && (u == uid || g == gid);
 }
 
-/* The provider CLIs' user: not root (sv_user_lookup() refuses it), and
- * sharing neither uid nor group with the display's users (by their names,
- * whatever stack runs) or a supervised service's, whose files and
- * processes third-party code must not reach (nor they its HOME), and
- * which the sweeps of that user would kill. */
-static void cli_user_lookup(Manager *m) {
+/* One of the provider CLIs' accounts (key names it in errors): not root
+ * (sv_user_lookup() refuses it), and sharing neither uid nor group with
+ * the display's users (by their names, whatever stack runs) or a
+ * supervised service's, whose files and processes third-party code must
+ * not reach (nor they its HOME), and which the sweeps of that user would
+ * kill.  The pool's users are checked with the group they run with,
+ * cli_user's, whatever their own primary group.  0, or -EPERM and why in
+ * m->cli_error. */
+static int cli_account_lookup(Manager *m, const char *key, const char *name, const gid_t *group, uid_t *ret_uid,
+                              gid_t *ret_gid) {
         const Config *c = &m->config;
         char err[192];
         uid_t uid;
         gid_t gid;
 
-        if (isempty(c->cli_user)) {
-                snprintf(m->cli_error, sizeof m->cli_error, "cli_user is empty, and the provider CLIs never run as root");
-                return;
+        if (sv_user_lookup(NULL, name, &uid, &gid, err, sizeof err) < 0) {
+                snprintf(m->cli_error, sizeof m->cli_error, "%s: %s", key, err);
+                return -EPERM;
         }
-        if (sv_user_lookup(NULL, c->cli_user, &uid, &gid, err, sizeof err) < 0) {
-                snprintf(m->cli_error, sizeof m->cli_error, "cli_user: %s", err);
-                return;
-        }
+        if (group)
+                gid = *group;
         if (user_shares_ids(c->browser_user, uid, gid) || user_shares_ids(c->vnc_user, uid, gid) ||
             user_shares_ids(c->x_user, uid, gid)) {
                 snprintf(m->cli_error, sizeof m->cli_error,
-                         "cli_user '%s' (uid %u, gid %u) shares its uid or group with browser_user, vnc_user or "
-                         "x_user; the provider CLIs need a user of their own", c->cli_user, (unsigned)uid, (unsigned)gid);
-                return;
+                         "%s '%s' (uid %u, gid %u) shares its uid or group with browser_user, vnc_user or "
+                         "x_user; the provider CLIs need a user of their own", key, name, (unsigned)uid, (unsigned)gid);
+                return -EPERM;
         }
         for (size_t i = 0; i < supervisor_n_services(m->supervisor); i++) {
                 ServiceStatus st;
@@ -809,13 +812,70 @@ static void cli_user_lookup(Manager *m) {
                 if (supervisor_get_status(m->supervisor, i, &st) < 0 || !user_shares_ids(st.user, uid, gid))
                         continue;
                 snprintf(m->cli_error, sizeof m->cli_error,
-                         "cli_user '%s' (uid %u, gid %u) shares its uid or group with service %s's user '%s'; the "
-                         "provider CLIs need a user of their own", c->cli_user, (unsigned)uid, (unsigned)gid,
+                         "%s '%s' (uid %u, gid %u) shares its uid or group with service %s's user '%s'; the "
+                         "provider CLIs need a user of their own", key, name, (unsigned)uid, (unsigned)gid,
                          st.name, st.user);
+                return -EPERM;
+        }
+        *ret_uid = uid;
+        *ret_gid = gid;
+        return 0;
+}
+
+/* Whether uids[i] is cli_user's uid or one of uids[0..i). */
+static bool cli_uid_shared(const uid_t *uids, size_t i, uid_t shared_uid) {
+        for (size_t k = 0; k < i; k++)
+                if (uids[k] == uids[i])
+                        return true;
+        return uids[i] == shared_uid;
+}
+
+/* The users one login's CLI each runs as: <cli_user>1 ... <cli_user>N
+ * (cli_users), each another uid, none cli_user's own.  A pool that is not
+ * whole runs no CLI: two logins sharing a user could reach each other. */
+static int cli_pool_lookup(Manager *m, uid_t shared_uid) {
+        const Config *c = &m->config;
+
+        for (uint32_t i = 0; i < c->cli_users; i++) {
+                char name[256], key[64];
+                uid_t uid;
+                gid_t gid;
+
+                snprintf(name, sizeof name, "%s%" PRIu32, c->cli_user, i + 1);
+                snprintf(key, sizeof key, "cli_users (user %" PRIu32 " of %" PRIu32 ")", i + 1, c->cli_users);
+                if (cli_account_lookup(m, key, name, &m->cli_gid, &uid, &gid) < 0)
+                        return -EPERM;
+                m->cli_uids[i] = uid;
+                if (cli_uid_shared(m->cli_uids, i, shared_uid)) {
+                        snprintf(m->cli_error, sizeof m->cli_error,
+                                 "%s '%.64s' has uid %u, as cli_user or another of the CLIs' users has; each login's "
+                                 "CLI needs a user of its own", key, name, (unsigned)uid);
+                        return -EPERM;
+                }
+        }
+        m->n_cli_uids = c->cli_users;
+        return 0;
+}
+
+/* cli_user (the shared account, its group the CLIs') and the pool. */
+static void cli_user_lookup(Manager *m) {
+        const Config *c = &m->config;
+        uid_t uid;
+        gid_t gid;
+
+        m->n_cli_uids = 0;
+        if (isempty(c->cli_user)) {
+                snprintf(m->cli_error, sizeof m->cli_error, "cli_user is empty, and the provider CLIs never run as root");
                 return;
         }
+        if (cli_account_lookup(m, "cli_user", c->cli_user, NULL, &uid, &gid) < 0)
+                return;
         m->cli_uid = uid;
         m->cli_gid = gid;
+        if (cli_pool_lookup(m, uid) < 0) {
+                m->n_cli_uids = 0;
+                return;
+        }
         m->cli_error[0] = '\0';
 }
 
@@ -848,6 +908,7 @@ static int setup_logins(Manager *m) {
                 .environment_file = c->environment_file,
                 .control_socket = c->control_socket, .runtime_dir = c->runtime_dir,
                 .cli_uid = m->cli_uid, .cli_gid = m->cli_gid, .cli_error = m->cli_error,
+                .cli_uids = m->cli_uids, .n_cli_uids = m->n_cli_uids,
                 .display = c->display, .bin_path = c->bin_path,
                 .session_ttl_s = c->session_ttl_s, .cli_tasks_max = c->cli_tasks_max,
                 .cli_ambient_caps = m->cli_caps,
@@ -856,8 +917,7 @@ static int setup_logins(Manager *m) {
         if (r < 0)
                 return r;
         LoginRoutesOptions ro = { .event = m->event, .http = m->http, .logins = m->logins,
-                                  .url_wait_s = c->url_wait_s, .relay_s = c->callback_relay_s,
-                                  .cli_uid = m->cli_uid };
+                                  .url_wait_s = c->url_wait_s, .relay_s = c->callback_relay_s };
         r = login_routes_new(&ro, &m->login_routes);
         if (r < 0)
                 return r;

@@ -11,6 +11,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* The most users the provider CLIs may have (cli_users): agent/login/cli-pool.h's CLI_POOL_MAX. */
+#define CONFIG_CLI_USERS_MAX 64
+
 typedef enum ShutdownAction {
         SHUTDOWN_REBOOT,   /* reboot(RB_AUTOBOOT): Firecracker with reboot=k exits */
         SHUTDOWN_POWEROFF, /* reboot(RB_POWER_OFF) */
@@ -97,8 +100,9 @@ typedef struct Config {
         char *providers_file;          /* "/etc/vm-browser-agent/providers.json" */
         char *clis_file;               /* "/etc/vm-browser-agent/clis.json": the CLIs' pins */
         char *clis_dir;                /* "/usr/lib/vm-browser-agent/clis": <clis_dir>/<provider> per CLI */
-        char *cli_user;                /* "vmba-cli": the provider CLIs run as this user */
-        uint32_t cli_tasks_max;        /* 1024: RLIMIT_NPROC on the CLIs; 0: none */
+        char *cli_user;                /* "vmba-cli": the CLIs' shared account (its group) */
+        uint32_t cli_users;            /* 8: the CLIs run as <cli_user>1 ... <cli_user>N, one per live login */
+        uint32_t cli_tasks_max;        /* 1024: RLIMIT_NPROC on each login's CLI user; 0: none */
         char *login_home;              /* "/var/lib/vm-browser-agent/logins": each CLI login's HOME is <login_home>/<session id> */
         uint32_t login_home_size_mb;   /* 64: login_home a tmpfs of this size; 0: a plain directory */
         char *environment_file;        /* "/etc/environment": proxy defaults */

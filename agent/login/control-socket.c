@@ -2,11 +2,12 @@
  * authorize URL with $BROWSER or an opener on PATH, links to the agent
  * binary that run `open-url`; that process connects to the running
  * agent's unix socket, sends the URL as one line and prints the agent's
- * one-line answer.  The socket is 0660, root's with the CLI user's group,
- * and the peer's uid (SO_PEERCRED) must be ours or the CLI user's even if
- * someone loosened that mode: a URL sent here can become a waiting
+ * one-line answer.  The socket is 0660, root's with the CLI users' group,
+ * and the peer's uid (SO_PEERCRED) must be ours or one of the CLI users'
+ * even if someone loosened that mode: a URL sent here can become a waiting
  * session's authorize URL, so another user (the browser's) must not be
- * able to send one.
+ * able to send one.  The handler is told that uid: which login a CLI
+ * user may speak for is its business.
  * Protocol: "URL[ LOGIN]\n" → "OK <method>\n" | "ERR <why>\n" (a URL has
  * no blank; LOGIN is the opener's $VMBA_LOGIN_SESSION, the login its CLI
  * runs for).  What a URL means is the handler's business (the login
@@ -50,7 +51,8 @@ struct ControlSocket {
         void *userdata;
         char *path;
         int fd;
-        uid_t peer_uid;     /* served besides our own uid: the CLIs' user */
+        const uid_t *peers; /* served besides our own uid: the CLIs' users (borrowed) */
+        size_t n_peers;
         sd_event_source *io;
         Client *clients[CLIENTS_MAX];
 };
@@ -59,6 +61,7 @@ struct Client {
         ControlSocket *cs;
         int fd;
         sd_event_source *io, *timer;
+        uid_t uid;          /* the peer's (SO_PEERCRED) */
         char buf[LINE_MAX_ + 1];
         size_t n;
 };
@@ -102,7 +105,7 @@ static void client_line(Client *c) {
                 client_answer(c, "ERR", "bad login id");
                 return;
         }
-        r = c->cs->handler(c->buf, login_id, &method, c->cs->userdata);
+        r = c->cs->handler(c->buf, login_id, c->uid, &method, c->cs->userdata);
         if (r < 0) {
                 /* The handler said why, once. */
                 log_debug_errno(r, "open-url request failed: %m");
@@ -137,23 +140,31 @@ static int on_client_timeout(sd_event_source *es, uint64_t usec, void *userdata)
         return 0;
 }
 
-static bool peer_allowed(const ControlSocket *cs, int fd) {
+static bool peer_allowed(const ControlSocket *cs, int fd, uid_t *ret_uid) {
         struct ucred cred;
         socklen_t l = sizeof cred;
 
-        return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) == 0 &&
-               (cred.uid == geteuid() || cred.uid == cs->peer_uid);
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) < 0)
+                return false;
+        *ret_uid = cred.uid;
+        if (cred.uid == geteuid())
+                return true;
+        for (size_t i = 0; i < cs->n_peers; i++)
+                if (cred.uid == cs->peers[i])
+                        return true;
+        return false;
 }
 
 static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
         ControlSocket *cs = userdata;
         int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         size_t slot;
+        uid_t uid;
         Client *c;
 
         if (cfd < 0)
                 return 0;
-        if (!peer_allowed(cs, cfd)) {
+        if (!peer_allowed(cs, cfd, &uid)) {
                 log_warning("open-url request from another user refused.");
                 (void)send(cfd, "ERR permission denied\n", 22, MSG_NOSIGNAL | MSG_DONTWAIT);
                 safe_close(cfd);
@@ -168,6 +179,7 @@ static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userda
         }
         c->cs = cs;
         c->fd = cfd;
+        c->uid = uid;
         cs->clients[slot] = c;
         if (sd_event_add_io(cs->event, &c->io, cfd, EPOLLIN, on_client, c) < 0 ||
             sd_event_add_time_relative(cs->event, &c->timer, CLOCK_MONOTONIC, CLIENT_TIMEOUT_USEC, 0,
@@ -214,14 +226,17 @@ static int bind_as_group(int fd, const struct sockaddr_un *sa, int len, gid_t gi
         return r;
 }
 
-int control_socket_new(sd_event *e, const char *path, uid_t peer_uid, gid_t peer_gid, ControlSocketHandler handler,
-                       void *userdata, ControlSocket **ret) {
+int control_socket_new(sd_event *e, const char *path, const uid_t *peers, size_t n_peers, gid_t peer_gid,
+                       ControlSocketHandler handler, void *userdata, ControlSocket **ret) {
         _cleanup_(control_socket_freep) ControlSocket *cs = NULL;
         struct sockaddr_un sa;
         int len, r;
 
-        if (peer_uid == 0)
+        if (n_peers == 0)
                 return -EINVAL;
+        for (size_t i = 0; i < n_peers; i++)
+                if (peers[i] == 0)
+                        return -EINVAL;
         len = sockaddr_un_set(&sa, path);
         if (len < 0)
                 return len;
@@ -229,7 +244,7 @@ int control_socket_new(sd_event *e, const char *path, uid_t peer_uid, gid_t peer
         if (!cs)
                 return -ENOMEM;
         *cs = (ControlSocket){ .event = e, .handler = handler, .userdata = userdata, .fd = -EBADF,
-                               .peer_uid = peer_uid };
+                               .peers = peers, .n_peers = n_peers };
         cs->path = strdup(path);
         if (!cs->path)
                 return -ENOMEM;

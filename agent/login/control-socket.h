@@ -4,9 +4,9 @@
  * as `open-url` under those names.  That process connects to the running
  * agent's unix socket, sends the URL (and the login its CLI runs for,
  * from $VMBA_LOGIN_SESSION) as one line and prints the agent's one-line
- * answer.  The socket is root's, 0660, with the CLI user's group, and
- * only peers with the agent's own uid or the CLI user's are served
- * (SO_PEERCRED). */
+ * answer.  The socket is root's, 0660, with the CLI users' group, and
+ * only peers with the agent's own uid or one of the CLI users' are served
+ * (SO_PEERCRED); the handler hears which. */
 #pragma once
 
 #include <stdbool.h>
@@ -18,20 +18,22 @@
 
 typedef struct ControlSocket ControlSocket;
 
-/* A URL (checked with http_url_is_valid() already) arrived, with the
- * login the sender says it opens it for (NULL: none said): 0 and what was
+/* A URL (checked with http_url_is_valid() already) arrived from a peer
+ * of uid peer_uid, with the login the sender says it opens it for (NULL:
+ * none said): 0 and what was
  * done with it (static string, sent back as "OK <method>"), or -errno,
  * logged by the handler (sent back as "ERR <strerror>"; the opener exits
  * 1). */
-typedef int (*ControlSocketHandler)(const char *url, const char *login_id, const char **ret_method,
-                                    void *userdata);
+typedef int (*ControlSocketHandler)(const char *url, const char *login_id, uid_t peer_uid,
+                                    const char **ret_method, void *userdata);
 
-/* Listens on path for our uid and peer_uid (not 0: -EINVAL); the socket
- * root's with group peer_gid, 0660; its parent directory, when missing,
- * made root's, 0710, with group peer_gid; a stale socket replaced.  e
- * must outlive the socket. */
-int control_socket_new(sd_event *e, const char *path, uid_t peer_uid, gid_t peer_gid, ControlSocketHandler handler,
-                       void *userdata, ControlSocket **ret);
+/* Listens on path for our uid and the n_peers uids in peers (none 0, at
+ * least one: -EINVAL otherwise); the socket root's with group peer_gid,
+ * 0660; its parent directory, when missing, made root's, 0710, with group
+ * peer_gid; a stale socket replaced.  e and peers must outlive the
+ * socket. */
+int control_socket_new(sd_event *e, const char *path, const uid_t *peers, size_t n_peers, gid_t peer_gid,
+                       ControlSocketHandler handler, void *userdata, ControlSocket **ret);
 ControlSocket *control_socket_free(ControlSocket *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ControlSocket *, control_socket_free);
 

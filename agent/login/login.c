@@ -10,10 +10,13 @@
  * A session that goes while its CLI is still stopping (delivered, replaced)
  * leaves the CLI behind as a Leftover that removes the HOME on its exit.
  *
- * Longer than the usual 800 lines: the HOMEs, the Leftovers and the
- * $BROWSER requests all change sessions, and the point of this file is
+ * Each CLI login runs as a user of its own from the pool (cli-pool.h),
+ * held until its CLI and HOME are gone (a Leftover holds it meanwhile).
+ *
+ * Longer than the usual 800 lines: the HOMEs, the Leftovers, the CLI
+ * users and the $BROWSER requests all change sessions, and the point of this file is
  * that only it does (through on_enter()); the pure parts are apart
- * (session-fsm.c, login-json.c, provider-def.c, url-scan.c). */
+ * (session-fsm.c, login-json.c, provider-def.c, url-scan.c, cli-pool.c). */
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -49,6 +52,7 @@ struct Leftover {
         LoginManager *lm;
         CliRunner *runner;            /* being stopped */
         char id[SESSION_ID_MAX + 1];  /* its HOME is <login_home>/login-<id> */
+        int cli_slot;                 /* its user, given back once it has exited */
         Leftover *next;
 };
 
@@ -65,6 +69,7 @@ struct LoginManager {
         HomeRemover *remover;         /* of the HOMEs, off the event loop */
         bool stopping;                /* login_manager_free(): HOMEs removed here and now */
         LoginHome home;               /* login_home and its tmpfs */
+        CliPool pool;                 /* the CLIs' users, one per live login */
 };
 
 #define PROVIDERS_MAX_SIZE (256 * 1024)
@@ -107,13 +112,75 @@ static void home_remove(LoginManager *lm, const char *id) {
                 log_debug("Login %s: HOME removed%s.", id, lm->stopping ? "" : " (what it held is being removed)");
 }
 
-/* Only once the CLI is gone (not running). */
-static void session_home_remove(LoginSession *s) {
-        if (!s->home)
+/* Kills whatever runs as slot i's user.  A released (DRAINING) user in
+ * which nothing was found is free for the next login: a process left
+ * behind would otherwise run as that login's user, in reach of its HOME
+ * and its control socket requests. */
+static void user_sweep(LoginManager *lm, int i) {
+        uid_t uid = lm->pool.uid[i];
+        int n = launcher_kill_uid(lm->o.launcher, uid);
+
+        if (n < 0)
+                log_warning_errno(n, "Could not look for what CLI user uid %u left running: %m", (unsigned)uid);
+        else if (n > 0)
+                log_info("Sent SIGKILL to %d process(es) of CLI user uid %u left running after its login.", n,
+                         (unsigned)uid);
+        else
+                (void)cli_pool_drained(&lm->pool, i); /* -ESTALE while a login still has it */
+}
+
+/* Its login is over, its CLI and HOME gone: the user goes back to the
+ * pool, free once nothing of it is left. */
+static void user_release(LoginManager *lm, int *slot) {
+        if (*slot < 0)
                 return;
-        home_remove(s->lm, s->id);
-        free(s->home);
-        s->home = NULL;
+        (void)cli_pool_release(&lm->pool, *slot);
+        user_sweep(lm, *slot);
+        *slot = -1;
+}
+
+/* A user of its own for s: the released ones whose processes are gone by
+ * now are free again first.  -EUSERS when none is. */
+static int user_take(LoginSession *s) {
+        LoginManager *lm = s->lm;
+        int i;
+
+        if (s->cli_slot >= 0)
+                return 0;
+        for (size_t k = 0; k < lm->pool.n; k++)
+                if (lm->pool.state[k] == CLI_SLOT_DRAINING)
+                        user_sweep(lm, (int)k);
+        i = cli_pool_take(&lm->pool);
+        if (i < 0)
+                return i;
+        s->cli_slot = i;
+        return 0;
+}
+
+uid_t login_session_cli_uid(const LoginSession *s) {
+        return s->cli_slot >= 0 ? s->lm->pool.uid[s->cli_slot] : (uid_t)-1;
+}
+
+const char *login_manager_users_busy(LoginManager *lm, char *buf, size_t size) {
+        size_t draining = cli_pool_count(&lm->pool, CLI_SLOT_DRAINING);
+
+        if (draining > 0)
+                snprintf(buf, size, "All %zu CLI users are in use (%zu of them until what their logins left "
+                         "running is gone)", lm->pool.n, draining);
+        else
+                snprintf(buf, size, "All %zu CLI users are in use", lm->pool.n);
+        return buf;
+}
+
+/* Only once the CLI is gone (not running): its HOME, then its user, who
+ * could otherwise reach that HOME as another login's. */
+static void session_home_remove(LoginSession *s) {
+        if (s->home) {
+                home_remove(s->lm, s->id);
+                free(s->home);
+                s->home = NULL;
+        }
+        user_release(s->lm, &s->cli_slot);
 }
 
 /* The CLI user passes through to its HOME, no other may: an existing
@@ -153,7 +220,7 @@ static int session_home_create(LoginSession *s) {
                 return -errno;
         /* Made just now in a directory only root writes to: no one can have
          * swapped it for a link. */
-        if (fchownat(fd, name, s->lm->o.cli_uid, s->lm->o.cli_gid, AT_SYMLINK_NOFOLLOW) < 0)
+        if (fchownat(fd, name, login_session_cli_uid(s), s->lm->o.cli_gid, AT_SYMLINK_NOFOLLOW) < 0)
                 return -errno;
         s->home = TAKE_PTR(home);
         return 0;
@@ -235,6 +302,7 @@ static void on_leftover_exit(CliRunner *r, int wstatus, void *userdata) {
         leftover_unlink(lm, lo);
         home_remove(lm, lo->id);
         cli_runner_free(lo->runner);
+        user_release(lm, &lo->cli_slot);
         free(lo);
         /* What the CLI left running (now, unless another CLI runs), and
          * its HOME again if that was still being written. */
@@ -251,6 +319,7 @@ static void leftover_take_over(LoginManager *lm, const char *id) {
                         continue;
                 leftover_unlink(lm, lo);
                 cli_runner_free(lo->runner);
+                user_release(lm, &lo->cli_slot);
                 free(lo);
         }
 }
@@ -261,7 +330,9 @@ static void session_release_cli(LoginSession *s) {
         Leftover *lo;
 
         if (s->home && cli_runner_running(s->runner) && (lo = calloc(1, sizeof *lo))) {
-                *lo = (Leftover){ .lm = lm, .runner = TAKE_PTR(s->runner), .next = lm->leftovers };
+                *lo = (Leftover){ .lm = lm, .runner = TAKE_PTR(s->runner), .cli_slot = s->cli_slot,
+                                  .next = lm->leftovers };
+                s->cli_slot = -1;
                 memcpy(lo->id, s->id, sizeof lo->id);
                 cli_runner_set_callbacks(lo->runner, &(CliRunnerCallbacks){ .on_exit = on_leftover_exit }, lo);
                 cli_runner_stop(lo->runner);
@@ -389,6 +460,7 @@ int login_session_new(LoginManager *lm, const char *id, const char *provider, Lo
         if (!s)
                 return -ENOMEM;
         s->lm = lm;
+        s->cli_slot = -1;
         s->serial = ++lm->last_serial;
         snprintf(s->id, sizeof s->id, "%s", id);
         snprintf(s->provider, sizeof s->provider, "%s", provider);
@@ -653,6 +725,10 @@ static void on_cli_exit(CliRunner *r, int wstatus, void *userdata) {
         LoginSession *s = userdata;
         char b[64], msg[128];
 
+        /* What it started in sessions of its own runs as its user alone:
+         * gone now, whatever other logins' CLIs do. */
+        if (s->cli_slot >= 0)
+                user_sweep(s->lm, s->cli_slot);
         cli_sweep(s->lm);
         if (session_state_is_final(s->state)) {
                 session_home_remove(s);
@@ -732,11 +808,14 @@ int login_session_start_cli(LoginSession *s, const char *http_proxy, const char 
         /* What an earlier CLI left running would write into the new HOME
          * (it has the same path): gone first, unless another CLI runs. */
         cli_sweep(lm);
+        r = user_take(s);
+        if (r < 0)
+                return r;
         r = session_home_create(s);
         if (r < 0)
                 return r;
-        r = capture_start(c->event, s->home, s->def->credential_file, c->cli_uid, c->cli_gid, capture_complete,
-                          on_capture, s, &s->capture);
+        r = capture_start(c->event, s->home, s->def->credential_file, login_session_cli_uid(s), c->cli_gid,
+                          capture_complete, on_capture, s, &s->capture);
         if (r < 0)
                 return r;
         CliRunnerOptions o = {
@@ -745,7 +824,7 @@ int login_session_start_cli(LoginSession *s, const char *http_proxy, const char 
                 .browser = lm->browser,
                 .control_socket = c->control_socket,
                 .login_id = s->id,
-                .uid = c->cli_uid,
+                .uid = login_session_cli_uid(s),
                 .gid = c->cli_gid,
                 .max_procs = c->cli_tasks_max,
                 /* Only a CLI with a fixed port of its own to listen on. */
@@ -760,7 +839,8 @@ int login_session_start_cli(LoginSession *s, const char *http_proxy, const char 
         r = cli_runner_start(c->event, c->launcher, &o, &cb, s, &s->runner);
         if (r < 0)
                 return r;
-        log_info("Login %s: started %s (pid %d).", s->id, s->def->argv[0], (int)cli_runner_pid(s->runner));
+        log_info("Login %s: started %s (pid %d, uid %u).", s->id, s->def->argv[0], (int)cli_runner_pid(s->runner),
+                 (unsigned)login_session_cli_uid(s));
         (void)login_session_event(s, SESSION_EVENT_SPAWNED);
         return 0;
 }
@@ -779,19 +859,53 @@ static bool session_takes_url(const LoginSession *s, const char *url) {
                provider_url_matches(s->def, url);
 }
 
+/* The login a request from peer_uid may be for: a CLI user's own (its id
+ * in *ret_id), whatever id it names, since every process of that user,
+ * and only of it, is that login's; root's (the agent's uid), the one it
+ * names (NULL: none).  -EPERM, logged, for a CLI user naming another
+ * login or having none. */
+static int peer_login(LoginManager *lm, const char *url, const char *login_id, uid_t peer_uid,
+                      const char **ret_id) {
+        int slot = cli_pool_find(&lm->pool, peer_uid);
+        LoginSession *own = NULL;
+
+        if (slot < 0) {
+                *ret_id = login_id;
+                return 0;
+        }
+        for (size_t i = 0; i < LOGIN_SESSIONS_MAX && !own; i++)
+                if (lm->sessions[i] && lm->sessions[i]->cli_slot == slot)
+                        own = lm->sessions[i];
+        if (!own) {
+                log_warning("Refused a CLI's $BROWSER URL at %.*s: uid %u is no login's CLI user now.",
+                            (int)url_loggable_len(url), url, (unsigned)peer_uid);
+                return -EPERM;
+        }
+        if (login_id && !streq(login_id, own->id)) {
+                log_warning("Refused a CLI's $BROWSER URL at %.*s: it names login %s, and uid %u is login %s's "
+                            "CLI user.", (int)url_loggable_len(url), url, login_id, (unsigned)peer_uid, own->id);
+                return -EPERM;
+        }
+        *ret_id = own->id;
+        return 0;
+}
+
 /* The control socket's entry: a URL from a CLI's $BROWSER, with the login
  * its CLI runs for (VMBA_LOGIN_SESSION) when the opener kept the CLI's
- * environment.  It becomes that session's authorize URL; without a login
+ * environment; from a CLI user, only that user's login.  It becomes that session's authorize URL; without a login
  * named, the one waiting session it can be, and never a guess among
  * several (another caller's login would get it).  Anything else is
  * refused: every process of the CLIs' user can reach the socket, and the
  * browser is in front of the person signing in, so only what a login's
  * provider patterns allow goes there.  The refusal is logged without the
  * URL's query and fragment (a code or a token may be in them). */
-int login_manager_browser_request(LoginManager *lm, const char *url, const char *login_id,
+int login_manager_browser_request(LoginManager *lm, const char *url, const char *login_id, uid_t peer_uid,
                                   const char **ret_method) {
         LoginSession *to = NULL;
         size_t candidates = 0;
+
+        if (peer_login(lm, url, login_id, peer_uid, &login_id) < 0)
+                return -EPERM;
 
         for (size_t i = 0; i < LOGIN_SESSIONS_MAX; i++) {
                 LoginSession *s = lm->sessions[i];
@@ -839,8 +953,9 @@ static int load_providers(LoginManager *lm, char *err, size_t size) {
         return provider_set_parse(text, n, &lm->providers, err, size);
 }
 
-static int on_browser_request(const char *url, const char *login_id, const char **ret_method, void *userdata) {
-        return login_manager_browser_request(userdata, url, login_id, ret_method);
+static int on_browser_request(const char *url, const char *login_id, uid_t peer_uid, const char **ret_method,
+                              void *userdata) {
+        return login_manager_browser_request(userdata, url, login_id, peer_uid, ret_method);
 }
 
 /* The links the CLIs open URLs with, and their $BROWSER and PATH: in
@@ -880,7 +995,9 @@ static int setup_browser_links(LoginManager *lm) {
 static void warn_unreachable(LoginManager *lm, const char *key, const char *value, const char *path) {
         char blocked[PATH_MAX];
 
-        if (path_passable(path, lm->o.cli_uid, lm->o.cli_gid, blocked, sizeof blocked) == -EACCES)
+        /* Every CLI user passes with the same group; the uid stands for
+         * any of them. */
+        if (path_passable(path, lm->pool.uid[0], lm->o.cli_gid, blocked, sizeof blocked) == -EACCES)
                 log_warning("cli_user cannot pass through %s to %s %s: the provider CLIs will fail there.", blocked,
                             key, value);
 }
@@ -915,6 +1032,9 @@ int login_manager_new(const LoginOptions *o, LoginManager **ret) {
                 *ret = TAKE_PTR(lm);
                 return 0;
         }
+        r = cli_pool_init(&lm->pool, o->cli_uids, o->n_cli_uids);
+        if (r < 0)
+                return r;
         r = setup_browser_links(lm);
         if (r < 0)
                 return r;
@@ -927,8 +1047,8 @@ int login_manager_new(const LoginOptions *o, LoginManager **ret) {
         /* HOMEs an earlier run left (credential files with them) go now. */
         homes_collect(lm);
         if (!isempty(o->control_socket)) {
-                r = control_socket_new(o->event, o->control_socket, o->cli_uid, o->cli_gid, on_browser_request, lm,
-                                       &lm->control);
+                r = control_socket_new(o->event, o->control_socket, lm->pool.uid, lm->pool.n, o->cli_gid,
+                                       on_browser_request, lm, &lm->control);
                 if (r < 0)
                         return r;
                 warn_unreachable(lm, "control_socket", o->control_socket, o->control_socket);
@@ -956,6 +1076,7 @@ LoginManager *login_manager_free(LoginManager *lm) {
                 Leftover *lo = lm->leftovers;
                 lm->leftovers = lo->next;
                 cli_runner_free(lo->runner);
+                user_release(lm, &lo->cli_slot);
                 free(lo);
         }
         /* Every process of the CLI user first, then their HOMEs.  No

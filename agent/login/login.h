@@ -13,6 +13,7 @@
 #include <systemd/sd-event.h>
 
 #include "capture.h"
+#include "cli-pool.h"
 #include "cli-runner.h"
 #include "id-util.h"
 #include "launch.h"
@@ -45,6 +46,7 @@ typedef struct LoginSession {
         bool delivering;              /* a pull's response (GET /credentials/get) is being sent */
         bool pushed;                  /* queued for the push handoff: delivered that way, never pulled */
         char *home;                   /* the CLI's own HOME, <login_home>/<id>; NULL: none (host-driven) or removed */
+        int cli_slot;                 /* its CLI's user in the pool (cli-pool.h), until its CLI and HOME are gone; -1: none */
         usec_t modified;              /* CLOCK_REALTIME µs */
         CliRunner *runner;
         Capture *capture;
@@ -70,15 +72,19 @@ typedef struct LoginOptions {
         const char *environment_file; /* the host's proxy defaults (/etc/environment); "" = none */
         const char *control_socket;   /* "" = none; exported to CLIs as VMBA_CONTROL_SOCKET */
         const char *runtime_dir;      /* absolute; the CLIs' browser links go in <runtime_dir>-cli/bin */
-        /* The CLIs' user (never root): cli_error NULL or "" when it was
-         * found; else why not, and no CLI runs. */
+        /* The CLIs' shared account (never root; its uid runs nothing, its
+         * group every CLI) and the users the CLIs run as, one per live
+         * login (cli-pool.h): cli_error NULL or "" when they were found;
+         * else why not, and no CLI runs. */
         uid_t cli_uid;
         gid_t cli_gid;
+        const uid_t *cli_uids;
+        size_t n_cli_uids;
         const char *cli_error;
         const char *display;          /* DISPLAY of the CLIs */
         const char *bin_path;         /* PATH of the CLIs */
         uint32_t session_ttl_s;
-        uint32_t cli_tasks_max;       /* RLIMIT_NPROC on each CLI (cli_user's tasks at once); 0: none */
+        uint32_t cli_tasks_max;       /* RLIMIT_NPROC on each CLI (its login's user's tasks at once); 0: none */
         uint64_t cli_ambient_caps;    /* capabilities a CLI with a callback_port keeps (1 << CAP_*), as
                                        * spawn_can_keep_caps() allows; the others keep none */
 } LoginOptions;
@@ -141,13 +147,22 @@ void login_session_pull_start(LoginSession *s, LoginPull *ret);
 int login_manager_pull_done(LoginManager *lm, const LoginPull *p, bool completely_sent);
 
 /* Starts the provider CLI for s (its def is looked up by s->provider) as
- * the CLI user, in a HOME of its own, <login_home>/login-<id>, made empty,
- * 0700 and that user's; the credential file is watched there.  The HOME is
- * removed when the session ends, once the CLI is gone.
+ * a CLI user of its own, taken from the pool, in a HOME of its own,
+ * <login_home>/login-<id>, made empty, 0700 and that user's; the
+ * credential file is watched there.  The HOME is removed when the session
+ * ends, once the CLI is gone; the user goes back to the pool then, and is
+ * another login's only once nothing of it runs any more.
  * -ENOENT: unknown provider, or provider definitions not loaded;
- * -EPERM: no CLI user (login_manager_cli_unavailable()). */
+ * -EPERM: no CLI user (login_manager_cli_unavailable());
+ * -EUSERS: every CLI user is a live login's, or still has processes
+ * (login_manager_users_busy() says so). */
 int login_session_start_cli(LoginSession *s, const char *http_proxy, const char *https_proxy,
                             const char *no_proxy);
+/* Why no CLI user is free, for the host: into buf, which is returned. */
+const char *login_manager_users_busy(LoginManager *lm, char *buf, size_t size);
+/* The uid s's CLI runs as, (uid_t)-1 when it has none (host-driven, or
+ * over and its user given back). */
+uid_t login_session_cli_uid(const LoginSession *s);
 /* Stores credentials (taken) and moves s to AUTHENTICATED. */
 void login_session_captured(LoginSession *s, json_t *credentials, const char *path, usec_t modified);
 /* The newest CLI session with a loopback listener of its own (a callback
@@ -168,11 +183,13 @@ void login_session_open_url(LoginSession *s);
  * browser. */
 int login_manager_open_url(LoginManager *lm, const char *url, BrowserOpenFn cb, void *userdata,
                            BrowserOpen **ret);
-/* A URL from a CLI's $BROWSER (the control socket), with the login its
- * CLI runs for (NULL: not known): a live session's authorize URL already
- * (no second tab), or that waiting session's authorize URL, its
- * provider's patterns matching (without login_id, only when one session
- * can take it): "session".  Anything else: -EPERM, logged here (without
- * the URL's query or fragment), and the browser is not asked. */
-int login_manager_browser_request(LoginManager *lm, const char *url, const char *login_id,
+/* A URL from a CLI's $BROWSER (the control socket), sent by peer_uid,
+ * with the login its CLI runs for (NULL: not known): a live session's
+ * authorize URL already (no second tab), or that waiting session's
+ * authorize URL, its provider's patterns matching (without login_id, only
+ * when one session can take it): "session".  A CLI user (not root) is
+ * heard only for the one login it is the user of: another login's id is
+ * refused.  Anything else: -EPERM, logged here (without the URL's query
+ * or fragment), and the browser is not asked. */
+int login_manager_browser_request(LoginManager *lm, const char *url, const char *login_id, uid_t peer_uid,
                                   const char **ret_method);

@@ -266,10 +266,13 @@ def oauth_url(e, s):
     return body.get("oauthUrl") if status == 200 else None
 
 
-def as_cli_user():
+def as_cli_user(uid=CLI_UID):
+    """For preexec_fn: this process as uid (by default cli_user's own, the
+    CLIs' shared account; a login's is one of CLI_POOL_UIDS), with the
+    CLIs' group."""
     os.setgroups([])
     os.setresgid(CLI_GID, CLI_GID, CLI_GID)
-    os.setresuid(CLI_UID, CLI_UID, CLI_UID)
+    os.setresuid(uid, uid, uid)
 
 
 def read_line(conn, pause=0.0):

@@ -45,6 +45,16 @@ X_GID = 3
 CLI_USER = "games"
 CLI_UID = 5
 CLI_GID = 60
+# The users the CLIs run as, one per live login (cli_users): games1 ...
+# games8, as the image's vmba-cli1 ... vmba-cli8, with CLI_GID for their
+# group.  Tests add no users to this machine: they are in the agent's own
+# /etc/passwd (Agent binds a copy with them over it, in its mount
+# namespace only), each a uid no account and no other run has (the kernel
+# counts a uid's tasks machine-wide; the agent kills a uid's processes).
+CLI_USERS = 8
+CLI_POOL_UIDS = [1_800_000_000 + (os.getpid() % 100_000) * 64 + i for i in range(CLI_USERS)]
+CLI_POOL_PASSWD = "".join(f"{CLI_USER}{i + 1}:x:{uid}:{CLI_GID}::/nonexistent:/usr/sbin/nologin\n"
+                          for i, uid in enumerate(CLI_POOL_UIDS))
 
 
 def write_secret_files(directory):
@@ -171,6 +181,7 @@ class Agent:
             # /etc/hosts) go on top of it, not under.
             mounts = self.policies_mount(openbox_config) if policies else []
             mounts.append(self.x11_unix_mount())
+            mounts.append(self.cli_pool_mount())
             argv = ["unshare", "-m", "--propagation", "private", "sh", "-c", " && ".join(mounts) + ' && exec "$@"',
                     self.dir, *wrap, *argv]
             self.x_ns = XView(self.ns, self.x11_unix)
@@ -220,6 +231,15 @@ class Agent:
             for name in ("rc.xml", "menu.xml"):
                 shutil.copy(os.path.join(OPENBOX_CONFIG, name), os.path.join(upper, "xdg", "openbox", name))
         return ['mount -t overlay overlay -o "lowerdir=/etc,upperdir=$0/etc-upper,workdir=$0/etc-work" /etc']
+
+    def cli_pool_mount(self):
+        """The shell command that binds a copy of /etc/passwd with the CLI
+        users (CLI_POOL_PASSWD) over it in the agent's mount namespace."""
+        path = os.path.join(self.dir, "passwd")
+        with open("/etc/passwd") as f, open(path, "w") as out:
+            out.write(f.read() + CLI_POOL_PASSWD)
+        os.chmod(path, 0o644)
+        return 'mount --bind "$0/passwd" /etc/passwd'
 
     def x11_unix_mount(self):
         """The shell command that binds this instance's own X sockets'
@@ -459,8 +479,8 @@ def passwd_alias(uid, gid=None):
     private /etc/passwd bound over it).
     A run's own uid for a service user: the kernel counts a uid's tasks
     (RLIMIT_NPROC) machine-wide, across concurrent runs."""
-    return etc_file_plus("passwd", f"vmba-alias:x:{uid}:{uid if gid is None else gid}::/nonexistent:"
-                                   "/usr/sbin/nologin")
+    return etc_file_plus("passwd", CLI_POOL_PASSWD + f"vmba-alias:x:{uid}:{uid if gid is None else gid}::"
+                                   "/nonexistent:/usr/sbin/nologin")
 
 
 def run_uid():

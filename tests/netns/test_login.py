@@ -28,7 +28,7 @@ import pytest
 from desktop import as_user
 from loginenv import IDLE, LoginEnv, cli_pids, home_gone, login_of, sid
 from netns import Lan, wait_until
-from svagent import BROWSER_UID, CLI_GID, CLI_UID, CLI_USER
+from svagent import BROWSER_UID, CLI_GID, CLI_POOL_UIDS, CLI_UID, CLI_USER
 
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -288,9 +288,12 @@ def test_cli_login(env, provider, mode, cred):
     assert ISO.match(st.pop("modifiedAt"))
     assert st == {"authenticated": True, "path": env.named(path), "provider": provider}
     assert os.stat(path).st_mode & 0o777 == 0o600
+    # The login's user is one of the pool's, the CLIs' group its group.
+    uid = os.stat(home).st_uid
+    assert uid in CLI_POOL_UIDS, uid
     for d in (home, os.path.dirname(path)):
         m = os.stat(d)
-        assert (m.st_mode & 0o777, m.st_uid, m.st_gid) == (0o700, CLI_UID, CLI_GID), d
+        assert (m.st_mode & 0o777, m.st_uid, m.st_gid) == (0o700, uid, CLI_GID), d
     m = os.stat(env.home)
     assert (m.st_mode & 0o777, m.st_uid, m.st_gid) == (0o710, 0, CLI_GID)
     assert os.stat(os.path.dirname(env.home)).st_mode & 0o022 == 0
@@ -311,7 +314,7 @@ def test_cli_login(env, provider, mode, cred):
     assert seen["tty"] is True
     # Its own user, no supplementary group, its terminal its own, and
     # nothing it execs gains privileges.
-    assert (seen["uid"], seen["gid"], seen["groups"], seen["tty_owner"]) == (CLI_UID, CLI_GID, [], CLI_UID)
+    assert (seen["uid"], seen["gid"], seen["groups"], seen["tty_owner"]) == (uid, CLI_GID, [], uid)
     assert seen["no_new_privs"] == ["1"]
     # No capability (the namespace's port floor is the kernel's 1024:
     # not the agent's namespace to raise it, but it reads it).
@@ -363,7 +366,7 @@ def test_port_floor_keeps_the_cli_ports(agent_bin, tmp_path):
             bind = 1 << 10  # CAP_NET_BIND_SERVICE
             assert seen["caps"] == {"CapPrm": bind, "CapEff": bind, "CapInh": bind, "CapAmb": bind,
                                     "CapBnd": bind}, seen["caps"]
-            assert seen["uid"] == CLI_UID and seen["no_new_privs"] == ["1"]
+            assert seen["uid"] in CLI_POOL_UIDS and seen["no_new_privs"] == ["1"]
             status, page = e.browse(started["oauthUrl"])
             assert status == 200 and b"fake CLI: signed in" in page
             e.wait_status(s, lambda code, b: code == 200 and b.get("authenticated"))
@@ -755,6 +758,17 @@ def test_no_cli_user_shared_with_a_service(make_env):
     assert (status, body) == (503, {"error": f"Provider CLIs cannot run: {why}"})
     assert f"Provider CLI logins unavailable: {why}." in e.agent.log_text()
     assert e.agent.services()["helper"]["state"] == "ready"
+
+
+def test_cli_users_missing_from_the_pool(make_env):
+    """A pool that is not whole (cli_users names a 9th user, and there are
+    8) runs no CLI, naming the key and the user: two logins would
+    otherwise share one, and reach each other."""
+    e = make_env(sets=("cli_users=9",))
+    status, body = e.json("POST", "/auth/codex", {"sessionId": sid()})
+    assert status == 503 and body["error"].startswith("Provider CLIs cannot run: cli_users (user 9 of 9): "), body
+    assert f"{CLI_USER}9" in body["error"], body
+    assert not cli_pids(e)
 
 
 def test_control_socket_the_cli_user_cannot_reach(make_env):

@@ -31,7 +31,7 @@ import pytest
 from desktop import x_windows
 from loginenv import FAKE_FIREFOX, cli_pids, login_of, oauth_url, open_gate, sid
 from netns import wait_until
-from svagent import CLI_GID, CLI_UID, X_GID, auth, proc_argv
+from svagent import CLI_GID, CLI_POOL_UIDS, CLI_UID, X_GID, auth, proc_argv
 
 
 def test_open_url_without_a_browser_or_with_a_bad_url(env):
@@ -67,8 +67,17 @@ def test_open_url_from_another_user_refused(make_env, agent_bin):
                  agent_bin, "open-url", evil, env=env, check=False)
     assert r.returncode == 1 and "permission denied" in r.stderr, (r.returncode, r.stderr)
     assert e.json("GET", f"/oauth-url?sessionId={s}")[0] == 202
-    # The CLI user may, as its CLIs do.
-    r = e.ns.run("setpriv", f"--reuid={CLI_UID}", f"--regid={CLI_GID}", "--clear-groups",
+    # Nor may cli_user's own uid (the CLIs' shared account: it runs no
+    # CLI), nor a CLI user that is no login's now.
+    own = os.stat(e.home_of(s)).st_uid
+    idle = next(u for u in CLI_POOL_UIDS if u != own)
+    for uid, err in ((CLI_UID, "permission denied"), (idle, "ERR Operation not permitted")):
+        r = e.ns.run("setpriv", f"--reuid={uid}", f"--regid={CLI_GID}", "--clear-groups",
+                     agent_bin, "open-url", evil, env=env, check=False)
+        assert r.returncode == 1 and err in r.stderr, (uid, r.returncode, r.stderr)
+    assert e.json("GET", f"/oauth-url?sessionId={s}")[0] == 202
+    # The login's own CLI user may, as its CLI does.
+    r = e.ns.run("setpriv", f"--reuid={own}", f"--regid={CLI_GID}", "--clear-groups",
                  agent_bin, "open-url", evil, env=env, check=False)
     assert r.returncode == 0, r.stderr
     assert e.json("GET", f"/oauth-url?sessionId={s}") == (200, {"oauthUrl": evil})
@@ -114,6 +123,50 @@ def test_browser_url_goes_to_its_own_login(make_env):
     e.assert_no_secrets()
 
 
+def test_a_cli_user_speaks_for_its_own_login_only(make_env):
+    """Two live logins of one provider, neither with its URL yet: each
+    CLI runs as a user of its own.  A process of A's user cannot hand the
+    control socket a URL for B (B's CLI would otherwise find the browser
+    showing A's caller's sign-in page under its name), write into B's
+    HOME, or signal B's CLI; then each CLI's own URL still goes to its own
+    login."""
+    e = make_env(provider_env={"FAKE_CLI_OPEN_GATE": "1"}, url_wait_s=1)
+    a, b = sid(), sid()
+    for s in (a, b):
+        status, started = e.json("POST", "/auth/claude_code", {"sessionId": s})
+        assert status == 200 and "oauthUrl" not in started, started
+    ua, ub = (os.stat(e.home_of(s)).st_uid for s in (a, b))
+    assert ua != ub and {ua, ub} <= set(CLI_POOL_UIDS), (ua, ub)
+
+    def as_a(*argv):
+        """As a process of A's CLI user, in the agent's mount namespace
+        (login_home's tmpfs), as A's CLI runs."""
+        return e.ns.run("nsenter", "-m", "-t", str(e.agent.pid), "setpriv", f"--reuid={ua}", f"--regid={CLI_GID}",
+                        "--clear-groups", *argv, check=False)
+    fits = f"{e.provider_url}/claude-auth/authorize?client_id=planted"
+    r = as_a("env", "-i", f"VMBA_CONTROL_SOCKET={e.dir}/control.sock", f"VMBA_LOGIN_SESSION={b}",
+             e.agent_bin, "open-url", fits)
+    assert r.returncode == 1 and "open-url: ERR Operation not permitted" in r.stderr, r
+    assert oauth_url(e, a) is None and oauth_url(e, b) is None
+    refused = e.agent.log_lines("Refused a CLI's $BROWSER URL")
+    assert [w[w.index("Refused"):] for w in refused] == [
+        f"Refused a CLI's $BROWSER URL at {e.provider_url}: it names login {b}, and uid {ua} is login {a}'s "
+        "CLI user."], refused
+    r = as_a("touch", os.path.join(e.home_path, f"login-{b}", "planted"))
+    assert r.returncode != 0 and "Permission denied" in r.stderr, r
+    assert not os.path.exists(os.path.join(e.home_of(b), "planted"))
+    cli_b = [p for p in cli_pids(e) if os.stat(f"/proc/{p}").st_uid == ub]
+    assert cli_b, cli_pids(e)
+    r = as_a(sys.executable, "-c", "import os, sys; os.kill(int(sys.argv[1]), 0)", cli_b[0])
+    assert r.returncode != 0 and "PermissionError" in r.stderr, r
+    for s in (a, b):
+        open_gate(e, s)
+        wait_until(lambda: oauth_url(e, s), 20, f"{s}'s URL")
+    assert "planted" not in oauth_url(e, a) and "planted" not in oauth_url(e, b)
+    assert login_of(oauth_url(e, a)) != login_of(oauth_url(e, b))
+    e.assert_no_secrets()
+
+
 def test_longest_url_with_its_login(env):
     """The longest URL the agent takes (8192 bytes) fits the control
     socket's line with the longest login id after it, as without one: the
@@ -138,7 +191,10 @@ def test_longest_url_with_its_login(env):
 
 def test_browser_url_without_its_login_is_never_a_guess(make_env):
     """An opener that lost the CLI's environment does not say whose URL it
-    is: with one login waiting, the URL is that login's; with two, it is
+    is, but its uid does: each live login's CLI runs as a user of its own,
+    so the URL goes to that user's login, with one login waiting or with
+    two (never the other one's).  A peer that is no CLI user (root, the
+    agent's uid) naming no login: with two waiting that fit, the URL is
     refused, given to neither and not opened (either could be the wrong
     caller's)."""
     e = make_env(provider_env={"FAKE_CLI_OPEN_GATE": "1", "FAKE_CLI_OPENER_NO_LOGIN": "1"}, url_wait_s=1)
@@ -149,10 +205,16 @@ def test_browser_url_without_its_login_is_never_a_guess(make_env):
     for s in (b, c):
         assert e.json("POST", "/auth/claude_code", {"sessionId": s})[0] == 200
     open_gate(e, b)
-    refused = wait_until(lambda: e.agent.log_lines("fits 2 waiting logins and names none"), 20,
-                         "the URL given to neither")
-    assert refused[0].startswith("<4>") and f"URL at {e.provider_url}: " in refused[0], refused
-    assert oauth_url(e, b) is None and oauth_url(e, c) is None
+    wait_until(lambda: oauth_url(e, b), 20, "B's URL, from B's CLI user")
+    assert oauth_url(e, c) is None
+    fits = f"{e.provider_url}/claude-auth/authorize?client_id=root"
+    d = sid()
+    assert e.json("POST", "/auth/claude_code", {"sessionId": d})[0] == 200
+    r = e.ns.run("env", f"VMBA_CONTROL_SOCKET={e.dir}/control.sock", e.agent_bin, "open-url", fits, check=False)
+    assert r.returncode == 1 and "ERR Operation not permitted" in r.stderr, r
+    refused = e.agent.log_lines("fits 2 waiting logins and names none")
+    assert refused and refused[0].startswith("<4>") and f"URL at {e.provider_url}: " in refused[0], refused
+    assert oauth_url(e, c) is None and oauth_url(e, d) is None
     e.assert_no_secrets()
 
 
@@ -173,22 +235,25 @@ def test_browser_url_of_no_login_is_refused(make_env):
     # A sign-in link's token in the path is not logged either.
     unrelated = "https://elsewhere.example/verify/SECRET-CODE-in-path?code=SECRET-CODE-unrelated#STATE-unrelated"
     fits = f"{e.provider_url}/claude-auth/authorize?code=SECRET-CODE-fits#STATE-fits"
+    uid = os.stat(e.home_of(waiting)).st_uid
     for url, login in ((unrelated, None), (unrelated, "no-such-login"), (unrelated, waiting),
                        (fits, "another-login")):
         extra = [f"VMBA_LOGIN_SESSION={login}"] if login else []
-        # As any process of the CLIs' user (its group has the socket).
-        r = e.ns.run("setpriv", f"--reuid={CLI_UID}", f"--regid={CLI_GID}", "--clear-groups", "env", "-i",
+        # As any process of the waiting login's CLI user (its group has
+        # the socket).
+        r = e.ns.run("setpriv", f"--reuid={uid}", f"--regid={CLI_GID}", "--clear-groups", "env", "-i",
                      f"VMBA_CONTROL_SOCKET={e.dir}/control.sock", *extra, e.agent_bin, "open-url", url,
                      check=False)
         assert r.returncode == 1 and "open-url: ERR Operation not permitted" in r.stderr, (url, login, r)
     warnings = e.agent.log_lines("Refused a CLI's $BROWSER URL")
     assert [w[w.index("Refused"):] for w in warnings] == [
-        "Refused a CLI's $BROWSER URL at https://elsewhere.example: not the authorize URL of any login.",
-        "Refused a CLI's $BROWSER URL at https://elsewhere.example: not the authorize URL of login "
-        "no-such-login.",
+        # Naming none, a CLI user speaks for its own login.
         f"Refused a CLI's $BROWSER URL at https://elsewhere.example: not the authorize URL of login {waiting}.",
-        f"Refused a CLI's $BROWSER URL at {e.provider_url}: not the authorize URL of login "
-        "another-login.",
+        f"Refused a CLI's $BROWSER URL at https://elsewhere.example: it names login no-such-login, and uid "
+        f"{uid} is login {waiting}'s CLI user.",
+        f"Refused a CLI's $BROWSER URL at https://elsewhere.example: not the authorize URL of login {waiting}.",
+        f"Refused a CLI's $BROWSER URL at {e.provider_url}: it names login another-login, and uid {uid} is "
+        f"login {waiting}'s CLI user.",
     ], warnings
     assert all(w.startswith("<4>") for w in warnings), warnings
     assert oauth_url(e, waiting) is None

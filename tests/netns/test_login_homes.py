@@ -17,7 +17,7 @@ import pytest
 
 from loginenv import as_cli_user, cli_pids, home_gone, sid
 from netns import DEADLINE_SCALE, wait_until
-from svagent import CLI_GID, CLI_UID, mounts_at
+from svagent import CLI_GID, CLI_POOL_UIDS, mounts_at
 
 
 def stale_home(parent):
@@ -170,21 +170,24 @@ def test_homes_removed_when_sessions_expire(make_env):
 
 
 def helper_dir():
-    """Where the fake CLIs' helpers write their pids: the CLI user's."""
+    """Where the fake CLIs' helpers write their pids: open to the CLIs'
+    group (each login's CLI runs as a user of its own)."""
     d = tempfile.mkdtemp(prefix="vmba-helpers-", dir="/var/tmp")
-    os.chown(d, CLI_UID, CLI_GID)
+    os.chown(d, 0, CLI_GID)
+    os.chmod(d, 0o770)
     return d
 
 
-def helper_of(helpers, s):
-    """The pid the helper of login s wrote, once it has, as a pidfd."""
+def helper_of(e, helpers, s):
+    """The pid the helper of login s wrote, once it has, as a pidfd; it
+    runs as that login's CLI user."""
     path = os.path.join(helpers, f"helper-{s}")
     wait_until(lambda: os.path.exists(path), 20, f"the helper of {s} started")
     with open(path) as f:
         helper = int(f.read())
     pidfd = os.pidfd_open(helper)
     assert os.getsid(helper) == helper  # out of the CLI's group and session
-    assert os.stat(f"/proc/{helper}").st_uid == CLI_UID
+    assert os.stat(f"/proc/{helper}").st_uid == os.stat(e.home_of(s)).st_uid
     return pidfd
 
 
@@ -192,29 +195,34 @@ def exited(pidfd, timeout=20):
     return bool(select.select([pidfd], [], [], timeout * DEADLINE_SCALE)[0])
 
 
-LEFT_RUNNING = r"Sent SIGKILL to 1 process\(es\) of the provider CLIs' user left running after them"
+def left_running(uid):
+    return rf"Sent SIGKILL to 1 process\(es\) of CLI user uid {uid} left running after its login"
 
 
 @pytest.mark.parametrize("end", ["cli-exits", "session-expires"])
 def test_what_a_cli_left_outside_its_group_goes_with_the_login(make_env, end):
     """A helper the CLI started in a session of its own (setsid(), Node's
     detached spawn), ignoring SIGTERM, is not in the CLI's process group:
-    it runs as the CLI user, and once no CLI runs every process of that
-    user below the agent is killed: after the CLI exits by itself after
-    the sign-in, or is stopped at expiry.  A process of that user that is
-    not the agent's (another agent's on this machine) is left alone."""
+    it runs as the login's CLI user, and once that login's CLI is gone
+    every process of that user below the agent is killed: after the CLI
+    exits by itself after the sign-in, or is stopped at expiry.  A process
+    of that user that is not the agent's (another agent's on this machine)
+    is left alone."""
     helpers = helper_dir()
     # Short only where the login is to expire: the other signs in first.
     ttl = int(6 * DEADLINE_SCALE)
     sets = (f"session_ttl_s={ttl}",) if end == "session-expires" else ()
     e = make_env(sets=sets, provider_env={"FAKE_CLI_HELPER": helpers})
     s = sid()
-    bystander = subprocess.Popen(["/bin/sleep", "1000"], preexec_fn=as_cli_user)
+    # The first user of a fresh pool: the one the login gets.
+    bystander = subprocess.Popen(["/bin/sleep", "1000"], preexec_fn=lambda: as_cli_user(CLI_POOL_UIDS[0]))
     try:
         provider = "codex" if end == "cli-exits" else "gemini_cli"
         status, started = e.json("POST", f"/auth/{provider}", {"sessionId": s})
         assert status == 200 and "oauthUrl" in started, started
-        pidfd = helper_of(helpers, s)
+        pidfd = helper_of(e, helpers, s)
+        uid = os.stat(e.home_of(s)).st_uid
+        assert uid == CLI_POOL_UIDS[0]
         try:
             if end == "cli-exits":
                 assert e.browse(started["oauthUrl"])[0] == 200
@@ -229,7 +237,7 @@ def test_what_a_cli_left_outside_its_group_goes_with_the_login(make_env, end):
         assert bystander.poll() is None
         # The agent logs the count once its sweep is over, which may be
         # after the helper's exit was seen here.
-        wait_until(lambda: re.search(LEFT_RUNNING, e.agent.log_text()), 10, "the sweep logged")
+        wait_until(lambda: re.search(left_running(uid), e.agent.log_text()), 10, "the sweep logged")
         e.assert_no_secrets()
     finally:
         bystander.kill()
@@ -237,34 +245,74 @@ def test_what_a_cli_left_outside_its_group_goes_with_the_login(make_env, end):
         shutil.rmtree(helpers, ignore_errors=True)
 
 
-def test_what_clis_left_waits_for_the_last_cli(make_env):
-    """The CLI user's processes are not told apart by login (that would
-    mean reading their memory): a helper left by a login whose CLI has
-    exited lives on while another login's CLI runs, and goes with it."""
+def test_what_a_cli_left_goes_with_its_own_login(make_env):
+    """Each live login's CLI runs as a user of its own, so what a CLI left
+    running is told apart by its uid, without reading its memory: the
+    first login's helper goes once its CLI has exited, while the second
+    login's CLI and helper run on; the second's goes with its CLI."""
     helpers = helper_dir()
     e = make_env(provider_env={"FAKE_CLI_HELPER": helpers})
     first, second = sid(), sid()
     try:
         status, started = e.json("POST", "/auth/codex", {"sessionId": first})
         assert status == 200, started
-        pidfd_first = helper_of(helpers, first)
+        pidfd_first = helper_of(e, helpers, first)
         status, other = e.json("POST", "/auth/gemini_cli", {"sessionId": second})
         assert status == 200, other
-        pidfd_second = helper_of(helpers, second)
+        pidfd_second = helper_of(e, helpers, second)
+        uids = (os.stat(e.home_of(first)).st_uid, os.stat(e.home_of(second)).st_uid)
+        assert uids[0] != uids[1] and set(uids) <= set(CLI_POOL_UIDS), uids
         try:
             assert e.browse(started["oauthUrl"])[0] == 200
             e.wait_status(first, lambda code, b: b.get("authenticated"))
             wait_until(lambda: len(cli_pids(e)) == 1, 20, "the first CLI gone")
-            # Still there: the second login's CLI runs.
-            assert not exited(pidfd_first, 0) and not exited(pidfd_second, 0)
+            assert exited(pidfd_first), "the first login's helper is still running"
+            assert not exited(pidfd_second, 0)
+            wait_until(lambda: re.search(left_running(uids[0]), e.agent.log_text()), 10, "the first sweep logged")
             assert e.browse(other["oauthUrl"])[0] == 200
             e.wait_status(second, lambda code, b: b.get("authenticated"))
-            assert exited(pidfd_first) and exited(pidfd_second)
+            assert exited(pidfd_second)
         finally:
             os.close(pidfd_first)
             os.close(pidfd_second)
-        wait_until(lambda: re.search(r"Sent SIGKILL to 2 process\(es\) of the provider CLIs' user", e.agent.log_text()),
-                   10, "the sweep logged")
+        wait_until(lambda: re.search(left_running(uids[1]), e.agent.log_text()), 10, "the second sweep logged")
+        e.assert_no_secrets()
+    finally:
+        shutil.rmtree(helpers, ignore_errors=True)
+
+
+def test_a_cli_user_is_reused_only_once_its_login_is_over(make_env):
+    """With one CLI user (cli_users=1): a second login while the first is
+    live fails at once with 503 and why, and so while the first, signed
+    in, waits for delivery (its HOME, the credential file in it, is that
+    user's).  Once delivered, the next login gets the same user, and what
+    the first login's CLI left running (a helper in a session of its own)
+    was gone before."""
+    helpers = helper_dir()
+    e = make_env(sets=("cli_users=1",), provider_env={"FAKE_CLI_HELPER": helpers})
+    first, second = sid(), sid()
+    busy = (503, {"error": "All 1 CLI users are in use"})
+    try:
+        status, started = e.json("POST", "/auth/codex", {"sessionId": first})
+        assert status == 200, started
+        pidfd = helper_of(e, helpers, first)
+        try:
+            assert os.stat(e.home_of(first)).st_uid == CLI_POOL_UIDS[0]
+            assert e.json("POST", "/auth/codex", {"sessionId": second}) == busy
+            assert e.json("GET", f"/credentials/status?sessionId={second}") == \
+                (200, {"authenticated": False, "failed": True, "error": "All 1 CLI users are in use"})
+            assert not os.path.exists(e.home_of(second))
+            assert e.browse(started["oauthUrl"])[0] == 200
+            e.wait_status(first, lambda code, b: b.get("authenticated"))
+            wait_until(lambda: not cli_pids(e), 20, "the first CLI gone")
+            assert exited(pidfd), "the first login's helper is still running"
+            assert e.json("POST", "/auth/codex", {"sessionId": second}) == busy
+            assert e.json("GET", f"/credentials/get?sessionId={first}")[0] == 200
+            status, again = e.json("POST", "/auth/codex", {"sessionId": second})
+            assert status == 200 and "oauthUrl" in again, again
+            assert os.stat(e.home_of(second)).st_uid == CLI_POOL_UIDS[0]
+        finally:
+            os.close(pidfd)
         e.assert_no_secrets()
     finally:
         shutil.rmtree(helpers, ignore_errors=True)

@@ -26,7 +26,7 @@ import urllib.parse
 import pytest
 
 from netns import Netns, require_root, requests_received, squat, wait_until
-from svagent import CLI_UID, Agent, auth
+from svagent import CLI_POOL_UIDS, Agent, auth
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -223,9 +223,10 @@ def test_real_cli_login(rc, provider):
     # The real CLI's opener ($BROWSER, or xdg-open for Gemini CLI) kept
     # the CLI's environment: the URL came with the login it is for.
     wait_until(lambda: len(rc.agent.log_lines(named)) > before, 20, f"{provider}'s opener naming its login")
-    # The real CLI runs as the CLIs' user, every process of its login.
+    # The real CLI runs as its login's own CLI user, one of the pool's,
+    # every process of its login.
     procs = marked(sid)
-    assert procs and set(procs.values()) == {CLI_UID}, procs
+    assert procs and len(set(procs.values())) == 1 and set(procs.values()) <= set(CLI_POOL_UIDS), procs
     code = callback(rc, provider, url)
     wait_until(lambda: rc.api("GET", f"/credentials/status?sessionId={sid}")[1].get("authenticated"),
                60, f"{provider} authenticated")

@@ -288,6 +288,11 @@ def test_image_contents(image, agent_bin, tmp_path):
     passwd = _debugfs(image, "cat", "/etc/passwd")
     shells = {f[0]: f[6] for f in (line.split(":") for line in passwd.splitlines()) if len(f) == 7}
     assert "vmba-cli" in shells and "root" in shells, passwd
+    # The CLIs' users, one per live login (cli_users, 8), with vmba-cli's
+    # group for theirs.
+    groups = {f[0]: f[3] for f in (line.split(":") for line in passwd.splitlines()) if len(f) == 7}
+    assert {f"vmba-cli{n}" for n in range(1, 9)} <= shells.keys(), passwd
+    assert {groups[f"vmba-cli{n}"] for n in range(1, 9)} == {groups["vmba-cli"]}, passwd
     assert {u: sh for u, sh in shells.items()
             if u != "root" and sh not in ("/usr/sbin/nologin", "/bin/false")} == {}
     # D-Bus reads the one machine id, not a second one of its own.
