@@ -209,8 +209,9 @@ static void collect(HomeRemover *h, bool sync) {
         closedir(d);
 }
 
-/* The tree aside is root's alone: the CLI user (other logins' CLIs) can
- * no longer reach what the login left there while it is being removed.
+/* The tree aside is root's alone: no CLI user (the login's own, once
+ * another login has it) can reach what the login left there while it is
+ * being removed.
  * What is there was made by the agent in a directory only root writes. */
 static void seal(int dirfd, const char *name) {
         _cleanup_(closep) int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
