@@ -17,6 +17,8 @@ import http.client
 import json
 import os
 import socket
+import subprocess
+import sys
 import threading
 import urllib.parse
 
@@ -360,6 +362,59 @@ def test_a_port_another_user_holds_gets_no_code(make_env, squat_address):
         e.assert_no_secrets()
     finally:
         sq.close()
+
+
+# Takes 127.0.0.1:1455 as soon as it is free, then prints what one
+# connection sends within argv[1] seconds ("nothing" when none comes).
+SQUAT_AS_USER = r"""
+import errno, socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+deadline = time.monotonic() + 30
+while True:
+    try:
+        s.bind(("127.0.0.1", 1455))
+        break
+    except OSError as err:
+        if err.errno != errno.EADDRINUSE or time.monotonic() > deadline:
+            raise
+        time.sleep(0.05)
+s.listen(8)
+print("listening", flush=True)
+s.settimeout(float(sys.argv[1]))
+try:
+    c, _ = s.accept()
+    c.settimeout(2)
+    print("got", len(c.recv(4096)), flush=True)
+except OSError:
+    print("nothing", flush=True)
+"""
+
+
+def test_a_port_another_logins_cli_holds_gets_no_code(make_env):
+    """Two live logins: Codex's CLI let its port go, and a process of the
+    other login's CLI user took it.  With a user of its own per login,
+    that is another user than the Codex login's: the relay refuses (502)
+    and names that uid, and the squatter gets no code."""
+    e = make_env(sets=("callback_relay_s=1",), provider_env={"FAKE_CLI_DROP_LISTENER": "1"})
+    other = sid()
+    assert e.json("POST", "/auth/gemini_cli", {"sessionId": other})[0] == 200
+    uid = os.stat(e.home_of(other)).st_uid
+    s, state = start_codex(e)
+    assert os.stat(e.home_of(s)).st_uid != uid
+    sq = e.ns.popen(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", sys.executable, "-c",
+                     SQUAT_AS_USER, "5"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert sq.stdout.readline().strip() == "listening"
+        assert e.json("GET", f"/auth/callback?code=SECRET-CODE-codex&state={state}") == \
+            (502, {"error": "The callback port is not the CLI's"})
+        assert e.agent.log_lines(f"127.0.0.1:1455 is held by uid {uid}, not the CLI's: the callback is not "
+                                 "relayed.")
+        assert sq.stdout.readline().strip() == "nothing"
+        e.assert_no_secrets()
+    finally:
+        sq.kill()
+        sq.wait()
 
 
 def test_a_port_nobody_holds_is_not_connected_to(make_env):
