@@ -222,10 +222,11 @@ def x_windows(ns, display, xauthority):
     return [l.strip() for l in r.stdout.splitlines() if l.strip().startswith("0x") and '"' in l]
 
 
-def as_user(uid, *argv, groups=()):
-    """argv as uid (its own group, and groups as its supplementary ones)."""
+def as_user(uid, *argv, groups=(), gid=None):
+    """argv as uid (with gid, else its own group; groups as its
+    supplementary ones)."""
     extra = [f"--groups={','.join(map(str, groups))}"] if groups else ["--clear-groups"]
-    return ["setpriv", f"--reuid={uid}", f"--regid={uid}", *extra, *argv]
+    return ["setpriv", f"--reuid={uid}", f"--regid={uid if gid is None else gid}", *extra, *argv]
 
 
 # A request begun and never ended: its line, then header lines.

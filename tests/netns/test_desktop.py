@@ -31,11 +31,13 @@ import pytest
 
 from desktop import as_user, listeners, rfb, ws_upgrade
 from netns import Netns, need, read_line, wait_until
-from svagent import (BROWSER_UID, BROWSER_USER, CLI_UID, CLI_USER, DESKTOP_SECRET, MMDS_SERVER, TOKEN, VNC_UID,
-                     VNC_USER, X_GID, X_UID, X_USER, Agent, aliased, auth, desktop_agent, etc_file_plus, free_display,
-                     passwd_alias, run_uid)
+from svagent import (BROWSER_UID, BROWSER_USER, CLI_GID, CLI_POOL_UIDS, CLI_USER, DESKTOP_SECRET, MMDS_SERVER,
+                     TOKEN, VNC_UID, VNC_USER, X_GID, X_UID, X_USER, Agent, aliased, auth, desktop_agent, etc_file_plus,
+                     free_display, passwd_alias, run_uid)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# A login's CLI as it runs: one of the pool's users, with the CLIs' group.
+CLI = {"uid": CLI_POOL_UIDS[0], "gid": CLI_GID}
 
 
 @pytest.fixture
@@ -193,8 +195,8 @@ def test_only_configured_listeners(agent):
     x11vnc = agent.services()["x11vnc"]["pid"]
     out = agent.ns.run("ss", "-lxnpH").stdout
     assert [l.split()[4] for l in out.splitlines() if f"pid={x11vnc}," in l] == [agent.vnc_socket], out
-    for uid in (BROWSER_UID, X_UID, CLI_UID):
-        r = agent.ns.run(*as_user(uid, sys.executable, "-c", CONNECT_UNIX, agent.vnc_socket), check=False)
+    for uid, gid in ((BROWSER_UID, None), (X_UID, None), (CLI["uid"], CLI["gid"])):
+        r = agent.ns.run(*as_user(uid, sys.executable, "-c", CONNECT_UNIX, agent.vnc_socket, gid=gid), check=False)
         assert r.returncode != 0 and "PermissionError" in r.stderr, (uid, r.stderr)
 
 
@@ -212,17 +214,17 @@ def test_x_server_only_for_its_clients(agent):
     for name in ("Xvfb", "websockify", "browser-bus"):
         assert proc_groups(s[name]["pid"]) == [], name
     path = f"/tmp/.X11-unix/X{agent.display}"
-    for uid in (BROWSER_UID, VNC_UID, CLI_UID):
-        r = agent.x_ns.run(*as_user(uid, sys.executable, "-c", CONNECT_UNIX, path), check=False)
+    for uid, gid in ((BROWSER_UID, None), (VNC_UID, None), (CLI["uid"], CLI["gid"])):
+        r = agent.x_ns.run(*as_user(uid, sys.executable, "-c", CONNECT_UNIX, path, gid=gid), check=False)
         assert r.returncode != 0 and "PermissionError" in r.stderr, (uid, r.stderr)
-    for argv in (as_user(CLI_UID, sys.executable, "-c", CONNECT_ABSTRACT, path), [sys.executable, "-c",
-                                                                                   CONNECT_ABSTRACT, path]):
+    for argv in (as_user(CLI["uid"], sys.executable, "-c", CONNECT_ABSTRACT, path, gid=CLI["gid"]),
+                 [sys.executable, "-c", CONNECT_ABSTRACT, path]):
         r = agent.ns.run(*argv, check=False)
         assert r.returncode != 0 and "ConnectionRefusedError" in r.stderr, (argv, r.stderr)
-    r = agent.ns.run(*as_user(CLI_UID, sys.executable, "-c", BIND_ABSTRACT, path), check=False)
+    r = agent.ns.run(*as_user(CLI["uid"], sys.executable, "-c", BIND_ABSTRACT, path, gid=CLI["gid"]), check=False)
     assert r.returncode != 0 and "Address already in use" in r.stderr, r.stderr
     # The control: the same user with the group reaches the socket.
-    agent.x_ns.run(*as_user(CLI_UID, sys.executable, "-c", CONNECT_UNIX, path, groups=[X_GID]))
+    agent.x_ns.run(*as_user(CLI["uid"], sys.executable, "-c", CONNECT_UNIX, path, groups=[X_GID], gid=CLI["gid"]))
 
 
 def test_x_socket_directory_made_the_x_users(agent_bin):
@@ -245,7 +247,7 @@ def test_x_abstract_name_taken_no_display(agent_bin):
     display = free_display()
     name = f"/tmp/.X11-unix/X{display}"
     with Netns("vmbaxn") as ns:
-        squat = ns.popen(as_user(CLI_UID, sys.executable, "-c", "import socket, sys; s = socket.socket("
+        squat = ns.popen(as_user(CLI["uid"], sys.executable, "-c", "import socket, sys; s = socket.socket("
                                  "socket.AF_UNIX); s.bind('\\0' + sys.argv[1]); print(flush=True); sys.stdin.read()",
                                  name), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         try:
