@@ -452,14 +452,22 @@ static int service_spawn_process(Service *s, uid_t uid, gid_t gid, int *ret_prob
                                             * binary of the image; a root one is the operator's. */
                                            .no_new_privs = uid != 0, .cgroup_procs = cgroup_procs },
                           &pid);
-        if (r < 0)
+        if (r < 0) {
+                /* Made for nothing (a missing binary is found only now,
+                 * and is never retried): not left for the agent's life. */
+                if (s->cgroup)
+                        (void)cgroup_kill(s->cgroup);
                 return r;
+        }
         s->pid = pid;
         r = children_watch(s->sv->o.children, pid, on_child_exit, s);
         if (r < 0) {
-                /* Unwatched, its exit would never reach us: do not let it run. */
+                /* Unwatched, its exit would never reach us: do not let it
+                 * run, nor anything it started already. */
                 service_kill(s, SIGKILL);
                 s->pid = 0;
+                if (s->cgroup)
+                        (void)cgroup_kill(s->cgroup);
                 return r;
         }
         s->output = sv_output_free(s->output);

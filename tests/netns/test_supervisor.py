@@ -351,6 +351,24 @@ def test_escaped_process_killed_with_its_service(agent_bin, cgroup_root, tmp_pat
     assert [d for d in os.listdir(cgroup_root) if os.path.isdir(os.path.join(cgroup_root, d))] == []
 
 
+def test_cgroup_of_a_spawn_that_failed_removed(agent_bin, cgroup_root, tmp_path):
+    """A service whose spawn fails after its cgroup was made (its binary
+    is missing: found only by the spawn) leaves no empty cgroup behind
+    for the rest of the agent's life: nothing will run there."""
+    services = [sh("steady", f"exec sleep 1017.{RUN}"),
+                {"name": "ghost", "argv": ["vmba-no-such-binary"]}]
+    view = tmp_path / "cgroup2"
+    view.mkdir()
+    wrap = ["sh", "-c", f'mount -t cgroup2 cgroup2 {view} && exec "$@"', "sh"]
+    agent_root = os.path.join(view, os.path.relpath(cgroup_root, cgroup2_mount()))
+    with Agent(agent_bin, *FAST, f"cgroup_root={agent_root}", services=services, wrap=wrap) as a:
+        a.wait_state("ghost", "failed")
+        a.wait_state("steady", "ready")
+        assert os.path.isdir(os.path.join(cgroup_root, "steady.service"))
+        assert not os.path.exists(os.path.join(cgroup_root, "ghost.service"))
+        assert a.stop() == 0
+
+
 def open_writer(path):
     """A write end of the FIFO at path once a reader has it open, else None."""
     try:
