@@ -53,6 +53,8 @@
 /* A starting Firefox registers its name 4-5 s after exec on a loaded
  * two-core machine (more under an emulated CPU). */
 #define NAME_WAIT_USEC (120 * USEC_PER_SEC)
+/* What a start appends at most: launch_argv(). */
+#define LAUNCH_ARGV_MAX (2 * BROWSER_PAGES_MAX + 1)
 
 struct Browser {
         BrowserOptions o;
@@ -191,9 +193,28 @@ static void op_free(BrowserOpen *op) {
         free(op);
 }
 
+static void launch_argv(const Browser *b, const char *first, char *const *pages, char *ret[LAUNCH_ARGV_MAX + 1]);
+
 void browser_open_cancel(BrowserOpen *op) {
-        if (op)
-                op_free(op);
+        Browser *b;
+        bool deferred;
+
+        if (!op)
+                return;
+        b = op->b;
+        deferred = op->deferred;
+        op_free(op);
+        /* Its URL is in the argv the restart after the backoff spawns
+         * with: that restart must not show a URL nobody waits for. */
+        if (deferred && b->hooks.set_restart_argv) {
+                char *restart[LAUNCH_ARGV_MAX + 1];
+                int r;
+
+                launch_argv(b, NULL, b->pages, restart);
+                r = b->hooks.set_restart_argv(restart, b->hooks.userdata);
+                if (r < 0)
+                        log_debug_errno(r, "Cannot take a cancelled URL out of the browser's restart: %m");
+        }
 }
 
 static int on_done(sd_event_source *s, void *userdata) {
@@ -390,7 +411,6 @@ static int op_call(BrowserOpen *op, sd_bus *bus) {
  * restart spawns with: without them the URLs answered before would be
  * lost), then the pages of the logins waiting (a browser started again
  * after it gave up), each once, at most LAUNCH_ARGV_MAX. */
-#define LAUNCH_ARGV_MAX (2 * BROWSER_PAGES_MAX + 1)
 static bool argv_has(char *const *v, size_t n, const char *s) {
         for (size_t i = 0; i < n; i++)
                 if (streq(v[i], s))

@@ -89,7 +89,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Browser *, browser_free);
  * event loop (never before this returns), unless browser_open_cancel()
  * comes first; *ret (may be NULL) is only for cancelling. */
 int browser_open(Browser *b, const char *url, BrowserOpenFn cb, void *userdata, BrowserOpen **ret);
-/* The caller went away: cb will not be called.  NULL-safe. */
+/* The caller went away: cb will not be called, and a restart after a
+ * backoff that the URL waited for no longer brings it.  NULL-safe. */
 void browser_open_cancel(BrowserOpen *op);
 /* Closes the pages shown (the last login's): stops the browser service
  * or, prestarted, restarts it with the pages set by browser_set_pages()

@@ -212,6 +212,29 @@ static void test_backoff(void **state) {
         fixture_drop(&f, &seen);
 }
 
+/* A URL cancelled while it waits for the restart after a backoff is not
+ * shown by that restart: its argv is set again without it. */
+static void test_backoff_cancel(void **state) {
+        Seen seen = { .start_result = 1 };
+        Opened one = { .r = 1 }, two = { .r = 1 };
+        BrowserOpen *op = NULL;
+        Fixture f;
+
+        fixture_make(&f, &seen);
+        assert_int_equal(browser_open(f.b, "https://a.test/1", on_opened_how, &one, &op), 0);
+        assert_int_equal(browser_open(f.b, "https://b.test/2", on_opened_how, &two, NULL), 0);
+        assert_strv(seen.started, (const char *[]){ "https://b.test/2", "https://a.test/1", NULL });
+        browser_open_cancel(op);
+        assert_null(op);
+        assert_strv(seen.restart, (const char *[]){ "https://b.test/2", NULL });
+        seen.start_result = -EALREADY;
+        browser_service_changed(f.b);
+        wait_opened(f.e, &two.r);
+        assert_int_equal(two.r, 0);
+        assert_int_equal(one.r, 1);
+        fixture_drop(&f, &seen);
+}
+
 /* Closing stops the browser, unless it is prestarted: the display stack
  * needs it running (a stopped one keeps /health "starting" for good), so
  * it is restarted, on the pages set (none: a blank page). */
@@ -244,6 +267,7 @@ int main(void) {
                 cmocka_unit_test(test_pages),
                 cmocka_unit_test(test_close),
                 cmocka_unit_test(test_backoff),
+                cmocka_unit_test(test_backoff_cancel),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
