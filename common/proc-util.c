@@ -51,22 +51,30 @@ static const char *line_field(const char *l, int n) {
         return l;
 }
 
-int proc_mountinfo_find(const char *mountinfo, const char *path, char **ret_options) {
+/* The last line of mountinfo for the mount on path (the one a lookup
+ * sees), or NULL. */
+static const char *mountinfo_line(const char *mountinfo, const char *path) {
         size_t plen = strlen(path);
-        const char *found = NULL, *sep, *opts;
-        size_t len;
+        const char *found = NULL;
 
         for (const char *l = mountinfo; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
                 /* Mount points are octal-escaped: one never holds a space. */
                 const char *where = line_field(l, 5);
                 if (where && strncmp(where, path, plen) == 0 && where[plen] == ' ')
-                        found = where + plen;
+                        found = l;
         }
-        if (!found)
+        return found;
+}
+
+int proc_mountinfo_find(const char *mountinfo, const char *path, char **ret_options) {
+        const char *line = mountinfo_line(mountinfo, path), *sep, *opts;
+        size_t len;
+
+        if (!line)
                 return -ENOENT;
-        len = strcspn(found, "\n");
-        sep = strstr(found, " - ");
-        if (!sep || sep >= found + len)
+        len = strcspn(line, "\n");
+        sep = strstr(line_field(line, 6), " - ");
+        if (!sep || sep >= line + len)
                 return -EINVAL;
         opts = line_field(sep + 3, 3); /* past the type and the source */
         if (!opts)
@@ -74,6 +82,18 @@ int proc_mountinfo_find(const char *mountinfo, const char *path, char **ret_opti
         if (ret_options && !(*ret_options = strndup(opts, strcspn(opts, "\n"))))
                 return -ENOMEM;
         return 0;
+}
+
+int proc_mountinfo_root(const char *mountinfo, const char *path, char **ret_root) {
+        const char *line = mountinfo_line(mountinfo, path), *root;
+
+        if (!line)
+                return -ENOENT;
+        root = line_field(line, 4);
+        if (!root || *root != '/')
+                return -EINVAL;
+        *ret_root = strndup(root, strcspn(root, " \n"));
+        return *ret_root ? 0 : -ENOMEM;
 }
 
 int proc_cgroup2_path(const char *text, char **ret) {

@@ -31,6 +31,11 @@ bool proc_status_exited(const ProcStatus *st);
  * is not NULL; -ENOENT when nothing is mounted there; -EINVAL when that
  * line has no " - " separator; -ENOMEM. */
 int proc_mountinfo_find(const char *mountinfo, const char *path, char **ret_options);
+/* The root of the mount on path (mountinfo's fourth field: the directory
+ * of its file system that is mounted there, octal-escaped as written;
+ * below a cgroup namespace, a cgroup2 mount made outside it starts with
+ * "/.."), copied to *ret_root; -ENOENT, -EINVAL, -ENOMEM. */
+int proc_mountinfo_root(const char *mountinfo, const char *path, char **ret_root);
 
 /* The cgroup v2 path in /proc/PID/cgroup text: the "0::" line's
  * ("0::/system.slice/x.service" → "/system.slice/x.service"), relative to

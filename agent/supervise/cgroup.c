@@ -133,6 +133,28 @@ static int base_enter_leaf(const char *base, char *why, size_t size) {
         return r;
 }
 
+/* 0 when the cgroup2 mount at CGROUP_MOUNT shows the root of the agent's
+ * cgroup namespace: one made outside it (an init given a cgroup namespace
+ * but the host's mount) shows the host's hierarchy, where the agent's
+ * paths from /proc/self/cgroup would name the host's cgroups. */
+static int mount_is_own(char *why, size_t size) {
+        _cleanup_(freep) char *mountinfo = NULL, *root = NULL;
+        int r = read_full_file("/proc/self/mountinfo", 1024 * 1024, &mountinfo, NULL);
+
+        if (r >= 0)
+                r = proc_mountinfo_root(mountinfo, CGROUP_MOUNT, &root);
+        if (r < 0) {
+                snprintf(why, size, "cannot read the mount at " CGROUP_MOUNT ": %s", strerror(-r));
+                return r;
+        }
+        if (!streq(root, "/")) {
+                snprintf(why, size, "the cgroup2 mount at " CGROUP_MOUNT " is not this cgroup namespace's (its root: %s)",
+                         root);
+                return -EPERM;
+        }
+        return 0;
+}
+
 static int base_own(bool pid1, char **ret, char *why, size_t size) {
         _cleanup_(freep) char *text = NULL, *own = NULL, *base = NULL;
         int r = is_cgroup2(CGROUP_MOUNT);
@@ -141,6 +163,9 @@ static int base_own(bool pid1, char **ret, char *why, size_t size) {
                 snprintf(why, size, "cgroup2 not mounted at " CGROUP_MOUNT);
                 return r < 0 ? r : -ENOMEDIUM;
         }
+        r = mount_is_own(why, size);
+        if (r < 0)
+                return r;
         r = read_full_file("/proc/self/cgroup", 64 * 1024, &text, NULL);
         if (r >= 0)
                 r = proc_cgroup2_path(text, &own);

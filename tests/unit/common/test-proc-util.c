@@ -105,6 +105,31 @@ static void test_mountinfo_find(void **state) {
         assert_int_equal(proc_mountinfo_find("30 1 0:1 / /x rw\n31 1 0:2 / /y rw - a b c\n", "/x", NULL), -EINVAL);
 }
 
+/* The mount's root: "/" for one made in this cgroup namespace, a path
+ * from "/.." for a cgroup2 mount made outside it. */
+static void test_mountinfo_root(void **state) {
+        static const char text[] =
+                "22 1 259:1 / / rw - ext4 /dev/vda rw\n"
+                "30 22 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n"
+                "31 22 0:26 /../../host.slice /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n"
+                "32 22 0:27 /sub/dir /srv rw - ext4 /dev/vdb rw";
+        char *root = NULL;
+
+        assert_int_equal(proc_mountinfo_root(text, "/", &root), 0);
+        assert_string_equal(root, "/");
+        free(root);
+        /* The later of two mounts on one path. */
+        assert_int_equal(proc_mountinfo_root(text, "/sys/fs/cgroup", &root), 0);
+        assert_string_equal(root, "/../../host.slice");
+        free(root);
+        assert_int_equal(proc_mountinfo_root(text, "/srv", &root), 0);
+        assert_string_equal(root, "/sub/dir");
+        free(root);
+        assert_int_equal(proc_mountinfo_root(text, "/sys", &root), -ENOENT);
+        assert_int_equal(proc_mountinfo_root("", "/", &root), -ENOENT);
+        assert_int_equal(proc_mountinfo_root("30 1 0:1 x /x rw - a b c\n", "/x", &root), -EINVAL);
+}
+
 static void test_hide_pids(void **state) {
         static const char *const hide[] = {
                 "rw,hidepid=invisible", "rw,hidepid=2", "hidepid=noaccess", "rw,hidepid=ptraceable,subset=pid",
@@ -161,6 +186,7 @@ int main(void) {
                 cmocka_unit_test(test_parse),
                 cmocka_unit_test(test_refused),
                 cmocka_unit_test(test_mountinfo_find),
+                cmocka_unit_test(test_mountinfo_root),
                 cmocka_unit_test(test_hide_pids),
                 cmocka_unit_test(test_cgroup2_path),
         };
