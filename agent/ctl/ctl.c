@@ -46,7 +46,15 @@ typedef struct Ctl {
         char *desktop_secret;   /* secret */
         const char *novnc;      /* noVNC base URL; NULL: the agent's host, port 6080 */
         unsigned timeout_s;
+        /* While a temporary file beside --out is there (login_fetch()),
+         * SIGINT, SIGTERM and SIGHUP are blocked and end the pull instead
+         * (request()), so the file is removed before ctl goes; stopped_by
+         * is the signal that did, raised again once it is (ctl_main()). */
+        bool stop_on_signals;
+        int stopped_by;
 } Ctl;
+
+static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP };
 
 static void ctl_done(Ctl *c) {
         c->token = erase_and_free(c->token);
@@ -93,6 +101,7 @@ static int parse_agent_url(Ctl *c, const char *url) {
 typedef struct Exchange {
         bool done;
         int r;
+        int signo;      /* the signal that ended it (-EINTR) */
         unsigned status;
         char *body;
 } Exchange;
@@ -108,6 +117,15 @@ static void on_answer(int r, const HttpAnswer *a, void *userdata) {
                 if (!x->body)
                         x->r = -ENOMEM;
         }
+}
+
+static int on_stop_signal(sd_event_source *es, const struct signalfd_siginfo *si, void *userdata) {
+        Exchange *x = userdata;
+
+        x->done = true;
+        x->r = -EINTR;
+        x->signo = (int)si->ssi_signo;
+        return 0;
 }
 
 /* The request text in a buffer sized for it (it carries the token). */
@@ -145,10 +163,18 @@ static int request(Ctl *c, const char *method, const char *path, const char *bod
                 erase_and_free(req);
                 return r;
         }
+        for (size_t i = 0; c->stop_on_signals && i < ELEMENTSOF(stop_signals) && r >= 0; i++)
+                r = sd_event_add_signal(e, NULL, stop_signals[i], on_stop_signal, &x);
+        if (r < 0) {
+                erase_and_free(req);
+                return r;
+        }
         r = http_once_start(e, &c->addr.sa, c->addr_len, req, len, ANSWER_MAX, (usec_t)timeout_s * USEC_PER_SEC,
                             on_answer, &x, NULL);
         while (r >= 0 && !x.done)
                 r = sd_event_run(e, UINT64_MAX);
+        if (x.signo > 0)
+                c->stopped_by = x.signo;
         if (r < 0 || x.r < 0) {
                 erase_and_free(x.body);
                 return r < 0 ? r : x.r;
@@ -386,6 +412,17 @@ static int login_fetch(Ctl *c, const char *sid, CtlOut *out) {
         unsigned status = 0;
         int r;
 
+        /* From the temporary file's creation until cmd_login() removed it
+         * again (or renamed it): a stop then would leave it behind, 4 MiB,
+         * and after the pull with the credentials in it, under a name
+         * nobody knows. */
+        sigset_t ss;
+        sigemptyset(&ss);
+        for (size_t i = 0; i < ELEMENTSOF(stop_signals); i++)
+                sigaddset(&ss, stop_signals[i]);
+        if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0)
+                return log_error_errno(errno, "Cannot block signals: %m");
+        c->stop_on_signals = true;
         r = ctl_out_reserve(out);
         if (r < 0) {
                 log_error_errno(r, "Cannot make room for the credentials (%d MiB) beside %s: %m", CTL_OUT_ROOM >> 20,
@@ -401,8 +438,12 @@ static int login_fetch(Ctl *c, const char *sid, CtlOut *out) {
                  * request leaves them there, the session authenticated: a
                  * start for its id answers as the first did, and the
                  * credentials are fetched again. */
-                log_error("Lost the agent at %s while it sent the credentials: %s.", c->host,
-                          r == -EPIPE ? "its answer was cut off" : strerror(-r));
+                if (c->stopped_by > 0)
+                        log_error("Stopped by %s while the agent at %s sent the credentials.",
+                                  strsignal(c->stopped_by), c->host);
+                else
+                        log_error("Lost the agent at %s while it sent the credentials: %s.", c->host,
+                                  r == -EPIPE ? "its answer was cut off" : strerror(-r));
                 log_error("The agent keeps credentials it did not send whole: the same command with --session %s "
                           "gets them (if it had sent them whole, that starts a new login).", sid);
                 return r;
@@ -611,6 +652,26 @@ static int stdout_check(int code) {
         return 1;
 }
 
+/* After cmd_login(), its temporary file gone: the signals blocked for it
+ * (login_fetch()) are let in, and the one that stopped the pull is
+ * raised again, so ctl ends as that signal says (128 + its number). */
+static int login_unblock(Ctl *c, int code) {
+        sigset_t ss;
+
+        if (!c->stop_on_signals)
+                return code;
+        ctl_done(c);
+        sigemptyset(&ss);
+        for (size_t i = 0; i < ELEMENTSOF(stop_signals); i++)
+                sigaddset(&ss, stop_signals[i]);
+        if (c->stopped_by > 0) {
+                (void)signal(c->stopped_by, SIG_DFL);
+                (void)raise(c->stopped_by); /* pending until the unblock */
+        }
+        (void)sigprocmask(SIG_UNBLOCK, &ss, NULL); /* one that came during the write ends ctl here */
+        return code;
+}
+
 int ctl_main(int argc, char **argv) {
         _cleanup_(ctl_done) Ctl c = { .timeout_s = 300 };
         CtlArgs a = { .agent = "http://127.0.0.1:8080", .dir = ".", .count = 1, .idle_s = RECEIVE_IDLE_S_DEFAULT };
@@ -644,5 +705,6 @@ int ctl_main(int argc, char **argv) {
                 return stdout_check(cmd_health(&c));
         if (streq(argv[optind], "wait-ready"))
                 return stdout_check(cmd_wait_ready(&c));
-        return stdout_check(cmd_login(&c, argv[optind + 1], a.session, a.out));
+        r = stdout_check(cmd_login(&c, argv[optind + 1], a.session, a.out));
+        return login_unblock(&c, r);
 }

@@ -641,6 +641,58 @@ def test_ctl_login_says_a_cut_off_pull_is_kept(make_env, agent_bin, tmp_path):
     e.assert_no_secrets(err + r.stderr)
 
 
+class HoldingProxy(CuttingProxy):
+    """CuttingProxy's relay, but the credentials' request is not passed
+    on: held (the agent keeps them), its connection open, `held` set."""
+
+    def __init__(self, ns, agent_port):
+        self.held = threading.Event()
+        super().__init__(ns, agent_port)
+
+    def relay(self, client):
+        client.settimeout(120)
+        head = client.recv(65536, socket.MSG_PEEK)
+        if not head.startswith(b"GET /credentials/get"):
+            return super().relay(client)
+        with client:
+            self.held.set()
+            while client.recv(65536):  # the request, then EOF when ctl goes
+                pass
+
+
+def test_ctl_login_stopped_during_the_pull_leaves_no_file(make_env, agent_bin, tmp_path):
+    """ctl stopped (SIGTERM) while it pulls: the temporary file it made
+    beside --out for the credentials (4 MiB of room) is removed before it
+    goes, and it ends as the signal says; the agent keeps the credentials
+    (the pull never reached it) for the same command with --session."""
+    e = make_env()
+    proxy = HoldingProxy(e.ns, e.agent.http_port)
+    s, out = sid(), str(tmp_path / "creds.json")
+    argv = [agent_bin, "ctl", "--agent", f"http://127.0.0.1:{proxy.port}", "--token-file",
+            os.path.join(e.agent.dir, "token"), "--session", s, "--out", out, "login", "gemini_cli"]
+    try:
+        p = e.ns.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = ""
+        while not line.startswith("authorize: "):
+            line = read_line(p.stdout, timeout=30)
+        assert e.browse(line.rstrip("\n").partition(": ")[2])[0] == 200
+        assert proxy.held.wait(60), "no pull came"
+        assert [n for n in os.listdir(tmp_path) if n.startswith("creds.json.")], "no room made before the pull"
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=30)
+    finally:
+        proxy.close()
+    assert p.returncode == -signal.SIGTERM, err
+    assert os.listdir(tmp_path) == [], err
+    assert f"Stopped by Terminated while the agent at 127.0.0.1:{proxy.port} sent the credentials." in err, err
+    r = e.ns.run(*ctl_argv(agent_bin, e, "--session", s, "--out", out, "login", "gemini_cli"), check=False,
+                 timeout=120)
+    assert r.returncode == 0, r.stderr
+    with open(out) as f:
+        assert json.load(f)["access_token"] == "SECRET-ACCESS-gemini"
+    e.assert_no_secrets(err + r.stderr)
+
+
 def test_ctl_login_refused(env, agent_bin, tmp_path):
     bad = tmp_path / "token"
     bad.write_text("not-the-token\n")
