@@ -446,6 +446,16 @@ static int uds_clear(const char *uds) {
         return unlink(uds) < 0 && errno != ENOENT ? -errno : 0;
 }
 
+/* Removes uds if it is still the socket bound there (bound: its lstat
+ * then; zero when that failed, and nothing is removed). */
+static void uds_remove_own(const char *uds, const struct stat *bound) {
+        struct stat st;
+
+        if (bound->st_ino != 0 && lstat(uds, &st) >= 0 && S_ISSOCK(st.st_mode) && st.st_dev == bound->st_dev &&
+            st.st_ino == bound->st_ino)
+                (void)unlink(uds);
+}
+
 static void receiver_done(Receiver *x) {
         x->ldfd = safe_close(x->ldfd);
         free(x->ledger);
@@ -489,10 +499,16 @@ int ctl_receive(const char *uds, const char *dir, unsigned want, const char *tok
         umask(old);
         if (r < 0)
                 return log_error_errno(r, "Cannot listen on %s: %m", uds), 1;
+        /* Which socket is ours at uds: a receiver started on the path
+         * after this one (the next login's, once this one printed its
+         * "received:" line) replaced it, and its socket is not removed
+         * when this one ends. */
+        struct stat bound = {};
+        (void)lstat(uds, &bound);
         if (printf("listening: %s\n", uds) < 0 || fflush(stdout) != 0)
                 r = log_error_errno(errno > 0 ? errno : EIO, "Cannot write to standard output: %m");
         else
                 r = receive_loop(&x, fd, want);
-        (void)unlink(uds);
+        uds_remove_own(uds, &bound);
         return r < 0 ? 1 : 0;
 }

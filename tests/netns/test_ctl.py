@@ -1006,6 +1006,33 @@ def test_ctl_receive_a_delivery_whose_ack_was_lost_after_the_receiver_exited(age
         first.close()
 
 
+def test_ctl_receive_leaves_the_socket_of_the_receiver_after_it(agent_bin):
+    """A receiver started on the path while the one before is still there
+    (the next login's, once the first printed its line) takes the path;
+    the first, ending after, removes no socket but its own: the second
+    still listens there."""
+    first = Receiver(agent_bin)
+    try:
+        with first.connect() as c, c.makefile("r") as answers:
+            second = Receiver(agent_bin, after=first)
+            try:
+                c.sendall(agent_line("d1", "s1", "FIRST"))
+                assert answers.readline() == "ACK d1\n"
+                out, err = first.proc.communicate(timeout=60)
+                assert (first.proc.returncode, out) == (0, f"received: {first.path('s1')} (oauth)\n"), err
+                assert stat.S_ISSOCK(os.lstat(second.sock).st_mode), "the second receiver's socket was removed"
+                with second.connect() as c2, c2.makefile("r") as answers2:
+                    c2.sendall(agent_line("d2", "s2", "SECOND"))
+                    assert answers2.readline() == "ACK d2\n"
+                out, err = second.proc.communicate(timeout=60)
+                assert (second.proc.returncode, out) == (0, f"received: {second.path('s2')} (oauth)\n"), err
+                assert not os.path.exists(second.sock)
+            finally:
+                second.close()
+    finally:
+        first.close()
+
+
 def test_ctl_receive_silent_connection_does_not_block(make_env, agent_bin):
     """Connections that send nothing (any guest user can make them, more
     than the receiver serves at once) delay no delivery: with a deadline of
