@@ -39,6 +39,9 @@
 /* A host that takes no byte of a line for this long is reconnected to. */
 #define WRITE_STALL_USEC (30 * USEC_PER_SEC)
 #define INBUF 512
+/* The reads the ACK wait's end makes before it gives up: ACKs are a line
+ * each per delivery, and a peer streaming lines must not hold the loop. */
+#define TIMEOUT_READS_MAX 16
 
 typedef struct Delivery {
         char session_id[SESSION_ID_MAX + 1];
@@ -376,8 +379,9 @@ static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
          * a turn before the socket became readable runs first.  Closing
          * over them would resend deliveries the host already took (it
          * would see them twice).  A read that ends the connection has
-         * scheduled what comes next. */
-        while (h->connected && read_acks(h) > 0)
+         * scheduled what comes next.  Bounded: behind more than that the
+         * peer is streaming, and what it did not ACK is sent again. */
+        for (unsigned i = 0; i < TIMEOUT_READS_MAX && h->connected && read_acks(h) > 0; i++)
                 ;
         if (was_connected && !h->connected)
                 return 0;

@@ -181,6 +181,22 @@ static void test_token_of_when_sent(void **state) {
         close(c);
 }
 
+/* Runs what is due now, then waits until the next source (the ACK wait's
+ * end, nothing else being left) is due, without dispatching it: the
+ * caller puts bytes in the socket first. */
+static void wait_until_ack_wait_due(Fixture *f) {
+        int r;
+
+        while (sd_event_run(f->event, 0) > 0)
+                ;
+        do {
+                r = sd_event_prepare(f->event);
+                if (r == 0)
+                        r = sd_event_wait(f->event, UINT64_MAX);
+                assert_true(r >= 0);
+        } while (r == 0);
+}
+
 /* The wait for the ACK runs out with the ACK in the socket unread (the
  * loop runs the timer before it reads the socket: here the ACK is sent
  * once the loop found the timer due and before it dispatches it).  The
@@ -189,7 +205,6 @@ static void test_token_of_when_sent(void **state) {
 static void test_ack_waiting_when_the_wait_runs_out(void **state) {
         Fixture *f = *state;
         char ack[64];
-        int r;
 
         f->token = "token-1";
         authenticated(f->lm);
@@ -197,14 +212,7 @@ static void test_ack_waiting_when_the_wait_runs_out(void **state) {
         json_t *j = next_line(f, c);
         snprintf(ack, sizeof ack, "ACK %s\n", json_string_value(json_object_get(j, "deliveryId")));
         json_decref(j);
-        while (sd_event_run(f->event, 0) > 0) /* all that is due now: the ACK wait is left */
-                ;
-        do {
-                r = sd_event_prepare(f->event);
-                if (r == 0)
-                        r = sd_event_wait(f->event, UINT64_MAX);
-                assert_true(r >= 0);
-        } while (r == 0);
+        wait_until_ack_wait_due(f);
         assert_int_equal(send(c, ack, strlen(ack), MSG_NOSIGNAL), (ssize_t)strlen(ack));
         assert_true(sd_event_dispatch(f->event) >= 0);
 
@@ -217,11 +225,42 @@ static void test_ack_waiting_when_the_wait_runs_out(void **state) {
         close(c);
 }
 
+/* The wait for the ACK runs out with a stream of other lines in the
+ * socket before it: the agent reads a bounded amount (a peer streaming
+ * lines must not hold the loop), gives up on the connection, and the
+ * delivery is sent again on a new one. */
+static void test_reads_at_the_wait_end_bounded(void **state) {
+        Fixture *f = *state;
+        char junk[64 * 1024], ack[64];
+
+        f->token = "token-1";
+        authenticated(f->lm);
+        int c = next_connection(f);
+        json_t *j = next_line(f, c);
+        snprintf(ack, sizeof ack, "ACK %s\n", json_string_value(json_object_get(j, "deliveryId")));
+        json_decref(j);
+        wait_until_ack_wait_due(f);
+        for (size_t i = 0; i < sizeof junk; i += 2)
+                memcpy(junk + i, "x\n", 2);
+        assert_int_equal(send(c, junk, sizeof junk, MSG_NOSIGNAL), (ssize_t)sizeof junk);
+        assert_int_equal(send(c, ack, strlen(ack), MSG_NOSIGNAL), (ssize_t)strlen(ack));
+        assert_true(sd_event_dispatch(f->event) >= 0);
+
+        assert_int_equal(handoff_queued(f->handoff), 1);
+        close(c);
+        c = next_connection(f); /* sent again */
+        j = next_line(f, c);
+        assert_non_null(json_object_get(j, "deliveryId"));
+        json_decref(j);
+        close(c);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_no_token_nothing_sent, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_token_of_when_sent, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ack_waiting_when_the_wait_runs_out, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reads_at_the_wait_end_bounded, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
