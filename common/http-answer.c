@@ -1,6 +1,8 @@
 /* Implementation of http-answer.h. */
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -8,24 +10,73 @@
 #include "http-answer.h"
 #include "parse-util.h"
 
+/* The next line at or after l of a header block that is header name's
+ * (case-insensitive), its value's first byte in *ret_value; NULL when
+ * none is. */
+static const char *header_next(const char *l, const char *name, const char **ret_value) {
+        size_t nl = strlen(name);
+
+        for (; l && *l; l = strstr(l, "\r\n") ? strstr(l, "\r\n") + 2 : NULL)
+                if (strncasecmp(l, name, nl) == 0 && l[nl] == ':') {
+                        *ret_value = l + nl + 1;
+                        return l;
+                }
+        return NULL;
+}
+
+/* The value at v, its blanks trimmed: its length, its start in *ret. */
+static size_t value_span(const char *v, const char **ret) {
+        size_t n;
+
+        v += strspn(v, " \t");
+        n = strcspn(v, "\r\n");
+        while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+                n--;
+        *ret = v;
+        return n;
+}
+
+int http_answer_body_length(unsigned status, const char *headers, uint64_t *ret) {
+        const char *v, *span;
+        bool found = false;
+        uint64_t n = 0;
+
+        if (status == 204 || status == 304) {
+                *ret = 0;
+                return 0;
+        }
+        for (const char *l = header_next(headers, "Content-Length", &v); l;
+             l = header_next(l + 2, "Content-Length", &v)) {
+                char value[32];
+                size_t len = value_span(v, &span);
+                uint64_t m;
+
+                if (len >= sizeof value)
+                        return -EBADMSG;
+                memcpy(value, span, len);
+                value[len] = '\0';
+                if (parse_unsigned(value, SIZE_MAX, &m) < 0 || (found && m != n))
+                        return -EBADMSG;
+                n = m;
+                found = true;
+        }
+        if (!found)
+                return -ENOENT;
+        *ret = n;
+        return 0;
+}
+
 /* The body its Content-Length announces, where there is one: the answer
  * ended short of it (-EPIPE: the connection was cut mid-body), or it is
- * cut to it (what follows is not this answer's).  A 204 or 304 has no
- * body whatever the header says.  A value that is not one length (a
- * number, as RFC 9112 6.3 wants) is -EBADMSG: where the body ends is
- * unknown. */
+ * cut to it (what follows is not this answer's). */
 static int body_bound(unsigned status, const char *headers, char *body, size_t *size) {
-        char value[32];
         uint64_t n;
-        int r;
+        int r = http_answer_body_length(status, headers, &n);
 
-        if (status == 204 || status == 304)
-                return 0;
-        r = http_header_get(headers, "Content-Length", value, sizeof value);
         if (r == -ENOENT)
                 return 0; /* the body ends where the connection did */
-        if (r < 0 || parse_unsigned(value, SIZE_MAX, &n) < 0)
-                return -EBADMSG;
+        if (r < 0)
+                return r;
         if (*size < n)
                 return -EPIPE;
         body[n] = '\0';
@@ -60,24 +111,15 @@ int http_answer_parse(char *text, size_t size, HttpAnswer *ret) {
 }
 
 int http_header_get(const char *headers, const char *name, char *buf, size_t size) {
-        size_t nl = strlen(name);
+        const char *v, *span;
+        size_t n;
 
-        for (const char *l = headers; l && *l; l = strstr(l, "\r\n") ? strstr(l, "\r\n") + 2 : NULL) {
-                const char *v;
-                size_t n;
-
-                if (strncasecmp(l, name, nl) != 0 || l[nl] != ':')
-                        continue;
-                v = l + nl + 1;
-                v += strspn(v, " \t");
-                n = strcspn(v, "\r\n");
-                while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-                        n--;
-                if (n >= size || n > INT_MAX)
-                        return -ENOBUFS;
-                memcpy(buf, v, n);
-                buf[n] = '\0';
-                return (int)n;
-        }
-        return -ENOENT;
+        if (!header_next(headers, name, &v))
+                return -ENOENT;
+        n = value_span(v, &span);
+        if (n >= size || n > INT_MAX)
+                return -ENOBUFS;
+        memcpy(buf, span, n);
+        buf[n] = '\0';
+        return (int)n;
 }

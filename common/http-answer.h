@@ -5,6 +5,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct HttpAnswer {
         unsigned status;
@@ -25,6 +26,14 @@ typedef struct HttpAnswer {
  * follows, -EBADMSG when the value is not a decimal length.  Without
  * one the body runs to size. */
 int http_answer_parse(char *text, size_t size, HttpAnswer *ret);
+/* The length of the body an answer with status and its header block
+ * announces (the one rule for where an answer ends, for http_answer_parse()
+ * and for a reader that waits for it): 0 for a 204 or 304, which have no
+ * body whatever their headers say; -ENOENT without a Content-Length (the
+ * body ends with the connection); -EBADMSG when Content-Length is not one
+ * decimal length (not a number, or several values that differ: RFC 9112
+ * 6.3, where the body ends is unknown). */
+int http_answer_body_length(unsigned status, const char *headers, uint64_t *ret);
 /* The value of header name (case-insensitive) in a header block, its
  * blanks trimmed, copied into buf NUL-terminated: its length, -ENOENT
  * when absent, -ENOBUFS when it does not fit in size - 1 bytes (buf

@@ -2,12 +2,12 @@
  * its bound (no realloc: no unwiped copies of what it held), and wiped
  * with the request when the exchange is freed. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "http-once.h"
-#include "parse-util.h"
 
 struct HttpOnce {
         HttpOnceDone done;
@@ -37,23 +37,24 @@ HttpOnce *http_once_free(HttpOnce *h) {
 }
 
 /* A server that keeps the connection open despite Connection: close is
- * done once the body its Content-Length announced is in.  Whether an
+ * done once the body its head announced is in (a 204 or 304 at its head's
+ * end: they have none), by http_answer_parse()'s rule.  Whether an
  * answer that ended is whole is http_answer_parse()'s to say. */
 static bool answer_complete(HttpOnce *h) {
-        char *end, value[32];
+        char *end, *headers;
+        unsigned status;
         uint64_t n;
         int r;
 
         h->in[h->n_in] = '\0';
         end = strstr(h->in, "\r\n\r\n");
-        if (!end)
+        headers = strstr(h->in, "\r\n");
+        if (!end || sscanf(h->in, "HTTP/1.%*1[01] %3u", &status) != 1)
                 return false;
-        *end = '\0'; /* only for the header lookup */
-        r = http_header_get(h->in, "Content-Length", value, sizeof value);
-        *end = '\r';
-        if (r < 0 || parse_unsigned(value, SIZE_MAX, &n) < 0)
-                return false;
-        return h->n_in - (size_t)(end + 4 - h->in) >= n;
+        end[2] = '\0'; /* only for the header lookup */
+        r = http_answer_body_length(status, headers + 2, &n);
+        end[2] = '\r';
+        return r >= 0 && h->n_in - (size_t)(end + 4 - h->in) >= n;
 }
 
 static void finish(HttpOnce *h, int r) {

@@ -62,12 +62,32 @@ static void test_answer_content_length(void **state) {
         assert_int_equal(parse("HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\nbody", &a), -EBADMSG);
         assert_int_equal(parse("HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n", &a),
                          -EBADMSG);
+        /* Said twice: one length, or where the body ends is unknown. */
+        assert_int_equal(parse("HTTP/1.1 200 OK\r\nContent-Length: 4\r\ncontent-length: 4\r\n\r\nbody", &a), 0);
+        assert_int_equal(a.body_size, 4);
+        assert_int_equal(parse("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 4\r\n\r\nbody", &a),
+                         -EBADMSG);
         /* No body in a 204 or 304, whatever the header says. */
         assert_int_equal(parse("HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n", &a), 0);
         assert_int_equal(parse("HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n", &a), 0);
         /* Without one, the body runs to where the connection ended. */
         assert_int_equal(parse("HTTP/1.0 200 OK\r\n\r\nall of it", &a), 0);
         assert_int_equal(a.body_size, 9);
+}
+
+/* The one rule a reader waiting for an answer's end and the parser share. */
+static void test_body_length(void **state) {
+        uint64_t n = 7;
+
+        assert_int_equal(http_answer_body_length(200, "Content-Length: 12\r\n", &n), 0);
+        assert_int_equal(n, 12);
+        assert_int_equal(http_answer_body_length(204, "Content-Length: 12\r\n", &n), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(http_answer_body_length(304, "", &n), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(http_answer_body_length(200, "X: 1\r\n", &n), -ENOENT);
+        assert_int_equal(http_answer_body_length(200, "Content-Length: 1\r\nContent-Length: 2\r\n", &n), -EBADMSG);
+        assert_int_equal(http_answer_body_length(200, "Content-Length: 0x10\r\n", &n), -EBADMSG);
 }
 
 static void test_header_get(void **state) {
@@ -97,6 +117,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_answer_parse),
                 cmocka_unit_test(test_answer_content_length),
+                cmocka_unit_test(test_body_length),
                 cmocka_unit_test(test_header_get),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
