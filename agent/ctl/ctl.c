@@ -404,6 +404,22 @@ static int out_failed(const CtlOut *o, int r) {
         return r;
 }
 
+/* From the temporary file's creation until cmd_login() removed it again
+ * (or renamed it), the stop signals wait: a stop then would leave it
+ * behind, 4 MiB, and after the pull with the credentials in it, under a
+ * name nobody knows.  During the pull they end it (stop_on_signals). */
+static int stop_signals_hold(Ctl *c) {
+        sigset_t ss;
+
+        sigemptyset(&ss);
+        for (size_t i = 0; i < ELEMENTSOF(stop_signals); i++)
+                sigaddset(&ss, stop_signals[i]);
+        if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0)
+                return log_error_errno(errno, "Cannot block signals: %m");
+        c->stop_on_signals = true;
+        return 0;
+}
+
 /* The room for the credentials is made before the pull, while the agent
  * still holds them (ctl-out.h): after it, only the write is left. */
 static int login_fetch(Ctl *c, const char *sid, CtlOut *out) {
@@ -412,17 +428,9 @@ static int login_fetch(Ctl *c, const char *sid, CtlOut *out) {
         unsigned status = 0;
         int r;
 
-        /* From the temporary file's creation until cmd_login() removed it
-         * again (or renamed it): a stop then would leave it behind, 4 MiB,
-         * and after the pull with the credentials in it, under a name
-         * nobody knows. */
-        sigset_t ss;
-        sigemptyset(&ss);
-        for (size_t i = 0; i < ELEMENTSOF(stop_signals); i++)
-                sigaddset(&ss, stop_signals[i]);
-        if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0)
-                return log_error_errno(errno, "Cannot block signals: %m");
-        c->stop_on_signals = true;
+        r = stop_signals_hold(c);
+        if (r < 0)
+                return r;
         r = ctl_out_reserve(out);
         if (r < 0) {
                 log_error_errno(r, "Cannot make room for the credentials (%d MiB) beside %s: %m", CTL_OUT_ROOM >> 20,

@@ -55,9 +55,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         CHECK(l > 0 && strspn(cl, "0123456789") == (size_t)l &&
                               strtoull(cl, NULL, 10) == a.body_size);
                 /* The rule a reader waiting for the end uses is the same. */
-                uint64_t n;
-                int b = http_answer_body_length(a.status, a.headers, &n);
-                CHECK(b == -ENOENT ? l == -ENOENT : b == 0 && n == a.body_size);
+                uint64_t length;
+                int b = http_answer_body_length(a.status, a.headers, &length);
+                CHECK(b == -ENOENT ? l == -ENOENT : b == 0 && length == a.body_size);
                 CHECK(strlen(a.headers) < (size_t)(a.body - a.headers));
                 for (size_t n = 0; n <= 64; n += 7) {
                         check_header(a.headers, "Location", n);
