@@ -1,5 +1,8 @@
 /* libFuzzer target for the config parsers: the JSON file and the kernel
- * command line's vmba.* words.  The first byte picks the parser.  Beyond
+ * command line's vmba.* words, and on the same command line its
+ * systemd.machine_id= (common/machine-id.h: an id is 32 lowercase hex
+ * digits, not all zero; a refusal is one line).  The first byte picks the
+ * parser.  Beyond
  * "no crash": only 0/-EINVAL/-ENOMEM, an error always has a one-line
  * message naming something, the Config stays freeable, and a token set by
  * the input never appears in an error message. */
@@ -9,7 +12,22 @@
 #include <string.h>
 
 #include "agent/config/config.h"
+#include "machine-id.h"
 #include "fuzz.h"
+
+static void check_machine_id(const char *cmdline) {
+        char id[MACHINE_ID_STRING_MAX] = "", error[MACHINE_ID_ERROR_MAX];
+        unsigned refused;
+        int r = machine_id_from_cmdline(cmdline, id, &refused, error);
+
+        CHECK(r == 0 || r == 1 || r == -ENOMEM);
+        if (r == 1) {
+                CHECK(strlen(id) == 32 && strspn(id, "0123456789abcdef") == 32);
+                CHECK(strspn(id, "0") != 32);
+        }
+        if (r >= 0)
+                CHECK((refused == 0) == (error[0] == '\0') && !strchr(error, '\n') && !strchr(error, '\x1b'));
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char err[256] = "";
@@ -26,8 +44,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         config_init(&c);
         /* A known token first: later errors must not echo it. */
         CHECK(config_set(&c, "token", "Zq9-fuzz-secret", err, sizeof err) == 0);
-        if (data[0] & 1)
+        if (data[0] & 1) {
                 r = config_apply_cmdline(&c, text, err, sizeof err);
+                check_machine_id(text);
+        }
         else
                 r = config_load_json(&c, text, "fuzz.json", err, sizeof err);
         CHECK(r == 0 || r == -EINVAL || r == -ENOMEM);
