@@ -21,6 +21,8 @@
 #include "log.h"
 #include "macro.h"
 #include "launch.h"
+#include "machine-id.h"
+#include "netinit/ipcfg.h"
 #include "nsfs-util.h"
 #include "pid1.h"
 #include "proc-util.h"
@@ -160,6 +162,67 @@ int pid1_setup(void) {
         if (!getenv("PATH"))
                 setenv("PATH", DEFAULT_PATH, 1);
         return failed;
+}
+
+/* The id in place of path: written there (atomically, 0444, root's), or,
+ * where that cannot be (a read-only root), a file of runtime_dir's with it
+ * bind-mounted read-only over path, as systemd does with /run/machine-id.
+ * 0 when path holds it already, 1 written, 2 bound, or -errno of the
+ * bind mount (the write's is logged at debug). */
+static int machine_id_install(const char *path, const char *id, const char *runtime_dir) {
+        _cleanup_(freep) char *now = NULL, *copy = NULL;
+        char line[MACHINE_ID_STRING_MAX + 1];
+        int r;
+
+        snprintf(line, sizeof line, "%s\n", id);
+        if (read_full_file(path, 64, &now, NULL) >= 0 && streq(now, line))
+                return 0;
+        r = write_file_atomic_owned(path, line, strlen(line), 0444, 0, 0, 0);
+        if (r >= 0)
+                return 1;
+        log_debug_errno(r, "Cannot write %s, binding a copy over it: %m", path);
+        if (asprintf(&copy, "%s/machine-id", runtime_dir) < 0)
+                return -ENOMEM;
+        r = mkdir_all(runtime_dir, 0755, 0700);
+        if (r >= 0)
+                r = write_file_atomic_owned(copy, line, strlen(line), 0444, 0, 0, WRITE_FILE_NO_SYNC);
+        if (r < 0)
+                return r;
+        if (mount(copy, path, NULL, MS_BIND, NULL) < 0)
+                return negative_errno();
+        /* Read-only like the root below it: no process rewrites the id the
+         * others read. */
+        if (mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+                log_warning_errno(errno, "Failed to make the machine id bound over %s read-only: %m", path);
+        return 2;
+}
+
+void pid1_machine_id_setup(const char *cmdline_path, const char *path, const char *runtime_dir) {
+        _cleanup_(freep) char *cmdline = NULL;
+        char id[MACHINE_ID_STRING_MAX], error[MACHINE_ID_ERROR_MAX];
+        unsigned refused;
+        int r;
+
+        if (isempty(path) || read_full_file(cmdline_path, IPCFG_CMDLINE_MAX, &cmdline, NULL) < 0)
+                return; /* run.c said already when the command line cannot be read */
+        r = machine_id_from_cmdline(cmdline, id, &refused, error);
+        if (refused > 1)
+                log_warning("Refused %s (and %u more); %s.", error, refused - 1,
+                            r > 0 ? "a valid one applies" : "the machine id stays the image's");
+        else if (refused > 0)
+                log_warning("Refused %s; %s.", error, r > 0 ? "a valid one applies" : "the machine id stays the image's");
+        if (r <= 0) {
+                if (r < 0)
+                        log_error_errno(r, "Cannot read systemd.machine_id=: %m");
+                return;
+        }
+        r = machine_id_install(path, id, runtime_dir);
+        if (r < 0)
+                log_error_errno(r, "Failed to set the machine id from systemd.machine_id= in %s, it stays the "
+                                   "image's: %m", path);
+        else
+                log_info("Machine id from systemd.machine_id= %s %s.",
+                         r == 0 ? "already in" : r == 1 ? "written to" : "bound over (read-only root)", path);
 }
 
 int pid1_reboot(ShutdownAction action) {

@@ -1145,6 +1145,9 @@ int run_main(int argc, char **argv) {
                 manager_free(m);
                 return pid1_give_up(2, SHUTDOWN_REBOOT);
         }
+        /* Before anything reads it: netinit, the services, the CLIs. */
+        if (m->is_pid1)
+                pid1_machine_id_setup(m->config.cmdline_path, m->config.machine_id_file, m->config.runtime_dir);
         read_build_id(m);
         read_clis(m);
         log_info("vm-browser-agent %s starting%s.", PACKAGE_VERSION, m->is_pid1 ? " as PID 1" : "");

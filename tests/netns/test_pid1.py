@@ -14,6 +14,10 @@ files therefore live under /var/tmp).
 - As PID 1 it applies ip= at start (netinit=auto) and /health shows it.
 - It never exits on its arguments; without HTTP it keeps running; without
   even its event loop it reboots instead of exiting (a kernel panic).
+- systemd.machine_id= on its command line is the machine id its services
+  read (machine_id_file, the test's stand-in for /etc/machine-id): written
+  in place, or bound over it from runtime_dir when its directory is
+  read-only; a malformed value is logged and the image's id stays.
 """
 import errno
 import json
@@ -58,21 +62,27 @@ def logs_on_term(name, log):
 
 
 def start_pid1(ns, agent_bin, workdir, services, *extra, cmdline="console=ttyS0 reboot=k quiet", first=(),
-               wrapper=(), find_agent=True, mount_proc=True, **popen):
+               wrapper=(), find_agent=True, mount_proc=True, prelude=None, **popen):
     services_file = write(os.path.join(workdir, "services.json"), json.dumps({"services": services}))
     cmdline = write(os.path.join(workdir, "cmdline"), cmdline + "\n")
     token_file, desktop_file = write_secret_files(workdir)
     # --uts: as PID 1 the agent sets the hostname from ip=; never the machine's.
     # mount_proc=False: no /proc at all (as in the VM after the initramfs),
-    # the agent mounts its own.
-    unshare = ["unshare", "--pid", "--fork", "--mount-proc", "--uts"] if mount_proc else \
-        ["unshare", "--pid", "--fork", "--mount", "--uts", "sh", "-c", 'umount -R -l /proc && exec "$0" "$@"']
+    # the agent mounts its own.  prelude: shell commands run in the new
+    # namespaces before the agent (mounts that only it sees).
+    if not mount_proc:
+        prelude = "umount -R -l /proc" + (f" && {prelude}" if prelude else "")
+    unshare = ["unshare", "--pid", "--fork", "--mount-proc" if mount_proc else "--mount", "--uts"]
+    if prelude:
+        unshare += ["sh", "-c", prelude + ' && exec "$0" "$@"']
     argv = [*wrapper, *unshare, agent_bin, *first,
             "--services-file", services_file, "--http-port", str(PORT),
             "--set", f"cmdline_path={cmdline}", "--set", f"token_file={token_file}",
             "--set", f"desktop_secret_file={desktop_file}",
             "--set", f"resolv_conf={workdir}/resolv.conf", "--set", f"hosts_file={workdir}/hosts",
             "--set", f"hostname_file={workdir}/hostname", "--set", f"runtime_dir={workdir}/run",
+            # Never the machine's own id: systemd.machine_id= replaces this one.
+            "--set", f"machine_id_file={workdir}/etc/machine-id",
             "--set", f"firefox_profile={workdir}/browser/profile", "--set", f"login_home={workdir}/logins",
             *extra]
     unshare = ns.popen(argv, **popen)
@@ -427,3 +437,69 @@ def test_bad_config_keeps_token(agent_bin, workdir):
         r = ns.run("curl", "-s", "-X", "POST", "-H", "Authorization: Bearer t0k-abc", url)
         assert json.loads(r.stdout) == {"status": "stopping"}
         assert unshare.wait(timeout=30) == 0
+
+
+IMAGE_ID = "0123456789abcdef0123456789abcdef"
+
+
+def machine_id_run(agent_bin, workdir, cmdline, prelude=None):
+    """Boots the agent with cmdline and an image id in machine_id_file;
+    returns (what a service read there, the agent's log up to then)."""
+    etc = os.path.join(workdir, "etc")
+    os.mkdir(etc)
+    write(os.path.join(etc, "machine-id"), IMAGE_ID + "\n")
+    os.chmod(os.path.join(etc, "machine-id"), 0o444)
+    seen = os.path.join(workdir, "seen")
+    services = [service("reader", f"cat {etc}/machine-id > {seen}.tmp; mv {seen}.tmp {seen}; exec sleep 1000")]
+    with Netns() as ns:
+        unshare, agent = start_pid1(ns, agent_bin, workdir, services, "--no-reboot", cmdline=cmdline,
+                                    prelude=prelude, stderr=subprocess.PIPE, text=True)
+        wait_until(lambda: os.path.exists(seen), 20, "the reader service's copy")
+        os.kill(agent, signal.SIGTERM)
+        log = unshare.communicate(timeout=30)[1]
+        assert unshare.returncode == 0 and "Stopped; exiting." in log, log
+    with open(seen) as f:
+        return f.read(), log
+
+
+def test_machine_id_from_boot_argument(agent_bin, workdir):
+    # A UUID in upper case, as systemd takes it: written as machine-id(5)'s form.
+    new = "fedcba98-7654-3210-FEDC-BA9876543210"
+    seen, log = machine_id_run(agent_bin, workdir, f"console=ttyS0 systemd.machine_id={new} quiet")
+    assert seen == "fedcba9876543210fedcba9876543210\n"
+    path = os.path.join(workdir, "etc", "machine-id")
+    st = os.stat(path)
+    assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o444, 0, 0)
+    with open(path) as f:
+        assert f.read() == seen  # written in place: the root is writable
+    assert f"Machine id from systemd.machine_id= written to {path}." in log
+
+
+def test_machine_id_read_only_root(agent_bin, workdir):
+    # The image's directory read-only in the agent's mount namespace only:
+    # the id is bound over the file from runtime_dir there, and the file
+    # itself (seen from outside) is untouched.
+    etc = os.path.join(workdir, "etc")
+    new = "fedcba9876543210fedcba9876543210"
+    seen, log = machine_id_run(agent_bin, workdir, f"systemd.machine_id={new}",
+                               prelude=f"mount --bind {etc} {etc} && mount -o remount,bind,ro {etc}")
+    assert seen == new + "\n"
+    with open(os.path.join(etc, "machine-id")) as f:
+        assert f.read() == IMAGE_ID + "\n"
+    with open(os.path.join(workdir, "run", "machine-id")) as f:
+        assert f.read() == new + "\n"
+    assert f"Machine id from systemd.machine_id= bound over (read-only root) {etc}/machine-id." in log
+
+
+@pytest.mark.parametrize("value, why", [
+    ("00000000000000000000000000000000", "all zero, which means no id"),
+    ("0123456789abcdef0123456789abcde", "not 32 hex digits or a UUID (8-4-4-4-12)"),
+    ("firmware", '"firmware" (systemd\'s SMBIOS product UUID) is not read: pass the id itself'),
+])
+def test_machine_id_malformed(agent_bin, workdir, value, why):
+    seen, log = machine_id_run(agent_bin, workdir, f"console=ttyS0 systemd.machine_id={value}")
+    assert seen == IMAGE_ID + "\n"
+    with open(os.path.join(workdir, "etc", "machine-id")) as f:
+        assert f.read() == IMAGE_ID + "\n"
+    assert f"Refused systemd.machine_id={value}: {why}; the machine id stays the image's." in log
+    assert "Machine id from" not in log
