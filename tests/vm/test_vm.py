@@ -258,6 +258,31 @@ def test_ctrl_alt_del_from_host_stops_vm(image, mode):
             assert "vm-browser-agent: Shutting down: SIGINT." in v.console_text()
 
 
+def test_machine_id_from_boot_argument(image):
+    """As PID 1 the agent makes systemd.machine_id= the machine id before
+    the services start (the golden image's root is writable: written in
+    place); a malformed later one is refused by name and the valid one
+    stays.  Read back from the VM's own rootfs copy once it has stopped."""
+    want = "fedcba9876543210fedcba9876543210"
+    with qemu.Vm(image, mode="pid1", rootfs_copy=True,
+                 extra_cmdline=f"systemd.machine_id={want.upper()} systemd.machine_id=bogus") as v:
+        try:
+            v.wait_http_200("/health", BOOT_TIMEOUT)
+        except Exception as e:
+            pytest.fail(f"{e}\n{v.console_text()[-3000:]}")
+        text = v.console_shows(re.escape("Machine id from systemd.machine_id= written to /etc/machine-id."),
+                               re.escape("Refused systemd.machine_id=bogus: not 32 hex digits or a UUID "
+                                         "(8-4-4-4-12); a valid one applies."))
+        # Before any service: the line precedes the supervisor's first start.
+        assert text.index("Machine id from systemd.machine_id=") < text.index("Service Xvfb started"), text[-3000:]
+        status, _ = v.http("/shutdown", method="POST", data=b"")
+        assert status in (200, 202)
+        assert v.wait_exit(STOP_TIMEOUT) == 0, v.console_text()[-2000:]
+        r = subprocess.run(["debugfs", "-R", "cat /etc/machine-id", str(v.rootfs)],
+                           capture_output=True, text=True, check=True)
+        assert r.stdout == want + "\n"
+
+
 def _debugfs(image, *requests):
     r = subprocess.run(["debugfs", "-R", " ".join(requests), str(image / "rootfs.ext4")],
                        capture_output=True, text=True, check=True)
