@@ -410,15 +410,19 @@ typedef struct OpenWait {
 } OpenWait;
 
 /* 200 only once the browser took the URL: its instance answered OpenURL,
- * or its service was started with the URL as its argument. */
-static void on_open_url_done(int r, const char *method, void *userdata) {
+ * or its service was started with the URL as its argument.  A browser
+ * that did not start in time says what it waits for (Xvfb down). */
+static void on_open_url_done(int r, const char *method, const char *error, void *userdata) {
         OpenWait *w = userdata;
         HttpRequest *req = w->req;
 
         free(w);
         if (r >= 0)
                 (void)http_reply_json(req, 200, login_json_open_url(method), 0);
-        else if (r == -EAGAIN || r == -ENOENT || r == -ESRCH || r == -EPERM || r == -ECANCELED ||
+        else if (error) {
+                log_warning("The browser did not take a URL: %s", error);
+                (void)http_reply_error(req, 503, error);
+        } else if (r == -EAGAIN || r == -ENOENT || r == -ESRCH || r == -EPERM || r == -ECANCELED ||
                  r == -ESHUTDOWN)
                 (void)http_reply_error(req, 503, "Browser not available");
         else {

@@ -749,6 +749,12 @@ static bool browser_service_changing(void *userdata) {
         return false;
 }
 
+static int browser_service_waits_for(char *reason, size_t size, void *userdata) {
+        Manager *m = userdata;
+
+        return m->supervisor ? supervisor_service_waits_for(m->supervisor, "firefox", reason, size) : 0;
+}
+
 /* The browser service through a supervisor call: 0 also without a
  * supervisor, without a browser service (-ENOENT), or with everything
  * stopping, the browser with it (-ESHUTDOWN). */
@@ -894,7 +900,8 @@ static int setup_logins(Manager *m) {
         };
         BrowserHooks bh = { .start = browser_start_service, .stop = browser_stop_service,
                             .restart = browser_restart_service, .set_restart_argv = browser_set_restart_argv,
-                            .changing = browser_service_changing, .userdata = m };
+                            .changing = browser_service_changing, .waits_for = browser_service_waits_for,
+                            .userdata = m };
         int r;
 
         r = browser_new(&bo, &bh, &m->browser);

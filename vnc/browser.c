@@ -9,7 +9,9 @@
  *      went away without answering: it crashed with the URL, or had
  *      exited before the bus saw it go), or no bus to talk to: start the
  *      service with the URL as its argument: accepted once spawned (in a
- *      backoff after an exit: once its restart spawned it).
+ *      backoff after an exit: once its restart spawned it; waiting for
+ *      its dependencies, Xvfb or its bus: once they were ready and it
+ *      spawned; either within a bound that says what it waited for).
  *   3. The service is already starting (or running, but not yet on the
  *      bus: Firefox registers its name seconds after exec): wait for
  *      the name's NameOwnerChanged, then 1 again; a timeout bounds the
@@ -53,6 +55,11 @@
 /* A starting Firefox registers its name 4-5 s after exec on a loaded
  * two-core machine (more under an emulated CPU). */
 #define NAME_WAIT_USEC (120 * USEC_PER_SEC)
+/* A start that spawns later: a backoff (10 s at most by default), or
+ * dependencies coming back (Xvfb's backoff and ready periods: 30 s, more
+ * while busy); one failed over its budget is tried again only after
+ * failed_retry_s (300 s by default), longer than a request should hang. */
+#define SPAWN_WAIT_USEC (120 * USEC_PER_SEC)
 /* What a start appends at most: launch_argv(). */
 #define LAUNCH_ARGV_MAX (2 * BROWSER_PAGES_MAX + 1)
 
@@ -79,11 +86,12 @@ struct BrowserOpen {
         bool waiting;            /* launched by someone else: wait for the name */
         bool held;               /* the instance is starting or stopping: sent once that is over */
         bool starting;           /* in the start hook: the change it reports is this start's */
-        bool deferred;           /* started in a backoff: answered once its restart spawned */
+        bool deferred;           /* the start spawns later (backoff, dependencies): answered once it did */
         bool gone;               /* OpenURL found no instance on the bus */
         usec_t called;           /* CLOCK_MONOTONIC when OpenURL went out */
         int result;
         const char *method;
+        char error[256];         /* why it failed, when more than result says; "" none */
 };
 
 static const char user_js[] =
@@ -195,26 +203,30 @@ static void op_free(BrowserOpen *op) {
 
 static void launch_argv(const Browser *b, const char *first, char *const *pages, char *ret[LAUNCH_ARGV_MAX + 1]);
 
+/* What the deferred spawn appends: the pages and the URLs still waiting
+ * for it (a URL that is not must not be shown, for nobody). */
+static int restart_argv_update(Browser *b) {
+        char *restart[LAUNCH_ARGV_MAX + 1];
+
+        if (!b->hooks.set_restart_argv)
+                return 0;
+        launch_argv(b, NULL, b->pages, restart);
+        return b->hooks.set_restart_argv(restart, b->hooks.userdata);
+}
+
 void browser_open_cancel(BrowserOpen *op) {
         Browser *b;
         bool deferred;
+        int r;
 
         if (!op)
                 return;
         b = op->b;
         deferred = op->deferred;
         op_free(op);
-        /* Its URL is in the argv the restart after the backoff spawns
-         * with: that restart must not show a URL nobody waits for. */
-        if (deferred && b->hooks.set_restart_argv) {
-                char *restart[LAUNCH_ARGV_MAX + 1];
-                int r;
-
-                launch_argv(b, NULL, b->pages, restart);
-                r = b->hooks.set_restart_argv(restart, b->hooks.userdata);
-                if (r < 0)
-                        log_debug_errno(r, "Cannot take a cancelled URL out of the browser's restart: %m");
-        }
+        r = deferred ? restart_argv_update(b) : 0;
+        if (r < 0)
+                log_debug_errno(r, "Cannot take a cancelled URL out of the browser's restart: %m");
 }
 
 static int on_done(sd_event_source *s, void *userdata) {
@@ -223,9 +235,11 @@ static int on_done(sd_event_source *s, void *userdata) {
         void *data = op->userdata;
         int r = op->result;
         const char *method = op->method;
+        char error[sizeof op->error];
 
+        memcpy(error, op->error, sizeof error);
         op_free(op);
-        cb(r, method, data);
+        cb(r, method, error[0] ? error : NULL, data);
         return 0;
 }
 
@@ -453,6 +467,48 @@ static void op_quitting(BrowserOpen *op) {
                 op_finish(op, r, NULL);
 }
 
+static int on_spawn_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        BrowserOpen *op = userdata;
+        Browser *b = op->b;
+        char what[192] = "";
+        int r;
+
+        if (!b->hooks.waits_for || b->hooks.waits_for(what, sizeof what, b->hooks.userdata) <= 0)
+                what[0] = '\0';
+        snprintf(op->error, sizeof op->error, "The browser did not start within %g s%s%s",
+                 (double)(b->o.spawn_wait_usec ?: SPAWN_WAIT_USEC) / USEC_PER_SEC, what[0] ? ": it waits for " : "",
+                 what);
+        /* Answered: its later spawn must not show the URL, for nobody. */
+        op->deferred = false;
+        r = restart_argv_update(b);
+        if (r < 0)
+                log_debug_errno(r, "Cannot take a URL given up out of the browser's start: %m");
+        op_finish(op, -ETIMEDOUT, NULL);
+        return 0;
+}
+
+/* The start spawns later (a backoff after an exit, or its dependencies
+ * are not ready): answered once it spawned with the URL, as a start for a
+ * browser not running is (the spawn may fail as well), or after
+ * SPAWN_WAIT_USEC, saying what it waited for: a dependency that stays
+ * failed must not hold the request for ever.  No instance's name to wait
+ * for meanwhile. */
+static void op_defer(BrowserOpen *op) {
+        Browser *b = op->b;
+        int r;
+
+        log_info("The browser is not running and starts later (backing off, or waiting for Xvfb or its bus): "
+                 "a URL waits for its start.");
+        op->deferred = true;
+        op->waiting = false;
+        op->match = sd_bus_slot_unref(op->match);
+        op->timer = sd_event_source_disable_unref(op->timer);
+        r = sd_event_add_time_relative(b->o.event, &op->timer, CLOCK_MONOTONIC,
+                                       b->o.spawn_wait_usec ?: SPAWN_WAIT_USEC, 0, on_spawn_timeout, op);
+        if (r < 0)
+                op_finish(op, r, NULL);
+}
+
 static void op_launch(BrowserOpen *op) {
         char *extra[LAUNCH_ARGV_MAX + 1];
         sd_bus *bus = NULL;
@@ -466,20 +522,12 @@ static void op_launch(BrowserOpen *op) {
         gone = op->gone;
         op->gone = false;
         if (r > 0) {
-                /* Backing off: answered when its restart spawns it, as a
-                 * start for a browser not running is once it spawned (the
-                 * restart may fail as well). */
                 if (!op->deferred)
-                        log_info("The browser is backing off after an exit: a URL waits for its restart.");
-                /* The restart brings the URL: no instance's name to wait for. */
-                op->deferred = true;
-                op->waiting = false;
-                op->match = sd_bus_slot_unref(op->match);
-                op->timer = sd_event_source_disable_unref(op->timer);
+                        op_defer(op);
                 return;
         }
         if (r == -EALREADY && op->deferred)
-                r = 0; /* the restart it waited for spawned it, with the URL */
+                r = 0; /* the spawn it waited for came, with the URL */
         op->deferred = false;
         if (r == -EALREADY && gone && !service_changing(op->b)) {
                 op_quitting(op);
@@ -647,7 +695,6 @@ void browser_service_changed(Browser *b) {
 }
 
 int browser_set_pages(Browser *b, char *const *urls) {
-        char *restart[LAUNCH_ARGV_MAX + 1];
         char **copy = NULL;
 
         if (strv_length(urls) > BROWSER_PAGES_MAX)
@@ -660,8 +707,7 @@ int browser_set_pages(Browser *b, char *const *urls) {
         strv_free(b->pages);
         b->pages = copy;
         /* URLs waiting for the restart after a backoff go with it. */
-        launch_argv(b, NULL, urls, restart);
-        return b->hooks.set_restart_argv ? b->hooks.set_restart_argv(restart, b->hooks.userdata) : 0;
+        return restart_argv_update(b);
 }
 
 int browser_close(Browser *b) {
@@ -694,7 +740,7 @@ Browser *browser_free(Browser *b) {
                 void *data = op->userdata;
 
                 op_free(op);
-                cb(-ECANCELED, NULL, data);
+                cb(-ECANCELED, NULL, NULL, data);
         }
         sd_bus_flush_close_unref(b->bus);
         arranger_stop(b);

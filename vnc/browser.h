@@ -17,6 +17,7 @@
 
 #include "launch.h"
 #include "macro.h"
+#include "time-util.h"
 
 typedef struct Browser Browser;
 typedef struct BrowserOpen BrowserOpen;
@@ -33,12 +34,15 @@ typedef struct BrowserOptions {
         const char *xauthority;    /* the browser user's copy of the X cookie */
         const Launcher *launcher;  /* starts the window arranger (xdo-window.h); NULL: not arranged */
         bool prestart;             /* the service runs with the display stack: closing restarts it */
+        usec_t spawn_wait_usec;    /* a URL waits at most this for a start answered 1; 0: 120 s */
 } BrowserOptions;
 
 typedef struct BrowserHooks {
         /* Starts the browser service with extra_argv appended (the URL):
-         * 0, or 1 when it is backing off after an exit (its restart will
-         * spawn it with extra_argv: browser_service_changed() follows),
+         * 0, or 1 when it does not spawn yet, backing off after an exit or
+         * waiting for its dependencies (its restart, or its spawn once
+         * they are ready, is with extra_argv: browser_service_changed()
+         * follows),
          * -EALREADY when it runs already, -ENOENT when there is no
          * browser service, -ESHUTDOWN when stopping, -ESRCH/-EPERM when
          * its user is missing/root. */
@@ -59,6 +63,9 @@ typedef struct BrowserHooks {
          * and after it was told to exit (a login's end closes it), and a
          * URL handed over then is accepted but never shown.  May be NULL. */
         bool (*changing)(void *userdata);
+        /* What a start answered with 1 waits for ("Xvfb: failed (...)"),
+         * into reason (size bytes): > 0 when it says.  May be NULL. */
+        int (*waits_for)(char *reason, size_t size, void *userdata);
         void *userdata;
 } BrowserHooks;
 
@@ -67,10 +74,13 @@ typedef struct BrowserHooks {
  * is the one hosts know for "shown by the browser already running") or
  * "browser_launch"
  * (the service was started with the URL as its argument: spawned, after
- * its backoff if it was in one), or r < 0:
+ * its backoff or once its dependencies were ready if it waited), or r < 0:
  * -EAGAIN no browser, -ETIMEDOUT a starting instance never registered on
- * the bus, else what the bus or the start said. */
-typedef void (*BrowserOpenFn)(int r, const char *method, void *userdata);
+ * the bus, or the service did not spawn within spawn_wait_usec, else what
+ * the bus or the start said.  error (r < 0 only; may be NULL): a line
+ * saying why, valid during the call ("The browser did not start within
+ * 120 s: it waits for Xvfb: failed (Xvfb: not found)"). */
+typedef void (*BrowserOpenFn)(int r, const char *method, const char *error, void *userdata);
 
 /* The browser service's state changed: URLs held while it was starting
  * or stopping go to it now (or start it, if it stopped or failed), and

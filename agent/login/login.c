@@ -654,9 +654,9 @@ static void on_capture(Capture *c, json_t *credentials, usec_t modified, void *u
         login_session_captured(s, credentials, path ?: "", modified);
 }
 
-static void on_session_url_opened(int r, const char *method, void *userdata) {
+static void on_session_url_opened(int r, const char *method, const char *error, void *userdata) {
         LoginSession *s = userdata;
-        char msg[160];
+        char msg[320];
 
         s->browser_op = NULL;
         if (r == -ECANCELED)
@@ -666,10 +666,11 @@ static void on_session_url_opened(int r, const char *method, void *userdata) {
                 browser_pages_update(s->lm);
                 return;
         }
-        log_warning_errno(r, "Login %s: failed to open the authorize URL in the browser: %m", s->id);
+        error = error ?: strerror(-r);
+        log_warning("Login %s: failed to open the authorize URL in the browser: %s", s->id, error);
         if (r == -EAGAIN || s->state == SESSION_AUTHENTICATED || session_fsm_next(s->state, SESSION_EVENT_ERROR) < 0)
                 return;
-        snprintf(msg, sizeof msg, "The browser could not open the authorize URL: %s", strerror(-r));
+        snprintf(msg, sizeof msg, "The browser could not open the authorize URL: %s", error);
         login_session_fail(s, SESSION_EVENT_ERROR, msg);
 }
 

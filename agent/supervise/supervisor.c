@@ -731,16 +731,21 @@ int supervisor_get_status(Supervisor *sv, size_t i, ServiceStatus *ret) {
         return 0;
 }
 
+/* "x11vnc: starting", "Xvfb: failed (Xvfb: not found)": why s is not ready. */
+static void service_describe(const Service *s, char *reason, size_t size) {
+        if (s->last_error[0] && s->state != SERVICE_STARTING)
+                snprintf(reason, size, "%s: %s (%s)", s->def->name, service_state_to_string(s->state),
+                         s->last_error);
+        else
+                snprintf(reason, size, "%s: %s", s->def->name, service_state_to_string(s->state));
+}
+
 bool supervisor_chain_ready(Supervisor *sv, char *reason, size_t size) {
         for (size_t i = 0; sv && i < sv->n; i++) {
                 const Service *s = &sv->services[i];
                 if (s->def->on_demand || s->state == SERVICE_READY)
                         continue;
-                if (s->last_error[0] && s->state != SERVICE_STARTING)
-                        snprintf(reason, size, "%s: %s (%s)", s->def->name,
-                                 service_state_to_string(s->state), s->last_error);
-                else
-                        snprintf(reason, size, "%s: %s", s->def->name, service_state_to_string(s->state));
+                service_describe(s, reason, size);
                 return false;
         }
         if (size > 0)
@@ -793,11 +798,12 @@ int supervisor_start_service(Supervisor *sv, const char *name, char *const *extr
         if (r < 0)
                 return r;
         s->want = true;
-        /* In a backoff the next spawn is the restart after its exit, with
-         * the argv set here: the start changes nothing else (the table's
-         * BACKOFF x START), so no event, and no change reported to a
-         * caller that asks again at each change. */
-        if (s->state == SERVICE_BACKOFF)
+        /* In a backoff the next spawn is the restart after its exit, and
+         * waiting the spawn once its dependencies are ready, with the argv
+         * set here: the start changes nothing else (the table's BACKOFF x
+         * START, WAITING x START), so no event, and no change reported to
+         * a caller that asks again at each change. */
+        if (s->state == SERVICE_BACKOFF || s->state == SERVICE_WAITING)
                 return 1;
         s->asked = true;
         /* Still stopping (a browser closed after a login, opened again for
@@ -807,9 +813,35 @@ int supervisor_start_service(Supervisor *sv, const char *name, char *const *extr
                 s->restarting = true;
         s->spawn_error = 0;
         service_event(s, SV_EVENT_START);
+        /* Its dependencies are not ready: nothing spawned yet, and the
+         * caller must not take it for a start that did. */
+        if (s->state == SERVICE_WAITING)
+                return 1;
         /* Spawned now (nothing to wait for) and that failed: the caller
          * hears it, not a start that never came (last_error says why). */
         return s->spawn_error;
+}
+
+int supervisor_service_waits_for(Supervisor *sv, const char *name, char *reason, size_t size) {
+        Service *s = service_find(sv, name);
+
+        if (!s)
+                return -ENOENT;
+        if (size > 0)
+                reason[0] = '\0';
+        if (s->state == SERVICE_BACKOFF) {
+                snprintf(reason, size, "its restart after an exit");
+                return 1;
+        }
+        for (size_t i = 0; s->state == SERVICE_WAITING && i < s->n_deps; i++) {
+                const Service *d = &sv->services[s->deps[i]];
+
+                if (d->state != SERVICE_READY) {
+                        service_describe(d, reason, size);
+                        return 1;
+                }
+        }
+        return 0;
 }
 
 int supervisor_set_restart_argv(Supervisor *sv, const char *name, char *const *extra_argv) {

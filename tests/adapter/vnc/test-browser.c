@@ -25,6 +25,7 @@ typedef struct Seen {
         char **restart;   /* the last restart argv set */
         unsigned starts, sets, stops, restarts;
         int start_result; /* what the start hook answers */
+        const char *waits_for; /* what the waits_for hook says; NULL: nothing */
 } Seen;
 
 static void record(char ***to, unsigned *count, char *const *argv) {
@@ -57,7 +58,16 @@ static int on_set_restart_argv(char *const *extra_argv, void *userdata) {
         return 0;
 }
 
-static void on_opened(int r, const char *method, void *userdata) {
+static int on_waits_for(char *reason, size_t size, void *userdata) {
+        Seen *s = userdata;
+
+        if (!s->waits_for)
+                return 0;
+        snprintf(reason, size, "%s", s->waits_for);
+        return 1;
+}
+
+static void on_opened(int r, const char *method, const char *error, void *userdata) {
         *(int *)userdata = r;
 }
 
@@ -95,7 +105,8 @@ typedef struct Fixture {
         Browser *b;
 } Fixture;
 
-static void fixture_make(Fixture *f, Seen *seen) {
+/* spawn_wait: BrowserOptions.spawn_wait_usec (0: its default). */
+static void fixture_make_waiting(Fixture *f, Seen *seen, usec_t spawn_wait) {
         *f = (Fixture){ .dir = "/tmp/test-browser-XXXXXX" };
         assert_non_null(mkdtemp(f->dir));
         snprintf(f->profile, sizeof f->profile, "%s/profile", f->dir);
@@ -103,10 +114,15 @@ static void fixture_make(Fixture *f, Seen *seen) {
         assert_int_equal(mkdir(f->profile, 0700), 0);
         assert_int_equal(sd_event_new(&f->e), 0);
         BrowserOptions o = { .event = f->e, .firefox = "firefox-esr", .profile = f->profile,
-                             .bus_socket = f->bus, .uid = getuid(), .gid = getgid() };
+                             .bus_socket = f->bus, .uid = getuid(), .gid = getgid(),
+                             .spawn_wait_usec = spawn_wait };
         BrowserHooks h = { .start = on_start, .stop = on_stop, .set_restart_argv = on_set_restart_argv,
-                           .userdata = seen };
+                           .waits_for = on_waits_for, .userdata = seen };
         assert_int_equal(browser_new(&o, &h, &f->b), 0);
+}
+
+static void fixture_make(Fixture *f, Seen *seen) {
+        fixture_make_waiting(f, seen, 0);
 }
 
 static void fixture_drop(Fixture *f, Seen *seen) {
@@ -165,15 +181,20 @@ static void test_pages(void **state) {
 typedef struct Opened {
         int r; /* 1: not yet */
         const char *method;
+        char error[256];
 } Opened;
 
-static void on_opened_how(int r, const char *method, void *userdata) {
-        *(Opened *)userdata = (Opened){ .r = r, .method = method };
+static void on_opened_how(int r, const char *method, const char *error, void *userdata) {
+        Opened *o = userdata;
+
+        *o = (Opened){ .r = r, .method = method };
+        snprintf(o->error, sizeof o->error, "%s", strempty(error));
 }
 
-/* A start while the browser backs off after an exit spawns nothing yet:
- * the URL is answered once the restart spawned it with the URL (the
- * start says it runs), as a start of a browser not running is once it
+/* A start while the browser backs off after an exit, or waits for its
+ * dependencies (the hook answers 1 for both), spawns nothing yet: the
+ * URL is answered once the restart spawned it with the URL (the start
+ * says it runs), as a start of a browser not running is once it
  * spawned.  A second URL meanwhile keeps the first in the restart's
  * argv, and so do the pages set meanwhile. */
 static void test_backoff(void **state) {
@@ -235,6 +256,33 @@ static void test_backoff_cancel(void **state) {
         fixture_drop(&f, &seen);
 }
 
+/* A start that stays unspawned (Xvfb failed for good, and the browser
+ * waits for it) does not hold the URL for ever: it is answered
+ * -ETIMEDOUT after spawn_wait_usec (1 ms here), saying what the browser
+ * waits for, and the later spawn no longer brings it. */
+static void test_waiting_gives_up(void **state) {
+        Seen seen = { .start_result = 1, .waits_for = "Xvfb: failed (Xvfb: not found)" };
+        Opened one = { .r = 1 };
+        Fixture f;
+
+        fixture_make_waiting(&f, &seen, USEC_PER_MSEC);
+        assert_int_equal(browser_open(f.b, "https://a.test/1", on_opened_how, &one, NULL), 0);
+        assert_strv(seen.started, (const char *[]){ "https://a.test/1", NULL });
+        wait_opened(f.e, &one.r);
+        assert_int_equal(one.r, -ETIMEDOUT);
+        assert_null(one.method);
+        assert_string_equal(one.error, "The browser did not start within 0.001 s: it waits for Xvfb: failed (Xvfb: not found)");
+        assert_strv(seen.restart, (const char *[]){ NULL });
+        /* Nothing said what it waits for: the bound alone. */
+        seen.waits_for = NULL;
+        one.r = 1;
+        assert_int_equal(browser_open(f.b, "https://b.test/2", on_opened_how, &one, NULL), 0);
+        wait_opened(f.e, &one.r);
+        assert_int_equal(one.r, -ETIMEDOUT);
+        assert_string_equal(one.error, "The browser did not start within 0.001 s");
+        fixture_drop(&f, &seen);
+}
+
 /* Closing stops the browser, unless it is prestarted: the display stack
  * needs it running (a stopped one keeps /health "starting" for good), so
  * it is restarted, on the pages set (none: a blank page). */
@@ -268,6 +316,7 @@ int main(void) {
                 cmocka_unit_test(test_close),
                 cmocka_unit_test(test_backoff),
                 cmocka_unit_test(test_backoff_cancel),
+                cmocka_unit_test(test_waiting_gives_up),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

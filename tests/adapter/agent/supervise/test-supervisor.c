@@ -1191,6 +1191,58 @@ static int teardown(void **state) {
         return 0;
 }
 
+/* A start while the service's dependencies are not ready spawns nothing
+ * yet, and says so (1, as in a backoff) rather than a start made: a
+ * caller answering "started" would answer before anything ran.  Asked
+ * again meanwhile, it reports no change (the browser asks at each one).
+ * It spawns once they are ready; waits_for says what it waits for.  The
+ * same when a dependency goes while it backs off: it waits, and a start
+ * then is no spawn either. */
+static void test_start_waiting_for_dependencies(void **state) {
+        static const char *const sets[] = { "backoff_ms", "600000", NULL };
+        static const char json[] =
+                "[{\"name\": \"base\", \"argv\": [\"sleep\", \"1000\"], \"on_demand\": true},"
+                " {\"name\": \"dep\", \"argv\": [\"sleep\", \"1000\"], \"on_demand\": true,"
+                "  \"depends_on\": [\"base\"]}]";
+        struct { size_t i; ServiceState s; } dep_ready = { 1, SERVICE_READY }, dep_backoff = { 1, SERVICE_BACKOFF },
+                                               base_inactive = { 0, SERVICE_INACTIVE };
+        char reason[128];
+        unsigned seen;
+        Harness *m;
+
+        m = harness_make(sets);
+        assert_int_equal(harness_start(m, json), 0);
+        assert_int_equal(supervisor_start_service(m->supervisor, "dep", NULL), 1);
+        assert_int_equal(status(m, 1).state, SERVICE_WAITING);
+        assert_int_equal(status(m, 1).pid, 0);
+        assert_int_equal(supervisor_service_waits_for(m->supervisor, "dep", reason, sizeof reason), 1);
+        assert_string_equal(reason, "base: inactive");
+        seen = changed;
+        assert_int_equal(supervisor_start_service(m->supervisor, "dep", NULL), 1);
+        assert_int_equal(changed, seen);
+        assert_int_equal(supervisor_start_service(m->supervisor, "base", NULL), 0);
+        run_until(m, state_is, &dep_ready, "dep ready once base is");
+        assert_int_equal(supervisor_service_waits_for(m->supervisor, "dep", reason, sizeof reason), 0);
+        assert_string_equal(reason, "");
+        assert_int_equal(supervisor_start_service(m->supervisor, "dep", NULL), -EALREADY);
+
+        /* Backing off (10 min: it stays so), then its dependency stops. */
+        assert_int_equal(kill(status(m, 1).pid, SIGKILL), 0);
+        run_until(m, state_is, &dep_backoff, "dep backing off after its crash");
+        assert_int_equal(supervisor_start_service(m->supervisor, "dep", NULL), 1);
+        assert_int_equal(supervisor_service_waits_for(m->supervisor, "dep", reason, sizeof reason), 1);
+        assert_string_equal(reason, "its restart after an exit");
+        assert_int_equal(supervisor_stop_service(m->supervisor, "base"), 0);
+        assert_int_equal(status(m, 1).state, SERVICE_WAITING);
+        assert_int_equal(supervisor_start_service(m->supervisor, "dep", NULL), 1);
+        assert_int_equal(status(m, 1).pid, 0);
+        run_until(m, state_is, &base_inactive, "base stopped");
+        assert_int_equal(supervisor_service_waits_for(m->supervisor, "dep", reason, sizeof reason), 1);
+        assert_string_equal(reason, "base: inactive");
+        assert_int_equal(supervisor_service_waits_for(m->supervisor, "nope", reason, sizeof reason), -ENOENT);
+        harness_drop(m);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_order_restart_and_stop_all),
@@ -1206,6 +1258,7 @@ int main(void) {
                 cmocka_unit_test(test_restart_service),
                 cmocka_unit_test(test_last_words_logged),
                 cmocka_unit_test(test_start_while_stopping),
+                cmocka_unit_test(test_start_waiting_for_dependencies),
                 cmocka_unit_test(test_on_demand_quit_is_no_error),
                 cmocka_unit_test(test_close_soon_after_ready_is_no_failure),
                 cmocka_unit_test(test_exit_0_before_ready_is_bounded),
