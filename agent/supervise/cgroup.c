@@ -22,6 +22,7 @@
 #include "cgroup.h"
 #include "fileio.h"
 #include "nsfs-util.h"
+#include "parse-util.h"
 #include "proc-util.h"
 #include "time-util.h"
 
@@ -62,8 +63,23 @@ static int is_cgroup2(const char *path) {
         return sfs.f_type == CGROUP2_SUPER_MAGIC;
 }
 
-/* The processes in dir (one pid per line of cgroup.procs), or -errno. */
-static int cg_count(const char *dir) {
+/* Whether the process (a line of cgroup.procs) is outside process group
+ * pgid (0: counts all).  A SIGKILLed process cannot change its group, so
+ * one still in pgid was hit by a kill of that group, and is merely not
+ * gone yet; one gone meanwhile is not counted. */
+static bool cg_outside(const char *line, size_t n, pid_t pgid) {
+        uint64_t pid;
+        pid_t g;
+
+        if (pgid <= 0 || parse_unsigned_span(line, n, INT32_MAX, &pid) < 0)
+                return true;
+        g = getpgid((pid_t)pid);
+        return g < 0 ? errno != ESRCH : g != pgid;
+}
+
+/* The processes in dir (one pid per line of cgroup.procs) outside
+ * process group pgid (0: all), or -errno. */
+static int cg_count(const char *dir, pid_t pgid) {
         _cleanup_(freep) char *text = NULL;
         char path[PATH_MAX];
         int n = 0, r = cg_path(path, sizeof path, dir, "cgroup.procs");
@@ -72,8 +88,8 @@ static int cg_count(const char *dir) {
                 r = read_full_file(path, 1024 * 1024, &text, NULL);
         if (r < 0)
                 return r;
-        for (const char *p = text; (p = strchr(p, '\n')); p++)
-                n++;
+        for (const char *p = text, *e; (e = strchr(p, '\n')); p = e + 1)
+                n += cg_outside(p, (size_t)(e - p), pgid);
         return n;
 }
 
@@ -284,14 +300,16 @@ int cgroup_make(Cgroup *cg, const char **ret_procs) {
         return 0;
 }
 
-int cgroup_kill(Cgroup *cg) {
+int cgroup_kill(Cgroup *cg, pid_t pgid) {
         int n, r;
 
         if (!cg->made)
                 return 0;
-        n = cg_count(cg->path);
-        /* Unreadable: killed all the same. */
-        if (n != 0) {
+        /* Before the kill, which does not wait for what it kills. */
+        n = cg_count(cg->path, pgid);
+        /* Unreadable, or only pgid's left (their group's kill may not have
+         * reached them yet, if it ran at all): killed all the same. */
+        if (n != 0 || pgid > 0) {
                 r = cg_write(cg->path, "cgroup.kill", "1");
                 if (r < 0)
                         return r;
@@ -326,7 +344,7 @@ Cgroup *cgroup_free(Cgroup *cg) {
                 return NULL;
         cg->emptied = sd_event_source_disable_unref(cg->emptied);
         if (cg->made) {
-                if (cg_count(cg->path) != 0)
+                if (cg_count(cg->path, 0) != 0)
                         (void)cg_write(cg->path, "cgroup.kill", "1");
                 cg_remove_wait(cg);
         }

@@ -49,5 +49,7 @@ int cgroup_make(Cgroup *cg, const char **ret_procs);
 /* SIGKILLs every process in the cgroup (its main process has exited),
  * then removes it: now when it is empty, else once it is (cgroup.events,
  * on the event loop), unless cgroup_make() takes it first.  The number of
- * processes it held, or -errno (0 when it was not made). */
-int cgroup_kill(Cgroup *cg);
+ * processes it held outside process group pgid (> 0: that group was
+ * SIGKILLed already, and what it hit may not have exited yet: not left
+ * behind; 0: all of them), or -errno (0 when it was not made). */
+int cgroup_kill(Cgroup *cg, pid_t pgid);

@@ -316,14 +316,17 @@ static bool ended_normally(const Service *s) {
                s->def->restart != RESTART_ALWAYS && !s->def->quit_restarts;
 }
 
-/* What the main process left in its cgroup goes with it, one that left
- * its process group too (setsid()). */
-static void service_kill_cgroup(Service *s) {
+/* What the main process (pid, its process group's leader) left in its
+ * cgroup goes with it, one that left its process group too (setsid()).
+ * The count is of those only: the group's SIGKILL, just before, hit the
+ * others, which may take a while to exit (Firefox's content processes)
+ * and did not escape. */
+static void service_kill_cgroup(Service *s, pid_t pid) {
         int n;
 
         if (!s->cgroup)
                 return;
-        n = cgroup_kill(s->cgroup);
+        n = cgroup_kill(s->cgroup, pid);
         if (n < 0)
                 log_warning_errno(n, "Service %s: failed to kill what is left in its cgroup: %m", s->def->name);
         else if (n > 0)
@@ -369,7 +372,7 @@ static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
                 log_warning("Service %s (pid %d) %s.", s->def->name, (int)pid, s->last_exit);
         }
         /* Before the event, which may start it again in the same cgroup. */
-        service_kill_cgroup(s);
+        service_kill_cgroup(s, pid);
         service_event(s, SV_EVENT_EXITED);
 }
 
@@ -456,7 +459,7 @@ static int service_spawn_process(Service *s, uid_t uid, gid_t gid, int *ret_prob
                 /* Made for nothing (a missing binary is found only now,
                  * and is never retried): not left for the agent's life. */
                 if (s->cgroup)
-                        (void)cgroup_kill(s->cgroup);
+                        (void)cgroup_kill(s->cgroup, 0);
                 return r;
         }
         s->pid = pid;
@@ -467,7 +470,7 @@ static int service_spawn_process(Service *s, uid_t uid, gid_t gid, int *ret_prob
                 service_kill(s, SIGKILL);
                 s->pid = 0;
                 if (s->cgroup)
-                        (void)cgroup_kill(s->cgroup);
+                        (void)cgroup_kill(s->cgroup, 0);
                 return r;
         }
         s->output = sv_output_free(s->output);

@@ -369,6 +369,34 @@ def test_cgroup_of_a_spawn_that_failed_removed(agent_bin, cgroup_root, tmp_path)
         assert a.stop() == 0
 
 
+def test_group_members_not_counted_as_left_in_the_cgroup(agent_bin, cgroup_root, tmp_path):
+    """What the process group's SIGKILL hit when the main process exited
+    (256 sleeps in its group here, as Firefox's content processes after a
+    crash) is not counted as left in the cgroup, though some may not
+    have exited yet when the cgroup is read: the log counts only the one
+    that left the group (setsid), and all are gone."""
+    crowd, escaped = f"1018.{RUN}", f"1019.{RUN}"
+    go = tmp_path / "go"
+    os.mkfifo(go)
+    script = (f"i=0; while [ $i -lt 256 ]; do sleep {crowd} & i=$((i+1)); done; "
+              f"setsid sleep {escaped} & read x < {go}; exit 7")
+    services = [sh("crowd", script, restart="never")]
+    view = tmp_path / "cgroup2"
+    view.mkdir()
+    wrap = ["sh", "-c", f'mount -t cgroup2 cgroup2 {view} && exec "$@"', "sh"]
+    agent_root = os.path.join(view, os.path.relpath(cgroup_root, cgroup2_mount()))
+    with Agent(agent_bin, *FAST, f"cgroup_root={agent_root}", services=services, wrap=wrap) as a:
+        a.wait_ready()
+        wait_until(lambda: len(sleeping(crowd)) == 256 and sleeping(escaped), 10, "the sleeps")
+        fd = wait_until(lambda: open_writer(go), 10, "the shell to read the FIFO")
+        os.close(fd)
+        a.wait_state("crowd", "inactive")
+        wait_until(lambda: not sleeping(crowd) and not sleeping(escaped), 5, "the sleeps to be killed")
+        killed = a.log_lines("Service crowd: killed ")
+        assert len(killed) == 1 and killed[0].endswith("Service crowd: killed 1 process left in its cgroup."), killed
+        assert a.stop() == 0
+
+
 def open_writer(path):
     """A write end of the FIFO at path once a reader has it open, else None."""
     try:
