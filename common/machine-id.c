@@ -12,21 +12,12 @@
 
 #include "cmdline-util.h"
 #include "machine-id.h"
+#include "macro.h"
 
 #define WHY_FORM "not 32 hex digits or a UUID (8-4-4-4-12)"
 #define WHY_ZERO "all zero, which means no id"
 #define WHY_FIRMWARE "\"firmware\" (systemd's SMBIOS product UUID) is not read: pass the id itself"
 #define WHY_MISSING "no value"
-
-static int hex_value(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
 
 static int refuse(const char *why, const char **ret_reason) {
         if (ret_reason)
@@ -55,7 +46,7 @@ int machine_id_parse(const char *s, char ret[static MACHINE_ID_STRING_MAX], cons
                         i++;
                         continue;
                 }
-                v = hex_value(s[i++]);
+                v = unhexchar(s[i++]);
                 if (v < 0)
                         return refuse(WHY_FORM, ret_reason);
                 id[n++] = digits[v];

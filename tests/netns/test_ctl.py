@@ -604,6 +604,35 @@ class CuttingProxy:
         self.srv.close()
 
 
+def signed_in_through(e, agent_bin, proxy, session, out):
+    """ctl login of gemini_cli through proxy, its authorize URL signed in
+    in the browser: the running ctl, pulling the credentials next."""
+    argv = [agent_bin, "ctl", "--agent", f"http://127.0.0.1:{proxy.port}", "--token-file",
+            os.path.join(e.agent.dir, "token"), "--session", session, "--out", out, "login", "gemini_cli"]
+    p = e.ns.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = ""
+        while not line.startswith("authorize: "):
+            line = read_line(p.stdout, timeout=30)
+        assert e.browse(line.rstrip("\n").partition(": ")[2])[0] == 200
+    except BaseException:
+        p.kill()
+        p.communicate()
+        raise
+    return p
+
+
+def login_again(e, agent_bin, session, out):
+    """The same command with --session, straight to the agent: it gets the
+    credentials the agent kept, written to out.  ctl's stderr."""
+    r = e.ns.run(*ctl_argv(agent_bin, e, "--session", session, "--out", out, "login", "gemini_cli"), check=False,
+                 timeout=120)
+    assert r.returncode == 0, r.stderr
+    with open(out) as f:
+        assert json.load(f)["access_token"] == "SECRET-ACCESS-gemini"
+    return r.stderr
+
+
 def test_ctl_login_says_a_cut_off_pull_is_kept(make_env, agent_bin, tmp_path):
     """The credentials' answer (600 KB, more than the namespace's socket
     buffers hold) is cut off on its way: the agent keeps them (it wipes
@@ -613,14 +642,8 @@ def test_ctl_login_says_a_cut_off_pull_is_kept(make_env, agent_bin, tmp_path):
     e.ns.run("sysctl", "-q", "-w", "net.ipv4.tcp_wmem=4096 16384 65536", "net.ipv4.tcp_rmem=4096 16384 65536")
     proxy = CuttingProxy(e.ns, e.agent.http_port)
     s, out = sid(), str(tmp_path / "creds.json")
-    argv = [agent_bin, "ctl", "--agent", f"http://127.0.0.1:{proxy.port}", "--token-file",
-            os.path.join(e.agent.dir, "token"), "--session", s, "--out", out, "login", "gemini_cli"]
     try:
-        p = e.ns.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = ""
-        while not line.startswith("authorize: "):
-            line = read_line(p.stdout, timeout=30)
-        assert e.browse(line.rstrip("\n").partition(": ")[2])[0] == 200
+        p = signed_in_through(e, agent_bin, proxy, s, out)
         _, err = p.communicate(timeout=120)
         assert (p.returncode, proxy.cut) == (1, 1), err
         assert "Lost the agent at 127.0.0.1:%d while it sent the credentials: its answer was cut off." \
@@ -632,13 +655,9 @@ def test_ctl_login_says_a_cut_off_pull_is_kept(make_env, agent_bin, tmp_path):
                    "the agent saw it cut off")
     finally:
         proxy.close()
-    r = e.ns.run(*ctl_argv(agent_bin, e, "--session", s, "--out", out, "login", "gemini_cli"), check=False,
-                 timeout=120)
-    assert r.returncode == 0, r.stderr
-    with open(out) as f:
-        assert json.load(f)["access_token"] == "SECRET-ACCESS-gemini"
+    again = login_again(e, agent_bin, s, out)
     assert e.json("GET", f"/credentials/status?sessionId={s}")[0] == 404
-    e.assert_no_secrets(err + r.stderr)
+    e.assert_no_secrets(err + again)
 
 
 class HoldingProxy(CuttingProxy):
@@ -668,14 +687,8 @@ def test_ctl_login_stopped_during_the_pull_leaves_no_file(make_env, agent_bin, t
     e = make_env()
     proxy = HoldingProxy(e.ns, e.agent.http_port)
     s, out = sid(), str(tmp_path / "creds.json")
-    argv = [agent_bin, "ctl", "--agent", f"http://127.0.0.1:{proxy.port}", "--token-file",
-            os.path.join(e.agent.dir, "token"), "--session", s, "--out", out, "login", "gemini_cli"]
     try:
-        p = e.ns.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = ""
-        while not line.startswith("authorize: "):
-            line = read_line(p.stdout, timeout=30)
-        assert e.browse(line.rstrip("\n").partition(": ")[2])[0] == 200
+        p = signed_in_through(e, agent_bin, proxy, s, out)
         assert proxy.held.wait(60), "no pull came"
         assert [n for n in os.listdir(tmp_path) if n.startswith("creds.json.")], "no room made before the pull"
         p.send_signal(signal.SIGTERM)
@@ -685,12 +698,8 @@ def test_ctl_login_stopped_during_the_pull_leaves_no_file(make_env, agent_bin, t
     assert p.returncode == -signal.SIGTERM, err
     assert os.listdir(tmp_path) == [], err
     assert f"Stopped by Terminated while the agent at 127.0.0.1:{proxy.port} sent the credentials." in err, err
-    r = e.ns.run(*ctl_argv(agent_bin, e, "--session", s, "--out", out, "login", "gemini_cli"), check=False,
-                 timeout=120)
-    assert r.returncode == 0, r.stderr
-    with open(out) as f:
-        assert json.load(f)["access_token"] == "SECRET-ACCESS-gemini"
-    e.assert_no_secrets(err + r.stderr)
+    again = login_again(e, agent_bin, s, out)
+    e.assert_no_secrets(err + again)
 
 
 def test_ctl_login_refused(env, agent_bin, tmp_path):

@@ -307,6 +307,17 @@ def cgroup_root():
         cgroup_remove(path)
 
 
+def cgroup_view(tmp_path, cgroup_root):
+    """The agent's namespace has a sysfs of its own (ip netns exec), where
+    no cgroup2 is mounted: one mounted there, in its mount namespace only,
+    shows the same hierarchy.  The Agent's wrap that mounts it, and
+    cgroup_root as the agent sees it there."""
+    view = tmp_path / "cgroup2"
+    view.mkdir()
+    wrap = ["sh", "-c", f'mount -t cgroup2 cgroup2 {view} && exec "$@"', "sh"]
+    return wrap, os.path.join(view, os.path.relpath(cgroup_root, cgroup2_mount()))
+
+
 def test_escaped_process_killed_with_its_service(agent_bin, cgroup_root, tmp_path):
     """With cgroup_root, each service runs in a cgroup of its own from
     before its exec: what it started in a session of its own (setsid: out
@@ -322,13 +333,7 @@ def test_escaped_process_killed_with_its_service(agent_bin, cgroup_root, tmp_pat
     services = [sh("escaper", f"setsid sleep {marker} & read x < {go}; exit 7", restart="never"),
                 sh("steady", f"exec sleep 1016.{RUN}")]
     cg = os.path.join(cgroup_root, "escaper.service")
-    # The agent's namespace has a sysfs of its own (ip netns exec), where
-    # no cgroup2 is mounted: one mounted there, in its mount namespace
-    # only, shows the same hierarchy.
-    view = tmp_path / "cgroup2"
-    view.mkdir()
-    wrap = ["sh", "-c", f'mount -t cgroup2 cgroup2 {view} && exec "$@"', "sh"]
-    agent_root = os.path.join(view, os.path.relpath(cgroup_root, cgroup2_mount()))
+    wrap, agent_root = cgroup_view(tmp_path, cgroup_root)
     with Agent(agent_bin, *FAST, f"cgroup_root={agent_root}", services=services, wrap=wrap) as a:
         a.wait_ready()
         assert len(a.log_lines(f"Services get cgroups of their own in {agent_root}.")) == 1
@@ -357,10 +362,7 @@ def test_cgroup_of_a_spawn_that_failed_removed(agent_bin, cgroup_root, tmp_path)
     for the rest of the agent's life: nothing will run there."""
     services = [sh("steady", f"exec sleep 1017.{RUN}"),
                 {"name": "ghost", "argv": ["vmba-no-such-binary"]}]
-    view = tmp_path / "cgroup2"
-    view.mkdir()
-    wrap = ["sh", "-c", f'mount -t cgroup2 cgroup2 {view} && exec "$@"', "sh"]
-    agent_root = os.path.join(view, os.path.relpath(cgroup_root, cgroup2_mount()))
+    wrap, agent_root = cgroup_view(tmp_path, cgroup_root)
     with Agent(agent_bin, *FAST, f"cgroup_root={agent_root}", services=services, wrap=wrap) as a:
         a.wait_state("ghost", "failed")
         a.wait_state("steady", "ready")
@@ -381,10 +383,7 @@ def test_group_members_not_counted_as_left_in_the_cgroup(agent_bin, cgroup_root,
     script = (f"i=0; while [ $i -lt 256 ]; do sleep {crowd} & i=$((i+1)); done; "
               f"setsid sleep {escaped} & read x < {go}; exit 7")
     services = [sh("crowd", script, restart="never")]
-    view = tmp_path / "cgroup2"
-    view.mkdir()
-    wrap = ["sh", "-c", f'mount -t cgroup2 cgroup2 {view} && exec "$@"', "sh"]
-    agent_root = os.path.join(view, os.path.relpath(cgroup_root, cgroup2_mount()))
+    wrap, agent_root = cgroup_view(tmp_path, cgroup_root)
     with Agent(agent_bin, *FAST, f"cgroup_root={agent_root}", services=services, wrap=wrap) as a:
         a.wait_ready()
         wait_until(lambda: len(sleeping(crowd)) == 256 and sleeping(escaped), 10, "the sleeps")

@@ -181,6 +181,21 @@ static void test_token_of_when_sent(void **state) {
         close(c);
 }
 
+/* A login authenticated with the token known: the connection its
+ * delivery came on, and the ACK line for it in ack. */
+static int first_delivery(Fixture *f, char *ack, size_t size) {
+        int c;
+        json_t *j;
+
+        f->token = "token-1";
+        authenticated(f->lm);
+        c = next_connection(f);
+        j = next_line(f, c);
+        snprintf(ack, size, "ACK %s\n", json_string_value(json_object_get(j, "deliveryId")));
+        json_decref(j);
+        return c;
+}
+
 /* Runs what is due now, then waits until the next source (the ACK wait's
  * end, nothing else being left) is due, without dispatching it: the
  * caller puts bytes in the socket first. */
@@ -206,12 +221,7 @@ static void test_ack_waiting_when_the_wait_runs_out(void **state) {
         Fixture *f = *state;
         char ack[64];
 
-        f->token = "token-1";
-        authenticated(f->lm);
-        int c = next_connection(f);
-        json_t *j = next_line(f, c);
-        snprintf(ack, sizeof ack, "ACK %s\n", json_string_value(json_object_get(j, "deliveryId")));
-        json_decref(j);
+        int c = first_delivery(f, ack, sizeof ack);
         wait_until_ack_wait_due(f);
         assert_int_equal(send(c, ack, strlen(ack), MSG_NOSIGNAL), (ssize_t)strlen(ack));
         assert_true(sd_event_dispatch(f->event) >= 0);
@@ -233,12 +243,7 @@ static void test_reads_at_the_wait_end_bounded(void **state) {
         Fixture *f = *state;
         char junk[64 * 1024], ack[64];
 
-        f->token = "token-1";
-        authenticated(f->lm);
-        int c = next_connection(f);
-        json_t *j = next_line(f, c);
-        snprintf(ack, sizeof ack, "ACK %s\n", json_string_value(json_object_get(j, "deliveryId")));
-        json_decref(j);
+        int c = first_delivery(f, ack, sizeof ack);
         wait_until_ack_wait_due(f);
         for (size_t i = 0; i < sizeof junk; i += 2)
                 memcpy(junk + i, "x\n", 2);
@@ -249,7 +254,7 @@ static void test_reads_at_the_wait_end_bounded(void **state) {
         assert_int_equal(handoff_queued(f->handoff), 1);
         close(c);
         c = next_connection(f); /* sent again */
-        j = next_line(f, c);
+        json_t *j = next_line(f, c);
         assert_non_null(json_object_get(j, "deliveryId"));
         json_decref(j);
         close(c);
