@@ -282,6 +282,17 @@ ControlSocket *control_socket_free(ControlSocket *cs) {
         return NULL;
 }
 
+void control_socket_drop_peer(ControlSocket *cs, uid_t uid) {
+        if (!cs)
+                return;
+        for (size_t i = 0; i < CLIENTS_MAX; i++)
+                if (cs->clients[i] && cs->clients[i]->uid == uid) {
+                        log_warning("open-url connection of uid %u dropped: it was made before that uid's "
+                                    "current login had it.", (unsigned)uid);
+                        client_free(cs->clients[i]);
+                }
+}
+
 bool open_url_is_link_name(const char *argv0) {
         const char *base;
 

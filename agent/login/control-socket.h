@@ -35,6 +35,12 @@ typedef int (*ControlSocketHandler)(const char *url, const char *login_id, uid_t
 int control_socket_new(sd_event *e, const char *path, const uid_t *peers, size_t n_peers, gid_t peer_gid,
                        ControlSocketHandler handler, void *userdata, ControlSocket **ret);
 ControlSocket *control_socket_free(ControlSocket *c);
+/* Closes, unanswered, every connection whose peer is uid.  SO_PEERCRED
+ * is the connecting process's uid at connect(); the connection may be
+ * held by another process since (passed over a unix socket) and outlive
+ * it: once uid is given to another login, what that connection sends
+ * must not speak for it. */
+void control_socket_drop_peer(ControlSocket *cs, uid_t uid);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ControlSocket *, control_socket_free);
 
 /* The verb: argv "open-url URL" (the socket from $VMBA_CONTROL_SOCKET, else

@@ -153,6 +153,9 @@ static int user_take(LoginSession *s) {
         i = cli_pool_take(&lm->pool);
         if (i < 0)
                 return i;
+        /* A connection of that uid made before now is not this login's
+         * (its maker may be gone, the connection handed on). */
+        control_socket_drop_peer(lm->control, lm->pool.uid[i]);
         s->cli_slot = i;
         return 0;
 }

@@ -1,7 +1,8 @@
 """The browser in logins, in a test network namespace with fake provider
 CLIs (tests/lib/loginenv.py): a URL a CLI's $BROWSER gives goes to its
 own login and to no other, never by a guess, and one no login can take is
-refused; /open-url and the open-url verb (its argv, its errors, another
+refused, and so is one sent on a connection made before its login took its
+user; /open-url and the open-url verb (its argv, its errors, another
 user refused).  One test drives a real Firefox on the agent's Xvfb for
 the Codex round trip; the others use the fake Firefox
 (tests/netns/login/fake_firefox.py): a crashed or restarted browser
@@ -164,6 +165,49 @@ def test_a_cli_user_speaks_for_its_own_login_only(make_env):
         wait_until(lambda: oauth_url(e, s), 20, f"{s}'s URL")
     assert "planted" not in oauth_url(e, a) and "planted" not in oauth_url(e, b)
     assert login_of(oauth_url(e, a)) != login_of(oauth_url(e, b))
+    e.assert_no_secrets()
+
+
+def test_a_connection_made_before_its_user_was_taken_speaks_for_no_login(make_env):
+    """One CLI user (cli_users=1), no login yet.  A process of that user
+    connects to the control socket and hands the connection to a process
+    of another user (another login's CLI, here this test), then is gone.
+    The next login takes that user: a URL sent on the old connection is
+    not that login's (its peer's uid was no login's when it connected);
+    the login's own CLI's URL still is."""
+    e = make_env(sets=("cli_users=1",), provider_env={"FAKE_CLI_OPEN_GATE": "1"}, url_wait_s=1)
+    uid = CLI_POOL_UIDS[0]
+    sock = os.path.join(e.dir, "control.sock")
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    give = ("import os, socket, sys; c = socket.socket(socket.AF_UNIX); c.connect(sys.argv[1]); "
+            "socket.send_fds(socket.socket(fileno=int(sys.argv[2])), [b'x'], [c.fileno()])")
+    try:
+        r = e.ns.run("nsenter", "-m", "-t", str(e.agent.pid), "setpriv", f"--reuid={uid}", f"--regid={CLI_GID}",
+                     "--clear-groups", sys.executable, "-c", give, sock, str(theirs.fileno()), check=False, pass_fds=(theirs.fileno(),))
+        assert r.returncode == 0, r
+        _, fds, _, _ = socket.recv_fds(ours, 1, 1)
+        assert len(fds) == 1
+        held = socket.socket(fileno=fds[0])
+    finally:
+        ours.close()
+        theirs.close()
+    with held:
+        s = sid()
+        status, started = e.json("POST", "/auth/claude_code", {"sessionId": s})
+        assert status == 200 and "oauthUrl" not in started, started
+        assert os.stat(e.home_of(s)).st_uid == uid
+        fits = f"{e.provider_url}/claude-auth/authorize?client_id=planted"
+        held.settimeout(10)
+        try:
+            held.sendall(fits.encode() + b"\n")
+            answer = held.recv(256)
+        except OSError:
+            answer = b""
+        assert not answer.startswith(b"OK"), answer
+    assert oauth_url(e, s) is None
+    open_gate(e, s)
+    wait_until(lambda: oauth_url(e, s), 20, "the login's own URL")
+    assert "planted" not in oauth_url(e, s)
     e.assert_no_secrets()
 
 
