@@ -85,10 +85,14 @@ static int env_add(char **env, size_t *n, const char *key, const char *value) {
 
 /* A fresh environment: nothing of the agent's own leaks into the CLI. */
 static int build_env(const CliRunnerOptions *o, char **env) {
+        char tmpdir[PATH_MAX];
         size_t n = 0;
         int r = 0;
 
+        if ((size_t)snprintf(tmpdir, sizeof tmpdir, "%s/" CLI_TMPDIR_NAME, o->home) >= sizeof tmpdir)
+                return -ENAMETOOLONG;
         r = r ?: env_add(env, &n, "HOME=", o->home);
+        r = r ?: env_add(env, &n, "TMPDIR=", tmpdir);
         r = r ?: env_add(env, &n, "PATH=", o->path);
         r = r ?: env_add(env, &n, "TERM=", "xterm-256color");
         r = r ?: env_add(env, &n, "LANG=", "C.UTF-8");

@@ -35,9 +35,14 @@ typedef struct CliRunnerCallbacks {
         void (*on_exit)(CliRunner *r, int wstatus, void *userdata);
 } CliRunnerCallbacks;
 
+/* The CLI's TMPDIR, below its HOME (the login makes it, 0700 and the
+ * CLI user's): what the CLI leaves there goes with the HOME, never to the
+ * next login that gets the same user, as in a shared /tmp. */
+#define CLI_TMPDIR_NAME "tmp"
+
 typedef struct CliRunnerOptions {
         const ProviderDef *provider;  /* borrowed; must outlive the runner */
-        const char *home;
+        const char *home;             /* its HOME, and TMPDIR below it (CLI_TMPDIR_NAME) */
         const char *browser;          /* the BROWSER value */
         const char *control_socket;   /* exported as VMBA_CONTROL_SOCKET */
         const char *login_id;         /* exported as VMBA_LOGIN_SESSION: whose $BROWSER it is */

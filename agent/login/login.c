@@ -194,6 +194,19 @@ static int login_home_prepare(LoginManager *lm) {
         return mkdir_owned(lm->o.login_home, 0710, 0, lm->o.cli_gid);
 }
 
+/* The CLI's TMPDIR in its new HOME (name, in login_home's fd), made
+ * before the CLI runs: no one could have put a link in its place. */
+static int home_tmpdir_make(LoginSession *s, int fd, const char *name) {
+        char tmp[NAME_MAX + sizeof "/" CLI_TMPDIR_NAME];
+
+        snprintf(tmp, sizeof tmp, "%s/" CLI_TMPDIR_NAME, name);
+        if (mkdirat(fd, tmp, 0700) < 0)
+                return -errno;
+        if (fchownat(fd, tmp, login_session_cli_uid(s), s->lm->o.cli_gid, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        return 0;
+}
+
 /* A fresh <login_home>/login-<id>: whatever an earlier run left under that name
  * (an agent that stopped before removing it) goes first, so no login
  * starts next to a credential file that is not its own. */
@@ -225,6 +238,9 @@ static int session_home_create(LoginSession *s) {
          * swapped it for a link. */
         if (fchownat(fd, name, login_session_cli_uid(s), s->lm->o.cli_gid, AT_SYMLINK_NOFOLLOW) < 0)
                 return -errno;
+        r = home_tmpdir_make(s, fd, name);
+        if (r < 0)
+                return r;
         s->home = TAKE_PTR(home);
         return 0;
 }

@@ -291,7 +291,9 @@ def test_cli_login(env, provider, mode, cred):
     # The login's user is one of the pool's, the CLIs' group its group.
     uid = os.stat(home).st_uid
     assert uid in CLI_POOL_UIDS, uid
-    for d in (home, os.path.dirname(path)):
+    # Its TMPDIR below its HOME, its own: what it leaves there goes with
+    # the HOME, not to the next login with the same user, as in /tmp.
+    for d in (home, os.path.dirname(path), os.path.join(home, "tmp")):
         m = os.stat(d)
         assert (m.st_mode & 0o777, m.st_uid, m.st_gid) == (0o700, uid, CLI_GID), d
     m = os.stat(env.home)
@@ -325,6 +327,7 @@ def test_cli_login(env, provider, mode, cred):
     assert e["NO_PROXY"] == e["no_proxy"] == "127.0.0.1,localhost"
     assert "HTTPS_PROXY" not in e and "https_proxy" not in e
     assert e["HOME"] == env.named(home) and e["TERM"] == "xterm-256color"
+    assert e["TMPDIR"] == env.named(os.path.join(home, "tmp"))
     links = os.path.join(env.agent.dir, "run-cli", "bin")
     assert e["BROWSER"] == os.path.join(links, "vmba-open-url")
     assert e["PATH"].split(":")[0] == links
