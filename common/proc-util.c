@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "macro.h"
 #include "parse-util.h"
 #include "proc-util.h"
 
@@ -124,4 +125,19 @@ bool proc_options_hide_pids(const char *options) {
                         return !(n == 11 && strncmp(o + 8, "off", 3) == 0) && !(n == 9 && o[8] == '0');
         }
         return false;
+}
+
+int proc_cpu_stat_usage(const char *text, uint64_t *ret) {
+        for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+                const char *v = startswith(l, "usage_usec ");
+                uint64_t n;
+
+                if (!v)
+                        continue;
+                if (parse_unsigned_span(v, strcspn(v, "\n"), UINT64_MAX, &n) < 0)
+                        return -EINVAL;
+                *ret = n;
+                return 0;
+        }
+        return -ENOENT;
 }

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 typedef struct ProcStatus {
@@ -47,3 +48,8 @@ int proc_cgroup2_path(const char *text, char **ret);
 /* Whether proc's super options hide processes (and their command lines)
  * from other users: hidepid= other than off (0). */
 bool proc_options_hide_pids(const char *options);
+
+/* The CPU time a cgroup's processes used, its cpu.stat's "usage_usec"
+ * (there without the cpu controller: cgroup v2's core statistics).
+ * -ENOENT without that line, -EINVAL when its value is not a number. */
+int proc_cpu_stat_usage(const char *text, uint64_t *ret);

@@ -300,6 +300,19 @@ int cgroup_make(Cgroup *cg, const char **ret_procs) {
         return 0;
 }
 
+int cgroup_cpu_usec(Cgroup *cg, uint64_t *ret) {
+        _cleanup_(freep) char *text = NULL;
+        char path[PATH_MAX];
+        int r;
+
+        if (!cg || !cg->made)
+                return -ENOENT;
+        r = cg_path(path, sizeof path, cg->path, "cpu.stat");
+        if (r >= 0)
+                r = read_full_file(path, 4096, &text, NULL);
+        return r < 0 ? r : proc_cpu_stat_usage(text, ret);
+}
+
 int cgroup_kill(Cgroup *cg, pid_t pgid) {
         int n, r;
 

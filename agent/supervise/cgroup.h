@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <systemd/sd-event.h>
 
 #include "macro.h"
@@ -45,6 +46,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Cgroup *, cgroup_free);
  * cgroup.procs (borrowed from cg), for a child to move itself into before
  * it execs (SpawnOptions.cgroup_procs), or -errno. */
 int cgroup_make(Cgroup *cg, const char **ret_procs);
+
+/* The CPU time every process of the cgroup used since it was made
+ * (cpu.stat), children and escapees included; -ENOENT when it is not
+ * made (NULL-safe), -errno. */
+int cgroup_cpu_usec(Cgroup *cg, uint64_t *ret);
 
 /* SIGKILLs every process in the cgroup (its main process has exited),
  * then removes it: now when it is empty, else once it is (cgroup.events,

@@ -238,6 +238,15 @@ static unsigned ready_extensions_max(Service *s) {
         return ((READY_EXTENSIONS_MAX + 1) << s->ready_doublings) - 1;
 }
 
+/* The CPU time of the current start: its cgroup's, which counts what the
+ * main process started (Firefox's content processes, a wrapper's
+ * children), else the main process's alone. */
+static int service_cpu_usec(Service *s, uint64_t *ret) {
+        if (cgroup_cpu_usec(s->cgroup, ret) >= 0)
+                return 0;
+        return spawn_cpu_usec(s->pid, ret);
+}
+
 /* At the ready timeout: 1 if the child kept the CPU busy during the period
  * that just ended and may have more time, 0 if not.  Busy at its last
  * period, it doubles the periods of the service's later starts. */
@@ -245,7 +254,7 @@ static int ready_timeout_extend(Service *s) {
         usec_t period = (usec_t)ready_timeout_ms(s) * USEC_PER_MSEC;
         uint64_t cpu, used;
 
-        if (s->pid <= 0 || spawn_cpu_usec(s->pid, &cpu) < 0)
+        if (s->pid <= 0 || service_cpu_usec(s, &cpu) < 0)
                 return 0;
         used = cpu - MIN(cpu, s->ready_cpu_usec);
         s->ready_cpu_usec = cpu;
@@ -463,6 +472,9 @@ static int service_spawn_process(Service *s, uid_t uid, gid_t gid, int *ret_prob
                 return r;
         }
         s->pid = pid;
+        /* A cgroup taken over from a start before may have counted CPU
+         * already: the ready timeout's periods count from here. */
+        (void)cgroup_cpu_usec(s->cgroup, &s->ready_cpu_usec);
         r = children_watch(s->sv->o.children, pid, on_child_exit, s);
         if (r < 0) {
                 /* Unwatched, its exit would never reach us: do not let it

@@ -396,6 +396,26 @@ def test_group_members_not_counted_as_left_in_the_cgroup(agent_bin, cgroup_root,
         assert a.stop() == 0
 
 
+def test_ready_timeout_counts_the_cpu_of_the_whole_cgroup(agent_bin, cgroup_root, tmp_path):
+    """A start whose main process waits while what it started works (a
+    wrapper shell here; Firefox's content processes) is busy by its
+    cgroup's CPU time: its ready timeout is extended until the worker is
+    ready.  By the main process's CPU alone it sat idle, and every start
+    was stopped at its first period."""
+    worker = ("import os, time\n"
+              "while time.process_time() < 1.5: pass\n"
+              "os.write(3, b'ready\\n')\n"
+              "time.sleep(1000)")
+    services = [{"name": "wrapper", "argv": ["/bin/sh", "-c", '/usr/bin/python3 -c "$1"; exit 5', "sh", worker],
+                 "ready_timeout_ms": 500, "probe": {"type": "fd-line"}}]
+    wrap, agent_root = cgroup_view(tmp_path, cgroup_root)
+    with Agent(agent_bin, "restart_burst=0", "backoff_initial_ms=10", "backoff_max_ms=40",
+               f"cgroup_root={agent_root}", services=services, wrap=wrap) as a:
+        a.wait_state("wrapper", "ready", timeout=60)
+        assert a.log_lines("Service wrapper: not ready after 500 ms but busy")
+        assert a.stop() == 0
+
+
 def open_writer(path):
     """A write end of the FIFO at path once a reader has it open, else None."""
     try:

@@ -130,6 +130,21 @@ static void test_mountinfo_root(void **state) {
         assert_int_equal(proc_mountinfo_root("30 1 0:1 x /x rw - a b c\n", "/x", &root), -EINVAL);
 }
 
+/* A cgroup's CPU time: cpu.stat's usage_usec, wherever it is. */
+static void test_cpu_stat_usage(void **state) {
+        uint64_t n = 7;
+
+        assert_int_equal(proc_cpu_stat_usage("usage_usec 1234\nuser_usec 1000\nsystem_usec 234\n", &n), 0);
+        assert_int_equal(n, 1234);
+        assert_int_equal(proc_cpu_stat_usage("nr_periods 0\nusage_usec 0", &n), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(proc_cpu_stat_usage("user_usec 1\nx_usage_usec 5\n", &n), -ENOENT);
+        assert_int_equal(proc_cpu_stat_usage("", &n), -ENOENT);
+        assert_int_equal(proc_cpu_stat_usage("usage_usec -1\n", &n), -EINVAL);
+        assert_int_equal(proc_cpu_stat_usage("usage_usec 99999999999999999999999\n", &n), -EINVAL);
+        assert_int_equal(proc_cpu_stat_usage("usage_usec \n", &n), -EINVAL);
+}
+
 static void test_hide_pids(void **state) {
         static const char *const hide[] = {
                 "rw,hidepid=invisible", "rw,hidepid=2", "hidepid=noaccess", "rw,hidepid=ptraceable,subset=pid",
@@ -188,6 +203,7 @@ int main(void) {
                 cmocka_unit_test(test_mountinfo_find),
                 cmocka_unit_test(test_mountinfo_root),
                 cmocka_unit_test(test_hide_pids),
+                cmocka_unit_test(test_cpu_stat_usage),
                 cmocka_unit_test(test_cgroup2_path),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
