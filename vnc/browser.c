@@ -476,7 +476,7 @@ static int on_spawn_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         if (!b->hooks.waits_for || b->hooks.waits_for(what, sizeof what, b->hooks.userdata) <= 0)
                 what[0] = '\0';
         snprintf(op->error, sizeof op->error, "The browser did not start within %g s%s%s",
-                 (double)(b->o.spawn_wait_usec ?: SPAWN_WAIT_USEC) / USEC_PER_SEC, what[0] ? ": it waits for " : "",
+                 (double)b->o.spawn_wait_usec / USEC_PER_SEC, what[0] ? ": it waits for " : "",
                  what);
         /* Answered: its later spawn must not show the URL, for nobody. */
         op->deferred = false;
@@ -504,7 +504,7 @@ static void op_defer(BrowserOpen *op) {
         op->match = sd_bus_slot_unref(op->match);
         op->timer = sd_event_source_disable_unref(op->timer);
         r = sd_event_add_time_relative(b->o.event, &op->timer, CLOCK_MONOTONIC,
-                                       b->o.spawn_wait_usec ?: SPAWN_WAIT_USEC, 0, on_spawn_timeout, op);
+                                       b->o.spawn_wait_usec, 0, on_spawn_timeout, op);
         if (r < 0)
                 op_finish(op, r, NULL);
 }
@@ -721,6 +721,8 @@ int browser_new(const BrowserOptions *o, const BrowserHooks *hooks, Browser **re
         if (!b)
                 return -ENOMEM;
         b->o = *o;
+        if (!b->o.spawn_wait_usec)
+                b->o.spawn_wait_usec = SPAWN_WAIT_USEC;
         b->hooks = *hooks;
         b->exe = self_exe_path();
         if (!b->exe) {
