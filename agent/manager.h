@@ -9,6 +9,7 @@
 
 #include "agent/config/config.h"
 #include "launch.h"
+#include "machine-id.h"
 #include "netinit/netinit.h"
 #include "notify.h"
 #include "time-util.h"
@@ -40,6 +41,7 @@ typedef struct Manager {
         char config_error[256];   /* PID 1 fell back to defaults: why ("" = none) */
         bool is_pid1;
         bool own_ipc_ns;          /* the agent made its services an IPC namespace of their own */
+        MachineIdRequest machine_id; /* systemd.machine_id= as read with the vmba.* keys (PID 1) */
         int novnc_socket;         /* websockify's listening socket, the agent's (display.h) */
         usec_t start_monotonic;   /* for uptime_s */
         char build_id[256];       /* first line of build_id_path, "" = unknown */

@@ -22,7 +22,6 @@
 #include "macro.h"
 #include "launch.h"
 #include "machine-id.h"
-#include "netinit/ipcfg.h"
 #include "nsfs-util.h"
 #include "pid1.h"
 #include "proc-util.h"
@@ -197,26 +196,23 @@ static int machine_id_install(const char *path, const char *id, const char *runt
         return 2;
 }
 
-void pid1_machine_id_setup(const char *cmdline_path, const char *path, const char *runtime_dir) {
-        _cleanup_(freep) char *cmdline = NULL;
-        char id[MACHINE_ID_STRING_MAX], error[MACHINE_ID_ERROR_MAX];
-        unsigned refused;
-        int r;
+void pid1_machine_id_setup(const MachineIdRequest *req, const char *path, const char *runtime_dir) {
+        int r = req->found;
 
-        if (isempty(path) || read_full_file(cmdline_path, IPCFG_CMDLINE_MAX, &cmdline, NULL) < 0)
-                return; /* run.c said already when the command line cannot be read */
-        r = machine_id_from_cmdline(cmdline, id, &refused, error);
-        if (refused > 1)
-                log_warning("Refused %s (and %u more); %s.", error, refused - 1,
+        if (isempty(path))
+                return;
+        if (req->refused > 1)
+                log_warning("Refused %s (and %u more); %s.", req->error, req->refused - 1,
                             r > 0 ? "a valid one applies" : "the machine id stays the image's");
-        else if (refused > 0)
-                log_warning("Refused %s; %s.", error, r > 0 ? "a valid one applies" : "the machine id stays the image's");
+        else if (req->refused > 0)
+                log_warning("Refused %s; %s.", req->error,
+                            r > 0 ? "a valid one applies" : "the machine id stays the image's");
         if (r <= 0) {
                 if (r < 0)
                         log_error_errno(r, "Cannot read systemd.machine_id=: %m");
                 return;
         }
-        r = machine_id_install(path, id, runtime_dir);
+        r = machine_id_install(path, req->id, runtime_dir);
         if (r < 0)
                 log_error_errno(r, "Failed to set the machine id from systemd.machine_id= in %s, it stays the "
                                    "image's: %m", path);

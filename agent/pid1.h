@@ -6,6 +6,7 @@
 #pragma once
 
 #include "agent/config/config.h"
+#include "machine-id.h"
 
 /* Mounts /proc (hidepid=2: invisible), /sys, /sys/fs/cgroup (cgroup2),
  * /dev, /dev/pts, /dev/shm, /run, /tmp where nothing is mounted yet; sets
@@ -15,14 +16,14 @@
  * many mounts failed. */
 int pid1_setup(void);
 
-/* systemd.machine_id= on the kernel command line at cmdline_path
- * (common/machine-id.h: systemd's rules) made the machine id at path
+/* systemd.machine_id= as read from the kernel command line (req:
+ * common/machine-id.h, systemd's rules) made the machine id at path
  * (/etc/machine-id; "" = never): written in place when the root is
  * writable, else a copy in runtime_dir bind-mounted over it.  A malformed
  * value is logged, naming the argument and why, and the id stays.  Under
  * systemd, systemd does this itself: call only as PID 1, before any
  * service starts. */
-void pid1_machine_id_setup(const char *cmdline_path, const char *path, const char *runtime_dir);
+void pid1_machine_id_setup(const MachineIdRequest *req, const char *path, const char *runtime_dir);
 
 /* The last step: sync, then reboot(RB_AUTOBOOT) or reboot(RB_POWER_OFF).
  * Returns only when reboot() failed (-errno); the caller keeps serving. */

@@ -209,6 +209,10 @@ static int load_config(Manager *m, const RunArgs *a, char *err, size_t size) {
                 return r;
         r = read_full_file(c->cmdline_path, IPCFG_CMDLINE_MAX, &cmdline, NULL);
         if (r >= 0) {
+                if (m->is_pid1)
+                        m->machine_id.found = machine_id_from_cmdline(cmdline, m->machine_id.id,
+                                                                      &m->machine_id.refused,
+                                                                      m->machine_id.error);
                 r = config_apply_cmdline(c, cmdline, err, size);
                 if (r == -ENOMEM || (r < 0 && !c->keep_going))
                         return r;
@@ -1154,7 +1158,7 @@ int run_main(int argc, char **argv) {
         }
         /* Before anything reads it: netinit, the services, the CLIs. */
         if (m->is_pid1)
-                pid1_machine_id_setup(m->config.cmdline_path, m->config.machine_id_file, m->config.runtime_dir);
+                pid1_machine_id_setup(&m->machine_id, m->config.machine_id_file, m->config.runtime_dir);
         read_build_id(m);
         read_clis(m);
         log_info("vm-browser-agent %s starting%s.", PACKAGE_VERSION, m->is_pid1 ? " as PID 1" : "");

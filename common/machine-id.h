@@ -31,3 +31,12 @@ int machine_id_parse(const char *s, char ret[static MACHINE_ID_STRING_MAX], cons
  * log. */
 int machine_id_from_cmdline(const char *cmdline, char ret_id[static MACHINE_ID_STRING_MAX],
                             unsigned *ret_refused, char error[static MACHINE_ID_ERROR_MAX]);
+
+/* machine_id_from_cmdline()'s answer, kept from the one read of the
+ * command line until the id is installed: found is its return value. */
+typedef struct MachineIdRequest {
+        int found;
+        unsigned refused;
+        char id[MACHINE_ID_STRING_MAX];
+        char error[MACHINE_ID_ERROR_MAX];
+} MachineIdRequest;
