@@ -1,6 +1,7 @@
 """Fixtures that files of the netns tier share: a login environment
-(`env`, `make_env`: LoginEnv of tests/lib/loginenv.py) and the host's end
-of the push handoff (`host_socket`)."""
+(`env`, `make_env`: LoginEnv of tests/lib/loginenv.py), the host's end
+of the push handoff (`host_socket`) and a cgroup2 directory of the
+test's own for the agent's cgroup_root (`cgroup_root`)."""
 import os
 import shutil
 import socket
@@ -8,6 +9,7 @@ import tempfile
 
 import pytest
 
+from cgroups import cgroup_of_own
 from loginenv import LoginEnv
 
 
@@ -47,3 +49,10 @@ def host_socket():
     yield path, srv
     srv.close()
     shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def cgroup_root():
+    """tests/lib/cgroups.py's cgroup_of_own(); skipped without one."""
+    with cgroup_of_own() as path:
+        yield path
