@@ -27,6 +27,7 @@
 #include "agent/login/handoff-vsock.h"
 #include "agent/login/login.h"
 #include "agent/supervise/cgroup.h"
+#include "agent/supervise/children.h"
 #include "agent/supervise/spawn.h"
 #include "agent/supervise/sv-prepare.h"
 #include "agent/supervise/supervisor.h"
@@ -678,17 +679,23 @@ static int load_services(Manager *m, ServiceDefs *ret) {
         return 0;
 }
 
-/* A cgroup for each service when the agent can have them, else said once:
+/* A cgroup for each service, and for each child of the Launcher that asks
+ * for one (a login's CLI), when the agent can have them, else said once:
  * then a process that left its service's process group outlives the
- * service until the agent stops. */
+ * service until the agent stops, and what a CLI left goes only with the
+ * sweeps of its user. */
 static void setup_cgroups(Manager *m) {
         char why[512];
         int r = cgroup_base_setup(m->config.cgroup_root, m->is_pid1, &m->cgroup_base, why, sizeof why);
 
-        if (r < 0)
+        if (r < 0) {
                 log_notice("Services get no cgroups, only their process groups are killed: %s.", why);
-        else
-                log_info("Services get cgroups of their own in %s.", m->cgroup_base);
+                return;
+        }
+        log_info("Services get cgroups of their own in %s.", m->cgroup_base);
+        r = children_set_cgroup_base(m->children, m->event, m->cgroup_base);
+        if (r < 0)
+                log_warning_errno(r, "Provider CLIs get no cgroups: %m");
 }
 
 static int setup_supervisor(Manager *m) {

@@ -2,9 +2,10 @@
  * through which a layer that does not own the process table starts one.
  * The supervisor's spawn (agent/supervise/spawn.c) executes a SpawnOptions;
  * its child registry reaps.  The agent wires both into a Launcher and hands
- * that down, so the login CLI runner and the browser's remote-open client
- * start processes and hear of their exit without depending on the
- * supervisor. */
+ * that down, so the login CLI runner, the HOMEs' remover and the browser's
+ * window arranger start processes and hear of their exit without
+ * depending on the supervisor; the Launcher also makes and removes the
+ * cgroup a child asks for by name (cgroup_name). */
 #pragma once
 
 #include <errno.h>
@@ -39,6 +40,9 @@ typedef struct SpawnOptions {
         const char *cgroup_procs; /* NULL: none; else a cgroup's cgroup.procs, which the child writes
                                    * itself into before anything else runs in it (it stays root's until
                                    * then): nothing it starts is outside that cgroup */
+        const char *cgroup_name; /* Launcher.start only (spawn_process() ignores it): NULL, or the name
+                                  * (filename_is_valid()) of a cgroup of the launcher's own for the child
+                                  * and all it starts, a process that left its group or session too */
 } SpawnOptions;
 
 /* wstatus as from waitpid(). */
@@ -47,11 +51,21 @@ typedef void (*LaunchExitFn)(pid_t pid, int wstatus, void *userdata);
 typedef struct Launcher {
         /* Spawns o (a new process group, or session with controlling_tty)
          * and calls on_exit once, from the event loop, when it has been
-         * reaped.  0 and the pid, or -errno (-ENOENT: no such binary). */
+         * reaped.  0 and the pid, or -errno (-ENOENT: no such binary;
+         * -EBUSY: a live child of this launcher's has o->cgroup_name).
+         * With o->cgroup_name and a launcher that has cgroups, the child
+         * runs in the cgroup <cgroup_name>.scope (never a service's
+         * <name>.service), made for it (one left from before is taken
+         * over, what ran in it killed); once the child is reaped (before
+         * on_exit) or forgotten, what is left in it is SIGKILLed at once
+         * (cgroup.kill) and it is removed.  Without cgroups, or when it
+         * cannot be made, the child runs in the agent's own cgroup: only
+         * its group goes, as its owner kills it. */
         int (*start)(void *ctx, const SpawnOptions *o, LaunchExitFn on_exit, void *userdata,
                      pid_t *ret_pid);
         /* on_exit is no longer wanted for pid (its owner killed it and is
-         * going away); the reaper still collects it. */
+         * going away); the reaper still collects it.  Its cgroup, if it
+         * has one, is killed and removed now. */
         void (*forget)(void *ctx, pid_t pid);
         /* SIGKILLs each process below the agent that runs as uid (never 0:
          * -EPERM), whatever its group or session: what processes of that
@@ -82,7 +96,7 @@ static inline void launch_signal(pid_t pid, int sig) {
 /* The owner of pid (a process group leader it started) is done with it:
  * its whole group SIGKILLed at once (launch_signal(); its exit was not
  * reported, so it is not reaped), its exit no longer wanted (the reaper
- * collects it). */
+ * collects it), its cgroup (cgroup_name) killed. */
 static inline void launcher_kill_forget(const Launcher *l, pid_t pid) {
         launch_signal(pid, SIGKILL);
         launcher_forget(l, pid);

@@ -300,6 +300,10 @@ int cgroup_make(Cgroup *cg, const char **ret_procs) {
         return 0;
 }
 
+bool cgroup_exists(const Cgroup *cg) {
+        return cg && cg->made;
+}
+
 int cgroup_cpu_usec(Cgroup *cg, uint64_t *ret) {
         _cleanup_(freep) char *text = NULL;
         char path[PATH_MAX];

@@ -1,10 +1,11 @@
-/* A cgroup v2 of its own for each service: a process that left its
- * service's process group (setsid()) is still in its cgroup, so when the
- * service's main process exits everything it left is killed at once
- * (cgroup.kill, Linux 5.14+) and the cgroup removed.  Where cgroups cannot
- * be had (no cgroup2, not delegated, an older kernel) the supervisor kills
- * process groups only: cgroup_base_setup() says why, once.  Nothing here
- * logs above debug. */
+/* A cgroup v2 of its own for each service (and for each Launcher child
+ * that asks for one: children.h): a process that left its service's
+ * process group (setsid()) is still in its cgroup, so when the service's
+ * main process exits everything it left is killed at once (cgroup.kill,
+ * Linux 5.14+) and the cgroup removed.  Where cgroups cannot be had (no
+ * cgroup2, not delegated, an older kernel) the supervisor kills process
+ * groups only: cgroup_base_setup() says why, once.  Nothing here logs
+ * above debug. */
 #pragma once
 
 #include <stdbool.h>
@@ -46,6 +47,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Cgroup *, cgroup_free);
  * cgroup.procs (borrowed from cg), for a child to move itself into before
  * it execs (SpawnOptions.cgroup_procs), or -errno. */
 int cgroup_make(Cgroup *cg, const char **ret_procs);
+
+/* Whether it is there: made, and not removed yet (cgroup_kill() removes
+ * one that is still emptying later).  NULL: false. */
+bool cgroup_exists(const Cgroup *cg);
 
 /* The CPU time every process of the cgroup used since it was made
  * (cpu.stat), children and escapees included; -ENOENT when it is not

@@ -1,5 +1,6 @@
-/* Implementation of children.h: the pid -> handler registry and the reaper.
- * A linked list: the agent has a handful of children at a time. */
+/* Implementation of children.h: the pid -> handler registry and the reaper,
+ * and the cgroups the Launcher makes for its children (scopes).  Linked
+ * lists: the agent has a handful of children at a time. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -12,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "children.h"
 #include "fileio.h"
 #include "log.h"
@@ -30,8 +32,25 @@ struct ChildWatch {
         ChildWatch *next;
 };
 
+/* A Launcher child's cgroup (SpawnOptions.cgroup_name).  Kept by name
+ * until it is removed: a start of the same name takes over one that is
+ * still emptying, rather than racing its removal. */
+typedef struct Scope Scope;
+
+struct Scope {
+        char *name;     /* <cgroup_name>.scope */
+        Cgroup *cgroup;
+        pid_t pid;      /* its child; 0 once reaped or forgotten */
+        Scope *next;
+};
+
+#define SCOPE_SUFFIX ".scope"
+
 struct Children {
         ChildWatch *watches;
+        sd_event *event;      /* for a scope's removal once it emptied */
+        char *cgroup_base;    /* NULL: no scopes, cgroup_name is ignored */
+        Scope *scopes;
 };
 
 int children_new(Children **ret) {
@@ -43,6 +62,15 @@ int children_new(Children **ret) {
         return 0;
 }
 
+static Scope *scope_free(Scope *s) {
+        if (!s)
+                return NULL;
+        cgroup_free(s->cgroup);
+        free(s->name);
+        free(s);
+        return NULL;
+}
+
 Children *children_free(Children *c) {
         if (!c)
                 return NULL;
@@ -51,8 +79,119 @@ Children *children_free(Children *c) {
                 c->watches = w->next;
                 free(w);
         }
+        while (c->scopes) {
+                Scope *s = c->scopes;
+                c->scopes = s->next;
+                scope_free(s);
+        }
+        free(c->cgroup_base);
         free(c);
         return NULL;
+}
+
+int children_set_cgroup_base(Children *c, sd_event *e, const char *base) {
+        char *b = NULL;
+
+        if (base && !(b = strdup(base)))
+                return -ENOMEM;
+        free(c->cgroup_base);
+        c->cgroup_base = b;
+        c->event = e;
+        return 0;
+}
+
+/* Frees the scopes that no child has and whose cgroup is gone. */
+static void scopes_prune(Children *c) {
+        for (Scope **p = &c->scopes; *p;) {
+                Scope *s = *p;
+
+                if (s->pid > 0 || cgroup_exists(s->cgroup)) {
+                        p = &s->next;
+                        continue;
+                }
+                *p = s->next;
+                scope_free(s);
+        }
+}
+
+static Scope *scope_of_pid(Children *c, pid_t pid) {
+        for (Scope *s = c->scopes; s; s = s->next)
+                if (s->pid == pid)
+                        return s;
+        return NULL;
+}
+
+/* The scope of that name, kept or new. */
+static int scope_get(Children *c, const char *name, Scope **ret) {
+        _cleanup_(freep) Scope *s = NULL;
+        int r;
+
+        for (Scope *k = c->scopes; k; k = k->next)
+                if (streq(k->name, name)) {
+                        *ret = k;
+                        return 0;
+                }
+        s = calloc(1, sizeof *s);
+        if (!s || !(s->name = strdup(name)))
+                return -ENOMEM;
+        r = cgroup_new(c->event, c->cgroup_base, name, &s->cgroup);
+        if (r < 0) {
+                free(s->name);
+                return r;
+        }
+        s->next = c->scopes;
+        *ret = c->scopes = TAKE_PTR(s);
+        return 0;
+}
+
+/* The cgroup o asks for, made: its scope and cgroup.procs in *ret and
+ * *ret_procs (NULL when o asks for none, or there are no cgroups).
+ * -EINVAL: not a valid name; -EBUSY: a live child has it; -errno. */
+static int scope_open(Children *c, const SpawnOptions *o, Scope **ret, const char **ret_procs) {
+        char name[NAME_MAX + 1];
+        Scope *s;
+        int r;
+
+        *ret = NULL;
+        *ret_procs = NULL;
+        if (!o->cgroup_name)
+                return 0;
+        if (!filename_is_valid(o->cgroup_name) ||
+            snprintf(name, sizeof name, "%s" SCOPE_SUFFIX, o->cgroup_name) >= (int)sizeof name)
+                return -EINVAL;
+        if (!c->cgroup_base)
+                return 0;
+        scopes_prune(c);
+        r = scope_get(c, name, &s);
+        if (r < 0)
+                return r;
+        if (s->pid > 0)
+                return -EBUSY;
+        r = cgroup_make(s->cgroup, ret_procs);
+        if (r < 0)
+                return r;
+        *ret = s;
+        return 0;
+}
+
+/* The child of pid is gone (reaped, or killed and forgotten): what is
+ * left in its scope's cgroup is killed, the cgroup removed (once empty).
+ * The log counts what left the child's process group (which its owner
+ * kills in any case): what only the cgroup could reach. */
+static void scope_end(Children *c, pid_t pid) {
+        Scope *s = scope_of_pid(c, pid);
+        int n;
+
+        if (!s)
+                return;
+        s->pid = 0;
+        n = cgroup_kill(s->cgroup, pid);
+        if (n < 0)
+                log_warning_errno(n, "Failed to kill what pid %d left in its cgroup %s: %m", (int)pid, s->name);
+        else if (n > 0)
+                log_info("Killed %d process(es) that pid %d left in its cgroup %s, outside its process group.", n,
+                         (int)pid, s->name);
+        scopes_prune(c);
 }
 
 int children_watch(Children *c, pid_t pid, LaunchExitFn cb, void *userdata) {
@@ -86,6 +225,9 @@ int children_reap(Children *c) {
         while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
                 _cleanup_(freep) ChildWatch *w = children_take(c, pid);
                 n++;
+                /* Before its owner hears of the exit: nothing the child
+                 * left runs on while the owner cleans up after it. */
+                scope_end(c, pid);
                 if (w)
                         w->cb(pid, wstatus, w->userdata);
                 else
@@ -94,26 +236,50 @@ int children_reap(Children *c) {
         return n;
 }
 
-static int launch_start(void *ctx, const SpawnOptions *o, LaunchExitFn on_exit, void *userdata,
-                        pid_t *ret_pid) {
+/* Spawns so (in scope's cgroup, when it has one) and watches it. */
+static int launch_spawn(Children *c, const SpawnOptions *so, Scope *scope, LaunchExitFn on_exit,
+                        void *userdata, pid_t *ret_pid) {
         pid_t pid;
         int r;
 
-        r = spawn_process(o, &pid);
+        r = spawn_process(so, &pid);
         if (r < 0)
                 return r;
-        r = children_watch(ctx, pid, on_exit, userdata);
+        r = children_watch(c, pid, on_exit, userdata);
         if (r < 0) {
                 /* Unwatched, its exit would never reach its owner. */
                 launch_signal(pid, SIGKILL);
                 return r;
         }
+        if (scope)
+                scope->pid = pid;
         *ret_pid = pid;
         return 0;
 }
 
+static int launch_start(void *ctx, const SpawnOptions *o, LaunchExitFn on_exit, void *userdata,
+                        pid_t *ret_pid) {
+        Children *c = ctx;
+        SpawnOptions so = *o;
+        Scope *scope;
+        int r;
+
+        r = scope_open(c, o, &scope, &so.cgroup_procs);
+        if (r == -EINVAL || r == -EBUSY)
+                return r;
+        if (r < 0)
+                log_warning_errno(r, "No cgroup %s" SCOPE_SUFFIX " for %s, only its process group is killed: %m",
+                                  o->cgroup_name, o->argv[0]);
+        r = launch_spawn(c, &so, scope, on_exit, userdata, ret_pid);
+        /* Made for nothing, or for a child killed at once: removed. */
+        if (r < 0 && scope)
+                (void)cgroup_kill(scope->cgroup, 0);
+        return r;
+}
+
 static void launch_forget(void *ctx, pid_t pid) {
         children_unwatch(ctx, pid);
+        scope_end(ctx, pid);
 }
 
 static int launch_kill_uid(void *ctx, uid_t uid) {

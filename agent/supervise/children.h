@@ -10,13 +10,16 @@
 #pragma once
 
 #include <sys/types.h>
+#include <systemd/sd-event.h>
 
 #include "launch.h"
 
 typedef struct Children Children;
 
 int children_new(Children **ret);
-/* Frees the registry; the processes are not touched.  NULL-safe. */
+/* Frees the registry; the processes are not touched, but for what is left
+ * in the cgroups its Launcher made, which is killed, and those removed
+ * (at most 2 s each for them to empty).  NULL-safe. */
 Children *children_free(Children *c);
 
 int children_watch(Children *c, pid_t pid, LaunchExitFn cb, void *userdata);
@@ -50,3 +53,8 @@ int children_signal_all(int sig);
 
 /* spawn_process() + children_watch() as a Launcher; c must outlive it. */
 Launcher children_launcher(Children *c);
+/* Where the Launcher's children that ask for a cgroup (cgroup_name) get
+ * it: <base>/<cgroup_name>.scope, beside the services' cgroups
+ * (cgroup_base_setup()); base NULL: nowhere (the default), e borrowed
+ * (for a removal that waits for a cgroup to empty).  0 or -ENOMEM. */
+int children_set_cgroup_base(Children *c, sd_event *e, const char *base);

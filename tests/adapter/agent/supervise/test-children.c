@@ -5,9 +5,18 @@
  * sweep that waits returns; one of another uid, and one of that uid that
  * is not a descendant (reparented away, as another agent's process) are
  * not; root never.  Real processes (sleep), each looked at only once it
- * has exec'd; as root (they change uid). */
+ * has exec'd; as root (they change uid).
+ *
+ * And of its Launcher's cgroups (SpawnOptions.cgroup_name): a child's
+ * descendant in a session of its own is in the child's cgroup, and is
+ * killed, the cgroup removed, once the child is reaped or forgotten; a
+ * name in use by a live child, or no file name, is refused.  In a cgroup2
+ * directory the test makes below the hierarchy's root (skipped without
+ * one, or without cgroup.kill). */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -15,10 +24,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <systemd/sd-event.h>
 
 #include "agent/supervise/children.h"
 
@@ -154,11 +167,213 @@ static int kill_started(void **state) {
         return 0;
 }
 
+/* The Launcher's cgroups: a Children with its base in a cgroup of the
+ * test's own, the exits of its children reaped as the agent does. */
+typedef struct ScopeTest {
+        char base[PATH_MAX];
+        sd_event *event;
+        Children *children;
+        Launcher launcher;
+        int wstatus;       /* of the last exit reported, -1: none yet */
+} ScopeTest;
+
+/* Where cgroup2 is mounted (/sys/fs/cgroup, or .../unified), into buf. */
+static bool cgroup2_mount(char *buf, size_t size) {
+        FILE *f = fopen("/proc/self/mountinfo", "re");
+        char line[4096];
+        bool found = false;
+
+        if (!f)
+                return false;
+        while (!found && fgets(line, sizeof line, f)) {
+                char mnt[PATH_MAX];
+                if (strstr(line, " - cgroup2 ") && sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1)
+                        found = snprintf(buf, size, "%s", mnt) < (int)size;
+        }
+        fclose(f);
+        return found;
+}
+
+static int scope_setup(void **state) {
+        ScopeTest *t = calloc(1, sizeof *t);
+        char mnt[PATH_MAX], kill_file[PATH_MAX + 16];
+
+        assert_non_null(t);
+        *state = t;
+        if (getuid() != 0 || !cgroup2_mount(mnt, sizeof mnt))
+                return 0;
+        if (snprintf(t->base, sizeof t->base, "%.3000s/vmba-test-children-%d", mnt, (int)getpid()) < 0)
+                return -1;
+        snprintf(kill_file, sizeof kill_file, "%s/cgroup.kill", t->base);
+        if (mkdir(t->base, 0755) < 0 || access(kill_file, F_OK) < 0) {
+                (void)rmdir(t->base);
+                t->base[0] = '\0';
+                return 0;
+        }
+        assert_int_equal(sd_event_new(&t->event), 0);
+        assert_int_equal(children_new(&t->children), 0);
+        assert_int_equal(children_set_cgroup_base(t->children, t->event, t->base), 0);
+        t->launcher = children_launcher(t->children);
+        t->wstatus = -1;
+        return 0;
+}
+
+static int scope_teardown(void **state) {
+        ScopeTest *t = *state;
+
+        kill_started(NULL);
+        /* What is left is killed, its cgroup removed. */
+        t->children = children_free(t->children);
+        t->event = sd_event_unref(t->event);
+        if (t->base[0])
+                assert_int_equal(rmdir(t->base), 0);
+        free(t);
+        return 0;
+}
+
+static void on_exit_cb(pid_t pid, int wstatus, void *userdata) {
+        ScopeTest *t = userdata;
+
+        t->wstatus = wstatus;
+}
+
+/* A shell in the cgroup name, which starts a sleep in a session of its
+ * own (setsid(1) in its background child execs a shell there, which
+ * says its pid once in that session, then execs the sleep); it exits
+ * once its stdin (*ret_in) is closed. */
+static pid_t start_escaper(ScopeTest *t, const char *name, int *ret_in, pid_t *ret_sleep) {
+        char *const argv[] = { (char *)"/bin/sh", (char *)"-c",
+                               (char *)"setsid sh -c 'echo $$; exec sleep 1000 >/dev/null 2>&1' </dev/null & read x",
+                               NULL };
+        char *const envp[] = { (char *)"PATH=/usr/bin:/bin", NULL };
+        int in[2], out[2];
+        char buf[32] = {};
+        pid_t pid;
+
+        assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+        SpawnOptions o = { .argv = argv, .envp = envp, .stdin_fd = in[0], .stdout_fd = out[1], .stderr_fd = -1,
+                           .extra_fd = -1, .cgroup_name = name };
+        assert_int_equal(launcher_start(&t->launcher, &o, on_exit_cb, t, &pid), 0);
+        close(in[0]);
+        close(out[1]);
+        assert_true(read(out[0], buf, sizeof buf - 1) > 0);
+        close(out[0]);
+        *ret_sleep = (pid_t)strtol(buf, NULL, 10);
+        assert_true(*ret_sleep > 0);
+        started[n_started++] = *ret_sleep;
+        *ret_in = in[1];
+        return pid;
+}
+
+/* Whether pid is listed in dir/cgroup.procs. */
+static bool in_cgroup(const char *dir, pid_t pid) {
+        char path[PATH_MAX + 16];
+        FILE *f;
+        int p;
+        bool found = false;
+
+        snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+        f = fopen(path, "re");
+        if (!f)
+                return false;
+        while (!found && fscanf(f, "%d", &p) == 1)
+                found = p == pid;
+        fclose(f);
+        return found;
+}
+
+/* Runs the event loop until path is gone: false if it is not within
+ * 100 iterations of at most 100 ms (a bound, not a measure). */
+static bool loop_until_gone(ScopeTest *t, const char *path) {
+        for (int i = 0; i < 100; i++) {
+                if (access(path, F_OK) < 0)
+                        return true;
+                (void)sd_event_run(t->event, 100 * 1000);
+        }
+        return false;
+}
+
+/* Waits for pidfd to say its process exited, at most 10 s. */
+static bool exits(int pidfd) {
+        struct pollfd p = { .fd = pidfd, .events = POLLIN };
+        bool done = poll(&p, 1, 10000) == 1;
+
+        close(pidfd);
+        return done;
+}
+
+static void test_scope_killed_when_reaped(void **state) {
+        ScopeTest *t = *state;
+        char dir[PATH_MAX + 32];
+        int in, pidfd;
+        pid_t pid, sleeper;
+
+        if (!t->base[0])
+                skip();
+        pid = start_escaper(t, "login-a", &in, &sleeper);
+        snprintf(dir, sizeof dir, "%s/login-a.scope", t->base);
+        assert_true(in_cgroup(dir, pid));
+        assert_true(in_cgroup(dir, sleeper));
+        assert_int_equal(getsid(sleeper), sleeper);
+        pidfd = pidfd_open(sleeper, 0);
+        assert_true(pidfd >= 0);
+        close(in); /* the shell exits */
+        assert_true(exits(pidfd_open(pid, 0)));
+        assert_true(children_reap(t->children) >= 1);
+        assert_true(WIFEXITED(t->wstatus));
+        assert_true(exits(pidfd));
+        assert_true(loop_until_gone(t, dir));
+}
+
+static void test_scope_killed_when_forgotten(void **state) {
+        ScopeTest *t = *state;
+        char dir[PATH_MAX + 32];
+        int in, pidfd;
+        pid_t pid, sleeper;
+
+        if (!t->base[0])
+                skip();
+        pid = start_escaper(t, "login-b", &in, &sleeper);
+        started[n_started++] = pid;
+        snprintf(dir, sizeof dir, "%s/login-b.scope", t->base);
+        pidfd = pidfd_open(sleeper, 0);
+        assert_true(pidfd >= 0);
+        launcher_kill_forget(&t->launcher, pid);
+        assert_true(exits(pidfd));
+        assert_true(loop_until_gone(t, dir));
+        close(in);
+        assert_int_equal(t->wstatus, -1); /* forgotten: not reported */
+}
+
+static void test_scope_name_refused(void **state) {
+        ScopeTest *t = *state;
+        char *const argv[] = { (char *)"/bin/true", NULL };
+        SpawnOptions o = { .argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .extra_fd = -1 };
+        int in;
+        pid_t pid, other, sleeper;
+
+        if (!t->base[0])
+                skip();
+        o.cgroup_name = "a/b";
+        assert_int_equal(launcher_start(&t->launcher, &o, on_exit_cb, t, &pid), -EINVAL);
+        o.cgroup_name = "..";
+        assert_int_equal(launcher_start(&t->launcher, &o, on_exit_cb, t, &pid), -EINVAL);
+        pid = start_escaper(t, "login-c", &in, &sleeper);
+        started[n_started++] = pid;
+        o.cgroup_name = "login-c";
+        assert_int_equal(launcher_start(&t->launcher, &o, on_exit_cb, t, &other), -EBUSY);
+        close(in);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_teardown(test_kill_uid_descendants, kill_started),
                 cmocka_unit_test_teardown(test_zombie_not_counted, kill_started),
                 cmocka_unit_test(test_never_root),
+                cmocka_unit_test_setup_teardown(test_scope_killed_when_reaped, scope_setup, scope_teardown),
+                cmocka_unit_test_setup_teardown(test_scope_killed_when_forgotten, scope_setup, scope_teardown),
+                cmocka_unit_test_setup_teardown(test_scope_name_refused, scope_setup, scope_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
