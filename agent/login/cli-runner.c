@@ -363,6 +363,7 @@ static int spawn_cli(CliRunner *r, const CliRunnerOptions *o, char **env) {
                 .no_new_privs = true,
                 .max_procs = o->max_procs,
                 .ambient_caps = o->ambient_caps,
+                .cgroup_name = o->cgroup_name,
         };
         return launcher_start(r->launcher, &so, on_child_exit, r, &r->pid);
 }

@@ -7,8 +7,10 @@
  * process group (SIGTERM, SIGKILL after a grace period); when the CLI
  * (the group's leader) has exited, whatever is left of its group is
  * killed too: the login is over for all of it.  What it started in a
- * session of its own is its user's to sweep (login.c, once no CLI runs).
- * It runs as an unprivileged user of its own, its terminal that user's. */
+ * session of its own is killed with the cgroup the Launcher gives it
+ * (cgroup_name), when the agent has cgroups, and is its user's to sweep
+ * in any case (login.c).  It runs as an unprivileged user of its own,
+ * its terminal that user's. */
 #pragma once
 
 #include <stdbool.h>
@@ -56,6 +58,8 @@ typedef struct CliRunnerOptions {
         const char *display;          /* DISPLAY, may be NULL */
         const char *path;             /* PATH for lookup and the CLI */
         const char *http_proxy, *https_proxy, *no_proxy; /* NULL: none */
+        const char *cgroup_name;      /* SpawnOptions.cgroup_name: a cgroup of the CLI's own, killed
+                                       * whole once it exited or is killed; NULL: none */
 } CliRunnerOptions;
 
 /* e and launcher must outlive the runner. */

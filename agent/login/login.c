@@ -810,6 +810,7 @@ int login_session_start_cli(LoginSession *s, const char *http_proxy, const char 
         LoginManager *lm = s->lm;
         const LoginOptions *c = &lm->o;
         _cleanup_(proxy_done) Proxy dflt = {};
+        char name[HOME_NAME_MAX];
         int r;
 
         if (!http_proxy && !https_proxy && !no_proxy) {
@@ -834,6 +835,7 @@ int login_session_start_cli(LoginSession *s, const char *http_proxy, const char 
         r = session_home_create(s);
         if (r < 0)
                 return r;
+        home_name(s->id, name);
         r = capture_start(c->event, s->home, s->def->credential_file, login_session_cli_uid(s), c->cli_gid,
                           capture_complete, on_capture, s, &s->capture);
         if (r < 0)
@@ -854,6 +856,8 @@ int login_session_start_cli(LoginSession *s, const char *http_proxy, const char 
                 .http_proxy = http_proxy,
                 .https_proxy = https_proxy,
                 .no_proxy = no_proxy,
+                /* Named as its HOME: one login's at a time. */
+                .cgroup_name = name,
         };
         CliRunnerCallbacks cb = { .on_url = on_cli_url, .on_failure = on_cli_failure, .on_exit = on_cli_exit };
         r = cli_runner_start(c->event, c->launcher, &o, &cb, s, &s->runner);

@@ -3,8 +3,9 @@ CLIs (tests/lib/loginenv.py): login_home is a tmpfs of its own in the
 agent's mount namespace (emptied of what an earlier run left, put back
 when lost from outside, or none when it cannot be had); a login's HOME
 goes when its session expires, symlinks in it never followed; what a CLI
-left running, out of its process group too, goes once no CLI runs; HOMEs
-no login has are removed.  The tests end by searching everything the run
+left running, out of its process group too, goes once no CLI runs, and
+with cgroups (cgroup_root) runs in its login's cgroup and goes with its
+CLI; HOMEs no login has are removed.  The tests end by searching everything the run
 wrote for the secrets."""
 import os
 import re
@@ -15,6 +16,7 @@ import tempfile
 
 import pytest
 
+from cgroups import cgroup_procs, cgroup_view
 from loginenv import as_cli_user, cli_pids, home_gone, sid
 from netns import DEADLINE_SCALE, wait_until
 from svagent import CLI_GID, CLI_POOL_UIDS, mounts_at
@@ -242,6 +244,54 @@ def test_what_a_cli_left_outside_its_group_goes_with_the_login(make_env, end):
     finally:
         bystander.kill()
         bystander.wait()
+        shutil.rmtree(helpers, ignore_errors=True)
+
+
+@pytest.mark.parametrize("end", ["cli-exits", "session-expires"])
+def test_a_cli_and_what_it_left_run_in_its_logins_cgroup(cgroup_root, make_env, tmp_path, end):
+    """With cgroups (cgroup_root), a login's CLI runs in a cgroup of its
+    own, login-<id>.scope beside the services' (created before the CLI
+    runs: it cannot leave it), and so does everything it starts, a helper
+    in a session of its own (out of the CLI's group, ignoring SIGTERM)
+    included: once the CLI exits after the sign-in, or is stopped at the
+    login's expiry, what is left in the cgroup is killed (cgroup.kill, all
+    at once however it forks), the log counts what had left the CLI's
+    process group, and the cgroup is removed."""
+    helpers = helper_dir()
+    wrap, agent_root = cgroup_view(tmp_path, cgroup_root)
+    ttl = int(6 * DEADLINE_SCALE)
+    sets = (f"cgroup_root={agent_root}",) + ((f"session_ttl_s={ttl}",) if end == "session-expires" else ())
+    e = make_env(sets=sets, wrap=wrap, provider_env={"FAKE_CLI_HELPER": helpers})
+    s = sid()
+    cg = os.path.join(cgroup_root, f"login-{s}.scope")
+    try:
+        provider = "codex" if end == "cli-exits" else "gemini_cli"
+        status, started = e.json("POST", f"/auth/{provider}", {"sessionId": s})
+        assert status == 200 and "oauthUrl" in started, started
+        pidfd = helper_of(e, helpers, s)
+        try:
+            with open(os.path.join(helpers, f"helper-{s}")) as f:
+                helper = int(f.read())
+            (cli,) = cli_pids(e)
+            assert {helper, int(cli)} <= set(cgroup_procs(cg)), cgroup_procs(cg)
+            assert e.agent.pid not in cgroup_procs(cg)
+            if end == "cli-exits":
+                assert e.browse(started["oauthUrl"])[0] == 200
+                e.wait_status(s, lambda code, b: b.get("authenticated"))
+            else:
+                assert e.wait_status(s, lambda code, b: b.get("failed"), timeout=ttl + 20) == \
+                    {"authenticated": False, "failed": True, "error": "Session expired"}
+            wait_until(lambda: not cli_pids(e), 20, "the CLI gone")
+            assert exited(pidfd), "the helper is still running"
+        finally:
+            os.close(pidfd)
+        wait_until(lambda: not os.path.exists(cg), 10, "the login's cgroup removed")
+        killed = e.agent.log_lines("Killed ")
+        assert len(killed) == 1 and killed[0].endswith(
+            f"Killed 1 process(es) that pid {cli} left in its cgroup login-{s}.scope, outside its process group."), \
+            killed
+        e.assert_no_secrets()
+    finally:
         shutil.rmtree(helpers, ignore_errors=True)
 
 
