@@ -10,7 +10,8 @@
  * And of its Launcher's cgroups (SpawnOptions.cgroup_name): a child's
  * descendant in a session of its own is in the child's cgroup, and is
  * killed, the cgroup removed, once the child is reaped or forgotten; a
- * name in use by a live child, or no file name, is refused.  In a cgroup2
+ * start of the same name takes over one still emptying; a name in use by
+ * a live child, or no file name, is refused.  In a cgroup2
  * directory the test makes below the hierarchy's root (skipped without
  * one, or without cgroup.kill). */
 #include <errno.h>
@@ -346,6 +347,34 @@ static void test_scope_killed_when_forgotten(void **state) {
         assert_int_equal(t->wstatus, -1); /* forgotten: not reported */
 }
 
+/* A start of the same name while the cgroup of the one before is still
+ * emptying (a login started again with the same id) gets that cgroup:
+ * it runs there, and the removal that was waiting does not take it away. */
+static void test_scope_taken_over(void **state) {
+        ScopeTest *t = *state;
+        char dir[PATH_MAX + 32];
+        int in, again_in, pidfd;
+        pid_t pid, again, sleeper, again_sleeper;
+
+        if (!t->base[0])
+                skip();
+        pid = start_escaper(t, "login-d", &in, &sleeper);
+        started[n_started++] = pid;
+        pidfd = pidfd_open(sleeper, 0);
+        assert_true(pidfd >= 0);
+        launcher_kill_forget(&t->launcher, pid);
+        again = start_escaper(t, "login-d", &again_in, &again_sleeper);
+        started[n_started++] = again;
+        snprintf(dir, sizeof dir, "%s/login-d.scope", t->base);
+        assert_true(exits(pidfd));
+        for (int i = 0; i < 10; i++)
+                (void)sd_event_run(t->event, 0);
+        assert_true(in_cgroup(dir, again));
+        assert_true(in_cgroup(dir, again_sleeper));
+        close(in);
+        close(again_in);
+}
+
 static void test_scope_name_refused(void **state) {
         ScopeTest *t = *state;
         char *const argv[] = { (char *)"/bin/true", NULL };
@@ -373,6 +402,7 @@ int main(void) {
                 cmocka_unit_test(test_never_root),
                 cmocka_unit_test_setup_teardown(test_scope_killed_when_reaped, scope_setup, scope_teardown),
                 cmocka_unit_test_setup_teardown(test_scope_killed_when_forgotten, scope_setup, scope_teardown),
+                cmocka_unit_test_setup_teardown(test_scope_taken_over, scope_setup, scope_teardown),
                 cmocka_unit_test_setup_teardown(test_scope_name_refused, scope_setup, scope_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
