@@ -4,7 +4,10 @@
  * dispatches each exit to whoever registered that pid.  The supervisor
  * registers its services here; children_launcher() exposes spawn + watch
  * as the Launcher interface (common/launch.h) for the layers above that
- * start processes too (login CLIs, the browser's remote client).
+ * start processes too (login CLIs, the HOMEs' remover, the browser's
+ * window arranger), with a cgroup of its own for a child that asks for
+ * one (SpawnOptions.cgroup_name) once children_set_cgroup_base() gave
+ * where.
  * SIGCHLD (and the other signals the manager handles) is blocked before
  * any child exists; spawn_process() restores the mask in the child. */
 #pragma once
