@@ -361,8 +361,8 @@ Cgroup *cgroup_free(Cgroup *cg) {
                 return NULL;
         cg->emptied = sd_event_source_disable_unref(cg->emptied);
         if (cg->made) {
-                if (cg_count(cg->path, 0) != 0)
-                        (void)cg_write(cg->path, "cgroup.kill", "1");
+                /* Empty or not: a kill of an empty cgroup is a no-op. */
+                (void)cg_write(cg->path, "cgroup.kill", "1");
                 cg_remove_wait(cg);
         }
         free(cg->path);
