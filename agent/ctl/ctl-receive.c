@@ -9,7 +9,8 @@
  * ACK can be lost with its connection) is acknowledged again, not
  * written or counted twice: also by a later receiver on the same path,
  * as the one that counted it may have exited (--count) before the agent
- * read its ACK; the ids counted are kept beside the socket (ledger_*()). */
+ * read its ACK; the ids counted are kept beside the socket (ledger_*()),
+ * and receivers on the same path at once take turns at them. */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -49,6 +51,11 @@
 /* The file of the ids counted: <uds> and this. */
 #define LEDGER_SUFFIX ".delivered"
 #define LEDGER_MAX (TAKEN_IDS_MAX * (CTL_DELIVERY_ID_MAX + 1))
+/* The lines LEDGER_MAX bytes can hold (an id and its newline are two at
+ * least), and one added. */
+#define LEDGER_LINES_MAX (LEDGER_MAX / 2 + 1)
+/* The lock receivers on the same path take turns with: <ledger> and this. */
+#define LOCK_SUFFIX ".lock"
 
 /* A delivery written.  Counted once, at its first ACK that went out: a
  * connection that ends before it brings the same id again, and its
@@ -65,6 +72,7 @@ typedef struct Receiver {
         char *ledger;      /* <uds>.delivered: the ids counted, see ledger_open() */
         int ldfd;          /* the ledger's directory (the socket's) */
         const char *ledger_name; /* in ldfd, pointing into ledger */
+        int lockfd;        /* <ledger>.lock, see ledger_lock() */
         const char *token; /* secret */
         char *prefix;      /* secret: how the agent's lines start, see conn_prove() */
         size_t prefix_len;
@@ -114,25 +122,98 @@ static TakenId *taken_add(Receiver *x, const char *id) {
         return t;
 }
 
-/* The ids counted, oldest first, one a line, written whole (synced)
- * before the "received" line that reports the last: a receiver after
- * this one on the path loads them (ledger_open()).  Failing, only a
- * later receiver's recognition of an ACK lost is lost: said. */
-static void ledger_save(Receiver *x) {
-        char text[LEDGER_MAX + 1];
+/* The ledger's text (at most LEDGER_MAX bytes; none: empty), read under
+ * the lock: it is replaced whole (write_file_atomic_at()), never seen
+ * half written. */
+static int ledger_read(const Receiver *x, char text[static LEDGER_MAX + 1]) {
+        _cleanup_(closep) int fd = openat(x->ldfd, x->ledger_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
         size_t n = 0;
-        int r;
 
-        for (size_t i = 0; i < TAKEN_IDS_MAX; i++) {
-                const TakenId *t = &x->taken[(x->taken_next + i) % TAKEN_IDS_MAX];
+        text[0] = '\0';
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        while (n < LEDGER_MAX) {
+                ssize_t k = read(fd, text + n, LEDGER_MAX - n);
 
-                if (t->acked)
-                        n += (size_t)snprintf(text + n, sizeof text - n, "%s\n", t->id);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return -errno;
+                if (k == 0)
+                        break;
+                n += (size_t)k;
         }
-        r = write_file_atomic_at(x->ldfd, x->ledger_name, text, n, 0600);
+        text[n] = '\0';
+        return 0;
+}
+
+/* The ids of text (one a line; any line that is no id of ours is passed
+ * over), in order, pointing into it (cut into lines): their number. */
+static size_t ledger_ids(char *text, const char *ids[static LEDGER_LINES_MAX]) {
+        size_t n = 0;
+
+        for (char *line = text, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = '\0';
+                if (ctl_delivery_id_is_safe(line))
+                        ids[n++] = line;
+        }
+        return n;
+}
+
+/* Takes the ids the ledger holds as counted: by this receiver, or by
+ * another one on the same path since (they run at once when a login's
+ * receiver starts while the one before still serves its connection). */
+static int ledger_load(Receiver *x) {
+        char text[LEDGER_MAX + 1];
+        const char *ids[LEDGER_LINES_MAX];
+        int r = ledger_read(x, text);
+        size_t n = r < 0 ? 0 : ledger_ids(text, ids);
+
+        for (size_t i = 0; i < n; i++) {
+                TakenId *t = taken_find(x, ids[i]);
+
+                (t ?: taken_add(x, ids[i]))->acked = true;
+        }
+        return r;
+}
+
+/* Adds id to the ledger, as its newest line, written whole (synced)
+ * before the "received" line that reports it.  Read, changed and
+ * replaced under the lock (ledger_lock()): a receiver that wrote its own
+ * memory of the ids dropped those another one on the path had added
+ * meanwhile.  Failing, only a later receiver's recognition of an ACK
+ * lost is lost: said. */
+static void ledger_add(Receiver *x, const char *id) {
+        char text[LEDGER_MAX + 1], out[LEDGER_MAX + 1];
+        const char *ids[LEDGER_LINES_MAX];
+        size_t n, kept = 0, len = 0;
+        int r = ledger_read(x, text);
+
+        n = r < 0 ? 0 : ledger_ids(text, ids);
+        for (size_t i = 0; i < n; i++)
+                if (!streq(ids[i], id))
+                        ids[kept++] = ids[i];
+        ids[kept++] = id;
+        for (size_t i = kept > TAKEN_IDS_MAX ? kept - TAKEN_IDS_MAX : 0; i < kept; i++)
+                len += (size_t)snprintf(out + len, sizeof out - len, "%s\n", ids[i]);
+        if (r >= 0)
+                r = write_file_atomic_at(x->ldfd, x->ledger_name, out, len, 0600);
         if (r < 0)
                 log_warning_errno(r, "Cannot record the deliveries counted in %s: %m; a receiver after this one "
                                   "would count one again whose ACK was lost.", x->ledger);
+}
+
+/* Receivers on the same path take turns at the ledger, from reading it
+ * to having replaced it (flock() on <ledger>.lock: the ledger itself is
+ * replaced, and a lock on a replaced file locks nothing).  Held but
+ * briefly: for one delivery's writing and answer. */
+static int ledger_lock(const Receiver *x, int op) {
+        while (flock(x->lockfd, op) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        return 0;
 }
 
 /* Writes d's credentials to dir/<sessionId>.json (0600); the NAK's cause
@@ -179,7 +260,8 @@ static int receive_line(Receiver *x, int fd, const char *line) {
         json_t *j = json_loads(line, 0, NULL);
         CtlDelivery d;
         const char *cause = ctl_delivery_parse(j, x->token, &d);
-        TakenId *t = cause ? NULL : taken_find(x, d.id);
+        TakenId *t = NULL;
+        bool counted = false;
         int r;
 
         if (cause) {
@@ -187,20 +269,36 @@ static int receive_line(Receiver *x, int fd, const char *line) {
                 if (say_nth(&x->refused))
                         log_warning("Refused a delivery (%s): not written, not counted (%u refused so far).", cause,
                                     x->refused);
-        } else if (t)
+                r = answer(fd, "NAK", d.id, cause);
+                goto done;
+        }
+        /* From the look-up to the ledger's update: what another receiver
+         * on the path counted meanwhile is known, and kept. */
+        r = ledger_lock(x, LOCK_EX);
+        if (r < 0)
+                log_warning_errno(r, "Cannot lock %s" LOCK_SUFFIX ": %m; going on without it.", x->ledger);
+        r = ledger_load(x);
+        if (r < 0)
+                log_warning_errno(r, "Cannot read %s: %m; going on with the deliveries known before.", x->ledger);
+        t = taken_find(x, d.id);
+        if (t)
                 log_info("Delivery %s came again (its ACK was lost): acknowledged again, not written or "
                          "counted twice.", d.id);
         else if (!(cause = delivery_write(x, &d, path, sizeof path)))
                 /* Taken once written: a lost ACK brings the same id back. */
                 t = taken_add(x, d.id);
         r = cause ? answer(fd, "NAK", d.id, cause) : answer(fd, "ACK", d.id, NULL);
-        bool counted = r >= 0 && t && !t->acked;
+        counted = r >= 0 && t && !t->acked;
         if (counted) {
                 t->acked = true;
-                ledger_save(x);
+                ledger_add(x, d.id);
+        }
+        (void)ledger_lock(x, LOCK_UN);
+        if (counted) {
                 snprintf(path, sizeof path, "%s/%s.json", x->dir, d.sid);
                 receive_say(x, path, d.provider);
         }
+done:
         json_wipe(j);
         json_decref(j);
         return r < 0 ? r : counted;
@@ -398,40 +496,32 @@ static int receive_prefix(const char *token, char **ret) {
         return 0;
 }
 
-/* The ledger beside uds, its directory opened, and the ids it holds
- * taken as counted: the agent resends a delivery whose ACK it did not
- * read, also once the receiver that counted it has exited, to whichever
- * receiver is on the path then.  Its lines are ids the receiver wrote;
- * any other is passed over.  -errno when it cannot be kept. */
+/* The ledger beside uds, its directory and its lock opened, and the ids
+ * it holds taken as counted: the agent resends a delivery whose ACK it
+ * did not read, also once the receiver that counted it has exited, to
+ * whichever receiver is on the path then.  Its lines are ids the
+ * receiver wrote; any other is passed over.  -errno when it cannot be
+ * kept. */
 static int ledger_open(Receiver *x, const char *uds) {
         const char *slash = strrchr(uds, '/');
         _cleanup_(freep) char *dir = !slash ? strdup(".") : slash == uds ? strdup("/") :
                                                                           strndup(uds, (size_t)(slash - uds));
-        _cleanup_(closep) int fd = -EBADF;
-        char text[LEDGER_MAX + 1], *line, *next;
-        ssize_t n;
+        _cleanup_(freep) char *lock = NULL;
 
         if (!dir || asprintf(&x->ledger, "%s" LEDGER_SUFFIX, uds) < 0)
                 return -ENOMEM;
         x->ledger_name = x->ledger + (slash ? (size_t)(slash + 1 - uds) : 0);
+        if (asprintf(&lock, "%s" LOCK_SUFFIX, x->ledger_name) < 0)
+                return -ENOMEM;
         x->ldfd = open_writable_dir(dir);
         if (x->ldfd < 0)
                 return x->ldfd;
-        fd = openat(x->ldfd, x->ledger_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-        if (fd < 0)
-                return errno == ENOENT ? 0 : -errno;
-        n = read(fd, text, sizeof text - 1);
-        if (n < 0)
+        /* Kept, never removed: a lock file removed while another receiver
+         * waits for it has that one lock a file nobody else opens. */
+        x->lockfd = openat(x->ldfd, lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
+        if (x->lockfd < 0)
                 return -errno;
-        text[n] = '\0';
-        for (line = text; line && *line; line = next) {
-                next = strchr(line, '\n');
-                if (next)
-                        *next++ = '\0';
-                if (ctl_delivery_id_is_safe(line) && !taken_find(x, line))
-                        taken_add(x, line)->acked = true;
-        }
-        return 0;
+        return ledger_load(x);
 }
 
 /* A socket a receiver left at uds is replaced; anything else there (a
@@ -457,6 +547,7 @@ static void uds_remove_own(const char *uds, const struct stat *bound) {
 }
 
 static void receiver_done(Receiver *x) {
+        x->lockfd = safe_close(x->lockfd);
         x->ldfd = safe_close(x->ldfd);
         free(x->ledger);
         x->ledger = NULL;
@@ -467,8 +558,8 @@ int ctl_receive(const char *uds, const char *dir, unsigned want, const char *tok
          * one that cannot take a file would refuse each delivery (NAK),
          * and the agent would resend it until its login expires. */
         _cleanup_(closep) int fd = -EBADF, dfd = open_writable_dir(dir);
-        _cleanup_(receiver_done) Receiver x = { .dir = dir, .dfd = dfd, .ldfd = -EBADF, .token = token,
-                                                .idle_s = idle_s };
+        _cleanup_(receiver_done) Receiver x = { .dir = dir, .dfd = dfd, .ldfd = -EBADF, .lockfd = -EBADF,
+                                                .token = token, .idle_s = idle_s };
         _cleanup_(erase_and_freep) char *prefix = NULL;
         struct sockaddr_un sa;
         int len = sockaddr_un_set(&sa, uds);

@@ -6,6 +6,7 @@ request as waiting (vmba_http_waiting_requests in /metrics).  The push
 handoff's host end is `ctl receive` on a unix socket standing in for
 Firecracker's <uds_path>_<port>."""
 import errno
+import fcntl
 import http.client
 import json
 import os
@@ -1040,6 +1041,83 @@ def test_ctl_receive_leaves_the_socket_of_the_receiver_after_it(agent_bin):
                 second.close()
     finally:
         first.close()
+
+
+def test_ctl_receive_two_at_once_keep_each_others_deliveries(agent_bin):
+    """Two receivers on the same path at once (the next login's started
+    while the first still serves the agent's connection): each adds its
+    ids to the ledger, neither drops the other's (each wrote its own
+    memory of them over the file); and a delivery the second counted,
+    resent on the first's connection, is acknowledged there, not written
+    or counted again."""
+    first = Receiver(agent_bin)
+    try:
+        with first.connect() as c, c.makefile("r") as answers:
+            second = Receiver(agent_bin, after=first)
+            try:
+                with second.connect() as c2, c2.makefile("r") as answers2:
+                    c2.sendall(agent_line("d2", "s2", "SECOND"))
+                    assert answers2.readline() == "ACK d2\n"
+                out, err = second.proc.communicate(timeout=60)
+                assert (second.proc.returncode, out) == (0, f"received: {second.path('s2')} (oauth)\n"), err
+                c.sendall(agent_line("d2", "s2", "SECOND"))
+                assert answers.readline() == "ACK d2\n"
+                c.sendall(agent_line("d1", "s1", "FIRST"))
+                assert answers.readline() == "ACK d1\n"
+                out, err = first.proc.communicate(timeout=60)
+                assert (first.proc.returncode, out) == (0, f"received: {first.path('s1')} (oauth)\n"), err
+                assert "Delivery d2 came again (its ACK was lost): acknowledged again, not written or counted " \
+                    "twice." in err, err
+                assert not os.path.exists(first.path("s2"))
+                with open(first.sock + ".delivered") as f:
+                    assert f.read() == "d2\nd1\n"
+            finally:
+                second.close()
+    finally:
+        first.close()
+
+
+def waits_for_flock(pid, ino):
+    """Whether pid waits for a flock() on the file with inode ino."""
+    # A waiter's line: "1: -> FLOCK ADVISORY WRITE <pid> <major>:<minor>:<inode> 0 EOF".
+    with open("/proc/locks") as f:
+        for fields in (line.split() for line in f):
+            if fields[1:3] == ["->", "FLOCK"] and fields[5] == str(pid) and fields[6].endswith(f":{ino}"):
+                return True
+    return False
+
+
+def test_ctl_receive_waits_for_the_ledger_lock(agent_bin):
+    """Another receiver on the path holds the ledger's lock (this test,
+    here) and adds an id meanwhile: the receiver waits for the lock (seen
+    in /proc/locks) before it reads the ledger, so the id added is kept
+    beside its own.  The lock file is <uds>.delivered.lock, 0600, left in
+    place."""
+    rx = Receiver(agent_bin)
+    try:
+        ledger = rx.sock + ".delivered"
+        lock = os.open(ledger + ".lock", os.O_RDWR | os.O_CLOEXEC)
+        try:
+            assert stat.S_IMODE(os.fstat(lock).st_mode) == 0o600
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            with rx.connect() as c, c.makefile("r") as answers:
+                c.sendall(agent_line("d1", "s1", "FIRST"))
+                wait_until(lambda: waits_for_flock(rx.proc.pid, os.fstat(lock).st_ino), 30,
+                           "the receiver waiting for the lock")
+                with open(ledger + ".new", "w") as f:
+                    f.write("d0\n")
+                os.rename(ledger + ".new", ledger)
+                fcntl.flock(lock, fcntl.LOCK_UN)
+                assert answers.readline() == "ACK d1\n"
+        finally:
+            os.close(lock)
+        out, err = rx.proc.communicate(timeout=60)
+        assert (rx.proc.returncode, out) == (0, f"received: {rx.path('s1')} (oauth)\n"), err
+        with open(ledger) as f:
+            assert f.read() == "d0\nd1\n"
+        assert os.path.exists(ledger + ".lock")
+    finally:
+        rx.close()
 
 
 def test_ctl_receive_silent_connection_does_not_block(make_env, agent_bin):
