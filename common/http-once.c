@@ -76,8 +76,11 @@ static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) 
                 n = send(fd, h->out + h->sent, h->n_out - h->sent, MSG_NOSIGNAL);
                 if (n < 0 && (errno == EAGAIN || errno == EINTR))
                         return 0;
+                /* The server closed (or reset) the connection before the
+                 * request was sent: not -EPIPE, which says an answer was
+                 * cut off. */
                 if (n < 0) {
-                        finish(h, -errno);
+                        finish(h, errno == EPIPE || errno == ECONNRESET ? -ESHUTDOWN : -errno);
                         return 0;
                 }
                 h->sent += (size_t)n;

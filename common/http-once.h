@@ -19,11 +19,14 @@
 
 typedef struct HttpOnce HttpOnce;
 
-/* r: 0 with the answer; a connect or send error (-ECONNREFUSED, ...);
- * -EBADMSG when the answer is not HTTP; -EPIPE when the connection ended
- * before the body its Content-Length announced was in (a truncated body
- * is never handed on); -EFBIG over the size bound; -ETIMEDOUT.  a is valid during the call only; the exchange is freed
- * after it returns. */
+/* r: 0 with the answer; a connect or send error (-ECONNREFUSED, ...;
+ * -ESHUTDOWN when the server closed or reset the connection before the
+ * whole request was sent: a send's EPIPE or ECONNRESET); -EBADMSG when
+ * the answer is not
+ * HTTP; -EPIPE only when the connection ended before the body its
+ * Content-Length announced was in (a truncated body is never handed on);
+ * -EFBIG over the size bound; -ETIMEDOUT.  a is valid during the call
+ * only; the exchange is freed after it returns. */
 typedef void (*HttpOnceDone)(int r, const HttpAnswer *a, void *userdata);
 
 /* request: taken over (wiped and freed by the exchange, also on failure).

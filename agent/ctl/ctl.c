@@ -110,7 +110,7 @@ static void on_answer(int r, const HttpAnswer *a, void *userdata) {
         Exchange *x = userdata;
 
         x->done = true;
-        x->r = r; /* -EPIPE: the answer was cut off (http-once) */
+        x->r = r; /* -EPIPE: the answer was cut off; -ESHUTDOWN: the request was not sent (http-once) */
         if (x->r >= 0) {
                 x->status = a->status;
                 x->body = strdup(a->body);
@@ -449,6 +449,9 @@ static int login_fetch(Ctl *c, const char *sid, CtlOut *out) {
                 if (c->stopped_by > 0)
                         log_error("Stopped by %s while the agent at %s sent the credentials.",
                                   strsignal(c->stopped_by), c->host);
+                else if (r == -ESHUTDOWN) /* the credentials' request never reached it */
+                        log_error("Lost the agent at %s before it sent the credentials: it closed the connection "
+                                  "before the request was sent.", c->host);
                 else
                         log_error("Lost the agent at %s while it sent the credentials: %s.", c->host,
                                   r == -EPIPE ? "its answer was cut off" : strerror(-r));
