@@ -107,20 +107,27 @@ int write_file_atomic_flags(const char *path, const void *data, size_t size, mod
 
 /* mkostemp() has no *at() form: the same O_EXCL name, name.XXXXXX (six
  * random letters or digits), made below dirfd. */
-int tmpfile_at(int dirfd, const char *name, char tmp[static NAME_MAX + 1]) {
+int tmpfile_name(const char *name, char tmp[static NAME_MAX + 1]) {
         static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        uint8_t rnd[6];
+        int n;
 
+        if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+                return -EIO;
+        n = snprintf(tmp, NAME_MAX + 1, "%s.XXXXXX", name);
+        if (n > NAME_MAX)
+                return -ENAMETOOLONG;
+        for (size_t k = 0; k < sizeof rnd; k++)
+                tmp[n - sizeof rnd + k] = chars[rnd[k] % (sizeof chars - 1)];
+        return 0;
+}
+
+int tmpfile_at(int dirfd, const char *name, char tmp[static NAME_MAX + 1]) {
         for (unsigned i = 0; i < 16; i++) {
-                uint8_t rnd[6];
-                int n, fd;
+                int r = tmpfile_name(name, tmp), fd;
 
-                if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
-                        return -EIO;
-                n = snprintf(tmp, NAME_MAX + 1, "%s.XXXXXX", name);
-                if (n > NAME_MAX)
-                        return -ENAMETOOLONG;
-                for (size_t k = 0; k < sizeof rnd; k++)
-                        tmp[n - sizeof rnd + k] = chars[rnd[k] % (sizeof chars - 1)];
+                if (r < 0)
+                        return r;
                 fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
                 if (fd >= 0 || errno != EEXIST)
                         return fd >= 0 ? fd : negative_errno();

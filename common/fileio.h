@@ -56,6 +56,9 @@ int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t s
  * through a symlink: its fd, or -errno.  For a writer that readies the
  * file before it has what goes in, then renames it over name. */
 int tmpfile_at(int dirfd, const char *name, char tmp[static NAME_MAX + 1]);
+/* tmp: a name for a new file beside name, name.XXXXXX (as tmpfile_at()'s),
+ * not checked to be free: 0, or -ENAMETOOLONG, -EIO. */
+int tmpfile_name(const char *name, char tmp[static NAME_MAX + 1]);
 
 /* dir, opened (O_DIRECTORY, O_CLOEXEC) once the caller may create files
  * in it (write and search, by its effective ids): the fd, or -errno. */

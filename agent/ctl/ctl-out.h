@@ -4,7 +4,10 @@
  * the agent still holds them: the directory is checked before the login
  * starts, and the file is created and given its room (fallocate) right
  * before the pull.  After it only the write into that room, the sync and
- * the rename are left. */
+ * the naming are left.  The file is unnamed (O_TMPFILE) until then, so a
+ * ctl killed during the pull leaves nothing beside --out; where the file
+ * system has no unnamed files (or one cannot be given a name: no /proc),
+ * it is a named temporary file (named). */
 #pragma once
 
 #include <limits.h>
@@ -21,7 +24,8 @@ typedef struct CtlOut {
         char *dir;              /* the directory it goes in (owned) */
         int dfd;
         int fd;                 /* the temporary file, room made; -EBADF: none */
-        char tmp[NAME_MAX + 1]; /* its name in dir */
+        char tmp[NAME_MAX + 1]; /* its name in dir while it has one ("": none) */
+        bool named;             /* dir has no unnamed files: the temporary file is named from the start */
         bool kept;              /* ctl_out_commit() failed with the credentials durable in tmp */
         bool renamed;           /* the credentials are at path (maybe not durably, see commit) */
 } CtlOut;
@@ -29,17 +33,19 @@ typedef struct CtlOut {
 #define CTL_OUT_NULL { .dfd = -EBADF, .fd = -EBADF }
 
 /* Checks that path's directory takes a file of CTL_OUT_ROOM bytes now
- * (made and removed again): 0, or -errno (-EINVAL for a path whose last
- * component is no file name, -EISDIR for a directory there). */
+ * (made and removed again), and whether it is unnamed there (o->named):
+ * 0, or -errno (-EINVAL for a path whose last component is no file name,
+ * -EISDIR for a directory there). */
 int ctl_out_open(CtlOut *o, const char *path);
 /* Creates the temporary file (0600) and makes CTL_OUT_ROOM bytes of room
  * in it, where the file system can (-ENOSPC when there is not that much). */
 int ctl_out_reserve(CtlOut *o);
-/* Writes data into the reserved file, cut to its size, synced, renamed
- * over path, the directory synced: 0, or -errno.  On failure, o->renamed:
- * only the directory's sync failed (the file is at path, a crash may
- * undo the rename); o->kept: the rename failed, the data synced in
- * o->dir/o->tmp, which stays; neither: lost (the file is removed). */
+/* Writes data into the reserved file, cut to its size, synced, named
+ * path (an unnamed one linked there, or beside it and renamed over it;
+ * a named one renamed), the directory synced: 0, or -errno.  On failure,
+ * o->renamed: only the directory's sync failed (the file is at path, a
+ * crash may undo the naming); o->kept: the rename failed, the data synced
+ * in o->dir/o->tmp, which stays; neither: lost (no file of it stays). */
 int ctl_out_commit(CtlOut *o, const void *data, size_t size);
 /* Closes; removes the temporary file unless the credentials were kept
  * in it. */

@@ -405,9 +405,10 @@ static int out_failed(const CtlOut *o, int r) {
 }
 
 /* From the temporary file's creation until cmd_login() removed it again
- * (or renamed it), the stop signals wait: a stop then would leave it
- * behind, 4 MiB, and after the pull with the credentials in it, under a
- * name nobody knows.  During the pull they end it (stop_on_signals). */
+ * (or named it), the stop signals wait: a stop then would leave a named
+ * one (ctl-out.h) behind, 4 MiB, and after the pull with the credentials
+ * in it, under a name nobody knows.  During the pull they end it
+ * (stop_on_signals), said, and the signal's exit after. */
 static int stop_signals_hold(Ctl *c) {
         sigset_t ss;
 
@@ -503,6 +504,10 @@ static int cmd_login(Ctl *c, const char *provider, const char *sid_arg, const ch
         r = ctl_out_open(&out, out_arg ?: "credentials.json");
         if (r < 0)
                 return log_error_errno(r, "Cannot write the credentials to %s: %m", out.path), 1;
+        if (out.named)
+                log_notice("Cannot make an unnamed file (O_TMPFILE) in %s and name it later: the credentials are "
+                           "pulled into a temporary file beside %s, which a ctl killed (SIGKILL) during the pull "
+                           "leaves behind.", out.dir, out.path);
         r = login_start(c, provider, sid, &url);
         if (r >= 0)
                 r = login_wait(c, sid, url);

@@ -680,6 +680,90 @@ class HoldingProxy(CuttingProxy):
                 pass
 
 
+def unnamed_room(pid, d):
+    """Whether pid holds an unnamed file (O_TMPFILE) in directory d with
+    the room for the credentials made (4 MiB); nothing is in d then."""
+    names = os.listdir(d)
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            size = os.stat(f"/proc/{pid}/fd/{fd}").st_blocks * 512
+        except FileNotFoundError:
+            continue
+        if target.startswith(f"{d}/#") and target.endswith(" (deleted)") and size >= 4 << 20:
+            return names == []
+    return False
+
+
+class StallingAgent:
+    """A stand-in for the agent in the namespace: a login starts, is
+    signed in at once, and the credentials' answer stalls after its
+    first bytes (`stalled` set), its connection held open."""
+
+    def __init__(self, ns):
+        self.stalled, self.conns = threading.Event(), []
+        with ns.entered():
+            self.srv = socket.socket()
+            self.srv.bind(("127.0.0.1", 0))
+            self.srv.listen(16)
+        self.port = self.srv.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+            threading.Thread(target=self.answer, args=(c,), daemon=True).start()
+
+    def answer(self, c):
+        req = b""
+        while b"\r\n\r\n" not in req:
+            chunk = c.recv(65536)
+            if not chunk:
+                return
+            req += chunk
+        line = req.split(b"\r\n", 1)[0].decode()
+        if line.startswith("GET /credentials/get"):
+            c.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n{"credentials":{"code":"PART')
+            self.stalled.set()
+            return  # held open until close()
+        body = b'{"authenticated":true}' if line.startswith("GET /credentials/status") else \
+            b'{"success":true,"oauthUrl":"https://a/"}'
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+        c.close()
+
+    def close(self):
+        self.srv.close()
+        for c in self.conns:
+            c.close()
+
+
+def test_ctl_login_killed_during_the_pull_leaves_no_file(agent_bin, tmp_path):
+    """ctl killed (SIGKILL, which it cannot catch) while the credentials'
+    answer comes: the file it made room in beside --out has no name until
+    the credentials in it are whole and synced, so nothing is left; a
+    named temporary file was, 4 MiB, with part of them in it."""
+    ns = Netns("vmbactl")
+    agent = StallingAgent(ns)
+    out = str(tmp_path / "creds.json")
+    try:
+        p = ns.popen([agent_bin, "ctl", "--agent", f"http://127.0.0.1:{agent.port}", "--session", "s1", "--out", out,
+                      "login", "codex"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert agent.stalled.wait(60), "no pull came"
+        assert unnamed_room(p.pid, tmp_path), (os.listdir(tmp_path), "no unnamed room made before the pull")
+        p.kill()
+        _, err = p.communicate(timeout=30)
+        assert p.returncode == -signal.SIGKILL, err
+        assert os.listdir(tmp_path) == []
+        assert "Cannot make an unnamed file" not in err, err
+    finally:
+        agent.close()
+        ns.close()
+
+
 def test_ctl_login_stopped_during_the_pull_leaves_no_file(make_env, agent_bin, tmp_path):
     """ctl stopped (SIGTERM) while it pulls: the temporary file it made
     beside --out for the credentials (4 MiB of room) is removed before it
@@ -691,7 +775,7 @@ def test_ctl_login_stopped_during_the_pull_leaves_no_file(make_env, agent_bin, t
     try:
         p = signed_in_through(e, agent_bin, proxy, s, out)
         assert proxy.held.wait(60), "no pull came"
-        assert [n for n in os.listdir(tmp_path) if n.startswith("creds.json.")], "no room made before the pull"
+        assert unnamed_room(p.pid, tmp_path), "no room made before the pull"
         p.send_signal(signal.SIGTERM)
         _, err = p.communicate(timeout=30)
     finally:
