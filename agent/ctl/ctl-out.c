@@ -180,3 +180,19 @@ int ctl_out_commit(CtlOut *o, const void *data, size_t size) {
         o->renamed = true;
         return fsync(o->dfd) < 0 ? -errno : 0;
 }
+
+int ctl_out_write_at(int dfd, const char *name, const void *data, size_t size) {
+        CtlOut o = { .dfd = dfd, .name = name, .fd = -EBADF };
+        int r = filename_is_valid(name) ? out_create(&o) : -EINVAL;
+
+        if (r >= 0)
+                r = ctl_out_commit(&o, data, size);
+        o.fd = safe_close(o.fd);
+        if (r < 0 && !o.renamed && o.tmp[0])
+                (void)unlinkat(dfd, o.tmp, 0);
+        /* An unnamed file that could not be named (no /proc, and a kernel
+         * that keeps AT_EMPTY_PATH to the privileged): a named one. */
+        if (r < 0 && !o.renamed && !o.kept && !o.named)
+                r = write_file_atomic_at(dfd, name, data, size, 0600);
+        return r;
+}

@@ -50,3 +50,8 @@ int ctl_out_commit(CtlOut *o, const void *data, size_t size);
 /* Closes; removes the temporary file unless the credentials were kept
  * in it. */
 void ctl_out_done(CtlOut *o);
+/* Writes data to name in dfd (borrowed) as ctl_out_commit() does, without
+ * room made ahead: unnamed until synced, so a ctl killed while it writes
+ * leaves nothing.  0 once the file and its name are durable, or -errno
+ * (nothing of it left, but a name given whose directory sync failed). */
+int ctl_out_write_at(int dfd, const char *name, const void *data, size_t size);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "ctl-delivery.h"
+#include "ctl-out.h"
 #include "ctl-receive.h"
 #include "fileio.h"
 #include "id-util.h"
@@ -216,8 +217,8 @@ static int ledger_lock(const Receiver *x, int op) {
         return 0;
 }
 
-/* Writes d's credentials to dir/<sessionId>.json (0600); the NAK's cause
- * when it cannot. */
+/* Writes d's credentials to dir/<sessionId>.json (0600; no name until
+ * synced: ctl_out_write_at()); the NAK's cause when it cannot. */
 static const char *delivery_write(const Receiver *x, const CtlDelivery *d, char *path, size_t path_size) {
         /* Compact: indented, a deeply nested array grows a thousandfold
          * (each element on a line of its own, indented by its depth). */
@@ -231,7 +232,7 @@ static const char *delivery_write(const Receiver *x, const CtlDelivery *d, char 
         }
         snprintf(name, sizeof name, "%s.json", d->sid);
         snprintf(path, path_size, "%s/%s", x->dir, name);
-        r = write_file_atomic_at(x->dfd, name, text, strlen(text), 0600);
+        r = ctl_out_write_at(x->dfd, name, text, strlen(text));
         if (r < 0) {
                 log_error_errno(r, "Cannot write %s: %m", path);
                 return "not-written";

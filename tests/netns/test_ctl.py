@@ -1357,26 +1357,47 @@ def test_ctl_receive_writes_what_it_was_sent_compactly(agent_bin):
 
 def test_ctl_receive_acknowledges_a_durable_file(agent_bin, tmp_path):
     """The ACK lets the agent forget the credentials: before it, the file is
-    synced, renamed into place, and the directory synced too (a rename not
-    yet on disk is lost with power, after the ACK).  Seen in the system
-    calls, in order."""
+    synced, named (linked: it had no name), and the directory synced too
+    (a name not yet on disk is lost with power, after the ACK).  Seen in
+    the system calls, in order."""
     need("strace")
     trace = tmp_path / "trace"
     rx = Receiver(agent_bin, wrap=("strace", "-q", "-o", str(trace), "-e",
-                                   "trace=fsync,rename,renameat,renameat2,sendto"))
+                                   "trace=fsync,linkat,rename,renameat,renameat2,sendto"))
     try:
         with rx.connect() as c, c.makefile("r") as answers:
             c.sendall((json.dumps({"token": TOKEN, "deliveryId": "d1", "sessionId": "s1", "provider": "oauth",
                                    "credentials": {"code": "C"}, "credPath": ""}) + "\n").encode())
             assert answers.readline() == "ACK d1\n"
         rx.proc.communicate(timeout=60)
-        calls = [l for l in trace.read_text().splitlines() if l.split("(")[0] in ("fsync", "renameat", "renameat2",
-                                                                               "rename", "sendto")]
+        calls = [l for l in trace.read_text().splitlines() if l.split("(")[0] in ("fsync", "linkat", "renameat",
+                                                                               "renameat2", "rename", "sendto")]
         rename = next(i for i, l in enumerate(calls) if '"s1.json"' in l)
+        assert calls[rename].startswith("linkat("), calls
         dirfd = calls[rename].split("(")[1].split(",")[2].strip()
         ack = next(i for i, l in enumerate(calls) if "ACK d1" in l)
         assert calls[rename - 1].startswith("fsync("), calls  # the file
         assert rename < ack and f"fsync({dirfd})" in [l.split("=")[0].strip() for l in calls[rename + 1:ack]], calls
+    finally:
+        rx.close()
+
+
+def test_ctl_receive_killed_while_it_writes_leaves_nothing(agent_bin):
+    """The receiver killed (SIGKILL, here by strace at the delivery file's
+    fsync) while it writes a delivery: the file has no name until it is
+    synced, so nothing of the credentials is left in --out-dir (a named
+    temporary file was, <sessionId>.json.XXXXXX); the agent, without its
+    ACK, sends the delivery again to the next receiver."""
+    need("strace")
+    rx = Receiver(agent_bin, wrap=("strace", "-q", "-o", "/dev/null", "-e", "trace=fsync",
+                                   "-e", "inject=fsync:signal=SIGKILL:when=1"))
+    try:
+        with rx.connect() as c, c.makefile("r") as answers:
+            c.sendall(agent_line("d1", "s1", "KILLED"))
+            assert answers.readline() == ""  # no ACK: killed
+        rx.proc.communicate(timeout=60)
+        assert rx.proc.returncode == -signal.SIGKILL  # strace ends as its tracee did
+        assert os.listdir(rx.out) == []
     finally:
         rx.close()
 
