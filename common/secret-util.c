@@ -46,6 +46,29 @@ size_t secret_redact(const char *in, const char *const *secrets, char *out, size
         return o;
 }
 
+size_t secret_redact_cut(const char *s, size_t len, const char *const *secrets) {
+        size_t i = 0;
+
+        /* secret_redact()'s walk: at each place the longest secret that
+         * matches is skipped whole.  It stops where one may match once
+         * more bytes come, one longer than any that matches there now. */
+        while (i < len) {
+                size_t best = 0;
+
+                for (const char *const *x = secrets; x && *x; x++) {
+                        size_t l = strlen(*x), k = MIN(l, len - i);
+
+                        if (l == 0 || memcmp(s + i, *x, k) != 0)
+                                continue;
+                        if (k < l)
+                                return i;
+                        best = MAX(best, l);
+                }
+                i += MAX(best, (size_t)1);
+        }
+        return len;
+}
+
 bool desktop_secret_is_valid(const char *s) {
         size_t n = s ? strlen(s) : 0;
 

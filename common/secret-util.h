@@ -21,6 +21,15 @@ bool secret_equal(const char *given, size_t given_len, const char *expected);
 #define REDACTED_MARK "[REDACTED]"
 size_t secret_redact(const char *in, const char *const *secrets, char *out, size_t size);
 
+/* Where a line still being read, s[0..len), may be cut so that its head
+ * s[0..cut) is redacted and logged on its own: no secret that
+ * secret_redact() would replace in the whole line (what comes after s
+ * included) crosses the cut, so the redacted pieces put together are the
+ * redacted whole line.  The tail s[cut..len) that waits for more is
+ * shorter than the longest secret.  0 when s may be the start of a
+ * secret longer than len. */
+size_t secret_redact_cut(const char *s, size_t len, const char *const *secrets);
+
 /* The desktop secret goes into a URL (noVNC's ?token=), websockify's token
  * file ("SECRET: host:port", split at ": ") and x11vnc's password file
  * (one line): 8 to 256 of [A-Za-z0-9._~-], the URL's unreserved characters,

@@ -20,6 +20,7 @@ struct SvOutput {
         sd_event_source *io;
         char line[SV_OUTPUT_LINE_MAX + 1];
         size_t len;
+        bool skip; /* the rest of the line holds a secret's tail: not logged */
         usec_t window_start;
         unsigned in_window, suppressed;
         size_t bytes_in_window;
@@ -45,7 +46,12 @@ static bool is_quiet(const SvOutput *o) {
         return false;
 }
 
-static void emit(SvOutput *o) {
+static const char *const *secrets_now(SvOutput *o) {
+        return o->secrets ? o->secrets(o->userdata) : NULL;
+}
+
+/* Logs line[0..len) with secrets redacted, within the budget. */
+static void log_line(SvOutput *o, const char *const *secrets) {
         usec_t t = now(CLOCK_MONOTONIC);
 
         o->line[o->len] = '\0';
@@ -61,15 +67,42 @@ static void emit(SvOutput *o) {
                 o->in_window = SV_OUTPUT_BURST;
         o->bytes_in_window += o->len;
         if (o->in_window++ < SV_OUTPUT_BURST) {
-                /* A secret split by SV_OUTPUT_LINE_MAX would escape; the
-                 * lines that carry one (websockify's "Path: ...") are short. */
                 char clean[2 * SV_OUTPUT_LINE_MAX + 1];
-                secret_redact(o->line, o->secrets ? o->secrets(o->userdata) : NULL, clean, sizeof clean);
+                secret_redact(o->line, secrets, clean, sizeof clean);
                 log_full(is_quiet(o) ? LOG_DEBUG : LOG_INFO, "%s: %s", o->name, clean);
                 explicit_bzero(clean, sizeof clean);
         } else
                 o->suppressed++;
         o->len = 0;
+}
+
+static void emit(SvOutput *o) {
+        log_line(o, secrets_now(o));
+}
+
+/* The line filled the buffer: its head is logged, split where no secret
+ * crosses (a secret over the split would be two halves, each logged in
+ * clear), and the tail that may begin one waits for the bytes after it.
+ * A line that may begin with a secret longer than the buffer (a control
+ * token over SV_OUTPUT_LINE_MAX bytes) is logged as the mark alone, up to
+ * its end. */
+static void emit_head(SvOutput *o) {
+        const char *const *secrets = secrets_now(o);
+        size_t n = o->len, cut = secret_redact_cut(o->line, n, secrets);
+        char at_cut = o->line[cut];
+
+        if (cut == 0) {
+                o->len = strlen(REDACTED_MARK);
+                memcpy(o->line, REDACTED_MARK, o->len);
+                log_line(o, NULL);
+                o->skip = true;
+                return;
+        }
+        o->len = cut;
+        log_line(o, secrets);
+        o->line[cut] = at_cut;
+        memmove(o->line, o->line + cut, n - cut);
+        o->len = n - cut;
 }
 
 static void on_eof(SvOutput *o) {
@@ -92,15 +125,17 @@ static ssize_t output_read(SvOutput *o, bool *lines) {
                 return -errno;
         for (ssize_t i = 0; i < n; i++) {
                 if (buf[i] == '\n') {
-                        emit(o);
+                        if (!o->skip)
+                                emit(o);
+                        o->skip = false;
                         *lines = true;
                         continue;
                 }
-                if (buf[i] == '\r')
+                if (buf[i] == '\r' || o->skip)
                         continue;
                 o->line[o->len++] = buf[i];
                 if (o->len == SV_OUTPUT_LINE_MAX)
-                        emit(o);
+                        emit_head(o);
         }
         return n;
 }

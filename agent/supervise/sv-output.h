@@ -20,7 +20,7 @@
 #define SV_OUTPUT_BURST 200
 #define SV_OUTPUT_INTERVAL (10 * USEC_PER_SEC)
 #define SV_OUTPUT_BYTES (16 * 1024)
-#define SV_OUTPUT_LINE_MAX 1024 /* longer lines are split */
+#define SV_OUTPUT_LINE_MAX 1024 /* longer lines are split, never inside a secret */
 #define SV_OUTPUT_DRAIN_MAX (64 * 1024) /* read at sv_output_free(): a pipe's default capacity */
 
 typedef struct SvOutput SvOutput;

@@ -1,10 +1,12 @@
 /* Unit tests for common/secret-util.c: secrets redacted out of a line
- * another program printed, which desktop secrets are accepted, and
- * secret_equal() (length given, empty never matches). */
+ * another program printed, also one cut into pieces, which desktop
+ * secrets are accepted, and secret_equal() (length given, empty never
+ * matches). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -35,6 +37,67 @@ static void test_secret_redact(void **state) {
         assert_int_equal(secret_redact("12345678901234", secrets, out, 12), 11);
         assert_string_equal(out, "12345678901");
         assert_int_equal(secret_redact("x", secrets, out, 0), 0);
+}
+
+/* Redacts s in pieces cut by secret_redact_cut() whenever cap bytes
+ * wait, as a reader of a child's over-long line does, into out. */
+static void redact_in_pieces(const char *s, size_t cap, const char *const *secrets, char *out, size_t size) {
+        char buf[64], piece[128];
+        size_t n = 0, o = 0;
+
+        assert_true(cap < sizeof buf);
+        out[0] = '\0';
+        for (; *s; s++) {
+                buf[n++] = *s;
+                if (n < cap)
+                        continue;
+                size_t cut = secret_redact_cut(buf, n, secrets);
+                assert_true(cut > 0 && cut <= n);
+                memcpy(piece, buf, cut);
+                piece[cut] = '\0';
+                o += secret_redact(piece, secrets, out + o, size - o);
+                memmove(buf, buf + cut, n - cut);
+                n -= cut;
+        }
+        buf[n] = '\0';
+        secret_redact(buf, secrets, out + o, size - o);
+}
+
+static void test_secret_redact_cut(void **state) {
+        const char *const secrets[] = { "abcdefgh", "abcdefgh-rest-of-it", NULL };
+        const char *const none[] = { NULL };
+        char out[256], whole[256];
+
+        /* Nothing that may begin a secret: all of it goes. */
+        assert_int_equal(secret_redact_cut("xxxxxxxx", 8, secrets), 8);
+        assert_int_equal(secret_redact_cut("xxxxabcd", 8, none), 8);
+        assert_int_equal(secret_redact_cut("xxxxabcd", 8, NULL), 8);
+        /* A secret's start at the end waits for its rest. */
+        assert_int_equal(secret_redact_cut("xxxxabcd", 8, secrets), 4);
+        assert_int_equal(secret_redact_cut("xxxxxxxa", 8, secrets), 7);
+        /* A secret ending at the end is whole, unless a longer one may
+         * follow from the same place: then it waits too. */
+        assert_int_equal(secret_redact_cut("xxabcdefgh", 10, secrets), 2);
+        assert_int_equal(secret_redact_cut("abcdefghxx", 10, secrets), 10);
+        assert_int_equal(secret_redact_cut("abcdefgh-rest-of-itx", 20, secrets), 20);
+        /* A near miss is text. */
+        assert_int_equal(secret_redact_cut("xxxxabcX", 8, secrets), 8);
+        /* The start of a secret longer than all of it. */
+        assert_int_equal(secret_redact_cut("abcdefgh-r", 10, secrets), 0);
+
+        /* Cut when 24 bytes wait, with the secret over each place of a cut:
+         * never a half in clear, and the same as the line redacted whole. */
+        for (size_t pad = 0; pad <= 24; pad++) {
+                char line[128];
+
+                snprintf(line, sizeof line, "%.*sabcdefgh-rest-of-it tail abcdefgh.", (int)pad, "0123456789012345678901234");
+                redact_in_pieces(line, 24, secrets, out, sizeof out);
+                secret_redact(line, secrets, whole, sizeof whole);
+                assert_string_equal(out, whole);
+                assert_null(strstr(out, "abcd"));
+                assert_null(strstr(out, "rest"));
+                assert_non_null(strstr(out, "[REDACTED] tail [REDACTED]."));
+        }
 }
 
 static void test_desktop_secret_valid(void **state) {
@@ -86,6 +149,7 @@ static void test_secret_equal(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_secret_redact),
+                cmocka_unit_test(test_secret_redact_cut),
                 cmocka_unit_test(test_desktop_secret_valid),
                 cmocka_unit_test(test_secret_equal),
         };
