@@ -12,11 +12,11 @@
 #include "agent/login/ansi.h"
 #include "macro.h"
 
-/* One letter per fed byte: I inside, T text, C CSI done, O OSC done,
- * E ESC done. */
+/* One letter per fed byte: I inside, T text, C CSI done, S string
+ * done, E ESC done. */
 static void classify(const char *in, size_t n, char *out) {
         static const char letter[] = { [ANSI_INSIDE] = 'I', [ANSI_TEXT] = 'T', [ANSI_CSI_DONE] = 'C',
-                                       [ANSI_OSC_DONE] = 'O', [ANSI_ESC_DONE] = 'E' };
+                                       [ANSI_STRING_DONE] = 'S', [ANSI_ESC_DONE] = 'E' };
         AnsiParser p;
 
         ansi_parser_init(&p);
@@ -49,13 +49,24 @@ static void test_table(void **state) {
                 { "\x1b[@", "IIC" },                      /* the lowest final byte */
                 { "\x1b[~", "IIC" },                      /* the highest */
                 /* OSC */
-                { "\x1b]0;title\x07x", "IIIIIIIIIOT" },  /* BEL ends it */
-                { "\x1b]8;;u\x1b\\x", "IIIIIIIOT" },     /* ST ends it */
+                { "\x1b]0;title\x07x", "IIIIIIIIIST" },  /* BEL ends it */
+                { "\x1b]8;;u\x1b\\x", "IIIIIIIST" },     /* ST ends it */
                 { "\x1b]0;t\x1b[1m", "IIIIIIIIC" },      /* ESC [: cut short, a CSI */
-                { "\x1b]0;t\x1b]1\x07", "IIIIIIIIO" },   /* ESC ]: cut short, another OSC */
-                { "\x1b]0;t\x1bxa", "IIIIIIIT" },        /* ESC x: cut short, back to text */
+                { "\x1b]0;t\x1b]1\x07", "IIIIIIIIS" },   /* ESC ]: cut short, another OSC */
+                { "\x1b]0;t\x1bxa", "IIIIIIET" },        /* ESC x: cut short, a two-byte ESC */
                 { "\x1b]0\x18" "a", "IIIET" },            /* CAN aborts */
                 { "\x1b]\n\r", "IIII" },                  /* line breaks are the OSC's */
+                /* DCS, APC, PM, SOS: strings as well, never text */
+                { "\x1bP1$r0m\x1b\\x", "IIIIIIIIST" },  /* DECRQSS's answer */
+                { "\x1b_Gi=31;AAAA\x1b\\x", "IIIIIIIIIIIIIST" }, /* kitty graphics */
+                { "\x1b^pm\x07x", "IIIIST" },
+                { "\x1bXs\x1b\\x", "IIIIST" },
+                { "\x1bP\n\x1b\\", "IIIIS" },              /* line breaks are the string's */
+                { "\x1b]0\x1bPq\x1b\\a", "IIIIIIIST" },    /* ESC P: cut short, a DCS */
+                { "\x1b(Pa", "IIET" },                    /* after an intermediate: a final */
+                /* 8-bit C1 forms are UTF-8 bytes: text */
+                { "\x9b" "31m", "TTTT" },
+                { "\xc2\x9d" "0;t\x07", "TTTTTT" },
         };
         char out[64];
 

@@ -75,6 +75,29 @@ static void test_strip_split_bounded(void **state) {
         transcript_free(t);
 }
 
+static void feed(Transcript *t, const char *s) {
+        transcript_feed(t, s, strlen(s));
+}
+
+/* Strings a terminal never shows (DCS, APC, PM, SOS, as OSC) are not
+ * text: one between a name and its value leaves the value redacted, a
+ * line break inside one breaks no line, and their payloads are not kept. */
+static void test_strings_dropped(void **state) {
+        Transcript *t = NULL;
+        _cleanup_(freep) char *a = NULL;
+
+        assert_int_equal(transcript_new(1024, &t), 0);
+        feed(t, "x?code\x1bPx\x1b\\=SECRET1&y\n");
+        feed(t, "x?code=\x1b_G\n;\x1b\\SECRET2&y\n");
+        feed(t, "a\x1b^https://pm.example/\x1b\\b\x1bXsos\x07" "c\n");
+        /* Split across reads, the terminator too. */
+        feed(t, "token\x1b_x\x1b");
+        feed(t, "\\: SECRET3\n");
+        a = transcript_text(t);
+        assert_string_equal(a, "x?code=[REDACTED]&y\nx?code=[REDACTED]&y\nabc\ntoken: [REDACTED]\n");
+        transcript_free(t);
+}
+
 /* A line longer than TRANSCRIPT_LINE_MAX: its head is redacted and kept,
  * the rest dropped up to the newline.  Kept as a line of its own, the
  * rest would show the tail of the token cut at the limit. */
@@ -147,6 +170,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_redact),
                 cmocka_unit_test(test_strip_split_bounded),
+                cmocka_unit_test(test_strings_dropped),
                 cmocka_unit_test(test_overlong_line),
                 cmocka_unit_test(test_utf8_kept_whole),
         };
