@@ -23,6 +23,11 @@
  *   the screen (in insert mode, then, a move reads from a NULL row): UTF-8
  *   is checked here (a broken sequence and a C1 control become U+FFFD, a
  *   sequence split across reads waits for its end);
+ * - it knows no APC, PM or SOS string (ESC _, ESC ^, ESC X: kitty's
+ *   graphics queries are APCs) and prints the payload as text, where a
+ *   terminal shows nothing: such a string is dropped here, up to ST or
+ *   BEL (as it ends an OSC), CAN or SUB, or an ESC that starts another
+ *   sequence;
  * - DECRQSS (DCS $ q) for a setting it does not know passes an int to
  *   printf where a string goes: such a request is made one nothing
  *   answers ("!q");
@@ -58,7 +63,11 @@ enum {
         SCAN_CSI_LEADER,
         SCAN_CSI_ARGS,
         SCAN_CSI_INTERMED,
+        SCAN_IGNORE,        /* in an APC, PM or SOS string: dropped */
+        SCAN_IGNORE_ESC,    /* after an ESC in one */
 };
+
+#define DROP_WITH_ESC (-2) /* track(): drop the byte and the ESC before it */
 
 typedef struct SbRow {
         size_t offset, size;
@@ -89,6 +98,7 @@ struct Screen {
         char dcs[4];                     /* the DCS's first bytes (n_dcs 5: more) */
         size_t n_dcs, dcs_q;             /* dcs_q: in scratch, its first byte, or SIZE_MAX */
         bool esc;                        /* an ESC is waiting for the byte after it */
+        bool esc_last;                   /* the last byte put was an ESC (in scratch, just before) */
         unsigned char utf8[4];           /* a UTF-8 sequence waiting for its end */
         size_t n_utf8, utf8_need;
         char held[OSC_HELD_MAX];         /* an unfinished OSC or DCS, from its "]" or "P" */
@@ -416,11 +426,18 @@ static void dcs_end(Screen *s) {
 /* Follows byte c (not a C0 control), to be stored at scratch[at], as
  * libvterm 0.1.4's parser does (parser.c), so that it never takes a
  * sequence for ended while libvterm is still in it; returns the byte to
- * give libvterm, or -1 to drop it.  REP's final byte, and that of a CSI
+ * give libvterm, -1 to drop it, or DROP_WITH_ESC (an APC, PM or SOS
+ * begins).  REP's final byte, and that of a CSI
  * that lost separators, becomes one no sequence uses (see the top). */
 static int track(Screen *s, unsigned char c, size_t at) {
         switch (s->scan) {
         case SCAN_ESC:
+                /* Right after the ESC: not after an intermediate, nor after
+                 * a byte libvterm waits past. */
+                if (s->esc_last && (c == '_' || c == '^' || c == 'X')) {
+                        s->scan = SCAN_IGNORE;
+                        return DROP_WITH_ESC;
+                }
                 if (c == '[') {
                         s->scan = SCAN_CSI_LEADER;
                         s->csi_seps = s->csi_digits = 0;
@@ -462,11 +479,36 @@ static int track(Screen *s, unsigned char c, size_t at) {
         }
 }
 
+static void put(Screen *s, size_t *size, unsigned char c);
+
+/* Byte c of an APC, PM or SOS string, or of what ends it (see the top):
+ * none of it reaches libvterm but what comes after an ESC that cut the
+ * string short (the filter has moved the controls after an ESC before
+ * it, so the byte after an ESC here is the one after it in the output). */
+static void ignore(Screen *s, size_t *size, unsigned char c) {
+        bool after_esc = s->scan == SCAN_IGNORE_ESC;
+
+        s->scan = SCAN_IGNORE;
+        if (c == 0x1b)
+                s->scan = SCAN_IGNORE_ESC;
+        else if (c == 0x07 || c == 0x18 || c == 0x1a || (after_esc && c == '\\'))
+                s->scan = SCAN_GROUND;
+        else if (after_esc) {
+                s->scan = SCAN_GROUND;
+                put(s, size, 0x1b);
+                put(s, size, c);
+        }
+}
+
 /* Appends byte c to the scratch buffer, following it through the
  * sequences (track()). */
 static void put(Screen *s, size_t *size, unsigned char c) {
         int k = c;
 
+        if (s->scan == SCAN_IGNORE || s->scan == SCAN_IGNORE_ESC) {
+                ignore(s, size, c);
+                return;
+        }
         if (c == 0x18 || c == 0x1a) /* CAN, SUB: a string is dropped unread */
                 s->scan = SCAN_GROUND;
         else if (c == 0x1b) {
@@ -477,7 +519,10 @@ static void put(Screen *s, size_t *size, unsigned char c) {
                 s->scan = SCAN_GROUND;
         } else if (c >= 0x20) /* other controls are executed where they are */
                 k = track(s, c, *size);
-        if (k >= 0)
+        s->esc_last = c == 0x1b;
+        if (k == DROP_WITH_ESC)
+                (*size)--; /* the ESC, put just before */
+        else if (k >= 0)
                 s->scratch[(*size)++] = (char)k;
 }
 

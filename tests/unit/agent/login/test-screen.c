@@ -1,7 +1,8 @@
 /* Unit tests for agent/login/screen.c: the CLI's output rendered as a
  * person sees it (libvterm 0.1.4), the rows that scrolled off shown once,
  * rows filled to the edge joined, where the cursor touches text, the
- * answers to terminal queries, OSC 8 link targets, and the bounds. */
+ * answers to terminal queries, OSC 8 link targets, strings a terminal
+ * does not show, and the bounds. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -325,6 +326,29 @@ static void test_st_after_controls(void **state) {
         assert_string_equal(v.links[0], "https://a.example/");
 }
 
+static void test_strings_not_shown(void **state) {
+        _cleanup_(screen_freep) Screen *s = new_screen(4, 40, 0);
+
+        /* libvterm 0.1.4 knows no APC, PM or SOS and would print their
+         * payloads, which a terminal never shows (Claude Code's kitty
+         * graphics query is an APC). */
+        feed(s, "a\x1b_Gi=31,s=1,v=1,a=q,t=d,f=24;AAAA\x1b\\b\x1b^pm\x07" "c\x1bXsos\x1b\\d\r\n");
+        /* Split across reads, its ESC and its terminator too; line breaks
+         * and UTF-8 inside are its own. */
+        feed(s, "e\x1b");
+        feed(s, "_x\r\ny\xc3");
+        feed(s, "\xa9\x1b");
+        feed(s, "\\f\r\n");
+        /* Cut short by CAN, or by an ESC that starts another sequence,
+         * which is applied: a CSI, another string. */
+        feed(s, "g\x1b_x\x18h\x1b_x\x1b[1mi\x1b^\x1b_x\x1b\\j\r\n");
+        /* Only right after the ESC: not after an intermediate, nor after
+         * a byte libvterm waits past, also in the next read. */
+        feed(s, "k\x1b\xa0");
+        feed(s, "_l\x1b(_m\r\n");
+        assert_string_equal(look(s).text, "abcd\nef\nghij\nklm\n\n");
+}
+
 static void test_long_csi(void **state) {
         _cleanup_(screen_freep) Screen *s = new_screen(5, 400, 0);
         char seps[201], big[64], want[300];
@@ -424,6 +448,7 @@ int main(void) {
                 cmocka_unit_test(test_links),
                 cmocka_unit_test(test_rep),
                 cmocka_unit_test(test_st_after_controls),
+                cmocka_unit_test(test_strings_not_shown),
                 cmocka_unit_test(test_long_csi),
                 cmocka_unit_test(test_broken_utf8),
                 cmocka_unit_test(test_decrqss),

@@ -141,6 +141,8 @@ static void test_wrapped(void **state) {
 static void test_osc8(void **state) {
         /* The target, when the visible text is not the URL. */
         assert_string_equal(scan(1000, CHUNKS("\x1b]8;;" URL "\x1b\\Sign in\x1b]8;;\x1b\\\r\n"), false), URL);
+        /* Nor is a URL inside an APC, PM or SOS: no terminal shows it. */
+        assert_string_equal(scan(1000, CHUNKS("\x1b_" URL "\x1b\\\x1b^" URL "\x07\x1bX" URL "\x1b\\\r\n"), true), "(none)");
         /* A target with a blank in it is not a URL. */
         assert_string_equal(scan(1000, CHUNKS("\x1b]8;;https://auth.example.com/oauth/authorize? x\x1b\\Sign in\x1b]8;;\x1b\\\r\n"), true),
                             "(none)");
