@@ -34,6 +34,7 @@
 #include "build-config.h"
 #include "desktop-setup.h"
 #include "fileio.h"
+#include "getopt-util.h"
 #include "harden.h"
 #include "health-routes.h"
 #include "in-addr-util.h"
@@ -134,7 +135,7 @@ static int parse_args(int argc, char **argv, bool lenient, RunArgs *a) {
         };
         int c, r = 0;
 
-        opterr = !lenient;
+        opterr = 0; /* glibc's message would show a --token=... whole */
         optind = 1;
         while (r >= 0 && (c = getopt_long(argc, argv, "hc:", options, NULL)) >= 0)
                 switch (c) {
@@ -155,11 +156,17 @@ static int parse_args(int argc, char **argv, bool lenient, RunArgs *a) {
                 case ARG_NO_REBOOT: r = args_add(a, "shutdown_action", "exit", NULL); break;
                 case ARG_DUMP: a->dump_keys = true; break;
                 default:
-                        if (!lenient)
+                        if (!lenient) {
+                                char name[64];
+                                log_error("Unknown option '%s', or its argument missing; see --help.",
+                                          getopt_refused(argv, name, sizeof name));
                                 return -EINVAL;
+                        }
                 }
+        /* Not echoed: the run takes no argument, and one is most likely a
+         * value that lost its option (--set token= VALUE). */
         if (r >= 0 && optind < argc && !lenient) {
-                log_error("Unexpected argument \"%s\".", argv[optind]);
+                log_error("Unexpected argument (not shown: it may be a secret); see --help.");
                 return -EINVAL;
         }
         return r;

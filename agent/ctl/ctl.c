@@ -25,6 +25,7 @@
 #include "in-addr-util.h"
 #include "errbuf.h"
 #include "fileio.h"
+#include "getopt-util.h"
 #include "harden.h"
 #include "host-api.h"
 #include "http-answer.h"
@@ -572,6 +573,19 @@ typedef struct CtlArgs {
         unsigned count, idle_s;
 } CtlArgs;
 
+/* Whether the option getopt_long() just took was given as name in full.
+ * It takes any unambiguous prefix: "--token=SECRET" is --token-file, and
+ * "Cannot read SECRET" would then show the token itself. */
+static bool spelt_out(char *const *argv, const char *name) {
+        const char *typed = optarg == argv[optind - 1] ? argv[optind - 2] : argv[optind - 1];
+
+        return strcspn(typed, "=") == strlen(name) && strncmp(typed, name, strlen(name)) == 0;
+}
+
+static int secret_option_cut_short(const char *name) {
+        return log_error("Give %s FILE in full: an option cut short may hold the secret itself.", name), -EINVAL;
+}
+
 /* 0 to go on, 1 when --help was printed, -EINVAL for a bad option (logged). */
 static int parse_options(int argc, char **argv, Ctl *c, CtlArgs *a) {
         enum { ARG_AGENT = 0x100, ARG_TOKEN, ARG_DESKTOP, ARG_NOVNC, ARG_TIMEOUT, ARG_SESSION, ARG_OUT,
@@ -593,13 +607,24 @@ static int parse_options(int argc, char **argv, Ctl *c, CtlArgs *a) {
         };
         int o;
 
+        char name[64];
+
         optind = 0;
+        opterr = 0; /* glibc's message would show a --token=... whole */
         while ((o = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (o) {
                 case 'h': help(); return 1;
                 case ARG_AGENT: a->agent = optarg; break;
-                case ARG_TOKEN: a->token_file = optarg; break;
-                case ARG_DESKTOP: a->desktop_file = optarg; break;
+                case ARG_TOKEN:
+                        if (!spelt_out(argv, "--token-file"))
+                                return secret_option_cut_short("--token-file");
+                        a->token_file = optarg;
+                        break;
+                case ARG_DESKTOP:
+                        if (!spelt_out(argv, "--desktop-secret-file"))
+                                return secret_option_cut_short("--desktop-secret-file");
+                        a->desktop_file = optarg;
+                        break;
                 case ARG_NOVNC: c->novnc = optarg; break;
                 case ARG_TIMEOUT:
                         if (parse_seconds("--timeout", optarg, 86400, &c->timeout_s) < 0)
@@ -617,7 +642,9 @@ static int parse_options(int argc, char **argv, Ctl *c, CtlArgs *a) {
                         if (parse_seconds("--idle-timeout", optarg, RECEIVE_IDLE_S_MAX, &a->idle_s) < 0)
                                 return -EINVAL;
                         break;
-                default: return log_error("Unknown option; see ctl --help."), -EINVAL;
+                default:
+                        return log_error("Unknown option '%s', or its argument missing; see ctl --help.",
+                                         getopt_refused(argv, name, sizeof name)), -EINVAL;
                 }
         return 0;
 }

@@ -409,6 +409,20 @@ def test_ctl_usage_errors(agent_bin, args, message):
     assert r.returncode == 2 and message in r.stderr, r.stderr
 
 
+@pytest.mark.parametrize("args, message", [
+    # getopt_long() takes a prefix for the whole option: this was
+    # --token-file, and the token was named in "Cannot read ...".
+    (["--token=S3CRET-1", "health"], "Give --token-file FILE in full"),
+    (["--token", "S3CRET-1", "health"], "Give --token-file FILE in full"),
+    (["--desktop-secret=S3CRET-1", "login", "codex"], "Give --desktop-secret-file FILE in full"),
+    # glibc's own message showed the option whole, value and all.
+    (["--password=S3CRET-1", "health"], "Unknown option '--password', or its argument missing"),
+])
+def test_ctl_never_echoes_a_secret_given_as_an_option(agent_bin, args, message):
+    r = subprocess.run([agent_bin, "ctl", *args], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2 and message in r.stderr and "S3CRET" not in r.stdout + r.stderr, r.stderr
+
+
 def test_ctl_login_round_trip(env, agent_bin, tmp_path):
     """ctl login: starts the login, prints the authorize and noVNC URLs,
     waits (long poll) for the sign-in, writes the credentials 0600."""

@@ -297,6 +297,21 @@ def test_mmds_before_the_network_is_up(lan, agent_bin, workdir):
         a.close()
 
 
+@pytest.mark.parametrize("args, message", [
+    # glibc's own message showed the option whole, value and all.
+    (["run", "--token=S3CRET-1"], "Unknown option '--token', or its argument missing"),
+    (["--desktop-secret=S3CRET-1"], "Unknown option '--desktop-secret', or its argument missing"),
+    (["run", "-xS3CRET-1"], "Unknown option '-x', or its argument missing"),
+    # A value that lost its option was echoed as the unexpected argument.
+    (["run", "--set", "token=", "S3CRET-1"], "Unexpected argument (not shown: it may be a secret)"),
+])
+def test_a_secret_given_wrong_on_the_command_line_is_not_echoed(agent_bin, args, message):
+    # Refused before anything runs; in a namespace all the same.
+    with Netns() as ns:
+        r = ns.run(agent_bin, *args, check=False, timeout=10, stdin=subprocess.DEVNULL)
+    assert r.returncode == 2 and message in r.stderr and "S3CRET" not in r.stdout + r.stderr, r.stderr
+
+
 def test_no_secrets_fail_closed(lan, agent_bin, workdir):
     a = Agent(lan.guest, argv(agent_bin, workdir, "mmds=false"), os.path.join(workdir, "agent.log"))
     try:
