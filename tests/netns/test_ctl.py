@@ -562,14 +562,13 @@ def test_ctl_login_says_why_it_got_no_credentials(make_env, host_socket, agent_b
     e.assert_no_secrets(err)
 
 
-class CuttingProxy:
-    """A TCP proxy in the namespace between ctl and the agent that passes
-    every exchange on, but ends the credentials' answer (GET
-    /credentials/get) after its first 4 KiB: the agent's side reset, as
-    a connection that broke, ctl's closed."""
+class NsServer:
+    """A TCP server on 127.0.0.1 in the namespace ns: each connection
+    kept (closed by close()) and handled by handle() in a thread of its
+    own."""
 
-    def __init__(self, ns, agent_port):
-        self.ns, self.agent_port, self.cut = ns, agent_port, 0
+    def __init__(self, ns):
+        self.ns, self.conns = ns, []
         with ns.entered():
             self.srv = socket.socket()
             self.srv.bind(("127.0.0.1", 0))
@@ -580,10 +579,30 @@ class CuttingProxy:
     def serve(self):
         while True:
             try:
-                client, _ = self.srv.accept()
+                c, _ = self.srv.accept()
             except OSError:
                 return
-            threading.Thread(target=self.relay, args=(client,), daemon=True).start()
+            self.conns.append(c)
+            threading.Thread(target=self.handle, args=(c,), daemon=True).start()
+
+    def close(self):
+        self.srv.close()
+        for c in self.conns:
+            c.close()
+
+
+class CuttingProxy(NsServer):
+    """A TCP proxy in the namespace between ctl and the agent that passes
+    every exchange on, but ends the credentials' answer (GET
+    /credentials/get) after its first 4 KiB: the agent's side reset, as
+    a connection that broke, ctl's closed."""
+
+    def __init__(self, ns, agent_port):
+        self.agent_port, self.cut = agent_port, 0
+        super().__init__(ns)
+
+    def handle(self, client):
+        self.relay(client)
 
     def relay(self, client):
         with self.ns.entered():
@@ -614,9 +633,6 @@ class CuttingProxy:
                     up.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     self.cut += 1
                     return
-
-    def close(self):
-        self.srv.close()
 
 
 def signed_in_through(e, agent_bin, proxy, session, out):
@@ -709,30 +725,16 @@ def unnamed_room(pid, d):
     return False
 
 
-class StallingAgent:
+class StallingAgent(NsServer):
     """A stand-in for the agent in the namespace: a login starts, is
     signed in at once, and the credentials' answer stalls after its
     first bytes (`stalled` set), its connection held open."""
 
     def __init__(self, ns):
-        self.stalled, self.conns = threading.Event(), []
-        with ns.entered():
-            self.srv = socket.socket()
-            self.srv.bind(("127.0.0.1", 0))
-            self.srv.listen(16)
-        self.port = self.srv.getsockname()[1]
-        threading.Thread(target=self.serve, daemon=True).start()
+        self.stalled = threading.Event()
+        super().__init__(ns)
 
-    def serve(self):
-        while True:
-            try:
-                c, _ = self.srv.accept()
-            except OSError:
-                return
-            self.conns.append(c)
-            threading.Thread(target=self.answer, args=(c,), daemon=True).start()
-
-    def answer(self, c):
+    def handle(self, c):
         req = b""
         while b"\r\n\r\n" not in req:
             chunk = c.recv(65536)
@@ -748,11 +750,6 @@ class StallingAgent:
             b'{"success":true,"oauthUrl":"https://a/"}'
         c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
         c.close()
-
-    def close(self):
-        self.srv.close()
-        for c in self.conns:
-            c.close()
 
 
 def test_ctl_login_killed_during_the_pull_leaves_no_file(agent_bin, tmp_path):
