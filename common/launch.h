@@ -18,6 +18,11 @@
 /* PATH when none is set: for the lookup, and what PID 1 exports. */
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+/* The size of each private /tmp, /var/tmp and /dev/shm (SpawnOptions.private_tmp),
+ * in MiB: room for what a program puts there by name (its TMPDIR is
+ * elsewhere), not for filling the VM's memory. */
+#define SPAWN_PRIVATE_TMP_MB 32u
+
 typedef struct SpawnOptions {
         char *const *argv;   /* argv[0] is looked up in path when it has no '/' */
         char *const *envp;   /* NULL: inherit the agent's environment */
@@ -43,6 +48,12 @@ typedef struct SpawnOptions {
         const char *cgroup_name; /* Launcher.start only (spawn_process() ignores it): NULL, or the name
                                   * (filename_is_valid()) of a cgroup of the launcher's own for the child
                                   * and all it starts, a process that left its group or session too */
+        bool private_tmp;    /* a mount namespace of its own, nothing mounted there going back, with
+                              * empty tmpfs on /tmp, /var/tmp and /dev/shm (SPAWN_PRIVATE_TMP_MB
+                              * each, 1777, nosuid, nodev; one that is missing is left so) and a
+                              * new /dev/mqueue, and an IPC namespace of its own: what it leaves
+                              * where anyone may write by name (files, SysV IPC, POSIX queues) goes
+                              * with it, seen by no other process */
 } SpawnOptions;
 
 /* wstatus as from waitpid(). */

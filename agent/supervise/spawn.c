@@ -5,7 +5,9 @@
  * as a group, and gets exactly fds 0-2 (and 3 when asked): everything else
  * is closed with close_range() even if someone forgot O_CLOEXEC.  Given a
  * cgroup, it writes itself into it next, while still root and before
- * anything is exec'd.  With a
+ * anything is exec'd.  With private_tmp it then enters a mount and an
+ * IPC namespace of its own and mounts its empty tmpfs there, still root.
+ * With a
  * uid it drops to that user last, after everything that needs root: no
  * supplementary group but extra_gid when given, then the gid, then the
  * uid (all three ids each), so nothing of root's is left to regain, but
@@ -19,14 +21,17 @@
  * and why, which the exit code cannot. */
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/capability.h>
 #include <linux/securebits.h>
@@ -34,6 +39,7 @@
 #include "fileio.h"
 #include "launch.h"
 #include "macro.h"
+#include "mount-util.h"
 #include "spawn.h"
 
 extern char **environ;
@@ -107,6 +113,67 @@ static int child_limit_caps(uint64_t caps) {
         return 0;
 }
 
+/* What anyone may write to by name: what one program leaves there, the
+ * next of its user (or any other) would find. */
+static const char *const private_tmp_dirs[] = { "/tmp", "/var/tmp", "/dev/shm" };
+
+/* In the child, still root: a mount namespace whose mounts stay there
+ * (the agent's / may be shared, and would take them back; the agent's
+ * later mounts still come in), new tmpfs on the private_tmp_dirs, and an
+ * IPC namespace, whose queues a new mqueue file system shows.  A
+ * directory that is missing has nothing to hide (only root could make
+ * it), nor has a kernel without POSIX queues. */
+static int child_private_tmp(void) {
+        char options[128];
+        int r;
+
+        if (unshare(CLONE_NEWNS | CLONE_NEWIPC) < 0)
+                return -errno;
+        if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+                return -errno;
+        r = tmpfs_options(options, sizeof options, SPAWN_PRIVATE_TMP_MB, 01777, 0, 0);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < ELEMENTSOF(private_tmp_dirs); i++)
+                if (mount("tmpfs", private_tmp_dirs[i], "tmpfs", MS_NOSUID | MS_NODEV, options) < 0 &&
+                    errno != ENOENT)
+                        return -errno;
+        if (mount("mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 &&
+            errno != ENOENT && errno != ENODEV)
+                return -errno;
+        return 0;
+}
+
+bool spawn_private_tmp_hides(const char *path) {
+        for (size_t i = 0; path && i < ELEMENTSOF(private_tmp_dirs); i++) {
+                const char *rest = startswith(path, private_tmp_dirs[i]);
+
+                if (rest && (*rest == '\0' || *rest == '/'))
+                        return true;
+        }
+        return false;
+}
+
+int spawn_private_tmp_check(void) {
+        pid_t pid;
+        int ws;
+
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                int r = child_private_tmp();
+
+                _exit(r < 0 ? -r : 0);
+        }
+        while (waitpid(pid, &ws, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        if (!WIFEXITED(ws))
+                return -EIO;
+        return -WEXITSTATUS(ws);
+}
+
 static _noreturn_ void child_exec(const SpawnOptions *o, const char *binary) {
         struct sigaction sa = { .sa_handler = SIG_DFL };
         sigset_t all;
@@ -130,6 +197,10 @@ static _noreturn_ void child_exec(const SpawnOptions *o, const char *binary) {
         if (o->cgroup_procs && (r = write_setting(o->cgroup_procs, "0")) < 0) {
                 errno = -r;
                 child_fail(o, "move into", o->cgroup_procs, 126);
+        }
+        if (o->private_tmp && (r = child_private_tmp()) < 0) {
+                errno = -r;
+                child_fail(o, "make a private /tmp, /var/tmp and /dev/shm to run", binary, 126);
         }
         if (o->controlling_tty && ioctl(0, TIOCSCTTY, 0) < 0)
                 _exit(126);

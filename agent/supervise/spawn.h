@@ -1,7 +1,8 @@
 /* Spawning a child without a shell (the SpawnOptions of common/launch.h):
  * argv array, its own process group (so it is killed as a group), a reset
  * signal mask and dispositions, only the fds given (everything else is
- * O_CLOEXEC), in its cgroup from before the exec when given, exit 127
+ * O_CLOEXEC), in its cgroup from before the exec when given, with a
+ * private /tmp, /var/tmp, /dev/shm and IPC namespace when asked, exit 127
  * when the binary is missing and 126 when it cannot be executed. */
 #pragma once
 
@@ -20,6 +21,16 @@ int spawn_process(const SpawnOptions *o, pid_t *ret_pid);
  * raised (no SECBIT_NO_CAP_AMBIENT_RAISE), and CAP_SETPCAP is effective
  * (to cut the child's bounding set). */
 bool spawn_can_keep_caps(uint64_t caps);
+
+/* Whether a child can be given private_tmp (SpawnOptions): a forked
+ * child makes the namespaces and mounts, and exits.  0, or -errno (not
+ * root, a container or seccomp refusing them). */
+int spawn_private_tmp_check(void);
+
+/* Whether a private_tmp child sees an empty file system in path's place
+ * (path is /tmp, /var/tmp, /dev/shm or below one of them, by name):
+ * what it must reach cannot be there.  Pure. */
+bool spawn_private_tmp_hides(const char *path);
 
 /* CPU time (user + system, in µs) the process has used so far, all its
  * threads, from /proc/<pid>/stat: how the supervisor tells a slow start

@@ -3,7 +3,8 @@
  * argv), the 127/126 exit codes and the line on its stderr when exec
  * fails, dropping to a user (as root), 126 and why when the drop is
  * refused (from a helper that is not root), keeping a capability across
- * the drop, and PATH lookup.  The child
+ * the drop, a private /tmp, /var/tmp, /dev/shm and IPC namespace
+ * (private_tmp), and PATH lookup.  The child
  * is inspected from outside through /proc once it has exec'd. */
 #include <fcntl.h>
 #include <grp.h>
@@ -15,14 +16,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <linux/capability.h>
+#include <linux/magic.h>
 
 #include "agent/supervise/spawn.h"
 #include "fileio.h"
@@ -409,6 +414,122 @@ static void test_keep_caps_not_possible(void **state) {
                 fail_msg("the check without CAP_SETPCAP failed at step %d", WEXITSTATUS(ws));
 }
 
+static bool same_ns(pid_t pid, const char *ns) {
+        char a[64], b[64], p[64];
+        ssize_t n, m;
+
+        snprintf(p, sizeof p, "/proc/%d/ns/%s", (int)pid, ns);
+        assert_true((n = readlink(p, a, sizeof a - 1)) > 0);
+        snprintf(p, sizeof p, "/proc/self/ns/%s", ns);
+        assert_true((m = readlink(p, b, sizeof b - 1)) > 0);
+        return n == m && memcmp(a, b, (size_t)n) == 0;
+}
+
+/* An empty tmpfs, 1777, in the child's own mount namespace (through
+ * /proc/<pid>/root), holding name there. */
+static void assert_private(pid_t pid, const char *where, const char *name) {
+        char p[128];
+        struct statfs sf;
+        struct stat st;
+
+        snprintf(p, sizeof p, "/proc/%d/root%s", (int)pid, where);
+        assert_int_equal(statfs(p, &sf), 0);
+        assert_true(sf.f_type == TMPFS_MAGIC);
+        assert_int_equal(stat(p, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 01777);
+        snprintf(p, sizeof p, "/proc/%d/root%s/%s", (int)pid, where, name);
+        assert_int_equal(access(p, F_OK), 0);
+        snprintf(p, sizeof p, "%s/%s", where, name);
+        if (access(p, F_OK) == 0)
+                fail_msg("%s, written by the private_tmp child, is in its parent's %s", p, where);
+}
+
+/* As root: a child with private_tmp, as its user, writes to /tmp,
+ * /var/tmp and /dev/shm by name; none of it reaches our namespace, even
+ * where our / is shared (its mounts would come back along), and its IPC
+ * and mount namespaces are not ours. */
+static void test_private_tmp(void **state) {
+        char name[64], script[512], *argv[] = { (char *)"sh", (char *)"-c", script, NULL };
+        pid_t pid;
+        int ws;
+
+        if (geteuid() != 0)
+                skip();
+        /* Our own namespace, cut from this machine's, then shared, as a
+         * systemd machine's / is. */
+        assert_int_equal(unshare(CLONE_NEWNS), 0);
+        assert_int_equal(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+        assert_int_equal(mount(NULL, "/", NULL, MS_REC | MS_SHARED, NULL), 0);
+        assert_int_equal(spawn_private_tmp_check(), 0);
+        snprintf(name, sizeof name, "vmba-private-tmp-%d", (int)getpid());
+        snprintf(script, sizeof script, "echo x >/tmp/%1$s && echo x >/var/tmp/%1$s && echo x >/dev/shm/%1$s && "
+                 "exec sleep 100", name);
+        assert_int_equal(spawn_process(&(SpawnOptions){ .argv = argv, .stdin_fd = -1, .stdout_fd = -1,
+                                                        .stderr_fd = -1, .extra_fd = -1, .uid = 65534,
+                                                        .gid = 65534, .no_new_privs = true, .private_tmp = true },
+                                       &pid), 0);
+        wait_exec(pid, "sleep");
+        assert_private(pid, "/tmp", name);
+        assert_private(pid, "/var/tmp", name);
+        assert_private(pid, "/dev/shm", name);
+        assert_false(same_ns(pid, "ipc"));
+        assert_false(same_ns(pid, "mnt"));
+        assert_int_equal(kill(-pid, SIGKILL), 0);
+        assert_int_equal(waitpid(pid, &ws, 0), pid);
+}
+
+/* Without the privilege (a helper as 65534): the check says so, and a
+ * child asked for private_tmp exits 126 with why, never running without. */
+static void test_private_tmp_refused(void **state) {
+        pid_t pid;
+        int ws;
+
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                char said[512] = "", *argv_true[] = { (char *)"true", NULL };
+                int p[2];
+                pid_t c;
+
+                if (geteuid() == 0 && (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+                                       setresuid(65534, 65534, 65534) < 0))
+                        _exit(10);
+                if (spawn_private_tmp_check() != -EPERM)
+                        _exit(11);
+                if (pipe2(p, O_CLOEXEC) < 0 ||
+                    spawn_process(&(SpawnOptions){ .argv = argv_true, .stdin_fd = -1, .stdout_fd = -1,
+                                                   .stderr_fd = p[1], .extra_fd = -1, .private_tmp = true },
+                                  &c) < 0)
+                        _exit(12);
+                close(p[1]);
+                if (read(p[0], said, sizeof said - 1) <= 0 ||
+                    !strstr(said, "cannot make a private /tmp, /var/tmp and /dev/shm to run /usr/bin/true: "
+                                  "Operation not permitted"))
+                        _exit(13);
+                if (waitpid(c, &ws, 0) != c || !WIFEXITED(ws) || WEXITSTATUS(ws) != 126)
+                        _exit(14);
+                _exit(0);
+        }
+        assert_int_equal(waitpid(pid, &ws, 0), pid);
+        assert_true(WIFEXITED(ws));
+        if (WEXITSTATUS(ws) != 0)
+                fail_msg("the refusal of private_tmp failed at step %d", WEXITSTATUS(ws));
+}
+
+/* What a private_tmp child cannot reach, by name. */
+static void test_private_tmp_hides(void **state) {
+        static const struct { const char *path; bool hidden; } cases[] = {
+                { "/tmp", true }, { "/tmp/x", true }, { "/var/tmp/vmba-login-1/logins", true },
+                { "/dev/shm", true }, { "/dev/shm/", true },
+                { "/tmpx", false }, { "/var/tmpfs", false }, { "/run/vm-browser-agent-cli/control.sock", false },
+                { "/var/lib/vm-browser-agent/logins", false }, { "tmp", false }, { "", false }, { NULL, false },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                if (spawn_private_tmp_hides(cases[i].path) != cases[i].hidden)
+                        fail_msg("%s: %s", cases[i].path ?: "(null)", cases[i].hidden ? "not hidden" : "hidden");
+}
+
 static void test_find_binary(void **state) {
         char *p = NULL, path[160];
 
@@ -467,6 +588,9 @@ int main(void) {
                 cmocka_unit_test(test_drop_refused),
                 cmocka_unit_test(test_keep_caps),
                 cmocka_unit_test(test_keep_caps_not_possible),
+                cmocka_unit_test(test_private_tmp_hides),
+                cmocka_unit_test(test_private_tmp_refused),
+                cmocka_unit_test(test_private_tmp),
                 cmocka_unit_test(test_find_binary),
                 cmocka_unit_test(test_kill_forget_before_its_group),
         };
