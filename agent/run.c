@@ -881,6 +881,49 @@ static int cli_pool_lookup(Manager *m, uid_t shared_uid) {
         return 0;
 }
 
+/* Whether the CLIs can run with a private /tmp (SpawnOptions.private_tmp):
+ * a CLI user is the next login's too, and what one login's CLI leaves
+ * there by name the next would read, credentials included.  Without it
+ * no CLI runs (said here, once, and in each start's 503): as root, which
+ * the agent needs to run a CLI as its user at all, only a container or
+ * seccomp refuses it, and the image is neither.  What the CLIs must reach
+ * cannot be below those directories either.  0, or -EPERM and why in
+ * m->cli_error. */
+static int cli_private_tmp_check(Manager *m) {
+        const Config *c = &m->config;
+        _cleanup_(freep) char *exe = self_exe_path();
+        const struct { const char *what, *path, *sep; } paths[] = {
+                { "login_home", c->login_home, "" }, { "control_socket", c->control_socket, "" },
+                { "runtime_dir", c->runtime_dir, "" }, { "bin_path has", c->bin_path, ":" },
+                /* The CLIs' browser links name it. */
+                { "the agent's binary", exe, "" },
+        };
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(paths); i++)
+                for (const char *p = strempty(paths[i].path); *p; ) {
+                        size_t n = strcspn(p, paths[i].sep);
+                        char entry[PATH_MAX];
+
+                        snprintf(entry, sizeof entry, "%.*s", (int)n, p);
+                        if (spawn_private_tmp_hides(entry)) {
+                                snprintf(m->cli_error, sizeof m->cli_error,
+                                         "%s %.64s is where each provider CLI has an empty /tmp, /var/tmp or "
+                                         "/dev/shm of its own", paths[i].what, entry);
+                                return -EPERM;
+                        }
+                        p += n + (p[n] != '\0');
+                }
+        r = spawn_private_tmp_check();
+        if (r < 0) {
+                snprintf(m->cli_error, sizeof m->cli_error,
+                         "a provider CLI cannot get a /tmp, /var/tmp and /dev/shm of its own "
+                         "(a mount and an IPC namespace): %s", strerror(-r));
+                return -EPERM;
+        }
+        return 0;
+}
+
 /* cli_user (the shared account, its group the CLIs') and the pool. */
 static void cli_user_lookup(Manager *m) {
         const Config *c = &m->config;
@@ -896,7 +939,7 @@ static void cli_user_lookup(Manager *m) {
                 return;
         m->cli_uid = uid;
         m->cli_gid = gid;
-        if (cli_pool_lookup(m, uid) < 0) {
+        if (cli_pool_lookup(m, uid) < 0 || cli_private_tmp_check(m) < 0) {
                 m->n_cli_uids = 0;
                 return;
         }

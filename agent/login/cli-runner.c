@@ -364,6 +364,9 @@ static int spawn_cli(CliRunner *r, const CliRunnerOptions *o, char **env) {
                 .max_procs = o->max_procs,
                 .ambient_caps = o->ambient_caps,
                 .cgroup_name = o->cgroup_name,
+                /* Its user is the next login's too: nothing it leaves
+                 * outside its HOME by name (/tmp, SysV IPC) may outlive it. */
+                .private_tmp = true,
         };
         return launcher_start(r->launcher, &so, on_child_exit, r, &r->pid);
 }

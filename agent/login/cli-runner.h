@@ -10,7 +10,9 @@
  * session of its own is killed with the cgroup the Launcher gives it
  * (cgroup_name), when the agent has cgroups, and is its user's to sweep
  * in any case (login.c).  It runs as an unprivileged user of its own,
- * its terminal that user's. */
+ * its terminal that user's, with a /tmp, /var/tmp, /dev/shm and IPC
+ * namespace of its own (SpawnOptions.private_tmp), empty at its start
+ * and gone with it. */
 #pragma once
 
 #include <stdbool.h>
@@ -39,7 +41,8 @@ typedef struct CliRunnerCallbacks {
 
 /* The CLI's TMPDIR, below its HOME (the login makes it, 0700 and the
  * CLI user's): what the CLI leaves there goes with the HOME, never to the
- * next login that gets the same user, as in a shared /tmp. */
+ * next login that gets the same user.  Its /tmp is its own too, for what
+ * it writes there by name. */
 #define CLI_TMPDIR_NAME "tmp"
 
 typedef struct CliRunnerOptions {

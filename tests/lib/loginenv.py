@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -24,7 +23,7 @@ import uuid
 
 import pytest
 
-from netns import DEADLINE_SCALE, wait_until
+from netns import DEADLINE_SCALE, cli_reachable, wait_until, workdir
 from svagent import CLI_GID, CLI_UID, Agent, auth
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -49,12 +48,13 @@ class LoginEnv:
         none give their own, shorter one.  before_start: called with this
         env before the agent starts; wrap: svagent.Agent's, or a function
         of this env giving it."""
-        self.dir = tempfile.mkdtemp(prefix="vmba-login-", dir="/var/tmp")
+        self.dir = workdir("vmba-login-")
         self.agent = None
         try:
             # The CLIs' user passes through to control.sock and the logins'
             # HOMEs; nothing here is listed or read by it.
             os.chmod(self.dir, 0o711)
+            fake_cli = cli_reachable(FAKE_CLI, self.dir)
             # login_home: not there yet, as on a fresh image; the agent makes
             # it (and its parent) with the first login.
             self.home_path = os.path.join(self.dir, "state", "logins")
@@ -65,7 +65,7 @@ class LoginEnv:
             env = {"FAKE_PROVIDER": self.provider_url, **(provider_env or {})}
 
             def prov(pid, mode, cred, own_env=None, **kw):
-                return {"id": pid, "argv": [sys.executable, FAKE_CLI, mode], "env": {**env, **(own_env or {})},
+                return {"id": pid, "argv": [sys.executable, fake_cli, mode], "env": {**env, **(own_env or {})},
                         "url_patterns": [f"{self.provider_url}/{mode}/authorize?"],
                         "credential_file": cred, **kw}
 
@@ -73,7 +73,7 @@ class LoginEnv:
                 """The shipped definition with the fake as its CLI: its PTY,
                 prompts, credential file and keys, callback port as the agent
                 runs the real one."""
-                d = dict(SHIPPED[pid], argv=[sys.executable, FAKE_CLI, mode],
+                d = dict(SHIPPED[pid], argv=[sys.executable, fake_cli, mode],
                          url_patterns=[f"{self.provider_url}/{mode}/authorize?"])
                 d["env"] = {**d.get("env", {}), **env}
                 return d
@@ -103,6 +103,7 @@ class LoginEnv:
                                f"bin_path={os.path.dirname(sys.executable)}:/usr/bin:/bin",
                                *sets, services=services, ns=ns, cmdline=cmdline, wrap=wrap)
             self.ns = self.agent.ns
+            self.agent_bin = self.agent.bin
             self.ns.popen([sys.executable, FAKE_PROVIDER, str(self.pport)])
             wait_until(lambda: self.agent.try_get("/health")[0] == 200, 20, "agent /health")
             wait_until(lambda: self.ns.accepts(self.pport), 10, "fake provider listening")

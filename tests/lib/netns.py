@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -170,6 +171,29 @@ class Lan:
 # expectations of speed.  A loaded 2-core CI machine can take several times
 # as long as an idle one, so every deadline is stretched by this factor.
 DEADLINE_SCALE = float(os.environ.get("VMBA_DEADLINE_SCALE", "3"))
+
+
+# Where the tests keep what an agent's provider CLIs must reach (their
+# binaries, the control socket, login_home, the browser links): not below
+# /tmp, /var/tmp or /dev/shm, which each CLI has empty, a tmpfs of its own.
+WORKDIR = os.environ.get("VMBA_TEST_WORKDIR", "/var/lib/vmba-tests")
+
+
+def workdir(prefix):
+    """A new directory below WORKDIR (made 0755, root's, when missing)."""
+    os.makedirs(WORKDIR, mode=0o755, exist_ok=True)
+    return tempfile.mkdtemp(prefix=prefix, dir=WORKDIR)
+
+
+def cli_reachable(path, directory):
+    """path, or when each CLI's private /tmp, /var/tmp or /dev/shm would
+    hide it (a checkout or build below /tmp), a copy of it in directory."""
+    real = os.path.realpath(path)
+    if not any(real == d or real.startswith(d + "/") for d in ("/tmp", "/var/tmp", "/dev/shm")):
+        return path
+    copy = os.path.join(directory, os.path.basename(path))
+    shutil.copy2(real, copy)
+    return copy
 
 
 def wait_until(pred, timeout=10.0, what="condition"):

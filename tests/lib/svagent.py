@@ -14,7 +14,7 @@ import signal
 import socket
 import tempfile
 
-from netns import DEADLINE_SCALE, Netns, need, wait_until
+from netns import DEADLINE_SCALE, Netns, cli_reachable, need, wait_until, workdir
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The image's Firefox policy, the one file mkimage installs.
@@ -133,7 +133,7 @@ class Agent:
         self.own_ns = ns is None
         self.dir, self.log, self.proc = None, None, None
         try:
-            self.dir = tempfile.mkdtemp(prefix="vmba-sv-", dir="/var/tmp")
+            self.dir = workdir("vmba-sv-")
             # The browser, VNC, X and CLI users may pass through (not list) to
             # their own directories, browser/, run-vnc/, run-x/ and run-cli/,
             # which the agent creates (and the CLIs to control.sock and the
@@ -150,7 +150,9 @@ class Agent:
             self.novnc_port = 16900 + self.display
             self.log_path = os.path.join(self.dir, "agent.log")
             token_file, desktop_file = write_secret_files(self.dir)
-            argv = [agent_bin, "run", "--no-netinit", "--http-port", str(self.http_port),
+            # The CLIs' $BROWSER is a link to the agent's binary.
+            self.bin = cli_reachable(agent_bin, self.dir)
+            argv = [self.bin, "run", "--no-netinit", "--http-port", str(self.http_port),
                     "--set", f"token_file={token_file}", "--set", f"desktop_secret_file={desktop_file}",
                     "--set", "shutdown_action=exit",
                     "--set", f"display=:{self.display}",

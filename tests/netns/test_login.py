@@ -19,7 +19,6 @@ import re
 import shutil
 import signal
 import sys
-import tempfile
 import threading
 import urllib.parse
 
@@ -27,7 +26,7 @@ import pytest
 
 from desktop import as_user
 from loginenv import IDLE, LoginEnv, cli_pids, home_gone, login_of, sid
-from netns import Lan, wait_until
+from netns import Lan, wait_until, workdir
 from svagent import BROWSER_UID, CLI_GID, CLI_POOL_UIDS, CLI_UID, CLI_USER
 
 
@@ -774,11 +773,28 @@ def test_cli_users_missing_from_the_pool(make_env):
     assert not cli_pids(e)
 
 
+@pytest.mark.parametrize("key, value, what", [
+    ("login_home", "/var/tmp/vmba-logins", "login_home /var/tmp/vmba-logins"),
+    ("control_socket", "/dev/shm/vmba-control.sock", "control_socket /dev/shm/vmba-control.sock"),
+    ("bin_path", "/usr/bin:/tmp/vmba-bin", "bin_path has /tmp/vmba-bin"),
+])
+def test_what_the_clis_reach_below_their_own_tmp(make_env, key, value, what):
+    """Each CLI has an empty /tmp, /var/tmp and /dev/shm of its own: what
+    it must reach cannot be there, which start says (fail closed, as
+    without a user) rather than each CLI failing on its own."""
+    e = make_env(sets=(f"{key}={value}",))
+    why = f"{what} is where each provider CLI has an empty /tmp, /var/tmp or /dev/shm of its own"
+    status, body = e.json("POST", "/auth/codex", {"sessionId": sid()})
+    assert (status, body) == (503, {"error": f"Provider CLIs cannot run: {why}"})
+    assert f"Provider CLI logins unavailable: {why}." in e.agent.log_text()
+    assert not cli_pids(e)
+
+
 def test_control_socket_the_cli_user_cannot_reach(make_env):
     """An operator's control_socket in a directory only root may pass
     through (as runtime_dir is): said at start, naming the directory,
     rather than found out by the first login."""
-    private = tempfile.mkdtemp(prefix="vmba-private-", dir="/var/tmp")
+    private = workdir("vmba-private-")
     try:
         e = make_env(sets=(f"control_socket={private}/control.sock",))
         assert (f"cli_user cannot pass through {private}/ to control_socket {private}/control.sock: "

@@ -5,8 +5,11 @@ when lost from outside, or none when it cannot be had); a login's HOME
 goes when its session expires, symlinks in it never followed; what a CLI
 left running, out of its process group too, goes once no CLI runs, and
 with cgroups (cgroup_root) runs in its login's cgroup and goes with its
-CLI; HOMEs no login has are removed.  The tests end by searching everything the run
+CLI; what it wrote to /tmp by name goes with it; HOMEs no login has are
+removed.  The tests end by searching everything the run
 wrote for the secrets."""
+import contextlib
+import json
 import os
 import re
 import select
@@ -18,7 +21,7 @@ import pytest
 
 from cgroups import cgroup_procs, cgroup_view
 from loginenv import as_cli_user, cli_pids, home_gone, sid
-from netns import DEADLINE_SCALE, wait_until
+from netns import DEADLINE_SCALE, wait_until, workdir
 from svagent import CLI_GID, CLI_POOL_UIDS, mounts_at
 
 
@@ -174,7 +177,7 @@ def test_homes_removed_when_sessions_expire(make_env):
 def helper_dir():
     """Where the fake CLIs' helpers write their pids: open to the CLIs'
     group (each login's CLI runs as a user of its own)."""
-    d = tempfile.mkdtemp(prefix="vmba-helpers-", dir="/var/tmp")
+    d = workdir("vmba-helpers-")
     os.chown(d, 0, CLI_GID)
     os.chmod(d, 0o770)
     return d
@@ -366,6 +369,45 @@ def test_a_cli_user_is_reused_only_once_its_login_is_over(make_env):
         e.assert_no_secrets()
     finally:
         shutil.rmtree(helpers, ignore_errors=True)
+
+
+def test_what_a_cli_leaves_in_tmp_goes_with_it(make_env):
+    """A CLI that writes to /tmp, /var/tmp and /dev/shm by name (not its
+    TMPDIR) leaves nothing there for the next login that gets its user
+    (cli_users=1), nor for the agent and its services: each CLI has them
+    empty, tmpfs in a mount namespace of its own, and SysV IPC in an IPC
+    namespace of its own."""
+    name = f"vmba-left-{os.getpid()}"
+    ours = [os.path.join(d, name) for d in ("/tmp", "/var/tmp", "/dev/shm")]
+    e = make_env(sets=("cli_users=1",), provider_env={"FAKE_CLI_LEAVE": name})
+    first, second = sid(), sid()
+    try:
+        status, started = e.json("POST", "/auth/codex", {"sessionId": first})
+        assert status == 200, started
+        # It wrote them before its URL, which the start waited for.
+        with open(os.path.join(e.home_of(first), ".left")) as f:
+            assert json.load(f) == {"found": [], "wrote": ours}
+        [cli] = cli_pids(e)
+        for p in ours:
+            assert os.path.exists(f"/proc/{cli}/root{p}"), p
+            assert not os.path.lexists(e.view(p)), f"{p}, the CLI's, is in the agent's namespace"
+        for ns in ("mnt", "ipc"):
+            assert os.readlink(f"/proc/{cli}/ns/{ns}") != os.readlink(f"/proc/{e.agent.pid}/ns/{ns}"), ns
+        assert e.browse(started["oauthUrl"])[0] == 200
+        e.wait_status(first, lambda code, b: b.get("authenticated"))
+        assert e.json("GET", f"/credentials/get?sessionId={first}")[0] == 200
+        wait_until(lambda: home_gone(e.home_of(first)) and not cli_pids(e), 20, "the first login over")
+        status, again = e.json("POST", "/auth/codex", {"sessionId": second})
+        assert status == 200, again
+        assert os.stat(e.home_of(second)).st_uid == CLI_POOL_UIDS[0]
+        with open(os.path.join(e.home_of(second), ".left")) as f:
+            assert json.load(f) == {"found": [], "wrote": ours}
+        e.assert_no_secrets()
+    finally:
+        # Only where they would be without the namespaces: the test's /tmp.
+        for p in ours:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(p)
 
 
 def test_homes_nobody_has_are_removed(env):

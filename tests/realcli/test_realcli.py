@@ -25,7 +25,7 @@ import urllib.parse
 
 import pytest
 
-from netns import Netns, require_root, requests_received, squat, wait_until
+from netns import Netns, require_root, requests_received, squat, wait_until, workdir
 from svagent import CLI_POOL_UIDS, Agent, auth
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -71,7 +71,7 @@ class RealCli:
         cache = cli_cache()
         with open(os.path.join(TOP, "packaging", "clis.json")) as f:
             self.pins = {p["provider"]: p for p in json.load(f)["clis"]}
-        self.dir = tempfile.mkdtemp(prefix="vmba-realcli-", dir="/var/tmp")
+        self.dir = workdir("vmba-realcli-")
         os.chmod(self.dir, 0o755)
         self.clis = os.path.join(self.dir, "clis")
         self.bin = os.path.join(self.dir, "bin")

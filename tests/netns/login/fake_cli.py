@@ -76,7 +76,10 @@ FAKE_CLI_URL_GATE=1 (codex): its listener up, it prints the URL only once
 the test opens the FIFO $HOME/.url-gate for writing (a login whose
 callback arrives before its URL); FAKE_CLI_LONG_LOCATION=N (codex): the
 redirect to its /success page carries an id_token that makes its
-Location exactly N bytes long."""
+Location exactly N bytes long;
+FAKE_CLI_LEAVE=NAME: first looks for /tmp/NAME, /var/tmp/NAME and
+/dev/shm/NAME (what an earlier CLI would have left), then writes them (a
+CLI that keeps state there by name), and records both in $HOME/.left."""
 import http.server
 import json
 import os
@@ -318,6 +321,22 @@ def fork_children(home, n):
         f.write(f"forked {forked} refused {refused}\n")
 
 
+def leave_files(home, name):
+    """FAKE_CLI_LEAVE: what was there before us, then ours."""
+    paths = [os.path.join(d, name) for d in ("/tmp", "/var/tmp", "/dev/shm")]
+    found = [p for p in paths if os.path.lexists(p)]
+    wrote = []
+    for p in paths:
+        try:
+            with open(p, "x") as f:
+                f.write("left by the CLI of login " + os.environ.get("VMBA_LOGIN_SESSION", "") + "\n")
+            wrote.append(p)
+        except OSError as e:
+            wrote.append(f"{p}: {e}")
+    with open(os.path.join(home, ".left"), "w") as f:
+        json.dump({"found": found, "wrote": wrote}, f)
+
+
 def record_env(home):
     """What the agent started us with, for the tests to check."""
     with open(os.path.join(home, f".fake-env-{MODE}.json"), "w") as f:
@@ -493,6 +512,8 @@ def main():
     if os.environ.get("FAKE_CLI_HELPER"):
         start_helper(os.environ["FAKE_CLI_HELPER"])
     record_env(home)
+    if os.environ.get("FAKE_CLI_LEAVE"):
+        leave_files(home, os.environ["FAKE_CLI_LEAVE"])
     if os.environ.get("FAKE_CLI_LINKS"):
         plant_links(home, os.environ["FAKE_CLI_LINKS"])
     srv = listen()

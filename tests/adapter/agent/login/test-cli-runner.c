@@ -7,6 +7,7 @@
  * the child registry) on a private sd-event loop; as root (the CLI runs
  * as a user of its own, never root). */
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -147,7 +148,8 @@ static void test_free_from_on_url(void **state) {
  * and whose "Continue?" gets Enter, until the owner frees it from
  * on_failure ("Error: sign-in failed" expected).  With url_known the URL
  * comes the other way first: once the file wait_for exists (the script
- * makes it) when that is not NULL. */
+ * makes it) when that is not NULL, in the CLI's /tmp, which is its own
+ * (seen here through its /proc/<pid>/root). */
 static void run_failing_cli(Fixture *f, const char *script, const char *wait_for, bool url_known) {
         char *argv[] = { (char *)"sh", (char *)"-c", (char *)script, NULL };
         char *patterns[] = { (char *)"https://login.example.test/authorize", NULL };
@@ -155,11 +157,13 @@ static void run_failing_cli(Fixture *f, const char *script, const char *wait_for
         ProviderPrompt prompts[] = { { (char *)"Continue?", (char *)"\r", false } };
         ProviderDef p = { .id = (char *)"fake", .argv = argv, .url_patterns = patterns, .failures = failures,
                           .pty = true, .prompts = prompts, .n_prompts = 1 };
+        char path[PATH_MAX];
 
         start(f, &p, &(CliRunnerCallbacks){ .on_url = on_url_keep, .on_failure = on_failure_free,
                                             .on_exit = on_exit_unreported });
         /* Written (in the terminal, unread: the loop has not run). */
-        while (wait_for && access(wait_for, F_OK) < 0)
+        snprintf(path, sizeof path, "/proc/%d/root/tmp/%s", (int)cli_runner_pid(f->runner), strempty(wait_for));
+        while (wait_for && access(path, F_OK) < 0)
                 usleep(10000);
         if (url_known)
                 cli_runner_url_known(f->runner);
@@ -189,16 +193,11 @@ static void test_free_from_on_failure(void **state) {
  * after counts. */
 static void test_failure_unread_when_the_url_arrives(void **state) {
         Fixture *f = *state;
-        char flag[64], script[256];
 
         if (geteuid() != 0)
                 skip();
-        snprintf(flag, sizeof flag, "/tmp/test-cli-runner-%d.written", (int)getpid());
-        snprintf(script, sizeof script,
-                 "printf 'Error: an earlier attempt\\r\\nContinue?\\r\\n'; : > %s; read x; "
-                 "printf 'Error: sign-in failed\\r\\n'; sleep 100", flag);
-        run_failing_cli(f, script, flag, true);
-        assert_int_equal(unlink(flag), 0);
+        run_failing_cli(f, "printf 'Error: an earlier attempt\\r\\nContinue?\\r\\n'; : > /tmp/written; read x; "
+                           "printf 'Error: sign-in failed\\r\\n'; sleep 100", "written", true);
 }
 
 /* A failure drawn in the same read as the URL (a TUI draws a frame at
