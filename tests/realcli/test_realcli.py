@@ -227,6 +227,10 @@ def test_real_cli_login(rc, provider):
     # every process of its login.
     procs = marked(sid)
     assert procs and len(set(procs.values())) == 1 and set(procs.values()) <= set(CLI_POOL_UIDS), procs
+    # With a /tmp, /var/tmp, /dev/shm and SysV IPC of its own.
+    for ns in ("mnt", "ipc"):
+        seen = ns_of(procs, ns)
+        assert seen and os.readlink(f"/proc/{rc.agent.pid}/ns/{ns}") not in seen, ns
     code = callback(rc, provider, url)
     wait_until(lambda: rc.api("GET", f"/credentials/status?sessionId={sid}")[1].get("authenticated"),
                60, f"{provider} authenticated")
@@ -251,6 +255,18 @@ def test_real_cli_login(rc, provider):
     assert len(exchanges) == 1, [(r["host"], r["path"]) for r in rc.standin_requests()]
     # Telemetry stays off with the shipped settings.
     assert not telemetry(rc), telemetry(rc)
+
+
+def ns_of(procs, ns):
+    """The namespaces of kind ns (mnt, ipc) the processes procs are in (of
+    the ones still there once looked at)."""
+    found = set()
+    for p in procs:
+        try:
+            found.add(os.readlink(f"/proc/{p}/ns/{ns}"))
+        except OSError:
+            pass
+    return found
 
 
 def marked(sid):
