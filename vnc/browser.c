@@ -11,7 +11,8 @@
  *      service with the URL as its argument: accepted once spawned (in a
  *      backoff after an exit: once its restart spawned it; waiting for
  *      its dependencies, Xvfb or its bus: once they were ready and it
- *      spawned; either within a bound that says what it waited for).
+ *      spawned; still stopping: once it exited and the next one spawned;
+ *      each within a bound that says what it waited for).
  *   3. The service is already starting (or running, but not yet on the
  *      bus: Firefox registers its name seconds after exec): wait for
  *      the name's NameOwnerChanged, then 1 again; a timeout bounds the
@@ -487,8 +488,9 @@ static int on_spawn_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-/* The start spawns later (a backoff after an exit, or its dependencies
- * are not ready): answered once it spawned with the URL, as a start for a
+/* The start spawns later (a backoff after an exit, its dependencies not
+ * ready, or the instance stopping not gone yet): answered once it spawned
+ * with the URL, as a start for a
  * browser not running is (the spawn may fail as well), or after
  * SPAWN_WAIT_USEC, saying what it waited for: a dependency that stays
  * failed must not hold the request for ever.  No instance's name to wait
@@ -497,8 +499,8 @@ static void op_defer(BrowserOpen *op) {
         Browser *b = op->b;
         int r;
 
-        log_info("The browser is not running and starts later (backing off, or waiting for Xvfb or its bus): "
-                 "a URL waits for its start.");
+        log_info("The browser is not running and starts later (backing off, stopping, or waiting for Xvfb or "
+                 "its bus): a URL waits for its start.");
         op->deferred = true;
         op->waiting = false;
         op->match = sd_bus_slot_unref(op->match);

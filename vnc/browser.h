@@ -39,10 +39,10 @@ typedef struct BrowserOptions {
 
 typedef struct BrowserHooks {
         /* Starts the browser service with extra_argv appended (the URL):
-         * 0, or 1 when it does not spawn yet, backing off after an exit or
-         * waiting for its dependencies (its restart, or its spawn once
-         * they are ready, is with extra_argv: browser_service_changed()
-         * follows),
+         * 0, or 1 when it does not spawn yet, backing off after an exit,
+         * waiting for its dependencies, or still stopping (its restart,
+         * or its spawn once they are ready or it exited, is with
+         * extra_argv: browser_service_changed() follows),
          * -EALREADY when it runs already, -ENOENT when there is no
          * browser service, -ESHUTDOWN when stopping, -ESRCH/-EPERM when
          * its user is missing/root. */
@@ -74,7 +74,8 @@ typedef struct BrowserHooks {
  * is the one hosts know for "shown by the browser already running") or
  * "browser_launch"
  * (the service was started with the URL as its argument: spawned, after
- * its backoff or once its dependencies were ready if it waited), or r < 0:
+ * its backoff, once its dependencies were ready, or once the instance
+ * stopping exited, if it waited), or r < 0:
  * -EAGAIN no browser, -ETIMEDOUT a starting instance never registered on
  * the bus, or the service did not spawn within spawn_wait_usec, else what
  * the bus or the start said.  error (r < 0 only; may be NULL): a line

@@ -823,9 +823,13 @@ int supervisor_start_service(Supervisor *sv, const char *name, char *const *extr
         s->asked = true;
         /* Still stopping (a browser closed after a login, opened again for
          * the next): it starts again once it exited, as a restart does,
-         * not after a backoff as if its exit were a failure. */
-        if (s->state == SERVICE_STOPPING)
+         * not after a backoff as if its exit were a failure.  Nothing is
+         * spawned yet, and may not be then (its dependencies gone, the
+         * spawn failing): 1, as in a backoff, and on_change says when. */
+        if (s->state == SERVICE_STOPPING) {
                 s->restarting = true;
+                return 1;
+        }
         s->spawn_error = 0;
         service_event(s, SV_EVENT_START);
         /* Its dependencies are not ready: nothing spawned yet, and the
@@ -846,6 +850,10 @@ int supervisor_service_waits_for(Supervisor *sv, const char *name, char *reason,
                 reason[0] = '\0';
         if (s->state == SERVICE_BACKOFF) {
                 snprintf(reason, size, "its restart after an exit");
+                return 1;
+        }
+        if (s->state == SERVICE_STOPPING) {
+                snprintf(reason, size, "the exit of the one stopping");
                 return 1;
         }
         for (size_t i = 0; s->state == SERVICE_WAITING && i < s->n_deps; i++) {

@@ -83,11 +83,12 @@ bool supervisor_chain_ready(Supervisor *s, char *reason, size_t size);
 
 /* Starts an on-demand service (firefox) with extra_argv appended to its
  * argv (NULL-terminated, copied; may be NULL; kept for its automatic
- * restarts until the next call).  0: spawned (or, still stopping, to be
- * spawned once it exited); 1: not spawned yet, in a backoff or waiting
- * for its dependencies: its restart after the backoff, or its spawn once
- * they are ready, is with extra_argv (on_change says when;
- * supervisor_service_waits_for() says what for).  -EALREADY when starting or ready;
+ * restarts until the next call).  0: spawned; 1: not spawned yet, in a
+ * backoff, waiting for its dependencies, or still stopping: its restart
+ * after the backoff, its spawn once they are ready, or its spawn once it
+ * exited (or, its dependencies gone meanwhile, once they are back), is
+ * with extra_argv (on_change says when; supervisor_service_waits_for()
+ * says what for).  -EALREADY when starting or ready;
  * -ESHUTDOWN once supervisor_stop_all() ran; -ENOENT: no such service;
  * -ESRCH: its user does not exist, -EPERM: its user is root (then it is
  * FAILED, last_error says which, and it never spawns); a spawn made at
@@ -98,7 +99,8 @@ bool supervisor_chain_ready(Supervisor *s, char *reason, size_t size);
  * backoff). */
 int supervisor_start_service(Supervisor *s, const char *name, char *const *extra_argv);
 /* What keeps the service from spawning, for someone waiting for its start:
- * in a backoff "its restart after an exit", waiting for its dependencies
+ * in a backoff "its restart after an exit", stopping "the exit of the one
+ * stopping", waiting for its dependencies
  * the first one not ready as supervisor_chain_ready() says it ("Xvfb:
  * failed (Xvfb: not found)"): 1 and reason set.  0 and "" otherwise;
  * -ENOENT: no such service. */

@@ -933,7 +933,8 @@ static void test_restarts_count_processes(void **state) {
 }
 
 /* A start asked for while the service is still stopping (a browser closed
- * after one login, opened for the next): it starts again once it exited,
+ * after one login, opened for the next): nothing spawned yet, and it says
+ * so (1, as in a backoff); it starts again once it exited,
  * without the backoff (10 min here: waiting for it would fail the test by
  * the loop's bound), and asked-for starts leave the budget (2) to crashes:
  * a crash after three of them backs off rather than failing. */
@@ -943,6 +944,7 @@ static void test_start_while_stopping(void **state) {
                 "[{\"name\": \"slow\", \"on_demand\": true, \"argv\": [\"/bin/sh\", \"-c\","
                 "  \"trap 'exit 0' TERM; while :; do sleep 0.2; done\"]}]";
         struct { size_t i; ServiceState s; } ready = { 0, SERVICE_READY }, backoff = { 0, SERVICE_BACKOFF };
+        char reason[128];
         Harness *m;
 
         m = harness_running(sets, json);
@@ -954,7 +956,10 @@ static void test_start_while_stopping(void **state) {
                 assert_int_equal(supervisor_stop_service(m->supervisor, "slow"), 0);
                 /* Its exit is seen by the loop, which has not run yet. */
                 assert_int_equal(status(m, 0).state, SERVICE_STOPPING);
-                assert_int_equal(supervisor_start_service(m->supervisor, "slow", NULL), 0);
+                assert_int_equal(supervisor_start_service(m->supervisor, "slow", NULL), 1);
+                assert_int_equal(status(m, 0).pid, old);
+                assert_int_equal(supervisor_service_waits_for(m->supervisor, "slow", reason, sizeof reason), 1);
+                assert_string_equal(reason, "the exit of the one stopping");
                 run_until(m, state_is, &ready, "slow ready again");
                 assert_true(status(m, 0).pid != old);
                 assert_int_equal(status(m, 0).restarts, i);
@@ -966,6 +971,43 @@ static void test_start_while_stopping(void **state) {
         /* A start in its backoff spawns nothing yet, and says so. */
         assert_int_equal(supervisor_start_service(m->supervisor, "slow", NULL), 1);
         assert_int_equal(status(m, 0).state, SERVICE_BACKOFF);
+        harness_drop(m);
+}
+
+/* A start asked for while the service is stopping for its dependency
+ * (the browser's bus went): once it exited it waits for the dependency,
+ * so nothing is spawned then either, and the start said so (1): a caller
+ * told 0 would have answered "started" for a service that does not run. */
+static void test_start_while_stopping_for_a_dependency(void **state) {
+        static const char *const sets[] = { "backoff_ms", "600000", NULL };
+        static const char json[] =
+                "[{\"name\": \"base\", \"argv\": [\"sleep\", \"1000\"], \"on_demand\": true},"
+                " {\"name\": \"dep\", \"on_demand\": true, \"depends_on\": [\"base\"], \"argv\": [\"/bin/sh\", \"-c\","
+                "  \"trap 'exit 0' TERM; while :; do sleep 0.2; done\"]}]";
+        struct { size_t i; ServiceState s; } dep_ready = { 1, SERVICE_READY }, dep_waiting = { 1, SERVICE_WAITING },
+                                               base_inactive = { 0, SERVICE_INACTIVE };
+        char reason[128];
+        Harness *m;
+
+        m = harness_running(sets, json);
+        assert_int_equal(supervisor_start_service(m->supervisor, "dep", NULL), 1);
+        assert_int_equal(supervisor_start_service(m->supervisor, "base", NULL), 0);
+        run_until(m, state_is, &dep_ready, "dep ready");
+        assert_int_equal(supervisor_stop_service(m->supervisor, "base"), 0);
+        /* The exits are seen by the loop, which has not run yet. */
+        assert_int_equal(status(m, 1).state, SERVICE_STOPPING);
+        assert_int_equal(supervisor_start_service(m->supervisor, "dep", NULL), 1);
+        run_until(m, state_is, &dep_waiting, "dep waiting for base");
+        run_until(m, state_is, &base_inactive, "base stopped");
+        assert_int_equal(status(m, 1).state, SERVICE_WAITING);
+        assert_int_equal(status(m, 1).pid, 0);
+        assert_int_equal(status(m, 1).restarts, 0);
+        assert_int_equal(supervisor_service_waits_for(m->supervisor, "dep", reason, sizeof reason), 1);
+        assert_string_equal(reason, "base: inactive");
+        /* Its spawn comes with the dependency. */
+        assert_int_equal(supervisor_start_service(m->supervisor, "base", NULL), 0);
+        run_until(m, state_is, &dep_ready, "dep ready again");
+        assert_int_equal(status(m, 1).restarts, 1);
         harness_drop(m);
 }
 
@@ -1258,6 +1300,7 @@ int main(void) {
                 cmocka_unit_test(test_restart_service),
                 cmocka_unit_test(test_last_words_logged),
                 cmocka_unit_test(test_start_while_stopping),
+                cmocka_unit_test(test_start_while_stopping_for_a_dependency),
                 cmocka_unit_test(test_start_waiting_for_dependencies),
                 cmocka_unit_test(test_on_demand_quit_is_no_error),
                 cmocka_unit_test(test_close_soon_after_ready_is_no_failure),
