@@ -739,10 +739,28 @@ static int setup_supervisor(Manager *m) {
         return 0;
 }
 
-static int browser_start_service(char *const *extra_argv, void *userdata) {
-        Manager *m = userdata;
+/* The browser service's status: false when there is none. */
+static bool browser_service_status(Manager *m, ServiceStatus *ret) {
+        for (size_t i = 0; m->supervisor && supervisor_get_status(m->supervisor, i, ret) >= 0; i++)
+                if (streq(ret->name, "firefox"))
+                        return true;
+        return false;
+}
 
-        return m->supervisor ? supervisor_start_service(m->supervisor, "firefox", extra_argv) : -EAGAIN;
+static int browser_start_service(char *const *extra_argv, char *error, size_t size, void *userdata) {
+        Manager *m = userdata;
+        ServiceStatus st;
+        int r;
+
+        if (!m->supervisor)
+                return -EAGAIN;
+        r = supervisor_start_service(m->supervisor, "firefox", extra_argv);
+        if (size > 0)
+                error[0] = '\0';
+        /* Why it did not start, as /health says it. */
+        if (r < 0 && r != -EALREADY && browser_service_status(m, &st) && st.last_error)
+                snprintf(error, size, "%s", st.last_error);
+        return r;
 }
 
 static int browser_set_restart_argv(char *const *extra_argv, void *userdata) {
@@ -756,15 +774,10 @@ static int browser_set_restart_argv(char *const *extra_argv, void *userdata) {
 }
 
 static bool browser_service_changing(void *userdata) {
-        Manager *m = userdata;
         ServiceStatus st;
 
-        if (!m->supervisor)
-                return false;
-        for (size_t i = 0; supervisor_get_status(m->supervisor, i, &st) >= 0; i++)
-                if (streq(st.name, "firefox"))
-                        return st.state == SERVICE_STARTING || st.state == SERVICE_STOPPING;
-        return false;
+        return browser_service_status(userdata, &st) &&
+               (st.state == SERVICE_STARTING || st.state == SERVICE_STOPPING);
 }
 
 static int browser_service_waits_for(char *reason, size_t size, void *userdata) {

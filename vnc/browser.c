@@ -511,15 +511,33 @@ static void op_defer(BrowserOpen *op) {
                 op_finish(op, r, NULL);
 }
 
+/* The start failed: there is no browser to start (no service, its user
+ * missing or root, everything stopping: as without a browser, nothing
+ * to add), or its spawn failed, made now or the one the URL waited for
+ * (in a backoff): answered at once with the cause, rather than waiting
+ * for a restart no likelier to spawn.  The URL, set for the service's
+ * restart by this start or one before, is taken out again: answered, it
+ * must not be shown later, for nobody. */
+static void op_start_failed(BrowserOpen *op, int r, const char *why) {
+        Browser *b = op->b;
+
+        if (r != -ENOENT && r != -ESRCH && r != -EPERM && r != -ESHUTDOWN && !isempty(why))
+                snprintf(op->error, sizeof op->error, "The browser did not start: %s", why);
+        op_finish(op, r == -ENOENT ? -EAGAIN : r, NULL);
+        r = restart_argv_update(b);
+        if (r < 0)
+                log_debug_errno(r, "Cannot take a URL that failed out of the browser's restart: %m");
+}
+
 static void op_launch(BrowserOpen *op) {
-        char *extra[LAUNCH_ARGV_MAX + 1];
+        char *extra[LAUNCH_ARGV_MAX + 1], why[192] = "";
         sd_bus *bus = NULL;
         bool gone;
         int r;
 
         launch_argv(op->b, op->url, op->b->pages, extra);
         op->starting = true;
-        r = op->b->hooks.start(extra, op->b->hooks.userdata);
+        r = op->b->hooks.start(extra, why, sizeof why, op->b->hooks.userdata);
         op->starting = false;
         gone = op->gone;
         op->gone = false;
@@ -545,7 +563,10 @@ static void op_launch(BrowserOpen *op) {
                 return; /* the name's NameOwnerChanged, the service's change, or the timeout */
         if (r == -EALREADY && browser_bus(op->b, &bus) >= 0 && op_wait_name(op, bus) >= 0)
                 return;
-        op_finish(op, r == -ENOENT || r == -EALREADY ? -EAGAIN : r, NULL);
+        if (r == -EALREADY)
+                op_finish(op, -EAGAIN, NULL);
+        else
+                op_start_failed(op, r, why);
 }
 
 static int on_name_owner(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {

@@ -45,8 +45,11 @@ typedef struct BrowserHooks {
          * extra_argv: browser_service_changed() follows),
          * -EALREADY when it runs already, -ENOENT when there is no
          * browser service, -ESHUTDOWN when stopping, -ESRCH/-EPERM when
-         * its user is missing/root. */
-        int (*start)(char *const *extra_argv, void *userdata);
+         * its user is missing/root, else why its spawn failed (made now,
+         * or the one a 1 before waited for).  On an error, error (size
+         * bytes, "" when it cannot say) gets the cause as the service's
+         * state has it ("spawn: Permission denied"). */
+        int (*start)(char *const *extra_argv, char *error, size_t size, void *userdata);
         /* Stops it: 0 also when it was not running or does not exist. */
         int (*stop)(void *userdata);
         /* Restarts it if it runs (starting or ready), with what
@@ -78,9 +81,11 @@ typedef struct BrowserHooks {
  * stopping exited, if it waited), or r < 0:
  * -EAGAIN no browser, -ETIMEDOUT a starting instance never registered on
  * the bus, or the service did not spawn within spawn_wait_usec, else what
- * the bus or the start said.  error (r < 0 only; may be NULL): a line
- * saying why, valid during the call ("The browser did not start within
- * 120 s: it waits for Xvfb: failed (Xvfb: not found)"). */
+ * the bus or the start said (a spawn that failed, now or the one the URL
+ * waited for: answered then, not at the bound).  error (r < 0 only; may
+ * be NULL): a line saying why, valid during the call ("The browser did
+ * not start within 120 s: it waits for Xvfb: failed (Xvfb: not found)",
+ * "The browser did not start: spawn: Permission denied"). */
 typedef void (*BrowserOpenFn)(int r, const char *method, const char *error, void *userdata);
 
 /* The browser service's state changed: URLs held while it was starting

@@ -809,6 +809,13 @@ int supervisor_start_service(Supervisor *sv, const char *name, char *const *extr
                         (void)sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
                 return r;
         }
+        /* Backing off after a spawn that failed (no process: fork, a pipe,
+         * a binary it may not run): the restart it would wait for is no
+         * likelier to spawn, and a caller waiting for it (a URL deferred
+         * to that restart, asking again at the change) must hear that it
+         * failed, and why (last_error), not wait on for the next one. */
+        if (s->state == SERVICE_BACKOFF && s->spawn_error < 0)
+                return s->spawn_error;
         r = service_set_extra_argv(s, extra_argv);
         if (r < 0)
                 return r;

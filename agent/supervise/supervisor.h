@@ -93,7 +93,10 @@ bool supervisor_chain_ready(Supervisor *s, char *reason, size_t size);
  * -ESRCH: its user does not exist, -EPERM: its user is root (then it is
  * FAILED, last_error says which, and it never spawns); a spawn made at
  * once that failed, its -errno (-ENOENT: no binary or owned file; the
- * service failed or backing off as after any failed spawn).  A failed service
+ * service failed or backing off as after any failed spawn); in a backoff
+ * after a spawn that failed (the restart a start answered 1 waited for,
+ * or any before), that spawn's -errno, last_error saying why, and
+ * nothing changed: its next restart is no likelier to spawn.  A failed service
  * gets a fresh start budget; a start asked for does not count in the
  * budget, and one that is still stopping starts again once it exited (no
  * backoff). */

@@ -1,17 +1,17 @@
 """The browser in logins, in a test network namespace with fake provider
 CLIs (tests/lib/loginenv.py): a URL a CLI's $BROWSER gives goes to its
-own login and to no other, never by a guess, and one no login can take is
-refused, and so is one sent on a connection made before its login took its
-user; /open-url and the open-url verb (its argv, its errors, another
-user refused).  One test drives a real Firefox on the agent's Xvfb for
-the Codex round trip; the others use the fake Firefox
+own login and to no other, never by a guess, and one no login can take
+is refused, and so is one sent on a connection made before its login
+took its user; /open-url and the open-url verb (its argv, its errors,
+another user refused).  One test drives a real Firefox on the agent's
+Xvfb for the Codex round trip; the others use the fake Firefox
 (tests/netns/login/fake_firefox.py): a crashed or restarted browser
 shows the waiting logins' pages, a profile swapped for a symlink, a bus
 socket that never accepts, the X server dying, a browser that cannot
-show the URL, a browser kept while another login needs it, a
-prestarted browser started again blank after a login, a URL handed
-over while the browser stops, a URL the browser crashes with, a URL
-for a browser stuck quitting, a browser that cannot be started, a
+show the URL, a browser kept while another login needs it, a prestarted
+browser started again blank after a login, a URL handed over while the
+browser stops, a URL the browser crashes with, a URL for a browser stuck
+quitting, a browser that cannot be started, one whose spawn fails, a
 browser the person quits, a prestarted browser that exits 0 at every
 start.  The tests end by searching everything the run wrote for the
 secrets."""
@@ -431,6 +431,30 @@ def test_a_browser_that_cannot_be_started_takes_no_url(make_env):
         (503, {"error": "Browser not available"})
     firefox = e.agent.try_services().get("firefox", {})
     assert (firefox.get("state"), firefox.get("last_error")) == ("failed", "/nonexistent/vmba-firefox: not found")
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
+def test_a_browser_whose_spawn_fails_says_why_at_once(make_env, tmp_path):
+    """Firefox's binary is there but may not be run (no execute bit): its
+    spawn fails, and the URL is refused (503) with the cause, as /health
+    names it.  The service backs off (10 min here) before its restart; a
+    URL meanwhile is refused at once with that cause too, not held for a
+    restart no likelier to spawn (before: until the 120 s bound, past
+    this client's 30 s)."""
+    firefox = tmp_path / "firefox-not-executable"
+    firefox.write_text("#!/bin/sh\nexit 0\n")
+    firefox.chmod(0o644)
+    e = make_env(services=None, sets=("window_manager=", f"firefox={firefox}", "backoff_initial_ms=600000",
+                                      "backoff_max_ms=600000"))
+    e.agent.wait_ready(60)
+    refused = (503, {"error": "The browser did not start: spawn: Permission denied"})
+    assert e.json("POST", "/open-url", {"url": "https://example.test/first"}) == refused
+    ff = e.agent.try_services().get("firefox", {})
+    assert (ff.get("state"), ff.get("last_error")) == ("backoff", "spawn: Permission denied"), ff
+    assert e.json("POST", "/open-url", {"url": "https://example.test/second"}) == refused
+    assert e.agent.try_services().get("firefox", {}).get("state") == "backoff"
+    assert e.agent.log_lines("The browser did not take a URL: The browser did not start: spawn: Permission denied")
+    assert not e.agent.log_lines("a URL waits for its start")
 
 
 @pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")

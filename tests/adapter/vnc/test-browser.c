@@ -1,8 +1,10 @@
 /* Adapter tests for vnc/browser.c's pages: what browser_set_pages()
  * accepts and hands to its hook, and what a start for a URL appends (its
- * own URL, then the other pages); and which hook browser_close() uses.  No bus is there (a socket path that
- * does not exist), so an open starts the service through the hook at
- * once; the hooks record instead of starting anything. */
+ * own URL, then the other pages); which hook browser_close() uses; a URL
+ * deferred to a later spawn, answered once it came, failed or never
+ * came.  No bus is there (a socket path that does not exist), so an open
+ * starts the service through the hook at once; the hooks record instead
+ * of starting anything. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,6 +27,7 @@ typedef struct Seen {
         char **restart;   /* the last restart argv set */
         unsigned starts, sets, stops, restarts;
         int start_result; /* what the start hook answers */
+        const char *start_error; /* why, for an error it answers; NULL: it cannot say */
         const char *waits_for; /* what the waits_for hook says; NULL: nothing */
 } Seen;
 
@@ -34,10 +37,11 @@ static void record(char ***to, unsigned *count, char *const *argv) {
         (*count)++;
 }
 
-static int on_start(char *const *extra_argv, void *userdata) {
+static int on_start(char *const *extra_argv, char *error, size_t size, void *userdata) {
         Seen *s = userdata;
 
         record(&s->started, &s->starts, extra_argv);
+        snprintf(error, size, "%s", strempty(s->start_error));
         return s->start_result;
 }
 
@@ -283,6 +287,59 @@ static void test_waiting_gives_up(void **state) {
         fixture_drop(&f, &seen);
 }
 
+/* A start whose spawn failed, made at once or the restart a URL waited
+ * for in a backoff (the hook answers 1, then the spawn's error once the
+ * restart failed), answers the URL at once with the cause, not at the
+ * bound (an hour here: the test's loop would fail first), and takes it
+ * out of the restart's argv: answered, it must not be shown later.
+ * With no browser to start (no service, its user missing) there is
+ * nothing to add, as without a browser. */
+static void test_spawn_failed(void **state) {
+        Seen seen = { .start_result = 1 };
+        Opened one = { .r = 1 }, two = { .r = 1 };
+        Fixture f;
+
+        fixture_make_waiting(&f, &seen, 3600 * USEC_PER_SEC);
+        char *pages[] = { (char *)"https://c.test/3", NULL };
+        assert_int_equal(browser_set_pages(f.b, pages), 0);
+        assert_int_equal(browser_open(f.b, "https://a.test/1", on_opened_how, &one, NULL), 0);
+        assert_true(sd_event_run(f.e, 0) >= 0);
+        assert_int_equal(one.r, 1);
+        /* Its restart's spawn failed: it backs off again. */
+        seen.start_result = -EACCES;
+        seen.start_error = "spawn: Permission denied";
+        browser_service_changed(f.b);
+        wait_opened(f.e, &one.r);
+        assert_int_equal(one.r, -EACCES);
+        assert_null(one.method);
+        assert_string_equal(one.error, "The browser did not start: spawn: Permission denied");
+        assert_strv(seen.restart, (const char *[]){ "https://c.test/3", NULL });
+        /* A start whose spawn fails at once: the same. */
+        seen.start_result = -EAGAIN;
+        seen.start_error = "spawn: Resource temporarily unavailable";
+        assert_int_equal(browser_open(f.b, "https://b.test/2", on_opened_how, &two, NULL), 0);
+        assert_strv(seen.started, (const char *[]){ "https://b.test/2", "https://c.test/3", NULL });
+        wait_opened(f.e, &two.r);
+        assert_int_equal(two.r, -EAGAIN);
+        assert_string_equal(two.error, "The browser did not start: spawn: Resource temporarily unavailable");
+        assert_strv(seen.restart, (const char *[]){ "https://c.test/3", NULL });
+        /* No browser: its user is missing, or there is no service. */
+        seen.start_result = -ESRCH;
+        seen.start_error = "user vmba-browser: not found";
+        two.r = 1;
+        assert_int_equal(browser_open(f.b, "https://b.test/2", on_opened_how, &two, NULL), 0);
+        wait_opened(f.e, &two.r);
+        assert_int_equal(two.r, -ESRCH);
+        assert_string_equal(two.error, "");
+        seen.start_result = -ENOENT;
+        two.r = 1;
+        assert_int_equal(browser_open(f.b, "https://b.test/2", on_opened_how, &two, NULL), 0);
+        wait_opened(f.e, &two.r);
+        assert_int_equal(two.r, -EAGAIN);
+        assert_string_equal(two.error, "");
+        fixture_drop(&f, &seen);
+}
+
 /* Closing stops the browser, unless it is prestarted: the display stack
  * needs it running (a stopped one keeps /health "starting" for good), so
  * it is restarted, on the pages set (none: a blank page). */
@@ -317,6 +374,7 @@ int main(void) {
                 cmocka_unit_test(test_backoff),
                 cmocka_unit_test(test_backoff_cancel),
                 cmocka_unit_test(test_waiting_gives_up),
+                cmocka_unit_test(test_spawn_failed),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1011,6 +1011,54 @@ static void test_start_while_stopping_for_a_dependency(void **state) {
         harness_drop(m);
 }
 
+/* A start answered 1 (waiting for its dependency) whose spawn then fails
+ * (its binary may not be run: no process, a backoff of 10 min): asked
+ * again, as the browser does at the change, it answers that spawn's error
+ * at once, last_error saying why, and changes nothing: a caller that
+ * waited for that spawn must not wait on for a restart no likelier to
+ * spawn.  Before that failure, and backing off after a process's exit,
+ * it is 1 as ever. */
+static void test_start_after_its_spawn_failed(void **state) {
+        static const char *const sets[] = { "backoff_ms", "600000", NULL };
+        struct { size_t i; ServiceState s; } dep_backoff = { 1, SERVICE_BACKOFF };
+        char json[512], bin[128], reason[128];
+        unsigned seen;
+        Harness *m;
+
+        snprintf(bin, sizeof bin, "%s/not-executable", dir);
+        write_text(bin, "#!/bin/sh\nexec sleep 1000\n");
+        assert_int_equal(chmod(bin, 0644), 0);
+        snprintf(json, sizeof json,
+                 "[{\"name\": \"base\", \"argv\": [\"sleep\", \"1000\"], \"on_demand\": true},"
+                 " {\"name\": \"dep\", \"argv\": [\"%s\"], \"on_demand\": true, \"depends_on\": [\"base\"]}]",
+                 bin);
+        m = harness_make(sets);
+        assert_int_equal(harness_start(m, json), 0);
+        assert_int_equal(supervisor_start_service(m->supervisor, "dep", NULL), 1);
+        assert_int_equal(supervisor_start_service(m->supervisor, "base", NULL), 0);
+        run_until(m, state_is, &dep_backoff, "dep backing off after its spawn failed");
+        assert_int_equal(status(m, 1).pid, 0);
+        assert_string_equal(status(m, 1).last_error, "spawn: Permission denied");
+        seen = changed;
+        assert_int_equal(supervisor_start_service(m->supervisor, "dep", NULL), -EACCES);
+        assert_int_equal(supervisor_start_service(m->supervisor, "dep", NULL), -EACCES);
+        assert_int_equal(changed, seen);
+        assert_int_equal(status(m, 1).state, SERVICE_BACKOFF);
+        assert_int_equal(supervisor_service_waits_for(m->supervisor, "dep", reason, sizeof reason), 1);
+
+        /* It may run now: its start then spawns, and a crash's backoff
+         * after it is the restart's to wait for again. */
+        assert_int_equal(chmod(bin, 0755), 0);
+        assert_int_equal(supervisor_stop_service(m->supervisor, "dep"), 0);
+        assert_int_equal(supervisor_start_service(m->supervisor, "dep", NULL), 0);
+        assert_true(status(m, 1).pid > 0);
+        assert_int_equal(kill(status(m, 1).pid, SIGKILL), 0);
+        run_until(m, state_is, &dep_backoff, "dep backing off after its crash");
+        assert_int_equal(supervisor_start_service(m->supervisor, "dep", NULL), 1);
+        harness_drop(m);
+        unlink(bin);
+}
+
 /* An on-demand service that quits with exit 0 after it was ready (the
  * browser closed) ended normally: no error kept for /health.  Its exit 3
  * is still one, as is the exit 0 before ready of one never ready. */
@@ -1301,6 +1349,7 @@ int main(void) {
                 cmocka_unit_test(test_last_words_logged),
                 cmocka_unit_test(test_start_while_stopping),
                 cmocka_unit_test(test_start_while_stopping_for_a_dependency),
+                cmocka_unit_test(test_start_after_its_spawn_failed),
                 cmocka_unit_test(test_start_waiting_for_dependencies),
                 cmocka_unit_test(test_on_demand_quit_is_no_error),
                 cmocka_unit_test(test_close_soon_after_ready_is_no_failure),
