@@ -780,6 +780,13 @@ static bool browser_service_changing(void *userdata) {
                (st.state == SERVICE_STARTING || st.state == SERVICE_STOPPING);
 }
 
+static void browser_service_shown(void *userdata) {
+        Manager *m = userdata;
+
+        if (m->supervisor)
+                (void)supervisor_service_used(m->supervisor, "firefox");
+}
+
 static int browser_service_waits_for(char *reason, size_t size, void *userdata) {
         Manager *m = userdata;
 
@@ -975,7 +982,7 @@ static int setup_logins(Manager *m) {
         BrowserHooks bh = { .start = browser_start_service, .stop = browser_stop_service,
                             .restart = browser_restart_service, .set_restart_argv = browser_set_restart_argv,
                             .changing = browser_service_changing, .waits_for = browser_service_waits_for,
-                            .userdata = m };
+                            .shown = browser_service_shown, .userdata = m };
         int r;
 
         r = browser_new(&bo, &bh, &m->browser);

@@ -356,6 +356,12 @@ static void arrange_windows(Browser *b) {
 static void op_launch(BrowserOpen *op);
 static int op_wait_name(BrowserOpen *op, sd_bus *bus);
 
+/* Someone uses the browser: its next quit is a person closing it. */
+static void url_shown(Browser *b) {
+        if (b->hooks.shown)
+                b->hooks.shown(b->hooks.userdata);
+}
+
 /* A NoReply before the call's timeout is the bus's: the instance the
  * call went to disconnected without answering, so it is gone as if there
  * were none (the browser's bus sets no reply timeout of its own,
@@ -374,6 +380,7 @@ static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) 
         op->call = sd_bus_slot_unref(op->call);
         if (!e) {
                 arrange_windows(op->b);
+                url_shown(op->b);
                 op_finish(op, 0, "keyboard_navigation");
         } else if (sd_bus_error_has_names(e, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER) ||
                    instance_gone(op, e)) {
@@ -556,6 +563,7 @@ static void op_launch(BrowserOpen *op) {
         if (r >= 0) {
                 /* Arranged once its window is mapped. */
                 arrange_windows(op->b);
+                url_shown(op->b);
                 op_finish(op, 0, "browser_launch");
                 return;
         }

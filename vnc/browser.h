@@ -69,6 +69,12 @@ typedef struct BrowserHooks {
         /* What a start answered with 1 waits for ("Xvfb: failed (...)"),
          * into reason (size bytes): > 0 when it says.  May be NULL. */
         int (*waits_for)(char *reason, size_t size, void *userdata);
+        /* A URL was shown (the running instance took it, or the service
+         * was started with it): the browser is in use, and what closes
+         * it next is a person (prestarted, it comes back at once; one
+         * that quits again and again with none shown quits by itself,
+         * and the supervisor backs its restarts off).  May be NULL. */
+        void (*shown)(void *userdata);
         void *userdata;
 } BrowserHooks;
 

@@ -105,7 +105,10 @@ typedef struct ServiceDef {
         bool quit_restarts;    /* an exit 0 after it was ready, however soon, is it being closed (the
                                 * person closed the browser's last window), not a failure: started again
                                 * at once, outside the start budget and the backoff (before ready it is
-                                * its restart policy's, within the budget); built in only */
+                                * its restart policy's, within the budget); closed more than a few times
+                                * in a row with no use in between (supervisor_service_used()), it quits by
+                                * itself: started again after a backoff, still outside the budget and
+                                * never failed for it; built in only */
         int stdin_socket;      /* > 0: the child's stdin, a bound TCP socket the agent keeps (not owned
                                 * here), made to listen before each spawn (sv_prepare()); 0: /dev/null (the
                                 * agent's own stdin is never handed on); built in only */

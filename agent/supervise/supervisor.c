@@ -55,6 +55,21 @@
 #define READY_DOUBLINGS_MAX 3
 #define READY_BUSY_MIN_USEC (20 * USEC_PER_MSEC)
 
+/* A close (quit_restarts: the prestarted browser's exit 0 after ready) is
+ * no failure however soon it comes, and is started again at once: a
+ * person may close a window as soon as it shows.  But a person closes a
+ * browser that was used (it showed a URL: supervisor_service_used()); one
+ * that quits again and again with no use in between quits by itself, and
+ * each start again is a whole one (Firefox: seconds of CPU).  So closes
+ * are counted from the last use (from the agent's start, for one never
+ * used), and from the last run longer than the longest backoff
+ * (ran_fine(): that one counts as the first): this many come back at
+ * once (the person closing a page shown, or a blank browser, more than
+ * once), and from the next one on its restart backs off as a failed
+ * start's would (backoff_initial_ms doubling to backoff_max_ms), with no
+ * error and never FAILED for it: a person may be the one closing it. */
+#define IDLE_QUITS_AT_ONCE 3
+
 typedef struct Service {
         Supervisor *sv;
         const ServiceDef *def;
@@ -64,8 +79,12 @@ typedef struct Service {
         bool want;
         bool clean_exit;         /* the last exit was "exited 0", and not after our stop */
         bool not_found;          /* the last spawn found no binary, no (or a root) user, or not its owned_files */
-        bool restarting;         /* supervisor_restart_service(): start again once exited */
+        bool restarting;         /* supervisor_restart_service(), a stop for a dependency, a close: start
+                                  * again once exited (a close quitting by itself: after a backoff),
+                                  * the spawn outside the budget */
         bool asked;              /* supervisor_start_service(): the next spawn is asked for, not a restart */
+        unsigned idle_quits;     /* closes (quit_restarts) since its last use or a run that ran fine:
+                                  * see IDLE_QUITS_AT_ONCE */
         int spawn_error;         /* the last spawn's -errno, 0 once one started */
         pid_t pid;
         unsigned spawns, failures; /* spawns: processes created; restarts: all but the first */
@@ -146,6 +165,7 @@ static SvInput service_input(Service *s) {
                                               now(CLOCK_MONOTONIC)),
                 .restart = p == RESTART_ALWAYS || (p == RESTART_ON_FAILURE && !s->clean_exit),
                 .restarting = s->restarting,
+                .quits_idle = s->idle_quits > IDLE_QUITS_AT_ONCE,
         };
 }
 
@@ -343,6 +363,22 @@ static void service_kill_cgroup(Service *s, pid_t pid) {
                            n == 1 ? "" : "es");
 }
 
+/* Closed (see quit_restarts): no error to report, and started again as
+ * a restart is, outside the budget (restarting: at once, or after a
+ * backoff when it quits by itself, IDLE_QUITS_AT_ONCE), however soon
+ * after ready.  One that exits 0 at every start does so before ready,
+ * and its policy and budget bound it. */
+static void service_closed(Service *s, pid_t pid) {
+        if (ran_fine(s))
+                s->idle_quits = 0;
+        s->restarting = true;
+        if (++s->idle_quits <= IDLE_QUITS_AT_ONCE)
+                log_info("Service %s (pid %d) quit (%s), starting it again.", s->def->name, (int)pid, s->last_exit);
+        else
+                log_notice("Service %s (pid %d) quit (%s), %u times since it was last used: starting it again "
+                           "after a backoff.", s->def->name, (int)pid, s->last_exit, s->idle_quits);
+}
+
 static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
         Service *s = userdata;
 
@@ -361,15 +397,9 @@ static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
                 /* Quit by someone (the person closed the browser, or it
                  * was done): it ended as it should, nothing failed. */
                 log_info("Service %s (pid %d) quit (%s).", s->def->name, (int)pid, s->last_exit);
-        else if (s->state == SERVICE_READY && s->clean_exit && s->want && s->def->quit_restarts) {
-                /* Closed (see quit_restarts): no error to report, and
-                 * started again at once as a restart is, however soon
-                 * after ready (a person may close a window as soon as it
-                 * shows).  One that exits 0 at every start does so before
-                 * ready, and its policy and budget bound it. */
-                s->restarting = true;
-                log_info("Service %s (pid %d) quit (%s), starting it again.", s->def->name, (int)pid, s->last_exit);
-        } else {
+        else if (s->state == SERVICE_READY && s->clean_exit && s->want && s->def->quit_restarts)
+                service_closed(s, pid);
+        else {
                 /* 127 is a shell's "command not found", and our child's
                  * when exec found the binary but not its interpreter: the
                  * binary itself was found (a missing one never gets this
@@ -871,6 +901,15 @@ int supervisor_service_waits_for(Supervisor *sv, const char *name, char *reason,
                         return 1;
                 }
         }
+        return 0;
+}
+
+int supervisor_service_used(Supervisor *sv, const char *name) {
+        Service *s = service_find(sv, name);
+
+        if (!s)
+                return -ENOENT;
+        s->idle_quits = 0;
         return 0;
 }
 

@@ -108,6 +108,12 @@ int supervisor_start_service(Supervisor *s, const char *name, char *const *extra
  * failed (Xvfb: not found)"): 1 and reason set.  0 and "" otherwise;
  * -ENOENT: no such service. */
 int supervisor_service_waits_for(Supervisor *sv, const char *name, char *reason, size_t size);
+/* The service was used (the browser showed a URL): its closes
+ * (quit_restarts) from now on are a person's, started again at once,
+ * however many in a row; one closed more than a few times with no use
+ * in between quits by itself, and is started again after a backoff (no
+ * error, never FAILED for it).  0, or -ENOENT: no such service. */
+int supervisor_service_used(Supervisor *sv, const char *name);
 /* Replaces what is appended to the service's argv at its next automatic
  * restart (after a crash, or with its dependencies), without starting
  * it: 0, -ENOMEM, or -ENOENT: no such service. */

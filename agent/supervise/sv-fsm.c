@@ -11,7 +11,11 @@
  * exit starts the service again at once: no backoff, no budget, since it
  * was asked for (new secrets), not a failure.  So is a ready service's
  * exit the adapter says was someone closing it (the prestarted browser's
- * last window), which the policy alone cannot tell from a failure.
+ * last window), which the policy alone cannot tell from a failure.  One
+ * closed again and again with no use in between quits by itself (the
+ * adapter says that too): it comes back after a backoff instead, as a
+ * failed start would, but is never FAILED for it, since a person may be
+ * the one closing it.
  *
  * FAILED over the budget is not for ever: after the recovery delay (RETRY)
  * the service starts again with a fresh budget, since what failed it
@@ -134,7 +138,10 @@ static SvTransition from_ready(SvEvent e, const SvInput *in) {
                 return T(SERVICE_STOPPING, SV_ACTION_TERM | SV_ACTION_NOTIFY_DOWN);
         case SV_EVENT_EXITED:
                 /* Closed by someone, not failing (the adapter says so):
-                 * back at once, as after a restart, wanted still. */
+                 * back at once, as after a restart, wanted still; quitting
+                 * by itself, after a backoff, whatever the budget. */
+                if (in->want && in->restarting && in->quits_idle)
+                        return T(SERVICE_BACKOFF, SV_ACTION_NOTIFY_DOWN);
                 if (in->want && in->restarting)
                         return with(start_or_wait(in), SV_ACTION_NOTIFY_DOWN);
                 return failed_start(in, SV_ACTION_NOTIFY_DOWN);

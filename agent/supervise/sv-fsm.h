@@ -89,6 +89,9 @@ typedef struct SvInput {
         bool restarting;  /* a RESTART, or a stop for a lost dependency, is under way,
                            * or (EXITED in READY) it was closed where that is no failure:
                            * its exit starts it again at once (deps permitting) */
+        bool quits_idle;  /* EXITED in READY, with restarting: closed again and again with no
+                           * use in between (the adapter counts), so it quits by itself: started
+                           * again after a backoff, not at once; still no failure (never FAILED) */
 } SvInput;
 
 typedef struct SvTransition {

@@ -12,8 +12,8 @@ show the URL, a browser kept while another login needs it, a prestarted
 browser started again blank after a login, a URL handed over while the
 browser stops, a URL the browser crashes with, a URL for a browser stuck
 quitting, a browser that cannot be started, one whose spawn fails, a
-browser the person quits, a prestarted browser that exits 0 at every
-start.  The tests end by searching everything the run wrote for the
+browser the person quits, a prestarted browser that quits with no URL
+shown in between, a prestarted browser that exits 0 at every start.  The tests end by searching everything the run wrote for the
 secrets."""
 import http.client
 import json
@@ -829,6 +829,47 @@ def test_a_browser_the_person_quits(make_env, prestart):
         assert lines[len(lines) - lines[::-1].index(["quit"]):] == [["--profile", f.profile]]  # blank
     assert f.e.agent.health()["status"] == "ok"
     assert f.e.agent.try_get("/health/ready")[0] == 200
+    assert not f.e.agent.log_lines("Service firefox failed")
+    assert f.e.agent.alive()
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
+def test_a_prestarted_browser_quitting_with_no_url_shown_backs_off(make_env):
+    """A prestarted Firefox that quits (exit 0 once its window is
+    restored: the fake's quit-now with exit-now) each time after it showed
+    a URL is closed by a person: back at once every time, past the start
+    budget (restart_burst=1) and within the longest backoff.  One that
+    quits again and again with no URL shown in between quits by itself,
+    and each start again is a whole Firefox's: three quits since the last
+    URL shown come back at once, the fourth backs off (10 min here: it
+    stays so), with no error, and it is not failed for it."""
+    f = FakeFirefoxLogins(make_env, "browser_prestart=true", "restart_burst=1", "backoff_initial_ms=600000",
+                          "backoff_max_ms=600000")
+    touch_beside_profile(f, "exit-now")  # each quit exits at once
+
+    def quit_once():
+        wait_until(lambda: f.firefox().get("state") == "ready", 60, "firefox ready")
+        quitting = f.firefox()["pid"]
+        touch_beside_profile(f, "quit-now")
+        wait_until(lambda: f.e.agent.log_lines(f"Service firefox (pid {quitting}) quit"), 30, "firefox quit")
+        return quitting
+
+    for i in range(5):
+        wait_until(lambda: f.firefox().get("state") == "ready", 60, "firefox ready")
+        assert f.e.json("POST", "/open-url", {"url": f"https://example.test/page-{i}"}) == \
+            (200, {"success": True, "method": "keyboard_navigation"})
+        quitting = quit_once()
+        assert f.e.agent.log_lines(f"Service firefox (pid {quitting}) quit (exited 0), starting it again.")
+    for i in range(2):  # the second and third since the last URL
+        quitting = quit_once()
+        assert f.e.agent.log_lines(f"Service firefox (pid {quitting}) quit (exited 0), starting it again.")
+    quitting = quit_once()
+    assert f.e.agent.log_lines(f"Service firefox (pid {quitting}) quit (exited 0), 4 times since it was last used: "
+                               "starting it again after a backoff.")
+    ff = f.firefox()
+    assert (ff["state"], ff.get("pid"), ff.get("last_error"), ff.get("last_exit")) == \
+        ("backoff", None, None, "exited 0"), ff
+    assert f.argv_lines().count(["quit"]) == 8
     assert not f.e.agent.log_lines("Service firefox failed")
     assert f.e.agent.alive()
 

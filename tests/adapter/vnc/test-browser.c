@@ -25,7 +25,7 @@
 typedef struct Seen {
         char **started;   /* the last start's extra argv */
         char **restart;   /* the last restart argv set */
-        unsigned starts, sets, stops, restarts;
+        unsigned starts, sets, stops, restarts, shown;
         int start_result; /* what the start hook answers */
         const char *start_error; /* why, for an error it answers; NULL: it cannot say */
         const char *waits_for; /* what the waits_for hook says; NULL: nothing */
@@ -60,6 +60,10 @@ static int on_set_restart_argv(char *const *extra_argv, void *userdata) {
 
         record(&s->restart, &s->sets, extra_argv);
         return 0;
+}
+
+static void on_shown(void *userdata) {
+        ((Seen *)userdata)->shown++;
 }
 
 static int on_waits_for(char *reason, size_t size, void *userdata) {
@@ -121,7 +125,7 @@ static void fixture_make_waiting(Fixture *f, Seen *seen, usec_t spawn_wait) {
                              .bus_socket = f->bus, .uid = getuid(), .gid = getgid(),
                              .spawn_wait_usec = spawn_wait };
         BrowserHooks h = { .start = on_start, .stop = on_stop, .set_restart_argv = on_set_restart_argv,
-                           .waits_for = on_waits_for, .userdata = seen };
+                           .waits_for = on_waits_for, .shown = on_shown, .userdata = seen };
         assert_int_equal(browser_new(&o, &h, &f->b), 0);
 }
 
@@ -172,6 +176,8 @@ static void test_pages(void **state) {
         assert_strv(seen.started, (const char *[]){ "http://b.test/2", "https://a.test/1", NULL });
         wait_opened(e, &opened);
         assert_int_equal(opened, 0);
+        /* Shown: the browser is in use (its next close is a person's). */
+        assert_int_equal(seen.shown, 1);
         /* No pages: the URL alone. */
         assert_int_equal(browser_set_pages(b, NULL), 0);
         assert_strv(seen.restart, (const char *[]){ NULL });
@@ -225,6 +231,7 @@ static void test_backoff(void **state) {
         browser_service_changed(b);
         assert_true(sd_event_run(e, 0) >= 0);
         assert_int_equal(one.r, 1);
+        assert_int_equal(seen.shown, 0);
         /* Its restart spawned it. */
         seen.start_result = -EALREADY;
         browser_service_changed(b);
@@ -234,6 +241,7 @@ static void test_backoff(void **state) {
         assert_string_equal(one.method, "browser_launch");
         assert_int_equal(two.r, 0);
         assert_string_equal(two.method, "browser_launch");
+        assert_int_equal(seen.shown, 2);
         fixture_drop(&f, &seen);
 }
 
@@ -337,6 +345,7 @@ static void test_spawn_failed(void **state) {
         wait_opened(f.e, &two.r);
         assert_int_equal(two.r, -EAGAIN);
         assert_string_equal(two.error, "");
+        assert_int_equal(seen.shown, 0);
         fixture_drop(&f, &seen);
 }
 

@@ -8,8 +8,11 @@
  * its user is gone), an exit 127 retried as any exit, the ready
  * timeout extended only while a start is busy and then decided by the
  * restart policy as a failed start, restarts counting processes (not
- * starts that found no binary), and a service's last lines
- * logged when it starts again at once or everything is freed.  Also what the status accessors report.  The loop runs
+ * starts that found no binary), a service's last lines
+ * logged when it starts again at once or everything is freed, closes
+ * (quit_restarts) at once while it is used and backed off when it quits
+ * by itself, and what a start answers while the service stops or backs
+ * off after a failed spawn.  Also what the status accessors report.  The loop runs
  * until a condition holds, with a deadline that fails the test.
  *
  * Over 800 lines: every case drives the same hand-made harness, and a
@@ -1096,22 +1099,64 @@ static void test_on_demand_quit_is_no_error(void **state) {
 
 /* A service whose quits are closes (the prestarted browser) closed with
  * exit 0 right after it was ready, again and again, within the longest
- * backoff (10 min here) and past the budget (2): each is a close, started
+ * backoff (10 min here) and past the budget (2), each time after it was
+ * used (the browser showed a URL): each is a person's close, started
  * again at once with no error, not failed. */
+static bool pid_is_new(Harness *m, const void *arg) {
+        const pid_t *old = arg;
+        ServiceStatus st = status(m, 0);
+        return st.state == SERVICE_READY && st.pid > 0 && st.pid != *old;
+}
+
 static void test_close_soon_after_ready_is_no_failure(void **state) {
         static const char *const sets[] = { "backoff_ms", "600000", "restart_burst", "2", NULL };
-        static const char json[] = "[{\"name\": \"closed\", \"argv\": [\"true\"]}]";
-        struct { size_t i; unsigned n; } closes = { 0, 5 };
+        static const char json[] =
+                "[{\"name\": \"closed\", \"probe\": {\"type\": \"fd-line\"}, \"argv\": [\"/bin/sh\", \"-c\","
+                "  \"trap 'exit 0' USR1; echo ready >&3; while :; do sleep 0.1; done\"]}]";
+        struct { size_t i; ServiceState s; } ready = { 0, SERVICE_READY };
         Harness *m;
 
         m = harness_make(sets);
         assert_int_equal(harness_start_closes(m, json, "closed"), 0);
         assert_int_equal(supervisor_start_all(m->supervisor), 0);
-        run_until(m, restarts_reached, &closes, "five closes");
-        assert_true(status(m, 0).state == SERVICE_STARTING || status(m, 0).state == SERVICE_READY);
+        run_until(m, state_is, &ready, "closed ready");
+        for (unsigned i = 1; i <= 6; i++) {
+                pid_t old = status(m, 0).pid;
+
+                assert_int_equal(supervisor_service_used(m->supervisor, "closed"), 0);
+                assert_int_equal(kill(old, SIGUSR1), 0);
+                run_until(m, pid_is_new, &old, "closed back");
+                assert_int_equal(status(m, 0).restarts, i);
+                assert_null(status(m, 0).last_error);
+                assert_string_equal(status(m, 0).last_exit, "exited 0");
+        }
+        assert_int_equal(supervisor_service_used(m->supervisor, "nope"), -ENOENT);
+        assert_int_equal(supervisor_stop_service(m->supervisor, "closed"), 0);
+        harness_drop(m);
+}
+
+/* One that quits with exit 0 as soon as it is ready, at every start, and
+ * is never used (a browser quitting by itself): the first closes come
+ * back at once, then it backs off (10 min here: it stays so), with no
+ * error, and is not failed however far past its budget (1).  Used
+ * meanwhile, it waits for its restart as any backoff does. */
+static void test_quits_with_no_use_back_off(void **state) {
+        static const char *const sets[] = { "backoff_ms", "600000", "restart_burst", "1", NULL };
+        static const char json[] = "[{\"name\": \"quits\", \"argv\": [\"true\"]}]";
+        struct { size_t i; ServiceState s; } backoff = { 0, SERVICE_BACKOFF };
+        Harness *m;
+
+        m = harness_make(sets);
+        assert_int_equal(harness_start_closes(m, json, "quits"), 0);
+        assert_int_equal(supervisor_start_all(m->supervisor), 0);
+        run_until(m, state_is, &backoff, "quits backing off");
+        /* The boot's start and three at once: four quits. */
+        assert_int_equal(status(m, 0).restarts, 3);
         assert_null(status(m, 0).last_error);
         assert_string_equal(status(m, 0).last_exit, "exited 0");
-        assert_int_equal(supervisor_stop_service(m->supervisor, "closed"), 0);
+        assert_int_equal(supervisor_service_used(m->supervisor, "quits"), 0);
+        assert_int_equal(status(m, 0).state, SERVICE_BACKOFF);
+        assert_int_equal(supervisor_start_service(m->supervisor, "quits", NULL), 1);
         harness_drop(m);
 }
 
@@ -1353,6 +1398,7 @@ int main(void) {
                 cmocka_unit_test(test_start_waiting_for_dependencies),
                 cmocka_unit_test(test_on_demand_quit_is_no_error),
                 cmocka_unit_test(test_close_soon_after_ready_is_no_failure),
+                cmocka_unit_test(test_quits_with_no_use_back_off),
                 cmocka_unit_test(test_exit_0_before_ready_is_bounded),
                 cmocka_unit_test(test_restarts_count_processes),
                 cmocka_unit_test(test_restarts_leave_the_budget),

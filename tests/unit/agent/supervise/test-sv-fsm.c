@@ -32,7 +32,8 @@
 #define FRESH SV_ACTION_FRESH_BUDGET
 
 /* Inputs: "base" = wanted, deps ready, in budget, restartable. */
-enum { BASE, NOWANT, NODEPS, OVER, NORESTART, RESTARTING, RESTARTING_OVER, RESTARTING_NODEPS };
+enum { BASE, NOWANT, NODEPS, OVER, NORESTART, RESTARTING, RESTARTING_OVER, RESTARTING_NODEPS, IDLE, IDLE_OVER,
+       IDLE_NOWANT, IDLE_ONLY };
 
 typedef struct Row {
         ServiceState from;
@@ -158,6 +159,14 @@ static const Row rows[] = {
         { R_, SV_EVENT_EXITED, RESTARTING, S_, SPAWN | DOWN }, /* closed, not failing: at once */
         { R_, SV_EVENT_EXITED, RESTARTING_OVER, S_, SPAWN | DOWN }, /* not a failure: not counted */
         { R_, SV_EVENT_EXITED, RESTARTING_NODEPS, W_, DOWN },
+        /* Closed again and again with no use in between: it quits by
+         * itself, back after a backoff, but never failed for it. */
+        { R_, SV_EVENT_EXITED, IDLE, B_, DOWN },
+        { R_, SV_EVENT_EXITED, IDLE_OVER, B_, DOWN },
+        { R_, SV_EVENT_EXITED, IDLE_NOWANT, I_, DOWN },
+        { R_, SV_EVENT_EXITED, IDLE_ONLY, B_, DOWN },   /* not a close: a crash's backoff */
+        { S_, SV_EVENT_EXITED, IDLE_ONLY, B_, 0 },
+        { P_, SV_EVENT_EXITED, IDLE, S_, SPAWN },       /* a restart's exit: only READY's is a close */
         { P_, SV_EVENT_EXITED, NOWANT, I_, 0 },       /* a requested stop */
         { P_, SV_EVENT_EXITED, NODEPS, W_, 0 },       /* stopped for its dependency */
         { P_, SV_EVENT_EXITED, OVER, F_, LATER },     /* stopped after its ready timeout */
@@ -191,6 +200,10 @@ static SvInput input(int which) {
         case RESTARTING: in.restarting = true; break;
         case RESTARTING_OVER: in.restarting = in.over_budget = true; break;
         case RESTARTING_NODEPS: in.restarting = true; in.deps_ready = false; break;
+        case IDLE: in.restarting = in.quits_idle = true; break;
+        case IDLE_OVER: in.restarting = in.quits_idle = in.over_budget = true; break;
+        case IDLE_NOWANT: in.restarting = in.quits_idle = true; in.want = false; break;
+        case IDLE_ONLY: in.quits_idle = true; break;
         }
         return in;
 }
