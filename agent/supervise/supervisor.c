@@ -814,10 +814,27 @@ static int service_set_extra_argv(Service *s, char *const *extra_argv) {
         return 0;
 }
 
-int supervisor_start_service(Supervisor *sv, const char *name, char *const *extra_argv) {
-        Service *s = service_find(sv, name);
+/* Now rather than when its dependencies are ready: a service that
+ * cannot run as its user is failed with the reason, not left waiting,
+ * and the caller hears it (-errno).  0: its user is there. */
+static int service_check_user(Service *s) {
         uid_t uid;
         gid_t gid;
+        int r = service_user(s, &uid, &gid);
+
+        if (r >= 0 || !s->not_found)
+                return 0;
+        log_error("Service %s: %s", s->def->name, s->last_error);
+        service_event(s, SV_EVENT_NOT_FOUND);
+        /* Already failed (it stays so): a retry armed before would only
+         * fail the same way, and /health would promise it. */
+        if (s->state == SERVICE_FAILED)
+                (void)sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
+        return r;
+}
+
+int supervisor_start_service(Supervisor *sv, const char *name, char *const *extra_argv) {
+        Service *s = service_find(sv, name);
         int r;
 
         if (!s)
@@ -826,19 +843,9 @@ int supervisor_start_service(Supervisor *sv, const char *name, char *const *extr
                 return -ESHUTDOWN;
         if (s->state == SERVICE_STARTING || s->state == SERVICE_READY)
                 return -EALREADY;
-        /* Now rather than when its dependencies are ready: a service that
-         * cannot run as its user is failed with the reason, not left
-         * waiting, and the caller hears it. */
-        r = service_user(s, &uid, &gid);
-        if (r < 0 && s->not_found) {
-                log_error("Service %s: %s", s->def->name, s->last_error);
-                service_event(s, SV_EVENT_NOT_FOUND);
-                /* Already failed (it stays so): a retry armed before would
-                 * only fail the same way, and /health would promise it. */
-                if (s->state == SERVICE_FAILED)
-                        (void)sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
+        r = service_check_user(s);
+        if (r < 0)
                 return r;
-        }
         /* Backing off after a spawn that failed (no process: fork, a pipe,
          * a binary it may not run): the restart it would wait for is no
          * likelier to spawn, and a caller waiting for it (a URL deferred
