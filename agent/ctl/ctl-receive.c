@@ -16,12 +16,14 @@
 #include <jansson.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -206,15 +208,45 @@ static void ledger_add(Receiver *x, const char *id) {
                                   "would count one again whose ACK was lost.", x->ledger);
 }
 
+/* Only interrupts the flock() of ledger_lock(). */
+static void on_lock_alarm(int sig) {
+        (void)sig;
+}
+
 /* Receivers on the same path take turns at the ledger, from reading it
  * to having replaced it (flock() on <ledger>.lock: the ledger itself is
  * replaced, and a lock on a replaced file locks nothing).  Held but
- * briefly: for one delivery's writing and answer. */
-static int ledger_lock(const Receiver *x, int op) {
-        while (flock(x->lockfd, op) < 0)
-                if (errno != EINTR)
-                        return -errno;
-        return 0;
+ * briefly: for one delivery's writing and answer.  Waited for at most
+ * idle_s, as long as a connection may stay silent: one that holds it and
+ * is stuck (stopped, its --out-dir on a disk that hangs) would otherwise
+ * stall this receiver, all its connections and their deadlines with it,
+ * for as long (-ETIMEDOUT then).  SIGALRM, without SA_RESTART, ends the
+ * wait; the timer repeats, so one that fired just before flock() began
+ * is followed by the next. */
+static int ledger_lock(const Receiver *x) {
+        struct sigaction sa = { .sa_handler = on_lock_alarm }, old;
+        struct itimerval t = { .it_value.tv_sec = x->idle_s, .it_interval.tv_sec = x->idle_s };
+        sigset_t alrm, mask;
+        int r;
+
+        if (flock(x->lockfd, LOCK_EX | LOCK_NB) >= 0)
+                return 0;
+        if (errno != EWOULDBLOCK)
+                return -errno;
+        if (sigaction(SIGALRM, &sa, &old) < 0)
+                return -errno;
+        /* Blocked by whoever started ctl (the mask is inherited), it
+         * would end nothing. */
+        sigemptyset(&alrm);
+        sigaddset(&alrm, SIGALRM);
+        (void)sigprocmask(SIG_UNBLOCK, &alrm, &mask);
+        r = setitimer(ITIMER_REAL, &t, NULL) < 0 ? -errno : 0;
+        if (r >= 0)
+                r = flock(x->lockfd, LOCK_EX) < 0 ? -errno : 0;
+        (void)setitimer(ITIMER_REAL, &(struct itimerval){}, NULL);
+        (void)sigprocmask(SIG_SETMASK, &mask, NULL);
+        (void)sigaction(SIGALRM, &old, NULL);
+        return r == -EINTR ? -ETIMEDOUT : r;
 }
 
 /* Writes d's credentials to dir/<sessionId>.json (0600; no name until
@@ -275,8 +307,11 @@ static int receive_line(Receiver *x, int fd, const char *line) {
         }
         /* From the look-up to the ledger's update: what another receiver
          * on the path counted meanwhile is known, and kept. */
-        r = ledger_lock(x, LOCK_EX);
-        if (r < 0)
+        r = ledger_lock(x);
+        if (r == -ETIMEDOUT)
+                log_warning("Waited %u s for %s" LOCK_SUFFIX ", which another receiver on the path holds; going "
+                            "on without it.", x->idle_s, x->ledger);
+        else if (r < 0)
                 log_warning_errno(r, "Cannot lock %s" LOCK_SUFFIX ": %m; going on without it.", x->ledger);
         r = ledger_load(x);
         if (r < 0)
@@ -294,7 +329,7 @@ static int receive_line(Receiver *x, int fd, const char *line) {
                 t->acked = true;
                 ledger_add(x, d.id);
         }
-        (void)ledger_lock(x, LOCK_UN);
+        (void)flock(x->lockfd, LOCK_UN);
         if (counted) {
                 snprintf(path, sizeof path, "%s/%s.json", x->dir, d.sid);
                 receive_say(x, path, d.provider);

@@ -1187,8 +1187,8 @@ def test_ctl_receive_waits_for_the_ledger_lock(agent_bin):
     here) and adds an id meanwhile: the receiver waits for the lock (seen
     in /proc/locks) before it reads the ledger, so the id added is kept
     beside its own.  The lock file is <uds>.delivered.lock, 0600, left in
-    place."""
-    rx = Receiver(agent_bin)
+    place.  (The wait's bound, --idle-timeout, is far off.)"""
+    rx = Receiver(agent_bin, args=("--idle-timeout", "3600"))
     try:
         ledger = rx.sock + ".delivered"
         lock = os.open(ledger + ".lock", os.O_RDWR | os.O_CLOEXEC)
@@ -1211,6 +1211,41 @@ def test_ctl_receive_waits_for_the_ledger_lock(agent_bin):
         with open(ledger) as f:
             assert f.read() == "d0\nd1\n"
         assert os.path.exists(ledger + ".lock")
+    finally:
+        rx.close()
+
+
+# Runs ctl with SIGALRM blocked, as whoever starts it may leave it (the
+# signal mask is inherited across exec).
+SIGALRM_BLOCKED = ("/usr/bin/python3", "-c", "import os, signal, sys; "
+                   "signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM]); os.execv(sys.argv[1], sys.argv[1:])")
+
+
+@pytest.mark.parametrize("wrap", [(), SIGALRM_BLOCKED], ids=["plain", "sigalrm-blocked"])
+def test_ctl_receive_waits_for_a_stuck_receivers_lock_only_so_long(agent_bin, wrap):
+    """Another receiver on the path holds the ledger's lock and never lets
+    go (stopped, or its --out-dir on a disk that hangs; this test, here):
+    the receiver waits for it no longer than a connection may stay silent
+    (--idle-timeout), then goes on without it, said, rather than stall
+    every connection it serves for as long as the other is stuck; also
+    when it was started with SIGALRM blocked."""
+    rx = Receiver(agent_bin, wrap=wrap, args=("--idle-timeout", "1"))
+    try:
+        ledger = rx.sock + ".delivered"
+        lock = os.open(ledger + ".lock", os.O_RDWR | os.O_CLOEXEC)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            with rx.connect() as c, c.makefile("r") as answers:
+                c.sendall(agent_line("d1", "s1", "FIRST"))
+                assert answers.readline() == "ACK d1\n"
+            out, err = rx.proc.communicate(timeout=60)
+        finally:
+            os.close(lock)
+        assert (rx.proc.returncode, out) == (0, f"received: {rx.path('s1')} (oauth)\n"), err
+        assert f"Waited 1 s for {ledger}.lock, which another receiver on the path holds; going on without " \
+            "it." in err, err
+        with open(ledger) as f:
+            assert f.read() == "d1\n"
     finally:
         rx.close()
 
