@@ -184,6 +184,7 @@ static void line_end(Transcript *t, bool newline) {
         r = redact_secrets(t->line);
         explicit_bzero(t->line, t->n_line);
         t->n_line = 0;
+        t->moved = false;
         if (!r) {
                 t->dropped++;
                 return;
@@ -194,19 +195,47 @@ static void line_end(Transcript *t, bool newline) {
         erase_and_free(r);
 }
 
+/* Whether what the parser just ended (at byte c) moves the cursor or
+ * erases: text after it is not the text before it continued, on screen.
+ * Colours (SGR), modes and strings move nothing. */
+static bool moves_cursor(AnsiResult a, unsigned char c) {
+        if (a == ANSI_CSI_DONE)
+                return c != '\0' && strchr("@ABCDEFGHJKLMPSTXZ`adefr", c);
+        if (a == ANSI_ESC_DONE)
+                return c != '\0' && strchr("8DEMc", c);
+        return false;
+}
+
+/* Keeps c.  Text written where the cursor moved to (a spinner's \r, an
+ * erase and redraw) is a word of its own: glued to the word before, a
+ * name in it would not be found ("Waiting" + "code=..."), so a blank
+ * goes between two word characters. */
+static void line_add(Transcript *t, unsigned char c) {
+        bool word = isalnum(c) || c == '_';
+
+        if (t->moved && word && t->n_line > 0 && t->n_line < TRANSCRIPT_LINE_MAX - 1 &&
+            (isalnum((unsigned char)t->line[t->n_line - 1]) || t->line[t->n_line - 1] == '_'))
+                t->line[t->n_line++] = ' ';
+        t->moved = false;
+        t->line[t->n_line++] = (char)c;
+}
+
 void transcript_feed(Transcript *t, const char *buf, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 unsigned char c = (unsigned char)buf[i];
+                AnsiResult a = ansi_parser_feed(&t->ansi, (char)c);
 
-                if (ansi_parser_feed(&t->ansi, (char)c) != ANSI_TEXT)
+                if (a != ANSI_TEXT) {
+                        t->moved = t->moved || moves_cursor(a, c);
                         continue;
+                }
                 if (c == '\n' && t->skip) {
                         t->skip = false;
                         commit(t, "\n", 1);
                 } else if (c == '\n')
                         line_end(t, true);
                 else if (c == '\r' || c == '\0' || (c < 0x20 && c != '\t'))
-                        continue;
+                        t->moved = t->moved || (c != '\0' && strchr("\r\b\v\f", c));
                 else if (t->skip)
                         t->dropped++;
                 else if (t->n_line == TRANSCRIPT_LINE_MAX) {
@@ -217,7 +246,7 @@ void transcript_feed(Transcript *t, const char *buf, size_t n) {
                         t->skip = true;
                         t->dropped++;
                 } else
-                        t->line[t->n_line++] = (char)c;
+                        line_add(t, c);
         }
 }
 

@@ -25,6 +25,7 @@ typedef struct Transcript {
         char line[TRANSCRIPT_LINE_MAX + 1]; /* the current line, raw */
         size_t n_line;
         bool skip;        /* the current line overflowed: dropped up to its end */
+        bool moved;       /* the cursor moved since the last byte kept (\r, an erase...) */
 } Transcript;
 
 int transcript_new(size_t max, Transcript **ret);

@@ -98,6 +98,29 @@ static void test_strings_dropped(void **state) {
         transcript_free(t);
 }
 
+/* Text written after the cursor moved (a spinner's \r, \b, an erase
+ * or a cursor move, a cursor restore) is a word of its own: a name it
+ * starts with is found and its value redacted.  Colours, modes and
+ * strings move nothing: a URL coloured in parts stays whole. */
+static void test_cursor_moves_break_words(void **state) {
+        Transcript *t = NULL;
+        _cleanup_(freep) char *a = NULL;
+
+        assert_int_equal(transcript_new(1024, &t), 0);
+        feed(t, "Waiting\rcode=SECRET1\n");
+        feed(t, "Waiting\x1b[2K\x1b[1Gstate=SECRET2\n");
+        feed(t, "abc\x1b");
+        feed(t, "8token: SECRET3\n");
+        feed(t, "x\bapi_key=SECRET4\n");
+        feed(t, "open https://\x1b[4mx/?co\x1b[24mde=SECRET5\x1b[?25l&y\n");
+        feed(t, "Wait\r\n");
+        feed(t, "done: \x1b[Kok\n");
+        a = transcript_text(t);
+        assert_string_equal(a, "Waiting code=[REDACTED]\nWaiting state=[REDACTED]\nabc token: [REDACTED]\n"
+                               "x api_key=[REDACTED]\nopen https://x/?code=[REDACTED]&y\nWait\ndone: ok\n");
+        transcript_free(t);
+}
+
 /* A line longer than TRANSCRIPT_LINE_MAX: its head is redacted and kept,
  * the rest dropped up to the newline.  Kept as a line of its own, the
  * rest would show the tail of the token cut at the limit. */
@@ -171,6 +194,7 @@ int main(void) {
                 cmocka_unit_test(test_redact),
                 cmocka_unit_test(test_strip_split_bounded),
                 cmocka_unit_test(test_strings_dropped),
+                cmocka_unit_test(test_cursor_moves_break_words),
                 cmocka_unit_test(test_overlong_line),
                 cmocka_unit_test(test_utf8_kept_whole),
         };
