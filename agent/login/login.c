@@ -354,7 +354,15 @@ static void session_release_cli(LoginSession *s) {
                 s->cli_slot = -1;
                 memcpy(lo->id, s->id, sizeof lo->id);
                 cli_runner_set_callbacks(lo->runner, &(CliRunnerCallbacks){ .on_exit = on_leftover_exit }, lo);
-                cli_runner_stop(lo->runner);
+                /* Delivered the moment they were captured (a host that
+                 * polls), the CLI may not have answered the browser yet
+                 * (Gemini CLI writes its tokens, then asks for the account,
+                 * then redirects): it keeps the grace the capture gave it,
+                 * or the person sees a reset for a sign-in that worked. */
+                if (s->state == SESSION_DELIVERED && !lm->stopping)
+                        cli_runner_stop_after(lo->runner, CLI_EXIT_GRACE_USEC);
+                else
+                        cli_runner_stop(lo->runner);
                 lm->leftovers = lo;
                 free(s->home);
                 s->home = NULL;
@@ -556,7 +564,12 @@ static void on_enter(LoginSession *s, SessionState st) {
                 s->browser_op = NULL;
                 browser_pages_update(lm);
                 session_wipe(s);
-                cli_runner_stop(s->runner);
+                /* Delivered: what is left of the grace its capture gave
+                 * it (session_release_cli() says why). */
+                if (st == SESSION_DELIVERED)
+                        cli_runner_stop_after(s->runner, CLI_EXIT_GRACE_USEC);
+                else
+                        cli_runner_stop(s->runner);
                 /* Else once it has exited (on_cli_exit) or, when the
                  * session goes first, as a Leftover. */
                 if (!cli_runner_running(s->runner))

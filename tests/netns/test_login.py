@@ -25,7 +25,7 @@ import urllib.parse
 import pytest
 
 from desktop import as_user
-from loginenv import IDLE, LoginEnv, cli_pids, home_gone, login_of, sid
+from loginenv import IDLE, LoginEnv, cli_pids, home_gone, login_of, open_gate, sid
 from netns import Lan, wait_until, workdir
 from svagent import BROWSER_UID, CLI_GID, CLI_POOL_UIDS, CLI_UID, CLI_USER
 
@@ -73,6 +73,37 @@ def test_host_driven_state(env):
     assert env.json("GET", f"/credentials/status?sessionId={s}") == (404, {"error": "Session not found"})
     assert env.agent.health()["activeSessions"] == 0
     env.assert_no_secrets()
+
+
+def test_a_cli_delivered_from_still_answers_the_browser(make_env):
+    """The host pulls the credentials the moment they are captured, before
+    the CLI answered the browser's callback (the real Gemini CLI writes
+    its tokens, then asks Google for the account, then redirects): the
+    CLI keeps the grace its capture gave it, and the person gets its page,
+    not a connection reset for a sign-in that worked."""
+    e = make_env(provider_env={"FAKE_CLI_ANSWER_GATE": "1"})
+    s = sid()
+    status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
+    assert status == 200 and "oauthUrl" in started, started
+    browsed = {}
+
+    def browse():
+        try:
+            browsed["answer"] = e.browse(started["oauthUrl"])
+        except Exception as err:  # noqa: BLE001 - reported by the assertion below
+            browsed["answer"] = repr(err)
+    person = threading.Thread(target=browse)
+    person.start()
+    try:
+        e.wait_status(s, lambda code, b: b.get("authenticated"))
+        status, got = e.json("GET", f"/credentials/get?sessionId={s}")
+        assert status == 200 and got["credentials"]["access_token"] == "SECRET-ACCESS-gemini"
+        open_gate(e, s, ".answer-gate")
+    finally:
+        person.join(60)
+    assert browsed.get("answer") == (200, b"<p>fake CLI: signed in</p>"), browsed
+    wait_until(lambda: home_gone(e.home_of(s)), 20, "the login's HOME removed")
+    e.assert_no_secrets()
 
 
 def test_host_driven_provider_error(env):

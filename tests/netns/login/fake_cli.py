@@ -74,7 +74,9 @@ SIGTERM and writes its pid to DIR/helper-$VMBA_LOGIN_SESSION once it
 does;
 FAKE_CLI_URL_GATE=1 (codex): its listener up, it prints the URL only once
 the test opens the FIFO $HOME/.url-gate for writing (a login whose
-callback arrives before its URL); FAKE_CLI_LONG_LOCATION=N (codex): the
+callback arrives before its URL); FAKE_CLI_ANSWER_GATE=1: its credential
+file written, it answers the browser's callback only once the test opens
+$HOME/.answer-gate (the real Gemini CLI asks for the account first); FAKE_CLI_LONG_LOCATION=N (codex): the
 redirect to its /success page carries an id_token that makes its
 Location exactly N bytes long;
 FAKE_CLI_LEAVE=NAME: first looks for /tmp/NAME, /var/tmp/NAME and
@@ -232,6 +234,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             write_file(path, "{}")
         if not os.environ.get("FAKE_CLI_PARTIAL"):
             write_file(path, json.dumps(body), in_place=MODE == "gemini")
+        if os.environ.get("FAKE_CLI_ANSWER_GATE"):
+            wait_gate(".answer-gate")
         if MODE == "codex":
             # As the real Codex: a redirect to its own success page, which
             # it serves before it exits.
