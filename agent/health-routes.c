@@ -130,6 +130,12 @@ static int snapshot_http(Manager *m, Snapshot *s) {
         return 0;
 }
 
+/* Why no login's CLI can run, when providers are defined (as the start
+ * log says it): NULL when they can, or there are none. */
+static const char *clis_unavailable(Manager *m) {
+        return m->logins && login_manager_providers(m->logins) ? login_manager_cli_unavailable(m->logins) : NULL;
+}
+
 static int snapshot_take(Manager *m, Snapshot *s, bool with_http) {
         HealthSnapshot *h = &s->h;
         HealthFacts f = {
@@ -142,6 +148,7 @@ static int snapshot_take(Manager *m, Snapshot *s, bool with_http) {
                 .secrets_missing = host_secrets_token_state(m->secrets) == SECRET_MISSING ||
                                    host_secrets_desktop_state(m->secrets) == SECRET_MISSING,
                 .desktop_held = m->desktop.vnc_held,
+                .clis_unavailable = clis_unavailable(m) != NULL,
         };
         int r;
 
@@ -156,6 +163,7 @@ static int snapshot_take(Manager *m, Snapshot *s, bool with_http) {
          * can be written (desktop-setup.c); "starting" would hide why. */
         h->desktop = m->desktop.vnc_held ? "held" : host_secrets_desktop_string(m->secrets);
         h->config_error = m->config_error;
+        h->cli_error = clis_unavailable(m);
         snapshot_network(m, s);
         h->boot_exec = m->boot.exec;
         h->boot_network = m->boot.network;

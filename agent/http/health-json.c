@@ -334,6 +334,8 @@ int health_build_json(const HealthSnapshot *s, char **ret, size_t *ret_size) {
         if (!isempty(s->config_error)) {
                 field_string(f, &first, "config_error", s->config_error);
         }
+        if (!isempty(s->cli_error))
+                field_string(f, &first, "cli_error", s->cli_error);
         buf_putc(f, '}');
         buf_putc(f, '\0');
         if (buf.oom)

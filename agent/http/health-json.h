@@ -70,6 +70,7 @@ typedef struct HealthSnapshot {
         const char *auth;          /* "token", "pending", "no-token" */
         const char *desktop;       /* "secret", "pending", "no-secret", "held" */
         const char *config_error;  /* "" or NULL: key omitted */
+        const char *cli_error;     /* why no provider CLI can run; "" or NULL: key omitted */
 
         HealthNetwork network;
 

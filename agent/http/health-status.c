@@ -17,7 +17,8 @@ HealthStatus health_status_decide(const HealthFacts *f) {
          * fallen back (a host should look, but the desktop may work). */
         if (f->chain_failed > 0)
                 return HEALTH_FAILED;
-        if (f->stopping || f->config_error || f->network_failed || f->secrets_missing || f->desktop_held)
+        if (f->stopping || f->config_error || f->network_failed || f->secrets_missing || f->desktop_held ||
+            f->clis_unavailable)
                 return HEALTH_DEGRADED;
         if (!f->services_started || f->chain_not_ready > 0 || f->secrets_pending)
                 return HEALTH_STARTING;

@@ -9,7 +9,8 @@
 typedef enum HealthStatus {
         HEALTH_OK,       /* every chain service ready, nothing fell back */
         HEALTH_STARTING, /* a chain service not ready yet (or none started) */
-        HEALTH_DEGRADED, /* serving, but stopping, the config or network fell back, or a secret is missing */
+        HEALTH_DEGRADED, /* serving, but stopping, the config or network fell back, a secret is missing,
+                          * or no provider CLI can run */
         HEALTH_FAILED,   /* a chain service is over its budget or ended for good: the VM cannot serve */
         _HEALTH_STATUS_MAX,
         _HEALTH_STATUS_INVALID = -22,
@@ -28,6 +29,7 @@ typedef struct HealthFacts {
         bool secrets_pending;  /* the token or desktop secret is being asked for (MMDS) */
         bool secrets_missing;  /* no token or no desktop secret: the host cannot use this VM */
         bool desktop_held;     /* the desktop secret's files cannot be written: x11vnc held down */
+        bool clis_unavailable; /* providers are defined, but no provider CLI can run (cli_error) */
 } HealthFacts;
 
 /* failed beats degraded beats starting beats ok. */

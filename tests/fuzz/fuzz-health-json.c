@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!buf)
                 return 0;
         /* The same bytes in every string field: the NUL-terminated prefix. */
-        s.build_id = s.config_error = s.network.error = s.network.device = buf;
+        s.build_id = s.config_error = s.cli_error = s.network.error = s.network.device = buf;
         dns[0] = buf;
         s.network.dns = dns;
         s.network.n_dns = 1;

@@ -819,6 +819,9 @@ def test_what_the_clis_reach_below_their_own_tmp(make_env, key, value, what):
     assert (status, body) == (503, {"error": f"Provider CLIs cannot run: {why}"})
     assert f"Provider CLI logins unavailable: {why}." in e.agent.log_text()
     assert not cli_pids(e)
+    # And /health says so, for a host that never reads the log.
+    health = e.agent.health()
+    assert (health["status"], health["cli_error"]) == ("degraded", why), health
 
 
 def test_control_socket_the_cli_user_cannot_reach(make_env):

@@ -98,6 +98,9 @@ def test_ready_and_health_ok(vm):
     assert json.loads(wait_ready(vm)) == {"ready": True}
     status, health = vm.health()
     assert health["status"] == "ok"
+    # The image's CLIs can run in either flavour (a CLI user each, and a
+    # /tmp, /var/tmp, /dev/shm and IPC namespace of its own).
+    assert "cli_error" not in health, health
 
 
 def test_boot_block_in_order(vm):

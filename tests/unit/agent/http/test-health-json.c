@@ -143,7 +143,8 @@ static const char health_full_json[] =
         "\"status\":\"differs\"},"
         "\"gemini_cli\":{\"package\":\"@google/gemini-cli\",\"pinned\":\"0.61.0\",\"installed\":null,"
         "\"status\":\"missing\"}},"
-        "\"config_error\":\"agent.json: unknown key \\\"colour\\\"\"}";
+        "\"config_error\":\"agent.json: unknown key \\\"colour\\\"\","
+        "\"cli_error\":\"cli_users (user 2 of 8) 'vmba-cli2' is missing\"}";
 
 static void test_health_full(void **state) {
         static const char *const dns[] = { "10.77.0.53", "fd00::53" };
@@ -182,6 +183,7 @@ static void test_health_full(void **state) {
         s.services = sv;
         s.n_services = ELEMENTSOF(sv);
         s.config_error = "agent.json: unknown key \"colour\"";
+        s.cli_error = "cli_users (user 2 of 8) 'vmba-cli2' is missing";
         s.clis = clis;
         s.n_clis = ELEMENTSOF(clis);
         text = build(&s);

@@ -2,8 +2,9 @@
  * with: written-out rows for the cases that matter, every combination of
  * the facts against the rule, and the names.  The rule: a failed chain
  * service is "failed" whatever else holds; then stopping, a config
- * fallback, a failed network, a missing secret or a desktop held down
- * (its secret's files not written) is "degraded"; then
+ * fallback, a failed network, a missing secret, a desktop held down
+ * (its secret's files not written) or no provider CLI able to run is
+ * "degraded"; then
  * services not started or not all ready, or a secret still being asked
  * for, is "starting". */
 #include <setjmp.h>
@@ -99,16 +100,17 @@ static void test_rows(void **state) {
 /* Every combination of the boolean facts (failed and not-ready as 0/1),
  * so a fact added without rows above still meets the rule's order. */
 static void test_every_combination(void **state) {
-        for (unsigned bits = 0; bits < 512; bits++) {
+        for (unsigned bits = 0; bits < 1024; bits++) {
                 HealthFacts f = {
                         .services_started = bits & 1, .chain_failed = (bits >> 1) & 1,
                         .chain_not_ready = ((bits >> 1) & 1) | ((bits >> 2) & 1), .stopping = (bits >> 3) & 1,
                         .config_error = (bits >> 4) & 1, .network_failed = (bits >> 5) & 1,
                         .secrets_pending = (bits >> 6) & 1, .secrets_missing = (bits >> 7) & 1,
-                        .desktop_held = (bits >> 8) & 1,
+                        .desktop_held = (bits >> 8) & 1, .clis_unavailable = (bits >> 9) & 1,
                 };
                 HealthStatus expect = f.chain_failed ? FL
-                        : f.stopping || f.config_error || f.network_failed || f.secrets_missing || f.desktop_held
+                        : f.stopping || f.config_error || f.network_failed || f.secrets_missing || f.desktop_held ||
+                          f.clis_unavailable
                         ? DG
                         : !f.services_started || f.chain_not_ready || f.secrets_pending ? ST : OK;
                 assert_int_equal(health_status_decide(&f), expect);
