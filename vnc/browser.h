@@ -85,7 +85,9 @@ typedef struct BrowserHooks {
  * (the service was started with the URL as its argument: spawned, after
  * its backoff, once its dependencies were ready, or once the instance
  * stopping exited, if it waited), or r < 0:
- * -EAGAIN no browser, -ETIMEDOUT a starting instance never registered on
+ * -EAGAIN and no error: no browser (an -EAGAIN with an error is a spawn
+ * that failed so: its user at its task limit), -ETIMEDOUT a starting
+ * instance never registered on
  * the bus, or the service did not spawn within spawn_wait_usec, else what
  * the bus or the start said (a spawn that failed, now or the one the URL
  * waited for: answered then, not at the bound).  error (r < 0 only; may

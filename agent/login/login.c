@@ -689,6 +689,7 @@ static void on_capture(Capture *c, json_t *credentials, usec_t modified, void *u
 static void on_session_url_opened(int r, const char *method, const char *error, void *userdata) {
         LoginSession *s = userdata;
         char msg[320];
+        bool no_browser;
 
         s->browser_op = NULL;
         if (r == -ECANCELED)
@@ -698,9 +699,13 @@ static void on_session_url_opened(int r, const char *method, const char *error, 
                 browser_pages_update(s->lm);
                 return;
         }
+        /* No browser is -EAGAIN without a cause; a spawn that failed with
+         * EAGAIN (its user at its task limit) has one, and fails the
+         * login as any other failed spawn does. */
+        no_browser = r == -EAGAIN && !error;
         error = error ?: strerror(-r);
         log_warning("Login %s: failed to open the authorize URL in the browser: %s", s->id, error);
-        if (r == -EAGAIN || s->state == SESSION_AUTHENTICATED || session_fsm_next(s->state, SESSION_EVENT_ERROR) < 0)
+        if (no_browser || s->state == SESSION_AUTHENTICATED || session_fsm_next(s->state, SESSION_EVENT_ERROR) < 0)
                 return;
         snprintf(msg, sizeof msg, "The browser could not open the authorize URL: %s", error);
         login_session_fail(s, SESSION_EVENT_ERROR, msg);

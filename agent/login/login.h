@@ -173,10 +173,11 @@ LoginSession *login_manager_newest_listener_session(LoginManager *lm, bool (*in_
 LoginSession *login_manager_callback_session(LoginManager *lm);
 
 /* Opens s->oauth_url in the browser.  A browser that cannot show it (a
- * starting instance never on its bus, a D-Bus error, a URL it refuses)
- * fails s at once, naming the cause: the person would never see the page
- * and the login would wait out its TTL.  No browser at all (-EAGAIN) is
- * logged only: the URL is the host's to show. */
+ * starting instance never on its bus, a D-Bus error, a URL it refuses,
+ * a spawn that failed, with EAGAIN too) fails s at once, naming the
+ * cause: the person would never see the page and the login would wait
+ * out its TTL.  No browser at all (-EAGAIN without a cause) is logged
+ * only: the URL is the host's to show. */
 void login_session_open_url(LoginSession *s);
 /* Opens url in the browser: 0 and the outcome comes to cb later, as
  * browser_open() says (*ret, may be NULL, cancels it); -EAGAIN without a
