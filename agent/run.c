@@ -757,8 +757,11 @@ static int browser_start_service(char *const *extra_argv, char *error, size_t si
         r = supervisor_start_service(m->supervisor, "firefox", extra_argv);
         if (size > 0)
                 error[0] = '\0';
-        /* Why it did not start, as /health says it. */
-        if (r < 0 && r != -EALREADY && browser_service_status(m, &st) && st.last_error)
+        /* Why it did not start, as /health says it.  A binary missing
+         * that never ran is no browser (an image without one): no cause;
+         * one gone since it ran is a browser that failed. */
+        if (r < 0 && r != -EALREADY && browser_service_status(m, &st) && st.last_error &&
+            (r != -ENOENT || st.spawned))
                 snprintf(error, size, "%s", st.last_error);
         return r;
 }

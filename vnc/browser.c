@@ -518,19 +518,22 @@ static void op_defer(BrowserOpen *op) {
                 op_finish(op, r, NULL);
 }
 
-/* The start failed: there is no browser to start (no service, its user
- * missing or root, everything stopping: as without a browser, nothing
- * to add), or its spawn failed, made now or the one the URL waited for
+/* The start failed: there is no browser to start (no service or a
+ * binary that never ran: -ENOENT without a cause; its user missing or
+ * root, everything stopping: as without a browser, nothing to add), or
+ * its spawn failed (a binary gone since it ran: -ENOENT with a cause),
+ * made now or the one the URL waited for
  * (in a backoff): answered at once with the cause, rather than waiting
  * for a restart no likelier to spawn.  The URL, set for the service's
  * restart by this start or one before, is taken out again: answered, it
  * must not be shown later, for nobody. */
 static void op_start_failed(BrowserOpen *op, int r, const char *why) {
         Browser *b = op->b;
+        bool none = (r == -ENOENT && isempty(why)) || r == -ESRCH || r == -EPERM || r == -ESHUTDOWN;
 
-        if (r != -ENOENT && r != -ESRCH && r != -EPERM && r != -ESHUTDOWN && !isempty(why))
+        if (!none && !isempty(why))
                 snprintf(op->error, sizeof op->error, "The browser did not start: %s", why);
-        op_finish(op, r == -ENOENT ? -EAGAIN : r, NULL);
+        op_finish(op, none && r == -ENOENT ? -EAGAIN : r, NULL);
         r = restart_argv_update(b);
         if (r < 0)
                 log_debug_errno(r, "Cannot take a URL that failed out of the browser's restart: %m");

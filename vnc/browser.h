@@ -44,7 +44,9 @@ typedef struct BrowserHooks {
          * or its spawn once they are ready or it exited, is with
          * extra_argv: browser_service_changed() follows),
          * -EALREADY when it runs already, -ENOENT when there is no
-         * browser service, -ESHUTDOWN when stopping, -ESRCH/-EPERM when
+         * browser service or its binary is missing (error "" when it
+         * never ran: no browser; the cause when it is gone since it ran:
+         * a spawn that failed), -ESHUTDOWN when stopping, -ESRCH/-EPERM when
          * its user is missing/root, else why its spawn failed (made now,
          * or the one a 1 before waited for).  On an error, error (size
          * bytes, "" when it cannot say) gets the cause as the service's

@@ -764,6 +764,7 @@ int supervisor_get_status(Supervisor *sv, size_t i, ServiceStatus *ret) {
                 .state = s->state,
                 .pid = s->pid,
                 .restarts = s->spawns > 0 ? s->spawns - 1 : 0,
+                .spawned = s->spawns > 0,
                 .last_exit = s->last_exit[0] ? s->last_exit : NULL,
                 .last_error = s->last_error[0] ? s->last_error : NULL,
                 .ready_boottime = s->ready_boottime,

@@ -41,6 +41,7 @@ typedef struct ServiceStatus {
         ServiceState state;
         pid_t pid;              /* 0 when not running */
         unsigned restarts;      /* processes started after its first (attempts that created none: not) */
+        bool spawned;           /* a process of it was started once */
         const char *last_exit;  /* "exited 1", "killed by SIGKILL"; NULL = none */
         const char *last_error; /* "Xvfb: not found"; NULL = none */
         usec_t ready_boottime;  /* CLOCK_BOOTTIME µs of the last ready; 0 = never */

@@ -11,7 +11,8 @@ socket that never accepts, the X server dying, a browser that cannot
 show the URL, a browser kept while another login needs it, a prestarted
 browser started again blank after a login, a URL handed over while the
 browser stops, a URL the browser crashes with, a URL for a browser stuck
-quitting, a browser that cannot be started, one whose spawn fails, a
+quitting, a browser that cannot be started, one whose spawn fails, one
+whose binary is gone since it ran, a
 browser the person quits, a prestarted browser that quits with no URL
 shown in between, a prestarted browser that exits 0 at every start.  The tests end by searching everything the run wrote for the
 secrets."""
@@ -31,7 +32,7 @@ import pytest
 
 from desktop import x_windows
 from loginenv import FAKE_FIREFOX, cli_pids, login_of, oauth_url, open_gate, sid
-from netns import wait_until
+from netns import wait_until, workdir
 from svagent import CLI_GID, CLI_POOL_UIDS, CLI_UID, X_GID, auth, proc_argv
 
 
@@ -721,6 +722,39 @@ def test_a_url_while_the_browser_stops_waits_until_it_stopped(make_env, prestart
         wait_until(lambda: after(), 60, "firefox started with the URL")
         assert after() == [["--profile", f.profile, page]]
     f.e.assert_no_secrets()
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
+@pytest.mark.parametrize("prestart", [True, False])
+def test_a_url_for_a_browser_whose_binary_is_gone_says_why(make_env, prestart):
+    """Firefox ran, and its binary is gone by the time the last login's end
+    closed it (prestarted: restarts it): the URL held across that stop
+    starts it again, which finds no binary.  That is a browser that failed,
+    not none: /open-url answers with the cause, as /health has it (before:
+    503 "Browser not available").  A binary missing from the start is no
+    browser (test_a_browser_that_cannot_be_started_takes_no_url)."""
+    d = workdir("vmba-firefox-")
+    try:
+        os.chmod(d, 0o711)
+        firefox = os.path.join(d, "firefox")
+        shutil.copy(FAKE_FIREFOX, firefox)
+        os.chmod(firefox, 0o755)
+        f = FakeFirefoxLogins(make_env, f"firefox={firefox}", "stop_timeout_ms=120000",
+                              *(["browser_prestart=true"] if prestart else []))
+        open(os.path.join(f.e.agent.browser_dir, "slow-exit"), "w").close()
+        a = sid()
+        url = f.start(a)
+        wait_until(lambda: f.firefox().get("state") == "ready", 60, "firefox ready (its SIGTERM handler set)")
+        assert f.e.browse(url)[0] == 200
+        f.e.wait_status(a, lambda code, body: body.get("authenticated"))
+        wait_until(lambda: ["term"] in f.argv_lines(), 30, "firefox told to exit")
+        os.unlink(firefox)
+        assert open_url_across_a_slow_exit(f, f"{f.e.provider_url}/next-page") == \
+            (503, {"error": f"The browser did not start: {firefox}: not found"})
+        assert (f.firefox().get("state"), f.firefox().get("last_error")) == ("failed", f"{firefox}: not found")
+        assert f.e.agent.alive()
+    finally:
+        shutil.rmtree(d)
 
 
 @pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")

@@ -300,8 +300,9 @@ static void test_waiting_gives_up(void **state) {
  * restart failed), answers the URL at once with the cause, not at the
  * bound (an hour here: the test's loop would fail first), and takes it
  * out of the restart's argv: answered, it must not be shown later.
- * With no browser to start (no service, its user missing) there is
- * nothing to add, as without a browser. */
+ * With no browser to start (no service, its user missing, a binary
+ * that never ran: no cause) there is nothing to add, as without a
+ * browser; a binary gone since it ran is a spawn that failed. */
 static void test_spawn_failed(void **state) {
         Seen seen = { .start_result = 1 };
         Opened one = { .r = 1 }, two = { .r = 1 };
@@ -340,11 +341,21 @@ static void test_spawn_failed(void **state) {
         assert_int_equal(two.r, -ESRCH);
         assert_string_equal(two.error, "");
         seen.start_result = -ENOENT;
+        seen.start_error = NULL;
         two.r = 1;
         assert_int_equal(browser_open(f.b, "https://b.test/2", on_opened_how, &two, NULL), 0);
         wait_opened(f.e, &two.r);
         assert_int_equal(two.r, -EAGAIN);
         assert_string_equal(two.error, "");
+        /* Its binary gone since it ran (the hook gives the cause then): a
+         * spawn that failed, not "no browser". */
+        seen.start_error = "/usr/bin/firefox-esr: not found";
+        two.r = 1;
+        assert_int_equal(browser_open(f.b, "https://b.test/2", on_opened_how, &two, NULL), 0);
+        wait_opened(f.e, &two.r);
+        assert_int_equal(two.r, -ENOENT);
+        assert_string_equal(two.error, "The browser did not start: /usr/bin/firefox-esr: not found");
+        assert_strv(seen.restart, (const char *[]){ "https://c.test/3", NULL });
         assert_int_equal(seen.shown, 0);
         fixture_drop(&f, &seen);
 }
