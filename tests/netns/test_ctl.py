@@ -850,6 +850,21 @@ class Receiver:
         c.settimeout(60)
         return c
 
+    def connect_with(self, line):
+        """A connection whose line is in before the receiver accepts it:
+        the receiver is stopped meanwhile, so a deadline shorter than a
+        loaded machine can stall this test (--idle-timeout 1) starts with
+        the line already there."""
+        os.kill(self.proc.pid, signal.SIGSTOP)
+        try:
+            # kill() returns before the stop takes: waits for it.
+            os.waitid(os.P_PID, self.proc.pid, os.WSTOPPED | os.WNOWAIT)
+            c = self.connect()
+            c.sendall(line)
+        finally:
+            os.kill(self.proc.pid, signal.SIGCONT)
+        return c
+
     def push(self, make_env, s):
         """A real login pushed by the agent; the receiver's stdout, stderr."""
         e = make_env(sets=("vsock_port=1234", f"vsock_unix_path={self.sock}"))
@@ -1235,8 +1250,7 @@ def test_ctl_receive_waits_for_a_stuck_receivers_lock_only_so_long(agent_bin, wr
         lock = os.open(ledger + ".lock", os.O_RDWR | os.O_CLOEXEC)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            with rx.connect() as c, c.makefile("r") as answers:
-                c.sendall(agent_line("d1", "s1", "FIRST"))
+            with rx.connect_with(agent_line("d1", "s1", "FIRST")) as c, c.makefile("r") as answers:
                 assert answers.readline() == "ACK d1\n"
             out, err = rx.proc.communicate(timeout=60)
         finally:
