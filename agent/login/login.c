@@ -343,6 +343,19 @@ static void leftover_take_over(LoginManager *lm, const char *id) {
         }
 }
 
+/* The session is over: its CLI (r, its or its Leftover's) is stopped.
+ * Delivered the moment they were captured (a host that polls), the CLI
+ * may not have answered the browser yet (Gemini CLI writes its tokens,
+ * then asks for the account, then redirects): it keeps what is left of
+ * the grace the capture gave it, or the person sees a reset for a
+ * sign-in that worked.  Otherwise, or with the agent stopping: now. */
+static void session_cli_stop(LoginSession *s, CliRunner *r) {
+        if (s->state == SESSION_DELIVERED && !s->lm->stopping)
+                cli_runner_stop_after(r, CLI_EXIT_GRACE_USEC);
+        else
+                cli_runner_stop(r);
+}
+
 /* The session goes: its CLI too, and its HOME once the CLI has exited. */
 static void session_release_cli(LoginSession *s) {
         LoginManager *lm = s->lm;
@@ -354,15 +367,7 @@ static void session_release_cli(LoginSession *s) {
                 s->cli_slot = -1;
                 memcpy(lo->id, s->id, sizeof lo->id);
                 cli_runner_set_callbacks(lo->runner, &(CliRunnerCallbacks){ .on_exit = on_leftover_exit }, lo);
-                /* Delivered the moment they were captured (a host that
-                 * polls), the CLI may not have answered the browser yet
-                 * (Gemini CLI writes its tokens, then asks for the account,
-                 * then redirects): it keeps the grace the capture gave it,
-                 * or the person sees a reset for a sign-in that worked. */
-                if (s->state == SESSION_DELIVERED && !lm->stopping)
-                        cli_runner_stop_after(lo->runner, CLI_EXIT_GRACE_USEC);
-                else
-                        cli_runner_stop(lo->runner);
+                session_cli_stop(s, lo->runner);
                 lm->leftovers = lo;
                 free(s->home);
                 s->home = NULL;
@@ -564,12 +569,7 @@ static void on_enter(LoginSession *s, SessionState st) {
                 s->browser_op = NULL;
                 browser_pages_update(lm);
                 session_wipe(s);
-                /* Delivered: what is left of the grace its capture gave
-                 * it (session_release_cli() says why). */
-                if (st == SESSION_DELIVERED)
-                        cli_runner_stop_after(s->runner, CLI_EXIT_GRACE_USEC);
-                else
-                        cli_runner_stop(s->runner);
+                session_cli_stop(s, s->runner);
                 /* Else once it has exited (on_cli_exit) or, when the
                  * session goes first, as a Leftover. */
                 if (!cli_runner_running(s->runner))
