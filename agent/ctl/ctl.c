@@ -57,6 +57,12 @@ typedef struct Ctl {
 
 static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP };
 
+static void stop_signals_set(sigset_t *ss) {
+        sigemptyset(ss);
+        for (size_t i = 0; i < ELEMENTSOF(stop_signals); i++)
+                sigaddset(ss, stop_signals[i]);
+}
+
 static void ctl_done(Ctl *c) {
         c->token = erase_and_free(c->token);
         c->desktop_secret = erase_and_free(c->desktop_secret);
@@ -413,9 +419,7 @@ static int out_failed(const CtlOut *o, int r) {
 static int stop_signals_hold(Ctl *c) {
         sigset_t ss;
 
-        sigemptyset(&ss);
-        for (size_t i = 0; i < ELEMENTSOF(stop_signals); i++)
-                sigaddset(&ss, stop_signals[i]);
+        stop_signals_set(&ss);
         if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0)
                 return log_error_errno(errno, "Cannot block signals: %m");
         c->stop_on_signals = true;
@@ -704,9 +708,7 @@ static int login_unblock(Ctl *c, int code) {
         if (!c->stop_on_signals)
                 return code;
         ctl_done(c);
-        sigemptyset(&ss);
-        for (size_t i = 0; i < ELEMENTSOF(stop_signals); i++)
-                sigaddset(&ss, stop_signals[i]);
+        stop_signals_set(&ss);
         if (c->stopped_by > 0) {
                 (void)signal(c->stopped_by, SIG_DFL);
                 (void)raise(c->stopped_by); /* pending until the unblock */
