@@ -18,21 +18,38 @@ bool secret_equal(const char *given, size_t given_len, const char *expected) {
         return n > 0 && diff == 0;
 }
 
+/* The walk secret_redact() makes, and secret_redact_cut() follows: at p,
+ * with avail bytes of the text known there, the length of the longest
+ * secret that matches (0: none); *ret_more when one matches as far as the
+ * text goes and needs more of it. */
+static size_t secret_at(const char *p, size_t avail, const char *const *secrets, bool *ret_more) {
+        size_t best = 0;
+
+        *ret_more = false;
+        for (const char *const *x = secrets; x && *x; x++) {
+                size_t l = strlen(*x), k = MIN(l, avail);
+
+                if (l == 0 || memcmp(p, *x, k) != 0)
+                        continue;
+                if (k < l)
+                        *ret_more = true;
+                else
+                        best = MAX(best, l);
+        }
+        return best;
+}
+
 size_t secret_redact(const char *in, const char *const *secrets, char *out, size_t size) {
-        size_t o = 0, mark = strlen(REDACTED_MARK);
+        size_t o = 0, i = 0, n = strlen(in), mark = strlen(REDACTED_MARK);
 
         if (size == 0)
                 return 0;
-        while (*in && o + 1 < size) {
-                size_t best = 0;
+        while (i < n && o + 1 < size) {
+                bool more;
+                size_t best = secret_at(in + i, n - i, secrets, &more);
 
-                for (const char *const *s = secrets; s && *s; s++) {
-                        size_t l = strlen(*s);
-                        if (l > best && strncmp(in, *s, l) == 0)
-                                best = l;
-                }
                 if (best == 0) {
-                        out[o++] = *in++;
+                        out[o++] = in[i++];
                         continue;
                 }
                 /* Truncated rather than cut inside the mark. */
@@ -40,7 +57,7 @@ size_t secret_redact(const char *in, const char *const *secrets, char *out, size
                         break;
                 memcpy(out + o, REDACTED_MARK, mark);
                 o += mark;
-                in += best;
+                i += best;
         }
         out[o] = '\0';
         return o;
@@ -49,21 +66,14 @@ size_t secret_redact(const char *in, const char *const *secrets, char *out, size
 size_t secret_redact_cut(const char *s, size_t len, const char *const *secrets) {
         size_t i = 0;
 
-        /* secret_redact()'s walk: at each place the longest secret that
-         * matches is skipped whole.  It stops where one may match once
-         * more bytes come, one longer than any that matches there now. */
+        /* It stops where a secret may match once more bytes come, one
+         * longer than any that matches there now. */
         while (i < len) {
-                size_t best = 0;
+                bool more;
+                size_t best = secret_at(s + i, len - i, secrets, &more);
 
-                for (const char *const *x = secrets; x && *x; x++) {
-                        size_t l = strlen(*x), k = MIN(l, len - i);
-
-                        if (l == 0 || memcmp(s + i, *x, k) != 0)
-                                continue;
-                        if (k < l)
-                                return i;
-                        best = MAX(best, l);
-                }
+                if (more)
+                        return i;
                 i += MAX(best, (size_t)1);
         }
         return len;
