@@ -138,6 +138,7 @@ static const char *clis_unavailable(Manager *m) {
 
 static int snapshot_take(Manager *m, Snapshot *s, bool with_http) {
         HealthSnapshot *h = &s->h;
+        const char *cli_error = clis_unavailable(m);
         HealthFacts f = {
                 .services_started = !!m->supervisor,
                 .stopping = m->stopping,
@@ -148,7 +149,7 @@ static int snapshot_take(Manager *m, Snapshot *s, bool with_http) {
                 .secrets_missing = host_secrets_token_state(m->secrets) == SECRET_MISSING ||
                                    host_secrets_desktop_state(m->secrets) == SECRET_MISSING,
                 .desktop_held = m->desktop.vnc_held,
-                .clis_unavailable = clis_unavailable(m) != NULL,
+                .clis_unavailable = cli_error != NULL,
         };
         int r;
 
@@ -163,7 +164,7 @@ static int snapshot_take(Manager *m, Snapshot *s, bool with_http) {
          * can be written (desktop-setup.c); "starting" would hide why. */
         h->desktop = m->desktop.vnc_held ? "held" : host_secrets_desktop_string(m->secrets);
         h->config_error = m->config_error;
-        h->cli_error = clis_unavailable(m);
+        h->cli_error = cli_error;
         snapshot_network(m, s);
         h->boot_exec = m->boot.exec;
         h->boot_network = m->boot.network;
