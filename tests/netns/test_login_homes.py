@@ -204,6 +204,18 @@ def left_running(uid):
     return rf"Sent SIGKILL to 1 process\(es\) of CLI user uid {uid} left running after its login"
 
 
+def end_login(e, s, started, end, ttl):
+    """Login s ends: signed in, its CLI exiting by itself ("cli-exits"),
+    or at its expiry (ttl), its CLI stopped; then no CLI runs."""
+    if end == "cli-exits":
+        assert e.browse(started["oauthUrl"])[0] == 200
+        e.wait_status(s, lambda code, b: b.get("authenticated"))
+    else:
+        assert e.wait_status(s, lambda code, b: b.get("failed"), timeout=ttl + 20) == \
+            {"authenticated": False, "failed": True, "error": "Session expired"}
+    wait_until(lambda: not cli_pids(e), 20, "the CLI gone")
+
+
 @pytest.mark.parametrize("end", ["cli-exits", "session-expires"])
 def test_what_a_cli_left_outside_its_group_goes_with_the_login(make_env, end):
     """A helper the CLI started in a session of its own (setsid(), Node's
@@ -229,13 +241,7 @@ def test_what_a_cli_left_outside_its_group_goes_with_the_login(make_env, end):
         uid = os.stat(e.home_of(s)).st_uid
         assert uid == CLI_POOL_UIDS[0]
         try:
-            if end == "cli-exits":
-                assert e.browse(started["oauthUrl"])[0] == 200
-                e.wait_status(s, lambda code, b: b.get("authenticated"))
-            else:
-                assert e.wait_status(s, lambda code, b: b.get("failed"), timeout=ttl + 20) == \
-                    {"authenticated": False, "failed": True, "error": "Session expired"}
-            wait_until(lambda: not cli_pids(e), 20, "the CLI gone")
+            end_login(e, s, started, end, ttl)
             assert exited(pidfd), "the helper is still running"
         finally:
             os.close(pidfd)
@@ -278,13 +284,7 @@ def test_a_cli_and_what_it_left_run_in_its_logins_cgroup(cgroup_root, make_env, 
             (cli,) = cli_pids(e)
             assert {helper, int(cli)} <= set(cgroup_procs(cg)), cgroup_procs(cg)
             assert e.agent.pid not in cgroup_procs(cg)
-            if end == "cli-exits":
-                assert e.browse(started["oauthUrl"])[0] == 200
-                e.wait_status(s, lambda code, b: b.get("authenticated"))
-            else:
-                assert e.wait_status(s, lambda code, b: b.get("failed"), timeout=ttl + 20) == \
-                    {"authenticated": False, "failed": True, "error": "Session expired"}
-            wait_until(lambda: not cli_pids(e), 20, "the CLI gone")
+            end_login(e, s, started, end, ttl)
             assert exited(pidfd), "the helper is still running"
         finally:
             os.close(pidfd)
