@@ -41,6 +41,7 @@
 #include "log.h"
 #include "login-routes.h"
 #include "manager.h"
+#include "mount-util.h"
 #include "netinit/ipcfg.h"
 #include "notify.h"
 #include "pid1.h"
@@ -929,7 +930,7 @@ static int cli_private_tmp_check(Manager *m) {
                         char entry[PATH_MAX];
 
                         snprintf(entry, sizeof entry, "%.*s", (int)n, p);
-                        if (spawn_private_tmp_hides(entry)) {
+                        if (private_tmp_hides(entry)) {
                                 snprintf(m->cli_error, sizeof m->cli_error,
                                          "%s %.64s is where each provider CLI has an empty /tmp, /var/tmp or "
                                          "/dev/shm of its own", paths[i].what, entry);

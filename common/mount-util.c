@@ -8,6 +8,18 @@
 #include "macro.h"
 #include "mount-util.h"
 
+const char *const private_tmp_dirs[] = { "/tmp", "/var/tmp", "/dev/shm", NULL };
+
+bool private_tmp_hides(const char *path) {
+        for (size_t i = 0; path && private_tmp_dirs[i]; i++) {
+                const char *rest = startswith(path, private_tmp_dirs[i]);
+
+                if (rest && (*rest == '\0' || *rest == '/'))
+                        return true;
+        }
+        return false;
+}
+
 int tmpfs_options(char *buf, size_t size, uint32_t size_mb, mode_t mode, uid_t uid, gid_t gid) {
         uint64_t inodes = (uint64_t)size_mb * (1024u * 1024u / TMPFS_BYTES_PER_INODE);
         int n;

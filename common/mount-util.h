@@ -4,6 +4,7 @@
  * browser's pages and every local user can fill). */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -28,3 +29,13 @@ int fd_is_mount_root(int fd);
  * was there stays below it.  0 or -errno (-EINVAL for what
  * tmpfs_options() refuses). */
 int tmpfs_mount_fd(int fd, uint32_t size_mb, mode_t mode, uid_t uid, gid_t gid);
+
+/* The directories anyone may write to by name: what one program leaves
+ * there, the next of its user (or any other) would find.  A private_tmp
+ * child (common/launch.h) gets a new, empty tmpfs on each.  NULL-ended. */
+extern const char *const private_tmp_dirs[];
+
+/* Whether a private_tmp child sees an empty file system in path's place
+ * (path is one of private_tmp_dirs or below one, by name): what it must
+ * reach cannot be there.  Pure. */
+bool private_tmp_hides(const char *path);

@@ -113,14 +113,11 @@ static int child_limit_caps(uint64_t caps) {
         return 0;
 }
 
-/* What anyone may write to by name: what one program leaves there, the
- * next of its user (or any other) would find. */
-static const char *const private_tmp_dirs[] = { "/tmp", "/var/tmp", "/dev/shm" };
-
 /* In the child, still root: a mount namespace whose mounts stay there
  * (the agent's / may be shared, and would take them back; the agent's
- * later mounts still come in), new tmpfs on the private_tmp_dirs, and an
- * IPC namespace, whose queues a new mqueue file system shows.  A
+ * later mounts still come in), new tmpfs on the private_tmp_dirs
+ * (mount-util.h), and an IPC namespace, whose queues a new mqueue file
+ * system shows.  A
  * directory that is missing has nothing to hide (only root could make
  * it), nor has a kernel without POSIX queues. */
 static int child_private_tmp(void) {
@@ -134,7 +131,7 @@ static int child_private_tmp(void) {
         r = tmpfs_options(options, sizeof options, SPAWN_PRIVATE_TMP_MB, 01777, 0, 0);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < ELEMENTSOF(private_tmp_dirs); i++)
+        for (size_t i = 0; private_tmp_dirs[i]; i++)
                 if (mount("tmpfs", private_tmp_dirs[i], "tmpfs", MS_NOSUID | MS_NODEV, options) < 0 &&
                     errno != ENOENT)
                         return -errno;
@@ -142,16 +139,6 @@ static int child_private_tmp(void) {
             errno != ENOENT && errno != ENODEV)
                 return -errno;
         return 0;
-}
-
-bool spawn_private_tmp_hides(const char *path) {
-        for (size_t i = 0; path && i < ELEMENTSOF(private_tmp_dirs); i++) {
-                const char *rest = startswith(path, private_tmp_dirs[i]);
-
-                if (rest && (*rest == '\0' || *rest == '/'))
-                        return true;
-        }
-        return false;
 }
 
 int spawn_private_tmp_check(void) {

@@ -27,11 +27,6 @@ bool spawn_can_keep_caps(uint64_t caps);
  * root, a container or seccomp refusing them). */
 int spawn_private_tmp_check(void);
 
-/* Whether a private_tmp child sees an empty file system in path's place
- * (path is /tmp, /var/tmp, /dev/shm or below one of them, by name):
- * what it must reach cannot be there.  Pure. */
-bool spawn_private_tmp_hides(const char *path);
-
 /* CPU time (user + system, in µs) the process has used so far, all its
  * threads, from /proc/<pid>/stat: how the supervisor tells a slow start
  * (a busy child, e.g. under an emulated CPU) from a hung one. */

@@ -1,6 +1,7 @@
 /* tmpfs_options(), the pure part of common/mount-util.c, and
  * fd_is_mount_root() on this machine's "/" and a directory of its own,
- * and what tmpfs_mount_fd() refuses before it mounts.
+ * what tmpfs_mount_fd() refuses before it mounts, and which paths a
+ * private /tmp hides (private_tmp_hides(), pure).
  * The mounts themselves are the netns tier's (tests/netns/test_login_homes.py,
  * test_browser.py). */
 #include <errno.h>
@@ -68,11 +69,27 @@ static void test_mount_root(void **state) {
         assert_int_equal(tmpfs_mount_fd(-1, 64, 0700, 0, 0), -EBADF);
 }
 
+/* What a private_tmp child cannot reach, by name. */
+static void test_private_tmp_hides(void **state) {
+        static const struct { const char *path; bool hidden; } cases[] = {
+                { "/tmp", true }, { "/tmp/x", true }, { "/var/tmp/vmba-login-1/logins", true },
+                { "/dev/shm", true }, { "/dev/shm/", true },
+                { "/tmpx", false }, { "/var/tmpfs", false }, { "/run/vm-browser-agent-cli/control.sock", false },
+                { "/var/lib/vm-browser-agent/logins", false }, { "tmp", false }, { "", false }, { NULL, false },
+        };
+
+        (void)state;
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                if (private_tmp_hides(cases[i].path) != cases[i].hidden)
+                        fail_msg("%s: %s", cases[i].path ?: "(null)", cases[i].hidden ? "not hidden" : "hidden");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_options),
                 cmocka_unit_test(test_refused),
                 cmocka_unit_test(test_mount_root),
+                cmocka_unit_test(test_private_tmp_hides),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
