@@ -70,6 +70,7 @@ struct LoginManager {
         bool stopping;                /* login_manager_free(): HOMEs removed here and now */
         LoginHome home;               /* login_home and its tmpfs */
         CliPool pool;                 /* the CLIs' users, one per live login */
+        char cli_error[256];          /* why no CLI can run, when o.cli_error is not set: a provider's */
 };
 
 #define PROVIDERS_MAX_SIZE (256 * 1024)
@@ -415,7 +416,9 @@ const ProviderSet *login_manager_providers(LoginManager *lm) {
 }
 
 const char *login_manager_cli_unavailable(LoginManager *lm) {
-        return isempty(lm->o.cli_error) ? NULL : lm->o.cli_error;
+        if (!isempty(lm->o.cli_error))
+                return lm->o.cli_error;
+        return isempty(lm->cli_error) ? NULL : lm->cli_error;
 }
 
 LoginSession *login_manager_session_at(LoginManager *lm, size_t i) {
@@ -995,6 +998,20 @@ static int load_providers(LoginManager *lm, char *err, size_t size) {
         return provider_set_parse(text, n, &lm->providers, err, size);
 }
 
+/* A provider's program where each CLI has an empty /tmp of its own would
+ * fail every login of that provider at its exec (127).  As for the paths
+ * the agent checks before (o.cli_error), no CLI runs, and start says why:
+ * whether a provider can run is not told apart from whether the CLIs
+ * can. */
+static void providers_private_tmp_check(LoginManager *lm) {
+        const ProviderDef *p = provider_set_program_hidden(lm->providers);
+
+        if (p)
+                snprintf(lm->cli_error, sizeof lm->cli_error,
+                         "provider %.64s's program %.64s is where each provider CLI has an empty /tmp, /var/tmp "
+                         "or /dev/shm of its own", p->id, p->argv[0]);
+}
+
 static int on_browser_request(const char *url, const char *login_id, uid_t peer_uid, const char **ret_method,
                               void *userdata) {
         return login_manager_browser_request(userdata, url, login_id, peer_uid, ret_method);
@@ -1065,6 +1082,8 @@ int login_manager_new(const LoginOptions *o, LoginManager **ret) {
         r = load_providers(lm, err, sizeof err);
         if (r < 0)
                 log_warning("Provider logins unavailable: %s", err);
+        else
+                providers_private_tmp_check(lm);
         if (lm->providers && login_manager_cli_unavailable(lm))
                 log_error("Provider CLI logins unavailable: %s.", login_manager_cli_unavailable(lm));
         /* The links and the socket only serve the CLIs' $BROWSER: without

@@ -19,6 +19,7 @@
 #include "fileio.h"
 #include "id-util.h"
 #include "macro.h"
+#include "mount-util.h"
 #include "provider-def.h"
 #include "strv.h"
 #include "url-util.h"
@@ -445,6 +446,16 @@ const ProviderDef *provider_set_find(const ProviderSet *s, const char *name) {
                 for (char **a = s->defs[i].aliases; *a; a++)
                         if (streq(*a, name))
                                 return &s->defs[i];
+        }
+        return NULL;
+}
+
+const ProviderDef *provider_set_program_hidden(const ProviderSet *s) {
+        for (size_t i = 0; s && i < s->n; i++) {
+                const char *program = s->defs[i].argv[0];
+
+                if (program[0] == '/' && private_tmp_hides(program))
+                        return &s->defs[i];
         }
         return NULL;
 }

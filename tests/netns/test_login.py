@@ -19,6 +19,7 @@ import re
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 import urllib.parse
 
@@ -822,6 +823,38 @@ def test_what_the_clis_reach_below_their_own_tmp(make_env, key, value, what):
     # And /health says so, for a host that never reads the log.
     health = e.agent.health()
     assert (health["status"], health["cli_error"]) == ("degraded", why), health
+
+
+def test_a_provider_program_below_the_clis_own_tmp(make_env):
+    """A provider whose program is named by a path below /tmp: each CLI has
+    an empty /tmp of its own, where that program is not (every login of
+    that provider would end at its exec, 127).  Start says so, as for the
+    agent's own paths above; no CLI runs, that provider's or another's:
+    whether one provider can run is not told apart."""
+    tmp = tempfile.mkdtemp(prefix="vmba-prog-", dir="/tmp")
+    program = os.path.join(tmp, "python3")
+    os.symlink(sys.executable, program)
+
+    def program_below_tmp(e):
+        with open(e.providers_file) as f:
+            providers = json.load(f)
+        codex, = (p for p in providers["providers"] if p["id"] == "codex")
+        codex["argv"][0] = program
+        with open(e.providers_file, "w") as f:
+            json.dump(providers, f)
+    try:
+        e = make_env(before_start=program_below_tmp)
+        why = (f"provider codex's program {program} is where each provider CLI has an empty /tmp, /var/tmp or "
+               "/dev/shm of its own")
+        for route in ("/auth/codex", "/auth/gemini_cli"):
+            status, body = e.json("POST", route, {"sessionId": sid()})
+            assert (status, body) == (503, {"error": f"Provider CLIs cannot run: {why}"})
+        assert f"Provider CLI logins unavailable: {why}." in e.agent.log_text()
+        assert not cli_pids(e)
+        health = e.agent.health()
+        assert (health["status"], health["cli_error"]) == ("degraded", why), health
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def test_control_socket_the_cli_user_cannot_reach(make_env):

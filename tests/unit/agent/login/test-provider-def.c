@@ -86,6 +86,37 @@ static void test_url_patterns_accepted(void **state) {
         }
 }
 
+/* Which program a CLI with a /tmp, /var/tmp and /dev/shm of its own
+ * cannot reach: an absolute one below them, by name; a bare or relative
+ * name is not the program's path yet (PATH, HOME decide). */
+static void test_program_hidden(void **state) {
+        static const struct { const char *argv0a, *argv0b, *hidden; } cases[] = {
+                { "/usr/bin/codex", "claude", NULL },
+                { "/usr/bin/codex", "/tmp/vmba-bin/claude", "b" },
+                { "/dev/shm/codex", "/var/tmp/claude", "a" },
+                { "tmp/codex", "/tmpx/claude", NULL },
+                { "/var/tmpfs/codex", "./claude", NULL },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char t[512], err[256] = "";
+                ProviderSet *s = NULL;
+                const ProviderDef *p;
+
+                snprintf(t, sizeof t, "{\"providers\":["
+                         "{\"id\":\"a\",\"argv\":[\"%s\"],\"url_patterns\":[\"http://a.example/\"],"
+                         "\"credential_file\":\"c.json\"},"
+                         "{\"id\":\"b\",\"argv\":[\"%s\",\"login\"],\"url_patterns\":[\"http://b.example/\"],"
+                         "\"credential_file\":\"c.json\"}]}", cases[i].argv0a, cases[i].argv0b);
+                assert_int_equal(provider_set_parse(t, strlen(t), &s, err, sizeof err), 0);
+                p = provider_set_program_hidden(s);
+                if (!streq_ptr(p ? p->id : NULL, cases[i].hidden))
+                        fail_msg("%s, %s: %s", cases[i].argv0a, cases[i].argv0b, p ? p->id : "none hidden");
+                provider_set_free(s);
+        }
+        assert_null(provider_set_program_hidden(NULL));
+}
+
 static void test_minimal_defaults(void **state) {
         const char *t = "{\"providers\":[{\"id\":\"x\",\"argv\":[\"x-cli\",\"login\"],"
                         "\"url_patterns\":[\"http://127.0.0.1:9/authorize\"],"
@@ -234,6 +265,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_shipped_file),
                 cmocka_unit_test(test_url_patterns_accepted),
+                cmocka_unit_test(test_program_hidden),
                 cmocka_unit_test(test_minimal_defaults),
                 cmocka_unit_test(test_errors_name_the_key),
                 cmocka_unit_test(test_json_syntax_error),
