@@ -537,12 +537,15 @@ static int parse_seconds(const char *option, const char *s, unsigned max, unsign
         return 0;
 }
 
-static int read_secret(const char *path, char **ret) {
+/* option's FILE, named by the option and not by path: one who mixes the
+ * two up (--token-file "$TOKEN") gives the secret as the path, and a
+ * message would show it (as for an option cut short, spelt_out()). */
+static int read_secret(const char *option, const char *path, char **ret) {
         _cleanup_(erase_and_freep) char *buf = NULL;
         int r = read_full_file(path, 4096, &buf, NULL);
 
         if (r < 0)
-                return log_error_errno(r, "Cannot read %s: %m", path);
+                return log_error_errno(r, "Cannot read the file of %s: %m", option);
         buf[strcspn(buf, "\r\n")] = '\0';
         *ret = TAKE_PTR(buf);
         return 0;
@@ -579,7 +582,7 @@ typedef struct CtlArgs {
 
 /* Whether the option getopt_long() just took was given as name in full.
  * It takes any unambiguous prefix: "--token=SECRET" is --token-file, and
- * "Cannot read SECRET" would then show the token itself. */
+ * the token itself would be taken for a file's name. */
 static bool spelt_out(char *const *argv, const char *name) {
         const char *typed = optarg == argv[optind - 1] ? argv[optind - 2] : argv[optind - 1];
 
@@ -660,10 +663,10 @@ static int cmd_receive(Ctl *c, const CtlArgs *a) {
          * lines from theirs. */
         if (!a->token_file)
                 return log_error("receive needs --token-file FILE, the VM's control token."), 2;
-        if (read_secret(a->token_file, &c->token) < 0)
+        if (read_secret("--token-file", a->token_file, &c->token) < 0)
                 return 1;
         if (isempty(c->token))
-                return log_error("%s holds no token.", a->token_file), 1;
+                return log_error("The file of --token-file holds no token."), 1;
         return ctl_receive(a->uds, a->dir, a->count, c->token, a->idle_s);
 }
 
@@ -743,8 +746,8 @@ int ctl_main(int argc, char **argv) {
                 return stdout_check(cmd_receive(&c, &a));
         if (parse_agent_url(&c, a.agent) < 0)
                 return log_error("--agent wants http://ADDRESS[:PORT] with an IP address or localhost."), 2;
-        if ((a.token_file && read_secret(a.token_file, &c.token) < 0) ||
-            (a.desktop_file && read_secret(a.desktop_file, &c.desktop_secret) < 0))
+        if ((a.token_file && read_secret("--token-file", a.token_file, &c.token) < 0) ||
+            (a.desktop_file && read_secret("--desktop-secret-file", a.desktop_file, &c.desktop_secret) < 0))
                 return 1;
         if (streq(argv[optind], "health"))
                 return stdout_check(cmd_health(&c));

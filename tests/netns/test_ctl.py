@@ -423,6 +423,19 @@ def test_ctl_never_echoes_a_secret_given_as_an_option(agent_bin, args, message):
     assert r.returncode == 2 and message in r.stderr and "S3CRET" not in r.stdout + r.stderr, r.stderr
 
 
+@pytest.mark.parametrize("option, command", [
+    ("--token-file", ["health"]),
+    ("--desktop-secret-file", ["login", "codex"]),
+    ("--token-file", ["receive", "--uds", "/nonexistent/v.sock_1234"]),
+])
+def test_ctl_never_echoes_a_secret_given_as_a_file(agent_bin, option, command):
+    """The secret given where its file goes (--token-file "$TOKEN"): the
+    message names the option, not the path, which is the secret."""
+    r = subprocess.run([agent_bin, "ctl", option, "S3CRET-1", *command], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1 and f"Cannot read the file of {option}: No such file or directory" in r.stderr, r.stderr
+    assert "S3CRET" not in r.stdout + r.stderr, r.stderr
+
+
 def test_ctl_login_round_trip(env, agent_bin, tmp_path):
     """ctl login: starts the login, prints the authorize and noVNC URLs,
     waits (long poll) for the sign-in, writes the credentials 0600."""
