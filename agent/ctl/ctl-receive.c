@@ -537,8 +537,9 @@ static int receive_prefix(const char *token, char **ret) {
  * did not read, also once the receiver that counted it has exited, to
  * whichever receiver is on the path then.  Its lines are ids the
  * receiver wrote; any other is passed over.  -errno when it cannot be
- * kept. */
-static int ledger_open(Receiver *x, const char *uds) {
+ * kept, and *ret_lock true when it was the lock that could not be opened
+ * (another user's, left by a receiver run as that user). */
+static int ledger_open(Receiver *x, const char *uds, bool *ret_lock) {
         const char *slash = strrchr(uds, '/');
         _cleanup_(freep) char *dir = !slash ? strdup(".") : slash == uds ? strdup("/") :
                                                                           strndup(uds, (size_t)(slash - uds));
@@ -555,8 +556,9 @@ static int ledger_open(Receiver *x, const char *uds) {
         /* Kept, never removed: a lock file removed while another receiver
          * waits for it has that one lock a file nobody else opens. */
         x->lockfd = openat(x->ldfd, lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
+        *ret_lock = x->lockfd < 0;
         if (x->lockfd < 0)
-                return -errno;
+                return negative_errno();
         return ledger_load(x);
 }
 
@@ -611,7 +613,11 @@ int ctl_receive(const char *uds, const char *dir, unsigned want, const char *tok
                 return log_error_errno(r, "Out of memory."), 1;
         x.prefix = prefix;
         x.prefix_len = strlen(prefix);
-        r = ledger_open(&x, uds);
+        bool lock = false;
+        r = ledger_open(&x, uds, &lock);
+        if (r < 0 && lock)
+                return log_error_errno(r, "Cannot open %s" LOCK_SUFFIX ", the lock of the record of the deliveries "
+                                       "counted: %m", x.ledger), 1;
         if (r < 0)
                 return log_error_errno(r, "Cannot keep the record of the deliveries counted at %s: %m",
                                        x.ledger ?: uds), 1;

@@ -968,6 +968,31 @@ def test_ctl_receive_checks_its_out_dir_before_it_listens(tmp_path, agent_bin, w
     assert not os.path.exists(sock)
 
 
+def test_ctl_receive_names_the_lock_it_cannot_open(agent_bin):
+    """<uds>.delivered.lock that the receiver's user cannot open (root's,
+    left by a receiver run as root): the error names that file, not the
+    ledger, which is not there and would have been made."""
+    drop = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
+    d = tempfile.mkdtemp(prefix="vmba-receive-", dir="/var/tmp")
+    try:
+        sock, token, out = (os.path.join(d, name) for name in ("v.sock_1234", "token", "out"))
+        with open(token, "w") as f:
+            f.write("a-token\n")
+        os.mkdir(out, 0o700)
+        for p in (d, token, out):
+            os.chown(p, 65534, 65534)
+        lock = sock + ".delivered.lock"
+        os.close(os.open(lock, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+        r = subprocess.run([*drop, agent_bin, "ctl", "receive", "--uds", sock, "--out-dir", out, "--token-file",
+                            token], capture_output=True, text=True, timeout=30)
+        assert (r.returncode, r.stdout) == (1, ""), r
+        assert f"Cannot open {lock}, the lock of the record of the deliveries counted: Permission denied" \
+            in r.stderr, r.stderr
+        assert not os.path.exists(sock) and not os.path.exists(sock + ".delivered")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def test_ctl_receive_removes_no_file_but_a_socket(tmp_path, agent_bin):
     """The socket a receiver left is replaced; anything else at --uds (a
     mistyped path: the token file, the credentials) is left alone, and
