@@ -645,7 +645,7 @@ static void on_relay_done(int r, const HttpAnswer *a, void *userdata) {
                 (void)reply_listener_gone(req, lm);
         else if (r == -ETIMEDOUT)
                 (void)http_reply_error(req, 504, "CLI callback listener did not answer");
-        else if (r == -EBADMSG || r == -EFBIG || r == -EPIPE) /* -EPIPE: cut off */
+        else if (r == -EBADMSG || r == -ENODATA || r == -EFBIG || r == -EPIPE) /* -EPIPE: cut off */
                 (void)http_reply_error(req, 502, "Bad response from the CLI's callback listener");
         else if (r < 0)
                 (void)http_reply_error(req, 502, "CLI callback listener not reachable");

@@ -98,6 +98,8 @@ static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) 
         h->n_in += (size_t)n;
         if (h->n_in > h->max_in)
                 finish(h, -EFBIG);
+        else if (n == 0 && h->n_in == 0)
+                finish(h, -ENODATA);
         else if (n == 0 || answer_complete(h))
                 finish(h, 0);
         return 0;

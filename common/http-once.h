@@ -21,9 +21,10 @@ typedef struct HttpOnce HttpOnce;
 
 /* r: 0 with the answer; a connect or send error (-ECONNREFUSED, ...;
  * -ESHUTDOWN when the server closed or reset the connection before the
- * whole request was sent: a send's EPIPE or ECONNRESET); -EBADMSG when
- * the answer is not
- * HTTP; -EPIPE only when the connection ended before the body its
+ * whole request was sent: a send's EPIPE or ECONNRESET); -ENODATA when
+ * it ended the connection after the request without a byte of answer
+ * (a server that stops, or a program on the port that is no HTTP
+ * server); -EBADMSG when the answer is not HTTP; -EPIPE only when the connection ended before the body its
  * Content-Length announced was in (a truncated body is never handed on);
  * -EFBIG over the size bound; -ETIMEDOUT.  a is valid during the call
  * only; the exchange is freed after it returns. */

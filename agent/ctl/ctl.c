@@ -191,6 +191,14 @@ static int request(Ctl *c, const char *method, const char *path, const char *bod
         return 0;
 }
 
+/* request()'s failure in words: strerror()'s, but for an agent that
+ * closed the connection with no answer at all (one that stops, or a
+ * program on its port that is no HTTP server), which is no "Bad message"
+ * (an answer that is not HTTP). */
+static const char *request_error(int r) {
+        return r == -ENODATA ? "it closed the connection without an answer" : strerror(-r);
+}
+
 static json_t *json_of(const char *body) {
         return body ? json_loads(body, 0, NULL) : NULL;
 }
@@ -201,7 +209,7 @@ static int cmd_health(Ctl *c) {
         int r = request(c, "GET", "/health", NULL, c->timeout_s, &status, &body);
 
         if (r < 0)
-                return log_error_errno(r, "Cannot reach the agent at %s: %m", c->host), 1;
+                return log_error("Cannot reach the agent at %s: %s.", c->host, request_error(r)), 1;
         json_t *h = json_of(body);
         const char *st = json_string_value(json_object_get(h, "status"));
         bool ok = status == 200 && st && streq(st, "ok");
@@ -253,7 +261,7 @@ static int cmd_wait_ready(Ctl *c) {
                         return 1;
                 }
                 if (now(CLOCK_MONOTONIC) >= end) {
-                        log_error("Not ready after %u s: %s", c->timeout_s, r < 0 ? strerror(-r) : body);
+                        log_error("Not ready after %u s: %s", c->timeout_s, r < 0 ? request_error(r) : body);
                         return 1;
                 }
                 pace(t, end, &delay); /* not listening yet, or a 503 at once */
@@ -334,7 +342,7 @@ static int login_start(Ctl *c, const char *provider, const char *sid, bool *ret_
         snprintf(req, sizeof req, "{\"sessionId\":\"%s\"}", sid);
         r = request(c, "POST", path, req, 120, &status, &body);
         if (r < 0)
-                return log_error_errno(r, "Cannot reach the agent at %s: %m", c->host);
+                return log_error("Cannot reach the agent at %s: %s.", c->host, request_error(r)), r;
         j = json_of(body);
         if (status != 200 || !json_is_true(json_object_get(j, "success"))) {
                 log_error("Login did not start (HTTP %u): %s", status, body);
@@ -370,7 +378,7 @@ static int login_wait(Ctl *c, const char *sid, bool url) {
                 url = url || login_url_late(c, sid);
                 r = request(c, "GET", path, NULL, WAIT_STEP_S + 30, &status, &body);
                 if (r < 0) {
-                        log_error_errno(r, "Lost the agent at %s: %m", c->host);
+                        log_error("Lost the agent at %s: %s.", c->host, request_error(r));
                         log_error("The login goes on in the agent: the same command with --session %s waits for "
                                   "it again.", sid);
                         return r;
@@ -460,7 +468,7 @@ static int login_fetch(Ctl *c, const char *sid, CtlOut *out) {
                                   "before the request was sent.", c->host);
                 else
                         log_error("Lost the agent at %s while it sent the credentials: %s.", c->host,
-                                  r == -EPIPE ? "its answer was cut off" : strerror(-r));
+                                  r == -EPIPE ? "its answer was cut off" : request_error(r));
                 log_error("The agent keeps credentials it did not send whole: the same command with --session %s "
                           "gets them (if it had sent them whole, that starts a new login).", sid);
                 return r;

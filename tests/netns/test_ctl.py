@@ -765,6 +765,37 @@ class StallingAgent(NsServer):
         c.close()
 
 
+class SilentAgent(NsServer):
+    """A stand-in for the agent that takes each request (a GET: nothing
+    after its head) and closes the connection without a byte of answer,
+    as an agent stopping, or another program on its port, does."""
+
+    def handle(self, c):
+        req = b""
+        while b"\r\n\r\n" not in req:
+            chunk = c.recv(65536)
+            if not chunk:
+                break
+            req += chunk
+        c.close()
+
+
+def test_ctl_says_the_agent_answered_nothing(agent_bin):
+    """No answer at all is said as such: it read "Bad message", which
+    says an answer came that is no HTTP."""
+    ns = Netns("vmbactl")
+    agent = SilentAgent(ns)
+    try:
+        r = ns.run(agent_bin, "ctl", "--agent", f"http://127.0.0.1:{agent.port}", "health", check=False)
+        assert r.returncode == 1, r.stderr
+        assert f"Cannot reach the agent at 127.0.0.1:{agent.port}: it closed the connection without an answer." \
+            in r.stderr, r.stderr
+        assert "Bad message" not in r.stderr, r.stderr
+    finally:
+        agent.close()
+        ns.close()
+
+
 def test_ctl_login_killed_during_the_pull_leaves_no_file(agent_bin, tmp_path):
     """ctl killed (SIGKILL, which it cannot catch) while the credentials'
     answer comes: the file it made room in beside --out has no name until

@@ -96,6 +96,13 @@ static int answer_then_end(int fd, const char *answer) {
         return fd;
 }
 
+/* The request is taken (never read) and the connection ended with no
+ * answer at all. */
+static int end_without_answer(int fd) {
+        assert_int_equal(shutdown(fd, SHUT_WR), 0);
+        return fd;
+}
+
 static int answer_whole(int fd) {
         return answer_then_end(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
 }
@@ -111,6 +118,14 @@ static void test_closed_before_the_request(void **state) {
         Result x = exchange(close_at_once);
 
         assert_int_equal(x.r, -ESHUTDOWN);
+}
+
+/* Nothing came: said as such, not as an answer that is no HTTP
+ * (-EBADMSG, "Bad message"). */
+static void test_no_answer(void **state) {
+        Result x = exchange(end_without_answer);
+
+        assert_int_equal(x.r, -ENODATA);
 }
 
 static void test_answer_whole(void **state) {
@@ -129,6 +144,7 @@ static void test_answer_cut_off(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_closed_before_the_request, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_no_answer, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_answer_whole, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_answer_cut_off, setup, teardown),
         };
