@@ -932,8 +932,8 @@ static int cli_private_tmp_check(Manager *m) {
                         snprintf(entry, sizeof entry, "%.*s", (int)n, p);
                         if (private_tmp_hides(entry)) {
                                 snprintf(m->cli_error, sizeof m->cli_error,
-                                         "%s %.64s is where each provider CLI has an empty /tmp, /var/tmp or "
-                                         "/dev/shm of its own", paths[i].what, entry);
+                                         "%s %.64s is where each provider CLI has an empty /tmp, /var/tmp, "
+                                         "/dev/shm or /run/lock of its own", paths[i].what, entry);
                                 return -EPERM;
                         }
                         p += n + (p[n] != '\0');
@@ -941,7 +941,7 @@ static int cli_private_tmp_check(Manager *m) {
         r = spawn_private_tmp_check();
         if (r < 0) {
                 snprintf(m->cli_error, sizeof m->cli_error,
-                         "a provider CLI cannot get a /tmp, /var/tmp and /dev/shm of its own "
+                         "a provider CLI cannot get a /tmp, /var/tmp, /dev/shm and /run/lock of its own "
                          "(a mount and an IPC namespace): %s", strerror(-r));
                 return -EPERM;
         }

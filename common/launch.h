@@ -18,7 +18,7 @@
 /* PATH when none is set: for the lookup, and what PID 1 exports. */
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-/* The size of each private /tmp, /var/tmp and /dev/shm (SpawnOptions.private_tmp),
+/* The size of each private /tmp, /var/tmp, /dev/shm and /run/lock (SpawnOptions.private_tmp),
  * in MiB: room for what a program puts there by name (its TMPDIR is
  * elsewhere), not for filling the VM's memory. */
 #define SPAWN_PRIVATE_TMP_MB 32u
@@ -49,7 +49,7 @@ typedef struct SpawnOptions {
                                   * (filename_is_valid()) of a cgroup of the launcher's own for the child
                                   * and all it starts, a process that left its group or session too */
         bool private_tmp;    /* a mount namespace of its own, nothing mounted there going back, with
-                              * empty tmpfs on /tmp, /var/tmp and /dev/shm (SPAWN_PRIVATE_TMP_MB
+                              * empty tmpfs on private_tmp_dirs (mount-util.h; SPAWN_PRIVATE_TMP_MB
                               * each, 1777, nosuid, nodev; one that is missing is left so) and a
                               * new /dev/mqueue, and an IPC namespace of its own: what it leaves
                               * where anyone may write by name (files, SysV IPC, POSIX queues) goes

@@ -8,16 +8,26 @@
 #include "macro.h"
 #include "mount-util.h"
 
-const char *const private_tmp_dirs[] = { "/tmp", "/var/tmp", "/dev/shm", NULL };
+/* /run/lock: 1777 under Debian's systemd (a tmpfs its mount setup makes);
+ * as PID 1 the agent's /run is a new tmpfs without it. */
+const char *const private_tmp_dirs[] = { "/tmp", "/var/tmp", "/dev/shm", "/run/lock", NULL };
 
-bool private_tmp_hides(const char *path) {
-        for (size_t i = 0; path && private_tmp_dirs[i]; i++) {
-                const char *rest = startswith(path, private_tmp_dirs[i]);
+/* Names that lead into one of them: Debian's /var/lock is a symlink to
+ * /run/lock (a tmpfs mounted there covers both). */
+static const char *const private_tmp_aliases[] = { "/var/lock", NULL };
+
+static bool below_one_of(const char *path, const char *const *dirs) {
+        for (size_t i = 0; path && dirs[i]; i++) {
+                const char *rest = startswith(path, dirs[i]);
 
                 if (rest && (*rest == '\0' || *rest == '/'))
                         return true;
         }
         return false;
+}
+
+bool private_tmp_hides(const char *path) {
+        return below_one_of(path, private_tmp_dirs) || below_one_of(path, private_tmp_aliases);
 }
 
 int tmpfs_options(char *buf, size_t size, uint32_t size_mb, mode_t mode, uid_t uid, gid_t gid) {

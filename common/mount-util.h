@@ -30,12 +30,14 @@ int fd_is_mount_root(int fd);
  * tmpfs_options() refuses). */
 int tmpfs_mount_fd(int fd, uint32_t size_mb, mode_t mode, uid_t uid, gid_t gid);
 
-/* The directories anyone may write to by name: what one program leaves
- * there, the next of its user (or any other) would find.  A private_tmp
- * child (common/launch.h) gets a new, empty tmpfs on each.  NULL-ended. */
+/* The directories anyone may write to by name (/tmp, /var/tmp, /dev/shm,
+ * /run/lock): what one program leaves there, the next of its user (or
+ * any other) would find.  A private_tmp child (common/launch.h) gets a
+ * new, empty tmpfs on each that exists.  NULL-ended. */
 extern const char *const private_tmp_dirs[];
 
 /* Whether a private_tmp child sees an empty file system in path's place
- * (path is one of private_tmp_dirs or below one, by name): what it must
- * reach cannot be there.  Pure. */
+ * (path is one of private_tmp_dirs or below one, by name, or below
+ * /var/lock, a symlink to /run/lock): what it must reach cannot be
+ * there.  Pure. */
 bool private_tmp_hides(const char *path);

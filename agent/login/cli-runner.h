@@ -10,7 +10,7 @@
  * session of its own is killed with the cgroup the Launcher gives it
  * (cgroup_name), when the agent has cgroups, and is its user's to sweep
  * in any case (login.c).  It runs as an unprivileged user of its own,
- * its terminal that user's, with a /tmp, /var/tmp, /dev/shm and IPC
+ * its terminal that user's, with a /tmp, /var/tmp, /dev/shm, /run/lock and IPC
  * namespace of its own (SpawnOptions.private_tmp), empty at its start
  * and gone with it. */
 #pragma once

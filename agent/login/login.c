@@ -1008,8 +1008,8 @@ static void providers_private_tmp_check(LoginManager *lm) {
 
         if (p)
                 snprintf(lm->cli_error, sizeof lm->cli_error,
-                         "provider %.64s's program %.64s is where each provider CLI has an empty /tmp, /var/tmp "
-                         "or /dev/shm of its own", p->id, p->argv[0]);
+                         "provider %.64s's program %.64s is where each provider CLI has an empty /tmp, /var/tmp, "
+                         "/dev/shm or /run/lock of its own", p->id, p->argv[0]);
 }
 
 static int on_browser_request(const char *url, const char *login_id, uid_t peer_uid, const char **ret_method,

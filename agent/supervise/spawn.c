@@ -187,7 +187,7 @@ static _noreturn_ void child_exec(const SpawnOptions *o, const char *binary) {
         }
         if (o->private_tmp && (r = child_private_tmp()) < 0) {
                 errno = -r;
-                child_fail(o, "make a private /tmp, /var/tmp and /dev/shm to run", binary, 126);
+                child_fail(o, "make a private /tmp, /var/tmp, /dev/shm and /run/lock to run", binary, 126);
         }
         if (o->controlling_tty && ioctl(0, TIOCSCTTY, 0) < 0)
                 _exit(126);

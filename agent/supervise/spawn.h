@@ -2,7 +2,7 @@
  * argv array, its own process group (so it is killed as a group), a reset
  * signal mask and dispositions, only the fds given (everything else is
  * O_CLOEXEC), in its cgroup from before the exec when given, with a
- * private /tmp, /var/tmp, /dev/shm and IPC namespace when asked, exit 127
+ * private /tmp, /var/tmp, /dev/shm, /run/lock and IPC namespace when asked, exit 127
  * when the binary is missing and 126 when it cannot be executed. */
 #pragma once
 

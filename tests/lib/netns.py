@@ -175,7 +175,8 @@ DEADLINE_SCALE = float(os.environ.get("VMBA_DEADLINE_SCALE", "3"))
 
 # Where the tests keep what an agent's provider CLIs must reach (their
 # binaries, the control socket, login_home, the browser links): not below
-# /tmp, /var/tmp or /dev/shm, which each CLI has empty, a tmpfs of its own.
+# /tmp, /var/tmp, /dev/shm or /run/lock, which each CLI has empty, a tmpfs
+# of its own.
 WORKDIR = os.environ.get("VMBA_TEST_WORKDIR", "/var/lib/vmba-tests")
 
 
@@ -186,10 +187,10 @@ def workdir(prefix):
 
 
 def cli_reachable(path, directory):
-    """path, or when each CLI's private /tmp, /var/tmp or /dev/shm would
-    hide it (a checkout or build below /tmp), a copy of it in directory."""
+    """path, or when each CLI's private /tmp, /var/tmp, /dev/shm or
+    /run/lock would hide it (a checkout or build below /tmp), a copy of it in directory."""
     real = os.path.realpath(path)
-    if not any(real == d or real.startswith(d + "/") for d in ("/tmp", "/var/tmp", "/dev/shm")):
+    if not any(real == d or real.startswith(d + "/") for d in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")):
         return path
     copy = os.path.join(directory, os.path.basename(path))
     shutil.copy2(real, copy)

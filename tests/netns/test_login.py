@@ -815,7 +815,7 @@ def test_what_the_clis_reach_below_their_own_tmp(make_env, key, value, what):
     it must reach cannot be there, which start says (fail closed, as
     without a user) rather than each CLI failing on its own."""
     e = make_env(sets=(f"{key}={value}",))
-    why = f"{what} is where each provider CLI has an empty /tmp, /var/tmp or /dev/shm of its own"
+    why = f"{what} is where each provider CLI has an empty /tmp, /var/tmp, /dev/shm or /run/lock of its own"
     status, body = e.json("POST", "/auth/codex", {"sessionId": sid()})
     assert (status, body) == (503, {"error": f"Provider CLIs cannot run: {why}"})
     assert f"Provider CLI logins unavailable: {why}." in e.agent.log_text()
@@ -844,8 +844,8 @@ def test_a_provider_program_below_the_clis_own_tmp(make_env):
             json.dump(providers, f)
     try:
         e = make_env(before_start=program_below_tmp)
-        why = (f"provider codex's program {program} is where each provider CLI has an empty /tmp, /var/tmp or "
-               "/dev/shm of its own")
+        why = (f"provider codex's program {program} is where each provider CLI has an empty /tmp, /var/tmp, "
+               "/dev/shm or /run/lock of its own")
         for route in ("/auth/codex", "/auth/gemini_cli"):
             status, body = e.json("POST", route, {"sessionId": sid()})
             assert (status, body) == (503, {"error": f"Provider CLIs cannot run: {why}"})

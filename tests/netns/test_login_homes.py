@@ -372,13 +372,14 @@ def test_a_cli_user_is_reused_only_once_its_login_is_over(make_env):
 
 
 def test_what_a_cli_leaves_in_tmp_goes_with_it(make_env):
-    """A CLI that writes to /tmp, /var/tmp and /dev/shm by name (not its
-    TMPDIR) leaves nothing there for the next login that gets its user
+    """A CLI that writes to /tmp, /var/tmp, /dev/shm and /run/lock (1777
+    under Debian's systemd, as on the machines this runs on) by name (not
+    its TMPDIR) leaves nothing there for the next login that gets its user
     (cli_users=1), nor for the agent and its services: each CLI has them
     empty, tmpfs in a mount namespace of its own, and SysV IPC in an IPC
     namespace of its own."""
     name = f"vmba-left-{os.getpid()}"
-    ours = [os.path.join(d, name) for d in ("/tmp", "/var/tmp", "/dev/shm")]
+    ours = [os.path.join(d, name) for d in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")]
     e = make_env(sets=("cli_users=1",), provider_env={"FAKE_CLI_LEAVE": name})
     first, second = sid(), sid()
     try:

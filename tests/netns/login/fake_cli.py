@@ -79,8 +79,8 @@ file written, it answers the browser's callback only once the test opens
 $HOME/.answer-gate (the real Gemini CLI asks for the account first); FAKE_CLI_LONG_LOCATION=N (codex): the
 redirect to its /success page carries an id_token that makes its
 Location exactly N bytes long;
-FAKE_CLI_LEAVE=NAME: first looks for /tmp/NAME, /var/tmp/NAME and
-/dev/shm/NAME (what an earlier CLI would have left), then writes them (a
+FAKE_CLI_LEAVE=NAME: first looks for /tmp/NAME, /var/tmp/NAME,
+/dev/shm/NAME and /run/lock/NAME (what an earlier CLI would have left), then writes them (a
 CLI that keeps state there by name), and records both in $HOME/.left."""
 import http.server
 import json
@@ -327,7 +327,7 @@ def fork_children(home, n):
 
 def leave_files(home, name):
     """FAKE_CLI_LEAVE: what was there before us, then ours."""
-    paths = [os.path.join(d, name) for d in ("/tmp", "/var/tmp", "/dev/shm")]
+    paths = [os.path.join(d, name) for d in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")]
     found = [p for p in paths if os.path.lexists(p)]
     wrote = []
     for p in paths:

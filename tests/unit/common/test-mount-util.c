@@ -73,7 +73,9 @@ static void test_mount_root(void **state) {
 static void test_private_tmp_hides(void **state) {
         static const struct { const char *path; bool hidden; } cases[] = {
                 { "/tmp", true }, { "/tmp/x", true }, { "/var/tmp/vmba-login-1/logins", true },
-                { "/dev/shm", true }, { "/dev/shm/", true },
+                { "/dev/shm", true }, { "/dev/shm/", true }, { "/run/lock/vmba", true },
+                /* A symlink to /run/lock on Debian. */
+                { "/var/lock", true }, { "/var/lock/x", true }, { "/run/locked", false }, { "/run", false },
                 { "/tmpx", false }, { "/var/tmpfs", false }, { "/run/vm-browser-agent-cli/control.sock", false },
                 { "/var/lib/vm-browser-agent/logins", false }, { "tmp", false }, { "", false }, { NULL, false },
         };

@@ -445,11 +445,13 @@ static void assert_private(pid_t pid, const char *where, const char *name) {
 }
 
 /* As root: a child with private_tmp, as its user, writes to /tmp,
- * /var/tmp and /dev/shm by name; none of it reaches our namespace, even
- * where our / is shared (its mounts would come back along), and its IPC
- * and mount namespaces are not ours. */
+ * /var/tmp, /dev/shm and /run/lock (where there is one: Debian's systemd
+ * makes it 1777) by name; none of it reaches our namespace, even where
+ * our / is shared (its mounts would come back along), and its IPC and
+ * mount namespaces are not ours. */
 static void test_private_tmp(void **state) {
-        char name[64], script[512], *argv[] = { (char *)"sh", (char *)"-c", script, NULL };
+        char name[64], lock[128] = "", script[512], *argv[] = { (char *)"sh", (char *)"-c", script, NULL };
+        bool run_lock = access("/run/lock", F_OK) == 0;
         pid_t pid;
         int ws;
 
@@ -462,8 +464,10 @@ static void test_private_tmp(void **state) {
         assert_int_equal(mount(NULL, "/", NULL, MS_REC | MS_SHARED, NULL), 0);
         assert_int_equal(spawn_private_tmp_check(), 0);
         snprintf(name, sizeof name, "vmba-private-tmp-%d", (int)getpid());
+        if (run_lock)
+                snprintf(lock, sizeof lock, "echo x >/run/lock/%s && ", name);
         snprintf(script, sizeof script, "echo x >/tmp/%1$s && echo x >/var/tmp/%1$s && echo x >/dev/shm/%1$s && "
-                 "exec sleep 100", name);
+                 "%2$sexec sleep 100", name, lock);
         assert_int_equal(spawn_process(&(SpawnOptions){ .argv = argv, .stdin_fd = -1, .stdout_fd = -1,
                                                         .stderr_fd = -1, .extra_fd = -1, .uid = 65534,
                                                         .gid = 65534, .no_new_privs = true, .private_tmp = true },
@@ -472,6 +476,8 @@ static void test_private_tmp(void **state) {
         assert_private(pid, "/tmp", name);
         assert_private(pid, "/var/tmp", name);
         assert_private(pid, "/dev/shm", name);
+        if (run_lock)
+                assert_private(pid, "/run/lock", name);
         assert_false(same_ns(pid, "ipc"));
         assert_false(same_ns(pid, "mnt"));
         assert_int_equal(kill(-pid, SIGKILL), 0);
@@ -503,8 +509,8 @@ static void test_private_tmp_refused(void **state) {
                         _exit(12);
                 close(p[1]);
                 if (read(p[0], said, sizeof said - 1) <= 0 ||
-                    !strstr(said, "cannot make a private /tmp, /var/tmp and /dev/shm to run /usr/bin/true: "
-                                  "Operation not permitted"))
+                    !strstr(said, "cannot make a private /tmp, /var/tmp, /dev/shm and /run/lock to run "
+                                  "/usr/bin/true: Operation not permitted"))
                         _exit(13);
                 if (waitpid(c, &ws, 0) != c || !WIFEXITED(ws) || WEXITSTATUS(ws) != 126)
                         _exit(14);
