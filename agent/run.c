@@ -930,7 +930,7 @@ static int cli_private_tmp_check(Manager *m) {
                         char entry[PATH_MAX];
 
                         snprintf(entry, sizeof entry, "%.*s", (int)n, p);
-                        if (private_tmp_hides(entry)) {
+                        if (private_tmp_hides_resolved(entry)) {
                                 snprintf(m->cli_error, sizeof m->cli_error,
                                          "%s %.64s is where each provider CLI has an empty /tmp, /var/tmp, "
                                          "/dev/shm or /run/lock of its own", paths[i].what, entry);

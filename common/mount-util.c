@@ -1,7 +1,10 @@
 /* See mount-util.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 
@@ -26,8 +29,54 @@ static bool below_one_of(const char *path, const char *const *dirs) {
         return false;
 }
 
+/* path with "//", "." and ".." taken out, by name (as the kernel walks
+ * it, were no component a symlink): "/var/../tmp/x" is "/tmp/x".  A ".."
+ * at / stays at /.  -ENAMETOOLONG past size; relative paths as they are. */
+static int path_lexical(const char *path, char *buf, size_t size) {
+        size_t n = 0, len = strlen(path);
+
+        if (len >= size)
+                return -ENAMETOOLONG;
+        if (path[0] != '/') {
+                memcpy(buf, path, len + 1);
+                return 0;
+        }
+        for (const char *p = path; *p;) {
+                size_t l;
+
+                p += strspn(p, "/");
+                l = strcspn(p, "/");
+                if (l == 2 && startswith(p, "..")) {
+                        while (n > 0 && buf[--n] != '/')
+                                ;
+                } else if (l > 0 && !(l == 1 && p[0] == '.')) {
+                        buf[n++] = '/';
+                        memcpy(buf + n, p, l);
+                        n += l;
+                }
+                p += l;
+        }
+        if (n == 0)
+                buf[n++] = '/';
+        buf[n] = '\0';
+        return 0;
+}
+
 bool private_tmp_hides(const char *path) {
-        return below_one_of(path, private_tmp_dirs) || below_one_of(path, private_tmp_aliases);
+        char name[PATH_MAX];
+
+        if (!path || path_lexical(path, name, sizeof name) < 0)
+                return false;
+        return below_one_of(name, private_tmp_dirs) || below_one_of(name, private_tmp_aliases);
+}
+
+bool private_tmp_hides_resolved(const char *path) {
+        _cleanup_(freep) char *real = NULL;
+
+        if (private_tmp_hides(path))
+                return true;
+        real = path ? realpath(path, NULL) : NULL;
+        return real && private_tmp_hides(real);
 }
 
 int tmpfs_options(char *buf, size_t size, uint32_t size_mb, mode_t mode, uid_t uid, gid_t gid) {

@@ -37,7 +37,11 @@ int tmpfs_mount_fd(int fd, uint32_t size_mb, mode_t mode, uid_t uid, gid_t gid);
 extern const char *const private_tmp_dirs[];
 
 /* Whether a private_tmp child sees an empty file system in path's place
- * (path is one of private_tmp_dirs or below one, by name, or below
- * /var/lock, a symlink to /run/lock): what it must reach cannot be
- * there.  Pure. */
+ * (path is one of private_tmp_dirs or below one, by name once "//", "."
+ * and ".." are taken out, or below /var/lock, a symlink to /run/lock):
+ * what it must reach cannot be there.  Pure. */
 bool private_tmp_hides(const char *path);
+
+/* private_tmp_hides() for path or, when it exists, for where its
+ * symlinks lead (/usr/local/bin/x -> /tmp/x is hidden too). */
+bool private_tmp_hides_resolved(const char *path);

@@ -454,7 +454,7 @@ const ProviderDef *provider_set_program_hidden(const ProviderSet *s) {
         for (size_t i = 0; s && i < s->n; i++) {
                 const char *program = s->defs[i].argv[0];
 
-                if (program[0] == '/' && private_tmp_hides(program))
+                if (program[0] == '/' && private_tmp_hides_resolved(program))
                         return &s->defs[i];
         }
         return NULL;

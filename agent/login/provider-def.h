@@ -52,7 +52,8 @@ ProviderSet *provider_set_free(ProviderSet *s);
 const ProviderDef *provider_set_find(const ProviderSet *s, const char *name);
 /* The first provider whose program (argv[0], when absolute) each CLI
  * cannot reach: below the /tmp, /var/tmp, /dev/shm or /run/lock it has a
- * new, empty one of (private_tmp_hides(), mount-util.h).  A bare name is looked up
+ * new, empty one of, by name or through its symlinks
+ * (private_tmp_hides_resolved(), mount-util.h).  A bare name is looked up
  * on the CLIs' PATH, whose entries are checked with the agent's own
  * paths.  NULL when none.  Borrowed. */
 const ProviderDef *provider_set_program_hidden(const ProviderSet *s);

@@ -6,7 +6,10 @@
  * test_browser.py). */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -78,6 +81,10 @@ static void test_private_tmp_hides(void **state) {
                 { "/var/lock", true }, { "/var/lock/x", true }, { "/run/locked", false }, { "/run", false },
                 { "/tmpx", false }, { "/var/tmpfs", false }, { "/run/vm-browser-agent-cli/control.sock", false },
                 { "/var/lib/vm-browser-agent/logins", false }, { "tmp", false }, { "", false }, { NULL, false },
+                /* By name as the kernel walks it: "//", "." and "..". */
+                { "//tmp/x", true }, { "/./tmp", true }, { "/var/../tmp/x", true }, { "/usr/../var/./tmp", true },
+                { "/../tmp", true }, { "/tmp/../usr/bin/x", false }, { "/dev//shm", true }, { "/run/lock/..", false },
+                { "/var/lib/../lock/x", true }, { "/tmp/..x", true }, { "/..", false },
         };
 
         (void)state;
@@ -86,12 +93,39 @@ static void test_private_tmp_hides(void **state) {
                         fail_msg("%s: %s", cases[i].path ?: "(null)", cases[i].hidden ? "not hidden" : "hidden");
 }
 
+/* And where a symlink leads. */
+static void test_private_tmp_hides_resolved(void **state) {
+        char dir[] = "/var/lib/vmba-tests/hides-XXXXXX", link[PATH_MAX], to_tmp[PATH_MAX];
+
+        (void)state;
+        if (!mkdtemp(dir)) {
+                assert_int_equal(mkdir("/var/lib/vmba-tests", 0755) < 0 && errno != EEXIST, 0);
+                assert_non_null(mkdtemp(dir));
+        }
+        snprintf(link, sizeof link, "%s/program", dir);
+        snprintf(to_tmp, sizeof to_tmp, "%s/bin", dir);
+        assert_int_equal(symlink("/tmp", to_tmp), 0);
+        assert_int_equal(symlink("/usr/bin/env", link), 0);
+        assert_false(private_tmp_hides_resolved(link));
+        assert_int_equal(unlink(link), 0);
+        assert_int_equal(symlink("/tmp/vmba-no-such-program", link), 0);
+        /* Dangling: named as it is; a directory through it resolved. */
+        assert_false(private_tmp_hides_resolved(link));
+        assert_true(private_tmp_hides_resolved(to_tmp));
+        assert_true(private_tmp_hides_resolved("/var/../tmp"));
+        assert_false(private_tmp_hides_resolved(NULL));
+        assert_int_equal(unlink(link), 0);
+        assert_int_equal(unlink(to_tmp), 0);
+        assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_options),
                 cmocka_unit_test(test_refused),
                 cmocka_unit_test(test_mount_root),
                 cmocka_unit_test(test_private_tmp_hides),
+                cmocka_unit_test(test_private_tmp_hides_resolved),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
