@@ -346,6 +346,9 @@ static int parse_provider(Ctx *c, json_t *v, ProviderDef *p) {
         }
         if (!p->argv)
                 return fail(c, "missing \"argv\"");
+        /* Looked up from the agent's directory, run from the CLI's home. */
+        if (strchr(p->argv[0], '/') && p->argv[0][0] != '/')
+                return fail(c, "\"argv\"[0] must be a program's name (found on bin_path) or an absolute path");
         if (!p->url_patterns)
                 return fail(c, "missing \"url_patterns\"");
         if (!p->credential_file)

@@ -113,6 +113,10 @@ static int check_one(const ServiceDefs *d, size_t i, char *errbuf, size_t size) 
                 return fail(errbuf, size, "service %s: user '%s' is not a user name", s->name, s->user);
         if (strv_length(s->argv) == 0 || isempty(s->argv[0]))
                 return fail(errbuf, size, "service %s: argv is empty", s->name);
+        /* Looked up from the agent's directory, run from cwd. */
+        if (strchr(s->argv[0], '/') && s->argv[0][0] != '/')
+                return fail(errbuf, size, "service %s: argv[0] '%s' must be a program's name or an absolute path",
+                            s->name, s->argv[0]);
         for (char **e = s->env; e && *e; e++)
                 if (!strchr(*e, '=') || **e == '=')
                         return fail(errbuf, size, "service %s: env entry '%s' is not K=V", s->name, *e);

@@ -87,15 +87,15 @@ static void test_url_patterns_accepted(void **state) {
 }
 
 /* Which program a CLI with a /tmp, /var/tmp and /dev/shm of its own
- * cannot reach: an absolute one below them, by name; a bare or relative
- * name is not the program's path yet (PATH, HOME decide). */
+ * cannot reach: an absolute one below them, by name; a bare name is not
+ * the program's path yet (PATH decides); a relative path is refused. */
 static void test_program_hidden(void **state) {
         static const struct { const char *argv0a, *argv0b, *hidden; } cases[] = {
                 { "/usr/bin/codex", "claude", NULL },
                 { "/usr/bin/codex", "/tmp/vmba-bin/claude", "b" },
                 { "/dev/shm/codex", "/var/tmp/claude", "a" },
-                { "tmp/codex", "/tmpx/claude", NULL },
-                { "/var/tmpfs/codex", "./claude", NULL },
+                { "codex", "/tmpx/claude", NULL },
+                { "/var/tmpfs/codex", "/usr/../tmp/claude", "b" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -150,6 +150,8 @@ static const struct {
         { "{\"providers\":[{\"id\":\"A\"," BASE "}]}", "provider A: \"id\" must be [a-z0-9_-], at most 64 characters" },
         { "{\"providers\":[{\"id\":\"a\",\"url_patterns\":[\"https://a/\"],\"credential_file\":\"c\"}]}", "provider a: missing \"argv\"" },
         { "{\"providers\":[{\"id\":\"a\",\"argv\":[],\"url_patterns\":[\"https://a/\"],\"credential_file\":\"c\"}]}", "provider a: \"argv\" must not be empty" },
+        { "{\"providers\":[{\"id\":\"a\",\"argv\":[\"bin/a\"],\"url_patterns\":[\"https://a/\"],\"credential_file\":\"c\"}]}", "provider a: \"argv\"[0] must be a program's name (found on bin_path) or an absolute path" },
+        { "{\"providers\":[{\"id\":\"a\",\"argv\":[\"./a\"],\"url_patterns\":[\"https://a/\"],\"credential_file\":\"c\"}]}", "provider a: \"argv\"[0] must be a program's name (found on bin_path) or an absolute path" },
         { "{\"providers\":[{\"id\":\"a\",\"argv\":[\"a\"],\"url_patterns\":[\"ftp://a/\"],\"credential_file\":\"c\"}]}", "provider a: \"url_patterns\": \"ftp://a/\" is not an http(s) URL prefix that ends its host with /, ? or # (or : before a port)" },
         /* The host must be whole ("https://claude.com" also matches
          * https://claude.com.evil.example/), without userinfo. */

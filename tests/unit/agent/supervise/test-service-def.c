@@ -115,6 +115,7 @@ static const ParseErrorCase parse_error_cases[] = {
         { "[{\"name\":\"a b\",\"argv\":[\"x\"]}]", "service 0: invalid name 'a b'" },
         { "[{\"name\":\"a\",\"argv\":[\"x\"],\"bogus\":1}]", "service a: unknown key 'bogus'" },
         { "[{\"name\":\"a\",\"argv\":[]}]", "service a: argv is empty" },
+        { "[{\"name\":\"a\",\"argv\":[\"bin/x\"]}]", "service a: argv[0] 'bin/x' must be a program's name or an absolute path" },
         { "[{\"name\":\"a\",\"argv\":[\"x\", 3]}]", "service a: argv must be a list of strings" },
         { "[{\"name\":\"a\",\"argv\":[\"x\"]},{\"name\":\"a\",\"argv\":[\"y\"]}]", "service a: defined twice" },
         { "[{\"name\":\"a\",\"argv\":[\"x\"],\"depends_on\":[\"b\"]}]", "service a: depends on unknown service 'b'" },
