@@ -349,6 +349,10 @@ def test_cli_login(env, provider, mode, cred):
     # nothing it execs gains privileges.
     assert (seen["uid"], seen["gid"], seen["groups"], seen["tty_owner"]) == (uid, CLI_GID, [], uid)
     assert seen["no_new_privs"] == ["1"]
+    # Its terminal on 0-2 and nothing else of the agent's (its listeners,
+    # the control socket, the terminal's master side, another login's).
+    assert seen["fds"].keys() == {"0", "1", "2"} and len(set(seen["fds"].values())) == 1, seen["fds"]
+    assert seen["fds"]["0"].startswith("/dev/pts/"), seen["fds"]
     # No capability (the namespace's port floor is the kernel's 1024:
     # not the agent's namespace to raise it, but it reads it).
     assert env.agent.health()["network"]["unprivileged_port_start"] == 1024

@@ -341,8 +341,21 @@ def leave_files(home, name):
         json.dump({"found": found, "wrote": wrote}, f)
 
 
+def open_fds():
+    """The descriptors we were started with, each with what it is: taken
+    before we open anything (the listing's own directory left out)."""
+    fds = {}
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            fds[fd] = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            pass  # the listing's own, closed by now
+    return {fd: what for fd, what in fds.items() if not what.startswith("/proc/")}
+
+
 def record_env(home):
     """What the agent started us with, for the tests to check."""
+    fds = open_fds()
     with open(os.path.join(home, f".fake-env-{MODE}.json"), "w") as f:
         tty = os.isatty(0)
         with open("/proc/self/status") as st:
@@ -351,7 +364,7 @@ def record_env(home):
         caps = {k: int(status[k], 16) for k in ("CapPrm", "CapEff", "CapInh", "CapAmb", "CapBnd")}
         json.dump({"env": dict(os.environ), "tty": tty, "uid": os.getuid(), "gid": os.getgid(), "no_new_privs": nnp,
                    "groups": os.getgroups(), "tty_owner": os.stat(os.ttyname(0)).st_uid if tty else None,
-                   "caps": caps}, f)
+                   "caps": caps, "fds": fds}, f)
 
 
 def plant_links(home, target):
