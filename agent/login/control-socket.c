@@ -7,7 +7,8 @@
  * even if someone loosened that mode: a URL sent here can become a waiting
  * session's authorize URL, so another user (the browser's) must not be
  * able to send one.  The handler is told that uid: which login a CLI
- * user may speak for is its business.
+ * user may speak for is its business.  Each uid served has connections of
+ * its own (CLIENTS_PER_UID), so no CLI user can crowd another's out.
  * Protocol: "URL[ LOGIN]\n" → "OK <method>\n" | "ERR <why>\n" (a URL has
  * no blank; LOGIN is the opener's $VMBA_LOGIN_SESSION, the login its CLI
  * runs for).  What a URL means is the handler's business (the login
@@ -40,7 +41,12 @@
  * $BROWSER; Claude Code without $BROWSER), x-www-browser (Codex without
  * $BROWSER). */
 static const char *const link_names[] = { OPEN_URL_BROWSER_LINK, "xdg-open", "x-www-browser" };
-#define CLIENTS_MAX 8
+/* Connections one uid may have open at once (an opener makes one per
+ * URL).  Every uid served has that many of its own (the table holds them
+ * all): a login's CLI user that opens connections and sends nothing, each
+ * held until its timeout, must not keep another login's opener out (for
+ * Claude Code the only way its URL comes). */
+#define CLIENTS_PER_UID 2
 #define CLIENT_TIMEOUT_USEC (5 * USEC_PER_SEC)
 
 typedef struct Client Client;
@@ -54,7 +60,8 @@ struct ControlSocket {
         const uid_t *peers; /* served besides our own uid: the CLIs' users (borrowed) */
         size_t n_peers;
         sd_event_source *io;
-        Client *clients[CLIENTS_MAX];
+        Client **clients;   /* n_clients slots, NULL when free */
+        size_t n_clients;   /* CLIENTS_PER_UID for each uid served */
 };
 
 struct Client {
@@ -69,7 +76,7 @@ struct Client {
 static void client_free(Client *c) {
         if (!c)
                 return;
-        for (size_t i = 0; i < CLIENTS_MAX; i++)
+        for (size_t i = 0; i < c->cs->n_clients; i++)
                 if (c->cs->clients[i] == c)
                         c->cs->clients[i] = NULL;
         sd_event_source_disable_unref(c->io);
@@ -155,10 +162,25 @@ static bool peer_allowed(const ControlSocket *cs, int fd, uid_t *ret_uid) {
         return false;
 }
 
+/* A free slot for a connection of uid: -EUSERS when uid has its
+ * CLIENTS_PER_UID already. */
+static int client_slot(const ControlSocket *cs, uid_t uid) {
+        size_t n = 0, slot = cs->n_clients;
+
+        for (size_t i = 0; i < cs->n_clients; i++)
+                if (!cs->clients[i])
+                        slot = MIN(slot, i);
+                else
+                        n += cs->clients[i]->uid == uid;
+        /* Every uid's share fits in the table: under its share, a uid
+         * finds a free slot. */
+        return n >= CLIENTS_PER_UID || slot == cs->n_clients ? -EUSERS : (int)slot;
+}
+
 static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
         ControlSocket *cs = userdata;
         int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        size_t slot;
+        int slot;
         uid_t uid;
         Client *c;
 
@@ -170,9 +192,17 @@ static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userda
                 safe_close(cfd);
                 return 0;
         }
-        for (slot = 0; slot < CLIENTS_MAX && cs->clients[slot]; slot++)
-                ;
-        c = slot < CLIENTS_MAX ? calloc(1, sizeof *c) : NULL;
+        slot = client_slot(cs, uid);
+        if (slot < 0) {
+                static const char busy[] = "ERR too many connections of this user\n";
+
+                /* Not logged: a user opening connections without end
+                 * would fill the log.  Its own stay open. */
+                (void)send(cfd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+                safe_close(cfd);
+                return 0;
+        }
+        c = calloc(1, sizeof *c);
         if (!c) {
                 safe_close(cfd);
                 return 0;
@@ -246,7 +276,10 @@ int control_socket_new(sd_event *e, const char *path, const uid_t *peers, size_t
         *cs = (ControlSocket){ .event = e, .handler = handler, .userdata = userdata, .fd = -EBADF,
                                .peers = peers, .n_peers = n_peers };
         cs->path = strdup(path);
-        if (!cs->path)
+        /* Ours and each peer's share. */
+        cs->n_clients = CLIENTS_PER_UID * (n_peers + 1);
+        cs->clients = calloc(cs->n_clients, sizeof *cs->clients);
+        if (!cs->path || !cs->clients)
                 return -ENOMEM;
         cs->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (cs->fd < 0)
@@ -258,7 +291,7 @@ int control_socket_new(sd_event *e, const char *path, const uid_t *peers, size_t
         r = bind_as_group(cs->fd, &sa, len, peer_gid);
         if (r < 0)
                 return r;
-        r = RET_NERRNO(listen(cs->fd, CLIENTS_MAX));
+        r = RET_NERRNO(listen(cs->fd, (int)cs->n_clients));
         if (r < 0)
                 return r;
         r = sd_event_add_io(e, &cs->io, cs->fd, EPOLLIN, on_accept, cs);
@@ -271,12 +304,13 @@ int control_socket_new(sd_event *e, const char *path, const uid_t *peers, size_t
 ControlSocket *control_socket_free(ControlSocket *cs) {
         if (!cs)
                 return NULL;
-        for (size_t i = 0; i < CLIENTS_MAX; i++)
+        for (size_t i = 0; cs->clients && i < cs->n_clients; i++)
                 client_free(cs->clients[i]);
         sd_event_source_disable_unref(cs->io);
         if (cs->fd >= 0 && cs->path)
                 (void)unlink(cs->path);
         safe_close(cs->fd);
+        free(cs->clients);
         free(cs->path);
         free(cs);
         return NULL;
@@ -285,7 +319,7 @@ ControlSocket *control_socket_free(ControlSocket *cs) {
 void control_socket_drop_peer(ControlSocket *cs, uid_t uid) {
         if (!cs)
                 return;
-        for (size_t i = 0; i < CLIENTS_MAX; i++)
+        for (size_t i = 0; i < cs->n_clients; i++)
                 if (cs->clients[i] && cs->clients[i]->uid == uid) {
                         log_warning("open-url connection of uid %u dropped: it was made before that uid's "
                                     "current login had it.", (unsigned)uid);

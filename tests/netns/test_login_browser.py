@@ -2,7 +2,8 @@
 CLIs (tests/lib/loginenv.py): a URL a CLI's $BROWSER gives goes to its
 own login and to no other, never by a guess, and one no login can take
 is refused, and so is one sent on a connection made before its login
-took its user; /open-url and the open-url verb (its argv, its errors,
+took its user; another login's CLI user cannot crowd a login's opener
+out of the control socket; /open-url and the open-url verb (its argv, its errors,
 another user refused).  One test drives a real Firefox on the agent's
 Xvfb for the Codex round trip; the others use the fake Firefox
 (tests/netns/login/fake_firefox.py): a crashed or restarted browser
@@ -166,6 +167,58 @@ def test_a_cli_user_speaks_for_its_own_login_only(make_env):
         wait_until(lambda: oauth_url(e, s), 20, f"{s}'s URL")
     assert "planted" not in oauth_url(e, a) and "planted" not in oauth_url(e, b)
     assert login_of(oauth_url(e, a)) != login_of(oauth_url(e, b))
+    e.assert_no_secrets()
+
+
+def test_another_logins_cli_cannot_crowd_out_the_opener(make_env):
+    """Two live logins of claude_code, whose URL only its $BROWSER gives.
+    A process of B's CLI user opens as many connections to the control
+    socket as it can and sends nothing on them (each held until its 5 s
+    timeout, then opened again): A's opener is still served, and A gets
+    its URL.  Each user the socket serves has connections of its own,
+    which no other user's can take."""
+    e = make_env(provider_env={"FAKE_CLI_OPEN_GATE": "1"}, url_wait_s=1)
+    a, b = sid(), sid()
+    for s in (a, b):
+        status, started = e.json("POST", "/auth/claude_code", {"sessionId": s})
+        assert status == 200 and "oauthUrl" not in started, started
+    ua, ub = (os.stat(e.home_of(s)).st_uid for s in (a, b))
+    sock = os.path.join(e.dir, "control.sock")
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    # B's user connects (the peer the agent sees is B's) and hands the
+    # connections over: this test holds them past that process.
+    crowd = ("import socket, sys\n"
+             "cs = []\n"
+             "for _ in range(int(sys.argv[3])):\n"
+             "    c = socket.socket(socket.AF_UNIX); c.connect(sys.argv[1]); cs.append(c)\n"
+             "socket.send_fds(socket.socket(fileno=int(sys.argv[2])), [b'x'], [c.fileno() for c in cs])\n")
+    n = 24
+    try:
+        r = e.ns.run("nsenter", "-m", "-t", str(e.agent.pid), "setpriv", f"--reuid={ub}", f"--regid={CLI_GID}",
+                     "--clear-groups", sys.executable, "-c", crowd, sock, str(theirs.fileno()), str(n),
+                     check=False, pass_fds=(theirs.fileno(),))
+        assert r.returncode == 0, r
+        _, fds, _, _ = socket.recv_fds(ours, 1, n)
+        assert len(fds) == n
+        held = [socket.socket(fileno=fd) for fd in fds]
+    finally:
+        ours.close()
+        theirs.close()
+    try:
+        # The agent takes connections in order: once the last is answered
+        # (closed, or refused with a line), it has taken all the others.
+        held[-1].settimeout(30)
+        held[-1].recv(256)
+        fits = f"{e.provider_url}/claude-auth/authorize?client_id=as-a"
+        r = e.ns.run("nsenter", "-m", "-t", str(e.agent.pid), "setpriv", f"--reuid={ua}", f"--regid={CLI_GID}",
+                     "--clear-groups", "env", "-i", f"VMBA_CONTROL_SOCKET={sock}", f"VMBA_LOGIN_SESSION={a}",
+                     e.agent_bin, "open-url", fits, check=False)
+        assert r.returncode == 0, r
+        assert oauth_url(e, a) == fits
+    finally:
+        for c in held:
+            c.close()
+    assert oauth_url(e, b) is None
     e.assert_no_secrets()
 
 
