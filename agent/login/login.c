@@ -68,6 +68,7 @@ struct LoginManager {
         ControlSocket *control;
         HomeRemover *remover;         /* of the HOMEs, off the event loop */
         bool stopping;                /* login_manager_free(): HOMEs removed here and now */
+        bool proxy_secret_warned;     /* environment_file's proxy credentials readable by all: said once */
         LoginHome home;               /* login_home and its tmpfs */
         CliPool pool;                 /* the CLIs' users, one per live login */
         char cli_error[256];          /* why no CLI can run, when o.cli_error is not set: a provider's */
@@ -806,6 +807,30 @@ static char *env_proxy(const char *text, const char *upper, const char *lower) {
         return v;
 }
 
+/* Whether a proxy URL carries credentials ("scheme://user:pass@host"). */
+static bool proxy_has_credentials(const char *url) {
+        const char *a = url ? strstr(url, "://") : NULL;
+
+        return a && memchr(a + 3, '@', strcspn(a + 3, "/?#"));
+}
+
+/* /etc/environment is 0644 on Debian: a proxy password there is every
+ * local user's (a CLI's code from the npm registry, the browser's).  The
+ * agent cannot make it less so; it says so, once, as for a token file
+ * others can read, without the credentials. */
+static void proxy_secret_check(LoginManager *lm, const Proxy *p) {
+        struct stat st;
+
+        if (lm->proxy_secret_warned || !(proxy_has_credentials(p->http) || proxy_has_credentials(p->https)))
+                return;
+        if (stat(lm->o.environment_file, &st) < 0 || !(st.st_mode & 0044))
+                return;
+        lm->proxy_secret_warned = true;
+        log_warning("%s holds a proxy's credentials and is readable by group or others (mode %04o): every local "
+                    "user can read them; expected mode 0600, or the proxy in each login request.",
+                    lm->o.environment_file, (unsigned)(st.st_mode & 07777));
+}
+
 /* The proxy the host wrote into the rootfs's environment file (as it did
  * for the Node agent): the CLIs' default when a login request names none.
  * A file that is missing or unreadable means no proxy. */
@@ -824,6 +849,7 @@ static void proxy_from_environment(LoginManager *lm, Proxy *ret) {
         ret->http = env_proxy(text, "HTTP_PROXY", "http_proxy");
         ret->https = env_proxy(text, "HTTPS_PROXY", "https_proxy");
         ret->no = env_proxy(text, "NO_PROXY", "no_proxy");
+        proxy_secret_check(lm, ret);
 }
 
 int login_session_start_cli(LoginSession *s, const char *http_proxy, const char *https_proxy,

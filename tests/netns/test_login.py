@@ -464,6 +464,36 @@ def test_proxy_from_the_host_environment_file(env):
     assert "10.9.9.8" not in env.agent.log_text()
 
 
+def test_proxy_credentials_readable_by_all_are_warned_about(env):
+    """A proxy's credentials in an environment file every local user can
+    read (Debian's /etc/environment is 0644) are said once, without them;
+    at 0600 nothing is said."""
+    path = os.path.join(env.dir, "environment")
+    warning = ("holds a proxy's credentials and is readable by group or others (mode 0644): every local user "
+               "can read them; expected mode 0600, or the proxy in each login request.")
+
+    def start():
+        s = sid()
+        status, started = env.json("POST", "/auth/gemini_cli", {"sessionId": s})
+        assert status == 200, started
+        env.json("GET", f"/credentials/get?sessionId={s}")
+    with open(path, "w") as f:
+        f.write("HTTPS_PROXY=http://10.9.9.8:3129\n")
+    os.chmod(path, 0o644)
+    start()
+    with open(path, "w") as f:
+        f.write("HTTPS_PROXY=http://vmba:Pr0xyPw@10.9.9.8:3129\n")
+    os.chmod(path, 0o600)
+    start()
+    assert warning not in env.agent.log_text()
+    os.chmod(path, 0o644)
+    start()
+    start()
+    log = env.agent.log_text()
+    assert log.count(f"{path} {warning}") == 1
+    assert "Pr0xyPw" not in log
+
+
 def test_new_provider(make_env):
     """Providers are data: one the agent was not built with logs in through
     the same routes once it is in providers.json."""
