@@ -78,12 +78,25 @@ static int host_name(const char *host, char name[static HOST_MAX + 1]) {
         return bracketed ? AF_INET6 : AF_INET;
 }
 
+/* RFC 9112 §3.2: a target is visible characters only.  A blank makes the
+ * request line ambiguous: libmicrohttpd takes the last space as the one
+ * before the version ("GET /nope /health HTTP/1.1" asks for "/nope
+ * /health"), a proxy the first, or whitespace of any kind (§3). */
+static bool target_bytes_ok(const char *raw) {
+        for (const unsigned char *p = (const unsigned char *)raw; *p; p++)
+                if (*p <= ' ' || *p == 0x7f)
+                        return false;
+        return true;
+}
+
 int http_target_split(const char *raw, char authority[static HTTP_AUTHORITY_MAX + 1]) {
         static const char scheme[] = "http://";
         const char *a;
         size_t n;
 
         authority[0] = '\0';
+        if (!target_bytes_ok(raw))
+                return -EINVAL;
         if (raw[0] == '/')
                 return 0;
         if (strncasecmp(raw, scheme, sizeof scheme - 1) != 0)

@@ -84,7 +84,8 @@ HttpGateVerdict http_gate_decide(const HttpGateInput *in, const HttpGateLimits *
  * copies the authority into authority ("" for origin-form); -EINVAL for
  * any other form (authority-form, "*", another scheme, an escaped "/")
  * and for an authority that is empty, carries userinfo ("@") or an escape
- * ("%"), or is longer than HTTP_AUTHORITY_MAX.  The form is read from the
+ * ("%"), or is longer than HTTP_AUTHORITY_MAX, and for a target with a
+ * blank or a control byte anywhere (query included).  The form is read from the
  * raw target: unescaped, "%2Fhealth" would pass for "/health" and
  * "http://127.0.0.1%2Fx" for the authority "127.0.0.1".  Without an escape
  * the prefix reads the same unescaped (http_target_path()). */

@@ -5,7 +5,7 @@
  * its own address; a bearer token lies inside the header, is non-empty
  * and has no blank at either end; the token always equals itself and
  * never a one-byte change; the target's parts are what check_target()
- * says. */
+ * says, and a target taken has no blank or control byte. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdint.h>
@@ -68,6 +68,8 @@ static void check_target(const char *t) {
         CHECK(r >= 0 || (r == -EINVAL && n == 0));
         if (r < 0)
                 return;
+        for (const unsigned char *p = (const unsigned char *)t; *p; p++)
+                CHECK(*p > ' ' && *p != 0x7f);
         CHECK(r == 0 ? n == 0 && t[0] == '/' : (size_t)r == 7 + n && n > 0);
         CHECK(n <= HTTP_AUTHORITY_MAX && !strchr(authority, '@') && !strchr(authority, '%'));
         CHECK(r == 0 || (strncasecmp(t, "http://", 7) == 0 && strncmp(t + 7, authority, n) == 0));

@@ -83,11 +83,15 @@ def test_auth_callback_forwarded(env):
 
 def test_auth_callback_raw_query_refused(env):
     """MHD passes spaces and control bytes in the query through; forwarded
-    raw they would break the request line sent to the CLI's listener."""
+    raw they would break the request line sent to the CLI's listener.  The
+    gate refuses a target with a blank or a control byte before any route;
+    the route refuses the rest (a byte that is not ASCII)."""
     s = sid()
     assert env.json("POST", "/auth/codex", {"sessionId": s})[0] == 200
     with env.ns.entered():
-        for q in (b"code=SECRET-CODE-sp ace", b"code=a\tb", b"code=a\x01b", b"code=\xff"):
+        for q, error in ((b"code=SECRET-CODE-sp ace", "invalid request target"),
+                         (b"code=a\tb", "invalid request target"), (b"code=a\x01b", "invalid request target"),
+                         (b"code=\xff", "Invalid callback query")):
             c = socket.create_connection(("127.0.0.1", env.agent.http_port), timeout=10)
             c.sendall(b"GET /auth/callback?" + q + b" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
             data = b""
@@ -95,7 +99,7 @@ def test_auth_callback_raw_query_refused(env):
                 data += chunk
             c.close()
             head, _, body = data.partition(b"\r\n\r\n")
-            assert head.startswith(b"HTTP/1.1 400 ") and json.loads(body) == {"error": "Invalid callback query"}, data
+            assert head.startswith(b"HTTP/1.1 400 ") and json.loads(body) == {"error": error}, data
     # The login goes on: the CLI's listener saw none of them.
     st = env.json("GET", f"/credentials/status?sessionId={s}")[1]
     assert st["authenticated"] is False and st["waiting"] is True

@@ -277,7 +277,8 @@ static void test_host_allowed(void **state) {
 
 /* RFC 9112 §3.2, read from the raw target: origin-form as is;
  * absolute-form ("http" in any case) split into the prefix before its path
- * and its authority; every other form refused, escaped ones included. */
+ * and its authority; every other form refused, escaped ones included, and
+ * so is a target with a blank or a control byte. */
 static void test_target_split(void **state) {
         static const struct {
                 const char *raw;
@@ -304,6 +305,18 @@ static void test_target_split(void **state) {
                 { "*", -EINVAL, "" },                              /* asterisk-form (OPTIONS) */
                 { "health", -EINVAL, "" },
                 { "", -EINVAL, "" },
+                /* A blank or a control byte, in the path or the query:
+                 * libmicrohttpd ends the target at the last space of the
+                 * request line, a proxy at the first. */
+                { "/nope /health", -EINVAL, "" },
+                { "/health?a b", -EINVAL, "" },
+                { "http://127.0.0.1/health?a b", -EINVAL, "" },
+                { "/health\tx", -EINVAL, "" },
+                { "/health?a\x0b" "b", -EINVAL, "" },
+                { "/health?a\x01" "b", -EINVAL, "" },
+                { "/health?a\x7f" "b", -EINVAL, "" },
+                { "/health?a%20b", 0, "" },                        /* escaped: fine */
+                { "/h\xc3\xa9", 0, "" },                           /* not ASCII: not ambiguous */
         };
         char authority[HTTP_AUTHORITY_MAX + 1];
         char long_target[HTTP_AUTHORITY_MAX + 16];
