@@ -67,6 +67,13 @@ typedef struct ConfigKey {
  * over its budget; a day is longer than any window worth having. */
 #define RESTART_BURST_MAX 1000
 #define RESTART_WINDOW_S_MAX 86400
+
+/* libmicrohttpd takes an HTTP timeout of 0 for none, and the
+ * whole-request deadline (http-deadline.c) is off with it: connections
+ * that send nothing, or drip, would be held for ever.  A day is longer
+ * than any timeout worth having. */
+#define HTTP_TIMEOUT_S_MAX 86400
+
 static const ConfigKey keys[] = {
         K(log_level, KEY_LOG_LEVEL, "info", "log priority threshold: emerg..debug or 0-7"),
         K(build_id_path, KEY_STRING, "/etc/vm-browser-agent/build-id", "file whose first line /health reports as build_id"),
@@ -85,7 +92,7 @@ static const ConfigKey keys[] = {
         K(http_port, KEY_PORT, "8080", "HTTP port"),
         K(http_max_connections, KEY_U32, "1024", "concurrent HTTP connections"),
         K(http_max_per_ip, KEY_U32, "64", "concurrent HTTP connections per client address"),
-        K(http_timeout_s, KEY_U32, "10", "idle / slow-drip HTTP connection timeout"),
+        K_RANGE(http_timeout_s, "10", "idle / slow-drip HTTP connection timeout", 1, HTTP_TIMEOUT_S_MAX),
         K(http_max_body, KEY_U32, "65536", "largest request body (413 beyond)"),
         K(http_max_url, KEY_U32, "4096", "longest request URL (414 beyond)"),
         K(http_max_header, KEY_U32, "16384", "largest request header block"),

@@ -93,6 +93,12 @@ static void test_json_errors(void **state) {
                 /* The restart budget: a window of 0 would never hold a start
                  * (restarted for ever), and each unit of the burst is a start
                  * time kept per service (4294967295 of them: no service runs). */
+                /* A timeout of 0 is none: a client that sends nothing
+                 * would keep its connections for ever. */
+                { "{\"http_timeout_s\": 0}",
+                  "agent.json: key \"http_timeout_s\": expected an integer 1-86400" },
+                { "{\"http_timeout_s\": 86401}",
+                  "agent.json: key \"http_timeout_s\": expected an integer 1-86400" },
                 { "{\"restart_window_s\": 0}",
                   "agent.json: key \"restart_window_s\": expected an integer 1-86400" },
                 { "{\"restart_window_s\": 86401}",
