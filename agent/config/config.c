@@ -73,6 +73,10 @@ typedef struct ConfigKey {
  * that send nothing, or drip, would be held for ever.  A day is longer
  * than any timeout worth having. */
 #define HTTP_TIMEOUT_S_MAX 86400
+/* http_peers_admit() compares a client's count with http_max_per_ip
+ * once the client has a connection: 0 would admit one per client, not
+ * none and not any number. */
+#define HTTP_MAX_PER_IP_MIN 1
 
 static const ConfigKey keys[] = {
         K(log_level, KEY_LOG_LEVEL, "info", "log priority threshold: emerg..debug or 0-7"),
@@ -91,7 +95,8 @@ static const ConfigKey keys[] = {
         K(http_listen, KEY_STRING, "0.0.0.0", "HTTP listen address"),
         K(http_port, KEY_PORT, "8080", "HTTP port"),
         K(http_max_connections, KEY_U32, "1024", "concurrent HTTP connections"),
-        K(http_max_per_ip, KEY_U32, "64", "concurrent HTTP connections per client address"),
+        K_RANGE(http_max_per_ip, "64", "concurrent HTTP connections per client address", HTTP_MAX_PER_IP_MIN,
+                UINT32_MAX),
         K_RANGE(http_timeout_s, "10", "idle / slow-drip HTTP connection timeout", 1, HTTP_TIMEOUT_S_MAX),
         K(http_max_body, KEY_U32, "65536", "largest request body (413 beyond)"),
         K(http_max_url, KEY_U32, "4096", "longest request URL (414 beyond)"),

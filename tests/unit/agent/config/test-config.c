@@ -99,6 +99,9 @@ static void test_json_errors(void **state) {
                   "agent.json: key \"http_timeout_s\": expected an integer 1-86400" },
                 { "{\"http_timeout_s\": 86401}",
                   "agent.json: key \"http_timeout_s\": expected an integer 1-86400" },
+                /* 0 connections per client was 1: each client's first. */
+                { "{\"http_max_per_ip\": 0}",
+                  "agent.json: key \"http_max_per_ip\": expected an integer 1-4294967295" },
                 { "{\"restart_window_s\": 0}",
                   "agent.json: key \"restart_window_s\": expected an integer 1-86400" },
                 { "{\"restart_window_s\": 86401}",
