@@ -603,6 +603,18 @@ class NsServer:
         for c in self.conns:
             c.close()
 
+    @staticmethod
+    def read_head(c):
+        """What c sent up to the end of a request's head (and any bytes
+        after it), or None when it closed before."""
+        req = b""
+        while b"\r\n\r\n" not in req:
+            chunk = c.recv(65536)
+            if not chunk:
+                return None
+            req += chunk
+        return req
+
 
 class CuttingProxy(NsServer):
     """A TCP proxy in the namespace between ctl and the agent that passes
@@ -623,12 +635,9 @@ class CuttingProxy(NsServer):
         with client, up:
             client.settimeout(120)
             up.settimeout(120)
-            req = b""
-            while b"\r\n\r\n" not in req:
-                chunk = client.recv(65536)
-                if not chunk:
-                    return
-                req += chunk
+            req = self.read_head(client)
+            if req is None:
+                return
             head = req.split(b"\r\n\r\n", 1)[0].decode()
             m = re.search(r"^Content-Length: (\d+)", head, re.M | re.I)
             while len(req) - len(head) - 4 < (int(m.group(1)) if m else 0):
@@ -748,12 +757,9 @@ class StallingAgent(NsServer):
         super().__init__(ns)
 
     def handle(self, c):
-        req = b""
-        while b"\r\n\r\n" not in req:
-            chunk = c.recv(65536)
-            if not chunk:
-                return
-            req += chunk
+        req = self.read_head(c)
+        if req is None:
+            return
         line = req.split(b"\r\n", 1)[0].decode()
         if line.startswith("GET /credentials/get"):
             c.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n{"credentials":{"code":"PART')
@@ -771,12 +777,7 @@ class SilentAgent(NsServer):
     as an agent stopping, or another program on its port, does."""
 
     def handle(self, c):
-        req = b""
-        while b"\r\n\r\n" not in req:
-            chunk = c.recv(65536)
-            if not chunk:
-                break
-            req += chunk
+        self.read_head(c)
         c.close()
 
 

@@ -126,6 +126,19 @@ def test_browser_url_goes_to_its_own_login(make_env):
     e.assert_no_secrets()
 
 
+def two_waiting_logins(make_env):
+    """Two live logins of claude_code (whose URL only its $BROWSER
+    gives), neither with its URL yet (the fake CLI's open gate shut):
+    the env, their ids and their CLI users' uids, one each of the pool."""
+    e = make_env(provider_env={"FAKE_CLI_OPEN_GATE": "1"}, url_wait_s=1)
+    a, b = sid(), sid()
+    for s in (a, b):
+        status, started = e.json("POST", "/auth/claude_code", {"sessionId": s})
+        assert status == 200 and "oauthUrl" not in started, started
+    ua, ub = (os.stat(e.home_of(s)).st_uid for s in (a, b))
+    return e, a, b, ua, ub
+
+
 def test_a_cli_user_speaks_for_its_own_login_only(make_env):
     """Two live logins of one provider, neither with its URL yet: each
     CLI runs as a user of its own.  A process of A's user cannot hand the
@@ -133,12 +146,7 @@ def test_a_cli_user_speaks_for_its_own_login_only(make_env):
     showing A's caller's sign-in page under its name), write into B's
     HOME, or signal B's CLI; then each CLI's own URL still goes to its own
     login."""
-    e = make_env(provider_env={"FAKE_CLI_OPEN_GATE": "1"}, url_wait_s=1)
-    a, b = sid(), sid()
-    for s in (a, b):
-        status, started = e.json("POST", "/auth/claude_code", {"sessionId": s})
-        assert status == 200 and "oauthUrl" not in started, started
-    ua, ub = (os.stat(e.home_of(s)).st_uid for s in (a, b))
+    e, a, b, ua, ub = two_waiting_logins(make_env)
     assert ua != ub and {ua, ub} <= set(CLI_POOL_UIDS), (ua, ub)
 
     def as_a(*argv):
@@ -177,12 +185,7 @@ def test_another_logins_cli_cannot_crowd_out_the_opener(make_env):
     timeout, then opened again): A's opener is still served, and A gets
     its URL.  Each user the socket serves has connections of its own,
     which no other user's can take."""
-    e = make_env(provider_env={"FAKE_CLI_OPEN_GATE": "1"}, url_wait_s=1)
-    a, b = sid(), sid()
-    for s in (a, b):
-        status, started = e.json("POST", "/auth/claude_code", {"sessionId": s})
-        assert status == 200 and "oauthUrl" not in started, started
-    ua, ub = (os.stat(e.home_of(s)).st_uid for s in (a, b))
+    e, a, b, ua, ub = two_waiting_logins(make_env)
     sock = os.path.join(e.dir, "control.sock")
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     # B's user connects (the peer the agent sees is B's) and hands the
