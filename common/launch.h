@@ -54,6 +54,11 @@ typedef struct SpawnOptions {
                               * new /dev/mqueue, and an IPC namespace of its own: what it leaves
                               * where anyone may write by name (files, SysV IPC, POSIX queues) goes
                               * with it, seen by no other process */
+        char *error;         /* NULL, or error_size bytes the spawn writes: "" and, when a step in the
+                              * child failed (before or at its exec: the spawn's -errno), what failed
+                              * and why ("execute /usr/bin/x as uid 1000: Resource temporarily
+                              * unavailable"); a caller's buffer in a const SpawnOptions */
+        size_t error_size;
 } SpawnOptions;
 
 /* wstatus as from waitpid(). */
@@ -63,7 +68,9 @@ typedef struct Launcher {
         /* Spawns o (a new process group, or session with controlling_tty)
          * and calls on_exit once, from the event loop, when it has been
          * reaped.  0 and the pid, or -errno (-ENOENT: no such binary;
-         * -EBUSY: a live child of this launcher's has o->cgroup_name).
+         * -EBUSY: a live child of this launcher's has o->cgroup_name; a
+         * step in the child that failed, its exec included, as
+         * o->error says: no child is left, on_exit is never called).
          * With o->cgroup_name and a launcher that has cgroups, the child
          * runs in the cgroup <cgroup_name>.scope (never a service's
          * <name>.service), made for it (one left from before is taken

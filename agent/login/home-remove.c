@@ -143,7 +143,7 @@ static void on_removed(pid_t pid, int wstatus, void *userdata) {
         } else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) < 126)
                 log_warning_errno(-WEXITSTATUS(wstatus), "Could not remove %s/%s (left for later): %m", h->dir,
                                   x->name);
-        else /* 126, 127: spawn could not run it */
+        else /* 126, 127: its exec failed once spawn no longer waited for it */
                 log_warning("Could not remove %s/%s (left for later): its remover %s.", h->dir, x->name,
                             wstatus_to_string(wstatus, b, sizeof b));
 }

@@ -400,10 +400,13 @@ static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
         else if (s->state == SERVICE_READY && s->clean_exit && s->want && s->def->quit_restarts)
                 service_closed(s, pid);
         else {
-                /* 127 is a shell's "command not found", and our child's
-                 * when exec found the binary but not its interpreter: the
-                 * binary itself was found (a missing one never gets this
-                 * far), so this is an exit like any other, retried alike. */
+                /* 127 is a shell's "command not found" (a wrapper's
+                 * command, or the interpreter of a script it runs), and
+                 * our child's when its exec found nothing after spawn
+                 * stopped waiting for it (SPAWN_EXEC_WAIT_USEC; before,
+                 * that is a failed spawn): the binary itself was found (a
+                 * missing one never gets this far), so this is an exit
+                 * like any other, retried alike. */
                 snprintf(s->last_error, sizeof s->last_error, "%s%s%s", s->last_exit,
                          s->state == SERVICE_STARTING ? " before ready" : "",
                          WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 127 ?
@@ -453,15 +456,31 @@ static void on_output_line(void *userdata) {
                 probe_kick(s->probe);
 }
 
-/* Spawns with stdout+stderr on a pipe we log, and for a displayfd probe a
- * second pipe as the child's fd 3.  -ENOENT: the binary is missing. */
 static const char *const *output_secrets(void *userdata) {
         Supervisor *sv = ((Service *)userdata)->sv;
 
         return sv->hooks.secrets ? sv->hooks.secrets(sv->hooks.userdata) : NULL;
 }
 
-static int service_spawn_process(Service *s, uid_t uid, gid_t gid, int *ret_probe_fd) {
+/* A spawn that came to nothing (r < 0): its child, when there is one,
+ * SIGKILLed with what it started already (unwatched, its exit would
+ * never reach us), and its cgroup not left for the agent's life (a
+ * missing binary is found only now, and is never retried; a child that
+ * failed before its exec was reaped already).  Returns r. */
+static int spawn_undo(Service *s, int r) {
+        service_kill(s, SIGKILL);
+        s->pid = 0;
+        if (s->cgroup)
+                (void)cgroup_kill(s->cgroup, 0);
+        return r;
+}
+
+/* Spawns with stdout+stderr on a pipe we log, and for a displayfd probe a
+ * second pipe as the child's fd 3.  -ENOENT and why "": the binary is
+ * missing; a step in the child that failed (its exec, the drop to its
+ * user, its cgroup): -errno, and why says which (SpawnOptions.error). */
+static int service_spawn_process(Service *s, uid_t uid, gid_t gid, int *ret_probe_fd, char *why,
+                                 size_t why_size) {
         _cleanup_(closep) int out_r = -EBADF, out_w = -EBADF, dfd_r = -EBADF, dfd_w = -EBADF;
         _cleanup_(strv_freep) char **argv = NULL, **env = NULL;
         const char *cgroup_procs = NULL;
@@ -492,29 +511,18 @@ static int service_spawn_process(Service *s, uid_t uid, gid_t gid, int *ret_prob
                                            /* A service of its own user (the display chain faces the
                                             * network and every web page) gains nothing from a setuid
                                             * binary of the image; a root one is the operator's. */
-                                           .no_new_privs = uid != 0, .cgroup_procs = cgroup_procs },
+                                           .no_new_privs = uid != 0, .cgroup_procs = cgroup_procs,
+                                           .error = why, .error_size = why_size },
                           &pid);
-        if (r < 0) {
-                /* Made for nothing (a missing binary is found only now,
-                 * and is never retried): not left for the agent's life. */
-                if (s->cgroup)
-                        (void)cgroup_kill(s->cgroup, 0);
-                return r;
-        }
+        if (r < 0)
+                return spawn_undo(s, r);
         s->pid = pid;
         /* A cgroup taken over from a start before may have counted CPU
          * already: the ready timeout's periods count from here. */
         (void)cgroup_cpu_usec(s->cgroup, &s->ready_cpu_usec);
         r = children_watch(s->sv->o.children, pid, on_child_exit, s);
-        if (r < 0) {
-                /* Unwatched, its exit would never reach us: do not let it
-                 * run, nor anything it started already. */
-                service_kill(s, SIGKILL);
-                s->pid = 0;
-                if (s->cgroup)
-                        (void)cgroup_kill(s->cgroup, 0);
-                return r;
-        }
+        if (r < 0)
+                return spawn_undo(s, r);
         s->output = sv_output_free(s->output);
         r = sv_output_new(s->sv->o.event, TAKE_FD(out_r), s->def->name, on_output_line, output_secrets, s,
                           (const char *const *)s->def->quiet_output, &s->output);
@@ -539,8 +547,24 @@ static int service_user(Service *s, uid_t *uid, gid_t *gid) {
         return r;
 }
 
+/* The spawn failed with r, why saying what failed in the child (""
+ * before the fork): last_error says so.  A script whose interpreter is
+ * missing fails its exec with ENOENT too: that is no missing binary but
+ * a spawn that failed, retried as any.  Returns r. */
+static int spawn_failed(Service *s, int r, const char *why) {
+        s->not_found = r == -ENOENT && !why[0];
+        if (s->not_found)
+                snprintf(s->last_error, sizeof s->last_error, "%s: not found", s->def->argv[0]);
+        else if (why[0])
+                snprintf(s->last_error, sizeof s->last_error, "%s", why);
+        else
+                snprintf(s->last_error, sizeof s->last_error, "spawn: %s", strerror(-r));
+        return r;
+}
+
 static int service_spawn(Service *s) {
         const SupervisorOptions *c = cfg(s);
+        char why[sizeof s->last_error] = "";
         int probe_fd = -EBADF, r;
         uid_t uid;
         gid_t gid;
@@ -568,16 +592,9 @@ static int service_spawn(Service *s) {
                 return r;
         sv_prepare(s->def, uid, gid);
 
-        r = service_spawn_process(s, uid, gid, &probe_fd);
-        s->not_found = r == -ENOENT;
-        if (r == -ENOENT) {
-                snprintf(s->last_error, sizeof s->last_error, "%s: not found", s->def->argv[0]);
-                return r;
-        }
-        if (r < 0) {
-                snprintf(s->last_error, sizeof s->last_error, "spawn: %s", strerror(-r));
-                return r;
-        }
+        r = service_spawn_process(s, uid, gid, &probe_fd, why, sizeof why);
+        if (r < 0)
+                return spawn_failed(s, r, why);
         /* Counted once a process exists: /health's restarts are processes
          * started again, not attempts that found no binary, user or file
          * (the budget above counts those: they are failed starts). */

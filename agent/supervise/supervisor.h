@@ -8,7 +8,9 @@
  * budget, failed_retry_s after it failed, while it is still wanted (not
  * stopped since); its dependents wait meanwhile and follow once it is
  * READY.  One FAILED for a missing binary, user or owned file is not
- * retried; an exit 127 is an exit like any other. */
+ * retried; an exec that fails in the child (a script's interpreter
+ * missing, its user's task limit) is a spawn that failed, retried as any,
+ * and an exit 127 is an exit like any other. */
 #pragma once
 
 #include <stdbool.h>

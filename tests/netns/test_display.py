@@ -346,17 +346,20 @@ def test_websockify_module_missing_is_named(agent_bin):
 
 def test_websockify_that_its_user_cannot_run(agent_bin):
     # The agent (root) finds python3 in a directory its user cannot enter:
-    # the child says why its exec failed, which exit code 126 alone cannot.
+    # its exec fails as that user, a spawn that failed, and the supervisor
+    # says why (the step, the user, the errno), which exit code 126 alone
+    # could not, in its log and in /health.
     need("Xvfb", "x11vnc")
     bin_dir = tempfile.mkdtemp(prefix="vmba-bin-", dir="/var/tmp")
     try:
         python3 = os.path.join(bin_dir, "python3")
         os.symlink("/usr/bin/python3", python3)
+        why = f"execute {python3} as uid {VNC_UID}: Permission denied"
         with Agent(agent_bin, "window_manager=", f"bin_path={bin_dir}:/usr/bin:/bin") as a:
             a.wait_state("x11vnc", "ready")
-            wait_until(lambda: a.log_lines(f"websockify: cannot execute {python3} as uid {VNC_UID}: "
-                                           "Permission denied"), 30, "websockify's exec error in the log")
+            wait_until(lambda: a.log_lines(f"Service websockify: {why}"), 30, "websockify's exec error in the log")
             assert a.services()["websockify"]["state"] != "ready"
+            assert a.services()["websockify"]["last_error"].startswith(why)
             assert a.alive()
     finally:
         shutil.rmtree(bin_dir)

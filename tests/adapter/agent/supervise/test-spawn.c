@@ -1,11 +1,15 @@
 /* Tests of agent/supervise/spawn.c: what a spawned child gets (exactly fds
  * 0-3, no blocked or ignored signals, its own process group, cwd, env,
- * argv), the 127/126 exit codes and the line on its stderr when exec
- * fails, dropping to a user (as root), 126 and why when the drop is
- * refused (from a helper that is not root), keeping a capability across
+ * argv), a failure in the child before or at its exec as a failed spawn
+ * with what failed (the exec refused, as its user too, over its user's
+ * task limit; the drop refused, from a helper that is not root) and no
+ * child left, the bounded wait for the exec (a child stuck before it is
+ * taken as started, and says on its stderr what failed later), dropping
+ * to a user (as root), keeping a capability across
  * the drop, a private /tmp, /var/tmp, /dev/shm and IPC namespace
  * (private_tmp), and PATH lookup.  The child
  * is inspected from outside through /proc once it has exec'd. */
+#include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <setjmp.h>
@@ -35,6 +39,14 @@
 
 static char dir[] = "/tmp/test-spawn-XXXXXX";
 
+/* A FIFO nobody reads: a child's open() of it for writing waits. */
+static const char *fifo_path(void) {
+        static char p[64];
+
+        snprintf(p, sizeof p, "%s/fifo", dir);
+        return p;
+}
+
 static void write_exe(const char *name, const char *text, mode_t mode) {
         char p[128];
         FILE *f;
@@ -48,15 +60,20 @@ static void write_exe(const char *name, const char *text, mode_t mode) {
 
 static int setup(void **state) {
         assert_non_null(mkdtemp(dir));
+        /* Other users pass through to what they may run (root-only may not). */
+        assert_int_equal(chmod(dir, 0711), 0);
         write_exe("bad-interp", "#!/nonexistent/interpreter\n", 0755);
         write_exe("not-a-program", "\x7f" "ELF garbage", 0755);
         write_exe("no-x", "#!/bin/sh\n", 0644);
+        write_exe("true-script", "#!/bin/sh\nexit 0\n", 0755);
+        write_exe("root-only", "#!/bin/sh\nexit 0\n", 0700);
+        assert_int_equal(mkfifo(fifo_path(), 0600), 0);
         return 0;
 }
 
 static int teardown(void **state) {
         char cmd[128];
-        const char *names[] = { "bad-interp", "not-a-program", "no-x" };
+        const char *names[] = { "bad-interp", "not-a-program", "no-x", "true-script", "root-only", "fifo" };
 
         for (size_t i = 0; i < ELEMENTSOF(names); i++) {
                 snprintf(cmd, sizeof cmd, "%s/%s", dir, names[i]);
@@ -190,8 +207,21 @@ static void test_child_environment(void **state) {
         sigprocmask(SIG_UNBLOCK, &ss, NULL);
 }
 
-/* The exit code, and in said what the child wrote to its stderr. */
-static int spawn_exit_code(const char *name, char *said, size_t size) {
+static bool endswith(const char *s, const char *suffix) {
+        size_t n = strlen(s), m = strlen(suffix);
+
+        return n >= m && streq(s + n - m, suffix);
+}
+
+/* No child of ours is left, running or to reap: a spawn that failed in
+ * the child reaped it. */
+static bool no_child_left(void) {
+        return waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD;
+}
+
+/* What spawn_process() returned, and in said what the child wrote to its
+ * stderr; once it spawned, its exit code instead. */
+static int spawn_result(const char *name, char *error, size_t error_size, char *said, size_t size) {
         char exe[128];
         char *argv[] = { exe, NULL };
         int p[2], r, ws;
@@ -200,60 +230,70 @@ static int spawn_exit_code(const char *name, char *said, size_t size) {
 
         snprintf(exe, sizeof exe, "%s/%s", dir, name);
         assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-        r = spawn_process(&(SpawnOptions){ .argv = argv, .stdin_fd = -1, .stdout_fd = -1,
-                                           .stderr_fd = p[1], .extra_fd = -1 },
+        r = spawn_process(&(SpawnOptions){ .argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = p[1],
+                                           .extra_fd = -1, .error = error, .error_size = error_size },
                           &pid);
         close(p[1]);
-        n = r < 0 ? 0 : read(p[0], said, size - 1);
+        n = read(p[0], said, size - 1);
         close(p[0]);
         said[n > 0 ? n : 0] = '\0';
-        if (r < 0)
+        if (r < 0) {
+                assert_true(no_child_left());
                 return r;
+        }
         assert_int_equal(waitpid(pid, &ws, 0), pid);
         assert_true(WIFEXITED(ws));
         return WEXITSTATUS(ws);
 }
 
+/* An exec that fails in the child (a script's interpreter missing, not a
+ * program) is a failed spawn, with what failed, the child gone and
+ * nothing on its stderr, not an exit 127 or 126; a binary missing or not
+ * executable is refused before the fork, with no message to add. */
 static void test_exec_failures(void **state) {
-        char said[512], want[512];
+        char error[512], said[512], want[512];
 
-        assert_int_equal(spawn_exit_code("bad-interp", said, sizeof said), 127); /* ENOENT at exec */
-        snprintf(want, sizeof want, "cannot execute %s/bad-interp: %s\n", dir, strerror(ENOENT));
-        assert_string_equal(said, want);
-        assert_int_equal(spawn_exit_code("not-a-program", said, sizeof said), 126); /* ENOEXEC */
-        snprintf(want, sizeof want, "cannot execute %s/not-a-program: %s\n", dir, strerror(ENOEXEC));
-        assert_string_equal(said, want);
-        assert_int_equal(spawn_exit_code("no-x", said, sizeof said), -EACCES); /* refused before fork */
+        assert_int_equal(spawn_result("bad-interp", error, sizeof error, said, sizeof said), -ENOENT);
+        snprintf(want, sizeof want, "execute %s/bad-interp: %s", dir, strerror(ENOENT));
+        assert_string_equal(error, want);
         assert_string_equal(said, "");
-        assert_int_equal(spawn_exit_code("missing", said, sizeof said), -ENOENT);
+        assert_int_equal(spawn_result("not-a-program", error, sizeof error, said, sizeof said), -ENOEXEC);
+        snprintf(want, sizeof want, "execute %s/not-a-program: %s", dir, strerror(ENOEXEC));
+        assert_string_equal(error, want);
+        assert_string_equal(said, "");
+        /* A small buffer gets what fits. */
+        assert_int_equal(spawn_result("not-a-program", error, 8, said, sizeof said), -ENOEXEC);
+        assert_string_equal(error, "execute");
+        snprintf(error, sizeof error, "stale");
+        assert_int_equal(spawn_result("no-x", error, sizeof error, said, sizeof said), -EACCES);
+        assert_string_equal(error, "");
+        assert_int_equal(spawn_result("missing", error, sizeof error, said, sizeof said), -ENOENT);
+        assert_string_equal(error, "");
+        /* Without a buffer: the same error. */
+        assert_int_equal(spawn_result("bad-interp", NULL, 0, said, sizeof said), -ENOENT);
+        assert_string_equal(said, "");
+        assert_int_equal(spawn_result("true-script", error, sizeof error, said, sizeof said), 0);
+        assert_string_equal(error, "");
 }
 
 /* As a process that is not root: a child asked to run as another uid
- * cannot drop to it, says so on its stderr and exits 126, never running
- * as us.  0, or the line number of the check that failed (for a forked
- * helper, which cannot use cmocka's asserts). */
+ * cannot drop to it: the spawn fails with why, the child gone, never
+ * running as us.  0, or the line number of the check that failed (for a
+ * forked helper, which cannot use cmocka's asserts). */
 static int drop_refused(void) {
         char *argv_true[] = { (char *)"true", NULL };
-        char said[512] = "";
-        int p[2], ws;
-        ssize_t n;
+        char error[512] = "";
         pid_t pid;
 
-        if (pipe2(p, O_CLOEXEC) < 0)
+        if (spawn_process(&(SpawnOptions){ .argv = argv_true, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1,
+                                           .extra_fd = -1, .uid = 65533, .gid = 65533, .error = error,
+                                           .error_size = sizeof error },
+                          &pid) != -EPERM)
                 return __LINE__;
-        if (spawn_process(&(SpawnOptions){ .argv = argv_true, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = p[1],
-                                           .extra_fd = -1, .uid = 65533, .gid = 65533 },
-                          &pid) < 0)
+        if (!startswith(error, "drop privileges to run ") ||
+            !endswith(error, "/true as uid 65533: Operation not permitted"))
                 return __LINE__;
-        close(p[1]);
-        n = read(p[0], said, sizeof said - 1);
-        close(p[0]);
-        if (n <= 0)
-                return __LINE__;
-        if (!startswith(said, "cannot drop privileges to run ") ||
-            !strstr(said, "/true as uid 65533: Operation not permitted\n"))
-                return __LINE__;
-        if (waitpid(pid, &ws, 0) != pid || !WIFEXITED(ws) || WEXITSTATUS(ws) != 126)
+        if (!no_child_left())
                 return __LINE__;
         return 0;
 }
@@ -367,24 +407,22 @@ static void test_keep_caps_not_possible(void **state) {
         pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
-                char said[512] = "", *argv_true[] = { (char *)"true", NULL };
-                int p[2];
+                char error[512] = "", *argv_true[] = { (char *)"true", NULL };
                 pid_t c;
 
                 if (prctl(PR_CAPBSET_DROP, 15, 0, 0, 0) < 0)
                         _exit(10);
                 if (spawn_can_keep_caps(ipc_owner))
                         _exit(11);
-                if (pipe2(p, O_CLOEXEC) < 0 ||
-                    spawn_process(&(SpawnOptions){ .argv = argv_true, .stdin_fd = -1, .stdout_fd = -1,
-                                                   .stderr_fd = p[1], .extra_fd = -1, .uid = 65534, .gid = 65534,
-                                                   .ambient_caps = ipc_owner },
-                                  &c) < 0)
+                if (spawn_process(&(SpawnOptions){ .argv = argv_true, .stdin_fd = -1, .stdout_fd = -1,
+                                                   .stderr_fd = -1, .extra_fd = -1, .uid = 65534, .gid = 65534,
+                                                   .ambient_caps = ipc_owner, .error = error,
+                                                   .error_size = sizeof error },
+                                  &c) != -EPERM)
                         _exit(12);
-                close(p[1]);
-                if (read(p[0], said, sizeof said - 1) <= 0 || !strstr(said, "as uid 65534: Operation not permitted"))
+                if (!endswith(error, " as uid 65534: Operation not permitted"))
                         _exit(13);
-                if (waitpid(c, &ws, 0) != c || !WIFEXITED(ws) || WEXITSTATUS(ws) != 126)
+                if (!no_child_left())
                         _exit(14);
                 _exit(0);
         }
@@ -412,6 +450,91 @@ static void test_keep_caps_not_possible(void **state) {
         assert_true(WIFEXITED(ws));
         if (WEXITSTATUS(ws) != 0)
                 fail_msg("the check without CAP_SETPCAP failed at step %d", WEXITSTATUS(ws));
+}
+
+/* A uid no account of this machine has, so that the processes it runs
+ * are the test's alone. */
+#define NPROC_UID 64987
+
+/* As root: what the child's exec refuses as its user is a failed spawn,
+ * with the user named: a file only root may run (EACCES), and the user
+ * over its task limit (max_procs, RLIMIT_NPROC: the exec fails with
+ * EAGAIN, as Firefox's does for a browser user whose processes are left
+ * over), the child gone either way. */
+static void test_exec_refused_as_user(void **state) {
+        char exe[128], want[256], error[256], *argv[] = { exe, NULL };
+        char *argv_sleep[] = { (char *)"sleep", (char *)"100", NULL };
+        pid_t pid, sleepers[2];
+        int ws;
+
+        if (geteuid() != 0)
+                skip();
+        snprintf(exe, sizeof exe, "%s/root-only", dir);
+        assert_int_equal(spawn_process(&(SpawnOptions){ .argv = argv, .stdin_fd = -1, .stdout_fd = -1,
+                                                        .stderr_fd = -1, .extra_fd = -1, .uid = 65534,
+                                                        .gid = 65534, .error = error, .error_size = sizeof error },
+                                       &pid), -EACCES);
+        snprintf(want, sizeof want, "execute %s as uid 65534: %s", exe, strerror(EACCES));
+        assert_string_equal(error, want);
+        assert_true(no_child_left());
+
+        /* Over a limit of one already: the kernel marks the child at its
+         * setresuid() when its user has more tasks than the limit (the
+         * child not counted yet), and the exec fails while it still has. */
+        for (size_t i = 0; i < ELEMENTSOF(sleepers); i++) {
+                assert_int_equal(spawn_process(&(SpawnOptions){ .argv = argv_sleep, .stdin_fd = -1,
+                                                                .stdout_fd = -1, .stderr_fd = -1, .extra_fd = -1,
+                                                                .uid = NPROC_UID, .gid = NPROC_UID },
+                                               &sleepers[i]), 0);
+                wait_exec(sleepers[i], "sleep");
+        }
+        snprintf(exe, sizeof exe, "%s/true-script", dir);
+        assert_int_equal(access(exe, X_OK), 0);
+        assert_int_equal(spawn_process(&(SpawnOptions){ .argv = argv, .stdin_fd = -1, .stdout_fd = -1,
+                                                        .stderr_fd = -1, .extra_fd = -1, .uid = NPROC_UID,
+                                                        .gid = NPROC_UID, .max_procs = 1, .error = error,
+                                                        .error_size = sizeof error },
+                                       &pid), -EAGAIN);
+        snprintf(want, sizeof want, "execute %s as uid %u: %s", exe, NPROC_UID, strerror(EAGAIN));
+        assert_string_equal(error, want);
+        for (size_t i = 0; i < ELEMENTSOF(sleepers); i++) {
+                assert_int_equal(kill(-sleepers[i], SIGKILL), 0);
+                assert_int_equal(waitpid(sleepers[i], &ws, 0), sleepers[i]);
+        }
+        assert_true(no_child_left());
+}
+
+/* A child stuck before its exec (its cgroup.procs a FIFO nobody reads:
+ * the open() for writing waits) does not hold the spawn: after
+ * SPAWN_EXEC_WAIT_USEC it is taken as started, and what fails after
+ * (its cwd missing) is its exit 126 with why on its stderr, as the
+ * parent no longer listens. */
+static void test_exec_wait_bounded(void **state) {
+        char *argv[] = { (char *)"true", NULL }, error[256] = "stale", said[256], moved[8];
+        int p[2], fifo, ws;
+        ssize_t n;
+        pid_t pid;
+
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        assert_int_equal(spawn_process(&(SpawnOptions){ .argv = argv, .stdin_fd = -1, .stdout_fd = -1,
+                                                        .stderr_fd = p[1], .extra_fd = -1,
+                                                        .cgroup_procs = fifo_path(), .cwd = "/nonexistent-vmba",
+                                                        .error = error, .error_size = sizeof error },
+                                       &pid), 0);
+        assert_string_equal(error, "");
+        close(p[1]);
+        /* Meets the child's open(): it goes on. */
+        assert_true((fifo = open(fifo_path(), O_RDONLY | O_CLOEXEC)) >= 0);
+        assert_int_equal(read(fifo, moved, sizeof moved), 1);
+        assert_int_equal(moved[0], '0');
+        close(fifo);
+        n = read(p[0], said, sizeof said - 1);
+        close(p[0]);
+        said[n > 0 ? n : 0] = '\0';
+        assert_string_equal(said, "cannot enter /nonexistent-vmba: No such file or directory\n");
+        assert_int_equal(waitpid(pid, &ws, 0), pid);
+        assert_true(WIFEXITED(ws));
+        assert_int_equal(WEXITSTATUS(ws), 126);
 }
 
 static bool same_ns(pid_t pid, const char *ns) {
@@ -493,8 +616,7 @@ static void test_private_tmp_refused(void **state) {
         pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
-                char said[512] = "", *argv_true[] = { (char *)"true", NULL };
-                int p[2];
+                char error[512] = "", *argv_true[] = { (char *)"true", NULL };
                 pid_t c;
 
                 if (geteuid() == 0 && (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
@@ -502,17 +624,15 @@ static void test_private_tmp_refused(void **state) {
                         _exit(10);
                 if (spawn_private_tmp_check() != -EPERM)
                         _exit(11);
-                if (pipe2(p, O_CLOEXEC) < 0 ||
-                    spawn_process(&(SpawnOptions){ .argv = argv_true, .stdin_fd = -1, .stdout_fd = -1,
-                                                   .stderr_fd = p[1], .extra_fd = -1, .private_tmp = true },
-                                  &c) < 0)
+                if (spawn_process(&(SpawnOptions){ .argv = argv_true, .stdin_fd = -1, .stdout_fd = -1,
+                                                   .stderr_fd = -1, .extra_fd = -1, .private_tmp = true,
+                                                   .error = error, .error_size = sizeof error },
+                                  &c) != -EPERM)
                         _exit(12);
-                close(p[1]);
-                if (read(p[0], said, sizeof said - 1) <= 0 ||
-                    !strstr(said, "cannot make a private /tmp, /var/tmp, /dev/shm and /run/lock to run "
-                                  "/usr/bin/true: Operation not permitted"))
+                if (!startswith(error, "make a private /tmp, /var/tmp, /dev/shm and /run/lock to run ") ||
+                    !endswith(error, "/true: Operation not permitted"))
                         _exit(13);
-                if (waitpid(c, &ws, 0) != c || !WIFEXITED(ws) || WEXITSTATUS(ws) != 126)
+                if (!no_child_left())
                         _exit(14);
                 _exit(0);
         }
@@ -575,6 +695,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_child_environment),
                 cmocka_unit_test(test_exec_failures),
+                cmocka_unit_test(test_exec_refused_as_user),
+                cmocka_unit_test(test_exec_wait_bounded),
                 cmocka_unit_test(test_drop_user),
                 cmocka_unit_test(test_extra_group),
                 cmocka_unit_test(test_drop_refused),

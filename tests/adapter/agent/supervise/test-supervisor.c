@@ -5,7 +5,9 @@
  * taking its dependents down and up again, the start budget, a missing
  * binary, on-demand start/stop, stop_all in reverse order with its done
  * callback, a failed service retried after its recovery delay (not once
- * its user is gone), an exit 127 retried as any exit, the ready
+ * its user is gone), an exit 127 retried as any exit, an exec that
+ * fails in the child (a missing interpreter) retried as a failed spawn
+ * and named in last_error, the ready
  * timeout extended only while a start is busy and then decided by the
  * restart policy as a failed start, restarts counting processes (not
  * starts that found no binary), a service's last lines
@@ -871,33 +873,50 @@ static void test_failed_retried_with_dependents(void **state) {
 }
 
 /* A program that was found but exits 127 is not a missing binary: a
- * shell's command not found, and a script whose interpreter is missing
- * (our child's exec fails with ENOENT), are restarted, failed over the
- * budget and retried, with a reason that does not say the binary is
- * missing. */
+ * shell's command not found is restarted, failed over the budget and
+ * retried, with a reason that does not say the binary is missing. */
 static void test_exit_127_retried(void **state) {
         static const char *const sets[] = { "restart_burst", "2", "failed_retry_s", "3600", NULL };
-        struct { size_t i; ServiceState s; } wrapper_failed = { 0, SERVICE_FAILED }, script_failed = { 1, SERVICE_FAILED };
-        char json[512], script[128];
+        struct { size_t i; ServiceState s; } wrapper_failed = { 0, SERVICE_FAILED };
+        Harness *m;
+
+        m = harness_running(sets, "[{\"name\": \"wrapper\", \"argv\": [\"/bin/sh\", \"-c\", \"vmba-no-such-command\"]}]");
+        run_until(m, state_is, &wrapper_failed, "wrapper failed");
+        assert_int_equal(status(m, 0).restarts, 1);
+        assert_string_equal(status(m, 0).last_exit, "exited 127");
+        assert_string_equal(status(m, 0).last_error,
+                            "exited 127: a command or interpreter not found; gave up after 2 starts in 60 s");
+        assert_true(status(m, 0).retry_in > 0);
+        harness_drop(m);
+}
+
+/* A script whose interpreter is missing is found, but its exec fails
+ * (ENOENT): a spawn that failed, said at once (the step and why), not an
+ * exit 127 nor a missing binary: backed off and started again, failed
+ * over the budget and retried, with no process counted or left. */
+static void test_exec_failure_retried(void **state) {
+        static const char *const sets[] = { "restart_burst", "2", "failed_retry_s", "3600", NULL };
+        struct { size_t i; ServiceState s; } failed = { 0, SERVICE_FAILED };
+        char json[512], script[128], want[256];
         Harness *m;
 
         snprintf(script, sizeof script, "%s/no-interpreter", dir);
         write_text(script, "#!/vmba-no-such-interpreter\n");
         assert_int_equal(chmod(script, 0755), 0);
-        snprintf(json, sizeof json,
-                 "[{\"name\": \"wrapper\", \"argv\": [\"/bin/sh\", \"-c\", \"vmba-no-such-command\"]},"
-                 " {\"name\": \"script\", \"argv\": [\"%s\"]}]",
-                 script);
+        snprintf(json, sizeof json, "[{\"name\": \"script\", \"argv\": [\"%s\"]}]", script);
         m = harness_running(sets, json);
-        run_until(m, state_is, &wrapper_failed, "wrapper failed");
-        run_until(m, state_is, &script_failed, "script failed");
-        for (size_t i = 0; i < 2; i++) {
-                assert_int_equal(status(m, i).restarts, 1);
-                assert_string_equal(status(m, i).last_exit, "exited 127");
-                assert_string_equal(status(m, i).last_error,
-                                    "exited 127: a command or interpreter not found; gave up after 2 starts in 60 s");
-                assert_true(status(m, i).retry_in > 0);
-        }
+        snprintf(want, sizeof want, "execute %s: No such file or directory", script);
+        assert_int_equal(status(m, 0).state, SERVICE_BACKOFF);
+        assert_string_equal(status(m, 0).last_error, want);
+        assert_true(no_children());
+        run_until(m, state_is, &failed, "script failed");
+        assert_int_equal(status(m, 0).restarts, 0);
+        assert_false(status(m, 0).spawned);
+        assert_null(status(m, 0).last_exit);
+        snprintf(want, sizeof want, "execute %s: No such file or directory; gave up after 2 starts in 60 s", script);
+        assert_string_equal(status(m, 0).last_error, want);
+        assert_true(status(m, 0).retry_in > 0);
+        assert_true(no_children());
         harness_drop(m);
         unlink(script);
 }
@@ -1404,6 +1423,7 @@ int main(void) {
                 cmocka_unit_test(test_restarts_leave_the_budget),
                 cmocka_unit_test(test_failed_retried_with_dependents),
                 cmocka_unit_test(test_exit_127_retried),
+                cmocka_unit_test(test_exec_failure_retried),
                 cmocka_unit_test(test_users_refused),
                 cmocka_unit_test(test_user_gone_cancels_the_retry),
                 cmocka_unit_test(test_users_fd_line_and_redaction),
