@@ -760,9 +760,10 @@ static int browser_start_service(char *const *extra_argv, char *error, size_t si
                 error[0] = '\0';
         /* Why it did not start, as /health says it.  A binary missing
          * that never ran is no browser (an image without one): no cause;
-         * one gone since it ran is a browser that failed. */
+         * one gone since it ran is a browser that failed, and so is one
+         * whose exec fails with ENOENT (its interpreter missing). */
         if (r < 0 && r != -EALREADY && browser_service_status(m, &st) && st.last_error &&
-            (r != -ENOENT || st.spawned))
+            (r != -ENOENT || st.spawned || !st.not_found))
                 snprintf(error, size, "%s", st.last_error);
         return r;
 }

@@ -48,9 +48,12 @@ typedef struct BrowserHooks {
          * never ran: no browser; the cause when it is gone since it ran:
          * a spawn that failed), -ESHUTDOWN when stopping, -ESRCH/-EPERM when
          * its user is missing/root, else why its spawn failed (made now,
-         * or the one a 1 before waited for).  On an error, error (size
-         * bytes, "" when it cannot say) gets the cause as the service's
-         * state has it ("spawn: Permission denied"). */
+         * or the one a 1 before waited for; its exec too: -EAGAIN at the
+         * browser user's task limit, -ENOENT with a cause for a missing
+         * interpreter).  On an error, error (size bytes, "" when it
+         * cannot say) gets the cause as the service's state has it
+         * ("spawn: Permission denied", "execute /usr/bin/firefox-esr as
+         * uid 1002: Resource temporarily unavailable"). */
         int (*start)(char *const *extra_argv, char *error, size_t size, void *userdata);
         /* Stops it: 0 also when it was not running or does not exist. */
         int (*stop)(void *userdata);

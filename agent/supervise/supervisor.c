@@ -782,6 +782,7 @@ int supervisor_get_status(Supervisor *sv, size_t i, ServiceStatus *ret) {
                 .pid = s->pid,
                 .restarts = s->spawns > 0 ? s->spawns - 1 : 0,
                 .spawned = s->spawns > 0,
+                .not_found = s->not_found,
                 .last_exit = s->last_exit[0] ? s->last_exit : NULL,
                 .last_error = s->last_error[0] ? s->last_error : NULL,
                 .ready_boottime = s->ready_boottime,

@@ -94,8 +94,12 @@ bool supervisor_chain_ready(Supervisor *s, char *reason, size_t size);
  * -ESHUTDOWN once supervisor_stop_all() ran; -ENOENT: no such service;
  * -ESRCH: its user does not exist, -EPERM: its user is root (then it is
  * FAILED, last_error says which, and it never spawns); a spawn made at
- * once that failed, its -errno (-ENOENT: no binary or owned file; the
- * service failed or backing off as after any failed spawn); in a backoff
+ * once that failed, its -errno (-ENOENT: no binary or owned file, with
+ * ServiceStatus.not_found, or an exec that failed so, a script's
+ * interpreter missing, without; any errno of the exec or a step before it,
+ * -EAGAIN at its user's task limit, -EPERM for a refused drop: see
+ * spawn_process(); the service failed or backing off as after any failed
+ * spawn); in a backoff
  * after a spawn that failed (the restart a start answered 1 waited for,
  * or any before), that spawn's -errno, last_error saying why, and
  * nothing changed: its next restart is no likelier to spawn.  A failed service

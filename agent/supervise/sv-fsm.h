@@ -42,6 +42,8 @@ typedef struct ServiceStatus {
         pid_t pid;              /* 0 when not running */
         unsigned restarts;      /* processes started after its first (attempts that created none: not) */
         bool spawned;           /* a process of it was started once */
+        bool not_found;         /* its last spawn found no binary, (non-root) user or owned file; not
+                                 * one whose exec failed (a script's interpreter missing) */
         const char *last_exit;  /* "exited 1", "killed by SIGKILL"; NULL = none */
         const char *last_error; /* "Xvfb: not found"; NULL = none */
         usec_t ready_boottime;  /* CLOCK_BOOTTIME µs of the last ready; 0 = never */

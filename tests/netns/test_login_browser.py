@@ -13,7 +13,7 @@ show the URL, a browser kept while another login needs it, a prestarted
 browser started again blank after a login, a URL handed over while the
 browser stops, a URL the browser crashes with, a URL for a browser stuck
 quitting, a browser that cannot be started, one whose spawn fails, one
-whose binary is gone since it ran, a
+whose exec fails, one whose binary is gone since it ran, a
 browser the person quits, a prestarted browser that quits with no URL
 shown in between, a prestarted browser that exits 0 at every start.  The tests end by searching everything the run wrote for the
 secrets."""
@@ -34,7 +34,7 @@ import pytest
 from desktop import x_windows
 from loginenv import FAKE_FIREFOX, cli_pids, login_of, oauth_url, open_gate, sid
 from netns import wait_until, workdir
-from svagent import CLI_GID, CLI_POOL_UIDS, CLI_UID, X_GID, auth, proc_argv
+from svagent import BROWSER_UID, CLI_GID, CLI_POOL_UIDS, CLI_UID, X_GID, auth, proc_argv
 
 
 def test_open_url_without_a_browser_or_with_a_bad_url(env):
@@ -512,6 +512,37 @@ def test_a_browser_whose_spawn_fails_says_why_at_once(make_env, tmp_path):
     assert e.agent.try_services().get("firefox", {}).get("state") == "backoff"
     assert e.agent.log_lines("The browser did not take a URL: The browser did not start: spawn: Permission denied")
     assert not e.agent.log_lines("a URL waits for its start")
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
+def test_a_browser_whose_exec_fails_says_why_at_once(make_env):
+    """Firefox's binary is there and executable, but its exec as the
+    browser user fails (here: a script whose interpreter is missing,
+    ENOENT; at the browser user's task limit it is EAGAIN): that is a
+    spawn that failed, not a browser that started and exited 127 (before:
+    the URL was answered "browser_launch" and a login's wait ran to its
+    TTL), nor a missing binary.  The URL is refused (503) at once with
+    the step and its errno, as /health names it, and the service backs
+    off to try again."""
+    d = workdir("vmba-firefox-")
+    try:
+        os.chmod(d, 0o711)  # the browser user passes through
+        firefox = os.path.join(d, "firefox")
+        with open(firefox, "w") as f:
+            f.write("#!/nonexistent/vmba-interpreter\n")
+        os.chmod(firefox, 0o755)
+        e = make_env(services=None, sets=("window_manager=", f"firefox={firefox}", "backoff_initial_ms=600000",
+                                          "backoff_max_ms=600000"))
+        e.agent.wait_ready(60)
+        why = f"execute {firefox} as uid {BROWSER_UID}: No such file or directory"
+        assert e.json("POST", "/open-url", {"url": "https://example.test/first"}) == \
+            (503, {"error": f"The browser did not start: {why}"})
+        ff = e.agent.try_services().get("firefox", {})
+        assert (ff.get("state"), ff.get("last_error"), ff.get("restarts")) == ("backoff", why, 0), ff
+        assert e.agent.log_lines(f"Service firefox: {why}")
+        assert not e.agent.log_lines("cannot execute")
+    finally:
+        shutil.rmtree(d)
 
 
 @pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
