@@ -159,6 +159,18 @@ static int start_error(HttpRequest *req, LoginSession *s, int r, const char *wha
         return start_failed(req, s, 500, msg);
 }
 
+/* The CLI's exec (or a step of its spawn before it) failed, as why says
+ * (its user's task limit, its interpreter missing): 503 with that, at
+ * once, rather than a login that fails later with no more than an exit
+ * code. */
+static int start_not_spawned(HttpRequest *req, LoginSession *s, const char *why) {
+        char msg[320];
+
+        snprintf(msg, sizeof msg, "Failed to start the CLI: %s", why);
+        log_error("Login %s (%s): %s", s->id, s->provider, msg);
+        return start_failed(req, s, 503, msg);
+}
+
 /* Every CLI user is a live login's: 503, the host may try again once a
  * login is over. */
 static int start_no_user(HttpRequest *req, LoginSession *s) {
@@ -218,6 +230,7 @@ static int auth_start(HttpRequest *req, void *userdata) {
         LoginRoutes *lr = userdata;
         LoginManager *lm = lr->o.logins;
         const char *provider = http_request_path(req) + strlen("/auth/"), *err = "", *body;
+        char why[256];
         _cleanup_(login_start_request_done) LoginStartRequest q = {};
         const ProviderSet *providers = login_manager_providers(lm);
         LoginSession *s;
@@ -243,9 +256,11 @@ static int auth_start(HttpRequest *req, void *userdata) {
         s = session_create(lm, req, q.session_id, provider, &r);
         if (!s)
                 return r;
-        r = login_session_start_cli(s, q.http_proxy, q.https_proxy, q.no_proxy);
+        r = login_session_start_cli(s, q.http_proxy, q.https_proxy, q.no_proxy, why, sizeof why);
         if (r == -EUSERS)
                 return start_no_user(req, s);
+        if (r < 0 && why[0])
+                return start_not_spawned(req, s, why);
         if (r < 0)
                 return start_error(req, s, r, "start the CLI");
         if (s->oauth_url)

@@ -367,6 +367,8 @@ static int spawn_cli(CliRunner *r, const CliRunnerOptions *o, char **env) {
                 /* Its user is the next login's too: nothing it leaves
                  * outside its HOME by name (/tmp, SysV IPC) may outlive it. */
                 .private_tmp = true,
+                .error = o->error,
+                .error_size = o->error_size,
         };
         return launcher_start(r->launcher, &so, on_child_exit, r, &r->pid);
 }

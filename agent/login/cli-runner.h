@@ -63,6 +63,9 @@ typedef struct CliRunnerOptions {
         const char *http_proxy, *https_proxy, *no_proxy; /* NULL: none */
         const char *cgroup_name;      /* SpawnOptions.cgroup_name: a cgroup of the CLI's own, killed
                                        * whole once it exited or is killed; NULL: none */
+        char *error;                  /* SpawnOptions.error: NULL, or error_size bytes saying what
+                                       * failed when the CLI's exec (or a step before it) did */
+        size_t error_size;
 } CliRunnerOptions;
 
 /* e and launcher must outlive the runner. */

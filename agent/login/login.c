@@ -852,14 +852,54 @@ static void proxy_from_environment(LoginManager *lm, Proxy *ret) {
         proxy_secret_check(lm, ret);
 }
 
-int login_session_start_cli(LoginSession *s, const char *http_proxy, const char *https_proxy,
-                            const char *no_proxy) {
-        LoginManager *lm = s->lm;
-        const LoginOptions *c = &lm->o;
-        _cleanup_(proxy_done) Proxy dflt = {};
+/* Runs s's CLI (its user, HOME and capture ready) with these proxies. */
+static int session_run_cli(LoginSession *s, const char *http_proxy, const char *https_proxy,
+                           const char *no_proxy, char *error, size_t size) {
+        const LoginOptions *c = &s->lm->o;
         char name[HOME_NAME_MAX];
         int r;
 
+        home_name(s->id, name);
+        CliRunnerOptions o = {
+                .provider = s->def,
+                .home = s->home,
+                .browser = s->lm->browser,
+                .control_socket = c->control_socket,
+                .login_id = s->id,
+                .uid = login_session_cli_uid(s),
+                .gid = c->cli_gid,
+                .max_procs = c->cli_tasks_max,
+                /* Only a CLI with a fixed port of its own to listen on. */
+                .ambient_caps = s->def->callback_port ? c->cli_ambient_caps : 0,
+                .display = c->display,
+                .path = s->lm->cli_path,
+                .http_proxy = http_proxy,
+                .https_proxy = https_proxy,
+                .no_proxy = no_proxy,
+                /* Named as its HOME: one login's at a time. */
+                .cgroup_name = name,
+                .error = error,
+                .error_size = size,
+        };
+        CliRunnerCallbacks cb = { .on_url = on_cli_url, .on_failure = on_cli_failure, .on_exit = on_cli_exit };
+        r = cli_runner_start(c->event, c->launcher, &o, &cb, s, &s->runner);
+        if (r < 0)
+                return r;
+        log_info("Login %s: started %s (pid %d, uid %u).", s->id, s->def->argv[0], (int)cli_runner_pid(s->runner),
+                 (unsigned)login_session_cli_uid(s));
+        (void)login_session_event(s, SESSION_EVENT_SPAWNED);
+        return 0;
+}
+
+int login_session_start_cli(LoginSession *s, const char *http_proxy, const char *https_proxy,
+                            const char *no_proxy, char *error, size_t size) {
+        LoginManager *lm = s->lm;
+        const LoginOptions *c = &lm->o;
+        _cleanup_(proxy_done) Proxy dflt = {};
+        int r;
+
+        if (size > 0)
+                error[0] = '\0';
         if (!http_proxy && !https_proxy && !no_proxy) {
                 proxy_from_environment(lm, &dflt);
                 http_proxy = dflt.http;
@@ -882,38 +922,11 @@ int login_session_start_cli(LoginSession *s, const char *http_proxy, const char 
         r = session_home_create(s);
         if (r < 0)
                 return r;
-        home_name(s->id, name);
         r = capture_start(c->event, s->home, s->def->credential_file, login_session_cli_uid(s), c->cli_gid,
                           capture_complete, on_capture, s, &s->capture);
         if (r < 0)
                 return r;
-        CliRunnerOptions o = {
-                .provider = s->def,
-                .home = s->home,
-                .browser = lm->browser,
-                .control_socket = c->control_socket,
-                .login_id = s->id,
-                .uid = login_session_cli_uid(s),
-                .gid = c->cli_gid,
-                .max_procs = c->cli_tasks_max,
-                /* Only a CLI with a fixed port of its own to listen on. */
-                .ambient_caps = s->def->callback_port ? c->cli_ambient_caps : 0,
-                .display = c->display,
-                .path = lm->cli_path,
-                .http_proxy = http_proxy,
-                .https_proxy = https_proxy,
-                .no_proxy = no_proxy,
-                /* Named as its HOME: one login's at a time. */
-                .cgroup_name = name,
-        };
-        CliRunnerCallbacks cb = { .on_url = on_cli_url, .on_failure = on_cli_failure, .on_exit = on_cli_exit };
-        r = cli_runner_start(c->event, c->launcher, &o, &cb, s, &s->runner);
-        if (r < 0)
-                return r;
-        log_info("Login %s: started %s (pid %d, uid %u).", s->id, s->def->argv[0], (int)cli_runner_pid(s->runner),
-                 (unsigned)login_session_cli_uid(s));
-        (void)login_session_event(s, SESSION_EVENT_SPAWNED);
-        return 0;
+        return session_run_cli(s, http_proxy, https_proxy, no_proxy, error, size);
 }
 
 int login_manager_open_url(LoginManager *lm, const char *url, BrowserOpenFn cb, void *userdata,

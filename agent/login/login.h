@@ -155,9 +155,12 @@ int login_manager_pull_done(LoginManager *lm, const LoginPull *p, bool completel
  * -ENOENT: unknown provider, or provider definitions not loaded;
  * -EPERM: no CLI user (login_manager_cli_unavailable());
  * -EUSERS: every CLI user is a live login's, or still has processes
- * (login_manager_users_busy() says so). */
+ * (login_manager_users_busy() says so); a CLI whose exec (or a step of
+ * its spawn before it) failed: its -errno, and error (size bytes, ""
+ * for any other failure) says what failed ("execute /usr/bin/claude as
+ * uid 1001: No such file or directory"). */
 int login_session_start_cli(LoginSession *s, const char *http_proxy, const char *https_proxy,
-                            const char *no_proxy);
+                            const char *no_proxy, char *error, size_t size);
 /* Why no CLI user is free, for the host: into buf, which is returned. */
 const char *login_manager_users_busy(LoginManager *lm, char *buf, size_t size);
 /* The uid s's CLI runs as, (uid_t)-1 when it has none (host-driven, or

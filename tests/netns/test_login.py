@@ -643,6 +643,39 @@ def test_cli_fails_before_url(make_env):
     e.assert_no_secrets()
 
 
+def test_a_cli_whose_exec_fails_is_refused_at_once(make_env):
+    """The CLI's binary is there and executable, but its exec as the CLI
+    user fails (here: a script whose interpreter is missing, ENOENT; over
+    cli_tasks_max it is EAGAIN): the start answers 503 with the step and
+    its errno at once (before: a login that failed later with "CLI exited
+    127", and whose start waited url_wait_s for a URL); the session has
+    failed with that, and nothing of it is left."""
+    def no_interpreter(env):
+        script = os.path.join(env.dir, "acme-cli")
+        with open(script, "w") as f:
+            f.write("#!/nonexistent/vmba-interpreter\n")
+        os.chmod(script, 0o755)
+        with open(env.providers_file) as f:
+            providers = json.load(f)
+        for p in providers["providers"]:
+            if p["id"] == "acme_cli":
+                p["argv"] = [script]
+        with open(env.providers_file, "w") as f:
+            json.dump(providers, f)
+        env.script = script
+    e = make_env(extra_providers=[("acme_cli", "acme", ".config/acme/token.json")], before_start=no_interpreter)
+    s = sid()
+    status, body = e.json("POST", "/auth/acme_cli", {"sessionId": s})
+    why = re.fullmatch(rf"Failed to start the CLI: execute {re.escape(e.script)} as uid (\d+): "
+                       "No such file or directory", body.get("error", ""))
+    assert status == 503 and why and int(why.group(1)) in CLI_POOL_UIDS, (status, body)
+    assert e.json("GET", f"/credentials/status?sessionId={s}") == \
+        (200, {"authenticated": False, "failed": True, "error": body["error"]})
+    assert e.agent.log_lines(f"Login {s} (acme_cli): {body['error']}")
+    wait_until(lambda: home_gone(e.home_of(s)), 10, "the failed login's HOME removed")
+    assert not e.agent.log_lines("cannot execute")
+
+
 def test_old_credential_file_not_captured_on_exit(make_env):
     """A credential file left from before the login (a HOME of the same
     session id from an agent that did not get to remove it) is not this
