@@ -252,9 +252,32 @@ static int step_logins(Restore *x, const RestoreHandover *h) {
         return 0;
 }
 
+/* Whether x11vnc's start failed at its spawn (its exec, or a step of its
+ * spawn before it, a fork): the supervisor backs it off and tries again
+ * by itself, as after any spawn that failed.  Not when it lacks its
+ * binary or user (not_found: never tried again), nor when there is none. */
+static bool x11vnc_spawn_failed(Supervisor *sv, int r, ServiceStatus *ret) {
+        if (r >= 0 || r == -ESHUTDOWN)
+                return false;
+        for (size_t i = 0; sv && supervisor_get_status(sv, i, ret) >= 0; i++)
+                if (streq(ret->name, DISPLAY_SERVICE_X11VNC))
+                        return !ret->not_found && ret->last_error;
+        return false;
+}
+
 static int step_desktop(Restore *x, const RestoreHandover *h) {
         int r = desktop_restore_resume(&x->m->desktop, x->m->supervisor);
+        ServiceStatus st;
 
+        /* Its next spawn takes the new secret's files: the restore is
+         * done with it, as it was before with a process that ran.  An
+         * exec that fails for good (a binary its user may not run) would
+         * otherwise keep the control routes answering "Restoring". */
+        if (x11vnc_spawn_failed(x->m->supervisor, r, &st)) {
+                log_warning("Restore: x11vnc did not start (%s): the desktop is down until the supervisor starts "
+                            "it again.", st.last_error);
+                return 0;
+        }
         if (r == -ENOENT) {
                 log_info("Restore: no x11vnc to start again.");
                 return 0;

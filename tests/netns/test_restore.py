@@ -566,6 +566,33 @@ def test_restore_with_the_vnc_user_missing(agent_bin, tmp_path):
         assert post(a, "/shutdown", token=NEW_TOKEN)[0] == 202
 
 
+def test_restore_with_an_x11vnc_that_cannot_exec(agent_bin, tmp_path):
+    """x11vnc is found, but its exec as the VNC user fails (bin_path has a
+    directory that user cannot enter): each spawn fails, and the
+    supervisor backs it off and tries again by itself.  A clone is
+    restored all the same, as when its exec failing was an exit 126 of a
+    process that had started: the start the restore asks for fails too,
+    which is no reason to keep the control routes answering "Restoring"
+    (nor is it an x11vnc missing, or its user)."""
+    need("x11vnc")
+    bin_dir = tempfile.mkdtemp(prefix="vmba-bin-", dir="/var/tmp")
+    try:
+        os.symlink(shutil.which("x11vnc"), os.path.join(bin_dir, "x11vnc"))
+        why = f"execute {bin_dir}/x11vnc as uid {VNC_UID}: Permission denied"
+        with restorable(agent_bin, tmp_path, sets=(f"bin_path={bin_dir}:/usr/bin:/bin",), ready=False) as \
+                (a, handover):
+            wait_until(lambda: (a.services()["x11vnc"].get("last_error") or "").startswith(why), 30,
+                       "x11vnc's exec refused")
+            hand_over(a, handover, {"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP})
+            wait_until(lambda: a.health()["restore"]["restores"] == 1, 30, "the restore")
+            assert a.log_lines(f"Restore: x11vnc did not start ({why}")
+            assert not a.log_lines("Restore incomplete")
+            assert not a.log_lines("cannot run as its user")
+            assert post(a, "/shutdown", token=NEW_TOKEN)[0] == 202
+    finally:
+        shutil.rmtree(bin_dir)
+
+
 def test_restore_stops_what_the_vnc_user_left(agent_bin, tmp_path):
     """A hole in x11vnc leaves a process of the VNC user behind that left
     x11vnc's process group (setsid), so restarting x11vnc does not reach
