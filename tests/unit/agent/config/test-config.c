@@ -74,71 +74,73 @@ static void test_json(void **state) {
         config_done(&c);
 }
 
-static void test_json_errors(void **state) {
-        static const struct {
-                const char *json, *error;
-        } cases[] = {
-                { "{\"http_prot\": 1}", "agent.json: unknown key \"http_prot\"" },
-                { "{\"http_port\": \"8080\"}",
-                  "agent.json: key \"http_port\": expected a port 1-65535, got a string" },
-                { "{\"http_port\": 65536}",
-                  "agent.json: key \"http_port\": expected a port 1-65535" },
-                { "{\"http_port\": -1}", "agent.json: key \"http_port\": expected a port 1-65535, got an integer" },
-                { "{\"http_port\": 1.5}", "agent.json: key \"http_port\": expected a port 1-65535, got a number" },
-                /* A size in MiB with a range of its own. */
-                { "{\"login_home_size_mb\": 1048577}",
-                  "agent.json: key \"login_home_size_mb\": expected an integer 0-1048576" },
-                { "{\"browser_downloads_mb\": \"32\"}",
-                  "agent.json: key \"browser_downloads_mb\": expected an integer 0-1048576, got a string" },
-                /* The restart budget: a window of 0 would never hold a start
-                 * (restarted for ever), and each unit of the burst is a start
-                 * time kept per service (4294967295 of them: no service runs). */
-                /* A timeout of 0 is none: a client that sends nothing
-                 * would keep its connections for ever. */
-                { "{\"http_timeout_s\": 0}",
-                  "agent.json: key \"http_timeout_s\": expected an integer 1-86400" },
-                { "{\"http_timeout_s\": 86401}",
-                  "agent.json: key \"http_timeout_s\": expected an integer 1-86400" },
-                /* 0 connections per client was 1: each client's first. */
-                { "{\"http_max_per_ip\": 0}",
-                  "agent.json: key \"http_max_per_ip\": expected an integer 1-4294967295" },
-                { "{\"restart_window_s\": 0}",
-                  "agent.json: key \"restart_window_s\": expected an integer 1-86400" },
-                { "{\"restart_window_s\": 86401}",
-                  "agent.json: key \"restart_window_s\": expected an integer 1-86400" },
-                { "{\"restart_burst\": 4294967295}",
-                  "agent.json: key \"restart_burst\": expected an integer 0-1000" },
-                { "{\"display\": 1}", "agent.json: key \"display\": expected a string, got an integer" },
-                { "{\"netinit\": \"yes\"}", "agent.json: key \"netinit\": expected true, false or \"auto\", got a string" },
-                /* A bool has no "auto". */
-                { "{\"browser_prestart\": \"auto\"}", "agent.json: key \"browser_prestart\": expected true or false, got a string" },
-                { "{\"browser_prestart\": 1}", "agent.json: key \"browser_prestart\": expected true or false, got an integer" },
-                { "{\"allow_from\": \"10.0.0.1\"}",
-                  "agent.json: key \"allow_from\": expected a list of addresses or CIDRs, got a string" },
-                { "{\"allow_from\": [1]}",
-                  "agent.json: key \"allow_from\": expected a list of addresses or CIDRs, got a list" },
-                /* Caught at load time, not only when http.c parses it. */
-                { "{\"allow_from\": [\"10.0.0.1\", \"10.0.0.300/24\"]}",
-                  "agent.json: key \"allow_from\": expected a list of addresses or CIDRs" },
-                { "{\"allow_from\": [\"gateway\"]}",
-                  "agent.json: key \"allow_from\": expected a list of addresses or CIDRs" },
-                { "{\"allow_from\": [\"10.0.0.0/33\"]}",
-                  "agent.json: key \"allow_from\": expected a list of addresses or CIDRs" },
-                { "{\"shutdown_action\": \"halt\"}",
-                  "agent.json: key \"shutdown_action\": expected one of reboot, poweroff, exit" },
-                { "{\"log_level\": 9}",
-                  "agent.json: key \"log_level\": expected a log level (emerg..debug or 0-7), got an integer" },
-                { "[1]", "agent.json: expected a JSON object of keys" },
-                { "{\"a\": 1", "agent.json:1:7: invalid JSON" },
-                { "{\"depth\": 1, \"depth\": 2}", "agent.json:1:20: invalid JSON" },
-        };
+/* A config file's errors: each names the key and what it expected. */
+static const struct {
+        const char *json, *error;
+} json_error_cases[] = {
+        { "{\"http_prot\": 1}", "agent.json: unknown key \"http_prot\"" },
+        { "{\"http_port\": \"8080\"}",
+          "agent.json: key \"http_port\": expected a port 1-65535, got a string" },
+        { "{\"http_port\": 65536}",
+          "agent.json: key \"http_port\": expected a port 1-65535" },
+        { "{\"http_port\": -1}", "agent.json: key \"http_port\": expected a port 1-65535, got an integer" },
+        { "{\"http_port\": 1.5}", "agent.json: key \"http_port\": expected a port 1-65535, got a number" },
+        /* A size in MiB with a range of its own. */
+        { "{\"login_home_size_mb\": 1048577}",
+          "agent.json: key \"login_home_size_mb\": expected an integer 0-1048576" },
+        { "{\"browser_downloads_mb\": \"32\"}",
+          "agent.json: key \"browser_downloads_mb\": expected an integer 0-1048576, got a string" },
+        /* The restart budget: a window of 0 would never hold a start
+         * (restarted for ever), and each unit of the burst is a start
+         * time kept per service (4294967295 of them: no service runs). */
+        { "{\"restart_window_s\": 0}",
+          "agent.json: key \"restart_window_s\": expected an integer 1-86400" },
+        { "{\"restart_window_s\": 86401}",
+          "agent.json: key \"restart_window_s\": expected an integer 1-86400" },
+        { "{\"restart_burst\": 4294967295}",
+          "agent.json: key \"restart_burst\": expected an integer 0-1000" },
+        /* A timeout of 0 is none: a client that sends nothing
+         * would keep its connections for ever. */
+        { "{\"http_timeout_s\": 0}",
+          "agent.json: key \"http_timeout_s\": expected an integer 1-86400" },
+        { "{\"http_timeout_s\": 86401}",
+          "agent.json: key \"http_timeout_s\": expected an integer 1-86400" },
+        /* 0 connections per client was 1: each client's first. */
+        { "{\"http_max_per_ip\": 0}",
+          "agent.json: key \"http_max_per_ip\": expected an integer 1-4294967295" },
+        { "{\"display\": 1}", "agent.json: key \"display\": expected a string, got an integer" },
+        { "{\"netinit\": \"yes\"}", "agent.json: key \"netinit\": expected true, false or \"auto\", got a string" },
+        /* A bool has no "auto". */
+        { "{\"browser_prestart\": \"auto\"}", "agent.json: key \"browser_prestart\": expected true or false, got a string" },
+        { "{\"browser_prestart\": 1}", "agent.json: key \"browser_prestart\": expected true or false, got an integer" },
+        { "{\"allow_from\": \"10.0.0.1\"}",
+          "agent.json: key \"allow_from\": expected a list of addresses or CIDRs, got a string" },
+        { "{\"allow_from\": [1]}",
+          "agent.json: key \"allow_from\": expected a list of addresses or CIDRs, got a list" },
+        /* Caught at load time, not only when http.c parses it. */
+        { "{\"allow_from\": [\"10.0.0.1\", \"10.0.0.300/24\"]}",
+          "agent.json: key \"allow_from\": expected a list of addresses or CIDRs" },
+        { "{\"allow_from\": [\"gateway\"]}",
+          "agent.json: key \"allow_from\": expected a list of addresses or CIDRs" },
+        { "{\"allow_from\": [\"10.0.0.0/33\"]}",
+          "agent.json: key \"allow_from\": expected a list of addresses or CIDRs" },
+        { "{\"shutdown_action\": \"halt\"}",
+          "agent.json: key \"shutdown_action\": expected one of reboot, poweroff, exit" },
+        { "{\"log_level\": 9}",
+          "agent.json: key \"log_level\": expected a log level (emerg..debug or 0-7), got an integer" },
+        { "[1]", "agent.json: expected a JSON object of keys" },
+        { "{\"a\": 1", "agent.json:1:7: invalid JSON" },
+        { "{\"depth\": 1, \"depth\": 2}", "agent.json:1:20: invalid JSON" },
+};
 
-        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+static void test_json_errors(void **state) {
+        for (size_t i = 0; i < ELEMENTSOF(json_error_cases); i++) {
                 Config c;
                 char err[256] = "";
                 config_init(&c);
-                assert_int_equal(config_load_json(&c, cases[i].json, "agent.json", err, sizeof err), -EINVAL);
-                assert_string_equal(err, cases[i].error);
+                assert_int_equal(config_load_json(&c, json_error_cases[i].json, "agent.json", err, sizeof err),
+                                 -EINVAL);
+                assert_string_equal(err, json_error_cases[i].error);
                 config_done(&c);
         }
 }
