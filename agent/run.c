@@ -511,6 +511,18 @@ static void novnc_socket_take(Manager *m, int fd) {
         m->novnc_socket = fd;
 }
 
+/* The browser's user, for its loopback share of HTTP connections; looked
+ * up again by the desktop, which logs a failure. */
+static uid_t browser_uid(const Config *c) {
+        uid_t uid;
+        gid_t gid;
+        char err[256];
+
+        if (isempty(c->browser_user) || sv_user_lookup(NULL, c->browser_user, &uid, &gid, err, sizeof err) < 0)
+                return (uid_t)-1;
+        return uid;
+}
+
 static int setup_http(Manager *m) {
         const Config *c = &m->config;
         ListenFds fds = notify_listen_fds();
@@ -532,6 +544,7 @@ static int setup_http(Manager *m) {
                 .max_header = c->http_max_header,
                 .allow_from = c->allow_from,
                 .allowed_hosts = c->http_allowed_hosts,
+                .browser_uid = browser_uid(c),
                 .is_host = peer_is_host,
                 .token = control_token,
                 .restoring = restoring,

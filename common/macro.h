@@ -41,6 +41,12 @@ static inline uint32_t add_sat_u32(uint32_t a, uint32_t b) {
         return __builtin_add_overflow(a, b, &r) ? UINT32_MAX : r;
 }
 
+/* a * b, or UINT32_MAX when that does not fit, for the same reason. */
+static inline uint32_t mul_sat_u32(uint32_t a, uint32_t b) {
+        uint32_t r;
+        return __builtin_mul_overflow(a, b, &r) ? UINT32_MAX : r;
+}
+
 /* Hand a pointer (or fd) over to a new owner, leaving the old variable
  * empty so its cleanup handler does nothing. */
 #define TAKE_PTR(p)                                                            \

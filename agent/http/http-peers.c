@@ -19,10 +19,20 @@ struct HttpPeers {
         size_t n, allocated;
         size_t total;
         size_t pooled; /* all but loopback's: what max_connections bounds */
+        size_t local;  /* loopback's but root's and the browser's: HTTP_LOCAL_SHARES */
+};
+
+enum {
+        KEY_LOCAL = 1, /* loopback: a local user in HTTP_LOCAL_SHARES */
+        KEY_APART = 2, /* loopback: root or the browser's user */
 };
 
 static bool is_loopback(const HttpPeerKey *key) {
-        return key->bytes[0] == 1;
+        return key->bytes[0] == KEY_LOCAL || key->bytes[0] == KEY_APART;
+}
+
+static bool is_local(const HttpPeerKey *key) {
+        return key->bytes[0] == KEY_LOCAL;
 }
 
 int http_peers_new(HttpPeers **ret) {
@@ -42,7 +52,7 @@ HttpPeers *http_peers_free(HttpPeers *p) {
         return NULL;
 }
 
-HttpPeerKey http_peer_key(const struct sockaddr *sa, uid_t owner) {
+HttpPeerKey http_peer_key(const struct sockaddr *sa, uid_t owner, uid_t browser) {
         HttpPeerKey k = {};
         uint8_t a[16];
         int f;
@@ -51,7 +61,8 @@ HttpPeerKey http_peer_key(const struct sockaddr *sa, uid_t owner) {
                 return k;
         if (sockaddr_is_loopback(sa)) {
                 uint32_t u = owner;
-                k.bytes[0] = 1;
+                bool apart = owner == 0 || (owner == browser && owner != HTTP_PEER_OWNER_UNKNOWN);
+                k.bytes[0] = apart ? KEY_APART : KEY_LOCAL;
                 memcpy(k.bytes + 1, &u, sizeof u);
                 return k;
         }
@@ -90,11 +101,14 @@ int http_peers_admit(HttpPeers *p, const HttpPeerKey *key, const HttpAdmission *
                 return -EUSERS;
         if (!is_loopback(key) && p->pooled >= add_sat_u32(a->max_connections, a->host ? HTTP_HOST_RESERVE : 0))
                 return -EUSERS;
+        if (is_local(key) && p->local >= mul_sat_u32(a->max_per_peer, HTTP_LOCAL_SHARES))
+                return -EUSERS;
         if (!e && !(e = add(p, key)))
                 return -ENOMEM;
         e->count++;
         p->total++;
         p->pooled += !is_loopback(key);
+        p->local += is_local(key);
         return 0;
 }
 
@@ -105,8 +119,15 @@ void http_peers_release(HttpPeers *p, const HttpPeerKey *key) {
                 return;
         p->total--;
         p->pooled -= !is_loopback(key);
+        p->local -= is_local(key);
         if (--e->count == 0)
                 *e = p->entries[--p->n]; /* order does not matter */
+}
+
+uint32_t http_peers_most(const HttpAdmission *a) {
+        uint32_t loopback = mul_sat_u32(a->max_per_peer, 2 + HTTP_LOCAL_SHARES); /* root, browser, the rest */
+
+        return add_sat_u32(add_sat_u32(a->max_connections, HTTP_HOST_RESERVE), loopback);
 }
 
 size_t http_peers_total(const HttpPeers *p) {

@@ -8,11 +8,16 @@
  * browser, which runs as a user of its own.  Beyond max_connections only the
  * host (the ip= gateway, allow_from — never loopback) is let in, into a
  * reserve of its own, so neither the bridge nor a local process can lock
- * the host's probes out.  Loopback is outside that pool, bounded by its
- * per-client limit alone: the VM's own browser brings the OAuth redirects
- * there, which clients on the bridge filling the table (long polls of the
- * public /health/ready) must not lock out, and a local process cannot
- * take the others' room.  Pure: a table in memory, no sockets. */
+ * the host's probes out.  Loopback is outside that pool: the VM's own
+ * browser brings the OAuth redirects there, which clients on the bridge
+ * filling the table (long polls of the public /health/ready) must not lock
+ * out.  Root (the agent's own probes) and the browser's user have a
+ * per-client share each; every other local user (the CLIs', the display's,
+ * any other, the unknown owner) has one too, but all of them together
+ * HTTP_LOCAL_SHARES: so the most connections admitted at once is bounded
+ * (http_peers_most()), and libmicrohttpd's own limit, set above it, is
+ * never what refuses the host however many local users hold connections.
+ * Pure: a table in memory, no sockets. */
 #pragma once
 
 #include <stdbool.h>
@@ -25,9 +30,14 @@
 
 /* Connections kept beyond max_connections for the host alone. */
 #define HTTP_HOST_RESERVE 64u
+/* Per-client shares that all local users but root and the browser's hold
+ * together on loopback: two, so that no one of them takes it all. */
+#define HTTP_LOCAL_SHARES 2u
 
 typedef struct HttpPeerKey {
-        uint8_t bytes[17]; /* family byte + address; for loopback 1 + the owner's uid, zero-filled */
+        /* family byte (4, 6; loopback: 1, or 2 for root and the browser's
+         * user) + address; for loopback the owner's uid, zero-filled */
+        uint8_t bytes[17];
 } HttpPeerKey;
 
 #define HTTP_PEER_OWNER_UNKNOWN ((uid_t)-1)
@@ -39,8 +49,10 @@ HttpPeers *http_peers_free(HttpPeers *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(HttpPeers *, http_peers_free);
 
 /* The client a peer address counts as; owner only counts for loopback:
- * the user whose socket the peer is, or HTTP_PEER_OWNER_UNKNOWN. */
-HttpPeerKey http_peer_key(const struct sockaddr *sa, uid_t owner);
+ * the user whose socket the peer is, or HTTP_PEER_OWNER_UNKNOWN; browser
+ * is the browser's user (HTTP_PEER_OWNER_UNKNOWN: none), which like root
+ * is not in the local users' HTTP_LOCAL_SHARES. */
+HttpPeerKey http_peer_key(const struct sockaddr *sa, uid_t owner, uid_t browser);
 
 typedef struct HttpAdmission {
         uint32_t max_connections, max_per_peer;
@@ -48,11 +60,15 @@ typedef struct HttpAdmission {
 } HttpAdmission;
 
 /* A new connection from key: 0 and counted, or -EUSERS (over its client's
- * limit, or the table is full and it is neither the host's nor loopback's),
- * -ENOMEM. */
+ * limit, or the table is full and it is neither the host's nor loopback's,
+ * or it is a local user's and they hold their HTTP_LOCAL_SHARES), -ENOMEM. */
 int http_peers_admit(HttpPeers *p, const HttpPeerKey *key, const HttpAdmission *a);
 /* An admitted connection closed. */
 void http_peers_release(HttpPeers *p, const HttpPeerKey *key);
+/* The most connections admitted at once with a's limits (the host's and
+ * not): the pool, the host's reserve, root's and the browser's shares and
+ * the local users' ones; saturated at UINT32_MAX. */
+uint32_t http_peers_most(const HttpAdmission *a);
 /* Connections counted now, in all (loopback's too) and from key. */
 size_t http_peers_total(const HttpPeers *p);
 unsigned http_peers_count(const HttpPeers *p, const HttpPeerKey *key);

@@ -12,8 +12,11 @@
  * request is left in the heap: pool_size()) gets 414 or 431.  Connections
  * over http_max_per_ip (loopback counting as one client per local user),
  * or over http_max_connections unless from the host (a reserve kept for
- * it) or loopback (outside that pool: http-peers.h), are accepted and
- * closed at once; idle connections are closed after http_timeout_s.  A
+ * it) or loopback (outside that pool, with a bound of its own:
+ * http-peers.h), are accepted and closed at once; MHD's own connection
+ * limit is above the most we admit (conn_limit()), so it never holds the
+ * host back in the listen queue.  Idle connections are closed after
+ * http_timeout_s.  A
  * request must also arrive whole within http_timeout_s (http-deadline.c),
  * which MHD's idle timeout alone does not ensure against a slow drip.
  *
@@ -793,7 +796,7 @@ static void conn_admit(HttpServer *s, struct MHD_Connection *conn, Conn *c) {
         HttpAdmission a = { .max_connections = s->o.max_connections, .max_per_peer = s->o.max_per_ip,
                             .host = peer_is_host(s, sa) };
 
-        c->key = http_peer_key(sa, loopback_owner(s, sa, fd ? fd->connect_fd : -EBADF));
+        c->key = http_peer_key(sa, loopback_owner(s, sa, fd ? fd->connect_fd : -EBADF), s->o.browser_uid);
         c->admitted = http_peers_admit(s->peers, &c->key, &a) >= 0;
         if (!c->admitted && fd)
                 (void)shutdown(fd->connect_fd, SHUT_RDWR);
@@ -931,6 +934,21 @@ static size_t pool_size(const HttpServerOptions *c) {
         return (want + p - 1) / p * p;
 }
 
+/* Room in MHD's connection count for connections that our accounting
+ * refused (shut down at once) or that closed, which MHD counts until it
+ * cleans them up after the run that closes them. */
+#define HTTP_CLOSING_ROOM 64u
+
+/* MHD's connection limit: at it, MHD stops accepting and every new
+ * connection, the host's too, waits in the listen queue.  So it is above
+ * the most our accounting admits at once, and the accounting is what
+ * refuses. */
+static uint32_t conn_limit(const HttpServerOptions *c) {
+        HttpAdmission a = { .max_connections = c->max_connections, .max_per_peer = c->max_per_ip };
+
+        return add_sat_u32(http_peers_most(&a), HTTP_CLOSING_ROOM);
+}
+
 static int daemon_start(HttpServer *s, int fd, bool ipv6) {
         const HttpServerOptions *c = &s->o;
         unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
@@ -940,8 +958,7 @@ static int daemon_start(HttpServer *s, int fd, bool ipv6) {
                 flags | (ipv6 ? MHD_USE_IPv6 : 0), 0, NULL, NULL, on_access, s,
                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
                 MHD_OPTION_LISTEN_SOCKET, fd,
-                MHD_OPTION_CONNECTION_LIMIT,
-                (unsigned)add_sat_u32(add_sat_u32(c->max_connections, HTTP_HOST_RESERVE), c->max_per_ip),
+                MHD_OPTION_CONNECTION_LIMIT, (unsigned)conn_limit(c),
                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->timeout_s,
                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
@@ -992,9 +1009,8 @@ int http_server_new(const HttpServerOptions *o, HttpServer **ret) {
                 r = listen_socket(o->listen_address, o->port, &fd, &ipv6);
         if (r < 0)
                 return r;
-        /* Loopback's room: the shares of a few local users (root's, the
-         * browser's, the CLIs'). */
-        raise_nofile((rlim_t)o->max_connections + HTTP_HOST_RESERVE + 4 * (rlim_t)o->max_per_ip + 64);
+        /* MHD's limit, and the listening socket and the agent's other fds. */
+        raise_nofile((rlim_t)conn_limit(o) + 64);
         /* MHD owns the listening socket from here, also on failure paths. */
         r = daemon_start(s, TAKE_FD(fd), ipv6);
         if (r < 0)

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <systemd/sd-event.h>
 
 #include "http-gate.h"
@@ -41,6 +42,9 @@ typedef struct HttpServerOptions {
         uint32_t max_connections, max_per_ip, timeout_s, max_body, max_url, max_header;
         char *const *allow_from;     /* control routes: NULL = loopback + is_host() */
         char *const *allowed_hosts;  /* Host names besides IP literals and localhost */
+        /* The browser's user, whose loopback connections have a share
+         * apart from the other local users' (http-peers.h); (uid_t)-1: none. */
+        uid_t browser_uid;
         /* The host's addresses (the ip= gateways) for the default
          * allow_from; asked per request, since netinit may finish after
          * the server listens.  May be NULL. */

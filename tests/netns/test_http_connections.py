@@ -2,7 +2,7 @@
 out: 2,000 idle connections from the host side (the attacker keeps at most
 its per-IP 64, and they are dropped once idle), the host's reserve when
 the bridge fills http_max_connections, loopback counted as one client per
-local user, pages' requests closing their connection, and requests dripped
+local user and all local users together bounded, pages' requests closing their connection, and requests dripped
 a byte at a time (on a new connection or a kept-alive one) or stopped after
 the request line, cut off at http_timeout_s — and /health keeps answering
 throughout, probed from loopback inside the guest.  No assertion here is
@@ -167,6 +167,42 @@ def test_loopback_is_one_client_per_user(agent_bin, lan, workdir):
     finally:
         for c in socks:
             c.close()
+
+
+def test_local_users_leave_the_host_room(agent_bin, lan, workdir):
+    # The bridge fills http_max_connections (100) from two addresses, and
+    # three local users (a provider CLI's, say: no passwd entry needed)
+    # hold 64 loopback connections each.  Each local user had 64 of its
+    # own and nothing bounded them together, while libmicrohttpd's limit
+    # was 100 + 64 + 64: two users' 128 reached it, libmicrohttpd stopped
+    # accepting, and the host's probes waited in the listen queue.  Now
+    # the local users but root and the browser's (nobody here) hold two
+    # users' shares together, within that limit: the host, root and the
+    # browser's user are answered while the attackers hold theirs.
+    s = Server(lan, agent_argv(agent_bin, workdir, "http_max_connections=100", "http_timeout_s=120",
+                               "browser_user=nobody", kernel_cmdline=HOST_IP))
+    sources = ["10.77.0.11", "10.77.0.12"]
+    for a in sources:
+        lan.host.run("ip", "addr", "add", f"{a}/24", "dev", "veth0")
+    bridge = open_from(lan.host, sources, 64)
+    local = []
+    try:
+        for uid in (2001, 2002, 2003):
+            local += open_from(lan.guest, [f"127.0.0.{uid - 1990}"], 64, host="127.0.0.1", uid=uid)
+        for _ in range(5):
+            assert s.request("GET", "/health", src="host", timeout=30)[0] == 200
+            assert s.request("GET", "/health", src="guest", timeout=30)[0] == 200
+        with contextlib.closing(open_from(lan.guest, ["127.0.0.1"], 1, host="127.0.0.1", uid=NOBODY)[0]) as c:
+            c.setblocking(True)
+            c.settimeout(30)
+            c.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert read_answer(c).startswith(b"HTTP/1.1 200 ")
+        wait_until(lambda: held(bridge) <= 100 and held(local) <= 128, 10, "connections over the limits to be closed")
+        assert held(bridge) >= 90 and held(local) == 128
+    finally:
+        for c in bridge + local:
+            c.close()
+    s.assert_serving()
 
 
 def test_page_requests_close_their_connection(agent_bin, lan, workdir):

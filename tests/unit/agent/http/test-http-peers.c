@@ -13,13 +13,16 @@
 #include "in-addr-util.h"
 #include "macro.h"
 
+/* The browser's user in these tests. */
+#define BROWSER 1002
+
 /* The key of addr, for a loopback peer of user owner. */
 static HttpPeerKey owned(const char *addr, uid_t owner) {
         SockaddrIn a;
         socklen_t len;
 
         assert_int_equal(sockaddr_in_parse(addr, 0, &a, &len), 0);
-        return http_peer_key(&a.sa, owner);
+        return http_peer_key(&a.sa, owner, BROWSER);
 }
 
 static HttpPeerKey key_of(const char *addr) {
@@ -61,7 +64,7 @@ static void test_loopback_owner_keys(void **state) {
 /* Each local user has loopback's per-client limit of its own. */
 static void test_loopback_owner_limits(void **state) {
         HttpPeers *p = NULL;
-        HttpPeerKey cli = owned("127.0.0.1", 1001), browser = owned("127.0.0.1", 1002),
+        HttpPeerKey cli = owned("127.0.0.1", 1001), browser = owned("127.0.0.1", BROWSER),
                     unknown = owned("127.0.0.1", HTTP_PEER_OWNER_UNKNOWN);
         HttpAdmission a = { .max_connections = 1, .max_per_peer = 2 };
 
@@ -130,6 +133,76 @@ static void test_limits(void **state) {
         assert_null(http_peers_free(p));
 }
 
+/* The local users but root and the browser's hold HTTP_LOCAL_SHARES (2)
+ * per-client shares together, however many of them there are; root and
+ * the browser's user keep their own beside them, and the bridge's pool
+ * and the host's reserve are apart: so what is admitted at once never
+ * passes http_peers_most(), which libmicrohttpd's limit is set above.
+ * Before, each local user had a share of its own and no bound on all of
+ * them: three users' 64 with a full pool passed that limit, and the
+ * host's connections waited unaccepted. */
+static void test_local_users_together(void **state) {
+        HttpAdmission guest = { .max_connections = 3, .max_per_peer = 2 };
+        HttpAdmission from_host = { .max_connections = 3, .max_per_peer = 2, .host = true };
+        HttpPeerKey users[] = { owned("127.0.0.1", 1001), owned("::1", 1003), owned("127.0.0.7", 1004),
+                                owned("127.0.0.1", HTTP_PEER_OWNER_UNKNOWN) };
+        HttpPeerKey root = owned("127.0.0.1", 0), browser = owned("127.0.0.9", BROWSER);
+        HttpPeerKey hosts[] = { key_of("10.0.0.1"), key_of("10.0.0.2") }, bridge[] = { key_of("10.0.0.3"),
+                                                                                      key_of("10.0.0.4") };
+        HttpPeers *p = NULL;
+
+        assert_int_equal(http_peers_new(&p), 0);
+        for (size_t i = 0; i < ELEMENTSOF(users); i++)
+                for (int k = 0; k < 2; k++)
+                        assert_int_equal(http_peers_admit(p, &users[i], &guest), i < 2 ? 0 : -EUSERS);
+        for (int k = 0; k < 2; k++) {
+                assert_int_equal(http_peers_admit(p, &root, &guest), 0);
+                assert_int_equal(http_peers_admit(p, &browser, &guest), 0);
+        }
+        assert_int_equal(http_peers_admit(p, &root, &guest), -EUSERS);
+        assert_int_equal(http_peers_admit(p, &browser, &guest), -EUSERS);
+        for (size_t i = 0; i < ELEMENTSOF(bridge); i++)
+                for (int k = 0; k < 2; k++)
+                        (void)http_peers_admit(p, &bridge[i], &guest);
+        for (size_t i = 0; i < ELEMENTSOF(hosts); i++)
+                for (int k = 0; k < 2; k++)
+                        (void)http_peers_admit(p, &hosts[i], &from_host);
+        /* pool 3 + reserve 64 (the host's 4 here) + root 2 + browser 2 + local 4 */
+        assert_int_equal(http_peers_total(p), 3 + 4 + 2 + 2 + 4);
+        assert_int_equal(http_peers_most(&guest), 3 + HTTP_HOST_RESERVE + 2 + 2 + 4);
+        assert_true(http_peers_total(p) <= http_peers_most(&guest));
+        /* A local user's release makes room for another local user. */
+        http_peers_release(p, &users[0]);
+        assert_int_equal(http_peers_admit(p, &users[2], &guest), 0);
+        assert_int_equal(http_peers_admit(p, &users[3], &guest), -EUSERS);
+        /* Root's release makes none for them. */
+        http_peers_release(p, &root);
+        assert_int_equal(http_peers_admit(p, &users[3], &guest), -EUSERS);
+        assert_null(http_peers_free(p));
+}
+
+/* Without a browser user, only root's loopback is apart; the unknown
+ * owner never is. */
+static void test_no_browser_user(void **state) {
+        SockaddrIn lo;
+        socklen_t len;
+        HttpAdmission a = { .max_connections = 1, .max_per_peer = 1 };
+        HttpPeers *p = NULL;
+
+        assert_int_equal(sockaddr_in_parse("127.0.0.1", 0, &lo, &len), 0);
+        HttpPeerKey root = http_peer_key(&lo.sa, 0, HTTP_PEER_OWNER_UNKNOWN),
+                    unknown = http_peer_key(&lo.sa, HTTP_PEER_OWNER_UNKNOWN, HTTP_PEER_OWNER_UNKNOWN),
+                    u1 = http_peer_key(&lo.sa, 1001, HTTP_PEER_OWNER_UNKNOWN),
+                    u2 = http_peer_key(&lo.sa, 1002, HTTP_PEER_OWNER_UNKNOWN);
+
+        assert_int_equal(http_peers_new(&p), 0);
+        assert_int_equal(http_peers_admit(p, &unknown, &a), 0);
+        assert_int_equal(http_peers_admit(p, &u1, &a), 0);
+        assert_int_equal(http_peers_admit(p, &u2, &a), -EUSERS);
+        assert_int_equal(http_peers_admit(p, &root, &a), 0);
+        assert_null(http_peers_free(p));
+}
+
 /* The largest limits the configuration takes: the host's reserve on top
  * of them does not wrap round to a small limit (64 - 1 = 63). */
 static void test_limits_at_their_largest(void **state) {
@@ -141,6 +214,9 @@ static void test_limits_at_their_largest(void **state) {
         for (int i = 0; i < 100; i++)
                 assert_int_equal(http_peers_admit(p, &host, &from_host), 0);
         assert_int_equal(http_peers_count(p, &host), 100);
+        assert_int_equal(http_peers_most(&from_host), UINT32_MAX);
+        HttpAdmission per_peer = { .max_connections = 1, .max_per_peer = UINT32_MAX / 3 };
+        assert_int_equal(http_peers_most(&per_peer), UINT32_MAX); /* 4 shares */
         http_peers_free(p);
 }
 
@@ -171,6 +247,8 @@ int main(void) {
                 cmocka_unit_test(test_loopback_owner_keys),
                 cmocka_unit_test(test_loopback_owner_limits),
                 cmocka_unit_test(test_limits),
+                cmocka_unit_test(test_local_users_together),
+                cmocka_unit_test(test_no_browser_user),
                 cmocka_unit_test(test_limits_at_their_largest),
                 cmocka_unit_test(test_many_clients),
         };
