@@ -2,7 +2,7 @@
  * sd-event loop, the server with its options, a minimal /health and a few
  * test routes (a control route, a loopback route, a deferred reply through
  * http_request_suspend, a body echo, the answer counters, a suspended
- * request whose reply cannot be built).  Used by tests/netns/test_http.py
+ * request whose reply cannot be built, the suspends and connections).  Used by tests/netns/test_http.py
  * where the real binary cannot isolate a case.
  *
  *   http-driver [--listen ADDR] [--port N] [--timeout S] [--max-per-ip N]
@@ -30,6 +30,7 @@ typedef struct Driver {
          * waiter in http-wait.c is: it lets go once it replied. */
         HttpRequest *held;
         bool late_abort;
+        unsigned suspends; /* /test/suspend requests suspended */
 } Driver;
 
 static int health_handler(HttpRequest *req, void *userdata) {
@@ -52,23 +53,60 @@ static int echo_handler(HttpRequest *req, void *userdata) {
                                                   "query", http_request_query_string(req), "q", q), 0);
 }
 
-static int deferred_reply(sd_event_source *s, uint64_t usec, void *userdata) {
-        HttpRequest *req = userdata;
+/* /test/suspend's request and the timer that answers it.  The request
+ * ends first when its client goes away (answered, then freed): the abort
+ * callback then cancels the timer, which would reply to a freed request. */
+typedef struct Deferred {
+        HttpRequest *req;
+        sd_event_source *timer;
+} Deferred;
 
-        log_debug("deferred reply for %p", (void *)req);
-        http_reply_json(req, 200, json_pack("{s:s}", "deferred", "yes"), HTTP_REPLY_SECRET);
+static void deferred_free(Deferred *f) {
+        sd_event_source_disable_unref(f->timer);
+        free(f);
+}
+
+static int deferred_reply(sd_event_source *s, uint64_t usec, void *userdata) {
+        Deferred *f = userdata;
+
+        log_debug("deferred reply for %p", (void *)f->req);
+        http_reply_json(f->req, 200, json_pack("{s:s}", "deferred", "yes"), HTTP_REPLY_SECRET);
+        deferred_free(f);
         return 0;
+}
+
+static void deferred_abort(void *userdata) {
+        deferred_free(userdata);
 }
 
 static int suspend_handler(HttpRequest *req, void *userdata) {
         Driver *d = userdata;
-        int r = http_request_suspend(req, NULL, NULL);
+        Deferred *f = calloc(1, sizeof *f);
+        int r;
 
-        if (r < 0)
+        if (!f)
+                return -ENOMEM;
+        f->req = req;
+        r = sd_event_add_time_relative(d->event, &f->timer, CLOCK_MONOTONIC, 50 * USEC_PER_MSEC, 0,
+                                       deferred_reply, f);
+        if (r >= 0)
+                r = http_request_suspend(req, deferred_abort, f);
+        if (r < 0) {
+                deferred_free(f);
                 return r;
-        /* Floating source: freed by sd-event once it fired (or with the loop). */
-        return sd_event_add_time_relative(d->event, NULL, CLOCK_MONOTONIC, 50 * USEC_PER_MSEC, 0,
-                                          deferred_reply, req);
+        }
+        d->suspends++;
+        return 0;
+}
+
+/* {"suspends": /test/suspend requests suspended, "connections": open now}:
+ * a test tells from them that a suspended request's connection is gone. */
+static int state_handler(HttpRequest *req, void *userdata) {
+        Driver *d = userdata;
+
+        return http_reply_json(req, 200, json_pack("{s:I, s:I}", "suspends", (json_int_t)d->suspends,
+                                                  "connections", (json_int_t)http_server_connections(d->http)),
+                               0);
 }
 
 static void held_abort(void *userdata) {
@@ -151,6 +189,7 @@ static const HttpRoute test_routes[] = {
         { "GET", "/test/suspend-nomem", HTTP_ROUTE_PUBLIC, suspend_nomem_handler },
         { "GET", "/test/counters", HTTP_ROUTE_PUBLIC, counters_handler },
         { "GET", "/test/long-error", HTTP_ROUTE_PUBLIC, long_error_handler },
+        { "GET", "/test/state", HTTP_ROUTE_PUBLIC, state_handler },
 };
 
 static uint32_t number(const char *s) {

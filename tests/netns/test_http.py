@@ -26,7 +26,7 @@ import pytest
 
 from elf import is_static
 from httpserver import GUEST, PORT, TOKEN, Server, agent_argv, agent_server, guest_lan, scratch_dir
-from netns import DEADLINE_SCALE
+from netns import DEADLINE_SCALE, wait_until
 
 
 def driver_bin(agent_bin):
@@ -569,6 +569,33 @@ def test_deferred_reply(driver):
     assert (status, body) == (409, {"error": "request failed"})
     status, _, body = driver.json("GET", "/test/prefix/abc?x=1")
     assert (status, body) == (200, {"size": 0, "query": "x=1", "q": None})
+
+
+def test_deferred_reply_to_a_client_gone(driver):
+    # A client that sends /test/suspend and closes at once: its request is
+    # answered (400) and freed when the server sees it gone, well before
+    # the driver's 50 ms timer, which replied to the freed request (a
+    # use-after-free that an ASan build of the driver reports and dies
+    # of); its abort callback now cancels the timer.  A second deferred
+    # request, suspended after the first was freed, ends after that timer
+    # was due; the driver then still serves and exits 0.
+    with driver.lan.guest.entered():
+        c = socket.create_connection(("127.0.0.1", PORT), timeout=5)
+    c.sendall(b"GET /test/suspend HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    c.close()
+    # Suspended, and its connection gone (the one left is the asking one):
+    # its timer is due before the next one's.
+    wait_until(lambda: driver.json("GET", "/test/state")[2] == {"suspends": 1, "connections": 1}, 10,
+               "the closed client's request to be answered and freed")
+    with driver.lan.guest.entered():
+        h = http.client.HTTPConnection("127.0.0.1", PORT, timeout=5)
+        h.request("GET", "/test/suspend")
+        r = h.getresponse()
+        assert (r.status, json.loads(r.read())) == (200, {"deferred": "yes"})
+        h.close()
+    driver.assert_serving()
+    driver.proc.terminate()
+    assert driver.proc.wait(timeout=15) == 0, driver.proc.stderr.read()
 
 
 def test_suspended_reply_that_cannot_be_built(driver):
