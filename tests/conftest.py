@@ -1,4 +1,7 @@
-"""pytest configuration shared by the netns and vm tiers."""
+"""pytest configuration shared by the netns and vm tiers: the agent
+binary under test, and a run stopped by a signal (a CI's cancel,
+timeout(1)) cleaning up as one stopped by Ctrl-C does (tests/lib/netns.py:
+stop_on_signals(), close_leftovers())."""
 import os
 import pathlib
 import sys
@@ -7,6 +10,18 @@ import pytest
 
 TESTS = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS / "lib"))
+
+from netns import close_leftovers, stop_on_signals  # noqa: E402  (from the path above)
+
+
+def pytest_configure(config):
+    stop_on_signals()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session):
+    """After every fixture's teardown (pytest's own sessionfinish)."""
+    close_leftovers()
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,14 @@ here: never the machine's own network.  `Lan()` makes two namespaces joined
 by a veth pair: `guest` (the VM: its end is `eth0`) and `host` (the host
 bridge side: `veth0`, 10.77.0.1/24 by default).  Nothing is created in the
 initial namespace.  Everything is removed on close().
+
+A run that is stopped (SIGTERM from a CI's cancel or timeout(1), SIGHUP,
+SIGINT) removes what it made all the same: stop_on_signals() turns the
+first of those signals into a KeyboardInterrupt, so every with block and
+fixture finalizer runs, and what is still open at the end of the session
+(close_leftovers()) goes then: the processes started here (an agent runs
+in a session of its own, which a signal to pytest's group misses), the
+namespaces, the work dirs.
 """
 import contextlib
 import ctypes
@@ -23,6 +31,69 @@ import pytest
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
 _counter = itertools.count()
+
+
+class _Stop:
+    """What stop_on_signals() keeps: whether a stop signal came (at most
+    one is raised), and how deep in deferred_stop() blocks the main thread is."""
+    signalled = None
+    deferred = 0
+    pending = False
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def _on_stop_signal(signo, frame):
+    if _Stop.signalled is not None:
+        return  # the cleanup the first one started is not cut short
+    _Stop.signalled = signo
+    if _Stop.deferred:
+        _Stop.pending = True
+        return
+    raise KeyboardInterrupt(f"stopped by {signal.Signals(signo).name}")
+
+
+def stop_on_signals():
+    """The first SIGTERM, SIGINT or SIGHUP raises KeyboardInterrupt in the
+    main thread (pytest then tears down as after Ctrl-C); later ones are
+    ignored while that cleanup runs.  A handler, not SIG_IGN: a child
+    started meanwhile gets the default action."""
+    for s in STOP_SIGNALS:
+        signal.signal(s, _on_stop_signal)
+
+
+@contextlib.contextmanager
+def deferred_stop():
+    """A stop signal that comes in the block is raised at its end: for a
+    process or directory made and recorded for cleanup in one step."""
+    _Stop.deferred += 1
+    try:
+        yield
+    finally:
+        _Stop.deferred -= 1
+        if not _Stop.deferred and _Stop.pending:
+            _Stop.pending = False
+            raise KeyboardInterrupt(f"stopped by {signal.Signals(_Stop.signalled).name}")
+
+
+# What is open now: closed by close_leftovers() at the end of the session.
+_open_netns = []
+_open_workdirs = []
+
+
+def close_leftovers():
+    """Closes every Netns still open (its processes killed by group, then
+    whatever else runs inside, then the namespace deleted) and removes
+    every work dir still there, unless VMBA_KEEP_LOGS: what a test that
+    did not close its own left (a stop signal in the middle of it)."""
+    while _open_netns:
+        ns = _open_netns.pop()
+        with contextlib.suppress(Exception):
+            ns.close()
+    if not os.environ.get("VMBA_KEEP_LOGS"):
+        while _open_workdirs:
+            shutil.rmtree(_open_workdirs.pop(), ignore_errors=True)
 
 
 def require_root():
@@ -50,9 +121,11 @@ class Netns:
     def __init__(self, prefix="vmba"):
         require_root()
         self.name = f"{prefix}-{os.getpid()}-{next(_counter)}"
-        _ip("netns", "add", self.name)
         self.procs = []
+        _open_netns.append(self)
         try:
+            # Interrupted, `ip` may or may not have made it: close() says.
+            _ip("netns", "add", self.name)
             self.run("ip", "link", "set", "lo", "up")
         except BaseException:
             self.close()  # a failed setup leaves no namespace behind
@@ -70,8 +143,9 @@ class Netns:
         """Starts argv in the namespace in its own process group; it is
         killed (the whole group) on close()."""
         kw.setdefault("start_new_session", True)
-        p = subprocess.Popen(self.argv(*argv), **kw)
-        self.procs.append(p)
+        with deferred_stop():
+            p = subprocess.Popen(self.argv(*argv), **kw)
+            self.procs.append(p)
         return p
 
     def ip_json(self, *args):
@@ -105,21 +179,28 @@ class Netns:
                 return False
 
     def kill_procs(self):
+        """Each group SIGKILLed first, then each waited for: one that is
+        slow to go leaves none of the others running."""
         for p in self.procs:
             if p.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(p.pid, signal.SIGKILL)
-                p.wait(timeout=10)
-        self.procs.clear()
+        while self.procs:
+            self.procs[0].wait(timeout=10)
+            self.procs.pop(0)
 
     def close(self):
-        self.kill_procs()
-        # Any stragglers still inside (started by hand) are ours too.
-        pids = _ip("netns", "pids", self.name, check=False).stdout.split()
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError, ValueError):
-                os.kill(int(pid), signal.SIGKILL)
-        _ip("netns", "del", self.name, check=False)
+        try:
+            self.kill_procs()
+        finally:
+            # Any stragglers still inside (started by hand) are ours too.
+            pids = _ip("netns", "pids", self.name, check=False).stdout.split()
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError, ValueError):
+                    os.kill(int(pid), signal.SIGKILL)
+            _ip("netns", "del", self.name, check=False)
+            with contextlib.suppress(ValueError):
+                _open_netns.remove(self)
 
     def __enter__(self):
         return self
@@ -156,9 +237,11 @@ class Lan:
         self.host.run("ip", "link", "set", "veth0", "up")
 
     def close(self):
-        if self.guest:
-            self.guest.close()
-        self.host.close()
+        try:
+            if self.guest:
+                self.guest.close()
+        finally:
+            self.host.close()
 
     def __enter__(self):
         return self
@@ -181,9 +264,13 @@ WORKDIR = os.environ.get("VMBA_TEST_WORKDIR", "/var/lib/vmba-tests")
 
 
 def workdir(prefix):
-    """A new directory below WORKDIR (made 0755, root's, when missing)."""
+    """A new directory below WORKDIR (made 0755, root's, when missing),
+    removed by close_leftovers() if still there at the end of the session."""
     os.makedirs(WORKDIR, mode=0o755, exist_ok=True)
-    return tempfile.mkdtemp(prefix=prefix, dir=WORKDIR)
+    with deferred_stop():
+        d = tempfile.mkdtemp(prefix=prefix, dir=WORKDIR)
+        _open_workdirs.append(d)
+    return d
 
 
 def cli_reachable(path, directory):

@@ -196,21 +196,24 @@ class Agent:
             self._abandon()
             raise
 
-    def _abandon(self):
-        """What a start that failed half-way made goes: the agent (its
-        process group), a namespace of its own, its directory."""
+    def _abandon(self, keep_dir=False):
+        """What a start that failed half-way made goes, and what close()
+        leaves: the agent (its process group), a namespace of its own,
+        its directory (unless keep_dir)."""
         try:
             if self.proc and self.proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
         finally:
-            if self.own_ns:
-                self.ns.close()
-            if self.log:
-                self.log.close()
-            if self.dir:
-                shutil.rmtree(self.dir, ignore_errors=True)
+            try:
+                if self.own_ns:
+                    self.ns.close()
+            finally:
+                if self.log:
+                    self.log.close()
+                if self.dir and not keep_dir:
+                    shutil.rmtree(self.dir, ignore_errors=True)
 
     @property
     def root(self):
@@ -343,27 +346,32 @@ class Agent:
         return self.proc.poll()
 
     def close(self):
-        self.stop()
-        # With a sanitizer build as VMBA_BIN, a report anywhere in the run
-        # (shutdown included) fails the test.
-        log = self.log_text()
-        self.ns.kill_procs()
-        if self.own_ns:
-            self.ns.close()
-        self.log.close()
-        if os.environ.get("VMBA_KEEP_LOGS"):
+        """Stops the agent, then removes what it had, whatever cut the
+        stop short (a stop signal: netns.stop_on_signals())."""
+        keep = bool(os.environ.get("VMBA_KEEP_LOGS"))
+        try:
+            self.stop()
+            # With a sanitizer build as VMBA_BIN, a report anywhere in the
+            # run (shutdown included) fails the test.
+            log = self.log_text()
+        finally:
+            try:
+                self.ns.kill_procs()
+            finally:
+                self._abandon(keep_dir=keep)
+        if keep:
             print(f"agent log kept in {self.log_path}")
-        else:
-            shutil.rmtree(self.dir, ignore_errors=True)
         assert "AddressSanitizer" not in log and "runtime error:" not in log, log[-4000:]
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        if exc[0] is not None:
-            print("---- agent log ----\n" + self.log_text()[-6000:])
-        self.close()
+        try:
+            if exc[0] is not None:
+                print("---- agent log ----\n" + self.log_text()[-6000:])
+        finally:
+            self.close()
 
 
 def assert_retried_in_order(lines, chain, retry_s):
