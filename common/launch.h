@@ -87,7 +87,8 @@ typedef struct Launcher {
         void (*forget)(void *ctx, pid_t pid);
         /* SIGKILLs each process below the agent that runs as uid (never 0:
          * -EPERM), whatever its group or session: what processes of that
-         * user left behind.  The number signalled, or -errno.  NULL: the
+         * user left behind.  The number signalled that nothing had killed
+         * already (a child's cgroup, see forget), or -errno.  NULL: the
          * launcher cannot (0). */
         int (*kill_uid)(void *ctx, uid_t uid);
         void *ctx;

@@ -335,6 +335,34 @@ int cgroup_kill(Cgroup *cg, pid_t pgid) {
         return r < 0 ? r : MAX(n, 0);
 }
 
+int cgroup_pids(const Cgroup *cg, pid_t **ret, size_t *ret_n) {
+        _cleanup_(freep) char *text = NULL;
+        _cleanup_(freep) pid_t *v = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!cg || !cg->made)
+                return -ENOENT;
+        r = read_full_file(cg->procs, 1024 * 1024, &text, NULL);
+        if (r < 0)
+                return r;
+        for (const char *p = text, *e; (e = strchr(p, '\n')); p = e + 1) {
+                uint64_t pid;
+                pid_t *nv;
+
+                if (parse_unsigned_span(p, (size_t)(e - p), INT32_MAX, &pid) < 0)
+                        continue;
+                nv = realloc(v, (n + 1) * sizeof *v);
+                if (!nv)
+                        return -ENOMEM;
+                v = nv;
+                v[n++] = (pid_t)pid;
+        }
+        *ret = TAKE_PTR(v);
+        *ret_n = n;
+        return 0;
+}
+
 /* At the end, with no event loop left to wait on: at most
  * CGROUP_FREE_WAIT_USEC for what was killed to be gone. */
 static void cg_remove_wait(Cgroup *cg) {

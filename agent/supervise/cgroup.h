@@ -64,3 +64,7 @@ int cgroup_cpu_usec(Cgroup *cg, uint64_t *ret);
  * SIGKILLed already, and what it hit may not have exited yet: not left
  * behind; 0: all of them), or -errno (0 when it was not made). */
 int cgroup_kill(Cgroup *cg, pid_t pgid);
+
+/* The processes in it now (cgroup.procs): 0 and a new array of *ret_n
+ * pids (NULL when none), or -errno (-ENOENT when it is not made). */
+int cgroup_pids(const Cgroup *cg, pid_t **ret, size_t *ret_n);

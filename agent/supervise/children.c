@@ -282,14 +282,6 @@ static void launch_forget(void *ctx, pid_t pid) {
         scope_end(ctx, pid);
 }
 
-static int launch_kill_uid(void *ctx, uid_t uid) {
-        return children_kill_uid(uid, true);
-}
-
-Launcher children_launcher(Children *c) {
-        return (Launcher){ .start = launch_start, .forget = launch_forget, .kill_uid = launch_kill_uid, .ctx = c };
-}
-
 #define KILL_PASSES 32
 /* How long a sweep waits for what it killed to be gone: SIGKILL ends a
  * process at its next return from the kernel; one stuck in it longer (a
@@ -335,6 +327,13 @@ static int proc_snapshot(ProcEntry **ret, size_t *ret_n) {
         *ret = TAKE_PTR(v);
         *ret_n = n;
         return 0;
+}
+
+static bool pid_listed(const pid_t *v, size_t n, pid_t pid) {
+        for (size_t i = 0; i < n; i++)
+                if (v[i] == pid)
+                        return true;
+        return false;
 }
 
 static bool descends_from(const ProcEntry *v, size_t n, pid_t pid, pid_t ancestor) {
@@ -437,9 +436,11 @@ static void killed_wait(Killed *k) {
  * before the checks read the process's /proc directory: a read that
  * succeeds after the pidfd was taken proves the pidfd names that process,
  * never one that took its pid since (kill() on a kernel without pidfds,
- * and no wait).  The number signalled, or -errno. */
+ * and no wait).  The number signalled, but for those listed in dying
+ * (signalled and waited for all the same: already killed, they are not
+ * what this sweep found), or -errno. */
 #define UID_ANY ((uid_t)-1)
-static int signal_descendants(uid_t uid, int sig, bool wait_gone) {
+static int signal_descendants(uid_t uid, int sig, bool wait_gone, const pid_t *dying, size_t n_dying) {
         _cleanup_(freep) pid_t *done = NULL;
         _cleanup_(killed_done) Killed killed = {};
         size_t n_done = 0, n_signalled = 0;
@@ -456,16 +457,13 @@ static int signal_descendants(uid_t uid, int sig, bool wait_gone) {
                 for (size_t i = 0; i < n; i++) {
                         _cleanup_(closep) int dir = -EBADF, pidfd = -EBADF;
                         char path[64];
-                        bool seen = false;
                         Checked c;
 
                         if ((uid != UID_ANY && v[i].st.uid != uid) || proc_status_exited(&v[i].st) ||
                             v[i].pid == self ||
                             !descends_from(v, n, v[i].pid, self))
                                 continue;
-                        for (size_t k = 0; k < n_done && !seen; k++)
-                                seen = done[k] == v[i].pid;
-                        if (seen)
+                        if (pid_listed(done, n_done, v[i].pid))
                                 continue;
                         snprintf(path, sizeof path, "/proc/%d", (int)v[i].pid);
                         dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -486,7 +484,7 @@ static int signal_descendants(uid_t uid, int sig, bool wait_gone) {
                         again = true;
                         if ((pidfd >= 0 ? pidfd_send_signal(pidfd, sig, NULL, 0) : kill(v[i].pid, sig)) < 0)
                                 continue;
-                        n_signalled++;
+                        n_signalled += !pid_listed(dying, n_dying, v[i].pid);
                         if (pidfd >= 0 && (r = killed_add(&killed, TAKE_FD(pidfd))) < 0)
                                 return r;
                 }
@@ -501,9 +499,56 @@ static int signal_descendants(uid_t uid, int sig, bool wait_gone) {
 int children_kill_uid(uid_t uid, bool wait_gone) {
         if (uid == 0)
                 return -EPERM;
-        return signal_descendants(uid, SIGKILL, wait_gone);
+        return signal_descendants(uid, SIGKILL, wait_gone, NULL, 0);
 }
 
 int children_signal_all(int sig) {
-        return signal_descendants(UID_ANY, sig, false);
+        return signal_descendants(UID_ANY, sig, false, NULL, 0);
+}
+
+/* The processes left in the scopes whose child is gone and that are
+ * still emptying: cgroup_kill() hit them (nothing but cgroup_make(), a
+ * start of the same name, puts a process in such a scope), so they are
+ * dying, however their /proc status looks yet.  A scope that cannot be
+ * read adds none. */
+static int scopes_dying(Children *c, pid_t **ret, size_t *ret_n) {
+        _cleanup_(freep) pid_t *all = NULL;
+        size_t n = 0;
+
+        for (Scope *s = c->scopes; s; s = s->next) {
+                _cleanup_(freep) pid_t *v = NULL;
+                size_t k = 0;
+                pid_t *nv;
+
+                if (s->pid > 0 || !cgroup_exists(s->cgroup) || cgroup_pids(s->cgroup, &v, &k) < 0 || k == 0)
+                        continue;
+                nv = realloc(all, (n + k) * sizeof *all);
+                if (!nv)
+                        return -ENOMEM;
+                all = nv;
+                memcpy(all + n, v, k * sizeof *v);
+                n += k;
+        }
+        *ret = TAKE_PTR(all);
+        *ret_n = n;
+        return 0;
+}
+
+/* What a scope's cgroup.kill already hit is killed again (a no-op) and
+ * waited for, but not counted: the count is what only the sweep found. */
+static int launch_kill_uid(void *ctx, uid_t uid) {
+        _cleanup_(freep) pid_t *dying = NULL;
+        size_t n_dying = 0;
+        int r;
+
+        if (uid == 0)
+                return -EPERM;
+        r = scopes_dying(ctx, &dying, &n_dying);
+        if (r < 0)
+                return r;
+        return signal_descendants(uid, SIGKILL, true, dying, n_dying);
+}
+
+Launcher children_launcher(Children *c) {
+        return (Launcher){ .start = launch_start, .forget = launch_forget, .kill_uid = launch_kill_uid, .ctx = c };
 }

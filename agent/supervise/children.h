@@ -7,7 +7,8 @@
  * start processes too (login CLIs, the HOMEs' remover, the browser's
  * window arranger), with a cgroup of its own for a child that asks for
  * one (SpawnOptions.cgroup_name) once children_set_cgroup_base() gave
- * where.
+ * where; its kill_uid counts none of what such a cgroup's kill hit and
+ * has not ended yet (killed again and waited for all the same).
  * SIGCHLD (and the other signals the manager handles) is blocked before
  * any child exists; spawn_process() restores the mask in the child. */
 #pragma once
