@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -168,6 +169,40 @@ static int kill_started(void **state) {
         return 0;
 }
 
+/* The sleep the test holds at its exit (ptrace), once a kill reached it:
+ * let go at the latest by the teardown. */
+static pid_t held;
+
+/* Holds pid, once killed, at its exit (PTRACE_EVENT_EXIT; this process
+ * its tracer): a process the cgroup's kill hit but that is not gone yet,
+ * for as long as the test wants.  False where ptrace is not permitted. */
+static bool hold_at_exit(pid_t pid) {
+        if (ptrace(PTRACE_SEIZE, pid, NULL, (void *)(long)PTRACE_O_TRACEEXIT) < 0)
+                return false;
+        held = pid;
+        return true;
+}
+
+/* Waits until the held process stopped at its exit. */
+static void wait_held_at_exit(void) {
+        int st;
+
+        assert_int_equal(waitpid(held, &st, __WALL), held);
+        assert_true(WIFSTOPPED(st) && st >> 8 == (SIGTRAP | (PTRACE_EVENT_EXIT << 8)));
+}
+
+/* Lets the held process go (stopped at its exit, or made to stop first:
+ * a failure before the kill), to end its exit. */
+static void release_held(void) {
+        if (held <= 0)
+                return;
+        if (ptrace(PTRACE_DETACH, held, NULL, NULL) < 0 && ptrace(PTRACE_INTERRUPT, held, NULL, NULL) >= 0) {
+                (void)waitpid(held, NULL, __WALL);
+                (void)ptrace(PTRACE_DETACH, held, NULL, NULL);
+        }
+        held = 0;
+}
+
 /* The Launcher's cgroups: a Children with its base in a cgroup of the
  * test's own, the exits of its children reaped as the agent does. */
 typedef struct ScopeTest {
@@ -222,6 +257,7 @@ static int scope_setup(void **state) {
 static int scope_teardown(void **state) {
         ScopeTest *t = *state;
 
+        release_held();
         kill_started(NULL);
         /* What is left is killed, its cgroup removed. */
         t->children = children_free(t->children);
@@ -347,32 +383,66 @@ static void test_scope_killed_when_forgotten(void **state) {
         assert_int_equal(t->wstatus, -1); /* forgotten: not reported */
 }
 
+/* Waits (at most 10 s) until the cgroup.events at events_fd says the
+ * cgroup emptied: the kernel has then told every reader of that file,
+ * the event loop's too.  False if it did not. */
+static bool emptied(int events_fd) {
+        for (int i = 0; i < 100; i++) {
+                char buf[256] = {};
+
+                assert_true(pread(events_fd, buf, sizeof buf - 1, 0) > 0);
+                if (strstr(buf, "populated 0"))
+                        return true;
+                (void)poll(&(struct pollfd){ .fd = events_fd, .events = POLLPRI }, 1, 100);
+        }
+        return false;
+}
+
 /* A start of the same name while the cgroup of the one before is still
  * emptying (a login started again with the same id) gets that cgroup:
- * it runs there, and the removal that was waiting does not take it away. */
+ * it runs there, and the removal that was waiting does not take it away,
+ * even once the cgroup empties while its new child is not reaped yet.
+ * What the kill hit is held at its exit meanwhile, so the cgroup is
+ * still emptying when the start comes. */
 static void test_scope_taken_over(void **state) {
         ScopeTest *t = *state;
-        char dir[PATH_MAX + 32];
-        int in, again_in, pidfd;
+        char dir[PATH_MAX + 32], events[PATH_MAX + 64];
+        int in, again_in, pidfd, events_fd;
         pid_t pid, again, sleeper, again_sleeper;
 
         if (!t->base[0])
                 skip();
         pid = start_escaper(t, "login-d", &in, &sleeper);
         started[n_started++] = pid;
-        pidfd = pidfd_open(sleeper, 0);
-        assert_true(pidfd >= 0);
-        launcher_kill_forget(&t->launcher, pid);
-        again = start_escaper(t, "login-d", &again_in, &again_sleeper);
-        started[n_started++] = again;
         snprintf(dir, sizeof dir, "%s/login-d.scope", t->base);
-        assert_true(exits(pidfd));
-        for (int i = 0; i < 10; i++)
-                (void)sd_event_run(t->event, 0);
+        if (!hold_at_exit(sleeper))
+                skip();
+        launcher_kill_forget(&t->launcher, pid);
+        wait_held_at_exit();
+        assert_true(in_cgroup(dir, sleeper)); /* still emptying */
+        again = start_escaper(t, "login-d", &again_in, &again_sleeper);
         assert_true(in_cgroup(dir, again));
         assert_true(in_cgroup(dir, again_sleeper));
-        close(in);
+        pidfd = pidfd_open(sleeper, 0);
+        assert_true(pidfd >= 0);
+        release_held();
+        assert_true(exits(pidfd));
+        /* Empty now, its child not reaped yet: nothing may remove it. */
+        snprintf(events, sizeof events, "%s/cgroup.events", dir);
+        events_fd = open(events, O_RDONLY | O_CLOEXEC);
+        assert_true(events_fd >= 0);
+        assert_int_equal(kill(again_sleeper, SIGKILL), 0);
         close(again_in);
+        close(in);
+        assert_true(emptied(events_fd));
+        close(events_fd);
+        for (int i = 0; i < 10; i++)
+                (void)sd_event_run(t->event, 0);
+        assert_int_equal(access(dir, F_OK), 0);
+        /* Once it is reaped, it goes. */
+        assert_true(exits(pidfd_open(again, 0)));
+        assert_true(children_reap(t->children) >= 1);
+        assert_true(loop_until_gone(t, dir));
 }
 
 static void test_scope_name_refused(void **state) {
