@@ -585,6 +585,7 @@ static int oauth_callback(HttpRequest *req, void *userdata) {
         const char *q = http_request_query_string(req) ?: "";
         _cleanup_(erase_and_freep) char *state = login_query_param(q, "state");
         _cleanup_(freep) char *error = login_query_param(q, "error");
+        _cleanup_(erase_and_freep) char *code = NULL;
         LoginSession *s = isempty(state) ? NULL : session_by_state(lm, state);
         json_t *creds;
 
@@ -597,6 +598,16 @@ static int oauth_callback(HttpRequest *req, void *userdata) {
         if (error) {
                 log_info("Login %s: the provider answered with an error.", s->id);
                 login_session_fail(s, SESSION_EVENT_ERROR, error_code_ok(error) ? error : "provider error");
+                return http_reply(req, 400, "text/html; charset=utf-8", failed_page, strlen(failed_page));
+        }
+        /* A provider sends the person back with a code or an error; with
+         * neither, it has not signed them in, and a capture would hand the
+         * host credentials holding no code.  An escaped NUL in it is an
+         * invalid query, below. */
+        code = login_query_param(q, "code");
+        if (code ? !*code : login_query_count(q, "code") == 0) {
+                log_info("Login %s: the provider's callback has neither a code nor an error.", s->id);
+                login_session_fail(s, SESSION_EVENT_ERROR, "Callback without a code");
                 return http_reply(req, 400, "text/html; charset=utf-8", failed_page, strlen(failed_page));
         }
         creds = login_query_to_json(q);

@@ -12,7 +12,8 @@ callback_relay_s; a callback before the login has its URL is not relayed
 frame reaches neither callback; a login fails at its 16th wrong-state
 callback (a host-driven one at /oauth/callback, a CLI's at
 /auth/callback); a host-driven login takes no state under 8 bytes, and
-no state another waiting login has; an escaped NUL cuts no state or code short."""
+no state another waiting login has; an escaped NUL cuts no state or code
+short; a callback with the login's state but no code fails the login."""
 import http.client
 import json
 import os
@@ -479,6 +480,21 @@ def test_oauth_callback_reads_the_query_as_it_is_captured(env):
     assert browse(env, "/oauth/callback?code=%FF%FE&state=host-state-c")[0] == 400
     env.wait_status(s, lambda code, b: b.get("failed"))
     assert env.json("GET", f"/credentials/status?sessionId={s}")[1].get("error") == "Invalid callback query"
+
+
+def test_a_callback_without_a_code_fails_the_login(env):
+    """The login's state with neither a code nor an error (or an empty
+    code): the provider did not sign the person in.  Nothing is captured,
+    the login fails, its state used up, as at error=, and the page says
+    so."""
+    for tag, rest in (("k", ""), ("e", "&code=&scope=x")):
+        s = sid()
+        assert start_host(env, s, f"host-state-{tag}")[0] == 200
+        status, _, page = browse(env, f"/oauth/callback?state=host-state-{tag}{rest}")
+        assert status == 400 and b"Sign-in failed" in page, (tag, page)
+        assert env.json("GET", f"/credentials/status?sessionId={s}") == \
+            (200, {"authenticated": False, "failed": True, "error": "Callback without a code"}), tag
+    env.assert_no_secrets()
 
 
 def test_guessing_a_host_state_fails_the_login(env):
