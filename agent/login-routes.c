@@ -4,6 +4,7 @@
 #include "agent/http/http-wait.h"
 #include "agent/login/callback-relay.h"
 #include "agent/login/login-json.h"
+#include "agent/login/used-states.h"
 #include "id-util.h"
 #include "log.h"
 #include "login-routes.h"
@@ -29,6 +30,7 @@ struct LoginRoutes {
         Pending pending[PENDING_MAX];
         HttpWaitList *status_waiters;  /* GET /credentials/status?wait= */
         GetCompletion *pulls;          /* GET /credentials/get responses being sent */
+        UsedStates used_states;        /* of the latest /oauth/callback's (secret-wiped) */
 };
 
 static const char signed_in_page[] =
@@ -516,7 +518,7 @@ static bool wrong_state_count(LoginSession *s, const char *what) {
 
 /* A callback whose state matched none: each waiting login counts it
  * (wrong_state_count()); the warnings are bounded the same way.  With
- * none waiting (a reload of a used callback) there is nothing to guess. */
+ * none waiting there is nothing to guess. */
 static void count_wrong_state(LoginManager *lm) {
         unsigned waiting = 0;
 
@@ -577,28 +579,17 @@ static bool error_code_ok(const char *e) {
         return n > 0 && n <= 64 && strspn(e, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == n;
 }
 
-/* The parameters are read from the raw query, as the credentials are:
- * libmicrohttpd's lookup ignores case, and "STATE=<the state>" would
- * have passed while the credentials held no "state". */
-static int oauth_callback(HttpRequest *req, void *userdata) {
-        LoginManager *lm = ((LoginRoutes *)userdata)->o.logins;
-        const char *q = http_request_query_string(req) ?: "";
-        _cleanup_(erase_and_freep) char *state = login_query_param(q, "state");
+/* What a callback with s's state does to s: the credentials captured
+ * (true), or the login failed. */
+static bool oauth_callback_complete(LoginSession *s, const char *q) {
         _cleanup_(freep) char *error = login_query_param(q, "error");
         _cleanup_(erase_and_freep) char *code = NULL;
-        LoginSession *s = isempty(state) ? NULL : session_by_state(lm, state);
         json_t *creds;
 
-        if (!s) {
-                count_wrong_state(lm);
-                return http_reply(req, 400, "text/html; charset=utf-8", failed_page, strlen(failed_page));
-        }
-        /* Used once, whatever the outcome. */
-        s->oauth_state = erase_and_free(s->oauth_state);
         if (error) {
                 log_info("Login %s: the provider answered with an error.", s->id);
                 login_session_fail(s, SESSION_EVENT_ERROR, error_code_ok(error) ? error : "provider error");
-                return http_reply(req, 400, "text/html; charset=utf-8", failed_page, strlen(failed_page));
+                return false;
         }
         /* A provider sends the person back with a code or an error; with
          * neither, it has not signed them in, and a capture would hand the
@@ -608,16 +599,57 @@ static int oauth_callback(HttpRequest *req, void *userdata) {
         if (code ? !*code : login_query_count(q, "code") == 0) {
                 log_info("Login %s: the provider's callback has neither a code nor an error.", s->id);
                 login_session_fail(s, SESSION_EVENT_ERROR, "Callback without a code");
-                return http_reply(req, 400, "text/html; charset=utf-8", failed_page, strlen(failed_page));
+                return false;
         }
         creds = login_query_to_json(q);
         if (!creds) {
                 /* The state is used up: the session cannot complete. */
                 login_session_fail(s, SESSION_EVENT_ERROR, "Invalid callback query");
-                return http_reply(req, 400, "text/html; charset=utf-8", failed_page, strlen(failed_page));
+                return false;
         }
         login_session_captured(s, creds, "/oauth/callback", now(CLOCK_REALTIME));
-        return http_reply(req, 200, "text/html; charset=utf-8", signed_in_page, strlen(signed_in_page));
+        return true;
+}
+
+static int reply_callback_page(HttpRequest *req, bool signed_in) {
+        return signed_in ? http_reply(req, 200, "text/html; charset=utf-8", signed_in_page, strlen(signed_in_page))
+                         : http_reply(req, 400, "text/html; charset=utf-8", failed_page, strlen(failed_page));
+}
+
+/* The parameters are read from the raw query, as the credentials are:
+ * libmicrohttpd's lookup ignores case, and "STATE=<the state>" would
+ * have passed while the credentials held no "state".  A callback with no
+ * state guesses none, so no login counts it.  A used state (the person
+ * reloading the page, a browser restoring its tab) gets the page its
+ * callback got, and is no guess either: it matches no waiting login, and
+ * is looked up only once none matched. */
+static int oauth_callback(HttpRequest *req, void *userdata) {
+        LoginRoutes *lr = userdata;
+        const char *q = http_request_query_string(req) ?: "";
+        _cleanup_(erase_and_freep) char *state = login_query_param(q, "state");
+        LoginSession *s;
+        bool signed_in;
+        int r;
+
+        if (isempty(state)) {
+                log_debug("OAuth callback without a state refused; not counted as a guess.");
+                return reply_callback_page(req, false);
+        }
+        s = session_by_state(lr->o.logins, state);
+        if (!s) {
+                r = used_states_find(&lr->used_states, state);
+                if (r >= 0) {
+                        log_debug("OAuth callback with a used state: answered as before, not counted.");
+                        return reply_callback_page(req, r > 0);
+                }
+                count_wrong_state(lr->o.logins);
+                return reply_callback_page(req, false);
+        }
+        /* Used once, whatever the outcome; kept to tell a reload. */
+        s->oauth_state = erase_and_free(s->oauth_state);
+        signed_in = oauth_callback_complete(s, q);
+        used_states_add(&lr->used_states, TAKE_PTR(state), signed_in);
+        return reply_callback_page(req, signed_in);
 }
 
 static bool is_authenticated(SessionState state) {
@@ -844,6 +876,7 @@ LoginRoutes *login_routes_free(LoginRoutes *lr) {
                 if (lr->pending[i].req)
                         (void)http_reply_error(pending_take(&lr->pending[i]), 503, "shutting down");
         http_wait_list_free(lr->status_waiters);
+        used_states_done(&lr->used_states);
         free(lr);
         return NULL;
 }

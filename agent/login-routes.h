@@ -2,9 +2,10 @@
  * routes need the token and allow_from (enforced by the server before
  * these handlers run), the OAuth redirect targets accept loopback (the
  * browser in the VM), /auth/callback also the host with its token.  Shapes come from login/login-json.c; this
- * module decides status codes, drives sessions, and keeps the one piece of
- * HTTP state a login has: a start request waiting for its authorize URL,
- * answered when the login manager says the session has it (or ended). */
+ * module decides status codes, drives sessions, and keeps the HTTP state
+ * of logins: a start request waiting for its authorize URL, answered when
+ * the login manager says the session has it (or ended), and the states
+ * the latest /oauth/callback's used up (a reload gets its page again). */
 #pragma once
 
 #include <stdint.h>

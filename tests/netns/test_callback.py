@@ -13,7 +13,9 @@ frame reaches neither callback; a login fails at its 16th wrong-state
 callback (a host-driven one at /oauth/callback, a CLI's at
 /auth/callback); a host-driven login takes no state under 8 bytes, and
 no state another waiting login has; an escaped NUL cuts no state or code
-short; a callback with the login's state but no code fails the login."""
+short; a callback with the login's state but no code fails the login; a
+used callback again (a reload) gets its page again, and neither it nor a
+callback without a state counts as a guess."""
 import http.client
 import json
 import os
@@ -494,6 +496,44 @@ def test_a_callback_without_a_code_fails_the_login(env):
         assert status == 400 and b"Sign-in failed" in page, (tag, page)
         assert env.json("GET", f"/credentials/status?sessionId={s}") == \
             (200, {"authenticated": False, "failed": True, "error": "Callback without a code"}), tag
+    env.assert_no_secrets()
+
+
+def test_a_reloaded_callback_is_no_guess(env):
+    """The same callback again after the login used its state (the person
+    reloading the page, a browser restoring its tab), signed in or not,
+    delivered or not: the page it got the first time, nothing captured,
+    and no guess counted against a waiting login (more than 16 of them
+    would have failed it).  Nor is a callback without a state: it guesses
+    nothing."""
+    s, failed, waiting = sid(), sid(), sid()
+    assert start_host(env, s, "host-state-r")[0] == 200
+    assert start_host(env, failed, "host-state-f")[0] == 200
+    assert start_host(env, waiting, "host-state-w")[0] == 200
+    signed_in = "/oauth/callback?code=SECRET-CODE-r&state=host-state-r"
+    denied = "/oauth/callback?error=access_denied&state=host-state-f"
+    assert browse(env, signed_in)[0] == 200
+    assert browse(env, denied)[0] == 400
+    env.wait_status(s, lambda code, b: b.get("authenticated"))
+    for _ in range(10):
+        status, _, page = browse(env, signed_in)
+        assert status == 200 and b"Signed in &mdash; you can close this window." in page
+        # Another code with that state is not captured either.
+        assert browse(env, "/oauth/callback?code=SECRET-CODE-x&state=host-state-r")[0] == 200
+        assert browse(env, denied)[0] == 400
+        assert browse(env, "/oauth/callback?code=SECRET-CODE-x")[0] == 400
+        assert browse(env, "/oauth/callback?code=SECRET-CODE-x&state=")[0] == 400
+    got = env.json("GET", f"/credentials/get?sessionId={s}")
+    assert got[0] == 200 and got[1]["credentials"] == {"code": "SECRET-CODE-r", "state": "host-state-r"}
+    # Delivered, the session gone: still the same page.
+    assert env.json("GET", f"/credentials/status?sessionId={s}")[0] == 404
+    assert browse(env, signed_in)[0] == 200
+    assert env.json("GET", f"/credentials/status?sessionId={failed}")[1].get("error") == "access_denied"
+    st = env.json("GET", f"/credentials/status?sessionId={waiting}")[1]
+    assert st.get("waiting") is True, st
+    assert not env.agent.log_lines("OAuth callback with a wrong state refused")
+    assert browse(env, "/oauth/callback?code=SECRET-CODE-w&state=host-state-w")[0] == 200
+    env.wait_status(waiting, lambda code, b: b.get("authenticated"))
     env.assert_no_secrets()
 
 

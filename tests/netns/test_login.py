@@ -60,9 +60,10 @@ def test_host_driven_state(env):
     # Right state.
     status, page = env.request("GET", "/oauth/callback?code=SECRET-CODE-h&state=host-state-1&scope=a+b")
     assert status == 200 and b"Signed in &mdash; you can close this window." in page
-    # Replayed: refused, the session keeps the first capture.
-    status, _ = env.request("GET", "/oauth/callback?code=SECRET-CODE-evil&state=host-state-1")
-    assert status == 400
+    # Replayed (a reload, or another code): the page again, the session
+    # keeps the first capture.
+    status, page = env.request("GET", "/oauth/callback?code=SECRET-CODE-evil&state=host-state-1")
+    assert status == 200 and b"Signed in &mdash; you can close this window." in page
     st = env.json("GET", f"/credentials/status?sessionId={s}")[1]
     assert ISO.match(st.pop("modifiedAt"))
     assert st == {"authenticated": True, "path": "/oauth/callback", "provider": "oauth"}
