@@ -1,7 +1,8 @@
 /* See restore.h.  One MMDS question at a time: a trigger while one is out
  * is remembered and asked after it.  The restoring state starts only when
  * MMDS names a new generation, so a poke (which anyone may send) costs at
- * most one MMDS question per restore_check_interval_ms and never a 503.
+ * most one MMDS question per restore_check_interval_ms and never a 503;
+ * pokes inside the interval share one question at its end.
  * A refused handover keeps the agent restoring until a later check brings
  * an acceptable one; a failed MMDS question while restoring is asked
  * again with a growing delay, and so is the first one (the boot's
@@ -55,7 +56,8 @@ struct Restore {
         usec_t started;            /* CLOCK_MONOTONIC: the trigger of the restore under way */
         usec_t asked;              /* CLOCK_MONOTONIC: the current question */
         const char *why;           /* static: the trigger of the current question */
-        usec_t last_poke;          /* CLOCK_MONOTONIC: the last accepted POST /restore-check */
+        usec_t last_poke;          /* CLOCK_MONOTONIC: the last POST /restore-check that asked MMDS */
+        sd_event_source *poke_later; /* pokes inside the interval: their one question, at its end */
         usec_t retry_usec;
         unsigned attempts;         /* failed questions since the start or the last trigger */
         /* What network steps that failed since the last that did not may
@@ -534,21 +536,44 @@ static int on_clock(sd_event_source *es, int fd, uint32_t revents, void *userdat
         return 0;
 }
 
+static void poke(Restore *x) {
+        x->poke_later = sd_event_source_disable_unref(x->poke_later);
+        x->last_poke = now(CLOCK_MONOTONIC);
+        trigger(x, "POST /restore-check");
+}
+
+static int on_poke_later(sd_event_source *es, uint64_t usec, void *userdata) {
+        poke(userdata);
+        return 0;
+}
+
 /* Public and data-less: it only makes the agent ask MMDS, the host's
  * channel, which only the host writes; so a neighbour gains at most one
- * MMDS question per interval. */
+ * MMDS question per interval.  A poke inside the interval (anyone's
+ * before the host's: a neighbour, a page in the VM's browser) is
+ * accepted too, and served by a question asked at the interval's end,
+ * one for all such pokes: the question under way, or just answered, may
+ * have read MMDS before the host wrote its handover. */
 static int restore_check_handler(HttpRequest *req, void *userdata) {
         Restore *x = ((Manager *)userdata)->restore;
         usec_t t = now(CLOCK_MONOTONIC), interval = (usec_t)x->m->config.restore_check_interval_ms * USEC_PER_MSEC;
         size_t size = 0;
+        int r;
 
         (void)http_request_body(req, &size);
         if (size > 0)
                 return http_reply_error(req, 400, "restore-check takes no body");
-        if (x->last_poke && t - x->last_poke < interval)
-                return http_reply_error(req, 429, "restore check already asked");
-        x->last_poke = t;
-        trigger(x, "POST /restore-check");
+        if (!x->last_poke || t - x->last_poke >= interval)
+                poke(x);
+        else if (!x->poke_later) {
+                r = sd_event_add_time(x->m->event, &x->poke_later, CLOCK_MONOTONIC, x->last_poke + interval, 0,
+                                      on_poke_later, x);
+                if (r < 0) {
+                        log_warning_errno(r, "Restore check: cannot schedule the poke's question: %m");
+                        return http_reply_error(req, 429, "restore check already asked");
+                }
+                log_debug("POST /restore-check inside restore_check_interval_ms: MMDS is asked at its end.");
+        }
         return http_reply_json(req, 202, json_pack("{s:s}", "status", "checking"), 0);
 }
 
@@ -563,6 +588,7 @@ void restore_free(Manager *m) {
                 return;
         mmds_request_free(x->mmds);
         sd_event_source_disable_unref(x->retry);
+        sd_event_source_disable_unref(x->poke_later);
         sd_event_source_disable_unref(x->clock_src);
         safe_close(x->clock_fd);
         free(x->generation);

@@ -112,7 +112,7 @@ static const ConfigKey keys[] = {
         K(mmds_path, KEY_STRING, "/vm-browser-agent", "MMDS object holding {\"token\", \"desktop_secret\"}"),
         K(restore, KEY_TRISTATE, "auto", "notice a snapshot restore (POST /restore-check, a wall-clock step) and take the new identity from MMDS (auto: when MMDS was asked for a secret at start)"),
         K(restore_clock, KEY_TRISTATE, "auto", "on restore, step CLOCK_REALTIME to the host's time (auto: as PID 1 of the machine or its systemd's service)"),
-        K(restore_check_interval_ms, KEY_U32, "1000", "POST /restore-check asks MMDS at most once per this interval; more often: 429"),
+        K(restore_check_interval_ms, KEY_U32, "1000", "POST /restore-check asks MMDS at most once per this interval; pokes inside it are accepted too (202) and share one question at its end"),
         K(display, KEY_STRING, ":1", "X display of Xvfb"),
         K(geometry, KEY_STRING, "1280x800", "Xvfb screen size"),
         K(depth, KEY_U32, "24", "Xvfb colour depth"),
