@@ -95,7 +95,7 @@ static const ConfigKey keys[] = {
         K(http_listen, KEY_STRING, "0.0.0.0", "HTTP listen address"),
         K(http_port, KEY_PORT, "8080", "HTTP port"),
         K(http_max_connections, KEY_U32, "1024", "concurrent HTTP connections from the network but the host's (which has 64 more); loopback is apart"),
-        K_RANGE(http_max_per_ip, "64", "concurrent HTTP connections per client address (loopback: per local user; the local users but root and browser_user hold twice this together)", HTTP_MAX_PER_IP_MIN,
+        K_RANGE(http_max_per_ip, "64", "concurrent HTTP connections per client address (IPv6 but the host's addresses: per /64, link-local all one; loopback: per local user; the local users but root and browser_user hold twice this together)", HTTP_MAX_PER_IP_MIN,
                 UINT32_MAX),
         K_RANGE(http_timeout_s, "10", "idle / slow-drip HTTP connection timeout", 1, HTTP_TIMEOUT_S_MAX),
         K(http_max_body, KEY_U32, "65536", "largest request body (413 beyond)"),

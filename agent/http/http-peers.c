@@ -25,7 +25,18 @@ struct HttpPeers {
 enum {
         KEY_LOCAL = 1, /* loopback: a local user in HTTP_LOCAL_SHARES */
         KEY_APART = 2, /* loopback: root or the browser's user */
+        KEY_PREFIX6 = 64, /* an IPv6 /64 (not the host's): its first 8 bytes */
 };
+
+/* Bytes of an IPv6 address that name its client when it is not the
+ * host's: its /64, which one machine holds whole (SLAAC privacy
+ * addresses, or any address it takes in it), so that it has one share and
+ * not one per address.  Link-local is fe80::/64 for every neighbour on the
+ * link, the zone not compared (the VM has one network device), so all of
+ * them share one: counted per address, any neighbour could take as many
+ * link-local addresses as it likes and fill the pool again; the host's
+ * link-local address is in allow_from (the ip= gateway), counted apart. */
+#define PREFIX6_BYTES 8
 
 static bool is_loopback(const HttpPeerKey *key) {
         return key->bytes[0] == KEY_LOCAL || key->bytes[0] == KEY_APART;
@@ -52,7 +63,7 @@ HttpPeers *http_peers_free(HttpPeers *p) {
         return NULL;
 }
 
-HttpPeerKey http_peer_key(const struct sockaddr *sa, uid_t owner, uid_t browser) {
+HttpPeerKey http_peer_key(const struct sockaddr *sa, uid_t owner, uid_t browser, bool host) {
         HttpPeerKey k = {};
         uint8_t a[16];
         int f;
@@ -67,7 +78,10 @@ HttpPeerKey http_peer_key(const struct sockaddr *sa, uid_t owner, uid_t browser)
                 return k;
         }
         f = sockaddr_bytes(sa, a);
-        if (f == AF_INET || f == AF_INET6) {
+        if (f == AF_INET6 && !host) {
+                k.bytes[0] = KEY_PREFIX6;
+                memcpy(k.bytes + 1, a, PREFIX6_BYTES);
+        } else if (f == AF_INET || f == AF_INET6) {
                 k.bytes[0] = f == AF_INET ? 4 : 6;
                 memcpy(k.bytes + 1, a, f == AF_INET ? 4 : 16);
         }

@@ -5,10 +5,14 @@
  * their v4-mapped forms) is one client per local user (the owner of the
  * peer's socket, common/sock-diag.h; one more client for those whose owner
  * is unknown), so that a provider CLI cannot take the room of the
- * browser, which runs as a user of its own.  Beyond max_connections only the
- * host (the ip= gateway, allow_from — never loopback) is let in, into a
- * reserve of its own, so neither the bridge nor a local process can lock
- * the host's probes out.  Loopback is outside that pool: the VM's own
+ * browser, which runs as a user of its own.  An IPv6 client that is not
+ * the host is its /64 (link-local: all of fe80::/64 one client), as one
+ * machine holds a whole /64: counted per address, one neighbour taking
+ * many addresses in its /64 had a share for each and filled the pool
+ * alone; the host's addresses keep one client each.  Beyond
+ * max_connections only the host (the ip= gateway, allow_from — never
+ * loopback) is let in, into a reserve of its own, so neither the bridge
+ * nor a local process can lock the host's probes out.  Loopback is outside that pool: the VM's own
  * browser brings the OAuth redirects there, which clients on the bridge
  * filling the table (long polls of the public /health/ready) must not lock
  * out.  Root (the agent's own probes) and the browser's user have a
@@ -35,8 +39,9 @@
 #define HTTP_LOCAL_SHARES 2u
 
 typedef struct HttpPeerKey {
-        /* family byte (4, 6; loopback: 1, or 2 for root and the browser's
-         * user) + address; for loopback the owner's uid, zero-filled */
+        /* family byte (4, 6; 64 for an IPv6 /64; loopback: 1, or 2 for
+         * root and the browser's user) + address (a /64's first 8 bytes);
+         * for loopback the owner's uid, zero-filled */
         uint8_t bytes[17];
 } HttpPeerKey;
 
@@ -51,8 +56,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(HttpPeers *, http_peers_free);
 /* The client a peer address counts as; owner only counts for loopback:
  * the user whose socket the peer is, or HTTP_PEER_OWNER_UNKNOWN; browser
  * is the browser's user (HTTP_PEER_OWNER_UNKNOWN: none), which like root
- * is not in the local users' HTTP_LOCAL_SHARES. */
-HttpPeerKey http_peer_key(const struct sockaddr *sa, uid_t owner, uid_t browser);
+ * is not in the local users' HTTP_LOCAL_SHARES.  host: the peer is the
+ * host's (allow_from), a client per address; any other IPv6 peer (not
+ * loopback, not v4-mapped: those are IPv4) is its /64. */
+HttpPeerKey http_peer_key(const struct sockaddr *sa, uid_t owner, uid_t browser, bool host);
 
 typedef struct HttpAdmission {
         uint32_t max_connections, max_per_peer;

@@ -796,7 +796,7 @@ static void conn_admit(HttpServer *s, struct MHD_Connection *conn, Conn *c) {
         HttpAdmission a = { .max_connections = s->o.max_connections, .max_per_peer = s->o.max_per_ip,
                             .host = peer_is_host(s, sa) };
 
-        c->key = http_peer_key(sa, loopback_owner(s, sa, fd ? fd->connect_fd : -EBADF), s->o.browser_uid);
+        c->key = http_peer_key(sa, loopback_owner(s, sa, fd ? fd->connect_fd : -EBADF), s->o.browser_uid, a.host);
         c->admitted = http_peers_admit(s->peers, &c->key, &a) >= 0;
         if (!c->admitted && fd)
                 (void)shutdown(fd->connect_fd, SHUT_RDWR);

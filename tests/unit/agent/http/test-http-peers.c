@@ -1,5 +1,6 @@
 /* Unit tests for agent/http/http-peers.c: which client an address counts
- * as (loopback is one), the per-client limit, the host's reserve beyond
+ * as (loopback is one, an IPv6 /64 off the host's addresses is one), the
+ * per-client limit, the host's reserve beyond
  * the connection limit, and release. */
 #include <arpa/inet.h>
 #include <setjmp.h>
@@ -16,13 +17,22 @@
 /* The browser's user in these tests. */
 #define BROWSER 1002
 
-/* The key of addr, for a loopback peer of user owner. */
-static HttpPeerKey owned(const char *addr, uid_t owner) {
+/* The key of addr, for a loopback peer of user owner; host: the peer is
+ * the host's (allow_from). */
+static HttpPeerKey peer_key(const char *addr, uid_t owner, bool host) {
         SockaddrIn a;
         socklen_t len;
 
         assert_int_equal(sockaddr_in_parse(addr, 0, &a, &len), 0);
-        return http_peer_key(&a.sa, owner, BROWSER);
+        return http_peer_key(&a.sa, owner, BROWSER, host);
+}
+
+static HttpPeerKey owned(const char *addr, uid_t owner) {
+        return peer_key(addr, owner, false);
+}
+
+static HttpPeerKey host_key(const char *addr) {
+        return peer_key(addr, HTTP_PEER_OWNER_UNKNOWN, true);
 }
 
 static HttpPeerKey key_of(const char *addr) {
@@ -34,6 +44,10 @@ static bool same(const char *a, const char *b) {
         return memcmp(&x, &y, sizeof x) == 0;
 }
 
+static bool same_key(HttpPeerKey x, HttpPeerKey y) {
+        return memcmp(&x, &y, sizeof x) == 0;
+}
+
 static void test_keys(void **state) {
         assert_true(same("127.0.0.1", "127.0.0.2"));
         assert_true(same("127.0.0.1", "127.255.1.9"));
@@ -42,11 +56,88 @@ static void test_keys(void **state) {
         assert_true(same("10.0.0.1", "::ffff:10.0.0.1"));
         assert_false(same("10.0.0.1", "10.0.0.2"));
         assert_false(same("10.0.0.1", "127.0.0.1"));
-        assert_false(same("fd00::1", "fd00::2"));
+        assert_true(same("fd00::1", "fd00::2"));
 }
 
-static bool same_key(HttpPeerKey x, HttpPeerKey y) {
-        return memcmp(&x, &y, sizeof x) == 0;
+/* The key of link-local addr on the link with index zone. */
+static HttpPeerKey zoned(const char *addr, uint32_t zone) {
+        SockaddrIn a;
+        socklen_t len;
+
+        assert_int_equal(sockaddr_in_parse(addr, 0, &a, &len), 0);
+        a.in6.sin6_scope_id = zone;
+        return http_peer_key(&a.sa, HTTP_PEER_OWNER_UNKNOWN, BROWSER, false);
+}
+
+/* An IPv6 peer off the host's addresses is its /64: one machine holds the
+ * whole of it (SLAAC privacy addresses, any address it takes), so one
+ * neighbour had a share per address.  Link-local is one /64 for the whole
+ * link, the zone not compared.  v4-mapped is IPv4, ::1 loopback. */
+static void test_ipv6_prefix_keys(void **state) {
+        assert_true(same("fd00:0:0:1::1", "fd00:0:0:1:ffff:ffff:ffff:fffe"));
+        assert_true(same("2001:db8:1:2:a::", "2001:db8:1:2:b:c:d:e"));
+        assert_false(same("fd00:0:0:1::1", "fd00:0:0:2::1"));
+        assert_false(same("fd00::1", "fd01::1"));
+        assert_true(same("fe80::1", "fe80::2:3"));
+        assert_true(same_key(zoned("fe80::1", 1), zoned("fe80::2", 2)));
+        assert_false(same("fe80::1", "fe80:0:0:1::1")); /* not link-local's /64 */
+        /* IPv4, per address: v4-mapped ones too, not a /64 of ::ffff:0:0. */
+        assert_false(same("::ffff:10.0.0.1", "::ffff:10.0.0.2"));
+        assert_true(same("::ffff:10.0.0.1", "10.0.0.1"));
+        /* A /64 is not an address with zeroes after it, nor IPv4. */
+        assert_false(same_key(key_of("fd00::5"), host_key("fd00::")));
+        assert_false(same_key(key_of("::a00:1"), key_of("10.0.0.1")));
+        assert_true(same("::1", "127.0.0.1"));
+        assert_false(same("::1", "::2"));
+}
+
+/* The host's addresses keep a client each, in its /64 or not: a neighbour
+ * in the same /64 neither shares nor takes their count. */
+static void test_ipv6_host_keys(void **state) {
+        assert_false(same_key(host_key("fd00::1"), host_key("fd00::2")));
+        assert_false(same_key(host_key("fe80::1"), host_key("fe80::2")));
+        assert_false(same_key(host_key("fd00::1"), key_of("fd00::1")));
+        assert_false(same_key(host_key("fd00::1"), key_of("fd00::2")));
+        assert_true(same_key(host_key("fd00::1"), host_key("fd00::1")));
+        assert_true(same_key(host_key("::ffff:10.0.0.1"), key_of("10.0.0.1")));
+        assert_true(same_key(host_key("127.0.0.1"), key_of("127.0.0.1")));
+}
+
+/* A neighbour taking many addresses in its /64 holds max_per_peer
+ * connections in all, not that many per address: before, it filled the
+ * pool alone and every other neighbour was refused.  Another /64 still
+ * gets in, and the host's addresses in the same /64 have their shares and
+ * the reserve. */
+static void test_ipv6_prefix_limits(void **state) {
+        HttpAdmission guest = { .max_connections = 8, .max_per_peer = 2 };
+        HttpAdmission from_host = { .max_connections = 8, .max_per_peer = 2, .host = true };
+        HttpPeerKey other = key_of("fd00:0:0:2::9"), host = host_key("fd00:0:0:1::1");
+        HttpPeers *p = NULL;
+        char addr[64];
+
+        assert_int_equal(http_peers_new(&p), 0);
+        for (int i = 0; i < 6; i++) {
+                snprintf(addr, sizeof addr, "fd00:0:0:1::%x", 0x100 + i);
+                HttpPeerKey k = key_of(addr);
+                assert_int_equal(http_peers_admit(p, &k, &guest), i < 2 ? 0 : -EUSERS);
+        }
+        assert_int_equal(http_peers_total(p), 2);
+        for (int i = 0; i < 2; i++)
+                assert_int_equal(http_peers_admit(p, &other, &guest), 0);
+        assert_int_equal(http_peers_admit(p, &other, &guest), -EUSERS);
+        for (int i = 0; i < 2; i++)
+                assert_int_equal(http_peers_admit(p, &host, &from_host), 0);
+        assert_int_equal(http_peers_admit(p, &host, &from_host), -EUSERS);
+        HttpPeerKey host2 = host_key("fd00:0:0:1::2");
+        assert_int_equal(http_peers_admit(p, &host2, &from_host), 0);
+        assert_int_equal(http_peers_count(p, &host), 2);
+        assert_int_equal(http_peers_total(p), 7);
+        /* Released from another address of the same /64: its room again. */
+        HttpPeerKey k = key_of("fd00:0:0:1::ffff");
+        http_peers_release(p, &k);
+        assert_int_equal(http_peers_admit(p, &k, &guest), 0);
+        assert_int_equal(http_peers_admit(p, &k, &guest), -EUSERS);
+        assert_null(http_peers_free(p));
 }
 
 /* Loopback is one client per local user, whatever its address; the
@@ -190,10 +281,10 @@ static void test_no_browser_user(void **state) {
         HttpPeers *p = NULL;
 
         assert_int_equal(sockaddr_in_parse("127.0.0.1", 0, &lo, &len), 0);
-        HttpPeerKey root = http_peer_key(&lo.sa, 0, HTTP_PEER_OWNER_UNKNOWN),
-                    unknown = http_peer_key(&lo.sa, HTTP_PEER_OWNER_UNKNOWN, HTTP_PEER_OWNER_UNKNOWN),
-                    u1 = http_peer_key(&lo.sa, 1001, HTTP_PEER_OWNER_UNKNOWN),
-                    u2 = http_peer_key(&lo.sa, 1002, HTTP_PEER_OWNER_UNKNOWN);
+        HttpPeerKey root = http_peer_key(&lo.sa, 0, HTTP_PEER_OWNER_UNKNOWN, false),
+                    unknown = http_peer_key(&lo.sa, HTTP_PEER_OWNER_UNKNOWN, HTTP_PEER_OWNER_UNKNOWN, false),
+                    u1 = http_peer_key(&lo.sa, 1001, HTTP_PEER_OWNER_UNKNOWN, false),
+                    u2 = http_peer_key(&lo.sa, 1002, HTTP_PEER_OWNER_UNKNOWN, false);
 
         assert_int_equal(http_peers_new(&p), 0);
         assert_int_equal(http_peers_admit(p, &unknown, &a), 0);
@@ -244,6 +335,9 @@ static void test_many_clients(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_keys),
+                cmocka_unit_test(test_ipv6_prefix_keys),
+                cmocka_unit_test(test_ipv6_host_keys),
+                cmocka_unit_test(test_ipv6_prefix_limits),
                 cmocka_unit_test(test_loopback_owner_keys),
                 cmocka_unit_test(test_loopback_owner_limits),
                 cmocka_unit_test(test_limits),
