@@ -1,7 +1,8 @@
 """Connections to the real agent's HTTP server, held, counted and timed
 out: 2,000 idle connections from the host side (the attacker keeps at most
 its per-IP 64, and they are dropped once idle), the host's reserve when
-the bridge fills http_max_connections, loopback counted as one client per
+the bridge fills http_max_connections, an IPv6 /64 counted as one client,
+loopback counted as one client per
 local user and all local users together bounded, pages' requests closing their connection, and requests dripped
 a byte at a time (on a new connection or a kept-alive one) or stopped after
 the request line, cut off at http_timeout_s — and /health keeps answering
@@ -100,6 +101,22 @@ def open_from(ns, sources, n, port=PORT, host=GUEST, uid=0):
     return socks
 
 
+def open_ipv6_from(ns, sources, n, host):
+    """n IPv6 connections from each source address to host, non-blocking
+    once open."""
+    socks = []
+    with ns.entered():
+        for a in sources:
+            for _ in range(n):
+                c = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+                socks.append(c)
+                c.bind((a, 0))
+                c.settimeout(5)
+                c.connect((host, PORT))
+                c.setblocking(False)
+    return socks
+
+
 def held(socks):
     """How many of socks the server has not closed."""
     n = 0
@@ -141,6 +158,37 @@ def test_connection_limit_keeps_a_reserve(agent_bin, lan, workdir):
     # The gauge counts the host's own /metrics request.
     wait_until(lambda: s.metric("vmba_http_connections", src="host") == 1, 10,
                "the closed connections to be released")
+    s.assert_serving()
+
+
+def test_one_ipv6_64_is_one_client(agent_bin, lan, workdir):
+    # A neighbour on the bridge holding several IPv6 addresses of one /64
+    # (SLAAC privacy addresses, or any it adds) gets http_max_per_ip (64)
+    # connections in all: it had 64 per address and filled
+    # http_max_connections (100) alone, so a neighbour in another /64 (and
+    # one on IPv4) was refused.  The host (the ip= gateway, 10.77.0.1)
+    # stays answered.  Addresses without DAD: usable at once.
+    s = Server(lan, agent_argv(agent_bin, workdir, "http_max_connections=100", "http_timeout_s=120",
+                               "http_listen=::", kernel_cmdline=HOST_IP))
+    for prefix in ("fd77:0:0:1", "fd77:0:0:2"):
+        lan.guest.run("ip", "addr", "add", f"{prefix}::2/64", "dev", "eth0", "nodad")
+    neighbour = [f"fd77:0:0:1::{i:x}" for i in range(0x11, 0x14)]
+    for a in neighbour + ["fd77:0:0:2::11"]:
+        lan.host.run("ip", "addr", "add", f"{a}/64", "dev", "veth0", "nodad")
+    lan.host.run("ip", "addr", "add", "10.77.0.11/24", "dev", "veth0")
+    socks = open_ipv6_from(lan.host, neighbour, 64, "fd77:0:0:1::2")
+    others = []
+    try:
+        wait_until(lambda: held(socks) <= 64, 5, "the /64's connections over 64 to be closed")
+        assert held(socks) == 64
+        others = open_ipv6_from(lan.host, ["fd77:0:0:2::11"], 20, "fd77:0:0:2::2")
+        others += open_from(lan.host, ["10.77.0.11"], 10)
+        for _ in range(5):
+            assert s.request("GET", "/health", src="host", timeout=30)[0] == 200
+        assert held(others) == 30 and held(socks) == 64
+    finally:
+        for c in socks + others:
+            c.close()
     s.assert_serving()
 
 
