@@ -31,7 +31,8 @@ from the network, without the token):
    fork; past that the connection is closed unanswered, logged once until
    the source holds none): a neighbour with one address no longer fills
    the VNC user's tasks (VNC_USER_TASKS_MAX in vnc/display.c) and locks
-   the person out.  A source is the peer's address, or, for a peer on this
+   the person out.  A source is the peer's address (an IPv6 one but the
+   host's and loopback: its /64, link-local all one), or, for a peer on this
    machine (an address it can bind; its socket found in /proc/net/tcp*,
    held by a process), "local user UID", whatever address it took: a local
    process (a provider CLI) could otherwise connect from 127.0.0.2,
@@ -167,6 +168,23 @@ class SourceLimit:
         a = getattr(a, 'ipv4_mapped', None) or a
         return not any(a in n for n in self.hosts)
 
+    def counted_as(self, s):
+        """The source s counts as for its own limit: an IPv6 address but
+        loopback, a v4-mapped one (IPv4) and the host's is its /64, as one
+        machine holds a whole /64 (SLAAC privacy addresses, or any address
+        it adds): counted per address, a neighbour with two of them filled
+        the others' share alone.  Link-local is fe80::/64 for every
+        neighbour (the zone is not compared): per address, any of them
+        could take link-local addresses without end.  Any other source is
+        itself (the host's addresses are one source each)."""
+        try:
+            a = ipaddress.ip_address(s.split('%')[0])
+        except (ValueError, AttributeError):
+            return s
+        if a.version != 6 or a.ipv4_mapped or a.is_loopback or not self.other(s):
+            return s
+        return str(ipaddress.ip_network(f'{a}/64', strict=False))
+
     def room(self, key, n, limit, s, refused):
         """Whether key's n connections leave room under limit.  Its first
         refusal is logged (naming s, with refused), the next ones not
@@ -183,7 +201,9 @@ class SourceLimit:
     def admit(self, s, held):
         """Whether a connection from s may have a process, given the
         sources of the connections held now (one entry each)."""
-        if not self.room(s, held.count(s), self.limit, s, '; closing the next ones until one ends'):
+        key = self.counted_as(s)
+        n = sum(self.counted_as(h) == key for h in held)
+        if not self.room(key, n, self.limit, key, '; closing the next ones until one ends'):
             return False
         return not self.other(s) or self.room(OTHERS, sum(map(self.other, held)), self.others, s,
                                               ' by sources other than the host and root; '

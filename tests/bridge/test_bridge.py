@@ -17,7 +17,8 @@ WebSocket upgrade without or with a wrong token gets no 101; RFB is not
 reachable as shipped (x11vnc on a unix socket only), and opened (vnc_listen=::, the
 IPv6 run) offers only VNC authentication (type 2, never None) and refuses
 a wrong password; noVNC connections held open, from one address or from
-several, leave the host its desktop; a host that floods noVNC from two
+several, leave the host its desktop, and several addresses of one IPv6
+/64 are one source; a host that floods noVNC from two
 addresses meets the VNC user's task limit, and websockify goes on.  From
 the host: the control routes pass the gate; the WebSocket with the token
 reaches x11vnc, and so does RFB with the password (DES) where it is
@@ -215,8 +216,9 @@ def connect_from(source, addr, port):
 
 
 def test_neighbour_with_several_addresses_leaves_the_host_its_desktop(setup):
-    """A neighbour that takes four addresses on the bridge and holds 24
-    noVNC connections from each (96, more than the 64 tasks the VNC user
+    """A neighbour that takes four addresses on the bridge (IPv6: in four
+    /64s, as one /64 is one source) and holds 24 noVNC connections from
+    each (96, more than the 64 tasks the VNC user
     may have, each a request begun and never ended) is held to the share
     of all sources but the host's (OTHERS_MAX, 36, in
     vnc/websockify-main.py): the others are closed unanswered, a fifth
@@ -227,24 +229,28 @@ def test_neighbour_with_several_addresses_leaves_the_host_its_desktop(setup):
     (HeldRequests): websockify's request timeout does not end them."""
     family, b, agent, vm_addr, host_scope, nbr_scope = setup
     wait_until(lambda: agent.try_get("/health/ready")[0] == 200, 60, "the VM's display chain ready")
+    nbr_vm, host_vm = scoped(vm_addr, nbr_scope), scoped(vm_addr, host_scope)
     if family == "ipv4":
-        addrs = [f"{NET4}.{n}" for n in (3, 4, 5, 6, 7)]
-        for a in addrs[1:]:
+        pairs = [(f"{NET4}.{n}", nbr_vm) for n in (3, 4, 5, 6, 7)]
+        for a, _ in pairs[1:]:
             b.nbr.run("ip", "addr", "add", f"{a}/24", "dev", "eth0")
     else:
-        addrs = [f"fe80::{n}" for n in (3, 4, 5, 6, 7)]
-        for a in addrs[1:]:
+        # An IPv6 source is its /64 (one machine holds all of it): a /64
+        # each, the VM on-link in each.
+        pairs = [(f"fd14:0:0:{n}::3", f"fd14:0:0:{n}::2") for n in (3, 4, 5, 6, 7)]
+        for a, vm in pairs:
+            b.vm.run("ip", "addr", "add", f"{vm}/64", "dev", "eth0", "nodad")
             b.nbr.run("ip", "addr", "add", f"{a}/64", "dev", "eth0", "nodad")
-    nbr_vm, host_vm = scoped(vm_addr, nbr_scope), scoped(vm_addr, host_scope)
     # Those past the share are closed by websockify.
     wait_no_connections(agent.services()["websockify"]["pid"])
     with HeldRequests(closed_ok=True) as held:
         with b.nbr.entered():
-            for a in addrs[:4]:
+            for a, vm in pairs[:4]:
                 for _ in range(24):
-                    held.add(connect_from(scoped(a, nbr_scope), nbr_vm, agent.novnc_port))
+                    held.add(connect_from(a, vm, agent.novnc_port))
         # Accepted after the 96: closed unanswered, as the share is full.
-        with b.nbr.entered(), connect_from(scoped(addrs[4], nbr_scope), nbr_vm, agent.novnc_port) as c:
+        a, vm = pairs[4]
+        with b.nbr.entered(), connect_from(a, vm, agent.novnc_port) as c:
             assert answer_status(http_answer(c, b"GET /vnc.html HTTP/1.0\r\n\r\n")) is None
         # A local user's too: a provider CLI with a neighbour could
         # otherwise take what the share leaves the host.
@@ -255,6 +261,33 @@ def test_neighbour_with_several_addresses_leaves_the_host_its_desktop(setup):
     share = "connections held already by sources other than the host and root"
     lines = wait_until(lambda: agent.log_lines(share), 10, "the share logged")
     assert len(lines) == 1 and ": 36 connections held already" in lines[0], lines
+
+
+def test_neighbour_one_ipv6_64_is_one_source(setup):
+    """A neighbour with several addresses of one /64 (link-local: all of
+    fe80::/64) holds 24 noVNC connections (PER_SOURCE) in all: counted per
+    address, it had 24 for each and two of them took the others' 36.  Its
+    next one, from a third address of the /64, is closed unanswered, and
+    the log names the /64; the host still gets its desktop."""
+    family, b, agent, vm_addr, host_scope, nbr_scope = setup
+    if family == "ipv4":
+        pytest.skip("an IPv6 /64")
+    wait_until(lambda: agent.try_get("/health/ready")[0] == 200, 60, "the VM's display chain ready")
+    for n in (4, 5):
+        b.nbr.run("ip", "addr", "add", f"fe80::{n}/64", "dev", "eth0", "nodad")
+    nbr_vm, host_vm = scoped(vm_addr, nbr_scope), scoped(vm_addr, host_scope)
+    wait_no_connections(agent.services()["websockify"]["pid"])
+    with HeldRequests() as held:
+        with b.nbr.entered():
+            for n in (3, 4):
+                for _ in range(12):
+                    held.add(connect_from(scoped(f"fe80::{n}", nbr_scope), nbr_vm, agent.novnc_port))
+            with connect_from(scoped("fe80::5", nbr_scope), nbr_vm, agent.novnc_port) as c:
+                assert answer_status(http_answer(c, b"GET /vnc.html HTTP/1.0\r\n\r\n")) is None
+        with_host_desktop(b, agent, family, vm_addr, host_vm)
+        assert not any(map(closed, held.socks))
+    lines = wait_until(lambda: agent.log_lines("connections held already"), 10, "the /64 logged")
+    assert len(lines) == 1 and "fe80::/64: 24 connections held already; closing the next" in lines[0], lines
 
 
 def link_mac(ns, dev="eth0"):

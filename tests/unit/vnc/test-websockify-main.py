@@ -167,6 +167,45 @@ class Limit(unittest.TestCase):
         self.assertEqual([lim.other(s) for s in ("10.214.0.1", "fe80::1%br0", "local user 5", "local user 0")],
                          [True, True, True, False])
 
+    def test_counted_as(self):
+        # An IPv6 source but loopback, v4-mapped and the host's is its
+        # /64: one machine holds the whole of it.  Link-local is one /64.
+        lim = wm.SourceLimit(hosts=wm.host_networks("10.214.0.1/32 fe80::1/128 fd00:0:0:7::/64"))
+        cases = {
+            "fd00::3": "fd00::/64",
+            "fd00:0:0:1:aaaa:bbbb:cccc:dddd": "fd00:0:0:1::/64",
+            "2001:db8:1:2::9": "2001:db8:1:2::/64",
+            "fe80::3%eth0": "fe80::/64",        # the zone is not compared
+            "fe80::4": "fe80::/64",
+            "fe80::1%eth0": "fe80::1%eth0",     # the host's: itself
+            "fd00:0:0:7::9": "fd00:0:0:7::9",   # inside a host CIDR: itself
+            "::1": "::1",                       # loopback nobody was found holding
+            "::ffff:10.214.0.3": "::ffff:10.214.0.3",  # IPv4: per address
+            "10.214.0.3": "10.214.0.3",
+            "local user 1000": "local user 1000",
+            "not an address": "not an address",
+            None: None,
+        }
+        for source, want in cases.items():
+            self.assertEqual(lim.counted_as(source), want, source)
+
+    def test_one_64_is_one_source(self):
+        # A neighbour with several addresses of one /64 holds the limit in
+        # all: before, it had the limit for each address.  Another /64,
+        # and the host's addresses in the same /64, have their own.
+        hosts = wm.host_networks("fd00::1/128")
+        with self.assertLogs("vmba-test", level="WARNING") as logs:
+            lim = wm.SourceLimit(limit=2, others=10, hosts=hosts, log=logging.getLogger("vmba-test"))
+            self.assertTrue(lim.admit("fd00::3", ["fd00::4"]))
+            self.assertFalse(lim.admit("fd00::5", ["fd00::3", "fd00::4"]))
+            self.assertTrue(lim.admit("fd00:0:0:1::3", ["fd00::3", "fd00::4"]))
+            self.assertTrue(lim.admit("fd00::1", ["fd00::3", "fd00::4", "fd00::1"]))
+            self.assertFalse(lim.admit("fe80::5%eth0", ["fe80::3%eth0", "fe80::4%eth0"]))
+            self.assertTrue(lim.admit("10.0.0.5", ["10.0.0.3", "::ffff:10.0.0.4"]))
+        self.assertEqual(logs.output, [
+            "WARNING:vmba-test:fd00::/64: 2 connections held already; closing the next ones until one ends",
+            "WARNING:vmba-test:fe80::/64: 2 connections held already; closing the next ones until one ends"])
+
     def test_others_share_and_one_warning(self):
         hosts = wm.host_networks("10.0.0.1/32")
         n3, n4, n5, host = "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.1"
