@@ -1,11 +1,14 @@
-/* The host API routes for logins, on the HTTP server's contract: control
- * routes need the token and allow_from (enforced by the server before
- * these handlers run), the OAuth redirect targets accept loopback (the
- * browser in the VM), /auth/callback also the host with its token.  Shapes come from login/login-json.c; this
- * module decides status codes, drives sessions, and keeps the HTTP state
- * of logins: a start request waiting for its authorize URL, answered when
- * the login manager says the session has it (or ended), and the states
- * the latest /oauth/callback's used up (a reload gets its page again). */
+/* The host's login API, on the HTTP server's contract (control routes:
+ * the token and allow_from are enforced by the server before these
+ * handlers run): POST /auth/{provider} starts a CLI login and waits for
+ * its authorize URL, GET /oauth-url, GET /credentials/status (with an
+ * optional wait), GET /credentials/get (the pull, delivered only once
+ * sent completely), POST /open-url.  Shapes come from login/login-json.c;
+ * this module decides status codes, drives sessions, and keeps the HTTP
+ * state of logins: a start request waiting for its authorize URL,
+ * answered when the login manager says the session has it (or ended),
+ * status requests waiting, pulls on their way.  The OAuth redirect
+ * targets and the host-driven start are callback-routes.c. */
 #pragma once
 
 #include <stdint.h>
@@ -22,7 +25,6 @@ typedef struct LoginRoutesOptions {
         HttpServer *http;
         LoginManager *logins;
         uint32_t url_wait_s;   /* how long POST /auth/{provider} waits for the URL */
-        uint32_t relay_s;      /* how long GET /auth/callback waits for the CLI's listener */
 } LoginRoutesOptions;
 
 /* Registers the routes and subscribes to the login manager, which must be
@@ -37,3 +39,9 @@ void login_routes_restore_begun(LoginRoutes *r);
  * on its way ends without it. */
 void login_routes_logins_gone(LoginRoutes *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(LoginRoutes *, login_routes_free);
+
+/* A new session for a start request: NULL and the reply sent (409 for a
+ * live id, else the error's status) when it cannot be made.  Borrowed:
+ * the login manager owns it. */
+LoginSession *login_routes_session_create(LoginManager *lm, HttpRequest *req, const char *id,
+                                          const char *provider, int *ret);

@@ -24,6 +24,7 @@
 #include "agent/login/login.h"
 #include "agent/supervise/children.h"
 #include "agent/supervise/supervisor.h"
+#include "callback-routes.h"
 #include "log.h"
 #include "login-routes.h"
 #include "manager.h"
@@ -82,6 +83,7 @@ Manager *manager_free(Manager *m) {
         m->ready_waiters = http_wait_list_free(m->ready_waiters);
         m->http = http_server_free(m->http);
         m->login_routes = login_routes_free(m->login_routes);
+        m->callback_routes = callback_routes_free(m->callback_routes);
         m->browser = browser_free(m->browser);
         m->supervisor = supervisor_free(m->supervisor);
         free(m->cgroup_base);

@@ -19,6 +19,7 @@ typedef struct Children Children;
 typedef struct Supervisor Supervisor;
 typedef struct HttpServer HttpServer;
 typedef struct LoginManager LoginManager;
+typedef struct CallbackRoutes CallbackRoutes;
 typedef struct LoginRoutes LoginRoutes;
 typedef struct Handoff Handoff;
 typedef struct Browser Browser;
@@ -71,6 +72,7 @@ typedef struct Manager {
         Browser *browser;
         LoginManager *logins;
         LoginRoutes *login_routes;
+        CallbackRoutes *callback_routes;
         Handoff *handoff;
         Restore *restore;         /* snapshot restores (restore.c); NULL: off */
 

@@ -32,6 +32,7 @@
 #include "agent/supervise/sv-prepare.h"
 #include "agent/supervise/supervisor.h"
 #include "build-config.h"
+#include "callback-routes.h"
 #include "desktop-setup.h"
 #include "fileio.h"
 #include "getopt-util.h"
@@ -1023,8 +1024,13 @@ static int setup_logins(Manager *m) {
         if (r < 0)
                 return r;
         LoginRoutesOptions ro = { .event = m->event, .http = m->http, .logins = m->logins,
-                                  .url_wait_s = c->url_wait_s, .relay_s = c->callback_relay_s };
+                                  .url_wait_s = c->url_wait_s };
         r = login_routes_new(&ro, &m->login_routes);
+        if (r < 0)
+                return r;
+        CallbackRoutesOptions co = { .event = m->event, .http = m->http, .logins = m->logins,
+                                     .relay_s = c->callback_relay_s };
+        r = callback_routes_new(&co, &m->callback_routes);
         if (r < 0)
                 return r;
         if (c->vsock_port == 0)
