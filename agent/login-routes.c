@@ -125,9 +125,9 @@ static void on_pending_abort(void *userdata) {
         (void)pending_take(userdata);
 }
 
-/* Fails the session (which stops its CLI) and answers 500: no live
- * session may outlive a start request that was refused. */
-/* The session fails with msg; so does the request. */
+/* The session fails with msg (which stops its CLI), and the request is
+ * answered status with it: no live session may outlive a start request
+ * that was refused. */
 static int start_failed(HttpRequest *req, LoginSession *s, unsigned status, const char *msg) {
         login_session_fail(s, SESSION_EVENT_ERROR, msg);
         return http_reply_error(req, status, msg);
