@@ -1038,7 +1038,8 @@ static int load_providers(LoginManager *lm, char *err, size_t size) {
 }
 
 /* A provider's program where each CLI has an empty /tmp of its own would
- * fail every login of that provider at its exec (127).  As for the paths
+ * fail every login of that provider at its exec (ENOENT, in the CLI's
+ * mount namespace: found here, missing there).  As for the paths
  * the agent checks before (o.cli_error), no CLI runs, and start says why:
  * whether a provider can run is not told apart from whether the CLIs
  * can. */
