@@ -70,13 +70,47 @@ bool private_tmp_hides(const char *path) {
         return below_one_of(name, private_tmp_dirs) || below_one_of(name, private_tmp_aliases);
 }
 
+/* The length of path without its last component (and the slashes before
+ * it), at least 1: "/a/b//c" -> 4 ("/a/b"), "/a" -> 1 ("/"). */
+static size_t parent_len(const char *path, size_t n) {
+        while (n > 1 && path[n - 1] == '/')
+                n--;
+        while (n > 1 && path[n - 1] != '/')
+                n--;
+        while (n > 1 && path[n - 1] == '/')
+                n--;
+        return n;
+}
+
+/* Where the longest prefix of path that exists leads, with the rest as
+ * named: what the agent makes only after its start checks (login_home,
+ * the control socket) is judged by where its parent leads.  A dangling
+ * symlink is named as it is: its target is missing for the agent too. */
 bool private_tmp_hides_resolved(const char *path) {
-        _cleanup_(freep) char *real = NULL;
+        char head[PATH_MAX], where[PATH_MAX];
+        size_t n;
 
         if (private_tmp_hides(path))
                 return true;
-        real = path ? realpath(path, NULL) : NULL;
-        return real && private_tmp_hides(real);
+        if (!path || (n = strlen(path)) >= sizeof head)
+                return false;
+        if (path[0] != '/') {
+                _cleanup_(freep) char *real = realpath(path, NULL);
+
+                return real && private_tmp_hides(real);
+        }
+        memcpy(head, path, n + 1);
+        for (;;) {
+                _cleanup_(freep) char *real = realpath(head, NULL);
+
+                if (real)
+                        return snprintf(where, sizeof where, "%s%s", real, path + n) < (int)sizeof where &&
+                               private_tmp_hides(where);
+                if (errno != ENOENT || n == 1)
+                        return false;
+                n = parent_len(head, n);
+                head[n] = '\0';
+        }
 }
 
 int tmpfs_options(char *buf, size_t size, uint32_t size_mb, mode_t mode, uid_t uid, gid_t gid) {

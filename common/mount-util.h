@@ -42,6 +42,8 @@ extern const char *const private_tmp_dirs[];
  * what it must reach cannot be there.  Pure. */
 bool private_tmp_hides(const char *path);
 
-/* private_tmp_hides() for path or, when it exists, for where its
- * symlinks lead (/usr/local/bin/x -> /tmp/x is hidden too). */
+/* private_tmp_hides() for path or for where its symlinks lead
+ * (/usr/local/bin/x -> /tmp/x is hidden too); a path not made yet by
+ * where its longest existing prefix leads (/srv/scratch/logins, with
+ * /srv/scratch -> /tmp). */
 bool private_tmp_hides_resolved(const char *path);

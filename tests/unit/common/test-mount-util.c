@@ -95,7 +95,7 @@ static void test_private_tmp_hides(void **state) {
 
 /* And where a symlink leads. */
 static void test_private_tmp_hides_resolved(void **state) {
-        char dir[] = "/var/lib/vmba-tests/hides-XXXXXX", link[PATH_MAX], to_tmp[PATH_MAX];
+        char dir[] = "/var/lib/vmba-tests/hides-XXXXXX", link[PATH_MAX], to_tmp[PATH_MAX], later[PATH_MAX];
 
         (void)state;
         if (!mkdtemp(dir)) {
@@ -112,6 +112,14 @@ static void test_private_tmp_hides_resolved(void **state) {
         /* Dangling: named as it is; a directory through it resolved. */
         assert_false(private_tmp_hides_resolved(link));
         assert_true(private_tmp_hides_resolved(to_tmp));
+        /* Not made yet (login_home, the control socket: the agent makes
+         * them after the check), below a directory that leads there. */
+        assert_true(snprintf(later, sizeof later, "%s/vmba-not-made-%d/logins", to_tmp, (int)getpid()) <
+                    (int)sizeof later);
+        assert_true(private_tmp_hides_resolved(later));
+        assert_true(snprintf(later, sizeof later, "%s/vmba-not-made-%d/logins", dir, (int)getpid()) <
+                    (int)sizeof later);
+        assert_false(private_tmp_hides_resolved(later));
         assert_true(private_tmp_hides_resolved("/var/../tmp"));
         assert_false(private_tmp_hides_resolved(NULL));
         assert_int_equal(unlink(link), 0);
