@@ -896,7 +896,7 @@ def test_what_the_clis_reach_below_their_own_tmp(make_env, key, value, what):
 def test_a_provider_program_below_the_clis_own_tmp(make_env):
     """A provider whose program is named by a path below /tmp: each CLI has
     an empty /tmp of its own, where that program is not (every login of
-    that provider would end at its exec, 127).  Start says so, as for the
+    that provider would fail at its exec, ENOENT).  Start says so, as for the
     agent's own paths above; no CLI runs, that provider's or another's:
     whether one provider can run is not told apart."""
     tmp = tempfile.mkdtemp(prefix="vmba-prog-", dir="/tmp")
