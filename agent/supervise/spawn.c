@@ -346,7 +346,7 @@ static int exec_wait(int fd, SpawnStep *ret_step) {
                 if (r > 0)
                         break;
                 if (r < 0 && errno != EINTR)
-                        return 0; /* cannot tell: as before the wait, its exit will say */
+                        return 0; /* cannot tell: taken as started, its exit will say */
         }
         do
                 n = read(fd, &rep, sizeof rep);
