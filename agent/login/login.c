@@ -807,21 +807,38 @@ static char *env_proxy(const char *text, const char *upper, const char *lower) {
         return v;
 }
 
-/* Whether a proxy URL carries credentials ("scheme://user:pass@host"). */
+/* Whether a proxy URL carries credentials ("scheme://user:pass@host",
+ * or without a scheme, "user:pass@host:port", as curl takes it). */
 static bool proxy_has_credentials(const char *url) {
         const char *a = url ? strstr(url, "://") : NULL;
 
-        return a && memchr(a + 3, '@', strcspn(a + 3, "/?#"));
+        a = a ? a + 3 : url;
+        return a && memchr(a, '@', strcspn(a, "/?#"));
+}
+
+/* Whether any proxy variable of the file carries credentials: either
+ * case, also the one a CLI may read that env_proxy() passes over. */
+static bool env_proxies_have_credentials(const char *text) {
+        static const char *const names[] = { "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy",
+                                             "ALL_PROXY", "all_proxy" };
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                _cleanup_(erase_and_freep) char *v = NULL;
+
+                if (env_file_get(text, names[i], &v) >= 0 && proxy_has_credentials(v))
+                        return true;
+        }
+        return false;
 }
 
 /* /etc/environment is 0644 on Debian: a proxy password there is every
  * local user's (a CLI's code from the npm registry, the browser's).  The
  * agent cannot make it less so; it says so, once, as for a token file
  * others can read, without the credentials. */
-static void proxy_secret_check(LoginManager *lm, const Proxy *p) {
+static void proxy_secret_check(LoginManager *lm, const char *text) {
         struct stat st;
 
-        if (lm->proxy_secret_warned || !(proxy_has_credentials(p->http) || proxy_has_credentials(p->https)))
+        if (lm->proxy_secret_warned || !env_proxies_have_credentials(text))
                 return;
         if (stat(lm->o.environment_file, &st) < 0 || !(st.st_mode & 0044))
                 return;
@@ -849,7 +866,7 @@ static void proxy_from_environment(LoginManager *lm, Proxy *ret) {
         ret->http = env_proxy(text, "HTTP_PROXY", "http_proxy");
         ret->https = env_proxy(text, "HTTPS_PROXY", "https_proxy");
         ret->no = env_proxy(text, "NO_PROXY", "no_proxy");
-        proxy_secret_check(lm, ret);
+        proxy_secret_check(lm, text);
 }
 
 /* Runs s's CLI (its user, HOME and capture ready) with these proxies. */

@@ -487,6 +487,10 @@ def test_proxy_credentials_readable_by_all_are_warned_about(env):
     os.chmod(path, 0o600)
     start()
     assert warning not in env.agent.log_text()
+    # The credentials in the variable the agent passes over (the upper
+    # case one wins), written without a scheme, as curl takes them.
+    with open(path, "w") as f:
+        f.write("HTTPS_PROXY=http://10.9.9.8:3129\nhttps_proxy=vmba:Pr0xyPw@10.9.9.8:3129\n")
     os.chmod(path, 0o644)
     start()
     start()
