@@ -263,7 +263,10 @@ static bool x11vnc_spawn_failed(Supervisor *sv, int r, ServiceStatus *ret) {
                 return false;
         for (size_t i = 0; sv && supervisor_get_status(sv, i, ret) >= 0; i++)
                 if (streq(ret->name, DISPLAY_SERVICE_X11VNC))
-                        return !ret->not_found && ret->last_error;
+                        /* Backing off after that spawn: an older
+                         * last_error alone says nothing of r. */
+                        return !ret->not_found && ret->last_error &&
+                               (ret->state == SERVICE_BACKOFF || (ret->state == SERVICE_FAILED && ret->retry_in > 0));
         return false;
 }
 
