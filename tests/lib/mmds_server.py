@@ -10,6 +10,12 @@ tests/vm/mmds_standin.py, served through qemu's guestfwd).
   of OBJECT_FILE, read at each request so the test can change it; 503
   while the file does not exist (a host that has not put the metadata
   yet: the agent asks again); 401 without the token, 404 for another path.
+- OBJECT_FILE.later, put there by a test while OBJECT_FILE is missing:
+  moved in place at the second 503 since it appeared (before that answer
+  goes, logged "LATER in place"), so the agent's next question gets it.
+  The handover then comes between the agent's own questions, not at a
+  moment of the test's: a test slower than the agent's series of
+  questions (it gives up after a few) would write it when nobody asks.
   The first CUT (default 0) answers with the object are cut off: their
   Content-Length announces 16 bytes more than the object, and the
   connection ends after it (a whole JSON object that is not the whole
@@ -22,8 +28,9 @@ import os
 import sys
 
 ADDRESS, OBJECT_FILE, LOG_FILE = sys.argv[1], sys.argv[2], sys.argv[3]
+LATER_FILE = OBJECT_FILE + ".later"
 state = {"session": None, "unavailable": int(sys.argv[4]) if len(sys.argv) > 4 else 0,
-         "cut": int(sys.argv[5]) if len(sys.argv) > 5 else 0}
+         "cut": int(sys.argv[5]) if len(sys.argv) > 5 else 0, "later_503s": 0}
 SESSION = "mmds-session-42"
 
 
@@ -61,11 +68,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.path != "/vm-browser-agent":
             return self.answer(404, b"no such object")
         if not os.path.exists(OBJECT_FILE):
+            self.later_after_this_503()
             return self.answer(503, b"no metadata yet")
         cut = state["cut"] > 0
         state["cut"] -= cut
         with open(OBJECT_FILE, "rb") as f:
             self.answer(200, f.read(), "application/json", short=16 if cut else 0)
+
+    def later_after_this_503(self):
+        """OBJECT_FILE.later in place when this is the second 503 since it
+        is there: before that answer goes, so the next question finds it.
+        (The agent asks one question at a time.)"""
+        if not os.path.exists(LATER_FILE):
+            state["later_503s"] = 0
+            return
+        state["later_503s"] += 1
+        if state["later_503s"] == 2:
+            os.replace(LATER_FILE, OBJECT_FILE)
+            log("LATER in place")
 
     def log_message(self, *args):
         pass
