@@ -263,6 +263,7 @@ def test_neighbour_with_several_addresses_leaves_the_host_its_desktop(setup):
     assert len(lines) == 1 and ": 36 connections held already" in lines[0], lines
 
 
+@pytest.mark.parametrize("setup", ["ipv6"], indirect=True)
 def test_neighbour_one_ipv6_64_is_one_source(setup):
     """A neighbour with several addresses of one /64 (link-local: all of
     fe80::/64) holds 24 noVNC connections (PER_SOURCE) in all: counted per
@@ -270,8 +271,6 @@ def test_neighbour_one_ipv6_64_is_one_source(setup):
     next one, from a third address of the /64, is closed unanswered, and
     the log names the /64; the host still gets its desktop."""
     family, b, agent, vm_addr, host_scope, nbr_scope = setup
-    if family == "ipv4":
-        pytest.skip("an IPv6 /64")
     wait_until(lambda: agent.try_get("/health/ready")[0] == 200, 60, "the VM's display chain ready")
     for n in (4, 5):
         b.nbr.run("ip", "addr", "add", f"fe80::{n}/64", "dev", "eth0", "nodad")
