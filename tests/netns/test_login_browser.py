@@ -783,6 +783,18 @@ def open_url_across_a_slow_exit(f, url):
                            lambda: open(os.path.join(f.e.agent.browser_dir, "exit-now"), "w").close())
 
 
+def sign_in_until_the_browser_stops_slowly(f):
+    """One login signed in through the fake Firefox, which exits slowly
+    when told to (slow-exit): returns once the login's end told it to."""
+    open(os.path.join(f.e.agent.browser_dir, "slow-exit"), "w").close()
+    a = sid()
+    url = f.start(a)
+    wait_until(lambda: f.firefox().get("state") == "ready", 60, "firefox ready (its SIGTERM handler set)")
+    assert f.e.browse(url)[0] == 200
+    f.e.wait_status(a, lambda code, body: body.get("authenticated"))
+    wait_until(lambda: ["term"] in f.argv_lines(), 30, "firefox told to exit")
+
+
 @pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
 @pytest.mark.parametrize("prestart", [True, False])
 def test_a_url_while_the_browser_stops_waits_until_it_stopped(make_env, prestart):
@@ -791,13 +803,7 @@ def test_a_url_while_the_browser_stops_waits_until_it_stopped(make_env, prestart
     and never shown.  It waits: then it goes to the instance started again
     (prestarted) or starts one with it."""
     f = FakeFirefoxLogins(make_env, "stop_timeout_ms=120000", *(["browser_prestart=true"] if prestart else []))
-    open(os.path.join(f.e.agent.browser_dir, "slow-exit"), "w").close()
-    a = sid()
-    url = f.start(a)
-    wait_until(lambda: f.firefox().get("state") == "ready", 60, "firefox ready (its SIGTERM handler set)")
-    assert f.e.browse(url)[0] == 200
-    f.e.wait_status(a, lambda code, body: body.get("authenticated"))
-    wait_until(lambda: ["term"] in f.argv_lines(), 30, "firefox told to exit")
+    sign_in_until_the_browser_stops_slowly(f)
     page = f"{f.e.provider_url}/next-page"
     answer = open_url_across_a_slow_exit(f, page)
     after = lambda: f.argv_lines()[f.argv_lines().index(["term"]) + 1:]  # noqa: E731
@@ -828,13 +834,7 @@ def test_a_url_for_a_browser_whose_binary_is_gone_says_why(make_env, prestart):
         os.chmod(firefox, 0o755)
         f = FakeFirefoxLogins(make_env, f"firefox={firefox}", "stop_timeout_ms=120000",
                               *(["browser_prestart=true"] if prestart else []))
-        open(os.path.join(f.e.agent.browser_dir, "slow-exit"), "w").close()
-        a = sid()
-        url = f.start(a)
-        wait_until(lambda: f.firefox().get("state") == "ready", 60, "firefox ready (its SIGTERM handler set)")
-        assert f.e.browse(url)[0] == 200
-        f.e.wait_status(a, lambda code, body: body.get("authenticated"))
-        wait_until(lambda: ["term"] in f.argv_lines(), 30, "firefox told to exit")
+        sign_in_until_the_browser_stops_slowly(f)
         os.unlink(firefox)
         assert open_url_across_a_slow_exit(f, f"{f.e.provider_url}/next-page") == \
             (503, {"error": f"The browser did not start: {firefox}: not found"})
