@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "agent/login/login.h"
+#include "host-logins.h"
 #include "time-util.h"
 #include "vnc/browser.h"
 
@@ -59,17 +60,7 @@ static int setup(void **state) {
                               .bus_socket = f->bus, .uid = getuid(), .gid = getgid() };
         BrowserHooks h = { .start = on_start, .stop = on_stop, .userdata = f };
         assert_int_equal(browser_new(&bo, &h, &f->browser), 0);
-        LoginOptions o = {
-                .event = f->event,
-                /* No providers: host-driven logins only. */
-                .providers_file = "/nonexistent/providers.json",
-                .login_home = "",
-                .environment_file = "",
-                .control_socket = "",
-                .runtime_dir = "",
-                .session_ttl_s = 900,
-                .browser = f->browser,
-        };
+        LoginOptions o = host_login_options(f->event, f->browser);
         assert_int_equal(login_manager_new(&o, &f->lm), 0);
         *state = f;
         return 0;

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "agent/login/login.h"
+#include "host-logins.h"
 
 #define ID "host-login-1"
 
@@ -29,16 +30,7 @@ static int setup(void **state) {
 
         assert_non_null(f);
         assert_int_equal(sd_event_new(&f->event), 0);
-        LoginOptions o = {
-                .event = f->event,
-                /* No providers: host-driven logins only, nothing on disk. */
-                .providers_file = "/nonexistent/providers.json",
-                .login_home = "",
-                .environment_file = "",
-                .control_socket = "",
-                .runtime_dir = "",
-                .session_ttl_s = 900,
-        };
+        LoginOptions o = host_login_options(f->event, NULL);
         assert_int_equal(login_manager_new(&o, &f->lm), 0);
         *state = f;
         return 0;
