@@ -23,6 +23,7 @@
 #include "fileio.h"
 #include "nsfs-util.h"
 #include "parse-util.h"
+#include "poll-util.h"
 #include "proc-util.h"
 #include "time-util.h"
 
@@ -363,25 +364,29 @@ int cgroup_pids(const Cgroup *cg, pid_t **ret, size_t *ret_n) {
         return 0;
 }
 
+typedef struct RemoveWait {
+        Cgroup *cg;
+        int events_fd;
+} RemoveWait;
+
+static int cg_try_remove_wait(void *userdata) {
+        RemoveWait *w = userdata;
+
+        return cg_try_remove(w->cg, w->events_fd);
+}
+
 /* At the end, with no event loop left to wait on: at most
  * CGROUP_FREE_WAIT_USEC for what was killed to be gone. */
 static void cg_remove_wait(Cgroup *cg) {
-        usec_t deadline = now(CLOCK_MONOTONIC) + CGROUP_FREE_WAIT_USEC;
         char path[PATH_MAX];
         _cleanup_(closep) int fd = -EBADF;
 
         if (cg_path(path, sizeof path, cg->path, "cgroup.events") < 0 ||
             (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
                 return;
-        for (;;) {
-                usec_t t = now(CLOCK_MONOTONIC);
-
-                if (cg_try_remove(cg, fd) != 0 || t >= deadline)
-                        return;
-                if (poll(&(struct pollfd){ .fd = fd, .events = POLLPRI }, 1, (int)usec_to_msec_up(deadline - t)) < 0 &&
-                    errno != EINTR)
-                        return;
-        }
+        /* The kernel signals a change of cgroup.events as POLLPRI. */
+        (void)poll_until(now(CLOCK_MONOTONIC) + CGROUP_FREE_WAIT_USEC, &(struct pollfd){ .fd = fd, .events = POLLPRI }, 1,
+                         cg_try_remove_wait, &(RemoveWait){ .cg = cg, .events_fd = fd });
 }
 
 Cgroup *cgroup_free(Cgroup *cg) {

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "macro.h"
 #include "parse-util.h"
+#include "poll-util.h"
 #include "proc-util.h"
 #include "spawn.h"
 #include "time-util.h"
@@ -379,6 +380,7 @@ static Checked check(int dir, const ProcEntry *e) {
 typedef struct Killed {
         struct pollfd *p;
         size_t n;
+        size_t left; /* of them, not yet seen gone */
 } Killed;
 
 static void killed_done(Killed *k) {
@@ -397,35 +399,30 @@ static int killed_add(Killed *k, int pidfd) {
         }
         k->p = np;
         k->p[k->n++] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+        k->left++;
         return 0;
+}
+
+/* Closes the pidfds that became readable: 1 when none is left. */
+static int killed_gone(void *userdata) {
+        Killed *k = userdata;
+
+        for (size_t i = 0; i < k->n; i++)
+                if (k->p[i].fd >= 0 && k->p[i].revents) {
+                        safe_close(k->p[i].fd);
+                        k->p[i].fd = -1; /* poll() skips it now */
+                        k->left--;
+                }
+        return k->left == 0;
 }
 
 /* Until every pidfd is readable (its process has exited: what it was
  * doing in the kernel, a write or a rename, is done), at most
  * KILL_WAIT_USEC. */
 static void killed_wait(Killed *k) {
-        usec_t deadline = now(CLOCK_MONOTONIC) + KILL_WAIT_USEC;
-        size_t left = k->n;
-
-        while (left > 0) {
-                usec_t t = now(CLOCK_MONOTONIC);
-                int r;
-
-                if (t >= deadline) {
-                        log_warning("%zu process(es) the sweep killed are still not gone after %u ms.", left,
-                                    (unsigned)(KILL_WAIT_USEC / USEC_PER_MSEC));
-                        return;
-                }
-                r = poll(k->p, k->n, (int)usec_to_msec_up(deadline - t));
-                if (r < 0 && errno != EINTR)
-                        return;
-                for (size_t i = 0; r > 0 && i < k->n; i++)
-                        if (k->p[i].fd >= 0 && k->p[i].revents) {
-                                safe_close(k->p[i].fd);
-                                k->p[i].fd = -1; /* poll() skips it now */
-                                left--;
-                        }
-        }
+        if (poll_until(now(CLOCK_MONOTONIC) + KILL_WAIT_USEC, k->p, k->n, killed_gone, k) == -ETIMEDOUT)
+                log_warning("%zu process(es) the sweep killed are still not gone after %u ms.", k->left,
+                            (unsigned)(KILL_WAIT_USEC / USEC_PER_MSEC));
 }
 
 /* Sends sig to each live descendant of this process that runs as uid

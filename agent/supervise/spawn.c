@@ -47,6 +47,7 @@
 #include "log.h"
 #include "macro.h"
 #include "mount-util.h"
+#include "poll-util.h"
 #include "spawn.h"
 #include "time-util.h"
 
@@ -321,6 +322,11 @@ bool spawn_can_keep_caps(uint64_t caps) {
         return true;
 }
 
+/* 1 once poll() said the pollfd userdata is ready (or hung up). */
+static int fd_readable(void *userdata) {
+        return ((struct pollfd *)userdata)->revents != 0;
+}
+
 /* In the parent: what the child reported on fd, waited for at most
  * SPAWN_EXEC_WAIT_USEC.  0 when it exec'd (the pipe closed with its
  * O_CLOEXEC end, at the exec: EOF), died before (EOF too: its exit says
@@ -328,26 +334,16 @@ bool spawn_can_keep_caps(uint64_t caps) {
  * as the agent's one event loop must not hang with it); else -errno, and
  * the step that failed in *ret_step. */
 static int exec_wait(int fd, SpawnStep *ret_step) {
-        usec_t deadline = now(CLOCK_MONOTONIC) + SPAWN_EXEC_WAIT_USEC;
+        struct pollfd p = { .fd = fd, .events = POLLIN };
         ChildReport rep;
         ssize_t n;
+        int r = poll_until(now(CLOCK_MONOTONIC) + SPAWN_EXEC_WAIT_USEC, &p, 1, fd_readable, &p);
 
-        for (;;) {
-                struct pollfd p = { .fd = fd, .events = POLLIN };
-                usec_t t = now(CLOCK_MONOTONIC);
-                int r;
-
-                if (t >= deadline) {
-                        log_debug("A child did not exec within %u ms; taken as started.",
-                                  (unsigned)(SPAWN_EXEC_WAIT_USEC / USEC_PER_MSEC));
-                        return 0;
-                }
-                r = poll(&p, 1, (int)usec_to_msec_up(deadline - t));
-                if (r > 0)
-                        break;
-                if (r < 0 && errno != EINTR)
-                        return 0; /* cannot tell: taken as started, its exit will say */
-        }
+        if (r == -ETIMEDOUT)
+                log_debug("A child did not exec within %u ms; taken as started.",
+                          (unsigned)(SPAWN_EXEC_WAIT_USEC / USEC_PER_MSEC));
+        if (r < 0)
+                return 0; /* or poll() failed: cannot tell; taken as started, its exit will say */
         do
                 n = read(fd, &rep, sizeof rep);
         while (n < 0 && errno == EINTR);
