@@ -21,6 +21,7 @@
 #include "strv.h"
 #include "time-util.h"
 #include "vnc/browser.h"
+#include "browser-profile.h"
 
 typedef struct Seen {
         char **started;   /* the last start's extra argv */
@@ -108,21 +109,18 @@ static void assert_strv(char **got, const char *const *want) {
 /* A browser without a bus (a socket path that does not exist), its
  * profile in a directory of its own, its hooks recording into seen. */
 typedef struct Fixture {
-        char dir[32], profile[64], bus[64];
+        TestProfile tp;
         sd_event *e;
         Browser *b;
 } Fixture;
 
 /* spawn_wait: BrowserOptions.spawn_wait_usec (0: its default). */
 static void fixture_make_waiting(Fixture *f, Seen *seen, usec_t spawn_wait) {
-        *f = (Fixture){ .dir = "/tmp/test-browser-XXXXXX" };
-        assert_non_null(mkdtemp(f->dir));
-        snprintf(f->profile, sizeof f->profile, "%s/profile", f->dir);
-        snprintf(f->bus, sizeof f->bus, "%s/no-bus", f->dir);
-        assert_int_equal(mkdir(f->profile, 0700), 0);
+        *f = (Fixture){};
+        test_profile_make(&f->tp, "test-browser");
         assert_int_equal(sd_event_new(&f->e), 0);
-        BrowserOptions o = { .event = f->e, .firefox = "firefox-esr", .profile = f->profile,
-                             .bus_socket = f->bus, .uid = getuid(), .gid = getgid(),
+        BrowserOptions o = { .event = f->e, .firefox = "firefox-esr", .profile = f->tp.profile,
+                             .bus_socket = f->tp.bus, .uid = getuid(), .gid = getgid(),
                              .spawn_wait_usec = spawn_wait };
         BrowserHooks h = { .start = on_start, .stop = on_stop, .set_restart_argv = on_set_restart_argv,
                            .waits_for = on_waits_for, .shown = on_shown, .userdata = seen };
@@ -134,16 +132,11 @@ static void fixture_make(Fixture *f, Seen *seen) {
 }
 
 static void fixture_drop(Fixture *f, Seen *seen) {
-        char path[96];
-
         browser_free(f->b);
         sd_event_unref(f->e);
         strv_free(seen->started);
         strv_free(seen->restart);
-        snprintf(path, sizeof path, "%s/user.js", f->profile);
-        unlink(path);
-        assert_int_equal(rmdir(f->profile), 0);
-        assert_int_equal(rmdir(f->dir), 0);
+        test_profile_remove(&f->tp);
 }
 
 static void test_pages(void **state) {

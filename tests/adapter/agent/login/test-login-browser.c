@@ -23,11 +23,12 @@
 #include "host-logins.h"
 #include "time-util.h"
 #include "vnc/browser.h"
+#include "tests/adapter/vnc/browser-profile.h"
 
 #define ID "host-login-1"
 
 typedef struct Fixture {
-        char dir[32], profile[64], bus[64];
+        TestProfile tp;
         sd_event *event;
         Browser *browser;
         LoginManager *lm;
@@ -50,14 +51,10 @@ static int setup(void **state) {
         Fixture *f = calloc(1, sizeof *f);
 
         assert_non_null(f);
-        snprintf(f->dir, sizeof f->dir, "/tmp/test-login-browser-XXXXXX");
-        assert_non_null(mkdtemp(f->dir));
-        snprintf(f->profile, sizeof f->profile, "%s/profile", f->dir);
-        snprintf(f->bus, sizeof f->bus, "%s/no-bus", f->dir);
-        assert_int_equal(mkdir(f->profile, 0700), 0);
+        test_profile_make(&f->tp, "test-login-browser");
         assert_int_equal(sd_event_new(&f->event), 0);
-        BrowserOptions bo = { .event = f->event, .firefox = "firefox-esr", .profile = f->profile,
-                              .bus_socket = f->bus, .uid = getuid(), .gid = getgid() };
+        BrowserOptions bo = { .event = f->event, .firefox = "firefox-esr", .profile = f->tp.profile,
+                              .bus_socket = f->tp.bus, .uid = getuid(), .gid = getgid() };
         BrowserHooks h = { .start = on_start, .stop = on_stop, .userdata = f };
         assert_int_equal(browser_new(&bo, &h, &f->browser), 0);
         LoginOptions o = host_login_options(f->event, f->browser);
@@ -68,15 +65,11 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         Fixture *f = *state;
-        char path[96];
 
         login_manager_free(f->lm);
         browser_free(f->browser);
         sd_event_unref(f->event);
-        snprintf(path, sizeof path, "%s/user.js", f->profile);
-        unlink(path);
-        assert_int_equal(rmdir(f->profile), 0);
-        assert_int_equal(rmdir(f->dir), 0);
+        test_profile_remove(&f->tp);
         free(f);
         return 0;
 }

@@ -1,0 +1,34 @@
+/* The browser of the adapter tests that need one without Firefox: its
+ * profile in a temporary directory of its own, and the path of a bus
+ * socket that does not exist there (so an open asks the browser's start
+ * hook at once).  Included by a test after cmocka.h. */
+#pragma once
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct TestProfile {
+        char dir[32], profile[64], bus[64];
+} TestProfile;
+
+/* name: what the temporary directory's name in /tmp starts with. */
+static inline void test_profile_make(TestProfile *p, const char *name) {
+        snprintf(p->dir, sizeof p->dir, "/tmp/%s-XXXXXX", name);
+        assert_non_null(mkdtemp(p->dir));
+        snprintf(p->profile, sizeof p->profile, "%s/profile", p->dir);
+        snprintf(p->bus, sizeof p->bus, "%s/no-bus", p->dir);
+        assert_int_equal(mkdir(p->profile, 0700), 0);
+}
+
+/* Removes the directories, and the user.js a browser wrote into the
+ * profile (if it did): anything else left there fails the test. */
+static inline void test_profile_remove(TestProfile *p) {
+        char path[96];
+
+        snprintf(path, sizeof path, "%s/user.js", p->profile);
+        (void)unlink(path);
+        assert_int_equal(rmdir(p->profile), 0);
+        assert_int_equal(rmdir(p->dir), 0);
+}
