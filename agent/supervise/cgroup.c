@@ -64,34 +64,17 @@ static int is_cgroup2(const char *path) {
         return sfs.f_type == CGROUP2_SUPER_MAGIC;
 }
 
-/* Whether the process (a line of cgroup.procs) is outside process group
- * pgid (0: counts all).  A SIGKILLed process cannot change its group, so
- * one still in pgid was hit by a kill of that group, and is merely not
- * gone yet; one gone meanwhile is not counted. */
-static bool cg_outside(const char *line, size_t n, pid_t pgid) {
-        uint64_t pid;
+/* Whether pid counts as outside process group pgid (0: every pid does).  A
+ * SIGKILLed process cannot change its group, so one still in pgid was hit
+ * by a kill of that group, and is merely not gone yet; one gone meanwhile
+ * is not counted. */
+static bool cg_outside(pid_t pid, pid_t pgid) {
         pid_t g;
 
-        if (pgid <= 0 || parse_unsigned_span(line, n, INT32_MAX, &pid) < 0)
+        if (pgid <= 0)
                 return true;
-        g = getpgid((pid_t)pid);
+        g = getpgid(pid);
         return g < 0 ? errno != ESRCH : g != pgid;
-}
-
-/* The processes in dir (one pid per line of cgroup.procs) outside
- * process group pgid (0: all), or -errno. */
-static int cg_count(const char *dir, pid_t pgid) {
-        _cleanup_(freep) char *text = NULL;
-        char path[PATH_MAX];
-        int n = 0, r = cg_path(path, sizeof path, dir, "cgroup.procs");
-
-        if (r >= 0)
-                r = read_full_file(path, 1024 * 1024, &text, NULL);
-        if (r < 0)
-                return r;
-        for (const char *p = text, *e; (e = strchr(p, '\n')); p = e + 1)
-                n += cg_outside(p, (size_t)(e - p), pgid);
-        return n;
 }
 
 /* 1 while cgroup.events says populated, 0 once not, or -errno. */
@@ -318,13 +301,26 @@ int cgroup_cpu_usec(Cgroup *cg, uint64_t *ret) {
         return r < 0 ? r : proc_cpu_stat_usage(text, ret);
 }
 
+/* The processes in cg outside process group pgid (0: all), or -errno. */
+static int cg_count(const Cgroup *cg, pid_t pgid) {
+        _cleanup_(freep) pid_t *v = NULL;
+        size_t n;
+        int k = 0, r = cgroup_pids(cg, &v, &n);
+
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++)
+                k += cg_outside(v[i], pgid);
+        return k;
+}
+
 int cgroup_kill(Cgroup *cg, pid_t pgid) {
         int n, r;
 
         if (!cg->made)
                 return 0;
         /* Before the kill, which does not wait for what it kills. */
-        n = cg_count(cg->path, pgid);
+        n = cg_count(cg, pgid);
         /* Unreadable, or only pgid's left (their group's kill may not have
          * reached them yet, if it ran at all): killed all the same. */
         if (n != 0 || pgid > 0) {
