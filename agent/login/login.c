@@ -835,29 +835,29 @@ static bool env_proxies_have_credentials(const char *text) {
  * local user's (a CLI's code from the npm registry, the browser's).  The
  * agent cannot make it less so; it says so, once, as for a token file
  * others can read, without the credentials. */
-static void proxy_secret_check(LoginManager *lm, const char *text) {
-        struct stat st;
-
-        if (lm->proxy_secret_warned || !env_proxies_have_credentials(text))
-                return;
-        if (stat(lm->o.environment_file, &st) < 0 || !(st.st_mode & 0044))
+static void proxy_secret_check(LoginManager *lm, const char *text, mode_t mode) {
+        if (lm->proxy_secret_warned || !(mode & 0044) || !env_proxies_have_credentials(text))
                 return;
         lm->proxy_secret_warned = true;
         log_warning("%s holds a proxy's credentials and is readable by group or others (mode %04o): every local "
                     "user can read them; expected mode 0600, or the proxy in each login request.",
-                    lm->o.environment_file, (unsigned)(st.st_mode & 07777));
+                    lm->o.environment_file, (unsigned)(mode & 07777));
 }
 
 /* The proxy the host wrote into the rootfs's environment file (as it did
  * for the Node agent): the CLIs' default when a login request names none.
- * A file that is missing or unreadable means no proxy. */
+ * A file that is missing or unreadable means no proxy.  Its mode is the
+ * open file's: the one read, even if the path was replaced since. */
 static void proxy_from_environment(LoginManager *lm, Proxy *ret) {
         _cleanup_(erase_and_freep) char *text = NULL;
+        _cleanup_(closep) int fd = -EBADF;
+        struct stat st;
         int r;
 
         if (isempty(lm->o.environment_file))
                 return;
-        r = read_full_file(lm->o.environment_file, 64 * 1024, &text, NULL);
+        fd = open(lm->o.environment_file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        r = fd < 0 ? -errno : read_full_fd(fd, 64 * 1024, &text, NULL);
         if (r < 0) {
                 if (r != -ENOENT)
                         log_warning_errno(r, "Cannot read %s for the proxy defaults: %m", lm->o.environment_file);
@@ -866,7 +866,8 @@ static void proxy_from_environment(LoginManager *lm, Proxy *ret) {
         ret->http = env_proxy(text, "HTTP_PROXY", "http_proxy");
         ret->https = env_proxy(text, "HTTPS_PROXY", "https_proxy");
         ret->no = env_proxy(text, "NO_PROXY", "no_proxy");
-        proxy_secret_check(lm, text);
+        if (fstat(fd, &st) >= 0)
+                proxy_secret_check(lm, text, st.st_mode);
 }
 
 /* Runs s's CLI (its user, HOME and capture ready) with these proxies. */
