@@ -107,53 +107,74 @@ static void assert_strv(char **got, const char *const *want) {
 }
 
 /* A browser without a bus (a socket path that does not exist), its
- * profile in a directory of its own, its hooks recording into seen. */
+ * profile in a directory of its own, its hooks recording into seen.
+ * Made by a test's setup and dropped by its teardown, so a failed
+ * assertion leaves no directory behind. */
 typedef struct Fixture {
         TestProfile tp;
         sd_event *e;
         Browser *b;
+        Seen seen;
 } Fixture;
 
 /* spawn_wait: BrowserOptions.spawn_wait_usec (0: its default). */
-static void fixture_make_waiting(Fixture *f, Seen *seen, usec_t spawn_wait) {
-        *f = (Fixture){};
+static int fixture_setup(void **state, usec_t spawn_wait) {
+        Fixture *f = calloc(1, sizeof *f);
+
+        assert_non_null(f);
+        *state = f;
         test_profile_make(&f->tp, "test-browser");
         assert_int_equal(sd_event_new(&f->e), 0);
         BrowserOptions o = { .event = f->e, .firefox = "firefox-esr", .profile = f->tp.profile,
                              .bus_socket = f->tp.bus, .uid = getuid(), .gid = getgid(),
                              .spawn_wait_usec = spawn_wait };
         BrowserHooks h = { .start = on_start, .stop = on_stop, .set_restart_argv = on_set_restart_argv,
-                           .waits_for = on_waits_for, .shown = on_shown, .userdata = seen };
+                           .waits_for = on_waits_for, .shown = on_shown, .userdata = &f->seen };
         assert_int_equal(browser_new(&o, &h, &f->b), 0);
+        return 0;
 }
 
-static void fixture_make(Fixture *f, Seen *seen) {
-        fixture_make_waiting(f, seen, 0);
+static int setup(void **state) {
+        return fixture_setup(state, 0);
 }
 
-static void fixture_drop(Fixture *f, Seen *seen) {
+static int setup_wait_ms(void **state) {
+        return fixture_setup(state, USEC_PER_MSEC);
+}
+
+/* An hour: the test's own loop would fail first. */
+static int setup_wait_hour(void **state) {
+        return fixture_setup(state, 3600 * USEC_PER_SEC);
+}
+
+static int teardown(void **state) {
+        Fixture *f = *state;
+
+        if (!f)
+                return 0;
         browser_free(f->b);
         sd_event_unref(f->e);
-        strv_free(seen->started);
-        strv_free(seen->restart);
-        test_profile_remove(&f->tp);
+        strv_free(f->seen.started);
+        strv_free(f->seen.restart);
+        if (f->tp.dir[0])
+                test_profile_remove(&f->tp);
+        free(f);
+        return 0;
 }
 
 static void test_pages(void **state) {
-        Seen seen = {};
-        Fixture f;
+        Fixture *f = *state;
+        Seen *seen = &f->seen;
+        Browser *b = f->b;
+        sd_event *e = f->e;
         int opened = 1;
-
-        fixture_make(&f, &seen);
-        Browser *b = f.b;
-        sd_event *e = f.e;
 
         /* Only URLs (an argument starting with '-' would be an option), at
          * most BROWSER_PAGES_MAX; a refused list changes nothing. */
         char *pages[] = { (char *)"https://a.test/1", (char *)"http://b.test/2", NULL };
         assert_int_equal(browser_set_pages(b, pages), 0);
-        assert_int_equal(seen.sets, 1);
-        assert_strv(seen.restart, (const char *[]){ "https://a.test/1", "http://b.test/2", NULL });
+        assert_int_equal(seen->sets, 1);
+        assert_strv(seen->restart, (const char *[]){ "https://a.test/1", "http://b.test/2", NULL });
         char *option[] = { (char *)"https://a.test/1", (char *)"--remote-debugging-port=9", NULL };
         assert_int_equal(browser_set_pages(b, option), -EINVAL);
         char *many[BROWSER_PAGES_MAX + 2];
@@ -161,24 +182,23 @@ static void test_pages(void **state) {
                 many[i] = (char *)"https://a.test/1";
         many[BROWSER_PAGES_MAX + 1] = NULL;
         assert_int_equal(browser_set_pages(b, many), -E2BIG);
-        assert_int_equal(seen.sets, 1);
+        assert_int_equal(seen->sets, 1);
 
         /* A start for a URL: its own first, then the other pages, once. */
         assert_int_equal(browser_open(b, "http://b.test/2", on_opened, &opened, NULL), 0);
-        assert_int_equal(seen.starts, 1);
-        assert_strv(seen.started, (const char *[]){ "http://b.test/2", "https://a.test/1", NULL });
+        assert_int_equal(seen->starts, 1);
+        assert_strv(seen->started, (const char *[]){ "http://b.test/2", "https://a.test/1", NULL });
         wait_opened(e, &opened);
         assert_int_equal(opened, 0);
         /* Shown: the browser is in use (its next close is a person's). */
-        assert_int_equal(seen.shown, 1);
+        assert_int_equal(seen->shown, 1);
         /* No pages: the URL alone. */
         assert_int_equal(browser_set_pages(b, NULL), 0);
-        assert_strv(seen.restart, (const char *[]){ NULL });
+        assert_strv(seen->restart, (const char *[]){ NULL });
         opened = 1;
         assert_int_equal(browser_open(b, "https://c.test/3", on_opened, &opened, NULL), 0);
-        assert_strv(seen.started, (const char *[]){ "https://c.test/3", NULL });
+        assert_strv(seen->started, (const char *[]){ "https://c.test/3", NULL });
         wait_opened(e, &opened);
-        fixture_drop(&f, &seen);
 }
 
 typedef struct Opened {
@@ -201,20 +221,19 @@ static void on_opened_how(int r, const char *method, const char *error, void *us
  * spawned.  A second URL meanwhile keeps the first in the restart's
  * argv, and so do the pages set meanwhile. */
 static void test_backoff(void **state) {
-        Seen seen = { .start_result = 1 };
+        Fixture *f = *state;
+        Seen *seen = &f->seen;
         Opened one = { .r = 1 }, two = { .r = 1 };
-        Fixture f;
+        Browser *b = f->b;
+        sd_event *e = f->e;
 
-        fixture_make(&f, &seen);
-        Browser *b = f.b;
-        sd_event *e = f.e;
-
+        seen->start_result = 1;
         assert_int_equal(browser_open(b, "https://a.test/1", on_opened_how, &one, NULL), 0);
         assert_int_equal(browser_open(b, "https://b.test/2", on_opened_how, &two, NULL), 0);
-        assert_strv(seen.started, (const char *[]){ "https://b.test/2", "https://a.test/1", NULL });
+        assert_strv(seen->started, (const char *[]){ "https://b.test/2", "https://a.test/1", NULL });
         char *pages[] = { (char *)"https://c.test/3", NULL };
         assert_int_equal(browser_set_pages(b, pages), 0);
-        assert_strv(seen.restart,
+        assert_strv(seen->restart,
                     (const char *[]){ "https://b.test/2", "https://a.test/1", "https://c.test/3", NULL });
         /* Nothing to answer yet: a turn of the loop runs what is due. */
         assert_true(sd_event_run(e, 0) >= 0);
@@ -224,9 +243,9 @@ static void test_backoff(void **state) {
         browser_service_changed(b);
         assert_true(sd_event_run(e, 0) >= 0);
         assert_int_equal(one.r, 1);
-        assert_int_equal(seen.shown, 0);
+        assert_int_equal(seen->shown, 0);
         /* Its restart spawned it. */
-        seen.start_result = -EALREADY;
+        seen->start_result = -EALREADY;
         browser_service_changed(b);
         wait_opened(e, &one.r);
         wait_opened(e, &two.r);
@@ -234,31 +253,29 @@ static void test_backoff(void **state) {
         assert_string_equal(one.method, "browser_launch");
         assert_int_equal(two.r, 0);
         assert_string_equal(two.method, "browser_launch");
-        assert_int_equal(seen.shown, 2);
-        fixture_drop(&f, &seen);
+        assert_int_equal(seen->shown, 2);
 }
 
 /* A URL cancelled while it waits for the restart after a backoff is not
  * shown by that restart: its argv is set again without it. */
 static void test_backoff_cancel(void **state) {
-        Seen seen = { .start_result = 1 };
+        Fixture *f = *state;
+        Seen *seen = &f->seen;
         Opened one = { .r = 1 }, two = { .r = 1 };
         BrowserOpen *op = NULL;
-        Fixture f;
 
-        fixture_make(&f, &seen);
-        assert_int_equal(browser_open(f.b, "https://a.test/1", on_opened_how, &one, &op), 0);
-        assert_int_equal(browser_open(f.b, "https://b.test/2", on_opened_how, &two, NULL), 0);
-        assert_strv(seen.started, (const char *[]){ "https://b.test/2", "https://a.test/1", NULL });
+        seen->start_result = 1;
+        assert_int_equal(browser_open(f->b, "https://a.test/1", on_opened_how, &one, &op), 0);
+        assert_int_equal(browser_open(f->b, "https://b.test/2", on_opened_how, &two, NULL), 0);
+        assert_strv(seen->started, (const char *[]){ "https://b.test/2", "https://a.test/1", NULL });
         browser_open_cancel(op);
         assert_null(op);
-        assert_strv(seen.restart, (const char *[]){ "https://b.test/2", NULL });
-        seen.start_result = -EALREADY;
-        browser_service_changed(f.b);
-        wait_opened(f.e, &two.r);
+        assert_strv(seen->restart, (const char *[]){ "https://b.test/2", NULL });
+        seen->start_result = -EALREADY;
+        browser_service_changed(f->b);
+        wait_opened(f->e, &two.r);
         assert_int_equal(two.r, 0);
         assert_int_equal(one.r, 1);
-        fixture_drop(&f, &seen);
 }
 
 /* A start that stays unspawned (Xvfb failed for good, and the browser
@@ -266,26 +283,26 @@ static void test_backoff_cancel(void **state) {
  * -ETIMEDOUT after spawn_wait_usec (1 ms here), saying what the browser
  * waits for, and the later spawn no longer brings it. */
 static void test_waiting_gives_up(void **state) {
-        Seen seen = { .start_result = 1, .waits_for = "Xvfb: failed (Xvfb: not found)" };
+        Fixture *f = *state;
+        Seen *seen = &f->seen;
         Opened one = { .r = 1 };
-        Fixture f;
 
-        fixture_make_waiting(&f, &seen, USEC_PER_MSEC);
-        assert_int_equal(browser_open(f.b, "https://a.test/1", on_opened_how, &one, NULL), 0);
-        assert_strv(seen.started, (const char *[]){ "https://a.test/1", NULL });
-        wait_opened(f.e, &one.r);
+        seen->start_result = 1;
+        seen->waits_for = "Xvfb: failed (Xvfb: not found)";
+        assert_int_equal(browser_open(f->b, "https://a.test/1", on_opened_how, &one, NULL), 0);
+        assert_strv(seen->started, (const char *[]){ "https://a.test/1", NULL });
+        wait_opened(f->e, &one.r);
         assert_int_equal(one.r, -ETIMEDOUT);
         assert_null(one.method);
         assert_string_equal(one.error, "The browser did not start within 0.001 s: it waits for Xvfb: failed (Xvfb: not found)");
-        assert_strv(seen.restart, (const char *[]){ NULL });
+        assert_strv(seen->restart, (const char *[]){ NULL });
         /* Nothing said what it waits for: the bound alone. */
-        seen.waits_for = NULL;
+        seen->waits_for = NULL;
         one.r = 1;
-        assert_int_equal(browser_open(f.b, "https://b.test/2", on_opened_how, &one, NULL), 0);
-        wait_opened(f.e, &one.r);
+        assert_int_equal(browser_open(f->b, "https://b.test/2", on_opened_how, &one, NULL), 0);
+        wait_opened(f->e, &one.r);
         assert_int_equal(one.r, -ETIMEDOUT);
         assert_string_equal(one.error, "The browser did not start within 0.001 s");
-        fixture_drop(&f, &seen);
 }
 
 /* A start whose spawn failed, made at once or the restart a URL waited
@@ -297,60 +314,59 @@ static void test_waiting_gives_up(void **state) {
  * that never ran: no cause) there is nothing to add, as without a
  * browser; a binary gone since it ran is a spawn that failed. */
 static void test_spawn_failed(void **state) {
-        Seen seen = { .start_result = 1 };
+        Fixture *f = *state;
+        Seen *seen = &f->seen;
         Opened one = { .r = 1 }, two = { .r = 1 };
-        Fixture f;
 
-        fixture_make_waiting(&f, &seen, 3600 * USEC_PER_SEC);
+        seen->start_result = 1;
         char *pages[] = { (char *)"https://c.test/3", NULL };
-        assert_int_equal(browser_set_pages(f.b, pages), 0);
-        assert_int_equal(browser_open(f.b, "https://a.test/1", on_opened_how, &one, NULL), 0);
-        assert_true(sd_event_run(f.e, 0) >= 0);
+        assert_int_equal(browser_set_pages(f->b, pages), 0);
+        assert_int_equal(browser_open(f->b, "https://a.test/1", on_opened_how, &one, NULL), 0);
+        assert_true(sd_event_run(f->e, 0) >= 0);
         assert_int_equal(one.r, 1);
         /* Its restart's spawn failed: it backs off again. */
-        seen.start_result = -EACCES;
-        seen.start_error = "spawn: Permission denied";
-        browser_service_changed(f.b);
-        wait_opened(f.e, &one.r);
+        seen->start_result = -EACCES;
+        seen->start_error = "spawn: Permission denied";
+        browser_service_changed(f->b);
+        wait_opened(f->e, &one.r);
         assert_int_equal(one.r, -EACCES);
         assert_null(one.method);
         assert_string_equal(one.error, "The browser did not start: spawn: Permission denied");
-        assert_strv(seen.restart, (const char *[]){ "https://c.test/3", NULL });
+        assert_strv(seen->restart, (const char *[]){ "https://c.test/3", NULL });
         /* A start whose spawn fails at once: the same. */
-        seen.start_result = -EAGAIN;
-        seen.start_error = "spawn: Resource temporarily unavailable";
-        assert_int_equal(browser_open(f.b, "https://b.test/2", on_opened_how, &two, NULL), 0);
-        assert_strv(seen.started, (const char *[]){ "https://b.test/2", "https://c.test/3", NULL });
-        wait_opened(f.e, &two.r);
+        seen->start_result = -EAGAIN;
+        seen->start_error = "spawn: Resource temporarily unavailable";
+        assert_int_equal(browser_open(f->b, "https://b.test/2", on_opened_how, &two, NULL), 0);
+        assert_strv(seen->started, (const char *[]){ "https://b.test/2", "https://c.test/3", NULL });
+        wait_opened(f->e, &two.r);
         assert_int_equal(two.r, -EAGAIN);
         assert_string_equal(two.error, "The browser did not start: spawn: Resource temporarily unavailable");
-        assert_strv(seen.restart, (const char *[]){ "https://c.test/3", NULL });
+        assert_strv(seen->restart, (const char *[]){ "https://c.test/3", NULL });
         /* No browser: its user is missing, or there is no service. */
-        seen.start_result = -ESRCH;
-        seen.start_error = "user vmba-browser: not found";
+        seen->start_result = -ESRCH;
+        seen->start_error = "user vmba-browser: not found";
         two.r = 1;
-        assert_int_equal(browser_open(f.b, "https://b.test/2", on_opened_how, &two, NULL), 0);
-        wait_opened(f.e, &two.r);
+        assert_int_equal(browser_open(f->b, "https://b.test/2", on_opened_how, &two, NULL), 0);
+        wait_opened(f->e, &two.r);
         assert_int_equal(two.r, -ESRCH);
         assert_string_equal(two.error, "");
-        seen.start_result = -ENOENT;
-        seen.start_error = NULL;
+        seen->start_result = -ENOENT;
+        seen->start_error = NULL;
         two.r = 1;
-        assert_int_equal(browser_open(f.b, "https://b.test/2", on_opened_how, &two, NULL), 0);
-        wait_opened(f.e, &two.r);
+        assert_int_equal(browser_open(f->b, "https://b.test/2", on_opened_how, &two, NULL), 0);
+        wait_opened(f->e, &two.r);
         assert_int_equal(two.r, -EAGAIN);
         assert_string_equal(two.error, "");
         /* Its binary gone since it ran (the hook gives the cause then): a
          * spawn that failed, not "no browser". */
-        seen.start_error = "/usr/bin/firefox-esr: not found";
+        seen->start_error = "/usr/bin/firefox-esr: not found";
         two.r = 1;
-        assert_int_equal(browser_open(f.b, "https://b.test/2", on_opened_how, &two, NULL), 0);
-        wait_opened(f.e, &two.r);
+        assert_int_equal(browser_open(f->b, "https://b.test/2", on_opened_how, &two, NULL), 0);
+        wait_opened(f->e, &two.r);
         assert_int_equal(two.r, -ENOENT);
         assert_string_equal(two.error, "The browser did not start: /usr/bin/firefox-esr: not found");
-        assert_strv(seen.restart, (const char *[]){ "https://c.test/3", NULL });
-        assert_int_equal(seen.shown, 0);
-        fixture_drop(&f, &seen);
+        assert_strv(seen->restart, (const char *[]){ "https://c.test/3", NULL });
+        assert_int_equal(seen->shown, 0);
 }
 
 /* Closing stops the browser, unless it is prestarted: the display stack
@@ -382,12 +398,12 @@ static void test_close(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_pages),
+                cmocka_unit_test_setup_teardown(test_pages, setup, teardown),
                 cmocka_unit_test(test_close),
-                cmocka_unit_test(test_backoff),
-                cmocka_unit_test(test_backoff_cancel),
-                cmocka_unit_test(test_waiting_gives_up),
-                cmocka_unit_test(test_spawn_failed),
+                cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_backoff_cancel, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_waiting_gives_up, setup_wait_ms, teardown),
+                cmocka_unit_test_setup_teardown(test_spawn_failed, setup_wait_hour, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
