@@ -23,8 +23,9 @@ addresses meets the VNC user's task limit, and websockify goes on.  From
 the host: the control routes pass the gate; the WebSocket with the token
 reaches x11vnc, and so does RFB with the password (DES) where it is
 opened.  In the VM, nothing
-listens beyond the configured sockets.  Only the test's own namespaces
-carry traffic."""
+listens beyond the configured sockets.  With the bridge ports isolated as
+docs/host.md tells the host to, the neighbour reaches nothing of the VM,
+and the host all it did.  Only the test's own namespaces carry traffic."""
 import http.client
 import json
 import os
@@ -179,6 +180,28 @@ def test_neighbour_gets_no_desktop(setup):
     else:
         want = [f"*:{agent.http_port}", f"[::]:{agent.vnc_port}", f"*:{agent.novnc_port}"]
     assert listeners(b.vm) == sorted(want), listeners(b.vm)
+
+
+def test_isolated_ports_keep_the_neighbour_out(setup):
+    """docs/host.md, step 3: with each VM's bridge port isolated (its
+    command, as written there), the neighbour reaches no port of the VM,
+    the host still does.  Before, the neighbour is answered, as the other
+    tests here are: the isolation is what keeps it out, however many
+    addresses it takes.  A refused connection is an error at once; a frame
+    the bridge drops, a timeout (5 s) or no neighbour found: each an
+    OSError."""
+    family, b, agent, vm_addr, host_scope, nbr_scope = setup
+    nbr_vm, host_vm = scoped(vm_addr, nbr_scope), scoped(vm_addr, host_scope)
+    wait_until(lambda: agent.try_get("/health")[0] == 200, 60, "the agent serving")
+    assert http_status(b.nbr, nbr_vm, agent.http_port, "/health", token=False)[0] == 200
+    for port in ("pv", "pn"):
+        b.host.run("bridge", "link", "set", "dev", port, "isolated", "on")
+    with b.nbr.entered():
+        for port in (agent.http_port, agent.novnc_port):
+            with pytest.raises(OSError):
+                socket.create_connection((nbr_vm, port), timeout=5).close()
+    assert http_status(b.host, host_vm, agent.http_port, "/health", token=False)[0] == 200
+    assert http_status(b.host, host_vm, agent.http_port, f"/oauth-url?sessionId={SESSION}")[0] == 404
 
 
 def with_host_desktop(b, agent, family, vm_addr, host_vm):
