@@ -91,6 +91,15 @@ typedef struct Launcher {
          * already (a child's cgroup, see forget), or -errno.  NULL: the
          * launcher cannot (0). */
         int (*kill_uid)(void *ctx, uid_t uid);
+        /* The CPU time that a started child's cgroup (cgroup_name), all it
+         * started included, used: while it runs, and once it is reaped
+         * (read as it was, before its cgroup went) until the next child
+         * of the launcher is reaped or forgotten: from its on_exit, or
+         * just before launcher_forget().  -ENOENT: it has no cgroup, or
+         * is none of the launcher's; -ENODATA: its cgroup has no
+         * cpu.stat, or no usage_usec there; -errno: that unreadable.
+         * NULL: the launcher has no cgroups (-EOPNOTSUPP). */
+        int (*cpu_usec)(void *ctx, pid_t pid, uint64_t *ret);
         void *ctx;
 } Launcher;
 
@@ -123,6 +132,10 @@ static inline void launcher_kill_forget(const Launcher *l, pid_t pid) {
 
 static inline int launcher_kill_uid(const Launcher *l, uid_t uid) {
         return l->kill_uid ? l->kill_uid(l->ctx, uid) : 0;
+}
+
+static inline int launcher_cpu_usec(const Launcher *l, pid_t pid, uint64_t *ret) {
+        return l->cpu_usec ? l->cpu_usec(l->ctx, pid, ret) : -EOPNOTSUPP;
 }
 
 /* Looks name up in path (NULL: $PATH, else DEFAULT_PATH); a name with a

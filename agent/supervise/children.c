@@ -52,6 +52,14 @@ struct Children {
         sd_event *event;      /* for a scope's removal once it emptied */
         char *cgroup_base;    /* NULL: no scopes, cgroup_name is ignored */
         Scope *scopes;
+        /* The CPU time of the child that ended last, read from its scope's
+         * cgroup before that was killed and removed: for its owner, which
+         * hears of the end after (launch_cpu_usec()). */
+        struct {
+                pid_t pid;
+                int r;        /* 0, or -errno: -ENOENT when it had no scope */
+                uint64_t usec;
+        } ended;
 };
 
 int children_new(Children **ret) {
@@ -175,6 +183,14 @@ static int scope_open(Children *c, const SpawnOptions *o, Scope **ret, const cha
         return 0;
 }
 
+/* A scope's CPU time; -ENODATA when its cgroup, which is there, has no
+ * cpu.stat or no usage_usec in it: -ENOENT says it has no cgroup. */
+static int scope_cpu_usec(Scope *s, uint64_t *ret) {
+        int r = cgroup_cpu_usec(s->cgroup, ret);
+
+        return r == -ENOENT ? -ENODATA : r;
+}
+
 /* The child of pid is gone (reaped, or killed and forgotten): what is
  * left in its scope's cgroup is killed, the cgroup removed (once empty).
  * The log counts what left the child's process group (which its owner
@@ -183,6 +199,8 @@ static void scope_end(Children *c, pid_t pid) {
         Scope *s = scope_of_pid(c, pid);
         int n;
 
+        c->ended.pid = pid;
+        c->ended.r = s ? scope_cpu_usec(s, &c->ended.usec) : -ENOENT;
         if (!s)
                 return;
         s->pid = 0;
@@ -276,6 +294,23 @@ static int launch_start(void *ctx, const SpawnOptions *o, LaunchExitFn on_exit, 
         if (r < 0 && scope)
                 (void)cgroup_kill(scope->cgroup, 0);
         return r;
+}
+
+static int launch_cpu_usec(void *ctx, pid_t pid, uint64_t *ret) {
+        Children *c = ctx;
+        Scope *s;
+
+        if (pid <= 0)
+                return -ENOENT; /* 0 is every ended scope's */
+        s = scope_of_pid(c, pid);
+        if (s)
+                return scope_cpu_usec(s, ret);
+        if (c->ended.pid != pid)
+                return -ENOENT;
+        if (c->ended.r < 0)
+                return c->ended.r;
+        *ret = c->ended.usec;
+        return 0;
 }
 
 static void launch_forget(void *ctx, pid_t pid) {
@@ -547,5 +582,6 @@ static int launch_kill_uid(void *ctx, uid_t uid) {
 }
 
 Launcher children_launcher(Children *c) {
-        return (Launcher){ .start = launch_start, .forget = launch_forget, .kill_uid = launch_kill_uid, .ctx = c };
+        return (Launcher){ .start = launch_start, .forget = launch_forget, .kill_uid = launch_kill_uid,
+                           .cpu_usec = launch_cpu_usec, .ctx = c };
 }

@@ -11,7 +11,9 @@
  * descendant in a session of its own is in the child's cgroup, and is
  * killed, the cgroup removed, once the child is reaped or forgotten; a
  * start of the same name takes over one still emptying; a name in use by
- * a live child, or no file name, is refused.  In a cgroup2
+ * a live child, or no file name, is refused; the CPU time its cgroup
+ * counted is there while it runs and, read before the cgroup goes, for
+ * its exit's callback.  In a cgroup2
  * directory the test makes below the hierarchy's root (skipped without
  * one, or without cgroup.kill). */
 #include <errno.h>
@@ -211,6 +213,8 @@ typedef struct ScopeTest {
         Children *children;
         Launcher launcher;
         int wstatus;       /* of the last exit reported, -1: none yet */
+        int cpu_r;         /* launcher_cpu_usec() from that exit's callback */
+        uint64_t cpu_usec;
 } ScopeTest;
 
 /* Where cgroup2 is mounted (/sys/fs/cgroup, or .../unified), into buf. */
@@ -272,6 +276,7 @@ static void on_exit_cb(pid_t pid, int wstatus, void *userdata) {
         ScopeTest *t = userdata;
 
         t->wstatus = wstatus;
+        t->cpu_r = launcher_cpu_usec(&t->launcher, pid, &t->cpu_usec);
 }
 
 /* A shell in the cgroup name, which starts a sleep in a session of its
@@ -445,6 +450,43 @@ static void test_scope_taken_over(void **state) {
         assert_true(loop_until_gone(t, dir));
 }
 
+/* A child's CPU time, its cgroup's (cpu.stat: there on cgroup2 without
+ * the cpu controller too): while it runs, and from its exit's callback,
+ * its cgroup gone by then or not (read before it was removed), at least
+ * what it was while it ran; until the next child's end: then it is not
+ * the launcher's any more.  A child without a cgroup has none. */
+static void test_scope_cpu(void **state) {
+        ScopeTest *t = *state;
+        char *const argv[] = { (char *)"/bin/true", NULL };
+        SpawnOptions o = { .argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .extra_fd = -1 };
+        uint64_t running = 0, usec;
+        int in;
+        pid_t pid, other, sleeper;
+
+        if (!t->base[0])
+                skip();
+        pid = start_escaper(t, "login-d", &in, &sleeper);
+        assert_int_equal(launcher_cpu_usec(&t->launcher, pid, &running), 0);
+        assert_true(running > 0); /* a shell that forked */
+        close(in); /* the shell exits */
+        assert_true(exits(pidfd_open(pid, 0)));
+        t->cpu_r = -1;
+        assert_true(children_reap(t->children) >= 1);
+        assert_int_equal(t->cpu_r, 0);
+        assert_true(t->cpu_usec >= running);
+        assert_int_equal(launcher_cpu_usec(&t->launcher, pid, &usec), 0);
+        assert_true(usec == t->cpu_usec);
+        /* Another child's end, one without a cgroup. */
+        assert_int_equal(launcher_start(&t->launcher, &o, on_exit_cb, t, &other), 0);
+        assert_int_equal(launcher_cpu_usec(&t->launcher, other, &usec), -ENOENT);
+        assert_true(exits(pidfd_open(other, 0)));
+        t->cpu_r = 0;
+        assert_true(children_reap(t->children) >= 1);
+        assert_int_equal(t->cpu_r, -ENOENT);
+        assert_int_equal(launcher_cpu_usec(&t->launcher, pid, &usec), -ENOENT);
+        assert_int_equal(launcher_cpu_usec(&t->launcher, 0, &usec), -ENOENT);
+}
+
 static void test_scope_name_refused(void **state) {
         ScopeTest *t = *state;
         char *const argv[] = { (char *)"/bin/true", NULL };
@@ -474,6 +516,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_scope_killed_when_forgotten, scope_setup, scope_teardown),
                 cmocka_unit_test_setup_teardown(test_scope_taken_over, scope_setup, scope_teardown),
                 cmocka_unit_test_setup_teardown(test_scope_name_refused, scope_setup, scope_teardown),
+                cmocka_unit_test_setup_teardown(test_scope_cpu, scope_setup, scope_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
