@@ -159,6 +159,10 @@ static int snapshot_take(Manager *m, Snapshot *s, bool with_http) {
         h->uptime = now(CLOCK_MONOTONIC) - m->start_monotonic;
         h->realtime = now(CLOCK_REALTIME);
         h->active_sessions = m->logins ? login_manager_active(m->logins) : 0;
+        if (m->logins) {
+                h->login_cli_cpu_usec = login_manager_cli_cpu(m->logins)->usec;
+                h->login_cli_cpu_unknown = login_manager_cli_cpu(m->logins)->unknown;
+        }
         h->auth = host_secrets_auth_string(m->secrets);
         /* Held: the secret is there, but x11vnc stays down until its files
          * can be written (desktop-setup.c); "starting" would hide why. */

@@ -443,6 +443,18 @@ int health_build_metrics(const HealthSnapshot *s, char **ret, size_t *ret_size) 
         put_header(f, "vmba_http_loopback_unowned_total", "counter",
                    "Loopback HTTP connections whose local user could not be looked up (sharing one client's limit).");
         fprintf(f, "vmba_http_loopback_unowned_total %llu\n", s->http_loopback_unowned);
+        /* Known and unknown apart: a CLI without a cgroup adds no 0 to the
+         * seconds, which would read as an idle CLI. */
+        put_header(f, "vmba_login_cli_cpu_seconds_total", "counter",
+                   "CPU seconds the logins' provider CLIs (with all they started) used, summed over those that "
+                   "ended with it known.");
+        fprintf(f, "vmba_login_cli_cpu_seconds_total %llu.%06llu\n",
+                (unsigned long long)(s->login_cli_cpu_usec / USEC_PER_SEC),
+                (unsigned long long)(s->login_cli_cpu_usec % USEC_PER_SEC));
+        put_header(f, "vmba_login_cli_cpu_unknown_total", "counter",
+                   "Logins' provider CLIs that ended with their CPU time unknown (no cgroup of their own, or "
+                   "its cpu.stat unreadable).");
+        fprintf(f, "vmba_login_cli_cpu_unknown_total %llu\n", (unsigned long long)s->login_cli_cpu_unknown);
         if (s->restore.enabled) {
                 put_header(f, "vmba_restores_total", "counter", "Snapshot restores redone.");
                 fprintf(f, "vmba_restores_total %u\n", s->restore.restores);

@@ -67,6 +67,10 @@ typedef struct HealthSnapshot {
         usec_t uptime;
         usec_t realtime;           /* CLOCK_REALTIME µs, for "timestamp" */
         unsigned active_sessions;
+        /* The logins' provider CLIs that ended: the CPU time of those
+         * whose time is known (µs), and how many it is not known for. */
+        uint64_t login_cli_cpu_usec;
+        uint64_t login_cli_cpu_unknown;
         const char *auth;          /* "token", "pending", "no-token" */
         const char *desktop;       /* "secret", "pending", "no-secret", "held" */
         const char *config_error;  /* "" or NULL: key omitted */

@@ -42,6 +42,7 @@ struct CliRunner {
         sd_event *event;
         const Launcher *launcher;
         const ProviderDef *provider;
+        CliCpuTotals *cpu_totals;
         CliRunnerCallbacks cb;
         void *userdata;
         pid_t pid;          /* 0 once exited */
@@ -305,12 +306,37 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         return 0;
 }
 
+/* The CLI's end (pid, how it ended) in one line, with the CPU time that
+ * it and all it started used (its cgroup's, read before the cgroup went:
+ * from its on_exit, or before it is forgotten), which is added to the
+ * totals; unknown without that cgroup, never 0. */
+static void cpu_account(CliRunner *r, pid_t pid, const char *how) {
+        uint64_t usec;
+        int k;
+
+        k = launcher_cpu_usec(r->launcher, pid, &usec);
+        if (k >= 0)
+                log_info("Provider CLI %s (pid %d) %s, CPU %llu ms.", r->provider->id, (int)pid, how,
+                         (unsigned long long)(usec / USEC_PER_MSEC));
+        else if (k == -ENOENT || k == -EOPNOTSUPP)
+                log_info("Provider CLI %s (pid %d) %s, CPU unknown (no cgroup of its own).", r->provider->id,
+                         (int)pid, how);
+        else
+                log_info_errno(k, "Provider CLI %s (pid %d) %s, CPU unknown (its cgroup's cpu.stat: %m).",
+                               r->provider->id, (int)pid, how);
+        if (!r->cpu_totals)
+                return;
+        if (k >= 0)
+                r->cpu_totals->usec += usec;
+        else
+                r->cpu_totals->unknown++;
+}
+
 static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
         CliRunner *r = userdata;
         char b[64];
 
-        log_info("Provider CLI %s (pid %d) %s.", r->provider->id, (int)pid,
-                 wstatus_to_string(wstatus, b, sizeof b));
+        cpu_account(r, pid, wstatus_to_string(wstatus, b, sizeof b));
         /* Helpers it left in its group would go on writing into the HOME
          * that is removed once the login ends.  The group id cannot name
          * another group yet: it stays taken while any member lives, and
@@ -384,8 +410,8 @@ int cli_runner_start(sd_event *e, const Launcher *launcher, const CliRunnerOptio
         r = calloc(1, sizeof *r);
         if (!r)
                 return -ENOMEM;
-        *r = (CliRunner) { .event = e, .launcher = launcher, .provider = o->provider, .cb = *cb, .userdata = userdata,
-                           .master = -EBADF };
+        *r = (CliRunner) { .event = e, .launcher = launcher, .provider = o->provider, .cpu_totals = o->cpu_totals,
+                           .cb = *cb, .userdata = userdata, .master = -EBADF };
         prompt_matcher_init(&r->prompts, o->provider->prompts, o->provider->n_prompts);
         failure_watch_init(&r->failures, o->provider->failures);
         /* Without a PTY nothing turns the CLI's "\n" into "\r\n". */
@@ -449,6 +475,7 @@ CliRunner *cli_runner_free(CliRunner *r) {
         if (r->pid > 0) {
                 /* Nobody will wait for the grace period: kill now, the reaper
                  * collects it without us. */
+                cpu_account(r, r->pid, "killed");
                 launcher_kill_forget(r->launcher, r->pid);
         }
         sd_event_source_disable_unref(r->io);

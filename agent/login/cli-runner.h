@@ -16,6 +16,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <systemd/sd-event.h>
@@ -26,6 +27,16 @@
 #include "time-util.h"
 
 typedef struct CliRunner CliRunner;
+
+/* The CPU time of the provider CLIs that ended (exited, or were killed
+ * and forgotten by cli_runner_free()), each read from its cgroup
+ * (cgroup_name: the CLI and all it started) before that went.  Without
+ * that cgroup, or with its cpu.stat unreadable, a CLI's is unknown:
+ * counted apart, never as 0. */
+typedef struct CliCpuTotals {
+        uint64_t usec;        /* summed over the CLIs whose CPU time is known */
+        uint64_t unknown;     /* the CLIs whose CPU time is not */
+} CliCpuTotals;
 
 /* Each callback may free r (cli_runner_free()): the runner touches nothing
  * of it afterwards. */
@@ -63,6 +74,8 @@ typedef struct CliRunnerOptions {
         const char *http_proxy, *https_proxy, *no_proxy; /* NULL: none */
         const char *cgroup_name;      /* SpawnOptions.cgroup_name: a cgroup of the CLI's own, killed
                                        * whole once it exited or is killed; NULL: none */
+        CliCpuTotals *cpu_totals;     /* borrowed, must outlive the runner: its CPU time is added at
+                                       * its end (and logged with it); NULL: only logged */
         char *error;                  /* SpawnOptions.error: NULL, or error_size bytes saying what
                                        * failed when the CLI's exec (or a step before it) did */
         size_t error_size;

@@ -71,6 +71,7 @@ struct LoginManager {
         bool proxy_secret_warned;     /* environment_file's proxy credentials readable by all: said once */
         LoginHome home;               /* login_home and its tmpfs */
         CliPool pool;                 /* the CLIs' users, one per live login */
+        CliCpuTotals cli_cpu;         /* of the CLIs that ended, Leftovers' included */
         char cli_error[256];          /* why no CLI can run, when o.cli_error is not set: a provider's */
 };
 
@@ -456,6 +457,10 @@ unsigned login_manager_active(LoginManager *lm) {
                 if (lm->sessions[i] && session_state_is_live(lm->sessions[i]->state))
                         n++;
         return n;
+}
+
+const CliCpuTotals *login_manager_cli_cpu(LoginManager *lm) {
+        return &lm->cli_cpu;
 }
 
 static int on_expire(sd_event_source *es, uint64_t usec, void *userdata) {
@@ -896,6 +901,7 @@ static int session_run_cli(LoginSession *s, const char *http_proxy, const char *
                 .no_proxy = no_proxy,
                 /* Named as its HOME: one login's at a time. */
                 .cgroup_name = name,
+                .cpu_totals = &s->lm->cli_cpu,
                 .error = error,
                 .error_size = size,
         };

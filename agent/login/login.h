@@ -107,6 +107,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(LoginManager *, login_manager_free);
 int login_manager_subscribe(LoginManager *lm, LoginListener cb, void *userdata);
 /* Live sessions, for /health's activeSessions. */
 unsigned login_manager_active(LoginManager *lm);
+/* The CPU time of the logins' CLIs that ended, for /metrics (borrowed). */
+const CliCpuTotals *login_manager_cli_cpu(LoginManager *lm);
 /* The provider definitions (borrowed), NULL when they did not load. */
 const ProviderSet *login_manager_providers(LoginManager *lm);
 /* Why no provider CLI can run (static or the manager's), NULL when they can. */

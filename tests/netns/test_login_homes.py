@@ -5,7 +5,8 @@ when lost from outside, or none when it cannot be had); a login's HOME
 goes when its session expires, symlinks in it never followed; what a CLI
 left running, out of its process group too, goes once no CLI runs, and
 with cgroups (cgroup_root) runs in its login's cgroup and goes with its
-CLI; what it wrote to /tmp by name goes with it; HOMEs no login has are
+CLI, whose CPU time (the cgroup's) its end's log line and /metrics give,
+or call unknown without cgroups; what it wrote to /tmp by name goes with it; HOMEs no login has are
 removed.  The tests end by searching everything the run
 wrote for the secrets."""
 import contextlib
@@ -297,6 +298,59 @@ def test_a_cli_and_what_it_left_run_in_its_logins_cgroup(cgroup_root, make_env, 
         e.assert_no_secrets()
     finally:
         shutil.rmtree(helpers, ignore_errors=True)
+
+
+def metric(e, name):
+    """The value of /metrics' name (no labels), as text."""
+    status, body = e.request("GET", "/metrics")
+    assert status == 200, body
+    values = [l.split()[1] for l in body.decode().splitlines() if l.startswith(name + " ")]
+    assert len(values) == 1, body
+    return values[0]
+
+
+BURN_MS = 200
+
+
+@pytest.mark.parametrize("cgroups", [True, False])
+def test_a_clis_cpu_time_is_logged_and_counted(request, tmp_path, cgroups):
+    """A CLI busy for a known least CPU time (its own, 200 ms) before it
+    shows its URL: once it exits after the sign-in, its end's log line
+    gives the CPU time of its login's cgroup (the CLI and all it started),
+    at least that, and /metrics adds it to the seconds of the CLIs that
+    ended.  Without cgroups the time is unknown: said so in the line, and
+    counted apart in /metrics, never as 0 seconds."""
+    sets, wrap = (), ()
+    if cgroups:
+        # Before make_env: the agent goes before its cgroups.
+        wrap, agent_root = cgroup_view(tmp_path, request.getfixturevalue("cgroup_root"))
+        sets = (f"cgroup_root={agent_root}",)
+    e = request.getfixturevalue("make_env")(sets=sets, wrap=wrap, provider_env={"FAKE_CLI_BURN_MS": str(BURN_MS)})
+    assert (metric(e, "vmba_login_cli_cpu_seconds_total"), metric(e, "vmba_login_cli_cpu_unknown_total")) == \
+        ("0.000000", "0")
+    s = sid()
+    status, started = e.json("POST", "/auth/codex", {"sessionId": s})
+    assert status == 200 and "oauthUrl" in started, started
+    (line,) = e.agent.log_lines(f"Login {s}: started ")
+    cli = re.search(r"\(pid (\d+),", line).group(1)
+    end_login(e, s, started, "cli-exits", 0)
+    end = f"Provider CLI codex (pid {cli}) exited 0, CPU "
+    wait_until(lambda: e.agent.log_lines(end), 20, "the CLI's end logged")
+    (line,) = e.agent.log_lines(end)
+    tail = line.split(end, 1)[1]
+    if cgroups:
+        m = re.fullmatch(r"(\d+) ms\.", tail)
+        assert m and int(m.group(1)) >= BURN_MS, line
+        seconds = metric(e, "vmba_login_cli_cpu_seconds_total")
+        assert re.fullmatch(r"\d+\.\d{6}", seconds) and float(seconds) >= BURN_MS / 1000, seconds
+        # The line's milliseconds are the counter's microseconds, cut.
+        assert int(m.group(1)) == int(seconds.replace(".", "")) // 1000, (line, seconds)
+        assert metric(e, "vmba_login_cli_cpu_unknown_total") == "0"
+    else:
+        assert tail == "unknown (no cgroup of its own).", line
+        assert metric(e, "vmba_login_cli_cpu_seconds_total") == "0.000000"
+        assert metric(e, "vmba_login_cli_cpu_unknown_total") == "1"
+    e.assert_no_secrets()
 
 
 PTRACE_SEIZE, PTRACE_INTERRUPT, PTRACE_DETACH, PTRACE_O_TRACEEXIT = 0x4206, 0x4207, 0x11, 0x40

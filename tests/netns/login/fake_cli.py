@@ -81,7 +81,10 @@ redirect to its /success page carries an id_token that makes its
 Location exactly N bytes long;
 FAKE_CLI_LEAVE=NAME: first looks for /tmp/NAME, /var/tmp/NAME,
 /dev/shm/NAME and /run/lock/NAME (what an earlier CLI would have left), then writes them (a
-CLI that keeps state there by name), and records both in $HOME/.left."""
+CLI that keeps state there by name), and records both in $HOME/.left;
+FAKE_CLI_BURN_MS=N: first spins until its own CPU time
+(CLOCK_PROCESS_CPUTIME_ID) reaches N ms (a CLI busy at its start), however
+long that takes on a loaded machine."""
 import http.server
 import json
 import os
@@ -522,8 +525,20 @@ def serve_callback(srv, late):
         select.select([], [], [], 600)
 
 
+def burn_cpu(ms):
+    """Busy until this process has used ms of CPU time: a known least
+    amount, whatever else the machine runs (never a sleep)."""
+    n = 0
+    while time.clock_gettime(time.CLOCK_PROCESS_CPUTIME_ID) * 1000 < ms:
+        for i in range(10000):
+            n += i
+    return n
+
+
 def main():
     home = os.environ["HOME"]
+    if os.environ.get("FAKE_CLI_BURN_MS"):
+        burn_cpu(int(os.environ["FAKE_CLI_BURN_MS"]))
     if os.environ.get("FAKE_CLI_FORKS"):
         fork_children(home, int(os.environ["FAKE_CLI_FORKS"]))
     if os.environ.get("FAKE_CLI_HELPER"):

@@ -5,7 +5,11 @@
  * in the asan tier, tells) and nothing of it leaks.  A real child
  * (printf, without a shell) through the agent's own Launcher (spawn and
  * the child registry) on a private sd-event loop; as root (the CLI runs
- * as a user of its own, never root). */
+ * as a user of its own, never root).
+ *
+ * And that a CLI's CPU time, as the Launcher has it when the CLI ends
+ * (exits, or is killed with the runner), is added to the owner's totals,
+ * or counted as unknown, never as 0. */
 #include <errno.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -38,6 +42,11 @@ typedef struct Fixture {
         unsigned n_url, n_failure, n_exit;
         int exit_status; /* the wstatus on_exit came with */
         char *exit_output; /* the transcript when on_exit came */
+        CliCpuTotals *totals;
+        Launcher inner;    /* the agent's, which the CPU test wraps */
+        int cpu_r;         /* what its launcher_cpu_usec() answers */
+        uint64_t cpu_usec;
+        pid_t cpu_pid;     /* whose CPU time it was asked for last */
 } Fixture;
 
 static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -123,6 +132,7 @@ static void start(Fixture *f, ProviderDef *p, const CliRunnerCallbacks *cb) {
                 .uid = CLI_UID,
                 .gid = CLI_UID,
                 .path = "/usr/bin:/bin",
+                .cpu_totals = f->totals,
         };
 
         assert_int_equal(cli_runner_start(f->event, &f->launcher, &o, cb, f, &f->runner), 0);
@@ -243,10 +253,91 @@ static void test_output_read_before_the_exit(void **state) {
         assert_non_null(strstr(f->exit_output, "cannot reach the auth server"));
 }
 
+static int wrap_start(void *ctx, const SpawnOptions *o, LaunchExitFn on_exit, void *userdata, pid_t *ret_pid) {
+        Fixture *f = ctx;
+
+        return launcher_start(&f->inner, o, on_exit, userdata, ret_pid);
+}
+
+static void wrap_forget(void *ctx, pid_t pid) {
+        Fixture *f = ctx;
+
+        launcher_forget(&f->inner, pid);
+}
+
+static int fake_cpu_usec(void *ctx, pid_t pid, uint64_t *ret) {
+        Fixture *f = ctx;
+
+        f->cpu_pid = pid;
+        if (f->cpu_r >= 0)
+                *ret = f->cpu_usec;
+        return f->cpu_r;
+}
+
+static void on_exit_count(CliRunner *r, int wstatus, void *userdata) {
+        Fixture *f = userdata;
+
+        f->n_exit++;
+}
+
+/* The CPU time the Launcher has for the CLI as it ends is added up;
+ * without one (no cgroup, its cpu.stat unreadable, a launcher without
+ * cgroups) the CLI counts as unknown, adding nothing. */
+static void test_cpu_counted(void **state) {
+        static const struct {
+                int r;
+                bool killed;      /* freed while it runs, else it exits */
+                uint64_t usec, total, unknown;
+        } cases[] = {
+                { 0, false, 1500, 1500, 0 },
+                { 0, true, 250, 1750, 0 },
+                { -ENOENT, false, 0, 1750, 1 },
+                { -EIO, true, 0, 1750, 2 },
+                { -EOPNOTSUPP, false, 0, 1750, 3 },
+                { 0, false, 0, 1750, 3 }, /* known, and 0: no unknown */
+        };
+        Fixture *f = *state;
+        CliCpuTotals totals = {};
+        char *argv[] = { (char *)"sh", (char *)"-c", (char *)"read x", NULL };
+        char *patterns[] = { (char *)"https://login.example.test/authorize", NULL };
+        ProviderDef p = { .id = (char *)"fake", .argv = argv, .url_patterns = patterns, .pty = true };
+
+        if (geteuid() != 0)
+                skip();
+        f->inner = f->launcher;
+        f->launcher = (Launcher){ .start = wrap_start, .forget = wrap_forget, .cpu_usec = fake_cpu_usec, .ctx = f };
+        f->totals = &totals;
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                pid_t pid;
+
+                f->cpu_r = cases[i].r;
+                f->cpu_usec = cases[i].usec;
+                f->n_exit = 0;
+                start(f, &p, &(CliRunnerCallbacks){ .on_exit = on_exit_count });
+                pid = cli_runner_pid(f->runner);
+                if (cases[i].killed)
+                        f->runner = cli_runner_free(f->runner);
+                else {
+                        assert_int_equal(kill(pid, SIGKILL), 0);
+                        assert_int_equal(waitid(P_PID, (id_t)pid, &(siginfo_t){}, WEXITED | WNOWAIT), 0);
+                        assert_true(children_reap(f->children) >= 1);
+                        assert_int_equal(f->n_exit, 1);
+                        f->runner = cli_runner_free(f->runner);
+                }
+                assert_int_equal(f->cpu_pid, pid);
+                assert_int_equal(totals.usec, cases[i].total);
+                assert_int_equal(totals.unknown, cases[i].unknown);
+        }
+        /* The killed ones, reaped without their owner. */
+        while (waitid(P_ALL, 0, &(siginfo_t){}, WEXITED | WNOWAIT) == 0 && children_reap(f->children) > 0)
+                ;
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_free_from_on_url, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_output_read_before_the_exit, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_cpu_counted, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_free_from_on_failure, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failure_unread_when_the_url_arrives, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failure_drawn_with_the_url, setup, teardown),

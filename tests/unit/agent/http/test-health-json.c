@@ -119,6 +119,38 @@ static void test_metrics_push(void **state) {
         assert_non_null(strstr(none, "\nvmba_push_queued 0\n"));
 }
 
+/* The CLIs' CPU time in seconds to the microsecond (a login's CLI may
+ * use a few ms), whole seconds with their zeros, the largest sum there
+ * can be exact; the unknown ones counted apart, 0 before any CLI ended. */
+static void test_metrics_cli_cpu(void **state) {
+        static const struct {
+                uint64_t usec, unknown;
+                const char *seconds, *unknowns;
+        } cases[] = {
+                { 0, 0, "vmba_login_cli_cpu_seconds_total 0.000000\n", "vmba_login_cli_cpu_unknown_total 0\n" },
+                { 0, 2, "vmba_login_cli_cpu_seconds_total 0.000000\n", "vmba_login_cli_cpu_unknown_total 2\n" },
+                { 1, 0, "vmba_login_cli_cpu_seconds_total 0.000001\n", "vmba_login_cli_cpu_unknown_total 0\n" },
+                { 215034, 0, "vmba_login_cli_cpu_seconds_total 0.215034\n", "vmba_login_cli_cpu_unknown_total 0\n" },
+                { 7000000, 1, "vmba_login_cli_cpu_seconds_total 7.000000\n", "vmba_login_cli_cpu_unknown_total 1\n" },
+                { UINT64_MAX, UINT64_MAX, "vmba_login_cli_cpu_seconds_total 18446744073709.551615\n",
+                  "vmba_login_cli_cpu_unknown_total 18446744073709551615\n" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(freep) char *text = NULL;
+                HealthSnapshot s;
+
+                snapshot_base(&s);
+                s.login_cli_cpu_usec = cases[i].usec;
+                s.login_cli_cpu_unknown = cases[i].unknown;
+                assert_int_equal(health_build_metrics(&s, &text, NULL), 0);
+                assert_non_null(strstr(text, "# TYPE vmba_login_cli_cpu_seconds_total counter\n"));
+                assert_non_null(strstr(text, cases[i].seconds));
+                assert_non_null(strstr(text, "# TYPE vmba_login_cli_cpu_unknown_total counter\n"));
+                assert_non_null(strstr(text, cases[i].unknowns));
+        }
+}
+
 /* The exact /health JSON for test_health_full's snapshot (below). */
 static const char health_full_json[] =
         "{\"status\":\"failed\",\"version\":\"0.1.0\",\"build_id\":\"img-2026.11.21-abc\","
@@ -294,6 +326,14 @@ static const char metrics_text[] =
         "looked up (sharing one client's limit).\n"
         "# TYPE vmba_http_loopback_unowned_total counter\n"
         "vmba_http_loopback_unowned_total 7\n"
+        "# HELP vmba_login_cli_cpu_seconds_total CPU seconds the logins' provider CLIs (with all they started) "
+        "used, summed over those that ended with it known.\n"
+        "# TYPE vmba_login_cli_cpu_seconds_total counter\n"
+        "vmba_login_cli_cpu_seconds_total 3.000042\n"
+        "# HELP vmba_login_cli_cpu_unknown_total Logins' provider CLIs that ended with their CPU time unknown "
+        "(no cgroup of their own, or its cpu.stat unreadable).\n"
+        "# TYPE vmba_login_cli_cpu_unknown_total counter\n"
+        "vmba_login_cli_cpu_unknown_total 1\n"
         "# HELP vmba_boot_phase_milliseconds Milliseconds from kernel start to each boot milestone.\n"
         "# TYPE vmba_boot_phase_milliseconds gauge\n"
         "vmba_boot_phase_milliseconds{phase=\"exec\"} 1\n"
@@ -323,6 +363,8 @@ static void test_metrics(void **state) {
         s.http_waiting = 2;
         s.http_connections = 5;
         s.http_loopback_unowned = 7;
+        s.login_cli_cpu_usec = 3000042;
+        s.login_cli_cpu_unknown = 1;
         assert_int_equal(health_build_metrics(&s, &text, &size), 0);
         assert_int_equal(size, strlen(text));
         assert_string_equal(text, metrics_text);
@@ -384,6 +426,7 @@ int main(void) {
                 cmocka_unit_test(test_health_full),
                 cmocka_unit_test(test_health_restore),
                 cmocka_unit_test(test_metrics_push),
+                cmocka_unit_test(test_metrics_cli_cpu),
                 cmocka_unit_test(test_health_network_failed),
                 cmocka_unit_test(test_health_escaping),
                 cmocka_unit_test(test_ready),
