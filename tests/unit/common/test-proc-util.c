@@ -143,6 +143,39 @@ static void test_cpu_stat_usage(void **state) {
         assert_int_equal(proc_cpu_stat_usage("usage_usec -1\n", &n), -EINVAL);
         assert_int_equal(proc_cpu_stat_usage("usage_usec 99999999999999999999999\n", &n), -EINVAL);
         assert_int_equal(proc_cpu_stat_usage("usage_usec \n", &n), -EINVAL);
+        /* The key is a line's start and ends at one blank. */
+        assert_int_equal(proc_cpu_stat_usage(" usage_usec 5\n", &n), -ENOENT);
+        assert_int_equal(proc_cpu_stat_usage("usage_usec\n", &n), -ENOENT);
+        assert_int_equal(proc_cpu_stat_usage("usage_usec", &n), -ENOENT);
+        assert_int_equal(proc_cpu_stat_usage("usage_usec\t5\n", &n), -ENOENT);
+        assert_int_equal(proc_cpu_stat_usage("usage_usec  5\n", &n), -EINVAL);
+        assert_int_equal(proc_cpu_stat_usage("user_usec 1\nsystem_usec 2\n", &n), -ENOENT);
+        /* The largest value there is, and one past it. */
+        assert_int_equal(proc_cpu_stat_usage("usage_usec 18446744073709551615\n", &n), 0);
+        assert_int_equal(n, UINT64_MAX);
+        assert_int_equal(proc_cpu_stat_usage("usage_usec 18446744073709551616\n", &n), -EINVAL);
+        /* Garbage and trailing data in the value: no number is guessed. */
+        assert_int_equal(proc_cpu_stat_usage("usage_usec abc\n", &n), -EINVAL);
+        assert_int_equal(proc_cpu_stat_usage("usage_usec 0x10\n", &n), -EINVAL);
+        assert_int_equal(proc_cpu_stat_usage("usage_usec +5\n", &n), -EINVAL);
+        assert_int_equal(proc_cpu_stat_usage("usage_usec 12 34\n", &n), -EINVAL);
+        assert_int_equal(proc_cpu_stat_usage("usage_usec 12x\n", &n), -EINVAL);
+        assert_int_equal(proc_cpu_stat_usage("usage_usec 12\r\n", &n), -EINVAL);
+        assert_int_equal(proc_cpu_stat_usage("usage_usec 12 \n", &n), -EINVAL);
+        /* Other lines after it, anything in them, and the last line
+         * without its newline. */
+        assert_int_equal(proc_cpu_stat_usage("usage_usec 12\nuser_usec x\n\0junk", &n), 0);
+        assert_int_equal(n, 12);
+        assert_int_equal(proc_cpu_stat_usage("\n\nusage_usec 9", &n), 0);
+        assert_int_equal(n, 9);
+        /* The first usage_usec line counts: the kernel writes one. */
+        assert_int_equal(proc_cpu_stat_usage("usage_usec 1\nusage_usec 2\n", &n), 0);
+        assert_int_equal(n, 1);
+        /* A failure leaves *ret as it was. */
+        n = 77;
+        assert_int_equal(proc_cpu_stat_usage("usage_usec 1x\n", &n), -EINVAL);
+        assert_int_equal(proc_cpu_stat_usage("", &n), -ENOENT);
+        assert_int_equal(n, 77);
 }
 
 static void test_hide_pids(void **state) {
