@@ -415,19 +415,7 @@ static void put_phase(FILE *f, const char *phase, usec_t t) {
         fprintf(f, "\"} %llu\n", (unsigned long long)(t / USEC_PER_MSEC));
 }
 
-int health_build_metrics(const HealthSnapshot *s, char **ret, size_t *ret_size) {
-        _cleanup_(freep) char *buf = NULL;
-        size_t size = 0;
-        FILE *f;
-
-        f = open_memstream(&buf, &size);
-        if (!f)
-                return -ENOMEM;
-        /* Private stream: skip stdio's per-character locking. */
-        __fsetlocking(f, FSETLOCKING_BYCALLER);
-        put_header(f, "vmba_uptime_seconds", "gauge", "Seconds since the agent started.");
-        fprintf(f, "vmba_uptime_seconds %llu\n", (unsigned long long)(s->uptime / USEC_PER_SEC));
-        put_service_metrics(f, s);
+static void put_http_metrics(FILE *f, const HealthSnapshot *s) {
         put_header(f, "vmba_http_requests_total", "counter", "HTTP requests answered, by route and status.");
         for (size_t k = 0; k < s->n_http; k++) {
                 fputs("vmba_http_requests_total{route=\"", f);
@@ -443,6 +431,9 @@ int health_build_metrics(const HealthSnapshot *s, char **ret, size_t *ret_size) 
         put_header(f, "vmba_http_loopback_unowned_total", "counter",
                    "Loopback HTTP connections whose local user could not be looked up (sharing one client's limit).");
         fprintf(f, "vmba_http_loopback_unowned_total %llu\n", s->http_loopback_unowned);
+}
+
+static void put_login_metrics(FILE *f, const HealthSnapshot *s) {
         /* Known and unknown apart: a CLI without a cgroup adds no 0 to the
          * seconds, which would read as an idle CLI. */
         put_header(f, "vmba_login_cli_cpu_seconds_total", "counter",
@@ -455,6 +446,23 @@ int health_build_metrics(const HealthSnapshot *s, char **ret, size_t *ret_size) 
                    "Logins' provider CLIs that ended with their CPU time unknown (no cgroup of their own, or "
                    "its cpu.stat unreadable).");
         fprintf(f, "vmba_login_cli_cpu_unknown_total %llu\n", (unsigned long long)s->login_cli_cpu_unknown);
+}
+
+int health_build_metrics(const HealthSnapshot *s, char **ret, size_t *ret_size) {
+        _cleanup_(freep) char *buf = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+        /* Private stream: skip stdio's per-character locking. */
+        __fsetlocking(f, FSETLOCKING_BYCALLER);
+        put_header(f, "vmba_uptime_seconds", "gauge", "Seconds since the agent started.");
+        fprintf(f, "vmba_uptime_seconds %llu\n", (unsigned long long)(s->uptime / USEC_PER_SEC));
+        put_service_metrics(f, s);
+        put_http_metrics(f, s);
+        put_login_metrics(f, s);
         if (s->restore.enabled) {
                 put_header(f, "vmba_restores_total", "counter", "Snapshot restores redone.");
                 fprintf(f, "vmba_restores_total %u\n", s->restore.restores);
