@@ -6,20 +6,32 @@ requests to it from either side.
 
 Layout: Lan(): guest namespace (the server, eth0 = 10.77.0.2/24, probes
 from 127.0.0.1) and host namespace (the attacker, 10.77.0.1).
+
+Every server ends with SIGTERM, as a test's own end or guest_lan()'s, and
+must then exit 0 with no sanitizer report in its stderr: under an
+ASan+UBSan build (tests/run's asan tier) a memory error a request caused,
+or one only the exit shows (a leak), fails the test that made it.
 """
 import contextlib
 import http.client
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 
-from netns import Lan, wait_until
+from netns import DEADLINE_SCALE, Lan, wait_until
 
 PORT = 8080
 GUEST = "10.77.0.2"
 TOKEN = "tok-http-test-0123456789"
+
+# What ASan (LeakSanitizer's summary too) and UBSan print in a report.
+SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
+
+# The servers not closed yet: guest_lan() closes those of its Lan.
+_servers = []
 
 
 class Server:
@@ -27,13 +39,41 @@ class Server:
 
     def __init__(self, lan, argv):
         self.lan = lan
-        self.proc = lan.guest.popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # A file, not a pipe: nothing reads it while the server runs, and a
+        # full pipe would stall the server's logging.
+        self.stderr = tempfile.TemporaryFile(prefix="vmba-http-stderr-")
+        self.proc = lan.guest.popen(argv, stdout=subprocess.DEVNULL, stderr=self.stderr)
+        _servers.append(self)
         wait_until(self.listening, 10, "the HTTP server to listen")
 
     def listening(self):
         if self.proc.poll() is not None:
-            raise AssertionError(f"server exited {self.proc.returncode}: {self.proc.stderr.read()!r}")
+            raise AssertionError(f"server exited {self.proc.returncode}: {self.log_text()!r}")
         return self.lan.guest.accepts(PORT)
+
+    def log_text(self):
+        """Everything the server wrote to stderr so far."""
+        self.stderr.seek(0)
+        return self.stderr.read().decode(errors="replace")
+
+    def close(self):
+        """SIGTERM, unless it is gone already; then fails unless it exited 0
+        (or was SIGKILLed by its test) and its stderr holds no sanitizer
+        report.  Whatever is left of it is killed all the same."""
+        if self not in _servers:
+            return
+        _servers.remove(self)
+        try:
+            if self.proc.poll() is None:
+                os.kill(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=15 * DEADLINE_SCALE)
+        finally:
+            self.lan.guest.kill_procs()
+            log = self.log_text()
+            self.stderr.close()
+        assert not [m for m in SANITIZER_MARKS if m in log], log[-6000:]
+        assert self.proc.returncode in (0, -signal.SIGKILL), \
+            f"server exited {self.proc.returncode}: {log[-4000:]}"
 
     def request(self, method, path, headers=None, body=None, src="guest", timeout=5):
         """One request on a fresh connection; returns (status, headers, body)."""
@@ -84,11 +124,16 @@ def scratch_dir():
 
 @contextlib.contextmanager
 def guest_lan():
-    """A Lan() whose guest has GUEST on eth0, up."""
+    """A Lan() whose guest has GUEST on eth0, up; the servers started in
+    it that are still there at its end are closed (Server.close())."""
     with Lan() as lan:
         lan.guest.run("ip", "addr", "add", f"{GUEST}/24", "dev", "eth0")
         lan.guest.run("ip", "link", "set", "eth0", "up")
-        yield lan
+        try:
+            yield lan
+        finally:
+            for s in [s for s in _servers if s.lan is lan]:
+                s.close()
 
 
 def agent_argv(agent_bin, workdir, *sets, kernel_cmdline="console=ttyS0"):
@@ -114,13 +159,13 @@ def agent_argv(agent_bin, workdir, *sets, kernel_cmdline="console=ttyS0"):
 
 @contextlib.contextmanager
 def agent_server(agent_bin, lan, workdir):
-    """The agent with TOKEN as its control token, serving; its processes
-    killed afterwards."""
+    """The agent with TOKEN as its control token, serving; closed
+    afterwards (Server.close())."""
     s = Server(lan, agent_argv(agent_bin, workdir, f"token={TOKEN}"))
     try:
         yield s
     finally:
-        s.lan.guest.kill_procs()
+        s.close()
 
 
 def read_answer(c):

@@ -60,7 +60,7 @@ def driver(agent_bin, lan):
     s = Server(lan, [driver_bin(agent_bin), "--listen", "0.0.0.0", "--port", str(PORT),
                      "--timeout", "2", "--token", TOKEN])
     yield s
-    s.lan.guest.kill_procs()
+    s.close()
 
 
 def raw(ns, host, data, timeout=5):
@@ -228,7 +228,7 @@ def test_allow_from_invalid_fails_closed(agent_bin, lan):
         assert (status, body) == (403, {"error": "forbidden"})
         s.assert_serving()
     finally:
-        s.lan.guest.kill_procs()
+        s.close()
 
 
 def test_loopback_route_403_from_outside(driver):
@@ -595,7 +595,7 @@ def test_deferred_reply_to_a_client_gone(driver):
         h.close()
     driver.assert_serving()
     driver.proc.terminate()
-    assert driver.proc.wait(timeout=15) == 0, driver.proc.stderr.read()
+    assert driver.proc.wait(timeout=15) == 0, driver.log_text()
 
 
 def test_suspended_reply_that_cannot_be_built(driver):
@@ -609,7 +609,7 @@ def test_suspended_reply_that_cannot_be_built(driver):
     assert c["/test/suspend-nomem 500"] == 1
     driver.assert_serving()
     driver.proc.terminate()
-    assert driver.proc.wait(timeout=15) == 0, driver.proc.stderr.read()
+    assert driver.proc.wait(timeout=15) == 0, driver.log_text()
 
 
 def test_error_bodies_have_one_builder(driver):
