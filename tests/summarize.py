@@ -23,13 +23,28 @@ for log in sorted(results.glob("meson-*.json")):
             failed += 1
             failures.append(f"{log.stem}: {t.get('name')} {res}")
 
+# pytest's JUnit file holds a test that failed and then also failed at
+# teardown (a fixture's check, such as a sanitizer report in the agent's
+# log) as two <testcase> elements of the same name: one test, one result,
+# failed if any of its elements says so.
 for xml in sorted(results.glob("*.xml")):
+    outcomes = {}
     for case in ET.parse(xml).getroot().iter("testcase"):
-        if case.find("skipped") is not None:
-            skipped += 1
-        elif case.find("failure") is not None or case.find("error") is not None:
+        if case.find("failure") is not None or case.find("error") is not None:
+            outcome = "failed"
+        elif case.find("skipped") is not None:
+            outcome = "skipped"
+        else:
+            outcome = "passed"
+        key = f"{case.get('classname')}.{case.get('name')}"
+        if outcomes.get(key) != "failed":
+            outcomes[key] = outcome
+    for name, outcome in outcomes.items():
+        if outcome == "failed":
             failed += 1
-            failures.append(f"{xml.stem}: {case.get('classname')}.{case.get('name')}")
+            failures.append(f"{xml.stem}: {name}")
+        elif outcome == "skipped":
+            skipped += 1
         else:
             passed += 1
 
