@@ -21,6 +21,7 @@
 #define WHY_TIME "\"time\" is not a non-negative integer (unix milliseconds)"
 #define WHY_TOKEN "\"token\" is not a string of 1 to 4096 bytes without NUL"
 #define WHY_DESKTOP "\"desktop_secret\" is not a string of 1 to 4096 bytes without NUL"
+#define WHY_MACHINE_ID "\"machine_id\" is not a string without NUL"
 
 static int refuse(const char *why, const char **ret_reason) {
         if (ret_reason)
@@ -103,6 +104,21 @@ static int time_get(json_t *o, int64_t *ret) {
         return 0;
 }
 
+/* Any string: its form is restore_plan_decide()'s to judge, so that a
+ * malformed id refuses the restore (the clone is not taken for the
+ * template) rather than making the answer unusable. */
+static int machine_id_get(json_t *o, char **ret) {
+        json_t *v = json_object_get(o, "machine_id");
+
+        *ret = NULL;
+        if (!v)
+                return 0;
+        if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+                return -EBADMSG;
+        *ret = strdup(json_string_value(v));
+        return *ret ? 0 : -ENOMEM;
+}
+
 /* "token" and "desktop_secret": the boot's keys, a handover's too. */
 static int secrets_get(json_t *o, char **ret_token, char **ret_desktop_secret, const char **ret_reason) {
         int r = string_get(o, "token", HOST_SECRET_MAX, ret_token);
@@ -139,6 +155,8 @@ int restore_handover_parse(const char *json, RestoreHandover *ret, const char **
                 r = refuse(WHY_NETWORK, ret_reason);
         if (r >= 0 && (r = time_get(o, &h.time_ms)) == -EBADMSG)
                 r = refuse(WHY_TIME, ret_reason);
+        if (r >= 0 && (r = machine_id_get(o, &h.machine_id)) == -EBADMSG)
+                r = refuse(WHY_MACHINE_ID, ret_reason);
         if (r >= 0)
                 r = secrets_get(o, &h.token, &h.desktop_secret, ret_reason);
         json_wipe(o);
@@ -153,7 +171,8 @@ int restore_handover_parse(const char *json, RestoreHandover *ret, const char **
 void restore_handover_done(RestoreHandover *h) {
         free(h->generation);
         free(h->network);
-        h->generation = h->network = NULL;
+        free(h->machine_id);
+        h->generation = h->network = h->machine_id = NULL;
         h->token = erase_and_free(h->token);
         h->desktop_secret = erase_and_free(h->desktop_secret);
         h->time_ms = -1;
@@ -163,7 +182,9 @@ static bool same_secret(const char *given, const char *now) {
         return given && now && secret_equal(given, strlen(given), now);
 }
 
-static RestoreVerdict verdict_of(const RestoreIdentity *now, const RestoreHandover *h) {
+/* id: the handover's machine id in machine-id(5)'s form, when valid. */
+static RestoreVerdict verdict_of(const RestoreIdentity *now, const RestoreHandover *h,
+                                 char id[static MACHINE_ID_STRING_MAX]) {
         if (!h->generation)
                 return RESTORE_NO_GENERATION;
         /* The boot's generation comes with MMDS's first answer, which holds
@@ -187,14 +208,22 @@ static RestoreVerdict verdict_of(const RestoreIdentity *now, const RestoreHandov
                 return RESTORE_DESKTOP_INVALID;
         if (h->time_ms >= 0 && (h->time_ms < RESTORE_TIME_MS_MIN || h->time_ms > RESTORE_TIME_MS_MAX))
                 return RESTORE_TIME_INVALID;
+        if (h->machine_id && machine_id_parse(h->machine_id, id, NULL) < 0)
+                return RESTORE_MACHINE_ID_INVALID;
+        if (h->machine_id && !now->machine_id_ours)
+                return RESTORE_MACHINE_ID_NOT_OURS;
         return RESTORE_REDO;
 }
 
 RestorePlan restore_plan_decide(const RestoreIdentity *now, const RestoreHandover *h) {
-        RestorePlan p = { .verdict = verdict_of(now, h) };
+        RestorePlan p = {};
 
-        if (p.verdict != RESTORE_REDO)
+        p.verdict = verdict_of(now, h, p.machine_id);
+
+        if (p.verdict != RESTORE_REDO) {
+                p.machine_id[0] = '\0';
                 return p;
+        }
         /* Secrets, logins and the desktop always: every one of them is
          * tied to the identity the clone must not share. */
         p.steps = RESTORE_STEP_SECRETS | RESTORE_STEP_LOGINS | RESTORE_STEP_DESKTOP;
@@ -202,6 +231,10 @@ RestorePlan restore_plan_decide(const RestoreIdentity *now, const RestoreHandove
                 p.steps |= RESTORE_STEP_NETWORK;
         if (h->time_ms >= 0)
                 p.steps |= RESTORE_STEP_CLOCK;
+        /* Again after a failure part way too: writing the same id is a
+         * no-op (it is compared first), and a newer handover's may differ. */
+        if (h->machine_id)
+                p.steps |= RESTORE_STEP_MACHINE_ID;
         /* Again after a failure part way: the other steps are idempotent,
          * but the clock would go back to the handover's time, older now. */
         if (now->pending && streq(now->pending, h->generation))
@@ -224,6 +257,11 @@ static const char *const restore_verdict_table[_RESTORE_VERDICT_MAX] = {
         [RESTORE_DESKTOP_REUSED] = "the handover reuses the old desktop secret",
         [RESTORE_DESKTOP_INVALID] = "the handover's desktop secret is not 8 to 256 of A-Z a-z 0-9 . _ ~ -",
         [RESTORE_TIME_INVALID] = "the handover's time is not in unix milliseconds from 2020 to 2200",
+        [RESTORE_MACHINE_ID_INVALID] = "the handover's machine_id is not 32 hex digits or a UUID (8-4-4-4-12), "
+                                       "not all zero",
+        [RESTORE_MACHINE_ID_NOT_OURS] = "the handover has a machine_id, and the agent sets the machine id only as "
+                                        "PID 1 with a machine_id_file (under systemd, systemd and journald keep "
+                                        "the boot's until a reboot: boot such clones instead)",
 };
 
 DEFINE_STRING_TABLE_LOOKUP_TO_STRING(restore_verdict, RestoreVerdict);
@@ -235,6 +273,7 @@ const char *restore_step_to_string(RestoreStep s) {
         case RESTORE_STEP_SECRETS: return "secrets";
         case RESTORE_STEP_LOGINS: return "logins";
         case RESTORE_STEP_DESKTOP: return "desktop";
+        case RESTORE_STEP_MACHINE_ID: return "machine id";
         }
         return NULL;
 }

@@ -13,6 +13,11 @@
  *   "time":       the host's wall clock, unix milliseconds (optional; a
  *                 restore with one before RESTORE_TIME_MS_MIN or past
  *                 RESTORE_TIME_MS_MAX is refused)
+ *   "machine_id": the clone's machine id (optional), by the rules of the
+ *                 boot's systemd.machine_id= (common/machine-id.h); a
+ *                 restore with a malformed one is refused, and so is one
+ *                 with any where the agent does not set the machine id
+ *                 (RestoreIdentity.machine_id_ours)
  *
  * restore_plan_decide() compares it with what the agent has now and says
  * what to redo, or why it refuses.  An unchanged generation is not a
@@ -24,6 +29,8 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "machine-id.h"
 
 #define RESTORE_GENERATION_MAX 128
 /* A token or desktop secret from MMDS, at boot or in a handover: at most
@@ -45,6 +52,7 @@ typedef struct RestoreHandover {
         int64_t time_ms;      /* -1: absent */
         char *token;          /* owned, secret; NULL: absent */
         char *desktop_secret; /* owned, secret; NULL: absent */
+        char *machine_id;     /* owned, as given (restore_plan_decide() judges it); NULL: absent */
 } RestoreHandover;
 
 /* What the agent holds now (borrowed strings; NULL: none). */
@@ -62,6 +70,11 @@ typedef struct RestoreIdentity {
         bool answered;
         const char *pending; /* the generation of that pending redo; NULL: none */
         unsigned done;       /* RestoreStep bits it did */
+        /* The agent sets the machine id, as at boot: PID 1 with a
+         * machine_id_file.  Under systemd the id is systemd's (it and
+         * journald keep the one they read at boot): a handover's is
+         * refused there rather than half applied. */
+        bool machine_id_ours;
 } RestoreIdentity;
 
 typedef enum RestoreVerdict {
@@ -75,21 +88,29 @@ typedef enum RestoreVerdict {
         RESTORE_DESKTOP_REUSED,   /* refused */
         RESTORE_DESKTOP_INVALID,  /* refused: not desktop_secret_is_valid() */
         RESTORE_TIME_INVALID,     /* refused: before RESTORE_TIME_MS_MIN or past RESTORE_TIME_MS_MAX */
+        RESTORE_MACHINE_ID_INVALID, /* refused: not machine_id_parse()'s */
+        RESTORE_MACHINE_ID_NOT_OURS, /* refused: a machine id where the agent does not set it */
         _RESTORE_VERDICT_MAX,
         _RESTORE_VERDICT_INVALID = -EINVAL,
 } RestoreVerdict;
 
+/* The bits are not the order: restore.c runs machine id, network, clock,
+ * secrets, logins, desktop. */
 typedef enum RestoreStep {
         RESTORE_STEP_NETWORK = 1 << 0,  /* re-apply ip= from the handover */
         RESTORE_STEP_CLOCK = 1 << 1,    /* step CLOCK_REALTIME to the host's time */
         RESTORE_STEP_SECRETS = 1 << 2,  /* install the new token and desktop secret */
         RESTORE_STEP_LOGINS = 1 << 3,   /* end the snapshot's logins, reason "restored" (signed in: wiped) */
         RESTORE_STEP_DESKTOP = 1 << 4,  /* restart x11vnc and websockify */
+        RESTORE_STEP_MACHINE_ID = 1 << 5, /* install the handover's machine id (first, as at boot) */
 } RestoreStep;
 
 typedef struct RestorePlan {
         RestoreVerdict verdict;
         unsigned steps;           /* RestoreStep bits; 0 unless RESTORE_REDO */
+        /* With RESTORE_STEP_MACHINE_ID: the id in machine-id(5)'s form
+         * (lowercase, no dashes); else "". */
+        char machine_id[MACHINE_ID_STRING_MAX];
 } RestorePlan;
 
 /* Pure: the boot's two secrets from MMDS's object (JSON text); each NULL
@@ -115,5 +136,6 @@ bool restore_verdict_is_refusal(RestoreVerdict v);
 /* One phrase for the log, e.g. "the handover reuses the old control
  * token"; NULL out of range. */
 const char *restore_verdict_to_string(RestoreVerdict v);
-/* "network", "clock", "secrets", "logins", "desktop"; NULL unless one bit. */
+/* "network", "clock", "secrets", "logins", "desktop", "machine id"; NULL
+ * unless one bit. */
 const char *restore_step_to_string(RestoreStep s);

@@ -5,14 +5,28 @@
  * parsed network never holds a blank or a quote, the generation is within
  * its bound, and the decision on what was parsed is a known verdict with
  * steps only when it is REDO, the generation adopted only from a first
- * answer, and the clock not stepped again for a pending redo. */
+ * answer, the clock not stepped again for a pending redo, and a machine
+ * id installed only where the agent sets it, only in machine-id(5)'s form
+ * (32 lowercase hex digits, not all zero). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent/host/restore-plan.h"
 #include "fuzz.h"
+
+static bool machine_id_form(const char *id) {
+        bool zero = true;
+
+        for (size_t i = 0; i < 32; i++) {
+                if (!strchr("0123456789abcdef", id[i]) || !id[i])
+                        return false;
+                zero = zero && id[i] == '0';
+        }
+        return id[32] == '\0' && !zero;
+}
 
 static void secrets_check(const char *text) {
         static char untouched[] = "untouched";
@@ -35,6 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 { "g1", "t1", "desktop-secret-one" }, { NULL, NULL, NULL }, { "1", NULL, "desktop-secret-one" },
                 { NULL, "t1", "desktop-secret-one", .answered = true },
                 { "g1", "t1", "desktop-secret-one", .pending = "2", .done = RESTORE_STEP_NETWORK | RESTORE_STEP_CLOCK },
+                { "g1", "t1", "desktop-secret-one", .machine_id_ours = true },
         };
         RestoreHandover h = {};
         char *text = fuzz_text(data, size);
@@ -61,6 +76,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         CHECK(p.verdict != RESTORE_FIRST || (!ids[i].generation && !ids[i].answered));
                         CHECK(!(ids[i].pending && h.generation && !strcmp(ids[i].pending, h.generation)) ||
                               !(p.steps & RESTORE_STEP_CLOCK));
+                        CHECK(!(p.steps & RESTORE_STEP_MACHINE_ID) == !p.machine_id[0]);
+                        CHECK(!(p.steps & RESTORE_STEP_MACHINE_ID) || (ids[i].machine_id_ours && h.machine_id &&
+                                                                        machine_id_form(p.machine_id)));
                 }
                 restore_handover_done(&h);
         }

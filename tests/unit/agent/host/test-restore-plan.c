@@ -1,6 +1,7 @@
 /* Unit tests for agent/host/restore-plan.c: the handover's JSON (every key
- * present, absent, of the wrong type) and the decision for every verdict,
- * with the steps each one asks for. */
+ * present, absent, of the wrong type) and the decision for every verdict
+ * (each one has a row: test_every_verdict_decided()), with the steps each
+ * one asks for. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@ typedef struct HandoverCase {
         int r;
         const char *generation, *network, *token, *desktop;
         int64_t time_ms;
+        const char *machine_id;
 } HandoverCase;
 
 static const HandoverCase handover_cases[] = {
@@ -62,6 +64,17 @@ static const HandoverCase handover_cases[] = {
         { "{\"token\":\"\"}", -EBADMSG },
         { "{\"token\":1}", -EBADMSG },
         { "{\"desktop_secret\":null}", -EBADMSG },
+        /* Any string is read as given; restore_plan_decide() judges its
+         * form (a malformed id refuses the restore, the clone is not left
+         * as the template).  Only another type makes the object unusable. */
+        { "{\"machine_id\":\"FEDCBA98-7654-3210-FEDC-BA9876543210\"}", 0, NULL, NULL, NULL, NULL, -1,
+          "FEDCBA98-7654-3210-FEDC-BA9876543210" },
+        { "{\"machine_id\":\"\"}", 0, NULL, NULL, NULL, NULL, -1, "" },
+        { "{\"machine_id\":\"firmware\"}", 0, NULL, NULL, NULL, NULL, -1, "firmware" },
+        { "{\"machine_id\":\"0123456789abcdef0123456789abcdef\\u0000\"}", -EBADMSG },
+        { "{\"machine_id\":null}", -EBADMSG },
+        { "{\"machine_id\":1234}", -EBADMSG },
+        { "{\"machine_id\":[\"0123456789abcdef0123456789abcdef\"]}", -EBADMSG },
         { "{\"generation\":\"a\",\"generation\":\"b\"}", -EBADMSG },
         { "[]", -EBADMSG },
         { "generation=2", -EBADMSG },
@@ -85,10 +98,12 @@ static void test_parse(void **state) {
                 CHECK_STR(h.network, c->network);
                 CHECK_STR(h.token, c->token);
                 CHECK_STR(h.desktop_secret, c->desktop);
+                CHECK_STR(h.machine_id, c->machine_id);
                 assert_int_equal(h.time_ms, c->time_ms);
                 restore_handover_done(&h);
                 assert_null(h.generation);
                 assert_null(h.token);
+                assert_null(h.machine_id);
         }
 }
 
@@ -109,6 +124,10 @@ static void test_parse_reason(void **state) {
                 { "{\"generation\":true}",
                   "\"generation\" is not a non-negative integer or 1 to 128 bytes of printable ASCII" },
                 { "{\"generation\":\"g2\",\"token\":null}", "\"token\" is not a string of 1 to 4096 bytes without NUL" },
+                /* systemd-id128's output taken as a number by a host's
+                 * templating. */
+                { "{\"generation\":\"g2\",\"machine_id\":12345678901234567}",
+                  "\"machine_id\" is not a string without NUL" },
                 { "{\"generation\":\"g2\",\"token\":\"secret-t2\",\"desktop_secret\":7}",
                   "\"desktop_secret\" is not a string of 1 to 4096 bytes without NUL" },
                 { "{\"generation\":\"a\",\"generation\":\"b\"}", "not one JSON object (invalid JSON, a key twice, or an integer past 64 bits)" },
@@ -137,7 +156,12 @@ typedef struct DecideCase {
         RestoreHandover h;
         RestoreVerdict verdict;
         unsigned steps;
+        const char *machine_id; /* the plan's; NULL: "" */
 } DecideCase;
+
+#define ID "0123456789abcdef0123456789abcdef"
+#define G2(machine_id) { (char *)"g2", NULL, -1, (char *)"t2", (char *)D2, (char *)(machine_id) }
+#define OURS(generation) { generation, "t1", D1, .machine_id_ours = true }
 
 static const DecideCase decide_cases[] = {
         { "new generation, everything handed over",
@@ -209,6 +233,45 @@ static const DecideCase decide_cases[] = {
           { "g1", "t1", D1 }, { (char *)"g2", NULL, -1, (char *)"t1", (char *)D1 }, RESTORE_TOKEN_REUSED, 0 },
         { "a prefix of the old token is a different token",
           { "g1", "t1x", D1 }, { (char *)"g2", NULL, -1, (char *)"t1", (char *)D2 }, RESTORE_REDO, ALWAYS },
+
+        /* machine_id: systemd.machine_id='s rules (common/machine-id.c),
+         * judged here so that a malformed one is a refusal. */
+        { "a machine id, the agent PID 1: installed first", OURS("g1"), G2(ID), RESTORE_REDO,
+          ALWAYS | RESTORE_STEP_MACHINE_ID, ID },
+        { "a UUID in upper case: the plan has machine-id(5)'s form", OURS("g1"),
+          G2("FEDCBA98-7654-3210-FEDC-BA9876543210"), RESTORE_REDO, ALWAYS | RESTORE_STEP_MACHINE_ID,
+          "fedcba9876543210fedcba9876543210" },
+        { "no machine id: the clone keeps the snapshot's", OURS("g1"), G2(NULL), RESTORE_REDO, ALWAYS },
+        { "all zero means no id: refused", OURS("g1"), G2("00000000000000000000000000000000"),
+          RESTORE_MACHINE_ID_INVALID, 0 },
+        { "\"firmware\" (SMBIOS) is not read: refused", OURS("g1"), G2("firmware"), RESTORE_MACHINE_ID_INVALID, 0 },
+        { "31 digits", OURS("g1"), G2("0123456789abcdef0123456789abcde"), RESTORE_MACHINE_ID_INVALID, 0 },
+        { "33 digits", OURS("g1"), G2(ID "0"), RESTORE_MACHINE_ID_INVALID, 0 },
+        { "a trailing newline (the file's form) is not the id's", OURS("g1"), G2(ID "\n"),
+          RESTORE_MACHINE_ID_INVALID, 0 },
+        { "a dash out of the UUID's places", OURS("g1"), G2("01234567-89abcdef-0123-4567-89abcdef"),
+          RESTORE_MACHINE_ID_INVALID, 0 },
+        { "empty", OURS("g1"), G2(""), RESTORE_MACHINE_ID_INVALID, 0 },
+        { "under systemd (not PID 1): refused, not half applied", { "g1", "t1", D1 }, G2(ID),
+          RESTORE_MACHINE_ID_NOT_OURS, 0 },
+        { "... a malformed one is named as such first", { "g1", "t1", D1 }, G2("xyz"), RESTORE_MACHINE_ID_INVALID, 0 },
+        { "the secrets are judged before the machine id",
+          OURS("g1"), { (char *)"g2", NULL, -1, (char *)"t1", (char *)D2, (char *)"xyz" }, RESTORE_TOKEN_REUSED, 0 },
+        { "... and the time too",
+          OURS("g1"), { (char *)"g2", NULL, 5, (char *)"t2", (char *)D2, (char *)"xyz" }, RESTORE_TIME_INVALID, 0 },
+        { "an unchanged generation is not a restore, whatever its machine id", OURS("g1"),
+          { (char *)"g1", NULL, -1, NULL, NULL, (char *)"xyz" }, RESTORE_SAME, 0 },
+        { "the boot's first answer: adopted, its machine id not read (systemd.machine_id= is the boot's)",
+          { NULL, "t1", D1, .machine_id_ours = true }, { (char *)"g1", NULL, -1, NULL, NULL, (char *)ID },
+          RESTORE_FIRST, 0 },
+        { "a redo that failed after the machine id: installed again (found in place, nothing written)",
+          { "g1", "t1", D1, .pending = "g2", .done = RESTORE_STEP_MACHINE_ID, .machine_id_ours = true },
+          { (char *)"g2", (char *)"10.0.0.7", -1, (char *)"t2", (char *)D2, (char *)ID },
+          RESTORE_REDO, ALWAYS | RESTORE_STEP_NETWORK | RESTORE_STEP_MACHINE_ID, ID },
+        { "a newer handover while one is pending: its own machine id",
+          { "g1", "t1", D1, .pending = "g2", .done = RESTORE_STEP_MACHINE_ID, .machine_id_ours = true },
+          { (char *)"g3", NULL, -1, (char *)"t3", (char *)D2, (char *)"FEDCBA9876543210FEDCBA9876543210" },
+          RESTORE_REDO, ALWAYS | RESTORE_STEP_MACHINE_ID, "fedcba9876543210fedcba9876543210" },
 };
 
 static void test_decide(void **state) {
@@ -219,6 +282,19 @@ static void test_decide(void **state) {
                 print_message("%s\n", c->why);
                 assert_int_equal(p.verdict, c->verdict);
                 assert_int_equal(p.steps, c->steps);
+                assert_string_equal(p.machine_id, c->machine_id ?: "");
+        }
+}
+
+/* A verdict added without a row here fails. */
+static void test_every_verdict_decided(void **state) {
+        for (int v = 0; v < _RESTORE_VERDICT_MAX; v++) {
+                bool found = false;
+
+                for (size_t i = 0; !found && i < ELEMENTSOF(decide_cases); i++)
+                        found = decide_cases[i].verdict == (RestoreVerdict)v;
+                print_message("%s\n", restore_verdict_to_string(v));
+                assert_true(found);
         }
 }
 
@@ -232,6 +308,7 @@ static void test_strings(void **state) {
         assert_false(restore_verdict_is_refusal(_RESTORE_VERDICT_INVALID));
         assert_string_equal(restore_step_to_string(RESTORE_STEP_NETWORK), "network");
         assert_string_equal(restore_step_to_string(RESTORE_STEP_DESKTOP), "desktop");
+        assert_string_equal(restore_step_to_string(RESTORE_STEP_MACHINE_ID), "machine id");
         assert_null(restore_step_to_string(RESTORE_STEP_NETWORK | RESTORE_STEP_CLOCK));
         assert_null(restore_step_to_string(0));
 }
@@ -241,6 +318,7 @@ int main(void) {
                 cmocka_unit_test(test_parse),
                 cmocka_unit_test(test_parse_reason),
                 cmocka_unit_test(test_decide),
+                cmocka_unit_test(test_every_verdict_decided),
                 cmocka_unit_test(test_strings),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
