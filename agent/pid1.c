@@ -7,6 +7,7 @@
  * documents the intent. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,13 +164,64 @@ int pid1_setup(void) {
         return failed;
 }
 
-/* The id in place of path: written there (atomically, 0444, root's), or,
- * where that cannot be (a read-only root), a file of runtime_dir's with it
- * bind-mounted read-only over path, as systemd does with /run/machine-id.
- * 0 when path holds it already, 1 written, 2 bound, or -errno of the
- * bind mount (the write's is logged at debug). */
-static int machine_id_install(const char *path, const char *id, const char *runtime_dir) {
-        _cleanup_(freep) char *now = NULL, *copy = NULL;
+/* Whether path shows copy: our own bind of it (the boot's on a read-only
+ * root, or an earlier restore's), not one someone else made. */
+static bool shows_file(const char *path, const char *copy) {
+        struct stat a, b;
+
+        return stat(path, &a) >= 0 && stat(copy, &b) >= 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* Read-only like the root below it: no process rewrites the id the
+ * others read. */
+static int bind_read_only(const char *source, const char *path) {
+        if (mount(source, path, NULL, MS_BIND, NULL) < 0)
+                return negative_errno();
+        if (mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+                log_warning_errno(errno, "Failed to make the machine id bound over %s read-only: %m", path);
+        return 0;
+}
+
+/* line bound over path from a file of runtime_dir's.  A bind of ours
+ * there already goes first: a new one on top of it would stand on the
+ * file it shows, runtime_dir/machine-id, which could then be replaced by
+ * no rename (EBUSY: a mount point) and, unlinked, carries no mount
+ * (ENOENT).  Between the two, path shows the image's id: a restore does
+ * it while logins wait, so no CLI of ours starts then.  The new copy is
+ * bound from a name of its own, then takes runtime_dir/machine-id. */
+static int machine_id_bind(const char *path, const char *line, const char *runtime_dir) {
+        _cleanup_(freep) char *copy = NULL, *fresh = NULL;
+        bool unbound;
+        int r;
+
+        if (asprintf(&copy, "%s/machine-id", runtime_dir) < 0 || asprintf(&fresh, "%s.new", copy) < 0)
+                return -ENOMEM;
+        r = mkdir_all(runtime_dir, 0755, 0700);
+        if (r >= 0)
+                r = write_file_atomic_owned(fresh, line, strlen(line), 0444, 0, 0, WRITE_FILE_NO_SYNC);
+        if (r < 0)
+                return r;
+        unbound = shows_file(path, copy);
+        if (unbound && umount2(path, MNT_DETACH) < 0) {
+                log_debug_errno(errno, "Cannot unmount the machine id bound over %s, binding over it: %m", path);
+                unbound = false;
+        }
+        r = bind_read_only(fresh, path);
+        if (r < 0) {
+                /* The earlier id back rather than the image's. */
+                if (unbound)
+                        (void)bind_read_only(copy, path);
+                (void)unlink(fresh);
+                return r;
+        }
+        /* The bind holds either way: the name is for whoever looks. */
+        if (rename(fresh, copy) < 0)
+                log_warning_errno(errno, "Failed to rename %s to %s: %m", fresh, copy);
+        return 0;
+}
+
+int pid1_machine_id_install(const char *path, const char *id, const char *runtime_dir) {
+        _cleanup_(freep) char *now = NULL;
         char line[MACHINE_ID_STRING_MAX + 1];
         int r;
 
@@ -180,20 +232,12 @@ static int machine_id_install(const char *path, const char *id, const char *runt
         if (r >= 0)
                 return 1;
         log_debug_errno(r, "Cannot write %s, binding a copy over it: %m", path);
-        if (asprintf(&copy, "%s/machine-id", runtime_dir) < 0)
-                return -ENOMEM;
-        r = mkdir_all(runtime_dir, 0755, 0700);
-        if (r >= 0)
-                r = write_file_atomic_owned(copy, line, strlen(line), 0444, 0, 0, WRITE_FILE_NO_SYNC);
-        if (r < 0)
-                return r;
-        if (mount(copy, path, NULL, MS_BIND, NULL) < 0)
-                return negative_errno();
-        /* Read-only like the root below it: no process rewrites the id the
-         * others read. */
-        if (mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-                log_warning_errno(errno, "Failed to make the machine id bound over %s read-only: %m", path);
-        return 2;
+        r = machine_id_bind(path, line, runtime_dir);
+        return r < 0 ? r : 2;
+}
+
+const char *pid1_machine_id_installed_to_string(int r) {
+        return r == 0 ? "already in" : r == 1 ? "written to" : r == 2 ? "bound over (read-only root)" : NULL;
 }
 
 void pid1_machine_id_setup(const MachineIdRequest *req, const char *path, const char *runtime_dir) {
@@ -212,13 +256,12 @@ void pid1_machine_id_setup(const MachineIdRequest *req, const char *path, const 
                         log_error_errno(r, "Cannot read systemd.machine_id=: %m");
                 return;
         }
-        r = machine_id_install(path, req->id, runtime_dir);
+        r = pid1_machine_id_install(path, req->id, runtime_dir);
         if (r < 0)
                 log_error_errno(r, "Failed to set the machine id from systemd.machine_id= in %s, it stays the "
                                    "image's: %m", path);
         else
-                log_info("Machine id from systemd.machine_id= %s %s.",
-                         r == 0 ? "already in" : r == 1 ? "written to" : "bound over (read-only root)", path);
+                log_info("Machine id from systemd.machine_id= %s %s.", pid1_machine_id_installed_to_string(r), path);
 }
 
 int pid1_reboot(ShutdownAction action) {

@@ -24,6 +24,15 @@ int pid1_setup(void);
  * systemd, systemd does this itself: call only as PID 1, before any
  * service starts. */
 void pid1_machine_id_setup(const MachineIdRequest *req, const char *path, const char *runtime_dir);
+/* id (machine-id(5)'s form, machine_id_parse()'s) in place of path: written
+ * there (atomically, 0444, root's), or, where that cannot be (a read-only
+ * root), a file of runtime_dir's with it bind-mounted read-only over path,
+ * as systemd does with /run/machine-id.  0 when path holds it already, 1
+ * written, 2 bound, or -errno of the bind mount (the write's is logged at
+ * debug).  pid1_machine_id_setup()'s, and a restore's (agent/restore.c). */
+int pid1_machine_id_install(const char *path, const char *id, const char *runtime_dir);
+/* "already in", "written to", "bound over (read-only root)" for 0, 1, 2. */
+const char *pid1_machine_id_installed_to_string(int r);
 
 /* The last step: sync, then reboot(RB_AUTOBOOT) or reboot(RB_POWER_OFF).
  * Returns only when reboot() failed (-errno); the caller keeps serving. */

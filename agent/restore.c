@@ -30,6 +30,7 @@
 #include "desktop-setup.h"
 #include "fileio.h"
 #include "log.h"
+#include "pid1.h"
 #include "restore.h"
 #include "vnc/display.h"
 
@@ -81,6 +82,23 @@ static void retry_later(Restore *x) {
         x->retry_usec = MIN(x->retry_usec * 2, RESTORE_RETRY_MAX_USEC);
         if (r < 0)
                 log_error_errno(r, "Failed to schedule another MMDS question: %m");
+}
+
+/* The agent sets the machine id as at boot (pid1_machine_id_setup()):
+ * first, before anything reads it, so that the CLIs a login starts after
+ * the restore read the clone's.  What runs already (Xvfb, the browser,
+ * the session bus) keeps what it may have read.  Again on a retry: the
+ * same id is found in place and nothing is written. */
+static int step_machine_id(Restore *x, const RestorePlan *p, const RestoreHandover *h) {
+        const Config *c = &x->m->config;
+        int r = pid1_machine_id_install(c->machine_id_file, p->machine_id, c->runtime_dir);
+
+        if (r < 0)
+                return log_error_errno(r, "Restore: failed to set the machine id from the handover in %s: %m",
+                                       c->machine_id_file);
+        log_info("Restore: machine id from the handover %s %s.", pid1_machine_id_installed_to_string(r),
+                 c->machine_id_file);
+        return 0;
 }
 
 /* websockify keeps a share for the host's addresses: from its next start
@@ -136,7 +154,7 @@ static int network_check(const char *cmdline, const char *network, IpcfgPlan *wa
         return 0;
 }
 
-static int step_network(Restore *x, const RestoreHandover *h) {
+static int step_network(Restore *x, const RestorePlan *p, const RestoreHandover *h) {
         Manager *m = x->m;
         _cleanup_(freep) char *cmdline = NULL;
         NetinitOutcome out = {};
@@ -202,7 +220,7 @@ static bool clock_allowed(Manager *m) {
 
 /* The host's time when its handover was first read, plus what passed
  * since: a retry does not set the clock back by the time it took. */
-static int step_clock(Restore *x, const RestoreHandover *h) {
+static int step_clock(Restore *x, const RestorePlan *p, const RestoreHandover *h) {
         int64_t ms = h->time_ms + (int64_t)((now(CLOCK_MONOTONIC) - x->pending_since) / USEC_PER_MSEC);
         struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
 
@@ -216,7 +234,7 @@ static int step_clock(Restore *x, const RestoreHandover *h) {
         return 0;
 }
 
-static int step_secrets(Restore *x, const RestoreHandover *h) {
+static int step_secrets(Restore *x, const RestorePlan *p, const RestoreHandover *h) {
         int r = host_secrets_replace(x->m->secrets, h->token, h->desktop_secret);
 
         if (r < 0)
@@ -232,7 +250,7 @@ static int step_secrets(Restore *x, const RestoreHandover *h) {
  * signed in is closed, its credentials wiped, its HOME removed and its
  * push dropped.  They are the template's, for its host to take from it;
  * each clone would hand the same person's credentials on. */
-static int step_logins(Restore *x, const RestoreHandover *h) {
+static int step_logins(Restore *x, const RestorePlan *p, const RestoreHandover *h) {
         unsigned failed = 0, closed = 0;
 
         for (size_t i = 0; x->m->logins && i < LOGIN_SESSIONS_MAX; i++) {
@@ -270,7 +288,7 @@ static bool x11vnc_spawn_failed(Supervisor *sv, int r, ServiceStatus *ret) {
         return false;
 }
 
-static int step_desktop(Restore *x, const RestoreHandover *h) {
+static int step_desktop(Restore *x, const RestorePlan *p, const RestoreHandover *h) {
         int r = desktop_restore_resume(&x->m->desktop, x->m->supervisor);
         ServiceStatus st;
 
@@ -306,8 +324,9 @@ static int step_desktop(Restore *x, const RestoreHandover *h) {
 static int redo(Restore *x, const RestorePlan *p, const RestoreHandover *h) {
         static const struct {
                 RestoreStep step;
-                int (*run)(Restore *x, const RestoreHandover *h);
+                int (*run)(Restore *x, const RestorePlan *p, const RestoreHandover *h);
         } steps[] = {
+                { RESTORE_STEP_MACHINE_ID, step_machine_id },
                 { RESTORE_STEP_NETWORK, step_network }, { RESTORE_STEP_CLOCK, step_clock },
                 { RESTORE_STEP_SECRETS, step_secrets }, { RESTORE_STEP_LOGINS, step_logins },
                 { RESTORE_STEP_DESKTOP, step_desktop },
@@ -318,7 +337,7 @@ static int redo(Restore *x, const RestorePlan *p, const RestoreHandover *h) {
 
                 if (!(p->steps & steps[i].step))
                         continue;
-                r = steps[i].run(x, h);
+                r = steps[i].run(x, p, h);
                 if (r < 0)
                         return r;
                 x->done |= steps[i].step;
@@ -392,6 +411,7 @@ static void decide(Restore *x, const RestoreHandover *h) {
                 .generation = x->generation, .answered = x->answered, .pending = x->pending, .done = x->done,
                 .token = x->pending ? x->before_token : host_secrets_token(x->m->secrets),
                 .desktop_secret = x->pending ? x->before_desktop : host_secrets_desktop(x->m->secrets),
+                .machine_id_ours = x->m->is_pid1 && !isempty(x->m->config.machine_id_file),
         };
         RestorePlan p = restore_plan_decide(&id, h);
         int r;

@@ -3,6 +3,7 @@
  * handover, agent/host/restore-plan.h's decision, and the steps redone in
  * order while control routes answer 503 {"error":"Restoring"} and the
  * push handoff is held (handoff_hold()):
+ *   machine id (the handover's, as PID 1: pid1_machine_id_install()) →
  *   network (netinit again, from the handover's ip=, removing the old
  *   address) → clock (clock_settime from the host's time) → secrets (new
  *   token and desktop secret, their files) → logins (failed, "restored")

@@ -168,6 +168,9 @@ class Agent:
                     "--set", f"vnc_user={VNC_USER}",
                     "--set", f"x_user={X_USER}",
                     "--set", f"cli_user={CLI_USER}",
+                    # Never this machine's id, whatever a test's agent is
+                    # handed (a restore's machine_id).
+                    "--set", f"machine_id_file={self.dir}/machine-id",
                     "--set", f"cmdline_path={self.dir}/cmdline"]
             with open(f"{self.dir}/cmdline", "w") as f:
                 f.write(cmdline + "\n")

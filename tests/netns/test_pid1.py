@@ -27,10 +27,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 import pytest
 
-from netns import Lan, Netns, read_line, wait_until
+from netns import DEADLINE_SCALE, Lan, Netns, read_line, wait_until
 from svagent import MMDS_SERVER, write_secret_files
 
 PORT = 18100
@@ -503,3 +504,110 @@ def test_machine_id_malformed(agent_bin, workdir, value, why):
         assert f.read() == IMAGE_ID + "\n"
     assert f"Refused systemd.machine_id={value}: {why}; the machine id stays the image's." in log
     assert "Machine id from" not in log
+
+
+
+NEW_TOKEN = "vmba-restored-token-fedcba9876543210"
+NEW_DESKTOP = "Restored-desktop-secret-0123456789"
+
+
+def hand_over(path, obj):
+    """The MMDS stand-in's object replaced whole (never seen half-written)."""
+    write(path + ".tmp", json.dumps(obj))
+    os.replace(path + ".tmp", path)
+
+
+def read_until(stream, seen, text):
+    """Lines of stream added to seen up to one with text.  One deadline for
+    all: a restore that fails over and over logs on and on."""
+    deadline = time.monotonic() + 20 * DEADLINE_SCALE
+    while not seen or text not in seen[-1]:
+        assert time.monotonic() < deadline, f"no {text!r} in:\n" + "".join(seen)
+        seen.append(read_line(stream, timeout=20))
+
+
+def restore_run(agent_bin, workdir, steps, cmdline="console=ttyS0", prelude=None):
+    """PID 1 with restores on, an image id in machine_id_file and an MMDS
+    stand-in whose object names generation g1 at boot; for each (handover,
+    line) of steps, the handover put in place, a poke, and the agent's log
+    read up to that line.  Returns (the machine id the agent's processes
+    read at the end, the log read)."""
+    etc = os.path.join(workdir, "etc")
+    os.mkdir(etc)
+    write(os.path.join(etc, "machine-id"), IMAGE_ID + "\n")
+    os.chmod(os.path.join(etc, "machine-id"), 0o444)
+    obj, mmds_log = os.path.join(workdir, "mmds.json"), os.path.join(workdir, "mmds.log")
+    hand_over(obj, {"generation": "g1"})
+    seen = []
+    with Netns() as ns:
+        mmds = ns.popen([sys.executable, MMDS_SERVER, "127.0.0.1", obj, mmds_log])
+        try:
+            unshare, agent = start_pid1(ns, agent_bin, workdir, [], "--no-reboot", "--set", "restore=true",
+                                        "--set", "mmds=false", "--set", "mmds_address=127.0.0.1",
+                                        "--set", "restore_clock=false", "--set", "restore_check_interval_ms=1",
+                                        cmdline=cmdline, prelude=prelude, stderr=subprocess.PIPE, text=True)
+            read_until(unshare.stderr, seen, "Generation g1.")
+            for handover, line in steps:
+                hand_over(obj, handover)
+                poke = ns.run("curl", "-sS", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+                              f"http://127.0.0.1:{PORT}/restore-check", check=False)
+                assert poke.stdout == "202"
+                read_until(unshare.stderr, seen, line)
+            # Through the agent's mount namespace: what a CLI it starts reads.
+            with open(f"/proc/{agent}/root{etc}/machine-id") as f:
+                machine_id = f.read()
+            os.kill(agent, signal.SIGTERM)
+            read_line(unshare.stderr, "Stopped; exiting.")
+            assert unshare.wait(timeout=30) == 0
+        finally:
+            mmds.kill()
+            mmds.wait()
+    return machine_id, "".join(seen)
+
+
+def test_restore_sets_the_machine_id(agent_bin, workdir):
+    """A clone's handover with a machine_id (a UUID in upper case): written
+    in place first, as systemd.machine_id= is at boot.  A later step that
+    fails (a device the clone lacks) leaves the agent restoring; the host's
+    fixed handover redoes what is left, and the id, found in place, is not
+    written again."""
+    path = os.path.join(workdir, "etc", "machine-id")
+    g2 = {"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP,
+          "machine_id": "FEDCBA98-7654-3210-FEDC-BA9876543210"}
+    seen, log = restore_run(agent_bin, workdir, [
+        ({**g2, "network": "ip=10.77.0.9:::24::eth9:off"}, "Restore incomplete (generation g2)"),
+        (g2, "Restore done: generation g2"),
+    ])
+    assert seen == "fedcba9876543210fedcba9876543210\n"
+    st = os.stat(path)
+    assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o444, 0, 0)
+    with open(path) as f:
+        assert f.read() == seen
+    # Written once; each later try (the agent's own retries of the failed
+    # handover, however many came before the fix, then the fixed one)
+    # finds it in place.
+    lines = [l[l.index("Restore: "):] for l in log.splitlines()
+             if "Restore: machine id" in l or "Restore: network" in l]
+    written, already = (f"Restore: machine id from the handover {how} {path}." for how in ("written to", "already in"))
+    assert lines[0] == written and lines[1].startswith("Restore: network from the handover failed: "), log
+    assert lines[-1] == already and written not in lines[1:], log
+    assert all(l == already for l in lines[2::2]) and all(l.startswith("Restore: network") for l in lines[1::2]), log
+
+
+def test_restore_binds_the_machine_id_on_a_read_only_root(agent_bin, workdir):
+    """A read-only root whose id was bound over at boot (systemd.machine_id=
+    on the snapshot's command line): the clone's is bound over it from
+    runtime_dir, the image's file untouched."""
+    etc = os.path.join(workdir, "etc")
+    boot, clone = "fedcba9876543210fedcba9876543210", "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+    seen, log = restore_run(agent_bin, workdir, [
+        ({"generation": "g2", "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP, "machine_id": clone},
+         "Restore done: generation g2"),
+    ], cmdline=f"systemd.machine_id={boot}", prelude=f"mount --bind {etc} {etc} && mount -o remount,bind,ro {etc}")
+    assert seen == clone + "\n"
+    with open(os.path.join(etc, "machine-id")) as f:
+        assert f.read() == IMAGE_ID + "\n"
+    with open(os.path.join(workdir, "run", "machine-id")) as f:
+        assert f.read() == clone + "\n"
+    assert f"Machine id from systemd.machine_id= bound over (read-only root) {etc}/machine-id." in log
+    assert f"Restore: machine id from the handover bound over (read-only root) {etc}/machine-id." in log

@@ -415,6 +415,51 @@ def test_restore_reusing_the_token_is_refused(restored):
     wait_until(lambda: a.try_get("/health/ready")[0] == 200, 30, "the desktop back")
 
 
+@pytest.mark.parametrize("machine_id", ["00000000000000000000000000000000", "firmware", "0123456789abcdef0123",
+                                        "0123456789abcdef0123456789abcdef\n"])
+def test_restore_with_a_malformed_machine_id_is_refused(restored, machine_id):
+    """A machine_id systemd.machine_id= would refuse: the restore is
+    refused before anything changes (the handover's network not applied),
+    naming the key and the rules, as for a time out of range; the host
+    fixes it and pokes again.  (Not PID 1 here: the form is judged first.)"""
+    a, handover = restored
+    g2 = {"generation": "g2", "network": "ip=10.77.0.9::10.77.0.1:24::eth0:off", "token": NEW_TOKEN,
+          "desktop_secret": NEW_DESKTOP}
+    hand_over(a, handover, {**g2, "machine_id": machine_id})
+    wait_until(lambda: a.log_lines("Restore refused: the handover's machine_id is not 32 hex digits or a UUID "
+                                   "(8-4-4-4-12), not all zero (generation g2)"), 20, "the refusal logged")
+    assert a.health()["restore"]["restoring"] is True
+    assert addresses(a.ns) == {"10.77.0.2/24"}
+    assert post(a, "/shutdown", token=NEW_TOKEN) == (503, {"error": "Restoring"})
+    assert not a.log_lines("Restore: network") and not a.log_lines("Restore: new control token")
+    hand_over(a, handover, g2)
+    wait_until(lambda: a.health()["restore"]["restores"] == 1, 20, "the restore redone")
+    assert addresses(a.ns) == {"10.77.0.9/24"}
+
+
+def test_restore_with_a_machine_id_where_the_agent_is_not_pid1(restored):
+    """Not PID 1 (as under systemd, which owns the machine id: it and
+    journald keep the boot's until a reboot): a handover with a machine id
+    is refused before anything changes, saying why, rather than half
+    applied; the clone is not taken for the template meanwhile.  The
+    machine id file is never written (machine_id_file is the test's)."""
+    a, handover = restored
+    machine_id = os.path.join(a.dir, "machine-id")
+    g2 = {"generation": "g2", "network": "ip=10.77.0.9::10.77.0.1:24::eth0:off", "token": NEW_TOKEN,
+          "desktop_secret": NEW_DESKTOP}
+    hand_over(a, handover, {**g2, "machine_id": "fedcba9876543210fedcba9876543210"})
+    wait_until(lambda: a.log_lines("Restore refused: the handover has a machine_id, and the agent sets the machine "
+                                   "id only as PID 1 with a machine_id_file (under systemd, systemd and journald "
+                                   "keep the boot's until a reboot: boot such clones instead) (generation g2)"),
+               20, "the refusal logged")
+    assert a.health()["restore"]["restoring"] is True
+    assert addresses(a.ns) == {"10.77.0.2/24"}
+    assert not os.path.exists(machine_id)
+    hand_over(a, handover, g2)
+    wait_until(lambda: a.health()["restore"]["restores"] == 1, 20, "the restore redone")
+    assert not os.path.exists(machine_id) and not a.log_lines("Restore: machine id")
+
+
 def test_a_failed_network_try_leaves_no_address(agent_bin, tmp_path):
     """A network step that fails after its address went in (here the hosts
     file cannot be written), then a corrected handover: the retry removes
