@@ -90,7 +90,7 @@ static const ConfigKey keys[] = {
         K(resolv_conf, KEY_STRING, "/etc/resolv.conf", "resolv.conf written by netinit"),
         K(hosts_file, KEY_STRING, "/etc/hosts", "hosts file written by netinit"),
         K(hostname_file, KEY_STRING, "/etc/hostname", "hostname file written by netinit (\"\" = none)"),
-        K(machine_id_file, KEY_STRING, "/etc/machine-id", "as PID 1, the machine id that systemd.machine_id= on the kernel command line replaces: written in place, or on a read-only root a copy in runtime_dir bind-mounted over it (\"\" = never)"),
+        K(machine_id_file, KEY_STRING, "/etc/machine-id", "as PID 1, the machine id that systemd.machine_id= on the kernel command line, or a restore's handover machine_id, replaces: written in place, or on a read-only root a copy in runtime_dir bind-mounted over it (\"\" = never; a handover with a machine_id is then refused)"),
         K(unprivileged_port_start, KEY_U16, "1458", "net.ipv4.ip_unprivileged_port_start set with netinit: ports below it only root and the provider CLIs may bind, so no other local user takes a CLI's fixed callback port first (Codex: 127.0.0.1:1455, then 1457); a CLI with a callback_port keeps CAP_NET_BIND_SERVICE whenever the kernel's value is above 1024; never lowered (0 = leave the kernel's); the kernel refuses a value above the start of net.ipv4.ip_local_port_range, and the log then names that range"),
         K(http_listen, KEY_STRING, "0.0.0.0", "HTTP listen address"),
         K(http_port, KEY_PORT, "8080", "HTTP port"),

@@ -38,7 +38,7 @@ typedef struct Config {
         char *resolv_conf;             /* "/etc/resolv.conf" */
         char *hosts_file;              /* "/etc/hosts" */
         char *hostname_file;           /* "/etc/hostname" */
-        char *machine_id_file;         /* "/etc/machine-id": systemd.machine_id= replaces it as PID 1 */
+        char *machine_id_file;         /* "/etc/machine-id": as PID 1, systemd.machine_id= or a restore's replaces it */
         uint16_t unprivileged_port_start; /* 1458; 0: the kernel's */
 
         /* http */
