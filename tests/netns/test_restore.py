@@ -460,6 +460,27 @@ def test_restore_with_a_machine_id_where_the_agent_is_not_pid1(restored):
     assert not os.path.exists(machine_id) and not a.log_lines("Restore: machine id")
 
 
+def test_a_handovers_network_without_a_server_keeps_resolv_conf(agent_bin, tmp_path):
+    """The template's ip= named a server (field 8), the clone's names none:
+    resolv.conf stays the template's (its servers, its search domain), as
+    a plan without servers leaves the image's at boot; the clone's gateway
+    usually serves it as the template's did.  A handover that names one
+    (the ip= fields; nameserver= would be another word) rewrites it."""
+    resolv = tmp_path / "resolv.conf"
+    with restorable(agent_bin, tmp_path, ip="ip=10.77.0.2::10.77.0.1:24::eth0:off:10.77.0.1") as (a, handover):
+        template = resolv.read_text()
+        assert "nameserver 10.77.0.1\n" in template
+        hand_over(a, handover, {"generation": "g2", "network": "ip=10.77.0.9::10.77.0.5:24::eth0:off",
+                                "token": NEW_TOKEN, "desktop_secret": NEW_DESKTOP})
+        wait_until(lambda: a.health()["restore"]["restores"] == 1, 20, "the restore redone")
+        assert addresses(a.ns) == {"10.77.0.9/24"}
+        assert resolv.read_text() == template
+        hand_over(a, handover, {"generation": "g3", "network": "ip=10.77.0.8::10.77.0.5:24::eth0:off:10.77.0.5",
+                                "token": TOKEN, "desktop_secret": DESKTOP_SECRET})
+        wait_until(lambda: a.health()["restore"]["restores"] == 2, 20, "the second restore redone")
+        assert "nameserver 10.77.0.5\n" in resolv.read_text() and "10.77.0.1" not in resolv.read_text()
+
+
 def test_a_failed_network_try_leaves_no_address(agent_bin, tmp_path):
     """A network step that fails after its address went in (here the hosts
     file cannot be written), then a corrected handover: the retry removes
