@@ -433,8 +433,9 @@ static void decide(Restore *x, const RestoreHandover *h) {
         }
         restoring_begin(x, h->generation);
         if (restore_verdict_is_refusal(p.verdict)) {
+                /* Not only the secrets: a time or machine id may be at fault. */
                 log_error("Restore refused: %s (generation %s); control routes answer 503 until the host "
-                          "hands over new secrets and pokes again.", restore_verdict_to_string(p.verdict),
+                          "corrects the handover and pokes again.", restore_verdict_to_string(p.verdict),
                           h->generation);
                 return;
         }

@@ -426,8 +426,10 @@ def test_restore_with_a_malformed_machine_id_is_refused(restored, machine_id):
     g2 = {"generation": "g2", "network": "ip=10.77.0.9::10.77.0.1:24::eth0:off", "token": NEW_TOKEN,
           "desktop_secret": NEW_DESKTOP}
     hand_over(a, handover, {**g2, "machine_id": machine_id})
+    # What to do, too: the secrets are not at fault.
     wait_until(lambda: a.log_lines("Restore refused: the handover's machine_id is not 32 hex digits or a UUID "
-                                   "(8-4-4-4-12), not all zero (generation g2)"), 20, "the refusal logged")
+                                   "(8-4-4-4-12), not all zero (generation g2); control routes answer 503 until "
+                                   "the host corrects the handover and pokes again."), 20, "the refusal logged")
     assert a.health()["restore"]["restoring"] is True
     assert addresses(a.ns) == {"10.77.0.2/24"}
     assert post(a, "/shutdown", token=NEW_TOKEN) == (503, {"error": "Restoring"})
