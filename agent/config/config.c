@@ -77,6 +77,12 @@ typedef struct ConfigKey {
  * once the client has a connection: 0 would admit one per client, not
  * none and not any number. */
 #define HTTP_MAX_PER_IP_MIN 1
+/* The request limits are compared with each request before its route
+ * (http-gate.c), and 0 refuses what every request of a kind has: any
+ * target ("/" too) is longer than 0 bytes (414), any header field
+ * (HTTP/1.1 requires Host) longer than a block of 0 (431), and any body,
+ * each control route's JSON (POST /open-url's URL), longer than 0 (413). */
+#define HTTP_LIMIT_MIN 1
 
 static const ConfigKey keys[] = {
         K(log_level, KEY_LOG_LEVEL, "info", "log priority threshold: emerg..debug or 0-7"),
@@ -98,9 +104,9 @@ static const ConfigKey keys[] = {
         K_RANGE(http_max_per_ip, "64", "concurrent HTTP connections per client address (IPv6 but the host's addresses: per /64, link-local all one; loopback: per local user; the local users but root and browser_user hold twice this together)", HTTP_MAX_PER_IP_MIN,
                 UINT32_MAX),
         K_RANGE(http_timeout_s, "10", "idle / slow-drip HTTP connection timeout", 1, HTTP_TIMEOUT_S_MAX),
-        K(http_max_body, KEY_U32, "65536", "largest request body (413 beyond)"),
-        K(http_max_url, KEY_U32, "4096", "longest request URL (414 beyond)"),
-        K(http_max_header, KEY_U32, "16384", "largest request header block"),
+        K_RANGE(http_max_body, "65536", "largest request body (413 beyond)", HTTP_LIMIT_MIN, UINT32_MAX),
+        K_RANGE(http_max_url, "4096", "longest request URL (414 beyond)", HTTP_LIMIT_MIN, UINT32_MAX),
+        K_RANGE(http_max_header, "16384", "largest request header block", HTTP_LIMIT_MIN, UINT32_MAX),
         K(allow_from, KEY_CIDRS, "", "addresses allowed on control routes, and the host's in the HTTP and noVNC connection limits (\"\" = loopback + the ip= gateway)"),
         K(http_allowed_hosts, KEY_STRV, "", "Host header names the routes accept besides IP literals and localhost (every route: a name rebound to the agent is refused)"),
         K(token_file, KEY_STRING, "/etc/vm-browser-agent/token", "bearer token for control routes, written by the host (mode 0600)"),

@@ -108,6 +108,14 @@ static const struct {
         /* 0 connections per client was 1: each client's first. */
         { "{\"http_max_per_ip\": 0}",
           "agent.json: key \"http_max_per_ip\": expected an integer 1-4294967295" },
+        /* A request limit of 0 refused every request: any URL (414),
+         * any header field (431), any body (413). */
+        { "{\"http_max_url\": 0}",
+          "agent.json: key \"http_max_url\": expected an integer 1-4294967295" },
+        { "{\"http_max_header\": 0}",
+          "agent.json: key \"http_max_header\": expected an integer 1-4294967295" },
+        { "{\"http_max_body\": 0}",
+          "agent.json: key \"http_max_body\": expected an integer 1-4294967295" },
         { "{\"display\": 1}", "agent.json: key \"display\": expected a string, got an integer" },
         { "{\"netinit\": \"yes\"}", "agent.json: key \"netinit\": expected true, false or \"auto\", got a string" },
         /* A bool has no "auto". */
@@ -273,6 +281,36 @@ static void test_cmdline(void **state) {
                                               err, sizeof err), 0);
         assert_int_equal(c.restart_window_s, 86400);
         assert_int_equal(c.restart_burst, 0);
+        config_done(&c);
+}
+
+/* The HTTP request limits refuse 0 from the kernel command line and
+ * --set as from the file (test_json_errors), keep the value they had,
+ * and take 1, the smallest limit that lets a request through. */
+static void test_http_limits_zero(void **state) {
+        static const char *const names[] = { "http_max_url", "http_max_header", "http_max_body" };
+        Config c;
+        char err[256] = "", word[64], want[128];
+
+        config_init(&c);
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                snprintf(word, sizeof word, "vmba.%s=0", names[i]);
+                assert_int_equal(config_apply_cmdline(&c, word, err, sizeof err), -EINVAL);
+                snprintf(want, sizeof want, "kernel command line: key \"%s\": expected an integer 1-4294967295",
+                         names[i]);
+                assert_string_equal(err, want);
+                assert_int_equal(config_set(&c, names[i], "0", err, sizeof err), -EINVAL);
+                snprintf(want, sizeof want, "option: key \"%s\": expected an integer 1-4294967295", names[i]);
+                assert_string_equal(err, want);
+        }
+        assert_int_equal(c.http_max_url, 4096);
+        assert_int_equal(c.http_max_header, 16384);
+        assert_int_equal(c.http_max_body, 65536);
+        assert_int_equal(config_apply_cmdline(&c, "vmba.http_max_url=1 vmba.http_max_header=1", err, sizeof err), 0);
+        assert_int_equal(config_set(&c, "http_max_body", "1", err, sizeof err), 0);
+        assert_int_equal(c.http_max_url, 1);
+        assert_int_equal(c.http_max_header, 1);
+        assert_int_equal(c.http_max_body, 1);
         config_done(&c);
 }
 
@@ -442,6 +480,7 @@ int main(void) {
                 cmocka_unit_test(test_port_zero),
                 cmocka_unit_test(test_file),
                 cmocka_unit_test(test_cmdline),
+                cmocka_unit_test(test_http_limits_zero),
                 cmocka_unit_test(test_cmdline_quoted),
                 cmocka_unit_test(test_precedence),
                 cmocka_unit_test(test_token_secret),
