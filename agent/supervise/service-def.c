@@ -111,6 +111,10 @@ static int check_one(const ServiceDefs *d, size_t i, char *errbuf, size_t size) 
                         return fail(errbuf, size, "service %s: defined twice", s->name);
         if (s->user && (isempty(s->user) || strpbrk(s->user, ":\n")))
                 return fail(errbuf, size, "service %s: user '%s' is not a user name", s->name, s->user);
+        /* A close is started again whatever the policy: under on-failure
+         * or never, an exit 0 after ready is the end the policy asks for. */
+        if (s->quit_restarts && s->restart != RESTART_ALWAYS)
+                return fail(errbuf, size, "service %s: quit_restarts needs restart always", s->name);
         if (strv_length(s->argv) == 0 || isempty(s->argv[0]))
                 return fail(errbuf, size, "service %s: argv is empty", s->name);
         /* Looked up from the agent's directory, run from cwd. */
@@ -265,6 +269,13 @@ static int parse_probe(json_t *o, const char *svc, ProbeSpec *p, char *errbuf, s
         return 0;
 }
 
+static int json_bool(json_t *v, const char *svc, const char *key, bool *ret, char *errbuf, size_t size) {
+        if (!json_is_boolean(v))
+                return fail(errbuf, size, "service %s: %s must be true or false", svc, key);
+        *ret = json_is_true(v);
+        return 0;
+}
+
 static int parse_key(ServiceDef *d, const char *svc, const char *key, json_t *v, char *errbuf, size_t size) {
         if (streq(key, "name"))
                 return 0; /* read first, by the caller */
@@ -290,12 +301,10 @@ static int parse_key(ServiceDef *d, const char *svc, const char *key, json_t *v,
                 return json_uint(v, svc, key, UINT32_MAX, &d->stop_timeout_ms, errbuf, size);
         if (streq(key, "ready_timeout_ms"))
                 return json_uint(v, svc, key, UINT32_MAX, &d->ready_timeout_ms, errbuf, size);
-        if (streq(key, "on_demand")) {
-                if (!json_is_boolean(v))
-                        return fail(errbuf, size, "service %s: on_demand must be true or false", svc);
-                d->on_demand = json_is_true(v);
-                return 0;
-        }
+        if (streq(key, "on_demand"))
+                return json_bool(v, svc, key, &d->on_demand, errbuf, size);
+        if (streq(key, "quit_restarts"))
+                return json_bool(v, svc, key, &d->quit_restarts, errbuf, size);
         if (streq(key, "restart")) {
                 d->restart = restart_policy_from_string(json_string_value(v));
                 if (d->restart < 0)

@@ -20,6 +20,9 @@
  *                "host": "127.0.0.1", "port": 5901, "expect": "RFB ", "path": "/"},
  *      "restart": "always" | "on-failure" | "never",
  *      "on_demand": false,                  started only by supervisor_start_service()
+ *      "quit_restarts": false,              an exit 0 after ready is a close: started again
+ *                                           at once, outside the budget (restart "always"
+ *                                           only; see ServiceDef)
  *      "stop_timeout_ms": 5000, "ready_timeout_ms": 20000,   0 = the config default
  *      "stale_lock": "/tmp/.X1-lock",       removed before start when its pid is dead,
  *                                           and so is what is in place of the display's
@@ -108,7 +111,7 @@ typedef struct ServiceDef {
                                 * its restart policy's, within the budget); closed more than a few times
                                 * in a row with no use in between (supervisor_service_used()), it quits by
                                 * itself: started again after a backoff, still outside the budget and
-                                * never failed for it; built in only */
+                                * never failed for it; only with RESTART_ALWAYS */
         int stdin_socket;      /* > 0: the child's stdin, a bound TCP socket the agent keeps (not owned
                                 * here), made to listen before each spawn (sv_prepare()); 0: /dev/null (the
                                 * agent's own stdin is never handed on); built in only */

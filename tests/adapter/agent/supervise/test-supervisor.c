@@ -102,9 +102,7 @@ static const char *const *test_secrets(void *userdata) {
         return secrets;
 }
 
-/* closes: the service whose exit 0 after ready is it being closed
- * (quit_restarts, built in only: no services-file key); NULL: none. */
-static int harness_start_closes(Harness *h, const char *services_json, const char *closes) {
+static int harness_start(Harness *h, const char *services_json) {
         _cleanup_(service_defs_done) ServiceDefs defs = {};
         SupervisorHooks hooks = { .on_change = on_change, .secrets = test_secrets };
         char err[256];
@@ -113,16 +111,7 @@ static int harness_start_closes(Harness *h, const char *services_json, const cha
         r = service_defs_from_json(services_json, &defs, err, sizeof err);
         if (r < 0)
                 return r;
-        if (closes) {
-                r = service_defs_find(&defs, closes);
-                assert_true(r >= 0);
-                defs.services[r].quit_restarts = true;
-        }
         return supervisor_new(&h->o, &defs, &hooks, &h->supervisor);
-}
-
-static int harness_start(Harness *h, const char *services_json) {
-        return harness_start_closes(h, services_json, NULL);
 }
 
 /* A harness with sets, its services (json) set up and all started. */
@@ -1135,13 +1124,14 @@ static bool pid_is_new(Harness *m, const void *arg) {
 static void test_close_soon_after_ready_is_no_failure(void **state) {
         static const char *const sets[] = { "backoff_ms", "600000", "restart_burst", "2", NULL };
         static const char json[] =
-                "[{\"name\": \"closed\", \"probe\": {\"type\": \"fd-line\"}, \"argv\": [\"/bin/sh\", \"-c\","
+                "[{\"name\": \"closed\", \"quit_restarts\": true, \"probe\": {\"type\": \"fd-line\"},"
+                "  \"argv\": [\"/bin/sh\", \"-c\","
                 "  \"trap 'exit 0' USR1; echo ready >&3; while :; do sleep 0.1; done\"]}]";
         struct { size_t i; ServiceState s; } ready = { 0, SERVICE_READY };
         Harness *m;
 
         m = harness_make(sets);
-        assert_int_equal(harness_start_closes(m, json, "closed"), 0);
+        assert_int_equal(harness_start(m, json), 0);
         assert_int_equal(supervisor_start_all(m->supervisor), 0);
         run_until(m, state_is, &ready, "closed ready");
         for (unsigned i = 1; i <= 6; i++) {
@@ -1166,12 +1156,12 @@ static void test_close_soon_after_ready_is_no_failure(void **state) {
  * meanwhile, it waits for its restart as any backoff does. */
 static void test_quits_with_no_use_back_off(void **state) {
         static const char *const sets[] = { "backoff_ms", "600000", "restart_burst", "1", NULL };
-        static const char json[] = "[{\"name\": \"quits\", \"argv\": [\"true\"]}]";
+        static const char json[] = "[{\"name\": \"quits\", \"quit_restarts\": true, \"argv\": [\"true\"]}]";
         struct { size_t i; ServiceState s; } backoff = { 0, SERVICE_BACKOFF };
         Harness *m;
 
         m = harness_make(sets);
-        assert_int_equal(harness_start_closes(m, json, "quits"), 0);
+        assert_int_equal(harness_start(m, json), 0);
         assert_int_equal(supervisor_start_all(m->supervisor), 0);
         run_until(m, state_is, &backoff, "quits backing off");
         /* The boot's start and three at once: four quits. */
@@ -1189,13 +1179,13 @@ static void test_quits_with_no_use_back_off(void **state) {
 static void test_exit_0_before_ready_is_bounded(void **state) {
         static const char *const sets[] = { "restart_burst", "3", NULL };
         static const char json[] =
-                "[{\"name\": \"broken\", \"argv\": [\"true\"],"
+                "[{\"name\": \"broken\", \"quit_restarts\": true, \"argv\": [\"true\"],"
                 "  \"probe\": {\"type\": \"tcp-banner\", \"port\": 9, \"expect\": \"x\"}}]";
         struct { size_t i; ServiceState s; } failed = { 0, SERVICE_FAILED };
         Harness *m;
 
         m = harness_make(sets);
-        assert_int_equal(harness_start_closes(m, json, "broken"), 0);
+        assert_int_equal(harness_start(m, json), 0);
         assert_int_equal(supervisor_start_all(m->supervisor), 0);
         run_until(m, state_is, &failed, "broken failed");
         assert_string_equal(status(m, 0).last_error, "exited 0 before ready; gave up after 3 starts in 60 s");

@@ -27,7 +27,7 @@ static void test_parse_ok(void **state) {
                 "  \"create_dirs\": [\"/tmp/p\"], \"restart\": \"never\", \"ready_timeout_ms\": 1,"
                 "  \"user\": \"vmba-browser\"},"
                 " {\"name\": \"bus\", \"argv\": [\"dbus-daemon\", \"--print-address=3\"], \"user\": \"nobody\","
-                "  \"probe\": {\"type\": \"fd-line\"}}"
+                "  \"probe\": {\"type\": \"fd-line\"}, \"quit_restarts\": true}"
                 "]}";
         ServiceDefs d = {};
         char err[256] = "";
@@ -57,6 +57,8 @@ static void test_parse_ok(void **state) {
         assert_null(d.services[0].user); /* the agent's own */
         assert_string_equal(d.services[3].user, "nobody");
         assert_int_equal(d.services[3].probe.type, PROBE_FD_LINE);
+        assert_true(d.services[3].quit_restarts);
+        assert_false(d.services[0].quit_restarts);
         assert_true(d.services[4].on_demand);
         assert_int_equal(d.services[4].restart, RESTART_NEVER);
         assert_int_equal(d.services[4].ready_timeout_ms, 1);
@@ -130,6 +132,14 @@ static const ParseErrorCase parse_error_cases[] = {
         { "[{\"name\":\"a\",\"argv\":[\"x\"],\"env\":[\"NOEQUALS\"]}]", "service a: env entry 'NOEQUALS' is not K=V" },
         { "[{\"name\":\"a\",\"argv\":[\"x\"],\"restart\":\"sometimes\"}]", "service a: restart must be always, on-failure or never" },
         { "[{\"name\":\"a\",\"argv\":[\"x\"],\"on_demand\":1}]", "service a: on_demand must be true or false" },
+        { "[{\"name\":\"a\",\"argv\":[\"x\"],\"quit_restarts\":\"yes\"}]",
+          "service a: quit_restarts must be true or false" },
+        /* Under on-failure or never an exit 0 after ready ends the
+         * service; started again at once, it would be neither. */
+        { "[{\"name\":\"a\",\"argv\":[\"x\"],\"quit_restarts\":true,\"restart\":\"on-failure\"}]",
+          "service a: quit_restarts needs restart always" },
+        { "[{\"name\":\"a\",\"argv\":[\"x\"],\"restart\":\"never\",\"quit_restarts\":true}]",
+          "service a: quit_restarts needs restart always" },
         { "[{\"name\":\"a\",\"argv\":[\"x\"],\"stop_timeout_ms\":-1}]", "service a: stop_timeout_ms must be an integer 0-4294967295" },
         { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"smoke\"}}]",
           "service a: probe.type must be none, displayfd, fd-line, tcp-banner, http, file or unix-banner" },
