@@ -38,6 +38,13 @@
 #include <systemd/sd-event.h>
 
 #include "agent/supervise/children.h"
+#include "macro.h"
+#include "tests/unit/test-util.h"
+#include "time-util.h"
+
+/* The bound on each wait for a process or a cgroup, before it is scaled
+ * (test_deadline_usec()): not a timing expectation. */
+#define WAIT_USEC (10 * USEC_PER_SEC)
 
 /* nobody and daemon on Debian: any two users but root. */
 #define UID_A 65534
@@ -325,24 +332,43 @@ static bool in_cgroup(const char *dir, pid_t pid) {
         return found;
 }
 
-/* Runs the event loop until path is gone: false if it is not within
- * 100 iterations of at most 100 ms (a bound, not a measure). */
-static bool loop_until_gone(ScopeTest *t, const char *path) {
-        for (int i = 0; i < 100; i++) {
-                if (access(path, F_OK) < 0)
-                        return true;
-                (void)sd_event_run(t->event, 100 * 1000);
-        }
-        return false;
+/* What is left of the wait that ends at end, for poll(): at least 1 ms
+ * while any is, 0 once it is over. */
+static int ms_left(usec_t end) {
+        usec_t n = now(CLOCK_MONOTONIC);
+
+        return n >= end ? 0 : (int)MIN(usec_to_msec_up(end - n), (uint64_t)INT_MAX);
 }
 
-/* Waits for pidfd to say its process exited, at most 10 s. */
-static bool exits(int pidfd) {
-        struct pollfd p = { .fd = pidfd, .events = POLLIN };
-        bool done = poll(&p, 1, 10000) == 1;
+/* Runs the event loop until path is gone (its removal is the loop's,
+ * on the cgroup's event): false if it is not by the deadline.  A clock,
+ * not a count of turns: each turn ends at the next event. */
+static bool loop_until_gone(ScopeTest *t, const char *path) {
+        usec_t end = now(CLOCK_MONOTONIC) + test_deadline_usec(WAIT_USEC);
 
+        while (access(path, F_OK) == 0) {
+                int ms = ms_left(end);
+
+                if (ms == 0)
+                        return false;
+                assert_true(sd_event_run(t->event, (uint64_t)ms * USEC_PER_MSEC) >= 0);
+        }
+        return true;
+}
+
+/* Waits for pidfd to say its process exited (a zombie has), by the
+ * deadline; closes it. */
+static bool exits(int pidfd) {
+        usec_t end = now(CLOCK_MONOTONIC) + test_deadline_usec(WAIT_USEC);
+        struct pollfd p = { .fd = pidfd, .events = POLLIN };
+        int r;
+
+        assert_true(pidfd >= 0);
+        do
+                r = poll(&p, 1, ms_left(end));
+        while (r < 0 && errno == EINTR);
         close(pidfd);
-        return done;
+        return r == 1;
 }
 
 static void test_scope_killed_when_reaped(void **state) {
@@ -388,19 +414,27 @@ static void test_scope_killed_when_forgotten(void **state) {
         assert_int_equal(t->wstatus, -1); /* forgotten: not reported */
 }
 
-/* Waits (at most 10 s) until the cgroup.events at events_fd says the
- * cgroup emptied: the kernel has then told every reader of that file,
- * the event loop's too.  False if it did not. */
+/* Waits until the cgroup.events at events_fd says the cgroup emptied:
+ * the kernel has then told every reader of that file, the event loop's
+ * too.  False if it did not by the deadline.  Each read marks what this
+ * reader has seen, so a change after it wakes the poll (POLLPRI) even
+ * when it came before the poll began. */
 static bool emptied(int events_fd) {
-        for (int i = 0; i < 100; i++) {
+        usec_t end = now(CLOCK_MONOTONIC) + test_deadline_usec(WAIT_USEC);
+
+        for (;;) {
                 char buf[256] = {};
+                int ms;
 
                 assert_true(pread(events_fd, buf, sizeof buf - 1, 0) > 0);
                 if (strstr(buf, "populated 0"))
                         return true;
-                (void)poll(&(struct pollfd){ .fd = events_fd, .events = POLLPRI }, 1, 100);
+                ms = ms_left(end);
+                if (ms == 0)
+                        return false;
+                if (poll(&(struct pollfd){ .fd = events_fd, .events = POLLPRI }, 1, ms) < 0)
+                        assert_int_equal(errno, EINTR);
         }
-        return false;
 }
 
 /* A start of the same name while the cgroup of the one before is still
@@ -441,8 +475,9 @@ static void test_scope_taken_over(void **state) {
         close(in);
         assert_true(emptied(events_fd));
         close(events_fd);
-        for (int i = 0; i < 10; i++)
-                (void)sd_event_run(t->event, 0);
+        /* Every event already there handled (the cgroup's, emptied). */
+        while (sd_event_run(t->event, 0) > 0)
+                ;
         assert_int_equal(access(dir, F_OK), 0);
         /* Once it is reaped, it goes. */
         assert_true(exits(pidfd_open(again, 0)));

@@ -36,6 +36,8 @@
 #include "agent/supervise/spawn.h"
 #include "fileio.h"
 #include "macro.h"
+#include "tests/unit/test-util.h"
+#include "time-util.h"
 
 static char dir[] = "/tmp/test-spawn-XXXXXX";
 
@@ -101,22 +103,15 @@ static bool in_nanosleep(pid_t pid) {
 }
 
 /* Test-side wait for the child to have exec'd sleep and be sleeping (we
- * inspect a process we do not control); bounded by 10 s times
- * VMBA_DEADLINE_SCALE (default 3), as the Python tiers' waits, for a
- * loaded machine and ASan. */
+ * inspect a process we do not control); bounded by 10 s, scaled
+ * (test_deadline_usec()). */
 static void wait_exec(pid_t pid, const char *comm) {
-        const char *scale_env = getenv("VMBA_DEADLINE_SCALE");
-        double scale = scale_env ? strtod(scale_env, NULL) : 3.0;
-        struct timespec start, t;
+        usec_t end = now(CLOCK_MONOTONIC) + test_deadline_usec(10 * USEC_PER_SEC);
         char p[64], buf[64] = "";
 
-        if (!(scale > 0))
-                scale = 3.0;
-        clock_gettime(CLOCK_MONOTONIC, &start);
         snprintf(p, sizeof p, "/proc/%d/comm", (int)pid);
         for (;;) {
-                clock_gettime(CLOCK_MONOTONIC, &t);
-                if ((double)(t.tv_sec - start.tv_sec) + (double)(t.tv_nsec - start.tv_nsec) / 1e9 > 10.0 * scale)
+                if (now(CLOCK_MONOTONIC) > end)
                         break;
                 FILE *f = fopen(p, "re");
                 if (f) {
