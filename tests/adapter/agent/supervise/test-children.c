@@ -62,9 +62,20 @@ static void wait_exec(int fd) {
         close(fd);
 }
 
-/* Every sleep started, killed at the end whatever failed. */
-static pid_t started[16];
+/* Every process the test started, killed at the end whatever failed:
+ * as a pidfd opened while it ran.  By the end its pid may be free, and
+ * any process's on the machine (one the test reaped, a sleep the
+ * cgroup's kill hit and init reaped): a kill by pid would hit that. */
+static int started[16];
 static size_t n_started;
+
+static void track(pid_t pid) {
+        int fd = pidfd_open(pid, 0);
+
+        assert_true(fd >= 0);
+        assert_true(n_started < sizeof started / sizeof started[0]);
+        started[n_started++] = fd;
+}
 
 static void exec_sleep(uid_t uid) {
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -121,8 +132,7 @@ static pid_t start(uid_t uid, int how) {
         }
         close(pids[0]);
         wait_exec(fds[0]);
-        assert_true(n_started < sizeof started / sizeof started[0]);
-        started[n_started++] = pid;
+        track(pid);
         return pid;
 }
 
@@ -171,8 +181,11 @@ static void test_never_root(void **state) {
 
 static int kill_started(void **state) {
         for (size_t i = 0; i < n_started; i++) {
-                (void)kill(started[i], SIGKILL);
-                (void)waitpid(started[i], NULL, 0); /* ECHILD for the orphan */
+                (void)pidfd_send_signal(started[i], SIGKILL, NULL, 0);
+                /* ECHILD for one reaped already, and for one not the
+                 * test's child (the orphan, the escaped sleeps). */
+                (void)waitid(P_PIDFD, (id_t)started[i], &(siginfo_t){}, WEXITED);
+                close(started[i]);
         }
         n_started = 0;
         return 0;
@@ -310,7 +323,7 @@ static pid_t start_escaper(ScopeTest *t, const char *name, int *ret_in, pid_t *r
         close(out[0]);
         *ret_sleep = (pid_t)strtol(buf, NULL, 10);
         assert_true(*ret_sleep > 0);
-        started[n_started++] = *ret_sleep;
+        track(*ret_sleep);
         *ret_in = in[1];
         return pid;
 }
@@ -403,7 +416,7 @@ static void test_scope_killed_when_forgotten(void **state) {
         if (!t->base[0])
                 skip();
         pid = start_escaper(t, "login-b", &in, &sleeper);
-        started[n_started++] = pid;
+        track(pid);
         snprintf(dir, sizeof dir, "%s/login-b.scope", t->base);
         pidfd = pidfd_open(sleeper, 0);
         assert_true(pidfd >= 0);
@@ -452,7 +465,7 @@ static void test_scope_taken_over(void **state) {
         if (!t->base[0])
                 skip();
         pid = start_escaper(t, "login-d", &in, &sleeper);
-        started[n_started++] = pid;
+        track(pid);
         snprintf(dir, sizeof dir, "%s/login-d.scope", t->base);
         if (!hold_at_exit(sleeper))
                 skip();
@@ -536,7 +549,7 @@ static void test_scope_name_refused(void **state) {
         o.cgroup_name = "..";
         assert_int_equal(launcher_start(&t->launcher, &o, on_exit_cb, t, &pid), -EINVAL);
         pid = start_escaper(t, "login-c", &in, &sleeper);
-        started[n_started++] = pid;
+        track(pid);
         o.cgroup_name = "login-c";
         assert_int_equal(launcher_start(&t->launcher, &o, on_exit_cb, t, &other), -EBUSY);
         close(in);
