@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The wrapper at the top of tests/run (its text, taken from the script,
 in front of a stand-in for the run): it exits with the run's own status,
-also when a signal it passes on to the run comes while it waits.
+also when a signal it passes on to the run comes while it waits, SIGINT
+included (a background job of bash starts with it ignored).
 
 A trapped signal ends bash's `wait` with 128+N; when the run, told of
 the signal, exits at once (here with 7, as a run may on a signal) and
@@ -30,13 +31,15 @@ SCALE = float(os.environ.get("VMBA_DEADLINE_SCALE", "3"))
 ROUNDS = 300
 
 
-# The run: says its pid, then ends with 7 on the signal (SIG) the wrapper
-# passes on.  The signal comes once it is
+# The run: says its pid and whether it started with SIGINT ignored (as
+# the real run's programs would keep it: Python, meson), then ends with 7
+# on the signal (SIG) the wrapper passes on.  The signal comes once it is
 # blocked opening a FIFO nobody writes: its trap runs when the open is cut
 # short, whereas one that came just before the open would wait for it to
 # end, here never.
 ENDS_ON = """trap 'exit 7' SIG
-echo "$$"
+read -r _ ign < <(grep SigIgn /proc/$$/status)
+echo "$$" "$(( 0x$ign >> 1 & 1 ))"
 read -r _ < "$1"
 exit 1
 """
@@ -83,7 +86,11 @@ class Wrapper(unittest.TestCase):
         script = os.path.join(self.dir, "run")
         with open(script, "w") as f:
             f.write("#!/bin/bash\nset -uo pipefail\n" + wrapper_text() + body)
-        p = subprocess.Popen(["bash", script, os.path.join(self.dir, "go")], stdout=subprocess.PIPE, text=True)
+        # SIGINT at its default, as tests/run has it from a terminal: this
+        # test may run with it ignored (from a shell's background job),
+        # and bash cannot trap a signal ignored at its start.
+        p = subprocess.Popen(["env", "--default-signal=INT", "bash", script, os.path.join(self.dir, "go")],
+                             stdout=subprocess.PIPE, text=True)
         self.addCleanup(p.stdout.close)
         said = p.stdout.readline().split()
         run = os.pidfd_open(int(said[0]))
@@ -103,8 +110,9 @@ class Wrapper(unittest.TestCase):
 
     def test_signal_passed_on_then_the_runs_status(self):
         os.mkfifo(os.path.join(self.dir, "go"))
-        for sig in (signal.SIGTERM, signal.SIGHUP) * (ROUNDS // 2):
-            p, (run,) = self.start(ENDS_ON.replace("SIG", sig.name[3:]))
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP) * (ROUNDS // 3):
+            p, (run, int_ignored) = self.start(ENDS_ON.replace("SIG", sig.name[3:]))
+            self.assertEqual(int_ignored, "0", "the run started with SIGINT ignored")
             wait_blocked(p.pid, "do_wait")
             wait_blocked(int(run), "wait_for_partner")
             os.kill(p.pid, sig)
