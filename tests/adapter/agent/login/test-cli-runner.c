@@ -12,6 +12,7 @@
  * or counted as unknown, never as 0. */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -29,6 +31,8 @@
 
 #include "agent/login/cli-runner.h"
 #include "agent/supervise/children.h"
+#include "tests/unit/test-util.h"
+#include "time-util.h"
 
 /* nobody on Debian: any user but root. */
 #define CLI_UID 65534
@@ -154,6 +158,28 @@ static void test_free_from_on_url(void **state) {
         assert_null(f->runner);
 }
 
+/* Waits for the CLI (pid) to make the file name in its /tmp (its own:
+ * seen here through its /proc/<pid>/root), looking every 10 ms, as no
+ * event says so.  Bounded (test_deadline_usec()), and failing at once
+ * when the CLI exits first: a CLI gone has no root to look into, and the
+ * wait would last to the suite's timeout. */
+static void wait_cli_file(pid_t pid, const char *name) {
+        usec_t end = now(CLOCK_MONOTONIC) + test_deadline_usec(10 * USEC_PER_SEC);
+        int pidfd = pidfd_open(pid, 0);
+        char path[PATH_MAX];
+
+        assert_true(pidfd >= 0);
+        snprintf(path, sizeof path, "/proc/%d/root/tmp/%s", (int)pid, name);
+        while (access(path, F_OK) < 0) {
+                /* Readable once the CLI exited; else a 10 ms pause. */
+                if (poll(&(struct pollfd){ .fd = pidfd, .events = POLLIN }, 1, 10) > 0)
+                        fail_msg("the CLI exited without writing /tmp/%s", name);
+                if (now(CLOCK_MONOTONIC) >= end)
+                        fail_msg("the CLI did not write /tmp/%s", name);
+        }
+        close(pidfd);
+}
+
 /* Runs `sh -c script` on a PTY as a CLI whose failures start "Error:"
  * and whose "Continue?" gets Enter, until the owner frees it from
  * on_failure ("Error: sign-in failed" expected).  With url_known the URL
@@ -167,14 +193,12 @@ static void run_failing_cli(Fixture *f, const char *script, const char *wait_for
         ProviderPrompt prompts[] = { { (char *)"Continue?", (char *)"\r", false } };
         ProviderDef p = { .id = (char *)"fake", .argv = argv, .url_patterns = patterns, .failures = failures,
                           .pty = true, .prompts = prompts, .n_prompts = 1 };
-        char path[PATH_MAX];
 
         start(f, &p, &(CliRunnerCallbacks){ .on_url = on_url_keep, .on_failure = on_failure_free,
                                             .on_exit = on_exit_unreported });
         /* Written (in the terminal, unread: the loop has not run). */
-        snprintf(path, sizeof path, "/proc/%d/root/tmp/%s", (int)cli_runner_pid(f->runner), strempty(wait_for));
-        while (wait_for && access(path, F_OK) < 0)
-                usleep(10000);
+        if (wait_for)
+                wait_cli_file(cli_runner_pid(f->runner), wait_for);
         if (url_known)
                 cli_runner_url_known(f->runner);
         assert_int_equal(sd_event_loop(f->event), 0);
