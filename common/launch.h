@@ -92,12 +92,14 @@ typedef struct Launcher {
          * launcher cannot (0). */
         int (*kill_uid)(void *ctx, uid_t uid);
         /* The CPU time that a started child's cgroup (cgroup_name), all it
-         * started included, used: while it runs, and once it is reaped
-         * (read as it was, before its cgroup went) until the next child
-         * of the launcher is reaped or forgotten: from its on_exit, or
-         * just before launcher_forget().  -ENOENT: it has no cgroup, or
-         * is none of the launcher's; -ENODATA: its cgroup has no
-         * cpu.stat, or no usage_usec there; -errno: that unreadable.
+         * started included, used since the child started (not what a
+         * child before it used in a cgroup it took over): while it runs,
+         * and once it is reaped (read as it was, before its cgroup went)
+         * until the next child of the launcher is reaped or forgotten:
+         * from its on_exit, or just before launcher_forget().  -ENOENT:
+         * it has no cgroup, or is none of the launcher's; -ENODATA: its
+         * cgroup has no cpu.stat, or no usage_usec there; -errno: that
+         * unreadable.
          * NULL: the launcher has no cgroups (-EOPNOTSUPP). */
         int (*cpu_usec)(void *ctx, pid_t pid, uint64_t *ret);
         void *ctx;

@@ -42,6 +42,7 @@ struct Scope {
         char *name;     /* <cgroup_name>.scope */
         Cgroup *cgroup;
         pid_t pid;      /* its child; 0 once reaped or forgotten */
+        uint64_t cpu_base; /* the cgroup's CPU time when its child started */
         Scope *next;
 };
 
@@ -179,16 +180,26 @@ static int scope_open(Children *c, const SpawnOptions *o, Scope **ret, const cha
         r = cgroup_make(s->cgroup, ret_procs);
         if (r < 0)
                 return r;
+        /* A cgroup taken over while it still empties (or left by an agent
+         * before) counted the CPU time of the child before, which its end
+         * accounted for: the new child's counts from here. */
+        if (cgroup_cpu_usec(s->cgroup, &s->cpu_base) < 0)
+                s->cpu_base = 0;
         *ret = s;
         return 0;
 }
 
-/* A scope's CPU time; -ENODATA when its cgroup, which is there, has no
- * cpu.stat or no usage_usec in it: -ENOENT says it has no cgroup. */
+/* The CPU time of a scope's child (its cgroup's since the child started);
+ * -ENODATA when its cgroup, which is there, has no cpu.stat or no
+ * usage_usec in it: -ENOENT says it has no cgroup. */
 static int scope_cpu_usec(Scope *s, uint64_t *ret) {
-        int r = cgroup_cpu_usec(s->cgroup, ret);
+        uint64_t usec;
+        int r = cgroup_cpu_usec(s->cgroup, &usec);
 
-        return r == -ENOENT ? -ENODATA : r;
+        if (r < 0)
+                return r == -ENOENT ? -ENODATA : r;
+        *ret = usec - MIN(usec, s->cpu_base);
+        return 0;
 }
 
 /* The child of pid is gone (reaped, or killed and forgotten): what is

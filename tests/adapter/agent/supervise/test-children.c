@@ -299,14 +299,11 @@ static void on_exit_cb(pid_t pid, int wstatus, void *userdata) {
         t->cpu_r = launcher_cpu_usec(&t->launcher, pid, &t->cpu_usec);
 }
 
-/* A shell in the cgroup name, which starts a sleep in a session of its
- * own (setsid(1) in its background child execs a shell there, which
- * says its pid once in that session, then execs the sleep); it exits
- * once its stdin (*ret_in) is closed. */
-static pid_t start_escaper(ScopeTest *t, const char *name, int *ret_in, pid_t *ret_sleep) {
-        char *const argv[] = { (char *)"/bin/sh", (char *)"-c",
-                               (char *)"setsid sh -c 'echo $$; exec sleep 1000 >/dev/null 2>&1' </dev/null & read x",
-                               NULL };
+#define ESCAPER "setsid sh -c 'echo $$; exec sleep 1000 >/dev/null 2>&1' </dev/null & read x"
+
+/* start_escaper()'s shell, running script (which ends as ESCAPER). */
+static pid_t start_script(ScopeTest *t, const char *name, const char *script, int *ret_in, pid_t *ret_sleep) {
+        char *const argv[] = { (char *)"/bin/sh", (char *)"-c", (char *)script, NULL };
         char *const envp[] = { (char *)"PATH=/usr/bin:/bin", NULL };
         int in[2], out[2];
         char buf[32] = {};
@@ -326,6 +323,14 @@ static pid_t start_escaper(ScopeTest *t, const char *name, int *ret_in, pid_t *r
         track(*ret_sleep);
         *ret_in = in[1];
         return pid;
+}
+
+/* A shell in the cgroup name, which starts a sleep in a session of its
+ * own (setsid(1) in its background child execs a shell there, which
+ * says its pid once in that session, then execs the sleep); it exits
+ * once its stdin (*ret_in) is closed. */
+static pid_t start_escaper(ScopeTest *t, const char *name, int *ret_in, pid_t *ret_sleep) {
+        return start_script(t, name, ESCAPER, ret_in, ret_sleep);
 }
 
 /* Whether pid is listed in dir/cgroup.procs. */
@@ -535,6 +540,42 @@ static void test_scope_cpu(void **state) {
         assert_int_equal(launcher_cpu_usec(&t->launcher, 0, &usec), -ENOENT);
 }
 
+/* A child that takes over a cgroup still emptying (a login started
+ * again with the same id) has the CPU time it used, not the time the
+ * child before it used there too: that one's was counted at its end.
+ * The one before spins first (a count, not a time), so it used far
+ * more than a shell that only starts the escaper; the cgroup's
+ * cpu.stat goes on counting from what it had. */
+static void test_scope_cpu_taken_over(void **state) {
+        ScopeTest *t = *state;
+        int in, again_in;
+        uint64_t before, usec;
+        pid_t pid, again, sleeper, again_sleeper;
+
+        if (!t->base[0])
+                skip();
+        pid = start_script(t, "login-e", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; " ESCAPER, &in,
+                           &sleeper);
+        started[n_started++] = pid;
+        if (!hold_at_exit(sleeper))
+                skip();
+        assert_int_equal(launcher_cpu_usec(&t->launcher, pid, &before), 0);
+        launcher_kill_forget(&t->launcher, pid);
+        wait_held_at_exit();
+        again = start_escaper(t, "login-e", &again_in, &again_sleeper);
+        assert_int_equal(launcher_cpu_usec(&t->launcher, again, &usec), 0);
+        assert_true(usec < before);
+        release_held();
+        close(in);
+        close(again_in);
+        assert_int_equal(kill(again_sleeper, SIGKILL), 0);
+        assert_true(exits(pidfd_open(again, 0)));
+        t->cpu_r = -1;
+        assert_true(children_reap(t->children) >= 1);
+        assert_int_equal(t->cpu_r, 0);
+        assert_true(t->cpu_usec >= usec && t->cpu_usec < before);
+}
+
 static void test_scope_name_refused(void **state) {
         ScopeTest *t = *state;
         char *const argv[] = { (char *)"/bin/true", NULL };
@@ -565,6 +606,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_scope_taken_over, scope_setup, scope_teardown),
                 cmocka_unit_test_setup_teardown(test_scope_name_refused, scope_setup, scope_teardown),
                 cmocka_unit_test_setup_teardown(test_scope_cpu, scope_setup, scope_teardown),
+                cmocka_unit_test_setup_teardown(test_scope_cpu_taken_over, scope_setup, scope_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
