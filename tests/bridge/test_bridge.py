@@ -185,21 +185,24 @@ def test_neighbour_gets_no_desktop(setup):
 def test_isolated_ports_keep_the_neighbour_out(setup):
     """docs/host.md, step 3: with each VM's bridge port isolated (its
     command, as written there), the neighbour reaches no port of the VM,
-    the host still does.  Before, the neighbour is answered, as the other
-    tests here are: the isolation is what keeps it out, however many
-    addresses it takes.  A refused connection is an error at once; a frame
-    the bridge drops, a timeout (5 s) or no neighbour found: each an
-    OSError."""
+    the host still does.  Before, the neighbour is answered on both ports
+    (the display chain is ready, so websockify listens), as in the other
+    tests here: the isolation is what keeps it out, however many
+    addresses it takes.  A frame the bridge drops is a timeout (5 s) or no
+    neighbour found; a refused connection would mean the port is closed,
+    not that the neighbour was kept out."""
     family, b, agent, vm_addr, host_scope, nbr_scope = setup
     nbr_vm, host_vm = scoped(vm_addr, nbr_scope), scoped(vm_addr, host_scope)
-    wait_until(lambda: agent.try_get("/health")[0] == 200, 60, "the agent serving")
+    wait_until(lambda: agent.try_get("/health/ready")[0] == 200, 60, "the VM's display chain ready")
     assert http_status(b.nbr, nbr_vm, agent.http_port, "/health", token=False)[0] == 200
+    assert http_status(b.nbr, nbr_vm, agent.novnc_port, "/vnc.html", token=False)[0] == 200
     for port in ("pv", "pn"):
         b.host.run("bridge", "link", "set", "dev", port, "isolated", "on")
     with b.nbr.entered():
         for port in (agent.http_port, agent.novnc_port):
-            with pytest.raises(OSError):
+            with pytest.raises(OSError) as e:
                 socket.create_connection((nbr_vm, port), timeout=5).close()
+            assert not isinstance(e.value, ConnectionRefusedError), e.value
     assert http_status(b.host, host_vm, agent.http_port, "/health", token=False)[0] == 200
     assert http_status(b.host, host_vm, agent.http_port, f"/oauth-url?sessionId={SESSION}")[0] == 404
 
