@@ -83,6 +83,12 @@ typedef struct ConfigKey {
  * (HTTP/1.1 requires Host) longer than a block of 0 (431), and any body,
  * each control route's JSON (POST /open-url's URL), longer than 0 (413). */
 #define HTTP_LIMIT_MIN 1
+/* Each connection's memory pool holds its target and header block
+ * (http.c's pool_size(): both limits and 4 KiB), mmap'ed as it is
+ * accepted: at 4 GiB each the mapping is refused and every connection is
+ * closed unanswered.  1 MiB each is far above any request of ours (an
+ * OAuth callback is a few KiB). */
+#define HTTP_REQUEST_LIMIT_MAX (1024 * 1024)
 
 static const ConfigKey keys[] = {
         K(log_level, KEY_LOG_LEVEL, "info", "log priority threshold: emerg..debug or 0-7"),
@@ -105,8 +111,8 @@ static const ConfigKey keys[] = {
                 UINT32_MAX),
         K_RANGE(http_timeout_s, "10", "idle / slow-drip HTTP connection timeout", 1, HTTP_TIMEOUT_S_MAX),
         K_RANGE(http_max_body, "65536", "largest request body (413 beyond)", HTTP_LIMIT_MIN, UINT32_MAX),
-        K_RANGE(http_max_url, "4096", "longest request URL (414 beyond)", HTTP_LIMIT_MIN, UINT32_MAX),
-        K_RANGE(http_max_header, "16384", "largest request header block", HTTP_LIMIT_MIN, UINT32_MAX),
+        K_RANGE(http_max_url, "4096", "longest request URL (414 beyond)", HTTP_LIMIT_MIN, HTTP_REQUEST_LIMIT_MAX),
+        K_RANGE(http_max_header, "16384", "largest request header block", HTTP_LIMIT_MIN, HTTP_REQUEST_LIMIT_MAX),
         K(allow_from, KEY_CIDRS, "", "addresses allowed on control routes, and the host's in the HTTP and noVNC connection limits (\"\" = loopback + the ip= gateway)"),
         K(http_allowed_hosts, KEY_STRV, "", "Host header names the routes accept besides IP literals and localhost (every route: a name rebound to the agent is refused)"),
         K(token_file, KEY_STRING, "/etc/vm-browser-agent/token", "bearer token for control routes, written by the host (mode 0600)"),

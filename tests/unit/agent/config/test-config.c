@@ -111,9 +111,13 @@ static const struct {
         /* A request limit of 0 refused every request: any URL (414),
          * any header field (431), any body (413). */
         { "{\"http_max_url\": 0}",
-          "agent.json: key \"http_max_url\": expected an integer 1-4294967295" },
+          "agent.json: key \"http_max_url\": expected an integer 1-1048576" },
         { "{\"http_max_header\": 0}",
-          "agent.json: key \"http_max_header\": expected an integer 1-4294967295" },
+          "agent.json: key \"http_max_header\": expected an integer 1-1048576" },
+        { "{\"http_max_url\": 4294967295}",
+          "agent.json: key \"http_max_url\": expected an integer 1-1048576" },
+        { "{\"http_max_header\": 1048577}",
+          "agent.json: key \"http_max_header\": expected an integer 1-1048576" },
         { "{\"http_max_body\": 0}",
           "agent.json: key \"http_max_body\": expected an integer 1-4294967295" },
         { "{\"display\": 1}", "agent.json: key \"display\": expected a string, got an integer" },
@@ -289,6 +293,7 @@ static void test_cmdline(void **state) {
  * and take 1, the smallest limit that lets a request through. */
 static void test_http_limits_zero(void **state) {
         static const char *const names[] = { "http_max_url", "http_max_header", "http_max_body" };
+        static const char *const maxima[] = { "1048576", "1048576", "4294967295" };
         Config c;
         char err[256] = "", word[64], want[128];
 
@@ -296,11 +301,11 @@ static void test_http_limits_zero(void **state) {
         for (size_t i = 0; i < ELEMENTSOF(names); i++) {
                 snprintf(word, sizeof word, "vmba.%s=0", names[i]);
                 assert_int_equal(config_apply_cmdline(&c, word, err, sizeof err), -EINVAL);
-                snprintf(want, sizeof want, "kernel command line: key \"%s\": expected an integer 1-4294967295",
-                         names[i]);
+                snprintf(want, sizeof want, "kernel command line: key \"%s\": expected an integer 1-%s",
+                         names[i], maxima[i]);
                 assert_string_equal(err, want);
                 assert_int_equal(config_set(&c, names[i], "0", err, sizeof err), -EINVAL);
-                snprintf(want, sizeof want, "option: key \"%s\": expected an integer 1-4294967295", names[i]);
+                snprintf(want, sizeof want, "option: key \"%s\": expected an integer 1-%s", names[i], maxima[i]);
                 assert_string_equal(err, want);
         }
         assert_int_equal(c.http_max_url, 4096);
@@ -311,6 +316,14 @@ static void test_http_limits_zero(void **state) {
         assert_int_equal(c.http_max_url, 1);
         assert_int_equal(c.http_max_header, 1);
         assert_int_equal(c.http_max_body, 1);
+        /* The target's and the header block's limits: at most 1 MiB each
+         * (each connection's memory pool holds both). */
+        assert_int_equal(config_apply_cmdline(&c, "vmba.http_max_url=1048576 vmba.http_max_header=1048576",
+                                              err, sizeof err), 0);
+        assert_int_equal(c.http_max_url, 1048576);
+        assert_int_equal(c.http_max_header, 1048576);
+        assert_int_equal(config_set(&c, "http_max_url", "1048577", err, sizeof err), -EINVAL);
+        assert_int_equal(c.http_max_url, 1048576);
         config_done(&c);
 }
 
