@@ -186,7 +186,7 @@ class Netns:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(p.pid, signal.SIGKILL)
         while self.procs:
-            self.procs[0].wait(timeout=10)
+            self.procs[0].wait(timeout=10 * DEADLINE_SCALE)
             self.procs.pop(0)
 
     def close(self):

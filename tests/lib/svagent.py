@@ -207,7 +207,7 @@ class Agent:
             if self.proc and self.proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=10 * DEADLINE_SCALE)
         finally:
             try:
                 if self.own_ns:

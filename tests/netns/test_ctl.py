@@ -25,7 +25,7 @@ import threading
 import pytest
 
 from loginenv import IDLE, home_gone, open_gate, sid
-from netns import Netns, need, read_line, wait_until
+from netns import DEADLINE_SCALE, Netns, need, read_line, wait_until
 from svagent import DESKTOP_SECRET, TOKEN, Agent, auth, free_display
 
 
@@ -1154,7 +1154,7 @@ def test_ctl_receive_whose_stdout_reader_left(agent_bin):
         with rx.connect() as c, c.makefile("r") as answers:
             c.sendall(agent_line("d1", "s1", "KEPT"))
             assert answers.readline() == "ACK d1\n"
-        rx.proc.wait(timeout=60)
+        rx.proc.wait(timeout=60 * DEADLINE_SCALE)
         err = rx.proc.stderr.read()
         assert rx.proc.returncode == 1, (rx.proc.returncode, err)
         assert f"Received {rx.path('s1')}, but cannot say so on standard output: Broken pipe.  Stopping; what " \

@@ -30,7 +30,7 @@ import tempfile
 import pytest
 
 from desktop import as_user, listeners, rfb, ws_upgrade
-from netns import Netns, need, read_line, wait_until
+from netns import DEADLINE_SCALE, Netns, need, read_line, wait_until
 from svagent import (BROWSER_UID, BROWSER_USER, CLI_GID, CLI_POOL_UIDS, CLI_USER, DESKTOP_SECRET, MMDS_SERVER,
                      TOKEN, VNC_UID, VNC_USER, X_GID, X_UID, X_USER, Agent, aliased, auth, desktop_agent, etc_file_plus,
                      free_display, passwd_alias, run_uid)
@@ -253,7 +253,7 @@ def test_x_abstract_name_taken_no_display(agent_bin):
         try:
             assert read_line(squat.stdout) == "\n"
             with Agent(agent_bin, "window_manager=", display=display, ns=ns) as a:
-                assert a.proc.wait(timeout=30) == 1
+                assert a.proc.wait(timeout=30 * DEADLINE_SCALE) == 1
                 assert a.log_lines(f"No display: the abstract socket name @{name}, which X clients try before "
                                    "Xvfb's socket, cannot be held: Address already in use")
                 assert os.listdir(a.x11_unix) == []
@@ -530,7 +530,7 @@ def test_runtime_dir_where_others_may_write(agent_bin):
     try:
         os.chmod(open_dir, 0o1777)
         with Agent(agent_bin, "window_manager=", f"runtime_dir={open_dir}/run") as a:
-            assert a.proc.wait(timeout=30) == 1
+            assert a.proc.wait(timeout=30 * DEADLINE_SCALE) == 1
             assert a.log_lines(f"No display (its files): {open_dir}/run-x is in {open_dir}, which another "
                                "user owns or may write: refused")
             assert not os.path.exists(f"{open_dir}/run-x")

@@ -181,7 +181,7 @@ def test_control_route_token_401_and_allow_from_403(agent):
     # The right token from loopback reaches the handler.
     status, _, body = agent.json("POST", "/shutdown", headers=auth)
     assert (status, body) == (202, {"status": "stopping"})
-    agent.proc.wait(timeout=15)
+    agent.proc.wait(timeout=15 * DEADLINE_SCALE)
 
 
 def test_allow_from_configured(agent_bin, lan, workdir):
@@ -205,7 +205,7 @@ def test_allow_from_default_admits_gateway_with_netinit_off(agent_bin, lan, work
     assert status == 200 and body["network"]["status"] == "not_configured", body
     status, _, body = s.json("POST", "/shutdown", headers={"Authorization": f"Bearer {TOKEN}"}, src="host")
     assert (status, body) == (202, {"status": "stopping"})
-    s.proc.wait(timeout=15)
+    s.proc.wait(timeout=15 * DEADLINE_SCALE)
 
 
 def test_allow_from_invalid_is_a_config_error(agent_bin, lan, workdir):
@@ -595,7 +595,7 @@ def test_deferred_reply_to_a_client_gone(driver):
         h.close()
     driver.assert_serving()
     driver.proc.terminate()
-    assert driver.proc.wait(timeout=15) == 0, driver.log_text()
+    assert driver.proc.wait(timeout=15 * DEADLINE_SCALE) == 0, driver.log_text()
 
 
 def test_suspended_reply_that_cannot_be_built(driver):
@@ -609,7 +609,7 @@ def test_suspended_reply_that_cannot_be_built(driver):
     assert c["/test/suspend-nomem 500"] == 1
     driver.assert_serving()
     driver.proc.terminate()
-    assert driver.proc.wait(timeout=15) == 0, driver.log_text()
+    assert driver.proc.wait(timeout=15 * DEADLINE_SCALE) == 0, driver.log_text()
 
 
 def test_error_bodies_have_one_builder(driver):

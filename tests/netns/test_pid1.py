@@ -166,7 +166,7 @@ def test_orphans_reaped_and_reverse_stop(agent_bin, workdir):
         wait_until(lambda: all(os.path.exists(f"{log}.{n}") for n in "abc"), 10, "the traps set")
 
         os.kill(agent, signal.SIGTERM)
-        assert unshare.wait(timeout=30) == 0
+        assert unshare.wait(timeout=30 * DEADLINE_SCALE) == 0
         with open(log) as f:
             assert f.read().split() == ["c", "b", "a"]
 
@@ -178,7 +178,7 @@ def test_reboot_in_pid_namespace(agent_bin, workdir):
         os.kill(agent, signal.SIGTERM)
         # reboot(RB_AUTOBOOT) from a PID namespace's init: the kernel kills
         # it with SIGHUP; unshare re-raises its child's death signal.
-        assert unshare.wait(timeout=30) == -signal.SIGHUP
+        assert unshare.wait(timeout=30 * DEADLINE_SCALE) == -signal.SIGHUP
 
 
 def test_bad_config_falls_back(agent_bin, workdir):
@@ -189,7 +189,7 @@ def test_bad_config_falls_back(agent_bin, workdir):
         assert h["config_error"] == f'{config}: unknown key "http_prot"'
         assert h["status"] == "degraded"
         os.kill(agent, signal.SIGTERM)
-        assert unshare.wait(timeout=30) == 0
+        assert unshare.wait(timeout=30 * DEADLINE_SCALE) == 0
 
 
 @pytest.mark.parametrize("args", [["-h"], ["--help"], ["--version"], ["--dump-config-keys"],
@@ -216,7 +216,7 @@ def test_pid1_never_exits_on_its_arguments(agent_bin, workdir, args):
             assert h.get("config_error") is None and "Xvfb" not in h["services"], h
         assert unshare.poll() is None
         os.kill(agent, signal.SIGTERM)
-        assert unshare.wait(timeout=30) == 0
+        assert unshare.wait(timeout=30 * DEADLINE_SCALE) == 0
 
 
 def test_bad_flag_as_pid1_keeps_the_other_flags(agent_bin, workdir):
@@ -228,7 +228,7 @@ def test_bad_flag_as_pid1_keeps_the_other_flags(agent_bin, workdir):
         assert h["config_error"] == 'option: key "http_port": expected a port 1-65535'
         assert (h["status"], h["services"]) == ("degraded", {})
         os.kill(agent, signal.SIGTERM)
-        assert unshare.wait(timeout=30) == 0
+        assert unshare.wait(timeout=30 * DEADLINE_SCALE) == 0
 
 
 # The agent says how /proc shows processes, one way or the other, before
@@ -246,7 +246,7 @@ def test_pid1_without_http_keeps_running(agent_bin, workdir):
         read_line(unshare.stderr, "HTTP is not serving: logins not set up.")
         os.kill(agent, signal.SIGTERM)
         read_line(unshare.stderr, "Stopped; exiting.")
-        assert unshare.wait(timeout=30) == 0
+        assert unshare.wait(timeout=30 * DEADLINE_SCALE) == 0
 
 
 def test_pid1_restore_without_the_hosts_secrets(agent_bin, workdir):
@@ -276,7 +276,7 @@ def test_pid1_restore_without_the_hosts_secrets(agent_bin, workdir):
             assert health(ns)
             os.kill(agent, signal.SIGTERM)
             read_line(unshare.stderr, "Stopped; exiting.")
-            assert unshare.wait(timeout=30) == 0
+            assert unshare.wait(timeout=30 * DEADLINE_SCALE) == 0
         finally:
             mmds.kill()
             mmds.wait()
@@ -292,7 +292,7 @@ def test_pid1_without_event_loop_reboots(agent_bin, workdir):
                                 find_agent=False, stderr=subprocess.PIPE, text=True)
         read_line(unshare.stderr, "Failed to watch signals")
         read_line(unshare.stderr, "Cannot run as PID 1; reboot.")
-        assert unshare.wait(timeout=30) == -signal.SIGHUP
+        assert unshare.wait(timeout=30 * DEADLINE_SCALE) == -signal.SIGHUP
 
 
 def test_pid1_mounts_proc_hiding_other_users(agent_bin, workdir):
@@ -328,7 +328,7 @@ def test_pid1_mounts_proc_hiding_other_users(agent_bin, workdir):
         assert os.path.getsize(f"{seen}.cmdline") == 0
         os.kill(agent, signal.SIGTERM)
         read_line(unshare.stderr, "Stopped; exiting.")
-        assert unshare.wait(timeout=30) == 0
+        assert unshare.wait(timeout=30 * DEADLINE_SCALE) == 0
 
     with Netns() as ns:
         unshare, agent = start_pid1(ns, agent_bin, workdir, [], "--no-reboot", stderr=subprocess.PIPE, text=True)
@@ -336,7 +336,7 @@ def test_pid1_mounts_proc_hiding_other_users(agent_bin, workdir):
         assert "/proc shows every process and its command line to every user (" in line, line
         os.kill(agent, signal.SIGTERM)
         read_line(unshare.stderr, "Stopped; exiting.")
-        assert unshare.wait(timeout=30) == 0
+        assert unshare.wait(timeout=30 * DEADLINE_SCALE) == 0
 
 
 def test_bad_config_exits_when_not_pid1(agent_bin, workdir):
@@ -371,7 +371,7 @@ def test_netinit_at_start(agent_bin, workdir):
         r = lan.host.run("curl", "-sS", "-m", "5", f"http://10.77.0.2:{PORT}/health")
         assert json.loads(r.stdout)["network"]["address"] == "10.77.0.2"
         os.kill(agent, signal.SIGTERM)
-        assert unshare.wait(timeout=30) == 0
+        assert unshare.wait(timeout=30 * DEADLINE_SCALE) == 0
 
 
 def test_netinit_failure_at_start_names_its_cause(agent_bin, workdir):
@@ -394,7 +394,7 @@ def test_netinit_failure_at_start_names_its_cause(agent_bin, workdir):
         with open(f"{workdir}/hostname") as f:
             assert f.read() == "vm1\n"
         os.kill(agent, signal.SIGTERM)
-        assert unshare.wait(timeout=30) == 0
+        assert unshare.wait(timeout=30 * DEADLINE_SCALE) == 0
 
 
 def test_stray_process_killed(agent_bin, workdir):
@@ -437,7 +437,7 @@ def test_bad_config_keeps_token(agent_bin, workdir):
         assert r.stdout == "401"
         r = ns.run("curl", "-s", "-X", "POST", "-H", "Authorization: Bearer t0k-abc", url)
         assert json.loads(r.stdout) == {"status": "stopping"}
-        assert unshare.wait(timeout=30) == 0
+        assert unshare.wait(timeout=30 * DEADLINE_SCALE) == 0
 
 
 IMAGE_ID = "0123456789abcdef0123456789abcdef"
@@ -558,7 +558,7 @@ def restore_run(agent_bin, workdir, steps, cmdline="console=ttyS0", prelude=None
                 machine_id = f.read()
             os.kill(agent, signal.SIGTERM)
             read_line(unshare.stderr, "Stopped; exiting.")
-            assert unshare.wait(timeout=30) == 0
+            assert unshare.wait(timeout=30 * DEADLINE_SCALE) == 0
         finally:
             mmds.kill()
             mmds.wait()

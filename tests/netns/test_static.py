@@ -23,7 +23,7 @@ import subprocess
 import pytest
 
 from elf import PT_DYNAMIC, PT_INTERP, program_header_types
-from netns import Lan, Netns, read_line
+from netns import DEADLINE_SCALE, Lan, Netns, read_line
 from svagent import XView, x11_unix_mount_point
 
 TOP = pathlib.Path(__file__).resolve().parents[2]
@@ -179,4 +179,4 @@ def test_static_sd_bus_against_dbus_daemon(static_bin, tmp_path):
         if wfd >= 0:
             os.close(wfd)
         os.killpg(daemon.pid, signal.SIGKILL)
-        daemon.wait(timeout=10)
+        daemon.wait(timeout=10 * DEADLINE_SCALE)
