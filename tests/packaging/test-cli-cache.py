@@ -22,11 +22,12 @@ import pathlib
 import re
 import shutil
 import subprocess
-import sys
 import tarfile
 import tempfile
 import threading
 import unittest
+
+import meson_exit
 
 TOP = pathlib.Path(__file__).resolve().parents[2]
 SCRIPT = TOP / "packaging" / "cli-cache"
@@ -155,8 +156,4 @@ class CliCache(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    result = unittest.main(exit=False).result
-    if not result.wasSuccessful():
-        sys.exit(1)
-    ran = result.testsRun - len(result.skipped)
-    sys.exit(0 if ran else 77)
+    meson_exit.main()

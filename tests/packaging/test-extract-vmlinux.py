@@ -22,6 +22,8 @@ import sys
 import tempfile
 import unittest
 
+import meson_exit
+
 TOP = pathlib.Path(__file__).resolve().parents[2]
 SCRIPT = TOP / "packaging" / "extract-vmlinux"
 loader = importlib.machinery.SourceFileLoader("extract_vmlinux", str(SCRIPT))
@@ -171,8 +173,4 @@ class Cli(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    result = unittest.main(exit=False).result
-    if not result.wasSuccessful():
-        sys.exit(1)
-    ran = result.testsRun - len(result.skipped)
-    sys.exit(0 if ran else 77)
+    meson_exit.main()

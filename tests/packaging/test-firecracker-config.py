@@ -20,6 +20,8 @@ sys.path.insert(0, str(TOP / "tests" / "lib"))
 import firecracker_schema  # noqa: E402
 from firecracker_default import HOST_BOOT_ARGS, default_config  # noqa: E402
 
+import meson_exit
+
 SCRIPT = TOP / "packaging" / "firecracker-config"
 
 
@@ -113,4 +115,4 @@ class SchemaCatches(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    sys.exit(0 if unittest.main(exit=False).result.wasSuccessful() else 1)
+    meson_exit.main()
