@@ -244,6 +244,13 @@ static ChildWatch *children_take(Children *c, pid_t pid) {
         return NULL;
 }
 
+static bool children_watching(const Children *c, pid_t pid) {
+        for (const ChildWatch *w = c->watches; w; w = w->next)
+                if (w->pid == pid)
+                        return true;
+        return false;
+}
+
 void children_unwatch(Children *c, pid_t pid) {
         free(children_take(c, pid));
 }
@@ -316,7 +323,9 @@ static int launch_cpu_usec(void *ctx, pid_t pid, uint64_t *ret) {
         s = scope_of_pid(c, pid);
         if (s)
                 return scope_cpu_usec(s, ret);
-        if (c->ended.pid != pid)
+        /* A live child without a scope is not the one that ended last,
+         * whose pid it may have been given again. */
+        if (c->ended.pid != pid || children_watching(c, pid))
                 return -ENOENT;
         if (c->ended.r < 0)
                 return c->ended.r;
