@@ -278,7 +278,7 @@ def test_ctl_wait_ready_before_the_agent_listens(agent_bin):
                            "wait-ready"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         with Agent(agent_bin, services=IDLE, ns=ns, display=display) as a:
             assert a.http_port == port
-            out, err = waiter.communicate(timeout=130)
+            out, err = waiter.communicate(timeout=130 * DEADLINE_SCALE)
             assert waiter.returncode == 0, err
             assert out == "ready\n"
             assert a.get("/health/ready")[0] == 200
@@ -457,7 +457,7 @@ def test_ctl_login_round_trip(env, agent_bin, tmp_path):
     assert lines["desktop"] == (f"http://127.0.0.1:6080/vnc.html#autoconnect=1&resize=scale&path=websockify"
                                 f"%3Ftoken%3D{DESKTOP_SECRET}&password={DESKTOP_SECRET[:8]}")
     assert env.browse(lines["authorize"])[0] == 200
-    rest, err = p.communicate(timeout=60)
+    rest, err = p.communicate(timeout=60 * DEADLINE_SCALE)
     assert p.returncode == 0, err
     assert rest == f"credentials: {out}\n"
     assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
@@ -522,7 +522,7 @@ def test_ctl_login_makes_room_before_the_pull(env, agent_bin, tmp_path):
     # ctl's tmpfs, seen through its root (it was checked when ctl began).
     fill(f"/proc/{p.pid}/root{tmp_path}/small/fill")
     assert env.browse(line.rstrip("\n").partition(": ")[2])[0] == 200
-    _, err = p.communicate(timeout=60)
+    _, err = p.communicate(timeout=60 * DEADLINE_SCALE)
     assert p.returncode == 1, err
     status, body = env.json("GET", f"/credentials/status?sessionId={s}")
     assert status == 200 and body.get("authenticated"), (status, body, err)
@@ -568,7 +568,7 @@ def test_ctl_login_says_why_it_got_no_credentials(make_env, host_socket, agent_b
     while not line.startswith("authorize: "):
         line = read_line(p.stdout, timeout=30)
     assert e.browse(line.rstrip("\n").partition(": ")[2])[0] == 200
-    _, err = p.communicate(timeout=60)
+    _, err = p.communicate(timeout=60 * DEADLINE_SCALE)
     assert p.returncode == 1
     assert "No credentials (HTTP 409): Credentials are pushed to the host over vsock" in err, err
     assert not os.path.exists(out)
@@ -706,7 +706,7 @@ def test_ctl_login_says_a_cut_off_pull_is_kept(make_env, agent_bin, tmp_path):
     s, out = sid(), str(tmp_path / "creds.json")
     try:
         p = signed_in_through(e, agent_bin, proxy, s, out)
-        _, err = p.communicate(timeout=120)
+        _, err = p.communicate(timeout=120 * DEADLINE_SCALE)
         assert (p.returncode, proxy.cut) == (1, 1), err
         assert "Lost the agent at 127.0.0.1:%d while it sent the credentials: its answer was cut off." \
             % proxy.port in err, err
@@ -820,7 +820,7 @@ def test_ctl_login_killed_during_the_pull_leaves_no_file(agent_bin, tmp_path):
         assert agent.stalled.wait(60), "no pull came"
         assert unnamed_room(p.pid, tmp_path), (os.listdir(tmp_path), "no unnamed room made before the pull")
         p.kill()
-        _, err = p.communicate(timeout=30)
+        _, err = p.communicate(timeout=30 * DEADLINE_SCALE)
         assert p.returncode == -signal.SIGKILL, err
         assert os.listdir(tmp_path) == []
         assert "Cannot make an unnamed file" not in err, err
@@ -842,7 +842,7 @@ def test_ctl_login_stopped_during_the_pull_leaves_no_file(make_env, agent_bin, t
         assert proxy.held.wait(60), "no pull came"
         assert unnamed_room(p.pid, tmp_path), "no room made before the pull"
         p.send_signal(signal.SIGTERM)
-        _, err = p.communicate(timeout=30)
+        _, err = p.communicate(timeout=30 * DEADLINE_SCALE)
     finally:
         proxy.close()
     assert p.returncode == -signal.SIGTERM, err
@@ -925,7 +925,7 @@ class Receiver:
         assert e.json("POST", "/auth/oauth", {"sessionId": s, "state": "host-state-r",
                                               "authorizeUrl": f"{e.provider_url}/h/authorize"})[0] == 200
         assert e.request("GET", "/oauth/callback?code=SECRET-CODE-r&state=host-state-r")[0] == 200
-        rest, err = self.proc.communicate(timeout=60)
+        rest, err = self.proc.communicate(timeout=60 * DEADLINE_SCALE)
         assert self.proc.returncode == 0, err
         assert rest == f"received: {self.path(s)} (oauth)\n"
         with open(self.path(s)) as f:
@@ -1111,7 +1111,7 @@ def test_ctl_receive_takes_a_delivery_sent_again_once(agent_bin):
         with rx.connect() as c, c.makefile("r") as answers:
             c.sendall((json.dumps({**line, "deliveryId": "d2", "sessionId": "s2"}) + "\n").encode())
             assert answers.readline() == "ACK d2\n"
-        out, err = rx.proc.communicate(timeout=60)
+        out, err = rx.proc.communicate(timeout=60 * DEADLINE_SCALE)
         assert (rx.proc.returncode, out) == (0, f"received: {rx.path('s1')} (oauth)\n"
                                                 f"received: {rx.path('s2')} (oauth)\n"), err
         assert "Delivery d1 came again (its ACK was lost): acknowledged again, not written or counted twice." in err
@@ -1136,7 +1136,7 @@ def test_ctl_receive_counts_a_delivery_whose_ack_was_lost(agent_bin):
         with rx.connect() as c, c.makefile("r") as answers:
             c.sendall((json.dumps(line) + "\n").encode())
             assert answers.readline() == "ACK d1\n"
-        out, err = rx.proc.communicate(timeout=30)
+        out, err = rx.proc.communicate(timeout=30 * DEADLINE_SCALE)
         assert (rx.proc.returncode, out) == (0, f"received: {rx.path('s1')} (oauth)\n"), err
         assert TOKEN not in out + err and "FIRST" not in err
     finally:
@@ -1178,7 +1178,7 @@ def test_ctl_receive_a_delivery_whose_ack_was_lost_after_the_receiver_exited(age
         with first.connect() as c, c.makefile("r") as answers:
             c.sendall(agent_line("d1", "s1", "FIRST"))
             assert answers.readline() == "ACK d1\n"  # never read by the agent
-        out, err = first.proc.communicate(timeout=60)
+        out, err = first.proc.communicate(timeout=60 * DEADLINE_SCALE)
         assert (first.proc.returncode, out) == (0, f"received: {first.path('s1')} (oauth)\n"), err
         ledger = first.sock + ".delivered"
         assert stat.S_IMODE(os.stat(ledger).st_mode) == 0o600
@@ -1192,7 +1192,7 @@ def test_ctl_receive_a_delivery_whose_ack_was_lost_after_the_receiver_exited(age
                 assert second.proc.poll() is None
                 c.sendall(agent_line("d2", "s2", "SECOND"))
                 assert answers.readline() == "ACK d2\n"
-            out, err = second.proc.communicate(timeout=60)
+            out, err = second.proc.communicate(timeout=60 * DEADLINE_SCALE)
             assert (second.proc.returncode, out) == (0, f"received: {second.path('s2')} (oauth)\n"), err
             assert "Delivery d1 came again (its ACK was lost): acknowledged again, not written or counted " \
                 "twice." in err
@@ -1217,13 +1217,13 @@ def test_ctl_receive_leaves_the_socket_of_the_receiver_after_it(agent_bin):
             try:
                 c.sendall(agent_line("d1", "s1", "FIRST"))
                 assert answers.readline() == "ACK d1\n"
-                out, err = first.proc.communicate(timeout=60)
+                out, err = first.proc.communicate(timeout=60 * DEADLINE_SCALE)
                 assert (first.proc.returncode, out) == (0, f"received: {first.path('s1')} (oauth)\n"), err
                 assert stat.S_ISSOCK(os.lstat(second.sock).st_mode), "the second receiver's socket was removed"
                 with second.connect() as c2, c2.makefile("r") as answers2:
                     c2.sendall(agent_line("d2", "s2", "SECOND"))
                     assert answers2.readline() == "ACK d2\n"
-                out, err = second.proc.communicate(timeout=60)
+                out, err = second.proc.communicate(timeout=60 * DEADLINE_SCALE)
                 assert (second.proc.returncode, out) == (0, f"received: {second.path('s2')} (oauth)\n"), err
                 assert not os.path.exists(second.sock)
             finally:
@@ -1247,13 +1247,13 @@ def test_ctl_receive_two_at_once_keep_each_others_deliveries(agent_bin):
                 with second.connect() as c2, c2.makefile("r") as answers2:
                     c2.sendall(agent_line("d2", "s2", "SECOND"))
                     assert answers2.readline() == "ACK d2\n"
-                out, err = second.proc.communicate(timeout=60)
+                out, err = second.proc.communicate(timeout=60 * DEADLINE_SCALE)
                 assert (second.proc.returncode, out) == (0, f"received: {second.path('s2')} (oauth)\n"), err
                 c.sendall(agent_line("d2", "s2", "SECOND"))
                 assert answers.readline() == "ACK d2\n"
                 c.sendall(agent_line("d1", "s1", "FIRST"))
                 assert answers.readline() == "ACK d1\n"
-                out, err = first.proc.communicate(timeout=60)
+                out, err = first.proc.communicate(timeout=60 * DEADLINE_SCALE)
                 assert (first.proc.returncode, out) == (0, f"received: {first.path('s1')} (oauth)\n"), err
                 assert "Delivery d2 came again (its ACK was lost): acknowledged again, not written or counted " \
                     "twice." in err, err
@@ -1300,7 +1300,7 @@ def test_ctl_receive_waits_for_the_ledger_lock(agent_bin):
                 assert answers.readline() == "ACK d1\n"
         finally:
             os.close(lock)
-        out, err = rx.proc.communicate(timeout=60)
+        out, err = rx.proc.communicate(timeout=60 * DEADLINE_SCALE)
         assert (rx.proc.returncode, out) == (0, f"received: {rx.path('s1')} (oauth)\n"), err
         with open(ledger) as f:
             assert f.read() == "d0\nd1\n"
@@ -1331,7 +1331,7 @@ def test_ctl_receive_waits_for_a_stuck_receivers_lock_only_so_long(agent_bin, wr
             fcntl.flock(lock, fcntl.LOCK_EX)
             with rx.connect_with(agent_line("d1", "s1", "FIRST")) as c, c.makefile("r") as answers:
                 assert answers.readline() == "ACK d1\n"
-            out, err = rx.proc.communicate(timeout=60)
+            out, err = rx.proc.communicate(timeout=60 * DEADLINE_SCALE)
         finally:
             os.close(lock)
         assert (rx.proc.returncode, out) == (0, f"received: {rx.path('s1')} (oauth)\n"), err
@@ -1358,7 +1358,7 @@ def test_ctl_receive_silent_connection_does_not_block(make_env, agent_bin):
         assert e.request("GET", "/oauth/callback?code=SECRET-CODE-r&state=host-state-r")[0] == 200
         # A receiver held up by a silent connection would take the
         # delivery only at that one's deadline, an hour away.
-        out, err = receiver.proc.communicate(timeout=60)
+        out, err = receiver.proc.communicate(timeout=60 * DEADLINE_SCALE)
         assert (receiver.proc.returncode, out) == (0, f"received: {receiver.path(s)} (oauth)\n"), err
         assert "Closed the oldest connection that had not sent the VM's token, to take a new one " \
             f"({SLOTS} at once; 1 closed so far)." in err
@@ -1403,7 +1403,7 @@ def test_ctl_receive_keeps_a_delivery_under_way(agent_bin):
             finally:
                 for s in silent:
                     s.close()
-        out, err = rx.proc.communicate(timeout=60)
+        out, err = rx.proc.communicate(timeout=60 * DEADLINE_SCALE)
         assert (rx.proc.returncode, out) == (0, f"received: {rx.path('s1')} (oauth)\n"), err
     finally:
         rx.close()
@@ -1437,7 +1437,7 @@ def test_ctl_receive_keeps_the_agents_connection_against_longer_lines(agent_bin)
             closed_said(rx, 4)
             c.sendall(line[start:])
             assert answers.readline() == "ACK d1\n"
-        out, err = rx.proc.communicate(timeout=60)
+        out, err = rx.proc.communicate(timeout=60 * DEADLINE_SCALE)
         assert (rx.proc.returncode, out) == (0, f"received: {rx.path('s1')} (oauth)\n"), err
         # The first four guests' connections were the ones closed.
         for h in hostile[:4]:
@@ -1463,7 +1463,7 @@ def test_ctl_receive_keeps_little_of_a_line_without_the_token(agent_bin):
         with rx.connect() as c, c.makefile("r") as answers:
             c.sendall(line)
             assert answers.readline() == "ACK d1\n"
-        out, err = rx.proc.communicate(timeout=60)
+        out, err = rx.proc.communicate(timeout=60 * DEADLINE_SCALE)
         assert (rx.proc.returncode, out) == (0, f"received: {rx.path('s1')} (oauth)\n"), err
     finally:
         rx.close()
@@ -1485,7 +1485,7 @@ def test_ctl_receive_writes_what_it_was_sent_compactly(agent_bin):
             sent = json.dumps({**base, "deliveryId": "d1", "provider": "oauth", "credentials": deep})
             c.sendall((sent + "\n").encode())
             assert answers.readline() == "ACK d1\n"
-        out, err = rx.proc.communicate(timeout=60)
+        out, err = rx.proc.communicate(timeout=60 * DEADLINE_SCALE)
         assert (rx.proc.returncode, out) == (0, f"received: {rx.path('s1')} (oauth)\n"), err
         assert os.path.getsize(rx.path("s1")) <= len(json.dumps(deep))
         with open(rx.path("s1")) as f:
@@ -1508,7 +1508,7 @@ def test_ctl_receive_acknowledges_a_durable_file(agent_bin, tmp_path):
             c.sendall((json.dumps({"token": TOKEN, "deliveryId": "d1", "sessionId": "s1", "provider": "oauth",
                                    "credentials": {"code": "C"}, "credPath": ""}) + "\n").encode())
             assert answers.readline() == "ACK d1\n"
-        rx.proc.communicate(timeout=60)
+        rx.proc.communicate(timeout=60 * DEADLINE_SCALE)
         calls = [l for l in trace.read_text().splitlines() if l.split("(")[0] in ("fsync", "linkat", "renameat",
                                                                                "renameat2", "rename", "sendto")]
         rename = next(i for i, l in enumerate(calls) if '"s1.json"' in l)
@@ -1534,7 +1534,7 @@ def test_ctl_receive_killed_while_it_writes_leaves_nothing(agent_bin):
         with rx.connect() as c, c.makefile("r") as answers:
             c.sendall(agent_line("d1", "s1", "KILLED"))
             assert answers.readline() == ""  # no ACK: killed
-        rx.proc.communicate(timeout=60)
+        rx.proc.communicate(timeout=60 * DEADLINE_SCALE)
         assert rx.proc.returncode == -signal.SIGKILL  # strace ends as its tracee did
         assert os.listdir(rx.out) == []
     finally:
@@ -1547,7 +1547,7 @@ def test_ctl_receive_closes_a_silent_connection_at_its_deadline(receiver):
     with receiver.connect() as silent:
         assert silent.recv(1) == b""
     receiver.proc.kill()
-    _, err = receiver.proc.communicate(timeout=60)
+    _, err = receiver.proc.communicate(timeout=60 * DEADLINE_SCALE)
     assert "Closed a connection that delivered nothing for 10 s (1 so far)." in err
 
 
@@ -1563,7 +1563,7 @@ def test_ctl_receive_says_the_silent_connections_it_closes_at_a_rate(agent_bin):
             assert c.recv(1) == b""
             c.close()
         rx.proc.kill()
-        _, err = rx.proc.communicate(timeout=60)
+        _, err = rx.proc.communicate(timeout=60 * DEADLINE_SCALE)
         said = [l for l in err.splitlines() if "Closed a connection that delivered nothing" in l]
         assert [l.split(": ", 1)[1] for l in said] == [
             f"Closed a connection that delivered nothing for 1 s ({n} so far)." for n in (1, 2, 4, 8)], err
@@ -1579,7 +1579,7 @@ def test_ctl_receive_idle_timeout(agent_bin):
         with rx.connect() as silent:
             assert silent.recv(1) == b""
         rx.proc.kill()
-        _, err = rx.proc.communicate(timeout=60)
+        _, err = rx.proc.communicate(timeout=60 * DEADLINE_SCALE)
         assert "Closed a connection that delivered nothing for 1 s (1 so far)." in err
     finally:
         rx.close()

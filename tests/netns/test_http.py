@@ -213,7 +213,7 @@ def test_allow_from_invalid_is_a_config_error(agent_bin, lan, workdir):
     # left for the HTTP server to discover.
     p = lan.guest.popen(agent_argv(agent_bin, workdir, f"token={TOKEN}", "allow_from=10.77.0.0/33"),
                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, err = p.communicate(timeout=10)
+    _, err = p.communicate(timeout=10 * DEADLINE_SCALE)
     assert p.returncode == 2
     assert b'key "allow_from": expected a list of addresses or CIDRs\n' in err, err
 

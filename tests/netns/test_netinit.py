@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from netns import Lan, wait_until
+from netns import DEADLINE_SCALE, Lan, wait_until
 
 CMDLINE = ("ip=10.77.0.2::10.77.0.1:255.255.255.0:demo-vm.example.test:eth0:off:"
            "1400:02:00:00:00:00:42 nameserver=10.77.0.1")
@@ -141,7 +141,7 @@ def test_waits_for_a_device_created_after_it_started(agent_bin, files):
         wait_until(subscribed, timeout=10, what="netinit subscribed to link events")
         assert p.poll() is None
         lan.add_device()
-        out, err = p.communicate(timeout=20)
+        out, err = p.communicate(timeout=20 * DEADLINE_SCALE)
         assert p.returncode == 0, err
         assert addrs(lan.guest, "eth0") == [("10.77.0.2", 24)]
         assert link(lan.guest, "eth0")["mtu"] == 1400

@@ -16,7 +16,7 @@ import threading
 
 import pytest
 
-from netns import Netns, wait_until
+from netns import DEADLINE_SCALE, Netns, wait_until
 from svagent import TOKEN, write_secret_files
 
 
@@ -259,7 +259,7 @@ def test_post_shutdown_asks_systemd(agent_bin, workdir, fake_system_bus):
         r = ns.run("curl", "-sS", "-m", "5", "-X", "POST", "-H", f"Authorization: Bearer {TOKEN}",
                        f"http://127.0.0.1:{port}/shutdown")
         assert json.loads(r.stdout) == {"status": "stopping"}
-        _, err = agent.communicate(timeout=15)
+        _, err = agent.communicate(timeout=15 * DEADLINE_SCALE)
         assert agent.returncode == 0
         assert "<5>vm-browser-agent: POST /shutdown: asking systemd for reboot.target." in err
         assert "<3>vm-browser-agent: systemd refused the shutdown (org.freedesktop.DBus.Error.ServiceUnknown" in err

@@ -409,7 +409,7 @@ def test_stray_process_killed(agent_bin, workdir):
         wait_until(lambda: os.path.exists(f"{workdir}/stray") and open(f"{workdir}/stray").read().strip(),
                    10, "the stray process")
         os.kill(agent, signal.SIGTERM)
-        _, err = unshare.communicate(timeout=30)
+        _, err = unshare.communicate(timeout=30 * DEADLINE_SCALE)
         assert unshare.returncode == 0
         lines = [line.split(": ", 1)[1] for line in err.splitlines() if ": " in line]
         i = lines.index("Sending SIGTERM to remaining processes.")
@@ -457,7 +457,7 @@ def machine_id_run(agent_bin, workdir, cmdline, prelude=None):
                                     prelude=prelude, stderr=subprocess.PIPE, text=True)
         wait_until(lambda: os.path.exists(seen), 20, "the reader service's copy")
         os.kill(agent, signal.SIGTERM)
-        log = unshare.communicate(timeout=30)[1]
+        log = unshare.communicate(timeout=30 * DEADLINE_SCALE)[1]
         assert unshare.returncode == 0 and "Stopped; exiting." in log, log
     with open(seen) as f:
         return f.read(), log
