@@ -128,6 +128,20 @@ def health(ns):
     return json.loads(r.stdout) if r.returncode == 0 and r.stdout else None
 
 
+def restore_poke(ns):
+    """POST /restore-check, as anyone may: its HTTP status ("202", "404")."""
+    return ns.run("curl", "-sS", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+                  f"http://127.0.0.1:{PORT}/restore-check", check=False).stdout
+
+
+def stop_pid1(agent, unshare):
+    """SIGTERM to the agent as PID 1: it says it stopped, and its
+    namespace's unshare exits 0."""
+    os.kill(agent, signal.SIGTERM)
+    read_line(unshare.stderr, "Stopped; exiting.")
+    assert unshare.wait(timeout=30 * DEADLINE_SCALE) == 0
+
+
 def test_orphans_reaped_and_reverse_stop(agent_bin, workdir):
     log = os.path.join(workdir, "stop.log")
     fifo = os.path.join(workdir, "fifo")
@@ -244,9 +258,7 @@ def test_pid1_without_http_keeps_running(agent_bin, workdir):
                                     stderr=subprocess.PIPE, text=True)
         read_line(unshare.stderr, "Failed to start HTTP")
         read_line(unshare.stderr, "HTTP is not serving: logins not set up.")
-        os.kill(agent, signal.SIGTERM)
-        read_line(unshare.stderr, "Stopped; exiting.")
-        assert unshare.wait(timeout=30 * DEADLINE_SCALE) == 0
+        stop_pid1(agent, unshare)
 
 
 def test_pid1_restore_without_the_hosts_secrets(agent_bin, workdir):
@@ -270,13 +282,9 @@ def test_pid1_restore_without_the_hosts_secrets(agent_bin, workdir):
             read_line(unshare.stderr, "Snapshot restores are off: the host's secrets were not set up (see above).")
             wait_until(lambda: health(ns), 20, "/health answered")
             # No restore route: a poke (anyone's) finds nothing to trigger.
-            poke = ns.run("curl", "-sS", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
-                          f"http://127.0.0.1:{PORT}/restore-check", check=False)
-            assert poke.stdout == "404"
+            assert restore_poke(ns) == "404"
             assert health(ns)
-            os.kill(agent, signal.SIGTERM)
-            read_line(unshare.stderr, "Stopped; exiting.")
-            assert unshare.wait(timeout=30 * DEADLINE_SCALE) == 0
+            stop_pid1(agent, unshare)
         finally:
             mmds.kill()
             mmds.wait()
@@ -326,17 +334,13 @@ def test_pid1_mounts_proc_hiding_other_users(agent_bin, workdir):
         # Inside its PID namespace: the shell itself and its ls are nobody's.
         assert own in pids and "1" not in pids and root_pid not in pids, (own, root_pid, pids)
         assert os.path.getsize(f"{seen}.cmdline") == 0
-        os.kill(agent, signal.SIGTERM)
-        read_line(unshare.stderr, "Stopped; exiting.")
-        assert unshare.wait(timeout=30 * DEADLINE_SCALE) == 0
+        stop_pid1(agent, unshare)
 
     with Netns() as ns:
         unshare, agent = start_pid1(ns, agent_bin, workdir, [], "--no-reboot", stderr=subprocess.PIPE, text=True)
         line = read_line(unshare.stderr, PROC_LINES)
         assert "/proc shows every process and its command line to every user (" in line, line
-        os.kill(agent, signal.SIGTERM)
-        read_line(unshare.stderr, "Stopped; exiting.")
-        assert unshare.wait(timeout=30 * DEADLINE_SCALE) == 0
+        stop_pid1(agent, unshare)
 
 
 def test_bad_config_exits_when_not_pid1(agent_bin, workdir):
@@ -549,16 +553,12 @@ def restore_run(agent_bin, workdir, steps, cmdline="console=ttyS0", prelude=None
             read_until(unshare.stderr, seen, "Generation g1.")
             for handover, line in steps:
                 hand_over(obj, handover)
-                poke = ns.run("curl", "-sS", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
-                              f"http://127.0.0.1:{PORT}/restore-check", check=False)
-                assert poke.stdout == "202"
+                assert restore_poke(ns) == "202"
                 read_until(unshare.stderr, seen, line)
             # Through the agent's mount namespace: what a CLI it starts reads.
             with open(f"/proc/{agent}/root{etc}/machine-id") as f:
                 machine_id = f.read()
-            os.kill(agent, signal.SIGTERM)
-            read_line(unshare.stderr, "Stopped; exiting.")
-            assert unshare.wait(timeout=30 * DEADLINE_SCALE) == 0
+            stop_pid1(agent, unshare)
         finally:
             mmds.kill()
             mmds.wait()
