@@ -290,7 +290,8 @@ static void test_cmdline(void **state) {
 
 /* The HTTP request limits refuse 0 from the kernel command line and
  * --set as from the file (test_json_errors), keep the value they had,
- * and take 1, the smallest limit that lets a request through. */
+ * and take 1, the smallest limit that lets a request through; the
+ * target's and the header block's take up to 1 MiB and no more. */
 static void test_http_limits_zero(void **state) {
         static const char *const names[] = { "http_max_url", "http_max_header", "http_max_body" };
         static const char *const maxima[] = { "1048576", "1048576", "4294967295" };
