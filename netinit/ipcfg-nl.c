@@ -40,6 +40,7 @@
 #include "ipcfg-sysctl.h"
 #include "log.h"
 #include "macro.h"
+#include "poll-util.h"
 #include "time-util.h"
 
 #define FILE_MAX (1024 * 1024)
@@ -429,38 +430,53 @@ static int link_wait_socket(Applier *a, LinkWait *w, struct nl_sock **ret) {
         return 0;
 }
 
+/* link_wait()'s state between poll_until()'s checks. */
+typedef struct LinkWaitRun {
+        Applier *a;
+        struct nl_sock *ev; /* subscribed to RTNLGRP_LINK: borrowed */
+        LinkWait w;
+        bool dump; /* list the devices again: at first, and after lost events */
+} LinkWaitRun;
+
+/* poll_until()'s check: takes the queued link events, lists the devices
+ * when asked to, and says whether the device is there.  A failed listing
+ * leaves dump set (link_wait() tells it from a failed poll() by that). */
+static int link_wait_check(void *userdata) {
+        LinkWaitRun *run = userdata;
+        int r = nl_recvmsgs_default(run->ev);
+
+        /* An overflowed event queue (ENOBUFS) loses events: dump again. */
+        if (r < 0 && r != -NLE_AGAIN)
+                run->dump = true;
+        if (run->dump) {
+                r = link_dump(run->a, &run->w, NULL, 0);
+                if (r < 0)
+                        return fail(run->a, r, "Failed to list network devices");
+                run->dump = false;
+        }
+        return run->w.ifindex > 0;
+}
+
 /* Waits for the device by RTNLGRP_LINK events.  Subscribes FIRST, then
  * dumps, so a device that appears between the two is seen either way.
- * The poll() timeout is the deadline of an event wait, not a poll loop. */
+ * poll() waits for the next event, up to the deadline: not a poll loop. */
 static int link_wait(Applier *a, const char *device, LinkWait *ret) {
         _cleanup_(nl_socket_freep) struct nl_sock *ev = NULL;
-        LinkWait w = { .device = device };
+        LinkWaitRun run = { .a = a, .w.device = device, .dump = true };
         usec_t deadline = now(CLOCK_MONOTONIC) + a->opts->device_timeout_usec;
-        bool dump = true;
         int r;
 
-        r = link_wait_socket(a, &w, &ev);
+        r = link_wait_socket(a, &run.w, &ev);
         if (r < 0)
                 return fail(a, r, "Failed to subscribe to link events");
-        for (;;) {
-                if (dump && (r = link_dump(a, &w, NULL, 0)) < 0)
-                        return fail(a, r, "Failed to list network devices");
-                dump = false;
-                if (w.ifindex > 0)
-                        break;
-                usec_t t = now(CLOCK_MONOTONIC);
-                if (t >= deadline)
-                        return -ETIMEDOUT;
-                struct pollfd p = { .fd = nl_socket_get_fd(ev), .events = POLLIN };
-                int timeout_ms = (int)MIN((deadline - t + 999) / USEC_PER_MSEC, (usec_t)INT32_MAX);
-                if (poll(&p, 1, timeout_ms) < 0 && errno != EINTR)
-                        return fail(a, negative_errno(), "Failed to wait for link events");
-                r = nl_recvmsgs_default(ev);
-                /* An overflowed event queue (ENOBUFS) loses events: dump again. */
-                if (r < 0 && r != -NLE_AGAIN)
-                        dump = true;
-        }
-        *ret = w;
+        run.ev = ev;
+        r = poll_until(deadline, &(struct pollfd){ .fd = nl_socket_get_fd(ev), .events = POLLIN }, 1,
+                       link_wait_check, &run);
+        if (r < 0 && r != -ETIMEDOUT && !run.dump) /* poll() failed, not the listing */
+                return fail(a, r, "Failed to wait for link events");
+        if (r < 0)
+                return r;
+        *ret = run.w;
         return 0;
 }
 
