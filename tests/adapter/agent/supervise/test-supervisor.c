@@ -36,6 +36,13 @@
 #include "fileio.h"
 #include "macro.h"
 #include "socket-util.h"
+#include "tests/unit/test-util.h"
+
+/* The bound on each wait for the supervisor's children and services,
+ * before it is scaled (test_deadline_usec()): 60 s at the default scale.
+ * It only turns a hang into a failure naming the wait: not a timing
+ * expectation. */
+#define WAIT_USEC (20 * USEC_PER_SEC)
 
 static char dir[] = "/tmp/test-supervisor-XXXXXX";
 static unsigned changed;
@@ -146,15 +153,16 @@ static const char *children_left(void) {
 }
 
 static void harness_drop(Harness *h) {
-        usec_t end = now(CLOCK_MONOTONIC) + 60 * USEC_PER_SEC;
+        TestWait w = test_wait_start(WAIT_USEC);
 
         h->supervisor = supervisor_free(h->supervisor);
         /* Reap what supervisor_free() killed: SIGCHLD arrives for each.  A
          * child it left running sends none, and the loop would wait for it
          * to the suite's timeout: the deadline names it instead. */
         while (!no_children()) {
-                if (now(CLOCK_MONOTONIC) >= end)
-                        fail_msg("children left running after supervisor_free(): %s", children_left());
+                if (test_wait_left(&w) == 0)
+                        fail_msg("children left running %llu s after supervisor_free(): %s", w.s,
+                                 children_left());
                 assert_true(sd_event_run(h->event, USEC_PER_SEC) >= 0);
         }
         h->children = children_free(h->children);
@@ -172,16 +180,15 @@ typedef bool (*Pred)(Harness *m, const void *arg);
 
 /* Runs the loop until pred holds.  Most predicates follow loop events; the
  * file-based ones (a child's trap wrote its line) are checked every 10 ms.
- * The bound only keeps a broken build from hanging: it is not a timing
- * expectation, and generous for a loaded machine. */
+ * The bound (WAIT_USEC, scaled) only keeps a broken build from hanging. */
 static void run_until(Harness *m, Pred pred, const void *arg, const char *what) {
         /* A clock, not a count of turns: each turn ends at the next event,
          * and a busy loop (a child's output) would use turns up early. */
-        usec_t end = now(CLOCK_MONOTONIC) + 60 * USEC_PER_SEC;
+        TestWait w = test_wait_start(WAIT_USEC);
 
         while (!pred(m, arg)) {
-                if (now(CLOCK_MONOTONIC) >= end)
-                        fail_msg("timed out after 60 s waiting for %s", what);
+                if (test_wait_left(&w) == 0)
+                        fail_msg("timed out after %llu s waiting for %s", w.s, what);
                 assert_true(sd_event_run(m->event, 10 * 1000) >= 0);
         }
 }
