@@ -20,9 +20,17 @@
 
 #include "agent/login/handoff-vsock.h"
 #include "agent/login/login.h"
+#include "tests/unit/test-util.h"
 #include "time-util.h"
 
 #define ID "host-login-1"
+
+/* The bound on each wait for the agent, before it is scaled
+ * (test_deadline_usec()): 60 s at the default scale, well over the
+ * agent's retries here (its first backoffs, and the ACK wait of 2 s).  It
+ * only turns a hang into a failure naming the wait: not a timing
+ * expectation. */
+#define WAIT_USEC (20 * USEC_PER_SEC)
 
 typedef struct Fixture {
         sd_event *event;
@@ -98,34 +106,43 @@ static LoginSession *authenticated(LoginManager *lm) {
         return s;
 }
 
-/* Runs the loop until the agent's next connection is there (its retries
- * are at most 30 s apart); returns it. */
+/* One turn of the loop in a wait for what: at most 100 ms (the caller
+ * looks at a socket the loop does not watch), and never past the wait's
+ * deadline, where the test fails naming what it waited for. */
+static void turn(Fixture *f, const TestWait *w, const char *what) {
+        uint64_t left = test_wait_left(w);
+
+        if (left == 0)
+                fail_msg("timed out after %llu s waiting for %s", w->s, what);
+        assert_true(sd_event_run(f->event, MIN(left, 100 * USEC_PER_MSEC)) >= 0);
+}
+
+/* Runs the loop until the agent's next connection is there; returns it. */
 static int next_connection(Fixture *f) {
-        for (unsigned i = 0; i < 1000; i++) {
+        TestWait w = test_wait_start(WAIT_USEC);
+
+        for (;;) {
                 int c = accept4(f->listener, NULL, NULL, SOCK_CLOEXEC);
                 if (c >= 0)
                         return c;
                 assert_int_equal(errno, EAGAIN);
-                assert_true(sd_event_run(f->event, 100 * 1000) >= 0);
+                turn(f, &w, "the agent's connection");
         }
-        fail_msg("the agent did not connect");
-        return -1;
 }
 
 /* One line from c, run on the loop while the agent writes it; parsed. */
 static json_t *next_line(Fixture *f, int c) {
-        /* Bounded by the clock: a push that never comes fails here, named,
-         * not at the suite's timeout. */
-        usec_t end = now(CLOCK_MONOTONIC) + 60 * USEC_PER_SEC;
+        TestWait w = test_wait_start(WAIT_USEC);
         char buf[4096];
         size_t n = 0;
 
         while (n == 0 || buf[n - 1] != '\n') {
                 ssize_t k = recv(c, buf + n, sizeof buf - 1 - n, MSG_DONTWAIT);
                 if (k < 0 && errno == EAGAIN) {
-                        if (now(CLOCK_MONOTONIC) >= end)
-                                fail_msg("no line from the agent in 60 s (%zu bytes so far)", n);
-                        assert_true(sd_event_run(f->event, 100 * 1000) >= 0);
+                        char what[64];
+
+                        snprintf(what, sizeof what, "a line from the agent (%zu bytes so far)", n);
+                        turn(f, &w, what);
                         continue;
                 }
                 assert_true(k > 0);
@@ -144,9 +161,9 @@ static void test_no_token_nothing_sent(void **state) {
         Fixture *f = *state;
 
         authenticated(f->lm);
-        /* A turn that times out (> 0 fails) is an attempt never made. */
+        TestWait w = test_wait_start(WAIT_USEC);
         while (f->n_asked == 0)
-                assert_true(sd_event_run(f->event, 30 * USEC_PER_SEC) > 0);
+                turn(f, &w, "the push's attempt (the token hook asked)");
         assert_int_equal(accept4(f->listener, NULL, NULL, SOCK_CLOEXEC), -1);
         assert_int_equal(errno, EAGAIN);
 
