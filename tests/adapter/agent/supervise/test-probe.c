@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "macro.h"
+#include "tests/unit/test-util.h"
 #include "time-util.h"
 #include "agent/supervise/probe.h"
 
@@ -104,42 +105,56 @@ static void on_ready(Probe *p, void *userdata) {
         c->passed = true;
 }
 
-#define DEADLINE_USEC (60 * USEC_PER_SEC)
+/* The bound on each wait for a probe, before it is scaled
+ * (test_deadline_usec()): 60 s at the default scale.  It only turns a
+ * hang into a failure naming the wait: not a timing expectation. */
+#define WAIT_USEC (20 * USEC_PER_SEC)
+
+/* One turn of the loop, ending by the deadline at the latest: false once
+ * the deadline has passed (nothing run then). */
+static bool wait_turn(Ctx *c, const TestWait *w) {
+        usec_t left = test_wait_left(w);
+
+        if (left == 0)
+                return false;
+        assert_true(sd_event_run(c->e, left) >= 0);
+        return true;
+}
 
 /* Runs the loop until pred(p, arg) holds.  A probe that never gets there
  * fails the test, naming what it waited for, at the deadline: without one
  * a loop whose sources are all off would sleep to the suite's timeout. */
 static void run_until(Ctx *c, Probe *p, bool (*pred)(Probe *p, usec_t arg), usec_t arg, const char *what) {
-        usec_t end = now(CLOCK_MONOTONIC) + DEADLINE_USEC;
+        TestWait w = test_wait_start(WAIT_USEC);
 
-        while (!pred(p, arg)) {
-                if (now(CLOCK_MONOTONIC) >= end)
-                        fail_msg("timed out waiting for %s (%u attempts, retry armed %llu us, last error '%s')", what,
-                                 probe_attempts(p), (unsigned long long)probe_retry_armed(p), probe_last_error(p));
-                assert_true(sd_event_run(c->e, DEADLINE_USEC) >= 0);
-        }
+        while (!pred(p, arg))
+                if (!wait_turn(c, &w))
+                        fail_msg("timed out after %llu s waiting for %s (%u attempts, retry armed %llu us, "
+                                 "last error '%s')", w.s, what, probe_attempts(p),
+                                 (unsigned long long)probe_retry_armed(p), probe_last_error(p));
 }
 
 /* Runs the loop until the probe passes. */
 static void run(Ctx *c) {
-        usec_t end = now(CLOCK_MONOTONIC) + DEADLINE_USEC;
+        TestWait w = test_wait_start(WAIT_USEC);
 
-        while (!c->passed) {
-                assert_true(now(CLOCK_MONOTONIC) < end);
-                assert_true(sd_event_run(c->e, DEADLINE_USEC) >= 0);
-        }
+        while (!c->passed)
+                if (!wait_turn(c, &w))
+                        fail_msg("timed out after %llu s waiting for the probe to pass", w.s);
 }
 
 /* Runs the loop until p made `attempts` attempts and has an error (and,
  * when more than one was asked for, a retry armed: it keeps trying). */
 static void run_failing(Ctx *c, Probe *p, unsigned attempts) {
-        usec_t end = now(CLOCK_MONOTONIC) + DEADLINE_USEC;
+        TestWait w = test_wait_start(WAIT_USEC);
 
         while (probe_attempts(p) < attempts || !*probe_last_error(p) ||
                (attempts > 1 && probe_retry_armed(p) == 0)) {
                 assert_false(c->passed);
-                assert_true(now(CLOCK_MONOTONIC) < end);
-                assert_true(sd_event_run(c->e, DEADLINE_USEC) >= 0);
+                if (!wait_turn(c, &w))
+                        fail_msg("timed out after %llu s waiting for %u failed attempts (%u made, retry armed "
+                                 "%llu us, last error '%s')", w.s, attempts, probe_attempts(p),
+                                 (unsigned long long)probe_retry_armed(p), probe_last_error(p));
         }
 }
 
@@ -432,7 +447,10 @@ static void put(const char *dir, const char *name, const char *text) {
 
 /* One dispatch: the probe looks at what the last change made. */
 static void step(Ctx *c) {
-        assert_true(sd_event_run(c->e, DEADLINE_USEC) > 0);
+        TestWait w = test_wait_start(WAIT_USEC);
+
+        if (sd_event_run(c->e, test_wait_left(&w)) <= 0)
+                fail_msg("nothing dispatched within %llu s of a change to the probe's file", w.s);
 }
 
 /* A file probe with something other than a regular file at its path: it
