@@ -19,6 +19,7 @@
 
 #include "macro.h"
 #include "strv.h"
+#include "tests/unit/test-util.h"
 #include "time-util.h"
 #include "vnc/browser.h"
 #include "browser-profile.h"
@@ -83,13 +84,14 @@ static void on_opened(int r, const char *method, const char *error, void *userda
 /* Runs the loop until browser_open()'s callback has said how the open
  * went (it comes from the loop, never inside browser_open()).  An open
  * left waiting (held, or for a bus name) would keep the loop asleep to
- * the suite's timeout: the deadline fails the test by name instead. */
+ * the suite's timeout: the deadline (20 s, scaled: test_deadline_usec())
+ * fails the test by name instead. */
 static void wait_opened(sd_event *e, const int *opened) {
-        usec_t end = now(CLOCK_MONOTONIC) + 60 * USEC_PER_SEC;
+        TestWait w = test_wait_start(20 * USEC_PER_SEC);
 
         while (*opened == 1) {
-                if (now(CLOCK_MONOTONIC) >= end)
-                        fail_msg("timed out waiting for browser_open()'s callback");
+                if (test_wait_left(&w) == 0)
+                        fail_msg("timed out after %llu s waiting for browser_open()'s callback", w.s);
                 assert_true(sd_event_run(e, USEC_PER_SEC) >= 0);
         }
 }

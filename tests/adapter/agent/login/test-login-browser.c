@@ -21,6 +21,7 @@
 
 #include "agent/login/login.h"
 #include "host-logins.h"
+#include "tests/unit/test-util.h"
 #include "time-util.h"
 #include "vnc/browser.h"
 #include "tests/adapter/vnc/browser-profile.h"
@@ -75,9 +76,10 @@ static int teardown(void **state) {
 }
 
 /* A host-driven login whose authorize URL went to the browser, once the
- * browser said how that went (from the loop). */
+ * browser said how that went (from the loop); by a deadline (20 s,
+ * scaled: test_deadline_usec()) that turns a hang into a named failure. */
 static LoginSession *opened(Fixture *f) {
-        usec_t end = now(CLOCK_MONOTONIC) + 60 * USEC_PER_SEC;
+        TestWait w = test_wait_start(20 * USEC_PER_SEC);
         LoginSession *s;
 
         assert_int_equal(login_session_new(f->lm, ID, "oauth", &s), 0);
@@ -87,8 +89,8 @@ static LoginSession *opened(Fixture *f) {
         assert_int_equal(login_session_event(s, SESSION_EVENT_URL), SESSION_URL_READY);
         assert_non_null(s->browser_op);
         while (s->browser_op) {
-                if (now(CLOCK_MONOTONIC) >= end)
-                        fail_msg("timed out waiting for the browser's answer");
+                if (test_wait_left(&w) == 0)
+                        fail_msg("timed out after %llu s waiting for the browser's answer", w.s);
                 assert_true(sd_event_run(f->event, USEC_PER_SEC) >= 0);
         }
         return s;
