@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "http-once.h"
+#include "tests/unit/test-util.h"
 
 #define REQUEST "GET / HTTP/1.1\r\nConnection: close\r\n\r\n"
 
@@ -52,7 +53,9 @@ static void on_done(int r, const HttpAnswer *a, void *userdata) {
 /* Starts an exchange with the listener at sa, lets serve() be the
  * server (it gets the accepted connection before the exchange sent
  * anything: it never waits for the request, there is one thread), then
- * runs the loop until the exchange is done. */
+ * runs the loop until the exchange is done: by its own timeout at the
+ * latest, 20 s scaled (test_deadline_usec()), which a loaded machine must
+ * not reach first: every server here ends the exchange at once. */
 static Result exchange(int (*serve)(int fd)) {
         int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), fd;
         char *req = strdup(REQUEST);
@@ -67,7 +70,7 @@ static Result exchange(int (*serve)(int fd)) {
         /* A unix socket's connect is done when it returns: the server's
          * end is there to accept before the loop runs. */
         assert_int_equal(http_once_start(e, (struct sockaddr *)&sa, sizeof sa, req, strlen(req), 4096,
-                                         60 * USEC_PER_SEC, on_done, &x, NULL),
+                                         test_deadline_usec(20 * USEC_PER_SEC), on_done, &x, NULL),
                          0);
         fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
         assert_true(fd >= 0);
