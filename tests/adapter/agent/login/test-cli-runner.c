@@ -126,6 +126,25 @@ static void on_exit_unreported(CliRunner *r, int wstatus, void *userdata) {
         (void)sd_event_exit(f->event, 0);
 }
 
+/* Runs the loop until a callback ends it (sd_event_exit()), as
+ * sd_event_loop() does, but by a deadline (10 s, scaled:
+ * test_deadline_usec()): a runner that never calls back fails the test
+ * naming what it waited for, not at the suite's timeout. */
+static void run_until_exit(Fixture *f, const char *what) {
+        TestWait w = test_wait_start(10 * USEC_PER_SEC);
+        int code;
+
+        while (sd_event_get_state(f->event) != SD_EVENT_FINISHED) {
+                uint64_t left = test_wait_left(&w);
+
+                if (left == 0)
+                        fail_msg("timed out after %llu s waiting for %s", w.s, what);
+                assert_true(sd_event_run(f->event, left) >= 0);
+        }
+        assert_int_equal(sd_event_get_exit_code(f->event, &code), 0);
+        assert_int_equal(code, 0);
+}
+
 static void start(Fixture *f, ProviderDef *p, const CliRunnerCallbacks *cb) {
         CliRunnerOptions o = {
                 .provider = p,
@@ -153,7 +172,7 @@ static void test_free_from_on_url(void **state) {
         if (geteuid() != 0)
                 skip();
         start(f, &p, &(CliRunnerCallbacks){ .on_url = on_url_free });
-        assert_int_equal(sd_event_loop(f->event), 0);
+        run_until_exit(f, "the CLI's URL");
         assert_int_equal(f->n_url, 1);
         assert_null(f->runner);
 }
@@ -201,7 +220,7 @@ static void run_failing_cli(Fixture *f, const char *script, const char *wait_for
                 wait_cli_file(cli_runner_pid(f->runner), wait_for);
         if (url_known)
                 cli_runner_url_known(f->runner);
-        assert_int_equal(sd_event_loop(f->event), 0);
+        run_until_exit(f, "the CLI's failure (or its exit)");
         if (f->n_exit > 0)
                 fail_msg("the CLI exited (wait status %#x) before its failure was reported; it showed: %s",
                          (unsigned)f->exit_status, f->exit_output ?: "(nothing)");
