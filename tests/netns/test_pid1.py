@@ -19,6 +19,7 @@ files therefore live under /var/tmp).
   in place, or bound over it from runtime_dir when its directory is
   read-only; a malformed value is logged and the image's id stays.
 """
+import contextlib
 import errno
 import json
 import os
@@ -530,12 +531,16 @@ def read_until(stream, seen, text):
         seen.append(read_line(stream, timeout=20))
 
 
-def restore_run(agent_bin, workdir, steps, cmdline="console=ttyS0", prelude=None):
+def restore_run(agent_bin, workdir, steps, cmdline="console=ttyS0", prelude=None, during=None, sets=(),
+                wrapper=()):
     """PID 1 with restores on, an image id in machine_id_file and an MMDS
     stand-in whose object names generation g1 at boot; for each (handover,
     line) of steps, the handover put in place, a poke, and the agent's log
-    read up to that line.  Returns (the machine id the agent's processes
-    read at the end, the log read)."""
+    read up to that line, inside during(ns, agent pid, step's index) when
+    given (a context manager: what watches and checks each restore).
+    sets: more config keys (key=value); wrapper: start_pid1()'s.
+    Returns (the machine id the agent's processes read at the end, the
+    log read)."""
     etc = os.path.join(workdir, "etc")
     os.mkdir(etc)
     write(os.path.join(etc, "machine-id"), IMAGE_ID + "\n")
@@ -549,12 +554,14 @@ def restore_run(agent_bin, workdir, steps, cmdline="console=ttyS0", prelude=None
             unshare, agent = start_pid1(ns, agent_bin, workdir, [], "--no-reboot", "--set", "restore=true",
                                         "--set", "mmds=false", "--set", "mmds_address=127.0.0.1",
                                         "--set", "restore_clock=false", "--set", "restore_check_interval_ms=1",
-                                        cmdline=cmdline, prelude=prelude, stderr=subprocess.PIPE, text=True)
+                                        *(a for kv in sets for a in ("--set", kv)), cmdline=cmdline,
+                                        prelude=prelude, wrapper=wrapper, stderr=subprocess.PIPE, text=True)
             read_until(unshare.stderr, seen, "Generation g1.")
-            for handover, line in steps:
-                hand_over(obj, handover)
-                assert restore_poke(ns) == "202"
-                read_until(unshare.stderr, seen, line)
+            for i, (handover, line) in enumerate(steps):
+                with during(ns, agent, i) if during else contextlib.nullcontext():
+                    hand_over(obj, handover)
+                    assert restore_poke(ns) == "202"
+                    read_until(unshare.stderr, seen, line)
             # Through the agent's mount namespace: what a CLI it starts reads.
             with open(f"/proc/{agent}/root{etc}/machine-id") as f:
                 machine_id = f.read()
