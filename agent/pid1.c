@@ -18,6 +18,10 @@
 #include <unistd.h>
 #include <linux/magic.h>
 
+#ifndef MOVE_MOUNT_BENEATH
+#define MOVE_MOUNT_BENEATH 0x00000200 /* linux/mount.h, 6.5+ */
+#endif
+
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
@@ -172,9 +176,9 @@ static bool shows_file(const char *path, const char *copy) {
         return stat(path, &a) >= 0 && stat(copy, &b) >= 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-/* Read-only like the root below it: no process rewrites the id the
- * others read. */
-static int bind_read_only(const char *source, const char *path) {
+/* The classic bind, for a kernel before 5.12 (no mount_setattr()): bound,
+ * then made read-only. */
+static int bind_then_read_only(const char *source, const char *path) {
         if (mount(source, path, NULL, MS_BIND, NULL) < 0)
                 return negative_errno();
         if (mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
@@ -182,16 +186,61 @@ static int bind_read_only(const char *source, const char *path) {
         return 0;
 }
 
-/* line bound over path from a file of runtime_dir's.  A bind of ours
- * there already goes first: a new one on top of it would stand on the
- * file it shows, runtime_dir/machine-id, which could then be replaced by
- * no rename (EBUSY: a mount point) and, unlinked, carries no mount
- * (ENOENT).  Between the two, path shows the image's id: a restore does
- * it while logins wait, so no CLI of ours starts then.  The new copy is
- * bound from a name of its own, then takes runtime_dir/machine-id. */
+/* source bound over path, read-only like the root below it (no process
+ * rewrites the id the others read) from its first moment there: a
+ * detached clone made read-only, then attached.  With beneath, right
+ * below the mount on top of path (MOVE_MOUNT_BENEATH), which then still
+ * shows: -EINVAL from a kernel before 6.5 (an unknown flag), -ENOSYS
+ * from one before 5.12. */
+static int bind_read_only(const char *source, const char *path, bool beneath) {
+        struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                               MOUNT_ATTR_NOEXEC };
+        _cleanup_(closep) int fd = open_tree(AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        int r = 0;
+
+        if (fd < 0 || mount_setattr(fd, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0 ||
+            move_mount(fd, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH | (beneath ? MOVE_MOUNT_BENEATH : 0)) < 0)
+                r = negative_errno();
+        if (r == -ENOSYS && !beneath)
+                return bind_then_read_only(source, path);
+        return r;
+}
+
+/* Our bind on top of path (copy's) replaced by fresh's: fresh's goes
+ * beneath it, then ours is detached, so that path shows the id before or
+ * the new one, never what is under ours (the image's, or a mount someone
+ * else made, which stays as it was), and one bind of ours is left.
+ * Where the kernel cannot (bind_read_only()), ours is unmounted first:
+ * in between, path shows what is under it; a restore does it while
+ * logins wait, so no CLI of ours starts then. */
+static int bind_replace(const char *path, const char *fresh, const char *copy) {
+        int r = bind_read_only(fresh, path, true);
+
+        if (r >= 0) /* ours is on top: root unmounts it (else path still shows it) */
+                return umount2(path, MNT_DETACH) < 0 ? negative_errno() : 0;
+        if (r != -EINVAL && r != -ENOSYS)
+                return r;
+        log_debug_errno(r, "Cannot bind the machine id beneath the one bound over %s, unmounting that first: %m",
+                        path);
+        if (umount2(path, MNT_DETACH) < 0) {
+                log_debug_errno(errno, "Cannot unmount the machine id bound over %s, binding over it: %m", path);
+                return bind_read_only(fresh, path, false);
+        }
+        r = bind_read_only(fresh, path, false);
+        if (r < 0)
+                /* The earlier id back rather than the image's. */
+                (void)bind_read_only(copy, path, false);
+        return r;
+}
+
+/* line bound over path from a file of runtime_dir's: over the bind of
+ * ours there (bind_replace()), else over whatever path shows.  A new
+ * bind stands on the file the one below it shows, which could then be
+ * replaced by no rename (EBUSY: a mount point) and, unlinked, carries no
+ * mount (ENOENT): so the new copy is bound from a name of its own, and
+ * takes runtime_dir/machine-id once it alone is bound. */
 static int machine_id_bind(const char *path, const char *line, const char *runtime_dir) {
         _cleanup_(freep) char *copy = NULL, *fresh = NULL;
-        bool unbound;
         int r;
 
         if (asprintf(&copy, "%s/machine-id", runtime_dir) < 0 || asprintf(&fresh, "%s.new", copy) < 0)
@@ -201,16 +250,8 @@ static int machine_id_bind(const char *path, const char *line, const char *runti
                 r = write_file_atomic_owned(fresh, line, strlen(line), 0444, 0, 0, WRITE_FILE_NO_SYNC);
         if (r < 0)
                 return r;
-        unbound = shows_file(path, copy);
-        if (unbound && umount2(path, MNT_DETACH) < 0) {
-                log_debug_errno(errno, "Cannot unmount the machine id bound over %s, binding over it: %m", path);
-                unbound = false;
-        }
-        r = bind_read_only(fresh, path);
+        r = shows_file(path, copy) ? bind_replace(path, fresh, copy) : bind_read_only(fresh, path, false);
         if (r < 0) {
-                /* The earlier id back rather than the image's. */
-                if (unbound)
-                        (void)bind_read_only(copy, path);
                 (void)unlink(fresh);
                 return r;
         }

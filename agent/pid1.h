@@ -27,7 +27,9 @@ void pid1_machine_id_setup(const MachineIdRequest *req, const char *path, const 
 /* id (machine-id(5)'s form, machine_id_parse()'s) in place of path: written
  * there (atomically, 0444, root's), or, where that cannot be (a read-only
  * root), a file of runtime_dir's with it bind-mounted read-only over path,
- * as systemd does with /run/machine-id.  0 when path holds it already, 1
+ * as systemd does with /run/machine-id; a bind of ours there already is
+ * replaced, the new one bound beneath it first where the kernel can (no
+ * instant without either id).  0 when path holds it already, 1
  * written, 2 bound, or -errno of the bind mount (the write's is logged at
  * debug).  pid1_machine_id_setup()'s, and a restore's (agent/restore.c). */
 int pid1_machine_id_install(const char *path, const char *id, const char *runtime_dir);

@@ -18,11 +18,15 @@ files therefore live under /var/tmp).
   read (machine_id_file, the test's stand-in for /etc/machine-id): written
   in place, or bound over it from runtime_dir when its directory is
   read-only; a malformed value is logged and the image's id stays.
+- A restore's handover's machine id replaces the agent's bind: one of its
+  own is left, over a foreign bind that was there before it (untouched),
+  and a reader finds the id before or the new one, never another.
 """
 import contextlib
 import errno
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -32,6 +36,7 @@ import time
 
 import pytest
 
+from mountwatch import mount_stack, read_at_each_syscall
 from netns import DEADLINE_SCALE, Lan, Netns, read_line, wait_until
 from svagent import MMDS_SERVER, write_secret_files
 
@@ -618,3 +623,125 @@ def test_restore_binds_the_machine_id_on_a_read_only_root(agent_bin, workdir):
         assert f.read() == clone + "\n"
     assert f"Machine id from systemd.machine_id= bound over (read-only root) {etc}/machine-id." in log
     assert f"Restore: machine id from the handover bound over (read-only root) {etc}/machine-id." in log
+
+
+FOREIGN_ID = "00112233445566778899aabbccddeeff"
+CLONE_IDS = ("0f1e2d3c4b5a69788796a5b4c3d2e1f0", "1e2d3c4b5a69788796a5b4c3d2e1f00f", "2d3c4b5a69788796a5b4c3d2e1f00f1e")
+
+
+def clone_handovers(ids):
+    """For each machine id, a clone's handover (g2, g3, ...; secrets of
+    its own each: a reused one is refused) and the line its restore ends
+    with."""
+    return [({"generation": f"g{n}", "token": f"{NEW_TOKEN}-{n}", "desktop_secret": f"{NEW_DESKTOP}-{n}",
+              "machine_id": machine_id}, f"Restore done: generation g{n}") for n, machine_id in enumerate(ids, 2)]
+
+
+def stack_and_id_after(path, workdir, stacks, ids):
+    """For restore_run()'s during: after each restore, the mounts at path
+    (mount_stack(): each root below workdir, and whether it is read-only)
+    and the id it shows, added to stacks and ids."""
+    @contextlib.contextmanager
+    def after(ns, agent, i):
+        yield
+        stacks.append([(root.split(os.path.basename(workdir) + "/", 1)[-1], options.startswith("ro,"))
+                       for root, options in mount_stack(agent, path)])
+        with open(f"/proc/{agent}/root{path}") as f:
+            ids.append(f.read().strip())
+    return after
+
+
+@pytest.mark.parametrize("boot_id", [None, "fedcba9876543210fedcba9876543210"])
+def test_restores_replace_the_agents_bind_over_a_foreign_one(agent_bin, workdir, boot_id):
+    """machine_id_file under a bind someone else made before the agent
+    started (here a file of the test's over the image's): the agent's own
+    goes on top of it, at boot (systemd.machine_id=) or at the first
+    restore, and each restore replaces the agent's: after each, one bind
+    of the agent's over the foreign one, which is left as it was."""
+    path = os.path.join(workdir, "etc", "machine-id")
+    foreign = write(os.path.join(workdir, "foreign-id"), FOREIGN_ID + "\n")
+    stacks, ids = [], []
+    _, log = restore_run(agent_bin, workdir, clone_handovers(CLONE_IDS),
+                         during=stack_and_id_after(path, workdir, stacks, ids),
+                         cmdline=f"systemd.machine_id={boot_id}" if boot_id else "console=ttyS0",
+                         prelude=f"mount --bind {foreign} {path}")
+    assert stacks == [[("foreign-id", False), ("run/machine-id", True)]] * len(CLONE_IDS)
+    assert ids == list(CLONE_IDS)
+    with open(foreign) as f:
+        assert f.read() == FOREIGN_ID + "\n"
+    assert "Failed to rename" not in log, log
+
+
+# A wrapper that runs argv with move_mount() refusing MOVE_MOUNT_BENEATH
+# (0x200 in its flags, args[4]) with EINVAL, as every kernel before 6.5
+# does (an unknown flag): a seccomp filter, x86-64's numbers (move_mount
+# is 429), inherited by everything argv starts.
+NO_MOUNT_BENEATH = ["/usr/bin/python3", "-c", """if True:
+    import ctypes, os, struct, sys
+    def op(code, k, jt=0, jf=0):
+        return struct.pack("HBBI", code, jt, jf, k)
+    LD, JEQ, JSET, RET = 0x20, 0x15, 0x45, 0x06
+    prog = b"".join([op(LD, 4), op(JEQ, 0xc000003e, 0, 4),   # arch: x86-64, else allowed
+                     op(LD, 0), op(JEQ, 429, 0, 2),          # nr: move_mount
+                     op(LD, 48), op(JSET, 0x200, 1, 0),      # args[4] (flags), low half
+                     op(RET, 0x7fff0000), op(RET, 0x00050000 | 22)])
+    buf = ctypes.create_string_buffer(prog)
+    fprog = struct.pack("HxxxxxxQ", len(prog) // 8, ctypes.addressof(buf))
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(22, 2, ctypes.c_char_p(fprog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+        sys.exit("seccomp: " + os.strerror(ctypes.get_errno()))
+    os.execvp(sys.argv[1], sys.argv[1:])
+"""]
+
+
+def test_restores_where_the_kernel_binds_nothing_beneath(agent_bin, workdir):
+    """A kernel before 6.5 (NO_MOUNT_BENEATH; 6.1 is Debian 12's) binds
+    nothing beneath the agent's bind: the agent unmounts its bind before
+    it binds the next one (path shows what is under it in between), and
+    after each restore there is one bind of its own all the same, over
+    the foreign one, which is left as it was."""
+    if os.uname().machine != "x86_64":
+        pytest.skip("NO_MOUNT_BENEATH has x86-64's numbers")
+    path = os.path.join(workdir, "etc", "machine-id")
+    foreign = write(os.path.join(workdir, "foreign-id"), FOREIGN_ID + "\n")
+    stacks, ids = [], []
+    _, log = restore_run(agent_bin, workdir, clone_handovers(CLONE_IDS),
+                         during=stack_and_id_after(path, workdir, stacks, ids),
+                         cmdline="systemd.machine_id=fedcba9876543210fedcba9876543210", sets=("log_level=debug",),
+                         prelude=f"mount --bind {foreign} {path}", wrapper=NO_MOUNT_BENEATH)
+    assert stacks == [[("foreign-id", False), ("run/machine-id", True)]] * len(CLONE_IDS)
+    assert ids == list(CLONE_IDS)
+    with open(foreign) as f:
+        assert f.read() == FOREIGN_ID + "\n"
+    assert log.count(f"Cannot bind the machine id beneath the one bound over {path}, unmounting that first: "
+                     "Invalid argument") == len(CLONE_IDS), log
+    assert "Failed to rename" not in log, log
+
+
+@pytest.mark.parametrize("under", ["read-only root", "foreign bind"])
+def test_a_reader_sees_the_old_id_then_the_new_one(agent_bin, workdir, under):
+    """A reader of machine_id_file while restores replace the agent's bind
+    (a read-only root, or a foreign bind under it; the boot's id bound at
+    boot): read at each system call of the agent (read_at_each_syscall()),
+    it finds the id from before each restore, then the clone's, and never
+    one in between (the image's or the foreign bind's)."""
+    if tuple(int(n) for n in re.findall(r"\d+", os.uname().release)[:2]) < (6, 5):
+        pytest.skip("a kernel before 6.5 binds nothing beneath a mount (the agent unmounts its bind first: "
+                    "test_restores_where_the_kernel_binds_nothing_beneath)")
+    etc = os.path.join(workdir, "etc")
+    path = os.path.join(etc, "machine-id")
+    foreign = write(os.path.join(workdir, "foreign-id"), FOREIGN_ID + "\n")
+    boot = "fedcba9876543210fedcba9876543210"
+    reads = []
+
+    @contextlib.contextmanager
+    def watched(ns, agent, i):
+        with read_at_each_syscall(agent, path, lambda: health(ns)) as seen:
+            yield
+        reads.append([text.strip() for text in seen])
+
+    prelude = (f"mount --bind {etc} {etc} && mount -o remount,bind,ro {etc}" if under == "read-only root"
+               else f"mount --bind {foreign} {path}")
+    restore_run(agent_bin, workdir, clone_handovers(CLONE_IDS[:2]), during=watched,
+                cmdline=f"systemd.machine_id={boot}", prelude=prelude)
+    assert reads == [[boot, CLONE_IDS[0]], [CLONE_IDS[0], CLONE_IDS[1]]]

@@ -1,0 +1,98 @@
+"""What a process's mount namespace shows at one path: the mounts stacked
+there (from /proc/<pid>/mountinfo), and what a reader of the path finds
+while the process changes them, read at each of its system calls (ptrace:
+the test its tracer), so that no state in between is missed however the
+machine schedules the two.  Needs root."""
+import contextlib
+import ctypes
+import os
+import signal
+import threading
+
+from netns import DEADLINE_SCALE
+
+PTRACE_SYSCALL, PTRACE_DETACH, PTRACE_SEIZE, PTRACE_INTERRUPT = 24, 0x11, 0x4206, 0x4207
+PTRACE_O_TRACESYSGOOD = 1
+WALL = 0x40000000  # waitpid()'s __WALL
+
+
+def mount_stack(pid, path):
+    """The mounts at path in pid's mount namespace, bottom first, each as
+    (its root: the path of the file or directory it shows in its file
+    system, its per-mount options: "ro,nosuid,...")."""
+    at = {}
+    with open(f"/proc/{pid}/mountinfo") as f:
+        for line in f:
+            mount_id, parent, _, root, point, options = line.split()[:6]
+            if point == path:
+                at[mount_id] = (parent, (root, options))
+    on = {parent: mount_id for mount_id, (parent, _) in at.items()}
+    mount_id, stack = next((m for m, (parent, _) in at.items() if parent not in at), None), []
+    while mount_id:
+        stack.append(at[mount_id][1])
+        mount_id = on.get(mount_id)
+    assert len(stack) == len(at), at
+    return stack
+
+
+def _read(pid, path):
+    try:
+        with open(f"/proc/{pid}/root{path}") as f:
+            return f.read()
+    except OSError as e:
+        return e.strerror
+
+
+@contextlib.contextmanager
+def read_at_each_syscall(pid, path, wake):
+    """Yields the list of what path read in pid's mount namespace while
+    the block ran, a repeat as one: at the start and at each stop of pid
+    (its main thread) at a system call's entry and exit, a thread of this
+    process its tracer meanwhile.  A mount table changes only inside a
+    call: these are all that path showed any reader meanwhile.  At the
+    block's end wake() makes pid call again (pid may be waiting for an
+    event), and the tracer lets go of it there."""
+    seen, failed, attached, done = [], [], threading.Event(), threading.Event()
+
+    def trace():
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+        try:
+            if libc.ptrace(PTRACE_SEIZE, pid, None, ctypes.c_void_p(PTRACE_O_TRACESYSGOOD)) != 0:
+                raise OSError(ctypes.get_errno(), "PTRACE_SEIZE")
+            libc.ptrace(PTRACE_INTERRUPT, pid, None, None)
+            while True:
+                _, status = os.waitpid(pid, WALL)
+                if not os.WIFSTOPPED(status):
+                    return
+                # A signal on its way to pid goes on; a system call's stop
+                # (SIGTRAP | 0x80) or an event's (status >> 16) has none.
+                sig = os.WSTOPSIG(status)
+                sig = 0 if status >> 16 or sig == signal.SIGTRAP | 0x80 else sig
+                text = _read(pid, path)
+                if not seen or seen[-1] != text:
+                    seen.append(text)
+                attached.set()
+                if done.is_set():
+                    libc.ptrace(PTRACE_DETACH, pid, None, ctypes.c_void_p(sig))
+                    return
+                libc.ptrace(PTRACE_SYSCALL, pid, None, ctypes.c_void_p(sig))
+        except BaseException as e:  # for the block's thread to raise
+            failed.append(e)
+        finally:
+            attached.set()  # a tracer thread's end lets go of pid too
+
+    tracer = threading.Thread(target=trace)
+    tracer.start()
+    try:
+        attached.wait()
+        if failed:
+            raise failed[0]
+        yield seen
+    finally:
+        done.set()
+        wake()
+        tracer.join(30 * DEADLINE_SCALE)
+        assert not tracer.is_alive(), "the tracer never let go"
+    if failed:
+        raise failed[0]
