@@ -82,35 +82,157 @@ static size_t parent_len(const char *path, size_t n) {
         return n;
 }
 
+/* A lookup as the kernel's: real is the physical path walked so far
+ * (n bytes, "" for /), p what is still to walk (in path, or in todo
+ * once a symlink was spliced in). */
+typedef struct Walk {
+        char real[PATH_MAX], todo[PATH_MAX];
+        const char *p;
+        size_t n;
+        unsigned links;
+        bool left; /* out again of the private_tmp_dirs its where names */
+} Walk;
+
+/* The symlink at w->real (its parent w->n bytes) spliced into what is
+ * left to walk, from / when its target is absolute.  0 or -errno. */
+static int walk_follow(Walk *w) {
+        char target[PATH_MAX], next[PATH_MAX];
+        ssize_t k;
+
+        /* The kernel's limit on symlinks in one lookup (MAXSYMLINKS). */
+        if (++w->links > 40)
+                return -ELOOP;
+        k = readlink(w->real, target, sizeof target - 1);
+        if (k < 0)
+                return negative_errno();
+        target[k] = '\0';
+        /* w->p: "" or "/" and the rest. */
+        if (snprintf(next, sizeof next, "%s%s", target, w->p) >= (int)sizeof next)
+                return -ENAMETOOLONG;
+        memcpy(w->todo, next, strlen(next) + 1);
+        w->p = w->todo;
+        if (target[0] == '/')
+                w->n = 0;
+        w->real[w->n] = '\0';
+        return 0;
+}
+
+/* The next component of w->p looked up in w->real (a symlink followed).
+ * When w->real is one of private_tmp_dirs or below (a private_tmp
+ * child's lookup fails there), its name in where, until a symlink led
+ * out of them again: the name the walk went in by and as far as it
+ * went.  0 or -errno. */
+static int walk_step(Walk *w, char *where, size_t size) {
+        size_t l = strcspn(w->p, "/");
+        bool inside;
+        struct stat st;
+
+        if (l == 1 && w->p[0] == '.') {
+                w->p += l;
+                return 0;
+        }
+        if (l == 2 && startswith(w->p, "..")) {
+                while (w->n > 0 && w->real[--w->n] != '/')
+                        ;
+                w->real[w->n] = '\0';
+                w->p += l;
+                return 0;
+        }
+        if (w->n + 1 + l >= sizeof w->real)
+                return -ENAMETOOLONG;
+        inside = private_tmp_hides(w->n > 0 ? w->real : "/");
+        w->real[w->n] = '/';
+        memcpy(w->real + w->n + 1, w->p, l);
+        w->real[w->n + 1 + l] = '\0';
+        w->p += l;
+        if (inside && !w->left)
+                snprintf(where, size, "%s", w->real);
+        else if (!inside && where[0] != '\0')
+                w->left = true;
+        if (lstat(w->real, &st) < 0)
+                return negative_errno();
+        if (S_ISLNK(st.st_mode))
+                return walk_follow(w);
+        if (*w->p == '/' && !S_ISDIR(st.st_mode))
+                return -ENOTDIR;
+        w->n += 1 + l;
+        return 0;
+}
+
+/* realpath(3) of path into w->real, by a walk that says in where (size
+ * > 0, "" at first) the name it passes below one of private_tmp_dirs
+ * on its way (/usr/local/bin/x -> /tmp/x -> /usr/bin/env: "/tmp/x",
+ * which realpath() would not show), "" when none.  0 or -errno. */
+static int walk(Walk *w, const char *path, char *where, size_t size) {
+        *w = (Walk){ .p = path };
+        if (path[0] != '/') {
+                if (!getcwd(w->real, sizeof w->real))
+                        return negative_errno();
+                w->n = streq(w->real, "/") ? 0 : strlen(w->real);
+        }
+        for (;;) {
+                int r;
+
+                w->p += strspn(w->p, "/");
+                if (*w->p == '\0')
+                        break;
+                r = walk_step(w, where, size);
+                if (r < 0)
+                        return r;
+        }
+        if (w->n == 0)
+                memcpy(w->real, "/", 2);
+        return 0;
+}
+
 /* Where the longest prefix of path that exists leads, with the rest as
  * named: what the agent makes only after its start checks (login_home,
  * the control socket) is judged by where its parent leads.  A dangling
- * symlink is named as it is: its target is missing for the agent too. */
-bool private_tmp_hides_resolved(const char *path) {
-        char head[PATH_MAX], where[PATH_MAX];
+ * symlink is named as it is: its target is missing for the agent too.
+ * Every name walked on the way counts, not only where it ends: a child
+ * whose /tmp is empty cannot pass through a symlink there to anywhere. */
+bool private_tmp_hides_where(const char *path, char *where, size_t size) {
+        char head[PATH_MAX], found[PATH_MAX] = "";
+        Walk w;
         size_t n;
 
-        if (private_tmp_hides(path))
+        if (where && size > 0)
+                where[0] = '\0';
+        if (private_tmp_hides(path)) {
+                if (where && size > 0 && path_lexical(path, found, sizeof found) >= 0)
+                        snprintf(where, size, "%s", found);
                 return true;
+        }
         if (!path || (n = strlen(path)) >= sizeof head)
                 return false;
-        if (path[0] != '/') {
-                _cleanup_(freep) char *real = realpath(path, NULL);
-
-                return real && private_tmp_hides(real);
-        }
         memcpy(head, path, n + 1);
         for (;;) {
-                _cleanup_(freep) char *real = realpath(head, NULL);
+                int r = walk(&w, head, found, sizeof found);
 
-                if (real)
-                        return snprintf(where, sizeof where, "%s%s", real, path + n) < (int)sizeof where &&
-                               private_tmp_hides(where);
-                if (errno != ENOENT || n == 1)
+                if (r >= 0) {
+                        char whole[PATH_MAX];
+                        bool ends_hidden = snprintf(whole, sizeof whole, "%s%s", w.real, path + n) <
+                                                   (int)sizeof whole && private_tmp_hides(whole);
+
+                        if (found[0] == '\0' && !ends_hidden)
+                                return false;
+                        /* Still inside where it ends: that name, with the
+                         * rest, is the one to show. */
+                        if (where && size > 0)
+                                snprintf(where, size, "%s",
+                                         ends_hidden && (!w.left || found[0] == '\0') ? whole : found);
+                        return true;
+                }
+                found[0] = '\0';
+                if (r != -ENOENT || n <= 1 || path[0] != '/')
                         return false;
                 n = parent_len(head, n);
                 head[n] = '\0';
         }
+}
+
+bool private_tmp_hides_resolved(const char *path) {
+        return private_tmp_hides_where(path, NULL, 0);
 }
 
 int tmpfs_options(char *buf, size_t size, uint32_t size_mb, mode_t mode, uid_t uid, gid_t gid) {

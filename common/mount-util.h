@@ -43,7 +43,13 @@ extern const char *const private_tmp_dirs[];
 bool private_tmp_hides(const char *path);
 
 /* private_tmp_hides() for path or for where its symlinks lead
- * (/usr/local/bin/x -> /tmp/x is hidden too); a path not made yet by
- * where its longest existing prefix leads (/srv/scratch/logins, with
- * /srv/scratch -> /tmp). */
+ * (/usr/local/bin/x -> /tmp/x is hidden too), through each name they
+ * pass (/usr/local/bin/x -> /tmp/x -> /usr/bin/env too: the child finds
+ * no /tmp/x to go on from); a path not made yet by where its longest
+ * existing prefix leads (/srv/scratch/logins, with /srv/scratch -> /tmp).
+ * A dangling symlink by its own name.  When hidden, where gets the name
+ * below those directories that path leads to first (path itself when
+ * hidden by name, "/tmp/x" for both links above); "" when not.  where may
+ * be NULL. */
+bool private_tmp_hides_where(const char *path, char *where, size_t size);
 bool private_tmp_hides_resolved(const char *path);

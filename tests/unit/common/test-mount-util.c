@@ -1,7 +1,8 @@
 /* tmpfs_options(), the pure part of common/mount-util.c, and
  * fd_is_mount_root() on this machine's "/" and a directory of its own,
  * what tmpfs_mount_fd() refuses before it mounts, and which paths a
- * private /tmp hides (private_tmp_hides(), pure).
+ * private /tmp hides (private_tmp_hides(), pure; through symlinks,
+ * private_tmp_hides_where(), on symlinks of its own in /var/lib and /tmp).
  * The mounts themselves are the netns tier's (tests/netns/test_login_homes.py,
  * test_browser.py). */
 #include <errno.h>
@@ -127,6 +128,73 @@ static void test_private_tmp_hides_resolved(void **state) {
         assert_int_equal(rmdir(dir), 0);
 }
 
+/* Through every name on the way (each CLI's /tmp is empty: it cannot
+ * pass through a symlink there to anywhere), and which name the
+ * refusal shows.  D is a directory outside /tmp, T one below it. */
+static void test_private_tmp_hides_where(void **state) {
+        static const struct {
+                char in_base; /* 'D', 'T' or 0 (as is) */
+                const char *in;
+                bool hidden;
+                char where_base;
+                const char *where;
+        } cases[] = {
+                { 'D', "/plain", false, 0, "" },
+                /* realpath() says /usr/bin/env: the link on the way is
+                 * what each CLI misses. */
+                { 'D', "/chain", true, 'T', "/env" },
+                { 'D', "/chain2", true, 'T', "/env" },
+                { 'D', "/bin/env", true, 'T', "/env" },
+                { 'D', "/out/bin/env", true, 'T', "/up" },
+                /* Not made yet: by where its parent leads, with the rest. */
+                { 'D', "/bin/later/x", true, 'T', "/later/x" },
+                { 'T', "/env", true, 'T', "/env" },
+                { 0, "/var/../tmp/x", true, 0, "/tmp/x" },
+                /* Back out before any lookup inside: the kernel goes from
+                 * the tmpfs's root to /'s. */
+                { 0, "/tmp/../usr/bin/env", false, 0, "" },
+                /* Dangling: by its own name, as private_tmp_hides_resolved(). */
+                { 'D', "/dangling", false, 0, "" },
+                { 'D', "/loop", false, 0, "" },
+        };
+        char d[] = "/var/lib/vmba-tests/where-XXXXXX", t[] = "/tmp/vmba-where-XXXXXX", a[PATH_MAX], b[PATH_MAX];
+        const struct { const char *at, *to; } links[] = {
+                { "T/env", "/usr/bin/env" }, { "T/up", "/usr" }, { "D/plain", "/usr/bin/env" },
+                { "D/chain", "T/env" }, { "D/chain2", "D/chain" }, { "D/bin", "T" }, { "D/out", "T/up" },
+                { "D/dangling", "T/vmba-no-such-program" }, { "D/loop", "D/loop" },
+        };
+
+        (void)state;
+        if (!mkdtemp(d)) {
+                assert_int_equal(mkdir("/var/lib/vmba-tests", 0755) < 0 && errno != EEXIST, 0);
+                assert_non_null(mkdtemp(d));
+        }
+        assert_non_null(mkdtemp(t));
+        for (size_t i = 0; i < ELEMENTSOF(links); i++) {
+                snprintf(a, sizeof a, "%s%s", links[i].at[0] == 'D' ? d : t, links[i].at + 1);
+                snprintf(b, sizeof b, "%s%s", links[i].to[0] == 'D' ? d : links[i].to[0] == 'T' ? t : "",
+                         links[i].to + (links[i].to[0] != '/'));
+                assert_int_equal(symlink(b, a), 0);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char where[PATH_MAX] = "x";
+
+                snprintf(a, sizeof a, "%s%s", cases[i].in_base == 'D' ? d : cases[i].in_base == 'T' ? t : "",
+                         cases[i].in);
+                snprintf(b, sizeof b, "%s%s", cases[i].where_base == 'T' ? t : "", cases[i].where);
+                if (private_tmp_hides_where(a, where, sizeof where) != cases[i].hidden || !streq(where, b))
+                        fail_msg("%s: %s, \"%s\"", a, cases[i].hidden ? "not hidden" : "hidden", where);
+                assert_int_equal(private_tmp_hides_resolved(a), cases[i].hidden);
+        }
+        assert_false(private_tmp_hides_where(NULL, NULL, 0));
+        for (size_t i = 0; i < ELEMENTSOF(links); i++) {
+                snprintf(a, sizeof a, "%s%s", links[i].at[0] == 'D' ? d : t, links[i].at + 1);
+                assert_int_equal(unlink(a), 0);
+        }
+        assert_int_equal(rmdir(d), 0);
+        assert_int_equal(rmdir(t), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_options),
@@ -134,6 +202,7 @@ int main(void) {
                 cmocka_unit_test(test_mount_root),
                 cmocka_unit_test(test_private_tmp_hides),
                 cmocka_unit_test(test_private_tmp_hides_resolved),
+                cmocka_unit_test(test_private_tmp_hides_where),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
