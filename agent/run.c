@@ -942,13 +942,19 @@ static int cli_private_tmp_check(Manager *m) {
         for (size_t i = 0; i < ELEMENTSOF(paths); i++)
                 for (const char *p = strempty(paths[i].path); *p; ) {
                         size_t n = strcspn(p, paths[i].sep);
-                        char entry[PATH_MAX];
+                        char entry[PATH_MAX], where[PATH_MAX];
 
                         snprintf(entry, sizeof entry, "%.*s", (int)n, p);
-                        if (private_tmp_hides_resolved(entry)) {
-                                snprintf(m->cli_error, sizeof m->cli_error,
-                                         "%s %.64s is where each provider CLI has an empty /tmp, /var/tmp, "
-                                         "/dev/shm or /run/lock of its own", paths[i].what, entry);
+                        if (private_tmp_hides_where(entry, where, sizeof where)) {
+                                if (streq(entry, where))
+                                        snprintf(m->cli_error, sizeof m->cli_error,
+                                                 "%s %.64s is where each provider CLI has an empty /tmp, "
+                                                 "/var/tmp, /dev/shm or /run/lock of its own", paths[i].what, entry);
+                                else
+                                        snprintf(m->cli_error, sizeof m->cli_error,
+                                                 "%s %.64s, which leads to %.64s, where each provider CLI has an "
+                                                 "empty /tmp, /var/tmp, /dev/shm or /run/lock of its own",
+                                                 paths[i].what, entry, where);
                                 return -EPERM;
                         }
                         p += n + (p[n] != '\0');

@@ -897,6 +897,34 @@ def test_what_the_clis_reach_below_their_own_tmp(make_env, key, value, what):
     assert (health["status"], health["cli_error"]) == ("degraded", why), health
 
 
+@pytest.mark.parametrize("entry", ["into", "through"])
+def test_a_bin_path_entry_leading_below_the_clis_own_tmp(make_env, entry):
+    """A bin_path directory that is a symlink into /tmp, or through it to
+    /usr/bin (realpath() says /usr/bin, but each CLI finds nothing at the
+    /tmp name on the way): refused at start as one below /tmp is, saying
+    where it leads."""
+    tmp = tempfile.mkdtemp(prefix="vmba-bin-", dir="/tmp")
+    links = workdir("vmba-links-")
+    try:
+        bin_dir = os.path.join(links, "bin")
+        where = tmp if entry == "into" else os.path.join(tmp, "bin")
+        if entry == "through":
+            os.symlink("/usr/bin", where)
+        os.symlink(where, bin_dir)
+        e = make_env(sets=(f"bin_path={bin_dir}:/usr/bin:/bin",))
+        why = (f"bin_path has {bin_dir}, which leads to {where}, where each provider CLI has an empty /tmp, "
+               "/var/tmp, /dev/shm or /run/lock of its own")
+        status, body = e.json("POST", "/auth/codex", {"sessionId": sid()})
+        assert (status, body) == (503, {"error": f"Provider CLIs cannot run: {why}"})
+        assert f"Provider CLI logins unavailable: {why}." in e.agent.log_text()
+        assert not cli_pids(e)
+        health = e.agent.health()
+        assert (health["status"], health["cli_error"]) == ("degraded", why), health
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(links, ignore_errors=True)
+
+
 def test_a_provider_program_below_the_clis_own_tmp(make_env):
     """A provider whose program is named by a path below /tmp: each CLI has
     an empty /tmp of its own, where that program is not (every login of
