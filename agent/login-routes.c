@@ -227,7 +227,7 @@ static int auth_start(HttpRequest *req, void *userdata) {
         if (!provider_set_find(providers, provider))
                 return http_reply_error(req, 400, "Unknown provider");
         if (login_manager_cli_unavailable(lm)) {
-                char msg[320];
+                char msg[576];
 
                 snprintf(msg, sizeof msg, "Provider CLIs cannot run: %s", login_manager_cli_unavailable(lm));
                 return http_reply_error(req, 503, msg);

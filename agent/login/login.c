@@ -72,7 +72,7 @@ struct LoginManager {
         LoginHome home;               /* login_home and its tmpfs */
         CliPool pool;                 /* the CLIs' users, one per live login */
         CliCpuTotals cli_cpu;         /* of the CLIs that ended, Leftovers' included */
-        char cli_error[256];          /* why no CLI can run, when o.cli_error is not set: a provider's */
+        char cli_error[512];          /* why no CLI can run, when o.cli_error is not set: a provider's */
 };
 
 #define PROVIDERS_MAX_SIZE (256 * 1024)
@@ -1063,17 +1063,25 @@ static int load_providers(LoginManager *lm, char *err, size_t size) {
 
 /* A provider's program where each CLI has an empty /tmp of its own would
  * fail every login of that provider at its exec (ENOENT, in the CLI's
- * mount namespace: found here, missing there).  As for the paths
- * the agent checks before (o.cli_error), no CLI runs, and start says why:
- * whether a provider can run is not told apart from whether the CLIs
- * can. */
+ * mount namespace: found here, missing there), as would one that a
+ * symlink leads there.  As for the paths the agent checks before
+ * (o.cli_error), no CLI runs, and start says why: whether a provider can
+ * run is not told apart from whether the CLIs can.  A bare name is
+ * looked up as each login's exec does, on lm->cli_path. */
 static void providers_private_tmp_check(LoginManager *lm) {
-        const ProviderDef *p = provider_set_program_hidden(lm->providers);
+        ProgramHidden h;
+        const ProviderDef *p = provider_set_program_hidden(lm->providers, lm->cli_path, &h);
 
-        if (p)
+        if (!p)
+                return;
+        if (streq(h.program, h.where))
                 snprintf(lm->cli_error, sizeof lm->cli_error,
                          "provider %.64s's program %.64s is where each provider CLI has an empty /tmp, /var/tmp, "
-                         "/dev/shm or /run/lock of its own", p->id, p->argv[0]);
+                         "/dev/shm or /run/lock of its own", p->id, h.program);
+        else
+                snprintf(lm->cli_error, sizeof lm->cli_error,
+                         "provider %.64s's program %.96s, which leads to %.96s, where each provider CLI has an "
+                         "empty /tmp, /var/tmp, /dev/shm or /run/lock of its own", p->id, h.program, h.where);
 }
 
 static int on_browser_request(const char *url, const char *login_id, uid_t peer_uid, const char **ret_method,
@@ -1081,8 +1089,19 @@ static int on_browser_request(const char *url, const char *login_id, uid_t peer_
         return login_manager_browser_request(userdata, url, login_id, peer_uid, ret_method);
 }
 
-/* The links the CLIs open URLs with, and their $BROWSER and PATH: in
- * <runtime_dir>-cli/bin, since runtime_dir is root's alone. */
+/* The CLIs' PATH: their browser links first (setup_browser_links()). */
+static int cli_path_make(LoginManager *lm) {
+        if (asprintf(&lm->cli_path, "%s-cli/bin%s%s", strempty(lm->o.runtime_dir), isempty(lm->o.bin_path) ? "" : ":",
+                     strempty(lm->o.bin_path)) < 0) {
+                lm->cli_path = NULL;
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* The links the CLIs open URLs with, and their $BROWSER: in
+ * <runtime_dir>-cli/bin (cli_path_make()), since runtime_dir is root's
+ * alone. */
 static int setup_browser_links(LoginManager *lm) {
         _cleanup_(freep) char *exe = self_exe_path(), *top = NULL, *dir = NULL;
         int r;
@@ -1097,11 +1116,6 @@ static int setup_browser_links(LoginManager *lm) {
                 return -ENOMEM;
         if (asprintf(&lm->browser, "%s/%s", dir, OPEN_URL_BROWSER_LINK) < 0) {
                 lm->browser = NULL;
-                return -ENOMEM;
-        }
-        if (asprintf(&lm->cli_path, "%s%s%s", dir, isempty(lm->o.bin_path) ? "" : ":",
-                     strempty(lm->o.bin_path)) < 0) {
-                lm->cli_path = NULL;
                 return -ENOMEM;
         }
         r = mkdir_owned(top, 0710, 0, lm->o.cli_gid);
@@ -1141,6 +1155,9 @@ int login_manager_new(const LoginOptions *o, LoginManager **ret) {
         if (!exe)
                 return -ENOMEM;
         r = home_remover_new(o->launcher, o->login_home, exe, &lm->remover);
+        if (r < 0)
+                return r;
+        r = cli_path_make(lm);
         if (r < 0)
                 return r;
         r = load_providers(lm, err, sizeof err);

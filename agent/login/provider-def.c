@@ -1,4 +1,6 @@
-/* providers.json → ProviderSet.  Pure: no syscalls, only jansson.  Strict
+/* providers.json → ProviderSet.  Pure: no syscalls, only jansson (but
+ * provider_set_program_hidden(), which looks where the CLIs' programs
+ * are on this file system).  Strict
  * like the agent's config: unknown keys, wrong types, duplicate ids or
  * aliases and unsafe credential paths are errors naming the provider and
  * the key, because a typo here would otherwise surface only as a login that
@@ -18,6 +20,7 @@
 #include "errbuf.h"
 #include "fileio.h"
 #include "id-util.h"
+#include "launch.h"
 #include "macro.h"
 #include "mount-util.h"
 #include "provider-def.h"
@@ -453,12 +456,19 @@ const ProviderDef *provider_set_find(const ProviderSet *s, const char *name) {
         return NULL;
 }
 
-const ProviderDef *provider_set_program_hidden(const ProviderSet *s) {
+const ProviderDef *provider_set_program_hidden(const ProviderSet *s, const char *path, ProgramHidden *ret) {
         for (size_t i = 0; s && i < s->n; i++) {
-                const char *program = s->defs[i].argv[0];
+                const char *name = s->defs[i].argv[0];
+                _cleanup_(freep) char *found = NULL;
 
-                if (program[0] == '/' && private_tmp_hides_resolved(program))
-                        return &s->defs[i];
+                /* A name not found (yet) is left to the login that looks
+                 * it up: a CLI installed after the agent's start runs. */
+                if (name[0] != '/' && find_executable(name, path, &found) < 0)
+                        continue;
+                if (!private_tmp_hides_where(found ?: name, ret->where, sizeof ret->where))
+                        continue;
+                snprintf(ret->program, sizeof ret->program, "%s", found ?: name);
+                return &s->defs[i];
         }
         return NULL;
 }

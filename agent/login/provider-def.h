@@ -1,10 +1,12 @@
 /* Provider definitions: what the agent knows about each provider CLI is
  * data (providers.json), parsed and validated here without any syscall so
- * unit tests and the fuzzer link it alone.  The file format is documented in
+ * unit tests and the fuzzer link it alone (provider_set_program_hidden()
+ * alone looks at the file system).  The file format is documented in
  * README ("Provider file format").  Everything returned is owned by the
  * ProviderSet; provider_set_free() releases it all. */
 #pragma once
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,13 +52,21 @@ int provider_set_parse(const char *text, size_t size, ProviderSet **ret, char *e
 ProviderSet *provider_set_free(ProviderSet *s);
 /* By id or alias; NULL when unknown.  Borrowed. */
 const ProviderDef *provider_set_find(const ProviderSet *s, const char *name);
-/* The first provider whose program (argv[0], when absolute) each CLI
- * cannot reach: below the /tmp, /var/tmp, /dev/shm or /run/lock it has a
- * new, empty one of, by name or through its symlinks
- * (private_tmp_hides_resolved(), mount-util.h).  A bare name is looked up
- * on the CLIs' PATH, whose entries are checked with the agent's own
- * paths.  NULL when none.  Borrowed. */
-const ProviderDef *provider_set_program_hidden(const ProviderSet *s);
+/* Where a provider's program leads below a directory each CLI has an
+ * empty one of. */
+typedef struct ProgramHidden {
+        char program[PATH_MAX]; /* argv[0] when absolute, else where path found it */
+        char where[PATH_MAX];   /* the name below one of them (private_tmp_hides_where()) */
+} ProgramHidden;
+
+/* The first provider whose program each CLI cannot reach: below the
+ * /tmp, /var/tmp, /dev/shm or /run/lock it has a new, empty one of, by
+ * name or through its symlinks (private_tmp_hides_where(), mount-util.h).
+ * The program is argv[0] when absolute, else what path (the CLIs' PATH)
+ * finds now (find_executable(), launch.h): a name not found is not judged,
+ * as a login looks it up again.  NULL when none; else the provider
+ * (borrowed) and *ret. */
+const ProviderDef *provider_set_program_hidden(const ProviderSet *s, const char *path, ProgramHidden *ret);
 /* true when url starts with one of the provider's patterns. */
 bool provider_url_matches(const ProviderDef *p, const char *url);
 

@@ -925,26 +925,39 @@ def test_a_bin_path_entry_leading_below_the_clis_own_tmp(make_env, entry):
         shutil.rmtree(links, ignore_errors=True)
 
 
-def test_a_provider_program_below_the_clis_own_tmp(make_env):
+@pytest.mark.parametrize("shape", ["named", "linked", "on_bin_path"])
+def test_a_provider_program_below_the_clis_own_tmp(make_env, shape):
     """A provider whose program is named by a path below /tmp: each CLI has
     an empty /tmp of its own, where that program is not (every login of
     that provider would fail at its exec, ENOENT).  Start says so, as for the
     agent's own paths above; no CLI runs, that provider's or another's:
-    whether one provider can run is not told apart."""
+    whether one provider can run is not told apart.  The same for an
+    absolute argv[0] outside /tmp that is a symlink there, and for the file
+    a bare name finds on bin_path that is one (realpath() says
+    sys.executable, but each CLI finds nothing at the /tmp name on the
+    way): the refusal says where it leads."""
     tmp = tempfile.mkdtemp(prefix="vmba-prog-", dir="/tmp")
-    program = os.path.join(tmp, "python3")
-    os.symlink(sys.executable, program)
+    in_tmp = os.path.join(tmp, "python3")
+    os.symlink(sys.executable, in_tmp)
+    bin_dir = workdir("vmba-bin-")
+    # The CLI's user could exec from it, were the link not through /tmp.
+    os.chmod(bin_dir, 0o755)
+    link = os.path.join(bin_dir, "vmba-python3")
+    os.symlink(in_tmp, link)
+    argv0, program = {"named": (in_tmp, in_tmp), "linked": (link, link), "on_bin_path": ("vmba-python3", link)}[shape]
 
     def program_below_tmp(e):
         with open(e.providers_file) as f:
             providers = json.load(f)
         codex, = (p for p in providers["providers"] if p["id"] == "codex")
-        codex["argv"][0] = program
+        codex["argv"][0] = argv0
         with open(e.providers_file, "w") as f:
             json.dump(providers, f)
     try:
-        e = make_env(before_start=program_below_tmp)
-        why = (f"provider codex's program {program} is where each provider CLI has an empty /tmp, /var/tmp, "
+        e = make_env(before_start=program_below_tmp,
+                     sets=(f"bin_path={bin_dir}:{os.path.dirname(sys.executable)}:/usr/bin:/bin",))
+        said = f"{program} is where" if shape == "named" else f"{program}, which leads to {in_tmp}, where"
+        why = (f"provider codex's program {said} each provider CLI has an empty /tmp, /var/tmp, "
                "/dev/shm or /run/lock of its own")
         for route in ("/auth/codex", "/auth/gemini_cli"):
             status, body = e.json("POST", route, {"sessionId": sid()})
@@ -955,6 +968,33 @@ def test_a_provider_program_below_the_clis_own_tmp(make_env):
         assert (health["status"], health["cli_error"]) == ("degraded", why), health
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(bin_dir, ignore_errors=True)
+
+
+def test_a_provider_program_not_there_at_start(make_env):
+    """A bare name that bin_path finds nothing for at start (a CLI
+    installed later) is not refused then: each login looks it up again,
+    and one that finds it runs it."""
+    bin_dir = workdir("vmba-bin-")
+    os.chmod(bin_dir, 0o755)  # the CLI's user execs from it
+
+    def program_later(e):
+        with open(e.providers_file) as f:
+            providers = json.load(f)
+        codex, = (p for p in providers["providers"] if p["id"] == "codex")
+        codex["argv"][0] = "vmba-python3"
+        with open(e.providers_file, "w") as f:
+            json.dump(providers, f)
+    try:
+        e = make_env(before_start=program_later,
+                     sets=(f"bin_path={bin_dir}:{os.path.dirname(sys.executable)}:/usr/bin:/bin",))
+        assert "cli_error" not in e.agent.health()
+        os.symlink(sys.executable, os.path.join(bin_dir, "vmba-python3"))
+        s = sid()
+        status, body = e.json("POST", "/auth/codex", {"sessionId": s})
+        assert status == 200 and body["oauthUrl"].startswith(f"{e.provider_url}/codex/authorize?"), body
+    finally:
+        shutil.rmtree(bin_dir, ignore_errors=True)
 
 
 def test_control_socket_the_cli_user_cannot_reach(make_env):

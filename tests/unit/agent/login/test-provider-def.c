@@ -1,11 +1,16 @@
 /* Unit tests for agent/provider-def.c: the shipped file parses, lookups by
- * id and alias, each malformed key is an error naming it, and which
- * credential files count as complete. */
+ * id and alias, each malformed key is an error naming it, which
+ * credential files count as complete, and which programs the CLIs cannot
+ * reach (on symlinks of its own in /var/lib/vmba-tests and /tmp). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "agent/login/provider-def.h"
@@ -86,35 +91,106 @@ static void test_url_patterns_accepted(void **state) {
         }
 }
 
-/* Which program a CLI with a /tmp, /var/tmp and /dev/shm of its own
- * cannot reach: an absolute one below them, by name; a bare name is not
- * the program's path yet (PATH decides); a relative path is refused. */
-static void test_program_hidden(void **state) {
-        static const struct { const char *argv0a, *argv0b, *hidden; } cases[] = {
-                { "/usr/bin/codex", "claude", NULL },
-                { "/usr/bin/codex", "/tmp/vmba-bin/claude", "b" },
-                { "/dev/shm/codex", "/var/tmp/claude", "a" },
-                { "codex", "/tmpx/claude", NULL },
-                { "/var/tmpfs/codex", "/usr/../tmp/claude", "b" },
-        };
+/* A directory D outside /tmp (its bin/ the CLIs' PATH here) with links
+ * that lead through T, one below /tmp. */
+typedef struct Dirs {
+        char d[sizeof "/var/lib/vmba-tests/program-XXXXXX"], t[sizeof "/tmp/vmba-program-XXXXXX"];
+} Dirs;
 
+static const struct { const char *at, *to; } program_links[] = {
+        { "T/env", "/usr/bin/env" }, { "D/bin/vmba-ok", "/usr/bin/env" }, { "D/bin/vmba-cli", "T/env" },
+        { "D/bin/vmba-dangling", "T/vmba-no-such-program" },
+};
+
+/* "D/x" and "T/x" as the paths they stand for; others as they are. */
+static void dirs_name(const Dirs *ds, const char *in, char *buf, size_t size) {
+        const char *base = startswith(in, "D/") ? ds->d : startswith(in, "T/") ? ds->t : NULL;
+
+        snprintf(buf, size, "%s%s", strempty(base), in + (base ? 1 : 0));
+}
+
+static void dirs_make(Dirs *ds) {
+        char a[PATH_MAX], b[PATH_MAX];
+
+        memcpy(ds->d, "/var/lib/vmba-tests/program-XXXXXX", sizeof ds->d);
+        memcpy(ds->t, "/tmp/vmba-program-XXXXXX", sizeof ds->t);
+        assert_int_equal(mkdir("/var/lib/vmba-tests", 0755) < 0 && errno != EEXIST, 0);
+        assert_non_null(mkdtemp(ds->d));
+        assert_non_null(mkdtemp(ds->t));
+        dirs_name(ds, "D/bin", a, sizeof a);
+        assert_int_equal(mkdir(a, 0755), 0);
+        for (size_t i = 0; i < ELEMENTSOF(program_links); i++) {
+                dirs_name(ds, program_links[i].at, a, sizeof a);
+                dirs_name(ds, program_links[i].to, b, sizeof b);
+                assert_int_equal(symlink(b, a), 0);
+        }
+}
+
+static void dirs_remove(const Dirs *ds) {
+        char a[PATH_MAX];
+
+        for (size_t i = 0; i < ELEMENTSOF(program_links); i++) {
+                dirs_name(ds, program_links[i].at, a, sizeof a);
+                assert_int_equal(unlink(a), 0);
+        }
+        dirs_name(ds, "D/bin", a, sizeof a);
+        assert_int_equal(rmdir(a), 0);
+        assert_int_equal(rmdir(ds->d), 0);
+        assert_int_equal(rmdir(ds->t), 0);
+}
+
+/* Which program a CLI with a /tmp, /var/tmp and /dev/shm of its own
+ * cannot reach: an absolute one below them, by name or through its
+ * symlinks; a bare name where the CLIs' PATH finds it now, and none when
+ * it finds none (installed later, a login finds it then); a relative
+ * path is refused. */
+static void test_program_hidden(void **state) {
+        static const struct { const char *argv0a, *argv0b, *hidden, *program, *where; } cases[] = {
+                { "/usr/bin/codex", "claude", NULL, NULL, NULL },
+                { "/usr/bin/codex", "/tmp/vmba-bin/claude", "b", "/tmp/vmba-bin/claude", "/tmp/vmba-bin/claude" },
+                { "/dev/shm/codex", "/var/tmp/claude", "a", "/dev/shm/codex", "/dev/shm/codex" },
+                { "codex", "/tmpx/claude", NULL, NULL, NULL },
+                { "/var/tmpfs/codex", "/usr/../tmp/claude", "b", "/usr/../tmp/claude", "/tmp/claude" },
+                /* /usr/bin/env, as realpath() says, but through T. */
+                { "vmba-ok", "vmba-cli", "b", "D/bin/vmba-cli", "T/env" },
+                { "D/bin/vmba-cli", "vmba-ok", "a", "D/bin/vmba-cli", "T/env" },
+                { "D/bin/vmba-ok", "vmba-missing", NULL, NULL, NULL },
+                /* Not there yet for the agent either: a login says so. */
+                { "vmba-dangling", "D/bin/vmba-dangling", NULL, NULL, NULL },
+        };
+        char path[PATH_MAX];
+        Dirs ds;
+
+        (void)state;
+        dirs_make(&ds);
+        dirs_name(&ds, "D/bin", path, sizeof path);
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                char t[512], err[256] = "";
+                char t[2 * PATH_MAX + 512], a[PATH_MAX], b[PATH_MAX], err[256] = "";
                 ProviderSet *s = NULL;
+                ProgramHidden h;
                 const ProviderDef *p;
 
+                dirs_name(&ds, cases[i].argv0a, a, sizeof a);
+                dirs_name(&ds, cases[i].argv0b, b, sizeof b);
                 snprintf(t, sizeof t, "{\"providers\":["
                          "{\"id\":\"a\",\"argv\":[\"%s\"],\"url_patterns\":[\"http://a.example/\"],"
                          "\"credential_file\":\"c.json\"},"
                          "{\"id\":\"b\",\"argv\":[\"%s\",\"login\"],\"url_patterns\":[\"http://b.example/\"],"
-                         "\"credential_file\":\"c.json\"}]}", cases[i].argv0a, cases[i].argv0b);
+                         "\"credential_file\":\"c.json\"}]}", a, b);
                 assert_int_equal(provider_set_parse(t, strlen(t), &s, err, sizeof err), 0);
-                p = provider_set_program_hidden(s);
+                p = provider_set_program_hidden(s, path, &h);
                 if (!streq_ptr(p ? p->id : NULL, cases[i].hidden))
-                        fail_msg("%s, %s: %s", cases[i].argv0a, cases[i].argv0b, p ? p->id : "none hidden");
+                        fail_msg("%s, %s: %s", a, b, p ? p->id : "none hidden");
+                if (p) {
+                        dirs_name(&ds, cases[i].program, a, sizeof a);
+                        dirs_name(&ds, cases[i].where, b, sizeof b);
+                        if (!streq(h.program, a) || !streq(h.where, b))
+                                fail_msg("%s, %s: %s, %s", cases[i].argv0a, cases[i].argv0b, h.program, h.where);
+                }
                 provider_set_free(s);
         }
-        assert_null(provider_set_program_hidden(NULL));
+        assert_null(provider_set_program_hidden(NULL, path, &(ProgramHidden){}));
+        dirs_remove(&ds);
 }
 
 static void test_minimal_defaults(void **state) {
