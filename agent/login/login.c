@@ -1139,10 +1139,22 @@ static void warn_unreachable(LoginManager *lm, const char *key, const char *valu
                             key, value);
 }
 
+/* The providers, loaded and judged once lm->cli_path is known; without
+ * them, or when none can run, start says why and logins are refused. */
+static void providers_setup(LoginManager *lm) {
+        char err[256] = "";
+
+        if (load_providers(lm, err, sizeof err) < 0)
+                log_warning("Provider logins unavailable: %s", err);
+        else
+                providers_private_tmp_check(lm);
+        if (lm->providers && login_manager_cli_unavailable(lm))
+                log_error("Provider CLI logins unavailable: %s.", login_manager_cli_unavailable(lm));
+}
+
 int login_manager_new(const LoginOptions *o, LoginManager **ret) {
         _cleanup_(login_manager_freep) LoginManager *lm = NULL;
         _cleanup_(freep) char *home = NULL, *exe = NULL;
-        char err[256] = "";
         int r;
 
         lm = calloc(1, sizeof *lm);
@@ -1160,13 +1172,7 @@ int login_manager_new(const LoginOptions *o, LoginManager **ret) {
         r = cli_path_make(lm);
         if (r < 0)
                 return r;
-        r = load_providers(lm, err, sizeof err);
-        if (r < 0)
-                log_warning("Provider logins unavailable: %s", err);
-        else
-                providers_private_tmp_check(lm);
-        if (lm->providers && login_manager_cli_unavailable(lm))
-                log_error("Provider CLI logins unavailable: %s.", login_manager_cli_unavailable(lm));
+        providers_setup(lm);
         /* The links and the socket only serve the CLIs' $BROWSER: without
          * providers or their user there are no CLIs, and no reason to touch
          * the file system. */

@@ -191,8 +191,7 @@ static void test_private_tmp_hides_where(void **state) {
                 snprintf(a, sizeof a, "%s%s", links[i].at[0] == 'D' ? d : t, links[i].at + 1);
                 assert_int_equal(unlink(a), 0);
         }
-        assert_int_equal(rmdir(d), 0);
-        assert_int_equal(rmdir(t), 0);
+        assert_int_equal(rmdir(d) | rmdir(t), 0); /* both removed, whichever fails */
 }
 
 int main(void) {
