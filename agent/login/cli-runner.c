@@ -42,6 +42,7 @@ struct CliRunner {
         sd_event *event;
         const Launcher *launcher;
         const ProviderDef *provider;
+        char *login_id;     /* owned: the runner may outlive its login's session */
         CliCpuTotals *cpu_totals;
         CliRunnerCallbacks cb;
         void *userdata;
@@ -306,24 +307,26 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         return 0;
 }
 
-/* The CLI's end (pid, how it ended) in one line, with the CPU time that
- * it and all it started used (its cgroup's, read before the cgroup went:
- * from its on_exit, or before it is forgotten), which is added to the
- * totals; unknown without that cgroup, never 0. */
+/* The CLI's end (its login, pid, how it ended) in one line, with the
+ * CPU time that it and all it started used (its cgroup's, read before the
+ * cgroup went: from its on_exit, or before it is forgotten), which is
+ * added to the totals; unknown without that cgroup, never 0.  The line
+ * starts as the login's other lines do ("Login <id>: "), so a grep for
+ * the login's id finds it. */
 static void cpu_account(CliRunner *r, pid_t pid, const char *how) {
         uint64_t usec;
         int k;
 
         k = launcher_cpu_usec(r->launcher, pid, &usec);
         if (k >= 0)
-                log_info("Provider CLI %s (pid %d) %s, CPU %llu ms.", r->provider->id, (int)pid, how,
-                         (unsigned long long)(usec / USEC_PER_MSEC));
+                log_info("Login %s: Provider CLI %s (pid %d) %s, CPU %llu ms.", r->login_id, r->provider->id,
+                         (int)pid, how, (unsigned long long)(usec / USEC_PER_MSEC));
         else if (k == -ENOENT || k == -EOPNOTSUPP)
-                log_info("Provider CLI %s (pid %d) %s, CPU unknown (no cgroup of its own).", r->provider->id,
-                         (int)pid, how);
+                log_info("Login %s: Provider CLI %s (pid %d) %s, CPU unknown (no cgroup of its own).", r->login_id,
+                         r->provider->id, (int)pid, how);
         else
-                log_info_errno(k, "Provider CLI %s (pid %d) %s, CPU unknown (its cgroup's cpu.stat: %m).",
-                               r->provider->id, (int)pid, how);
+                log_info_errno(k, "Login %s: Provider CLI %s (pid %d) %s, CPU unknown (its cgroup's cpu.stat: %m).",
+                               r->login_id, r->provider->id, (int)pid, how);
         if (!r->cpu_totals)
                 return;
         if (k >= 0)
@@ -407,11 +410,16 @@ int cli_runner_start(sd_event *e, const Launcher *launcher, const CliRunnerOptio
 
         if (o->uid == 0)
                 return -EPERM; /* third-party code: never as root */
+        if (!o->login_id)
+                return -EINVAL;
         r = calloc(1, sizeof *r);
         if (!r)
                 return -ENOMEM;
         *r = (CliRunner) { .event = e, .launcher = launcher, .provider = o->provider, .cpu_totals = o->cpu_totals,
                            .cb = *cb, .userdata = userdata, .master = -EBADF };
+        r->login_id = strdup(o->login_id);
+        if (!r->login_id)
+                return -ENOMEM;
         prompt_matcher_init(&r->prompts, o->provider->prompts, o->provider->n_prompts);
         failure_watch_init(&r->failures, o->provider->failures);
         /* Without a PTY nothing turns the CLI's "\n" into "\r\n". */
@@ -484,6 +492,7 @@ CliRunner *cli_runner_free(CliRunner *r) {
         safe_close(r->master);
         screen_free(r->screen);
         transcript_free(r->transcript);
+        free(r->login_id);
         dispatching = r->dispatching;
         explicit_bzero(r, sizeof *r);
         if (dispatching > 0) {

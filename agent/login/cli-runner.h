@@ -61,7 +61,8 @@ typedef struct CliRunnerOptions {
         const char *home;             /* its HOME, and TMPDIR below it (CLI_TMPDIR_NAME) */
         const char *browser;          /* the BROWSER value */
         const char *control_socket;   /* exported as VMBA_CONTROL_SOCKET */
-        const char *login_id;         /* exported as VMBA_LOGIN_SESSION: whose $BROWSER it is */
+        const char *login_id;         /* never NULL (-EINVAL): exported as VMBA_LOGIN_SESSION, whose
+                                       * $BROWSER it is, and named in the CLI's end line */
         uid_t uid;                    /* the CLI runs as uid:gid (never 0: refused) */
         gid_t gid;
         /* RLIMIT_NPROC: the tasks uid may have at once, 0: no limit.  A

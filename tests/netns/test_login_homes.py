@@ -334,7 +334,7 @@ def test_a_clis_cpu_time_is_logged_and_counted(request, tmp_path, cgroups):
     (line,) = e.agent.log_lines(f"Login {s}: started ")
     cli = re.search(r"\(pid (\d+),", line).group(1)
     end_login(e, s, started, "cli-exits", 0)
-    end = f"Provider CLI codex (pid {cli}) exited 0, CPU "
+    end = f"Login {s}: Provider CLI codex (pid {cli}) exited 0, CPU "
     wait_until(lambda: e.agent.log_lines(end), 20, "the CLI's end logged")
     (line,) = e.agent.log_lines(end)
     tail = line.split(end, 1)[1]

@@ -9,7 +9,9 @@
  *
  * And that a CLI's CPU time, as the Launcher has it when the CLI ends
  * (exits, or is killed with the runner), is added to the owner's totals,
- * or counted as unknown, never as 0. */
+ * or counted as unknown, never as 0; and that the CLI's end line names
+ * its login as the login's other lines do ("Login <id>: "), whether it
+ * exited or was killed with the runner. */
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -323,27 +326,68 @@ static void on_exit_count(CliRunner *r, int wstatus, void *userdata) {
         f->n_exit++;
 }
 
+/* Whether the log (fd, from its start) holds line, a whole line after
+ * its "<N>ident: " prefix. */
+static bool log_has_line(int fd, const char *line) {
+        char buf[16384], want[512];
+        ssize_t n;
+
+        n = pread(fd, buf, sizeof buf - 1, 0);
+        assert_true(n >= 0 && (size_t)n < sizeof buf - 1);
+        buf[n] = '\0';
+        snprintf(want, sizeof want, ": %s\n", line);
+        if (strstr(buf, want))
+                return true;
+        fprintf(stderr, "no line \"%s\" in the log:\n%s", line, buf);
+        return false;
+}
+
+/* Ends the CLI (pid) that f->runner runs: killed with the runner, or
+ * killed and reaped before the runner goes; the log (stderr) meanwhile
+ * into a memfd, which is returned. */
+static int end_cli_logged(Fixture *f, pid_t pid, bool killed) {
+        int log, saved;
+
+        log = memfd_create("log", MFD_CLOEXEC);
+        assert_true(log >= 0);
+        saved = dup(STDERR_FILENO);
+        assert_int_equal(dup2(log, STDERR_FILENO), STDERR_FILENO);
+        if (!killed) {
+                assert_int_equal(kill(pid, SIGKILL), 0);
+                assert_int_equal(waitid(P_PID, (id_t)pid, &(siginfo_t){}, WEXITED | WNOWAIT), 0);
+                assert_true(children_reap(f->children) >= 1);
+                assert_int_equal(f->n_exit, 1);
+        }
+        f->runner = cli_runner_free(f->runner);
+        assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+        close(saved);
+        return log;
+}
+
 /* The CPU time the Launcher has for the CLI as it ends is added up;
  * without one (no cgroup, its cpu.stat unreadable, a launcher without
- * cgroups) the CLI counts as unknown, adding nothing. */
+ * cgroups) the CLI counts as unknown, adding nothing.  Each end is one
+ * line of the log, its login's id first. */
 static void test_cpu_counted(void **state) {
         static const struct {
                 int r;
                 bool killed;      /* freed while it runs, else it exits */
                 uint64_t usec, total, unknown;
+                const char *how, *cpu; /* the end line's */
         } cases[] = {
-                { 0, false, 1500, 1500, 0 },
-                { 0, true, 250, 1750, 0 },
-                { -ENOENT, false, 0, 1750, 1 },
-                { -EIO, true, 0, 1750, 2 },
-                { -EOPNOTSUPP, false, 0, 1750, 3 },
-                { 0, false, 0, 1750, 3 }, /* known, and 0: no unknown */
+                { 0, false, 1500, 1500, 0, "killed by SIGKILL", "CPU 1 ms." },
+                { 0, true, 250, 1750, 0, "killed", "CPU 0 ms." },
+                { -ENOENT, false, 0, 1750, 1, "killed by SIGKILL", "CPU unknown (no cgroup of its own)." },
+                { -EIO, true, 0, 1750, 2, "killed", "CPU unknown (its cgroup's cpu.stat: Input/output error)." },
+                { -EOPNOTSUPP, false, 0, 1750, 3, "killed by SIGKILL", "CPU unknown (no cgroup of its own)." },
+                { 0, false, 0, 1750, 3, "killed by SIGKILL", "CPU 0 ms." }, /* known, and 0: no unknown */
         };
         Fixture *f = *state;
         CliCpuTotals totals = {};
         char *argv[] = { (char *)"sh", (char *)"-c", (char *)"read x", NULL };
         char *patterns[] = { (char *)"https://login.example.test/authorize", NULL };
         ProviderDef p = { .id = (char *)"fake", .argv = argv, .url_patterns = patterns, .pty = true };
+        int log;
 
         if (geteuid() != 0)
                 skip();
@@ -351,6 +395,7 @@ static void test_cpu_counted(void **state) {
         f->launcher = (Launcher){ .start = wrap_start, .forget = wrap_forget, .cpu_usec = fake_cpu_usec, .ctx = f };
         f->totals = &totals;
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char line[256];
                 pid_t pid;
 
                 f->cpu_r = cases[i].r;
@@ -358,15 +403,11 @@ static void test_cpu_counted(void **state) {
                 f->n_exit = 0;
                 start(f, &p, &(CliRunnerCallbacks){ .on_exit = on_exit_count });
                 pid = cli_runner_pid(f->runner);
-                if (cases[i].killed)
-                        f->runner = cli_runner_free(f->runner);
-                else {
-                        assert_int_equal(kill(pid, SIGKILL), 0);
-                        assert_int_equal(waitid(P_PID, (id_t)pid, &(siginfo_t){}, WEXITED | WNOWAIT), 0);
-                        assert_true(children_reap(f->children) >= 1);
-                        assert_int_equal(f->n_exit, 1);
-                        f->runner = cli_runner_free(f->runner);
-                }
+                log = end_cli_logged(f, pid, cases[i].killed);
+                snprintf(line, sizeof line, "Login test-login: Provider CLI fake (pid %d) %s, %s", (int)pid,
+                         cases[i].how, cases[i].cpu);
+                assert_true(log_has_line(log, line));
+                close(log);
                 assert_int_equal(f->cpu_pid, pid);
                 assert_int_equal(totals.usec, cases[i].total);
                 assert_int_equal(totals.unknown, cases[i].unknown);
