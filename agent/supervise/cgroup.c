@@ -36,6 +36,13 @@ struct Cgroup {
         char *procs;             /* path/cgroup.procs */
         bool made;
         sd_event_source *emptied; /* cgroup.events, while waiting to remove it */
+        /* The CPU time of everything that ran in it (cgroup_cpu_total()):
+         * of the times it was made and removed before, each read just
+         * before its removal; of the one there now, its cpu.stat less
+         * what it held when taken over from an agent before this one, as
+         * read last. */
+        uint64_t cpu_ended, cpu_base, cpu_seen;
+        unsigned cpu_unread;     /* removals whose cpu.stat could not be read */
 };
 
 static int cg_path(char *buf, size_t size, const char *dir, const char *file) {
@@ -54,6 +61,18 @@ static bool cg_has(const char *dir, const char *file) {
         char path[PATH_MAX];
 
         return cg_path(path, sizeof path, dir, file) >= 0 && access(path, F_OK) >= 0;
+}
+
+/* The usage_usec of the cgroup at dir, or -errno. */
+static int cg_usage(const char *dir, uint64_t *ret) {
+        _cleanup_(freep) char *text = NULL;
+        char path[PATH_MAX];
+        int r;
+
+        r = cg_path(path, sizeof path, dir, "cpu.stat");
+        if (r >= 0)
+                r = read_full_file(path, 4096, &text, NULL);
+        return r < 0 ? r : proc_cpu_stat_usage(text, ret);
 }
 
 static int is_cgroup2(const char *path) {
@@ -222,16 +241,43 @@ int cgroup_new(sd_event *e, const char *base, const char *name, Cgroup **ret) {
         return 0;
 }
 
+/* The CPU time of the cgroup there now, since this Cgroup has it (read
+ * now, and kept as the last read), or -errno. */
+static int cg_cpu_now(Cgroup *cg, uint64_t *ret) {
+        uint64_t usec;
+        int r = cgroup_cpu_usec(cg, &usec);
+
+        if (r < 0)
+                return r;
+        /* Never less than read before: a counter does not go back. */
+        cg->cpu_seen = MAX(cg->cpu_seen, usec - MIN(usec, cg->cpu_base));
+        *ret = cg->cpu_seen;
+        return 0;
+}
+
+/* It was removed: its time (r: the read just before, usec) is added to
+ * what ended; an unreadable one adds what was read last, and counts. */
+static void cg_removed(Cgroup *cg, int r, uint64_t usec) {
+        cg->cpu_ended += r >= 0 ? usec : cg->cpu_seen;
+        cg->cpu_unread += r < 0;
+        cg->cpu_base = cg->cpu_seen = 0;
+        cg->made = false;
+}
+
 /* Removes the cgroup when it is empty: 1 when removed (or gone), 0 when
- * not yet, -errno. */
+ * not yet, -errno.  Its CPU time is read once it is empty: nothing runs
+ * there to add to it before the rmdir (only the agent, on this thread,
+ * moves a process in). */
 static int cg_try_remove(Cgroup *cg, int events_fd) {
-        int r = cg_populated(events_fd);
+        uint64_t usec = 0;
+        int r = cg_populated(events_fd), k;
 
         if (r != 0)
                 return r < 0 ? r : 0;
+        k = cg_cpu_now(cg, &usec);
         if (rmdir(cg->path) < 0 && errno != ENOENT)
                 return -errno;
-        cg->made = false;
+        cg_removed(cg, k, usec);
         cg->emptied = sd_event_source_disable_unref(cg->emptied);
         return 1;
 }
@@ -246,18 +292,22 @@ static int cg_remove(Cgroup *cg) {
         char path[PATH_MAX];
         int fd, r;
 
-        if (rmdir(cg->path) >= 0 || errno == ENOENT) {
-                cg->made = false;
-                return 0;
-        }
-        if (errno != EBUSY)
-                return -errno;
         r = cg_path(path, sizeof path, cg->path, "cgroup.events");
         if (r < 0)
                 return r;
         fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
+        if (fd < 0) {
+                if (errno != ENOENT)
+                        return -errno;
+                cg_removed(cg, -ENOENT, 0); /* removed by someone else: its last read counts */
+                return 0;
+        }
+        /* Empty already (its main process was all it held): removed now. */
+        r = cg_try_remove(cg, fd);
+        if (r != 0) {
+                safe_close(fd);
+                return MIN(r, 0);
+        }
         /* The kernel signals a change of cgroup.events as POLLPRI. */
         r = sd_event_add_io(cg->event, &cg->emptied, fd, EPOLLPRI, on_events, cg);
         if (r < 0) {
@@ -271,6 +321,8 @@ static int cg_remove(Cgroup *cg) {
 }
 
 int cgroup_make(Cgroup *cg, const char **ret_procs) {
+        uint64_t usec;
+
         cg->emptied = sd_event_source_disable_unref(cg->emptied);
         if (mkdir(cg->path, 0755) < 0) {
                 if (errno != EEXIST)
@@ -278,7 +330,11 @@ int cgroup_make(Cgroup *cg, const char **ret_procs) {
                 /* Still emptying (it is the same service's), or left by an
                  * agent that ran before this one. */
                 (void)cg_write(cg->path, "cgroup.kill", "1");
-        }
+                /* What that agent's processes used is not this one's. */
+                if (!cg->made && cg_usage(cg->path, &usec) >= 0)
+                        cg->cpu_base = usec;
+        } else if (cg->made)
+                cg_removed(cg, -ENOENT, 0); /* removed by someone else: its last read counts */
         cg->made = true;
         *ret_procs = cg->procs;
         return 0;
@@ -289,16 +345,19 @@ bool cgroup_exists(const Cgroup *cg) {
 }
 
 int cgroup_cpu_usec(Cgroup *cg, uint64_t *ret) {
-        _cleanup_(freep) char *text = NULL;
-        char path[PATH_MAX];
-        int r;
-
         if (!cg || !cg->made)
                 return -ENOENT;
-        r = cg_path(path, sizeof path, cg->path, "cpu.stat");
-        if (r >= 0)
-                r = read_full_file(path, 4096, &text, NULL);
-        return r < 0 ? r : proc_cpu_stat_usage(text, ret);
+        return cg_usage(cg->path, ret);
+}
+
+void cgroup_cpu_total(Cgroup *cg, uint64_t *ret_usec, unsigned *ret_unread) {
+        uint64_t now_usec = 0;
+
+        if (cg && cg->made)
+                (void)cg_cpu_now(cg, &now_usec);
+        *ret_usec = cg ? cg->cpu_ended + (cg->made ? cg->cpu_seen : 0) : 0;
+        if (ret_unread)
+                *ret_unread = cg ? cg->cpu_unread : 0;
 }
 
 /* The processes in cg outside process group pgid (0: all), or -errno. */

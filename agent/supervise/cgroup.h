@@ -57,6 +57,17 @@ bool cgroup_exists(const Cgroup *cg);
  * made (NULL-safe), -errno. */
 int cgroup_cpu_usec(Cgroup *cg, uint64_t *ret);
 
+/* The CPU time of everything that ran in the cgroup while cg had it, in
+ * *ret_usec: each time it was made and then removed, read just before
+ * its removal (once it emptied: the processes killed with it included),
+ * and the one there now, read now; of one taken over from an agent
+ * before this one, what it had counted then is not included.  A
+ * cpu.stat that cannot be read counts as read last: the total never goes
+ * back, and *ret_unread (NULL: not asked) counts the removals that could
+ * not read it (what they used after the last read is missing).  NULL:
+ * 0 and 0. */
+void cgroup_cpu_total(Cgroup *cg, uint64_t *ret_usec, unsigned *ret_unread);
+
 /* SIGKILLs every process in the cgroup (its main process has exited),
  * then removes it: now when it is empty, else once it is (cgroup.events,
  * on the event loop), unless cgroup_make() takes it first.  The number of
