@@ -65,8 +65,21 @@ static void snapshot_network(Manager *m, Snapshot *s) {
         n->mtu = i->mtu;
 }
 
-/* The services, and the facts the status decision needs from them. */
-static int snapshot_services(Manager *m, Snapshot *s, HealthFacts *f) {
+/* Service i's CPU time (its cgroup's cpu.stat read now) into h: for
+ * /metrics only, /health does not show it. */
+static void service_cpu(Manager *m, size_t i, HealthService *h) {
+        ServiceCpu c;
+
+        if (supervisor_service_cpu(m->supervisor, i, &c) < 0)
+                return;
+        h->cpu_counted = c.counted;
+        h->cpu_usec = c.usec;
+        h->cpu_unknown = c.unknown;
+}
+
+/* The services, and the facts the status decision needs from them;
+ * with_cpu: their CPU times too. */
+static int snapshot_services(Manager *m, Snapshot *s, HealthFacts *f, bool with_cpu) {
         size_t n = m->supervisor ? supervisor_n_services(m->supervisor) : 0;
 
         s->services = calloc(n ? n : 1, sizeof *s->services);
@@ -83,6 +96,8 @@ static int snapshot_services(Manager *m, Snapshot *s, HealthFacts *f) {
                         .ready_boottime = st.ready_boottime, .retry_in = st.retry_in,
                         .on_demand = st.on_demand,
                 };
+                if (with_cpu)
+                        service_cpu(m, i, &s->services[s->h.n_services - 1]);
                 if (st.on_demand)
                         continue;
                 /* One that ended is not coming back by itself either. */
@@ -136,7 +151,8 @@ static const char *clis_unavailable(Manager *m) {
         return m->logins && login_manager_providers(m->logins) ? login_manager_cli_unavailable(m->logins) : NULL;
 }
 
-static int snapshot_take(Manager *m, Snapshot *s, bool with_http) {
+/* for_metrics: with what only /metrics shows (CPU times, HTTP counts). */
+static int snapshot_take(Manager *m, Snapshot *s, bool for_metrics) {
         HealthSnapshot *h = &s->h;
         const char *cli_error = clis_unavailable(m);
         HealthFacts f = {
@@ -177,11 +193,11 @@ static int snapshot_take(Manager *m, Snapshot *s, bool with_http) {
         restore_report(m, &h->restore);
         h->push_enabled = !!m->handoff;
         h->push_queued = m->handoff ? handoff_queued(m->handoff) : 0;
-        r = snapshot_services(m, s, &f);
+        r = snapshot_services(m, s, &f, for_metrics);
         h->status = health_status_to_string(health_status_decide(&f));
         if (r >= 0)
                 r = snapshot_clis(m, s);
-        if (r >= 0 && with_http)
+        if (r >= 0 && for_metrics)
                 r = snapshot_http(m, s);
         return r;
 }

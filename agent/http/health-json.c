@@ -407,6 +407,35 @@ static void put_service_metrics(FILE *f, const HealthSnapshot *s) {
         }
 }
 
+static void put_seconds_usec(FILE *f, uint64_t usec) {
+        fprintf(f, "%llu.%06llu\n", (unsigned long long)(usec / USEC_PER_SEC),
+                (unsigned long long)(usec % USEC_PER_SEC));
+}
+
+/* Known and unknown apart, as the logins' CLIs: a service without a
+ * cgroup has no seconds at all, never a 0 that would read as idle. */
+static void put_service_cpu_metrics(FILE *f, const HealthSnapshot *s) {
+        put_header(f, "vmba_service_cpu_seconds_total", "counter",
+                   "CPU seconds each service (with all it started) used over its runs, read from its cgroup "
+                   "(only services with cgroups of their own).");
+        for (size_t k = 0; k < s->n_services; k++) {
+                if (!s->services[k].cpu_counted)
+                        continue;
+                fputs("vmba_service_cpu_seconds_total{service=\"", f);
+                put_label(f, s->services[k].name);
+                fputs("\"} ", f);
+                put_seconds_usec(f, s->services[k].cpu_usec);
+        }
+        put_header(f, "vmba_service_cpu_unknown_total", "counter",
+                   "Runs of each service whose CPU time is not in its seconds (no cgroup of its own, or its "
+                   "cpu.stat unreadable as it was removed).");
+        for (size_t k = 0; k < s->n_services; k++) {
+                fputs("vmba_service_cpu_unknown_total{service=\"", f);
+                put_label(f, s->services[k].name);
+                fprintf(f, "\"} %llu\n", (unsigned long long)s->services[k].cpu_unknown);
+        }
+}
+
 static void put_phase(FILE *f, const char *phase, usec_t t) {
         if (t == 0)
                 return; /* not reached: absent rather than a misleading 0 */
@@ -439,9 +468,8 @@ static void put_login_metrics(FILE *f, const HealthSnapshot *s) {
         put_header(f, "vmba_login_cli_cpu_seconds_total", "counter",
                    "CPU seconds the logins' provider CLIs (with all they started) used, summed over those that "
                    "ended with it known.");
-        fprintf(f, "vmba_login_cli_cpu_seconds_total %llu.%06llu\n",
-                (unsigned long long)(s->login_cli_cpu_usec / USEC_PER_SEC),
-                (unsigned long long)(s->login_cli_cpu_usec % USEC_PER_SEC));
+        fputs("vmba_login_cli_cpu_seconds_total ", f);
+        put_seconds_usec(f, s->login_cli_cpu_usec);
         put_header(f, "vmba_login_cli_cpu_unknown_total", "counter",
                    "Logins' provider CLIs that ended with their CPU time unknown (no cgroup of their own, or "
                    "its cpu.stat unreadable).");
@@ -461,6 +489,7 @@ int health_build_metrics(const HealthSnapshot *s, char **ret, size_t *ret_size) 
         put_header(f, "vmba_uptime_seconds", "gauge", "Seconds since the agent started.");
         fprintf(f, "vmba_uptime_seconds %llu\n", (unsigned long long)(s->uptime / USEC_PER_SEC));
         put_service_metrics(f, s);
+        put_service_cpu_metrics(f, s);
         put_http_metrics(f, s);
         put_login_metrics(f, s);
         if (s->restore.enabled) {

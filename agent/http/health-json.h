@@ -30,6 +30,12 @@ typedef struct HealthService {
         usec_t ready_boottime;     /* CLOCK_BOOTTIME µs of the last ready; 0 = never */
         usec_t retry_in;           /* failed, started again in this many µs; 0 = no retry to come */
         bool on_demand;
+        /* CPU time (/metrics only), summed over its runs whose time is
+         * known (µs), and the runs whose time is not; without cgroups
+         * (cpu_counted false) its seconds are no measure: left out. */
+        bool cpu_counted;
+        uint64_t cpu_usec;
+        uint64_t cpu_unknown;
 } HealthService;
 
 /* What netinit did, as text.  NULL or "" strings are null in JSON. */

@@ -103,6 +103,7 @@ typedef struct Service {
         SvOutput *output;
         Probe *probe;
         Cgroup *cgroup;          /* NULL: no cgroups (SupervisorOptions.cgroup_base) */
+        unsigned spawns_uncounted; /* processes spawned without a cgroup of their own: CPU time unknown */
 } Service;
 
 struct Supervisor {
@@ -517,6 +518,7 @@ static int service_spawn_process(Service *s, uid_t uid, gid_t gid, int *ret_prob
         if (r < 0)
                 return spawn_undo(s, r);
         s->pid = pid;
+        s->spawns_uncounted += !cgroup_procs;
         /* A cgroup taken over from a start before may have counted CPU
          * already: the ready timeout's periods count from here. */
         (void)cgroup_cpu_usec(s->cgroup, &s->ready_cpu_usec);
@@ -792,6 +794,19 @@ int supervisor_get_status(Supervisor *sv, size_t i, ServiceStatus *ret) {
                  * goes to STARTING or WAITING at once. */
                 .ended = s->want && s->state == SERVICE_INACTIVE,
         };
+        return 0;
+}
+
+int supervisor_service_cpu(Supervisor *sv, size_t i, ServiceCpu *ret) {
+        Service *s;
+        unsigned unread;
+
+        if (!sv || i >= sv->n)
+                return -ERANGE;
+        s = &sv->services[i];
+        *ret = (ServiceCpu){ .counted = !!s->cgroup };
+        cgroup_cpu_total(s->cgroup, &ret->usec, &unread);
+        ret->unknown = (uint64_t)s->spawns_uncounted + unread;
         return 0;
 }
 

@@ -79,6 +79,21 @@ int supervisor_stop_all(Supervisor *s, void (*done)(void *userdata), void *userd
 size_t supervisor_n_services(Supervisor *s);
 /* Fills *ret for service i (0-based, dependency order); -ERANGE past the end. */
 int supervisor_get_status(Supervisor *s, size_t i, ServiceStatus *ret);
+/* The CPU time of a service, summed over its runs (each process spawned,
+ * with all it started), read from its cgroup: each ended run's as its
+ * cgroup was removed (what it left there, killed with it, included; a
+ * run that takes over the cgroup while it still empties goes on
+ * counting in it), the live run's now.  Without cgroups its CPU time is
+ * unknown: counted is false and usec is no measure of it (0). */
+typedef struct ServiceCpu {
+        bool counted;     /* it gets a cgroup of its own (SupervisorOptions.cgroup_base) */
+        uint64_t usec;    /* over its runs whose time is known */
+        uint64_t unknown; /* its runs whose time is not (wholly) in usec: spawned without a cgroup of
+                           * their own, or whose cgroup's cpu.stat could not be read as it was removed */
+} ServiceCpu;
+/* Fills *ret for service i (as supervisor_get_status()), reading its
+ * cgroup's cpu.stat now; -ERANGE past the end. */
+int supervisor_service_cpu(Supervisor *sv, size_t i, ServiceCpu *ret);
 /* true when every service that is not on-demand is READY; otherwise false
  * and a one-line reason ("x11vnc: starting") in reason. */
 bool supervisor_chain_ready(Supervisor *s, char *reason, size_t size);

@@ -24,7 +24,10 @@ Python programs), the real agent in a fresh network namespace:
 - a service's env overrides the agent's, and systemd's variables meant
   for the agent (NOTIFY_SOCKET, WATCHDOG_*, LISTEN_*) are not passed on;
 - the services have an IPC namespace of their own where the SysV shared
-  memory of a service killed with SIGKILL is destroyed with it.
+  memory of a service killed with SIGKILL is destroyed with it;
+- with a cgroup for each service, /metrics gives its CPU seconds (all it
+  started included), summed over its runs, a restart included; without
+  cgroups no seconds, and each run counted as one whose time is unknown.
 """
 import errno
 import os
@@ -33,6 +36,8 @@ import signal
 import socket
 import subprocess
 import sys
+
+import pytest
 
 from cgroups import cgroup_procs, cgroup_view
 from netns import DEADLINE_SCALE, wait_until
@@ -349,6 +354,71 @@ def test_ready_timeout_counts_the_cpu_of_the_whole_cgroup(agent_bin, cgroup_root
                f"cgroup_root={agent_root}", services=services, wrap=wrap) as a:
         a.wait_state("wrapper", "ready", timeout=60)
         assert a.log_lines("Service wrapper: not ready after 500 ms but busy")
+        assert a.stop() == 0
+
+
+# A bounded amount of work (not time), then its own CPU time in µs (a
+# lower bound of its cgroup's: the cgroup counts every process, each to
+# the nanosecond), then ready (fd-line), then idle until killed.
+BURNER = ("import os, signal\n"
+          "n = 0\n"
+          "for i in range(3_000_000): n += i\n"
+          "t = os.times()\n"
+          "print(f'burned {round((t.user + t.system) * 1e6)} us', flush=True)\n"
+          "os.write(3, b'ready\\n')\n"
+          "while True: signal.pause()")
+
+
+def service_cpu(a, name):
+    """/metrics' CPU seconds of service name in µs (None: no sample), and
+    its runs whose CPU time is unknown."""
+    status, body = a.get("/metrics")
+    assert status == 200, body
+    lines = body.decode().splitlines()
+    seconds = [l.split()[1] for l in lines if l.startswith(f'vmba_service_cpu_seconds_total{{service="{name}"}} ')]
+    unknown = [l.split()[1] for l in lines if l.startswith(f'vmba_service_cpu_unknown_total{{service="{name}"}} ')]
+    assert len(seconds) <= 1 and len(unknown) == 1, body
+    assert all(re.fullmatch(r"\d+\.\d{6}", v) for v in seconds), seconds
+    return (int(seconds[0].replace(".", "")) if seconds else None), int(unknown[0])
+
+
+def burned(a, n):
+    """The CPU times the burner's first n runs said they used, in µs."""
+    lines = wait_until(lambda: (l := a.log_lines("burner: burned ")) and len(l) >= n and l, 30,
+                       f"{n} burns logged")
+    return [int(re.search(r"burned (\d+) us", l).group(1)) for l in lines[:n]]
+
+
+@pytest.mark.parametrize("cgroups", [True, False])
+def test_service_cpu_counted_over_its_restarts(request, agent_bin, tmp_path, cgroups):
+    """A service whose worker (a child of its shell) burns a bounded
+    amount of CPU before it is ready: /metrics gives the service's CPU
+    seconds, at least what the worker says it used, and after the service
+    is killed and started again, at least that much more: the ended run's
+    time is kept (read as its cgroup went), the new run's added.  Without
+    cgroups no seconds at all (no 0 that would read as idle), and each
+    run is counted as one whose time is unknown."""
+    services = [{"name": "burner", "argv": ["/bin/sh", "-c", '/usr/bin/python3 -c "$1"; exit 5', "sh", BURNER],
+                 "ready_timeout_ms": 60000, "probe": {"type": "fd-line"}}]
+    sets, wrap = (), ()
+    if cgroups:
+        wrap, agent_root = cgroup_view(tmp_path, request.getfixturevalue("cgroup_root"))
+        sets = (f"cgroup_root={agent_root}",)
+    with Agent(agent_bin, *FAST, *sets, services=services, wrap=wrap) as a:
+        a.wait_state("burner", "ready", timeout=60)
+        (first,) = burned(a, 1)
+        usec1, unknown1 = service_cpu(a, "burner")
+        os.kill(a.services()["burner"]["pid"], signal.SIGKILL)
+        wait_until(lambda: a.try_services().get("burner", {}).get("restarts") == 1, 30, "burner restarted")
+        a.wait_state("burner", "ready", timeout=60)
+        _, second = burned(a, 2)
+        usec2, unknown2 = service_cpu(a, "burner")
+        if cgroups:
+            assert (unknown1, unknown2) == (0, 0)
+            assert first > 0 and usec1 >= first, (usec1, first)
+            assert usec2 >= usec1 + second, (usec1, usec2, second)
+        else:
+            assert (usec1, unknown1, usec2, unknown2) == (None, 1, None, 2)
         assert a.stop() == 0
 
 

@@ -151,6 +151,45 @@ static void test_metrics_cli_cpu(void **state) {
         }
 }
 
+/* A service's CPU seconds to the microsecond, as the CLIs'; a service
+ * without cgroups (not counted) has no seconds sample at all, whatever
+ * its usec says: only its unknown runs, 0 too. */
+static void test_metrics_service_cpu(void **state) {
+        static const struct {
+                bool counted;
+                uint64_t usec, unknown;
+                const char *seconds, *unknowns; /* seconds NULL: no sample */
+        } cases[] = {
+                { true, 0, 0, "vmba_service_cpu_seconds_total{service=\"x\"} 0.000000\n",
+                  "vmba_service_cpu_unknown_total{service=\"x\"} 0\n" },
+                { true, 1234567, 1, "vmba_service_cpu_seconds_total{service=\"x\"} 1.234567\n",
+                  "vmba_service_cpu_unknown_total{service=\"x\"} 1\n" },
+                { true, UINT64_MAX, UINT64_MAX, "vmba_service_cpu_seconds_total{service=\"x\"} 18446744073709.551615\n",
+                  "vmba_service_cpu_unknown_total{service=\"x\"} 18446744073709551615\n" },
+                { false, 0, 0, NULL, "vmba_service_cpu_unknown_total{service=\"x\"} 0\n" },
+                { false, 5, 3, NULL, "vmba_service_cpu_unknown_total{service=\"x\"} 3\n" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(freep) char *text = NULL;
+                HealthService sv = { .name = "x", .cpu_counted = cases[i].counted, .cpu_usec = cases[i].usec,
+                                     .cpu_unknown = cases[i].unknown };
+                HealthSnapshot s;
+
+                snapshot_base(&s);
+                s.services = &sv;
+                s.n_services = 1;
+                assert_int_equal(health_build_metrics(&s, &text, NULL), 0);
+                assert_non_null(strstr(text, "# TYPE vmba_service_cpu_seconds_total counter\n"));
+                if (cases[i].seconds)
+                        assert_non_null(strstr(text, cases[i].seconds));
+                else
+                        assert_null(strstr(text, "\nvmba_service_cpu_seconds_total{"));
+                assert_non_null(strstr(text, "# TYPE vmba_service_cpu_unknown_total counter\n"));
+                assert_non_null(strstr(text, cases[i].unknowns));
+        }
+}
+
 /* The exact /health JSON for test_health_full's snapshot (below). */
 static const char health_full_json[] =
         "{\"status\":\"failed\",\"version\":\"0.1.0\",\"build_id\":\"img-2026.11.21-abc\","
@@ -312,6 +351,15 @@ static const char metrics_text[] =
         "with a retry to come).\n"
         "# TYPE vmba_service_retry_seconds gauge\n"
         "vmba_service_retry_seconds{service=\"we\\\"ird\\\\name\\n\"} 12.346\n"
+        "# HELP vmba_service_cpu_seconds_total CPU seconds each service (with all it started) used over its "
+        "runs, read from its cgroup (only services with cgroups of their own).\n"
+        "# TYPE vmba_service_cpu_seconds_total counter\n"
+        "vmba_service_cpu_seconds_total{service=\"xvfb\"} 2.500001\n"
+        "# HELP vmba_service_cpu_unknown_total Runs of each service whose CPU time is not in its seconds (no "
+        "cgroup of its own, or its cpu.stat unreadable as it was removed).\n"
+        "# TYPE vmba_service_cpu_unknown_total counter\n"
+        "vmba_service_cpu_unknown_total{service=\"xvfb\"} 0\n"
+        "vmba_service_cpu_unknown_total{service=\"we\\\"ird\\\\name\\n\"} 4\n"
         "# HELP vmba_http_requests_total HTTP requests answered, by route and status.\n"
         "# TYPE vmba_http_requests_total counter\n"
         "vmba_http_requests_total{route=\"/health\",status=\"200\"} 17\n"
@@ -342,8 +390,10 @@ static const char metrics_text[] =
 
 static void test_metrics(void **state) {
         HealthService sv[] = {
-                { .name = "xvfb", .state = READY, .restarts = 3, .ready_boottime = 900000 },
-                { .name = "we\"ird\\name\n", .state = FAILED, .retry_in = 12345678 },
+                { .name = "xvfb", .state = READY, .restarts = 3, .ready_boottime = 900000, .cpu_counted = true,
+                  .cpu_usec = 2500001 },
+                { .name = "we\"ird\\name\n", .state = FAILED, .retry_in = 12345678, .cpu_usec = 7,
+                  .cpu_unknown = 4 },
         };
         HealthHttpCount http[] = {
                 { "/health", 200, 17 },
@@ -427,6 +477,7 @@ int main(void) {
                 cmocka_unit_test(test_health_restore),
                 cmocka_unit_test(test_metrics_push),
                 cmocka_unit_test(test_metrics_cli_cpu),
+                cmocka_unit_test(test_metrics_service_cpu),
                 cmocka_unit_test(test_health_network_failed),
                 cmocka_unit_test(test_health_escaping),
                 cmocka_unit_test(test_ready),
