@@ -2,7 +2,8 @@
  * arbitrary bytes as build_id, config_error, a service name and its last
  * error must always give valid JSON that jansson re-serializes to the very
  * same bytes, and the metrics text must stay one sample per line (the
- * service's name a label of each of its samples, its retry's included). */
+ * service's name a label of each of its samples, its retry's and its CPU
+ * time's included). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static const char *const states[] = { "ready", "failed" };
         const char *dns[1];
-        HealthService sv = { .state = 0, .pid = 7, .retry_in = 1 }; /* its metrics sample carries the name */
+        /* Its retry and CPU samples carry the name too. */
+        HealthService sv = { .state = 0, .pid = 7, .retry_in = 1, .cpu_counted = true, .cpu_usec = 1 };
         HealthSnapshot s = { .status = "ok", .version = "0.1.0", .network = { .status = "applied" },
                              .state_names = states, .n_states = 2 };
         char *buf, *text = NULL, *again, *metrics = NULL;
