@@ -232,16 +232,24 @@ def login_of(url):
 
 
 def cli_pids(e):
-    """Fake CLIs still running in the namespace."""
-    found = []
+    """Fake CLIs still running in the namespace: each a CLI the agent
+    started, or a process of one whose CLI is gone.  A child of a running
+    one is left out: between its fork and its exec (the $BROWSER opener,
+    run after the URL the agent may already have read off the screen) it
+    shows its CLI's command line too."""
+    found = {}
     for p in e.ns.run("ip", "netns", "pids", e.ns.name, check=False).stdout.split():
         try:
             with open(f"/proc/{p}/cmdline", "rb") as f:
-                if b"fake_cli.py" in f.read():
-                    found.append(p)
-        except OSError:
-            pass
-    return found
+                cmdline = f.read()
+            with open(f"/proc/{p}/stat") as f:
+                # The parent's pid follows the command name's closing ")".
+                ppid = f.read().rsplit(")", 1)[1].split()[1]
+        except (OSError, IndexError):
+            continue
+        if b"fake_cli.py" in cmdline:
+            found[p] = ppid
+    return [p for p, ppid in found.items() if ppid not in found]
 
 
 def open_gate(e, s, name=".open-gate"):
