@@ -54,7 +54,7 @@ int manager_new(Manager **ret) {
                 return -ENOMEM;
         config_init(&m->config);
         m->start_monotonic = now(CLOCK_MONOTONIC);
-        m->novnc_socket = -EBADF;
+        m->novnc_socket = m->http_v6_hold = m->novnc_v6_hold = -EBADF;
         desktop_init(&m->desktop);
         m->port_floor = -1;
         r = sd_event_new(&m->event);
@@ -89,6 +89,8 @@ Manager *manager_free(Manager *m) {
         free(m->cgroup_base);
         m->children = children_free(m->children);
         m->novnc_socket = safe_close(m->novnc_socket);
+        m->http_v6_hold = safe_close(m->http_v6_hold);
+        m->novnc_v6_hold = safe_close(m->novnc_v6_hold);
         m->secrets = host_secrets_free(m->secrets);
         desktop_done(&m->desktop);
         m->clis = cli_installed_free(m->clis);

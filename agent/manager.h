@@ -44,6 +44,9 @@ typedef struct Manager {
         bool own_ipc_ns;          /* the agent made its services an IPC namespace of their own */
         MachineIdRequest machine_id; /* systemd.machine_id= as read with the vmba.* keys (PID 1) */
         int novnc_socket;         /* websockify's listening socket, the agent's (display.h) */
+        /* The IPv6 side of the HTTP and noVNC ports when those listen on
+         * 0.0.0.0, held by the agent (tcp_port_hold_ipv6()); -EBADF: none. */
+        int http_v6_hold, novnc_v6_hold;
         usec_t start_monotonic;   /* for uptime_s */
         char build_id[256];       /* first line of build_id_path, "" = unknown */
         CliInstalled *clis;       /* the pinned CLIs and what is installed (/health); NULL: none */

@@ -524,6 +524,23 @@ static uid_t browser_uid(const Config *c) {
         return uid;
 }
 
+/* The IPv6 side of a port the agent listens on at 0.0.0.0 (what: whose
+ * port), held for the agent's life: else any local user could listen on
+ * [::1]:port, and a client of localhost:port that tries ::1 first
+ * (glibc's order: curl, Python) would bring that user its request (a
+ * Bearer token, an OAuth code and state, a viewer's desktop secret). */
+static int port_hold_ipv6(int listen_fd, const char *what) {
+        int fd, r = tcp_port_hold_ipv6(listen_fd, &fd);
+
+        if (r == -EADDRINUSE)
+                log_warning("Another local process holds the %s port on IPv6 ([::]): clients of localhost that try "
+                            "IPv6 first reach it, not the agent.", what);
+        else if (r < 0)
+                log_warning_errno(r, "Cannot hold the %s port on IPv6, which any local user may then take: %m",
+                                  what);
+        return r < 0 ? -EBADF : fd;
+}
+
 static int setup_http(Manager *m) {
         const Config *c = &m->config;
         ListenFds fds = notify_listen_fds();
@@ -555,6 +572,7 @@ static int setup_http(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to start HTTP on %s:%u: %m", c->http_listen, c->http_port);
         m->boot.http = now(CLOCK_BOOTTIME);
+        m->http_v6_hold = port_hold_ipv6(http_server_listen_fd(m->http), "HTTP");
         r = health_routes_register(m);
         if (r < 0)
                 return log_error_errno(r, "Failed to register the health routes: %m");
@@ -638,6 +656,8 @@ static int novnc_socket_bind(Manager *m) {
 static void novnc_socket_make(Manager *m) {
         if (m->novnc_socket < 0 && novnc_socket_bind(m) < 0)
                 return;
+        if (m->novnc_v6_hold < 0)
+                m->novnc_v6_hold = port_hold_ipv6(m->novnc_socket, "noVNC");
         /* The viewers' connections inherit it: one whose viewer vanished
          * ends (websockify lifts its timeout once the WebSocket is up, and
          * sets this only on a socket it makes itself). */
@@ -688,8 +708,10 @@ static int load_services(Manager *m, ServiceDefs *ret) {
                 if (r < 0)
                         return log_error_errno(r, "Invalid display configuration: %s", err[0] ? err : strerror(-r));
                 /* No websockify in this stack: nothing may queue on its port. */
-                if (service_defs_find(ret, DISPLAY_SERVICE_WEBSOCKIFY) < 0)
+                if (service_defs_find(ret, DISPLAY_SERVICE_WEBSOCKIFY) < 0) {
                         m->novnc_socket = safe_close(m->novnc_socket);
+                        m->novnc_v6_hold = safe_close(m->novnc_v6_hold);
+                }
                 return 0;
         }
         r = read_full_file(c->services_file, SERVICES_FILE_MAX, &text, NULL);

@@ -1,6 +1,7 @@
 /* See socket-util.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -51,6 +52,31 @@ int tcp_socket_bound(const char *address, uint16_t port, int sock_flags, bool li
         if (listen_now)
                 (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         if (bind(fd, &a.sa, len) < 0 || (listen_now && listen(fd, SOMAXCONN) < 0)) {
+                int e = errno;
+                close(fd);
+                return -e;
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+int tcp_port_hold_ipv6(int listen_fd, int *ret_fd) {
+        SockaddrIn bound = {};
+        struct sockaddr_in6 any = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
+        socklen_t len = sizeof bound;
+        int one = 1, fd;
+
+        *ret_fd = -EBADF;
+        if (getsockname(listen_fd, &bound.sa, &len) < 0)
+                return -errno;
+        if (bound.sa.sa_family != AF_INET || bound.in.sin_addr.s_addr != htonl(INADDR_ANY))
+                return 0;
+        fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return errno == EAFNOSUPPORT ? 0 : -errno; /* ipv6.disable=1 */
+        any.sin6_port = bound.in.sin_port;
+        if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0 ||
+            bind(fd, (struct sockaddr *)&any, sizeof any) < 0) {
                 int e = errno;
                 close(fd);
                 return -e;

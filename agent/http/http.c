@@ -163,6 +163,12 @@ unsigned http_server_connections(HttpServer *s) {
         return (unsigned)http_peers_total(s->peers);
 }
 
+int http_server_listen_fd(HttpServer *s) {
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_LISTEN_FD);
+
+        return info ? info->listen_fd : -EBADF;
+}
+
 unsigned long long http_server_loopback_unowned(HttpServer *s) {
         return s->loopback_unowned;
 }

@@ -137,6 +137,8 @@ size_t http_server_get_counters(HttpServer *s, const HttpCounter **ret);
 unsigned http_server_waiting(HttpServer *s);
 /* Connections admitted (within the limits) and not yet closed. */
 unsigned http_server_connections(HttpServer *s);
+/* The listening socket (borrowed: libmicrohttpd's), or -EBADF. */
+int http_server_listen_fd(HttpServer *s);
 /* Loopback connections whose local user could not be told (counted
  * together, as one client): none while socket diagnostics work. */
 unsigned long long http_server_loopback_unowned(HttpServer *s);

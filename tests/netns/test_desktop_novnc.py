@@ -157,7 +157,7 @@ def test_novnc_port_stays_the_agents_while_websockify_restarts(agent_bin):
     socket: while websockify is down (a crash here; a new desktop secret
     or a restore restarts it too) no other local user can take the port
     and be sent the next viewer's token, the desktop secret; any address
-    of the port, with SO_REUSEADDR or without.  A viewer that connects
+    of the port, IPv6 included, with SO_REUSEADDR or without.  A viewer that connects
     meanwhile waits and is served.  The backoff holds websockify down
     for 10 s."""
     need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
@@ -166,7 +166,11 @@ def test_novnc_port_stays_the_agents_while_websockify_restarts(agent_bin):
         os.kill(a.services()["websockify"]["pid"], signal.SIGKILL)
         a.wait_state("websockify", "backoff")
         with a.ns.entered():
-            for address in ("0.0.0.0", "127.0.0.1", "::"):
+            # IPv6-only on [::] and ::1 too: the agent holds the port's
+            # IPv6 side (a viewer of localhost or over IPv6 would bring its
+            # token to whoever listened there).
+            for address, v6only in (("0.0.0.0", False), ("127.0.0.1", False), ("::", False), ("::", True),
+                                    ("::1", True)):
                 for reuse in (False, True):
                     os.seteuid(FLOOD_UID)
                     try:
@@ -174,12 +178,14 @@ def test_novnc_port_stays_the_agents_while_websockify_restarts(agent_bin):
                     finally:
                         os.seteuid(0)
                     with s:
+                        if ":" in address:
+                            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(v6only))
                         if reuse:
                             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                         with pytest.raises(OSError) as e:
                             s.bind((address, a.novnc_port))
                             s.listen()
-                        assert e.value.errno == errno.EADDRINUSE, (address, reuse, e.value)
+                        assert e.value.errno == errno.EADDRINUSE, (address, v6only, reuse, e.value)
             assert a.services()["websockify"]["state"] == "backoff"
             status, frame = ws_upgrade("127.0.0.1", a.novnc_port, f"/websockify?token={DESKTOP_SECRET}")
         assert " 101 " in status and frame.startswith(b"RFB 003."), (status, frame)

@@ -14,6 +14,7 @@ Layout: Lan(): guest namespace (agent, eth0 = 10.77.0.2/24, probes from
 tests/lib/httpserver.py.
 """
 import contextlib
+import errno
 import http.client
 import json
 import os
@@ -236,6 +237,56 @@ def test_loopback_route_403_from_outside(driver):
     assert (status, body) == (403, {"error": "forbidden"})
     status, _, body = driver.json("GET", "/test/loopback")
     assert (status, body) == (200, {"ok": True})
+
+
+# A uid no account and no other run has: any local user of the VM.
+LOCAL_UID = 3_100_000
+
+
+def bind_errno(ns, address, port, v6only=False, reuse=False, uid=LOCAL_UID):
+    """What a bind and listen on address:port gets as uid in ns: 0 when the
+    port was its own, else the errno."""
+    with ns.entered():
+        os.seteuid(uid)
+        try:
+            s = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
+        finally:
+            os.seteuid(0)
+    with s:
+        if ":" in address:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(v6only))
+        if reuse:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((address, port))
+            s.listen()
+        except OSError as e:
+            return e.errno
+    return 0
+
+
+def test_no_local_user_takes_the_port_on_ipv6(agent):
+    """On 0.0.0.0 the agent listens on IPv4 alone: without more, any local
+    user could listen on [::1]:8080 (or [::]:8080 IPv6-only), and a client
+    of localhost:8080 that tries ::1 first (glibc's order: curl, Python;
+    Firefox 153 takes 127.0.0.1) would hand it its request: a Bearer
+    token, an OAuth code and state.  The agent holds the port's IPv6 side
+    too, unlistened: the client is refused there and comes to
+    127.0.0.1."""
+    ns = agent.lan.guest
+    if ns.run("cat", "/proc/sys/net/ipv6/conf/lo/disable_ipv6", check=False).stdout.strip() != "0":
+        pytest.skip("no IPv6 in the test namespace")
+    for address, v6only in (("::1", False), ("::1", True), ("::", True), ("::", False), ("127.0.0.1", False)):
+        for reuse in (False, True):
+            assert bind_errno(ns, address, PORT, v6only, reuse) == errno.EADDRINUSE, (address, v6only, reuse)
+    # A client of localhost (::1 first, then 127.0.0.1) is served.
+    with ns.entered():
+        c = http.client.HTTPConnection("localhost", PORT, timeout=10 * DEADLINE_SCALE)
+        c.connect()
+    with contextlib.closing(c):
+        c.request("GET", "/health")
+        assert c.getresponse().status == 200
+        assert c.sock.getpeername()[0] == "127.0.0.1"
 
 
 # --- limits --------------------------------------------------------------------
