@@ -524,8 +524,8 @@ static uid_t browser_uid(const Config *c) {
         return uid;
 }
 
-/* The IPv6 side of a port the agent listens on at 0.0.0.0 (what: whose
- * port), held for the agent's life: else any local user could listen on
+/* The IPv6 side of a port the agent listens on at 0.0.0.0 or loopback
+ * (what: whose port), held for the agent's life: else any local user could listen on
  * [::1]:port, and a client of localhost:port that tries ::1 first
  * (glibc's order: curl, Python) would bring that user its request (a
  * Bearer token, an OAuth code and state, a viewer's desktop secret). */

@@ -62,24 +62,31 @@ int tcp_socket_bound(const char *address, uint16_t port, int sock_flags, bool li
 
 int tcp_port_hold_ipv6(int listen_fd, int *ret_fd) {
         SockaddrIn bound = {};
-        struct sockaddr_in6 any = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
+        struct sockaddr_in6 v6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
         socklen_t len = sizeof bound;
         int one = 1, fd;
 
         *ret_fd = -EBADF;
         if (getsockname(listen_fd, &bound.sa, &len) < 0)
                 return -errno;
-        if (bound.sa.sa_family != AF_INET || bound.in.sin_addr.s_addr != htonl(INADDR_ANY))
+        if (bound.sa.sa_family != AF_INET)
+                return 0;
+        /* 127.0.0.1 is localhost's as ::1 is; another IPv4 address has no
+         * name in common with an IPv6 one. */
+        if ((ntohl(bound.in.sin_addr.s_addr) >> 24) == 127)
+                v6.sin6_addr = in6addr_loopback;
+        else if (bound.in.sin_addr.s_addr != htonl(INADDR_ANY))
                 return 0;
         fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return errno == EAFNOSUPPORT ? 0 : -errno; /* ipv6.disable=1 */
-        any.sin6_port = bound.in.sin_port;
+        v6.sin6_port = bound.in.sin_port;
         if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0 ||
-            bind(fd, (struct sockaddr *)&any, sizeof any) < 0) {
+            bind(fd, (struct sockaddr *)&v6, sizeof v6) < 0) {
                 int e = errno;
                 close(fd);
-                return -e;
+                /* No ::1 (IPv6 off on lo): no one else can bind it either. */
+                return e == EADDRNOTAVAIL ? 0 : -e;
         }
         *ret_fd = fd;
         return 0;

@@ -33,13 +33,15 @@ int unix_connect_start(const char *path, int *ret_fd);
 int tcp_socket_bound(const char *address, uint16_t port, int sock_flags, bool listen_now, int *ret_fd);
 
 /* The IPv6 side of the port of listen_fd, a TCP socket bound to the IPv4
- * wildcard (0.0.0.0): [::] bound IPv6-only, without SO_REUSEADDR and never
- * listening, so that no other socket (another local user's) can bind that
- * port on [::], ::1 or any IPv6 address while it is kept.  Else a
+ * wildcard (0.0.0.0) or to loopback (127/8): [::] (for loopback ::1)
+ * bound IPv6-only, without SO_REUSEADDR and never listening, so that no
+ * other socket (another local user's) can bind that port on ::1 (or any
+ * IPv6 address) while it is kept.  Else a
  * client of "localhost:PORT" that tries ::1 first (glibc's order: curl,
  * Python) would reach that user's listener instead.  Connections to it
  * are refused.
  * Its fd in *ret_fd (-EBADF when there is nothing to hold: listen_fd is
- * bound elsewhere, or the kernel has no IPv6); -EADDRINUSE when another
- * socket has the port there already, -errno. */
+ * bound to another IPv4 address or is IPv6, or the kernel or loopback
+ * has no IPv6); -EADDRINUSE when another socket has the port there
+ * already, -errno. */
 int tcp_port_hold_ipv6(int listen_fd, int *ret_fd);

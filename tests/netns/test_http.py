@@ -265,17 +265,19 @@ def bind_errno(ns, address, port, v6only=False, reuse=False, uid=LOCAL_UID):
     return 0
 
 
-def test_no_local_user_takes_the_port_on_ipv6(agent):
-    """On 0.0.0.0 the agent listens on IPv4 alone: without more, any local
-    user could listen on [::1]:8080 (or [::]:8080 IPv6-only), and a client
-    of localhost:8080 that tries ::1 first (glibc's order: curl, Python;
-    Firefox 153 takes 127.0.0.1) would hand it its request: a Bearer
-    token, an OAuth code and state.  The agent holds the port's IPv6 side
-    too, unlistened: the client is refused there and comes to
-    127.0.0.1."""
-    ns = agent.lan.guest
+@pytest.mark.parametrize("listen", ["0.0.0.0", "127.0.0.1"])
+def test_no_local_user_takes_the_port_on_ipv6(agent_bin, lan, workdir, listen):
+    """On 0.0.0.0 (or 127.0.0.1) the agent listens on IPv4 alone: without
+    more, any local user could listen on [::1]:8080 (or [::]:8080
+    IPv6-only), and a client of localhost:8080 that tries ::1 first
+    (glibc's order: curl, Python; Firefox 153 takes 127.0.0.1) would hand
+    it its request: a Bearer token, an OAuth code and state.  The agent
+    holds the port's IPv6 side too, unlistened: the client is refused
+    there and comes to 127.0.0.1."""
+    ns = lan.guest
     if ns.run("cat", "/proc/sys/net/ipv6/conf/lo/disable_ipv6", check=False).stdout.strip() != "0":
         pytest.skip("no IPv6 in the test namespace")
+    Server(lan, agent_argv(agent_bin, workdir, f"token={TOKEN}", f"http_listen={listen}"))
     for address, v6only in (("::1", False), ("::1", True), ("::", True), ("::", False), ("127.0.0.1", False)):
         for reuse in (False, True):
             assert bind_errno(ns, address, PORT, v6only, reuse) == errno.EADDRINUSE, (address, v6only, reuse)
