@@ -482,13 +482,16 @@ static bool restore_wanted(Manager *m) {
 }
 
 /* websockify's socket from socket activation, for the built-in stack,
- * when it is bound where websockify would bind (novnc_listen, novnc_port):
+ * when it is bound where websockify would bind (novnc_listen, novnc_port;
+ * for 0.0.0.0 also [::] dual-stack, systemd's ListenStream=PORT, which
+ * holds the port's IPv6 side between two runs of the agent as well):
  * else closed, and the agent binds that itself. */
 static void novnc_socket_take(Manager *m, int fd) {
         const Config *c = &m->config;
         const char *address = isempty(c->novnc_listen) ? "0.0.0.0" : c->novnc_listen;
-        SockaddrIn bound, want;
-        socklen_t len = sizeof bound, want_len;
+        SockaddrIn want;
+        socklen_t want_len;
+        int r;
 
         if (fd == -EINVAL)
                 log_warning("Ignoring the '" NOTIFY_FD_NOVNC "' socket passed: expected one listening stream socket.");
@@ -500,10 +503,17 @@ static void novnc_socket_take(Manager *m, int fd) {
                 safe_close(fd);
                 return;
         }
-        if (getsockname(fd, &bound.sa, &len) < 0 || sockaddr_in_parse(address, c->novnc_port, &want, &want_len) < 0 ||
-            !sockaddr_in_equal(&bound, &want)) {
+        r = sockaddr_in_parse(address, c->novnc_port, &want, &want_len);
+        if (r >= 0)
+                r = tcp_socket_bound_as(fd, &want);
+        if (r <= 0) {
+                char also[96] = "";
+
+                if (streq(address, "0.0.0.0"))
+                        snprintf(also, sizeof also, " (or to [::] with IPv4 too: ListenStream=%u, BindIPv6Only=both)",
+                                 (unsigned)c->novnc_port);
                 log_warning("Ignoring the '" NOTIFY_FD_NOVNC "' socket passed: it is not bound to novnc_listen "
-                            "%s, novnc_port %u.", address, (unsigned)c->novnc_port);
+                            "%s, novnc_port %u%s.", address, (unsigned)c->novnc_port, also);
                 safe_close(fd);
                 return;
         }

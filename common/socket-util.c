@@ -91,3 +91,22 @@ int tcp_port_hold_ipv6(int listen_fd, int *ret_fd) {
         *ret_fd = fd;
         return 0;
 }
+
+int tcp_socket_bound_as(int fd, const SockaddrIn *want) {
+        SockaddrIn bound = {};
+        socklen_t len = sizeof bound;
+        int v6only;
+
+        if (getsockname(fd, &bound.sa, &len) < 0)
+                return -errno;
+        if (sockaddr_in_equal(&bound, want))
+                return 1;
+        if (want->sa.sa_family != AF_INET || want->in.sin_addr.s_addr != htonl(INADDR_ANY) ||
+            bound.sa.sa_family != AF_INET6 || !IN6_IS_ADDR_UNSPECIFIED(&bound.in6.sin6_addr) ||
+            bound.in6.sin6_port != want->in.sin_port)
+                return 0;
+        len = sizeof v6only;
+        if (getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len) < 0)
+                return -errno;
+        return !v6only;
+}

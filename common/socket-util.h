@@ -45,3 +45,12 @@ int tcp_socket_bound(const char *address, uint16_t port, int sock_flags, bool li
  * has no IPv6); -EADDRINUSE when another socket has the port there
  * already, -errno. */
 int tcp_port_hold_ipv6(int listen_fd, int *ret_fd);
+
+/* Whether fd, a TCP socket, is bound where a socket bound to want would
+ * be and takes what it would: bound to want itself, or, for want the
+ * IPv4 wildcard (0.0.0.0:port), to the IPv6 wildcard of that port with
+ * IPV6_V6ONLY off ([::]:port dual-stack, as systemd binds
+ * ListenStream=PORT), which takes IPv4 connections too and holds the
+ * port's IPv6 side as well.  1 or 0, or -errno from getsockname() or
+ * getsockopt(). */
+int tcp_socket_bound_as(int fd, const SockaddrIn *want);

@@ -9,8 +9,9 @@ websockify's web server and the port it serves.
   local user is one source, whatever loopback address it takes), and root
   is served meanwhile;
 - the port stays the agent's while websockify restarts and over its
-  previous run's TIME_WAITs; passed by socket activation it stays taken
-  across the agent's runs, and one passed for another port or address, or
+  previous run's TIME_WAITs; passed by socket activation (as the shipped
+  unit makes it: [::] taking IPv4 too) it stays taken across the agent's
+  runs, IPv6 included, and one passed for another port or address, or
   with a services_file, is ignored.
 The files, users, X server and secrets of the desktop are in
 test_desktop.py."""
@@ -26,6 +27,9 @@ from desktop import (HeldRequests, children, closed, connect_local, http_answer,
                      wait_no_connections, ws_answer, ws_request, ws_upgrade)
 from netns import Netns, need, wait_until
 from svagent import DESKTOP_SECRET, Agent, aliased, desktop_agent, free_display, run_uid
+
+NOVNC_UNIT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "packaging", "systemd",
+                          "vm-browser-agent-novnc.socket")
 
 
 @pytest.fixture
@@ -152,6 +156,30 @@ def test_novnc_connections_are_limited_per_address(agent_bin):
             wait_until(served, 30, "127.0.0.2 served again once its connections ended")
 
 
+def assert_port_untakeable(port):
+    """No other local user (FLOOD_UID) can bind port to listen there, in
+    the network namespace entered: on any address, IPv6-only on [::] and
+    ::1 too (a viewer of localhost or over IPv6 would bring its token to
+    whoever listened there), with SO_REUSEADDR or without."""
+    for address, v6only in (("0.0.0.0", False), ("127.0.0.1", False), ("::", False), ("::", True),
+                            ("::1", True)):
+        for reuse in (False, True):
+            os.seteuid(FLOOD_UID)
+            try:
+                s = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
+            finally:
+                os.seteuid(0)
+            with s:
+                if ":" in address:
+                    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(v6only))
+                if reuse:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                with pytest.raises(OSError) as e:
+                    s.bind((address, port))
+                    s.listen()
+                assert e.value.errno == errno.EADDRINUSE, (address, v6only, reuse, e.value)
+
+
 def test_novnc_port_stays_the_agents_while_websockify_restarts(agent_bin):
     """The agent listens on the noVNC port itself and hands websockify the
     socket: while websockify is down (a crash here; a new desktop secret
@@ -166,26 +194,7 @@ def test_novnc_port_stays_the_agents_while_websockify_restarts(agent_bin):
         os.kill(a.services()["websockify"]["pid"], signal.SIGKILL)
         a.wait_state("websockify", "backoff")
         with a.ns.entered():
-            # IPv6-only on [::] and ::1 too: the agent holds the port's
-            # IPv6 side (a viewer of localhost or over IPv6 would bring its
-            # token to whoever listened there).
-            for address, v6only in (("0.0.0.0", False), ("127.0.0.1", False), ("::", False), ("::", True),
-                                    ("::1", True)):
-                for reuse in (False, True):
-                    os.seteuid(FLOOD_UID)
-                    try:
-                        s = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
-                    finally:
-                        os.seteuid(0)
-                    with s:
-                        if ":" in address:
-                            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(v6only))
-                        if reuse:
-                            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                        with pytest.raises(OSError) as e:
-                            s.bind((address, a.novnc_port))
-                            s.listen()
-                        assert e.value.errno == errno.EADDRINUSE, (address, v6only, reuse, e.value)
+            assert_port_untakeable(a.novnc_port)
             assert a.services()["websockify"]["state"] == "backoff"
             status, frame = ws_upgrade("127.0.0.1", a.novnc_port, f"/websockify?token={DESKTOP_SECRET}")
         assert " 101 " in status and frame.startswith(b"RFB 003."), (status, frame)
@@ -254,30 +263,69 @@ def fd_inodes(pid):
     return inodes
 
 
+def unit_socket(port):
+    """The listener packaging's vm-browser-agent-novnc.socket has systemd
+    make, on port instead of its own (systemd.socket(5)): its
+    ListenStream= an address and a port, or a port alone, which systemd
+    binds on [::] when the kernel has IPv6 (socket_address_parse()), taking
+    IPv4 too unless BindIPv6Only= (or, left at "default", the
+    bindv6only sysctl) says IPv6-only; SO_REUSEADDR, as systemd sets it."""
+    keys = {}
+    with open(NOVNC_UNIT) as f:
+        for line in f:
+            key, eq, value = line.strip().partition("=")
+            if eq and not key.startswith("#"):
+                keys[key] = value
+    listen = keys["ListenStream"]
+    if listen.isdigit():
+        address, v6only = "::", keys.get("BindIPv6Only", "default")
+        if v6only == "default":
+            with open("/proc/sys/net/ipv6/bindv6only") as f:
+                v6only = "ipv6-only" if f.read().strip() == "1" else "both"
+    else:
+        address, v6only = listen.rpartition(":")[0].strip("[]"), "ipv6-only"
+    s = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
+    if ":" in address:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(v6only == "ipv6-only"))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((address, port))
+    s.listen()
+    return s
+
+
 def test_novnc_port_held_by_socket_activation_across_runs(agent_bin):
     """Under systemd the agent restarts (Restart=always): between two runs
     its own socket is closed, and a local user could take the noVNC port
     and be sent the next viewer's token.  With the port passed by socket
-    activation (vm-browser-agent-novnc.socket, FileDescriptorName=novnc)
-    beside HTTP's, each run hands websockify that socket rather than
-    binding its own, and leaves it listening when it exits: a viewer that
-    connects between two runs waits and is served by the next."""
+    activation (the listener packaging's vm-browser-agent-novnc.socket
+    makes, FileDescriptorName=novnc) beside HTTP's, each run hands
+    websockify that socket rather than binding its own, and leaves it
+    listening when it exits: a viewer that connects between two runs
+    waits and is served by the next.  The unit's [::] taking IPv4 as well
+    is taken for novnc_listen 0.0.0.0 and serves both; during the runs
+    and between them no other local user can take the port, IPv6 included
+    (the unit listened on 0.0.0.0 alone: [::1] was free between two
+    runs, and a viewer of localhost trying ::1 first would bring its
+    token there)."""
     need("Xvfb", "x11vnc", "websockify", "dbus-daemon")
     display = free_display()
     with Netns("vmbasa") as ns:
         with ns.entered():
             http = socket.create_server(("127.0.0.1", 18300 + display))
-            novnc = socket.create_server(("0.0.0.0", 16900 + display))
+            novnc = unit_socket(16900 + display)
         env = dict(os.environ, LISTEN_FDS="2", LISTEN_FDNAMES="vm-browser-agent.socket:novnc")
         waiting = None
         with http, novnc:
             for run in (1, 2):
                 with Agent(agent_bin, "window_manager=", ns=ns, display=display, env=env,
                            **passed(http, novnc)) as a:
+                    # Taken or not, said before the services start (one
+                    # not taken leaves websockify without the port).
+                    held = f"noVNC's port {a.novnc_port} is held by socket activation: it stays taken while " \
+                           "the agent restarts."
+                    wait_until(lambda: a.log_lines(held) or a.log_lines("Ignoring"), 30, "the novnc socket taken")
+                    assert not a.log_lines("Ignoring"), a.log_lines("Ignoring")
                     a.wait_ready()
-                    assert a.log_lines(f"noVNC's port {a.novnc_port} is held by socket activation: it stays "
-                                       "taken while the agent restarts.")
-                    assert not a.log_lines("Ignoring")
                     # websockify serves the passed socket itself.
                     s = a.services()
                     assert os.stat(f"/proc/{s['websockify']['pid']}/fd/0").st_ino == os.fstat(novnc.fileno()).st_ino
@@ -285,10 +333,12 @@ def test_novnc_port_held_by_socket_activation_across_runs(agent_bin):
                         status, frame = ws_answer(waiting)
                         waiting.close()
                         assert " 101 " in status and frame.startswith(b"RFB 003."), (status, frame)
+                    for address in ("127.0.0.1", "::1"):
+                        with ns.entered():
+                            status, frame = ws_upgrade(address, a.novnc_port, f"/websockify?token={DESKTOP_SECRET}")
+                        assert " 101 " in status and frame.startswith(b"RFB 003."), (address, status, frame)
                     with ns.entered():
-                        status, frame = ws_upgrade("127.0.0.1", a.novnc_port,
-                                                   f"/websockify?token={DESKTOP_SECRET}")
-                    assert " 101 " in status and frame.startswith(b"RFB 003."), (status, frame)
+                        assert_port_untakeable(a.novnc_port)
                     # No other service has either socket, nor LISTEN_*.
                     for name in ("Xvfb", "x11vnc", "websockify", "browser-bus"):
                         inodes = fd_inodes(s[name]["pid"])
@@ -300,6 +350,7 @@ def test_novnc_port_held_by_socket_activation_across_runs(agent_bin):
                     # Between the runs: still listening (the agent left it
                     # so), the viewer's request queued for the next run.
                     with ns.entered():
+                        assert_port_untakeable(16900 + display)
                         waiting = socket.create_connection(("127.0.0.1", 16900 + display), timeout=30)
                     waiting.sendall(ws_request(f"/websockify?token={DESKTOP_SECRET}"))
 
@@ -322,7 +373,8 @@ def test_novnc_socket_passed_elsewhere_is_ignored(agent_bin, where):
         with other, Agent(agent_bin, "window_manager=", ns=ns, display=display, env=env, **passed(other)) as a:
             a.wait_ready()
             assert a.log_lines(f"Ignoring the 'novnc' socket passed: it is not bound to novnc_listen 0.0.0.0, "
-                               f"novnc_port {a.novnc_port}.")
+                               f"novnc_port {a.novnc_port} (or to [::] with IPv4 too: "
+                               f"ListenStream={a.novnc_port}, BindIPv6Only=both).")
             websockify = a.services()["websockify"]["pid"]
             assert os.fstat(other.fileno()).st_ino not in fd_inodes(websockify)
             assert os.fstat(other.fileno()).st_ino not in fd_inodes(a.pid)
