@@ -153,6 +153,12 @@ static const char user_js[] =
         "user_pref(\"network.lna.enabled\", true);\n"
         "user_pref(\"network.lna.websocket.enabled\", true);\n"
         "user_pref(\"network.lna.blocking\", true);\n"
+        /* localhost is 127.0.0.1 alone: a provider's redirect to
+         * http://localhost:PORT/callback (Claude Code's; its listener is
+         * on 127.0.0.1) found nothing there once that login had ended,
+         * and Firefox 153 tried [::1]:PORT next, where any local user may
+         * listen, and handed it the code and state. */
+        "user_pref(\"network.dns.ipv4OnlyDomains\", \"localhost\");\n"
         /* What a page may write to the disk, bounded: no HTTP cache on the
          * disk (a page filled 60 MiB of it; the memory cache stays), and
          * its sites' storage (IndexedDB, Cache API...) within a fixed

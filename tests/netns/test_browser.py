@@ -11,7 +11,8 @@ image's policy (overlaid on /etc in the agent's mount namespace):
 - a page served from another address of the namespace posts forms
   (enctype text/plain) to /shutdown and /auth/oauth: both refused by the
   gate (403 in /metrics), the agent up, no session;
-- file:///etc/passwd and about:config show Firefox's "Blocked Page".
+- file:///etc/passwd and about:config show Firefox's "Blocked Page";
+- a redirect to localhost never goes to [::1], another user's there.
 Deadlines only bound hangs; every wait is for an event (a request the page
 server logged, a window title, a counter)."""
 import http.client
@@ -37,6 +38,8 @@ PAGE_ADDR = "10.213.0.2"  # a veth pair inside the agent's namespace: not loopba
 # A public address (Firefox's local network checks apply to its pages), on
 # the same veth inside the agent's namespace only.
 PUBLIC_ADDR = "93.184.215.14"
+# A local user other than the agent's and the browser's.
+OTHER_UID = 3_000_003
 
 pytestmark = pytest.mark.skipif(not all(shutil.which(b) for b in
                                         ("firefox-esr", "Xvfb", "x11vnc", "websockify", "dbus-daemon", "xwininfo")),
@@ -386,6 +389,47 @@ def test_a_public_pages_redirect_to_loopback_still_lands(browser):
     wait_until(lambda: 'route="/oauth/callback",status="200"} 1' in b.metrics(), 60, "the redirect landed")
     status, st = b.control("GET", f"/credentials/status?sessionId={sid}")
     assert status == 200 and st["authenticated"] is True, st
+
+
+def test_a_redirect_to_localhost_never_goes_to_ipv6_loopback(browser):
+    """A provider's redirect to http://localhost:PORT/callback (Claude
+    Code's redirect_uri; its listener is on 127.0.0.1) when nothing
+    listens on 127.0.0.1:PORT (that login ended: a local user can end it
+    with one request): Firefox 153 tried [::1]:PORT next, where another
+    local user listened, and sent it the code and state.  localhost is
+    127.0.0.1 alone in the profile: Firefox shows its error page and
+    nothing reaches [::1]; with the CLI's listener there, the redirect
+    lands on it."""
+    b = browser
+    with b.agent.ns.entered():
+        os.seteuid(OTHER_UID)
+        try:
+            squatter = socket.socket(socket.AF_INET6)
+        finally:
+            os.seteuid(0)
+        squatter.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        squatter.bind(("::1", 0))
+        squatter.listen()
+    port = squatter.getsockname()[1]
+    with squatter:
+        target = f"http://localhost:{port}/callback?code=CODE-l&state=STATE-l"
+        assert b.open_url(b.url(f"/redirect?{target}", public=True))[0] == 200
+        wait_until(lambda: b.title_shown("Problem loading page") or select.select([squatter], [], [], 0)[0], 60,
+                   "Firefox's error page, or a connection to [::1]")
+        with b.agent.ns.entered():
+            cli = socket.create_server(("127.0.0.1", port))
+        with cli:
+            assert b.open_url(b.url(f"/redirect?{target}", public=True))[0] == 200
+            wait_until(lambda: select.select([cli], [], [], 0)[0], 60, "the redirect on 127.0.0.1")
+            with cli.accept()[0] as c:
+                c.settimeout(60)
+                line = b""
+                while b"\r\n" not in line and len(line) < 200:
+                    line += c.recv(200) or b"\r\n"
+                assert line.startswith(b"GET /callback?code=CODE-l&state=STATE-l HTTP/1.1\r\n"), line
+        squatter.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            squatter.accept()
 
 
 def tree_size(path):
