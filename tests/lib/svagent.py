@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import tempfile
 
 from netns import DEADLINE_SCALE, Netns, cli_reachable, need, wait_until, workdir
@@ -119,6 +120,12 @@ def _release():
         os.close(fd)
 
 
+# How long close() gives the agent to exit after SIGTERM (scaled by
+# VMBA_DEADLINE_SCALE): its own shutdown budget (shutdown_timeout_ms,
+# 10 s by default) and then some.
+STOP_S = 20
+
+
 class Agent:
     def __init__(self, agent_bin, *sets, services=None, display=None, ns=None, env=None, policies=True,
                  openbox_config=True, cmdline="quiet", wrap=(), before_start=None, popen_kw=None):
@@ -132,6 +139,7 @@ class Agent:
         self.ns = ns or Netns("vmbasv")
         self.own_ns = ns is None
         self.dir, self.log, self.proc = None, None, None
+        self.expected_exit = 0
         try:
             self.dir = workdir("vmba-sv-")
             # The browser, VNC, X and CLI users may pass through (not list) to
@@ -193,7 +201,7 @@ class Agent:
             if before_start:
                 before_start(self)
             self.log = open(self.log_path, "w")
-            self.proc = self.ns.popen(argv, stdout=self.log, stderr=subprocess_stdout(), env=env, **(popen_kw or {}))
+            self.proc = self.ns.popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env, **(popen_kw or {}))
             self.pid = self.proc.pid
         except BaseException:
             self._abandon()
@@ -337,23 +345,34 @@ class Agent:
     def alive(self):
         return self.proc.poll() is None
 
-    def stop(self, timeout=20):
+    def stop(self, timeout=STOP_S):
         """SIGTERM; its exit status, or None if it has not exited within
         timeout (scaled as every deadline is: VMBA_DEADLINE_SCALE)."""
         if self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGTERM)
             try:
                 self.proc.wait(timeout=timeout * DEADLINE_SCALE)
-            except Exception:
+            except subprocess.TimeoutExpired:
                 pass
         return self.proc.poll()
 
-    def close(self):
+    def expect_exit(self, status):
+        """Says how this agent is to end instead of exiting 0 on close()'s
+        SIGTERM: status as Popen reports it (1, or -signal.SIGKILL for a
+        kill).  close() then fails on any other, 0 included."""
+        self.expected_exit = status
+
+    def close(self, check_exit=True):
         """Stops the agent, then removes what it had, whatever cut the
-        stop short (a stop signal: netns.stop_on_signals())."""
+        stop short (a stop signal: netns.stop_on_signals()).  Then fails
+        unless the agent exited as expect_exit() said, by default with
+        status 0 on SIGTERM within STOP_S (scaled): one that hangs or
+        fails on the way out is a bug, and a sanitizer build reports
+        leaks only at a normal exit.  check_exit=False: reports that in
+        the output only (a test already failing, __exit__)."""
         keep = bool(os.environ.get("VMBA_KEEP_LOGS"))
         try:
-            self.stop()
+            status = self.stop()
             # With a sanitizer build as VMBA_BIN, a report anywhere in the
             # run (shutdown included) fails the test.
             log = self.log_text()
@@ -364,7 +383,14 @@ class Agent:
                 self._abandon(keep_dir=keep)
         if keep:
             print(f"agent log kept in {self.log_path}")
-        assert "AddressSanitizer" not in log and "runtime error:" not in log, log[-4000:]
+        problem = exit_problem(status, self.expected_exit)
+        if "AddressSanitizer" in log or "runtime error:" in log:
+            raise AssertionError(f"a sanitizer report in the agent's log ({problem or end_name(status)}); "
+                                 f"it ends:\n{log[-4000:]}")
+        if problem and check_exit:
+            raise AssertionError(f"{problem}; the agent's log ends:\n{log[-4000:]}")
+        if problem:
+            print(problem)
 
     def __enter__(self):
         return self
@@ -374,7 +400,30 @@ class Agent:
             if exc[0] is not None:
                 print("---- agent log ----\n" + self.log_text()[-6000:])
         finally:
-            self.close()
+            self.close(check_exit=exc[0] is None)
+
+
+def exit_problem(status, expected):
+    """What is wrong with an agent's end (status from Agent.stop(): None
+    for still running), given the one expected (Agent.expect_exit()); None
+    if nothing."""
+    if status == expected:
+        return None
+    if status is None:
+        return f"the agent did not exit within {STOP_S * DEADLINE_SCALE:g} s of SIGTERM (expected: {end_name(expected)})"
+    return f"the agent {end_name(status)} (expected: {end_name(expected)})"
+
+
+def end_name(status):
+    """An agent's end in words: "exited with status 1", "was killed by SIGKILL"."""
+    if status is None:
+        return "still running"
+    if status < 0:
+        try:
+            return f"was killed by {signal.Signals(-status).name}"
+        except ValueError:  # a real-time signal but the first and last
+            return f"was killed by signal {-status}"
+    return f"exited with status {status}"
 
 
 def assert_retried_in_order(lines, chain, retry_s):
@@ -437,11 +486,6 @@ class XView:
 
     def popen(self, argv, **kw):
         return self.ns.popen(self.argv(*argv), **kw)
-
-
-def subprocess_stdout():
-    import subprocess
-    return subprocess.STDOUT
 
 
 def proc_argv(pid):

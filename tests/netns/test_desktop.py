@@ -253,6 +253,7 @@ def test_x_abstract_name_taken_no_display(agent_bin):
         try:
             assert read_line(squat.stdout) == "\n"
             with Agent(agent_bin, "window_manager=", display=display, ns=ns) as a:
+                a.expect_exit(1)
                 assert a.proc.wait(timeout=30 * DEADLINE_SCALE) == 1
                 assert a.log_lines(f"No display: the abstract socket name @{name}, which X clients try before "
                                    "Xvfb's socket, cannot be held: Address already in use")
@@ -530,6 +531,7 @@ def test_runtime_dir_where_others_may_write(agent_bin):
     try:
         os.chmod(open_dir, 0o1777)
         with Agent(agent_bin, "window_manager=", f"runtime_dir={open_dir}/run") as a:
+            a.expect_exit(1)
             assert a.proc.wait(timeout=30 * DEADLINE_SCALE) == 1
             assert a.log_lines(f"No display (its files): {open_dir}/run-x is in {open_dir}, which another "
                                "user owns or may write: refused")

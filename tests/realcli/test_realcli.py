@@ -157,15 +157,19 @@ class RealCli:
             return [r for r in map(json.loads, f) if "host" in r]
 
     def close(self):
-        self.agent.stop()
-        log = self.agent.log_text()
-        self.agent.close()
-        self.ns.close()
-        if os.environ.get("VMBA_KEEP_LOGS"):
-            print(f"realcli files kept in {self.dir}\n---- agent log ----\n{log[-8000:]}")
-        else:
-            shutil.rmtree(self.dir, ignore_errors=True)
-        shutil.rmtree(self.settings_dir, ignore_errors=True)
+        """Everything goes even when the agent's close() fails (its exit)."""
+        log = ""
+        try:
+            self.agent.stop()
+            log = self.agent.log_text()
+            self.agent.close()
+        finally:
+            self.ns.close()
+            if os.environ.get("VMBA_KEEP_LOGS"):
+                print(f"realcli files kept in {self.dir}\n---- agent log ----\n{log[-8000:]}")
+            else:
+                shutil.rmtree(self.dir, ignore_errors=True)
+            shutil.rmtree(self.settings_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
