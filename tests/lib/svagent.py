@@ -346,15 +346,8 @@ class Agent:
         return self.proc.poll() is None
 
     def stop(self, timeout=STOP_S):
-        """SIGTERM; its exit status, or None if it has not exited within
-        timeout (scaled as every deadline is: VMBA_DEADLINE_SCALE)."""
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout * DEADLINE_SCALE)
-            except subprocess.TimeoutExpired:
-                pass
-        return self.proc.poll()
+        """stop_process() of the agent."""
+        return stop_process(self.proc, timeout)
 
     def expect_exit(self, status):
         """Says how this agent is to end instead of exiting 0 on close()'s
@@ -401,6 +394,17 @@ class Agent:
                 print("---- agent log ----\n" + self.log_text()[-6000:])
         finally:
             self.close(check_exit=exc[0] is None)
+
+
+def stop_process(proc, timeout=STOP_S):
+    """SIGTERM to proc unless it has exited; its exit status, or None if it
+    has not exited within timeout (scaled as every deadline is:
+    VMBA_DEADLINE_SCALE)."""
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=timeout * DEADLINE_SCALE)
+    return proc.poll()
 
 
 def exit_problem(status, expected):

@@ -12,10 +12,12 @@ Layout: Lan(): guest namespace (the agent, eth0 10.77.0.2/24, netinit
 applying an ip= with the host 10.77.0.1 as gateway) and host namespace
 (veth0 10.77.0.1/24, plus 169.254.169.254/32 for the MMDS stand-in).
 """
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -23,7 +25,7 @@ import tempfile
 import pytest
 
 from netns import DEADLINE_SCALE, Lan, Netns, wait_until
-from svagent import DESKTOP_SECRET, MMDS_SERVER, TOKEN, auth, write_secret_files
+from svagent import DESKTOP_SECRET, MMDS_SERVER, TOKEN, auth, exit_problem, stop_process, write_secret_files
 
 PORT = 8080
 IP = "ip=10.77.0.2::10.77.0.1:255.255.255.0::eth0:off"
@@ -95,10 +97,20 @@ class Agent:
             return f.read()
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=30 * DEADLINE_SCALE)
-        self.log.close()
+        """SIGTERM unless it is gone, then fails unless it exited 0 within
+        STOP_S (scaled), as svagent's close(): a stop that hangs or fails
+        is a bug.  Killed all the same."""
+        try:
+            status = stop_process(self.proc)
+            text = self.text()
+        finally:
+            if self.proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10 * DEADLINE_SCALE)
+            self.log.close()
+        problem = exit_problem(status, 0)
+        assert problem is None, f"{problem}; the agent's log ends:\n{text[-4000:]}"
 
 
 def mmds_standin(lan, workdir, unavailable=0, cut=0):
