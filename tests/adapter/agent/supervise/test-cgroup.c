@@ -25,6 +25,7 @@
 #include <systemd/sd-event.h>
 
 #include "agent/supervise/cgroup.h"
+#include "tests/adapter/cgroup-base.h"
 
 typedef struct CgroupTest {
         char base[PATH_MAX];
@@ -32,39 +33,14 @@ typedef struct CgroupTest {
         sd_event *event;
 } CgroupTest;
 
-/* Where cgroup2 is mounted (/sys/fs/cgroup, or .../unified), into buf. */
-static bool cgroup2_mount(char *buf, size_t size) {
-        FILE *f = fopen("/proc/self/mountinfo", "re");
-        char line[4096];
-        bool found = false;
-
-        if (!f)
-                return false;
-        while (!found && fgets(line, sizeof line, f)) {
-                char mnt[PATH_MAX];
-                if (strstr(line, " - cgroup2 ") && sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1)
-                        found = snprintf(buf, size, "%s", mnt) < (int)size;
-        }
-        fclose(f);
-        return found;
-}
-
 static int setup(void **state) {
         CgroupTest *t = calloc(1, sizeof *t);
-        char mnt[PATH_MAX], kill_file[PATH_MAX + 16];
 
         assert_non_null(t);
         *state = t;
-        if (getuid() != 0 || !cgroup2_mount(mnt, sizeof mnt))
+        if (!test_cgroup_base_make(t->base, sizeof t->base, "cgroup"))
                 return 0;
-        snprintf(t->base, sizeof t->base, "%.3000s/vmba-test-cgroup-%d", mnt, (int)getpid());
         snprintf(t->dir, sizeof t->dir, "%s/svc.service", t->base);
-        snprintf(kill_file, sizeof kill_file, "%s/cgroup.kill", t->base);
-        if (mkdir(t->base, 0755) < 0 || access(kill_file, F_OK) < 0) {
-                (void)rmdir(t->base);
-                t->base[0] = '\0';
-                return 0;
-        }
         assert_int_equal(sd_event_new(&t->event), 0);
         return 0;
 }

@@ -38,6 +38,7 @@
 #include <systemd/sd-event.h>
 
 #include "agent/supervise/children.h"
+#include "tests/adapter/cgroup-base.h"
 #include "macro.h"
 #include "tests/unit/test-util.h"
 #include "time-util.h"
@@ -237,39 +238,13 @@ typedef struct ScopeTest {
         uint64_t cpu_usec;
 } ScopeTest;
 
-/* Where cgroup2 is mounted (/sys/fs/cgroup, or .../unified), into buf. */
-static bool cgroup2_mount(char *buf, size_t size) {
-        FILE *f = fopen("/proc/self/mountinfo", "re");
-        char line[4096];
-        bool found = false;
-
-        if (!f)
-                return false;
-        while (!found && fgets(line, sizeof line, f)) {
-                char mnt[PATH_MAX];
-                if (strstr(line, " - cgroup2 ") && sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1)
-                        found = snprintf(buf, size, "%s", mnt) < (int)size;
-        }
-        fclose(f);
-        return found;
-}
-
 static int scope_setup(void **state) {
         ScopeTest *t = calloc(1, sizeof *t);
-        char mnt[PATH_MAX], kill_file[PATH_MAX + 16];
 
         assert_non_null(t);
         *state = t;
-        if (getuid() != 0 || !cgroup2_mount(mnt, sizeof mnt))
+        if (!test_cgroup_base_make(t->base, sizeof t->base, "children"))
                 return 0;
-        if (snprintf(t->base, sizeof t->base, "%.3000s/vmba-test-children-%d", mnt, (int)getpid()) < 0)
-                return -1;
-        snprintf(kill_file, sizeof kill_file, "%s/cgroup.kill", t->base);
-        if (mkdir(t->base, 0755) < 0 || access(kill_file, F_OK) < 0) {
-                (void)rmdir(t->base);
-                t->base[0] = '\0';
-                return 0;
-        }
         assert_int_equal(sd_event_new(&t->event), 0);
         assert_int_equal(children_new(&t->children), 0);
         assert_int_equal(children_set_cgroup_base(t->children, t->event, t->base), 0);
