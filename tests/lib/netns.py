@@ -348,6 +348,28 @@ def squat(ns, address, port, reuse=False):
     return sq
 
 
+def bind_errno(address, port, v6only=False, reuse=False, uid=0):
+    """What a bind and listen on address:port gets as uid in the network
+    namespace entered: 0 when the port was its own (closed again), else
+    the errno.  v6only: an IPv6 address alone, not IPv4's too."""
+    os.seteuid(uid)
+    try:
+        s = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
+    finally:
+        os.seteuid(0)
+    with s:
+        if ":" in address:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(v6only))
+        if reuse:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((address, port))
+            s.listen()
+        except OSError as e:
+            return e.errno
+    return 0
+
+
 def requests_received(listener):
     """What reached a listening socket so far: the first bytes of each
     connection waiting in its queue (each then closed)."""

@@ -25,7 +25,7 @@ import pytest
 
 from desktop import (HeldRequests, children, closed, connect_local, http_answer, http_raw, http_status,
                      wait_no_connections, ws_answer, ws_request, ws_upgrade)
-from netns import Netns, need, wait_until
+from netns import Netns, bind_errno, need, wait_until
 from svagent import DESKTOP_SECRET, Agent, aliased, desktop_agent, free_display, run_uid
 
 NOVNC_UNIT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "packaging", "systemd",
@@ -164,20 +164,8 @@ def assert_port_untakeable(port):
     for address, v6only in (("0.0.0.0", False), ("127.0.0.1", False), ("::", False), ("::", True),
                             ("::1", True)):
         for reuse in (False, True):
-            os.seteuid(FLOOD_UID)
-            try:
-                s = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
-            finally:
-                os.seteuid(0)
-            with s:
-                if ":" in address:
-                    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(v6only))
-                if reuse:
-                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                with pytest.raises(OSError) as e:
-                    s.bind((address, port))
-                    s.listen()
-                assert e.value.errno == errno.EADDRINUSE, (address, v6only, reuse, e.value)
+            got = bind_errno(address, port, v6only, reuse, uid=FLOOD_UID)
+            assert got == errno.EADDRINUSE, (address, v6only, reuse, got)
 
 
 def test_novnc_port_stays_the_agents_while_websockify_restarts(agent_bin):

@@ -27,7 +27,7 @@ import pytest
 
 from elf import is_static
 from httpserver import GUEST, PORT, TOKEN, Server, agent_argv, agent_server, guest_lan, scratch_dir
-from netns import DEADLINE_SCALE, wait_until
+from netns import DEADLINE_SCALE, bind_errno, wait_until
 
 
 def driver_bin(agent_bin):
@@ -243,28 +243,6 @@ def test_loopback_route_403_from_outside(driver):
 LOCAL_UID = 3_100_000
 
 
-def bind_errno(ns, address, port, v6only=False, reuse=False, uid=LOCAL_UID):
-    """What a bind and listen on address:port gets as uid in ns: 0 when the
-    port was its own, else the errno."""
-    with ns.entered():
-        os.seteuid(uid)
-        try:
-            s = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
-        finally:
-            os.seteuid(0)
-    with s:
-        if ":" in address:
-            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(v6only))
-        if reuse:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((address, port))
-            s.listen()
-        except OSError as e:
-            return e.errno
-    return 0
-
-
 @pytest.mark.parametrize("listen", ["0.0.0.0", "127.0.0.1"])
 def test_no_local_user_takes_the_port_on_ipv6(agent_bin, lan, workdir, listen):
     """On 0.0.0.0 (or 127.0.0.1) the agent listens on IPv4 alone: without
@@ -280,7 +258,9 @@ def test_no_local_user_takes_the_port_on_ipv6(agent_bin, lan, workdir, listen):
     Server(lan, agent_argv(agent_bin, workdir, f"token={TOKEN}", f"http_listen={listen}"))
     for address, v6only in (("::1", False), ("::1", True), ("::", True), ("::", False), ("127.0.0.1", False)):
         for reuse in (False, True):
-            assert bind_errno(ns, address, PORT, v6only, reuse) == errno.EADDRINUSE, (address, v6only, reuse)
+            with ns.entered():
+                got = bind_errno(address, PORT, v6only, reuse, uid=LOCAL_UID)
+            assert got == errno.EADDRINUSE, (address, v6only, reuse, got)
     # A client of localhost (::1 first, then 127.0.0.1) is served.
     with ns.entered():
         c = http.client.HTTPConnection("localhost", PORT, timeout=10 * DEADLINE_SCALE)
