@@ -877,6 +877,19 @@ def test_cli_users_missing_from_the_pool(make_env):
     assert not cli_pids(e)
 
 
+def assert_clis_refused(e, why, routes=("/auth/codex",)):
+    """No CLI runs, for why: each route's login refused with 503 and it,
+    which start logged and /health says (for a host that never reads the
+    log)."""
+    for route in routes:
+        status, body = e.json("POST", route, {"sessionId": sid()})
+        assert (status, body) == (503, {"error": f"Provider CLIs cannot run: {why}"})
+    assert f"Provider CLI logins unavailable: {why}." in e.agent.log_text()
+    assert not cli_pids(e)
+    health = e.agent.health()
+    assert (health["status"], health["cli_error"]) == ("degraded", why), health
+
+
 @pytest.mark.parametrize("key, value, what", [
     ("login_home", "/var/tmp/vmba-logins", "login_home /var/tmp/vmba-logins"),
     ("control_socket", "/dev/shm/vmba-control.sock", "control_socket /dev/shm/vmba-control.sock"),
@@ -888,13 +901,7 @@ def test_what_the_clis_reach_below_their_own_tmp(make_env, key, value, what):
     without a user) rather than each CLI failing on its own."""
     e = make_env(sets=(f"{key}={value}",))
     why = f"{what} is where each provider CLI has an empty /tmp, /var/tmp, /dev/shm or /run/lock of its own"
-    status, body = e.json("POST", "/auth/codex", {"sessionId": sid()})
-    assert (status, body) == (503, {"error": f"Provider CLIs cannot run: {why}"})
-    assert f"Provider CLI logins unavailable: {why}." in e.agent.log_text()
-    assert not cli_pids(e)
-    # And /health says so, for a host that never reads the log.
-    health = e.agent.health()
-    assert (health["status"], health["cli_error"]) == ("degraded", why), health
+    assert_clis_refused(e, why)
 
 
 @pytest.mark.parametrize("entry", ["into", "through"])
@@ -914,12 +921,7 @@ def test_a_bin_path_entry_leading_below_the_clis_own_tmp(make_env, entry):
         e = make_env(sets=(f"bin_path={bin_dir}:/usr/bin:/bin",))
         why = (f"bin_path has {bin_dir}, which leads to {where}, where each provider CLI has an empty /tmp, "
                "/var/tmp, /dev/shm or /run/lock of its own")
-        status, body = e.json("POST", "/auth/codex", {"sessionId": sid()})
-        assert (status, body) == (503, {"error": f"Provider CLIs cannot run: {why}"})
-        assert f"Provider CLI logins unavailable: {why}." in e.agent.log_text()
-        assert not cli_pids(e)
-        health = e.agent.health()
-        assert (health["status"], health["cli_error"]) == ("degraded", why), health
+        assert_clis_refused(e, why)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(links, ignore_errors=True)
@@ -959,13 +961,7 @@ def test_a_provider_program_below_the_clis_own_tmp(make_env, shape):
         said = f"{program} is where" if shape == "named" else f"{program}, which leads to {in_tmp}, where"
         why = (f"provider codex's program {said} each provider CLI has an empty /tmp, /var/tmp, "
                "/dev/shm or /run/lock of its own")
-        for route in ("/auth/codex", "/auth/gemini_cli"):
-            status, body = e.json("POST", route, {"sessionId": sid()})
-            assert (status, body) == (503, {"error": f"Provider CLIs cannot run: {why}"})
-        assert f"Provider CLI logins unavailable: {why}." in e.agent.log_text()
-        assert not cli_pids(e)
-        health = e.agent.health()
-        assert (health["status"], health["cli_error"]) == ("degraded", why), health
+        assert_clis_refused(e, why, ("/auth/codex", "/auth/gemini_cli"))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(bin_dir, ignore_errors=True)
