@@ -11,6 +11,7 @@
 
 struct HttpOnce {
         HttpOnceDone done;
+        HttpOnceConnected connected; /* NULL once called */
         void *userdata;
         int fd;
         sd_event_source *io, *timer;
@@ -68,10 +69,30 @@ static void finish(HttpOnce *h, int r) {
         http_once_free(h);
 }
 
+/* The connect's own error first: a refused connection is that, not a
+ * socket the check cannot look up. */
+static int check_connected(HttpOnce *h, int fd) {
+        HttpOnceConnected connected = TAKE_PTR(h->connected);
+        int err = 0;
+        socklen_t len = sizeof err;
+
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+                return -errno;
+        return err > 0 ? -err : connected(fd, h->userdata);
+}
+
 static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
         HttpOnce *h = userdata;
         ssize_t n;
+        int r;
 
+        if (h->connected) {
+                r = check_connected(h, fd);
+                if (r < 0) {
+                        finish(h, r);
+                        return 0;
+                }
+        }
         if (h->sent < h->n_out) {
                 n = send(fd, h->out + h->sent, h->n_out - h->sent, MSG_NOSIGNAL);
                 if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -103,6 +124,10 @@ static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) 
         else if (n == 0 || answer_complete(h))
                 finish(h, 0);
         return 0;
+}
+
+void http_once_set_connected(HttpOnce *h, HttpOnceConnected connected) {
+        h->connected = connected;
 }
 
 static int on_timeout(sd_event_source *es, uint64_t usec, void *userdata) {

@@ -30,11 +30,20 @@ typedef struct HttpOnce HttpOnce;
  * only; the exchange is freed after it returns. */
 typedef void (*HttpOnceDone)(int r, const HttpAnswer *a, void *userdata);
 
+/* Called once the connection is made, before a byte of the request is
+ * sent, with the connected socket (borrowed): 0 sends the request;
+ * -errno ends the exchange there, done getting that error.  It must not
+ * free the exchange. */
+typedef int (*HttpOnceConnected)(int fd, void *userdata);
+
 /* request: taken over (wiped and freed by the exchange, also on failure).
  * ret may be NULL; it is only for cancelling with http_once_free(), after
  * which done is never called. */
 int http_once_start(sd_event *e, const struct sockaddr *sa, socklen_t salen, char *request,
                     size_t request_len, size_t max_answer, usec_t timeout, HttpOnceDone done,
                     void *userdata, HttpOnce **ret);
+/* Sets h's connected check; before the event loop runs again after
+ * http_once_start(), so that it sees the connection before any send. */
+void http_once_set_connected(HttpOnce *h, HttpOnceConnected connected);
 HttpOnce *http_once_free(HttpOnce *h);
 DEFINE_TRIVIAL_CLEANUP_FUNC(HttpOnce *, http_once_free);

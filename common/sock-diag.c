@@ -1,5 +1,5 @@
-/* Implementation of sock-diag.h: one exact-socket request to
- * NETLINK_SOCK_DIAG (SOCK_DIAG_BY_FAMILY without NLM_F_DUMP) each, naming
+/* Implementation of sock-diag.h: exact-socket requests to
+ * NETLINK_SOCK_DIAG (SOCK_DIAG_BY_FAMILY without NLM_F_DUMP), each naming
  * a socket as its own side sees it (a peer's local address and port are
  * ours as its remote ones); the kernel answers with the socket its own
  * lookup for an arriving packet finds. */
@@ -76,11 +76,18 @@ static int reply_error(const struct nlmsghdr *h) {
         return h->nlmsg_len >= NLMSG_LENGTH(sizeof *e) && e->error < 0 ? e->error : -EBADMSG;
 }
 
-/* The answer to request m: the owner of the socket it names, or the
- * kernel's error.  A socket with other ports is none, and a listener is
- * one only when asked for (for a connection, the kernel falls back to a
- * listener on the peer's address and port). */
-static int parse_reply(const DiagRequest *m, const void *buf, size_t n, bool listener, uid_t *ret) {
+/* What the kernel says of one socket. */
+typedef struct DiagSocket {
+        uint8_t state;
+        uid_t uid;
+        uint32_t inode;
+} DiagSocket;
+
+/* The answer to request m: the socket it names, or the kernel's error.
+ * A socket with other ports is none, and a listener is one only when
+ * asked for (for a connection, the kernel falls back to a listener on the
+ * peer's address and port). */
+static int parse_reply(const DiagRequest *m, const void *buf, size_t n, bool listener, DiagSocket *ret) {
         for (const struct nlmsghdr *h = buf; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
                 if (h->nlmsg_type == NLMSG_ERROR)
                         return reply_error(h);
@@ -88,19 +95,24 @@ static int parse_reply(const DiagRequest *m, const void *buf, size_t n, bool lis
                         const struct inet_diag_msg *d = NLMSG_DATA(h);
                         if (h->nlmsg_len < NLMSG_LENGTH(sizeof *d))
                                 return -EBADMSG;
-                        /* A socket no process holds (closed, TIME_WAIT, a
-                         * pending request) has no inode; the kernel reports
-                         * such sockets as uid 0, not as their last owner. */
                         if ((d->idiag_state == TCP_LISTEN) != listener ||
                             d->id.idiag_sport != m->req.id.idiag_sport || d->id.idiag_dport != m->req.id.idiag_dport)
                                 return -ENOENT;
-                        if (d->idiag_inode == 0)
-                                return -ENOTCONN;
-                        *ret = d->idiag_uid;
+                        *ret = (DiagSocket){ .state = d->idiag_state, .uid = d->idiag_uid, .inode = d->idiag_inode };
                         return 0;
                 }
         }
         return -EBADMSG;
+}
+
+/* The owner of a socket a process holds.  One no process holds (closed,
+ * TIME_WAIT, a pending request, one not accepted yet) has no inode; some
+ * kernels report such sockets as uid 0, not as their last owner. */
+static int held_owner(const DiagSocket *d, uid_t *ret) {
+        if (d->inode == 0)
+                return -ENOTCONN;
+        *ret = d->uid;
+        return 0;
 }
 
 typedef union DiagReply {
@@ -124,26 +136,67 @@ static ssize_t ask(const DiagRequest *m, DiagReply *buf) {
         return n < 0 ? -errno : n;
 }
 
+/* Asks the kernel for the socket m names (a listener when listener). */
+static int query(const DiagRequest *m, bool listener, DiagSocket *ret) {
+        DiagReply buf;
+        ssize_t n = ask(m, &buf);
+
+        if (n < 0)
+                return (int)n;
+        return parse_reply(m, &buf, (size_t)n, listener, ret);
+}
+
+/* -ENOENT for fd's connection: -ENOTCONN when it was reset meanwhile. */
+static int not_found(int fd) {
+        SockaddrIn peer;
+        socklen_t len = sizeof peer;
+
+        return getpeername(fd, &peer.sa, &len) < 0 && errno == ENOTCONN ? -ENOTCONN : -ENOENT;
+}
+
 int sock_diag_peer_owner(int fd, uid_t *ret) {
         DiagRequest m;
-        DiagReply buf;
-        ssize_t n;
+        DiagSocket d;
         int r = build_request(fd, &m);
 
         if (r < 0)
                 return r;
-        n = ask(&m, &buf);
-        if (n < 0)
-                return (int)n;
-        r = parse_reply(&m, &buf, (size_t)n, false, ret);
+        r = query(&m, false, &d);
         /* Not found because the peer reset the connection meanwhile? */
-        if (r == -ENOENT) {
-                SockaddrIn peer;
-                socklen_t len = sizeof peer;
-                if (getpeername(fd, &peer.sa, &len) < 0 && errno == ENOTCONN)
-                        return -ENOTCONN;
-        }
-        return r;
+        if (r == -ENOENT)
+                return not_found(fd);
+        return r < 0 ? r : held_owner(&d, ret);
+}
+
+/* The listener is asked for first.  A connection no process accepted yet
+ * waits in the queue of the listener it reached (or, as a pending
+ * request, will join it); found there after the listener was, that
+ * listener was listening when it was asked for (its close would have
+ * reset the connection), and on one address and port only one user's
+ * listeners can be (bind(2) refuses another's; SO_REUSEPORT only the
+ * same uid's): the one found. */
+int sock_diag_connection_owner(int fd, uid_t *ret) {
+        DiagRequest m, lm;
+        DiagSocket d, l;
+        int r = build_request(fd, &m), rl;
+
+        if (r < 0)
+                return r;
+        /* No local side: the listener lookup, as a packet arriving there. */
+        lm = m;
+        memset(lm.req.id.idiag_dst, 0, sizeof lm.req.id.idiag_dst);
+        lm.req.id.idiag_dport = 0;
+        rl = query(&lm, true, &l);
+        r = query(&m, false, &d);
+        if (r == -ENOENT)
+                return not_found(fd);
+        if (r < 0)
+                return r;
+        if (d.inode != 0 || (d.state != TCP_ESTABLISHED && d.state != TCP_SYN_RECV))
+                return held_owner(&d, ret);
+        if (rl < 0)
+                return rl == -ENOENT ? -ENOTCONN : rl;
+        return held_owner(&l, ret);
 }
 
 /* A dump of the TCP sockets in no state: NLMSG_DONE, whose payload is
@@ -189,10 +242,8 @@ int sock_diag_loopback_listener_owner(uint16_t port, uid_t *ret) {
                                  .idiag_if = LOOPBACK_IFINDEX,
                                  .idiag_cookie = { INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE } } },
         };
-        DiagReply buf;
-        ssize_t n = ask(&m, &buf);
+        DiagSocket d;
+        int r = query(&m, true, &d);
 
-        if (n < 0)
-                return (int)n;
-        return parse_reply(&m, &buf, (size_t)n, true, ret);
+        return r < 0 ? r : held_owner(&d, ret);
 }

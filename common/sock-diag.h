@@ -17,6 +17,13 @@
  * has no TCP socket diagnostics (also -EPROTONOSUPPORT then); other
  * -errno from the sockets. */
 int sock_diag_peer_owner(int fd, uid_t *ret);
+/* For a TCP socket fd connected to a listener on this machine: the uid
+ * that holds the other end of the connection now, in *ret: the owner of
+ * the socket accept(2) gave for it, or, while no process accepted it
+ * yet, the owner of the listener it waits on (only that listener's
+ * holders can accept it).  -ENOTCONN when the other end was closed or
+ * reset; -ENOENT as sock_diag_peer_owner(); other -errno. */
+int sock_diag_connection_owner(int fd, uid_t *ret);
 /* 0 when the kernel can answer sock_diag_peer_owner(), else -errno (-ENOENT:
  * no inet_diag or tcp_diag; -EPROTONOSUPPORT: no socket diagnostics at
  * all).  Asked once: without them every lookup would ask the kernel to

@@ -1,11 +1,13 @@
 /* Adapter tests of common/sock-diag.c against real loopback
  * connections of this process: the owner of the peer's socket over IPv4,
  * IPv6 and a v4-mapped dual-stack listener; another user's socket (root
- * only: made with that effective uid); a peer that closed its end; and
- * the listener a connection to 127.0.0.1:port reaches. */
+ * only: made with that effective uid); a peer that closed its end; the
+ * listener a connection to 127.0.0.1:port reaches; and who holds the
+ * other end of a connection made. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdbool.h>
 #include <stdarg.h>
@@ -250,15 +252,72 @@ static void test_loopback_listener(void **state) {
         close(v6);
 }
 
+/* A client of this process's connected to listen_addr:port. */
+static int client_to(const char *addr, uint16_t port) {
+        SockaddrIn a;
+        socklen_t len;
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        assert_true(fd >= 0);
+        assert_int_equal(sockaddr_in_parse(addr, port, &a, &len), 0);
+        assert_int_equal(connect(fd, &a.sa, len), 0);
+        return fd;
+}
+
+/* Who holds the other end of a connection made: while it waits in the
+ * queue, its listener's owner; once accepted, the accepting socket's
+ * (here this process's, not the listener's); once that is closed, or
+ * the listener closed with the connection still queued, nobody. */
+static void test_connection_owner(const char *listen_addr) {
+        uid_t other = geteuid() == 0 ? 65534 : geteuid(), owner = 12345;
+        uint16_t port = 0;
+        int l = listener_on(listen_addr, &port, other == geteuid() ? (uid_t)-1 : other, false);
+        int c = client_to("127.0.0.1", port), server;
+
+        assert_int_equal(sock_diag_connection_owner(c, &owner), 0);
+        assert_int_equal(owner, other);
+        server = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+        assert_true(server >= 0);
+        owner = 12345;
+        assert_int_equal(sock_diag_connection_owner(c, &owner), 0);
+        assert_int_equal(owner, geteuid());
+        close(server);
+        owner = 12345;
+        assert_int_equal(sock_diag_connection_owner(c, &owner), -ENOTCONN);
+        assert_int_equal(owner, 12345);
+        close(c);
+
+        c = client_to("127.0.0.1", port);
+        close(l);
+        /* The reset reached the client (however late its softirq runs). */
+        assert_int_equal(poll(&(struct pollfd){ .fd = c, .events = POLLIN }, 1, -1), 1);
+        assert_int_equal(sock_diag_connection_owner(c, &owner), -ENOTCONN);
+        assert_int_equal(owner, 12345);
+        close(c);
+}
+
+static void test_connection_owner_ipv4(void **state) {
+        test_connection_owner("127.0.0.1");
+}
+
+/* A dual-stack listener: the connection's other end is v4-mapped. */
+static void test_connection_owner_dual_stack(void **state) {
+        if (!have_ipv6_loopback())
+                skip();
+        test_connection_owner("::");
+}
+
 static void test_not_a_tcp_socket(void **state) {
         int sv[2];
         uid_t owner;
 
         assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
         assert_int_equal(sock_diag_peer_owner(sv[0], &owner), -EAFNOSUPPORT);
+        assert_int_equal(sock_diag_connection_owner(sv[0], &owner), -EAFNOSUPPORT);
         close(sv[0]);
         close(sv[1]);
         assert_int_equal(sock_diag_peer_owner(-1, &owner), -EBADF);
+        assert_int_equal(sock_diag_connection_owner(-1, &owner), -EBADF);
 }
 
 int main(void) {
@@ -272,6 +331,8 @@ int main(void) {
                 cmocka_unit_test(test_not_a_tcp_socket),
                 cmocka_unit_test(test_supported),
                 cmocka_unit_test(test_loopback_listener),
+                cmocka_unit_test(test_connection_owner_ipv4),
+                cmocka_unit_test(test_connection_owner_dual_stack),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
