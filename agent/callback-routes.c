@@ -218,6 +218,9 @@ typedef struct Relay {
         CallbackRoutes *routes;
         HttpRequest *req;
         HttpOnce *once;
+        char login[SESSION_ID_MAX + 1]; /* for the log: the login may end meanwhile */
+        uid_t cli_uid;
+        uint16_t port;
 } Relay;
 
 /* The CLI's answer goes back as it gave it: status, Location (Codex
@@ -243,6 +246,11 @@ static void on_relay_done(int r, const HttpAnswer *a, void *userdata) {
         }
         if (r == -ECONNREFUSED)
                 (void)reply_listener_gone(req, lm);
+        else if (r == -EPERM)
+                (void)http_reply_error(req, 502, "The callback connection reached another user's process, not the "
+                                                 "CLI's");
+        else if (r == -ENOTCONN)
+                (void)http_reply_error(req, 502, "CLI callback listener closed the connection");
         else if (r == -ETIMEDOUT)
                 (void)http_reply_error(req, 504, "CLI callback listener did not answer");
         else if (r == -EBADMSG || r == -ENODATA || r == -EFBIG || r == -EPIPE) /* -EPIPE: cut off */
@@ -321,6 +329,27 @@ static int relay_listener_check(CallbackRoutes *cr, const LoginSession *s, uint1
         return r;
 }
 
+/* The connection made must reach the login's CLI user too: the listener
+ * checked before the connect may have closed since, and another user
+ * taken the port (relay_listener_check() saw the CLI's).  Nothing is
+ * sent otherwise; on_relay_done() answers. */
+static int relay_connected(int fd, void *userdata) {
+        Relay *x = userdata;
+        uid_t other = 0;
+        int r = callback_relay_connection_check(fd, x->cli_uid, &other);
+
+        if (r == -EPERM)
+                log_warning("Login %s: the connection to 127.0.0.1:%u reached a process of uid %u, not the CLI's: "
+                            "the callback is not relayed.", x->login, (unsigned)x->port, (unsigned)other);
+        else if (r == -ENOTCONN)
+                log_info("Login %s: the connection to 127.0.0.1:%u was closed before the callback was relayed.",
+                         x->login, (unsigned)x->port);
+        else if (r < 0)
+                log_warning_errno(r, "Login %s: cannot tell who holds the connection to 127.0.0.1:%u (socket "
+                                  "diagnostics): the callback is not relayed: %m", x->login, (unsigned)x->port);
+        return r;
+}
+
 /* GET /auth/callback?... → the live CLI's own loopback listener (the
  * provider's redirect target), its answer relayed.  With no listener left
  * and the login through, the page says so.  Only a callback with the
@@ -354,9 +383,10 @@ static int callback_forward(HttpRequest *req, void *userdata) {
         x = calloc(1, sizeof *x);
         if (!x)
                 return -ENOMEM;
-        *x = (Relay){ .routes = cr, .req = req };
+        *x = (Relay){ .routes = cr, .req = req, .cli_uid = login_session_cli_uid(s), .port = port };
+        memcpy(x->login, s->id, sizeof x->login);
         r = callback_relay_start(cr->o.event, port, s->def->callback_path, q,
-                                 (usec_t)cr->o.relay_s * USEC_PER_SEC, on_relay_done, x, &x->once);
+                                 (usec_t)cr->o.relay_s * USEC_PER_SEC, relay_connected, on_relay_done, x, &x->once);
         if (r < 0) {
                 free(x);
                 return r;

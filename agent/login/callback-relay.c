@@ -61,10 +61,8 @@ static int request_format(uint16_t port, const char *path, const char *q, char *
         return 0;
 }
 
-int callback_relay_listener_check(uint16_t port, uid_t uid, uid_t *ret_other) {
-        uid_t owner;
-        int r = sock_diag_loopback_listener_owner(port, &owner);
-
+/* r, owner: a lookup's; 0 when it found uid. */
+static int owner_is(int r, uid_t owner, uid_t uid, uid_t *ret_other) {
         if (r < 0)
                 return r;
         if (owner != uid) {
@@ -75,19 +73,40 @@ int callback_relay_listener_check(uint16_t port, uid_t uid, uid_t *ret_other) {
         return 0;
 }
 
+int callback_relay_listener_check(uint16_t port, uid_t uid, uid_t *ret_other) {
+        uid_t owner = 0;
+        int r = sock_diag_loopback_listener_owner(port, &owner);
+
+        return owner_is(r, owner, uid, ret_other);
+}
+
+int callback_relay_connection_check(int fd, uid_t uid, uid_t *ret_other) {
+        uid_t owner = 0;
+        int r = sock_diag_connection_owner(fd, &owner);
+
+        return owner_is(r, owner, uid, ret_other);
+}
+
 int callback_relay_start(sd_event *e, uint16_t port, const char *path, const char *query, usec_t timeout,
-                         HttpOnceDone done, void *userdata, HttpOnce **ret) {
+                         HttpOnceConnected connected, HttpOnceDone done, void *userdata, HttpOnce **ret) {
         struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         char *request;
         size_t len;
+        HttpOnce *h;
         int r;
 
-        if (!callback_relay_query_ok(query))
+        if (!callback_relay_query_ok(query) || !connected)
                 return -EINVAL;
         r = request_format(port, path, query, &request, &len);
         if (r < 0)
                 return r;
-        return http_once_start(e, (struct sockaddr *)&sa, sizeof sa, request, len, RELAY_MAX, timeout, done,
-                               userdata, ret);
+        r = http_once_start(e, (struct sockaddr *)&sa, sizeof sa, request, len, RELAY_MAX, timeout, done,
+                            userdata, &h);
+        if (r < 0)
+                return r;
+        http_once_set_connected(h, connected);
+        if (ret)
+                *ret = h;
+        return 0;
 }

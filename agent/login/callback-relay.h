@@ -33,10 +33,24 @@ int callback_relay_redirect_port(const char *redirect_uri, const char *path, uin
  * 0 when it is uid's; -EPERM when another uid's (*ret_other gets it);
  * -ENOENT when none listens (a port nobody holds may be taken between
  * this check and a connect: not connected to), or without the kernel's
- * socket diagnostics; other -errno. */
+ * socket diagnostics; other -errno.  Only a first answer: the connection
+ * made must be checked too (below). */
 int callback_relay_listener_check(uint16_t port, uid_t uid, uid_t *ret_other);
 
-/* done gets the listener's answer (see HttpOnceDone).  ret (may be NULL)
- * is only for cancelling with http_once_free(). */
+/* Whether the connection fd the relay made reaches a process of uid's:
+ * the one holding its other end, or while none accepted it yet, the
+ * listener it waits on (common/sock-diag.h).  The check before the
+ * connect cannot tell: the listener it saw may have closed since, and
+ * another user's taken the port.  0 when it is uid's; -EPERM when another
+ * uid's (*ret_other gets it); -ENOTCONN when the other end closed or
+ * reset it; other -errno. */
+int callback_relay_connection_check(int fd, uid_t uid, uid_t *ret_other);
+
+/* connected (not NULL) is called with the connection made, before the
+ * request (the code) is sent: it makes sure the connection reached the
+ * CLI (callback_relay_connection_check()), and anything but 0 ends the
+ * relay with that error, nothing sent.  done gets the listener's answer
+ * (see HttpOnceDone).  ret (may be NULL) is only for cancelling with
+ * http_once_free(). */
 int callback_relay_start(sd_event *e, uint16_t port, const char *path, const char *query, usec_t timeout,
-                         HttpOnceDone done, void *userdata, HttpOnce **ret);
+                         HttpOnceConnected connected, HttpOnceDone done, void *userdata, HttpOnce **ret);

@@ -4,16 +4,10 @@ while the process changes them, read at each of its system calls (ptrace:
 the test its tracer), so that no state in between is missed however the
 machine schedules the two.  Needs root."""
 import contextlib
-import ctypes
-import os
-import signal
 import threading
 
 from netns import DEADLINE_SCALE
-
-PTRACE_SYSCALL, PTRACE_DETACH, PTRACE_SEIZE, PTRACE_INTERRUPT = 24, 0x11, 0x4206, 0x4207
-PTRACE_O_TRACESYSGOOD = 1
-WALL = 0x40000000  # waitpid()'s __WALL
+from syscallstep import step_syscalls
 
 
 def mount_stack(pid, path):
@@ -54,29 +48,15 @@ def read_at_each_syscall(pid, path, wake):
     event), and the tracer lets go of it there."""
     seen, failed, attached, done = [], [], threading.Event(), threading.Event()
 
+    def at_stop():
+        text = _read(pid, path)
+        if not seen or seen[-1] != text:
+            seen.append(text)
+        attached.set()
+
     def trace():
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
         try:
-            if libc.ptrace(PTRACE_SEIZE, pid, None, ctypes.c_void_p(PTRACE_O_TRACESYSGOOD)) != 0:
-                raise OSError(ctypes.get_errno(), "PTRACE_SEIZE")
-            libc.ptrace(PTRACE_INTERRUPT, pid, None, None)
-            while True:
-                _, status = os.waitpid(pid, WALL)
-                if not os.WIFSTOPPED(status):
-                    return
-                # A signal on its way to pid goes on; a system call's stop
-                # (SIGTRAP | 0x80) or an event's (status >> 16) has none.
-                sig = os.WSTOPSIG(status)
-                sig = 0 if status >> 16 or sig == signal.SIGTRAP | 0x80 else sig
-                text = _read(pid, path)
-                if not seen or seen[-1] != text:
-                    seen.append(text)
-                attached.set()
-                if done.is_set():
-                    libc.ptrace(PTRACE_DETACH, pid, None, ctypes.c_void_p(sig))
-                    return
-                libc.ptrace(PTRACE_SYSCALL, pid, None, ctypes.c_void_p(sig))
+            step_syscalls(pid, at_stop, done.is_set)
         except BaseException as e:  # for the block's thread to raise
             failed.append(e)
         finally:

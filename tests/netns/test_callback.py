@@ -15,10 +15,15 @@ callback (a host-driven one at /oauth/callback, a CLI's at
 no state another waiting login has; an escaped NUL cuts no state or code
 short; a callback with the login's state but no code fails the login; a
 used callback again (a reload) gets its page again, and neither it nor a
-callback without a state counts as a guess."""
+callback without a state counts as a guess.  The connection the relay
+made is checked before it sends the code: a port another user took
+between the relay's check of the listener and its connect gets nothing,
+and a CLI that accepts the connection only after that check gets its
+callback."""
 import http.client
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -28,9 +33,10 @@ import urllib.parse
 import pytest
 
 from desktop import listeners
-from loginenv import LoginEnv, oauth_url, open_gate, sid
-from netns import Lan, requests_received, squat, wait_until
+from loginenv import LoginEnv, cli_pids, oauth_url, open_gate, sid
+from netns import DEADLINE_SCALE, Lan, requests_received, squat, wait_until
 from svagent import TOKEN
+from syscallstep import held_at_connect
 
 
 def get(ns, addr, port, path, headers=None):
@@ -422,6 +428,69 @@ def test_a_port_another_logins_cli_holds_gets_no_code(make_env):
     finally:
         sq.kill()
         sq.wait()
+
+
+def test_a_port_taken_after_the_check_gets_no_code(make_env):
+    """The relay checked the CLI's listener, then the CLI let its port go
+    and another user took it before the relay's connect (the agent held
+    at that connect() by the test, its tracer, meanwhile): the connection
+    reaches that user's listener.  The relay checks the connection made,
+    sends nothing on it (502) and names the uid it reached."""
+    e = make_env(sets=("callback_relay_s=1",), provider_env={"FAKE_CLI_DROP_LISTENER": "gate"})
+    s, state = start_codex(e)
+    # Its opener done (it asks the agent, which is held below).
+    wait_until(lambda: os.path.exists(os.path.join(e.home_of(s), ".drop-gate")), 20, "the CLI at its gate")
+    answer, sq = [], None
+    browser = threading.Thread(target=lambda: answer.append(
+        e.json("GET", f"/auth/callback?code=SECRET-CODE-codex&state={state}")))
+    try:
+        with held_at_connect(e.agent.pid, "127.0.0.1", 1455, lambda: e.request("GET", "/health")) as held:
+            browser.start()
+            assert held.wait(30 * DEADLINE_SCALE), "the relay never connected"
+            open_gate(e, s, ".drop-gate")
+            wait_until(lambda: not [a for a in listeners(e.ns) if a.endswith(":1455")], 20, "1455 let go by the CLI")
+            sq = squat(e.ns, "127.0.0.1", 1455)
+        browser.join()
+        assert requests_received(sq) == [b""]  # connected to, sent nothing
+        assert answer == [(502, {"error": "The callback connection reached another user's process, not the CLI's"})]
+        assert e.agent.log_lines(f"Login {s}: the connection to 127.0.0.1:1455 reached a process of uid 0, not the "
+                                 "CLI's: the callback is not relayed.")
+        e.assert_no_secrets()
+    finally:
+        if browser.ident:
+            browser.join()
+        if sq:
+            sq.close()
+
+
+def test_a_cli_that_accepts_after_the_check_gets_its_callback(env):
+    """The relay's connection waits in the CLI's listener's queue while the
+    relay checks it (the CLI stopped meanwhile, SIGSTOP): its listener's
+    owner is the connection's, and the callback is relayed; the CLI
+    answers once it runs again."""
+    s, state = start_codex(env)
+    [cli] = cli_pids(env)
+    answer = []
+    browser = threading.Thread(target=lambda: answer.append(
+        browse(env, f"/auth/callback?code=SECRET-CODE-codex&state={state}")))
+    os.kill(int(cli), signal.SIGSTOP)
+    try:
+        browser.start()
+        # Until the request is in the queued connection's socket, or the
+        # relay gave up on it.
+        wait_until(lambda: queued_bytes(env.ns, 1455) > 0 or not browser.is_alive(), 20, "the request sent")
+    finally:
+        os.kill(int(cli), signal.SIGCONT)
+        browser.join()
+    assert answer == [(302, "http://127.0.0.1:1455/success?needs_setup=false", b"")]
+    env.wait_status(s, lambda code, b: b.get("authenticated"))
+    env.assert_no_secrets()
+
+
+def queued_bytes(ns, port):
+    """What the connections to 127.0.0.1:port hold unread, in bytes."""
+    out = ns.run("ss", "-tnH", "state", "established", f"( sport = :{port} )").stdout
+    return sum(int(line.split()[0]) for line in out.splitlines() if line.strip())
 
 
 def test_a_port_nobody_holds_is_not_connected_to(make_env):

@@ -45,7 +45,9 @@ a URL, hang; FAKE_CLI_LINKS=DIR: first plant symlinks to DIR and to
 DIR/secret in $HOME (a CLI that links out of its HOME);
 FAKE_CLI_MUTE_LISTENER=1: the callback listener never answers;
 FAKE_CLI_DROP_LISTENER=1 (codex): the callback listener is closed once
-the URL is out, the CLI still running (a port it let go);
+the URL is out, the CLI still running (a port it let go); =gate: only
+once the test opens the FIFO $HOME/.drop-gate for writing (a port let go
+at a point of the test's choosing);
 FAKE_CLI_EXCHANGE_FAIL=1 (gemini): the token exchange fails; the browser
 is sent to the failure page and the CLI shows "Failed to sign in.
 Message: …" in its dialog and keeps running, as the real one does;
@@ -556,6 +558,8 @@ def main():
     if os.environ.get("FAKE_CLI_FAIL"):
         sys.exit(3)
     if os.environ.get("FAKE_CLI_DROP_LISTENER"):
+        if os.environ["FAKE_CLI_DROP_LISTENER"] == "gate":
+            wait_gate(".drop-gate")
         srv.server_close()
         select.select([], [], [], 600)
     serve_callback(srv, late)
