@@ -310,7 +310,8 @@ static uint16_t relay_port(const LoginSession *s) {
  * would reach must be the CLIs' user's.  Another user may hold the
  * port the CLI let go; it would get the code.  -EPERM then (logged),
  * -ENOENT when nothing listens (another user could bind it before the
- * connect), -errno when it cannot be told. */
+ * connect), -errno when it cannot be told.  The port may change hands
+ * before the connect still: relay_connected() checks the connection. */
 static int relay_listener_check(CallbackRoutes *cr, const LoginSession *s, uint16_t port) {
         uid_t other = 0;
         /* The login's own CLI user: another login's CLI listening there
