@@ -475,6 +475,7 @@ def test_a_cli_that_accepts_after_the_check_gets_its_callback(env):
         browse(env, f"/auth/callback?code=SECRET-CODE-codex&state={state}")))
     os.kill(int(cli), signal.SIGSTOP)
     try:
+        wait_until(lambda: proc_state(cli) == "T", 20, "the CLI stopped")
         browser.start()
         # Until the request is in the queued connection's socket, or the
         # relay gave up on it.
@@ -485,6 +486,12 @@ def test_a_cli_that_accepts_after_the_check_gets_its_callback(env):
     assert answer == [(302, "http://127.0.0.1:1455/success?needs_setup=false", b"")]
     env.wait_status(s, lambda code, b: b.get("authenticated"))
     env.assert_no_secrets()
+
+
+def proc_state(pid):
+    """The state letter of pid's /proc/PID/stat ("T": stopped)."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
 
 
 def queued_bytes(ns, port):
