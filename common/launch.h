@@ -48,6 +48,10 @@ typedef struct SpawnOptions {
         const char *cgroup_name; /* Launcher.start only (spawn_process() ignores it): NULL, or the name
                                   * (filename_is_valid()) of a cgroup of the launcher's own for the child
                                   * and all it starts, a process that left its group or session too */
+        int oom_score_adj;   /* the least oom_score_adj it runs with: 0 (the default) resets a negative
+                              * one the agent has (OOMScoreAdjust= of its unit, which protects the
+                              * agent alone); more makes the kernel's OOM killer take it first (a
+                              * provider CLI); one the agent has above it is kept */
         bool private_tmp;    /* a mount namespace of its own, nothing mounted there going back, with
                               * empty tmpfs on private_tmp_dirs (mount-util.h; SPAWN_PRIVATE_TMP_MB
                               * each, 1777, nosuid, nodev; one that is missing is left so) and a

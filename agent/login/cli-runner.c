@@ -393,6 +393,7 @@ static int spawn_cli(CliRunner *r, const CliRunnerOptions *o, char **env) {
                 .max_procs = o->max_procs,
                 .ambient_caps = o->ambient_caps,
                 .cgroup_name = o->cgroup_name,
+                .oom_score_adj = CLI_OOM_SCORE_ADJ,
                 /* Its user is the next login's too: nothing it leaves
                  * outside its HOME by name (/tmp, SysV IPC) may outlive it. */
                 .private_tmp = true,

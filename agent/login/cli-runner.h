@@ -56,6 +56,16 @@ typedef struct CliRunnerCallbacks {
  * it writes there by name. */
 #define CLI_TMPDIR_NAME "tmp"
 
+/* The oom_score_adj of every CLI and all it starts (SpawnOptions): third-
+ * party code that may allocate without end, which the kernel's OOM killer
+ * is to take before the agent (which would lose every login and what it
+ * has not delivered yet), the display stack and the browser (0): +500
+ * adds half the VM's memory to its badness, so it goes first unless
+ * another process holds half the memory more than it does.  Where its
+ * cgroup has a memory.max (login_memory_max_mb), that limit is hit
+ * first; this is what is left where it cannot be had. */
+#define CLI_OOM_SCORE_ADJ 500
+
 typedef struct CliRunnerOptions {
         const ProviderDef *provider;  /* borrowed; must outlive the runner */
         const char *home;             /* its HOME, and TMPDIR below it (CLI_TMPDIR_NAME) */

@@ -29,6 +29,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -59,6 +60,7 @@ typedef enum SpawnStep {
         STEP_GROUP,
         STEP_FDS,
         STEP_CGROUP,
+        STEP_OOM_SCORE,
         STEP_PRIVATE_TMP,
         STEP_TTY,
         STEP_CWD,
@@ -74,6 +76,7 @@ static const char *const step_what[_STEP_MAX] = {
         [STEP_GROUP] = "make a process group or session to run",
         [STEP_FDS] = "set up the file descriptors to run",
         [STEP_CGROUP] = "move into",
+        [STEP_OOM_SCORE] = "set the OOM score adjustment to run",
         [STEP_PRIVATE_TMP] = "make a private /tmp, /var/tmp, /dev/shm and /run/lock to run",
         [STEP_TTY] = "take its controlling terminal to run",
         [STEP_CWD] = "enter",
@@ -239,6 +242,39 @@ int spawn_private_tmp_check(void) {
         return -WEXITSTATUS(ws);
 }
 
+/* In the child: its oom_score_adj at least least.  The agent's own is
+ * inherited through fork(): a negative one, which keeps the kernel's OOM
+ * killer off the agent (the unit's OOMScoreAdjust=), must protect no
+ * program it runs; a higher one than asked (the operator's, for the
+ * agent and all it runs) is kept.  Without /proc there is nothing to
+ * inherit it from that the child could see: nothing to do. */
+static int child_oom_score_adj(int least) {
+        char buf[16];
+        ssize_t n;
+        int fd, r = 0;
+
+        /* Opened for writing only to raise it: a process that changed its
+         * uid is not dumpable, its /proc files are root's. */
+        fd = open("/proc/self/oom_score_adj", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n < 0)
+                return -errno;
+        buf[n] = '\0';
+        if (strtol(buf, NULL, 10) >= least)
+                return 0;
+        fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        n = snprintf(buf, sizeof buf, "%d", least);
+        if (write(fd, buf, (size_t)n) < 0)
+                r = -errno;
+        close(fd);
+        return r;
+}
+
 /* The steps that need root, before the user is dropped: 0, or -errno
  * and *ret_step (the fds, the group and the tty are done by then). */
 static int child_as_root(const SpawnOptions *o, SpawnStep *ret_step) {
@@ -248,6 +284,9 @@ static int child_as_root(const SpawnOptions *o, SpawnStep *ret_step) {
          * first instruction on, and nothing can have left it. */
         *ret_step = STEP_CGROUP;
         if (o->cgroup_procs && (r = write_setting(o->cgroup_procs, "0")) < 0)
+                return r;
+        *ret_step = STEP_OOM_SCORE;
+        if ((r = child_oom_score_adj(o->oom_score_adj)) < 0)
                 return r;
         *ret_step = STEP_PRIVATE_TMP;
         if (o->private_tmp && (r = child_private_tmp()) < 0)

@@ -637,6 +637,66 @@ static void test_private_tmp_refused(void **state) {
                 fail_msg("the refusal of private_tmp failed at step %d", WEXITSTATUS(ws));
 }
 
+/* The oom_score_adj a child runs with (/proc/<pid>/oom_score_adj). */
+static int child_oom_score_adj(pid_t pid) {
+        _cleanup_(freep) char *text = NULL;
+        char path[64];
+
+        snprintf(path, sizeof path, "/proc/%d/oom_score_adj", (int)pid);
+        assert_int_equal(read_full_file(path, 64, &text, NULL), 0);
+        return (int)strtol(text, NULL, 10);
+}
+
+/* A child runs with at least SpawnOptions.oom_score_adj (a provider
+ * CLI's +500), and keeps a higher one it inherits: the agent's, here a
+ * helper's that raised its own (as any process may; this test's own is
+ * left as it is).  The reset of a negative one needs CAP_SYS_RESOURCE to
+ * set up: tests/netns/test_login_memory.py, where it can be had. */
+static void test_oom_score_adj(void **state) {
+        static const struct {
+                int agent, asked, child;
+        } cases[] = {
+                { 0, 0, 0 },
+                { 0, 500, 500 },
+                { 700, 0, 700 },
+                { 700, 500, 700 },
+        };
+        char *argv[] = { (char *)"sleep", (char *)"100", NULL };
+        int ws;
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                pid_t helper, pid;
+                int p[2];
+
+                /* A helper of the agent's score spawns the child. */
+                assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+                helper = fork();
+                assert_true(helper >= 0);
+                if (helper == 0) {
+                        char v[16];
+                        int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+
+                        snprintf(v, sizeof v, "%d", cases[i].agent);
+                        if (fd < 0 || write(fd, v, strlen(v)) < 0 ||
+                            spawn_process(&(SpawnOptions){ .argv = argv, .stdin_fd = -1, .stdout_fd = -1,
+                                                           .stderr_fd = -1, .extra_fd = -1,
+                                                           .oom_score_adj = cases[i].asked },
+                                          &pid) < 0 ||
+                            write(p[1], &pid, sizeof pid) != sizeof pid)
+                                _exit(1);
+                        _exit(0);
+                }
+                close(p[1]);
+                assert_int_equal(read(p[0], &pid, sizeof pid), (ssize_t)sizeof pid);
+                close(p[0]);
+                assert_int_equal(waitpid(helper, &ws, 0), helper);
+                assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+                wait_exec(pid, "sleep");
+                assert_int_equal(child_oom_score_adj(pid), cases[i].child);
+                assert_int_equal(kill(pid, SIGKILL), 0);
+        }
+}
+
 static void test_find_binary(void **state) {
         char *p = NULL, path[160];
 
@@ -699,6 +759,7 @@ int main(void) {
                 cmocka_unit_test(test_keep_caps_not_possible),
                 cmocka_unit_test(test_private_tmp_refused),
                 cmocka_unit_test(test_private_tmp),
+                cmocka_unit_test(test_oom_score_adj),
                 cmocka_unit_test(test_find_binary),
                 cmocka_unit_test(test_kill_forget_before_its_group),
         };
