@@ -24,6 +24,7 @@
 #include "agent/host/host-secrets.h"
 #include "agent/http/http.h"
 #include "agent/login/cli-installed.h"
+#include "agent/login/cli-runner.h"
 #include "agent/login/handoff-vsock.h"
 #include "agent/login/login.h"
 #include "agent/supervise/cgroup.h"
@@ -733,6 +734,25 @@ static int load_services(Manager *m, ServiceDefs *ret) {
         return 0;
 }
 
+/* The logins' memory.max (login_memory_max_mb), or said once why not:
+ * then only the CLIs' oom_score_adj keeps the OOM killer off the agent. */
+static void setup_login_memory(Manager *m, const char *no_cgroups) {
+        char why[512];
+        int r;
+
+        if (m->config.login_memory_max_mb == 0)
+                return;
+        r = no_cgroups ? -EOPNOTSUPP : children_memory_setup(m->children, why, sizeof why);
+        if (r >= 0) {
+                log_info("Provider CLIs get memory.max %" PRIu32 " MiB in their logins' cgroups.",
+                         m->config.login_memory_max_mb);
+                return;
+        }
+        log_notice("Provider CLIs get no memory.max (login_memory_max_mb=%" PRIu32 "): %s; they run with "
+                   "oom_score_adj +%d instead, which the kernel's OOM killer takes before the agent.",
+                   m->config.login_memory_max_mb, no_cgroups ?: why, CLI_OOM_SCORE_ADJ);
+}
+
 /* A cgroup for each service, and for each child of the Launcher that asks
  * for one (a login's CLI), when the agent can have them, else said once:
  * then a process that left its service's process group outlives the
@@ -744,12 +764,17 @@ static void setup_cgroups(Manager *m) {
 
         if (r < 0) {
                 log_notice("Services get no cgroups, only their process groups are killed: %s.", why);
+                setup_login_memory(m, "no cgroups");
                 return;
         }
         log_info("Services get cgroups of their own in %s.", m->cgroup_base);
         r = children_set_cgroup_base(m->children, m->event, m->cgroup_base);
-        if (r < 0)
+        if (r < 0) {
                 log_warning_errno(r, "Provider CLIs get no cgroups: %m");
+                setup_login_memory(m, "no cgroups");
+                return;
+        }
+        setup_login_memory(m, NULL);
 }
 
 static int setup_supervisor(Manager *m) {
@@ -1056,6 +1081,7 @@ static int setup_logins(Manager *m) {
                 .cli_uids = m->cli_uids, .n_cli_uids = m->n_cli_uids,
                 .display = c->display, .bin_path = c->bin_path,
                 .session_ttl_s = c->session_ttl_s, .cli_tasks_max = c->cli_tasks_max,
+                .cli_memory_max_mb = c->login_memory_max_mb,
                 .cli_ambient_caps = m->cli_caps,
         };
         r = login_manager_new(&lo, &m->logins);

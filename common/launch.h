@@ -52,6 +52,8 @@ typedef struct SpawnOptions {
                               * one the agent has (OOMScoreAdjust= of its unit, which protects the
                               * agent alone); more makes the kernel's OOM killer take it first (a
                               * provider CLI); one the agent has above it is kept */
+        uint64_t memory_max; /* Launcher.start only, with cgroup_name: that cgroup's memory.max in
+                              * bytes, where the launcher has the memory controller (0: none) */
         bool private_tmp;    /* a mount namespace of its own, nothing mounted there going back, with
                               * empty tmpfs on private_tmp_dirs (mount-util.h; SPAWN_PRIVATE_TMP_MB
                               * each, 1777, nosuid, nodev; one that is missing is left so) and a
@@ -64,6 +66,16 @@ typedef struct SpawnOptions {
                               * unavailable"); a caller's buffer in a const SpawnOptions */
         size_t error_size;
 } SpawnOptions;
+
+/* A started child's cgroup's memory.max (bytes) and, since the child
+ * started, the processes the kernel's OOM killer killed in it and the
+ * times it reached that memory.max (no kill then: the machine's memory
+ * ran out). */
+typedef struct LaunchMemory {
+        uint64_t max;
+        uint64_t oom_kills;
+        uint64_t at_max;
+} LaunchMemory;
 
 /* wstatus as from waitpid(). */
 typedef void (*LaunchExitFn)(pid_t pid, int wstatus, void *userdata);
@@ -106,6 +118,13 @@ typedef struct Launcher {
          * unreadable.
          * NULL: the launcher has no cgroups (-EOPNOTSUPP). */
         int (*cpu_usec)(void *ctx, pid_t pid, uint64_t *ret);
+        /* The memory.max of a started child's cgroup and the OOM kills in
+         * it (memory.events), read as cpu_usec is: while it runs, and once
+         * reaped (before its cgroup went) until the next child is reaped
+         * or forgotten.  -ENOENT: it has no memory.max (no cgroup, no
+         * memory controller), or is none of the launcher's.  NULL: the
+         * launcher has no cgroups (-EOPNOTSUPP). */
+        int (*memory)(void *ctx, pid_t pid, LaunchMemory *ret);
         void *ctx;
 } Launcher;
 
@@ -138,6 +157,10 @@ static inline void launcher_kill_forget(const Launcher *l, pid_t pid) {
 
 static inline int launcher_kill_uid(const Launcher *l, uid_t uid) {
         return l->kill_uid ? l->kill_uid(l->ctx, uid) : 0;
+}
+
+static inline int launcher_memory(const Launcher *l, pid_t pid, LaunchMemory *ret) {
+        return l->memory ? l->memory(l->ctx, pid, ret) : -EOPNOTSUPP;
 }
 
 static inline int launcher_cpu_usec(const Launcher *l, pid_t pid, uint64_t *ret) {

@@ -127,12 +127,14 @@ bool proc_options_hide_pids(const char *options) {
         return false;
 }
 
-int proc_cpu_stat_usage(const char *text, uint64_t *ret) {
+int proc_keyed_value(const char *text, const char *key, uint64_t *ret) {
+        size_t k = strlen(key);
+
         for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
-                const char *v = startswith(l, "usage_usec ");
+                const char *v = l + k + 1;
                 uint64_t n;
 
-                if (!v)
+                if (strncmp(l, key, k) != 0 || l[k] != ' ')
                         continue;
                 if (parse_unsigned_span(v, strcspn(v, "\n"), UINT64_MAX, &n) < 0)
                         return -EINVAL;
@@ -140,4 +142,19 @@ int proc_cpu_stat_usage(const char *text, uint64_t *ret) {
                 return 0;
         }
         return -ENOENT;
+}
+
+int proc_cpu_stat_usage(const char *text, uint64_t *ret) {
+        return proc_keyed_value(text, "usage_usec", ret);
+}
+
+bool proc_controllers_have(const char *text, const char *name) {
+        size_t k = strlen(name);
+
+        for (const char *w = text; w && *w; w += strcspn(w, " \n")) {
+                w += strspn(w, " \n");
+                if (strncmp(w, name, k) == 0 && strchr(" \n", w[k]))
+                        return true;
+        }
+        return false;
 }

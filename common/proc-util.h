@@ -49,6 +49,15 @@ int proc_cgroup2_path(const char *text, char **ret);
  * from other users: hidepid= other than off (0). */
 bool proc_options_hide_pids(const char *options);
 
+/* The value of key in a cgroup's flat keyed file ("key value" lines:
+ * cpu.stat, memory.events).  -ENOENT without that line, -EINVAL when its
+ * value is not a number. */
+int proc_keyed_value(const char *text, const char *key, uint64_t *ret);
+
+/* Whether a cgroup's cgroup.controllers (names separated by blanks)
+ * lists the controller name. */
+bool proc_controllers_have(const char *text, const char *name);
+
 /* The CPU time a cgroup's processes used, its cpu.stat's "usage_usec"
  * (there without the cpu controller: cgroup v2's core statistics).
  * -ENOENT without that line, -EINVAL when its value is not a number. */

@@ -13,6 +13,8 @@
 
 /* The most users the provider CLIs may have (cli_users): agent/login/cli-pool.h's CLI_POOL_MAX. */
 #define CONFIG_CLI_USERS_MAX 64
+/* login_memory_max_mb: 1 TiB, far past any VM's memory. */
+#define LOGIN_MEMORY_MAX_MB_MAX (1u << 20)
 
 typedef enum ShutdownAction {
         SHUTDOWN_REBOOT,   /* reboot(RB_AUTOBOOT): Firecracker with reboot=k exits */
@@ -104,6 +106,7 @@ typedef struct Config {
         char *cli_user;                /* "vmba-cli": the CLIs' shared account (its group) */
         uint32_t cli_users;            /* 8: the CLIs run as <cli_user>1 ... <cli_user>N, one per live login */
         uint32_t cli_tasks_max;        /* 1024: RLIMIT_NPROC on each login's CLI user; 0: none */
+        uint32_t login_memory_max_mb;  /* 1024: memory.max of each login's cgroup; 0: none */
         char *login_home;              /* "/var/lib/vm-browser-agent/logins": each CLI login's HOME is <login_home>/<session id> */
         uint32_t login_home_size_mb;   /* 64: login_home a tmpfs of this size; 0: a plain directory */
         char *environment_file;        /* "/etc/environment": proxy defaults */

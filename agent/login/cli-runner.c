@@ -335,11 +335,29 @@ static void cpu_account(CliRunner *r, pid_t pid, const char *how) {
                 r->cpu_totals->unknown++;
 }
 
+/* How the CLI of pid ended, in words, into buf: the OOM kills in its
+ * cgroup first (it was killed with them, memory.oom.group, or exited for
+ * what they killed): at its memory.max, or, when it never reached that,
+ * for the VM's memory. */
+static const char *exit_how(CliRunner *r, pid_t pid, int wstatus, char *buf, size_t size) {
+        LaunchMemory mem;
+
+        if (launcher_memory(r->launcher, pid, &mem) < 0 || mem.oom_kills == 0)
+                return wstatus_to_string(wstatus, buf, size);
+        if (mem.at_max > 0)
+                snprintf(buf, size, "killed by the kernel: out of memory (memory.max %" PRIu64 " MiB)",
+                         mem.max >> 20);
+        else
+                snprintf(buf, size, "killed by the kernel: out of memory (the VM's)");
+        return buf;
+}
+
 static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
         CliRunner *r = userdata;
-        char b[64];
+        char how[96];
 
-        cpu_account(r, pid, wstatus_to_string(wstatus, b, sizeof b));
+        exit_how(r, pid, wstatus, how, sizeof how);
+        cpu_account(r, pid, how);
         /* Helpers it left in its group would go on writing into the HOME
          * that is removed once the login ends.  The group id cannot name
          * another group yet: it stays taken while any member lives, and
@@ -355,7 +373,7 @@ static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
         dispatch_enter(r);
         read_available(r);
         if (!r->freed && r->cb.on_exit)
-                r->cb.on_exit(r, wstatus, r->userdata);
+                r->cb.on_exit(r, wstatus, how, r->userdata);
         dispatch_leave(r);
 }
 
@@ -391,6 +409,7 @@ static int spawn_cli(CliRunner *r, const CliRunnerOptions *o, char **env) {
                  * mount, passwd) runs as anyone but its user. */
                 .no_new_privs = true,
                 .max_procs = o->max_procs,
+                .memory_max = o->memory_max,
                 .ambient_caps = o->ambient_caps,
                 .cgroup_name = o->cgroup_name,
                 .oom_score_adj = CLI_OOM_SCORE_ADJ,

@@ -46,8 +46,11 @@ typedef struct CliRunnerCallbacks {
         /* After the URL, the first of the provider's failures shown: the
          * text from it to the end of its row. */
         void (*on_failure)(CliRunner *r, const char *line, void *userdata);
-        /* Last thing the runner does for this exit. */
-        void (*on_exit)(CliRunner *r, int wstatus, void *userdata);
+        /* Last thing the runner does for this exit; how says it in words:
+         * "exited 1", "killed by SIGKILL", or, when the kernel's OOM killer
+         * killed in its cgroup, "killed by the kernel: out of memory
+         * (memory.max 1024 MiB)" (at its limit) or "... (the VM's)". */
+        void (*on_exit)(CliRunner *r, int wstatus, const char *how, void *userdata);
 } CliRunnerCallbacks;
 
 /* The CLI's TMPDIR, below its HOME (the login makes it, 0700 and the
@@ -79,6 +82,7 @@ typedef struct CliRunnerOptions {
          * login's processes are killed by a bounded number of passes over
          * /proc; a CLI forking without end would outrun them. */
         uint32_t max_procs;
+        uint64_t memory_max;          /* SpawnOptions.memory_max of its cgroup, bytes; 0: none */
         uint64_t ambient_caps;        /* capabilities it keeps (SpawnOptions.ambient_caps), 0: none */
         const char *display;          /* DISPLAY, may be NULL */
         const char *path;             /* PATH for lookup and the CLI */

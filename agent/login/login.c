@@ -317,7 +317,7 @@ static void leftover_unlink(LoginManager *lm, Leftover *lo) {
                 }
 }
 
-static void on_leftover_exit(CliRunner *r, int wstatus, void *userdata) {
+static void on_leftover_exit(CliRunner *r, int wstatus, const char *how, void *userdata) {
         Leftover *lo = userdata;
         LoginManager *lm = lo->lm;
 
@@ -768,9 +768,9 @@ static void on_cli_failure(CliRunner *r, const char *line, void *userdata) {
         login_session_fail(s, SESSION_EVENT_ERROR, msg ?: "CLI sign-in failed");
 }
 
-static void on_cli_exit(CliRunner *r, int wstatus, void *userdata) {
+static void on_cli_exit(CliRunner *r, int wstatus, const char *how, void *userdata) {
         LoginSession *s = userdata;
-        char b[64], msg[128];
+        char msg[128];
 
         /* What it started in sessions of its own runs as its user alone:
          * gone now, whatever other logins' CLIs do. */
@@ -787,7 +787,7 @@ static void on_cli_exit(CliRunner *r, int wstatus, void *userdata) {
          * dispatched yet (two event sources, one loop iteration). */
         if (s->capture && capture_poll(s->capture) > 0)
                 return;
-        snprintf(msg, sizeof msg, "CLI %s", wstatus_to_string(wstatus, b, sizeof b));
+        snprintf(msg, sizeof msg, "CLI %s", how);
         login_session_fail(s, SESSION_EVENT_EXITED, msg);
 }
 
@@ -892,6 +892,7 @@ static int session_run_cli(LoginSession *s, const char *http_proxy, const char *
                 .uid = login_session_cli_uid(s),
                 .gid = c->cli_gid,
                 .max_procs = c->cli_tasks_max,
+                .memory_max = (uint64_t)c->cli_memory_max_mb << 20,
                 /* Only a CLI with a fixed port of its own to listen on. */
                 .ambient_caps = s->def->callback_port ? c->cli_ambient_caps : 0,
                 .display = c->display,

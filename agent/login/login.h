@@ -85,6 +85,7 @@ typedef struct LoginOptions {
         const char *bin_path;         /* PATH of the CLIs */
         uint32_t session_ttl_s;
         uint32_t cli_tasks_max;       /* RLIMIT_NPROC on each CLI (its login's user's tasks at once); 0: none */
+        uint32_t cli_memory_max_mb;   /* memory.max of each CLI's cgroup (SpawnOptions.memory_max); 0: none */
         uint64_t cli_ambient_caps;    /* capabilities a CLI with a callback_port keeps (1 << CAP_*), as
                                        * spawn_can_keep_caps() allows; the others keep none */
 } LoginOptions;

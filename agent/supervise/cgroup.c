@@ -1,13 +1,16 @@
-/* Implementation of cgroup.h.  Only cgroup.procs, cgroup.kill and
- * cgroup.events are used: no controller is enabled anywhere, so the
- * kernel's "no internal processes" rule (which holds only for domain
- * controllers) does not apply; the agent still leaves its own cgroup for
- * a leaf when it creates siblings there, as systemd asks of a delegated
- * subtree.  A process that has exited but is not yet reaped (a zombie)
+/* Implementation of cgroup.h.  Mostly cgroup.procs, cgroup.kill and
+ * cgroup.events are used.  The one controller ever enabled is memory, in
+ * the base's subtree_control (cgroup_memory_setup()), for the logins'
+ * memory.max: the kernel's "no internal processes" rule then holds for
+ * the base, which holds none (the agent leaves its own cgroup for a leaf
+ * when it creates siblings there, as systemd asks of a delegated
+ * subtree; a configured cgroup_root with processes of its own refuses
+ * the controller, EBUSY, and is said).  A process that has exited but is not yet reaped (a zombie)
  * no longer counts in cgroup.events' "populated", so a cgroup empties as
  * soon as what cgroup.kill hit is dead. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
@@ -442,6 +445,74 @@ static void cg_remove_wait(Cgroup *cg) {
         /* The kernel signals a change of cgroup.events as POLLPRI. */
         (void)poll_until(now(CLOCK_MONOTONIC) + CGROUP_FREE_WAIT_USEC, &(struct pollfd){ .fd = fd, .events = POLLPRI }, 1,
                          cg_try_remove_wait, &(RemoveWait){ .cg = cg, .events_fd = fd });
+}
+
+int cgroup_memory_setup(const char *base, char *why, size_t size) {
+        _cleanup_(freep) char *text = NULL;
+        char path[PATH_MAX];
+        int r = cg_path(path, sizeof path, base, "cgroup.controllers");
+
+        if (r >= 0)
+                r = read_full_file(path, 4096, &text, NULL);
+        if (r < 0) {
+                snprintf(why, size, "cannot read %s/cgroup.controllers: %s", base, strerror(-r));
+                return r;
+        }
+        if (!proc_controllers_have(text, "memory")) {
+                text[strcspn(text, "\n")] = '\0';
+                snprintf(why, size,
+                         "the memory controller is not available in %s (its cgroup.controllers: \"%s\"; in a hybrid "
+                         "layout it is the v1 hierarchy's, or it is not delegated)",
+                         base, text);
+                return -EOPNOTSUPP;
+        }
+        r = cg_write(base, "cgroup.subtree_control", "+memory");
+        if (r < 0)
+                snprintf(why, size, "cannot enable the memory controller in %s/cgroup.subtree_control: %s", base,
+                         strerror(-r));
+        return r;
+}
+
+int cgroup_set_memory_max(Cgroup *cg, uint64_t bytes) {
+        char value[32];
+        int r;
+
+        if (!cg->made)
+                return -ENOENT;
+        snprintf(value, sizeof value, "%" PRIu64, bytes);
+        r = cg_write(cg->path, "memory.max", value);
+        if (r < 0)
+                return r;
+        /* Past memory.max it would page to the swap (where the VM has
+         * one) and crawl on instead of ending.  No file: no swap
+         * accounting in this kernel, nothing to bound. */
+        r = cg_write(cg->path, "memory.swap.max", "0");
+        if (r < 0 && r != -ENOENT)
+                return r;
+        /* What the OOM killer takes in it is all of it: a CLI without the
+         * helper it started (or the other way round) is no login. */
+        return cg_write(cg->path, "memory.oom.group", "1");
+}
+
+int cgroup_oom_events(const Cgroup *cg, CgroupOom *ret) {
+        _cleanup_(freep) char *text = NULL;
+        char path[PATH_MAX];
+        CgroupOom o;
+        int r;
+
+        if (!cg || !cg->made)
+                return -ENOENT;
+        r = cg_path(path, sizeof path, cg->path, "memory.events");
+        if (r >= 0)
+                r = read_full_file(path, 4096, &text, NULL);
+        if (r >= 0)
+                r = proc_keyed_value(text, "oom", &o.at_max);
+        if (r >= 0)
+                r = proc_keyed_value(text, "oom_kill", &o.kills);
+        if (r < 0)
+                return r;
+        *ret = o;
+        return 0;
 }
 
 Cgroup *cgroup_free(Cgroup *cg) {

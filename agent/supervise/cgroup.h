@@ -79,3 +79,28 @@ int cgroup_kill(Cgroup *cg, pid_t pgid);
 /* The processes in it now (cgroup.procs): 0 and a new array of *ret_n
  * pids (NULL when none), or -errno (-ENOENT when it is not made). */
 int cgroup_pids(const Cgroup *cg, pid_t **ret, size_t *ret_n);
+
+/* Enables the memory controller for the cgroups below base (its
+ * cgroup.subtree_control), for cgroup_set_memory_max().  -EOPNOTSUPP when
+ * base does not have it (a hybrid layout, whose v1 hierarchy holds it;
+ * not delegated), -errno, with why (a phrase) in why. */
+int cgroup_memory_setup(const char *base, char *why, size_t size);
+
+/* Its memory.max, in bytes (over it, what it runs is reclaimed, then
+ * OOM-killed: all of it at once, memory.oom.group; never swapped,
+ * memory.swap.max 0); once made, after
+ * cgroup_memory_setup() on its base.  -ENOENT when not made, -errno. */
+int cgroup_set_memory_max(Cgroup *cg, uint64_t bytes);
+
+/* Its memory.events since it was made (or taken over: an earlier one's
+ * too): the times it reached its memory.max and the OOM killer was
+ * called for it ("oom"), and the processes the OOM killer killed in it,
+ * for that or for the whole machine's memory ("oom_kill"). */
+typedef struct CgroupOom {
+        uint64_t at_max;
+        uint64_t kills;
+} CgroupOom;
+
+/* 0, -ENOENT when not made or without the memory controller there,
+ * -errno. */
+int cgroup_oom_events(const Cgroup *cg, CgroupOom *ret);

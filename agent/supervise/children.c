@@ -43,6 +43,8 @@ struct Scope {
         Cgroup *cgroup;
         pid_t pid;      /* its child; 0 once reaped or forgotten */
         uint64_t cpu_base; /* the cgroup's CPU time when its child started */
+        uint64_t memory_max; /* its memory.max, bytes; 0: none */
+        CgroupOom oom_base; /* the cgroup's OOM events when its child started */
         Scope *next;
 };
 
@@ -52,6 +54,7 @@ struct Children {
         ChildWatch *watches;
         sd_event *event;      /* for a scope's removal once it emptied */
         char *cgroup_base;    /* NULL: no scopes, cgroup_name is ignored */
+        bool memory;          /* the memory controller is enabled below cgroup_base */
         Scope *scopes;
         /* The CPU time of the child that ended last, read from its scope's
          * cgroup before that was killed and removed: for its owner, which
@@ -60,6 +63,7 @@ struct Children {
                 pid_t pid;
                 int r;        /* 0, or -errno: -ENOENT when it had no scope */
                 uint64_t usec;
+                LaunchMemory memory; /* .max 0: none (launch_memory()) */
         } ended;
 };
 
@@ -110,6 +114,18 @@ int children_set_cgroup_base(Children *c, sd_event *e, const char *base) {
         return 0;
 }
 
+int children_memory_setup(Children *c, char *why, size_t size) {
+        int r;
+
+        if (!c->cgroup_base) {
+                snprintf(why, size, "no cgroups");
+                return -EOPNOTSUPP;
+        }
+        r = cgroup_memory_setup(c->cgroup_base, why, size);
+        c->memory = r >= 0;
+        return r;
+}
+
 /* Frees the scopes that no child has and whose cgroup is gone. */
 static void scopes_prune(Children *c) {
         for (Scope **p = &c->scopes; *p;) {
@@ -154,6 +170,26 @@ static int scope_get(Children *c, const char *name, Scope **ret) {
         return 0;
 }
 
+/* The memory.max o asks for, on s's cgroup (made) where the memory
+ * controller is there; one that cannot be set is logged, and the child
+ * runs without it (the OOM killer's choice is then its oom_score_adj). */
+static void scope_limit_memory(Children *c, Scope *s, const SpawnOptions *o) {
+        int r;
+
+        s->memory_max = 0;
+        if (!o->memory_max || !c->memory)
+                return;
+        r = cgroup_set_memory_max(s->cgroup, o->memory_max);
+        if (r < 0) {
+                log_warning_errno(r, "No memory.max for %s in its cgroup %s: %m", o->argv[0], s->name);
+                return;
+        }
+        s->memory_max = o->memory_max;
+        /* Kills in a cgroup taken over are its child before's. */
+        if (cgroup_oom_events(s->cgroup, &s->oom_base) < 0)
+                s->oom_base = (CgroupOom){};
+}
+
 /* The cgroup o asks for, made: its scope and cgroup.procs in *ret and
  * *ret_procs (NULL when o asks for none, or there are no cgroups).
  * -EINVAL: not a valid name; -EBUSY: a live child has it; -errno. */
@@ -185,6 +221,7 @@ static int scope_open(Children *c, const SpawnOptions *o, Scope **ret, const cha
          * accounted for: the new child's counts from here. */
         if (cgroup_cpu_usec(s->cgroup, &s->cpu_base) < 0)
                 s->cpu_base = 0;
+        scope_limit_memory(c, s, o);
         *ret = s;
         return 0;
 }
@@ -202,6 +239,17 @@ static int scope_cpu_usec(Scope *s, uint64_t *ret) {
         return 0;
 }
 
+/* s's memory.max and its OOM events since its child started. */
+static void scope_memory(Scope *s, LaunchMemory *ret) {
+        CgroupOom o;
+
+        *ret = (LaunchMemory){ .max = s->memory_max };
+        if (s->memory_max && cgroup_oom_events(s->cgroup, &o) >= 0) {
+                ret->oom_kills = o.kills - MIN(o.kills, s->oom_base.kills);
+                ret->at_max = o.at_max - MIN(o.at_max, s->oom_base.at_max);
+        }
+}
+
 /* The child of pid is gone (reaped, or killed and forgotten): what is
  * left in its scope's cgroup is killed, the cgroup removed (once empty).
  * The log counts what left the child's process group (which its owner
@@ -212,8 +260,11 @@ static void scope_end(Children *c, pid_t pid) {
 
         c->ended.pid = pid;
         c->ended.r = s ? scope_cpu_usec(s, &c->ended.usec) : -ENOENT;
+        c->ended.memory = (LaunchMemory){};
         if (!s)
                 return;
+        /* Read before the kill, which removes the cgroup. */
+        scope_memory(s, &c->ended.memory);
         s->pid = 0;
         n = cgroup_kill(s->cgroup, pid);
         if (n < 0)
@@ -330,6 +381,26 @@ static int launch_cpu_usec(void *ctx, pid_t pid, uint64_t *ret) {
         if (c->ended.r < 0)
                 return c->ended.r;
         *ret = c->ended.usec;
+        return 0;
+}
+
+static int launch_memory(void *ctx, pid_t pid, LaunchMemory *ret) {
+        Children *c = ctx;
+        LaunchMemory m;
+        Scope *s;
+
+        if (pid <= 0)
+                return -ENOENT;
+        s = scope_of_pid(c, pid);
+        if (s)
+                scope_memory(s, &m);
+        else if (c->ended.pid == pid && !children_watching(c, pid))
+                m = c->ended.memory; /* as launch_cpu_usec(): the child that ended last */
+        else
+                return -ENOENT;
+        if (!m.max)
+                return -ENOENT;
+        *ret = m;
         return 0;
 }
 
@@ -603,5 +674,5 @@ static int launch_kill_uid(void *ctx, uid_t uid) {
 
 Launcher children_launcher(Children *c) {
         return (Launcher){ .start = launch_start, .forget = launch_forget, .kill_uid = launch_kill_uid,
-                           .cpu_usec = launch_cpu_usec, .ctx = c };
+                           .cpu_usec = launch_cpu_usec, .memory = launch_memory, .ctx = c };
 }

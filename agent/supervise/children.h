@@ -62,3 +62,9 @@ Launcher children_launcher(Children *c);
  * (cgroup_base_setup()); base NULL: nowhere (the default), e borrowed
  * (for a removal that waits for a cgroup to empty).  0 or -ENOMEM. */
 int children_set_cgroup_base(Children *c, sd_event *e, const char *base);
+
+/* Enables the memory controller below the cgroup base (cgroup.h), so that
+ * a child that asks for a memory.max (SpawnOptions.memory_max) gets it in
+ * its cgroup.  -EOPNOTSUPP without a base or without the controller
+ * there, -errno, with why (a phrase); children then get none. */
+int children_memory_setup(Children *c, char *why, size_t size);

@@ -2,14 +2,19 @@
 network namespace with fake CLIs (tests/lib/loginenv.py): the agent's own
 protective oom_score_adj (its unit's OOMScoreAdjust=) is inherited by
 none of its services, and each CLI runs with a raised one, which the OOM
-killer takes first."""
+killer takes first; with the memory controller in the agent's cgroups,
+each login's cgroup has login_memory_max_mb as its memory.max, and a CLI
+that allocates past it ends that login alone, with the reason in its
+status and the log; without it the log says once why not."""
 import os
 import re
 import subprocess
 
 import pytest
 
-from loginenv import sid
+from cgroups import cgroup2_mount, cgroup_view
+from loginenv import cli_pids, sid
+from netns import wait_until
 
 
 def oom_score_adj_wrap(score):
@@ -56,3 +61,77 @@ def test_the_agents_oom_protection_is_not_inherited(make_env, agent):
     status, started = e.json("POST", "/auth/codex", {"sessionId": s})
     assert status == 200 and "oauthUrl" in started, started
     assert oom_score_adj(cli_pid(e, s)) == max(agent, 500)
+
+
+def said(e, start):
+    """The log's messages that start so, without their "<N>ident: " prefix."""
+    return [line.split(": ", 1)[1] for line in e.agent.log_lines(start)]
+
+
+def controllers(path):
+    with open(os.path.join(path, "cgroup.controllers")) as f:
+        return f.read().strip()
+
+
+def memory_controller(cgroup_root):
+    """Whether the agent's cgroups (below cgroup_root) can have the memory
+    controller: its parent's cgroup.subtree_control offers it to them."""
+    return "memory" in controllers(cgroup_root).split()
+
+
+def test_without_the_memory_controller_the_log_says_so_once(request, tmp_path):
+    """Without the memory controller below cgroup_root (a hybrid cgroup
+    layout, whose v1 hierarchy holds it), or without cgroups at all, the
+    log says once that the CLIs get no memory.max, why, and what they get
+    instead; with it, once that they get it."""
+    wrap, agent_root = cgroup_view(tmp_path, request.getfixturevalue("cgroup_root"))
+    e = request.getfixturevalue("make_env")(sets=(f"cgroup_root={agent_root}", "login_memory_max_mb=64"), wrap=wrap)
+    root = request.getfixturevalue("cgroup_root")
+    if memory_controller(root):
+        assert said(e, "Provider CLIs get ") == ["Provider CLIs get memory.max 64 MiB in their logins' cgroups."]
+        return
+    assert said(e, "Provider CLIs get ") == [
+        f"Provider CLIs get no memory.max (login_memory_max_mb=64): the memory controller is not available in "
+        f"{agent_root} (its cgroup.controllers: \"{controllers(root)}\"; in a hybrid layout it is the v1 "
+        "hierarchy's, or it is not delegated); they run with oom_score_adj +500 instead, which the kernel's OOM "
+        "killer takes before the agent."]
+
+
+def test_without_cgroups_the_log_says_so_once(make_env):
+    e = make_env(sets=("login_memory_max_mb=64",))
+    assert said(e, "Provider CLIs get ") == [
+        "Provider CLIs get no memory.max (login_memory_max_mb=64): no cgroups; they run with oom_score_adj +500 "
+        "instead, which the kernel's OOM killer takes before the agent."]
+
+
+def test_a_cli_past_its_memory_max_ends_its_login_alone(cgroup_root, make_env, tmp_path):
+    """A CLI that allocates 256 MiB with login_memory_max_mb=64: the
+    kernel's OOM killer kills it (all of its cgroup) at 64 MiB, its login
+    fails with "CLI killed by the kernel: out of memory (memory.max 64
+    MiB)", which its end's log line says too; the agent and another login
+    (its CLI running, then signed in) are unharmed."""
+    if not memory_controller(cgroup_root):
+        pytest.skip(f"no memory controller for the test's cgroup2 directories here ({cgroup2_mount()} offers "
+                    f"\"{controllers(cgroup2_mount())}\"): a hybrid layout keeps it in its v1 hierarchy")
+    wrap, agent_root = cgroup_view(tmp_path, cgroup_root)
+    hog = ("hog", "acme", ".acme/creds.json", {"FAKE_CLI_ALLOC_MB": "256"})
+    e = make_env(sets=(f"cgroup_root={agent_root}", "login_memory_max_mb=64"), wrap=wrap, extra_providers=(hog,))
+    other = sid()
+    status, started = e.json("POST", "/auth/codex", {"sessionId": other})
+    assert status == 200 and "oauthUrl" in started, started
+    (other_cli,) = cli_pids(e)
+    with open(os.path.join(cgroup_root, f"login-{other}.scope", "memory.max")) as f:
+        assert f.read() == f"{64 << 20}\n"
+    s = sid()
+    assert e.json("POST", "/auth/hog", {"sessionId": s})[0] == 200
+    reason = "killed by the kernel: out of memory (memory.max 64 MiB)"
+    assert e.wait_status(s, lambda code, b: b.get("failed")) == \
+        {"authenticated": False, "failed": True, "error": f"CLI {reason}"}
+    wait_until(lambda: e.agent.log_lines(f"Login {s}: Provider CLI hog "), 20, "the CLI's end logged")
+    (line,) = e.agent.log_lines(f"Login {s}: Provider CLI hog ")
+    assert f") {reason}, CPU " in line, line
+    assert e.agent.proc.poll() is None
+    assert cli_pids(e) == [other_cli]
+    assert e.browse(started["oauthUrl"])[0] == 200
+    e.wait_status(other, lambda code, b: b.get("authenticated"))
+    e.assert_no_secrets()

@@ -84,6 +84,9 @@ Location exactly N bytes long;
 FAKE_CLI_LEAVE=NAME: first looks for /tmp/NAME, /var/tmp/NAME,
 /dev/shm/NAME and /run/lock/NAME (what an earlier CLI would have left), then writes them (a
 CLI that keeps state there by name), and records both in $HOME/.left;
+FAKE_CLI_ALLOC_MB=N: first allocates N MiB and writes to all of it, 16 MiB
+at a time (a CLI that allocates without end: the kernel's OOM killer is
+to end it), then goes on holding it;
 FAKE_CLI_BURN_MS=N: first spins until its own CPU time
 (CLOCK_PROCESS_CPUTIME_ID) reaches N ms (a CLI busy at its start), however
 long that takes on a loaded machine."""
@@ -537,8 +540,18 @@ def burn_cpu(ms):
     return n
 
 
+def allocate(mb):
+    """mb MiB of memory written to (not only reserved: each page is the
+    process's), 16 MiB at a time, held for the process's life."""
+    held = []
+    for _ in range(0, mb, 16):
+        held.append(b"\x01" * (16 << 20))
+    return held
+
+
 def main():
     home = os.environ["HOME"]
+    held = allocate(int(os.environ["FAKE_CLI_ALLOC_MB"])) if os.environ.get("FAKE_CLI_ALLOC_MB") else []
     if os.environ.get("FAKE_CLI_BURN_MS"):
         burn_cpu(int(os.environ["FAKE_CLI_BURN_MS"]))
     if os.environ.get("FAKE_CLI_FORKS"):
@@ -563,6 +576,7 @@ def main():
         srv.server_close()
         select.select([], [], [], 600)
     serve_callback(srv, late)
+    del held
 
 
 main()

@@ -130,6 +130,35 @@ static void test_mountinfo_root(void **state) {
         assert_int_equal(proc_mountinfo_root("30 1 0:1 x /x rw - a b c\n", "/x", &root), -EINVAL);
 }
 
+/* memory.events as Linux 6.x writes it: the OOM kills in a cgroup (its
+ * "oom_kill", never "oom" or "oom_group_kill", which count otherwise). */
+static void test_memory_events_oom_kill(void **state) {
+        const char *events = "low 0\nhigh 0\nmax 412\noom 2\noom_kill 1\noom_group_kill 1\n";
+        uint64_t n = 7;
+
+        assert_int_equal(proc_keyed_value(events, "oom_kill", &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(proc_keyed_value(events, "oom", &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(proc_keyed_value("oom_group_kill 3\n", "oom_kill", &n), -ENOENT);
+        assert_int_equal(proc_keyed_value("oom_kill_x 3\noom_kill 0", "oom_kill", &n), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(proc_keyed_value("oom_kill x\n", "oom_kill", &n), -EINVAL);
+}
+
+/* cgroup.controllers: blank-separated names, a name only as a whole word. */
+static void test_controllers_have(void **state) {
+        assert_true(proc_controllers_have("cpuset cpu io memory hugetlb pids rdma misc\n", "memory"));
+        assert_true(proc_controllers_have("memory\n", "memory"));
+        assert_true(proc_controllers_have("memory", "memory"));
+        assert_false(proc_controllers_have("hugetlb\n", "memory"));
+        assert_false(proc_controllers_have("\n", "memory"));
+        assert_false(proc_controllers_have("", "memory"));
+        assert_false(proc_controllers_have("memoryx cpu", "memory"));
+        assert_false(proc_controllers_have("xmemory cpu", "memory"));
+        assert_false(proc_controllers_have("cpu memor", "memory"));
+}
+
 /* A cgroup's CPU time: cpu.stat's usage_usec, wherever it is. */
 static void test_cpu_stat_usage(void **state) {
         uint64_t n = 7;
@@ -237,6 +266,8 @@ int main(void) {
                 cmocka_unit_test(test_mountinfo_root),
                 cmocka_unit_test(test_hide_pids),
                 cmocka_unit_test(test_cpu_stat_usage),
+                cmocka_unit_test(test_memory_events_oom_kill),
+                cmocka_unit_test(test_controllers_have),
                 cmocka_unit_test(test_cgroup2_path),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,7 +11,10 @@
  * (exits, or is killed with the runner), is added to the owner's totals,
  * or counted as unknown, never as 0; and that the CLI's end line names
  * its login as the login's other lines do ("Login <id>: "), whether it
- * exited or was killed with the runner. */
+ * exited or was killed with the runner; and that a CLI whose cgroup saw
+ * the kernel's OOM killer at work ends "killed by the kernel: out of
+ * memory (memory.max N MiB)" (or "(the VM's)" when it never reached that
+ * limit), for its owner and in that line. */
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -53,6 +56,9 @@ typedef struct Fixture {
         Launcher inner;    /* the agent's, which the CPU test wraps */
         int cpu_r;         /* what its launcher_cpu_usec() answers */
         uint64_t cpu_usec;
+        int memory_r;      /* what its launcher_memory() answers */
+        LaunchMemory memory;
+        char exit_how[128]; /* the how on_exit came with */
         pid_t cpu_pid;     /* whose CPU time it was asked for last */
 } Fixture;
 
@@ -119,7 +125,7 @@ static void on_failure_free(CliRunner *r, const char *line, void *userdata) {
 
 /* The CLI exited before its failure was reported: without this the loop
  * would wait for ever; the test fails naming what the CLI showed. */
-static void on_exit_unreported(CliRunner *r, int wstatus, void *userdata) {
+static void on_exit_unreported(CliRunner *r, int wstatus, const char *how, void *userdata) {
         Fixture *f = userdata;
 
         f->n_exit++;
@@ -268,7 +274,7 @@ static void test_failure_drawn_with_the_url(void **state) {
         assert_int_equal(f->n_url, 1);
 }
 
-static void on_exit_keep_output(CliRunner *r, int wstatus, void *userdata) {
+static void on_exit_keep_output(CliRunner *r, int wstatus, const char *how, void *userdata) {
         Fixture *f = userdata;
 
         f->n_exit++;
@@ -320,10 +326,19 @@ static int fake_cpu_usec(void *ctx, pid_t pid, uint64_t *ret) {
         return f->cpu_r;
 }
 
-static void on_exit_count(CliRunner *r, int wstatus, void *userdata) {
+static void on_exit_count(CliRunner *r, int wstatus, const char *how, void *userdata) {
         Fixture *f = userdata;
 
         f->n_exit++;
+        snprintf(f->exit_how, sizeof f->exit_how, "%s", how);
+}
+
+static int fake_memory(void *ctx, pid_t pid, LaunchMemory *ret) {
+        Fixture *f = ctx;
+
+        if (f->memory_r >= 0)
+                *ret = f->memory;
+        return f->memory_r;
 }
 
 /* Whether the log (fd, from its start) holds line, a whole line after
@@ -417,11 +432,61 @@ static void test_cpu_counted(void **state) {
                 ;
 }
 
+/* A CLI killed while the kernel's OOM killer killed in its cgroup ends
+ * "killed by the kernel: out of memory (memory.max N MiB)", for its
+ * owner (the login's status) and in its end line; with no OOM kill there,
+ * or no memory.max at all, as its wait status says. */
+static void test_oom_kill_named(void **state) {
+        static const struct {
+                int r;
+                LaunchMemory memory;
+                const char *how;
+        } cases[] = {
+                { 0, { .max = UINT64_C(64) << 20, .oom_kills = 1, .at_max = 1 },
+                  "killed by the kernel: out of memory (memory.max 64 MiB)" },
+                { 0, { .max = UINT64_C(1024) << 20, .oom_kills = 3, .at_max = 2 },
+                  "killed by the kernel: out of memory (memory.max 1024 MiB)" },
+                /* Killed without reaching its limit: the VM's memory ran out. */
+                { 0, { .max = UINT64_C(1024) << 20, .oom_kills = 1 }, "killed by the kernel: out of memory (the VM's)" },
+                { 0, { .max = UINT64_C(64) << 20 }, "killed by SIGKILL" },
+                { -ENOENT, {}, "killed by SIGKILL" },
+        };
+        Fixture *f = *state;
+        char *argv[] = { (char *)"sh", (char *)"-c", (char *)"read x", NULL };
+        char *patterns[] = { (char *)"https://login.example.test/authorize", NULL };
+        ProviderDef p = { .id = (char *)"fake", .argv = argv, .url_patterns = patterns, .pty = true };
+
+        if (geteuid() != 0)
+                skip();
+        f->inner = f->launcher;
+        f->launcher = (Launcher){ .start = wrap_start, .forget = wrap_forget, .cpu_usec = fake_cpu_usec,
+                                  .memory = fake_memory, .ctx = f };
+        f->cpu_r = -ENOENT;
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char line[256];
+                pid_t pid;
+                int log;
+
+                f->memory_r = cases[i].r;
+                f->memory = cases[i].memory;
+                f->n_exit = 0;
+                start(f, &p, &(CliRunnerCallbacks){ .on_exit = on_exit_count });
+                pid = cli_runner_pid(f->runner);
+                log = end_cli_logged(f, pid, false);
+                assert_string_equal(f->exit_how, cases[i].how);
+                snprintf(line, sizeof line, "Login test-login: Provider CLI fake (pid %d) %s, CPU unknown (no cgroup "
+                         "of its own).", (int)pid, cases[i].how);
+                assert_true(log_has_line(log, line));
+                close(log);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_free_from_on_url, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_output_read_before_the_exit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cpu_counted, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_oom_kill_named, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_free_from_on_failure, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failure_unread_when_the_url_arrives, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failure_drawn_with_the_url, setup, teardown),

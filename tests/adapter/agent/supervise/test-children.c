@@ -13,7 +13,8 @@
  * start of the same name takes over one still emptying; a name in use by
  * a live child, or no file name, is refused; the CPU time its cgroup
  * counted is there while it runs and, read before the cgroup goes, for
- * its exit's callback.  In a cgroup2
+ * its exit's callback, and so are the memory.max it asked for and the
+ * OOM kills there (where the memory controller is).  In a cgroup2
  * directory the test makes below the hierarchy's root (skipped without
  * one, or without cgroup.kill). */
 #include <errno.h>
@@ -515,6 +516,49 @@ static void test_scope_cpu(void **state) {
         assert_int_equal(launcher_cpu_usec(&t->launcher, 0, &usec), -ENOENT);
 }
 
+/* A child that asks for a memory.max (SpawnOptions.memory_max) gets it
+ * in its cgroup where the memory controller is there below the base
+ * (children_memory_setup()); one that then holds more (dd's one 64 MiB
+ * buffer, each page of it read into, under 32 MiB) is OOM-killed with
+ * all of its cgroup, and its exit's callback still has the limit and the
+ * kill (memory.events).  Without the controller (a hybrid layout: the
+ * v1 hierarchy holds it) the setup says why and no child has a limit. */
+static void test_scope_memory(void **state) {
+        ScopeTest *t = *state;
+        char *const argv[] = { (char *)"/bin/sh", (char *)"-c",
+                               (char *)"dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null", NULL };
+        char *const envp[] = { (char *)"PATH=/usr/bin:/bin", NULL };
+        SpawnOptions o = { .argv = argv, .envp = envp, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1,
+                           .extra_fd = -1, .cgroup_name = "login-m", .memory_max = UINT64_C(32) << 20 };
+        char why[512], want[PATH_MAX + 64];
+        LaunchMemory mem;
+        int r;
+        pid_t pid;
+
+        if (!t->base[0])
+                skip();
+        r = children_memory_setup(t->children, why, sizeof why);
+        if (r < 0) {
+                assert_int_equal(r, -EOPNOTSUPP);
+                snprintf(want, sizeof want, "the memory controller is not available in %s (", t->base);
+                assert_non_null(strstr(why, want));
+                o.argv = (char *const[]){ (char *)"/bin/true", NULL }; /* no limit: nothing to exceed */
+                assert_int_equal(launcher_start(&t->launcher, &o, on_exit_cb, t, &pid), 0);
+                assert_int_equal(launcher_memory(&t->launcher, pid, &mem), -ENOENT);
+                assert_true(exits(pidfd_open(pid, 0)));
+                assert_true(children_reap(t->children) >= 1);
+                assert_int_equal(launcher_memory(&t->launcher, pid, &mem), -ENOENT);
+                return;
+        }
+        assert_int_equal(launcher_start(&t->launcher, &o, on_exit_cb, t, &pid), 0);
+        assert_true(exits(pidfd_open(pid, 0)));
+        assert_true(children_reap(t->children) >= 1);
+        assert_true(WIFSIGNALED(t->wstatus) && WTERMSIG(t->wstatus) == SIGKILL);
+        assert_int_equal(launcher_memory(&t->launcher, pid, &mem), 0);
+        assert_int_equal(mem.max, UINT64_C(32) << 20);
+        assert_true(mem.oom_kills >= 1 && mem.at_max >= 1);
+}
+
 /* A child that takes over a cgroup still emptying (a login started
  * again with the same id) has the CPU time it used, not the time the
  * child before it used there too: that one's was counted at its end.
@@ -581,6 +625,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_scope_taken_over, scope_setup, scope_teardown),
                 cmocka_unit_test_setup_teardown(test_scope_name_refused, scope_setup, scope_teardown),
                 cmocka_unit_test_setup_teardown(test_scope_cpu, scope_setup, scope_teardown),
+                cmocka_unit_test_setup_teardown(test_scope_memory, scope_setup, scope_teardown),
                 cmocka_unit_test_setup_teardown(test_scope_cpu_taken_over, scope_setup, scope_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
