@@ -229,6 +229,15 @@ def test_services_get_cgroups_of_their_own(vm):
     assert "Services get no cgroups" not in text, text[-3000:]
 
 
+def test_logins_get_a_memory_max(vm):
+    # The memory controller is there in a real VM's cgroup2 (the agent's
+    # own as PID 1; delegated with the rest under systemd): each login's
+    # cgroup gets login_memory_max_mb (tests/netns/test_login_memory.py,
+    # where this machine's cgroup2 has it).
+    text = vm.console_shows(re.escape("Provider CLIs get memory.max 1024 MiB in their logins' cgroups."))
+    assert "Provider CLIs get no memory.max" not in text, text[-3000:]
+
+
 def test_link_protections_on(vm):
     # The kernel leaves fs.protected_{symlinks,hardlinks,fifos,regular}
     # off; systemd turns them on at boot, and so does the agent as the
