@@ -188,10 +188,13 @@ static int bind_then_read_only(const char *source, const char *path) {
 
 /* source bound over path, read-only like the root below it (no process
  * rewrites the id the others read) from its first moment there: a
- * detached clone made read-only, then attached.  With beneath, right
- * below the mount on top of path (MOVE_MOUNT_BENEATH), which then still
- * shows: -EINVAL from a kernel before 6.5 (an unknown flag), -ENOSYS
- * from one before 5.12. */
+ * detached clone made read-only, then attached.  Over where a symlink at
+ * path leads, as mount(2) binds (MOVE_MOUNT_T_SYMLINKS; else the bind
+ * would cover the link alone, and a reader of its target, the image's
+ * /etc/machine-id for /var/lib/dbus/machine-id, find the image's id).
+ * With beneath, right below the mount on top of path
+ * (MOVE_MOUNT_BENEATH), which then still shows: -EINVAL from a kernel
+ * before 6.5 (an unknown flag), -ENOSYS from one before 5.12. */
 static int bind_read_only(const char *source, const char *path, bool beneath) {
         struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
                                                MOUNT_ATTR_NOEXEC };
@@ -199,7 +202,8 @@ static int bind_read_only(const char *source, const char *path, bool beneath) {
         int r = 0;
 
         if (fd < 0 || mount_setattr(fd, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0 ||
-            move_mount(fd, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH | (beneath ? MOVE_MOUNT_BENEATH : 0)) < 0)
+            move_mount(fd, "", AT_FDCWD, path,
+                       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS | (beneath ? MOVE_MOUNT_BENEATH : 0)) < 0)
                 r = negative_errno();
         if (r == -ENOSYS && !beneath)
                 return bind_then_read_only(source, path);

@@ -26,7 +26,8 @@ int pid1_setup(void);
 void pid1_machine_id_setup(const MachineIdRequest *req, const char *path, const char *runtime_dir);
 /* id (machine-id(5)'s form, machine_id_parse()'s) in place of path: written
  * there (atomically, 0444, root's), or, where that cannot be (a read-only
- * root), a file of runtime_dir's with it bind-mounted read-only over path,
+ * root), a file of runtime_dir's with it bind-mounted read-only over path
+ * (over where a symlink there leads, as mount(2) binds),
  * as systemd does with /run/machine-id; a bind of ours there already is
  * replaced, the new one bound beneath it first where the kernel can (no
  * instant without either id).  0 when path holds it already, 1

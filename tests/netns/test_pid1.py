@@ -502,6 +502,39 @@ def test_machine_id_read_only_root(agent_bin, workdir):
     assert f"Machine id from systemd.machine_id= bound over (read-only root) {etc}/machine-id." in log
 
 
+def test_machine_id_bound_over_where_a_symlink_leads(agent_bin, workdir):
+    """machine_id_file a symlink to the image's id (as the image's
+    /var/lib/dbus/machine-id is to /etc/machine-id) on a read-only root:
+    the id is bound over the file the symlink leads to, as mount(2) and
+    systemd bind one, so a reader of either name finds it, whichever way
+    the kernel lets the agent bind (mount(2) before 5.12)."""
+    etc, image = os.path.join(workdir, "etc"), os.path.join(workdir, "image")
+    new = "fedcba9876543210fedcba9876543210"
+    os.mkdir(etc)
+    os.mkdir(image)
+    target = write(os.path.join(image, "machine-id"), IMAGE_ID + "\n")
+    os.chmod(target, 0o444)
+    os.symlink(target, os.path.join(etc, "machine-id"))
+    seen = os.path.join(workdir, "seen")
+    services = [service("reader", f"cat {etc}/machine-id {target} > {seen}.tmp; mv {seen}.tmp {seen}; "
+                                  "exec sleep 1000")]
+    read_only = " && ".join(f"mount --bind {d} {d} && mount -o remount,bind,ro {d}" for d in (etc, image))
+    with Netns() as ns:
+        unshare, agent = start_pid1(ns, agent_bin, workdir, services, "--no-reboot",
+                                    cmdline=f"systemd.machine_id={new}", prelude=read_only,
+                                    stderr=subprocess.PIPE, text=True)
+        wait_until(lambda: os.path.exists(seen), 20, "the reader service's copy")
+        os.kill(agent, signal.SIGTERM)
+        log = unshare.communicate(timeout=30 * DEADLINE_SCALE)[1]
+        assert unshare.returncode == 0 and "Stopped; exiting." in log, log
+    with open(seen) as f:
+        assert f.read() == (new + "\n") * 2, log
+    assert os.readlink(os.path.join(etc, "machine-id")) == target
+    with open(target) as f:
+        assert f.read() == IMAGE_ID + "\n"
+    assert f"Machine id from systemd.machine_id= bound over (read-only root) {etc}/machine-id." in log
+
+
 @pytest.mark.parametrize("value, why", [
     ("00000000000000000000000000000000", "all zero, which means no id"),
     ("0123456789abcdef0123456789abcde", "not 32 hex digits or a UUID (8-4-4-4-12)"),
@@ -669,6 +702,29 @@ def test_restores_replace_the_agents_bind_over_a_foreign_one(agent_bin, workdir,
     assert ids == list(CLONE_IDS)
     with open(foreign) as f:
         assert f.read() == FOREIGN_ID + "\n"
+    assert "Failed to rename" not in log, log
+
+
+def test_restores_bind_over_where_a_symlink_leads(agent_bin, workdir):
+    """machine_id_file a symlink to the image's id (as the image's
+    /var/lib/dbus/machine-id is to /etc/machine-id) on a read-only root:
+    each restore replaces the agent's bind over the file it leads to,
+    and one bind of the agent's is left there."""
+    etc, dbus = os.path.join(workdir, "etc"), os.path.join(workdir, "dbus")
+    os.mkdir(dbus)
+    os.symlink(os.path.join(etc, "machine-id"), os.path.join(dbus, "machine-id"))
+    stacks, ids = [], []
+    read_only = " && ".join(f"mount --bind {d} {d} && mount -o remount,bind,ro {d}" for d in (etc, dbus))
+    seen, log = restore_run(agent_bin, workdir, clone_handovers(CLONE_IDS[:2]),
+                            during=stack_and_id_after(os.path.join(etc, "machine-id"), workdir, stacks, ids),
+                            cmdline=f"systemd.machine_id={FOREIGN_ID}", prelude=read_only,
+                            sets=(f"machine_id_file={dbus}/machine-id",))
+    assert f"Machine id from systemd.machine_id= bound over (read-only root) {dbus}/machine-id." in log, log
+    assert stacks == [[("run/machine-id", True)]] * 2
+    assert ids == list(CLONE_IDS[:2])
+    assert seen == CLONE_IDS[1] + "\n"
+    with open(os.path.join(etc, "machine-id")) as f:
+        assert f.read() == IMAGE_ID + "\n"
     assert "Failed to rename" not in log, log
 
 
