@@ -541,14 +541,18 @@ static uid_t browser_uid(const Config *c) {
  * (glibc's order: curl, Python) would bring that user its request (a
  * Bearer token, an OAuth code and state, a viewer's desktop secret). */
 static int port_hold_ipv6(int listen_fd, const char *what) {
-        int fd, r = tcp_port_hold_ipv6(listen_fd, &fd);
+        struct sockaddr_in6 where = { .sin6_family = AF_INET6 };
+        char addr[INET6_ADDRSTRLEN] = "?";
+        int fd, r = tcp_port_hold_ipv6(listen_fd, &fd, &where);
 
+        if (r < 0)
+                (void)inet_ntop(AF_INET6, &where.sin6_addr, addr, sizeof addr);
         if (r == -EADDRINUSE)
-                log_warning("Another local process holds the %s port on IPv6 ([::]): clients of localhost that try "
-                            "IPv6 first reach it, not the agent.", what);
+                log_warning("Another local process holds the %s port on IPv6 ([%s]:%u): clients of localhost that "
+                            "try IPv6 first reach it, not the agent.", what, addr, ntohs(where.sin6_port));
         else if (r < 0)
-                log_warning_errno(r, "Cannot hold the %s port on IPv6, which any local user may then take: %m",
-                                  what);
+                log_warning_errno(r, "Cannot hold the %s port on IPv6 ([%s]:%u), which any local user may then "
+                                  "take: %m", what, addr, ntohs(where.sin6_port));
         return r < 0 ? -EBADF : fd;
 }
 

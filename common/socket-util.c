@@ -60,7 +60,7 @@ int tcp_socket_bound(const char *address, uint16_t port, int sock_flags, bool li
         return 0;
 }
 
-int tcp_port_hold_ipv6(int listen_fd, int *ret_fd) {
+int tcp_port_hold_ipv6(int listen_fd, int *ret_fd, struct sockaddr_in6 *ret_where) {
         SockaddrIn bound = {};
         struct sockaddr_in6 v6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
         socklen_t len = sizeof bound;
@@ -81,6 +81,8 @@ int tcp_port_hold_ipv6(int listen_fd, int *ret_fd) {
         if (fd < 0)
                 return errno == EAFNOSUPPORT ? 0 : -errno; /* ipv6.disable=1 */
         v6.sin6_port = bound.in.sin_port;
+        if (ret_where)
+                *ret_where = v6;
         if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0 ||
             bind(fd, (struct sockaddr *)&v6, sizeof v6) < 0) {
                 int e = errno;

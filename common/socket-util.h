@@ -42,9 +42,10 @@ int tcp_socket_bound(const char *address, uint16_t port, int sock_flags, bool li
  * are refused.
  * Its fd in *ret_fd (-EBADF when there is nothing to hold: listen_fd is
  * bound to another IPv4 address or is IPv6, or the kernel or loopback
- * has no IPv6); -EADDRINUSE when another socket has the port there
- * already, -errno. */
-int tcp_port_hold_ipv6(int listen_fd, int *ret_fd);
+ * has no IPv6); where it binds in *ret_where (NULL: not asked), for a
+ * message: -EADDRINUSE when another socket has the port there already,
+ * -errno. */
+int tcp_port_hold_ipv6(int listen_fd, int *ret_fd, struct sockaddr_in6 *ret_where);
 
 /* Whether fd, a TCP socket, is bound where a socket bound to want would
  * be and takes what it would: bound to want itself, or, for want the

@@ -271,6 +271,31 @@ def test_no_local_user_takes_the_port_on_ipv6(agent_bin, lan, workdir, listen):
         assert c.sock.getpeername()[0] == "127.0.0.1"
 
 
+@pytest.mark.parametrize("listen, taken", [("0.0.0.0", "::"), ("127.0.0.1", "::1")])
+def test_the_ipv6_side_taken_before_start_is_named(agent_bin, lan, workdir, listen, taken):
+    """A local process that listens on the port's IPv6 side before the
+    agent starts keeps it: the agent serves on IPv4 and says where the
+    hold failed, address and port, so an operator can find the squatter."""
+    ns = lan.guest
+    if ns.run("cat", "/proc/sys/net/ipv6/conf/lo/disable_ipv6", check=False).stdout.strip() != "0":
+        pytest.skip("no IPv6 in the test namespace")
+    with ns.entered():
+        os.seteuid(LOCAL_UID)
+        try:
+            sq = socket.socket(socket.AF_INET6)
+        finally:
+            os.seteuid(0)
+    with sq:
+        sq.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sq.bind((taken, PORT))
+        sq.listen()
+        server = Server(lan, agent_argv(agent_bin, workdir, f"token={TOKEN}", f"http_listen={listen}"))
+        want = (f"Another local process holds the HTTP port on IPv6 ([{taken}]:{PORT}): clients of localhost that "
+                "try IPv6 first reach it, not the agent.")
+        wait_until(lambda: want in server.log_text(), 10, "the squatted IPv6 side named")
+        assert server.request("GET", "/health")[0] == 200
+
+
 # --- limits --------------------------------------------------------------------
 
 def test_long_url_414(agent):
