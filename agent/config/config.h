@@ -108,7 +108,7 @@ typedef struct Config {
         uint32_t cli_tasks_max;        /* 1024: RLIMIT_NPROC on each login's CLI user; 0: none */
         uint32_t login_memory_max_mb;  /* 1024: memory.max of each login's cgroup; 0: none */
         char *login_home;              /* "/var/lib/vm-browser-agent/logins": each CLI login's HOME is <login_home>/<session id> */
-        uint32_t login_home_size_mb;   /* 64: login_home a tmpfs of this size; 0: a plain directory */
+        uint32_t login_home_size_mb;   /* 64: each login's HOME, and login_home, a tmpfs of this size; 0: plain directories */
         char *environment_file;        /* "/etc/environment": proxy defaults */
         char *control_socket;          /* "/run/vm-browser-agent-cli/control.sock" */
         uint32_t session_ttl_s;        /* 900 */

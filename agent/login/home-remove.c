@@ -13,6 +13,7 @@
 
 #include "fileio.h"
 #include "home-remove.h"
+#include "home-tmpfs.h"
 #include "log.h"
 #include "macro.h"
 #include "time-util.h"
@@ -229,6 +230,11 @@ int home_remover_remove(HomeRemover *h, const char *name, bool sync) {
 
         if (fd < 0)
                 return -errno;
+        /* A HOME's tmpfs: what it holds goes with it, and the directory
+         * below (a mount point cannot be renamed) is then empty. */
+        r = home_tmpfs_unmount_at(fd, name);
+        if (r < 0)
+                return r;
         if (sync)
                 return rm_rf_at(fd, name);
         for (unsigned tries = 0; tries < RENAME_TRIES; tries++) {

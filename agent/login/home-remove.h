@@ -1,19 +1,21 @@
-/* Removing the logins' HOMEs without holding the agent's event loop.  The
- * CLI user fills a HOME: it may be as wide as the disk allows, and the
- * removal of a million entries takes seconds, during which nothing else
- * (health, other logins) would be answered.  A HOME is renamed at once,
- * below login_home (where only root writes), to a name no login has
- * (HOME_REMOVING_PREFIX + a serial), so a new login of the same id starts
- * in a fresh one at once; a child, the agent's own binary with the verb
- * remove-tree, removes the renamed tree (rm_rf_at(): no symlink followed,
- * no other file system entered).  The tree aside is made root's, 0700,
- * at once: other logins' CLIs (the same user) cannot reach what it holds.
- * With HOME_REMOVERS_MAX children at work it waits aside for the next
- * free one; when no child can be started (no launcher, the launcher
- * fails) and with sync it is removed here and now.  A tree a child could
- * not remove (still written into), or one an earlier run of the agent
- * left, keeps its name: home_remover_collect() removes those that no
- * child works on. */
+/* Removing the logins' HOMEs without holding the agent's event loop.
+ * The CLI user fills a HOME: it may be as wide as the disk allows, and
+ * the removal of a million entries takes seconds, during which nothing
+ * else (health, other logins) would be answered.  A HOME's tmpfs, when
+ * it has one, is detached first (which frees what it holds); then the
+ * HOME is renamed at once, below login_home (where only root writes),
+ * to a name no login has (HOME_REMOVING_PREFIX + a serial), so a new
+ * login of the same id starts in a fresh one at once; a child, the
+ * agent's own binary with the verb remove-tree, removes the renamed
+ * tree (rm_rf_at(): no symlink followed, no other file system
+ * entered).  The tree aside is made root's, 0700, at once: other
+ * logins' CLIs (the same user) cannot reach what it holds.  With
+ * HOME_REMOVERS_MAX children at work it waits aside for the next free
+ * one; when no child can be started (no launcher, the launcher fails)
+ * and with sync it is removed here and now.  A tree a child could not
+ * remove (still written into), or one an earlier run of the agent left,
+ * keeps its name: home_remover_collect() removes those that no child
+ * works on. */
 #pragma once
 
 #include <stdbool.h>
@@ -36,8 +38,9 @@ int home_remover_new(const Launcher *launcher, const char *dir, const char *exe,
 HomeRemover *home_remover_free(HomeRemover *h);
 DEFINE_TRIVIAL_CLEANUP_FUNC(HomeRemover *, home_remover_free);
 
-/* Removes <dir>/<name> and all below it: renamed aside and handed to a
- * child, or with sync (the agent stops: no loop left to hold) here.
+/* Removes <dir>/<name> and all below it: its tmpfs (home-tmpfs.h)
+ * detached, then renamed aside and handed to a child, or with sync (the
+ * agent stops: no loop left to hold) here.
  * 0 when name is free (nothing there is 0 too; a tree aside that could
  * not go is logged and collected later), or -errno: the rename failed,
  * or with sync the removal did. */

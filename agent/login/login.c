@@ -31,6 +31,7 @@
 #include "fileio.h"
 #include "home-mount.h"
 #include "home-remove.h"
+#include "home-tmpfs.h"
 #include "id-util.h"
 #include "json-wipe.h"
 #include "log.h"
@@ -210,9 +211,10 @@ static int home_tmpdir_make(LoginSession *s, int fd, const char *name) {
         return 0;
 }
 
-/* A fresh <login_home>/login-<id>: whatever an earlier run left under that name
- * (an agent that stopped before removing it) goes first, so no login
- * starts next to a credential file that is not its own. */
+/* A fresh <login_home>/login-<id>, a tmpfs of its own (home-tmpfs.h):
+ * whatever an earlier run left under that name (an agent that stopped
+ * before removing it) goes first, so no login starts next to a credential
+ * file that is not its own. */
 static int session_home_create(LoginSession *s) {
         const char *parent = s->lm->o.login_home;
         _cleanup_(closep) int fd = -EBADF;
@@ -235,12 +237,9 @@ static int session_home_create(LoginSession *s) {
         r = home_remover_remove(s->lm->remover, name, false);
         if (r < 0)
                 return r;
-        if (mkdirat(fd, name, 0700) < 0)
-                return -errno;
-        /* Made just now in a directory only root writes to: no one can have
-         * swapped it for a link. */
-        if (fchownat(fd, name, login_session_cli_uid(s), s->lm->o.cli_gid, AT_SYMLINK_NOFOLLOW) < 0)
-                return -errno;
+        r = home_tmpfs_make_at(fd, name, s->lm->o.login_home_size_mb, login_session_cli_uid(s), s->lm->o.cli_gid);
+        if (r < 0)
+                return r;
         r = home_tmpdir_make(s, fd, name);
         if (r < 0)
                 return r;

@@ -68,7 +68,7 @@ typedef struct LoginOptions {
         Browser *browser;             /* NULL: no browser (opening a URL gives -EAGAIN) */
         const char *providers_file;
         const char *login_home;       /* absolute; each CLI login's HOME is <login_home>/login-<session id> */
-        uint32_t login_home_size_mb;  /* > 0: login_home is made a tmpfs of this size (home-mount.h) */
+        uint32_t login_home_size_mb;  /* > 0: login_home and each HOME a tmpfs of this size */
         const char *environment_file; /* the host's proxy defaults (/etc/environment); "" = none */
         const char *control_socket;   /* "" = none; exported to CLIs as VMBA_CONTROL_SOCKET */
         const char *runtime_dir;      /* absolute; the CLIs' browser links go in <runtime_dir>-cli/bin */
@@ -151,7 +151,8 @@ int login_manager_pull_done(LoginManager *lm, const LoginPull *p, bool completel
 
 /* Starts the provider CLI for s (its def is looked up by s->provider) as
  * a CLI user of its own, taken from the pool, in a HOME of its own,
- * <login_home>/login-<id>, made empty, 0700 and that user's; the
+ * <login_home>/login-<id>, made empty, 0700 and that user's (a tmpfs of
+ * its own with login_home_size_mb, home-tmpfs.h); the
  * credential file is watched there.  The HOME is removed when the session
  * ends, once the CLI is gone; the user goes back to the pool then, and is
  * another login's only once nothing of it runs any more.

@@ -1,8 +1,9 @@
 """The logins' HOMEs, in a test network namespace with fake provider
 CLIs (tests/lib/loginenv.py): login_home is a tmpfs of its own in the
 agent's mount namespace (emptied of what an earlier run left, put back
-when lost from outside, or none when it cannot be had); a login's HOME
-goes when its session expires, symlinks in it never followed; what a CLI
+when lost from outside, or none when it cannot be had), and so is each
+login's HOME (a CLI filling it takes no room from another login's); a
+login's HOME goes when its session expires, symlinks in it never followed; what a CLI
 left running, out of its process group too, goes once no CLI runs, and
 with cgroups (cgroup_root) runs in its login's cgroup and goes with its
 CLI, whose CPU time (the cgroup's) its end's log line and /metrics give,
@@ -140,6 +141,39 @@ def test_login_home_without_a_tmpfs(make_env, size, why):
     assert e.browse(started["oauthUrl"])[0] == 200
     e.wait_status(s, lambda code, b: b.get("authenticated"))
     assert e.json("GET", f"/credentials/get?sessionId={s}")[0] == 200
+
+
+@pytest.mark.parametrize("what", ["bytes", "inodes"])
+def test_a_cli_filling_its_home_takes_no_room_from_another_login(make_env, what):
+    """Each login's HOME is a tmpfs of its own of login_home_size_mb
+    (nosuid, nodev, noexec; its CLI user's, 0700; an inode per 4 KiB): a
+    CLI (npm code from the registry) that fills its HOME, with bytes or
+    with empty files, leaves a concurrent login's CLI the room to write
+    its credential file, which is delivered.  The full HOME's tmpfs goes
+    with it when its login ends."""
+    ttl = int(6 * DEADLINE_SCALE)  # long enough for a sign-in on a loaded machine
+    e = make_env(sets=("login_home_size_mb=2", f"session_ttl_s={ttl}"),
+                 provider_env={"FAKE_CLI_FILL": f"codex:{what}"})
+    full, other = sid(), sid()
+    assert e.json("POST", "/auth/codex", {"sessionId": full})[0] == 200
+    room = "f_bavail" if what == "bytes" else "f_ffree"
+    wait_until(lambda: getattr(os.statvfs(e.home_of(full)), room) == 0, 20, f"the first HOME full of {what}")
+    uid = os.stat(e.home_of(full)).st_uid
+    at = os.path.join(e.home_path, f"login-{full}")
+    (fstype, flags, options), = mounts_at(e.agent.pid, at)
+    assert fstype == "tmpfs" and {"nosuid", "nodev", "noexec"} <= flags, flags
+    assert {"size=2048k", "nr_inodes=512", "mode=700", f"uid={uid}", f"gid={CLI_GID}"} <= options, options
+    status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": other})
+    assert status == 200, started
+    assert e.browse(started["oauthUrl"])[0] == 200
+    e.wait_status(other, lambda code, b: b.get("authenticated"))
+    status, got = e.json("GET", f"/credentials/get?sessionId={other}")
+    assert status == 200 and got["credentials"]["access_token"] == "SECRET-ACCESS-gemini", got
+    assert e.wait_status(full, lambda code, b: b.get("failed"), timeout=ttl + 20) == \
+        {"authenticated": False, "failed": True, "error": "Session expired"}
+    wait_until(lambda: home_gone(e.home_of(full)), 10, "the full HOME removed")
+    assert mounts_at(e.agent.pid, at) == []
+    e.assert_no_secrets()
 
 
 def test_homes_removed_when_sessions_expire(make_env):

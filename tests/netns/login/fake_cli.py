@@ -89,7 +89,12 @@ at a time (a CLI that allocates without end: the kernel's OOM killer is
 to end it), then goes on holding it;
 FAKE_CLI_BURN_MS=N: first spins until its own CPU time
 (CLOCK_PROCESS_CPUTIME_ID) reaches N ms (a CLI busy at its start), however
-long that takes on a loaded machine."""
+long that takes on a loaded machine;
+FAKE_CLI_FILL=MODE[:inodes]: the CLI of that mode, once its URL is shown,
+fills its HOME's file system until ENOSPC, with one file's bytes, or
+(inodes) with empty files, then serves its callback as usual (npm code
+taking all the room it can)."""
+import errno
 import http.server
 import json
 import os
@@ -530,6 +535,24 @@ def serve_callback(srv, late):
         select.select([], [], [], 600)
 
 
+def fill_home(home, what):
+    """FAKE_CLI_FILL: all the room (bytes or inodes) there is below home;
+    ENOSPC ends it."""
+    fill = os.path.join(home, ".fill")
+    os.mkdir(fill)
+    chunk = b"\0" * (1 << 16)
+    try:
+        if what == "inodes":
+            for i in range(1 << 30):
+                os.close(os.open(os.path.join(fill, str(i)), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        with open(os.path.join(fill, "bytes"), "wb", buffering=0) as f:
+            while True:
+                f.write(chunk)
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            raise
+
+
 def burn_cpu(ms):
     """Busy until this process has used ms of CPU time: a known least
     amount, whatever else the machine runs (never a sleep)."""
@@ -568,6 +591,9 @@ def main():
     url = authorize_url(port)
     fail_before_url()
     late = show_url(port, url)
+    fill = os.environ.get("FAKE_CLI_FILL", "").split(":")
+    if fill[0] == MODE:
+        fill_home(home, fill[1] if len(fill) > 1 else "bytes")
     if os.environ.get("FAKE_CLI_FAIL"):
         sys.exit(3)
     if os.environ.get("FAKE_CLI_DROP_LISTENER"):

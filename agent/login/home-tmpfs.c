@@ -1,0 +1,66 @@
+/* See home-tmpfs.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "home-tmpfs.h"
+#include "macro.h"
+#include "mount-util.h"
+
+/* Mounts stacked on one HOME: the agent puts one there; more are another
+ * root's doing, detached all the same, up to this many. */
+#define HOME_MOUNTS_MAX 16
+
+int home_tmpfs_make_at(int dirfd, const char *name, uint32_t size_mb, uid_t uid, gid_t gid) {
+        _cleanup_(closep) int fd = -EBADF;
+
+        if (mkdirat(dirfd, name, 0700) < 0)
+                return -errno;
+        /* Made just now in a directory only root writes to: no one can have
+         * swapped it for a link. */
+        if (size_mb == 0)
+                return fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+        fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        return tmpfs_mount_fd(fd, size_mb, 0700, uid, gid);
+}
+
+/* Detaches the topmost mount on <dirfd>/<name>: 1, 0 when name is no
+ * mount point (or not there, or no directory), or -errno. */
+static int unmount_top(int dirfd, const char *name) {
+        _cleanup_(closep) int fd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st, parent;
+        char path[64];
+        int r;
+
+        if (fd < 0)
+                return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ? 0 : -errno;
+        r = fd_is_mount_root(fd);
+        if (r < 0)
+                return r;
+        /* A kernel before 5.8 cannot say: another device is a mount too. */
+        if (r == 0 && (fstat(dirfd, &parent) < 0 || fstat(fd, &st) < 0))
+                return -errno;
+        if (r == 0 && st.st_dev == parent.st_dev)
+                return 0;
+        /* By the fd: no symlink swapped in by name is followed.  Detached:
+         * what a leftover process holds open keeps the tmpfs's memory
+         * until it closes it, but nothing is reachable by name. */
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        return umount2(path, MNT_DETACH) < 0 ? -errno : 1;
+}
+
+int home_tmpfs_unmount_at(int dirfd, const char *name) {
+        for (int n = 0; n <= HOME_MOUNTS_MAX; n++) {
+                int r = unmount_top(dirfd, name);
+
+                if (r <= 0)
+                        return r < 0 ? r : n > 0;
+        }
+        return -EBUSY;
+}
