@@ -9,13 +9,15 @@
 #include "fileio.h"
 #include "home-mount.h"
 #include "home-remove.h"
+#include "home-tmpfs.h"
 #include "log.h"
 #include "macro.h"
 #include "mount-util.h"
 
-/* Removes the logins' HOMEs below the directory fd, and the trees set
- * aside for removal: how many, or the first failure (a listing that
- * failed half-way included: what it did not show would stay hidden). */
+/* Removes the logins' HOMEs below the directory fd (their tmpfs detached
+ * first), and the trees set aside for removal: how many, or the first
+ * failure (a listing that failed half-way included: what it did not show
+ * would stay hidden). */
 static int clear_below(int fd) {
         _cleanup_(closep) int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         DIR *d;
@@ -33,7 +35,10 @@ static int clear_below(int fd) {
 
                 if (!startswith(de->d_name, HOME_LOGIN_PREFIX) && !startswith(de->d_name, HOME_REMOVING_PREFIX))
                         continue;
-                q = rm_rf_at(fd, de->d_name);
+                /* An earlier run's HOME may still have its tmpfs. */
+                q = home_tmpfs_unmount_at(fd, de->d_name);
+                if (q >= 0)
+                        q = rm_rf_at(fd, de->d_name);
                 if (q < 0 && r == 0)
                         r = q;
                 n += q >= 0;

@@ -68,16 +68,20 @@ def test_login_home_is_a_tmpfs_of_its_own(make_env):
     e.assert_no_secrets()
 
 
-def test_login_home_tmpfs_of_an_earlier_run_is_emptied_below(make_env):
+@pytest.mark.parametrize("home_mounted", [False, True])
+def test_login_home_tmpfs_of_an_earlier_run_is_emptied_below(make_env, home_mounted):
     """An agent restarted in its earlier run's mount namespace (a unit
     without one of its own, a run by hand) finds that run's tmpfs on
-    login_home: the HOMEs in it go, and a new tmpfs of the configured size
-    goes on top (a remount would resize whatever tmpfs that is, a bind
-    mount of /run's included)."""
-    earlier = ('mkdir -p "$0" && mount -t tmpfs -o size=1m,mode=0755 tmpfs "$0" && '
+    login_home: the HOMEs in it go (with home_mounted, as that run left
+    them: each still with its own tmpfs, which is detached first), and a
+    new tmpfs of the configured size goes on top (a remount would resize
+    whatever tmpfs that is, a bind mount of /run's included)."""
+    home = 'mkdir "$0/login-old" && mount -t tmpfs -o size=1m tmpfs "$0/login-old" && ' if home_mounted else ""
+    earlier = ('mkdir -p "$0" && mount -t tmpfs -o size=1m,mode=0755 tmpfs "$0" && ' + home +
                'mkdir -p "$0/login-old/.codex" && echo OLD > "$0/login-old/.codex/auth.json" && exec "$@"')
     e = make_env(sets=("login_home_size_mb=3",),
                  wrap=lambda env: ("sh", "-c", earlier, env.home_path))
+    assert mounts_at(e.agent.pid, os.path.join(e.home_path, "login-old")) == []
     (below, _, old), (fstype, flags, options) = mounts_at(e.agent.pid, e.home_path)
     assert below == fstype == "tmpfs" and "size=1024k" in old and "size=3072k" in options, options
     assert {"nosuid", "nodev", "noexec"} <= flags, flags
@@ -119,14 +123,15 @@ def test_login_home_tmpfs_lost_from_outside(make_env):
 
 @pytest.mark.parametrize("size, why", [
     ("0", None),
-    # A HOME that cannot go (a mount point) would be hidden for ever.
-    ("64", "removing the HOMEs an earlier run left in it failed: Device or resource busy")])
+    # A HOME that cannot go (another file system mounted in it: a HOME's
+    # own tmpfs is detached) would be hidden for ever.
+    ("64", "removing the HOMEs an earlier run left in it failed: Invalid cross-device link")])
 def test_login_home_without_a_tmpfs(make_env, size, why):
     """login_home_size_mb=0 leaves login_home a directory of its file
     system; so does a HOME left there that cannot be removed, and the log
     says why.  Logins work in both cases.  (A size out of range is the
     config's error: tests/unit/agent/config.)"""
-    busy = 'mkdir -p "$0/login-old" && mount -t tmpfs tmpfs "$0/login-old" && exec "$@"'
+    busy = 'mkdir -p "$0/login-old/mnt" && mount -t tmpfs tmpfs "$0/login-old/mnt" && exec "$@"'
     e = make_env(sets=(f"login_home_size_mb={size}",),
                  wrap=lambda env: ("sh", "-c", busy, env.home_path) if size == "64" else ())
     assert [m[0] for m in mounts_at(e.agent.pid, e.home_path)] == []
