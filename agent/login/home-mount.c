@@ -95,8 +95,11 @@ void login_home_mount_logged(LoginHome *h) {
 
         h->mounted = r >= 0;
         if (r < 0) {
-                log_error("login_home %s gets no tmpfs of its own, and the logins' files go to whatever file system "
-                          "holds it: %s.", h->dir, msg);
+                /* Each HOME still gets its own (home-tmpfs.h): only the
+                 * HOMEs' directories are on dir's file system. */
+                log_error("login_home %s gets no tmpfs of its own, so the HOMEs' directories go to the file system "
+                          "that holds it (the logins' files still go to each HOME's own tmpfs of %u MiB): %s.",
+                          h->dir, h->size_mb, msg);
                 return;
         }
         if (removed > 0)

@@ -26,8 +26,8 @@ typedef struct LoginHome {
  * disk or in an earlier run's tmpfs (an agent restarted in the same mount
  * namespace), which then stays below, empty.  Nothing else in dir is
  * touched (a volume's lost+found).  On a failure, the log says what failed
- * (the logins still work, on whatever file system holds dir), and mounted
- * is false. */
+ * (the logins still work: each HOME is still a tmpfs of its own, only its
+ * directory is on the file system that holds dir), and mounted is false. */
 void login_home_mount_logged(LoginHome *h);
 
 /* dir, opened (an fd, or -errno).  A tmpfs of mounted's that was

@@ -128,21 +128,25 @@ def test_login_home_tmpfs_lost_from_outside(make_env):
     ("64", "removing the HOMEs an earlier run left in it failed: Invalid cross-device link")])
 def test_login_home_without_a_tmpfs(make_env, size, why):
     """login_home_size_mb=0 leaves login_home a directory of its file
-    system; so does a HOME left there that cannot be removed, and the log
-    says why.  Logins work in both cases.  (A size out of range is the
+    system, and the HOMEs too; a HOME left there that cannot be removed
+    leaves login_home so, and the log says why and that each HOME is
+    still a tmpfs of its own, which it is.  Logins work in both cases.  (A size out of range is the
     config's error: tests/unit/agent/config.)"""
     busy = 'mkdir -p "$0/login-old/mnt" && mount -t tmpfs tmpfs "$0/login-old/mnt" && exec "$@"'
     e = make_env(sets=(f"login_home_size_mb={size}",),
                  wrap=lambda env: ("sh", "-c", busy, env.home_path) if size == "64" else ())
     assert [m[0] for m in mounts_at(e.agent.pid, e.home_path)] == []
     log = e.agent.log_text()
-    failed = f"login_home {e.home_path} gets no tmpfs of its own, and the logins' files go to whatever file " \
-        f"system holds it: {why}."
+    failed = f"login_home {e.home_path} gets no tmpfs of its own, so the HOMEs' directories go to the file " \
+        f"system that holds it (the logins' files still go to each HOME's own tmpfs of {size} MiB): {why}."
     assert (failed in log) == bool(why) and (why or "gets no tmpfs" not in log), log
     s = sid()
     status, started = e.json("POST", "/auth/gemini_cli", {"sessionId": s})
     assert status == 200, started
     assert os.path.isdir(os.path.join(e.home_path, f"login-{s}"))
+    # As the log says: the HOME is a tmpfs of its own all the same.
+    home_mounts = mounts_at(e.agent.pid, os.path.join(e.home_path, f"login-{s}"))
+    assert [(m[0], "size=65536k" in m[2]) for m in home_mounts] == ([("tmpfs", True)] if why else []), home_mounts
     assert e.browse(started["oauthUrl"])[0] == 200
     e.wait_status(s, lambda code, b: b.get("authenticated"))
     assert e.json("GET", f"/credentials/get?sessionId={s}")[0] == 200
