@@ -474,24 +474,28 @@ int cgroup_memory_setup(const char *base, char *why, size_t size) {
 }
 
 int cgroup_set_memory_max(Cgroup *cg, uint64_t bytes) {
-        char value[32];
+        char value[32] = "max";
         int r;
 
         if (!cg->made)
                 return -ENOENT;
-        snprintf(value, sizeof value, "%" PRIu64, bytes);
+        if (bytes > 0)
+                snprintf(value, sizeof value, "%" PRIu64, bytes);
         r = cg_write(cg->path, "memory.max", value);
+        /* None asked, and no memory controller there: nothing limits it. */
+        if (r == -ENOENT && bytes == 0)
+                return 0;
         if (r < 0)
                 return r;
         /* Past memory.max it would page to the swap (where the VM has
          * one) and crawl on instead of ending.  No file: no swap
          * accounting in this kernel, nothing to bound. */
-        r = cg_write(cg->path, "memory.swap.max", "0");
+        r = cg_write(cg->path, "memory.swap.max", bytes > 0 ? "0" : "max");
         if (r < 0 && r != -ENOENT)
                 return r;
         /* What the OOM killer takes in it is all of it: a CLI without the
          * helper it started (or the other way round) is no login. */
-        return cg_write(cg->path, "memory.oom.group", "1");
+        return cg_write(cg->path, "memory.oom.group", bytes > 0 ? "1" : "0");
 }
 
 int cgroup_oom_events(const Cgroup *cg, CgroupOom *ret) {

@@ -89,7 +89,11 @@ int cgroup_memory_setup(const char *base, char *why, size_t size);
 /* Its memory.max, in bytes (over it, what it runs is reclaimed, then
  * OOM-killed: all of it at once, memory.oom.group; never swapped,
  * memory.swap.max 0); once made, after
- * cgroup_memory_setup() on its base.  -ENOENT when not made, -errno. */
+ * cgroup_memory_setup() on its base.  0: none, as a new cgroup has it
+ * (memory.max and memory.swap.max "max", memory.oom.group 0), for one
+ * taken over from an agent before that set a limit (the memory
+ * controller it enabled in the base stays); 0 too without the memory
+ * controller there.  -ENOENT when not made, -errno. */
 int cgroup_set_memory_max(Cgroup *cg, uint64_t bytes);
 
 /* Its memory.events since it was made (or taken over: an earlier one's

@@ -172,13 +172,21 @@ static int scope_get(Children *c, const char *name, Scope **ret) {
 
 /* The memory.max o asks for, on s's cgroup (made) where the memory
  * controller is there; one that cannot be set is logged, and the child
- * runs without it (the OOM killer's choice is then its oom_score_adj). */
+ * runs without it (the OOM killer's choice is then its oom_score_adj).
+ * Else none: a cgroup taken over from an agent before that had a limit
+ * (login_memory_max_mb since set to 0, or the controller's setup failed
+ * this time) would keep that one, which the log says it has not. */
 static void scope_limit_memory(Children *c, Scope *s, const SpawnOptions *o) {
         int r;
 
         s->memory_max = 0;
-        if (!o->memory_max || !c->memory)
+        if (!o->memory_max || !c->memory) {
+                r = cgroup_set_memory_max(s->cgroup, 0);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot lift the memory.max an agent before left for %s in its "
+                                          "cgroup %s: %m", o->argv[0], s->name);
                 return;
+        }
         r = cgroup_set_memory_max(s->cgroup, o->memory_max);
         if (r < 0) {
                 log_warning_errno(r, "No memory.max for %s in its cgroup %s: %m", o->argv[0], s->name);

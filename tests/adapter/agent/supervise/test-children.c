@@ -16,9 +16,13 @@
  * its exit's callback, and so are the memory.max it asked for and the
  * OOM kills there (where the memory controller is).  In a cgroup2
  * directory the test makes below the hierarchy's root (skipped without
- * one, or without cgroup.kill). */
+ * one, or without cgroup.kill).  And what a start writes to the memory
+ * controller's files of a cgroup taken over from an agent before (a
+ * limit, or none, which lifts the limit left there), in a directory of
+ * plain files standing for a cgroup2 one. */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -615,6 +619,145 @@ static void test_scope_name_refused(void **state) {
         close(in);
 }
 
+/* The memory.* files a child's start writes in its cgroup, in a
+ * directory of plain files standing for a cgroup2 one (this machine's
+ * cgroup2 may lack the memory controller: a hybrid layout keeps it in
+ * v1; the kernel's own files take a write as a whole, as an empty plain
+ * file written once does).  Each scope is there before the start, as
+ * one an agent before left is taken over. */
+static int fake_setup(void **state) {
+        ScopeTest *t = calloc(1, sizeof *t);
+
+        assert_non_null(t);
+        *state = t;
+        snprintf(t->base, sizeof t->base, "/tmp/vmba-test-fake-cgroup-XXXXXX");
+        assert_non_null(mkdtemp(t->base));
+        assert_int_equal(sd_event_new(&t->event), 0);
+        assert_int_equal(children_new(&t->children), 0);
+        assert_int_equal(children_set_cgroup_base(t->children, t->event, t->base), 0);
+        t->launcher = children_launcher(t->children);
+        t->wstatus = -1;
+        return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        return remove(path);
+}
+
+static int fake_teardown(void **state) {
+        ScopeTest *t = *state;
+
+        t->children = children_free(t->children);
+        t->event = sd_event_unref(t->event);
+        assert_int_equal(nftw(t->base, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+        free(t);
+        return 0;
+}
+
+/* A new <base>/<dir>/<file> holding text. */
+static void fake_file(const ScopeTest *t, const char *dir, const char *file, const char *text) {
+        char path[PATH_MAX + 128];
+        int fd;
+
+        snprintf(path, sizeof path, "%s/%s/%s", t->base, dir, file);
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+        close(fd);
+}
+
+/* <base>/<name>.scope, with the memory controller's files or not. */
+static void fake_scope(const ScopeTest *t, const char *name, bool memory) {
+        static const char *const files[] = { "cgroup.procs", "cgroup.kill", "memory.max", "memory.swap.max",
+                                             "memory.oom.group" };
+        char dir[NAME_MAX + 1], path[PATH_MAX + NAME_MAX + 2];
+
+        snprintf(dir, sizeof dir, "%s.scope", name);
+        snprintf(path, sizeof path, "%s/%s", t->base, dir);
+        assert_int_equal(mkdir(path, 0755), 0);
+        for (size_t i = 0; i < (memory ? 5 : 2); i++)
+                fake_file(t, dir, files[i], "");
+}
+
+/* What <base>/<dir>/<file> holds ("-": no such file), in buf. */
+static const char *fake_read(const ScopeTest *t, const char *dir, const char *file, char *buf, size_t size) {
+        char path[PATH_MAX + 128];
+        ssize_t n;
+        int fd;
+
+        snprintf(path, sizeof path, "%s/%s/%s", t->base, dir, file);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT)
+                return "-";
+        assert_true(fd >= 0);
+        n = read(fd, buf, size - 1);
+        assert_true(n >= 0);
+        buf[n] = '\0';
+        close(fd);
+        return buf;
+}
+
+/* Starts /bin/true in <name>.scope with memory_max, and reaps it:
+ * whether it had a memory.max (launcher_memory()) while it ran. */
+static bool fake_run(ScopeTest *t, const char *name, uint64_t memory_max) {
+        char *const argv[] = { (char *)"/bin/true", NULL };
+        SpawnOptions o = { .argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .extra_fd = -1,
+                           .cgroup_name = name, .memory_max = memory_max };
+        LaunchMemory mem;
+        bool limited;
+        pid_t pid;
+
+        assert_int_equal(launcher_start(&t->launcher, &o, on_exit_cb, t, &pid), 0);
+        limited = launcher_memory(&t->launcher, pid, &mem) == 0;
+        assert_true(exits(pidfd_open(pid, 0)));
+        assert_true(children_reap(t->children) >= 1);
+        assert_true(WIFEXITED(t->wstatus) && WEXITSTATUS(t->wstatus) == 0);
+        return limited;
+}
+
+/* Asserts <name>.scope's memory.max, memory.swap.max, memory.oom.group. */
+static void assert_memory(const ScopeTest *t, const char *name, const char *max, const char *swap,
+                          const char *group) {
+        char dir[NAME_MAX + 1], buf[64];
+
+        snprintf(dir, sizeof dir, "%s.scope", name);
+        assert_string_equal(fake_read(t, dir, "memory.max", buf, sizeof buf), max);
+        assert_string_equal(fake_read(t, dir, "memory.swap.max", buf, sizeof buf), swap);
+        assert_string_equal(fake_read(t, dir, "memory.oom.group", buf, sizeof buf), group);
+}
+
+/* No memory.max asked (login_memory_max_mb=0), or the controller not set
+ * up this time: a cgroup taken over from an agent before that had one
+ * gets none ("max", as a new cgroup has it), so the limit it left does
+ * not stay; without the controller's files nothing is written.  With it
+ * set up, a child that asks gets its limit, not swapped, OOM-killed as a
+ * group. */
+static void test_scope_memory_taken_over(void **state) {
+        ScopeTest *t = *state;
+        char why[512], buf[64];
+
+        fake_scope(t, "login-none", true);
+        assert_false(fake_run(t, "login-none", 0));
+        assert_memory(t, "login-none", "max", "max", "0");
+        fake_scope(t, "login-unset", true);
+        assert_false(fake_run(t, "login-unset", UINT64_C(32) << 20));
+        assert_memory(t, "login-unset", "max", "max", "0");
+        fake_scope(t, "login-nofiles", false);
+        assert_false(fake_run(t, "login-nofiles", 0));
+        assert_memory(t, "login-nofiles", "-", "-", "-");
+
+        fake_file(t, ".", "cgroup.controllers", "cpu memory pids\n");
+        fake_file(t, ".", "cgroup.subtree_control", "");
+        assert_int_equal(children_memory_setup(t->children, why, sizeof why), 0);
+        assert_string_equal(fake_read(t, ".", "cgroup.subtree_control", buf, sizeof buf), "+memory");
+        fake_scope(t, "login-limited", true);
+        assert_true(fake_run(t, "login-limited", UINT64_C(32) << 20));
+        assert_memory(t, "login-limited", "33554432", "0", "1");
+        fake_scope(t, "login-zero", true);
+        assert_false(fake_run(t, "login-zero", 0));
+        assert_memory(t, "login-zero", "max", "max", "0");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_teardown(test_kill_uid_descendants, kill_started),
@@ -627,6 +770,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_scope_cpu, scope_setup, scope_teardown),
                 cmocka_unit_test_setup_teardown(test_scope_memory, scope_setup, scope_teardown),
                 cmocka_unit_test_setup_teardown(test_scope_cpu_taken_over, scope_setup, scope_teardown),
+                cmocka_unit_test_setup_teardown(test_scope_memory_taken_over, fake_setup, fake_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
