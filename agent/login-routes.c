@@ -20,6 +20,10 @@ typedef struct Pending {
 #define PENDING_PER_SESSION 2
 #define PENDING_MAX (PENDING_PER_SESSION * LOGIN_SESSIONS_MAX)
 
+/* Why a start failed (login_session_start_cli()): room for a HOME's path
+ * below a long login_home, the step and the errno's text. */
+#define LOGIN_START_WHY_MAX 768
+
 typedef struct GetCompletion GetCompletion;
 
 struct LoginRoutes {
@@ -144,13 +148,16 @@ static int start_error(HttpRequest *req, LoginSession *s, int r, const char *wha
 /* The CLI's exec (or a step of its spawn before it) failed, as why says
  * (its user's task limit, its interpreter missing): 503 with that, at
  * once, rather than a login that fails later with no more than an exit
- * code. */
+ * code.  Its HOME could not be made (its tmpfs's mount refused, no room
+ * in login_home): 500, with which HOME and why, as any other failure of
+ * the agent's own. */
 static int start_not_spawned(HttpRequest *req, LoginSession *s, const char *why) {
-        char msg[320];
+        unsigned status = s->home ? 503 : 500;
+        char msg[LOGIN_START_WHY_MAX + 32];
 
         snprintf(msg, sizeof msg, "Failed to start the CLI: %s", why);
         log_error("Login %s (%s): %s", s->id, s->provider, msg);
-        return start_failed(req, s, 503, msg);
+        return start_failed(req, s, status, msg);
 }
 
 /* Every CLI user is a live login's: 503, the host may try again once a
@@ -212,7 +219,7 @@ static int auth_start(HttpRequest *req, void *userdata) {
         LoginRoutes *lr = userdata;
         LoginManager *lm = lr->o.logins;
         const char *provider = http_request_path(req) + strlen("/auth/"), *err = "", *body;
-        char why[256];
+        char why[LOGIN_START_WHY_MAX];
         _cleanup_(login_start_request_done) LoginStartRequest q = {};
         const ProviderSet *providers = login_manager_providers(lm);
         LoginSession *s;

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,19 +16,36 @@
  * root's doing, detached all the same, up to this many. */
 #define HOME_MOUNTS_MAX 16
 
-int home_tmpfs_make_at(int dirfd, const char *name, uint32_t size_mb, uid_t uid, gid_t gid) {
+int home_tmpfs_make_at(int dirfd, const char *name, uint32_t size_mb, uid_t uid, gid_t gid, char *why,
+                       size_t size) {
         _cleanup_(closep) int fd = -EBADF;
+        int r;
 
-        if (mkdirat(dirfd, name, 0700) < 0)
-                return -errno;
+        if (mkdirat(dirfd, name, 0700) < 0) {
+                r = -errno;
+                snprintf(why, size, "making it failed: %s", strerror(-r));
+                return r;
+        }
         /* Made just now in a directory only root writes to: no one can have
          * swapped it for a link. */
-        if (size_mb == 0)
-                return fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+        if (size_mb == 0) {
+                if (fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) >= 0)
+                        return 0;
+                r = -errno;
+                snprintf(why, size, "making it uid %u's failed: %s", (unsigned)uid, strerror(-r));
+                return r;
+        }
         fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        return tmpfs_mount_fd(fd, size_mb, 0700, uid, gid);
+        if (fd < 0) {
+                r = -errno;
+                snprintf(why, size, "opening it failed: %s", strerror(-r));
+                return r;
+        }
+        r = tmpfs_mount_fd(fd, size_mb, 0700, uid, gid);
+        if (r < 0)
+                snprintf(why, size, "mounting a tmpfs of %u MiB (login_home_size_mb) on it failed: %s", size_mb,
+                         strerror(-r));
+        return r;
 }
 
 /* Detaches the topmost mount on <dirfd>/<name>: 1, 0 when name is no

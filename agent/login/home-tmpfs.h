@@ -15,8 +15,11 @@
  * the CLI user's HOME: with size_mb > 0 a tmpfs of that size goes on it
  * (nosuid, nodev, noexec; its root uid:gid, 0700; an inode per
  * TMPFS_BYTES_PER_INODE), else the directory itself becomes uid:gid's.
- * 0 or -errno (the directory may then be left, root's and empty). */
-int home_tmpfs_make_at(int dirfd, const char *name, uint32_t size_mb, uid_t uid, gid_t gid);
+ * 0, or -errno with the step that failed in why ("mounting a tmpfs of
+ * 64 MiB (login_home_size_mb) on it failed: Operation not permitted");
+ * the directory may then be left, root's and empty. */
+int home_tmpfs_make_at(int dirfd, const char *name, uint32_t size_mb, uid_t uid, gid_t gid, char *why,
+                       size_t size);
 
 /* Detaches every mount on <dirfd>/<name> (a HOME's tmpfs, an earlier
  * run's too), so that the directory below can be renamed and removed: 1

@@ -214,12 +214,13 @@ static int home_tmpdir_make(LoginSession *s, int fd, const char *name) {
 /* A fresh <login_home>/login-<id>, a tmpfs of its own (home-tmpfs.h):
  * whatever an earlier run left under that name (an agent that stopped
  * before removing it) goes first, so no login starts next to a credential
- * file that is not its own. */
-static int session_home_create(LoginSession *s) {
+ * file that is not its own.  -errno with what failed in error (the HOME's
+ * path, the step, the errno's text). */
+static int session_home_create(LoginSession *s, char *error, size_t size) {
         const char *parent = s->lm->o.login_home;
         _cleanup_(closep) int fd = -EBADF;
         _cleanup_(freep) char *home = NULL;
-        char name[HOME_NAME_MAX];
+        char name[HOME_NAME_MAX], why[192];
         int r;
 
         /* Part of a path component: a valid id has no '/'. */
@@ -229,20 +230,28 @@ static int session_home_create(LoginSession *s) {
         if (asprintf(&home, "%s/%s", parent, name) < 0)
                 return -ENOMEM;
         r = login_home_prepare(s->lm);
-        if (r < 0)
+        if (r < 0) {
+                snprintf(error, size, "cannot make login_home %s root's, 0710, with cli_user's group: %s", parent,
+                         strerror(-r));
                 return r;
+        }
         fd = login_home_open(&s->lm->home);
-        if (fd < 0)
+        if (fd < 0) {
+                snprintf(error, size, "cannot open login_home %s: %s", parent, strerror(-fd));
                 return fd;
+        }
         r = home_remover_remove(s->lm->remover, name, false);
         if (r < 0)
+                snprintf(why, sizeof why, "removing what an earlier login left there failed: %s", strerror(-r));
+        if (r >= 0)
+                r = home_tmpfs_make_at(fd, name, s->lm->o.login_home_size_mb, login_session_cli_uid(s),
+                                       s->lm->o.cli_gid, why, sizeof why);
+        if (r >= 0 && (r = home_tmpdir_make(s, fd, name)) < 0)
+                snprintf(why, sizeof why, "making its " CLI_TMPDIR_NAME " failed: %s", strerror(-r));
+        if (r < 0) {
+                snprintf(error, size, "cannot make its HOME %s: %s", home, why);
                 return r;
-        r = home_tmpfs_make_at(fd, name, s->lm->o.login_home_size_mb, login_session_cli_uid(s), s->lm->o.cli_gid);
-        if (r < 0)
-                return r;
-        r = home_tmpdir_make(s, fd, name);
-        if (r < 0)
-                return r;
+        }
         s->home = TAKE_PTR(home);
         return 0;
 }
@@ -943,7 +952,7 @@ int login_session_start_cli(LoginSession *s, const char *http_proxy, const char 
         r = user_take(s);
         if (r < 0)
                 return r;
-        r = session_home_create(s);
+        r = session_home_create(s, error, size);
         if (r < 0)
                 return r;
         r = capture_start(c->event, s->home, s->def->credential_file, login_session_cli_uid(s), c->cli_gid,

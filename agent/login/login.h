@@ -162,7 +162,10 @@ int login_manager_pull_done(LoginManager *lm, const LoginPull *p, bool completel
  * (login_manager_users_busy() says so); a CLI whose exec (or a step of
  * its spawn before it) failed: its -errno, and error (size bytes, ""
  * for any other failure) says what failed ("execute /usr/bin/claude as
- * uid 1001: No such file or directory"). */
+ * uid 1001: No such file or directory"); a HOME that could not be made
+ * (s->home then stays NULL): its -errno, and error says which and why
+ * ("cannot make its HOME /x/login-a: mounting a tmpfs of 64 MiB
+ * (login_home_size_mb) on it failed: Operation not permitted"). */
 int login_session_start_cli(LoginSession *s, const char *http_proxy, const char *https_proxy,
                             const char *no_proxy, char *error, size_t size);
 /* Why no CLI user is free, for the host: into buf, which is returned. */

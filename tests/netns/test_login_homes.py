@@ -152,6 +152,57 @@ def test_login_home_without_a_tmpfs(make_env, size, why):
     assert e.json("GET", f"/credentials/get?sessionId={s}")[0] == 200
 
 
+# A wrapper that runs argv with every tmpfs mount of the agent's own
+# (mount(2) with exactly MS_NOSUID|MS_NODEV|MS_NOEXEC in its flags,
+# args[3], and options, args[4]: login_home's, each HOME's, the browser's
+# Downloads; not the CLIs' mqueue, which has none) refused with EPERM, as
+# a mount that is not allowed is: a seccomp filter, x86-64's numbers
+# (mount is 165), inherited by everything argv starts.
+REFUSE_TMPFS_MOUNTS = ["/usr/bin/python3", "-c", """if True:
+    import ctypes, os, struct, sys
+    def op(code, k, jt=0, jf=0):
+        return struct.pack("HBBI", code, jt, jf, k)
+    LD, JEQ, RET = 0x20, 0x15, 0x06
+    prog = b"".join([op(LD, 4), op(JEQ, 0xc000003e, 0, 8),   # arch: x86-64, else allowed
+                     op(LD, 0), op(JEQ, 165, 0, 6),          # nr: mount
+                     op(LD, 40), op(JEQ, 0xe, 0, 4),         # args[3] (flags), low half
+                     op(LD, 48), op(JEQ, 0, 0, 3),           # args[4] (options), low half
+                     op(LD, 52), op(JEQ, 0, 0, 1),           # and high half: NULL, allowed
+                     op(RET, 0x7fff0000), op(RET, 0x00050000 | 1)])
+    buf = ctypes.create_string_buffer(prog)
+    fprog = struct.pack("HxxxxxxQ", len(prog) // 8, ctypes.addressof(buf))
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(22, 2, ctypes.c_char_p(fprog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+        sys.exit("seccomp: " + os.strerror(ctypes.get_errno()))
+    os.execvp(sys.argv[1], sys.argv[1:])
+"""]
+
+
+def test_home_tmpfs_refused(make_env):
+    """A HOME whose tmpfs cannot be mounted (REFUSE_TMPFS_MOUNTS) fails
+    its login's start at once: the answer (500) and the log name the
+    HOME, the mount and the errno's text, and so does the login's
+    status; no CLI runs.  login_home's own tmpfs is refused too, and the
+    log says each HOME would still get its own."""
+    if os.uname().machine != "x86_64":
+        pytest.skip("REFUSE_TMPFS_MOUNTS has x86-64's numbers")
+    e = make_env(sets=("login_home_size_mb=2",), wrap=REFUSE_TMPFS_MOUNTS)
+    assert f"login_home {e.home_path} gets no tmpfs of its own, so the HOMEs' directories go to the file system " \
+        "that holds it (the logins' files still go to each HOME's own tmpfs of 2 MiB): mounting a tmpfs of 2 MiB " \
+        "(login_home_size_mb) failed: Operation not permitted." in e.agent.log_text()
+    s = sid()
+    status, got = e.json("POST", "/auth/codex", {"sessionId": s})
+    home = os.path.join(e.home_path, f"login-{s}")
+    why = f"Failed to start the CLI: cannot make its HOME {home}: mounting a tmpfs of 2 MiB (login_home_size_mb) " \
+        "on it failed: Operation not permitted"
+    assert (status, got.get("error")) == (500, why), got
+    log = e.agent.log_text()
+    assert f"Login {s} (codex): {why}" in log and f"Login {s}: started" not in log, log
+    assert e.json("GET", f"/credentials/status?sessionId={s}") == \
+        (200, {"authenticated": False, "failed": True, "error": why})
+    assert mounts_at(e.agent.pid, home) == []
+
+
 @pytest.mark.parametrize("what", ["bytes", "inodes"])
 def test_a_cli_filling_its_home_takes_no_room_from_another_login(make_env, what):
     """Each login's HOME is a tmpfs of its own of login_home_size_mb
