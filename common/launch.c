@@ -1,4 +1,5 @@
 /* Implementation of launch.h's helpers. */
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -62,5 +63,16 @@ const char *wstatus_to_string(int wstatus, char *buf, size_t size) {
                          sigabbrev_np(WTERMSIG(wstatus)) ?: "?");
         else
                 snprintf(buf, size, "status 0x%x", (unsigned)wstatus);
+        return buf;
+}
+
+const char *exit_to_string(int wstatus, const LaunchMemory *mem, char *buf, size_t size) {
+        if (!mem || mem->oom_kills == 0)
+                return wstatus_to_string(wstatus, buf, size);
+        if (mem->at_max > 0)
+                snprintf(buf, size, "killed by the kernel: out of memory (memory.max %" PRIu64 " MiB)",
+                         mem->max >> 20);
+        else
+                snprintf(buf, size, "killed by the kernel: out of memory (the VM's)");
         return buf;
 }

@@ -181,3 +181,10 @@ char *self_exe_path(void);
 /* "exited 1", "killed by SIGKILL", "dumped core, killed by SIGSEGV" into
  * buf; returns buf. */
 const char *wstatus_to_string(int wstatus, char *buf, size_t size);
+
+/* How a child with a memory.max ended, into buf; returns buf.  The OOM
+ * kills in its cgroup first (it was killed with them, memory.oom.group,
+ * or ended for what they killed): "killed by the kernel: out of memory
+ * (memory.max N MiB)", or "(the VM's)" when its cgroup never reached
+ * that; else wstatus_to_string().  mem NULL: it had none. */
+const char *exit_to_string(int wstatus, const LaunchMemory *mem, char *buf, size_t size);

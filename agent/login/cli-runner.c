@@ -335,21 +335,12 @@ static void cpu_account(CliRunner *r, pid_t pid, const char *how) {
                 r->cpu_totals->unknown++;
 }
 
-/* How the CLI of pid ended, in words, into buf: the OOM kills in its
- * cgroup first (it was killed with them, memory.oom.group, or exited for
- * what they killed): at its memory.max, or, when it never reached that,
- * for the VM's memory. */
+/* How the CLI of pid ended, in words, into buf (exit_to_string()): its
+ * cgroup's OOM kills name the kernel. */
 static const char *exit_how(CliRunner *r, pid_t pid, int wstatus, char *buf, size_t size) {
         LaunchMemory mem;
 
-        if (launcher_memory(r->launcher, pid, &mem) < 0 || mem.oom_kills == 0)
-                return wstatus_to_string(wstatus, buf, size);
-        if (mem.at_max > 0)
-                snprintf(buf, size, "killed by the kernel: out of memory (memory.max %" PRIu64 " MiB)",
-                         mem.max >> 20);
-        else
-                snprintf(buf, size, "killed by the kernel: out of memory (the VM's)");
-        return buf;
+        return exit_to_string(wstatus, launcher_memory(r->launcher, pid, &mem) >= 0 ? &mem : NULL, buf, size);
 }
 
 static void on_child_exit(pid_t pid, int wstatus, void *userdata) {

@@ -519,6 +519,29 @@ int cgroup_oom_events(const Cgroup *cg, CgroupOom *ret) {
         return 0;
 }
 
+int cgroup_memory_limit(Cgroup *cg, uint64_t bytes, CgroupMemory *ret) {
+        int r;
+
+        *ret = (CgroupMemory){};
+        r = cgroup_set_memory_max(cg, bytes);
+        if (r < 0)
+                return r;
+        ret->max = bytes;
+        if (cgroup_oom_events(cg, &ret->base) < 0)
+                ret->base = (CgroupOom){};
+        return 0;
+}
+
+void cgroup_memory_since(const Cgroup *cg, const CgroupMemory *m, LaunchMemory *ret) {
+        CgroupOom o;
+
+        *ret = (LaunchMemory){ .max = m->max };
+        if (m->max && cgroup_oom_events(cg, &o) >= 0) {
+                ret->oom_kills = o.kills - MIN(o.kills, m->base.kills);
+                ret->at_max = o.at_max - MIN(o.at_max, m->base.at_max);
+        }
+}
+
 Cgroup *cgroup_free(Cgroup *cg) {
         if (!cg)
                 return NULL;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
+#include "launch.h"
 #include "macro.h"
 
 #define CGROUP_MOUNT "/sys/fs/cgroup"
@@ -108,3 +109,20 @@ typedef struct CgroupOom {
 /* 0, -ENOENT when not made or without the memory controller there,
  * -errno. */
 int cgroup_oom_events(const Cgroup *cg, CgroupOom *ret);
+
+/* A cgroup's memory.max (bytes, 0: none) and its OOM events when that
+ * was set: what its child's are counted from. */
+typedef struct CgroupMemory {
+        uint64_t max;
+        CgroupOom base;
+} CgroupMemory;
+
+/* cgroup_set_memory_max(), and in *ret the limit and the OOM events so
+ * far (a cgroup taken over has its child before's), for
+ * cgroup_memory_since().  *ret is zeroed first: on an error, no limit.
+ * -errno as cgroup_set_memory_max(). */
+int cgroup_memory_limit(Cgroup *cg, uint64_t bytes, CgroupMemory *ret);
+
+/* The limit m holds and the OOM events in cg since it was set (all 0
+ * when m has none, or memory.events is unreadable). */
+void cgroup_memory_since(const Cgroup *cg, const CgroupMemory *m, LaunchMemory *ret);

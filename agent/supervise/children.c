@@ -43,8 +43,7 @@ struct Scope {
         Cgroup *cgroup;
         pid_t pid;      /* its child; 0 once reaped or forgotten */
         uint64_t cpu_base; /* the cgroup's CPU time when its child started */
-        uint64_t memory_max; /* its memory.max, bytes; 0: none */
-        CgroupOom oom_base; /* the cgroup's OOM events when its child started */
+        CgroupMemory memory; /* its memory.max and OOM events when its child started */
         Scope *next;
 };
 
@@ -179,7 +178,7 @@ static int scope_get(Children *c, const char *name, Scope **ret) {
 static void scope_limit_memory(Children *c, Scope *s, const SpawnOptions *o) {
         int r;
 
-        s->memory_max = 0;
+        s->memory = (CgroupMemory){};
         if (!o->memory_max || !c->memory) {
                 r = cgroup_set_memory_max(s->cgroup, 0);
                 if (r < 0)
@@ -187,15 +186,9 @@ static void scope_limit_memory(Children *c, Scope *s, const SpawnOptions *o) {
                                           "cgroup %s: %m", o->argv[0], s->name);
                 return;
         }
-        r = cgroup_set_memory_max(s->cgroup, o->memory_max);
-        if (r < 0) {
+        r = cgroup_memory_limit(s->cgroup, o->memory_max, &s->memory);
+        if (r < 0)
                 log_warning_errno(r, "No memory.max for %s in its cgroup %s: %m", o->argv[0], s->name);
-                return;
-        }
-        s->memory_max = o->memory_max;
-        /* Kills in a cgroup taken over are its child before's. */
-        if (cgroup_oom_events(s->cgroup, &s->oom_base) < 0)
-                s->oom_base = (CgroupOom){};
 }
 
 /* The cgroup o asks for, made: its scope and cgroup.procs in *ret and
@@ -249,13 +242,7 @@ static int scope_cpu_usec(Scope *s, uint64_t *ret) {
 
 /* s's memory.max and its OOM events since its child started. */
 static void scope_memory(Scope *s, LaunchMemory *ret) {
-        CgroupOom o;
-
-        *ret = (LaunchMemory){ .max = s->memory_max };
-        if (s->memory_max && cgroup_oom_events(s->cgroup, &o) >= 0) {
-                ret->oom_kills = o.kills - MIN(o.kills, s->oom_base.kills);
-                ret->at_max = o.at_max - MIN(o.at_max, s->oom_base.at_max);
-        }
+        cgroup_memory_since(s->cgroup, &s->memory, ret);
 }
 
 /* The child of pid is gone (reaped, or killed and forgotten): what is

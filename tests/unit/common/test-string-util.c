@@ -1,7 +1,7 @@
 /* Unit tests for the small string helpers of common/: macro.h's
  * prefixes, NULL-safe comparison and hex digits, strv.c's lists,
  * string-table.h's enum tables (a hole in the table included), and
- * launch.c's wait status as text. */
+ * launch.c's wait status as text, an OOM kill's included. */
 #include <ctype.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -28,6 +28,28 @@ static void test_wstatus_to_string(void **state) {
         assert_string_equal(wstatus_to_string(0x137f, buf, sizeof buf), "status 0x137f"); /* stopped by SIGSTOP */
         assert_string_equal(wstatus_to_string(0x7e, buf, sizeof buf), "killed by SIG?"); /* no such signal */
         assert_string_equal(wstatus_to_string(SIGTERM, buf, 8), "killed "); /* cut to the buffer */
+}
+
+/* A child with a memory.max: the kernel's OOM kills in its cgroup name
+ * its end, whatever signal (SIGKILL) or exit it had; memory.events'
+ * "oom" (its cgroup at its memory.max) tells its limit from the VM's. */
+static void test_exit_to_string(void **state) {
+        char buf[96];
+
+        (void)state;
+        assert_string_equal(exit_to_string(SIGKILL, NULL, buf, sizeof buf), "killed by SIGKILL");
+        assert_string_equal(exit_to_string(SIGKILL, &(LaunchMemory){ .max = 64u << 20 }, buf, sizeof buf),
+                            "killed by SIGKILL");
+        assert_string_equal(exit_to_string(SIGKILL, &(LaunchMemory){ .max = 2048u << 20, .oom_kills = 3, .at_max = 1 },
+                                           buf, sizeof buf),
+                            "killed by the kernel: out of memory (memory.max 2048 MiB)");
+        /* Its main process exited for what was killed beside it. */
+        assert_string_equal(exit_to_string(1 << 8, &(LaunchMemory){ .max = 64u << 20, .oom_kills = 1, .at_max = 2 },
+                                           buf, sizeof buf),
+                            "killed by the kernel: out of memory (memory.max 64 MiB)");
+        assert_string_equal(exit_to_string(SIGKILL, &(LaunchMemory){ .max = 64u << 20, .oom_kills = 1 }, buf,
+                                           sizeof buf),
+                            "killed by the kernel: out of memory (the VM's)");
 }
 
 static void test_startswith(void **state) {
@@ -105,6 +127,7 @@ static void test_string_table(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_wstatus_to_string),
+                cmocka_unit_test(test_exit_to_string),
                 cmocka_unit_test(test_startswith),
                 cmocka_unit_test(test_unhexchar),
                 cmocka_unit_test(test_strv),
