@@ -716,6 +716,7 @@ static int load_services(Manager *m, ServiceDefs *ret) {
                         .firefox_profile = c->firefox_profile,
                         .browser_user = c->browser_user,
                         .browser_prestart = c->browser_prestart > 0,
+                        .browser_memory_max_mb = c->browser_memory_max_mb,
                         .paths = paths,
                         .bin_path = c->bin_path,
                 };
@@ -738,47 +739,58 @@ static int load_services(Manager *m, ServiceDefs *ret) {
         return 0;
 }
 
-/* The logins' memory.max (login_memory_max_mb), or said once why not:
- * then only the CLIs' oom_score_adj keeps the OOM killer off the agent. */
-static void setup_login_memory(Manager *m, const char *no_cgroups) {
+/* The memory.max the logins' cgroups get (login_memory_max_mb) and the
+ * browser's (its def's memory_max_mb: browser_memory_max_mb), or said
+ * once for each why not: then only their oom_score_adj keeps the OOM
+ * killer off the agent.  no_cgroups: why there are none, NULL when there
+ * are.  true when the memory controller is enabled below the base. */
+static bool setup_memory(Manager *m, const ServiceDefs *defs, const char *no_cgroups) {
+        uint32_t login_mb = m->config.login_memory_max_mb;
+        int i = service_defs_find(defs, DISPLAY_SERVICE_BROWSER);
+        uint32_t browser_mb = i >= 0 ? defs->services[i].memory_max_mb : 0;
         char why[512];
         int r;
 
-        if (m->config.login_memory_max_mb == 0)
-                return;
+        if (login_mb == 0 && browser_mb == 0)
+                return false;
         r = no_cgroups ? -EOPNOTSUPP : children_memory_setup(m->children, why, sizeof why);
-        if (r >= 0) {
-                log_info("Provider CLIs get memory.max %" PRIu32 " MiB in their logins' cgroups.",
-                         m->config.login_memory_max_mb);
-                return;
-        }
-        log_notice("Provider CLIs get no memory.max (login_memory_max_mb=%" PRIu32 "): %s; they run with "
-                   "oom_score_adj +%d instead, which the kernel's OOM killer takes before the agent.",
-                   m->config.login_memory_max_mb, no_cgroups ?: why, CLI_OOM_SCORE_ADJ);
+        if (r >= 0 && login_mb)
+                log_info("Provider CLIs get memory.max %" PRIu32 " MiB in their logins' cgroups.", login_mb);
+        else if (login_mb)
+                log_notice("Provider CLIs get no memory.max (login_memory_max_mb=%" PRIu32 "): %s; they run with "
+                           "oom_score_adj +%d instead, which the kernel's OOM killer takes before the agent.",
+                           login_mb, no_cgroups ?: why, CLI_OOM_SCORE_ADJ);
+        if (r >= 0 && browser_mb)
+                log_info("The browser gets memory.max %" PRIu32 " MiB in its cgroup.", browser_mb);
+        else if (browser_mb)
+                log_notice("The browser gets no memory.max (browser_memory_max_mb=%" PRIu32 "): %s; it runs with "
+                           "oom_score_adj +%d instead, which the kernel's OOM killer takes before the provider "
+                           "CLIs and the agent.",
+                           browser_mb, no_cgroups ?: why, BROWSER_OOM_SCORE_ADJ);
+        return r >= 0;
 }
 
 /* A cgroup for each service, and for each child of the Launcher that asks
  * for one (a login's CLI), when the agent can have them, else said once:
  * then a process that left its service's process group outlives the
  * service until the agent stops, and what a CLI left goes only with the
- * sweeps of its user. */
-static void setup_cgroups(Manager *m) {
+ * sweeps of its user.  true when they have the memory controller
+ * (setup_memory()). */
+static bool setup_cgroups(Manager *m, const ServiceDefs *defs) {
         char why[512];
         int r = cgroup_base_setup(m->config.cgroup_root, m->is_pid1, &m->cgroup_base, why, sizeof why);
 
         if (r < 0) {
                 log_notice("Services get no cgroups, only their process groups are killed: %s.", why);
-                setup_login_memory(m, "no cgroups");
-                return;
+                return setup_memory(m, defs, "no cgroups");
         }
         log_info("Services get cgroups of their own in %s.", m->cgroup_base);
         r = children_set_cgroup_base(m->children, m->event, m->cgroup_base);
         if (r < 0) {
                 log_warning_errno(r, "Provider CLIs get no cgroups: %m");
-                setup_login_memory(m, "no cgroups");
-                return;
+                return setup_memory(m, defs, "no cgroups");
         }
-        setup_login_memory(m, NULL);
+        return setup_memory(m, defs, NULL);
 }
 
 static int setup_supervisor(Manager *m) {
@@ -803,7 +815,7 @@ static int setup_supervisor(Manager *m) {
         r = load_services(m, &defs);
         if (r < 0)
                 return r;
-        setup_cgroups(m);
+        o.memory = setup_cgroups(m, &defs);
         o.cgroup_base = m->cgroup_base;
         r = supervisor_new(&o, &defs, &hooks, &m->supervisor);
         if (r < 0)

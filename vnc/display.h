@@ -44,6 +44,7 @@ typedef struct DisplayOptions {
         const char *firefox_profile;
         const char *browser_user;      /* "" = no browser (it never runs as root) */
         bool browser_prestart;         /* started with the stack, not at the first URL */
+        uint32_t browser_memory_max_mb; /* its cgroup's memory.max (ServiceDef.memory_max_mb); 0: none */
         const DesktopPaths *paths;     /* the generated files */
         const char *bin_path;          /* PATH to find the window manager in */
 } DisplayOptions;
@@ -53,6 +54,11 @@ typedef struct DisplayOptions {
 #define DISPLAY_SERVICE_WEBSOCKIFY "websockify"
 #define DISPLAY_SERVICE_BUS "browser-bus"
 #define DISPLAY_SERVICE_BROWSER "firefox"
+/* The browser's oom_score_adj: above a provider CLI's (+500), so that
+ * where no memory.max bounds it the kernel's OOM killer takes the browser,
+ * which runs every web page and which the supervisor starts again, before
+ * a CLI, whose death fails its login. */
+#define BROWSER_OOM_SCORE_ADJ 800
 
 /* The key of websockify's environment entry that holds the host's
  * addresses (DisplayOptions.host_addresses): vnc/websockify-main.py reads

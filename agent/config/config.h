@@ -13,8 +13,8 @@
 
 /* The most users the provider CLIs may have (cli_users): agent/login/cli-pool.h's CLI_POOL_MAX. */
 #define CONFIG_CLI_USERS_MAX 64
-/* login_memory_max_mb: 1 TiB, far past any VM's memory. */
-#define LOGIN_MEMORY_MAX_MB_MAX (1u << 20)
+/* login_memory_max_mb, browser_memory_max_mb: 1 TiB, far past any VM's memory. */
+#define MEMORY_MAX_MB_MAX (1u << 20)
 
 typedef enum ShutdownAction {
         SHUTDOWN_REBOOT,   /* reboot(RB_AUTOBOOT): Firecracker with reboot=k exits */
@@ -83,6 +83,7 @@ typedef struct Config {
         char *firefox;                 /* "firefox-esr" */
         char *firefox_profile;         /* "/var/lib/vm-browser-agent/browser/profile" */
         uint32_t browser_downloads_mb; /* 32: the browser's Downloads a tmpfs of this size; 0: none */
+        uint32_t browser_memory_max_mb; /* 1536: memory.max of the browser's cgroup; 0: none */
         int browser_prestart;          /* false: started at the first URL; true: with the display stack */
         char *browser_user;            /* "vmba-browser": Firefox runs as this user */
         char *runtime_dir;             /* "/run/vm-browser-agent": generated files (X cookie, VNC secrets) */

@@ -99,6 +99,10 @@ typedef struct ServiceDef {
         char **owned_files; /* NULL-terminated; may be NULL */
         uint64_t ambient_caps; /* kept across the drop to user (1 << CAP_*); built in only, not a services-file key */
         uint32_t max_procs;    /* RLIMIT_NPROC: the tasks of user at once, 0: no limit; built in only */
+        uint32_t memory_max_mb; /* its cgroup's memory.max, MiB (no swap; memory.oom.group: the OOM
+                                 * killer takes all of it, and it ends as a crash does), where the
+                                 * memory controller is (SupervisorOptions.memory); 0: none; built in only */
+        int oom_score_adj;     /* at least this (SpawnOptions.oom_score_adj), 0-1000; built in only */
         gid_t extra_gid;       /* with user: its one supplementary group, 0: none; built in only */
         char **quiet_output;   /* NULL-terminated line prefixes logged at debug, not info: what the
                                 * service says at every start that means nothing is wrong; built in only */

@@ -96,13 +96,14 @@ typedef struct Service {
         uint64_t ready_cpu_usec; /* CPU time at the start of the current ready period */
         unsigned ready_extensions;
         unsigned ready_doublings; /* learned for the service's lifetime: see READY_DOUBLINGS_MAX */
-        char last_exit[64];
+        char last_exit[96];
         char last_error[256];
         char **extra_argv;
         sd_event_source *timer;
         SvOutput *output;
         Probe *probe;
         Cgroup *cgroup;          /* NULL: no cgroups (SupervisorOptions.cgroup_base) */
+        CgroupMemory memory;     /* the current start's memory.max (.max 0: none) */
         unsigned spawns_uncounted; /* processes spawned without a cgroup of their own: CPU time unknown */
 } Service;
 
@@ -382,8 +383,11 @@ static void service_closed(Service *s, pid_t pid) {
 
 static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
         Service *s = userdata;
+        LaunchMemory mem;
 
-        wstatus_to_string(wstatus, s->last_exit, sizeof s->last_exit);
+        /* Read before its cgroup is killed and removed. */
+        cgroup_memory_since(s->cgroup, &s->memory, &mem);
+        exit_to_string(wstatus, s->memory.max ? &mem : NULL, s->last_exit, sizeof s->last_exit);
         /* An exit after our SIGTERM says nothing of its health: when the
          * policy is asked about it, the stop was for its ready timeout, a
          * failure whatever the status (a TERM trap's exit 0 included). */
@@ -476,6 +480,19 @@ static int spawn_undo(Service *s, int r) {
         return r;
 }
 
+/* The service's memory.max (memory_max_mb) on its cgroup, made, where
+ * the memory controller is; one that cannot be set is logged, and it
+ * runs without (its oom_score_adj is then all there is). */
+static void service_limit_memory(Service *s) {
+        int r;
+
+        if (!s->def->memory_max_mb || !s->sv->o.memory)
+                return;
+        r = cgroup_memory_limit(s->cgroup, (uint64_t)s->def->memory_max_mb << 20, &s->memory);
+        if (r < 0)
+                log_warning_errno(r, "Service %s: no memory.max in its cgroup: %m", s->def->name);
+}
+
 /* Spawns with stdout+stderr on a pipe we log, and for a displayfd probe a
  * second pipe as the child's fd 3.  -ENOENT and why "": the binary is
  * missing; a step in the child that failed (its exec, the drop to its
@@ -500,15 +517,19 @@ static int service_spawn_process(Service *s, uid_t uid, gid_t gid, int *ret_prob
         env = service_def_env(s->def, cfg(s)->bin_path, environ);
         if (!argv || !env)
                 return -ENOMEM;
+        s->memory = (CgroupMemory){};
         if (s->cgroup && (r = cgroup_make(s->cgroup, &cgroup_procs)) < 0)
                 log_warning_errno(r, "Service %s: no cgroup of its own, only its process group is killed: %m",
                                   s->def->name);
+        if (cgroup_procs)
+                service_limit_memory(s);
 
         r = spawn_process(&(SpawnOptions){ .argv = argv, .envp = env, .path = cfg(s)->bin_path,
                                            .cwd = s->def->cwd, .stdin_fd = sv_stdin_fd(s->def), .stdout_fd = out_w,
                                            .stderr_fd = out_w, .extra_fd = dfd_w, .uid = uid, .gid = gid,
                                            .ambient_caps = s->def->ambient_caps,
                                            .max_procs = s->def->max_procs, .extra_gid = s->def->extra_gid,
+                                           .oom_score_adj = s->def->oom_score_adj,
                                            /* A service of its own user (the display chain faces the
                                             * network and every web page) gains nothing from a setuid
                                             * binary of the image; a root one is the operator's. */

@@ -40,6 +40,8 @@ typedef struct SupervisorOptions {
         const char *passwd_path;      /* where services' users are looked up; NULL: /etc/passwd */
         const char *cgroup_base;      /* each service gets the cgroup <base>/<name>.service (cgroup.h);
                                        * NULL: its process group is all that is killed */
+        bool memory;                  /* the memory controller is enabled below cgroup_base: services'
+                                       * memory_max_mb apply (else they are ignored) */
 } SupervisorOptions;
 
 typedef struct SupervisorHooks {

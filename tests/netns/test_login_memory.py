@@ -5,7 +5,11 @@ none of its services, and each CLI runs with a raised one, which the OOM
 killer takes first; with the memory controller in the agent's cgroups,
 each login's cgroup has login_memory_max_mb as its memory.max, and a CLI
 that allocates past it ends that login alone, with the reason in its
-status and the log; without it the log says once why not."""
+status and the log; without it the log says once why not.  The browser
+(the fake Firefox, in the built-in display stack) runs with
+oom_score_adj +800, above the CLIs', and its cgroup has
+browser_memory_max_mb as its memory.max: past it the OOM killer takes
+all of it, the log says so and it is started again."""
 import os
 import re
 import subprocess
@@ -13,7 +17,7 @@ import subprocess
 import pytest
 
 from cgroups import cgroup2_mount, cgroup_view
-from loginenv import cli_pids, sid
+from loginenv import FAKE_FIREFOX, cli_pids, sid
 from netns import wait_until
 
 
@@ -135,3 +139,76 @@ def test_a_cli_past_its_memory_max_ends_its_login_alone(cgroup_root, make_env, t
     assert e.browse(started["oauthUrl"])[0] == 200
     e.wait_status(other, lambda code, b: b.get("authenticated"))
     e.assert_no_secrets()
+
+
+def fake_firefox_env(make_env, *sets, **kwargs):
+    """A LoginEnv whose browser is the fake Firefox, started with the
+    display stack (browser_prestart), its display chain ready."""
+    e = make_env(services=None, sets=("window_manager=", f"firefox={FAKE_FIREFOX}", "browser_prestart=true", *sets),
+                 **kwargs)
+    e.agent.wait_ready(60)
+    return e
+
+
+def firefox(e):
+    status, health = e.json("GET", "/health")
+    assert status == 200, health
+    return health["services"]["firefox"]
+
+
+NO_BROWSER_MEMORY = ("; it runs with oom_score_adj +800 instead, which the kernel's OOM killer takes before the "
+                     "provider CLIs and the agent.")
+
+
+def test_without_cgroups_the_browser_runs_first_for_the_oom_killer(make_env):
+    """Without cgroups the browser has no memory.max: the log says so once,
+    and it runs with oom_score_adj +800 (BROWSER_OOM_SCORE_ADJ), which the
+    kernel's OOM killer takes before a CLI (+500) and the agent."""
+    e = fake_firefox_env(make_env, "browser_memory_max_mb=512")
+    assert said(e, "The browser gets ") == [
+        "The browser gets no memory.max (browser_memory_max_mb=512): no cgroups" + NO_BROWSER_MEMORY]
+    assert oom_score_adj(firefox(e)["pid"]) == 800
+
+
+def test_without_the_memory_controller_the_browser_log_says_so_once(request, tmp_path):
+    """With cgroups but without the memory controller below cgroup_root,
+    the log says once why the browser gets no memory.max; with it, that it
+    gets one, which its cgroup (firefox.service) has."""
+    root = request.getfixturevalue("cgroup_root")
+    wrap, agent_root = cgroup_view(tmp_path, root)
+    e = fake_firefox_env(request.getfixturevalue("make_env"), f"cgroup_root={agent_root}", "browser_memory_max_mb=512",
+                         "login_memory_max_mb=0", wrap=wrap)
+    assert oom_score_adj(firefox(e)["pid"]) == 800
+    if memory_controller(root):
+        assert said(e, "The browser gets ") == ["The browser gets memory.max 512 MiB in its cgroup."]
+        with open(os.path.join(root, "firefox.service", "memory.max")) as f:
+            assert f.read() == f"{512 << 20}\n"
+        return
+    assert said(e, "The browser gets ") == [
+        f"The browser gets no memory.max (browser_memory_max_mb=512): the memory controller is not available in "
+        f"{agent_root} (its cgroup.controllers: \"{controllers(root)}\"; in a hybrid layout it is the v1 "
+        "hierarchy's, or it is not delegated)" + NO_BROWSER_MEMORY]
+
+
+def test_a_browser_past_its_memory_max_is_started_again(cgroup_root, make_env, tmp_path):
+    """A process in the browser's cgroup that allocates 256 MiB with
+    browser_memory_max_mb=64 (a web page's content process would): the OOM
+    killer kills all of the cgroup (memory.oom.group), the fake Firefox
+    with it; the log says "Service firefox (pid P) killed by the kernel:
+    out of memory (memory.max 64 MiB).", /health's last error too, and the
+    browser is started again, the agent unharmed."""
+    if not memory_controller(cgroup_root):
+        pytest.skip(f"no memory controller for the test's cgroup2 directories here ({cgroup2_mount()} offers "
+                    f"\"{controllers(cgroup2_mount())}\"): a hybrid layout keeps it in its v1 hierarchy")
+    wrap, agent_root = cgroup_view(tmp_path, cgroup_root)
+    e = fake_firefox_env(make_env, f"cgroup_root={agent_root}", "browser_memory_max_mb=64", wrap=wrap)
+    ff = firefox(e)
+    procs = os.path.join(cgroup_root, "firefox.service", "cgroup.procs")
+    hog = subprocess.Popen(["sh", "-c", f'echo $$ > {procs} && exec python3 -c "b = bytearray(256 << 20)"'])
+    assert hog.wait(60) == -9  # SIGKILL, by the OOM killer
+    reason = "killed by the kernel: out of memory (memory.max 64 MiB)"
+    wait_until(lambda: firefox(e)["restarts"] == ff["restarts"] + 1 and firefox(e)["state"] == "ready", 60,
+               "firefox started again")
+    assert e.agent.log_lines(f"Service firefox (pid {ff['pid']}) {reason}."), e.agent.log_text()[-3000:]
+    assert firefox(e)["last_error"].startswith(reason), firefox(e)
+    assert e.agent.proc.poll() is None
