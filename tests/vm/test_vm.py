@@ -238,6 +238,15 @@ def test_logins_get_a_memory_max(vm):
     assert "Provider CLIs get no memory.max" not in text, text[-3000:]
 
 
+def test_the_browser_gets_a_memory_max(vm):
+    # So does the browser's (firefox.service) with browser_memory_max_mb:
+    # the memory controller enabled below the agent's cgroups, it is set at
+    # each of its starts (tests/netns/test_login_memory.py checks the value
+    # and an OOM kill's restart where this machine's cgroup2 has it).
+    text = vm.console_shows(re.escape("The browser gets memory.max 1536 MiB in its cgroup."))
+    assert "The browser gets no memory.max" not in text, text[-3000:]
+
+
 def test_link_protections_on(vm):
     # The kernel leaves fs.protected_{symlinks,hardlinks,fifos,regular}
     # off; systemd turns them on at boot, and so does the agent as the
