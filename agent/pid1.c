@@ -265,19 +265,32 @@ static int machine_id_bind(const char *path, const char *line, const char *runti
         return 0;
 }
 
+/* Where a symlink at path leads (the image's /var/lib/dbus/machine-id is
+ * one to /etc/machine-id) is what gets the id, written or bound, as
+ * systemd, which opens the name following links, and mount(2) would have
+ * it: a rename over the link would put a file of its own there and leave
+ * the image's id, shared by every VM of the image, to a reader of the
+ * target.  Only root's links (the image's) are followed: at a restore,
+ * logins run, and a link another user made, where a directory lets them,
+ * sends no write of ours elsewhere (-EPERM).  A link put at the name
+ * after is replaced by the write, never followed (the bind would follow
+ * one, but on a read-only root nobody puts one there). */
 int pid1_machine_id_install(const char *path, const char *id, const char *runtime_dir) {
-        _cleanup_(freep) char *now = NULL;
+        _cleanup_(freep) char *now = NULL, *where = NULL;
         char line[MACHINE_ID_STRING_MAX + 1];
         int r;
 
         snprintf(line, sizeof line, "%s\n", id);
-        if (read_full_file(path, 64, &now, NULL) >= 0 && streq(now, line))
+        r = path_follow_links(path, 0, &where);
+        if (r < 0)
+                return log_debug_errno(r, "Cannot follow the symlink at %s: %m", path);
+        if (read_full_file(where, 64, &now, NULL) >= 0 && streq(now, line))
                 return 0;
-        r = write_file_atomic_owned(path, line, strlen(line), 0444, 0, 0, 0);
+        r = write_file_atomic_owned(where, line, strlen(line), 0444, 0, 0, 0);
         if (r >= 0)
                 return 1;
-        log_debug_errno(r, "Cannot write %s, binding a copy over it: %m", path);
-        r = machine_id_bind(path, line, runtime_dir);
+        log_debug_errno(r, "Cannot write %s, binding a copy over it: %m", where);
+        r = machine_id_bind(where, line, runtime_dir);
         return r < 0 ? r : 2;
 }
 

@@ -24,15 +24,17 @@ int pid1_setup(void);
  * systemd, systemd does this itself: call only as PID 1, before any
  * service starts. */
 void pid1_machine_id_setup(const MachineIdRequest *req, const char *path, const char *runtime_dir);
-/* id (machine-id(5)'s form, machine_id_parse()'s) in place of path: written
- * there (atomically, 0444, root's), or, where that cannot be (a read-only
- * root), a file of runtime_dir's with it bind-mounted read-only over path
- * (over where a symlink there leads, as mount(2) binds),
- * as systemd does with /run/machine-id; a bind of ours there already is
- * replaced, the new one bound beneath it first where the kernel can (no
- * instant without either id).  0 when path holds it already, 1
- * written, 2 bound, or -errno of the bind mount (the write's is logged at
- * debug).  pid1_machine_id_setup()'s, and a restore's (agent/restore.c). */
+/* id (machine-id(5)'s form, machine_id_parse()'s) in place of path, or of
+ * where a chain of root's symlinks at path leads (path_follow_links(): a
+ * link to nothing gets the file made where it leads; another user's link
+ * is refused, -EPERM): written there (atomically, 0444, root's), or,
+ * where that cannot be (a read-only root), a file of runtime_dir's with it
+ * bind-mounted read-only over it, as systemd does with /run/machine-id;
+ * a bind of ours there already is replaced, the new one bound beneath it
+ * first where the kernel can (no instant without either id).  0 when it
+ * holds id already, 1 written, 2 bound, or -errno of following the links
+ * or of the bind mount (the write's is logged at debug).
+ * pid1_machine_id_setup()'s, and a restore's (agent/restore.c). */
 int pid1_machine_id_install(const char *path, const char *id, const char *runtime_dir);
 /* "already in", "written to", "bound over (read-only root)" for 0, 1, 2. */
 const char *pid1_machine_id_installed_to_string(int r);

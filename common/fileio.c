@@ -201,6 +201,57 @@ int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t s
         return write_at(dirfd, name, data, size, mode, (uid_t)-1, (gid_t)-1, 0);
 }
 
+/* The name link (a symlink of owner's) names: joined to the link's
+ * directory when relative.  Owned, or -errno. */
+static int link_read(const char *link, const struct stat *st, uid_t owner, char **ret) {
+        const char *slash = strrchr(link, '/');
+        char target[PATH_MAX];
+        ssize_t k;
+
+        if (st->st_uid != owner)
+                return -EPERM;
+        k = readlink(link, target, sizeof target);
+        if (k < 0)
+                return negative_errno();
+        if ((size_t)k >= sizeof target)
+                return -ENAMETOOLONG;
+        target[k] = '\0';
+        if (target[0] == '/' || !slash)
+                *ret = strdup(target);
+        else if (asprintf(ret, "%.*s/%s", (int)(slash - link), link, target) < 0)
+                *ret = NULL;
+        return *ret ? 0 : -ENOMEM;
+}
+
+int path_follow_links(const char *path, uid_t owner, char **ret) {
+        _cleanup_(freep) char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (unsigned n = 0;; n++) {
+                struct stat st;
+                char *next;
+                int r;
+
+                if (lstat(p, &st) < 0) {
+                        if (errno != ENOENT)
+                                return negative_errno();
+                        break; /* nothing there: made there */
+                }
+                if (!S_ISLNK(st.st_mode))
+                        break;
+                if (n >= LINKS_FOLLOWED_MAX)
+                        return -ELOOP;
+                r = link_read(p, &st, owner, &next);
+                if (r < 0)
+                        return r;
+                free(p);
+                p = next;
+        }
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
 int mkdir_all(const char *path, mode_t parents_mode, mode_t mode) {
         _cleanup_(freep) char *p = strdup(path);
 

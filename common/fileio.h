@@ -64,6 +64,19 @@ int tmpfile_name(const char *name, char tmp[static NAME_MAX + 1]);
  * in it (write and search, by its effective ids): the fd, or -errno. */
 int open_writable_dir(const char *dir);
 
+/* Where a chain of symlinks at path leads: the name the last link names
+ * (a relative one taken from its link's directory, as the kernel reads
+ * it), or path itself when no link is there, a file or nothing, so that a
+ * caller writes there, a link to nothing included (as open(O_CREAT)
+ * would).  Only links that owner owns are followed: another's is refused
+ * (-EPERM), so that no one else's link sends a write of root's anywhere
+ * (as fs.protected_symlinks does in a sticky directory, but everywhere).
+ * More than LINKS_FOLLOWED_MAX links: -ELOOP.  Directories on the way are
+ * left to the kernel, which resolves them when the name is opened.  The
+ * name (owned) in *ret, or -errno. */
+#define LINKS_FOLLOWED_MAX 40 /* the kernel's MAXSYMLINKS */
+int path_follow_links(const char *path, uid_t owner, char **ret);
+
 /* write() all of it, retrying on EINTR and short writes. */
 int loop_write(int fd, const void *data, size_t size);
 

@@ -17,7 +17,8 @@ files therefore live under /var/tmp).
 - systemd.machine_id= on its command line is the machine id its services
   read (machine_id_file, the test's stand-in for /etc/machine-id): written
   in place, or bound over it from runtime_dir when its directory is
-  read-only; a malformed value is logged and the image's id stays.
+  read-only; a malformed value is logged and the image's id stays.  A
+  symlink there (root's) is followed: the id goes where it leads.
 - A restore's handover's machine id replaces the agent's bind: one of its
   own is left, over a foreign bind that was there before it (untouched),
   and a reader finds the id before or the new one, never another.
@@ -535,6 +536,53 @@ def test_machine_id_bound_over_where_a_symlink_leads(agent_bin, workdir):
     assert f"Machine id from systemd.machine_id= bound over (read-only root) {etc}/machine-id." in log
 
 
+@pytest.mark.parametrize("links", ["absolute", "chain", "to nothing", "another user's"])
+def test_machine_id_written_where_a_symlink_leads(agent_bin, workdir, links):
+    """machine_id_file a symlink on a writable root (the image's
+    /var/lib/dbus/machine-id -> /etc/machine-id, packaging/mkimage): the
+    id is written to the file the link leads to, through a chain of links
+    (a relative one read from its own directory), or made where a link to
+    nothing leads, and the links stay, so that a reader of either name (a
+    service opens it following the link) finds it.  A link another user
+    owns is not followed: nothing is written, the link and the image's id
+    stay."""
+    etc, dbus = os.path.join(workdir, "etc"), os.path.join(workdir, "dbus")
+    target, link = os.path.join(etc, "machine-id"), os.path.join(dbus, "machine-id")
+    new = "fedcba9876543210fedcba9876543210"
+    os.mkdir(etc)
+    os.mkdir(dbus)
+    if links != "to nothing":
+        os.chmod(write(target, IMAGE_ID + "\n"), 0o444)
+    if links == "chain":
+        os.symlink("../etc/machine-id", os.path.join(dbus, "id"))
+        os.symlink(os.path.join(dbus, "id"), link)
+    else:
+        os.symlink(target, link)
+    if links == "another user's":
+        os.lchown(link, 65534, 65534)
+    seen = os.path.join(workdir, "seen")
+    services = [service("reader", f"cat {link} {target} > {seen}.tmp; mv {seen}.tmp {seen}; exec sleep 1000")]
+    with Netns() as ns:
+        unshare, agent = start_pid1(ns, agent_bin, workdir, services, "--no-reboot", "--set",
+                                    f"machine_id_file={link}", cmdline=f"systemd.machine_id={new}",
+                                    stderr=subprocess.PIPE, text=True)
+        wait_until(lambda: os.path.exists(seen), 20, "the reader service's copy")
+        os.kill(agent, signal.SIGTERM)
+        log = unshare.communicate(timeout=30 * DEADLINE_SCALE)[1]
+        assert unshare.returncode == 0 and "Stopped; exiting." in log, log
+    assert os.path.islink(link)
+    expected = IMAGE_ID if links == "another user's" else new
+    with open(seen) as f:
+        assert f.read() == (expected + "\n") * 2, log
+    if links == "another user's":
+        assert (f"Failed to set the machine id from systemd.machine_id= in {link}, it stays the image's: "
+                "Operation not permitted") in log, log
+        return
+    st = os.stat(target)
+    assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o444, 0, 0)
+    assert f"Machine id from systemd.machine_id= written to {link}." in log, log
+
+
 @pytest.mark.parametrize("value, why", [
     ("00000000000000000000000000000000", "all zero, which means no id"),
     ("0123456789abcdef0123456789abcde", "not 32 hex digits or a UUID (8-4-4-4-12)"),
@@ -726,6 +774,26 @@ def test_restores_bind_over_where_a_symlink_leads(agent_bin, workdir):
     with open(os.path.join(etc, "machine-id")) as f:
         assert f.read() == IMAGE_ID + "\n"
     assert "Failed to rename" not in log, log
+
+
+def test_restore_writes_where_a_symlink_leads(agent_bin, workdir):
+    """machine_id_file a symlink to the image's id on a writable root (as
+    the image's /var/lib/dbus/machine-id is to /etc/machine-id): the boot's
+    id (systemd.machine_id=), then a restore's, is written to the file the
+    link leads to, and the link stays."""
+    etc, dbus = os.path.join(workdir, "etc"), os.path.join(workdir, "dbus")
+    link = os.path.join(dbus, "machine-id")
+    boot, clone = "fedcba9876543210fedcba9876543210", CLONE_IDS[0]
+    os.mkdir(dbus)
+    os.symlink(os.path.join(etc, "machine-id"), link)
+    seen, log = restore_run(agent_bin, workdir, clone_handovers([clone]), cmdline=f"systemd.machine_id={boot}",
+                            sets=(f"machine_id_file={link}",))
+    assert f"Machine id from systemd.machine_id= written to {link}." in log, log
+    assert f"Restore: machine id from the handover written to {link}." in log, log
+    assert seen == clone + "\n"
+    assert os.readlink(link) == os.path.join(etc, "machine-id")
+    with open(link) as f:
+        assert f.read() == clone + "\n"
 
 
 # A wrapper that runs argv with move_mount() refusing MOVE_MOUNT_BENEATH

@@ -2,8 +2,8 @@
  * (over a symlink the link is replaced, never followed), directories made
  * with an owner and a mode, rm_rf_at() that removes symlinks and not what
  * they point to and stays bounded in fds however deep the tree, the checks
- * of relative paths and file names, and whether a uid can pass through a
- * path by the mode bits.  Works in a directory of its own under /tmp, as
+ * of relative paths and file names, whether a uid can pass through a
+ * path by the mode bits, and symlinks followed to where they lead.  Works in a directory of its own under /tmp, as
  * whoever runs it. */
 #include <fcntl.h>
 #include <setjmp.h>
@@ -328,6 +328,72 @@ static void test_path_passable(void **state) {
         rmdir(dir);
 }
 
+/* Links followed to where they lead, as the kernel reads them (a
+ * relative one from its own directory); a link to nothing leads to the
+ * name it holds; only the owner's links are followed, and at most
+ * LINKS_FOLLOWED_MAX of them. */
+static void test_path_follow_links(void **state) {
+        static const struct {
+                const char *path, *expected;
+                int r;
+        } t[] = {
+                { "f", "f", 0 },
+                { "missing", "missing", 0 },
+                { "abs", "f", 0 },                 /* -> <dir>/f */
+                { "sub/rel", "f", 0 },             /* -> ../abs -> <dir>/f */
+                { "dangling", "gone", 0 },         /* -> gone */
+                { "sub/dangling", "sub/../gone", 0 }, /* -> ../gone */
+                { "loop", NULL, -ELOOP },          /* -> loop */
+                { "l39", "f", 0 },                 /* 40 links */
+                { "l40", NULL, -ELOOP },           /* 41 */
+        };
+        char dir[] = "/tmp/test-links-XXXXXX", p[128], q[128];
+        uid_t other = getuid() == 0 ? 65534 : 0;
+        _cleanup_(freep) char *got = NULL;
+        _cleanup_(closep) int dfd = -EBADF;
+
+        (void)state;
+        assert_non_null(mkdtemp(dir));
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(dfd >= 0);
+        snprintf(p, sizeof p, "%s/sub", dir);
+        assert_int_equal(mkdir(p, 0700), 0);
+        snprintf(p, sizeof p, "%s/f", dir);
+        assert_int_equal(write_file_atomic(p, "x\n", 2, 0600), 0);
+        snprintf(q, sizeof q, "%s/abs", dir);
+        assert_int_equal(symlink(p, q), 0);
+        assert_int_equal(symlinkat("../abs", dfd, "sub/rel"), 0);
+        assert_int_equal(symlinkat("gone", dfd, "dangling"), 0);
+        assert_int_equal(symlinkat("../gone", dfd, "sub/dangling"), 0);
+        assert_int_equal(symlinkat("loop", dfd, "loop"), 0);
+        assert_int_equal(symlinkat("f", dfd, "l0"), 0);
+        for (int i = 1; i <= 40; i++) {
+                snprintf(p, sizeof p, "l%d", i - 1);
+                snprintf(q, sizeof q, "l%d", i);
+                assert_int_equal(symlinkat(p, dfd, q), 0);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                print_message("%s\n", t[i].path);
+                snprintf(p, sizeof p, "%s/%s", dir, t[i].path);
+                free(TAKE_PTR(got));
+                assert_int_equal(path_follow_links(p, getuid(), &got), t[i].r);
+                if (t[i].r < 0) {
+                        assert_null(got);
+                        continue;
+                }
+                snprintf(q, sizeof q, "%s/%s", dir, t[i].expected);
+                assert_string_equal(got, q);
+        }
+        /* Someone else's link is not followed; no link, nothing to refuse. */
+        snprintf(p, sizeof p, "%s/sub/rel", dir);
+        assert_int_equal(path_follow_links(p, other, &got), -EPERM);
+        snprintf(p, sizeof p, "%s/f", dir);
+        assert_int_equal(path_follow_links(p, other, &got), 0);
+        close(TAKE_FD(dfd));
+        dfd = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_int_equal(rm_rf_at(dfd, dir + strlen("/tmp/")), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_read_write_atomic),
@@ -338,6 +404,7 @@ int main(void) {
                 cmocka_unit_test(test_rm_rf_at_depth),
                 cmocka_unit_test(test_path_checks),
                 cmocka_unit_test(test_path_passable),
+                cmocka_unit_test(test_path_follow_links),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
