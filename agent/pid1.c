@@ -216,24 +216,36 @@ static int bind_read_only(const char *source, const char *path, bool beneath) {
  * else made, which stays as it was), and one bind of ours is left.
  * Where the kernel cannot (bind_read_only()), ours is unmounted first:
  * in between, path shows what is under it; a restore does it while
- * logins wait, so no CLI of ours starts then. */
+ * logins wait, so no CLI of ours starts then.  Where ours cannot be
+ * unmounted (a security module or seccomp denies umount2()), fresh's is
+ * bound over it as well: path shows the new id, over binds of ours that
+ * stay (fresh's beneath cannot go while ours is on it).  On failure path
+ * shows what it did before, unless ours was unmounted and could not be
+ * bound again (logged). */
 static int bind_replace(const char *path, const char *fresh, const char *copy) {
         int r = bind_read_only(fresh, path, true);
 
-        if (r >= 0) /* ours is on top: root unmounts it (else path still shows it) */
-                return umount2(path, MNT_DETACH) < 0 ? negative_errno() : 0;
+        if (r >= 0) { /* ours is on top: root unmounts it (else path still shows it) */
+                if (umount2(path, MNT_DETACH) >= 0)
+                        return 0;
+                log_warning_errno(errno, "Failed to unmount the machine id bound over %s, binding the new one over "
+                                         "it (two binds of ours stay under it): %m", path);
+                return bind_read_only(fresh, path, false);
+        }
         if (r != -EINVAL && r != -ENOSYS)
                 return r;
         log_debug_errno(r, "Cannot bind the machine id beneath the one bound over %s, unmounting that first: %m",
                         path);
         if (umount2(path, MNT_DETACH) < 0) {
-                log_debug_errno(errno, "Cannot unmount the machine id bound over %s, binding over it: %m", path);
+                log_warning_errno(errno, "Failed to unmount the machine id bound over %s, binding the new one over "
+                                         "it (ours stays under it): %m", path);
                 return bind_read_only(fresh, path, false);
         }
         r = bind_read_only(fresh, path, false);
-        if (r < 0)
-                /* The earlier id back rather than the image's. */
-                (void)bind_read_only(copy, path, false);
+        /* The earlier id back rather than what is under ours. */
+        if (r < 0 && bind_read_only(copy, path, false) < 0)
+                log_warning("The machine id bound over %s is unmounted and cannot be bound again: %s shows "
+                            "what is under it.", path, path);
         return r;
 }
 
@@ -242,12 +254,19 @@ static int bind_replace(const char *path, const char *fresh, const char *copy) {
  * bind stands on the file the one below it shows, which could then be
  * replaced by no rename (EBUSY: a mount point) and, unlinked, carries no
  * mount (ENOENT): so the new copy is bound from a name of its own, and
- * takes runtime_dir/machine-id once it alone is bound. */
+ * takes runtime_dir/machine-id once it alone is bound.  A new name each
+ * time (machine-id.XXXXXX): a bind of ours that could not be unmounted
+ * keeps the name of the file below it busy for good, and the copy then
+ * keeps its own. */
 static int machine_id_bind(const char *path, const char *line, const char *runtime_dir) {
         _cleanup_(freep) char *copy = NULL, *fresh = NULL;
+        char name[NAME_MAX + 1];
         int r;
 
-        if (asprintf(&copy, "%s/machine-id", runtime_dir) < 0 || asprintf(&fresh, "%s.new", copy) < 0)
+        r = tmpfile_name("machine-id", name);
+        if (r < 0)
+                return r;
+        if (asprintf(&copy, "%s/machine-id", runtime_dir) < 0 || asprintf(&fresh, "%s/%s", runtime_dir, name) < 0)
                 return -ENOMEM;
         r = mkdir_all(runtime_dir, 0755, 0700);
         if (r >= 0)

@@ -33,7 +33,9 @@ void pid1_machine_id_setup(const MachineIdRequest *req, const char *path, const 
  * a bind of ours there already is replaced, the new one bound beneath it
  * first where the kernel can (no instant without either id).  0 when it
  * holds id already, 1 written, 2 bound, or -errno of following the links
- * or of the bind mount (the write's is logged at debug).
+ * or of the bind mount (the write's is logged at debug), and then it
+ * shows what it did before.  A bind of ours that cannot be unmounted (a
+ * security module's refusal) stays under the new one, said in a warning.
  * pid1_machine_id_setup()'s, and a restore's (agent/restore.c). */
 int pid1_machine_id_install(const char *path, const char *id, const char *runtime_dir);
 /* "already in", "written to", "bound over (read-only root)" for 0, 1, 2. */

@@ -21,7 +21,8 @@ files therefore live under /var/tmp).
   symlink there (root's) is followed: the id goes where it leads.
 - A restore's handover's machine id replaces the agent's bind: one of its
   own is left, over a foreign bind that was there before it (untouched),
-  and a reader finds the id before or the new one, never another.
+  and a reader finds the id before or the new one, never another; where
+  the agent's bind cannot be unmounted, the new one goes over it.
 """
 import contextlib
 import errno
@@ -39,6 +40,7 @@ import pytest
 
 from mountwatch import mount_stack, read_at_each_syscall
 from netns import DEADLINE_SCALE, Lan, Netns, read_line, wait_until
+from seccompwrap import refusing
 from svagent import MMDS_SERVER, write_secret_files
 
 PORT = 18100
@@ -796,26 +798,11 @@ def test_restore_writes_where_a_symlink_leads(agent_bin, workdir):
         assert f.read() == clone + "\n"
 
 
-# A wrapper that runs argv with move_mount() refusing MOVE_MOUNT_BENEATH
-# (0x200 in its flags, args[4]) with EINVAL, as every kernel before 6.5
-# does (an unknown flag): a seccomp filter, x86-64's numbers (move_mount
-# is 429), inherited by everything argv starts.
-NO_MOUNT_BENEATH = ["/usr/bin/python3", "-c", """if True:
-    import ctypes, os, struct, sys
-    def op(code, k, jt=0, jf=0):
-        return struct.pack("HBBI", code, jt, jf, k)
-    LD, JEQ, JSET, RET = 0x20, 0x15, 0x45, 0x06
-    prog = b"".join([op(LD, 4), op(JEQ, 0xc000003e, 0, 4),   # arch: x86-64, else allowed
-                     op(LD, 0), op(JEQ, 429, 0, 2),          # nr: move_mount
-                     op(LD, 48), op(JSET, 0x200, 1, 0),      # args[4] (flags), low half
-                     op(RET, 0x7fff0000), op(RET, 0x00050000 | 22)])
-    buf = ctypes.create_string_buffer(prog)
-    fprog = struct.pack("HxxxxxxQ", len(prog) // 8, ctypes.addressof(buf))
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(22, 2, ctypes.c_char_p(fprog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
-        sys.exit("seccomp: " + os.strerror(ctypes.get_errno()))
-    os.execvp(sys.argv[1], sys.argv[1:])
-"""]
+# move_mount() (429) refusing MOVE_MOUNT_BENEATH (0x200 in its flags) with
+# EINVAL, as every kernel before 6.5 does (an unknown flag).
+NO_MOUNT_BENEATH = refusing(429, errno.EINVAL, 0x200)
+# umount2() (166) refused, as a security module may refuse it.
+NO_UMOUNT = refusing(166, errno.EPERM)
 
 
 def test_restores_where_the_kernel_binds_nothing_beneath(agent_bin, workdir):
@@ -840,6 +827,41 @@ def test_restores_where_the_kernel_binds_nothing_beneath(agent_bin, workdir):
     assert log.count(f"Cannot bind the machine id beneath the one bound over {path}, unmounting that first: "
                      "Invalid argument") == len(CLONE_IDS), log
     assert "Failed to rename" not in log, log
+
+
+@pytest.mark.parametrize("kernel", ["6.5+", "before 6.5"])
+def test_restores_where_the_agents_bind_cannot_be_unmounted(agent_bin, workdir, kernel):
+    """umount2() refused (NO_UMOUNT, as a security module may): the
+    restore's id, bound beneath the agent's bind (6.5+), cannot come up by
+    its unmounting, or (before 6.5, NO_MOUNT_BENEATH too) the agent's
+    cannot go first; the new one is bound over it, so that after each
+    restore the clone's id shows over the binds of the agent's that stay
+    (said in a warning), rather than the id from before with an error
+    that says otherwise."""
+    if os.uname().machine != "x86_64":
+        pytest.skip("NO_UMOUNT has x86-64's numbers")
+    if kernel == "6.5+" and tuple(int(n) for n in re.findall(r"\d+", os.uname().release)[:2]) < (6, 5):
+        pytest.skip("a kernel before 6.5 binds nothing beneath a mount")
+    etc = os.path.join(workdir, "etc")
+    path = os.path.join(etc, "machine-id")
+    stacks, ids = [], []
+    seen, log = restore_run(agent_bin, workdir, clone_handovers(CLONE_IDS[:2]),
+                            during=stack_and_id_after(path, workdir, stacks, ids),
+                            cmdline="systemd.machine_id=fedcba9876543210fedcba9876543210",
+                            prelude=f"mount --bind {etc} {etc} && mount -o remount,bind,ro {etc}",
+                            wrapper=NO_UMOUNT + (NO_MOUNT_BENEATH if kernel == "before 6.5" else []))
+    assert ids == list(CLONE_IDS[:2])
+    assert seen == CLONE_IDS[1] + "\n"
+    # The boot's bind, the first restore's (beneath it too on 6.5+), then
+    # the second's over them all: the first restore's copy could not take
+    # runtime_dir/machine-id, a mount point now, so the second binds over
+    # it as over a bind not of the agent's (no unmount tried).
+    assert [len(stack) for stack in stacks] == ([3, 4] if kernel == "6.5+" else [2, 3]), stacks
+    assert all(read_only for stack in stacks for _, read_only in stack), stacks
+    why = "two binds of ours stay" if kernel == "6.5+" else "ours stays"
+    assert log.count(f"Failed to unmount the machine id bound over {path}, binding the new one over it ({why} "
+                     "under it): Operation not permitted") == 1, log
+    assert "Restore: failed" not in log, log
 
 
 @pytest.mark.parametrize("under", ["read-only root", "foreign bind"])
