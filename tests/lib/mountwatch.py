@@ -4,10 +4,8 @@ while the process changes them, read at each of its system calls (ptrace:
 the test its tracer), so that no state in between is missed however the
 machine schedules the two.  Needs root."""
 import contextlib
-import threading
 
-from netns import DEADLINE_SCALE
-from syscallstep import step_syscalls
+from syscallstep import stepping
 
 
 def mount_stack(pid, path):
@@ -41,38 +39,15 @@ def _read(pid, path):
 def read_at_each_syscall(pid, path, wake):
     """Yields the list of what path read in pid's mount namespace while
     the block ran, a repeat as one: at the start and at each stop of pid
-    (its main thread) at a system call's entry and exit, a thread of this
-    process its tracer meanwhile.  A mount table changes only inside a
-    call: these are all that path showed any reader meanwhile.  At the
-    block's end wake() makes pid call again (pid may be waiting for an
-    event), and the tracer lets go of it there."""
-    seen, failed, attached, done = [], [], threading.Event(), threading.Event()
+    (its main thread) at a system call's entry and exit, the test its
+    tracer meanwhile (syscallstep.stepping()).  A mount table changes only
+    inside a call: these are all that path showed any reader meanwhile."""
+    seen = []
 
     def at_stop():
         text = _read(pid, path)
         if not seen or seen[-1] != text:
             seen.append(text)
-        attached.set()
 
-    def trace():
-        try:
-            step_syscalls(pid, at_stop, done.is_set)
-        except BaseException as e:  # for the block's thread to raise
-            failed.append(e)
-        finally:
-            attached.set()  # a tracer thread's end lets go of pid too
-
-    tracer = threading.Thread(target=trace)
-    tracer.start()
-    try:
-        attached.wait()
-        if failed:
-            raise failed[0]
+    with stepping(pid, at_stop, wake):
         yield seen
-    finally:
-        done.set()
-        wake()
-        tracer.join(30 * DEADLINE_SCALE)
-        assert not tracer.is_alive(), "the tracer never let go"
-    if failed:
-        raise failed[0]

@@ -61,30 +61,30 @@ def connect_target(pid):
 
 
 @contextlib.contextmanager
-def held_at_connect(pid, address, port, wake):
-    """Yields, once pid (its main thread) is traced (a thread of this
-    process its tracer while the block runs), an event set once pid is
-    stopped at the entry of a connect() to address:port; pid stays there
-    until the block ends.  Then wake() makes pid call again (it may be
-    waiting for an event, at no connect yet), and the tracer lets go of it
-    there."""
-    attached, held, release, failed = threading.Event(), threading.Event(), threading.Event(), []
+def stepping(pid, at_stop, wake, on_end=lambda: None):
+    """step_syscalls() with at_stop() on a thread of this process, pid's
+    tracer while the block runs; the block starts once pid's first stop
+    was handled (or the tracer failed: raised here).  At the block's end
+    wake() makes pid call again (it may be waiting for an event), and the
+    tracer lets go of it there; on_end() runs when the tracer ends, so
+    that an at_stop() waiting for the block can go on.  Yields the event
+    set at that end (the one at_stop() may wait for)."""
+    attached, release, failed = threading.Event(), threading.Event(), []
 
-    def at_stop():
-        attached.set()
-        # The first stop at the call is its entry (its exit comes next).
-        if not held.is_set() and connect_target(pid) == (address, port):
-            held.set()
-            release.wait()
+    def stop():
+        try:
+            at_stop()
+        finally:
+            attached.set()
 
     def trace():
         try:
-            step_syscalls(pid, at_stop, release.is_set)
+            step_syscalls(pid, stop, release.is_set)
         except BaseException as e:  # for the block's thread to raise
             failed.append(e)
         finally:
             attached.set()  # a tracer that ended lets go of pid too
-            held.set()
+            on_end()
 
     tracer = threading.Thread(target=trace)
     tracer.start()
@@ -92,7 +92,7 @@ def held_at_connect(pid, address, port, wake):
         attached.wait()
         if failed:
             raise failed[0]
-        yield held
+        yield release
     finally:
         release.set()
         if tracer.is_alive() and not failed:
@@ -101,3 +101,22 @@ def held_at_connect(pid, address, port, wake):
         assert not tracer.is_alive(), "the tracer never let go"
     if failed:
         raise failed[0]
+
+
+@contextlib.contextmanager
+def held_at_connect(pid, address, port, wake):
+    """Yields, once pid (its main thread) is traced (stepping()), an event
+    set once pid is stopped at the entry of a connect() to address:port;
+    pid stays there until the block ends, when it goes on, traced no
+    more."""
+    held, release = threading.Event(), []
+
+    def at_stop():
+        # The first stop at the call is its entry (its exit comes next).
+        if not held.is_set() and release and connect_target(pid) == (address, port):
+            held.set()
+            release[0].wait()
+
+    with stepping(pid, at_stop, wake, on_end=held.set) as r:
+        release.append(r)
+        yield held
