@@ -243,18 +243,22 @@ typedef struct ScopeTest {
         uint64_t cpu_usec;
 } ScopeTest;
 
-static int scope_setup(void **state) {
-        ScopeTest *t = calloc(1, sizeof *t);
-
-        assert_non_null(t);
-        *state = t;
-        if (!test_cgroup_base_make(t->base, sizeof t->base, "children"))
-                return 0;
+/* The Children under test, with t->base as their cgroups' base. */
+static void scope_children_make(ScopeTest *t) {
         assert_int_equal(sd_event_new(&t->event), 0);
         assert_int_equal(children_new(&t->children), 0);
         assert_int_equal(children_set_cgroup_base(t->children, t->event, t->base), 0);
         t->launcher = children_launcher(t->children);
         t->wstatus = -1;
+}
+
+static int scope_setup(void **state) {
+        ScopeTest *t = calloc(1, sizeof *t);
+
+        assert_non_null(t);
+        *state = t;
+        if (test_cgroup_base_make(t->base, sizeof t->base, "children"))
+                scope_children_make(t);
         return 0;
 }
 
@@ -632,11 +636,7 @@ static int fake_setup(void **state) {
         *state = t;
         snprintf(t->base, sizeof t->base, "/tmp/vmba-test-fake-cgroup-XXXXXX");
         assert_non_null(mkdtemp(t->base));
-        assert_int_equal(sd_event_new(&t->event), 0);
-        assert_int_equal(children_new(&t->children), 0);
-        assert_int_equal(children_set_cgroup_base(t->children, t->event, t->base), 0);
-        t->launcher = children_launcher(t->children);
-        t->wstatus = -1;
+        scope_children_make(t);
         return 0;
 }
 
