@@ -8,6 +8,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
+#include "fileio.h"
 #include "macro.h"
 #include "mount-util.h"
 
@@ -99,8 +100,7 @@ static int walk_follow(Walk *w) {
         char target[PATH_MAX], next[PATH_MAX];
         ssize_t k;
 
-        /* The kernel's limit on symlinks in one lookup (MAXSYMLINKS). */
-        if (++w->links > 40)
+        if (++w->links > LINKS_FOLLOWED_MAX)
                 return -ELOOP;
         k = readlink(w->real, target, sizeof target - 1);
         if (k < 0)

@@ -73,16 +73,16 @@ int tcp_port_hold_ipv6(int listen_fd, int *ret_fd, struct sockaddr_in6 *ret_wher
                 return 0;
         /* 127.0.0.1 is localhost's as ::1 is; another IPv4 address has no
          * name in common with an IPv6 one. */
-        if ((ntohl(bound.in.sin_addr.s_addr) >> 24) == 127)
+        if (sockaddr_is_loopback(&bound.sa))
                 v6.sin6_addr = in6addr_loopback;
         else if (bound.in.sin_addr.s_addr != htonl(INADDR_ANY))
                 return 0;
-        fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return errno == EAFNOSUPPORT ? 0 : -errno; /* ipv6.disable=1 */
         v6.sin6_port = bound.in.sin_port;
         if (ret_where)
                 *ret_where = v6;
+        fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return errno == EAFNOSUPPORT ? 0 : -errno; /* ipv6.disable=1 */
         if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0 ||
             bind(fd, (struct sockaddr *)&v6, sizeof v6) < 0) {
                 int e = errno;
