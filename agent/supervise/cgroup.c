@@ -524,7 +524,7 @@ int cgroup_memory_limit(Cgroup *cg, uint64_t bytes, CgroupMemory *ret) {
 
         *ret = (CgroupMemory){};
         r = cgroup_set_memory_max(cg, bytes);
-        if (r < 0)
+        if (r < 0 || bytes == 0)
                 return r;
         ret->max = bytes;
         if (cgroup_oom_events(cg, &ret->base) < 0)

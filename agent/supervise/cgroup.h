@@ -119,8 +119,9 @@ typedef struct CgroupMemory {
 
 /* cgroup_set_memory_max(), and in *ret the limit and the OOM events so
  * far (a cgroup taken over has its child before's), for
- * cgroup_memory_since().  *ret is zeroed first: on an error, no limit.
- * -errno as cgroup_set_memory_max(). */
+ * cgroup_memory_since().  bytes 0: none, lifting one that an agent
+ * before left on a cgroup taken over.  *ret is zeroed first: on an
+ * error, no limit.  -errno as cgroup_set_memory_max(). */
 int cgroup_memory_limit(Cgroup *cg, uint64_t bytes, CgroupMemory *ret);
 
 /* The limit m holds and the OOM events in cg since it was set (all 0

@@ -176,19 +176,14 @@ static int scope_get(Children *c, const char *name, Scope **ret) {
  * (login_memory_max_mb since set to 0, or the controller's setup failed
  * this time) would keep that one, which the log says it has not. */
 static void scope_limit_memory(Children *c, Scope *s, const SpawnOptions *o) {
-        int r;
+        uint64_t bytes = c->memory ? o->memory_max : 0;
+        int r = cgroup_memory_limit(s->cgroup, bytes, &s->memory);
 
-        s->memory = (CgroupMemory){};
-        if (!o->memory_max || !c->memory) {
-                r = cgroup_set_memory_max(s->cgroup, 0);
-                if (r < 0)
-                        log_warning_errno(r, "Cannot lift the memory.max an agent before left for %s in its "
-                                          "cgroup %s: %m", o->argv[0], s->name);
-                return;
-        }
-        r = cgroup_memory_limit(s->cgroup, o->memory_max, &s->memory);
-        if (r < 0)
+        if (r < 0 && bytes)
                 log_warning_errno(r, "No memory.max for %s in its cgroup %s: %m", o->argv[0], s->name);
+        else if (r < 0)
+                log_warning_errno(r, "Cannot lift the memory.max an agent before left for %s in its "
+                                  "cgroup %s: %m", o->argv[0], s->name);
 }
 
 /* The cgroup o asks for, made: its scope and cgroup.procs in *ret and

@@ -482,15 +482,18 @@ static int spawn_undo(Service *s, int r) {
 
 /* The service's memory.max (memory_max_mb) on its cgroup, made, where
  * the memory controller is; one that cannot be set is logged, and it
- * runs without (its oom_score_adj is then all there is). */
+ * runs without (its oom_score_adj is then all there is).  Else none,
+ * as for a login's cgroup: one taken over keeps no limit an agent
+ * before left there. */
 static void service_limit_memory(Service *s) {
-        int r;
+        uint64_t bytes = s->sv->o.memory ? (uint64_t)s->def->memory_max_mb << 20 : 0;
+        int r = cgroup_memory_limit(s->cgroup, bytes, &s->memory);
 
-        if (!s->def->memory_max_mb || !s->sv->o.memory)
-                return;
-        r = cgroup_memory_limit(s->cgroup, (uint64_t)s->def->memory_max_mb << 20, &s->memory);
-        if (r < 0)
+        if (r < 0 && bytes)
                 log_warning_errno(r, "Service %s: no memory.max in its cgroup: %m", s->def->name);
+        else if (r < 0)
+                log_warning_errno(r, "Service %s: cannot lift the memory.max an agent before left in its cgroup: %m",
+                                  s->def->name);
 }
 
 /* Spawns with stdout+stderr on a pipe we log, and for a displayfd probe a
