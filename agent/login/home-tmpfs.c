@@ -16,6 +16,22 @@
  * root's doing, detached all the same, up to this many. */
 #define HOME_MOUNTS_MAX 16
 
+/* Removes <dirfd>/<name> when it is still the empty directory fd refers
+ * to and nothing is mounted on it: a failed mount leaves it root's and
+ * empty, and a HOME that stayed would wait for the next sweep (or a
+ * retry of the same id).  The same device and inode by name as by fd:
+ * no other directory put in its place, no mount on top (its root would
+ * answer by name); rmdir itself refuses one not empty. */
+static void remove_made(int dirfd, const char *name, int fd) {
+        struct stat made, named;
+
+        if (fstat(fd, &made) < 0 || fstatat(dirfd, name, &named, AT_SYMLINK_NOFOLLOW) < 0)
+                return;
+        if (named.st_dev != made.st_dev || named.st_ino != made.st_ino)
+                return;
+        (void)unlinkat(dirfd, name, AT_REMOVEDIR);
+}
+
 int home_tmpfs_make_at(int dirfd, const char *name, uint32_t size_mb, uid_t uid, gid_t gid, char *why,
                        size_t size) {
         _cleanup_(closep) int fd = -EBADF;
@@ -42,9 +58,11 @@ int home_tmpfs_make_at(int dirfd, const char *name, uint32_t size_mb, uid_t uid,
                 return r;
         }
         r = tmpfs_mount_fd(fd, size_mb, 0700, uid, gid);
-        if (r < 0)
+        if (r < 0) {
                 snprintf(why, size, "mounting a tmpfs of %u MiB (login_home_size_mb) on it failed: %s", size_mb,
                          strerror(-r));
+                remove_made(dirfd, name, fd);
+        }
         return r;
 }
 

@@ -182,8 +182,9 @@ def test_home_tmpfs_refused(make_env):
     """A HOME whose tmpfs cannot be mounted (REFUSE_TMPFS_MOUNTS) fails
     its login's start at once: the answer (500) and the log name the
     HOME, the mount and the errno's text, and so does the login's
-    status; no CLI runs.  login_home's own tmpfs is refused too, and the
-    log says each HOME would still get its own."""
+    status; no CLI runs, and the HOME's directory, made for the tmpfs,
+    is gone.  login_home's own tmpfs is refused too, and the log says
+    each HOME would still get its own."""
     if os.uname().machine != "x86_64":
         pytest.skip("REFUSE_TMPFS_MOUNTS has x86-64's numbers")
     e = make_env(sets=("login_home_size_mb=2",), wrap=REFUSE_TMPFS_MOUNTS)
@@ -201,6 +202,9 @@ def test_home_tmpfs_refused(make_env):
     assert e.json("GET", f"/credentials/status?sessionId={s}") == \
         (200, {"authenticated": False, "failed": True, "error": why})
     assert mounts_at(e.agent.pid, home) == []
+    # The directory made for the tmpfs goes with the failure, not at the
+    # next sweep or retry of this id.
+    assert not os.path.lexists(home), os.listdir(e.home_path)
 
 
 @pytest.mark.parametrize("what", ["bytes", "inodes"])
