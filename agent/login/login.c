@@ -1073,7 +1073,7 @@ static int load_providers(LoginManager *lm, char *err, size_t size) {
 /* A provider's program where each CLI has an empty /tmp of its own would
  * fail every login of that provider at its exec (ENOENT, in the CLI's
  * mount namespace: found here, missing there), as would one that a
- * symlink leads there.  As for the paths the agent checks before
+ * symlink leads there, or a script whose "#!" interpreter is there.  As for the paths the agent checks before
  * (o.cli_error), no CLI runs, and start says why: whether a provider can
  * run is not told apart from whether the CLIs can.  A bare name is
  * looked up as each login's exec does, on lm->cli_path. */
@@ -1081,16 +1081,8 @@ static void providers_private_tmp_check(LoginManager *lm) {
         ProgramHidden h;
         const ProviderDef *p = provider_set_program_hidden(lm->providers, lm->cli_path, &h);
 
-        if (!p)
-                return;
-        if (streq(h.program, h.where))
-                snprintf(lm->cli_error, sizeof lm->cli_error,
-                         "provider %.64s's program %.64s is where each provider CLI has an empty /tmp, /var/tmp, "
-                         "/dev/shm or /run/lock of its own", p->id, h.program);
-        else
-                snprintf(lm->cli_error, sizeof lm->cli_error,
-                         "provider %.64s's program %.96s, which leads to %.96s, where each provider CLI has an "
-                         "empty /tmp, /var/tmp, /dev/shm or /run/lock of its own", p->id, h.program, h.where);
+        if (p)
+                provider_program_hidden_describe(p, &h, lm->cli_error, sizeof lm->cli_error);
 }
 
 static int on_browser_request(const char *url, const char *login_id, uid_t peer_uid, const char **ret_method,

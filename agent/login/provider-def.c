@@ -1,6 +1,6 @@
 /* providers.json → ProviderSet.  Pure: no syscalls, only jansson (but
  * provider_set_program_hidden(), which looks where the CLIs' programs
- * are on this file system).  Strict
+ * and their scripts' interpreters are on this file system).  Strict
  * like the agent's config: unknown keys, wrong types, duplicate ids or
  * aliases and unsafe credential paths are errors naming the provider and
  * the key, because a typo here would otherwise surface only as a login that
@@ -12,10 +12,13 @@
  *     "url_patterns": ["https://auth.openai.com/oauth/authorize?"],
  *     "credential_file": ".codex/auth.json", "credential_keys": ["tokens"],
  *     "callback_port": 1455, "callback_path": "/auth/callback"} ] } */
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "errbuf.h"
 #include "fileio.h"
@@ -24,6 +27,7 @@
 #include "macro.h"
 #include "mount-util.h"
 #include "provider-def.h"
+#include "shebang.h"
 #include "strv.h"
 #include "url-util.h"
 
@@ -456,6 +460,63 @@ const ProviderDef *provider_set_find(const ProviderSet *s, const char *name) {
         return NULL;
 }
 
+/* The "#!" line of the file at path: 1 and *ret for a script, 0 for
+ * anything else (another binary format, no regular file, not readable
+ * here: its exec is left to say), -ENOEXEC for a line the kernel fails. */
+static int shebang_read(const char *path, Shebang *ret) {
+        _cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        char buf[SHEBANG_BUF_SIZE];
+        struct stat st;
+        ssize_t n;
+
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                return 0;
+        n = read(fd, buf, sizeof buf);
+        return n < 0 ? 0 : shebang_parse(buf, (size_t)n, ret);
+}
+
+/* interpreter into ret (with where) when each CLI cannot reach it. */
+static bool interpreter_hidden_as(const char *interpreter, ProgramHidden *ret) {
+        if (!private_tmp_hides_where(interpreter, ret->where, sizeof ret->where))
+                return false;
+        snprintf(ret->interpreter, sizeof ret->interpreter, "%s", interpreter);
+        return true;
+}
+
+/* What runs program's script: its "#!" interpreter, and for env(1) the
+ * program env runs (looked up on path, the CLIs' PATH, as env's own exec
+ * does), which may be a script again.  true, with the first of them each
+ * CLI cannot reach in ret (interpreter, where), when one is hidden; false
+ * when none is, or when the chain stops at what is not judged here (a
+ * relative name, a name path does not find now, a command env would have
+ * to work out). */
+static bool interpreter_hidden(const char *program, const char *path, ProgramHidden *ret) {
+        char cur[PATH_MAX];
+
+        snprintf(cur, sizeof cur, "%s", program);
+        for (unsigned depth = 0; depth < PROVIDER_INTERPRETERS_MAX; depth++) {
+                _cleanup_(freep) char *found = NULL;
+                char name[SHEBANG_BUF_SIZE];
+                const char *next;
+                Shebang sb;
+
+                if (shebang_read(cur, &sb) <= 0 || sb.interpreter[0] != '/')
+                        return false;
+                next = sb.interpreter;
+                if (interpreter_hidden_as(next, ret))
+                        return true;
+                if (shebang_env_program(&sb, name, sizeof name) > 0) {
+                        if (name[0] != '/' && (strchr(name, '/') || find_executable(name, path, &found) < 0))
+                                return false;
+                        next = found ?: name;
+                        if (interpreter_hidden_as(next, ret))
+                                return true;
+                }
+                snprintf(cur, sizeof cur, "%s", next);
+        }
+        return false;
+}
+
 const ProviderDef *provider_set_program_hidden(const ProviderSet *s, const char *path, ProgramHidden *ret) {
         for (size_t i = 0; s && i < s->n; i++) {
                 const char *name = s->defs[i].argv[0];
@@ -465,12 +526,32 @@ const ProviderDef *provider_set_program_hidden(const ProviderSet *s, const char 
                  * it up: a CLI installed after the agent's start runs. */
                 if (name[0] != '/' && find_executable(name, path, &found) < 0)
                         continue;
-                if (!private_tmp_hides_where(found ?: name, ret->where, sizeof ret->where))
+                ret->interpreter[0] = '\0';
+                if (!private_tmp_hides_where(found ?: name, ret->where, sizeof ret->where) &&
+                    !interpreter_hidden(found ?: name, path, ret))
                         continue;
                 snprintf(ret->program, sizeof ret->program, "%s", found ?: name);
                 return &s->defs[i];
         }
         return NULL;
+}
+
+#define HIDDEN_WHY "each provider CLI has an empty /tmp, /var/tmp, /dev/shm or /run/lock of its own"
+
+void provider_program_hidden_describe(const ProviderDef *p, const ProgramHidden *h, char *buf, size_t size) {
+        const char *what = h->interpreter[0] ? h->interpreter : h->program;
+
+        if (!h->interpreter[0] && streq(h->program, h->where))
+                snprintf(buf, size, "provider %.64s's program %.64s is where " HIDDEN_WHY, p->id, h->program);
+        else if (!h->interpreter[0])
+                snprintf(buf, size, "provider %.64s's program %.96s, which leads to %.96s, where " HIDDEN_WHY, p->id,
+                         h->program, h->where);
+        else if (streq(what, h->where))
+                snprintf(buf, size, "provider %.64s's program %.96s has its interpreter (#!) %.96s where " HIDDEN_WHY,
+                         p->id, h->program, what);
+        else
+                snprintf(buf, size, "provider %.64s's program %.80s has its interpreter (#!) %.80s, which leads to "
+                         "%.80s, where " HIDDEN_WHY, p->id, h->program, what, h->where);
 }
 
 bool provider_url_matches(const ProviderDef *p, const char *url) {

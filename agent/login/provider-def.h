@@ -52,21 +52,33 @@ int provider_set_parse(const char *text, size_t size, ProviderSet **ret, char *e
 ProviderSet *provider_set_free(ProviderSet *s);
 /* By id or alias; NULL when unknown.  Borrowed. */
 const ProviderDef *provider_set_find(const ProviderSet *s, const char *name);
-/* Where a provider's program leads below a directory each CLI has an
- * empty one of. */
+/* Where a provider's program, or what runs it, leads below a directory
+ * each CLI has an empty one of. */
 typedef struct ProgramHidden {
-        char program[PATH_MAX]; /* argv[0] when absolute, else where path found it */
-        char where[PATH_MAX];   /* the name below one of them (private_tmp_hides_where()) */
+        char program[PATH_MAX];     /* argv[0] when absolute, else where path found it */
+        char interpreter[PATH_MAX]; /* "": the program is hidden; else what runs it that is */
+        char where[PATH_MAX];       /* the name below one of them (private_tmp_hides_where()) */
 } ProgramHidden;
+
+/* Interpreters followed from a program that is a script: the kernel runs
+ * 4 deep, a name env(1) finds starts anew. */
+#define PROVIDER_INTERPRETERS_MAX 8
 
 /* The first provider whose program each CLI cannot reach: below the
  * /tmp, /var/tmp, /dev/shm or /run/lock it has a new, empty one of, by
  * name or through its symlinks (private_tmp_hides_where(), mount-util.h).
  * The program is argv[0] when absolute, else what path (the CLIs' PATH)
  * finds now (find_executable(), launch.h): a name not found is not judged,
- * as a login looks it up again.  NULL when none; else the provider
- * (borrowed) and *ret. */
+ * as a login looks it up again.  A program that is a script is judged by
+ * its "#!" interpreter too (shebang.h), and so is the interpreter's, up to
+ * PROVIDER_INTERPRETERS_MAX; for "#!/usr/bin/env node", node where path
+ * finds it now (as the program, one not found is not judged).  NULL when
+ * none; else the provider (borrowed) and *ret. */
 const ProviderDef *provider_set_program_hidden(const ProviderSet *s, const char *path, ProgramHidden *ret);
+/* Why p's program cannot run, as h says, one line into buf: "provider
+ * codex's program /usr/bin/codex has its interpreter (#!) /tmp/node where
+ * each provider CLI has an empty /tmp, ...". */
+void provider_program_hidden_describe(const ProviderDef *p, const ProgramHidden *h, char *buf, size_t size);
 /* true when url starts with one of the provider's patterns. */
 bool provider_url_matches(const ProviderDef *p, const char *url);
 

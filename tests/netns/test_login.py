@@ -967,6 +967,54 @@ def test_a_provider_program_below_the_clis_own_tmp(make_env, shape):
         shutil.rmtree(bin_dir, ignore_errors=True)
 
 
+@pytest.mark.parametrize("shape", ["named", "linked", "env", "fine"])
+def test_a_provider_script_whose_interpreter_is_below_the_clis_own_tmp(make_env, shape):
+    """A provider whose program is a script whose "#!" interpreter is below
+    /tmp: each CLI's exec of it fails (ENOENT, the interpreter missing in
+    its empty /tmp) though the program itself is there.  Start says so,
+    naming the program and the interpreter, for one named below /tmp, one
+    that a symlink leads there, and the program "#!/usr/bin/env" runs,
+    found on bin_path as env finds it; no CLI runs.  A script whose
+    interpreter each CLI reaches runs."""
+    tmp = tempfile.mkdtemp(prefix="vmba-interp-", dir="/tmp")
+    in_tmp = os.path.join(tmp, "python3")
+    os.symlink(sys.executable, in_tmp)
+    bin_dir = workdir("vmba-bin-")
+    os.chmod(bin_dir, 0o755)  # the CLI's user execs from it
+    link = os.path.join(bin_dir, "vmba-python3")
+    os.symlink(in_tmp, link)
+    os.symlink(sys.executable, os.path.join(bin_dir, "vmba-ok-python3"))
+    script = os.path.join(bin_dir, "vmba-cli")
+    line = {"named": f"#!{in_tmp}", "linked": f"#! {link} -u", "env": "#!/usr/bin/env vmba-python3",
+            "fine": "#!/usr/bin/env vmba-ok-python3"}[shape]
+    with open(script, "w") as f:
+        f.write(f"{line}\nimport os, sys\nos.execv(sys.executable, [sys.executable] + sys.argv[1:])\n")
+    os.chmod(script, 0o755)
+
+    def program_is_the_script(e):
+        with open(e.providers_file) as f:
+            providers = json.load(f)
+        codex, = (p for p in providers["providers"] if p["id"] == "codex")
+        codex["argv"][0] = script
+        with open(e.providers_file, "w") as f:
+            json.dump(providers, f)
+    try:
+        e = make_env(before_start=program_is_the_script,
+                     sets=(f"bin_path={bin_dir}:{os.path.dirname(sys.executable)}:/usr/bin:/bin",))
+        if shape == "fine":
+            assert "cli_error" not in e.agent.health()
+            status, body = e.json("POST", "/auth/codex", {"sessionId": sid()})
+            assert status == 200 and body["oauthUrl"].startswith(f"{e.provider_url}/codex/authorize?"), body
+            return
+        said = f"{in_tmp} where" if shape == "named" else f"{link}, which leads to {in_tmp}, where"
+        why = (f"provider codex's program {script} has its interpreter (#!) {said} each provider CLI has an "
+               "empty /tmp, /var/tmp, /dev/shm or /run/lock of its own")
+        assert_clis_refused(e, why, ("/auth/codex", "/auth/gemini_cli"))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(bin_dir, ignore_errors=True)
+
+
 def test_a_provider_program_not_there_at_start(make_env):
     """A bare name that bin_path finds nothing for at start (a CLI
     installed later) is not refused then: each login looks it up again,

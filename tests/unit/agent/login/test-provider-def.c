@@ -193,6 +193,142 @@ static void test_program_hidden(void **state) {
         dirs_remove(&ds);
 }
 
+/* Scripts in D/bin, each "#!" line's D and T named as dirs_name() does. */
+static const struct { const char *name, *line; } scripts[] = {
+        { "s-tmp", "#!T/python3\n" },
+        { "s-link", "#! D/bin/vmba-cli -u\n" },
+        { "s-env", "#!/usr/bin/env vmba-cli\n" },
+        { "s-env-split", "#!/usr/bin/env -S A=1 vmba-cli --x\n" },
+        { "s-env-abs", "#!/usr/bin/env T/node\n" },
+        { "s-env-ok", "#!/usr/bin/env vmba-ok\n" },
+        { "s-env-missing", "#!/usr/bin/env vmba-missing\n" },
+        { "s-env-relative", "#!/usr/bin/env ../../../../tmp/node\n" },
+        { "s-ok", "#!/bin/sh\n" },
+        { "s-relative", "#!../../../../tmp/python3\n" },
+        { "s-nested", "#!D/bin/s-tmp\n" },
+        { "s-nested-env", "#!/usr/bin/env s-tmp\n" },
+        { "s-loop", "#!D/bin/s-loop\n" },
+        { "s-not-script", "echo #!T/python3\n" },
+        { "s-no-name", "#!  \n" },
+};
+
+static void scripts_write(const Dirs *ds, bool make) {
+        for (size_t i = 0; i < ELEMENTSOF(scripts); i++) {
+                char at[PATH_MAX], line[PATH_MAX];
+                const char *l = scripts[i].line;
+                size_t n = 0;
+                FILE *f;
+
+                snprintf(line, sizeof line, "D/bin/%s", scripts[i].name);
+                dirs_name(ds, line, at, sizeof at);
+                if (!make) {
+                        assert_int_equal(unlink(at), 0);
+                        continue;
+                }
+                /* D/ and T/ after "#!" or a blank stand for the directories. */
+                for (; *l && n < sizeof line - 64; l++) {
+                        bool start = l > scripts[i].line && strchr("! ", l[-1]);
+                        if (start && (startswith(l, "D/") || startswith(l, "T/")))
+                                n += (size_t)snprintf(line + n, sizeof line - n, "%s",
+                                                      *l == 'D' ? ds->d : ds->t);
+                        else
+                                line[n++] = *l;
+                }
+                line[n] = '\0';
+                f = fopen(at, "we");
+                assert_non_null(f);
+                assert_int_equal(fputs(line, f) >= 0 && fclose(f) == 0, 1);
+                assert_int_equal(chmod(at, 0755), 0);
+        }
+}
+
+/* A program that is a script is judged by what runs it: its "#!"
+ * interpreter, by name or through symlinks, env's program where the CLIs'
+ * PATH finds it, and the interpreter's own interpreter; a relative name,
+ * a name PATH does not find, or no script at all is not judged. */
+static void test_interpreter_hidden(void **state) {
+        static const struct { const char *program, *interpreter, *where; } cases[] = {
+                { "D/bin/s-tmp", "T/python3", "T/python3" },
+                { "D/bin/s-link", "D/bin/vmba-cli", "T/env" },
+                { "D/bin/s-env", "D/bin/vmba-cli", "T/env" },
+                { "D/bin/s-env-split", "D/bin/vmba-cli", "T/env" },
+                { "D/bin/s-env-abs", "T/node", "T/node" },
+                { "D/bin/s-nested", "T/python3", "T/python3" },
+                { "D/bin/s-nested-env", "T/python3", "T/python3" },
+                /* Found by the CLIs' PATH too. */
+                { "s-tmp", "T/python3", "T/python3" },
+                { "D/bin/s-env-ok", NULL, NULL },
+                { "D/bin/s-env-missing", NULL, NULL },
+                { "D/bin/s-env-relative", NULL, NULL },
+                { "D/bin/s-ok", NULL, NULL },
+                { "D/bin/s-relative", NULL, NULL },
+                { "D/bin/s-loop", NULL, NULL },
+                { "D/bin/s-not-script", NULL, NULL },
+                { "D/bin/s-no-name", NULL, NULL },
+                { "D/bin/vmba-ok", NULL, NULL },
+        };
+        char path[PATH_MAX];
+        Dirs ds;
+
+        (void)state;
+        dirs_make(&ds);
+        scripts_write(&ds, true);
+        dirs_name(&ds, "D/bin", path, sizeof path);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char t[PATH_MAX + 256], a[PATH_MAX], b[PATH_MAX], c[PATH_MAX], err[256] = "";
+                ProviderSet *s = NULL;
+                ProgramHidden h;
+                const ProviderDef *p;
+
+                dirs_name(&ds, cases[i].program, a, sizeof a);
+                snprintf(t, sizeof t, "{\"providers\":[{\"id\":\"a\",\"argv\":[\"%s\"],"
+                         "\"url_patterns\":[\"http://a.example/\"],\"credential_file\":\"c.json\"}]}", a);
+                assert_int_equal(provider_set_parse(t, strlen(t), &s, err, sizeof err), 0);
+                p = provider_set_program_hidden(s, path, &h);
+                if (!p != !cases[i].interpreter)
+                        fail_msg("%s: %s", cases[i].program, p ? h.interpreter : "none hidden");
+                if (p) {
+                        const char *rest = startswith(h.program, path);
+                        bool program_ok = strchr(a, '/') ? streq(h.program, a) :
+                                                           rest && rest[0] == '/' && streq(rest + 1, a);
+
+                        dirs_name(&ds, cases[i].interpreter, b, sizeof b);
+                        dirs_name(&ds, cases[i].where, c, sizeof c);
+                        if (!program_ok || !streq(h.interpreter, b) || !streq(h.where, c))
+                                fail_msg("%s: %s, %s, %s", cases[i].program, h.program, h.interpreter, h.where);
+                }
+                provider_set_free(s);
+        }
+        scripts_write(&ds, false);
+        dirs_remove(&ds);
+}
+
+/* The refusal names the provider, the program, what runs it and where
+ * that leads. */
+static void test_program_hidden_describe(void **state) {
+        static const struct { ProgramHidden h; const char *text; } cases[] = {
+                { { "/tmp/x", "", "/tmp/x" }, "provider a's program /tmp/x is where each provider CLI has an "
+                  "empty /tmp, /var/tmp, /dev/shm or /run/lock of its own" },
+                { { "/usr/bin/x", "", "/tmp/x" }, "provider a's program /usr/bin/x, which leads to /tmp/x, where "
+                  "each provider CLI has an empty /tmp, /var/tmp, /dev/shm or /run/lock of its own" },
+                { { "/usr/bin/x", "/tmp/node", "/tmp/node" }, "provider a's program /usr/bin/x has its "
+                  "interpreter (#!) /tmp/node where each provider CLI has an empty /tmp, /var/tmp, /dev/shm or "
+                  "/run/lock of its own" },
+                { { "/usr/bin/x", "/usr/bin/node", "/tmp/n" }, "provider a's program /usr/bin/x has its "
+                  "interpreter (#!) /usr/bin/node, which leads to /tmp/n, where each provider CLI has an empty "
+                  "/tmp, /var/tmp, /dev/shm or /run/lock of its own" },
+        };
+        ProviderDef p = { .id = (char *)"a" };
+
+        (void)state;
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char buf[512];
+
+                provider_program_hidden_describe(&p, &cases[i].h, buf, sizeof buf);
+                assert_string_equal(buf, cases[i].text);
+        }
+}
+
 static void test_minimal_defaults(void **state) {
         const char *t = "{\"providers\":[{\"id\":\"x\",\"argv\":[\"x-cli\",\"login\"],"
                         "\"url_patterns\":[\"http://127.0.0.1:9/authorize\"],"
@@ -344,6 +480,8 @@ int main(void) {
                 cmocka_unit_test(test_shipped_file),
                 cmocka_unit_test(test_url_patterns_accepted),
                 cmocka_unit_test(test_program_hidden),
+                cmocka_unit_test(test_interpreter_hidden),
+                cmocka_unit_test(test_program_hidden_describe),
                 cmocka_unit_test(test_minimal_defaults),
                 cmocka_unit_test(test_errors_name_the_key),
                 cmocka_unit_test(test_json_syntax_error),
