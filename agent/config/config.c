@@ -52,13 +52,17 @@ typedef struct ConfigKey {
         const char *help;
         uint32_t max;    /* KEY_U32: the largest value, 0: UINT32_MAX */
         uint32_t min;    /* KEY_U32: the smallest value */
+        uint32_t floor;  /* KEY_U32: the smallest value but 0 (which stays "none"), 0: min's */
+        const char *floor_what; /* with floor: what cannot run below it, for the error */
 } ConfigKey;
 
-#define K(n, t, d, h) { #n, t, offsetof(Config, n), d, h, 0, 0 }
+#define K(n, t, d, h) { #n, t, offsetof(Config, n), d, h, 0, 0, 0, NULL }
 /* A KEY_U32 of at most m. */
-#define K_MAX(n, d, h, m) { #n, KEY_U32, offsetof(Config, n), d, h, m, 0 }
+#define K_MAX(n, d, h, m) { #n, KEY_U32, offsetof(Config, n), d, h, m, 0, 0, NULL }
 /* A KEY_U32 of lo to hi. */
-#define K_RANGE(n, d, h, lo, hi) { #n, KEY_U32, offsetof(Config, n), d, h, hi, lo }
+#define K_RANGE(n, d, h, lo, hi) { #n, KEY_U32, offsetof(Config, n), d, h, hi, lo, 0, NULL }
+/* A KEY_U32 of 0 (none) or lo to hi: below lo, what (a phrase) cannot run. */
+#define K_FLOOR(n, d, h, lo, hi, what) { #n, KEY_U32, offsetof(Config, n), d, h, hi, 0, lo, what }
 
 /* The restart budget keeps the last restart_burst start times of each
  * service (8 bytes each), allocated at start: a burst beyond any use
@@ -67,6 +71,21 @@ typedef struct ConfigKey {
  * over its budget; a day is longer than any window worth having. */
 #define RESTART_BURST_MAX 1000
 #define RESTART_WINDOW_S_MAX 86400
+
+/* A memory.max below what a program holds that no reclaim can take back
+ * (its anonymous memory: the cgroup has no swap) does not kill it at
+ * once: the kernel reclaims what it can, its code and libraries, which it
+ * reads back from disk at once, and it crawls on like that, using the CPU
+ * and never ready.  Firefox ESR 153 seen so at 32 MiB in a VM: about 20 s
+ * of CPU in every 20 s until its ready timeout, 320 s later, nothing said
+ * why.  Headless on about:blank it holds about 400 MiB of anonymous
+ * memory in its 12 processes (RssAnon summed; 490 MiB proportional set
+ * size): 256 MiB is well below anything it runs in.  Codex 0.171, the
+ * smallest provider CLI, holds about 45 MB at its sign-in prompt, and its
+ * cgroup is charged for the pages of its 315 MB binary as it reads them:
+ * 64 MiB for a login. */
+#define BROWSER_MEMORY_MAX_MB_MIN 256
+#define LOGIN_MEMORY_MAX_MB_MIN 64
 
 /* libmicrohttpd takes an HTTP timeout of 0 for none, and the
  * whole-request deadline (http-deadline.c) is off with it: connections
@@ -137,7 +156,7 @@ static const ConfigKey keys[] = {
         K(x_user, KEY_STRING, "vmba-x", "unprivileged user Xvfb runs as (every X client talks to it; never root); its group, one of its own, is /tmp/.X11-unix's and the X clients' only extra one"),
         K(vnc_user, KEY_STRING, "vmba-vnc", "unprivileged user x11vnc and websockify run as (they face the network; never root)"),
         K(firefox, KEY_STRING, "firefox-esr", "browser binary"),
-        K_MAX(browser_memory_max_mb, "1536", "memory.max of the browser's cgroup (`firefox.service`: Firefox and all its processes), in MiB: past it the kernel reclaims, then kills all of it at once (memory.oom.group), the supervisor starts it again and the log says \"Service firefox (pid P) killed by the kernel: out of memory (memory.max N MiB)\", so that no web page can take the VM's memory from the agent and the logins' CLIs.  1536: about three times what Firefox ESR 153 holds (proportional set size) on an idle sign-in page, ~500 MiB, and more than on a heavy page, ~1.1 GiB (measured under Xvfb as the agent runs it), leaving 512 MiB of a 2048 MiB VM (packaging/firecracker-config's default) to the rest.  It needs the memory controller in the agent's cgroups (cgroup_root): without it (a hybrid cgroup layout keeps it in v1; not delegated) the log says so once, and the browser only runs with oom_score_adj +800, which the kernel's OOM killer takes before the CLIs and the agent; the built-in display stack only (not a services_file's); 0: no limit", MEMORY_MAX_MB_MAX),
+        K_FLOOR(browser_memory_max_mb, "1536", "memory.max of the browser's cgroup (`firefox.service`: Firefox and all its processes), in MiB: past it the kernel reclaims, then kills all of it at once (memory.oom.group), the supervisor starts it again and the log says \"Service firefox (pid P) killed by the kernel: out of memory (memory.max N MiB)\", so that no web page can take the VM's memory from the agent and the logins' CLIs.  1536: about three times what Firefox ESR 153 holds (proportional set size) on an idle sign-in page, ~500 MiB, and more than on a heavy page, ~1.1 GiB (measured under Xvfb as the agent runs it), leaving 512 MiB of a 2048 MiB VM (packaging/firecracker-config's default) to the rest.  It needs the memory controller in the agent's cgroups (cgroup_root): without it (a hybrid cgroup layout keeps it in v1; not delegated) the log says so once, and the browser only runs with oom_score_adj +800, which the kernel's OOM killer takes before the CLIs and the agent; the built-in display stack only (not a services_file's); 0: no limit; 1-255 is refused: Firefox holds about 400 MiB that no reclaim takes back (anonymous memory, and no swap), and under a limit that low it is not killed but crawls on re-reading its own code from disk, never ready", BROWSER_MEMORY_MAX_MB_MIN, MEMORY_MAX_MB_MAX, "Firefox runs in"),
         K(browser_prestart, KEY_BOOL, "false", "start the browser with the display stack (on a blank page) instead of at the first URL: a login's page shows sooner, at the browser's memory from boot on; where the browser would close after a login, or the person closes it, it starts again on a blank page"),
         K(firefox_profile, KEY_STRING, "/var/lib/vm-browser-agent/browser/profile", "browser profile directory"),
         K_MAX(browser_downloads_mb, "32", "size of the tmpfs the agent mounts on the browser's Downloads (in firefox_profile's parent, the browser's HOME; nosuid, nodev, noexec), where Firefox saves what a page downloads, without asking: a page can then fill that, not the disk; 0: none", TMPFS_SIZE_MB_MAX),
@@ -159,7 +178,7 @@ static const ConfigKey keys[] = {
         K(cli_user, KEY_STRING, "vmba-cli", "the provider CLIs' shared account: they run with its group, which alone passes through login_home, the control socket's directory and runtime_dir-cli; each live CLI login runs as a user of its own, cli_user1 to cli_userN (cli_users; third-party code: never root, nor a display user or a service's)"),
         K_RANGE(cli_users, "8", "how many users the provider CLIs have: the accounts cli_user1 to cli_userN (for vmba-cli: vmba-cli1 ...), one per live CLI login, so that no login's CLI can signal, trace or write into another's, or open a URL for it; a start while every one is in use, or its processes are not yet gone, is 503", 1, CONFIG_CLI_USERS_MAX),
         K(cli_tasks_max, KEY_U32, "1024", "the tasks (processes and threads) each CLI login's user may have at once (RLIMIT_NPROC on every CLI; a login's are all killed when it ends, which a CLI forking without end could outrun); 0: no limit"),
-        K_MAX(login_memory_max_mb, "1024", "memory.max of each login's cgroup (`login-<id>.scope`: its provider CLI and all it starts), in MiB: past it the kernel reclaims, then kills all of it at once (memory.oom.group), and the login fails with \"killed by the kernel: out of memory (memory.max N MiB)\", the agent and the other logins unharmed.  1024: several times what a CLI's login holds (measured at its sign-in prompt: Claude Code 2.1, one 430 MB binary, about 140 MB resident; Codex 0.171, a 315 MB Rust binary, about 45 MB; the Gemini CLI a Node program of the same order), with room for the pages of such a binary that its cgroup is charged for as it reads them (reclaimed before anything is killed).  It needs the memory controller in the agent's cgroups (cgroup_root): without it (a hybrid cgroup layout keeps it in v1; not delegated) the log says so once, and the CLIs only run with oom_score_adj +500, which the kernel's OOM killer takes first; 0: no limit", MEMORY_MAX_MB_MAX),
+        K_FLOOR(login_memory_max_mb, "1024", "memory.max of each login's cgroup (`login-<id>.scope`: its provider CLI and all it starts), in MiB: past it the kernel reclaims, then kills all of it at once (memory.oom.group), and the login fails with \"killed by the kernel: out of memory (memory.max N MiB)\", the agent and the other logins unharmed.  1024: several times what a CLI's login holds (measured at its sign-in prompt: Claude Code 2.1, one 430 MB binary, about 140 MB resident; Codex 0.171, a 315 MB Rust binary, about 45 MB; the Gemini CLI a Node program of the same order), with room for the pages of such a binary that its cgroup is charged for as it reads them (reclaimed before anything is killed).  It needs the memory controller in the agent's cgroups (cgroup_root): without it (a hybrid cgroup layout keeps it in v1; not delegated) the log says so once, and the CLIs only run with oom_score_adj +500, which the kernel's OOM killer takes first; 0: no limit; 1-63 is refused: no CLI's login runs in that little", LOGIN_MEMORY_MAX_MB_MIN, MEMORY_MAX_MB_MAX, "a provider CLI's login runs in"),
         K(login_home, KEY_STRING, "/var/lib/vm-browser-agent/logins", "parent of the logins' HOMEs (0710, root's, cli_user's group): each CLI login runs in its own login_home/login-SESSION_ID (0700, its CLI user's), removed when the login ends"),
         K_MAX(login_home_size_mb, "64", "size of each CLI login's HOME: a tmpfs of its own (nosuid, nodev, noexec; one inode per 4 KiB) mounted on it before its CLI starts and gone with it, so the logins' files, credentials included, are never written to the disk, and neither another login's CLI nor any other user's files (the browser's downloads and site data, /var/tmp) can leave a CLI no room for its credentials; at most cli_users of them at once (that many times this much memory at worst); login_home itself, which holds only the HOMEs, is a tmpfs of this size too; 0: no tmpfs, the HOMEs are directories of login_home's file system", TMPFS_SIZE_MB_MAX),
         K(environment_file, KEY_STRING, "/etc/environment", "the host's proxy defaults for CLI logins (HTTP_PROXY, HTTPS_PROXY, NO_PROXY; \"\" = none)"),
@@ -223,13 +242,21 @@ static int note_error(Config *c, const char *e, char *err, size_t size) {
         return c->keep_going ? 0 : -EINVAL;
 }
 
-/* A KEY_U32 with a range of its own: "integer <min>-<max>" in buf; NULL
- * for any other key. */
+/* A KEY_U32 with a range of its own: "integer <min>-<max>" in buf, or
+ * "integer 0 or <floor>-<max>"; NULL for any other key. */
 static const char *key_range(const ConfigKey *k, char *buf, size_t size) {
-        if (k->type != KEY_U32 || (k->max == 0 && k->min == 0))
+        if (k->type != KEY_U32 || (k->max == 0 && k->min == 0 && k->floor == 0))
                 return NULL;
-        snprintf(buf, size, "integer %" PRIu32 "-%" PRIu32, k->min, k->max ?: UINT32_MAX);
+        if (k->floor > 0)
+                snprintf(buf, size, "integer 0 or %" PRIu32 "-%" PRIu32, k->floor, k->max ?: UINT32_MAX);
+        else
+                snprintf(buf, size, "integer %" PRIu32 "-%" PRIu32, k->min, k->max ?: UINT32_MAX);
         return buf;
+}
+
+/* Whether u, in k's range, is below its floor: not 0, which is "none". */
+static bool key_below_floor(const ConfigKey *k, uint64_t u) {
+        return u > 0 && u < k->floor;
 }
 
 /* What k takes, for a message: its type's, or its own range. */
@@ -246,6 +273,18 @@ static int set_error(char *err, size_t size, const char *origin, const ConfigKey
         char e[64];
 
         snprintf(err, size, "%s: key \"%s\": expected %s", origin, k->name, key_expect(k, e, sizeof e));
+        return -EINVAL;
+}
+
+/* A value below k's floor: named, with the floor and why, so that the
+ * operator sees at once what to raise it to.  The one message that shows
+ * the value: a number parsed already, no secret and no text to forge a
+ * line with. */
+static int floor_error(char *err, size_t size, const char *origin, const ConfigKey *k, uint64_t u) {
+        char e[64];
+
+        snprintf(err, size, "%s: key \"%s\": %" PRIu64 " is below %" PRIu32 ", the least %s; expected %s", origin,
+                 k->name, u, k->floor, k->floor_what, key_expect(k, e, sizeof e));
         return -EINVAL;
 }
 
@@ -387,6 +426,8 @@ static int key_set(Config *c, const ConfigKey *k, const char *value, const char 
         case KEY_U32:
                 if (parse_unsigned(value, k->max ?: UINT32_MAX, &u) < 0 || u < k->min)
                         return set_error(err, size, origin, k);
+                if (key_below_floor(k, u))
+                        return floor_error(err, size, origin, k, u);
                 *(uint32_t *)f = (uint32_t)u;
                 return 0;
         case KEY_LOG_LEVEL:

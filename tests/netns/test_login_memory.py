@@ -191,22 +191,23 @@ def test_without_the_memory_controller_the_browser_log_says_so_once(request, tmp
 
 
 def test_a_browser_past_its_memory_max_is_started_again(cgroup_root, make_env, tmp_path):
-    """A process in the browser's cgroup that allocates 256 MiB with
-    browser_memory_max_mb=64 (a web page's content process would): the OOM
-    killer kills all of the cgroup (memory.oom.group), the fake Firefox
-    with it; the log says "Service firefox (pid P) killed by the kernel:
-    out of memory (memory.max 64 MiB).", /health's last error too, and the
+    """A process in the browser's cgroup that allocates 1 GiB with
+    browser_memory_max_mb=256 (the least the config takes; a web page's
+    content process would): the OOM killer kills all of the cgroup
+    (memory.oom.group), the fake Firefox with it; the log says "Service
+    firefox (pid P) killed by the kernel: out of memory (memory.max 256
+    MiB).", /health's last error too, and the
     browser is started again, the agent unharmed."""
     if not memory_controller(cgroup_root):
         pytest.skip(f"no memory controller for the test's cgroup2 directories here ({cgroup2_mount()} offers "
                     f"\"{controllers(cgroup2_mount())}\"): a hybrid layout keeps it in its v1 hierarchy")
     wrap, agent_root = cgroup_view(tmp_path, cgroup_root)
-    e = fake_firefox_env(make_env, f"cgroup_root={agent_root}", "browser_memory_max_mb=64", wrap=wrap)
+    e = fake_firefox_env(make_env, f"cgroup_root={agent_root}", "browser_memory_max_mb=256", wrap=wrap)
     ff = firefox(e)
     procs = os.path.join(cgroup_root, "firefox.service", "cgroup.procs")
-    hog = subprocess.Popen(["sh", "-c", f'echo $$ > {procs} && exec python3 -c "b = bytearray(256 << 20)"'])
+    hog = subprocess.Popen(["sh", "-c", f'echo $$ > {procs} && exec python3 -c "b = bytearray(1 << 30)"'])
     assert hog.wait(60) == -9  # SIGKILL, by the OOM killer
-    reason = "killed by the kernel: out of memory (memory.max 64 MiB)"
+    reason = "killed by the kernel: out of memory (memory.max 256 MiB)"
     wait_until(lambda: firefox(e)["restarts"] == ff["restarts"] + 1 and firefox(e)["state"] == "ready", 60,
                "firefox started again")
     assert e.agent.log_lines(f"Service firefox (pid {ff['pid']}) {reason}."), e.agent.log_text()[-3000:]

@@ -90,6 +90,22 @@ static const struct {
           "agent.json: key \"login_home_size_mb\": expected an integer 0-1048576" },
         { "{\"browser_downloads_mb\": \"32\"}",
           "agent.json: key \"browser_downloads_mb\": expected an integer 0-1048576, got a string" },
+        /* A memory.max: 0 is none, and below the floor Firefox (or a
+         * CLI's login) is not killed but crawls on, reclaiming its own
+         * code: refused, naming the value and the floor. */
+        { "{\"browser_memory_max_mb\": 32}",
+          "agent.json: key \"browser_memory_max_mb\": 32 is below 256, the least Firefox runs in; expected an "
+          "integer 0 or 256-1048576" },
+        { "{\"browser_memory_max_mb\": 255}",
+          "agent.json: key \"browser_memory_max_mb\": 255 is below 256, the least Firefox runs in; expected an "
+          "integer 0 or 256-1048576" },
+        { "{\"browser_memory_max_mb\": 1048577}",
+          "agent.json: key \"browser_memory_max_mb\": expected an integer 0 or 256-1048576" },
+        { "{\"login_memory_max_mb\": 1}",
+          "agent.json: key \"login_memory_max_mb\": 1 is below 64, the least a provider CLI's login runs in; "
+          "expected an integer 0 or 64-1048576" },
+        { "{\"login_memory_max_mb\": \"64\"}",
+          "agent.json: key \"login_memory_max_mb\": expected an integer 0 or 64-1048576, got a string" },
         /* The restart budget: a window of 0 would never hold a start
          * (restarted for ever), and each unit of the burst is a start
          * time kept per service (4294967295 of them: no service runs). */
@@ -288,6 +304,32 @@ static void test_cmdline(void **state) {
         config_done(&c);
 }
 
+/* The memory limits' floors hold wherever they are set, keep the value
+ * before, and let 0 (none) and the floor itself through. */
+static void test_memory_max_floor(void **state) {
+        Config c;
+        char err[256] = "";
+
+        config_init(&c);
+        assert_int_equal(config_apply_cmdline(&c, "vmba.browser_memory_max_mb=32", err, sizeof err), -EINVAL);
+        assert_string_equal(err, "kernel command line: key \"browser_memory_max_mb\": 32 is below 256, the least "
+                                 "Firefox runs in; expected an integer 0 or 256-1048576");
+        assert_int_equal(config_set(&c, "login_memory_max_mb", "63", err, sizeof err), -EINVAL);
+        assert_string_equal(err, "option: key \"login_memory_max_mb\": 63 is below 64, the least a provider CLI's "
+                                 "login runs in; expected an integer 0 or 64-1048576");
+        assert_int_equal(c.browser_memory_max_mb, 1536);
+        assert_int_equal(c.login_memory_max_mb, 1024);
+        assert_int_equal(config_apply_cmdline(&c, "vmba.browser_memory_max_mb=256 vmba.login_memory_max_mb=64",
+                                              err, sizeof err), 0);
+        assert_int_equal(c.browser_memory_max_mb, 256);
+        assert_int_equal(c.login_memory_max_mb, 64);
+        assert_int_equal(config_set(&c, "browser_memory_max_mb", "0", err, sizeof err), 0);
+        assert_int_equal(config_load_json(&c, "{\"login_memory_max_mb\": 0}", "agent.json", err, sizeof err), 0);
+        assert_int_equal(c.browser_memory_max_mb, 0);
+        assert_int_equal(c.login_memory_max_mb, 0);
+        config_done(&c);
+}
+
 /* The HTTP request limits refuse 0 from the kernel command line and
  * --set as from the file (test_json_errors), keep the value they had,
  * and take 1, the smallest limit that lets a request through; the
@@ -481,6 +523,7 @@ static void test_dump_keys(void **state) {
         assert_non_null(strstr(buf, "\n| `http_port` | port | `8080` | HTTP port |\n"));
         assert_non_null(strstr(buf, "\n| `token` | string (secret) | \"\" |"));
         assert_non_null(strstr(buf, "\n| `restart_window_s` | integer 1-86400 | `60` |"));
+        assert_non_null(strstr(buf, "\n| `browser_memory_max_mb` | integer 0 or 256-1048576 | `1536` |"));
         free(buf);
 }
 
@@ -495,6 +538,7 @@ int main(void) {
                 cmocka_unit_test(test_file),
                 cmocka_unit_test(test_cmdline),
                 cmocka_unit_test(test_http_limits_zero),
+                cmocka_unit_test(test_memory_max_floor),
                 cmocka_unit_test(test_cmdline_quoted),
                 cmocka_unit_test(test_precedence),
                 cmocka_unit_test(test_token_secret),
