@@ -739,34 +739,78 @@ static int load_services(Manager *m, ServiceDefs *ret) {
         return 0;
 }
 
-/* The memory.max the logins' cgroups get (login_memory_max_mb) and the
- * browser's (its def's memory_max_mb: browser_memory_max_mb), or said
- * once for each why not: then only their oom_score_adj keeps the OOM
- * killer off the agent.  no_cgroups: why there are none, NULL when there
- * are.  true when the memory controller is enabled below the base. */
-static bool setup_memory(Manager *m, const ServiceDefs *defs, const char *no_cgroups) {
-        uint32_t login_mb = m->config.login_memory_max_mb;
+/* A services_file's services with a memory_max_mb: each said, with the
+ * limit or why it gets none (r < 0: why).  Its browser (a service named
+ * as the built-in one, which the agent shows URLs) without one is said
+ * too where browser_memory_max_mb asks for a limit: that key is the
+ * built-in display stack's, and nothing else would tell it runs
+ * unbounded. */
+static void log_services_memory(Manager *m, const ServiceDefs *defs, int r, const char *why) {
+        const char *file = m->config.services_file;
+        int i = service_defs_find(defs, DISPLAY_SERVICE_BROWSER);
+
+        for (size_t k = 0; k < defs->n; k++) {
+                const ServiceDef *d = &defs->services[k];
+                if (d->memory_max_mb == 0)
+                        continue;
+                if (r >= 0)
+                        log_info("Service %s gets memory.max %" PRIu32 " MiB in its cgroup.", d->name, d->memory_max_mb);
+                else
+                        log_notice("Service %s gets no memory.max (memory_max_mb %" PRIu32 " in %s): %s.", d->name,
+                                   d->memory_max_mb, file, why);
+        }
+        if (i >= 0 && defs->services[i].memory_max_mb == 0 && m->config.browser_memory_max_mb > 0)
+                log_notice("The browser (%s in %s) gets no memory.max: browser_memory_max_mb is the built-in "
+                           "display stack's; give it \"memory_max_mb\" in %s for one.", DISPLAY_SERVICE_BROWSER,
+                           file, file);
+}
+
+/* The built-in browser's memory.max (its def's memory_max_mb:
+ * browser_memory_max_mb), or why it gets none (r < 0: why). */
+static void log_browser_memory(const ServiceDefs *defs, int r, const char *why) {
         int i = service_defs_find(defs, DISPLAY_SERVICE_BROWSER);
         uint32_t browser_mb = i >= 0 ? defs->services[i].memory_max_mb : 0;
-        char why[512];
-        int r;
 
-        if (login_mb == 0 && browser_mb == 0)
-                return false;
-        r = no_cgroups ? -EOPNOTSUPP : children_memory_setup(m->children, why, sizeof why);
-        if (r >= 0 && login_mb)
-                log_info("Provider CLIs get memory.max %" PRIu32 " MiB in their logins' cgroups.", login_mb);
-        else if (login_mb)
-                log_notice("Provider CLIs get no memory.max (login_memory_max_mb=%" PRIu32 "): %s; they run with "
-                           "oom_score_adj +%d instead, which the kernel's OOM killer takes before the agent.",
-                           login_mb, no_cgroups ?: why, CLI_OOM_SCORE_ADJ);
         if (r >= 0 && browser_mb)
                 log_info("The browser gets memory.max %" PRIu32 " MiB in its cgroup.", browser_mb);
         else if (browser_mb)
                 log_notice("The browser gets no memory.max (browser_memory_max_mb=%" PRIu32 "): %s; it runs with "
                            "oom_score_adj +%d instead, which the kernel's OOM killer takes before the provider "
                            "CLIs and the agent.",
-                           browser_mb, no_cgroups ?: why, BROWSER_OOM_SCORE_ADJ);
+                           browser_mb, why, BROWSER_OOM_SCORE_ADJ);
+}
+
+static bool services_want_memory(const ServiceDefs *defs) {
+        for (size_t i = 0; i < defs->n; i++)
+                if (defs->services[i].memory_max_mb > 0)
+                        return true;
+        return false;
+}
+
+/* The memory.max the logins' cgroups get (login_memory_max_mb) and the
+ * services' (their defs' memory_max_mb: the built-in browser's is
+ * browser_memory_max_mb, a services_file's are its own), or said once for
+ * each why not: then only their oom_score_adj keeps the OOM killer off
+ * the agent.  no_cgroups: why there are none, NULL when there are.  true
+ * when the memory controller is enabled below the base. */
+static bool setup_memory(Manager *m, const ServiceDefs *defs, const char *no_cgroups) {
+        uint32_t login_mb = m->config.login_memory_max_mb;
+        bool builtin = isempty(m->config.services_file);
+        char why[512] = "";
+        int r = -EOPNOTSUPP;
+
+        if (login_mb > 0 || services_want_memory(defs))
+                r = no_cgroups ? -EOPNOTSUPP : children_memory_setup(m->children, why, sizeof why);
+        if (r >= 0 && login_mb)
+                log_info("Provider CLIs get memory.max %" PRIu32 " MiB in their logins' cgroups.", login_mb);
+        else if (login_mb)
+                log_notice("Provider CLIs get no memory.max (login_memory_max_mb=%" PRIu32 "): %s; they run with "
+                           "oom_score_adj +%d instead, which the kernel's OOM killer takes before the agent.",
+                           login_mb, no_cgroups ?: why, CLI_OOM_SCORE_ADJ);
+        if (builtin)
+                log_browser_memory(defs, r, no_cgroups ?: why);
+        else
+                log_services_memory(m, defs, r, no_cgroups ?: why);
         return r >= 0;
 }
 

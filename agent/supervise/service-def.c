@@ -301,6 +301,8 @@ static int parse_key(ServiceDef *d, const char *svc, const char *key, json_t *v,
                 return json_uint(v, svc, key, UINT32_MAX, &d->stop_timeout_ms, errbuf, size);
         if (streq(key, "ready_timeout_ms"))
                 return json_uint(v, svc, key, UINT32_MAX, &d->ready_timeout_ms, errbuf, size);
+        if (streq(key, "memory_max_mb"))
+                return json_uint(v, svc, key, SERVICE_MEMORY_MAX_MB_MAX, &d->memory_max_mb, errbuf, size);
         if (streq(key, "on_demand"))
                 return json_bool(v, svc, key, &d->on_demand, errbuf, size);
         if (streq(key, "quit_restarts"))

@@ -24,6 +24,9 @@
  *                                           at once, outside the budget (restart "always"
  *                                           only; see ServiceDef)
  *      "stop_timeout_ms": 5000, "ready_timeout_ms": 20000,   0 = the config default
+ *      "memory_max_mb": 1536,               its cgroup's memory.max, MiB, 0-1048576
+ *                                           (ServiceDef.memory_max_mb); 0: none, as a
+ *                                           built-in service's without its key
  *      "stale_lock": "/tmp/.X1-lock",       removed before start when its pid is dead,
  *                                           and so is what is in place of the display's
  *                                           socket (/tmp/.X11-unix/X1) unless a server of
@@ -43,6 +46,8 @@
 #include <sys/types.h>
 
 #define SERVICES_MAX 32
+/* memory_max_mb: 1 TiB, far past any VM's memory (config.h's MEMORY_MAX_MB_MAX). */
+#define SERVICE_MEMORY_MAX_MB_MAX (1u << 20)
 #define SERVICE_NAME_MAX 32
 /* Where X servers make their sockets: stale_lock's display socket, and
  * the directory the display stack makes for its X server. */
@@ -101,7 +106,7 @@ typedef struct ServiceDef {
         uint32_t max_procs;    /* RLIMIT_NPROC: the tasks of user at once, 0: no limit; built in only */
         uint32_t memory_max_mb; /* its cgroup's memory.max, MiB (no swap; memory.oom.group: the OOM
                                  * killer takes all of it, and it ends as a crash does), where the
-                                 * memory controller is (SupervisorOptions.memory); 0: none; built in only */
+                                 * memory controller is (SupervisorOptions.memory); 0: none */
         int oom_score_adj;     /* at least this (SpawnOptions.oom_score_adj), 0-1000; built in only */
         gid_t extra_gid;       /* with user: its one supplementary group, 0: none; built in only */
         char **quiet_output;   /* NULL-terminated line prefixes logged at debug, not info: what the

@@ -213,3 +213,38 @@ def test_a_browser_past_its_memory_max_is_started_again(cgroup_root, make_env, t
     assert e.agent.log_lines(f"Service firefox (pid {ff['pid']}) {reason}."), e.agent.log_text()[-3000:]
     assert firefox(e)["last_error"].startswith(reason), firefox(e)
     assert e.agent.proc.poll() is None
+
+
+def test_a_services_file_service_gets_its_memory_max_mb(request, tmp_path):
+    """A services_file's service with "memory_max_mb" gets it as its
+    cgroup's memory.max, said once in the log; without the memory
+    controller, why not.  login_memory_max_mb=0: the service alone asks
+    for the controller."""
+    root = request.getfixturevalue("cgroup_root")
+    wrap, agent_root = cgroup_view(tmp_path, root)
+    services = [{"name": "web", "argv": ["/bin/sleep", "1000"], "memory_max_mb": 300}]
+    e = request.getfixturevalue("make_env")(services=services, sets=(f"cgroup_root={agent_root}",
+                                                                      "login_memory_max_mb=0"), wrap=wrap)
+    e.agent.wait_state("web", "ready", 30)
+    path = os.path.join(e.agent.dir, "services.json")
+    if memory_controller(root):
+        assert said(e, "Service web gets ") == ["Service web gets memory.max 300 MiB in its cgroup."]
+        with open(os.path.join(root, "web.service", "memory.max")) as f:
+            assert f.read() == f"{300 << 20}\n"
+        return
+    assert said(e, "Service web gets ") == [
+        f"Service web gets no memory.max (memory_max_mb 300 in {path}): the memory controller is not available in "
+        f"{agent_root} (its cgroup.controllers: \"{controllers(root)}\"; in a hybrid layout it is the v1 "
+        "hierarchy's, or it is not delegated)."]
+
+
+def test_a_services_file_browser_without_memory_max_mb_is_said(make_env):
+    """browser_memory_max_mb is the built-in display stack's: a
+    services_file's browser (its service named firefox) without a
+    "memory_max_mb" of its own runs with no memory.max, and the log says
+    so, naming the key that would give it one."""
+    e = make_env(services=[{"name": "firefox", "argv": ["/bin/sleep", "1000"]}])
+    path = os.path.join(e.agent.dir, "services.json")
+    assert said(e, "The browser ") == [
+        f"The browser (firefox in {path}) gets no memory.max: browser_memory_max_mb is the built-in display "
+        f"stack's; give it \"memory_max_mb\" in {path} for one."]

@@ -25,7 +25,7 @@ static void test_parse_ok(void **state) {
                 "  \"stale_lock\": \"/tmp/.X9-lock\", \"cwd\": \"/tmp\", \"owned_files\": [\"/run/x/a\", \"/run/x/b\"]},"
                 " {\"name\": \"ff\", \"argv\": [\"firefox\"], \"on_demand\": true, \"depends_on\": [\"X\", \"bus\"],"
                 "  \"create_dirs\": [\"/tmp/p\"], \"restart\": \"never\", \"ready_timeout_ms\": 1,"
-                "  \"user\": \"vmba-browser\"},"
+                "  \"user\": \"vmba-browser\", \"memory_max_mb\": 1536},"
                 " {\"name\": \"bus\", \"argv\": [\"dbus-daemon\", \"--print-address=3\"], \"user\": \"nobody\","
                 "  \"probe\": {\"type\": \"fd-line\"}, \"quit_restarts\": true}"
                 "]}";
@@ -64,6 +64,8 @@ static void test_parse_ok(void **state) {
         assert_int_equal(d.services[4].ready_timeout_ms, 1);
         assert_string_equal(test_join(d.services[4].create_dirs), "/tmp/p");
         assert_string_equal(d.services[4].user, "vmba-browser");
+        assert_int_equal(d.services[4].memory_max_mb, 1536);
+        assert_int_equal(d.services[0].memory_max_mb, 0); /* none */
         assert_string_equal(test_join(d.services[4].depends_on), "X bus");
         assert_int_equal(service_defs_find(&d, "web"), 2);
         assert_int_equal(service_defs_find(&d, "nope"), -ENOENT);
@@ -141,6 +143,10 @@ static const ParseErrorCase parse_error_cases[] = {
         { "[{\"name\":\"a\",\"argv\":[\"x\"],\"restart\":\"never\",\"quit_restarts\":true}]",
           "service a: quit_restarts needs restart always" },
         { "[{\"name\":\"a\",\"argv\":[\"x\"],\"stop_timeout_ms\":-1}]", "service a: stop_timeout_ms must be an integer 0-4294967295" },
+        { "[{\"name\":\"a\",\"argv\":[\"x\"],\"memory_max_mb\":1048577}]",
+          "service a: memory_max_mb must be an integer 0-1048576" },
+        { "[{\"name\":\"a\",\"argv\":[\"x\"],\"memory_max_mb\":\"1G\"}]",
+          "service a: memory_max_mb must be an integer 0-1048576" },
         { "[{\"name\":\"a\",\"argv\":[\"x\"],\"probe\":{\"type\":\"smoke\"}}]",
           "service a: probe.type must be none, displayfd, fd-line, tcp-banner, http, file or unix-banner" },
         { "[{\"name\":\"a\",\"argv\":[\"x\"],\"user\":1}]", "service a: user must be a string" },
