@@ -75,6 +75,8 @@ typedef struct LaunchMemory {
         uint64_t max;
         uint64_t oom_kills;
         uint64_t at_max;
+        uint64_t reclaims; /* the times it reached that memory.max and the kernel reclaimed in it
+                            * (memory.events' "max"), killed or not */
 } LaunchMemory;
 
 /* wstatus as from waitpid(). */
@@ -188,3 +190,13 @@ const char *wstatus_to_string(int wstatus, char *buf, size_t size);
  * (memory.max N MiB)", or "(the VM's)" when its cgroup never reached
  * that; else wstatus_to_string().  mem NULL: it had none. */
 const char *exit_to_string(int wstatus, const LaunchMemory *mem, char *buf, size_t size);
+
+/* Why a child that is not ready may crawl, into buf; returns buf: when
+ * it kept reaching its memory.max (mem->reclaims), "at its memory.max N
+ * MiB, reached K times since it started: the kernel takes its memory back
+ * as it runs, its code too, which it reads from disk again; raise <key>"
+ * (key: the setting that gave the limit), else "".  A limit below what
+ * the child holds that no reclaim takes back (no swap) kills it; one just
+ * above it keeps it crawling instead, busy and never ready, with nothing
+ * else to say why.  mem NULL: it has none. */
+const char *memory_pressure_to_string(const LaunchMemory *mem, const char *key, char *buf, size_t size);

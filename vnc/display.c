@@ -334,7 +334,8 @@ static int add_browser(const DisplayOptions *c, const char *display, ServiceDefs
                          .restart = c->browser_prestart ? RESTART_ALWAYS : RESTART_ON_FAILURE,
                          .quit_restarts = c->browser_prestart, .extra_gid = c->x_gid,
                          .max_procs = BROWSER_USER_TASKS_MAX,
-                         .memory_max_mb = c->browser_memory_max_mb, .oom_score_adj = BROWSER_OOM_SCORE_ADJ };
+                         .memory_max_mb = c->browser_memory_max_mb, .memory_max_key = "browser_memory_max_mb",
+                         .oom_score_adj = BROWSER_OOM_SCORE_ADJ };
 
         /* Ready once its first window is restored: Firefox records its
          * start-up milestones in the profile, and a URL handed to it before

@@ -513,6 +513,8 @@ int cgroup_oom_events(const Cgroup *cg, CgroupOom *ret) {
                 r = proc_keyed_value(text, "oom", &o.at_max);
         if (r >= 0)
                 r = proc_keyed_value(text, "oom_kill", &o.kills);
+        if (r >= 0)
+                r = proc_keyed_value(text, "max", &o.reclaims);
         if (r < 0)
                 return r;
         *ret = o;
@@ -539,6 +541,7 @@ void cgroup_memory_since(const Cgroup *cg, const CgroupMemory *m, LaunchMemory *
         if (m->max && cgroup_oom_events(cg, &o) >= 0) {
                 ret->oom_kills = o.kills - MIN(o.kills, m->base.kills);
                 ret->at_max = o.at_max - MIN(o.at_max, m->base.at_max);
+                ret->reclaims = o.reclaims - MIN(o.reclaims, m->base.reclaims);
         }
 }
 

@@ -99,11 +99,15 @@ int cgroup_set_memory_max(Cgroup *cg, uint64_t bytes);
 
 /* Its memory.events since it was made (or taken over: an earlier one's
  * too): the times it reached its memory.max and the OOM killer was
- * called for it ("oom"), and the processes the OOM killer killed in it,
- * for that or for the whole machine's memory ("oom_kill"). */
+ * called for it ("oom"), the processes the OOM killer killed in it, for
+ * that or for the whole machine's memory ("oom_kill"), and the times it
+ * reached its memory.max and the kernel reclaimed in it instead ("max":
+ * each charge over it; a program held just above what it cannot give
+ * back counts thousands a second, its code read back from disk). */
 typedef struct CgroupOom {
         uint64_t at_max;
         uint64_t kills;
+        uint64_t reclaims;
 } CgroupOom;
 
 /* 0, -ENOENT when not made or without the memory controller there,

@@ -107,6 +107,9 @@ typedef struct ServiceDef {
         uint32_t memory_max_mb; /* its cgroup's memory.max, MiB (no swap; memory.oom.group: the OOM
                                  * killer takes all of it, and it ends as a crash does), where the
                                  * memory controller is (SupervisorOptions.memory); 0: none */
+        const char *memory_max_key; /* the setting memory_max_mb comes from, named when a start keeps
+                                     * reaching it ("browser_memory_max_mb"): a string literal, not
+                                     * owned; NULL: the services_file's "memory_max_mb"; built in only */
         int oom_score_adj;     /* at least this (SpawnOptions.oom_score_adj), 0-1000; built in only */
         gid_t extra_gid;       /* with user: its one supplementary group, 0: none; built in only */
         char **quiet_output;   /* NULL-terminated line prefixes logged at debug, not info: what the

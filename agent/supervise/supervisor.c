@@ -97,7 +97,7 @@ typedef struct Service {
         unsigned ready_extensions;
         unsigned ready_doublings; /* learned for the service's lifetime: see READY_DOUBLINGS_MAX */
         char last_exit[96];
-        char last_error[256];
+        char last_error[512];    /* room for a probe's error and why the start crawled (memory) */
         char **extra_argv;
         sd_event_source *timer;
         SvOutput *output;
@@ -232,7 +232,7 @@ static void on_enter_failed(Service *s, bool retry) {
          * A missing binary is its own reason: no retries were made. */
         if (!s->not_found) {
                 snprintf(cause, sizeof cause, "%s", s->last_error);
-                snprintf(s->last_error, sizeof s->last_error, "%.200s%sgave up after %u starts in %u s", cause,
+                snprintf(s->last_error, sizeof s->last_error, "%.440s%sgave up after %u starts in %u s", cause,
                          cause[0] ? "; " : "", cfg(s)->restart_burst, cfg(s)->restart_window_s);
         }
         /* One line per failure, naming when it is tried again: the retry
@@ -269,6 +269,17 @@ static int service_cpu_usec(Service *s, uint64_t *ret) {
         return spawn_cpu_usec(s->pid, ret);
 }
 
+/* Why a start that is not ready may be busy for nothing: its cgroup
+ * kept reaching its memory.max (memory_pressure_to_string()), into buf;
+ * "" when not, or without a limit. */
+static const char *service_memory_pressure(Service *s, char *buf, size_t size) {
+        LaunchMemory mem;
+
+        cgroup_memory_since(s->cgroup, &s->memory, &mem);
+        return memory_pressure_to_string(&mem, s->def->memory_max_key ?: "its memory_max_mb in the services_file",
+                                         buf, size);
+}
+
 /* At the ready timeout: 1 if the child kept the CPU busy during the period
  * that just ended and may have more time, 0 if not.  Busy at its last
  * period, it doubles the periods of the service's later starts. */
@@ -291,10 +302,15 @@ static int ready_timeout_extend(Service *s) {
                 return 0;
         }
         s->ready_extensions++;
-        log_notice("Service %s: not ready after %llu ms but busy (%.0f ms CPU), waiting %u ms more (%u/%u).",
+        /* Once a period: a start crawling at its memory.max says so at
+         * each, not only at its end. */
+        char memory[256];
+        service_memory_pressure(s, memory, sizeof memory);
+        log_notice("Service %s: not ready after %llu ms but busy (%.0f ms CPU), waiting %u ms more (%u/%u)%s%s.",
                    s->def->name, (unsigned long long)ready_timeout_ms(s) * s->ready_extensions,
                    (double)used / USEC_PER_MSEC,
-                   ready_timeout_ms(s), s->ready_extensions, ready_extensions_max(s));
+                   ready_timeout_ms(s), s->ready_extensions, ready_extensions_max(s), memory[0] ? "; " : "",
+                   memory);
         return arm_timer(s, period) >= 0;
 }
 
@@ -425,16 +441,18 @@ static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
 
 static int on_timer(sd_event_source *src, uint64_t usec, void *userdata) {
         Service *s = userdata;
+        char memory[256];
 
         switch (s->state) {
         case SERVICE_STARTING:
                 if (ready_timeout_extend(s) > 0)
                         break;
-                snprintf(s->last_error, sizeof s->last_error, "not ready after %llu ms%s%s%s",
+                service_memory_pressure(s, memory, sizeof memory);
+                snprintf(s->last_error, sizeof s->last_error, "not ready after %llu ms%s%s%.120s%s%s",
                          (unsigned long long)ready_timeout_ms(s) * (s->ready_extensions + 1),
                          s->ready_extensions > 0 ? " (extended while busy)" : "",
                          s->probe && *probe_last_error(s->probe) ? ": " : "",
-                         s->probe ? probe_last_error(s->probe) : "");
+                         s->probe ? probe_last_error(s->probe) : "", memory[0] ? "; " : "", memory);
                 log_warning("Service %s: %s", s->def->name, s->last_error);
                 service_event(s, SV_EVENT_READY_TIMEOUT);
                 break;

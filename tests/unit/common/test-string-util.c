@@ -52,6 +52,33 @@ static void test_exit_to_string(void **state) {
                             "killed by the kernel: out of memory (the VM's)");
 }
 
+/* A start that keeps reaching its memory.max (memory.events' "max"
+ * since it started) is said to, naming the setting to raise; one that
+ * never did, or has no limit, gets nothing. */
+static void test_memory_pressure_to_string(void **state) {
+        char buf[256];
+
+        (void)state;
+        assert_string_equal(memory_pressure_to_string(NULL, "browser_memory_max_mb", buf, sizeof buf), "");
+        assert_string_equal(memory_pressure_to_string(&(LaunchMemory){ .max = 32u << 20 }, "browser_memory_max_mb",
+                                                      buf, sizeof buf), "");
+        /* Counted, but no limit now (lifted): nothing to raise. */
+        assert_string_equal(memory_pressure_to_string(&(LaunchMemory){ .reclaims = 5 }, "browser_memory_max_mb",
+                                                      buf, sizeof buf), "");
+        assert_string_equal(memory_pressure_to_string(&(LaunchMemory){ .max = 32u << 20, .reclaims = 48213 },
+                                                      "browser_memory_max_mb", buf, sizeof buf),
+                            "at its memory.max 32 MiB, reached 48213 times since it started: the kernel takes its "
+                            "memory back as it runs, its code too, which it reads from disk again; raise "
+                            "browser_memory_max_mb");
+        assert_string_equal(memory_pressure_to_string(&(LaunchMemory){ .max = 300u << 20, .reclaims = 1 },
+                                                      "memory_max_mb", buf, sizeof buf),
+                            "at its memory.max 300 MiB, reached 1 time since it started: the kernel takes its "
+                            "memory back as it runs, its code too, which it reads from disk again; raise "
+                            "memory_max_mb");
+        assert_string_equal(memory_pressure_to_string(&(LaunchMemory){ .max = 32u << 20, .reclaims = 2 }, "k", buf,
+                                                      16), "at its memory.m"); /* cut to the buffer */
+}
+
 static void test_startswith(void **state) {
         assert_string_equal(startswith("vmba.token=x", "vmba."), "token=x");
         assert_null(startswith("vmb", "vmba."));
@@ -128,6 +155,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_wstatus_to_string),
                 cmocka_unit_test(test_exit_to_string),
+                cmocka_unit_test(test_memory_pressure_to_string),
                 cmocka_unit_test(test_startswith),
                 cmocka_unit_test(test_unhexchar),
                 cmocka_unit_test(test_strv),

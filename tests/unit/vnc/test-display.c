@@ -144,6 +144,8 @@ static void check_firefox(const ServiceDef *s) {
         assert_string_equal(test_join(s->depends_on), "Xvfb browser-bus");
         /* Its user's tasks bounded (a page out of the sandbox forking). */
         assert_int_equal(s->max_procs, 2048);
+        /* A start that keeps reaching its memory.max names the key to raise. */
+        assert_string_equal(s->memory_max_key, "browser_memory_max_mb");
         assert_true(s->on_demand);
         /* Closed (exit 0), it stays down until the next URL. */
         assert_int_equal(s->restart, RESTART_ON_FAILURE);

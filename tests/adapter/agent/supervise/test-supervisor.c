@@ -9,7 +9,9 @@
  * fails in the child (a missing interpreter) retried as a failed spawn
  * and named in last_error, the ready
  * timeout extended only while a start is busy and then decided by the
- * restart policy as a failed start, restarts counting processes (not
+ * restart policy as a failed start, a ready timeout that says the start
+ * kept reaching its memory.max (plain files for its cgroup), restarts
+ * counting processes (not
  * starts that found no binary), a service's last lines
  * logged when it starts again at once or everything is freed, closes
  * (quit_restarts) at once while it is used and backed off when it quits
@@ -20,6 +22,7 @@
  * Over 800 lines: every case drives the same hand-made harness, and a
  * split would copy it or hand it out through a header. */
 #include <fcntl.h>
+#include <ftw.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -457,6 +460,63 @@ static void test_ready_timeout_restart_policy(void **state) {
         run_until(m, settled, &(size_t){ 1 }, "clean settled");
         assert_int_equal(status(m, 1).restarts, 1);
         harness_drop(m);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        return remove(path);
+}
+
+/* <in>/<file> holds text (written whole). */
+static void put_file(const char *in, const char *file, const char *text) {
+        char path[PATH_MAX];
+
+        snprintf(path, sizeof path, "%s/%s", in, file);
+        assert_int_equal(write_file_atomic(path, text, strlen(text), 0644), 0);
+}
+
+/* A start at its memory.max is not killed but crawls on, the kernel
+ * reclaiming in its cgroup (memory.events' "max" rising): its ready
+ * timeout's error says so, naming the setting that gave the limit.  The
+ * cgroup base is plain files in a directory, as the kernel's look (no
+ * cgroup2, no memory controller needed): the test counts what the kernel
+ * would, between the spawn and the loop's next turn, where the timer
+ * fires. */
+static void test_ready_timeout_at_memory_max(void **state) {
+        static const char *const sets[] = { "ready_timeout_ms", "200", NULL };
+        static const char json[] =
+                "[{\"name\": \"mem\", \"argv\": [\"sleep\", \"100\"], \"restart\": \"never\", \"memory_max_mb\": 32,"
+                "  \"probe\": {\"type\": \"tcp-banner\", \"port\": 1, \"expect\": \"RFB \"}}]";
+        static const char *const files[] = { "cgroup.procs", "cgroup.kill", "memory.max", "memory.swap.max",
+                                             "memory.oom.group" };
+        char base[] = "/tmp/test-supervisor-cg-XXXXXX", svc[PATH_MAX], *max = NULL;
+        Harness *m = harness_make(sets);
+
+        assert_non_null(mkdtemp(base));
+        snprintf(svc, sizeof svc, "%s/mem.service", base);
+        assert_int_equal(mkdir(svc, 0755), 0);
+        for (size_t i = 0; i < ELEMENTSOF(files); i++)
+                put_file(svc, files[i], "");
+        /* What an agent before counted there is not this start's. */
+        put_file(svc, "memory.events", "low 0\nhigh 0\nmax 7\noom 0\noom_kill 0\noom_group_kill 0\n");
+        m->o.cgroup_base = base;
+        m->o.memory = true;
+        assert_int_equal(harness_start(m, json), 0);
+        assert_int_equal(supervisor_start_all(m->supervisor), 0);
+        assert_true(status(m, 0).pid > 0);
+        snprintf(svc + strlen(svc), sizeof svc - strlen(svc), "/memory.max");
+        assert_int_equal(read_full_file(svc, 64, &max, NULL), 0);
+        assert_string_equal(max, "33554432");
+        free(max);
+        svc[strlen(svc) - strlen("/memory.max")] = '\0';
+        put_file(svc, "memory.events", "low 0\nhigh 0\nmax 48220\noom 0\noom_kill 0\noom_group_kill 0\n");
+        run_until(m, settled, &(size_t){ 0 }, "mem settled");
+        assert_int_equal(status(m, 0).state, SERVICE_INACTIVE);
+        assert_string_equal(status(m, 0).last_error,
+                            "not ready after 200 ms: Connection refused; at its memory.max 32 MiB, reached 48213 "
+                            "times since it started: the kernel takes its memory back as it runs, its code too, "
+                            "which it reads from disk again; raise its memory_max_mb in the services_file");
+        harness_drop(m);
+        assert_int_equal(nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
 }
 
 /* argv[n] of a running process, or "" (read from /proc/pid/cmdline). */
@@ -1409,6 +1469,7 @@ int main(void) {
                 cmocka_unit_test(test_ready_timeout_extended_while_busy),
                 cmocka_unit_test(test_ready_timeout_doubles_after_busy_start),
                 cmocka_unit_test(test_ready_timeout_restart_policy),
+                cmocka_unit_test(test_ready_timeout_at_memory_max),
                 cmocka_unit_test(test_restart_argv),
                 cmocka_unit_test(test_bad_services_file),
                 cmocka_unit_test(test_stale_lock),
