@@ -1,8 +1,9 @@
 """Running the agent as PID 1 in a test's namespaces: inside `unshare
 --pid --fork` (a fresh PID namespace, a private mount namespace), its
 files under a workdir in /var/tmp, never the machine's (hostname, resolv.conf,
-hosts, machine id).  For tests/netns/test_pid1*.py."""
+hosts, machine id, the root's mount).  For tests/netns/test_pid1*.py."""
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -10,9 +11,18 @@ import signal
 import tempfile
 
 from netns import DEADLINE_SCALE, read_line, wait_until
+from seccompwrap import refusing_superblock_remount
 from svagent import write_secret_files
 
 PORT = 18100
+# The init of a PID namespace shares this machine's root file system (a
+# mount namespace has its own mounts, not its own superblocks): a
+# read-only remount of "/" there, as a VM's init does at shutdown, would
+# be the machine's.  Every agent started here runs under a filter that
+# refuses one (a bind's `mount -o remount,bind,ro` stays allowed), with an
+# errno no kernel gives for it, so that an attempt shows in its log.
+NO_REMOUNT_ERRNO = errno.ENOTRECOVERABLE
+NO_REMOUNT = refusing_superblock_remount(NO_REMOUNT_ERRNO)
 
 
 @contextlib.contextmanager
@@ -58,7 +68,7 @@ def start_pid1(ns, agent_bin, workdir, services, *extra, cmdline="console=ttyS0 
     unshare = ["unshare", "--pid", "--fork", "--mount-proc" if mount_proc else "--mount", "--uts"]
     if prelude:
         unshare += ["sh", "-c", prelude + ' && exec "$0" "$@"']
-    argv = [*wrapper, *unshare, agent_bin, *first,
+    argv = [*NO_REMOUNT, *wrapper, *unshare, agent_bin, *first,
             "--services-file", services_file, "--http-port", str(PORT),
             "--set", f"cmdline_path={cmdline}", "--set", f"token_file={token_file}",
             "--set", f"desktop_secret_file={desktop_file}",
