@@ -5,10 +5,13 @@
  *   → not PID 1: leave the loop, exit 0
  *   → PID 1: kill(-1, SIGTERM) → every child reaped or a grace timer
  *     → kill(-1, SIGKILL) → every child reaped or a second timer
- *     → sync, reboot(RB_AUTOBOOT / RB_POWER_OFF) (or exit for
- *       shutdown_action=exit, which tests in a PID namespace use).
+ *     → sync, the root read-only (the machine's own init only: never
+ *       in a PID namespace, which shares the root), reboot(RB_AUTOBOOT /
+ *       RB_POWER_OFF) (or exit for shutdown_action=exit, which tests in a
+ *       PID namespace use).
  * kill(-1) is only ever sent as PID 1: in any other process it would hit
- * everything the user may signal.  POST /shutdown from a systemd service
+ * everything the user may signal; as a PID namespace's init the kernel
+ * confines it to that namespace.  POST /shutdown from a systemd service
  * asks systemd for the machine's shutdown instead (notify.c), and systemd
  * then stops us with SIGTERM. */
 #include <signal.h>

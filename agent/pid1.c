@@ -341,8 +341,29 @@ void pid1_machine_id_setup(const MachineIdRequest *req, const char *path, const 
                 log_info("Machine id from systemd.machine_id= %s %s.", pid1_machine_id_installed_to_string(r), path);
 }
 
+/* The root read-only, as systemd-shutdown leaves it: ext4 then writes
+ * back what its journal holds and clears needs_recovery (a clean image,
+ * what an offline reader such as debugfs, which replays no journal, needs
+ * to see the last writes).  A superblock remount, not a mount's flag
+ * (mount_setattr()): only that one makes the file system itself clean.
+ * EBUSY while a file on it is still open for writing (or deleted and
+ * still open): then the reboot goes on with it writable, as before. */
+static void remount_root_read_only(void) {
+        if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0)
+                log_error_errno(errno, "Failed to remount / read-only, going on with it writable (its journal is "
+                                       "replayed at the next mount): %m");
+        else
+                log_info("Remounted / read-only.");
+}
+
 int pid1_reboot(ShutdownAction action) {
         sync();
+        /* Never by getpid() alone: a PID namespace's init shares the root. */
+        if (nsfs_is_machine_init(getpid(), nsfs_inode("/proc/self/ns/pid")))
+                remount_root_read_only();
+        else
+                log_info("Not the machine's own init (PID 1 of a PID namespace): its file systems are left as they "
+                         "are.");
         if (reboot(action == SHUTDOWN_POWEROFF ? RB_POWER_OFF : RB_AUTOBOOT) < 0)
                 return negative_errno();
         return 0; /* not reached for a real PID 1 */

@@ -1,8 +1,9 @@
 /* What the agent does because it is PID 1 (init= in a microVM, or the
  * init of a PID namespace in tests): mount the API file systems that are
- * missing, log to the console, set PATH; and at the very end kill what is
- * left, sync and reboot or power off.  Reaping orphans is done by the
- * SIGCHLD handler for every mode (children.c). */
+ * missing, log to the console, set PATH; and at the very end (once
+ * manager.c killed what was left) sync, remount the root read-only and
+ * reboot or power off.  Reaping orphans is done by the SIGCHLD handler
+ * for every mode (children.c). */
 #pragma once
 
 #include "agent/config/config.h"
@@ -41,6 +42,10 @@ int pid1_machine_id_install(const char *path, const char *id, const char *runtim
 /* "already in", "written to", "bound over (read-only root)" for 0, 1, 2. */
 const char *pid1_machine_id_installed_to_string(int r);
 
-/* The last step: sync, then reboot(RB_AUTOBOOT) or reboot(RB_POWER_OFF).
- * Returns only when reboot() failed (-errno); the caller keeps serving. */
+/* The last step, once what was left is killed: sync; as the machine's own
+ * init (nsfs_is_machine_init(), never in a PID namespace a test or a
+ * container made) the root remounted read-only, a failure logged naming
+ * the mount and why, and not fatal; then reboot(RB_AUTOBOOT) or
+ * reboot(RB_POWER_OFF).  Returns only when reboot() failed (-errno); the
+ * caller keeps serving. */
 int pid1_reboot(ShutdownAction action);

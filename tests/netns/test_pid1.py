@@ -9,7 +9,9 @@ files therefore live under /var/tmp).
   (--no-reboot), the agent exits 0.
 - With the default shutdown_action=reboot, reboot(RB_AUTOBOOT) in a PID
   namespace makes the kernel kill the namespace's init with SIGHUP: that
-  is what the test sees instead of a machine reboot.
+  is what the test sees instead of a machine reboot.  Before it, the root
+  (this machine's) is not remounted read-only: only the machine's own
+  init does that (the vm tier's test_machine_id_from_boot_argument).
 - A bad config file does not stop PID 1: defaults, and /health says why.
 - As PID 1 it applies ip= at start (netinit=auto) and /health shows it.
 - It never exits on its arguments; without HTTP it keeps running; without
@@ -26,8 +28,8 @@ import sys
 import pytest
 
 from netns import DEADLINE_SCALE, Lan, Netns, read_line, wait_until
-from pid1run import (PORT, descendants, health, logs_on_term, pid1_workdir, process_table, restore_poke, service,
-                     start_pid1, stop_pid1, write)
+from pid1run import (NO_REMOUNT_ERRNO, PORT, descendants, health, logs_on_term, pid1_workdir, process_table,
+                     restore_poke, service, start_pid1, stop_pid1, write)
 from svagent import MMDS_SERVER
 
 
@@ -80,14 +82,28 @@ def test_orphans_reaped_and_reverse_stop(agent_bin, workdir):
             assert f.read().split() == ["c", "b", "a"]
 
 
+NOT_MACHINE_INIT = "Not the machine's own init (PID 1 of a PID namespace): its file systems are left as they are."
+
+
+def assert_root_left_alone(err):
+    """PID 1 of a PID namespace shares this machine's root: it says it
+    leaves it alone and tries no remount (start_pid1()'s filter would
+    refuse one, and the agent log the failure with its errno's text)."""
+    assert NOT_MACHINE_INIT in err, err[-3000:]
+    assert "remount / read-only" not in err and "Remounted /" not in err, err[-3000:]
+    assert os.strerror(NO_REMOUNT_ERRNO) not in err, err[-3000:]
+
+
 def test_reboot_in_pid_namespace(agent_bin, workdir):
     with Netns() as ns:
-        unshare, agent = start_pid1(ns, agent_bin, workdir, [])
+        unshare, agent = start_pid1(ns, agent_bin, workdir, [], stderr=subprocess.PIPE, text=True)
         wait_until(lambda: health(ns), 10, "/health")
         os.kill(agent, signal.SIGTERM)
         # reboot(RB_AUTOBOOT) from a PID namespace's init: the kernel kills
         # it with SIGHUP; unshare re-raises its child's death signal.
-        assert unshare.wait(timeout=30 * DEADLINE_SCALE) == -signal.SIGHUP
+        _, err = unshare.communicate(timeout=30 * DEADLINE_SCALE)
+        assert unshare.returncode == -signal.SIGHUP
+        assert_root_left_alone(err)
 
 
 def test_bad_config_falls_back(agent_bin, workdir):
@@ -195,7 +211,9 @@ def test_pid1_without_event_loop_reboots(agent_bin, workdir):
                                 find_agent=False, stderr=subprocess.PIPE, text=True)
         read_line(unshare.stderr, "Failed to watch signals")
         read_line(unshare.stderr, "Cannot run as PID 1; reboot.")
-        assert unshare.wait(timeout=30 * DEADLINE_SCALE) == -signal.SIGHUP
+        _, err = unshare.communicate(timeout=30 * DEADLINE_SCALE)
+        assert unshare.returncode == -signal.SIGHUP
+        assert_root_left_alone(err)
 
 
 def test_pid1_mounts_proc_hiding_other_users(agent_bin, workdir):
