@@ -406,14 +406,31 @@ static void adopt(Restore *x, const RestoreHandover *h) {
         x->generation = g;
 }
 
-static void decide(Restore *x, const RestoreHandover *h) {
+/* Whether path is, or leads through, a symlink another user owns, which
+ * pid1_machine_id_install() refuses to follow (-EPERM) on every try: the
+ * plan refuses the handover's machine id up front instead. */
+static bool link_foreign(const char *path) {
+        _cleanup_(freep) char *where = NULL;
+
+        return path_follow_links(path, 0, &where) == -EPERM;
+}
+
+/* What the agent holds now, and the plan for h against it. */
+static RestorePlan plan_of(const Restore *x, const RestoreHandover *h) {
+        const char *file = x->m->config.machine_id_file;
         RestoreIdentity id = {
                 .generation = x->generation, .answered = x->answered, .pending = x->pending, .done = x->done,
                 .token = x->pending ? x->before_token : host_secrets_token(x->m->secrets),
                 .desktop_secret = x->pending ? x->before_desktop : host_secrets_desktop(x->m->secrets),
-                .machine_id_ours = x->m->is_pid1 && !isempty(x->m->config.machine_id_file),
+                .machine_id_ours = x->m->is_pid1 && !isempty(file),
         };
-        RestorePlan p = restore_plan_decide(&id, h);
+
+        id.machine_id_link_foreign = h->machine_id && id.machine_id_ours && link_foreign(file);
+        return restore_plan_decide(&id, h);
+}
+
+static void decide(Restore *x, const RestoreHandover *h) {
+        RestorePlan p = plan_of(x, h);
         int r;
 
         x->answered = true;
@@ -433,10 +450,14 @@ static void decide(Restore *x, const RestoreHandover *h) {
         }
         restoring_begin(x, h->generation);
         if (restore_verdict_is_refusal(p.verdict)) {
-                /* Not only the secrets: a time or machine id may be at fault. */
-                log_error("Restore refused: %s (generation %s); control routes answer 503 until the host "
+                /* Not only the secrets: a time or machine id may be at
+                 * fault, and a link in the way is named. */
+                bool named = p.verdict == RESTORE_MACHINE_ID_FOREIGN_LINK;
+
+                log_error("Restore refused: %s (generation %s%s%s); control routes answer 503 until the host "
                           "corrects the handover and pokes again.", restore_verdict_to_string(p.verdict),
-                          h->generation);
+                          h->generation, named ? ", machine_id_file " : "",
+                          named ? x->m->config.machine_id_file : "");
                 return;
         }
         r = pending_begin(x, h->generation);

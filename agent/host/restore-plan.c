@@ -212,6 +212,8 @@ static RestoreVerdict verdict_of(const RestoreIdentity *now, const RestoreHandov
                 return RESTORE_MACHINE_ID_INVALID;
         if (h->machine_id && !now->machine_id_ours)
                 return RESTORE_MACHINE_ID_NOT_OURS;
+        if (h->machine_id && now->machine_id_link_foreign)
+                return RESTORE_MACHINE_ID_FOREIGN_LINK;
         return RESTORE_REDO;
 }
 
@@ -262,6 +264,9 @@ static const char *const restore_verdict_table[_RESTORE_VERDICT_MAX] = {
         [RESTORE_MACHINE_ID_NOT_OURS] = "the handover has a machine_id, and the agent sets the machine id only as "
                                         "PID 1 with a machine_id_file (under systemd, systemd and journald keep "
                                         "the boot's until a reboot: boot such clones instead)",
+        [RESTORE_MACHINE_ID_FOREIGN_LINK] = "the handover has a machine_id, and machine_id_file is, or leads "
+                                            "through, a symlink another user owns, which the agent does not "
+                                            "follow (root's only): remove the link or hand over no machine_id",
 };
 
 DEFINE_STRING_TABLE_LOOKUP_TO_STRING(restore_verdict, RestoreVerdict);

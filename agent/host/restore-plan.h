@@ -17,7 +17,8 @@
  *                 boot's systemd.machine_id= (common/machine-id.h); a
  *                 restore with a malformed one is refused, and so is one
  *                 with any where the agent does not set the machine id
- *                 (RestoreIdentity.machine_id_ours)
+ *                 (RestoreIdentity.machine_id_ours) or cannot
+ *                 (RestoreIdentity.machine_id_link_foreign)
  *
  * restore_plan_decide() compares it with what the agent has now and says
  * what to redo, or why it refuses.  An unchanged generation is not a
@@ -75,6 +76,10 @@ typedef struct RestoreIdentity {
          * journald keep the one they read at boot): a handover's is
          * refused there rather than half applied. */
         bool machine_id_ours;
+        /* machine_id_file is, or leads through, a symlink another user
+         * owns: the agent follows root's only (pid1_machine_id_install():
+         * -EPERM), so no retry would set the id until it is gone. */
+        bool machine_id_link_foreign;
 } RestoreIdentity;
 
 typedef enum RestoreVerdict {
@@ -90,6 +95,7 @@ typedef enum RestoreVerdict {
         RESTORE_TIME_INVALID,     /* refused: before RESTORE_TIME_MS_MIN or past RESTORE_TIME_MS_MAX */
         RESTORE_MACHINE_ID_INVALID, /* refused: not machine_id_parse()'s */
         RESTORE_MACHINE_ID_NOT_OURS, /* refused: a machine id where the agent does not set it */
+        RESTORE_MACHINE_ID_FOREIGN_LINK, /* refused: a machine id where another user's symlink is in the way */
         _RESTORE_VERDICT_MAX,
         _RESTORE_VERDICT_INVALID = -EINVAL,
 } RestoreVerdict;

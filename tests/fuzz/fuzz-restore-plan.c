@@ -50,6 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 { NULL, "t1", "desktop-secret-one", .answered = true },
                 { "g1", "t1", "desktop-secret-one", .pending = "2", .done = RESTORE_STEP_NETWORK | RESTORE_STEP_CLOCK },
                 { "g1", "t1", "desktop-secret-one", .machine_id_ours = true },
+                { "g1", "t1", "desktop-secret-one", .machine_id_ours = true, .machine_id_link_foreign = true },
         };
         RestoreHandover h = {};
         char *text = fuzz_text(data, size);
@@ -79,6 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         CHECK(!(p.steps & RESTORE_STEP_MACHINE_ID) == !p.machine_id[0]);
                         CHECK(!(p.steps & RESTORE_STEP_MACHINE_ID) || (ids[i].machine_id_ours && h.machine_id &&
                                                                         machine_id_form(p.machine_id)));
+                        CHECK(!(p.steps & RESTORE_STEP_MACHINE_ID) || !ids[i].machine_id_link_foreign);
                 }
                 restore_handover_done(&h);
         }

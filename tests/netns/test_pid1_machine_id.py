@@ -9,7 +9,8 @@ at a restore:
 - A restore's handover's machine id replaces the agent's bind: one of its
   own is left, over a foreign bind that was there before it (untouched),
   and a reader finds the id before or the new one, never another; where
-  the agent's bind cannot be unmounted, the new one goes over it.
+  the agent's bind cannot be unmounted, the new one goes over it.  One
+  whose machine_id_file is another user's symlink is refused up front.
 """
 import contextlib
 import errno
@@ -379,6 +380,32 @@ def test_restore_writes_where_a_symlink_leads(agent_bin, workdir):
     assert os.readlink(link) == os.path.join(etc, "machine-id")
     with open(link) as f:
         assert f.read() == clone + "\n"
+
+
+def test_restore_refuses_a_machine_id_through_another_users_symlink(agent_bin, workdir):
+    """machine_id_file a symlink another user owns (the agent follows
+    root's only): a handover's machine id is refused up front, naming the
+    file, rather than tried and failed (EPERM) at every retry; the host's
+    handover without one is then done, and the image's id and the link
+    stay."""
+    etc, dbus = os.path.join(workdir, "etc"), os.path.join(workdir, "dbus")
+    link = os.path.join(dbus, "machine-id")
+    os.mkdir(dbus)
+    os.symlink(os.path.join(etc, "machine-id"), link)
+    os.lchown(link, 65534, 65534)
+    (g2, done), = clone_handovers(CLONE_IDS[:1])
+    refused = (f"Restore refused: the handover has a machine_id, and machine_id_file is, or leads through, a "
+               f"symlink another user owns, which the agent does not follow (root's only): remove the link or "
+               f"hand over no machine_id (generation g2, machine_id_file {link}); control routes answer 503")
+    seen, log = restore_run(agent_bin, workdir, [(g2, "Restore refused"),
+                                                 ({k: v for k, v in g2.items() if k != "machine_id"}, done)],
+                            sets=(f"machine_id_file={link}",))
+    assert refused in log, log
+    assert "Restore incomplete" not in log and "Restore: failed" not in log, log
+    assert seen == IMAGE_ID + "\n"
+    assert os.readlink(link) == os.path.join(etc, "machine-id")
+    with open(os.path.join(etc, "machine-id")) as f:
+        assert f.read() == IMAGE_ID + "\n"
 
 
 # move_mount() (429) refusing MOVE_MOUNT_BENEATH (0x200 in its flags) with
