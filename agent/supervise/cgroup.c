@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/inotify.h>
 #include <sys/statfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -519,6 +520,19 @@ int cgroup_oom_events(const Cgroup *cg, CgroupOom *ret) {
                 return r;
         *ret = o;
         return 0;
+}
+
+int cgroup_memory_events_watch(const Cgroup *cg, sd_event *e, sd_event_inotify_handler_t cb, void *userdata,
+                               sd_event_source **ret) {
+        char path[PATH_MAX];
+        int r;
+
+        if (!cg || !cg->made)
+                return -ENOENT;
+        r = cg_path(path, sizeof path, cg->path, "memory.events");
+        if (r < 0)
+                return r;
+        return sd_event_add_inotify(e, ret, path, IN_MODIFY, cb, userdata);
 }
 
 int cgroup_memory_limit(Cgroup *cg, uint64_t bytes, CgroupMemory *ret) {

@@ -114,6 +114,13 @@ typedef struct CgroupOom {
  * -errno. */
 int cgroup_oom_events(const Cgroup *cg, CgroupOom *ret);
 
+/* Watches its memory.events on e (inotify, IN_MODIFY: the kernel signals
+ * a change of it so, at most one per 10 ms, and a plain file written in
+ * place does too), cb called for each change; *ret owned by the caller.
+ * -ENOENT when not made, -errno. */
+int cgroup_memory_events_watch(const Cgroup *cg, sd_event *e, sd_event_inotify_handler_t cb, void *userdata,
+                               sd_event_source **ret);
+
 /* A cgroup's memory.max (bytes, 0: none) and its OOM events when that
  * was set: what its child's are counted from. */
 typedef struct CgroupMemory {

@@ -3,7 +3,10 @@
  * (exits, reaped by the owner of SIGCHLD), readiness probes (probe.c),
  * and one timer per service whose meaning is the state's (ready timeout
  * in STARTING, stop timeout in STOPPING, restart delay in BACKOFF,
- * recovery delay in FAILED when the machine asked for a retry).  Effects:
+ * recovery delay in FAILED when the machine asked for a retry, in READY
+ * the next read of its memory.events while it keeps reaching its
+ * memory.max: sv-memory.h; between runs of those that file is watched
+ * with inotify).  Effects:
  * spawn (spawn.c) into a new process group (and a cgroup of its own when
  * the agent has cgroups: cgroup.h), signal the group, kill the cgroup once
  * the main process exited, arm timers, tell dependents.  Services are kept in dependency order, so "reverse
@@ -36,6 +39,7 @@
 #include "strv.h"
 #include "supervisor.h"
 #include "sv-fsm.h"
+#include "sv-memory.h"
 #include "sv-output.h"
 #include "sv-prepare.h"
 
@@ -104,6 +108,8 @@ typedef struct Service {
         Probe *probe;
         Cgroup *cgroup;          /* NULL: no cgroups (SupervisorOptions.cgroup_base) */
         CgroupMemory memory;     /* the current start's memory.max (.max 0: none) */
+        sd_event_source *memory_watch; /* READY with a memory.max, not rising: its memory.events */
+        SvMemoryWatch memory_run; /* READY with a memory.max: its reaching it (sv-memory.h) */
         unsigned spawns_uncounted; /* processes spawned without a cgroup of their own: CPU time unknown */
 } Service;
 
@@ -269,6 +275,11 @@ static int service_cpu_usec(Service *s, uint64_t *ret) {
         return spawn_cpu_usec(s->pid, ret);
 }
 
+/* The setting its memory.max comes from, to raise. */
+static const char *memory_max_key(Service *s) {
+        return s->def->memory_max_key ?: "its memory_max_mb in the services_file";
+}
+
 /* Why a start that is not ready may be busy for nothing: its cgroup
  * kept reaching its memory.max (memory_pressure_to_string()), into buf;
  * "" when not, or without a limit. */
@@ -276,8 +287,7 @@ static const char *service_memory_pressure(Service *s, char *buf, size_t size) {
         LaunchMemory mem;
 
         cgroup_memory_since(s->cgroup, &s->memory, &mem);
-        return memory_pressure_to_string(&mem, s->def->memory_max_key ?: "its memory_max_mb in the services_file",
-                                         buf, size);
+        return memory_pressure_to_string(&mem, memory_max_key(s), buf, size);
 }
 
 /* At the ready timeout: 1 if the child kept the CPU busy during the period
@@ -314,6 +324,74 @@ static int ready_timeout_extend(Service *s) {
         return arm_timer(s, period) >= 0;
 }
 
+static int on_memory_events(sd_event_source *src, const struct inotify_event *ev, void *userdata);
+
+static void memory_watch_stop(Service *s) {
+        s->memory_watch = sd_event_source_disable_unref(s->memory_watch);
+}
+
+static usec_t memory_period(Service *s) {
+        return cfg(s)->memory_period_ms ? (usec_t)cfg(s)->memory_period_ms * USEC_PER_MSEC : SV_MEMORY_PERIOD_USEC;
+}
+
+/* Its memory.events' "max" counter, the file watched first (a change
+ * after the read is not missed): 0, or -errno with the watch stopped. */
+static int memory_watch_counter(Service *s, uint64_t *ret) {
+        CgroupOom o;
+        int r = 0;
+
+        if (!s->memory_watch)
+                r = cgroup_memory_events_watch(s->cgroup, s->sv->o.event, on_memory_events, s, &s->memory_watch);
+        if (r >= 0)
+                r = cgroup_oom_events(s->cgroup, &o);
+        if (r < 0) {
+                memory_watch_stop(s);
+                return log_warning_errno(r, "Service %s: its memory.events cannot be watched, a memory.max it "
+                                         "keeps reaching will not be said: %m", s->def->name);
+        }
+        *ret = o.reclaims;
+        return 0;
+}
+
+/* READY: its memory.events changed, or its timer (the next read) is due.
+ * A line when it keeps reaching its memory.max; while it does, read again
+ * on the timer, not at each change (up to 100 a second). */
+static void memory_watch_read(Service *s) {
+        SvMemoryLine l;
+        uint64_t reclaims;
+        char line[384];
+        usec_t next;
+
+        if (memory_watch_counter(s, &reclaims) < 0)
+                return;
+        next = sv_memory_next(&s->memory_run, reclaims, now(CLOCK_MONOTONIC), memory_period(s),
+                              SV_MEMORY_INTERVAL_USEC, &l);
+        if (l.reclaims > 0)
+                log_notice("%s", sv_memory_line_to_string(s->def->name, s->memory.max, &l, memory_max_key(s), line,
+                                                          sizeof line));
+        if (next == 0)
+                return;
+        memory_watch_stop(s);
+        log_debug("Service %s: reached its memory.max, reading memory.events again in %llu ms.", s->def->name,
+                  (unsigned long long)(next / USEC_PER_MSEC));
+        (void)arm_timer(s, next);
+}
+
+static int on_memory_events(sd_event_source *src, const struct inotify_event *ev, void *userdata) {
+        memory_watch_read(userdata);
+        return 0;
+}
+
+/* Entering READY: where it has a memory.max, its reaching it is watched
+ * from now on (what it counted before is not rising). */
+static void memory_watch_start(Service *s) {
+        uint64_t reclaims;
+
+        if (!s->cgroup || s->memory.max == 0 || memory_watch_counter(s, &reclaims) < 0)
+                return;
+        s->memory_run = sv_memory_watch_init(reclaims);
+}
+
 /* actions: the transition's (SvAction bits), for what entering new depends on. */
 static void service_set_state(Service *s, ServiceState new, unsigned actions) {
         ServiceState old = s->state;
@@ -322,6 +400,8 @@ static void service_set_state(Service *s, ServiceState new, unsigned actions) {
         (void)sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
         if (old == SERVICE_STARTING)
                 s->probe = probe_free(s->probe);
+        if (old == SERVICE_READY)
+                memory_watch_stop(s);
         s->state = new;
         log_debug("Service %s: %s → %s", s->def->name, service_state_to_string(old),
                   service_state_to_string(new));
@@ -339,6 +419,7 @@ static void service_set_state(Service *s, ServiceState new, unsigned actions) {
                 break;
         case SERVICE_READY:
                 on_enter_ready(s);
+                memory_watch_start(s);
                 break;
         case SERVICE_BACKOFF:
                 on_enter_backoff(s);
@@ -465,6 +546,9 @@ static int on_timer(sd_event_source *src, uint64_t usec, void *userdata) {
                 break;
         case SERVICE_FAILED:
                 service_event(s, SV_EVENT_RETRY);
+                break;
+        case SERVICE_READY:
+                memory_watch_read(s);
                 break;
         default:
                 break;
@@ -1131,6 +1215,7 @@ Supervisor *supervisor_free(Supervisor *sv) {
                         service_kill(s, SIGKILL);
                         children_unwatch(sv->o.children, s->pid);
                 }
+                sd_event_source_disable_unref(s->memory_watch);
                 cgroup_free(s->cgroup);
                 probe_free(s->probe);
                 sv_output_free(s->output);

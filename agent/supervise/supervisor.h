@@ -42,6 +42,9 @@ typedef struct SupervisorOptions {
                                        * NULL: its process group is all that is killed */
         bool memory;                  /* the memory controller is enabled below cgroup_base: services'
                                        * memory_max_mb apply (else they are ignored) */
+        uint32_t memory_period_ms;    /* a READY service that reaches its memory.max is read again this
+                                       * much later, and said to crawl when it reached it again by then
+                                       * (sv-memory.h); 0: SV_MEMORY_PERIOD_USEC */
 } SupervisorOptions;
 
 typedef struct SupervisorHooks {

@@ -10,7 +10,8 @@
  * and named in last_error, the ready
  * timeout extended only while a start is busy and then decided by the
  * restart policy as a failed start, a ready timeout that says the start
- * kept reaching its memory.max (plain files for its cgroup), restarts
+ * kept reaching its memory.max (plain files for its cgroup), and a READY
+ * service's line when it keeps reaching it, restarts
  * counting processes (not
  * starts that found no binary), a service's last lines
  * logged when it starts again at once or everything is freed, closes
@@ -37,6 +38,7 @@
 #include "agent/supervise/children.h"
 #include "agent/supervise/supervisor.h"
 #include "fileio.h"
+#include "log.h"
 #include "macro.h"
 #include "socket-util.h"
 #include "tests/unit/test-util.h"
@@ -80,6 +82,8 @@ static void harness_set(Harness *h, const char *key, const char *value) {
                 h->o.backoff_initial_ms = h->o.backoff_max_ms = v;
         else if (streq(key, "failed_retry_s"))
                 h->o.failed_retry_s = v;
+        else if (streq(key, "memory_period_ms"))
+                h->o.memory_period_ms = v;
         else
                 fail_msg("unknown option %s", key);
 }
@@ -838,6 +842,79 @@ static void test_last_words_logged(void **state) {
         unlink(logpath);
 }
 
+/* <in>/<file> holds text, written in place (truncated, then written):
+ * a change inotify tells of, as the kernel's of memory.events. */
+static void put_file_in_place(const char *in, const char *file, const char *text) {
+        char path[PATH_MAX];
+        int fd;
+
+        snprintf(path, sizeof path, "%s/%s", in, file);
+        fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+        assert_int_equal(close(fd), 0);
+}
+
+/* A service READY at its memory.max, not killed but crawling on as the
+ * kernel reclaims in its cgroup (memory.events' "max" rising): one
+ * rise begins a run, and when it rose again by the next read (a period
+ * later: memory_period_ms) the log says so, how often since the run
+ * began, and the setting to raise.  The cgroup base is plain files, as
+ * in test_ready_timeout_at_memory_max; the second rise is written once
+ * the first was read (the debug line), before the loop runs again: the
+ * timer that reads it cannot fire before it, however slow the machine. */
+static void test_ready_at_memory_max(void **state) {
+        static const char *const sets[] = { "memory_period_ms", "50", NULL };
+        static const char json[] =
+                "[{\"name\": \"mem\", \"argv\": [\"sleep\", \"100\"], \"memory_max_mb\": 32}]";
+        static const char *const files[] = { "cgroup.procs", "cgroup.kill", "memory.max", "memory.swap.max",
+                                             "memory.oom.group" };
+        static const char events[] = "low 0\nhigh 0\nmax %d\noom 0\noom_kill 0\noom_group_kill 0\n";
+        char base[] = "/tmp/test-supervisor-cg-XXXXXX", svc[PATH_MAX], logpath[128], text[128];
+        int saved, level = log_get_max_level();
+        Harness *m = harness_make(sets);
+
+        assert_non_null(mkdtemp(base));
+        snprintf(svc, sizeof svc, "%s/mem.service", base);
+        assert_int_equal(mkdir(svc, 0755), 0);
+        for (size_t i = 0; i < ELEMENTSOF(files); i++)
+                put_file(svc, files[i], "");
+        snprintf(text, sizeof text, events, 7);
+        put_file(svc, "memory.events", text);
+        snprintf(logpath, sizeof logpath, "%s/stderr", dir);
+        fflush(stderr);
+        saved = dup(2);
+        assert_true(freopen(logpath, "w", stderr) != NULL);
+        log_set_max_level(LOG_DEBUG);
+        m->o.cgroup_base = base;
+        m->o.memory = true;
+        assert_int_equal(harness_start(m, json), 0);
+        assert_int_equal(supervisor_start_all(m->supervisor), 0);
+        assert_int_equal(status(m, 0).state, SERVICE_READY);
+
+        snprintf(text, sizeof text, events, 107);
+        put_file_in_place(svc, "memory.events", text);
+        run_until(m, file_has,
+                  (const char *const[]){ logpath, "Service mem: reached its memory.max, reading memory.events again "
+                                                  "in 50 ms." }, "the first rise read");
+        snprintf(text, sizeof text, events, 48220);
+        put_file_in_place(svc, "memory.events", text);
+        run_until(m, file_has,
+                  (const char *const[]){ logpath, "Service mem is at its memory.max 32 MiB: the kernel reclaimed its "
+                                                  "memory 48213 times in the last " }, "the line");
+        assert_true(file_has(m, (const char *const[]){ logpath, " s, its code too, which it reads from disk again as "
+                                                               "it runs; raise its memory_max_mb in the "
+                                                               "services_file.\n" }));
+        assert_int_equal(status(m, 0).state, SERVICE_READY);
+        harness_drop(m);
+        log_set_max_level(level);
+        fflush(stderr);
+        dup2(saved, 2);
+        close(saved);
+        unlink(logpath);
+        assert_int_equal(nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
 static bool restarts_reached(Harness *m, const void *arg) {
         const struct { size_t i; unsigned n; } *a = arg;
         return status(m, a->i).restarts >= a->n;
@@ -1470,6 +1547,7 @@ int main(void) {
                 cmocka_unit_test(test_ready_timeout_doubles_after_busy_start),
                 cmocka_unit_test(test_ready_timeout_restart_policy),
                 cmocka_unit_test(test_ready_timeout_at_memory_max),
+                cmocka_unit_test(test_ready_at_memory_max),
                 cmocka_unit_test(test_restart_argv),
                 cmocka_unit_test(test_bad_services_file),
                 cmocka_unit_test(test_stale_lock),
