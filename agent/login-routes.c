@@ -82,6 +82,7 @@ static HttpRequest *pending_take(Pending *p) {
  * output so far (timed out), or as ended. */
 static void answer_pending(LoginRoutes *lr, Pending *p, LoginSession *s, bool timed_out) {
         _cleanup_(erase_and_freep) char *out = NULL; /* redacted, still wiped like the transcript */
+        char note[LOGIN_MEMORY_NOTE_MAX] = "";
         HttpRequest *req;
         json_t *j;
 
@@ -91,7 +92,10 @@ static void answer_pending(LoginRoutes *lr, Pending *p, LoginSession *s, bool ti
                 j = login_json_started_url(s->id, s->oauth_url);
         else {
                 out = s->runner ? cli_runner_output(s->runner) : NULL;
-                j = timed_out ? login_json_started_output(s->id, out ?: "", lr->o.url_wait_s)
+                /* A CLI crawling at its memory.max prints no URL in time. */
+                if (timed_out && *login_session_memory_note(s, note, sizeof note))
+                        log_notice("Login %s: no OAuth URL within %u s; %s", s->id, lr->o.url_wait_s, note);
+                j = timed_out ? login_json_started_output(s->id, out ?: "", lr->o.url_wait_s, note)
                               : login_json_started_ended(s->id, out ?: "");
         }
         if (j) {

@@ -44,6 +44,9 @@ struct CliRunner {
         const ProviderDef *provider;
         char *login_id;     /* owned: the runner may outlive its login's session */
         CliCpuTotals *cpu_totals;
+        const char *memory_max_key; /* borrowed (CliRunnerOptions) */
+        LaunchMemory memory;  /* its cgroup's, read at its exit (memory_read) */
+        bool memory_read;
         CliRunnerCallbacks cb;
         void *userdata;
         pid_t pid;          /* 0 once exited */
@@ -313,20 +316,21 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
  * added to the totals; unknown without that cgroup, never 0.  The line
  * starts as the login's other lines do ("Login <id>: "), so a grep for
  * the login's id finds it. */
-static void cpu_account(CliRunner *r, pid_t pid, const char *how) {
+static void cpu_account(CliRunner *r, pid_t pid, const char *how, const char *note) {
+        const char *sep = note[0] ? "; " : "";
         uint64_t usec;
         int k;
 
         k = launcher_cpu_usec(r->launcher, pid, &usec);
         if (k >= 0)
-                log_info("Login %s: Provider CLI %s (pid %d) %s, CPU %llu ms.", r->login_id, r->provider->id,
-                         (int)pid, how, (unsigned long long)(usec / USEC_PER_MSEC));
+                log_info("Login %s: Provider CLI %s (pid %d) %s, CPU %llu ms%s%s.", r->login_id, r->provider->id,
+                         (int)pid, how, (unsigned long long)(usec / USEC_PER_MSEC), sep, note);
         else if (k == -ENOENT || k == -EOPNOTSUPP)
-                log_info("Login %s: Provider CLI %s (pid %d) %s, CPU unknown (no cgroup of its own).", r->login_id,
-                         r->provider->id, (int)pid, how);
+                log_info("Login %s: Provider CLI %s (pid %d) %s, CPU unknown (no cgroup of its own)%s%s.", r->login_id,
+                         r->provider->id, (int)pid, how, sep, note);
         else
-                log_info_errno(k, "Login %s: Provider CLI %s (pid %d) %s, CPU unknown (its cgroup's cpu.stat: %m).",
-                               r->login_id, r->provider->id, (int)pid, how);
+                log_info_errno(k, "Login %s: Provider CLI %s (pid %d) %s, CPU unknown (its cgroup's cpu.stat: %m)%s%s.",
+                               r->login_id, r->provider->id, (int)pid, how, sep, note);
         if (!r->cpu_totals)
                 return;
         if (k >= 0)
@@ -335,20 +339,52 @@ static void cpu_account(CliRunner *r, pid_t pid, const char *how) {
                 r->cpu_totals->unknown++;
 }
 
-/* How the CLI of pid ended, in words, into buf (exit_to_string()): its
- * cgroup's OOM kills name the kernel. */
-static const char *exit_how(CliRunner *r, pid_t pid, int wstatus, char *buf, size_t size) {
-        LaunchMemory mem;
+/* The memory.max note of mem (memory_pressure_to_string()), into buf:
+ * "" without reclaims, or when the OOM killer killed in its cgroup (its
+ * exit says that). */
+static const char *memory_note(CliRunner *r, const LaunchMemory *mem, char *buf, size_t size) {
+        if (mem->oom_kills > 0) {
+                if (size > 0)
+                        buf[0] = '\0';
+                return buf;
+        }
+        return memory_pressure_to_string(mem, r->memory_max_key ?: "its memory.max", buf, size);
+}
 
-        return exit_to_string(wstatus, launcher_memory(r->launcher, pid, &mem) >= 0 ? &mem : NULL, buf, size);
+const char *cli_runner_memory_note(CliRunner *r, char *buf, size_t size) {
+        LaunchMemory mem = {};
+
+        if (size > 0)
+                buf[0] = '\0';
+        if (!r || r->freed)
+                return buf;
+        if (r->pid > 0 && launcher_memory(r->launcher, r->pid, &mem) < 0)
+                return buf;
+        return memory_note(r, r->pid > 0 ? &mem : &r->memory, buf, size);
+}
+
+/* How the CLI of pid ended, in words, into buf (exit_to_string()): its
+ * cgroup's OOM kills name the kernel.  Its memory (memory_read) is kept
+ * for cli_runner_memory_note(): the cgroup goes now. */
+static const char *exit_how(CliRunner *r, pid_t pid, int wstatus, char *buf, size_t size) {
+        r->memory_read = launcher_memory(r->launcher, pid, &r->memory) >= 0;
+        if (!r->memory_read)
+                r->memory = (LaunchMemory){};
+        return exit_to_string(wstatus, r->memory_read ? &r->memory : NULL, buf, size);
 }
 
 static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
         CliRunner *r = userdata;
-        char how[96];
+        char how[96 + CLI_MEMORY_NOTE_MAX], note[CLI_MEMORY_NOTE_MAX];
+        size_t n;
 
         exit_how(r, pid, wstatus, how, sizeof how);
-        cpu_account(r, pid, how);
+        memory_note(r, &r->memory, note, sizeof note);
+        cpu_account(r, pid, how, note);
+        /* The owner hears of the note with the exit, as of an OOM kill. */
+        n = strlen(how);
+        if (note[0])
+                snprintf(how + n, sizeof how - n, "; %s", note);
         /* Helpers it left in its group would go on writing into the HOME
          * that is removed once the login ends.  The group id cannot name
          * another group yet: it stays taken while any member lives, and
@@ -427,7 +463,8 @@ int cli_runner_start(sd_event *e, const Launcher *launcher, const CliRunnerOptio
         if (!r)
                 return -ENOMEM;
         *r = (CliRunner) { .event = e, .launcher = launcher, .provider = o->provider, .cpu_totals = o->cpu_totals,
-                           .cb = *cb, .userdata = userdata, .master = -EBADF };
+                           .memory_max_key = o->memory_max_key, .cb = *cb, .userdata = userdata,
+                           .master = -EBADF };
         r->login_id = strdup(o->login_id);
         if (!r->login_id)
                 return -ENOMEM;
@@ -494,7 +531,9 @@ CliRunner *cli_runner_free(CliRunner *r) {
         if (r->pid > 0) {
                 /* Nobody will wait for the grace period: kill now, the reaper
                  * collects it without us. */
-                cpu_account(r, r->pid, "killed");
+                char note[CLI_MEMORY_NOTE_MAX];
+
+                cpu_account(r, r->pid, "killed", cli_runner_memory_note(r, note, sizeof note));
                 launcher_kill_forget(r->launcher, r->pid);
         }
         sd_event_source_disable_unref(r->io);

@@ -49,7 +49,9 @@ typedef struct CliRunnerCallbacks {
         /* Last thing the runner does for this exit; how says it in words:
          * "exited 1", "killed by SIGKILL", or, when the kernel's OOM killer
          * killed in its cgroup, "killed by the kernel: out of memory
-         * (memory.max 1024 MiB)" (at its limit) or "... (the VM's)". */
+         * (memory.max 1024 MiB)" (at its limit) or "... (the VM's)"; when
+         * it kept reaching its memory.max without that, then "; " and
+         * cli_runner_memory_note()'s note. */
         void (*on_exit)(CliRunner *r, int wstatus, const char *how, void *userdata);
 } CliRunnerCallbacks;
 
@@ -83,6 +85,9 @@ typedef struct CliRunnerOptions {
          * /proc; a CLI forking without end would outrun them. */
         uint32_t max_procs;
         uint64_t memory_max;          /* SpawnOptions.memory_max of its cgroup, bytes; 0: none */
+        const char *memory_max_key;   /* the setting memory_max comes from, named when the CLI kept
+                                       * reaching it (cli_runner_memory_note()); borrowed, must
+                                       * outlive the runner; NULL: "its memory.max" */
         uint64_t ambient_caps;        /* capabilities it keeps (SpawnOptions.ambient_caps), 0: none */
         const char *display;          /* DISPLAY, may be NULL */
         const char *path;             /* PATH for lookup and the CLI */
@@ -121,6 +126,15 @@ void cli_runner_stop_after(CliRunner *r, usec_t delay);
  * and the agent has not read yet is taken first (no callback is made
  * from here): a failure it shows predates the sign-in.  NULL-safe. */
 void cli_runner_url_known(CliRunner *r);
+/* Why the CLI may have crawled rather than failed: its cgroup kept
+ * reaching its memory.max since it started, the kernel reclaiming in it
+ * ("at its memory.max 64 MiB, reached K times since it started: ...;
+ * raise login_memory_max_mb": memory_pressure_to_string(), naming
+ * memory_max_key), into buf; returns buf.  Read now while it runs, else
+ * as read at its exit.  "" when it did not, has no memory.max, or the OOM
+ * killer killed in its cgroup (its exit says so).  NULL-safe. */
+#define CLI_MEMORY_NOTE_MAX 320
+const char *cli_runner_memory_note(CliRunner *r, char *buf, size_t size);
 /* Redacted transcript so far; owned by the caller. */
 char *cli_runner_output(CliRunner *r);
 pid_t cli_runner_pid(CliRunner *r);

@@ -262,10 +262,12 @@ static json_t *started_output(const char *session_id, const char *cli_output, co
                          session_id, "cliOutput", cli_output ?: "");
 }
 
-json_t *login_json_started_output(const char *session_id, const char *cli_output, unsigned waited_s) {
-        char msg[128];
+json_t *login_json_started_output(const char *session_id, const char *cli_output, unsigned waited_s,
+                                  const char *note) {
+        char msg[512];
 
-        snprintf(msg, sizeof msg, "CLI started; no OAuth URL within %u s", waited_s);
+        snprintf(msg, sizeof msg, "CLI started; no OAuth URL within %u s%s%.400s", waited_s,
+                 !isempty(note) ? "; " : "", note ?: "");
         return started_output(session_id, cli_output, msg);
 }
 

@@ -69,7 +69,10 @@ json_t *login_query_to_json(const char *query);
 
 /* POST /auth/{provider} */
 json_t *login_json_started_url(const char *session_id, const char *oauth_url);
-json_t *login_json_started_output(const char *session_id, const char *cli_output, unsigned waited_s);
+/* No URL within waited_s: the output so far; note (NULL or "": none)
+ * follows the message after "; " (login_session_memory_note()). */
+json_t *login_json_started_output(const char *session_id, const char *cli_output, unsigned waited_s,
+                                  const char *note);
 /* The same shape when the session ended (the CLI exited) before any URL:
  * the host then reads the reason from /credentials/status. */
 json_t *login_json_started_ended(const char *session_id, const char *cli_output);

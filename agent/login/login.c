@@ -471,11 +471,28 @@ const CliCpuTotals *login_manager_cli_cpu(LoginManager *lm) {
         return &lm->cli_cpu;
 }
 
+const char *login_session_memory_note(LoginSession *s, char *buf, size_t size) {
+        char note[CLI_MEMORY_NOTE_MAX];
+
+        if (*cli_runner_memory_note(s->runner, note, sizeof note))
+                snprintf(buf, size, "CLI %s %s", s->provider, note);
+        else if (size > 0)
+                buf[0] = '\0';
+        return buf;
+}
+
 static int on_expire(sd_event_source *es, uint64_t usec, void *userdata) {
         LoginSession *s = userdata;
+        const char *reason = s->error ?: "Session expired";
+        char note[LOGIN_MEMORY_NOTE_MAX];
+        _cleanup_(freep) char *msg = NULL;
 
-        log_info("Login session %s expired.", s->id);
-        login_session_fail(s, SESSION_EVENT_EXPIRE, s->error ?: "Session expired");
+        login_session_memory_note(s, note, sizeof note);
+        /* The note alone: an earlier error may quote the CLI. */
+        log_info("Login session %s expired%s%s.", s->id, note[0] ? "; " : "", note);
+        if (note[0] && asprintf(&msg, "%s; %s", reason, note) < 0)
+                msg = NULL;
+        login_session_fail(s, SESSION_EVENT_EXPIRE, msg ?: reason);
         return 0;
 }
 
@@ -764,21 +781,24 @@ static void on_cli_failure(CliRunner *r, const char *line, void *userdata) {
         LoginSession *s = userdata;
         _cleanup_(erase_and_freep) char *redacted = redact_secrets(line);
         _cleanup_(freep) char *msg = NULL;
+        char note[LOGIN_MEMORY_NOTE_MAX];
 
         if (session_state_is_final(s->state) || session_fsm_next(s->state, SESSION_EVENT_ERROR) < 0)
                 return;
         /* Whole, not cut to a buffer: the row is bounded already, and a cut
          * inside a character would leave no valid JSON string of the error
          * (every /credentials/status a 500). */
-        if (asprintf(&msg, "CLI %s: %s", s->provider, redacted ?: "sign-in failed") < 0)
+        login_session_memory_note(s, note, sizeof note);
+        if (asprintf(&msg, "CLI %s: %s%s%s", s->provider, redacted ?: "sign-in failed", note[0] ? "; " : "",
+                     note) < 0)
                 msg = NULL;
-        log_info("Login %s: the CLI reported a failed sign-in.", s->id);
+        log_info("Login %s: the CLI reported a failed sign-in%s%s.", s->id, note[0] ? "; " : "", note);
         login_session_fail(s, SESSION_EVENT_ERROR, msg ?: "CLI sign-in failed");
 }
 
 static void on_cli_exit(CliRunner *r, int wstatus, const char *how, void *userdata) {
         LoginSession *s = userdata;
-        char msg[128];
+        char msg[128 + CLI_MEMORY_NOTE_MAX];
 
         /* What it started in sessions of its own runs as its user alone:
          * gone now, whatever other logins' CLIs do. */
@@ -901,6 +921,7 @@ static int session_run_cli(LoginSession *s, const char *http_proxy, const char *
                 .gid = c->cli_gid,
                 .max_procs = c->cli_tasks_max,
                 .memory_max = (uint64_t)c->cli_memory_max_mb << 20,
+                .memory_max_key = "login_memory_max_mb",
                 /* Only a CLI with a fixed port of its own to listen on. */
                 .ambient_caps = s->def->callback_port ? c->cli_ambient_caps : 0,
                 .display = c->display,

@@ -125,6 +125,14 @@ int login_session_new(LoginManager *lm, const char *id, const char *provider, Lo
 /* Applies an event: the subscribers are told, then the effects of the new
  * state happen.  Returns the new state or -ESTALE. */
 int login_session_event(LoginSession *s, SessionEvent e);
+/* When s's CLI kept reaching its memory.max since it started (the
+ * kernel reclaiming in its cgroup: it crawls, and its login times out
+ * rather than fails): "CLI <provider> at its memory.max N MiB, reached K
+ * times since it started: ...; raise login_memory_max_mb", into buf
+ * (LOGIN_MEMORY_NOTE_MAX); else "" (no CLI, no limit, or the OOM killer
+ * killed in its cgroup: its exit says so).  Returns buf. */
+#define LOGIN_MEMORY_NOTE_MAX (CLI_MEMORY_NOTE_MAX + 64)
+const char *login_session_memory_note(LoginSession *s, char *buf, size_t size);
 /* Fails s with reason (copied) unless it is final already. */
 void login_session_fail(LoginSession *s, SessionEvent e, const char *reason);
 /* Wipes secrets and removes the session (404 afterwards).  NULL-safe. */

@@ -16,6 +16,8 @@
  * memory (memory.max N MiB)" (or "(the VM's)" when it never reached that
  * limit), for its owner and in that line. */
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -28,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -58,8 +61,10 @@ typedef struct Fixture {
         uint64_t cpu_usec;
         int memory_r;      /* what its launcher_memory() answers */
         LaunchMemory memory;
-        char exit_how[128]; /* the how on_exit came with */
+        char exit_how[512]; /* the how on_exit came with */
         pid_t cpu_pid;     /* whose CPU time it was asked for last */
+        const char *cgroup_name; /* the CLI's (CliRunnerOptions), NULL: none */
+        uint64_t memory_max;
 } Fixture;
 
 static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -165,6 +170,9 @@ static void start(Fixture *f, ProviderDef *p, const CliRunnerCallbacks *cb) {
                 .gid = CLI_UID,
                 .path = "/usr/bin:/bin",
                 .cpu_totals = f->totals,
+                .memory_max = f->memory_max,
+                .memory_max_key = "login_memory_max_mb",
+                .cgroup_name = f->cgroup_name,
         };
 
         assert_int_equal(cli_runner_start(f->event, &f->launcher, &o, cb, f, &f->runner), 0);
@@ -481,12 +489,101 @@ static void test_oom_kill_named(void **state) {
         }
 }
 
+/* <in>/<file> holds text (truncated first). */
+static void put_file(const char *in, const char *file, const char *text) {
+        char path[PATH_MAX];
+        FILE *fp;
+
+        snprintf(path, sizeof path, "%s/%s", in, file);
+        fp = fopen(path, "we");
+        assert_non_null(fp);
+        assert_int_equal(fputs(text, fp) >= 0, true);
+        assert_int_equal(fclose(fp), 0);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        return remove(path);
+}
+
+/* A CLI that kept reaching its memory.max (its cgroup's memory.events
+ * "max" rising since it started: the kernel reclaims in it, and it crawls
+ * rather than fails) says so while it runs (cli_runner_memory_note(), for
+ * its login's timeouts), and at its exit, for its owner (the login's
+ * error) and in its end line, naming login_memory_max_mb; not when the
+ * OOM killer killed in its cgroup (its exit names that).  The cgroups are
+ * plain files in a directory, as the kernel's look: the test counts what
+ * the kernel would, the CLI running. */
+static void test_memory_max_reached_noted(void **state) {
+        static const char *const files[] = { "cgroup.procs", "cgroup.kill", "memory.max", "memory.swap.max",
+                                             "memory.oom.group" };
+        static const char events[] = "low 0\nhigh 0\nmax %d\noom %d\noom_kill %d\noom_group_kill 0\n";
+        static const char note[] = "at its memory.max 64 MiB, reached 120 times since it started: the kernel takes "
+                                   "its memory back as it runs, its code too, which it reads from disk again; raise "
+                                   "login_memory_max_mb";
+        static const struct {
+                int oom;               /* OOM kills counted at its exit */
+                const char *how;       /* and then the note, without OOM kills */
+        } cases[] = {
+                { 0, "killed by SIGKILL" },
+                { 1, "killed by the kernel: out of memory (memory.max 64 MiB)" },
+        };
+        Fixture *f = *state;
+        char *argv[] = { (char *)"sh", (char *)"-c", (char *)"read x", NULL };
+        char *patterns[] = { (char *)"https://login.example.test/authorize", NULL };
+        ProviderDef p = { .id = (char *)"fake", .argv = argv, .url_patterns = patterns, .pty = true };
+        char base[] = "/tmp/test-cli-runner-cg-XXXXXX", scope[PATH_MAX], why[256], text[128], buf[512];
+
+        if (geteuid() != 0)
+                skip();
+        assert_non_null(mkdtemp(base));
+        put_file(base, "cgroup.controllers", "cpu memory pids\n");
+        put_file(base, "cgroup.subtree_control", "");
+        assert_int_equal(children_set_cgroup_base(f->children, f->event, base), 0);
+        assert_int_equal(children_memory_setup(f->children, why, sizeof why), 0);
+        f->cgroup_name = "login-test";
+        f->memory_max = UINT64_C(64) << 20;
+        snprintf(scope, sizeof scope, "%s/login-test.scope", base);
+        assert_int_equal(mkdir(scope, 0755), 0);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char how[512], line[1024];
+                pid_t pid;
+                int log;
+
+                for (size_t k = 0; k < ELEMENTSOF(files); k++)
+                        put_file(scope, files[k], "");
+                /* What a CLI before counted there is not this one's. */
+                snprintf(text, sizeof text, events, 7, 0, 0);
+                put_file(scope, "memory.events", text);
+                put_file(scope, "cpu.stat", "usage_usec 1500\n");
+                f->n_exit = 0;
+                start(f, &p, &(CliRunnerCallbacks){ .on_exit = on_exit_count });
+                pid = cli_runner_pid(f->runner);
+                assert_string_equal(cli_runner_memory_note(f->runner, buf, sizeof buf), "");
+                snprintf(text, sizeof text, events, 127, 0, 0);
+                put_file(scope, "memory.events", text);
+                assert_string_equal(cli_runner_memory_note(f->runner, buf, sizeof buf), note);
+                snprintf(text, sizeof text, events, 127, cases[i].oom, cases[i].oom);
+                put_file(scope, "memory.events", text);
+                log = end_cli_logged(f, pid, false);
+                snprintf(how, sizeof how, "%s%s%s", cases[i].how, cases[i].oom ? "" : "; ",
+                         cases[i].oom ? "" : note);
+                assert_string_equal(f->exit_how, how);
+                snprintf(line, sizeof line, "Login test-login: Provider CLI fake (pid %d) %s, CPU 0 ms%s%s.", (int)pid,
+                         cases[i].how, cases[i].oom ? "" : "; ", cases[i].oom ? "" : note);
+                assert_true(log_has_line(log, line));
+                close(log);
+        }
+        assert_string_equal(cli_runner_memory_note(NULL, buf, sizeof buf), "");
+        assert_int_equal(nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_free_from_on_url, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_output_read_before_the_exit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cpu_counted, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_oom_kill_named, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_memory_max_reached_noted, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_free_from_on_failure, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failure_unread_when_the_url_arrives, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failure_drawn_with_the_url, setup, teardown),

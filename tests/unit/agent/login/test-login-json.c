@@ -29,8 +29,14 @@ static void test_responses(void **state) {
 
         check(login_json_started_url(SID, "https://a/x"),
               "{\"message\":\"OAuth URL captured\",\"oauthUrl\":\"https://a/x\",\"sessionId\":\"" SID "\",\"success\":true}");
-        check(login_json_started_output(SID, "out\n", 15),
+        check(login_json_started_output(SID, "out\n", 15, NULL),
               "{\"cliOutput\":\"out\\n\",\"message\":\"CLI started; no OAuth URL within 15 s\",\"sessionId\":\"" SID "\",\"success\":true}");
+        check(login_json_started_output(SID, "", 15, ""),
+              "{\"cliOutput\":\"\",\"message\":\"CLI started; no OAuth URL within 15 s\",\"sessionId\":\"" SID "\",\"success\":true}");
+        /* Its CLI crawling at its memory.max: said after the message. */
+        check(login_json_started_output(SID, "", 15, "CLI codex at its memory.max 64 MiB"),
+              "{\"cliOutput\":\"\",\"message\":\"CLI started; no OAuth URL within 15 s; CLI codex at its memory.max 64 "
+              "MiB\",\"sessionId\":\"" SID "\",\"success\":true}");
         check(login_json_started_ended(SID, "Error: no network\n"),
               "{\"cliOutput\":\"Error: no network\\n\",\"message\":\"Login ended before an OAuth URL was printed\",\"sessionId\":\"" SID "\",\"success\":true}");
         check(login_json_url_waiting(1234), "{\"elapsedMs\":1234,\"message\":\"Waiting for OAuth URL\",\"waiting\":true}");

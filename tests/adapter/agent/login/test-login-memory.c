@@ -1,0 +1,195 @@
+/* Tests of agent/login/login.c's note on a login whose CLI kept reaching
+ * its memory.max (login_memory_max_mb): such a CLI is not OOM-killed but
+ * crawls, and its login times out rather than fails, so the expiry's
+ * error (and its log line) says why and which setting to raise.  A real
+ * CLI (sh, through the agent's Launcher, as user nobody) in a session on
+ * a private sd-event loop, started through the runner as
+ * login_session_start_cli() starts it (without a HOME or a pool user:
+ * nothing here is on disk but the cgroups); those are plain files in a
+ * directory, as the kernel's look, the test counting what the kernel
+ * would while the CLI runs.  As root. */
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <systemd/sd-event.h>
+
+#include "agent/login/login.h"
+#include "agent/supervise/children.h"
+#include "host-logins.h"
+#include "tests/unit/test-util.h"
+
+#define CLI_UID 65534 /* nobody on Debian: any user but root */
+#define ID "crawl-1"
+
+static const char events[] = "low 0\nhigh 0\nmax %d\noom 0\noom_kill 0\noom_group_kill 0\n";
+
+typedef struct Fixture {
+        sd_event *event;
+        Children *children;
+        Launcher launcher;
+        LoginManager *lm;
+        char base[64];          /* the cgroups' base, plain files */
+        char scope[PATH_MAX];   /* the CLI's: <base>/login-<ID>.scope */
+} Fixture;
+
+static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        (void)children_reap(userdata);
+        return 0;
+}
+
+/* <in>/<file> holds text (truncated first). */
+static void put_file(const char *in, const char *file, const char *text) {
+        char path[PATH_MAX];
+        FILE *fp;
+
+        snprintf(path, sizeof path, "%s/%s", in, file);
+        fp = fopen(path, "we");
+        assert_non_null(fp);
+        assert_true(fputs(text, fp) >= 0);
+        assert_int_equal(fclose(fp), 0);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        return remove(path);
+}
+
+static int setup(void **state) {
+        static const char *const files[] = { "cgroup.procs", "cgroup.kill", "memory.max", "memory.swap.max",
+                                             "memory.oom.group", "cpu.stat" };
+        Fixture *f = calloc(1, sizeof *f);
+        char why[256], text[128];
+        sigset_t mask;
+
+        assert_non_null(f);
+        if (geteuid() != 0) {
+                free(f);
+                skip(); /* the CLI runs as a user of its own */
+        }
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGCHLD);
+        assert_int_equal(sigprocmask(SIG_BLOCK, &mask, NULL), 0);
+        assert_int_equal(sd_event_new(&f->event), 0);
+        assert_int_equal(children_new(&f->children), 0);
+        assert_int_equal(sd_event_add_signal(f->event, NULL, SIGCHLD, on_sigchld, f->children), 0);
+        f->launcher = children_launcher(f->children);
+        snprintf(f->base, sizeof f->base, "/tmp/test-login-memory-XXXXXX");
+        assert_non_null(mkdtemp(f->base));
+        put_file(f->base, "cgroup.controllers", "cpu memory pids\n");
+        put_file(f->base, "cgroup.subtree_control", "");
+        assert_int_equal(children_set_cgroup_base(f->children, f->event, f->base), 0);
+        assert_int_equal(children_memory_setup(f->children, why, sizeof why), 0);
+        snprintf(f->scope, sizeof f->scope, "%s/login-" ID ".scope", f->base);
+        assert_int_equal(mkdir(f->scope, 0755), 0);
+        for (size_t i = 0; i < ELEMENTSOF(files); i++)
+                put_file(f->scope, files[i], "");
+        /* What a CLI before counted there is not this one's. */
+        snprintf(text, sizeof text, events, 7);
+        put_file(f->scope, "memory.events", text);
+        LoginOptions o = host_login_options(f->event, NULL);
+        o.session_ttl_s = 1;
+        assert_int_equal(login_manager_new(&o, &f->lm), 0);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        Fixture *f = *state;
+
+        if (!f)
+                return 0;
+        /* Its CLI killed with it (the reaper collects it). */
+        f->lm = login_manager_free(f->lm);
+        children_free(f->children);
+        sd_event_unref(f->event);
+        assert_int_equal(nftw(f->base, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+        free(f);
+        return 0;
+}
+
+static void on_exit_ignored(CliRunner *r, int wstatus, const char *how, void *userdata) {
+}
+
+/* A CLI that waits on its terminal; borrowed by the runner, which may
+ * outlive a test's frame until its teardown. */
+static char *cli_argv[] = { (char *)"sh", (char *)"-c", (char *)"read x", NULL };
+static char *cli_patterns[] = { (char *)"https://login.example.test/authorize", NULL };
+static const ProviderDef cli = { .id = (char *)"fake", .argv = cli_argv, .url_patterns = cli_patterns, .pty = true };
+
+/* s's CLI (sh waiting on its terminal), in the cgroup login-<ID>.scope
+ * with memory.max 64 MiB, as login_session_start_cli() runs it. */
+static void cli_start(Fixture *f, LoginSession *s) {
+        CliRunnerOptions o = {
+                .provider = &cli, .home = "/", .browser = "/nonexistent/browser",
+                .control_socket = "/nonexistent/control.sock", .login_id = s->id, .uid = CLI_UID,
+                .gid = CLI_UID, .path = "/usr/bin:/bin", .memory_max = UINT64_C(64) << 20,
+                .memory_max_key = "login_memory_max_mb", .cgroup_name = "login-" ID,
+        };
+
+        assert_int_equal(cli_runner_start(f->event, &f->launcher, &o,
+                                          &(CliRunnerCallbacks){ .on_exit = on_exit_ignored }, s, &s->runner), 0);
+}
+
+static void run_until_state(Fixture *f, LoginSession *s, SessionState st, const char *what) {
+        TestWait w = test_wait_start(20 * USEC_PER_SEC);
+
+        while (s->state != st) {
+                if (test_wait_left(&w) == 0)
+                        fail_msg("timed out after %llu s waiting for %s", w.s, what);
+                assert_true(sd_event_run(f->event, 100 * USEC_PER_MSEC) >= 0);
+        }
+}
+
+/* The login expires (session_ttl_s 1) while its CLI runs at its
+ * memory.max, the counter risen by 120 since the CLI started: its error
+ * is "Session expired" and the note naming login_memory_max_mb. */
+static void test_expired_at_memory_max(void **state) {
+        static const char note[] = "CLI fake at its memory.max 64 MiB, reached 120 times since it started: the "
+                                   "kernel takes its memory back as it runs, its code too, which it reads from disk "
+                                   "again; raise login_memory_max_mb";
+        Fixture *f = *state;
+        char text[128], buf[LOGIN_MEMORY_NOTE_MAX], want[512];
+        LoginSession *s;
+
+        assert_int_equal(login_session_new(f->lm, ID, "fake", &s), 0);
+        cli_start(f, s);
+        assert_string_equal(login_session_memory_note(s, buf, sizeof buf), "");
+        snprintf(text, sizeof text, events, 127);
+        put_file(f->scope, "memory.events", text);
+        assert_string_equal(login_session_memory_note(s, buf, sizeof buf), note);
+        run_until_state(f, s, SESSION_EXPIRED, "the login's expiry");
+        snprintf(want, sizeof want, "Session expired; %s", note);
+        assert_string_equal(s->error, want);
+}
+
+/* Without a rise the expiry says no more than it did. */
+static void test_expired_not_at_memory_max(void **state) {
+        Fixture *f = *state;
+        LoginSession *s;
+
+        assert_int_equal(login_session_new(f->lm, ID, "fake", &s), 0);
+        cli_start(f, s);
+        run_until_state(f, s, SESSION_EXPIRED, "the login's expiry");
+        assert_string_equal(s->error, "Session expired");
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_expired_at_memory_max, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_expired_not_at_memory_max, setup, teardown),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
