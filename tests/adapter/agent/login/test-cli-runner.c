@@ -505,6 +505,22 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
         return remove(path);
 }
 
+/* base (a mkdtemp() template) made a cgroup2 base of plain files with the
+ * memory controller, the runner's; scope its login-test.scope, made. */
+static void memory_cgroup_base(Fixture *f, char *base, char *scope, size_t size) {
+        char why[256];
+
+        assert_non_null(mkdtemp(base));
+        put_file(base, "cgroup.controllers", "cpu memory pids\n");
+        put_file(base, "cgroup.subtree_control", "");
+        assert_int_equal(children_set_cgroup_base(f->children, f->event, base), 0);
+        assert_int_equal(children_memory_setup(f->children, why, sizeof why), 0);
+        f->cgroup_name = "login-test";
+        f->memory_max = UINT64_C(64) << 20;
+        snprintf(scope, size, "%s/login-test.scope", base);
+        assert_int_equal(mkdir(scope, 0755), 0);
+}
+
 /* A CLI that kept reaching its memory.max (its cgroup's memory.events
  * "max" rising since it started: the kernel reclaims in it, and it crawls
  * rather than fails) says so while it runs (cli_runner_memory_note(), for
@@ -531,19 +547,11 @@ static void test_memory_max_reached_noted(void **state) {
         char *argv[] = { (char *)"sh", (char *)"-c", (char *)"read x", NULL };
         char *patterns[] = { (char *)"https://login.example.test/authorize", NULL };
         ProviderDef p = { .id = (char *)"fake", .argv = argv, .url_patterns = patterns, .pty = true };
-        char base[] = "/tmp/test-cli-runner-cg-XXXXXX", scope[PATH_MAX], why[256], text[128], buf[512];
+        char base[] = "/tmp/test-cli-runner-cg-XXXXXX", scope[PATH_MAX], text[128], buf[512];
 
         if (geteuid() != 0)
                 skip();
-        assert_non_null(mkdtemp(base));
-        put_file(base, "cgroup.controllers", "cpu memory pids\n");
-        put_file(base, "cgroup.subtree_control", "");
-        assert_int_equal(children_set_cgroup_base(f->children, f->event, base), 0);
-        assert_int_equal(children_memory_setup(f->children, why, sizeof why), 0);
-        f->cgroup_name = "login-test";
-        f->memory_max = UINT64_C(64) << 20;
-        snprintf(scope, sizeof scope, "%s/login-test.scope", base);
-        assert_int_equal(mkdir(scope, 0755), 0);
+        memory_cgroup_base(f, base, scope, sizeof scope);
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 char how[512], line[1024];
                 pid_t pid;
