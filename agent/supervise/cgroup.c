@@ -522,6 +522,41 @@ int cgroup_oom_events(const Cgroup *cg, CgroupOom *ret) {
         return 0;
 }
 
+/* memory.stat's value of key, 0 when it has none. */
+static int stat_value(const char *text, const char *key, uint64_t *ret) {
+        int r = proc_keyed_value(text, key, ret);
+
+        if (r == -ENOENT) {
+                *ret = 0;
+                return 0;
+        }
+        return r;
+}
+
+int cgroup_memory_refaults(const Cgroup *cg, uint64_t *ret) {
+        _cleanup_(freep) char *text = NULL;
+        uint64_t anon = 0, file = 0, all = 0;
+        char path[PATH_MAX];
+        int r;
+
+        if (!cg || !cg->made)
+                return -ENOENT;
+        r = cg_path(path, sizeof path, cg->path, "memory.stat");
+        /* About 50 lines of at most 40 bytes; room for more keys. */
+        if (r >= 0)
+                r = read_full_file(path, 65536, &text, NULL);
+        if (r >= 0)
+                r = stat_value(text, "workingset_refault_anon", &anon);
+        if (r >= 0)
+                r = stat_value(text, "workingset_refault_file", &file);
+        if (r >= 0)
+                r = stat_value(text, "workingset_refault", &all);
+        if (r < 0)
+                return r;
+        *ret = anon + file + all;
+        return 0;
+}
+
 int cgroup_memory_events_watch(const Cgroup *cg, sd_event *e, sd_event_inotify_handler_t cb, void *userdata,
                                sd_event_source **ret) {
         char path[PATH_MAX];

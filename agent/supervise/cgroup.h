@@ -114,6 +114,13 @@ typedef struct CgroupOom {
  * -errno. */
 int cgroup_oom_events(const Cgroup *cg, CgroupOom *ret);
 
+/* Pages of it that the kernel evicted and then had to read back (memory.stat
+ * workingset_refault_anon + workingset_refault_file; before Linux 5.9
+ * workingset_refault alone; a key not there counts 0): rising while
+ * memory.events' "max" does, it thrashes at its memory.max.  0, -ENOENT
+ * when not made or without the memory controller there, -errno. */
+int cgroup_memory_refaults(const Cgroup *cg, uint64_t *ret);
+
 /* Watches its memory.events on e (inotify, IN_MODIFY: the kernel signals
  * a change of it so, at most one per 10 ms, and a plain file written in
  * place does too), cb called for each change; *ret owned by the caller.

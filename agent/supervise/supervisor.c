@@ -4,9 +4,9 @@
  * and one timer per service whose meaning is the state's (ready timeout
  * in STARTING, stop timeout in STOPPING, restart delay in BACKOFF,
  * recovery delay in FAILED when the machine asked for a retry, in READY
- * the next read of its memory.events while it keeps reaching its
- * memory.max: sv-memory.h; between runs of those that file is watched
- * with inotify).  Effects:
+ * the next read of its memory.events and memory.stat while it keeps
+ * reaching its memory.max: sv-memory.h; between runs of those
+ * memory.events is watched with inotify).  Effects:
  * spawn (spawn.c) into a new process group (and a cgroup of its own when
  * the agent has cgroups: cgroup.h), signal the group, kill the cgroup once
  * the main process exited, arm timers, tell dependents.  Services are kept in dependency order, so "reverse
@@ -334,38 +334,43 @@ static usec_t memory_period(Service *s) {
         return cfg(s)->memory_period_ms ? (usec_t)cfg(s)->memory_period_ms * USEC_PER_MSEC : SV_MEMORY_PERIOD_USEC;
 }
 
-/* Its memory.events' "max" counter, the file watched first (a change
- * after the read is not missed): 0, or -errno with the watch stopped. */
-static int memory_watch_counter(Service *s, uint64_t *ret) {
+/* Its memory.events' "max" counter and memory.stat's refaults, the
+ * first file watched first (a change after the read is not missed): 0,
+ * or -errno with the watch stopped. */
+static int memory_watch_counters(Service *s, SvMemoryCounters *ret) {
         CgroupOom o;
+        uint64_t refaults;
         int r = 0;
 
         if (!s->memory_watch)
                 r = cgroup_memory_events_watch(s->cgroup, s->sv->o.event, on_memory_events, s, &s->memory_watch);
         if (r >= 0)
                 r = cgroup_oom_events(s->cgroup, &o);
+        if (r >= 0)
+                r = cgroup_memory_refaults(s->cgroup, &refaults);
         if (r < 0) {
                 memory_watch_stop(s);
-                return log_warning_errno(r, "Service %s: its memory.events cannot be watched, a memory.max it "
-                                         "keeps reaching will not be said: %m", s->def->name);
+                return log_warning_errno(r, "Service %s: its memory.events and memory.stat cannot be watched, a "
+                                         "memory.max it keeps reaching will not be said: %m", s->def->name);
         }
-        *ret = o.reclaims;
+        *ret = (SvMemoryCounters){ .reclaims = o.reclaims, .refaults = refaults };
         return 0;
 }
 
 /* READY: its memory.events changed, or its timer (the next read) is due.
- * A line when it keeps reaching its memory.max; while it does, read again
- * on the timer, not at each change (up to 100 a second). */
+ * A line when it keeps reaching its memory.max and reading back what was
+ * evicted; while it reaches it, read again on the timer, not at each
+ * change (up to 100 a second). */
 static void memory_watch_read(Service *s) {
+        SvMemoryCounters c;
         SvMemoryLine l;
-        uint64_t reclaims;
         char line[384];
         usec_t next;
 
-        if (memory_watch_counter(s, &reclaims) < 0)
+        if (memory_watch_counters(s, &c) < 0)
                 return;
-        next = sv_memory_next(&s->memory_run, reclaims, now(CLOCK_MONOTONIC), memory_period(s),
-                              SV_MEMORY_INTERVAL_USEC, &l);
+        next = sv_memory_next(&s->memory_run, c, now(CLOCK_MONOTONIC), memory_period(s), SV_MEMORY_INTERVAL_USEC,
+                              &l);
         if (l.reclaims > 0)
                 log_notice("%s", sv_memory_line_to_string(s->def->name, s->memory.max, &l, memory_max_key(s), line,
                                                           sizeof line));
@@ -385,11 +390,11 @@ static int on_memory_events(sd_event_source *src, const struct inotify_event *ev
 /* Entering READY: where it has a memory.max, its reaching it is watched
  * from now on (what it counted before is not rising). */
 static void memory_watch_start(Service *s) {
-        uint64_t reclaims;
+        SvMemoryCounters c;
 
-        if (!s->cgroup || s->memory.max == 0 || memory_watch_counter(s, &reclaims) < 0)
+        if (!s->cgroup || s->memory.max == 0 || memory_watch_counters(s, &c) < 0)
                 return;
-        s->memory_run = sv_memory_watch_init(reclaims);
+        s->memory_run = sv_memory_watch_init(c);
 }
 
 /* actions: the transition's (SvAction bits), for what entering new depends on. */
