@@ -69,12 +69,13 @@ const char *wstatus_to_string(int wstatus, char *buf, size_t size) {
 const char *memory_pressure_to_string(const LaunchMemory *mem, const char *key, char *buf, size_t size) {
         if (size > 0)
                 buf[0] = '\0';
-        if (!mem || mem->max == 0 || mem->reclaims == 0)
+        if (!mem || mem->max == 0 || mem->reclaims == 0 || mem->refaults == 0)
                 return buf;
         snprintf(buf, size,
-                 "at its memory.max %" PRIu64 " MiB, reached %" PRIu64 " time%s since it started: the kernel takes "
-                 "its memory back as it runs, its code too, which it reads from disk again; raise %s",
-                 mem->max >> 20, mem->reclaims, mem->reclaims == 1 ? "" : "s", key);
+                 "at its memory.max %" PRIu64 " MiB: the kernel reclaimed its memory %" PRIu64 " time%s since it "
+                 "started and read back %" PRIu64 " page%s it had evicted, its code too, as it runs; raise %s",
+                 mem->max >> 20, mem->reclaims, mem->reclaims == 1 ? "" : "s", mem->refaults,
+                 mem->refaults == 1 ? "" : "s", key);
         return buf;
 }
 

@@ -77,6 +77,8 @@ typedef struct LaunchMemory {
         uint64_t at_max;
         uint64_t reclaims; /* the times it reached that memory.max and the kernel reclaimed in it
                             * (memory.events' "max"), killed or not */
+        uint64_t refaults; /* pages of it the kernel evicted and it then read back (memory.stat's
+                            * workingset refaults): what tells thrashing from a full file cache */
 } LaunchMemory;
 
 /* wstatus as from waitpid(). */
@@ -192,11 +194,16 @@ const char *wstatus_to_string(int wstatus, char *buf, size_t size);
 const char *exit_to_string(int wstatus, const LaunchMemory *mem, char *buf, size_t size);
 
 /* Why a child that is not ready may crawl, into buf; returns buf: when
- * it kept reaching its memory.max (mem->reclaims), "at its memory.max N
- * MiB, reached K times since it started: the kernel takes its memory back
- * as it runs, its code too, which it reads from disk again; raise <key>"
- * (key: the setting that gave the limit), else "".  A limit below what
- * the child holds that no reclaim takes back (no swap) kills it; one just
- * above it keeps it crawling instead, busy and never ready, with nothing
- * else to say why.  mem NULL: it has none. */
+ * it kept reaching its memory.max (mem->reclaims) and reading back what
+ * the kernel evicted (mem->refaults), "at its memory.max N MiB: the
+ * kernel reclaimed its memory K times since it started and read back R
+ * pages it had evicted, its code too, as it runs; raise <key>" (key: the
+ * setting that gave the limit), else "".  A limit below what the child
+ * holds that no reclaim takes back (no swap) kills it; one just above it
+ * keeps it crawling instead, busy and never ready, with nothing else to
+ * say why.  Reclaims without refaults are a limit full of file cache (a
+ * large download), given back cheaply: nothing to raise.  mem NULL: it
+ * has none.  MEMORY_PRESSURE_MAX holds any such text with a key of up to
+ * 40 bytes. */
+#define MEMORY_PRESSURE_MAX 320
 const char *memory_pressure_to_string(const LaunchMemory *mem, const char *key, char *buf, size_t size);

@@ -340,8 +340,8 @@ static void cpu_account(CliRunner *r, pid_t pid, const char *how, const char *no
 }
 
 /* The memory.max note of mem (memory_pressure_to_string()), into buf:
- * "" without reclaims, or when the OOM killer killed in its cgroup (its
- * exit says that). */
+ * "" without reclaims and refaults both, or when the OOM killer killed in
+ * its cgroup (its exit says that). */
 static const char *memory_note(CliRunner *r, const LaunchMemory *mem, char *buf, size_t size) {
         if (mem->oom_kills > 0) {
                 if (size > 0)

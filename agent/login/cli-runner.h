@@ -128,12 +128,15 @@ void cli_runner_stop_after(CliRunner *r, usec_t delay);
 void cli_runner_url_known(CliRunner *r);
 /* Why the CLI may have crawled rather than failed: its cgroup kept
  * reaching its memory.max since it started, the kernel reclaiming in it
- * ("at its memory.max 64 MiB, reached K times since it started: ...;
- * raise login_memory_max_mb": memory_pressure_to_string(), naming
- * memory_max_key), into buf; returns buf.  Read now while it runs, else
- * as read at its exit.  "" when it did not, has no memory.max, or the OOM
- * killer killed in its cgroup (its exit says so).  NULL-safe. */
-#define CLI_MEMORY_NOTE_MAX 320
+ * and the CLI reading back what was evicted ("at its memory.max 64 MiB:
+ * the kernel reclaimed its memory K times since it started and read back
+ * R pages it had evicted, ...; raise login_memory_max_mb":
+ * memory_pressure_to_string(), naming memory_max_key), into buf; returns
+ * buf.  Read now while it runs, else as read at its exit.  "" when it did
+ * not (reclaims without refaults: a full file cache given back cheaply),
+ * has no memory.max, or the OOM killer killed in its cgroup (its exit
+ * says so).  NULL-safe. */
+#define CLI_MEMORY_NOTE_MAX MEMORY_PRESSURE_MAX
 const char *cli_runner_memory_note(CliRunner *r, char *buf, size_t size);
 /* Redacted transcript so far; owned by the caller. */
 char *cli_runner_output(CliRunner *r);

@@ -126,9 +126,11 @@ int login_session_new(LoginManager *lm, const char *id, const char *provider, Lo
  * state happen.  Returns the new state or -ESTALE. */
 int login_session_event(LoginSession *s, SessionEvent e);
 /* When s's CLI kept reaching its memory.max since it started (the
- * kernel reclaiming in its cgroup: it crawls, and its login times out
- * rather than fails): "CLI <provider> at its memory.max N MiB, reached K
- * times since it started: ...; raise login_memory_max_mb", into buf
+ * kernel reclaiming in its cgroup and the CLI reading back what was
+ * evicted: it crawls, and its login times out rather than fails): "CLI
+ * <provider> at its memory.max N MiB: the kernel reclaimed its memory K
+ * times since it started and read back R pages ...; raise
+ * login_memory_max_mb", into buf
  * (LOGIN_MEMORY_NOTE_MAX); else "" (no CLI, no limit, or the OOM killer
  * killed in its cgroup: its exit says so).  Returns buf. */
 #define LOGIN_MEMORY_NOTE_MAX (CLI_MEMORY_NOTE_MAX + 64)

@@ -580,10 +580,13 @@ int cgroup_memory_limit(Cgroup *cg, uint64_t bytes, CgroupMemory *ret) {
         ret->max = bytes;
         if (cgroup_oom_events(cg, &ret->base) < 0)
                 ret->base = (CgroupOom){};
+        if (cgroup_memory_refaults(cg, &ret->refaults_base) < 0)
+                ret->refaults_base = UINT64_MAX;
         return 0;
 }
 
 void cgroup_memory_since(const Cgroup *cg, const CgroupMemory *m, LaunchMemory *ret) {
+        uint64_t refaults;
         CgroupOom o;
 
         *ret = (LaunchMemory){ .max = m->max };
@@ -592,6 +595,8 @@ void cgroup_memory_since(const Cgroup *cg, const CgroupMemory *m, LaunchMemory *
                 ret->at_max = o.at_max - MIN(o.at_max, m->base.at_max);
                 ret->reclaims = o.reclaims - MIN(o.reclaims, m->base.reclaims);
         }
+        if (m->max && cgroup_memory_refaults(cg, &refaults) >= 0)
+                ret->refaults = refaults - MIN(refaults, m->refaults_base);
 }
 
 Cgroup *cgroup_free(Cgroup *cg) {

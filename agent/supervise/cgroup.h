@@ -128,20 +128,22 @@ int cgroup_memory_refaults(const Cgroup *cg, uint64_t *ret);
 int cgroup_memory_events_watch(const Cgroup *cg, sd_event *e, sd_event_inotify_handler_t cb, void *userdata,
                                sd_event_source **ret);
 
-/* A cgroup's memory.max (bytes, 0: none) and its OOM events when that
- * was set: what its child's are counted from. */
+/* A cgroup's memory.max (bytes, 0: none) and its OOM events and refaults
+ * when that was set: what its child's are counted from. */
 typedef struct CgroupMemory {
         uint64_t max;
         CgroupOom base;
+        uint64_t refaults_base; /* cgroup_memory_refaults(); UINT64_MAX when unreadable then: none
+                                 * counted since (a count from any time before is no child's) */
 } CgroupMemory;
 
-/* cgroup_set_memory_max(), and in *ret the limit and the OOM events so
- * far (a cgroup taken over has its child before's), for
+/* cgroup_set_memory_max(), and in *ret the limit, the OOM events and the
+ * refaults so far (a cgroup taken over has its child before's), for
  * cgroup_memory_since().  bytes 0: none, lifting one that an agent
  * before left on a cgroup taken over.  *ret is zeroed first: on an
  * error, no limit.  -errno as cgroup_set_memory_max(). */
 int cgroup_memory_limit(Cgroup *cg, uint64_t bytes, CgroupMemory *ret);
 
-/* The limit m holds and the OOM events in cg since it was set (all 0
- * when m has none, or memory.events is unreadable). */
+/* The limit m holds and the OOM events and refaults in cg since it was
+ * set (all 0 when m has none; each file's 0 when it is unreadable). */
 void cgroup_memory_since(const Cgroup *cg, const CgroupMemory *m, LaunchMemory *ret);

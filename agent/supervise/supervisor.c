@@ -281,8 +281,9 @@ static const char *memory_max_key(Service *s) {
 }
 
 /* Why a start that is not ready may be busy for nothing: its cgroup
- * kept reaching its memory.max (memory_pressure_to_string()), into buf;
- * "" when not, or without a limit. */
+ * kept reaching its memory.max and reading back what the kernel evicted
+ * (memory_pressure_to_string()), into buf; "" when not, or without a
+ * limit. */
 static const char *service_memory_pressure(Service *s, char *buf, size_t size) {
         LaunchMemory mem;
 
@@ -314,7 +315,7 @@ static int ready_timeout_extend(Service *s) {
         s->ready_extensions++;
         /* Once a period: a start crawling at its memory.max says so at
          * each, not only at its end. */
-        char memory[256];
+        char memory[MEMORY_PRESSURE_MAX];
         service_memory_pressure(s, memory, sizeof memory);
         log_notice("Service %s: not ready after %llu ms but busy (%.0f ms CPU), waiting %u ms more (%u/%u)%s%s.",
                    s->def->name, (unsigned long long)ready_timeout_ms(s) * s->ready_extensions,
@@ -527,7 +528,7 @@ static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
 
 static int on_timer(sd_event_source *src, uint64_t usec, void *userdata) {
         Service *s = userdata;
-        char memory[256];
+        char memory[MEMORY_PRESSURE_MAX];
 
         switch (s->state) {
         case SERVICE_STARTING:

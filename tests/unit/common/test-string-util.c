@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "launch.h"
@@ -53,30 +54,46 @@ static void test_exit_to_string(void **state) {
 }
 
 /* A start that keeps reaching its memory.max (memory.events' "max"
- * since it started) is said to, naming the setting to raise; one that
- * never did, or has no limit, gets nothing. */
+ * since it started) and reading back what the kernel evicted (memory.stat's
+ * refaults since) is said to, naming the setting to raise; one that never
+ * did, or has no limit, gets nothing. */
 static void test_memory_pressure_to_string(void **state) {
-        char buf[256];
+        static const struct {
+                LaunchMemory mem;
+                const char *key;
+                const char *want;
+        } t[] = {
+                { { .max = 32u << 20 }, "browser_memory_max_mb", "" },
+                /* Counted, but no limit now (lifted): nothing to raise. */
+                { { .reclaims = 5, .refaults = 5 }, "browser_memory_max_mb", "" },
+                /* Its limit full of file cache (a large download), given
+                 * back cheaply and not needed again: no thrashing. */
+                { { .max = 32u << 20, .reclaims = 48213 }, "browser_memory_max_mb", "" },
+                /* Read back without reaching the limit: pages evicted
+                 * for the VM's memory, not at this limit. */
+                { { .max = 32u << 20, .refaults = 9005 }, "browser_memory_max_mb", "" },
+                { { .max = 32u << 20, .reclaims = 48213, .refaults = 9005 }, "browser_memory_max_mb",
+                  "at its memory.max 32 MiB: the kernel reclaimed its memory 48213 times since it started and read "
+                  "back 9005 pages it had evicted, its code too, as it runs; raise browser_memory_max_mb" },
+                /* One is "time", "page". */
+                { { .max = 300u << 20, .reclaims = 1, .refaults = 1 }, "memory_max_mb",
+                  "at its memory.max 300 MiB: the kernel reclaimed its memory 1 time since it started and read back "
+                  "1 page it had evicted, its code too, as it runs; raise memory_max_mb" },
+        };
+        /* The longest: every count at its widest, a 40-byte key. */
+        static const LaunchMemory widest = { .max = UINT64_MAX, .reclaims = UINT64_MAX, .refaults = UINT64_MAX };
+        static const char key40[] = "0123456789012345678901234567890123456789";
+        char buf[MEMORY_PRESSURE_MAX];
 
         (void)state;
         assert_string_equal(memory_pressure_to_string(NULL, "browser_memory_max_mb", buf, sizeof buf), "");
-        assert_string_equal(memory_pressure_to_string(&(LaunchMemory){ .max = 32u << 20 }, "browser_memory_max_mb",
-                                                      buf, sizeof buf), "");
-        /* Counted, but no limit now (lifted): nothing to raise. */
-        assert_string_equal(memory_pressure_to_string(&(LaunchMemory){ .reclaims = 5 }, "browser_memory_max_mb",
-                                                      buf, sizeof buf), "");
-        assert_string_equal(memory_pressure_to_string(&(LaunchMemory){ .max = 32u << 20, .reclaims = 48213 },
-                                                      "browser_memory_max_mb", buf, sizeof buf),
-                            "at its memory.max 32 MiB, reached 48213 times since it started: the kernel takes its "
-                            "memory back as it runs, its code too, which it reads from disk again; raise "
-                            "browser_memory_max_mb");
-        assert_string_equal(memory_pressure_to_string(&(LaunchMemory){ .max = 300u << 20, .reclaims = 1 },
-                                                      "memory_max_mb", buf, sizeof buf),
-                            "at its memory.max 300 MiB, reached 1 time since it started: the kernel takes its "
-                            "memory back as it runs, its code too, which it reads from disk again; raise "
-                            "memory_max_mb");
-        assert_string_equal(memory_pressure_to_string(&(LaunchMemory){ .max = 32u << 20, .reclaims = 2 }, "k", buf,
-                                                      16), "at its memory.m"); /* cut to the buffer */
+        for (size_t i = 0; i < ELEMENTSOF(t); i++)
+                assert_string_equal(memory_pressure_to_string(&t[i].mem, t[i].key, buf, sizeof buf), t[i].want);
+        memory_pressure_to_string(&widest, key40, buf, sizeof buf);
+        assert_true(strlen(buf) > 40);
+        assert_string_equal(buf + strlen(buf) - 40, key40); /* whole */
+        assert_string_equal(memory_pressure_to_string(&(LaunchMemory){ .max = 32u << 20, .reclaims = 2, .refaults = 2 },
+                                                      "k", buf, 16), "at its memory.m"); /* cut to the buffer */
 }
 
 static void test_startswith(void **state) {

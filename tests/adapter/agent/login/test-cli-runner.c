@@ -14,7 +14,9 @@
  * exited or was killed with the runner; and that a CLI whose cgroup saw
  * the kernel's OOM killer at work ends "killed by the kernel: out of
  * memory (memory.max N MiB)" (or "(the VM's)" when it never reached that
- * limit), for its owner and in that line. */
+ * limit), for its owner and in that line; and that one that kept
+ * reaching its memory.max and reading back what was evicted says so
+ * (none for a limit merely full of file cache). */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -521,66 +523,90 @@ static void memory_cgroup_base(Fixture *f, char *base, char *scope, size_t size)
         assert_int_equal(mkdir(scope, 0755), 0);
 }
 
-/* A CLI that kept reaching its memory.max (its cgroup's memory.events
- * "max" rising since it started: the kernel reclaims in it, and it crawls
- * rather than fails) says so while it runs (cli_runner_memory_note(), for
- * its login's timeouts), and at its exit, for its owner (the login's
- * error) and in its end line, naming login_memory_max_mb; not when the
- * OOM killer killed in its cgroup (its exit names that).  The cgroups are
- * plain files in a directory, as the kernel's look: the test counts what
- * the kernel would, the CLI running. */
-static void test_memory_max_reached_noted(void **state) {
+/* A case of test_memory_max_reached_noted(): what its cgroup counts
+ * while the CLI runs, and the note then and at its exit. */
+typedef struct MemoryCase {
+        int refaults;          /* memory.stat's refaults while it runs (40 when it started) */
+        int oom;               /* OOM kills counted at its exit */
+        const char *how;       /* its exit's words, before the note */
+        bool noted;            /* the note while it runs, and at its exit without OOM kills */
+} MemoryCase;
+
+/* <scope>/memory.events with max, oom and oom_kill counted; memory.stat
+ * with refaults (as Linux 5.9 and later have it: anon and file apart). */
+static void put_memory_counts(const char *scope, int max, int oom, int refaults) {
+        char text[256];
+
+        snprintf(text, sizeof text, "low 0\nhigh 0\nmax %d\noom %d\noom_kill %d\noom_group_kill 0\n", max, oom,
+                 oom);
+        put_file(scope, "memory.events", text);
+        snprintf(text, sizeof text, "anon 1048576\nfile 33030144\nworkingset_refault_anon 3\n"
+                 "workingset_refault_file %d\nworkingset_activate_anon 0\n", refaults - 3);
+        put_file(scope, "memory.stat", text);
+}
+
+/* A CLI run in scope as c says, its note checked while it runs and at
+ * its exit (for its owner and in its end line). */
+static void memory_case(Fixture *f, const char *scope, ProviderDef *p, const MemoryCase *c) {
         static const char *const files[] = { "cgroup.procs", "cgroup.kill", "memory.max", "memory.swap.max",
                                              "memory.oom.group" };
-        static const char events[] = "low 0\nhigh 0\nmax %d\noom %d\noom_kill %d\noom_group_kill 0\n";
-        static const char note[] = "at its memory.max 64 MiB, reached 120 times since it started: the kernel takes "
-                                   "its memory back as it runs, its code too, which it reads from disk again; raise "
-                                   "login_memory_max_mb";
-        static const struct {
-                int oom;               /* OOM kills counted at its exit */
-                const char *how;       /* and then the note, without OOM kills */
-        } cases[] = {
-                { 0, "killed by SIGKILL" },
-                { 1, "killed by the kernel: out of memory (memory.max 64 MiB)" },
+        static const char note[] = "at its memory.max 64 MiB: the kernel reclaimed its memory 120 times since it "
+                                   "started and read back 9005 pages it had evicted, its code too, as it runs; "
+                                   "raise login_memory_max_mb";
+        const char *end = c->noted && c->oom == 0 ? note : "";
+        char how[512], line[1024], buf[512];
+        pid_t pid;
+        int log;
+
+        for (size_t k = 0; k < ELEMENTSOF(files); k++)
+                put_file(scope, files[k], "");
+        /* What a CLI before counted there is not this one's. */
+        put_memory_counts(scope, 7, 0, 40);
+        put_file(scope, "cpu.stat", "usage_usec 1500\n");
+        f->n_exit = 0;
+        start(f, p, &(CliRunnerCallbacks){ .on_exit = on_exit_count });
+        pid = cli_runner_pid(f->runner);
+        assert_string_equal(cli_runner_memory_note(f->runner, buf, sizeof buf), "");
+        put_memory_counts(scope, 127, 0, c->refaults);
+        assert_string_equal(cli_runner_memory_note(f->runner, buf, sizeof buf), c->noted ? note : "");
+        put_memory_counts(scope, 127, c->oom, c->refaults);
+        log = end_cli_logged(f, pid, false);
+        snprintf(how, sizeof how, "%s%s%s", c->how, *end ? "; " : "", end);
+        assert_string_equal(f->exit_how, how);
+        snprintf(line, sizeof line, "Login test-login: Provider CLI fake (pid %d) %s, CPU 0 ms%s%s.", (int)pid,
+                 c->how, *end ? "; " : "", end);
+        assert_true(log_has_line(log, line));
+        close(log);
+}
+
+/* A CLI that kept reaching its memory.max and reading back what the
+ * kernel evicted (its cgroup's memory.events "max" and memory.stat's
+ * refaults rising since it started: it crawls rather than fails) says so
+ * while it runs (cli_runner_memory_note(), for its login's timeouts), and
+ * at its exit, for its owner (the login's error) and in its end line,
+ * naming login_memory_max_mb; not when the OOM killer killed in its
+ * cgroup (its exit names that), nor when "max" rose without refaults (a
+ * limit full of file cache, given back cheaply).  The cgroups are plain
+ * files in a directory, as the kernel's look: the test counts what the
+ * kernel would, the CLI running. */
+static void test_memory_max_reached_noted(void **state) {
+        static const MemoryCase cases[] = {
+                { 9045, 0, "killed by SIGKILL", true },
+                { 9045, 1, "killed by the kernel: out of memory (memory.max 64 MiB)", true },
+                /* Refaults from before it started (40) are not its. */
+                { 40, 0, "killed by SIGKILL", false },
         };
         Fixture *f = *state;
         char *argv[] = { (char *)"sh", (char *)"-c", (char *)"read x", NULL };
         char *patterns[] = { (char *)"https://login.example.test/authorize", NULL };
         ProviderDef p = { .id = (char *)"fake", .argv = argv, .url_patterns = patterns, .pty = true };
-        char base[] = "/tmp/test-cli-runner-cg-XXXXXX", scope[PATH_MAX], text[128], buf[512];
+        char base[] = "/tmp/test-cli-runner-cg-XXXXXX", scope[PATH_MAX], buf[512];
 
         if (geteuid() != 0)
                 skip();
         memory_cgroup_base(f, base, scope, sizeof scope);
-        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                char how[512], line[1024];
-                pid_t pid;
-                int log;
-
-                for (size_t k = 0; k < ELEMENTSOF(files); k++)
-                        put_file(scope, files[k], "");
-                /* What a CLI before counted there is not this one's. */
-                snprintf(text, sizeof text, events, 7, 0, 0);
-                put_file(scope, "memory.events", text);
-                put_file(scope, "cpu.stat", "usage_usec 1500\n");
-                f->n_exit = 0;
-                start(f, &p, &(CliRunnerCallbacks){ .on_exit = on_exit_count });
-                pid = cli_runner_pid(f->runner);
-                assert_string_equal(cli_runner_memory_note(f->runner, buf, sizeof buf), "");
-                snprintf(text, sizeof text, events, 127, 0, 0);
-                put_file(scope, "memory.events", text);
-                assert_string_equal(cli_runner_memory_note(f->runner, buf, sizeof buf), note);
-                snprintf(text, sizeof text, events, 127, cases[i].oom, cases[i].oom);
-                put_file(scope, "memory.events", text);
-                log = end_cli_logged(f, pid, false);
-                snprintf(how, sizeof how, "%s%s%s", cases[i].how, cases[i].oom ? "" : "; ",
-                         cases[i].oom ? "" : note);
-                assert_string_equal(f->exit_how, how);
-                snprintf(line, sizeof line, "Login test-login: Provider CLI fake (pid %d) %s, CPU 0 ms%s%s.", (int)pid,
-                         cases[i].how, cases[i].oom ? "" : "; ", cases[i].oom ? "" : note);
-                assert_true(log_has_line(log, line));
-                close(log);
-        }
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                memory_case(f, scope, &p, &cases[i]);
         assert_string_equal(cli_runner_memory_note(NULL, buf, sizeof buf), "");
         assert_int_equal(nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
 }

@@ -1,7 +1,9 @@
 /* Tests of agent/login/login.c's note on a login whose CLI kept reaching
- * its memory.max (login_memory_max_mb): such a CLI is not OOM-killed but
- * crawls, and its login times out rather than fails, so the expiry's
- * error (and its log line) says why and which setting to raise.  A real
+ * its memory.max (login_memory_max_mb) and reading back what the kernel
+ * evicted: such a CLI is not OOM-killed but crawls, and its login times
+ * out rather than fails, so the expiry's error (and its log line) says
+ * why and which setting to raise; "max" rising alone (a limit full of
+ * file cache, given back cheaply) says nothing.  A real
  * CLI (sh, through the agent's Launcher, as user nobody) in a session on
  * a private sd-event loop, started through the runner as
  * login_session_start_cli() starts it (without a HOME or a pool user:
@@ -34,7 +36,6 @@
 #define CLI_UID 65534 /* nobody on Debian: any user but root */
 #define ID "crawl-1"
 
-static const char events[] = "low 0\nhigh 0\nmax %d\noom 0\noom_kill 0\noom_group_kill 0\n";
 
 typedef struct Fixture {
         sd_event *event;
@@ -62,6 +63,19 @@ static void put_file(const char *in, const char *file, const char *text) {
         assert_int_equal(fclose(fp), 0);
 }
 
+/* <scope>/memory.events with "max" at max, and memory.stat with refaults
+ * pages read back after eviction (as Linux 5.9 and later have it: anon
+ * and file apart). */
+static void put_memory_counts(const char *scope, int max, int refaults) {
+        char text[256];
+
+        snprintf(text, sizeof text, "low 0\nhigh 0\nmax %d\noom 0\noom_kill 0\noom_group_kill 0\n", max);
+        put_file(scope, "memory.events", text);
+        snprintf(text, sizeof text, "anon 1048576\nfile 33030144\nworkingset_refault_anon 3\n"
+                 "workingset_refault_file %d\nworkingset_activate_anon 0\n", refaults - 3);
+        put_file(scope, "memory.stat", text);
+}
+
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
         return remove(path);
 }
@@ -70,7 +84,7 @@ static int setup(void **state) {
         static const char *const files[] = { "cgroup.procs", "cgroup.kill", "memory.max", "memory.swap.max",
                                              "memory.oom.group", "cpu.stat" };
         Fixture *f = calloc(1, sizeof *f);
-        char why[256], text[128];
+        char why[256];
         sigset_t mask;
 
         assert_non_null(f);
@@ -96,8 +110,7 @@ static int setup(void **state) {
         for (size_t i = 0; i < ELEMENTSOF(files); i++)
                 put_file(f->scope, files[i], "");
         /* What a CLI before counted there is not this one's. */
-        snprintf(text, sizeof text, events, 7);
-        put_file(f->scope, "memory.events", text);
+        put_memory_counts(f->scope, 7, 40);
         LoginOptions o = host_login_options(f->event, NULL);
         o.session_ttl_s = 1;
         assert_int_equal(login_manager_new(&o, &f->lm), 0);
@@ -153,25 +166,34 @@ static void run_until_state(Fixture *f, LoginSession *s, SessionState st, const 
 }
 
 /* The login expires (session_ttl_s 1) while its CLI runs at its
- * memory.max, the counter risen by 120 since the CLI started: its error
- * is "Session expired" and the note naming login_memory_max_mb. */
-static void test_expired_at_memory_max(void **state) {
-        static const char note[] = "CLI fake at its memory.max 64 MiB, reached 120 times since it started: the "
-                                   "kernel takes its memory back as it runs, its code too, which it reads from disk "
-                                   "again; raise login_memory_max_mb";
-        Fixture *f = *state;
-        char text[128], buf[LOGIN_MEMORY_NOTE_MAX], want[512];
+ * memory.max, "max" risen by 120 since the CLI started and the refaults
+ * by 9005 (or not at all: noted false): its error is "Session expired"
+ * and the note naming login_memory_max_mb (or nothing more). */
+static void expired_at_memory_max(Fixture *f, int refaults, bool noted) {
+        static const char note[] = "CLI fake at its memory.max 64 MiB: the kernel reclaimed its memory 120 times "
+                                   "since it started and read back 9005 pages it had evicted, its code too, as it "
+                                   "runs; raise login_memory_max_mb";
+        char buf[LOGIN_MEMORY_NOTE_MAX], want[512];
         LoginSession *s;
 
         assert_int_equal(login_session_new(f->lm, ID, "fake", &s), 0);
         cli_start(f, s);
         assert_string_equal(login_session_memory_note(s, buf, sizeof buf), "");
-        snprintf(text, sizeof text, events, 127);
-        put_file(f->scope, "memory.events", text);
-        assert_string_equal(login_session_memory_note(s, buf, sizeof buf), note);
+        put_memory_counts(f->scope, 127, refaults);
+        assert_string_equal(login_session_memory_note(s, buf, sizeof buf), noted ? note : "");
         run_until_state(f, s, SESSION_EXPIRED, "the login's expiry");
-        snprintf(want, sizeof want, "Session expired; %s", note);
+        snprintf(want, sizeof want, "Session expired%s%s", noted ? "; " : "", noted ? note : "");
         assert_string_equal(s->error, want);
+}
+
+static void test_expired_at_memory_max(void **state) {
+        expired_at_memory_max(*state, 9045, true);
+}
+
+/* Its limit full of file cache: "max" as high, the refaults as they were
+ * when it started (40, an earlier CLI's). */
+static void test_expired_at_memory_max_cache(void **state) {
+        expired_at_memory_max(*state, 40, false);
 }
 
 /* Without a rise the expiry says no more than it did. */
@@ -188,6 +210,7 @@ static void test_expired_not_at_memory_max(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_expired_at_memory_max, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_expired_at_memory_max_cache, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_expired_not_at_memory_max, setup, teardown),
         };
 
