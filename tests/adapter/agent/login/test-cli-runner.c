@@ -19,7 +19,6 @@
  * (none for a limit merely full of file cache). */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -42,6 +41,7 @@
 
 #include "agent/login/cli-runner.h"
 #include "agent/supervise/children.h"
+#include "tests/adapter/cgroup-plain.h"
 #include "tests/unit/test-util.h"
 #include "time-util.h"
 
@@ -491,30 +491,12 @@ static void test_oom_kill_named(void **state) {
         }
 }
 
-/* <in>/<file> holds text (truncated first). */
-static void put_file(const char *in, const char *file, const char *text) {
-        char path[PATH_MAX];
-        FILE *fp;
-
-        snprintf(path, sizeof path, "%s/%s", in, file);
-        fp = fopen(path, "we");
-        assert_non_null(fp);
-        assert_int_equal(fputs(text, fp) >= 0, true);
-        assert_int_equal(fclose(fp), 0);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
-}
-
 /* base (a mkdtemp() template) made a cgroup2 base of plain files with the
  * memory controller, the runner's; scope its login-test.scope, made. */
 static void memory_cgroup_base(Fixture *f, char *base, char *scope, size_t size) {
         char why[256];
 
-        assert_non_null(mkdtemp(base));
-        put_file(base, "cgroup.controllers", "cpu memory pids\n");
-        put_file(base, "cgroup.subtree_control", "");
+        assert_int_equal(test_plain_base_make(base), 0);
         assert_int_equal(children_set_cgroup_base(f->children, f->event, base), 0);
         assert_int_equal(children_memory_setup(f->children, why, sizeof why), 0);
         f->cgroup_name = "login-test";
@@ -532,24 +514,9 @@ typedef struct MemoryCase {
         bool noted;            /* the note while it runs, and at its exit without OOM kills */
 } MemoryCase;
 
-/* <scope>/memory.events with max, oom and oom_kill counted; memory.stat
- * with refaults (as Linux 5.9 and later have it: anon and file apart). */
-static void put_memory_counts(const char *scope, int max, int oom, int refaults) {
-        char text[256];
-
-        snprintf(text, sizeof text, "low 0\nhigh 0\nmax %d\noom %d\noom_kill %d\noom_group_kill 0\n", max, oom,
-                 oom);
-        put_file(scope, "memory.events", text);
-        snprintf(text, sizeof text, "anon 1048576\nfile 33030144\nworkingset_refault_anon 3\n"
-                 "workingset_refault_file %d\nworkingset_activate_anon 0\n", refaults - 3);
-        put_file(scope, "memory.stat", text);
-}
-
 /* A CLI run in scope as c says, its note checked while it runs and at
  * its exit (for its owner and in its end line). */
 static void memory_case(Fixture *f, const char *scope, ProviderDef *p, const MemoryCase *c) {
-        static const char *const files[] = { "cgroup.procs", "cgroup.kill", "memory.max", "memory.swap.max",
-                                             "memory.oom.group" };
         static const char note[] = "at its memory.max 64 MiB: the kernel reclaimed its memory 120 times since it "
                                    "started and read back 9005 pages it had evicted, its code too, as it runs; "
                                    "raise login_memory_max_mb";
@@ -558,18 +525,17 @@ static void memory_case(Fixture *f, const char *scope, ProviderDef *p, const Mem
         pid_t pid;
         int log;
 
-        for (size_t k = 0; k < ELEMENTSOF(files); k++)
-                put_file(scope, files[k], "");
+        assert_int_equal(test_plain_memory_files(scope), 0);
         /* What a CLI before counted there is not this one's. */
-        put_memory_counts(scope, 7, 0, 40);
-        put_file(scope, "cpu.stat", "usage_usec 1500\n");
+        assert_int_equal(test_plain_memory_counts(scope, 7, 0, 40), 0);
+        assert_int_equal(test_plain_put(scope, "cpu.stat", "usage_usec 1500\n"), 0);
         f->n_exit = 0;
         start(f, p, &(CliRunnerCallbacks){ .on_exit = on_exit_count });
         pid = cli_runner_pid(f->runner);
         assert_string_equal(cli_runner_memory_note(f->runner, buf, sizeof buf), "");
-        put_memory_counts(scope, 127, 0, c->refaults);
+        assert_int_equal(test_plain_memory_counts(scope, 127, 0, c->refaults), 0);
         assert_string_equal(cli_runner_memory_note(f->runner, buf, sizeof buf), c->noted ? note : "");
-        put_memory_counts(scope, 127, c->oom, c->refaults);
+        assert_int_equal(test_plain_memory_counts(scope, 127, c->oom, c->refaults), 0);
         log = end_cli_logged(f, pid, false);
         snprintf(how, sizeof how, "%s%s%s", c->how, *end ? "; " : "", end);
         assert_string_equal(f->exit_how, how);
@@ -608,7 +574,7 @@ static void test_memory_max_reached_noted(void **state) {
         for (size_t i = 0; i < ELEMENTSOF(cases); i++)
                 memory_case(f, scope, &p, &cases[i]);
         assert_string_equal(cli_runner_memory_note(NULL, buf, sizeof buf), "");
-        assert_int_equal(nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+        assert_int_equal(test_plain_remove(base), 0);
 }
 
 int main(void) {

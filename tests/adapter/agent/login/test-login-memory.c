@@ -11,7 +11,6 @@
  * directory, as the kernel's look, the test counting what the kernel
  * would while the CLI runs.  As root. */
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -31,6 +30,7 @@
 #include "agent/login/login.h"
 #include "agent/supervise/children.h"
 #include "host-logins.h"
+#include "tests/adapter/cgroup-plain.h"
 #include "tests/unit/test-util.h"
 
 #define CLI_UID 65534 /* nobody on Debian: any user but root */
@@ -51,38 +51,7 @@ static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, voi
         return 0;
 }
 
-/* <in>/<file> holds text (truncated first). */
-static void put_file(const char *in, const char *file, const char *text) {
-        char path[PATH_MAX];
-        FILE *fp;
-
-        snprintf(path, sizeof path, "%s/%s", in, file);
-        fp = fopen(path, "we");
-        assert_non_null(fp);
-        assert_true(fputs(text, fp) >= 0);
-        assert_int_equal(fclose(fp), 0);
-}
-
-/* <scope>/memory.events with "max" at max, and memory.stat with refaults
- * pages read back after eviction (as Linux 5.9 and later have it: anon
- * and file apart). */
-static void put_memory_counts(const char *scope, int max, int refaults) {
-        char text[256];
-
-        snprintf(text, sizeof text, "low 0\nhigh 0\nmax %d\noom 0\noom_kill 0\noom_group_kill 0\n", max);
-        put_file(scope, "memory.events", text);
-        snprintf(text, sizeof text, "anon 1048576\nfile 33030144\nworkingset_refault_anon 3\n"
-                 "workingset_refault_file %d\nworkingset_activate_anon 0\n", refaults - 3);
-        put_file(scope, "memory.stat", text);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
-}
-
 static int setup(void **state) {
-        static const char *const files[] = { "cgroup.procs", "cgroup.kill", "memory.max", "memory.swap.max",
-                                             "memory.oom.group", "cpu.stat" };
         Fixture *f = calloc(1, sizeof *f);
         char why[256];
         sigset_t mask;
@@ -100,17 +69,15 @@ static int setup(void **state) {
         assert_int_equal(sd_event_add_signal(f->event, NULL, SIGCHLD, on_sigchld, f->children), 0);
         f->launcher = children_launcher(f->children);
         snprintf(f->base, sizeof f->base, "/tmp/test-login-memory-XXXXXX");
-        assert_non_null(mkdtemp(f->base));
-        put_file(f->base, "cgroup.controllers", "cpu memory pids\n");
-        put_file(f->base, "cgroup.subtree_control", "");
+        assert_int_equal(test_plain_base_make(f->base), 0);
         assert_int_equal(children_set_cgroup_base(f->children, f->event, f->base), 0);
         assert_int_equal(children_memory_setup(f->children, why, sizeof why), 0);
         snprintf(f->scope, sizeof f->scope, "%s/login-" ID ".scope", f->base);
         assert_int_equal(mkdir(f->scope, 0755), 0);
-        for (size_t i = 0; i < ELEMENTSOF(files); i++)
-                put_file(f->scope, files[i], "");
+        assert_int_equal(test_plain_memory_files(f->scope), 0);
+        assert_int_equal(test_plain_put(f->scope, "cpu.stat", ""), 0);
         /* What a CLI before counted there is not this one's. */
-        put_memory_counts(f->scope, 7, 40);
+        assert_int_equal(test_plain_memory_counts(f->scope, 7, 0, 40), 0);
         LoginOptions o = host_login_options(f->event, NULL);
         o.session_ttl_s = 1;
         assert_int_equal(login_manager_new(&o, &f->lm), 0);
@@ -127,7 +94,7 @@ static int teardown(void **state) {
         f->lm = login_manager_free(f->lm);
         children_free(f->children);
         sd_event_unref(f->event);
-        assert_int_equal(nftw(f->base, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+        assert_int_equal(test_plain_remove(f->base), 0);
         free(f);
         return 0;
 }
@@ -179,7 +146,7 @@ static void expired_at_memory_max(Fixture *f, int refaults, bool noted) {
         assert_int_equal(login_session_new(f->lm, ID, "fake", &s), 0);
         cli_start(f, s);
         assert_string_equal(login_session_memory_note(s, buf, sizeof buf), "");
-        put_memory_counts(f->scope, 127, refaults);
+        assert_int_equal(test_plain_memory_counts(f->scope, 127, 0, refaults), 0);
         assert_string_equal(login_session_memory_note(s, buf, sizeof buf), noted ? note : "");
         run_until_state(f, s, SESSION_EXPIRED, "the login's expiry");
         snprintf(want, sizeof want, "Session expired%s%s", noted ? "; " : "", noted ? note : "");
