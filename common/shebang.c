@@ -37,9 +37,13 @@ int shebang_parse(const char *buf, size_t n, Shebang *ret) {
         i_end = memchr(b, '\n', sizeof b);
         if (!i_end) {
                 /* No newline: the line is the whole buffer, as long as the
-                 * name ends in it (else it may be cut short). */
-                i_end = skip_blanks(b + 2, end);
-                if (!i_end || !find_terminator(i_end, end))
+                 * name ends in it (else it may be cut short).  Its last
+                 * byte counts for that end (the kernel's loops include
+                 * buf_end): a blank there, or the NUL after a file of
+                 * SHEBANG_BUF_SIZE - 1 bytes, ends a name that fills the
+                 * rest. */
+                i_end = skip_blanks(b + 2, b + sizeof b);
+                if (!i_end || !find_terminator(i_end, b + sizeof b))
                         return -ENOEXEC;
                 i_end = end;
         }

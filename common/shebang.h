@@ -21,7 +21,8 @@ typedef struct Shebang {
  * and *ret when it starts with "#!" and names an interpreter; 0 when it
  * does not start with "#!" (not a script: another binary format);
  * -ENOEXEC when it does and the kernel fails it (no name, an empty one,
- * or a name not ended within SHEBANG_BUF_SIZE - 1 bytes).  *ret is
+ * or, without a newline, a name that no blank or NUL in the
+ * SHEBANG_BUF_SIZE bytes ends).  *ret is
  * written only on success.  As the kernel: the line ends at
  * '\n' or after SHEBANG_BUF_SIZE - 1 bytes; the name is what follows "#!"
  * and blanks (' ', '\t') up to a blank or NUL; the argument is the rest,

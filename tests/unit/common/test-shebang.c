@@ -86,8 +86,9 @@ static void test_parse(void **state) {
 }
 
 /* The kernel reads SHEBANG_BUF_SIZE bytes, and takes a line without a
- * newline in them when its name ends within SHEBANG_BUF_SIZE - 1 (the
- * argument is cut short there); else the name may be cut: ENOEXEC. */
+ * newline in them when a blank or NUL in them ends its name (the line,
+ * and the argument with it, cut short at SHEBANG_BUF_SIZE - 1); else the
+ * name may be cut: ENOEXEC. */
 static void test_parse_long(void **state) {
         char buf[2 * SHEBANG_BUF_SIZE];
         Shebang s;
@@ -102,9 +103,23 @@ static void test_parse_long(void **state) {
         /* One byte more: no newline, no end of the name in the buffer. */
         n = fill(buf, "#!/", 'a', SHEBANG_BUF_SIZE - 3, "\n");
         assert_int_equal(shebang_parse(buf, n, &s), -ENOEXEC);
-        /* The same name, the file ending there: still no end in the
-         * 255 bytes, the 256th is not looked at for one. */
+        /* The same name, the file ending there: no blank or NUL in the
+         * 256 bytes to end it. */
         assert_int_equal(shebang_parse(buf, SHEBANG_BUF_SIZE, &s), -ENOEXEC);
+        /* A name of 253 bytes ended by the buffer's last byte, which the
+         * kernel's search for its end includes (Linux 6.18 runs both):
+         * the NUL after a file of 255 bytes, or a blank. */
+        n = fill(buf, "#!/", 'a', SHEBANG_BUF_SIZE - 4, "");
+        assert_int_equal(shebang_parse(buf, n, &s), 1);
+        assert_int_equal(strlen(s.interpreter), SHEBANG_BUF_SIZE - 3);
+        assert_string_equal(s.arg, "");
+        n = fill(buf, "#!/", 'a', SHEBANG_BUF_SIZE - 4, " xx");
+        assert_int_equal(shebang_parse(buf, n, &s), 1);
+        assert_int_equal(strlen(s.interpreter), SHEBANG_BUF_SIZE - 3);
+        assert_string_equal(s.arg, "");
+        /* Blanks up to the last byte, the name starting there: no end. */
+        n = fill(buf, "#!", ' ', SHEBANG_BUF_SIZE - 3, "/bin/sh");
+        assert_int_equal(shebang_parse(buf, n, &s), -ENOEXEC);
         /* All blanks after "#!": no name. */
         n = fill(buf, "#!", ' ', SHEBANG_BUF_SIZE, "/bin/sh\n");
         assert_int_equal(shebang_parse(buf, n, &s), -ENOEXEC);
