@@ -1,8 +1,11 @@
 /* See sv-memory.h. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "parse-util.h"
 #include "sv-memory.h"
 
 usec_t sv_memory_next(SvMemoryWatch *w, SvMemoryCounters c, usec_t now, usec_t period, usec_t interval,
@@ -10,6 +13,7 @@ usec_t sv_memory_next(SvMemoryWatch *w, SvMemoryCounters c, usec_t now, usec_t p
         bool refaulted = c.refaults > w->seen.refaults;
 
         *ret = (SvMemoryLine){};
+        w->read = now;
         if (c.reclaims <= w->seen.reclaims || c.refaults < w->seen.refaults) {
                 /* Quiet since the last read (or another cgroup's): the
                  * run, if any, is over. */
@@ -44,6 +48,65 @@ usec_t sv_memory_next(SvMemoryWatch *w, SvMemoryCounters c, usec_t now, usec_t p
         w->since = now;
         w->logged = now;
         return interval;
+}
+
+/* Whether read c, since the one before, finds it thrashing: in a run (so
+ * the rises it counts span a period; at a run's first rise the refaults
+ * may be from any time before), both counters rising, and its processes
+ * stalled on memory most of the time. */
+static bool thrashing(const SvMemoryWatch *w, SvMemoryCounters c) {
+        return w->since != 0 && c.reclaims > w->seen.reclaims && c.refaults > w->seen.refaults &&
+               c.stall >= SV_MEMORY_THRASH_STALL;
+}
+
+usec_t sv_memory_step(SvMemoryWatch *w, SvMemoryCounters c, usec_t now, const SvMemoryStep *p, SvMemoryLine *ret_line,
+                      SvMemoryLine *ret_kill) {
+        usec_t next;
+
+        *ret_kill = (SvMemoryLine){};
+        if (!thrashing(w, c))
+                w->thrash_since = 0;
+        else if (w->thrash_since == 0) {
+                /* The period this read covers is the first of the span. */
+                w->thrash_base = w->seen;
+                w->thrash_since = w->read;
+        }
+        if (p->kill_after > 0 && w->thrash_since != 0 && now - w->thrash_since >= p->kill_after)
+                *ret_kill = (SvMemoryLine){ .reclaims = c.reclaims - w->thrash_base.reclaims,
+                                            .refaults = c.refaults - w->thrash_base.refaults,
+                                            .span = now - w->thrash_since };
+        next = sv_memory_next(w, c, now, p->period, p->interval, ret_line);
+        /* Each period of a run is looked at, the rate-limited ones too. */
+        if (p->kill_after > 0 && w->since != 0 && next > p->period)
+                next = p->period;
+        return next;
+}
+
+int sv_memory_parse_stall(const char *text) {
+        static const char key[] = "full avg10=";
+        const char *p = strstr(text, key), *dot;
+        uint64_t whole, hundredths;
+
+        /* "full avg10=12.34 avg60=... total=...": at a line's start, two
+         * decimals (the kernel's "%lu.%02lu"). */
+        if (!p || (p != text && p[-1] != '\n'))
+                return -EINVAL;
+        p += strlen(key);
+        dot = strchr(p, '.');
+        if (!dot || parse_unsigned_span(p, (size_t)(dot - p), 100, &whole) < 0 ||
+            strspn(dot + 1, "0123456789") != 2 || parse_unsigned_span(dot + 1, 2, 99, &hundredths) < 0)
+                return -EINVAL;
+        return (int)(whole * 100 + hundredths);
+}
+
+const char *sv_memory_kill_to_string(uint64_t max, const SvMemoryLine *k, char *buf, size_t size) {
+        uint64_t s = (k->span + USEC_PER_SEC / 2) / USEC_PER_SEC;
+
+        snprintf(buf, size,
+                 "killed by the agent: thrashing at its memory.max %" PRIu64 " MiB for %" PRIu64
+                 " s (read back %" PRIu64 " evicted page%s)",
+                 max >> 20, s, k->refaults, k->refaults == 1 ? "" : "s");
+        return buf;
 }
 
 const char *sv_memory_line_to_string(const char *service, uint64_t max, const SvMemoryLine *l, const char *key,

@@ -18,7 +18,16 @@
  * at most one per interval while both keep rising, each counting since
  * the one before.  A read that finds "max" rising without refaults has no
  * line, and what the next counts begins there.  A read that finds no rise
- * of "max" ends the run: the next rise begins another. */
+ * of "max" ends the run: the next rise begins another.
+ *
+ * One that keeps thrashing so is killed, as systemd-oomd would (it may
+ * crawl for many minutes before the kernel's OOM killer acts, and the
+ * machine's desktop with it): when every read, a period apart, over a
+ * span of kill_after found "max" rising, the refaults rising and its
+ * processes all stalled on memory most of the time (memory.pressure's
+ * "full avg10", PSI, at least SV_MEMORY_THRASH_STALL).  Without PSI
+ * (memory.pressure not there) it is never killed: the counters alone
+ * cannot tell thrashing from a program working near its limit. */
 #pragma once
 
 #include <stddef.h>
@@ -30,10 +39,16 @@
 #define SV_MEMORY_PERIOD_USEC (10 * USEC_PER_SEC)
 #define SV_MEMORY_INTERVAL_USEC (300 * USEC_PER_SEC)
 
+/* memory.pressure's "full avg10" (hundredths of a percent) at or above
+ * which a read counts as thrashing: systemd-oomd's default
+ * (ManagedOOMMemoryPressureLimit=60%). */
+#define SV_MEMORY_THRASH_STALL 6000
+
 /* A cgroup's counters, as read together. */
 typedef struct SvMemoryCounters {
         uint64_t reclaims;  /* memory.events "max" */
         uint64_t refaults;  /* memory.stat's pages read back after eviction (cgroup_memory_refaults()) */
+        int stall;          /* memory.pressure's "full avg10", in hundredths of a percent; -1: no PSI */
 } SvMemoryCounters;
 
 typedef struct SvMemoryWatch {
@@ -41,6 +56,9 @@ typedef struct SvMemoryWatch {
         SvMemoryCounters base;  /* their values when what the next line counts began */
         usec_t since;           /* then (monotonic); 0: not rising (no run) */
         usec_t logged;          /* the last line's time (monotonic); 0: none yet */
+        usec_t read;            /* the last read's time (monotonic); 0: none since READY */
+        SvMemoryCounters thrash_base; /* the counters when every read since began to find it thrashing */
+        usec_t thrash_since;    /* then (monotonic); 0: the last read did not */
 } SvMemoryWatch;
 
 /* The watch of a service that just became READY, its counters now c:
@@ -64,6 +82,27 @@ typedef struct SvMemoryLine {
  * from them. */
 usec_t sv_memory_next(SvMemoryWatch *w, SvMemoryCounters c, usec_t now, usec_t period, usec_t interval,
                       SvMemoryLine *ret);
+
+/* When to read them next, the line due and whether to kill it. */
+typedef struct SvMemoryStep {
+        usec_t period, interval;  /* as for sv_memory_next() */
+        usec_t kill_after;        /* thrashing this long: killed; 0: never */
+} SvMemoryStep;
+
+/* sv_memory_next() with the kill: *ret_kill's reclaims > 0 when it is
+ * due now (what it thrashed by, over its span; the stall then in
+ * *ret_stall); while a run lasts with kill_after > 0, read each period
+ * (a line's interval only limits the lines). */
+usec_t sv_memory_step(SvMemoryWatch *w, SvMemoryCounters c, usec_t now, const SvMemoryStep *p, SvMemoryLine *ret_line,
+                      SvMemoryLine *ret_kill);
+
+/* memory.pressure's text: its "full avg10" in hundredths of a percent,
+ * or -EINVAL without one. */
+int sv_memory_parse_stall(const char *text);
+
+/* "killed by the agent: thrashing at its memory.max N MiB for S s (read
+ * back R evicted pages)" into buf (cut to size); returns buf. */
+const char *sv_memory_kill_to_string(uint64_t max, const SvMemoryLine *k, char *buf, size_t size);
 
 /* "Service <name> is at its memory.max N MiB: the kernel reclaimed its
  * memory K times in the last S s and read back R pages it had evicted,

@@ -2,6 +2,7 @@
  * service's memory.events "max" counter and memory.stat refaults, in
  * order, each with when the next read is due and the line due now, if
  * any; and that line's exact text. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -97,6 +98,128 @@ static void test_reads(void **state) {
               { 80 * S, 15, 12, INTERVAL, 6, 2, PERIOD });
 }
 
+/* A read for sv_memory_step(), the watch's thrash kill on. */
+typedef struct Step {
+        usec_t at;          /* since READY (its counters then: 7, 40) */
+        uint64_t reclaims;
+        uint64_t refaults;
+        int stall;          /* memory.pressure full avg10, 1/100 % (-1: no PSI) */
+        usec_t next;
+        uint64_t kill;      /* the kill's count of "max", 0: none */
+        uint64_t kill_refaults;
+        usec_t span;
+} Step;
+
+#define KILL_AFTER (60 * S)
+
+static void check_steps(const char *name, const Step *steps, size_t n) {
+        SvMemoryWatch w = sv_memory_watch_init((SvMemoryCounters){ .reclaims = 7, .refaults = 40 });
+        const SvMemoryStep p = { .period = PERIOD, .interval = INTERVAL, .kill_after = KILL_AFTER };
+        const usec_t ready = 1000 * S;
+
+        for (size_t i = 0; i < n; i++) {
+                const Step *r = &steps[i];
+                SvMemoryLine l, k;
+                usec_t next = sv_memory_step(&w, (SvMemoryCounters){ .reclaims = r->reclaims,
+                                                                     .refaults = r->refaults, .stall = r->stall },
+                                             ready + r->at, &p, &l, &k);
+
+                if (next != r->next || k.reclaims != r->kill ||
+                    (k.reclaims && (k.refaults != r->kill_refaults || k.span != r->span)))
+                        fail_msg("%s, read %zu: next %llu, kill %llu, %llu over %llu; expected %llu, %llu, %llu over "
+                                 "%llu", name, i, (unsigned long long)next, (unsigned long long)k.reclaims,
+                                 (unsigned long long)k.refaults, (unsigned long long)k.span,
+                                 (unsigned long long)r->next, (unsigned long long)r->kill,
+                                 (unsigned long long)r->kill_refaults, (unsigned long long)r->span);
+        }
+}
+
+#define CHECK_STEPS(name, ...) \
+        check_steps(name, (const Step[]){ __VA_ARGS__ }, sizeof((const Step[]){ __VA_ARGS__ }) / sizeof(Step))
+
+static void test_kill(void **state) {
+        (void)state;
+        /* Thrashing at every read, a period apart, for 60 s since the
+         * run's first rise (whose refaults may be from before): killed at
+         * the sixth read after it, counted over those six periods.  Read
+         * each period though the line (at the first) limits the next. */
+        CHECK_STEPS("thrashing", { 60 * S, 100, 50, 9000, PERIOD, 0, 0, 0 },
+                    { 70 * S, 1100, 150, 9000, PERIOD, 0, 0, 0 }, { 80 * S, 2100, 250, 9000, PERIOD, 0, 0, 0 },
+                    { 90 * S, 3100, 350, 9000, PERIOD, 0, 0, 0 }, { 100 * S, 4100, 450, 6000, PERIOD, 0, 0, 0 },
+                    { 110 * S, 5100, 550, 9000, PERIOD, 0, 0, 0 },
+                    { 120 * S, 6100, 650, 9000, PERIOD, 6000, 600, 60 * S });
+        /* One read below 60% stalled (a program working at its limit,
+         * some of it running): the span begins again after it. */
+        CHECK_STEPS("stall dips", { 60 * S, 100, 50, 9000, PERIOD, 0, 0, 0 },
+                    { 70 * S, 1100, 150, 9000, PERIOD, 0, 0, 0 }, { 80 * S, 2100, 250, 5999, PERIOD, 0, 0, 0 },
+                    { 90 * S, 3100, 350, 9000, PERIOD, 0, 0, 0 }, { 130 * S, 7100, 750, 9000, PERIOD, 0, 0, 0 },
+                    { 140 * S, 8100, 850, 9000, PERIOD, 6000, 600, 60 * S });
+        /* A period without refaults (a cache given back) or without a
+         * rise of "max" (the run over) begins it again too. */
+        CHECK_STEPS("refaults pause", { 60 * S, 100, 50, 9000, PERIOD, 0, 0, 0 },
+                    { 100 * S, 1100, 150, 9000, PERIOD, 0, 0, 0 }, { 110 * S, 2100, 150, 9000, PERIOD, 0, 0, 0 },
+                    { 160 * S, 3100, 250, 9000, PERIOD, 0, 0, 0 },
+                    { 170 * S, 4100, 350, 9000, PERIOD, 2000, 200, 60 * S });
+        CHECK_STEPS("run ends", { 60 * S, 100, 50, 9000, PERIOD, 0, 0, 0 },
+                    { 110 * S, 1100, 150, 9000, PERIOD, 0, 0, 0 }, { 120 * S, 1100, 150, 9000, 0, 0, 0, 0 },
+                    { 130 * S, 1200, 160, 9000, PERIOD, 0, 0, 0 }, { 180 * S, 2200, 260, 9000, PERIOD, 0, 0, 0 },
+                    { 190 * S, 2300, 270, 9000, PERIOD, 1100, 110, 60 * S });
+        /* Without PSI the counters alone never kill: a line only. */
+        CHECK_STEPS("no PSI", { 60 * S, 100, 50, -1, PERIOD, 0, 0, 0 },
+                    { 70 * S, 1100, 150, -1, PERIOD, 0, 0, 0 }, { 700 * S, 9100, 950, -1, PERIOD, 0, 0, 0 });
+        /* Stalled, "max" rising, nothing read back: not thrashing. */
+        CHECK_STEPS("no refaults", { 60 * S, 100, 50, 9000, PERIOD, 0, 0, 0 },
+                    { 70 * S, 1100, 50, 9000, PERIOD, 0, 0, 0 }, { 700 * S, 9100, 50, 9000, PERIOD, 0, 0, 0 });
+}
+
+/* kill_after 0: sv_memory_next() as it is, its line's interval too. */
+static void test_kill_off(void **state) {
+        SvMemoryWatch w = sv_memory_watch_init((SvMemoryCounters){ .reclaims = 7, .refaults = 40 });
+        const SvMemoryStep p = { .period = PERIOD, .interval = INTERVAL };
+        SvMemoryLine l, k;
+
+        (void)state;
+        assert_int_equal(sv_memory_step(&w, (SvMemoryCounters){ 100, 50, 9000 }, 60 * S, &p, &l, &k), PERIOD);
+        for (usec_t t = 70 * S; t < 1000 * S; t += INTERVAL) {
+                assert_int_equal(sv_memory_step(&w, (SvMemoryCounters){ t, t, 9000 }, t, &p, &l, &k), INTERVAL);
+                assert_int_equal(k.reclaims, 0);
+        }
+}
+
+static void test_parse_stall(void **state) {
+        (void)state;
+        assert_int_equal(sv_memory_parse_stall("some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+                                               "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"), 0);
+        assert_int_equal(sv_memory_parse_stall("some avg10=97.12 avg60=80.00 avg300=20.00 total=4000000\n"
+                                               "full avg10=61.05 avg60=50.00 avg300=10.00 total=3000000\n"), 6105);
+        assert_int_equal(sv_memory_parse_stall("full avg10=100.00 avg60=0.00 avg300=0.00 total=0\n"), 10000);
+        /* No "full" line (a CPU's pressure), or not the kernel's form. */
+        assert_int_equal(sv_memory_parse_stall("some avg10=1.00 avg60=0.00 avg300=0.00 total=0\n"), -EINVAL);
+        assert_int_equal(sv_memory_parse_stall("some xfull avg10=1.00\n"), -EINVAL);
+        assert_int_equal(sv_memory_parse_stall("full avg10=1.5 avg60=0.00\n"), -EINVAL);
+        assert_int_equal(sv_memory_parse_stall("full avg10=101.00 avg60=0.00\n"), -EINVAL);
+        assert_int_equal(sv_memory_parse_stall("full avg10=.50 avg60=0.00\n"), -EINVAL);
+        assert_int_equal(sv_memory_parse_stall("full avg10=12"), -EINVAL);
+        assert_int_equal(sv_memory_parse_stall(""), -EINVAL);
+}
+
+static void test_kill_reason(void **state) {
+        char buf[160];
+
+        (void)state;
+        assert_string_equal(sv_memory_kill_to_string(UINT64_C(1536) << 20,
+                                                     &(SvMemoryLine){ .reclaims = 2000000, .refaults = 2500123,
+                                                                     .span = 60 * S + 300 },
+                                                     buf, sizeof buf),
+                            "killed by the agent: thrashing at its memory.max 1536 MiB for 60 s (read back 2500123 "
+                            "evicted pages)");
+        assert_string_equal(sv_memory_kill_to_string(UINT64_C(32) << 20,
+                                                     &(SvMemoryLine){ .reclaims = 1, .refaults = 1, .span = S / 10 },
+                                                     buf, sizeof buf),
+                            "killed by the agent: thrashing at its memory.max 32 MiB for 0 s (read back 1 evicted "
+                            "page)");
+}
+
 static void test_line(void **state) {
         char buf[256];
 
@@ -126,6 +249,10 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_reads),
                 cmocka_unit_test(test_line),
+                cmocka_unit_test(test_kill),
+                cmocka_unit_test(test_kill_off),
+                cmocka_unit_test(test_parse_stall),
+                cmocka_unit_test(test_kill_reason),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
