@@ -851,6 +851,7 @@ static int setup_supervisor(Manager *m) {
                 .backoff_max_ms = c->backoff_max_ms,
                 .ready_timeout_ms = c->ready_timeout_ms,
                 .stop_timeout_ms = c->stop_timeout_ms,
+                .memory_thrash_kill_ms = c->memory_thrash_kill_s * 1000,
         };
         SupervisorHooks hooks = { .on_change = on_services_changed, .on_status = on_services_status,
                                   .secrets = services_log_secrets, .userdata = m };

@@ -15,6 +15,8 @@
 #define CONFIG_CLI_USERS_MAX 64
 /* login_memory_max_mb, browser_memory_max_mb: 1 TiB, far past any VM's memory. */
 #define MEMORY_MAX_MB_MAX (1u << 20)
+/* memory_thrash_kill_s: a day (in ms, it fits a uint32_t). */
+#define MEMORY_THRASH_KILL_S_MAX 86400u
 
 typedef enum ShutdownAction {
         SHUTDOWN_REBOOT,   /* reboot(RB_AUTOBOOT): Firecracker with reboot=k exits */
@@ -99,6 +101,7 @@ typedef struct Config {
         uint32_t backoff_max_ms;       /* 10000 */
         uint32_t ready_timeout_ms;     /* 20000: not ready by then is a failure (up to 4x while busy: supervisor.c) */
         uint32_t stop_timeout_ms;      /* 5000: per service, then SIGKILL */
+        uint32_t memory_thrash_kill_s; /* 60: a ready service thrashing at its memory.max this long is killed */
 
         /* logins and handoff */
         char *providers_file;          /* "/etc/vm-browser-agent/providers.json" */

@@ -29,6 +29,7 @@
 #include "parse-util.h"
 #include "poll-util.h"
 #include "proc-util.h"
+#include "sv-memory.h"
 #include "time-util.h"
 
 /* How long cgroup_free() waits for what it killed to be gone. */
@@ -555,6 +556,37 @@ int cgroup_memory_refaults(const Cgroup *cg, uint64_t *ret) {
                 return r;
         *ret = anon + file + all;
         return 0;
+}
+
+int cgroup_memory_stall(const Cgroup *cg, int *ret) {
+        _cleanup_(freep) char *text = NULL;
+        char path[PATH_MAX];
+        int r;
+
+        if (!cg || !cg->made)
+                return -ENOENT;
+        r = cg_path(path, sizeof path, cg->path, "memory.pressure");
+        if (r >= 0)
+                r = read_full_file(path, 4096, &text, NULL);
+        /* Not there: a kernel without PSI (or booted with psi=0); not
+         * readable: PSI turned off for it (cgroup.pressure 0). */
+        if (r == -ENOENT || r == -EOPNOTSUPP) {
+                *ret = -1;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        r = sv_memory_parse_stall(text);
+        if (r < 0)
+                return r;
+        *ret = r;
+        return 0;
+}
+
+int cgroup_kill_all(Cgroup *cg) {
+        if (!cg || !cg->made)
+                return -ENOENT;
+        return cg_write(cg->path, "cgroup.kill", "1");
 }
 
 int cgroup_memory_events_watch(const Cgroup *cg, sd_event *e, sd_event_inotify_handler_t cb, void *userdata,

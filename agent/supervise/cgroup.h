@@ -121,6 +121,16 @@ int cgroup_oom_events(const Cgroup *cg, CgroupOom *ret);
  * when not made or without the memory controller there, -errno. */
 int cgroup_memory_refaults(const Cgroup *cg, uint64_t *ret);
 
+/* Its memory.pressure's "full avg10" (PSI: the share of the last 10 s in
+ * which all its processes waited for memory), in hundredths of a
+ * percent; -1 without PSI.  0, -ENOENT when not made, -errno. */
+int cgroup_memory_stall(const Cgroup *cg, int *ret);
+
+/* SIGKILLs every process in it now (cgroup.kill), as the OOM killer does
+ * with memory.oom.group; it stays made.  0, -ENOENT when not made,
+ * -errno. */
+int cgroup_kill_all(Cgroup *cg);
+
 /* Watches its memory.events on e (inotify, IN_MODIFY: the kernel signals
  * a change of it so, at most one per 10 ms, and a plain file written in
  * place does too), cb called for each change; *ret owned by the caller.

@@ -9,7 +9,8 @@
  * memory.events is watched with inotify).  Effects:
  * spawn (spawn.c) into a new process group (and a cgroup of its own when
  * the agent has cgroups: cgroup.h), signal the group, kill the cgroup once
- * the main process exited, arm timers, tell dependents.  Services are kept in dependency order, so "reverse
+ * the main process exited or when it thrashed at its memory.max for
+ * memory_thrash_kill_s, arm timers, tell dependents.  Services are kept in dependency order, so "reverse
  * order" is just walking the array backwards.
  *
  * Re-entrancy: handling one service's event may deliver events to its
@@ -100,7 +101,8 @@ typedef struct Service {
         uint64_t ready_cpu_usec; /* CPU time at the start of the current ready period */
         unsigned ready_extensions;
         unsigned ready_doublings; /* learned for the service's lifetime: see READY_DOUBLINGS_MAX */
-        char last_exit[96];
+        char last_exit[160];
+        char agent_kill[160];    /* why the agent killed it (thrashing), for its exit's last_exit; "": not */
         char last_error[512];    /* room for a probe's error and why the start crawled (memory) */
         char **extra_argv;
         sd_event_source *timer;
@@ -341,7 +343,7 @@ static usec_t memory_period(Service *s) {
 static int memory_watch_counters(Service *s, SvMemoryCounters *ret) {
         CgroupOom o;
         uint64_t refaults;
-        int r = 0;
+        int stall = -1, r = 0;
 
         if (!s->memory_watch)
                 r = cgroup_memory_events_watch(s->cgroup, s->sv->o.event, on_memory_events, s, &s->memory_watch);
@@ -349,32 +351,60 @@ static int memory_watch_counters(Service *s, SvMemoryCounters *ret) {
                 r = cgroup_oom_events(s->cgroup, &o);
         if (r >= 0)
                 r = cgroup_memory_refaults(s->cgroup, &refaults);
+        /* Unreadable or not the kernel's form: as without PSI, no kill. */
+        if (r >= 0 && cfg(s)->memory_thrash_kill_ms > 0 && cgroup_memory_stall(s->cgroup, &stall) < 0)
+                stall = -1;
         if (r < 0) {
                 memory_watch_stop(s);
                 return log_warning_errno(r, "Service %s: its memory.events and memory.stat cannot be watched, a "
                                          "memory.max it keeps reaching will not be said: %m", s->def->name);
         }
-        *ret = (SvMemoryCounters){ .reclaims = o.reclaims, .refaults = refaults };
+        *ret = (SvMemoryCounters){ .reclaims = o.reclaims, .refaults = refaults, .stall = stall };
         return 0;
+}
+
+/* It thrashed at its memory.max for memory_thrash_kill_s (k, the stall
+ * now): all of its cgroup SIGKILLed, as the OOM killer would with
+ * memory.oom.group (its process group too: all there is without the
+ * kernel's cgroup.kill); its exit says why, and it is restarted as
+ * after an OOM kill. */
+static void memory_thrash_kill(Service *s, const SvMemoryLine *k, int stall) {
+        sv_memory_kill_to_string(s->memory.max, k, s->agent_kill, sizeof s->agent_kill);
+        log_warning("Service %s thrashed at its memory.max %" PRIu64 " MiB for %llu s: the kernel reclaimed its "
+                    "memory %" PRIu64 " times and read back %" PRIu64 " pages it had evicted, its processes all "
+                    "waiting for memory %d.%02d%% of the last 10 s (memory.pressure full avg10); killing it "
+                    "(memory_thrash_kill_s), raise %s.", s->def->name, s->memory.max >> 20,
+                    (unsigned long long)((k->span + USEC_PER_SEC / 2) / USEC_PER_SEC), k->reclaims, k->refaults,
+                    stall / 100, stall % 100, memory_max_key(s));
+        if (cgroup_kill_all(s->cgroup) < 0)
+                log_warning("Service %s: its cgroup cannot be killed, only its process group is.", s->def->name);
+        service_kill(s, SIGKILL);
 }
 
 /* READY: its memory.events changed, or its timer (the next read) is due.
  * A line when it keeps reaching its memory.max and reading back what was
- * evicted; while it reaches it, read again on the timer, not at each
- * change (up to 100 a second). */
+ * evicted, the kill when it thrashed so long (memory_thrash_kill_s);
+ * while it reaches it, read again on the timer, not at each change (up
+ * to 100 a second). */
 static void memory_watch_read(Service *s) {
+        SvMemoryStep p = { .period = memory_period(s), .interval = SV_MEMORY_INTERVAL_USEC,
+                           .kill_after = (usec_t)cfg(s)->memory_thrash_kill_ms * USEC_PER_MSEC };
         SvMemoryCounters c;
-        SvMemoryLine l;
+        SvMemoryLine l, k;
         char line[384];
         usec_t next;
 
         if (memory_watch_counters(s, &c) < 0)
                 return;
-        next = sv_memory_next(&s->memory_run, c, now(CLOCK_MONOTONIC), memory_period(s), SV_MEMORY_INTERVAL_USEC,
-                              &l);
+        next = sv_memory_step(&s->memory_run, c, now(CLOCK_MONOTONIC), &p, &l, &k);
         if (l.reclaims > 0)
                 log_notice("%s", sv_memory_line_to_string(s->def->name, s->memory.max, &l, memory_max_key(s), line,
                                                           sizeof line));
+        if (k.reclaims > 0) {
+                memory_watch_stop(s);
+                memory_thrash_kill(s, &k, c.stall);
+                return;
+        }
         if (next == 0)
                 return;
         memory_watch_stop(s);
@@ -491,6 +521,11 @@ static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
         /* Read before its cgroup is killed and removed. */
         cgroup_memory_since(s->cgroup, &s->memory, &mem);
         exit_to_string(wstatus, s->memory.max ? &mem : NULL, s->last_exit, sizeof s->last_exit);
+        if (s->agent_kill[0]) {
+                /* Ours, not the kernel's: a SIGKILL that says nothing. */
+                snprintf(s->last_exit, sizeof s->last_exit, "%s", s->agent_kill);
+                s->agent_kill[0] = '\0';
+        }
         /* An exit after our SIGTERM says nothing of its health: when the
          * policy is asked about it, the stop was for its ready timeout, a
          * failure whatever the status (a TERM trap's exit 0 included). */

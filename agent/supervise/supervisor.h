@@ -45,6 +45,8 @@ typedef struct SupervisorOptions {
         uint32_t memory_period_ms;    /* a READY service that reaches its memory.max is read again this
                                        * much later, and said to crawl when it reached it again by then
                                        * (sv-memory.h); 0: SV_MEMORY_PERIOD_USEC */
+        uint32_t memory_thrash_kill_ms; /* a READY service thrashing at its memory.max this long is
+                                       * killed (sv-memory.h); 0: never */
 } SupervisorOptions;
 
 typedef struct SupervisorHooks {

@@ -12,7 +12,8 @@
  * restart policy as a failed start, a ready timeout that says the start
  * kept reaching its memory.max and reading back what was evicted (plain
  * files for its cgroup), and a READY service's line when it keeps doing
- * so (neither for a file cache given back), restarts
+ * so (neither for a file cache given back), and its kill when it
+ * thrashes so with its processes all stalled (PSI), restarts
  * counting processes (not
  * starts that found no binary), a service's last lines
  * logged when it starts again at once or everything is freed, closes
@@ -85,6 +86,8 @@ static void harness_set(Harness *h, const char *key, const char *value) {
                 h->o.failed_retry_s = v;
         else if (streq(key, "memory_period_ms"))
                 h->o.memory_period_ms = v;
+        else if (streq(key, "memory_thrash_kill_ms"))
+                h->o.memory_thrash_kill_ms = v;
         else
                 fail_msg("unknown option %s", key);
 }
@@ -975,6 +978,110 @@ static bool restarts_reached(Harness *m, const void *arg) {
         return status(m, a->i).restarts >= a->n;
 }
 
+static bool restarted_ready(Harness *m, const void *arg) {
+        ServiceStatus st = status(m, 0);
+
+        return st.restarts >= 1 && st.state == SERVICE_READY;
+}
+
+/* thrash_kill()'s service killed for it and started again, saying why. */
+static void check_thrash_killed(Harness *m, const char *logpath) {
+        run_until(m, restarted_ready, NULL, "the restart after the kill");
+        assert_string_equal(status(m, 0).last_exit, "killed by the agent: thrashing at its memory.max 32 MiB for 0 s "
+                                                    "(read back 9005 evicted pages)");
+        assert_true(file_has(m, (const char *const[]){ logpath, "Service mem thrashed at its memory.max 32 MiB for 0 "
+                                                                "s: the kernel reclaimed its memory 24000 times and "
+                                                                "read back 9005 pages it had evicted, its processes "
+                                                                "all waiting for memory 92.50% of the last 10 s "
+                                                                "(memory.pressure full avg10); killing it "
+                                                                "(memory_thrash_kill_s), raise its memory_max_mb in "
+                                                                "the services_file.\n" }));
+        assert_true(file_has(m, (const char *const[]){ logpath, ") killed by the agent: thrashing at its memory.max "
+                                                                "32 MiB for 0 s (read back 9005 evicted pages).\n" }));
+}
+
+/* A service READY at its memory.max, thrashing: one rise of "max" begins
+ * a run; a period later (memory_period_ms) both "max" and the refaults
+ * rose, and memory.pressure (pressure: its text, NULL: no PSI) says how
+ * long all its processes waited for memory.  Past memory_thrash_kill_ms
+ * (one period) with "full avg10" at 60% or more it is killed, all of it,
+ * and restarted, its last_exit saying why; below 60%, or without PSI, it
+ * is not (the line of test_ready_at_memory_max only, at the read that
+ * would have killed it).  Plain files for its cgroup as there (so the
+ * kill is its process group's), each written before the loop runs the
+ * read it is for. */
+static void thrash_kill(const char *pressure, bool killed) {
+        static const char *const sets[] = { "memory_period_ms", "50", "memory_thrash_kill_ms", "50", NULL };
+        static const char json[] = "[{\"name\": \"mem\", \"argv\": [\"sleep\", \"100\"], \"memory_max_mb\": 32,"
+                                   " \"restart\": \"always\"}]";
+        static const char *const files[] = { "cgroup.procs", "cgroup.kill", "memory.max", "memory.swap.max",
+                                             "memory.oom.group" };
+        static const char again[] = "Service mem: reached its memory.max, reading memory.events again in 50 ms.";
+        char base[] = "/tmp/test-supervisor-cg-XXXXXX", svc[PATH_MAX], logpath[128];
+        int saved, level = log_get_max_level();
+        Harness *m = harness_make(sets);
+
+        assert_non_null(mkdtemp(base));
+        snprintf(svc, sizeof svc, "%s/mem.service", base);
+        assert_int_equal(mkdir(svc, 0755), 0);
+        for (size_t i = 0; i < ELEMENTSOF(files); i++)
+                put_file(svc, files[i], "");
+        put_memory_events(svc, false, 7);
+        put_memory_stat(svc, false, 40);
+        if (pressure)
+                put_file(svc, "memory.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+                                                 "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
+        snprintf(logpath, sizeof logpath, "%s/stderr", dir);
+        fflush(stderr);
+        saved = dup(2);
+        assert_true(freopen(logpath, "w", stderr) != NULL);
+        log_set_max_level(LOG_DEBUG);
+        m->o.cgroup_base = base;
+        m->o.memory = true;
+        assert_int_equal(harness_start(m, json), 0);
+        assert_int_equal(supervisor_start_all(m->supervisor), 0);
+        assert_int_equal(status(m, 0).state, SERVICE_READY);
+
+        put_memory_events(svc, true, 107);
+        run_until(m, file_has, (const char *const[]){ logpath, again }, "the first rise read");
+        put_memory_stat(svc, false, 9045);
+        if (pressure)
+                put_file(svc, "memory.pressure", pressure);
+        put_memory_events(svc, true, 24107);
+        if (killed)
+                check_thrash_killed(m, logpath);
+        else {
+                run_until(m, file_has, (const char *const[]){ logpath, "Service mem is at its memory.max 32 MiB" },
+                          "the line");
+                assert_false(file_has(m, (const char *const[]){ logpath, "killing it" }));
+                assert_int_equal(status(m, 0).state, SERVICE_READY);
+                assert_int_equal(status(m, 0).restarts, 0);
+        }
+        harness_drop(m);
+        log_set_max_level(level);
+        fflush(stderr);
+        dup2(saved, 2);
+        close(saved);
+        unlink(logpath);
+        assert_int_equal(nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+static void test_thrash_kill(void **state) {
+        thrash_kill("some avg10=99.10 avg60=40.00 avg300=9.00 total=90000000\n"
+                    "full avg10=92.50 avg60=38.00 avg300=8.00 total=80000000\n", true);
+}
+
+/* Stalled less (some of it running: a program working near its limit,
+ * not thrashing), or no PSI to tell: not killed. */
+static void test_thrash_kill_not_stalled(void **state) {
+        thrash_kill("some avg10=70.00 avg60=40.00 avg300=9.00 total=90000000\n"
+                    "full avg10=59.99 avg60=38.00 avg300=8.00 total=80000000\n", false);
+}
+
+static void test_thrash_kill_no_psi(void **state) {
+        thrash_kill(NULL, false);
+}
+
 /* Restarts that are no failure leave the budget (2) to crashes: neither
  * the restarts asked for (new secrets) nor the dependent's, brought down
  * with its dependency, count.  After two of each, the dependent's first
@@ -1605,6 +1712,9 @@ int main(void) {
                 cmocka_unit_test(test_ready_timeout_at_memory_max_cache),
                 cmocka_unit_test(test_ready_at_memory_max),
                 cmocka_unit_test(test_ready_at_memory_max_old_kernel),
+                cmocka_unit_test(test_thrash_kill),
+                cmocka_unit_test(test_thrash_kill_not_stalled),
+                cmocka_unit_test(test_thrash_kill_no_psi),
                 cmocka_unit_test(test_restart_argv),
                 cmocka_unit_test(test_bad_services_file),
                 cmocka_unit_test(test_stale_lock),
