@@ -352,7 +352,7 @@ static int memory_watch_counters(Service *s, SvMemoryCounters *ret) {
         if (r >= 0)
                 r = cgroup_memory_refaults(s->cgroup, &refaults);
         /* Unreadable or not the kernel's form: as without PSI, no kill. */
-        if (r >= 0 && cfg(s)->memory_thrash_kill_ms > 0 && cgroup_memory_stall(s->cgroup, &stall) < 0)
+        if (r >= 0 && cgroup_memory_stall(s->cgroup, &stall) < 0)
                 stall = -1;
         if (r < 0) {
                 memory_watch_stop(s);
@@ -398,7 +398,7 @@ static void memory_watch_read(Service *s) {
                 return;
         next = sv_memory_step(&s->memory_run, c, now(CLOCK_MONOTONIC), &p, &l, &k);
         if (l.reclaims > 0)
-                log_notice("%s", sv_memory_line_to_string(s->def->name, s->memory.max, &l, memory_max_key(s), line,
+                log_notice("%s", sv_memory_line_to_string(s->def->name, s->memory.max, &l, c.stall, memory_max_key(s), line,
                                                           sizeof line));
         if (k.reclaims > 0) {
                 memory_watch_stop(s);

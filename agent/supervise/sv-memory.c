@@ -109,16 +109,21 @@ const char *sv_memory_kill_to_string(uint64_t max, const SvMemoryLine *k, char *
         return buf;
 }
 
-const char *sv_memory_line_to_string(const char *service, uint64_t max, const SvMemoryLine *l, const char *key,
-                                     char *buf, size_t size) {
+const char *sv_memory_line_to_string(const char *service, uint64_t max, const SvMemoryLine *l, int stall,
+                                     const char *key, char *buf, size_t size) {
         /* Whole seconds, rounded; a run is a period at least, seconds long. */
         uint64_t s = (l->span + USEC_PER_SEC / 2) / USEC_PER_SEC;
+        char psi[80] = "";
 
+        /* How near the kill's SV_MEMORY_THRASH_STALL it is. */
+        if (stall >= 0)
+                snprintf(psi, sizeof psi, " (all its processes waiting for memory %d.%02d%% of the last 10 s)",
+                         stall / 100, stall % 100);
         snprintf(buf, size,
                  "Service %s is at its memory.max %" PRIu64 " MiB: the kernel reclaimed its memory %" PRIu64
                  " time%s in the last %" PRIu64 " s and read back %" PRIu64 " page%s it had evicted, its code "
-                 "too, as it runs; raise %s.",
+                 "too, as it runs%s; raise %s.",
                  service, max >> 20, l->reclaims, l->reclaims == 1 ? "" : "s", s, l->refaults,
-                 l->refaults == 1 ? "" : "s", key);
+                 l->refaults == 1 ? "" : "s", psi, key);
         return buf;
 }

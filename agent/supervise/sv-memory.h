@@ -106,7 +106,10 @@ const char *sv_memory_kill_to_string(uint64_t max, const SvMemoryLine *k, char *
 
 /* "Service <name> is at its memory.max N MiB: the kernel reclaimed its
  * memory K times in the last S s and read back R pages it had evicted,
- * its code too, as it runs; raise <key>." into buf (cut to size); returns
- * buf.  max: the limit in bytes; key: the setting that gave it. */
-const char *sv_memory_line_to_string(const char *service, uint64_t max, const SvMemoryLine *l, const char *key,
-                                     char *buf, size_t size);
+ * its code too, as it runs (all its processes waiting for memory P% of
+ * the last 10 s); raise <key>." into buf (cut to size); returns buf.
+ * max: the limit in bytes; stall: memory.pressure's "full avg10" read
+ * with it (SvMemoryCounters.stall; -1: no PSI, the parenthesis left out);
+ * key: the setting that gave it. */
+const char *sv_memory_line_to_string(const char *service, uint64_t max, const SvMemoryLine *l, int stall,
+                                     const char *key, char *buf, size_t size);

@@ -1053,6 +1053,10 @@ static void thrash_kill(const char *pressure, bool killed) {
         else {
                 run_until(m, file_has, (const char *const[]){ logpath, "Service mem is at its memory.max 32 MiB" },
                           "the line");
+                /* With PSI it says how near the kill's 60% it is. */
+                assert_true(file_has(m, (const char *const[]){ logpath, pressure ? "as it runs (all its processes "
+                                                                        "waiting for memory 59.99% of the last 10 "
+                                                                        "s); raise " : "as it runs; raise " }));
                 assert_false(file_has(m, (const char *const[]){ logpath, "killing it" }));
                 assert_int_equal(status(m, 0).state, SERVICE_READY);
                 assert_int_equal(status(m, 0).restarts, 0);

@@ -221,13 +221,13 @@ static void test_kill_reason(void **state) {
 }
 
 static void test_line(void **state) {
-        char buf[256];
+        char buf[384];
 
         (void)state;
         assert_string_equal(sv_memory_line_to_string("firefox", UINT64_C(1536) << 20,
                                                       &(SvMemoryLine){ .reclaims = 24093, .refaults = 51234,
                                                                       .span = 10 * S + 4000 },
-                                                      "browser_memory_max_mb", buf, sizeof buf),
+                                                      -1, "browser_memory_max_mb", buf, sizeof buf),
                             "Service firefox is at its memory.max 1536 MiB: the kernel reclaimed its memory 24093 "
                             "times in the last 10 s and read back 51234 pages it had evicted, its code too, as it "
                             "runs; raise browser_memory_max_mb.");
@@ -235,13 +235,23 @@ static void test_line(void **state) {
         assert_string_equal(sv_memory_line_to_string("web", UINT64_C(300) << 20,
                                                      &(SvMemoryLine){ .reclaims = 1, .refaults = 1,
                                                                      .span = 299 * S + S / 2 },
-                                                     "its memory_max_mb in the services_file", buf, sizeof buf),
+                                                     -1, "its memory_max_mb in the services_file", buf,
+                                                     sizeof buf),
                             "Service web is at its memory.max 300 MiB: the kernel reclaimed its memory 1 time in "
                             "the last 300 s and read back 1 page it had evicted, its code too, as it runs; raise "
                             "its memory_max_mb in the services_file.");
+        /* With PSI: how long all its processes waited for memory. */
+        assert_string_equal(sv_memory_line_to_string("firefox", UINT64_C(1024) << 20,
+                                                      &(SvMemoryLine){ .reclaims = 424, .refaults = 77,
+                                                                      .span = 10 * S },
+                                                      247, "browser_memory_max_mb", buf, sizeof buf),
+                            "Service firefox is at its memory.max 1024 MiB: the kernel reclaimed its memory 424 "
+                            "times in the last 10 s and read back 77 pages it had evicted, its code too, as it runs "
+                            "(all its processes waiting for memory 2.47% of the last 10 s); raise "
+                            "browser_memory_max_mb.");
         /* Cut to the buffer. */
         assert_string_equal(sv_memory_line_to_string("firefox", UINT64_C(1536) << 20,
-                                                      &(SvMemoryLine){ .reclaims = 2, .span = S }, "k", buf, 16),
+                                                      &(SvMemoryLine){ .reclaims = 2, .span = S }, -1, "k", buf, 16),
                             "Service firefox");
 }
 
