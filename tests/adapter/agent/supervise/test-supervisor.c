@@ -25,7 +25,6 @@
  * Over 800 lines: every case drives the same hand-made harness, and a
  * split would copy it or hand it out through a header. */
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -43,6 +42,7 @@
 #include "log.h"
 #include "macro.h"
 #include "socket-util.h"
+#include "tests/adapter/cgroup-plain.h"
 #include "tests/unit/test-util.h"
 
 /* The bound on each wait for the supervisor's children and services,
@@ -470,16 +470,11 @@ static void test_ready_timeout_restart_policy(void **state) {
         harness_drop(m);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
-}
-
-/* <in>/<file> holds text (written whole). */
+/* <in>/<file> holds text, written in place: a change inotify tells of,
+ * as the kernel's of memory.events (each written before the loop runs
+ * the read it is for: never read half written). */
 static void put_file(const char *in, const char *file, const char *text) {
-        char path[PATH_MAX];
-
-        snprintf(path, sizeof path, "%s/%s", in, file);
-        assert_int_equal(write_file_atomic(path, text, strlen(text), 0644), 0);
+        assert_int_equal(test_plain_put(in, file, text), 0);
 }
 
 /* <svc>/memory.stat with refaults pages read back after eviction: as
@@ -498,6 +493,26 @@ static void put_memory_stat(const char *svc, bool old_kernel, int refaults) {
         put_file(svc, "memory.stat", text);
 }
 
+/* <svc>/memory.events with "max" at reclaims. */
+static void put_memory_events(const char *svc, int reclaims) {
+        char text[128];
+
+        snprintf(text, sizeof text, "low 0\nhigh 0\nmax %d\noom 0\noom_kill 0\noom_group_kill 0\n", reclaims);
+        put_file(svc, "memory.events", text);
+}
+
+/* base (a mkdtemp() template) made a cgroup base of plain files, svc its
+ * mem.service with the memory controller's files, memory.events counting
+ * 7 and memory.stat 40 refaults (what an agent before counted there). */
+static void memory_service_make(char *base, char *svc, size_t size, bool old_kernel) {
+        assert_non_null(mkdtemp(base));
+        snprintf(svc, size, "%s/mem.service", base);
+        assert_int_equal(mkdir(svc, 0755), 0);
+        assert_int_equal(test_plain_memory_files(svc), 0);
+        put_memory_events(svc, 7);
+        put_memory_stat(svc, old_kernel, 40);
+}
+
 /* A start at its memory.max is not killed but crawls on, the kernel
  * reclaiming in its cgroup and the service reading back what it evicted
  * (memory.events' "max" and memory.stat's refaults rising): its ready
@@ -512,19 +527,11 @@ static void ready_timeout_at_memory_max(int refaults, const char *want) {
         static const char json[] =
                 "[{\"name\": \"mem\", \"argv\": [\"sleep\", \"100\"], \"restart\": \"never\", \"memory_max_mb\": 32,"
                 "  \"probe\": {\"type\": \"tcp-banner\", \"port\": 1, \"expect\": \"RFB \"}}]";
-        static const char *const files[] = { "cgroup.procs", "cgroup.kill", "memory.max", "memory.swap.max",
-                                             "memory.oom.group" };
         char base[] = "/tmp/test-supervisor-cg-XXXXXX", svc[PATH_MAX], error[512], *max = NULL;
         Harness *m = harness_make(sets);
 
-        assert_non_null(mkdtemp(base));
-        snprintf(svc, sizeof svc, "%s/mem.service", base);
-        assert_int_equal(mkdir(svc, 0755), 0);
-        for (size_t i = 0; i < ELEMENTSOF(files); i++)
-                put_file(svc, files[i], "");
         /* What an agent before counted there is not this start's. */
-        put_file(svc, "memory.events", "low 0\nhigh 0\nmax 7\noom 0\noom_kill 0\noom_group_kill 0\n");
-        put_memory_stat(svc, false, 40);
+        memory_service_make(base, svc, sizeof svc, false);
         m->o.cgroup_base = base;
         m->o.memory = true;
         assert_int_equal(harness_start(m, json), 0);
@@ -542,7 +549,7 @@ static void ready_timeout_at_memory_max(int refaults, const char *want) {
         snprintf(error, sizeof error, "not ready after 200 ms: Connection refused%s", want);
         assert_string_equal(status(m, 0).last_error, error);
         harness_drop(m);
-        assert_int_equal(nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+        assert_int_equal(test_plain_remove(base), 0);
 }
 
 static void test_ready_timeout_at_memory_max(void **state) {
@@ -876,31 +883,6 @@ static void test_last_words_logged(void **state) {
         unlink(logpath);
 }
 
-/* <in>/<file> holds text, written in place (truncated, then written):
- * a change inotify tells of, as the kernel's of memory.events. */
-static void put_file_in_place(const char *in, const char *file, const char *text) {
-        char path[PATH_MAX];
-        int fd;
-
-        snprintf(path, sizeof path, "%s/%s", in, file);
-        fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-        assert_true(fd >= 0);
-        assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-        assert_int_equal(close(fd), 0);
-}
-
-/* <svc>/memory.events with "max" at reclaims; in place: a change
- * inotify tells of, as the kernel's. */
-static void put_memory_events(const char *svc, bool in_place, int reclaims) {
-        char text[128];
-
-        snprintf(text, sizeof text, "low 0\nhigh 0\nmax %d\noom 0\noom_kill 0\noom_group_kill 0\n", reclaims);
-        if (in_place)
-                put_file_in_place(svc, "memory.events", text);
-        else
-                put_file(svc, "memory.events", text);
-}
-
 /* A service READY at its memory.max, not killed but crawling on as the
  * kernel reclaims in its cgroup and reads back what it evicted
  * (memory.events' "max" and memory.stat's refaults rising): one rise of
@@ -916,20 +898,12 @@ static void ready_at_memory_max(bool old_kernel) {
         static const char *const sets[] = { "memory_period_ms", "50", NULL };
         static const char json[] =
                 "[{\"name\": \"mem\", \"argv\": [\"sleep\", \"100\"], \"memory_max_mb\": 32}]";
-        static const char *const files[] = { "cgroup.procs", "cgroup.kill", "memory.max", "memory.swap.max",
-                                             "memory.oom.group" };
         static const char again[] = "Service mem: reached its memory.max, reading memory.events again in 50 ms.";
         char base[] = "/tmp/test-supervisor-cg-XXXXXX", svc[PATH_MAX], logpath[128];
         int saved, level = log_get_max_level();
         Harness *m = harness_make(sets);
 
-        assert_non_null(mkdtemp(base));
-        snprintf(svc, sizeof svc, "%s/mem.service", base);
-        assert_int_equal(mkdir(svc, 0755), 0);
-        for (size_t i = 0; i < ELEMENTSOF(files); i++)
-                put_file(svc, files[i], "");
-        put_memory_events(svc, false, 7);
-        put_memory_stat(svc, old_kernel, 40);
+        memory_service_make(base, svc, sizeof svc, old_kernel);
         snprintf(logpath, sizeof logpath, "%s/stderr", dir);
         fflush(stderr);
         saved = dup(2);
@@ -941,12 +915,12 @@ static void ready_at_memory_max(bool old_kernel) {
         assert_int_equal(supervisor_start_all(m->supervisor), 0);
         assert_int_equal(status(m, 0).state, SERVICE_READY);
 
-        put_memory_events(svc, true, 107);
+        put_memory_events(svc, 107);
         run_until(m, file_has, (const char *const[]){ logpath, again }, "the first rise read");
-        put_memory_events(svc, true, 24107);
+        put_memory_events(svc, 24107);
         run_until(m, file_has_twice, (const char *const[]){ logpath, again }, "the read a period later");
         assert_false(file_has(m, (const char *const[]){ logpath, "is at its memory.max" }));
-        put_memory_events(svc, true, 48220);
+        put_memory_events(svc, 48220);
         put_memory_stat(svc, old_kernel, 9045);
         run_until(m, file_has,
                   (const char *const[]){ logpath, "Service mem is at its memory.max 32 MiB: the kernel reclaimed its "
@@ -961,7 +935,7 @@ static void ready_at_memory_max(bool old_kernel) {
         dup2(saved, 2);
         close(saved);
         unlink(logpath);
-        assert_int_equal(nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+        assert_int_equal(test_plain_remove(base), 0);
 }
 
 static void test_ready_at_memory_max(void **state) {
@@ -1014,20 +988,12 @@ static void thrash_kill(const char *pressure, bool killed) {
         static const char *const sets[] = { "memory_period_ms", "50", "memory_thrash_kill_ms", "50", NULL };
         static const char json[] = "[{\"name\": \"mem\", \"argv\": [\"sleep\", \"100\"], \"memory_max_mb\": 32,"
                                    " \"restart\": \"always\"}]";
-        static const char *const files[] = { "cgroup.procs", "cgroup.kill", "memory.max", "memory.swap.max",
-                                             "memory.oom.group" };
         static const char again[] = "Service mem: reached its memory.max, reading memory.events again in 50 ms.";
         char base[] = "/tmp/test-supervisor-cg-XXXXXX", svc[PATH_MAX], logpath[128];
         int saved, level = log_get_max_level();
         Harness *m = harness_make(sets);
 
-        assert_non_null(mkdtemp(base));
-        snprintf(svc, sizeof svc, "%s/mem.service", base);
-        assert_int_equal(mkdir(svc, 0755), 0);
-        for (size_t i = 0; i < ELEMENTSOF(files); i++)
-                put_file(svc, files[i], "");
-        put_memory_events(svc, false, 7);
-        put_memory_stat(svc, false, 40);
+        memory_service_make(base, svc, sizeof svc, false);
         if (pressure)
                 put_file(svc, "memory.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
                                                  "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
@@ -1042,12 +1008,12 @@ static void thrash_kill(const char *pressure, bool killed) {
         assert_int_equal(supervisor_start_all(m->supervisor), 0);
         assert_int_equal(status(m, 0).state, SERVICE_READY);
 
-        put_memory_events(svc, true, 107);
+        put_memory_events(svc, 107);
         run_until(m, file_has, (const char *const[]){ logpath, again }, "the first rise read");
         put_memory_stat(svc, false, 9045);
         if (pressure)
                 put_file(svc, "memory.pressure", pressure);
-        put_memory_events(svc, true, 24107);
+        put_memory_events(svc, 24107);
         if (killed)
                 check_thrash_killed(m, logpath);
         else {
@@ -1067,7 +1033,7 @@ static void thrash_kill(const char *pressure, bool killed) {
         dup2(saved, 2);
         close(saved);
         unlink(logpath);
-        assert_int_equal(nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+        assert_int_equal(test_plain_remove(base), 0);
 }
 
 static void test_thrash_kill(void **state) {
