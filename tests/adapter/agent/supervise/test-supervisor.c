@@ -63,6 +63,9 @@ typedef struct Harness {
         Supervisor *supervisor;
 } Harness;
 
+/* The one harness (harness_make()); its event NULL once dropped. */
+static Harness harness;
+
 static void on_change(void *userdata) {
         changed++;
 }
@@ -93,26 +96,26 @@ static void harness_set(Harness *h, const char *key, const char *value) {
 }
 
 static Harness *harness_make(const char *const *sets) {
-        static Harness h;
+        Harness *h = &harness;
         sigset_t ss;
 
-        h = (Harness){};
-        h.o = (SupervisorOptions){
+        *h = (Harness){};
+        h->o = (SupervisorOptions){
                 .bin_path = "/usr/local/bin:/usr/bin:/bin", .restart_burst = 5, .restart_window_s = 60,
                 .backoff_initial_ms = 2, .backoff_max_ms = 4, .ready_timeout_ms = 20000,
                 .stop_timeout_ms = 5000,
         };
         for (; sets && *sets; sets += 2)
-                harness_set(&h, sets[0], sets[1]);
+                harness_set(h, sets[0], sets[1]);
         sigemptyset(&ss);
         sigaddset(&ss, SIGCHLD);
         sigprocmask(SIG_BLOCK, &ss, NULL);
-        assert_int_equal(sd_event_new(&h.event), 0);
-        assert_int_equal(children_new(&h.children), 0);
-        assert_int_equal(sd_event_add_signal(h.event, NULL, SIGCHLD, on_sigchld, h.children), 0);
-        h.o.event = h.event;
-        h.o.children = h.children;
-        return &h;
+        assert_int_equal(sd_event_new(&h->event), 0);
+        assert_int_equal(children_new(&h->children), 0);
+        assert_int_equal(sd_event_add_signal(h->event, NULL, SIGCHLD, on_sigchld, h->children), 0);
+        h->o.event = h->event;
+        h->o.children = h->children;
+        return h;
 }
 
 static const char *const *test_secrets(void *userdata) {
@@ -501,16 +504,88 @@ static void put_memory_events(const char *svc, int reclaims) {
         put_file(svc, "memory.events", text);
 }
 
-/* base (a mkdtemp() template) made a cgroup base of plain files, svc its
- * mem.service with the memory controller's files, memory.events counting
- * 7 and memory.stat 40 refaults (what an agent before counted there). */
-static void memory_service_make(char *base, char *svc, size_t size, bool old_kernel) {
-        assert_non_null(mkdtemp(base));
-        snprintf(svc, size, "%s/mem.service", base);
-        assert_int_equal(mkdir(svc, 0755), 0);
-        assert_int_equal(test_plain_memory_files(svc), 0);
-        put_memory_events(svc, 7);
-        put_memory_stat(svc, old_kernel, 40);
+/* A memory test's cgroup base of plain files and, when logged, its log
+ * (stderr into <dir>/stderr, at debug level): made by memory_setup() or
+ * memory_logged_setup() and undone by memory_teardown(), also when the
+ * test fails midway (cmocka jumps out of it), so that the tests after it
+ * log to the test log at the level they had, and no base is left. */
+typedef struct MemoryFixture {
+        char base[sizeof "/tmp/test-supervisor-cg-XXXXXX"];
+        char svc[PATH_MAX];     /* <base>/mem.service */
+        char logpath[128];      /* the log's file, "": not logged */
+        int saved;              /* stderr before, -1: not redirected */
+        int level;              /* the log level before */
+        bool done;              /* the test reached its end */
+} MemoryFixture;
+
+static int memory_setup(void **state) {
+        MemoryFixture *f = calloc(1, sizeof *f);
+
+        assert_non_null(f);
+        *f = (MemoryFixture){ .base = "/tmp/test-supervisor-cg-XXXXXX", .saved = -1, .level = log_get_max_level() };
+        *state = f;
+        assert_non_null(mkdtemp(f->base));
+        snprintf(f->svc, sizeof f->svc, "%s/mem.service", f->base);
+        return 0;
+}
+
+static int memory_logged_setup(void **state) {
+        MemoryFixture *f;
+
+        memory_setup(state);
+        f = *state;
+        snprintf(f->logpath, sizeof f->logpath, "%s/stderr", dir);
+        fflush(stderr);
+        f->saved = dup(STDERR_FILENO);
+        assert_true(f->saved >= 0);
+        assert_true(freopen(f->logpath, "w", stderr) != NULL);
+        log_set_max_level(LOG_DEBUG);
+        return 0;
+}
+
+/* A test that failed midway: its log, cmocka's message last, copied to
+ * the test log. */
+static void memory_log_show(const MemoryFixture *f) {
+        _cleanup_(freep) char *log = NULL;
+
+        if (read_full_file(f->logpath, 1 << 20, &log, NULL) == 0)
+                fprintf(stderr, "The failed test's log (%s):\n%s", f->logpath, log);
+}
+
+/* Undone in the reverse order: the log first, then a harness the test
+ * left (its services killed and reaped, else the next test's
+ * harness_drop() would wait for them), then the base. */
+static int memory_teardown(void **state) {
+        MemoryFixture *f = *state;
+        int r;
+
+        log_set_max_level(f->level);
+        if (f->saved >= 0) {
+                fflush(stderr);
+                dup2(f->saved, STDERR_FILENO);
+                close(f->saved);
+                if (!f->done)
+                        memory_log_show(f);
+        }
+        if (f->logpath[0])
+                unlink(f->logpath);
+        if (harness.event)
+                harness_drop(&harness);
+        r = test_plain_remove(f->base);
+        if (r < 0)
+                fprintf(stderr, "cannot remove %s\n", f->base);
+        free(f);
+        return r < 0 ? -1 : 0;
+}
+
+/* f's mem.service made with the memory controller's files, memory.events
+ * counting 7 and memory.stat 40 refaults (what an agent before counted
+ * there). */
+static void memory_service_make(MemoryFixture *f, bool old_kernel) {
+        assert_int_equal(mkdir(f->svc, 0755), 0);
+        assert_int_equal(test_plain_memory_files(f->svc), 0);
+        put_memory_events(f->svc, 7);
+        put_memory_stat(f->svc, old_kernel, 40);
 }
 
 /* A start at its memory.max is not killed but crawls on, the kernel
@@ -522,17 +597,18 @@ static void memory_service_make(char *base, char *svc, size_t size, bool old_ker
  * files in a directory, as the kernel's look (no cgroup2, no memory
  * controller needed): the test counts what the kernel would, between the
  * spawn and the loop's next turn, where the timer fires. */
-static void ready_timeout_at_memory_max(int refaults, const char *want) {
+static void ready_timeout_at_memory_max(MemoryFixture *f, int refaults, const char *want) {
         static const char *const sets[] = { "ready_timeout_ms", "200", NULL };
         static const char json[] =
                 "[{\"name\": \"mem\", \"argv\": [\"sleep\", \"100\"], \"restart\": \"never\", \"memory_max_mb\": 32,"
                 "  \"probe\": {\"type\": \"tcp-banner\", \"port\": 1, \"expect\": \"RFB \"}}]";
-        char base[] = "/tmp/test-supervisor-cg-XXXXXX", svc[PATH_MAX], error[512], *max = NULL;
+        char svc[PATH_MAX], error[512], *max = NULL;
         Harness *m = harness_make(sets);
 
         /* What an agent before counted there is not this start's. */
-        memory_service_make(base, svc, sizeof svc, false);
-        m->o.cgroup_base = base;
+        memory_service_make(f, false);
+        snprintf(svc, sizeof svc, "%s", f->svc);
+        m->o.cgroup_base = f->base;
         m->o.memory = true;
         assert_int_equal(harness_start(m, json), 0);
         assert_int_equal(supervisor_start_all(m->supervisor), 0);
@@ -549,19 +625,20 @@ static void ready_timeout_at_memory_max(int refaults, const char *want) {
         snprintf(error, sizeof error, "not ready after 200 ms: Connection refused%s", want);
         assert_string_equal(status(m, 0).last_error, error);
         harness_drop(m);
-        assert_int_equal(test_plain_remove(base), 0);
+        f->done = true;
 }
 
 static void test_ready_timeout_at_memory_max(void **state) {
-        ready_timeout_at_memory_max(9045, "; at its memory.max 32 MiB: the kernel reclaimed its memory 48213 times "
-                                          "since it started and read back 9005 pages it had evicted, its code too, "
-                                          "as it runs; raise its memory_max_mb in the services_file");
+        ready_timeout_at_memory_max(*state, 9045, "; at its memory.max 32 MiB: the kernel reclaimed its memory "
+                                                  "48213 times since it started and read back 9005 pages it had "
+                                                  "evicted, its code too, as it runs; raise its memory_max_mb in the "
+                                                  "services_file");
 }
 
 /* Its limit full of file cache: "max" as high, no refaults since the
  * start (those before it not counted). */
 static void test_ready_timeout_at_memory_max_cache(void **state) {
-        ready_timeout_at_memory_max(40, "");
+        ready_timeout_at_memory_max(*state, 40, "");
 }
 
 /* argv[n] of a running process, or "" (read from /proc/pid/cmdline). */
@@ -894,22 +971,16 @@ static void test_last_words_logged(void **state) {
  * test_ready_timeout_at_memory_max; each rise is written once the read
  * before was (its debug line), before the loop runs again: the timer that
  * reads it cannot fire before it, however slow the machine. */
-static void ready_at_memory_max(bool old_kernel) {
+static void ready_at_memory_max(MemoryFixture *f, bool old_kernel) {
         static const char *const sets[] = { "memory_period_ms", "50", NULL };
         static const char json[] =
                 "[{\"name\": \"mem\", \"argv\": [\"sleep\", \"100\"], \"memory_max_mb\": 32}]";
         static const char again[] = "Service mem: reached its memory.max, reading memory.events again in 50 ms.";
-        char base[] = "/tmp/test-supervisor-cg-XXXXXX", svc[PATH_MAX], logpath[128];
-        int saved, level = log_get_max_level();
+        const char *svc = f->svc, *logpath = f->logpath;
         Harness *m = harness_make(sets);
 
-        memory_service_make(base, svc, sizeof svc, old_kernel);
-        snprintf(logpath, sizeof logpath, "%s/stderr", dir);
-        fflush(stderr);
-        saved = dup(2);
-        assert_true(freopen(logpath, "w", stderr) != NULL);
-        log_set_max_level(LOG_DEBUG);
-        m->o.cgroup_base = base;
+        memory_service_make(f, old_kernel);
+        m->o.cgroup_base = f->base;
         m->o.memory = true;
         assert_int_equal(harness_start(m, json), 0);
         assert_int_equal(supervisor_start_all(m->supervisor), 0);
@@ -930,21 +1001,16 @@ static void ready_at_memory_max(bool old_kernel) {
                                                                "the services_file.\n" }));
         assert_int_equal(status(m, 0).state, SERVICE_READY);
         harness_drop(m);
-        log_set_max_level(level);
-        fflush(stderr);
-        dup2(saved, 2);
-        close(saved);
-        unlink(logpath);
-        assert_int_equal(test_plain_remove(base), 0);
+        f->done = true;
 }
 
 static void test_ready_at_memory_max(void **state) {
-        ready_at_memory_max(false);
+        ready_at_memory_max(*state, false);
 }
 
 /* Before Linux 5.9 memory.stat counts refaults as one: read too. */
 static void test_ready_at_memory_max_old_kernel(void **state) {
-        ready_at_memory_max(true);
+        ready_at_memory_max(*state, true);
 }
 
 static bool restarts_reached(Harness *m, const void *arg) {
@@ -984,25 +1050,19 @@ static void check_thrash_killed(Harness *m, const char *logpath) {
  * would have killed it).  Plain files for its cgroup as there (so the
  * kill is its process group's), each written before the loop runs the
  * read it is for. */
-static void thrash_kill(const char *pressure, bool killed) {
+static void thrash_kill(MemoryFixture *f, const char *pressure, bool killed) {
         static const char *const sets[] = { "memory_period_ms", "50", "memory_thrash_kill_ms", "50", NULL };
         static const char json[] = "[{\"name\": \"mem\", \"argv\": [\"sleep\", \"100\"], \"memory_max_mb\": 32,"
                                    " \"restart\": \"always\"}]";
         static const char again[] = "Service mem: reached its memory.max, reading memory.events again in 50 ms.";
-        char base[] = "/tmp/test-supervisor-cg-XXXXXX", svc[PATH_MAX], logpath[128];
-        int saved, level = log_get_max_level();
+        const char *svc = f->svc, *logpath = f->logpath;
         Harness *m = harness_make(sets);
 
-        memory_service_make(base, svc, sizeof svc, false);
+        memory_service_make(f, false);
         if (pressure)
                 put_file(svc, "memory.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
                                                  "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
-        snprintf(logpath, sizeof logpath, "%s/stderr", dir);
-        fflush(stderr);
-        saved = dup(2);
-        assert_true(freopen(logpath, "w", stderr) != NULL);
-        log_set_max_level(LOG_DEBUG);
-        m->o.cgroup_base = base;
+        m->o.cgroup_base = f->base;
         m->o.memory = true;
         assert_int_equal(harness_start(m, json), 0);
         assert_int_equal(supervisor_start_all(m->supervisor), 0);
@@ -1028,28 +1088,23 @@ static void thrash_kill(const char *pressure, bool killed) {
                 assert_int_equal(status(m, 0).restarts, 0);
         }
         harness_drop(m);
-        log_set_max_level(level);
-        fflush(stderr);
-        dup2(saved, 2);
-        close(saved);
-        unlink(logpath);
-        assert_int_equal(test_plain_remove(base), 0);
+        f->done = true;
 }
 
 static void test_thrash_kill(void **state) {
-        thrash_kill("some avg10=99.10 avg60=40.00 avg300=9.00 total=90000000\n"
+        thrash_kill(*state, "some avg10=99.10 avg60=40.00 avg300=9.00 total=90000000\n"
                     "full avg10=92.50 avg60=38.00 avg300=8.00 total=80000000\n", true);
 }
 
 /* Stalled less (some of it running: a program working near its limit,
  * not thrashing), or no PSI to tell: not killed. */
 static void test_thrash_kill_not_stalled(void **state) {
-        thrash_kill("some avg10=70.00 avg60=40.00 avg300=9.00 total=90000000\n"
+        thrash_kill(*state, "some avg10=70.00 avg60=40.00 avg300=9.00 total=90000000\n"
                     "full avg10=59.99 avg60=38.00 avg300=8.00 total=80000000\n", false);
 }
 
 static void test_thrash_kill_no_psi(void **state) {
-        thrash_kill(NULL, false);
+        thrash_kill(*state, NULL, false);
 }
 
 /* Restarts that are no failure leave the budget (2) to crashes: neither
@@ -1678,13 +1733,14 @@ int main(void) {
                 cmocka_unit_test(test_ready_timeout_extended_while_busy),
                 cmocka_unit_test(test_ready_timeout_doubles_after_busy_start),
                 cmocka_unit_test(test_ready_timeout_restart_policy),
-                cmocka_unit_test(test_ready_timeout_at_memory_max),
-                cmocka_unit_test(test_ready_timeout_at_memory_max_cache),
-                cmocka_unit_test(test_ready_at_memory_max),
-                cmocka_unit_test(test_ready_at_memory_max_old_kernel),
-                cmocka_unit_test(test_thrash_kill),
-                cmocka_unit_test(test_thrash_kill_not_stalled),
-                cmocka_unit_test(test_thrash_kill_no_psi),
+                cmocka_unit_test_setup_teardown(test_ready_timeout_at_memory_max, memory_setup, memory_teardown),
+                cmocka_unit_test_setup_teardown(test_ready_timeout_at_memory_max_cache, memory_setup, memory_teardown),
+                cmocka_unit_test_setup_teardown(test_ready_at_memory_max, memory_logged_setup, memory_teardown),
+                cmocka_unit_test_setup_teardown(test_ready_at_memory_max_old_kernel, memory_logged_setup,
+                                                memory_teardown),
+                cmocka_unit_test_setup_teardown(test_thrash_kill, memory_logged_setup, memory_teardown),
+                cmocka_unit_test_setup_teardown(test_thrash_kill_not_stalled, memory_logged_setup, memory_teardown),
+                cmocka_unit_test_setup_teardown(test_thrash_kill_no_psi, memory_logged_setup, memory_teardown),
                 cmocka_unit_test(test_restart_argv),
                 cmocka_unit_test(test_bad_services_file),
                 cmocka_unit_test(test_stale_lock),
