@@ -67,6 +67,9 @@ typedef struct Fixture {
         pid_t cpu_pid;     /* whose CPU time it was asked for last */
         const char *cgroup_name; /* the CLI's (CliRunnerOptions), NULL: none */
         uint64_t memory_max;
+        char cg_base[64];  /* a cgroup base of plain files made, "": none */
+        int log;           /* end_cli_logged()'s log (a memfd), -1: none */
+        int saved_stderr;  /* stderr while it is redirected there, -1: not */
 } Fixture;
 
 static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -89,19 +92,52 @@ static int setup(void **state) {
         assert_int_equal(sd_event_add_signal(f->event, NULL, SIGCHLD, on_sigchld, f), 0);
         assert_int_equal(children_new(&f->children), 0);
         f->launcher = children_launcher(f->children);
+        f->log = f->saved_stderr = -1;
         *state = f;
         return 0;
 }
 
+/* stderr back from end_cli_logged()'s log, where a test that failed
+ * midway left it: that log (cmocka's message last) copied to the test
+ * log. */
+static void stderr_restore(Fixture *f) {
+        char buf[4096];
+        ssize_t n;
+        off_t at = 0;
+
+        if (f->saved_stderr < 0)
+                return;
+        dup2(f->saved_stderr, STDERR_FILENO);
+        close(f->saved_stderr);
+        f->saved_stderr = -1;
+        fprintf(stderr, "The failed test's log:\n");
+        fflush(stderr);
+        while ((n = pread(f->log, buf, sizeof buf, at)) > 0) {
+                if (write(STDERR_FILENO, buf, (size_t)n) != n)
+                        break;
+                at += n;
+        }
+        close(f->log);
+        f->log = -1;
+}
+
 static int teardown(void **state) {
         Fixture *f = *state;
+        int r = 0;
 
+        stderr_restore(f);
         cli_runner_free(f->runner);
         free(f->exit_output);
         children_free(f->children);
         sd_event_unref(f->event);
+        /* Also when the test failed midway (not when its mkdtemp() did:
+         * the template then names nothing). */
+        if (f->cg_base[0] && access(f->cg_base, F_OK) == 0 && test_plain_remove(f->cg_base) != 0) {
+                fprintf(stderr, "cannot remove %s\n", f->cg_base);
+                r = -1;
+        }
         free(f);
-        return 0;
+        return r;
 }
 
 static void on_url_free(CliRunner *r, const char *url, void *userdata) {
@@ -371,11 +407,13 @@ static bool log_has_line(int fd, const char *line) {
  * killed and reaped before the runner goes; the log (stderr) meanwhile
  * into a memfd, which is returned. */
 static int end_cli_logged(Fixture *f, pid_t pid, bool killed) {
-        int log, saved;
+        int log;
 
         log = memfd_create("log", MFD_CLOEXEC);
         assert_true(log >= 0);
-        saved = dup(STDERR_FILENO);
+        f->log = log;
+        f->saved_stderr = dup(STDERR_FILENO);
+        assert_true(f->saved_stderr >= 0);
         assert_int_equal(dup2(log, STDERR_FILENO), STDERR_FILENO);
         if (!killed) {
                 assert_int_equal(kill(pid, SIGKILL), 0);
@@ -384,8 +422,9 @@ static int end_cli_logged(Fixture *f, pid_t pid, bool killed) {
                 assert_int_equal(f->n_exit, 1);
         }
         f->runner = cli_runner_free(f->runner);
-        assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
-        close(saved);
+        assert_int_equal(dup2(f->saved_stderr, STDERR_FILENO), STDERR_FILENO);
+        close(f->saved_stderr);
+        f->saved_stderr = f->log = -1;
         return log;
 }
 
@@ -491,11 +530,13 @@ static void test_oom_kill_named(void **state) {
         }
 }
 
-/* base (a mkdtemp() template) made a cgroup2 base of plain files with the
- * memory controller, the runner's; scope its login-test.scope, made. */
-static void memory_cgroup_base(Fixture *f, char *base, char *scope, size_t size) {
-        char why[256];
+/* f->cg_base made a cgroup2 base of plain files with the memory
+ * controller, the runner's (removed by teardown()); scope its
+ * login-test.scope, made. */
+static void memory_cgroup_base(Fixture *f, char *scope, size_t size) {
+        char why[256], *base = f->cg_base;
 
+        snprintf(base, sizeof f->cg_base, "/tmp/test-cli-runner-cg-XXXXXX");
         assert_int_equal(test_plain_base_make(base), 0);
         assert_int_equal(children_set_cgroup_base(f->children, f->event, base), 0);
         assert_int_equal(children_memory_setup(f->children, why, sizeof why), 0);
@@ -566,15 +607,14 @@ static void test_memory_max_reached_noted(void **state) {
         char *argv[] = { (char *)"sh", (char *)"-c", (char *)"read x", NULL };
         char *patterns[] = { (char *)"https://login.example.test/authorize", NULL };
         ProviderDef p = { .id = (char *)"fake", .argv = argv, .url_patterns = patterns, .pty = true };
-        char base[] = "/tmp/test-cli-runner-cg-XXXXXX", scope[PATH_MAX], buf[512];
+        char scope[PATH_MAX], buf[512];
 
         if (geteuid() != 0)
                 skip();
-        memory_cgroup_base(f, base, scope, sizeof scope);
+        memory_cgroup_base(f, scope, sizeof scope);
         for (size_t i = 0; i < ELEMENTSOF(cases); i++)
                 memory_case(f, scope, &p, &cases[i]);
         assert_string_equal(cli_runner_memory_note(NULL, buf, sizeof buf), "");
-        assert_int_equal(test_plain_remove(base), 0);
 }
 
 int main(void) {
