@@ -51,10 +51,35 @@ static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, voi
         return 0;
 }
 
+/* f's cgroup base of plain files made, the children's, with the CLI's
+ * scope in it: 0 or -errno, without an assertion, for setup() to remove
+ * a base half made (cmocka runs no teardown after a failed setup). */
+static int cgroups_make(Fixture *f) {
+        char why[256];
+        int r;
+
+        snprintf(f->base, sizeof f->base, "/tmp/test-login-memory-XXXXXX");
+        r = test_plain_base_make(f->base);
+        if (r == 0)
+                r = children_set_cgroup_base(f->children, f->event, f->base);
+        if (r == 0)
+                r = children_memory_setup(f->children, why, sizeof why);
+        if (r < 0)
+                return r;
+        snprintf(f->scope, sizeof f->scope, "%s/login-" ID ".scope", f->base);
+        if (mkdir(f->scope, 0755) < 0)
+                return -errno;
+        r = test_plain_memory_files(f->scope);
+        if (r == 0)
+                r = test_plain_put(f->scope, "cpu.stat", "");
+        /* What a CLI before counted there is not this one's. */
+        return r < 0 ? r : test_plain_memory_counts(f->scope, 7, 0, 40);
+}
+
 static int setup(void **state) {
         Fixture *f = calloc(1, sizeof *f);
-        char why[256];
         sigset_t mask;
+        int r;
 
         assert_non_null(f);
         if (geteuid() != 0) {
@@ -68,19 +93,14 @@ static int setup(void **state) {
         assert_int_equal(children_new(&f->children), 0);
         assert_int_equal(sd_event_add_signal(f->event, NULL, SIGCHLD, on_sigchld, f->children), 0);
         f->launcher = children_launcher(f->children);
-        snprintf(f->base, sizeof f->base, "/tmp/test-login-memory-XXXXXX");
-        assert_int_equal(test_plain_base_make(f->base), 0);
-        assert_int_equal(children_set_cgroup_base(f->children, f->event, f->base), 0);
-        assert_int_equal(children_memory_setup(f->children, why, sizeof why), 0);
-        snprintf(f->scope, sizeof f->scope, "%s/login-" ID ".scope", f->base);
-        assert_int_equal(mkdir(f->scope, 0755), 0);
-        assert_int_equal(test_plain_memory_files(f->scope), 0);
-        assert_int_equal(test_plain_put(f->scope, "cpu.stat", ""), 0);
-        /* What a CLI before counted there is not this one's. */
-        assert_int_equal(test_plain_memory_counts(f->scope, 7, 0, 40), 0);
         LoginOptions o = host_login_options(f->event, NULL);
         o.session_ttl_s = 1;
         assert_int_equal(login_manager_new(&o, &f->lm), 0);
+        /* Last: nothing after it fails with the base left behind. */
+        r = cgroups_make(f);
+        if (r < 0 && access(f->base, F_OK) == 0)
+                (void)test_plain_remove(f->base);
+        assert_int_equal(r, 0);
         *state = f;
         return 0;
 }
