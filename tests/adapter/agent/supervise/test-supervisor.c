@@ -960,6 +960,21 @@ static void test_last_words_logged(void **state) {
         unlink(logpath);
 }
 
+/* The line a read that found "max" risen ends with (memory_period_ms 50). */
+#define MEMORY_AGAIN "Service mem: reached its memory.max, reading memory.events again in 50 ms."
+
+/* m started with json's service "mem" in f's plain-file cgroup: READY,
+ * then a first rise of its "max" read (which begins a run). */
+static void memory_service_ready(MemoryFixture *f, Harness *m, const char *json) {
+        m->o.cgroup_base = f->base;
+        m->o.memory = true;
+        assert_int_equal(harness_start(m, json), 0);
+        assert_int_equal(supervisor_start_all(m->supervisor), 0);
+        assert_int_equal(status(m, 0).state, SERVICE_READY);
+        put_memory_events(f->svc, 107);
+        run_until(m, file_has, (const char *const[]){ f->logpath, MEMORY_AGAIN }, "the first rise read");
+}
+
 /* A service READY at its memory.max, not killed but crawling on as the
  * kernel reclaims in its cgroup and reads back what it evicted
  * (memory.events' "max" and memory.stat's refaults rising): one rise of
@@ -975,21 +990,13 @@ static void ready_at_memory_max(MemoryFixture *f, bool old_kernel) {
         static const char *const sets[] = { "memory_period_ms", "50", NULL };
         static const char json[] =
                 "[{\"name\": \"mem\", \"argv\": [\"sleep\", \"100\"], \"memory_max_mb\": 32}]";
-        static const char again[] = "Service mem: reached its memory.max, reading memory.events again in 50 ms.";
         const char *svc = f->svc, *logpath = f->logpath;
         Harness *m = harness_make(sets);
 
         memory_service_make(f, old_kernel);
-        m->o.cgroup_base = f->base;
-        m->o.memory = true;
-        assert_int_equal(harness_start(m, json), 0);
-        assert_int_equal(supervisor_start_all(m->supervisor), 0);
-        assert_int_equal(status(m, 0).state, SERVICE_READY);
-
-        put_memory_events(svc, 107);
-        run_until(m, file_has, (const char *const[]){ logpath, again }, "the first rise read");
+        memory_service_ready(f, m, json);
         put_memory_events(svc, 24107);
-        run_until(m, file_has_twice, (const char *const[]){ logpath, again }, "the read a period later");
+        run_until(m, file_has_twice, (const char *const[]){ logpath, MEMORY_AGAIN }, "the read a period later");
         assert_false(file_has(m, (const char *const[]){ logpath, "is at its memory.max" }));
         put_memory_events(svc, 48220);
         put_memory_stat(svc, old_kernel, 9045);
@@ -1054,7 +1061,6 @@ static void thrash_kill(MemoryFixture *f, const char *pressure, bool killed) {
         static const char *const sets[] = { "memory_period_ms", "50", "memory_thrash_kill_ms", "50", NULL };
         static const char json[] = "[{\"name\": \"mem\", \"argv\": [\"sleep\", \"100\"], \"memory_max_mb\": 32,"
                                    " \"restart\": \"always\"}]";
-        static const char again[] = "Service mem: reached its memory.max, reading memory.events again in 50 ms.";
         const char *svc = f->svc, *logpath = f->logpath;
         Harness *m = harness_make(sets);
 
@@ -1062,14 +1068,7 @@ static void thrash_kill(MemoryFixture *f, const char *pressure, bool killed) {
         if (pressure)
                 put_file(svc, "memory.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
                                                  "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
-        m->o.cgroup_base = f->base;
-        m->o.memory = true;
-        assert_int_equal(harness_start(m, json), 0);
-        assert_int_equal(supervisor_start_all(m->supervisor), 0);
-        assert_int_equal(status(m, 0).state, SERVICE_READY);
-
-        put_memory_events(svc, 107);
-        run_until(m, file_has, (const char *const[]){ logpath, again }, "the first rise read");
+        memory_service_ready(f, m, json);
         put_memory_stat(svc, false, 9045);
         if (pressure)
                 put_file(svc, "memory.pressure", pressure);
