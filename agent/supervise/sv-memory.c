@@ -59,12 +59,20 @@ static bool thrashing(const SvMemoryWatch *w, SvMemoryCounters c) {
                c.stall >= SV_MEMORY_THRASH_STALL;
 }
 
+/* Whether read c, at now, counts towards the kill: thrashing, and not
+ * late (its event loop or the machine held up) by more than the stall's
+ * window: "full avg10" saw the last 10 s only, so a gap before them went
+ * unseen, and the span begins again at this read. */
+static bool thrashing_read(const SvMemoryWatch *w, SvMemoryCounters c, usec_t now, usec_t period) {
+        return thrashing(w, c) && now - w->read <= period + SV_MEMORY_STALL_WINDOW_USEC;
+}
+
 usec_t sv_memory_step(SvMemoryWatch *w, SvMemoryCounters c, usec_t now, const SvMemoryStep *p, SvMemoryLine *ret_line,
                       SvMemoryLine *ret_kill) {
         usec_t next;
 
         *ret_kill = (SvMemoryLine){};
-        if (!thrashing(w, c))
+        if (!thrashing_read(w, c, now, p->period))
                 w->thrash_since = 0;
         else if (w->thrash_since == 0) {
                 /* The period this read covers is the first of the span. */

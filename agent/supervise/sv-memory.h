@@ -25,7 +25,8 @@
  * machine's desktop with it): when every read, a period apart, over a
  * span of kill_after found "max" rising, the refaults rising and its
  * processes all stalled on memory most of the time (memory.pressure's
- * "full avg10", PSI, at least SV_MEMORY_THRASH_STALL).  Without PSI
+ * "full avg10", PSI, at least SV_MEMORY_THRASH_STALL); a read late by
+ * more than that avg10's window begins the span again.  Without PSI
  * (memory.pressure not there) it is never killed: the counters alone
  * cannot tell thrashing from a program working near its limit. */
 #pragma once
@@ -43,6 +44,9 @@
  * which a read counts as thrashing: systemd-oomd's default
  * (ManagedOOMMemoryPressureLimit=60%). */
 #define SV_MEMORY_THRASH_STALL 6000
+/* The window of that "avg10": a read later than a period and this after
+ * the one before does not count towards the kill. */
+#define SV_MEMORY_STALL_WINDOW_USEC (10 * USEC_PER_SEC)
 
 /* A cgroup's counters, as read together. */
 typedef struct SvMemoryCounters {
