@@ -521,11 +521,13 @@ static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
         /* Read before its cgroup is killed and removed. */
         cgroup_memory_since(s->cgroup, &s->memory, &mem);
         exit_to_string(wstatus, s->memory.max ? &mem : NULL, s->last_exit, sizeof s->last_exit);
-        if (s->agent_kill[0]) {
-                /* Ours, not the kernel's: a SIGKILL that says nothing. */
+        /* Ours: a SIGKILL that says nothing else.  Not when it ended
+         * otherwise first (a crash, an exit, its SIGCHLD still queued at
+         * our kill), nor when the kernel's OOM killer killed in its cgroup
+         * meanwhile: those say more. */
+        if (s->agent_kill[0] && WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL && mem.oom_kills == 0)
                 snprintf(s->last_exit, sizeof s->last_exit, "%s", s->agent_kill);
-                s->agent_kill[0] = '\0';
-        }
+        s->agent_kill[0] = '\0';
         /* An exit after our SIGTERM says nothing of its health: when the
          * policy is asked about it, the stop was for its ready timeout, a
          * failure whatever the status (a TERM trap's exit 0 included). */

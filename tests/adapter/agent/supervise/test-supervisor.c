@@ -1081,10 +1081,12 @@ static void check_thrash_killed(Harness *m, const char *logpath) {
  * (one period) with "full avg10" at 60% or more it is killed, all of it,
  * and restarted, its last_exit saying why; below 60%, or without PSI, it
  * is not (the line of test_ready_at_memory_max only, at the read that
- * would have killed it).  Plain files for its cgroup as there (so the
- * kill is its process group's), each written before the loop runs the
- * read it is for. */
-static void thrash_kill(MemoryFixture *f, const char *pressure, bool killed) {
+ * would have killed it).  oom: the kernel's OOM kills its memory.events
+ * counts by then (it killed in the cgroup just before the agent did):
+ * its exit says the kernel's reason, not the agent's.  Plain files for
+ * its cgroup as there (so the kill is its process group's), each written
+ * before the loop runs the read it is for. */
+static void thrash_kill(MemoryFixture *f, const char *pressure, bool killed, int oom) {
         static const char *const sets[] = { "memory_period_ms", "50", "memory_thrash_kill_ms", "50", NULL };
         static const char json[] = "[{\"name\": \"mem\", \"argv\": [\"sleep\", \"100\"], \"memory_max_mb\": 32,"
                                    " \"restart\": \"always\"}]";
@@ -1096,11 +1098,14 @@ static void thrash_kill(MemoryFixture *f, const char *pressure, bool killed) {
                 put_file(svc, "memory.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
                                                  "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
         memory_service_ready(f, m, json);
-        put_memory_stat(svc, false, 9045);
         if (pressure)
                 put_file(svc, "memory.pressure", pressure);
-        put_memory_events(svc, 24107);
-        if (killed)
+        assert_int_equal(test_plain_memory_counts(svc, 24107, oom, 9045), 0);
+        if (killed && oom) {
+                /* The kernel's kill says more than ours. */
+                run_until(m, restarted_ready, NULL, "the restart after the kill");
+                assert_string_equal(status(m, 0).last_exit, "killed by the kernel: out of memory (memory.max 32 MiB)");
+        } else if (killed)
                 check_thrash_killed(m, logpath);
         else {
                 run_until(m, file_has, (const char *const[]){ logpath, "Service mem is at its memory.max 32 MiB" },
@@ -1119,18 +1124,25 @@ static void thrash_kill(MemoryFixture *f, const char *pressure, bool killed) {
 
 static void test_thrash_kill(void **state) {
         thrash_kill(*state, "some avg10=99.10 avg60=40.00 avg300=9.00 total=90000000\n"
-                    "full avg10=92.50 avg60=38.00 avg300=8.00 total=80000000\n", true);
+                    "full avg10=92.50 avg60=38.00 avg300=8.00 total=80000000\n", true, 0);
+}
+
+/* A service the kernel's OOM killer killed in as the agent's thrash kill
+ * came: its last_exit is the kernel's reason. */
+static void test_thrash_kill_after_kernel_oom(void **state) {
+        thrash_kill(*state, "some avg10=99.10 avg60=40.00 avg300=9.00 total=90000000\n"
+                    "full avg10=92.50 avg60=38.00 avg300=8.00 total=80000000\n", true, 1);
 }
 
 /* Stalled less (some of it running: a program working near its limit,
  * not thrashing), or no PSI to tell: not killed. */
 static void test_thrash_kill_not_stalled(void **state) {
         thrash_kill(*state, "some avg10=70.00 avg60=40.00 avg300=9.00 total=90000000\n"
-                    "full avg10=59.99 avg60=38.00 avg300=8.00 total=80000000\n", false);
+                    "full avg10=59.99 avg60=38.00 avg300=8.00 total=80000000\n", false, 0);
 }
 
 static void test_thrash_kill_no_psi(void **state) {
-        thrash_kill(*state, NULL, false);
+        thrash_kill(*state, NULL, false, 0);
 }
 
 /* Restarts that are no failure leave the budget (2) to crashes: neither
@@ -1765,6 +1777,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_ready_at_memory_max_old_kernel, memory_logged_setup,
                                                 memory_teardown),
                 cmocka_unit_test_setup_teardown(test_thrash_kill, memory_logged_setup, memory_teardown),
+                cmocka_unit_test_setup_teardown(test_thrash_kill_after_kernel_oom, memory_logged_setup,
+                                                memory_teardown),
                 cmocka_unit_test_setup_teardown(test_thrash_kill_not_stalled, memory_logged_setup, memory_teardown),
                 cmocka_unit_test_setup_teardown(test_thrash_kill_no_psi, memory_logged_setup, memory_teardown),
                 cmocka_unit_test(test_restart_argv),
