@@ -62,6 +62,14 @@ static int cg_write(const char *dir, const char *file, const char *value) {
         return r < 0 ? r : write_setting(path, value);
 }
 
+/* <dir>/<file>'s text (at most max bytes) into *ret, or -errno. */
+static int cg_read(const char *dir, const char *file, size_t max, char **ret) {
+        char path[PATH_MAX];
+        int r = cg_path(path, sizeof path, dir, file);
+
+        return r < 0 ? r : read_full_file(path, max, ret, NULL);
+}
+
 static bool cg_has(const char *dir, const char *file) {
         char path[PATH_MAX];
 
@@ -71,12 +79,8 @@ static bool cg_has(const char *dir, const char *file) {
 /* The usage_usec of the cgroup at dir, or -errno. */
 static int cg_usage(const char *dir, uint64_t *ret) {
         _cleanup_(freep) char *text = NULL;
-        char path[PATH_MAX];
-        int r;
+        int r = cg_read(dir, "cpu.stat", 4096, &text);
 
-        r = cg_path(path, sizeof path, dir, "cpu.stat");
-        if (r >= 0)
-                r = read_full_file(path, 4096, &text, NULL);
         return r < 0 ? r : proc_cpu_stat_usage(text, ret);
 }
 
@@ -451,11 +455,8 @@ static void cg_remove_wait(Cgroup *cg) {
 
 int cgroup_memory_setup(const char *base, char *why, size_t size) {
         _cleanup_(freep) char *text = NULL;
-        char path[PATH_MAX];
-        int r = cg_path(path, sizeof path, base, "cgroup.controllers");
+        int r = cg_read(base, "cgroup.controllers", 4096, &text);
 
-        if (r >= 0)
-                r = read_full_file(path, 4096, &text, NULL);
         if (r < 0) {
                 snprintf(why, size, "cannot read %s/cgroup.controllers: %s", base, strerror(-r));
                 return r;
@@ -502,15 +503,12 @@ int cgroup_set_memory_max(Cgroup *cg, uint64_t bytes) {
 
 int cgroup_oom_events(const Cgroup *cg, CgroupOom *ret) {
         _cleanup_(freep) char *text = NULL;
-        char path[PATH_MAX];
         CgroupOom o;
         int r;
 
         if (!cg || !cg->made)
                 return -ENOENT;
-        r = cg_path(path, sizeof path, cg->path, "memory.events");
-        if (r >= 0)
-                r = read_full_file(path, 4096, &text, NULL);
+        r = cg_read(cg->path, "memory.events", 4096, &text);
         if (r >= 0)
                 r = proc_keyed_value(text, "oom", &o.at_max);
         if (r >= 0)
@@ -537,15 +535,12 @@ static int stat_value(const char *text, const char *key, uint64_t *ret) {
 int cgroup_memory_refaults(const Cgroup *cg, uint64_t *ret) {
         _cleanup_(freep) char *text = NULL;
         uint64_t anon = 0, file = 0, all = 0;
-        char path[PATH_MAX];
         int r;
 
         if (!cg || !cg->made)
                 return -ENOENT;
-        r = cg_path(path, sizeof path, cg->path, "memory.stat");
         /* About 50 lines of at most 40 bytes; room for more keys. */
-        if (r >= 0)
-                r = read_full_file(path, 65536, &text, NULL);
+        r = cg_read(cg->path, "memory.stat", 65536, &text);
         if (r >= 0)
                 r = stat_value(text, "workingset_refault_anon", &anon);
         if (r >= 0)
@@ -560,14 +555,11 @@ int cgroup_memory_refaults(const Cgroup *cg, uint64_t *ret) {
 
 int cgroup_memory_stall(const Cgroup *cg, int *ret) {
         _cleanup_(freep) char *text = NULL;
-        char path[PATH_MAX];
         int r;
 
         if (!cg || !cg->made)
                 return -ENOENT;
-        r = cg_path(path, sizeof path, cg->path, "memory.pressure");
-        if (r >= 0)
-                r = read_full_file(path, 4096, &text, NULL);
+        r = cg_read(cg->path, "memory.pressure", 4096, &text);
         /* Not there: a kernel without PSI (or booted with psi=0); not
          * readable: PSI turned off for it (cgroup.pressure 0). */
         if (r == -ENOENT || r == -EOPNOTSUPP) {
