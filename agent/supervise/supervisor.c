@@ -374,7 +374,7 @@ static void memory_thrash_kill(Service *s, const SvMemoryLine *k, int stall) {
                     "memory %" PRIu64 " times and read back %" PRIu64 " pages it had evicted, its processes all "
                     "waiting for memory %d.%02d%% of the last 10 s (memory.pressure full avg10); killing it "
                     "(memory_thrash_kill_s), raise %s.", s->def->name, s->memory.max >> 20,
-                    (unsigned long long)((k->span + USEC_PER_SEC / 2) / USEC_PER_SEC), k->reclaims, k->refaults,
+                    (unsigned long long)sv_memory_line_seconds(k), k->reclaims, k->refaults,
                     stall / 100, stall % 100, memory_max_key(s));
         if (cgroup_kill_all(s->cgroup) < 0)
                 log_warning("Service %s: its cgroup cannot be killed, only its process group is.", s->def->name);

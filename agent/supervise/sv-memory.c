@@ -108,19 +108,15 @@ int sv_memory_parse_stall(const char *text) {
 }
 
 const char *sv_memory_kill_to_string(uint64_t max, const SvMemoryLine *k, char *buf, size_t size) {
-        uint64_t s = (k->span + USEC_PER_SEC / 2) / USEC_PER_SEC;
-
         snprintf(buf, size,
                  "killed by the agent: thrashing at its memory.max %" PRIu64 " MiB for %" PRIu64
                  " s (read back %" PRIu64 " evicted page%s)",
-                 max >> 20, s, k->refaults, k->refaults == 1 ? "" : "s");
+                 max >> 20, sv_memory_line_seconds(k), k->refaults, k->refaults == 1 ? "" : "s");
         return buf;
 }
 
 const char *sv_memory_line_to_string(const char *service, uint64_t max, const SvMemoryLine *l, int stall,
                                      const char *key, char *buf, size_t size) {
-        /* Whole seconds, rounded; a run is a period at least, seconds long. */
-        uint64_t s = (l->span + USEC_PER_SEC / 2) / USEC_PER_SEC;
         char psi[80] = "";
 
         /* How near the kill's SV_MEMORY_THRASH_STALL it is. */
@@ -131,7 +127,7 @@ const char *sv_memory_line_to_string(const char *service, uint64_t max, const Sv
                  "Service %s is at its memory.max %" PRIu64 " MiB: the kernel reclaimed its memory %" PRIu64
                  " time%s in the last %" PRIu64 " s and read back %" PRIu64 " page%s it had evicted, its code "
                  "too, as it runs%s; raise %s.",
-                 service, max >> 20, l->reclaims, l->reclaims == 1 ? "" : "s", s, l->refaults,
+                 service, max >> 20, l->reclaims, l->reclaims == 1 ? "" : "s", sv_memory_line_seconds(l), l->refaults,
                  l->refaults == 1 ? "" : "s", psi, key);
         return buf;
 }

@@ -79,6 +79,11 @@ typedef struct SvMemoryLine {
         usec_t span;
 } SvMemoryLine;
 
+/* Its span in whole seconds, rounded (as its texts say it). */
+static inline uint64_t sv_memory_line_seconds(const SvMemoryLine *l) {
+        return (l->span + USEC_PER_SEC / 2) / USEC_PER_SEC;
+}
+
 /* The counters read at now (monotonic, > 0): *ret the line due now, if
  * any; returns when to read them next: 0 at the next change of
  * memory.events (the file watched), else that long from now (no watch
