@@ -45,8 +45,7 @@ struct CliRunner {
         char *login_id;     /* owned: the runner may outlive its login's session */
         CliCpuTotals *cpu_totals;
         const char *memory_max_key; /* borrowed (CliRunnerOptions) */
-        LaunchMemory memory;  /* its cgroup's, read at its exit (memory_read) */
-        bool memory_read;
+        LaunchMemory memory;  /* its cgroup's, read at its exit (all 0: not read) */
         CliRunnerCallbacks cb;
         void *userdata;
         pid_t pid;          /* 0 once exited */
@@ -364,13 +363,14 @@ const char *cli_runner_memory_note(CliRunner *r, char *buf, size_t size) {
 }
 
 /* How the CLI of pid ended, in words, into buf (exit_to_string()): its
- * cgroup's OOM kills name the kernel.  Its memory (memory_read) is kept
- * for cli_runner_memory_note(): the cgroup goes now. */
+ * cgroup's OOM kills name the kernel.  Its memory is kept for
+ * cli_runner_memory_note(): the cgroup goes now. */
 static const char *exit_how(CliRunner *r, pid_t pid, int wstatus, char *buf, size_t size) {
-        r->memory_read = launcher_memory(r->launcher, pid, &r->memory) >= 0;
-        if (!r->memory_read)
+        bool read = launcher_memory(r->launcher, pid, &r->memory) >= 0;
+
+        if (!read)
                 r->memory = (LaunchMemory){};
-        return exit_to_string(wstatus, r->memory_read ? &r->memory : NULL, buf, size);
+        return exit_to_string(wstatus, read ? &r->memory : NULL, buf, size);
 }
 
 static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
