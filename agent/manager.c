@@ -8,7 +8,8 @@
  *     → sync, the root read-only (the machine's own init only: never
  *       in a PID namespace, which shares the root), reboot(RB_AUTOBOOT /
  *       RB_POWER_OFF) (or exit for shutdown_action=exit, which tests in a
- *       PID namespace use).
+ *       PID namespace use); should reboot() fail, the root writable
+ *       again and the agent stays up.
  * kill(-1) is only ever sent as PID 1: in any other process it would hit
  * everything the user may signal; as a PID namespace's init the kernel
  * confines it to that namespace.  POST /shutdown from a systemd service
@@ -110,6 +111,7 @@ static bool have_children(void) {
 }
 
 static void shutdown_final(Manager *m) {
+        Pid1Root root;
         int r;
 
         m->shutdown_phase = PHASE_FINAL;
@@ -122,10 +124,10 @@ static void shutdown_final(Manager *m) {
                 return;
         }
         log_info("Stopped; %s.", shutdown_action_to_string(m->config.shutdown_action));
-        r = pid1_reboot(m->config.shutdown_action);
+        r = pid1_reboot(m->config.shutdown_action, &root);
         /* Still here: PID 1 must not exit (the kernel would panic); keep
          * answering /health so the host sees what happened. */
-        log_error_errno(r, "reboot() failed, staying up: %m");
+        log_error_errno(r, "reboot() failed, staying up with %s: %m", pid1_root_to_string(root));
 }
 
 static int shutdown_timer_cb(sd_event_source *s, uint64_t usec, void *userdata);

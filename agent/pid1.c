@@ -14,6 +14,7 @@
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 #include <linux/magic.h>
@@ -347,24 +348,78 @@ void pid1_machine_id_setup(const MachineIdRequest *req, const char *path, const 
  * to see the last writes).  A superblock remount, not a mount's flag
  * (mount_setattr()): only that one makes the file system itself clean.
  * EBUSY while a file on it is still open for writing (or deleted and
- * still open): then the reboot goes on with it writable, as before. */
-static void remount_root_read_only(void) {
-        if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0)
-                log_error_errno(errno, "Failed to remount / read-only, going on with it writable (its journal is "
-                                       "replayed at the next mount): %m");
-        else
-                log_info("Remounted / read-only.");
+ * still open): then the reboot goes on with it writable, as before.  A
+ * root read-only before (booted "ro") is told apart: a failed reboot()
+ * must not leave it writable. */
+static Pid1Root remount_root_read_only(const Pid1RebootOps *ops) {
+        struct statvfs sv;
+        bool was = ops->statvfs("/", &sv) >= 0 && (sv.f_flag & ST_RDONLY);
+
+        if (ops->mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0) {
+                log_error_errno(errno, "Failed to remount / read-only, going on with it %s: %m",
+                                was ? "read-only as it was" : "writable (its journal is replayed at the next mount)");
+                return was ? PID1_ROOT_WAS_READ_ONLY : PID1_ROOT_WRITABLE;
+        }
+        log_info("Remounted / read-only.");
+        return was ? PID1_ROOT_WAS_READ_ONLY : PID1_ROOT_READ_ONLY;
 }
 
-int pid1_reboot(ShutdownAction action) {
-        sync();
-        /* Never by getpid() alone: a PID namespace's init shares the root. */
-        if (nsfs_is_machine_init(getpid(), nsfs_inode("/proc/self/ns/pid")))
-                remount_root_read_only();
+/* After a failed reboot() the agent stays up, and with it everything that
+ * writes to the root.  Without MS_RDONLY a superblock remount makes it
+ * writable again, unless the file system or its device refuses (an
+ * error since, a device gone read-only). */
+static Pid1Root remount_root_writable(const Pid1RebootOps *ops) {
+        if (ops->mount(NULL, "/", NULL, MS_REMOUNT, NULL) >= 0)
+                return PID1_ROOT_WRITABLE_AGAIN;
+        log_error_errno(errno, "Failed to remount / writable again, it stays read-only (every write to it fails "
+                               "with EROFS): %m");
+        return PID1_ROOT_READ_ONLY;
+}
+
+static const char *const pid1_root_table[_PID1_ROOT_MAX] = {
+        [PID1_ROOT_UNTOUCHED] = "the file systems as they were (not the machine's own init)",
+        [PID1_ROOT_WRITABLE] = "/ writable (its read-only remount had failed)",
+        [PID1_ROOT_READ_ONLY] = "/ read-only (remounting it writable again failed)",
+        [PID1_ROOT_WRITABLE_AGAIN] = "/ remounted writable again",
+        [PID1_ROOT_WAS_READ_ONLY] = "/ read-only, as it was before the shutdown",
+};
+
+const char *pid1_root_to_string(Pid1Root r) {
+        return r >= 0 && r < _PID1_ROOT_MAX ? pid1_root_table[r] : NULL;
+}
+
+int pid1_reboot_with(const Pid1RebootOps *ops, ShutdownAction action, Pid1Root *ret_root) {
+        Pid1Root root = PID1_ROOT_UNTOUCHED;
+        int r = 0;
+
+        ops->sync();
+        if (ops->is_machine_init())
+                root = remount_root_read_only(ops);
         else
                 log_info("Not the machine's own init (PID 1 of a PID namespace): its file systems are left as they "
                          "are.");
-        if (reboot(action == SHUTDOWN_POWEROFF ? RB_POWER_OFF : RB_AUTOBOOT) < 0)
-                return negative_errno();
-        return 0; /* not reached for a real PID 1 */
+        if (ops->reboot(action == SHUTDOWN_POWEROFF ? RB_POWER_OFF : RB_AUTOBOOT) < 0) {
+                r = negative_errno();
+                if (root == PID1_ROOT_READ_ONLY)
+                        root = remount_root_writable(ops);
+        }
+        *ret_root = root;
+        return r; /* 0: not reached for a real PID 1 */
+}
+
+/* Never by getpid() alone: a PID namespace's init shares the root. */
+static bool is_machine_init(void) {
+        return nsfs_is_machine_init(getpid(), nsfs_inode("/proc/self/ns/pid"));
+}
+
+int pid1_reboot(ShutdownAction action, Pid1Root *ret_root) {
+        static const Pid1RebootOps ops = {
+                .sync = sync,
+                .is_machine_init = is_machine_init,
+                .statvfs = statvfs,
+                .mount = mount,
+                .reboot = reboot,
+        };
+
+        return pid1_reboot_with(&ops, action, ret_root);
 }

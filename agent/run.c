@@ -1236,13 +1236,19 @@ static int run_loop(Manager *m) {
  * hang where the host cannot tell.  Reboot (or power off) as at the end of
  * a shutdown instead, unless configured to exit (tests). */
 static int pid1_give_up(int code, ShutdownAction action) {
+        Pid1Root root;
+        int r;
+
         if (getpid() != 1 || action == SHUTDOWN_EXIT)
                 return code;
         /* Code 0 too: a shutdown ends in its reboot, never by leaving the loop. */
         log_full(LOG_EMERG, "%s as PID 1; %s.", code == 0 ? "Event loop ended" : "Cannot run",
                  shutdown_action_to_string(action));
-        (void)pid1_reboot(action);
-        return code; /* reboot() failed too: nothing is left but the panic */
+        r = pid1_reboot(action, &root);
+        /* reboot() failed too: nothing is left but the panic. */
+        if (r < 0)
+                log_full_errno(LOG_EMERG, r, "reboot() failed, exiting with %s: %m", pid1_root_to_string(root));
+        return code;
 }
 
 /* The agent holds the control token, OAuth states and credentials. */
