@@ -12,6 +12,7 @@ files therefore live under /var/tmp).
   is what the test sees instead of a machine reboot.  Before it, the root
   (this machine's) is not remounted read-only: only the machine's own
   init does that (the vm tier's test_machine_id_from_boot_argument).
+  With reboot() refused it stays up, says so, and answers /health.
 - A bad config file does not stop PID 1: defaults, and /health says why.
 - As PID 1 it applies ip= at start (netinit=auto) and /health shows it.
 - It never exits on its arguments; without HTTP it keeps running; without
@@ -30,7 +31,10 @@ import pytest
 from netns import DEADLINE_SCALE, Lan, Netns, read_line, wait_until
 from pid1run import (NO_REMOUNT_ERRNO, PORT, descendants, health, logs_on_term, pid1_workdir, process_table,
                      restore_poke, service, start_pid1, stop_pid1, write)
+from seccompwrap import refusing
 from svagent import MMDS_SERVER
+
+REBOOT_NR = 169  # x86-64's reboot(2)
 
 
 @pytest.fixture
@@ -104,6 +108,31 @@ def test_reboot_in_pid_namespace(agent_bin, workdir):
         _, err = unshare.communicate(timeout=30 * DEADLINE_SCALE)
         assert unshare.returncode == -signal.SIGHUP
         assert_root_left_alone(err)
+
+
+def test_reboot_refused_stays_up(agent_bin, workdir):
+    """reboot() refused (a seccomp filter, as a container runtime's may
+    be): PID 1 must not exit (a kernel panic); it says what it left the
+    root as, and keeps answering /health.  Here, the init of a PID
+    namespace, the root is left alone; the machine's own init's remounts
+    (read-only, then writable again) are tests/unit/agent/test-pid1.c's."""
+    if os.uname().machine != "x86_64":
+        pytest.skip("the filter knows x86-64's system call numbers only")
+    with Netns() as ns:
+        unshare, agent = start_pid1(ns, agent_bin, workdir, [], wrapper=refusing(REBOOT_NR, errno.EPERM),
+                                    stderr=subprocess.PIPE, text=True)
+        wait_until(lambda: health(ns), 10, "/health")
+        os.kill(agent, signal.SIGTERM)
+        assert read_line(unshare.stderr, "Not the machine's own init") == f"<6>vm-browser-agent: {NOT_MACHINE_INIT}\n"
+        assert read_line(unshare.stderr, "reboot()") == (
+            "<3>vm-browser-agent: reboot() failed, staying up with the file systems as they were (not the "
+            f"machine's own init): {os.strerror(errno.EPERM)}\n")
+        assert health(ns) is not None
+        assert unshare.poll() is None
+        # Its namespace ends with it.  (unshare cannot pass SIGKILL on: it
+        # says "sigprocmask unblock failed" and exits 1.)
+        os.kill(agent, signal.SIGKILL)
+        unshare.communicate(timeout=30 * DEADLINE_SCALE)
 
 
 def test_bad_config_falls_back(agent_bin, workdir):
