@@ -56,7 +56,7 @@ usec_t sv_memory_next(SvMemoryWatch *w, SvMemoryCounters c, usec_t now, usec_t p
  * stalled on memory most of the time. */
 static bool thrashing(const SvMemoryWatch *w, SvMemoryCounters c) {
         return w->since != 0 && c.reclaims > w->seen.reclaims && c.refaults > w->seen.refaults &&
-               c.stall >= SV_MEMORY_THRASH_STALL;
+               c.stall > SV_MEMORY_THRASH_STALL;
 }
 
 /* Whether read c, at now, counts towards the kill: thrashing, and not

@@ -25,7 +25,7 @@
  * machine's desktop with it): when every read, a period apart, over a
  * span of kill_after found "max" rising, the refaults rising and its
  * processes all stalled on memory most of the time (memory.pressure's
- * "full avg10", PSI, at least SV_MEMORY_THRASH_STALL); a read late by
+ * "full avg10", PSI, above SV_MEMORY_THRASH_STALL); a read late by
  * more than that avg10's window begins the span again.  Without PSI
  * (memory.pressure not there) it is never killed: the counters alone
  * cannot tell thrashing from a program working near its limit. */
@@ -40,9 +40,11 @@
 #define SV_MEMORY_PERIOD_USEC (10 * USEC_PER_SEC)
 #define SV_MEMORY_INTERVAL_USEC (300 * USEC_PER_SEC)
 
-/* memory.pressure's "full avg10" (hundredths of a percent) at or above
- * which a read counts as thrashing: systemd-oomd's default
- * (ManagedOOMMemoryPressureLimit=60%). */
+/* memory.pressure's "full avg10" (hundredths of a percent) above which a
+ * read counts as thrashing: systemd-oomd's default limit
+ * (ManagedOOMMemoryPressureLimit=, DEFAULT_MEM_PRESSURE_LIMIT_PERCENT 60)
+ * and its comparison (oomd_pressure_above(): avg10 > limit), so that
+ * 60.00 itself is not. */
 #define SV_MEMORY_THRASH_STALL 6000
 /* The window of that "avg10": a read later than a period and this after
  * the one before does not count towards the kill. */

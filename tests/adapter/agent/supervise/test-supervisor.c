@@ -1078,7 +1078,7 @@ static void check_thrash_killed(Harness *m, const char *logpath) {
  * a run; a period later (memory_period_ms) both "max" and the refaults
  * rose, and memory.pressure (pressure: its text, NULL: no PSI) says how
  * long all its processes waited for memory.  Past memory_thrash_kill_ms
- * (one period) with "full avg10" at 60% or more it is killed, all of it,
+ * (one period) with "full avg10" above 60% it is killed, all of it,
  * and restarted, its last_exit saying why; below 60%, or without PSI, it
  * is not (the line of test_ready_at_memory_max only, at the read that
  * would have killed it).  oom: the kernel's OOM kills its memory.events
