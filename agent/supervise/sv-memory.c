@@ -96,13 +96,15 @@ int sv_memory_parse_stall(const char *text) {
         uint64_t whole, hundredths;
 
         /* "full avg10=12.34 avg60=... total=...": at a line's start, two
-         * decimals (the kernel's "%lu.%02lu"). */
+         * decimals (the kernel's "%lu.%02lu"), a share of the last 10 s:
+         * at most 100.00. */
         if (!p || (p != text && p[-1] != '\n'))
                 return -EINVAL;
         p += strlen(key);
         dot = strchr(p, '.');
         if (!dot || parse_unsigned_span(p, (size_t)(dot - p), 100, &whole) < 0 ||
-            strspn(dot + 1, "0123456789") != 2 || parse_unsigned_span(dot + 1, 2, 99, &hundredths) < 0)
+            strspn(dot + 1, "0123456789") != 2 || parse_unsigned_span(dot + 1, 2, 99, &hundredths) < 0 ||
+            whole * 100 + hundredths > 10000)
                 return -EINVAL;
         return (int)(whole * 100 + hundredths);
 }

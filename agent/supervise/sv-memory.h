@@ -107,8 +107,9 @@ typedef struct SvMemoryStep {
 usec_t sv_memory_step(SvMemoryWatch *w, SvMemoryCounters c, usec_t now, const SvMemoryStep *p, SvMemoryLine *ret_line,
                       SvMemoryLine *ret_kill);
 
-/* memory.pressure's text: its "full avg10" in hundredths of a percent,
- * or -EINVAL without one. */
+/* memory.pressure's text: its "full avg10" in hundredths of a percent
+ * (0-10000), or -EINVAL without one in the kernel's form (above 100.00
+ * too). */
 int sv_memory_parse_stall(const char *text);
 
 /* "killed by the agent: thrashing at its memory.max N MiB for S s (read

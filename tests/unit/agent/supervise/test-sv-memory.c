@@ -222,6 +222,9 @@ static void test_parse_stall(void **state) {
         assert_int_equal(sv_memory_parse_stall("some xfull avg10=1.00\n"), -EINVAL);
         assert_int_equal(sv_memory_parse_stall("full avg10=1.5 avg60=0.00\n"), -EINVAL);
         assert_int_equal(sv_memory_parse_stall("full avg10=101.00 avg60=0.00\n"), -EINVAL);
+        /* A share of time: the kernel never prints more than 100.00. */
+        assert_int_equal(sv_memory_parse_stall("full avg10=100.99 avg60=0.00\n"), -EINVAL);
+        assert_int_equal(sv_memory_parse_stall("full avg10=100.01 avg60=0.00\n"), -EINVAL);
         assert_int_equal(sv_memory_parse_stall("full avg10=.50 avg60=0.00\n"), -EINVAL);
         assert_int_equal(sv_memory_parse_stall("full avg10=12"), -EINVAL);
         assert_int_equal(sv_memory_parse_stall(""), -EINVAL);
