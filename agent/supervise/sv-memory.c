@@ -22,10 +22,11 @@ usec_t sv_memory_next(SvMemoryWatch *w, SvMemoryCounters c, usec_t now, usec_t p
                 return 0;
         }
         if (w->since == 0) {
-                /* "max" counts from before the rise that began it; the
-                 * refaults from now: the ones before were read when the
-                 * file last changed, any time ago. */
-                w->base = (SvMemoryCounters){ .reclaims = w->seen.reclaims, .refaults = c.refaults };
+                /* Both count from now, as the line's span does: the
+                 * counters seen before were read at the last change of
+                 * the file, any time ago, and what rose since then rose
+                 * at any time in between. */
+                w->base = c;
                 w->since = now;
                 w->seen = c;
                 return period;

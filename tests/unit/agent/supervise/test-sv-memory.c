@@ -58,14 +58,19 @@ static void test_reads(void **state) {
          * ends at the next read. */
         CHECK("once", { 60 * S, 9, 40, PERIOD, 0, 0, 0 }, { 70 * S, 9, 40, 0, 0, 0, 0 });
         /* Thrashing, both rising: the first line a period after the first
-         * rise, "max" counting from the counter before it, the refaults
-         * from the read then; one per interval while both keep rising, each
-         * counting since the one before. */
-        CHECK("thrashing", { 60 * S, 100, 50, PERIOD, 0, 0, 0 }, { 70 * S, 24100, 9050, INTERVAL, 24093, 9000, PERIOD },
+         * rise, both counting from the read then; one per interval while
+         * both keep rising, each counting since the one before. */
+        CHECK("thrashing", { 60 * S, 100, 50, PERIOD, 0, 0, 0 }, { 70 * S, 24100, 9050, INTERVAL, 24000, 9000, PERIOD },
               { 370 * S, 800100, 300000, INTERVAL, 776000, 290950, INTERVAL },
               { 670 * S, 900000, 310000, INTERVAL, 99900, 10000, INTERVAL },
               /* Stopped: back to the watch. */
               { 970 * S, 900000, 310000, 0, 0, 0, 0 });
+        /* A first rise long after the read before (READY, 300 s ago):
+         * the line says "in the last 10 s", so it counts from the first
+         * rise's read, "max" as the refaults, not the 93 reclaims from
+         * any time in the 300 s before. */
+        CHECK("first rise late", { 300 * S, 100, 50, PERIOD, 0, 0, 0 },
+              { 310 * S, 24100, 9050, INTERVAL, 24000, 9000, PERIOD });
         /* Its limit full of file cache (a large download): "max" rising
          * as fast, nothing read back: no line, read each period while it
          * lasts.  Refaults before the run (read at its first rise) are
@@ -83,19 +88,19 @@ static void test_reads(void **state) {
         /* A run that begins soon after a line waits for the interval to
          * end (read once then, not each period), and its line counts from
          * the run's start. */
-        CHECK("rate limited", { 60 * S, 100, 40, PERIOD, 0, 0, 0 }, { 70 * S, 2000, 60, INTERVAL, 1993, 20, PERIOD },
+        CHECK("rate limited", { 60 * S, 100, 40, PERIOD, 0, 0, 0 }, { 70 * S, 2000, 60, INTERVAL, 1900, 20, PERIOD },
               { 80 * S, 2000, 60, 0, 0, 0, 0 }, { 100 * S, 2100, 70, PERIOD, 0, 0, 0 },
-              { 110 * S, 3000, 80, 260 * S, 0, 0, 0 }, { 370 * S, 4000, 95, INTERVAL, 2000, 25, 270 * S });
+              { 110 * S, 3000, 80, 260 * S, 0, 0, 0 }, { 370 * S, 4000, 95, INTERVAL, 1900, 25, 270 * S });
         /* The wait ends with no refaults since the read before it: no
          * line; the next counts from there. */
         CHECK("rate limited, then cache", { 60 * S, 100, 40, PERIOD, 0, 0, 0 },
-              { 70 * S, 2000, 60, INTERVAL, 1993, 20, PERIOD }, { 80 * S, 3000, 70, 290 * S, 0, 0, 0 },
+              { 70 * S, 2000, 60, INTERVAL, 1900, 20, PERIOD }, { 80 * S, 3000, 70, 290 * S, 0, 0, 0 },
               { 370 * S, 4000, 70, PERIOD, 0, 0, 0 }, { 380 * S, 5000, 75, INTERVAL, 1000, 5, PERIOD });
         /* Counters below the ones seen (another cgroup's): from them. */
         CHECK("went back", { 60 * S, 3, 40, 0, 0, 0, 0 }, { 70 * S, 5, 40, PERIOD, 0, 0, 0 },
-              { 80 * S, 8, 41, INTERVAL, 5, 1, PERIOD });
+              { 80 * S, 8, 41, INTERVAL, 3, 1, PERIOD });
         CHECK("refaults went back", { 60 * S, 9, 10, 0, 0, 0, 0 }, { 70 * S, 12, 10, PERIOD, 0, 0, 0 },
-              { 80 * S, 15, 12, INTERVAL, 6, 2, PERIOD });
+              { 80 * S, 15, 12, INTERVAL, 3, 2, PERIOD });
 }
 
 /* A read for sv_memory_step(), the watch's thrash kill on. */
