@@ -32,6 +32,7 @@
 #include "agent/supervise/spawn.h"
 #include "agent/supervise/sv-prepare.h"
 #include "agent/supervise/supervisor.h"
+#include "agent/supervise/sv-memory.h"
 #include "build-config.h"
 #include "callback-routes.h"
 #include "desktop-setup.h"
@@ -836,6 +837,11 @@ static bool setup_cgroups(Manager *m, const ServiceDefs *defs) {
         }
         return setup_memory(m, defs, NULL);
 }
+
+/* memory_thrash_kill_s's floor is one period of the reads it is counted
+ * in (its key's help says 10 s). */
+_Static_assert((usec_t)MEMORY_THRASH_KILL_S_MIN * USEC_PER_SEC == SV_MEMORY_PERIOD_USEC,
+               "memory_thrash_kill_s's floor is one read's period");
 
 static int setup_supervisor(Manager *m) {
         const Config *c = &m->config;

@@ -15,8 +15,12 @@
 #define CONFIG_CLI_USERS_MAX 64
 /* login_memory_max_mb, browser_memory_max_mb: 1 TiB, far past any VM's memory. */
 #define MEMORY_MAX_MB_MAX (1u << 20)
-/* memory_thrash_kill_s: a day (in ms, it fits a uint32_t). */
+/* memory_thrash_kill_s: a day (in ms, it fits a uint32_t); at least one
+ * period of the supervisor's reads of a thrashing cgroup
+ * (SV_MEMORY_PERIOD_USEC, 10 s; run.c checks they agree): a shorter span
+ * would be killed at the first read that finds it thrashing, 10 s. */
 #define MEMORY_THRASH_KILL_S_MAX 86400u
+#define MEMORY_THRASH_KILL_S_MIN 10u
 
 typedef enum ShutdownAction {
         SHUTDOWN_REBOOT,   /* reboot(RB_AUTOBOOT): Firecracker with reboot=k exits */

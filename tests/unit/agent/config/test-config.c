@@ -104,6 +104,13 @@ static const struct {
         { "{\"login_memory_max_mb\": 1}",
           "agent.json: key \"login_memory_max_mb\": 1 is below 64, the least a provider CLI's login runs in; "
           "expected an integer 0 or 64-1048576" },
+        /* The thrash kill's span: its cgroup is read each 10 s, and a
+         * shorter span would kill at the first read, 10 s after all. */
+        { "{\"memory_thrash_kill_s\": 9}",
+          "agent.json: key \"memory_thrash_kill_s\": 9 is below 10, the least span its cgroup's reads, one each "
+          "10 s, can tell; expected an integer 0 or 10-86400" },
+        { "{\"memory_thrash_kill_s\": 86401}",
+          "agent.json: key \"memory_thrash_kill_s\": expected an integer 0 or 10-86400" },
         { "{\"login_memory_max_mb\": \"64\"}",
           "agent.json: key \"login_memory_max_mb\": expected an integer 0 or 64-1048576, got a string" },
         /* The restart budget: a window of 0 would never hold a start
@@ -330,6 +337,25 @@ static void test_memory_max_floor(void **state) {
         config_done(&c);
 }
 
+/* The thrash kill's floor holds on the kernel command line too, keeps
+ * the value before, and lets 0 (never) and 10 through. */
+static void test_memory_thrash_kill_floor(void **state) {
+        Config c;
+        char err[256] = "";
+
+        (void)state;
+        config_init(&c);
+        assert_int_equal(config_apply_cmdline(&c, "vmba.memory_thrash_kill_s=1", err, sizeof err), -EINVAL);
+        assert_string_equal(err, "kernel command line: key \"memory_thrash_kill_s\": 1 is below 10, the least span "
+                                 "its cgroup's reads, one each 10 s, can tell; expected an integer 0 or 10-86400");
+        assert_int_equal(c.memory_thrash_kill_s, 60);
+        assert_int_equal(config_set(&c, "memory_thrash_kill_s", "10", err, sizeof err), 0);
+        assert_int_equal(c.memory_thrash_kill_s, 10);
+        assert_int_equal(config_set(&c, "memory_thrash_kill_s", "0", err, sizeof err), 0);
+        assert_int_equal(c.memory_thrash_kill_s, 0);
+        config_done(&c);
+}
+
 /* The HTTP request limits refuse 0 from the kernel command line and
  * --set as from the file (test_json_errors), keep the value they had,
  * and take 1, the smallest limit that lets a request through; the
@@ -524,6 +550,7 @@ static void test_dump_keys(void **state) {
         assert_non_null(strstr(buf, "\n| `token` | string (secret) | \"\" |"));
         assert_non_null(strstr(buf, "\n| `restart_window_s` | integer 1-86400 | `60` |"));
         assert_non_null(strstr(buf, "\n| `browser_memory_max_mb` | integer 0 or 256-1048576 | `1536` |"));
+        assert_non_null(strstr(buf, "\n| `memory_thrash_kill_s` | integer 0 or 10-86400 | `60` |"));
         free(buf);
 }
 
@@ -539,6 +566,7 @@ int main(void) {
                 cmocka_unit_test(test_cmdline),
                 cmocka_unit_test(test_http_limits_zero),
                 cmocka_unit_test(test_memory_max_floor),
+                cmocka_unit_test(test_memory_thrash_kill_floor),
                 cmocka_unit_test(test_cmdline_quoted),
                 cmocka_unit_test(test_precedence),
                 cmocka_unit_test(test_token_secret),
