@@ -609,8 +609,7 @@ int cgroup_memory_limit(Cgroup *cg, uint64_t bytes, CgroupMemory *ret) {
         return 0;
 }
 
-void cgroup_memory_since(const Cgroup *cg, const CgroupMemory *m, LaunchMemory *ret) {
-        uint64_t refaults;
+void cgroup_memory_events_since(const Cgroup *cg, const CgroupMemory *m, LaunchMemory *ret) {
         CgroupOom o;
 
         *ret = (LaunchMemory){ .max = m->max };
@@ -619,6 +618,12 @@ void cgroup_memory_since(const Cgroup *cg, const CgroupMemory *m, LaunchMemory *
                 ret->at_max = o.at_max - MIN(o.at_max, m->base.at_max);
                 ret->reclaims = o.reclaims - MIN(o.reclaims, m->base.reclaims);
         }
+}
+
+void cgroup_memory_since(const Cgroup *cg, const CgroupMemory *m, LaunchMemory *ret) {
+        uint64_t refaults;
+
+        cgroup_memory_events_since(cg, m, ret);
         if (m->max && cgroup_memory_refaults(cg, &refaults) >= 0)
                 ret->refaults = refaults - MIN(refaults, m->refaults_base);
 }

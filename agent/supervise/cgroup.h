@@ -157,3 +157,8 @@ int cgroup_memory_limit(Cgroup *cg, uint64_t bytes, CgroupMemory *ret);
 /* The limit m holds and the OOM events and refaults in cg since it was
  * set (all 0 when m has none; each file's 0 when it is unreadable). */
 void cgroup_memory_since(const Cgroup *cg, const CgroupMemory *m, LaunchMemory *ret);
+/* cgroup_memory_since() from memory.events alone, refaults 0: for an
+ * exit, which exit_to_string() says from the OOM events only, without
+ * reading memory.stat (some 50 counters the kernel gathers at each
+ * read). */
+void cgroup_memory_events_since(const Cgroup *cg, const CgroupMemory *m, LaunchMemory *ret);

@@ -518,8 +518,9 @@ static void on_child_exit(pid_t pid, int wstatus, void *userdata) {
         Service *s = userdata;
         LaunchMemory mem;
 
-        /* Read before its cgroup is killed and removed. */
-        cgroup_memory_since(s->cgroup, &s->memory, &mem);
+        /* Read before its cgroup is killed and removed: its OOM kills,
+         * all that its exit says of its memory. */
+        cgroup_memory_events_since(s->cgroup, &s->memory, &mem);
         exit_to_string(wstatus, s->memory.max ? &mem : NULL, s->last_exit, sizeof s->last_exit);
         /* Ours: a SIGKILL that says nothing else.  Not when it ended
          * otherwise first (a crash, an exit, its SIGCHLD still queued at

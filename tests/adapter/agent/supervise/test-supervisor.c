@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1145,6 +1146,38 @@ static void test_thrash_kill_no_psi(void **state) {
         thrash_kill(*state, NULL, false, 0);
 }
 
+/* A service's exit reads its cgroup's memory.events, whose OOM kills its
+ * last_exit names, and not memory.stat: its refaults say nothing of an
+ * exit.  Plain files for its cgroup; an inotify watch tells whether
+ * memory.stat was opened from its SIGKILL to its last_exit. */
+static void test_exit_reads_no_memory_stat(void **state) {
+        static const char json[] = "[{\"name\": \"mem\", \"argv\": [\"sleep\", \"100\"], \"memory_max_mb\": 32,"
+                                   " \"restart\": \"never\"}]";
+        MemoryFixture *f = *state;
+        struct inotify_event ev;
+        char path[PATH_MAX];
+        Harness *m = harness_make(NULL);
+        int fd;
+
+        memory_service_make(f, false);
+        m->o.cgroup_base = f->base;
+        m->o.memory = true;
+        assert_int_equal(harness_start(m, json), 0);
+        assert_int_equal(supervisor_start_all(m->supervisor), 0);
+        assert_int_equal(status(m, 0).state, SERVICE_READY);
+        assert_true(snprintf(path, sizeof path, "%s/memory.stat", f->svc) < (int)sizeof path);
+        fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_true(inotify_add_watch(fd, path, IN_OPEN) >= 0);
+        assert_int_equal(kill(status(m, 0).pid, SIGKILL), 0);
+        run_until(m, settled, &(size_t){ 0 }, "mem settled");
+        assert_string_equal(status(m, 0).last_exit, "killed by SIGKILL");
+        assert_true(read(fd, &ev, sizeof ev) < 0 && errno == EAGAIN);
+        close(fd);
+        harness_drop(m);
+        f->done = true;
+}
+
 /* Restarts that are no failure leave the budget (2) to crashes: neither
  * the restarts asked for (new secrets) nor the dependent's, brought down
  * with its dependency, count.  After two of each, the dependent's first
@@ -1781,6 +1814,7 @@ int main(void) {
                                                 memory_teardown),
                 cmocka_unit_test_setup_teardown(test_thrash_kill_not_stalled, memory_logged_setup, memory_teardown),
                 cmocka_unit_test_setup_teardown(test_thrash_kill_no_psi, memory_logged_setup, memory_teardown),
+                cmocka_unit_test_setup_teardown(test_exit_reads_no_memory_stat, memory_setup, memory_teardown),
                 cmocka_unit_test(test_restart_argv),
                 cmocka_unit_test(test_bad_services_file),
                 cmocka_unit_test(test_stale_lock),
