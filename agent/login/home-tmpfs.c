@@ -16,25 +16,53 @@
  * root's doing, detached all the same, up to this many. */
 #define HOME_MOUNTS_MAX 16
 
-/* Removes <dirfd>/<name> when it is still the empty directory fd refers
- * to and nothing is mounted on it: a failed mount leaves it root's and
- * empty, and a HOME that stayed would wait for the next sweep (or a
- * retry of the same id).  The same device and inode by name as by fd:
- * no other directory put in its place, no mount on top (its root would
- * answer by name); rmdir itself refuses one not empty. */
-static void remove_made(int dirfd, const char *name, int fd) {
-        struct stat made, named;
+/* Removes <dirfd>/<name> when it is still the empty directory made
+ * describes and nothing is mounted on it: a HOME whose making failed
+ * after its directory was made (root's and empty) would otherwise wait
+ * for the next sweep (or a retry of the same id).  The same device and
+ * inode by name as when made: no other directory put in its place, no
+ * mount on top (its root would answer by name); rmdir itself refuses
+ * one not empty. */
+static void remove_made(int dirfd, const char *name, const struct stat *made) {
+        struct stat named;
 
-        if (fstat(fd, &made) < 0 || fstatat(dirfd, name, &named, AT_SYMLINK_NOFOLLOW) < 0)
+        if (fstatat(dirfd, name, &named, AT_SYMLINK_NOFOLLOW) < 0)
                 return;
-        if (named.st_dev != made.st_dev || named.st_ino != made.st_ino)
+        if (named.st_dev != made->st_dev || named.st_ino != made->st_ino)
                 return;
         (void)unlinkat(dirfd, name, AT_REMOVEDIR);
 }
 
+/* <dirfd>/<name>, just made, made uid:gid's HOME: a tmpfs on it, or
+ * (size_mb 0) the directory itself handed over.  By an fd, opened
+ * first: the open is what fails when the agent has run out of fds. */
+static int home_own(int dirfd, const char *name, uint32_t size_mb, uid_t uid, gid_t gid, char *why,
+                    size_t size) {
+        _cleanup_(closep) int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int r;
+
+        if (fd < 0) {
+                r = -errno;
+                snprintf(why, size, "opening it failed: %s", strerror(-r));
+                return r;
+        }
+        if (size_mb == 0) {
+                if (fchown(fd, uid, gid) >= 0)
+                        return 0;
+                r = -errno;
+                snprintf(why, size, "making it uid %u's failed: %s", (unsigned)uid, strerror(-r));
+                return r;
+        }
+        r = tmpfs_mount_fd(fd, size_mb, 0700, uid, gid);
+        if (r < 0)
+                snprintf(why, size, "mounting a tmpfs of %u MiB (login_home_size_mb) on it failed: %s", size_mb,
+                         strerror(-r));
+        return r;
+}
+
 int home_tmpfs_make_at(int dirfd, const char *name, uint32_t size_mb, uid_t uid, gid_t gid, char *why,
                        size_t size) {
-        _cleanup_(closep) int fd = -EBADF;
+        struct stat made;
         int r;
 
         if (mkdirat(dirfd, name, 0700) < 0) {
@@ -43,26 +71,16 @@ int home_tmpfs_make_at(int dirfd, const char *name, uint32_t size_mb, uid_t uid,
                 return r;
         }
         /* Made just now in a directory only root writes to: no one can have
-         * swapped it for a link. */
-        if (size_mb == 0) {
-                if (fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) >= 0)
-                        return 0;
+         * swapped it for a link, so what name leads to now is what was
+         * made, and a failure below removes only that. */
+        if (fstatat(dirfd, name, &made, AT_SYMLINK_NOFOLLOW) < 0) {
                 r = -errno;
-                snprintf(why, size, "making it uid %u's failed: %s", (unsigned)uid, strerror(-r));
+                snprintf(why, size, "looking at it failed: %s", strerror(-r));
                 return r;
         }
-        fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0) {
-                r = -errno;
-                snprintf(why, size, "opening it failed: %s", strerror(-r));
-                return r;
-        }
-        r = tmpfs_mount_fd(fd, size_mb, 0700, uid, gid);
-        if (r < 0) {
-                snprintf(why, size, "mounting a tmpfs of %u MiB (login_home_size_mb) on it failed: %s", size_mb,
-                         strerror(-r));
-                remove_made(dirfd, name, fd);
-        }
+        r = home_own(dirfd, name, size_mb, uid, gid, why, size);
+        if (r < 0)
+                remove_made(dirfd, name, &made);
         return r;
 }
 

@@ -17,9 +17,10 @@
  * TMPFS_BYTES_PER_INODE), else the directory itself becomes uid:gid's.
  * 0, or -errno with the step that failed in why ("mounting a tmpfs of
  * 64 MiB (login_home_size_mb) on it failed: Operation not permitted").
- * A failed mount removes the directory it made (when name still leads to
- * it, empty, with no mount on it); a failed open or chown may leave it,
- * root's and empty. */
+ * A step that fails after the directory was made removes it (when name
+ * still leads to it, empty, with no mount on it); only a failure to stat
+ * it right after making it (the kernel out of memory) leaves it, root's
+ * and empty, to the next sweep. */
 int home_tmpfs_make_at(int dirfd, const char *name, uint32_t size_mb, uid_t uid, gid_t gid, char *why,
                        size_t size);
 

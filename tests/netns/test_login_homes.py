@@ -12,11 +12,13 @@ removed.  The tests end by searching everything the run
 wrote for the secrets."""
 import contextlib
 import ctypes
+import errno
 import json
 import os
 import re
 import select
 import shutil
+import struct
 import subprocess
 import tempfile
 
@@ -152,30 +154,71 @@ def test_login_home_without_a_tmpfs(make_env, size, why):
     assert e.json("GET", f"/credentials/get?sessionId={s}")[0] == 200
 
 
-# A wrapper that runs argv with every tmpfs mount of the agent's own
-# (mount(2) with exactly MS_NOSUID|MS_NODEV|MS_NOEXEC in its flags,
-# args[3], and options, args[4]: login_home's, each HOME's, the browser's
-# Downloads; not the CLIs' mqueue, which has none) refused with EPERM, as
-# a mount that is not allowed is: a seccomp filter, x86-64's numbers
-# (mount is 165), inherited by everything argv starts.
-REFUSE_TMPFS_MOUNTS = ["/usr/bin/python3", "-c", """if True:
+# A wrapper that installs the seccomp filter given (hex) as its first
+# argument and runs the rest: whatever the filter refuses fails as the
+# kernel would have it fail, inherited by everything argv starts.
+SECCOMP_WRAP = ["/usr/bin/python3", "-c", """if True:
     import ctypes, os, struct, sys
-    def op(code, k, jt=0, jf=0):
-        return struct.pack("HBBI", code, jt, jf, k)
-    LD, JEQ, RET = 0x20, 0x15, 0x06
-    prog = b"".join([op(LD, 4), op(JEQ, 0xc000003e, 0, 8),   # arch: x86-64, else allowed
-                     op(LD, 0), op(JEQ, 165, 0, 6),          # nr: mount
-                     op(LD, 40), op(JEQ, 0xe, 0, 4),         # args[3] (flags), low half
-                     op(LD, 48), op(JEQ, 0, 0, 3),           # args[4] (options), low half
-                     op(LD, 52), op(JEQ, 0, 0, 1),           # and high half: NULL, allowed
-                     op(RET, 0x7fff0000), op(RET, 0x00050000 | 1)])
-    buf = ctypes.create_string_buffer(prog)
-    fprog = struct.pack("HxxxxxxQ", len(prog) // 8, ctypes.addressof(buf))
+    buf = ctypes.create_string_buffer(bytes.fromhex(sys.argv[1]))
+    fprog = struct.pack("HxxxxxxQ", len(buf.raw) // 8, ctypes.addressof(buf))
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(22, 2, ctypes.c_char_p(fprog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
         sys.exit("seccomp: " + os.strerror(ctypes.get_errno()))
-    os.execvp(sys.argv[1], sys.argv[1:])
+    os.execvp(sys.argv[2], sys.argv[2:])
 """]
+BPF_LD, BPF_JEQ, BPF_RET = 0x20, 0x15, 0x06
+SECCOMP_ALLOW, SECCOMP_ERRNO = 0x7fff0000, 0x00050000
+AUDIT_ARCH_X86_64 = 0xc000003e
+
+
+def bpf(code, k, jt=0, jf=0):
+    return struct.pack("HBBI", code, jt, jf, k)
+
+
+def seccomp_wrap(*prog):
+    return [*SECCOMP_WRAP, b"".join(prog).hex()]
+
+
+def refusing(err, *rules):
+    """A wrap whose filter fails with err each call of a rule's number
+    (x86-64's) whose arguments' low halves are each (equal) or are not
+    (not equal) its value: rules of (nr, ((arg, value, equal), ...))."""
+    blocks = []
+    for nr, checks in rules:
+        block = [(0, nr, True)] + [(16 + 8 * arg, value, equal) for arg, value, equal in checks]
+        prog = []
+        for i, (at, value, equal) in enumerate(block):
+            # Not matched: on to the next rule's first instruction.
+            skip = 2 * (len(block) - i) - 1
+            prog += [bpf(BPF_LD, at), bpf(BPF_JEQ, value, *((0, skip) if equal else (skip, 0)))]
+        blocks.append(b"".join(prog + [bpf(BPF_RET, SECCOMP_ERRNO | err)]))
+    body = b"".join(blocks)
+    return seccomp_wrap(bpf(BPF_LD, 4), bpf(BPF_JEQ, AUDIT_ARCH_X86_64, 0, len(body) // 8),
+                        body, bpf(BPF_RET, SECCOMP_ALLOW))
+
+
+# Every tmpfs mount of the agent's own (mount(2) with exactly
+# MS_NOSUID|MS_NODEV|MS_NOEXEC in its flags, args[3], and options,
+# args[4]: login_home's, each HOME's, the browser's Downloads; not the
+# CLIs' mqueue, which has none) refused with EPERM, as a mount that is
+# not allowed is (mount is 165).
+REFUSE_TMPFS_MOUNTS = seccomp_wrap(
+    bpf(BPF_LD, 4), bpf(BPF_JEQ, AUDIT_ARCH_X86_64, 0, 8),   # arch: x86-64, else allowed
+    bpf(BPF_LD, 0), bpf(BPF_JEQ, 165, 0, 6),                # nr: mount
+    bpf(BPF_LD, 40), bpf(BPF_JEQ, 0xe, 0, 4),               # args[3] (flags), low half
+    bpf(BPF_LD, 48), bpf(BPF_JEQ, 0, 0, 3),                 # args[4] (options), low half
+    bpf(BPF_LD, 52), bpf(BPF_JEQ, 0, 0, 1),                 # and high half: NULL, allowed
+    bpf(BPF_RET, SECCOMP_ALLOW), bpf(BPF_RET, SECCOMP_ERRNO | errno.EPERM))
+# A HOME's open below login_home (openat, 257, with a dirfd, not
+# AT_FDCWD, and exactly O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC: no
+# other of the agent's before its CLI starts) failing as it does when the
+# agent has run out of fds.
+REFUSE_OPENING_AT = refusing(errno.EMFILE, (257, ((0, 0xffffff9c, False),
+                                                  (2, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                                                   True))))
+# Every chown to another uid than root's (fchown, 93, and fchownat, 260)
+# refused, as it is where that uid is not mapped or CAP_CHOWN is missing.
+REFUSE_CHOWNS = refusing(errno.EPERM, (93, ((1, 0, False),)), (260, ((2, 0, False),)))
 
 
 def test_home_tmpfs_refused(make_env):
@@ -205,6 +248,28 @@ def test_home_tmpfs_refused(make_env):
     # The directory made for the tmpfs goes with the failure, not at the
     # next sweep or retry of this id.
     assert not os.path.lexists(home), os.listdir(e.home_path)
+
+
+@pytest.mark.parametrize("size, wrap, failed", [
+    ("2", REFUSE_OPENING_AT, "opening it failed: Too many open files"),
+    ("0", REFUSE_CHOWNS, f"making it uid {CLI_POOL_UIDS[0]}'s failed: Operation not permitted"),
+], ids=["open", "chown"])
+def test_a_home_that_cannot_be_made_is_gone(make_env, size, wrap, failed):
+    """A HOME whose making fails after its directory was made fails its
+    login's start at once, as a refused tmpfs does: the answer names the
+    step and the errno's text, no CLI runs, and nothing of the HOME is
+    left, mounted or not, until the next sweep or a retry of its id."""
+    if os.uname().machine != "x86_64":
+        pytest.skip("the seccomp filters have x86-64's numbers")
+    e = make_env(sets=(f"login_home_size_mb={size}", "cli_users=1"), wrap=wrap)
+    s = sid()
+    status, got = e.json("POST", "/auth/codex", {"sessionId": s})
+    home = os.path.join(e.home_path, f"login-{s}")
+    why = f"Failed to start the CLI: cannot make its HOME {home}: {failed}"
+    assert (status, got.get("error")) == (500, why), got
+    assert f"Login {s}: started" not in e.agent.log_text()
+    assert mounts_at(e.agent.pid, home) == []
+    assert not os.path.lexists(e.home_of(s)), os.listdir(e.home)
 
 
 @pytest.mark.parametrize("what", ["bytes", "inodes"])
