@@ -1,6 +1,7 @@
 /* See home-tmpfs.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -60,11 +61,38 @@ static int home_own(int dirfd, const char *name, uint32_t size_mb, uid_t uid, gi
         return r;
 }
 
-int home_tmpfs_make_at(int dirfd, const char *name, uint32_t size_mb, uid_t uid, gid_t gid, char *why,
-                       size_t size) {
+/* The CLI's TMPDIR, <dirfd>/<path>, made uid:gid's before the CLI runs:
+ * no one could have put a link in its place. */
+static int tmpdir_make(int dirfd, const char *path, uid_t uid, gid_t gid) {
+        if (mkdirat(dirfd, path, 0700) < 0)
+                return -errno;
+        if (fchownat(dirfd, path, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        return 0;
+}
+
+/* Undoes what a failed home_tmpfs_make_at() made of <dirfd>/<name>:
+ * its tmpfs, with the TMPDIR in it, detached (a HOME left mounted would
+ * hold its memory until the next sweep); without one, the TMPDIR made
+ * below it (rmdir follows no link and refuses one not empty, so nothing
+ * but an empty directory goes); then the directory made, as made
+ * describes it. */
+static void unmake(int dirfd, const char *name, const char *tmp, const struct stat *made) {
+        (void)home_tmpfs_unmount_at(dirfd, name);
+        (void)unlinkat(dirfd, tmp, AT_REMOVEDIR);
+        remove_made(dirfd, name, made);
+}
+
+int home_tmpfs_make_at(int dirfd, const char *name, const char *tmpdir, uint32_t size_mb, uid_t uid, gid_t gid,
+                       char *why, size_t size) {
+        char tmp[PATH_MAX];
         struct stat made;
         int r;
 
+        if (snprintf(tmp, sizeof tmp, "%s/%s", name, tmpdir) >= (int)sizeof tmp) {
+                snprintf(why, size, "its %s's name is too long", tmpdir);
+                return -ENAMETOOLONG;
+        }
         if (mkdirat(dirfd, name, 0700) < 0) {
                 r = -errno;
                 snprintf(why, size, "making it failed: %s", strerror(-r));
@@ -79,8 +107,10 @@ int home_tmpfs_make_at(int dirfd, const char *name, uint32_t size_mb, uid_t uid,
                 return r;
         }
         r = home_own(dirfd, name, size_mb, uid, gid, why, size);
+        if (r >= 0 && (r = tmpdir_make(dirfd, tmp, uid, gid)) < 0)
+                snprintf(why, size, "making its %s failed: %s", tmpdir, strerror(-r));
         if (r < 0)
-                remove_made(dirfd, name, &made);
+                unmake(dirfd, name, tmp, &made);
         return r;
 }
 

@@ -198,20 +198,8 @@ static int login_home_prepare(LoginManager *lm) {
         return mkdir_owned(lm->o.login_home, 0710, 0, lm->o.cli_gid);
 }
 
-/* The CLI's TMPDIR in its new HOME (name, in login_home's fd), made
- * before the CLI runs: no one could have put a link in its place. */
-static int home_tmpdir_make(LoginSession *s, int fd, const char *name) {
-        char tmp[NAME_MAX + sizeof "/" CLI_TMPDIR_NAME];
-
-        snprintf(tmp, sizeof tmp, "%s/" CLI_TMPDIR_NAME, name);
-        if (mkdirat(fd, tmp, 0700) < 0)
-                return -errno;
-        if (fchownat(fd, tmp, login_session_cli_uid(s), s->lm->o.cli_gid, AT_SYMLINK_NOFOLLOW) < 0)
-                return -errno;
-        return 0;
-}
-
-/* A fresh <login_home>/login-<id>, a tmpfs of its own (home-tmpfs.h):
+/* A fresh <login_home>/login-<id>, a tmpfs of its own with the CLI's
+ * TMPDIR in it (home-tmpfs.h), or nothing of it when a step fails:
  * whatever an earlier run left under that name (an agent that stopped
  * before removing it) goes first, so no login starts next to a credential
  * file that is not its own.  -errno with what failed in error (the HOME's
@@ -244,10 +232,8 @@ static int session_home_create(LoginSession *s, char *error, size_t size) {
         if (r < 0)
                 snprintf(why, sizeof why, "removing what an earlier login left there failed: %s", strerror(-r));
         if (r >= 0)
-                r = home_tmpfs_make_at(fd, name, s->lm->o.login_home_size_mb, login_session_cli_uid(s),
-                                       s->lm->o.cli_gid, why, sizeof why);
-        if (r >= 0 && (r = home_tmpdir_make(s, fd, name)) < 0)
-                snprintf(why, sizeof why, "making its " CLI_TMPDIR_NAME " failed: %s", strerror(-r));
+                r = home_tmpfs_make_at(fd, name, CLI_TMPDIR_NAME, s->lm->o.login_home_size_mb,
+                                       login_session_cli_uid(s), s->lm->o.cli_gid, why, sizeof why);
         if (r < 0) {
                 snprintf(error, size, "cannot make its HOME %s: %s", home, why);
                 return r;

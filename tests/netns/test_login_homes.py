@@ -219,6 +219,16 @@ REFUSE_OPENING_AT = refusing(errno.EMFILE, (257, ((0, 0xffffff9c, False),
 # Every chown to another uid than root's (fchown, 93, and fchownat, 260)
 # refused, as it is where that uid is not mapped or CAP_CHOWN is missing.
 REFUSE_CHOWNS = refusing(errno.EPERM, (93, ((1, 0, False),)), (260, ((2, 0, False),)))
+# Only fchownat's, which is the TMPDIR's, made after the HOME is its
+# user's (a tmpfs on it, or the directory handed over by fchown).
+REFUSE_CHOWNS_AT = refusing(errno.EPERM, (260, ((2, 0, False),)))
+
+
+def login_home_of_inodes(n):
+    """A wrap making login_home a tmpfs of n inodes (its root one), in the
+    agent's mount namespace: room for no more than n - 1 directories."""
+    return lambda env: ("sh", "-c", f'mkdir -p "$0" && mount -t tmpfs -o nr_inodes={n} tmpfs "$0" && exec "$@"',
+                        env.home_path)
 
 
 def test_home_tmpfs_refused(make_env):
@@ -253,7 +263,13 @@ def test_home_tmpfs_refused(make_env):
 @pytest.mark.parametrize("size, wrap, failed", [
     ("2", REFUSE_OPENING_AT, "opening it failed: Too many open files"),
     ("0", REFUSE_CHOWNS, f"making it uid {CLI_POOL_UIDS[0]}'s failed: Operation not permitted"),
-], ids=["open", "chown"])
+    # Its TMPDIR not made: after its tmpfs went on (which goes again),
+    # or in the directory already handed over (the TMPDIR, when made,
+    # goes too), or in a login_home out of inodes (the HOME took the last).
+    ("2", REFUSE_CHOWNS_AT, "making its tmp failed: Operation not permitted"),
+    ("0", REFUSE_CHOWNS_AT, "making its tmp failed: Operation not permitted"),
+    ("0", login_home_of_inodes(2), "making its tmp failed: No space left on device"),
+], ids=["open", "chown", "tmp-on-its-tmpfs", "tmp-chown", "tmp-no-inode"])
 def test_a_home_that_cannot_be_made_is_gone(make_env, size, wrap, failed):
     """A HOME whose making fails after its directory was made fails its
     login's start at once, as a refused tmpfs does: the answer names the
