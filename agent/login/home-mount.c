@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -81,6 +82,12 @@ static int login_home_mount(const char *dir, uint32_t size_mb, gid_t cli_gid, un
         if (top < 0 || fstat(top, &st) < 0) {
                 r = negative_errno();
                 snprintf(errbuf, size, "the tmpfs mounted on it cannot be opened: %s", strerror(-r));
+                /* Not left on, untracked: the HOMEs would go to a tmpfs the
+                 * log says is not there, never put back when lost.  By
+                 * path, since the open that failed is what would have
+                 * named it: the mount just made, on a path only root
+                 * changes. */
+                (void)umount2(dir, MNT_DETACH | UMOUNT_NOFOLLOW);
                 return r;
         }
         *ret_removed = (unsigned)removed;

@@ -27,7 +27,9 @@ typedef struct LoginHome {
  * namespace), which then stays below, empty.  Nothing else in dir is
  * touched (a volume's lost+found).  On a failure, the log says what failed
  * (the logins still work: each HOME is still a tmpfs of its own, only its
- * directory is on the file system that holds dir), and mounted is false. */
+ * directory is on the file system that holds dir), mounted is false,
+ * and no tmpfs of its is left on dir (one mounted but then not to be
+ * opened is detached). */
 void login_home_mount_logged(LoginHome *h);
 
 /* dir, opened (an fd, or -errno).  A tmpfs of mounted's that was
