@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -468,6 +469,75 @@ int path_passable(const char *path, uid_t uid, gid_t gid, char *blocked, size_t 
                 slash[1] = keep;
         }
         return 0;
+}
+
+/* The bits of want (R_OK, X_OK: rwx's positions) st grants uid with gid. */
+static bool mode_grants(const struct stat *st, uid_t uid, gid_t gid, int want) {
+        mode_t bits = st->st_uid == uid ? st->st_mode >> 6 : st->st_gid == gid ? st->st_mode >> 3 : st->st_mode;
+
+        return ((mode_t)want & bits & 07) == (mode_t)want;
+}
+
+/* p (a trailing '/' dropped) and st into ret, unless an ACL decides. */
+static int denial_fill(const char *p, const struct stat *st, PathDenial *ret) {
+        size_t n = strlen(p);
+
+        if (getxattr(p, "system.posix_acl_access", NULL, 0) >= 0)
+                return 0;
+        if (n > 1 && p[n - 1] == '/')
+                n--;
+        snprintf(ret->where, sizeof ret->where, "%.*s", (int)n, p);
+        ret->is_dir = S_ISDIR(st->st_mode);
+        ret->mode = st->st_mode & 07777;
+        ret->owner = st->st_uid;
+        ret->group = st->st_gid;
+        return 1;
+}
+
+/* Search on each directory on the way to path's last component. */
+static int dirs_denied(const char *path, uid_t uid, gid_t gid, PathDenial *ret) {
+        _cleanup_(freep) char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *slash = p; slash; slash = strchr(slash + 1, '/')) {
+                char keep = slash[1];
+                struct stat st;
+
+                slash[1] = '\0';
+                if (stat(p, &st) < 0)
+                        return -errno;
+                if (!S_ISDIR(st.st_mode))
+                        return -ENOTDIR;
+                if (!mode_grants(&st, uid, gid, X_OK) && denial_fill(p, &st, ret) > 0)
+                        return 1;
+                slash[1] = keep;
+        }
+        return 0;
+}
+
+int path_access_denied(const char *path, uid_t uid, gid_t gid, int want, PathDenial *ret) {
+        _cleanup_(freep) char *real = NULL;
+        struct stat st;
+        int r;
+
+        if (isempty(path) || path[0] != '/')
+                return -EINVAL;
+        if (stat(path, &st) < 0)
+                return -errno;
+        /* Where it leads first: a directory is named as it is, not by a
+         * link to it. */
+        real = realpath(path, NULL);
+        if (!real)
+                return -errno;
+        r = dirs_denied(real, uid, gid, ret);
+        if (r == 0)
+                r = dirs_denied(path, uid, gid, ret);
+        if (r != 0)
+                return r;
+        if (!S_ISREG(st.st_mode) || mode_grants(&st, uid, gid, want))
+                return 0;
+        return denial_fill(path, &st, ret);
 }
 
 bool filename_is_valid(const char *s) {

@@ -118,6 +118,27 @@ int mkdir_owned(const char *path, mode_t mode, uid_t uid, gid_t gid);
  * warning, not a guard: a directory may change after. */
 int path_passable(const char *path, uid_t uid, gid_t gid, char *blocked, size_t size);
 
+/* What keeps uid with gid (and no other group, no capability) from
+ * opening path for want (R_OK, X_OK or both) by the mode bits, as the
+ * kernel's generic_permission() reads them: the owner's bits for the
+ * owner, else the group's for the group, else the others'.  Search on
+ * each directory on the way, of where path's symlinks lead (realpath(),
+ * the name said) and of path as written, then want on path, a regular
+ * file (any
+ * other is not judged here).  One with a POSIX ACL is not judged (it
+ * passes): its mode bits do not say.  0 when nothing keeps it out; 1 and
+ * *ret when something does; -errno when path or a directory on the way
+ * cannot be looked at (-ENOENT: not there), -EINVAL for a relative path.
+ * A check for a clear message at start, not a guard. */
+typedef struct PathDenial {
+        char where[PATH_MAX]; /* path, or the directory uid may not search */
+        bool is_dir;
+        mode_t mode;          /* where's permission bits, its owner and group */
+        uid_t owner;
+        gid_t group;
+} PathDenial;
+int path_access_denied(const char *path, uid_t uid, gid_t gid, int want, PathDenial *ret);
+
 /* A single file name: not empty, no '/', not "." or "..".  Pure. */
 bool filename_is_valid(const char *s);
 /* A relative path that stays below where it starts: not empty, not

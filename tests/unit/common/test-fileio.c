@@ -3,7 +3,7 @@
  * with an owner and a mode, rm_rf_at() that removes symlinks and not what
  * they point to and stays bounded in fds however deep the tree, the checks
  * of relative paths and file names, whether a uid can pass through a
- * path by the mode bits, and symlinks followed to where they lead.  Works in a directory of its own under /tmp, as
+ * path, or open a file, by the mode bits, and symlinks followed to where they lead.  Works in a directory of its own under /tmp, as
  * whoever runs it. */
 #include <fcntl.h>
 #include <setjmp.h>
@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -394,6 +395,110 @@ static void test_path_follow_links(void **state) {
         assert_int_equal(rm_rf_at(dfd, dir + strlen("/tmp/")), 0);
 }
 
+/* An ACL granting uid u r-x beyond the mode bits it leaves (0750):
+ * system.posix_acl_access as the kernel stores it (version 2, then
+ * tag, perm, id little-endian: user::rwx user:u:r-x group::--- mask::r-x
+ * other::---).  false where the file system keeps none. */
+static bool acl_grant(const char *path, uid_t u) {
+        const uint16_t tags[] = { 0x01, 0x02, 0x04, 0x10, 0x20 }, perms[] = { 7, 5, 0, 5, 0 };
+        uint8_t b[4 + 5 * 8] = { 2 };
+
+        for (size_t i = 0; i < ELEMENTSOF(tags); i++) {
+                uint32_t id = tags[i] == 0x02 ? (uint32_t)u : UINT32_MAX;
+                uint8_t *e = b + 4 + i * 8;
+
+                e[0] = (uint8_t)tags[i];
+                e[1] = (uint8_t)(tags[i] >> 8);
+                e[2] = (uint8_t)perms[i];
+                for (int k = 0; k < 4; k++)
+                        e[4 + k] = (uint8_t)(id >> (8 * k));
+        }
+        return setxattr(path, "system.posix_acl_access", b, sizeof b, 0) == 0;
+}
+
+/* The files of test_path_access_denied() in dir, made or removed; no
+ * mode: a symlink to to. */
+static void access_files(const char *dir, bool make) {
+        static const struct { const char *name; mode_t mode; const char *to; } files[] = {
+                { "sub", 0700 | S_IFDIR, NULL }, { "sub/f", 0755, NULL }, { "f700", 0700, NULL },
+                { "f705", 0705, NULL }, { "f711", 0711, NULL }, { "acl", 0700, NULL },
+                { "link", 0, "sub" }, { "flink", 0, "sub/f" },
+        };
+
+        for (size_t k = 0; k < ELEMENTSOF(files); k++) {
+                size_t i = make ? k : ELEMENTSOF(files) - 1 - k;
+                char p[96];
+
+                snprintf(p, sizeof p, "%s/%s", dir, files[i].name);
+                if (!make)
+                        assert_int_equal(S_ISDIR(files[i].mode) ? rmdir(p) : unlink(p), 0);
+                else if (files[i].to)
+                        assert_int_equal(symlink(files[i].to, p), 0);
+                else if (S_ISDIR(files[i].mode))
+                        assert_int_equal(mkdir(p, 0700), 0);
+                else
+                        assert_int_equal(write_file_atomic(p, "x", 1, 0600), 0);
+                if (make && !files[i].to)
+                        assert_int_equal(chmod(p, files[i].mode & 07777), 0);
+        }
+}
+
+/* Opening a file for R_OK or X_OK by the mode bits: each directory on the
+ * way (as written and where a symlink leads) needs search, the file the
+ * bits asked for, the owner's, the group's or the others' as the kernel
+ * picks them; one with an ACL is not judged. */
+static void test_path_access_denied(void **state) {
+        static const struct { const char *name; bool group; int want, r; const char *where; mode_t mode; } cases[] = {
+                { "sub/f", false, X_OK, 1, "sub", 0700 },
+                { "link/f", false, X_OK, 1, "sub", 0700 },   /* link -> sub */
+                { "flink", false, X_OK, 1, "sub", 0700 },    /* flink -> sub/f */
+                { "f700", false, X_OK, 1, "f700", 0700 },
+                { "f705", false, X_OK, 0, NULL, 0 },
+                /* The group's bits for the group, though others' allow. */
+                { "f705", true, X_OK, 1, "f705", 0705 },
+                { "f711", false, X_OK, 0, NULL, 0 },
+                { "f711", false, R_OK, 1, "f711", 0711 },
+                { "f711", false, R_OK | X_OK, 1, "f711", 0711 },
+                { "missing", false, X_OK, -ENOENT, NULL, 0 },
+                { "f700/x", false, X_OK, -ENOTDIR, NULL, 0 },
+        };
+        char dir[] = "/tmp/test-access-XXXXXX", p[96];
+        uid_t other = getuid() == 65534 ? 65533 : 65534;
+        PathDenial d;
+
+        (void)state;
+        assert_non_null(mkdtemp(dir));
+        assert_int_equal(chmod(dir, 0755), 0);
+        access_files(dir, true);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char where[96];
+                int r;
+
+                snprintf(p, sizeof p, "%s/%s", dir, cases[i].name);
+                d = (PathDenial){};
+                r = path_access_denied(p, other, cases[i].group ? getegid() : (gid_t)-2, cases[i].want, &d);
+                print_message("%s %d\n", cases[i].name, cases[i].want);
+                assert_int_equal(r, cases[i].r);
+                if (r <= 0)
+                        continue;
+                snprintf(where, sizeof where, "%s/%s", dir, cases[i].where);
+                assert_string_equal(d.where, where);
+                assert_int_equal(d.is_dir, streq(cases[i].where, "sub"));
+                assert_int_equal(d.mode, cases[i].mode);
+                assert_int_equal(d.owner, getuid());
+                assert_int_equal(d.group, getegid());
+        }
+        assert_int_equal(path_access_denied("relative/x", other, 0, X_OK, &d), -EINVAL);
+        /* The mode bits keep other out, the ACL lets it in. */
+        snprintf(p, sizeof p, "%s/acl", dir);
+        if (acl_grant(p, other))
+                assert_int_equal(path_access_denied(p, other, (gid_t)-2, X_OK, &d), 0);
+        else
+                print_message("no ACL on %s: not tried\n", dir);
+        access_files(dir, false);
+        assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_read_write_atomic),
@@ -404,6 +509,7 @@ int main(void) {
                 cmocka_unit_test(test_rm_rf_at_depth),
                 cmocka_unit_test(test_path_checks),
                 cmocka_unit_test(test_path_passable),
+                cmocka_unit_test(test_path_access_denied),
                 cmocka_unit_test(test_path_follow_links),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
