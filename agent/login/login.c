@@ -1080,13 +1080,19 @@ static int load_providers(LoginManager *lm, char *err, size_t size) {
 /* A provider's program where each CLI has an empty /tmp of its own would
  * fail every login of that provider at its exec (ENOENT, in the CLI's
  * mount namespace: found here, missing there), as would one that a
- * symlink leads there, or a script whose "#!" interpreter is there.  As for the paths the agent checks before
- * (o.cli_error), no CLI runs, and start says why: whether a provider can
- * run is not told apart from whether the CLIs can.  A bare name is
- * looked up as each login's exec does, on lm->cli_path. */
-static void providers_private_tmp_check(LoginManager *lm) {
+ * symlink leads there, a script whose "#!" interpreter is there, and one
+ * that the CLIs' user may not execute or reach (EACCES), or read for its
+ * interpreter.
+ * As for the paths the agent checks before (o.cli_error), no CLI runs,
+ * and start says why: whether a provider can run is not told apart from
+ * whether the CLIs can.  A bare name is looked up as each login's exec
+ * does, on lm->cli_path.  Every CLI user has the same group and no
+ * other; the first uid stands for any of them. */
+static void providers_check(LoginManager *lm) {
+        bool user = isempty(lm->o.cli_error) && lm->o.n_cli_uids > 0;
         ProgramHidden h;
-        const ProviderDef *p = provider_set_program_hidden(lm->providers, lm->cli_path, &h);
+        const ProviderDef *p = provider_set_program_hidden(lm->providers, lm->cli_path, user ? lm->o.cli_uids[0] : 0,
+                                                           lm->o.cli_gid, &h);
 
         if (p)
                 provider_program_hidden_describe(p, &h, lm->cli_error, sizeof lm->cli_error);
@@ -1155,7 +1161,7 @@ static void providers_setup(LoginManager *lm) {
         if (load_providers(lm, err, sizeof err) < 0)
                 log_warning("Provider logins unavailable: %s", err);
         else
-                providers_private_tmp_check(lm);
+                providers_check(lm);
         if (lm->providers && login_manager_cli_unavailable(lm))
                 log_error("Provider CLI logins unavailable: %s.", login_manager_cli_unavailable(lm));
 }

@@ -475,22 +475,89 @@ static int shebang_read(const char *path, Shebang *ret) {
         return n < 0 ? 0 : shebang_parse(buf, (size_t)n, ret);
 }
 
-/* interpreter into ret (with where) when each CLI cannot reach it. */
-static bool interpreter_hidden_as(const char *interpreter, ProgramHidden *ret) {
-        if (!private_tmp_hides_where(interpreter, ret->where, sizeof ret->where))
+/* What judges a program: the CLIs' PATH and user (uid 0: none known),
+ * and where the verdict goes. */
+typedef struct Judge {
+        const char *path;
+        uid_t uid;
+        gid_t gid;
+        ProgramHidden *ret;
+} Judge;
+
+/* file, which each CLI execs (want X_OK) or whose script its interpreter
+ * opens (R_OK), into j->ret (block, where, the modes) when a CLI cannot:
+ * below a /tmp of its own (exec only) or kept out by the mode bits. */
+static bool file_blocked(const Judge *j, const char *file, int want) {
+        ProgramHidden *h = j->ret;
+        PathDenial d;
+
+        if (want == X_OK && private_tmp_hides_where(file, h->where, sizeof h->where)) {
+                h->block = PROGRAM_BLOCK_PRIVATE_TMP;
+                return true;
+        }
+        if (j->uid == 0 || path_access_denied(file, j->uid, j->gid, want, &d) <= 0)
                 return false;
-        snprintf(ret->interpreter, sizeof ret->interpreter, "%s", interpreter);
+        h->block = d.is_dir ? PROGRAM_BLOCK_SEARCH : want == R_OK ? PROGRAM_BLOCK_READ : PROGRAM_BLOCK_EXECUTE;
+        memcpy(h->where, d.where, sizeof h->where);
+        h->uid = j->uid;
+        h->gid = j->gid;
+        h->mode = d.mode;
+        h->owner = d.owner;
+        h->group = d.group;
         return true;
 }
 
+/* interpreter ("" for the program itself) into j->ret; true. */
+static bool blocked_at(const Judge *j, const char *interpreter) {
+        snprintf(j->ret->interpreter, sizeof j->ret->interpreter, "%s", interpreter);
+        return true;
+}
+
+/* Where env(1), as the CLI's user, finds name on j->path: the first
+ * entry's file it may execute, as execvp() goes on past one it may not
+ * (EACCES).  1 and *ret (owned); 0 when there is none (not judged);
+ * 1, *ret NULL and j->ret when the user may execute none of them (the
+ * first one's verdict) or one is below a /tmp of its own. */
+static int env_program_find(const Judge *j, const char *name, char **ret) {
+        _cleanup_(freep) char *first = NULL;
+
+        for (const char *p = j->path; *p;) {
+                size_t l = strcspn(p, ":");
+                _cleanup_(freep) char *entry = strndup(p, l), *found = NULL;
+
+                p += l + (p[l] == ':');
+                if (!entry)
+                        return -ENOMEM;
+                if (l == 0 || find_executable(name, entry, &found) < 0)
+                        continue;
+                if (!file_blocked(j, found, X_OK)) {
+                        *ret = TAKE_PTR(found);
+                        return 1;
+                }
+                if (j->ret->block == PROGRAM_BLOCK_PRIVATE_TMP) {
+                        blocked_at(j, found);
+                        *ret = NULL;
+                        return 1;
+                }
+                if (!first)
+                        first = TAKE_PTR(found);
+        }
+        if (!first)
+                return 0;
+        (void)file_blocked(j, first, X_OK);
+        blocked_at(j, first);
+        *ret = NULL;
+        return 1;
+}
+
 /* What runs program's script: its "#!" interpreter, and for env(1) the
- * program env runs (looked up on path, the CLIs' PATH, as env's own exec
- * does), which may be a script again.  true, with the first of them each
- * CLI cannot reach in ret (interpreter, where), when one is hidden; false
- * when none is, or when the chain stops at what is not judged here (a
- * relative name, a name path does not find now, a command env would have
- * to work out). */
-static bool interpreter_hidden(const char *program, const char *path, ProgramHidden *ret) {
+ * program env runs (found as env_program_find() says), which may be a
+ * script again; and each script's own reading by its interpreter.  true,
+ * with the first of them each CLI cannot run in j->ret, when one is
+ * blocked; false when none is, or when the chain stops at what is not
+ * judged here (a relative name, a name path does not find now, a
+ * command env would have to work out, a file not there). */
+static bool interpreter_blocked(const Judge *j, const char *program) {
         char cur[PATH_MAX];
 
         snprintf(cur, sizeof cur, "%s", program);
@@ -500,24 +567,36 @@ static bool interpreter_hidden(const char *program, const char *path, ProgramHid
                 const char *next;
                 Shebang sb;
 
-                if (shebang_read(cur, &sb) <= 0 || sb.interpreter[0] != '/')
+                if (shebang_read(cur, &sb) <= 0)
                         return false;
+                if (file_blocked(j, cur, R_OK))
+                        return blocked_at(j, depth == 0 ? "" : cur);
                 next = sb.interpreter;
-                if (interpreter_hidden_as(next, ret))
-                        return true;
+                if (next[0] != '/')
+                        return false;
+                if (file_blocked(j, next, X_OK))
+                        return blocked_at(j, next);
                 if (shebang_env_program(&sb, name, sizeof name) > 0) {
-                        if (name[0] != '/' && (strchr(name, '/') || find_executable(name, path, &found) < 0))
+                        if (name[0] == '/') {
+                                if (file_blocked(j, name, X_OK))
+                                        return blocked_at(j, name);
+                        } else if (strchr(name, '/'))
                                 return false;
-                        next = found ?: name;
-                        if (interpreter_hidden_as(next, ret))
+                        else if (env_program_find(j, name, &found) <= 0)
+                                return false;
+                        else if (!found)
                                 return true;
+                        next = found ?: name;
                 }
                 snprintf(cur, sizeof cur, "%s", next);
         }
         return false;
 }
 
-const ProviderDef *provider_set_program_hidden(const ProviderSet *s, const char *path, ProgramHidden *ret) {
+const ProviderDef *provider_set_program_hidden(const ProviderSet *s, const char *path, uid_t uid, gid_t gid,
+                                               ProgramHidden *ret) {
+        Judge j = { .path = path, .uid = uid, .gid = gid, .ret = ret };
+
         for (size_t i = 0; s && i < s->n; i++) {
                 const char *name = s->defs[i].argv[0];
                 _cleanup_(freep) char *found = NULL;
@@ -527,8 +606,7 @@ const ProviderDef *provider_set_program_hidden(const ProviderSet *s, const char 
                 if (name[0] != '/' && find_executable(name, path, &found) < 0)
                         continue;
                 ret->interpreter[0] = '\0';
-                if (!private_tmp_hides_where(found ?: name, ret->where, sizeof ret->where) &&
-                    !interpreter_hidden(found ?: name, path, ret))
+                if (!file_blocked(&j, found ?: name, X_OK) && !interpreter_blocked(&j, found ?: name))
                         continue;
                 snprintf(ret->program, sizeof ret->program, "%s", found ?: name);
                 return &s->defs[i];
@@ -538,7 +616,7 @@ const ProviderDef *provider_set_program_hidden(const ProviderSet *s, const char 
 
 #define HIDDEN_WHY "each provider CLI has an empty /tmp, /var/tmp, /dev/shm or /run/lock of its own"
 
-void provider_program_hidden_describe(const ProviderDef *p, const ProgramHidden *h, char *buf, size_t size) {
+static void private_tmp_describe(const ProviderDef *p, const ProgramHidden *h, char *buf, size_t size) {
         const char *what = h->interpreter[0] ? h->interpreter : h->program;
 
         if (!h->interpreter[0] && streq(h->program, h->where))
@@ -552,6 +630,39 @@ void provider_program_hidden_describe(const ProviderDef *p, const ProgramHidden 
         else
                 snprintf(buf, size, "provider %.64s's program %.80s has its interpreter (#!) %.80s, which leads to "
                          "%.80s, where " HIDDEN_WHY, p->id, h->program, what, h->where);
+}
+
+void provider_program_hidden_describe(const ProviderDef *p, const ProgramHidden *h, char *buf, size_t size) {
+        char who[96], bits[64];
+        int n;
+
+        if (h->block == PROGRAM_BLOCK_PRIVATE_TMP) {
+                private_tmp_describe(p, h, buf, size);
+                return;
+        }
+        if (h->interpreter[0])
+                n = snprintf(buf, size, "provider %.64s's program %.80s has its interpreter (#!) %.80s", p->id,
+                             h->program, h->interpreter);
+        else
+                n = snprintf(buf, size, "provider %.64s's program %.80s", p->id, h->program);
+        if (n < 0 || (size_t)n >= size)
+                return;
+        snprintf(who, sizeof who, "a provider CLI's user (uid %u, gid %u)", (unsigned)h->uid, (unsigned)h->gid);
+        snprintf(bits, sizeof bits, "mode %04o, owner %u:%u", (unsigned)h->mode, (unsigned)h->owner,
+                 (unsigned)h->group);
+        switch (h->block) {
+        case PROGRAM_BLOCK_SEARCH:
+                snprintf(buf + n, size - (size_t)n, ", below %.80s, a directory %s may not search (%s)", h->where,
+                         who, bits);
+                break;
+        case PROGRAM_BLOCK_READ:
+                snprintf(buf + n, size - (size_t)n, ", a script, which %s may not read for its interpreter (%s)", who,
+                         bits);
+                break;
+        default:
+                snprintf(buf + n, size - (size_t)n, ", which %s may not execute (%s)", who, bits);
+                break;
+        }
 }
 
 bool provider_url_matches(const ProviderDef *p, const char *url) {

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -52,29 +53,50 @@ int provider_set_parse(const char *text, size_t size, ProviderSet **ret, char *e
 ProviderSet *provider_set_free(ProviderSet *s);
 /* By id or alias; NULL when unknown.  Borrowed. */
 const ProviderDef *provider_set_find(const ProviderSet *s, const char *name);
-/* Where a provider's program, or what runs it, leads below a directory
- * each CLI has an empty one of. */
+/* Why each CLI cannot run a provider's program, or what runs it. */
+typedef enum ProgramBlock {
+        PROGRAM_BLOCK_PRIVATE_TMP, /* it leads below a directory each CLI has an empty one of */
+        PROGRAM_BLOCK_SEARCH,      /* a directory on its way the CLIs' user may not search */
+        PROGRAM_BLOCK_EXECUTE,     /* the CLIs' user may not execute it */
+        PROGRAM_BLOCK_READ,        /* a script the CLIs' user may not read, which its interpreter opens */
+        _PROGRAM_BLOCK_MAX,
+} ProgramBlock;
+
 typedef struct ProgramHidden {
         char program[PATH_MAX];     /* argv[0] when absolute, else where path found it */
-        char interpreter[PATH_MAX]; /* "": the program is hidden; else what runs it that is */
-        char where[PATH_MAX];       /* the name below one of them (private_tmp_hides_where()) */
+        char interpreter[PATH_MAX]; /* "": the program is blocked; else what runs it that is */
+        char where[PATH_MAX];       /* PRIVATE_TMP: the name below one (private_tmp_hides_where());
+                                     * SEARCH: the directory; else the file */
+        ProgramBlock block;
+        uid_t uid;                  /* SEARCH, EXECUTE, READ: the user judged, */
+        gid_t gid;
+        mode_t mode;                /* and where's permission bits, owner and group */
+        uid_t owner;
+        gid_t group;
 } ProgramHidden;
 
 /* Interpreters followed from a program that is a script: the kernel runs
  * 4 deep, a name env(1) finds starts anew. */
 #define PROVIDER_INTERPRETERS_MAX 8
 
-/* The first provider whose program each CLI cannot reach: below the
- * /tmp, /var/tmp, /dev/shm or /run/lock it has a new, empty one of, by
- * name or through its symlinks (private_tmp_hides_where(), mount-util.h).
- * The program is argv[0] when absolute, else what path (the CLIs' PATH)
- * finds now (find_executable(), launch.h): a name not found is not judged,
- * as a login looks it up again.  A program that is a script is judged by
- * its "#!" interpreter too (shebang.h), and so is the interpreter's, up to
- * PROVIDER_INTERPRETERS_MAX; for "#!/usr/bin/env node", node where path
- * finds it now (as the program, one not found is not judged).  NULL when
- * none; else the provider (borrowed) and *ret. */
-const ProviderDef *provider_set_program_hidden(const ProviderSet *s, const char *path, ProgramHidden *ret);
+/* The first provider whose program each CLI cannot run: below the /tmp,
+ * /var/tmp, /dev/shm or /run/lock it has a new, empty one of, by name or
+ * through its symlinks (private_tmp_hides_where(), mount-util.h); one
+ * that uid with gid (a CLI's user, which has no other group) may not
+ * reach or execute by the mode bits (path_access_denied(), fileio.h);
+ * uid 0 judges no permission (no CLI runs as root: no user known).  The
+ * program is argv[0] when absolute, else what path (the CLIs' PATH)
+ * finds now (find_executable(), launch.h): a name not found is not
+ * judged, as a login looks it up again.  A program that is a script is
+ * judged by its "#!" interpreter too (shebang.h), and so is the
+ * interpreter's, up to PROVIDER_INTERPRETERS_MAX (a relative one is
+ * not judged); for "#!/usr/bin/env node" node where path finds one uid may
+ * execute now, as env's execvp() passes the others (as the program, none
+ * found is not judged); and a script uid may not read (its interpreter
+ * opens it).  A file that is not there is not judged.  NULL when none;
+ * else the provider (borrowed) and *ret. */
+const ProviderDef *provider_set_program_hidden(const ProviderSet *s, const char *path, uid_t uid, gid_t gid,
+                                               ProgramHidden *ret);
 /* Why p's program cannot run, as h says, one line into buf: "provider
  * codex's program /usr/bin/codex has its interpreter (#!) /tmp/node where
  * each provider CLI has an empty /tmp, ...". */

@@ -1015,6 +1015,61 @@ def test_a_provider_script_whose_interpreter_is_below_the_clis_own_tmp(make_env,
         shutil.rmtree(bin_dir, ignore_errors=True)
 
 
+@pytest.mark.parametrize("shape", ["interpreter_mode", "interpreter_dir", "unreadable", "group_bits", "group_fine"])
+def test_a_provider_program_the_clis_user_may_not_run(make_env, shape):
+    """A provider whose program, or what runs it, each CLI cannot run as
+    its user: a "#!" interpreter the user may not execute by the mode
+    bits, one in a directory it may not search (EACCES), a script it may not read (its interpreter opens
+    it by name), and a program 0705 of the CLIs' group (the group's bits
+    are the group's, though the others' allow): each failed every login
+    at its exec or just after.  Start says so, naming the program, what
+    runs it, the user and the bits; no CLI runs.  A program 0750 of that
+    group runs."""
+    bin_dir = workdir("vmba-bin-")
+    os.chmod(bin_dir, 0o755)  # the CLI's user execs from it
+    closed = os.path.join(bin_dir, "closed")
+    os.mkdir(closed, 0o700)
+    interp, hidden = os.path.join(bin_dir, "vmba-interp"), os.path.join(closed, "vmba-interp")
+    for path, mode in ((interp, 0o700), (hidden, 0o755)):
+        with open(path, "w") as f:
+            f.write(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+        os.chmod(path, mode)
+    script = os.path.join(bin_dir, "vmba-cli")
+    line = {"interpreter_mode": f"#!{interp}",
+            "interpreter_dir": f"#!{hidden}"}.get(shape, f"#!{sys.executable}")
+    with open(script, "w") as f:
+        f.write(f"{line}\nimport os, sys\nos.execv(sys.executable, [sys.executable] + sys.argv[1:])\n")
+    os.chown(script, 0, CLI_GID)
+    os.chmod(script, {"unreadable": 0o711, "group_bits": 0o705, "group_fine": 0o750}.get(shape, 0o755))
+
+    def program_is_the_script(e):
+        with open(e.providers_file) as f:
+            providers = json.load(f)
+        codex, = (p for p in providers["providers"] if p["id"] == "codex")
+        codex["argv"][0] = script
+        with open(e.providers_file, "w") as f:
+            json.dump(providers, f)
+    try:
+        e = make_env(before_start=program_is_the_script)
+        if shape == "group_fine":
+            assert "cli_error" not in e.agent.health()
+            status, body = e.json("POST", "/auth/codex", {"sessionId": sid()})
+            assert status == 200 and body["oauthUrl"].startswith(f"{e.provider_url}/codex/authorize?"), body
+            return
+        who = f"a provider CLI's user (uid {CLI_POOL_UIDS[0]}, gid {CLI_GID})"
+        why = f"provider codex's program {script}" + {
+            "interpreter_mode": f" has its interpreter (#!) {interp}, which {who} may not execute "
+                                "(mode 0700, owner 0:0)",
+            "interpreter_dir": f" has its interpreter (#!) {hidden}, below {closed}, a directory {who} may not "
+                               "search (mode 0700, owner 0:0)",
+            "unreadable": f", a script, which {who} may not read for its interpreter (mode 0711, owner 0:{CLI_GID})",
+            "group_bits": f", which {who} may not execute (mode 0705, owner 0:{CLI_GID})",
+        }[shape]
+        assert_clis_refused(e, why, ("/auth/codex", "/auth/gemini_cli"))
+    finally:
+        shutil.rmtree(bin_dir, ignore_errors=True)
+
+
 def test_a_provider_program_not_there_at_start(make_env):
     """A bare name that bin_path finds nothing for at start (a CLI
     installed later) is not refused then: each login looks it up again,

@@ -178,7 +178,7 @@ static void test_program_hidden(void **state) {
                          "{\"id\":\"b\",\"argv\":[\"%s\",\"login\"],\"url_patterns\":[\"http://b.example/\"],"
                          "\"credential_file\":\"c.json\"}]}", a, b);
                 assert_int_equal(provider_set_parse(t, strlen(t), &s, err, sizeof err), 0);
-                p = provider_set_program_hidden(s, path, &h);
+                p = provider_set_program_hidden(s, path, 0, 0, &h);
                 if (!streq_ptr(p ? p->id : NULL, cases[i].hidden))
                         fail_msg("%s, %s: %s", a, b, p ? p->id : "none hidden");
                 if (p) {
@@ -189,7 +189,7 @@ static void test_program_hidden(void **state) {
                 }
                 provider_set_free(s);
         }
-        assert_null(provider_set_program_hidden(NULL, path, &(ProgramHidden){}));
+        assert_null(provider_set_program_hidden(NULL, path, 0, 0, &(ProgramHidden){}));
         dirs_remove(&ds);
 }
 
@@ -284,7 +284,7 @@ static void test_interpreter_hidden(void **state) {
                 snprintf(t, sizeof t, "{\"providers\":[{\"id\":\"a\",\"argv\":[\"%s\"],"
                          "\"url_patterns\":[\"http://a.example/\"],\"credential_file\":\"c.json\"}]}", a);
                 assert_int_equal(provider_set_parse(t, strlen(t), &s, err, sizeof err), 0);
-                p = provider_set_program_hidden(s, path, &h);
+                p = provider_set_program_hidden(s, path, 0, 0, &h);
                 if (!p != !cases[i].interpreter)
                         fail_msg("%s: %s", cases[i].program, p ? h.interpreter : "none hidden");
                 if (p) {
@@ -303,8 +303,151 @@ static void test_interpreter_hidden(void **state) {
         dirs_remove(&ds);
 }
 
+/* Files in P (a directory outside /tmp, 0755) for a user that is
+ * neither their owner nor, but where said, in their group; "P/" after
+ * "#!" or a blank stands for the directory.  No text: a symlink to to. */
+static const struct { const char *name; mode_t mode; const char *text, *to; } perm_files[] = {
+        { "bin", 0755 | S_IFDIR, NULL, NULL },
+        { "bin2", 0755 | S_IFDIR, NULL, NULL },
+        { "closed", 0700 | S_IFDIR, NULL, NULL },
+        { "closed/tool", 0755, "#!/bin/sh\n", NULL },
+        { "bin/x-ok", 0755, "\177ELF", NULL },
+        { "bin/x-owner", 0700, "\177ELF", NULL },
+        { "bin/x-group", 0705, "\177ELF", NULL },
+        { "bin/x-two", 0700, "\177ELF", NULL },
+        { "bin2/x-two", 0755, "\177ELF", NULL },
+        { "bin/s-unreadable", 0711, "#!/bin/sh\n", NULL },
+        { "bin/s-interp-owner", 0755, "#!P/bin/x-owner\n", NULL },
+        { "bin/s-interp-closed", 0755, "#! P/closed/tool -e\n", NULL },
+        { "bin/s-interp-unreadable", 0755, "#!P/bin/s-unreadable\n", NULL },
+        { "bin/s-env-owner", 0755, "#!/usr/bin/env x-owner\n", NULL },
+        { "bin/s-env-second", 0755, "#!/usr/bin/env -S x-two --x\n", NULL },
+        { "bin/s-env-closed", 0755, "#!/usr/bin/env P/closed/tool\n", NULL },
+        { "bin/link-closed", 0, NULL, "P/closed/tool" },
+};
+
+static void perm_name(const char *p, const char *in, char *buf, size_t size) {
+        const char *rest = startswith(in, "P/");
+
+        snprintf(buf, size, "%s%s%s", rest ? p : "", rest ? "/" : "", rest ?: in);
+}
+
+static void perm_files_make(const char *p, bool make) {
+        for (size_t k = 0; k < ELEMENTSOF(perm_files); k++) {
+                size_t i = make ? k : ELEMENTSOF(perm_files) - 1 - k;
+                char at[PATH_MAX], text[PATH_MAX], *t = text;
+                const char *l = perm_files[i].text;
+                FILE *f;
+
+                snprintf(at, sizeof at, "%s/%s", p, perm_files[i].name);
+                if (!make) {
+                        assert_int_equal(S_ISDIR(perm_files[i].mode) ? rmdir(at) : unlink(at), 0);
+                        continue;
+                }
+                if (S_ISDIR(perm_files[i].mode)) {
+                        assert_int_equal(mkdir(at, 0700) == 0 && chmod(at, perm_files[i].mode & 07777) == 0, 1);
+                        continue;
+                }
+                if (!l) {
+                        perm_name(p, perm_files[i].to, text, sizeof text);
+                        assert_int_equal(symlink(text, at), 0);
+                        continue;
+                }
+                for (; *l && t < text + sizeof text - 64; l++)
+                        if (l > perm_files[i].text && strchr("! ", l[-1]) && startswith(l, "P/"))
+                                t += snprintf(t, (size_t)(text + sizeof text - t), "%s", p);
+                        else
+                                *t++ = *l;
+                *t = '\0';
+                f = fopen(at, "we");
+                assert_non_null(f);
+                assert_int_equal(fputs(text, f) >= 0 && fclose(f) == 0, 1);
+                assert_int_equal(chmod(at, perm_files[i].mode), 0);
+        }
+}
+
+/* Whether provider "a" with program a is blocked for uid and gid: 1 and
+ * *h, or 0. */
+static int perm_judge(const char *a, const char *path, uid_t uid, gid_t gid, ProgramHidden *h) {
+        char t[PATH_MAX + 256], err[256] = "";
+        ProviderSet *s = NULL;
+        const ProviderDef *q;
+
+        snprintf(t, sizeof t, "{\"providers\":[{\"id\":\"a\",\"argv\":[\"%s\"],"
+                 "\"url_patterns\":[\"http://a.example/\"],\"credential_file\":\"c.json\"}]}", a);
+        assert_int_equal(provider_set_parse(t, strlen(t), &s, err, sizeof err), 0);
+        q = provider_set_program_hidden(s, path, uid, gid, h);
+        provider_set_free(s);
+        return q ? 1 : 0;
+}
+
+/* What a CLI's user may not run by the mode bits: the program, each
+ * interpreter, and each script its interpreter opens, by the owner's,
+ * group's or others' bits as the kernel picks them; a directory on the
+ * way, also one a symlink leads through; env's program, past one the
+ * user may not execute to the next on PATH, as execvp() goes on.  uid 0
+ * (no user known) judges no permission. */
+static void test_program_permissions(void **state) {
+        static const struct {
+                const char *program;
+                bool group;
+                ProgramBlock block; /* _PROGRAM_BLOCK_MAX: runs */
+                const char *interpreter, *where;
+        } cases[] = {
+                { "P/bin/x-ok", false, _PROGRAM_BLOCK_MAX, NULL, NULL },
+                { "P/bin/x-owner", false, PROGRAM_BLOCK_EXECUTE, "", "P/bin/x-owner" },
+                /* Others may; the group's bits are the group's own. */
+                { "P/bin/x-group", false, _PROGRAM_BLOCK_MAX, NULL, NULL },
+                { "P/bin/x-group", true, PROGRAM_BLOCK_EXECUTE, "", "P/bin/x-group" },
+                { "P/closed/tool", false, PROGRAM_BLOCK_SEARCH, "", "P/closed" },
+                /* realpath() leads through closed/. */
+                { "P/bin/link-closed", false, PROGRAM_BLOCK_SEARCH, "", "P/closed" },
+                /* Executable, but sh cannot open it. */
+                { "P/bin/s-unreadable", false, PROGRAM_BLOCK_READ, "", "P/bin/s-unreadable" },
+                { "P/bin/s-interp-owner", false, PROGRAM_BLOCK_EXECUTE, "P/bin/x-owner", "P/bin/x-owner" },
+                { "P/bin/s-interp-closed", false, PROGRAM_BLOCK_SEARCH, "P/closed/tool", "P/closed" },
+                { "P/bin/s-interp-unreadable", false, PROGRAM_BLOCK_READ, "P/bin/s-unreadable",
+                  "P/bin/s-unreadable" },
+                /* A bare name, found on PATH (P/bin:P/bin2). */
+                { "s-env-owner", false, PROGRAM_BLOCK_EXECUTE, "P/bin/x-owner", "P/bin/x-owner" },
+                { "P/bin/s-env-second", false, _PROGRAM_BLOCK_MAX, NULL, NULL },
+                { "P/bin/s-env-closed", false, PROGRAM_BLOCK_SEARCH, "P/closed/tool", "P/closed" },
+        };
+        char p[] = "/var/lib/vmba-tests/perm-XXXXXX", path[2 * PATH_MAX];
+        uid_t other = getuid() == 65534 ? 65533 : 65534;
+
+        (void)state;
+        assert_int_equal(mkdir("/var/lib/vmba-tests", 0755) < 0 && errno != EEXIST, 0);
+        assert_non_null(mkdtemp(p));
+        assert_int_equal(chmod(p, 0755), 0);
+        perm_files_make(p, true);
+        snprintf(path, sizeof path, "%s/bin:%s/bin2", p, p);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char a[PATH_MAX], b[PATH_MAX], c[PATH_MAX];
+                gid_t gid = cases[i].group ? getegid() : (gid_t)-2;
+                ProgramHidden h;
+                int r;
+
+                perm_name(p, cases[i].program, a, sizeof a);
+                r = perm_judge(a, path, other, gid, &h);
+                if (!r != (cases[i].block == _PROGRAM_BLOCK_MAX))
+                        fail_msg("%s: %s", cases[i].program, r ? h.where : "runs");
+                perm_name(p, cases[i].interpreter ?: "", b, sizeof b);
+                perm_name(p, cases[i].where ?: "", c, sizeof c);
+                if (r && (h.block != cases[i].block || !streq(h.interpreter, b) || !streq(h.where, c) ||
+                          h.uid != other || h.gid != gid))
+                        fail_msg("%s: %d %s, %s", cases[i].program, h.block, h.interpreter, h.where);
+                /* No user: nothing is refused. */
+                r = perm_judge(a, path, 0, 0, &h);
+                if (r)
+                        fail_msg("%s, no user: %s", cases[i].program, r ? h.where : "runs");
+        }
+        perm_files_make(p, false);
+        assert_int_equal(rmdir(p), 0);
+}
+
 /* The refusal names the provider, the program, what runs it and where
- * that leads. */
+ * that leads, or what keeps the CLIs' user out: whose bits, and which. */
 static void test_program_hidden_describe(void **state) {
         static const struct { ProgramHidden h; const char *text; } cases[] = {
                 { { "/tmp/x", "", "/tmp/x" }, "provider a's program /tmp/x is where each provider CLI has an "
@@ -317,6 +460,14 @@ static void test_program_hidden_describe(void **state) {
                 { { "/usr/bin/x", "/usr/bin/node", "/tmp/n" }, "provider a's program /usr/bin/x has its "
                   "interpreter (#!) /usr/bin/node, which leads to /tmp/n, where each provider CLI has an empty "
                   "/tmp, /var/tmp, /dev/shm or /run/lock of its own" },
+                { { "/opt/x", "", "/opt/x", PROGRAM_BLOCK_EXECUTE, 1001, 990, 0750, 0, 0 }, "provider a's program "
+                  "/opt/x, which a provider CLI's user (uid 1001, gid 990) may not execute (mode 0750, owner 0:0)" },
+                { { "/opt/x", "/opt/n/node", "/opt/n", PROGRAM_BLOCK_SEARCH, 1001, 990, 0700, 0, 7 }, "provider a's "
+                  "program /opt/x has its interpreter (#!) /opt/n/node, below /opt/n, a directory a provider CLI's "
+                  "user (uid 1001, gid 990) may not search (mode 0700, owner 0:7)" },
+                { { "/opt/x", "", "/opt/x", PROGRAM_BLOCK_READ, 1001, 990, 04711, 0, 0 }, "provider a's program "
+                  "/opt/x, a script, which a provider CLI's user (uid 1001, gid 990) may not read for its "
+                  "interpreter (mode 4711, owner 0:0)" },
         };
         ProviderDef p = { .id = (char *)"a" };
 
@@ -481,6 +632,7 @@ int main(void) {
                 cmocka_unit_test(test_url_patterns_accepted),
                 cmocka_unit_test(test_program_hidden),
                 cmocka_unit_test(test_interpreter_hidden),
+                cmocka_unit_test(test_program_permissions),
                 cmocka_unit_test(test_program_hidden_describe),
                 cmocka_unit_test(test_minimal_defaults),
                 cmocka_unit_test(test_errors_name_the_key),
