@@ -1080,9 +1080,10 @@ static int load_providers(LoginManager *lm, char *err, size_t size) {
 /* A provider's program where each CLI has an empty /tmp of its own would
  * fail every login of that provider at its exec (ENOENT, in the CLI's
  * mount namespace: found here, missing there), as would one that a
- * symlink leads there, a script whose "#!" interpreter is there, and one
- * that the CLIs' user may not execute or reach (EACCES), or read for its
- * interpreter.
+ * symlink leads there, a script whose "#!" interpreter is there or is a
+ * relative name that stays in the CLI's new, empty HOME (where the kernel
+ * looks it up), and one that the CLIs'
+ * user may not execute or reach (EACCES), or read for its interpreter.
  * As for the paths the agent checks before (o.cli_error), no CLI runs,
  * and start says why: whether a provider can run is not told apart from
  * whether the CLIs can.  A bare name is looked up as each login's exec

@@ -513,6 +513,29 @@ static bool blocked_at(const Judge *j, const char *interpreter) {
         return true;
 }
 
+/* A relative name the kernel (or env's execvp()) looks up from each
+ * CLI's working directory, its HOME, new and empty but for its TMPDIR,
+ * also empty: one that stays below it finds nothing to run.  One that
+ * climbs out ("../../usr/bin/node") lands where login_home's depth says:
+ * not judged. */
+static bool relative_blocked(const Judge *j, const char *name) {
+        int depth = 0;
+
+        for (const char *p = name; *p;) {
+                size_t n = strcspn(p, "/");
+
+                if (n == 2 && p[0] == '.' && p[1] == '.') {
+                        if (--depth < 0)
+                                return false;
+                } else if (n > 0 && !(n == 1 && p[0] == '.'))
+                        depth++;
+                p += n + (p[n] == '/');
+        }
+        j->ret->block = PROGRAM_BLOCK_RELATIVE;
+        snprintf(j->ret->where, sizeof j->ret->where, "%s", name);
+        return blocked_at(j, name);
+}
+
 /* Where env(1), as the CLI's user, finds name on j->path: the first
  * entry's file it may execute, as execvp() goes on past one it may not
  * (EACCES).  1 and *ret (owned); 0 when there is none (not judged);
@@ -554,9 +577,10 @@ static int env_program_find(const Judge *j, const char *name, char **ret) {
  * program env runs (found as env_program_find() says), which may be a
  * script again; and each script's own reading by its interpreter.  true,
  * with the first of them each CLI cannot run in j->ret, when one is
- * blocked; false when none is, or when the chain stops at what is not
- * judged here (a relative name, a name path does not find now, a
- * command env would have to work out, a file not there). */
+ * blocked (a relative name can be, relative_blocked()); false when none
+ * is, or when the chain stops at what is not judged here (a name path
+ * does not find now, a command env would have to work out, a file not
+ * there). */
 static bool interpreter_blocked(const Judge *j, const char *program) {
         char cur[PATH_MAX];
 
@@ -573,7 +597,7 @@ static bool interpreter_blocked(const Judge *j, const char *program) {
                         return blocked_at(j, depth == 0 ? "" : cur);
                 next = sb.interpreter;
                 if (next[0] != '/')
-                        return false;
+                        return relative_blocked(j, next);
                 if (file_blocked(j, next, X_OK))
                         return blocked_at(j, next);
                 if (shebang_env_program(&sb, name, sizeof name) > 0) {
@@ -581,7 +605,7 @@ static bool interpreter_blocked(const Judge *j, const char *program) {
                                 if (file_blocked(j, name, X_OK))
                                         return blocked_at(j, name);
                         } else if (strchr(name, '/'))
-                                return false;
+                                return relative_blocked(j, name);
                         else if (env_program_find(j, name, &found) <= 0)
                                 return false;
                         else if (!found)
@@ -651,6 +675,10 @@ void provider_program_hidden_describe(const ProviderDef *p, const ProgramHidden 
         snprintf(bits, sizeof bits, "mode %04o, owner %u:%u", (unsigned)h->mode, (unsigned)h->owner,
                  (unsigned)h->group);
         switch (h->block) {
+        case PROGRAM_BLOCK_RELATIVE:
+                snprintf(buf + n, size - (size_t)n, ", a relative name, which each provider CLI's exec looks up "
+                         "in its new, empty HOME");
+                break;
         case PROGRAM_BLOCK_SEARCH:
                 snprintf(buf + n, size - (size_t)n, ", below %.80s, a directory %s may not search (%s)", h->where,
                          who, bits);

@@ -56,6 +56,7 @@ const ProviderDef *provider_set_find(const ProviderSet *s, const char *name);
 /* Why each CLI cannot run a provider's program, or what runs it. */
 typedef enum ProgramBlock {
         PROGRAM_BLOCK_PRIVATE_TMP, /* it leads below a directory each CLI has an empty one of */
+        PROGRAM_BLOCK_RELATIVE,    /* a relative name, looked up in each CLI's new, empty HOME */
         PROGRAM_BLOCK_SEARCH,      /* a directory on its way the CLIs' user may not search */
         PROGRAM_BLOCK_EXECUTE,     /* the CLIs' user may not execute it */
         PROGRAM_BLOCK_READ,        /* a script the CLIs' user may not read, which its interpreter opens */
@@ -89,8 +90,9 @@ typedef struct ProgramHidden {
  * finds now (find_executable(), launch.h): a name not found is not
  * judged, as a login looks it up again.  A program that is a script is
  * judged by its "#!" interpreter too (shebang.h), and so is the
- * interpreter's, up to PROVIDER_INTERPRETERS_MAX (a relative one is
- * not judged); for "#!/usr/bin/env node" node where path finds one uid may
+ * interpreter's, up to PROVIDER_INTERPRETERS_MAX: a relative one that
+ * stays below the CLI's working directory, its new, empty HOME, where the
+ * kernel looks it up (one that climbs out with ".." is not judged), or for "#!/usr/bin/env node" node where path finds one uid may
  * execute now, as env's execvp() passes the others (as the program, none
  * found is not judged); and a script uid may not read (its interpreter
  * opens it).  A file that is not there is not judged.  NULL when none;

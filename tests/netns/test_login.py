@@ -1015,11 +1015,14 @@ def test_a_provider_script_whose_interpreter_is_below_the_clis_own_tmp(make_env,
         shutil.rmtree(bin_dir, ignore_errors=True)
 
 
-@pytest.mark.parametrize("shape", ["interpreter_mode", "interpreter_dir", "unreadable", "group_bits", "group_fine"])
+@pytest.mark.parametrize("shape", ["relative", "interpreter_mode", "interpreter_dir", "unreadable", "group_bits",
+                                   "group_fine"])
 def test_a_provider_program_the_clis_user_may_not_run(make_env, shape):
     """A provider whose program, or what runs it, each CLI cannot run as
-    its user: a "#!" interpreter the user may not execute by the mode
-    bits, one in a directory it may not search (EACCES), a script it may not read (its interpreter opens
+    its user: a "#!" interpreter named relative (the kernel looks it up
+    from the CLI's working directory, its new, empty HOME: ENOENT), one
+    the user may not execute by the mode bits, one in a directory it may
+    not search (EACCES), a script it may not read (its interpreter opens
     it by name), and a program 0705 of the CLIs' group (the group's bits
     are the group's, though the others' allow): each failed every login
     at its exec or just after.  Start says so, naming the program, what
@@ -1035,7 +1038,7 @@ def test_a_provider_program_the_clis_user_may_not_run(make_env, shape):
             f.write(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
         os.chmod(path, mode)
     script = os.path.join(bin_dir, "vmba-cli")
-    line = {"interpreter_mode": f"#!{interp}",
+    line = {"relative": "#!bin/python3", "interpreter_mode": f"#!{interp}",
             "interpreter_dir": f"#!{hidden}"}.get(shape, f"#!{sys.executable}")
     with open(script, "w") as f:
         f.write(f"{line}\nimport os, sys\nos.execv(sys.executable, [sys.executable] + sys.argv[1:])\n")
@@ -1058,6 +1061,8 @@ def test_a_provider_program_the_clis_user_may_not_run(make_env, shape):
             return
         who = f"a provider CLI's user (uid {CLI_POOL_UIDS[0]}, gid {CLI_GID})"
         why = f"provider codex's program {script}" + {
+            "relative": " has its interpreter (#!) bin/python3, a relative name, which each provider CLI's exec "
+                        "looks up in its new, empty HOME",
             "interpreter_mode": f" has its interpreter (#!) {interp}, which {who} may not execute "
                                 "(mode 0700, owner 0:0)",
             "interpreter_dir": f" has its interpreter (#!) {hidden}, below {closed}, a directory {who} may not "

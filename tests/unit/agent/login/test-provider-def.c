@@ -205,6 +205,10 @@ static const struct { const char *name, *line; } scripts[] = {
         { "s-env-relative", "#!/usr/bin/env ../../../../tmp/node\n" },
         { "s-ok", "#!/bin/sh\n" },
         { "s-relative", "#!../../../../tmp/python3\n" },
+        { "s-relative-home", "#!bin/python3 -u\n" },
+        { "s-relative-dot", "#!./a/../node\n" },
+        { "s-relative-out", "#!a/../../node\n" },
+        { "s-env-relative-home", "#!/usr/bin/env ./node\n" },
         { "s-nested", "#!D/bin/s-tmp\n" },
         { "s-nested-env", "#!/usr/bin/env s-tmp\n" },
         { "s-loop", "#!D/bin/s-loop\n" },
@@ -244,8 +248,10 @@ static void scripts_write(const Dirs *ds, bool make) {
 
 /* A program that is a script is judged by what runs it: its "#!"
  * interpreter, by name or through symlinks, env's program where the CLIs'
- * PATH finds it, and the interpreter's own interpreter; a relative name,
- * a name PATH does not find, or no script at all is not judged. */
+ * PATH finds it, and the interpreter's own interpreter; a relative name
+ * that stays in the CLI's cwd (its new, empty HOME, where the kernel's and
+ * env's exec look it up) is refused; one that climbs out of it, a name
+ * PATH does not find, or no script at all is not judged. */
 static void test_interpreter_hidden(void **state) {
         static const struct { const char *program, *interpreter, *where; } cases[] = {
                 { "D/bin/s-tmp", "T/python3", "T/python3" },
@@ -259,9 +265,15 @@ static void test_interpreter_hidden(void **state) {
                 { "s-tmp", "T/python3", "T/python3" },
                 { "D/bin/s-env-ok", NULL, NULL },
                 { "D/bin/s-env-missing", NULL, NULL },
-                { "D/bin/s-env-relative", NULL, NULL },
-                { "D/bin/s-ok", NULL, NULL },
+                /* Looked up in each CLI's new, empty HOME, its cwd. */
+                { "D/bin/s-relative-home", "bin/python3", "bin/python3" },
+                { "D/bin/s-relative-dot", "./a/../node", "./a/../node" },
+                { "D/bin/s-env-relative-home", "./node", "./node" },
+                /* Out of it: where it lands depends on login_home. */
                 { "D/bin/s-relative", NULL, NULL },
+                { "D/bin/s-env-relative", NULL, NULL },
+                { "D/bin/s-relative-out", NULL, NULL },
+                { "D/bin/s-ok", NULL, NULL },
                 { "D/bin/s-loop", NULL, NULL },
                 { "D/bin/s-not-script", NULL, NULL },
                 { "D/bin/s-no-name", NULL, NULL },
@@ -294,7 +306,8 @@ static void test_interpreter_hidden(void **state) {
 
                         dirs_name(&ds, cases[i].interpreter, b, sizeof b);
                         dirs_name(&ds, cases[i].where, c, sizeof c);
-                        if (!program_ok || !streq(h.interpreter, b) || !streq(h.where, c))
+                        if (!program_ok || !streq(h.interpreter, b) || !streq(h.where, c) ||
+                            (h.block == PROGRAM_BLOCK_RELATIVE) != (b[0] != '/'))
                                 fail_msg("%s: %s, %s, %s", cases[i].program, h.program, h.interpreter, h.where);
                 }
                 provider_set_free(s);
@@ -323,6 +336,7 @@ static const struct { const char *name; mode_t mode; const char *text, *to; } pe
         { "bin/s-env-owner", 0755, "#!/usr/bin/env x-owner\n", NULL },
         { "bin/s-env-second", 0755, "#!/usr/bin/env -S x-two --x\n", NULL },
         { "bin/s-env-closed", 0755, "#!/usr/bin/env P/closed/tool\n", NULL },
+        { "bin/s-relative", 0755, "#!bin/node\n", NULL },
         { "bin/link-closed", 0, NULL, "P/closed/tool" },
 };
 
@@ -381,7 +395,8 @@ static int perm_judge(const char *a, const char *path, uid_t uid, gid_t gid, Pro
         return q ? 1 : 0;
 }
 
-/* What a CLI's user may not run by the mode bits: the program, each
+/* What a CLI's user may not run by the mode bits (and by a relative
+ * "#!" name, judged with or without a user): the program, each
  * interpreter, and each script its interpreter opens, by the owner's,
  * group's or others' bits as the kernel picks them; a directory on the
  * way, also one a symlink leads through; env's program, past one the
@@ -412,6 +427,7 @@ static void test_program_permissions(void **state) {
                 { "s-env-owner", false, PROGRAM_BLOCK_EXECUTE, "P/bin/x-owner", "P/bin/x-owner" },
                 { "P/bin/s-env-second", false, _PROGRAM_BLOCK_MAX, NULL, NULL },
                 { "P/bin/s-env-closed", false, PROGRAM_BLOCK_SEARCH, "P/closed/tool", "P/closed" },
+                { "P/bin/s-relative", false, PROGRAM_BLOCK_RELATIVE, "bin/node", "bin/node" },
         };
         char p[] = "/var/lib/vmba-tests/perm-XXXXXX", path[2 * PATH_MAX];
         uid_t other = getuid() == 65534 ? 65533 : 65534;
@@ -435,11 +451,11 @@ static void test_program_permissions(void **state) {
                 perm_name(p, cases[i].interpreter ?: "", b, sizeof b);
                 perm_name(p, cases[i].where ?: "", c, sizeof c);
                 if (r && (h.block != cases[i].block || !streq(h.interpreter, b) || !streq(h.where, c) ||
-                          h.uid != other || h.gid != gid))
+                          (h.block != PROGRAM_BLOCK_RELATIVE && (h.uid != other || h.gid != gid))))
                         fail_msg("%s: %d %s, %s", cases[i].program, h.block, h.interpreter, h.where);
-                /* No user: nothing is refused. */
+                /* No user: only the relative name is refused. */
                 r = perm_judge(a, path, 0, 0, &h);
-                if (r)
+                if (!r != (cases[i].block != PROGRAM_BLOCK_RELATIVE))
                         fail_msg("%s, no user: %s", cases[i].program, r ? h.where : "runs");
         }
         perm_files_make(p, false);
@@ -460,6 +476,9 @@ static void test_program_hidden_describe(void **state) {
                 { { "/usr/bin/x", "/usr/bin/node", "/tmp/n" }, "provider a's program /usr/bin/x has its "
                   "interpreter (#!) /usr/bin/node, which leads to /tmp/n, where each provider CLI has an empty "
                   "/tmp, /var/tmp, /dev/shm or /run/lock of its own" },
+                { { "/usr/bin/x", "bin/node", "bin/node", PROGRAM_BLOCK_RELATIVE }, "provider a's program "
+                  "/usr/bin/x has its interpreter (#!) bin/node, a relative name, which each provider CLI's exec "
+                  "looks up in its new, empty HOME" },
                 { { "/opt/x", "", "/opt/x", PROGRAM_BLOCK_EXECUTE, 1001, 990, 0750, 0, 0 }, "provider a's program "
                   "/opt/x, which a provider CLI's user (uid 1001, gid 990) may not execute (mode 0750, owner 0:0)" },
                 { { "/opt/x", "/opt/n/node", "/opt/n", PROGRAM_BLOCK_SEARCH, 1001, 990, 0700, 0, 7 }, "provider a's "
