@@ -443,33 +443,6 @@ int mkdir_owned(const char *path, mode_t mode, uid_t uid, gid_t gid) {
         return 0;
 }
 
-int path_passable(const char *path, uid_t uid, gid_t gid, char *blocked, size_t size) {
-        _cleanup_(freep) char *p = strdup(path ?: "");
-        char *slash;
-
-        if (!p)
-                return -ENOMEM;
-        if (p[0] != '/')
-                return -EINVAL;
-        /* Each directory in turn: "/", then up to each following '/'. */
-        for (slash = p; slash; slash = strchr(slash + 1, '/')) {
-                char keep = slash[1];
-                struct stat st;
-                mode_t bit;
-
-                slash[1] = '\0';
-                if (stat(p, &st) < 0)
-                        return -errno;
-                bit = st.st_uid == uid ? S_IXUSR : st.st_gid == gid ? S_IXGRP : S_IXOTH;
-                if (!S_ISDIR(st.st_mode) || !(st.st_mode & bit)) {
-                        if (size > 0)
-                                snprintf(blocked, size, "%s", p);
-                        return -EACCES;
-                }
-                slash[1] = keep;
-        }
-        return 0;
-}
 
 /* The bits of want (R_OK, X_OK: rwx's positions) st grants uid with gid. */
 static bool mode_grants(const struct stat *st, uid_t uid, gid_t gid, int want) {
@@ -514,6 +487,20 @@ static int dirs_denied(const char *path, uid_t uid, gid_t gid, PathDenial *ret) 
                 slash[1] = keep;
         }
         return 0;
+}
+
+int path_passable(const char *path, uid_t uid, gid_t gid, char *blocked, size_t size) {
+        PathDenial d;
+        int r;
+
+        if (isempty(path) || path[0] != '/')
+                return -EINVAL;
+        r = dirs_denied(path, uid, gid, &d);
+        if (r <= 0)
+                return r;
+        if (size > 0)
+                snprintf(blocked, size, "%s", d.where);
+        return -EACCES;
 }
 
 int path_access_denied(const char *path, uid_t uid, gid_t gid, int want, PathDenial *ret) {

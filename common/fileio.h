@@ -110,13 +110,6 @@ int rm_rf_at(int dirfd, const char *name);
  * relative path and a top-level one (-EINVAL). */
 int mkdir_owned(const char *path, mode_t mode, uid_t uid, gid_t gid);
 
-/* Whether uid with gid (and no other group) may pass through every
- * directory on the way to path's last component, by their mode bits
- * (ACLs are not read): 0; -EACCES with the first directory it may not
- * pass copied into blocked (size bytes, may be 0); -errno when one cannot
- * be looked at; -EINVAL for a relative path.  A check for a clear
- * warning, not a guard: a directory may change after. */
-int path_passable(const char *path, uid_t uid, gid_t gid, char *blocked, size_t size);
 
 /* What keeps uid with gid (and no other group, no capability) from
  * opening path for want (R_OK, X_OK or both) by the mode bits, as the
@@ -138,6 +131,15 @@ typedef struct PathDenial {
         gid_t group;
 } PathDenial;
 int path_access_denied(const char *path, uid_t uid, gid_t gid, int want, PathDenial *ret);
+
+/* Whether uid with gid (and no other group) may pass through every
+ * directory on the way to path's last component, as written, by their
+ * mode bits (one with a POSIX ACL passes, as in path_access_denied()):
+ * 0; -EACCES with the first directory it may not pass copied into
+ * blocked (size bytes, may be 0); -errno when one cannot be looked at
+ * (-ENOTDIR: a file on the way); -EINVAL for a relative path.  A check
+ * for a clear warning, not a guard: a directory may change after. */
+int path_passable(const char *path, uid_t uid, gid_t gid, char *blocked, size_t size);
 
 /* A single file name: not empty, no '/', not "." or "..".  Pure. */
 bool filename_is_valid(const char *s);

@@ -1108,7 +1108,7 @@ def test_control_socket_the_cli_user_cannot_reach(make_env):
     private = workdir("vmba-private-")
     try:
         e = make_env(sets=(f"control_socket={private}/control.sock",))
-        assert (f"cli_user cannot pass through {private}/ to control_socket {private}/control.sock: "
+        assert (f"cli_user cannot pass through {private} to control_socket {private}/control.sock: "
                 "the provider CLIs will fail there.") in e.agent.log_text()
         assert "to login_home" not in e.agent.log_text()
     finally:
