@@ -538,9 +538,9 @@ static bool relative_blocked(const Judge *j, const char *name) {
 
 /* Where env(1), as the CLI's user, finds name on j->path: the first
  * entry's file it may execute, as execvp() goes on past one it may not
- * (EACCES).  1 and *ret (owned); 0 when there is none (not judged);
- * 1, *ret NULL and j->ret when the user may execute none of them (the
- * first one's verdict) or one is below a /tmp of its own. */
+ * (EACCES) and past one below a /tmp of its own (ENOENT there).  1 and
+ * *ret (owned); 0 when there is none (not judged); 1, *ret NULL and
+ * j->ret when the CLI can run none of them (the first one's verdict). */
 static int env_program_find(const Judge *j, const char *name, char **ret) {
         _cleanup_(freep) char *first = NULL;
 
@@ -555,11 +555,6 @@ static int env_program_find(const Judge *j, const char *name, char **ret) {
                         continue;
                 if (!file_blocked(j, found, X_OK)) {
                         *ret = TAKE_PTR(found);
-                        return 1;
-                }
-                if (j->ret->block == PROGRAM_BLOCK_PRIVATE_TMP) {
-                        blocked_at(j, found);
-                        *ret = NULL;
                         return 1;
                 }
                 if (!first)

@@ -92,9 +92,10 @@ typedef struct ProgramHidden {
  * judged by its "#!" interpreter too (shebang.h), and so is the
  * interpreter's, up to PROVIDER_INTERPRETERS_MAX: a relative one that
  * stays below the CLI's working directory, its new, empty HOME, where the
- * kernel looks it up (one that climbs out with ".." is not judged), or for "#!/usr/bin/env node" node where path finds one uid may
- * execute now, as env's execvp() passes the others (as the program, none
- * found is not judged); and a script uid may not read (its interpreter
+ * kernel looks it up (one that climbs out with ".." is not judged), or
+ * for "#!/usr/bin/env node" node where path finds one uid may execute
+ * now outside a /tmp of each CLI's own, as env's execvp() passes the
+ * others (as the program, none found is not judged); and a script uid may not read (its interpreter
  * opens it).  A file that is not there is not judged.  NULL when none;
  * else the provider (borrowed) and *ret. */
 const ProviderDef *provider_set_program_hidden(const ProviderSet *s, const char *path, uid_t uid, gid_t gid,

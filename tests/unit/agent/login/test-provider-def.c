@@ -209,6 +209,7 @@ static const struct { const char *name, *line; } scripts[] = {
         { "s-relative-dot", "#!./a/../node\n" },
         { "s-relative-out", "#!a/../../node\n" },
         { "s-env-relative-home", "#!/usr/bin/env ./node\n" },
+        { "s-env-env", "#!/usr/bin/env env\n" },
         { "s-nested", "#!D/bin/s-tmp\n" },
         { "s-nested-env", "#!/usr/bin/env s-tmp\n" },
         { "s-loop", "#!D/bin/s-loop\n" },
@@ -312,6 +313,40 @@ static void test_interpreter_hidden(void **state) {
                 }
                 provider_set_free(s);
         }
+        scripts_write(&ds, false);
+        dirs_remove(&ds);
+}
+
+/* env's program on a PATH whose first entry has it only through a link
+ * into T (each CLI's /tmp, empty: ENOENT there) is the next entry's, as
+ * env's execvp() goes on past ENOENT; with no next entry, the link's is
+ * refused. */
+static void test_env_program_past_private_tmp(void **state) {
+        char a[PATH_MAX], link[PATH_MAX], to[PATH_MAX], bin[PATH_MAX], path[PATH_MAX + 16];
+        char t[PATH_MAX + 256], err[256] = "";
+        ProviderSet *s = NULL;
+        ProgramHidden h;
+        Dirs ds;
+
+        (void)state;
+        dirs_make(&ds);
+        scripts_write(&ds, true);
+        dirs_name(&ds, "D/bin/env", link, sizeof link);
+        dirs_name(&ds, "T/env", to, sizeof to);
+        assert_int_equal(symlink(to, link), 0);
+        dirs_name(&ds, "D/bin/s-env-env", a, sizeof a);
+        dirs_name(&ds, "D/bin", bin, sizeof bin);
+        snprintf(t, sizeof t, "{\"providers\":[{\"id\":\"a\",\"argv\":[\"%s\"],"
+                 "\"url_patterns\":[\"http://a.example/\"],\"credential_file\":\"c.json\"}]}", a);
+        assert_int_equal(provider_set_parse(t, strlen(t), &s, err, sizeof err), 0);
+        snprintf(path, sizeof path, "%s:/usr/bin", bin);
+        assert_null(provider_set_program_hidden(s, path, 0, 0, &h));
+        assert_ptr_equal(provider_set_program_hidden(s, bin, 0, 0, &h), &s->defs[0]);
+        assert_int_equal(h.block, PROGRAM_BLOCK_PRIVATE_TMP);
+        assert_string_equal(h.interpreter, link);
+        assert_string_equal(h.where, to);
+        provider_set_free(s);
+        assert_int_equal(unlink(link), 0);
         scripts_write(&ds, false);
         dirs_remove(&ds);
 }
@@ -651,6 +686,7 @@ int main(void) {
                 cmocka_unit_test(test_url_patterns_accepted),
                 cmocka_unit_test(test_program_hidden),
                 cmocka_unit_test(test_interpreter_hidden),
+                cmocka_unit_test(test_env_program_past_private_tmp),
                 cmocka_unit_test(test_program_permissions),
                 cmocka_unit_test(test_program_hidden_describe),
                 cmocka_unit_test(test_minimal_defaults),
