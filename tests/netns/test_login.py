@@ -967,7 +967,7 @@ def test_a_provider_program_below_the_clis_own_tmp(make_env, shape):
         shutil.rmtree(bin_dir, ignore_errors=True)
 
 
-@pytest.mark.parametrize("shape", ["named", "linked", "env", "fine"])
+@pytest.mark.parametrize("shape", ["named", "linked", "env", "fine", "env_past"])
 def test_a_provider_script_whose_interpreter_is_below_the_clis_own_tmp(make_env, shape):
     """A provider whose program is a script whose "#!" interpreter is below
     /tmp: each CLI's exec of it fails (ENOENT, the interpreter missing in
@@ -975,7 +975,9 @@ def test_a_provider_script_whose_interpreter_is_below_the_clis_own_tmp(make_env,
     naming the program and the interpreter, for one named below /tmp, one
     that a symlink leads there, and the program "#!/usr/bin/env" runs,
     found on bin_path as env finds it; no CLI runs.  A script whose
-    interpreter each CLI reaches runs."""
+    interpreter each CLI reaches runs, and so does one whose env program
+    bin_path's first entry has only through a link below /tmp, as env
+    goes on past that (ENOENT in the CLI's /tmp) to the next entry's."""
     tmp = tempfile.mkdtemp(prefix="vmba-interp-", dir="/tmp")
     in_tmp = os.path.join(tmp, "python3")
     os.symlink(sys.executable, in_tmp)
@@ -984,9 +986,12 @@ def test_a_provider_script_whose_interpreter_is_below_the_clis_own_tmp(make_env,
     link = os.path.join(bin_dir, "vmba-python3")
     os.symlink(in_tmp, link)
     os.symlink(sys.executable, os.path.join(bin_dir, "vmba-ok-python3"))
+    if shape == "env_past":  # before sys.executable's own directory on bin_path
+        os.symlink(in_tmp, os.path.join(bin_dir, os.path.basename(sys.executable)))
     script = os.path.join(bin_dir, "vmba-cli")
     line = {"named": f"#!{in_tmp}", "linked": f"#! {link} -u", "env": "#!/usr/bin/env vmba-python3",
-            "fine": "#!/usr/bin/env vmba-ok-python3"}[shape]
+            "fine": "#!/usr/bin/env vmba-ok-python3",
+            "env_past": f"#!/usr/bin/env {os.path.basename(sys.executable)}"}[shape]
     with open(script, "w") as f:
         f.write(f"{line}\nimport os, sys\nos.execv(sys.executable, [sys.executable] + sys.argv[1:])\n")
     os.chmod(script, 0o755)
@@ -1001,7 +1006,7 @@ def test_a_provider_script_whose_interpreter_is_below_the_clis_own_tmp(make_env,
     try:
         e = make_env(before_start=program_is_the_script,
                      sets=(f"bin_path={bin_dir}:{os.path.dirname(sys.executable)}:/usr/bin:/bin",))
-        if shape == "fine":
+        if shape in ("fine", "env_past"):
             assert "cli_error" not in e.agent.health()
             status, body = e.json("POST", "/auth/codex", {"sessionId": sid()})
             assert status == 200 and body["oauthUrl"].startswith(f"{e.provider_url}/codex/authorize?"), body
