@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "errbuf.h"
@@ -484,9 +485,31 @@ typedef struct Judge {
         ProgramHidden *ret;
 } Judge;
 
+/* What exec refuses (EACCES) to any user, file being there: no regular
+ * file where it leads, or one on a file system mounted noexec (the
+ * kernel's path_noexec(), of the mount the file is on); true, and
+ * j->ret (block, where; the type and mode), when it does. */
+static bool exec_refused(const Judge *j, const char *file) {
+        ProgramHidden *h = j->ret;
+        struct statvfs sv;
+        struct stat st;
+
+        if (stat(file, &st) < 0 || statvfs(file, &sv) < 0)
+                return false;
+        if (S_ISREG(st.st_mode) && !(sv.f_flag & ST_NOEXEC))
+                return false;
+        h->block = S_ISREG(st.st_mode) ? PROGRAM_BLOCK_NOEXEC : PROGRAM_BLOCK_NOT_FILE;
+        snprintf(h->where, sizeof h->where, "%s", file);
+        h->mode = st.st_mode;
+        h->owner = st.st_uid;
+        h->group = st.st_gid;
+        return true;
+}
+
 /* file, which each CLI execs (want X_OK) or whose script its interpreter
  * opens (R_OK), into j->ret (block, where, the modes) when a CLI cannot:
- * below a /tmp of its own (exec only) or kept out by the mode bits. */
+ * below a /tmp of its own (exec only), kept out by the mode bits, or
+ * (exec only) refused by exec itself (exec_refused()). */
 static bool file_blocked(const Judge *j, const char *file, int want) {
         ProgramHidden *h = j->ret;
         PathDenial d;
@@ -496,7 +519,7 @@ static bool file_blocked(const Judge *j, const char *file, int want) {
                 return true;
         }
         if (j->uid == 0 || path_access_denied(file, j->uid, j->gid, want, &d) <= 0)
-                return false;
+                return want == X_OK && exec_refused(j, file);
         h->block = d.is_dir ? PROGRAM_BLOCK_SEARCH : want == R_OK ? PROGRAM_BLOCK_READ : PROGRAM_BLOCK_EXECUTE;
         memcpy(h->where, d.where, sizeof h->where);
         h->uid = j->uid;
@@ -651,6 +674,24 @@ static void private_tmp_describe(const ProviderDef *p, const ProgramHidden *h, c
                          "%.80s, where " HIDDEN_WHY, p->id, h->program, what, h->where);
 }
 
+/* A file of type mode (S_IFMT) that exec does not run, with an article. */
+static const char *file_type_name(mode_t mode) {
+        switch (mode & S_IFMT) {
+        case S_IFDIR:
+                return "a directory";
+        case S_IFCHR:
+                return "a character device";
+        case S_IFBLK:
+                return "a block device";
+        case S_IFIFO:
+                return "a FIFO";
+        case S_IFSOCK:
+                return "a socket";
+        default:
+                return "not a regular file";
+        }
+}
+
 void provider_program_hidden_describe(const ProviderDef *p, const ProgramHidden *h, char *buf, size_t size) {
         char who[96], bits[64];
         int n;
@@ -677,6 +718,12 @@ void provider_program_hidden_describe(const ProviderDef *p, const ProgramHidden 
         case PROGRAM_BLOCK_SEARCH:
                 snprintf(buf + n, size - (size_t)n, ", below %.80s, a directory %s may not search (%s)", h->where,
                          who, bits);
+                break;
+        case PROGRAM_BLOCK_NOT_FILE:
+                snprintf(buf + n, size - (size_t)n, ", which is %s, not a file exec runs", file_type_name(h->mode));
+                break;
+        case PROGRAM_BLOCK_NOEXEC:
+                snprintf(buf + n, size - (size_t)n, ", on a file system mounted noexec, where exec runs nothing");
                 break;
         case PROGRAM_BLOCK_READ:
                 snprintf(buf + n, size - (size_t)n, ", a script, which %s may not read for its interpreter (%s)", who,

@@ -60,6 +60,8 @@ typedef enum ProgramBlock {
         PROGRAM_BLOCK_SEARCH,      /* a directory on its way the CLIs' user may not search */
         PROGRAM_BLOCK_EXECUTE,     /* the CLIs' user may not execute it */
         PROGRAM_BLOCK_READ,        /* a script the CLIs' user may not read, which its interpreter opens */
+        PROGRAM_BLOCK_NOT_FILE,    /* a directory, device, FIFO or socket: exec runs regular files only */
+        PROGRAM_BLOCK_NOEXEC,      /* on a file system mounted noexec, where exec runs nothing */
         _PROGRAM_BLOCK_MAX,
 } ProgramBlock;
 
@@ -71,7 +73,8 @@ typedef struct ProgramHidden {
         ProgramBlock block;
         uid_t uid;                  /* SEARCH, EXECUTE, READ: the user judged, */
         gid_t gid;
-        mode_t mode;                /* and where's permission bits, owner and group */
+        mode_t mode;                /* and where's permission bits, owner and group;
+                                     * NOT_FILE: where's type (S_IFMT) too */
         uid_t owner;
         gid_t group;
 } ProgramHidden;
@@ -83,6 +86,8 @@ typedef struct ProgramHidden {
 /* The first provider whose program each CLI cannot run: below the /tmp,
  * /var/tmp, /dev/shm or /run/lock it has a new, empty one of, by name or
  * through its symlinks (private_tmp_hides_where(), mount-util.h); one
+ * that is no regular file where it leads (a directory) or is on a file
+ * system mounted noexec, which exec refuses (EACCES) for any user; one
  * that uid with gid (a CLI's user, which has no other group) may not
  * reach or execute by the mode bits (path_access_denied(), fileio.h);
  * uid 0 judges no permission (no CLI runs as root: no user known).  The

@@ -1021,7 +1021,7 @@ def test_a_provider_script_whose_interpreter_is_below_the_clis_own_tmp(make_env,
 
 
 @pytest.mark.parametrize("shape", ["relative", "interpreter_mode", "interpreter_dir", "unreadable", "group_bits",
-                                   "group_fine"])
+                                   "group_fine", "interpreter_is_dir", "interpreter_noexec"])
 def test_a_provider_program_the_clis_user_may_not_run(make_env, shape):
     """A provider whose program, or what runs it, each CLI cannot run as
     its user: a "#!" interpreter named relative (the kernel looks it up
@@ -1029,10 +1029,12 @@ def test_a_provider_program_the_clis_user_may_not_run(make_env, shape):
     the user may not execute by the mode bits, one in a directory it may
     not search (EACCES), a script it may not read (its interpreter opens
     it by name), and a program 0705 of the CLIs' group (the group's bits
-    are the group's, though the others' allow): each failed every login
-    at its exec or just after.  Start says so, naming the program, what
-    runs it, the user and the bits; no CLI runs.  A program 0750 of that
-    group runs."""
+    are the group's, though the others' allow); and, for any user, an
+    interpreter that is a directory, or one on a file system mounted
+    noexec (a tmpfs in the agent's own mount namespace): exec refuses both
+    (EACCES).  Each failed every login at its exec or just after.  Start
+    says so, naming the program, what runs it, and the user and the bits
+    or the cause; no CLI runs.  A program 0750 of that group runs."""
     bin_dir = workdir("vmba-bin-")
     os.chmod(bin_dir, 0o755)  # the CLI's user execs from it
     closed = os.path.join(bin_dir, "closed")
@@ -1042,9 +1044,19 @@ def test_a_provider_program_the_clis_user_may_not_run(make_env, shape):
         with open(path, "w") as f:
             f.write(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
         os.chmod(path, mode)
+    as_dir = os.path.join(bin_dir, "vmba-interp-dir")
+    os.mkdir(as_dir, 0o755)
+    noexec = os.path.join(bin_dir, "noexec")
+    os.mkdir(noexec, 0o755)
+    # The agent's mount namespace only: a tmpfs mounted noexec there, with
+    # a copy of the interpreter the others use (0755).
+    wrap = ("sh", "-c", 'mount -t tmpfs -o noexec,size=1m,mode=0755 vmba-noexec "$0" && cp -p "$1" "$0"/ && shift && '
+            'exec "$@"', noexec, hidden) if shape == "interpreter_noexec" else ()
+    on_noexec = os.path.join(noexec, "vmba-interp")
     script = os.path.join(bin_dir, "vmba-cli")
-    line = {"relative": "#!bin/python3", "interpreter_mode": f"#!{interp}",
-            "interpreter_dir": f"#!{hidden}"}.get(shape, f"#!{sys.executable}")
+    line = {"relative": "#!bin/python3", "interpreter_mode": f"#!{interp}", "interpreter_dir": f"#!{hidden}",
+            "interpreter_is_dir": f"#!{as_dir}", "interpreter_noexec": f"#!{on_noexec}"}.get(shape,
+                                                                                          f"#!{sys.executable}")
     with open(script, "w") as f:
         f.write(f"{line}\nimport os, sys\nos.execv(sys.executable, [sys.executable] + sys.argv[1:])\n")
     os.chown(script, 0, CLI_GID)
@@ -1058,7 +1070,7 @@ def test_a_provider_program_the_clis_user_may_not_run(make_env, shape):
         with open(e.providers_file, "w") as f:
             json.dump(providers, f)
     try:
-        e = make_env(before_start=program_is_the_script)
+        e = make_env(before_start=program_is_the_script, wrap=wrap)
         if shape == "group_fine":
             assert "cli_error" not in e.agent.health()
             status, body = e.json("POST", "/auth/codex", {"sessionId": sid()})
@@ -1074,6 +1086,9 @@ def test_a_provider_program_the_clis_user_may_not_run(make_env, shape):
                                "search (mode 0700, owner 0:0)",
             "unreadable": f", a script, which {who} may not read for its interpreter (mode 0711, owner 0:{CLI_GID})",
             "group_bits": f", which {who} may not execute (mode 0705, owner 0:{CLI_GID})",
+            "interpreter_is_dir": f" has its interpreter (#!) {as_dir}, which is a directory, not a file exec runs",
+            "interpreter_noexec": f" has its interpreter (#!) {on_noexec}, on a file system mounted noexec, where exec "
+                                  "runs nothing",
         }[shape]
         assert_clis_refused(e, why, ("/auth/codex", "/auth/gemini_cli"))
     finally:

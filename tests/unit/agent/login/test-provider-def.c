@@ -373,6 +373,10 @@ static const struct { const char *name; mode_t mode; const char *text, *to; } pe
         { "bin/s-env-closed", 0755, "#!/usr/bin/env P/closed/tool\n", NULL },
         { "bin/s-relative", 0755, "#!bin/node\n", NULL },
         { "bin/link-closed", 0, NULL, "P/closed/tool" },
+        { "bin/d-dir", 0755 | S_IFDIR, NULL, NULL },
+        { "bin/s-interp-dir", 0755, "#!P/bin/d-dir\n", NULL },
+        { "bin/s-env-dir", 0755, "#!/usr/bin/env P/bin/d-dir\n", NULL },
+        { "bin/link-dir", 0, NULL, "P/bin/d-dir" },
 };
 
 static void perm_name(const char *p, const char *in, char *buf, size_t size) {
@@ -430,8 +434,13 @@ static int perm_judge(const char *a, const char *path, uid_t uid, gid_t gid, Pro
         return q ? 1 : 0;
 }
 
+/* Whether block is for the CLIs' user alone (the mode bits); _PROGRAM_BLOCK_MAX too. */
+static bool user_judged(ProgramBlock block) {
+        return block != PROGRAM_BLOCK_RELATIVE && block != PROGRAM_BLOCK_NOT_FILE;
+}
+
 /* What a CLI's user may not run by the mode bits (and by a relative
- * "#!" name, judged with or without a user): the program, each
+ * "#!" name or a directory, judged with or without a user): the program, each
  * interpreter, and each script its interpreter opens, by the owner's,
  * group's or others' bits as the kernel picks them; a directory on the
  * way, also one a symlink leads through; env's program, past one the
@@ -463,6 +472,11 @@ static void test_program_permissions(void **state) {
                 { "P/bin/s-env-second", false, _PROGRAM_BLOCK_MAX, NULL, NULL },
                 { "P/bin/s-env-closed", false, PROGRAM_BLOCK_SEARCH, "P/closed/tool", "P/closed" },
                 { "P/bin/s-relative", false, PROGRAM_BLOCK_RELATIVE, "bin/node", "bin/node" },
+                /* A directory: exec refuses it (EACCES) to any user. */
+                { "P/bin/d-dir", false, PROGRAM_BLOCK_NOT_FILE, "", "P/bin/d-dir" },
+                { "P/bin/link-dir", false, PROGRAM_BLOCK_NOT_FILE, "", "P/bin/link-dir" },
+                { "P/bin/s-interp-dir", false, PROGRAM_BLOCK_NOT_FILE, "P/bin/d-dir", "P/bin/d-dir" },
+                { "P/bin/s-env-dir", false, PROGRAM_BLOCK_NOT_FILE, "P/bin/d-dir", "P/bin/d-dir" },
         };
         char p[] = "/var/lib/vmba-tests/perm-XXXXXX", path[2 * PATH_MAX];
         uid_t other = getuid() == 65534 ? 65533 : 65534;
@@ -486,11 +500,11 @@ static void test_program_permissions(void **state) {
                 perm_name(p, cases[i].interpreter ?: "", b, sizeof b);
                 perm_name(p, cases[i].where ?: "", c, sizeof c);
                 if (r && (h.block != cases[i].block || !streq(h.interpreter, b) || !streq(h.where, c) ||
-                          (h.block != PROGRAM_BLOCK_RELATIVE && (h.uid != other || h.gid != gid))))
+                          (user_judged(h.block) && (h.uid != other || h.gid != gid))))
                         fail_msg("%s: %d %s, %s", cases[i].program, h.block, h.interpreter, h.where);
-                /* No user: only the relative name is refused. */
+                /* No user: only what refuses every user is. */
                 r = perm_judge(a, path, 0, 0, &h);
-                if (!r != (cases[i].block != PROGRAM_BLOCK_RELATIVE))
+                if (!r != user_judged(cases[i].block) || (r && h.block != cases[i].block))
                         fail_msg("%s, no user: %s", cases[i].program, r ? h.where : "runs");
         }
         perm_files_make(p, false);
@@ -522,6 +536,12 @@ static void test_program_hidden_describe(void **state) {
                 { { "/opt/x", "", "/opt/x", PROGRAM_BLOCK_READ, 1001, 990, 04711, 0, 0 }, "provider a's program "
                   "/opt/x, a script, which a provider CLI's user (uid 1001, gid 990) may not read for its "
                   "interpreter (mode 4711, owner 0:0)" },
+                { { "/opt/x", "/opt/node", "/opt/node", PROGRAM_BLOCK_NOT_FILE, 0, 0, S_IFDIR | 0755 }, "provider "
+                  "a's program /opt/x has its interpreter (#!) /opt/node, which is a directory, not a file exec runs" },
+                { { "/opt/x", "", "/opt/x", PROGRAM_BLOCK_NOT_FILE, 0, 0, S_IFIFO | 0755 }, "provider a's program "
+                  "/opt/x, which is a FIFO, not a file exec runs" },
+                { { "/mnt/x", "", "/mnt/x", PROGRAM_BLOCK_NOEXEC, 0, 0, S_IFREG | 0755 }, "provider a's program "
+                  "/mnt/x, on a file system mounted noexec, where exec runs nothing" },
         };
         ProviderDef p = { .id = (char *)"a" };
 
