@@ -489,6 +489,42 @@ static int dirs_denied(const char *path, uid_t uid, gid_t gid, PathDenial *ret) 
         return 0;
 }
 
+/* Search on the directories of each symlink's target on the way from
+ * path to its file, which the kernel looks the target up through: for a
+ * -> /x/l2 -> /y/f, /x, which neither path nor where it leads names.  A
+ * relative target from its link's directory. */
+static int link_dirs_denied(const char *path, uid_t uid, gid_t gid, PathDenial *ret) {
+        char cur[PATH_MAX], target[PATH_MAX], next[2 * PATH_MAX];
+
+        if (snprintf(cur, sizeof cur, "%s", path) >= (int)sizeof cur)
+                return -ENAMETOOLONG;
+        for (unsigned links = 0;; links++) {
+                struct stat st;
+                ssize_t k;
+                int r;
+
+                if (lstat(cur, &st) < 0)
+                        return -errno;
+                if (!S_ISLNK(st.st_mode))
+                        return 0;
+                if (links >= LINKS_FOLLOWED_MAX)
+                        return -ELOOP;
+                k = readlink(cur, target, sizeof target - 1);
+                if (k < 0)
+                        return -errno;
+                target[k] = '\0';
+                if (target[0] == '/')
+                        snprintf(next, sizeof next, "%s", target);
+                else
+                        snprintf(next, sizeof next, "%.*s/%s", (int)(strrchr(cur, '/') - cur), cur, target);
+                r = dirs_denied(next, uid, gid, ret);
+                if (r != 0)
+                        return r;
+                if (snprintf(cur, sizeof cur, "%s", next) >= (int)sizeof cur)
+                        return -ENAMETOOLONG;
+        }
+}
+
 int path_passable(const char *path, uid_t uid, gid_t gid, char *blocked, size_t size) {
         PathDenial d;
         int r;
@@ -520,6 +556,8 @@ int path_access_denied(const char *path, uid_t uid, gid_t gid, int want, PathDen
         r = dirs_denied(real, uid, gid, ret);
         if (r == 0)
                 r = dirs_denied(path, uid, gid, ret);
+        if (r == 0)
+                r = link_dirs_denied(path, uid, gid, ret);
         if (r != 0)
                 return r;
         if (!S_ISREG(st.st_mode) || mode_grants(&st, uid, gid, want))

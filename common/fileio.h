@@ -116,7 +116,8 @@ int mkdir_owned(const char *path, mode_t mode, uid_t uid, gid_t gid);
  * kernel's generic_permission() reads them: the owner's bits for the
  * owner, else the group's for the group, else the others'.  Search on
  * each directory on the way, of where path's symlinks lead (realpath(),
- * the name said) and of path as written, then want on path, a regular
+ * the name said), of path as written and of each symlink's target on the
+ * way (a -> /x/l2 -> /y/f: /x too), then want on path, a regular
  * file (any
  * other is not judged here).  One with a POSIX ACL is not judged (it
  * passes): its mode bits do not say.  0 when nothing keeps it out; 1 and

@@ -423,6 +423,10 @@ static void access_files(const char *dir, bool make) {
                 { "sub", 0700 | S_IFDIR, NULL }, { "sub/f", 0755, NULL }, { "f700", 0700, NULL },
                 { "f705", 0705, NULL }, { "f711", 0711, NULL }, { "acl", 0700, NULL },
                 { "link", 0, "sub" }, { "flink", 0, "sub/f" },
+                /* chain -> closed/l2 -> ../open/f: only the link on the
+                 * way is below closed. */
+                { "open", 0755 | S_IFDIR, NULL }, { "open/f", 0755, NULL }, { "closed", 0700 | S_IFDIR, NULL },
+                { "closed/l2", 0, "../open/f" }, { "chain", 0, "closed/l2" }, { "open-chain", 0, "open/f" },
         };
 
         for (size_t k = 0; k < ELEMENTSOF(files); k++) {
@@ -444,7 +448,8 @@ static void access_files(const char *dir, bool make) {
 }
 
 /* Opening a file for R_OK or X_OK by the mode bits: each directory on the
- * way (as written and where a symlink leads) needs search, the file the
+ * way (as written, where a symlink leads, and to each link on the way)
+ * needs search, the file the
  * bits asked for, the owner's, the group's or the others' as the kernel
  * picks them; one with an ACL is not judged. */
 static void test_path_access_denied(void **state) {
@@ -461,6 +466,9 @@ static void test_path_access_denied(void **state) {
                 { "f711", false, R_OK | X_OK, 1, "f711", 0711 },
                 { "missing", false, X_OK, -ENOENT, NULL, 0 },
                 { "f700/x", false, X_OK, -ENOTDIR, NULL, 0 },
+                /* The kernel searches closed to read the link l2 on the way. */
+                { "chain", false, X_OK, 1, "closed", 0700 },
+                { "open-chain", false, X_OK, 0, NULL, 0 },
         };
         char dir[] = "/tmp/test-access-XXXXXX", p[96];
         uid_t other = getuid() == 65534 ? 65533 : 65534;
@@ -483,7 +491,7 @@ static void test_path_access_denied(void **state) {
                         continue;
                 snprintf(where, sizeof where, "%s/%s", dir, cases[i].where);
                 assert_string_equal(d.where, where);
-                assert_int_equal(d.is_dir, streq(cases[i].where, "sub"));
+                assert_int_equal(d.is_dir, streq(cases[i].where, "sub") || streq(cases[i].where, "closed"));
                 assert_int_equal(d.mode, cases[i].mode);
                 assert_int_equal(d.owner, getuid());
                 assert_int_equal(d.group, getegid());

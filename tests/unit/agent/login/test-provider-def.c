@@ -373,6 +373,8 @@ static const struct { const char *name; mode_t mode; const char *text, *to; } pe
         { "bin/s-env-closed", 0755, "#!/usr/bin/env P/closed/tool\n", NULL },
         { "bin/s-relative", 0755, "#!bin/node\n", NULL },
         { "bin/link-closed", 0, NULL, "P/closed/tool" },
+        { "closed/link-ok", 0, NULL, "P/bin/x-ok" },
+        { "bin/link-via-closed", 0, NULL, "P/closed/link-ok" },
         { "bin/d-dir", 0755 | S_IFDIR, NULL, NULL },
         { "bin/s-interp-dir", 0755, "#!P/bin/d-dir\n", NULL },
         { "bin/s-env-dir", 0755, "#!/usr/bin/env P/bin/d-dir\n", NULL },
@@ -461,6 +463,8 @@ static void test_program_permissions(void **state) {
                 { "P/closed/tool", false, PROGRAM_BLOCK_SEARCH, "", "P/closed" },
                 /* realpath() leads through closed/. */
                 { "P/bin/link-closed", false, PROGRAM_BLOCK_SEARCH, "", "P/closed" },
+                /* Only the link on the way is below closed/. */
+                { "P/bin/link-via-closed", false, PROGRAM_BLOCK_SEARCH, "", "P/closed" },
                 /* Executable, but sh cannot open it. */
                 { "P/bin/s-unreadable", false, PROGRAM_BLOCK_READ, "", "P/bin/s-unreadable" },
                 { "P/bin/s-interp-owner", false, PROGRAM_BLOCK_EXECUTE, "P/bin/x-owner", "P/bin/x-owner" },
