@@ -559,11 +559,24 @@ static bool relative_blocked(const Judge *j, const char *name) {
         return blocked_at(j, name);
 }
 
+/* entry/name when it is there but exec refuses it to every user
+ * (exec_refused()), which find_executable() passes over: owned; NULL
+ * when not, or on ENOMEM (then not judged). */
+static char *entry_refused(const Judge *j, const char *entry, const char *name) {
+        _cleanup_(freep) char *full = NULL;
+
+        if (asprintf(&full, "%s/%s", entry, name) < 0)
+                return NULL;
+        return exec_refused(j, full) ? TAKE_PTR(full) : NULL;
+}
+
 /* Where env(1), as the CLI's user, finds name on j->path: the first
  * entry's file it may execute, as execvp() goes on past one it may not
- * (EACCES) and past one below a /tmp of its own (ENOENT there).  1 and
- * *ret (owned); 0 when there is none (not judged); 1, *ret NULL and
- * j->ret when the CLI can run none of them (the first one's verdict). */
+ * (EACCES), past one that exec refuses to anyone (a directory, on a
+ * noexec mount) and past one below a /tmp of its own (ENOENT there).  1
+ * and *ret (owned); 0 when there is none (not judged); 1, *ret NULL and
+ * j->ret when the CLI can run none of them (the first one's verdict:
+ * execvp() then fails). */
 static int env_program_find(const Judge *j, const char *name, char **ret) {
         _cleanup_(freep) char *first = NULL;
 
@@ -574,8 +587,13 @@ static int env_program_find(const Judge *j, const char *name, char **ret) {
                 p += l + (p[l] == ':');
                 if (!entry)
                         return -ENOMEM;
-                if (l == 0 || find_executable(name, entry, &found) < 0)
+                if (l == 0)
                         continue;
+                if (find_executable(name, entry, &found) < 0) {
+                        if (!first)
+                                first = entry_refused(j, entry, name);
+                        continue;
+                }
                 if (!file_blocked(j, found, X_OK)) {
                         *ret = TAKE_PTR(found);
                         return 1;
@@ -676,20 +694,8 @@ static void private_tmp_describe(const ProviderDef *p, const ProgramHidden *h, c
 
 /* A file of type mode (S_IFMT) that exec does not run, with an article. */
 static const char *file_type_name(mode_t mode) {
-        switch (mode & S_IFMT) {
-        case S_IFDIR:
-                return "a directory";
-        case S_IFCHR:
-                return "a character device";
-        case S_IFBLK:
-                return "a block device";
-        case S_IFIFO:
-                return "a FIFO";
-        case S_IFSOCK:
-                return "a socket";
-        default:
-                return "not a regular file";
-        }
+        return S_ISDIR(mode) ? "a directory" : S_ISCHR(mode) ? "a character device" : S_ISBLK(mode) ? "a block device"
+               : S_ISFIFO(mode) ? "a FIFO" : S_ISSOCK(mode) ? "a socket" : "not a regular file";
 }
 
 void provider_program_hidden_describe(const ProviderDef *p, const ProgramHidden *h, char *buf, size_t size) {

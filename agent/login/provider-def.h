@@ -100,8 +100,9 @@ typedef struct ProgramHidden {
  * kernel looks it up (one that climbs out with ".." is not judged), or
  * for "#!/usr/bin/env node" node where path finds one uid may execute
  * now outside a /tmp of each CLI's own, as env's execvp() passes the
- * others (as the program, none found is not judged); and a script uid may not read (its interpreter
- * opens it).  A file that is not there is not judged.  NULL when none;
+ * others and those exec refuses to anyone (as for the program, none
+ * found is not judged; none that runs: the first it passed is refused);
+ * and a script uid may not read (its interpreter opens it).  A file that is not there is not judged.  NULL when none;
  * else the provider (borrowed) and *ret. */
 const ProviderDef *provider_set_program_hidden(const ProviderSet *s, const char *path, uid_t uid, gid_t gid,
                                                ProgramHidden *ret);

@@ -379,6 +379,10 @@ static const struct { const char *name; mode_t mode; const char *text, *to; } pe
         { "bin/s-interp-dir", 0755, "#!P/bin/d-dir\n", NULL },
         { "bin/s-env-dir", 0755, "#!/usr/bin/env P/bin/d-dir\n", NULL },
         { "bin/link-dir", 0, NULL, "P/bin/d-dir" },
+        { "bin/s-env-dir-only", 0755, "#!/usr/bin/env d-dir\n", NULL },
+        { "bin/d-dir-first", 0755 | S_IFDIR, NULL, NULL },
+        { "bin2/d-dir-first", 0755, "\177ELF", NULL },
+        { "bin/s-env-dir-first", 0755, "#!/usr/bin/env d-dir-first\n", NULL },
 };
 
 static void perm_name(const char *p, const char *in, char *buf, size_t size) {
@@ -481,6 +485,10 @@ static void test_program_permissions(void **state) {
                 { "P/bin/link-dir", false, PROGRAM_BLOCK_NOT_FILE, "", "P/bin/link-dir" },
                 { "P/bin/s-interp-dir", false, PROGRAM_BLOCK_NOT_FILE, "P/bin/d-dir", "P/bin/d-dir" },
                 { "P/bin/s-env-dir", false, PROGRAM_BLOCK_NOT_FILE, "P/bin/d-dir", "P/bin/d-dir" },
+                /* env's execvp() passes it over, and fails with EACCES
+                 * when nothing after it runs. */
+                { "P/bin/s-env-dir-only", false, PROGRAM_BLOCK_NOT_FILE, "P/bin/d-dir", "P/bin/d-dir" },
+                { "P/bin/s-env-dir-first", false, _PROGRAM_BLOCK_MAX, NULL, NULL },
         };
         char p[] = "/var/lib/vmba-tests/perm-XXXXXX", path[2 * PATH_MAX];
         uid_t other = getuid() == 65534 ? 65533 : 65534;
