@@ -247,6 +247,33 @@ static void scripts_write(const Dirs *ds, bool make) {
         }
 }
 
+static const struct { const char *program, *interpreter, *where; } interpreter_cases[] = {
+        { "D/bin/s-tmp", "T/python3", "T/python3" },
+        { "D/bin/s-link", "D/bin/vmba-cli", "T/env" },
+        { "D/bin/s-env", "D/bin/vmba-cli", "T/env" },
+        { "D/bin/s-env-split", "D/bin/vmba-cli", "T/env" },
+        { "D/bin/s-env-abs", "T/node", "T/node" },
+        { "D/bin/s-nested", "T/python3", "T/python3" },
+        { "D/bin/s-nested-env", "T/python3", "T/python3" },
+        /* Found by the CLIs' PATH too. */
+        { "s-tmp", "T/python3", "T/python3" },
+        { "D/bin/s-env-ok", NULL, NULL },
+        { "D/bin/s-env-missing", NULL, NULL },
+        /* Looked up in each CLI's new, empty HOME, its cwd. */
+        { "D/bin/s-relative-home", "bin/python3", "bin/python3" },
+        { "D/bin/s-relative-dot", "./a/../node", "./a/../node" },
+        { "D/bin/s-env-relative-home", "./node", "./node" },
+        /* Out of it: where it lands depends on login_home. */
+        { "D/bin/s-relative", NULL, NULL },
+        { "D/bin/s-env-relative", NULL, NULL },
+        { "D/bin/s-relative-out", NULL, NULL },
+        { "D/bin/s-ok", NULL, NULL },
+        { "D/bin/s-loop", NULL, NULL },
+        { "D/bin/s-not-script", NULL, NULL },
+        { "D/bin/s-no-name", NULL, NULL },
+        { "D/bin/vmba-ok", NULL, NULL },
+};
+
 /* A program that is a script is judged by what runs it: its "#!"
  * interpreter, by name or through symlinks, env's program where the CLIs'
  * PATH finds it, and the interpreter's own interpreter; a relative name
@@ -254,32 +281,6 @@ static void scripts_write(const Dirs *ds, bool make) {
  * env's exec look it up) is refused; one that climbs out of it, a name
  * PATH does not find, or no script at all is not judged. */
 static void test_interpreter_hidden(void **state) {
-        static const struct { const char *program, *interpreter, *where; } cases[] = {
-                { "D/bin/s-tmp", "T/python3", "T/python3" },
-                { "D/bin/s-link", "D/bin/vmba-cli", "T/env" },
-                { "D/bin/s-env", "D/bin/vmba-cli", "T/env" },
-                { "D/bin/s-env-split", "D/bin/vmba-cli", "T/env" },
-                { "D/bin/s-env-abs", "T/node", "T/node" },
-                { "D/bin/s-nested", "T/python3", "T/python3" },
-                { "D/bin/s-nested-env", "T/python3", "T/python3" },
-                /* Found by the CLIs' PATH too. */
-                { "s-tmp", "T/python3", "T/python3" },
-                { "D/bin/s-env-ok", NULL, NULL },
-                { "D/bin/s-env-missing", NULL, NULL },
-                /* Looked up in each CLI's new, empty HOME, its cwd. */
-                { "D/bin/s-relative-home", "bin/python3", "bin/python3" },
-                { "D/bin/s-relative-dot", "./a/../node", "./a/../node" },
-                { "D/bin/s-env-relative-home", "./node", "./node" },
-                /* Out of it: where it lands depends on login_home. */
-                { "D/bin/s-relative", NULL, NULL },
-                { "D/bin/s-env-relative", NULL, NULL },
-                { "D/bin/s-relative-out", NULL, NULL },
-                { "D/bin/s-ok", NULL, NULL },
-                { "D/bin/s-loop", NULL, NULL },
-                { "D/bin/s-not-script", NULL, NULL },
-                { "D/bin/s-no-name", NULL, NULL },
-                { "D/bin/vmba-ok", NULL, NULL },
-        };
         char path[PATH_MAX];
         Dirs ds;
 
@@ -287,29 +288,29 @@ static void test_interpreter_hidden(void **state) {
         dirs_make(&ds);
         scripts_write(&ds, true);
         dirs_name(&ds, "D/bin", path, sizeof path);
-        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+        for (size_t i = 0; i < ELEMENTSOF(interpreter_cases); i++) {
                 char t[PATH_MAX + 256], a[PATH_MAX], b[PATH_MAX], c[PATH_MAX], err[256] = "";
                 ProviderSet *s = NULL;
                 ProgramHidden h;
                 const ProviderDef *p;
 
-                dirs_name(&ds, cases[i].program, a, sizeof a);
+                dirs_name(&ds, interpreter_cases[i].program, a, sizeof a);
                 snprintf(t, sizeof t, "{\"providers\":[{\"id\":\"a\",\"argv\":[\"%s\"],"
                          "\"url_patterns\":[\"http://a.example/\"],\"credential_file\":\"c.json\"}]}", a);
                 assert_int_equal(provider_set_parse(t, strlen(t), &s, err, sizeof err), 0);
                 p = provider_set_program_hidden(s, path, 0, 0, &h);
-                if (!p != !cases[i].interpreter)
-                        fail_msg("%s: %s", cases[i].program, p ? h.interpreter : "none hidden");
+                if (!p != !interpreter_cases[i].interpreter)
+                        fail_msg("%s: %s", interpreter_cases[i].program, p ? h.interpreter : "none hidden");
                 if (p) {
                         const char *rest = startswith(h.program, path);
                         bool program_ok = strchr(a, '/') ? streq(h.program, a) :
                                                            rest && rest[0] == '/' && streq(rest + 1, a);
 
-                        dirs_name(&ds, cases[i].interpreter, b, sizeof b);
-                        dirs_name(&ds, cases[i].where, c, sizeof c);
+                        dirs_name(&ds, interpreter_cases[i].interpreter, b, sizeof b);
+                        dirs_name(&ds, interpreter_cases[i].where, c, sizeof c);
                         if (!program_ok || !streq(h.interpreter, b) || !streq(h.where, c) ||
                             (h.block == PROGRAM_BLOCK_RELATIVE) != (b[0] != '/'))
-                                fail_msg("%s: %s, %s, %s", cases[i].program, h.program, h.interpreter, h.where);
+                                fail_msg("%s: %s, %s, %s", interpreter_cases[i].program, h.program, h.interpreter, h.where);
                 }
                 provider_set_free(s);
         }
@@ -445,6 +446,44 @@ static bool user_judged(ProgramBlock block) {
         return block != PROGRAM_BLOCK_RELATIVE && block != PROGRAM_BLOCK_NOT_FILE;
 }
 
+static const struct {
+        const char *program;
+        bool group;
+        ProgramBlock block; /* _PROGRAM_BLOCK_MAX: runs */
+        const char *interpreter, *where;
+} permission_cases[] = {
+        { "P/bin/x-ok", false, _PROGRAM_BLOCK_MAX, NULL, NULL },
+        { "P/bin/x-owner", false, PROGRAM_BLOCK_EXECUTE, "", "P/bin/x-owner" },
+        /* Others may; the group's bits are the group's own. */
+        { "P/bin/x-group", false, _PROGRAM_BLOCK_MAX, NULL, NULL },
+        { "P/bin/x-group", true, PROGRAM_BLOCK_EXECUTE, "", "P/bin/x-group" },
+        { "P/closed/tool", false, PROGRAM_BLOCK_SEARCH, "", "P/closed" },
+        /* realpath() leads through closed/. */
+        { "P/bin/link-closed", false, PROGRAM_BLOCK_SEARCH, "", "P/closed" },
+        /* Only the link on the way is below closed/. */
+        { "P/bin/link-via-closed", false, PROGRAM_BLOCK_SEARCH, "", "P/closed" },
+        /* Executable, but sh cannot open it. */
+        { "P/bin/s-unreadable", false, PROGRAM_BLOCK_READ, "", "P/bin/s-unreadable" },
+        { "P/bin/s-interp-owner", false, PROGRAM_BLOCK_EXECUTE, "P/bin/x-owner", "P/bin/x-owner" },
+        { "P/bin/s-interp-closed", false, PROGRAM_BLOCK_SEARCH, "P/closed/tool", "P/closed" },
+        { "P/bin/s-interp-unreadable", false, PROGRAM_BLOCK_READ, "P/bin/s-unreadable",
+          "P/bin/s-unreadable" },
+        /* A bare name, found on PATH (P/bin:P/bin2). */
+        { "s-env-owner", false, PROGRAM_BLOCK_EXECUTE, "P/bin/x-owner", "P/bin/x-owner" },
+        { "P/bin/s-env-second", false, _PROGRAM_BLOCK_MAX, NULL, NULL },
+        { "P/bin/s-env-closed", false, PROGRAM_BLOCK_SEARCH, "P/closed/tool", "P/closed" },
+        { "P/bin/s-relative", false, PROGRAM_BLOCK_RELATIVE, "bin/node", "bin/node" },
+        /* A directory: exec refuses it (EACCES) to any user. */
+        { "P/bin/d-dir", false, PROGRAM_BLOCK_NOT_FILE, "", "P/bin/d-dir" },
+        { "P/bin/link-dir", false, PROGRAM_BLOCK_NOT_FILE, "", "P/bin/link-dir" },
+        { "P/bin/s-interp-dir", false, PROGRAM_BLOCK_NOT_FILE, "P/bin/d-dir", "P/bin/d-dir" },
+        { "P/bin/s-env-dir", false, PROGRAM_BLOCK_NOT_FILE, "P/bin/d-dir", "P/bin/d-dir" },
+        /* env's execvp() passes it over, and fails with EACCES
+         * when nothing after it runs. */
+        { "P/bin/s-env-dir-only", false, PROGRAM_BLOCK_NOT_FILE, "P/bin/d-dir", "P/bin/d-dir" },
+        { "P/bin/s-env-dir-first", false, _PROGRAM_BLOCK_MAX, NULL, NULL },
+};
+
 /* What a CLI's user may not run by the mode bits (and by a relative
  * "#!" name or a directory, judged with or without a user): the program, each
  * interpreter, and each script its interpreter opens, by the owner's,
@@ -453,43 +492,6 @@ static bool user_judged(ProgramBlock block) {
  * user may not execute to the next on PATH, as execvp() goes on.  uid 0
  * (no user known) judges no permission. */
 static void test_program_permissions(void **state) {
-        static const struct {
-                const char *program;
-                bool group;
-                ProgramBlock block; /* _PROGRAM_BLOCK_MAX: runs */
-                const char *interpreter, *where;
-        } cases[] = {
-                { "P/bin/x-ok", false, _PROGRAM_BLOCK_MAX, NULL, NULL },
-                { "P/bin/x-owner", false, PROGRAM_BLOCK_EXECUTE, "", "P/bin/x-owner" },
-                /* Others may; the group's bits are the group's own. */
-                { "P/bin/x-group", false, _PROGRAM_BLOCK_MAX, NULL, NULL },
-                { "P/bin/x-group", true, PROGRAM_BLOCK_EXECUTE, "", "P/bin/x-group" },
-                { "P/closed/tool", false, PROGRAM_BLOCK_SEARCH, "", "P/closed" },
-                /* realpath() leads through closed/. */
-                { "P/bin/link-closed", false, PROGRAM_BLOCK_SEARCH, "", "P/closed" },
-                /* Only the link on the way is below closed/. */
-                { "P/bin/link-via-closed", false, PROGRAM_BLOCK_SEARCH, "", "P/closed" },
-                /* Executable, but sh cannot open it. */
-                { "P/bin/s-unreadable", false, PROGRAM_BLOCK_READ, "", "P/bin/s-unreadable" },
-                { "P/bin/s-interp-owner", false, PROGRAM_BLOCK_EXECUTE, "P/bin/x-owner", "P/bin/x-owner" },
-                { "P/bin/s-interp-closed", false, PROGRAM_BLOCK_SEARCH, "P/closed/tool", "P/closed" },
-                { "P/bin/s-interp-unreadable", false, PROGRAM_BLOCK_READ, "P/bin/s-unreadable",
-                  "P/bin/s-unreadable" },
-                /* A bare name, found on PATH (P/bin:P/bin2). */
-                { "s-env-owner", false, PROGRAM_BLOCK_EXECUTE, "P/bin/x-owner", "P/bin/x-owner" },
-                { "P/bin/s-env-second", false, _PROGRAM_BLOCK_MAX, NULL, NULL },
-                { "P/bin/s-env-closed", false, PROGRAM_BLOCK_SEARCH, "P/closed/tool", "P/closed" },
-                { "P/bin/s-relative", false, PROGRAM_BLOCK_RELATIVE, "bin/node", "bin/node" },
-                /* A directory: exec refuses it (EACCES) to any user. */
-                { "P/bin/d-dir", false, PROGRAM_BLOCK_NOT_FILE, "", "P/bin/d-dir" },
-                { "P/bin/link-dir", false, PROGRAM_BLOCK_NOT_FILE, "", "P/bin/link-dir" },
-                { "P/bin/s-interp-dir", false, PROGRAM_BLOCK_NOT_FILE, "P/bin/d-dir", "P/bin/d-dir" },
-                { "P/bin/s-env-dir", false, PROGRAM_BLOCK_NOT_FILE, "P/bin/d-dir", "P/bin/d-dir" },
-                /* env's execvp() passes it over, and fails with EACCES
-                 * when nothing after it runs. */
-                { "P/bin/s-env-dir-only", false, PROGRAM_BLOCK_NOT_FILE, "P/bin/d-dir", "P/bin/d-dir" },
-                { "P/bin/s-env-dir-first", false, _PROGRAM_BLOCK_MAX, NULL, NULL },
-        };
         char p[] = "/var/lib/vmba-tests/perm-XXXXXX", path[2 * PATH_MAX];
         uid_t other = getuid() == 65534 ? 65533 : 65534;
 
@@ -499,25 +501,25 @@ static void test_program_permissions(void **state) {
         assert_int_equal(chmod(p, 0755), 0);
         perm_files_make(p, true);
         snprintf(path, sizeof path, "%s/bin:%s/bin2", p, p);
-        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+        for (size_t i = 0; i < ELEMENTSOF(permission_cases); i++) {
                 char a[PATH_MAX], b[PATH_MAX], c[PATH_MAX];
-                gid_t gid = cases[i].group ? getegid() : (gid_t)-2;
+                gid_t gid = permission_cases[i].group ? getegid() : (gid_t)-2;
                 ProgramHidden h;
                 int r;
 
-                perm_name(p, cases[i].program, a, sizeof a);
+                perm_name(p, permission_cases[i].program, a, sizeof a);
                 r = perm_judge(a, path, other, gid, &h);
-                if (!r != (cases[i].block == _PROGRAM_BLOCK_MAX))
-                        fail_msg("%s: %s", cases[i].program, r ? h.where : "runs");
-                perm_name(p, cases[i].interpreter ?: "", b, sizeof b);
-                perm_name(p, cases[i].where ?: "", c, sizeof c);
-                if (r && (h.block != cases[i].block || !streq(h.interpreter, b) || !streq(h.where, c) ||
+                if (!r != (permission_cases[i].block == _PROGRAM_BLOCK_MAX))
+                        fail_msg("%s: %s", permission_cases[i].program, r ? h.where : "runs");
+                perm_name(p, permission_cases[i].interpreter ?: "", b, sizeof b);
+                perm_name(p, permission_cases[i].where ?: "", c, sizeof c);
+                if (r && (h.block != permission_cases[i].block || !streq(h.interpreter, b) || !streq(h.where, c) ||
                           (user_judged(h.block) && (h.uid != other || h.gid != gid))))
-                        fail_msg("%s: %d %s, %s", cases[i].program, h.block, h.interpreter, h.where);
+                        fail_msg("%s: %d %s, %s", permission_cases[i].program, h.block, h.interpreter, h.where);
                 /* No user: only what refuses every user is. */
                 r = perm_judge(a, path, 0, 0, &h);
-                if (!r != user_judged(cases[i].block) || (r && h.block != cases[i].block))
-                        fail_msg("%s, no user: %s", cases[i].program, r ? h.where : "runs");
+                if (!r != user_judged(permission_cases[i].block) || (r && h.block != permission_cases[i].block))
+                        fail_msg("%s, no user: %s", permission_cases[i].program, r ? h.where : "runs");
         }
         perm_files_make(p, false);
         assert_int_equal(rmdir(p), 0);
