@@ -184,6 +184,23 @@ static void harness_drop(Harness *h) {
         h->event = sd_event_unref(h->event);
 }
 
+/* The harness a failed test left, dropped by its teardown.  cmocka's jump
+ * out of the test restores the signal mask it saved as the test began:
+ * for the first test that made a harness, with SIGCHLD unblocked, so the
+ * exits since went by the signalfd (ignored) and harness_drop() would
+ * wait for them to its deadline.  So SIGCHLD is blocked again and those
+ * already exited reaped first. */
+static void harness_unwind(Harness *h) {
+        sigset_t ss;
+
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &ss, NULL);
+        if (h->children)
+                (void)children_reap(h->children);
+        harness_drop(h);
+}
+
 static ServiceStatus status(Harness *m, size_t i) {
         ServiceStatus st;
 
@@ -505,84 +522,137 @@ static void put_memory_events(const char *svc, int reclaims) {
         put_file(svc, "memory.events", text);
 }
 
-/* A memory test's cgroup base of plain files and, when logged, its log
- * (stderr into <dir>/stderr, at debug level): made by memory_setup() or
- * memory_logged_setup() and undone by memory_teardown(), also when the
- * test fails midway (cmocka jumps out of it), so that the tests after it
- * log to the test log at the level they had, and no base is left. */
-typedef struct MemoryFixture {
-        char base[sizeof "/tmp/test-supervisor-cg-XXXXXX"];
+/* What a test may leave when it fails midway (cmocka jumps out of it),
+ * made by one of the setups below and undone by teardown_test(), also
+ * after a failure: the harness with its services running (the next
+ * test's harness_drop() would wait for them to its deadline and fail
+ * too), a child of the test's own (the same), its log (stderr into
+ * <dir>/stderr, where cmocka's message and summary would go for every
+ * test after it, at the level it set) and a cgroup base of plain files
+ * (left in /tmp). */
+typedef struct Fixture {
+        char base[sizeof "/tmp/test-supervisor-cg-XXXXXX"]; /* "": none */
         char svc[PATH_MAX];     /* <base>/mem.service */
         char logpath[128];      /* the log's file, "": not logged */
         int saved;              /* stderr before, -1: not redirected */
         int level;              /* the log level before */
+        pid_t child;            /* a child the test forked, 0: none */
         bool done;              /* the test reached its end */
-} MemoryFixture;
+} Fixture;
 
-static int memory_setup(void **state) {
-        MemoryFixture *f = calloc(1, sizeof *f);
+static int setup_test(void **state) {
+        Fixture *f = calloc(1, sizeof *f);
 
-        assert_non_null(f);
-        *f = (MemoryFixture){ .base = "/tmp/test-supervisor-cg-XXXXXX", .saved = -1, .level = log_get_max_level() };
+        if (!f)
+                return -1;
+        *f = (Fixture){ .saved = -1, .level = log_get_max_level() };
         *state = f;
-        assert_non_null(mkdtemp(f->base));
+        return 0;
+}
+
+/* stderr into <dir>/stderr: 0, or -errno with nothing redirected (for a
+ * setup to fail cleanly: cmocka runs no teardown after that). */
+static int log_redirect(Fixture *f) {
+        _cleanup_(closep) int fd = -EBADF;
+        int r = 0;
+
+        snprintf(f->logpath, sizeof f->logpath, "%s/stderr", dir);
+        fd = open(f->logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0)
+                r = -errno;
+        else {
+                fflush(stderr);
+                f->saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+                if (f->saved < 0 || dup2(fd, STDERR_FILENO) < 0)
+                        r = -errno;
+        }
+        if (r < 0) {
+                fprintf(stderr, "cannot log into %s: %s\n", f->logpath, strerror(-r));
+                f->saved = safe_close(f->saved);
+                (void)unlink(f->logpath);
+                f->logpath[0] = '\0';
+        }
+        return r;
+}
+
+/* A memory test: its cgroup base of plain files (f->base, f->svc). */
+static int memory_setup(void **state) {
+        Fixture *f;
+
+        if (setup_test(state) < 0)
+                return -1;
+        f = *state;
+        snprintf(f->base, sizeof f->base, "/tmp/test-supervisor-cg-XXXXXX");
+        if (!mkdtemp(f->base)) {
+                fprintf(stderr, "cannot make %s: %m\n", f->base);
+                free(f);
+                return -1;
+        }
         snprintf(f->svc, sizeof f->svc, "%s/mem.service", f->base);
         return 0;
 }
 
+/* A memory test logged at debug level; the base removed when the log
+ * cannot be had. */
 static int memory_logged_setup(void **state) {
-        MemoryFixture *f;
+        Fixture *f;
 
-        memory_setup(state);
+        if (memory_setup(state) < 0)
+                return -1;
         f = *state;
-        snprintf(f->logpath, sizeof f->logpath, "%s/stderr", dir);
-        fflush(stderr);
-        f->saved = dup(STDERR_FILENO);
-        assert_true(f->saved >= 0);
-        assert_true(freopen(f->logpath, "w", stderr) != NULL);
+        if (log_redirect(f) < 0) {
+                if (test_plain_remove(f->base) < 0)
+                        fprintf(stderr, "cannot remove %s\n", f->base);
+                free(f);
+                return -1;
+        }
         log_set_max_level(LOG_DEBUG);
         return 0;
 }
 
-/* A test that failed midway: its log, cmocka's message last, copied to
- * the test log. */
-static void memory_log_show(const MemoryFixture *f) {
+/* A test that did not reach its end (failed or skipped): its log,
+ * cmocka's message last, copied to the test log. */
+static void log_show(const Fixture *f) {
         _cleanup_(freep) char *log = NULL;
 
         if (read_full_file(f->logpath, 1 << 20, &log, NULL) == 0)
-                fprintf(stderr, "The failed test's log (%s):\n%s", f->logpath, log);
+                fprintf(stderr, "The log of the test that did not reach its end (%s):\n%s", f->logpath, log);
 }
 
-/* Undone in the reverse order: the log first, then a harness the test
- * left (its services killed and reaped, else the next test's
- * harness_drop() would wait for them), then the base. */
-static int memory_teardown(void **state) {
-        MemoryFixture *f = *state;
-        int r;
+/* Undone in the reverse order: the log first, then the test's child and
+ * a harness it left (their processes killed and reaped), then the base. */
+static int teardown_test(void **state) {
+        Fixture *f = *state;
+        int r = 0;
 
         log_set_max_level(f->level);
         if (f->saved >= 0) {
                 fflush(stderr);
                 dup2(f->saved, STDERR_FILENO);
-                close(f->saved);
+                f->saved = safe_close(f->saved);
                 if (!f->done)
-                        memory_log_show(f);
+                        log_show(f);
         }
         if (f->logpath[0])
                 unlink(f->logpath);
+        if (f->child > 0) {
+                (void)kill(f->child, SIGKILL);
+                (void)waitpid(f->child, NULL, 0);
+        }
         if (harness.event)
-                harness_drop(&harness);
-        r = test_plain_remove(f->base);
-        if (r < 0)
+                harness_unwind(&harness);
+        if (f->base[0] && test_plain_remove(f->base) < 0) {
                 fprintf(stderr, "cannot remove %s\n", f->base);
+                r = -1;
+        }
         free(f);
-        return r < 0 ? -1 : 0;
+        return r;
 }
 
 /* f's mem.service made with the memory controller's files, memory.events
  * counting 7 and memory.stat 40 refaults (what an agent before counted
  * there). */
-static void memory_service_make(MemoryFixture *f, bool old_kernel) {
+static void memory_service_make(Fixture *f, bool old_kernel) {
         assert_int_equal(mkdir(f->svc, 0755), 0);
         assert_int_equal(test_plain_memory_files(f->svc), 0);
         put_memory_events(f->svc, 7);
@@ -598,7 +668,7 @@ static void memory_service_make(MemoryFixture *f, bool old_kernel) {
  * files in a directory, as the kernel's look (no cgroup2, no memory
  * controller needed): the test counts what the kernel would, between the
  * spawn and the loop's next turn, where the timer fires. */
-static void ready_timeout_at_memory_max(MemoryFixture *f, int refaults, const char *want) {
+static void ready_timeout_at_memory_max(Fixture *f, int refaults, const char *want) {
         static const char *const sets[] = { "ready_timeout_ms", "200", NULL };
         static const char json[] =
                 "[{\"name\": \"mem\", \"argv\": [\"sleep\", \"100\"], \"restart\": \"never\", \"memory_max_mb\": 32,"
@@ -790,6 +860,7 @@ static void test_stale_lock(void **state) {
  * the dead server's pid, since reused.  It goes, with its socket.  Only
  * root can be another user. */
 static void test_stale_lock_reused_pid(void **state) {
+        Fixture *f = *state;
         char path[64], sock[64], got[64] = "", reused[32], c;
         int sync[2];
         pid_t other;
@@ -809,6 +880,7 @@ static void test_stale_lock_reused_pid(void **state) {
                         pause();
                 _exit(1);
         }
+        f->child = other; /* killed by the teardown if the test fails */
         safe_close(sync[1]);
         assert_int_equal(read(sync[0], &c, 1), 1); /* the child is that user now */
         safe_close(sync[0]);
@@ -820,6 +892,7 @@ static void test_stale_lock_reused_pid(void **state) {
         assert_int_equal(access(path, F_OK), -1);
         assert_int_equal(kill(other, SIGKILL), 0);
         assert_int_equal(waitpid(other, NULL, 0), other);
+        f->child = 0;
 }
 
 static void test_stale_socket(void **state) {
@@ -966,7 +1039,7 @@ static void test_last_words_logged(void **state) {
 
 /* m started with json's service "mem" in f's plain-file cgroup: READY,
  * then a first rise of its "max" read (which begins a run). */
-static void memory_service_ready(MemoryFixture *f, Harness *m, const char *json) {
+static void memory_service_ready(Fixture *f, Harness *m, const char *json) {
         m->o.cgroup_base = f->base;
         m->o.memory = true;
         assert_int_equal(harness_start(m, json), 0);
@@ -987,7 +1060,7 @@ static void memory_service_ready(MemoryFixture *f, Harness *m, const char *json)
  * test_ready_timeout_at_memory_max; each rise is written once the read
  * before was (its debug line), before the loop runs again: the timer that
  * reads it cannot fire before it, however slow the machine. */
-static void ready_at_memory_max(MemoryFixture *f, bool old_kernel) {
+static void ready_at_memory_max(Fixture *f, bool old_kernel) {
         static const char *const sets[] = { "memory_period_ms", "50", NULL };
         static const char json[] =
                 "[{\"name\": \"mem\", \"argv\": [\"sleep\", \"100\"], \"memory_max_mb\": 32}]";
@@ -1087,7 +1160,7 @@ static void check_thrash_killed(Harness *m, const char *logpath) {
  * its exit says the kernel's reason, not the agent's.  Plain files for
  * its cgroup as there (so the kill is its process group's), each written
  * before the loop runs the read it is for. */
-static void thrash_kill(MemoryFixture *f, const char *pressure, bool killed, int oom) {
+static void thrash_kill(Fixture *f, const char *pressure, bool killed, int oom) {
         static const char *const sets[] = { "memory_period_ms", "50", "memory_thrash_kill_ms", "50", NULL };
         static const char json[] = "[{\"name\": \"mem\", \"argv\": [\"sleep\", \"100\"], \"memory_max_mb\": 32,"
                                    " \"restart\": \"always\"}]";
@@ -1153,7 +1226,7 @@ static void test_thrash_kill_no_psi(void **state) {
 static void test_exit_reads_no_memory_stat(void **state) {
         static const char json[] = "[{\"name\": \"mem\", \"argv\": [\"sleep\", \"100\"], \"memory_max_mb\": 32,"
                                    " \"restart\": \"never\"}]";
-        MemoryFixture *f = *state;
+        Fixture *f = *state;
         struct inotify_event ev;
         char path[PATH_MAX];
         Harness *m = harness_make(NULL);
@@ -1732,12 +1805,12 @@ static void test_users_fd_line_and_redaction(void **state) {
         rmdir(pub);
 }
 
-static int setup(void **state) {
+static int group_setup(void **state) {
         assert_non_null(mkdtemp(dir));
         return 0;
 }
 
-static int teardown(void **state) {
+static int group_teardown(void **state) {
         if (rmdir(dir) < 0) {
                 fprintf(stderr, "cannot remove %s: %s\n", dir, strerror(errno));
                 return -1;
@@ -1797,49 +1870,51 @@ static void test_start_waiting_for_dependencies(void **state) {
         harness_drop(m);
 }
 
+/* Each test with its setup, and the one teardown that undoes what any
+ * setup or test left. */
+#define TEST(test, setup) cmocka_unit_test_setup_teardown(test, setup, teardown_test)
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_order_restart_and_stop_all),
-                cmocka_unit_test(test_budget_missing_and_on_demand),
-                cmocka_unit_test(test_ready_timeout_extended_while_busy),
-                cmocka_unit_test(test_ready_timeout_doubles_after_busy_start),
-                cmocka_unit_test(test_ready_timeout_restart_policy),
-                cmocka_unit_test_setup_teardown(test_ready_timeout_at_memory_max, memory_setup, memory_teardown),
-                cmocka_unit_test_setup_teardown(test_ready_timeout_at_memory_max_cache, memory_setup, memory_teardown),
-                cmocka_unit_test_setup_teardown(test_ready_at_memory_max, memory_logged_setup, memory_teardown),
-                cmocka_unit_test_setup_teardown(test_ready_at_memory_max_old_kernel, memory_logged_setup,
-                                                memory_teardown),
-                cmocka_unit_test_setup_teardown(test_thrash_kill, memory_logged_setup, memory_teardown),
-                cmocka_unit_test_setup_teardown(test_thrash_kill_after_kernel_oom, memory_logged_setup,
-                                                memory_teardown),
-                cmocka_unit_test_setup_teardown(test_thrash_kill_not_stalled, memory_logged_setup, memory_teardown),
-                cmocka_unit_test_setup_teardown(test_thrash_kill_no_psi, memory_logged_setup, memory_teardown),
-                cmocka_unit_test_setup_teardown(test_exit_reads_no_memory_stat, memory_setup, memory_teardown),
-                cmocka_unit_test(test_restart_argv),
-                cmocka_unit_test(test_bad_services_file),
-                cmocka_unit_test(test_stale_lock),
-                cmocka_unit_test(test_stale_lock_reused_pid),
-                cmocka_unit_test(test_stale_socket),
-                cmocka_unit_test(test_restart_service),
-                cmocka_unit_test(test_last_words_logged),
-                cmocka_unit_test(test_start_while_stopping),
-                cmocka_unit_test(test_start_while_stopping_for_a_dependency),
-                cmocka_unit_test(test_start_after_its_spawn_failed),
-                cmocka_unit_test(test_start_waiting_for_dependencies),
-                cmocka_unit_test(test_on_demand_quit_is_no_error),
-                cmocka_unit_test(test_close_soon_after_ready_is_no_failure),
-                cmocka_unit_test(test_quits_with_no_use_back_off),
-                cmocka_unit_test(test_exit_0_before_ready_is_bounded),
-                cmocka_unit_test(test_restarts_count_processes),
-                cmocka_unit_test(test_restarts_leave_the_budget),
-                cmocka_unit_test(test_failed_retried_with_dependents),
-                cmocka_unit_test(test_exit_127_retried),
-                cmocka_unit_test(test_exec_failure_retried),
-                cmocka_unit_test(test_users_refused),
-                cmocka_unit_test(test_user_gone_cancels_the_retry),
-                cmocka_unit_test(test_users_fd_line_and_redaction),
+                TEST(test_order_restart_and_stop_all, setup_test),
+                TEST(test_budget_missing_and_on_demand, setup_test),
+                TEST(test_ready_timeout_extended_while_busy, setup_test),
+                TEST(test_ready_timeout_doubles_after_busy_start, setup_test),
+                TEST(test_ready_timeout_restart_policy, setup_test),
+                TEST(test_ready_timeout_at_memory_max, memory_setup),
+                TEST(test_ready_timeout_at_memory_max_cache, memory_setup),
+                TEST(test_ready_at_memory_max, memory_logged_setup),
+                TEST(test_ready_at_memory_max_old_kernel, memory_logged_setup),
+                TEST(test_thrash_kill, memory_logged_setup),
+                TEST(test_thrash_kill_after_kernel_oom, memory_logged_setup),
+                TEST(test_thrash_kill_not_stalled, memory_logged_setup),
+                TEST(test_thrash_kill_no_psi, memory_logged_setup),
+                TEST(test_exit_reads_no_memory_stat, memory_setup),
+                TEST(test_restart_argv, setup_test),
+                TEST(test_bad_services_file, setup_test),
+                TEST(test_stale_lock, setup_test),
+                TEST(test_stale_lock_reused_pid, setup_test),
+                TEST(test_stale_socket, setup_test),
+                TEST(test_restart_service, setup_test),
+                TEST(test_last_words_logged, setup_test),
+                TEST(test_start_while_stopping, setup_test),
+                TEST(test_start_while_stopping_for_a_dependency, setup_test),
+                TEST(test_start_after_its_spawn_failed, setup_test),
+                TEST(test_start_waiting_for_dependencies, setup_test),
+                TEST(test_on_demand_quit_is_no_error, setup_test),
+                TEST(test_close_soon_after_ready_is_no_failure, setup_test),
+                TEST(test_quits_with_no_use_back_off, setup_test),
+                TEST(test_exit_0_before_ready_is_bounded, setup_test),
+                TEST(test_restarts_count_processes, setup_test),
+                TEST(test_restarts_leave_the_budget, setup_test),
+                TEST(test_failed_retried_with_dependents, setup_test),
+                TEST(test_exit_127_retried, setup_test),
+                TEST(test_exec_failure_retried, setup_test),
+                TEST(test_users_refused, setup_test),
+                TEST(test_user_gone_cancels_the_retry, setup_test),
+                TEST(test_users_fd_line_and_redaction, setup_test),
         };
-        int failed = cmocka_run_group_tests(tests, setup, teardown);
+        int failed = cmocka_run_group_tests(tests, group_setup, group_teardown);
 
         /* Each test removes what it put in dir: anything left there (a
          * service that wrote after the test removed its file) fails the
