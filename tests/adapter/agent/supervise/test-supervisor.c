@@ -25,6 +25,7 @@
  * Over 800 lines: every case drives the same hand-made harness, and a
  * split would copy it or hand it out through a header. */
 #include <fcntl.h>
+#include <ftw.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -52,7 +53,9 @@
  * expectation. */
 #define WAIT_USEC (20 * USEC_PER_SEC)
 
-static char dir[] = "/tmp/test-supervisor-XXXXXX";
+/* The running test's own directory: setup_test() makes it, teardown_test()
+ * removes it. */
+static char dir[sizeof "/tmp/test-supervisor-XXXXXX"];
 static unsigned changed;
 
 /* What the agent hands the supervisor, made by hand: a loop, the child
@@ -545,9 +548,26 @@ static int setup_test(void **state) {
 
         if (!f)
                 return -1;
+        snprintf(dir, sizeof dir, "/tmp/test-supervisor-XXXXXX");
+        if (!mkdtemp(dir)) {
+                fprintf(stderr, "cannot make %s: %m\n", dir);
+                free(f);
+                return -1;
+        }
         *f = (Fixture){ .saved = -1, .level = log_get_max_level() };
         *state = f;
         return 0;
+}
+
+/* What a setup made, removed when it fails after setup_test(): cmocka runs
+ * no teardown then. */
+static int setup_fail(Fixture *f) {
+        if (f->base[0] && test_plain_remove(f->base) < 0)
+                fprintf(stderr, "cannot remove %s\n", f->base);
+        if (rmdir(dir) < 0)
+                fprintf(stderr, "cannot remove %s: %m\n", dir);
+        free(f);
+        return -1;
 }
 
 /* stderr into <dir>/stderr: 0, or -errno with nothing redirected (for a
@@ -585,8 +605,8 @@ static int memory_setup(void **state) {
         snprintf(f->base, sizeof f->base, "/tmp/test-supervisor-cg-XXXXXX");
         if (!mkdtemp(f->base)) {
                 fprintf(stderr, "cannot make %s: %m\n", f->base);
-                free(f);
-                return -1;
+                f->base[0] = '\0';
+                return setup_fail(f);
         }
         snprintf(f->svc, sizeof f->svc, "%s/mem.service", f->base);
         return 0;
@@ -600,12 +620,8 @@ static int memory_logged_setup(void **state) {
         if (memory_setup(state) < 0)
                 return -1;
         f = *state;
-        if (log_redirect(f) < 0) {
-                if (test_plain_remove(f->base) < 0)
-                        fprintf(stderr, "cannot remove %s\n", f->base);
-                free(f);
-                return -1;
-        }
+        if (log_redirect(f) < 0)
+                return setup_fail(f);
         log_set_max_level(LOG_DEBUG);
         return 0;
 }
@@ -619,8 +635,28 @@ static void log_show(const Fixture *f) {
                 fprintf(stderr, "The log of the test that did not reach its end (%s):\n%s", f->logpath, log);
 }
 
+static int dir_entry_remove(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        if (ftw->level > 0)
+                fprintf(stderr, "left in the test's directory: %s\n", path);
+        return remove(path) < 0 ? -errno : 0;
+}
+
+/* The test's directory removed.  Each test removes what it put there:
+ * anything left (the test failed midway, or a service wrote after the
+ * test removed its file) is named, removed with it and fails the test,
+ * rather than going unnoticed or into the next test (a file of a trap's
+ * lines that a test counts). */
+static int dir_remove(void) {
+        if (rmdir(dir) == 0)
+                return 0;
+        fprintf(stderr, "cannot remove %s: %m\n", dir);
+        (void)nftw(dir, dir_entry_remove, 16, FTW_DEPTH | FTW_PHYS);
+        return -1;
+}
+
 /* Undone in the reverse order: the log first, then the test's child and
- * a harness it left (their processes killed and reaped), then the base. */
+ * a harness it left (their processes killed and reaped), then the base
+ * and the test's directory. */
 static int teardown_test(void **state) {
         Fixture *f = *state;
         int r = 0;
@@ -645,6 +681,8 @@ static int teardown_test(void **state) {
                 fprintf(stderr, "cannot remove %s\n", f->base);
                 r = -1;
         }
+        if (dir_remove() < 0)
+                r = -1;
         free(f);
         return r;
 }
@@ -1805,19 +1843,6 @@ static void test_users_fd_line_and_redaction(void **state) {
         rmdir(pub);
 }
 
-static int group_setup(void **state) {
-        assert_non_null(mkdtemp(dir));
-        return 0;
-}
-
-static int group_teardown(void **state) {
-        if (rmdir(dir) < 0) {
-                fprintf(stderr, "cannot remove %s: %s\n", dir, strerror(errno));
-                return -1;
-        }
-        return 0;
-}
-
 /* A start while the service's dependencies are not ready spawns nothing
  * yet, and says so (1, as in a backoff) rather than a start made: a
  * caller answering "started" would answer before anything ran.  Asked
@@ -1914,13 +1939,5 @@ int main(void) {
                 TEST(test_user_gone_cancels_the_retry, setup_test),
                 TEST(test_users_fd_line_and_redaction, setup_test),
         };
-        int failed = cmocka_run_group_tests(tests, group_setup, group_teardown);
-
-        /* Each test removes what it put in dir: anything left there (a
-         * service that wrote after the test removed its file) fails the
-         * run, rather than leaving the directory behind unnoticed (this
-         * cmocka does not count a failed group teardown). */
-        if (access(dir, F_OK) == 0)
-                return 1;
-        return failed;
+        return cmocka_run_group_tests(tests, NULL, NULL);
 }
