@@ -595,6 +595,13 @@ static int log_redirect(Fixture *f) {
         return r;
 }
 
+/* A test whose log goes into <dir>/stderr (f->logpath). */
+static int setup_logged(void **state) {
+        if (setup_test(state) < 0)
+                return -1;
+        return log_redirect(*state) < 0 ? setup_fail(*state) : 0;
+}
+
 /* A memory test: its cgroup base of plain files (f->base, f->svc). */
 static int memory_setup(void **state) {
         Fixture *f;
@@ -1038,16 +1045,13 @@ static void test_last_words_logged(void **state) {
                 "[{\"name\": \"talker\", \"argv\": [\"/bin/sh\", \"-c\","
                 "  \"trap 'echo last words $$; exit 0' TERM; echo armed; while :; do sleep 1; done\"]}]";
         struct { size_t i; ServiceState s; } ready = { 0, SERVICE_READY };
-        char logpath[128], words[64];
+        Fixture *f = *state;
+        const char *logpath = f->logpath;
+        char words[64];
         siginfo_t si = {};
-        int saved;
         pid_t pid;
         Harness *m;
 
-        snprintf(logpath, sizeof logpath, "%s/stderr", dir);
-        fflush(stderr);
-        saved = dup(2);
-        assert_true(freopen(logpath, "w", stderr) != NULL);
         m = harness_running(NULL, json);
         run_until(m, file_has, (const char *const[]){ logpath, "talker: armed" }, "its trap set");
 
@@ -1064,12 +1068,9 @@ static void test_last_words_logged(void **state) {
         assert_int_equal(kill(pid, SIGTERM), 0);
         assert_int_equal(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0);
         harness_drop(m);
-        fflush(stderr);
-        dup2(saved, 2);
-        close(saved);
         snprintf(words, sizeof words, "talker: last words %d\n", (int)pid);
         assert_true(file_has(NULL, (const char *const[]){ logpath, words }));
-        unlink(logpath);
+        f->done = true;
 }
 
 /* The line a read that found "max" risen ends with (memory_period_ms 50). */
@@ -1782,15 +1783,16 @@ static void test_user_gone_cancels_the_retry(void **state) {
 
 /* As root, a service given an existing user runs with its uid, a fresh
  * environment, and its directories; a line on fd 3 is its readiness
- * (fd-line); secrets in its output are redacted in the log, and its control
- * bytes cleaned. */
+ * (fd-line); secrets in its output are redacted in the log (a file:
+ * setup_logged()), and its control bytes cleaned. */
 static void test_users_fd_line_and_redaction(void **state) {
-        char passwd[128], home[160], logpath[128], environ_path[64], pub[128];
+        char passwd[128], home[160], environ_path[64], pub[128];
         _cleanup_(freep) char *env = NULL;
         struct { size_t i; ServiceState s; } bus_ready = { 0, SERVICE_READY };
+        Fixture *f = *state;
+        const char *logpath = f->logpath;
         struct stat st;
         size_t n;
-        int saved;
         Harness *m;
 
         if (geteuid() != 0)
@@ -1799,18 +1801,10 @@ static void test_users_fd_line_and_redaction(void **state) {
         snprintf(pub, sizeof pub, "%s/pub", dir);
         snprintf(home, sizeof home, "%s/pub/home", dir);
         m = users_start(passwd, pub, home);
-        /* The log (stderr) into a file for the redaction check. */
-        snprintf(logpath, sizeof logpath, "%s/stderr", dir);
-        fflush(stderr);
-        saved = dup(2);
-        assert_true(freopen(logpath, "w", stderr) != NULL);
         setenv("VMBA_TEST_MARKER", "agent-only", 1);
         assert_int_equal(supervisor_start_all(m->supervisor), 0);
         run_until(m, state_is, &bus_ready, "bus ready (fd-line)");
         run_until(m, file_has, (const char *const[]){ logpath, "bus: token=" }, "bus output logged");
-        fflush(stderr);
-        dup2(saved, 2);
-        close(saved);
         unsetenv("VMBA_TEST_MARKER");
         _cleanup_(freep) char *log = NULL;
         assert_int_equal(read_full_file(logpath, 1 << 20, &log, NULL), 0);
@@ -1837,10 +1831,10 @@ static void test_users_fd_line_and_redaction(void **state) {
         assert_int_equal(st.st_uid, 65534);
         assert_int_equal(st.st_mode & 07777, 0700);
         harness_drop(m);
-        unlink(logpath);
         unlink(passwd);
         rmdir(home);
         rmdir(pub);
+        f->done = true;
 }
 
 /* A start while the service's dependencies are not ready spawns nothing
@@ -1921,7 +1915,7 @@ int main(void) {
                 TEST(test_stale_lock_reused_pid, setup_test),
                 TEST(test_stale_socket, setup_test),
                 TEST(test_restart_service, setup_test),
-                TEST(test_last_words_logged, setup_test),
+                TEST(test_last_words_logged, setup_logged),
                 TEST(test_start_while_stopping, setup_test),
                 TEST(test_start_while_stopping_for_a_dependency, setup_test),
                 TEST(test_start_after_its_spawn_failed, setup_test),
@@ -1937,7 +1931,7 @@ int main(void) {
                 TEST(test_exec_failure_retried, setup_test),
                 TEST(test_users_refused, setup_test),
                 TEST(test_user_gone_cancels_the_retry, setup_test),
-                TEST(test_users_fd_line_and_redaction, setup_test),
+                TEST(test_users_fd_line_and_redaction, setup_logged),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
