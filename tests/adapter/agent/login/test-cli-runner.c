@@ -68,7 +68,7 @@ typedef struct Fixture {
         const char *cgroup_name; /* the CLI's (CliRunnerOptions), NULL: none */
         uint64_t memory_max;
         char cg_base[64];  /* a cgroup base of plain files made, "": none */
-        int log;           /* end_cli_logged()'s log (a memfd), -1: none */
+        int log;           /* end_cli_logged()'s last log (a memfd), -1: none */
         int saved_stderr;  /* stderr while it is redirected there, -1: not */
 } Fixture;
 
@@ -108,8 +108,7 @@ static void stderr_restore(Fixture *f) {
         if (f->saved_stderr < 0)
                 return;
         dup2(f->saved_stderr, STDERR_FILENO);
-        close(f->saved_stderr);
-        f->saved_stderr = -1;
+        f->saved_stderr = safe_close(f->saved_stderr);
         fprintf(stderr, "The failed test's log:\n");
         fflush(stderr);
         while ((n = pread(f->log, buf, sizeof buf, at)) > 0) {
@@ -117,8 +116,6 @@ static void stderr_restore(Fixture *f) {
                         break;
                 at += n;
         }
-        close(f->log);
-        f->log = -1;
 }
 
 static int teardown(void **state) {
@@ -126,6 +123,7 @@ static int teardown(void **state) {
         int r = 0;
 
         stderr_restore(f);
+        safe_close(f->log);
         cli_runner_free(f->runner);
         free(f->exit_output);
         children_free(f->children);
@@ -405,16 +403,15 @@ static bool log_has_line(int fd, const char *line) {
 
 /* Ends the CLI (pid) that f->runner runs: killed with the runner, or
  * killed and reaped before the runner goes; the log (stderr) meanwhile
- * into a memfd, which is returned. */
+ * into a memfd, which is returned, borrowed: f keeps it until the next
+ * call or the teardown, so that an assertion failing on it leaks none. */
 static int end_cli_logged(Fixture *f, pid_t pid, bool killed) {
-        int log;
-
-        log = memfd_create("log", MFD_CLOEXEC);
-        assert_true(log >= 0);
-        f->log = log;
-        f->saved_stderr = dup(STDERR_FILENO);
+        f->log = safe_close(f->log);
+        f->log = memfd_create("log", MFD_CLOEXEC);
+        assert_true(f->log >= 0);
+        f->saved_stderr = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
         assert_true(f->saved_stderr >= 0);
-        assert_int_equal(dup2(log, STDERR_FILENO), STDERR_FILENO);
+        assert_int_equal(dup2(f->log, STDERR_FILENO), STDERR_FILENO);
         if (!killed) {
                 assert_int_equal(kill(pid, SIGKILL), 0);
                 assert_int_equal(waitid(P_PID, (id_t)pid, &(siginfo_t){}, WEXITED | WNOWAIT), 0);
@@ -423,9 +420,8 @@ static int end_cli_logged(Fixture *f, pid_t pid, bool killed) {
         }
         f->runner = cli_runner_free(f->runner);
         assert_int_equal(dup2(f->saved_stderr, STDERR_FILENO), STDERR_FILENO);
-        close(f->saved_stderr);
-        f->saved_stderr = f->log = -1;
-        return log;
+        f->saved_stderr = safe_close(f->saved_stderr);
+        return f->log;
 }
 
 /* The CPU time the Launcher has for the CLI as it ends is added up;
@@ -471,7 +467,6 @@ static void test_cpu_counted(void **state) {
                 snprintf(line, sizeof line, "Login test-login: Provider CLI fake (pid %d) %s, %s", (int)pid,
                          cases[i].how, cases[i].cpu);
                 assert_true(log_has_line(log, line));
-                close(log);
                 assert_int_equal(f->cpu_pid, pid);
                 assert_int_equal(totals.usec, cases[i].total);
                 assert_int_equal(totals.unknown, cases[i].unknown);
@@ -526,7 +521,6 @@ static void test_oom_kill_named(void **state) {
                 snprintf(line, sizeof line, "Login test-login: Provider CLI fake (pid %d) %s, CPU unknown (no cgroup "
                          "of its own).", (int)pid, cases[i].how);
                 assert_true(log_has_line(log, line));
-                close(log);
         }
 }
 
@@ -583,7 +577,6 @@ static void memory_case(Fixture *f, const char *scope, ProviderDef *p, const Mem
         snprintf(line, sizeof line, "Login test-login: Provider CLI fake (pid %d) %s, CPU 0 ms%s%s.", (int)pid,
                  c->how, *end ? "; " : "", end);
         assert_true(log_has_line(log, line));
-        close(log);
 }
 
 /* A CLI that kept reaching its memory.max and reading back what the
