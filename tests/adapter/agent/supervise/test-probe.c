@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "macro.h"
+#include "tests/adapter/test-dir.h"
 #include "tests/unit/test-util.h"
 #include "time-util.h"
 #include "agent/supervise/probe.h"
@@ -331,12 +332,12 @@ static void test_fallback_is_sparse(void **state) {
 static void test_unix_banner_kicked_by_creation(void **state) {
         Ctx *c = ctx_new();
         Server srv = { .reply = "RFB 003.008\n" };
-        char dir[] = "/tmp/test-probe-XXXXXX", path[64];
+        const char *dir = *state;
+        char path[64];
         struct sockaddr_un a = { .sun_family = AF_UNIX };
         ProbeSpec spec = { .type = PROBE_UNIX_BANNER, .expect = (char *)"RFB ", .path = path };
         Probe *p = NULL;
 
-        assert_non_null(mkdtemp(dir));
         snprintf(path, sizeof path, "%s/rfb.sock", dir);
         assert_int_equal(probe_start(c->e, &spec, -1, on_ready, c, &p), 0);
         run_until(c, p, armed_for, 1000 * USEC_PER_MSEC, "the fallback at 1 s");
@@ -354,7 +355,6 @@ static void test_unix_banner_kicked_by_creation(void **state) {
         probe_free(p);
         server_stop(&srv);
         assert_int_equal(unlink(path), 0);
-        assert_int_equal(rmdir(dir), 0);
         ctx_done(c);
 }
 
@@ -471,13 +471,13 @@ static void file_probe_refuses(const ProbeSpec *spec) {
  * without the milestone, another file changing, and finally a rename of a
  * file with it. */
 static void test_file(void **state) {
-        char dir[] = "/tmp/vmba-probe-XXXXXX", path[PATH_MAX], tmp[PATH_MAX], secret[PATH_MAX];
+        const char *dir = *state;
+        char path[PATH_MAX], tmp[PATH_MAX], secret[PATH_MAX];
         Ctx *c = ctx_new();
         ProbeSpec spec = { .type = PROBE_FILE, .path = path,
                            .expect = (char *)"\"sessionstore-windows-restored\":true" };
         Probe *p = NULL;
 
-        assert_non_null(mkdtemp(dir));
         snprintf(path, sizeof path, "%s/sessionCheckpoints.json", dir);
         snprintf(tmp, sizeof tmp, "%s/new.tmp", dir);
         snprintf(secret, sizeof secret, "%s/secret", dir);
@@ -523,7 +523,11 @@ static void test_file(void **state) {
 
         assert_int_equal(unlink(path), 0);
         assert_int_equal(unlink(secret), 0);
-        assert_int_equal(rmdir(dir), 0);
+}
+
+/* The tests that put a socket or files in a directory of their own. */
+static int setup_dir(void **state) {
+        return test_dir_setup(state, "/tmp/test-probe-XXXXXX");
 }
 
 int main(void) {
@@ -533,11 +537,11 @@ int main(void) {
                 cmocka_unit_test(test_refused_then_listening),
                 cmocka_unit_test(test_kick_attempts_at_once),
                 cmocka_unit_test(test_fallback_is_sparse),
-                cmocka_unit_test(test_unix_banner_kicked_by_creation),
+                cmocka_unit_test_setup_teardown(test_unix_banner_kicked_by_creation, setup_dir, test_dir_teardown),
                 cmocka_unit_test(test_http),
                 cmocka_unit_test(test_displayfd),
                 cmocka_unit_test(test_none_and_bad_host),
-                cmocka_unit_test(test_file),
+                cmocka_unit_test_setup_teardown(test_file, setup_dir, test_dir_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
