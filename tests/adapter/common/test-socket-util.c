@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "socket-util.h"
+#include "tests/adapter/test-dir.h"
 
 /* A listening unix socket at path, made through a chdir() so that a path
  * longer than sun_path can be bound. */
@@ -46,10 +47,10 @@ static int connect_to(const char *path) {
 }
 
 static void test_unix_connect(void **state) {
-        char dir[] = "/tmp/vmba-sockutil-XXXXXX", path[PATH_MAX], link[PATH_MAX], deep[PATH_MAX];
+        const char *dir = *state;
+        char path[PATH_MAX], link[PATH_MAX], deep[PATH_MAX];
         int l1, l2;
 
-        assert_non_null(mkdtemp(dir));
         snprintf(path, sizeof path, "%s/s", dir);
         l1 = listen_at(dir, "s");
         assert_int_equal(connect_to(path), 0);
@@ -72,12 +73,15 @@ static void test_unix_connect(void **state) {
         snprintf(path, sizeof path, "%s/s", dir);
         assert_int_equal(unlink(path), 0);
         assert_int_equal(unlink(link), 0);
-        assert_int_equal(rmdir(dir), 0);
+}
+
+static int setup_dir(void **state) {
+        return test_dir_setup(state, "/tmp/vmba-sockutil-XXXXXX");
 }
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_unix_connect),
+                cmocka_unit_test_setup_teardown(test_unix_connect, setup_dir, test_dir_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
