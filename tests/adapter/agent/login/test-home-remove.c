@@ -26,6 +26,7 @@
 #include "agent/login/home-remove.h"
 #include "fileio.h"
 #include "macro.h"
+#include "tests/adapter/test-dir.h"
 
 typedef struct Started {
         pid_t pid;
@@ -76,16 +77,38 @@ static void fake_forget(void *ctx, pid_t pid) {
         ((Fake *)ctx)->forgotten++;
 }
 
+/* What setup() made, removed when it fails: cmocka runs no teardown
+ * then. */
+static int setup_fail(Fake *f, const char *what, int r) {
+        fprintf(stderr, "%s: %s\n", what, strerror(-r));
+        if (f->dir[0])
+                (void)test_dir_remove(f->dir);
+        if (f->outside[0])
+                (void)test_dir_remove(f->outside);
+        free(f);
+        return -1;
+}
+
 static int setup(void **state) {
         Fake *f = calloc(1, sizeof *f);
+        int r;
 
-        assert_non_null(f);
+        if (!f)
+                return -1;
         snprintf(f->dir, sizeof f->dir, "/tmp/test-home-remove-XXXXXX");
+        if (!mkdtemp(f->dir)) {
+                f->dir[0] = '\0';
+                return setup_fail(f, "mkdtemp", -errno);
+        }
         snprintf(f->outside, sizeof f->outside, "/tmp/test-home-remove-out-XXXXXX");
-        assert_non_null(mkdtemp(f->dir));
-        assert_non_null(mkdtemp(f->outside));
+        if (!mkdtemp(f->outside)) {
+                f->outside[0] = '\0';
+                return setup_fail(f, "mkdtemp", -errno);
+        }
         f->launcher = (Launcher){ .start = fake_start, .forget = fake_forget, .ctx = f };
-        assert_int_equal(home_remover_new(&f->launcher, f->dir, "/agent/exe", &f->h), 0);
+        r = home_remover_new(&f->launcher, f->dir, "/agent/exe", &f->h);
+        if (r < 0)
+                return setup_fail(f, "home_remover_new", r);
         *state = f;
         return 0;
 }
