@@ -20,6 +20,7 @@
 
 #include "agent/login/handoff-vsock.h"
 #include "agent/login/login.h"
+#include "macro.h"
 #include "tests/unit/test-util.h"
 #include "time-util.h"
 
@@ -49,50 +50,81 @@ static const char *token_now(void *userdata) {
         return f->token;
 }
 
-static int setup(void **state) {
-        Fixture *f = calloc(1, sizeof *f);
+/* f and what it holds freed, its directory removed: by the teardown,
+ * and by a setup failing midway (cmocka runs no teardown then). */
+static void fixture_free(Fixture *f) {
+        login_manager_free(f->lm);
+        handoff_free(f->handoff);
+        safe_close(f->listener);
+        if (f->dir[0]) {
+                unlink(f->path);
+                rmdir(f->dir);
+        }
+        sd_event_unref(f->event);
+        free(f);
+}
+
+static int setup_fail(Fixture *f, const char *what, int r) {
+        fprintf(stderr, "%s: %s\n", what, strerror(-r));
+        fixture_free(f);
+        return -1;
+}
+
+/* The receiver's socket in a directory of its own, listening. */
+static int listener_make(Fixture *f) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
-        assert_non_null(f);
+        snprintf(f->dir, sizeof f->dir, "/tmp/test-handoff-XXXXXX");
+        if (!mkdtemp(f->dir)) {
+                f->dir[0] = '\0';
+                return -errno;
+        }
+        snprintf(f->path, sizeof f->path, "%s/h.sock", f->dir);
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", f->path);
+        f->listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (f->listener < 0 || bind(f->listener, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(f->listener, 16) < 0)
+                return -errno;
+        return 0;
+}
+
+static int setup(void **state) {
+        Fixture *f = calloc(1, sizeof *f);
+        int r;
+
+        if (!f)
+                return -1;
+        f->listener = -EBADF;
         if (geteuid() != 0) {
                 free(f);
                 skip(); /* only a receiver of root's is sent anything */
         }
-        assert_int_equal(sd_event_new(&f->event), 0);
+        r = sd_event_new(&f->event);
+        if (r < 0)
+                return setup_fail(f, "sd_event_new", r);
         LoginOptions o = {
                 .event = f->event,
                 .providers_file = "/nonexistent/providers.json",
                 .login_home = "", .environment_file = "", .control_socket = "", .runtime_dir = "",
                 .session_ttl_s = 900,
         };
-        assert_int_equal(login_manager_new(&o, &f->lm), 0);
-        snprintf(f->dir, sizeof f->dir, "/tmp/test-handoff-XXXXXX");
-        assert_non_null(mkdtemp(f->dir));
-        snprintf(f->path, sizeof f->path, "%s/h.sock", f->dir);
-        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", f->path);
-        f->listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        assert_true(f->listener >= 0);
-        assert_int_equal(bind(f->listener, (struct sockaddr *)&sa, sizeof sa), 0);
-        assert_int_equal(listen(f->listener, 16), 0);
+        r = login_manager_new(&o, &f->lm);
+        if (r < 0)
+                return setup_fail(f, "login_manager_new", r);
+        r = listener_make(f);
+        if (r < 0)
+                return setup_fail(f, "the receiver's socket", r);
         HandoffOptions ho = { .event = f->event, .cid = 2, .port = 1234, .unix_path = f->path,
                               .token = token_now, .userdata = f };
-        assert_int_equal(handoff_new(&ho, f->lm, &f->handoff), 0);
+        r = handoff_new(&ho, f->lm, &f->handoff);
+        if (r < 0)
+                return setup_fail(f, "handoff_new", r);
         *state = f;
         return 0;
 }
 
 static int teardown(void **state) {
-        Fixture *f = *state;
-
-        if (!f)
-                return 0;
-        login_manager_free(f->lm);
-        handoff_free(f->handoff);
-        close(f->listener);
-        unlink(f->path);
-        rmdir(f->dir);
-        sd_event_unref(f->event);
-        free(f);
+        if (*state)
+                fixture_free(*state);
         return 0;
 }
 
