@@ -4,6 +4,7 @@
  * hook at once).  Included by a test after cmocka.h. */
 #pragma once
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -13,13 +14,33 @@ typedef struct TestProfile {
         char dir[32], profile[64], bus[64];
 } TestProfile;
 
-/* name: what the temporary directory's name in /tmp starts with. */
-static inline void test_profile_make(TestProfile *p, const char *name) {
+/* name: what the temporary directory's name in /tmp starts with.  0, or
+ * -errno with nothing made and p->dir empty: without an assertion, for a
+ * setup to fail cleanly (cmocka runs no teardown after that). */
+static inline int test_profile_make(TestProfile *p, const char *name) {
         snprintf(p->dir, sizeof p->dir, "/tmp/%s-XXXXXX", name);
-        assert_non_null(mkdtemp(p->dir));
+        if (!mkdtemp(p->dir)) {
+                p->dir[0] = '\0';
+                return -errno;
+        }
         snprintf(p->profile, sizeof p->profile, "%s/profile", p->dir);
         snprintf(p->bus, sizeof p->bus, "%s/no-bus", p->dir);
-        assert_int_equal(mkdir(p->profile, 0700), 0);
+        if (mkdir(p->profile, 0700) < 0) {
+                int r = -errno;
+
+                (void)rmdir(p->dir);
+                p->dir[0] = '\0';
+                return r;
+        }
+        return 0;
+}
+
+/* The directories removed, empty or not, for a setup that fails after
+ * test_profile_make(). */
+static inline void test_profile_drop(TestProfile *p) {
+        (void)rmdir(p->profile);
+        (void)rmdir(p->dir);
+        p->dir[0] = '\0';
 }
 
 /* Removes the directories, and the user.js a browser wrote into the

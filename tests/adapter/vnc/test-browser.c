@@ -119,20 +119,40 @@ typedef struct Fixture {
         Seen seen;
 } Fixture;
 
+/* What fixture_setup() made, freed when it fails: cmocka runs no
+ * teardown then. */
+static int fixture_setup_fail(Fixture *f, const char *what, int r) {
+        fprintf(stderr, "%s: %s\n", what, strerror(-r));
+        browser_free(f->b);
+        sd_event_unref(f->e);
+        if (f->tp.dir[0])
+                test_profile_drop(&f->tp);
+        free(f);
+        return -1;
+}
+
 /* spawn_wait: BrowserOptions.spawn_wait_usec (0: its default). */
 static int fixture_setup(void **state, usec_t spawn_wait) {
         Fixture *f = calloc(1, sizeof *f);
+        int r;
 
-        assert_non_null(f);
-        *state = f;
-        test_profile_make(&f->tp, "test-browser");
-        assert_int_equal(sd_event_new(&f->e), 0);
+        if (!f)
+                return -1;
+        r = test_profile_make(&f->tp, "test-browser");
+        if (r < 0)
+                return fixture_setup_fail(f, "the profile", r);
+        r = sd_event_new(&f->e);
+        if (r < 0)
+                return fixture_setup_fail(f, "sd_event_new", r);
         BrowserOptions o = { .event = f->e, .firefox = "firefox-esr", .profile = f->tp.profile,
                              .bus_socket = f->tp.bus, .uid = getuid(), .gid = getgid(),
                              .spawn_wait_usec = spawn_wait };
         BrowserHooks h = { .start = on_start, .stop = on_stop, .set_restart_argv = on_set_restart_argv,
                            .waits_for = on_waits_for, .shown = on_shown, .userdata = &f->seen };
-        assert_int_equal(browser_new(&o, &h, &f->b), 0);
+        r = browser_new(&o, &h, &f->b);
+        if (r < 0)
+                return fixture_setup_fail(f, "browser_new", r);
+        *state = f;
         return 0;
 }
 

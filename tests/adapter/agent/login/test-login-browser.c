@@ -48,18 +48,40 @@ static int on_stop(void *userdata) {
         return 0;
 }
 
+/* What setup() made, freed when it fails: cmocka runs no teardown
+ * then. */
+static int setup_fail(Fixture *f, const char *what, int r) {
+        fprintf(stderr, "%s: %s\n", what, strerror(-r));
+        browser_free(f->browser);
+        sd_event_unref(f->event);
+        if (f->tp.dir[0])
+                test_profile_drop(&f->tp);
+        free(f);
+        return -1;
+}
+
 static int setup(void **state) {
         Fixture *f = calloc(1, sizeof *f);
+        int r;
 
-        assert_non_null(f);
-        test_profile_make(&f->tp, "test-login-browser");
-        assert_int_equal(sd_event_new(&f->event), 0);
+        if (!f)
+                return -1;
+        r = test_profile_make(&f->tp, "test-login-browser");
+        if (r < 0)
+                return setup_fail(f, "the profile", r);
+        r = sd_event_new(&f->event);
+        if (r < 0)
+                return setup_fail(f, "sd_event_new", r);
         BrowserOptions bo = { .event = f->event, .firefox = "firefox-esr", .profile = f->tp.profile,
                               .bus_socket = f->tp.bus, .uid = getuid(), .gid = getgid() };
         BrowserHooks h = { .start = on_start, .stop = on_stop, .userdata = f };
-        assert_int_equal(browser_new(&bo, &h, &f->browser), 0);
+        r = browser_new(&bo, &h, &f->browser);
+        if (r < 0)
+                return setup_fail(f, "browser_new", r);
         LoginOptions o = host_login_options(f->event, f->browser);
-        assert_int_equal(login_manager_new(&o, &f->lm), 0);
+        r = login_manager_new(&o, &f->lm);
+        if (r < 0)
+                return setup_fail(f, "login_manager_new", r);
         *state = f;
         return 0;
 }
