@@ -16,6 +16,12 @@ static inline uint64_t usec_to_msec_up(usec_t u) {
         return (u + USEC_PER_MSEC - 1) / USEC_PER_MSEC;
 }
 
+/* a + b, USEC_INFINITY where it would overflow (a deadline never wraps
+ * round to one long past).  Pure. */
+static inline usec_t usec_add(usec_t a, usec_t b) {
+        return a > USEC_INFINITY - b ? USEC_INFINITY : a + b;
+}
+
 static inline usec_t timespec_to_usec(const struct timespec *ts) {
         return (usec_t)ts->tv_sec * USEC_PER_SEC + (usec_t)ts->tv_nsec / NSEC_PER_USEC;
 }

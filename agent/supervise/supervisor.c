@@ -184,14 +184,23 @@ static void service_kill(Service *s, int sig) {
                 launch_signal(s->pid, sig);
 }
 
-static int arm_timer(Service *s, usec_t usec) {
-        int r = sd_event_source_set_time_relative(s->timer, usec);
+/* The timer due at usec, CLOCK_MONOTONIC. */
+static int arm_timer_at(Service *s, usec_t usec) {
+        int r = sd_event_source_set_time(s->timer, usec);
         if (r >= 0)
                 r = sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
         if (r < 0)
                 log_error_errno(r, "Failed to arm the %s timer of %s: %m",
                                 service_state_to_string(s->state), s->def->name);
         return r;
+}
+
+/* The timer due usec from the event loop's last wake-up. */
+static int arm_timer(Service *s, usec_t usec) {
+        uint64_t t;
+        int r = sd_event_now(sd_event_source_get_event(s->timer), CLOCK_MONOTONIC, &t);
+
+        return r < 0 ? r : arm_timer_at(s, usec_add(t, usec));
 }
 
 static void on_enter_ready(Service *s) {
@@ -392,11 +401,12 @@ static void memory_watch_read(Service *s) {
         SvMemoryCounters c;
         SvMemoryLine l, k;
         char line[384];
-        usec_t next;
+        usec_t next, t;
 
         if (memory_watch_counters(s, &c) < 0)
                 return;
-        next = sv_memory_step(&s->memory_run, c, now(CLOCK_MONOTONIC), &p, &l, &k);
+        t = now(CLOCK_MONOTONIC);
+        next = sv_memory_step(&s->memory_run, c, t, &p, &l, &k);
         if (l.reclaims > 0)
                 log_notice("%s", sv_memory_line_to_string(s->def->name, s->memory.max, &l, c.stall, memory_max_key(s), line,
                                                           sizeof line));
@@ -410,7 +420,10 @@ static void memory_watch_read(Service *s) {
         memory_watch_stop(s);
         log_debug("Service %s: reached its memory.max, reading memory.events again in %llu ms.", s->def->name,
                   (unsigned long long)(next / USEC_PER_MSEC));
-        (void)arm_timer(s, next);
+        /* From this read's time, not the loop's wake-up before it: the
+         * next read comes a whole period after this one, which the span
+         * of a thrash kill counts on. */
+        (void)arm_timer_at(s, usec_add(t, next));
 }
 
 static int on_memory_events(sd_event_source *src, const struct inotify_event *ev, void *userdata) {

@@ -20,6 +20,16 @@ static void test_process_start_boottime(void **state) {
 /* 2026-11-21T23:59:01.123Z */
 #define REALTIME ((usec_t)1795305541 * USEC_PER_SEC + 123456)
 
+/* A sum, or USEC_INFINITY where it would wrap round. */
+static void test_usec_add(void **state) {
+        (void)state;
+        assert_int_equal(usec_add(1, 2), 3);
+        assert_int_equal(usec_add(0, USEC_INFINITY), USEC_INFINITY);
+        assert_int_equal(usec_add(USEC_INFINITY - 5, 5), USEC_INFINITY);
+        assert_int_equal(usec_add(USEC_INFINITY - 5, 4), USEC_INFINITY - 1);
+        assert_int_equal(usec_add(USEC_INFINITY - 5, 6), USEC_INFINITY);
+}
+
 static void test_iso8601(void **state) {
         char buf[ISO8601_MAX];
 
@@ -35,6 +45,7 @@ static void test_iso8601(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_process_start_boottime),
+                cmocka_unit_test(test_usec_add),
                 cmocka_unit_test(test_iso8601),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
