@@ -1,34 +1,92 @@
-"""A wrapper that runs a command with one system call refused, as a kernel
-without a feature or a security module's policy would refuse it: a seccomp
-filter, inherited by everything the command starts.  x86-64's system call
-numbers; elsewhere the filter lets everything through."""
+"""Wrappers that run a command under a seccomp filter, inherited by
+everything the command starts: system calls refused as a kernel without a
+feature or a security module's policy would refuse them (seccomp_wrap(),
+refusing_calls(), refusing_where()).  Each wrapper is an argv
+prefix: a python3 -c program that installs the filter and execs the rest
+in place, so the command keeps its pid.  x86-64's system call numbers;
+elsewhere the filters let everything through."""
+import struct
 
-_REFUSING = """if True:
-    import ctypes, os, struct, sys
-    nr, err, argi, mask, value = (int(a) for a in sys.argv[1:6])
-    def op(code, k, jt=0, jf=0):
-        return struct.pack("HBBI", code, jt, jf, k)
-    LD, JEQ, AND, RET = 0x20, 0x15, 0x54, 0x06
-    allow, refuse = op(RET, 0x7fff0000), op(RET, 0x00050000 | err)
-    prog = [op(LD, 4), op(JEQ, 0xc000003e, 0, 5),       # arch: x86-64, else allowed
-            op(LD, 0), op(JEQ, nr, 0, 3),               # nr
-            op(LD, 16 + 8 * argi), op(AND, mask),       # args[argi], low half, masked
-            op(JEQ, value, 1, 0),
-            allow, refuse]
-    buf = ctypes.create_string_buffer(b"".join(prog))
-    fprog = struct.pack("HxxxxxxQ", len(prog), ctypes.addressof(buf))
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(22, 2, ctypes.c_char_p(fprog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+# The one copy of the code that installs a filter, prog (struct
+# sock_filter's, packed): prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER).
+# No NO_NEW_PRIVS: the tests run as root (CAP_SYS_ADMIN).
+_INSTALL = """\
+import ctypes, os, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p, ctypes.c_ulong, ctypes.c_ulong]
+def install(prog):
+    buf = ctypes.create_string_buffer(prog, len(prog))
+    fprog = ctypes.create_string_buffer(struct.pack("HxxxxxxQ", len(prog) // 8, ctypes.addressof(buf)))
+    r = libc.prctl(22, 2, fprog, 0, 0)
+    if r < 0:
         sys.exit("seccomp: " + os.strerror(ctypes.get_errno()))
-    os.execvp(sys.argv[6], sys.argv[6:])
+    return r
 """
+
+# argv: the filter in hex, then the command.
+_WRAP = _INSTALL + """\
+install(bytes.fromhex(sys.argv[1]))
+os.execvp(sys.argv[2], sys.argv[2:])
+"""
+
+BPF_LD, BPF_JEQ, BPF_AND, BPF_RET = 0x20, 0x15, 0x54, 0x06
+SECCOMP_ALLOW, SECCOMP_ERRNO = 0x7fff0000, 0x00050000
+AUDIT_ARCH_X86_64 = 0xc000003e
+# Offsets in struct seccomp_data: the call's number, its arch, args[0]'s
+# low half (each argument takes 8 bytes, the high half 4 bytes on).
+NR_AT, ARCH_AT, ARGS_AT = 0, 4, 16
+
+
+def bpf(code, k, jt=0, jf=0):
+    """One classic BPF instruction (struct sock_filter)."""
+    return struct.pack("HBBI", code, jt, jf, k)
+
+
+def seccomp_wrap(*prog):
+    """The argv prefix that runs what follows it under the filter of the
+    instructions prog (bpf()'s, or runs of them)."""
+    return ["/usr/bin/python3", "-c", _WRAP, b"".join(prog).hex()]
+
+
+def _rule(action, nr, checks):
+    """The instructions of one rule: action (a SECCOMP_RET_* value) for a
+    call of number nr passing every check, else on to the instruction
+    after them (the next rule's first).  A check is (arg, value, equal)
+    or (arg, value, equal, mask): args[arg]'s low half, masked with mask
+    if given, is value (equal) or is not (not equal)."""
+    steps = [([bpf(BPF_LD, NR_AT)], nr, True)]
+    for arg, value, equal, *mask in checks:
+        steps.append(([bpf(BPF_LD, ARGS_AT + 8 * arg)] + [bpf(BPF_AND, m) for m in mask], value, equal))
+    left = sum(len(load) + 1 for load, _, _ in steps)
+    prog = []
+    for load, value, equal in steps:
+        left -= len(load) + 1
+        # Not passed: past the checks left and the action.
+        skip = left + 1
+        prog += load + [bpf(BPF_JEQ, value, *((0, skip) if equal else (skip, 0)))]
+    return prog + [bpf(BPF_RET, action)]
+
+
+def filter_of(action, *rules):
+    """A filter (packed instructions) taking action for each x86-64 call
+    that one of rules, (nr, checks) as _rule()'s, matches, and allowing
+    every other call."""
+    body = b"".join(b"".join(_rule(action, nr, checks)) for nr, checks in rules)
+    return b"".join([bpf(BPF_LD, ARCH_AT), bpf(BPF_JEQ, AUDIT_ARCH_X86_64, 0, len(body) // 8),
+                     body, bpf(BPF_RET, SECCOMP_ALLOW)])
+
+
+def refusing_calls(err, *rules):
+    """The argv prefix that runs what follows it with each call matching
+    one of rules (filter_of()'s) failing with errno err."""
+    return seccomp_wrap(filter_of(SECCOMP_ERRNO | err, *rules))
 
 
 def refusing_where(nr, err, argi, mask, value):
     """The argv prefix that runs what follows it with system call nr
     failing with errno err where its argument argi (its low half), masked
     with mask, is value; mask 0 and value 0: every call."""
-    return ["/usr/bin/python3", "-c", _REFUSING, str(nr), str(err), str(argi), str(mask), str(value)]
+    return refusing_calls(err, (nr, ((argi, value, True, mask),)))
 
 
 def refusing(nr, err, flag=0):

@@ -18,7 +18,6 @@ import os
 import re
 import select
 import shutil
-import struct
 import subprocess
 import tempfile
 
@@ -27,6 +26,8 @@ import pytest
 from cgroups import cgroup_procs, cgroup_view
 from loginenv import as_cli_user, cli_pids, home_gone, sid
 from netns import DEADLINE_SCALE, wait_until, workdir
+from seccompwrap import (AUDIT_ARCH_X86_64, BPF_JEQ, BPF_LD, BPF_RET, SECCOMP_ALLOW, SECCOMP_ERRNO, bpf, refusing_calls,
+                         seccomp_wrap)
 from svagent import CLI_GID, CLI_POOL_UIDS, mounts_at
 
 
@@ -154,49 +155,6 @@ def test_login_home_without_a_tmpfs(make_env, size, why):
     assert e.json("GET", f"/credentials/get?sessionId={s}")[0] == 200
 
 
-# A wrapper that installs the seccomp filter given (hex) as its first
-# argument and runs the rest: whatever the filter refuses fails as the
-# kernel would have it fail, inherited by everything argv starts.
-SECCOMP_WRAP = ["/usr/bin/python3", "-c", """if True:
-    import ctypes, os, struct, sys
-    buf = ctypes.create_string_buffer(bytes.fromhex(sys.argv[1]))
-    fprog = struct.pack("HxxxxxxQ", len(buf.raw) // 8, ctypes.addressof(buf))
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(22, 2, ctypes.c_char_p(fprog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
-        sys.exit("seccomp: " + os.strerror(ctypes.get_errno()))
-    os.execvp(sys.argv[2], sys.argv[2:])
-"""]
-BPF_LD, BPF_JEQ, BPF_RET = 0x20, 0x15, 0x06
-SECCOMP_ALLOW, SECCOMP_ERRNO = 0x7fff0000, 0x00050000
-AUDIT_ARCH_X86_64 = 0xc000003e
-
-
-def bpf(code, k, jt=0, jf=0):
-    return struct.pack("HBBI", code, jt, jf, k)
-
-
-def seccomp_wrap(*prog):
-    return [*SECCOMP_WRAP, b"".join(prog).hex()]
-
-
-def refusing(err, *rules):
-    """A wrap whose filter fails with err each call of a rule's number
-    (x86-64's) whose arguments' low halves are each (equal) or are not
-    (not equal) its value: rules of (nr, ((arg, value, equal), ...))."""
-    blocks = []
-    for nr, checks in rules:
-        block = [(0, nr, True)] + [(16 + 8 * arg, value, equal) for arg, value, equal in checks]
-        prog = []
-        for i, (at, value, equal) in enumerate(block):
-            # Not matched: on to the next rule's first instruction.
-            skip = 2 * (len(block) - i) - 1
-            prog += [bpf(BPF_LD, at), bpf(BPF_JEQ, value, *((0, skip) if equal else (skip, 0)))]
-        blocks.append(b"".join(prog + [bpf(BPF_RET, SECCOMP_ERRNO | err)]))
-    body = b"".join(blocks)
-    return seccomp_wrap(bpf(BPF_LD, 4), bpf(BPF_JEQ, AUDIT_ARCH_X86_64, 0, len(body) // 8),
-                        body, bpf(BPF_RET, SECCOMP_ALLOW))
-
-
 # Every tmpfs mount of the agent's own (mount(2) with exactly
 # MS_NOSUID|MS_NODEV|MS_NOEXEC in its flags, args[3], and options,
 # args[4]: login_home's, each HOME's, the browser's Downloads; not the
@@ -213,15 +171,15 @@ REFUSE_TMPFS_MOUNTS = seccomp_wrap(
 # AT_FDCWD, and exactly O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC: no
 # other of the agent's before its CLI starts) failing as it does when the
 # agent has run out of fds.
-REFUSE_OPENING_AT = refusing(errno.EMFILE, (257, ((0, 0xffffff9c, False),
-                                                  (2, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                                                   True))))
+REFUSE_OPENING_AT = refusing_calls(errno.EMFILE, (257, ((0, 0xffffff9c, False),
+                                                        (2, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                                                         True))))
 # Every chown to another uid than root's (fchown, 93, and fchownat, 260)
 # refused, as it is where that uid is not mapped or CAP_CHOWN is missing.
-REFUSE_CHOWNS = refusing(errno.EPERM, (93, ((1, 0, False),)), (260, ((2, 0, False),)))
+REFUSE_CHOWNS = refusing_calls(errno.EPERM, (93, ((1, 0, False),)), (260, ((2, 0, False),)))
 # Only fchownat's, which is the TMPDIR's, made after the HOME is its
 # user's (a tmpfs on it, or the directory handed over by fchown).
-REFUSE_CHOWNS_AT = refusing(errno.EPERM, (260, ((2, 0, False),)))
+REFUSE_CHOWNS_AT = refusing_calls(errno.EPERM, (260, ((2, 0, False),)))
 
 
 def login_home_of_inodes(n):
