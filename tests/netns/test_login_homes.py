@@ -26,8 +26,8 @@ import pytest
 from cgroups import cgroup_procs, cgroup_view
 from loginenv import as_cli_user, cli_pids, home_gone, sid
 from netns import DEADLINE_SCALE, wait_until, workdir
-from seccompwrap import (AUDIT_ARCH_X86_64, BPF_JEQ, BPF_LD, BPF_RET, SECCOMP_ALLOW, SECCOMP_ERRNO, bpf, refusing_calls,
-                         seccomp_wrap)
+from seccompwrap import (AUDIT_ARCH_X86_64, BPF_JEQ, BPF_LD, BPF_RET, SECCOMP_ALLOW, SECCOMP_ERRNO, SECCOMP_USER_NOTIF,
+                         bpf, filter_of, notifying, refusing_calls, seccomp_wrap)
 from svagent import CLI_GID, CLI_POOL_UIDS, mounts_at
 
 
@@ -189,75 +189,43 @@ def login_home_of_inodes(n):
                         env.home_path)
 
 
-# A wrapper that runs argv with the first open of the path given (its
-# first argument) once a mount is on it, in the opener's mount namespace,
-# failing with EMFILE, as when the agent has run out of fds: opens with
-# exactly O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC (openat, 257, at
-# AT_FDCWD) go to a seccomp listener, a process of the wrapper's own
-# away from argv, which reads the path and lets all others go on.
-REFUSE_OPEN_ONCE_MOUNTED = ["/usr/bin/python3", "-c", """if True:
-    import ctypes, errno, os, struct, sys
-    path, argv = sys.argv[1].encode(), sys.argv[2:]
-    def op(code, k, jt=0, jf=0):
-        return struct.pack("HBBI", code, jt, jf, k)
-    LD, JEQ, RET = 0x20, 0x15, 0x06
-    prog = b"".join([op(LD, 4), op(JEQ, 0xc000003e, 0, 7), op(LD, 0), op(JEQ, 257, 0, 5),
-                     op(LD, 16), op(JEQ, 0xffffff9c, 0, 3), op(LD, 32), op(JEQ, 0xb0000, 0, 1),
-                     op(RET, 0x7fc00000), op(RET, 0x7fff0000)])  # USER_NOTIF, ALLOW
-    buf = ctypes.create_string_buffer(prog)
-    fprog = ctypes.create_string_buffer(struct.pack("HxxxxxxQ", len(prog) // 8, ctypes.addressof(buf)))
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.syscall.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_long, ctypes.c_void_p]
-    libc.ioctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p]
-    # seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER)
-    listener = libc.syscall(317, 1, 8, fprog)
-    if listener < 0:
-        sys.exit("seccomp: " + os.strerror(ctypes.get_errno()))
+# The agent's opens of a directory by path (openat, 257, at AT_FDCWD
+# with exactly O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC): each waits for
+# the answer of once_mounted_open_refused()'s listener.
+OPENS_OF_A_DIRECTORY = filter_of(SECCOMP_USER_NOTIF, (257, ((0, 0xffffff9c, True),
+                                                            (2, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW |
+                                                             os.O_CLOEXEC, True))))
+# The listener's answer: EMFILE, as when the agent has run out of fds, to
+# the first open naming PATH once a mount is on it in the opener's mount
+# namespace; every other open goes on.
+FIRST_OPEN_ONCE_MOUNTED = """
+import errno
+refused = []
+def answer(pid, nr, args):
+    if refused or string_at(pid, args[1]) != PATH:
+        return 0
+    with open(f"/proc/{pid}/mountinfo", "rb") as f:
+        if not any(line.split()[4] == PATH for line in f):
+            return 0
+    refused.append(pid)
+    return errno.EMFILE
+"""
 
-    def mounted(pid):
-        with open(f"/proc/{pid}/mountinfo", "rb") as f:
-            return any(line.split()[4] == path for line in f)
 
-    def serve():
-        refused = False
-        notif = ctypes.create_string_buffer(80)
-        while True:
-            ctypes.memset(notif, 0, 80)
-            if libc.ioctl(listener, 0xc0502100, notif) != 0:  # SECCOMP_IOCTL_NOTIF_RECV
-                if ctypes.get_errno() == errno.EINTR:
-                    continue
-                os._exit(0)  # nothing left that has the filter
-            nid, pid = struct.unpack_from("QI", notif.raw)
-            at = struct.unpack_from("Q", notif.raw, 40)[0]  # data.args[1]
-            try:
-                with open(f"/proc/{pid}/mem", "rb") as m:
-                    m.seek(at)
-                    named = m.read(4096).split(b"\\0")[0]
-                refuse = not refused and named == path and mounted(pid)
-            except OSError:
-                refuse = False
-            refused = refused or refuse
-            resp = struct.pack("QqiI", nid, 0, -errno.EMFILE if refuse else 0, 0 if refuse else 1)
-            libc.ioctl(listener, 0xc0182101, ctypes.create_string_buffer(resp))  # SECCOMP_IOCTL_NOTIF_SEND
-
-    child = os.fork()
-    if child == 0:
-        if os.fork() == 0:
-            serve()
-        os._exit(0)
-    os.waitpid(child, 0)
-    os.close(listener)
-    os.execvp(argv[0], argv)
-"""]
+def once_mounted_open_refused(path):
+    """A wrap failing the agent's first open of path once a mount is on it."""
+    return notifying(OPENS_OF_A_DIRECTORY, f"PATH = {os.fsencode(path)!r}\n" + FIRST_OPEN_ONCE_MOUNTED)
 
 
 def test_login_home_tmpfs_that_cannot_be_opened_is_detached(make_env):
     """login_home's tmpfs, mounted but then not to be opened (the agent
-    out of fds: REFUSE_OPEN_ONCE_MOUNTED), is detached: the log says
+    out of fds: once_mounted_open_refused()), is detached: the log says
     login_home gets none, and none is left on it, so the HOMEs'
     directories go where the log says.  A login's HOME is still a tmpfs
     of its own, and the login works."""
-    e = make_env(sets=("login_home_size_mb=2",), wrap=lambda env: (*REFUSE_OPEN_ONCE_MOUNTED, env.home_path))
+    if os.uname().machine != "x86_64":
+        pytest.skip("the seccomp filter has x86-64's numbers")
+    e = make_env(sets=("login_home_size_mb=2",), wrap=lambda env: once_mounted_open_refused(env.home_path))
     assert f"login_home {e.home_path} gets no tmpfs of its own, so the HOMEs' directories go to the file system " \
         "that holds it (the logins' files still go to each HOME's own tmpfs of 2 MiB): the tmpfs mounted on it " \
         "cannot be opened: Too many open files." in e.agent.log_text()

@@ -3,16 +3,19 @@ tests put around the agent: what each refuses and lets through, exactly
 (system calls made by a python3 -c under the wrapper, each on a path or
 fd that does not exist, so that what is let through fails harmlessly), the
 guard that keeps an agent as PID 1 from remounting this machine's root
-among them."""
+among them; and notifying()'s listener, which answers the calls sent to it
+and is gone once the command is."""
 import errno
 import json
 import os
+import signal
 import subprocess
 
 import pytest
 
 from netns import DEADLINE_SCALE, require_root
-from seccompwrap import refusing, refusing_calls, refusing_superblock_remount, refusing_where
+from seccompwrap import (SECCOMP_USER_NOTIF, filter_of, notifying, refusing, refusing_calls, refusing_superblock_remount,
+                         refusing_where)
 
 MOUNT, FCHMOD, FCHOWN, FCHOWNAT = 165, 91, 93, 260  # x86-64's
 MS_RDONLY, MS_REMOUNT, MS_BIND = 0x1, 0x20, 0x1000
@@ -43,11 +46,25 @@ def x86_64_root():
     assert not os.path.lexists(MISSING)
 
 
+def run(argv):
+    """argv's stdout, read to its end: once argv and the listener a
+    wrapper in it may have started (which holds stdout too) are gone.  In
+    a session of its own, so that what is still there when that takes
+    too long is stopped: the test fails, and leaves nothing running."""
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=30 * DEADLINE_SCALE)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)  # p not yet waited for: its group is still its own
+        p.communicate()
+        pytest.fail("still running, or a process it started (a listener) still holds its stdout")
+    return p.returncode, out.decode(), err.decode()
+
+
 def errnos(wrap, calls):
-    r = subprocess.run([*wrap, "/usr/bin/python3", "-c", CALLS, json.dumps(calls)],
-                       capture_output=True, text=True, timeout=30 * DEADLINE_SCALE)
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
+    status, out, err = run([*wrap, "/usr/bin/python3", "-c", CALLS, json.dumps(calls)])
+    assert status == 0, err
+    return json.loads(out)
 
 
 def remount(flags):
@@ -91,3 +108,29 @@ def chown_at(path, flags):
 ], ids=["superblock-remount", "every-call", "masked", "flag", "rules"])
 def test_what_a_filter_refuses(wrap, calls):
     assert errnos(wrap, [c for c, _ in calls]) == [e for _, e in calls]
+
+
+# Each fchownat sent to the listener; the answer reads its path.
+CHOWNS_AT = filter_of(SECCOMP_USER_NOTIF, (FCHOWNAT, ()))
+REFUSED_BY_NAME = f"""
+import errno
+def answer(pid, nr, args):
+    return errno.E2BIG if nr == {FCHOWNAT} and string_at(pid, args[1]) == b"{MISSING}/refused" else 0
+"""
+
+
+def test_a_listener_answers():
+    """Its answer is the call's errno; 0 lets the call go on."""
+    calls = [chown_at(f"{MISSING}/refused", 0), chown_at(f"{MISSING}/other", 0), chmod(0)]
+    assert errnos(notifying(CHOWNS_AT, REFUSED_BY_NAME), calls) == [errno.E2BIG, errno.ENOENT, errno.EBADF]
+
+
+@pytest.mark.parametrize("command", [["/bin/true"], ["/bin/false"], ["/nonexistent/program"]])
+def test_a_listener_goes_with_the_command(command):
+    """The listener, which has the wrapper's stdout (a pipe here), exits
+    by itself once the command it answered for exits, so the pipe's read
+    end sees EOF (run() waits for that): a listener that carried the
+    filter itself would wait for its own calls for ever.  Also when exec
+    fails, the filter already on."""
+    status, out, _ = run([*notifying(CHOWNS_AT, REFUSED_BY_NAME), *command])
+    assert (status, out) == (0 if command == ["/bin/true"] else 1, "")
