@@ -1191,8 +1191,8 @@ static void check_thrash_killed(Harness *m, const char *logpath) {
  * a run; a period later (memory_period_ms) both "max" and the refaults
  * rose, and memory.pressure (pressure: its text, NULL: no PSI) says how
  * long all its processes waited for memory.  Past memory_thrash_kill_ms
- * (one period) with "full avg10" above 60% it is killed, all of it,
- * and restarted, its last_exit saying why; below 60%, or without PSI, it
+ * (one period) with "full avg10" above 10% it is killed, all of it,
+ * and restarted, its last_exit saying why; at most 10%, or without PSI, it
  * is not (the line of test_ready_at_memory_max only, at the read that
  * would have killed it).  oom: the kernel's OOM kills its memory.events
  * counts by then (it killed in the cgroup just before the agent did):
@@ -1223,9 +1223,9 @@ static void thrash_kill(Fixture *f, const char *pressure, bool killed, int oom) 
         else {
                 run_until(m, file_has, (const char *const[]){ logpath, "Service mem is at its memory.max 32 MiB" },
                           "the line");
-                /* With PSI it says how near the kill's 60% it is. */
+                /* With PSI it says how near the kill's 10% it is. */
                 assert_true(file_has(m, (const char *const[]){ logpath, pressure ? "as it runs (all its processes "
-                                                                        "waiting for memory 59.99% of the last 10 "
+                                                                        "waiting for memory 9.99% of the last 10 "
                                                                         "s); raise " : "as it runs; raise " }));
                 assert_false(file_has(m, (const char *const[]){ logpath, "killing it" }));
                 assert_int_equal(status(m, 0).state, SERVICE_READY);
@@ -1251,7 +1251,7 @@ static void test_thrash_kill_after_kernel_oom(void **state) {
  * not thrashing), or no PSI to tell: not killed. */
 static void test_thrash_kill_not_stalled(void **state) {
         thrash_kill(*state, "some avg10=70.00 avg60=40.00 avg300=9.00 total=90000000\n"
-                    "full avg10=59.99 avg60=38.00 avg300=8.00 total=80000000\n", false, 0);
+                    "full avg10=9.99 avg60=38.00 avg300=8.00 total=80000000\n", false, 0);
 }
 
 static void test_thrash_kill_no_psi(void **state) {

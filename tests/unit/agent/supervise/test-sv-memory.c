@@ -147,27 +147,26 @@ static void test_kill(void **state) {
         /* Thrashing at every read, a period apart, for 60 s since the
          * run's first rise (whose refaults may be from before): killed at
          * the sixth read after it, counted over those six periods (one
-         * stalled just above 60%).  Read each period though the line (at
+         * stalled just above 10%).  Read each period though the line (at
          * the first) limits the next. */
         CHECK_STEPS("thrashing", { 60 * S, 100, 50, 9000, PERIOD, 0, 0, 0 },
                     { 70 * S, 1100, 150, 9000, PERIOD, 0, 0, 0 }, { 80 * S, 2100, 250, 9000, PERIOD, 0, 0, 0 },
-                    { 90 * S, 3100, 350, 9000, PERIOD, 0, 0, 0 }, { 100 * S, 4100, 450, 6001, PERIOD, 0, 0, 0 },
+                    { 90 * S, 3100, 350, 9000, PERIOD, 0, 0, 0 }, { 100 * S, 4100, 450, 1001, PERIOD, 0, 0, 0 },
                     { 110 * S, 5100, 550, 9000, PERIOD, 0, 0, 0 },
                     { 120 * S, 6100, 650, 9000, PERIOD, 6000, 600, 60 * S });
-        /* One read below 60% stalled (a program working at its limit,
+        /* One read below 10% stalled (a program working at its limit,
          * some of it running): the span begins again after it. */
         CHECK_STEPS("stall dips", { 60 * S, 100, 50, 9000, PERIOD, 0, 0, 0 },
-                    { 70 * S, 1100, 150, 9000, PERIOD, 0, 0, 0 }, { 80 * S, 2100, 250, 5999, PERIOD, 0, 0, 0 },
+                    { 70 * S, 1100, 150, 9000, PERIOD, 0, 0, 0 }, { 80 * S, 2100, 250, 999, PERIOD, 0, 0, 0 },
                     { 90 * S, 3100, 350, 9000, PERIOD, 0, 0, 0 }, { 100 * S, 4100, 450, 9000, PERIOD, 0, 0, 0 },
                     { 110 * S, 5100, 550, 9000, PERIOD, 0, 0, 0 }, { 120 * S, 6100, 650, 9000, PERIOD, 0, 0, 0 },
                     { 130 * S, 7100, 750, 9000, PERIOD, 0, 0, 0 },
                     { 140 * S, 8100, 850, 9000, PERIOD, 6000, 600, 60 * S });
-        /* 60.00% itself is no more than systemd-oomd's limit, which only
-         * a stall above it reaches (avg10 > limit): the span begins again
-         * after it too. */
+        /* 10.00% itself is not above the limit (avg10 > limit, as
+         * systemd-oomd compares): the span begins again after it too. */
         CHECK_STEPS("stall at the limit", { 60 * S, 100, 50, 9000, PERIOD, 0, 0, 0 },
-                    { 70 * S, 1100, 150, 9000, PERIOD, 0, 0, 0 }, { 80 * S, 2100, 250, 6000, PERIOD, 0, 0, 0 },
-                    { 90 * S, 3100, 350, 6001, PERIOD, 0, 0, 0 }, { 100 * S, 4100, 450, 9000, PERIOD, 0, 0, 0 },
+                    { 70 * S, 1100, 150, 9000, PERIOD, 0, 0, 0 }, { 80 * S, 2100, 250, 1000, PERIOD, 0, 0, 0 },
+                    { 90 * S, 3100, 350, 1001, PERIOD, 0, 0, 0 }, { 100 * S, 4100, 450, 9000, PERIOD, 0, 0, 0 },
                     { 110 * S, 5100, 550, 9000, PERIOD, 0, 0, 0 }, { 120 * S, 6100, 650, 9000, PERIOD, 0, 0, 0 },
                     { 130 * S, 7100, 750, 9000, PERIOD, 0, 0, 0 },
                     { 140 * S, 8100, 850, 9000, PERIOD, 6000, 600, 60 * S });
