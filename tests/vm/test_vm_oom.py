@@ -101,7 +101,12 @@ def vm(image, tmp_path_factory):
     (work / "providers.json").write_text(json.dumps(providers, indent=2) + "\n")
     files.append((work / "providers.json", demo.GUEST_PROVIDERS, "0644"))
     v = qemu.Vm(image, mode="pid1", memory=VM_MB, workdir=work, files=files,
-                extra_cmdline=f"vmba.browser_memory_max_mb={BROWSER_MB} vmba.login_memory_max_mb={LOGIN_MB}")
+                # The kernel's kill is what this tests: the agent's own
+                # thrash kill (memory_thrash_kill_s) is off, so a page that
+                # thrashes long before the kernel acts (a loaded machine)
+                # cannot take its place.
+                extra_cmdline=f"vmba.browser_memory_max_mb={BROWSER_MB} vmba.login_memory_max_mb={LOGIN_MB} "
+                              "vmba.memory_thrash_kill_s=0")
     v.boot(BOOT_TIMEOUT)
     yield v
     v.close()
