@@ -927,6 +927,19 @@ def test_a_bin_path_entry_leading_below_the_clis_own_tmp(make_env, entry):
         shutil.rmtree(links, ignore_errors=True)
 
 
+def codex_program(argv0):
+    """A before_start that makes codex's program argv0 in the providers
+    file the agent reads."""
+    def before_start(e):
+        with open(e.providers_file) as f:
+            providers = json.load(f)
+        codex, = (p for p in providers["providers"] if p["id"] == "codex")
+        codex["argv"][0] = argv0
+        with open(e.providers_file, "w") as f:
+            json.dump(providers, f)
+    return before_start
+
+
 @pytest.mark.parametrize("shape", ["named", "linked", "on_bin_path"])
 def test_a_provider_program_below_the_clis_own_tmp(make_env, shape):
     """A provider whose program is named by a path below /tmp: each CLI has
@@ -948,15 +961,8 @@ def test_a_provider_program_below_the_clis_own_tmp(make_env, shape):
     os.symlink(in_tmp, link)
     argv0, program = {"named": (in_tmp, in_tmp), "linked": (link, link), "on_bin_path": ("vmba-python3", link)}[shape]
 
-    def program_below_tmp(e):
-        with open(e.providers_file) as f:
-            providers = json.load(f)
-        codex, = (p for p in providers["providers"] if p["id"] == "codex")
-        codex["argv"][0] = argv0
-        with open(e.providers_file, "w") as f:
-            json.dump(providers, f)
     try:
-        e = make_env(before_start=program_below_tmp,
+        e = make_env(before_start=codex_program(argv0),
                      sets=(f"bin_path={bin_dir}:{os.path.dirname(sys.executable)}:/usr/bin:/bin",))
         said = f"{program} is where" if shape == "named" else f"{program}, which leads to {in_tmp}, where"
         why = (f"provider codex's program {said} each provider CLI has an empty /tmp, /var/tmp, "
@@ -996,15 +1002,8 @@ def test_a_provider_script_whose_interpreter_is_below_the_clis_own_tmp(make_env,
         f.write(f"{line}\nimport os, sys\nos.execv(sys.executable, [sys.executable] + sys.argv[1:])\n")
     os.chmod(script, 0o755)
 
-    def program_is_the_script(e):
-        with open(e.providers_file) as f:
-            providers = json.load(f)
-        codex, = (p for p in providers["providers"] if p["id"] == "codex")
-        codex["argv"][0] = script
-        with open(e.providers_file, "w") as f:
-            json.dump(providers, f)
     try:
-        e = make_env(before_start=program_is_the_script,
+        e = make_env(before_start=codex_program(script),
                      sets=(f"bin_path={bin_dir}:{os.path.dirname(sys.executable)}:/usr/bin:/bin",))
         if shape in ("fine", "env_past"):
             assert "cli_error" not in e.agent.health()
@@ -1062,15 +1061,8 @@ def test_a_provider_program_the_clis_user_may_not_run(make_env, shape):
     os.chown(script, 0, CLI_GID)
     os.chmod(script, {"unreadable": 0o711, "group_bits": 0o705, "group_fine": 0o750}.get(shape, 0o755))
 
-    def program_is_the_script(e):
-        with open(e.providers_file) as f:
-            providers = json.load(f)
-        codex, = (p for p in providers["providers"] if p["id"] == "codex")
-        codex["argv"][0] = script
-        with open(e.providers_file, "w") as f:
-            json.dump(providers, f)
     try:
-        e = make_env(before_start=program_is_the_script, wrap=wrap)
+        e = make_env(before_start=codex_program(script), wrap=wrap)
         if shape == "group_fine":
             assert "cli_error" not in e.agent.health()
             status, body = e.json("POST", "/auth/codex", {"sessionId": sid()})
@@ -1102,15 +1094,8 @@ def test_a_provider_program_not_there_at_start(make_env):
     bin_dir = workdir("vmba-bin-")
     os.chmod(bin_dir, 0o755)  # the CLI's user execs from it
 
-    def program_later(e):
-        with open(e.providers_file) as f:
-            providers = json.load(f)
-        codex, = (p for p in providers["providers"] if p["id"] == "codex")
-        codex["argv"][0] = "vmba-python3"
-        with open(e.providers_file, "w") as f:
-            json.dump(providers, f)
     try:
-        e = make_env(before_start=program_later,
+        e = make_env(before_start=codex_program("vmba-python3"),
                      sets=(f"bin_path={bin_dir}:{os.path.dirname(sys.executable)}:/usr/bin:/bin",))
         assert "cli_error" not in e.agent.health()
         os.symlink(sys.executable, os.path.join(bin_dir, "vmba-python3"))
