@@ -89,6 +89,7 @@ struct BrowserOpen {
         bool starting;           /* in the start hook: the change it reports is this start's */
         bool deferred;           /* the start spawns later (backoff, dependencies): answered once it did */
         bool gone;               /* OpenURL found no instance on the bus */
+        char gone_error[192];    /* the bus's answer that said so, for the line a stop logs */
         usec_t called;           /* CLOCK_MONOTONIC when OpenURL went out */
         int result;
         const char *method;
@@ -395,7 +396,11 @@ static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) 
                  * instance's exit not yet seen waits for the next one. */
                 /* The name alone gone (not a NoReply: that instance died
                  * with the call, and its exit is on its way). */
-                op->gone = !instance_gone(op, e);
+                op->gone = !sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY);
+                snprintf(op->gone_error, sizeof op->gone_error, "%s: %s", e->name, strempty(e->message));
+                if (!op->gone) /* the start that follows says nothing of the call */
+                        log_info("Firefox's OpenURL got no reply before its timeout (%s): the URL goes to the "
+                                 "instance running or started next.", op->gone_error);
                 op_launch(op);
         } else {
                 log_debug("Firefox's OpenURL failed: %s: %s", e->name, e->message ?: "");
@@ -474,7 +479,8 @@ static int service_close(Browser *b) {
 static void op_quitting(BrowserOpen *op) {
         int r;
 
-        log_info("Firefox runs but is not on its bus (it is quitting): stopping it, a URL waits for the next one.");
+        log_info("Firefox runs but is not on its bus (it is quitting): OpenURL answered %s; stopping it, a URL "
+                 "waits for the next one.", op->gone_error);
         op->held = true;
         r = service_close(op->b);
         if (r < 0)
