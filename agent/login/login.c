@@ -534,14 +534,20 @@ int login_session_new(LoginManager *lm, const char *id, const char *provider, Lo
  * live login still shows, or waits to show, its sign-in page there.  A
  * login that has captured needs it no more.  A prestarted one starts
  * again on the pages browser_pages_update() set, none by now: call that
- * first. */
-static int browser_close_unless_needed(LoginManager *lm) {
+ * first.  ended: the login whose end this is, named in the line that
+ * says why the browser stops (a URL handed to it meanwhile starts it
+ * again, and the stop would otherwise look like the URL's doing). */
+static int browser_close_unless_needed(LoginManager *lm, const LoginSession *ended) {
         for (size_t i = 0; i < LOGIN_SESSIONS_MAX; i++) {
                 LoginSession *s = lm->sessions[i];
                 if (s && session_state_is_signing_in(s->state))
                         return 0;
         }
-        return lm->o.browser ? browser_close(lm->o.browser) : 0;
+        if (!lm->o.browser)
+                return 0;
+        log_info("Login %s %s: no login needs the browser any more, closing it.", ended->id,
+                 session_state_to_string(ended->state));
+        return browser_close(lm->o.browser);
 }
 
 /* The sign-in pages a browser that crashed comes back with: those of the
@@ -575,7 +581,7 @@ static void on_enter(LoginSession *s, SessionState st) {
                 cli_runner_stop_after(s->runner, CLI_EXIT_GRACE_USEC);
                 s->capture = capture_free(s->capture);
                 browser_pages_update(lm);
-                r = browser_close_unless_needed(lm);
+                r = browser_close_unless_needed(lm, s);
                 if (r < 0)
                         log_warning_errno(r, "Failed to close the browser after login %s: %m", s->id);
                 break;
@@ -597,7 +603,7 @@ static void on_enter(LoginSession *s, SessionState st) {
                 s->capture = capture_free(s->capture);
                 s->expire = sd_event_source_disable_unref(s->expire);
                 if (st != SESSION_DELIVERED) {
-                        r = browser_close_unless_needed(lm);
+                        r = browser_close_unless_needed(lm, s);
                         if (r < 0)
                                 log_debug_errno(r, "Failed to close the browser: %m");
                 }

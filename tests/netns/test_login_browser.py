@@ -918,6 +918,45 @@ def touch_beside_profile(f, name):
 
 
 @pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
+def test_a_url_the_browser_is_slow_to_take_as_the_last_login_ends(make_env):
+    """Firefox ready, and slow to answer OpenURL (a loaded VM: the fake's
+    hold-open-url): a URL waits for its answer, and the last login's end
+    meanwhile closes the browser.  The instance exits with the call
+    unanswered (the bus's NoReply), and the URL starts the browser again
+    with it ("browser_launch").  The log says why at each step: the
+    login's end before the stop, the call's NoReply before the start (it
+    said neither: a stop and a start with no cause, seemingly the URL's)."""
+    f = FakeFirefoxLogins(make_env)
+    a = sid()
+    url = f.start(a)
+    wait_until(lambda: f.firefox().get("state") == "ready", 60, "firefox ready")
+    touch_beside_profile(f, "hold-open-url")
+    page = "https://example.test/while-the-login-ends"
+    handed = ["remote", "/", FAKE_FIREFOX, "--new-tab", page]
+    with f.e.ns.entered():
+        c = http.client.HTTPConnection("127.0.0.1", f.e.agent.http_port, timeout=120)
+        c.connect()
+    try:
+        c.request("POST", "/open-url", body=json.dumps({"url": page}),
+                  headers=auth({"Content-Type": "application/json"}))
+        wait_until(lambda: handed in f.argv_lines(), 30, "the URL handed over, its answer held")
+        assert f.e.browse(url)[0] == 200
+        r = c.getresponse()
+        answer = r.status, json.loads(r.read())
+    finally:
+        c.close()
+    assert answer == (200, {"success": True, "method": "browser_launch"})
+    f.e.wait_status(a, lambda code, body: body.get("authenticated"))
+    wait_until(lambda: f.argv_lines()[-1] == ["--profile", f.profile, page], 60, "firefox started with the URL")
+    log = f.e.agent.log_text()
+    closing = log.index(f"Login {a} authenticated: no login needs the browser any more, closing it.")
+    assert closing < log.index("Service firefox stopped")
+    no_reply = log.index("Firefox's OpenURL got no reply before its timeout (org.freedesktop.DBus.Error.NoReply: ")
+    assert closing < no_reply
+    assert f.e.agent.alive()
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
 @pytest.mark.parametrize("prestart", [True, False])
 def test_a_browser_the_person_quits(make_env, prestart):
     """The person closes Firefox's last window: it exits 0 (the fake's

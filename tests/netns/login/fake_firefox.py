@@ -18,7 +18,9 @@ file exit-now appears (a Firefox slow to shut down).  With a file quit-now
 there (the person closed its last window), the instance gives its bus name
 up, recorded as ["quit"], as Firefox does early in its shutdown (its remote
 server goes at quit-application), removes the file, and exits 0 once a
-file exit-now appears: a Firefox between giving up its name and exiting.  With a file
+file exit-now appears: a Firefox between giving up its name and exiting.  With a
+file hold-open-url there, OpenURL is recorded and answered only once that
+file is gone (a Firefox slow to answer, on its bus all along).  With a file
 exit-at-start there, each instance records its argv and exits 0 before
 its bus name and its milestones (a Firefox whose profile is broken).
 Needs python3-dbus and python3-gi."""
@@ -58,14 +60,26 @@ class Refused(dbus.DBusException):
 
 
 class Remote(dbus.service.Object):
-    @dbus.service.method("org.mozilla.firefox", in_signature="ay", out_signature="", byte_arrays=True)
-    def OpenURL(self, blob):
+    @dbus.service.method("org.mozilla.firefox", in_signature="ay", out_signature="", byte_arrays=True,
+                         async_callbacks=("reply", "error"))
+    def OpenURL(self, blob, reply, error):
         record(["remote"] + command_line(bytes(blob)))
         if beside("crash-on-open-url"):
             os.unlink(os.path.join(os.path.dirname(profile), "crash-on-open-url"))
             os.kill(os.getpid(), signal.SIGKILL)
         if os.path.exists(os.path.join(os.path.dirname(profile), "refuse-open-url")):
-            raise Refused("the test refuses this URL")
+            error(Refused("the test refuses this URL"))
+        elif beside("hold-open-url"):
+            GLib.timeout_add(20, answer_when_let, reply)
+        else:
+            reply()
+
+
+def answer_when_let(reply):
+    if beside("hold-open-url"):
+        return True  # asked again
+    reply()
+    return False
 
 
 record(sys.argv[1:])
