@@ -391,11 +391,8 @@ static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) 
                 op_finish(op, 0, "keyboard_navigation");
         } else if (sd_bus_error_has_names(e, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER) ||
                    instance_gone(op, e)) {
-                /* No instance (yet, or any more): a start, which in a
-                 * backoff is the restart's URL, and with the gone
-                 * instance's exit not yet seen waits for the next one. */
-                /* The name alone gone (not a NoReply: that instance died
-                 * with the call, and its exit is on its way). */
+                /* No instance (yet, or any more): a start (in a backoff, the restart's
+                 * URL); a NoReply's instance died with the call, its exit on its way. */
                 op->gone = !sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY);
                 snprintf(op->gone_error, sizeof op->gone_error, "%s: %s", e->name, strempty(e->message));
                 if (!op->gone) /* the start that follows says nothing of the call */
@@ -403,7 +400,11 @@ static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) 
                                  "instance running or started next.", op->gone_error);
                 op_launch(op);
         } else {
-                log_debug("Firefox's OpenURL failed: %s: %s", e->name, e->message ?: "");
+                if (sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY)) /* not gone: slow, or hung */
+                        log_info("Firefox did not answer OpenURL within %d s: it runs on, the URL is refused.",
+                                 (int)(CALL_TIMEOUT_USEC / USEC_PER_SEC));
+                else
+                        log_debug("Firefox's OpenURL failed: %s: %s", e->name, e->message ?: "");
                 op_finish(op, -sd_bus_error_get_errno(e) ?: -EIO, NULL);
         }
         return 0;

@@ -918,6 +918,39 @@ def touch_beside_profile(f, name):
 
 
 @pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
+def test_a_browser_that_never_answers_a_url_is_left_running(make_env):
+    """Firefox ready, on its bus, and not answering OpenURL (the fake's
+    hold-open-url, never let go): the call's own timeout (30 s) answers
+    /open-url 503, and the log says what timed out (before: only
+    "Connection timed out", which a bus name never appearing says as
+    well).  A slow Firefox is not stopped for it: the same instance runs
+    on, and takes the next URL once it answers again."""
+    f = FakeFirefoxLogins(make_env)
+    assert f.e.json("POST", "/open-url", {"url": "https://example.test/first"}) == \
+        (200, {"success": True, "method": "browser_launch"})
+    wait_until(lambda: f.firefox().get("state") == "ready", 60, "firefox ready")
+    slow = f.firefox()["pid"]
+    touch_beside_profile(f, "hold-open-url")
+    with f.e.ns.entered():
+        c = http.client.HTTPConnection("127.0.0.1", f.e.agent.http_port, timeout=120)
+        c.connect()
+    try:
+        c.request("POST", "/open-url", body=json.dumps({"url": "https://example.test/held"}),
+                  headers=auth({"Content-Type": "application/json"}))
+        r = c.getresponse()
+        answer = r.status, json.loads(r.read())
+    finally:
+        c.close()
+    assert answer == (503, {"error": "Browser did not accept the URL"})
+    assert f.e.agent.log_lines("Firefox did not answer OpenURL within 30 s: it runs on, the URL is refused.")
+    os.unlink(os.path.join(f.e.agent.browser_dir, "hold-open-url"))
+    assert f.e.json("POST", "/open-url", {"url": "https://example.test/next"}) == \
+        (200, {"success": True, "method": "keyboard_navigation"})
+    assert (f.firefox().get("state"), f.firefox().get("pid"), f.firefox().get("restarts")) == ("ready", slow, 0)
+    assert not f.e.agent.log_lines("Service firefox stopped")
+    assert f.e.agent.alive()
+
+@pytest.mark.skipif(not shutil.which("Xvfb") or not shutil.which("dbus-daemon"), reason="needs Xvfb and dbus")
 def test_a_url_the_browser_is_slow_to_take_as_the_last_login_ends(make_env):
     """Firefox ready, and slow to answer OpenURL (a loaded VM: the fake's
     hold-open-url): a URL waits for its answer, and the last login's end
