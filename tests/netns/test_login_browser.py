@@ -15,8 +15,10 @@ browser stops, a URL the browser crashes with, a URL for a browser stuck
 quitting, a browser that cannot be started, one whose spawn fails, one
 whose exec fails, one whose binary is gone since it ran, a
 browser the person quits, a prestarted browser that quits with no URL
-shown in between, a prestarted browser that exits 0 at every start.  The tests end by searching everything the run wrote for the
-secrets."""
+shown in between, a prestarted browser that exits 0 at every start.
+The tests end by searching everything the run wrote for the secrets.
+Over 800 lines: every case drives the same LoginEnv and fake Firefox,
+one way a browser and a URL can go wrong each."""
 import http.client
 import json
 import os
