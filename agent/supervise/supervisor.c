@@ -198,9 +198,10 @@ static int arm_timer_at(Service *s, usec_t usec) {
 /* The timer due usec from the event loop's last wake-up. */
 static int arm_timer(Service *s, usec_t usec) {
         uint64_t t;
-        int r = sd_event_now(sd_event_source_get_event(s->timer), CLOCK_MONOTONIC, &t);
 
-        return r < 0 ? r : arm_timer_at(s, usec_add(t, usec));
+        if (sd_event_now(sd_event_source_get_event(s->timer), CLOCK_MONOTONIC, &t) < 0)
+                t = now(CLOCK_MONOTONIC);
+        return arm_timer_at(s, usec_add(t, usec));
 }
 
 static void on_enter_ready(Service *s) {
