@@ -47,8 +47,9 @@
  * once, which a browser of a dozen processes on 2 vCPUs seldom is.  In a
  * real VM (Firefox 153 at a 1024 MiB memory.max, TCG) a page thrashing
  * for minutes, reading back 4 000-11 500 pages a second, kept "full
- * avg10" at 13-41 % ("some" 40-80 %), never 60 %; working near the limit
- * without thrashing, 0-5 % (8 % at most while filling). */
+ * avg10" at 4-41 %, mostly above 13 % ("some" 5-80 %), never 60 %;
+ * working near the limit without thrashing, 0-5 % (8 % at most while
+ * filling). */
 #define SV_MEMORY_THRASH_STALL 1000
 /* The window of that "avg10": a read later than a period and this after
  * the one before does not count towards the kill. */

@@ -1,6 +1,6 @@
 /* libFuzzer target for agent/supervise/sv-memory.c's memory.pressure
  * parser (a cgroup's "full avg10", which the thrash kill compares with
- * systemd-oomd's limit).  Beyond "no crash": -EINVAL or 0-10000 (a share
+ * SV_MEMORY_THRASH_STALL).  Beyond "no crash": -EINVAL or 0-10000 (a share
  * of time: at most 100.00); the answer is the same again; and it agrees
  * with a reading written apart here: the first "full avg10=" at a line's
  * start, digits (leading zeros aside, at most 100), '.', exactly two
