@@ -545,8 +545,8 @@ static int browser_close_unless_needed(LoginManager *lm, const LoginSession *end
         }
         if (!lm->o.browser)
                 return 0;
-        log_info("Login %s %s: no login needs the browser any more, closing it.", ended->id,
-                 session_state_to_string(ended->state));
+        log_info("Login %s %s: no login needs the browser any more: its pages close (Firefox stops, or, "
+                 "prestarted, starts again blank).", ended->id, session_state_to_string(ended->state));
         return browser_close(lm->o.browser);
 }
 

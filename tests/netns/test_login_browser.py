@@ -984,7 +984,8 @@ def test_a_url_the_browser_is_slow_to_take_as_the_last_login_ends(make_env):
     f.e.wait_status(a, lambda code, body: body.get("authenticated"))
     wait_until(lambda: f.argv_lines()[-1] == ["--profile", f.profile, page], 60, "firefox started with the URL")
     log = f.e.agent.log_text()
-    closing = log.index(f"Login {a} authenticated: no login needs the browser any more, closing it.")
+    closing = log.index(f"Login {a} authenticated: no login needs the browser any more: its pages close "
+                        "(Firefox stops, or, prestarted, starts again blank).")
     assert closing < log.index("Service firefox stopped")
     no_reply = log.index("Firefox's OpenURL got no reply before its timeout (org.freedesktop.DBus.Error.NoReply: ")
     assert closing < no_reply
