@@ -202,15 +202,13 @@ int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t s
         return write_at(dirfd, name, data, size, mode, (uid_t)-1, (gid_t)-1, 0);
 }
 
-/* The name link (a symlink of owner's) names: joined to the link's
- * directory when relative.  Owned, or -errno. */
-static int link_read(const char *link, const struct stat *st, uid_t owner, char **ret) {
+/* The name link names: joined to the link's directory when relative,
+ * as the kernel reads it.  Owned, or -errno. */
+static int link_target(const char *link, char **ret) {
         const char *slash = strrchr(link, '/');
         char target[PATH_MAX];
         ssize_t k;
 
-        if (st->st_uid != owner)
-                return -EPERM;
         k = readlink(link, target, sizeof target);
         if (k < 0)
                 return negative_errno();
@@ -222,6 +220,12 @@ static int link_read(const char *link, const struct stat *st, uid_t owner, char 
         else if (asprintf(ret, "%.*s/%s", (int)(slash - link), link, target) < 0)
                 *ret = NULL;
         return *ret ? 0 : -ENOMEM;
+}
+
+/* link_target() of a symlink of owner's (st, its lstat()); another's:
+ * -EPERM. */
+static int link_read(const char *link, const struct stat *st, uid_t owner, char **ret) {
+        return st->st_uid == owner ? link_target(link, ret) : -EPERM;
 }
 
 int path_follow_links(const char *path, uid_t owner, char **ret) {
@@ -443,7 +447,6 @@ int mkdir_owned(const char *path, mode_t mode, uid_t uid, gid_t gid) {
         return 0;
 }
 
-
 /* The bits of want (R_OK, X_OK: rwx's positions) st grants uid with gid. */
 static bool mode_grants(const struct stat *st, uid_t uid, gid_t gid, int want) {
         mode_t bits = st->st_uid == uid ? st->st_mode >> 6 : st->st_gid == gid ? st->st_mode >> 3 : st->st_mode;
@@ -494,13 +497,13 @@ static int dirs_denied(const char *path, uid_t uid, gid_t gid, PathDenial *ret) 
  * -> /x/l2 -> /y/f, /x, which neither path nor where it leads names.  A
  * relative target from its link's directory. */
 static int link_dirs_denied(const char *path, uid_t uid, gid_t gid, PathDenial *ret) {
-        char cur[PATH_MAX], target[PATH_MAX], next[2 * PATH_MAX];
+        _cleanup_(freep) char *cur = strdup(path);
 
-        if (snprintf(cur, sizeof cur, "%s", path) >= (int)sizeof cur)
-                return -ENAMETOOLONG;
+        if (!cur)
+                return -ENOMEM;
         for (unsigned links = 0;; links++) {
                 struct stat st;
-                ssize_t k;
+                char *next;
                 int r;
 
                 if (lstat(cur, &st) < 0)
@@ -509,19 +512,14 @@ static int link_dirs_denied(const char *path, uid_t uid, gid_t gid, PathDenial *
                         return 0;
                 if (links >= LINKS_FOLLOWED_MAX)
                         return -ELOOP;
-                k = readlink(cur, target, sizeof target - 1);
-                if (k < 0)
-                        return -errno;
-                target[k] = '\0';
-                if (target[0] == '/')
-                        snprintf(next, sizeof next, "%s", target);
-                else
-                        snprintf(next, sizeof next, "%.*s/%s", (int)(strrchr(cur, '/') - cur), cur, target);
-                r = dirs_denied(next, uid, gid, ret);
+                r = link_target(cur, &next);
+                if (r < 0)
+                        return r;
+                free(cur);
+                cur = next;
+                r = dirs_denied(cur, uid, gid, ret);
                 if (r != 0)
                         return r;
-                if (snprintf(cur, sizeof cur, "%s", next) >= (int)sizeof cur)
-                        return -ENAMETOOLONG;
         }
 }
 
