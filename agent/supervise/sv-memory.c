@@ -54,7 +54,8 @@ usec_t sv_memory_next(SvMemoryWatch *w, SvMemoryCounters c, usec_t now, usec_t p
 /* Whether read c, since the one before, finds it thrashing: in a run (so
  * the rises it counts span a period; at a run's first rise the refaults
  * may be from any time before), both counters rising, and its processes
- * stalled on memory most of the time. */
+ * all stalled on memory at once above SV_MEMORY_THRASH_STALL of the
+ * time. */
 static bool thrashing(const SvMemoryWatch *w, SvMemoryCounters c) {
         return w->since != 0 && c.reclaims > w->seen.reclaims && c.refaults > w->seen.refaults &&
                c.stall > SV_MEMORY_THRASH_STALL;
