@@ -379,13 +379,11 @@ static int memory_watch_counters(Service *s, SvMemoryCounters *ret) {
  * kernel's cgroup.kill); its exit says why, and it is restarted as
  * after an OOM kill. */
 static void memory_thrash_kill(Service *s, const SvMemoryLine *k, int stall) {
+        char line[512];
+
         sv_memory_kill_to_string(s->memory.max, k, s->agent_kill, sizeof s->agent_kill);
-        log_warning("Service %s thrashed at its memory.max %" PRIu64 " MiB for %llu s: the kernel reclaimed its "
-                    "memory %" PRIu64 " times and read back %" PRIu64 " pages it had evicted, its processes all "
-                    "waiting for memory %d.%02d%% of the last 10 s (memory.pressure full avg10); killing it "
-                    "(memory_thrash_kill_s), raise %s.", s->def->name, s->memory.max >> 20,
-                    (unsigned long long)sv_memory_line_seconds(k), k->reclaims, k->refaults,
-                    stall / 100, stall % 100, memory_max_key(s));
+        log_warning("%s", sv_memory_kill_line_to_string(s->def->name, s->memory.max, k, stall, memory_max_key(s),
+                                                        line, sizeof line));
         if (cgroup_kill_all(s->cgroup) < 0)
                 log_warning("Service %s: its cgroup cannot be killed, only its process group is.", s->def->name);
         service_kill(s, SIGKILL);

@@ -119,14 +119,34 @@ const char *sv_memory_kill_to_string(uint64_t max, const SvMemoryLine *k, char *
         return buf;
 }
 
+/* "12.34%": stall (hundredths of a percent, >= 0) as the kernel wrote it. */
+static const char *stall_to_string(int stall, char buf[static 16]) {
+        snprintf(buf, 16, "%d.%02d%%", stall / 100, stall % 100);
+        return buf;
+}
+
+const char *sv_memory_kill_line_to_string(const char *service, uint64_t max, const SvMemoryLine *k, int stall,
+                                          const char *key, char *buf, size_t size) {
+        char pct[16];
+
+        snprintf(buf, size,
+                 "Service %s thrashed at its memory.max %" PRIu64 " MiB for %" PRIu64 " s: the kernel reclaimed "
+                 "its memory %" PRIu64 " times and read back %" PRIu64 " pages it had evicted, its processes all "
+                 "waiting for memory %s of the last 10 s (memory.pressure full avg10); killing it "
+                 "(memory_thrash_kill_s), raise %s.",
+                 service, max >> 20, sv_memory_line_seconds(k), k->reclaims, k->refaults,
+                 stall_to_string(stall, pct), key);
+        return buf;
+}
+
 const char *sv_memory_line_to_string(const char *service, uint64_t max, const SvMemoryLine *l, int stall,
                                      const char *key, char *buf, size_t size) {
-        char psi[80] = "";
+        char psi[80] = "", pct[16];
 
         /* How near the kill's SV_MEMORY_THRASH_STALL it is. */
         if (stall >= 0)
-                snprintf(psi, sizeof psi, " (all its processes waiting for memory %d.%02d%% of the last 10 s)",
-                         stall / 100, stall % 100);
+                snprintf(psi, sizeof psi, " (all its processes waiting for memory %s of the last 10 s)",
+                         stall_to_string(stall, pct));
         snprintf(buf, size,
                  "Service %s is at its memory.max %" PRIu64 " MiB: the kernel reclaimed its memory %" PRIu64
                  " time%s in the last %" PRIu64 " s and read back %" PRIu64 " page%s it had evicted, its code "

@@ -121,6 +121,15 @@ int sv_memory_parse_stall(const char *text);
  * back R evicted pages)" into buf (cut to size); returns buf. */
 const char *sv_memory_kill_to_string(uint64_t max, const SvMemoryLine *k, char *buf, size_t size);
 
+/* "Service <name> thrashed at its memory.max N MiB for S s: the kernel
+ * reclaimed its memory K times and read back R pages it had evicted, its
+ * processes all waiting for memory P% of the last 10 s (memory.pressure
+ * full avg10); killing it (memory_thrash_kill_s), raise <key>." into buf
+ * (cut to size), the warning the kill k logs; returns buf.  stall: as
+ * for sv_memory_line_to_string(), read with the kill's last read. */
+const char *sv_memory_kill_line_to_string(const char *service, uint64_t max, const SvMemoryLine *k, int stall,
+                                          const char *key, char *buf, size_t size);
+
 /* "Service <name> is at its memory.max N MiB: the kernel reclaimed its
  * memory K times in the last S s and read back R pages it had evicted,
  * its code too, as it runs (all its processes waiting for memory P% of

@@ -251,6 +251,22 @@ static void test_kill_reason(void **state) {
                             "page)");
 }
 
+/* The kill's warning: its span, counts, the stall of its last read and
+ * the key that gave the limit. */
+static void test_kill_line(void **state) {
+        char buf[384];
+
+        (void)state;
+        assert_string_equal(sv_memory_kill_line_to_string("firefox", UINT64_C(1024) << 20,
+                                                          &(SvMemoryLine){ .reclaims = 11282, .refaults = 519788,
+                                                                          .span = 60 * S + 300 },
+                                                          4111, "browser_memory_max_mb", buf, sizeof buf),
+                            "Service firefox thrashed at its memory.max 1024 MiB for 60 s: the kernel reclaimed its "
+                            "memory 11282 times and read back 519788 pages it had evicted, its processes all "
+                            "waiting for memory 41.11% of the last 10 s (memory.pressure full avg10); killing it "
+                            "(memory_thrash_kill_s), raise browser_memory_max_mb.");
+}
+
 static void test_line(void **state) {
         char buf[384];
 
@@ -294,6 +310,7 @@ int main(void) {
                 cmocka_unit_test(test_kill_off),
                 cmocka_unit_test(test_parse_stall),
                 cmocka_unit_test(test_kill_reason),
+                cmocka_unit_test(test_kill_line),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
