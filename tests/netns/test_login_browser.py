@@ -759,22 +759,30 @@ def test_a_prestarted_browser_starts_again_blank_after_the_last_login(make_env):
     f.e.assert_no_secrets()
 
 
-def open_url_across(f, url, waits, then):
-    """POST /open-url; once the agent logged waits (the URL waits) and the
-    instance has not seen it, then(); /open-url's answer."""
+def open_url_while(f, url, until, what, then):
+    """POST /open-url; once until() holds (what: what it waits for), its
+    answer still to come, then(); /open-url's answer."""
     with f.e.ns.entered():
         c = http.client.HTTPConnection("127.0.0.1", f.e.agent.http_port, timeout=120)
         c.connect()
     try:
         c.request("POST", "/open-url", body=json.dumps({"url": url}),
                   headers=auth({"Content-Type": "application/json"}))
-        wait_until(lambda: f.e.agent.log_lines(waits), 30, "the URL waiting")
-        assert not any(url in line for line in f.argv_lines())
+        wait_until(until, 30, what)
         then()
         r = c.getresponse()
         return r.status, json.loads(r.read())
     finally:
         c.close()
+
+
+def open_url_across(f, url, waits, then):
+    """POST /open-url; once the agent logged waits (the URL waits) and the
+    instance has not seen it, then(); /open-url's answer."""
+    def unseen_then():
+        assert not any(url in line for line in f.argv_lines())
+        then()
+    return open_url_while(f, url, lambda: f.e.agent.log_lines(waits), "the URL waiting", unseen_then)
 
 
 def open_url_across_a_slow_exit(f, url):
@@ -968,18 +976,11 @@ def test_a_url_the_browser_is_slow_to_take_as_the_last_login_ends(make_env):
     touch_beside_profile(f, "hold-open-url")
     page = "https://example.test/while-the-login-ends"
     handed = ["remote", "/", FAKE_FIREFOX, "--new-tab", page]
-    with f.e.ns.entered():
-        c = http.client.HTTPConnection("127.0.0.1", f.e.agent.http_port, timeout=120)
-        c.connect()
-    try:
-        c.request("POST", "/open-url", body=json.dumps({"url": page}),
-                  headers=auth({"Content-Type": "application/json"}))
-        wait_until(lambda: handed in f.argv_lines(), 30, "the URL handed over, its answer held")
+
+    def end_the_login():
         assert f.e.browse(url)[0] == 200
-        r = c.getresponse()
-        answer = r.status, json.loads(r.read())
-    finally:
-        c.close()
+    answer = open_url_while(f, page, lambda: handed in f.argv_lines(), "the URL handed over, its answer held",
+                            end_the_login)
     assert answer == (200, {"success": True, "method": "browser_launch"})
     f.e.wait_status(a, lambda code, body: body.get("authenticated"))
     wait_until(lambda: f.argv_lines()[-1] == ["--profile", f.profile, page], 60, "firefox started with the URL")
