@@ -1,10 +1,13 @@
 /* Small helpers the unit tests share. */
 #pragma once
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 /* A NULL-terminated list as one space-separated line, in a static buffer
  * (valid until the next call): argv and env lists compare as one string. */
@@ -60,4 +63,39 @@ static inline uint64_t test_wait_left(const TestWait *w) {
         uint64_t t = test_now_usec();
 
         return t >= w->end ? 0 : w->end - t;
+}
+
+/* stderr into a pipe from test_stderr_begin() to test_stderr_end(), for
+ * what a log call writes: a few short lines, which the pipe holds. */
+typedef struct TestStderr {
+        int pipe[2];
+        int saved;
+} TestStderr;
+
+/* 0, or -errno. */
+static inline int test_stderr_begin(TestStderr *c) {
+        c->saved = dup(STDERR_FILENO);
+        if (c->saved < 0 || pipe(c->pipe) < 0 || dup2(c->pipe[1], STDERR_FILENO) < 0)
+                return -errno;
+        return 0;
+}
+
+/* stderr back; what was written meanwhile into buf (size > 0, cut to it,
+ * NUL-terminated): its length, or -errno. */
+static inline ssize_t test_stderr_end(TestStderr *c, char *buf, size_t size) {
+        ssize_t n;
+        int r = 0;
+
+        if (dup2(c->saved, STDERR_FILENO) < 0)
+                return -errno;
+        close(c->saved);
+        close(c->pipe[1]);
+        n = read(c->pipe[0], buf, size - 1);
+        if (n < 0)
+                r = -errno;
+        close(c->pipe[0]);
+        if (r < 0)
+                return r;
+        buf[n] = '\0';
+        return n;
 }

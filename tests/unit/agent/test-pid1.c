@@ -18,6 +18,7 @@
 #include "agent/pid1.h"
 #include "log.h"
 #include "macro.h"
+#include "tests/unit/test-util.h"
 
 /* One case's outcomes (0: the call succeeds, else the errno it fails
  * with) and what the fakes recorded. */
@@ -88,22 +89,15 @@ static const Pid1RebootOps fake_ops = {
 /* pid1_reboot_with() on the fakes, what it logs captured through a pipe
  * on stderr (a few short lines: the pipe holds them). */
 static int run(ShutdownAction action, Pid1Root *ret_root, char *log, size_t size) {
-        int p[2], saved = dup(STDERR_FILENO), r;
-        ssize_t n;
+        TestStderr c;
+        int r;
 
         fake.calls[0] = '\0';
-        assert_int_equal(pipe(p), 0);
-        assert_true(dup2(p[1], STDERR_FILENO) >= 0);
+        assert_int_equal(test_stderr_begin(&c), 0);
         log_set_ident("tst");
         r = pid1_reboot_with(&fake_ops, action, ret_root);
         log_set_ident("vm-browser-agent");
-        assert_true(dup2(saved, STDERR_FILENO) >= 0);
-        close(saved);
-        close(p[1]);
-        n = read(p[0], log, size - 1);
-        close(p[0]);
-        assert_true(n >= 0);
-        log[n] = '\0';
+        assert_true(test_stderr_end(&c, log, size) >= 0);
         return r;
 }
 

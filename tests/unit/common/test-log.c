@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "log.h"
+#include "tests/unit/test-util.h"
 
 static void test_log_level_from_string(void **state) {
         assert_int_equal(log_level_from_string("debug"), LOG_DEBUG);
@@ -30,23 +31,15 @@ static void test_log_returns_negative(void **state) {
 
 /* What one log call writes to stderr, captured through a pipe. */
 static void log_captured(LogTarget t, char *buf, size_t size) {
-        int p[2], saved = dup(STDERR_FILENO);
-        ssize_t n;
+        TestStderr c;
 
-        assert_int_equal(pipe(p), 0);
-        assert_true(dup2(p[1], STDERR_FILENO) >= 0);
+        assert_int_equal(test_stderr_begin(&c), 0);
         log_set_target(t);
         log_set_ident("tst");
         log_warning("one\ntwo\rthree %d\x1b[2J\tend\x7f 1…2 é \xc2\x9b" "1m", 3);
         log_set_ident("vm-browser-agent");
         log_set_target(LOG_TARGET_STDERR);
-        assert_true(dup2(saved, STDERR_FILENO) >= 0);
-        close(saved);
-        close(p[1]);
-        n = read(p[0], buf, size - 1);
-        close(p[0]);
-        assert_true(n >= 0);
-        buf[n] = '\0';
+        assert_true(test_stderr_end(&c, buf, size) >= 0);
 }
 
 static void test_log_format(void **state) {
