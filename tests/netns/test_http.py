@@ -256,6 +256,15 @@ def test_no_local_user_takes_the_port_on_ipv6(agent_bin, lan, workdir, listen):
     if ns.run("cat", "/proc/sys/net/ipv6/conf/lo/disable_ipv6", check=False).stdout.strip() != "0":
         pytest.skip("no IPv6 in the test namespace")
     Server(lan, agent_argv(agent_bin, workdir, f"token={TOKEN}", f"http_listen={listen}"))
+    # Served once its setup is done, the hold (taken right after the IPv4
+    # socket listens) included: Server() waits only for the listen, and a
+    # bind between the two found the IPv6 side free.
+    with ns.entered():
+        c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10 * DEADLINE_SCALE)
+        c.connect()
+    with contextlib.closing(c):
+        c.request("GET", "/health")
+        assert c.getresponse().status == 200
     for address, v6only in (("::1", False), ("::1", True), ("::", True), ("::", False), ("127.0.0.1", False)):
         for reuse in (False, True):
             with ns.entered():
